@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build and tests need, only those missing.
+set -euo pipefail
+pkgs=(
+  rustc-web cargo-web rust-web-src lld-22      # pe-parser -> wasm32
+  gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64    # samples, win32 agent
+  wine64                                       # runs them
+  python3-pefile                               # reference parser for differential tests
+  bsdiff xdelta3 zstd                          # size baselines
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "all present: ${pkgs[*]}"
+fi
