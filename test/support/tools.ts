@@ -1,0 +1,40 @@
+/**
+ * External tools the tests use (mingw-w64, Wine, python3-pefile, bsdiff, ...). A test that
+ * needs a missing tool is skipped with a visible reason, except under
+ * HOTPATCH_REQUIRE_WINE=1 (CI sets it), where a missing tool is a failure.
+ */
+import { spawnSync } from 'node:child_process';
+
+export const REQUIRE_TOOLS = process.env['HOTPATCH_REQUIRE_WINE'] === '1';
+
+const cache = new Map<string, boolean>();
+
+/** True when `cmd` runs (exit status 0 for `args`). */
+export function hasTool(cmd: string, args: readonly string[] = ['--version']): boolean {
+  const key = [cmd, ...args].join(' ');
+  let found = cache.get(key);
+  if (found === undefined) {
+    const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: 30_000 });
+    found = r.status === 0;
+    cache.set(key, found);
+  }
+  return found;
+}
+
+export const hasMingw = (): boolean => hasTool('x86_64-w64-mingw32-gcc');
+export const hasWine = (): boolean => hasTool('wine', ['--version']);
+/** Debian's python3 with python3-pefile (a python3 earlier on PATH may not have it). */
+export const PEFILE_PYTHON = '/usr/bin/python3';
+export const hasPefile = (): boolean => hasTool(PEFILE_PYTHON, ['-c', 'import pefile']);
+
+/**
+ * Reason to skip, or undefined when every tool is there. Under HOTPATCH_REQUIRE_WINE=1 a
+ * missing tool throws instead, so the suite fails rather than silently skipping.
+ */
+export function missingTools(needs: ReadonlyArray<'mingw' | 'wine' | 'pefile'>): string | undefined {
+  const missing = needs.filter((n) => !(n === 'mingw' ? hasMingw() : n === 'wine' ? hasWine() : hasPefile()));
+  if (missing.length === 0) return undefined;
+  const reason = `needs ${missing.join(', ')} (apt: gcc-mingw-w64-x86-64 wine64 python3-pefile)`;
+  if (REQUIRE_TOOLS) throw new Error(`HOTPATCH_REQUIRE_WINE=1 but ${reason}`);
+  return reason;
+}

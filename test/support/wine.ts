@@ -1,0 +1,53 @@
+/**
+ * Running Windows programs under Wine for tests: a private prefix (created once, ~5 s),
+ * quiet debug output, and no Mono/Gecko install prompts.
+ *
+ * Note: the Windows pid a program prints (GetCurrentProcessId) is not its Linux pid.
+ */
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams, type SpawnSyncReturns } from 'node:child_process';
+import { mkdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+
+/** The prefix tests use unless WINEPREFIX is set. */
+export const WINE_PREFIX = process.env['WINEPREFIX'] ?? join(tmpdir(), `hotpatch-wineprefix-${process.getuid?.() ?? 0}`);
+
+export function wineEnv(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    WINEPREFIX: WINE_PREFIX,
+    WINEDEBUG: '-all',
+    WINEDLLOVERRIDES: 'mscoree,mshtml=',
+  };
+}
+
+let prefixReady = false;
+
+/** Creates the prefix on first use (wineboot), so later starts take ~1 s. */
+export function ensureWinePrefix(): void {
+  if (prefixReady) return;
+  if (!existsSync(join(WINE_PREFIX, 'system.reg'))) {
+    mkdirSync(WINE_PREFIX, { recursive: true });
+    const r = spawnSync('wineboot', ['-i'], { env: wineEnv(), stdio: 'ignore', timeout: 180_000 });
+    if (r.status !== 0) throw new Error(`wineboot failed in ${WINE_PREFIX} (status ${r.status})`);
+  }
+  prefixReady = true;
+}
+
+/** Runs `exe args...` under Wine to completion. */
+export function runWine(exe: string, args: readonly string[], opts: { input?: string; timeoutMs?: number; cwd?: string } = {}): SpawnSyncReturns<string> {
+  ensureWinePrefix();
+  return spawnSync('wine', [exe, ...args], {
+    env: wineEnv(),
+    encoding: 'utf8',
+    input: opts.input ?? '',
+    timeout: opts.timeoutMs ?? 60_000,
+    ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
+  });
+}
+
+/** Starts `exe args...` under Wine and returns the live child (stdin/stdout piped). */
+export function startWine(exe: string, args: readonly string[], opts: { cwd?: string } = {}): ChildProcessWithoutNullStreams {
+  ensureWinePrefix();
+  return spawn('wine', [exe, ...args], { env: wineEnv(), stdio: 'pipe', ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }) });
+}
