@@ -1,0 +1,445 @@
+/**
+ * The write plan: the exact, fully checked list of primitive operations that applying one
+ * package to one process image implies. Everything that needs judgement (identity, original
+ * bytes, layout, fixups, thread rule parameters) is decided by the planner before the first
+ * step; a backend only executes steps, in order, and reports what it observed.
+ *
+ * A plan is plain data. In TypeScript addresses are `Va` (bigint) and bytes are
+ * `Uint8Array`; at a process boundary (the win32 agent, a JSON file) use
+ * `writePlanToJson` / `writePlanFromJson`, where every address is a `0x` hex string and every
+ * byte string is lower-case hex without a prefix.
+ *
+ * Primitive steps (`WriteStep.op`), each with its Win32 equivalent:
+ *
+ * | op                  | Win32                                   | undo (see `undoOf`)                         |
+ * | ------------------- | --------------------------------------- | ------------------------------------------- |
+ * | `allocate`          | VirtualAllocEx(address, size, MEM_RESERVE\|MEM_COMMIT, protection) at exactly `address` (the planner found it free, within ±2 GB of the image, 64K aligned) | `free` |
+ * | `write`             | WriteProcessMemory; every page must already be writable (no implicit protection change) | `write` of the bytes that were there |
+ * | `protect`           | VirtualProtectEx(address, size, protection) | `protect` back to the old protection the backend observed (per page run) |
+ * | `flush`             | FlushInstructionCache(address, size)    | none |
+ * | `register-unwind`   | RtlAddFunctionTable(table, entryCount, base) in the target | `deregister-unwind` |
+ * | `deregister-unwind` | RtlDeleteFunctionTable(table)           | `register-unwind` with the same arguments |
+ * | `suspend-threads`   | suspend every thread but the caller's, read each thread's Rip; when any Rip lies in `avoid`, resume all, wait `retryDelayMs`, try again, at most `attempts` times, then fail (the Detours rule) | `resume-threads` |
+ * | `redirect`          | compare the bytes at `address` with `expected` (fail when they differ), then write `bytes` (one aligned store where possible); threads are suspended | `redirect` with `expected` and `bytes` swapped |
+ * | `resume-threads`    | resume the threads `suspend-threads` suspended | none (a rollback resumes anyway) |
+ * | `free`              | VirtualFreeEx(address, 0, MEM_RELEASE) of a region this tool allocated; the backend reads its bytes and protections first | `allocate` + `write` + `protect` of what was there |
+ *
+ * Order the planner emits for an apply (the transaction commits with the last `redirect`):
+ * allocate (PAGE_READWRITE) → write region → protect code pages PAGE_EXECUTE_READ and data
+ * pages PAGE_READONLY → flush region → register-unwind → protect redirect sites writable →
+ * suspend-threads → redirect... → flush sites → resume-threads → protect sites back →
+ * (superseding a series: deregister-unwind + free the previous patch's region).
+ * Threads are suspended only around the redirect stores, so the pause is those stores alone.
+ *
+ * Stability: this type is consumed by runtime/backends/win32-agent*. Add optional fields or
+ * new ops with a `version` bump; never change the meaning of an existing field.
+ */
+import { err, ok, type Result } from '../../common/errors.ts';
+import { asVa, hex, type Va } from '../../common/types.ts';
+
+/** Win32 page protection constants (winnt.h), used as-is in plans so the agent passes them through. */
+export const PAGE_NOACCESS = 0x01;
+export const PAGE_READONLY = 0x02;
+export const PAGE_READWRITE = 0x04;
+export const PAGE_WRITECOPY = 0x08;
+export const PAGE_EXECUTE = 0x10;
+export const PAGE_EXECUTE_READ = 0x20;
+export const PAGE_EXECUTE_READWRITE = 0x40;
+export const PAGE_EXECUTE_WRITECOPY = 0x80;
+
+/** Page size and allocation granularity of x64 Windows. */
+export const PAGE_SIZE = 0x1000;
+export const ALLOCATION_GRANULARITY = 0x1_0000;
+/** A rel32 reaches ±2 GB; the patch region must lie within this distance of every site it serves. */
+export const REL32_REACH = 0x7fff_ffffn;
+
+/** The format version of `WritePlan`. */
+export const WRITE_PLAN_VERSION = 1;
+
+/** An address range `[start, start + size)`. */
+export interface VaRange {
+  readonly start: Va;
+  readonly size: number;
+}
+
+export type WriteStep =
+  | { readonly op: 'allocate'; readonly address: Va; readonly size: number; readonly protection: number }
+  | { readonly op: 'write'; readonly address: Va; readonly bytes: Uint8Array }
+  | { readonly op: 'protect'; readonly address: Va; readonly size: number; readonly protection: number }
+  | { readonly op: 'flush'; readonly address: Va; readonly size: number }
+  | { readonly op: 'register-unwind'; readonly table: Va; readonly entryCount: number; readonly base: Va }
+  | { readonly op: 'deregister-unwind'; readonly table: Va; readonly entryCount: number; readonly base: Va }
+  | {
+      readonly op: 'suspend-threads';
+      /** No thread's instruction pointer may lie in these ranges (redirect sites, a region about to be freed). */
+      readonly avoid: readonly VaRange[];
+      /** How many times to suspend and look before refusing (>= 1). */
+      readonly attempts: number;
+      /** Wait between attempts, with the threads running. */
+      readonly retryDelayMs: number;
+    }
+  | { readonly op: 'redirect'; readonly address: Va; readonly expected: Uint8Array; readonly bytes: Uint8Array }
+  | { readonly op: 'resume-threads' }
+  | { readonly op: 'free'; readonly address: Va; readonly size: number };
+
+/** One function the plan redirects, for reports (times, sizes) and for revert. */
+export interface PlannedRedirect {
+  /** Function name from the package, or null. */
+  readonly name: string | null;
+  /** The old function's entry (the site is here or, for a short jump, in padding next to it). */
+  readonly functionVa: Va;
+  /** Where the redirect bytes go. */
+  readonly site: Va;
+  /** Where callers end up: the new body in the patch region. */
+  readonly target: Va;
+  /** `jmp-rel32` at the entry, or `jmp-short` at the entry into a `jmp-rel32` placed in padding. */
+  readonly kind: 'jmp-rel32' | 'jmp-short';
+  /** Bytes at the site before this plan (the baseline's, or the superseded patch's jump). */
+  readonly expected: Uint8Array;
+  /** Bytes this plan puts there. */
+  readonly bytes: Uint8Array;
+  /** The baseline bytes of every range this function's redirect touches (what revert restores). */
+  readonly original: readonly { readonly address: Va; readonly bytes: Uint8Array }[];
+}
+
+/** The patch region a plan allocates. */
+export interface PlannedRegion {
+  readonly address: Va;
+  readonly size: number;
+  /** Code pages `[address, address + codeSize)`; the rest is read-only data and unwind info. */
+  readonly codeSize: number;
+}
+
+export interface WritePlan {
+  readonly version: typeof WRITE_PLAN_VERSION;
+  /** The series this plan belongs to, and its place in it. */
+  readonly series: { readonly baseline: string; readonly sequence: number };
+  /** The image (module) the plan was computed for. */
+  readonly image: { readonly base: Va; readonly sizeOfImage: number; readonly name: string | null };
+  readonly region: PlannedRegion;
+  /** Unwind registration for the region, or null when the package carries no unwind data. */
+  readonly unwind: { readonly table: Va; readonly entryCount: number; readonly base: Va } | null;
+  readonly redirects: readonly PlannedRedirect[];
+  /** When this plan supersedes an applied one: the sequence it replaces. */
+  readonly supersedes: number | null;
+  /** What applying does, in order. */
+  readonly steps: readonly WriteStep[];
+  /**
+   * What reverting the applied plan does, in order: back to the baseline (not to a
+   * superseded patch), the region freed.
+   */
+  readonly revert: readonly WriteStep[];
+}
+
+/** What a backend observed while executing a step: what `undoOf` needs to invert it. */
+export interface StepObservation {
+  /** `write`: the bytes that were there. */
+  readonly previousBytes?: Uint8Array;
+  /** `protect`: the old protection of each page run in the range (VirtualProtectEx's lpflOldProtect, per run). */
+  readonly previousProtection?: readonly { readonly address: Va; readonly size: number; readonly protection: number }[];
+  /** `free`: the region's contents and protections before it was freed. */
+  readonly freed?: {
+    readonly bytes: Uint8Array;
+    readonly protection: readonly { readonly address: Va; readonly size: number; readonly protection: number }[];
+  };
+  /** `suspend-threads`: the instruction pointers seen on the attempt that succeeded. */
+  readonly threadIps?: readonly Va[];
+}
+
+/**
+ * The steps that undo `step`, given what the backend observed while executing it. Run the
+ * undo of a partly executed plan in reverse step order. Returns an empty list for steps with
+ * nothing to undo.
+ */
+export function undoOf(step: WriteStep, seen: StepObservation): WriteStep[] {
+  switch (step.op) {
+    case 'allocate':
+      return [{ op: 'free', address: step.address, size: step.size }];
+    case 'write':
+      return seen.previousBytes === undefined ? [] : [{ op: 'write', address: step.address, bytes: seen.previousBytes }];
+    case 'protect':
+      return (seen.previousProtection ?? []).map((p) => ({ op: 'protect', address: p.address, size: p.size, protection: p.protection }));
+    case 'flush':
+    case 'resume-threads':
+      return [];
+    case 'register-unwind':
+      return [{ op: 'deregister-unwind', table: step.table, entryCount: step.entryCount, base: step.base }];
+    case 'deregister-unwind':
+      return [{ op: 'register-unwind', table: step.table, entryCount: step.entryCount, base: step.base }];
+    case 'suspend-threads':
+      return [{ op: 'resume-threads' }];
+    case 'redirect':
+      return [{ op: 'redirect', address: step.address, expected: step.bytes, bytes: step.expected }];
+    case 'free': {
+      const f = seen.freed;
+      if (f === undefined) return [];
+      // Reverse order: these are executed last-first, so list them protect, write, allocate.
+      return [
+        ...f.protection.map((p): WriteStep => ({ op: 'protect', address: p.address, size: p.size, protection: p.protection })),
+        { op: 'write', address: step.address, bytes: f.bytes },
+        { op: 'allocate', address: step.address, size: step.size, protection: PAGE_READWRITE },
+      ];
+    }
+  }
+}
+
+// ---- JSON boundary -------------------------------------------------------------------------
+
+/** `WriteStep` with addresses as `0x` hex strings and bytes as hex: what crosses a process boundary. */
+export type WriteStepJson =
+  | { op: 'allocate'; address: string; size: number; protection: number }
+  | { op: 'write'; address: string; bytes: string }
+  | { op: 'protect'; address: string; size: number; protection: number }
+  | { op: 'flush'; address: string; size: number }
+  | { op: 'register-unwind'; table: string; entryCount: number; base: string }
+  | { op: 'deregister-unwind'; table: string; entryCount: number; base: string }
+  | { op: 'suspend-threads'; avoid: { start: string; size: number }[]; attempts: number; retryDelayMs: number }
+  | { op: 'redirect'; address: string; expected: string; bytes: string }
+  | { op: 'resume-threads' }
+  | { op: 'free'; address: string; size: number };
+
+/** Lower-case hex of `bytes`, no prefix. */
+export function bytesToHex(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += b.toString(16).padStart(2, '0');
+  return s;
+}
+
+/** Inverse of bytesToHex; null when `s` is not an even-length hex string. */
+export function hexToBytes(s: string): Uint8Array | null {
+  if (s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) return null;
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/** A step as JSON-ready plain data. */
+export function writeStepToJson(s: WriteStep): WriteStepJson {
+  switch (s.op) {
+    case 'allocate':
+    case 'protect':
+      return { op: s.op, address: hex(s.address), size: s.size, protection: s.protection };
+    case 'write':
+      return { op: 'write', address: hex(s.address), bytes: bytesToHex(s.bytes) };
+    case 'flush':
+    case 'free':
+      return { op: s.op, address: hex(s.address), size: s.size };
+    case 'register-unwind':
+    case 'deregister-unwind':
+      return { op: s.op, table: hex(s.table), entryCount: s.entryCount, base: hex(s.base) };
+    case 'suspend-threads':
+      return { op: s.op, avoid: s.avoid.map((r) => ({ start: hex(r.start), size: r.size })), attempts: s.attempts, retryDelayMs: s.retryDelayMs };
+    case 'redirect':
+      return { op: 'redirect', address: hex(s.address), expected: bytesToHex(s.expected), bytes: bytesToHex(s.bytes) };
+    case 'resume-threads':
+      return { op: 'resume-threads' };
+  }
+}
+
+function parseVa(v: unknown, what: string): Result<Va> {
+  if (typeof v !== 'string' || !/^0x[0-9a-fA-F]{1,16}$/.test(v)) return err('PLAN_BAD_JSON', `${what}: expected a 0x hex address, got ${JSON.stringify(v)}`);
+  return ok(asVa(BigInt(v)));
+}
+
+function parseSize(v: unknown, what: string): Result<number> {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return err('PLAN_BAD_JSON', `${what}: expected a non-negative integer`);
+  return ok(v);
+}
+
+function parseBytes(v: unknown, what: string): Result<Uint8Array> {
+  const b = typeof v === 'string' ? hexToBytes(v) : null;
+  return b === null ? err('PLAN_BAD_JSON', `${what}: expected hex bytes`) : ok(b);
+}
+
+/** Parses one JSON step back into a `WriteStep`; a malformed step is a PLAN_BAD_JSON error. */
+export function writeStepFromJson(j: unknown): Result<WriteStep> {
+  if (typeof j !== 'object' || j === null) return err('PLAN_BAD_JSON', 'step: expected an object');
+  const o = j as Record<string, unknown>;
+  const op = o['op'];
+  const at = `step ${String(op)}`;
+  switch (op) {
+    case 'allocate':
+    case 'protect': {
+      const a = parseVa(o['address'], at);
+      const s = parseSize(o['size'], at);
+      const p = parseSize(o['protection'], at);
+      if (!a.ok) return a;
+      if (!s.ok) return s;
+      if (!p.ok) return p;
+      return ok({ op, address: a.value, size: s.value, protection: p.value });
+    }
+    case 'write': {
+      const a = parseVa(o['address'], at);
+      const b = parseBytes(o['bytes'], at);
+      if (!a.ok) return a;
+      if (!b.ok) return b;
+      return ok({ op, address: a.value, bytes: b.value });
+    }
+    case 'flush':
+    case 'free': {
+      const a = parseVa(o['address'], at);
+      const s = parseSize(o['size'], at);
+      if (!a.ok) return a;
+      if (!s.ok) return s;
+      return ok({ op, address: a.value, size: s.value });
+    }
+    case 'register-unwind':
+    case 'deregister-unwind': {
+      const t = parseVa(o['table'], at);
+      const n = parseSize(o['entryCount'], at);
+      const b = parseVa(o['base'], at);
+      if (!t.ok) return t;
+      if (!n.ok) return n;
+      if (!b.ok) return b;
+      return ok({ op, table: t.value, entryCount: n.value, base: b.value });
+    }
+    case 'suspend-threads': {
+      const avoidJ = o['avoid'];
+      if (!Array.isArray(avoidJ)) return err('PLAN_BAD_JSON', `${at}: avoid must be an array`);
+      const avoid: VaRange[] = [];
+      for (const r of avoidJ as unknown[]) {
+        const rr = (typeof r === 'object' && r !== null ? r : {}) as Record<string, unknown>;
+        const s = parseVa(rr['start'], at);
+        const n = parseSize(rr['size'], at);
+        if (!s.ok) return s;
+        if (!n.ok) return n;
+        avoid.push({ start: s.value, size: n.value });
+      }
+      const attempts = parseSize(o['attempts'], at);
+      const delay = parseSize(o['retryDelayMs'], at);
+      if (!attempts.ok) return attempts;
+      if (!delay.ok) return delay;
+      return ok({ op, avoid, attempts: attempts.value, retryDelayMs: delay.value });
+    }
+    case 'redirect': {
+      const a = parseVa(o['address'], at);
+      const e = parseBytes(o['expected'], at);
+      const b = parseBytes(o['bytes'], at);
+      if (!a.ok) return a;
+      if (!e.ok) return e;
+      if (!b.ok) return b;
+      if (e.value.length !== b.value.length) return err('PLAN_BAD_JSON', `${at}: expected and bytes differ in length`);
+      return ok({ op, address: a.value, expected: e.value, bytes: b.value });
+    }
+    case 'resume-threads':
+      return ok({ op });
+    default:
+      return err('PLAN_BAD_JSON', `unknown step op ${JSON.stringify(op)}`);
+  }
+}
+
+/** The whole plan as JSON-ready plain data (addresses and bytes as hex strings). */
+export function writePlanToJson(plan: WritePlan): unknown {
+  return {
+    version: plan.version,
+    series: plan.series,
+    image: { base: hex(plan.image.base), sizeOfImage: plan.image.sizeOfImage, name: plan.image.name },
+    region: { address: hex(plan.region.address), size: plan.region.size, codeSize: plan.region.codeSize },
+    unwind: plan.unwind === null ? null : { table: hex(plan.unwind.table), entryCount: plan.unwind.entryCount, base: hex(plan.unwind.base) },
+    redirects: plan.redirects.map((r) => ({
+      name: r.name,
+      functionVa: hex(r.functionVa),
+      site: hex(r.site),
+      target: hex(r.target),
+      kind: r.kind,
+      expected: bytesToHex(r.expected),
+      bytes: bytesToHex(r.bytes),
+      original: r.original.map((o) => ({ address: hex(o.address), bytes: bytesToHex(o.bytes) })),
+    })),
+    supersedes: plan.supersedes,
+    steps: plan.steps.map(writeStepToJson),
+    revert: plan.revert.map(writeStepToJson),
+  };
+}
+
+/** Parses `writePlanToJson` output back; PLAN_BAD_JSON names the first malformed field. */
+export function writePlanFromJson(j: unknown): Result<WritePlan> {
+  if (typeof j !== 'object' || j === null) return err('PLAN_BAD_JSON', 'plan: expected an object');
+  const o = j as Record<string, unknown>;
+  if (o['version'] !== WRITE_PLAN_VERSION) return err('PLAN_BAD_JSON', `plan version ${String(o['version'])} is not ${WRITE_PLAN_VERSION}`);
+  const series = o['series'] as { baseline?: unknown; sequence?: unknown } | undefined;
+  if (typeof series?.baseline !== 'string' || typeof series.sequence !== 'number') return err('PLAN_BAD_JSON', 'plan.series: expected {baseline, sequence}');
+  const img = (o['image'] ?? {}) as Record<string, unknown>;
+  const base = parseVa(img['base'], 'plan.image.base');
+  if (!base.ok) return base;
+  const soi = parseSize(img['sizeOfImage'], 'plan.image.sizeOfImage');
+  if (!soi.ok) return soi;
+  const name = img['name'];
+  if (name !== null && typeof name !== 'string') return err('PLAN_BAD_JSON', 'plan.image.name: expected a string or null');
+  const reg = (o['region'] ?? {}) as Record<string, unknown>;
+  const ra = parseVa(reg['address'], 'plan.region.address');
+  const rs = parseSize(reg['size'], 'plan.region.size');
+  const rc = parseSize(reg['codeSize'], 'plan.region.codeSize');
+  if (!ra.ok) return ra;
+  if (!rs.ok) return rs;
+  if (!rc.ok) return rc;
+  let unwind: WritePlan['unwind'] = null;
+  if (o['unwind'] !== null) {
+    const u = (o['unwind'] ?? {}) as Record<string, unknown>;
+    const t = parseVa(u['table'], 'plan.unwind.table');
+    const n = parseSize(u['entryCount'], 'plan.unwind.entryCount');
+    const b = parseVa(u['base'], 'plan.unwind.base');
+    if (!t.ok) return t;
+    if (!n.ok) return n;
+    if (!b.ok) return b;
+    unwind = { table: t.value, entryCount: n.value, base: b.value };
+  }
+  const redirects: PlannedRedirect[] = [];
+  for (const rj of (Array.isArray(o['redirects']) ? o['redirects'] : []) as Record<string, unknown>[]) {
+    const fv = parseVa(rj['functionVa'], 'redirect.functionVa');
+    const site = parseVa(rj['site'], 'redirect.site');
+    const target = parseVa(rj['target'], 'redirect.target');
+    const expected = parseBytes(rj['expected'], 'redirect.expected');
+    const bytes = parseBytes(rj['bytes'], 'redirect.bytes');
+    if (!fv.ok) return fv;
+    if (!site.ok) return site;
+    if (!target.ok) return target;
+    if (!expected.ok) return expected;
+    if (!bytes.ok) return bytes;
+    const kind = rj['kind'];
+    if (kind !== 'jmp-rel32' && kind !== 'jmp-short') return err('PLAN_BAD_JSON', 'redirect.kind: expected jmp-rel32 or jmp-short');
+    const original: { address: Va; bytes: Uint8Array }[] = [];
+    for (const oj of (Array.isArray(rj['original']) ? rj['original'] : []) as Record<string, unknown>[]) {
+      const a = parseVa(oj['address'], 'redirect.original.address');
+      const b = parseBytes(oj['bytes'], 'redirect.original.bytes');
+      if (!a.ok) return a;
+      if (!b.ok) return b;
+      original.push({ address: a.value, bytes: b.value });
+    }
+    const nm = rj['name'];
+    redirects.push({
+      name: typeof nm === 'string' ? nm : null,
+      functionVa: fv.value,
+      site: site.value,
+      target: target.value,
+      kind,
+      expected: expected.value,
+      bytes: bytes.value,
+      original,
+    });
+  }
+  const steps: WriteStep[] = [];
+  for (const s of (Array.isArray(o['steps']) ? o['steps'] : []) as unknown[]) {
+    const r = writeStepFromJson(s);
+    if (!r.ok) return r;
+    steps.push(r.value);
+  }
+  const revert: WriteStep[] = [];
+  for (const s of (Array.isArray(o['revert']) ? o['revert'] : []) as unknown[]) {
+    const r = writeStepFromJson(s);
+    if (!r.ok) return r;
+    revert.push(r.value);
+  }
+  const sup = o['supersedes'];
+  return ok({
+    version: WRITE_PLAN_VERSION,
+    series: { baseline: series.baseline, sequence: series.sequence },
+    image: { base: base.value, sizeOfImage: soi.value, name },
+    region: { address: ra.value, size: rs.value, codeSize: rc.value },
+    unwind,
+    redirects,
+    supersedes: typeof sup === 'number' ? sup : null,
+    steps,
+    revert,
+  });
+}
