@@ -1,0 +1,176 @@
+/**
+ * Builds every sample scenario DLL and the Wine host with mingw-w64, deterministically:
+ * `npm run samples:build` (into samples/bin/), `-- --out DIR` (elsewhere, e.g. to compare),
+ * `-- --record` (then record expected outputs under Wine: samples/<name>/expected/<v>.txt).
+ *
+ * Why the builds are byte-identical on any machine with the same mingw-w64 packages:
+ * - `--no-insert-timestamp`: TimeDateStamp is 0, not the build time.
+ * - Each version is linked as `<name>.dll` from inside its own work folder with a relative
+ *   output name: ld's automatic image base is a hash of the output name as given, and the
+ *   export directory records the name, so every version of a scenario shares one image base
+ *   and one DLL name (as real updates do) whatever the checkout path.
+ * - No `-g`, and `-Wl,-S` drops the DWARF that the mingw startup objects carry (it holds
+ *   the distribution's build paths); the COFF symbol table stays. `-Wl,-s` makes the
+ *   stripped form from the same object file: same sections, no symbol table. (strip(1)
+ *   would re-stamp TimeDateStamp with the current time.)
+ * - `-ffile-prefix-map` maps the checkout path to `.` for anything that would mention it.
+ * - Fixed order, fixed flags, nothing read from the environment.
+ */
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { err, ok, type Result } from '../common/errors.ts';
+import { SAMPLES_BIN_DIR, SAMPLES_DIR, expectedOutputPath, readScenarios, scenarioDll, scenarioSource, type SampleVersion, type Scenario } from './scenarios.ts';
+
+const run = promisify(execFile);
+
+const GCC = 'x86_64-w64-mingw32-gcc';
+const GXX = 'x86_64-w64-mingw32-g++';
+
+/** Flags every scenario object and the host share. */
+const COMPILE_FLAGS = ['-O2', '-Wall', '-Wextra', `-ffile-prefix-map=${SAMPLES_DIR}=.`];
+const LINK_FLAGS = ['-Wl,--no-insert-timestamp', '-static-libgcc'];
+
+/** One file the build wrote. */
+export interface BuiltFile {
+  /** Path relative to the output folder, `/`-separated. */
+  readonly path: string;
+  readonly size: number;
+}
+
+async function compiler(args: readonly string[], cwd: string, cxx: boolean): Promise<Result<void>> {
+  try {
+    await run(cxx ? GXX : GCC, [...args], { cwd, maxBuffer: 16 << 20 });
+    return ok(undefined);
+  } catch (e) {
+    const msg = e instanceof Error ? ((e as Error & { stderr?: string }).stderr ?? e.message) : String(e);
+    return err('SAMPLES_BUILD_FAILED', `${cxx ? GXX : GCC} ${args.join(' ')}: ${msg.trim().split('\n').slice(0, 3).join(' | ')}`);
+  }
+}
+
+async function buildVersion(s: Scenario, version: SampleVersion, outDir: string, workRoot: string): Promise<Result<BuiltFile[]>> {
+  const n = version.slice(1);
+  const work = join(workRoot, s.name, version);
+  mkdirSync(work, { recursive: true });
+  const cxx = s.language === 'c++';
+  const obj = `${s.name}.o`;
+  const c = await compiler([...COMPILE_FLAGS, `-DHP_VERSION=${n}`, '-c', '-o', obj, scenarioSource(s)], work, cxx);
+  if (!c.ok) return c;
+  const link = [...LINK_FLAGS, ...(cxx ? ['-static-libstdc++'] : []), '-shared', '-o', `${s.name}.dll`, obj];
+  const files: BuiltFile[] = [];
+  for (const stripped of [false, true]) {
+    const l = await compiler([...link, stripped ? '-Wl,-s' : '-Wl,-S'], work, cxx);
+    if (!l.ok) return l;
+    const dest = scenarioDll(s.name, version, stripped, outDir);
+    mkdirSync(join(outDir, s.name), { recursive: true });
+    copyFileSync(join(work, `${s.name}.dll`), dest);
+    files.push({ path: `${s.name}/${version}${stripped ? '.stripped' : ''}.dll`, size: readFileSync(dest).length });
+  }
+  return ok(files);
+}
+
+async function buildHost(outDir: string, workRoot: string): Promise<Result<BuiltFile>> {
+  const work = join(workRoot, 'host');
+  mkdirSync(work, { recursive: true });
+  const r = await compiler([...COMPILE_FLAGS, ...LINK_FLAGS, '-s', '-o', 'host.exe', join(SAMPLES_DIR, 'host', 'host.c')], work, false);
+  if (!r.ok) return r;
+  mkdirSync(outDir, { recursive: true });
+  copyFileSync(join(work, 'host.exe'), join(outDir, 'host.exe'));
+  return ok({ path: 'host.exe', size: readFileSync(join(outDir, 'host.exe')).length });
+}
+
+/**
+ * Builds the host and every version of every scenario into `outDir` (samples/bin layout),
+ * `jobs` compiler runs at a time. Returns the files written, in a fixed order.
+ */
+export async function buildSamples(outDir: string = SAMPLES_BIN_DIR, opts: { jobs?: number; only?: readonly string[] } = {}): Promise<Result<BuiltFile[]>> {
+  const scenarios = readScenarios().filter((s) => opts.only === undefined || opts.only.includes(s.name));
+  const workRoot = mkdtempSync(join(tmpdir(), 'hotpatch-samples-'));
+  try {
+    const tasks: Array<() => Promise<Result<BuiltFile[]>>> = [
+      async () => {
+        const h = await buildHost(outDir, workRoot);
+        return h.ok ? ok([h.value]) : h;
+      },
+    ];
+    for (const s of scenarios) for (const v of s.versions) tasks.push(() => buildVersion(s, v, outDir, workRoot));
+    const results: Array<Result<BuiltFile[]>> = new Array(tasks.length);
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < tasks.length) {
+        const i = next++;
+        results[i] = await tasks[i]!();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, opts.jobs ?? 2) }, lane));
+    const files: BuiltFile[] = [];
+    for (const r of results) {
+      if (!r.ok) return r;
+      files.push(...r.value);
+    }
+    return ok(files);
+  } finally {
+    rmSync(workRoot, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Runs each version (with symbols) of each scenario in the Wine host and writes hp_run's
+ * output as samples/<name>/expected/<v>.txt. An explicit step (`--record`), never part of a
+ * test run: the tests compare against these files.
+ */
+export async function recordExpectedOutputs(binDir: string = SAMPLES_BIN_DIR, only?: readonly string[]): Promise<Result<string[]>> {
+  const { runHostOnce } = await import('./host/host-session.ts');
+  const written: string[] = [];
+  for (const s of readScenarios()) {
+    if (only !== undefined && !only.includes(s.name)) continue;
+    for (const v of s.versions) {
+      const r = await runHostOnce(scenarioDll(s.name, v, false, binDir), { hostExe: join(binDir, 'host.exe') });
+      if (!r.ok) return r;
+      const dest = expectedOutputPath(s.name, v);
+      mkdirSync(join(SAMPLES_DIR, s.name, 'expected'), { recursive: true });
+      writeFileSync(dest, r.value.output);
+      written.push(dest);
+    }
+  }
+  return ok(written);
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let outDir = SAMPLES_BIN_DIR;
+  let record = false;
+  const only: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--out' && argv[i + 1] !== undefined) outDir = resolve(argv[++i]!);
+    else if (a === '--record') record = true;
+    else if (a === '--only' && argv[i + 1] !== undefined) only.push(argv[++i]!);
+    else {
+      process.stderr.write('usage: npm run samples:build -- [--out DIR] [--record] [--only NAME]...\n');
+      return 2;
+    }
+  }
+  const sel = only.length > 0 ? only : undefined;
+  const built = await buildSamples(outDir, sel === undefined ? {} : { only: sel });
+  if (!built.ok) {
+    process.stderr.write(`samples: ${built.error.code}: ${built.error.message}\n`);
+    return 60;
+  }
+  for (const f of built.value) process.stdout.write(`${f.path.padEnd(40)} ${f.size}\n`);
+  if (record) {
+    const rec = await recordExpectedOutputs(outDir, sel);
+    if (!rec.ok) {
+      process.stderr.write(`samples: ${rec.error.code}: ${rec.error.message}\n`);
+      return 60;
+    }
+    for (const p of rec.value) process.stdout.write(`recorded ${p}\n`);
+  }
+  return 0;
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(SAMPLES_DIR, 'build.ts')) {
+  process.exitCode = await main(process.argv.slice(2));
+}
+

@@ -1,0 +1,167 @@
+/*
+ * host.exe: loads one scenario DLL and runs its harness (hp_run) in rounds, driven over
+ * stdin/stdout, so tests can compare outputs and a live patcher can patch the DLL between
+ * (or, with --worker, during) rounds. The protocol is documented in PROTOCOL.md; keep the
+ * two in step. Every line is flushed at once: stdout is a pipe, and the driver waits for
+ * lines, so a line sitting in a buffer would be a deadlock.
+ */
+#include <windows.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef int (*hp_run_fn)(char *out, int cap);
+typedef const char *(*hp_name_fn)(void);
+
+/* Far above any scenario's output (a few hundred bytes); hp_run returns -1 if it is not. */
+#define OUT_CAP 65536
+#define MAX_OUTPUTS 16
+/* The worker sleeps 1 ms after this many calls, so it keeps the function hot without
+ * taking a whole core from a shared machine. */
+#define WORKER_BURST 50
+
+static hp_run_fn run_fn;
+static char round_buf[OUT_CAP];
+static char worker_buf[OUT_CAP];
+
+/* Worker state. calls/errors are updated with Interlocked*; the output table under lock. */
+static volatile LONG worker_calls;
+static volatile LONG worker_errors;
+static CRITICAL_SECTION outputs_lock;
+static struct { unsigned hash; LONG calls; } outputs[MAX_OUTPUTS];
+static int outputs_n;
+
+static void say(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(stdout, fmt, ap);
+  va_end(ap);
+  fputc('\n', stdout);
+  fflush(stdout);
+}
+
+/* msvcrt's printf has no portable 64-bit hex conversion, so format addresses by hand. */
+static const char *hex64(unsigned long long v, char *buf) {
+  char tmp[17];
+  int n = 0;
+  do { tmp[n++] = "0123456789abcdef"[v & 15]; v >>= 4; } while (v);
+  buf[0] = '0';
+  buf[1] = 'x';
+  for (int i = 0; i < n; i++) buf[2 + i] = tmp[n - 1 - i];
+  buf[2 + n] = 0;
+  return buf;
+}
+
+/* FNV-1a (32-bit) over the exact output bytes: the driver hashes the expected texts the
+ * same way to tell which version produced each worker output. */
+static unsigned fnv1a(const char *s, int n) {
+  unsigned h = 2166136261u;
+  for (int i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+  return h;
+}
+
+static void note_output(unsigned h) {
+  EnterCriticalSection(&outputs_lock);
+  int i = 0;
+  while (i < outputs_n && outputs[i].hash != h) i++;
+  if (i < outputs_n) outputs[i].calls++;
+  else if (outputs_n < MAX_OUTPUTS) { outputs[i].hash = h; outputs[i].calls = 1; outputs_n++; }
+  else InterlockedIncrement(&worker_errors); /* more distinct outputs than any patch explains */
+  LeaveCriticalSection(&outputs_lock);
+}
+
+static DWORD WINAPI worker(LPVOID arg) {
+  (void)arg;
+  for (;;) {
+    for (int i = 0; i < WORKER_BURST; i++) {
+      int n = run_fn(worker_buf, OUT_CAP);
+      InterlockedIncrement(&worker_calls);
+      if (n < 0 || n >= OUT_CAP) InterlockedIncrement(&worker_errors);
+      else note_output(fnv1a(worker_buf, n));
+    }
+    Sleep(1);
+  }
+  return 0;
+}
+
+static void print_round(int round, int with_worker) {
+  say("round %d", round);
+  int n = run_fn(round_buf, OUT_CAP);
+  if (n < 0 || n >= OUT_CAP) {
+    say("error hp_run returned %d", n);
+  } else {
+    /* One output line per `say`, so each is flushed as it is written. */
+    char *line = round_buf;
+    while (*line) {
+      char *nl = strchr(line, '\n');
+      if (!nl) { say("%s", line); break; }
+      *nl = 0;
+      say("%s", line);
+      line = nl + 1;
+    }
+  }
+  say("end %d", round);
+  if (with_worker) {
+    EnterCriticalSection(&outputs_lock);
+    say("worker calls=%ld errors=%ld outputs=%d", (long)worker_calls, (long)worker_errors, outputs_n);
+    for (int i = 0; i < outputs_n; i++) say("worker output fnv1a=%08x calls=%ld", outputs[i].hash, (long)outputs[i].calls);
+    LeaveCriticalSection(&outputs_lock);
+  }
+  say("ready");
+}
+
+int main(int argc, char **argv) {
+  const char *path = NULL;
+  int with_worker = 0;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--worker") == 0) with_worker = 1;
+    else if (!path && argv[i][0] != '-') path = argv[i];
+    else { fprintf(stderr, "host: unknown argument %s\n", argv[i]); return 2; }
+  }
+  if (!path) {
+    fprintf(stderr, "usage: host.exe PATH\\TO\\scenario.dll [--worker]\n");
+    return 2;
+  }
+
+  HMODULE mod = LoadLibraryA(path);
+  if (!mod) {
+    fprintf(stderr, "host: cannot load %s (error %lu)\n", path, (unsigned long)GetLastError());
+    return 3;
+  }
+  run_fn = (hp_run_fn)(void *)GetProcAddress(mod, "hp_run");
+  hp_name_fn name_fn = (hp_name_fn)(void *)GetProcAddress(mod, "hp_name");
+  if (!run_fn || !name_fn) {
+    fprintf(stderr, "host: %s does not export hp_run and hp_name\n", path);
+    return 4;
+  }
+
+  char file[MAX_PATH + 1];
+  DWORD len = GetModuleFileNameA(mod, file, MAX_PATH);
+  file[len] = 0;
+  char base[24];
+  say("pid %lu", (unsigned long)GetCurrentProcessId());
+  say("module %s %s", hex64((unsigned long long)(ULONG_PTR)mod, base), file);
+  say("name %s", name_fn());
+
+  if (with_worker) {
+    InitializeCriticalSection(&outputs_lock);
+    if (!CreateThread(NULL, 0, worker, NULL, 0, NULL)) {
+      fprintf(stderr, "host: cannot start the worker thread (error %lu)\n", (unsigned long)GetLastError());
+      return 5;
+    }
+  }
+
+  int round = 1;
+  print_round(round, with_worker);
+  char cmd[256];
+  while (fgets(cmd, sizeof cmd, stdin)) {
+    cmd[strcspn(cmd, "\r\n")] = 0;
+    if (strcmp(cmd, "run") == 0) print_round(++round, with_worker);
+    else if (strcmp(cmd, "quit") == 0) break;
+    else if (cmd[0] == 0) continue;
+    else { say("error unknown command %s", cmd); say("ready"); }
+  }
+  say("bye");
+  /* ExitProcess, not return: the worker thread may be inside hp_run. */
+  ExitProcess(0);
+}

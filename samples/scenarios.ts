@@ -1,0 +1,93 @@
+/**
+ * The sample scenarios as data: `scenarios.json` (the contract compiler and runtime tests
+ * iterate over) plus where each scenario's source, binaries and recorded outputs live.
+ * Tests, the bench and the sample build script read samples through this module, so the
+ * folder layout is spelled out in one place:
+ *
+ *   samples/<name>/<name>.c|.cpp          one source, versions selected by HP_VERSION
+ *   samples/<name>/expected/<v>.txt       hp_run's output, recorded under Wine
+ *   samples/bin/<name>/<v>.dll            built with COFF symbols (no DWARF)
+ *   samples/bin/<name>/<v>.stripped.dll   the same link without any symbol table
+ *   samples/bin/host.exe                  the Wine host (host/PROTOCOL.md)
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** A version label; `vN` is built with `-DHP_VERSION=N`. */
+export type SampleVersion = 'v1' | 'v2' | 'v3';
+
+/** What the compiler must do with the scenario's pair(s). */
+export type SampleExpectation = 'hotpatchable' | 'refused';
+
+/** One version-to-version step of a scenario and what it changes. */
+export interface SampleStep {
+  readonly from: SampleVersion;
+  readonly to: SampleVersion;
+  /** Functions present in both versions whose behaviour changes (code or referenced data). */
+  readonly functions: readonly string[];
+  /** Functions only in `to`. */
+  readonly added?: readonly string[];
+  /** Writable data items whose initial value or layout changes. */
+  readonly data?: readonly string[];
+}
+
+/** One entry of scenarios.json. */
+export interface Scenario {
+  /** Folder name; a contract, other engineers address samples by it. */
+  readonly name: string;
+  readonly versions: readonly SampleVersion[];
+  readonly expect: SampleExpectation;
+  /** Short reason, only for `expect: "refused"`. */
+  readonly refusedReason?: string;
+  /** Union over all steps of the functions that change. */
+  readonly functions: readonly string[];
+  /** Per step detail (one step for a pair, two for the v1 -> v2 -> v3 series). */
+  readonly steps: readonly SampleStep[];
+  /** Source language: decides gcc or g++ (and a static libstdc++). */
+  readonly language: 'c' | 'c++';
+  readonly description: string;
+}
+
+/** Absolute path of samples/. */
+export const SAMPLES_DIR: string = dirname(fileURLToPath(import.meta.url));
+/** Where the committed binaries live. */
+export const SAMPLES_BIN_DIR: string = join(SAMPLES_DIR, 'bin');
+/** The committed Wine host. */
+export const HOST_EXE: string = join(SAMPLES_BIN_DIR, 'host.exe');
+
+/** Reads and checks scenarios.json; throws on a malformed file (it is ours, so a bug). */
+export function readScenarios(): Scenario[] {
+  const raw: unknown = JSON.parse(readFileSync(join(SAMPLES_DIR, 'scenarios.json'), 'utf8'));
+  if (!Array.isArray(raw)) throw new Error('scenarios.json: not an array');
+  return raw.map((s: Scenario, i) => {
+    if (typeof s.name !== 'string' || !/^[a-z0-9-]+$/.test(s.name)) throw new Error(`scenarios.json[${i}]: bad name`);
+    if (!Array.isArray(s.versions) || s.versions.length < 2) throw new Error(`scenarios.json ${s.name}: needs two versions`);
+    if (s.expect !== 'hotpatchable' && s.expect !== 'refused') throw new Error(`scenarios.json ${s.name}: bad expect`);
+    if (s.expect === 'refused' && typeof s.refusedReason !== 'string') throw new Error(`scenarios.json ${s.name}: refused without a reason`);
+    if (!Array.isArray(s.steps) || s.steps.length !== s.versions.length - 1) throw new Error(`scenarios.json ${s.name}: one step per version pair`);
+    if (s.language !== 'c' && s.language !== 'c++') throw new Error(`scenarios.json ${s.name}: bad language`);
+    return s;
+  });
+}
+
+/** Source file of a scenario (`<name>.c` or `<name>.cpp`). */
+export function scenarioSource(s: Scenario): string {
+  return join(SAMPLES_DIR, s.name, `${s.name}.${s.language === 'c' ? 'c' : 'cpp'}`);
+}
+
+/** Path of a built scenario DLL, with COFF symbols or stripped. */
+export function scenarioDll(name: string, version: SampleVersion, stripped = false, binDir: string = SAMPLES_BIN_DIR): string {
+  return join(binDir, name, `${version}${stripped ? '.stripped' : ''}.dll`);
+}
+
+/** Path of a recorded hp_run output. */
+export function expectedOutputPath(name: string, version: SampleVersion): string {
+  return join(SAMPLES_DIR, name, 'expected', `${version}.txt`);
+}
+
+/** The recorded output of a version, or undefined when not recorded yet. */
+export function readExpectedOutput(name: string, version: SampleVersion): string | undefined {
+  const p = expectedOutputPath(name, version);
+  return existsSync(p) ? readFileSync(p, 'utf8') : undefined;
+}
