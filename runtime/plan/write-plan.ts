@@ -82,24 +82,41 @@ export type WriteStep =
   | { readonly op: 'resume-threads' }
   | { readonly op: 'free'; readonly address: Va; readonly size: number };
 
-/** One function the plan redirects, for reports (times, sizes) and for revert. */
-export interface PlannedRedirect {
-  /** Function name from the package, or null. */
-  readonly name: string | null;
-  /** The old function's entry (the site is here or, for a short jump, in padding next to it). */
-  readonly functionVa: Va;
-  /** Where the redirect bytes go. */
-  readonly site: Va;
-  /** Where callers end up: the new body in the patch region. */
-  readonly target: Va;
-  /** `jmp-rel32` at the entry, or `jmp-short` at the entry into a `jmp-rel32` placed in padding. */
-  readonly kind: 'jmp-rel32' | 'jmp-short';
-  /** Bytes at the site before this plan (the baseline's, or the superseded patch's jump). */
+/** One byte range a redirect writes: the entry jump, or (short-to-pad) the long jump in the padding. */
+export interface RedirectWrite {
+  readonly address: Va;
+  /** Bytes there just before this plan (the baseline's, or a superseded patch's jump). */
   readonly expected: Uint8Array;
   /** Bytes this plan puts there. */
   readonly bytes: Uint8Array;
-  /** The baseline bytes of every range this function's redirect touches (what revert restores). */
-  readonly original: readonly { readonly address: Va; readonly bytes: Uint8Array }[];
+  /** The baseline bytes there (what revert restores). */
+  readonly original: Uint8Array;
+}
+
+/** One function the plan redirects, for reports (times, sizes), for revert and for series. */
+export interface PlannedRedirect {
+  /** Function name from the package, or null. */
+  readonly name: string | null;
+  /** The old function's entry. */
+  readonly functionVa: Va;
+  /** Where callers end up: the new body in the patch region. */
+  readonly target: Va;
+  /** As in the package: `jmp-rel32` (E9 at the entry), `jmp-abs64` (FF 25 + address), `short-to-pad` (EB at the entry to an E9 in padding). */
+  readonly kind: 'jmp-rel32' | 'jmp-abs64' | 'short-to-pad';
+  /** The ranges written, pad first for short-to-pad. */
+  readonly writes: readonly RedirectWrite[];
+}
+
+/** A new function body the plan places (changed or added), for reports and verification. */
+export interface PlannedFunction {
+  readonly name: string | null;
+  readonly status: 'changed' | 'added';
+  /** The old function's entry, null for an added function. */
+  readonly oldVa: Va | null;
+  /** Where the new body starts in the patch region. */
+  readonly bodyVa: Va;
+  /** The new body's size in bytes. */
+  readonly size: number;
 }
 
 /** The patch region a plan allocates. */
@@ -120,6 +137,7 @@ export interface WritePlan {
   /** Unwind registration for the region, or null when the package carries no unwind data. */
   readonly unwind: { readonly table: Va; readonly entryCount: number; readonly base: Va } | null;
   readonly redirects: readonly PlannedRedirect[];
+  readonly functions: readonly PlannedFunction[];
   /** When this plan supersedes an applied one: the sequence it replaces. */
   readonly supersedes: number | null;
   /** What applying does, in order. */
@@ -339,13 +357,11 @@ export function writePlanToJson(plan: WritePlan): unknown {
     redirects: plan.redirects.map((r) => ({
       name: r.name,
       functionVa: hex(r.functionVa),
-      site: hex(r.site),
       target: hex(r.target),
       kind: r.kind,
-      expected: bytesToHex(r.expected),
-      bytes: bytesToHex(r.bytes),
-      original: r.original.map((o) => ({ address: hex(o.address), bytes: bytesToHex(o.bytes) })),
+      writes: r.writes.map((w) => ({ address: hex(w.address), expected: bytesToHex(w.expected), bytes: bytesToHex(w.bytes), original: bytesToHex(w.original) })),
     })),
+    functions: plan.functions.map((f) => ({ name: f.name, status: f.status, oldVa: f.oldVa === null ? null : hex(f.oldVa), bodyVa: hex(f.bodyVa), size: f.size })),
     supersedes: plan.supersedes,
     steps: plan.steps.map(writeStepToJson),
     revert: plan.revert.map(writeStepToJson),
@@ -387,36 +403,40 @@ export function writePlanFromJson(j: unknown): Result<WritePlan> {
   const redirects: PlannedRedirect[] = [];
   for (const rj of (Array.isArray(o['redirects']) ? o['redirects'] : []) as Record<string, unknown>[]) {
     const fv = parseVa(rj['functionVa'], 'redirect.functionVa');
-    const site = parseVa(rj['site'], 'redirect.site');
     const target = parseVa(rj['target'], 'redirect.target');
-    const expected = parseBytes(rj['expected'], 'redirect.expected');
-    const bytes = parseBytes(rj['bytes'], 'redirect.bytes');
     if (!fv.ok) return fv;
-    if (!site.ok) return site;
     if (!target.ok) return target;
-    if (!expected.ok) return expected;
-    if (!bytes.ok) return bytes;
     const kind = rj['kind'];
-    if (kind !== 'jmp-rel32' && kind !== 'jmp-short') return err('PLAN_BAD_JSON', 'redirect.kind: expected jmp-rel32 or jmp-short');
-    const original: { address: Va; bytes: Uint8Array }[] = [];
-    for (const oj of (Array.isArray(rj['original']) ? rj['original'] : []) as Record<string, unknown>[]) {
-      const a = parseVa(oj['address'], 'redirect.original.address');
-      const b = parseBytes(oj['bytes'], 'redirect.original.bytes');
+    if (kind !== 'jmp-rel32' && kind !== 'jmp-abs64' && kind !== 'short-to-pad') return err('PLAN_BAD_JSON', 'redirect.kind: expected jmp-rel32, jmp-abs64 or short-to-pad');
+    const writes: RedirectWrite[] = [];
+    for (const wj of (Array.isArray(rj['writes']) ? rj['writes'] : []) as Record<string, unknown>[]) {
+      const a = parseVa(wj['address'], 'redirect.writes.address');
+      const e = parseBytes(wj['expected'], 'redirect.writes.expected');
+      const b = parseBytes(wj['bytes'], 'redirect.writes.bytes');
+      const o = parseBytes(wj['original'], 'redirect.writes.original');
       if (!a.ok) return a;
+      if (!e.ok) return e;
       if (!b.ok) return b;
-      original.push({ address: a.value, bytes: b.value });
+      if (!o.ok) return o;
+      writes.push({ address: a.value, expected: e.value, bytes: b.value, original: o.value });
     }
     const nm = rj['name'];
-    redirects.push({
-      name: typeof nm === 'string' ? nm : null,
-      functionVa: fv.value,
-      site: site.value,
-      target: target.value,
-      kind,
-      expected: expected.value,
-      bytes: bytes.value,
-      original,
-    });
+    redirects.push({ name: typeof nm === 'string' ? nm : null, functionVa: fv.value, target: target.value, kind, writes });
+  }
+  const functions: PlannedFunction[] = [];
+  for (const fj of (Array.isArray(o['functions']) ? o['functions'] : []) as Record<string, unknown>[]) {
+    const body = parseVa(fj['bodyVa'], 'function.bodyVa');
+    if (!body.ok) return body;
+    const size = parseSize(fj['size'], 'function.size');
+    if (!size.ok) return size;
+    let oldVa: Va | null = null;
+    if (fj['oldVa'] !== null) {
+      const ov = parseVa(fj['oldVa'], 'function.oldVa');
+      if (!ov.ok) return ov;
+      oldVa = ov.value;
+    }
+    const nm = fj['name'];
+    functions.push({ name: typeof nm === 'string' ? nm : null, status: fj['status'] === 'added' ? 'added' : 'changed', oldVa, bodyVa: body.value, size: size.value });
   }
   const steps: WriteStep[] = [];
   for (const s of (Array.isArray(o['steps']) ? o['steps'] : []) as unknown[]) {
@@ -438,6 +458,7 @@ export function writePlanFromJson(j: unknown): Result<WritePlan> {
     region: { address: ra.value, size: rs.value, codeSize: rc.value },
     unwind,
     redirects,
+    functions,
     supersedes: typeof sup === 'number' ? sup : null,
     steps,
     revert,
