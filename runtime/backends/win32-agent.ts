@@ -1,0 +1,425 @@
+/**
+ * The live backend: executes write-plan steps against a running Windows process through the
+ * native agent (runtime/backends/win32-agent/agent.exe, protocol in PROTOCOL.md next to it).
+ * On Linux the agent runs under Wine, in the caller's WINEPREFIX (it must be the prefix the
+ * target runs in: one wineserver sees both); on Windows it runs directly.
+ *
+ * This is Node layer (it spawns a process), not portable core: the planner and the
+ * transactional executor in runtime/ stay free of `node:` imports and reach the target only
+ * through the `ProcessBackend` interface implemented here.
+ *
+ * Safety net: the session runs inside an agent transaction in guard mode. The executor undoes
+ * failed plans itself, step by step; the agent's own undo log is replayed only when this
+ * process goes away without `close()` (a crash, a kill), so a target is never left frozen or
+ * half patched by a dead driver.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { err, ok, type HotpatchError, type Result } from '../../common/errors.ts';
+import { asVa, hex, type Va } from '../../common/types.ts';
+import type { ProcessBackend, ProtectionRun, TargetModule } from '../plan/backend.ts';
+import { bytesToHex, hexToBytes, REL32_REACH, type StepObservation, type VaRange, type WriteStep } from '../plan/write-plan.ts';
+
+/** The committed agent binary (rebuilt and compared by .ci/check-agent.sh). */
+export const AGENT_EXE = fileURLToPath(new URL('./win32-agent/agent.exe', import.meta.url));
+
+/** The protocol version this driver speaks (`hello` reports the agent's). */
+export const AGENT_PROTOCOL = 1;
+
+/** How to start the agent. */
+export interface AgentLaunch {
+  /** Path of agent.exe; default AGENT_EXE. */
+  readonly agentPath?: string;
+  /** Environment for the agent (WINEPREFIX etc.); default process.env. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Run through this command (default `wine` on non-Windows hosts, none on Windows). */
+  readonly wine?: string | null;
+  /** Per-request time limit; a request that takes longer fails with LIVE_AGENT_TIMEOUT. */
+  readonly timeoutMs?: number;
+}
+
+/** One agent answer: the JSON object it printed, `ok: true` already checked. */
+export type AgentReply = Readonly<Record<string, unknown>>;
+
+/** A running agent: requests go in as lines, answers come back in order. */
+export interface AgentConnection {
+  /** Sends one request line and waits for its answer; agent-side failures are error values. */
+  request(line: string): Promise<Result<AgentReply>>;
+  /**
+   * Sends several lines at once without waiting in between (one pipe write), then collects
+   * every answer. Used where round trips would stretch a pause.
+   */
+  requestMany(lines: readonly string[]): Promise<Result<AgentReply>[]>;
+  /** Sends `quit` (after which the agent rolls back an uncommitted transaction) and waits for exit. */
+  close(): Promise<void>;
+  /** The agent's stderr so far (for diagnostics). */
+  stderr(): string;
+}
+
+interface Pending {
+  readonly resolve: (r: Result<AgentReply>) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** Turns an agent's JSON error object into an error value (codes pass through: LIVE_*). */
+function replyError(o: Record<string, unknown>): HotpatchError {
+  const code = typeof o['code'] === 'string' ? o['code'] : 'LIVE_PROTOCOL';
+  const win32 = typeof o['win32'] === 'number' ? ` (Win32 error ${o['win32']})` : '';
+  const message = (typeof o['message'] === 'string' ? o['message'] : 'agent failed without a message') + win32;
+  return { code, message };
+}
+
+/** Starts the agent (under Wine unless on Windows) and checks its protocol version. */
+export async function startAgent(launch: AgentLaunch = {}): Promise<Result<AgentConnection>> {
+  const exe = launch.agentPath ?? AGENT_EXE;
+  const wine = launch.wine === undefined ? (process.platform === 'win32' ? null : 'wine') : launch.wine;
+  const timeoutMs = launch.timeoutMs ?? 30_000;
+  let child: ChildProcessWithoutNullStreams;
+  try {
+    child = spawn(wine ?? exe, wine === null ? [] : [exe], { env: launch.env ?? process.env, stdio: 'pipe' });
+  } catch (e) {
+    return err('LIVE_AGENT_START', `cannot start the agent: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const queue: Pending[] = [];
+  let buffered = '';
+  let stderrText = '';
+  let gone: HotpatchError | null = null;
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+
+  const failAll = (e: HotpatchError): void => {
+    gone ??= e;
+    for (const p of queue.splice(0)) {
+      clearTimeout(p.timer);
+      p.resolve({ ok: false, error: e });
+    }
+  };
+  child.on('error', (e) => failAll({ code: 'LIVE_AGENT_START', message: `cannot run ${wine ?? exe}: ${e.message}` }));
+  child.on('close', (code) =>
+    failAll({ code: 'LIVE_AGENT_EXITED', message: `the agent exited (status ${code ?? 'signal'})${stderrText ? `: ${stderrText.trim().split('\n')[0]}` : ''}` }),
+  );
+  child.stdin.on('error', () => undefined); // EPIPE after the agent died: reported through 'close'
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d: string) => {
+    if (stderrText.length < 8192) stderrText += d;
+  });
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d: string) => {
+    buffered += d;
+    for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, nl).trim();
+      buffered = buffered.slice(nl + 1);
+      if (line === '') continue;
+      const p = queue.shift();
+      if (p === undefined) continue; // nothing asked: ignore (never happens with a well-behaved agent)
+      clearTimeout(p.timer);
+      let o: unknown;
+      try {
+        o = JSON.parse(line);
+      } catch {
+        p.resolve(err('LIVE_PROTOCOL', `agent printed a line that is not JSON: ${line.slice(0, 80)}`));
+        continue;
+      }
+      const rec = (typeof o === 'object' && o !== null ? o : {}) as Record<string, unknown>;
+      p.resolve(rec['ok'] === true ? ok(rec) : { ok: false, error: replyError(rec) });
+    }
+  });
+
+  const enqueue = (): Promise<Result<AgentReply>> =>
+    new Promise((resolve) => {
+      if (gone !== null) {
+        resolve({ ok: false, error: gone });
+        return;
+      }
+      const timer = setTimeout(() => {
+        // Last resort: the agent never blocks on its own (remote calls and suspends are
+        // bounded), so a silent agent is broken. Suspend counts outlive the agent, which is
+        // why it resumes threads itself before anything else that can fail.
+        failAll({ code: 'LIVE_AGENT_TIMEOUT', message: `the agent did not answer within ${timeoutMs} ms` });
+        child.kill();
+      }, timeoutMs);
+      queue.push({ resolve, timer });
+    });
+
+  const conn: AgentConnection = {
+    request(line) {
+      const r = enqueue();
+      if (gone === null) child.stdin.write(`${line}\n`);
+      return r;
+    },
+    requestMany(lines) {
+      const rs = lines.map(() => enqueue());
+      if (gone === null) child.stdin.write(lines.map((l) => `${l}\n`).join(''));
+      return Promise.all(rs);
+    },
+    async close() {
+      if (gone === null && child.exitCode === null) {
+        child.stdin.write('quit\n');
+        child.stdin.end();
+      }
+      const t = setTimeout(() => child.kill(), 10_000);
+      await exited;
+      clearTimeout(t);
+    },
+    stderr: () => stderrText,
+  };
+  const hello = await conn.request('hello');
+  if (!hello.ok) {
+    await conn.close();
+    return err('LIVE_AGENT_START', `the agent did not start: ${hello.error.message}`);
+  }
+  if (hello.value['protocol'] !== AGENT_PROTOCOL) {
+    await conn.close();
+    return err('LIVE_AGENT_START', `agent protocol ${String(hello.value['protocol'])}, driver speaks ${AGENT_PROTOCOL}`);
+  }
+  return ok(conn);
+}
+
+// ---- reply field helpers -----------------------------------------------------------------
+
+function vaField(o: AgentReply, key: string): Result<Va> {
+  const v = o[key];
+  if (typeof v !== 'string' || !/^0x[0-9a-f]{1,16}$/i.test(v)) return err('LIVE_PROTOCOL', `agent reply lacks address field ${key}`);
+  return ok(asVa(BigInt(v)));
+}
+
+function bytesField(o: AgentReply, key: string): Result<Uint8Array> {
+  const v = o[key];
+  const b = typeof v === 'string' ? hexToBytes(v) : null;
+  return b === null ? err('LIVE_PROTOCOL', `agent reply lacks byte field ${key}`) : ok(b);
+}
+
+function runsField(o: AgentReply, key: string): Result<ProtectionRun[]> {
+  const v = o[key];
+  if (!Array.isArray(v)) return err('LIVE_PROTOCOL', `agent reply lacks run list ${key}`);
+  const runs: ProtectionRun[] = [];
+  for (const r of v as Record<string, unknown>[]) {
+    const a = vaField(r, 'address');
+    if (!a.ok) return a;
+    if (typeof r['size'] !== 'number' || typeof r['protection'] !== 'number') return err('LIVE_PROTOCOL', `malformed run in ${key}`);
+    runs.push({ address: a.value, size: r['size'], protection: r['protection'] });
+  }
+  return ok(runs);
+}
+
+// ---- the backend ---------------------------------------------------------------------------
+
+/** What opening a live backend needs. */
+export interface LiveTarget extends AgentLaunch {
+  /** The target's Windows process id (under Wine: what the process itself reports, not the Linux pid). */
+  readonly pid: number;
+  /** Module (DLL/EXE file name) to patch, e.g. `v1.dll`. */
+  readonly module: string;
+}
+
+/** `ProcessBackend` over a live process, plus the agent session around it. */
+export interface Win32AgentBackend extends ProcessBackend {
+  readonly kind: 'win32-agent';
+  readonly pid: number;
+  /** Every pause so far: microseconds between suspending and resuming the target's threads, as the agent measured it. */
+  readonly pauses: readonly number[];
+  /** Instruction pointers seen at the last successful suspend. */
+  readonly lastThreadIps: readonly Va[];
+  /** The underlying agent session, for requests beyond the backend contract (state records). */
+  readonly agent: AgentConnection;
+  /** Ends the session keeping every change (commits the agent's guard transaction). */
+  close(): Promise<Result<void>>;
+  /**
+   * Ends the session undoing everything done through it (the agent replays its log: original
+   * bytes, protections, allocations, unwind registrations, suspended threads).
+   */
+  abandon(): Promise<void>;
+}
+
+/** The ntdll functions unwind registration calls in the target, resolved once per session. */
+interface UnwindFns {
+  readonly add: Va;
+  readonly del: Va;
+}
+
+/**
+ * Starts an agent, attaches to `pid` and finds `module` in it. LIVE_MODULE_NOT_FOUND when
+ * the process does not have the module loaded; LIVE_OPEN_FAILED when there is no such process.
+ */
+export async function openWin32Backend(target: LiveTarget): Promise<Result<Win32AgentBackend>> {
+  if (!/^[^\s\\/:]+$/.test(target.module)) return err('USAGE_MODULE', `module must be a file name like v1.dll, got ${JSON.stringify(target.module)}`);
+  const started = await startAgent(target);
+  if (!started.ok) return started;
+  const agent = started.value;
+  const fail = async (e: HotpatchError): Promise<Result<never>> => {
+    await agent.close();
+    return { ok: false, error: e };
+  };
+  const opened = await agent.request(`open ${target.pid}`);
+  if (!opened.ok) return fail(opened.error);
+  const mod = await agent.request(`module ${target.module}`);
+  if (!mod.ok) return fail(mod.error);
+  const base = vaField(mod.value, 'base');
+  const size = vaField(mod.value, 'size');
+  if (!base.ok) return fail(base.error);
+  if (!size.ok) return fail(size.error);
+  const name = typeof mod.value['name'] === 'string' ? mod.value['name'] : target.module;
+  const begun = await agent.request('begin guard');
+  if (!begun.ok) return fail(begun.error);
+  const module: TargetModule = { base: base.value, sizeOfImage: Number(size.value), name };
+  return ok(makeBackend(agent, target.pid, module));
+}
+
+function makeBackend(agent: AgentConnection, pid: number, module: TargetModule): Win32AgentBackend {
+  const pauses: number[] = [];
+  let lastThreadIps: Va[] = [];
+  let unwind: UnwindFns | null = null;
+  let closed = false;
+
+  const unwindFns = async (): Promise<Result<UnwindFns>> => {
+    if (unwind !== null) return ok(unwind);
+    const [a, d] = await agent.requestMany(['proc ntdll.dll RtlAddFunctionTable', 'proc ntdll.dll RtlDeleteFunctionTable']);
+    if (a === undefined || !a.ok) return a ?? err('LIVE_PROTOCOL', 'no answer');
+    if (d === undefined || !d.ok) return d ?? err('LIVE_PROTOCOL', 'no answer');
+    const add = vaField(a.value, 'address');
+    const del = vaField(d.value, 'address');
+    if (!add.ok) return add;
+    if (!del.ok) return del;
+    unwind = { add: add.value, del: del.value };
+    return ok(unwind);
+  };
+
+  /** Runs `call FN ...` and checks the BOOLEAN RtlAdd/DeleteFunctionTable returns. */
+  const unwindCall = async (line: string, what: string): Promise<Result<StepObservation>> => {
+    const r = await agent.request(line);
+    if (!r.ok) return r;
+    const res = vaField(r.value, 'result');
+    if (!res.ok) return res;
+    if ((res.value & 0xffn) === 0n) return err('LIVE_UNWIND_FAILED', `${what} returned FALSE in process ${pid}`);
+    return ok({});
+  };
+
+  const execute = async (step: WriteStep): Promise<Result<StepObservation>> => {
+    switch (step.op) {
+      case 'allocate': {
+        const r = await agent.request(`alloc-at ${hex(step.address)} ${hex(step.size)} ${hex(step.protection)}`);
+        return r.ok ? ok({}) : r;
+      }
+      case 'write': {
+        const r = await agent.request(`write ${hex(step.address)} ${bytesToHex(step.bytes)}`);
+        if (!r.ok) return r;
+        const prev = bytesField(r.value, 'previous');
+        return prev.ok ? ok({ previousBytes: prev.value }) : prev;
+      }
+      case 'protect': {
+        const r = await agent.request(`protect ${hex(step.address)} ${hex(step.size)} ${hex(step.protection)}`);
+        if (!r.ok) return r;
+        const prev = runsField(r.value, 'previous');
+        return prev.ok ? ok({ previousProtection: prev.value }) : prev;
+      }
+      case 'flush': {
+        const r = await agent.request(`flush ${hex(step.address)} ${hex(step.size)}`);
+        return r.ok ? ok({}) : r;
+      }
+      case 'register-unwind': {
+        const f = await unwindFns();
+        if (!f.ok) return f;
+        const { add, del } = f.value;
+        return unwindCall(
+          `call ${hex(add)} ${hex(step.table)} ${hex(step.entryCount)} ${hex(step.base)} 0 undo ${hex(del)} ${hex(step.table)} 0 0 0`,
+          'RtlAddFunctionTable',
+        );
+      }
+      case 'deregister-unwind': {
+        const f = await unwindFns();
+        if (!f.ok) return f;
+        const { add, del } = f.value;
+        return unwindCall(
+          `call ${hex(del)} ${hex(step.table)} 0 0 0 undo ${hex(add)} ${hex(step.table)} ${hex(step.entryCount)} ${hex(step.base)} 0`,
+          'RtlDeleteFunctionTable',
+        );
+      }
+      case 'suspend-threads': {
+        const ranges = step.avoid.filter((a) => a.size > 0).map((a) => `avoid:${hex(a.start)}:${hex(a.size)}`);
+        const r = await agent.request(['suspend', ...ranges, `tries=${Math.max(1, step.attempts)}`, `delay=${step.retryDelayMs}`].join(' '));
+        if (!r.ok) return r;
+        const threads = Array.isArray(r.value['threads']) ? (r.value['threads'] as Record<string, unknown>[]) : [];
+        const ips: Va[] = [];
+        for (const t of threads) {
+          const ip = vaField(t, 'rip');
+          if (!ip.ok) return ip;
+          ips.push(ip.value);
+        }
+        lastThreadIps = ips;
+        return ok({ threadIps: ips });
+      }
+      case 'redirect': {
+        const r = await agent.request(`redirect ${hex(step.address)} ${bytesToHex(step.expected)} ${bytesToHex(step.bytes)}`);
+        return r.ok ? ok({}) : r;
+      }
+      case 'resume-threads': {
+        const r = await agent.request('resume');
+        if (!r.ok) return r;
+        const us = r.value['pausedUs'];
+        if (typeof us === 'number') pauses.push(us);
+        return ok({});
+      }
+      case 'free': {
+        // What the undo of a free needs (contents and protections) is read before freeing.
+        const [runs, bytes] = await agent.requestMany([`protections ${hex(step.address)} ${hex(step.size)}`, `read ${hex(step.address)} ${hex(step.size)}`]);
+        if (runs === undefined || !runs.ok) return runs ?? err('LIVE_PROTOCOL', 'no answer');
+        if (bytes === undefined || !bytes.ok) return bytes ?? err('LIVE_PROTOCOL', 'no answer');
+        const prot = runsField(runs.value, 'runs');
+        const content = bytesField(bytes.value, 'bytes');
+        if (!prot.ok) return prot;
+        if (!content.ok) return content;
+        const r = await agent.request(`free ${hex(step.address)}`);
+        if (!r.ok) return r;
+        return ok({ freed: { bytes: content.value, protection: prot.value } });
+      }
+    }
+  };
+
+  const backend: Win32AgentBackend = {
+    kind: 'win32-agent',
+    pid,
+    module,
+    pauses,
+    get lastThreadIps() {
+      return lastThreadIps;
+    },
+    agent,
+    async read(address, size) {
+      const r = await agent.request(`read ${hex(address)} ${hex(size)}`);
+      return r.ok ? bytesField(r.value, 'bytes') : r;
+    },
+    async queryProtection(address, size) {
+      const r = await agent.request(`protections ${hex(address)} ${hex(size)}`);
+      return r.ok ? runsField(r.value, 'runs') : r;
+    },
+    async findFreeRegion(near: VaRange, size: number) {
+      const end = near.start + BigInt(near.size);
+      // Every byte of the region within rel32 reach of every byte of `near`.
+      const lo = end > REL32_REACH ? end - REL32_REACH : 0n;
+      const hi = near.start + REL32_REACH;
+      const r = await agent.request(`find-free ${hex(lo)} ${hex(hi)} ${hex(size)} ${hex(end)}`);
+      if (!r.ok) return r.error.code === 'LIVE_NO_REGION' ? err('PLAN_NO_REGION', r.error.message) : r;
+      return vaField(r.value, 'address');
+    },
+    async resolveImport(dll, name, ordinal) {
+      const sym = name ?? (ordinal === null ? null : `#${ordinal}`);
+      if (sym === null || /\s/.test(sym) || /\s/.test(dll)) return err('PLAN_IMPORT', `cannot resolve import ${dll}!${String(sym)}`);
+      const r = await agent.request(`proc ${dll} ${sym}`);
+      if (!r.ok) return err('PLAN_IMPORT', `cannot resolve ${dll}!${sym} in process ${pid}: ${r.error.message}`);
+      return vaField(r.value, 'address');
+    },
+    execute,
+    async close() {
+      if (closed) return ok(undefined);
+      closed = true;
+      const r = await agent.request('commit');
+      await agent.close();
+      return r.ok ? ok(undefined) : r;
+    },
+    async abandon() {
+      if (closed) return;
+      closed = true;
+      await agent.close(); // `quit` inside the guard transaction: the agent rolls everything back
+    },
+  };
+  return backend;
+}

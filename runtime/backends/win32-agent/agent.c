@@ -1,0 +1,1423 @@
+/*
+ * hotpatch win32 agent: the "small hand" that executes a fully checked write plan against a
+ * running Windows process. It makes no decisions of its own: the TypeScript planner decides
+ * what to allocate, write, protect and redirect; the agent performs one primitive per request
+ * line and answers with one JSON line (see PROTOCOL.md next to this file).
+ *
+ * Everything between `begin` and `commit` is a transaction: the agent keeps an undo log
+ * (original bytes, old protections, allocations, suspended threads, registered tables) and
+ * rolls the target back by itself the moment a step fails, or when its stdin closes before
+ * `commit` (a driver that crashed must never leave a target frozen or half patched).
+ *
+ * Built deterministically by build.sh (x86_64-w64-mingw32-gcc -O2, no timestamp, stripped).
+ */
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#include <tlhelp32.h>
+#include <fcntl.h>
+#include <io.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PROTOCOL_VERSION 1
+/* Biggest single read/write the agent accepts: a bound on what a bad request can make it allocate. */
+#define MAX_IO (64u * 1024u * 1024u)
+/* A remote call (e.g. RtlAddFunctionTable) that does not return within this time is a failure. */
+#define CALL_TIMEOUT_MS 10000
+/* Threads the agent can hold suspended at once. */
+#define MAX_THREADS 4096
+
+typedef uint64_t u64;
+
+/* ---------- response buffer ---------- */
+
+static char *g_out;
+static size_t g_out_len, g_out_cap;
+
+static void out_reserve(size_t extra) {
+  if (g_out_len + extra + 1 <= g_out_cap) return;
+  size_t cap = g_out_cap ? g_out_cap : 4096;
+  while (cap < g_out_len + extra + 1) cap *= 2;
+  char *p = (char *)realloc(g_out, cap);
+  if (!p) {
+    fputs("{\"ok\":false,\"code\":\"LIVE_AGENT_OOM\",\"message\":\"agent out of memory\"}\n", stdout);
+    fflush(stdout);
+    ExitProcess(3);
+  }
+  g_out = p;
+  g_out_cap = cap;
+}
+
+static void out_raw(const char *s, size_t n) {
+  out_reserve(n);
+  memcpy(g_out + g_out_len, s, n);
+  g_out_len += n;
+  g_out[g_out_len] = 0;
+}
+
+static void out_fmt(const char *fmt, ...) {
+  char tmp[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if ((size_t)n >= sizeof tmp) n = (int)sizeof tmp - 1;
+  out_raw(tmp, (size_t)n);
+}
+
+/* A JSON string literal; paths and messages are the only free text the agent prints. */
+static void out_jstr(const char *s) {
+  out_raw("\"", 1);
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') {
+      char e[2] = {'\\', (char)c};
+      out_raw(e, 2);
+    } else if (c < 0x20 || c >= 0x7f) {
+      out_fmt("\\u%04x", c);
+    } else {
+      out_raw((const char *)&c, 1);
+    }
+  }
+  out_raw("\"", 1);
+}
+
+static void out_hex(const unsigned char *b, size_t n) {
+  static const char digits[] = "0123456789abcdef";
+  out_reserve(n * 2 + 2);
+  g_out[g_out_len++] = '"';
+  for (size_t i = 0; i < n; i++) {
+    g_out[g_out_len++] = digits[b[i] >> 4];
+    g_out[g_out_len++] = digits[b[i] & 15];
+  }
+  g_out[g_out_len++] = '"';
+  g_out[g_out_len] = 0;
+}
+
+/* Addresses travel as "0x..." strings: JSON numbers cannot hold 64 bits exactly. */
+static void out_addr(const char *key, u64 v) { out_fmt(",\"%s\":\"0x%llx\"", key, (unsigned long long)v); }
+
+static const char *g_op = "";
+
+static void begin_ok(void) {
+  g_out_len = 0;
+  out_fmt("{\"ok\":true,\"op\":");
+  out_jstr(g_op);
+}
+
+static void send_line(void) {
+  out_raw("}\n", 2);
+  fwrite(g_out, 1, g_out_len, stdout);
+  fflush(stdout);
+  g_out_len = 0;
+}
+
+/* Error responses carry a stable LIVE_* code, a one-line message and the Win32 error if any. */
+static int g_rolled_back;
+static int g_undo_failures;
+static int fail(const char *code, DWORD win32, const char *fmt, ...) {
+  char msg[400];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  g_out_len = 0;
+  out_fmt("{\"ok\":false,\"op\":");
+  out_jstr(g_op);
+  out_fmt(",\"code\":\"%s\",\"message\":", code);
+  out_jstr(msg);
+  if (win32) out_fmt(",\"win32\":%lu", (unsigned long)win32);
+  return 0;
+}
+
+/* ---------- target process and transaction state ---------- */
+
+static HANDLE g_proc;
+static DWORD g_pid;
+
+typedef struct {
+  DWORD tid;
+  HANDLE h;
+} Thread;
+static Thread g_thr[MAX_THREADS];
+static int g_nthr;
+static int g_suspended;
+static LARGE_INTEGER g_t_suspend, g_freq;
+
+enum { U_WRITE, U_PROTECT, U_ALLOC, U_CALL };
+typedef struct {
+  int kind;
+  u64 addr, size;
+  DWORD prot;
+  unsigned char *orig;
+  u64 call[5]; /* U_CALL: function + 4 arguments to run on rollback */
+} Undo;
+static Undo *g_undo;
+static size_t g_nundo, g_capundo;
+static int g_in_tx, g_aborted;
+/* Guard mode (`begin guard`): a failed step does not roll back (the driver's own executor
+ * undoes step by step); the log is only replayed when stdin closes before `commit`. */
+static int g_guard;
+static u64 *g_deferred_free;
+static size_t g_nfree, g_capfree;
+
+static void undo_push(Undo u) {
+  if (g_nundo == g_capundo) {
+    g_capundo = g_capundo ? g_capundo * 2 : 64;
+    g_undo = (Undo *)realloc(g_undo, g_capundo * sizeof(Undo));
+    if (!g_undo) ExitProcess(3);
+  }
+  g_undo[g_nundo++] = u;
+}
+
+static void undo_clear(void) {
+  for (size_t i = 0; i < g_nundo; i++) free(g_undo[i].orig);
+  g_nundo = 0;
+  g_nfree = 0;
+}
+
+static int parse_u64(const char *s, u64 *v) {
+  if (!s || !*s) return 0;
+  char *end;
+  *v = (u64)_strtoui64(s, &end, 0);
+  return *end == 0;
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Decodes hex in place; returns the byte count or -1. */
+static long decode_hex(char *s) {
+  size_t n = strlen(s);
+  if (n % 2) return -1;
+  unsigned char *o = (unsigned char *)s;
+  for (size_t i = 0; i < n; i += 2) {
+    int a = hexval(s[i]), b = hexval(s[i + 1]);
+    if (a < 0 || b < 0) return -1;
+    o[i / 2] = (unsigned char)(a * 16 + b);
+  }
+  return (long)(n / 2);
+}
+
+static int need_process(void) {
+  if (!g_proc) return fail("LIVE_NO_PROCESS", 0, "no target process: send `open PID` first");
+  DWORD code = 0;
+  if (GetExitCodeProcess(g_proc, &code) && code != STILL_ACTIVE)
+    return fail("LIVE_PROCESS_EXITED", 0, "target process %lu has exited (code %lu)", (unsigned long)g_pid, (unsigned long)code);
+  return 1;
+}
+
+static double paused_us(void) {
+  LARGE_INTEGER now;
+  QueryPerformanceCounter(&now);
+  return (double)(now.QuadPart - g_t_suspend.QuadPart) * 1e6 / (double)g_freq.QuadPart;
+}
+
+static double resume_all(void) {
+  double us = g_suspended ? paused_us() : 0.0;
+  for (int i = 0; i < g_nthr; i++) {
+    ResumeThread(g_thr[i].h);
+    CloseHandle(g_thr[i].h);
+  }
+  if (g_suspended) us = paused_us();
+  g_nthr = 0;
+  g_suspended = 0;
+  return us;
+}
+
+static int known_thread(DWORD tid) {
+  for (int i = 0; i < g_nthr; i++)
+    if (g_thr[i].tid == tid) return 1;
+  return 0;
+}
+
+/*
+ * Suspends every thread of the target. Threads can start while we walk the snapshot, so the
+ * walk repeats until a pass finds no thread it has not suspended yet.
+ */
+static int suspend_all(DWORD *err_out) {
+  QueryPerformanceCounter(&g_t_suspend);
+  g_suspended = 1;
+  for (int pass = 0; pass < 16; pass++) {
+    HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
+    if (snap == INVALID_HANDLE_VALUE) {
+      *err_out = GetLastError();
+      return 0;
+    }
+    THREADENTRY32 te;
+    te.dwSize = sizeof te;
+    int added = 0;
+    for (BOOL more = Thread32First(snap, &te); more; more = Thread32Next(snap, &te)) {
+      if (te.th32OwnerProcessID != g_pid || known_thread(te.th32ThreadID)) continue;
+      HANDLE h = OpenThread(THREAD_SUSPEND_RESUME | THREAD_GET_CONTEXT | THREAD_QUERY_INFORMATION, FALSE, te.th32ThreadID);
+      if (!h) continue; /* exited between snapshot and open */
+      if (SuspendThread(h) == (DWORD)-1) {
+        CloseHandle(h);
+        continue;
+      }
+      if (g_nthr == MAX_THREADS) {
+        ResumeThread(h);
+        CloseHandle(h);
+        CloseHandle(snap);
+        *err_out = 0;
+        return 0;
+      }
+      g_thr[g_nthr].tid = te.th32ThreadID;
+      g_thr[g_nthr].h = h;
+      g_nthr++;
+      added++;
+    }
+    CloseHandle(snap);
+    if (!added) return 1;
+  }
+  return 1;
+}
+
+/* ---------- remote memory helpers ---------- */
+
+static int rpm(u64 addr, void *buf, size_t n) {
+  SIZE_T got = 0;
+  return ReadProcessMemory(g_proc, (LPCVOID)(uintptr_t)addr, buf, n, &got) && got == n;
+}
+
+static int wpm(u64 addr, const void *buf, size_t n) {
+  SIZE_T put = 0;
+  return WriteProcessMemory(g_proc, (LPVOID)(uintptr_t)addr, buf, n, &put) && put == n;
+}
+
+/* ---------- modules and exports (read remotely: no code runs in the target) ---------- */
+
+typedef struct {
+  u64 base, size;
+  char name[MAX_MODULE_NAME32 + 1];
+  char path[MAX_PATH];
+} ModuleInfo;
+
+static HANDLE module_snapshot(void) {
+  /* ERROR_BAD_LENGTH means the module list changed during the snapshot: retry, as documented. */
+  for (int i = 0; i < 20; i++) {
+    HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPMODULE | TH32CS_SNAPMODULE32, g_pid);
+    if (snap != INVALID_HANDLE_VALUE) return snap;
+    if (GetLastError() != ERROR_BAD_LENGTH) break;
+    Sleep(1);
+  }
+  return INVALID_HANDLE_VALUE;
+}
+
+static int find_module(const char *name, ModuleInfo *mi, DWORD *err_out) {
+  HANDLE snap = module_snapshot();
+  if (snap == INVALID_HANDLE_VALUE) {
+    *err_out = GetLastError();
+    return -1;
+  }
+  MODULEENTRY32 me;
+  me.dwSize = sizeof me;
+  int found = 0;
+  for (BOOL more = Module32First(snap, &me); more; more = Module32Next(snap, &me)) {
+    if (_stricmp(me.szModule, name) == 0) {
+      mi->base = (u64)(uintptr_t)me.modBaseAddr;
+      mi->size = me.modBaseSize;
+      lstrcpynA(mi->name, me.szModule, sizeof mi->name);
+      lstrcpynA(mi->path, me.szExePath, sizeof mi->path);
+      found = 1;
+      break;
+    }
+  }
+  CloseHandle(snap);
+  return found;
+}
+
+/* Finds an export by name (or "#ordinal") in a module of the target, following forwarders. */
+static int resolve_export(const char *module, const char *sym, int depth, u64 *out) {
+  if (depth > 8) return fail("LIVE_EXPORT_NOT_FOUND", 0, "forwarder chain too long resolving %s!%s", module, sym);
+  ModuleInfo mi;
+  DWORD e = 0;
+  int r = find_module(module, &mi, &e);
+  if (r < 0) return fail("LIVE_SNAPSHOT_FAILED", e, "cannot list the modules of process %lu", (unsigned long)g_pid);
+  if (r == 0) return fail("LIVE_MODULE_NOT_FOUND", 0, "module %s is not loaded in process %lu", module, (unsigned long)g_pid);
+  IMAGE_DOS_HEADER dos;
+  IMAGE_NT_HEADERS64 nt;
+  if (!rpm(mi.base, &dos, sizeof dos) || dos.e_magic != IMAGE_DOS_SIGNATURE ||
+      !rpm(mi.base + (u64)(DWORD)dos.e_lfanew, &nt, sizeof nt) || nt.Signature != IMAGE_NT_SIGNATURE ||
+      nt.OptionalHeader.Magic != IMAGE_NT_OPTIONAL_HDR64_MAGIC)
+    return fail("LIVE_BAD_MODULE", 0, "module %s in process %lu has no readable PE32+ headers", module, (unsigned long)g_pid);
+  IMAGE_DATA_DIRECTORY dd = nt.OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_EXPORT];
+  if (dd.VirtualAddress == 0 || dd.Size < sizeof(IMAGE_EXPORT_DIRECTORY) || dd.Size > MAX_IO)
+    return fail("LIVE_EXPORT_NOT_FOUND", 0, "module %s has no export table", module);
+  /* One read of the whole export directory: names and the tables usually sit inside it. */
+  unsigned char *dir = (unsigned char *)malloc(dd.Size);
+  if (!dir || !rpm(mi.base + dd.VirtualAddress, dir, dd.Size)) {
+    free(dir);
+    return fail("LIVE_READ_FAILED", GetLastError(), "cannot read the export table of %s", module);
+  }
+  IMAGE_EXPORT_DIRECTORY ed;
+  memcpy(&ed, dir, sizeof ed);
+  DWORD lo = dd.VirtualAddress, hi = dd.VirtualAddress + dd.Size;
+#define RD32(rva, dst)                                                                         \
+  ((rva) >= lo && (u64)(rva) + 4 <= hi ? (memcpy(&(dst), dir + ((rva)-lo), 4), 1)             \
+                                       : rpm(mi.base + (rva), &(dst), 4))
+#define RD16(rva, dst)                                                                         \
+  ((rva) >= lo && (u64)(rva) + 2 <= hi ? (memcpy(&(dst), dir + ((rva)-lo), 2), 1)             \
+                                       : rpm(mi.base + (rva), &(dst), 2))
+  long index = -1;
+  if (sym[0] == '#') {
+    u64 ord;
+    if (parse_u64(sym + 1, &ord) && ord >= ed.Base && ord - ed.Base < ed.NumberOfFunctions) index = (long)(ord - ed.Base);
+  } else {
+    size_t want = strlen(sym);
+    char name[256];
+    for (DWORD i = 0; i < ed.NumberOfNames && index < 0; i++) {
+      DWORD nrva = 0;
+      WORD ordi = 0;
+      if (!RD32(ed.AddressOfNames + 4 * i, nrva)) break;
+      if (want >= sizeof name) break;
+      if (nrva >= lo && (u64)nrva + want + 1 <= hi) {
+        memcpy(name, dir + (nrva - lo), want + 1);
+      } else if (!rpm(mi.base + nrva, name, want + 1)) {
+        continue;
+      }
+      if (memcmp(name, sym, want + 1) != 0) continue;
+      if (RD16(ed.AddressOfNameOrdinals + 2 * i, ordi) && ordi < ed.NumberOfFunctions) index = ordi;
+    }
+  }
+  DWORD frva = 0;
+  if (index < 0 || !RD32(ed.AddressOfFunctions + 4 * (DWORD)index, frva) || frva == 0) {
+    free(dir);
+    return fail("LIVE_EXPORT_NOT_FOUND", 0, "%s does not export %s", module, sym);
+  }
+  if (frva >= lo && frva < hi) {
+    /* A forwarder: "OTHERDLL.Name" or "OTHERDLL.#12". */
+    char fwd[300];
+    size_t k = 0;
+    while (k + 1 < sizeof fwd && frva + k < hi && dir[frva - lo + k]) {
+      fwd[k] = (char)dir[frva - lo + k];
+      k++;
+    }
+    fwd[k] = 0;
+    free(dir);
+    char *dot = strrchr(fwd, '.');
+    if (!dot) return fail("LIVE_EXPORT_NOT_FOUND", 0, "%s!%s is a malformed forwarder", module, sym);
+    *dot = 0;
+    char dll[300];
+    snprintf(dll, sizeof dll, "%s.dll", fwd);
+    return resolve_export(dll, dot + 1, depth + 1, out);
+  }
+  free(dir);
+  *out = mi.base + frva;
+  return 1;
+#undef RD32
+#undef RD16
+}
+
+/* ---------- allocation near an address range ---------- */
+
+static u64 g_gran = 0x10000;
+
+static int try_alloc(u64 at, u64 size, DWORD prot, u64 *out) {
+  void *p = VirtualAllocEx(g_proc, (LPVOID)(uintptr_t)at, (SIZE_T)size, MEM_RESERVE | MEM_COMMIT, prot);
+  if (!p) return 0;
+  if ((u64)(uintptr_t)p != at) { /* never accept "somewhere else" */
+    VirtualFreeEx(g_proc, p, 0, MEM_RELEASE);
+    return 0;
+  }
+  *out = at;
+  return 1;
+}
+
+static void clamp_window(u64 *lo, u64 *hi) {
+  SYSTEM_INFO si;
+  GetSystemInfo(&si);
+  g_gran = si.dwAllocationGranularity ? si.dwAllocationGranularity : 0x10000;
+  u64 minapp = (u64)(uintptr_t)si.lpMinimumApplicationAddress, maxapp = (u64)(uintptr_t)si.lpMaximumApplicationAddress;
+  if (*lo < minapp) *lo = minapp;
+  if (*hi > maxapp + 1) *hi = maxapp + 1;
+}
+
+/* Lowest granularity-aligned free hole of `size` bytes starting at or above `from`, ending by `hi`. */
+static int hole_up(u64 from, u64 hi, u64 size, u64 *out) {
+  MEMORY_BASIC_INFORMATION mbi;
+  for (u64 at = (from + g_gran - 1) & ~(g_gran - 1); at < hi && size <= hi - at;) {
+    if (VirtualQueryEx(g_proc, (LPCVOID)(uintptr_t)at, &mbi, sizeof mbi) == 0) return 0;
+    u64 re = (u64)(uintptr_t)mbi.BaseAddress + mbi.RegionSize;
+    if (re <= at) return 0;
+    if (mbi.State == MEM_FREE) {
+      u64 c = (at + g_gran - 1) & ~(g_gran - 1);
+      if (c + size <= re && c + size <= hi) {
+        *out = c;
+        return 1;
+      }
+    }
+    at = re;
+  }
+  return 0;
+}
+
+/* Highest granularity-aligned free hole of `size` bytes ending at or below `top`, starting at or above `lo`. */
+static int hole_down(u64 top, u64 lo, u64 size, u64 *out) {
+  MEMORY_BASIC_INFORMATION mbi;
+  for (u64 at = top; at > lo && at - lo >= size;) {
+    if (VirtualQueryEx(g_proc, (LPCVOID)(uintptr_t)(at - 1), &mbi, sizeof mbi) == 0) return 0;
+    u64 rb = (u64)(uintptr_t)mbi.BaseAddress;
+    if (mbi.State == MEM_FREE && at - rb >= size) {
+      u64 c = (at - size) & ~(g_gran - 1);
+      if (c >= rb && c >= lo) {
+        *out = c;
+        return 1;
+      }
+    }
+    if (rb >= at) return 0;
+    at = rb;
+  }
+  return 0;
+}
+
+static u64 page_round(u64 n) { return (n + 0xfff) & ~(u64)0xfff; }
+
+/*
+ * Allocates the free hole nearest to the middle of [lo, hi) (the driver centres the window
+ * on the image, so every rel32 from the image reaches the result). A hole can be taken by
+ * the target between the query and the allocation, so a failed attempt moves on.
+ */
+static int alloc_window(u64 lo, u64 hi, u64 size, DWORD prot, u64 *out) {
+  clamp_window(&lo, &hi);
+  size = page_round(size);
+  if (hi <= lo || size == 0 || size > hi - lo) return 0;
+  u64 mid = lo + (hi - lo) / 2, up = mid, down = mid;
+  int up_done = 0, down_done = 0;
+  while (!up_done || !down_done) {
+    u64 cu = 0, cd = 0;
+    if (!up_done && !hole_up(up, hi, size, &cu)) up_done = 1;
+    if (!down_done && !hole_down(down, lo, size, &cd)) down_done = 1;
+    if (up_done && down_done) break;
+    int pick_up = !up_done && (down_done || cu - mid <= mid - cd);
+    if (pick_up) {
+      if (try_alloc(cu, size, prot, out)) return 1;
+      up = cu + g_gran;
+    } else {
+      if (try_alloc(cd, size, prot, out)) return 1;
+      down = cd;
+    }
+  }
+  return 0;
+}
+
+/* ---------- remote calls (for RtlAddFunctionTable and friends) ---------- */
+
+/*
+ * A 4-argument call in the target: CreateRemoteThread passes only one pointer, so a tiny stub
+ * loads the arguments from a block [fn, a1, a2, a3, a4, result] and stores the full 64-bit
+ * return value back into it (a thread exit code would keep only 32 bits).
+ */
+static const unsigned char CALL_STUB[] = {
+    0x48, 0x83, 0xEC, 0x38,       /* sub rsp, 0x38          */
+    0x48, 0x89, 0x4C, 0x24, 0x30, /* mov [rsp+0x30], rcx    */
+    0x48, 0x89, 0xC8,             /* mov rax, rcx           */
+    0x4C, 0x8B, 0x48, 0x20,       /* mov r9,  [rax+0x20]    */
+    0x4C, 0x8B, 0x40, 0x18,       /* mov r8,  [rax+0x18]    */
+    0x48, 0x8B, 0x50, 0x10,       /* mov rdx, [rax+0x10]    */
+    0x48, 0x8B, 0x48, 0x08,       /* mov rcx, [rax+0x08]    */
+    0xFF, 0x10,                   /* call [rax]             */
+    0x48, 0x8B, 0x4C, 0x24, 0x30, /* mov rcx, [rsp+0x30]    */
+    0x48, 0x89, 0x41, 0x28,       /* mov [rcx+0x28], rax    */
+    0x31, 0xC0,                   /* xor eax, eax           */
+    0x48, 0x83, 0xC4, 0x38,       /* add rsp, 0x38          */
+    0xC3,                         /* ret                    */
+};
+
+static int remote_call(const u64 fn_args[5], u64 *result) {
+  if (g_suspended)
+    return fail("LIVE_BAD_REQUEST", 0, "call while the target's threads are suspended could deadlock on a lock they hold");
+  void *page = VirtualAllocEx(g_proc, NULL, 4096, MEM_RESERVE | MEM_COMMIT, PAGE_EXECUTE_READWRITE);
+  if (!page) return fail("LIVE_ALLOC_FAILED", GetLastError(), "cannot allocate the call stub in process %lu", (unsigned long)g_pid);
+  u64 base = (u64)(uintptr_t)page;
+  u64 block[6] = {fn_args[0], fn_args[1], fn_args[2], fn_args[3], fn_args[4], 0};
+  int okv = 0;
+  if (!wpm(base, block, sizeof block) || !wpm(base + 64, CALL_STUB, sizeof CALL_STUB)) {
+    fail("LIVE_WRITE_FAILED", GetLastError(), "cannot write the call stub in process %lu", (unsigned long)g_pid);
+  } else {
+    FlushInstructionCache(g_proc, (LPCVOID)(uintptr_t)(base + 64), sizeof CALL_STUB);
+    HANDLE th = CreateRemoteThread(g_proc, NULL, 0, (LPTHREAD_START_ROUTINE)(uintptr_t)(base + 64), page, 0, NULL);
+    if (!th) {
+      fail("LIVE_CALL_FAILED", GetLastError(), "cannot start a thread in process %lu", (unsigned long)g_pid);
+    } else {
+      DWORD w = WaitForSingleObject(th, CALL_TIMEOUT_MS);
+      CloseHandle(th);
+      if (w != WAIT_OBJECT_0) {
+        /* The stub page stays allocated: the thread may still run it. */
+        return fail("LIVE_CALL_TIMEOUT", 0, "remote call to 0x%llx did not return within %d ms", (unsigned long long)fn_args[0], CALL_TIMEOUT_MS);
+      }
+      if (!rpm(base + 40, result, 8)) fail("LIVE_READ_FAILED", GetLastError(), "cannot read the call result");
+      else okv = 1;
+    }
+  }
+  VirtualFreeEx(g_proc, page, 0, MEM_RELEASE);
+  return okv;
+}
+
+/* ---------- rollback ---------- */
+
+/* Undoes the current transaction's steps in reverse order. Redirect sites are restored with
+ * every thread suspended, since a running thread could fetch a half-restored instruction. */
+static void rollback(void) {
+  g_undo_failures = 0;
+  /* The failed step's error is in g_out; undo calls below may print errors of their own. */
+  size_t keep_len = g_out_len;
+  char *keep = (char *)malloc(keep_len + 1);
+  if (keep) memcpy(keep, g_out ? g_out : "", keep_len);
+  if (!g_suspended && g_proc) {
+    DWORD e;
+    int has_writes = 0;
+    for (size_t i = 0; i < g_nundo; i++)
+      if (g_undo[i].kind == U_WRITE) has_writes = 1;
+    if (has_writes && !suspend_all(&e)) resume_all(); /* restore anyway: better than leaving it patched */
+  }
+  for (size_t i = g_nundo; i-- > 0;) {
+    Undo *u = &g_undo[i];
+    switch (u->kind) {
+    case U_WRITE:
+      if (!wpm(u->addr, u->orig, (size_t)u->size)) g_undo_failures++;
+      FlushInstructionCache(g_proc, (LPCVOID)(uintptr_t)u->addr, (SIZE_T)u->size);
+      break;
+    case U_PROTECT: {
+      DWORD old;
+      if (!VirtualProtectEx(g_proc, (LPVOID)(uintptr_t)u->addr, (SIZE_T)u->size, u->prot, &old)) g_undo_failures++;
+      break;
+    }
+    case U_ALLOC:
+      if (!VirtualFreeEx(g_proc, (LPVOID)(uintptr_t)u->addr, 0, MEM_RELEASE)) g_undo_failures++;
+      break;
+    case U_CALL:
+      /* deferred: remote calls cannot run while threads are suspended */
+      break;
+    }
+  }
+  if (g_suspended) resume_all();
+  for (size_t i = g_nundo; i-- > 0;) {
+    if (g_undo[i].kind != U_CALL) continue;
+    u64 r;
+    if (!remote_call(g_undo[i].call, &r)) g_undo_failures++;
+  }
+  g_out_len = 0;
+  if (keep) {
+    out_raw(keep, keep_len);
+    free(keep);
+  }
+  undo_clear();
+  g_rolled_back = 1;
+}
+
+/* ---------- commands ---------- */
+
+static char **g_tok;
+static int g_ntok, g_captok;
+
+static int tokenize(char *line) {
+  g_ntok = 0;
+  for (char *p = line; *p;) {
+    while (*p == ' ' || *p == '\t') p++;
+    if (!*p) break;
+    if (g_ntok == g_captok) {
+      g_captok = g_captok ? g_captok * 2 : 32;
+      g_tok = (char **)realloc(g_tok, (size_t)g_captok * sizeof(char *));
+      if (!g_tok) ExitProcess(3);
+    }
+    g_tok[g_ntok++] = p;
+    while (*p && *p != ' ' && *p != '\t') p++;
+    if (*p) *p++ = 0;
+  }
+  return g_ntok;
+}
+
+static int arg_u64(int i, const char *what, u64 *v) {
+  if (i >= g_ntok || !parse_u64(g_tok[i], v)) return fail("LIVE_BAD_REQUEST", 0, "%s: expected a number for %s", g_op, what);
+  return 1;
+}
+
+static int cmd_open(void) {
+  u64 pid;
+  if (!arg_u64(1, "pid", &pid)) return 0;
+  if (g_in_tx) return fail("LIVE_BAD_REQUEST", 0, "open inside a transaction");
+  if (g_proc) CloseHandle(g_proc);
+  g_proc = OpenProcess(PROCESS_VM_OPERATION | PROCESS_VM_READ | PROCESS_VM_WRITE | PROCESS_QUERY_INFORMATION |
+                           PROCESS_SUSPEND_RESUME | PROCESS_CREATE_THREAD | SYNCHRONIZE,
+                       FALSE, (DWORD)pid);
+  if (!g_proc) return fail("LIVE_OPEN_FAILED", GetLastError(), "cannot open process %llu (no such process, or access denied)", (unsigned long long)pid);
+  g_pid = (DWORD)pid;
+  DWORD code = 0;
+  if (GetExitCodeProcess(g_proc, &code) && code != STILL_ACTIVE) {
+    CloseHandle(g_proc);
+    g_proc = NULL;
+    return fail("LIVE_PROCESS_EXITED", 0, "process %llu has exited", (unsigned long long)pid);
+  }
+  BOOL wow = FALSE;
+  if (IsWow64Process(g_proc, &wow) && wow) {
+    CloseHandle(g_proc);
+    g_proc = NULL;
+    return fail("LIVE_UNSUPPORTED", 0, "process %llu is a 32-bit process; only x86-64 targets are supported", (unsigned long long)pid);
+  }
+  begin_ok();
+  out_fmt(",\"pid\":%lu", (unsigned long)g_pid);
+  return 1;
+}
+
+static int cmd_module(void) {
+  if (g_ntok < 2) return fail("LIVE_BAD_REQUEST", 0, "module: expected a module name");
+  if (!need_process()) return 0;
+  ModuleInfo mi;
+  DWORD e = 0;
+  int r = find_module(g_tok[1], &mi, &e);
+  if (r < 0) return fail("LIVE_SNAPSHOT_FAILED", e, "cannot list the modules of process %lu", (unsigned long)g_pid);
+  if (r == 0) return fail("LIVE_MODULE_NOT_FOUND", 0, "module %s is not loaded in process %lu", g_tok[1], (unsigned long)g_pid);
+  begin_ok();
+  out_addr("base", mi.base);
+  out_addr("size", mi.size);
+  out_fmt(",\"name\":");
+  out_jstr(mi.name);
+  out_fmt(",\"path\":");
+  out_jstr(mi.path);
+  return 1;
+}
+
+static int cmd_modules(void) {
+  if (!need_process()) return 0;
+  HANDLE snap = module_snapshot();
+  if (snap == INVALID_HANDLE_VALUE) return fail("LIVE_SNAPSHOT_FAILED", GetLastError(), "cannot list the modules of process %lu", (unsigned long)g_pid);
+  begin_ok();
+  out_fmt(",\"modules\":[");
+  MODULEENTRY32 me;
+  me.dwSize = sizeof me;
+  int first = 1;
+  for (BOOL more = Module32First(snap, &me); more; more = Module32Next(snap, &me)) {
+    out_fmt("%s{\"name\":", first ? "" : ",");
+    out_jstr(me.szModule);
+    out_addr("base", (u64)(uintptr_t)me.modBaseAddr);
+    out_addr("size", me.modBaseSize);
+    out_fmt("}");
+    first = 0;
+  }
+  out_fmt("]");
+  CloseHandle(snap);
+  return 1;
+}
+
+static int cmd_read(void) {
+  u64 addr, len;
+  if (!arg_u64(1, "address", &addr) || !arg_u64(2, "length", &len)) return 0;
+  if (len > MAX_IO) return fail("LIVE_BAD_REQUEST", 0, "read of %llu bytes exceeds the %u-byte limit", (unsigned long long)len, MAX_IO);
+  if (!need_process()) return 0;
+  unsigned char *buf = (unsigned char *)malloc(len ? (size_t)len : 1);
+  if (!buf) return fail("LIVE_AGENT_OOM", 0, "agent out of memory");
+  if (len && !rpm(addr, buf, (size_t)len)) {
+    DWORD e = GetLastError();
+    free(buf);
+    return fail("LIVE_READ_FAILED", e, "cannot read %llu bytes at 0x%llx in process %lu", (unsigned long long)len, (unsigned long long)addr, (unsigned long)g_pid);
+  }
+  begin_ok();
+  out_fmt(",\"bytes\":");
+  out_hex(buf, (size_t)len);
+  free(buf);
+  return 1;
+}
+
+static int cmd_expect(void) {
+  u64 addr;
+  if (!arg_u64(1, "address", &addr)) return 0;
+  if (g_ntok < 3) return fail("LIVE_BAD_REQUEST", 0, "expect: expected hex bytes");
+  long n = decode_hex(g_tok[2]);
+  if (n < 0) return fail("LIVE_BAD_REQUEST", 0, "expect: bytes are not even-length hex");
+  if (!need_process()) return 0;
+  unsigned char *buf = (unsigned char *)malloc(n ? (size_t)n : 1);
+  if (!buf) return fail("LIVE_AGENT_OOM", 0, "agent out of memory");
+  if (n && !rpm(addr, buf, (size_t)n)) {
+    DWORD e = GetLastError();
+    free(buf);
+    return fail("LIVE_READ_FAILED", e, "cannot read %ld bytes at 0x%llx in process %lu", n, (unsigned long long)addr, (unsigned long)g_pid);
+  }
+  for (long i = 0; i < n; i++) {
+    if (buf[i] != (unsigned char)g_tok[2][i]) {
+      int got = buf[i], want = (unsigned char)g_tok[2][i];
+      free(buf);
+      fail("LIVE_BYTES_MISMATCH", 0, "byte at 0x%llx is 0x%02x, expected 0x%02x: the target is not in the state the plan was made for",
+           (unsigned long long)(addr + (u64)i), got, want);
+      out_addr("at", addr + (u64)i);
+      return 0;
+    }
+  }
+  free(buf);
+  begin_ok();
+  return 1;
+}
+
+static int writable(DWORD prot) {
+  prot &= 0xff;
+  return prot == PAGE_READWRITE || prot == PAGE_WRITECOPY || prot == PAGE_EXECUTE_READWRITE || prot == PAGE_EXECUTE_WRITECOPY;
+}
+
+/* Writes must not change protections behind the plan's back (WriteProcessMemory would make an
+ * image page writable on its own), so every page in the range must already be writable. */
+static int check_writable(u64 addr, u64 n) {
+  MEMORY_BASIC_INFORMATION mbi;
+  for (u64 at = addr; at < addr + n;) {
+    if (!VirtualQueryEx(g_proc, (LPCVOID)(uintptr_t)at, &mbi, sizeof mbi) || mbi.State != MEM_COMMIT)
+      return fail("LIVE_NOT_WRITABLE", 0, "0x%llx is not committed memory", (unsigned long long)at);
+    if (!writable(mbi.Protect) || (mbi.Protect & PAGE_GUARD))
+      return fail("LIVE_NOT_WRITABLE", 0, "page at 0x%llx has protection 0x%lx, not writable", (unsigned long long)at, (unsigned long)mbi.Protect);
+    u64 end = (u64)(uintptr_t)mbi.BaseAddress + mbi.RegionSize;
+    if (end <= at) break;
+    at = end;
+  }
+  return 1;
+}
+
+/* Writes `n` bytes; the original bytes go into *orig_out (caller frees) and, inside a
+ * transaction, into the undo log. */
+static int logged_write(u64 addr, const unsigned char *bytes, long n, unsigned char **orig_out) {
+  if (!check_writable(addr, (u64)n)) return 0;
+  unsigned char *orig = (unsigned char *)malloc((size_t)n);
+  if (!orig) return fail("LIVE_AGENT_OOM", 0, "agent out of memory");
+  if (!rpm(addr, orig, (size_t)n)) {
+    DWORD e = GetLastError();
+    free(orig);
+    return fail("LIVE_READ_FAILED", e, "cannot read the %ld original bytes at 0x%llx", n, (unsigned long long)addr);
+  }
+  if (!wpm(addr, bytes, (size_t)n)) {
+    DWORD e = GetLastError();
+    free(orig);
+    return fail("LIVE_WRITE_FAILED", e, "cannot write %ld bytes at 0x%llx in process %lu", n, (unsigned long long)addr, (unsigned long)g_pid);
+  }
+  if (g_in_tx) {
+    Undo u = {0};
+    u.kind = U_WRITE;
+    u.addr = addr;
+    u.size = (u64)n;
+    u.orig = (unsigned char *)malloc((size_t)n);
+    if (!u.orig) ExitProcess(3);
+    memcpy(u.orig, orig, (size_t)n);
+    undo_push(u);
+  }
+  *orig_out = orig;
+  return 1;
+}
+
+/* redirect ADDR EXPECTED BYTES: compare, then write, in one request (no gap between the two). */
+static int cmd_redirect(void) {
+  u64 addr;
+  if (!arg_u64(1, "address", &addr)) return 0;
+  if (g_ntok < 4) return fail("LIVE_BAD_REQUEST", 0, "redirect: expected ADDR EXPECTED BYTES");
+  long ne = decode_hex(g_tok[2]), nb = decode_hex(g_tok[3]);
+  if (ne < 0 || nb < 0 || ne != nb || nb == 0 || nb > 64) return fail("LIVE_BAD_REQUEST", 0, "redirect: expected and new bytes must be equal-length hex (1-64 bytes)");
+  if (!need_process()) return 0;
+  unsigned char cur[64];
+  if (!rpm(addr, cur, (size_t)nb)) return fail("LIVE_READ_FAILED", GetLastError(), "cannot read the redirect site 0x%llx", (unsigned long long)addr);
+  for (long i = 0; i < nb; i++)
+    if (cur[i] != (unsigned char)g_tok[2][i]) {
+      fail("LIVE_BYTES_MISMATCH", 0, "byte at 0x%llx is 0x%02x, expected 0x%02x: the target is not in the state the plan was made for",
+           (unsigned long long)(addr + (u64)i), cur[i], (unsigned char)g_tok[2][i]);
+      out_addr("at", addr + (u64)i);
+      return 0;
+    }
+  unsigned char *orig;
+  if (!logged_write(addr, (const unsigned char *)g_tok[3], nb, &orig)) return 0;
+  free(orig);
+  begin_ok();
+  return 1;
+}
+
+static int cmd_write(void) {
+  u64 addr;
+  if (!arg_u64(1, "address", &addr)) return 0;
+  if (g_ntok < 3) return fail("LIVE_BAD_REQUEST", 0, "write: expected hex bytes");
+  long n = decode_hex(g_tok[2]);
+  if (n < 0) return fail("LIVE_BAD_REQUEST", 0, "write: bytes are not even-length hex");
+  if (!need_process()) return 0;
+  if (n == 0) {
+    begin_ok();
+    out_fmt(",\"previous\":\"\"");
+    return 1;
+  }
+  unsigned char *orig;
+  if (!logged_write(addr, (const unsigned char *)g_tok[2], n, &orig)) return 0;
+  begin_ok();
+  out_fmt(",\"previous\":");
+  out_hex(orig, (size_t)n);
+  free(orig);
+  return 1;
+}
+
+typedef struct {
+  u64 addr, size;
+  DWORD prot, state;
+} Run;
+
+/* Runs of equal protection over the pages of [addr, addr+size); NULL on a failed query. */
+static Run *collect_runs(u64 addr, u64 size, int *count) {
+  MEMORY_BASIC_INFORMATION mbi;
+  int n = 0, cap = 8;
+  Run *runs = (Run *)malloc(sizeof(Run) * (size_t)cap);
+  if (!runs) return NULL;
+  u64 end = (addr + size + 0xfff) & ~(u64)0xfff;
+  for (u64 at = addr & ~(u64)0xfff; at < end;) {
+    if (!VirtualQueryEx(g_proc, (LPCVOID)(uintptr_t)at, &mbi, sizeof mbi)) {
+      free(runs);
+      return NULL;
+    }
+    u64 re = (u64)(uintptr_t)mbi.BaseAddress + mbi.RegionSize;
+    if (re <= at) break;
+    if (n == cap) {
+      cap *= 2;
+      Run *r2 = (Run *)realloc(runs, sizeof(Run) * (size_t)cap);
+      if (!r2) {
+        free(runs);
+        return NULL;
+      }
+      runs = r2;
+    }
+    runs[n].addr = at;
+    runs[n].size = (re < end ? re : end) - at;
+    runs[n].prot = mbi.State == MEM_COMMIT ? mbi.Protect : 0;
+    runs[n].state = mbi.State;
+    n++;
+    at = re;
+  }
+  *count = n;
+  return runs;
+}
+
+static void out_runs(const char *key, const Run *runs, int n) {
+  out_fmt(",\"%s\":[", key);
+  for (int i = 0; i < n; i++)
+    out_fmt("%s{\"address\":\"0x%llx\",\"size\":%llu,\"protection\":%lu,\"state\":\"%s\"}", i ? "," : "", (unsigned long long)runs[i].addr,
+            (unsigned long long)runs[i].size, (unsigned long)runs[i].prot,
+            runs[i].state == MEM_FREE ? "free" : runs[i].state == MEM_RESERVE ? "reserve" : "commit");
+  out_fmt("]");
+}
+
+static int cmd_protections(void) {
+  u64 addr, size;
+  if (!arg_u64(1, "address", &addr) || !arg_u64(2, "size", &size)) return 0;
+  if (!need_process()) return 0;
+  int n = 0;
+  Run *runs = collect_runs(addr, size, &n);
+  if (!runs) return fail("LIVE_QUERY_FAILED", GetLastError(), "cannot query 0x%llx", (unsigned long long)addr);
+  begin_ok();
+  out_runs("runs", runs, n);
+  free(runs);
+  return 1;
+}
+
+static int cmd_protect(void) {
+  u64 addr, size, prot;
+  if (!arg_u64(1, "address", &addr) || !arg_u64(2, "size", &size) || !arg_u64(3, "protection", &prot)) return 0;
+  if (!need_process()) return 0;
+  /* The previous protection of every page run, for an exact undo (VirtualProtectEx reports
+   * only the first page's). */
+  int n = 0;
+  Run *runs = collect_runs(addr, size, &n);
+  if (!runs) return fail("LIVE_QUERY_FAILED", GetLastError(), "cannot query 0x%llx", (unsigned long long)addr);
+  for (int i = 0; i < n; i++)
+    if (runs[i].state != MEM_COMMIT) {
+      u64 at = runs[i].addr;
+      free(runs);
+      return fail("LIVE_PROTECT_FAILED", 0, "0x%llx is not committed memory", (unsigned long long)at);
+    }
+  DWORD old = 0;
+  if (!VirtualProtectEx(g_proc, (LPVOID)(uintptr_t)addr, (SIZE_T)size, (DWORD)prot, &old)) {
+    free(runs);
+    return fail("LIVE_PROTECT_FAILED", GetLastError(), "cannot set protection 0x%llx on 0x%llx+0x%llx", (unsigned long long)prot,
+                (unsigned long long)addr, (unsigned long long)size);
+  }
+  if (g_in_tx)
+    for (int i = 0; i < n; i++) {
+      Undo u = {0};
+      u.kind = U_PROTECT;
+      u.addr = runs[i].addr;
+      u.size = runs[i].size;
+      u.prot = runs[i].prot;
+      undo_push(u);
+    }
+  begin_ok();
+  out_runs("previous", runs, n);
+  free(runs);
+  return 1;
+}
+
+static int cmd_flush(void) {
+  u64 addr, size;
+  if (!arg_u64(1, "address", &addr) || !arg_u64(2, "size", &size)) return 0;
+  if (!need_process()) return 0;
+  if (!FlushInstructionCache(g_proc, (LPCVOID)(uintptr_t)addr, (SIZE_T)size))
+    return fail("LIVE_FLUSH_FAILED", GetLastError(), "cannot flush the instruction cache at 0x%llx", (unsigned long long)addr);
+  begin_ok();
+  return 1;
+}
+
+static int cmd_alloc(void) {
+  u64 lo, hi, size, prot;
+  if (!arg_u64(1, "low bound", &lo) || !arg_u64(2, "high bound", &hi) || !arg_u64(3, "size", &size) || !arg_u64(4, "protection", &prot))
+    return 0;
+  if (!need_process()) return 0;
+  u64 at = 0;
+  if (!alloc_window(lo, hi, size, (DWORD)prot, &at))
+    return fail("LIVE_ALLOC_FAILED", 0, "no free 0x%llx-byte region in [0x%llx, 0x%llx) of process %lu", (unsigned long long)size,
+                (unsigned long long)lo, (unsigned long long)hi, (unsigned long)g_pid);
+  if (g_in_tx) {
+    Undo u = {0};
+    u.kind = U_ALLOC;
+    u.addr = at;
+    u.size = size;
+    undo_push(u);
+  }
+  begin_ok();
+  out_addr("address", at);
+  out_addr("size", size);
+  return 1;
+}
+
+/* alloc-at ADDR SIZE PROT: exactly there (the planner chose the address with find-free). */
+static int cmd_alloc_at(void) {
+  u64 at, size, prot;
+  if (!arg_u64(1, "address", &at) || !arg_u64(2, "size", &size) || !arg_u64(3, "protection", &prot)) return 0;
+  if (!need_process()) return 0;
+  /* Re-allocating a region whose free is still deferred in this transaction (the undo of a
+   * free): the region was never released, so taking back the deferral restores it. */
+  for (size_t i = 0; i < g_nfree; i++)
+    if (g_deferred_free[i] == at) {
+      g_deferred_free[i] = g_deferred_free[--g_nfree];
+      begin_ok();
+      out_addr("address", at);
+      out_fmt(",\"undeferred\":true");
+      return 1;
+    }
+  u64 got;
+  if ((at & (g_gran - 1)) != 0 || !try_alloc(at, size, (DWORD)prot, &got))
+    return fail("LIVE_ALLOC_FAILED", GetLastError(), "cannot allocate 0x%llx bytes at 0x%llx in process %lu", (unsigned long long)size,
+                (unsigned long long)at, (unsigned long)g_pid);
+  if (g_in_tx) {
+    Undo u = {0};
+    u.kind = U_ALLOC;
+    u.addr = at;
+    u.size = size;
+    undo_push(u);
+  }
+  begin_ok();
+  out_addr("address", at);
+  return 1;
+}
+
+/* find-free LO HI SIZE FROM: first fit upward from FROM, then downward from FROM (no allocation). */
+static int cmd_find_free(void) {
+  u64 lo, hi, size, from;
+  if (!arg_u64(1, "low bound", &lo) || !arg_u64(2, "high bound", &hi) || !arg_u64(3, "size", &size) || !arg_u64(4, "start", &from)) return 0;
+  if (!need_process()) return 0;
+  clamp_window(&lo, &hi);
+  size = page_round(size);
+  u64 at = 0;
+  if (size == 0 || hi <= lo || !(hole_up(from < lo ? lo : from, hi, size, &at) || hole_down(from > hi ? hi : from, lo, size, &at)))
+    return fail("LIVE_NO_REGION", 0, "no free 0x%llx-byte region in [0x%llx, 0x%llx) of process %lu", (unsigned long long)size, (unsigned long long)lo,
+                (unsigned long long)hi, (unsigned long)g_pid);
+  begin_ok();
+  out_addr("address", at);
+  return 1;
+}
+
+static int cmd_free(void) {
+  u64 addr;
+  if (!arg_u64(1, "address", &addr)) return 0;
+  if (!need_process()) return 0;
+  MEMORY_BASIC_INFORMATION mbi;
+  if (!VirtualQueryEx(g_proc, (LPCVOID)(uintptr_t)addr, &mbi, sizeof mbi) || mbi.State == MEM_FREE ||
+      (u64)(uintptr_t)mbi.AllocationBase != addr || mbi.Type != MEM_PRIVATE)
+    return fail("LIVE_BAD_REQUEST", 0, "0x%llx is not the base of a private allocation", (unsigned long long)addr);
+  if (g_in_tx) {
+    /* A free cannot be undone (its contents would be gone), so it happens at commit. */
+    if (g_nfree == g_capfree) {
+      g_capfree = g_capfree ? g_capfree * 2 : 16;
+      g_deferred_free = (u64 *)realloc(g_deferred_free, g_capfree * sizeof(u64));
+      if (!g_deferred_free) ExitProcess(3);
+    }
+    g_deferred_free[g_nfree++] = addr;
+    begin_ok();
+    out_fmt(",\"deferred\":true");
+    return 1;
+  }
+  if (!VirtualFreeEx(g_proc, (LPVOID)(uintptr_t)addr, 0, MEM_RELEASE))
+    return fail("LIVE_FREE_FAILED", GetLastError(), "cannot free 0x%llx", (unsigned long long)addr);
+  begin_ok();
+  return 1;
+}
+
+static int cmd_query(void) {
+  u64 addr;
+  if (!arg_u64(1, "address", &addr)) return 0;
+  if (!need_process()) return 0;
+  MEMORY_BASIC_INFORMATION mbi;
+  if (!VirtualQueryEx(g_proc, (LPCVOID)(uintptr_t)addr, &mbi, sizeof mbi))
+    return fail("LIVE_QUERY_FAILED", GetLastError(), "cannot query 0x%llx", (unsigned long long)addr);
+  begin_ok();
+  out_addr("base", (u64)(uintptr_t)mbi.BaseAddress);
+  out_addr("allocationBase", (u64)(uintptr_t)mbi.AllocationBase);
+  out_addr("size", (u64)mbi.RegionSize);
+  out_fmt(",\"state\":\"%s\"", mbi.State == MEM_FREE ? "free" : mbi.State == MEM_RESERVE ? "reserve" : "commit");
+  out_fmt(",\"protect\":\"0x%lx\",\"type\":\"%s\"", (unsigned long)mbi.Protect,
+          mbi.Type == MEM_IMAGE ? "image" : mbi.Type == MEM_MAPPED ? "mapped" : mbi.Type == MEM_PRIVATE ? "private" : "none");
+  return 1;
+}
+
+/* Private committed regions in [lo, hi) whose first bytes equal the marker: how a later
+ * `hotpatch revert` finds the state record a `hotpatch live` left in the target. */
+static int cmd_find_marker(void) {
+  u64 lo, hi;
+  if (!arg_u64(1, "low bound", &lo) || !arg_u64(2, "high bound", &hi)) return 0;
+  if (g_ntok < 4) return fail("LIVE_BAD_REQUEST", 0, "find-marker: expected marker hex");
+  long n = decode_hex(g_tok[3]);
+  if (n <= 0 || n > 256) return fail("LIVE_BAD_REQUEST", 0, "find-marker: marker must be 1-256 bytes of hex");
+  if (!need_process()) return 0;
+  begin_ok();
+  out_fmt(",\"regions\":[");
+  int first = 1;
+  unsigned char buf[256];
+  MEMORY_BASIC_INFORMATION mbi;
+  for (u64 at = lo; at < hi;) {
+    if (!VirtualQueryEx(g_proc, (LPCVOID)(uintptr_t)at, &mbi, sizeof mbi)) break;
+    u64 rb = (u64)(uintptr_t)mbi.BaseAddress, re = rb + mbi.RegionSize;
+    if (re <= at) break;
+    if (mbi.State == MEM_COMMIT && mbi.Type == MEM_PRIVATE && rb == (u64)(uintptr_t)mbi.AllocationBase &&
+        !(mbi.Protect & (PAGE_NOACCESS | PAGE_GUARD)) && rpm(rb, buf, (size_t)n) && memcmp(buf, g_tok[3], (size_t)n) == 0) {
+      out_fmt("%s\"0x%llx\"", first ? "" : ",", (unsigned long long)rb);
+      first = 0;
+    }
+    at = re;
+  }
+  out_fmt("]");
+  return 1;
+}
+
+static int cmd_proc(void) {
+  if (g_ntok < 3) return fail("LIVE_BAD_REQUEST", 0, "proc: expected MODULE SYMBOL");
+  if (!need_process()) return 0;
+  u64 addr;
+  if (!resolve_export(g_tok[1], g_tok[2], 0, &addr)) return 0;
+  begin_ok();
+  out_addr("address", addr);
+  return 1;
+}
+
+static int cmd_call(void) {
+  u64 a[5], undo[5];
+  for (int i = 0; i < 5; i++)
+    if (!arg_u64(1 + i, i == 0 ? "function" : "argument", &a[i])) return 0;
+  int has_undo = 0;
+  if (g_ntok > 6) {
+    if (strcmp(g_tok[6], "undo") != 0 || g_ntok != 12) return fail("LIVE_BAD_REQUEST", 0, "call: expected `undo FN A1 A2 A3 A4` after the arguments");
+    for (int i = 0; i < 5; i++)
+      if (!arg_u64(7 + i, "undo argument", &undo[i])) return 0;
+    has_undo = 1;
+  }
+  if (!need_process()) return 0;
+  u64 r = 0;
+  if (!remote_call(a, &r)) return 0;
+  if (g_in_tx && has_undo) {
+    Undo u = {0};
+    u.kind = U_CALL;
+    memcpy(u.call, undo, sizeof undo);
+    undo_push(u);
+  }
+  begin_ok();
+  out_addr("result", r);
+  return 1;
+}
+
+typedef struct {
+  int busy; /* 0: no RIP may lie here (redirect sites); 1: only reported (code about to be freed) */
+  u64 addr, len;
+} Range;
+
+static int in_site(u64 rip, const Range *r) { return rip >= r->addr && rip - r->addr < r->len; }
+static int in_busy(u64 v, const Range *r) { return v >= r->addr && v < r->addr + r->len; }
+
+/* True when a suspended thread could still run code in a busy range: its RIP, any integer
+ * register or any stack word (a return address) points there. Conservative by design. */
+static int thread_touches(HANDLE h, const CONTEXT *c, const Range *rs, int nr) {
+  u64 regs[] = {c->Rip, c->Rax, c->Rbx, c->Rcx, c->Rdx, c->Rsi, c->Rdi, c->Rbp, c->R8, c->R9, c->R10, c->R11, c->R12, c->R13, c->R14, c->R15};
+  (void)h;
+  for (int k = 0; k < nr; k++) {
+    if (!rs[k].busy) continue;
+    for (size_t j = 0; j < sizeof regs / sizeof regs[0]; j++)
+      if (in_busy(regs[j], &rs[k])) return 1;
+  }
+  MEMORY_BASIC_INFORMATION mbi;
+  if (!VirtualQueryEx(g_proc, (LPCVOID)(uintptr_t)c->Rsp, &mbi, sizeof mbi)) return 0;
+  u64 top = (u64)(uintptr_t)mbi.BaseAddress + mbi.RegionSize;
+  u64 from = c->Rsp & ~(u64)7;
+  if (top <= from || top - from > 16u * 1024u * 1024u) return 0;
+  size_t n = (size_t)(top - from);
+  u64 *stack = (u64 *)malloc(n);
+  if (!stack) return 1;
+  int hit = 0;
+  if (rpm(from, stack, n)) {
+    for (size_t i = 0; i < n / 8 && !hit; i++)
+      for (int k = 0; k < nr && !hit; k++)
+        if (rs[k].busy && in_busy(stack[i], &rs[k])) hit = 1;
+  } else {
+    hit = 1; /* cannot prove it is not there */
+  }
+  free(stack);
+  return hit;
+}
+
+/*
+ * suspend [avoid:ADDR:LEN]... [busy:ADDR:LEN]... [tries=N] [delay=MS]
+ * Suspends every thread. If a thread's RIP lies in an avoid range (bytes about to be
+ * replaced), resumes, sleeps MS and retries; after N tries it refuses (the Detours rule).
+ * Busy ranges are only reported (a thread that still uses them keeps them allocated).
+ */
+static int cmd_suspend(void) {
+  if (!need_process()) return 0;
+  if (g_suspended) return fail("LIVE_BAD_REQUEST", 0, "threads are already suspended");
+  int nr = 0;
+  Range *rs = (Range *)calloc((size_t)g_ntok + 1, sizeof(Range));
+  if (!rs) return fail("LIVE_AGENT_OOM", 0, "agent out of memory");
+  u64 tries = 200, delay = 1;
+  for (int i = 1; i < g_ntok; i++) {
+    char *t = g_tok[i];
+    if (strncmp(t, "delay=", 6) == 0) {
+      if (!parse_u64(t + 6, &delay) || delay > 60000) {
+        free(rs);
+        return fail("LIVE_BAD_REQUEST", 0, "suspend: bad delay=");
+      }
+      continue;
+    }
+    if (strncmp(t, "tries=", 6) == 0) {
+      if (!parse_u64(t + 6, &tries) || tries == 0) {
+        free(rs);
+        return fail("LIVE_BAD_REQUEST", 0, "suspend: bad tries=");
+      }
+      continue;
+    }
+    int busy = strncmp(t, "busy:", 5) == 0;
+    int avoid = strncmp(t, "avoid:", 6) == 0;
+    if (!busy && !avoid) {
+      free(rs);
+      return fail("LIVE_BAD_REQUEST", 0, "suspend: expected avoid:ADDR:LEN or busy:ADDR:LEN, got %.60s", t);
+    }
+    char *a = t + (busy ? 5 : 6), *colon = strchr(a, ':');
+    if (!colon) {
+      free(rs);
+      return fail("LIVE_BAD_REQUEST", 0, "suspend: expected ADDR:LEN in %.60s", t);
+    }
+    *colon = 0;
+    if (!parse_u64(a, &rs[nr].addr) || !parse_u64(colon + 1, &rs[nr].len)) {
+      free(rs);
+      return fail("LIVE_BAD_REQUEST", 0, "suspend: bad range %.60s", t);
+    }
+    rs[nr].busy = busy;
+    nr++;
+  }
+  CONTEXT *ctx = (CONTEXT *)_aligned_malloc(sizeof(CONTEXT) * MAX_THREADS, 16);
+  if (!ctx) {
+    free(rs);
+    return fail("LIVE_AGENT_OOM", 0, "agent out of memory");
+  }
+  u64 attempt;
+  DWORD bad_tid = 0;
+  u64 bad_rip = 0;
+  for (attempt = 1;; attempt++) {
+    DWORD e = 0;
+    if (!suspend_all(&e)) {
+      resume_all();
+      _aligned_free(ctx);
+      free(rs);
+      return fail("LIVE_SUSPEND_FAILED", e, "cannot suspend the threads of process %lu", (unsigned long)g_pid);
+    }
+    int blocked = 0;
+    for (int i = 0; i < g_nthr; i++) {
+      memset(&ctx[i], 0, sizeof(CONTEXT));
+      ctx[i].ContextFlags = CONTEXT_CONTROL | CONTEXT_INTEGER;
+      /* GetThreadContext also waits until the suspension has really taken effect. */
+      if (!GetThreadContext(g_thr[i].h, &ctx[i])) {
+        DWORD ge = GetLastError();
+        resume_all();
+        _aligned_free(ctx);
+        free(rs);
+        return fail("LIVE_SUSPEND_FAILED", ge, "cannot read the context of thread %lu", (unsigned long)g_thr[i].tid);
+      }
+      for (int k = 0; k < nr && !blocked; k++)
+        if (!rs[k].busy && in_site(ctx[i].Rip, &rs[k])) {
+          blocked = 1;
+          bad_tid = g_thr[i].tid;
+          bad_rip = ctx[i].Rip;
+        }
+    }
+    if (!blocked) break;
+    resume_all();
+    if (attempt >= tries) {
+      _aligned_free(ctx);
+      free(rs);
+      return fail("LIVE_THREAD_IN_SITE", 0, "thread %lu kept its instruction pointer in bytes to be replaced (rip 0x%llx) for %llu tries", (unsigned long)bad_tid,
+                  (unsigned long long)bad_rip, (unsigned long long)tries);
+    }
+    Sleep((DWORD)delay);
+  }
+  begin_ok();
+  out_fmt(",\"attempts\":%llu,\"threads\":[", (unsigned long long)attempt);
+  for (int i = 0; i < g_nthr; i++) {
+    int touches = nr ? thread_touches(g_thr[i].h, &ctx[i], rs, nr) : 0;
+    out_fmt("%s{\"tid\":%lu", i ? "," : "", (unsigned long)g_thr[i].tid);
+    out_addr("rip", ctx[i].Rip);
+    out_addr("rsp", ctx[i].Rsp);
+    out_fmt(",\"busy\":%s}", touches ? "true" : "false");
+  }
+  out_fmt("]");
+  _aligned_free(ctx);
+  free(rs);
+  return 1;
+}
+
+static int cmd_resume(void) {
+  if (!g_suspended) return fail("LIVE_BAD_REQUEST", 0, "threads are not suspended");
+  int n = g_nthr;
+  double us = resume_all();
+  begin_ok();
+  out_fmt(",\"threads\":%d,\"pausedUs\":%.1f", n, us);
+  return 1;
+}
+
+static int cmd_commit(void) {
+  if (!g_in_tx) return fail("LIVE_BAD_REQUEST", 0, "commit without begin");
+  if (g_aborted) {
+    g_in_tx = 0;
+    g_aborted = 0;
+    return fail("LIVE_ABORTED", 0, "transaction was rolled back after a failed step; nothing was committed");
+  }
+  double us = -1;
+  if (g_suspended) us = resume_all();
+  int free_failures = 0;
+  for (size_t i = 0; i < g_nfree; i++)
+    if (!VirtualFreeEx(g_proc, (LPVOID)(uintptr_t)g_deferred_free[i], 0, MEM_RELEASE)) free_failures++;
+  size_t steps = g_nundo;
+  undo_clear();
+  g_in_tx = 0;
+  begin_ok();
+  out_fmt(",\"steps\":%llu,\"freeFailures\":%d", (unsigned long long)steps, free_failures);
+  if (us >= 0) out_fmt(",\"pausedUs\":%.1f", us);
+  return 1;
+}
+
+static int cmd_abort(void) {
+  if (!g_in_tx) return fail("LIVE_BAD_REQUEST", 0, "abort without begin");
+  int was_aborted = g_aborted;
+  if (!g_aborted) rollback();
+  g_in_tx = 0;
+  g_aborted = 0;
+  begin_ok();
+  out_fmt(",\"alreadyRolledBack\":%s,\"undoFailures\":%d", was_aborted ? "true" : "false", g_undo_failures);
+  return 1;
+}
+
+static int dispatch(void) {
+  const char *op = g_tok[0];
+  if (!strcmp(op, "hello")) {
+    begin_ok();
+    out_fmt(",\"agent\":\"hotpatch-win32-agent\",\"protocol\":%d,\"agentPid\":%lu", PROTOCOL_VERSION, (unsigned long)GetCurrentProcessId());
+    return 1;
+  }
+  if (!strcmp(op, "open")) return cmd_open();
+  if (!strcmp(op, "module")) return cmd_module();
+  if (!strcmp(op, "modules")) return cmd_modules();
+  if (!strcmp(op, "read")) return cmd_read();
+  if (!strcmp(op, "expect")) return cmd_expect();
+  if (!strcmp(op, "write")) return cmd_write();
+  if (!strcmp(op, "protect")) return cmd_protect();
+  if (!strcmp(op, "flush")) return cmd_flush();
+  if (!strcmp(op, "alloc")) return cmd_alloc();
+  if (!strcmp(op, "alloc-at")) return cmd_alloc_at();
+  if (!strcmp(op, "find-free")) return cmd_find_free();
+  if (!strcmp(op, "protections")) return cmd_protections();
+  if (!strcmp(op, "redirect")) return cmd_redirect();
+  if (!strcmp(op, "free")) return cmd_free();
+  if (!strcmp(op, "query")) return cmd_query();
+  if (!strcmp(op, "find-marker")) return cmd_find_marker();
+  if (!strcmp(op, "proc")) return cmd_proc();
+  if (!strcmp(op, "call")) return cmd_call();
+  if (!strcmp(op, "suspend")) return cmd_suspend();
+  if (!strcmp(op, "resume")) return cmd_resume();
+  if (!strcmp(op, "begin")) {
+    if (g_in_tx) return fail("LIVE_BAD_REQUEST", 0, "a transaction is already open");
+    if (!need_process()) return 0;
+    g_guard = g_ntok > 1 && !strcmp(g_tok[1], "guard");
+    if (g_ntok > 1 && !g_guard) return fail("LIVE_BAD_REQUEST", 0, "begin: the only mode is `guard`");
+    g_in_tx = 1;
+    g_aborted = 0;
+    undo_clear();
+    begin_ok();
+    return 1;
+  }
+  if (!strcmp(op, "commit")) return cmd_commit();
+  if (!strcmp(op, "abort")) return cmd_abort();
+  return fail("LIVE_BAD_REQUEST", 0, "unknown request %.40s", op);
+}
+
+/* Reads one line of any length (write requests carry whole code blocks as hex). */
+static char *read_line(void) {
+  static char *buf;
+  static size_t cap;
+  size_t len = 0;
+  if (!buf) {
+    cap = 1 << 16;
+    buf = (char *)malloc(cap);
+    if (!buf) ExitProcess(3);
+  }
+  for (;;) {
+    if (!fgets(buf + len, (int)(cap - len), stdin)) return len ? buf : NULL;
+    len += strlen(buf + len);
+    if (len && buf[len - 1] == '\n') break;
+    if (len + 1 >= cap) {
+      cap *= 2;
+      buf = (char *)realloc(buf, cap);
+      if (!buf) ExitProcess(3);
+    }
+  }
+  while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) buf[--len] = 0;
+  return buf;
+}
+
+int main(void) {
+  _setmode(_fileno(stdin), _O_BINARY);
+  _setmode(_fileno(stdout), _O_BINARY);
+  QueryPerformanceFrequency(&g_freq);
+  for (;;) {
+    char *line = read_line();
+    if (!line) break;
+    if (tokenize(line) == 0) continue;
+    g_op = g_tok[0];
+    if (!strcmp(g_op, "quit")) break;
+    /* After a failed step the transaction is already rolled back: skip the rest until
+     * commit/abort, so a driver may pipeline a whole plan without waiting for each answer. */
+    if (g_in_tx && g_aborted && strcmp(g_op, "commit") && strcmp(g_op, "abort") && strcmp(g_op, "hello")) {
+      fail("LIVE_ABORTED", 0, "skipped: an earlier step of this transaction failed and was rolled back");
+      send_line();
+      continue;
+    }
+    g_rolled_back = 0;
+    int okv = dispatch();
+    if (!okv && g_in_tx && !g_aborted && !g_guard) {
+      rollback();
+      g_aborted = 1;
+      out_fmt(",\"rolledBack\":true,\"undoFailures\":%d", g_undo_failures);
+    }
+    send_line();
+  }
+  /* stdin closed or quit: never leave the target frozen or half patched. */
+  if (g_in_tx && !g_aborted) rollback();
+  if (g_suspended) resume_all();
+  if (g_proc) CloseHandle(g_proc);
+  return 0;
+}
