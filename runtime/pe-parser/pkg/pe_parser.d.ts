@@ -1,0 +1,19 @@
+/** Raw result of a call into the wasm module. */
+export interface RawResult {
+  /** 0 ok, 1 error (data is `{"code","message","offset"?}` JSON), 2 the module trapped (data is the trap message). */
+  readonly status: 0 | 1 | 2;
+  readonly data: Uint8Array;
+}
+
+/** Loads the module once; `source` defaults to pe_parser_bg.wasm next to the loader. */
+export function init(source?: WebAssembly.Module | Uint8Array | ArrayBuffer | URL | string): Promise<void>;
+/** Synchronous init from a compiled module or the .wasm bytes. */
+export function initSync(source: WebAssembly.Module | Uint8Array | ArrayBuffer): void;
+/** True once init/initSync has run. */
+export function isReady(): boolean;
+/** Parses a PE file; status 0 data is PeFile JSON (64-bit values as "0x..." strings, relocations flat). */
+export function parse(bytes: Uint8Array): RawResult;
+/** Maps a PE file into a SizeOfImage buffer for `base`, relocations applied. */
+export function mapImage(bytes: Uint8Array, base: bigint): RawResult;
+/** SHA-256 digest (32 bytes). */
+export function sha256(bytes: Uint8Array): Uint8Array;

@@ -1,0 +1,109 @@
+// Loader for pe_parser_bg.wasm (the Rust crate in ..; rebuild with ../build.sh).
+// Works in any JS runtime: it imports no `node:` module statically. The wasm bytes come
+// from the caller, or from `new URL('./pe_parser_bg.wasm', import.meta.url)`: read with
+// node:fs (imported dynamically, only when the runtime is Node and the URL is file:), and
+// with fetch everywhere else.
+//
+// ABI: pe_alloc/pe_free for buffers; pe_parse / pe_map_image / pe_sha256 return a handle,
+// the address of three u32 (status 0 ok / 1 error, data pointer, data length), released
+// with pe_result_free. Parse results and errors are UTF-8 JSON.
+
+let wasmModule = null;
+let exportsRef = null;
+
+function instantiate(module) {
+  const instance = new WebAssembly.Instance(module, {});
+  exportsRef = instance.exports;
+  wasmModule = module;
+  return exportsRef;
+}
+
+async function loadBytes(url) {
+  const isNode = typeof process !== 'undefined' && process.versions != null && process.versions.node != null;
+  if (url.protocol === 'file:' && isNode) {
+    const fs = await import(/* @vite-ignore */ 'node:fs/promises');
+    return await fs.readFile(url);
+  }
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`pe_parser: cannot load ${url.href}: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/**
+ * Loads the module once (later calls return at once). `source`: a WebAssembly.Module,
+ * the .wasm bytes, or a URL; default: pe_parser_bg.wasm next to this file.
+ */
+export async function init(source) {
+  if (exportsRef !== null) return;
+  let module;
+  if (source instanceof WebAssembly.Module) module = source;
+  else if (source instanceof Uint8Array || source instanceof ArrayBuffer) module = await WebAssembly.compile(source);
+  else {
+    const url = source === undefined ? new URL('./pe_parser_bg.wasm', import.meta.url) : new URL(String(source), import.meta.url);
+    module = await WebAssembly.compile(await loadBytes(url));
+  }
+  instantiate(module);
+}
+
+/** Synchronous init from a WebAssembly.Module or the .wasm bytes (workers that already have them). */
+export function initSync(source) {
+  if (exportsRef !== null) return;
+  instantiate(source instanceof WebAssembly.Module ? source : new WebAssembly.Module(source));
+}
+
+/** True once init/initSync has run. */
+export function isReady() {
+  return exportsRef !== null;
+}
+
+function wasm() {
+  if (exportsRef === null) throw new Error('pe_parser: call init() first');
+  return exportsRef;
+}
+
+/**
+ * A trap leaves the instance's heap in an unknown state: start a fresh instance of the
+ * same module so the next call is unaffected.
+ */
+function reset() {
+  if (wasmModule !== null) instantiate(wasmModule);
+}
+
+function call(fn, bytes, extra) {
+  const w = wasm();
+  const len = bytes.length;
+  const ptr = w.pe_alloc(len);
+  if (ptr === 0) return { status: 1, data: new TextEncoder().encode(JSON.stringify({ code: 'PE_TOO_LARGE', message: `cannot allocate ${len} bytes in the parser's memory` })) };
+  let handle = 0;
+  try {
+    new Uint8Array(w.memory.buffer, ptr, len).set(bytes);
+    handle = extra === undefined ? w[fn](ptr, len) : w[fn](ptr, len, extra);
+    const view = new DataView(w.memory.buffer);
+    const status = view.getUint32(handle, true);
+    const dataPtr = view.getUint32(handle + 4, true);
+    const dataLen = view.getUint32(handle + 8, true);
+    const data = new Uint8Array(w.memory.buffer, dataPtr, dataLen).slice();
+    w.pe_result_free(handle);
+    w.pe_free(ptr, len);
+    return { status, data };
+  } catch (e) {
+    reset();
+    if (e instanceof WebAssembly.RuntimeError) return { status: 2, data: new TextEncoder().encode(String(e.message)) };
+    throw e;
+  }
+}
+
+/** Parses a PE file. status 0: data is the PeFile JSON; 1: data is an error JSON; 2: the parser trapped (a bug). */
+export function parse(bytes) {
+  return call('pe_parse', bytes);
+}
+
+/** Maps a PE as the Windows loader does for `base` (bigint). status 0: data is the image; 1: error JSON; 2: trap. */
+export function mapImage(bytes, base) {
+  return call('pe_map_image', bytes, BigInt.asIntN(64, base));
+}
+
+/** SHA-256 of `bytes` (32 bytes). */
+export function sha256(bytes) {
+  return call('pe_sha256', bytes).data;
+}

@@ -1,0 +1,158 @@
+/**
+ * `parsePe(bytes)`: the typed PeFile (types.ts) every stage consumes, from the wasm
+ * pe-parser. Synchronous: the wasm loads when this module is imported (top-level await in
+ * wasm.ts), so `import { parsePe } from '.../runtime/pe/parse-pe.ts'` is all a caller needs.
+ *
+ * Strict vs permissive (decided in the crate, see runtime/pe-parser/src/lib.rs): broken
+ * headers or section table are errors (PE_TRUNCATED, PE_BAD_DOS_MAGIC, PE_BAD_NT_SIGNATURE,
+ * PE_BAD_OPTIONAL_MAGIC, PE_BAD_OPTIONAL_HEADER, PE_BAD_SECTION) carrying the file offset;
+ * a damaged optional directory keeps what was readable and adds a line to `diagnostics`.
+ */
+import { err, ok, type Result } from '../../common/errors.ts';
+import { asFileOffset, type FileOffset, type Rva } from '../../common/types.ts';
+import type { BaseRelocation, ImageSectionHeader, LoadConfig, PeFile, TlsDirectory } from './types.ts';
+import { callParser, decodeJson, rawParser } from './wasm.ts';
+
+export { initPeParser } from './wasm.ts';
+
+type Raw = Record<string, unknown>;
+
+/** The parser writes 64-bit values as "0x..." strings; null stays null. */
+function big(v: unknown): bigint {
+  return BigInt(v as string);
+}
+function bigOrNull(v: unknown): bigint | null {
+  return v === null || v === undefined ? null : BigInt(v as string);
+}
+
+function toPeFile(raw: Raw): PeFile {
+  const oh = raw['optionalHeader'] as Raw;
+  const rel = raw['relocations'] as { blocks: number; flat: number[] };
+  const flat = rel.flat;
+  const entries: BaseRelocation[] = new Array<BaseRelocation>(flat.length >> 1);
+  for (let i = 0, k = 0; i + 1 < flat.length; i += 2, k++) {
+    entries[k] = { rva: flat[i] as Rva, type: flat[i + 1] as number };
+  }
+  const lc = raw['loadConfig'] as Raw | null;
+  const loadConfig: LoadConfig | null =
+    lc === null
+      ? null
+      : {
+          size: lc['size'] as number,
+          securityCookie: bigOrNull(lc['securityCookie']),
+          guardCfCheckFunctionPointer: bigOrNull(lc['guardCfCheckFunctionPointer']),
+          guardCfFunctionTable: bigOrNull(lc['guardCfFunctionTable']),
+          guardCfFunctionCount: bigOrNull(lc['guardCfFunctionCount']),
+          guardFlags: lc['guardFlags'] as number | null,
+          hotPatchTableOffset: lc['hotPatchTableOffset'] as number | null,
+          guardCfFunctions: lc['guardCfFunctions'] as Rva[],
+        };
+  const t = raw['tls'] as Raw | null;
+  const tls: TlsDirectory | null =
+    t === null
+      ? null
+      : {
+          startAddressOfRawData: big(t['startAddressOfRawData']),
+          endAddressOfRawData: big(t['endAddressOfRawData']),
+          addressOfIndex: big(t['addressOfIndex']),
+          addressOfCallBacks: big(t['addressOfCallBacks']),
+          sizeOfZeroFill: t['sizeOfZeroFill'] as number,
+          characteristics: t['characteristics'] as number,
+          callbacks: (t['callbacks'] as string[]).map(big),
+        };
+  const sections = (raw['sections'] as Raw[]).map(
+    (s): ImageSectionHeader => ({
+      name: s['name'] as string,
+      virtualSize: s['virtualSize'] as number,
+      virtualAddress: s['virtualAddress'] as Rva,
+      sizeOfRawData: s['sizeOfRawData'] as number,
+      pointerToRawData: s['pointerToRawData'] as FileOffset,
+      characteristics: s['characteristics'] as number,
+    }),
+  );
+  // Everything else already has the PeFile shape (numbers for <= 32-bit fields; branded
+  // Rva/FileOffset are numbers at run time).
+  return {
+    format: raw['format'] as PeFile['format'],
+    fileHeader: raw['fileHeader'] as PeFile['fileHeader'],
+    optionalHeader: { ...(oh as unknown as PeFile['optionalHeader']), imageBase: big(oh['imageBase']) },
+    dataDirectories: raw['dataDirectories'] as PeFile['dataDirectories'],
+    sections,
+    exports: raw['exports'] as PeFile['exports'],
+    imports: raw['imports'] as PeFile['imports'],
+    relocations: { blocks: rel.blocks, entries },
+    exceptions: raw['exceptions'] as PeFile['exceptions'],
+    debug: raw['debug'] as PeFile['debug'],
+    codeView: raw['codeView'] as PeFile['codeView'],
+    loadConfig,
+    tls,
+    symbols: raw['symbols'] as PeFile['symbols'],
+    diagnostics: raw['diagnostics'] as string[],
+  };
+}
+
+/**
+ * Parses a PE32 or PE32+ file. Errors are PE_* values with the file offset; oddities in
+ * optional directories land in `diagnostics`. Never throws on bad input.
+ */
+export function parsePe(bytes: Uint8Array): Result<PeFile> {
+  return callParser(
+    () => rawParser.parse(bytes),
+    (data) => toPeFile(decodeJson(data) as Raw),
+  );
+}
+
+/** Bytes a section occupies in memory: VirtualSize, or SizeOfRawData when VirtualSize is 0 (as the loader does). */
+function mappedSize(s: ImageSectionHeader): number {
+  return s.virtualSize === 0 ? s.sizeOfRawData : s.virtualSize;
+}
+
+/** The section whose memory range holds `rva`, or null. */
+export function sectionOfRva(pe: PeFile, rva: Rva): ImageSectionHeader | null {
+  for (const s of pe.sections) {
+    if (rva >= s.virtualAddress && rva - s.virtualAddress < mappedSize(s)) return s;
+  }
+  return null;
+}
+
+/**
+ * File offset of `rva`, or null when no file byte backs it (past a section's raw data, in
+ * a gap, past the headers). The same mapping the crate uses.
+ */
+export function rvaToFileOffset(pe: PeFile, rva: Rva): FileOffset | null {
+  const s = sectionOfRva(pe, rva);
+  if (s !== null) {
+    const delta = rva - s.virtualAddress;
+    return delta < Math.min(s.sizeOfRawData, mappedSize(s)) ? asFileOffset(s.pointerToRawData + delta) : null;
+  }
+  let first = Infinity;
+  for (const sec of pe.sections) first = Math.min(first, sec.virtualAddress);
+  return rva < first && rva < pe.optionalHeader.sizeOfHeaders ? asFileOffset(rva) : null;
+}
+
+/**
+ * `len` bytes of the image at `rva`, read from the file `bytes` that `pe` was parsed from.
+ * Bytes a section has in memory beyond its raw data read as zero (as once mapped); a range
+ * that leaves its section or the image is PE_BAD_RVA.
+ */
+export function readAtRva(pe: PeFile, bytes: Uint8Array, rva: Rva, len: number): Result<Uint8Array> {
+  if (!Number.isSafeInteger(len) || len < 0) return err('PE_BAD_RVA', `bad length ${len} at RVA 0x${rva.toString(16)}`, rva);
+  const s = sectionOfRva(pe, rva);
+  if (s === null) {
+    const off = rvaToFileOffset(pe, rva);
+    if (off === null || off + len > Math.min(pe.optionalHeader.sizeOfHeaders, bytes.length)) {
+      return err('PE_BAD_RVA', `RVA 0x${rva.toString(16)} (+${len}) is not inside a section or the headers`, rva);
+    }
+    return ok(bytes.slice(off, off + len));
+  }
+  const delta = rva - s.virtualAddress;
+  if (delta + len > mappedSize(s)) {
+    return err('PE_BAD_RVA', `RVA 0x${rva.toString(16)} (+${len}) runs past the end of section ${s.name}`, rva);
+  }
+  const out = new Uint8Array(len);
+  const backed = Math.max(0, Math.min(len, Math.min(s.sizeOfRawData, mappedSize(s)) - delta));
+  const start = s.pointerToRawData + delta;
+  if (start + backed > bytes.length) return err('PE_TRUNCATED', `file ends before RVA 0x${rva.toString(16)}`, start);
+  out.set(bytes.subarray(start, start + backed));
+  return ok(out);
+}
