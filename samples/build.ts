@@ -123,6 +123,8 @@ export async function buildSamples(outDir: string = SAMPLES_BIN_DIR, opts: { job
  */
 export async function recordExpectedOutputs(binDir: string = SAMPLES_BIN_DIR, only?: readonly string[]): Promise<Result<string[]>> {
   const { runHostOnce } = await import('./host/host-session.ts');
+  const { keepWineServer } = await import('../test/support/wine.ts');
+  keepWineServer(30);
   const written: string[] = [];
   for (const s of readScenarios()) {
     if (only !== undefined && !only.includes(s.name)) continue;

@@ -1,0 +1,31 @@
+/**
+ * `npm run samples:fetch [LABEL...]`: downloads the real corpus (samples/real/manifest.json)
+ * into samples/real/cache/, verifying each file's sha256; cached files are skipped.
+ * Exit 0 when every file is present, 60 (SAMPLES_) otherwise, with one line per failure.
+ */
+import { exitCodeOf, formatError } from '../../common/errors.ts';
+import { fetchRealFile, realPairs, type RealFile } from './real-files.ts';
+
+const labels = process.argv.slice(2);
+const pairs = realPairs().filter((p) => labels.length === 0 || labels.includes(p.label));
+if (pairs.length === 0) {
+  process.stderr.write(`samples:fetch: no pair named ${labels.join(', ')}\n`);
+  process.exit(2);
+}
+const files = new Map<string, RealFile>();
+for (const p of pairs) for (const f of [p.old, p.new]) files.set(f.sha256, f);
+let failed = 0;
+let exit = 0;
+for (const f of files.values()) {
+  const t = Date.now();
+  const r = fetchRealFile(f);
+  if (r.ok) {
+    process.stdout.write(`ok   ${f.package}@${f.version} ${f.path} (${Date.now() - t} ms)\n`);
+  } else {
+    failed++;
+    exit = exitCodeOf(r.error.code);
+    process.stderr.write(`FAIL ${f.package}@${f.version} ${f.path}: ${formatError(r.error)}\n`);
+  }
+}
+process.stdout.write(`${files.size - failed}/${files.size} files present in samples/real/cache\n`);
+process.exit(failed === 0 ? 0 : exit);

