@@ -165,9 +165,9 @@ export interface StepObservation {
 }
 
 /**
- * The steps that undo `step`, given what the backend observed while executing it. Run the
- * undo of a partly executed plan in reverse step order. Returns an empty list for steps with
- * nothing to undo.
+ * The steps that undo `step`, given what the backend observed while executing it, in the
+ * order to execute them. Undo a partly executed plan step by step in reverse step order.
+ * Returns an empty list for steps with nothing to undo.
  */
 export function undoOf(step: WriteStep, seen: StepObservation): WriteStep[] {
   switch (step.op) {
@@ -191,11 +191,10 @@ export function undoOf(step: WriteStep, seen: StepObservation): WriteStep[] {
     case 'free': {
       const f = seen.freed;
       if (f === undefined) return [];
-      // Reverse order: these are executed last-first, so list them protect, write, allocate.
       return [
-        ...f.protection.map((p): WriteStep => ({ op: 'protect', address: p.address, size: p.size, protection: p.protection })),
-        { op: 'write', address: step.address, bytes: f.bytes },
         { op: 'allocate', address: step.address, size: step.size, protection: PAGE_READWRITE },
+        { op: 'write', address: step.address, bytes: f.bytes },
+        ...f.protection.map((p): WriteStep => ({ op: 'protect', address: p.address, size: p.size, protection: p.protection })),
       ];
     }
   }

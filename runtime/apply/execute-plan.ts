@@ -1,0 +1,109 @@
+/**
+ * The transaction: execute a plan's steps in order on a backend; when a step fails, undo
+ * every executed step in reverse (see `undoOf`) so the target is left byte-identical, with
+ * identical protections, allocations and registrations. Redirect undo always runs with the
+ * threads suspended. The commit point is the last redirect: a plan's steps put every code
+ * and data byte in place first.
+ */
+import { err, ok, type HotpatchError, type Result } from '../../common/errors.ts';
+import type { ProcessBackend } from '../plan/backend.ts';
+import { undoOf, type WritePlan, type WriteStep } from '../plan/write-plan.ts';
+
+/** What executing a list of steps took. */
+export interface ExecuteReport {
+  /** Steps executed. */
+  readonly steps: number;
+  /** Wall time of the whole list. */
+  readonly totalMs: number;
+  /** How long the target's threads were suspended (suspend → resume). */
+  readonly pauseMs: number;
+  /** Time per step, in step order. */
+  readonly stepMs: readonly number[];
+  /** Bytes written by write and redirect steps. */
+  readonly bytesWritten: number;
+}
+
+const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+/**
+ * Executes `steps` as one transaction. On failure returns the failing step's error (its
+ * message prefixed with the step index); if the rollback itself fails, APPLY_ROLLBACK
+ * names both failures (the target may then be inconsistent: that is the one case this
+ * cannot hide).
+ */
+export async function executeSteps(backend: ProcessBackend, steps: readonly WriteStep[]): Promise<Result<ExecuteReport>> {
+  const t0 = now();
+  const undo: WriteStep[][] = [];
+  const stepMs: number[] = [];
+  let suspended = false;
+  let suspendedAt = 0;
+  let pauseMs = 0;
+  let bytesWritten = 0;
+  for (const [i, step] of steps.entries()) {
+    const ts = now();
+    const r = await backend.execute(step);
+    stepMs.push(now() - ts);
+    if (!r.ok) {
+      const failure: HotpatchError = { ...r.error, message: `step ${i} (${step.op}): ${r.error.message}` };
+      const rolled = await rollback(backend, undo, suspended);
+      if (!rolled.ok) return err('APPLY_ROLLBACK', `${failure.code}: ${failure.message}; rollback failed: ${rolled.error.code}: ${rolled.error.message}`);
+      return { ok: false, error: failure };
+    }
+    undo.push(undoOf(step, r.value));
+    if (step.op === 'suspend-threads') {
+      suspended = true;
+      suspendedAt = now();
+    } else if (step.op === 'resume-threads' && suspended) {
+      suspended = false;
+      pauseMs += now() - suspendedAt;
+    } else if (step.op === 'write' || step.op === 'redirect') bytesWritten += step.bytes.length;
+  }
+  return ok({ steps: steps.length, totalMs: now() - t0, pauseMs, stepMs, bytesWritten });
+}
+
+async function rollback(backend: ProcessBackend, undo: readonly WriteStep[][], suspendedNow: boolean): Promise<Result<void>> {
+  let suspended = suspendedNow;
+  const errors: HotpatchError[] = [];
+  for (let i = undo.length - 1; i >= 0; i--) {
+    for (const step of undo[i] ?? []) {
+      if (step.op === 'resume-threads') {
+        if (!suspended) continue;
+        suspended = false;
+      }
+      if (step.op === 'redirect' && !suspended) {
+        // Put the old bytes back only with every thread stopped, as when they were replaced.
+        const s = await backend.execute({ op: 'suspend-threads', avoid: [], attempts: 1, retryDelayMs: 0 });
+        if (!s.ok) {
+          errors.push(s.error);
+          continue;
+        }
+        suspended = true;
+      }
+      const r = await backend.execute(step);
+      // Keep going: undoing as much as possible beats stopping half way.
+      if (!r.ok) errors.push(r.error);
+    }
+  }
+  if (suspended) {
+    const r = await backend.execute({ op: 'resume-threads' });
+    if (!r.ok) errors.push(r.error);
+  }
+  const first = errors[0];
+  return first === undefined ? ok(undefined) : err(first.code, `${first.message}${errors.length > 1 ? ` (+${errors.length - 1} more)` : ''}`);
+}
+
+/** Applies a plan: its `steps`, as one transaction. */
+export function applyPlan(backend: ProcessBackend, plan: WritePlan): Promise<Result<ExecuteReport>> {
+  return executeSteps(backend, plan.steps);
+}
+
+/**
+ * Reverts an applied plan: its `revert` steps, as one transaction (back to the baseline,
+ * the region freed). Errors carry REVERT_ codes.
+ */
+export async function revertPlan(backend: ProcessBackend, plan: WritePlan): Promise<Result<ExecuteReport>> {
+  const r = await executeSteps(backend, plan.revert);
+  if (r.ok) return r;
+  const code = r.error.code.startsWith('APPLY_') ? `REVERT_${r.error.code.slice('APPLY_'.length)}` : r.error.code;
+  return { ok: false, error: { ...r.error, code } };
+}
