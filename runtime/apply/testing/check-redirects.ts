@@ -1,0 +1,119 @@
+/**
+ * Test support: reads each redirected function of a patched in-memory image THROUGH its
+ * redirect (decode the jump at the old entry, follow it) and compares the body found there
+ * with the NEW image's function, instruction by instruction, with every reference mapped:
+ * a branch or RIP-relative operand must reach, in the patched image, what the new code's
+ * reference reaches in the new image (the same named function or data, either in the old
+ * image or as a body placed by the patch). Returns the mismatches (empty when equal).
+ */
+import { Decoder, DecoderOptions, Instruction, OpKind } from 'iced-x86';
+import { asVa } from '../../../common/types.ts';
+import type { ProcessImage } from '../../image/process-image.ts';
+import { mapImage } from '../../pe/map-image.ts';
+import { parsePe } from '../../pe/parse-pe.ts';
+import type { PeFile } from '../../pe/types.ts';
+import type { WritePlan } from '../../plan/write-plan.ts';
+import { symbolRva } from './hand-package.ts';
+
+function nearestSymbol(pe: PeFile, rva: number): { name: string; rva: number } | undefined {
+  let best: { name: string; rva: number } | undefined;
+  for (const s of pe.symbols) {
+    const sec = pe.sections[s.sectionNumber - 1];
+    if (s.sectionNumber < 1 || sec === undefined || s.name.startsWith('.')) continue;
+    const r = sec.virtualAddress + s.value;
+    if (r <= rva && (best === undefined || r > best.rva)) best = { name: s.name, rva: r };
+  }
+  return best;
+}
+
+function decodeAll(bytes: Uint8Array, ip: bigint): { ip: bigint; len: number; branch: bigint | null; rip: bigint | null; text: string; bytes: Uint8Array }[] {
+  const d = new Decoder(64, bytes, DecoderOptions.None);
+  d.ip = ip;
+  const out: { ip: bigint; len: number; branch: bigint | null; rip: bigint | null; text: string; bytes: Uint8Array }[] = [];
+  const insn = new Instruction();
+  while (d.canDecode) {
+    d.decodeOut(insn);
+    const off = Number(insn.ip - ip);
+    out.push({
+      ip: insn.ip,
+      len: insn.length,
+      branch: insn.op0Kind === OpKind.NearBranch64 ? insn.nearBranchTarget : null,
+      rip: insn.isIpRelMemoryOperand ? insn.ipRelMemoryAddress : null,
+      text: `${insn.mnemonic}`,
+      bytes: bytes.slice(off, off + insn.length),
+    });
+  }
+  insn.free();
+  d.free();
+  return out;
+}
+
+/** See the module comment. `names` are the changed functions to check. */
+export function checkThroughRedirects(img: ProcessImage, plan: WritePlan, oldBytes: Uint8Array, newBytes: Uint8Array, names: readonly string[]): string[] {
+  const problems: string[] = [];
+  const oldPe = parsePe(oldBytes);
+  const newPe = parsePe(newBytes);
+  if (!oldPe.ok || !newPe.ok) return ['cannot parse the pair'];
+  const newMapped = mapImage(newBytes, newPe.value.optionalHeader.imageBase);
+  if (!newMapped.ok) return ['cannot map the new image'];
+  const newBase = newPe.value.optionalHeader.imageBase;
+  const bodyOf = new Map(plan.functions.map((f) => [f.name, f]));
+  // Where a new-image address lands in the patched process.
+  const mapTarget = (t: bigint): bigint | string => {
+    const rva = Number(t - newBase);
+    const sym = nearestSymbol(newPe.value, rva);
+    if (sym === undefined) return `no symbol at new ${rva.toString(16)}`;
+    const placed = bodyOf.get(sym.name);
+    if (placed !== undefined) return placed.bodyVa + BigInt(rva - sym.rva);
+    const oldRva = symbolRva(oldPe.value, sym.name);
+    if (oldRva === undefined) return `${sym.name} is in neither the patch nor the old image`;
+    return img.base + BigInt(oldRva + (rva - sym.rva));
+  };
+  for (const name of names) {
+    const oldRva = symbolRva(oldPe.value, name);
+    const newRva = symbolRva(newPe.value, name);
+    const rf = newPe.value.exceptions.find((e) => e.beginAddress === newRva);
+    if (oldRva === undefined || newRva === undefined || rf === undefined) {
+      problems.push(`${name}: not found`);
+      continue;
+    }
+    const entry = img.base + BigInt(oldRva);
+    const jmp = img.space.read(asVa(entry), 5);
+    if (!jmp.ok || jmp.value[0] !== 0xe9) {
+      problems.push(`${name}: no jmp rel32 at the old entry`);
+      continue;
+    }
+    const body = entry + 5n + BigInt(new DataView(jmp.value.buffer).getInt32(1, true));
+    const size = rf.endAddress - rf.beginAddress;
+    const got = img.space.read(asVa(body), size);
+    if (!got.ok) {
+      problems.push(`${name}: body at ${body.toString(16)} unreadable: ${got.error.message}`);
+      continue;
+    }
+    const want = decodeAll(newMapped.value.slice(newRva, newRva + size), newBase + BigInt(newRva));
+    const have = decodeAll(got.value, body);
+    if (want.length !== have.length) problems.push(`${name}: ${have.length} instructions, new has ${want.length}`);
+    for (let i = 0; i < Math.min(want.length, have.length); i++) {
+      const w = want[i]!;
+      const h = have[i]!;
+      const at = `${name}+${(w.ip - newBase - BigInt(newRva)).toString(16)}`;
+      if (w.text !== h.text || w.len !== h.len) {
+        problems.push(`${at}: ${h.text}/${h.len} where new has ${w.text}/${w.len}`);
+        continue;
+      }
+      const inside = (t: bigint): boolean => t >= newBase + BigInt(newRva) && t < newBase + BigInt(newRva + size);
+      for (const [kind, wt, ht] of [['branch', w.branch, h.branch], ['rip', w.rip, h.rip]] as const) {
+        if (wt === null && ht === null) continue;
+        if (wt === null || ht === null) {
+          problems.push(`${at}: ${kind} operand differs`);
+          continue;
+        }
+        const expected = inside(wt) ? body + (wt - newBase - BigInt(newRva)) : mapTarget(wt);
+        if (typeof expected === 'string') problems.push(`${at}: ${expected}`);
+        else if (expected !== ht) problems.push(`${at}: ${kind} reaches ${ht.toString(16)}, expected ${expected.toString(16)}`);
+      }
+      if (w.branch === null && w.rip === null && w.bytes.some((b, k) => b !== h.bytes[k])) problems.push(`${at}: bytes differ`);
+    }
+  }
+  return problems;
+}
