@@ -1,6 +1,7 @@
 /** Every CLI command, in the order `hotpatch --help` lists them. One import per command file. */
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../command.ts';
+import pe from './pe.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: ReadonlyArray<CommandModule<GlobalArgs, any>> = [];
+export const commands: ReadonlyArray<CommandModule<GlobalArgs, any>> = [pe];
