@@ -38,8 +38,10 @@ export interface ModuleView {
   readonly timeDateStamp: number;
   readonly sizeOfImage: number;
   readonly checkSum: number;
-  /** ImageBase as the mapped optional header holds it. */
+  /** ImageBase as the mapped optional header holds it (the loader sets it to the actual base). */
   readonly headerImageBase: bigint;
+  /** Where that field is (PE32+ only; null for PE32), so preferredView can put the preferred base back. */
+  readonly imageBaseOffset: number | null;
   readonly relocations: readonly { readonly rva: number; readonly type: number }[];
   readonly imports: readonly BoundImport[];
   /** RSDS record: GUID as the 16 bytes stored in the image. */
@@ -156,12 +158,13 @@ export function parseModuleView(base: Va, bytes: Uint8Array): Result<ModuleView>
       }
     }
   }
-  return ok({ base, bytes, machine, timeDateStamp, sizeOfImage, checkSum, headerImageBase, relocations, imports, codeView });
+  return ok({ base, bytes, machine, timeDateStamp, sizeOfImage, checkSum, headerImageBase, imageBaseOffset: plus ? opt + 24 : null, relocations, imports, codeView });
 }
 
 /**
  * The module's bytes as if mapped at `preferredBase` with imports unbound: base
- * relocations reversed, IAT slots given back their INT values. `restore` lists ranges to
+ * relocations reversed, the header's ImageBase set back to `preferredBase`, IAT slots given
+ * back their INT values. `restore` lists ranges to
  * put back first (the original bytes under redirects an applied patch wrote).
  */
 export function preferredView(view: ModuleView, preferredBase: bigint, restore: readonly { readonly rva: number; readonly bytes: Uint8Array }[] = []): Uint8Array {
@@ -175,6 +178,7 @@ export function preferredView(view: ModuleView, preferredBase: bigint, restore: 
       else if (r.type === IMAGE_REL_BASED_HIGHLOW && r.rva + 4 <= out.length) dv.setUint32(r.rva, (dv.getUint32(r.rva, true) + Number(delta & 0xffff_ffffn)) >>> 0, true);
     }
   }
+  if (view.imageBaseOffset !== null) dv.setBigUint64(view.imageBaseOffset, preferredBase, true);
   for (const imp of view.imports) {
     if (imp.intValue === null || imp.iatRva + 8 > out.length) continue;
     dv.setBigUint64(imp.iatRva, imp.intValue, true);
