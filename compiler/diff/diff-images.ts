@@ -1,0 +1,522 @@
+/**
+ * Diff: each function unchanged / changed / added / removed, each changed piece of data,
+ * and a verdict per change: hotpatchable, or refused with a precise reason.
+ *
+ * "Unchanged" means equal exact normalised forms (compiler/match/normalise.ts), so layout
+ * shifts alone give an empty diff, and a function whose code bytes are equal but whose
+ * read-only data changed is changed. Refusals (a wrong "safe" is the worst bug here):
+ * - writable data: a writable section's size or normalised initial contents changed, a
+ *   referenced global has no counterpart, TLS changed;
+ * - exports or the entry point changed;
+ * - a redirect site that cannot hold a jump: the old function is shorter than 5 bytes and
+ *   the bytes after it are not int3/nop padding, and no 5-byte padding run is reachable with
+ *   a 2-byte short jump (short-to-pad);
+ * - the thread rule: a branch target or a call's return address inside the bytes the
+ *   redirect overwrites (a thread resuming there would run half a jump);
+ * - code the analysis could not follow (undecodable bytes, an unbounded indirect jump),
+ *   references that cannot be re-targeted (short branches leaving the function, MSVC
+ *   image-relative tables, 32-bit absolute addresses), unwind data that cannot be carried.
+ */
+import { ok, type Result } from '../../common/errors.ts';
+import type { PeFile } from '../../runtime/pe/types.ts';
+import { Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic } from 'iced-x86';
+import { describeNew, resolveTarget, type ResolveContext } from '../emit/resolve-target.ts';
+import type { FunctionInfo } from '../functions/discover-functions.ts';
+import { absTarget, mapImage, relocsIn, sectionAt, type MappedImage, type MappedSection } from '../functions/map-image.ts';
+import { analyzeImage, type DataItem, type ImageAnalysis } from '../match/analyze-image.ts';
+import { matchImages, type MatchHow, type MatchResult } from '../match/match-images.ts';
+import { latin1 } from '../match/normalise.ts';
+
+export type FunctionStatus = 'unchanged' | 'changed' | 'added' | 'removed';
+export type Verdict = 'hotpatchable' | 'refused';
+
+/** How an old function's entry will be redirected. */
+export type RedirectPlan = { readonly kind: 'jmp-rel32' } | { readonly kind: 'short-to-pad'; readonly padRva: number };
+
+/** One function of the diff. */
+export interface FunctionChange {
+  readonly name: string | null;
+  readonly oldIndex: number | null;
+  readonly newIndex: number | null;
+  readonly oldRva: number | null;
+  readonly newRva: number | null;
+  readonly oldSize: number;
+  readonly newSize: number;
+  readonly status: FunctionStatus;
+  /** Null for unchanged functions. */
+  readonly verdict: Verdict | null;
+  readonly reason: string | null;
+  readonly matchedBy: MatchHow | null;
+  /** For changed functions that can be redirected. */
+  readonly redirect: RedirectPlan | null;
+}
+
+/** One changed or added piece of data (or a whole-image property such as exports). */
+export interface DataChange {
+  readonly name: string | null;
+  readonly section: string | null;
+  readonly oldRva: number | null;
+  readonly newRva: number | null;
+  readonly size: number;
+  readonly status: 'changed' | 'added' | 'removed';
+  readonly verdict: Verdict;
+  readonly reason: string;
+}
+
+/** The diff of two images. */
+export interface ImageDiff {
+  readonly match: MatchResult;
+  /** Every function, new-image order first, then removed ones. */
+  readonly functions: readonly FunctionChange[];
+  readonly data: readonly DataChange[];
+  readonly hotpatchable: boolean;
+  readonly counts: { readonly unchanged: number; readonly changed: number; readonly added: number; readonly removed: number; readonly refused: number };
+  /** Status of each new function by index. */
+  readonly newStatus: readonly FunctionStatus[];
+}
+
+/** A parsed PE file with its bytes. */
+export interface PeInput {
+  readonly bytes: Uint8Array;
+  readonly pe: PeFile;
+}
+
+/** Maps and analyses one image (exposed so callers can reuse it). */
+export function prepareImage(input: PeInput): Result<ImageAnalysis> {
+  const img = mapImage(input.bytes, input.pe);
+  if (!img.ok) return img;
+  return analyzeImage(img.value);
+}
+
+/** Diffs OLD against NEW. */
+export function diffImages(oldIn: PeInput, newIn: PeInput): Result<ImageDiff> {
+  if (oldIn.pe.format !== 'PE32+' || newIn.pe.format !== 'PE32+') return errOf('DIFF_NOT_X64', 'only x86-64 (PE32+) images are supported');
+  if (oldIn.pe.fileHeader.machine !== 0x8664 || newIn.pe.fileHeader.machine !== 0x8664) return errOf('DIFF_NOT_X64', 'only x86-64 (machine 0x8664) images are supported');
+  const oa = prepareImage(oldIn);
+  if (!oa.ok) return oa;
+  const na = prepareImage(newIn);
+  if (!na.ok) return na;
+  return ok(diffAnalyses(matchImages(oa.value, na.value)));
+}
+
+function errOf(code: string, message: string): Result<never> {
+  return { ok: false, error: { code, message } };
+}
+
+/** Diffs two matched analyses. */
+export function diffAnalyses(m: MatchResult): ImageDiff {
+  const oldFns = m.old.fns.functions;
+  const newFns = m.new.fns.functions;
+  const status: FunctionStatus[] = newFns.map((f) => {
+    const o = m.fnNewToOld[f.index]!;
+    if (o < 0) return 'added';
+    return m.oldNorm.functionForm(oldFns[o]!, 'exact') === m.newNorm.functionForm(f, 'exact') ? 'unchanged' : 'changed';
+  });
+  const why = new Map<number, string>();
+  // A function that jumps into the body (not the entry) of a changed function must move with
+  // it: the old body it jumps into stays old code (gcc's foo.cold parts jump back into foo).
+  for (let again = true; again; ) {
+    again = false;
+    for (const f of newFns) {
+      if (status[f.index] !== 'unchanged') continue;
+      for (const r of f.decoded.refs) {
+        const g = m.new.fns.containing(r.target);
+        if (g === undefined || g === f || r.target === g.entry || status[g.index] === 'unchanged') continue;
+        status[f.index] = 'changed';
+        why.set(f.index, `jumps into the body of changed ${describeNew(m, g.entry)}`);
+        again = true;
+        break;
+      }
+    }
+  }
+
+  const emitted = new Map<number, number>();
+  const rangeOffsets = new Map<number, number[]>();
+  for (const f of newFns) {
+    if (status[f.index] === 'changed' || status[f.index] === 'added') {
+      emitted.set(f.index, emitted.size);
+      rangeOffsets.set(f.index, layoutRanges(f));
+    }
+  }
+  const ctx: ResolveContext = {
+    m,
+    blockOf: emitted,
+    rangeOffsets,
+    carry: () => 0,
+    importIndex: () => 0,
+    oldRodata: oldRodataByKey(m),
+  };
+
+  const functions: FunctionChange[] = [];
+  for (const f of newFns) {
+    const st = status[f.index]!;
+    const o = m.fnNewToOld[f.index]!;
+    const of = o >= 0 ? oldFns[o]! : null;
+    let reason: string | null = null;
+    let redirect: RedirectPlan | null = null;
+    if (st === 'changed' || st === 'added') {
+      reason = emissionProblem(ctx, f);
+      if (reason === null && of !== null) {
+        const r = planRedirect(m.old, of);
+        if (typeof r === 'string') reason = r;
+        else redirect = r;
+      }
+    }
+    functions.push({
+      name: f.name ?? of?.name ?? null,
+      oldIndex: of?.index ?? null,
+      newIndex: f.index,
+      oldRva: of?.entry ?? null,
+      newRva: f.entry,
+      oldSize: of === null ? 0 : sizeOf(of),
+      newSize: sizeOf(f),
+      status: st,
+      verdict: st === 'unchanged' ? null : reason === null ? 'hotpatchable' : 'refused',
+      reason: reason ?? (st === 'changed' ? (why.get(f.index) ?? null) : null),
+      matchedBy: m.fnHow.get(f.index) ?? null,
+      redirect,
+    });
+  }
+  for (const of of oldFns) {
+    if (m.fnOldToNew[of.index] !== -1) continue;
+    functions.push({
+      name: of.name,
+      oldIndex: of.index,
+      newIndex: null,
+      oldRva: of.entry,
+      newRva: null,
+      oldSize: sizeOf(of),
+      newSize: 0,
+      status: 'removed',
+      verdict: 'hotpatchable',
+      reason: null,
+      matchedBy: null,
+      redirect: null,
+    });
+  }
+  // Refusals keep the reason; verdict reasons for hotpatchable changed functions are notes.
+  const data = [...diffWritable(m), ...diffImageLevel(m, status)];
+  const refused = functions.filter((f) => f.verdict === 'refused').length + data.filter((d) => d.verdict === 'refused').length;
+  const counts = {
+    unchanged: functions.filter((f) => f.status === 'unchanged').length,
+    changed: functions.filter((f) => f.status === 'changed').length,
+    added: functions.filter((f) => f.status === 'added').length,
+    removed: functions.filter((f) => f.status === 'removed').length,
+    refused,
+  };
+  return { match: m, functions, data, hotpatchable: refused === 0, counts, newStatus: status };
+}
+
+/** Total bytes of a function's ranges. */
+export function sizeOf(f: FunctionInfo): number {
+  return f.ranges.reduce((s, r) => s + (r.end - r.start), 0);
+}
+
+/** Block offsets of a function's ranges when laid out in its code block (16-aligned). */
+export function layoutRanges(f: FunctionInfo): number[] {
+  const out: number[] = [];
+  let at = 0;
+  for (const r of f.ranges) {
+    at = (at + 15) & ~15;
+    out.push(at);
+    at += r.end - r.start;
+  }
+  return out;
+}
+
+/** Exact key -> old read-only item, for re-using unchanged constants. */
+export function oldRodataByKey(m: MatchResult): Map<string, DataItem> {
+  const out = new Map<string, DataItem>();
+  for (const d of m.old.items) {
+    if (d.writable || d.jumpTable) continue;
+    const k = m.oldNorm.itemKey(d, 'exact');
+    if (!out.has(k)) out.set(k, d);
+  }
+  return out;
+}
+
+const UNW_FLAG_EHANDLER = 1;
+const UNW_FLAG_UHANDLER = 2;
+const UNW_FLAG_CHAININFO = 4;
+
+/** Why new function `f` cannot be emitted into a package, or null when it can. */
+export function emissionProblem(ctx: ResolveContext, f: FunctionInfo): string | null {
+  const m = ctx.m;
+  const d = f.decoded;
+  if (d.problems.length > 0) return d.problems[0]!;
+  for (const r of d.refs) {
+    const rangeOf = (t: number): number => f.ranges.findIndex((x) => t >= x.start && t < x.end);
+    const internal = rangeOf(r.target);
+    if (internal >= 0) {
+      if (r.kind === 'rel8' && internal !== rangeOf(r.insnRva)) return `short branch at ${describeNew(m, r.insnRva)} crosses between the function's parts`;
+      if (r.kind === 'abs32' || r.kind === 'imagerel32') return `${r.kind} reference at ${describeNew(m, r.insnRva)} cannot be re-targeted`;
+      continue;
+    }
+    if (r.kind === 'rel8') return `short branch at ${describeNew(m, r.insnRva)} to ${describeNew(m, r.target)} leaves the function`;
+    if (r.kind === 'abs32') return `32-bit absolute address at ${describeNew(m, r.insnRva)} cannot be re-targeted`;
+    if (r.kind === 'imagerel32') return `image-relative (__ImageBase) reference at ${describeNew(m, r.insnRva)} cannot be re-targeted`;
+    const owned = m.new.tables.get(r.target);
+    if (owned !== undefined && owned.fn === f) {
+      if (owned.table.entryKind !== 'rel32') return `image-relative jump table at 0x${r.target.toString(16)} cannot be re-targeted`;
+      continue;
+    }
+    const res = resolveTarget(ctx, r.target, f);
+    if (!res.ok) return res.reason;
+  }
+  for (const rf of f.pdata) {
+    const u = rf.unwind;
+    if (u === null) return `unwind info at 0x${(rf.unwindInfoAddress as number).toString(16)} could not be read`;
+    if ((u.flags & UNW_FLAG_CHAININFO) !== 0) return 'chained unwind info (split function) is not carried';
+    if ((u.flags & (UNW_FLAG_EHANDLER | UNW_FLAG_UHANDLER)) !== 0) {
+      if (u.handler === null) return 'exception handler RVA missing in unwind info';
+      const h = resolveTarget(ctx, u.handler as number, null);
+      if (!h.ok) return `exception handler: ${h.reason}`;
+    }
+  }
+  return null;
+}
+
+/**
+ * True when [start, end) lies in alignment padding: the run of int3 / nop instructions
+ * (including multi-byte nops) that fills the space up to the next function or section end.
+ * No code runs there, so a redirect may overwrite it.
+ */
+function isPadding(image: Uint8Array, start: number, end: number, a: ImageAnalysis): boolean {
+  // The padding run starts where the code before `start` ends; decode from there, so the
+  // instruction boundaries are the padding's own.
+  let runStart = -1;
+  for (let k = start - 1; k >= 0 && k >= start - 256; k--) {
+    const owner = a.fns.containing(k);
+    if (owner !== undefined) {
+      runStart = owner.ranges.find((r) => k >= r.start && k < r.end)!.end;
+      break;
+    }
+  }
+  if (runStart < 0 || runStart > start) return false;
+  const limit = Math.min(image.length, Math.max(end, runStart) + 16);
+  const decoder = new Decoder(64, image.subarray(runStart, limit), DecoderOptions.None);
+  const insn = new Instruction();
+  try {
+    let at = runStart;
+    while (at < end) {
+      decoder.position = at - runStart;
+      decoder.ip = BigInt(at);
+      decoder.decodeOut(insn);
+      if (insn.code === Code.INVALID) return false;
+      const m = insn.mnemonic;
+      if (m !== Mnemonic.Nop && m !== Mnemonic.Int3) return false;
+      if (at + insn.length > limit) return false;
+      at += insn.length;
+    }
+    return true;
+  } finally {
+    insn.free();
+    decoder.free();
+  }
+}
+
+/**
+ * Decides how to redirect old function `of`, or says why it cannot be redirected safely.
+ * A 5-byte `jmp rel32` when the function (plus int3/nop padding after it) spans 5 bytes;
+ * otherwise a 2-byte `jmp short` to a run of 5 padding bytes within reach. In both cases no
+ * branch may target, and no call may return into, the overwritten bytes.
+ */
+export function planRedirect(a: ImageAnalysis, of: FunctionInfo): RedirectPlan | string {
+  const img = a.img;
+  const entry = of.entry;
+  const bodyEnd = of.ranges[0]!.end;
+  const name = of.name ?? `0x${entry.toString(16)}`;
+  const owner = (rva: number): FunctionInfo | undefined => a.fns.containing(rva);
+  const padFrom = (start: number, n: number): boolean => {
+    for (let k = start; k < start + n; k++) {
+      if (k >= img.image.length || owner(k) !== undefined || sectionAt(img, k)?.executable !== true) return false;
+    }
+    return isPadding(img.image, start, start + n, a);
+  };
+  let plan: RedirectPlan | null = null;
+  let site = 5;
+  if (bodyEnd - entry >= 5 || padFrom(bodyEnd, entry + 5 - bodyEnd)) plan = { kind: 'jmp-rel32' };
+  else if (bodyEnd - entry >= 2) {
+    site = 2;
+    // Nearest 5-byte padding run reachable by EB rel8 (target = entry + 2 + [-128, 127]).
+    for (let delta = 0; delta <= 127 && plan === null; delta++) {
+      for (const cand of delta === 0 ? [entry + 2] : [entry + 2 + delta, entry + 2 - delta]) {
+        if (cand - (entry + 2) < -128 || cand - (entry + 2) > 127 || cand < 0) continue;
+        if (padFrom(cand, 5)) {
+          plan = { kind: 'short-to-pad', padRva: cand };
+          break;
+        }
+      }
+    }
+  }
+  if (plan === null) return `${name} is ${bodyEnd - entry} bytes: too short for a 5-byte jump, with no int3/nop padding after it or within short-jump reach`;
+  for (let k = entry + 1; k < entry + site; k++) {
+    if (a.branchTargets.has(k)) return `the thread rule cannot protect ${name}: a branch targets entry+${k - entry}, inside the ${site} bytes the redirect overwrites`;
+  }
+  // A call inside the site leaves return addresses pointing into it.
+  let at = entry;
+  for (const insn of of.decoded.insns) {
+    if (insn.rva < entry || insn.rva >= entry + site) continue;
+    at = insn.rva + insn.length;
+    if ((insn.flow === FlowControl.Call || insn.flow === FlowControl.IndirectCall) && at < entry + site) {
+      return `the thread rule cannot protect ${name}: a call at entry+${insn.rva - entry} returns inside the ${site} bytes the redirect overwrites`;
+    }
+  }
+  return plan;
+}
+
+/** Writable sections whose contents are the import machinery the loader fills in. */
+function importSection(a: ImageAnalysis, s: MappedSection): boolean {
+  return a.importRanges.some(([st, e]) => st < s.rva + s.size && e > s.rva);
+}
+
+/** Compares every writable section: size, and contents with pointers normalised. */
+function diffWritable(m: MatchResult): DataChange[] {
+  const out: DataChange[] = [];
+  const oldW = m.old.img.sections.filter((s) => s.writable && !s.executable && !importSection(m.old, s));
+  const newW = m.new.img.sections.filter((s) => s.writable && !s.executable && !importSection(m.new, s));
+  const byName = new Map(oldW.map((s) => [s.name, s] as const));
+  const seen = new Set<string>();
+  for (const ns of newW) {
+    const os = byName.get(ns.name);
+    seen.add(ns.name);
+    if (os === undefined) {
+      out.push({ name: null, section: ns.name, oldRva: null, newRva: ns.rva, size: ns.size, status: 'added', verdict: 'refused', reason: `new writable section ${ns.name}: its data cannot be added to a running image` });
+      continue;
+    }
+    if (os.size !== ns.size) {
+      out.push({
+        name: null,
+        section: ns.name,
+        oldRva: os.rva,
+        newRva: ns.rva,
+        size: ns.size,
+        status: 'changed',
+        verdict: 'refused',
+        reason: `writable section ${ns.name} changed size (0x${os.size.toString(16)} -> 0x${ns.size.toString(16)} bytes): globals were added, removed or resized`,
+      });
+      continue;
+    }
+    for (const c of compareSection(m, os, ns)) out.push(c);
+  }
+  for (const os of oldW) {
+    if (!seen.has(os.name)) out.push({ name: null, section: os.name, oldRva: os.rva, newRva: null, size: os.size, status: 'removed', verdict: 'refused', reason: `writable section ${os.name} was removed` });
+  }
+  return out;
+}
+
+/** Normalised units of a writable section: bytes, with pointer fields as their targets. */
+function sectionUnits(m: MatchResult, img: MappedImage, s: MappedSection, side: 'old' | 'new'): Map<number, string> {
+  const norm = side === 'old' ? m.oldNorm : m.newNorm;
+  const units = new Map<number, string>();
+  for (const rel of relocsIn(img, s.rva, s.rva + s.size)) {
+    const type = img.relocs.get(rel)!;
+    units.set(rel - s.rva, `${type}:${norm.targetToken(null, absTarget(img, rel, type), 'exact')}`);
+  }
+  return units;
+}
+
+function compareSection(m: MatchResult, os: MappedSection, ns: MappedSection): DataChange[] {
+  const ou = sectionUnits(m, m.old.img, os, 'old');
+  const nu = sectionUnits(m, m.new.img, ns, 'new');
+  const ob = m.old.img.image;
+  const nb = m.new.img.image;
+  const diffs: number[] = [];
+  for (let k = 0; k < ns.size; ) {
+    const a = ou.get(k);
+    const b = nu.get(k);
+    if (a !== undefined || b !== undefined) {
+      if (a !== b) diffs.push(k);
+      k += 8;
+      continue;
+    }
+    if (ob[os.rva + k] !== nb[ns.rva + k]) diffs.push(k);
+    k++;
+  }
+  const out: DataChange[] = [];
+  const reported = new Set<number>();
+  for (const k of diffs) {
+    const item = m.new.itemAt(ns.rva + k);
+    const key = item?.index ?? -1 - k;
+    if (reported.has(item === undefined ? -1 : key)) continue;
+    reported.add(item === undefined ? -1 : key);
+    const name = item?.name ?? null;
+    const label = name ?? `${ns.name}+0x${(item === undefined ? k : item.start - ns.rva).toString(16)}`;
+    out.push({
+      name,
+      section: ns.name,
+      oldRva: os.rva + (item === undefined ? k : item.start - ns.rva),
+      newRva: item?.start ?? ns.rva + k,
+      size: item === undefined ? 1 : item.end - item.start,
+      status: 'changed',
+      verdict: 'refused',
+      reason: `initial value of writable ${label} changed: a running image keeps the old value, so the new code would see state it never set up`,
+    });
+  }
+  return out;
+}
+
+/** Exports, entry point and TLS: image-level properties a hotpatch cannot change. */
+function diffImageLevel(m: MatchResult, status: readonly FunctionStatus[]): DataChange[] {
+  const out: DataChange[] = [];
+  const refuse = (reason: string, name: string | null = null): void => {
+    out.push({ name, section: null, oldRva: null, newRva: null, size: 0, status: 'changed', verdict: 'refused', reason });
+  };
+  const exportsOf = (a: ImageAnalysis): Map<string, number> => {
+    const e = new Map<string, number>();
+    for (const x of a.img.pe.exports?.entries ?? []) e.set(x.name ?? `#${x.ordinal}`, x.forwarder === null ? (x.rva as number) : -1);
+    return e;
+  };
+  const oe = exportsOf(m.old);
+  const ne = exportsOf(m.new);
+  for (const [name, nr] of ne) {
+    const or = oe.get(name);
+    if (or === undefined) {
+      refuse(`export ${name} was added: the export table of a loaded image cannot change`, name);
+      continue;
+    }
+    if (nr < 0 || or < 0) {
+      if (nr !== or) refuse(`export ${name} changed between forwarder and definition`, name);
+      continue;
+    }
+    const nf = m.new.fns.containing(nr);
+    const of = m.old.fns.containing(or);
+    if (nf !== undefined && of !== undefined) {
+      if (m.fnNewToOld[nf.index] !== of.index || nr - nf.entry !== or - of.entry) refuse(`export ${name} now names a different function`, name);
+      continue;
+    }
+    const ni = m.new.itemAt(nr);
+    const oi = m.old.itemAt(or);
+    if (nf !== undefined || of !== undefined || ni === undefined || oi === undefined) refuse(`export ${name} changed kind (code/data)`, name);
+    else if (ni.writable && m.itemNewToOld[ni.index] !== oi.index) refuse(`exported data ${name} moved`, name);
+  }
+  for (const name of oe.keys()) if (!ne.has(name)) refuse(`export ${name} was removed`, name);
+
+  const oEntry = m.old.img.pe.optionalHeader.addressOfEntryPoint as number;
+  const nEntry = m.new.img.pe.optionalHeader.addressOfEntryPoint as number;
+  const of = m.old.fns.byEntry.get(oEntry);
+  const nf = m.new.fns.byEntry.get(nEntry);
+  if ((of === undefined) !== (nf === undefined) || (of !== undefined && nf !== undefined && m.fnNewToOld[nf.index] !== of.index)) {
+    refuse('the entry point moved to a different function');
+  } else if (nf !== undefined && status[nf.index] !== 'unchanged') {
+    refuse(`the entry point function ${nf.name ?? `0x${nEntry.toString(16)}`} changed: it ran at load time and would not run again`);
+  }
+
+  const ot = m.old.img.pe.tls;
+  const nt = m.new.img.pe.tls;
+  if ((ot === null) !== (nt === null)) refuse(nt === null ? 'TLS directory removed' : 'TLS directory added: thread-local storage cannot be added to a loaded image');
+  else if (ot !== null && nt !== null) {
+    const osz = ot.endAddressOfRawData - ot.startAddressOfRawData;
+    const nsz = nt.endAddressOfRawData - nt.startAddressOfRawData;
+    if (osz !== nsz || ot.sizeOfZeroFill !== nt.sizeOfZeroFill) refuse(`TLS template changed size (0x${osz.toString(16)}+0x${ot.sizeOfZeroFill.toString(16)} -> 0x${nsz.toString(16)}+0x${nt.sizeOfZeroFill.toString(16)})`);
+    else {
+      const oStart = Number(ot.startAddressOfRawData - m.old.img.imageBase);
+      const nStart = Number(nt.startAddressOfRawData - m.new.img.imageBase);
+      if (latin1(m.old.img.image.subarray(oStart, oStart + Number(osz))) !== latin1(m.new.img.image.subarray(nStart, nStart + Number(nsz)))) {
+        refuse('TLS template contents changed: existing threads keep the old thread-local values');
+      }
+    }
+    if (ot.callbacks.length !== nt.callbacks.length) refuse(`TLS callbacks changed (${ot.callbacks.length} -> ${nt.callbacks.length})`);
+  }
+  return out;
+}

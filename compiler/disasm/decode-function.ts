@@ -1,0 +1,422 @@
+/**
+ * Disassembly with references: decodes one function by recursive descent inside its
+ * ranges (iced-x86) and records, for every instruction, every field that points somewhere
+ * (rel8/rel32 branches and calls, RIP-relative operands, absolute addresses under base
+ * relocations, MSVC image-relative displacements) and the jump tables its indirect jumps
+ * use. Bytes inside the ranges that descent never reaches are kept as gaps, so a change in
+ * code the analysis cannot see still changes the function's normalised form.
+ */
+import { Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
+import { absTarget, lowerBound, readU32, relocsIn, sectionAt, type MappedImage } from '../functions/map-image.ts';
+
+/** How a reference field encodes its target. */
+export type RefKind = 'rel8' | 'rel32' | 'riprel32' | 'abs64' | 'abs32' | 'imagerel32';
+
+/** One field of one instruction that points somewhere in the image. */
+export interface Reference {
+  readonly kind: RefKind;
+  /** RVA of the field's first byte. */
+  readonly fieldRva: number;
+  /** Field size in bytes (1, 4 or 8). */
+  readonly size: number;
+  /** RVA of the instruction holding the field, and of the next one (rel fields count from it). */
+  readonly insnRva: number;
+  readonly insnEnd: number;
+  /** Target RVA (may be outside every section for odd code; later stages refuse such targets). */
+  readonly target: number;
+  /** True for call instructions (call-graph edges). */
+  readonly isCall: boolean;
+  /** True for branch instructions (jmp/jcc/call/loop): the target is code. */
+  readonly isBranch: boolean;
+}
+
+/** A switch table recovered from an indirect jump. */
+export interface JumpTable {
+  /** RVA of the table. */
+  readonly rva: number;
+  /** `rel32`: int32 entries relative to the table (gcc/mingw); `rva32`: image-relative entries (MSVC). */
+  readonly entryKind: 'rel32' | 'rva32';
+  /** Target RVA of each entry. */
+  readonly targets: readonly number[];
+  /** RVA of the `jmp reg` that uses it. */
+  readonly jumpRva: number;
+}
+
+/** One decoded instruction (details beyond these are re-decoded on demand). */
+export interface DecodedInsn {
+  readonly rva: number;
+  readonly length: number;
+  readonly flow: FlowControl;
+  /** Index of this instruction's first reference in `refs`, and how many it has. */
+  readonly refIndex: number;
+  readonly refCount: number;
+}
+
+/** Half-open RVA range [start, end). */
+export interface RvaRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** A function's instructions and references, in address order. */
+export interface DecodedFunction {
+  readonly insns: readonly DecodedInsn[];
+  readonly refs: readonly Reference[];
+  readonly jumpTables: readonly JumpTable[];
+  /** Byte ranges inside the function's ranges that no decoded instruction covers. */
+  readonly gaps: readonly RvaRange[];
+  /** Code targets outside the ranges that are called or jumped to (for function discovery). */
+  readonly externalCodeTargets: readonly number[];
+  /** Reasons the analysis is incomplete (undecodable bytes, unbounded indirect jump, ...). */
+  readonly problems: readonly string[];
+  /** Highest instruction end reached (the extent of a function without a known end). */
+  readonly maxEnd: number;
+}
+
+/** A reusable decoder over one mapped image. Call `close()` to free its wasm memory. */
+export interface Disassembler {
+  readonly img: MappedImage;
+  /**
+   * Decodes from `entry` inside `ranges`. With `sweepGaps` (the ranges are known to be the
+   * function's own, e.g. from .pdata) bytes descent did not reach are decoded too.
+   */
+  decodeFunction(entry: number, ranges: readonly RvaRange[], sweepGaps: boolean): DecodedFunction;
+  close(): void;
+}
+
+const MAX_TABLE_ENTRIES = 4096;
+
+/** Opens a disassembler over `img` (one iced Decoder and Instruction, reused). */
+export function openDisassembler(img: MappedImage): Disassembler {
+  const decoder = new Decoder(64, img.image, DecoderOptions.None);
+  const insn = new Instruction();
+  let closed = false;
+  const decodeAt = (rva: number): void => {
+    decoder.position = rva;
+    decoder.ip = BigInt(rva);
+    decoder.decodeOut(insn);
+  };
+  return {
+    img,
+    decodeFunction(entry, ranges, sweepGaps) {
+      if (closed) throw new Error('disassembler used after close()');
+      return decodeWith(img, decoder, insn, decodeAt, entry, ranges, sweepGaps);
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      insn.free();
+      decoder.free();
+    },
+  };
+}
+
+interface Pending {
+  rva: number;
+  length: number;
+  flow: FlowControl;
+  refs: Reference[];
+}
+
+function decodeWith(
+  img: MappedImage,
+  decoder: Decoder,
+  insn: Instruction,
+  decodeAt: (rva: number) => void,
+  entry: number,
+  ranges: readonly RvaRange[],
+  sweepGaps: boolean,
+): DecodedFunction {
+  const inside = (rva: number): boolean => ranges.some((r) => rva >= r.start && rva < r.end);
+  const byRva = new Map<number, Pending>();
+  /** rva -> start of the instruction covering it (to detect jumps into the middle of one). */
+  const covered = new Map<number, number>();
+  const problems: string[] = [];
+  const external = new Set<number>();
+  const tables: JumpTable[] = [];
+  const work: number[] = [entry, ...ranges.slice(1).map((r) => r.start)];
+  /** Seeds from gaps are speculative: undecodable bytes there stay a gap, not a problem. */
+  const speculative = new Set<number>();
+  const triedGaps = new Set<number>();
+  let maxEnd = entry;
+  let usesImageBase = false;
+  const imageRelCandidates: Pending[] = [];
+
+  for (let round = 0; ; round++) {
+  while (work.length > 0) {
+    let rva = work.pop()!;
+    const guess = speculative.has(rva);
+    for (;;) {
+      if (!inside(rva)) break;
+      if (byRva.has(rva)) break;
+      const cover = covered.get(rva);
+      if (cover !== undefined) {
+        if (!guess) problems.push(`overlapping instructions at 0x${rva.toString(16)} (inside the one at 0x${cover.toString(16)})`);
+        break;
+      }
+      decodeAt(rva);
+      const length = insn.length;
+      if (insn.code === Code.INVALID || length === 0) {
+        if (!guess) problems.push(`undecodable bytes at 0x${rva.toString(16)}`);
+        break;
+      }
+      const flow = insn.flowControl;
+      const end = rva + length;
+      const p: Pending = { rva, length, flow, refs: [] };
+      byRva.set(rva, p);
+      for (let k = 1; k < length; k++) covered.set(rva + k, rva);
+      if (end > maxEnd) maxEnd = end;
+      collectRefs(img, decoder, insn, p, end);
+      if (!usesImageBase && p.refs.some((r) => r.kind === 'riprel32' && r.target === 0)) usesImageBase = true;
+      if (insn.memoryDisplSize === 4 && !insn.isIpRelMemoryOperand && insn.memoryBase !== Register.None) imageRelCandidates.push(p);
+      let next: number | null = end;
+      switch (flow) {
+        case FlowControl.ConditionalBranch:
+        case FlowControl.UnconditionalBranch: {
+          const branch = p.refs.find((r) => r.isBranch);
+          if (branch !== undefined) {
+            if (inside(branch.target)) work.push(branch.target);
+            else external.add(branch.target);
+          }
+          if (flow === FlowControl.UnconditionalBranch) next = null;
+          break;
+        }
+        case FlowControl.Call: {
+          const call = p.refs.find((r) => r.isBranch);
+          if (call !== undefined) external.add(call.target);
+          break;
+        }
+        case FlowControl.IndirectBranch: {
+          next = null;
+          if (insn.op0Kind === OpKind.Register) {
+            const t = recoverJumpTable(img, decodeAt, insn, byRva, rva, inside);
+            if (t === null) problems.push(`indirect jump at 0x${rva.toString(16)} with no recognisable jump table`);
+            else {
+              tables.push(t);
+              for (const target of t.targets) work.push(target);
+            }
+            decodeAt(rva); // recoverJumpTable re-decoded earlier instructions
+          }
+          break;
+        }
+        case FlowControl.Return:
+        case FlowControl.Exception:
+          next = null;
+          break;
+        case FlowControl.Interrupt:
+          // int3 ends a path (padding / __debugbreak); `int 29h` (fastfail) too.
+          next = null;
+          break;
+        default:
+          break;
+      }
+      if (next === null) break;
+      rva = next;
+    }
+  }
+    // Sweep what descent left: code reached only through paths the analysis could not follow
+    // (an unrecognised table, a computed jump) must still count in the function's form.
+    if (round >= 64 || !sweepGaps) break;
+    for (const g of computeGaps(ranges, byRva)) {
+      if (triedGaps.has(g.start)) continue;
+      triedGaps.add(g.start);
+      speculative.add(g.start);
+      work.push(g.start);
+    }
+    if (work.length === 0) break;
+  }
+
+  // MSVC switch code reads `[base + idx*4 + T]` with base = __ImageBase: such displacements
+  // are image-relative references (no base relocation covers them).
+  if (usesImageBase) {
+    for (const p of imageRelCandidates) {
+      decodeAt(p.rva);
+      const displ = Number(insn.memoryDisplacementU64 & 0xffffffffn);
+      if (displ > 0 && sectionAt(img, displ) !== undefined && !p.refs.some((r) => r.kind === 'imagerel32')) {
+        const co = decoder.getConstantOffsets(insn);
+        const off = co.displacementOffset;
+        co.free();
+        p.refs.push({ kind: 'imagerel32', fieldRva: p.rva + off, size: 4, insnRva: p.rva, insnEnd: p.rva + p.length, target: displ, isCall: false, isBranch: false });
+      }
+    }
+  }
+
+  const sorted = [...byRva.values()].sort((a, b) => a.rva - b.rva);
+  const insns: DecodedInsn[] = [];
+  const refs: Reference[] = [];
+  for (const p of sorted) {
+    p.refs.sort((a, b) => a.fieldRva - b.fieldRva);
+    insns.push({ rva: p.rva, length: p.length, flow: p.flow, refIndex: refs.length, refCount: p.refs.length });
+    refs.push(...p.refs);
+  }
+  const gaps = computeGaps(ranges, byRva);
+  tables.sort((a, b) => a.rva - b.rva);
+  return { insns, refs, jumpTables: tables, gaps, externalCodeTargets: [...external].sort((a, b) => a - b), problems, maxEnd };
+}
+
+function computeGaps(ranges: readonly RvaRange[], byRva: ReadonlyMap<number, Pending>): RvaRange[] {
+  const sorted = [...byRva.values()].sort((a, b) => a.rva - b.rva);
+  const starts = sorted.map((p) => p.rva);
+  const gaps: RvaRange[] = [];
+  for (const r of ranges) {
+    let at = r.start;
+    for (let i = lowerBound(starts, r.start); i < sorted.length && sorted[i]!.rva < r.end; i++) {
+      const p = sorted[i]!;
+      if (p.rva > at) gaps.push({ start: at, end: p.rva });
+      at = Math.max(at, p.rva + p.length);
+    }
+    if (at < r.end) gaps.push({ start: at, end: r.end });
+  }
+  return gaps;
+}
+
+function collectRefs(img: MappedImage, decoder: Decoder, insn: Instruction, p: Pending, end: number): void {
+  const rva = p.rva;
+  const isBranchOp = insn.op0Kind === OpKind.NearBranch64 || insn.op0Kind === OpKind.NearBranch32;
+  if (isBranchOp) {
+    const short = insn.isJmpShort || insn.isJccShort || insn.isLoop || insn.isLoopcc || insn.isJcxShort;
+    const size = short ? 1 : 4;
+    p.refs.push({
+      kind: short ? 'rel8' : 'rel32',
+      fieldRva: end - size,
+      size,
+      insnRva: rva,
+      insnEnd: end,
+      target: Number(BigInt.asUintN(64, insn.nearBranchTarget)),
+      isCall: insn.isCallNear,
+      isBranch: true,
+    });
+  }
+  if (insn.isIpRelMemoryOperand) {
+    const co = decoder.getConstantOffsets(insn);
+    const off = co.displacementOffset;
+    co.free();
+    const t = BigInt.asIntN(64, insn.ipRelMemoryAddress);
+    p.refs.push({
+      kind: 'riprel32',
+      fieldRva: rva + off,
+      size: 4,
+      insnRva: rva,
+      insnEnd: end,
+      target: t < 0n || t > 0xffffffffn ? -1 : Number(t),
+      isCall: insn.flowControl === FlowControl.IndirectCall,
+      isBranch: false,
+    });
+  }
+  for (const r of relocsIn(img, rva, end)) {
+    const type = img.relocs.get(r)!;
+    p.refs.push({
+      kind: type === 10 ? 'abs64' : 'abs32',
+      fieldRva: r,
+      size: type === 10 ? 8 : 4,
+      insnRva: rva,
+      insnEnd: end,
+      target: absTarget(img, r, type),
+      isCall: false,
+      isBranch: false,
+    });
+  }
+}
+
+/** Same register family (rax/eax/ax/al are one). */
+function sameReg(a: Register, b: Register): boolean {
+  return a !== Register.None && b !== Register.None && RegisterExt.fullRegister(a) === RegisterExt.fullRegister(b);
+}
+
+/**
+ * Recognises the two switch idioms and reads the table:
+ * gcc/mingw `lea rX,[rip+T]; movsxd rY,[rX+rI*4]; add rY,rX; jmp rY` (entries relative to T) and
+ * MSVC `lea rB,[rip+__ImageBase]; mov eY,[rB+rI*4+T]; add rY,rB; jmp rY` (entries are RVAs).
+ * The entry count comes from the guarding `cmp rI, N` + `ja`/`jae`; without it, null.
+ */
+function recoverJumpTable(
+  img: MappedImage,
+  decodeAt: (rva: number) => void,
+  insn: Instruction,
+  byRva: ReadonlyMap<number, Pending>,
+  jumpRva: number,
+  inside: (rva: number) => boolean,
+): JumpTable | null {
+  const jmpReg = insn.op0Register;
+  // Walk back through the straight-line predecessors (decoded in address order).
+  const chain: number[] = [];
+  const starts = [...byRva.keys()].filter((r) => r < jumpRva).sort((a, b) => b - a);
+  let expect = jumpRva;
+  for (const s of starts) {
+    const p = byRva.get(s)!;
+    if (p.rva + p.length !== expect) break;
+    chain.push(s);
+    expect = s;
+    if (chain.length >= 16) break;
+  }
+  let addSrc: Register = Register.None;
+  let loadIdx: Register = Register.None;
+  let loadBase: Register = Register.None;
+  let tableRva = -1;
+  let kind: 'rel32' | 'rva32' | null = null;
+  let bound = -1;
+  let state = 0;
+  for (const s of chain) {
+    decodeAt(s);
+    const m = insn.mnemonic;
+    if (state === 0) {
+      if (m === Mnemonic.Add && insn.op0Kind === OpKind.Register && insn.op1Kind === OpKind.Register && sameReg(insn.op0Register, jmpReg)) {
+        addSrc = insn.op1Register;
+        state = 1;
+      }
+    } else if (state === 1) {
+      if ((m === Mnemonic.Movsxd || m === Mnemonic.Mov) && insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, jmpReg) && insn.op1Kind === OpKind.Memory && insn.memoryIndexScale === 4 && sameReg(insn.memoryBase, addSrc)) {
+        loadIdx = insn.memoryIndex;
+        loadBase = insn.memoryBase;
+        const displ = Number(BigInt.asUintN(32, insn.memoryDisplacementU64));
+        if (m === Mnemonic.Mov && displ !== 0) {
+          kind = 'rva32';
+          tableRva = displ;
+        } else if (m === Mnemonic.Movsxd && displ === 0) kind = 'rel32';
+        else return null;
+        state = 2;
+      }
+    } else if (state === 2 || state === 3) {
+      if (state === 2 && m === Mnemonic.Lea && insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadBase) && insn.isIpRelMemoryOperand) {
+        const t = Number(BigInt.asUintN(64, insn.ipRelMemoryAddress));
+        if (kind === 'rel32') tableRva = t;
+        else if (t !== 0) return null; // MSVC form needs __ImageBase in the base register
+        state = 3;
+        continue;
+      }
+      // `mov ecx, eax` style copies (zero extension) rename the index on the way up.
+      if (m === Mnemonic.Mov && insn.op0Kind === OpKind.Register && insn.op1Kind === OpKind.Register && sameReg(insn.op0Register, loadIdx)) {
+        loadIdx = insn.op1Register;
+        continue;
+      }
+      // cmp idx, N directly followed by ja/jae bounds the index. (MSVC may hoist the
+      // __ImageBase lea above the compare, so the compare may come first.)
+      if ((state === 3 || kind === 'rva32') && m === Mnemonic.Cmp && insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadIdx) && isImm(insn.op1Kind)) {
+        const n = Number(BigInt.asUintN(32, insn.immediate(1)));
+        const next = byRva.get(s + insn.length);
+        if (next !== undefined) {
+          decodeAt(next.rva);
+          if (insn.mnemonic === Mnemonic.Ja) bound = n + 1;
+          else if (insn.mnemonic === Mnemonic.Jae) bound = n;
+        }
+        break;
+      }
+    }
+  }
+  if (state < 2) return null;
+  if (bound <= 0 || bound > MAX_TABLE_ENTRIES || tableRva <= 0 || kind === null) return null;
+  const sec = sectionAt(img, tableRva);
+  if (sec === undefined || tableRva + bound * 4 > sec.rva + sec.size) return null;
+  const targets: number[] = [];
+  for (let i = 0; i < bound; i++) {
+    const raw = readU32(img, tableRva + i * 4);
+    const t = kind === 'rel32' ? tableRva + (raw | 0) : raw;
+    if (!inside(t)) return null;
+    targets.push(t);
+  }
+  return { rva: tableRva, entryKind: kind, targets, jumpRva };
+}
+
+function isImm(k: OpKind): boolean {
+  return k === OpKind.Immediate8 || k === OpKind.Immediate8to32 || k === OpKind.Immediate8to64 || k === OpKind.Immediate32 || k === OpKind.Immediate32to64 || k === OpKind.Immediate16 || k === OpKind.Immediate64;
+}

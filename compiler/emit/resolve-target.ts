@@ -1,0 +1,118 @@
+/**
+ * Where a reference of NEW code must point once the package is applied to OLD: the same
+ * function in OLD when it is unchanged, its new body in the package when it changed or was
+ * added, the matched global, an old read-only item with the same content (or a copy of the
+ * new one carried in the package), the old IAT slot of the same import (or a new import).
+ * Both the diff (to give verdicts) and the emitter (to write fixups) ask these questions.
+ */
+import type { FixupTarget } from '../../formats/package.ts';
+import { asRva } from '../../common/types.ts';
+import type { FunctionInfo } from '../functions/discover-functions.ts';
+import type { DataItem } from '../match/analyze-image.ts';
+import type { MatchResult } from '../match/match-images.ts';
+
+/** What the emitter does with each new function. */
+export type EmitRole = 'old' | 'emit';
+
+/** A resolved target: a FixupTarget plus what it stands for (for reports and verification). */
+export type Resolved =
+  | { readonly ok: true; readonly target: FixupTarget; readonly what: string }
+  | { readonly ok: false; readonly reason: string };
+
+/** Everything resolution needs; the emitter fills `blockOf` and the carried-data table. */
+export interface ResolveContext {
+  readonly m: MatchResult;
+  /** New function index -> code block id, for functions the package carries. */
+  readonly blockOf: ReadonlyMap<number, number>;
+  /** New function index -> block offset of each of its ranges. */
+  readonly rangeOffsets: ReadonlyMap<number, readonly number[]>;
+  /** Carries a new read-only item in the package; returns its data block id. */
+  carry(item: DataItem): number;
+  /** Index of a new import (added on first use). */
+  importIndex(dll: string, symbol: string): number;
+  /** Exact content key -> an old read-only item with that content. */
+  readonly oldRodata: ReadonlyMap<string, DataItem>;
+}
+
+const fail = (reason: string): Resolved => ({ ok: false, reason });
+
+/** Describes an RVA of the new image for messages: `name+0x10` or `0x1234`. */
+export function describeNew(m: MatchResult, t: number): string {
+  const g = m.new.fns.containing(t);
+  if (g !== undefined && g.name !== null) return t === g.entry ? g.name : `${g.name}+0x${(t - g.entry).toString(16)}`;
+  const d = m.new.itemAt(t);
+  if (d !== undefined && d.name !== null) return t === d.start ? d.name : `${d.name}+0x${(t - d.start).toString(16)}`;
+  return `0x${t.toString(16)}`;
+}
+
+/** Offset of `t` inside the package layout of function `f` (ranges laid out per `offsets`). */
+export function offsetInFunction(f: FunctionInfo, offsets: readonly number[], t: number): number | null {
+  for (let i = 0; i < f.ranges.length; i++) {
+    const r = f.ranges[i]!;
+    if (t >= r.start && t < r.end) return offsets[i]! + (t - r.start);
+  }
+  return null;
+}
+
+/**
+ * Resolves new-image RVA `t` (referenced from `from`, a new function, or null for data) to
+ * the address it must have in the patched old image.
+ */
+export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo | null): Resolved {
+  const m = ctx.m;
+  const n = m.new;
+  if (t < 0) return fail(`reference to an address outside the image`);
+  if (t === 0) return { ok: true, target: { kind: 'image', rva: asRva(0) }, what: '__ImageBase' };
+  const imp = n.img.iat.get(t);
+  if (imp !== undefined) {
+    for (const [slot, o] of m.old.img.iat) {
+      if (o.dll === imp.dll && o.symbol === imp.symbol) return { ok: true, target: { kind: 'image', rva: asRva(slot) }, what: `${imp.dll}!${imp.symbol}` };
+    }
+    return { ok: true, target: { kind: 'import-slot', index: ctx.importIndex(imp.dll, imp.symbol) }, what: `new import ${imp.dll}!${imp.symbol}` };
+  }
+  if (n.importRanges.some(([s, e]) => t >= s && t < e)) return fail(`reference into the import tables at 0x${t.toString(16)}`);
+  const g = n.fns.containing(t);
+  if (g !== undefined) {
+    const block = ctx.blockOf.get(g.index);
+    if (block !== undefined) {
+      const off = offsetInFunction(g, ctx.rangeOffsets.get(g.index)!, t);
+      if (off === null) return fail(`internal: 0x${t.toString(16)} not in ${describeNew(m, g.entry)}`);
+      return { ok: true, target: { kind: 'block', blockId: block, offset: off }, what: `new ${describeNew(m, t)}` };
+    }
+    const o = m.fnNewToOld[g.index]!;
+    if (o < 0) return fail(`reference to ${describeNew(m, t)}, which has no counterpart in the old image and is not in the package`);
+    const og = m.old.fns.functions[o]!;
+    for (let i = 0; i < g.ranges.length; i++) {
+      const r = g.ranges[i]!;
+      if (t >= r.start && t < r.end) {
+        const or = og.ranges[i];
+        if (or === undefined || (t - r.start >= or.end - or.start && t !== g.entry)) return fail(`reference into ${describeNew(m, t)} has no place in the old function`);
+        return { ok: true, target: { kind: 'image', rva: asRva(or.start + (t - r.start)) }, what: `old ${describeNew(m, t)}` };
+      }
+    }
+    return fail(`internal: 0x${t.toString(16)} not in ${describeNew(m, g.entry)}`);
+  }
+  const table = n.tables.get(t);
+  if (table !== undefined) {
+    return fail(`reference to the jump table of ${describeNew(m, table.fn.entry)} from ${from === null ? 'data' : describeNew(m, from.entry)}`);
+  }
+  const item = n.itemAt(t);
+  if (item === undefined) {
+    const edge = n.img.sections.find((x) => x.rva + x.size === t);
+    const oldEdge = edge === undefined ? undefined : m.old.img.sections.find((x) => x.name === edge.name);
+    if (oldEdge !== undefined) return { ok: true, target: { kind: 'image', rva: asRva(oldEdge.rva + oldEdge.size) }, what: `end of ${edge!.name}` };
+    const sec = n.img.sections.find((s) => t >= s.rva && t < s.rva + s.size);
+    return fail(sec?.executable === true ? `reference to code outside any function at 0x${t.toString(16)}` : `reference to 0x${t.toString(16)}, outside every section`);
+  }
+  if (item.writable) {
+    const o = m.itemNewToOld[item.index]!;
+    if (o < 0) return fail(`reference to writable data ${describeNew(m, t)} (${item.section}) with no counterpart in the old image: new or moved global`);
+    const oi = m.old.items[o]!;
+    if (t - item.start >= oi.end - oi.start) return fail(`reference to ${describeNew(m, t)} lies past the end of the old global (layout changed)`);
+    return { ok: true, target: { kind: 'image', rva: asRva(oi.start + (t - item.start)) }, what: `global ${describeNew(m, t)}` };
+  }
+  const key = m.newNorm.itemKey(item, 'exact');
+  const old = ctx.oldRodata.get(key);
+  if (old !== undefined) return { ok: true, target: { kind: 'image', rva: asRva(old.start + (t - item.start)) }, what: `old read-only ${describeNew(m, t)}` };
+  return { ok: true, target: { kind: 'block', blockId: ctx.carry(item), offset: t - item.start }, what: `new read-only ${describeNew(m, t)}` };
+}

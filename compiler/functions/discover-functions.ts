@@ -1,0 +1,257 @@
+/**
+ * Function discovery: where functions start and which bytes belong to them. Sources, in
+ * order of trust: `.pdata` (RUNTIME_FUNCTION begin/end; chained entries are fragments of
+ * their parent), exports, COFF function symbols (mingw keeps them), the entry point, and
+ * recursive descent (call and tail-jump targets found while decoding the others).
+ */
+import { ok, type Result } from '../../common/errors.ts';
+import type { RuntimeFunction } from '../../runtime/pe/types.ts';
+import { openDisassembler, type DecodedFunction, type RvaRange } from '../disasm/decode-function.ts';
+import { isCode, sectionAt, type MappedImage } from './map-image.ts';
+
+/** Where a function was found. */
+export type FunctionSource = 'pdata' | 'export' | 'symbol' | 'entry' | 'descent';
+
+/** One discovered function. */
+export interface FunctionInfo {
+  /** Index in `FunctionTable.functions` (address order). */
+  readonly index: number;
+  readonly entry: number;
+  /** Code ranges: the main body first, then chained fragments. */
+  readonly ranges: readonly RvaRange[];
+  readonly sources: readonly FunctionSource[];
+  /** Preferred name: export name, else symbol name, else null. */
+  readonly name: string | null;
+  /** Every name the function goes by (exports and symbols). */
+  readonly names: readonly string[];
+  /** The .pdata entries covering it (main entry first, then fragments). */
+  readonly pdata: readonly RuntimeFunction[];
+  readonly decoded: DecodedFunction;
+}
+
+/** All functions of one image, sorted by entry, with lookups. */
+export interface FunctionTable {
+  readonly functions: readonly FunctionInfo[];
+  readonly byEntry: ReadonlyMap<number, FunctionInfo>;
+  /** The function whose ranges contain `rva`, if any. */
+  containing(rva: number): FunctionInfo | undefined;
+}
+
+const UNW_FLAG_CHAININFO = 4;
+const IMAGE_SYM_CLASS_EXTERNAL = 2;
+const IMAGE_SYM_CLASS_STATIC = 3;
+const IMAGE_SYM_DTYPE_FUNCTION_TYPE = 0x20;
+const MAX_ROUNDS = 16;
+
+interface Start {
+  sources: Set<FunctionSource>;
+  names: string[];
+  exportNames: string[];
+  pdata: RuntimeFunction | null;
+  fragments: RuntimeFunction[];
+}
+
+/** Finds every function of `img` and decodes it. */
+export function discoverFunctions(img: MappedImage): Result<FunctionTable> {
+  const pe = img.pe;
+  const starts = new Map<number, Start>();
+  const add = (rva: number, source: FunctionSource): Start | null => {
+    if (!isCode(img, rva)) return null;
+    let s = starts.get(rva);
+    if (s === undefined) {
+      s = { sources: new Set(), names: [], exportNames: [], pdata: null, fragments: [] };
+      starts.set(rva, s);
+    }
+    s.sources.add(source);
+    return s;
+  };
+
+  const fragmentsOf = new Map<number, RuntimeFunction[]>();
+  for (const rf of pe.exceptions) {
+    let root: RuntimeFunction = rf;
+    for (let depth = 0; depth < 32 && root.unwind !== null && (root.unwind.flags & UNW_FLAG_CHAININFO) !== 0 && root.unwind.chained !== null; depth++) {
+      root = root.unwind.chained;
+    }
+    if (root === rf) {
+      const s = add(rf.beginAddress as number, 'pdata');
+      if (s !== null) s.pdata = rf;
+    } else {
+      const list = fragmentsOf.get(root.beginAddress as number) ?? [];
+      list.push(rf);
+      fragmentsOf.set(root.beginAddress as number, list);
+      add(root.beginAddress as number, 'pdata');
+    }
+  }
+  for (const [begin, frags] of fragmentsOf) {
+    const s = starts.get(begin);
+    if (s !== undefined) s.fragments = frags.filter((f) => f.beginAddress !== begin);
+  }
+  for (const e of pe.exports?.entries ?? []) {
+    if (e.forwarder !== null) continue;
+    const s = add(e.rva as number, 'export');
+    if (s !== null && e.name !== null) s.exportNames.push(e.name);
+  }
+  for (const sym of pe.symbols) {
+    if (sym.type !== IMAGE_SYM_DTYPE_FUNCTION_TYPE) continue;
+    if (sym.storageClass !== IMAGE_SYM_CLASS_EXTERNAL && sym.storageClass !== IMAGE_SYM_CLASS_STATIC) continue;
+    const sec = pe.sections[sym.sectionNumber - 1];
+    if (sym.sectionNumber <= 0 || sec === undefined) continue;
+    const s = add((sec.virtualAddress as number) + sym.value, 'symbol');
+    if (s !== null && !s.names.includes(sym.name)) s.names.push(sym.name);
+  }
+  const entry = pe.optionalHeader.addressOfEntryPoint as number;
+  if (entry !== 0) add(entry, 'entry');
+
+  // Ranges claimed by .pdata: a symbol or export inside one is a label of that function,
+  // not a function of its own (gcc emits local symbols for some labels).
+  const pdataRanges: RvaRange[] = [];
+  for (const s of starts.values()) {
+    if (s.pdata !== null) pdataRanges.push({ start: s.pdata.beginAddress as number, end: s.pdata.endAddress as number });
+    for (const f of s.fragments) pdataRanges.push({ start: f.beginAddress as number, end: f.endAddress as number });
+  }
+  pdataRanges.sort((a, b) => a.start - b.start);
+  const inPdataInterior = (rva: number): boolean => {
+    let lo = 0;
+    let hi = pdataRanges.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const r = pdataRanges[mid]!;
+      if (rva < r.start) hi = mid - 1;
+      else if (rva >= r.end) lo = mid + 1;
+      else return rva !== r.start;
+    }
+    return false;
+  };
+  for (const [rva, s] of [...starts]) if (s.pdata === null && inPdataInterior(rva)) starts.delete(rva);
+
+  const dis = openDisassembler(img);
+  try {
+    const cache = new Map<string, DecodedFunction>();
+    let sorted: number[] = [];
+    let rangesOf = new Map<number, RvaRange[]>();
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      sorted = [...starts.keys()].sort((a, b) => a - b);
+      rangesOf = new Map();
+      for (let i = 0; i < sorted.length; i++) {
+        const rva = sorted[i]!;
+        const s = starts.get(rva)!;
+        const ranges: RvaRange[] = [];
+        if (s.pdata !== null) ranges.push({ start: rva, end: s.pdata.endAddress as number });
+        else {
+          const sec = sectionAt(img, rva)!;
+          const next = sorted[i + 1];
+          const secEnd = sec.rva + sec.size;
+          ranges.push({ start: rva, end: next !== undefined && next < secEnd ? next : secEnd });
+        }
+        for (const f of s.fragments) ranges.push({ start: f.beginAddress as number, end: f.endAddress as number });
+        rangesOf.set(rva, ranges);
+      }
+      let added = 0;
+      const known = new Set(sorted);
+      const claimed = buildContaining(sorted, rangesOf);
+      const s0 = (rva: number): boolean => starts.get(rva)!.pdata !== null;
+      for (const rva of sorted) {
+        const ranges = rangesOf.get(rva)!;
+        const key = `${rva}:${ranges.map((r) => `${r.start}-${r.end}`).join(',')}`;
+        let d = cache.get(key);
+        if (d === undefined) {
+          d = dis.decodeFunction(rva, ranges, s0(rva));
+          cache.set(key, d);
+        }
+        for (const t of d.externalCodeTargets) {
+          if (known.has(t) || !isCode(img, t)) continue;
+          if (claimed(t) !== undefined && starts.get(claimed(t)!)?.pdata !== null) continue;
+          if (inPdataInterior(t)) continue;
+          // A target inside a symbol-less, pdata-less function's guessed range splits it.
+          add(t, 'descent');
+          known.add(t);
+          added++;
+        }
+      }
+      if (added === 0) break;
+    }
+    // Final decode with final ranges; functions without .pdata end where their code ends.
+    const functions: FunctionInfo[] = [];
+    for (let i = 0; i < sorted.length; i++) {
+      const rva = sorted[i]!;
+      const s = starts.get(rva)!;
+      let ranges = rangesOf.get(rva)!;
+      const key = `${rva}:${ranges.map((r) => `${r.start}-${r.end}`).join(',')}`;
+      let d = cache.get(key) ?? dis.decodeFunction(rva, ranges, s.pdata !== null);
+      if (s.pdata === null) {
+        // Descent alone decided the extent; sweep inside it now that it is known.
+        const first = ranges[0]!;
+        const end = Math.max(first.start + 1, Math.min(first.end, d.maxEnd));
+        ranges = [{ start: first.start, end }, ...ranges.slice(1)];
+        d = dis.decodeFunction(rva, ranges, true);
+      }
+      const names = [...s.exportNames, ...s.names.filter((n) => !s.exportNames.includes(n))];
+      const pdata: RuntimeFunction[] = [];
+      if (s.pdata !== null) pdata.push(s.pdata);
+      pdata.push(...s.fragments);
+      const order: FunctionSource[] = ['pdata', 'export', 'symbol', 'entry', 'descent'];
+      functions.push({
+        index: i,
+        entry: rva,
+        ranges,
+        sources: order.filter((o) => s.sources.has(o)),
+        name: names[0] ?? null,
+        names,
+        pdata,
+        decoded: d,
+      });
+    }
+    return ok(makeTable(functions));
+  } finally {
+    dis.close();
+  }
+}
+
+function buildContaining(sorted: readonly number[], rangesOf: ReadonlyMap<number, readonly RvaRange[]>): (rva: number) => number | undefined {
+  const all: Array<{ start: number; end: number; fn: number }> = [];
+  for (const fn of sorted) for (const r of rangesOf.get(fn)!) all.push({ ...r, fn });
+  all.sort((a, b) => a.start - b.start);
+  return (rva) => {
+    let lo = 0;
+    let hi = all.length - 1;
+    let best: number | undefined;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (all[mid]!.start <= rva) {
+        best = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (best === undefined) return undefined;
+    const r = all[best]!;
+    return rva < r.end ? r.fn : undefined;
+  };
+}
+
+/** Builds the lookups over functions sorted by entry. */
+export function makeTable(functions: readonly FunctionInfo[]): FunctionTable {
+  const byEntry = new Map<number, FunctionInfo>();
+  for (const f of functions) byEntry.set(f.entry, f);
+  const all: Array<{ start: number; end: number; f: FunctionInfo }> = [];
+  for (const f of functions) for (const r of f.ranges) all.push({ start: r.start, end: r.end, f });
+  all.sort((a, b) => a.start - b.start);
+  return {
+    functions,
+    byEntry,
+    containing(rva) {
+      let lo = 0;
+      let hi = all.length - 1;
+      let best = -1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (all[mid]!.start <= rva) {
+          best = mid;
+          lo = mid + 1;
+        } else hi = mid - 1;
+      }
+      if (best < 0) return undefined;
+      const r = all[best]!;
+      return rva < r.end ? r.f : undefined;
+    },
+  };
+}

@@ -1,0 +1,155 @@
+/**
+ * The image as the Windows loader lays it out (sections at their RVAs, zero fill past raw
+ * data), plus the lookups every compiler stage needs: which section holds an RVA, where
+ * base relocations sit, which RVAs are IAT slots. Built once per file; pure over bytes.
+ */
+import { err, ok, type Result } from '../../common/errors.ts';
+import type { PeFile } from '../../runtime/pe/types.ts';
+import {
+  IMAGE_REL_BASED_DIR64,
+  IMAGE_REL_BASED_HIGHLOW,
+  IMAGE_SCN_CNT_CODE,
+  IMAGE_SCN_MEM_EXECUTE,
+  IMAGE_SCN_MEM_WRITE,
+  IMAGE_SCN_CNT_UNINITIALIZED_DATA,
+} from '../../runtime/pe/types.ts';
+
+/** A section as mapped: its RVA range and what it may hold. */
+export interface MappedSection {
+  readonly name: string;
+  readonly rva: number;
+  /** Mapped size: VirtualSize (or SizeOfRawData when VirtualSize is 0). */
+  readonly size: number;
+  /** Bytes backed by the file; the rest of `size` is zero fill (.bss). */
+  readonly rawSize: number;
+  readonly executable: boolean;
+  readonly writable: boolean;
+  readonly characteristics: number;
+}
+
+/** An imported symbol, as an IAT slot names it. */
+export interface ImportName {
+  readonly dll: string;
+  /** `name` or `#ordinal`. */
+  readonly symbol: string;
+}
+
+/** A mapped PE image and its lookup tables. */
+export interface MappedImage {
+  readonly pe: PeFile;
+  /** The image bytes at their RVAs, `sizeOfImage` long. */
+  readonly image: Uint8Array;
+  readonly imageBase: bigint;
+  /** Sections sorted by RVA. */
+  readonly sections: readonly MappedSection[];
+  /** RVA -> relocation type (DIR64 or HIGHLOW) for every base relocation. */
+  readonly relocs: ReadonlyMap<number, number>;
+  /** Sorted RVAs of the base relocations, for range queries. */
+  readonly relocRvas: Uint32Array;
+  /** IAT slot RVA -> the import it holds. */
+  readonly iat: ReadonlyMap<number, ImportName>;
+}
+
+/** Above this a SizeOfImage is refused: the compiler maps the whole image in memory. */
+const MAX_IMAGE = 1 << 30;
+
+/** Maps `bytes` as the loader would (no relocation applied), after `parsePe` accepted them. */
+export function mapImage(bytes: Uint8Array, pe: PeFile): Result<MappedImage> {
+  const size = pe.optionalHeader.sizeOfImage;
+  if (size <= 0 || size > MAX_IMAGE) return err('DIFF_IMAGE_SIZE', `SizeOfImage 0x${size.toString(16)} is out of range`);
+  const image = new Uint8Array(size);
+  const headers = Math.min(pe.optionalHeader.sizeOfHeaders, bytes.length, size);
+  image.set(bytes.subarray(0, headers), 0);
+  const sections: MappedSection[] = [];
+  for (const s of pe.sections) {
+    const vsize = s.virtualSize === 0 ? s.sizeOfRawData : s.virtualSize;
+    const rva = s.virtualAddress as number;
+    if (rva + vsize > size) return err('DIFF_SECTION_RANGE', `section ${s.name} ends past SizeOfImage`, rva);
+    const uninit = (s.characteristics & IMAGE_SCN_CNT_UNINITIALIZED_DATA) !== 0;
+    const raw = uninit ? 0 : Math.max(0, Math.min(s.sizeOfRawData, vsize, bytes.length - (s.pointerToRawData as number)));
+    if (raw > 0) image.set(bytes.subarray(s.pointerToRawData as number, (s.pointerToRawData as number) + raw), rva);
+    sections.push({
+      name: s.name,
+      rva,
+      size: vsize,
+      rawSize: raw,
+      executable: (s.characteristics & (IMAGE_SCN_MEM_EXECUTE | IMAGE_SCN_CNT_CODE)) !== 0,
+      writable: (s.characteristics & IMAGE_SCN_MEM_WRITE) !== 0,
+      characteristics: s.characteristics,
+    });
+  }
+  sections.sort((a, b) => a.rva - b.rva);
+  const relocs = new Map<number, number>();
+  for (const r of pe.relocations.entries) {
+    if (r.type === IMAGE_REL_BASED_DIR64 || r.type === IMAGE_REL_BASED_HIGHLOW) relocs.set(r.rva as number, r.type);
+  }
+  const relocRvas = Uint32Array.from(relocs.keys()).sort();
+  const iat = new Map<number, ImportName>();
+  for (const d of pe.imports) {
+    for (const sym of d.symbols) {
+      iat.set(sym.iatRva as number, { dll: d.dll.toLowerCase(), symbol: sym.name ?? `#${sym.ordinal ?? 0}` });
+    }
+  }
+  return ok({ pe, image, imageBase: pe.optionalHeader.imageBase, sections, relocs, relocRvas, iat });
+}
+
+/** The section holding `rva`, or undefined (headers, gaps, past the end). */
+export function sectionAt(img: MappedImage, rva: number): MappedSection | undefined {
+  const s = img.sections;
+  let lo = 0;
+  let hi = s.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const m = s[mid]!;
+    if (rva < m.rva) hi = mid - 1;
+    else if (rva >= m.rva + m.size) lo = mid + 1;
+    else return m;
+  }
+  return undefined;
+}
+
+/** True when `rva` lies in an executable section. */
+export function isCode(img: MappedImage, rva: number): boolean {
+  return sectionAt(img, rva)?.executable === true;
+}
+
+/** First index in the sorted `arr` whose value is >= `v`. */
+export function lowerBound(arr: ArrayLike<number>, v: number): number {
+  let lo = 0;
+  let hi = arr.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (arr[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Base relocations whose fixed-up field starts in [start, end). */
+export function relocsIn(img: MappedImage, start: number, end: number): number[] {
+  const out: number[] = [];
+  for (let i = lowerBound(img.relocRvas, start); i < img.relocRvas.length && img.relocRvas[i]! < end; i++) out.push(img.relocRvas[i]!);
+  return out;
+}
+
+/** Reads a little-endian u32 at `rva` of the mapped image (0 past the end). */
+export function readU32(img: MappedImage, rva: number): number {
+  if (rva < 0 || rva + 4 > img.image.length) return 0;
+  const b = img.image;
+  return (b[rva]! | (b[rva + 1]! << 8) | (b[rva + 2]! << 16) | (b[rva + 3]! << 24)) >>> 0;
+}
+
+/** Reads a little-endian u64 at `rva` of the mapped image as a bigint (0 past the end). */
+export function readU64(img: MappedImage, rva: number): bigint {
+  return BigInt(readU32(img, rva)) | (BigInt(readU32(img, rva + 4)) << 32n);
+}
+
+/**
+ * The RVA an absolute address field at `rva` points to (the value minus ImageBase), or -1
+ * when it falls outside the image. `type` is the relocation type (DIR64 or HIGHLOW).
+ */
+export function absTarget(img: MappedImage, rva: number, type: number): number {
+  const v = type === IMAGE_REL_BASED_DIR64 ? readU64(img, rva) : BigInt(readU32(img, rva));
+  const t = v - img.imageBase;
+  return t < 0n || t >= BigInt(img.image.length) ? -1 : Number(t);
+}

@@ -1,0 +1,155 @@
+/**
+ * Everything the matcher needs from one image: its functions (discovered and decoded) and
+ * its data items. A data item is a referenced address in a data section; it extends to the
+ * next referenced address (or data symbol, or jump-table edge) in the same section, since a
+ * stripped image says nothing else about where one object ends.
+ */
+import { ok, type Result } from '../../common/errors.ts';
+import type { JumpTable } from '../disasm/decode-function.ts';
+import { discoverFunctions, type FunctionInfo, type FunctionTable } from '../functions/discover-functions.ts';
+import { absTarget, lowerBound, sectionAt, type MappedImage, type MappedSection } from '../functions/map-image.ts';
+import { DirectoryIndex } from '../../runtime/pe/types.ts';
+
+/** One data item: [start, end) inside a non-executable section. */
+export interface DataItem {
+  readonly index: number;
+  readonly start: number;
+  readonly end: number;
+  readonly writable: boolean;
+  readonly section: string;
+  /** COFF data symbol naming it, when there is one. */
+  readonly name: string | null;
+  /** True when the item is a jump table owned by a function. */
+  readonly jumpTable: boolean;
+}
+
+/** A jump table and the function that uses it. */
+export interface OwnedTable {
+  readonly fn: FunctionInfo;
+  readonly table: JumpTable;
+}
+
+/** One image, analysed. */
+export interface ImageAnalysis {
+  readonly img: MappedImage;
+  readonly fns: FunctionTable;
+  /** Data items sorted by start. */
+  readonly items: readonly DataItem[];
+  /** The item holding `rva`, if any. */
+  itemAt(rva: number): DataItem | undefined;
+  /** Jump tables by table RVA. */
+  readonly tables: ReadonlyMap<number, OwnedTable>;
+  /** Every rel8/rel32 branch target in the image (the thread rule checks entries against it). */
+  readonly branchTargets: ReadonlySet<number>;
+  /** RVA ranges of the import machinery (directory, IAT, names): not data items. */
+  readonly importRanges: ReadonlyArray<readonly [number, number]>;
+}
+
+const IMAGE_SYM_CLASS_EXTERNAL = 2;
+const IMAGE_SYM_CLASS_STATIC = 3;
+
+/** Discovers functions and data items of a mapped image. */
+export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
+  const fr = discoverFunctions(img);
+  if (!fr.ok) return fr;
+  const fns = fr.value;
+  const pe = img.pe;
+
+  const importRanges: Array<readonly [number, number]> = [];
+  for (const idx of [DirectoryIndex.Import, DirectoryIndex.Iat, DirectoryIndex.DelayImport]) {
+    const d = pe.dataDirectories[idx];
+    if (d !== undefined && d.size > 0) importRanges.push([d.virtualAddress as number, (d.virtualAddress as number) + d.size]);
+  }
+  for (const slot of img.iat.keys()) importRanges.push([slot, slot + 8]);
+  const inImports = (rva: number): boolean => importRanges.some(([s, e]) => rva >= s && rva < e);
+
+  const starts = new Map<number, string | null>();
+  const ends = new Set<number>();
+  // Data in code sections (mingw's __CTOR_LIST__, MSVC's tables) is data too when no function
+  // claims it.
+  const isData = (sec: MappedSection | undefined, rva: number): sec is MappedSection => sec !== undefined && (!sec.executable || fns.containing(rva) === undefined);
+  const addStart = (rva: number, name: string | null = null): void => {
+    if (rva <= 0 || !isData(sectionAt(img, rva), rva) || inImports(rva)) return;
+    if (!starts.has(rva) || name !== null) starts.set(rva, name ?? starts.get(rva) ?? null);
+  };
+  const branchTargets = new Set<number>();
+  const tables = new Map<number, OwnedTable>();
+  for (const f of fns.functions) {
+    for (const r of f.decoded.refs) {
+      if (r.isBranch) branchTargets.add(r.target);
+      else addStart(r.target);
+    }
+    for (const t of f.decoded.jumpTables) {
+      tables.set(t.rva, { fn: f, table: t });
+      addStart(t.rva);
+      ends.add(t.rva + 4 * t.targets.length);
+    }
+  }
+  // Pointers stored in data (covered by base relocations) make their targets items too.
+  for (const [rva, type] of img.relocs) {
+    if (!isData(sectionAt(img, rva), rva)) continue;
+    const t = absTarget(img, rva, type);
+    if (t > 0) addStart(t);
+  }
+  for (const sym of pe.symbols) {
+    if (sym.type === 0x20 || sym.sectionNumber <= 0) continue;
+    if (sym.storageClass !== IMAGE_SYM_CLASS_EXTERNAL && sym.storageClass !== IMAGE_SYM_CLASS_STATIC) continue;
+    const sec = pe.sections[sym.sectionNumber - 1];
+    if (sec === undefined) continue;
+    // Section symbols (`.data`, `.rdata$...`) are not objects.
+    if (sym.name.startsWith('.') || sym.numberOfAuxSymbols > 0) continue;
+    addStart((sec.virtualAddress as number) + sym.value, sym.name);
+  }
+  for (const e of ends) addStart(e);
+
+  const fnEntries = fns.functions.map((f) => f.entry);
+  const sortedStarts = [...starts.keys()].sort((a, b) => a - b);
+  const items: DataItem[] = [];
+  for (let i = 0; i < sortedStarts.length; i++) {
+    const s = sortedStarts[i]!;
+    const sec = sectionAt(img, s)!;
+    const secEnd = sec.rva + sec.size;
+    const next = sortedStarts[i + 1];
+    let end = next !== undefined && next < secEnd ? next : secEnd;
+    // Import machinery inside the same section (mingw's .idata) ends an item early, and so
+    // does the next function in a code section.
+    for (const [a] of importRanges) if (a > s && a < end) end = a;
+    if (sec.executable) {
+      const nextFn = fnEntries[lowerBound(fnEntries, s + 1)];
+      if (nextFn !== undefined && nextFn < end) end = nextFn;
+    }
+    items.push({
+      index: items.length,
+      start: s,
+      end,
+      writable: sec.writable,
+      section: sec.name,
+      name: starts.get(s) ?? null,
+      jumpTable: tables.has(s),
+    });
+  }
+  const itemStarts = items.map((d) => d.start);
+  return ok({
+    img,
+    fns,
+    items,
+    itemAt(rva) {
+      let lo = 0;
+      let hi = itemStarts.length - 1;
+      let best = -1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (itemStarts[mid]! <= rva) {
+          best = mid;
+          lo = mid + 1;
+        } else hi = mid - 1;
+      }
+      if (best < 0) return undefined;
+      const d = items[best]!;
+      return rva < d.end ? d : undefined;
+    },
+    tables,
+    branchTargets,
+    importRanges,
+  });
+}

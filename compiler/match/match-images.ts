@@ -1,0 +1,202 @@
+/**
+ * Matching OLD to NEW: pairs functions (and writable data items) of two builds.
+ *
+ * In order: names (exports, COFF symbols; unique on both sides), the entry point, unique
+ * shape hashes (normalised code with no match named), then propagation to a fixed point
+ * (BinDiff-style): the unmatched callees of a matched pair at the same call-site index, and
+ * unmatched neighbours in address order whose shapes agree. Writable items pair by symbol
+ * name and by the position of their reference in matched functions.
+ *
+ * A poor match costs size, not safety: the diff compares exact normalised forms, and a
+ * function whose references point at an unmatched target is always "changed".
+ */
+import type { FunctionInfo } from '../functions/discover-functions.ts';
+import type { ImageAnalysis } from './analyze-image.ts';
+import { hashString, Normaliser, type MatchView, type Side } from './normalise.ts';
+
+/** How a function pair was found. */
+export type MatchHow = 'name' | 'entry' | 'hash' | 'callgraph' | 'neighbour';
+
+/** The match between two analysed images. */
+export interface MatchResult {
+  readonly old: ImageAnalysis;
+  readonly new: ImageAnalysis;
+  /** New function index -> old function index, -1 when unmatched. */
+  readonly fnNewToOld: Int32Array;
+  readonly fnOldToNew: Int32Array;
+  readonly fnHow: ReadonlyMap<number, MatchHow>;
+  /** New data item index -> old item index (writable items), -1 when unmatched. */
+  readonly itemNewToOld: Int32Array;
+  readonly itemOldToNew: Int32Array;
+  readonly view: MatchView;
+  readonly oldNorm: Normaliser;
+  readonly newNorm: Normaliser;
+}
+
+/** Pairs the functions and writable data of two analysed images. */
+export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResult {
+  const oldFns = oldA.fns.functions;
+  const newFns = newA.fns.functions;
+  const fnNewToOld = new Int32Array(newFns.length).fill(-1);
+  const fnOldToNew = new Int32Array(oldFns.length).fill(-1);
+  const itemNewToOld = new Int32Array(newA.items.length).fill(-1);
+  const itemOldToNew = new Int32Array(oldA.items.length).fill(-1);
+  const fnHow = new Map<number, MatchHow>();
+  const view: MatchView = {
+    fnKey: (side, i) => (side === 'old' ? (fnOldToNew[i]! >= 0 ? i : -1) : fnNewToOld[i]!),
+    itemKey: (side, i) => (side === 'old' ? (itemOldToNew[i]! >= 0 ? i : -1) : itemNewToOld[i]!),
+  };
+  const oldNorm = new Normaliser(oldA, 'old', view);
+  const newNorm = new Normaliser(newA, 'new', view);
+
+  const pair = (o: number, n: number, how: MatchHow): boolean => {
+    if (fnOldToNew[o] !== -1 || fnNewToOld[n] !== -1) return false;
+    fnOldToNew[o] = n;
+    fnNewToOld[n] = o;
+    fnHow.set(n, how);
+    return true;
+  };
+  const pairItem = (o: number, n: number): boolean => {
+    if (itemOldToNew[o] !== -1 || itemNewToOld[n] !== -1) return false;
+    const oi = oldA.items[o]!;
+    const ni = newA.items[n]!;
+    if (!oi.writable || !ni.writable || oi.jumpTable || ni.jumpTable) return false;
+    itemOldToNew[o] = n;
+    itemNewToOld[n] = o;
+    return true;
+  };
+
+  // 1. Names, unique on each side.
+  const byName = (fns: readonly FunctionInfo[]): Map<string, number> => {
+    const m = new Map<string, number>();
+    const dup = new Set<string>();
+    for (const f of fns) for (const n of f.names) {
+      if (m.has(n) && m.get(n) !== f.index) dup.add(n);
+      m.set(n, f.index);
+    }
+    for (const d of dup) m.delete(d);
+    return m;
+  };
+  const oldNames = byName(oldFns);
+  for (const [name, n] of byName(newFns)) {
+    const o = oldNames.get(name);
+    if (o !== undefined) pair(o, n, 'name');
+  }
+  // Writable data by symbol name.
+  const itemNames = new Map<string, number>();
+  for (const d of oldA.items) if (d.name !== null && d.writable) itemNames.set(d.name, d.index);
+  for (const d of newA.items) {
+    const o = d.name === null ? undefined : itemNames.get(d.name);
+    if (o !== undefined) pairItem(o, d.index);
+  }
+  // 2. Entry point.
+  const oe = oldA.fns.byEntry.get(oldA.img.pe.optionalHeader.addressOfEntryPoint as number);
+  const ne = newA.fns.byEntry.get(newA.img.pe.optionalHeader.addressOfEntryPoint as number);
+  if (oe !== undefined && ne !== undefined) pair(oe.index, ne.index, 'entry');
+
+  const oldShape = oldFns.map((f) => hashString(oldNorm.functionForm(f, 'shape')));
+  const newShape = newFns.map((f) => hashString(newNorm.functionForm(f, 'shape')));
+
+  const fnTargets = (a: ImageAnalysis, f: FunctionInfo): number[] => {
+    const out: number[] = [];
+    for (const r of f.decoded.refs) {
+      const g = a.fns.containing(r.target);
+      if (g !== undefined && g !== f && r.target === g.entry) out.push(g.index);
+    }
+    return out;
+  };
+  const itemTargets = (a: ImageAnalysis, f: FunctionInfo): number[] => {
+    const out: number[] = [];
+    for (const r of f.decoded.refs) {
+      if (r.isBranch) continue;
+      const d = a.itemAt(r.target);
+      if (d !== undefined && d.writable) out.push(d.index);
+    }
+    return out;
+  };
+
+  for (let round = 0; round < 64; round++) {
+    let changed = 0;
+    // 3. Unique shapes among the unmatched.
+    const count = (shapes: string[], used: Int32Array): Map<string, number> => {
+      const m = new Map<string, number>();
+      shapes.forEach((h, i) => {
+        if (used[i] !== -1) return;
+        m.set(h, m.has(h) ? -2 : i);
+      });
+      return m;
+    };
+    const os = count(oldShape, fnOldToNew);
+    const ns = count(newShape, fnNewToOld);
+    for (const [h, n] of ns) {
+      const o = os.get(h);
+      if (n >= 0 && o !== undefined && o >= 0 && pair(o, n, 'hash')) changed++;
+    }
+    // 4. Call graph and data references of matched pairs, position by position.
+    for (let n = 0; n < newFns.length; n++) {
+      const o = fnNewToOld[n]!;
+      if (o < 0) continue;
+      const nt = fnTargets(newA, newFns[n]!);
+      const ot = fnTargets(oldA, oldFns[o]!);
+      if (nt.length === ot.length) {
+        for (let k = 0; k < nt.length; k++) if (pair(ot[k]!, nt[k]!, 'callgraph')) changed++;
+      } else {
+        // Different call lists: pair only callees whose shapes agree, in order.
+        let j = 0;
+        for (const t of nt) {
+          for (let k = j; k < ot.length; k++) {
+            if (oldShape[ot[k]!] === newShape[t]) {
+              if (pair(ot[k]!, t, 'callgraph')) changed++;
+              j = k + 1;
+              break;
+            }
+          }
+        }
+      }
+      const ni = itemTargets(newA, newFns[n]!);
+      const oi = itemTargets(oldA, oldFns[o]!);
+      if (ni.length === oi.length) for (let k = 0; k < ni.length; k++) if (pairItem(oi[k]!, ni[k]!)) changed++;
+    }
+    // 5. Neighbours in address order, when their shapes agree or both are the only gap.
+    for (let n = 0; n < newFns.length; n++) {
+      const o = fnNewToOld[n]!;
+      if (o < 0) continue;
+      for (const d of [-1, 1]) {
+        const nn = n + d;
+        const on = o + d;
+        if (nn < 0 || on < 0 || nn >= newFns.length || on >= oldFns.length) continue;
+        if (fnNewToOld[nn] !== -1 || fnOldToNew[on] !== -1) continue;
+        const sameShape = oldShape[on] === newShape[nn];
+        // Both unmatched and enclosed by the same matched pair on the other side: the same slot.
+        const nn2 = nn + d;
+        const on2 = on + d;
+        const enclosed = nn2 >= 0 && on2 >= 0 && nn2 < newFns.length && on2 < oldFns.length && fnNewToOld[nn2] === on2;
+        if ((sameShape || enclosed) && pair(on, nn, 'neighbour')) changed++;
+      }
+    }
+    if (changed === 0) break;
+  }
+  // 6. Writable items still unpaired: same section, same offset, same extent. Sound because a
+  // writable section that changed size is refused outright, so accepted pairs share layout;
+  // reference-based pairs above win where the two disagree.
+  const oldAt = new Map<string, number>();
+  for (const d of oldA.items) {
+    if (!d.writable || itemOldToNew[d.index] !== -1) continue;
+    const sec = oldA.img.sections.find((s) => s.name === d.section && d.start >= s.rva && d.start < s.rva + s.size);
+    if (sec !== undefined) oldAt.set(`${d.section}:${d.start - sec.rva}:${d.end - d.start}`, d.index);
+  }
+  for (const d of newA.items) {
+    if (!d.writable || itemNewToOld[d.index] !== -1) continue;
+    const sec = newA.img.sections.find((s) => s.name === d.section && d.start >= s.rva && d.start < s.rva + s.size);
+    const o = sec === undefined ? undefined : oldAt.get(`${d.section}:${d.start - sec.rva}:${d.end - d.start}`);
+    if (o !== undefined) pairItem(o, d.index);
+  }
+  oldNorm.reset();
+  newNorm.reset();
+  return { old: oldA, new: newA, fnNewToOld, fnOldToNew, fnHow, itemNewToOld, itemOldToNew, view, oldNorm, newNorm };
+}
+
+/** The side-specific normaliser of a match. */
+export function normaliserOf(m: MatchResult, side: Side): Normaliser {
+  return side === 'old' ? m.oldNorm : m.newNorm;
+}

@@ -1,0 +1,194 @@
+/**
+ * Normalisation: a function's instructions with every reference field zeroed and replaced
+ * by what it refers to (an offset inside the function, the matched function, the import
+ * name, the data item's content or match), so layout shifts alone change nothing.
+ *
+ * Two modes. `shape` names no match: every function reference is just "a function" and
+ * writable data just "a global"; it is what candidate matching hashes. `exact` names
+ * matches, and an unmatched target gets a token unique to its side, so it can never compare
+ * equal: that is what decides unchanged vs changed.
+ */
+import type { Reference } from '../disasm/decode-function.ts';
+import type { FunctionInfo } from '../functions/discover-functions.ts';
+import { absTarget, relocsIn } from '../functions/map-image.ts';
+import type { DataItem, ImageAnalysis } from './analyze-image.ts';
+
+/** Which image a token is computed for. */
+export type Side = 'old' | 'new';
+
+/** The match as normalisation sees it: old index of a new function / data item (or -1). */
+export interface MatchView {
+  /** Pair key of a function on `side`: the old function's index, or -1 when unmatched. */
+  fnKey(side: Side, index: number): number;
+  /** Pair key of a writable data item on `side` (old item index), or -1. */
+  itemKey(side: Side, index: number): number;
+}
+
+/** Normalisation mode (see the module comment). */
+export type Mode = 'shape' | 'exact';
+
+/** A 64-bit (two 32-bit lanes) hash of a string, as 16 hex digits. */
+export function hashString(s: string): string {
+  let h1 = 0x811c9dc5 | 0;
+  let h2 = 0x9747b28c | 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+    h2 ^= h2 >>> 15;
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 0x85ebca6b);
+  h2 = Math.imul(h2 ^ (h2 >>> 13), 0xc2b2ae35);
+  return (h1 >>> 0).toString(16).padStart(8, '0') + (h2 >>> 0).toString(16).padStart(8, '0') + s.length.toString(36);
+}
+
+/** Bytes as a latin1 string (chunked: spreading a large array overflows the stack). */
+export function latin1(bytes: ArrayLike<number>): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; i += 8192) {
+    out += String.fromCharCode(...Array.prototype.slice.call(bytes, i, i + 8192));
+  }
+  return out;
+}
+
+/**
+ * When [start, end) is printable text, a NUL, then only zeros, the end of the text plus its
+ * terminator; otherwise null.
+ */
+export function stringExtent(b: Uint8Array, start: number, end: number): number | null {
+  let k = start;
+  while (k < end && ((b[k]! >= 0x20 && b[k]! < 0x7f) || b[k] === 9 || b[k] === 10 || b[k] === 13)) k++;
+  if (k === start || k >= end || b[k] !== 0) return null;
+  for (let z = k; z < end; z++) if (b[z] !== 0) return null;
+  return k + 1;
+}
+
+/** Normaliser over one image. Data-item keys are memoised per mode. */
+export class Normaliser {
+  private readonly itemKeys = new Map<string, string>();
+  private readonly visiting = new Set<number>();
+
+  constructor(
+    readonly a: ImageAnalysis,
+    readonly side: Side,
+    readonly match: MatchView,
+  ) {}
+
+  /** Forgets memoised data keys (the match changed). */
+  reset(): void {
+    this.itemKeys.clear();
+  }
+
+  /** The normalised form of function `f`. */
+  functionForm(f: FunctionInfo, mode: Mode): string {
+    const img = this.a.img.image;
+    const d = f.decoded;
+    const parts: string[] = [];
+    for (const insn of d.insns) {
+      const bytes = img.subarray(insn.rva, insn.rva + insn.length);
+      const masked = Array.from(bytes);
+      const toks: string[] = [];
+      for (let k = insn.refIndex; k < insn.refIndex + insn.refCount; k++) {
+        const r = d.refs[k]!;
+        for (let b = 0; b < r.size; b++) {
+          const at = r.fieldRva - insn.rva + b;
+          if (at < masked.length) masked[at] = 0;
+        }
+        toks.push(this.refToken(f, r, mode));
+      }
+      parts.push(latin1(masked) + (toks.length > 0 ? `|${toks.join('|')}` : ''));
+    }
+    for (const g of d.gaps) parts.push(`g${g.start - f.entry}:${latin1(img.subarray(g.start, g.end))}`);
+    if (d.problems.length > 0) parts.push(`p${d.problems.length}`);
+    return parts.join('\n');
+  }
+
+  /** Token for where reference `r` of function `f` points. */
+  refToken(f: FunctionInfo, r: Reference, mode: Mode): string {
+    return `${r.kind[0]}${this.targetToken(f, r.target, mode)}`;
+  }
+
+  /** Token for an address `t` seen from function `f` (null `f` for data). */
+  targetToken(f: FunctionInfo | null, t: number, mode: Mode): string {
+    const a = this.a;
+    const unique = (what: string): string => (mode === 'shape' ? `${what}?` : `${what}?${this.side}${t}`);
+    if (t < 0) return unique('x');
+    if (t === 0) return 'B';
+    if (f !== null) {
+      for (let i = 0; i < f.ranges.length; i++) {
+        const r = f.ranges[i]!;
+        if (t >= r.start && t < r.end) return `i${i}:${t - r.start}`;
+      }
+    }
+    const imp = a.img.iat.get(t);
+    if (imp !== undefined) return `m${imp.dll}!${imp.symbol}`;
+    const g = a.fns.containing(t);
+    if (g !== undefined) {
+      if (mode === 'shape') return t === g.entry ? 'f' : 'f+';
+      const key = this.match.fnKey(this.side, g.index);
+      return key < 0 ? unique('f') : `f${key}+${t - g.entry}`;
+    }
+    const table = a.tables.get(t);
+    if (table !== undefined) {
+      const fn = table.fn;
+      const offs = table.table.targets.map((x) => {
+        for (let i = 0; i < fn.ranges.length; i++) {
+          const r = fn.ranges[i]!;
+          if (x >= r.start && x < r.end) return `${i}:${x - r.start}`;
+        }
+        return '?';
+      });
+      // The table is part of its function: equal tables of two matched functions match.
+      return `j${fn === f ? '' : mode === 'shape' ? 'f' : this.match.fnKey(this.side, fn.index)}[${offs.join(',')}]`;
+    }
+    const item = a.itemAt(t);
+    if (item === undefined) {
+      // One past the end of a section (linker-made list ends such as mingw's
+      // __RUNTIME_PSEUDO_RELOC_LIST_END__) is a position, named by the section.
+      const sec = a.img.sections.find((x) => x.rva + x.size === t || x.rva === t);
+      if (sec !== undefined) return `e${sec.name}${sec.rva === t ? '<' : '>'}`;
+      return unique('x');
+    }
+    if (item.writable) {
+      if (mode === 'shape') return `w+${t - item.start}`;
+      const key = this.match.itemKey(this.side, item.index);
+      return key < 0 ? unique('w') : `w${key}+${t - item.start}`;
+    }
+    return `r${this.itemKey(item, mode)}+${t - item.start}`;
+  }
+
+  /** Content key of a read-only item: its bytes with pointer fields replaced by their targets. */
+  itemKey(item: DataItem, mode: Mode): string {
+    const memo = `${mode}:${item.index}`;
+    const hit = this.itemKeys.get(memo);
+    if (hit !== undefined) return hit;
+    if (this.visiting.has(item.index)) return 'cycle';
+    this.visiting.add(item.index);
+    try {
+      const img = this.a.img;
+      const parts: string[] = [];
+      let at = item.start;
+      const text = stringExtent(img.image, item.start, item.end);
+      if (text !== null && relocsIn(img, item.start, item.end).length === 0) {
+        // A C string followed by zero padding: only the string and its terminator are ever
+        // read, and the padding shifts with whatever the linker put after it.
+        const key = `s${hashString(latin1(img.image.subarray(item.start, text)))}`;
+        this.itemKeys.set(memo, key);
+        return key;
+      }
+      for (const rel of relocsIn(img, item.start, item.end)) {
+        const type = img.relocs.get(rel)!;
+        const size = type === 10 ? 8 : 4;
+        parts.push(latin1(img.image.subarray(at, rel)));
+        parts.push(`\u0100${this.targetToken(null, absTarget(img, rel, type), mode)}\u0101`);
+        at = Math.min(item.end, rel + size);
+      }
+      parts.push(latin1(img.image.subarray(at, item.end)));
+      const key = hashString(parts.join(''));
+      this.itemKeys.set(memo, key);
+      return key;
+    } finally {
+      this.visiting.delete(item.index);
+    }
+  }
+}
