@@ -80,6 +80,8 @@ export async function startAgent(launch: AgentLaunch = {}): Promise<Result<Agent
   } catch (e) {
     return err('LIVE_AGENT_START', `cannot start the agent: ${e instanceof Error ? e.message : String(e)}`);
   }
+  // HOTPATCH_AGENT_TRACE=1 echoes every request and answer on stderr (for diagnosing a live apply).
+  const trace = process.env['HOTPATCH_AGENT_TRACE'] === '1';
   const queue: Pending[] = [];
   let buffered = '';
   let stderrText = '';
@@ -110,6 +112,7 @@ export async function startAgent(launch: AgentLaunch = {}): Promise<Result<Agent
       buffered = buffered.slice(nl + 1);
       if (line === '') continue;
       const p = queue.shift();
+      if (trace) process.stderr.write(`agent< ${line.slice(0, 300)}\n`);
       if (p === undefined) continue; // nothing asked: ignore (never happens with a well-behaved agent)
       clearTimeout(p.timer);
       let o: unknown;
@@ -143,6 +146,7 @@ export async function startAgent(launch: AgentLaunch = {}): Promise<Result<Agent
   const conn: AgentConnection = {
     request(line) {
       const r = enqueue();
+      if (trace) process.stderr.write(`agent> ${line.slice(0, 300)}\n`);
       if (gone === null) child.stdin.write(`${line}\n`);
       return r;
     },
@@ -221,13 +225,29 @@ export interface Win32AgentBackend extends ProcessBackend {
   readonly lastThreadIps: readonly Va[];
   /** The underlying agent session, for requests beyond the backend contract (state records). */
   readonly agent: AgentConnection;
-  /** Ends the session keeping every change (commits the agent's guard transaction). */
-  close(): Promise<Result<void>>;
+  /**
+   * Ends the session keeping every change (commits the agent's guard transaction). Frees
+   * were deferred to this point; the agent releases a region only when no thread references
+   * it (RIP, registers, stack words) and keeps it allocated otherwise (see CloseReport).
+   */
+  close(): Promise<Result<CloseReport>>;
+  /** Private committed allocations in [lo, hi) that start with `magic` (state records). */
+  findMarkers(lo: Va, hi: Va, magic: Uint8Array): Promise<Result<Va[]>>;
   /**
    * Ends the session undoing everything done through it (the agent replays its log: original
    * bytes, protections, allocations, unwind registrations, suspended threads).
    */
   abandon(): Promise<void>;
+}
+
+/** What committing a session did with the regions whose free was deferred to commit. */
+export interface CloseReport {
+  /** Regions released. */
+  readonly freed: number;
+  /** Regions left allocated because a thread still referenced them (a leak, not a crash). */
+  readonly kept: readonly Va[];
+  /** How long the release check held the threads suspended, in microseconds (0 if nothing to free). */
+  readonly releasePauseUs: number;
 }
 
 /** The ntdll functions unwind registration calls in the target, resolved once per session. */
@@ -409,11 +429,25 @@ function makeBackend(agent: AgentConnection, pid: number, module: TargetModule):
     },
     execute,
     async close() {
-      if (closed) return ok(undefined);
+      if (closed) return err('LIVE_BAD_REQUEST', 'session already closed');
       closed = true;
       const r = await agent.request('commit');
       await agent.close();
-      return r.ok ? ok(undefined) : r;
+      if (!r.ok) return r;
+      const kept: Va[] = [];
+      for (const k of Array.isArray(r.value['kept']) ? (r.value['kept'] as unknown[]) : []) if (typeof k === 'string') kept.push(asVa(BigInt(k)));
+      const freed = typeof r.value['freed'] === 'number' ? r.value['freed'] : 0;
+      const us = typeof r.value['pausedUs'] === 'number' ? r.value['pausedUs'] : 0;
+      if (typeof r.value['freeFailures'] === 'number' && r.value['freeFailures'] > 0)
+        return err('LIVE_FREE_FAILED', `${r.value['freeFailures']} deferred region frees failed in process ${pid}`);
+      return ok({ freed, kept, releasePauseUs: us });
+    },
+    async findMarkers(lo, hi, magic) {
+      const r = await agent.request(`find-marker ${hex(lo)} ${hex(hi)} ${bytesToHex(magic)}`);
+      if (!r.ok) return r;
+      const out: Va[] = [];
+      for (const a of Array.isArray(r.value['regions']) ? (r.value['regions'] as unknown[]) : []) if (typeof a === 'string') out.push(asVa(BigInt(a)));
+      return ok(out);
     },
     async abandon() {
       if (closed) return;

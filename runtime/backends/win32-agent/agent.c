@@ -162,6 +162,9 @@ static int g_in_tx, g_aborted;
 /* Guard mode (`begin guard`): a failed step does not roll back (the driver's own executor
  * undoes step by step); the log is only replayed when stdin closes before `commit`. */
 static int g_guard;
+/* Inside `batch` ... `end`, the first failure makes the agent skip the rest of the batch, so a
+ * driver can send a whole suspended span (suspend, redirects, flush, resume) in one write. */
+static int g_in_batch, g_batch_failed_at, g_batch_index;
 static u64 *g_deferred_free;
 static size_t g_nfree, g_capfree;
 
@@ -239,44 +242,84 @@ static int known_thread(DWORD tid) {
   return 0;
 }
 
+typedef LONG(NTAPI *NtGetNextThreadFn)(HANDLE process, HANDLE thread, ACCESS_MASK access, ULONG attributes, ULONG flags, PHANDLE next);
+static NtGetNextThreadFn g_next_thread;
+
+static int add_suspended(HANDLE h, DWORD tid) {
+  if (SuspendThread(h) == (DWORD)-1) return 0; /* exiting thread: nothing to hold */
+  if (g_nthr == MAX_THREADS) {
+    ResumeThread(h);
+    return -1;
+  }
+  g_thr[g_nthr].tid = tid;
+  g_thr[g_nthr].h = h;
+  g_nthr++;
+  return 1;
+}
+
+/* One pass over the target's threads, suspending those not held yet; returns how many it
+ * added, or -1. NtGetNextThread walks only this process's threads; a Toolhelp snapshot
+ * (the fallback) lists every thread on the system and costs tens of ms under Wine, time
+ * that would count as pause on the second pass. */
+static int suspend_pass(DWORD *err_out) {
+  int added = 0;
+  const ACCESS_MASK access = THREAD_SUSPEND_RESUME | THREAD_GET_CONTEXT | THREAD_QUERY_INFORMATION;
+  if (g_next_thread) {
+    HANDLE cur = NULL, next = NULL;
+    while (g_next_thread(g_proc, cur, access, 0, 0, &next) >= 0) {
+      if (cur) CloseHandle(cur);
+      cur = next;
+      DWORD tid = GetThreadId(cur);
+      if (!tid || known_thread(tid)) continue;
+      HANDLE h;
+      if (!DuplicateHandle(GetCurrentProcess(), cur, GetCurrentProcess(), &h, 0, FALSE, DUPLICATE_SAME_ACCESS)) continue;
+      int r = add_suspended(h, tid);
+      if (r <= 0) CloseHandle(h);
+      if (r < 0) {
+        CloseHandle(cur);
+        *err_out = 0;
+        return -1;
+      }
+      added += r;
+    }
+    if (cur) CloseHandle(cur);
+    return added;
+  }
+  HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
+  if (snap == INVALID_HANDLE_VALUE) {
+    *err_out = GetLastError();
+    return -1;
+  }
+  THREADENTRY32 te;
+  te.dwSize = sizeof te;
+  for (BOOL more = Thread32First(snap, &te); more; more = Thread32Next(snap, &te)) {
+    if (te.th32OwnerProcessID != g_pid || known_thread(te.th32ThreadID)) continue;
+    HANDLE h = OpenThread(access, FALSE, te.th32ThreadID);
+    if (!h) continue; /* exited between snapshot and open */
+    int r = add_suspended(h, te.th32ThreadID);
+    if (r <= 0) CloseHandle(h);
+    if (r < 0) {
+      CloseHandle(snap);
+      *err_out = 0;
+      return -1;
+    }
+    added += r;
+  }
+  CloseHandle(snap);
+  return added;
+}
+
 /*
- * Suspends every thread of the target. Threads can start while we walk the snapshot, so the
- * walk repeats until a pass finds no thread it has not suspended yet.
+ * Suspends every thread of the target. A thread can start while we walk the list (created
+ * by one we had not suspended yet), so the walk repeats until a pass finds no new thread.
  */
 static int suspend_all(DWORD *err_out) {
   QueryPerformanceCounter(&g_t_suspend);
   g_suspended = 1;
   for (int pass = 0; pass < 16; pass++) {
-    HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
-    if (snap == INVALID_HANDLE_VALUE) {
-      *err_out = GetLastError();
-      return 0;
-    }
-    THREADENTRY32 te;
-    te.dwSize = sizeof te;
-    int added = 0;
-    for (BOOL more = Thread32First(snap, &te); more; more = Thread32Next(snap, &te)) {
-      if (te.th32OwnerProcessID != g_pid || known_thread(te.th32ThreadID)) continue;
-      HANDLE h = OpenThread(THREAD_SUSPEND_RESUME | THREAD_GET_CONTEXT | THREAD_QUERY_INFORMATION, FALSE, te.th32ThreadID);
-      if (!h) continue; /* exited between snapshot and open */
-      if (SuspendThread(h) == (DWORD)-1) {
-        CloseHandle(h);
-        continue;
-      }
-      if (g_nthr == MAX_THREADS) {
-        ResumeThread(h);
-        CloseHandle(h);
-        CloseHandle(snap);
-        *err_out = 0;
-        return 0;
-      }
-      g_thr[g_nthr].tid = te.th32ThreadID;
-      g_thr[g_nthr].h = h;
-      g_nthr++;
-      added++;
-    }
-    CloseHandle(snap);
-    if (!added) return 1;
+    int added = suspend_pass(err_out);
+    if (added < 0) return 0;
+    if (added == 0) return 1;
   }
   return 1;
 }
@@ -1266,8 +1309,9 @@ static int cmd_suspend(void) {
     }
     Sleep((DWORD)delay);
   }
+  double took_us = paused_us();
   begin_ok();
-  out_fmt(",\"attempts\":%llu,\"threads\":[", (unsigned long long)attempt);
+  out_fmt(",\"attempts\":%llu,\"suspendUs\":%.1f,\"threads\":[", (unsigned long long)attempt, took_us);
   for (int i = 0; i < g_nthr; i++) {
     int touches = nr ? thread_touches(g_thr[i].h, &ctx[i], rs, nr) : 0;
     out_fmt("%s{\"tid\":%lu", i ? "," : "", (unsigned long)g_thr[i].tid);
@@ -1290,6 +1334,76 @@ static int cmd_resume(void) {
   return 1;
 }
 
+/* Size of the allocation that starts at `base` (all its regions), or 0. */
+static u64 allocation_size(u64 base) {
+  MEMORY_BASIC_INFORMATION mbi;
+  u64 at = base;
+  while (VirtualQueryEx(g_proc, (LPCVOID)(uintptr_t)at, &mbi, sizeof mbi) && (u64)(uintptr_t)mbi.AllocationBase == base && mbi.State != MEM_FREE) {
+    u64 end = (u64)(uintptr_t)mbi.BaseAddress + mbi.RegionSize;
+    if (end <= at) break;
+    at = end;
+  }
+  return at - base;
+}
+
+/*
+ * Releases the regions whose free was deferred to commit. A region is released only while no
+ * thread can still run code in it: every thread suspended, none with its RIP, an integer
+ * register or a stack word (a return address) inside. Referenced regions get a few more
+ * chances (threads run on between tries); a region still referenced after that stays
+ * allocated and is reported as kept: a small leak instead of a crash. Returns the pause.
+ */
+static double release_deferred(int *kept_out, int *free_failures) {
+  double pause = 0;
+  CONTEXT *ctx = (CONTEXT *)_aligned_malloc(sizeof(CONTEXT), 16);
+  Range *rs = (Range *)calloc(g_nfree ? g_nfree : 1, sizeof(Range));
+  if (!ctx || !rs) {
+    _aligned_free(ctx);
+    free(rs);
+    *kept_out = (int)g_nfree;
+    g_nfree = 0;
+    return 0;
+  }
+  for (int attempt = 0; attempt < 20 && g_nfree > 0; attempt++) {
+    if (attempt) Sleep(2);
+    size_t n = g_nfree;
+    for (size_t i = 0; i < n; i++) {
+      rs[i].busy = 1;
+      rs[i].addr = g_deferred_free[i];
+      rs[i].len = allocation_size(g_deferred_free[i]);
+    }
+    DWORD e = 0;
+    if (!suspend_all(&e)) {
+      pause += resume_all();
+      continue;
+    }
+    unsigned char *referenced = (unsigned char *)calloc(n, 1);
+    if (!referenced) {
+      pause += resume_all();
+      break;
+    }
+    for (int t = 0; t < g_nthr; t++) {
+      memset(ctx, 0, sizeof(CONTEXT));
+      ctx->ContextFlags = CONTEXT_CONTROL | CONTEXT_INTEGER;
+      int got = GetThreadContext(g_thr[t].h, ctx);
+      for (size_t i = 0; i < n; i++)
+        if (!referenced[i] && (!got || thread_touches(g_thr[t].h, ctx, &rs[i], 1))) referenced[i] = 1;
+    }
+    size_t keep = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (referenced[i]) g_deferred_free[keep++] = g_deferred_free[i];
+      else if (!VirtualFreeEx(g_proc, (LPVOID)(uintptr_t)g_deferred_free[i], 0, MEM_RELEASE)) (*free_failures)++;
+    }
+    g_nfree = keep;
+    free(referenced);
+    pause += resume_all();
+  }
+  *kept_out = (int)g_nfree;
+  _aligned_free(ctx);
+  free(rs);
+  return pause;
+}
+
 static int cmd_commit(void) {
   if (!g_in_tx) return fail("LIVE_BAD_REQUEST", 0, "commit without begin");
   if (g_aborted) {
@@ -1297,17 +1411,24 @@ static int cmd_commit(void) {
     g_aborted = 0;
     return fail("LIVE_ABORTED", 0, "transaction was rolled back after a failed step; nothing was committed");
   }
-  double us = -1;
-  if (g_suspended) us = resume_all();
-  int free_failures = 0;
-  for (size_t i = 0; i < g_nfree; i++)
-    if (!VirtualFreeEx(g_proc, (LPVOID)(uintptr_t)g_deferred_free[i], 0, MEM_RELEASE)) free_failures++;
+  double us = 0;
+  if (g_suspended) us += resume_all();
+  int free_failures = 0, kept = 0;
+  size_t nfree = g_nfree;
+  u64 *kept_list = NULL;
+  if (nfree) {
+    us += release_deferred(&kept, &free_failures);
+    kept_list = (u64 *)malloc(sizeof(u64) * (size_t)(kept ? kept : 1));
+    if (kept_list) memcpy(kept_list, g_deferred_free, sizeof(u64) * (size_t)kept);
+  }
   size_t steps = g_nundo;
   undo_clear();
   g_in_tx = 0;
   begin_ok();
-  out_fmt(",\"steps\":%llu,\"freeFailures\":%d", (unsigned long long)steps, free_failures);
-  if (us >= 0) out_fmt(",\"pausedUs\":%.1f", us);
+  out_fmt(",\"steps\":%llu,\"freed\":%d,\"freeFailures\":%d,\"kept\":[", (unsigned long long)steps, (int)nfree - kept - free_failures, free_failures);
+  for (int i = 0; kept_list && i < kept; i++) out_fmt("%s\"0x%llx\"", i ? "," : "", (unsigned long long)kept_list[i]);
+  out_fmt("],\"pausedUs\":%.1f", us);
+  free(kept_list);
   return 1;
 }
 
@@ -1393,12 +1514,42 @@ int main(void) {
   _setmode(_fileno(stdin), _O_BINARY);
   _setmode(_fileno(stdout), _O_BINARY);
   QueryPerformanceFrequency(&g_freq);
+  g_next_thread = (NtGetNextThreadFn)(void *)GetProcAddress(GetModuleHandleA("ntdll.dll"), "NtGetNextThread");
   for (;;) {
     char *line = read_line();
     if (!line) break;
     if (tokenize(line) == 0) continue;
     g_op = g_tok[0];
     if (!strcmp(g_op, "quit")) break;
+    if (!strcmp(g_op, "batch")) {
+      g_out_len = 0;
+      if (g_in_batch) fail("LIVE_BAD_REQUEST", 0, "batch inside a batch");
+      else {
+        g_in_batch = 1;
+        g_batch_failed_at = -1;
+        g_batch_index = 0;
+        begin_ok();
+      }
+      send_line();
+      continue;
+    }
+    if (!strcmp(g_op, "end")) {
+      g_out_len = 0;
+      if (!g_in_batch) fail("LIVE_BAD_REQUEST", 0, "end without batch");
+      else {
+        g_in_batch = 0;
+        begin_ok();
+        out_fmt(",\"failedAt\":%d", g_batch_failed_at);
+      }
+      send_line();
+      continue;
+    }
+    if (g_in_batch && g_batch_failed_at >= 0) {
+      fail("LIVE_SKIPPED", 0, "skipped: request %d of this batch failed", g_batch_failed_at);
+      g_batch_index++;
+      send_line();
+      continue;
+    }
     /* After a failed step the transaction is already rolled back: skip the rest until
      * commit/abort, so a driver may pipeline a whole plan without waiting for each answer. */
     if (g_in_tx && g_aborted && strcmp(g_op, "commit") && strcmp(g_op, "abort") && strcmp(g_op, "hello")) {
@@ -1407,12 +1558,20 @@ int main(void) {
       continue;
     }
     g_rolled_back = 0;
+    LARGE_INTEGER t0, t1;
+    QueryPerformanceCounter(&t0);
     int okv = dispatch();
+    if (g_in_batch) {
+      if (!okv) g_batch_failed_at = g_batch_index;
+      g_batch_index++;
+    }
     if (!okv && g_in_tx && !g_aborted && !g_guard) {
       rollback();
       g_aborted = 1;
       out_fmt(",\"rolledBack\":true,\"undoFailures\":%d", g_undo_failures);
     }
+    QueryPerformanceCounter(&t1);
+    out_fmt(",\"us\":%.1f", (double)(t1.QuadPart - t0.QuadPart) * 1e6 / (double)g_freq.QuadPart);
     send_line();
   }
   /* stdin closed or quit: never leave the target frozen or half patched. */

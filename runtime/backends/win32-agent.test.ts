@@ -1,0 +1,379 @@
+/**
+ * The agent's primitives against a real Windows process under Wine: a small target
+ * (win32-agent/test-target, built here with mingw-w64) loads probe.dll and, with --worker,
+ * calls `value` in a loop while the tests allocate, write, protect, suspend, redirect,
+ * register unwind data and roll back through the same ProcessBackend the executor uses.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { asVa, type Va } from '../../common/types.ts';
+import { missingTools } from '../../test/support/tools.ts';
+import { startWine, wineEnv } from '../../test/support/wine.ts';
+import { PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE, PAGE_READWRITE, undoOf, type StepObservation, type WriteStep } from '../plan/write-plan.ts';
+import { openWin32Backend, startAgent, type Win32AgentBackend } from './win32-agent.ts';
+
+const skip = missingTools(['mingw', 'wine']);
+const SRC = fileURLToPath(new URL('./win32-agent/test-target/', import.meta.url));
+
+/** A running target.exe and the lines it printed at start. */
+interface Target {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly pid: number;
+  readonly module: Va;
+  readonly valueFn: Va;
+  readonly heapAlloc: Va;
+  /** Sends `run` and returns [value(1), worker calls, odd results]. */
+  run(): Promise<[number, number, number]>;
+  stop(): Promise<number | null>;
+}
+
+let dir = '';
+
+function lineReader(child: ChildProcessWithoutNullStreams): () => Promise<string> {
+  let buf = '';
+  const lines: string[] = [];
+  const waiters: ((l: string) => void)[] = [];
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d: string) => {
+    buf += d;
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const l = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      const w = waiters.shift();
+      if (w) w(l);
+      else lines.push(l);
+    }
+  });
+  return () =>
+    new Promise((resolve, reject) => {
+      const l = lines.shift();
+      if (l !== undefined) return resolve(l);
+      const t = setTimeout(() => reject(new Error('target printed nothing for 20 s')), 20_000);
+      waiters.push((x) => {
+        clearTimeout(t);
+        resolve(x);
+      });
+    });
+}
+
+async function startTarget(worker: boolean): Promise<Target> {
+  const child = startWine(join(dir, 'target.exe'), [join(dir, 'probe.dll'), ...(worker ? ['--worker'] : [])]);
+  const next = lineReader(child);
+  const fields = new Map<string, string>();
+  for (;;) {
+    const l = await next();
+    if (l === 'ready') break;
+    const [k, v] = l.split(' ');
+    if (k !== undefined && v !== undefined) fields.set(k, v);
+  }
+  const exited = new Promise<number | null>((r) => child.once('close', (c) => r(c)));
+  return {
+    child,
+    pid: Number(fields.get('pid')),
+    module: asVa(BigInt(fields.get('module') ?? '0')),
+    valueFn: asVa(BigInt(fields.get('value') ?? '0')),
+    heapAlloc: asVa(BigInt(fields.get('heapalloc') ?? '0')),
+    async run() {
+      child.stdin.write('run\n');
+      const m = /^result (-?\d+) calls (\d+) odd (\d+)$/.exec(await next());
+      if (!m) throw new Error('target did not answer run');
+      return [Number(m[1]), Number(m[2]), Number(m[3])];
+    },
+    async stop() {
+      child.stdin.write('quit\n');
+      return exited;
+    },
+  };
+}
+
+/** The bytes of probe.dll's `value` as the file holds them (through the section table). */
+function fileBytesAt(rva: number, n: number): Uint8Array {
+  const f = readFileSync(join(dir, 'probe.dll'));
+  const pe = f.readUInt32LE(0x3c);
+  const nsec = f.readUInt16LE(pe + 6);
+  const optSize = f.readUInt16LE(pe + 20);
+  for (let i = 0; i < nsec; i++) {
+    const s = pe + 24 + optSize + 40 * i;
+    const va = f.readUInt32LE(s + 12);
+    const rawSize = f.readUInt32LE(s + 16);
+    const raw = f.readUInt32LE(s + 20);
+    if (rva >= va && rva + n <= va + rawSize) return new Uint8Array(f.subarray(raw + rva - va, raw + rva - va + n));
+  }
+  throw new Error(`rva 0x${rva.toString(16)} not in a section`);
+}
+
+/** Executes steps in order, collecting what undo needs; stops at the first failure. */
+async function runSteps(b: Win32AgentBackend, steps: readonly WriteStep[]): Promise<{ undo: WriteStep[]; error: string | null }> {
+  const undo: WriteStep[] = [];
+  for (const s of steps) {
+    const r = await b.execute(s);
+    if (!r.ok) return { undo, error: r.error.code };
+    undo.unshift(...undoOf(s, r.value as StepObservation).reverse());
+  }
+  return { undo, error: null };
+}
+
+/** True when the worker's call count grows within 5 s (it is not left suspended). */
+async function workerProgresses(t: Target): Promise<boolean> {
+  const [, c1] = await t.run();
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    const [, c2] = await t.run();
+    if (c2 > c1) return true;
+  }
+  return false;
+}
+
+/** lea eax, [rcx+2]; ret: value(x) = x + 2 instead of x + 1. */
+const NEW_BODY = new Uint8Array([0x8d, 0x41, 0x02, 0xc3]);
+
+function jmpRel32(from: Va, to: Va): Uint8Array {
+  const rel = Number(to - (from + 5n));
+  const b = new Uint8Array(5);
+  b[0] = 0xe9;
+  new DataView(b.buffer).setInt32(1, rel, true);
+  return b;
+}
+
+/** The steps of a one-function patch of `value`, in the order the planner emits them. */
+function patchSteps(region: Va, site: Va, expected: Uint8Array): WriteStep[] {
+  const pageOfSite = asVa(site & ~0xfffn);
+  return [
+    { op: 'allocate', address: region, size: 0x1000, protection: PAGE_READWRITE },
+    { op: 'write', address: region, bytes: NEW_BODY },
+    { op: 'protect', address: region, size: 0x1000, protection: PAGE_EXECUTE_READ },
+    { op: 'flush', address: region, size: 0x1000 },
+    { op: 'protect', address: pageOfSite, size: 0x1000, protection: PAGE_EXECUTE_READWRITE },
+    { op: 'suspend-threads', avoid: [{ start: site, size: 5 }], attempts: 100, retryDelayMs: 1 },
+    { op: 'redirect', address: site, expected, bytes: jmpRel32(site, region) },
+    { op: 'flush', address: site, size: 5 },
+    { op: 'resume-threads' },
+    { op: 'protect', address: pageOfSite, size: 0x1000, protection: PAGE_EXECUTE_READ },
+  ];
+}
+
+describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  let t: Target;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hp-agent-'));
+    for (const [src, out, extra] of [
+      ['probe.c', 'probe.dll', ['-shared']],
+      ['target.c', 'target.exe', []],
+    ] as const) {
+      const r = spawnSync('x86_64-w64-mingw32-gcc', ['-O2', ...extra, '-o', join(dir, out), join(SRC, src)], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`mingw build of ${src} failed: ${r.stderr}`);
+    }
+    t = await startTarget(true);
+  });
+
+  afterAll(async () => {
+    if (t) expect(await t.stop()).toBe(0);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('finds the module and reads the code the loader mapped', async () => {
+    const b = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: wineEnv() });
+    if (!b.ok) throw new Error(b.error.message);
+    try {
+      expect(b.value.module.base).toBe(t.module);
+      expect(b.value.module.name?.toLowerCase()).toBe('probe.dll');
+      const rva = Number(t.valueFn - t.module);
+      const live = await b.value.read(t.valueFn, 16);
+      expect(live.ok && Array.from(live.value)).toEqual(Array.from(fileBytesAt(rva, 16)));
+      const prot = await b.value.queryProtection(t.valueFn, 1);
+      expect(prot.ok && prot.value[0]?.protection).toBe(PAGE_EXECUTE_READ);
+      // Remote export lookup agrees with the target's own GetProcAddress, forwarders included.
+      const v = await b.value.resolveImport('probe.dll', 'value', null);
+      expect(v.ok && v.value).toBe(t.valueFn);
+      const h = await b.value.resolveImport('kernel32.dll', 'HeapAlloc', null);
+      expect(h.ok && h.value).toBe(t.heapAlloc);
+      const missing = await b.value.resolveImport('kernel32.dll', 'NoSuchFunctionAnywhere', null);
+      expect(!missing.ok && missing.error.code).toBe('PLAN_IMPORT');
+    } finally {
+      await b.value.close();
+    }
+  });
+
+  test('refuses a missing module, a missing process and a bad module name with clear errors', async () => {
+    const m = await openWin32Backend({ pid: t.pid, module: 'not-loaded.dll', env: wineEnv() });
+    expect(!m.ok && m.error.code).toBe('LIVE_MODULE_NOT_FOUND');
+    expect(!m.ok && m.error.message).toMatch(/not-loaded\.dll is not loaded in process \d+/);
+    const p = await openWin32Backend({ pid: 999_999, module: 'probe.dll', env: wineEnv() });
+    expect(!p.ok && p.error.code).toBe('LIVE_OPEN_FAILED');
+    const n = await openWin32Backend({ pid: t.pid, module: 'a b.dll', env: wineEnv() });
+    expect(!n.ok && n.error.code).toBe('USAGE_MODULE');
+    const [value] = await t.run();
+    expect(value).toBe(2);
+  });
+
+  test('patches a function while a worker calls it, then undoes the patch to the original bytes', async () => {
+    const b = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: wineEnv() });
+    if (!b.ok) throw new Error(b.error.message);
+    const be = b.value;
+    const original = await be.read(t.valueFn, 5);
+    if (!original.ok) throw new Error(original.error.message);
+    const region = await be.findFreeRegion({ start: be.module.base, size: be.module.sizeOfImage }, 0x1000);
+    if (!region.ok) throw new Error(region.error.message);
+    // Within rel32 reach of every byte of the image, and 64K aligned.
+    expect(region.value % 0x10000n).toBe(0n);
+    const reach = region.value > be.module.base ? region.value + 0x1000n - be.module.base : be.module.base + BigInt(be.module.sizeOfImage) - region.value;
+    expect(reach < 0x8000_0000n).toBe(true);
+
+    const [before, callsBefore] = await t.run();
+    expect(before).toBe(2);
+    const applied = await runSteps(be, patchSteps(region.value, t.valueFn, original.value));
+    expect(applied.error).toBeNull();
+    expect(be.pauses.length).toBe(1);
+    expect(be.pauses[0]).toBeGreaterThan(0);
+    console.log(`pause ${be.pauses[0]} us`);
+    expect(be.lastThreadIps.length).toBeGreaterThanOrEqual(2); // main thread and worker
+    const [after, , odd] = await t.run();
+    expect(after).toBe(3);
+    expect(await workerProgresses(t)).toBe(true); // the worker kept running through the patch
+    const [, callsAfter] = await t.run();
+    expect(callsAfter).toBeGreaterThan(callsBefore);
+    expect(odd).toBe(0);
+    const siteNow = await be.read(t.valueFn, 5);
+    expect(siteNow.ok && Array.from(siteNow.value)).toEqual(Array.from(jmpRel32(t.valueFn, region.value)));
+    // Site protection was restored after the redirect.
+    const prot = await be.queryProtection(t.valueFn, 1);
+    expect(prot.ok && prot.value[0]?.protection).toBe(PAGE_EXECUTE_READ);
+
+    // Undo in reverse: the redirect comes out with threads suspended, the region is freed.
+    const undone = await runSteps(be, [
+      { op: 'protect', address: asVa(t.valueFn & ~0xfffn), size: 0x1000, protection: PAGE_EXECUTE_READWRITE },
+      { op: 'suspend-threads', avoid: [{ start: t.valueFn, size: 5 }], attempts: 100, retryDelayMs: 1 },
+      { op: 'redirect', address: t.valueFn, expected: jmpRel32(t.valueFn, region.value), bytes: original.value },
+      { op: 'flush', address: t.valueFn, size: 5 },
+      { op: 'resume-threads' },
+      { op: 'protect', address: asVa(t.valueFn & ~0xfffn), size: 0x1000, protection: PAGE_EXECUTE_READ },
+      { op: 'free', address: region.value, size: 0x1000 },
+    ]);
+    expect(undone.error).toBeNull();
+    const closed = await be.close();
+    expect(closed.ok && closed.value.freed).toBe(1);
+    expect(closed.ok && closed.value.kept).toEqual([]);
+    const [reverted, , odd2] = await t.run();
+    expect(reverted).toBe(2);
+    expect(odd2).toBe(0);
+    const c = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: wineEnv() });
+    if (!c.ok) throw new Error(c.error.message);
+    const again = await c.value.read(t.valueFn, 5);
+    expect(again.ok && Array.from(again.value)).toEqual(Array.from(original.value));
+    // The deferred free happened at commit: the region is free again.
+    const q = await c.value.agent.request(`query 0x${region.value.toString(16)}`);
+    expect(q.ok && q.value['state']).toBe('free');
+    await c.value.close();
+  });
+
+  test('refuses writes to pages that are not writable and redirects over unexpected bytes, changing nothing', async () => {
+    const b = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: wineEnv() });
+    if (!b.ok) throw new Error(b.error.message);
+    const be = b.value;
+    const original = await be.read(t.valueFn, 5);
+    if (!original.ok) throw new Error(original.error.message);
+    const w = await be.execute({ op: 'write', address: t.valueFn, bytes: new Uint8Array([0xcc]) });
+    expect(!w.ok && w.error.code).toBe('LIVE_NOT_WRITABLE');
+    expect(!w.ok && w.error.message).toMatch(/protection 0x20, not writable/);
+    const page = asVa(t.valueFn & ~0xfffn);
+    const steps: WriteStep[] = [
+      { op: 'protect', address: page, size: 0x1000, protection: PAGE_EXECUTE_READWRITE },
+      { op: 'suspend-threads', avoid: [], attempts: 1, retryDelayMs: 0 },
+      { op: 'redirect', address: t.valueFn, expected: new Uint8Array([0x90, 0x90, 0x90, 0x90, 0x90]), bytes: new Uint8Array([0xcc, 0xcc, 0xcc, 0xcc, 0xcc]) },
+    ];
+    const r = await runSteps(be, steps);
+    expect(r.error).toBe('LIVE_BYTES_MISMATCH');
+    // The executor's undo: resume, protection back.
+    expect((await runSteps(be, r.undo)).error).toBeNull();
+    const after = await be.read(t.valueFn, 5);
+    expect(after.ok && Array.from(after.value)).toEqual(Array.from(original.value));
+    const prot = await be.queryProtection(t.valueFn, 1);
+    expect(prot.ok && prot.value[0]?.protection).toBe(PAGE_EXECUTE_READ);
+    await be.close();
+    expect((await t.run())[0]).toBe(2);
+  });
+
+  test('the Detours rule: a thread that stays inside the bytes to replace makes suspend refuse, threads resumed', async () => {
+    const b = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: wineEnv() });
+    if (!b.ok) throw new Error(b.error.message);
+    // Every thread's instruction pointer lies somewhere in user space.
+    const r = await b.value.execute({ op: 'suspend-threads', avoid: [{ start: asVa(0x10000n), size: 2 ** 47 - 0x10000 }], attempts: 3, retryDelayMs: 1 });
+    expect(!r.ok && r.error.code).toBe('LIVE_THREAD_IN_SITE');
+    expect(!r.ok && r.error.message).toMatch(/for 3 tries/);
+    await b.value.close();
+    expect((await t.run())[0]).toBe(2);
+    expect(await workerProgresses(t)).toBe(true);
+  });
+
+  test('registers unwind data in the target (RtlAddFunctionTable via a remote call) and removes it', async () => {
+    const b = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: wineEnv() });
+    if (!b.ok) throw new Error(b.error.message);
+    const be = b.value;
+    const region = await be.findFreeRegion({ start: be.module.base, size: be.module.sizeOfImage }, 0x1000);
+    if (!region.ok) throw new Error(region.error.message);
+    const r0 = region.value;
+    // Region: code at +0 (NEW_BODY), UNWIND_INFO at +0x100 (version 1, no prolog, no codes),
+    // RUNTIME_FUNCTION table at +0x200, scratch for RtlLookupFunctionEntry's ImageBase at +0x300.
+    const table = new Uint8Array(12);
+    const dv = new DataView(table.buffer);
+    dv.setUint32(0, 0, true);
+    dv.setUint32(4, NEW_BODY.length, true);
+    dv.setUint32(8, 0x100, true);
+    const steps: WriteStep[] = [
+      { op: 'allocate', address: r0, size: 0x1000, protection: PAGE_READWRITE },
+      { op: 'write', address: r0, bytes: NEW_BODY },
+      { op: 'write', address: asVa(r0 + 0x100n), bytes: new Uint8Array([0x01, 0, 0, 0]) },
+      { op: 'write', address: asVa(r0 + 0x200n), bytes: table },
+      { op: 'register-unwind', table: asVa(r0 + 0x200n), entryCount: 1, base: r0 },
+    ];
+    const applied = await runSteps(be, steps);
+    expect(applied.error).toBeNull();
+    const lookup = await be.resolveImport('ntdll.dll', 'RtlLookupFunctionEntry', null);
+    if (!lookup.ok) throw new Error(lookup.error.message);
+    const ask = async (): Promise<bigint> => {
+      const r = await be.agent.request(`call 0x${lookup.value.toString(16)} 0x${(r0 + 1n).toString(16)} 0x${(r0 + 0x300n).toString(16)} 0 0`);
+      if (!r.ok) throw new Error(r.error.message);
+      return BigInt(r.value['result'] as string);
+    };
+    expect(await ask()).toBe(r0 + 0x200n); // the target's unwinder now finds our entry
+    const base = await be.read(asVa(r0 + 0x300n), 8);
+    expect(base.ok && new DataView(base.value.buffer).getBigUint64(0, true)).toBe(r0);
+    // Undo (deregister + free) through the executor's undo list.
+    expect((await runSteps(be, applied.undo)).error).toBeNull();
+    expect(await ask().catch(() => -1n)).toBe(0n);
+    await be.close();
+  });
+
+  test('a driver that goes away mid-transaction leaves the target resumed and unpatched', async () => {
+    const b = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: wineEnv() });
+    if (!b.ok) throw new Error(b.error.message);
+    const be = b.value;
+    const original = await be.read(t.valueFn, 5);
+    const region = await be.findFreeRegion({ start: be.module.base, size: be.module.sizeOfImage }, 0x1000);
+    if (!original.ok || !region.ok) throw new Error('setup');
+    // Everything up to and including the redirect, threads still suspended, then the driver quits.
+    const steps = patchSteps(region.value, t.valueFn, original.value).slice(0, 7);
+    expect((await runSteps(be, steps)).error).toBeNull();
+    await be.abandon();
+    const [v, , odd] = await t.run();
+    expect(v).toBe(2);
+    expect(odd).toBe(0);
+    expect(await workerProgresses(t)).toBe(true);
+    const c = await startAgent({ env: wineEnv() });
+    if (!c.ok) throw new Error(c.error.message);
+    await c.value.request(`open ${t.pid}`);
+    const bytes = await c.value.request(`read 0x${t.valueFn.toString(16)} 5`);
+    expect(bytes.ok && bytes.value['bytes']).toBe(Buffer.from(original.value).toString('hex'));
+    const q = await c.value.request(`query 0x${region.value.toString(16)}`);
+    expect(q.ok && q.value['state']).toBe('free');
+    const p = await c.value.request(`protections 0x${t.valueFn.toString(16)} 1`);
+    expect(p.ok && (p.value['runs'] as { protection: number }[])[0]?.protection).toBe(PAGE_EXECUTE_READ);
+    await c.value.close();
+  });
+});

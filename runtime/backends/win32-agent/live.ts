@@ -1,0 +1,205 @@
+/**
+ * Live apply and revert: the same planner (runtime/plan) and the same transactional
+ * executor (runtime/apply) as the in-memory backend, run against a live process through
+ * the win32 agent, plus the one thing a live process needs that an in-memory image does
+ * not: remembering what was applied, across separate `hotpatch live` / `hotpatch revert`
+ * invocations.
+ *
+ * The applied state lives in the target process itself, in a *state record*: a private,
+ * read-only allocation near the module that starts with the marker `HOTPATCH-LIVE-V1`,
+ * then a u32 length and the JSON of the applied plan (without its apply steps) whose
+ * `revert` steps also free the record. Revert (or the next package of a series) finds it by
+ * walking the target's regions around the module for the marker (`find-marker`). Why in the
+ * process and not in a file: the record lives and dies with what it describes (a restarted
+ * process has no patch and no record), needs no shared file system between tool and target,
+ * and two tools can never disagree about it. Writing and freeing the record are steps of the
+ * apply/revert transaction itself, so the record exists exactly when the patch does.
+ */
+import { err, ok, type HotpatchError, type Result } from '../../../common/errors.ts';
+import { asVa, hex, type Va } from '../../../common/types.ts';
+import type { HotpatchPackage } from '../../../formats/package.ts';
+import { executeSteps, revertPlan, type ExecuteReport } from '../../apply/execute-plan.ts';
+import { planPackage } from '../../plan/plan-package.ts';
+import { PAGE_READONLY, PAGE_READWRITE, writePlanFromJson, writePlanToJson, type PlannedFunction, type WritePlan, type WriteStep } from '../../plan/write-plan.ts';
+import type { CloseReport, Win32AgentBackend } from '../win32-agent.ts';
+
+/** The 16 bytes a state record starts with. */
+export const STATE_MAGIC = new TextEncoder().encode('HOTPATCH-LIVE-V1');
+const HEADER = 24; // magic(16) + u32 JSON length + u32 reserved
+/** Where to look for records: they are placed near the module, so this window is ample. */
+const SCAN_REACH = 0x1_0000_0000n;
+
+/** What a state record holds. */
+export interface LiveState {
+  /** Module the plan was applied to. */
+  readonly module: { readonly name: string | null; readonly base: Va };
+  /** The applied plan (apply steps dropped; `revert` ends by freeing the record). */
+  readonly plan: WritePlan;
+  /** When it was applied (ISO 8601), for people. */
+  readonly appliedAt: string;
+  /** Where the record itself is, and its allocation size. */
+  readonly record: Va;
+  readonly recordSize: number;
+}
+
+/** Encodes a state record (header + JSON). */
+export function encodeStateRecord(state: Omit<LiveState, 'record' | 'recordSize'>): Uint8Array {
+  const json = new TextEncoder().encode(
+    JSON.stringify({ format: 'hotpatch-live-state', version: 1, module: { name: state.module.name, base: hex(state.module.base) }, appliedAt: state.appliedAt, plan: writePlanToJson(state.plan) }),
+  );
+  const out = new Uint8Array(HEADER + json.length);
+  out.set(STATE_MAGIC, 0);
+  new DataView(out.buffer).setUint32(16, json.length, true);
+  out.set(json, HEADER);
+  return out;
+}
+
+/** Decodes a state record read from `at` (LIVE_STATE_CORRUPT when it is not one). */
+export function decodeStateRecord(bytes: Uint8Array, at: Va): Result<LiveState> {
+  const bad = (why: string): Result<never> => err('LIVE_STATE_CORRUPT', `state record at ${hex(at)} is unreadable: ${why}`);
+  if (bytes.length < HEADER || STATE_MAGIC.some((b, i) => bytes[i] !== b)) return bad('no marker');
+  const len = new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getUint32(16, true);
+  if (HEADER + len > bytes.length) return bad(`length ${len} runs past the record`);
+  let j: unknown;
+  try {
+    j = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(HEADER, HEADER + len)));
+  } catch {
+    return bad('not JSON');
+  }
+  const o = (typeof j === 'object' && j !== null ? j : {}) as Record<string, unknown>;
+  if (o['format'] !== 'hotpatch-live-state' || o['version'] !== 1) return bad('unknown format or version');
+  const m = (o['module'] ?? {}) as Record<string, unknown>;
+  if (typeof m['base'] !== 'string' || !/^0x[0-9a-f]{1,16}$/.test(m['base'])) return bad('no module base');
+  const plan = writePlanFromJson(o['plan']);
+  if (!plan.ok) return bad(plan.error.message);
+  return ok({
+    module: { name: typeof m['name'] === 'string' ? m['name'] : null, base: asVa(BigInt(m['base'])) },
+    plan: plan.value,
+    appliedAt: typeof o['appliedAt'] === 'string' ? o['appliedAt'] : '',
+    record: at,
+    recordSize: pageRound(HEADER + len),
+  });
+}
+
+/** Reads the state record for the backend's module, or null when nothing is applied to it. */
+export async function findLiveState(backend: Win32AgentBackend): Promise<Result<LiveState | null>> {
+  const { base, sizeOfImage } = backend.module;
+  const lo = asVa(base > SCAN_REACH ? base - SCAN_REACH : 0n);
+  const hi = asVa(base + BigInt(sizeOfImage) + SCAN_REACH);
+  const found = await backend.findMarkers(lo, hi, STATE_MAGIC);
+  if (!found.ok) return found;
+  let mine: LiveState | null = null;
+  for (const at of found.value) {
+    const head = await backend.read(at, HEADER);
+    if (!head.ok) return head;
+    const len = new DataView(head.value.buffer, head.value.byteOffset).getUint32(16, true);
+    if (len > 64 * 1024 * 1024) return err('LIVE_STATE_CORRUPT', `state record at ${hex(at)} claims ${len} bytes`);
+    const all = await backend.read(at, HEADER + len);
+    if (!all.ok) return all;
+    const st = decodeStateRecord(all.value, at);
+    if (!st.ok) return st;
+    if (st.value.module.base !== base) continue; // another module's record
+    if (mine !== null) return err('LIVE_STATE_CORRUPT', `two state records for the module at ${hex(base)}: ${hex(mine.record)} and ${hex(at)}`);
+    mine = st.value;
+  }
+  return ok(mine);
+}
+
+/** What a live apply did, with its times. */
+export interface LiveApplyReport {
+  readonly plan: WritePlan;
+  /** The sequence replaced in the process, or null. */
+  readonly supersedes: number | null;
+  readonly functions: readonly PlannedFunction[];
+  readonly record: Va;
+  readonly planMs: number;
+  readonly execute: ExecuteReport;
+  /** Time the target's threads were suspended around the redirect stores, as the agent measured it (µs). */
+  readonly pauseUs: number;
+}
+
+/** What a live revert did. */
+export interface LiveRevertReport {
+  readonly reverted: LiveState;
+  readonly execute: ExecuteReport;
+  readonly pauseUs: number;
+}
+
+const pageRound = (n: number): number => Math.ceil(n / 0x1000) * 0x1000;
+const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
+
+/**
+ * Plans `pkg` against the live module and applies it, together with its state record, as
+ * one transaction. When a plan of the same series is applied (found through its record), the
+ * package supersedes it. Refusals (identity, original bytes, series, sequence) happen before
+ * any step. The backend stays open: the caller closes it (commit) or abandons it.
+ */
+export async function applyLive(pkg: HotpatchPackage, backend: Win32AgentBackend): Promise<Result<LiveApplyReport>> {
+  const cur = await findLiveState(backend);
+  if (!cur.ok) return cur;
+  const current = cur.value;
+  const planned = await planPackage(pkg, backend, { current: current?.plan ?? null });
+  if (!planned.ok) return planned;
+  const { plan, timing } = planned.value;
+
+  // The record goes after the patch region (first fit upward from both), so it never takes
+  // the region the plan is about to allocate.
+  const lo = plan.image.base < plan.region.address ? plan.image.base : plan.region.address;
+  const imageEnd = plan.image.base + BigInt(plan.image.sizeOfImage);
+  const regionEnd = plan.region.address + BigInt(plan.region.size);
+  const hi = imageEnd > regionEnd ? imageEnd : regionEnd;
+  const appliedAt = new Date().toISOString();
+  // Size the record with its own address unknown: an address's hex has at most 18 chars.
+  const probe = encodeStateRecord({ module: { name: backend.module.name, base: backend.module.base }, plan: storedPlan(plan, asVa(0xffff_ffff_ffff_ffffn), 0x7fff_f000), appliedAt });
+  const recordSize = pageRound(probe.length);
+  const at = await backend.findFreeRegion({ start: lo, size: Number(hi - lo) }, recordSize);
+  if (!at.ok) return at;
+  const record = at.value;
+  const stored = storedPlan(plan, record, recordSize);
+  const bytes = encodeStateRecord({ module: { name: backend.module.name, base: backend.module.base }, plan: stored, appliedAt });
+  if (bytes.length > recordSize) throw new Error('state record grew past its size estimate'); // bug: estimate uses the longest address
+
+  const steps: WriteStep[] = [
+    { op: 'allocate', address: record, size: recordSize, protection: PAGE_READWRITE },
+    { op: 'write', address: record, bytes },
+    { op: 'protect', address: record, size: recordSize, protection: PAGE_READONLY },
+    ...plan.steps,
+    ...(current === null ? [] : [{ op: 'free', address: current.record, size: current.recordSize } as const]),
+  ];
+  const before = backend.pauses.length;
+  const executed = await executeSteps(backend, steps);
+  if (!executed.ok) return executed;
+  return ok({
+    plan,
+    supersedes: plan.supersedes,
+    functions: plan.functions,
+    record,
+    planMs: timing.totalMs,
+    execute: executed.value,
+    pauseUs: sum(backend.pauses.slice(before)),
+  });
+}
+
+/** The plan as the record keeps it: no apply steps (they hold the code; revert needs none of it), and a revert that also frees the record. */
+function storedPlan(plan: WritePlan, record: Va, recordSize: number): WritePlan {
+  return { ...plan, steps: [], revert: [...plan.revert, { op: 'free', address: record, size: recordSize }] };
+}
+
+/** Reverts whatever is applied to the backend's module (back to the baseline) as one transaction, record included. */
+export async function revertLive(backend: Win32AgentBackend): Promise<Result<LiveRevertReport>> {
+  const cur = await findLiveState(backend);
+  if (!cur.ok) return cur;
+  if (cur.value === null)
+    return err('REVERT_NOTHING_APPLIED', `no hotpatch is applied to ${backend.module.name ?? hex(backend.module.base)} in process ${backend.pid}`);
+  const before = backend.pauses.length;
+  const r = await revertPlan(backend, cur.value.plan);
+  if (!r.ok) return r;
+  return ok({ reverted: cur.value, execute: r.value, pauseUs: sum(backend.pauses.slice(before)) });
+}
+
+/** One line for a live error that names the process (errors from the planner name only the image). */
+export function inProcess(e: HotpatchError, pid: number): HotpatchError {
+  return e.message.includes(`process ${pid}`) ? e : { ...e, message: `${e.message} (process ${pid})` };
+}
+
+export type { CloseReport };

@@ -1,0 +1,157 @@
+/**
+ * Live apply/revert through the agent against samples/bin/host.exe under Wine, with packages
+ * built by hand from the real sample DLL pairs (runtime/apply/testing/hand-package.ts): the
+ * same planner and executor as the in-memory backend, the worker thread calling the patched
+ * functions the whole time, the process never restarted. (test/live-e2e.test.ts does the
+ * same with compiler-built packages through the CLI.)
+ */
+import { afterEach, describe, expect, test } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { HotpatchPackage } from '../formats/package.ts';
+import { buildHandPackage } from '../runtime/apply/testing/hand-package.ts';
+import { openWin32Backend, type Win32AgentBackend } from '../runtime/backends/win32-agent.ts';
+import { applyLive, findLiveState, revertLive } from '../runtime/backends/win32-agent/live.ts';
+import { fnv1a, startHost, type HostSession } from '../samples/host/host-session.ts';
+import { missingTools } from './support/tools.ts';
+import { wineEnv } from './support/wine.ts';
+
+const skip = missingTools(['wine']);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const dll = (scenario: string, v: string): string => join(ROOT, 'samples/bin', scenario, `${v}.dll`);
+const bytes = (scenario: string, v: string): Uint8Array => new Uint8Array(readFileSync(dll(scenario, v)));
+const expected = (scenario: string, v: string): string => readFileSync(join(ROOT, 'samples', scenario, 'expected', `${v}.txt`), 'utf8');
+
+const hosts: HostSession[] = [];
+afterEach(async () => {
+  for (const h of hosts.splice(0)) {
+    const q = await h.quit();
+    if (!q.ok) h.kill();
+    expect(q.ok && q.value).toBe(0); // the process survived everything the test did to it
+  }
+});
+
+async function host(scenario: string): Promise<HostSession> {
+  const h = await startHost(dll(scenario, 'v1'), { worker: true });
+  if (!h.ok) throw new Error(h.error.message);
+  hosts.push(h.value);
+  return h.value;
+}
+
+async function output(h: HostSession): Promise<string> {
+  const r = await h.run();
+  if (!r.ok) throw new Error(r.error.message);
+  expect(r.value.error).toBeUndefined();
+  expect(r.value.worker?.errors).toBe(0);
+  return r.value.output;
+}
+
+/** Every output the worker saw is one of the versions' recorded outputs (no torn state). */
+async function workerSawOnly(h: HostSession, scenario: string, versions: readonly string[]): Promise<void> {
+  const r = await h.run();
+  if (!r.ok) throw new Error(r.error.message);
+  const allowed = new Set(versions.map((v) => fnv1a(expected(scenario, v))));
+  for (const o of r.value.worker?.outputs ?? []) expect(allowed.has(o.fnv1a)).toBe(true);
+  expect(r.value.worker?.errors).toBe(0);
+}
+
+async function open(h: HostSession): Promise<Win32AgentBackend> {
+  const b = await openWin32Backend({ pid: h.windowsPid, module: 'v1.dll', env: wineEnv() });
+  if (!b.ok) throw new Error(b.error.message);
+  expect(b.value.module.base).toBe(h.moduleBase);
+  return b.value;
+}
+
+async function apply(h: HostSession, pkg: HotpatchPackage): Promise<number> {
+  const b = await open(h);
+  const r = await applyLive(pkg, b);
+  if (!r.ok) {
+    await b.abandon();
+    throw new Error(`${r.error.code}: ${r.error.message}`);
+  }
+  const c = await b.close();
+  expect(c.ok).toBe(true);
+  return r.value.pauseUs;
+}
+
+describe.skipIf(skip !== undefined)(`live apply under Wine with hand-built packages${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  test('logic-fix: v1 -> v2 behaviour while the worker runs, revert -> v1, in one process', async () => {
+    const h = await host('logic-fix');
+    expect(h.first.output).toBe(expected('logic-fix', 'v1'));
+    const pause = await apply(h, buildHandPackage(bytes('logic-fix', 'v1'), bytes('logic-fix', 'v2'), { changed: ['sum_first'] }));
+    expect(pause).toBeGreaterThan(0);
+    expect(await output(h)).toBe(expected('logic-fix', 'v2'));
+    await workerSawOnly(h, 'logic-fix', ['v1', 'v2']);
+
+    const b = await open(h);
+    const st = await findLiveState(b);
+    expect(st.ok && st.value?.plan.series.sequence).toBe(1);
+    const rv = await revertLive(b);
+    if (!rv.ok) throw new Error(rv.error.message);
+    const closed = await b.close();
+    expect(closed.ok).toBe(true);
+    expect(await output(h)).toBe(expected('logic-fix', 'v1'));
+    await workerSawOnly(h, 'logic-fix', ['v1', 'v2']);
+    // Nothing applied any more: no record, and a second revert says so.
+    const b2 = await open(h);
+    const none = await revertLive(b2);
+    expect(!none.ok && none.error.code).toBe('REVERT_NOTHING_APPLIED');
+    expect(!none.ok && none.error.message).toMatch(/no hotpatch is applied to v1\.dll in process \d+/);
+    await b2.close();
+  });
+
+  test('new-helper: an added function placed in the region, the module bytes restored by revert', async () => {
+    const h = await host('new-helper');
+    const b0 = await open(h);
+    const view0 = await b0.read(b0.module.base, b0.module.sizeOfImage);
+    await b0.close();
+    await apply(h, buildHandPackage(bytes('new-helper', 'v1'), bytes('new-helper', 'v2'), { changed: ['average_percent'], added: ['clamp_percent'] }));
+    expect(await output(h)).toBe(expected('new-helper', 'v2'));
+    const b = await open(h);
+    expect((await revertLive(b)).ok).toBe(true);
+    await b.close();
+    expect(await output(h)).toBe(expected('new-helper', 'v1'));
+    const b1 = await open(h);
+    const view1 = await b1.read(b1.module.base, b1.module.sizeOfImage);
+    await b1.close();
+    expect(view0.ok && view1.ok && Buffer.from(view1.value).equals(Buffer.from(view0.value))).toBe(true);
+  });
+
+  test('series: sequence 1 then 2 supersedes it in the live process; revert returns to the baseline', async () => {
+    const s = (v: string): Uint8Array => bytes('series', v);
+    const h = await host('series');
+    expect(h.first.output).toBe(expected('series', 'v1'));
+    await apply(h, buildHandPackage(s('v1'), s('v2'), { changed: ['word_count'], baseline: 'series-v1', sequence: 1 }));
+    expect(await output(h)).toBe(expected('series', 'v2'));
+    await apply(h, buildHandPackage(s('v1'), s('v3'), { changed: ['word_count', 'vowel_count'], baseline: 'series-v1', sequence: 2 }));
+    expect(await output(h)).toBe(expected('series', 'v3'));
+    await workerSawOnly(h, 'series', ['v1', 'v2', 'v3']);
+    // Only one record remains (the superseded one was freed with its region), and an older sequence is refused.
+    const b = await open(h);
+    const st = await findLiveState(b);
+    expect(st.ok && st.value?.plan.series.sequence).toBe(2);
+    const old = await applyLive(buildHandPackage(s('v1'), s('v2'), { changed: ['word_count'], baseline: 'series-v1', sequence: 1 }), b);
+    expect(!old.ok && old.error.code).toBe('PLAN_SEQUENCE');
+    expect((await revertLive(b)).ok).toBe(true);
+    await b.close();
+    expect(await output(h)).toBe(expected('series', 'v1'));
+  });
+
+  test('a package for another build is refused before any write; the process keeps running unchanged', async () => {
+    const h = await host('new-helper');
+    const b = await open(h);
+    const before = await b.read(b.module.base, b.module.sizeOfImage);
+    const r = await applyLive(buildHandPackage(bytes('logic-fix', 'v1'), bytes('logic-fix', 'v2'), { changed: ['sum_first'] }), b);
+    expect(!r.ok && r.error.code).toBe('PLAN_IDENTITY');
+    expect(!r.ok && r.error.message).toMatch(/package is for another build: .*TimeDateStamp|SizeOfImage|CheckSum/);
+    expect(b.pauses.length).toBe(0); // never even suspended
+    const after = await b.read(b.module.base, b.module.sizeOfImage);
+    await b.close();
+    expect(before.ok && after.ok && Buffer.from(after.value).equals(Buffer.from(before.value))).toBe(true);
+    expect(await output(h)).toBe(expected('new-helper', 'v1'));
+    const gone = await openWin32Backend({ pid: h.windowsPid, module: 'v2.dll', env: wineEnv() });
+    expect(!gone.ok && gone.error.code).toBe('LIVE_MODULE_NOT_FOUND');
+    expect(await output(h)).toBe(expected('new-helper', 'v1'));
+  });
+});
