@@ -347,7 +347,7 @@ function recoverJumpTable(
     if (p.rva + p.length !== expect) break;
     chain.push(s);
     expect = s;
-    if (chain.length >= 16) break;
+    if (chain.length >= 24) break;
   }
   let addSrc: Register = Register.None;
   let loadIdx: Register = Register.None;
@@ -356,6 +356,8 @@ function recoverJumpTable(
   let kind: 'rel32' | 'rva32' | null = null;
   let bound = -1;
   let state = 0;
+  let haveBase = false;
+  let idxMem: { base: Register; index: Register; displ: bigint } | null = null;
   for (const s of chain) {
     decodeAt(s);
     const m = insn.mnemonic;
@@ -376,34 +378,66 @@ function recoverJumpTable(
         else return null;
         state = 2;
       }
-    } else if (state === 2 || state === 3) {
-      if (state === 2 && m === Mnemonic.Lea && insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadBase) && insn.isIpRelMemoryOperand) {
+    } else {
+      // After the load: the table base (`lea`) and the bound (`cmp` + `ja`/`jae`), in either
+      // order, following the index back through register copies and a load from memory.
+      if (m === Mnemonic.Lea && insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadBase) && insn.isIpRelMemoryOperand) {
+        if (haveBase) continue;
         const t = Number(BigInt.asUintN(64, insn.ipRelMemoryAddress));
         if (kind === 'rel32') tableRva = t;
         else if (t !== 0) return null; // MSVC form needs __ImageBase in the base register
+        haveBase = true;
+      } else if ((m === Mnemonic.Mov || m === Mnemonic.Movzx) && insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadIdx) && bound < 0) {
+        if (insn.op1Kind === OpKind.Register) loadIdx = insn.op1Register;
+        else if (insn.op1Kind === OpKind.Memory && !insn.isIpRelMemoryOperand) {
+          idxMem = { base: insn.memoryBase, index: insn.memoryIndex, displ: insn.memoryDisplacementU64 };
+          loadIdx = Register.None;
+        } else return null;
+      } else if (m === Mnemonic.Cmp && isImm(insn.op1Kind) && bound < 0) {
+        const regMatch = insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadIdx);
+        const memMatch = insn.op0Kind === OpKind.Memory && idxMem !== null && insn.memoryBase === idxMem.base && insn.memoryIndex === idxMem.index && insn.memoryDisplacementU64 === idxMem.displ;
+        if (regMatch || memMatch) {
+          const n = Number(BigInt.asUintN(32, insn.immediate(1)));
+          // The next conditional jump, with no flag writer in between, decides the bound.
+          let at = s + insn.length;
+          for (let k = 0; k < 8; k++) {
+            const next = byRva.get(at);
+            if (next === undefined) break;
+            decodeAt(at);
+            if (insn.flowControl === FlowControl.ConditionalBranch) {
+              if (insn.mnemonic === Mnemonic.Ja) bound = n + 1;
+              else if (insn.mnemonic === Mnemonic.Jae) bound = n;
+              break;
+            }
+            if (insn.rflagsModified !== 0 || next.flow !== FlowControl.Next) break;
+            at += next.length;
+          }
+          if (bound < 0) return null;
+        } else if (insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadIdx)) return null;
+      } else if (insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadIdx) && bound < 0) {
+        return null; // the index is computed: no bound we can trust
+      }
+      if (bound >= 0 && (haveBase || kind === 'rva32')) {
         state = 3;
-        continue;
-      }
-      // `mov ecx, eax` style copies (zero extension) rename the index on the way up.
-      if (m === Mnemonic.Mov && insn.op0Kind === OpKind.Register && insn.op1Kind === OpKind.Register && sameReg(insn.op0Register, loadIdx)) {
-        loadIdx = insn.op1Register;
-        continue;
-      }
-      // cmp idx, N directly followed by ja/jae bounds the index. (MSVC may hoist the
-      // __ImageBase lea above the compare, so the compare may come first.)
-      if ((state === 3 || kind === 'rva32') && m === Mnemonic.Cmp && insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadIdx) && isImm(insn.op1Kind)) {
-        const n = Number(BigInt.asUintN(32, insn.immediate(1)));
-        const next = byRva.get(s + insn.length);
-        if (next !== undefined) {
-          decodeAt(next.rva);
-          if (insn.mnemonic === Mnemonic.Ja) bound = n + 1;
-          else if (insn.mnemonic === Mnemonic.Jae) bound = n;
-        }
         break;
       }
     }
   }
-  if (state < 2) return null;
+  if (state < 3 && bound >= 0 && kind === 'rel32' && !haveBase) {
+    // The base was hoisted out of the loop: accept the function's only `lea base,[rip+T]`.
+    const seen = new Set<number>();
+    for (const p of byRva.values()) {
+      decodeAt(p.rva);
+      if (insn.mnemonic === Mnemonic.Lea && insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadBase) && insn.isIpRelMemoryOperand) {
+        seen.add(Number(BigInt.asUintN(64, insn.ipRelMemoryAddress)));
+      }
+    }
+    if (seen.size === 1) {
+      tableRva = [...seen][0]!;
+      state = 3;
+    }
+  }
+  if (state < 3) return null;
   if (bound <= 0 || bound > MAX_TABLE_ENTRIES || tableRva <= 0 || kind === null) return null;
   const sec = sectionAt(img, tableRva);
   if (sec === undefined || tableRva + bound * 4 > sec.rva + sec.size) return null;
