@@ -50,13 +50,13 @@ async function compiler(args: readonly string[], cwd: string, cxx: boolean): Pro
   }
 }
 
-async function buildVersion(s: Scenario, version: SampleVersion, outDir: string, workRoot: string): Promise<Result<BuiltFile[]>> {
+async function buildVersion(s: Scenario, version: SampleVersion, outDir: string, workRoot: string, extraFlags: readonly string[]): Promise<Result<BuiltFile[]>> {
   const n = version.slice(1);
   const work = join(workRoot, s.name, version);
   mkdirSync(work, { recursive: true });
   const cxx = s.language === 'c++';
   const obj = `${s.name}.o`;
-  const c = await compiler([...COMPILE_FLAGS, `-DHP_VERSION=${n}`, '-c', '-o', obj, scenarioSource(s)], work, cxx);
+  const c = await compiler([...COMPILE_FLAGS, ...extraFlags, `-DHP_VERSION=${n}`, '-c', '-o', obj, scenarioSource(s)], work, cxx);
   if (!c.ok) return c;
   const link = [...LINK_FLAGS, ...(cxx ? ['-static-libstdc++'] : []), '-shared', '-o', `${s.name}.dll`, obj];
   const files: BuiltFile[] = [];
@@ -83,9 +83,13 @@ async function buildHost(outDir: string, workRoot: string): Promise<Result<Built
 
 /**
  * Builds the host and every version of every scenario into `outDir` (samples/bin layout),
- * `jobs` compiler runs at a time. Returns the files written, in a fixed order.
+ * `jobs` compiler runs at a time (`only`: just these scenarios; `extraFlags`: appended to
+ * each scenario's compile, for tests). Returns the files written, in a fixed order.
  */
-export async function buildSamples(outDir: string = SAMPLES_BIN_DIR, opts: { jobs?: number; only?: readonly string[] } = {}): Promise<Result<BuiltFile[]>> {
+export async function buildSamples(
+  outDir: string = SAMPLES_BIN_DIR,
+  opts: { jobs?: number; only?: readonly string[]; extraFlags?: readonly string[] } = {},
+): Promise<Result<BuiltFile[]>> {
   const scenarios = readScenarios().filter((s) => opts.only === undefined || opts.only.includes(s.name));
   const workRoot = mkdtempSync(join(tmpdir(), 'hotpatch-samples-'));
   try {
@@ -95,7 +99,7 @@ export async function buildSamples(outDir: string = SAMPLES_BIN_DIR, opts: { job
         return h.ok ? ok([h.value]) : h;
       },
     ];
-    for (const s of scenarios) for (const v of s.versions) tasks.push(() => buildVersion(s, v, outDir, workRoot));
+    for (const s of scenarios) for (const v of s.versions) tasks.push(() => buildVersion(s, v, outDir, workRoot, opts.extraFlags ?? []));
     const results: Array<Result<BuiltFile[]>> = new Array(tasks.length);
     let next = 0;
     const lane = async (): Promise<void> => {

@@ -26,6 +26,11 @@ export interface SampleStep {
   readonly to: SampleVersion;
   /** Functions present in both versions whose behaviour changes (code or referenced data). */
   readonly functions: readonly string[];
+  /**
+   * Of `functions`, those whose instructions are identical in both versions: only data they
+   * reference changed (string-change). A diff that compares code alone misses them.
+   */
+  readonly sameCode?: readonly string[];
   /** Functions only in `to`. */
   readonly added?: readonly string[];
   /** Writable data items whose initial value or layout changes. */
