@@ -2,6 +2,7 @@
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../command.ts';
 import pe from './pe.ts';
+import revert from './revert.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: ReadonlyArray<CommandModule<GlobalArgs, any>> = [pe];
+export const commands: ReadonlyArray<CommandModule<GlobalArgs, any>> = [pe, revert];

@@ -1,0 +1,73 @@
+/**
+ * `hotpatch revert --pid PID --module NAME`: undoes what `hotpatch live` applied to a module
+ * of a running process (back to the baseline), found through the state record the apply
+ * left in the process (see runtime/backends/win32-agent/live.ts). Prints the pause and the
+ * total time.
+ */
+import { err, ok, type Result } from '../../common/errors.ts';
+import { hex } from '../../common/types.ts';
+import { openWin32Backend, type CloseReport } from '../../runtime/backends/win32-agent.ts';
+import { inProcess, revertLive } from '../../runtime/backends/win32-agent/live.ts';
+import { defineCommand, type CommandOutput } from '../command.ts';
+
+/** `--pid` must be a positive integer (the Windows process id; under Wine, what the process reports). */
+export function checkPid(pid: unknown): Result<number> {
+  if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0 || pid > 0xffff_ffff) return err('USAGE_PID', `--pid must be a positive integer, got ${String(pid)}`);
+  return ok(pid);
+}
+
+/** Microseconds as milliseconds with two decimals, the form the text output uses. */
+export function ms(us: number): string {
+  return (us / 1000).toFixed(2);
+}
+
+/** One line about regions a commit had to keep (a thread still referenced them). */
+export function keptLine(c: CloseReport): string {
+  return c.kept.length === 0 ? '' : `kept ${c.kept.length} region(s) allocated (${c.kept.map((k) => hex(k)).join(', ')}): a thread may still return into them\n`;
+}
+
+export default defineCommand({
+  command: 'revert',
+  describe: 'undo the hotpatch applied to a module of a running process (back to the baseline)',
+  builder: (y) =>
+    y
+      .option('pid', { type: 'number', demandOption: true, describe: 'Windows process id of the target (under Wine: the pid the process itself reports)' })
+      .option('module', { type: 'string', demandOption: true, describe: 'module file name in the target, e.g. v1.dll' })
+      .epilog('On Linux the agent runs under `wine` in $WINEPREFIX, which must be the prefix the target runs in.'),
+  run: async (argv): Promise<Result<CommandOutput>> => {
+    const t0 = performance.now();
+    const pid = checkPid(argv.pid);
+    if (!pid.ok) return pid;
+    const opened = await openWin32Backend({ pid: pid.value, module: argv.module });
+    if (!opened.ok) return opened;
+    const backend = opened.value;
+    const r = await revertLive(backend);
+    if (!r.ok) {
+      await backend.abandon();
+      return { ok: false, error: inProcess(r.error, pid.value) };
+    }
+    const closed = await backend.close();
+    if (!closed.ok) return closed;
+    const totalMs = performance.now() - t0;
+    const { plan } = r.value.reverted;
+    const json = {
+      pid: pid.value,
+      module: backend.module.name,
+      base: hex(backend.module.base),
+      series: plan.series,
+      functions: plan.functions.map((f) => ({ name: f.name, status: f.status, oldVa: f.oldVa === null ? null : hex(f.oldVa) })),
+      pauseUs: r.value.pauseUs,
+      releasePauseUs: closed.value.releasePauseUs,
+      freedRegions: closed.value.freed,
+      keptRegions: closed.value.kept.map((k) => hex(k)),
+      executeMs: r.value.execute.totalMs,
+      totalMs,
+    };
+    const text =
+      `reverted series "${plan.series.baseline}" sequence ${plan.series.sequence} on ${backend.module.name ?? '?'} at ${hex(backend.module.base)} in process ${pid.value}: ` +
+      `${plan.redirects.length} redirect(s) removed\n` +
+      `pause ${ms(r.value.pauseUs)} ms (threads suspended), total ${totalMs.toFixed(1)} ms\n` +
+      keptLine(closed.value);
+    return ok({ json, text });
+  },
+});
