@@ -300,3 +300,51 @@ describe('series', () => {
     expect(fingerprint(image)).toBe(state);
   });
 });
+
+describe('short functions: a 2-byte jump into padding', () => {
+  const t1 = sampleBytes('tiny-function', 'v1.dll');
+  const t2 = sampleBytes('tiny-function', 'v2.dll');
+  const tinyPkg = (): HotpatchPackage => buildHandPackage(t1, t2, { changed: ['feature_level'], shortToPad: ['feature_level'] });
+
+  it('writes EB rel8 at the 3-byte function and E9 rel32 in its padding; reads through to the new body', async () => {
+    const { image, backend } = loadSample('tiny-function', 'v1.dll');
+    const before = fingerprint(image);
+    const r = await applyPackage(tinyPkg(), backend);
+    if (!r.ok) throw new Error(r.error.message);
+    const red = r.value.plan.redirects[0]!;
+    expect(red.kind).toBe('short-to-pad');
+    // Pad first (dead bytes, harmless to write early), then the 2 bytes at the entry.
+    expect(red.writes.map((w) => w.bytes.length)).toEqual([5, 2]);
+    expect(red.writes[1]!.address).toBe(red.functionVa);
+    expect(red.writes[1]!.bytes[0]).toBe(0xeb);
+    expect(checkThroughRedirects(image, r.value.plan, t1, t2, ['feature_level'])).toEqual([]);
+    // The ret right after the two replaced bytes is untouched: a thread there is safe.
+    expect(image.space.read(asVa(red.functionVa + 2n), 1)).toEqual({ ok: true, value: new Uint8Array([0xc3]) });
+    expect((await revertPackage(r.value.plan, backend)).ok).toBe(true);
+    expect(fingerprint(image)).toBe(before);
+  });
+
+  it('a thread on the ret after the jump does not block; a thread on the first two bytes does', async () => {
+    const plan = await planFor(tinyPkg(), 'tiny-function');
+    const entry = plan.redirects[0]!.functionVa;
+    const a = loadSample('tiny-function', 'v1.dll');
+    a.image.threadIps = (): Va[] => [asVa(entry + 2n)];
+    expect((await applyPlan(a.backend, plan)).ok).toBe(true);
+    const b = loadSample('tiny-function', 'v1.dll');
+    b.image.threadIps = (): Va[] => [asVa(entry + 1n)];
+    const refused = await applyPlan(b.backend, { ...plan, steps: plan.steps.map((s) => (s.op === 'suspend-threads' ? { ...s, attempts: 3, retryDelayMs: 0 } : s)) });
+    expect(refused.ok).toBe(false);
+    if (!refused.ok) expect(refused.error.code).toBe('APPLY_THREAD_BUSY');
+  });
+
+  it('a fault at each step leaves the process identical', async () => {
+    const plan = await planFor(tinyPkg(), 'tiny-function');
+    for (let k = 0; k < plan.steps.length; k++) {
+      const { image, backend } = loadSample('tiny-function', 'v1.dll');
+      const before = fingerprint(image);
+      backend.injectFault(k);
+      expect((await applyPlan(backend, plan)).ok).toBe(false);
+      expect(fingerprint(image), `fault at step ${k} (${plan.steps[k]!.op})`).toBe(before);
+    }
+  });
+});

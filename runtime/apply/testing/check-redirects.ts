@@ -72,19 +72,22 @@ export function checkThroughRedirects(img: ProcessImage, plan: WritePlan, oldByt
   for (const name of names) {
     const oldRva = symbolRva(oldPe.value, name);
     const newRva = symbolRva(newPe.value, name);
-    const rf = newPe.value.exceptions.find((e) => e.beginAddress === newRva);
-    if (oldRva === undefined || newRva === undefined || rf === undefined) {
+    const placed = bodyOf.get(name);
+    if (oldRva === undefined || newRva === undefined || placed === undefined) {
       problems.push(`${name}: not found`);
       continue;
     }
-    const entry = img.base + BigInt(oldRva);
-    const jmp = img.space.read(asVa(entry), 5);
+    // Follow the redirect: an E9 rel32 at the entry, or an EB rel8 to an E9 rel32 in padding.
+    let at = img.base + BigInt(oldRva);
+    const first = img.space.read(asVa(at), 2);
+    if (first.ok && first.value[0] === 0xeb) at = at + 2n + BigInt((first.value[1]! << 24) >> 24);
+    const jmp = img.space.read(asVa(at), 5);
     if (!jmp.ok || jmp.value[0] !== 0xe9) {
-      problems.push(`${name}: no jmp rel32 at the old entry`);
+      problems.push(`${name}: no jump to a new body at the old entry`);
       continue;
     }
-    const body = entry + 5n + BigInt(new DataView(jmp.value.buffer).getInt32(1, true));
-    const size = rf.endAddress - rf.beginAddress;
+    const body = at + 5n + BigInt(new DataView(jmp.value.buffer).getInt32(1, true));
+    const size = placed.size;
     const got = img.space.read(asVa(body), size);
     if (!got.ok) {
       problems.push(`${name}: body at ${body.toString(16)} unreadable: ${got.error.message}`);

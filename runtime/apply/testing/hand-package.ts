@@ -49,6 +49,18 @@ export interface HandPackageSpec {
   readonly added?: readonly string[];
   readonly baseline?: string;
   readonly sequence?: number;
+  /**
+   * Changed functions to redirect with a 2-byte short jump into the padding that follows
+   * them (the 5 bytes just before the next symbol), for functions too short for a jmp rel32.
+   */
+  readonly shortToPad?: readonly string[];
+}
+
+/** Start of the first symbol after `rva` (the end of a function without .pdata). */
+function nextSymbol(pe: PeFile, rva: number): number | undefined {
+  let best: number | undefined;
+  for (const s of symbolsByRva(pe)) if (s.rva > rva && (best === undefined || s.rva < best)) best = s.rva;
+  return best;
 }
 
 /** Builds the package (see the module comment). */
@@ -62,9 +74,11 @@ export function buildHandPackage(oldBytes: Uint8Array, newBytes: Uint8Array, spe
   const bodies = names.map((name, id) => {
     const rva = symbolRva(newPe, name);
     if (rva === undefined) throw new Error(`no symbol ${name} in the new image`);
-    const rf = newPe.exceptions.find((e) => e.beginAddress === rva);
-    if (rf === undefined) throw new Error(`no .pdata entry for ${name}`);
-    return { name, id, rva, end: rf.endAddress as number, rf };
+    const rf = newPe.exceptions.find((e) => e.beginAddress === rva) ?? null;
+    // A leaf without .pdata (no unwind data needed) ends where the next symbol starts.
+    const end = rf?.endAddress ?? nextSymbol(newPe, rva);
+    if (end === undefined) throw new Error(`no extent for ${name}`);
+    return { name, id, rva, end: end as number, rf };
   });
   const newBase = newPe.optionalHeader.imageBase;
   const codeBlocks: CodeBlock[] = bodies.map((b) => {
@@ -104,6 +118,7 @@ export function buildHandPackage(oldBytes: Uint8Array, newBytes: Uint8Array, spe
       insn.free();
     }
     decoder.free();
+    if (b.rf === null) return { id: b.id, alignment: 16, bytes: { kind: 'literal' as const, bytes }, fixups, unwind: null };
     const u = b.rf.unwind;
     if (u === null || u.handler !== null || u.chained !== null) throw new Error(`${b.name}: unwind info this helper cannot carry`);
     const unwind = {
@@ -116,6 +131,18 @@ export function buildHandPackage(oldBytes: Uint8Array, newBytes: Uint8Array, spe
   const redirects: Redirect[] = spec.changed.map((name, id) => {
     const oldRva = symbolRva(oldPe, name);
     if (oldRva === undefined) throw new Error(`no symbol ${name} in the old image`);
+    if (spec.shortToPad?.includes(name) === true) {
+      const next = nextSymbol(oldPe, oldRva);
+      if (next === undefined) throw new Error(`no padding after ${name}`);
+      const pad = next - 5;
+      return {
+        oldRva: asRva(oldRva),
+        target: { blockId: id, offset: 0 },
+        kind: 'short-to-pad',
+        expected: oldMapped.slice(oldRva, oldRva + 2),
+        pad: { rva: asRva(pad), expected: oldMapped.slice(pad, pad + 5) },
+      };
+    }
     return { oldRva: asRva(oldRva), target: { blockId: id, offset: 0 }, kind: 'jmp-rel32', expected: oldMapped.slice(oldRva, oldRva + 5), pad: null };
   });
   const functions: FunctionRecord[] = bodies.map((b, i) => {
@@ -132,9 +159,15 @@ export function buildHandPackage(oldBytes: Uint8Array, newBytes: Uint8Array, spe
       blockOffset: 0,
     };
   });
-  const reliedRanges = redirects.map((r) => ({ rva: r.oldRva, length: 5 })).sort((a, b) => a.rva - b.rva);
-  const relied = new Uint8Array(reliedRanges.length * 5);
-  reliedRanges.forEach((r, i) => relied.set(oldMapped.subarray(r.rva, r.rva + 5), i * 5));
+  const reliedRanges = redirects
+    .flatMap((r) => [{ rva: r.oldRva, length: r.expected.length }, ...(r.pad === null ? [] : [{ rva: r.pad.rva, length: r.pad.expected.length }])])
+    .sort((a, b) => a.rva - b.rva);
+  const relied = new Uint8Array(reliedRanges.reduce((n, r) => n + r.length, 0));
+  let at = 0;
+  for (const r of reliedRanges) {
+    relied.set(oldMapped.subarray(r.rva, r.rva + r.length), at);
+    at += r.length;
+  }
   return {
     target: {
       machine: oldPe.fileHeader.machine,
