@@ -3,12 +3,12 @@
  * byte the same, and the same as the committed samples/bin. Needs mingw-w64.
  */
 import { afterAll, describe, expect, test } from 'vitest';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { missingTools } from '../test/support/tools.ts';
 import { buildSamples } from './build.ts';
-import { SAMPLES_BIN_DIR, readScenarios, scenarioDll } from './scenarios.ts';
+import { SAMPLES_BIN_DIR, SAMPLES_DIR, readScenarios, scenarioDll } from './scenarios.ts';
 
 const skip = missingTools(['mingw']);
 const dirs: string[] = [];
@@ -31,13 +31,16 @@ afterAll(() => {
 });
 
 describe.skipIf(skip !== undefined)(`sample build${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  test('two builds in different folders are byte-identical and equal the committed binaries', async () => {
-    // Different path lengths on purpose: a leaked path would change sizes and offsets too.
+  test('two builds from different checkout paths are byte-identical and equal the committed binaries', async () => {
+    // Build B compiles a copy of the sources at another path, into another folder. Different
+    // path lengths on purpose: a leaked path would also shift sizes and offsets.
     const a = mkdtempSync(join(tmpdir(), 'hp-samples-a-'));
     const b = mkdtempSync(join(tmpdir(), 'hp-samples-bb-long-name-'));
-    dirs.push(a, b);
+    const src = join(mkdtempSync(join(tmpdir(), 'hp-checkout-elsewhere-')), 'some', 'other', 'samples');
+    dirs.push(a, b, dirname(dirname(dirname(src))));
+    for (const d of ['common', 'host', ...readScenarios().map((s) => s.name)]) cpSync(join(SAMPLES_DIR, d), join(src, d), { recursive: true });
     const ra = await buildSamples(a);
-    const rb = await buildSamples(b);
+    const rb = await buildSamples(b, { srcDir: src });
     expect(ra.ok ? 'ok' : ra.error.message).toBe('ok');
     expect(rb.ok ? 'ok' : rb.error.message).toBe('ok');
 
@@ -54,7 +57,7 @@ describe.skipIf(skip !== undefined)(`sample build${skip ? ` (skipped: ${skip})` 
       expect(Buffer.compare(fa, readFileSync(join(SAMPLES_BIN_DIR, f))), `${f}: rebuild vs committed (run npm run samples:build)`).toBe(0);
       // No build path leaks into the binary (the checkout, the temp work folder, $HOME).
       const text = fa.toString('latin1');
-      for (const leak of [a, process.cwd(), tmpdir(), '/home/', '/work/']) expect(text.includes(leak), `${f} contains ${leak}`).toBe(false);
+      for (const leak of [a, src, SAMPLES_DIR, tmpdir(), '/home/', '/work/']) expect(text.includes(leak), `${f} contains ${leak}`).toBe(false);
     }
   }, 240_000);
 
@@ -71,7 +74,7 @@ describe.skipIf(skip !== undefined)(`sample build${skip ? ` (skipped: ${skip})` 
     expect(listFiles(out).filter((f) => f.endsWith('.dll'))).toEqual([]);
   });
 
-  test('the stripped form has the same sections as the symbols form and no symbol table', () => {
+  test('the stripped form has the same sections as the symbols form and no symbol table; neither has a debug directory', () => {
     for (const s of readScenarios()) {
       for (const v of s.versions) {
         const full = readFileSync(scenarioDll(s.name, v));
@@ -92,6 +95,12 @@ describe.skipIf(skip !== undefined)(`sample build${skip ? ` (skipped: ${skip})` 
         const a = coff(full);
         const b = coff(stripped);
         expect(a.nSyms, `${s.name}/${v}.dll has COFF symbols`).toBeGreaterThan(0);
+        // No debug directory (so no CodeView record naming a PDB path) in either form.
+        for (const buf of [full, stripped]) {
+          const opt = buf.readUInt32LE(0x3c) + 24;
+          expect(buf.readUInt16LE(opt), 'PE32+').toBe(0x20b);
+          expect([buf.readUInt32LE(opt + 112 + 6 * 8), buf.readUInt32LE(opt + 112 + 6 * 8 + 4)], `${s.name}/${v}: debug directory`).toEqual([0, 0]);
+        }
         expect([b.symPtr, b.nSyms], `${s.name}/${v}.stripped.dll has none`).toEqual([0, 0]);
         expect(b.sections, `${s.name}/${v}: same section contents`).toEqual(a.sections);
       }

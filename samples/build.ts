@@ -19,7 +19,7 @@
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { err, ok, type Result } from '../common/errors.ts';
 import { SAMPLES_BIN_DIR, SAMPLES_DIR, expectedOutputPath, readScenarios, scenarioDll, scenarioSource, type SampleVersion, type Scenario } from './scenarios.ts';
@@ -29,8 +29,8 @@ const run = promisify(execFile);
 const GCC = 'x86_64-w64-mingw32-gcc';
 const GXX = 'x86_64-w64-mingw32-g++';
 
-/** Flags every scenario object and the host share. */
-const COMPILE_FLAGS = ['-O2', '-Wall', '-Wextra', `-ffile-prefix-map=${SAMPLES_DIR}=.`];
+/** Flags every scenario object and the host share (srcDir: the samples/ being built). */
+const compileFlags = (srcDir: string): string[] => ['-O2', '-Wall', '-Wextra', `-ffile-prefix-map=${srcDir}=.`];
 const LINK_FLAGS = ['-Wl,--no-insert-timestamp', '-static-libgcc'];
 
 /** One file the build wrote. */
@@ -50,13 +50,23 @@ async function compiler(args: readonly string[], cwd: string, cxx: boolean): Pro
   }
 }
 
-async function buildVersion(s: Scenario, version: SampleVersion, outDir: string, workRoot: string, extraFlags: readonly string[]): Promise<Result<BuiltFile[]>> {
+/** Where a build reads from and writes to. */
+interface BuildContext {
+  readonly srcDir: string;
+  readonly outDir: string;
+  readonly workRoot: string;
+  readonly extraFlags: readonly string[];
+}
+
+async function buildVersion(s: Scenario, version: SampleVersion, ctx: BuildContext): Promise<Result<BuiltFile[]>> {
+  const { outDir, workRoot, srcDir } = ctx;
   const n = version.slice(1);
   const work = join(workRoot, s.name, version);
   mkdirSync(work, { recursive: true });
   const cxx = s.language === 'c++';
   const obj = `${s.name}.o`;
-  const c = await compiler([...COMPILE_FLAGS, ...extraFlags, `-DHP_VERSION=${n}`, '-c', '-o', obj, scenarioSource(s)], work, cxx);
+  const source = join(srcDir, relative(SAMPLES_DIR, scenarioSource(s)));
+  const c = await compiler([...compileFlags(srcDir), ...ctx.extraFlags, `-DHP_VERSION=${n}`, '-c', '-o', obj, source], work, cxx);
   if (!c.ok) return c;
   const link = [...LINK_FLAGS, ...(cxx ? ['-static-libstdc++'] : []), '-shared', '-o', `${s.name}.dll`, obj];
   const files: BuiltFile[] = [];
@@ -71,10 +81,11 @@ async function buildVersion(s: Scenario, version: SampleVersion, outDir: string,
   return ok(files);
 }
 
-async function buildHost(outDir: string, workRoot: string): Promise<Result<BuiltFile>> {
+async function buildHost(ctx: BuildContext): Promise<Result<BuiltFile>> {
+  const { outDir, workRoot, srcDir } = ctx;
   const work = join(workRoot, 'host');
   mkdirSync(work, { recursive: true });
-  const r = await compiler([...COMPILE_FLAGS, ...LINK_FLAGS, '-s', '-o', 'host.exe', join(SAMPLES_DIR, 'host', 'host.c')], work, false);
+  const r = await compiler([...compileFlags(srcDir), ...LINK_FLAGS, '-s', '-o', 'host.exe', join(srcDir, 'host', 'host.c')], work, false);
   if (!r.ok) return r;
   mkdirSync(outDir, { recursive: true });
   copyFileSync(join(work, 'host.exe'), join(outDir, 'host.exe'));
@@ -83,23 +94,26 @@ async function buildHost(outDir: string, workRoot: string): Promise<Result<Built
 
 /**
  * Builds the host and every version of every scenario into `outDir` (samples/bin layout),
- * `jobs` compiler runs at a time (`only`: just these scenarios; `extraFlags`: appended to
- * each scenario's compile, for tests). Returns the files written, in a fixed order.
+ * `jobs` compiler runs at a time. `only`: just these scenarios; `srcDir`: a copy of samples/
+ * to compile instead (tests build from another path to show the path leaves no trace);
+ * `extraFlags`: appended to each scenario's compile (tests). Returns the files written, in
+ * a fixed order.
  */
 export async function buildSamples(
   outDir: string = SAMPLES_BIN_DIR,
-  opts: { jobs?: number; only?: readonly string[]; extraFlags?: readonly string[] } = {},
+  opts: { jobs?: number; only?: readonly string[]; srcDir?: string; extraFlags?: readonly string[] } = {},
 ): Promise<Result<BuiltFile[]>> {
   const scenarios = readScenarios().filter((s) => opts.only === undefined || opts.only.includes(s.name));
   const workRoot = mkdtempSync(join(tmpdir(), 'hotpatch-samples-'));
+  const ctx: BuildContext = { srcDir: opts.srcDir ?? SAMPLES_DIR, outDir, workRoot, extraFlags: opts.extraFlags ?? [] };
   try {
     const tasks: Array<() => Promise<Result<BuiltFile[]>>> = [
       async () => {
-        const h = await buildHost(outDir, workRoot);
+        const h = await buildHost(ctx);
         return h.ok ? ok([h.value]) : h;
       },
     ];
-    for (const s of scenarios) for (const v of s.versions) tasks.push(() => buildVersion(s, v, outDir, workRoot, opts.extraFlags ?? []));
+    for (const s of scenarios) for (const v of s.versions) tasks.push(() => buildVersion(s, v, ctx));
     const results: Array<Result<BuiltFile[]>> = new Array(tasks.length);
     let next = 0;
     const lane = async (): Promise<void> => {
