@@ -177,6 +177,11 @@ export async function planPackage(pkg: HotpatchPackage, backend: ProcessBackend,
   };
 
   // 5. Layout: code blocks, then (page-aligned) data blocks, import slots, unwind table and info.
+  const ids = new Set<number>();
+  for (const b of [...pkg.codeBlocks, ...pkg.dataBlocks]) {
+    if (ids.has(b.id)) return err('PLAN_PACKAGE', `block id ${b.id} is used twice`);
+    ids.add(b.id);
+  }
   const placed = new Map<number, PlacedBlock>();
   let off = 0;
   for (const c of pkg.codeBlocks) {
@@ -302,8 +307,9 @@ export async function planPackage(pkg: HotpatchPackage, backend: ProcessBackend,
     }
     if (b.code) blockMs.set(b.id, (blockMs.get(b.id) ?? 0) + now() - ts);
   }
-  // Unwind: RUNTIME_FUNCTION entries relative to unwindBase, then the info blobs with their fixups.
-  let entry = 0;
+  // Unwind: RUNTIME_FUNCTION entries relative to unwindBase (sorted: the OS binary-searches
+  // the table), then the info blobs with their fixups.
+  const entries: [number, number, number][] = [];
   for (const c of unwindBlocks) {
     const u = c.unwind!;
     const b = placed.get(c.id)!;
@@ -316,16 +322,18 @@ export async function planPackage(pkg: HotpatchPackage, backend: ProcessBackend,
     }
     for (const rf of u.runtimeFunctions) {
       const rel = (o: number): number => Number(region + BigInt(o) - unwindBase);
-      const at = tableOffset + entry * 12;
       if (rf.endOffset > b.bytes.length || rf.beginOffset >= rf.endOffset || rf.unwindInfoOffset >= u.unwindInfo.length) {
         return err('PLAN_UNWIND', `block ${c.id}: RUNTIME_FUNCTION ${hex(rf.beginOffset)}..${hex(rf.endOffset)} is outside its block or info`);
       }
-      rdv.setUint32(at, rel(b.offset + rf.beginOffset), true);
-      rdv.setUint32(at + 4, rel(b.offset + rf.endOffset), true);
-      rdv.setUint32(at + 8, rel(infoOff + rf.unwindInfoOffset), true);
-      entry++;
+      entries.push([rel(b.offset + rf.beginOffset), rel(b.offset + rf.endOffset), rel(infoOff + rf.unwindInfoOffset)]);
     }
   }
+  entries.sort((x, y) => x[0] - y[0]);
+  entries.forEach(([begin, end, info], i) => {
+    rdv.setUint32(tableOffset + i * 12, begin, true);
+    rdv.setUint32(tableOffset + i * 12 + 4, end, true);
+    rdv.setUint32(tableOffset + i * 12 + 8, info, true);
+  });
   if (region + BigInt(regionSize) - unwindBase > 0xffff_ffffn) return err('PLAN_UNWIND', `patch region ${hex(region)} is more than 4 GB from unwind base ${hex(unwindBase)}`);
 
   // 8. Redirect encodings.
