@@ -5,7 +5,8 @@
  * functions the whole time, the process never restarted. (test/live-e2e.test.ts does the
  * same with compiler-built packages through the CLI.)
  */
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +16,7 @@ import { openWin32Backend, type Win32AgentBackend } from '../runtime/backends/wi
 import { applyLive, findLiveState, revertLive } from '../runtime/backends/win32-agent/live.ts';
 import { fnv1a, startHost, type HostSession } from '../samples/host/host-session.ts';
 import { missingTools } from './support/tools.ts';
-import { wineEnv } from './support/wine.ts';
+import { ensureWinePrefix, wineEnv } from './support/wine.ts';
 
 const skip = missingTools(['wine']);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -76,6 +77,14 @@ async function apply(h: HostSession, pkg: HotpatchPackage): Promise<number> {
 }
 
 describe.skipIf(skip !== undefined)(`live apply under Wine with hand-built packages${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  beforeAll(() => {
+    // A wineserver that lingers 10 s after its last client saves ~1 s on every host and agent
+    // start; it goes away by itself, so nothing to stop (and `wineserver -k` would also kill
+    // other suites' processes in the shared prefix). Exits at once if one is already running.
+    ensureWinePrefix();
+    spawnSync('wineserver', ['-p10'], { env: wineEnv(), stdio: 'ignore', timeout: 10_000 });
+  });
+
   test('logic-fix: v1 -> v2 behaviour while the worker runs, revert -> v1, in one process', async () => {
     const h = await host('logic-fix');
     expect(h.first.output).toBe(expected('logic-fix', 'v1'));
@@ -99,6 +108,31 @@ describe.skipIf(skip !== undefined)(`live apply under Wine with hand-built packa
     expect(!none.ok && none.error.code).toBe('REVERT_NOTHING_APPLIED');
     expect(!none.ok && none.error.message).toMatch(/no hotpatch is applied to v1\.dll in process \d+/);
     await b2.close();
+  });
+
+  // Different redirect kinds and code shapes: short jump into padding (tiny-function), calls
+  // through pointers (fnptr), recursion, two functions at once (bounds-check, inline-fix), a
+  // body several times larger (grow). Not switch-table: the hand-built package points the new
+  // body at the old image's .rdata where the new jump table is not (the live run crashes; the
+  // compiler's packages carry the table, test/live-e2e.test.ts covers it).
+  test.each([
+    ['tiny-function', ['feature_level'], []],
+    ['fnptr', ['op_halve'], []],
+    ['recursion', ['count_paths'], []],
+    ['bounds-check', ['set_name', 'get_score'], []],
+    ['inline-fix', ['read_a', 'read_b'], []],
+    ['grow', ['checksum'], []],
+  ] as const)('%s: live v1 -> v2 -> v1 with the worker running', async (scenario, changed, added) => {
+    const h = await host(scenario);
+    expect(h.first.output).toBe(expected(scenario, 'v1'));
+    await apply(h, buildHandPackage(bytes(scenario, 'v1'), bytes(scenario, 'v2'), { changed, added }));
+    expect(await output(h)).toBe(expected(scenario, 'v2'));
+    const b = await open(h);
+    const rv = await revertLive(b);
+    if (!rv.ok) throw new Error(rv.error.message);
+    expect((await b.close()).ok).toBe(true);
+    expect(await output(h)).toBe(expected(scenario, 'v1'));
+    await workerSawOnly(h, scenario, ['v1', 'v2']);
   });
 
   test('new-helper: an added function placed in the region, the module bytes restored by revert', async () => {
