@@ -24,11 +24,12 @@ static hp_run_fn run_fn;
 static char round_buf[OUT_CAP];
 static char worker_buf[OUT_CAP];
 
-/* Worker state. calls/errors are updated with Interlocked*; the output table under lock. */
-static volatile LONG worker_calls;
-static volatile LONG worker_errors;
+/* Worker state, all under outputs_lock so a report is consistent: calls equals the sum of
+ * the per-output calls plus errors. */
 static CRITICAL_SECTION outputs_lock;
-static struct { unsigned hash; LONG calls; } outputs[MAX_OUTPUTS];
+static long worker_calls;
+static long worker_errors;
+static struct { unsigned hash; long calls; } outputs[MAX_OUTPUTS];
 static int outputs_n;
 
 static void say(const char *fmt, ...) {
@@ -60,25 +61,28 @@ static unsigned fnv1a(const char *s, int n) {
   return h;
 }
 
-static void note_output(unsigned h) {
+/* Counts one worker call: n is hp_run's return value, buf its output. */
+static void account(int n, const char *buf) {
+  int bad = n < 0 || n >= OUT_CAP;
+  unsigned h = bad ? 0 : fnv1a(buf, n);
   EnterCriticalSection(&outputs_lock);
-  int i = 0;
-  while (i < outputs_n && outputs[i].hash != h) i++;
-  if (i < outputs_n) outputs[i].calls++;
-  else if (outputs_n < MAX_OUTPUTS) { outputs[i].hash = h; outputs[i].calls = 1; outputs_n++; }
-  else InterlockedIncrement(&worker_errors); /* more distinct outputs than any patch explains */
+  worker_calls++;
+  if (bad) {
+    worker_errors++;
+  } else {
+    int i = 0;
+    while (i < outputs_n && outputs[i].hash != h) i++;
+    if (i < outputs_n) outputs[i].calls++;
+    else if (outputs_n < MAX_OUTPUTS) { outputs[i].hash = h; outputs[i].calls = 1; outputs_n++; }
+    else worker_errors++; /* more distinct outputs than any patch explains */
+  }
   LeaveCriticalSection(&outputs_lock);
 }
 
 static DWORD WINAPI worker(LPVOID arg) {
   (void)arg;
   for (;;) {
-    for (int i = 0; i < WORKER_BURST; i++) {
-      int n = run_fn(worker_buf, OUT_CAP);
-      InterlockedIncrement(&worker_calls);
-      if (n < 0 || n >= OUT_CAP) InterlockedIncrement(&worker_errors);
-      else note_output(fnv1a(worker_buf, n));
-    }
+    for (int i = 0; i < WORKER_BURST; i++) account(run_fn(worker_buf, OUT_CAP), worker_buf);
     Sleep(1);
   }
   return 0;
@@ -103,8 +107,8 @@ static void print_round(int round, int with_worker) {
   say("end %d", round);
   if (with_worker) {
     EnterCriticalSection(&outputs_lock);
-    say("worker calls=%ld errors=%ld outputs=%d", (long)worker_calls, (long)worker_errors, outputs_n);
-    for (int i = 0; i < outputs_n; i++) say("worker output fnv1a=%08x calls=%ld", outputs[i].hash, (long)outputs[i].calls);
+    say("worker calls=%ld errors=%ld outputs=%d", worker_calls, worker_errors, outputs_n);
+    for (int i = 0; i < outputs_n; i++) say("worker output fnv1a=%08x calls=%ld", outputs[i].hash, outputs[i].calls);
     LeaveCriticalSection(&outputs_lock);
   }
   say("ready");

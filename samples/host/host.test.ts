@@ -52,6 +52,7 @@ describe.skipIf(skip !== undefined)(`host.exe${skip ? ` (skipped: ${skip})` : ''
       const hash = fnv1a(readExpectedOutput('switch-table', 'v1')!);
       const w1 = s.first.worker!;
       expect(w1.errors).toBe(0);
+      expect(w1.outputs.reduce((n, o) => n + o.calls, 0)).toBe(w1.calls);
       await new Promise((r) => setTimeout(r, 300));
       const r2 = await s.run();
       expect(r2.ok ? 'ok' : r2.error.message).toBe('ok');
