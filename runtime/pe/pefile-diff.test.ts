@@ -1,7 +1,8 @@
 /**
  * Differential test: the wasm parser against python3-pefile (pefile-dump.py) on every PE
  * file in samples/ and every file of the real corpus. Sections, exports, imports (normal
- * and delay-load, with IAT RVAs), relocation and exception entry counts, CodeView and the
+ * and delay-load, with IAT RVAs), relocation counts, every .pdata entry with its UNWIND_INFO
+ * header and handler, CodeView, load config (cookie, Guard CF table), TLS callbacks and the
  * identity header fields must all be equal.
  */
 import { spawnSync } from 'node:child_process';
@@ -31,6 +32,17 @@ interface Ref {
   relocEntries: number;
   exceptionEntries: number;
   codeView: { guid: string; age: number; path: string } | null;
+  exceptions: Array<Array<number | null>>;
+  loadConfig: {
+    size: number;
+    securityCookie: number | null;
+    guardCfFunctionTable: number | null;
+    guardCfFunctionCount: number | null;
+    guardFlags: number | null;
+    hotPatchTableOffset: number | null;
+    guardCfFunctions: number[];
+  } | null;
+  tls: { addressOfCallBacks: number; startAddressOfRawData: number; endAddressOfRawData: number; callbacks: number[] } | null;
 }
 
 function pefileDump(paths: readonly string[]): Map<string, Ref> {
@@ -76,7 +88,41 @@ function ours(pe: PeFile): Ref {
     relocEntries: pe.relocations.entries.length,
     exceptionEntries: pe.exceptions.length,
     codeView: pe.codeView,
+    exceptions: pe.exceptions.map((e) => {
+      const u = e.unwind;
+      const row: Array<number | null> = [e.beginAddress, e.endAddress, e.unwindInfoAddress];
+      if (u !== null && (e.unwindInfoAddress & 1) === 0) {
+        row.push(u.version, u.flags, u.sizeOfProlog, u.countOfCodes, u.frameRegister, u.frameOffset, u.handler);
+      }
+      return row;
+    }),
+    loadConfig:
+      pe.loadConfig === null
+        ? null
+        : {
+            size: pe.loadConfig.size,
+            securityCookie: num(pe.loadConfig.securityCookie),
+            guardCfFunctionTable: num(pe.loadConfig.guardCfFunctionTable),
+            guardCfFunctionCount: num(pe.loadConfig.guardCfFunctionCount),
+            guardFlags: pe.loadConfig.guardFlags,
+            hotPatchTableOffset: pe.loadConfig.hotPatchTableOffset,
+            guardCfFunctions: [...pe.loadConfig.guardCfFunctions],
+          },
+    tls:
+      pe.tls === null
+        ? null
+        : {
+            addressOfCallBacks: Number(pe.tls.addressOfCallBacks),
+            startAddressOfRawData: Number(pe.tls.startAddressOfRawData),
+            endAddressOfRawData: Number(pe.tls.endAddressOfRawData),
+            callbacks: pe.tls.callbacks.map(Number),
+          },
   };
+}
+
+/** 64-bit values from the parser as JSON numbers, like the reference (exact below 2^53; VAs here are). */
+function num(v: bigint | null): number | null {
+  return v === null ? null : Number(v);
 }
 
 /** pefile leaves `/N` long section names unresolved; compare those by the raw form only. */

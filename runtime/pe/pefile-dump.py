@@ -27,6 +27,7 @@ def dump(path):
         D['IMAGE_DIRECTORY_ENTRY_EXPORT'], D['IMAGE_DIRECTORY_ENTRY_IMPORT'],
         D['IMAGE_DIRECTORY_ENTRY_DELAY_IMPORT'], D['IMAGE_DIRECTORY_ENTRY_BASERELOC'],
         D['IMAGE_DIRECTORY_ENTRY_EXCEPTION'], D['IMAGE_DIRECTORY_ENTRY_DEBUG'],
+        D['IMAGE_DIRECTORY_ENTRY_LOAD_CONFIG'], D['IMAGE_DIRECTORY_ENTRY_TLS'],
     ])
     base = pe.OPTIONAL_HEADER.ImageBase
     out = {
@@ -63,6 +64,48 @@ def dump(path):
         out['relocBlocks'] += 1
         out['relocEntries'] += sum(1 for e in b.entries if e.type != 0)
     out['exceptionEntries'] = len(getattr(pe, 'DIRECTORY_ENTRY_EXCEPTION', []))
+    # Per entry: Begin, End, UnwindData, then the UNWIND_INFO header and handler when
+    # pefile decoded one (it does not for odd UnwindData values).
+    out['exceptions'] = []
+    for e in getattr(pe, 'DIRECTORY_ENTRY_EXCEPTION', []):
+        st, ui = e.struct, e.unwindinfo
+        row = [st.BeginAddress, st.EndAddress, st.UnwindData]
+        if ui is not None:
+            handler = getattr(ui, 'ExceptionHandler', None) if (ui.Flags & 3) and not (ui.Flags & 4) else None
+            row += [ui.Version, ui.Flags, ui.SizeOfProlog, ui.CountOfCodes, ui.FrameRegister, ui.FrameOffset, handler]
+        out['exceptions'].append(row)
+    lc = getattr(pe, 'DIRECTORY_ENTRY_LOAD_CONFIG', None)
+    out['loadConfig'] = None
+    if lc is not None:
+        st = lc.struct
+        flags = getattr(st, 'GuardFlags', None)
+        table, count = getattr(st, 'GuardCFFunctionTable', None), getattr(st, 'GuardCFFunctionCount', None)
+        funcs = []
+        if table and count:
+            stride = 4 + (((flags or 0) & 0xF0000000) >> 28)
+            funcs = [pe.get_dword_at_rva(table - base + i * stride) for i in range(count)]
+        out['loadConfig'] = {
+            'size': st.Size,
+            'securityCookie': getattr(st, 'SecurityCookie', None),
+            'guardCfFunctionTable': table, 'guardCfFunctionCount': count, 'guardFlags': flags,
+            'hotPatchTableOffset': getattr(st, 'HotPatchTableOffset', None),
+            'guardCfFunctions': funcs,
+        }
+    tls = getattr(pe, 'DIRECTORY_ENTRY_TLS', None)
+    out['tls'] = None
+    if tls is not None:
+        st = tls.struct
+        callbacks = []
+        if st.AddressOfCallBacks:
+            step = 8 if out['format'] == 'PE32+' else 4
+            read = pe.get_qword_at_rva if step == 8 else pe.get_dword_at_rva
+            while len(callbacks) < 4096:
+                v = read(st.AddressOfCallBacks - base + step * len(callbacks))
+                if not v:
+                    break
+                callbacks.append(v)
+        out['tls'] = {'addressOfCallBacks': st.AddressOfCallBacks, 'startAddressOfRawData': st.StartAddressOfRawData,
+                      'endAddressOfRawData': st.EndAddressOfRawData, 'callbacks': callbacks}
     for dbg in getattr(pe, 'DIRECTORY_ENTRY_DEBUG', []):
         cv = dbg.entry
         if dbg.struct.Type == 2 and cv is not None and getattr(cv, 'CvSignature', b'') == b'RSDS':
