@@ -1,0 +1,103 @@
+/**
+ * The `hotpatch revert` (and `hotpatch live`) command lines against a real host process under
+ * Wine: exit codes, one-line errors, JSON fields, and that a revert run as a separate command
+ * finds what an earlier apply left in the process (its state record).
+ */
+import { afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildHandPackage } from '../runtime/apply/testing/hand-package.ts';
+import { openWin32Backend } from '../runtime/backends/win32-agent.ts';
+import { applyLive } from '../runtime/backends/win32-agent/live.ts';
+import { startHost, type HostSession } from '../samples/host/host-session.ts';
+import { missingTools } from './support/tools.ts';
+import { ensureWinePrefix, wineEnv } from './support/wine.ts';
+
+const skip = missingTools(['wine']);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const dll = (scenario: string, v: string): string => join(ROOT, 'samples/bin', scenario, `${v}.dll`);
+const expected = (scenario: string, v: string): string => readFileSync(join(ROOT, 'samples', scenario, 'expected', `${v}.txt`), 'utf8');
+
+/** Runs the CLI (asynchronously: the Wine host must keep being served meanwhile). */
+function hotpatch(args: readonly string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, [join(ROOT, 'bin/hotpatch.js'), ...args], { env: wineEnv() });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    c.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+const hosts: HostSession[] = [];
+afterEach(async () => {
+  for (const h of hosts.splice(0)) {
+    const q = await h.quit();
+    if (!q.ok) h.kill();
+    expect(q.ok && q.value).toBe(0);
+  }
+});
+
+async function host(scenario: string): Promise<HostSession> {
+  const h = await startHost(dll(scenario, 'v1'), { worker: true });
+  if (!h.ok) throw new Error(h.error.message);
+  hosts.push(h.value);
+  return h.value;
+}
+
+async function output(h: HostSession): Promise<string> {
+  const r = await h.run();
+  if (!r.ok) throw new Error(r.error.message);
+  return r.value.output;
+}
+
+describe.skipIf(skip !== undefined)(`hotpatch revert / live command lines under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  beforeAll(() => {
+    ensureWinePrefix();
+    spawnSync('wineserver', ['-p10'], { env: wineEnv(), stdio: 'ignore', timeout: 10_000 });
+  });
+
+  test('revert as a separate command undoes an apply made by another session', async () => {
+    const h = await host('logic-fix');
+    const b = await openWin32Backend({ pid: h.windowsPid, module: 'v1.dll', env: wineEnv() });
+    if (!b.ok) throw new Error(b.error.message);
+    const pkg = buildHandPackage(new Uint8Array(readFileSync(dll('logic-fix', 'v1'))), new Uint8Array(readFileSync(dll('logic-fix', 'v2'))), { changed: ['sum_first'] });
+    const a = await applyLive(pkg, b.value);
+    if (!a.ok) throw new Error(a.error.message);
+    expect((await b.value.close()).ok).toBe(true);
+    expect(await output(h)).toBe(expected('logic-fix', 'v2'));
+
+    const r = await hotpatch(['revert', '--pid', String(h.windowsPid), '--module', 'v1.dll', '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const j = JSON.parse(r.stdout) as { pid: number; module: string; series: { sequence: number }; pauseUs: number; totalMs: number; keptRegions: string[]; freedRegions: number };
+    expect(j.pid).toBe(h.windowsPid);
+    expect(j.module.toLowerCase()).toBe('v1.dll');
+    expect(j.series.sequence).toBe(1);
+    expect(j.pauseUs).toBeGreaterThan(0);
+    expect(j.totalMs).toBeGreaterThan(j.pauseUs / 1000);
+    expect(j.freedRegions + j.keptRegions.length).toBe(2); // the patch region and the state record
+    expect(await output(h)).toBe(expected('logic-fix', 'v1'));
+
+    const again = await hotpatch(['revert', '--pid', String(h.windowsPid), '--module', 'v1.dll']);
+    expect(again.status).toBe(42);
+    expect(again.stderr).toMatch(/^hotpatch: REVERT_NOTHING_APPLIED: no hotpatch is applied to v1\.dll in process \d+\n$/);
+  });
+
+  test('bad targets are one-line errors with the stage exit code, and the process keeps running', async () => {
+    const h = await host('new-helper');
+    const notLoaded = await hotpatch(['revert', '--pid', String(h.windowsPid), '--module', 'v2.dll']);
+    expect(notLoaded.status).toBe(50);
+    expect(notLoaded.stderr).toMatch(/^hotpatch: LIVE_MODULE_NOT_FOUND: module v2\.dll is not loaded in process \d+\n$/);
+    const noProcess = await hotpatch(['revert', '--pid', '999999', '--module', 'v1.dll', '--json']);
+    expect(noProcess.status).toBe(50);
+    expect((JSON.parse(noProcess.stdout) as { error: { code: string } }).error.code).toBe('LIVE_OPEN_FAILED');
+    const badPid = await hotpatch(['revert', '--pid', '-3', '--module', 'v1.dll']);
+    expect(badPid.status).toBe(2);
+    expect(badPid.stderr).toMatch(/^hotpatch: USAGE_PID: /);
+    expect(await output(h)).toBe(expected('new-helper', 'v1'));
+  });
+});
