@@ -177,6 +177,45 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  test('malformed requests get one-line LIVE_ errors and the agent keeps serving', async () => {
+    const a = await startAgent({ env: wineEnv() });
+    if (!a.ok) throw new Error(a.error.message);
+    const bad = [
+      'frobnicate',
+      'read 0x1000 5',
+      `open ${t.pid}`,
+      'read zz 5',
+      'read 0x10 99999999999',
+      'write 0x1000 abc',
+      'redirect 0x1000 9090 90',
+      'suspend avoid:nope',
+      'call 1 2',
+      'commit',
+      'resume',
+      `x${'a'.repeat(200_000)}`,
+    ];
+    const replies = await a.value.requestMany(bad);
+    const codes = replies.map((r) => (r.ok ? 'ok' : r.error.code));
+    expect(codes).toEqual([
+      'LIVE_BAD_REQUEST',
+      'LIVE_NO_PROCESS',
+      'ok',
+      'LIVE_BAD_REQUEST',
+      'LIVE_BAD_REQUEST',
+      'LIVE_BAD_REQUEST',
+      'LIVE_BAD_REQUEST',
+      'LIVE_BAD_REQUEST',
+      'LIVE_BAD_REQUEST',
+      'LIVE_BAD_REQUEST',
+      'LIVE_BAD_REQUEST',
+      'LIVE_BAD_REQUEST',
+    ]);
+    for (const r of replies) if (!r.ok) expect(r.error.message).not.toMatch(/\n/);
+    const hello = await a.value.request('hello');
+    expect(hello.ok).toBe(true);
+    await a.value.close();
+  });
+
   test('finds the module and reads the code the loader mapped', async () => {
     const b = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: wineEnv() });
     if (!b.ok) throw new Error(b.error.message);
@@ -206,6 +245,7 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     expect(!m.ok && m.error.message).toMatch(/not-loaded\.dll is not loaded in process \d+/);
     const p = await openWin32Backend({ pid: 999_999, module: 'probe.dll', env: wineEnv() });
     expect(!p.ok && p.error.code).toBe('LIVE_OPEN_FAILED');
+    expect(!p.ok && p.error.message).toMatch(/same WINEPREFIX/);
     const n = await openWin32Backend({ pid: t.pid, module: 'a b.dll', env: wineEnv() });
     expect(!n.ok && n.error.code).toBe('USAGE_MODULE');
     const [value] = await t.run();

@@ -270,7 +270,12 @@ export async function openWin32Backend(target: LiveTarget): Promise<Result<Win32
     return { ok: false, error: e };
   };
   const opened = await agent.request(`open ${target.pid}`);
-  if (!opened.ok) return fail(opened.error);
+  if (!opened.ok) {
+    // Under Wine a process is only visible to programs of its own prefix (wineserver).
+    const underWine = target.wine !== null && (target.wine !== undefined || process.platform !== 'win32');
+    const hint = underWine && opened.error.code === 'LIVE_OPEN_FAILED' ? `; under Wine the target must run in the same WINEPREFIX (${(target.env ?? process.env)['WINEPREFIX'] ?? '~/.wine'})` : '';
+    return fail({ ...opened.error, message: opened.error.message + hint });
+  }
   const mod = await agent.request(`module ${target.module}`);
   if (!mod.ok) return fail(mod.error);
   const base = vaField(mod.value, 'base');
