@@ -21,6 +21,7 @@ import { ok, type Result } from '../../common/errors.ts';
 import type { PeFile } from '../../runtime/pe/types.ts';
 import { Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic } from 'iced-x86';
 import { describeNew, resolveTarget, type ResolveContext } from '../emit/resolve-target.ts';
+import { parseGccLsda } from '../emit/gcc-lsda.ts';
 import type { FunctionInfo } from '../functions/discover-functions.ts';
 import { absTarget, mapImage, relocsIn, sectionAt, type MappedImage, type MappedSection } from '../functions/map-image.ts';
 import { analyzeImage, type DataItem, type ImageAnalysis } from '../match/analyze-image.ts';
@@ -147,21 +148,35 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
     oldRodata: oldRodataByKey(m),
   };
 
+  // Verdicts to a fixed point: a function that needs a refused one in the package is refused.
+  const reasons = new Map<number, string>();
+  const redirects = new Map<number, RedirectPlan>();
+  for (let again = true; again; ) {
+    again = false;
+    for (const f of newFns) {
+      const st = status[f.index]!;
+      if ((st !== 'changed' && st !== 'added') || reasons.has(f.index)) continue;
+      const o = m.fnNewToOld[f.index]!;
+      let reason = emissionProblem(ctx, f);
+      if (reason === null && o >= 0 && !redirects.has(f.index)) {
+        const r = planRedirect(m.old, oldFns[o]!);
+        if (typeof r === 'string') reason = r;
+        else redirects.set(f.index, r);
+      }
+      if (reason !== null) {
+        reasons.set(f.index, reason);
+        emitted.delete(f.index);
+        again = true;
+      }
+    }
+  }
   const functions: FunctionChange[] = [];
   for (const f of newFns) {
     const st = status[f.index]!;
     const o = m.fnNewToOld[f.index]!;
     const of = o >= 0 ? oldFns[o]! : null;
-    let reason: string | null = null;
-    let redirect: RedirectPlan | null = null;
-    if (st === 'changed' || st === 'added') {
-      reason = emissionProblem(ctx, f);
-      if (reason === null && of !== null) {
-        const r = planRedirect(m.old, of);
-        if (typeof r === 'string') reason = r;
-        else redirect = r;
-      }
-    }
+    const reason = reasons.get(f.index) ?? null;
+    const redirect = redirects.get(f.index) ?? null;
     functions.push({
       name: f.name ?? of?.name ?? null,
       oldIndex: of?.index ?? null,
@@ -271,6 +286,12 @@ export function emissionProblem(ctx: ResolveContext, f: FunctionInfo): string | 
       if (u.handler === null) return 'exception handler RVA missing in unwind info';
       const h = resolveTarget(ctx, u.handler as number, null);
       if (!h.ok) return `exception handler: ${h.reason}`;
+      const lsda = parseGccLsda(m.new.img.image, (rf.unwindInfoAddress as number) + u.size, (rf.endAddress as number) - (rf.beginAddress as number));
+      if (lsda === null) return 'exception handler data is not a GCC LSDA this compiler can carry (MSVC C++/SEH scope tables are not supported)';
+      for (const t of lsda.typeRefs) {
+        const r = resolveTarget(ctx, t.target, null);
+        if (!r.ok) return `exception type table: ${r.reason}`;
+      }
     }
   }
   return null;

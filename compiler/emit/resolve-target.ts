@@ -102,7 +102,8 @@ export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo
     const oldEdge = edge === undefined ? undefined : m.old.img.sections.find((x) => x.name === edge.name);
     if (oldEdge !== undefined) return { ok: true, target: { kind: 'image', rva: asRva(oldEdge.rva + oldEdge.size) }, what: `end of ${edge!.name}` };
     const sec = n.img.sections.find((s) => t >= s.rva && t < s.rva + s.size);
-    return fail(sec?.executable === true ? `reference to code outside any function at 0x${t.toString(16)}` : `reference to 0x${t.toString(16)}, outside every section`);
+    if (sec === undefined) return fail(`reference to 0x${t.toString(16)}, outside every section`);
+    return fail(sec.executable ? `reference to code outside any function at 0x${t.toString(16)}` : `reference to 0x${t.toString(16)} in ${sec.name}, which is no known object`);
   }
   if (item.writable) {
     const o = m.itemNewToOld[item.index]!;

@@ -6,6 +6,7 @@
  */
 import { ok, type Result } from '../../common/errors.ts';
 import type { JumpTable } from '../disasm/decode-function.ts';
+import { parseGccLsda } from '../emit/gcc-lsda.ts';
 import { discoverFunctions, type FunctionInfo, type FunctionTable } from '../functions/discover-functions.ts';
 import { absTarget, lowerBound, sectionAt, type MappedImage, type MappedSection } from '../functions/map-image.ts';
 import { DirectoryIndex } from '../../runtime/pe/types.ts';
@@ -83,6 +84,15 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
       tables.set(t.rva, { fn: f, table: t });
       addStart(t.rva);
       ends.add(t.rva + 4 * t.targets.length);
+    }
+  }
+  // Type-table entries of GCC exception data point at type_info slots (`.refptr.*`).
+  for (const f of fns.functions) {
+    for (const rf of f.pdata) {
+      const u = rf.unwind;
+      if (u === null || (u.flags & 3) === 0) continue;
+      const lsda = parseGccLsda(img.image, (rf.unwindInfoAddress as number) + u.size, (rf.endAddress as number) - (rf.beginAddress as number));
+      for (const t of lsda?.typeRefs ?? []) addStart(t.target);
     }
   }
   // Pointers stored in data (covered by base relocations) make their targets items too.

@@ -1,0 +1,404 @@
+/**
+ * Emission: turns a diff into a package. Each changed function (and each added function the
+ * patch reaches) is copied from NEW into its own code block, and every reference is
+ * re-targeted at the OLD image through fixups: unchanged callees and data at their old
+ * RVAs, changed or added callees at their blocks, new read-only data carried as data blocks,
+ * new imports resolved at apply time. Jump tables are re-emitted after the code (entries
+ * relative to the table, so constants); x64 unwind data (UNWIND_INFO + RUNTIME_FUNCTION
+ * relative to the block, handler RVAs and GCC LSDA type entries as fixups) comes along so
+ * exceptions unwind through the new code.
+ */
+import { err, ok, type Result } from '../../common/errors.ts';
+import { asRva } from '../../common/types.ts';
+import type { CodeBlock, DataBlock, Fixup, FixupKind, FunctionRecord, HotpatchPackage, Import, Redirect, RuntimeFunction, TargetIdentity } from '../../formats/package.ts';
+import { encodeDelta } from '../../formats/delta.ts';
+import { sha256 } from '../../runtime/pe/sha256.ts';
+import type { ImageDiff } from '../diff/diff-images.ts';
+import { layoutRanges, oldRodataByKey } from '../diff/diff-images.ts';
+import type { FunctionInfo } from '../functions/discover-functions.ts';
+import { absTarget, relocsIn, type MappedImage } from '../functions/map-image.ts';
+import type { DataItem } from '../match/analyze-image.ts';
+import { parseGccLsda } from './gcc-lsda.ts';
+import { describeNew, offsetInFunction, resolveTarget, type ResolveContext } from './resolve-target.ts';
+
+/** Build parameters that change what the package holds. */
+export interface EmitOptions {
+  /** File name of the module the package targets, e.g. `logic.dll`. */
+  readonly moduleName: string;
+  /** Leave refused changes out instead of failing. */
+  readonly skipRefused: boolean;
+  /** Series membership; null gives a baseline named after the old image, sequence 1. */
+  readonly series: { readonly baselineId: string; readonly sequence: number } | null;
+  readonly compilerVersion: string;
+}
+
+/** Something the package leaves out, and why. */
+export interface Omission {
+  readonly what: string;
+  readonly reason: string;
+}
+
+/** A package and what went into it. */
+export interface EmittedPackage {
+  readonly pkg: HotpatchPackage;
+  readonly omitted: readonly Omission[];
+  /** New-function index -> code block id. */
+  readonly blockOf: ReadonlyMap<number, number>;
+  readonly sizes: { readonly code: number; readonly data: number; readonly unwind: number; readonly fixups: number };
+}
+
+const UNW_FLAG_EHANDLER = 1;
+const UNW_FLAG_UHANDLER = 2;
+
+/** Builds the package for `diff`. Refused changes fail the build unless `skipRefused`. */
+export function emitPackage(diff: ImageDiff, opts: EmitOptions): Result<EmittedPackage> {
+  const m = diff.match;
+  const omitted: Omission[] = [];
+  const refusedFns = diff.functions.filter((f) => f.verdict === 'refused');
+  const refusedData = diff.data.filter((d) => d.verdict === 'refused');
+  if ((refusedFns.length > 0 || refusedData.length > 0) && !opts.skipRefused) {
+    const first = refusedFns[0]?.reason ?? refusedData[0]?.reason ?? '';
+    return err('BUILD_REFUSED', `${refusedFns.length + refusedData.length} change(s) cannot be hotpatched; first: ${first}`);
+  }
+  for (const f of refusedFns) omitted.push({ what: `function ${f.name ?? `0x${(f.newRva ?? f.oldRva ?? 0).toString(16)}`}`, reason: f.reason ?? 'refused' });
+  for (const d of refusedData) omitted.push({ what: d.name !== null ? `global ${d.name}` : `data ${d.section ?? ''}`, reason: d.reason });
+
+  // Changed functions, then the added ones they reach (transitively).
+  const newFns = m.new.fns.functions;
+  const carriedFns: FunctionInfo[] = [];
+  const chosen = new Set<number>();
+  const verdictOf = new Map(diff.functions.filter((f) => f.newIndex !== null).map((f) => [f.newIndex!, f] as const));
+  for (const f of newFns) {
+    const c = verdictOf.get(f.index);
+    if (c?.status === 'changed' && c.verdict === 'hotpatchable') chosen.add(f.index);
+  }
+  const work = [...chosen];
+  while (work.length > 0) {
+    const f = newFns[work.pop()!]!;
+    for (const r of f.decoded.refs) {
+      const g = m.new.fns.containing(r.target);
+      if (g === undefined || chosen.has(g.index)) continue;
+      const c = verdictOf.get(g.index);
+      if (c?.status === 'added' && c.verdict === 'hotpatchable') {
+        chosen.add(g.index);
+        work.push(g.index);
+      }
+    }
+  }
+  for (const f of newFns) if (chosen.has(f.index)) carriedFns.push(f);
+
+  const blockOf = new Map<number, number>();
+  const rangeOffsets = new Map<number, number[]>();
+  carriedFns.forEach((f, i) => {
+    blockOf.set(f.index, i);
+    rangeOffsets.set(f.index, layoutRanges(f));
+  });
+  const dataBlocks: DataBlock[] = [];
+  const carriedItems = new Map<number, number>();
+  const pendingItems: DataItem[] = [];
+  const imports: Import[] = [];
+  const importKeys = new Map<string, number>();
+  const ctx: ResolveContext = {
+    m,
+    blockOf,
+    rangeOffsets,
+    oldRodata: oldRodataByKey(m),
+    carry(item) {
+      let id = carriedItems.get(item.index);
+      if (id === undefined) {
+        id = carriedFns.length + carriedItems.size;
+        carriedItems.set(item.index, id);
+        pendingItems.push(item);
+      }
+      return id;
+    },
+    importIndex(dll, symbol) {
+      const key = `${dll}!${symbol}`;
+      let i = importKeys.get(key);
+      if (i === undefined) {
+        i = imports.length;
+        importKeys.set(key, i);
+        imports.push({ dll, symbol: symbol.startsWith('#') ? { kind: 'ordinal', ordinal: Number(symbol.slice(1)) } : { kind: 'name', name: symbol } });
+      }
+      return i;
+    },
+  };
+
+  const codeBlocks: CodeBlock[] = [];
+  const records: FunctionRecord[] = [];
+  const redirects: Redirect[] = [];
+  const relied: Array<[number, number]> = [];
+  const noteRelied = (t: Fixup['target']): void => {
+    if (t.kind !== 'image') return;
+    const rva = t.rva as number;
+    const g = m.old.fns.containing(rva);
+    if (g !== undefined) {
+      for (const r of g.ranges) relied.push([r.start, r.end]);
+      return;
+    }
+    const d = m.old.itemAt(rva);
+    if (d !== undefined && !d.writable) relied.push([d.start, d.end]);
+  };
+  let fixupCount = 0;
+  let unwindBytes = 0;
+  for (const f of carriedFns) {
+    const built = emitFunction(ctx, f, rangeOffsets.get(f.index)!, blockOf.get(f.index)!);
+    if (!built.ok) return built;
+    const { block } = built.value;
+    for (const fx of block.fixups) noteRelied(fx.target);
+    for (const fx of block.unwind?.unwindFixups ?? []) noteRelied(fx.target);
+    fixupCount += block.fixups.length + (block.unwind?.unwindFixups.length ?? 0);
+    unwindBytes += block.unwind?.unwindInfo.length ?? 0;
+    const c = verdictOf.get(f.index)!;
+    const o = m.fnNewToOld[f.index]!;
+    const of = c.status === 'changed' && o >= 0 ? m.old.fns.functions[o]! : null;
+    let bytes: CodeBlock['bytes'] = { kind: 'literal', bytes: built.value.bytes };
+    if (of !== null) {
+      // A delta against the old body is smaller when the change is small.
+      const r0 = of.ranges[0]!;
+      const base = m.old.img.image.subarray(r0.start, r0.end);
+      const ops = encodeDelta(base, built.value.bytes);
+      const cost = ops.reduce((s, op) => s + (op.kind === 'copy' ? 6 : op.bytes.length + 2), 0);
+      if (cost < built.value.bytes.length * 0.6) {
+        bytes = { kind: 'delta', base: { rva: asRva(r0.start), length: r0.end - r0.start }, baseSha256: sha256(base), size: built.value.bytes.length, ops };
+        relied.push([r0.start, r0.end]);
+      }
+    }
+    codeBlocks.push({ ...block, bytes });
+    records.push({
+      name: f.name ?? of?.name ?? null,
+      oldRva: of === null ? null : asRva(of.entry),
+      newRva: asRva(f.entry),
+      status: c.status === 'changed' ? 'changed' : 'added',
+      oldSize: of === null ? 0 : of.ranges.reduce((s, r) => s + r.end - r.start, 0),
+      newSize: f.ranges.reduce((s, r) => s + r.end - r.start, 0),
+      blockId: blockOf.get(f.index)!,
+      blockOffset: 0,
+    });
+    if (of !== null) {
+      const plan = c.redirect;
+      if (plan === null) return err('BUILD_INTERNAL', `no redirect plan for changed ${describeNew(m, f.entry)}`);
+      const img = m.old.img.image;
+      if (plan.kind === 'jmp-rel32') {
+        redirects.push({ oldRva: asRva(of.entry), target: { blockId: blockOf.get(f.index)!, offset: 0 }, kind: 'jmp-rel32', expected: img.slice(of.entry, of.entry + 5), pad: null });
+        relied.push([of.entry, of.entry + 5]);
+      } else {
+        redirects.push({
+          oldRva: asRva(of.entry),
+          target: { blockId: blockOf.get(f.index)!, offset: 0 },
+          kind: 'short-to-pad',
+          expected: img.slice(of.entry, of.entry + 2),
+          pad: { rva: asRva(plan.padRva), expected: img.slice(plan.padRva, plan.padRva + 5) },
+        });
+        relied.push([of.entry, of.entry + 2], [plan.padRva, plan.padRva + 5]);
+      }
+    }
+  }
+  // Carried read-only data (carrying may discover more items to carry).
+  for (let i = 0; i < pendingItems.length; i++) {
+    const item = pendingItems[i]!;
+    const img = m.new.img;
+    const bytes = img.image.slice(item.start, item.end);
+    const fixups: Fixup[] = [];
+    for (const rel of relocsIn(img, item.start, item.end)) {
+      const type = img.relocs.get(rel)!;
+      if (type !== 10) return err('BUILD_UNSUPPORTED', `32-bit absolute address in read-only data at 0x${rel.toString(16)}`);
+      const res = resolveTarget(ctx, absTarget(img, rel, type), null);
+      if (!res.ok) return err('BUILD_UNRESOLVED', `read-only data ${describeNew(m, item.start)}: ${res.reason}`);
+      fixups.push({ kind: 'abs64', offset: rel - item.start, target: res.target, addend: 0n });
+      noteRelied(res.target);
+      bytes.fill(0, rel - item.start, rel - item.start + 8);
+    }
+    fixupCount += fixups.length;
+    dataBlocks.push({ id: carriedItems.get(item.index)!, alignment: alignmentOf(item.start), bytes: { kind: 'literal', bytes }, fixups });
+  }
+
+  const target = identityOf(m.old.img, opts.moduleName, relied);
+  const series = opts.series ?? { baselineId: defaultBaselineId(m.old.img, opts.moduleName), sequence: 1 };
+  const pkg: HotpatchPackage = {
+    target,
+    series,
+    codeBlocks,
+    dataBlocks,
+    imports,
+    redirects,
+    functions: records,
+    producer: {
+      compilerVersion: opts.compilerVersion,
+      parameters: [
+        { key: 'skip-refused', value: String(opts.skipRefused) },
+        { key: 'new-time-date-stamp', value: `0x${m.new.img.pe.fileHeader.timeDateStamp.toString(16)}` },
+      ],
+    },
+  };
+  const code = codeBlocks.reduce((s, b) => s + (b.bytes.kind === 'literal' ? b.bytes.bytes.length : b.bytes.size), 0);
+  const data = dataBlocks.reduce((s, b) => s + (b.bytes.kind === 'literal' ? b.bytes.bytes.length : b.bytes.size), 0);
+  return ok({ pkg, omitted, blockOf, sizes: { code, data, unwind: unwindBytes, fixups: fixupCount } });
+}
+
+/** The baseline id used when none is given: module, TimeDateStamp and SizeOfImage of OLD. */
+export function defaultBaselineId(img: MappedImage, moduleName: string): string {
+  return `${moduleName.toLowerCase()}@${img.pe.fileHeader.timeDateStamp.toString(16).padStart(8, '0')}-${img.pe.optionalHeader.sizeOfImage.toString(16)}`;
+}
+
+function alignmentOf(rva: number): number {
+  for (const a of [16, 8, 4, 2]) if (rva % a === 0) return a;
+  return 1;
+}
+
+/** The target identity of OLD, pinning the bytes the package relies on. */
+function identityOf(img: MappedImage, moduleName: string, relied: Array<[number, number]>): TargetIdentity {
+  relied.sort((a, b) => a[0] - b[0]);
+  const merged: Array<[number, number]> = [];
+  for (const [s, e] of relied) {
+    const last = merged[merged.length - 1];
+    // Ranges must be disjoint and non-adjacent: merge touching ones too.
+    if (last !== undefined && s <= last[1]) last[1] = Math.max(last[1], e);
+    else merged.push([s, e]);
+  }
+  const total = merged.reduce((n, [s, e]) => n + (e - s), 0);
+  const buf = new Uint8Array(total);
+  let at = 0;
+  for (const [s, e] of merged) {
+    buf.set(img.image.subarray(s, e), at);
+    at += e - s;
+  }
+  const pe = img.pe;
+  let codeView: TargetIdentity['codeView'] = null;
+  const cv = pe.debug.find((d) => d.type === 2);
+  if (cv !== undefined && pe.codeView !== null) {
+    const rva = cv.addressOfRawData as number;
+    if (rva + 24 <= img.image.length && img.image[rva] === 0x52 && img.image[rva + 1] === 0x53 && img.image[rva + 2] === 0x44 && img.image[rva + 3] === 0x53) {
+      codeView = { guid: img.image.slice(rva + 4, rva + 20), age: pe.codeView.age, pdbPath: pe.codeView.path };
+    }
+  }
+  return {
+    machine: pe.fileHeader.machine,
+    timeDateStamp: pe.fileHeader.timeDateStamp,
+    sizeOfImage: pe.optionalHeader.sizeOfImage,
+    checkSum: pe.optionalHeader.checkSum,
+    imageBase: pe.optionalHeader.imageBase,
+    codeView,
+    moduleName,
+    reliedRanges: merged.map(([s, e]) => ({ rva: asRva(s), length: e - s })),
+    reliedSha256: sha256(buf),
+  };
+}
+
+/** Code block bytes (before delta encoding) and the block itself. */
+interface BuiltFunction {
+  readonly bytes: Uint8Array;
+  readonly block: CodeBlock;
+}
+
+/** Copies new function `f` into block `id` and re-targets its references. */
+export function emitFunction(ctx: ResolveContext, f: FunctionInfo, offsets: readonly number[], id: number): Result<BuiltFunction> {
+  const m = ctx.m;
+  const img = m.new.img;
+  const last = f.ranges.length - 1;
+  let size = offsets[last]! + (f.ranges[last]!.end - f.ranges[last]!.start);
+  // Jump tables the function owns go after its code.
+  const tableOff = new Map<number, number>();
+  for (const r of f.decoded.refs) {
+    const t = m.new.tables.get(r.target);
+    if (t === undefined || t.fn !== f || tableOff.has(r.target)) continue;
+    if (t.table.entryKind !== 'rel32') return err('BUILD_UNSUPPORTED', `${describeNew(m, f.entry)}: image-relative jump table cannot be re-targeted`);
+    size = (size + 3) & ~3;
+    tableOff.set(r.target, size);
+    size += 4 * t.table.targets.length;
+  }
+  const bytes = new Uint8Array(size);
+  f.ranges.forEach((r, i) => bytes.set(img.image.subarray(r.start, r.end), offsets[i]!));
+  const dv = new DataView(bytes.buffer);
+  const fixups: Fixup[] = [];
+  const at = (rva: number): number => offsetInFunction(f, offsets, rva)!;
+  const rangeIndex = (rva: number): number => f.ranges.findIndex((r) => rva >= r.start && rva < r.end);
+  for (const [trva, off] of tableOff) {
+    const t = m.new.tables.get(trva)!;
+    t.table.targets.forEach((target, k) => {
+      dv.setInt32(off + 4 * k, at(target) - off, true);
+    });
+  }
+  for (const r of f.decoded.refs) {
+    const fieldOff = at(r.fieldRva);
+    const addend = -BigInt(r.insnEnd - r.fieldRva);
+    const where = `${describeNew(m, f.entry)} at ${describeNew(m, r.insnRva)}`;
+    const relKind: FixupKind | null = r.kind === 'rel32' ? 'rel32' : r.kind === 'riprel32' ? 'rip-disp32' : r.kind === 'rel8' ? 'rel8' : null;
+    const internal = rangeIndex(r.target);
+    if (internal >= 0) {
+      if (relKind !== null && internal === rangeIndex(r.insnRva)) continue; // moves with the code
+      if (relKind === 'rel8') return err('BUILD_UNSUPPORTED', `${where}: short branch between the function's parts`);
+      if (relKind !== null) fixups.push({ kind: relKind, offset: fieldOff, target: { kind: 'block', blockId: id, offset: at(r.target) }, addend });
+      else if (r.kind === 'abs64') fixups.push({ kind: 'abs64', offset: fieldOff, target: { kind: 'block', blockId: id, offset: at(r.target) }, addend: 0n });
+      else return err('BUILD_UNSUPPORTED', `${where}: ${r.kind} reference cannot be re-targeted`);
+      bytes.fill(0, fieldOff, fieldOff + r.size);
+      continue;
+    }
+    const table = tableOff.get(r.target);
+    if (table !== undefined && relKind === 'rip-disp32') {
+      fixups.push({ kind: 'rip-disp32', offset: fieldOff, target: { kind: 'block', blockId: id, offset: table }, addend });
+      bytes.fill(0, fieldOff, fieldOff + 4);
+      continue;
+    }
+    if (relKind === 'rel8') return err('BUILD_UNSUPPORTED', `${where}: short branch leaves the function`);
+    if (r.kind === 'abs32' || r.kind === 'imagerel32') return err('BUILD_UNSUPPORTED', `${where}: ${r.kind} reference cannot be re-targeted`);
+    const res = resolveTarget(ctx, r.target, f);
+    if (!res.ok) return err('BUILD_UNRESOLVED', `${where}: ${res.reason}`);
+    fixups.push({ kind: relKind ?? 'abs64', offset: fieldOff, target: res.target, addend: relKind === null ? 0n : addend });
+    bytes.fill(0, fieldOff, fieldOff + r.size);
+  }
+
+  // Unwind data: every .pdata entry of the function, UNWIND_INFO copied with its handler data.
+  const runtimeFunctions: RuntimeFunction[] = [];
+  const infos: Uint8Array[] = [];
+  const unwindFixups: Fixup[] = [];
+  let infoLen = 0;
+  for (const rf of f.pdata) {
+    const u = rf.unwind;
+    if (u === null) return err('BUILD_UNSUPPORTED', `${describeNew(m, f.entry)}: unreadable unwind info`);
+    if ((u.flags & 4) !== 0) return err('BUILD_UNSUPPORTED', `${describeNew(m, f.entry)}: chained unwind info is not carried`);
+    infoLen = (infoLen + 3) & ~3;
+    const infoOff = infoLen;
+    const uStart = rf.unwindInfoAddress as number;
+    let len = u.size;
+    const hasHandler = (u.flags & (UNW_FLAG_EHANDLER | UNW_FLAG_UHANDLER)) !== 0;
+    let lsda: ReturnType<typeof parseGccLsda> = null;
+    if (hasHandler) {
+      if (u.handler === null) return err('BUILD_UNSUPPORTED', `${describeNew(m, f.entry)}: handler RVA missing`);
+      const fnLen = (rf.endAddress as number) - (rf.beginAddress as number);
+      lsda = parseGccLsda(img.image, uStart + u.size, fnLen);
+      if (lsda === null) return err('BUILD_UNSUPPORTED', `${describeNew(m, f.entry)}: exception handler data is not a GCC LSDA this compiler can carry`);
+      len += lsda.length;
+    }
+    const info = img.image.slice(uStart, uStart + len);
+    if (hasHandler) {
+      const h = resolveTarget(ctx, u.handler as number, null);
+      if (!h.ok) return err('BUILD_UNRESOLVED', `${describeNew(m, f.entry)} exception handler: ${h.reason}`);
+      unwindFixups.push({ kind: 'addr32nb', offset: infoOff + u.size - 4, target: h.target, addend: 0n });
+      info.fill(0, u.size - 4, u.size);
+      for (const t of lsda!.typeRefs) {
+        const res = resolveTarget(ctx, t.target, null);
+        if (!res.ok) return err('BUILD_UNRESOLVED', `${describeNew(m, f.entry)} exception type table: ${res.reason}`);
+        unwindFixups.push({ kind: 'rel32', offset: infoOff + u.size + t.offset, target: res.target, addend: 0n });
+        info.fill(0, u.size + t.offset, u.size + t.offset + 4);
+      }
+    }
+    infos.push(info);
+    const ri = f.ranges.findIndex((r) => r.start === (rf.beginAddress as number));
+    if (ri < 0) return err('BUILD_INTERNAL', `${describeNew(m, f.entry)}: .pdata entry does not start a range`);
+    runtimeFunctions.push({ beginOffset: offsets[ri]!, endOffset: offsets[ri]! + ((rf.endAddress as number) - (rf.beginAddress as number)), unwindInfoOffset: infoOff });
+    infoLen += len;
+  }
+  let unwind: CodeBlock['unwind'] = null;
+  if (runtimeFunctions.length > 0) {
+    const blob = new Uint8Array(infoLen);
+    let o = 0;
+    for (const info of infos) {
+      o = (o + 3) & ~3;
+      blob.set(info, o);
+      o += info.length;
+    }
+    unwind = { runtimeFunctions, unwindInfo: blob, unwindFixups };
+  }
+  return ok({ bytes, block: { id, alignment: 16, bytes: { kind: 'literal', bytes }, fixups, unwind } });
+}

@@ -1,0 +1,79 @@
+/**
+ * The compiler's library surface: discover functions, diff two builds, build a package and
+ * verify it. Pure functions over bytes (the CLI reads the files).
+ */
+import { err, ok, type Result } from '../common/errors.ts';
+import { parsePe } from '../runtime/pe/parse-pe.ts';
+import type { HotpatchPackage } from '../formats/package.ts';
+import { diffImages, type ImageDiff, type PeInput } from './diff/diff-images.ts';
+import { emitPackage, type EmitOptions, type EmittedPackage } from './emit/emit-package.ts';
+import { discoverFunctions, type FunctionTable } from './functions/discover-functions.ts';
+import { mapImage } from './functions/map-image.ts';
+import { verifyPackage, DEFAULT_VERIFY_LAYOUT, type VerifyLayout, type VerifyReport } from './verify/verify-package.ts';
+
+export { diffImages, prepareImage, type ImageDiff, type FunctionChange, type DataChange, type PeInput } from './diff/diff-images.ts';
+export { emitPackage, defaultBaselineId, type EmitOptions, type EmittedPackage, type Omission } from './emit/emit-package.ts';
+export { verifyPackage, DEFAULT_VERIFY_LAYOUT, type VerifyLayout, type VerifyReport } from './verify/verify-package.ts';
+export { discoverFunctions, type FunctionInfo, type FunctionTable, type FunctionSource } from './functions/discover-functions.ts';
+export { mapImage, type MappedImage } from './functions/map-image.ts';
+
+/** The version recorded in packages as their producer. */
+export const COMPILER_VERSION = 'hotpatch-compiler 0.1.0';
+
+/** Parses `bytes` as a PE file (x86-64 only, for the compiler). */
+export function readPe(bytes: Uint8Array): Result<PeInput> {
+  const pe = parsePe(bytes);
+  if (!pe.ok) return pe;
+  return ok({ bytes, pe: pe.value });
+}
+
+/** Discovers the functions of a PE file. */
+export function findFunctions(bytes: Uint8Array): Result<FunctionTable> {
+  const input = readPe(bytes);
+  if (!input.ok) return input;
+  const img = mapImage(bytes, input.value.pe);
+  if (!img.ok) return img;
+  return discoverFunctions(img.value);
+}
+
+/** Diffs two PE files. */
+export function diffFiles(oldBytes: Uint8Array, newBytes: Uint8Array): Result<ImageDiff> {
+  const o = readPe(oldBytes);
+  if (!o.ok) return o;
+  const n = readPe(newBytes);
+  if (!n.ok) return n;
+  return diffImages(o.value, n.value);
+}
+
+/** A built and verified package. */
+export interface BuiltPackage {
+  readonly diff: ImageDiff;
+  readonly emitted: EmittedPackage;
+  readonly verified: VerifyReport;
+}
+
+/**
+ * Diffs, emits and verifies: a package only comes back when verification passed.
+ * Refused changes fail with BUILD_REFUSED unless `opts.skipRefused`.
+ */
+export function buildPackage(oldBytes: Uint8Array, newBytes: Uint8Array, opts: EmitOptions, layout: VerifyLayout = DEFAULT_VERIFY_LAYOUT): Result<BuiltPackage> {
+  const d = diffFiles(oldBytes, newBytes);
+  if (!d.ok) return d;
+  return buildFromDiff(d.value, opts, layout);
+}
+
+/** Emits and verifies a package for an existing diff. */
+export function buildFromDiff(diff: ImageDiff, opts: EmitOptions, layout: VerifyLayout = DEFAULT_VERIFY_LAYOUT): Result<BuiltPackage> {
+  const e = emitPackage(diff, opts);
+  if (!e.ok) return e;
+  const v = verifyPackage(diff, e.value.pkg, layout);
+  if (!v.ok) return err('BUILD_VERIFY_FAILED', `the emitted package failed verification: ${v.error.message}`);
+  return ok({ diff, emitted: e.value, verified: v.value });
+}
+
+/** Verifies a decoded package against the OLD and NEW files it claims to patch. */
+export function verifyFiles(oldBytes: Uint8Array, newBytes: Uint8Array, pkg: HotpatchPackage, layout: VerifyLayout = DEFAULT_VERIFY_LAYOUT): Result<VerifyReport> {
+  const d = diffFiles(oldBytes, newBytes);
+  if (!d.ok) return d;
+  return verifyPackage(d.value, pkg, layout);
+}
