@@ -115,6 +115,41 @@ function section(dll: string, name: string): Buffer {
   throw new Error(`${dll}: no section ${name}`);
 }
 
+/** Image base and sections (name, rva, raw bytes) of a PE32+ file. */
+function layout(dll: string): { base: bigint; sections: Array<{ name: string; rva: number; data: Buffer }> } {
+  const buf = readFileSync(dll);
+  const pe = buf.readUInt32LE(0x3c);
+  const n = buf.readUInt16LE(pe + 6);
+  const opt = buf.readUInt16LE(pe + 20);
+  const sections = [];
+  for (let i = 0; i < n; i++) {
+    const h = pe + 24 + opt + i * 40;
+    const raw = buf.readUInt32LE(h + 20);
+    sections.push({ name: buf.subarray(h, h + 8).toString('latin1').replace(/\0+$/, ''), rva: buf.readUInt32LE(h + 12), data: buf.subarray(raw, raw + buf.readUInt32LE(h + 16)) });
+  }
+  return { base: buf.readBigUInt64LE(pe + 24 + 24), sections };
+}
+
+/** The .pdata entry (RUNTIME_FUNCTION) that begins at `rva`, with its UNWIND_INFO flags and handler. */
+function runtimeFunction(dll: string, rva: number): { end: number; flags: number; handler?: number } | undefined {
+  const { sections } = layout(dll);
+  const at = (r: number): Buffer => {
+    const sec = sections.find((x) => r >= x.rva && r < x.rva + x.data.length)!;
+    return sec.data.subarray(r - sec.rva);
+  };
+  const pdata = sections.find((x) => x.name === '.pdata')!.data;
+  for (let o = 0; o + 12 <= pdata.length; o += 12) {
+    if (pdata.readUInt32LE(o) !== rva) continue;
+    const info = at(pdata.readUInt32LE(o + 8));
+    const flags = info[0]! >> 3;
+    const codes = info[2]!;
+    // The handler RVA follows the unwind codes, padded to an even count.
+    const handler = flags & 3 ? info.readUInt32LE(4 + 2 * (codes + (codes & 1))) : undefined;
+    return { end: pdata.readUInt32LE(o + 4), flags, ...(handler === undefined ? {} : { handler }) };
+  }
+  return undefined;
+}
+
 const scenarios = readScenarios();
 const byName = (n: string): Scenario => scenarios.find((s) => s.name === n)!;
 
@@ -195,6 +230,25 @@ describe.skipIf(skip !== undefined)(`scenario properties${skip ? ` (skipped: ${s
       va.writeBigUInt64LE(fn('fnptr', v, 'op_halve').start);
       expect(section(dll, '.rdata').includes(va), `${v}: .rdata holds &op_halve`).toBe(true);
     }
+  });
+
+  test('unwind data: parse_port has a C++ handler, the .pdata entry of feature_level spans 3 bytes, apply_op.cold has its own entry', () => {
+    for (const v of ['v1', 'v2'] as const) {
+      const dll = scenarioDll('cpp-exceptions', v);
+      const { base } = layout(dll);
+      const rf = runtimeFunction(dll, Number(fn('cpp-exceptions', v, 'parse_port').start - base));
+      expect(rf, `${v}: parse_port has a .pdata entry`).toBeDefined();
+      // UNW_FLAG_EHANDLER | UNW_FLAG_UHANDLER, handled by the C++ personality routine.
+      expect(rf!.flags & 3, v).toBe(3);
+      const personality = functionsOf(dll).get('__gxx_personality_seh0')!;
+      expect(rf!.handler, `${v}: handler is __gxx_personality_seh0`).toBe(Number(personality.start - base));
+    }
+    // gcc emits SEH unwind info for every function on mingw, leaves too: the 3-byte entry.
+    const tiny = scenarioDll('tiny-function', 'v1');
+    const tinyRva = Number(fn('tiny-function', 'v1', 'feature_level').start - layout(tiny).base);
+    expect(runtimeFunction(tiny, tinyRva)?.end).toBe(tinyRva + 3);
+    const sw = scenarioDll('switch-table', 'v2');
+    expect(runtimeFunction(sw, Number(fn('switch-table', 'v2', 'apply_op.cold').start - layout(sw).base))).toBeDefined();
   });
 
   test('recursion: count_paths calls itself', () => {

@@ -3,9 +3,9 @@
  * `xor %eax,%eax; ret` (3 bytes); v2's is `mov $0x2,%eax; ret` (6 bytes). A redirect
  * at its entry overwrites bytes past its end: only the alignment padding gcc leaves
  * after it (function starts are 16-byte aligned) makes that possible, and the patcher must
- * check the padding is there and unused. Leaf functions like this have no .pdata entry,
- * so they are found from symbols, exports or by following calls. noipa keeps it out of
- * line and its callers blind to its body.
+ * check the padding is there and unused. Its .pdata entry (gcc emits one for every
+ * function on mingw, leaves too) spans exactly the 3 bytes. noipa keeps it out of line and
+ * its callers blind to its body.
  * Changed function: feature_level.
  *
  * objdump -d: <feature_level> is 3 bytes (31 c0 c3) then nop padding up to the next
