@@ -193,6 +193,7 @@ export async function planPackage(pkg: HotpatchPackage, backend: ProcessBackend,
     off += bytes.value.length;
     blockMs.set(c.id, now() - ts);
   }
+  const codeUsed = off;
   const codeSize = alignUp(Math.max(off, 1), PAGE_SIZE);
   off = codeSize;
   for (const d of pkg.dataBlocks) {
@@ -424,10 +425,11 @@ export async function planPackage(pkg: HotpatchPackage, backend: ProcessBackend,
 
   const steps: WriteStep[] = [
     { op: 'allocate', address: region, size: regionSize, protection: PAGE_READWRITE },
-    // The region starts zeroed: write only the bytes in use.
-    { op: 'write', address: region, bytes: regionBytes.slice(0, usedSize) },
-    { op: 'protect', address: region, size: codeSize, protection: PAGE_EXECUTE_READ },
   ];
+  // The region starts zeroed: write only the bytes in use (code, then data if any).
+  if (codeUsed > 0) steps.push({ op: 'write', address: region, bytes: regionBytes.slice(0, codeUsed) });
+  if (usedSize > codeSize) steps.push({ op: 'write', address: vaAt(codeSize), bytes: regionBytes.slice(codeSize, usedSize) });
+  steps.push({ op: 'protect', address: region, size: codeSize, protection: PAGE_EXECUTE_READ });
   if (regionSize > codeSize) steps.push({ op: 'protect', address: vaAt(codeSize), size: regionSize - codeSize, protection: PAGE_READONLY });
   steps.push({ op: 'flush', address: region, size: codeSize });
   if (unwind !== null) steps.push({ op: 'register-unwind', ...unwind });
