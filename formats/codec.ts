@@ -1,0 +1,331 @@
+/**
+ * Converts between the package model (formats/package.ts) and protobuf bytes, through the
+ * code protobufjs-cli generated from hotpatch.proto (formats/generated/). Decoding is the
+ * first place untrusted bytes become values, so it never throws on bad input: a malformed
+ * message is PKG_DECODE, a well-formed one that the model cannot represent (missing target,
+ * unknown enum value, unset oneof) is PKG_INVALID with the field path in the message.
+ */
+import $protobuf from 'protobufjs/minimal.js';
+import type Long from 'long';
+import { err, ok, type Result } from '../common/errors.ts';
+import type { Rva } from '../common/types.ts';
+import { hotpatch } from './generated/hotpatch.js';
+import type {
+  BlockBytes,
+  CodeBlock,
+  DataBlock,
+  DeltaOp,
+  Fixup,
+  FixupKind,
+  FixupTarget,
+  FunctionRecord,
+  FunctionStatus,
+  HotpatchPackage,
+  Import,
+  Redirect,
+  RedirectKind,
+  RvaRange,
+  TargetIdentity,
+  Unwind,
+} from './package.ts';
+
+const pb = hotpatch;
+
+// ---- 64-bit values: bigint in the model, Long on the wire side ----
+
+const U32 = 0xffff_ffffn;
+
+function toLong(v: bigint, unsigned: boolean): Long {
+  const bits = BigInt.asUintN(64, v);
+  // protobufjs's writer only reads low/high, but hand it a real Long so its types hold.
+  return new $protobuf.util.Long(Number(bits & U32) | 0, Number((bits >> 32n) & U32) | 0, unsigned) as unknown as Long;
+}
+
+function fromLong(v: Long | number | null | undefined, unsigned: boolean): bigint {
+  if (v === null || v === undefined) return 0n;
+  if (typeof v === 'number') return BigInt(v);
+  const bits = (BigInt(v.high >>> 0) << 32n) | BigInt(v.low >>> 0);
+  return unsigned ? bits : BigInt.asIntN(64, bits);
+}
+
+// ---- enums ----
+
+const FIXUP_KINDS: ReadonlyArray<readonly [FixupKind, hotpatch.FixupKind]> = [
+  ['rel32', pb.FixupKind.FIXUP_KIND_REL32],
+  ['rel8', pb.FixupKind.FIXUP_KIND_REL8],
+  ['abs64', pb.FixupKind.FIXUP_KIND_ABS64],
+  ['rip-disp32', pb.FixupKind.FIXUP_KIND_RIP_DISP32],
+  ['addr32nb', pb.FixupKind.FIXUP_KIND_ADDR32NB],
+];
+const REDIRECT_KINDS: ReadonlyArray<readonly [RedirectKind, hotpatch.RedirectKind]> = [
+  ['jmp-rel32', pb.RedirectKind.REDIRECT_KIND_JMP_REL32],
+  ['jmp-abs64', pb.RedirectKind.REDIRECT_KIND_JMP_ABS64],
+  ['short-to-pad', pb.RedirectKind.REDIRECT_KIND_SHORT_TO_PAD],
+];
+const FUNCTION_STATUSES: ReadonlyArray<readonly [FunctionStatus, hotpatch.FunctionStatus]> = [
+  ['changed', pb.FunctionStatus.FUNCTION_STATUS_CHANGED],
+  ['added', pb.FunctionStatus.FUNCTION_STATUS_ADDED],
+];
+
+function wireOf<M extends string, W>(table: ReadonlyArray<readonly [M, W]>, m: M): W {
+  const row = table.find(([k]) => k === m);
+  if (row === undefined) throw new Error(`unknown enum value ${m}`); // model type makes this unreachable
+  return row[1];
+}
+
+function modelOf<M extends string, W>(table: ReadonlyArray<readonly [M, W]>, w: W | null | undefined): M | undefined {
+  return table.find(([, v]) => v === w)?.[0];
+}
+
+// ---- model -> message ----
+
+function rangeMsg(r: RvaRange): hotpatch.RvaRange.$Properties {
+  return { rva: r.rva, length: r.length };
+}
+
+function bytesMsg(b: BlockBytes): hotpatch.BlockBytes.$Properties {
+  if (b.kind === 'literal') return { literal: b.bytes };
+  return {
+    delta: {
+      base: rangeMsg(b.base),
+      baseSha256: b.baseSha256,
+      size: b.size,
+      ops: b.ops.map((op): hotpatch.DeltaOp.$Properties => (op.kind === 'copy' ? { copy: { offset: op.offset, length: op.length } } : { literal: op.bytes })),
+    },
+  };
+}
+
+function fixupMsg(f: Fixup): hotpatch.Fixup.$Properties {
+  const base = { kind: wireOf(FIXUP_KINDS, f.kind), offset: f.offset, addend: toLong(f.addend, false) };
+  const t = f.target;
+  switch (t.kind) {
+    case 'image':
+      return { ...base, imageRva: t.rva };
+    case 'block':
+      return { ...base, block: { blockId: t.blockId, offset: t.offset } };
+    case 'import-slot':
+      return { ...base, importSlot: t.index };
+    case 'import-address':
+      return { ...base, importAddress: t.index };
+  }
+}
+
+function unwindMsg(u: Unwind): hotpatch.Unwind.$Properties {
+  return {
+    runtimeFunctions: u.runtimeFunctions.map((r) => ({ beginOffset: r.beginOffset, endOffset: r.endOffset, unwindInfoOffset: r.unwindInfoOffset })),
+    unwindInfo: u.unwindInfo,
+    unwindFixups: u.unwindFixups.map(fixupMsg),
+  };
+}
+
+function targetMsg(t: TargetIdentity): hotpatch.TargetIdentity.$Properties {
+  return {
+    machine: t.machine,
+    timeDateStamp: t.timeDateStamp,
+    sizeOfImage: t.sizeOfImage,
+    checkSum: t.checkSum,
+    imageBase: toLong(t.imageBase, true),
+    codeView: t.codeView === null ? null : { guid: t.codeView.guid, age: t.codeView.age, pdbPath: t.codeView.pdbPath },
+    moduleName: t.moduleName,
+    reliedRanges: t.reliedRanges.map(rangeMsg),
+    reliedSha256: t.reliedSha256,
+  };
+}
+
+/** The generated message for a package (exported for size accounting in inspect). */
+export function toMessage(p: HotpatchPackage): hotpatch.Package.$Properties {
+  return {
+    target: targetMsg(p.target),
+    series: { baselineId: p.series.baselineId, sequence: p.series.sequence },
+    codeBlocks: p.codeBlocks.map((b) => ({
+      id: b.id,
+      alignment: b.alignment,
+      bytes: bytesMsg(b.bytes),
+      fixups: b.fixups.map(fixupMsg),
+      unwind: b.unwind === null ? null : unwindMsg(b.unwind),
+    })),
+    dataBlocks: p.dataBlocks.map((b) => ({ id: b.id, alignment: b.alignment, bytes: bytesMsg(b.bytes), fixups: b.fixups.map(fixupMsg) })),
+    imports: p.imports.map((i) => (i.symbol.kind === 'name' ? { dll: i.dll, name: i.symbol.name } : { dll: i.dll, ordinal: i.symbol.ordinal })),
+    redirects: p.redirects.map((r) => ({
+      oldRva: r.oldRva,
+      target: { blockId: r.target.blockId, offset: r.target.offset },
+      kind: wireOf(REDIRECT_KINDS, r.kind),
+      expected: r.expected,
+      ...(r.pad === null ? {} : { padRva: r.pad.rva, padExpected: r.pad.expected }),
+    })),
+    functions: p.functions.map((f) => ({
+      name: f.name ?? '',
+      oldRva: f.oldRva ?? 0,
+      newRva: f.newRva,
+      status: wireOf(FUNCTION_STATUSES, f.status),
+      oldSize: f.oldSize,
+      newSize: f.newSize,
+      blockId: f.blockId,
+      blockOffset: f.blockOffset,
+    })),
+    producer: { compilerVersion: p.producer.compilerVersion, parameters: p.producer.parameters.map((kv) => ({ key: kv.key, value: kv.value })) },
+  };
+}
+
+/** Protobuf bytes of a package (deterministic: same model, same bytes). */
+export function encodePayload(p: HotpatchPackage): Uint8Array {
+  return pb.Package.encode(toMessage(p)).finish();
+}
+
+// ---- message -> model ----
+
+/** Thrown inside fromMessage only, caught in decodePayload; carries the field path. */
+class Invalid {
+  constructor(readonly message: string) {}
+}
+
+const bytesOr = (b: Uint8Array | null | undefined): Uint8Array => b ?? new Uint8Array(0);
+const u32 = (n: number | null | undefined): number => (n ?? 0) >>> 0;
+const rva = (n: number | null | undefined): Rva => ((n ?? 0) >>> 0) as Rva;
+
+function rangeOf(m: hotpatch.RvaRange.$Shape | null | undefined, path: string): RvaRange {
+  if (m === null || m === undefined) throw new Invalid(`${path} is missing`);
+  return { rva: rva(m.rva), length: u32(m.length) };
+}
+
+function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: string): BlockBytes {
+  if (m === null || m === undefined) throw new Invalid(`${path} is missing`);
+  if (m.storage === 'literal') return { kind: 'literal', bytes: m.literal };
+  if (m.storage === 'delta') {
+    const d = m.delta;
+    const ops = (d.ops ?? []).map((op, i): DeltaOp => {
+      if (op.op === 'copy') return { kind: 'copy', offset: u32(op.copy.offset), length: u32(op.copy.length) };
+      if (op.op === 'literal') return { kind: 'literal', bytes: op.literal };
+      throw new Invalid(`${path}.delta.ops[${i}] has no op`);
+    });
+    return { kind: 'delta', base: rangeOf(d.base, `${path}.delta.base`), baseSha256: bytesOr(d.baseSha256), size: u32(d.size), ops };
+  }
+  throw new Invalid(`${path} has neither literal nor delta`);
+}
+
+function fixupOf(m: hotpatch.Fixup.$Shape, path: string): Fixup {
+  const kind = modelOf(FIXUP_KINDS, m.kind);
+  if (kind === undefined) throw new Invalid(`${path}.kind ${String(m.kind)} is not a fixup kind`);
+  let target: FixupTarget;
+  if (m.target === 'imageRva') target = { kind: 'image', rva: rva(m.imageRva) };
+  else if (m.target === 'block') target = { kind: 'block', blockId: u32(m.block.blockId), offset: u32(m.block.offset) };
+  else if (m.target === 'importSlot') target = { kind: 'import-slot', index: u32(m.importSlot) };
+  else if (m.target === 'importAddress') target = { kind: 'import-address', index: u32(m.importAddress) };
+  else throw new Invalid(`${path} has no target`);
+  return { kind, offset: u32(m.offset), target, addend: fromLong(m.addend, false) };
+}
+
+function unwindOf(m: hotpatch.Unwind.$Shape | null | undefined, path: string): Unwind | null {
+  if (m === null || m === undefined) return null;
+  return {
+    runtimeFunctions: (m.runtimeFunctions ?? []).map((r) => ({ beginOffset: u32(r.beginOffset), endOffset: u32(r.endOffset), unwindInfoOffset: u32(r.unwindInfoOffset) })),
+    unwindInfo: bytesOr(m.unwindInfo),
+    unwindFixups: (m.unwindFixups ?? []).map((f, i) => fixupOf(f, `${path}.unwindFixups[${i}]`)),
+  };
+}
+
+function importOf(m: hotpatch.Import.$Shape, path: string): Import {
+  const dll = m.dll ?? '';
+  if (m.symbol === 'name') return { dll, symbol: { kind: 'name', name: m.name } };
+  if (m.symbol === 'ordinal') return { dll, symbol: { kind: 'ordinal', ordinal: u32(m.ordinal) } };
+  throw new Invalid(`${path} has neither name nor ordinal`);
+}
+
+function redirectOf(m: hotpatch.Redirect.$Shape, path: string): Redirect {
+  const kind = modelOf(REDIRECT_KINDS, m.kind);
+  if (kind === undefined) throw new Invalid(`${path}.kind ${String(m.kind)} is not a redirect kind`);
+  if (m.target === null || m.target === undefined) throw new Invalid(`${path}.target is missing`);
+  const hasPad = kind === 'short-to-pad';
+  return {
+    oldRva: rva(m.oldRva),
+    target: { blockId: u32(m.target.blockId), offset: u32(m.target.offset) },
+    kind,
+    expected: bytesOr(m.expected),
+    pad: hasPad ? { rva: rva(m.padRva), expected: bytesOr(m.padExpected) } : null,
+  };
+}
+
+function functionOf(m: hotpatch.FunctionRecord.$Shape, path: string): FunctionRecord {
+  const status = modelOf(FUNCTION_STATUSES, m.status);
+  if (status === undefined) throw new Invalid(`${path}.status ${String(m.status)} is not a function status`);
+  const name = m.name ?? '';
+  return {
+    name: name === '' ? null : name,
+    oldRva: status === 'added' ? null : rva(m.oldRva),
+    newRva: rva(m.newRva),
+    status,
+    oldSize: u32(m.oldSize),
+    newSize: u32(m.newSize),
+    blockId: u32(m.blockId),
+    blockOffset: u32(m.blockOffset),
+  };
+}
+
+function fromMessage(m: hotpatch.Package.$Shape): HotpatchPackage {
+  const t = m.target;
+  if (t === null || t === undefined) throw new Invalid('target is missing');
+  const s = m.series;
+  if (s === null || s === undefined) throw new Invalid('series is missing');
+  const cv = t.codeView;
+  const target: TargetIdentity = {
+    machine: u32(t.machine),
+    timeDateStamp: u32(t.timeDateStamp),
+    sizeOfImage: u32(t.sizeOfImage),
+    checkSum: u32(t.checkSum),
+    imageBase: fromLong(t.imageBase, true),
+    codeView: cv === null || cv === undefined ? null : { guid: bytesOr(cv.guid), age: u32(cv.age), pdbPath: cv.pdbPath ?? '' },
+    moduleName: t.moduleName ?? '',
+    reliedRanges: (t.reliedRanges ?? []).map((r, i) => rangeOf(r, `target.reliedRanges[${i}]`)),
+    reliedSha256: bytesOr(t.reliedSha256),
+  };
+  const code: CodeBlock[] = (m.codeBlocks ?? []).map((b, i) => ({
+    id: u32(b.id),
+    alignment: u32(b.alignment),
+    bytes: blockBytesOf(b.bytes, `codeBlocks[${i}].bytes`),
+    fixups: (b.fixups ?? []).map((f, j) => fixupOf(f, `codeBlocks[${i}].fixups[${j}]`)),
+    unwind: unwindOf(b.unwind, `codeBlocks[${i}].unwind`),
+  }));
+  const data: DataBlock[] = (m.dataBlocks ?? []).map((b, i) => ({
+    id: u32(b.id),
+    alignment: u32(b.alignment),
+    bytes: blockBytesOf(b.bytes, `dataBlocks[${i}].bytes`),
+    fixups: (b.fixups ?? []).map((f, j) => fixupOf(f, `dataBlocks[${i}].fixups[${j}]`)),
+  }));
+  const producer = m.producer;
+  return {
+    target,
+    series: { baselineId: s.baselineId ?? '', sequence: u32(s.sequence) },
+    codeBlocks: code,
+    dataBlocks: data,
+    imports: (m.imports ?? []).map((x, i) => importOf(x, `imports[${i}]`)),
+    redirects: (m.redirects ?? []).map((x, i) => redirectOf(x, `redirects[${i}]`)),
+    functions: (m.functions ?? []).map((x, i) => functionOf(x, `functions[${i}]`)),
+    producer: {
+      compilerVersion: producer?.compilerVersion ?? '',
+      parameters: (producer?.parameters ?? []).map((kv) => ({ key: kv.key ?? '', value: kv.value ?? '' })),
+    },
+  };
+}
+
+/**
+ * Decodes protobuf bytes into the model. PKG_DECODE when the bytes are not a well-formed
+ * Package message, PKG_INVALID when a required part is missing or an enum is unknown.
+ * (Ranges, ids and cross-references are checked by validatePackage.)
+ */
+export function decodePayload(bytes: Uint8Array): Result<HotpatchPackage> {
+  let msg: hotpatch.Package.$Shape;
+  try {
+    msg = pb.Package.decode(bytes);
+  } catch (e) {
+    // protobufjs signals malformed input by throwing (index out of range, invalid wire type);
+    // that is bad input, not a bug, so it becomes an error value here.
+    const why = e instanceof Error ? e.message : String(e);
+    return err('PKG_DECODE', `payload is not a valid hotpatch.Package protobuf: ${why.split('\n')[0]}`);
+  }
+  try {
+    return ok(fromMessage(msg));
+  } catch (e) {
+    if (e instanceof Invalid) return err('PKG_INVALID', e.message);
+    throw e;
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * The delta encoding of block bytes: a list of ops, each either "copy `length` bytes from
+ * offset `offset` of the base" or "insert these literal bytes", applied in order. A new
+ * function body is mostly its old body with a few changed instructions and shifted
+ * displacements, so a greedy matcher that prefers continuing the previous copy finds long
+ * copies cheaply. The base is a range of the OLD image (pinned by its SHA-256 in the package).
+ */
+import { err, ok, type Result } from '../common/errors.ts';
+import type { DeltaOp } from './package.ts';
+
+/**
+ * A copy op costs about 6-8 bytes on the wire (op tag, length, two varints), a literal op
+ * 4 bytes plus its data; a copy shorter than this saves nothing once encoded.
+ */
+export const MIN_COPY = 8;
+/** Bytes hashed to find candidate matches. */
+const SEED = 4;
+/** Candidates tried per position, newest first: bounds the work on repetitive input (int3/zero padding). */
+const MAX_CANDIDATES = 24;
+
+function seedAt(b: Uint8Array, i: number): number {
+  // Callers guarantee i + SEED <= b.length.
+  return ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
+}
+
+function matchLength(base: Uint8Array, bi: number, target: Uint8Array, ti: number): number {
+  let n = 0;
+  const max = Math.min(base.length - bi, target.length - ti);
+  while (n < max && base[bi + n] === target[ti + n]) n++;
+  return n;
+}
+
+/**
+ * Ops that turn `base` into `target` (pure; deterministic). Copies are at least MIN_COPY
+ * bytes; adjacent literals are merged. `applyDelta(base, encodeDelta(base, target))`
+ * equals `target` for every input.
+ */
+export function encodeDelta(base: Uint8Array, target: Uint8Array): DeltaOp[] {
+  // seed -> positions in base, in increasing order (we read them newest first).
+  const index = new Map<number, number[]>();
+  for (let i = 0; i + SEED <= base.length; i++) {
+    const k = seedAt(base, i);
+    const list = index.get(k);
+    if (list === undefined) index.set(k, [i]);
+    else list.push(i);
+  }
+  const ops: DeltaOp[] = [];
+  let litStart = 0; // start of the pending literal run in target
+  let expect = -1; // base offset that would continue the previous copy
+  let t = 0;
+  const flushLiteral = (end: number): void => {
+    if (end > litStart) ops.push({ kind: 'literal', bytes: target.slice(litStart, end) });
+  };
+  while (t < target.length) {
+    let bestLen = 0;
+    let bestOff = 0;
+    // The offset that continues the previous copy (same shift) is the usual winner for an
+    // edited function, so try it first: it also wins ties, which keeps offsets regular.
+    if (expect >= 0 && expect < base.length) {
+      bestLen = matchLength(base, expect, target, t);
+      bestOff = expect;
+    }
+    if (bestLen < MIN_COPY * 4 && t + SEED <= target.length) {
+      const list = index.get(seedAt(target, t));
+      if (list !== undefined) {
+        for (let c = list.length - 1, tried = 0; c >= 0 && tried < MAX_CANDIDATES; c--, tried++) {
+          const off = list[c]!;
+          const n = matchLength(base, off, target, t);
+          if (n > bestLen) {
+            bestLen = n;
+            bestOff = off;
+          }
+        }
+      }
+    }
+    if (bestLen >= MIN_COPY) {
+      flushLiteral(t);
+      ops.push({ kind: 'copy', offset: bestOff, length: bestLen });
+      t += bestLen;
+      litStart = t;
+      expect = bestOff + bestLen;
+    } else {
+      t++;
+      // Keep the alignment guess moving in step with the target, so a changed byte in the
+      // middle of an unchanged stretch resumes the copy right after it.
+      if (expect >= 0) expect++;
+    }
+  }
+  flushLiteral(target.length);
+  return ops;
+}
+
+/** Length of the result of `ops` (sum of copy lengths and literal sizes). */
+export function deltaResultLength(ops: readonly DeltaOp[]): number {
+  let n = 0;
+  for (const op of ops) n += op.kind === 'copy' ? op.length : op.bytes.length;
+  return n;
+}
+
+/**
+ * Checks that `ops` only read inside a base of `baseLength` bytes and produce `size` bytes,
+ * without needing the base itself (the loader runs this before any image is at hand).
+ * PKG_INVALID names the first bad op.
+ */
+export function checkDelta(ops: readonly DeltaOp[], baseLength: number, size: number, path = 'delta'): Result<void> {
+  let n = 0;
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    if (op.kind === 'copy') {
+      if (op.length === 0) return err('PKG_INVALID', `${path}.ops[${i}] copies 0 bytes`);
+      if (op.offset + op.length > baseLength) {
+        return err('PKG_INVALID', `${path}.ops[${i}] copies [${op.offset}, ${op.offset + op.length}) outside its ${baseLength}-byte base`);
+      }
+      n += op.length;
+    } else {
+      if (op.bytes.length === 0) return err('PKG_INVALID', `${path}.ops[${i}] is an empty literal`);
+      n += op.bytes.length;
+    }
+    if (n > size) return err('PKG_INVALID', `${path} produces more than its declared ${size} bytes`);
+  }
+  if (n !== size) return err('PKG_INVALID', `${path} produces ${n} bytes, declared ${size}`);
+  return ok(undefined);
+}
+
+/**
+ * Applies `ops` to `base` (pure). With `size` given, the result must have exactly that
+ * length. PKG_INVALID when an op reads outside `base` or the length is wrong.
+ */
+export function applyDelta(base: Uint8Array, ops: readonly DeltaOp[], size?: number): Result<Uint8Array> {
+  const total = deltaResultLength(ops);
+  const checked = checkDelta(ops, base.length, size ?? total);
+  if (!checked.ok) return checked;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const op of ops) {
+    if (op.kind === 'copy') {
+      out.set(base.subarray(op.offset, op.offset + op.length), at);
+      at += op.length;
+    } else {
+      out.set(op.bytes, at);
+      at += op.bytes.length;
+    }
+  }
+  return ok(out);
+}

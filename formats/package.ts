@@ -1,0 +1,189 @@
+/**
+ * The package model: what a hotpatch package says, as plain TypeScript values. It mirrors
+ * formats/hotpatch.proto message for message (FORMAT.md has the field tables), with three
+ * conventions that the generated protobuf code does not give:
+ *  - every field is present (proto3 defaults are filled in; "absent" is `null`);
+ *  - oneofs are discriminated unions (`kind`);
+ *  - 64-bit values are `bigint` (never a lossy number, never a Long); RVAs are branded `Rva`.
+ * The compiler builds a `HotpatchPackage` and hands it to `encodePackage`; `loadPackage`
+ * returns one after every check has passed.
+ */
+import type { Rva } from '../common/types.ts';
+
+/** Container format version this code writes and the newest major it reads. */
+export const FORMAT_MAJOR = 1;
+/** Minor version this code writes; minors only add optional fields, so any minor is read. */
+export const FORMAT_MINOR = 0;
+
+/** A range of image RVAs. */
+export interface RvaRange {
+  readonly rva: Rva;
+  readonly length: number;
+}
+
+/** The RSDS CodeView record from the image's debug directory. */
+export interface CodeView {
+  /** 16 bytes, in file order. */
+  readonly guid: Uint8Array;
+  readonly age: number;
+  readonly pdbPath: string;
+}
+
+/** Which image the package applies to (FORMAT.md, "Target identity"). */
+export interface TargetIdentity {
+  /** IMAGE_FILE_HEADER.Machine. */
+  readonly machine: number;
+  readonly timeDateStamp: number;
+  readonly sizeOfImage: number;
+  readonly checkSum: number;
+  /** Preferred ImageBase (u64). */
+  readonly imageBase: bigint;
+  readonly codeView: CodeView | null;
+  readonly moduleName: string;
+  /** Sorted, disjoint, non-adjacent ranges whose bytes the package depends on. */
+  readonly reliedRanges: readonly RvaRange[];
+  /** SHA-256 of the bytes of `reliedRanges` concatenated in order (see computeReliedSha256). */
+  readonly reliedSha256: Uint8Array;
+}
+
+/** Cumulative series: sequence N supersedes N-1 of the same baseline. */
+export interface Series {
+  readonly baselineId: string;
+  readonly sequence: number;
+}
+
+/** One delta op: copy from the base range, or insert literal bytes. */
+export type DeltaOp =
+  | { readonly kind: 'copy'; readonly offset: number; readonly length: number }
+  | { readonly kind: 'literal'; readonly bytes: Uint8Array };
+
+/** How a block's bytes are stored. */
+export type BlockBytes =
+  | { readonly kind: 'literal'; readonly bytes: Uint8Array }
+  | {
+      readonly kind: 'delta';
+      /** The old-image range the copies read from. */
+      readonly base: RvaRange;
+      /** SHA-256 of the base range's bytes (image mapped at its preferred base). */
+      readonly baseSha256: Uint8Array;
+      /** Length of the result. */
+      readonly size: number;
+      readonly ops: readonly DeltaOp[];
+    };
+
+export type FixupKind = 'rel32' | 'rel8' | 'abs64' | 'rip-disp32' | 'addr32nb';
+
+/** What a fixup's S (symbol address) is. */
+export type FixupTarget =
+  | { readonly kind: 'image'; readonly rva: Rva }
+  | { readonly kind: 'block'; readonly blockId: number; readonly offset: number }
+  | { readonly kind: 'import-slot'; readonly index: number }
+  | { readonly kind: 'import-address'; readonly index: number };
+
+/**
+ * A place the runtime completes. Relative kinds store S + A - P (P = address of the field,
+ * so a rel32 branch has A = -4 plus any displacement); abs64 stores S + A; addr32nb stores
+ * S + A - B with B the target image's load base (an image-relative u32, as in .pdata,
+ * UNWIND_INFO handler RVAs and jump tables).
+ */
+export interface Fixup {
+  readonly kind: FixupKind;
+  /** Start of the field inside its block (or inside the unwind info). */
+  readonly offset: number;
+  readonly target: FixupTarget;
+  /** A, signed 64-bit. */
+  readonly addend: bigint;
+}
+
+/** RUNTIME_FUNCTION relative to its block; unwindInfoOffset points into Unwind.unwindInfo. */
+export interface RuntimeFunction {
+  readonly beginOffset: number;
+  readonly endOffset: number;
+  readonly unwindInfoOffset: number;
+}
+
+/** x64 unwind data of a code block. */
+export interface Unwind {
+  readonly runtimeFunctions: readonly RuntimeFunction[];
+  /** UNWIND_INFO structures (and their handler data), as one blob. */
+  readonly unwindInfo: Uint8Array;
+  /** Fixups inside unwindInfo (handler RVAs, chained entries: addr32nb). */
+  readonly unwindFixups: readonly Fixup[];
+}
+
+/** New or changed code. */
+export interface CodeBlock {
+  /** Shares one id namespace with data blocks. */
+  readonly id: number;
+  /** Power of two, 1..4096. */
+  readonly alignment: number;
+  readonly bytes: BlockBytes;
+  readonly fixups: readonly Fixup[];
+  readonly unwind: Unwind | null;
+}
+
+/** New read-only data. */
+export interface DataBlock {
+  readonly id: number;
+  readonly alignment: number;
+  readonly bytes: BlockBytes;
+  readonly fixups: readonly Fixup[];
+}
+
+/** An import the old image lacks, resolved at apply time. */
+export interface Import {
+  readonly dll: string;
+  readonly symbol: { readonly kind: 'name'; readonly name: string } | { readonly kind: 'ordinal'; readonly ordinal: number };
+}
+
+export type RedirectKind = 'jmp-rel32' | 'jmp-abs64' | 'short-to-pad';
+
+/** Bytes each redirect kind writes at the entry (and at the pad for short-to-pad). */
+export const REDIRECT_SITE_LENGTH: Readonly<Record<RedirectKind, number>> = { 'jmp-rel32': 5, 'jmp-abs64': 14, 'short-to-pad': 2 };
+/** Bytes a short-to-pad redirect writes at its pad (an E9 rel32). */
+export const REDIRECT_PAD_LENGTH = 5;
+
+/** The jump that sends an old function's callers to its new body. */
+export interface Redirect {
+  readonly oldRva: Rva;
+  readonly target: { readonly blockId: number; readonly offset: number };
+  readonly kind: RedirectKind;
+  /** The original bytes the jump overwrites at oldRva (REDIRECT_SITE_LENGTH[kind] bytes). */
+  readonly expected: Uint8Array;
+  /** short-to-pad: where the long jump goes, and the original bytes there; otherwise null. */
+  readonly pad: { readonly rva: Rva; readonly expected: Uint8Array } | null;
+}
+
+export type FunctionStatus = 'changed' | 'added';
+
+/** What the compiler did with one function. */
+export interface FunctionRecord {
+  readonly name: string | null;
+  /** Null for added functions. */
+  readonly oldRva: Rva | null;
+  readonly newRva: Rva;
+  readonly status: FunctionStatus;
+  /** 0 for added functions. */
+  readonly oldSize: number;
+  readonly newSize: number;
+  readonly blockId: number;
+  readonly blockOffset: number;
+}
+
+/** Who built the package, and the parameters that change its contents. */
+export interface Producer {
+  readonly compilerVersion: string;
+  readonly parameters: ReadonlyArray<{ readonly key: string; readonly value: string }>;
+}
+
+/** A whole hotpatch package. */
+export interface HotpatchPackage {
+  readonly target: TargetIdentity;
+  readonly series: Series;
+  readonly codeBlocks: readonly CodeBlock[];
+  readonly dataBlocks: readonly DataBlock[];
+  readonly imports: readonly Import[];
+  readonly redirects: readonly Redirect[];
+  readonly functions: readonly FunctionRecord[];
+  readonly producer: Producer;
+}

@@ -1,0 +1,231 @@
+/**
+ * Semantic validation of a decoded package: everything that can be checked without the
+ * target image. Ids resolve, offsets and lengths stay inside their blocks and inside
+ * SizeOfImage, fixups fit and do not overlap, redirects are well-formed and disjoint, and
+ * every old-image byte the package reads or overwrites is covered by the relied ranges (so
+ * the identity hash really pins it). The first problem found is returned as PKG_INVALID
+ * with the field path, e.g. `codeBlocks[2].fixups[5]: offset 120 + 4 bytes outside its
+ * 122-byte block`. The rules are listed in FORMAT.md ("Validation").
+ */
+import { err, ok, type Result } from '../common/errors.ts';
+import { checkDelta } from './delta.ts';
+import { IMAGE_FILE_MACHINE_AMD64 } from '../runtime/pe/types.ts';
+import {
+  REDIRECT_PAD_LENGTH,
+  REDIRECT_SITE_LENGTH,
+  type BlockBytes,
+  type Fixup,
+  type FixupKind,
+  type HotpatchPackage,
+  type RvaRange,
+} from './package.ts';
+
+/** Bytes a fixup of each kind writes. */
+export const FIXUP_WIDTH: Readonly<Record<FixupKind, number>> = { rel32: 4, rel8: 1, abs64: 8, 'rip-disp32': 4, addr32nb: 4 };
+
+const MAX_ALIGNMENT = 4096;
+const MAX_NAME = 1024;
+
+/** The length of a block's bytes once materialised. */
+export function blockSize(b: BlockBytes): number {
+  return b.kind === 'literal' ? b.bytes.length : b.size;
+}
+
+class Invalid {
+  constructor(readonly message: string) {}
+}
+function fail(message: string): never {
+  throw new Invalid(message);
+}
+
+/** Checks that `[rva, rva+len)` is inside the image. */
+function inImage(rva: number, len: number, sizeOfImage: number, what: string): void {
+  if (rva + len > sizeOfImage) fail(`${what}: [0x${rva.toString(16)}, 0x${(rva + len).toString(16)}) is outside SizeOfImage 0x${sizeOfImage.toString(16)}`);
+}
+
+/** True when `[rva, rva+len)` lies inside one relied range (ranges are sorted and merged). */
+function covered(ranges: readonly RvaRange[], rva: number, len: number): boolean {
+  // Binary search for the last range starting at or before rva.
+  let lo = 0;
+  let hi = ranges.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (ranges[mid]!.rva <= rva) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  if (found < 0) return false;
+  const r = ranges[found]!;
+  return rva + len <= r.rva + r.length;
+}
+
+function checkFixups(fixups: readonly Fixup[], size: number, path: string, ctx: { blocks: Map<number, number>; imports: number; sizeOfImage: number }): void {
+  const spans: Array<readonly [number, number, number]> = [];
+  fixups.forEach((f, i) => {
+    const at = `${path}[${i}]`;
+    const w = FIXUP_WIDTH[f.kind];
+    if (f.offset + w > size) fail(`${at}: offset ${f.offset} + ${w} bytes is outside its ${size}-byte container`);
+    const t = f.target;
+    if (t.kind === 'image') {
+      if (t.rva >= ctx.sizeOfImage) fail(`${at}: target RVA 0x${t.rva.toString(16)} is outside SizeOfImage`);
+    } else if (t.kind === 'block') {
+      const len = ctx.blocks.get(t.blockId);
+      if (len === undefined) fail(`${at}: target block ${t.blockId} does not exist`);
+      if (t.offset > len) fail(`${at}: target offset ${t.offset} is past the end of block ${t.blockId} (${len} bytes)`);
+    } else if (t.index >= ctx.imports) {
+      fail(`${at}: import ${t.index} does not exist (${ctx.imports} imports)`);
+    }
+    if (f.addend < -(2n ** 63n) || f.addend >= 2n ** 63n) fail(`${at}: addend is not a signed 64-bit value`);
+    spans.push([f.offset, f.offset + w, i]);
+  });
+  spans.sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < spans.length; i++) {
+    const prev = spans[i - 1]!;
+    const cur = spans[i]!;
+    if (cur[0] < prev[1]) fail(`${path}[${cur[2]}]: overlaps ${path}[${prev[2]}]`);
+  }
+}
+
+function checkBytes(b: BlockBytes, path: string, p: HotpatchPackage): void {
+  if (b.kind === 'literal') {
+    if (b.bytes.length === 0) fail(`${path}: block is empty`);
+    return;
+  }
+  if (b.size === 0) fail(`${path}: block is empty`);
+  if (b.base.length === 0) fail(`${path}.base: empty range`);
+  inImage(b.base.rva, b.base.length, p.target.sizeOfImage, `${path}.base`);
+  if (b.baseSha256.length !== 32) fail(`${path}.baseSha256: ${b.baseSha256.length} bytes, expected 32`);
+  if (!covered(p.target.reliedRanges, b.base.rva, b.base.length)) fail(`${path}.base: not covered by target.reliedRanges`);
+  const d = checkDelta(b.ops, b.base.length, b.size, path);
+  if (!d.ok) fail(d.error.message);
+}
+
+function run(p: HotpatchPackage): void {
+  const t = p.target;
+  if (t.machine !== IMAGE_FILE_MACHINE_AMD64) fail(`target.machine: 0x${t.machine.toString(16)} is not AMD64 (0x8664)`);
+  if (t.sizeOfImage === 0) fail('target.sizeOfImage: 0');
+  if (t.moduleName.length === 0 || t.moduleName.length > MAX_NAME) fail('target.moduleName: empty or too long');
+  if (t.codeView !== null && t.codeView.guid.length !== 16) fail(`target.codeView.guid: ${t.codeView.guid.length} bytes, expected 16`);
+  if (t.reliedSha256.length !== 32) fail(`target.reliedSha256: ${t.reliedSha256.length} bytes, expected 32`);
+  t.reliedRanges.forEach((r, i) => {
+    if (r.length === 0) fail(`target.reliedRanges[${i}]: empty range`);
+    inImage(r.rva, r.length, t.sizeOfImage, `target.reliedRanges[${i}]`);
+    const prev = t.reliedRanges[i - 1];
+    if (prev !== undefined && r.rva <= prev.rva + prev.length) fail(`target.reliedRanges[${i}]: not sorted, disjoint and non-adjacent (merge it with the previous range)`);
+  });
+  if (p.series.baselineId.length === 0 || p.series.baselineId.length > MAX_NAME) fail('series.baselineId: empty or too long');
+  if (p.producer.compilerVersion.length === 0) fail('producer.compilerVersion: empty');
+
+  const blocks = new Map<number, number>();
+  const codeIds = new Set<number>();
+  const addBlock = (id: number, alignment: number, b: BlockBytes, path: string): void => {
+    if (blocks.has(id)) fail(`${path}.id: block id ${id} is used twice`);
+    if (alignment === 0 || alignment > MAX_ALIGNMENT || (alignment & (alignment - 1)) !== 0) fail(`${path}.alignment: ${alignment} is not a power of two in 1..${MAX_ALIGNMENT}`);
+    checkBytes(b, `${path}.bytes`, p);
+    blocks.set(id, blockSize(b));
+  };
+  p.codeBlocks.forEach((b, i) => {
+    addBlock(b.id, b.alignment, b.bytes, `codeBlocks[${i}]`);
+    codeIds.add(b.id);
+  });
+  p.dataBlocks.forEach((b, i) => addBlock(b.id, b.alignment, b.bytes, `dataBlocks[${i}]`));
+
+  const imports = new Set<string>();
+  p.imports.forEach((im, i) => {
+    if (im.dll.length === 0 || im.dll.length > MAX_NAME) fail(`imports[${i}].dll: empty or too long`);
+    const s = im.symbol;
+    if (s.kind === 'name' && (s.name.length === 0 || s.name.length > MAX_NAME)) fail(`imports[${i}].name: empty or too long`);
+    if (s.kind === 'ordinal' && (s.ordinal === 0 || s.ordinal > 0xffff)) fail(`imports[${i}].ordinal: ${s.ordinal} is not in 1..65535`);
+    const key = `${im.dll.toLowerCase()}\0${s.kind === 'name' ? s.name : `#${s.ordinal}`}`;
+    if (imports.has(key)) fail(`imports[${i}]: duplicate import`);
+    imports.add(key);
+  });
+
+  const ctx = { blocks, imports: p.imports.length, sizeOfImage: t.sizeOfImage };
+  p.codeBlocks.forEach((b, i) => {
+    const size = blocks.get(b.id)!;
+    checkFixups(b.fixups, size, `codeBlocks[${i}].fixups`, ctx);
+    const u = b.unwind;
+    if (u === null) return;
+    const path = `codeBlocks[${i}].unwind`;
+    let prevEnd = 0;
+    u.runtimeFunctions.forEach((r, j) => {
+      const at = `${path}.runtimeFunctions[${j}]`;
+      if (r.beginOffset >= r.endOffset || r.endOffset > size) fail(`${at}: [${r.beginOffset}, ${r.endOffset}) is empty or outside its ${size}-byte block`);
+      if (j > 0 && r.beginOffset < prevEnd) fail(`${at}: entries must be sorted and disjoint`);
+      prevEnd = r.endOffset;
+      // UNWIND_INFO is DWORD-aligned and at least its 4-byte header long.
+      if (r.unwindInfoOffset % 4 !== 0 || r.unwindInfoOffset + 4 > u.unwindInfo.length) fail(`${at}: unwindInfoOffset ${r.unwindInfoOffset} is unaligned or outside the ${u.unwindInfo.length}-byte unwind info`);
+    });
+    checkFixups(u.unwindFixups, u.unwindInfo.length, `${path}.unwindFixups`, ctx);
+  });
+  p.dataBlocks.forEach((b, i) => checkFixups(b.fixups, blocks.get(b.id)!, `dataBlocks[${i}].fixups`, ctx));
+
+  // Redirects: every written range inside the image, covered by the relied ranges, and no
+  // two of them overlapping (so no redirect clobbers another's expected bytes).
+  const written: Array<readonly [number, number, string]> = [];
+  const redirected = new Set<number>();
+  p.redirects.forEach((r, i) => {
+    const at = `redirects[${i}]`;
+    if (redirected.has(r.oldRva)) fail(`${at}: second redirect at RVA 0x${r.oldRva.toString(16)}`);
+    redirected.add(r.oldRva);
+    const len = REDIRECT_SITE_LENGTH[r.kind];
+    if (r.expected.length !== len) fail(`${at}.expected: ${r.expected.length} bytes, a ${r.kind} redirect writes ${len}`);
+    inImage(r.oldRva, len, t.sizeOfImage, at);
+    if (!covered(t.reliedRanges, r.oldRva, len)) fail(`${at}: site is not covered by target.reliedRanges`);
+    written.push([r.oldRva, r.oldRva + len, at]);
+    if (!codeIds.has(r.target.blockId)) fail(`${at}.target: block ${r.target.blockId} is not a code block`);
+    if (r.target.offset >= blocks.get(r.target.blockId)!) fail(`${at}.target: offset ${r.target.offset} is outside block ${r.target.blockId}`);
+    if (r.kind === 'short-to-pad') {
+      if (r.pad === null) fail(`${at}: short-to-pad redirect without a pad`);
+      if (r.pad.expected.length !== REDIRECT_PAD_LENGTH) fail(`${at}.padExpected: ${r.pad.expected.length} bytes, expected ${REDIRECT_PAD_LENGTH}`);
+      // EB rel8 reaches [site+2-128, site+2+127].
+      const rel = r.pad.rva - (r.oldRva + 2);
+      if (rel < -128 || rel > 127) fail(`${at}.padRva: 0x${r.pad.rva.toString(16)} is out of short-jump reach of 0x${r.oldRva.toString(16)}`);
+      inImage(r.pad.rva, REDIRECT_PAD_LENGTH, t.sizeOfImage, `${at}.padRva`);
+      if (!covered(t.reliedRanges, r.pad.rva, REDIRECT_PAD_LENGTH)) fail(`${at}.padRva: pad is not covered by target.reliedRanges`);
+      written.push([r.pad.rva, r.pad.rva + REDIRECT_PAD_LENGTH, `${at}.pad`]);
+    } else if (r.pad !== null) {
+      fail(`${at}: only short-to-pad redirects have a pad`);
+    }
+  });
+  written.sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < written.length; i++) {
+    const prev = written[i - 1]!;
+    const cur = written[i]!;
+    if (cur[0] < prev[1]) fail(`${cur[2]}: overwrites bytes that ${prev[2]} also overwrites`);
+  }
+
+  const changed = new Set<number>();
+  p.functions.forEach((f, i) => {
+    const at = `functions[${i}]`;
+    if (f.name !== null && f.name.length > MAX_NAME) fail(`${at}.name: too long`);
+    if (!codeIds.has(f.blockId)) fail(`${at}.blockId: ${f.blockId} is not a code block`);
+    if (f.blockOffset >= blocks.get(f.blockId)!) fail(`${at}.blockOffset: ${f.blockOffset} is outside block ${f.blockId}`);
+    if (f.status === 'changed') {
+      if (f.oldRva === null) fail(`${at}: a changed function needs its old RVA`);
+      if (changed.has(f.oldRva)) fail(`${at}: second record for old RVA 0x${f.oldRva.toString(16)}`);
+      changed.add(f.oldRva);
+      if (!redirected.has(f.oldRva)) fail(`${at}: changed function at 0x${f.oldRva.toString(16)} has no redirect`);
+      inImage(f.oldRva, Math.max(1, f.oldSize), t.sizeOfImage, `${at}.oldRva`);
+    } else if (f.oldRva !== null || f.oldSize !== 0) {
+      fail(`${at}: an added function has no old RVA or size`);
+    }
+  });
+}
+
+/**
+ * Checks a decoded package against every rule that needs no image (FORMAT.md,
+ * "Validation"). PKG_INVALID with the field path of the first violation.
+ */
+export function validatePackage(p: HotpatchPackage): Result<void> {
+  try {
+    run(p);
+    return ok(undefined);
+  } catch (e) {
+    if (e instanceof Invalid) return err('PKG_INVALID', e.message);
+    throw e;
+  }
+}

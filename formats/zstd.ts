@@ -1,0 +1,191 @@
+/**
+ * zstd through the `zstd-codec` package (zstd compiled to WebAssembly with Emscripten; no
+ * native addon). Two things about that build shape this wrapper:
+ *  - the wasm module declares a fixed 16 MiB heap (its memory maximum is 256 pages, so a
+ *    larger TOTAL_MEMORY is refused at link time). Level 19 already runs out of memory on a
+ *    1 MiB input, and running out calls Emscripten's abort(), which prints "OOM" and leaves
+ *    the instance unusable. So we instantiate the binding ourselves (the same factory
+ *    `ZstdCodec.run` uses) with silent print hooks, bound every input (ZSTD_MAX_CONTENT),
+ *    pick the level by size (zstdLevelFor), and if a call still throws we drop the instance
+ *    and retry once on a fresh one;
+ *  - its decompressor sizes the output from the frame header, so a forged header could ask
+ *    for gigabytes. We parse the frame header in TypeScript first (readZstdFrameHeader) and
+ *    only call into wasm when the declared size is within the caller's bound; the one-shot
+ *    decompressor then writes into a buffer of exactly that size and fails if the data
+ *    would produce more. Output is therefore capped by construction.
+ */
+import { err, ok, type Result } from '../common/errors.ts';
+import bindingFactory from 'zstd-codec/lib/zstd-codec-binding-wasm.js';
+import type { ZstdBinding, ZstdModuleOptions } from 'zstd-codec/lib/zstd-codec-binding-wasm.js';
+
+/**
+ * The largest payload this wrapper will ever compress or decompress: the 16 MiB heap must
+ * hold the input, the output and zstd's tables at once (measured: 4 MiB of incompressible
+ * data round-trips at level 3; 6 MiB does not).
+ */
+export const ZSTD_MAX_CONTENT = 4 * 1024 * 1024;
+
+/**
+ * The compression level for a payload of `size` bytes: the highest level that fits the
+ * 16 MiB heap (measured on this build: 19 fails from 1 MiB, 9 from 3 MiB). Packages are
+ * almost always far below 512 KiB, where 19 is used; FORMAT.md has the size measurements.
+ */
+export function zstdLevelFor(size: number): number {
+  if (size <= 512 * 1024) return 19;
+  if (size <= 2 * 1024 * 1024) return 9;
+  return 3;
+}
+
+// Boxed: an Emscripten module object has a `then` method, so resolving a promise with it
+// directly makes the promise adopt it as a thenable, which loops forever.
+let instance: Promise<{ readonly binding: ZstdBinding }> | undefined;
+
+function load(): Promise<{ readonly binding: ZstdBinding }> {
+  instance ??= new Promise<{ readonly binding: ZstdBinding }>((resolve) => {
+    const opts: ZstdModuleOptions = {
+      // Emscripten prints abort reasons itself; the error value we return says it instead.
+      print: () => {},
+      printErr: () => {},
+      onRuntimeInitialized: () => resolve({ binding: opts as unknown as ZstdBinding }),
+    };
+    bindingFactory(opts);
+  });
+  return instance;
+}
+
+function withVector<T>(b: ZstdBinding, f: (v: InstanceType<ZstdBinding['VectorU8']>) => T): T {
+  const v = new b.VectorU8();
+  try {
+    return f(v);
+  } finally {
+    v.delete();
+  }
+}
+
+/** Runs `f` on the binding; if it throws (an Emscripten abort), drops the instance. */
+async function call<T>(f: (b: ZstdBinding) => T): Promise<Result<T>> {
+  let why = '';
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const { binding: b } = await load(); // never `await` the module itself (see above)
+    try {
+      return ok(f(b));
+    } catch (e) {
+      // An Emscripten abort (OOM) throws a string; the instance is dead after it.
+      instance = undefined;
+      why = typeof e === 'string' ? e : e instanceof Error ? e.message : String(e);
+    }
+  }
+  return err('PKG_ZSTD', `zstd failed: ${why.split('\n')[0]}`);
+}
+
+/**
+ * Compresses `bytes` into one zstd frame that records its content size (the loader relies on
+ * that). `level` is 1..22. IO-free and deterministic for a given zstd-codec version.
+ */
+export async function compressZstd(bytes: Uint8Array, level: number): Promise<Result<Uint8Array>> {
+  if (bytes.length > ZSTD_MAX_CONTENT) return err('PKG_ZSTD', `payload of ${bytes.length} bytes exceeds the ${ZSTD_MAX_CONTENT}-byte limit`);
+  if (!Number.isInteger(level) || level < 1 || level > 22) throw new RangeError(`zstd level ${level}`);
+  const r = await call((b) => {
+    const codec = new b.ZstdCodec();
+    try {
+      const bound = codec.compressBound(bytes.length);
+      if (bound < 0) return null;
+      return withVector(b, (src) =>
+        withVector(b, (dst) => {
+          b.cloneToVector(src, bytes);
+          dst.resize(bound, 0);
+          const n = codec.compress(dst, src, level);
+          if (n < 0) return null;
+          dst.resize(n, 0);
+          return b.cloneAsTypedArray(dst);
+        }),
+      );
+    } finally {
+      codec.delete();
+    }
+  });
+  if (!r.ok) return r;
+  if (r.value === null) return err('PKG_ZSTD', 'zstd compression failed');
+  return ok(r.value);
+}
+
+/** What a zstd frame header says (RFC 8878, section 3.1.1.1). */
+export interface ZstdFrameHeader {
+  /** Frame_Content_Size, or null when the frame does not record it. */
+  readonly contentSize: number | null;
+  readonly hasChecksum: boolean;
+  readonly dictionaryId: number;
+  /** Length of magic + header, i.e. where the first block starts. */
+  readonly headerLength: number;
+}
+
+const ZSTD_MAGIC = 0xfd2fb528;
+
+/**
+ * Parses the header of the zstd frame at the start of `bytes` without touching wasm, so a
+ * size can be refused before any memory is committed. PKG_ZSTD when it is not a zstd frame.
+ */
+export function readZstdFrameHeader(bytes: Uint8Array): Result<ZstdFrameHeader> {
+  if (bytes.length < 5) return err('PKG_ZSTD', `payload of ${bytes.length} bytes is too short for a zstd frame`, 0);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== ZSTD_MAGIC) return err('PKG_ZSTD', 'payload is not a zstd frame (bad magic)', 0);
+  const fhd = bytes[4]!;
+  if ((fhd & 0x08) !== 0) return err('PKG_ZSTD', 'zstd frame header has its reserved bit set', 4);
+  const fcsFlag = fhd >> 6;
+  const singleSegment = (fhd & 0x20) !== 0;
+  const dictFlag = fhd & 0x03;
+  let at = 5 + (singleSegment ? 0 : 1);
+  const dictLen = [0, 1, 2, 4][dictFlag]!;
+  const fcsLen = fcsFlag === 0 ? (singleSegment ? 1 : 0) : [0, 2, 4, 8][fcsFlag]!;
+  if (bytes.length < at + dictLen + fcsLen) return err('PKG_ZSTD', 'zstd frame header is truncated', bytes.length);
+  let dictionaryId = 0;
+  for (let i = 0; i < dictLen; i++) dictionaryId += bytes[at + i]! * 2 ** (8 * i);
+  at += dictLen;
+  let contentSize: number | null = null;
+  if (fcsLen === 1) contentSize = bytes[at]!;
+  else if (fcsLen === 2) contentSize = view.getUint16(at, true) + 256;
+  else if (fcsLen === 4) contentSize = view.getUint32(at, true);
+  else if (fcsLen === 8) {
+    const big = view.getBigUint64(at, true);
+    // Anything past 2^53 is refused as a bomb by every caller anyway; keep it a safe number.
+    contentSize = big > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(big);
+  }
+  at += fcsLen;
+  return ok({ contentSize, hasChecksum: (fhd & 0x04) !== 0, dictionaryId, headerLength: at });
+}
+
+/**
+ * Decompresses one zstd frame whose header records a content size of at most `maxBytes`
+ * (and at most ZSTD_MAX_CONTENT). PKG_BOMB when the declared size is over the bound or not
+ * declared at all; PKG_ZSTD when the data is corrupt or does not produce exactly the
+ * declared size. Never allocates more than the declared size for the output.
+ */
+export async function decompressZstd(frame: Uint8Array, maxBytes: number): Promise<Result<Uint8Array>> {
+  const h = readZstdFrameHeader(frame);
+  if (!h.ok) return h;
+  const { contentSize } = h.value;
+  if (contentSize === null) return err('PKG_BOMB', 'zstd frame does not declare its content size; refusing to expand it unbounded');
+  const limit = Math.min(maxBytes, ZSTD_MAX_CONTENT);
+  if (contentSize > limit) return err('PKG_BOMB', `zstd frame declares ${contentSize} bytes, over the ${limit}-byte limit`);
+  if (h.value.dictionaryId !== 0) return err('PKG_ZSTD', `zstd frame needs dictionary ${h.value.dictionaryId}; packages use none`);
+  if (contentSize === 0) return ok(new Uint8Array(0));
+  const r = await call((b) => {
+    const codec = new b.ZstdCodec();
+    try {
+      return withVector(b, (src) =>
+        withVector(b, (dst) => {
+          b.cloneToVector(src, frame);
+          dst.resize(contentSize, 0);
+          const n = codec.decompress(dst, src);
+          if (n !== contentSize) return null;
+          return b.cloneAsTypedArray(dst);
+        }),
+      );
+    } finally {
+      codec.delete();
+    }
+  });
+  if (!r.ok) return r;
+  if (r.value === null) return err('PKG_ZSTD', `zstd data is corrupt or does not expand to the declared ${contentSize} bytes`);
+  return ok(r.value);
+}
