@@ -148,6 +148,22 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
     oldRodata: oldRodataByKey(m),
   };
 
+  const data = [...diffWritable(m), ...diffOffsetsUsed(m), ...diffImageLevel(m, status)];
+  // New code must not touch a global whose layout or initial value changed.
+  const badItems = new Map<number, DataChange>();
+  for (const d of data) {
+    if (d.verdict !== 'refused' || d.newRva === null) continue;
+    const item = m.new.itemAt(d.newRva);
+    if (item !== undefined && item.writable) badItems.set(item.index, d);
+  }
+  const touchesBadGlobal = (f: FunctionInfo): string | null => {
+    for (const r of f.decoded.refs) {
+      const item = m.new.itemAt(r.target);
+      const d = item === undefined ? undefined : badItems.get(item.index);
+      if (d !== undefined) return `uses ${d.name ?? describeNew(m, r.target)}, whose layout or initial value changed (${d.reason.split(':')[0]})`;
+    }
+    return null;
+  };
   // Verdicts to a fixed point: a function that needs a refused one in the package is refused.
   const reasons = new Map<number, string>();
   const redirects = new Map<number, RedirectPlan>();
@@ -157,7 +173,7 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
       const st = status[f.index]!;
       if ((st !== 'changed' && st !== 'added') || reasons.has(f.index)) continue;
       const o = m.fnNewToOld[f.index]!;
-      let reason = emissionProblem(ctx, f);
+      let reason = touchesBadGlobal(f) ?? emissionProblem(ctx, f);
       if (reason === null && o >= 0 && !redirects.has(f.index)) {
         const r = planRedirect(m.old, oldFns[o]!);
         if (typeof r === 'string') reason = r;
@@ -209,8 +225,6 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
       redirect: null,
     });
   }
-  // Refusals keep the reason; verdict reasons for hotpatchable changed functions are notes.
-  const data = [...diffWritable(m), ...diffImageLevel(m, status)];
   const refused = functions.filter((f) => f.verdict === 'refused').length + data.filter((d) => d.verdict === 'refused').length;
   const counts = {
     unchanged: functions.filter((f) => f.status === 'unchanged').length,
@@ -463,6 +477,9 @@ function compareSection(m: MatchResult, os: MappedSection, ns: MappedSection): D
     reported.add(item === undefined ? -1 : key);
     const name = item?.name ?? null;
     const label = name ?? `${ns.name}+0x${(item === undefined ? k : item.start - ns.rva).toString(16)}`;
+    const o = item === undefined ? -1 : m.itemNewToOld[item.index]!;
+    const oldItem = o >= 0 ? m.old.items[o] : name === null ? undefined : m.old.items.find((x) => x.name === name);
+    const sizes = item !== undefined && oldItem !== undefined && oldItem.end - oldItem.start !== item.end - item.start ? ` (${oldItem.end - oldItem.start} -> ${item.end - item.start} bytes)` : '';
     out.push({
       name,
       section: ns.name,
@@ -471,7 +488,56 @@ function compareSection(m: MatchResult, os: MappedSection, ns: MappedSection): D
       size: item === undefined ? 1 : item.end - item.start,
       status: 'changed',
       verdict: 'refused',
-      reason: `initial value of writable ${label} changed: a running image keeps the old value, so the new code would see state it never set up`,
+      reason:
+        sizes !== ''
+          ? `writable global ${label} changed layout${sizes}: the running image keeps the old layout, so new code would misread it`
+          : `writable global ${label} changed initial value (or layout): the running image keeps its live copy, so this needs a baseline, not a hotpatch`,
+    });
+  }
+  return out;
+}
+
+/**
+ * The field offsets code uses in each matched global. Offsets only added (a field used for
+ * the first time) or only dropped are fine; both at once means fields moved: layout changed.
+ */
+function diffOffsetsUsed(m: MatchResult): DataChange[] {
+  const used = (a: ImageAnalysis): Map<number, Set<number>> => {
+    const out = new Map<number, Set<number>>();
+    for (const f of a.fns.functions) {
+      for (const r of f.decoded.refs) {
+        if (r.isBranch) continue;
+        const d = a.itemAt(r.target);
+        if (d === undefined || !d.writable) continue;
+        let set = out.get(d.index);
+        if (set === undefined) out.set(d.index, (set = new Set()));
+        set.add(r.target - d.start);
+      }
+    }
+    return out;
+  };
+  const ou = used(m.old);
+  const nu = used(m.new);
+  const out: DataChange[] = [];
+  for (const [n, nset] of nu) {
+    const o = m.itemNewToOld[n]!;
+    if (o < 0) continue;
+    const oset = ou.get(o) ?? new Set<number>();
+    const added = [...nset].filter((x) => !oset.has(x));
+    const dropped = [...oset].filter((x) => !nset.has(x));
+    if (added.length === 0 || dropped.length === 0) continue;
+    const item = m.new.items[n]!;
+    const label = item.name ?? `${item.section}+0x${item.start.toString(16)}`;
+    const fmt = (xs: Iterable<number>): string => `{${[...xs].sort((a, b) => a - b).map((x) => `+${x}`).join(',')}}`;
+    out.push({
+      name: item.name,
+      section: item.section,
+      oldRva: m.old.items[o]!.start,
+      newRva: item.start,
+      size: item.end - item.start,
+      status: 'changed',
+      verdict: 'refused',
+      reason: `writable global ${label} changed layout: code accesses it at ${fmt(nset)} instead of ${fmt(oset)}`,
     });
   }
   return out;

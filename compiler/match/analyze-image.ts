@@ -113,7 +113,19 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
   for (const e of ends) addStart(e);
 
   const fnEntries = fns.functions.map((f) => f.entry);
-  const sortedStarts = [...starts.keys()].sort((a, b) => a - b);
+  let sortedStarts = [...starts.keys()].sort((a, b) => a - b);
+  // In writable sections the symbols (when present) name every global: a reference into the
+  // middle of one (a struct field) is part of it, not an object of its own.
+  let lastNamed: { section: MappedSection; rva: number } | null = null;
+  sortedStarts = sortedStarts.filter((rva) => {
+    const sec = sectionAt(img, rva)!;
+    if (!sec.writable) return true;
+    if (starts.get(rva) !== null) {
+      lastNamed = { section: sec, rva };
+      return true;
+    }
+    return lastNamed === null || lastNamed.section !== sec;
+  });
   const items: DataItem[] = [];
   for (let i = 0; i < sortedStarts.length; i++) {
     const s = sortedStarts[i]!;
