@@ -2,7 +2,9 @@
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../command.ts';
 import pe from './pe.ts';
+import functions from './functions.ts';
+import diff from './diff.ts';
 import revert from './revert.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: ReadonlyArray<CommandModule<GlobalArgs, any>> = [pe, revert];
+export const commands: ReadonlyArray<CommandModule<GlobalArgs, any>> = [pe, functions, diff, revert];
