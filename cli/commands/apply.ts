@@ -1,0 +1,156 @@
+/**
+ * `hotpatch apply PATCH.hpk --image OLD [--trust PUB... | --allow-unsigned] [--out FILE]
+ * [--base HEX] [--thread-ip HEX...]`: loads and verifies the package, loads OLD into an
+ * in-memory process image (mapped, relocated for --base, imports bound), plans and applies
+ * the package as one transaction, and prints per-function and total times and a summary
+ * of the plan. --out writes the patched image's mapped bytes (SizeOfImage, as in memory).
+ * --thread-ip simulates a thread at that address (the thread rule then applies).
+ */
+import { writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { err, ok, type Result } from '../../common/errors.ts';
+import { asVa, hex, type Va } from '../../common/types.ts';
+import { importPublicKey, type PublicKey } from '../../formats/keys.ts';
+import type { HotpatchPackage } from '../../formats/package.ts';
+import type { ApplyReport } from '../../runtime/apply/apply-package.ts';
+import { applyPackageFile } from '../../runtime/apply/apply-file.ts';
+import { MemoryBackend } from '../../runtime/backends/memory-backend.ts';
+import { loadProcessImage } from '../../runtime/image/load-image.ts';
+import { defineCommand, type CommandOutput } from '../command.ts';
+import { readInputFile } from './pe.ts';
+
+const now = (): number => performance.now();
+
+function parseHexVa(s: string, what: string): Result<Va> {
+  if (!/^(0x)?[0-9a-fA-F]{1,16}$/.test(s)) return err('USAGE_BAD_ADDRESS', `${what}: ${JSON.stringify(s)} is not a hex address`);
+  return ok(asVa(BigInt(s.startsWith('0x') ? s : `0x${s}`)));
+}
+
+/** Reads and imports every --trust public key (PEM). */
+async function trustedKeys(paths: readonly string[]): Promise<Result<PublicKey[]>> {
+  const keys: PublicKey[] = [];
+  for (const p of paths) {
+    const b = readInputFile(p);
+    if (!b.ok) return b;
+    const k = await importPublicKey(new TextDecoder().decode(b.value));
+    if (!k.ok) return err(k.error.code, `${p}: ${k.error.message}`);
+    keys.push(k.value);
+  }
+  return ok(keys);
+}
+
+function summary(pkg: HotpatchPackage, report: ApplyReport, loadMs: number, imageMs: number, out: string | null): Record<string, unknown> {
+  const p = report.plan;
+  return {
+    series: { baseline: pkg.series.baselineId, sequence: pkg.series.sequence },
+    image: { base: hex(p.image.base), sizeOfImage: p.image.sizeOfImage, name: p.image.name },
+    region: { address: hex(p.region.address), size: p.region.size, codeSize: p.region.codeSize },
+    unwind: p.unwind === null ? null : { table: hex(p.unwind.table), entryCount: p.unwind.entryCount },
+    redirects: p.redirects.map((r) => ({ name: r.name, functionVa: hex(r.functionVa), target: hex(r.target), kind: r.kind, bytes: r.writes.reduce((n, w) => n + w.bytes.length, 0) })),
+    functions: report.functions.map((f) => ({ name: f.name, status: f.status, oldVa: f.oldVa === null ? null : hex(f.oldVa), bodyVa: hex(f.bodyVa), size: f.size, ms: round(f.ms) })),
+    steps: p.steps.length,
+    stepsByOp: countOps(p.steps.map((s) => s.op)),
+    bytesWritten: report.execute.bytesWritten,
+    timing: {
+      loadPackageMs: round(loadMs),
+      loadImageMs: round(imageMs),
+      planMs: round(report.planMs),
+      applyMs: round(report.execute.totalMs),
+      pauseMs: round(report.execute.pauseMs),
+      totalMs: round(loadMs + imageMs + report.totalMs),
+    },
+    out,
+  };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+function countOps(ops: readonly string[]): Record<string, number> {
+  const c: Record<string, number> = {};
+  for (const o of ops) c[o] = (c[o] ?? 0) + 1;
+  return c;
+}
+
+function text(j: Record<string, unknown>, patch: string, image: string): string {
+  const s = j as {
+    series: { baseline: string; sequence: number };
+    image: { base: string };
+    region: { address: string; size: number };
+    functions: { name: string | null; status: string; oldVa: string | null; bodyVa: string; size: number; ms: number }[];
+    redirects: { name: string | null; functionVa: string; kind: string }[];
+    steps: number;
+    bytesWritten: number;
+    timing: Record<string, number>;
+    out: string | null;
+  };
+  const lines = [
+    `applied ${basename(patch)} (series ${s.series.baseline} #${s.series.sequence}) to ${basename(image)} loaded at ${s.image.base}`,
+    `patch region ${s.region.address} (${s.region.size} bytes); ${s.redirects.length} redirect(s); ${s.steps} steps; ${s.bytesWritten} bytes written`,
+    'functions:',
+    ...s.functions.map((f) => `  ${(f.name ?? '(unnamed)').padEnd(28)} ${f.status.padEnd(8)} ${(f.oldVa ?? '-').padStart(14)} -> ${f.bodyVa}  ${String(f.size).padStart(6)} B  ${f.ms.toFixed(3)} ms`),
+    `time: load package ${s.timing['loadPackageMs']!.toFixed(3)} ms, load image ${s.timing['loadImageMs']!.toFixed(3)} ms, plan ${s.timing['planMs']!.toFixed(3)} ms, apply ${s.timing['applyMs']!.toFixed(3)} ms (pause ${s.timing['pauseMs']!.toFixed(3)} ms), total ${s.timing['totalMs']!.toFixed(3)} ms`,
+  ];
+  if (s.out !== null) lines.push(`patched image written to ${s.out}`);
+  return lines.join('\n');
+}
+
+export default defineCommand({
+  command: 'apply <patch>',
+  describe: 'apply PATCH to an in-memory process image of --image OLD; prints per-function and total apply time',
+  builder: (y) =>
+    y
+      .positional('patch', { type: 'string', demandOption: true, describe: 'the package (.hpk)' })
+      .option('image', { type: 'string', demandOption: true, describe: 'the OLD PE file to load into the in-memory process' })
+      .option('trust', { type: 'string', array: true, default: [] as string[], describe: 'public key (PEM) whose signature is trusted; repeatable' })
+      .option('allow-unsigned', { type: 'boolean', default: false, describe: 'accept a package without a trusted signature' })
+      .option('out', { type: 'string', describe: 'write the patched image (mapped bytes, SizeOfImage) to FILE' })
+      .option('base', { type: 'string', describe: 'load OLD at this hex base (default: its preferred ImageBase)' })
+      .option('thread-ip', { type: 'string', array: true, default: [] as string[], describe: 'simulate a thread at this hex address; repeatable' }),
+  run: async (argv): Promise<Result<CommandOutput>> => {
+    const patchBytes = readInputFile(argv.patch);
+    if (!patchBytes.ok) return patchBytes;
+    const imageBytes = readInputFile(argv.image);
+    if (!imageBytes.ok) return imageBytes;
+    let base: Va | undefined;
+    if (argv.base !== undefined) {
+      const b = parseHexVa(argv.base, '--base');
+      if (!b.ok) return b;
+      base = b.value;
+    }
+    const ips: Va[] = [];
+    for (const t of argv['thread-ip']) {
+      const v = parseHexVa(t, '--thread-ip');
+      if (!v.ok) return v;
+      ips.push(v.value);
+    }
+    const keys = await trustedKeys(argv.trust);
+    if (!keys.ok) return keys;
+
+    const t0 = now();
+    const img = loadProcessImage(imageBytes.value, base === undefined ? { name: basename(argv.image) } : { base, name: basename(argv.image) });
+    if (!img.ok) return err(img.error.code, `${argv.image}: ${img.error.message}`, img.error.offset);
+    img.value.threadIps = () => ips;
+    const imageMs = now() - t0;
+    const backend = new MemoryBackend(img.value);
+    const applied = await applyPackageFile(patchBytes.value, backend, { trusted: keys.value, allowUnsigned: argv['allow-unsigned'] });
+    if (!applied.ok) {
+      const e = applied.error;
+      return err(e.code, e.code.startsWith('PKG_') || e.code.startsWith('SIG_') ? `${argv.patch}: ${e.message}` : e.message, e.offset);
+    }
+    const pkg = applied.value.loaded.package;
+    let out: string | null = null;
+    if (argv.out !== undefined) {
+      const region = img.value.space.regionAt(img.value.base);
+      try {
+        writeFileSync(argv.out, region!.bytes);
+      } catch (e) {
+        return err('IO_WRITE_FAILED', `${argv.out}: ${(e as Error).message.split('\n')[0] ?? 'cannot write'}`);
+      }
+      out = argv.out;
+    }
+    const json = summary(pkg, applied.value.report, applied.value.loadMs, imageMs, out);
+    return ok({ json, text: text(json, argv.patch, argv.image) });
+  },
+});
