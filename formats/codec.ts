@@ -329,3 +329,53 @@ export function decodePayload(bytes: Uint8Array): Result<HotpatchPackage> {
     throw e;
   }
 }
+
+/** Uncompressed payload bytes by kind (what `hotpatch inspect` reports). */
+export interface PayloadBreakdown {
+  /** Code block bytes as stored (literal bytes, or delta ops). */
+  readonly code: number;
+  /** Fixups of code and data blocks. */
+  readonly fixups: number;
+  /** Unwind data (RUNTIME_FUNCTIONs, UNWIND_INFO and its fixups). */
+  readonly unwind: number;
+  /** Data block bytes as stored. */
+  readonly data: number;
+  readonly imports: number;
+  readonly redirects: number;
+  readonly functions: number;
+  /** Target identity (including the relied ranges). */
+  readonly target: number;
+  /** Series, producer, ids, alignments and the protobuf framing around all of the above. */
+  readonly other: number;
+  readonly total: number;
+}
+
+/**
+ * Splits the encoded payload size of `p` by kind, by encoding each part on its own with the
+ * generated encoders; `other` is what remains (framing, ids, series, producer).
+ */
+export function payloadBreakdown(p: HotpatchPackage): PayloadBreakdown {
+  const m = toMessage(p);
+  const len = (w: $protobuf.Writer): number => w.finish().length;
+  let code = 0;
+  let fixups = 0;
+  let unwind = 0;
+  let data = 0;
+  for (const b of m.codeBlocks ?? []) {
+    if (b.bytes) code += len(pb.BlockBytes.encode(b.bytes));
+    for (const f of b.fixups ?? []) fixups += len(pb.Fixup.encode(f));
+    if (b.unwind) unwind += len(pb.Unwind.encode(b.unwind));
+  }
+  for (const b of m.dataBlocks ?? []) {
+    if (b.bytes) data += len(pb.BlockBytes.encode(b.bytes));
+    for (const f of b.fixups ?? []) fixups += len(pb.Fixup.encode(f));
+  }
+  const sum = <T>(xs: readonly T[] | null | undefined, enc: (x: T) => $protobuf.Writer): number => (xs ?? []).reduce((n, x) => n + len(enc(x)), 0);
+  const imports = sum(m.imports, (x) => pb.Import.encode(x));
+  const redirects = sum(m.redirects, (x) => pb.Redirect.encode(x));
+  const functions = sum(m.functions, (x) => pb.FunctionRecord.encode(x));
+  const target = m.target ? len(pb.TargetIdentity.encode(m.target)) : 0;
+  const total = len(pb.Package.encode(m));
+  const known = code + fixups + unwind + data + imports + redirects + functions + target;
+  return { code, fixups, unwind, data, imports, redirects, functions, target, other: total - known, total };
+}

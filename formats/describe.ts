@@ -1,0 +1,133 @@
+/**
+ * What `hotpatch inspect` shows: a loaded package summarised per function, block, import and
+ * redirect, with the signature status and the size breakdown of the file. Pure; the CLI
+ * renders it as text or prints it as JSON.
+ */
+import { hex } from '../common/types.ts';
+import { payloadBreakdown, type PayloadBreakdown } from './codec.ts';
+import type { LoadedPackage, SignatureStatus } from './container.ts';
+import { toHex } from './keys.ts';
+import type { BlockBytes, CodeBlock, HotpatchPackage } from './package.ts';
+import { blockSize } from './validate.ts';
+
+/** One function of the package with the sizes of what it brings. */
+export interface FunctionSummary {
+  readonly name: string | null;
+  readonly status: 'changed' | 'added';
+  readonly oldRva: string | null;
+  readonly newRva: string;
+  readonly oldSize: number;
+  readonly newSize: number;
+  readonly blockId: number;
+  /** Bytes of its code block once materialised. */
+  readonly code: number;
+  /** How the block is stored and how many bytes that takes (literal bytes or delta ops). */
+  readonly storage: 'literal' | 'delta';
+  readonly stored: number;
+  readonly fixups: number;
+  /** RUNTIME_FUNCTION entries (12 bytes each) plus UNWIND_INFO bytes. */
+  readonly unwind: number;
+}
+
+/** The inspect report (also the `--json` output). */
+export interface PackageReport {
+  readonly format: string;
+  readonly signature: SignatureStatus;
+  readonly target: {
+    readonly moduleName: string;
+    readonly machine: string;
+    readonly timeDateStamp: string;
+    readonly sizeOfImage: string;
+    readonly checkSum: string;
+    readonly imageBase: string;
+    readonly codeView: { readonly guid: string; readonly age: number; readonly pdbPath: string } | null;
+    readonly reliedRanges: number;
+    readonly reliedBytes: number;
+    readonly reliedSha256: string;
+  };
+  readonly series: { readonly baselineId: string; readonly sequence: number };
+  readonly producer: { readonly compilerVersion: string; readonly parameters: ReadonlyArray<{ readonly key: string; readonly value: string }> };
+  readonly functions: readonly FunctionSummary[];
+  readonly dataBlocks: ReadonlyArray<{ readonly id: number; readonly size: number; readonly storage: 'literal' | 'delta'; readonly fixups: number }>;
+  readonly imports: ReadonlyArray<{ readonly dll: string; readonly symbol: string }>;
+  readonly redirects: ReadonlyArray<{ readonly oldRva: string; readonly kind: string; readonly blockId: number; readonly offset: number; readonly padRva: string | null }>;
+  readonly sizes: {
+    readonly file: number;
+    readonly header: number;
+    readonly payload: number;
+    readonly signature: number;
+    readonly uncompressed: number;
+    readonly byKind: PayloadBreakdown;
+  };
+}
+
+/** A CodeView GUID in its registry form; the first three fields are little-endian in the file. */
+export function formatGuid(g: Uint8Array): string {
+  if (g.length !== 16) return toHex(g);
+  const h = (i: number, n: number, rev: boolean): string => {
+    const part = Array.from(g.subarray(i, i + n));
+    return toHex(Uint8Array.from(rev ? part.reverse() : part));
+  };
+  return `${h(0, 4, true)}-${h(4, 2, true)}-${h(6, 2, true)}-${h(8, 2, false)}-${h(10, 6, false)}`.toUpperCase();
+}
+
+function storedSize(b: BlockBytes): number {
+  if (b.kind === 'literal') return b.bytes.length;
+  return b.ops.reduce((n, op) => n + (op.kind === 'copy' ? 8 : op.bytes.length), 0);
+}
+
+function unwindSize(b: CodeBlock): number {
+  return b.unwind === null ? 0 : b.unwind.runtimeFunctions.length * 12 + b.unwind.unwindInfo.length;
+}
+
+function summarise(p: HotpatchPackage): Pick<PackageReport, 'functions' | 'dataBlocks' | 'imports' | 'redirects'> {
+  const code = new Map(p.codeBlocks.map((b) => [b.id, b] as const));
+  return {
+    functions: p.functions.map((f) => {
+      const b = code.get(f.blockId);
+      return {
+        name: f.name,
+        status: f.status,
+        oldRva: f.oldRva === null ? null : hex(f.oldRva),
+        newRva: hex(f.newRva),
+        oldSize: f.oldSize,
+        newSize: f.newSize,
+        blockId: f.blockId,
+        code: b === undefined ? 0 : blockSize(b.bytes),
+        storage: b?.bytes.kind ?? 'literal',
+        stored: b === undefined ? 0 : storedSize(b.bytes),
+        fixups: b === undefined ? 0 : b.fixups.length + (b.unwind?.unwindFixups.length ?? 0),
+        unwind: b === undefined ? 0 : unwindSize(b),
+      };
+    }),
+    dataBlocks: p.dataBlocks.map((b) => ({ id: b.id, size: blockSize(b.bytes), storage: b.bytes.kind, fixups: b.fixups.length })),
+    imports: p.imports.map((i) => ({ dll: i.dll, symbol: i.symbol.kind === 'name' ? i.symbol.name : `#${i.symbol.ordinal}` })),
+    redirects: p.redirects.map((r) => ({ oldRva: hex(r.oldRva), kind: r.kind, blockId: r.target.blockId, offset: r.target.offset, padRva: r.pad === null ? null : hex(r.pad.rva) })),
+  };
+}
+
+/** The inspect report of a loaded package. */
+export function describePackage(l: LoadedPackage): PackageReport {
+  const p = l.package;
+  const t = p.target;
+  return {
+    format: `${l.header.major}.${l.header.minor}`,
+    signature: l.signature,
+    target: {
+      moduleName: t.moduleName,
+      machine: hex(t.machine),
+      timeDateStamp: hex(t.timeDateStamp),
+      sizeOfImage: hex(t.sizeOfImage),
+      checkSum: hex(t.checkSum),
+      imageBase: hex(t.imageBase),
+      codeView: t.codeView === null ? null : { guid: formatGuid(t.codeView.guid), age: t.codeView.age, pdbPath: t.codeView.pdbPath },
+      reliedRanges: t.reliedRanges.length,
+      reliedBytes: t.reliedRanges.reduce((n, r) => n + r.length, 0),
+      reliedSha256: toHex(t.reliedSha256),
+    },
+    series: { baselineId: p.series.baselineId, sequence: p.series.sequence },
+    producer: { compilerVersion: p.producer.compilerVersion, parameters: p.producer.parameters },
+    ...summarise(p),
+    sizes: { ...l.sizes, byKind: payloadBreakdown(p) },
+  };
+}
