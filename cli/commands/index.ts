@@ -4,9 +4,10 @@ import type { GlobalArgs } from '../command.ts';
 import pe from './pe.ts';
 import functions from './functions.ts';
 import diff from './diff.ts';
+import apply from './apply.ts';
 import revert from './revert.ts';
 import inspect from './inspect.ts';
 import keygen from './keygen.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: ReadonlyArray<CommandModule<GlobalArgs, any>> = [pe, functions, diff, revert, inspect, keygen];
+export const commands: ReadonlyArray<CommandModule<GlobalArgs, any>> = [pe, functions, diff, apply, revert, inspect, keygen];

@@ -1,0 +1,130 @@
+/**
+ * `hotpatch build OLD NEW -o PATCH.hpk (--key KEY.pem | --unsigned) [--baseline ID --sequence N]
+ * [--skip-refused] [--module NAME]`: diff, emit, verify, sign and write the package.
+ *
+ * A refused change fails the build (exit 31) with one line per reason, naming the function or
+ * global, and writes nothing; --skip-refused writes a package of the hotpatchable changes only
+ * and lists what it left out. Unsigned packages are written only when --unsigned asks for
+ * one: a missing --key is more often a mistake than a wish. The package is verified
+ * (compiler/verify) before it is written.
+ */
+import { writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { err, ok, type Result } from '../../common/errors.ts';
+import { hex } from '../../common/types.ts';
+import { buildFromDiff, COMPILER_VERSION, diffFiles, type ImageDiff } from '../../compiler/index.ts';
+import { encodePackage } from '../../formats/container.ts';
+import { importSigningKey, type SigningKey } from '../../formats/keys.ts';
+import { defineCommand, type CommandOutput } from '../command.ts';
+import { readInputFile } from './pe.ts';
+
+interface BuildArgs {
+  old: string;
+  new: string;
+  out: string;
+  key: string | undefined;
+  unsigned: boolean;
+  baseline: string | undefined;
+  sequence: number | undefined;
+  'skip-refused': boolean;
+  module: string | undefined;
+}
+
+/** One line per refused change: `function NAME: reason` / `global NAME: reason`. */
+export function refusalLines(d: ImageDiff): string[] {
+  const lines: string[] = [];
+  for (const f of d.functions) {
+    if (f.verdict !== 'refused') continue;
+    lines.push(`function ${f.name ?? hex(f.newRva ?? f.oldRva ?? 0)}: ${f.reason ?? 'refused'}`);
+  }
+  for (const x of d.data) {
+    if (x.verdict !== 'refused') continue;
+    lines.push(`${x.name !== null ? `global ${x.name}` : x.section !== null ? `data ${x.section}` : 'image'}: ${x.reason}`);
+  }
+  return lines;
+}
+
+export default defineCommand<BuildArgs>({
+  command: 'build <old> <new>',
+  describe: 'build a signed hotpatch package that turns OLD into NEW (verified before it is written)',
+  builder: (y) =>
+    y
+      .positional('old', { type: 'string', demandOption: true, describe: 'the build that is running' })
+      .positional('new', { type: 'string', demandOption: true, describe: 'the fixed build' })
+      .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'package to write (.hpk)' })
+      .option('key', { type: 'string', describe: 'Ed25519 private key (PEM, from `hotpatch keygen`) to sign with' })
+      .option('unsigned', { type: 'boolean', default: false, describe: 'write an unsigned package (without --key)' })
+      .option('baseline', { type: 'string', describe: 'series baseline id (with --sequence); default: derived from OLD' })
+      .option('sequence', { type: 'number', describe: 'sequence number in the series (N supersedes N-1)' })
+      .option('skip-refused', { type: 'boolean', default: false, describe: 'package only the hotpatchable changes and list the rest' })
+      .option('module', { type: 'string', describe: 'module name the package targets (default: the export name, else the file name of OLD)' }) as never,
+  run: async (argv): Promise<Result<CommandOutput>> => {
+    if (argv.key === undefined && !argv.unsigned) return err('USAGE_NO_KEY', 'no --key given: pass --key KEY.pem to sign, or --unsigned to write an unsigned package');
+    if (argv.key !== undefined && argv.unsigned) return err('USAGE_CONFLICT', '--key and --unsigned exclude each other');
+    if ((argv.baseline === undefined) !== (argv.sequence === undefined)) return err('USAGE_SERIES', '--baseline and --sequence go together');
+    if (argv.sequence !== undefined && (!Number.isInteger(argv.sequence) || argv.sequence < 1 || argv.sequence > 0xffffffff)) {
+      return err('USAGE_SERIES', `--sequence must be a positive integer, not ${argv.sequence}`);
+    }
+    let signingKey: SigningKey | undefined;
+    if (argv.key !== undefined) {
+      const pem = readInputFile(argv.key);
+      if (!pem.ok) return pem;
+      const k = await importSigningKey(new TextDecoder().decode(pem.value));
+      if (!k.ok) return err(k.error.code, `${argv.key}: ${k.error.message}`);
+      signingKey = k.value;
+    }
+    const o = readInputFile(argv.old);
+    if (!o.ok) return o;
+    const n = readInputFile(argv.new);
+    if (!n.ok) return n;
+    const t0 = performance.now();
+    const d = diffFiles(o.value, n.value);
+    if (!d.ok) return d;
+    const refused = refusalLines(d.value);
+    if (refused.length > 0 && !argv['skip-refused']) {
+      return ok({
+        json: { written: false, refused, hotpatchable: false },
+        text: [`not hotpatchable: ${refused.length} change(s) refused, no package written`, ...refused.map((l) => `refused: ${l}`)].join('\n'),
+        exitCode: 31,
+      });
+    }
+    const moduleName = argv.module ?? d.value.match.old.img.pe.exports?.dllName ?? basename(argv.old);
+    const b = buildFromDiff(d.value, {
+      moduleName,
+      skipRefused: argv['skip-refused'],
+      series: argv.baseline !== undefined && argv.sequence !== undefined ? { baselineId: argv.baseline, sequence: argv.sequence } : null,
+      compilerVersion: COMPILER_VERSION,
+    });
+    if (!b.ok) return b;
+    const compileMs = performance.now() - t0;
+    const enc = await encodePackage(b.value.emitted.pkg, signingKey === undefined ? {} : { signingKey });
+    if (!enc.ok) return enc;
+    try {
+      writeFileSync(argv.out, enc.value);
+    } catch (e) {
+      return err('IO_WRITE_FAILED', `${argv.out}: ${(e as Error).message.split('\n')[0] ?? 'cannot write'}`);
+    }
+    const pkg = b.value.emitted.pkg;
+    const e = b.value.emitted;
+    const json = {
+      written: true,
+      out: argv.out,
+      signed: signingKey !== undefined,
+      module: moduleName,
+      series: pkg.series,
+      functions: pkg.functions.map((f) => ({ name: f.name, status: f.status, oldRva: f.oldRva === null ? null : hex(f.oldRva), newRva: hex(f.newRva), newSize: f.newSize })),
+      omitted: e.omitted,
+      imports: pkg.imports.map((i) => `${i.dll}!${i.symbol.kind === 'name' ? i.symbol.name : `#${i.symbol.ordinal}`}`),
+      sizes: { package: enc.value.length, code: e.sizes.code, data: e.sizes.data, unwind: e.sizes.unwind, fixups: e.sizes.fixups, oldFile: o.value.length, newFile: n.value.length },
+      verified: b.value.verified,
+      compileMs: Math.round(compileMs),
+    };
+    const lines = [
+      `wrote ${argv.out}: ${enc.value.length} bytes, ${pkg.functions.length} function(s) (${pkg.functions.filter((f) => f.status === 'changed').length} changed, ${pkg.functions.filter((f) => f.status === 'added').length} added), ${pkg.dataBlocks.length} data block(s), ${pkg.imports.length} new import(s), ${signingKey === undefined ? 'UNSIGNED' : 'signed'}`,
+      `series ${pkg.series.baselineId} #${pkg.series.sequence}; verified ${b.value.verified.instructions} instructions, ${b.value.verified.references} references; ${Math.round(compileMs)} ms`,
+      ...pkg.functions.map((f) => `  ${f.status.padEnd(8)} ${f.name ?? hex(f.newRva)}`),
+      ...e.omitted.map((x) => `  left out ${x.what}: ${x.reason}`),
+    ];
+    return ok({ json, text: lines.join('\n') });
+  },
+});
