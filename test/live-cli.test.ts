@@ -5,7 +5,10 @@
  */
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { encodePackage } from '../formats/container.ts';
+import { generateKeyPair } from '../formats/keys.ts';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildHandPackage } from '../runtime/apply/testing/hand-package.ts';
@@ -85,6 +88,52 @@ describe.skipIf(skip !== undefined)(`hotpatch revert / live command lines under 
     const again = await hotpatch(['revert', '--pid', String(h.windowsPid), '--module', 'v1.dll']);
     expect(again.status).toBe(42);
     expect(again.stderr).toMatch(/^hotpatch: REVERT_NOTHING_APPLIED: no hotpatch is applied to v1\.dll in process \d+\n$/);
+  });
+
+  test('hotpatch live with a signed package: text and JSON reports, module found by identity, revert without --module', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hp-live-cli-'));
+    const keys = await generateKeyPair();
+    const other = await generateKeyPair();
+    writeFileSync(join(dir, 'hotpatch.pub'), keys.publicPem);
+    writeFileSync(join(dir, 'other.pub'), other.publicPem);
+    const pkg = buildHandPackage(new Uint8Array(readFileSync(dll('series', 'v1'))), new Uint8Array(readFileSync(dll('series', 'v2'))), { changed: ['word_count'], baseline: 'series-v1', sequence: 1 });
+    const encoded = await encodePackage(pkg, { signingKey: keys.signingKey });
+    if (!encoded.ok) throw new Error(encoded.error.message);
+    const hpk = join(dir, 'series-1.hpk');
+    writeFileSync(hpk, encoded.value);
+    const h = await host('series');
+    const pid = String(h.windowsPid);
+
+    const noTrust = await hotpatch(['live', hpk, '--pid', pid]);
+    expect(noTrust.status).toBe(2);
+    expect(noTrust.stderr).toMatch(/^hotpatch: USAGE_TRUST: give --trust PUB .* or --allow-unsigned\n$/);
+    const wrongKey = await hotpatch(['live', hpk, '--pid', pid, '--trust', join(dir, 'other.pub')]);
+    expect(wrongKey.status).toBe(21);
+    expect(wrongKey.stderr).toMatch(/^hotpatch: SIG_[A-Z_]+: /);
+    expect(await output(h)).toBe(expected('series', 'v1'));
+
+    // No --module: the one loaded module whose identity matches the package is patched.
+    const text = await hotpatch(['live', hpk, '--pid', pid, '--trust', join(dir, 'hotpatch.pub')]);
+    expect(text.stderr).toBe('');
+    expect(text.status).toBe(0);
+    expect(text.stdout).toMatch(/^applied series "series-v1" sequence 1 to v1\.dll at 0x[0-9a-f]+ in process \d+\n/);
+    expect(text.stdout).toMatch(/\n {2}changed word_count 0x[0-9a-f]+ -> 0x[0-9a-f]+ \(\d+ bytes\)\n/);
+    expect(text.stdout).toMatch(/\npause \d+\.\d\d ms \(threads suspended\), plan [\d.]+ ms, execute [\d.]+ ms, total [\d.]+ ms\n/);
+    expect(await output(h)).toBe(expected('series', 'v2'));
+
+    // The same package again is refused (not newer than what is applied); nothing changes.
+    const same = await hotpatch(['live', hpk, '--pid', pid, '--module', 'v1.dll', '--trust', join(dir, 'hotpatch.pub'), '--json']);
+    expect(same.status).toBe(40);
+    expect((JSON.parse(same.stdout) as { error: { code: string } }).error.code).toBe('PLAN_SEQUENCE');
+    expect(await output(h)).toBe(expected('series', 'v2'));
+
+    const rv = await hotpatch(['revert', '--pid', pid]);
+    expect(rv.status).toBe(0);
+    expect(rv.stdout).toMatch(/^reverted series "series-v1" sequence 1 on v1\.dll at 0x[0-9a-f]+ in process \d+: 1 redirect\(s\) removed\npause [\d.]+ ms/);
+    expect(await output(h)).toBe(expected('series', 'v1'));
+    const none = await hotpatch(['revert', '--pid', pid]);
+    expect(none.status).toBe(42);
+    expect(none.stderr).toMatch(/^hotpatch: REVERT_NOTHING_APPLIED: no hotpatch is applied in process \d+\n$/);
   });
 
   test('bad targets are one-line errors with the stage exit code, and the process keeps running', async () => {

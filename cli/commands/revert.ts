@@ -1,5 +1,5 @@
 /**
- * `hotpatch revert --pid PID --module NAME`: undoes what `hotpatch live` applied to a module
+ * `hotpatch revert --pid PID [--module NAME]`: undoes what `hotpatch live` applied to a module
  * of a running process (back to the baseline), found through the state record the apply
  * left in the process (see runtime/backends/win32-agent/live.ts). Prints the pause and the
  * total time.
@@ -7,7 +7,7 @@
 import { err, ok, type Result } from '../../common/errors.ts';
 import { hex } from '../../common/types.ts';
 import { openWin32Backend, type CloseReport } from '../../runtime/backends/win32-agent.ts';
-import { inProcess, revertLive } from '../../runtime/backends/win32-agent/live.ts';
+import { inProcess, moduleWithState, revertLive } from '../../runtime/backends/win32-agent/live.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
 
 /** `--pid` must be a positive integer (the Windows process id; under Wine, what the process reports). */
@@ -32,13 +32,13 @@ export default defineCommand({
   builder: (y) =>
     y
       .option('pid', { type: 'number', demandOption: true, describe: 'Windows process id of the target (under Wine: the pid the process itself reports)' })
-      .option('module', { type: 'string', demandOption: true, describe: 'module file name in the target, e.g. v1.dll' })
+      .option('module', { type: 'string', describe: 'module file name in the target, e.g. v1.dll (default: the one module with a hotpatch applied)' })
       .epilog('On Linux the agent runs under `wine` in $WINEPREFIX, which must be the prefix the target runs in.'),
   run: async (argv): Promise<Result<CommandOutput>> => {
     const t0 = performance.now();
     const pid = checkPid(argv.pid);
     if (!pid.ok) return pid;
-    const opened = await openWin32Backend({ pid: pid.value, module: argv.module });
+    const opened = await openWin32Backend({ pid: pid.value, module: argv.module ?? moduleWithState });
     if (!opened.ok) return opened;
     const backend = opened.value;
     const r = await revertLive(backend);

@@ -211,8 +211,36 @@ function runsField(o: AgentReply, key: string): Result<ProtectionRun[]> {
 export interface LiveTarget extends AgentLaunch {
   /** The target's Windows process id (under Wine: what the process itself reports, not the Linux pid). */
   readonly pid: number;
-  /** Module (DLL/EXE file name) to patch, e.g. `v1.dll`. */
-  readonly module: string;
+  /**
+   * Module (DLL/EXE file name) to patch, e.g. `v1.dll`, or a chooser that picks one once the
+   * process is open (e.g. the module whose identity matches a package).
+   */
+  readonly module: string | ModuleChooser;
+}
+
+/** Picks the module to patch from the open agent session; returns its file name. */
+export type ModuleChooser = (agent: AgentConnection, pid: number) => Promise<Result<string>>;
+
+/** A loaded module as `modules` lists it. */
+export interface LoadedModule {
+  readonly name: string;
+  readonly base: Va;
+  readonly size: number;
+}
+
+/** The modules loaded in the process the agent has open. */
+export async function listModules(agent: AgentConnection): Promise<Result<LoadedModule[]>> {
+  const r = await agent.request('modules');
+  if (!r.ok) return r;
+  const out: LoadedModule[] = [];
+  for (const m of Array.isArray(r.value['modules']) ? (r.value['modules'] as Record<string, unknown>[]) : []) {
+    const base = vaField(m, 'base');
+    const size = vaField(m, 'size');
+    if (!base.ok) return base;
+    if (!size.ok) return size;
+    if (typeof m['name'] === 'string') out.push({ name: m['name'], base: base.value, size: Number(size.value) });
+  }
+  return ok(out);
 }
 
 /** `ProcessBackend` over a live process, plus the agent session around it. */
@@ -261,7 +289,8 @@ interface UnwindFns {
  * the process does not have the module loaded; LIVE_OPEN_FAILED when there is no such process.
  */
 export async function openWin32Backend(target: LiveTarget): Promise<Result<Win32AgentBackend>> {
-  if (!/^[^\s\\/:]+$/.test(target.module)) return err('USAGE_MODULE', `module must be a file name like v1.dll, got ${JSON.stringify(target.module)}`);
+  if (typeof target.module === 'string' && !/^[^\s\\/:]+$/.test(target.module))
+    return err('USAGE_MODULE', `module must be a file name like v1.dll, got ${JSON.stringify(target.module)}`);
   const started = await startAgent(target);
   if (!started.ok) return started;
   const agent = started.value;
@@ -276,13 +305,20 @@ export async function openWin32Backend(target: LiveTarget): Promise<Result<Win32
     const hint = underWine && opened.error.code === 'LIVE_OPEN_FAILED' ? `; under Wine the target must run in the same WINEPREFIX (${(target.env ?? process.env)['WINEPREFIX'] ?? '~/.wine'})` : '';
     return fail({ ...opened.error, message: opened.error.message + hint });
   }
-  const mod = await agent.request(`module ${target.module}`);
+  let moduleName: string;
+  if (typeof target.module === 'string') moduleName = target.module;
+  else {
+    const chosen = await target.module(agent, target.pid);
+    if (!chosen.ok) return fail(chosen.error);
+    moduleName = chosen.value;
+  }
+  const mod = await agent.request(`module ${moduleName}`);
   if (!mod.ok) return fail(mod.error);
   const base = vaField(mod.value, 'base');
   const size = vaField(mod.value, 'size');
   if (!base.ok) return fail(base.error);
   if (!size.ok) return fail(size.error);
-  const name = typeof mod.value['name'] === 'string' ? mod.value['name'] : target.module;
+  const name = typeof mod.value['name'] === 'string' ? mod.value['name'] : moduleName;
   const begun = await agent.request('begin guard');
   if (!begun.ok) return fail(begun.error);
   const module: TargetModule = { base: base.value, sizeOfImage: Number(size.value), name };

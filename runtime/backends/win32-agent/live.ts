@@ -21,7 +21,8 @@ import type { HotpatchPackage } from '../../../formats/package.ts';
 import { executeSteps, revertPlan, type ExecuteReport } from '../../apply/execute-plan.ts';
 import { planPackage } from '../../plan/plan-package.ts';
 import { PAGE_READONLY, PAGE_READWRITE, writePlanFromJson, writePlanToJson, type PlannedFunction, type WritePlan, type WriteStep } from '../../plan/write-plan.ts';
-import type { CloseReport, Win32AgentBackend } from '../win32-agent.ts';
+import { bytesToHex, hexToBytes } from '../../plan/write-plan.ts';
+import { listModules, type AgentConnection, type CloseReport, type ModuleChooser, type Win32AgentBackend } from '../win32-agent.ts';
 
 /** The 16 bytes a state record starts with. */
 export const STATE_MAGIC = new TextEncoder().encode('HOTPATCH-LIVE-V1');
@@ -196,6 +197,62 @@ export async function revertLive(backend: Win32AgentBackend): Promise<Result<Liv
   if (!r.ok) return r;
   return ok({ reverted: cur.value, execute: r.value, pauseUs: sum(backend.pauses.slice(before)) });
 }
+
+async function agentRead(agent: AgentConnection, at: bigint, size: number): Promise<Result<Uint8Array>> {
+  const r = await agent.request(`read ${hex(at)} ${hex(size)}`);
+  if (!r.ok) return r;
+  const b = typeof r.value['bytes'] === 'string' ? hexToBytes(r.value['bytes']) : null;
+  return b === null ? err('LIVE_PROTOCOL', 'read answer without bytes') : ok(b);
+}
+
+/**
+ * Chooses the module a package is for when the user names none: the one loaded module whose
+ * SizeOfImage and TimeDateStamp equal the package's target identity (the planner then checks
+ * the whole identity).
+ */
+export function moduleMatching(target: { readonly sizeOfImage: number; readonly timeDateStamp: number }): ModuleChooser {
+  return async (agent, pid) => {
+    const mods = await listModules(agent);
+    if (!mods.ok) return mods;
+    const hits: string[] = [];
+    for (const m of mods.value) {
+      if (m.size !== target.sizeOfImage) continue;
+      const lfanew = await agentRead(agent, m.base + 0x3cn, 4);
+      if (!lfanew.ok) continue;
+      const off = new DataView(lfanew.value.buffer).getUint32(0, true);
+      const stamp = await agentRead(agent, m.base + BigInt(off) + 8n, 4);
+      if (stamp.ok && new DataView(stamp.value.buffer).getUint32(0, true) === target.timeDateStamp) hits.push(m.name);
+    }
+    if (hits.length === 1) return ok(hits[0]!);
+    if (hits.length === 0)
+      return err('LIVE_MODULE_NOT_FOUND', `no module in process ${pid} matches the package's target (SizeOfImage ${hex(target.sizeOfImage)}, TimeDateStamp ${hex(target.timeDateStamp)})`);
+    return err('USAGE_MODULE_AMBIGUOUS', `several modules in process ${pid} match the package (${hits.join(', ')}): name one with --module`);
+  };
+}
+
+/** Chooses the module that has a hotpatch applied, when the user names none (for revert). */
+export const moduleWithState: ModuleChooser = async (agent, pid) => {
+  const found = await agent.request(`find-marker 0x10000 0x7fffffff0000 ${bytesToHex(STATE_MAGIC)}`);
+  if (!found.ok) return found;
+  const bases = new Set<bigint>();
+  for (const a of Array.isArray(found.value['regions']) ? (found.value['regions'] as unknown[]) : []) {
+    if (typeof a !== 'string') continue;
+    const head = await agentRead(agent, BigInt(a), HEADER);
+    if (!head.ok) return head;
+    const len = new DataView(head.value.buffer).getUint32(16, true);
+    const all = await agentRead(agent, BigInt(a), HEADER + Math.min(len, 64 * 1024 * 1024));
+    if (!all.ok) return all;
+    const st = decodeStateRecord(all.value, asVa(BigInt(a)));
+    if (!st.ok) return st;
+    bases.add(st.value.module.base);
+  }
+  const mods = await listModules(agent);
+  if (!mods.ok) return mods;
+  const names = mods.value.filter((m) => bases.has(m.base)).map((m) => m.name);
+  if (names.length === 1) return ok(names[0]!);
+  if (names.length === 0) return err('REVERT_NOTHING_APPLIED', `no hotpatch is applied in process ${pid}`);
+  return err('USAGE_MODULE_AMBIGUOUS', `hotpatches are applied to several modules in process ${pid} (${names.join(', ')}): name one with --module`);
+};
 
 /** One line for a live error that names the process (errors from the planner name only the image). */
 export function inProcess(e: HotpatchError, pid: number): HotpatchError {
