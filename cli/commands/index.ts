@@ -4,8 +4,13 @@ import type { GlobalArgs } from '../command.ts';
 import pe from './pe.ts';
 import functions from './functions.ts';
 import diff from './diff.ts';
+import build from './build.ts';
+import verify from './verify.ts';
+import apply from './apply.ts';
 import live from './live.ts';
 import revert from './revert.ts';
+import inspect from './inspect.ts';
+import keygen from './keygen.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: ReadonlyArray<CommandModule<GlobalArgs, any>> = [pe, functions, diff, live, revert];
+export const commands: ReadonlyArray<CommandModule<GlobalArgs, any>> = [pe, functions, diff, build, verify, apply, live, revert, inspect, keygen];
