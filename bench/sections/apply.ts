@@ -2,8 +2,9 @@
  * Bench section `apply`: how long applying a package to the in-memory process image takes,
  * for the compiler's package of every hotpatchable sample scenario step, side by side in
  * one run:
- * - cold: decode + validate the package payload, plan against the image (identity, original
- *   bytes, layout, fixups, redirects) and apply the plan as a transaction;
+ * - cold: load the signed package file (header checks, Ed25519 signature, zstd, protobuf
+ *   decode, validation), plan against the image (identity, original bytes, layout, fixups,
+ *   redirects) and apply the plan as a transaction;
  * - warm: apply an already computed plan only (the executor and the backend);
  * - revert: the plan's revert steps;
  * - memcpy: a plain `Uint8Array.set` of the same number of bytes the apply writes, the floor
@@ -16,7 +17,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { diffImages } from '../../compiler/diff/diff-images.ts';
 import { emitPackage } from '../../compiler/emit/emit-package.ts';
-import { decodePayload, encodePayload } from '../../formats/codec.ts';
+import { encodePackage, loadPackage } from '../../formats/container.ts';
+import { generateKeyPair, importPublicKey } from '../../formats/keys.ts';
 import { applyPackage } from '../../runtime/apply/apply-package.ts';
 import { applyPlan, revertPlan } from '../../runtime/apply/execute-plan.ts';
 import { MemoryBackend } from '../../runtime/backends/memory-backend.ts';
@@ -56,7 +58,9 @@ async function measure(ctx: BenchContext, scenario: string, from: string, to: st
   const newBytes = new Uint8Array(readFileSync(join(dir, `${to}.dll`)));
   const diff = must(diffImages({ bytes: oldBytes, pe: must(parsePe(oldBytes), 'parse') }, { bytes: newBytes, pe: must(parsePe(newBytes), 'parse') }), 'diff');
   const pkg = must(emitPackage(diff, { moduleName: `${scenario}.dll`, skipRefused: false, series: null, compilerVersion: 'bench' }), 'emit').pkg;
-  const payload = encodePayload(pkg);
+  const keys = await generateKeyPair();
+  const file = must(await encodePackage(pkg, { signingKey: keys.signingKey }), 'encode');
+  const trusted = [must(await importPublicKey(keys.publicPem), 'key')];
   const img = must(loadProcessImage(oldBytes, { name: `${scenario}.dll` }), 'load image');
   const backend = new MemoryBackend(img);
 
@@ -64,8 +68,8 @@ async function measure(ctx: BenchContext, scenario: string, from: string, to: st
   let plan: WritePlan | null = null;
   for (let i = 0; i < iterations; i++) {
     const t = performance.now();
-    const decoded = must(decodePayload(payload), 'decode');
-    const applied = must(await applyPackage(decoded, backend), 'apply');
+    const loaded = must(await loadPackage(file, { trusted, allowUnsigned: false }), 'load');
+    const applied = must(await applyPackage(loaded.package, backend), 'apply');
     cold.push(performance.now() - t);
     plan = applied.plan;
     must(await revertPlan(backend, applied.plan), 'revert');
@@ -137,7 +141,7 @@ const section: BenchSection = {
     const markdown = [
       `Compiler-built package of each hotpatchable scenario step (samples/scenarios.json), applied to the OLD DLL loaded in the in-memory process image (runtime/image). Medians of ${iterations} iterations each, measured in one run.`,
       '',
-      '- **cold**: decode and validate the protobuf payload (formats/codec.ts; the container\'s zstd and signature are not included), plan (identity, relied-on hash and original bytes checks, layout, fixups, redirects) and apply as a transaction.',
+      '- **cold**: load the signed .hpk (formats/container.ts: header checks, Ed25519 signature, zstd, protobuf decode, validation), plan (identity, relied-on hash and original bytes checks, layout, fixups, redirects) and apply as a transaction.',
       '- **warm**: apply a computed plan only. **per fn**: warm / functions in the package. **pause**: time between suspending and resuming the (simulated) threads.',
       '- **revert**: the plan\'s revert steps. **memcpy**: `Uint8Array.set` of the same number of bytes the apply writes; **warm/memcpy**: the price of doing it as a checked, undoable transaction.',
       '',
