@@ -8,6 +8,8 @@
 // the address of three u32 (status 0 ok / 1 error, data pointer, data length), released
 // with pe_result_free. Parse results and errors are UTF-8 JSON.
 
+const KEEP_MEMORY_BYTES = 256 * 1024 * 1024;
+
 let wasmModule = null;
 let exportsRef = null;
 
@@ -85,6 +87,9 @@ function call(fn, bytes, extra) {
     const data = new Uint8Array(w.memory.buffer, dataPtr, dataLen).slice();
     w.pe_result_free(handle);
     w.pe_free(ptr, len);
+    // Linear memory never shrinks: after a call that needed a lot (a big mapped image),
+    // start a fresh instance so the process does not keep the high-water mark.
+    if (w.memory.buffer.byteLength > KEEP_MEMORY_BYTES) reset();
     return { status, data };
   } catch (e) {
     reset();

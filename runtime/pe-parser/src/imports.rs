@@ -65,10 +65,13 @@ pub fn parse_imports(h: &Headers, diags: &mut Vec<String>, budget: &mut Budget) 
                         break;
                     }
                     let attrs = r(0);
-                    // dlattrRva (bit 0) clear: the fields are VAs for the preferred ImageBase
-                    // (Visual C++ 6 era); convert them to RVAs.
+                    // dlattrRva (bit 0) clear in a PE32 file: the fields (and the hint/name
+                    // pointers in the INT) are VAs for the preferred ImageBase, as Visual C++
+                    // before 7.0 wrote them; convert them to RVAs. No 64-bit toolchain ever
+                    // wrote that form, so PE32+ descriptors are always read as RVAs.
+                    let va_based = attrs & 1 == 0 && !h.is64;
                     let fix = |v: u32| -> Option<u32> {
-                        if v == 0 || attrs & 1 != 0 { Some(v) } else { h.va_to_rva(v as u64) }
+                        if v == 0 || !va_based { Some(v) } else { h.va_to_rva(v as u64) }
                     };
                     let (Some(name_rva), Some(iat), Some(int)) = (fix(r(4)), fix(r(12)), fix(r(16))) else {
                         diags.push(String::from("delay import descriptor: VA below ImageBase; stopping"));
@@ -82,7 +85,7 @@ pub fn parse_imports(h: &Headers, diags: &mut Vec<String>, budget: &mut Budget) 
                         break;
                     };
                     let lookup = if int != 0 { int } else { iat };
-                    let symbols = read_thunks_delay(h, lookup, iat, attrs & 1 == 0, dll, diags, budget);
+                    let symbols = read_thunks_delay(h, lookup, iat, va_based, dll, diags, budget);
                     out.push(ImportDll { dll: dll.to_vec(), delayed: true, symbols });
                 }
             }
