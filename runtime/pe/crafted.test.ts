@@ -135,6 +135,8 @@ const CHECKS: Record<string, (bytes: Uint8Array) => void> = {
     const pe = parsed(b);
     const m = mapImage(b, pe.optionalHeader.imageBase);
     expect(m.ok && m.value[0x1000]).toBe(0xcc);
+    const r = readAtRva(pe, b, asRva(0x1000), 2);
+    expect(r.ok && [...r.value]).toEqual([0xcc, 0x90]);
   },
 };
 

@@ -107,6 +107,14 @@ function mappedSize(s: ImageSectionHeader): number {
   return s.virtualSize === 0 ? s.sizeOfRawData : s.virtualSize;
 }
 
+/**
+ * Where the loader reads a section's raw data: PointerToRawData rounded down to 0x200 when
+ * FileAlignment is at least 0x200 (the crate does the same).
+ */
+export function rawDataStart(pe: PeFile, s: ImageSectionHeader): FileOffset {
+  return asFileOffset(pe.optionalHeader.fileAlignment >= 0x200 ? s.pointerToRawData - (s.pointerToRawData % 0x200) : s.pointerToRawData);
+}
+
 /** The section whose memory range holds `rva`, or null. */
 export function sectionOfRva(pe: PeFile, rva: Rva): ImageSectionHeader | null {
   for (const s of pe.sections) {
@@ -123,7 +131,7 @@ export function rvaToFileOffset(pe: PeFile, rva: Rva): FileOffset | null {
   const s = sectionOfRva(pe, rva);
   if (s !== null) {
     const delta = rva - s.virtualAddress;
-    return delta < Math.min(s.sizeOfRawData, mappedSize(s)) ? asFileOffset(s.pointerToRawData + delta) : null;
+    return delta < Math.min(s.sizeOfRawData, mappedSize(s)) ? asFileOffset(rawDataStart(pe, s) + delta) : null;
   }
   let first = Infinity;
   for (const sec of pe.sections) first = Math.min(first, sec.virtualAddress);
@@ -151,7 +159,7 @@ export function readAtRva(pe: PeFile, bytes: Uint8Array, rva: Rva, len: number):
   }
   const out = new Uint8Array(len);
   const backed = Math.max(0, Math.min(len, Math.min(s.sizeOfRawData, mappedSize(s)) - delta));
-  const start = s.pointerToRawData + delta;
+  const start = rawDataStart(pe, s) + delta;
   if (start + backed > bytes.length) return err('PE_TRUNCATED', `file ends before RVA 0x${rva.toString(16)}`, start);
   out.set(bytes.subarray(start, start + backed));
   return ok(out);

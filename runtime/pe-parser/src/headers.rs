@@ -72,6 +72,9 @@ pub struct SectionHeader {
     pub size_of_raw_data: u32,
     pub pointer_to_raw_data: u32,
     pub characteristics: u32,
+    /// Where the loader really reads the raw data: PointerToRawData rounded down to 0x200
+    /// when FileAlignment is at least 0x200 (the sector size it assumes).
+    pub raw_start: u32,
 }
 
 impl SectionHeader {
@@ -198,26 +201,28 @@ pub fn parse_headers(data: &[u8]) -> Result<Headers<'_>, PeError> {
             raw_name.copy_from_slice(n);
         }
         let name_len = raw_name.iter().position(|&b| b == 0).unwrap_or(8);
+        let pointer_to_raw_data = u32_at(s, 20).unwrap_or(0);
         let sh = SectionHeader {
             name: raw_name[..name_len].to_vec(),
             virtual_size: u32_at(s, 8).unwrap_or(0),
             virtual_address: u32_at(s, 12).unwrap_or(0),
             size_of_raw_data: u32_at(s, 16).unwrap_or(0),
-            pointer_to_raw_data: u32_at(s, 20).unwrap_or(0),
+            pointer_to_raw_data,
             characteristics: u32_at(s, 36).unwrap_or(0),
+            raw_start: if optional.file_alignment >= 0x200 { pointer_to_raw_data & !0x1ff } else { pointer_to_raw_data },
         };
         let at = section_table_offset + i * IMAGE_SIZEOF_SECTION_HEADER;
         if sh.virtual_address.checked_add(sh.mapped_size()).is_none() {
             return Err(pe_err!("PE_BAD_SECTION", at, "section {} spans past 4 GiB (VirtualAddress 0x{:x} + size 0x{:x})", i + 1, sh.virtual_address, sh.mapped_size()));
         }
         if sh.size_of_raw_data != 0 {
-            let end = (sh.pointer_to_raw_data as u64) + (sh.size_of_raw_data as u64);
+            let end = (sh.raw_start as u64) + (sh.size_of_raw_data as u64);
             if end > data.len() as u64 {
                 return Err(pe_err!(
                     "PE_BAD_SECTION",
                     at,
                     "section {} raw data 0x{:x}..0x{:x} extends past the end of the file (0x{:x} bytes)",
-                    i + 1, sh.pointer_to_raw_data, end, data.len()
+                    i + 1, sh.raw_start, end, data.len()
                 ));
             }
         }
@@ -249,7 +254,7 @@ impl<'a> Headers<'a> {
         if let Some(s) = self.section_of_rva(rva) {
             let delta = rva - s.virtual_address;
             if delta < s.file_backed_size() {
-                return (s.pointer_to_raw_data as usize).checked_add(delta as usize);
+                return (s.raw_start as usize).checked_add(delta as usize);
             }
             return None;
         }

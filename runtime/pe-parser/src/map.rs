@@ -34,7 +34,7 @@ pub fn map_image(h: &Headers, relocs: &Relocations, base: u64) -> Result<Vec<u8>
             return Err(pe_err!("PE_BAD_SECTION", at, "section {} ends at RVA 0x{:x}, past SizeOfImage 0x{:x}", i + 1, end, size));
         }
         let n = s.file_backed_size() as usize;
-        let src = crate::read::bytes(h.data, s.pointer_to_raw_data as usize, n)
+        let src = crate::read::bytes(h.data, s.raw_start as usize, n)
             .ok_or_else(|| pe_err!("PE_BAD_SECTION", at, "section {} raw data is outside the file", i + 1))?;
         img[va..va + n].copy_from_slice(src);
     }

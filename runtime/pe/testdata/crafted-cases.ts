@@ -237,5 +237,6 @@ export const CASES: readonly CraftedCase[] = [
       b[0x401] = 0x90;
       return b;
     },
+    pefile: true,
   },
 ];
