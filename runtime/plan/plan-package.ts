@@ -45,6 +45,9 @@ export interface PlanTiming {
   readonly blockMs: ReadonlyMap<number, number>;
 }
 
+/** Largest patch region a plan allocates (a hotpatch carries functions, not programs). */
+export const MAX_REGION = 64 * 1024 * 1024;
+
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
 function eqBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -180,6 +183,9 @@ export async function planPackage(pkg: HotpatchPackage, backend: ProcessBackend,
   const ids = new Set<number>();
   for (const b of [...pkg.codeBlocks, ...pkg.dataBlocks]) {
     if (ids.has(b.id)) return err('PLAN_PACKAGE', `block id ${b.id} is used twice`);
+    if (!Number.isInteger(b.alignment) || b.alignment < 1 || b.alignment > PAGE_SIZE || (b.alignment & (b.alignment - 1)) !== 0) {
+      return err('PLAN_PACKAGE', `block ${b.id}: alignment ${b.alignment} is not a power of two up to ${PAGE_SIZE}`);
+    }
     ids.add(b.id);
   }
   const placed = new Map<number, PlacedBlock>();
@@ -219,6 +225,7 @@ export async function planPackage(pkg: HotpatchPackage, backend: ProcessBackend,
   }
   const usedSize = off;
   const regionSize = alignUp(off, PAGE_SIZE);
+  if (regionSize > MAX_REGION) return err('PLAN_TOO_LARGE', `the patch needs ${regionSize} bytes, more than the ${MAX_REGION}-byte limit`);
   const regionAt = await backend.findFreeRegion({ start: base, size: view.sizeOfImage }, regionSize);
   if (!regionAt.ok) return regionAt;
   const region = regionAt.value;
