@@ -46,7 +46,9 @@ export function encodeDelta(base: Uint8Array, target: Uint8Array): DeltaOp[] {
   }
   const ops: DeltaOp[] = [];
   let litStart = 0; // start of the pending literal run in target
-  let expect = -1; // base offset that would continue the previous copy
+  // Base offset that would continue the previous copy; before any copy, the same offset as
+  // in the target (an edited function keeps most bytes where they were).
+  let expect = 0;
   let t = 0;
   const flushLiteral = (end: number): void => {
     if (end > litStart) ops.push({ kind: 'literal', bytes: target.slice(litStart, end) });
@@ -56,20 +58,27 @@ export function encodeDelta(base: Uint8Array, target: Uint8Array): DeltaOp[] {
     let bestOff = 0;
     // The offset that continues the previous copy (same shift) is the usual winner for an
     // edited function, so try it first: it also wins ties, which keeps offsets regular.
-    if (expect >= 0 && expect < base.length) {
+    if (expect < base.length) {
       bestLen = matchLength(base, expect, target, t);
       bestOff = expect;
     }
     if (bestLen < MIN_COPY * 4 && t + SEED <= target.length) {
       const list = index.get(seedAt(target, t));
       if (list !== undefined) {
-        for (let c = list.length - 1, tried = 0; c >= 0 && tried < MAX_CANDIDATES; c--, tried++) {
-          const off = list[c]!;
+        // Oldest and newest candidates: on repetitive input (padding, zero runs) the oldest
+        // reach furthest, on code the nearest recent ones are the likely matches.
+        const half = MAX_CANDIDATES >> 1;
+        const tryAt = (off: number): void => {
           const n = matchLength(base, off, target, t);
           if (n > bestLen) {
             bestLen = n;
             bestOff = off;
           }
+        };
+        if (list.length <= MAX_CANDIDATES) for (const off of list) tryAt(off);
+        else {
+          for (let c = 0; c < half; c++) tryAt(list[c]!);
+          for (let c = list.length - half; c < list.length; c++) tryAt(list[c]!);
         }
       }
     }
@@ -83,7 +92,7 @@ export function encodeDelta(base: Uint8Array, target: Uint8Array): DeltaOp[] {
       t++;
       // Keep the alignment guess moving in step with the target, so a changed byte in the
       // middle of an unchanged stretch resumes the copy right after it.
-      if (expect >= 0) expect++;
+      expect++;
     }
   }
   flushLiteral(target.length);

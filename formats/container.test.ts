@@ -1,0 +1,206 @@
+/**
+ * loadPackage refuses each kind of bad input with its own stable code, in the documented
+ * order, and accepts good packages with the right signature status.
+ */
+import { describe, expect, it } from 'vitest';
+import { encodePayload } from './codec.ts';
+import { HEADER_LENGTH, loadPackage, type LoadOptions } from './container.ts';
+import { hotpatch } from './generated/hotpatch.js';
+import type { HotpatchPackage } from './package.ts';
+import { fullPackage, minimalPackage } from './testing/sample-packages.ts';
+import { frameWithoutSize, goldenFile, goldenKeys, rleFrame, wrapPayload, wrapRaw } from './testing/wrap.ts';
+import { asRva } from '../common/types.ts';
+
+const keys = await goldenKeys();
+const TRUSTED: LoadOptions = { trusted: [keys.trusted], allowUnsigned: false };
+const ANY: LoadOptions = { trusted: [], allowUnsigned: true };
+
+async function code(bytes: Uint8Array, opts: LoadOptions): Promise<string> {
+  const r = await loadPackage(bytes, opts);
+  if (r.ok) return 'ok';
+  expect(r.error.message).not.toContain('\n');
+  return r.error.code;
+}
+
+function patch(bytes: Uint8Array, at: number, values: number[]): Uint8Array {
+  const out = bytes.slice();
+  out.set(values, at);
+  return out;
+}
+
+describe('loadPackage: header and lengths', () => {
+  const full = goldenFile('full');
+  const minimal = goldenFile('minimal');
+
+  it('refuses a file that is not a package', async () => {
+    expect(await code(new TextEncoder().encode('MZ\x90\x00 this is a PE file, not a package'), ANY)).toBe('PKG_BAD_MAGIC');
+    expect(await code(patch(full, 3, [0x32]), ANY)).toBe('PKG_BAD_MAGIC');
+    expect(await code(new Uint8Array(0), ANY)).toBe('PKG_TRUNCATED');
+    expect(await code(full.slice(0, 2), ANY)).toBe('PKG_TRUNCATED');
+    expect(await code(full.slice(0, HEADER_LENGTH - 1), ANY)).toBe('PKG_TRUNCATED');
+  });
+
+  it('refuses a newer major version, naming both versions', async () => {
+    const r = await loadPackage(patch(full, 4, [2, 0, 3, 0]), ANY);
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.error.code).toBe('PKG_VERSION');
+    expect(r.error.message).toContain('2.3');
+    expect(r.error.message).toContain('1.0');
+    expect(await code(patch(full, 4, [0, 0]), ANY)).toBe('PKG_VERSION');
+  });
+
+  it('reads a newer minor version of the same major', async () => {
+    // Minor versions only add fields; the unsigned sample stays loadable with minor 9.
+    expect(await code(patch(minimal, 6, [9, 0]), ANY)).toBe('ok');
+  });
+
+  it('refuses unknown flags and inconsistent lengths', async () => {
+    expect(await code(patch(full, 8, [0x03]), ANY)).toBe('PKG_FLAGS');
+    expect(await code(patch(full, 20, [63]), ANY)).toBe('PKG_LENGTH');
+    expect(await code(patch(minimal, 24, [1]), ANY)).toBe('PKG_LENGTH'); // key id on an unsigned package
+    expect(await code(patch(minimal, 12, [0, 0, 0, 0]), ANY)).toBe('PKG_LENGTH');
+    expect(await code(full.slice(0, full.length - 1), ANY)).toBe('PKG_TRUNCATED');
+    const longer = new Uint8Array(full.length + 1);
+    longer.set(full);
+    expect(await code(longer, ANY)).toBe('PKG_LENGTH');
+  });
+
+  it('refuses a declared size over the bound before looking at the signature or payload', async () => {
+    const declared = patch(minimal, 16, [0, 0, 0, 0x10]); // 256 MiB
+    expect(await code(declared, ANY)).toBe('PKG_BOMB');
+    expect(await code(minimal, { ...ANY, maxUncompressed: 100 })).toBe('PKG_BOMB');
+  });
+});
+
+describe('loadPackage: signatures', () => {
+  const full = goldenFile('full');
+  const minimal = goldenFile('minimal');
+
+  it('verifies a package signed by a trusted key', async () => {
+    const r = await loadPackage(full, TRUSTED);
+    expect(r.ok && r.value.signature).toEqual({ status: 'verified', keyId: Buffer.from(keys.trusted.id).toString('hex') });
+  });
+
+  it('refuses an unsigned package unless allowUnsigned', async () => {
+    expect(await code(minimal, TRUSTED)).toBe('SIG_MISSING');
+    expect(await code(minimal, { trusted: [], allowUnsigned: false })).toBe('SIG_MISSING');
+    const r = await loadPackage(minimal, { trusted: [keys.trusted], allowUnsigned: true });
+    expect(r.ok && r.value.signature).toEqual({ status: 'unsigned' });
+  });
+
+  it('refuses a package signed by another key', async () => {
+    const pkg = await fullPackage();
+    const raw = encodePayload(pkg);
+    const byOther = await wrapRaw(raw, { key: keys.other });
+    expect(await code(byOther, TRUSTED)).toBe('SIG_UNTRUSTED');
+    // allowUnsigned does not excuse a signature that does not verify against the trusted keys.
+    expect(await code(byOther, { trusted: [keys.trusted], allowUnsigned: true })).toBe('SIG_UNTRUSTED');
+    expect(await code(byOther, { trusted: [keys.otherPublic, keys.trusted], allowUnsigned: false })).toBe('ok');
+    // A signature by another key under the trusted key's id is a bad signature.
+    const forged = await wrapPayload((await wrapRaw(raw)).subarray(HEADER_LENGTH), raw.length, { key: keys.other, header: { keyId: keys.trusted.id } });
+    expect(await code(forged, TRUSTED)).toBe('SIG_BAD');
+  });
+
+  it('reports a signed package as not verified when no keys are given and unsigned is allowed', async () => {
+    const r = await loadPackage(full, ANY);
+    expect(r.ok && r.value.signature.status).toBe('not-verified');
+    expect(await code(full, { trusted: [], allowUnsigned: false })).toBe('SIG_UNTRUSTED');
+  });
+
+  it('refuses every single-bit flip anywhere in a signed package', async () => {
+    const codes = new Map<string, number>();
+    for (let bit = 0; bit < full.length * 8; bit++) {
+      const bad = full.slice();
+      bad[bit >> 3]! ^= 1 << (bit & 7);
+      const c = await code(bad, TRUSTED);
+      expect(c, `bit ${bit}`).not.toBe('ok');
+      codes.set(c, (codes.get(c) ?? 0) + 1);
+    }
+    // Flips in the payload or the signature itself are caught by the signature check.
+    expect(codes.get('SIG_BAD')).toBeGreaterThan((full.length - HEADER_LENGTH) * 8 - 64);
+  });
+
+  it('refuses a signature stripped off (flag cleared, lengths adjusted)', async () => {
+    const stripped = patch(full.slice(0, full.length - 64), 8, [0, 0, 0, 0, ...Array.from(full.subarray(12, 20)), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(await code(stripped, TRUSTED)).toBe('SIG_MISSING');
+  });
+});
+
+describe('loadPackage: payload', () => {
+  it('refuses a zstd frame that does not declare its size, or declares another size', async () => {
+    expect(await code(await wrapPayload(frameWithoutSize(Uint8Array.of(1, 2, 3)), 3), ANY)).toBe('PKG_BOMB');
+    expect(await code(await wrapPayload(rleFrame(4000, 4000), 3000), ANY)).toBe('PKG_ZSTD');
+  });
+
+  it('refuses a decompression bomb without expanding it', async () => {
+    // 1 GiB of zeros in a 32 KiB frame, declared honestly in the frame; the header admits it.
+    const gib = rleFrame(2 ** 30, 2 ** 30);
+    expect(gib.length).toBeLessThan(40_000);
+    const before = process.memoryUsage().rss;
+    expect(await code(await wrapPayload(gib, 2 ** 30), ANY)).toBe('PKG_BOMB');
+    // The header lies (small); the frame says 1 GiB.
+    expect(await code(await wrapPayload(gib, 1000), ANY)).toBe('PKG_ZSTD');
+    // Both lie: 1000 bytes declared, 1000-byte blocks that expand to 100 MiB. Output is capped at 1000.
+    const liar = rleFrame(1000, 100 * 2 ** 20);
+    expect(liar.length).toBeLessThan(500_000);
+    expect(await code(await wrapPayload(liar, 1000), ANY)).toBe('PKG_ZSTD');
+    expect(process.memoryUsage().rss - before).toBeLessThan(256 * 1024 * 1024);
+  });
+
+  it('refuses corrupt zstd data', async () => {
+    const good = await wrapRaw(encodePayload(await minimalPackage()));
+    const bad = good.slice();
+    for (let i = HEADER_LENGTH + 12; i < bad.length; i++) bad[i] = 0xff;
+    expect(await code(bad, ANY)).toBe('PKG_ZSTD');
+    expect(await code(await wrapPayload(Uint8Array.of(1, 2, 3, 4, 5, 6), 6), ANY)).toBe('PKG_ZSTD');
+  });
+
+  it('refuses a payload that is not a Package protobuf', async () => {
+    expect(await code(await wrapRaw(new Uint8Array(64).fill(0xff)), ANY)).toBe('PKG_DECODE');
+    expect(await code(await wrapRaw(Uint8Array.of(0x0a, 0x50, 0x08)), ANY)).toBe('PKG_DECODE');
+  });
+
+  it('refuses a package without a target, or with an unknown enum value', async () => {
+    expect(await code(await wrapRaw(Uint8Array.of(0x12, 0x00)), ANY)).toBe('PKG_INVALID');
+    const m = hotpatch.Package.decode(encodePayload(await minimalPackage()));
+    m.redirects[0]!.kind = 99 as hotpatch.RedirectKind;
+    const r = await loadPackage(await wrapRaw(hotpatch.Package.encode(m).finish()), ANY);
+    expect(r.ok ? 'ok' : `${r.error.code}: ${r.error.message}`).toBe('PKG_INVALID: redirects[0].kind 99 is not a redirect kind');
+  });
+
+  it('accepts a package that is signed and valid, decoded to the same model', async () => {
+    const pkg = await fullPackage();
+    const r = await loadPackage(await wrapRaw(encodePayload(pkg), { key: keys.signing }), TRUSTED);
+    expect(r.ok && r.value.package).toEqual(pkg);
+  });
+});
+
+describe('loadPackage: semantic validation', () => {
+  async function invalid(edit: (p: HotpatchPackage) => HotpatchPackage): Promise<string> {
+    const r = await loadPackage(await wrapRaw(encodePayload(edit(await fullPackage()))), ANY);
+    return r.ok ? 'ok' : `${r.error.code}: ${r.error.message}`;
+  }
+  const cases: ReadonlyArray<readonly [string, (p: HotpatchPackage) => HotpatchPackage, string]> = [
+    ['a fixup outside its block', (p) => ({ ...p, codeBlocks: [{ ...p.codeBlocks[1]!, fixups: [{ ...p.codeBlocks[1]!.fixups[0]!, offset: 16 }] }, p.codeBlocks[0]!] }), 'codeBlocks[0].fixups[0]: offset 16 + 4 bytes is outside its 19-byte container'],
+    ['overlapping fixups', (p) => ({ ...p, codeBlocks: [{ ...p.codeBlocks[0]!, fixups: [p.codeBlocks[0]!.fixups[0]!, { ...p.codeBlocks[0]!.fixups[3]!, offset: 0x12 }] }, p.codeBlocks[1]!] }), 'codeBlocks[0].fixups[1]: overlaps codeBlocks[0].fixups[0]'],
+    ['a duplicate block id', (p) => ({ ...p, dataBlocks: [{ ...p.dataBlocks[0]!, id: 1 }] }), 'dataBlocks[0].id: block id 1 is used twice'],
+    ['a fixup to a missing block', (p) => ({ ...p, dataBlocks: [{ ...p.dataBlocks[0]!, fixups: [{ kind: 'abs64', offset: 0, target: { kind: 'block', blockId: 9, offset: 0 }, addend: 0n }] }] }), 'dataBlocks[0].fixups[0]: target block 9 does not exist'],
+    ['a fixup to a missing import', (p) => ({ ...p, imports: p.imports.slice(0, 1) }), 'codeBlocks[0].fixups[4]: import 1 does not exist (1 imports)'],
+    ['a duplicate redirect', (p) => ({ ...p, redirects: [...p.redirects, p.redirects[1]!] }), 'redirects[3]: second redirect at RVA 0x1100'],
+    ['a redirect site outside the relied ranges', (p) => ({ ...p, target: { ...p.target, reliedRanges: p.target.reliedRanges.slice(1) } }), 'redirects[0]: site is not covered by target.reliedRanges'],
+    ['unsorted relied ranges', (p) => ({ ...p, target: { ...p.target, reliedRanges: [...p.target.reliedRanges].reverse() } }), 'target.reliedRanges[1]: not sorted, disjoint and non-adjacent (merge it with the previous range)'],
+    ['a short jump out of reach', (p) => ({ ...p, redirects: p.redirects.map((r) => (r.pad === null ? r : { ...r, pad: { ...r.pad, rva: asRva(0x1000) } })) }), 'redirects[2].padRva: 0x1000 is out of short-jump reach of 0x1200'],
+    ['a redirect with the wrong number of expected bytes', (p) => ({ ...p, redirects: p.redirects.map((r, i) => (i === 1 ? { ...r, expected: r.expected.subarray(0, 4) } : r)) }), 'redirects[1].expected: 4 bytes, a jmp-rel32 redirect writes 5'],
+    ['a changed function without a redirect', (p) => ({ ...p, redirects: p.redirects.slice(0, 2) }), 'functions[2]: changed function at 0x1200 has no redirect'],
+    ['a delta reading past its base', (p) => ({ ...p, codeBlocks: [{ ...p.codeBlocks[0]!, bytes: { kind: 'delta', base: { rva: asRva(0x1100), length: 0x80 }, baseSha256: new Uint8Array(32), size: 0x90, ops: [{ kind: 'copy', offset: 0, length: 0x90 }] } }, p.codeBlocks[1]!] }), 'codeBlocks[0].bytes.ops[0] copies [0, 144) outside its 128-byte base'],
+    ['an unwind entry past its block', (p) => ({ ...p, codeBlocks: [{ ...p.codeBlocks[0]!, unwind: { ...p.codeBlocks[0]!.unwind!, runtimeFunctions: [{ beginOffset: 0, endOffset: 0x100, unwindInfoOffset: 0 }] } }, p.codeBlocks[1]!] }), 'codeBlocks[0].unwind.runtimeFunctions[0]: [0, 256) is empty or outside its 131-byte block'],
+    ['a non-AMD64 target', (p) => ({ ...p, target: { ...p.target, machine: 0x14c } }), 'target.machine: 0x14c is not AMD64 (0x8664)'],
+    ['an alignment that is not a power of two', (p) => ({ ...p, dataBlocks: [{ ...p.dataBlocks[0]!, alignment: 12 }] }), 'dataBlocks[0].alignment: 12 is not a power of two in 1..4096'],
+  ];
+  for (const [what, edit, message] of cases) {
+    it(`refuses ${what}`, async () => {
+      expect(await invalid(edit)).toBe(`PKG_INVALID: ${message}`);
+    });
+  }
+});
