@@ -24,6 +24,7 @@ export function diffJson(d: ImageDiff, oldSize: number, newSize: number): Record
       oldSize: f.oldSize,
       newSize: f.newSize,
       matchedBy: f.matchedBy,
+      dataOnly: f.dataOnly,
     })),
     data: d.data.map((x) => ({ name: x.name, section: x.section, oldRva: hexOrNull(x.oldRva), newRva: hexOrNull(x.newRva), size: x.size, status: x.status, verdict: x.verdict, reason: x.reason })),
     hotpatchable: d.hotpatchable,
@@ -43,7 +44,7 @@ export function diffText(d: ImageDiff): string {
   for (const f of d.functions) {
     if (f.status === 'unchanged') continue;
     const where = f.status === 'removed' ? hex(f.oldRva ?? 0) : f.oldRva === null ? `-> ${hex(f.newRva ?? 0)}` : `${hex(f.oldRva)} -> ${hex(f.newRva ?? 0)}`;
-    lines.push(`  ${f.status.padEnd(8)} ${(f.name ?? '(unnamed)').padEnd(28)} ${where}${f.verdict === 'refused' ? `  REFUSED: ${f.reason ?? ''}` : ''}`);
+    lines.push(`  ${f.status.padEnd(8)} ${(f.name ?? '(unnamed)').padEnd(28)} ${where}${f.dataOnly ? '  (code same, read-only data changed)' : ''}${f.verdict === 'refused' ? `  REFUSED: ${f.reason ?? ''}` : ''}`);
   }
   for (const x of d.data) lines.push(`  data     ${(x.name ?? x.section ?? '').padEnd(28)} ${x.verdict === 'refused' ? `REFUSED: ${x.reason}` : x.reason}`);
   return lines.join('\n');

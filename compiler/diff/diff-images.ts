@@ -48,6 +48,8 @@ export interface FunctionChange {
   readonly verdict: Verdict | null;
   readonly reason: string | null;
   readonly matchedBy: MatchHow | null;
+  /** Changed only because read-only data it references changed (its code is the same). */
+  readonly dataOnly: boolean;
   /** For changed functions that can be redirected. */
   readonly redirect: RedirectPlan | null;
 }
@@ -205,6 +207,7 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
       verdict: st === 'unchanged' ? null : reason === null ? 'hotpatchable' : 'refused',
       reason: reason ?? (st === 'changed' ? (why.get(f.index) ?? null) : null),
       matchedBy: m.fnHow.get(f.index) ?? null,
+      dataOnly: st === 'changed' && of !== null && m.oldNorm.functionForm(of, 'code') === m.newNorm.functionForm(f, 'code'),
       redirect,
     });
   }
@@ -222,6 +225,7 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
       verdict: 'hotpatchable',
       reason: null,
       matchedBy: null,
+      dataOnly: false,
       redirect: null,
     });
   }

@@ -7,7 +7,7 @@
  * code the analysis cannot see still changes the function's normalised form.
  */
 import { Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
-import { absTarget, lowerBound, readU32, relocsIn, sectionAt, type MappedImage } from '../functions/map-image.ts';
+import { absTarget, readU32, relocsIn, sectionAt, type MappedImage } from '../functions/map-image.ts';
 
 /** How a reference field encodes its target. */
 export type RefKind = 'rel8' | 'rel32' | 'riprel32' | 'abs64' | 'abs32' | 'imagerel32';
@@ -127,10 +127,9 @@ function decodeWith(
   ranges: readonly RvaRange[],
   sweepGaps: boolean,
 ): DecodedFunction {
-  const inside = (rva: number): boolean => ranges.some((r) => rva >= r.start && rva < r.end);
+  const cov = new Coverage(ranges);
+  const inside = (rva: number): boolean => cov.index(rva) >= 0;
   const byRva = new Map<number, Pending>();
-  /** rva -> start of the instruction covering it (to detect jumps into the middle of one). */
-  const covered = new Map<number, number>();
   const problems: string[] = [];
   const external = new Set<number>();
   const tables: JumpTable[] = [];
@@ -149,8 +148,8 @@ function decodeWith(
     for (;;) {
       if (!inside(rva)) break;
       if (byRva.has(rva)) break;
-      const cover = covered.get(rva);
-      if (cover !== undefined) {
+      const cover = cov.startOf(rva);
+      if (cover >= 0) {
         if (!guess) problems.push(`overlapping instructions at 0x${rva.toString(16)} (inside the one at 0x${cover.toString(16)})`);
         break;
       }
@@ -164,7 +163,7 @@ function decodeWith(
       const end = rva + length;
       const p: Pending = { rva, length, flow, refs: [] };
       byRva.set(rva, p);
-      for (let k = 1; k < length; k++) covered.set(rva + k, rva);
+      cov.mark(rva, length);
       if (end > maxEnd) maxEnd = end;
       collectRefs(img, decoder, insn, p, end);
       if (!usesImageBase && p.refs.some((r) => r.kind === 'riprel32' && r.target === 0)) usesImageBase = true;
@@ -189,7 +188,7 @@ function decodeWith(
         case FlowControl.IndirectBranch: {
           next = null;
           if (insn.op0Kind === OpKind.Register) {
-            const t = recoverJumpTable(img, decodeAt, insn, byRva, rva, inside);
+            const t = recoverJumpTable(img, decodeAt, insn, byRva, cov, rva, inside);
             if (t === null) problems.push(`indirect jump at 0x${rva.toString(16)} with no recognisable jump table`);
             else {
               tables.push(t);
@@ -217,7 +216,7 @@ function decodeWith(
     // Sweep what descent left: code reached only through paths the analysis could not follow
     // (an unrecognised table, a computed jump) must still count in the function's form.
     if (round >= 64 || !sweepGaps) break;
-    for (const g of computeGaps(ranges, byRva)) {
+    for (const g of cov.gaps()) {
       if (triedGaps.has(g.start)) continue;
       triedGaps.add(g.start);
       speculative.add(g.start);
@@ -249,25 +248,77 @@ function decodeWith(
     insns.push({ rva: p.rva, length: p.length, flow: p.flow, refIndex: refs.length, refCount: p.refs.length });
     refs.push(...p.refs);
   }
-  const gaps = computeGaps(ranges, byRva);
+  const gaps = cov.gaps();
   tables.sort((a, b) => a.rva - b.rva);
   return { insns, refs, jumpTables: tables, gaps, externalCodeTargets: [...external].sort((a, b) => a - b), problems, maxEnd };
 }
 
-function computeGaps(ranges: readonly RvaRange[], byRva: ReadonlyMap<number, Pending>): RvaRange[] {
-  const sorted = [...byRva.values()].sort((a, b) => a.rva - b.rva);
-  const starts = sorted.map((p) => p.rva);
-  const gaps: RvaRange[] = [];
-  for (const r of ranges) {
-    let at = r.start;
-    for (let i = lowerBound(starts, r.start); i < sorted.length && sorted[i]!.rva < r.end; i++) {
-      const p = sorted[i]!;
-      if (p.rva > at) gaps.push({ start: at, end: p.rva });
-      at = Math.max(at, p.rva + p.length);
+/**
+ * Which bytes of a function's ranges decoded instructions cover: for each byte, the start of
+ * its instruction (+1; 0 = not covered). Typed arrays, since large functions have many bytes.
+ */
+class Coverage {
+  private readonly bases: number[] = [];
+  private readonly cells: Int32Array;
+
+  constructor(private readonly ranges: readonly RvaRange[]) {
+    let total = 0;
+    for (const r of ranges) {
+      this.bases.push(total);
+      total += Math.max(0, r.end - r.start);
     }
-    if (at < r.end) gaps.push({ start: at, end: r.end });
+    this.cells = new Int32Array(total);
   }
-  return gaps;
+
+  /** Cell index of `rva`, or -1 outside the ranges. */
+  index(rva: number): number {
+    for (let i = 0; i < this.ranges.length; i++) {
+      const r = this.ranges[i]!;
+      if (rva >= r.start && rva < r.end) return this.bases[i]! + (rva - r.start);
+    }
+    return -1;
+  }
+
+  /** Start of the instruction covering `rva` when `rva` is inside (not the start of) it; else -1. */
+  startOf(rva: number): number {
+    const i = this.index(rva);
+    if (i < 0) return -1;
+    const v = this.cells[i]!;
+    return v === 0 || v - 1 === rva ? -1 : v - 1;
+  }
+
+  /** Start of the instruction whose bytes include `rva`, or -1. */
+  ownerOf(rva: number): number {
+    const i = this.index(rva);
+    return i < 0 || this.cells[i] === 0 ? -1 : this.cells[i]! - 1;
+  }
+
+  mark(rva: number, length: number): void {
+    for (let k = 0; k < length; k++) {
+      const i = this.index(rva + k);
+      if (i >= 0) this.cells[i] = rva + 1;
+    }
+  }
+
+  /** Runs of uncovered bytes. */
+  gaps(): RvaRange[] {
+    const out: RvaRange[] = [];
+    this.ranges.forEach((r, ri) => {
+      const base = this.bases[ri]!;
+      let k = 0;
+      const n = r.end - r.start;
+      while (k < n) {
+        if (this.cells[base + k] !== 0) {
+          k++;
+          continue;
+        }
+        const s0 = k;
+        while (k < n && this.cells[base + k] === 0) k++;
+        out.push({ start: r.start + s0, end: r.start + k });
+      }
+    });
+    return out;
+  }
 }
 
 function collectRefs(img: MappedImage, decoder: Decoder, insn: Instruction, p: Pending, end: number): void {
@@ -334,20 +385,20 @@ function recoverJumpTable(
   decodeAt: (rva: number) => void,
   insn: Instruction,
   byRva: ReadonlyMap<number, Pending>,
+  cov: Coverage,
   jumpRva: number,
   inside: (rva: number) => boolean,
 ): JumpTable | null {
   const jmpReg = insn.op0Register;
   // Walk back through the straight-line predecessors (decoded in address order).
   const chain: number[] = [];
-  const starts = [...byRva.keys()].filter((r) => r < jumpRva).sort((a, b) => b - a);
   let expect = jumpRva;
-  for (const s of starts) {
-    const p = byRva.get(s)!;
-    if (p.rva + p.length !== expect) break;
+  while (chain.length < 24) {
+    const s = cov.ownerOf(expect - 1);
+    const p = s < 0 ? undefined : byRva.get(s);
+    if (p === undefined || p.rva + p.length !== expect) break;
     chain.push(s);
     expect = s;
-    if (chain.length >= 24) break;
   }
   let addSrc: Register = Register.None;
   let loadIdx: Register = Register.None;

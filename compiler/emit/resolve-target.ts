@@ -63,6 +63,9 @@ export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo
   const n = m.new;
   if (t < 0) return fail(`reference to an address outside the image`);
   if (t === 0) return { ok: true, target: { kind: 'image', rva: asRva(0) }, what: '__ImageBase' };
+  if (t < n.img.pe.optionalHeader.sizeOfHeaders && n.img.sections.every((s) => t < s.rva)) {
+    return { ok: true, target: { kind: 'image', rva: asRva(t) }, what: `PE headers +0x${t.toString(16)}` };
+  }
   const imp = n.img.iat.get(t);
   if (imp !== undefined) {
     for (const [slot, o] of m.old.img.iat) {

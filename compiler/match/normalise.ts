@@ -24,8 +24,12 @@ export interface MatchView {
   itemKey(side: Side, index: number): number;
 }
 
-/** Normalisation mode (see the module comment). */
-export type Mode = 'shape' | 'exact';
+/**
+ * Normalisation mode (see the module comment). `code` is `exact` with read-only data reduced
+ * to "some constant": equal `code` forms with different `exact` forms mean only the data the
+ * function reads changed.
+ */
+export type Mode = 'shape' | 'exact' | 'code';
 
 /** A 64-bit (two 32-bit lanes) hash of a string, as 16 hex digits. */
 export function hashString(s: string): string {
@@ -67,6 +71,8 @@ export function stringExtent(b: Uint8Array, start: number, end: number): number 
 export class Normaliser {
   private readonly itemKeys = new Map<string, string>();
   private readonly visiting = new Set<number>();
+  /** One instruction's bytes being masked (x86 instructions are at most 15 bytes). */
+  private readonly scratch = new Uint8Array(16);
 
   constructor(
     readonly a: ImageAnalysis,
@@ -84,19 +90,19 @@ export class Normaliser {
     const img = this.a.img.image;
     const d = f.decoded;
     const parts: string[] = [];
+    const buf = this.scratch;
     for (const insn of d.insns) {
-      const bytes = img.subarray(insn.rva, insn.rva + insn.length);
-      const masked = Array.from(bytes);
-      const toks: string[] = [];
+      for (let k = 0; k < insn.length; k++) buf[k] = img[insn.rva + k]!;
+      let toks = '';
       for (let k = insn.refIndex; k < insn.refIndex + insn.refCount; k++) {
         const r = d.refs[k]!;
         for (let b = 0; b < r.size; b++) {
           const at = r.fieldRva - insn.rva + b;
-          if (at < masked.length) masked[at] = 0;
+          if (at < insn.length) buf[at] = 0;
         }
-        toks.push(this.refToken(f, r, mode));
+        toks += `|${this.refToken(f, r, mode)}`;
       }
-      parts.push(latin1(masked) + (toks.length > 0 ? `|${toks.join('|')}` : ''));
+      parts.push(String.fromCharCode.apply(null, buf.subarray(0, insn.length) as unknown as number[]) + toks);
     }
     for (const g of d.gaps) parts.push(`g${g.start - f.entry}:${latin1(img.subarray(g.start, g.end))}`);
     if (d.problems.length > 0) parts.push(`p${d.problems.length}`);
@@ -114,6 +120,8 @@ export class Normaliser {
     const unique = (what: string): string => (mode === 'shape' ? `${what}?` : `${what}?${this.side}${t}`);
     if (t < 0) return unique('x');
     if (t === 0) return 'B';
+    // The PE headers (CRT code reads e_lfanew and the section table through __ImageBase).
+    if (t < a.img.pe.optionalHeader.sizeOfHeaders && a.img.sections.every((s) => t < s.rva)) return `h${t}`;
     if (f !== null) {
       for (let i = 0; i < f.ranges.length; i++) {
         const r = f.ranges[i]!;
@@ -154,6 +162,7 @@ export class Normaliser {
       const key = this.match.itemKey(this.side, item.index);
       return key < 0 ? unique('w') : `w${key}+${t - item.start}`;
     }
+    if (mode === 'code') return `r+${t - item.start}`;
     return `r${this.itemKey(item, mode)}+${t - item.start}`;
   }
 

@@ -202,6 +202,9 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
   const checkTarget = (t: number, A: bigint, what: string, depth = 0): Result<void> => {
     const g = m.new.fns.containing(t);
     if (t === 0) return A === B ? ok(undefined) : fail(`${what}: expected __ImageBase`);
+    if (t < newImg.pe.optionalHeader.sizeOfHeaders && newImg.sections.every((s) => t < s.rva)) {
+      return A === B + BigInt(t) ? ok(undefined) : fail(`${what}: expected the PE headers +0x${t.toString(16)}`);
+    }
     const imp = newImg.iat.get(t);
     if (imp !== undefined) {
       for (const [slot, o] of oldImg.iat) if (o.dll === imp.dll && o.symbol === imp.symbol && A === B + BigInt(slot)) return ok(undefined);
