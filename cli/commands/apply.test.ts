@@ -114,6 +114,17 @@ describe('hotpatch apply', () => {
     });
   }
 
+  it('loads OLD at --base (relocated) and refuses an unaligned base in one line', () => {
+    const r = hotpatch('apply', files.signed, '--image', v1, '--trust', files.pub, '--base', '0x7ff612340000', '--json');
+    expect(r.status).toBe(0);
+    const j = JSON.parse(r.stdout) as { image: { base: string }; redirects: { functionVa: string }[] };
+    expect(j.image.base).toBe('0x7ff612340000');
+    expect(BigInt(j.redirects[0]!.functionVa) - 0x7ff612340000n).toBeLessThan(0x10_0000n);
+    const bad = hotpatch('apply', files.signed, '--image', v1, '--trust', files.pub, '--base', '0x12345');
+    expect(bad.status).toBe(40);
+    expect(bad.stderr).toBe(`hotpatch: PLAN_IMAGE: ${v1}: image base 0x12345 is not 64K aligned\n`);
+  });
+
   it('accepts the unsigned package with --allow-unsigned', () => {
     expect(hotpatch('apply', files.unsigned, '--image', v1, '--allow-unsigned').status).toBe(0);
   });
