@@ -3,9 +3,10 @@
  * compiler's packages (diffImages → emitPackage → verifyPackage at the addresses this
  * runtime chose): applied to the in-memory image of the OLD DLL, each changed function
  * read through its redirect equals the NEW function with references mapped; revert gives
- * back the identical process. Then the series scenario as one cumulative series.
+ * back the identical process; the same for the stripped builds (packages built without
+ * symbols). Then the series scenario as one cumulative series.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { diffImages } from '../../compiler/diff/diff-images.ts';
@@ -25,9 +26,9 @@ interface Scenario {
 
 const scenarios = (JSON.parse(readFileSync(join(ROOT, 'samples/scenarios.json'), 'utf8')) as Scenario[]).filter((s) => s.expect === 'hotpatchable');
 
-function compile(scenario: string, from: string, to: string, series: { baselineId: string; sequence: number } | null = null) {
-  const o = sampleBytes(scenario, `${from}.dll`);
-  const n = sampleBytes(scenario, `${to}.dll`);
+function compile(scenario: string, from: string, to: string, series: { baselineId: string; sequence: number } | null = null, suffix = '') {
+  const o = sampleBytes(scenario, `${from}${suffix}.dll`);
+  const n = sampleBytes(scenario, `${to}${suffix}.dll`);
   const op = parsePe(o);
   const np = parsePe(n);
   if (!op.ok || !np.ok) throw new Error('parse');
@@ -54,6 +55,27 @@ describe('compiler packages for every hotpatchable scenario, applied to the in-m
         expect(names.sort()).toEqual([...st.functions].sort());
         expect(checkThroughRedirects(image, r.value.plan, o, n, names)).toEqual([]);
         // The compiler's own verifier, on paper, at exactly the addresses this apply used.
+        const v = verifyPackage(diff, pkg, { imageBase: image.base, regionBase: r.value.plan.region.address });
+        expect(v.ok ? 'verified' : `${v.error.code}: ${v.error.message}`).toBe('verified');
+        expect((await revertPackage(r.value.plan, backend)).ok).toBe(true);
+        expect(fingerprint(image)).toBe(before);
+      });
+    }
+  }
+
+  for (const s of scenarios) {
+    for (const st of s.steps) {
+      if (!existsSync(join(ROOT, 'samples/bin', s.name, `${st.from}.stripped.dll`))) continue;
+      it(`${s.name} ${st.from} -> ${st.to}, stripped (no symbols)`, async () => {
+        const { diff, pkg } = compile(s.name, st.from, st.to, null, '.stripped');
+        const { image, backend } = loadSample(s.name, `${st.from}.stripped.dll`);
+        const before = fingerprint(image);
+        const r = await applyPackage(pkg, backend);
+        if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
+        // Names come from the unstripped pair, which has the same layout.
+        const o = sampleBytes(s.name, `${st.from}.dll`);
+        const n = sampleBytes(s.name, `${st.to}.dll`);
+        expect(checkThroughRedirects(image, r.value.plan, o, n, st.functions, pkg)).toEqual([]);
         const v = verifyPackage(diff, pkg, { imageBase: image.base, regionBase: r.value.plan.region.address });
         expect(v.ok ? 'verified' : `${v.error.code}: ${v.error.message}`).toBe('verified');
         expect((await revertPackage(r.value.plan, backend)).ok).toBe(true);

@@ -15,6 +15,7 @@ import { mapImage } from '../../pe/map-image.ts';
 import { parsePe } from '../../pe/parse-pe.ts';
 import type { PeFile } from '../../pe/types.ts';
 import type { WritePlan } from '../../plan/write-plan.ts';
+import type { HotpatchPackage } from '../../../formats/package.ts';
 import { symbolRva } from './hand-package.ts';
 
 function nearestSymbol(pe: PeFile, rva: number): { name: string; rva: number } | undefined {
@@ -50,8 +51,14 @@ function decodeAll(bytes: Uint8Array, ip: bigint): { ip: bigint; len: number; br
   return out;
 }
 
-/** See the module comment. `names` are the changed functions to check. */
-export function checkThroughRedirects(img: ProcessImage, plan: WritePlan, oldBytes: Uint8Array, newBytes: Uint8Array, names: readonly string[]): string[] {
+/**
+ * See the module comment. `names` are the changed functions to check. `oldBytes` and
+ * `newBytes` supply the symbol names (pass the unstripped files when the image and the
+ * package come from stripped ones: same layout). With `pkg` (the applied package), bodies
+ * are matched to names through the package's new RVAs, so packages built from stripped
+ * files (no names) are checked too.
+ */
+export function checkThroughRedirects(img: ProcessImage, plan: WritePlan, oldBytes: Uint8Array, newBytes: Uint8Array, names: readonly string[], pkg?: HotpatchPackage): string[] {
   const problems: string[] = [];
   const oldPe = parsePe(oldBytes);
   const newPe = parsePe(newBytes);
@@ -59,7 +66,12 @@ export function checkThroughRedirects(img: ProcessImage, plan: WritePlan, oldByt
   const newMapped = mapImage(newBytes, newPe.value.optionalHeader.imageBase);
   if (!newMapped.ok) return ['cannot map the new image'];
   const newBase = newPe.value.optionalHeader.imageBase;
-  const bodyOf = new Map(plan.functions.map((f) => [f.name, f]));
+  const bodyOf = new Map<string | null, WritePlan['functions'][number]>();
+  plan.functions.forEach((f, i) => {
+    const rec = pkg?.functions[i];
+    const name = rec === undefined ? f.name : (nearestSymbol(newPe.value, rec.newRva)?.name ?? null);
+    bodyOf.set(name, f);
+  });
   // Where a new-image address lands in the patched process.
   const mapTarget = (t: bigint): bigint | string => {
     const rva = Number(t - newBase);
