@@ -17,6 +17,7 @@ import type { HotpatchError } from '../../common/errors.ts';
 import { mapImage } from './map-image.ts';
 import { parsePe } from './parse-pe.ts';
 import { realCorpusFiles, samplePeFiles } from './test-files.ts';
+import { fullFile } from './testdata/crafted-cases.ts';
 
 const FULL = process.env['HOTPATCH_FUZZ'] === 'full';
 const CASES = Number(process.env['HOTPATCH_FUZZ_CASES'] ?? (FULL ? 100_000 : 3_000));
@@ -106,10 +107,10 @@ function loadSeeds(): Seedling[] {
   // Small real files keep the case rate high; the big ones are covered by the differential test.
   const corpus = realCorpusFiles().files.map((f) => f.path);
   const small = corpus.filter((p) => readFileSync(p).length <= 600_000).slice(0, 6);
-  return [...paths, ...small].map((p) => {
-    const bytes = new Uint8Array(readFileSync(p));
-    return { name: p, bytes, spots: hotSpots(bytes) };
-  });
+  const files: Array<{ name: string; bytes: Uint8Array }> = [...paths, ...small].map((p) => ({ name: p, bytes: new Uint8Array(readFileSync(p)) }));
+  // The crafted PE32 and PE32+ files carry every directory (VA-based delay imports, TLS, load config).
+  files.push({ name: 'crafted pe32-full', bytes: fullFile(true).build() }, { name: 'crafted pe32plus-full', bytes: fullFile(false).build() });
+  return files.map((f) => ({ ...f, spots: hotSpots(f.bytes) }));
 }
 
 describe('pe-parser fuzz', () => {

@@ -10,7 +10,7 @@
  */
 import { err, ok, type Result } from '../../common/errors.ts';
 import { asFileOffset, type FileOffset, type Rva } from '../../common/types.ts';
-import type { BaseRelocation, ImageSectionHeader, LoadConfig, PeFile, TlsDirectory } from './types.ts';
+import type { BaseRelocation, CoffSymbol, ImageSectionHeader, LoadConfig, PeFile, RuntimeFunction, TlsDirectory, UnwindInfo } from './types.ts';
 import { callParser, decodeJson, rawParser } from './wasm.ts';
 
 export { initPeParser } from './wasm.ts';
@@ -23,6 +23,38 @@ function big(v: unknown): bigint {
 }
 function bigOrNull(v: unknown): bigint | null {
   return v === null || v === undefined ? null : BigInt(v as string);
+}
+
+/** `[begin, end, unwindRva, unwind]` from the crate (see output.rs) as a RuntimeFunction. */
+type RawRf = [number, number, number, RawUnwind | null];
+type RawUnwind = [number, number, number, number, number, number, number, number[], number | null, number | null, RawRf | null, number];
+
+function runtimeFunction(a: RawRf): RuntimeFunction {
+  const u = a[3];
+  let unwind: UnwindInfo | null = null;
+  if (u !== null) {
+    unwind = {
+      rva: u[0] as Rva,
+      version: u[1],
+      flags: u[2],
+      sizeOfProlog: u[3],
+      countOfCodes: u[4],
+      frameRegister: u[5],
+      frameOffset: u[6],
+      unwindCodes: u[7],
+      handler: u[8] as Rva | null,
+      handlerData: u[9] as Rva | null,
+      chained: u[10] === null ? null : runtimeFunction(u[10]),
+      size: u[11],
+    };
+  }
+  return { beginAddress: a[0] as Rva, endAddress: a[1] as Rva, unwindInfoAddress: a[2] as Rva, unwind };
+}
+
+type RawSymbol = [number, string, number, number, number, number, number];
+
+function coffSymbol(a: RawSymbol): CoffSymbol {
+  return { index: a[0], name: a[1], value: a[2], sectionNumber: a[3], type: a[4], storageClass: a[5], numberOfAuxSymbols: a[6] };
 }
 
 function toPeFile(raw: Raw): PeFile {
@@ -81,12 +113,12 @@ function toPeFile(raw: Raw): PeFile {
     exports: raw['exports'] as PeFile['exports'],
     imports: raw['imports'] as PeFile['imports'],
     relocations: { blocks: rel.blocks, entries },
-    exceptions: raw['exceptions'] as PeFile['exceptions'],
+    exceptions: (raw['exceptions'] as RawRf[]).map(runtimeFunction),
     debug: raw['debug'] as PeFile['debug'],
     codeView: raw['codeView'] as PeFile['codeView'],
     loadConfig,
     tls,
-    symbols: raw['symbols'] as PeFile['symbols'],
+    symbols: (raw['symbols'] as RawSymbol[]).map(coffSymbol),
     diagnostics: raw['diagnostics'] as string[],
   };
 }

@@ -1,6 +1,6 @@
 //! Runs every parser over a file and writes the PeFile JSON the TypeScript binding reads
-//! (runtime/pe/types.ts has the shape; 64-bit values are "0x..." strings, relocations a
-//! flat [rva, type, rva, type, ...] array to keep the biggest table compact).
+//! (runtime/pe/types.ts has the shape; 64-bit values are "0x..." strings; the big tables,
+//! relocations, .pdata and symbols, are positional arrays that the binding expands).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -299,25 +299,20 @@ pub fn parse_to_json(data: &[u8]) -> Result<Vec<u8>, PeError> {
         }
     }
 
+    // Symbols as `[index, name, value, sectionNumber, type, storageClass, numberOfAuxSymbols]`
+    // (mingw DLLs carry thousands).
     j.key("symbols");
     j.begin_arr();
     for s in &symtab.symbols {
-        j.begin_obj();
-        j.key("index");
+        j.begin_arr();
         j.num(s.index as u64);
-        j.key("name");
         j.str_bytes(&s.name);
-        j.key("value");
         j.num(s.value as u64);
-        j.key("sectionNumber");
         j.inum(s.section_number as i64);
-        j.key("type");
         j.num(s.ty as u64);
-        j.key("storageClass");
         j.num(s.storage_class as u64);
-        j.key("numberOfAuxSymbols");
         j.num(s.number_of_aux_symbols as u64);
-        j.end_obj();
+        j.end_arr();
     }
     j.end_arr();
 
@@ -333,52 +328,40 @@ pub fn parse_to_json(data: &[u8]) -> Result<Vec<u8>, PeError> {
     Ok(j.out)
 }
 
+/// `[begin, end, unwindRva, unwind]`, unwind being null or
+/// `[rva, version, flags, sizeOfProlog, countOfCodes, frameRegister, frameOffset, [codes],
+/// handler, handlerData, chained, size]`: arrays, not objects, because .pdata is the largest
+/// table (tens of thousands of entries) and positional JSON halves its size and parse time.
 fn write_runtime_function(j: &mut Json, rf: &RuntimeFunction) {
-    j.begin_obj();
-    j.key("beginAddress");
+    j.begin_arr();
     j.num(rf.begin as u64);
-    j.key("endAddress");
     j.num(rf.end as u64);
-    j.key("unwindInfoAddress");
     j.num(rf.unwind_rva as u64);
-    j.key("unwind");
     match &rf.unwind {
         None => j.null(),
         Some(u) => {
-            j.begin_obj();
-            j.key("rva");
+            j.begin_arr();
             j.num(u.rva as u64);
-            j.key("version");
             j.num(u.version as u64);
-            j.key("flags");
             j.num(u.flags as u64);
-            j.key("sizeOfProlog");
             j.num(u.size_of_prolog as u64);
-            j.key("countOfCodes");
             j.num(u.count_of_codes as u64);
-            j.key("frameRegister");
             j.num(u.frame_register as u64);
-            j.key("frameOffset");
             j.num(u.frame_offset as u64);
-            j.key("unwindCodes");
             j.begin_arr();
             for &c in &u.codes {
                 j.num(c as u64);
             }
             j.end_arr();
-            j.key("handler");
             j.opt_num(u.handler.map(u64::from));
-            j.key("handlerData");
             j.opt_num(u.handler_data.map(u64::from));
-            j.key("chained");
             match &u.chained {
                 None => j.null(),
                 Some(c) => write_runtime_function(j, c),
             }
-            j.key("size");
             j.num(u.size as u64);
-            j.end_obj();
+            j.end_arr();
         }
     }
-    j.end_obj();
+    j.end_arr();
 }
