@@ -34,6 +34,25 @@ const KNOWN_FLAGS = FLAG_SIGNED;
 /** Default bound on the decompressed payload (also the most zstd.ts can handle). */
 export const DEFAULT_MAX_UNCOMPRESSED = ZSTD_MAX_CONTENT;
 
+/**
+ * Every code loadPackage can refuse with (stable; FORMAT.md lists what each means). SIG_KEY
+ * belongs to key import, not to loading.
+ */
+export const LOAD_ERROR_CODES = [
+  'PKG_BAD_MAGIC',
+  'PKG_TRUNCATED',
+  'PKG_VERSION',
+  'PKG_FLAGS',
+  'PKG_LENGTH',
+  'PKG_BOMB',
+  'SIG_MISSING',
+  'SIG_UNTRUSTED',
+  'SIG_BAD',
+  'PKG_ZSTD',
+  'PKG_DECODE',
+  'PKG_INVALID',
+] as const;
+
 /** The fixed header, parsed. */
 export interface ContainerHeader {
   readonly major: number;
