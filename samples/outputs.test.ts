@@ -64,5 +64,5 @@ describe.skipIf(skip !== undefined)(`scenario DLLs under Wine${skip ? ` (skipped
       }
       expect(session.first.output, what).toBe(readExpectedOutput(s.name, r.version));
     }
-  });
+  }, 180_000);
 });

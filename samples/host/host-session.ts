@@ -131,7 +131,9 @@ export async function startHost(dllPath: string, opts: { worker?: boolean; hostE
   child.stderr.on('data', (c: string) => {
     stderr += c;
   });
-  const exited = new Promise<number>((done) => child.on('close', (code, signal) => done(code ?? (signal ? 128 : 1))));
+  // 'exit', not 'close': the first Wine process of a prefix starts Wine's services, which
+  // inherit its stdout and can hold the pipe open for seconds after the host has exited.
+  const exited = new Promise<number>((done) => child.on('exit', (code, signal) => done(code ?? (signal ? 128 : 1))));
   const lines = new Lines(child);
   const fail = (what: string): { ok: false; error: { code: string; message: string } } => {
     const tail = stderr.trim().split('\n').slice(-2).join(' | ');
@@ -210,8 +212,19 @@ export async function startHost(dllPath: string, opts: { worker?: boolean; hostE
       child.stdin.write('quit\n');
       child.stdin.end();
       const bye = await lines.next(timeoutMs);
-      if (bye !== 'bye') return fail(`expected "bye" after quit, got ${bye === undefined ? 'end of output' : `"${bye}"`}`);
-      return ok(await exited);
+      if (bye !== 'bye') {
+        child.kill('SIGKILL');
+        return fail(`expected "bye" after quit, got ${bye === undefined ? 'end of output or timeout' : `"${bye}"`}`);
+      }
+      // The exit itself can stall (a busy or restarting wineserver): bounded like every read.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const code = await Promise.race([exited, new Promise<undefined>((done) => (timer = setTimeout(() => done(undefined), timeoutMs)))]);
+      clearTimeout(timer);
+      if (code === undefined) {
+        child.kill('SIGKILL');
+        return fail(`no exit within ${timeoutMs} ms after "bye"`);
+      }
+      return ok(code);
     },
     kill: () => {
       child.kill('SIGKILL');

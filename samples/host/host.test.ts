@@ -15,7 +15,8 @@ beforeAll(() => {
   if (skip === undefined) keepWineServer(30);
 });
 
-describe.skipIf(skip !== undefined)(`host.exe${skip ? ` (skipped: ${skip})` : ''}`, () => {
+// Wine starts can take seconds on a loaded machine (the first one also wakes the prefix).
+describe.skipIf(skip !== undefined)(`host.exe${skip ? ` (skipped: ${skip})` : ''}`, { timeout: 180_000 }, () => {
   test('reports pid and module, runs rounds on `run`, exits 0 on `quit`', async () => {
     const h = await startHost(scenarioDll('logic-fix', 'v2'));
     expect(h.ok ? 'ok' : h.error.message).toBe('ok');

@@ -70,4 +70,8 @@ export function toWinePath(unixPath: string): string {
 export function keepWineServer(seconds = 30): void {
   ensureWinePrefix();
   spawnSync('wineserver', [`-p${seconds}`], { env: wineEnv(), stdio: 'ignore', timeout: 30_000 });
+  // The first Wine process of a session starts Wine's background services, and they inherit
+  // its stdout/stderr: a test whose pipes they hold waits seconds for 'close' (spawnSync
+  // waits for it too). Start them here from a process with no pipes.
+  spawnSync('wine', ['cmd.exe', '/c', 'exit'], { env: wineEnv(), stdio: 'ignore', timeout: 60_000 });
 }
