@@ -5,7 +5,7 @@
  * Note: the Windows pid a program prints (GetCurrentProcessId) is not its Linux pid.
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams, type SpawnSyncReturns } from 'node:child_process';
-import { mkdirSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 
@@ -34,16 +34,34 @@ export function ensureWinePrefix(): void {
   prefixReady = true;
 }
 
-/** Runs `exe args...` under Wine to completion. */
+/**
+ * Runs `exe args...` under Wine to completion. stdout/stderr go through temp files, not
+ * pipes: when this is the first Wine process of a session, Wine's background services
+ * inherit its output handles and would keep pipes open (and spawnSync waiting) for seconds
+ * after the program exited.
+ */
 export function runWine(exe: string, args: readonly string[], opts: { input?: string; timeoutMs?: number; cwd?: string } = {}): SpawnSyncReturns<string> {
   ensureWinePrefix();
-  return spawnSync('wine', [exe, ...args], {
-    env: wineEnv(),
-    encoding: 'utf8',
-    input: opts.input ?? '',
-    timeout: opts.timeoutMs ?? 60_000,
-    ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
-  });
+  const dir = mkdtempSync(join(tmpdir(), 'hotpatch-wine-run-'));
+  const outFd = openSync(join(dir, 'stdout'), 'w+');
+  const errFd = openSync(join(dir, 'stderr'), 'w+');
+  try {
+    const r = spawnSync('wine', [exe, ...args], {
+      env: wineEnv(),
+      encoding: 'utf8',
+      input: opts.input ?? '',
+      stdio: ['pipe', outFd, errFd],
+      timeout: opts.timeoutMs ?? 60_000,
+      ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
+    });
+    const stdout = readFileSync(join(dir, 'stdout'), 'utf8');
+    const stderr = readFileSync(join(dir, 'stderr'), 'utf8');
+    return { ...r, stdout, stderr, output: [null, stdout, stderr] };
+  } finally {
+    closeSync(outFd);
+    closeSync(errFd);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Starts `exe args...` under Wine and returns the live child (stdin/stdout piped). */
