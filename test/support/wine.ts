@@ -5,7 +5,7 @@
  * Note: the Windows pid a program prints (GetCurrentProcessId) is not its Linux pid.
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams, type SpawnSyncReturns } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 
@@ -23,13 +23,51 @@ export function wineEnv(): NodeJS.ProcessEnv {
 
 let prefixReady = false;
 
-/** Creates the prefix on first use (wineboot), so later starts take ~1 s. */
+/** Written after wineboot finished: system.reg only appears when wineserver saves it. */
+const READY_MARK = '.hotpatch-prefix-ready';
+
+function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Creates the prefix on first use (wineboot), so later starts take ~1 s. Test files run in
+ * parallel processes: a lock folder makes one of them create the prefix while the others
+ * wait for it, instead of several wineboots racing in one prefix.
+ */
 export function ensureWinePrefix(): void {
   if (prefixReady) return;
-  if (!existsSync(join(WINE_PREFIX, 'system.reg'))) {
-    mkdirSync(WINE_PREFIX, { recursive: true });
-    const r = spawnSync('wineboot', ['-i'], { env: wineEnv(), stdio: 'ignore', timeout: 180_000 });
-    if (r.status !== 0) throw new Error(`wineboot failed in ${WINE_PREFIX} (status ${r.status})`);
+  const ready = (): boolean => existsSync(join(WINE_PREFIX, READY_MARK)) || existsSync(join(WINE_PREFIX, 'system.reg'));
+  const lock = `${WINE_PREFIX}.lock`;
+  const deadline = Date.now() + 240_000;
+  while (!ready()) {
+    let mine = false;
+    try {
+      mkdirSync(lock);
+      mine = true;
+    } catch {
+      // Someone else is creating it; a lock left by a killed run goes stale after 5 minutes.
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > 300_000) rmSync(lock, { recursive: true, force: true });
+      } catch {
+        // the lock went away meanwhile
+      }
+    }
+    if (mine) {
+      try {
+        if (!ready()) {
+          mkdirSync(WINE_PREFIX, { recursive: true });
+          const r = spawnSync('wineboot', ['-i'], { env: wineEnv(), stdio: 'ignore', timeout: 180_000 });
+          if (r.status !== 0) throw new Error(`wineboot failed in ${WINE_PREFIX} (status ${r.status})`);
+          writeFileSync(join(WINE_PREFIX, READY_MARK), '');
+        }
+      } finally {
+        rmSync(lock, { recursive: true, force: true });
+      }
+      break;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for another process to create ${WINE_PREFIX}`);
+    sleepMs(250);
   }
   prefixReady = true;
 }
