@@ -44,8 +44,12 @@ export interface ModuleView {
   readonly imageBaseOffset: number | null;
   readonly relocations: readonly { readonly rva: number; readonly type: number }[];
   readonly imports: readonly BoundImport[];
-  /** RSDS record: GUID as the 16 bytes stored in the image. */
-  readonly codeView: { readonly guid: Uint8Array; readonly age: number } | null;
+  /**
+   * RSDS record: GUID as the 16 bytes stored in the image; null when there is no CodeView
+   * debug entry; 'unmapped' when the entry's data is not in the mapped image (only in the
+   * file), so memory cannot show it.
+   */
+  readonly codeView: { readonly guid: Uint8Array; readonly age: number } | 'unmapped' | null;
 }
 
 /** Reads and parses the module at `backend.module` (see the module comment). */
@@ -152,10 +156,12 @@ export function parseModuleView(base: Va, bytes: Uint8Array): Result<ModuleView>
       const type = dv.getUint32(e + 12, true);
       const size = dv.getUint32(e + 16, true);
       const rva = dv.getUint32(e + 20, true);
-      if (type === 2 && rva !== 0 && size >= 24 && fits(rva, 24) && dv.getUint32(rva, true) === 0x5344_5352) {
+      if (type !== 2) continue;
+      if (rva !== 0 && size >= 24 && fits(rva, 24) && dv.getUint32(rva, true) === 0x5344_5352) {
         codeView = { guid: bytes.slice(rva + 4, rva + 20), age: dv.getUint32(rva + 20, true) };
         break;
       }
+      if (rva === 0) codeView = 'unmapped';
     }
   }
   return ok({ base, bytes, machine, timeDateStamp, sizeOfImage, checkSum, headerImageBase, imageBaseOffset: plus ? opt + 24 : null, relocations, imports, codeView });

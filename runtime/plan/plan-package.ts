@@ -76,7 +76,9 @@ export function checkIdentity(pkg: HotpatchPackage, view: ModuleView): Result<vo
   cmp('SizeOfImage', t.sizeOfImage, view.sizeOfImage);
   cmp('CheckSum', t.checkSum, view.checkSum);
   const guidText = (g: Uint8Array): string => hexBytes(g);
-  if (t.codeView !== null || view.codeView !== null) {
+  // A CodeView record whose data is only in the file cannot be read from memory; the other
+  // fields and the relied-on bytes hash still pin the build.
+  if (view.codeView !== 'unmapped' && (t.codeView !== null || view.codeView !== null)) {
     if (t.codeView === null) diffs.push('CodeView: none in package, present in image');
     else if (view.codeView === null) diffs.push('CodeView: present in package, none in image');
     else {
