@@ -2,9 +2,9 @@
 # Builds the pe-parser crate to wasm32 and refreshes pkg/ (the committed artefact).
 #   bash runtime/pe-parser/build.sh            build into runtime/pe-parser/pkg/
 #   PE_PARSER_OUT=DIR bash .../build.sh        write the .wasm + TOOLCHAIN into DIR instead
-# Uses Debian's Rust (rustc-web, cargo-web, rust-web-src) with -Z build-std, and links
-# with the rust-lld that rustc-web ships (the target's default linker; lld-22 provides the
-# same wasm-ld). The output is deterministic: no absolute paths (remapped), no debug info,
+# Uses Debian's Rust (rustc-web, cargo-web, rust-web-src) with -Z build-std. No linker
+# needs naming: the target's default, rust-lld (package rust-web-llvm), is a symlink to
+# lld-22's lld. The output is deterministic: no absolute paths (remapped), no debug info,
 # one codegen unit, LTO.
 set -euo pipefail
 crate="$(cd "$(dirname "$0")" && pwd)"
