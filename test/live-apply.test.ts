@@ -6,7 +6,6 @@
  * same with compiler-built packages through the CLI.)
  */
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +15,7 @@ import { openWin32Backend, type Win32AgentBackend } from '../runtime/backends/wi
 import { applyLive, findLiveState, revertLive } from '../runtime/backends/win32-agent/live.ts';
 import { fnv1a, startHost, type HostSession } from '../samples/host/host-session.ts';
 import { missingTools } from './support/tools.ts';
-import { ensureWinePrefix, wineEnv } from './support/wine.ts';
+import { keepWineServer, wineEnv } from './support/wine.ts';
 
 const skip = missingTools(['wine']);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -78,11 +77,7 @@ async function apply(h: HostSession, pkg: HotpatchPackage): Promise<number> {
 
 describe.skipIf(skip !== undefined)(`live apply under Wine with hand-built packages${skip ? ` (skipped: ${skip})` : ''}`, () => {
   beforeAll(() => {
-    // A wineserver that lingers 10 s after its last client saves ~1 s on every host and agent
-    // start; it goes away by itself, so nothing to stop (and `wineserver -k` would also kill
-    // other suites' processes in the shared prefix). Exits at once if one is already running.
-    ensureWinePrefix();
-    spawnSync('wineserver', ['-p10'], { env: wineEnv(), stdio: 'ignore', timeout: 10_000 });
+    keepWineServer(); // later Wine starts take ~0.1 s; it ends by itself
   });
 
   test('logic-fix: v1 -> v2 behaviour while the worker runs, revert -> v1, in one process', async () => {

@@ -4,7 +4,7 @@
  * finds what an earlier apply left in the process (its state record).
  */
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { encodePackage } from '../formats/container.ts';
@@ -16,7 +16,7 @@ import { openWin32Backend } from '../runtime/backends/win32-agent.ts';
 import { applyLive } from '../runtime/backends/win32-agent/live.ts';
 import { startHost, type HostSession } from '../samples/host/host-session.ts';
 import { missingTools } from './support/tools.ts';
-import { ensureWinePrefix, wineEnv } from './support/wine.ts';
+import { keepWineServer, wineEnv } from './support/wine.ts';
 
 const skip = missingTools(['wine']);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -59,8 +59,7 @@ async function output(h: HostSession): Promise<string> {
 
 describe.skipIf(skip !== undefined)(`hotpatch revert / live command lines under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
   beforeAll(() => {
-    ensureWinePrefix();
-    spawnSync('wineserver', ['-p10'], { env: wineEnv(), stdio: 'ignore', timeout: 10_000 });
+    keepWineServer(); // later Wine starts take ~0.1 s; it ends by itself
   });
 
   test('revert as a separate command undoes an apply made by another session', async () => {

@@ -16,7 +16,6 @@
  *   state the application would have to rebuild).
  * A `wineserver -p` is kept running meanwhile, which helps both sides equally.
  */
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { diffImages } from '../../compiler/diff/diff-images.ts';
@@ -27,7 +26,7 @@ import { openWin32Backend } from '../../runtime/backends/win32-agent.ts';
 import { applyLive, revertLive } from '../../runtime/backends/win32-agent/live.ts';
 import { parsePe } from '../../runtime/pe/parse-pe.ts';
 import { startHost, type HostSession } from '../../samples/host/host-session.ts';
-import { ensureWinePrefix, wineEnv } from '../../test/support/wine.ts';
+import { keepWineServer, wineEnv } from '../../test/support/wine.ts';
 import { markdownTable, type BenchContext, type BenchSection, type SectionResult } from '../section.ts';
 
 interface Row {
@@ -137,8 +136,7 @@ const section: BenchSection = {
   id: 'live',
   title: 'Live patching a running process (win32 agent under Wine) vs restarting it',
   async run(ctx: BenchContext): Promise<SectionResult> {
-    ensureWinePrefix();
-    spawnSync('wineserver', ['-p30'], { env: wineEnv(), stdio: 'ignore', timeout: 10_000 });
+    keepWineServer();
     const cases: [string, string, string][] = ctx.quick ? [['logic-fix', 'v1', 'v2']] : [['logic-fix', 'v1', 'v2'], ['new-helper', 'v1', 'v2'], ['bounds-check', 'v1', 'v2'], ['grow', 'v1', 'v2']];
     const iterations = ctx.quick ? 3 : 10;
     const restarts = ctx.quick ? 1 : 3;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { asVa, type Va } from '../../common/types.ts';
 import { missingTools } from '../../test/support/tools.ts';
-import { startWine, wineEnv } from '../../test/support/wine.ts';
+import { keepWineServer, startWine, wineEnv } from '../../test/support/wine.ts';
 import { PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE, PAGE_READWRITE, undoOf, type StepObservation, type WriteStep } from '../plan/write-plan.ts';
 import { openWin32Backend, startAgent, type Win32AgentBackend } from './win32-agent.ts';
 
@@ -169,6 +169,7 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
       const r = spawnSync('x86_64-w64-mingw32-gcc', ['-O2', ...extra, '-o', join(dir, out), join(SRC, src)], { encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`mingw build of ${src} failed: ${r.stderr}`);
     }
+    keepWineServer();
     t = await startTarget(true);
   });
 
