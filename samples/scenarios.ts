@@ -72,6 +72,12 @@ export function readScenarios(): Scenario[] {
     if (s.expect === 'refused' && typeof s.refusedReason !== 'string') throw new Error(`scenarios.json ${s.name}: refused without a reason`);
     if (!Array.isArray(s.steps) || s.steps.length !== s.versions.length - 1) throw new Error(`scenarios.json ${s.name}: one step per version pair`);
     if (s.language !== 'c' && s.language !== 'c++') throw new Error(`scenarios.json ${s.name}: bad language`);
+    s.steps.forEach((st, k) => {
+      if (st.from !== s.versions[k] || st.to !== s.versions[k + 1]) throw new Error(`scenarios.json ${s.name}: step ${k} must go ${s.versions[k]} -> ${s.versions[k + 1]}`);
+      for (const f of st.sameCode ?? []) if (!st.functions.includes(f)) throw new Error(`scenarios.json ${s.name}: sameCode ${f} is not in functions`);
+    });
+    const union = [...new Set(s.steps.flatMap((st) => st.functions))].sort();
+    if (JSON.stringify(union) !== JSON.stringify([...s.functions].sort())) throw new Error(`scenarios.json ${s.name}: functions must be the union of the steps' functions`);
     return s;
   });
 }
