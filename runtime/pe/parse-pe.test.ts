@@ -5,9 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { asRva } from '../../common/types.ts';
+import { asFileOffset, asRva } from '../../common/types.ts';
 import { mapImage } from './map-image.ts';
-import { parsePe, readAtRva, rvaToFileOffset, sectionOfRva } from './parse-pe.ts';
+import { fileOffsetToRva, parsePe, readAtRva, rvaToFileOffset, sectionOfRva } from './parse-pe.ts';
 import { realCorpusFiles, samplePeFiles } from './test-files.ts';
 
 /** A real mingw-w64 DLL (COFF symbols, TLS, .pdata), or a real corpus DLL when samples are absent. */
@@ -124,6 +124,15 @@ describe('RVA helpers', () => {
       if (s.sizeOfRawData > 5) expect(rvaToFileOffset(v, asRva(s.virtualAddress + 5))).toBe(s.pointerToRawData + 5);
     }
     expect(rvaToFileOffset(v, asRva(0x3c))).toBe(0x3c);
+    // The two directions invert each other on every mapped byte of the file.
+    let mapped = 0;
+    for (let off = 0; off < base.length; off += 7) {
+      const rva = fileOffsetToRva(v, asFileOffset(off));
+      if (rva === null) continue;
+      mapped++;
+      expect(rvaToFileOffset(v, rva)).toBe(off);
+    }
+    expect(mapped).toBeGreaterThan(base.length / 14);
     expect(sectionOfRva(v, asRva(v.optionalHeader.sizeOfImage + 0x1000))).toBeNull();
     expect(rvaToFileOffset(v, asRva(v.optionalHeader.sizeOfImage + 0x1000))).toBeNull();
   });

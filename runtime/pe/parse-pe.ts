@@ -9,7 +9,7 @@
  * a damaged optional directory keeps what was readable and adds a line to `diagnostics`.
  */
 import { err, ok, type Result } from '../../common/errors.ts';
-import { asFileOffset, type FileOffset, type Rva } from '../../common/types.ts';
+import { asFileOffset, asRva, type FileOffset, type Rva } from '../../common/types.ts';
 import type { BaseRelocation, CoffSymbol, ImageSectionHeader, LoadConfig, PeFile, RuntimeFunction, TlsDirectory, UnwindInfo } from './types.ts';
 import { callParser, decodeJson, rawParser } from './wasm.ts';
 
@@ -168,6 +168,22 @@ export function rvaToFileOffset(pe: PeFile, rva: Rva): FileOffset | null {
   let first = Infinity;
   for (const sec of pe.sections) first = Math.min(first, sec.virtualAddress);
   return rva < first && rva < pe.optionalHeader.sizeOfHeaders ? asFileOffset(rva) : null;
+}
+
+/**
+ * RVA of file offset `off`: inside a section's raw data (the part that is mapped) or in
+ * the headers; null for bytes the loader does not map (file alignment padding, overlay,
+ * the part of SizeOfRawData beyond VirtualSize).
+ */
+export function fileOffsetToRva(pe: PeFile, off: FileOffset): Rva | null {
+  for (const s of pe.sections) {
+    const start = rawDataStart(pe, s);
+    const backed = Math.min(s.sizeOfRawData, mappedSize(s));
+    if (off >= start && off - start < backed) return asRva(s.virtualAddress + (off - start));
+  }
+  let first = Infinity;
+  for (const sec of pe.sections) first = Math.min(first, sec.virtualAddress);
+  return off < pe.optionalHeader.sizeOfHeaders && off < first ? asRva(off) : null;
 }
 
 /**
