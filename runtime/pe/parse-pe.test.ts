@@ -132,7 +132,7 @@ describe('RVA helpers', () => {
       mapped++;
       expect(rvaToFileOffset(v, rva)).toBe(off);
     }
-    expect(mapped).toBeGreaterThan(base.length / 14);
+    expect(mapped).toBeGreaterThan(base.length / 7 / 4); // a quarter at least: symbols and padding are not mapped
     expect(sectionOfRva(v, asRva(v.optionalHeader.sizeOfImage + 0x1000))).toBeNull();
     expect(rvaToFileOffset(v, asRva(v.optionalHeader.sizeOfImage + 0x1000))).toBeNull();
   });
