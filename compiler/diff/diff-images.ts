@@ -169,24 +169,43 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
   // Verdicts to a fixed point: a function that needs a refused one in the package is refused.
   const reasons = new Map<number, string>();
   const redirects = new Map<number, RedirectPlan>();
-  for (let again = true; again; ) {
-    again = false;
-    for (const f of newFns) {
-      const st = status[f.index]!;
-      if ((st !== 'changed' && st !== 'added') || reasons.has(f.index)) continue;
-      const o = m.fnNewToOld[f.index]!;
-      let reason = touchesBadGlobal(f) ?? emissionProblem(ctx, f);
-      if (reason === null && o >= 0 && !redirects.has(f.index)) {
-        const r = planRedirect(m.old, oldFns[o]!);
-        if (typeof r === 'string') reason = r;
-        else redirects.set(f.index, r);
-      }
-      if (reason !== null) {
-        reasons.set(f.index, reason);
-        emitted.delete(f.index);
-        again = true;
-      }
+  // Who references whom (functions only), so a refusal re-checks just the referrers.
+  const referrers = new Map<number, number[]>();
+  for (const f of newFns) {
+    if (!emitted.has(f.index)) continue;
+    for (const r of f.decoded.refs) {
+      const g = m.new.fns.containing(r.target);
+      if (g === undefined || g === f) continue;
+      const list = referrers.get(g.index) ?? [];
+      if (list[list.length - 1] !== f.index) list.push(f.index);
+      referrers.set(g.index, list);
     }
+  }
+  const check = (f: FunctionInfo): void => {
+    const st = status[f.index]!;
+    if ((st !== 'changed' && st !== 'added') || reasons.has(f.index)) return;
+    const o = m.fnNewToOld[f.index]!;
+    let reason = touchesBadGlobal(f) ?? emissionProblem(ctx, f);
+    if (reason === null && o >= 0 && !redirects.has(f.index)) {
+      const r = planRedirect(m.old, oldFns[o]!);
+      if (typeof r === 'string') reason = r;
+      else redirects.set(f.index, r);
+    }
+    if (reason !== null) {
+      reasons.set(f.index, reason);
+      emitted.delete(f.index);
+      for (const k of referrers.get(f.index) ?? []) queue.push(k);
+    }
+  };
+  const queue: number[] = [];
+  for (const f of newFns) check(f);
+  while (queue.length > 0) check(newFns[queue.pop()!]!);
+  // Carried data can point at functions too: one more full pass settles those.
+  for (let again = true; again; ) {
+    const before = reasons.size;
+    for (const f of newFns) check(f);
+    while (queue.length > 0) check(newFns[queue.pop()!]!);
+    again = reasons.size !== before;
   }
   const functions: FunctionChange[] = [];
   for (const f of newFns) {
@@ -273,7 +292,38 @@ const UNW_FLAG_UHANDLER = 2;
 const UNW_FLAG_CHAININFO = 4;
 
 /** Why new function `f` cannot be emitted into a package, or null when it can. */
-export function emissionProblem(ctx: ResolveContext, f: FunctionInfo): string | null {
+export function emissionProblem(ctx0: ResolveContext, f: FunctionInfo): string | null {
+  const m = ctx0.m;
+  const d = f.decoded;
+  // Read-only items the function would carry: their pointers must resolve too.
+  const carried: DataItem[] = [];
+  const seenItems = new Set<number>();
+  const ctx: ResolveContext = {
+    ...ctx0,
+    carry(item) {
+      if (!seenItems.has(item.index)) {
+        seenItems.add(item.index);
+        carried.push(item);
+      }
+      return 0;
+    },
+  };
+  const problem = refsProblem(ctx, f);
+  if (problem !== null) return problem;
+  for (let i = 0; i < carried.length; i++) {
+    const item = carried[i]!;
+    const img = m.new.img;
+    for (const rel of relocsIn(img, item.start, item.end)) {
+      const type = img.relocs.get(rel)!;
+      if (type !== 10) return `read-only data ${describeNew(m, item.start)} holds a 32-bit absolute address`;
+      const r = resolveTarget(ctx, absTarget(img, rel, type), null);
+      if (!r.ok) return `read-only data ${describeNew(m, item.start)} it needs: ${r.reason}`;
+    }
+  }
+  return null;
+}
+
+function refsProblem(ctx: ResolveContext, f: FunctionInfo): string | null {
   const m = ctx.m;
   const d = f.decoded;
   if (d.problems.length > 0) return d.problems[0]!;

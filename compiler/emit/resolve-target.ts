@@ -14,9 +14,9 @@ import type { MatchResult } from '../match/match-images.ts';
 /** What the emitter does with each new function. */
 export type EmitRole = 'old' | 'emit';
 
-/** A resolved target: a FixupTarget plus what it stands for (for reports and verification). */
+/** A resolved target, or why there is none. */
 export type Resolved =
-  | { readonly ok: true; readonly target: FixupTarget; readonly what: string }
+  | { readonly ok: true; readonly target: FixupTarget }
   | { readonly ok: false; readonly reason: string };
 
 /** Everything resolution needs; the emitter fills `blockOf` and the carried-data table. */
@@ -35,6 +35,19 @@ export interface ResolveContext {
 }
 
 const fail = (reason: string): Resolved => ({ ok: false, reason });
+
+const slotCache = new WeakMap<MatchResult, Map<string, number>>();
+
+/** `dll!symbol` -> IAT slot RVA in OLD. */
+function oldSlots(m: MatchResult): Map<string, number> {
+  let map = slotCache.get(m);
+  if (map === undefined) {
+    map = new Map();
+    for (const [slot, o] of m.old.img.iat) if (!map.has(`${o.dll}!${o.symbol}`)) map.set(`${o.dll}!${o.symbol}`, slot);
+    slotCache.set(m, map);
+  }
+  return map;
+}
 
 /** Describes an RVA of the new image for messages: `name+0x10` or `0x1234`. */
 export function describeNew(m: MatchResult, t: number): string {
@@ -62,16 +75,15 @@ export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo
   const m = ctx.m;
   const n = m.new;
   if (t < 0) return fail(`reference to an address outside the image`);
-  if (t === 0) return { ok: true, target: { kind: 'image', rva: asRva(0) }, what: '__ImageBase' };
+  if (t === 0) return { ok: true, target: { kind: 'image', rva: asRva(0) } };
   if (t < n.img.pe.optionalHeader.sizeOfHeaders && n.img.sections.every((s) => t < s.rva)) {
-    return { ok: true, target: { kind: 'image', rva: asRva(t) }, what: `PE headers +0x${t.toString(16)}` };
+    return { ok: true, target: { kind: 'image', rva: asRva(t) } };
   }
   const imp = n.img.iat.get(t);
   if (imp !== undefined) {
-    for (const [slot, o] of m.old.img.iat) {
-      if (o.dll === imp.dll && o.symbol === imp.symbol) return { ok: true, target: { kind: 'image', rva: asRva(slot) }, what: `${imp.dll}!${imp.symbol}` };
-    }
-    return { ok: true, target: { kind: 'import-slot', index: ctx.importIndex(imp.dll, imp.symbol) }, what: `new import ${imp.dll}!${imp.symbol}` };
+    const slot = oldSlots(m).get(`${imp.dll}!${imp.symbol}`);
+    if (slot !== undefined) return { ok: true, target: { kind: 'image', rva: asRva(slot) } };
+    return { ok: true, target: { kind: 'import-slot', index: ctx.importIndex(imp.dll, imp.symbol) } };
   }
   if (n.importRanges.some(([s, e]) => t >= s && t < e)) return fail(`reference into the import tables at 0x${t.toString(16)}`);
   const g = n.fns.containing(t);
@@ -80,7 +92,7 @@ export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo
     if (block !== undefined) {
       const off = offsetInFunction(g, ctx.rangeOffsets.get(g.index)!, t);
       if (off === null) return fail(`internal: 0x${t.toString(16)} not in ${describeNew(m, g.entry)}`);
-      return { ok: true, target: { kind: 'block', blockId: block, offset: off }, what: `new ${describeNew(m, t)}` };
+      return { ok: true, target: { kind: 'block', blockId: block, offset: off } };
     }
     const o = m.fnNewToOld[g.index]!;
     if (o < 0) return fail(`reference to ${describeNew(m, t)}, which has no counterpart in the old image and is not in the package`);
@@ -90,7 +102,7 @@ export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo
       if (t >= r.start && t < r.end) {
         const or = og.ranges[i];
         if (or === undefined || (t - r.start >= or.end - or.start && t !== g.entry)) return fail(`reference into ${describeNew(m, t)} has no place in the old function`);
-        return { ok: true, target: { kind: 'image', rva: asRva(or.start + (t - r.start)) }, what: `old ${describeNew(m, t)}` };
+        return { ok: true, target: { kind: 'image', rva: asRva(or.start + (t - r.start)) } };
       }
     }
     return fail(`internal: 0x${t.toString(16)} not in ${describeNew(m, g.entry)}`);
@@ -103,7 +115,7 @@ export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo
   if (item === undefined) {
     const edge = n.img.sections.find((x) => x.rva + x.size === t);
     const oldEdge = edge === undefined ? undefined : m.old.img.sections.find((x) => x.name === edge.name);
-    if (oldEdge !== undefined) return { ok: true, target: { kind: 'image', rva: asRva(oldEdge.rva + oldEdge.size) }, what: `end of ${edge!.name}` };
+    if (oldEdge !== undefined) return { ok: true, target: { kind: 'image', rva: asRva(oldEdge.rva + oldEdge.size) } };
     const sec = n.img.sections.find((s) => t >= s.rva && t < s.rva + s.size);
     if (sec === undefined) return fail(`reference to 0x${t.toString(16)}, outside every section`);
     return fail(sec.executable ? `reference to code outside any function at 0x${t.toString(16)}` : `reference to 0x${t.toString(16)} in ${sec.name}, which is no known object`);
@@ -113,10 +125,10 @@ export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo
     if (o < 0) return fail(`reference to writable data ${describeNew(m, t)} (${item.section}) with no counterpart in the old image: new or moved global`);
     const oi = m.old.items[o]!;
     if (t - item.start >= oi.end - oi.start) return fail(`reference to ${describeNew(m, t)} lies past the end of the old global (layout changed)`);
-    return { ok: true, target: { kind: 'image', rva: asRva(oi.start + (t - item.start)) }, what: `global ${describeNew(m, t)}` };
+    return { ok: true, target: { kind: 'image', rva: asRva(oi.start + (t - item.start)) } };
   }
   const key = m.newNorm.itemKey(item, 'exact');
   const old = ctx.oldRodata.get(key);
-  if (old !== undefined) return { ok: true, target: { kind: 'image', rva: asRva(old.start + (t - item.start)) }, what: `old read-only ${describeNew(m, t)}` };
-  return { ok: true, target: { kind: 'block', blockId: ctx.carry(item), offset: t - item.start }, what: `new read-only ${describeNew(m, t)}` };
+  if (old !== undefined) return { ok: true, target: { kind: 'image', rva: asRva(old.start + (t - item.start)) } };
+  return { ok: true, target: { kind: 'block', blockId: ctx.carry(item), offset: t - item.start } };
 }

@@ -31,19 +31,53 @@ export interface MatchView {
  */
 export type Mode = 'shape' | 'exact' | 'code';
 
-/** A 64-bit (two 32-bit lanes) hash of a string, as 16 hex digits. */
-export function hashString(s: string): string {
-  let h1 = 0x811c9dc5 | 0;
-  let h2 = 0x9747b28c | 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 0x01000193);
-    h2 = Math.imul(h2 ^ c, 0x5bd1e995);
-    h2 ^= h2 >>> 15;
+/** A streaming 64-bit (two 32-bit lanes) hash over bytes and strings. */
+export class Hasher {
+  private h1 = 0x811c9dc5 | 0;
+  private h2 = 0x9747b28c | 0;
+  private n = 0;
+
+  bytes(b: Uint8Array): this {
+    let h1 = this.h1;
+    let h2 = this.h2;
+    for (let i = 0; i < b.length; i++) {
+      const c = b[i]!;
+      h1 = Math.imul(h1 ^ c, 0x01000193);
+      h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+      h2 ^= h2 >>> 15;
+    }
+    this.h1 = h1;
+    this.h2 = h2;
+    this.n += b.length;
+    return this;
   }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 0x85ebca6b);
-  h2 = Math.imul(h2 ^ (h2 >>> 13), 0xc2b2ae35);
-  return (h1 >>> 0).toString(16).padStart(8, '0') + (h2 >>> 0).toString(16).padStart(8, '0') + s.length.toString(36);
+
+  string(s: string): this {
+    let h1 = this.h1;
+    let h2 = this.h2;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 0x01000193);
+      h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+      h2 ^= h2 >>> 15;
+    }
+    this.h1 = h1;
+    this.h2 = h2;
+    this.n += s.length;
+    return this;
+  }
+
+  /** 16 hex digits plus the length consumed. */
+  digest(): string {
+    const h1 = Math.imul(this.h1 ^ (this.h1 >>> 16), 0x85ebca6b);
+    const h2 = Math.imul(this.h2 ^ (this.h2 >>> 13), 0xc2b2ae35);
+    return (h1 >>> 0).toString(16).padStart(8, '0') + (h2 >>> 0).toString(16).padStart(8, '0') + this.n.toString(36);
+  }
+}
+
+/** A 64-bit hash of a string (see Hasher). */
+export function hashString(s: string): string {
+  return new Hasher().string(s).digest();
 }
 
 /** Bytes as a latin1 string (chunked: spreading a large array overflows the stack). */
@@ -175,25 +209,26 @@ export class Normaliser {
     this.visiting.add(item.index);
     try {
       const img = this.a.img;
-      const parts: string[] = [];
       let at = item.start;
       const text = stringExtent(img.image, item.start, item.end);
-      if (text !== null && relocsIn(img, item.start, item.end).length === 0) {
+      const relocs = relocsIn(img, item.start, item.end);
+      if (text !== null && relocs.length === 0) {
         // A C string followed by zero padding: only the string and its terminator are ever
         // read, and the padding shifts with whatever the linker put after it.
-        const key = `s${hashString(latin1(img.image.subarray(item.start, text)))}`;
+        const key = `s${new Hasher().bytes(img.image.subarray(item.start, text)).digest()}`;
         this.itemKeys.set(memo, key);
         return key;
       }
-      for (const rel of relocsIn(img, item.start, item.end)) {
+      const h = new Hasher();
+      for (const rel of relocs) {
         const type = img.relocs.get(rel)!;
         const size = type === 10 ? 8 : 4;
-        parts.push(latin1(img.image.subarray(at, rel)));
-        parts.push(`\u0100${this.targetToken(null, absTarget(img, rel, type), mode)}\u0101`);
+        h.bytes(img.image.subarray(at, rel));
+        h.string(`\u0100${this.targetToken(null, absTarget(img, rel, type), mode)}\u0101`);
         at = Math.min(item.end, rel + size);
       }
-      parts.push(latin1(img.image.subarray(at, item.end)));
-      const key = hashString(parts.join(''));
+      h.bytes(img.image.subarray(at, item.end));
+      const key = h.digest();
       this.itemKeys.set(memo, key);
       return key;
     } finally {
