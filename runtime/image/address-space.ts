@@ -151,16 +151,25 @@ export class AddressSpace {
     return ok(region.bytes.slice(offset, offset + size));
   }
 
-  /** Writes `bytes`; every page must be writable (no implicit protection change). */
+  /**
+   * Writes `bytes`; every page must be writable (no implicit protection change, except that
+   * a copy-on-write page becomes a private read-write one, as on Windows).
+   */
   write(address: Va, bytes: Uint8Array): Result<void> {
     const loc = this.locate(address, bytes.length, 'write');
     if (!loc.ok) return loc;
     const { region, offset } = loc.value;
-    for (let p = Math.floor(offset / PAGE_SIZE); p * PAGE_SIZE < offset + bytes.length; p++) {
+    const p0 = Math.floor(offset / PAGE_SIZE);
+    const p1 = Math.ceil((offset + bytes.length) / PAGE_SIZE);
+    for (let p = p0; p < p1; p++) {
       const prot = region.protection[p] ?? PAGE_NOACCESS;
       if (!isWritable(prot)) return err('APPLY_ACCESS', `write at ${hex(address)}: page ${hex(region.base + BigInt(p * PAGE_SIZE))} is not writable (${hex(prot)})`);
     }
     region.bytes.set(bytes, offset);
+    for (let p = p0; p < p1; p++) {
+      if (region.protection[p] === PAGE_WRITECOPY) region.protection[p] = PAGE_READWRITE;
+      else if (region.protection[p] === PAGE_EXECUTE_WRITECOPY) region.protection[p] = PAGE_EXECUTE_READWRITE;
+    }
     return ok(undefined);
   }
 

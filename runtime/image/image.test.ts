@@ -14,6 +14,7 @@ import {
   PAGE_NOACCESS,
   PAGE_READONLY,
   PAGE_READWRITE,
+  PAGE_WRITECOPY,
 } from '../plan/write-plan.ts';
 import { loadSample, sampleBytes } from '../apply/testing/fixtures.ts';
 import { AddressSpace } from './address-space.ts';
@@ -94,7 +95,7 @@ describe('process image', () => {
     const at = (rva: number) => asVa(image.base + BigInt(rva));
     expect(image.space.query(image.base, 1)).toMatchObject({ value: [{ protection: PAGE_READONLY }] });
     expect(image.space.query(at(text.virtualAddress), 1)).toMatchObject({ value: [{ protection: PAGE_EXECUTE_READ }] });
-    expect(image.space.query(at(data.virtualAddress), 1)).toMatchObject({ value: [{ protection: PAGE_READWRITE }] });
+    expect(image.space.query(at(data.virtualAddress), 1)).toMatchObject({ value: [{ protection: PAGE_WRITECOPY }] });
     expect(image.space.query(at(rdata.virtualAddress), 1)).toMatchObject({ value: [{ protection: PAGE_READONLY }] });
     expect(sectionProtection(text.characteristics)).toBe(PAGE_EXECUTE_READ);
 
@@ -104,6 +105,9 @@ describe('process image', () => {
     const old = image.space.protect(at(text.virtualAddress), 1, PAGE_EXECUTE_READWRITE);
     expect(old).toMatchObject({ ok: true, value: [{ protection: PAGE_EXECUTE_READ, size: 0x1000 }] });
     expect(image.space.write(at(text.virtualAddress), new Uint8Array([0x90])).ok).toBe(true);
+    // A copy-on-write data page becomes a private read-write page on its first write, as on Windows.
+    expect(image.space.write(at(data.virtualAddress), new Uint8Array([1])).ok).toBe(true);
+    expect(image.space.query(at(data.virtualAddress), 1)).toMatchObject({ value: [{ protection: PAGE_READWRITE }] });
   });
 });
 

@@ -7,8 +7,10 @@
  * - Imports are bound: no real DLL is loaded, so every imported (dll, symbol) gets a
  *   deterministic stub address in a stub region near the image (sorted by dll, then name),
  *   and its IAT slot holds that address. New imports resolved later get the next stubs.
- * - Page protections follow the section characteristics (headers read-only, code
- *   execute-read, data read-only or read-write); a page no section covers is no-access.
+ * - Page protections follow the section characteristics as the loader sets them (headers
+ *   read-only, code execute-read, read-only data read-only, writable data copy-on-write);
+ *   a page no section covers is no-access. `loader-vs-wine.test.ts` compares them, page by
+ *   page, with a module Wine loaded.
  * - Simulated threads: a list of instruction pointers the caller sets, which the thread
  *   rule (suspend-threads) looks at.
  */
@@ -25,10 +27,11 @@ import {
   PAGE_EXECUTE,
   PAGE_EXECUTE_READ,
   PAGE_EXECUTE_READWRITE,
+  PAGE_EXECUTE_WRITECOPY,
   PAGE_NOACCESS,
   PAGE_READONLY,
-  PAGE_READWRITE,
   PAGE_SIZE,
+  PAGE_WRITECOPY,
 } from '../plan/write-plan.ts';
 import { AddressSpace, type Region } from './address-space.ts';
 
@@ -69,10 +72,10 @@ export function sectionProtection(characteristics: number): number {
   const x = (characteristics & IMAGE_SCN_MEM_EXECUTE) !== 0;
   const r = (characteristics & IMAGE_SCN_MEM_READ) !== 0;
   const w = (characteristics & IMAGE_SCN_MEM_WRITE) !== 0;
-  // Windows maps writable image sections copy-on-write; a private in-memory image has no
-  // sharing to preserve, so read-write is the honest equivalent.
-  if (x) return w ? PAGE_EXECUTE_READWRITE : r ? PAGE_EXECUTE_READ : PAGE_EXECUTE;
-  if (w) return PAGE_READWRITE;
+  // Writable image sections are mapped copy-on-write, as Windows (and Wine) report them
+  // until the first write turns a page into a private read-write one.
+  if (x) return w ? PAGE_EXECUTE_WRITECOPY : r ? PAGE_EXECUTE_READ : PAGE_EXECUTE;
+  if (w) return PAGE_WRITECOPY;
   return r ? PAGE_READONLY : PAGE_NOACCESS;
 }
 
