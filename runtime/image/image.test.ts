@@ -142,3 +142,35 @@ describe('address space', () => {
     expect(s.read(asVa(0x2_0001_0000n), 4)).toMatchObject({ ok: false, error: { code: 'APPLY_UNMAPPED' } });
   });
 });
+
+describe('module view of a damaged mapped image', () => {
+  it('never throws: every damaged header or directory is a PLAN_IMAGE error or a partial view (seeded, 2,000 cases)', () => {
+    const { image } = loadSample('new-import', 'v1.dll');
+    const pristine = image.space.regionAt(image.base)!.bytes;
+    let a = 0x1234_5678;
+    const rand = (): number => {
+      a = (Math.imul(a ^ (a >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+      return a / 2 ** 32;
+    };
+    // Bytes the parser reads: headers, the import, relocation and debug directories.
+    const hot = [0x3c, 0x80, 0xa0, 0x100, 0x180, ...pe.dataDirectories.flatMap((d) => [d.virtualAddress as number, (d.virtualAddress as number) + 12, (d.virtualAddress as number) + 16])].filter((x) => x > 0 && x < pristine.length);
+    const codes = new Map<string, number>();
+    for (let n = 0; n < 2000; n++) {
+      const bytes = pristine.slice();
+      for (let k = 0; k < 1 + Math.floor(rand() * 6); k++) {
+        const at = rand() < 0.7 ? hot[Math.floor(rand() * hot.length)]! + Math.floor(rand() * 24) : Math.floor(rand() * bytes.length);
+        bytes[at] = rand() < 0.5 ? 0xff : Math.floor(rand() * 256);
+      }
+      let r;
+      try {
+        r = parseModuleView(image.base, bytes);
+      } catch (e) {
+        throw new Error(`case ${n} threw: ${String(e)}`);
+      }
+      const key = r.ok ? 'ok' : r.error.code;
+      if (!r.ok) expect(r.error.message.includes('\n')).toBe(false);
+      codes.set(key, (codes.get(key) ?? 0) + 1);
+    }
+    expect([...codes.keys()].sort()).toEqual(['PLAN_IMAGE', 'ok']);
+  });
+});
