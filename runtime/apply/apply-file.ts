@@ -11,6 +11,7 @@ import type { ProcessBackend } from '../plan/backend.ts';
 import type { PlanOptions } from '../plan/plan-package.ts';
 import { applyPackage, type ApplyReport } from './apply-package.ts';
 
+/** Trust settings for the package file, plus the planning options. */
 export interface ApplyFileOptions extends PlanOptions {
   /** Public keys whose signatures are trusted. */
   readonly trusted: readonly PublicKey[];
@@ -18,6 +19,7 @@ export interface ApplyFileOptions extends PlanOptions {
   readonly allowUnsigned: boolean;
 }
 
+/** The loaded package, its load time, and the apply report. */
 export interface ApplyFileReport {
   readonly loaded: LoadedPackage;
   /** Time to load and verify the package file. */

@@ -22,6 +22,7 @@ export interface FunctionTiming {
   readonly ms: number;
 }
 
+/** What an apply did and how long each part took. */
 export interface ApplyReport {
   readonly plan: WritePlan;
   readonly planMs: number;

@@ -24,8 +24,9 @@ import {
   type VaRange,
 } from '../plan/write-plan.ts';
 
-/** The lowest and highest user-mode addresses a region may use (x64 Windows). */
+/** The lowest user-mode address a region may use (x64 Windows). */
 export const USER_MIN = 0x1_0000n;
+/** One past the highest user-mode address a region may use. */
 export const USER_MAX = 0x7fff_ffff_0000n;
 
 const VALID_PROTECTIONS = new Set([

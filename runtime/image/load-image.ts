@@ -9,6 +9,7 @@ import { mapImage } from '../pe/map-image.ts';
 import { parsePe } from '../pe/parse-pe.ts';
 import { createProcessImage, type ProcessImage } from './process-image.ts';
 
+/** Where and under which name to load a module. */
 export interface LoadOptions {
   /** Where to load; 64K aligned. Default: the file's preferred ImageBase. */
   readonly base?: Va;

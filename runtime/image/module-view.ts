@@ -30,6 +30,7 @@ export interface BoundImport {
   readonly bound: bigint;
 }
 
+/** The target module as the planner sees it (see the module comment). */
 export interface ModuleView {
   readonly base: Va;
   /** SizeOfImage bytes as in the target; unreadable pages are zero. */

@@ -47,6 +47,7 @@ export interface FunctionTable {
   readonly base: Va;
 }
 
+/** One module loaded into a simulated process (see the module comment). */
 export interface ProcessImage {
   readonly space: AddressSpace;
   readonly pe: PeFile;

@@ -27,6 +27,7 @@ export interface TargetModule {
   readonly name: string | null;
 }
 
+/** A target process: queries for the planner, and `execute` for the write-plan steps. */
 export interface ProcessBackend {
   /** `memory` for the process image model, `win32-agent` for a live process. */
   readonly kind: string;

@@ -30,6 +30,7 @@ import {
   type WriteStep,
 } from './write-plan.ts';
 
+/** Planning options: the series state and the thread rule's bounds. */
 export interface PlanOptions {
   /** The plan currently applied to this image (same series), or null for a pristine image. */
   readonly current?: WritePlan | null;

@@ -39,16 +39,24 @@ import { asVa, hex, type Va } from '../../common/types.ts';
 
 /** Win32 page protection constants (winnt.h), used as-is in plans so the agent passes them through. */
 export const PAGE_NOACCESS = 0x01;
+/** PAGE_READONLY. */
 export const PAGE_READONLY = 0x02;
+/** PAGE_READWRITE. */
 export const PAGE_READWRITE = 0x04;
+/** PAGE_WRITECOPY (how the loader maps writable image sections). */
 export const PAGE_WRITECOPY = 0x08;
+/** PAGE_EXECUTE. */
 export const PAGE_EXECUTE = 0x10;
+/** PAGE_EXECUTE_READ. */
 export const PAGE_EXECUTE_READ = 0x20;
+/** PAGE_EXECUTE_READWRITE. */
 export const PAGE_EXECUTE_READWRITE = 0x40;
+/** PAGE_EXECUTE_WRITECOPY. */
 export const PAGE_EXECUTE_WRITECOPY = 0x80;
 
 /** Page size and allocation granularity of x64 Windows. */
 export const PAGE_SIZE = 0x1000;
+/** VirtualAlloc's allocation granularity: region bases are multiples of 64K. */
 export const ALLOCATION_GRANULARITY = 0x1_0000;
 /** A rel32 reaches ±2 GB; the patch region must lie within this distance of every site it serves. */
 export const REL32_REACH = 0x7fff_ffffn;
@@ -62,6 +70,7 @@ export interface VaRange {
   readonly size: number;
 }
 
+/** One primitive step; see the table in the module comment for each op's meaning and undo. */
 export type WriteStep =
   | { readonly op: 'allocate'; readonly address: Va; readonly size: number; readonly protection: number }
   | { readonly op: 'write'; readonly address: Va; readonly bytes: Uint8Array }
@@ -127,6 +136,7 @@ export interface PlannedRegion {
   readonly codeSize: number;
 }
 
+/** The whole plan for applying one package to one image, and for reverting it. */
 export interface WritePlan {
   readonly version: typeof WRITE_PLAN_VERSION;
   /** The series this plan belongs to, and its place in it. */

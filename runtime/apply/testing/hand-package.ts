@@ -42,6 +42,7 @@ function symbolsByRva(pe: PeFile): { rva: number; name: string }[] {
   return out.sort((a, b) => a.rva - b.rva);
 }
 
+/** Which functions the hand-built package carries, and its series. */
 export interface HandPackageSpec {
   /** Functions whose NEW body replaces the old one (redirected). */
   readonly changed: readonly string[];

@@ -8,6 +8,7 @@ import { initPeParser } from '../../pe/wasm.ts';
 import { applyPackage, loadProcessImage, MemoryBackend, revertPackage, writePlanToJson } from '../../index.ts';
 import { packageFromJson } from './package-json.ts';
 
+/** What the flow saw, for comparison between the two realms. */
 export interface PortableResult {
   readonly nodeGlobals: Record<string, string>;
   readonly plan: string;
