@@ -1,17 +1,27 @@
 /**
- * `npm run bench [-- [--quick] [SECTION...]]`: runs every section in bench/sections/ (or
- * the ones named) and writes bench/results/report.md and report.json. See section.ts for
- * how to add a section.
+ * `npm run bench [-- [--quick] [--no-readme] [SECTION...]]`: runs every section in
+ * bench/sections/ (or the ones named) and writes bench/results/report.json, report.md and
+ * report.html, then rewrites the README's headline table (between the bench:headline
+ * markers). See section.ts for how to add a section.
+ *
+ * --quick: fewer pairs and repetitions, for development; it never touches the README.
+ * Naming sections keeps the other sections' last results in the report.
  */
-import { readdirSync, writeFileSync, mkdirSync, existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { cpus, totalmem } from 'node:os';
+import { formatError } from '../common/errors.ts';
+import { benchPairs } from './pairs.ts';
+import { checkReport, computeHeadline, type Report, type ReportSection } from './report.ts';
+import { renderHtml } from './report-html.ts';
+import { headlineMarkdown, renderMarkdown, replaceHeadline } from './report-md.ts';
 import type { BenchContext, BenchSection, SectionResult } from './section.ts';
+import { machineInfo, toolVersions } from './tools.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
+const noReadme = args.includes('--no-readme');
 const wanted = args.filter((a) => !a.startsWith('--'));
 
 const sectionsDir = join(root, 'bench', 'sections');
@@ -26,20 +36,16 @@ if (unknown.length > 0) {
 }
 
 const ctx: BenchContext = { root, quick, log: (line) => process.stderr.write(`bench: ${line}\n`) };
-const machine = {
-  node: process.version,
-  platform: `${process.platform}-${process.arch}`,
-  cpu: cpus()[0]?.model ?? 'unknown',
-  cores: cpus().length,
-  memoryGiB: Math.round(totalmem() / 2 ** 30),
-};
+const machine = machineInfo();
+const tools = toolVersions();
+const started = performance.now();
 
 const resultsDir = join(root, 'bench', 'results');
 mkdirSync(resultsDir, { recursive: true });
 const jsonPath = join(resultsDir, 'report.json');
 // Running a subset keeps the other sections' last results in the report.
-const previous = existsSync(jsonPath) && wanted.length > 0 ? (JSON.parse(readFileSync(jsonPath, 'utf8')) as { sections?: Record<string, { title: string; markdown: string; data: unknown; generatedAt: string }> }) : {};
-const out: Record<string, { title: string; markdown: string; data: unknown; generatedAt: string }> = { ...(previous.sections ?? {}) };
+const previous = existsSync(jsonPath) && wanted.length > 0 ? (JSON.parse(readFileSync(jsonPath, 'utf8')) as { sections?: Record<string, ReportSection> }) : {};
+const sections: Record<string, ReportSection> = { ...(previous.sections ?? {}) };
 
 let failed = 0;
 for (const [i, file] of files.entries()) {
@@ -63,18 +69,32 @@ for (const [i, file] of files.entries()) {
     continue;
   }
   ctx.log(`section ${section.id} done in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-  out[section.id] = { title: section.title, markdown: r.markdown, data: r.data, generatedAt: new Date().toISOString() };
+  sections[section.id] = { title: section.title, markdown: r.markdown, data: r.data, ...(r.charts === undefined ? {} : { charts: r.charts }), generatedAt: new Date().toISOString() };
 }
 
-const generatedAt = new Date().toISOString();
-writeFileSync(jsonPath, `${JSON.stringify({ generatedAt, machine, quick, sections: out }, null, 2)}\n`);
-const md = [
-  '# hotpatch benchmark report',
-  '',
-  `Generated ${generatedAt} by \`npm run bench\`${quick ? ' (--quick)' : ''}. Node ${machine.node}, ${machine.platform}, ${machine.cores} x ${machine.cpu}, ${machine.memoryGiB} GiB.`,
-  '',
-  ...Object.entries(out).flatMap(([id, s]) => [`## ${s.title}`, '', `<!-- section ${id}, ${s.generatedAt} -->`, '', s.markdown.trim(), '']),
-].join('\n');
-writeFileSync(join(resultsDir, 'report.md'), md);
-ctx.log(`wrote bench/results/report.md and report.json`);
-process.exit(failed === 0 ? 0 : 70);
+const report: Report = { generatedAt: new Date().toISOString(), quick, machine, tools, sections, headline: computeHeadline(sections) };
+
+// A report is published only when it is complete: every pair the run measures is in it.
+const measured = benchPairs(root, { quick });
+const expected = { samples: measured.filter((p) => p.group === 'samples').map((p) => p.label), real: measured.filter((p) => p.group === 'real').map((p) => p.label) };
+const problems = checkReport(report, expected);
+for (const p of problems) process.stderr.write(`bench: BENCH_REPORT_INCONSISTENT: ${p}\n`);
+
+writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+writeFileSync(join(resultsDir, 'report.md'), renderMarkdown(report));
+writeFileSync(join(resultsDir, 'report.html'), renderHtml(report));
+ctx.log('wrote bench/results/report.md, report.json and report.html');
+
+if (!quick && !noReadme && problems.length === 0 && failed === 0) {
+  const readmePath = join(root, 'README.md');
+  const updated = replaceHeadline(readFileSync(readmePath, 'utf8'), headlineMarkdown(report.headline, report));
+  if (updated.ok) {
+    writeFileSync(readmePath, updated.value);
+    ctx.log('rewrote the README headline table');
+  } else {
+    process.stderr.write(`bench: ${formatError(updated.error)}\n`);
+    failed++;
+  }
+}
+ctx.log(`total ${((performance.now() - started) / 1000).toFixed(1)} s`);
+process.exit(failed === 0 && problems.length === 0 ? 0 : 70);
