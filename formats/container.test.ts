@@ -195,6 +195,7 @@ describe('loadPackage: semantic validation', () => {
     ['a changed function without a redirect', (p) => ({ ...p, redirects: p.redirects.slice(0, 2) }), 'functions[2]: changed function at 0x1200 has no redirect'],
     ['a delta reading past its base', (p) => ({ ...p, codeBlocks: [{ ...p.codeBlocks[0]!, bytes: { kind: 'delta', base: { rva: asRva(0x1100), length: 0x80 }, baseSha256: new Uint8Array(32), size: 0x90, ops: [{ kind: 'copy', offset: 0, length: 0x90 }] } }, p.codeBlocks[1]!] }), 'codeBlocks[0].bytes.ops[0] copies [0, 144) outside its 128-byte base'],
     ['an unwind entry past its block', (p) => ({ ...p, codeBlocks: [{ ...p.codeBlocks[0]!, unwind: { ...p.codeBlocks[0]!.unwind!, runtimeFunctions: [{ beginOffset: 0, endOffset: 0x100, unwindInfoOffset: 0 }] } }, p.codeBlocks[1]!] }), 'codeBlocks[0].unwind.runtimeFunctions[0]: [0, 256) is empty or outside its 131-byte block'],
+    ['an addr32nb fixup outside unwind data', (p) => ({ ...p, dataBlocks: [{ ...p.dataBlocks[0]!, fixups: [{ kind: 'addr32nb', offset: 0, target: { kind: 'image', rva: asRva(0x1000) }, addend: 0n }] }] }), 'dataBlocks[0].fixups[0]: addr32nb fixups belong in unwind data only'],
     ['a non-AMD64 target', (p) => ({ ...p, target: { ...p.target, machine: 0x14c } }), 'target.machine: 0x14c is not AMD64 (0x8664)'],
     ['an alignment that is not a power of two', (p) => ({ ...p, dataBlocks: [{ ...p.dataBlocks[0]!, alignment: 12 }] }), 'dataBlocks[0].alignment: 12 is not a power of two in 1..4096'],
   ];

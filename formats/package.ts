@@ -83,8 +83,9 @@ export type FixupTarget =
 /**
  * A place the runtime completes. Relative kinds store S + A - P (P = address of the field,
  * so a rel32 branch has A = -4 plus any displacement); abs64 stores S + A; addr32nb stores
- * S + A - B with B the target image's load base (an image-relative u32, as in .pdata,
- * UNWIND_INFO handler RVAs and jump tables).
+ * S + A - B with B the package's unwind base (a u32, as in .pdata and UNWIND_INFO handler
+ * RVAs; only allowed in unwind data). The runtime picks B = min(patch region, image base) and
+ * registers the package's function table with that BaseAddress.
  */
 export interface Fixup {
   readonly kind: FixupKind;

@@ -61,11 +61,14 @@ function covered(ranges: readonly RvaRange[], rva: number, len: number): boolean
   return rva + len <= r.rva + r.length;
 }
 
-function checkFixups(fixups: readonly Fixup[], size: number, path: string, ctx: { blocks: Map<number, number>; imports: number; sizeOfImage: number }): void {
+function checkFixups(fixups: readonly Fixup[], size: number, path: string, ctx: { blocks: Map<number, number>; imports: number; sizeOfImage: number }, inUnwind: boolean): void {
   const spans: Array<readonly [number, number, number]> = [];
   fixups.forEach((f, i) => {
     const at = `${path}[${i}]`;
     const w = FIXUP_WIDTH[f.kind];
+    // ADDR32NB is relative to the unwind base the runtime registers the function table with,
+    // which only unwind data is read against; in code or data it would mean something else.
+    if (f.kind === 'addr32nb' && !inUnwind) fail(`${at}: addr32nb fixups belong in unwind data only`);
     if (f.offset + w > size) fail(`${at}: offset ${f.offset} + ${w} bytes is outside its ${size}-byte container`);
     const t = f.target;
     if (t.kind === 'image') {
@@ -146,7 +149,7 @@ function run(p: HotpatchPackage): void {
   const ctx = { blocks, imports: p.imports.length, sizeOfImage: t.sizeOfImage };
   p.codeBlocks.forEach((b, i) => {
     const size = blocks.get(b.id)!;
-    checkFixups(b.fixups, size, `codeBlocks[${i}].fixups`, ctx);
+    checkFixups(b.fixups, size, `codeBlocks[${i}].fixups`, ctx, false);
     const u = b.unwind;
     if (u === null) return;
     const path = `codeBlocks[${i}].unwind`;
@@ -159,9 +162,9 @@ function run(p: HotpatchPackage): void {
       // UNWIND_INFO is DWORD-aligned and at least its 4-byte header long.
       if (r.unwindInfoOffset % 4 !== 0 || r.unwindInfoOffset + 4 > u.unwindInfo.length) fail(`${at}: unwindInfoOffset ${r.unwindInfoOffset} is unaligned or outside the ${u.unwindInfo.length}-byte unwind info`);
     });
-    checkFixups(u.unwindFixups, u.unwindInfo.length, `${path}.unwindFixups`, ctx);
+    checkFixups(u.unwindFixups, u.unwindInfo.length, `${path}.unwindFixups`, ctx, true);
   });
-  p.dataBlocks.forEach((b, i) => checkFixups(b.fixups, blocks.get(b.id)!, `dataBlocks[${i}].fixups`, ctx));
+  p.dataBlocks.forEach((b, i) => checkFixups(b.fixups, blocks.get(b.id)!, `dataBlocks[${i}].fixups`, ctx, false));
 
   // Redirects: every written range inside the image, covered by the relied ranges, and no
   // two of them overlapping (so no redirect clobbers another's expected bytes).

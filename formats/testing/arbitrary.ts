@@ -107,11 +107,12 @@ export function arbitraryPackage(): fc.Arbitrary<HotpatchPackage> {
       dataIds.forEach((id, i) => sizes.set(id, blockSize(dataBytes[i]!)));
       const allIds = [...codeIds, ...dataIds];
 
-      const fixupsIn = (raw: readonly RawFixup[], size: number): Fixup[] => {
+      const fixupsIn = (raw: readonly RawFixup[], size: number, inUnwind = false): Fixup[] => {
         const out: Fixup[] = [];
         const taken: Array<[number, number]> = [];
         for (const f of raw) {
-          const kind = FIXUP_KINDS[f.kind]!;
+          // addr32nb only in unwind data (validation rule); elsewhere fold it onto rel32.
+          const kind = !inUnwind && FIXUP_KINDS[f.kind] === 'addr32nb' ? 'rel32' : FIXUP_KINDS[f.kind]!;
           const w = FIXUP_WIDTH[kind];
           if (size < w) continue;
           const offset = f.offset % (size - w + 1);
@@ -138,7 +139,7 @@ export function arbitraryPackage(): fc.Arbitrary<HotpatchPackage> {
           begin = end;
           return rf;
         });
-        return { runtimeFunctions, unwindInfo: info, unwindFixups: fixupsIn(u.fixups, info.length) };
+        return { runtimeFunctions, unwindInfo: info, unwindFixups: fixupsIn(u.fixups, info.length, true) };
       };
       const codeBlocks: CodeBlock[] = r.code.map((b, i) => ({ id: codeIds[i]!, alignment: b.alignment, bytes: codeBytes[i]!, fixups: fixupsIn(b.fixups, sizes.get(codeIds[i]!)!), unwind: unwindOf(b.unwind, sizes.get(codeIds[i]!)!) }));
       const dataBlocks: DataBlock[] = r.data.map((b, i) => ({ id: dataIds[i]!, alignment: b.alignment, bytes: dataBytes[i]!, fixups: fixupsIn(b.fixups, sizes.get(dataIds[i]!)!) }));

@@ -149,7 +149,7 @@ export async function fullPackage(): Promise<HotpatchPackage> {
           { kind: 'rip-disp32', offset: 0x30, target: { kind: 'import-slot', index: 0 }, addend: -8n },
           { kind: 'abs64', offset: 0x38, target: { kind: 'block', blockId: 2, offset: 0 }, addend: 0n },
           { kind: 'abs64', offset: 0x60, target: { kind: 'import-address', index: 1 }, addend: 0n },
-          { kind: 'addr32nb', offset: 0x70, target: { kind: 'image', rva: asRva(0x2000) }, addend: 0n },
+          { kind: 'rip-disp32', offset: 0x70, target: { kind: 'image', rva: asRva(0x2000) }, addend: -5n },
         ],
         unwind: {
           runtimeFunctions: [
