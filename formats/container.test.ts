@@ -161,6 +161,13 @@ describe('loadPackage: payload', () => {
     expect(await code(await wrapRaw(Uint8Array.of(0x0a, 0x50, 0x08)), ANY)).toBe('PKG_DECODE');
   });
 
+  it('refuses deeply nested unknown groups (no stack overflow escapes)', async () => {
+    // Field 15, wire type 3 (start group), 500,000 levels deep: protobufjs skips groups
+    // recursively, so this exhausts the stack; it must come back as PKG_DECODE.
+    const r = await loadPackage(await wrapRaw(new Uint8Array(500_000).fill(0x7b)), ANY);
+    expect(r.ok ? 'ok' : r.error.code).toBe('PKG_DECODE');
+  });
+
   it('refuses a package without a target, or with an unknown enum value', async () => {
     expect(await code(await wrapRaw(Uint8Array.of(0x12, 0x00)), ANY)).toBe('PKG_INVALID');
     const m = hotpatch.Package.decode(encodePayload(await minimalPackage()));

@@ -1,0 +1,25 @@
+/**
+ * The package format's public API: build a package model (formats/package.ts), encode and
+ * sign it, load and check it, and describe it. See formats/FORMAT.md for the format itself.
+ * Imports no `node:` module (keys and hashes use WebCrypto), so it runs in any JS runtime.
+ */
+export type * from './package.ts';
+export { FORMAT_MAJOR, FORMAT_MINOR, REDIRECT_SITE_LENGTH, REDIRECT_PAD_LENGTH } from './package.ts';
+export {
+  encodePackage,
+  loadPackage,
+  readHeader,
+  LOAD_ERROR_CODES,
+  DEFAULT_MAX_UNCOMPRESSED,
+  type ContainerHeader,
+  type EncodeOptions,
+  type LoadOptions,
+  type LoadedPackage,
+  type SignatureStatus,
+} from './container.ts';
+export { encodePayload, decodePayload, payloadBreakdown, type PayloadBreakdown } from './codec.ts';
+export { validatePackage, blockSize, FIXUP_WIDTH } from './validate.ts';
+export { encodeDelta, applyDelta, checkDelta } from './delta.ts';
+export { generateKeyPair, importPublicKey, importSigningKey, sha256, sign, verify, type PublicKey, type SigningKey } from './keys.ts';
+export { describePackage, type PackageReport } from './describe.ts';
+export { packageToJson } from './json.ts';
