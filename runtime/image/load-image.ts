@@ -15,6 +15,8 @@ export interface LoadOptions {
   readonly base?: Va;
   /** Module name for reports (e.g. `logic.dll`). */
   readonly name?: string | null;
+  /** Where the import stubs go (64K aligned); default: the first free range near the image. */
+  readonly stubAt?: Va;
 }
 
 /** Parses, maps, binds and protects `bytes` into a new ProcessImage (see the module comment). */
@@ -26,5 +28,5 @@ export function loadProcessImage(bytes: Uint8Array, options: LoadOptions = {}): 
   if (base % 0x1_0000n !== 0n) return err('PLAN_IMAGE', `image base ${hex(base)} is not 64K aligned`);
   const mapped = mapImage(bytes, base);
   if (!mapped.ok) return mapped;
-  return createProcessImage(pe.value, mapped.value, base, options.name ?? null);
+  return createProcessImage(pe.value, mapped.value, base, options.name ?? null, options.stubAt ?? null);
 }

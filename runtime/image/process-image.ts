@@ -82,9 +82,10 @@ export function sectionProtection(characteristics: number): number {
 
 /**
  * Builds the process image from a parsed PE and its mapped bytes (`mapImage(bytes, base)`,
- * SizeOfImage long, relocated for `base`).
+ * SizeOfImage long, relocated for `base`). `stubAt` fixes the stub region's address
+ * (64K aligned, free); by default it is the first fit near the image.
  */
-export function createProcessImage(pe: PeFile, mapped: Uint8Array, base: Va, name: string | null = null): Result<ProcessImage> {
+export function createProcessImage(pe: PeFile, mapped: Uint8Array, base: Va, name: string | null = null, stubAt: Va | null = null): Result<ProcessImage> {
   const sizeOfImage = pe.optionalHeader.sizeOfImage;
   if (mapped.length !== sizeOfImage) return err('PLAN_IMAGE', `mapped image is ${mapped.length} bytes, SizeOfImage is ${sizeOfImage}`);
   if (base % BigInt(ALLOCATION_GRANULARITY) !== 0n) return err('PLAN_IMAGE', `image base ${hex(base)} is not 64K aligned`);
@@ -113,7 +114,9 @@ export function createProcessImage(pe: PeFile, mapped: Uint8Array, base: Va, nam
   for (const d of pe.imports) for (const s of d.symbols) keys.add(stubKey(d.dll, s.name, s.ordinal));
   const sorted = [...keys].sort();
   const stubBytes = (sorted.length + SPARE_STUBS) * STUB_SIZE;
-  const at = space.findFree({ start: base, size: sizeOfImage }, stubBytes);
+  // Default: first fit near the image. A caller replaying another process's plan puts the
+  // stubs where that plan does not allocate.
+  const at = stubAt === null ? space.findFree({ start: base, size: sizeOfImage }, stubBytes) : ok(stubAt);
   if (!at.ok) return at;
   const stubRegion = space.allocate(at.value, stubBytes, PAGE_EXECUTE_READ, 'stubs');
   if (!stubRegion.ok) return stubRegion;
