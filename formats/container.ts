@@ -206,12 +206,14 @@ async function checkSignature(bytes: Uint8Array, h: ContainerHeader, opts: LoadO
     if (opts.allowUnsigned) return ok({ status: 'not-verified', keyId });
     return err('SIG_UNTRUSTED', `package is signed by key ${keyId} but no trusted keys were given`);
   }
-  const key = opts.trusted.find((k) => toHex(k.id) === keyId);
-  if (key === undefined) return err('SIG_UNTRUSTED', `package is signed by key ${keyId}, which is not among the ${opts.trusted.length} trusted key(s)`, 24);
+  // Key ids are 8 bytes, so two trusted keys could share one: try every key that matches.
+  const candidates = opts.trusted.filter((k) => toHex(k.id) === keyId);
+  if (candidates.length === 0) return err('SIG_UNTRUSTED', `package is signed by key ${keyId}, which is not among the ${opts.trusted.length} trusted key(s)`, 24);
   const end = HEADER_LENGTH + h.payloadLength;
-  const good = await verify(key, bytes.subarray(0, end), bytes.subarray(end, end + h.signatureLength));
-  if (!good) return err('SIG_BAD', `signature does not verify with key ${keyId}: the package was altered or signed by another key`, end);
-  return ok({ status: 'verified', keyId });
+  for (const key of candidates) {
+    if (await verify(key, bytes.subarray(0, end), bytes.subarray(end, end + h.signatureLength))) return ok({ status: 'verified', keyId });
+  }
+  return err('SIG_BAD', `signature does not verify with key ${keyId}: the package was altered or signed by another key`, end);
 }
 
 /**
