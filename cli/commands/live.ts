@@ -88,6 +88,8 @@ export default defineCommand({
       keptRegions: closed.value.kept.map((k) => hex(k)),
       timing: {
         pauseUs: a.pauseUs,
+        // The same pause seen from this process (includes the pipe round trips to the agent).
+        pauseWallMs: round(a.execute.pauseMs),
         releasePauseUs: closed.value.releasePauseUs,
         loadPackageMs: round(tLoaded - t0),
         attachMs: round(tAttached - tLoaded),

@@ -214,6 +214,10 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     for (const r of replies) if (!r.ok) expect(r.error.message).not.toMatch(/\n/);
     const hello = await a.value.request('hello');
     expect(hello.ok).toBe(true);
+    // In a batch, the first failure makes the agent skip (not execute) the rest until `end`.
+    const batch = await a.value.requestMany(['batch', `read 0x${t.valueFn.toString(16)} 1`, 'read 0x8 1', `read 0x${t.valueFn.toString(16)} 1`, 'end', `read 0x${t.valueFn.toString(16)} 1`]);
+    expect(batch.map((r) => (r.ok ? 'ok' : r.error.code))).toEqual(['ok', 'ok', 'LIVE_READ_FAILED', 'LIVE_SKIPPED', 'ok', 'ok']);
+    expect(batch[4]?.ok && batch[4].value['failedAt']).toBe(1);
     await a.value.close();
   });
 
