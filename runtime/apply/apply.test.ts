@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { asVa, type Va } from '../../common/types.ts';
 import type { HotpatchPackage } from '../../formats/package.ts';
 import { parsePe } from '../pe/parse-pe.ts';
+import type { ProcessBackend } from '../plan/backend.ts';
 import { planPackage } from '../plan/plan-package.ts';
 import { PAGE_EXECUTE_READ, PAGE_READONLY, type WritePlan } from '../plan/write-plan.ts';
 import { applyPackage, revertPackage } from './apply-package.ts';
@@ -99,6 +100,30 @@ describe('apply to the in-memory process image', () => {
       if (!r.ok) expect(r.error.code).toBe('APPLY_FAULT_INJECTED');
       expect(fingerprint(image), `state after fault at step ${k} (${plan.steps[k]!.op})`).toBe(before);
       expect(backend.suspended).toBe(false);
+    }
+  });
+
+  it('a backend that throws mid-apply (a broken agent pipe) is a failed step: rolled back, APPLY_BACKEND', async () => {
+    const plan = await planFor(helperPkg());
+    for (const k of [1, 5, plan.steps.findIndex((s) => s.op === 'redirect')]) {
+      const { image, backend } = loadSample('new-helper', 'v1.dll');
+      const before = fingerprint(image);
+      let calls = 0;
+      const throwing: ProcessBackend = {
+        kind: 'throwing',
+        module: backend.module,
+        read: (a, n) => backend.read(a, n),
+        queryProtection: (a, n) => backend.queryProtection(a, n),
+        findFreeRegion: (near, n) => backend.findFreeRegion(near, n),
+        resolveImport: (d, n, o) => backend.resolveImport(d, n, o),
+        execute: (step) => {
+          if (calls++ === k) throw new Error('agent pipe closed');
+          return backend.execute(step);
+        },
+      };
+      const r = await applyPlan(throwing, plan);
+      expect(r.ok ? 'applied' : `${r.error.code}: ${r.error.message}`).toBe(`APPLY_BACKEND: step ${k} (${plan.steps[k]!.op}): backend throwing threw during ${plan.steps[k]!.op}: agent pipe closed`);
+      expect(fingerprint(image)).toBe(before);
     }
   });
 

@@ -7,7 +7,7 @@
  */
 import { err, ok, type HotpatchError, type Result } from '../../common/errors.ts';
 import type { ProcessBackend } from '../plan/backend.ts';
-import { undoOf, type WritePlan, type WriteStep } from '../plan/write-plan.ts';
+import { undoOf, type StepObservation, type WritePlan, type WriteStep } from '../plan/write-plan.ts';
 
 /** What executing a list of steps took. */
 export interface ExecuteReport {
@@ -26,6 +26,18 @@ export interface ExecuteReport {
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
 /**
+ * One step on the backend. A backend that throws (a bug, or a live agent whose pipe broke)
+ * is treated as a failed step, so the transaction still rolls back what it can.
+ */
+async function run(backend: ProcessBackend, step: WriteStep): Promise<Result<StepObservation>> {
+  try {
+    return await backend.execute(step);
+  } catch (e) {
+    return err('APPLY_BACKEND', `backend ${backend.kind} threw during ${step.op}: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+  }
+}
+
+/**
  * Executes `steps` as one transaction. On failure returns the failing step's error (its
  * message prefixed with the step index); if the rollback itself fails, APPLY_ROLLBACK
  * names both failures (the target may then be inconsistent: that is the one case this
@@ -41,7 +53,7 @@ export async function executeSteps(backend: ProcessBackend, steps: readonly Writ
   let bytesWritten = 0;
   for (const [i, step] of steps.entries()) {
     const ts = now();
-    const r = await backend.execute(step);
+    const r = await run(backend, step);
     stepMs.push(now() - ts);
     if (!r.ok) {
       const failure: HotpatchError = { ...r.error, message: `step ${i} (${step.op}): ${r.error.message}` };
@@ -72,20 +84,20 @@ async function rollback(backend: ProcessBackend, undo: readonly WriteStep[][], s
       }
       if (step.op === 'redirect' && !suspended) {
         // Put the old bytes back only with every thread stopped, as when they were replaced.
-        const s = await backend.execute({ op: 'suspend-threads', avoid: [], attempts: 1, retryDelayMs: 0 });
+        const s = await run(backend, { op: 'suspend-threads', avoid: [], attempts: 1, retryDelayMs: 0 });
         if (!s.ok) {
           errors.push(s.error);
           continue;
         }
         suspended = true;
       }
-      const r = await backend.execute(step);
+      const r = await run(backend, step);
       // Keep going: undoing as much as possible beats stopping half way.
       if (!r.ok) errors.push(r.error);
     }
   }
   if (suspended) {
-    const r = await backend.execute({ op: 'resume-threads' });
+    const r = await run(backend, { op: 'resume-threads' });
     if (!r.ok) errors.push(r.error);
   }
   const first = errors[0];
