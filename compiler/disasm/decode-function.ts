@@ -7,7 +7,7 @@
  * code the analysis cannot see still changes the function's normalised form.
  */
 import { Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
-import { absTarget, readU32, relocsIn, sectionAt, type MappedImage } from '../functions/map-image.ts';
+import { absTarget, lowerBound, readU32, relocsIn, sectionAt, type MappedImage } from '../functions/map-image.ts';
 
 /** How a reference field encodes its target. */
 export type RefKind = 'rel8' | 'rel32' | 'riprel32' | 'abs64' | 'abs32' | 'imagerel32';
@@ -139,7 +139,6 @@ function decodeWith(
   const triedGaps = new Set<number>();
   let maxEnd = entry;
   let usesImageBase = false;
-  const imageRelCandidates: Pending[] = [];
 
   for (let round = 0; ; round++) {
   while (work.length > 0) {
@@ -167,7 +166,6 @@ function decodeWith(
       if (end > maxEnd) maxEnd = end;
       collectRefs(img, decoder, insn, p, end);
       if (!usesImageBase && p.refs.some((r) => r.kind === 'riprel32' && r.target === 0)) usesImageBase = true;
-      if (insn.memoryDisplSize === 4 && !insn.isIpRelMemoryOperand && insn.memoryBase !== Register.None) imageRelCandidates.push(p);
       let next: number | null = end;
       switch (flow) {
         case FlowControl.ConditionalBranch:
@@ -228,8 +226,9 @@ function decodeWith(
   // MSVC switch code reads `[base + idx*4 + T]` with base = __ImageBase: such displacements
   // are image-relative references (no base relocation covers them).
   if (usesImageBase) {
-    for (const p of imageRelCandidates) {
+    for (const p of byRva.values()) {
       decodeAt(p.rva);
+      if (insn.memoryDisplSize !== 4 || insn.isIpRelMemoryOperand || insn.memoryBase === Register.None) continue;
       const displ = Number(insn.memoryDisplacementU64 & 0xffffffffn);
       if (displ > 0 && sectionAt(img, displ) !== undefined && !p.refs.some((r) => r.kind === 'imagerel32')) {
         const co = decoder.getConstantOffsets(insn);
@@ -354,6 +353,8 @@ function collectRefs(img: MappedImage, decoder: Decoder, insn: Instruction, p: P
       isBranch: false,
     });
   }
+  const first = lowerBound(img.relocRvas, rva);
+  if (first >= img.relocRvas.length || img.relocRvas[first]! >= end) return;
   for (const r of relocsIn(img, rva, end)) {
     const type = img.relocs.get(r)!;
     p.refs.push({

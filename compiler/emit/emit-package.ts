@@ -72,17 +72,38 @@ export function emitPackage(diff: ImageDiff, opts: EmitOptions): Result<EmittedP
     const c = verdictOf.get(f.index);
     if (c?.status === 'changed' && c.verdict === 'hotpatchable') chosen.add(f.index);
   }
+  // Reachability goes through code references and through read-only data the package will
+  // carry (a new vtable pointing at a new function), and through exception data.
+  const oldRodata = oldRodataByKey(m);
   const work = [...chosen];
-  while (work.length > 0) {
-    const f = newFns[work.pop()!]!;
-    for (const r of f.decoded.refs) {
-      const g = m.new.fns.containing(r.target);
-      if (g === undefined || chosen.has(g.index)) continue;
+  const seenItems = new Set<number>();
+  const visitTarget = (t: number, itemWork: DataItem[]): void => {
+    const g = m.new.fns.containing(t);
+    if (g !== undefined) {
+      if (chosen.has(g.index)) return;
       const c = verdictOf.get(g.index);
       if (c?.status === 'added' && c.verdict === 'hotpatchable') {
         chosen.add(g.index);
         work.push(g.index);
       }
+      return;
+    }
+    const item = m.new.itemAt(t);
+    if (item === undefined || item.writable || seenItems.has(item.index)) return;
+    if (oldRodata.has(m.newNorm.itemKey(item, 'exact'))) return;
+    seenItems.add(item.index);
+    itemWork.push(item);
+  };
+  while (work.length > 0) {
+    const f = newFns[work.pop()!]!;
+    const itemWork: DataItem[] = [];
+    for (const r of f.decoded.refs) visitTarget(r.target, itemWork);
+    for (const rf of f.pdata) {
+      if (rf.unwind?.handler !== null && rf.unwind?.handler !== undefined) visitTarget(rf.unwind.handler as number, itemWork);
+    }
+    while (itemWork.length > 0) {
+      const item = itemWork.pop()!;
+      for (const rel of relocsIn(m.new.img, item.start, item.end)) visitTarget(absTarget(m.new.img, rel, m.new.img.relocs.get(rel)!), itemWork);
     }
   }
   for (const f of newFns) if (chosen.has(f.index)) carriedFns.push(f);
@@ -102,7 +123,7 @@ export function emitPackage(diff: ImageDiff, opts: EmitOptions): Result<EmittedP
     m,
     blockOf,
     rangeOffsets,
-    oldRodata: oldRodataByKey(m),
+    oldRodata,
     carry(item) {
       let id = carriedItems.get(item.index);
       if (id === undefined) {

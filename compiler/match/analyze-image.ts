@@ -62,6 +62,16 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
     if (d !== undefined && d.size > 0) importRanges.push([d.virtualAddress as number, (d.virtualAddress as number) + d.size]);
   }
   for (const slot of img.iat.keys()) importRanges.push([slot, slot + 8]);
+  // Few disjoint ranges (the IAT slots mostly sit inside the IAT directory).
+  importRanges.sort((a, b) => a[0] - b[0]);
+  const merged: Array<[number, number]> = [];
+  for (const [s, e] of importRanges) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && s <= last[1]) last[1] = Math.max(last[1], e);
+    else merged.push([s, e]);
+  }
+  importRanges.length = 0;
+  importRanges.push(...merged);
   const inImports = (rva: number): boolean => importRanges.some(([s, e]) => rva >= s && rva < e);
 
   const starts = new Map<number, string | null>();
