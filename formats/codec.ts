@@ -9,6 +9,7 @@ import $protobuf from 'protobufjs/minimal.js';
 import type Long from 'long';
 import { err, ok, type Result } from '../common/errors.ts';
 import type { Rva } from '../common/types.ts';
+import { encodeDelta } from './delta.ts';
 import { hotpatch } from './generated/hotpatch.js';
 import type {
   BlockBytes,
@@ -378,4 +379,21 @@ export function payloadBreakdown(p: HotpatchPackage): PayloadBreakdown {
   const total = len(pb.Package.encode(m));
   const known = code + fixups + unwind + data + imports + redirects + functions + target;
   return { code, fixups, unwind, data, imports, redirects, functions, target, other: total - known, total };
+}
+
+/** Bytes a BlockBytes value takes on the wire (the encoded message, without its field tag). */
+export function encodedBlockBytesSize(b: BlockBytes): number {
+  return pb.BlockBytes.encode(bytesMsg(b)).finish().length;
+}
+
+/**
+ * How to store `bytes`: as a delta against `base` (an old-image range, its bytes and their
+ * SHA-256) when that encodes smaller than the literal, else literally. Exact wire sizes, so
+ * a delta never costs more than the literal before compression (FORMAT.md measures after).
+ */
+export function chooseBlockBytes(bytes: Uint8Array, base?: { readonly range: RvaRange; readonly bytes: Uint8Array; readonly sha256: Uint8Array }): BlockBytes {
+  const literal: BlockBytes = { kind: 'literal', bytes };
+  if (base === undefined || base.bytes.length === 0 || bytes.length === 0) return literal;
+  const delta: BlockBytes = { kind: 'delta', base: base.range, baseSha256: base.sha256, size: bytes.length, ops: encodeDelta(base.bytes, bytes) };
+  return encodedBlockBytesSize(delta) < encodedBlockBytesSize(literal) ? delta : literal;
 }

@@ -3,6 +3,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { applyDelta, checkDelta, deltaResultLength, encodeDelta, MIN_COPY } from './delta.ts';
 import { pseudoCode } from './testing/sample-packages.ts';
+import { chooseBlockBytes, encodedBlockBytesSize } from './codec.ts';
+import { asRva } from '../common/types.ts';
 import { hotpatch } from './generated/hotpatch.js';
 import type { DeltaOp } from './package.ts';
 
@@ -81,6 +83,30 @@ describe('delta encoding', () => {
     const target = pseudoCode(1024, 2);
     const ops = encodeDelta(base, target);
     expect(ops).toEqual([{ kind: 'literal', bytes: target }]);
+  });
+
+  it('chooseBlockBytes keeps whichever form encodes smaller (property)', () => {
+    fc.assert(
+      fc.property(editedPair, ([base, target]) => {
+        if (target.length === 0) return;
+        const range = { rva: asRva(0x1000), length: Math.max(1, base.length) };
+        const b = chooseBlockBytes(target, { range, bytes: base, sha256: new Uint8Array(32) });
+        const literal = encodedBlockBytesSize({ kind: 'literal', bytes: target });
+        expect(encodedBlockBytesSize(b)).toBeLessThanOrEqual(literal);
+        if (b.kind === 'delta') {
+          const r = applyDelta(base, b.ops, b.size);
+          expect(r.ok && Buffer.from(r.value).equals(Buffer.from(target))).toBe(true);
+        }
+      }),
+      { numRuns: 200 },
+    );
+    // A lightly edited 2 KiB body is stored as a delta, a tiny one literally.
+    const body = pseudoCode(2048, 3);
+    const edited = body.slice();
+    edited[100] = 0x90;
+    expect(chooseBlockBytes(edited, { range: { rva: asRva(0x1000), length: 2048 }, bytes: body, sha256: new Uint8Array(32) }).kind).toBe('delta');
+    const tiny = pseudoCode(12, 3);
+    expect(chooseBlockBytes(tiny.map((x) => x ^ 1), { range: { rva: asRva(0x1000), length: 12 }, bytes: tiny, sha256: new Uint8Array(32) }).kind).toBe('literal');
   });
 
   it('refuses ops that read outside the base or produce the wrong length', () => {

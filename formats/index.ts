@@ -17,7 +17,7 @@ export {
   type LoadedPackage,
   type SignatureStatus,
 } from './container.ts';
-export { encodePayload, decodePayload, payloadBreakdown, type PayloadBreakdown } from './codec.ts';
+export { encodePayload, decodePayload, payloadBreakdown, chooseBlockBytes, encodedBlockBytesSize, type PayloadBreakdown } from './codec.ts';
 export { validatePackage, blockSize, FIXUP_WIDTH } from './validate.ts';
 export { encodeDelta, applyDelta, checkDelta } from './delta.ts';
 export { generateKeyPair, importPublicKey, importSigningKey, sha256, sign, verify, type PublicKey, type SigningKey } from './keys.ts';
