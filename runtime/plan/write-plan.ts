@@ -25,8 +25,10 @@
  * | `free`              | VirtualFreeEx(address, 0, MEM_RELEASE) of a region this tool allocated; the backend reads its bytes and protections first | `allocate` + `write` + `protect` of what was there |
  *
  * Order the planner emits for an apply (the transaction commits with the last `redirect`):
- * allocate (PAGE_READWRITE) → write region → protect code pages PAGE_EXECUTE_READ and data
- * pages PAGE_READONLY → flush region → register-unwind → protect redirect sites writable →
+ * allocate (PAGE_READWRITE) → write the region's code, then its data (read-only data, import
+ * slots, the RUNTIME_FUNCTION table and unwind info) → protect code pages PAGE_EXECUTE_READ
+ * and data pages PAGE_READONLY → flush the code → register-unwind → protect redirect sites
+ * PAGE_EXECUTE_READWRITE →
  * suspend-threads → redirect... → flush sites → resume-threads → protect sites back →
  * (superseding a series: deregister-unwind + free the previous patch's region).
  * Threads are suspended only around the redirect stores, so the pause is those stores alone.
