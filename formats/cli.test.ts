@@ -4,7 +4,7 @@
  * contents and says "not verified"; with --trust a foreign or missing signature fails).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +45,7 @@ describe('hotpatch keygen', () => {
     expect(again.status).toBe(exitCodeOf('IO_EXISTS'));
     oneLineError(again, 'IO_EXISTS');
     const before = readFileSync(join(dir, 'hotpatch.key'), 'utf8');
+    chmodSync(join(dir, 'hotpatch.key'), 0o644); // --force must not keep a looser old mode
     const forced = hotpatch('keygen', '--out', dir, '--force');
     expect(forced.status).toBe(0);
     expect(readFileSync(join(dir, 'hotpatch.key'), 'utf8')).not.toBe(before);

@@ -106,7 +106,7 @@ export default defineCommand({
     // No --trust: a viewer, so signed packages show as "not verified" and unsigned ones show too.
     const verifying = keys.value.length > 0;
     const loaded = await loadPackage(bytes.value, { trusted: keys.value, allowUnsigned: verifying ? argv['allow-unsigned'] : true });
-    if (!loaded.ok) return err(loaded.error.code, `${argv.patch}: ${loaded.error.message}`, ...(loaded.error.offset === undefined ? [] : [loaded.error.offset]));
+    if (!loaded.ok) return err(loaded.error.code, `${argv.patch}: ${loaded.error.message}`, loaded.error.offset);
     const report = describePackage(loaded.value);
     return ok({ json: report, text: renderReport(report, basename(argv.patch)) });
   },

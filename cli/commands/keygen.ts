@@ -4,21 +4,27 @@
  * DIR/hotpatch.pub (SPKI PEM, mode 0644), and prints the key id that packages signed with
  * it will carry. Refuses to overwrite an existing key unless --force.
  */
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { err, ok, type Result } from '../../common/errors.ts';
 import { generateKeyPair, toHex } from '../../formats/keys.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
 
-/** Writes `text` to `path` with `mode`, creating it with that mode (no world-readable window). */
+/**
+ * Writes `text` to `path` with exactly `mode`. The file is always created fresh with that
+ * mode (a new file, or a temporary one renamed over the old with --force), so the private
+ * key never sits, even briefly, in a file with a looser mode; the creation mode is masked
+ * by the umask, hence the explicit chmod before the content is reachable under `path`.
+ */
 function writeWithMode(path: string, text: string, mode: number, force: boolean): Result<void> {
+  const tmp = force ? `${path}.tmp-${process.pid}` : path;
   try {
-    writeFileSync(path, text, { mode, flag: force ? 'w' : 'wx' });
-    // The mode given at creation is masked by the umask, and an overwritten file keeps its
-    // old mode: set it explicitly.
-    chmodSync(path, mode);
+    writeFileSync(tmp, text, { mode, flag: 'wx' });
+    chmodSync(tmp, mode);
+    if (force) renameSync(tmp, path);
     return ok(undefined);
   } catch (e) {
+    if (force) rmSync(tmp, { force: true });
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') return err('IO_EXISTS', `${path} already exists (pass --force to replace it)`);
     return err('IO_WRITE_FAILED', `${path}: ${(e as Error).message.split('\n')[0] ?? 'cannot write'}`);
