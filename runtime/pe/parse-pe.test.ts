@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { asFileOffset, asRva } from '../../common/types.ts';
 import { mapImage } from './map-image.ts';
-import { fileOffsetToRva, parsePe, readAtRva, rvaToFileOffset, sectionOfRva } from './parse-pe.ts';
+import { fileOffsetToRva, parsePe, parsePeParts, readAtRva, rvaToFileOffset, sectionOfRva } from './parse-pe.ts';
 import { realCorpusFiles, samplePeFiles } from './test-files.ts';
 
 /** A real mingw-w64 DLL (COFF symbols, TLS, .pdata), or a real corpus DLL when samples are absent. */
@@ -158,5 +158,21 @@ describe('RVA helpers', () => {
     expect(read).toBeGreaterThan(300); // mingw sections fill about a third of their pages
     const outside = readAtRva(v, base, asRva(v.optionalHeader.sizeOfImage + 16), 4);
     expect(outside.ok ? null : outside.error.code).toBe('PE_BAD_RVA');
+  });
+});
+
+describe('parsePeParts', () => {
+  it('reads only the parts asked for, and those exactly as parsePe does', () => {
+    const full = parsePe(base);
+    const some = parsePeParts(base, ['imports', 'exports']);
+    if (!full.ok || !some.ok) throw new Error('parse failed');
+    expect(some.value.imports).toEqual(full.value.imports);
+    expect(some.value.exports).toEqual(full.value.exports);
+    expect(some.value.sections).toEqual(full.value.sections);
+    expect(some.value.optionalHeader).toEqual(full.value.optionalHeader);
+    expect(full.value.exceptions.length).toBeGreaterThan(0);
+    expect([some.value.exceptions, some.value.relocations.entries, some.value.symbols, some.value.tls, some.value.codeView]).toEqual([[], [], [], null, null]);
+    const none = parsePeParts(base, []);
+    expect(none.ok && none.value.imports).toEqual([]);
   });
 });

@@ -134,6 +134,33 @@ export function parsePe(bytes: Uint8Array): Result<PeFile> {
   );
 }
 
+/** The optional parts of a PE file `parsePeParts` can read (headers and sections always are). */
+export type PePart = 'exports' | 'imports' | 'relocations' | 'exceptions' | 'debug' | 'loadConfig' | 'tls' | 'symbols';
+
+const PART_BITS: Record<PePart, number> = {
+  exports: 1,
+  imports: 2,
+  relocations: 4,
+  exceptions: 8,
+  debug: 16,
+  loadConfig: 32,
+  tls: 64,
+  symbols: 128,
+};
+
+/**
+ * `parsePe` reading only `parts` besides the headers, sections and data directories: the
+ * parts left out come back empty (`[]`, `null`, zero relocations), so only use the fields you
+ * asked for. For callers that need a quick look (identity checks, import lists of big files).
+ */
+export function parsePeParts(bytes: Uint8Array, parts: readonly PePart[]): Result<PeFile> {
+  const mask = parts.reduce((m, p) => m | PART_BITS[p], 0);
+  return callParser(
+    () => rawParser.parse(bytes, mask),
+    (data) => toPeFile(decodeJson(data) as Raw),
+  );
+}
+
 /** Bytes a section occupies in memory: VirtualSize, or SizeOfRawData when VirtualSize is 0 (as the loader does). */
 function mappedSize(s: ImageSectionHeader): number {
   return s.virtualSize === 0 ? s.sizeOfRawData : s.virtualSize;

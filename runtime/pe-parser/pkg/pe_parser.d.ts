@@ -11,8 +11,12 @@ export function init(source?: WebAssembly.Module | Uint8Array | ArrayBuffer | UR
 export function initSync(source: WebAssembly.Module | Uint8Array | ArrayBuffer): void;
 /** True once init/initSync has run. */
 export function isReady(): boolean;
-/** Parses a PE file; status 0 data is PeFile JSON (64-bit values as "0x..." strings, relocations flat). */
-export function parse(bytes: Uint8Array): RawResult;
+/**
+ * Parses a PE file; status 0 data is PeFile JSON (64-bit values as "0x..." strings; relocations,
+ * .pdata and symbols positional). `parts`: bit mask of what to read besides headers and sections
+ * (exports 1, imports 2, relocations 4, exceptions 8, debug 16, load config 32, TLS 64, symbols 128; default 255).
+ */
+export function parse(bytes: Uint8Array, parts?: number): RawResult;
 /** Maps a PE file into a SizeOfImage buffer for `base`, relocations applied. */
 export function mapImage(bytes: Uint8Array, base: bigint): RawResult;
 /** SHA-256 digest (32 bytes). */

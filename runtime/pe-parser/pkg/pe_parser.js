@@ -98,9 +98,14 @@ function call(fn, bytes, extra) {
   }
 }
 
-/** Parses a PE file. status 0: data is the PeFile JSON; 1: data is an error JSON; 2: the parser trapped (a bug). */
-export function parse(bytes) {
-  return call('pe_parse', bytes);
+/**
+ * Parses a PE file. status 0: data is the PeFile JSON; 1: data is an error JSON; 2: the
+ * parser trapped (a bug). `parts` (default all, 255) is a bit mask of what to read besides
+ * headers and sections: exports 1, imports 2, relocations 4, exceptions 8, debug 16, load
+ * config 32, TLS 64, symbols 128.
+ */
+export function parse(bytes, parts) {
+  return call('pe_parse_parts', bytes, parts === undefined ? 255 : parts);
 }
 
 /** Maps a PE as the Windows loader does for `base` (bigint). status 0: data is the image; 1: error JSON; 2: trap. */

@@ -13,7 +13,8 @@
 //!
 //! ABI (C-like, for any wasm host):
 //! - `pe_alloc(len) -> ptr`, `pe_free(ptr, len)`: buffers in linear memory.
-//! - `pe_parse(ptr, len) -> handle`, `pe_map_image(ptr, len, base: i64) -> handle`,
+//! - `pe_parse(ptr, len) -> handle`, `pe_parse_parts(ptr, len, mask) -> handle`,
+//!   `pe_map_image(ptr, len, base: i64) -> handle`,
 //!   `pe_sha256(ptr, len) -> handle`.
 //! - A handle points at three u32: status (0 ok, 1 error), data pointer, data length.
 //!   Data is UTF-8 JSON for parse results and every error (`{"code","message","offset"}`),
@@ -125,8 +126,19 @@ pub unsafe extern "C" fn pe_result_free(h: *mut Handle) {
 /// `ptr..ptr+len` must be readable linear memory (from `pe_alloc`).
 #[no_mangle]
 pub unsafe extern "C" fn pe_parse(ptr: *const u8, len: usize) -> *mut Handle {
+    pe_parse_parts(ptr, len, output::PART_ALL)
+}
+
+/// Like `pe_parse`, reading only the parts in `parts` (bit mask: exports 1, imports 2,
+/// relocations 4, exceptions 8, debug 16, load config 32, TLS 64, symbols 128) besides the
+/// headers and sections; the others come back empty.
+///
+/// # Safety
+/// As `pe_parse`.
+#[no_mangle]
+pub unsafe extern "C" fn pe_parse_parts(ptr: *const u8, len: usize, parts: u32) -> *mut Handle {
     let data = input(ptr, len);
-    match output::parse_to_json(data) {
+    match output::parse_to_json(data, parts) {
         Ok(j) => handle(0, j),
         Err(e) => error_handle(&e),
     }

@@ -29,18 +29,44 @@ fn opt_bytes(j: &mut Json, v: &Option<Vec<u8>>) {
     }
 }
 
-pub fn parse_to_json(data: &[u8]) -> Result<Vec<u8>, PeError> {
+/// Parts of the file a caller can ask for (`pe_parse_parts`); headers, sections and data
+/// directories are always read. Parts left out come back empty (or null).
+pub const PART_EXPORTS: u32 = 1;
+pub const PART_IMPORTS: u32 = 2;
+pub const PART_RELOCATIONS: u32 = 4;
+pub const PART_EXCEPTIONS: u32 = 8;
+pub const PART_DEBUG: u32 = 16;
+pub const PART_LOAD_CONFIG: u32 = 32;
+pub const PART_TLS: u32 = 64;
+pub const PART_SYMBOLS: u32 = 128;
+pub const PART_ALL: u32 = 255;
+
+pub fn parse_to_json(data: &[u8], parts: u32) -> Result<Vec<u8>, PeError> {
     let h = crate::headers::parse_headers(data)?;
-    let mut diags: Vec<String> = core::mem::take(&mut Vec::new());
-    let symtab = crate::symbols::parse_symbols(&h, &mut diags);
-    let exports = crate::exports::parse_exports(&h, &mut diags);
+    let mut diags: Vec<String> = Vec::new();
+    let want = |p: u32| parts & p != 0;
+    // The symbol table also resolves long section names, so it is read whenever a name needs it.
+    let long_names = h.sections.iter().any(|s| s.name.first() == Some(&b'/'));
+    let mut symtab = if want(PART_SYMBOLS) || long_names {
+        crate::symbols::parse_symbols(&h, &mut diags)
+    } else {
+        crate::symbols::SymbolTable { symbols: Vec::new(), strings: None }
+    };
+    let exports = if want(PART_EXPORTS) { crate::exports::parse_exports(&h, &mut diags) } else { None };
     let mut budget = crate::imports::Budget(data.len() / 4);
-    let imports = crate::imports::parse_imports(&h, &mut diags, &mut budget);
-    let relocs = crate::relocs::parse_relocations(&h, &mut diags);
-    let exceptions = crate::exception::parse_exceptions(&h, &mut diags);
-    let (debug, cv) = crate::debug::parse_debug(&h, &mut diags);
-    let lc = crate::load_config::parse_load_config(&h, &mut diags);
-    let tls = crate::tls::parse_tls(&h, &mut diags);
+    let imports = if want(PART_IMPORTS) { crate::imports::parse_imports(&h, &mut diags, &mut budget) } else { Vec::new() };
+    let relocs = if want(PART_RELOCATIONS) {
+        crate::relocs::parse_relocations(&h, &mut diags)
+    } else {
+        crate::relocs::Relocations { blocks: 0, entries: Vec::new(), complete: true }
+    };
+    let exceptions = if want(PART_EXCEPTIONS) { crate::exception::parse_exceptions(&h, &mut diags) } else { Vec::new() };
+    let (debug, cv) = if want(PART_DEBUG) { crate::debug::parse_debug(&h, &mut diags) } else { (Vec::new(), None) };
+    let lc = if want(PART_LOAD_CONFIG) { crate::load_config::parse_load_config(&h, &mut diags) } else { None };
+    let tls = if want(PART_TLS) { crate::tls::parse_tls(&h, &mut diags) } else { None };
+    if !want(PART_SYMBOLS) {
+        symtab.symbols.clear();
+    }
 
     let mut j = Json::new();
     j.out.reserve(4096 + exceptions.len() * 160 + relocs.entries.len() * 10);
