@@ -270,7 +270,7 @@ static int suspend_pass(DWORD *err_out) {
       if (cur) CloseHandle(cur);
       cur = next;
       DWORD tid = GetThreadId(cur);
-      if (!tid || known_thread(tid)) continue;
+      if (!tid || known_thread(tid) || tid == GetCurrentThreadId()) continue; /* never ourselves (target == agent) */
       HANDLE h;
       if (!DuplicateHandle(GetCurrentProcess(), cur, GetCurrentProcess(), &h, 0, FALSE, DUPLICATE_SAME_ACCESS)) continue;
       int r = add_suspended(h, tid);
@@ -293,7 +293,7 @@ static int suspend_pass(DWORD *err_out) {
   THREADENTRY32 te;
   te.dwSize = sizeof te;
   for (BOOL more = Thread32First(snap, &te); more; more = Thread32Next(snap, &te)) {
-    if (te.th32OwnerProcessID != g_pid || known_thread(te.th32ThreadID)) continue;
+    if (te.th32OwnerProcessID != g_pid || known_thread(te.th32ThreadID) || te.th32ThreadID == GetCurrentThreadId()) continue;
     HANDLE h = OpenThread(access, FALSE, te.th32ThreadID);
     if (!h) continue; /* exited between snapshot and open */
     int r = add_suspended(h, te.th32ThreadID);
@@ -688,6 +688,8 @@ static int cmd_open(void) {
   u64 pid;
   if (!arg_u64(1, "pid", &pid)) return 0;
   if (g_in_tx) return fail("LIVE_BAD_REQUEST", 0, "open inside a transaction");
+  /* Suspending its own threads would stop the agent itself. */
+  if ((DWORD)pid == GetCurrentProcessId()) return fail("LIVE_BAD_REQUEST", 0, "process %llu is the agent itself", (unsigned long long)pid);
   if (g_proc) CloseHandle(g_proc);
   g_proc = OpenProcess(PROCESS_VM_OPERATION | PROCESS_VM_READ | PROCESS_VM_WRITE | PROCESS_QUERY_INFORMATION |
                            PROCESS_SUSPEND_RESUME | PROCESS_CREATE_THREAD | SYNCHRONIZE,
