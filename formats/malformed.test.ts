@@ -1,0 +1,78 @@
+/**
+ * A committed corpus of malformed packages, one or more per refusal code, with the code each
+ * must be refused with (formats/golden/malformed/expected.json). Language-neutral test
+ * vectors: another loader (or a later version of this one) must refuse each file with the
+ * same code. The files are built here from the golden packages; UPDATE_GOLDEN=1 rewrites
+ * them, otherwise the committed files are what is loaded.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { encodePayload } from './codec.ts';
+import { HEADER_LENGTH, loadPackage } from './container.ts';
+import { fullPackage, minimalPackage } from './testing/sample-packages.ts';
+import { frameWithoutSize, goldenFile, goldenKeys, rleFrame, wrapPayload, wrapRaw } from './testing/wrap.ts';
+
+const DIR = fileURLToPath(new URL('./golden/malformed/', import.meta.url));
+const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
+
+function set(bytes: Uint8Array, at: number, values: number[]): Uint8Array {
+  const out = bytes.slice();
+  out.set(values, at);
+  return out;
+}
+
+/** name -> [bytes, code, whether the signature is checked (trusted test key) or not]. */
+async function build(): Promise<Record<string, readonly [Uint8Array, string, 'trusted' | 'any']>> {
+  const keys = await goldenKeys();
+  const full = goldenFile('full');
+  const minimal = goldenFile('minimal');
+  const flipped = full.slice();
+  flipped[HEADER_LENGTH + 10]! ^= 0x01;
+  const badRef = await fullPackage();
+  const invalidRaw = encodePayload({ ...badRef, redirects: [...badRef.redirects, badRef.redirects[0]!] });
+  return {
+    'not-a-package': [new TextEncoder().encode('MZ this is not a package'), 'PKG_BAD_MAGIC', 'any'],
+    'short-header': [full.slice(0, 20), 'PKG_TRUNCATED', 'any'],
+    'truncated-signature': [full.slice(0, full.length - 1), 'PKG_TRUNCATED', 'trusted'],
+    'major-2': [set(full, 4, [2, 0]), 'PKG_VERSION', 'trusted'],
+    'unknown-flag': [set(full, 8, [0x81]), 'PKG_FLAGS', 'trusted'],
+    'trailing-byte': [Uint8Array.from([...minimal, 0]), 'PKG_LENGTH', 'any'],
+    'declares-256-mib': [set(minimal, 16, [0, 0, 0, 0x10]), 'PKG_BOMB', 'any'],
+    'frame-without-size': [await wrapPayload(frameWithoutSize(Uint8Array.of(0x0a, 0x00)), 2), 'PKG_BOMB', 'any'],
+    'frame-lies-10-mib': [await wrapPayload(rleFrame(1000, 10 * 2 ** 20), 1000), 'PKG_ZSTD', 'any'],
+    'unsigned': [minimal, 'SIG_MISSING', 'trusted'],
+    'signed-by-other-key': [await wrapRaw(encodePayload(await minimalPackage()), { key: keys.other }), 'SIG_UNTRUSTED', 'trusted'],
+    'payload-bit-flip': [flipped, 'SIG_BAD', 'trusted'],
+    'not-protobuf': [await wrapRaw(new Uint8Array(32).fill(0xff)), 'PKG_DECODE', 'any'],
+    'no-target': [await wrapRaw(Uint8Array.of(0x12, 0x00)), 'PKG_INVALID', 'any'],
+    'duplicate-redirect': [await wrapRaw(invalidRaw), 'PKG_INVALID', 'any'],
+  };
+}
+
+describe('malformed package corpus', async () => {
+  const keys = await goldenKeys();
+  const cases = await build();
+  const expectedPath = join(DIR, 'expected.json');
+  if (UPDATE) {
+    mkdirSync(DIR, { recursive: true });
+    for (const [name, [bytes]] of Object.entries(cases)) writeFileSync(join(DIR, `${name}.hpk`), bytes);
+    const expected = Object.fromEntries(Object.entries(cases).map(([name, [, code, trust]]) => [name, { code, trust }]));
+    writeFileSync(expectedPath, `${JSON.stringify(expected, null, 2)}\n`);
+  }
+  const expected = existsSync(expectedPath) ? (JSON.parse(readFileSync(expectedPath, 'utf8')) as Record<string, { code: string; trust: 'trusted' | 'any' }>) : {};
+
+  it('lists every case that is built here', () => {
+    expect(Object.keys(expected).sort()).toEqual(Object.keys(cases).sort());
+  });
+
+  for (const [name, { code, trust }] of Object.entries(expected)) {
+    it(`${name}.hpk is refused with ${code}`, async () => {
+      const bytes = new Uint8Array(readFileSync(join(DIR, `${name}.hpk`)));
+      expect(Buffer.from(bytes).equals(Buffer.from(cases[name]![0])), 'committed file differs from its construction').toBe(true);
+      const r = await loadPackage(bytes, trust === 'trusted' ? { trusted: [keys.trusted], allowUnsigned: false } : { trusted: [], allowUnsigned: true });
+      expect(r.ok ? 'ok' : r.error.code).toBe(code);
+    });
+  }
+});
