@@ -316,6 +316,7 @@ export function emissionProblem(ctx0: ResolveContext, f: FunctionInfo): string |
     for (const rel of relocsIn(img, item.start, item.end)) {
       const type = img.relocs.get(rel)!;
       if (type !== 10) return `read-only data ${describeNew(m, item.start)} holds a 32-bit absolute address`;
+      if (rel + 8 > item.end) return `read-only data ${describeNew(m, item.start)}: a pointer straddles its end`;
       const r = resolveTarget(ctx, absTarget(img, rel, type), null);
       if (!r.ok) return `read-only data ${describeNew(m, item.start)} it needs: ${r.reason}`;
     }

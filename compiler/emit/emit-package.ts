@@ -224,6 +224,7 @@ export function emitPackage(diff: ImageDiff, opts: EmitOptions): Result<EmittedP
     for (const rel of relocsIn(img, item.start, item.end)) {
       const type = img.relocs.get(rel)!;
       if (type !== 10) return err('BUILD_UNSUPPORTED', `32-bit absolute address in read-only data at 0x${rel.toString(16)}`);
+      if (rel + 8 > item.end) return err('BUILD_UNSUPPORTED', `pointer straddles the end of read-only data at 0x${rel.toString(16)}`);
       const res = resolveTarget(ctx, absTarget(img, rel, type), null);
       if (!res.ok) return err('BUILD_UNRESOLVED', `read-only data ${describeNew(m, item.start)}: ${res.reason}`);
       fixups.push({ kind: 'abs64', offset: rel - item.start, target: res.target, addend: 0n });

@@ -9,6 +9,7 @@ import type { FixupTarget } from '../../formats/package.ts';
 import { asRva } from '../../common/types.ts';
 import type { FunctionInfo } from '../functions/discover-functions.ts';
 import type { DataItem } from '../match/analyze-image.ts';
+import { absTarget, relocsIn } from '../functions/map-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
 
 /** What the emitter does with each new function. */
@@ -47,6 +48,24 @@ function oldSlots(m: MatchResult): Map<string, number> {
     slotCache.set(m, map);
   }
   return map;
+}
+
+/** True when read-only `item` (or read-only data it points to) points inside a carried function. */
+function reachesReplacedBody(ctx: ResolveContext, item: DataItem, seen: Set<number>): boolean {
+  if (seen.has(item.index)) return false;
+  seen.add(item.index);
+  const img = ctx.m.new.img;
+  for (const rel of relocsIn(img, item.start, item.end)) {
+    const t = absTarget(img, rel, img.relocs.get(rel)!);
+    const g = ctx.m.new.fns.containing(t);
+    if (g !== undefined) {
+      if (t !== g.entry && ctx.blockOf.has(g.index)) return true;
+      continue;
+    }
+    const d = ctx.m.new.itemAt(t);
+    if (d !== undefined && !d.writable && reachesReplacedBody(ctx, d, seen)) return true;
+  }
+  return false;
 }
 
 /** Describes an RVA of the new image for messages: `name+0x10` or `0x1234`. */
@@ -129,6 +148,8 @@ export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo
   }
   const key = m.newNorm.itemKey(item, 'exact');
   const old = ctx.oldRodata.get(key);
-  if (old !== undefined) return { ok: true, target: { kind: 'image', rva: asRva(old.start + (t - item.start)) } };
+  // An old copy whose pointers reach into the body (not the entry) of a function the package
+  // replaces would lead into old code: carry the new item instead.
+  if (old !== undefined && !reachesReplacedBody(ctx, item, new Set())) return { ok: true, target: { kind: 'image', rva: asRva(old.start + (t - item.start)) } };
   return { ok: true, target: { kind: 'block', blockId: ctx.carry(item), offset: t - item.start } };
 }

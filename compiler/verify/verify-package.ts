@@ -218,6 +218,14 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
           const r = g.ranges[i]!;
           if (t >= r.start && t < r.end && A === c.addr + BigInt(c.offsets[i]! + (t - r.start))) return ok(undefined);
         }
+        // The old entry of a replaced function is as good: its redirect leads to the body.
+        const o = m.fnNewToOld[g.index]!;
+        if (t === g.entry && o >= 0) {
+          const oe = m.old.fns.functions[o]!.entry;
+          const rd = pkg.redirects.find((r) => (r.oldRva as number) === oe);
+          const rec = pkg.functions.find((r) => (r.newRva as number) === g.entry);
+          if (rd !== undefined && rec !== undefined && rd.target.blockId === rec.blockId && rd.target.offset === rec.blockOffset && A === B + BigInt(oe)) return ok(undefined);
+        }
         return fail(`${what}: does not reach the carried body of ${g.name ?? `0x${g.entry.toString(16)}`}`);
       }
       const o = m.fnNewToOld[g.index]!;
@@ -262,6 +270,7 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
     const relocs = new Set(relocsIn(newImg, item.start, item.start + len));
     for (let k = 0; k < len; k++) {
       if (relocs.has(item.start + k)) {
+        if (k + 8 > len) return fail(`${what}: pointer straddles the end of read-only data`);
         const nt = newRelocated(item.start + k);
         const av = new DataView(got.buffer, got.byteOffset).getBigUint64(k, true);
         if (nt === null || depth > 64) return fail(`${what}: pointer in read-only data cannot be checked`);
