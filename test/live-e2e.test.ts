@@ -65,7 +65,7 @@ let pub = '';
  */
 const KNOWN_FAILURES: Readonly<Record<string, string>> = {
   'cpp-exceptions.stripped':
-    'the stripped package also moves hp_run (stripped matching calls it changed); once a C++ exception passes through the moved hp_run, parse_port is called with rcx = -1 and the host crashes (landing pad / LSDA of the moved function; compiler/emit)',
+    "the stripped package also moves hp_run, and its loop-end pointer (lea of the test-vector table's one-past-the-end, 0x150b8 in v2) is fixed up to an unrelated old-image address (0x13848) instead of the end of the table carried in the region; the loop runs past the table and parse_port gets rcx = -1 (compiler/emit past-the-end references; compiler/verify accepts it)",
 };
 
 const hosts: HostSession[] = [];
