@@ -7,6 +7,7 @@ pkgs=(
   wine64                                       # runs them
   python3-pefile                               # reference parser for differential tests
   bsdiff xdelta3 zstd                          # size baselines
+  protobuf-compiler                            # protoc: interop check of the package format (formats/interop.test.ts)
 )
 missing=()
 for p in "${pkgs[@]}"; do
