@@ -3,6 +3,12 @@
 # generates from formats/hotpatch.proto. Regenerates into a temp dir and fails on any diff.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The schema must also be valid for the reference compiler, not just for protobufjs.
+if command -v protoc > /dev/null; then
+  protoc --proto_path=formats --descriptor_set_out=/dev/null formats/hotpatch.proto || { echo "protoc rejects formats/hotpatch.proto"; exit 1; }
+else
+  echo "note: protoc not installed (apt: protobuf-compiler); skipping the reference schema check"
+fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 bash formats/gen-proto.sh "$tmp"
