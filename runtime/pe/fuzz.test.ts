@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import type { HotpatchError } from '../../common/errors.ts';
 import { mapImage } from './map-image.ts';
-import { parsePe } from './parse-pe.ts';
+import { parsePe, parsePeParts, type PePart } from './parse-pe.ts';
 import { realCorpusFiles, samplePeFiles } from './test-files.ts';
 import { fullFile } from './testdata/crafted-cases.ts';
 
@@ -128,6 +128,8 @@ describe('pe-parser fuzz', () => {
       const input = mutate(seed, rnd);
       const base = rnd() < 0.5 ? 0x1_8000_0000n : BigInt(Math.floor(rnd() * 0x7fff_ffff)) << 16n;
       const doMap = rnd() < 0.2;
+      const ALL_PARTS: PePart[] = ['exports', 'imports', 'relocations', 'exceptions', 'debug', 'loadConfig', 'tls', 'symbols'];
+      const parts = rnd() < 0.2 ? ALL_PARTS.filter(() => rnd() < 0.5) : null;
       if (ONLY !== undefined && i !== ONLY) continue;
       const fail = (why: string): never => {
         const f = join(failDir, `case-${i}.bin`);
@@ -137,7 +139,7 @@ describe('pe-parser fuzz', () => {
       const t = performance.now();
       let r: ReturnType<typeof parsePe>;
       try {
-        r = parsePe(input);
+        r = parts === null ? parsePe(input) : parsePeParts(input, parts);
       } catch (e) {
         return fail(`parsePe threw ${(e as Error).message}`);
       }
