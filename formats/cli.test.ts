@@ -28,7 +28,11 @@ function oneLineError(r: { stderr: string }, code: string): void {
   expect(lines[0]).toMatch(new RegExp(`^hotpatch: ${code}: `));
 }
 
-describe('hotpatch keygen', () => {
+// Each case spawns the CLI (tsx start-up, a few seconds on a busy machine) several times:
+// a generous timeout so a loaded CI box does not turn slowness into failures.
+const SLOW = { timeout: 240_000 };
+
+describe('hotpatch keygen', SLOW, () => {
   it('writes a 0600 private key and a public key, and refuses to overwrite them', () => {
     const dir = join(tmp, 'keys');
     const r = hotpatch('keygen', '--out', dir, '--json');
@@ -63,7 +67,7 @@ describe('hotpatch keygen', () => {
   });
 });
 
-describe('hotpatch inspect', () => {
+describe('hotpatch inspect', SLOW, () => {
   const full = join(GOLDEN, 'full.hpk');
   const minimal = join(GOLDEN, 'minimal.hpk');
   const trusted = join(GOLDEN, 'test-signing.pub');
