@@ -71,6 +71,7 @@ export type BlockBytes =
       readonly ops: readonly DeltaOp[];
     };
 
+/** Fixup kinds; widths in FIXUP_WIDTH (formats/validate.ts), formulas in FORMAT.md. */
 export type FixupKind = 'rel32' | 'rel8' | 'abs64' | 'rip-disp32' | 'addr32nb';
 
 /** What a fixup's S (symbol address) is. */
@@ -137,6 +138,7 @@ export interface Import {
   readonly symbol: { readonly kind: 'name'; readonly name: string } | { readonly kind: 'ordinal'; readonly ordinal: number };
 }
 
+/** How a redirect jumps from the old entry to the new body (FORMAT.md, "Redirect"). */
 export type RedirectKind = 'jmp-rel32' | 'jmp-abs64' | 'short-to-pad';
 
 /** Bytes each redirect kind writes at the entry (and at the pad for short-to-pad). */
@@ -155,6 +157,7 @@ export interface Redirect {
   readonly pad: { readonly rva: Rva; readonly expected: Uint8Array } | null;
 }
 
+/** A changed function is redirected; an added one is only called from other new code. */
 export type FunctionStatus = 'changed' | 'added';
 
 /** What the compiler did with one function. */

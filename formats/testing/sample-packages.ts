@@ -24,8 +24,10 @@ export function pseudoCode(length: number, seed: number): Uint8Array {
   return out;
 }
 
-/** A synthetic old image: SizeOfImage bytes with code-like content. */
+/** SizeOfImage of the synthetic old image. */
 export const OLD_IMAGE_SIZE = 0x4000;
+
+/** A synthetic old image: SizeOfImage bytes with code-like content, prologues and padding. */
 export function oldImage(): Uint8Array {
   const img = pseudoCode(OLD_IMAGE_SIZE, 0x5eed);
   // Function entries the redirects expect (a typical prologue), and int3 padding.
