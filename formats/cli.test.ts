@@ -112,6 +112,13 @@ describe('hotpatch inspect', SLOW, () => {
     expect(k.total).toBe(s.uncompressed);
   });
 
+  it('--full adds the whole package, equal to the committed golden JSON', () => {
+    const r = hotpatch('inspect', full, '--full', '--json');
+    expect(r.status).toBe(0);
+    const j = JSON.parse(r.stdout) as { package: unknown };
+    expect(j.package).toEqual(JSON.parse(readFileSync(join(GOLDEN, 'full.json'), 'utf8')));
+  });
+
   it('fails on a package signed by a key it was not told to trust', () => {
     const r = hotpatch('inspect', full, '--trust', other);
     expect(r.status).toBe(exitCodeOf('SIG_UNTRUSTED'));

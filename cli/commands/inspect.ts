@@ -1,7 +1,8 @@
 /**
- * `hotpatch inspect PATCH.hpk [--trust PUB...] [--allow-unsigned]`: everything a package
- * holds (target, series, functions with their code/fixup/unwind sizes, data, imports,
- * redirects), its signature status and the size breakdown of the file.
+ * `hotpatch inspect PATCH.hpk [--trust PUB...] [--allow-unsigned] [--full]`: everything a
+ * package holds (target, series, functions with their code/fixup/unwind sizes, data,
+ * imports, redirects), its signature status and the size breakdown of the file. --full adds
+ * the whole package as lossless JSON (every byte and fixup; formats/json.ts).
  *
  * Without --trust, inspect is a viewer: it shows the contents of a signed package and
  * reports its signature as "not verified" (it has no key to check it with), and shows an
@@ -13,6 +14,7 @@ import { basename } from 'node:path';
 import { err, ok, type Result } from '../../common/errors.ts';
 import { loadPackage } from '../../formats/container.ts';
 import { describePackage, type PackageReport } from '../../formats/describe.ts';
+import { packageToJson } from '../../formats/json.ts';
 import { importPublicKey, type PublicKey } from '../../formats/keys.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
 import { readInputFile } from './pe.ts';
@@ -97,7 +99,8 @@ export default defineCommand({
     y
       .positional('patch', { type: 'string', demandOption: true, describe: 'the package (.hpk)' })
       .option('trust', { type: 'string', array: true, default: [] as string[], describe: 'public key (PEM) to verify the signature with; repeatable' })
-      .option('allow-unsigned', { type: 'boolean', default: false, describe: 'with --trust: still show an unsigned package' }),
+      .option('allow-unsigned', { type: 'boolean', default: false, describe: 'with --trust: still show an unsigned package' })
+      .option('full', { type: 'boolean', default: false, describe: 'also print the whole package as lossless JSON (every byte, fixup and op)' }),
   run: async (argv): Promise<Result<CommandOutput>> => {
     const bytes = readInputFile(argv.patch);
     if (!bytes.ok) return bytes;
@@ -108,6 +111,9 @@ export default defineCommand({
     const loaded = await loadPackage(bytes.value, { trusted: keys.value, allowUnsigned: verifying ? argv['allow-unsigned'] : true });
     if (!loaded.ok) return err(loaded.error.code, `${argv.patch}: ${loaded.error.message}`, loaded.error.offset);
     const report = describePackage(loaded.value);
-    return ok({ json: report, text: renderReport(report, basename(argv.patch)) });
+    const text = renderReport(report, basename(argv.patch));
+    if (!argv.full) return ok({ json: report, text });
+    const full = packageToJson(loaded.value.package);
+    return ok({ json: { ...report, package: full }, text: `${text}\n\npackage (lossless JSON):\n${JSON.stringify(full, null, 2)}` });
   },
 });
