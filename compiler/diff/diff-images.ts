@@ -181,13 +181,14 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
       referrers.set(g.index, list);
     }
   }
+  const reservedSites = new Set<number>();
   const check = (f: FunctionInfo): void => {
     const st = status[f.index]!;
     if ((st !== 'changed' && st !== 'added') || reasons.has(f.index)) return;
     const o = m.fnNewToOld[f.index]!;
     let reason = touchesBadGlobal(f) ?? emissionProblem(ctx, f);
     if (reason === null && o >= 0 && !redirects.has(f.index)) {
-      const r = planRedirect(m.old, oldFns[o]!);
+      const r = planRedirect(m.old, oldFns[o]!, reservedSites);
       if (typeof r === 'string') reason = r;
       else redirects.set(f.index, r);
     }
@@ -411,7 +412,7 @@ function isPadding(image: Uint8Array, start: number, end: number, a: ImageAnalys
  * otherwise a 2-byte `jmp short` to a run of 5 padding bytes within reach. In both cases no
  * branch may target, and no call may return into, the overwritten bytes.
  */
-export function planRedirect(a: ImageAnalysis, of: FunctionInfo): RedirectPlan | string {
+export function planRedirect(a: ImageAnalysis, of: FunctionInfo, reserved: Set<number> = new Set()): RedirectPlan | string {
   const img = a.img;
   const entry = of.entry;
   const bodyEnd = of.ranges[0]!.end;
@@ -419,7 +420,7 @@ export function planRedirect(a: ImageAnalysis, of: FunctionInfo): RedirectPlan |
   const owner = (rva: number): FunctionInfo | undefined => a.fns.containing(rva);
   const padFrom = (start: number, n: number): boolean => {
     for (let k = start; k < start + n; k++) {
-      if (k >= img.image.length || owner(k) !== undefined || sectionAt(img, k)?.executable !== true) return false;
+      if (k >= img.image.length || reserved.has(k) || owner(k) !== undefined || sectionAt(img, k)?.executable !== true) return false;
     }
     return isPadding(img.image, start, start + n, a);
   };
@@ -452,6 +453,9 @@ export function planRedirect(a: ImageAnalysis, of: FunctionInfo): RedirectPlan |
       return `the thread rule cannot protect ${name}: a call at entry+${insn.rva - entry} returns inside the ${site} bytes the redirect overwrites`;
     }
   }
+  // Two redirects must never share bytes (a pad used twice, a site spilling into a pad).
+  for (let k = entry; k < entry + site; k++) reserved.add(k);
+  if (plan.kind === 'short-to-pad') for (let k = plan.padRva; k < plan.padRva + 5; k++) reserved.add(k);
   return plan;
 }
 

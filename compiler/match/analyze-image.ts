@@ -91,6 +91,7 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
       else addStart(r.target);
     }
     for (const t of f.decoded.jumpTables) {
+      for (const target of t.targets) branchTargets.add(target);
       tables.set(t.rva, { fn: f, table: t });
       addStart(t.rva);
       ends.add(t.rva + 4 * t.targets.length);

@@ -199,7 +199,19 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
   // Pointer graphs in read-only data have cycles (type_info <-> vtables): a pair already under
   // check is assumed to hold (coinduction); any mismatch elsewhere still fails.
   const checking = new Set<string>();
-  const checkTarget = (t: number, A: bigint, what: string, depth = 0): Result<void> => {
+  const pending: Array<{ t: number; A: bigint; what: string }> = [];
+  const describe = (rva: number): string => `read-only data at 0x${rva.toString(16)}`;
+  /** Checks `t` -> `A` and every pointer obligation it uncovers. */
+  const checkTarget = (t: number, A: bigint, what: string): Result<void> => {
+    let r = checkOne(t, A, what);
+    while (r.ok && pending.length > 0) {
+      const o = pending.pop()!;
+      r = checkOne(o.t, o.A, `${what} -> pointer in ${o.what}`);
+    }
+    pending.length = 0;
+    return r;
+  };
+  const checkOne = (t: number, A: bigint, what: string): Result<void> => {
     const g = m.new.fns.containing(t);
     if (t === 0) return A === B ? ok(undefined) : fail(`${what}: expected __ImageBase`);
     if (t < newImg.pe.optionalHeader.sizeOfHeaders && newImg.sections.every((s) => t < s.rva)) {
@@ -273,9 +285,9 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
         if (k + 8 > len) return fail(`${what}: pointer straddles the end of read-only data`);
         const nt = newRelocated(item.start + k);
         const av = new DataView(got.buffer, got.byteOffset).getBigUint64(k, true);
-        if (nt === null || depth > 64) return fail(`${what}: pointer in read-only data cannot be checked`);
-        const r = checkTarget(Number(nt), av, `${what} -> pointer at +${k}`, depth + 1);
-        if (!r.ok) return r;
+        if (nt === null) return fail(`${what}: pointer in read-only data cannot be checked`);
+        // Pointer graphs in data are deep (Go type descriptors): checked from a worklist.
+        pending.push({ t: Number(nt), A: av, what: `${describe(item.start)} + ${k}` });
         k += 7;
         continue;
       }
