@@ -17,6 +17,7 @@ import { arbitraryPackage } from './testing/arbitrary.ts';
 import { fullPackage, minimalPackage } from './testing/sample-packages.ts';
 import { goldenFile, goldenKeys, wrapPayload, wrapRaw } from './testing/wrap.ts';
 import { compressZstd } from './zstd.ts';
+import { hotpatch } from './generated/hotpatch.js';
 
 const FULL = process.env['HOTPATCH_FUZZ'] === 'full';
 const CASES = FULL ? 100_000 : 3_000;
@@ -93,6 +94,47 @@ function mutateHeader(input: Uint8Array, r: () => number): Uint8Array {
   return out;
 }
 
+/**
+ * A structured mutation: decode the protobuf, change one field of the message tree (a
+ * number to an interesting value, a byte string shortened, an array element removed or
+ * duplicated), encode again. Reaches semantic validation far more often than byte noise.
+ */
+function mutateMessage(raw: Uint8Array, r: () => number): Uint8Array {
+  const msg = hotpatch.Package.decode(raw) as unknown as Record<string, unknown>;
+  const slots: Array<[Record<string, unknown> | unknown[], string | number]> = [];
+  const walk = (o: unknown): void => {
+    if (Array.isArray(o)) {
+      o.forEach((x, i) => {
+        slots.push([o, i]);
+        walk(x);
+      });
+    } else if (o !== null && typeof o === 'object' && !(o instanceof Uint8Array)) {
+      for (const k of Object.keys(o)) {
+        if (k.startsWith('$')) continue;
+        slots.push([o as Record<string, unknown>, k]);
+        walk((o as Record<string, unknown>)[k]);
+      }
+    }
+  };
+  walk(msg);
+  const [holder, key] = slots[Math.floor(r() * slots.length)]!;
+  const value = (holder as Record<string | number, unknown>)[key];
+  const interesting = INTERESTING_U32[Math.floor(r() * INTERESTING_U32.length)]!;
+  if (Array.isArray(holder) && typeof key === 'number') {
+    if (r() < 0.5) holder.splice(key, 1);
+    else holder.splice(key, 0, holder[key]);
+  } else if (typeof value === 'number') {
+    (holder as Record<string, unknown>)[key] = r() < 0.5 ? interesting : (value + Math.floor(r() * 5) - 2) >>> 0;
+  } else if (value instanceof Uint8Array) {
+    (holder as Record<string, unknown>)[key] = value.subarray(0, Math.floor(r() * value.length));
+  } else if (typeof value === 'string') {
+    (holder as Record<string, unknown>)[key] = r() < 0.5 ? '' : value + value;
+  } else if (Array.isArray(value) && value.length > 0) {
+    value.pop();
+  }
+  return hotpatch.Package.encode(msg as hotpatch.Package.$Properties).finish();
+}
+
 describe('package loader fuzz', () => {
   it(
     `survives ${CASES} mutated packages with one stable error code each`,
@@ -113,7 +155,7 @@ describe('package loader fuzz', () => {
       const r = rng(0x4850_4b31);
       let accepted = 0;
       for (let i = 0; i < CASES; i++) {
-        const strategy = Math.floor(r() * 6);
+        const strategy = Math.floor(r() * 7);
         let bytes: Uint8Array;
         let opts: LoadOptions;
         let mustBe: Uint8Array | null = null; // a signed package may only load as itself
@@ -143,10 +185,17 @@ describe('package loader fuzz', () => {
             opts = ANY;
             break;
           }
-          default: {
+          case 5: {
             // Mutated protobuf in a well-formed container: reaches decode and validation.
             const j = Math.floor(r() * raws.length);
             bytes = await wrapRaw(mutate(raws[j]!, r));
+            opts = ANY;
+            break;
+          }
+          default: {
+            // One field of the message changed: reaches semantic validation.
+            const j = Math.floor(r() * raws.length);
+            bytes = await wrapRaw(mutateMessage(raws[j]!, r));
             opts = ANY;
           }
         }
