@@ -1,10 +1,13 @@
 /**
  * COFF symbol table against binutils (`x86_64-w64-mingw32-objdump -t`), which python3-pefile
  * does not read: index, section number, type, storage class, aux count, value and name of
- * every symbol of every mingw-built DLL under samples/ that keeps its symbols.
+ * every symbol of every mingw-built DLL under samples/ that keeps its symbols; and the long
+ * (`/N`) section names of a DLL built with -g against `objdump -h`.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { missingTools } from '../../test/support/tools.ts';
 import { parsePe } from './parse-pe.ts';
@@ -38,5 +41,21 @@ describe.skipIf(skip !== undefined)('COFF symbols vs objdump -t', () => {
       total += ref.length;
     }
     expect(total).toBeGreaterThan(1000);
+  });
+});
+
+describe.skipIf(skip !== undefined)('long section names vs objdump -h', () => {
+  it('resolves /N names of a -g build through the string table', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hotpatch-longnames-'));
+    writeFileSync(join(dir, 'lib.c'), '__declspec(dllexport) int twice(int x) { return 2 * x; }\n');
+    const dll = join(dir, 'lib.dll');
+    const cc = spawnSync('x86_64-w64-mingw32-gcc', ['-g', '-O1', '-shared', '-o', dll, join(dir, 'lib.c')], { encoding: 'utf8' });
+    expect(cc.status, cc.stderr).toBe(0);
+    const r = spawnSync('x86_64-w64-mingw32-objdump', ['-h', dll], { encoding: 'utf8' });
+    const names = r.stdout.split('\n').map((l) => /^\s*\d+ (\S+)/.exec(l)?.[1]).filter((n): n is string => n !== undefined);
+    const pe = parsePe(readFileSync(dll));
+    if (!pe.ok) throw new Error(pe.error.message);
+    expect(names.some((n) => n.length > 8)).toBe(true);
+    expect(pe.value.sections.map((s) => s.name)).toEqual(names);
   });
 });
