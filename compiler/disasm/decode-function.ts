@@ -348,7 +348,7 @@ function collectRefs(img: MappedImage, decoder: Decoder, insn: Instruction, p: P
       size: 4,
       insnRva: rva,
       insnEnd: end,
-      target: t < 0n || t > 0xffffffffn ? -1 : Number(t),
+      target: t < 0n ? -1 - Number(-t & 0xffffffffn) : t > 0xffffffffn ? 0x1_0000_0000 + Number(t & 0xffffffffn) : Number(t),
       isCall: insn.flowControl === FlowControl.IndirectCall,
       isBranch: false,
     });

@@ -152,7 +152,8 @@ export class Normaliser {
   targetToken(f: FunctionInfo | null, t: number, mode: Mode): string {
     const a = this.a;
     const unique = (what: string): string => (mode === 'shape' ? `${what}?` : `${what}?${this.side}${t}`);
-    if (t < 0) return unique('x');
+    // Outside the image (odd bytes decoded as code): equal only at the same address.
+    if (t < 0) return mode === 'shape' ? 'x?' : `x${t}`;
     if (t === 0) return 'B';
     // The PE headers (CRT code reads e_lfanew and the section table through __ImageBase).
     if (t < a.img.pe.optionalHeader.sizeOfHeaders && a.img.sections.every((s) => t < s.rva)) return `h${t}`;
@@ -164,6 +165,7 @@ export class Normaliser {
     }
     const imp = a.img.iat.get(t);
     if (imp !== undefined) return `m${imp.dll}!${imp.symbol}`;
+    if (t >= a.img.image.length) return mode === 'shape' ? 'x?' : `x${t}`;
     const g = a.fns.containing(t);
     if (g !== undefined) {
       if (mode === 'shape') return t === g.entry ? 'f' : 'f+';
@@ -189,7 +191,9 @@ export class Normaliser {
       // __RUNTIME_PSEUDO_RELOC_LIST_END__) is a position, named by the section.
       const sec = a.img.sections.find((x) => x.rva + x.size === t || x.rva === t);
       if (sec !== undefined) return `e${sec.name}${sec.rva === t ? '<' : '>'}`;
-      return unique('x');
+      // Nothing known lives there (outside the image, import tables, odd bytes): equal only
+      // at the same address, which holds when nothing moved and fails when anything did.
+      return mode === 'shape' ? 'x?' : `x${t}`;
     }
     if (item.writable) {
       if (mode === 'shape') return `w+${t - item.start}`;
