@@ -5,7 +5,9 @@
  * markers). See section.ts for how to add a section.
  *
  * --quick: fewer pairs and repetitions, for development; it never touches the README.
- * Naming sections keeps the other sections' last results in the report.
+ * Naming sections keeps the other sections' last results in the report. --render runs no
+ * section: it re-renders report.md, report.html and the README block from report.json (after
+ * a change to the rendering only).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +22,7 @@ import { machineInfo, toolVersions } from './tools.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const args = process.argv.slice(2);
-const quick = args.includes('--quick');
+const render = args.includes('--render');
 const noReadme = args.includes('--no-readme');
 const wanted = args.filter((a) => !a.startsWith('--'));
 
@@ -35,7 +37,6 @@ if (unknown.length > 0) {
   process.exit(70);
 }
 
-const ctx: BenchContext = { root, quick, log: (line) => process.stderr.write(`bench: ${line}\n`) };
 const machine = machineInfo();
 const tools = toolVersions();
 const started = performance.now();
@@ -44,15 +45,30 @@ const resultsDir = join(root, 'bench', 'results');
 mkdirSync(resultsDir, { recursive: true });
 const jsonPath = join(resultsDir, 'report.json');
 // Running a subset keeps the other sections' last results in the report.
-const previous = existsSync(jsonPath) && wanted.length > 0 ? (JSON.parse(readFileSync(jsonPath, 'utf8')) as { sections?: Record<string, ReportSection> }) : {};
+const previous = existsSync(jsonPath) && (wanted.length > 0 || render) ? (JSON.parse(readFileSync(jsonPath, 'utf8')) as { sections?: Record<string, ReportSection>; quick?: boolean; machine?: Report['machine']; generatedAt?: string }) : {};
+if (render && previous.sections === undefined) {
+  process.stderr.write('bench: BENCH_NO_REPORT: --render needs bench/results/report.json from an earlier run\n');
+  process.exit(70);
+}
+// --render keeps the measured run's own description (quick or not, machine, time).
+const quick = render ? previous.quick === true : args.includes('--quick');
 const sections: Record<string, ReportSection> = { ...(previous.sections ?? {}) };
+const ctx: BenchContext = { root, quick, log: (line) => process.stderr.write(`bench: ${line}\n`) };
 
 let failed = 0;
 for (const [i, file] of files.entries()) {
   const id = ids[i] as string;
-  if (wanted.length > 0 && !wanted.includes(id)) continue;
-  const mod = (await import(pathToFileURL(join(sectionsDir, file)).href)) as { default?: BenchSection };
-  const section = mod.default;
+  if (render || (wanted.length > 0 && !wanted.includes(id))) continue;
+  // A section that does not even load (another engineer's work in progress) must not cost
+  // the other sections' results.
+  let section: BenchSection | undefined;
+  try {
+    section = ((await import(pathToFileURL(join(sectionsDir, file)).href)) as { default?: BenchSection }).default;
+  } catch (e) {
+    process.stderr.write(`bench: section ${id} does not load: ${(e as Error).message.split('\n')[0] ?? ''}\n`);
+    failed++;
+    continue;
+  }
   if (section === undefined) {
     process.stderr.write(`bench: ${file} has no default export (a BenchSection); skipped\n`);
     failed++;
@@ -72,7 +88,14 @@ for (const [i, file] of files.entries()) {
   sections[section.id] = { title: section.title, markdown: r.markdown, data: r.data, ...(r.charts === undefined ? {} : { charts: r.charts }), generatedAt: new Date().toISOString() };
 }
 
-const report: Report = { generatedAt: new Date().toISOString(), quick, machine, tools, sections, headline: computeHeadline(sections) };
+const report: Report = {
+  generatedAt: render ? (previous.generatedAt ?? new Date().toISOString()) : new Date().toISOString(),
+  quick,
+  machine: render ? (previous.machine ?? machine) : machine,
+  tools,
+  sections,
+  headline: computeHeadline(sections),
+};
 
 // A report is published only when it is complete: every pair the run measures is in it.
 const measured = benchPairs(root, { quick });
@@ -85,7 +108,8 @@ writeFileSync(join(resultsDir, 'report.md'), renderMarkdown(report));
 writeFileSync(join(resultsDir, 'report.html'), renderHtml(report));
 ctx.log('wrote bench/results/report.md, report.json and report.html');
 
-if (!quick && !noReadme && problems.length === 0 && failed === 0) {
+// The headline comes from the size, apply-time and live sections; checkReport vouches for them.
+if (!quick && !noReadme && problems.length === 0) {
   const readmePath = join(root, 'README.md');
   const updated = replaceHeadline(readFileSync(readmePath, 'utf8'), headlineMarkdown(report.headline, report));
   if (updated.ok) {

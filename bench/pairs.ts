@@ -11,7 +11,7 @@
  * measurement.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Bench } from 'tinybench';
 import { hex } from '../common/types.ts';
@@ -20,7 +20,7 @@ import { encodePackage } from '../formats/container.ts';
 import { generateKeyPair, importPublicKey, type PublicKey, type SigningKey } from '../formats/keys.ts';
 import { cachePath, realPairs } from '../samples/real/real-files.ts';
 import type { Timing } from './stats.ts';
-import { fileSize, runTool, sameFile, timeTool } from './tools.ts';
+import { fileSize, runConcurrently, sameFile, timeTool } from './tools.ts';
 
 /** Which set a pair belongs to; geometric means are per group. */
 export type PairGroup = 'samples' | 'real';
@@ -242,7 +242,7 @@ export async function measurePair(pair: BenchPair, effort: Effort, log: (line: s
   const bench = new Bench(
     small
       ? { iterations: effort.quick ? 2 : 5, time: effort.quick ? 0 : 300, warmup: !effort.quick, warmupIterations: 1, warmupTime: 0 }
-      : { iterations: runs, time: 0, warmup: false },
+      : { iterations: effort.quick || newBytes.length >= 1_000_000 ? 1 : 3, time: 0, warmup: false },
   );
   bench.add('compile', async () => {
     last = null; // let the previous diff go before building the next one
@@ -287,18 +287,24 @@ export async function measurePair(pair: BenchPair, effort: Effort, log: (line: s
     const packageError = compiled.buildError;
     last = null;
 
-    const zstdLevel = ['-q', '-f', '-19'];
-    runTool('zstd', [...zstdLevel, '--long=27', `--patch-from=${pair.oldPath}`, p('floor.bin'), '-o', p('floor.zst')]);
+    // Size-only runs (their time is not reported) side by side, as many as there are cores;
+    // the timed runs (bsdiff, bspatch, xdelta3 -d) follow one at a time.
+    const zstd19 = ['-q', '-f', '-19'];
+    await runConcurrently(
+      [
+        ['zstd', [...zstd19, '--long=27', `--patch-from=${pair.oldPath}`, pair.newPath, '-o', p('patch.zst')]],
+        ['zstd', [...zstd19, '--long=27', `--patch-from=${pair.oldPath}`, p('floor.bin'), '-o', p('floor.zst')]],
+        ['zstd', [...zstd19, pair.newPath, '-o', p('whole.zst')]],
+        ['xdelta3', ['-e', '-9', '-f', '-s', pair.oldPath, pair.newPath, p('patch.xd3')]],
+      ],
+      cpus().length,
+    );
     const floor = { rawBytes: floorRaw.length, bytes: fileSize(p('floor.zst')) };
-
     const bsdiffCreate = timeTool('bsdiff', [pair.oldPath, pair.newPath, p('patch.bsdiff')], runs);
     const bspatch = timeTool('bspatch', [pair.oldPath, p('out.bspatch'), p('patch.bsdiff')], runs);
     if (!sameFile(p('out.bspatch'), pair.newPath)) return errorRow(pair, oldBytes.length, newBytes.length, 'bspatch did not reproduce the new file');
-    runTool('xdelta3', ['-e', '-9', '-f', '-s', pair.oldPath, pair.newPath, p('patch.xd3')]);
     const xdelta3Decode = timeTool('xdelta3', ['-d', '-f', '-s', pair.oldPath, p('patch.xd3'), p('out.xd3')], runs);
     if (!sameFile(p('out.xd3'), pair.newPath)) return errorRow(pair, oldBytes.length, newBytes.length, 'xdelta3 -d did not reproduce the new file');
-    runTool('zstd', [...zstdLevel, '--long=27', `--patch-from=${pair.oldPath}`, pair.newPath, '-o', p('patch.zst')]);
-    runTool('zstd', [...zstdLevel, pair.newPath, '-o', p('whole.zst')]);
     const baselines = { bsdiff: fileSize(p('patch.bsdiff')), xdelta3: fileSize(p('patch.xd3')), zstdPatchFrom: fileSize(p('patch.zst')), zstdWholeNew: fileSize(p('whole.zst')) };
     log(`${pair.label}: package ${pkg?.bytes ?? '-'} B, bsdiff ${baselines.bsdiff} B, xdelta3 ${baselines.xdelta3} B, zstd --patch-from ${baselines.zstdPatchFrom} B, floor ${floor.bytes} B`);
     return {

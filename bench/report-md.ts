@@ -33,7 +33,7 @@ export function headlineMarkdown(h: Headline, r: Pick<Report, 'machine' | 'gener
     x(g.vsFloor),
     g.applyColdMs === null ? '-' : `${ms(g.applyColdMs)} vs ${ms(g.bspatchMs)} (${x(g.applyOverBspatch)})`,
   ]);
-  const live = h.live === null ? 'Live pause vs restart: the live section has not run.' : `Live patch of a running process under Wine (median over ${h.live.scenarios} scenarios): threads paused ${formatMs(h.live.pauseMs)}, vs ${formatMs(h.live.restartMs)} to restart the process.`;
+  const live = h.live === null ? 'Live pause vs restart: the live section has not run.' : `Live patch of a running process under Wine (median over ${h.live.scenarios} scenario${h.live.scenarios === 1 ? '' : 's'}): threads paused ${formatMs(h.live.pauseMs)}, vs ${formatMs(h.live.restartMs)} to restart the process.`;
   return [
     markdownTable(['pairs', 'package / bsdiff', 'package / xdelta3', 'package / zstd --patch-from', 'package / floor', 'apply (cold, in memory) vs bspatch'], rows),
     '',

@@ -3,7 +3,7 @@
  * bsdiff/bspatch, xdelta3 and zstd. Also the machine and tool description the report
  * opens with. Node-only (processes and files), like the rest of bench/.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { summarizeTimes, type Timing } from './stats.ts';
@@ -22,6 +22,35 @@ export function runTool(cmd: string, args: readonly string[]): number {
   if (r.error !== undefined) throw new ToolError(`${cmd}: ${r.error.message}`);
   if (r.status !== 0) throw new ToolError(`${cmd} ${args.join(' ')}: exit ${r.status ?? r.signal}: ${(r.stderr ?? '').trim().split('\n')[0] ?? ''}`);
   return ms;
+}
+
+/** Runs `cmd args` once without blocking; resolves to its wall time in ms, rejects with a ToolError. */
+export function runToolAsync(cmd: string, args: readonly string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t = performance.now();
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: TOOL_TIMEOUT_MS });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      if (stderr.length < 4096) stderr += d;
+    });
+    child.on('error', (e) => reject(new ToolError(`${cmd}: ${e.message}`)));
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve(performance.now() - t);
+      else reject(new ToolError(`${cmd} ${args.join(' ')}: exit ${code ?? signal}: ${stderr.trim().split('\n')[0] ?? ''}`));
+    });
+  });
+}
+
+/**
+ * Runs jobs whose output size is all that is measured (not their time), at most `limit` at
+ * once: on the 19 MB pair the three zstd -19 runs take minutes each one after another.
+ */
+export async function runConcurrently(jobs: ReadonlyArray<readonly [string, readonly string[]]>, limit: number): Promise<void> {
+  const queue = [...jobs];
+  const worker = async (): Promise<void> => {
+    for (let job = queue.shift(); job !== undefined; job = queue.shift()) await runToolAsync(job[0], job[1]);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, jobs.length)) }, worker));
 }
 
 /** Runs `cmd args` `n` times; the timing of those runs (the output of the last one stays). */

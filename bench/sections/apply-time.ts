@@ -110,50 +110,54 @@ export function applyTimeRowOf(a: PairAnalysis, t: { cold: Timing; warm: Timing 
   };
 }
 
+/** Times the apply of each analysed pair's package and builds the section's result. */
+export async function applyTimeSectionResult(pairs: readonly BenchPair[], analyses: readonly PairAnalysis[], ctx: Pick<BenchContext, 'quick' | 'log'>): Promise<SectionResult> {
+  const rows: ApplyTimeRow[] = [];
+  for (const [i, a] of analyses.entries()) {
+    const pair = pairs[i]!;
+    let t: { cold: Timing; warm: Timing } | string;
+    try {
+      t = await timeApply(pair, a, ctx.quick);
+    } catch (e) {
+      t = (e as Error).message.split('\n')[0] ?? 'failed';
+    }
+    rows.push(applyTimeRowOf(a, t));
+    ctx.log(`apply-time: ${a.label}: ${typeof t === 'string' ? `no timing: ${t}` : `cold ${t.cold.medianMs.toFixed(3)} ms, warm ${t.warm.medianMs.toFixed(3)} ms`}`);
+  }
+  const f = (x: Timing | null): string => (x === null ? '-' : formatTiming(x));
+  const markdown = [
+    'Median (min..max, n). **cold**: load the signed package (signature, zstd, protobuf, validation), plan it against the OLD image in the in-memory process image and apply the plan as a transaction. **warm**: apply a computed plan only. Both in process (tinybench), the image reverted after every iteration (untimed). **bspatch** and **xdelta3 -d**: rebuilding the new file from the old one and the same pair\'s patch, as processes; a whole-file update still has to restart the process after that. Partial packages (--skip-refused) apply only the hotpatchable part.',
+    '',
+    markdownTable(
+      ['pair', 'group', 'functions', 'cold', 'warm', 'bspatch', 'xdelta3 -d', 'cold / bspatch', 'cold / xdelta3 -d'],
+      rows.map((r) => [r.partial ? `${r.label} (partial)` : r.label, r.group, r.functions ?? '-', r.cold === null ? `no apply: ${r.error ?? ''}` : f(r.cold), f(r.warm), f(r.bspatch), f(r.xdelta3Decode), formatRatio(r.coldOverBspatch), formatRatio(r.coldOverXdelta3)]),
+    ),
+  ].join('\n');
+  const charts: Chart[] = (['samples', 'real'] as const).map((g) => {
+    const rs = rows.filter((r) => r.group === g);
+    return {
+      id: `apply-time-${g}`,
+      title: `Apply (cold, warm) vs bspatch and xdelta3 -d, ${g === 'samples' ? 'sample scenarios' : 'real pairs'} (median ms, log scale)`,
+      unit: 'ms' as const,
+      log: true,
+      categories: rs.map((r) => (r.partial ? `${r.label} (partial)` : r.label)),
+      series: [
+        { name: 'apply cold', values: rs.map((r) => r.cold?.medianMs ?? null) },
+        { name: 'apply warm', values: rs.map((r) => r.warm?.medianMs ?? null) },
+        { name: 'bspatch', values: rs.map((r) => r.bspatch?.medianMs ?? null) },
+        { name: 'xdelta3 -d', values: rs.map((r) => r.xdelta3Decode?.medianMs ?? null) },
+      ],
+    };
+  });
+  return { markdown, data: { rows }, charts };
+}
+
 const section: BenchSection = {
   id: 'apply-time',
   title: 'Apply time: in-memory hotpatch vs bspatch and xdelta3 -d',
   async run(ctx: BenchContext): Promise<SectionResult> {
     const pairs = benchPairs(ctx.root, { quick: ctx.quick });
-    const analyses = await analysePairs(pairs, { quick: ctx.quick }, (l) => ctx.log(`apply-time: ${l}`));
-    const rows: ApplyTimeRow[] = [];
-    for (const [i, a] of analyses.entries()) {
-      const pair = pairs[i]!;
-      let t: { cold: Timing; warm: Timing } | string;
-      try {
-        t = await timeApply(pair, a, ctx.quick);
-      } catch (e) {
-        t = (e as Error).message.split('\n')[0] ?? 'failed';
-      }
-      rows.push(applyTimeRowOf(a, t));
-      ctx.log(`apply-time: ${a.label}: ${typeof t === 'string' ? `no timing: ${t}` : `cold ${t.cold.medianMs.toFixed(3)} ms, warm ${t.warm.medianMs.toFixed(3)} ms`}`);
-    }
-    const f = (x: Timing | null): string => (x === null ? '-' : formatTiming(x));
-    const markdown = [
-      'Median (min..max, n). **cold**: load the signed package (signature, zstd, protobuf, validation), plan it against the OLD image in the in-memory process image and apply the plan as a transaction. **warm**: apply a computed plan only. Both in process (tinybench), the image reverted after every iteration (untimed). **bspatch** and **xdelta3 -d**: rebuilding the new file from the old one and the same pair\'s patch, as processes; a whole-file update still has to restart the process after that. Partial packages (--skip-refused) apply only the hotpatchable part.',
-      '',
-      markdownTable(
-        ['pair', 'group', 'functions', 'cold', 'warm', 'bspatch', 'xdelta3 -d', 'cold / bspatch', 'cold / xdelta3 -d'],
-        rows.map((r) => [r.partial ? `${r.label} (partial)` : r.label, r.group, r.functions ?? '-', r.cold === null ? `no apply: ${r.error ?? ''}` : f(r.cold), f(r.warm), f(r.bspatch), f(r.xdelta3Decode), formatRatio(r.coldOverBspatch), formatRatio(r.coldOverXdelta3)]),
-      ),
-    ].join('\n');
-    const charts: Chart[] = (['samples', 'real'] as const).map((g) => {
-      const rs = rows.filter((r) => r.group === g);
-      return {
-        id: `apply-time-${g}`,
-        title: `Apply (cold, warm) vs bspatch and xdelta3 -d, ${g === 'samples' ? 'sample scenarios' : 'real pairs'} (median ms, log scale)`,
-        unit: 'ms' as const,
-        log: true,
-        categories: rs.map((r) => (r.partial ? `${r.label} (partial)` : r.label)),
-        series: [
-          { name: 'apply cold', values: rs.map((r) => r.cold?.medianMs ?? null) },
-          { name: 'apply warm', values: rs.map((r) => r.warm?.medianMs ?? null) },
-          { name: 'bspatch', values: rs.map((r) => r.bspatch?.medianMs ?? null) },
-          { name: 'xdelta3 -d', values: rs.map((r) => r.xdelta3Decode?.medianMs ?? null) },
-        ],
-      };
-    });
-    return { markdown, data: { rows }, charts };
+    return applyTimeSectionResult(pairs, await analysePairs(pairs, { quick: ctx.quick }, (l) => ctx.log(`apply-time: ${l}`)), ctx);
   },
 };
 

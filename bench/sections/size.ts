@@ -202,14 +202,18 @@ export function sizeCharts(rows: readonly SizeRow[]): Chart[] {
   });
 }
 
+/** The section's result from the pairs' analyses. */
+export function sizeSectionResult(analyses: readonly PairAnalysis[]): SectionResult {
+  const rows = analyses.map(sizeRowOf);
+  const means = { samples: groupMeans(rows.filter((r) => r.group === 'samples')), real: groupMeans(rows.filter((r) => r.group === 'real')) };
+  return { markdown: sizeMarkdown(rows, means), data: { rows, geomeans: means }, charts: sizeCharts(rows) };
+}
+
 const section: BenchSection = {
   id: 'size',
   title: 'Package size vs bsdiff, xdelta3, zstd and the floor',
   async run(ctx: BenchContext): Promise<SectionResult> {
-    const analyses = await analysePairs(benchPairs(ctx.root, { quick: ctx.quick }), { quick: ctx.quick }, (l) => ctx.log(`size: ${l}`));
-    const rows = analyses.map(sizeRowOf);
-    const means = { samples: groupMeans(rows.filter((r) => r.group === 'samples')), real: groupMeans(rows.filter((r) => r.group === 'real')) };
-    return { markdown: sizeMarkdown(rows, means), data: { rows, geomeans: means }, charts: sizeCharts(rows) };
+    return sizeSectionResult(await analysePairs(benchPairs(ctx.root, { quick: ctx.quick }), { quick: ctx.quick }, (l) => ctx.log(`size: ${l}`)));
   },
 };
 
