@@ -167,6 +167,29 @@ describe.skipIf(skip !== undefined)(`live apply under Wine with hand-built packa
     expect(await output(h)).toBe(expected('series', 'v1'));
   });
 
+  test('20 apply/revert cycles under the worker: no crash, no worker error, nothing kept, module byte-identical', async () => {
+    const h = await host('bounds-check');
+    const pkg = buildHandPackage(bytes('bounds-check', 'v1'), bytes('bounds-check', 'v2'), { changed: ['set_name', 'get_score'] });
+    const b0 = await open(h);
+    const original = await b0.read(b0.module.base, b0.module.sizeOfImage);
+    await b0.close();
+    for (let i = 0; i < 20; i++) {
+      await apply(h, pkg);
+      const b = await open(h);
+      const rv = await revertLive(b);
+      if (!rv.ok) throw new Error(rv.error.message);
+      const c = await b.close();
+      expect(c.ok && c.value.kept).toEqual([]);
+    }
+    expect(await output(h)).toBe(expected('bounds-check', 'v1'));
+    await workerSawOnly(h, 'bounds-check', ['v1', 'v2']);
+    const b1 = await open(h);
+    const after = await b1.read(b1.module.base, b1.module.sizeOfImage);
+    expect(await findLiveState(b1)).toEqual({ ok: true, value: null });
+    await b1.close();
+    expect(original.ok && after.ok && Buffer.from(after.value).equals(Buffer.from(original.value))).toBe(true);
+  });
+
   test('a package for another build is refused before any write; the process keeps running unchanged', async () => {
     const h = await host('new-helper');
     const b = await open(h);

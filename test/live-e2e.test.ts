@@ -110,6 +110,7 @@ async function liveRoundTrip(s: Scenario, variant: string): Promise<void> {
   const module = `${baseline}${variant}.dll`;
   const h = await host(dll(s.name, baseline, variant));
   expect(h.first.output).toBe(expected(s.name, baseline));
+  const before = await moduleBytes(h.windowsPid, module);
   const allowed = new Set(s.versions.map((v) => fnv1a(expected(s.name, v))));
 
   let lastSequence = -1;
@@ -131,6 +132,17 @@ async function liveRoundTrip(s: Scenario, variant: string): Promise<void> {
   expect(r.output).toBe(expected(s.name, baseline));
   expect(r.errors).toBe(0);
   for (const o of r.outputs) expect(allowed.has(o)).toBe(true);
+  expect((await moduleBytes(h.windowsPid, module)).equals(before), 'revert leaves the module byte-identical').toBe(true);
+}
+
+/** The module's mapped bytes in the live process (SizeOfImage, through the agent). */
+async function moduleBytes(pid: number, module: string): Promise<Buffer> {
+  const b = await openWin32Backend({ pid, module, env: wineEnv() });
+  if (!b.ok) throw new Error(b.error.message);
+  const bytes = await b.value.read(b.value.module.base, b.value.module.sizeOfImage);
+  await b.value.close();
+  if (!bytes.ok) throw new Error(bytes.error.message);
+  return Buffer.from(bytes.value);
 }
 
 describe.skipIf(skip !== undefined)(`hotpatch live end to end under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
@@ -156,14 +168,7 @@ describe.skipIf(skip !== undefined)(`hotpatch live end to end under Wine${skip ?
     const logic = scenarios.find((s) => s.name === 'logic-fix')!;
     const pkg = await build(logic, 0, '');
     const h = await host(dll('new-helper', 'v1', ''));
-    const snapshot = async (): Promise<Buffer> => {
-      const b = await openWin32Backend({ pid: h.windowsPid, module: 'v1.dll', env: wineEnv() });
-      if (!b.ok) throw new Error(b.error.message);
-      const bytes = await b.value.read(b.value.module.base, b.value.module.sizeOfImage);
-      await b.value.close();
-      if (!bytes.ok) throw new Error(bytes.error.message);
-      return Buffer.from(bytes.value);
-    };
+    const snapshot = (): Promise<Buffer> => moduleBytes(h.windowsPid, 'v1.dll');
     const before = await snapshot();
 
     const other = await hotpatch(['live', pkg, '--pid', String(h.windowsPid), '--module', 'v1.dll', '--trust', pub]);
