@@ -50,8 +50,7 @@ if (render && previous.sections === undefined) {
   process.stderr.write('bench: BENCH_NO_REPORT: --render needs bench/results/report.json from an earlier run\n');
   process.exit(70);
 }
-// --render keeps the measured run's own description (quick or not, machine, time).
-const quick = render ? previous.quick === true : args.includes('--quick');
+const quick = args.includes('--quick');
 const sections: Record<string, ReportSection> = { ...(previous.sections ?? {}) };
 const ctx: BenchContext = { root, quick, log: (line) => process.stderr.write(`bench: ${line}\n`) };
 
@@ -85,12 +84,18 @@ for (const [i, file] of files.entries()) {
     continue;
   }
   ctx.log(`section ${section.id} done in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-  sections[section.id] = { title: section.title, markdown: r.markdown, data: r.data, ...(r.charts === undefined ? {} : { charts: r.charts }), generatedAt: new Date().toISOString() };
+  sections[section.id] = { title: section.title, markdown: r.markdown, data: r.data, ...(r.charts === undefined ? {} : { charts: r.charts }), generatedAt: new Date().toISOString(), quick };
 }
 
+// Sections kept from earlier runs keep their own --quick flag (a section without one predates it: counted as quick
+// when the whole earlier report was).
+const sectionQuick = (s: ReportSection): boolean => s.quick ?? previous.quick === true;
+const reportQuick = Object.values(sections).some(sectionQuick);
+const pairsQuick = sections['size'] !== undefined ? sectionQuick(sections['size']) : quick;
 const report: Report = {
+  // --render keeps the measured run's own description (time, machine).
   generatedAt: render ? (previous.generatedAt ?? new Date().toISOString()) : new Date().toISOString(),
-  quick,
+  quick: reportQuick,
   machine: render ? (previous.machine ?? machine) : machine,
   tools,
   sections,
@@ -98,7 +103,7 @@ const report: Report = {
 };
 
 // A report is published only when it is complete: every pair the run measures is in it.
-const measured = benchPairs(root, { quick });
+const measured = benchPairs(root, { quick: pairsQuick });
 const expected = { samples: measured.filter((p) => p.group === 'samples').map((p) => p.label), real: measured.filter((p) => p.group === 'real').map((p) => p.label) };
 const problems = checkReport(report, expected);
 for (const p of problems) process.stderr.write(`bench: BENCH_REPORT_INCONSISTENT: ${p}\n`);
@@ -109,7 +114,7 @@ writeFileSync(join(resultsDir, 'report.html'), renderHtml(report));
 ctx.log('wrote bench/results/report.md, report.json and report.html');
 
 // The headline comes from the size, apply-time and live sections; checkReport vouches for them.
-if (!quick && !noReadme && problems.length === 0) {
+if (!reportQuick && !noReadme && problems.length === 0) {
   const readmePath = join(root, 'README.md');
   const updated = replaceHeadline(readFileSync(readmePath, 'utf8'), headlineMarkdown(report.headline, report));
   if (updated.ok) {

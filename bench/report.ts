@@ -18,6 +18,8 @@ export interface ReportSection {
   readonly data: unknown;
   readonly charts?: readonly Chart[];
   readonly generatedAt: string;
+  /** Whether this section was measured with --quick (sections of a report can come from different runs). */
+  readonly quick?: boolean;
 }
 
 /** The headline figures (README table), per group. */
@@ -44,6 +46,7 @@ export interface Headline {
 /** report.json. */
 export interface Report {
   readonly generatedAt: string;
+  /** True when any section in it was measured with --quick. */
   readonly quick: boolean;
   readonly machine: MachineInfo;
   readonly tools: ToolVersions;

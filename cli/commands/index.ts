@@ -12,6 +12,7 @@ import revert from './revert.ts';
 import inspect from './inspect.ts';
 import keygen from './keygen.ts';
 import demo from './demo.ts';
+import bench from './bench.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: ReadonlyArray<CommandModule<GlobalArgs, any>> = [demo, pe, functions, diff, build, verify, apply, live, revert, inspect, keygen];
+export const commands: ReadonlyArray<CommandModule<GlobalArgs, any>> = [demo, pe, functions, diff, build, verify, apply, live, revert, inspect, keygen, bench];
