@@ -251,8 +251,11 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     const p = await openWin32Backend({ pid: 999_999, module: 'probe.dll', env: wineEnv() });
     expect(!p.ok && p.error.code).toBe('LIVE_OPEN_FAILED');
     expect(!p.ok && p.error.message).toMatch(/same WINEPREFIX/);
-    const n = await openWin32Backend({ pid: t.pid, module: 'a b.dll', env: wineEnv() });
+    const n = await openWin32Backend({ pid: t.pid, module: 'dir\\a.dll', env: wineEnv() });
     expect(!n.ok && n.error.code).toBe('USAGE_MODULE');
+    // Names with spaces travel hex-encoded and come back decoded in the message.
+    const sp = await openWin32Backend({ pid: t.pid, module: 'my probe.dll', env: wineEnv() });
+    expect(!sp.ok && sp.error.message).toMatch(/^module my probe\.dll is not loaded in process \d+/);
     const [value] = await t.run();
     expect(value).toBe(2);
   });

@@ -178,6 +178,11 @@ export async function startAgent(launch: AgentLaunch = {}): Promise<Result<Agent
   return ok(conn);
 }
 
+/** A module name as one request token: as is, or `hex:...` when it contains spaces. */
+function nameToken(name: string): string {
+  return /\s/.test(name) ? `hex:${bytesToHex(new TextEncoder().encode(name))}` : name;
+}
+
 // ---- reply field helpers -----------------------------------------------------------------
 
 function vaField(o: AgentReply, key: string): Result<Va> {
@@ -289,7 +294,7 @@ interface UnwindFns {
  * the process does not have the module loaded; LIVE_OPEN_FAILED when there is no such process.
  */
 export async function openWin32Backend(target: LiveTarget): Promise<Result<Win32AgentBackend>> {
-  if (typeof target.module === 'string' && !/^[^\s\\/:]+$/.test(target.module))
+  if (typeof target.module === 'string' && !/^[^\\/:\x00-\x1f]+$/.test(target.module))
     return err('USAGE_MODULE', `module must be a file name like v1.dll, got ${JSON.stringify(target.module)}`);
   const started = await startAgent(target);
   if (!started.ok) return started;
@@ -312,7 +317,7 @@ export async function openWin32Backend(target: LiveTarget): Promise<Result<Win32
     if (!chosen.ok) return fail(chosen.error);
     moduleName = chosen.value;
   }
-  const mod = await agent.request(`module ${moduleName}`);
+  const mod = await agent.request(`module ${nameToken(moduleName)}`);
   if (!mod.ok) return fail(mod.error);
   const base = vaField(mod.value, 'base');
   const size = vaField(mod.value, 'size');
@@ -463,8 +468,8 @@ function makeBackend(agent: AgentConnection, pid: number, module: TargetModule):
     },
     async resolveImport(dll, name, ordinal) {
       const sym = name ?? (ordinal === null ? null : `#${ordinal}`);
-      if (sym === null || /\s/.test(sym) || /\s/.test(dll)) return err('PLAN_IMPORT', `cannot resolve import ${dll}!${String(sym)}`);
-      const r = await agent.request(`proc ${dll} ${sym}`);
+      if (sym === null || /\s/.test(sym) || dll === '') return err('PLAN_IMPORT', `cannot resolve import ${dll}!${String(sym)}`);
+      const r = await agent.request(`proc ${nameToken(dll)} ${sym}`);
       if (!r.ok) return err('PLAN_IMPORT', `cannot resolve ${dll}!${sym} in process ${pid}: ${r.error.message}`);
       return vaField(r.value, 'address');
     },

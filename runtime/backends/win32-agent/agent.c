@@ -713,8 +713,22 @@ static int cmd_open(void) {
   return 1;
 }
 
+/* A name token: as is, or `hex:` + hex bytes for names with spaces (decoded in place). */
+static int name_arg(int i) {
+  if (i >= g_ntok) return 0;
+  if (strncmp(g_tok[i], "hex:", 4) != 0) return 1;
+  char *h = g_tok[i] + 4;
+  long n = decode_hex(h);
+  if (n <= 0 || n > MAX_MODULE_NAME32) return 0;
+  for (long k = 0; k < n; k++)
+    if (h[k] == 0) return 0;
+  h[n] = 0;
+  g_tok[i] = h;
+  return 1;
+}
+
 static int cmd_module(void) {
-  if (g_ntok < 2) return fail("LIVE_BAD_REQUEST", 0, "module: expected a module name");
+  if (g_ntok < 2 || !name_arg(1)) return fail("LIVE_BAD_REQUEST", 0, "module: expected a module name (or hex:NAME)");
   if (!need_process()) return 0;
   ModuleInfo mi;
   DWORD e = 0;
@@ -1146,7 +1160,7 @@ static int cmd_find_marker(void) {
 }
 
 static int cmd_proc(void) {
-  if (g_ntok < 3) return fail("LIVE_BAD_REQUEST", 0, "proc: expected MODULE SYMBOL");
+  if (g_ntok < 3 || !name_arg(1)) return fail("LIVE_BAD_REQUEST", 0, "proc: expected MODULE SYMBOL");
   if (!need_process()) return 0;
   u64 addr;
   if (!resolve_export(g_tok[1], g_tok[2], 0, &addr)) return 0;
