@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { encodePackage } from '../formats/container.ts';
 import { generateKeyPair } from '../formats/keys.ts';
@@ -133,6 +133,7 @@ describe.skipIf(skip !== undefined)(`hotpatch revert / live command lines under 
     const none = await hotpatch(['revert', '--pid', pid]);
     expect(none.status).toBe(42);
     expect(none.stderr).toMatch(/^hotpatch: REVERT_NOTHING_APPLIED: no hotpatch is applied in process \d+\n$/);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   test('bad targets are one-line errors with the stage exit code, and the process keeps running', async () => {

@@ -9,9 +9,9 @@
  * Refusals: a package for another build, a module that is not loaded and a tampered package
  * change nothing and the process keeps running.
  */
-import { afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -152,6 +152,9 @@ describe.skipIf(skip !== undefined)(`hotpatch live end to end under Wine${skip ?
     await must(['keygen', '--out', dir]);
     key = join(dir, 'hotpatch.key');
     pub = join(dir, 'hotpatch.pub');
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   for (const s of scenarios)
