@@ -221,6 +221,45 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     await a.value.close();
   });
 
+  test('random read-only requests (seeded) never crash the agent or the target', async () => {
+    const a = await startAgent({ env: wineEnv() });
+    if (!a.ok) throw new Error(a.error.message);
+    expect((await a.value.request(`open ${t.pid}`)).ok).toBe(true);
+    let seed = 0x2545f491;
+    const rnd = (n: number): number => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    const num = (): string => {
+      const pick = rnd(6);
+      if (pick === 0) return String(rnd(100000));
+      if (pick === 1) return `0x${(t.module + BigInt(rnd(0x20000))).toString(16)}`;
+      if (pick === 2) return '0xffffffffffffffff';
+      if (pick === 3) return `0x${rnd(2 ** 31).toString(16)}${rnd(2 ** 16).toString(16)}`;
+      if (pick === 4) return '-1';
+      return ['', 'x', '0x', '1e9', 'nan'][rnd(5)]!;
+    };
+    const ops = ['read', 'query', 'protections', 'find-free', 'find-marker', 'proc', 'module', 'modules', 'expect', 'hello', 'bogus'];
+    const lines: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      const op = ops[rnd(ops.length)]!;
+      const args = Array.from({ length: rnd(5) }, () => (op === 'find-marker' || op === 'expect') && rnd(2) === 0 ? 'c3c3' : op === 'proc' || op === 'module' ? ['kernel32.dll', 'Sleep', 'hex:', 'hex:zz', '#1', 'probe.dll'][rnd(6)]! : num());
+      lines.push([op, ...args].join(' '));
+    }
+    const replies = await a.value.requestMany(lines);
+    expect(replies.length).toBe(lines.length);
+    for (const r of replies) if (!r.ok) expect(r.error.code).toMatch(/^LIVE_[A-Z_]+$/);
+    // Not just parse errors: real reads, queries and lookups ran too.
+    expect(replies.filter((r) => r.ok).length).toBeGreaterThan(50);
+    expect(new Set(replies.map((r) => (r.ok ? 'ok' : r.error.code))).size).toBeGreaterThanOrEqual(4);
+    expect((await a.value.request('hello')).ok).toBe(true);
+    await a.value.close();
+    expect((await t.run())[0]).toBe(2);
+    expect(await workerProgresses(t)).toBe(true);
+  });
+
   test('finds the module and reads the code the loader mapped', async () => {
     const b = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: wineEnv() });
     if (!b.ok) throw new Error(b.error.message);
