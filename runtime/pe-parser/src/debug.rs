@@ -6,8 +6,10 @@ use alloc::vec::Vec;
 use crate::headers::{Headers, DIR_DEBUG};
 use crate::read::{bytes, cstr, u16_at, u32_at};
 
+/// IMAGE_DEBUG_TYPE_CODEVIEW: the entry that points at the RSDS record.
 pub const IMAGE_DEBUG_TYPE_CODEVIEW: u32 = 2;
 
+/// IMAGE_DEBUG_DIRECTORY.
 pub struct DebugEntry {
     pub characteristics: u32,
     pub time_date_stamp: u32,
@@ -17,12 +19,14 @@ pub struct DebugEntry {
     pub pointer_to_raw_data: u32,
 }
 
+/// The CodeView RSDS record: which PDB matches this build.
 pub struct CodeView {
     pub guid: [u8; 16],
     pub age: u32,
     pub path: Vec<u8>,
 }
 
+/// Debug directory entries and the first CodeView RSDS record (NB10 and unreadable records are diagnostics).
 pub fn parse_debug(h: &Headers, diags: &mut Vec<String>) -> (Vec<DebugEntry>, Option<CodeView>) {
     let mut entries = Vec::new();
     let mut cv = None;

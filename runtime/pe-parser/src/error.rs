@@ -14,6 +14,7 @@ pub struct PeError {
 }
 
 impl PeError {
+    /// A fatal error value.
     pub fn new(code: &'static str, message: String, offset: Option<u64>) -> Self {
         PeError { code, message, offset }
     }

@@ -6,12 +6,14 @@ use alloc::vec::Vec;
 
 use crate::headers::{Headers, DIR_EXCEPTION};
 
+/// UNWIND_INFO flags (winnt.h UNW_FLAG_*).
 pub const UNW_FLAG_EHANDLER: u8 = 1;
 pub const UNW_FLAG_UHANDLER: u8 = 2;
 pub const UNW_FLAG_CHAININFO: u8 = 4;
 /// Deepest chain followed; real compilers chain one or two levels.
 pub const MAX_CHAIN_DEPTH: u32 = 32;
 
+/// UNWIND_INFO (x64): header, unwind codes, and the handler or chained entry that follows.
 pub struct UnwindInfo {
     pub rva: u32,
     pub version: u8,
@@ -27,6 +29,7 @@ pub struct UnwindInfo {
     pub size: u32,
 }
 
+/// RUNTIME_FUNCTION with its UNWIND_INFO (None when unreadable; a diagnostic says why).
 pub struct RuntimeFunction {
     pub begin: u32,
     pub end: u32,
@@ -38,6 +41,7 @@ pub struct RuntimeFunction {
 /// one deep chain would multiply the output far beyond the file's size.
 struct ChainBudget(usize);
 
+/// Every .pdata entry in file order, unwind info resolved; x64 only (other machines get a diagnostic).
 pub fn parse_exceptions(h: &Headers, diags: &mut Vec<String>) -> Vec<RuntimeFunction> {
     let mut out = Vec::new();
     let d = h.dir(DIR_EXCEPTION);

@@ -8,6 +8,7 @@ use crate::headers::{Headers, DIR_EXPORT};
 /// Longest name read from a file; longer ones are cut (real names are far shorter).
 pub const MAX_NAME: usize = 4096;
 
+/// One exported name or ordinal; `rva` is the forwarder string's RVA for forwarders.
 pub struct ExportEntry {
     pub name: Option<Vec<u8>>,
     pub ordinal: u32,
@@ -15,6 +16,7 @@ pub struct ExportEntry {
     pub forwarder: Option<Vec<u8>>,
 }
 
+/// IMAGE_EXPORT_DIRECTORY with its entries.
 pub struct Exports {
     pub dll_name: Option<Vec<u8>>,
     pub ordinal_base: u32,

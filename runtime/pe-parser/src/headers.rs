@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 use crate::error::{pe_err, PeError};
 use crate::read::{bytes, u16_at, u32_at, u64_at};
 
+/// winnt.h signatures, magics and sizes.
 pub const IMAGE_DOS_SIGNATURE: u16 = 0x5a4d; // "MZ"
 pub const IMAGE_NT_SIGNATURE: u32 = 0x0000_4550; // "PE\0\0"
 pub const IMAGE_NT_OPTIONAL_HDR32_MAGIC: u16 = 0x10b;
@@ -19,6 +20,7 @@ pub const IMAGE_NUMBEROF_DIRECTORY_ENTRIES: usize = 16;
 const DIRS_OFFSET_32: usize = 96;
 const DIRS_OFFSET_64: usize = 112;
 
+/// IMAGE_DIRECTORY_ENTRY_* indices used here.
 pub const DIR_EXPORT: usize = 0;
 pub const DIR_IMPORT: usize = 1;
 pub const DIR_EXCEPTION: usize = 3;
@@ -106,6 +108,7 @@ pub struct Headers<'a> {
     pub diagnostics: Vec<String>,
 }
 
+/// DOS header, NT headers, data directories and section table; any damage here is a fatal PeError with its file offset.
 pub fn parse_headers(data: &[u8]) -> Result<Headers<'_>, PeError> {
     let mut diagnostics = Vec::new();
     if data.len() < 64 {
@@ -292,9 +295,11 @@ impl<'a> Headers<'a> {
         limit.checked_sub(rva as usize)
     }
 
+    /// u32 at `rva` when file-backed.
     pub fn u32_at_rva(&self, rva: u32) -> Option<u32> {
         u32_at(self.at_rva(rva, 4)?, 0)
     }
+    /// u16 at `rva` when file-backed.
     pub fn u16_at_rva(&self, rva: u32) -> Option<u16> {
         u16_at(self.at_rva(rva, 2)?, 0)
     }
@@ -309,10 +314,12 @@ impl<'a> Headers<'a> {
         u32::try_from(r).ok()
     }
 
+    /// Data directory `i` (zero when absent).
     pub fn dir(&self, i: usize) -> DataDirectory {
         self.directories.get(i).copied().unwrap_or_default()
     }
 
+    /// Pointer size of the image: 8 for PE32+, 4 for PE32.
     pub fn ptr_size(&self) -> usize {
         if self.is64 { 8 } else { 4 }
     }

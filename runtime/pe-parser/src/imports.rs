@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use crate::exports::MAX_NAME;
 use crate::headers::{Headers, DIR_DELAY_IMPORT, DIR_IMPORT};
 
+/// One imported symbol and the IAT slot the loader fills for it.
 pub struct ImportSymbol {
     pub name: Option<Vec<u8>>,
     pub ordinal: Option<u16>,
@@ -14,6 +15,7 @@ pub struct ImportSymbol {
     pub iat_rva: u32,
 }
 
+/// One import descriptor (normal or delay-load) and its symbols.
 pub struct ImportDll {
     pub dll: Vec<u8>,
     pub delayed: bool,
@@ -24,6 +26,7 @@ pub struct ImportDll {
 /// without it N descriptors over one long array would list N x M symbols from a small file.
 pub struct Budget(pub usize);
 
+/// The import directory, then the delay-load import directory, in directory order; each stops with a diagnostic at the first unreadable descriptor.
 pub fn parse_imports(h: &Headers, diags: &mut Vec<String>, budget: &mut Budget) -> Vec<ImportDll> {
     let mut out = Vec::new();
     let d = h.dir(DIR_IMPORT);

@@ -6,6 +6,7 @@
 
 use alloc::vec::Vec;
 
+/// JSON being written; `out` is the UTF-8 result.
 pub struct Json {
     pub out: Vec<u8>,
     /// Whether the next value in the current container needs a comma before it.
@@ -15,6 +16,7 @@ pub struct Json {
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 impl Json {
+    /// An empty writer.
     pub fn new() -> Self {
         Json { out: Vec::new(), comma: false }
     }
@@ -37,6 +39,7 @@ impl Json {
         self.comma = true;
     }
 
+    /// Container delimiters; commas are inserted automatically.
     pub fn begin_obj(&mut self) {
         self.sep();
         self.out.push(b'{');
@@ -63,6 +66,7 @@ impl Json {
         self.put(b"\":");
         self.comma = false;
     }
+    /// Scalar values.
     pub fn null(&mut self) {
         self.sep();
         self.put(b"null");
@@ -71,6 +75,7 @@ impl Json {
         self.sep();
         self.put(if b { b"true" } else { b"false" });
     }
+    /// An unsigned integer (exact: JSON numbers are safe up to 2^53, and every value written this way is 32-bit or a count).
     pub fn num(&mut self, v: u64) {
         self.sep();
         // Most values are u32 (RVAs, sizes): 32-bit division is much cheaper in wasm.
@@ -99,6 +104,7 @@ impl Json {
         let digits = &buf[i..];
         self.put(digits);
     }
+    /// A signed integer.
     pub fn inum(&mut self, v: i64) {
         if v < 0 {
             self.sep();
@@ -159,12 +165,14 @@ impl Json {
             _ => self.out.push(b),
         }
     }
+    /// A number or null.
     pub fn opt_num(&mut self, v: Option<u64>) {
         match v {
             Some(v) => self.num(v),
             None => self.null(),
         }
     }
+    /// A "0x..." string or null.
     pub fn opt_hex(&mut self, v: Option<u64>) {
         match v {
             Some(v) => self.hex(v),

@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 use crate::headers::{Headers, DIR_LOAD_CONFIG};
 use crate::read::{u32_at, u64_at};
 
+/// The IMAGE_LOAD_CONFIG_DIRECTORY fields hotpatch uses; None when the structure is too short to hold one.
 pub struct LoadConfig {
     pub size: u32,
     pub security_cookie: Option<u64>,
@@ -29,6 +30,7 @@ const HOT_PATCH_TABLE_OFFSET: (usize, usize) = (148, 240);
 /// IMAGE_GUARD_CF_FUNCTION_TABLE_SIZE_MASK: extra bytes after each table entry's RVA.
 const GUARD_CF_FUNCTION_TABLE_SIZE_MASK: u32 = 0xf000_0000;
 
+/// The load config directory, with the Guard CF function table read (capped by the bytes behind it).
 pub fn parse_load_config(h: &Headers, diags: &mut Vec<String>) -> Option<LoadConfig> {
     let d = h.dir(DIR_LOAD_CONFIG);
     if d.virtual_address == 0 {

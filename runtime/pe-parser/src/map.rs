@@ -13,6 +13,7 @@ use crate::relocs::{self, Relocations};
 /// asking wasm for gigabytes).
 pub const MAX_IMAGE: u32 = 1 << 30;
 
+/// The SizeOfImage buffer for `base`; refuses what the loader would refuse (see module docs).
 pub fn map_image(h: &Headers, relocs: &Relocations, base: u64) -> Result<Vec<u8>, PeError> {
     let size = h.optional.size_of_image;
     let size_at = h.nt_offset + 4 + 20 + 56;

@@ -9,6 +9,7 @@ use crate::error::PeError;
 use crate::exception::RuntimeFunction;
 use crate::json::Json;
 
+/// `{"code","message","offset"?}`.
 pub fn write_error(j: &mut Json, e: &PeError) {
     j.begin_obj();
     j.key("code");
@@ -41,6 +42,7 @@ pub const PART_TLS: u32 = 64;
 pub const PART_SYMBOLS: u32 = 128;
 pub const PART_ALL: u32 = 255;
 
+/// Parses `data` and writes the PeFile JSON for the parts in `parts` (PART_* bits).
 pub fn parse_to_json(data: &[u8], parts: u32) -> Result<Vec<u8>, PeError> {
     let h = crate::headers::parse_headers(data)?;
     let mut diags: Vec<String> = Vec::new();

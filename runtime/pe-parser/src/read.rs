@@ -7,6 +7,7 @@ pub fn bytes(data: &[u8], off: usize, len: usize) -> Option<&[u8]> {
     data.get(off..off.checked_add(len)?)
 }
 
+/// Little-endian integers at `off`, or None past the end.
 #[inline]
 pub fn u8_at(data: &[u8], off: usize) -> Option<u8> {
     data.get(off).copied()

@@ -5,12 +5,14 @@ use alloc::vec::Vec;
 
 use crate::headers::{Headers, DIR_BASERELOC};
 
+/// IMAGE_REL_BASED_* relocation types.
 pub const IMAGE_REL_BASED_ABSOLUTE: u8 = 0;
 pub const IMAGE_REL_BASED_HIGH: u8 = 1;
 pub const IMAGE_REL_BASED_LOW: u8 = 2;
 pub const IMAGE_REL_BASED_HIGHLOW: u8 = 3;
 pub const IMAGE_REL_BASED_DIR64: u8 = 10;
 
+/// The base relocation directory.
 pub struct Relocations {
     pub blocks: u32,
     /// (rva, type), ABSOLUTE padding left out.
@@ -19,6 +21,7 @@ pub struct Relocations {
     pub complete: bool,
 }
 
+/// Every relocation block; a damaged block ends the list with a diagnostic and `complete = false`.
 pub fn parse_relocations(h: &Headers, diags: &mut Vec<String>) -> Relocations {
     let mut r = Relocations { blocks: 0, entries: Vec::new(), complete: true };
     let d = h.dir(DIR_BASERELOC);

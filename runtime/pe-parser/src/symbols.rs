@@ -7,8 +7,10 @@ use alloc::vec::Vec;
 use crate::headers::Headers;
 use crate::read::{bytes, cstr, u16_at, u32_at, u8_at};
 
+/// Size of an IMAGE_SYMBOL record.
 pub const IMAGE_SIZEOF_SYMBOL: usize = 18;
 
+/// IMAGE_SYMBOL (aux records are skipped; `number_of_aux_symbols` says how many).
 pub struct Symbol {
     pub index: u32,
     pub name: Vec<u8>,
@@ -19,6 +21,7 @@ pub struct Symbol {
     pub number_of_aux_symbols: u8,
 }
 
+/// The COFF symbol table and its string table.
 pub struct SymbolTable<'a> {
     pub symbols: Vec<Symbol>,
     /// The string table including its 4-byte size field (offsets count from its start).
@@ -26,6 +29,7 @@ pub struct SymbolTable<'a> {
 }
 
 impl<'a> SymbolTable<'a> {
+    /// The NUL-terminated string at `off` in the string table (offsets below 4 are the size field).
     pub fn string_at(&self, off: u32) -> Option<&'a [u8]> {
         let st = self.strings?;
         if off < 4 {
@@ -35,6 +39,7 @@ impl<'a> SymbolTable<'a> {
     }
 }
 
+/// The symbol table at PointerToSymbolTable, capped by the file size, and the string table after it.
 pub fn parse_symbols<'a>(h: &Headers<'a>, diags: &mut Vec<String>) -> SymbolTable<'a> {
     let mut t = SymbolTable { symbols: Vec::new(), strings: None };
     let ptr = h.file_header.pointer_to_symbol_table as usize;

@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 use crate::headers::{Headers, DIR_TLS};
 use crate::read::{u32_at, u64_at};
 
+/// IMAGE_TLS_DIRECTORY (VAs for the preferred ImageBase) and its callbacks.
 pub struct Tls {
     pub start: u64,
     pub end: u64,
@@ -16,6 +17,7 @@ pub struct Tls {
     pub callbacks: Vec<u64>,
 }
 
+/// The TLS directory and its callback array (up to the terminating zero).
 pub fn parse_tls(h: &Headers, diags: &mut Vec<String>) -> Option<Tls> {
     let d = h.dir(DIR_TLS);
     if d.virtual_address == 0 {
