@@ -190,6 +190,59 @@ describe.skipIf(skip !== undefined)(`live apply under Wine with hand-built packa
     expect(original.ok && after.ok && Buffer.from(after.value).equals(Buffer.from(original.value))).toBe(true);
   });
 
+  test('a failure injected at each step of the live transaction leaves the process as it was', async () => {
+    const h = await host('new-helper');
+    const pkg = buildHandPackage(bytes('new-helper', 'v1'), bytes('new-helper', 'v2'), { changed: ['average_percent'], added: ['clamp_percent'] });
+    const b0 = await open(h);
+    const image = await b0.read(b0.module.base, b0.module.sizeOfImage);
+    const prot = await b0.queryProtection(b0.module.base, b0.module.sizeOfImage);
+    await b0.close();
+    if (!image.ok || !prot.ok) throw new Error('snapshot');
+    let steps = 0;
+    for (let k = 0; ; k++) {
+      const b = await open(h);
+      // Step k fails before touching anything (as a failing agent request would); the
+      // executor must undo steps 0..k-1 through the observations this backend reported.
+      const real = b.execute.bind(b);
+      let n = 0;
+      let region: bigint | null = null;
+      const faulty: typeof b = Object.assign(Object.create(b) as typeof b, {
+        execute: async (step: Parameters<typeof b.execute>[0]) => {
+          if (step.op === 'allocate' && region === null && n > 0) region = step.address;
+          if (n++ === k) return { ok: false as const, error: { code: 'LIVE_INJECTED', message: `fault at step ${k}` } };
+          return real(step);
+        },
+      });
+      const r = await applyLive(pkg, faulty);
+      const c = await b.close();
+      expect(c.ok).toBe(true);
+      if (r.ok) {
+        steps = k; // every step ran: k was past the end
+        break;
+      }
+      expect(r.error.code).toBe('LIVE_INJECTED');
+      const v = await open(h);
+      const now = await v.read(v.module.base, v.module.sizeOfImage);
+      const protNow = await v.queryProtection(v.module.base, v.module.sizeOfImage);
+      expect(now.ok && Buffer.from(now.value).equals(Buffer.from(image.value)), `bytes after a fault at step ${k}`).toBe(true);
+      expect(protNow.ok && protNow.value, `protections after a fault at step ${k}`).toEqual(prot.value);
+      expect(await findLiveState(v)).toEqual({ ok: true, value: null });
+      if (region !== null) {
+        const q = await v.agent.request(`query 0x${(region as bigint).toString(16)}`);
+        expect(q.ok && q.value['state'], `patch region after a fault at step ${k}`).toBe('free');
+      }
+      await v.close();
+      expect(await output(h)).toBe(expected('new-helper', 'v1'));
+    }
+    expect(steps).toBeGreaterThan(10);
+    // The last round applied for real; revert it.
+    expect(await output(h)).toBe(expected('new-helper', 'v2'));
+    const b = await open(h);
+    expect((await revertLive(b)).ok).toBe(true);
+    await b.close();
+    expect(await output(h)).toBe(expected('new-helper', 'v1'));
+  });
+
   test('a package for another build is refused before any write; the process keeps running unchanged', async () => {
     const h = await host('new-helper');
     const b = await open(h);
