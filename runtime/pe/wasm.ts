@@ -52,4 +52,5 @@ export function decodeJson(data: Uint8Array): unknown {
   return JSON.parse(decoder.decode(data));
 }
 
+/** The raw loader (pkg/pe_parser.js), for callers that want the JSON bytes or the bench. */
 export { wasm as rawParser };

@@ -9,6 +9,7 @@
  * 0x200-aligned right after the headers.
  */
 
+/** One section of a crafted file. */
 export interface CraftSectionSpec {
   readonly name: string;
   readonly characteristics: number;
@@ -20,6 +21,7 @@ export interface CraftSectionSpec {
   readonly virtualSize?: number;
 }
 
+/** What a crafted file is. */
 export interface CraftOptions {
   readonly pe32: boolean;
   readonly machine?: number;
@@ -29,10 +31,12 @@ export interface CraftOptions {
   readonly characteristics?: number;
 }
 
+/** Section characteristics used by the cases. */
 export const SCN_CODE = 0x6000_0020; // code | execute | read
 export const SCN_RDATA = 0x4000_0040; // initialized data | read
 export const SCN_DATA = 0xc000_0040; // initialized data | read | write
 
+/** A PE being crafted; see the module comment for the layout. */
 export class PeCraft {
   readonly pe32: boolean;
   readonly imageBase: bigint;
@@ -61,6 +65,7 @@ export class PeCraft {
     });
   }
 
+  /** SizeOfImage: the end of the last section. */
   get sizeOfImage(): number {
     const last = this.sections[this.sections.length - 1];
     return last === undefined ? 0x1000 : last.rva + last.memSize;
@@ -85,6 +90,7 @@ export class PeCraft {
     throw new Error(`RVA 0x${rva.toString(16)} is in no section`);
   }
 
+  /** Writes a u8 at `rva` (likewise u16/u32/u64, little-endian). */
   u8(rva: number, v: number): this {
     this.at(rva, 1).setUint8(0, v);
     return this;
@@ -110,11 +116,13 @@ export class PeCraft {
     for (let i = 0; i < s.length; i++) this.u8(rva + i, s.charCodeAt(i));
     return this.u8(rva + s.length, 0);
   }
+  /** Sets data directory `index`. */
   dir(index: number, rva: number, size: number): this {
     this.dirs[index] = [rva, size];
     return this;
   }
 
+  /** The file bytes. */
   build(): Uint8Array {
     const ohSize = this.pe32 ? 96 + 128 : 112 + 128;
     const secTable = 0x40 + 4 + 20 + ohSize;

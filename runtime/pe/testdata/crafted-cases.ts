@@ -5,6 +5,7 @@
  */
 import { PeCraft, SCN_CODE, SCN_DATA, SCN_RDATA } from './craft-pe.ts';
 
+/** One crafted file and why it exists. */
 export interface CraftedCase {
   readonly name: string;
   readonly why: string;
@@ -98,6 +99,7 @@ export function fullFile(pe32: boolean): PeCraft {
   return c;
 }
 
+/** The corpus; crafted.test.ts holds the expected outcome of each case by name. */
 export const CASES: readonly CraftedCase[] = [
   { name: 'pe32-full', why: 'PE32 (i386) with every directory, VA-based delay imports', build: () => fullFile(true).build(), pefile: true },
   { name: 'pe32plus-full', why: 'PE32+ with every directory, RVA-based delay imports', build: () => fullFile(false).build(), pefile: true },
