@@ -22,7 +22,7 @@ import { executeSteps, revertPlan, type ExecuteReport } from '../../apply/execut
 import { planPackage } from '../../plan/plan-package.ts';
 import { PAGE_READONLY, PAGE_READWRITE, writePlanFromJson, writePlanToJson, type PlannedFunction, type WritePlan, type WriteStep } from '../../plan/write-plan.ts';
 import { bytesToHex, hexToBytes } from '../../plan/write-plan.ts';
-import { listModules, type AgentConnection, type CloseReport, type ModuleChooser, type Win32AgentBackend } from '../win32-agent.ts';
+import { listModules, type AgentConnection, type ModuleChooser, type Win32AgentBackend } from '../win32-agent.ts';
 
 /** The 16 bytes a state record starts with. */
 export const STATE_MAGIC = new TextEncoder().encode('HOTPATCH-LIVE-V1');
@@ -259,4 +259,3 @@ export function inProcess(e: HotpatchError, pid: number): HotpatchError {
   return e.message.includes(`process ${pid}`) ? e : { ...e, message: `${e.message} (process ${pid})` };
 }
 
-export type { CloseReport };
