@@ -104,7 +104,11 @@ export function stringExtent(b: Uint8Array, start: number, end: number): number 
 /** Normaliser over one image. Data-item keys are memoised per mode. */
 export class Normaliser {
   private readonly itemKeys = new Map<string, string>();
-  private readonly visiting = new Set<number>();
+  /** Items being hashed -> their depth on the stack. */
+  private readonly visiting = new Map<number, number>();
+  /** Per item being hashed: the highest ancestor (smallest depth) a pointer in it went back to. */
+  private readonly frames: Array<{ minRef: number }> = [];
+  private budget = 0;
   /** One instruction's bytes being masked (x86 instructions are at most 15 bytes). */
   private readonly scratch = new Uint8Array(16);
 
@@ -209,34 +213,59 @@ export class Normaliser {
     const memo = `${mode}:${item.index}`;
     const hit = this.itemKeys.get(memo);
     if (hit !== undefined) return hit;
-    if (this.visiting.has(item.index)) return 'cycle';
-    this.visiting.add(item.index);
+    // Pointer graphs in data have cycles (type_info <-> vtables, Go type descriptors). A
+    // pointer back to an item being hashed is named by how far up the stack it goes, so equal
+    // structures hash equal and different ones do not; keys that depend on such context are
+    // not memoised.
+    const ancestor = this.visiting.get(item.index);
+    if (ancestor !== undefined) {
+      const top = this.frames[this.frames.length - 1]!;
+      top.minRef = Math.min(top.minRef, ancestor);
+      return `c${this.frames.length - ancestor}`;
+    }
+    if (this.frames.length === 0) this.budget = 20_000;
+    if (--this.budget < 0) {
+      // Too large to unfold: never equal (conservative), and nothing on the stack is memoised.
+      for (const f of this.frames) f.minRef = -1;
+      return `c?${this.side}${item.index}`;
+    }
+    const depth = this.frames.length;
+    const frame = { minRef: Number.POSITIVE_INFINITY };
+    this.frames.push(frame);
+    this.visiting.set(item.index, depth);
+    let key: string;
     try {
-      const img = this.a.img;
-      let at = item.start;
-      const text = stringExtent(img.image, item.start, item.end);
-      const relocs = relocsIn(img, item.start, item.end);
-      if (text !== null && relocs.length === 0) {
-        // A C string followed by zero padding: only the string and its terminator are ever
-        // read, and the padding shifts with whatever the linker put after it.
-        const key = `s${new Hasher().bytes(img.image.subarray(item.start, text)).digest()}`;
-        this.itemKeys.set(memo, key);
-        return key;
-      }
-      const h = new Hasher();
-      for (const rel of relocs) {
-        const type = img.relocs.get(rel)!;
-        const size = type === 10 ? 8 : 4;
-        h.bytes(img.image.subarray(at, rel));
-        h.string(`\u0100${this.targetToken(null, absTarget(img, rel, type), mode)}\u0101`);
-        at = Math.min(item.end, rel + size);
-      }
-      h.bytes(img.image.subarray(at, item.end));
-      const key = h.digest();
-      this.itemKeys.set(memo, key);
-      return key;
+      key = this.computeItemKey(item, mode);
     } finally {
+      this.frames.pop();
       this.visiting.delete(item.index);
     }
+    const parent = this.frames[this.frames.length - 1];
+    if (parent !== undefined) parent.minRef = Math.min(parent.minRef, frame.minRef);
+    if (frame.minRef >= depth || this.frames.length === 0) this.itemKeys.set(memo, key);
+    return key;
   }
+
+  private computeItemKey(item: DataItem, mode: Mode): string {
+    const img = this.a.img;
+    let at = item.start;
+    const text = stringExtent(img.image, item.start, item.end);
+    const relocs = relocsIn(img, item.start, item.end);
+    if (text !== null && relocs.length === 0) {
+      // A C string followed by zero padding: only the string and its terminator are ever
+      // read, and the padding shifts with whatever the linker put after it.
+      return `s${new Hasher().bytes(img.image.subarray(item.start, text)).digest()}`;
+    }
+    const h = new Hasher();
+    for (const rel of relocs) {
+      const type = img.relocs.get(rel)!;
+      const size = type === 10 ? 8 : 4;
+      h.bytes(img.image.subarray(at, rel));
+      h.string(`\u0100${this.targetToken(null, absTarget(img, rel, type), mode)}\u0101`);
+      at = Math.min(item.end, rel + size);
+    }
+    h.bytes(img.image.subarray(at, item.end));
+    return h.digest();
+  }
+
 }

@@ -275,14 +275,16 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
     checking.add(pairKey);
     const startA = A - BigInt(t - item.start);
     const strEnd = stringExtent(newImg.image, item.start, item.end);
-    const len = (strEnd ?? item.end) - item.start;
+    let len = (strEnd ?? item.end) - item.start;
+    // A pointer may straddle the inferred end of the item (a reference into its middle
+    // started the next one): compare it whole.
+    for (const rel of relocsIn(newImg, item.start, item.start + len)) len = Math.max(len, rel + 8 - item.start);
     const got = readAt(startA, len);
     if (got === null) return fail(`${what}: read-only data target is outside the image and the package`);
     const want = newImg.image.subarray(item.start, item.start + len);
     const relocs = new Set(relocsIn(newImg, item.start, item.start + len));
     for (let k = 0; k < len; k++) {
       if (relocs.has(item.start + k)) {
-        if (k + 8 > len) return fail(`${what}: pointer straddles the end of read-only data`);
         const nt = newRelocated(item.start + k);
         const av = new DataView(got.buffer, got.byteOffset).getBigUint64(k, true);
         if (nt === null) return fail(`${what}: pointer in read-only data cannot be checked`);
