@@ -131,6 +131,13 @@ const CHECKS: Record<string, (bytes: Uint8Array) => void> = {
     expect(pe.exports?.entries.length ?? 0).toBeLessThan(b.length / 4);
     expect(pe.diagnostics.some((x) => x.startsWith('export function table: 4294967295 entries declared'))).toBe(true);
   },
+  'many-sections': (b) => {
+    const pe = parsed(b);
+    expect(pe.sections).toHaveLength(20_001);
+    expect(pe.exceptions).toHaveLength(100_000);
+    expect(pe.exceptions.every((e) => e.unwind !== null && e.unwind.countOfCodes === 0)).toBe(true);
+    expect(pe.diagnostics).toEqual([]);
+  },
   'raw-pointer-unaligned': (b) => {
     const pe = parsed(b);
     const m = mapImage(b, pe.optionalHeader.imageBase);

@@ -106,6 +106,13 @@ pub struct Headers<'a> {
     pub sections: Vec<SectionHeader>,
     pub section_table_offset: usize,
     pub diagnostics: Vec<String>,
+    /// Indices of the non-empty sections by VirtualAddress, for binary search.
+    by_va: Vec<usize>,
+    /// True when no two sections overlap in memory (every linked file): lookups can then
+    /// binary-search `by_va`; otherwise they scan in table order (first match wins).
+    disjoint: bool,
+    /// Lowest section RVA (the headers end below it).
+    first_va: u32,
 }
 
 /// DOS header, NT headers, data directories and section table; any damage here is a fatal PeError with its file offset.
@@ -231,6 +238,18 @@ pub fn parse_headers(data: &[u8]) -> Result<Headers<'_>, PeError> {
         }
         sections.push(sh);
     }
+    let mut by_va: Vec<usize> = (0..sections.len()).filter(|&i| sections.get(i).is_some_and(|s| s.mapped_size() > 0)).collect();
+    by_va.sort_by_key(|&i| sections.get(i).map_or(0, |s| s.virtual_address));
+    let disjoint = by_va.windows(2).all(|w| match (sections.get(w[0]), sections.get(w[1])) {
+        (Some(a), Some(b)) => a.virtual_address as u64 + a.mapped_size() as u64 <= b.virtual_address as u64,
+        _ => true,
+    });
+    // The loader refuses overlapping sections; beyond its 96-section limit they would also
+    // make every RVA lookup a long scan, so that combination is an error here.
+    if !disjoint && nsec > 96 {
+        return Err(pe_err!("PE_BAD_SECTION", section_table_offset, "{} sections, some overlapping in memory", nsec));
+    }
+    let first_va = sections.iter().map(|s| s.virtual_address).min().unwrap_or(u32::MAX);
     Ok(Headers {
         data,
         is64,
@@ -241,15 +260,23 @@ pub fn parse_headers(data: &[u8]) -> Result<Headers<'_>, PeError> {
         sections,
         section_table_offset,
         diagnostics,
+        by_va,
+        disjoint,
+        first_va,
     })
 }
 
 impl<'a> Headers<'a> {
     /// The section whose memory range holds `rva`.
     pub fn section_of_rva(&self, rva: u32) -> Option<&SectionHeader> {
-        self.sections.iter().find(|s| {
-            rva >= s.virtual_address && (rva - s.virtual_address) < s.mapped_size()
-        })
+        let contains = |s: &SectionHeader| rva >= s.virtual_address && (rva - s.virtual_address) < s.mapped_size();
+        if !self.disjoint {
+            return self.sections.iter().find(|s| contains(s));
+        }
+        // Last section starting at or below `rva`.
+        let n = self.by_va.partition_point(|&i| self.sections.get(i).is_some_and(|s| s.virtual_address <= rva));
+        let s = self.sections.get(*self.by_va.get(n.checked_sub(1)?)?)?;
+        if contains(s) { Some(s) } else { None }
     }
 
     /// File offset of `rva`, when it lies in the headers or in the file-backed part of a section.
@@ -262,8 +289,7 @@ impl<'a> Headers<'a> {
             return None;
         }
         // Below the first section the image is the headers, mapped 1:1.
-        let first = self.sections.iter().map(|s| s.virtual_address).min().unwrap_or(u32::MAX);
-        if rva < first && (rva as usize) < self.data.len() && rva < self.optional.size_of_headers {
+        if rva < self.first_va && (rva as usize) < self.data.len() && rva < self.optional.size_of_headers {
             return Some(rva as usize);
         }
         None

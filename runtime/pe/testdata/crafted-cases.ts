@@ -226,6 +226,11 @@ export const CASES: readonly CraftedCase[] = [
     },
   },
   {
+    name: 'many-sections',
+    why: '20,000 sections and 100,000 .pdata entries: RVA lookups must not scan every section (quadratic before)',
+    build: manySections,
+  },
+  {
     name: 'raw-pointer-unaligned',
     why: 'the loader rounds PointerToRawData down to 0x200; mapImage must read the section from there',
     build: () => {
@@ -242,3 +247,53 @@ export const CASES: readonly CraftedCase[] = [
     pefile: true,
   },
 ];
+
+/** 20,000 empty one-page sections, then one holding 100,000 RUNTIME_FUNCTIONs (PE32+). */
+function manySections(): Uint8Array {
+  const n = 20_000;
+  const entries = 100_000;
+  const secTable = 0x40 + 4 + 20 + 240;
+  const headers = Math.ceil((secTable + (n + 1) * 40) / 0x200) * 0x200;
+  const firstVa = Math.ceil(headers / 0x1000) * 0x1000;
+  const lastVa = firstVa + n * 0x1000;
+  const rawSize = Math.ceil((entries * 12 + 0x100) / 0x200) * 0x200;
+  const lastSize = Math.ceil(rawSize / 0x1000) * 0x1000;
+  const out = new Uint8Array(headers + rawSize);
+  const dv = new DataView(out.buffer);
+  dv.setUint16(0, 0x5a4d, true);
+  dv.setUint32(0x3c, 0x40, true);
+  dv.setUint32(0x40, 0x4550, true);
+  dv.setUint16(0x44, 0x8664, true);
+  dv.setUint16(0x46, n + 1, true);
+  dv.setUint16(0x54, 240, true);
+  dv.setUint16(0x56, 0x2022, true);
+  const oh = 0x58;
+  dv.setUint16(oh, 0x20b, true);
+  dv.setBigUint64(oh + 24, 0x1_8000_0000n, true);
+  dv.setUint32(oh + 32, 0x1000, true);
+  dv.setUint32(oh + 36, 0x200, true);
+  dv.setUint32(oh + 56, lastVa + lastSize, true);
+  dv.setUint32(oh + 60, headers, true);
+  dv.setUint32(oh + 108, 16, true);
+  dv.setUint32(oh + 112 + 3 * 8, lastVa, true); // exception directory
+  dv.setUint32(oh + 112 + 3 * 8 + 4, entries * 12, true);
+  for (let i = 0; i <= n; i++) {
+    const h = secTable + i * 40;
+    out[h] = 0x2e; // "."
+    out[h + 1] = 0x73;
+    dv.setUint32(h + 8, i < n ? 0x1000 : lastSize, true);
+    dv.setUint32(h + 12, i < n ? firstVa + i * 0x1000 : lastVa, true);
+    dv.setUint32(h + 16, i < n ? 0 : rawSize, true);
+    dv.setUint32(h + 20, i < n ? 0 : headers, true);
+    dv.setUint32(h + 36, i < n ? 0xc000_0080 : 0x4000_0040, true);
+  }
+  // Each entry names a function in some empty section and a zeroed UNWIND_INFO after the table.
+  for (let k = 0; k < entries; k++) {
+    const e = headers + k * 12;
+    const fn = firstVa + ((k * 7919) % n) * 0x1000;
+    dv.setUint32(e, fn, true);
+    dv.setUint32(e + 4, fn + 0x10, true);
+    dv.setUint32(e + 8, lastVa + entries * 12 + 0x10, true);
+  }
+  return out;
+}
