@@ -278,6 +278,26 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
       expect(h.ok && h.value).toBe(t.heapAlloc);
       const missing = await b.value.resolveImport('kernel32.dll', 'NoSuchFunctionAnywhere', null);
       expect(!missing.ok && missing.error.code).toBe('PLAN_IMPORT');
+      // `alloc` picks the free hole nearest the middle of its window; `expect` compares bytes.
+      const lo = t.module - 0x4000_0000n;
+      const hi = t.module + 0x4000_0000n;
+      const al = await b.value.agent.request(`alloc 0x${lo.toString(16)} 0x${hi.toString(16)} 0x3000 4`);
+      if (!al.ok) throw new Error(al.error.message);
+      const at = BigInt(al.value['address'] as string);
+      expect(at % 0x10000n).toBe(0n);
+      expect(at >= lo && at + 0x3000n <= hi).toBe(true);
+      expect((await b.value.agent.request(`expect 0x${at.toString(16)} 0000`)).ok).toBe(true);
+      const ex = await b.value.agent.request(`expect 0x${t.valueFn.toString(16)} 00`);
+      expect(!ex.ok && ex.error.code).toBe('LIVE_BYTES_MISMATCH');
+      expect((await b.value.agent.request(`free 0x${at.toString(16)}`)).ok).toBe(true);
+      // A window entirely below the module: find-free has to search downward.
+      const down = await b.value.agent.request(`find-free 0x${lo.toString(16)} 0x${t.module.toString(16)} 0x3000 0x${t.module.toString(16)}`);
+      if (!down.ok) throw new Error(down.error.message);
+      const d = BigInt(down.value['address'] as string);
+      expect(d % 0x10000n).toBe(0n);
+      expect(d >= lo && d + 0x3000n <= t.module).toBe(true);
+      const dq = await b.value.agent.request(`protections 0x${d.toString(16)} 0x3000`);
+      expect(dq.ok && (dq.value['runs'] as { state: string }[]).every((r) => r.state === 'free')).toBe(true);
     } finally {
       await b.value.close();
     }

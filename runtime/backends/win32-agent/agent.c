@@ -503,21 +503,30 @@ static int hole_up(u64 from, u64 hi, u64 size, u64 *out) {
   return 0;
 }
 
-/* Highest granularity-aligned free hole of `size` bytes ending at or below `top`, starting at or above `lo`. */
+/*
+ * Highest granularity-aligned free hole of `size` bytes ending at or below `top`, starting at
+ * or above `lo`. It probes candidate addresses and looks *upward* from each: for free memory
+ * Wine's VirtualQueryEx reports the queried page as the base (not the start of the free
+ * run), so only the extent above a queried address is reliable.
+ */
 static int hole_down(u64 top, u64 lo, u64 size, u64 *out) {
   MEMORY_BASIC_INFORMATION mbi;
-  for (u64 at = top; at > lo && at - lo >= size;) {
-    if (VirtualQueryEx(g_proc, (LPCVOID)(uintptr_t)(at - 1), &mbi, sizeof mbi) == 0) return 0;
-    u64 rb = (u64)(uintptr_t)mbi.BaseAddress;
-    if (mbi.State == MEM_FREE && at - rb >= size) {
-      u64 c = (at - size) & ~(g_gran - 1);
-      if (c >= rb && c >= lo) {
+  while (top > lo && top - lo >= size) {
+    u64 c = (top - size) & ~(g_gran - 1);
+    if (c < lo) return 0;
+    if (VirtualQueryEx(g_proc, (LPCVOID)(uintptr_t)c, &mbi, sizeof mbi) == 0) return 0;
+    u64 rb = (u64)(uintptr_t)mbi.BaseAddress, re = rb + mbi.RegionSize;
+    if (mbi.State == MEM_FREE) {
+      if (re >= c + size) {
         *out = c;
         return 1;
       }
+      top = re; /* free from c up to re only: the next candidate must end by re */
+    } else {
+      u64 ab = (u64)(uintptr_t)mbi.AllocationBase;
+      top = ab != 0 && ab < rb ? ab : rb; /* below the whole allocation in the way */
     }
-    if (rb >= at) return 0;
-    at = rb;
+    if (top > c + size) return 0; /* no progress: cannot happen, but never loop */
   }
   return 0;
 }
