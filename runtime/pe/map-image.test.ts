@@ -14,6 +14,7 @@ import { mapImage } from './map-image.ts';
 import { parsePe } from './parse-pe.ts';
 import { sha256, toHex } from './sha256.ts';
 import { realCorpusFiles, samplePeFiles } from './test-files.ts';
+import { PeCraft, SCN_CODE } from './testdata/craft-pe.ts';
 
 const MAP_PY = fileURLToPath(new URL('./pefile-map.py', import.meta.url));
 const skipTools = missingTools(['pefile']);
@@ -100,5 +101,18 @@ describe('sha256', () => {
     if (some !== undefined) inputs.push(new Uint8Array(readFileSync(some)));
     for (const b of inputs) expect(toHex(sha256(b)), `length ${b.length}`).toBe(createHash('sha256').update(b).digest('hex'));
     expect(toHex(sha256(new TextEncoder().encode('abc')))).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  });
+});
+
+describe('mapImage refuses overlapping sections', () => {
+  it('two sections at the same RVA: PE_BAD_SECTION at the section table', () => {
+    const c = new PeCraft({ pe32: false, sections: [{ name: '.a', characteristics: SCN_CODE }, { name: '.b', characteristics: SCN_CODE }] });
+    const b = c.build();
+    const secTable = 0x40 + 4 + 20 + 240;
+    new DataView(b.buffer).setUint32(secTable + 40 + 12, 0x1000, true); // .b at .a's RVA
+    const pe = parsePe(b);
+    expect(pe.ok).toBe(true); // parsing still works (first match wins for lookups)
+    const m = mapImage(b, 0x1_8000_0000n);
+    expect(m.ok ? null : m.error).toEqual({ code: 'PE_BAD_SECTION', message: 'sections overlap in memory', offset: secTable });
   });
 });

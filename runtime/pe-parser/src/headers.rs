@@ -110,7 +110,7 @@ pub struct Headers<'a> {
     by_va: Vec<usize>,
     /// True when no two sections overlap in memory (every linked file): lookups can then
     /// binary-search `by_va`; otherwise they scan in table order (first match wins).
-    disjoint: bool,
+    pub disjoint: bool,
     /// Lowest section RVA (the headers end below it).
     first_va: u32,
 }

@@ -20,6 +20,11 @@ pub fn map_image(h: &Headers, relocs: &Relocations, base: u64) -> Result<Vec<u8>
     if size > MAX_IMAGE {
         return Err(pe_err!("PE_IMAGE_TOO_LARGE", size_at, "SizeOfImage 0x{:x} is over the 1 GiB mapping limit", size));
     }
+    if !h.disjoint {
+        // The loader refuses these too; mapping them would also let a few hundred bytes of
+        // headers ask for the same large copy over and over.
+        return Err(pe_err!("PE_BAD_SECTION", h.section_table_offset, "sections overlap in memory"));
+    }
     let hdr_len = (h.optional.size_of_headers as usize).min(h.data.len()).min(size as usize);
     let mut img: Vec<u8> = Vec::new();
     if img.try_reserve_exact(size as usize).is_err() {
