@@ -64,7 +64,7 @@ function fmt(chart: Chart, v: number): string {
   return chart.unit === 'ratio' ? `${formatRatio(v)}x` : formatMs(v);
 }
 
-/** One chart as an inline SVG: grouped horizontal bars, log or linear scale, a par line at 1 for ratios. */
+/** One chart as an inline SVG: grouped horizontal bars, log or linear scale; ratio bars grow left or right from a par line at 1. */
 export function chartSvg(chart: Chart): string {
   const labelW = 270;
   const plotW = 500;
@@ -120,9 +120,12 @@ export function chartSvg(chart: Chart): string {
         parts.push(`<text x="${labelW + 4}" y="${y + barH - 1}" fill="#999" font-size="9">n/a</text>`);
         return;
       }
-      const w = Math.max(1, x(v) - labelW);
-      parts.push(`<rect x="${labelW}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${PALETTE[k % PALETTE.length]}"><title>${escapeHtml(`${c}, ${s.name}: ${fmt(chart, v)}`)}</title></rect>`);
-      parts.push(`<text x="${(labelW + w + 4).toFixed(1)}" y="${y + barH - 1}" font-size="9">${escapeHtml(fmt(chart, v))}</text>`);
+      // Ratios grow from the par line (left: smaller than the baseline, right: larger); times from the axis.
+      const from = chart.unit === 'ratio' ? x(1) : labelW;
+      const a = Math.min(from, x(v));
+      const w = Math.max(1, Math.abs(x(v) - from));
+      parts.push(`<rect x="${a.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${PALETTE[k % PALETTE.length]}"><title>${escapeHtml(`${c}, ${s.name}: ${fmt(chart, v)}`)}</title></rect>`);
+      parts.push(`<text x="${(Math.max(from, x(v)) + 4).toFixed(1)}" y="${y + barH - 1}" font-size="9">${escapeHtml(fmt(chart, v))}</text>`);
     });
   });
   if (chart.unit === 'ratio') {

@@ -25,21 +25,22 @@ export function machineLine(r: Pick<Report, 'machine' | 'tools' | 'generatedAt' 
 export function headlineMarkdown(h: Headline, r: Pick<Report, 'machine' | 'generatedAt' | 'quick'>): string {
   const x = (v: number | null): string => (v === null ? '-' : `${formatRatio(v)}x`);
   const ms = (v: number | null): string => (v === null ? '-' : formatMs(v));
-  const rows = h.groups.map((g) => [
-    g.group === 'samples' ? `samples (${g.pairs} scenario steps)` : `real pairs (${g.pairs}; ${g.withPackage} with a package, ${g.partial} of them partial)`,
+  const rows = h.rows.map((g) => [
+    `${g.group === 'samples' ? 'samples' : 'real pairs'}, ${g.kind} packages (${g.pairs} of ${g.groupPairs})`,
     x(g.vsBsdiff),
     x(g.vsXdelta3),
     x(g.vsZstdPatchFrom),
     x(g.vsFloor),
+    x(g.floorOverBsdiff),
     g.applyColdMs === null ? '-' : `${ms(g.applyColdMs)} vs ${ms(g.bspatchMs)} (${x(g.applyOverBspatch)})`,
   ]);
   const live = h.live === null ? 'Live pause vs restart: the live section has not run.' : `Live patch of a running process under Wine (median over ${h.live.scenarios} scenario${h.live.scenarios === 1 ? '' : 's'}): threads paused ${formatMs(h.live.pauseMs)}, vs ${formatMs(h.live.restartMs)} to restart the process.`;
   return [
-    markdownTable(['pairs', 'package / bsdiff', 'package / xdelta3', 'package / zstd --patch-from', 'package / floor', 'apply (cold, in memory) vs bspatch'], rows),
+    markdownTable(['pairs', 'package / bsdiff', 'package / xdelta3', 'package / zstd --patch-from', 'package / floor', 'floor / bsdiff (all pairs)', 'apply (cold, in memory) vs bspatch'], rows),
     '',
     live,
     '',
-    `Geometric means of per-pair ratios (below 1: the package is smaller); partial packages are --skip-refused builds that leave the refused changes out. Times are medians. ${r.quick ? 'A --quick run. ' : ''}Measured ${r.generatedAt.slice(0, 10)} on ${r.machine.cores} x ${r.machine.cpu}, Node ${r.machine.node}; details in [bench/results/report.md](bench/results/report.md).`,
+    `Geometric means of per-pair ratios (below 1: the package is smaller). Complete packages carry every change; partial packages are --skip-refused builds of pairs the compiler refuses in part, and leave the refused changes out (so they are smaller than the update they stand for). The floor is the new bytes of just the changed and added functions and data, zstd --patch-from the old file. Apply times are medians over the pairs of each row's per-pair medians. ${r.quick ? 'A --quick run. ' : ''}Measured ${r.generatedAt.slice(0, 10)} on ${r.machine.cores} x ${r.machine.cpu}, Node ${r.machine.node}; details in [bench/results/report.md](bench/results/report.md).`,
   ].join('\n');
 }
 

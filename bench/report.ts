@@ -7,7 +7,7 @@
 import type { Chart } from './section.ts';
 import { geometricMean, medianOf, type Timing } from './stats.ts';
 import type { MachineInfo, ToolVersions } from './tools.ts';
-import { groupMeans, RATIO_KEYS, type GroupMeans, type SizeRow } from './sections/size.ts';
+import { RATIO_KEYS, rowsOfKind, summarizeGroup, type GroupSummary, type SizeRow } from './sections/size.ts';
 import type { CompileRow } from './sections/compile.ts';
 import type { ApplyTimeRow } from './sections/apply-time.ts';
 
@@ -22,23 +22,31 @@ export interface ReportSection {
   readonly quick?: boolean;
 }
 
-/** The headline figures (README table), per group. */
+/** One headline row: a group's complete or partial packages. */
+export interface HeadlineRow {
+  readonly group: 'samples' | 'real';
+  /** Complete packages carry every change; partial ones (--skip-refused) leave the refused changes out. */
+  readonly kind: 'complete' | 'partial';
+  /** Pairs of this kind, and pairs in the group. */
+  readonly pairs: number;
+  readonly groupPairs: number;
+  readonly vsBsdiff: number | null;
+  readonly vsXdelta3: number | null;
+  readonly vsZstdPatchFrom: number | null;
+  readonly vsFloor: number | null;
+  /** floor / bsdiff over every pair of the group (what a function-level patch could weigh). */
+  readonly floorOverBsdiff: number | null;
+  /** Geometric mean of (cold apply median / bspatch median) over these pairs. */
+  readonly applyOverBspatch: number | null;
+  /** Median over these pairs of the cold apply median, and of the bspatch median, in ms. */
+  readonly applyColdMs: number | null;
+  readonly bspatchMs: number | null;
+}
+
+/** The headline figures (README table). */
 export interface Headline {
-  readonly groups: ReadonlyArray<{
-    readonly group: 'samples' | 'real';
-    readonly pairs: number;
-    readonly withPackage: number;
-    readonly partial: number;
-    readonly vsBsdiff: number | null;
-    readonly vsXdelta3: number | null;
-    readonly vsZstdPatchFrom: number | null;
-    readonly vsFloor: number | null;
-    /** Geometric mean of (cold apply median / bspatch median). */
-    readonly applyOverBspatch: number | null;
-    /** Median over pairs of the cold apply median, and of the bspatch median, in ms. */
-    readonly applyColdMs: number | null;
-    readonly bspatchMs: number | null;
-  }>;
+  /** Rows with at least one pair: samples complete, real complete, real partial (and samples partial if any). */
+  readonly rows: readonly HeadlineRow[];
   /** From the live section, when it ran: medians over its scenarios. */
   readonly live: { readonly scenarios: number; readonly pauseMs: number; readonly restartMs: number } | null;
 }
@@ -77,29 +85,36 @@ export function computeHeadline(sections: Readonly<Record<string, ReportSection>
   const r = { sections };
   const size = sizeRows(r) ?? [];
   const apply = rowsOf<ApplyTimeRow>(r, 'apply-time') ?? [];
-  const groups = (['samples', 'real'] as const).map((group) => {
-    const rows = size.filter((x) => x.group === group);
-    const m = groupMeans(rows);
-    const ap = apply.filter((x) => x.group === group && x.coldOverBspatch !== null);
-    const coldMs = ap.map((x) => x.cold?.medianMs).filter((x): x is number => x !== undefined);
-    const bsMs = ap.map((x) => x.bspatch?.medianMs).filter((x): x is number => x !== undefined);
-    return {
-      group,
-      pairs: rows.length,
-      withPackage: rows.filter((x) => x.package !== null).length,
-      partial: rows.filter((x) => x.package !== null && x.packagePartial).length,
-      vsBsdiff: m.bsdiff.mean,
-      vsXdelta3: m.xdelta3.mean,
-      vsZstdPatchFrom: m.zstdPatchFrom.mean,
-      vsFloor: m.floor.mean,
-      applyOverBspatch: geometricMean(ap.map((x) => x.coldOverBspatch as number)),
-      applyColdMs: coldMs.length > 0 ? medianOf(coldMs) : null,
-      bspatchMs: bsMs.length > 0 ? medianOf(bsMs) : null,
-    };
-  });
+  const rows: HeadlineRow[] = [];
+  for (const group of ['samples', 'real'] as const) {
+    const inGroup = size.filter((x) => x.group === group);
+    const summary = summarizeGroup(inGroup);
+    for (const kind of ['complete', 'partial'] as const) {
+      const labels = new Set(rowsOfKind(inGroup, kind).map((x) => x.label));
+      if (labels.size === 0) continue;
+      const m = summary[kind];
+      const ap = apply.filter((x) => x.group === group && labels.has(x.label) && x.coldOverBspatch !== null);
+      const coldMs = ap.map((x) => x.cold?.medianMs).filter((x): x is number => x !== undefined);
+      const bsMs = ap.map((x) => x.bspatch?.medianMs).filter((x): x is number => x !== undefined);
+      rows.push({
+        group,
+        kind,
+        pairs: labels.size,
+        groupPairs: inGroup.length,
+        vsBsdiff: m.bsdiff.mean,
+        vsXdelta3: m.xdelta3.mean,
+        vsZstdPatchFrom: m.zstdPatchFrom.mean,
+        vsFloor: m.floor.mean,
+        floorOverBsdiff: summary.all.floorOverBsdiff.mean,
+        applyOverBspatch: geometricMean(ap.map((x) => x.coldOverBspatch as number)),
+        applyColdMs: coldMs.length > 0 ? medianOf(coldMs) : null,
+        bspatchMs: bsMs.length > 0 ? medianOf(bsMs) : null,
+      });
+    }
+  }
   const live = rowsOf<LiveRow>(r, 'live')?.filter((x) => Number.isFinite(x.pauseMedianMs) && Number.isFinite(x.restartMedianMs)) ?? [];
   return {
-    groups,
+    rows,
     live: live.length === 0 ? null : { scenarios: live.length, pauseMs: medianOf(live.map((x) => x.pauseMedianMs)), restartMs: medianOf(live.map((x) => x.restartMedianMs)) },
   };
 }
@@ -157,14 +172,17 @@ export function checkReport(report: Pick<Report, 'sections' | 'headline'>, expec
       if (r.status === 'refused' && r.refusedReasons.length === 0) problems.push(`size ${r.label}: refused without reasons`);
       if (r.status !== 'error' && (r.bsdiff === null || r.xdelta3 === null || r.zstdPatchFrom === null || r.zstdWholeNew === null || r.floor === null)) problems.push(`size ${r.label}: a baseline is missing`);
     }
-    const stored = (report.sections['size']?.data as { geomeans?: Record<string, GroupMeans> } | undefined)?.geomeans;
+    const stored = (report.sections['size']?.data as { geomeans?: Record<string, GroupSummary> } | undefined)?.geomeans;
     for (const g of ['samples', 'real'] as const) {
-      const m = groupMeans(size.filter((r) => r.group === g));
-      for (const k of RATIO_KEYS) {
-        const s = stored?.[g]?.[k];
-        const want = m[k];
-        if (s === undefined) problems.push(`size: geometric mean ${g}.${k} is missing`);
-        else if (s.n !== want.n || (s.mean === null) !== (want.mean === null) || (s.mean !== null && want.mean !== null && !close(s.mean, want.mean))) problems.push(`size: geometric mean ${g}.${k} is ${s.mean} (n=${s.n}), the rows give ${want.mean} (n=${want.n})`);
+      const again = summarizeGroup(size.filter((r) => r.group === g));
+      for (const kind of ['complete', 'partial', 'all'] as const) {
+        for (const k of RATIO_KEYS) {
+          const s = stored?.[g]?.[kind]?.[k];
+          const want = again[kind][k];
+          const name = `${g}.${kind}.${k}`;
+          if (s === undefined) problems.push(`size: geometric mean ${name} is missing`);
+          else if (s.n !== want.n || (s.mean === null) !== (want.mean === null) || (s.mean !== null && want.mean !== null && !close(s.mean, want.mean))) problems.push(`size: geometric mean ${name} is ${s.mean} (n=${s.n}), the rows give ${want.mean} (n=${want.n})`);
+        }
       }
     }
   }

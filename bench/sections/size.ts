@@ -86,6 +86,29 @@ export function groupMeans(rows: readonly SizeRow[]): GroupMeans {
   return out as GroupMeans;
 }
 
+/**
+ * The means of one group, kept apart by what the package holds: a complete package carries
+ * every change, a partial one (--skip-refused) leaves the refused ones out, so its size says
+ * little about the whole update and is never averaged with complete ones. `all` is every row
+ * (for floor / bsdiff, which exists even where there is no package).
+ */
+export interface GroupSummary {
+  readonly complete: GroupMeans;
+  readonly partial: GroupMeans;
+  readonly all: GroupMeans;
+}
+
+/** Rows of a kind: complete packages, partial packages, or all. */
+export function rowsOfKind(rows: readonly SizeRow[], kind: keyof GroupSummary): SizeRow[] {
+  if (kind === 'all') return [...rows];
+  return rows.filter((r) => r.package !== null && r.packagePartial === (kind === 'partial'));
+}
+
+/** The group summary of `rows`. */
+export function summarizeGroup(rows: readonly SizeRow[]): GroupSummary {
+  return { complete: groupMeans(rowsOfKind(rows, 'complete')), partial: groupMeans(rowsOfKind(rows, 'partial')), all: groupMeans(rows) };
+}
+
 /** A size row from a pair's analysis. */
 export function sizeRowOf(a: PairAnalysis): SizeRow {
   const manifest = a.group === 'real' ? realPairs().find((p) => p.label === a.label)?.baselines ?? null : null;
@@ -135,7 +158,7 @@ function crossCheck(r: SizeRow): string {
 }
 
 /** The section's markdown from its rows and means. */
-export function sizeMarkdown(rows: readonly SizeRow[], means: Readonly<Record<'samples' | 'real', GroupMeans>>): string {
+export function sizeMarkdown(rows: readonly SizeRow[], means: Readonly<Record<'samples' | 'real', GroupSummary>>): string {
   const table = (group: 'samples' | 'real'): string =>
     markdownTable(
       ['pair', 'old', 'package', 'bsdiff', 'xdelta3', 'zstd --patch-from', 'zstd whole new', 'floor', 'pkg/bsdiff', 'pkg/xdelta3', 'pkg/zstd-pf', 'pkg/zstd whole', 'pkg/floor', 'floor/bsdiff'],
@@ -144,8 +167,12 @@ export function sizeMarkdown(rows: readonly SizeRow[], means: Readonly<Record<'s
         .map((r) => [r.label, formatBytes(r.oldSize), pkgCell(r), b(r.bsdiff), b(r.xdelta3), b(r.zstdPatchFrom), b(r.zstdWholeNew), b(r.floor), ...RATIO_KEYS.map((k) => formatRatio(r.ratios[k]))]),
     );
   const meanLine = (group: 'samples' | 'real'): string => {
-    const m = means[group];
-    return `Geometric means (${group}): ${RATIO_KEYS.map((k) => `${k === 'floorOverBsdiff' ? 'floor/bsdiff' : `package/${k}`} ${formatRatio(m[k].mean)} (n=${m[k].n})`).join(', ')}.`;
+    const pkgKeys = RATIO_KEYS.filter((k) => k !== 'floorOverBsdiff');
+    const line = (kind: 'complete' | 'partial'): string => {
+      const m = means[group][kind];
+      return `${kind} packages: ${pkgKeys.map((k) => `package/${k} ${formatRatio(m[k].mean)}`).join(', ')} (n=${m.bsdiff.n})`;
+    };
+    return `Geometric means (${group}): ${line('complete')}; ${line('partial')}; floor/bsdiff over every pair ${formatRatio(means[group].all.floorOverBsdiff.mean)} (n=${means[group].all.floorOverBsdiff.n}). Partial packages leave the refused changes out, so they are never averaged with complete ones.`;
   };
   const real = rows.filter((r) => r.group === 'real');
   const why = rows
@@ -205,7 +232,7 @@ export function sizeCharts(rows: readonly SizeRow[]): Chart[] {
 /** The section's result from the pairs' analyses. */
 export function sizeSectionResult(analyses: readonly PairAnalysis[]): SectionResult {
   const rows = analyses.map(sizeRowOf);
-  const means = { samples: groupMeans(rows.filter((r) => r.group === 'samples')), real: groupMeans(rows.filter((r) => r.group === 'real')) };
+  const means = { samples: summarizeGroup(rows.filter((r) => r.group === 'samples')), real: summarizeGroup(rows.filter((r) => r.group === 'real')) };
   return { markdown: sizeMarkdown(rows, means), data: { rows, geomeans: means }, charts: sizeCharts(rows) };
 }
 
