@@ -8,7 +8,7 @@
  *    same flow run here under Node.
  */
 import { readFileSync } from 'node:fs';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -18,10 +18,19 @@ import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { buildHandPackage } from './apply/testing/hand-package.ts';
 import { packageToJson } from './apply/testing/package-json.ts';
-import { runPortable, type PortableResult } from './apply/testing/portable-entry.ts';
+import { runPortable, runPortableFile, type PortableFileResult, type PortableResult } from './apply/testing/portable-entry.ts';
+import { encodePackage } from '../formats/container.ts';
+import { generateKeyPair, toHex } from '../formats/keys.ts';
 import { sampleBytes } from './apply/testing/fixtures.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
+
+/**
+ * Left out of the bundle: `node:` modules (the pe-parser loader's dynamic import runs only
+ * where `process` exists) and zstd-codec's `fs`/`path`/`crypto` requires, which its
+ * Emscripten glue reaches only on its Node path.
+ */
+const BUNDLE_EXTERNAL = ['node:*', 'fs', 'path', 'crypto'];
 
 /** Static import specifiers of a TS/JS source (not dynamic `import()`, which is guarded at run time). */
 function staticImports(source: string): string[] {
@@ -55,52 +64,97 @@ describe('portable runtime core', () => {
     const v1 = sampleBytes('new-helper', 'v1.dll');
     const pkgJson = packageToJson(buildHandPackage(v1, sampleBytes('new-helper', 'v2.dll'), { changed: ['average_percent'], added: ['clamp_percent'] }));
     const wasm = new Uint8Array(readFileSync(join(here, 'pe-parser/pkg/pe_parser_bg.wasm')));
-
-    const dir = mkdtempSync(join(tmpdir(), 'hotpatch-portable-'));
-    try {
-      const out = join(dir, 'bundle.mjs');
-      const r = await build({
-        entryPoints: [join(here, 'apply/testing/portable-entry.ts')],
-        bundle: true,
-        format: 'esm',
-        platform: 'neutral',
-        target: 'es2022',
-        // The wasm loader's dynamic `import('node:fs/promises')` only runs where `process` exists.
-        external: ['node:*'],
-        outfile: out,
-        logLevel: 'silent',
-      });
-      expect(r.errors).toEqual([]);
-      const bundle = readFileSync(out, 'utf8');
-      expect(bundle).not.toMatch(/\bfrom\s*["']node:/);
-      writeFileSync(out, bundle);
-
-      const workerCode = `
-        const { parentPort, workerData } = require('node:worker_threads');
-        const port = parentPort;
-        const data = workerData;
-        for (const k of ['process', 'Buffer', 'setImmediate', 'clearImmediate', 'global', 'require', 'module', 'exports', '__filename', '__dirname']) delete globalThis[k];
-        import(data.url)
-          .then((m) => m.runPortable(data.wasm, data.dll, data.pkg))
-          .then((result) => port.postMessage({ result }), (e) => port.postMessage({ error: String(e && e.stack || e) }));
-      `;
-      const worker = new Worker(workerCode, { eval: true, workerData: { url: pathToFileURL(out).href, wasm, dll: v1, pkg: pkgJson } });
-      const msg = await new Promise<{ result?: PortableResult; error?: string }>((resolveMsg, reject) => {
-        worker.once('message', resolveMsg);
-        worker.once('error', reject);
-      });
-      await worker.terminate();
+    await withBundle(async (url) => {
+      const msg = await runInBareWorker<PortableResult>(url, 'runPortable', [wasm, v1, pkgJson]);
       expect(msg.error).toBeUndefined();
       const inWorker = msg.result!;
-      expect(inWorker.nodeGlobals).toEqual({ process: 'undefined', Buffer: 'undefined', require: 'undefined', module: 'undefined', global: 'undefined', setImmediate: 'undefined' });
+      expect(inWorker.nodeGlobals).toEqual(NO_NODE_GLOBALS);
       expect(inWorker.revertedIdentical).toBe(true);
 
       const underNode = await runPortable(wasm, v1, pkgJson);
       expect(underNode.nodeGlobals['process']).toBe('object');
       expect(inWorker.plan).toBe(underNode.plan);
       expect(inWorker.patchedHash).toBe(underNode.patchedHash);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
+  });
+
+  it('loads a signed package FILE (WebCrypto signature, zstd, decode), applies and reverts it in a worker without Node globals; bad files refused untouched', async () => {
+    const v1 = sampleBytes('new-helper', 'v1.dll');
+    const pkg = buildHandPackage(v1, sampleBytes('new-helper', 'v2.dll'), { changed: ['average_percent'], added: ['clamp_percent'] });
+    const keys = await generateKeyPair();
+    const other = await generateKeyPair();
+    const file = await encodePackage(pkg, { signingKey: keys.signingKey });
+    if (!file.ok) throw new Error(file.error.message);
+    const wasm = new Uint8Array(readFileSync(join(here, 'pe-parser/pkg/pe_parser_bg.wasm')));
+    const args = [wasm, v1, file.value, keys.publicPem, other.publicPem];
+    await withBundle(async (url) => {
+      const msg = await runInBareWorker<PortableFileResult>(url, 'runPortableFile', args);
+      expect(msg.error).toBeUndefined();
+      const inWorker = msg.result!;
+      expect(inWorker.nodeGlobals).toEqual(NO_NODE_GLOBALS);
+      expect(inWorker.signature).toBe(`verified ${toHex(keys.signingKey.publicKey.id)}`);
+      expect(inWorker.uncompressed).toBe(new DataView(file.value.buffer, file.value.byteOffset).getUint32(16, true));
+      expect(inWorker.refusals).toEqual({ tampered: 'SIG_BAD steps=0', untrusted: 'SIG_UNTRUSTED steps=0', 'over-bound': 'PKG_BOMB steps=0', truncated: 'PKG_TRUNCATED steps=0' });
+      expect(inWorker.revertedIdentical).toBe(true);
+
+      // The same file through the same flow under Node, and the decoded package applied
+      // directly: one plan, one patched image.
+      const underNode = await runPortableFile(wasm, v1, file.value, keys.publicPem, other.publicPem);
+      expect(underNode.nodeGlobals['process']).toBe('object');
+      expect(inWorker.plan).toBe(underNode.plan);
+      expect(inWorker.patchedHash).toBe(underNode.patchedHash);
+      const direct = await runPortable(wasm, v1, packageToJson(pkg));
+      expect(inWorker.plan).toBe(direct.plan);
+      expect(inWorker.patchedHash).toBe(direct.patchedHash);
+    });
   });
 });
+
+const NO_NODE_GLOBALS = { process: 'undefined', Buffer: 'undefined', require: 'undefined', module: 'undefined', global: 'undefined', setImmediate: 'undefined' };
+
+/** Bundles apply/testing/portable-entry.ts for a neutral platform and runs `f` on its URL. */
+async function withBundle(f: (url: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'hotpatch-portable-'));
+  try {
+    const out = join(dir, 'bundle.mjs');
+    const r = await build({
+      entryPoints: [join(here, 'apply/testing/portable-entry.ts')],
+      bundle: true,
+      format: 'esm',
+      platform: 'neutral',
+      target: 'es2022',
+      // The wasm loader's dynamic `import('node:fs/promises')` only runs where `process` exists.
+      external: BUNDLE_EXTERNAL,
+      outfile: out,
+      logLevel: 'silent',
+    });
+    expect(r.errors).toEqual([]);
+    const bundle = readFileSync(out, 'utf8');
+    expect(bundle).not.toMatch(/\bfrom\s*["']node:/);
+    await f(pathToFileURL(out).href);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs export `fn` of the bundle at `url` in a worker whose Node globals are deleted first. */
+async function runInBareWorker<T>(url: string, fn: string, args: unknown[]): Promise<{ result?: T; error?: string }> {
+  const workerCode = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const port = parentPort;
+    const data = workerData;
+    for (const k of ['process', 'Buffer', 'setImmediate', 'clearImmediate', 'global', 'require', 'module', 'exports', '__filename', '__dirname']) delete globalThis[k];
+    import(data.url)
+      .then((m) => m[data.fn](...data.args))
+      .then((result) => port.postMessage({ result }), (e) => port.postMessage({ error: String(e && e.stack || e) }));
+  `;
+  const worker = new Worker(workerCode, { eval: true, workerData: { url, fn, args } });
+  try {
+    return await new Promise<{ result?: T; error?: string }>((resolveMsg, reject) => {
+      worker.once('message', resolveMsg);
+      worker.once('error', reject);
+    });
+  } finally {
+    await worker.terminate();
+  }
+}
