@@ -503,6 +503,40 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     await be.close();
   });
 
+  test('atomic transactions (plain `begin`) roll back at the first failing step and skip the rest', async () => {
+    const a = await startAgent({ env: wineEnv() });
+    if (!a.ok) throw new Error(a.error.message);
+    const h = (v: bigint): string => `0x${v.toString(16)}`;
+    await a.value.request(`open ${t.pid}`);
+    const free = await a.value.request(`find-free ${h(t.module)} ${h(t.module + 0x4000_0000n)} 0x1000 ${h(t.module)}`);
+    if (!free.ok) throw new Error(free.error.message);
+    const r0 = BigInt(free.value['address'] as string);
+    const page = t.valueFn & ~0xfffn;
+    const original = await a.value.request(`read ${h(t.valueFn)} 5`);
+    const replies = await a.value.requestMany([
+      'begin',
+      `alloc-at ${h(r0)} 0x1000 4`,
+      `write ${h(r0)} c3`,
+      `protect ${h(page)} 0x1000 0x40`,
+      'suspend',
+      `redirect ${h(t.valueFn)} ${original.ok ? String(original.value['bytes']) : ''} cccccccccc`,
+      `write ${h(t.valueFn)} 90`, // fine so far: the page is writable now
+      `write 0x8 90`, // fails: not committed memory -> everything above is undone
+      `read ${h(t.valueFn)} 5`,
+      'commit',
+    ]);
+    expect(replies.map((r) => (r.ok ? 'ok' : r.error.code))).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'LIVE_NOT_WRITABLE', 'LIVE_ABORTED', 'LIVE_ABORTED']);
+    const failed = replies[7];
+    expect(!failed?.ok && failed?.error.message).toMatch(/not committed/);
+    const after = await a.value.requestMany([`read ${h(t.valueFn)} 5`, `query ${h(r0)}`, `protections ${h(page)} 1`]);
+    expect(after[0]?.ok && after[0].value['bytes']).toBe(original.ok && original.value['bytes']);
+    expect(after[1]?.ok && after[1].value['state']).toBe('free');
+    expect(after[2]?.ok && (after[2].value['runs'] as { protection: number }[])[0]?.protection).toBe(PAGE_EXECUTE_READ);
+    await a.value.close();
+    expect((await t.run())[0]).toBe(2);
+    expect(await workerProgresses(t)).toBe(true); // resumed by the rollback
+  });
+
   test('a driver that goes away mid-transaction leaves the target resumed and unpatched', async () => {
     const b = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: wineEnv() });
     if (!b.ok) throw new Error(b.error.message);
