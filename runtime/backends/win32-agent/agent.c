@@ -117,7 +117,6 @@ static void send_line(void) {
 }
 
 /* Error responses carry a stable LIVE_* code, a one-line message and the Win32 error if any. */
-static int g_rolled_back;
 static int g_undo_failures;
 static int fail(const char *code, DWORD win32, const char *fmt, ...) {
   char msg[400];
@@ -663,7 +662,6 @@ static void rollback(void) {
     free(keep);
   }
   undo_clear();
-  g_rolled_back = 1;
 }
 
 /* ---------- commands ---------- */
@@ -1582,7 +1580,6 @@ int main(void) {
       send_line();
       continue;
     }
-    g_rolled_back = 0;
     LARGE_INTEGER t0, t1;
     QueryPerformanceCounter(&t0);
     int okv = dispatch();
