@@ -136,6 +136,27 @@ describe.skipIf(skip !== undefined)(`hotpatch revert / live command lines under 
     rmSync(dir, { recursive: true, force: true });
   });
 
+  test('an unsigned package needs --allow-unsigned', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hp-live-cli-'));
+    const hpk = join(dir, 'logic-fix.hpk');
+    const b = await hotpatch(['build', dll('logic-fix', 'v1'), dll('logic-fix', 'v2'), '-o', hpk, '--unsigned']);
+    expect(b.status).toBe(0);
+    const h = await host('logic-fix');
+    const pid = String(h.windowsPid);
+    writeFileSync(join(dir, 'k.pub'), (await generateKeyPair()).publicPem);
+    const refused = await hotpatch(['live', hpk, '--pid', pid, '--trust', join(dir, 'k.pub')]);
+    expect(refused.status).toBe(21);
+    expect(refused.stderr).toMatch(/^hotpatch: SIG_[A-Z_]+: .*\n$/);
+    expect(await output(h)).toBe(expected('logic-fix', 'v1'));
+    const ok = await hotpatch(['live', hpk, '--pid', pid, '--allow-unsigned']);
+    expect(ok.stderr).toBe('');
+    expect(ok.status).toBe(0);
+    expect(await output(h)).toBe(expected('logic-fix', 'v2'));
+    expect((await hotpatch(['revert', '--pid', pid])).status).toBe(0);
+    expect(await output(h)).toBe(expected('logic-fix', 'v1'));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   test('bad targets are one-line errors with the stage exit code, and the process keeps running', async () => {
     const h = await host('new-helper');
     const notLoaded = await hotpatch(['revert', '--pid', String(h.windowsPid), '--module', 'v2.dll']);
