@@ -182,11 +182,12 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
     }
   }
   const reservedSites = new Set<number>();
+  const okItems = new Set<number>();
   const check = (f: FunctionInfo): void => {
     const st = status[f.index]!;
     if ((st !== 'changed' && st !== 'added') || reasons.has(f.index)) return;
     const o = m.fnNewToOld[f.index]!;
-    let reason = touchesBadGlobal(f) ?? emissionProblem(ctx, f);
+    let reason = touchesBadGlobal(f) ?? emissionProblem(ctx, f, okItems);
     if (reason === null && o >= 0 && !redirects.has(f.index)) {
       const r = planRedirect(m.old, oldFns[o]!, reservedSites);
       if (typeof r === 'string') reason = r;
@@ -195,6 +196,7 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
     if (reason !== null) {
       reasons.set(f.index, reason);
       emitted.delete(f.index);
+      okItems.clear();
       for (const k of referrers.get(f.index) ?? []) queue.push(k);
     }
   };
@@ -293,7 +295,7 @@ const UNW_FLAG_UHANDLER = 2;
 const UNW_FLAG_CHAININFO = 4;
 
 /** Why new function `f` cannot be emitted into a package, or null when it can. */
-export function emissionProblem(ctx0: ResolveContext, f: FunctionInfo): string | null {
+export function emissionProblem(ctx0: ResolveContext, f: FunctionInfo, okItems: Set<number> = new Set()): string | null {
   const m = ctx0.m;
   const d = f.decoded;
   // Read-only items the function would carry: their pointers must resolve too.
@@ -302,7 +304,7 @@ export function emissionProblem(ctx0: ResolveContext, f: FunctionInfo): string |
   const ctx: ResolveContext = {
     ...ctx0,
     carry(item) {
-      if (!seenItems.has(item.index)) {
+      if (!seenItems.has(item.index) && !okItems.has(item.index)) {
         seenItems.add(item.index);
         carried.push(item);
       }
@@ -322,6 +324,9 @@ export function emissionProblem(ctx0: ResolveContext, f: FunctionInfo): string |
       if (!r.ok) return `read-only data ${describeNew(m, item.start)} it needs: ${r.reason}`;
     }
   }
+  // Everything reached resolved: remember it (the caller clears this when the set of
+  // carried functions shrinks). Large data graphs are then walked once, not per function.
+  for (const item of carried) okItems.add(item.index);
   return null;
 }
 
