@@ -1,27 +1,36 @@
 /**
- * zstd through the `zstd-codec` package (zstd compiled to WebAssembly with Emscripten; no
- * native addon). Two things about that build shape this wrapper:
- *  - the wasm module declares a fixed 16 MiB heap (its memory maximum is 256 pages, so a
- *    larger TOTAL_MEMORY is refused at link time). Level 19 already runs out of memory on a
- *    1 MiB input, and running out calls Emscripten's abort(), which prints "OOM" and leaves
- *    the instance unusable. So we instantiate the binding ourselves (the same factory
- *    `ZstdCodec.run` uses) with silent print hooks, bound every input (ZSTD_MAX_CONTENT),
- *    pick the level by size (zstdLevelFor), and if a call still throws we drop the instance
- *    and retry once on a fresh one;
- *  - its decompressor sizes the output from the frame header, so a forged header could ask
- *    for gigabytes. We parse the frame header in TypeScript first (readZstdFrameHeader) and
- *    only call into wasm when the declared size is within the caller's bound; the one-shot
- *    decompressor then writes into a buffer of exactly that size and fails if the data
- *    would produce more. Output is therefore capped by construction.
+ * zstd for the package container. The two directions have different homes:
+ *  - decompression (the loader's side, which runs in any JS runtime) is our own RFC 8878
+ *    frame decoder in plain TypeScript (formats/zstd-decode.ts): no WebAssembly glue, no
+ *    `fs`/`path`, no fixed heap. We parse the frame header first (readZstdFrameHeader) and
+ *    decode only when the declared size is within the caller's bound, into a buffer of
+ *    exactly that size that the decoder refuses to write past, so a bomb is never expanded;
+ *  - compression (the compiler's side) goes through the `zstd-codec` package (zstd compiled
+ *    to WebAssembly with Emscripten). Its glue `require`s `fs` and `path`, which would stop a
+ *    bundler building the portable loader, so it is imported on first use through a specifier
+ *    bundlers do not follow: where the package cannot be loaded (a browser bundle),
+ *    compressZstd returns PKG_ZSTD instead. Its wasm module has a fixed 16 MiB heap (memory
+ *    maximum 256 pages): level 19 already runs out of memory on a 1 MiB input, and running out
+ *    calls Emscripten's abort(), which prints "OOM" and leaves the instance unusable. So we
+ *    instantiate the binding ourselves (the same factory `ZstdCodec.run` uses) with silent
+ *    print hooks, bound every input (ZSTD_MAX_CONTENT), pick the level by size
+ *    (zstdLevelFor), and if a call still throws we drop the instance and retry once.
  */
 import { err, ok, type Result } from '../common/errors.ts';
-import bindingFactory from 'zstd-codec/lib/zstd-codec-binding-wasm.js';
 import type { ZstdBinding, ZstdModuleOptions } from 'zstd-codec/lib/zstd-codec-binding-wasm.js';
+import { decodeZstdFrame } from './zstd-decode.ts';
 
 /**
- * The largest payload this wrapper will ever compress or decompress: the 16 MiB heap must
- * hold the input, the output and zstd's tables at once (measured: 4 MiB of incompressible
- * data round-trips at level 3; 6 MiB does not).
+ * The compressor's module. Held in a variable so that bundlers leave the import alone (see
+ * the module comment); Node and Deno resolve it from node_modules as usual.
+ */
+const ZSTD_CODEC_MODULE: string = 'zstd-codec/lib/zstd-codec-binding-wasm.js';
+
+/**
+ * The largest payload this wrapper will compress: zstd-codec's 16 MiB heap must hold the
+ * input, the output and zstd's tables at once (measured: 4 MiB of incompressible data
+ * round-trips at level 3; 6 MiB does not). The decoder has no such limit; the container keeps
+ * it as its default bound, since no larger payload can be written.
  */
 export const ZSTD_MAX_CONTENT = 4 * 1024 * 1024;
 
@@ -41,15 +50,18 @@ export function zstdLevelFor(size: number): number {
 let instance: Promise<{ readonly binding: ZstdBinding }> | undefined;
 
 function load(): Promise<{ readonly binding: ZstdBinding }> {
-  instance ??= new Promise<{ readonly binding: ZstdBinding }>((resolve) => {
-    const opts: ZstdModuleOptions = {
-      // Emscripten prints abort reasons itself; the error value we return says it instead.
-      print: () => {},
-      printErr: () => {},
-      onRuntimeInitialized: () => resolve({ binding: opts as unknown as ZstdBinding }),
-    };
-    bindingFactory(opts);
-  });
+  instance ??= (async () => {
+    const mod = (await import(/* @vite-ignore */ ZSTD_CODEC_MODULE)) as { default: (opts: ZstdModuleOptions) => unknown };
+    return new Promise<{ readonly binding: ZstdBinding }>((resolve) => {
+      const opts: ZstdModuleOptions = {
+        // Emscripten prints abort reasons itself; the error value we return says it instead.
+        print: () => {},
+        printErr: () => {},
+        onRuntimeInitialized: () => resolve({ binding: opts as unknown as ZstdBinding }),
+      };
+      mod.default(opts);
+    });
+  })();
   return instance;
 }
 
@@ -66,7 +78,13 @@ function withVector<T>(b: ZstdBinding, f: (v: InstanceType<ZstdBinding['VectorU8
 async function call<T>(f: (b: ZstdBinding) => T): Promise<Result<T>> {
   let why = '';
   for (let attempt = 0; attempt < 2; attempt++) {
-    const { binding: b } = await load(); // never `await` the module itself (see above)
+    let b: ZstdBinding;
+    try {
+      b = (await load()).binding; // never `await` the module itself (see above)
+    } catch (e) {
+      instance = undefined;
+      return err('PKG_ZSTD', `zstd compression is not available in this runtime (${ZSTD_CODEC_MODULE} could not be loaded: ${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
+    }
     try {
       return ok(f(b));
     } catch (e) {
@@ -155,37 +173,18 @@ export function readZstdFrameHeader(bytes: Uint8Array): Result<ZstdFrameHeader> 
 }
 
 /**
- * Decompresses one zstd frame whose header records a content size of at most `maxBytes`
- * (and at most ZSTD_MAX_CONTENT). PKG_BOMB when the declared size is over the bound or not
- * declared at all; PKG_ZSTD when the data is corrupt or does not produce exactly the
- * declared size. Never allocates more than the declared size for the output.
+ * Decompresses one zstd frame whose header records a content size of at most `maxBytes`.
+ * PKG_BOMB when the declared size is over the bound or not declared at all; PKG_ZSTD when the
+ * data is corrupt, needs a dictionary, or does not produce exactly the declared size. Never
+ * allocates more than the declared size for the output. Pure TypeScript (zstd-decode.ts):
+ * runs in any JS runtime; async only to keep the signature the compressor side shares.
  */
 export async function decompressZstd(frame: Uint8Array, maxBytes: number): Promise<Result<Uint8Array>> {
   const h = readZstdFrameHeader(frame);
   if (!h.ok) return h;
   const { contentSize } = h.value;
   if (contentSize === null) return err('PKG_BOMB', 'zstd frame does not declare its content size; refusing to expand it unbounded');
-  const limit = Math.min(maxBytes, ZSTD_MAX_CONTENT);
-  if (contentSize > limit) return err('PKG_BOMB', `zstd frame declares ${contentSize} bytes, over the ${limit}-byte limit`);
+  if (contentSize > maxBytes) return err('PKG_BOMB', `zstd frame declares ${contentSize} bytes, over the ${maxBytes}-byte limit`);
   if (h.value.dictionaryId !== 0) return err('PKG_ZSTD', `zstd frame needs dictionary ${h.value.dictionaryId}; packages use none`);
-  if (contentSize === 0) return ok(new Uint8Array(0));
-  const r = await call((b) => {
-    const codec = new b.ZstdCodec();
-    try {
-      return withVector(b, (src) =>
-        withVector(b, (dst) => {
-          b.cloneToVector(src, frame);
-          dst.resize(contentSize, 0);
-          const n = codec.decompress(dst, src);
-          if (n !== contentSize) return null;
-          return b.cloneAsTypedArray(dst);
-        }),
-      );
-    } finally {
-      codec.delete();
-    }
-  });
-  if (!r.ok) return r;
-  if (r.value === null) return err('PKG_ZSTD', `zstd data is corrupt or does not expand to the declared ${contentSize} bytes`);
-  return ok(r.value);
+  return decodeZstdFrame(frame, contentSize);
 }

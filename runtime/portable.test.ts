@@ -3,9 +3,12 @@
  * 1. Static: the import graph of runtime/index.ts has no static import of a `node:` module
  *    or a Node builtin.
  * 2. Dynamic: runtime/index.ts and the flow load → plan → apply → revert are bundled with
- *    esbuild (platform neutral) and run in a worker whose Node globals (process, Buffer,
- *    setImmediate, global, require, module) are deleted before the bundle loads; the result must equal the
- *    same flow run here under Node.
+ *    esbuild (platform neutral, only `node:*` external) and run in a worker whose Node globals
+ *    (process, Buffer, setImmediate, global, require, module) are deleted before the bundle
+ *    loads; the result must equal the same flow run here under Node.
+ * 3. The same from a signed package FILE: signature verified with WebCrypto, payload
+ *    decompressed by the TypeScript zstd decoder, decoded, planned, applied, reverted; bad
+ *    files refused with zero steps executed; also in a Node ESM realm (process, no require).
  */
 import { readFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -26,11 +29,11 @@ import { sampleBytes } from './apply/testing/fixtures.ts';
 const here = dirname(fileURLToPath(import.meta.url));
 
 /**
- * Left out of the bundle: `node:` modules (the pe-parser loader's dynamic import runs only
- * where `process` exists) and zstd-codec's `fs`/`path`/`crypto` requires, which its
- * Emscripten glue reaches only on its Node path.
+ * Left out of the bundle: `node:` modules only (the pe-parser loader's dynamic import runs
+ * only where `process` exists). Nothing else needs configuring: the package loader's zstd
+ * decoder is plain TypeScript, and the compressor's zstd-codec is never reached from here.
  */
-const BUNDLE_EXTERNAL = ['node:*', 'fs', 'path', 'crypto'];
+const BUNDLE_EXTERNAL = ['node:*'];
 
 /** Static import specifiers of a TS/JS source (not dynamic `import()`, which is guarded at run time). */
 function staticImports(source: string): string[] {
@@ -97,6 +100,14 @@ describe('portable runtime core', () => {
       expect(inWorker.refusals).toEqual({ tampered: 'SIG_BAD steps=0', untrusted: 'SIG_UNTRUSTED steps=0', 'over-bound': 'PKG_BOMB steps=0', truncated: 'PKG_TRUNCATED steps=0' });
       expect(inWorker.revertedIdentical).toBe(true);
 
+      // The same bundle where `process` exists but `require` and `__dirname` do not (Node's
+      // ESM realm, like Deno): Emscripten glue would take its Node path there and fail.
+      const esmRealm = await runInBareWorker<PortableFileResult>(url, 'runPortableFile', args, { keepNodeGlobals: true });
+      expect(esmRealm.error).toBeUndefined();
+      expect(esmRealm.result!.nodeGlobals['process']).toBe('object');
+      expect(esmRealm.result!.plan).toBe(inWorker.plan);
+      expect(esmRealm.result!.refusals).toEqual(inWorker.refusals);
+
       // The same file through the same flow under Node, and the decoded package applied
       // directly: one plan, one patched image.
       const underNode = await runPortableFile(wasm, v1, file.value, keys.publicPem, other.publicPem);
@@ -123,7 +134,6 @@ async function withBundle(f: (url: string) => Promise<void>): Promise<void> {
       format: 'esm',
       platform: 'neutral',
       target: 'es2022',
-      // The wasm loader's dynamic `import('node:fs/promises')` only runs where `process` exists.
       external: BUNDLE_EXTERNAL,
       outfile: out,
       logLevel: 'silent',
@@ -131,24 +141,29 @@ async function withBundle(f: (url: string) => Promise<void>): Promise<void> {
     expect(r.errors).toEqual([]);
     const bundle = readFileSync(out, 'utf8');
     expect(bundle).not.toMatch(/\bfrom\s*["']node:/);
+    // No Emscripten glue and no CommonJS require of a Node module came along.
+    expect(bundle).not.toMatch(/require\(["'](?:node:)?(?:fs|path|crypto)["']\)|ENVIRONMENT_IS_NODE|zstd-codec-binding/);
     await f(pathToFileURL(out).href);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** Runs export `fn` of the bundle at `url` in a worker whose Node globals are deleted first. */
-async function runInBareWorker<T>(url: string, fn: string, args: unknown[]): Promise<{ result?: T; error?: string }> {
+/**
+ * Runs export `fn` of the bundle at `url` in a worker whose Node globals are deleted first
+ * (unless `keepNodeGlobals`: then the bundle runs as an ES module of a Node realm).
+ */
+async function runInBareWorker<T>(url: string, fn: string, args: unknown[], opts: { keepNodeGlobals?: boolean } = {}): Promise<{ result?: T; error?: string }> {
   const workerCode = `
     const { parentPort, workerData } = require('node:worker_threads');
     const port = parentPort;
     const data = workerData;
-    for (const k of ['process', 'Buffer', 'setImmediate', 'clearImmediate', 'global', 'require', 'module', 'exports', '__filename', '__dirname']) delete globalThis[k];
+    if (!data.keep) for (const k of ['process', 'Buffer', 'setImmediate', 'clearImmediate', 'global', 'require', 'module', 'exports', '__filename', '__dirname']) delete globalThis[k];
     import(data.url)
       .then((m) => m[data.fn](...data.args))
       .then((result) => port.postMessage({ result }), (e) => port.postMessage({ error: String(e && e.stack || e) }));
   `;
-  const worker = new Worker(workerCode, { eval: true, workerData: { url, fn, args } });
+  const worker = new Worker(workerCode, { eval: true, workerData: { url, fn, args, keep: opts.keepNodeGlobals === true } });
   try {
     return await new Promise<{ result?: T; error?: string }>((resolveMsg, reject) => {
       worker.once('message', resolveMsg);
