@@ -74,6 +74,27 @@ describe('GCC LSDA', () => {
     expect(parseGccLsda(image, (rf.unwindInfoAddress as number) + u.size, 8)).toBeNull();
   });
 
+  test('a changed call-site table with identical code makes the function changed', () => {
+    const bytes = read('cpp-exceptions', 'v1');
+    const d = mustDiff(bytes, bytes);
+    const f = d.match.old.fns.functions.find((x) => x.name === 'parse_port')!;
+    const rf = f.pdata[0]!;
+    const lsdaRva = (rf.unwindInfoAddress as number) + rf.unwind!.size;
+    const sec = d.match.old.img.pe.sections.find((x) => (x.virtualAddress as number) <= lsdaRva && lsdaRva < (x.virtualAddress as number) + x.virtualSize)!;
+    const fileOff = (sec.pointerToRawData as number) + (lsdaRva - (sec.virtualAddress as number));
+    // Header: LPStart omit, TType enc, TType offset (uleb), call-site enc, table length; then
+    // the first call site's start (uleb). Shift its start by one byte.
+    const mutated = bytes.slice();
+    expect(mutated[fileOff]).toBe(0xff);
+    let p = fileOff + 2;
+    while ((mutated[p]! & 0x80) !== 0) p++;
+    p += 3; // end of TType offset, call-site encoding, table length (one byte here)
+    mutated[p] = mutated[p]! ^ 0x01;
+    const changed = mustDiff(bytes, mutated);
+    const c = changed.functions.find((x) => x.oldRva === f.entry)!;
+    expect(c.status).toBe('changed');
+  });
+
   test('unknown encodings are refused', () => {
     const lsda = Uint8Array.of(0x00, 0x9b, 0x05, 0x01, 0x00, 0, 0, 0, 0);
     expect(parseGccLsda(lsda, 0, 100)).toBeNull(); // LPStart present

@@ -11,6 +11,7 @@
 import type { Reference } from '../disasm/decode-function.ts';
 import type { FunctionInfo } from '../functions/discover-functions.ts';
 import { absTarget, relocsIn } from '../functions/map-image.ts';
+import { parseGccLsda } from '../emit/gcc-lsda.ts';
 import type { DataItem, ImageAnalysis } from './analyze-image.ts';
 
 /** Which image a token is computed for. */
@@ -143,6 +144,35 @@ export class Normaliser {
       parts.push(String.fromCharCode.apply(null, buf.subarray(0, insn.length) as unknown as number[]) + toks);
     }
     for (const g of d.gaps) parts.push(`g${g.start - f.entry}:${latin1(img.subarray(g.start, g.end))}`);
+    // Unwind and exception data are part of the function: a changed catch clause or cleanup
+    // with identical code is a changed function.
+    for (const rf of f.pdata) {
+      const u = rf.unwind;
+      if (u === null) {
+        parts.push('u?');
+        continue;
+      }
+      const at = rf.unwindInfoAddress as number;
+      const hasHandler = (u.flags & 3) !== 0;
+      const codes = latin1(img.subarray(at, at + (hasHandler ? u.size - 4 : u.size)));
+      let extra = '';
+      if (hasHandler && u.handler !== null) {
+        extra = `|h${this.targetToken(f, u.handler as number, mode)}`;
+        const lsda = parseGccLsda(img, at + u.size, (rf.endAddress as number) - (rf.beginAddress as number));
+        if (lsda !== null) {
+          const bytes = img.slice(at + u.size, at + u.size + lsda.length);
+          for (const t of lsda.typeRefs) bytes.fill(0, t.offset, t.offset + 4);
+          extra += `|l${latin1(bytes)}${lsda.typeRefs.map((t) => `|t${this.targetToken(null, t.target, mode)}`).join('')}`;
+        } else {
+          // Unknown handler data (MSVC): its first word is what it points to, by RVA.
+          const w = at + u.size;
+          const rva = w + 4 <= img.length ? (img[w]! | (img[w + 1]! << 8) | (img[w + 2]! << 16) | (img[w + 3]! << 24)) >>> 0 : -1;
+          extra += `|d${this.targetToken(null, rva, mode)}`;
+        }
+      }
+      const ri = f.ranges.findIndex((r) => r.start === (rf.beginAddress as number));
+      parts.push(`u${ri}:${codes}${extra}`);
+    }
     if (d.problems.length > 0) parts.push(`p${d.problems.length}`);
     return parts.join('\n');
   }
