@@ -4,7 +4,8 @@
  * report.html, then rewrites the README's headline table (between the bench:headline
  * markers). See section.ts for how to add a section.
  *
- * --quick: fewer pairs and repetitions, for development; it never touches the README.
+ * --quick: fewer pairs and repetitions, for development; it writes to bench/results/quick/ and
+ * never touches the README.
  * Naming sections keeps the other sections' last results in the report. --render runs no
  * section: it re-renders report.md, report.html and the README block from report.json (after
  * a change to the rendering only).
@@ -41,7 +42,9 @@ const machine = machineInfo();
 const tools = toolVersions();
 const started = performance.now();
 
-const resultsDir = join(root, 'bench', 'results');
+// --quick runs are for development: they go to bench/results/quick/ (ignored by git), so they
+// never overwrite the published figures in bench/results/.
+const resultsDir = join(root, 'bench', 'results', ...(args.includes('--quick') ? ['quick'] : []));
 mkdirSync(resultsDir, { recursive: true });
 const jsonPath = join(resultsDir, 'report.json');
 // Running a subset keeps the other sections' last results in the report.
@@ -111,7 +114,7 @@ for (const p of problems) process.stderr.write(`bench: BENCH_REPORT_INCONSISTENT
 writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
 writeFileSync(join(resultsDir, 'report.md'), renderMarkdown(report));
 writeFileSync(join(resultsDir, 'report.html'), renderHtml(report));
-ctx.log('wrote bench/results/report.md, report.json and report.html');
+ctx.log(`wrote ${resultsDir.slice(root.length)}/report.md, report.json and report.html`);
 
 // The headline comes from the size, apply-time and live sections; checkReport vouches for them.
 if (!reportQuick && !noReadme && problems.length === 0) {

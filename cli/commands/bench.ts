@@ -27,7 +27,7 @@ export default defineCommand<BenchArgs>({
   builder: (y) =>
     y
       .positional('sections', { type: 'string', array: true, describe: 'only these sections (size, compile, apply-time, apply, live, parser); the others keep their last results' })
-      .option('quick', { type: 'boolean', default: false, describe: 'fewer pairs and repetitions (development); leaves the README alone' })
+      .option('quick', { type: 'boolean', default: false, describe: 'fewer pairs and repetitions (development); writes bench/results/quick/, leaves the README alone' })
       .option('render', { type: 'boolean', default: false, describe: 'measure nothing: re-render report.md/.html and the README block from report.json' })
       .option('readme', { type: 'boolean', default: true, describe: "rewrite the README's headline table after a full run (--no-readme: leave it)" }) as never,
   run: (argv): Result<CommandOutput> => {
@@ -40,18 +40,19 @@ export default defineCommand<BenchArgs>({
     const r = spawnSync(process.execPath, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
     if (r.error !== undefined) return err('BENCH_FAILED', `could not start the bench: ${r.error.message}`);
     if (r.status !== 0 && r.status !== 70) return err('BENCH_FAILED', `the bench stopped (exit ${r.status ?? r.signal})`);
-    const jsonPath = join(root, 'bench', 'results', 'report.json');
+    const dir = join(root, 'bench', 'results', ...(argv.quick ? ['quick'] : []));
+    const jsonPath = join(dir, 'report.json');
     let headline: unknown = null;
     try {
       headline = (JSON.parse(readFileSync(jsonPath, 'utf8')) as { headline?: unknown }).headline ?? null;
     } catch {
       return err('BENCH_FAILED', 'the bench wrote no readable bench/results/report.json');
     }
-    const md = join(root, 'bench', 'results', 'report.md');
+    const md = join(dir, 'report.md');
     const text = readFileSync(md, 'utf8');
     const head = /## Headline\n\n([\s\S]*?)\n## /.exec(text)?.[1]?.trim() ?? '';
     return ok({
-      json: { report: { json: jsonPath, markdown: md, html: join(root, 'bench', 'results', 'report.html') }, headline, complete: r.status === 0 },
+      json: { report: { json: jsonPath, markdown: md, html: join(dir, 'report.html') }, headline, complete: r.status === 0 },
       text: `${head}\n\nreports: ${md}, report.json, report.html${r.status === 0 ? '' : '\nbench: a section failed or the report is incomplete (see above)'}`,
       exitCode: r.status === 0 ? 0 : 70,
     });
