@@ -112,8 +112,12 @@ export function summarizeGroup(rows: readonly SizeRow[]): GroupSummary {
 /** A size row from a pair's analysis. */
 export function sizeRowOf(a: PairAnalysis): SizeRow {
   const manifest = a.group === 'real' ? realPairs().find((p) => p.label === a.label)?.baselines ?? null : null;
+  // A --skip-refused package with nothing left in it (every change refused) patches nothing:
+  // it is not a package for this pair, and is not averaged.
+  const empty = a.package !== null && a.package.partial && a.package.functions === 0 && a.package.dataBlocks === 0;
+  const pkg = empty ? null : a.package;
   const sizes = {
-    package: a.package?.bytes ?? null,
+    package: pkg?.bytes ?? null,
     bsdiff: a.baselines?.bsdiff ?? null,
     xdelta3: a.baselines?.xdelta3 ?? null,
     zstdPatchFrom: a.baselines?.zstdPatchFrom ?? null,
@@ -128,9 +132,9 @@ export function sizeRowOf(a: PairAnalysis): SizeRow {
     oldSize: a.oldSize,
     newSize: a.newSize,
     ...sizes,
-    packagePartial: a.package?.partial ?? false,
-    packageError: a.packageError,
-    packageBreakdown: a.package,
+    packagePartial: pkg?.partial ?? false,
+    packageError: empty ? `every change refused: the --skip-refused package would be empty (${a.package?.bytes ?? 0} bytes of header, identity and signature)` : a.packageError,
+    packageBreakdown: pkg,
     counts: a.counts,
     floorRaw: a.floor?.rawBytes ?? null,
     ratios: ratiosOf(sizes),
@@ -180,7 +184,9 @@ export function sizeMarkdown(rows: readonly SizeRow[], means: Readonly<Record<'s
     .map((r) => {
       const top = r.topFunctions.slice(0, 5).map((f) => `\`${f.name}\` ${f.bytes} B ${f.status}${f.verdict === 'refused' ? ' (refused)' : ''}`);
       const reasons = r.refusedReasons.slice(0, 3).map((x) => `${x.count}x ${x.reason}`);
-      return `- **${r.label}**: ${top.join(', ')}${reasons.length > 0 ? `. Refused: ${reasons.join('; ')}` : ''}`;
+      const p = r.packageBreakdown;
+      const holds = p === null ? '' : `. The ${p.partial ? 'partial ' : ''}package holds ${p.functions} function(s) and ${p.dataBlocks} data block(s): code ${p.sizes.code} B, data ${p.sizes.data} B, unwind ${p.sizes.unwind} B, fixups ${p.sizes.fixups} B before compression`;
+      return `- **${r.label}**: ${top.join(', ')}${holds}${reasons.length > 0 ? `. Refused: ${reasons.join('; ')}` : ''}`;
     });
   return [
     'Bytes. **package**: the signed .hpk the compiler builds (diff, emit, verify, Ed25519 signature, zstd payload); for a pair with refused changes, the package `--skip-refused` builds (partial: it leaves the refused changes out; the row says how many) or why that build failed. **bsdiff**, **xdelta3** (`-e -9 -s OLD`), **zstd --patch-from** (`-19 --long=27 --patch-from=OLD`) and **zstd whole new** (`-19`, the new file alone) are Debian\'s tools run as processes on the same files (their round trips are checked: bspatch and xdelta3 -d reproduce the new file). **floor**: the new bytes of only the changed and added functions and data of the compiler\'s diff, `zstd -19 --long=27 --patch-from=OLD`; the least a function-level patch carries before its metadata. Ratios below 1 mean the package is smaller.',
@@ -203,7 +209,7 @@ export function sizeMarkdown(rows: readonly SizeRow[], means: Readonly<Record<'s
     '',
     '### Why: the largest changed or added functions, and the refusals',
     '',
-    'Top functions by new code bytes (the compiler\'s diff); for refused pairs, the most frequent refusal reasons (addresses blanked).',
+    'Top functions by new code bytes (the compiler\'s diff), what the package carries (uncompressed: new code, carried data such as read-only constants the new code needs, unwind data, fixups), and for refused pairs the most frequent refusal reasons (addresses blanked).',
     '',
     ...why,
   ].join('\n');
