@@ -122,6 +122,28 @@ describe('redirect sites', () => {
   });
 });
 
+describe('code outside every function', () => {
+  test('new instructions in what was padding are refused, not ignored', () => {
+    const bytes = read('logic-fix', 'v1');
+    const d = mustDiff(bytes, bytes);
+    const fns = d.match.old.fns.functions;
+    const sec = d.match.old.img.pe.sections[0]!;
+    // A padding gap of at least 5 bytes between two functions.
+    let gap = -1;
+    for (let i = 0; i + 1 < fns.length && gap < 0; i++) {
+      const end = fns[i]!.ranges[0]!.end;
+      if (fns[i + 1]!.entry - end >= 8 && d.match.old.fns.containing(end) === undefined) gap = end;
+    }
+    expect(gap).toBeGreaterThan(0);
+    const mutated = bytes.slice();
+    const off = (sec.pointerToRawData as number) + (gap - (sec.virtualAddress as number));
+    mutated.set([0xb8, 0x01, 0x00, 0x00, 0x00], off + 1); // mov eax, 1
+    const changed = mustDiff(bytes, mutated);
+    expect(changed.hotpatchable).toBe(false);
+    expect(changed.data.some((x) => x.verdict === 'refused' && /no discovered function/.test(x.reason))).toBe(true);
+  });
+});
+
 describe('malformed input', () => {
   test('garbage and truncated files are error values, never exceptions', () => {
     const good = read('logic-fix', 'v1');
