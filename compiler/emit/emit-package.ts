@@ -52,6 +52,19 @@ const UNW_FLAG_UHANDLER = 2;
 
 /** Builds the package for `diff`. Refused changes fail the build unless `skipRefused`. */
 export function emitPackage(diff: ImageDiff, opts: EmitOptions): Result<EmittedPackage> {
+  // Read-only items that must stay adjacent (an item start that is also the previous item's
+  // end pointer) are found while resolving; emit again until no new pair turns up (bounded:
+  // the set only grows).
+  const glue = new Set<number>();
+  for (;;) {
+    const before = glue.size;
+    const r = emitWithGlue(diff, opts, glue);
+    if (!r.ok || glue.size === before) return r;
+  }
+}
+
+/** One emission pass; `glue` holds item i when items i and i + 1 travel as one run (grown here). */
+function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>): Result<EmittedPackage> {
   const m = diff.match;
   const omitted: Omission[] = [];
   const refusedFns = diff.functions.filter((f) => f.verdict === 'refused');
@@ -132,6 +145,16 @@ export function emitPackage(diff: ImageDiff, opts: EmitOptions): Result<EmittedP
         pendingItems.push(item);
       }
       return id;
+    },
+    carryGlued(item) {
+      if (!glue.has(item.index) && !glue.has(item.index - 1)) return null;
+      let first = item.index;
+      while (glue.has(first - 1)) first--;
+      const head = m.new.items[first]!;
+      return { blockId: ctx.carry(head), offset: item.start - head.start };
+    },
+    requireGlue(prev, next) {
+      if (next.index === prev.index + 1) glue.add(prev.index);
     },
     importIndex(dll, symbol) {
       const key = `${dll}!${symbol}`;
@@ -219,12 +242,16 @@ export function emitPackage(diff: ImageDiff, opts: EmitOptions): Result<EmittedP
   for (let i = 0; i < pendingItems.length; i++) {
     const item = pendingItems[i]!;
     const img = m.new.img;
-    const bytes = img.image.slice(item.start, item.end);
+    // A glued run is carried whole, from its first item (the one carried) to its last.
+    let last = item.index;
+    while (glue.has(last)) last++;
+    const end = m.new.items[last]!.end;
+    const bytes = img.image.slice(item.start, end);
     const fixups: Fixup[] = [];
-    for (const rel of relocsIn(img, item.start, item.end)) {
+    for (const rel of relocsIn(img, item.start, end)) {
       const type = img.relocs.get(rel)!;
       if (type !== 10) return err('BUILD_UNSUPPORTED', `32-bit absolute address in read-only data at 0x${rel.toString(16)}`);
-      if (rel + 8 > item.end) return err('BUILD_UNSUPPORTED', `pointer straddles the end of read-only data at 0x${rel.toString(16)}`);
+      if (rel + 8 > end) return err('BUILD_UNSUPPORTED', `pointer straddles the end of read-only data at 0x${rel.toString(16)}`);
       const res = resolveTarget(ctx, absTarget(img, rel, type), null);
       if (!res.ok) return err('BUILD_UNRESOLVED', `read-only data ${describeNew(m, item.start)}: ${res.reason}`);
       fixups.push({ kind: 'abs64', offset: rel - item.start, target: res.target, addend: 0n });

@@ -33,6 +33,17 @@ export interface ResolveContext {
   importIndex(dll: string, symbol: string): number;
   /** Exact content key -> an old read-only item with that content. */
   readonly oldRodata: ReadonlyMap<string, DataItem>;
+  /**
+   * Where a read-only item glued to its neighbours (carried as one run) lies: its data block
+   * and offset in it, or null when it is not glued. Absent: nothing is glued (the diff).
+   */
+  carryGlued?(item: DataItem): { readonly blockId: number; readonly offset: number } | null;
+  /**
+   * Records that read-only items `prev` and `next` (adjacent in NEW) must stay adjacent in
+   * the patched image, because a reference to `next.start` may be `prev`'s end pointer. The
+   * emitter then carries them as one run and emits again.
+   */
+  requireGlue?(prev: DataItem, next: DataItem): void;
 }
 
 const fail = (reason: string): Resolved => ({ ok: false, reason });
@@ -146,10 +157,28 @@ export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo
     if (t - item.start >= oi.end - oi.start) return fail(`reference to ${describeNew(m, t)} lies past the end of the old global (layout changed)`);
     return { ok: true, target: { kind: 'image', rva: asRva(oi.start + (t - item.start)) } };
   }
-  const key = m.newNorm.itemKey(item, 'exact');
-  const old = ctx.oldRodata.get(key);
+  // `t` names (item, offset), and an item start may also be one past the end of the
+  // read-only item before it (`&table[N]`; extents are inferred): the target must be both.
+  const glued = ctx.carryGlued?.(item) ?? null;
+  const old = glued === null ? oldCopy(ctx, item) : undefined;
+  const prev = t === item.start ? n.items[item.index - 1] : undefined;
+  if (prev !== undefined && !prev.writable && prev.end === t && prev.section === item.section && ctx.requireGlue !== undefined) {
+    const gluedPrev = ctx.carryGlued?.(prev) ?? null;
+    // Both in one carried run, or both in OLD, adjacent, where every other reference to them
+    // goes; otherwise they must travel together.
+    const oldPrev = gluedPrev === null && glued === null ? oldCopy(ctx, prev) : undefined;
+    const together = gluedPrev !== null && glued !== null ? gluedPrev.blockId === glued.blockId : old !== undefined && oldPrev !== undefined && oldPrev.end === old.start;
+    if (!together) ctx.requireGlue(prev, item);
+  }
+  if (glued !== null) return { ok: true, target: { kind: 'block', blockId: glued.blockId, offset: glued.offset + (t - item.start) } };
+  if (old !== undefined) return { ok: true, target: { kind: 'image', rva: asRva(old.start + (t - item.start)) } };
+  return { ok: true, target: { kind: 'block', blockId: ctx.carry(item), offset: t - item.start } };
+}
+
+/** The old read-only item a reference to new `item` goes to, or undefined when it is carried. */
+function oldCopy(ctx: ResolveContext, item: DataItem): DataItem | undefined {
+  const old = ctx.oldRodata.get(ctx.m.newNorm.itemKey(item, 'exact'));
   // An old copy whose pointers reach into the body (not the entry) of a function the package
   // replaces would lead into old code: carry the new item instead.
-  if (old !== undefined && !reachesReplacedBody(ctx, item, new Set())) return { ok: true, target: { kind: 'image', rva: asRva(old.start + (t - item.start)) } };
-  return { ok: true, target: { kind: 'block', blockId: ctx.carry(item), offset: t - item.start } };
+  return old !== undefined && !reachesReplacedBody(ctx, item, new Set()) ? old : undefined;
 }

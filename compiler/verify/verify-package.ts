@@ -196,9 +196,11 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
   };
 
   /** Checks that actual address `A` is a correct image of NEW address `t`. */
-  // Pointer graphs in read-only data have cycles (type_info <-> vtables): a pair already under
-  // check is assumed to hold (coinduction); any mismatch elsewhere still fails.
-  const checking = new Set<string>();
+  // Each read-only item of NEW the package reaches has exactly one image (its placement): the
+  // start and the end of an array must land in the same copy, or a `p != end` loop runs off.
+  // Pointer graphs in read-only data have cycles (type_info <-> vtables): an item already
+  // placed is assumed to hold (coinduction); any mismatch elsewhere still fails.
+  const placed = new Map<number, bigint>();
   const pending: Array<{ t: number; A: bigint; what: string }> = [];
   const describe = (rva: number): string => `read-only data at 0x${rva.toString(16)}`;
   /** Checks `t` -> `A` and every pointer obligation it uncovers. */
@@ -269,11 +271,24 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
       if (oi !== undefined && A === B + BigInt(oi.start + (t - item.start))) return ok(undefined);
       return fail(`${what}: does not reach the matched old global`);
     }
-    // Read-only: the bytes there must be the new item's bytes, pointers mapped.
-    const pairKey = `${t}:${A}`;
-    if (checking.has(pairKey)) return ok(undefined);
-    checking.add(pairKey);
-    const startA = A - BigInt(t - item.start);
+    // Read-only: `t` means (item, offset). Item extents are inferred, so an address that
+    // starts an item may equally be one past the end of the read-only item just before it
+    // (`&table[N]`): the image must then hold both, the previous item ending exactly at A.
+    const prev = t === item.start ? m.new.items[item.index - 1] : undefined;
+    if (prev !== undefined && !prev.writable && prev.end === t && prev.section === item.section) {
+      const r = placeItem(prev, A - BigInt(prev.end - prev.start), `${what} (as the end of ${describe(prev.start)})`);
+      if (!r.ok) return r;
+    }
+    return placeItem(item, A - BigInt(t - item.start), what);
+  };
+  /** Checks that read-only `item` of NEW is placed at `startA`, and only there. */
+  const placeItem = (item: (typeof m.new.items)[number], startA: bigint, what: string): Result<void> => {
+    const before = placed.get(item.index);
+    if (before !== undefined) {
+      if (before === startA) return ok(undefined);
+      return fail(`${what}: ${describe(item.start)} would have two images (0x${before.toString(16)} and 0x${startA.toString(16)})`);
+    }
+    placed.set(item.index, startA);
     const strEnd = stringExtent(newImg.image, item.start, item.end);
     let len = (strEnd ?? item.end) - item.start;
     // A pointer may straddle the inferred end of the item (a reference into its middle
