@@ -67,7 +67,8 @@ function mutateOnce(f: Fixup, r: () => number, containerLength: number, ids: rea
     case 1:
       return { ...f, offset: Math.max(0, containerLength - Math.floor(r() * 10)) };
     case 2:
-      return { ...f, addend: f.addend + pick(addends, r) * (r() < 0.5 ? 1n : -1n) };
+      // Wrapped to int64: the format's addend is an int64 (a wider one is a programmer bug).
+      return { ...f, addend: BigInt.asIntN(64, f.addend + pick(addends, r) * (r() < 0.5 ? 1n : -1n)) };
     case 3:
       return { ...f, addend: pick(addends, r) };
     case 4:
