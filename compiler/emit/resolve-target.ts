@@ -145,7 +145,17 @@ export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo
   if (item === undefined) {
     const edge = n.img.sections.find((x) => x.rva + x.size === t);
     const oldEdge = edge === undefined ? undefined : m.old.img.sections.find((x) => x.name === edge.name);
-    if (oldEdge !== undefined) return { ok: true, target: { kind: 'image', rva: asRva(oldEdge.rva + oldEdge.size) } };
+    if (oldEdge !== undefined) {
+      const oldEnd = oldEdge.rva + oldEdge.size;
+      // The section's end is also one past the end of its last item: OLD must end the section
+      // with the same item (no copy can sit at the old section's end).
+      const last = n.itemAt(t - 1);
+      if (last !== undefined && last.end === t) {
+        const o = last.writable ? (m.itemNewToOld[last.index]! >= 0 ? m.old.items[m.itemNewToOld[last.index]!] : undefined) : oldCopy(ctx, last);
+        if (o === undefined || o.start + (last.end - last.start) !== oldEnd) return fail(`reference to the end of ${edge!.name} is also the end of ${describeNew(m, last.start)}, which OLD does not hold there`);
+      }
+      return { ok: true, target: { kind: 'image', rva: asRva(oldEnd) } };
+    }
     const sec = n.img.sections.find((s) => t >= s.rva && t < s.rva + s.size);
     if (sec === undefined) return fail(`reference to 0x${t.toString(16)}, outside every section`);
     return fail(sec.executable ? `reference to code outside any function at 0x${t.toString(16)}` : `reference to 0x${t.toString(16)} in ${sec.name}, which is no known object`);
@@ -155,6 +165,16 @@ export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo
     if (o < 0) return fail(`reference to writable data ${describeNew(m, t)} (${item.section}) with no counterpart in the old image: new or moved global`);
     const oi = m.old.items[o]!;
     if (t - item.start >= oi.end - oi.start) return fail(`reference to ${describeNew(m, t)} lies past the end of the old global (layout changed)`);
+    // The start of a global may be the end of the one before it (`&arr[N]`): OLD must hold the
+    // matched pair adjacent too.
+    const prev = t === item.start ? n.items[item.index - 1] : undefined;
+    if (prev !== undefined && prev.writable && prev.end === t && prev.section === item.section) {
+      const po = m.itemNewToOld[prev.index]!;
+      // An unmatched global before it stands for the unmatched old one of the same size there.
+      const before = m.old.items[oi.index - 1];
+      const op = po >= 0 ? m.old.items[po] : before !== undefined && m.itemOldToNew[before.index]! < 0 && before.writable && before.end - before.start === prev.end - prev.start ? before : undefined;
+      if (op === undefined || op.start + (prev.end - prev.start) !== oi.start) return fail(`reference to ${describeNew(m, t)} is also the end of ${describeNew(m, prev.start)}, and OLD does not hold the two globals adjacent (layout changed)`);
+    }
     return { ok: true, target: { kind: 'image', rva: asRva(oi.start + (t - item.start)) } };
   }
   // `t` names (item, offset), and an item start may also be one past the end of the

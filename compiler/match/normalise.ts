@@ -167,7 +167,8 @@ export class Normaliser {
           // Unknown handler data (MSVC): its first word is what it points to, by RVA.
           const w = at + u.size;
           const rva = w + 4 <= img.length ? (img[w]! | (img[w + 1]! << 8) | (img[w + 2]! << 16) | (img[w + 3]! << 24)) >>> 0 : -1;
-          extra += `|d${this.targetToken(null, rva, mode)}`;
+          // (Matching leaves it out: MSVC's FuncInfo holds RVAs, which move with the layout.)
+          extra += mode === 'shape' ? '|d' : `|d${this.targetToken(null, rva, mode)}`;
         }
       }
       const ri = f.ranges.findIndex((r) => r.start === (rf.beginAddress as number));

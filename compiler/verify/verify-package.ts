@@ -262,24 +262,42 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
     if (item === undefined) {
       const edge = newImg.sections.find((s) => s.rva + s.size === t);
       const oe = edge === undefined ? undefined : oldImg.sections.find((s) => s.name === edge.name);
-      if (oe !== undefined && A === B + BigInt(oe.rva + oe.size)) return ok(undefined);
-      return fail(`${what}: NEW target 0x${t.toString(16)} is not a known object`);
+      if (oe === undefined || A !== B + BigInt(oe.rva + oe.size)) return fail(`${what}: NEW target 0x${t.toString(16)} is not a known object`);
+      // A section's end is also one past the end of its last item: that reading must hold too.
+      const last = m.new.itemAt(t - 1);
+      return last === undefined || last.end !== t ? ok(undefined) : endOf(last, A, what);
     }
     if (item.writable) {
       const o = m.itemNewToOld[item.index]!;
       const oi = o < 0 ? undefined : m.old.items[o];
-      if (oi !== undefined && A === B + BigInt(oi.start + (t - item.start))) return ok(undefined);
-      return fail(`${what}: does not reach the matched old global`);
+      if (oi === undefined || A !== B + BigInt(oi.start + (t - item.start))) return fail(`${what}: does not reach the matched old global`);
+      const prev = t === item.start ? m.new.items[item.index - 1] : undefined;
+      return prev !== undefined && prev.writable && prev.end === t && prev.section === item.section ? endOf(prev, A, what) : ok(undefined);
     }
     // Read-only: `t` means (item, offset). Item extents are inferred, so an address that
     // starts an item may equally be one past the end of the read-only item just before it
     // (`&table[N]`): the image must then hold both, the previous item ending exactly at A.
     const prev = t === item.start ? m.new.items[item.index - 1] : undefined;
     if (prev !== undefined && !prev.writable && prev.end === t && prev.section === item.section) {
-      const r = placeItem(prev, A - BigInt(prev.end - prev.start), `${what} (as the end of ${describe(prev.start)})`);
+      const r = endOf(prev, A, what);
       if (!r.ok) return r;
     }
     return placeItem(item, A - BigInt(t - item.start), what);
+  };
+  /** Checks that `A` is one past the end of the image of NEW item `item`. */
+  const endOf = (item: (typeof m.new.items)[number], A: bigint, what: string): Result<void> => {
+    const size = BigInt(item.end - item.start);
+    if (!item.writable) return placeItem(item, A - size, `${what} (as the end of ${describe(item.start)})`);
+    const o = m.itemNewToOld[item.index]!;
+    if (o < 0) {
+      // Unmatched: the old global ending at A must be unmatched too and of the same size.
+      const rva = A - B;
+      const oi = rva > 0n && rva <= BigInt(oldImg.image.length) ? m.old.itemAt(Number(rva) - 1) : undefined;
+      if (oi !== undefined && oi.writable && BigInt(oi.end) === rva && m.itemOldToNew[oi.index]! < 0 && BigInt(oi.end - oi.start) === size) return ok(undefined);
+      return fail(`${what}: is not the end of an unmatched old global of the size of the one before it (0x${item.start.toString(16)} in NEW)`);
+    }
+    const oi = m.old.items[o];
+    return oi !== undefined && A === B + BigInt(oi.start) + size ? ok(undefined) : fail(`${what}: is not the end of the matched old global before it (0x${item.start.toString(16)} in NEW)`);
   };
   /** Checks that read-only `item` of NEW is placed at `startA`, and only there. */
   const placeItem = (item: (typeof m.new.items)[number], startA: bigint, what: string): Result<void> => {
