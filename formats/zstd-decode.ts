@@ -71,6 +71,13 @@ class BackBits {
   private bitsAt(pos: number, n: number): number {
     const first = this.start + (pos >>> 3);
     const shift = pos & 7;
+    if (shift + n <= 32) {
+      // Fast path (every field but long offsets): one 32-bit little-endian load. Bytes past
+      // the end of `src` read as undefined, which `|` turns into 0, and are masked off anyway.
+      const s = this.src;
+      const w = (s[first]! | (s[first + 1]! << 8) | (s[first + 2]! << 16) | (s[first + 3]! << 24)) >>> shift;
+      return n === 32 ? w >>> 0 : w & ((1 << n) - 1);
+    }
     const bytes = (shift + n + 7) >>> 3;
     let v = 0;
     for (let i = bytes - 1; i >= 0; i--) v = v * 256 + this.src[first + i]!;
@@ -465,14 +472,19 @@ function decodeCompressedBlock(src: Uint8Array, at: number, end: number, st: Fra
       // Execute: literals, then the match (which may overlap what it copies).
       if (lp + litLen > lits.length) fail('sequence uses more literals than the block has', p);
       if (st.pos + litLen + matchLen > out.length) fail(`frame expands past its declared ${out.length} bytes`, p);
-      out.set(lits.subarray(lp, lp + litLen), st.pos);
-      st.pos += litLen;
+      // Short copies by hand: a subarray or copyWithin call costs more than a few bytes.
+      let o = st.pos;
+      if (litLen < 32) for (let k = 0; k < litLen; k++) out[o++] = lits[lp + k]!;
+      else {
+        out.set(lits.subarray(lp, lp + litLen), o);
+        o += litLen;
+      }
       lp += litLen;
-      if (offset > st.pos) fail(`match offset ${offset} reaches before the start of the frame`, p);
-      const from = st.pos - offset;
-      if (offset >= matchLen) out.copyWithin(st.pos, from, from + matchLen);
-      else for (let k = 0; k < matchLen; k++) out[st.pos + k] = out[from + k]!;
-      st.pos += matchLen;
+      if (offset > o) fail(`match offset ${offset} reaches before the start of the frame`, p);
+      const from = o - offset;
+      if (offset >= matchLen && matchLen >= 32) out.copyWithin(o, from, from + matchLen);
+      else for (let k = 0; k < matchLen; k++) out[o + k] = out[from + k]!;
+      st.pos = o + matchLen;
     }
     if (bs.left !== 0) fail('sequences bitstream does not end where its data does', p);
   } else if (p !== end) fail('block has bytes after an empty sequences section', p);

@@ -16,7 +16,8 @@ export { MemoryBackend } from './backends/memory-backend.ts';
 export { applyPlan, executeSteps, revertPlan, type ExecuteReport } from './apply/execute-plan.ts';
 export { applyPackage, revertPackage, type ApplyReport, type FunctionTiming } from './apply/apply-package.ts';
 export { applyPackageFile, type ApplyFileOptions, type ApplyFileReport } from './apply/apply-file.ts';
-// What an embedder needs besides: the trusted keys (PEM -> WebCrypto key) and the loader's
-// own types and codes.
+// What an embedder needs besides: the wasm core's initialisation (from bytes where there is
+// no file system), the trusted keys (PEM -> WebCrypto key), and the loader's types and codes.
+export { initPeParser } from './pe/wasm.ts';
 export { importPublicKey, type PublicKey } from '../formats/keys.ts';
 export { loadPackage, LOAD_ERROR_CODES, type LoadedPackage, type LoadOptions as LoadPackageOptions } from '../formats/container.ts';

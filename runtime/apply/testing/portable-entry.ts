@@ -5,7 +5,7 @@
  * what it saw so the test can compare with the same flow run under Node.
  */
 import { initPeParser } from '../../pe/wasm.ts';
-import { applyPackage, applyPackageFile, importPublicKey, loadProcessImage, MemoryBackend, revertPackage, writePlanToJson, type PublicKey } from '../../index.ts';
+import { applyPackage, applyPackageFile, importPublicKey, initPeParser as initPeParserFromIndex, loadProcessImage, MemoryBackend, revertPackage, writePlanToJson, type PublicKey } from '../../index.ts';
 import { packageFromJson } from './package-json.ts';
 
 /** What the flow saw, for comparison between the two realms. */
@@ -63,7 +63,8 @@ export async function runPortableFile(wasm: Uint8Array, dll: Uint8Array, file: U
   const g = globalThis as Record<string, unknown>;
   const nodeGlobals: Record<string, string> = {};
   for (const k of ['process', 'Buffer', 'require', 'module', 'global', 'setImmediate']) nodeGlobals[k] = typeof g[k];
-  const init = await initPeParser(wasm);
+  // Everything from the one public entry, as an embedder would.
+  const init = await initPeParserFromIndex(wasm);
   if (!init.ok) throw new Error(init.error.message);
   const trusted = await importPublicKey(trustedPem);
   const other = await importPublicKey(otherPem);
