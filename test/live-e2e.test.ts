@@ -64,10 +64,7 @@ let pub = '';
  * Cases known to fail live, with the reason. A listed case must still fail: when it starts
  * passing, its test fails until the entry is removed, so this list can only shrink.
  */
-const KNOWN_FAILURES: Readonly<Record<string, string>> = {
-  'cpp-exceptions.stripped':
-    "the stripped package also moves hp_run, and its loop-end pointer (lea of the test-vector table's one-past-the-end, 0x150b8 in v2) is fixed up to an unrelated old-image address (0x13848) instead of the end of the table carried in the region; the loop runs past the table and parse_port gets rcx = -1 (compiler/emit past-the-end references; compiler/verify accepts it)",
-};
+const KNOWN_FAILURES: Readonly<Record<string, string>> = {};
 
 const hosts: HostSession[] = [];
 let mayCrash = false;
