@@ -6,13 +6,15 @@
  * Order of checks: series (same baseline, newer sequence) → target identity (machine,
  * TimeDateStamp, SizeOfImage, CheckSum, CodeView GUID/age, the relied-on bytes hash) →
  * original bytes at every redirect site → delta bases → layout and a free region within
- * ±2 GB → imports → every fixup (range-checked) → redirect encodings (reach) → steps.
+ * ±2 GB → imports → every fixup (targets resolved here, fields written and range-checked by
+ * the wasm core: runtime/pe/apply-fixups.ts) → redirect encodings (reach) → steps.
  */
 import { err, ok, type Result } from '../../common/errors.ts';
 import { asVa, hex, type Va } from '../../common/types.ts';
 import { applyDelta } from '../../formats/delta.ts';
 import type { BlockBytes, Fixup, HotpatchPackage } from '../../formats/package.ts';
 import { preferredView, readModuleView, type ModuleView } from '../image/module-view.ts';
+import { applyFixups, type ResolvedFixup } from '../pe/apply-fixups.ts';
 import type { ProcessBackend } from './backend.ts';
 import { sha256 } from './hash.ts';
 import {
@@ -252,7 +254,7 @@ export async function planPackage(pkg: HotpatchPackage, backend: ProcessBackend,
   const rdv = new DataView(regionBytes.buffer);
   importAddr.forEach((a, i) => rdv.setBigUint64(importSlotsOffset + i * 8, a, true));
 
-  // 7. Fixups.
+  // 7. Fixups: S for each target, by kind.
   const symbolOf = (f: Fixup, where: string): Result<bigint> => {
     const tg = f.target;
     switch (tg.kind) {
@@ -274,48 +276,15 @@ export async function planPackage(pkg: HotpatchPackage, backend: ProcessBackend,
       }
     }
   };
-  const applyFixup = (buf: Uint8Array, bufOffset: number, f: Fixup, where: string): Result<void> => {
-    const s = symbolOf(f, where);
-    if (!s.ok) return s;
-    const p = region + BigInt(bufOffset + f.offset);
-    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-    const at = bufOffset + f.offset;
-    switch (f.kind) {
-      case 'rel32':
-      case 'rip-disp32': {
-        const v = s.value + f.addend - p;
-        if (!int32Fits(v)) return err('PLAN_FIXUP_RANGE', `${where}: ${f.kind} to ${hex(s.value)} does not reach from ${hex(p)}`);
-        dv.setInt32(at, Number(v), true);
-        return ok(undefined);
-      }
-      case 'rel8': {
-        const v = s.value + f.addend - p;
-        if (v < -128n || v > 127n) return err('PLAN_FIXUP_RANGE', `${where}: rel8 to ${hex(s.value)} does not reach from ${hex(p)}`);
-        dv.setInt8(at, Number(v));
-        return ok(undefined);
-      }
-      case 'abs64': {
-        const v = s.value + f.addend;
-        if (v < 0n || v > 0xffff_ffff_ffff_ffffn) return err('PLAN_FIXUP_RANGE', `${where}: abs64 value out of range`);
-        dv.setBigUint64(at, v, true);
-        return ok(undefined);
-      }
-      case 'addr32nb': {
-        const v = s.value + f.addend - unwindBase;
-        if (v < 0n || v > 0xffff_ffffn) return err('PLAN_FIXUP_RANGE', `${where}: addr32nb to ${hex(s.value)} is not within 4 GB above ${hex(unwindBase)}`);
-        dv.setUint32(at, Number(v), true);
-        return ok(undefined);
-      }
-    }
-  };
+  // Where each target lives is decided here; the fields are written, with their range
+  // checks, by the wasm core (runtime/pe/apply-fixups.ts).
+  const resolve = (fixups: readonly Fixup[], what: string): ResolvedFixup[] =>
+    fixups.map((f, i) => ({ kind: f.kind, offset: f.offset, addend: f.addend, symbol: symbolOf(f, `${what} ${i}`) }));
   for (const b of placed.values()) {
     const ts = now();
-    regionBytes.set(b.bytes, b.offset);
-    for (const [i, f] of b.fixups.entries()) {
-      if (f.offset + (f.kind === 'abs64' ? 8 : f.kind === 'rel8' ? 1 : 4) > b.bytes.length) return err('PLAN_FIXUP', `block ${b.id} fixup ${i}: field at ${hex(f.offset)} runs past the block`);
-      const r = applyFixup(regionBytes, b.offset, f, `block ${b.id} fixup ${i}`);
-      if (!r.ok) return r;
-    }
+    const done = applyFixups(b.bytes, resolve(b.fixups, `block ${b.id} fixup`), { blockId: b.id, container: 'block', blockVa: vaAt(b.offset), unwindBase });
+    if (!done.ok) return done;
+    regionBytes.set(done.value, b.offset);
     if (b.code) blockMs.set(b.id, (blockMs.get(b.id) ?? 0) + now() - ts);
   }
   // Unwind: RUNTIME_FUNCTION entries relative to unwindBase (sorted: the OS binary-searches
@@ -325,12 +294,9 @@ export async function planPackage(pkg: HotpatchPackage, backend: ProcessBackend,
     const u = c.unwind!;
     const b = placed.get(c.id)!;
     const infoOff = unwindInfoOffsets.get(c.id)!;
-    regionBytes.set(u.unwindInfo, infoOff);
-    for (const [i, f] of u.unwindFixups.entries()) {
-      if (f.offset + (f.kind === 'abs64' ? 8 : f.kind === 'rel8' ? 1 : 4) > u.unwindInfo.length) return err('PLAN_FIXUP', `block ${c.id} unwind fixup ${i}: field runs past the unwind info`);
-      const r = applyFixup(regionBytes, infoOff, f, `block ${c.id} unwind fixup ${i}`);
-      if (!r.ok) return r;
-    }
+    const info = applyFixups(u.unwindInfo, resolve(u.unwindFixups, `block ${c.id} unwind fixup`), { blockId: c.id, container: 'unwind', blockVa: vaAt(infoOff), unwindBase });
+    if (!info.ok) return info;
+    regionBytes.set(info.value, infoOff);
     for (const rf of u.runtimeFunctions) {
       const rel = (o: number): number => Number(region + BigInt(o) - unwindBase);
       if (rf.endOffset > b.bytes.length || rf.beginOffset >= rf.endOffset || rf.unwindInfoOffset >= u.unwindInfo.length) {

@@ -4,7 +4,8 @@
 // node:fs (imported dynamically, only when the runtime is Node and the URL is file:), and
 // with fetch everywhere else.
 //
-// ABI: pe_alloc/pe_free for buffers; pe_parse / pe_map_image / pe_sha256 return a handle,
+// ABI: pe_alloc/pe_free for buffers; pe_parse / pe_map_image / pe_sha256 /
+// pe_apply_fixups return a handle,
 // the address of three u32 (status 0 ok / 1 error, data pointer, data length), released
 // with pe_result_free. Parse results and errors are UTF-8 JSON.
 
@@ -71,26 +72,34 @@ function reset() {
   if (wasmModule !== null) instantiate(wasmModule);
 }
 
+function tooLarge(len) {
+  return { status: 1, data: new TextEncoder().encode(JSON.stringify({ code: 'PE_TOO_LARGE', message: `cannot allocate ${len} bytes in the parser's memory` })) };
+}
+
+function readResult(w, handle) {
+  const view = new DataView(w.memory.buffer);
+  const status = view.getUint32(handle, true);
+  const dataPtr = view.getUint32(handle + 4, true);
+  const dataLen = view.getUint32(handle + 8, true);
+  const data = new Uint8Array(w.memory.buffer, dataPtr, dataLen).slice();
+  w.pe_result_free(handle);
+  return { status, data };
+}
+
 function call(fn, bytes, extra) {
   const w = wasm();
   const len = bytes.length;
   const ptr = w.pe_alloc(len);
-  if (ptr === 0) return { status: 1, data: new TextEncoder().encode(JSON.stringify({ code: 'PE_TOO_LARGE', message: `cannot allocate ${len} bytes in the parser's memory` })) };
-  let handle = 0;
+  if (ptr === 0) return tooLarge(len);
   try {
     new Uint8Array(w.memory.buffer, ptr, len).set(bytes);
-    handle = extra === undefined ? w[fn](ptr, len) : w[fn](ptr, len, extra);
-    const view = new DataView(w.memory.buffer);
-    const status = view.getUint32(handle, true);
-    const dataPtr = view.getUint32(handle + 4, true);
-    const dataLen = view.getUint32(handle + 8, true);
-    const data = new Uint8Array(w.memory.buffer, dataPtr, dataLen).slice();
-    w.pe_result_free(handle);
+    const handle = extra === undefined ? w[fn](ptr, len) : w[fn](ptr, len, extra);
+    const r = readResult(w, handle);
     w.pe_free(ptr, len);
     // Linear memory never shrinks: after a call that needed a lot (a big mapped image),
     // start a fresh instance so the process does not keep the high-water mark.
     if (w.memory.buffer.byteLength > KEEP_MEMORY_BYTES) reset();
-    return { status, data };
+    return r;
   } catch (e) {
     reset();
     if (e instanceof WebAssembly.RuntimeError) return { status: 2, data: new TextEncoder().encode(String(e.message)) };
@@ -116,4 +125,35 @@ export function mapImage(bytes, base) {
 /** SHA-256 of `bytes` (32 bytes). */
 export function sha256(bytes) {
   return call('pe_sha256', bytes).data;
+}
+
+/**
+ * Applies fixups to a copy of `block`: `records` holds 32-byte little-endian records
+ * (kind u8, flags u8, 0 u16, 0 u32, offset u64, S u64, A i64); `blockVa` and `unwindBase`
+ * are bigints, `container` 0 for a block, 1 for unwind info. status 0: data is the
+ * completed block; 1: error JSON (PLAN_FIXUP, PLAN_FIXUP_RANGE); 2: trap.
+ */
+export function applyFixups(block, records, blockVa, unwindBase, blockId, container) {
+  const w = wasm();
+  const bptr = w.pe_alloc(block.length);
+  if (bptr === 0) return tooLarge(block.length);
+  const fptr = w.pe_alloc(records.length);
+  if (fptr === 0) {
+    w.pe_free(bptr, block.length);
+    return tooLarge(records.length);
+  }
+  try {
+    new Uint8Array(w.memory.buffer, bptr, block.length).set(block);
+    new Uint8Array(w.memory.buffer, fptr, records.length).set(records);
+    const handle = w.pe_apply_fixups(bptr, block.length, fptr, records.length, BigInt.asIntN(64, blockVa), BigInt.asIntN(64, unwindBase), blockId >>> 0, container >>> 0);
+    const r = readResult(w, handle);
+    w.pe_free(fptr, records.length);
+    w.pe_free(bptr, block.length);
+    if (w.memory.buffer.byteLength > KEEP_MEMORY_BYTES) reset();
+    return r;
+  } catch (e) {
+    reset();
+    if (e instanceof WebAssembly.RuntimeError) return { status: 2, data: new TextEncoder().encode(String(e.message)) };
+    throw e;
+  }
 }

@@ -15,10 +15,12 @@
 //! - `pe_alloc(len) -> ptr`, `pe_free(ptr, len)`: buffers in linear memory.
 //! - `pe_parse(ptr, len) -> handle`, `pe_parse_parts(ptr, len, mask) -> handle`,
 //!   `pe_map_image(ptr, len, base: i64) -> handle`,
-//!   `pe_sha256(ptr, len) -> handle`.
+//!   `pe_sha256(ptr, len) -> handle`,
+//!   `pe_apply_fixups(block_ptr, block_len, fixups_ptr, fixups_len, block_va: i64,
+//!   unwind_base: i64, block_id, container) -> handle` (see fixups.rs).
 //! - A handle points at three u32: status (0 ok, 1 error), data pointer, data length.
 //!   Data is UTF-8 JSON for parse results and every error (`{"code","message","offset"}`),
-//!   raw bytes for a mapped image or a digest. `pe_result_free(handle)` releases it.
+//!   raw bytes for a mapped image, a digest or a block with its fixups applied. `pe_result_free(handle)` releases it.
 
 #![no_std]
 
@@ -28,6 +30,7 @@ mod debug;
 mod error;
 mod exception;
 mod exports;
+mod fixups;
 mod headers;
 mod heap;
 mod imports;
@@ -174,4 +177,33 @@ pub unsafe extern "C" fn pe_map_image(ptr: *const u8, len: usize, base: i64) -> 
 #[no_mangle]
 pub unsafe extern "C" fn pe_sha256(ptr: *const u8, len: usize) -> *mut Handle {
     handle(0, sha256::sha256(input(ptr, len)).to_vec())
+}
+
+/// Applies a block's fixups (targets already resolved to absolute addresses; record layout
+/// in fixups.rs) to a copy of the block; the handle holds the completed bytes, or a
+/// PLAN_FIXUP / PLAN_FIXUP_RANGE error. `container`: 0 the block's bytes, 1 its unwind info.
+///
+/// # Safety
+/// Both ranges must be readable linear memory (from `pe_alloc`, or null with length 0).
+#[no_mangle]
+pub unsafe extern "C" fn pe_apply_fixups(
+    block_ptr: *const u8,
+    block_len: usize,
+    fixups_ptr: *const u8,
+    fixups_len: usize,
+    block_va: i64,
+    unwind_base: i64,
+    block_id: u32,
+    container: u32,
+) -> *mut Handle {
+    let container = match container {
+        0 => fixups::Container::Block,
+        1 => fixups::Container::Unwind,
+        _ => return error_handle(&error::PeError::new("PLAN_FIXUP", alloc::format!("container {} is neither a block (0) nor unwind info (1)", container), None)),
+    };
+    let ctx = fixups::Context { block_va: block_va as u64, unwind_base: unwind_base as u64, block_id, container };
+    match fixups::apply_fixups(input(block_ptr, block_len), input(fixups_ptr, fixups_len), &ctx) {
+        Ok(bytes) => handle(0, bytes),
+        Err(e) => error_handle(&e),
+    }
 }
