@@ -64,6 +64,16 @@ async function inputs(): Promise<Array<[string, Uint8Array]>> {
   ];
 }
 
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 function expectDecodes(frame: Uint8Array, want: Uint8Array, label: string): void {
   const r = decodeZstdFrame(frame, want.length);
   expect(r.ok ? 'ok' : `${r.error.code}: ${r.error.message}`, label).toBe('ok');
@@ -131,6 +141,42 @@ describe.skipIf(noZstd)(`zstd decoder (TypeScript) against the reference${noZstd
     expect(counts.refused).toBeGreaterThan(counts.ok);
   }, 120_000);
 
+  it('survives 4,000 seeded random edits (byte writes, cuts, insertions, size lies) of frames from three settings', async () => {
+    const code = sampleBytes('new-helper', 'v2.dll').subarray(0, 24_576);
+    const frames: Array<[Uint8Array, number]> = [
+      [zstdCli(['-19'], code), code.length], // Huffman-coded literals, FSE-coded tables
+      [zstdCli(['--fast=3'], code), code.length], // raw literals, predefined tables
+      [zstdCli(['-12', '--zstd=wlog=10'], data('text', 20_000, 6)), 20_000], // many small blocks: tables and literals reused
+    ];
+    let x = 12345;
+    const rnd = (n: number): number => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      return (x >>> 8) % n;
+    };
+    const seen = { ok: 0, refused: 0 };
+    for (let i = 0; i < 4000; i++) {
+      const [frame, size] = frames[i % frames.length]!;
+      let bad: Uint8Array = frame.slice();
+      for (let k = 1 + rnd(8); k > 0; k--) {
+        const op = rnd(3);
+        const at = rnd(bad.length);
+        if (op === 0) bad[at] = rnd(256);
+        else if (op === 1) bad = concat(bad.subarray(0, at), bad.subarray(at + 1 + rnd(4)));
+        else bad = concat(bad.subarray(0, at), Uint8Array.of(rnd(256)), bad.subarray(at));
+      }
+      const claimed = rnd(4) === 0 ? rnd(2 * size + 1) : size;
+      const r = decodeZstdFrame(bad, claimed);
+      if (r.ok) {
+        seen.ok++;
+        expect(r.value.length).toBe(claimed);
+      } else {
+        seen.refused++;
+        expect(r.error.code).toBe('PKG_ZSTD');
+      }
+    }
+    expect(seen.refused).toBeGreaterThan(3000);
+  }, 120_000);
+
   it('stops a bomb at the first block over the bound instead of expanding it', () => {
     const zeros = new Uint8Array(4 * 1024 * 1024);
     const frame = zstdCli(['-19'], zeros); // ~130 bytes for 4 MiB
@@ -140,6 +186,17 @@ describe.skipIf(noZstd)(`zstd decoder (TypeScript) against the reference${noZstd
     if (!r.ok) expect(r.error.message).toContain('expands past its declared 100000 bytes');
     // And the honest size decodes.
     expectDecodes(frame, zeros, '4 MiB of zeros');
+  });
+
+  it('decodes RLE-mode sequence tables (no encoder setting forces them; hand-built, checked by zstd -d)', () => {
+    // One compressed block: 8 raw literals, 2 sequences, all three tables RLE (LL code 4,
+    // OF code 2, ML code 0), each sequence reading offset bits 0b11: literals 4, offset 4, match 3.
+    const block = Uint8Array.of(8 << 3, ...new TextEncoder().encode('abcdEFGH'), 2, 0x54, 4, 2, 0, 0x1f);
+    const frame = Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd, 0x20, 14, 1 | (2 << 1) | (block.length << 3), 0, 0, ...block);
+    const want = new TextEncoder().encode('abcdabcEFGHEFG');
+    const r = spawnSync('zstd', ['-d', '-q', '-c'], { input: frame });
+    expect(Buffer.from(r.stdout).equals(Buffer.from(want))).toBe(true);
+    expectDecodes(frame, want, 'RLE tables');
   });
 
   it('refuses trailing bytes, a dictionary, a bad checksum, a reserved block type, by name', () => {

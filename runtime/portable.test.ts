@@ -104,7 +104,7 @@ describe('portable runtime core', () => {
       // ESM realm, like Deno): Emscripten glue would take its Node path there and fail.
       const esmRealm = await runInBareWorker<PortableFileResult>(url, 'runPortableFile', args, { keepNodeGlobals: true });
       expect(esmRealm.error).toBeUndefined();
-      expect(esmRealm.result!.nodeGlobals['process']).toBe('object');
+      expect(esmRealm.result!.nodeGlobals).toMatchObject({ process: 'object', Buffer: 'function', require: 'undefined', module: 'undefined' });
       expect(esmRealm.result!.plan).toBe(inWorker.plan);
       expect(esmRealm.result!.refusals).toEqual(inWorker.refusals);
 
@@ -151,14 +151,17 @@ async function withBundle(f: (url: string) => Promise<void>): Promise<void> {
 
 /**
  * Runs export `fn` of the bundle at `url` in a worker whose Node globals are deleted first
- * (unless `keepNodeGlobals`: then the bundle runs as an ES module of a Node realm).
+ * (with `keepNodeGlobals`, only the CommonJS names: the bundle then runs as an ES module of
+ * a Node realm, where zstd-codec's Emscripten glue failed with "__dirname is not defined").
  */
 async function runInBareWorker<T>(url: string, fn: string, args: unknown[], opts: { keepNodeGlobals?: boolean } = {}): Promise<{ result?: T; error?: string }> {
   const workerCode = `
     const { parentPort, workerData } = require('node:worker_threads');
     const port = parentPort;
     const data = workerData;
-    if (!data.keep) for (const k of ['process', 'Buffer', 'setImmediate', 'clearImmediate', 'global', 'require', 'module', 'exports', '__filename', '__dirname']) delete globalThis[k];
+    // An eval'd worker gets CommonJS names as globals; an ES module of a Node realm has none.
+    for (const k of ['require', 'module', 'exports', '__filename', '__dirname']) delete globalThis[k];
+    if (!data.keep) for (const k of ['process', 'Buffer', 'setImmediate', 'clearImmediate', 'global']) delete globalThis[k];
     import(data.url)
       .then((m) => m[data.fn](...data.args))
       .then((result) => port.postMessage({ result }), (e) => port.postMessage({ error: String(e && e.stack || e) }));
