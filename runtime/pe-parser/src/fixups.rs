@@ -78,6 +78,15 @@ fn hex(v: i128) -> String {
     }
 }
 
+/// `block {id} fixup {i}` or `block {id} unwind fixup {i}`: the planner's name for a fixup.
+#[inline(never)]
+fn name_fixup(ctx: &Context, i: usize) -> String {
+    match ctx.container {
+        Container::Block => format!("block {} fixup {}", ctx.block_id, i),
+        Container::Unwind => format!("block {} unwind fixup {}", ctx.block_id, i),
+    }
+}
+
 fn kind_name(kind: u8) -> Option<(&'static str, usize)> {
     match kind {
         1 => Some(("rel32", 4)),
@@ -102,22 +111,20 @@ pub fn apply_fixups(block: &[u8], records: &[u8], ctx: &Context) -> Result<Vec<u
     out.extend_from_slice(block);
     let len = block.len() as u64;
     for (i, rec) in records.chunks_exact(RECORD_SIZE).enumerate() {
-        let where_ = match ctx.container {
-            Container::Block => format!("block {} fixup {}", ctx.block_id, i),
-            Container::Unwind => format!("block {} unwind fixup {}", ctx.block_id, i),
-        };
+        // Named only when refused: a big block has thousands of fixups.
+        let where_ = || name_fixup(ctx, i);
         let kind = rec[0];
         let flags = rec[1];
         let (name, width) = match kind_name(kind) {
             Some(k) => k,
-            None => return Err(plan_err("PLAN_FIXUP", format!("{}: kind {} is not a fixup kind", where_, kind))),
+            None => return Err(plan_err("PLAN_FIXUP", format!("{}: kind {} is not a fixup kind", where_(), kind))),
         };
         if flags & !FLAG_UNRESOLVED != 0 || rec[2..8].iter().any(|&b| b != 0) {
-            return Err(plan_err("PLAN_FIXUP", format!("{}: reserved bits are set in its record", where_)));
+            return Err(plan_err("PLAN_FIXUP", format!("{}: reserved bits are set in its record", where_())));
         }
         let unresolved = flags & FLAG_UNRESOLVED != 0;
         if unresolved && i + 1 != count {
-            return Err(plan_err("PLAN_FIXUP", format!("{}: an unresolved fixup must be the last record", where_)));
+            return Err(plan_err("PLAN_FIXUP", format!("{}: an unresolved fixup must be the last record", where_())));
         }
         let offset = le_u64(rec, 8);
         let s = le_u64(rec, 16) as i128;
@@ -127,8 +134,8 @@ pub fn apply_fixups(block: &[u8], records: &[u8], ctx: &Context) -> Result<Vec<u
             return Err(plan_err(
                 "PLAN_FIXUP",
                 match ctx.container {
-                    Container::Block => format!("{}: field at {} runs past the block", where_, hex(offset as i128)),
-                    Container::Unwind => format!("{}: field runs past the unwind info", where_),
+                    Container::Block => format!("{}: field at {} runs past the block", where_(), hex(offset as i128)),
+                    Container::Unwind => format!("{}: field runs past the unwind info", where_()),
                 },
             ));
         }
@@ -140,27 +147,27 @@ pub fn apply_fixups(block: &[u8], records: &[u8], ctx: &Context) -> Result<Vec<u
         let p = ctx.block_va as i128 + offset as i128;
         let field = match out.get_mut(at..at + width) {
             Some(f) => f,
-            None => return Err(plan_err("PLAN_FIXUP", format!("{}: field at {} runs past the block", where_, hex(offset as i128)))),
+            None => return Err(plan_err("PLAN_FIXUP", format!("{}: field at {} runs past the block", where_(), hex(offset as i128)))),
         };
         match kind {
             1 | 4 => {
                 let v = s + a - p;
                 if v < i32::MIN as i128 || v > i32::MAX as i128 {
-                    return Err(plan_err("PLAN_FIXUP_RANGE", format!("{}: {} to {} does not reach from {}", where_, name, hex(s), hex(p))));
+                    return Err(plan_err("PLAN_FIXUP_RANGE", format!("{}: {} to {} does not reach from {}", where_(), name, hex(s), hex(p))));
                 }
                 field.copy_from_slice(&(v as i32).to_le_bytes());
             }
             2 => {
                 let v = s + a - p;
                 if v < -128 || v > 127 {
-                    return Err(plan_err("PLAN_FIXUP_RANGE", format!("{}: rel8 to {} does not reach from {}", where_, hex(s), hex(p))));
+                    return Err(plan_err("PLAN_FIXUP_RANGE", format!("{}: rel8 to {} does not reach from {}", where_(), hex(s), hex(p))));
                 }
                 field.copy_from_slice(&(v as i8).to_le_bytes());
             }
             3 => {
                 let v = s + a;
                 if v < 0 || v > u64::MAX as i128 {
-                    return Err(plan_err("PLAN_FIXUP_RANGE", format!("{}: abs64 value out of range", where_)));
+                    return Err(plan_err("PLAN_FIXUP_RANGE", format!("{}: abs64 value out of range", where_())));
                 }
                 field.copy_from_slice(&(v as u64).to_le_bytes());
             }
@@ -168,7 +175,7 @@ pub fn apply_fixups(block: &[u8], records: &[u8], ctx: &Context) -> Result<Vec<u
                 let b = ctx.unwind_base as i128;
                 let v = s + a - b;
                 if v < 0 || v > u32::MAX as i128 {
-                    return Err(plan_err("PLAN_FIXUP_RANGE", format!("{}: addr32nb to {} is not within 4 GB above {}", where_, hex(s), hex(b))));
+                    return Err(plan_err("PLAN_FIXUP_RANGE", format!("{}: addr32nb to {} is not within 4 GB above {}", where_(), hex(s), hex(b))));
                 }
                 field.copy_from_slice(&(v as u32).to_le_bytes());
             }
