@@ -206,6 +206,9 @@ const ML_BASE = [
 ];
 const ML_BITS = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 3, 3, 4, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
 
+/** 2^n for Offset codes 0..31 (a table: `2 **` is a call in the hot loop). */
+const POW2 = Array.from({ length: 32 }, (_, n) => 2 ** n);
+
 /** A Huffman decoding table: indexed by the next `maxBits` bits. */
 interface HuffTable {
   readonly maxBits: number;
@@ -444,7 +447,7 @@ function decodeCompressedBlock(src: Uint8Array, at: number, end: number, st: Fra
       const mlCode = ml.symbol[sML]!;
       const llCode = ll.symbol[sLL]!;
       if (ofCode > 31 || mlCode > 52 || llCode > 35) fail('sequence code out of range', p);
-      const ofValue = 2 ** ofCode + bs.read(ofCode);
+      const ofValue = POW2[ofCode]! + bs.read(ofCode);
       const matchLen = ML_BASE[mlCode]! + bs.read(ML_BITS[mlCode]!);
       const litLen = LL_BASE[llCode]! + bs.read(LL_BITS[llCode]!);
       let offset: number;
