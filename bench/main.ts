@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { formatError } from '../common/errors.ts';
 import { benchPairs } from './pairs.ts';
-import { checkReport, computeHeadline, type Report, type ReportSection } from './report.ts';
+import { checkReport, computeHeadline, liveCharts, type Report, type ReportSection } from './report.ts';
 import { renderHtml } from './report-html.ts';
 import { headlineMarkdown, renderMarkdown, replaceHeadline } from './report-md.ts';
 import type { BenchContext, BenchSection, SectionResult } from './section.ts';
@@ -89,6 +89,10 @@ for (const [i, file] of files.entries()) {
   ctx.log(`section ${section.id} done in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   sections[section.id] = { title: section.title, markdown: r.markdown, data: r.data, ...(r.charts === undefined ? {} : { charts: r.charts }), generatedAt: new Date().toISOString(), quick };
 }
+
+// The live section reports tables only; the HTML report draws its chart.
+const live = liveCharts(sections['live']);
+if (live !== null && sections['live'] !== undefined) sections['live'] = { ...sections['live'], charts: live };
 
 // Sections kept from earlier runs keep their own --quick flag (a section without one predates it: counted as quick
 // when the whole earlier report was).

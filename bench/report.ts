@@ -76,8 +76,35 @@ export function sizeRows(r: Pick<Report, 'sections'>): SizeRow[] | null {
 }
 
 interface LiveRow {
+  readonly scenario?: string;
   readonly pauseMedianMs: number;
   readonly restartMedianMs: number;
+  readonly applyMedianMs?: number;
+}
+
+/**
+ * A chart for the live section (it returns tables only): pause and live apply vs restart per
+ * scenario. Null when the section has not run or has charts of its own.
+ */
+export function liveCharts(live: ReportSection | undefined): Chart[] | null {
+  if (live === undefined || (live.charts?.length ?? 0) > 0) return null;
+  const rows = rowsOf<LiveRow>({ sections: { live } }, 'live');
+  if (rows === null || rows.length === 0) return null;
+  const num = (x: number | undefined): number | null => (x !== undefined && Number.isFinite(x) && x > 0 ? x : null);
+  return [
+    {
+      id: 'live-pause-restart',
+      title: 'Live patch under Wine: thread pause and whole live apply vs restarting the process (median ms, log scale)',
+      unit: 'ms',
+      log: true,
+      categories: rows.map((r, i) => r.scenario ?? `scenario ${i + 1}`),
+      series: [
+        { name: 'pause (threads suspended)', values: rows.map((r) => num(r.pauseMedianMs)) },
+        { name: 'live apply (total)', values: rows.map((r) => num(r.applyMedianMs)) },
+        { name: 'restart', values: rows.map((r) => num(r.restartMedianMs)) },
+      ],
+    },
+  ];
 }
 
 /** The headline figures from the sections' data (missing sections give nulls). */
