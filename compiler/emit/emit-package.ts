@@ -8,7 +8,7 @@
  * relative to the block, handler RVAs and GCC LSDA type entries as fixups) comes along so
  * exceptions unwind through the new code.
  */
-import { err, ok, type Result } from '../../common/errors.ts';
+import { err, ok, type HotpatchError, type Result } from '../../common/errors.ts';
 import { asRva } from '../../common/types.ts';
 import type { CodeBlock, DataBlock, Fixup, FixupKind, FunctionRecord, HotpatchPackage, Import, Redirect, RuntimeFunction, TargetIdentity } from '../../formats/package.ts';
 import { encodeDelta } from '../../formats/delta.ts';
@@ -56,24 +56,46 @@ export function emitPackage(diff: ImageDiff, opts: EmitOptions): Result<EmittedP
   // end pointer) are found while resolving; emit again until no new pair turns up (bounded:
   // the set only grows).
   const glue = new Set<number>();
+  // With --skip-refused, a function whose package needs something refused (found only while
+  // emitting: data glued to data that points at a refused function) is left out too, and
+  // emission runs again (bounded: each round drops one more function).
+  const dropped = new Map<number, string>();
   for (;;) {
     const before = glue.size;
-    const r = emitWithGlue(diff, opts, glue);
-    if (!r.ok || glue.size === before) return r;
+    const r = emitWithGlue(diff, opts, glue, dropped);
+    if (!r.ok && r.carrier !== null && opts.skipRefused && !dropped.has(r.carrier)) {
+      dropped.set(r.carrier, r.error.message);
+      continue;
+    }
+    if (!r.ok) return { ok: false, error: r.error };
+    // A pass that grew the glue is redone even when it failed: the failure may be a function
+    // only the new glue makes the package carry.
+    if (glue.size === before) return r;
   }
 }
 
 /** One emission pass; `glue` holds item i when items i and i + 1 travel as one run (grown here). */
-function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>): Result<EmittedPackage> {
+/** A failed pass, with the carried function whose emission needed the missing piece. */
+type PassResult = { readonly ok: true; readonly value: EmittedPackage } | { readonly ok: false; readonly error: HotpatchError; readonly carrier: number | null };
+
+function failPass(carrier: number | null, code: string, message: string): PassResult {
+  return { ok: false, error: { code, message }, carrier };
+}
+
+function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dropped: ReadonlyMap<number, string>): PassResult {
   const m = diff.match;
   const omitted: Omission[] = [];
   const refusedFns = diff.functions.filter((f) => f.verdict === 'refused');
   const refusedData = diff.data.filter((d) => d.verdict === 'refused');
   if ((refusedFns.length > 0 || refusedData.length > 0) && !opts.skipRefused) {
     const first = refusedFns[0]?.reason ?? refusedData[0]?.reason ?? '';
-    return err('BUILD_REFUSED', `${refusedFns.length + refusedData.length} change(s) cannot be hotpatched; first: ${first}`);
+    return failPass(null, 'BUILD_REFUSED', `${refusedFns.length + refusedData.length} change(s) cannot be hotpatched; first: ${first}`);
   }
   for (const f of refusedFns) omitted.push({ what: `function ${f.name ?? `0x${(f.newRva ?? f.oldRva ?? 0).toString(16)}`}`, reason: f.reason ?? 'refused' });
+  for (const [n, why] of dropped) {
+    const f = m.new.fns.functions[n]!;
+    omitted.push({ what: `function ${f.name ?? `0x${f.entry.toString(16)}`}`, reason: `needs something left out: ${why}` });
+  }
   for (const d of refusedData) omitted.push({ what: d.name !== null ? `global ${d.name}` : `data ${d.section ?? ''}`, reason: d.reason });
 
   // Changed functions, then the added ones they reach (transitively).
@@ -83,7 +105,7 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>): Re
   const verdictOf = new Map(diff.functions.filter((f) => f.newIndex !== null).map((f) => [f.newIndex!, f] as const));
   for (const f of newFns) {
     const c = verdictOf.get(f.index);
-    if (c?.status === 'changed' && c.verdict === 'hotpatchable') chosen.add(f.index);
+    if (c?.status === 'changed' && c.verdict === 'hotpatchable' && !dropped.has(f.index)) chosen.add(f.index);
   }
   // Reachability goes through code references and through read-only data the package will
   // carry (a new vtable pointing at a new function), and through exception data.
@@ -95,7 +117,7 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>): Re
     if (g !== undefined) {
       if (chosen.has(g.index)) return;
       const c = verdictOf.get(g.index);
-      if (c?.status === 'added' && c.verdict === 'hotpatchable') {
+      if (c?.status === 'added' && c.verdict === 'hotpatchable' && !dropped.has(g.index)) {
         chosen.add(g.index);
         work.push(g.index);
       }
@@ -103,9 +125,14 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>): Re
     }
     const item = m.new.itemAt(t);
     if (item === undefined || item.writable || seenItems.has(item.index)) return;
-    if (oldRodata.has(m.newNorm.itemKey(item, 'exact'))) return;
+    // Every read-only item is followed, carried or not: whether one is carried also depends
+    // on what the package carries (resolveTarget), so an over-approximation keeps every
+    // function a carried item may point at in the package.
     seenItems.add(item.index);
     itemWork.push(item);
+    // Items glued to it travel with it.
+    for (let i = item.index; glue.has(i); i++) visitTarget(m.new.items[i + 1]!.start, itemWork);
+    for (let i = item.index - 1; i >= 0 && glue.has(i); i--) visitTarget(m.new.items[i]!.start, itemWork);
   };
   while (work.length > 0) {
     const f = newFns[work.pop()!]!;
@@ -129,6 +156,9 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>): Re
   });
   const dataBlocks: DataBlock[] = [];
   const carriedItems = new Map<number, number>();
+  /** Carried item -> the carried function whose emission first needed it. */
+  const carrierOf = new Map<number, number | null>();
+  let currentCarrier: number | null = null;
   const pendingItems: DataItem[] = [];
   const imports: Import[] = [];
   const importKeys = new Map<string, number>();
@@ -143,6 +173,7 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>): Re
         id = carriedFns.length + carriedItems.size;
         carriedItems.set(item.index, id);
         pendingItems.push(item);
+        carrierOf.set(item.index, currentCarrier);
       }
       return id;
     },
@@ -186,8 +217,9 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>): Re
   let fixupCount = 0;
   let unwindBytes = 0;
   for (const f of carriedFns) {
+    currentCarrier = f.index;
     const built = emitFunction(ctx, f, rangeOffsets.get(f.index)!, blockOf.get(f.index)!);
-    if (!built.ok) return built;
+    if (!built.ok) return { ok: false, error: built.error, carrier: f.index };
     const { block } = built.value;
     for (const fx of block.fixups) noteRelied(fx.target);
     for (const fx of block.unwind?.unwindFixups ?? []) noteRelied(fx.target);
@@ -221,7 +253,7 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>): Re
     });
     if (of !== null) {
       const plan = c.redirect;
-      if (plan === null) return err('BUILD_INTERNAL', `no redirect plan for changed ${describeNew(m, f.entry)}`);
+      if (plan === null) return failPass(currentCarrier, 'BUILD_INTERNAL', `no redirect plan for changed ${describeNew(m, f.entry)}`);
       const img = m.old.img.image;
       if (plan.kind === 'jmp-rel32') {
         redirects.push({ oldRva: asRva(of.entry), target: { blockId: blockOf.get(f.index)!, offset: 0 }, kind: 'jmp-rel32', expected: img.slice(of.entry, of.entry + 5), pad: null });
@@ -241,6 +273,7 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>): Re
   // Carried read-only data (carrying may discover more items to carry).
   for (let i = 0; i < pendingItems.length; i++) {
     const item = pendingItems[i]!;
+    currentCarrier = carrierOf.get(item.index) ?? null;
     const img = m.new.img;
     // A glued run is carried whole, from its first item (the one carried) to its last.
     let last = item.index;
@@ -250,10 +283,10 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>): Re
     const fixups: Fixup[] = [];
     for (const rel of relocsIn(img, item.start, end)) {
       const type = img.relocs.get(rel)!;
-      if (type !== 10) return err('BUILD_UNSUPPORTED', `32-bit absolute address in read-only data at 0x${rel.toString(16)}`);
-      if (rel + 8 > end) return err('BUILD_UNSUPPORTED', `pointer straddles the end of read-only data at 0x${rel.toString(16)}`);
+      if (type !== 10) return failPass(currentCarrier, 'BUILD_UNSUPPORTED', `32-bit absolute address in read-only data at 0x${rel.toString(16)}`);
+      if (rel + 8 > end) return failPass(currentCarrier, 'BUILD_UNSUPPORTED', `pointer straddles the end of read-only data at 0x${rel.toString(16)}`);
       const res = resolveTarget(ctx, absTarget(img, rel, type), null);
-      if (!res.ok) return err('BUILD_UNRESOLVED', `read-only data ${describeNew(m, item.start)}: ${res.reason}`);
+      if (!res.ok) return { ok: false, error: { code: 'BUILD_UNRESOLVED', message: `read-only data ${describeNew(m, item.start)}: ${res.reason}` }, carrier: currentCarrier };
       fixups.push({ kind: 'abs64', offset: rel - item.start, target: res.target, addend: 0n });
       noteRelied(res.target);
       bytes.fill(0, rel - item.start, rel - item.start + 8);
@@ -277,6 +310,9 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>): Re
       parameters: [
         { key: 'skip-refused', value: String(opts.skipRefused) },
         { key: 'new-time-date-stamp', value: `0x${m.new.img.pe.fileHeader.timeDateStamp.toString(16)}` },
+        // Changes the diff found hotpatchable but --skip-refused had to leave out (they need
+        // something refused): declared, so verification knows they are missing on purpose.
+        ...(dropped.size > 0 ? [{ key: 'left-out-new-rvas', value: [...dropped.keys()].map((n) => `0x${m.new.fns.functions[n]!.entry.toString(16)}`).join(',') }] : []),
       ],
     },
   };

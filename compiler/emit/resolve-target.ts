@@ -187,7 +187,7 @@ export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo
     // Both in one carried run, or both in OLD, adjacent, where every other reference to them
     // goes; otherwise they must travel together.
     const oldPrev = gluedPrev === null && glued === null ? oldCopy(ctx, prev) : undefined;
-    const together = gluedPrev !== null && glued !== null ? gluedPrev.blockId === glued.blockId : old !== undefined && oldPrev !== undefined && oldPrev.end === old.start;
+    const together = gluedPrev !== null && glued !== null ? gluedPrev.blockId === glued.blockId : old !== undefined && oldPrev !== undefined && oldPrev.end === old.start && oldPrev.end - oldPrev.start === prev.end - prev.start;
     if (!together) ctx.requireGlue(prev, item);
   }
   if (glued !== null) return { ok: true, target: { kind: 'block', blockId: glued.blockId, offset: glued.offset + (t - item.start) } };
@@ -200,5 +200,60 @@ function oldCopy(ctx: ResolveContext, item: DataItem): DataItem | undefined {
   const old = ctx.oldRodata.get(ctx.m.newNorm.itemKey(item, 'exact'));
   // An old copy whose pointers reach into the body (not the entry) of a function the package
   // replaces would lead into old code: carry the new item instead.
-  return old !== undefined && !reachesReplacedBody(ctx, item, new Set()) ? old : undefined;
+  return old !== undefined && !reachesReplacedBody(ctx, item, new Set()) && keepsEnds(ctx.m, ctx.oldRodata, item, old, new Set()) ? old : undefined;
+}
+
+const endsCache = new WeakMap<MatchResult, Map<string, boolean>>();
+
+/**
+ * True when every pointer inside new `item` (and, transitively, inside the read-only items it
+ * points to) that lands on an item start which is also the end of the item before it lands,
+ * in `old`, on the same pair held adjacent: content keys only say what a pointer points at,
+ * not what lies before it, so `&table[N]` stored in data is checked here.
+ */
+function keepsEnds(m: MatchResult, oldRodata: ReadonlyMap<string, DataItem>, item: DataItem, old: DataItem, seen: Set<number>): boolean {
+  let cache = endsCache.get(m);
+  if (cache === undefined) endsCache.set(m, (cache = new Map()));
+  const key = `${item.index}:${old.index}`;
+  const hit = cache.get(key);
+  if (hit !== undefined) return hit;
+  // Cycles are assumed to hold while under check (coinduction), as the verifier does.
+  if (seen.has(item.index)) return true;
+  seen.add(item.index);
+  const n = m.new;
+  let good = true;
+  for (const rel of relocsIn(n.img, item.start, item.end)) {
+    const t = absTarget(n.img, rel, n.img.relocs.get(rel)!);
+    const q = n.itemAt(t);
+    if (q === undefined || m.new.fns.containing(t) !== undefined) continue;
+    const orel = old.start + (rel - item.start);
+    const ot = m.old.img.relocs.has(orel) ? absTarget(m.old.img, orel, m.old.img.relocs.get(orel)!) : -1;
+    const p = t === q.start ? n.items[q.index - 1] : undefined;
+    if (p !== undefined && p.end === t && p.section === q.section && p.writable === q.writable) {
+      const oq = m.old.itemAt(ot);
+      const op = oq === undefined ? undefined : m.old.items[oq.index - 1];
+      const size = p.end - p.start;
+      const same = op !== undefined && oq!.start === ot && op.end === ot && op.end - op.start === size && (p.writable ? m.itemNewToOld[p.index] === op.index : m.oldNorm.itemKey(op, 'exact') === m.newNorm.itemKey(p, 'exact'));
+      if (!same) {
+        good = false;
+        break;
+      }
+      if (!p.writable && !keepsEnds(m, oldRodata, p, op!, seen)) {
+        good = false;
+        break;
+      }
+    }
+    if (!q.writable) {
+      const oq = m.old.itemAt(ot);
+      if (oq === undefined || !keepsEnds(m, oldRodata, q, oq, seen)) {
+        good = false;
+        break;
+      }
+    }
+  }
+  seen.delete(item.index);
+  // Only a result reached without assuming a cycle is final; keep it simple: cache successes
+  // at the top of a walk and every failure.
+  if (!good || seen.size === 0) cache.set(key, good);
+  return good;
 }

@@ -54,6 +54,14 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
   const B = layout.imageBase;
   const fail = (message: string): Result<never> => err('VERIFY_MISMATCH', message);
   const oldPe = oldImg.pe;
+  // Changes the package declares it left out (--skip-refused, needing something refused).
+  const leftOut = new Set(
+    (pkg.producer.parameters.find((p) => p.key === 'left-out-new-rvas')?.value ?? '')
+      .split(',')
+      .filter((x) => x !== '')
+      .map((x) => Number(x)),
+  );
+
   if (pkg.target.timeDateStamp !== oldPe.fileHeader.timeDateStamp || pkg.target.sizeOfImage !== oldPe.optionalHeader.sizeOfImage) {
     return err('VERIFY_TARGET', 'package targets another image (TimeDateStamp/SizeOfImage differ from OLD)');
   }
@@ -200,20 +208,22 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
   // start and the end of an array must land in the same copy, or a `p != end` loop runs off.
   // Pointer graphs in read-only data have cycles (type_info <-> vtables): an item already
   // placed is assumed to hold (coinduction); any mismatch elsewhere still fails.
-  const placed = new Map<number, bigint>();
-  const pending: Array<{ t: number; A: bigint; what: string }> = [];
+  const placed = new Map<string, bigint>();
+  const pending: Array<{ t: number; A: bigint; what: string; fromOld: boolean }> = [];
   const describe = (rva: number): string => `read-only data at 0x${rva.toString(16)}`;
   /** Checks `t` -> `A` and every pointer obligation it uncovers. */
   const checkTarget = (t: number, A: bigint, what: string): Result<void> => {
     let r = checkOne(t, A, what);
     while (r.ok && pending.length > 0) {
       const o = pending.pop()!;
-      r = checkOne(o.t, o.A, `${what} -> pointer in ${o.what}`);
+      r = checkOne(o.t, o.A, `${what} -> pointer in ${o.what}`, o.fromOld);
     }
     pending.length = 0;
     return r;
   };
-  const checkOne = (t: number, A: bigint, what: string): Result<void> => {
+  // `fromOld`: the obligation comes from a pointer inside OLD's own data, not from the package;
+  // such an item may have its own image in OLD besides the one the package gives it.
+  const checkOne = (t: number, A: bigint, what: string, fromOld = false): Result<void> => {
     const g = m.new.fns.containing(t);
     if (t === 0) return A === B ? ok(undefined) : fail(`${what}: expected __ImageBase`);
     if (t < newImg.pe.optionalHeader.sizeOfHeaders && newImg.sections.every((s) => t < s.rva)) {
@@ -248,7 +258,7 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
       // Reaching the old function is right only when it is unchanged (or a refused change the
       // package leaves out on purpose, which the build reported).
       const st = diff.newStatus[g.index];
-      const skipped = diff.functions.some((x) => x.newIndex === g.index && x.verdict === 'refused');
+      const skipped = leftOut.has(g.entry) || diff.functions.some((x) => x.newIndex === g.index && x.verdict === 'refused');
       if (st !== 'unchanged' && !skipped) return fail(`${what}: reaches old ${g.name ?? `0x${g.entry.toString(16)}`}, which changed`);
       if (st === 'unchanged' && m.oldNorm.functionForm(og, 'exact') !== m.newNorm.functionForm(g, 'exact')) return fail(`${what}: old and new ${g.name ?? ''} differ`);
       for (let i = 0; i < g.ranges.length; i++) {
@@ -265,29 +275,29 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
       if (oe === undefined || A !== B + BigInt(oe.rva + oe.size)) return fail(`${what}: NEW target 0x${t.toString(16)} is not a known object`);
       // A section's end is also one past the end of its last item: that reading must hold too.
       const last = m.new.itemAt(t - 1);
-      return last === undefined || last.end !== t ? ok(undefined) : endOf(last, A, what);
+      return last === undefined || last.end !== t ? ok(undefined) : endOf(last, A, what, fromOld);
     }
     if (item.writable) {
       const o = m.itemNewToOld[item.index]!;
       const oi = o < 0 ? undefined : m.old.items[o];
       if (oi === undefined || A !== B + BigInt(oi.start + (t - item.start))) return fail(`${what}: does not reach the matched old global`);
       const prev = t === item.start ? m.new.items[item.index - 1] : undefined;
-      return prev !== undefined && prev.writable && prev.end === t && prev.section === item.section ? endOf(prev, A, what) : ok(undefined);
+      return prev !== undefined && prev.writable && prev.end === t && prev.section === item.section ? endOf(prev, A, what, fromOld) : ok(undefined);
     }
     // Read-only: `t` means (item, offset). Item extents are inferred, so an address that
     // starts an item may equally be one past the end of the read-only item just before it
     // (`&table[N]`): the image must then hold both, the previous item ending exactly at A.
     const prev = t === item.start ? m.new.items[item.index - 1] : undefined;
     if (prev !== undefined && !prev.writable && prev.end === t && prev.section === item.section) {
-      const r = endOf(prev, A, what);
+      const r = endOf(prev, A, what, fromOld);
       if (!r.ok) return r;
     }
-    return placeItem(item, A - BigInt(t - item.start), what);
+    return placeItem(item, A - BigInt(t - item.start), what, fromOld);
   };
   /** Checks that `A` is one past the end of the image of NEW item `item`. */
-  const endOf = (item: (typeof m.new.items)[number], A: bigint, what: string): Result<void> => {
+  const endOf = (item: (typeof m.new.items)[number], A: bigint, what: string, fromOld: boolean): Result<void> => {
     const size = BigInt(item.end - item.start);
-    if (!item.writable) return placeItem(item, A - size, `${what} (as the end of ${describe(item.start)})`);
+    if (!item.writable) return placeItem(item, A - size, `${what} (as the end of ${describe(item.start)})`, fromOld);
     const o = m.itemNewToOld[item.index]!;
     if (o < 0) {
       // Unmatched: the old global ending at A must be unmatched too and of the same size.
@@ -300,13 +310,15 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
     return oi !== undefined && A === B + BigInt(oi.start) + size ? ok(undefined) : fail(`${what}: is not the end of the matched old global before it (0x${item.start.toString(16)} in NEW)`);
   };
   /** Checks that read-only `item` of NEW is placed at `startA`, and only there. */
-  const placeItem = (item: (typeof m.new.items)[number], startA: bigint, what: string): Result<void> => {
-    const before = placed.get(item.index);
+  const placeItem = (item: (typeof m.new.items)[number], startA: bigint, what: string, fromOld: boolean): Result<void> => {
+    const slot = `${fromOld ? 'old' : 'pkg'}:${item.index}`;
+    const before = placed.get(slot);
     if (before !== undefined) {
       if (before === startA) return ok(undefined);
       return fail(`${what}: ${describe(item.start)} would have two images (0x${before.toString(16)} and 0x${startA.toString(16)})`);
     }
-    placed.set(item.index, startA);
+    placed.set(slot, startA);
+    const inOld = startA >= B && startA < B + BigInt(oldImg.image.length);
     const strEnd = stringExtent(newImg.image, item.start, item.end);
     let len = (strEnd ?? item.end) - item.start;
     // A pointer may straddle the inferred end of the item (a reference into its middle
@@ -322,7 +334,7 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
         const av = new DataView(got.buffer, got.byteOffset).getBigUint64(k, true);
         if (nt === null) return fail(`${what}: pointer in read-only data cannot be checked`);
         // Pointer graphs in data are deep (Go type descriptors): checked from a worklist.
-        pending.push({ t: Number(nt), A: av, what: `${describe(item.start)} + ${k}` });
+        pending.push({ t: Number(nt), A: av, what: `${describe(item.start)} + ${k}`, fromOld: inOld });
         k += 7;
         continue;
       }
@@ -463,9 +475,10 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
     if (rd.pad !== null && !rd.pad.expected.every((b, i) => b === oldImg.image[(rd.pad!.rva as number) + i])) return fail(`${rec.name ?? ''}: pad expects bytes OLD does not have`);
     redirects++;
   }
-  // Every hotpatchable change of the diff is in the package (skipped refusals aside).
+  // Every hotpatchable change of the diff is in the package (skipped refusals, and changes
+  // the package declares it left out, aside).
   for (const c of diff.functions) {
-    if (c.status === 'changed' && c.verdict === 'hotpatchable' && !pkg.functions.some((r) => (r.newRva as number) === c.newRva)) {
+    if (c.status === 'changed' && c.verdict === 'hotpatchable' && !leftOut.has(c.newRva ?? -1) && !pkg.functions.some((r) => (r.newRva as number) === c.newRva)) {
       return fail(`changed function ${c.name ?? `0x${(c.newRva ?? 0).toString(16)}`} is missing from the package`);
     }
   }
