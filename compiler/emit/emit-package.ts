@@ -63,8 +63,8 @@ export function emitPackage(diff: ImageDiff, opts: EmitOptions): Result<EmittedP
   for (;;) {
     const before = glue.size;
     const r = emitWithGlue(diff, opts, glue, dropped);
-    if (!r.ok && r.carrier !== null && opts.skipRefused && !dropped.has(r.carrier)) {
-      dropped.set(r.carrier, r.error.message);
+    if (!r.ok && opts.skipRefused && r.carriers.some((c) => !dropped.has(c))) {
+      for (const c of r.carriers) if (!dropped.has(c)) dropped.set(c, r.error.message);
       continue;
     }
     if (!r.ok) return { ok: false, error: r.error };
@@ -76,10 +76,10 @@ export function emitPackage(diff: ImageDiff, opts: EmitOptions): Result<EmittedP
 
 /** One emission pass; `glue` holds item i when items i and i + 1 travel as one run (grown here). */
 /** A failed pass, with the carried function whose emission needed the missing piece. */
-type PassResult = { readonly ok: true; readonly value: EmittedPackage } | { readonly ok: false; readonly error: HotpatchError; readonly carrier: number | null };
+type PassResult = { readonly ok: true; readonly value: EmittedPackage } | { readonly ok: false; readonly error: HotpatchError; readonly carriers: readonly number[] };
 
 function failPass(carrier: number | null, code: string, message: string): PassResult {
-  return { ok: false, error: { code, message }, carrier };
+  return { ok: false, error: { code, message }, carriers: carrier === null ? [] : [carrier] };
 }
 
 function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dropped: ReadonlyMap<number, string>): PassResult {
@@ -158,6 +158,8 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
   const carriedItems = new Map<number, number>();
   /** Carried item -> the carried function whose emission first needed it. */
   const carrierOf = new Map<number, number | null>();
+  const failures: Array<{ error: HotpatchError; carrier: number | null }> = [];
+  let unresolved = false;
   let currentCarrier: number | null = null;
   const pendingItems: DataItem[] = [];
   const imports: Import[] = [];
@@ -219,7 +221,11 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
   for (const f of carriedFns) {
     currentCarrier = f.index;
     const built = emitFunction(ctx, f, rangeOffsets.get(f.index)!, blockOf.get(f.index)!);
-    if (!built.ok) return { ok: false, error: built.error, carrier: f.index };
+    if (!built.ok) {
+      // Collect every failing function of this pass, so --skip-refused drops them together.
+      failures.push({ error: built.error, carrier: f.index });
+      continue;
+    }
     const { block } = built.value;
     for (const fx of block.fixups) noteRelied(fx.target);
     for (const fx of block.unwind?.unwindFixups ?? []) noteRelied(fx.target);
@@ -286,13 +292,25 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
       if (type !== 10) return failPass(currentCarrier, 'BUILD_UNSUPPORTED', `32-bit absolute address in read-only data at 0x${rel.toString(16)}`);
       if (rel + 8 > end) return failPass(currentCarrier, 'BUILD_UNSUPPORTED', `pointer straddles the end of read-only data at 0x${rel.toString(16)}`);
       const res = resolveTarget(ctx, absTarget(img, rel, type), null);
-      if (!res.ok) return { ok: false, error: { code: 'BUILD_UNRESOLVED', message: `read-only data ${describeNew(m, item.start)}: ${res.reason}` }, carrier: currentCarrier };
+      if (!res.ok) {
+        failures.push({ error: { code: 'BUILD_UNRESOLVED', message: `read-only data ${describeNew(m, item.start)}: ${res.reason}` }, carrier: currentCarrier });
+        unresolved = true;
+        break;
+      }
       fixups.push({ kind: 'abs64', offset: rel - item.start, target: res.target, addend: 0n });
       noteRelied(res.target);
       bytes.fill(0, rel - item.start, rel - item.start + 8);
     }
     fixupCount += fixups.length;
+    if (unresolved) {
+      unresolved = false;
+      continue;
+    }
     dataBlocks.push({ id: carriedItems.get(item.index)!, alignment: alignmentOf(item.start), bytes: { kind: 'literal', bytes }, fixups });
+  }
+  if (failures.length > 0) {
+    const carriers = [...new Set(failures.map((x) => x.carrier).filter((c): c is number => c !== null))];
+    return { ok: false, error: failures[0]!.error, carriers };
   }
 
   const target = identityOf(m.old.img, opts.moduleName, relied);

@@ -200,7 +200,7 @@ function oldCopy(ctx: ResolveContext, item: DataItem): DataItem | undefined {
   const old = ctx.oldRodata.get(ctx.m.newNorm.itemKey(item, 'exact'));
   // An old copy whose pointers reach into the body (not the entry) of a function the package
   // replaces would lead into old code: carry the new item instead.
-  return old !== undefined && !reachesReplacedBody(ctx, item, new Set()) && keepsEnds(ctx.m, ctx.oldRodata, item, old, new Set()) ? old : undefined;
+  return old !== undefined && !reachesReplacedBody(ctx, item, new Set()) && keepsEnds(ctx.m, item, old) ? old : undefined;
 }
 
 const endsCache = new WeakMap<MatchResult, Map<string, boolean>>();
@@ -211,49 +211,53 @@ const endsCache = new WeakMap<MatchResult, Map<string, boolean>>();
  * in `old`, on the same pair held adjacent: content keys only say what a pointer points at,
  * not what lies before it, so `&table[N]` stored in data is checked here.
  */
-function keepsEnds(m: MatchResult, oldRodata: ReadonlyMap<string, DataItem>, item: DataItem, old: DataItem, seen: Set<number>): boolean {
+function keepsEnds(m: MatchResult, item: DataItem, old: DataItem): boolean {
   let cache = endsCache.get(m);
   if (cache === undefined) endsCache.set(m, (cache = new Map()));
-  const key = `${item.index}:${old.index}`;
-  const hit = cache.get(key);
+  const top = `${item.index}:${old.index}`;
+  const hit = cache.get(top);
   if (hit !== undefined) return hit;
-  // Cycles are assumed to hold while under check (coinduction), as the verifier does.
-  if (seen.has(item.index)) return true;
-  seen.add(item.index);
+  // One walk over the pointer graph from (item, old); pairs met again are assumed to hold
+  // (coinduction, as the verifier does), so the walk is linear in the graph.
   const n = m.new;
+  const visited = new Set<string>([top]);
+  const work: Array<[DataItem, DataItem]> = [[item, old]];
+  const follow = (a: DataItem, b: DataItem): boolean | null => {
+    const k = `${a.index}:${b.index}`;
+    const c = cache!.get(k);
+    if (c === false) return false;
+    if (c === true || visited.has(k)) return null;
+    visited.add(k);
+    work.push([a, b]);
+    return null;
+  };
   let good = true;
-  for (const rel of relocsIn(n.img, item.start, item.end)) {
-    const t = absTarget(n.img, rel, n.img.relocs.get(rel)!);
-    const q = n.itemAt(t);
-    if (q === undefined || m.new.fns.containing(t) !== undefined) continue;
-    const orel = old.start + (rel - item.start);
-    const ot = m.old.img.relocs.has(orel) ? absTarget(m.old.img, orel, m.old.img.relocs.get(orel)!) : -1;
-    const p = t === q.start ? n.items[q.index - 1] : undefined;
-    if (p !== undefined && p.end === t && p.section === q.section && p.writable === q.writable) {
+  walk: while (work.length > 0) {
+    const [ni, oi] = work.pop()!;
+    for (const rel of relocsIn(n.img, ni.start, ni.end)) {
+      const t = absTarget(n.img, rel, n.img.relocs.get(rel)!);
+      const q = n.itemAt(t);
+      if (q === undefined || n.fns.containing(t) !== undefined) continue;
+      const orel = oi.start + (rel - ni.start);
+      const ot = m.old.img.relocs.has(orel) ? absTarget(m.old.img, orel, m.old.img.relocs.get(orel)!) : -1;
       const oq = m.old.itemAt(ot);
-      const op = oq === undefined ? undefined : m.old.items[oq.index - 1];
-      const size = p.end - p.start;
-      const same = op !== undefined && oq!.start === ot && op.end === ot && op.end - op.start === size && (p.writable ? m.itemNewToOld[p.index] === op.index : m.oldNorm.itemKey(op, 'exact') === m.newNorm.itemKey(p, 'exact'));
-      if (!same) {
-        good = false;
-        break;
+      const p = t === q.start ? n.items[q.index - 1] : undefined;
+      if (p !== undefined && p.end === t && p.section === q.section && p.writable === q.writable) {
+        const op = oq === undefined ? undefined : m.old.items[oq.index - 1];
+        const same = op !== undefined && oq!.start === ot && op.end === ot && op.end - op.start === p.end - p.start && (p.writable ? m.itemNewToOld[p.index] === op.index : m.oldNorm.itemKey(op, 'exact') === m.newNorm.itemKey(p, 'exact'));
+        if (!same || (!p.writable && follow(p, op!) === false)) {
+          good = false;
+          break walk;
+        }
       }
-      if (!p.writable && !keepsEnds(m, oldRodata, p, op!, seen)) {
+      if (!q.writable && (oq === undefined || follow(q, oq) === false)) {
         good = false;
-        break;
-      }
-    }
-    if (!q.writable) {
-      const oq = m.old.itemAt(ot);
-      if (oq === undefined || !keepsEnds(m, oldRodata, q, oq, seen)) {
-        good = false;
-        break;
+        break walk;
       }
     }
   }
-  seen.delete(item.index);
-  // Only a result reached without assuming a cycle is final; keep it simple: cache successes
-  // at the top of a walk and every failure.
-  if (!good || seen.size === 0) cache.set(key, good);
+  // A success holds for every pair the walk met; a failure is known only for the start.
+  if (good) for (const k of visited) cache.set(k, true);
+  else cache.set(top, false);
   return good;
 }
