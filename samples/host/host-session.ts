@@ -123,6 +123,16 @@ const WORKER_OUTPUT_LINE = /^worker output fnv1a=([0-9a-f]{8}) calls=(\d+)$/;
  * `SAMPLES_HOST_*` values carrying the host's stderr, never a hang: every line has a timeout.
  */
 export async function startHost(dllPath: string, opts: { worker?: boolean; hostExe?: string; timeoutMs?: number } = {}): Promise<Result<HostSession>> {
+  // A Wine start can fail before the host runs a single line of its own (seen on a loaded
+  // machine: the process ends at once, no output, no stderr with WINEDEBUG=-all). That is
+  // the launcher failing, not the host: try again, twice. Anything after the host printed
+  // its pid is never retried, so no failure of the host or of a patch is masked.
+  let r = await startHostOnce(dllPath, opts);
+  for (let attempt = 1; attempt < 3 && !r.ok && r.error.code === 'SAMPLES_HOST_NOT_STARTED'; attempt++) r = await startHostOnce(dllPath, opts);
+  return r;
+}
+
+async function startHostOnce(dllPath: string, opts: { worker?: boolean; hostExe?: string; timeoutMs?: number }): Promise<Result<HostSession>> {
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const args = [toWinePath(resolve(dllPath)), ...(opts.worker ? ['--worker'] : [])];
   const child = startWine(opts.hostExe ?? HOST_EXE, args);
@@ -179,7 +189,14 @@ export async function startHost(dllPath: string, opts: { worker?: boolean; hostE
 
   const pid = await expect(/^pid (\d+)$/, '"pid <n>"');
   if (typeof pid === 'string') {
+    // End of output: did the process end too? (Its exit event may trail the closed pipe.)
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const code = await Promise.race([exited, new Promise<null>((done) => (timer = setTimeout(() => done(null), 2_000)))]);
+    clearTimeout(timer);
     child.kill('SIGKILL');
+    if (code !== null && stderr.trim() === '') {
+      return err('SAMPLES_HOST_NOT_STARTED', `host.exe ${args.join(' ')}: Wine ended the process (exit ${code}) before its first line`);
+    }
     return fail(pid);
   }
   const mod = await expect(/^module 0x([0-9a-f]+) (.*)$/, '"module <base> <file>"');
