@@ -18,20 +18,11 @@ import { fullPackage, minimalPackage } from './testing/sample-packages.ts';
 import { goldenFile, goldenKeys, wrapPayload, wrapRaw } from './testing/wrap.ts';
 import { compressZstd } from './zstd.ts';
 import { hotpatch } from './generated/hotpatch.js';
+import { mulberry32 as rng } from '../test/support/prng.ts';
 
 const FULL = process.env['HOTPATCH_FUZZ'] === 'full';
 const CASES = FULL ? 100_000 : 3_000;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const INTERESTING_U32 = [0, 1, 2, 31, 32, 33, 63, 64, 65, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0x7fff_ffff, 0x8000_0000, 0xffff_fffe, 0xffff_ffff];
 

@@ -10,7 +10,6 @@ import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { err, ok, type Result } from '../../common/errors.ts';
 import { asVa, hex, type Va } from '../../common/types.ts';
-import { importPublicKey, type PublicKey } from '../../formats/keys.ts';
 import type { HotpatchPackage } from '../../formats/package.ts';
 import type { ApplyReport } from '../../runtime/apply/apply-package.ts';
 import { applyPackageFile } from '../../runtime/apply/apply-file.ts';
@@ -18,25 +17,13 @@ import { MemoryBackend } from '../../runtime/backends/memory-backend.ts';
 import { loadProcessImage } from '../../runtime/image/load-image.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
 import { readInputFile } from './pe.ts';
+import { readTrustedKeys } from '../trusted-keys.ts';
 
 const now = (): number => performance.now();
 
 function parseHexVa(s: string, what: string): Result<Va> {
   if (!/^(0x)?[0-9a-fA-F]{1,16}$/.test(s)) return err('USAGE_BAD_ADDRESS', `${what}: ${JSON.stringify(s)} is not a hex address`);
   return ok(asVa(BigInt(s.startsWith('0x') ? s : `0x${s}`)));
-}
-
-/** Reads and imports every --trust public key (PEM). */
-async function trustedKeys(paths: readonly string[]): Promise<Result<PublicKey[]>> {
-  const keys: PublicKey[] = [];
-  for (const p of paths) {
-    const b = readInputFile(p);
-    if (!b.ok) return b;
-    const k = await importPublicKey(new TextDecoder().decode(b.value));
-    if (!k.ok) return err(k.error.code, `${p}: ${k.error.message}`);
-    keys.push(k.value);
-  }
-  return ok(keys);
 }
 
 function summary(pkg: HotpatchPackage, report: ApplyReport, loadMs: number, imageMs: number, out: string | null): Record<string, unknown> {
@@ -125,7 +112,7 @@ export default defineCommand({
       if (!v.ok) return v;
       ips.push(v.value);
     }
-    const keys = await trustedKeys(argv.trust);
+    const keys = await readTrustedKeys(argv.trust);
     if (!keys.ok) return keys;
 
     const t0 = now();

@@ -15,21 +15,9 @@ import { err, ok, type Result } from '../../common/errors.ts';
 import { loadPackage } from '../../formats/container.ts';
 import { describePackage, type PackageReport } from '../../formats/describe.ts';
 import { packageToJson } from '../../formats/json.ts';
-import { importPublicKey, type PublicKey } from '../../formats/keys.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
 import { readInputFile } from './pe.ts';
-
-async function trustedKeys(paths: readonly string[]): Promise<Result<PublicKey[]>> {
-  const keys: PublicKey[] = [];
-  for (const p of paths) {
-    const b = readInputFile(p);
-    if (!b.ok) return b;
-    const k = await importPublicKey(new TextDecoder().decode(b.value));
-    if (!k.ok) return err(k.error.code, `${p}: ${k.error.message}`);
-    keys.push(k.value);
-  }
-  return ok(keys);
-}
+import { readTrustedKeys } from '../trusted-keys.ts';
 
 function signatureLine(r: PackageReport): string {
   const s = r.signature;
@@ -104,7 +92,7 @@ export default defineCommand({
   run: async (argv): Promise<Result<CommandOutput>> => {
     const bytes = readInputFile(argv.patch);
     if (!bytes.ok) return bytes;
-    const keys = await trustedKeys(argv.trust);
+    const keys = await readTrustedKeys(argv.trust);
     if (!keys.ok) return keys;
     // No --trust: a viewer, so signed packages show as "not verified" and unsigned ones show too.
     const verifying = keys.value.length > 0;

@@ -9,24 +9,12 @@
 import { err, ok, type Result } from '../../common/errors.ts';
 import { hex } from '../../common/types.ts';
 import { loadPackage } from '../../formats/container.ts';
-import { importPublicKey, type PublicKey } from '../../formats/keys.ts';
 import { openWin32Backend } from '../../runtime/backends/win32-agent.ts';
 import { applyLive, inProcess, moduleMatching } from '../../runtime/backends/win32-agent/live.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
 import { readInputFile } from './pe.ts';
 import { checkPid, keptLine, ms } from './revert.ts';
-
-async function trustedKeys(paths: readonly string[]): Promise<Result<PublicKey[]>> {
-  const keys: PublicKey[] = [];
-  for (const p of paths) {
-    const b = readInputFile(p);
-    if (!b.ok) return b;
-    const k = await importPublicKey(new TextDecoder().decode(b.value));
-    if (!k.ok) return err(k.error.code, `${p}: ${k.error.message}`);
-    keys.push(k.value);
-  }
-  return ok(keys);
-}
+import { readTrustedKeys } from '../trusted-keys.ts';
 
 const round = (x: number): number => Math.round(x * 1000) / 1000;
 
@@ -49,7 +37,7 @@ export default defineCommand({
     if (trust.length === 0 && !argv['allow-unsigned']) return err('USAGE_TRUST', 'give --trust PUB (the signer\'s public key) or --allow-unsigned');
     const file = readInputFile(argv.patch);
     if (!file.ok) return file;
-    const keys = await trustedKeys(trust);
+    const keys = await readTrustedKeys(trust);
     if (!keys.ok) return keys;
     const loaded = await loadPackage(file.value, { trusted: keys.value, allowUnsigned: argv['allow-unsigned'] });
     if (!loaded.ok) return loaded;

@@ -9,20 +9,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { rawParser } from './wasm.ts';
+import { mulberry32 as rng } from '../../test/support/prng.ts';
 
 const CASES = process.env['HOTPATCH_FUZZ'] === 'full' ? 100_000 : 3_000;
 const WIDTH = [0, 4, 1, 8, 4, 4] as const;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Rec {
   kind: number;

@@ -26,6 +26,7 @@ import type { Fixup, FixupKind, HotpatchPackage } from '../../formats/package.ts
 import { loadSample, ROOT, sampleBytes } from '../apply/testing/fixtures.ts';
 import { planPackage } from '../plan/plan-package.ts';
 import { parsePe } from './parse-pe.ts';
+import { mulberry32 as rng } from '../../test/support/prng.ts';
 
 const GOLDEN = fileURLToPath(new URL('./testdata/apply-fixups.golden.json', import.meta.url));
 const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
@@ -36,16 +37,6 @@ interface Scenario {
   readonly steps: readonly { readonly from: string; readonly to: string }[];
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function compile(scenario: string, from: string, to: string, suffix: string): HotpatchPackage | string {
   const o = sampleBytes(scenario, `${from}${suffix}.dll`);

@@ -18,23 +18,13 @@ import { mapImage } from './map-image.ts';
 import { parsePe, parsePeParts, type PePart } from './parse-pe.ts';
 import { realCorpusFiles, samplePeFiles } from './test-files.ts';
 import { fullFile } from './testdata/crafted-cases.ts';
+import { mulberry32 as prng } from '../../test/support/prng.ts';
 
 const FULL = process.env['HOTPATCH_FUZZ'] === 'full';
 const CASES = Number(process.env['HOTPATCH_FUZZ_CASES'] ?? (FULL ? 100_000 : 3_000));
 const SEED = Number(process.env['HOTPATCH_FUZZ_SEED'] ?? 0x5eed_2026);
 const ONLY = process.env['HOTPATCH_FUZZ_ONLY'] === undefined ? undefined : Number(process.env['HOTPATCH_FUZZ_ONLY']);
 
-/** mulberry32: small, fast, seedable; the sequence for a seed never changes. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const INTERESTING_U32 = [0, 1, 2, 7, 8, 0x7f, 0x80, 0xff, 0x100, 0x1000, 0x7fff, 0xffff, 0x10000, 0x7fff_ffff, 0x8000_0000, 0xffff_fffe, 0xffff_ffff];
 

@@ -15,19 +15,10 @@ import { applyPlan, revertPlan } from '../apply/execute-plan.ts';
 import { fingerprint, loadSample, sampleBytes } from '../apply/testing/fixtures.ts';
 import { parsePe } from '../pe/parse-pe.ts';
 import { planPackage } from './plan-package.ts';
+import { mulberry32 as rng } from '../../test/support/prng.ts';
 
 const CASES = process.env['HOTPATCH_FUZZ'] === 'full' ? 100_000 : 2_000;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function compile(scenario: string): HotpatchPackage {
   const o = sampleBytes(scenario, 'v1.dll');
