@@ -12,15 +12,13 @@ import { describe, expect, it } from 'vitest';
 import { hasTool } from '../test/support/tools.ts';
 import { exitCodeOf } from '../common/errors.ts';
 import type { PackageReport } from './describe.ts';
+import { runHotpatch, type CliRun } from '../test/support/cli.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const GOLDEN = join(ROOT, 'formats/golden');
 const tmp = mkdtempSync(join(tmpdir(), 'hotpatch-formats-cli-'));
 
-function hotpatch(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin/hotpatch.js'), ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const hotpatch = (...args: string[]): CliRun => runHotpatch(args, { timeoutMs: 60_000 });
 
 function oneLineError(r: { stderr: string }, code: string): void {
   const lines = r.stderr.trimEnd().split('\n');

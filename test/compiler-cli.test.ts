@@ -3,20 +3,17 @@
  * their --json documents and exit codes (0 ok, 2 usage, 30 refused diff, 31 refused build,
  * 32 verification failure), and one-line errors.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { scenarioDll } from '../samples/scenarios.ts';
+import { runHotpatch, type CliRun } from './support/cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hotpatch-compiler-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function hotpatch(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['bin/hotpatch.js', ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const hotpatch = (...args: string[]): CliRun => runHotpatch(args);
 
 const v1 = scenarioDll('logic-fix', 'v1');
 const v2 = scenarioDll('logic-fix', 'v2');

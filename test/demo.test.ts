@@ -1,12 +1,12 @@
 // The README quick start's main job: `hotpatch demo` runs build -> inspect -> apply -> revert
 // on a bundled sample and reports what it measured.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runHotpatch, type CliRun } from './support/cli.ts';
 
-const run = (args: string[]) => spawnSync(process.execPath, ['bin/hotpatch.js', ...args], { encoding: 'utf8', timeout: 120_000 });
+const run = (args: string[]): CliRun => runHotpatch(args);
 
 describe('hotpatch demo', () => {
   it('builds, applies and reverts the logic-fix sample, writing a package that inspect accepts', () => {

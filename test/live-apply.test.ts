@@ -13,7 +13,7 @@ import type { HotpatchPackage } from '../formats/package.ts';
 import { buildHandPackage } from '../runtime/apply/testing/hand-package.ts';
 import { openWin32Backend, type Win32AgentBackend } from '../runtime/backends/win32-agent.ts';
 import { applyLive, findLiveState, revertLive } from '../runtime/backends/win32-agent/live.ts';
-import { fnv1a, startHost, type HostSession } from '../samples/host/host-session.ts';
+import { endHosts, fnv1a, startHost, type HostSession } from '../samples/host/host-session.ts';
 import { missingTools } from './support/tools.ts';
 import { keepWineServer, wineEnv } from './support/wine.ts';
 
@@ -25,11 +25,8 @@ const expected = (scenario: string, v: string): string => readFileSync(join(ROOT
 
 const hosts: HostSession[] = [];
 afterEach(async () => {
-  for (const h of hosts.splice(0)) {
-    const q = await h.quit();
-    if (!q.ok) h.kill();
-    expect(q.ok && q.value).toBe(0); // the process survived everything the test did to it
-  }
+  // Every process survived everything the test did to it.
+  for (const code of await endHosts(hosts)) expect(code).toBe(0);
 });
 
 async function host(scenario: string): Promise<HostSession> {

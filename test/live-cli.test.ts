@@ -4,7 +4,6 @@
  * finds what an earlier apply left in the process (its state record).
  */
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { encodePackage } from '../formats/container.ts';
@@ -14,9 +13,10 @@ import { fileURLToPath } from 'node:url';
 import { buildHandPackage } from '../runtime/apply/testing/hand-package.ts';
 import { openWin32Backend } from '../runtime/backends/win32-agent.ts';
 import { applyLive } from '../runtime/backends/win32-agent/live.ts';
-import { startHost, type HostSession } from '../samples/host/host-session.ts';
+import { endHosts, startHost, type HostSession } from '../samples/host/host-session.ts';
 import { missingTools } from './support/tools.ts';
 import { keepWineServer, wineEnv } from './support/wine.ts';
+import { runHotpatchAsync, type CliRun } from './support/cli.ts';
 
 const skip = missingTools(['wine']);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -24,24 +24,11 @@ const dll = (scenario: string, v: string): string => join(ROOT, 'samples/bin', s
 const expected = (scenario: string, v: string): string => readFileSync(join(ROOT, 'samples', scenario, 'expected', `${v}.txt`), 'utf8');
 
 /** Runs the CLI (asynchronously: the Wine host must keep being served meanwhile). */
-function hotpatch(args: readonly string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const c = spawn(process.execPath, [join(ROOT, 'bin/hotpatch.js'), ...args], { env: wineEnv() });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    c.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const hotpatch = (args: readonly string[]): Promise<CliRun> => runHotpatchAsync(args, wineEnv());
 
 const hosts: HostSession[] = [];
 afterEach(async () => {
-  for (const h of hosts.splice(0)) {
-    const q = await h.quit();
-    if (!q.ok) h.kill();
-    expect(q.ok && q.value).toBe(0);
-  }
+  for (const code of await endHosts(hosts)) expect(code).toBe(0);
 });
 
 async function host(scenario: string): Promise<HostSession> {

@@ -11,15 +11,15 @@
  * change nothing and the process keeps running.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openWin32Backend } from '../runtime/backends/win32-agent.ts';
-import { fnv1a, startHost, type HostSession, type WorkerOutput } from '../samples/host/host-session.ts';
+import { endHosts, fnv1a, startHost, type HostSession, type WorkerOutput } from '../samples/host/host-session.ts';
 import { missingTools } from './support/tools.ts';
 import { keepWineServer, wineEnv } from './support/wine.ts';
+import { runHotpatchAsync, type CliRun } from './support/cli.ts';
 
 const skip = missingTools(['wine']);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -39,16 +39,7 @@ const dll = (scenario: string, v: string, variant: string): string => join(ROOT,
 const expected = (scenario: string, v: string): string => readFileSync(join(ROOT, 'samples', scenario, 'expected', `${v}.txt`), 'utf8');
 
 /** Runs the CLI without blocking the event loop (the Wine host's pipes must keep flowing). */
-function hotpatch(args: readonly string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const c = spawn(process.execPath, [join(ROOT, 'bin/hotpatch.js'), ...args], { env: wineEnv() });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    c.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const hotpatch = (args: readonly string[]): Promise<CliRun> => runHotpatchAsync(args, wineEnv());
 
 async function must(args: readonly string[]): Promise<string> {
   const r = await hotpatch(args);
@@ -69,12 +60,10 @@ const KNOWN_FAILURES: Readonly<Record<string, string>> = {};
 const hosts: HostSession[] = [];
 let mayCrash = false;
 afterEach(async () => {
-  for (const h of hosts.splice(0)) {
-    const q = await h.quit();
-    if (!q.ok) h.kill();
-    if (!mayCrash) expect(q.ok && q.value, 'the host must survive and exit cleanly').toBe(0);
-  }
+  const codes = await endHosts(hosts);
+  const crashAllowed = mayCrash;
   mayCrash = false;
+  if (!crashAllowed) for (const code of codes) expect(code, 'the host must survive and exit cleanly').toBe(0);
 });
 
 async function host(path: string): Promise<HostSession> {

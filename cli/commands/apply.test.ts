@@ -4,7 +4,6 @@
  * the library's; unsigned, tampered, untrusted and wrong-target packages are refused with a
  * one-line error and their exit code, before any step executes (counted on the backend).
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import { generateKeyPair, importPublicKey, type PublicKey } from '../../formats/
 import { applyPackageFile } from '../../runtime/apply/apply-file.ts';
 import { fingerprint, loadSample, ROOT, sampleBytes } from '../../runtime/apply/testing/fixtures.ts';
 import { parsePe } from '../../runtime/pe/parse-pe.ts';
+import { runHotpatch, type CliRun } from '../../test/support/cli.ts';
 
 let dir = '';
 let trusted: PublicKey;
@@ -23,10 +23,7 @@ const v1 = join(ROOT, 'samples/bin/new-helper/v1.dll');
 const otherImage = join(ROOT, 'samples/bin/logic-fix/v1.dll');
 const files = { signed: '', unsigned: '', tampered: '', pub: '', otherPub: '' };
 
-function hotpatch(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin/hotpatch.js'), ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const hotpatch = (...args: string[]): CliRun => runHotpatch(args, { timeoutMs: 60_000 });
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hotpatch-apply-'));

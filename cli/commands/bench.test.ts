@@ -3,17 +3,10 @@
  * --json) before anything is measured, and --help lists its flags. The bench itself is
  * checked by bench/report.test.ts; running it here would take minutes.
  */
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runHotpatch, type CliRun } from '../../test/support/cli.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-
-function hotpatch(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(root, 'bin/hotpatch.js'), ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const hotpatch = (...args: string[]): CliRun => runHotpatch(args, { timeoutMs: 60_000 });
 
 describe('hotpatch bench', () => {
   it('refuses an unknown section with one line and exit 2, naming the sections there are', () => {

@@ -1,17 +1,13 @@
 /** `hotpatch pe`: exit codes, one-line errors, and JSON that matches the library's parse. */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { parsePe } from '../../runtime/pe/parse-pe.ts';
-import { REPO_ROOT } from '../../runtime/pe/test-files.ts';
 import { fetchRealFile, realPairs } from '../../samples/real/real-files.ts';
+import { runHotpatch, type CliRun } from '../../test/support/cli.ts';
 
-function hotpatch(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin/hotpatch.js'), ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const hotpatch = (...args: string[]): CliRun => runHotpatch(args, { timeoutMs: 60_000 });
 
 // A real shipped DLL with exports, imports, relocations, .pdata and CodeView.
 const pair = realPairs().find((p) => p.label.startsWith('bufferutil'));

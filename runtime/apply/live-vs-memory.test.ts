@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { diffImages } from '../../compiler/diff/diff-images.ts';
 import { emitPackage } from '../../compiler/emit/emit-package.ts';
 import { asVa } from '../../common/types.ts';
-import { startHost, type HostSession } from '../../samples/host/host-session.ts';
+import { endHosts, startHost, type HostSession } from '../../samples/host/host-session.ts';
 import { missingTools } from '../../test/support/tools.ts';
 import { wineEnv } from '../../test/support/wine.ts';
 import { openWin32Backend, type Win32AgentBackend } from '../backends/win32-agent.ts';
@@ -22,25 +22,16 @@ import { loadProcessImage } from '../image/load-image.ts';
 import { readModuleView } from '../image/module-view.ts';
 import { parsePe } from '../pe/parse-pe.ts';
 import { IMAGE_SCN_MEM_WRITE } from '../pe/types.ts';
-import type { ProcessBackend, ProtectionRun } from '../plan/backend.ts';
+import type { ProcessBackend } from '../plan/backend.ts';
 import type { WritePlan } from '../plan/write-plan.ts';
 import { executeSteps } from './execute-plan.ts';
-import { ROOT, sampleBytes } from './testing/fixtures.ts';
+import { pagesOf as pages, ROOT, sampleBytes } from './testing/fixtures.ts';
 
 const skip = missingTools(['wine']);
 const hosts: HostSession[] = [];
 afterAll(async () => {
-  for (const h of hosts.splice(0)) {
-    const q = await h.quit();
-    if (!q.ok) h.kill();
-  }
+  await endHosts(hosts);
 });
-
-function pages(runs: readonly ProtectionRun[]): number[] {
-  const out: number[] = [];
-  for (const r of runs) for (let i = 0; i < r.size / 0x1000; i++) out.push(r.protection);
-  return out;
-}
 
 /** Read-only sections of the module, the patch region's bytes, and their page protections. */
 async function snapshot(b: ProcessBackend, plan: WritePlan, readOnly: readonly { va: number; size: number }[], withRegion: boolean): Promise<{ module: Buffer[]; region: Buffer | null; prot: number[] }> {

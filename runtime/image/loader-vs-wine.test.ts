@@ -13,28 +13,17 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { IMAGE_SCN_MEM_WRITE } from '../pe/types.ts';
 import { missingTools } from '../../test/support/tools.ts';
 import { wineEnv } from '../../test/support/wine.ts';
-import { startHost, type HostSession } from '../../samples/host/host-session.ts';
+import { endHosts, startHost, type HostSession } from '../../samples/host/host-session.ts';
 import { openWin32Backend } from '../backends/win32-agent.ts';
-import { loadSample, ROOT } from '../apply/testing/fixtures.ts';
+import { loadSample, pagesOf as pages, ROOT } from '../apply/testing/fixtures.ts';
 import { readModuleView } from './module-view.ts';
-import type { ProtectionRun } from '../plan/backend.ts';
 
 const skip = missingTools(['wine']);
 const hosts: HostSession[] = [];
 
 afterAll(async () => {
-  for (const h of hosts.splice(0)) {
-    const q = await h.quit();
-    if (!q.ok) h.kill();
-  }
+  await endHosts(hosts);
 });
-
-/** One protection value per page. */
-function pages(runs: readonly ProtectionRun[]): number[] {
-  const out: number[] = [];
-  for (const r of runs) for (let i = 0; i < r.size / 0x1000; i++) out.push(r.protection);
-  return out;
-}
 
 describe.skipIf(skip !== undefined)(`in-memory image vs the module Wine loaded${skip === undefined ? '' : ` (skipped: ${skip})`}`, () => {
   for (const scenario of ['new-import', 'cpp-exceptions', 'switch-table']) {

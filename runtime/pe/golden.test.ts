@@ -4,15 +4,14 @@
  * any change in fields the pefile differential test does not cover (unwind codes, handler
  * data, symbols, diagnostics...). Regenerate with UPDATE_GOLDEN=1 and review the diff.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parsePe } from './parse-pe.ts';
-import { REPO_ROOT } from './test-files.ts';
 import { fullFile } from './testdata/crafted-cases.ts';
 import { fetchRealFile, realPairs } from '../../samples/real/real-files.ts';
+import { runHotpatch } from '../../test/support/cli.ts';
 
 const GOLDEN = fileURLToPath(new URL('./testdata/golden/', import.meta.url));
 const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
@@ -44,7 +43,7 @@ describe('golden dumps', () => {
   const file = pair === undefined ? undefined : fetchRealFile(pair.new);
   it.skipIf(!file?.ok)('hotpatch pe --json of bufferutil.node (real MSVC DLL)', () => {
     if (!file?.ok) return;
-    const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin/hotpatch.js'), 'pe', '--json', file.value], { encoding: 'utf8', timeout: 60_000 });
+    const r = runHotpatch(['pe', '--json', file.value], { timeoutMs: 60_000 });
     expect(r.status).toBe(0);
     compareGolden('bufferutil-4.0.9.pe.json', r.stdout);
   });

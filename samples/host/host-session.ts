@@ -259,3 +259,18 @@ export async function runHostOnce(dllPath: string, opts: { hostExe?: string; tim
   if (q.value !== 0) return err('SAMPLES_HOST_EXIT', `host.exe on ${dllPath} exited with ${q.value}`);
   return ok(s.value.first);
 }
+
+/**
+ * Ends every session in `hosts` (emptying the array): `quit`, or a kill when quit fails.
+ * Returns each host's exit code, null for one that had to be killed, so a test can assert
+ * the process survived what it did to it.
+ */
+export async function endHosts(hosts: HostSession[]): Promise<Array<number | null>> {
+  const codes: Array<number | null> = [];
+  for (const h of hosts.splice(0)) {
+    const q = await h.quit();
+    if (!q.ok) h.kill();
+    codes.push(q.ok ? q.value : null);
+  }
+  return codes;
+}

@@ -11,6 +11,7 @@ import type { Va } from '../../../common/types.ts';
 import { loadProcessImage } from '../../image/load-image.ts';
 import type { ProcessImage } from '../../image/process-image.ts';
 import { MemoryBackend } from '../../backends/memory-backend.ts';
+import type { ProtectionRun } from '../../plan/backend.ts';
 
 /** The repository root. */
 export const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '../../..');
@@ -40,4 +41,11 @@ export function fingerprint(img: ProcessImage): string {
   }
   for (const t of img.functionTables) h.update(`ft:${t.table.toString(16)}:${t.entryCount}:${t.base.toString(16)};`);
   return h.digest('hex');
+}
+
+/** One protection value per 4 KB page of `runs` (what queryProtection returned). */
+export function pagesOf(runs: readonly ProtectionRun[]): number[] {
+  const out: number[] = [];
+  for (const r of runs) for (let i = 0; i < r.size / 0x1000; i++) out.push(r.protection);
+  return out;
 }
