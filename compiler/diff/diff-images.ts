@@ -86,57 +86,72 @@ export interface ImageDiff {
   readonly ehGroupOf: ReadonlyMap<number, readonly number[]>;
 }
 
-/** Groups larger than this are refused rather than carried whole (a filter shared by many). */
-const MAX_EH_GROUP = 64;
-
 /**
- * Exception-handling groups of NEW: a function with MSVC handler data and the funclets that
- * data names (connected components, so a funclet shared by two parents joins them), and the
- * funclets no code references (reached only through handler tables).
+ * Exception-handling groups of NEW. A root is a function with MSVC handler data that does not
+ * name itself as a funclet; its group is it plus the funclets only its data names (catch
+ * blocks, unwind actions, filters: they run on its frame). A funclet named by several roots
+ * (identical funclets folded by the linker) belongs to no group: it stays where it is while
+ * unchanged, and a change to it is refused (old frames of its other parents would run it).
+ * `namesShared`: for each function with data, the shared funclets it names; `orphans`:
+ * functions whose data names them as funclets of no root this analysis found.
  */
-function ehGroups(m: MatchResult): { groups: number[][]; groupOf: Map<number, number[]>; noRedirect: Set<number> } {
+function ehGroups(m: MatchResult): { groups: number[][]; groupOf: Map<number, number[]>; noRedirect: Set<number>; shared: Map<number, number>; namesShared: Map<number, number[]>; orphans: Set<number> } {
   const fns = m.new.fns;
-  const parent = new Map<number, number>();
-  const find = (k: number): number => {
-    let r = k;
-    while (parent.get(r) !== undefined && parent.get(r) !== r) r = parent.get(r)!;
-    parent.set(k, r);
-    return r;
-  };
-  const funclets = new Set<number>();
+  const namesOf = new Map<number, Set<number>>();
+  const roots = new Set<number>();
+  const withData = new Set<number>();
   for (const f of fns.functions) {
     for (const rf of f.pdata) {
       const hd = parseHandlerData(m.new.img, fns, f, rf);
       if (hd?.kind !== 'msvc') continue;
+      withData.add(f.index);
+      const list = namesOf.get(f.index) ?? new Set<number>();
+      let self = false;
       for (const e of hd.data.funclets) {
         const g = fns.containing(e);
-        if (g === undefined || g === f) continue;
-        funclets.add(g.index);
-        if (!parent.has(f.index)) parent.set(f.index, f.index);
-        if (!parent.has(g.index)) parent.set(g.index, g.index);
-        parent.set(find(g.index), find(f.index));
+        if (g === undefined) continue;
+        if (g === f) self = true;
+        else list.add(g.index);
       }
+      namesOf.set(f.index, list);
+      if (!self) roots.add(f.index);
     }
   }
-  const byRoot = new Map<number, number[]>();
-  for (const k of parent.keys()) {
-    const r = find(k);
-    const list = byRoot.get(r) ?? [];
-    list.push(k);
-    byRoot.set(r, list);
+  // A function that is a root in one entry and a funclet in another is not a root.
+  for (const f of fns.functions) {
+    if (!roots.has(f.index)) continue;
+    for (const rf of f.pdata) {
+      const hd = parseHandlerData(m.new.img, fns, f, rf);
+      if (hd?.kind === 'msvc' && hd.data.funclets.some((e) => fns.containing(e) === f)) roots.delete(f.index);
+    }
   }
-  const groups = [...byRoot.values()].map((g) => g.sort((a, b) => a - b));
+  const namedBy = new Map<number, number[]>();
+  for (const r of roots) for (const g of namesOf.get(r) ?? []) namedBy.set(g, [...(namedBy.get(g) ?? []), r]);
+  const shared = new Map<number, number>();
+  const groupMembers = new Map<number, number[]>();
+  for (const [g, by] of namedBy) {
+    if (by.length === 1 && !roots.has(g)) groupMembers.set(by[0]!, [...(groupMembers.get(by[0]!) ?? [by[0]!]), g]);
+    else shared.set(g, by.length);
+  }
+  const groups = [...groupMembers.values()].map((g) => [...new Set(g)].sort((a, b) => a - b));
   const groupOf = new Map<number, number[]>();
   for (const g of groups) for (const k of g) groupOf.set(k, g);
+  const namesShared = new Map<number, number[]>();
+  for (const [k, list] of namesOf) {
+    const sh = [...list].filter((g) => shared.has(g));
+    if (sh.length > 0) namesShared.set(k, sh);
+  }
+  const orphans = new Set([...withData].filter((k) => !roots.has(k) && !groupOf.has(k) && !shared.has(k)));
+  const privateFunclets = new Set([...groupOf.keys()].filter((k) => !roots.has(k)));
   const referenced = new Set<number>();
   for (const f of fns.functions) {
     for (const r of f.decoded.refs) {
       const g = fns.containing(r.target);
-      if (g !== undefined && g !== f && funclets.has(g.index)) referenced.add(g.index);
+      if (g !== undefined && g !== f && privateFunclets.has(g.index)) referenced.add(g.index);
     }
   }
-  const noRedirect = new Set([...funclets].filter((k) => !referenced.has(k)));
-  return { groups, groupOf, noRedirect };
+  const noRedirect = new Set([...privateFunclets].filter((k) => !referenced.has(k)));
+  return { groups, groupOf, noRedirect, shared, namesShared, orphans };
 }
 
 /** A parsed PE file with its bytes. */
@@ -257,6 +272,8 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
     }
   }
   const reservedSites = new Set<number>();
+  /** Why a group's first member was refused (group refusals name it, not each other). */
+  const baseReasons = new Map<number, string>();
   const okItems = new Set<number>();
   const check = (f: FunctionInfo): void => {
     const st = status[f.index]!;
@@ -264,9 +281,18 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
     const o = m.fnNewToOld[f.index]!;
     const group = eh.groupOf.get(f.index);
     const refusedMate = group?.find((k) => k !== f.index && reasons.has(k));
-    let reason = refusedMate !== undefined ? `its exception-handling group member ${describeNew(m, newFns[refusedMate]!.entry)} is refused (${reasons.get(refusedMate)})` : null;
-    if (reason === null && group !== undefined && group.length > MAX_EH_GROUP) reason = `exception-handling group of ${group.length} functions (shared funclets) is too large to carry together`;
-    reason ??= touchesBadGlobal(f) ?? emissionProblem(ctx, f, okItems);
+    let reason = refusedMate !== undefined ? `its exception-handling group member ${describeNew(m, newFns[refusedMate]!.entry)} is refused (${baseReasons.get(refusedMate) ?? reasons.get(refusedMate)})` : null;
+    const sharedBy = eh.shared.get(f.index);
+    if (reason === null && sharedBy !== undefined && st === 'changed') reason = `funclet shared by ${sharedBy} functions' exception handling changed: old frames of its other parents would run the new code`;
+    const changedShared = eh.namesShared.get(f.index)?.find((k) => status[k] === 'changed');
+    if (reason === null && changedShared !== undefined) reason = `its exception handling names ${describeNew(m, newFns[changedShared]!.entry)}, a funclet shared with other functions, which changed`;
+    if (reason === null && eh.orphans.has(f.index)) reason = 'funclet (its handler data names it) of no parent function this analysis found';
+    if (reason !== null && refusedMate === undefined) baseReasons.set(f.index, reason);
+    else if (refusedMate !== undefined) baseReasons.set(f.index, baseReasons.get(refusedMate) ?? reasons.get(refusedMate)!);
+    if (reason === null) {
+      reason = touchesBadGlobal(f) ?? emissionProblem(ctx, f, okItems);
+      if (reason !== null) baseReasons.set(f.index, reason);
+    }
     // A funclet only the handler tables reach keeps no redirect: old frames keep their old
     // funclets, the new tables reach the new ones.
     if (reason === null && o >= 0 && !redirects.has(f.index) && !eh.noRedirect.has(f.index)) {
