@@ -193,6 +193,8 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
   });
   const why = new Map<number, string>();
   const eh = ehGroups(m);
+  /** Unchanged functions made changed only because their exception-handling group changed. */
+  const forcedByGroup = new Set<number>();
   // A function that jumps into the body (not the entry) of a changed function must move with
   // it: the old body it jumps into stays old code (gcc's foo.cold parts jump back into foo).
   // A parent and its funclets (catch blocks, cleanups, filters run on the parent's frame, and
@@ -207,6 +209,7 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
         if (status[k] !== 'unchanged') continue;
         status[k] = 'changed';
         why.set(k, `carried with ${describeNew(m, newFns[moved]!.entry)}: same exception-handling group (parent and funclets travel together)`);
+        forcedByGroup.add(k);
         again = true;
       }
     }
@@ -317,6 +320,14 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
     for (const f of newFns) check(f);
     while (queue.length > 0) check(newFns[queue.pop()!]!);
     again = reasons.size !== before;
+  }
+  // A refused group stays old as a whole: its members that changed only to travel with it
+  // are unchanged again (their old code is NEW's code, with the old tables it goes with).
+  for (const k of forcedByGroup) {
+    if (!reasons.has(k)) continue;
+    status[k] = 'unchanged';
+    reasons.delete(k);
+    why.delete(k);
   }
   const functions: FunctionChange[] = [];
   for (const f of newFns) {
