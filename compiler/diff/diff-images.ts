@@ -20,8 +20,9 @@
 import { ok, type Result } from '../../common/errors.ts';
 import type { PeFile } from '../../runtime/pe/types.ts';
 import { Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind } from 'iced-x86';
-import { describeNew, resolveTarget, type ResolveContext } from '../emit/resolve-target.ts';
+import { describeNew, handlerFieldTarget, resolveHandler, resolveTarget, type ResolveContext } from '../emit/resolve-target.ts';
 import { parseGccLsda } from '../emit/gcc-lsda.ts';
+import { parseHandlerData } from '../eh/parse-handler-data.ts';
 import type { FunctionInfo } from '../functions/discover-functions.ts';
 import { absTarget, mapImage, relocsIn, sectionAt, type MappedImage, type MappedSection } from '../functions/map-image.ts';
 import { analyzeImage, type DataItem, type ImageAnalysis } from '../match/analyze-image.ts';
@@ -76,6 +77,81 @@ export interface ImageDiff {
   readonly counts: { readonly unchanged: number; readonly changed: number; readonly added: number; readonly removed: number; readonly refused: number };
   /** Status of each new function by index. */
   readonly newStatus: readonly FunctionStatus[];
+  /**
+   * New functions (funclets reached only through exception-handler tables) that the package
+   * carries with their group but does not redirect: recorded as added code.
+   */
+  readonly funcletsWithoutRedirect: ReadonlySet<number>;
+  /** New function index -> every member of its exception-handling group (itself included). */
+  readonly ehGroupOf: ReadonlyMap<number, readonly number[]>;
+}
+
+/**
+ * Exception-handling groups of NEW. A root is a function with MSVC handler data that does not
+ * name itself as a funclet; its group is it plus the funclets only its data names (catch
+ * blocks, unwind actions, filters: they run on its frame). A funclet named by several roots
+ * (identical funclets folded by the linker) belongs to no group: it stays where it is while
+ * unchanged, and a change to it is refused (old frames of its other parents would run it).
+ * `namesShared`: for each function with data, the shared funclets it names; `orphans`:
+ * functions whose data names them as funclets of no root this analysis found.
+ */
+function ehGroups(m: MatchResult): { groups: number[][]; groupOf: Map<number, number[]>; noRedirect: Set<number>; shared: Map<number, number>; namesShared: Map<number, number[]>; orphans: Set<number> } {
+  const fns = m.new.fns;
+  const namesOf = new Map<number, Set<number>>();
+  const roots = new Set<number>();
+  const withData = new Set<number>();
+  for (const f of fns.functions) {
+    for (const rf of f.pdata) {
+      const hd = parseHandlerData(m.new.img, fns, f, rf);
+      if (hd?.kind !== 'msvc') continue;
+      withData.add(f.index);
+      const list = namesOf.get(f.index) ?? new Set<number>();
+      let self = false;
+      for (const e of hd.data.funclets) {
+        const g = fns.containing(e);
+        if (g === undefined) continue;
+        if (g === f) self = true;
+        else list.add(g.index);
+      }
+      namesOf.set(f.index, list);
+      if (!self) roots.add(f.index);
+    }
+  }
+  // A function that is a root in one entry and a funclet in another is not a root.
+  for (const f of fns.functions) {
+    if (!roots.has(f.index)) continue;
+    for (const rf of f.pdata) {
+      const hd = parseHandlerData(m.new.img, fns, f, rf);
+      if (hd?.kind === 'msvc' && hd.data.funclets.some((e) => fns.containing(e) === f)) roots.delete(f.index);
+    }
+  }
+  const namedBy = new Map<number, number[]>();
+  for (const r of roots) for (const g of namesOf.get(r) ?? []) namedBy.set(g, [...(namedBy.get(g) ?? []), r]);
+  const shared = new Map<number, number>();
+  const groupMembers = new Map<number, number[]>();
+  for (const [g, by] of namedBy) {
+    if (by.length === 1 && !roots.has(g)) groupMembers.set(by[0]!, [...(groupMembers.get(by[0]!) ?? [by[0]!]), g]);
+    else shared.set(g, by.length);
+  }
+  const groups = [...groupMembers.values()].map((g) => [...new Set(g)].sort((a, b) => a - b));
+  const groupOf = new Map<number, number[]>();
+  for (const g of groups) for (const k of g) groupOf.set(k, g);
+  const namesShared = new Map<number, number[]>();
+  for (const [k, list] of namesOf) {
+    const sh = [...list].filter((g) => shared.has(g));
+    if (sh.length > 0) namesShared.set(k, sh);
+  }
+  const orphans = new Set([...withData].filter((k) => !roots.has(k) && !groupOf.has(k) && !shared.has(k)));
+  const privateFunclets = new Set([...groupOf.keys()].filter((k) => !roots.has(k)));
+  const referenced = new Set<number>();
+  for (const f of fns.functions) {
+    for (const r of f.decoded.refs) {
+      const g = fns.containing(r.target);
+      if (g !== undefined && g !== f && privateFunclets.has(g.index)) referenced.add(g.index);
+    }
+  }
+  const noRedirect = new Set([...privateFunclets].filter((k) => !referenced.has(k)));
+  return { groups, groupOf, noRedirect, shared, namesShared, orphans };
 }
 
 /** A parsed PE file with its bytes. */
@@ -116,10 +192,27 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
     return m.oldNorm.functionForm(oldFns[o]!, 'exact') === m.newNorm.functionForm(f, 'exact') ? 'unchanged' : 'changed';
   });
   const why = new Map<number, string>();
+  const eh = ehGroups(m);
+  /** Unchanged functions made changed only because their exception-handling group changed. */
+  const forcedByGroup = new Set<number>();
   // A function that jumps into the body (not the entry) of a changed function must move with
   // it: the old body it jumps into stays old code (gcc's foo.cold parts jump back into foo).
+  // A parent and its funclets (catch blocks, cleanups, filters run on the parent's frame, and
+  // share its handler tables) move together too: new tables with old funclets, or a new
+  // funclet on an old parent's frame, is a mixed state nobody compiled.
   for (let again = true; again; ) {
     again = false;
+    for (const g of eh.groups) {
+      const moved = g.find((k) => status[k] !== 'unchanged');
+      if (moved === undefined) continue;
+      for (const k of g) {
+        if (status[k] !== 'unchanged') continue;
+        status[k] = 'changed';
+        why.set(k, `carried with ${describeNew(m, newFns[moved]!.entry)}: same exception-handling group (parent and funclets travel together)`);
+        forcedByGroup.add(k);
+        again = true;
+      }
+    }
     for (const f of newFns) {
       if (status[f.index] !== 'unchanged') continue;
       for (const r of f.decoded.refs) {
@@ -182,13 +275,30 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
     }
   }
   const reservedSites = new Set<number>();
+  /** Why a group's first member was refused (group refusals name it, not each other). */
+  const baseReasons = new Map<number, string>();
   const okItems = new Set<number>();
   const check = (f: FunctionInfo): void => {
     const st = status[f.index]!;
     if ((st !== 'changed' && st !== 'added') || reasons.has(f.index)) return;
     const o = m.fnNewToOld[f.index]!;
-    let reason = touchesBadGlobal(f) ?? emissionProblem(ctx, f, okItems);
-    if (reason === null && o >= 0 && !redirects.has(f.index)) {
+    const group = eh.groupOf.get(f.index);
+    const refusedMate = group?.find((k) => k !== f.index && reasons.has(k));
+    let reason = refusedMate !== undefined ? `its exception-handling group member ${describeNew(m, newFns[refusedMate]!.entry)} is refused (${baseReasons.get(refusedMate) ?? reasons.get(refusedMate)})` : null;
+    const sharedBy = eh.shared.get(f.index);
+    if (reason === null && sharedBy !== undefined && st === 'changed') reason = `funclet shared by ${sharedBy} functions' exception handling changed: old frames of its other parents would run the new code`;
+    const changedShared = eh.namesShared.get(f.index)?.find((k) => status[k] === 'changed');
+    if (reason === null && changedShared !== undefined) reason = `its exception handling names ${describeNew(m, newFns[changedShared]!.entry)}, a funclet shared with other functions, which changed`;
+    if (reason === null && eh.orphans.has(f.index)) reason = 'funclet (its handler data names it) of no parent function this analysis found';
+    if (reason !== null && refusedMate === undefined) baseReasons.set(f.index, reason);
+    else if (refusedMate !== undefined) baseReasons.set(f.index, baseReasons.get(refusedMate) ?? reasons.get(refusedMate)!);
+    if (reason === null) {
+      reason = touchesBadGlobal(f) ?? emissionProblem(ctx, f, okItems);
+      if (reason !== null) baseReasons.set(f.index, reason);
+    }
+    // A funclet only the handler tables reach keeps no redirect: old frames keep their old
+    // funclets, the new tables reach the new ones.
+    if (reason === null && o >= 0 && !redirects.has(f.index) && !eh.noRedirect.has(f.index)) {
       const r = planRedirect(m.old, oldFns[o]!, reservedSites);
       if (typeof r === 'string') reason = r;
       else redirects.set(f.index, r);
@@ -198,6 +308,7 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
       emitted.delete(f.index);
       okItems.clear();
       for (const k of referrers.get(f.index) ?? []) queue.push(k);
+      for (const k of group ?? []) if (k !== f.index) queue.push(k);
     }
   };
   const queue: number[] = [];
@@ -209,6 +320,14 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
     for (const f of newFns) check(f);
     while (queue.length > 0) check(newFns[queue.pop()!]!);
     again = reasons.size !== before;
+  }
+  // A refused group stays old as a whole: its members that changed only to travel with it
+  // are unchanged again (their old code is NEW's code, with the old tables it goes with).
+  for (const k of forcedByGroup) {
+    if (!reasons.has(k)) continue;
+    status[k] = 'unchanged';
+    reasons.delete(k);
+    why.delete(k);
   }
   const functions: FunctionChange[] = [];
   for (const f of newFns) {
@@ -259,7 +378,7 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
     removed: functions.filter((f) => f.status === 'removed').length,
     refused,
   };
-  return { match: m, functions, data, hotpatchable: refused === 0, counts, newStatus: status };
+  return { match: m, functions, data, hotpatchable: refused === 0, counts, newStatus: status, funcletsWithoutRedirect: eh.noRedirect, ehGroupOf: eh.groupOf };
 }
 
 /** Total bytes of a function's ranges. */
@@ -359,10 +478,24 @@ function refsProblem(ctx: ResolveContext, f: FunctionInfo): string | null {
     if ((u.flags & UNW_FLAG_CHAININFO) !== 0) return 'chained unwind info (split function) is not carried';
     if ((u.flags & (UNW_FLAG_EHANDLER | UNW_FLAG_UHANDLER)) !== 0) {
       if (u.handler === null) return 'exception handler RVA missing in unwind info';
-      const h = resolveTarget(ctx, u.handler as number, null);
+      const h = resolveHandler(ctx, u.handler as number);
       if (!h.ok) return `exception handler: ${h.reason}`;
+      const hd = parseHandlerData(m.new.img, m.new.fns, f, rf);
+      if (hd?.kind === 'refused') return hd.reason;
+      if (hd?.kind === 'msvc') {
+        // Every field must resolve as the emitter will resolve it (structures are copied).
+        const structAt = new Map(hd.data.structures.map((st) => [`${st.rva}:${st.length}`, 0] as const));
+        const offsets = layoutRanges(f);
+        for (const st of [hd.data.inline, ...hd.data.structures]) {
+          for (const fld of st.fields) {
+            const r = handlerFieldTarget(ctx, f, offsets, 0, hd.data, fld, structAt);
+            if (!r.ok) return `exception handler data (${hd.data.form}) at 0x${(st.rva + fld.offset).toString(16)}: ${r.reason}`;
+          }
+        }
+        continue;
+      }
       const lsda = parseGccLsda(m.new.img.image, (rf.unwindInfoAddress as number) + u.size, (rf.endAddress as number) - (rf.beginAddress as number));
-      if (lsda === null) return 'exception handler data is not a GCC LSDA this compiler can carry (MSVC C++/SEH scope tables are not supported)';
+      if (lsda === null) return `exception handler data is not a GCC LSDA this compiler can carry, and ${hd?.why ?? 'the handler is not an MSVC one'}`;
       for (const t of lsda.typeRefs) {
         const r = resolveTarget(ctx, t.target, null);
         if (!r.ok) return `exception type table: ${r.reason}`;
