@@ -160,6 +160,7 @@ describe.each(MSVC_CXX.map((f) => [`${f.package}@${f.version} ${f.path.split('/'
     // sharp and watcher statically link both __CxxFrameHandler4 and __GSHandlerCheck_EH4.
     expect(new Set([...handlers.values()].map((u) => u[0]!.form))).toEqual(new Set(['fh4', 'gs-fh4']));
     expect(users.length).toBeGreaterThan(100);
+    const byStart = new Map(l.pdata.map((r) => [r.beginAddress as number, r]));
     const failures: string[] = [];
     let structures = 0;
     let ipEntries = 0;
@@ -182,7 +183,17 @@ describe.each(MSVC_CXX.map((f) => [`${f.package}@${f.version} ${f.path.split('/'
           ipEntries += d.entries.length;
           for (let k = 1; k < d.entries.length; k++) expect(d.entries[k]!.offset).toBeGreaterThan(d.entries[k - 1]!.offset);
         }
-        if (d.kind === 'handler-map') handlersSeen += d.entries.length;
+        if (d.kind === 'handler-map') {
+          handlersSeen += d.entries.length;
+          // A catch funclet with FH4 data of its own (a try or a destructor inside the catch)
+          // describes itself as a catch funclet: the roles of the parent's fields are right.
+          for (const h of d.entries) {
+            const fu = byStart.get(h.dispOfHandler)?.unwind;
+            if (fu?.handler === null || fu?.handler === undefined || !handlers.has(fu.handler as number)) continue;
+            const fi = u32(l.img.image, fu.handlerData as number);
+            expect(l.img.image[fi]! & 1).toBe(1);
+          }
+        }
       }
     }
     expect(failures).toEqual([]);
