@@ -48,29 +48,14 @@
  */
 import { err, ok, type Result } from '../../common/errors.ts';
 import { hex } from '../../common/types.ts';
-import type { HandlerRvaField, HandlerStructure, ParsedHandlerData } from './types.ts';
+import { gsDataLength } from './gs.ts';
+import type { HandlerDataContext, HandlerForm, HandlerRange, HandlerRvaField, HandlerStructure, ParsedHandlerData } from './types.ts';
 
 /** One contiguous code range of a function, [start, end) in RVAs. */
-export interface Fh4Range {
-  readonly start: number;
-  readonly end: number;
-}
+export type Fh4Range = HandlerRange;
 
-/** What the parser needs to know about the image and the function the data belongs to. */
-export interface Fh4Context {
-  /** The image as the loader lays it out (bytes at their RVAs). */
-  readonly image: Uint8Array;
-  /** BeginAddress of the function's RUNTIME_FUNCTION: function-relative offsets count from here. */
-  readonly functionStart: number;
-  /** The function's code ranges (main body first); `code` fields and relative offsets must lie in them. */
-  readonly ranges: readonly Fh4Range[];
-  /** True when `rva` is the BeginAddress of a .pdata entry (catch and unwind funclets must be). */
-  readonly isFunctionStart: (rva: number) => boolean;
-  /** True when `rva` lies in an executable section (destructors called by the unwind map). */
-  readonly isCode: (rva: number) => boolean;
-  /** True when `rva` lies in a section that is not executable (TypeDescriptors). */
-  readonly isData: (rva: number) => boolean;
-}
+/** What the parser needs to know about the image and the function (the dispatcher's context). */
+export type Fh4Context = HandlerDataContext;
 
 /** Which FH4 structure a parsed piece is. */
 export type Fh4StructureKind = 'func-info' | 'unwind-map' | 'try-block-map' | 'handler-map' | 'ip-to-state-map';
@@ -332,7 +317,8 @@ export function encodeFh4Structure(d: Fh4Decoded): Uint8Array {
   return Uint8Array.from(out);
 }
 
-const FH4_BAD = 'BUILD_EH_FH4';
+/** The code every refusal uses: the same as the other handler-data parsers (a diff verdict). */
+const FH4_BAD = 'DIFF_EH_DATA';
 
 /** Builds the error value every refusal of this parser uses. */
 function bad(message: string, at: number): { readonly ok: false; readonly error: { code: string; message: string; offset?: number } } {
@@ -343,9 +329,10 @@ function bad(message: string, at: number): { readonly ok: false; readonly error:
  * Parses the FH4 handler data at `dataRva` (the bytes after the handler RVA) of the function
  * described by `ctx`, in form `fh4` (FuncInfo4 RVA) or `gs-fh4` (FuncInfo4 RVA then GS data).
  * Returns every structure reachable from it with exact lengths, its RVA fields with roles,
- * the function-relative offsets, and the funclets (catch handlers and unwind funclets).
+ * the function-relative offsets, and the funclets (catch handlers: they run on this frame
+ * and may return into this function; unwind funclets are `function` fields only).
  * Anything this compiler cannot carry with certainty is an error value with the reason
- * (`BUILD_EH_FH4`, offset = the RVA where the problem is); bad bytes never throw.
+ * (`DIFF_EH_DATA`, offset = the RVA where the problem is); bad bytes never throw.
  */
 export function parseFh4(ctx: Fh4Context, dataRva: number, form: 'fh4' | 'gs-fh4'): Result<ParsedFh4> {
   const image = ctx.image;
@@ -358,9 +345,9 @@ export function parseFh4(ctx: Fh4Context, dataRva: number, form: 'fh4' | 'gs-fh4
   if (funcInfoRva === null) return bad('truncated handler data', dataRva);
   const inlineFields: HandlerRvaField[] = [{ offset: 0, target: funcInfoRva, role: 'table' }];
   if (form === 'gs-fh4') {
-    const gs = readU32(ic);
-    if (gs === null) return bad('truncated GS data', ic.pos);
-    if ((gs & GS_HAS_ALIGNMENT) !== 0 && (readU32(ic) === null || readU32(ic) === null)) return bad('truncated GS alignment data', ic.pos);
+    const gs = gsDataLength(image, ic.pos);
+    if (!gs.ok) return bad(gs.error.message, ic.pos);
+    ic.pos += gs.value;
   }
   const inline: HandlerStructure = { rva: dataRva, length: ic.pos - dataRva, fields: inlineFields };
 
@@ -469,11 +456,14 @@ export function parseFh4(ctx: Fh4Context, dataRva: number, form: 'fh4' | 'gs-fh4
         action = a.value;
         if (action === 0) return bad(`unwind map entry ${i} has no action`, start);
         if (!ctx.isCode(action)) return bad(`${type === 3 ? 'unwind funclet' : 'destructor'} ${hex(action)} of unwind map entry ${i} is not code`, action);
-        // A compiler-made unwind funclet runs on this function's frame (it reads the frame's
-        // slots), so it goes with the function. Small ones have no .pdata entry of their own
-        // (no prologue), so they cannot be required to start one. Destructors (types 1, 2)
-        // are ordinary functions called with the object's address.
-        if (type === 3) funclets.add(action);
+        // Destructors (types 1, 2) are ordinary functions called with the object's address.
+        // Unwind funclets (type 3; small ones have no .pdata entry, no prologue) take the
+        // frame in rdx, destroy what lies at fixed offsets in it and return: they never
+        // return into their parent and read none of its tables, and the linker folds one
+        // funclet into many parents. So they are plain `function` references resolved
+        // through the match like calls (an unchanged one is equivalent; a changed one is
+        // carried), not `funclets` that must travel with the parent: listing them would glue
+        // every parent sharing a folded funclet into one group.
       }
       if (type === 1 || type === 2) {
         const o = readCompressed(c);
@@ -655,4 +645,10 @@ function parseHandlerMap(ctx: Fh4Context, rva: number, tryIndex: number, funclet
     entries.push({ header, adjectives, dispType, dispCatchObj, dispOfHandler, continuations });
   }
   return ok({ length: c.pos - rva, fields, entries, relative });
+}
+
+/** `parseFh4` as a dispatcher entry (HANDLER_PARSERS in compiler/eh/parse-handler-data.ts). */
+export function parseFh4Handler(ctx: HandlerDataContext, dataRva: number, form: HandlerForm): Result<ParsedHandlerData> {
+  if (form !== 'fh4' && form !== 'gs-fh4') return err(FH4_BAD, `parseFh4 cannot read form ${form}`);
+  return parseFh4(ctx, dataRva, form);
 }
