@@ -12,7 +12,7 @@ import type { UnwindInfo } from '../../runtime/pe/types.ts';
 import { discoverFunctions } from '../functions/discover-functions.ts';
 import { mapImage } from '../functions/map-image.ts';
 import { fetchRealFile, realFiles } from '../../samples/real/real-files.ts';
-import { fh4FormHint } from './fh4.ts';
+import { fh4FormHint, type ParsedFh4 } from './fh4.ts';
 import { fixedFrameSize, gsCookieInFrame } from './fh4-gs-frame.ts';
 import { classifyHandler, parseHandlerData } from './parse-handler-data.ts';
 
@@ -48,6 +48,7 @@ describe.each(files.map((f) => [`${f.package}@${f.version}`, f] as const))('%s',
       }
     }
     const forms = new Map<string, number>();
+    let unwindFunclets = 0;
     for (const [h, e] of users) {
       const cls = classifyHandler(img.value, fns.value, h);
       const form = cls.kind === 'msvc' ? cls.form : 'other';
@@ -61,11 +62,26 @@ describe.each(files.map((f) => [`${f.package}@${f.version}`, f] as const))('%s',
           const f = fns.value.functions[fi]!;
           const hd = parseHandlerData(img.value, fns.value, f, f.pdata[ri]!);
           expect(hd?.kind === 'refused' ? hd.reason : hd?.kind).toBe('msvc');
+          // Unwind funclets are left out of `funclets` (no group with the parent) because
+          // they are self-contained: each is a discovered function of its own that refers to
+          // no code of the parent naming it (it destroys frame objects and returns).
+          if (hd?.kind !== 'msvc' || !('decoded' in hd.data)) continue;
+          for (const st of (hd.data as ParsedFh4).decoded) {
+            if (st.kind !== 'unwind-map') continue;
+            for (const e of st.entries) {
+              if (e.type !== 3) continue;
+              const g = fns.value.containing(e.action);
+              expect(g?.entry).toBe(e.action);
+              expect(g === f || g!.decoded.refs.some((r) => fns.value.containing(r.target) === f)).toBe(false);
+              unwindFunclets++;
+            }
+          }
         }
       } else {
         expect(form === 'fh4' || form === 'gs-fh4').toBe(false);
       }
     }
+    expect(unwindFunclets).toBeGreaterThan(0);
     expect(forms.get('fh4')).toBeGreaterThan(50);
     expect(forms.get('gs-fh4')).toBeGreaterThan(50);
     // The GS-only handler (__GSHandlerCheck) is still recognised.
