@@ -82,6 +82,8 @@ export interface ImageDiff {
    * carries with their group but does not redirect: recorded as added code.
    */
   readonly funcletsWithoutRedirect: ReadonlySet<number>;
+  /** New function index -> every member of its exception-handling group (itself included). */
+  readonly ehGroupOf: ReadonlyMap<number, readonly number[]>;
 }
 
 /** Groups larger than this are refused rather than carried whole (a filter shared by many). */
@@ -339,7 +341,7 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
     removed: functions.filter((f) => f.status === 'removed').length,
     refused,
   };
-  return { match: m, functions, data, hotpatchable: refused === 0, counts, newStatus: status, funcletsWithoutRedirect: eh.noRedirect };
+  return { match: m, functions, data, hotpatchable: refused === 0, counts, newStatus: status, funcletsWithoutRedirect: eh.noRedirect, ehGroupOf: eh.groupOf };
 }
 
 /** Total bytes of a function's ranges. */

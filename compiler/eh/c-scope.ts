@@ -53,7 +53,7 @@ export function parseCScope(ctx: HandlerDataContext, dataRva: number, form: Hand
   }
   let length = 4 + 16 * count;
   if (form === 'gs-c-scope') {
-    const gs = gsDataLength(img, dataRva + length);
+    const gs = gsDataLength(img, dataRva + length, ctx.frameSize);
     if (!gs.ok) return gs;
     length += gs.value;
   }

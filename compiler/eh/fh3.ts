@@ -41,7 +41,7 @@ export function parseFh3(ctx: HandlerDataContext, dataRva: number, form: Handler
   if (fi === null) return bad(`handler data at ${h(dataRva)} is outside the image`);
   let inlineLength = 4;
   if (form === 'gs-fh3') {
-    const gs = gsDataLength(img, dataRva + 4);
+    const gs = gsDataLength(img, dataRva + 4, ctx.frameSize);
     if (!gs.ok) return gs;
     inlineLength += gs.value;
   }

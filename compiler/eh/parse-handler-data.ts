@@ -105,7 +105,64 @@ export function handlerContext(img: MappedImage, fns: FunctionTable, f: Function
       const s = sectionAt(img, rva);
       return s !== undefined && !s.executable;
     },
+    frameSize: rf.unwind === null ? null : frameSizeOf(rf.unwind.version, rf.unwind.unwindCodes),
   };
+}
+
+/**
+ * Bytes the prolog described by `codes` (UNWIND_CODE slots) puts on the stack: pushes and
+ * allocations. Null when a code is not one of the documented ones.
+ */
+export function frameSizeOf(version: number, codes: readonly number[]): number | null {
+  let size = 0;
+  for (let i = 0; i < codes.length; ) {
+    const c = codes[i]!;
+    const op = (c >> 8) & 0xf;
+    const info = (c >> 12) & 0xf;
+    switch (op) {
+      case 0: // UWOP_PUSH_NONVOL
+        size += 8;
+        i += 1;
+        break;
+      case 1: // UWOP_ALLOC_LARGE
+        if (info === 0) {
+          if (i + 1 >= codes.length) return null;
+          size += codes[i + 1]! * 8;
+          i += 2;
+        } else if (info === 1) {
+          if (i + 2 >= codes.length) return null;
+          size += codes[i + 1]! + codes[i + 2]! * 0x10000;
+          i += 3;
+        } else return null;
+        break;
+      case 2: // UWOP_ALLOC_SMALL
+        size += info * 8 + 8;
+        i += 1;
+        break;
+      case 3: // UWOP_SET_FPREG
+        i += 1;
+        break;
+      case 4: // UWOP_SAVE_NONVOL
+      case 8: // UWOP_SAVE_XMM128
+        i += 2;
+        break;
+      case 5: // UWOP_SAVE_NONVOL_FAR
+      case 9: // UWOP_SAVE_XMM128_FAR
+        i += 3;
+        break;
+      case 6: // UWOP_EPILOG (version 2): epilog descriptors, no stack effect
+        if (version !== 2) return null;
+        i += 1;
+        break;
+      case 10: // UWOP_PUSH_MACHFRAME
+        size += info === 0 ? 40 : 48;
+        i += 1;
+        break;
+      default:
+        return null;
+    }
+  }
+  return size;
 }
 
 /** The name of handler routine `h`: the import an `FF 25` thunk (maybe behind `E9` jumps) reaches, or a symbol. */

@@ -76,6 +76,11 @@ export interface HandlerDataContext {
   readonly isCode: (rva: number) => boolean;
   /** True when `rva` lies in a section that is not executable (TypeDescriptors). */
   readonly isData: (rva: number) => boolean;
+  /**
+   * Bytes the prolog puts on the stack (pushes and allocations, from the unwind codes), or
+   * null when the codes cannot be read: a GS cookie lies inside this frame.
+   */
+  readonly frameSize: number | null;
 }
 
 /**

@@ -66,7 +66,13 @@ export function emitPackage(diff: ImageDiff, opts: EmitOptions): Result<EmittedP
     const before = glue.size;
     const r = emitWithGlue(diff, opts, glue, dropped);
     if (!r.ok && opts.skipRefused && r.carriers.some((c) => !dropped.has(c))) {
-      for (const c of r.carriers) if (!dropped.has(c)) dropped.set(c, r.error.message);
+      for (const c of r.carriers) {
+        if (dropped.has(c)) continue;
+        dropped.set(c, r.error.message);
+        // A parent and its funclets are left out together (never new tables with old
+        // funclets, or the reverse).
+        for (const k of diff.ehGroupOf.get(c) ?? []) if (!dropped.has(k)) dropped.set(k, `its exception-handling group member ${describeNew(diff.match, diff.match.new.fns.functions[c]!.entry)} is left out: ${r.error.message}`);
+      }
       continue;
     }
     if (!r.ok) return { ok: false, error: r.error };
@@ -139,6 +145,8 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
   while (work.length > 0) {
     const f = newFns[work.pop()!]!;
     const itemWork: DataItem[] = [];
+    // A parent and its funclets travel together (the diff made them change together).
+    for (const k of diff.ehGroupOf.get(f.index) ?? []) visitTarget(newFns[k]!.entry, itemWork);
     for (const r of f.decoded.refs) visitTarget(r.target, itemWork);
     for (const rf of f.pdata) {
       if (rf.unwind?.handler !== null && rf.unwind?.handler !== undefined) visitTarget(rf.unwind.handler as number, itemWork);

@@ -363,6 +363,11 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
     return thunkImport(oldImg, Number(rva)) === ni ? ok(undefined) : fail(`${what}: does not reach an OLD thunk of ${ni}`);
   };
 
+  const describeNewFn = (k: number): string => {
+    const g = m.new.fns.functions[k]!;
+    return g.name ?? `0x${g.entry.toString(16)}`;
+  };
+
   // 3. Every carried function, instruction for instruction.
   let instructions = 0;
   let references = 0;
@@ -456,6 +461,12 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
         const ehPlaced = new Map<string, number>();
         const ehWork: Array<[HandlerStructure, number]> = [];
         let ehData: ParsedHandlerData | null = null;
+        // A parent and its funclets travel together: handler tables of a carried function
+        // never reach a funclet the package leaves old (and a carried funclet's parent is
+        // carried too).
+        for (const k of diff.ehGroupOf.get(fn.index) ?? []) {
+          if (!carried.has(k)) return fail(`${name}: its exception-handling group member ${describeNewFn(k)} is not in the package`);
+        }
         const checkEhField = (hf: HandlerRvaField, at: number): Result<void> => {
           if (at + 4 > info.length) return fail(`${name}: handler field at +${at} is outside the unwind info`);
           const A = unwindBase + BigInt(new DataView(info.buffer, info.byteOffset).getUint32(at, true));

@@ -119,7 +119,10 @@ export function arbitraryPackage(): fc.Arbitrary<HotpatchPackage> {
           if (taken.some(([s, e]) => offset < e && s < offset + w)) continue;
           taken.push([offset, offset + w]);
           let target: FixupTarget;
-          if (f.target === 1) {
+          if (f.target === 1 && inUnwind && f.pick % 3 === 0) {
+            // The unwind info's own structures (format 1.1): only inside unwind data.
+            target = { kind: 'unwind', offset: f.pickOffset % (size + 1) };
+          } else if (f.target === 1) {
             const id = allIds[f.pick % allIds.length]!;
             target = { kind: 'block', blockId: id, offset: f.pickOffset % (sizes.get(id)! + 1) };
           } else if (f.target >= 2 && r.imports.length > 0) {

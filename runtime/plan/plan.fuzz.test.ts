@@ -50,6 +50,7 @@ function mutateFixup(f: Fixup, r: () => number, blockIds: readonly number[], imp
     case 3:
       return { ...f, target: { kind: 'image', rva: asRva(interesting(r)) } };
     default:
+      if (r() < 0.2) return { ...f, target: { kind: 'unwind', offset: interesting(r) } }; // outside unwind data: refused
       return r() < 0.5
         ? { ...f, target: { kind: 'block', blockId: pick(blockIds, r) ?? 0, offset: interesting(r) } }
         : { ...f, target: { kind: r() < 0.5 ? 'import-slot' : 'import-address', index: Math.floor(r() * (imports + 2)) } };
