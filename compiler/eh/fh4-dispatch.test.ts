@@ -2,18 +2,16 @@
  * FH4 through the handler dispatcher (compiler/eh/parse-handler-data.ts): the statically
  * linked, nameless __CxxFrameHandler4 / __GSHandlerCheck_EH4 copies of the MSVC C++ modules
  * are recognised by shape as `fh4` / `gs-fh4` and every user parses; no FuncInfo-carrying
- * handler passes for `gs` (whose one word any RVA would fit); true GS handlers still do.
+ * handler passes for `gs`; true GS handlers still do.
  * Files the cache cannot provide are skipped with the reason.
  */
 import { describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parsePe } from '../../runtime/pe/parse-pe.ts';
-import type { UnwindInfo } from '../../runtime/pe/types.ts';
 import { discoverFunctions } from '../functions/discover-functions.ts';
 import { mapImage } from '../functions/map-image.ts';
 import { fetchRealFile, realFiles } from '../../samples/real/real-files.ts';
 import { fh4FormHint, type ParsedFh4 } from './fh4.ts';
-import { fixedFrameSize, gsCookieInFrame } from './fh4-gs-frame.ts';
 import { classifyHandler, parseHandlerData } from './parse-handler-data.ts';
 
 const files = realFiles().filter((f) => (f.package === '@img/sharp-win32-x64' || f.package === '@parcel/watcher-win32-x64') && f.path.endsWith('.node'));
@@ -86,31 +84,5 @@ describe.each(files.map((f) => [`${f.package}@${f.version}`, f] as const))('%s',
     expect(forms.get('gs-fh4')).toBeGreaterThan(50);
     // The GS-only handler (__GSHandlerCheck) is still recognised.
     expect(forms.get('gs')).toBeGreaterThan(10);
-  });
-});
-
-describe('GS cookie in the fixed frame', () => {
-  const unwind = (codes: number[]): UnwindInfo =>
-    ({ unwindCodes: codes, countOfCodes: codes.length, flags: 3, version: 1, sizeOfProlog: 0, frameRegister: 0, frameOffset: 0, handler: null, handlerData: null, chained: null, size: 0 }) as unknown as UnwindInfo;
-  // push rbx; push rdi (8 each); sub rsp, 0x40 (ALLOC_SMALL info 7); listed last op first.
-  const small = unwind([0x7204, 0x7002, 0x3002]);
-  // sub rsp, 0x1000 (ALLOC_LARGE info 0: size/8 in the next slot); push rbp.
-  const large = unwind([0x0104, 0x0200, 0x5000]);
-  const huge = unwind([0x1104, 0x0000, 0x0002]);
-
-  test('frame sizes add pushes and allocations', () => {
-    expect(fixedFrameSize(small)).toBe(0x40 + 16);
-    expect(fixedFrameSize(large)).toBe(0x1000 + 8);
-    expect(fixedFrameSize(huge)).toBe(0x20000);
-    // ALLOC_LARGE without its size slot, and an unknown operation, are malformed.
-    expect(fixedFrameSize(unwind([0x0104]))).toBeNull();
-    expect(fixedFrameSize(unwind([0x0f04]))).toBeNull();
-  });
-
-  test('a cookie offset fits its frame; an RVA does not', () => {
-    expect(gsCookieInFrame(small, 0x38 | 2)).toBe(true);
-    expect(gsCookieInFrame(small, 0x50 | 2)).toBe(false);
-    expect(gsCookieInFrame(large, 0xff8)).toBe(true);
-    expect(gsCookieInFrame(large, 0x5c83c)).toBe(false);
   });
 });

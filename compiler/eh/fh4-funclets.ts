@@ -16,6 +16,7 @@
 import type { RuntimeFunction } from '../../runtime/pe/types.ts';
 import { sectionAt, type MappedImage } from '../functions/map-image.ts';
 import { fh4FormHint, parseFh4, type Fh4Context } from './fh4.ts';
+import { frameSizeOf } from './parse-handler-data.ts';
 
 const UNW_FLAG_EHANDLER = 1;
 const UNW_FLAG_UHANDLER = 2;
@@ -59,6 +60,7 @@ export function findFh4FuncletRoots(img: MappedImage, pdata: readonly RuntimeFun
         isFunctionStart: (rva) => starts.has(rva),
         isCode,
         isData,
+        frameSize: frameSizeOf(rf.unwind!.version, rf.unwind!.unwindCodes),
       };
       const p = parseFh4(ctx, rf.unwind!.handlerData as number, form);
       if (!p.ok) {

@@ -13,6 +13,7 @@ import type { RuntimeFunction } from '../../runtime/pe/types.ts';
 import { mapImage, sectionAt, type MappedImage } from '../functions/map-image.ts';
 import { fetchRealFile, realFiles } from '../../samples/real/real-files.ts';
 import { mulberry32 } from '../../test/support/prng.ts';
+import { frameSizeOf } from './parse-handler-data.ts';
 import {
   decodeFh4Compressed,
   encodeFh4Compressed,
@@ -54,6 +55,7 @@ function contextOf(l: Loaded, r: RuntimeFunction, image: Uint8Array = l.img.imag
       const s = sectionAt(l.img, x);
       return s !== undefined && !s.executable;
     },
+    frameSize: r.unwind === null ? null : frameSizeOf(r.unwind.version, r.unwind.unwindCodes),
   };
 }
 
@@ -229,6 +231,7 @@ function craftedContext(image: Uint8Array, starts: readonly number[] = [0x1000, 
     isFunctionStart: (x) => starts.includes(x),
     isCode: (x) => x >= 0x1000 && x < 0x2000,
     isData: (x) => x >= 0x2000 && x < image.length,
+    frameSize: 0x100,
   };
 }
 

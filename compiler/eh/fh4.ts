@@ -345,7 +345,7 @@ export function parseFh4(ctx: Fh4Context, dataRva: number, form: 'fh4' | 'gs-fh4
   if (funcInfoRva === null) return bad('truncated handler data', dataRva);
   const inlineFields: HandlerRvaField[] = [{ offset: 0, target: funcInfoRva, role: 'table' }];
   if (form === 'gs-fh4') {
-    const gs = gsDataLength(image, ic.pos);
+    const gs = gsDataLength(image, ic.pos, ctx.frameSize);
     if (!gs.ok) return bad(gs.error.message, ic.pos);
     ic.pos += gs.value;
   }

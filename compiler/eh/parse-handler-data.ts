@@ -15,7 +15,6 @@ import type { RuntimeFunction } from '../../runtime/pe/types.ts';
 import { parseCScope } from './c-scope.ts';
 import { parseFh3 } from './fh3.ts';
 import { parseFh4Handler } from './fh4.ts';
-import { gsCookieInFrame } from './fh4-gs-frame.ts';
 import { parseGs } from './gs.ts';
 import { readU32 } from './read.ts';
 import type { HandlerDataContext, HandlerForm, HandlerParser, ParsedHandlerData } from './types.ts';
@@ -212,8 +211,6 @@ export function classifyHandler(img: MappedImage, fns: FunctionTable, h: number)
       for (const [f, rf] of users) {
         const r = parse(handlerContext(img, fns, f, rf), rf.unwind!.handlerData as number, form);
         if (!r.ok) return false;
-        // One word fits `gs` too easily (a FuncInfo RVA does): the cookie must be in the frame.
-        if (form === 'gs' && !gsCookieInFrame(rf.unwind!, readU32(img.image, rf.unwind!.handlerData as number) ?? 0)) return false;
         if (r.value.inline.fields.length > 0 || r.value.structures.length > 0 || form === 'gs' || form === 'gs-c-scope') any = true;
       }
       // A scope table with no scopes in any user says nothing about the handler.
