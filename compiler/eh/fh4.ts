@@ -49,10 +49,7 @@
 import { err, ok, type Result } from '../../common/errors.ts';
 import { hex } from '../../common/types.ts';
 import { gsDataLength } from './gs.ts';
-import type { HandlerDataContext, HandlerForm, HandlerRange, HandlerRvaField, HandlerStructure, ParsedHandlerData } from './types.ts';
-
-/** One contiguous code range of a function, [start, end) in RVAs. */
-export type Fh4Range = HandlerRange;
+import type { HandlerDataContext, HandlerForm, HandlerRvaField, HandlerStructure, ParsedHandlerData } from './types.ts';
 
 /** What the parser needs to know about the image and the function (the dispatcher's context). */
 export type Fh4Context = HandlerDataContext;
