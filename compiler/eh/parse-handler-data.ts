@@ -14,6 +14,7 @@ import { sectionAt, type MappedImage } from '../functions/map-image.ts';
 import type { RuntimeFunction } from '../../runtime/pe/types.ts';
 import { parseCScope } from './c-scope.ts';
 import { parseFh3 } from './fh3.ts';
+import { parseFh4Handler } from './fh4.ts';
 import { parseGs } from './gs.ts';
 import { readU32 } from './read.ts';
 import type { HandlerDataContext, HandlerForm, HandlerParser, ParsedHandlerData } from './types.ts';
@@ -25,13 +26,15 @@ export const HANDLER_PARSERS: { readonly [F in HandlerForm]?: HandlerParser } = 
   'gs-c-scope': parseCScope,
   fh3: parseFh3,
   'gs-fh3': parseFh3,
+  fh4: parseFh4Handler,
+  'gs-fh4': parseFh4Handler,
 };
 
 /**
  * Forms a handler with no name may be recognised as, when the data of every function using
  * it parses as that form (and as no other, except that `gs-X` wins over `X`: see classify).
  */
-export const SHAPE_FORMS: readonly HandlerForm[] = ['fh3', 'gs-fh3', 'c-scope', 'gs-c-scope', 'gs'];
+export const SHAPE_FORMS: readonly HandlerForm[] = ['fh3', 'gs-fh3', 'fh4', 'gs-fh4', 'c-scope', 'gs-c-scope', 'gs'];
 
 /** Handler routine names (imported, or symbols of static copies) and the data they read. */
 const FORM_BY_NAME: ReadonlyMap<string, HandlerForm> = new Map([

@@ -8,6 +8,7 @@ import { ok, type Result } from '../../common/errors.ts';
 import type { RuntimeFunction } from '../../runtime/pe/types.ts';
 import { openDisassembler, type DecodedFunction, type RvaRange } from '../disasm/decode-function.ts';
 import { isCode, sectionAt, type MappedImage } from './map-image.ts';
+import { findFh4FuncletRoots } from '../eh/fh4-funclets.ts';
 
 /** Where a function was found. */
 export type FunctionSource = 'pdata' | 'export' | 'symbol' | 'entry' | 'descent';
@@ -101,6 +102,9 @@ export function discoverFunctions(img: MappedImage): Result<FunctionTable> {
   }
   const entry = pe.optionalHeader.addressOfEntryPoint as number;
   if (entry !== 0) add(entry, 'entry');
+  // FH4 unwind funclets and leaf destructors may have no .pdata entry and no caller: only the
+  // EH data names them (compiler/eh/fh4-funclets.ts).
+  for (const rva of findFh4FuncletRoots(img, pe.exceptions)) add(rva, 'descent');
 
   // Ranges claimed by .pdata: a symbol or export inside one is a label of that function,
   // not a function of its own (gcc emits local symbols for some labels).
