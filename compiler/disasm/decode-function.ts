@@ -6,7 +6,7 @@
  * use. Bytes inside the ranges that descent never reaches are kept as gaps, so a change in
  * code the analysis cannot see still changes the function's normalised form.
  */
-import { Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
+import { Code, Decoder, DecoderOptions, FlowControl, Instruction, MemorySize, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
 import { absTarget, lowerBound, readU32, relocsIn, sectionAt, type MappedImage } from '../functions/map-image.ts';
 
 /** How a reference field encodes its target. */
@@ -40,6 +40,19 @@ export interface JumpTable {
   readonly targets: readonly number[];
   /** RVA of the `jmp reg` that uses it. */
   readonly jumpRva: number;
+  /**
+   * RVA of the instruction that bounds the index (the `cmp`, the `and`, the zero-extension
+   * of a byte). Code entering the straight line after it would bypass the bound, so the
+   * decoder refuses the table when a branch or case targets (guardRva, jumpRva].
+   */
+  readonly guardRva: number;
+  /**
+   * `guard`: the entry count is what the bound allows. `scan`: the bound (a byte index: 256)
+   * is wider than the table, so entries were read until the first that is not a case target
+   * inside the function; the true cases all are, so the count covers them (extra entries
+   * are never taken).
+   */
+  readonly count: 'guard' | 'scan';
 }
 
 /** One decoded instruction (details beyond these are re-decoded on demand). */
@@ -139,6 +152,39 @@ function decodeWith(
   const triedGaps = new Set<number>();
   let maxEnd = entry;
   let usesImageBase = false;
+  /** Jump tables that sit inside the function's own ranges (MSVC puts them after the code). */
+  const inlineTables: RvaRange[] = [];
+  const inTable = (rva: number): boolean => inlineTables.some((t) => rva >= t.start && rva < t.end);
+  /** `jmp reg` sites, recognised after descent (their straight-line lead-in must be decoded). */
+  const pendingJumps: number[] = [];
+  const resolvedJumps = new Set<number>();
+  /** Tries every unresolved `jmp reg` again; true when a new table added work. */
+  const resolvePending = (allowScan: boolean): boolean => {
+    // A table read by scanning ends where another address the function takes begins
+    // (LLVM puts a function's tables back to back).
+    const stops = new Set<number>();
+    for (const p of byRva.values()) for (const r of p.refs) if (r.kind === 'riprel32' || r.kind === 'imagerel32') stops.add(r.target);
+    for (const t of tables) stops.add(t.rva);
+    let found = false;
+    for (const j of pendingJumps) {
+      if (resolvedJumps.has(j)) continue;
+      decodeAt(j);
+      const t = recoverJumpTable(img, decodeAt, insn, byRva, cov, j, inside, stops);
+      if (t === null || (!allowScan && t.count === 'scan')) continue;
+      resolvedJumps.add(j);
+      tables.push(t);
+      stops.add(t.rva);
+      const end = t.rva + 4 * t.targets.length;
+      if (inside(t.rva) || inside(end - 1)) {
+        // The table's bytes are data: keep descent and the gap sweep out of them.
+        inlineTables.push({ start: t.rva, end });
+        cov.markData(t.rva, end - t.rva);
+      }
+      for (const target of t.targets) work.push(target);
+      found = true;
+    }
+    return found;
+  };
 
   for (let round = 0; ; round++) {
   while (work.length > 0) {
@@ -147,6 +193,10 @@ function decodeWith(
     for (;;) {
       if (!inside(rva)) break;
       if (byRva.has(rva)) break;
+      if (inTable(rva)) {
+        if (!guess) problems.push(`execution reaches the jump table bytes at 0x${rva.toString(16)}`);
+        break;
+      }
       const cover = cov.startOf(rva);
       if (cover >= 0) {
         if (!guess) problems.push(`overlapping instructions at 0x${rva.toString(16)} (inside the one at 0x${cover.toString(16)})`);
@@ -186,13 +236,12 @@ function decodeWith(
         case FlowControl.IndirectBranch: {
           next = null;
           if (insn.op0Kind === OpKind.Register) {
-            const t = recoverJumpTable(img, decodeAt, insn, byRva, cov, rva, inside);
-            if (t === null) problems.push(`indirect jump at 0x${rva.toString(16)} with no recognisable jump table`);
-            else {
-              tables.push(t);
-              for (const target of t.targets) work.push(target);
-            }
-            decodeAt(rva); // recoverJumpTable re-decoded earlier instructions
+            // Recognised once descent has decoded what leads to it (see resolvePending).
+            if (!pendingJumps.includes(rva)) pendingJumps.push(rva);
+          } else if (insn.op0Kind === OpKind.Memory && insn.memoryIndex !== Register.None) {
+            // `jmp [base + idx*8]` is a table of absolute addresses this compiler does not
+            // recover: its cases would be missed.
+            problems.push(`indirect jump at 0x${rva.toString(16)} through an indexed memory operand (a table of absolute addresses)`);
           }
           break;
         }
@@ -211,16 +260,28 @@ function decodeWith(
       rva = next;
     }
   }
+    if (resolvePending(false)) continue;
     // Sweep what descent left: code reached only through paths the analysis could not follow
     // (an unrecognised table, a computed jump) must still count in the function's form.
-    if (round >= 64 || !sweepGaps) break;
-    for (const g of cov.gaps()) {
-      if (triedGaps.has(g.start)) continue;
-      triedGaps.add(g.start);
-      speculative.add(g.start);
-      work.push(g.start);
+    if (round < 64 && sweepGaps) {
+      for (const g of cov.gaps()) {
+        if (triedGaps.has(g.start)) continue;
+        triedGaps.add(g.start);
+        speculative.add(g.start);
+        work.push(g.start);
+      }
+      if (work.length > 0) continue;
     }
-    if (work.length === 0) break;
+    // Tables read by scanning go last: by now the `lea`s of the tables that follow them
+    // (LLVM puts a function's tables back to back) are decoded, and end the scan there.
+    if (round < 256 && resolvePending(true)) continue;
+    break;
+  }
+
+  for (const j of pendingJumps) {
+    if (resolvedJumps.has(j)) continue;
+    decodeAt(j);
+    if (!isPointerTailCall(decodeAt, insn, byRva, cov, j, insn.op0Register)) problems.push(`indirect jump at 0x${j.toString(16)} with no recognisable jump table`);
   }
 
   // MSVC switch code reads `[base + idx*4 + T]` with base = __ImageBase: such displacements
@@ -228,13 +289,28 @@ function decodeWith(
   if (usesImageBase) {
     for (const p of byRva.values()) {
       decodeAt(p.rva);
-      if (insn.memoryDisplSize !== 4 || insn.isIpRelMemoryOperand || insn.memoryBase === Register.None) continue;
+      // iced reports a disp32 as 8 bytes in 64-bit mode (it is sign-extended): 4 or 8 is a disp32.
+      if (insn.memoryDisplSize < 4 || insn.isIpRelMemoryOperand || insn.memoryBase === Register.None) continue;
       const displ = Number(insn.memoryDisplacementU64 & 0xffffffffn);
       if (displ > 0 && sectionAt(img, displ) !== undefined && !p.refs.some((r) => r.kind === 'imagerel32')) {
         const co = decoder.getConstantOffsets(insn);
         const off = co.displacementOffset;
         co.free();
         p.refs.push({ kind: 'imagerel32', fieldRva: p.rva + off, size: 4, insnRva: p.rva, insnEnd: p.rva + p.length, target: displ, isCall: false, isBranch: false });
+      }
+    }
+  }
+
+  // A table's bound holds only on the straight line from its guard to its jump: a branch (or
+  // a case) entering that line in between would reach the jump with an unbounded index.
+  const entries = new Set<number>();
+  for (const p of byRva.values()) for (const r of p.refs) if (r.isBranch) entries.add(r.target);
+  for (const t of tables) for (const x of t.targets) entries.add(x);
+  for (const t of tables) {
+    for (const x of entries) {
+      if (x > t.guardRva && x <= t.jumpRva) {
+        problems.push(`indirect jump at 0x${t.jumpRva.toString(16)}: a branch to 0x${x.toString(16)} enters between the bound check and the jump`);
+        break;
       }
     }
   }
@@ -290,6 +366,11 @@ class Coverage {
   ownerOf(rva: number): number {
     const i = this.index(rva);
     return i < 0 || this.cells[i] === 0 ? -1 : this.cells[i]! - 1;
+  }
+
+  /** Marks `[rva, rva + length)` as data inside the ranges (a jump table): not a gap, not code. */
+  markData(rva: number, length: number): void {
+    this.mark(rva, length);
   }
 
   mark(rva: number, length: number): void {
@@ -375,11 +456,49 @@ function sameReg(a: Register, b: Register): boolean {
   return a !== Register.None && b !== Register.None && RegisterExt.fullRegister(a) === RegisterExt.fullRegister(b);
 }
 
+/** Straight-line predecessors of `at`, nearest first (decoded, ending exactly where the next starts). */
+function chainBefore(byRva: ReadonlyMap<number, Pending>, cov: Coverage, at: number, max: number): number[] {
+  const chain: number[] = [];
+  let expect = at;
+  while (chain.length < max) {
+    const s = cov.ownerOf(expect - 1);
+    const p = s < 0 ? undefined : byRva.get(s);
+    if (p === undefined || p.rva + p.length !== expect) break;
+    chain.push(s);
+    expect = s;
+  }
+  return chain;
+}
+
+/**
+ * True when `jmp reg` is a tail call through a function pointer: the nearest instruction
+ * before it (on its straight line) that writes the register loads it, whole, from memory
+ * without an index register (`mov rax, [rcx + 0x18]`, a struct field or vtable slot, or
+ * `mov rax, [rip + g]`). Such a jump has no cases to find, like `call rax` or `jmp [mem]`.
+ */
+function isPointerTailCall(decodeAt: (rva: number) => void, insn: Instruction, byRva: ReadonlyMap<number, Pending>, cov: Coverage, jumpRva: number, jmpReg: Register): boolean {
+  if (RegisterExt.isGPR64(jmpReg) === false) return false;
+  for (const s of chainBefore(byRva, cov, jumpRva, 24)) {
+    decodeAt(s);
+    const writes = insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, jmpReg);
+    if (!writes) {
+      // Implicit writers (xchg's second operand, cmpxchg, mul/div) could change it unseen.
+      if (insn.op1Kind === OpKind.Register && sameReg(insn.op1Register, jmpReg) && insn.mnemonic === Mnemonic.Xchg) return false;
+      continue;
+    }
+    return insn.mnemonic === Mnemonic.Mov && insn.op0Register === jmpReg && insn.op1Kind === OpKind.Memory && insn.memoryIndex === Register.None && insn.memorySize === MemorySize.UInt64;
+  }
+  return false;
+}
+
 /**
  * Recognises the two switch idioms and reads the table:
- * gcc/mingw `lea rX,[rip+T]; movsxd rY,[rX+rI*4]; add rY,rX; jmp rY` (entries relative to T) and
+ * gcc/LLVM `lea rX,[rip+T]; movsxd rY,[rX+rI*4]; add rY,rX; jmp rY` (entries relative to T) and
  * MSVC `lea rB,[rip+__ImageBase]; mov eY,[rB+rI*4+T]; add rY,rB; jmp rY` (entries are RVAs).
- * The entry count comes from the guarding `cmp rI, N` + `ja`/`jae`; without it, null.
+ * The index is followed back through register copies (mov, movzx, movsxd, cdqe) and a load
+ * from memory to what bounds it: `cmp rI, N` + `ja`/`jae` (N + 1 or N entries), `and rI, M`
+ * (M + 1), or a zero-extended byte (up to 256: the table is then read until its first entry
+ * that is not a case inside the function). Without a bound, null.
  */
 function recoverJumpTable(
   img: MappedImage,
@@ -389,27 +508,25 @@ function recoverJumpTable(
   cov: Coverage,
   jumpRva: number,
   inside: (rva: number) => boolean,
+  stops: ReadonlySet<number>,
 ): JumpTable | null {
   const jmpReg = insn.op0Register;
   // Walk back through the straight-line predecessors (decoded in address order).
-  const chain: number[] = [];
-  let expect = jumpRva;
-  while (chain.length < 24) {
-    const s = cov.ownerOf(expect - 1);
-    const p = s < 0 ? undefined : byRva.get(s);
-    if (p === undefined || p.rva + p.length !== expect) break;
-    chain.push(s);
-    expect = s;
-  }
+  const chain = chainBefore(byRva, cov, jumpRva, 24);
   let addSrc: Register = Register.None;
   let loadIdx: Register = Register.None;
   let loadBase: Register = Register.None;
   let tableRva = -1;
   let kind: 'rel32' | 'rva32' | null = null;
   let bound = -1;
+  let count: 'guard' | 'scan' = 'guard';
+  let guardRva = -1;
   let state = 0;
   let haveBase = false;
   let idxMem: { base: Register; index: Register; displ: bigint } | null = null;
+  /** Bounds checked on other registers (`cmp edx, N; ja` before `mov esi, edx` ... `mov eax, esi`). */
+  const checked = new Map<Register, { bound: number; guardRva: number }>();
+  const writesReg = (r: Register): boolean => insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, r);
   for (const s of chain) {
     decodeAt(s);
     const m = insn.mnemonic;
@@ -417,34 +534,56 @@ function recoverJumpTable(
       if (m === Mnemonic.Add && insn.op0Kind === OpKind.Register && insn.op1Kind === OpKind.Register && sameReg(insn.op0Register, jmpReg)) {
         addSrc = insn.op1Register;
         state = 1;
-      }
+      } else if (writesReg(jmpReg)) return null; // the jump register is recomputed after the add
     } else if (state === 1) {
       if ((m === Mnemonic.Movsxd || m === Mnemonic.Mov) && insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, jmpReg) && insn.op1Kind === OpKind.Memory && insn.memoryIndexScale === 4 && sameReg(insn.memoryBase, addSrc)) {
         loadIdx = insn.memoryIndex;
         loadBase = insn.memoryBase;
         const displ = Number(BigInt.asUintN(32, insn.memoryDisplacementU64));
-        if (m === Mnemonic.Mov && displ !== 0) {
+        if (m === Mnemonic.Mov && displ !== 0 && insn.memoryDisplSize >= 4 && insn.op0Register === RegisterExt.fullRegister32(jmpReg)) {
           kind = 'rva32';
           tableRva = displ;
         } else if (m === Mnemonic.Movsxd && displ === 0) kind = 'rel32';
         else return null;
         state = 2;
-      }
+      } else if (writesReg(jmpReg) || writesReg(addSrc)) return null;
     } else {
-      // After the load: the table base (`lea`) and the bound (`cmp` + `ja`/`jae`), in either
-      // order, following the index back through register copies and a load from memory.
+      // After the load: the table base (`lea`) and the bound, in either order, following
+      // the index back through register copies and a load from memory.
       if (m === Mnemonic.Lea && insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadBase) && insn.isIpRelMemoryOperand) {
         if (haveBase) continue;
         const t = Number(BigInt.asUintN(64, insn.ipRelMemoryAddress));
         if (kind === 'rel32') tableRva = t;
         else if (t !== 0) return null; // MSVC form needs __ImageBase in the base register
         haveBase = true;
-      } else if ((m === Mnemonic.Mov || m === Mnemonic.Movzx) && insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadIdx) && bound < 0) {
-        if (insn.op1Kind === OpKind.Register) loadIdx = insn.op1Register;
-        else if (insn.op1Kind === OpKind.Memory && !insn.isIpRelMemoryOperand) {
+      } else if (!haveBase && writesReg(loadBase)) {
+        return null; // the base register is not what the `lea` set
+      } else if (bound < 0 && m === Mnemonic.Cdqe && sameReg(Register.RAX, loadIdx)) {
+        // rax = sign-extended eax: the same index (the bound check is on eax).
+      } else if (bound < 0 && (m === Mnemonic.Mov || m === Mnemonic.Movzx || m === Mnemonic.Movsxd) && writesReg(loadIdx)) {
+        if (m === Mnemonic.Movzx && (insn.op1Kind === OpKind.Register ? RegisterExt.isGPR8(insn.op1Register) : insn.memorySize === MemorySize.UInt8)) {
+          // A zero-extended byte: at most 256 entries, whatever the code checks before.
+          bound = 256;
+          count = 'scan';
+          guardRva = s;
+        } else if (insn.op1Kind === OpKind.Register) {
+          loadIdx = insn.op1Register;
+          const c = checked.get(RegisterExt.fullRegister(loadIdx));
+          if (c !== undefined) {
+            // The index is a copy of a register checked later on the same straight line;
+            // code entering after this copy could bring another value.
+            bound = c.bound;
+            guardRva = s;
+          }
+        } else if (insn.op1Kind === OpKind.Memory && !insn.isIpRelMemoryOperand) {
           idxMem = { base: insn.memoryBase, index: insn.memoryIndex, displ: insn.memoryDisplacementU64 };
           loadIdx = Register.None;
         } else return null;
+      } else if (bound < 0 && m === Mnemonic.And && writesReg(loadIdx) && isImm(insn.op1Kind)) {
+        const mask = BigInt.asIntN(64, insn.immediate(1));
+        if (mask < 0n || mask >= BigInt(MAX_TABLE_ENTRIES)) return null;
+        bound = Number(mask) + 1;
+        guardRva = s;
       } else if (m === Mnemonic.Cmp && isImm(insn.op1Kind) && bound < 0) {
         const regMatch = insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadIdx);
         const memMatch = insn.op0Kind === OpKind.Memory && idxMem !== null && insn.memoryBase === idxMem.base && insn.memoryIndex === idxMem.index && insn.memoryDisplacementU64 === idxMem.displ;
@@ -465,11 +604,26 @@ function recoverJumpTable(
             at += next.length;
           }
           if (bound < 0) return null;
-        } else if (insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadIdx)) return null;
-      } else if (insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadIdx) && bound < 0) {
+          guardRva = s;
+        } else if (insn.op0Kind === OpKind.Register) {
+          if (sameReg(insn.op0Register, loadIdx)) return null;
+          // A check of another register: it bounds the index if the index turns out to be a copy of it.
+          const n = Number(BigInt.asUintN(32, insn.immediate(1)));
+          const jcc = byRva.get(s + insn.length);
+          if (jcc !== undefined && jcc.flow === FlowControl.ConditionalBranch) {
+            decodeAt(s + insn.length);
+            const b = insn.mnemonic === Mnemonic.Ja ? n + 1 : insn.mnemonic === Mnemonic.Jae ? n : -1;
+            decodeAt(s);
+            const reg = RegisterExt.fullRegister(insn.op0Register);
+            if (b > 0 && !checked.has(reg)) checked.set(reg, { bound: b, guardRva: s });
+          }
+        }
+      } else if (bound < 0 && writesReg(loadIdx)) {
         return null; // the index is computed: no bound we can trust
+      } else if (insn.op0Kind === OpKind.Register && insn.mnemonic !== Mnemonic.Cmp) {
+        checked.delete(RegisterExt.fullRegister(insn.op0Register)); // rewritten before its check
       }
-      if (bound >= 0 && (haveBase || kind === 'rva32')) {
+      if (bound >= 0 && haveBase) {
         state = 3;
         break;
       }
@@ -490,17 +644,27 @@ function recoverJumpTable(
     }
   }
   if (state < 3) return null;
-  if (bound <= 0 || bound > MAX_TABLE_ENTRIES || tableRva <= 0 || kind === null) return null;
+  if (bound <= 0 || bound > MAX_TABLE_ENTRIES || tableRva <= 0 || kind === null || guardRva < 0) return null;
   const sec = sectionAt(img, tableRva);
-  if (sec === undefined || tableRva + bound * 4 > sec.rva + sec.size) return null;
+  if (sec === undefined) return null;
   const targets: number[] = [];
   for (let i = 0; i < bound; i++) {
-    const raw = readU32(img, tableRva + i * 4);
+    const at = tableRva + i * 4;
+    if (count === 'scan' && i > 0 && stops.has(at)) break;
+    if (at + 4 > sec.rva + sec.size) {
+      if (count === 'scan') break;
+      return null;
+    }
+    const raw = readU32(img, at);
     const t = kind === 'rel32' ? tableRva + (raw | 0) : raw;
-    if (!inside(t)) return null;
+    if (!inside(t)) {
+      if (count === 'scan') break;
+      return null;
+    }
     targets.push(t);
   }
-  return { rva: tableRva, entryKind: kind, targets, jumpRva };
+  if (targets.length === 0) return null;
+  return { rva: tableRva, entryKind: kind, targets, jumpRva, guardRva, count };
 }
 
 function isImm(k: OpKind): boolean {

@@ -16,6 +16,7 @@ import { sha256 } from '../../runtime/pe/sha256.ts';
 import type { ImageDiff } from '../diff/diff-images.ts';
 import { layoutRanges, oldRodataByKey } from '../diff/diff-images.ts';
 import type { FunctionInfo } from '../functions/discover-functions.ts';
+import { layoutParts } from '../functions/layout-parts.ts';
 import { absTarget, relocsIn, type MappedImage } from '../functions/map-image.ts';
 import type { DataItem } from '../match/analyze-image.ts';
 import { parseGccLsda } from './gcc-lsda.ts';
@@ -398,19 +399,26 @@ interface BuiltFunction {
 export function emitFunction(ctx: ResolveContext, f: FunctionInfo, offsets: readonly number[], id: number): Result<BuiltFunction> {
   const m = ctx.m;
   const img = m.new.img;
-  const last = f.ranges.length - 1;
-  let size = offsets[last]! + (f.ranges[last]!.end - f.ranges[last]!.start);
+  let size = 0;
+  f.ranges.forEach((r, i) => (size = Math.max(size, offsets[i]! + (r.end - r.start))));
   // Jump tables the function owns go after its code.
   const tableOff = new Map<number, number>();
   for (const r of f.decoded.refs) {
     const t = m.new.tables.get(r.target);
     if (t === undefined || t.fn !== f || tableOff.has(r.target)) continue;
-    if (t.table.entryKind !== 'rel32') return err('BUILD_UNSUPPORTED', `${describeNew(m, f.entry)}: image-relative jump table cannot be re-targeted`);
+    // A table is reached through `lea rX, [rip + T]` (rel32 entries) or through the disp32 of
+    // `mov eY, [__ImageBase + idx*4 + T]` (rva32 entries); anything else is not the idiom.
+    if ((t.table.entryKind === 'rel32') !== (r.kind === 'riprel32') || (t.table.entryKind === 'rva32') !== (r.kind === 'imagerel32')) {
+      return err('BUILD_UNSUPPORTED', `${describeNew(m, f.entry)}: jump table at 0x${r.target.toString(16)} is referenced by a ${r.kind} field`);
+    }
     size = (size + 3) & ~3;
     tableOff.set(r.target, size);
     size += 4 * t.table.targets.length;
   }
   const bytes = new Uint8Array(size);
+  // Between parts kept at their distances (layout-parts.ts) lie other functions' bytes in
+  // NEW: int3 here, so nothing runs into them.
+  for (const g of layoutParts(f).fills) bytes.fill(0xcc, g.start, g.end);
   f.ranges.forEach((r, i) => bytes.set(img.image.subarray(r.start, r.end), offsets[i]!));
   const dv = new DataView(bytes.buffer);
   const fixups: Fixup[] = [];
@@ -419,7 +427,10 @@ export function emitFunction(ctx: ResolveContext, f: FunctionInfo, offsets: read
   for (const [trva, off] of tableOff) {
     const t = m.new.tables.get(trva)!;
     t.table.targets.forEach((target, k) => {
-      dv.setInt32(off + 4 * k, at(target) - off, true);
+      // rel32: relative to the table, so constants. rva32: __ImageBase-relative case
+      // addresses, which only the runtime knows (the block's place above the image).
+      if (t.table.entryKind === 'rel32') dv.setInt32(off + 4 * k, at(target) - off, true);
+      else fixups.push({ kind: 'imagerel32', offset: off + 4 * k, target: { kind: 'block', blockId: id, offset: at(target) }, addend: 0n });
     });
   }
   for (const r of f.decoded.refs) {
@@ -427,20 +438,23 @@ export function emitFunction(ctx: ResolveContext, f: FunctionInfo, offsets: read
     const addend = -BigInt(r.insnEnd - r.fieldRva);
     const where = `${describeNew(m, f.entry)} at ${describeNew(m, r.insnRva)}`;
     const relKind: FixupKind | null = r.kind === 'rel32' ? 'rel32' : r.kind === 'riprel32' ? 'rip-disp32' : r.kind === 'rel8' ? 'rel8' : null;
+    // The function's own tables first: MSVC puts them inside the function's range.
+    const table = tableOff.get(r.target);
+    if (table !== undefined && (relKind === 'rip-disp32' || r.kind === 'imagerel32')) {
+      const kind: FixupKind = relKind === 'rip-disp32' ? 'rip-disp32' : 'imagerel32';
+      fixups.push({ kind, offset: fieldOff, target: { kind: 'block', blockId: id, offset: table }, addend: kind === 'rip-disp32' ? addend : 0n });
+      bytes.fill(0, fieldOff, fieldOff + 4);
+      continue;
+    }
     const internal = rangeIndex(r.target);
     if (internal >= 0) {
       if (relKind !== null && internal === rangeIndex(r.insnRva)) continue; // moves with the code
-      if (relKind === 'rel8') return err('BUILD_UNSUPPORTED', `${where}: short branch between the function's parts`);
+      // A rel8 between parts: layout-parts.ts kept them at their distance (the diff refused
+      // the function otherwise); the fixup re-checks the reach.
       if (relKind !== null) fixups.push({ kind: relKind, offset: fieldOff, target: { kind: 'block', blockId: id, offset: at(r.target) }, addend });
       else if (r.kind === 'abs64') fixups.push({ kind: 'abs64', offset: fieldOff, target: { kind: 'block', blockId: id, offset: at(r.target) }, addend: 0n });
       else return err('BUILD_UNSUPPORTED', `${where}: ${r.kind} reference cannot be re-targeted`);
       bytes.fill(0, fieldOff, fieldOff + r.size);
-      continue;
-    }
-    const table = tableOff.get(r.target);
-    if (table !== undefined && relKind === 'rip-disp32') {
-      fixups.push({ kind: 'rip-disp32', offset: fieldOff, target: { kind: 'block', blockId: id, offset: table }, addend });
-      bytes.fill(0, fieldOff, fieldOff + 4);
       continue;
     }
     if (relKind === 'rel8') return err('BUILD_UNSUPPORTED', `${where}: short branch leaves the function`);
