@@ -109,6 +109,8 @@ function fixupMsg(f: Fixup): hotpatch.Fixup.$Properties {
       return { ...base, importSlot: t.index };
     case 'import-address':
       return { ...base, importAddress: t.index };
+    case 'unwind':
+      return { ...base, unwindOffset: t.offset };
   }
 }
 
@@ -213,6 +215,7 @@ function fixupOf(m: hotpatch.Fixup.$Shape, path: string): Fixup {
   else if (m.target === 'block') target = { kind: 'block', blockId: u32(m.block.blockId), offset: u32(m.block.offset) };
   else if (m.target === 'importSlot') target = { kind: 'import-slot', index: u32(m.importSlot) };
   else if (m.target === 'importAddress') target = { kind: 'import-address', index: u32(m.importAddress) };
+  else if (m.target === 'unwindOffset') target = { kind: 'unwind', offset: u32(m.unwindOffset) };
   else throw new Invalid(`${path} has no target`);
   return { kind, offset: u32(m.offset), target, addend: fromLong(m.addend, false) };
 }

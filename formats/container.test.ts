@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { encodePayload } from './codec.ts';
 import { HEADER_LENGTH, loadPackage, type LoadOptions } from './container.ts';
 import { hotpatch } from './generated/hotpatch.js';
-import type { HotpatchPackage } from './package.ts';
+import { FORMAT_MINOR, type HotpatchPackage } from './package.ts';
 import { fullPackage, minimalPackage } from './testing/sample-packages.ts';
 import { frameWithoutSize, goldenFile, goldenKeys, rleFrame, wrapPayload, wrapRaw } from './testing/wrap.ts';
 import { asRva } from '../common/types.ts';
@@ -46,7 +46,7 @@ describe('loadPackage: header and lengths', () => {
     if (r.ok) return;
     expect(r.error.code).toBe('PKG_VERSION');
     expect(r.error.message).toContain('2.3');
-    expect(r.error.message).toContain('1.0');
+    expect(r.error.message).toContain(`1.${FORMAT_MINOR}`);
     expect(await code(patch(full, 4, [0, 0]), ANY)).toBe('PKG_VERSION');
   });
 

@@ -30,7 +30,7 @@ function bytesJson(b: BlockBytes): Json {
 function fixupJson(f: Fixup): Json {
   const t = f.target;
   const target: Json =
-    t.kind === 'image' ? { image: hex(t.rva) } : t.kind === 'block' ? { block: t.blockId, offset: t.offset } : { [t.kind]: t.index };
+    t.kind === 'image' ? { image: hex(t.rva) } : t.kind === 'block' ? { block: t.blockId, offset: t.offset } : t.kind === 'unwind' ? { unwind: t.offset } : { [t.kind]: t.index };
   return { kind: f.kind, offset: f.offset, target, addend: signedHex(f.addend) };
 }
 

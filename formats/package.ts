@@ -13,7 +13,7 @@ import type { Rva } from '../common/types.ts';
 /** Container format version this code writes and the newest major it reads. */
 export const FORMAT_MAJOR = 1;
 /** Minor version this code writes; minors only add optional fields, so any minor is read. */
-export const FORMAT_MINOR = 0;
+export const FORMAT_MINOR = 1;
 
 /** A range of image RVAs. */
 export interface RvaRange {
@@ -79,7 +79,12 @@ export type FixupTarget =
   | { readonly kind: 'image'; readonly rva: Rva }
   | { readonly kind: 'block'; readonly blockId: number; readonly offset: number }
   | { readonly kind: 'import-slot'; readonly index: number }
-  | { readonly kind: 'import-address'; readonly index: number };
+  | { readonly kind: 'import-address'; readonly index: number }
+  /**
+   * This code block's own unwind info + offset (since 1.1): only in unwind fixups, where
+   * exception-handler tables carried in the unwind blob point at each other.
+   */
+  | { readonly kind: 'unwind'; readonly offset: number };
 
 /**
  * A place the runtime completes. Relative kinds store S + A - P (P = address of the field,

@@ -80,6 +80,10 @@ function checkFixups(fixups: readonly Fixup[], size: number, path: string, ctx: 
       const len = ctx.blocks.get(t.blockId);
       if (len === undefined) fail(`${at}: target block ${t.blockId} does not exist`);
       if (t.offset > len) fail(`${at}: target offset ${t.offset} is past the end of block ${t.blockId} (${len} bytes)`);
+    } else if (t.kind === 'unwind') {
+      // Handler tables in the unwind blob point at each other; nothing else may point there.
+      if (!inUnwind) fail(`${at}: unwind_offset targets belong in unwind fixups only`);
+      if (t.offset > size) fail(`${at}: target unwind offset ${t.offset} is past the end of the ${size}-byte unwind info`);
     } else if (t.index >= ctx.imports) {
       fail(`${at}: import ${t.index} does not exist (${ctx.imports} imports)`);
     }

@@ -20,9 +20,10 @@
 import { ok, type Result } from '../../common/errors.ts';
 import type { PeFile } from '../../runtime/pe/types.ts';
 import { Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind } from 'iced-x86';
-import { describeNew, resolveTarget, type ResolveContext } from '../emit/resolve-target.ts';
+import { describeNew, handlerFieldTarget, resolveHandler, resolveTarget, type ResolveContext } from '../emit/resolve-target.ts';
 import { parseGccLsda } from '../emit/gcc-lsda.ts';
 import { layoutParts } from '../functions/layout-parts.ts';
+import { parseHandlerData } from '../eh/parse-handler-data.ts';
 import type { FunctionInfo } from '../functions/discover-functions.ts';
 import { absTarget, mapImage, relocsIn, sectionAt, type MappedImage, type MappedSection } from '../functions/map-image.ts';
 import { analyzeImage, type DataItem, type ImageAnalysis } from '../match/analyze-image.ts';
@@ -77,6 +78,64 @@ export interface ImageDiff {
   readonly counts: { readonly unchanged: number; readonly changed: number; readonly added: number; readonly removed: number; readonly refused: number };
   /** Status of each new function by index. */
   readonly newStatus: readonly FunctionStatus[];
+  /**
+   * New functions (funclets reached only through exception-handler tables) that the package
+   * carries with their group but does not redirect: recorded as added code.
+   */
+  readonly funcletsWithoutRedirect: ReadonlySet<number>;
+}
+
+/** Groups larger than this are refused rather than carried whole (a filter shared by many). */
+const MAX_EH_GROUP = 64;
+
+/**
+ * Exception-handling groups of NEW: a function with MSVC handler data and the funclets that
+ * data names (connected components, so a funclet shared by two parents joins them), and the
+ * funclets no code references (reached only through handler tables).
+ */
+function ehGroups(m: MatchResult): { groups: number[][]; groupOf: Map<number, number[]>; noRedirect: Set<number> } {
+  const fns = m.new.fns;
+  const parent = new Map<number, number>();
+  const find = (k: number): number => {
+    let r = k;
+    while (parent.get(r) !== undefined && parent.get(r) !== r) r = parent.get(r)!;
+    parent.set(k, r);
+    return r;
+  };
+  const funclets = new Set<number>();
+  for (const f of fns.functions) {
+    for (const rf of f.pdata) {
+      const hd = parseHandlerData(m.new.img, fns, f, rf);
+      if (hd?.kind !== 'msvc') continue;
+      for (const e of hd.data.funclets) {
+        const g = fns.containing(e);
+        if (g === undefined || g === f) continue;
+        funclets.add(g.index);
+        if (!parent.has(f.index)) parent.set(f.index, f.index);
+        if (!parent.has(g.index)) parent.set(g.index, g.index);
+        parent.set(find(g.index), find(f.index));
+      }
+    }
+  }
+  const byRoot = new Map<number, number[]>();
+  for (const k of parent.keys()) {
+    const r = find(k);
+    const list = byRoot.get(r) ?? [];
+    list.push(k);
+    byRoot.set(r, list);
+  }
+  const groups = [...byRoot.values()].map((g) => g.sort((a, b) => a - b));
+  const groupOf = new Map<number, number[]>();
+  for (const g of groups) for (const k of g) groupOf.set(k, g);
+  const referenced = new Set<number>();
+  for (const f of fns.functions) {
+    for (const r of f.decoded.refs) {
+      const g = fns.containing(r.target);
+      if (g !== undefined && g !== f && funclets.has(g.index)) referenced.add(g.index);
+    }
+  }
+  const noRedirect = new Set([...funclets].filter((k) => !referenced.has(k)));
+  return { groups, groupOf, noRedirect };
 }
 
 /** A parsed PE file with its bytes. */
@@ -117,10 +176,24 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
     return m.oldNorm.functionForm(oldFns[o]!, 'exact') === m.newNorm.functionForm(f, 'exact') ? 'unchanged' : 'changed';
   });
   const why = new Map<number, string>();
+  const eh = ehGroups(m);
   // A function that jumps into the body (not the entry) of a changed function must move with
   // it: the old body it jumps into stays old code (gcc's foo.cold parts jump back into foo).
+  // A parent and its funclets (catch blocks, cleanups, filters run on the parent's frame, and
+  // share its handler tables) move together too: new tables with old funclets, or a new
+  // funclet on an old parent's frame, is a mixed state nobody compiled.
   for (let again = true; again; ) {
     again = false;
+    for (const g of eh.groups) {
+      const moved = g.find((k) => status[k] !== 'unchanged');
+      if (moved === undefined) continue;
+      for (const k of g) {
+        if (status[k] !== 'unchanged') continue;
+        status[k] = 'changed';
+        why.set(k, `carried with ${describeNew(m, newFns[moved]!.entry)}: same exception-handling group (parent and funclets travel together)`);
+        again = true;
+      }
+    }
     for (const f of newFns) {
       if (status[f.index] !== 'unchanged') continue;
       for (const r of f.decoded.refs) {
@@ -188,8 +261,14 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
     const st = status[f.index]!;
     if ((st !== 'changed' && st !== 'added') || reasons.has(f.index)) return;
     const o = m.fnNewToOld[f.index]!;
-    let reason = touchesBadGlobal(f) ?? emissionProblem(ctx, f, okItems);
-    if (reason === null && o >= 0 && !redirects.has(f.index)) {
+    const group = eh.groupOf.get(f.index);
+    const refusedMate = group?.find((k) => k !== f.index && reasons.has(k));
+    let reason = refusedMate !== undefined ? `its exception-handling group member ${describeNew(m, newFns[refusedMate]!.entry)} is refused (${reasons.get(refusedMate)})` : null;
+    if (reason === null && group !== undefined && group.length > MAX_EH_GROUP) reason = `exception-handling group of ${group.length} functions (shared funclets) is too large to carry together`;
+    reason ??= touchesBadGlobal(f) ?? emissionProblem(ctx, f, okItems);
+    // A funclet only the handler tables reach keeps no redirect: old frames keep their old
+    // funclets, the new tables reach the new ones.
+    if (reason === null && o >= 0 && !redirects.has(f.index) && !eh.noRedirect.has(f.index)) {
       const r = planRedirect(m.old, oldFns[o]!, reservedSites);
       if (typeof r === 'string') reason = r;
       else redirects.set(f.index, r);
@@ -199,6 +278,7 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
       emitted.delete(f.index);
       okItems.clear();
       for (const k of referrers.get(f.index) ?? []) queue.push(k);
+      for (const k of group ?? []) if (k !== f.index) queue.push(k);
     }
   };
   const queue: number[] = [];
@@ -260,7 +340,7 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
     removed: functions.filter((f) => f.status === 'removed').length,
     refused,
   };
-  return { match: m, functions, data, hotpatchable: refused === 0, counts, newStatus: status };
+  return { match: m, functions, data, hotpatchable: refused === 0, counts, newStatus: status, funcletsWithoutRedirect: eh.noRedirect };
 }
 
 /** Total bytes of a function's ranges. */
@@ -366,10 +446,24 @@ function refsProblem(ctx: ResolveContext, f: FunctionInfo): string | null {
     if ((u.flags & UNW_FLAG_CHAININFO) !== 0) return 'chained unwind info (split function) is not carried';
     if ((u.flags & (UNW_FLAG_EHANDLER | UNW_FLAG_UHANDLER)) !== 0) {
       if (u.handler === null) return 'exception handler RVA missing in unwind info';
-      const h = resolveTarget(ctx, u.handler as number, null);
+      const h = resolveHandler(ctx, u.handler as number);
       if (!h.ok) return `exception handler: ${h.reason}`;
+      const hd = parseHandlerData(m.new.img, m.new.fns, f, rf);
+      if (hd?.kind === 'refused') return hd.reason;
+      if (hd?.kind === 'msvc') {
+        // Every field must resolve as the emitter will resolve it (structures are copied).
+        const structAt = new Map(hd.data.structures.map((st) => [`${st.rva}:${st.length}`, 0] as const));
+        const offsets = layoutRanges(f);
+        for (const st of [hd.data.inline, ...hd.data.structures]) {
+          for (const fld of st.fields) {
+            const r = handlerFieldTarget(ctx, f, offsets, 0, hd.data, fld, structAt);
+            if (!r.ok) return `exception handler data (${hd.data.form}) at 0x${(st.rva + fld.offset).toString(16)}: ${r.reason}`;
+          }
+        }
+        continue;
+      }
       const lsda = parseGccLsda(m.new.img.image, (rf.unwindInfoAddress as number) + u.size, (rf.endAddress as number) - (rf.beginAddress as number));
-      if (lsda === null) return 'exception handler data is not a GCC LSDA this compiler can carry (MSVC C++/SEH scope tables are not supported)';
+      if (lsda === null) return `exception handler data is not a GCC LSDA this compiler can carry, and ${hd?.why ?? 'the handler is not an MSVC one'}`;
       for (const t of lsda.typeRefs) {
         const r = resolveTarget(ctx, t.target, null);
         if (!r.ok) return `exception type table: ${r.reason}`;

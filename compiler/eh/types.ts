@@ -51,3 +51,35 @@ export interface ParsedHandlerData {
    */
   readonly funclets: readonly number[];
 }
+
+/** One contiguous code range of a function, [start, end) in RVAs. */
+export interface HandlerRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * What a parser needs to know about the image and the function the data belongs to. Every
+ * parser gets the same context (compiler/eh/parse-handler-data.ts builds it), so the
+ * dispatcher treats all forms alike.
+ */
+export interface HandlerDataContext {
+  /** The image as the loader lays it out (bytes at their RVAs). */
+  readonly image: Uint8Array;
+  /** BeginAddress of the RUNTIME_FUNCTION whose UNWIND_INFO holds the data. */
+  readonly functionStart: number;
+  /** The owning function's code ranges (main body first). */
+  readonly ranges: readonly HandlerRange[];
+  /** True when `rva` is the BeginAddress of a .pdata entry (funclets and filters must be). */
+  readonly isFunctionStart: (rva: number) => boolean;
+  /** True when `rva` lies in an executable section. */
+  readonly isCode: (rva: number) => boolean;
+  /** True when `rva` lies in a section that is not executable (TypeDescriptors). */
+  readonly isData: (rva: number) => boolean;
+}
+
+/**
+ * Parses the handler data starting at `dataRva` (the byte after the handler RVA) as `form`.
+ * Garbage gives an error value naming what failed, never a throw.
+ */
+export type HandlerParser = (ctx: HandlerDataContext, dataRva: number, form: HandlerForm) => import('../../common/errors.ts').Result<ParsedHandlerData>;

@@ -20,7 +20,9 @@ import { layoutParts } from '../functions/layout-parts.ts';
 import { absTarget, relocsIn, type MappedImage } from '../functions/map-image.ts';
 import type { DataItem } from '../match/analyze-image.ts';
 import { parseGccLsda } from './gcc-lsda.ts';
-import { describeNew, offsetInFunction, resolveTarget, type ResolveContext } from './resolve-target.ts';
+import { handlerFields, parseHandlerData } from '../eh/parse-handler-data.ts';
+import type { HandlerStructure, ParsedHandlerData } from '../eh/types.ts';
+import { describeNew, handlerFieldTarget, offsetInFunction, resolveHandler, resolveTarget, type ResolveContext } from './resolve-target.ts';
 
 /** Build parameters that change what the package holds. */
 export interface EmitOptions {
@@ -141,6 +143,9 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
     for (const r of f.decoded.refs) visitTarget(r.target, itemWork);
     for (const rf of f.pdata) {
       if (rf.unwind?.handler !== null && rf.unwind?.handler !== undefined) visitTarget(rf.unwind.handler as number, itemWork);
+      // MSVC handler data reaches funclets, filters and other functions' code.
+      const hd = parseHandlerData(m.new.img, m.new.fns, f, rf);
+      if (hd?.kind === 'msvc') for (const x of handlerFields(hd.data)) if (x.field.role !== 'table') visitTarget(x.field.target, itemWork);
     }
     while (itemWork.length > 0) {
       const item = itemWork.pop()!;
@@ -248,17 +253,20 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
       }
     }
     codeBlocks.push({ ...block, bytes });
+    // A funclet reached only through handler tables is new code for the new tables: the old
+    // one stays for old frames, so it is recorded as added and not redirected.
+    const redirected = of !== null && !diff.funcletsWithoutRedirect.has(f.index);
     records.push({
       name: f.name ?? of?.name ?? null,
-      oldRva: of === null ? null : asRva(of.entry),
+      oldRva: redirected ? asRva(of.entry) : null,
       newRva: asRva(f.entry),
-      status: c.status === 'changed' ? 'changed' : 'added',
-      oldSize: of === null ? 0 : of.ranges.reduce((s, r) => s + r.end - r.start, 0),
+      status: redirected ? 'changed' : 'added',
+      oldSize: redirected ? of.ranges.reduce((s, r) => s + r.end - r.start, 0) : 0,
       newSize: f.ranges.reduce((s, r) => s + r.end - r.start, 0),
       blockId: blockOf.get(f.index)!,
       blockOffset: 0,
     });
-    if (of !== null) {
+    if (redirected) {
       const plan = c.redirect;
       if (plan === null) return failPass(currentCarrier, 'BUILD_INTERNAL', `no redirect plan for changed ${describeNew(m, f.entry)}`);
       const img = m.old.img.image;
@@ -466,9 +474,14 @@ export function emitFunction(ctx: ResolveContext, f: FunctionInfo, offsets: read
   }
 
   // Unwind data: every .pdata entry of the function, UNWIND_INFO copied with its handler data.
+  // MSVC handler data (GS, scope tables, FuncInfo) is copied inline after its UNWIND_INFO, and
+  // its out-of-line structures after all the UNWIND_INFOs of the block; every RVA field is an
+  // addr32nb fixup: `table` at its copy (an unwind target), `code` at this block (the function
+  // keeps its layout), anything else where resolveTarget says.
   const runtimeFunctions: RuntimeFunction[] = [];
-  const infos: Uint8Array[] = [];
+  const infos: Array<{ readonly at: number; readonly bytes: Uint8Array }> = [];
   const unwindFixups: Fixup[] = [];
+  const pendingEh: Array<{ readonly inlineAt: number; readonly data: ParsedHandlerData }> = [];
   let infoLen = 0;
   for (const rf of f.pdata) {
     const u = rf.unwind;
@@ -480,42 +493,82 @@ export function emitFunction(ctx: ResolveContext, f: FunctionInfo, offsets: read
     let len = u.size;
     const hasHandler = (u.flags & (UNW_FLAG_EHANDLER | UNW_FLAG_UHANDLER)) !== 0;
     let lsda: ReturnType<typeof parseGccLsda> = null;
+    let eh: ParsedHandlerData | null = null;
     if (hasHandler) {
       if (u.handler === null) return err('BUILD_UNSUPPORTED', `${describeNew(m, f.entry)}: handler RVA missing`);
-      const fnLen = (rf.endAddress as number) - (rf.beginAddress as number);
-      lsda = parseGccLsda(img.image, uStart + u.size, fnLen);
-      if (lsda === null) return err('BUILD_UNSUPPORTED', `${describeNew(m, f.entry)}: exception handler data is not a GCC LSDA this compiler can carry`);
-      len += lsda.length;
+      const hd = parseHandlerData(img, m.new.fns, f, rf);
+      if (hd?.kind === 'refused') return err('BUILD_UNSUPPORTED', `${describeNew(m, f.entry)}: ${hd.reason}`);
+      if (hd?.kind === 'msvc') {
+        eh = hd.data;
+        if (eh.inline.rva !== uStart + u.size) return err('BUILD_INTERNAL', `${describeNew(m, f.entry)}: handler data does not follow its UNWIND_INFO`);
+        len += eh.inline.length;
+      } else {
+        const fnLen = (rf.endAddress as number) - (rf.beginAddress as number);
+        lsda = parseGccLsda(img.image, uStart + u.size, fnLen);
+        if (lsda === null) return err('BUILD_UNSUPPORTED', `${describeNew(m, f.entry)}: exception handler data is not a GCC LSDA this compiler can carry, and ${hd?.kind === 'other' ? hd.why : 'no MSVC form'}`);
+        len += lsda.length;
+      }
     }
     const info = img.image.slice(uStart, uStart + len);
     if (hasHandler) {
-      const h = resolveTarget(ctx, u.handler as number, null);
+      const h = resolveHandler(ctx, u.handler as number);
       if (!h.ok) return err('BUILD_UNRESOLVED', `${describeNew(m, f.entry)} exception handler: ${h.reason}`);
       unwindFixups.push({ kind: 'addr32nb', offset: infoOff + u.size - 4, target: h.target, addend: 0n });
       info.fill(0, u.size - 4, u.size);
-      for (const t of lsda!.typeRefs) {
+      for (const t of lsda?.typeRefs ?? []) {
         const res = resolveTarget(ctx, t.target, null);
         if (!res.ok) return err('BUILD_UNRESOLVED', `${describeNew(m, f.entry)} exception type table: ${res.reason}`);
         unwindFixups.push({ kind: 'rel32', offset: infoOff + u.size + t.offset, target: res.target, addend: 0n });
         info.fill(0, u.size + t.offset, u.size + t.offset + 4);
       }
+      if (eh !== null) pendingEh.push({ inlineAt: infoOff + u.size, data: eh });
     }
-    infos.push(info);
+    infos.push({ at: infoOff, bytes: info });
     const ri = f.ranges.findIndex((r) => r.start === (rf.beginAddress as number));
     if (ri < 0) return err('BUILD_INTERNAL', `${describeNew(m, f.entry)}: .pdata entry does not start a range`);
     runtimeFunctions.push({ beginOffset: offsets[ri]!, endOffset: offsets[ri]! + ((rf.endAddress as number) - (rf.beginAddress as number)), unwindInfoOffset: infoOff });
     infoLen += len;
   }
+  // Out-of-line handler structures, once per block (a function's .pdata entries may share them).
+  const structAt = new Map<string, number>();
+  for (const p of pendingEh) {
+    for (const st of p.data.structures) {
+      const key = `${st.rva}:${st.length}`;
+      if (structAt.has(key)) continue;
+      infoLen = (infoLen + 3) & ~3;
+      structAt.set(key, infoLen);
+      infos.push({ at: infoLen, bytes: img.image.slice(st.rva, st.rva + st.length) });
+      infoLen += st.length;
+    }
+  }
+  let blob = new Uint8Array(infoLen);
+  for (const info of infos) blob.set(info.bytes, info.at);
+  for (const p of pendingEh) {
+    const place = (st: HandlerStructure, at: number): Result<void> => {
+      for (const fld of st.fields) {
+        const fo = at + fld.offset;
+        const t = handlerFieldTarget(ctx, f, offsets, id, p.data, fld, structAt);
+        if (!t.ok) return err('BUILD_UNRESOLVED', `${describeNew(m, f.entry)} exception handler data (${p.data.form}) at 0x${(st.rva + fld.offset).toString(16)}: ${t.reason}`);
+        unwindFixups.push({ kind: 'addr32nb', offset: fo, target: t.target, addend: 0n });
+        blob.fill(0, fo, fo + 4);
+      }
+      return ok(undefined);
+    };
+    const r = place(p.data.inline, p.inlineAt);
+    if (!r.ok) return r;
+    for (const st of p.data.structures) {
+      const at = structAt.get(`${st.rva}:${st.length}`)!;
+      // A structure shared by two entries is patched once.
+      if (pendingEh.find((q) => q.data.structures.some((x) => x.rva === st.rva && x.length === st.length)) !== p) continue;
+      const rs = place(st, at);
+      if (!rs.ok) return rs;
+    }
+  }
   let unwind: CodeBlock['unwind'] = null;
   if (runtimeFunctions.length > 0) {
-    const blob = new Uint8Array(infoLen);
-    let o = 0;
-    for (const info of infos) {
-      o = (o + 3) & ~3;
-      blob.set(info, o);
-      o += info.length;
-    }
+    if (blob.length === 0) blob = new Uint8Array(4);
     unwind = { runtimeFunctions, unwindInfo: blob, unwindFixups };
   }
   return ok({ bytes, block: { id, alignment: 16, bytes: { kind: 'literal', bytes }, fixups, unwind } });
 }
+

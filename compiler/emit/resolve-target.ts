@@ -11,6 +11,7 @@ import type { FunctionInfo } from '../functions/discover-functions.ts';
 import type { DataItem } from '../match/analyze-image.ts';
 import { absTarget, relocsIn } from '../functions/map-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
+import type { HandlerRvaField, ParsedHandlerData } from '../eh/types.ts';
 
 /** What the emitter does with each new function. */
 export type EmitRole = 'old' | 'emit';
@@ -260,4 +261,70 @@ function keepsEnds(m: MatchResult, item: DataItem, old: DataItem): boolean {
   if (good) for (const k of visited) cache.set(k, true);
   else cache.set(top, false);
   return good;
+}
+
+/**
+ * Where one RVA field of carried handler data must point: `table` at the copy of the
+ * structure it names (in this block's unwind info), `code` at the same place in this block
+ * (an address in the function, or its end) or in the function it lies in, `function` and
+ * `data` where any reference to them goes.
+ */
+export function handlerFieldTarget(
+  ctx: ResolveContext,
+  f: FunctionInfo,
+  offsets: readonly number[],
+  id: number,
+  data: ParsedHandlerData,
+  fld: HandlerRvaField,
+  structAt: ReadonlyMap<string, number>,
+): Resolved {
+  const t = fld.target;
+  if (fld.role === 'table') {
+    const st = data.structures.find((s) => s.rva === t) ?? data.structures.find((s) => t >= s.rva && t < s.rva + s.length);
+    const at = st === undefined ? undefined : structAt.get(`${st.rva}:${st.length}`);
+    if (st === undefined || at === undefined) return { ok: false, reason: `table field points at 0x${t.toString(16)}, which is no structure of the handler data` };
+    return { ok: true, target: { kind: 'unwind', offset: at + (t - st.rva) } };
+  }
+  if (fld.role === 'code') {
+    const inside = offsetInFunction(f, offsets, t);
+    if (inside !== null) return { ok: true, target: { kind: 'block', blockId: id, offset: inside } };
+    // One past the end (a scope's EndAddress) is the end of the copied range.
+    const i = f.ranges.findIndex((r) => r.end === t);
+    if (i >= 0) return { ok: true, target: { kind: 'block', blockId: id, offset: offsets[i]! + (t - f.ranges[i]!.start) } };
+    if (ctx.m.new.fns.containing(t) === undefined) return { ok: false, reason: `code address 0x${t.toString(16)} is in no function` };
+  }
+  return resolveTarget(ctx, t, fld.role === 'code' ? f : null);
+}
+
+const thunkCache = new WeakMap<MatchResult, Map<string, number>>();
+
+/**
+ * Where an UNWIND_INFO's handler RVA must point in patched OLD. A handler reached through an
+ * import thunk (`jmp [__imp___CxxFrameHandler3]`, which no function owns) goes to OLD's thunk
+ * for the same import; anything else resolves as a reference would.
+ */
+export function resolveHandler(ctx: ResolveContext, h: number): Resolved {
+  const m = ctx.m;
+  const n = m.new.img;
+  const slot = n.image[h] === 0xff && n.image[h + 1] === 0x25 && h + 6 <= n.image.length ? h + 6 + new DataView(n.image.buffer, n.image.byteOffset).getInt32(h + 2, true) : -1;
+  const imp = slot < 0 || m.new.fns.containing(h) !== undefined ? undefined : n.iat.get(slot);
+  if (imp === undefined) return resolveTarget(ctx, h, null);
+  let thunks = thunkCache.get(m);
+  if (thunks === undefined) {
+    thunks = new Map();
+    const o = m.old.img;
+    const dv = new DataView(o.image.buffer, o.image.byteOffset);
+    for (const s of o.sections) {
+      if (!s.executable) continue;
+      for (let k = s.rva; k + 6 <= s.rva + s.size && k + 6 <= o.image.length; k++) {
+        if (o.image[k] !== 0xff || o.image[k + 1] !== 0x25) continue;
+        const oi = o.iat.get(k + 6 + dv.getInt32(k + 2, true));
+        if (oi !== undefined && m.old.fns.containing(k) === undefined && !thunks.has(`${oi.dll}!${oi.symbol}`)) thunks.set(`${oi.dll}!${oi.symbol}`, k);
+      }
+    }
+    thunkCache.set(m, thunks);
+  }
+  const at = thunks.get(`${imp.dll}!${imp.symbol}`);
+  if (at === undefined) return fail(`handler ${imp.symbol} is reached through an import thunk OLD does not have`);
+  return { ok: true, target: { kind: 'image', rva: asRva(at) } };
 }

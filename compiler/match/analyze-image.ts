@@ -7,6 +7,7 @@
 import { ok, type Result } from '../../common/errors.ts';
 import type { JumpTable } from '../disasm/decode-function.ts';
 import { parseGccLsda } from '../emit/gcc-lsda.ts';
+import { handlerFields, parseHandlerData } from '../eh/parse-handler-data.ts';
 import { discoverFunctions, type FunctionInfo, type FunctionTable } from '../functions/discover-functions.ts';
 import { absTarget, lowerBound, sectionAt, type MappedImage, type MappedSection } from '../functions/map-image.ts';
 import { DirectoryIndex } from '../../runtime/pe/types.ts';
@@ -102,6 +103,12 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
     for (const rf of f.pdata) {
       const u = rf.unwind;
       if (u === null || (u.flags & 3) === 0) continue;
+      // MSVC handler data: the TypeDescriptors catch clauses name are data items.
+      const hd = parseHandlerData(img, fns, f, rf);
+      if (hd?.kind === 'msvc') {
+        for (const x of handlerFields(hd.data)) if (x.field.role === 'data') addStart(x.field.target);
+        continue;
+      }
       const lsda = parseGccLsda(img.image, (rf.unwindInfoAddress as number) + u.size, (rf.endAddress as number) - (rf.beginAddress as number));
       for (const t of lsda?.typeRefs ?? []) addStart(t.target);
     }

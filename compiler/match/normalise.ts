@@ -12,6 +12,8 @@ import type { Reference } from '../disasm/decode-function.ts';
 import type { FunctionInfo } from '../functions/discover-functions.ts';
 import { absTarget, relocsIn } from '../functions/map-image.ts';
 import { parseGccLsda } from '../emit/gcc-lsda.ts';
+import { parseHandlerData } from '../eh/parse-handler-data.ts';
+import type { ParsedHandlerData } from '../eh/types.ts';
 import type { DataItem, ImageAnalysis } from './analyze-image.ts';
 
 /** Which image a token is computed for. */
@@ -158,8 +160,10 @@ export class Normaliser {
       let extra = '';
       if (hasHandler && u.handler !== null) {
         extra = `|h${this.targetToken(f, u.handler as number, mode)}`;
-        const lsda = parseGccLsda(img, at + u.size, (rf.endAddress as number) - (rf.beginAddress as number));
-        if (lsda !== null) {
+        const hd = parseHandlerData(this.a.img, this.a.fns, f, rf);
+        const lsda = hd?.kind === 'msvc' ? null : parseGccLsda(img, at + u.size, (rf.endAddress as number) - (rf.beginAddress as number));
+        if (hd?.kind === 'msvc') extra += this.handlerDataForm(f, hd.data, mode);
+        else if (lsda !== null) {
           const bytes = img.slice(at + u.size, at + u.size + lsda.length);
           for (const t of lsda.typeRefs) bytes.fill(0, t.offset, t.offset + 4);
           extra += `|l${latin1(bytes)}${lsda.typeRefs.map((t) => `|t${this.targetToken(null, t.target, mode)}`).join('')}`;
@@ -176,6 +180,35 @@ export class Normaliser {
     }
     if (d.problems.length > 0) parts.push(`p${d.problems.length}`);
     return parts.join('\n');
+  }
+
+  /**
+   * MSVC handler data (inline bytes and every structure) with RVA fields zeroed and replaced
+   * by tokens: a structure by its index, an address in the function by range and offset, a
+   * funclet or type by what it is. So a layout shift changes nothing and a changed catch
+   * clause, state map or scope does.
+   */
+  private handlerDataForm(f: FunctionInfo, d: ParsedHandlerData, mode: Mode): string {
+    const img = this.a.img.image;
+    const parts: string[] = [`|${d.form}`];
+    for (const st of [d.inline, ...d.structures]) {
+      const bytes = img.slice(st.rva, st.rva + st.length);
+      let toks = '';
+      for (const fld of st.fields) {
+        bytes.fill(0, fld.offset, fld.offset + 4);
+        const t = fld.target;
+        if (fld.role === 'table') {
+          const k = d.structures.findIndex((x) => x.rva === t);
+          const j = k >= 0 ? k : d.structures.findIndex((x) => t >= x.rva && t < x.rva + x.length);
+          toks += `|T${j}+${j < 0 ? '?' : t - d.structures[j]!.rva}`;
+          continue;
+        }
+        const end = fld.role === 'code' && f.ranges.every((r) => t < r.start || t >= r.end) ? f.ranges.findIndex((r) => r.end === t) : -1;
+        toks += end >= 0 ? `|E${end}` : `|${fld.role[0]}${this.targetToken(fld.role === 'data' ? null : f, t, mode)}`;
+      }
+      parts.push(`${st.length}:${latin1(bytes)}${toks}`);
+    }
+    return parts.join('\u0102');
   }
 
   /** Token for where reference `r` of function `f` points. */

@@ -18,6 +18,8 @@ import { layoutRanges } from '../diff/diff-images.ts';
 import type { FunctionInfo } from '../functions/discover-functions.ts';
 import { absTarget, relocsIn } from '../functions/map-image.ts';
 import { parseGccLsda } from '../emit/gcc-lsda.ts';
+import { parseHandlerData } from '../eh/parse-handler-data.ts';
+import type { HandlerRvaField, HandlerStructure, ParsedHandlerData } from '../eh/types.ts';
 import { stringExtent } from '../match/normalise.ts';
 
 /** Where the paper apply puts things (defaults are arbitrary, deliberately not the preferred base). */
@@ -110,8 +112,11 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
   let unwindAt = at + BigInt(8 * pkg.imports.length);
   const importAddr = pkg.imports.map((_, i) => FAKE_IMPORTS + BigInt(0x100 * i));
   const unwindBase = regionBase < B ? regionBase : B;
-  const resolveS = (t: Fixup['target']): bigint | null => {
+  // `infoAddr`: where the unwind info a fixup sits in is placed (null outside unwind data).
+  const resolveS = (t: Fixup['target'], infoAddr: bigint | null, infoLen: number): bigint | null => {
     switch (t.kind) {
+      case 'unwind':
+        return infoAddr === null || t.offset > infoLen ? null : infoAddr + BigInt(t.offset);
       case 'image':
         return B + BigInt(t.rva as number);
       case 'block': {
@@ -124,8 +129,8 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
         return importAddr[t.index] ?? null;
     }
   };
-  const applyFix = (bytes: Uint8Array, P0: bigint, f: Fixup, what: string): Result<bigint> => {
-    const S = resolveS(f.target);
+  const applyFix = (bytes: Uint8Array, P0: bigint, f: Fixup, what: string, inUnwind = false): Result<bigint> => {
+    const S = resolveS(f.target, inUnwind ? P0 : null, bytes.length);
     if (S === null) return fail(`${what}: fixup target does not exist`);
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const P = P0 + BigInt(f.offset);
@@ -352,6 +357,21 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
     return ok(undefined);
   };
 
+  /** Import thunk `jmp [slot]` at `rva` of `img`: the import it jumps to, or undefined. */
+  const thunkImport = (img: typeof oldImg, rva: number): string | undefined => {
+    if (img.image[rva] !== 0xff || img.image[rva + 1] !== 0x25 || rva + 6 > img.image.length) return undefined;
+    const imp = img.iat.get(rva + 6 + new DataView(img.image.buffer, img.image.byteOffset).getInt32(rva + 2, true));
+    return imp === undefined ? undefined : `${imp.dll}!${imp.symbol}`;
+  };
+  /** A handler RVA: an import thunk no function owns reaches an OLD thunk of the same import. */
+  const checkHandler = (t: number, A: bigint, what: string): Result<void> => {
+    const ni = m.new.fns.containing(t) === undefined ? thunkImport(newImg, t) : undefined;
+    if (ni === undefined) return checkTarget(t, A, what);
+    const rva = A - B;
+    if (rva < 0n || rva >= BigInt(oldImg.image.length)) return fail(`${what}: does not reach OLD`);
+    return thunkImport(oldImg, Number(rva)) === ni ? ok(undefined) : fail(`${what}: does not reach an OLD thunk of ${ni}`);
+  };
+
   // 3. Every carried function, instruction for instruction.
   let instructions = 0;
   let references = 0;
@@ -449,33 +469,104 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
         unwindAt += BigInt(info.length);
         const fixAt = new Map<number, bigint>();
         for (const f of u.unwindFixups) {
-          const r = applyFix(info, infoAddr, f, `${name} unwind`);
+          const r = applyFix(info, infoAddr, f, `${name} unwind`, true);
           if (!r.ok) return r;
           fixAt.set(f.offset, r.value);
         }
+        // Handler data fields hold addr32nb values: read them back as the runtime would
+        // (unwind base + value) and prove each reaches what NEW's field reaches.
+        const ehPlaced = new Map<string, number>();
+        const ehWork: Array<[HandlerStructure, number]> = [];
+        let ehData: ParsedHandlerData | null = null;
+        const checkEhField = (hf: HandlerRvaField, at: number): Result<void> => {
+          if (at + 4 > info.length) return fail(`${name}: handler field at +${at} is outside the unwind info`);
+          const A = unwindBase + BigInt(new DataView(info.buffer, info.byteOffset).getUint32(at, true));
+          const what = `${name} handler data field (${hf.role} 0x${hf.target.toString(16)})`;
+          if (!fixAt.has(at)) return fail(`${what}: has no fixup`);
+          const t = hf.target;
+          if (hf.role === 'table') {
+            const d = ehData!;
+            const st = d.structures.find((x) => x.rva === t) ?? d.structures.find((x) => t >= x.rva && t < x.rva + x.length);
+            if (st === undefined) return fail(`${what}: NEW names no structure there`);
+            const start = A - BigInt(t - st.rva);
+            if (start < infoAddr || start + BigInt(st.length) > infoAddr + BigInt(info.length)) return fail(`${what}: the copy is not inside the block's unwind info`);
+            const off = Number(start - infoAddr);
+            const key = `${st.rva}:${st.length}`;
+            const before = ehPlaced.get(key);
+            if (before === undefined) {
+              ehPlaced.set(key, off);
+              ehWork.push([st, off]);
+            } else if (before !== off) return fail(`${what}: the structure at 0x${st.rva.toString(16)} has two copies`);
+            return ok(undefined);
+          }
+          if (hf.role === 'code') {
+            // An address of this function (or its end) is the same place in the carried body.
+            const o = off(t);
+            if (o >= 0) return A === block.addr + BigInt(o) ? ok(undefined) : fail(`${what}: does not reach the same place in the carried body`);
+            const ri = fn.ranges.findIndex((r) => r.end === t);
+            if (ri >= 0) return A === addr + BigInt(offsets[ri]! + (t - fn.ranges[ri]!.start)) ? ok(undefined) : fail(`${what}: does not reach the end of the carried range`);
+          }
+          return checkTarget(t, A, what);
+        };
         for (let i = 0; i < fn.pdata.length; i++) {
           const rf = fn.pdata[i]!;
           const e = u.runtimeFunctions[i]!;
+          {
+            const uw0 = rf.unwind;
+            const hd0 = uw0 !== null && (uw0.flags & 3) !== 0 ? parseHandlerData(newImg, m.new.fns, fn, rf) : null;
+            ehData = hd0?.kind === 'msvc' ? hd0.data : null;
+          }
           const ri = fn.ranges.findIndex((r) => r.start === (rf.beginAddress as number));
           if (ri < 0 || e.beginOffset !== base + offsets[ri]! || e.endOffset - e.beginOffset !== (rf.endAddress as number) - (rf.beginAddress as number)) return fail(`${name}: RUNTIME_FUNCTION ${i} does not cover the carried range`);
           const uw = rf.unwind!;
-          const lsda = (uw.flags & 3) !== 0 ? parseGccLsda(newImg.image, (rf.unwindInfoAddress as number) + uw.size, (rf.endAddress as number) - (rf.beginAddress as number)) : null;
-          const len = uw.size + (lsda?.length ?? 0);
+          const hd = (uw.flags & 3) !== 0 ? parseHandlerData(newImg, m.new.fns, fn, rf) : null;
+          if (hd?.kind === 'refused') return fail(`${name}: carries handler data this compiler refuses (${hd.reason})`);
+          const eh = hd?.kind === 'msvc' ? hd.data : null;
+          const lsda = (uw.flags & 3) !== 0 && eh === null ? parseGccLsda(newImg.image, (rf.unwindInfoAddress as number) + uw.size, (rf.endAddress as number) - (rf.beginAddress as number)) : null;
+          if ((uw.flags & 3) !== 0 && eh === null && lsda === null) return fail(`${name}: carries handler data that is neither MSVC nor a GCC LSDA`);
+          const len = uw.size + (eh?.inline.length ?? lsda?.length ?? 0);
           const want = newImg.image.subarray(rf.unwindInfoAddress as number, (rf.unwindInfoAddress as number) + len);
           const fields = new Map<number, number>();
           if ((uw.flags & 3) !== 0) fields.set(uw.size - 4, uw.handler as number);
           for (const t of lsda?.typeRefs ?? []) fields.set(uw.size + t.offset, t.target);
+          const ehFields = new Map<number, HandlerRvaField>();
+          for (const x of eh?.inline.fields ?? []) ehFields.set(uw.size + x.offset, x);
+          if (e.unwindInfoOffset + len > info.length) return fail(`${name}: UNWIND_INFO ${i} runs past the unwind info`);
           for (let k = 0; k < len; k++) {
+            const hf = ehFields.get(k);
+            if (hf !== undefined) {
+              const rr = checkEhField(hf, e.unwindInfoOffset + k);
+              if (!rr.ok) return rr;
+              k += 3;
+              continue;
+            }
             const tgt = fields.get(k);
             if (tgt !== undefined) {
               const S = fixAt.get(e.unwindInfoOffset + k);
               if (S === undefined) return fail(`${name}: unwind field at +${k} has no fixup`);
-              const rr = checkTarget(tgt, S, `${name} unwind field +${k}`);
+              const rr = k === uw.size - 4 ? checkHandler(tgt, S, `${name} exception handler`) : checkTarget(tgt, S, `${name} unwind field +${k}`);
               if (!rr.ok) return rr;
               k += 3;
               continue;
             }
             if (info[e.unwindInfoOffset + k] !== want[k]) return fail(`${name}: UNWIND_INFO byte ${k} differs from NEW`);
+          }
+          // The handler's structures: each NEW structure has one copy in this unwind info,
+          // found through the fields that name it, equal to NEW outside its fields.
+          while (ehWork.length > 0) {
+            const [st, at] = ehWork.pop()!;
+            const nb = newImg.image.subarray(st.rva, st.rva + st.length);
+            const byOff = new Map(st.fields.map((x) => [x.offset, x] as const));
+            for (let k = 0; k < st.length; k++) {
+              const hf = byOff.get(k);
+              if (hf !== undefined) {
+                const rr = checkEhField(hf, at + k);
+                if (!rr.ok) return rr;
+                k += 3;
+                continue;
+              }
+              if (info[at + k] !== nb[k]) return fail(`${name}: byte ${k} of the handler structure at 0x${st.rva.toString(16)} (${eh!.form}) differs from NEW`);
+            }
           }
           unwindEntries++;
         }

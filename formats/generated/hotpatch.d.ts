@@ -770,11 +770,14 @@ export namespace hotpatch {
         /** Fixup importAddress. */
         importAddress?: (number|null);
 
+        /** Fixup unwindOffset. */
+        unwindOffset?: (number|null);
+
         /** Fixup addend. */
         addend: Long;
 
         /** Fixup target. */
-        target?: ("imageRva"|"block"|"importSlot"|"importAddress");
+        target?: ("imageRva"|"block"|"importSlot"|"importAddress"|"unwindOffset");
 
         /**
          * Encodes the specified Fixup message. Does not implicitly {@link hotpatch.Fixup.verify|verify} messages.
@@ -818,11 +821,14 @@ export namespace hotpatch {
             /** Fixup importAddress */
             importAddress?: (number|null);
 
+            /** Fixup unwindOffset */
+            unwindOffset?: (number|null);
+
             /** Fixup addend */
             addend?: (Long|null);
 
             /** Fixup target */
-            target?: ("imageRva"|"block"|"importSlot"|"importAddress");
+            target?: ("imageRva"|"block"|"importSlot"|"importAddress"|"unwindOffset");
 
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
@@ -836,10 +842,11 @@ export namespace hotpatch {
           block?: hotpatch.BlockRef.$Shape|null;
           importSlot?: number|null;
           importAddress?: number|null;
+          unwindOffset?: number|null;
           addend?: Long|null;
           $unknowns?: Uint8Array[];
         } & (
-          ({ target?: undefined; imageRva?: null; block?: null; importSlot?: null; importAddress?: null }|{ target?: "imageRva"; imageRva: number; block?: null; importSlot?: null; importAddress?: null }|{ target?: "block"; imageRva?: null; block: hotpatch.BlockRef.$Shape; importSlot?: null; importAddress?: null }|{ target?: "importSlot"; imageRva?: null; block?: null; importSlot: number; importAddress?: null }|{ target?: "importAddress"; imageRva?: null; block?: null; importSlot?: null; importAddress: number })
+          ({ target?: undefined; imageRva?: null; block?: null; importSlot?: null; importAddress?: null; unwindOffset?: null }|{ target?: "imageRva"; imageRva: number; block?: null; importSlot?: null; importAddress?: null; unwindOffset?: null }|{ target?: "block"; imageRva?: null; block: hotpatch.BlockRef.$Shape; importSlot?: null; importAddress?: null; unwindOffset?: null }|{ target?: "importSlot"; imageRva?: null; block?: null; importSlot: number; importAddress?: null; unwindOffset?: null }|{ target?: "importAddress"; imageRva?: null; block?: null; importSlot?: null; importAddress: number; unwindOffset?: null }|{ target?: "unwindOffset"; imageRva?: null; block?: null; importSlot?: null; importAddress?: null; unwindOffset: number })
         );
     }
 

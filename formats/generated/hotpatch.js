@@ -1819,8 +1819,9 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {hotpatch.BlockRef.$Properties|null} [block] Fixup block
          * @property {number|null} [importSlot] Fixup importSlot
          * @property {number|null} [importAddress] Fixup importAddress
+         * @property {number|null} [unwindOffset] Fixup unwindOffset
          * @property {Long|null} [addend] Fixup addend
-         * @property {"imageRva"|"block"|"importSlot"|"importAddress"} [target] Fixup target
+         * @property {"imageRva"|"block"|"importSlot"|"importAddress"|"unwindOffset"} [target] Fixup target
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -1841,10 +1842,11 @@ export const hotpatch = $root.hotpatch = (() => {
          *   block?: hotpatch.BlockRef.$Shape|null;
          *   importSlot?: number|null;
          *   importAddress?: number|null;
+         *   unwindOffset?: number|null;
          *   addend?: Long|null;
          *   $unknowns?: Array.<Uint8Array>;
          * } & (
-         *   ({ target?: undefined; imageRva?: null; block?: null; importSlot?: null; importAddress?: null }|{ target?: "imageRva"; imageRva: number; block?: null; importSlot?: null; importAddress?: null }|{ target?: "block"; imageRva?: null; block: hotpatch.BlockRef.$Shape; importSlot?: null; importAddress?: null }|{ target?: "importSlot"; imageRva?: null; block?: null; importSlot: number; importAddress?: null }|{ target?: "importAddress"; imageRva?: null; block?: null; importSlot?: null; importAddress: number })
+         *   ({ target?: undefined; imageRva?: null; block?: null; importSlot?: null; importAddress?: null; unwindOffset?: null }|{ target?: "imageRva"; imageRva: number; block?: null; importSlot?: null; importAddress?: null; unwindOffset?: null }|{ target?: "block"; imageRva?: null; block: hotpatch.BlockRef.$Shape; importSlot?: null; importAddress?: null; unwindOffset?: null }|{ target?: "importSlot"; imageRva?: null; block?: null; importSlot: number; importAddress?: null; unwindOffset?: null }|{ target?: "importAddress"; imageRva?: null; block?: null; importSlot?: null; importAddress: number; unwindOffset?: null }|{ target?: "unwindOffset"; imageRva?: null; block?: null; importSlot?: null; importAddress?: null; unwindOffset: number })
          * )} hotpatch.Fixup.$Shape
          */
 
@@ -1912,6 +1914,14 @@ export const hotpatch = $root.hotpatch = (() => {
         Fixup.prototype.importAddress = null;
 
         /**
+         * Fixup unwindOffset.
+         * @member {number|null|undefined} unwindOffset
+         * @memberof hotpatch.Fixup
+         * @instance
+         */
+        Fixup.prototype.unwindOffset = null;
+
+        /**
          * Fixup addend.
          * @member {Long} addend
          * @memberof hotpatch.Fixup
@@ -1924,12 +1934,12 @@ export const hotpatch = $root.hotpatch = (() => {
 
         /**
          * Fixup target.
-         * @member {"imageRva"|"block"|"importSlot"|"importAddress"|undefined} target
+         * @member {"imageRva"|"block"|"importSlot"|"importAddress"|"unwindOffset"|undefined} target
          * @memberof hotpatch.Fixup
          * @instance
          */
         $Object.defineProperty(Fixup.prototype, "target", {
-            get: $util.oneOfGetter($oneOfFields = ["imageRva", "block", "importSlot", "importAddress"]),
+            get: $util.oneOfGetter($oneOfFields = ["imageRva", "block", "importSlot", "importAddress", "unwindOffset"]),
             set: $util.oneOfSetter($oneOfFields)
         });
 
@@ -1963,6 +1973,8 @@ export const hotpatch = $root.hotpatch = (() => {
                 writer.uint32(/* id 6, wireType 0 =*/48).uint32(message.importAddress);
             if (message.addend != null && $Object.hasOwnProperty.call(message, "addend") && (typeof message.addend === "object" ? message.addend.low || message.addend.high : message.addend !== 0))
                 writer.uint32(/* id 7, wireType 0 =*/56).int64(message.addend);
+            if (message.unwindOffset != null && $Object.hasOwnProperty.call(message, "unwindOffset"))
+                writer.uint32(/* id 8, wireType 0 =*/64).uint32(message.unwindOffset);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -2051,6 +2063,13 @@ export const hotpatch = $root.hotpatch = (() => {
                             break;
                         message.importAddress = reader.uint32();
                         message.target = "importAddress";
+                        continue;
+                    }
+                case 8: {
+                        if (wireType !== 0)
+                            break;
+                        message.unwindOffset = reader.uint32();
+                        message.target = "unwindOffset";
                         continue;
                     }
                 case 7: {

@@ -263,9 +263,14 @@ export async function planPackage(pkg: HotpatchPackage, backend: ProcessBackend,
   importAddr.forEach((a, i) => rdv.setBigUint64(importSlotsOffset + i * 8, a, true));
 
   // 7. Fixups: S for each target, by kind.
-  const symbolOf = (f: Fixup, where: string): Result<bigint> => {
+  // `unwindInfo`: where the unwind info the fixup sits in lives, and its length (null outside
+  // unwind data, where an unwind target means nothing).
+  const symbolOf = (f: Fixup, where: string, unwindInfo: { readonly va: bigint; readonly length: number } | null): Result<bigint> => {
     const tg = f.target;
     switch (tg.kind) {
+      case 'unwind':
+        if (unwindInfo === null || tg.offset > unwindInfo.length) return err('PLAN_FIXUP', `${where}: unwind target +${hex(tg.offset)} is not inside this block's unwind info`);
+        return ok(unwindInfo.va + BigInt(tg.offset));
       case 'image':
         if (tg.rva >= view.sizeOfImage) return err('PLAN_FIXUP', `${where}: target RVA ${hex(tg.rva)} is outside the image`);
         return ok(base + BigInt(tg.rva));
@@ -286,8 +291,8 @@ export async function planPackage(pkg: HotpatchPackage, backend: ProcessBackend,
   };
   // Where each target lives is decided here; the fields are written, with their range
   // checks, by the wasm core (runtime/pe/apply-fixups.ts).
-  const resolve = (fixups: readonly Fixup[], what: string): ResolvedFixup[] =>
-    fixups.map((f, i) => ({ kind: f.kind, offset: f.offset, addend: f.addend, symbol: symbolOf(f, `${what} ${i}`) }));
+  const resolve = (fixups: readonly Fixup[], what: string, unwindInfo: { readonly va: bigint; readonly length: number } | null = null): ResolvedFixup[] =>
+    fixups.map((f, i) => ({ kind: f.kind, offset: f.offset, addend: f.addend, symbol: symbolOf(f, `${what} ${i}`, unwindInfo) }));
   for (const b of placed.values()) {
     const ts = now();
     const done = applyFixups(b.bytes, resolve(b.fixups, `block ${b.id} fixup`), { blockId: b.id, container: 'block', blockVa: vaAt(b.offset), unwindBase, imageBase: base });
@@ -302,7 +307,7 @@ export async function planPackage(pkg: HotpatchPackage, backend: ProcessBackend,
     const u = c.unwind!;
     const b = placed.get(c.id)!;
     const infoOff = unwindInfoOffsets.get(c.id)!;
-    const info = applyFixups(u.unwindInfo, resolve(u.unwindFixups, `block ${c.id} unwind fixup`), { blockId: c.id, container: 'unwind', blockVa: vaAt(infoOff), unwindBase, imageBase: base });
+    const info = applyFixups(u.unwindInfo, resolve(u.unwindFixups, `block ${c.id} unwind fixup`, { va: region + BigInt(infoOff), length: u.unwindInfo.length }), { blockId: c.id, container: 'unwind', blockVa: vaAt(infoOff), unwindBase, imageBase: base });
     if (!info.ok) return info;
     regionBytes.set(info.value, infoOff);
     for (const rf of u.runtimeFunctions) {
