@@ -22,7 +22,7 @@ import type { PeFile } from '../../runtime/pe/types.ts';
 import { Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind } from 'iced-x86';
 import { describeNew, handlerFieldTarget, resolveHandler, resolveTarget, type ResolveContext } from '../emit/resolve-target.ts';
 import { parseGccLsda } from '../emit/gcc-lsda.ts';
-import { layoutParts } from '../functions/layout-parts.ts';
+import { chainedParent, layoutParts } from '../functions/layout-parts.ts';
 import { parseHandlerData } from '../eh/parse-handler-data.ts';
 import type { FunctionInfo } from '../functions/discover-functions.ts';
 import { absTarget, mapImage, relocsIn, sectionAt, type MappedImage, type MappedSection } from '../functions/map-image.ts';
@@ -443,7 +443,8 @@ function refsProblem(ctx: ResolveContext, f: FunctionInfo): string | null {
   for (const rf of f.pdata) {
     const u = rf.unwind;
     if (u === null) return `unwind info at 0x${(rf.unwindInfoAddress as number).toString(16)} could not be read`;
-    if ((u.flags & UNW_FLAG_CHAININFO) !== 0) return 'chained unwind info (split function) is not carried';
+    // A part of a split function: its chained entry is re-targeted at the parent part's copy.
+    if ((u.flags & UNW_FLAG_CHAININFO) !== 0 && chainedParent(f, rf) < 0) return "chained unwind info names an entry that is not one of the function's parts";
     if ((u.flags & (UNW_FLAG_EHANDLER | UNW_FLAG_UHANDLER)) !== 0) {
       if (u.handler === null) return 'exception handler RVA missing in unwind info';
       const h = resolveHandler(ctx, u.handler as number);

@@ -16,7 +16,7 @@ import { sha256 } from '../../runtime/pe/sha256.ts';
 import type { ImageDiff } from '../diff/diff-images.ts';
 import { layoutRanges, oldRodataByKey } from '../diff/diff-images.ts';
 import type { FunctionInfo } from '../functions/discover-functions.ts';
-import { layoutParts } from '../functions/layout-parts.ts';
+import { chainedParent, layoutParts } from '../functions/layout-parts.ts';
 import { absTarget, relocsIn, type MappedImage } from '../functions/map-image.ts';
 import type { DataItem } from '../match/analyze-image.ts';
 import { parseGccLsda } from './gcc-lsda.ts';
@@ -482,13 +482,22 @@ export function emitFunction(ctx: ResolveContext, f: FunctionInfo, offsets: read
   const infos: Array<{ readonly at: number; readonly bytes: Uint8Array }> = [];
   const unwindFixups: Fixup[] = [];
   const pendingEh: Array<{ readonly inlineAt: number; readonly data: ParsedHandlerData }> = [];
+  // Chained UNWIND_INFO (a part of a split function): its RUNTIME_FUNCTION names the parent
+  // entry, which is another part of this function; completed once every entry has its place.
+  const infoOffOf: number[] = [];
+  const chains: Array<{ readonly at: number; readonly parent: number }> = [];
   let infoLen = 0;
   for (const rf of f.pdata) {
     const u = rf.unwind;
     if (u === null) return err('BUILD_UNSUPPORTED', `${describeNew(m, f.entry)}: unreadable unwind info`);
-    if ((u.flags & 4) !== 0) return err('BUILD_UNSUPPORTED', `${describeNew(m, f.entry)}: chained unwind info is not carried`);
+    if ((u.flags & 4) !== 0) {
+      const parent = chainedParent(f, rf);
+      if (parent < 0) return err('BUILD_UNSUPPORTED', `${describeNew(m, f.entry)}: chained unwind info names an entry that is not one of the function's parts`);
+      chains.push({ at: ((infoLen + 3) & ~3) + u.size - 12, parent });
+    }
     infoLen = (infoLen + 3) & ~3;
     const infoOff = infoLen;
+    infoOffOf.push(infoOff);
     const uStart = rf.unwindInfoAddress as number;
     let len = u.size;
     const hasHandler = (u.flags & (UNW_FLAG_EHANDLER | UNW_FLAG_UHANDLER)) !== 0;
@@ -543,6 +552,17 @@ export function emitFunction(ctx: ResolveContext, f: FunctionInfo, offsets: read
   }
   let blob = new Uint8Array(infoLen);
   for (const info of infos) blob.set(info.bytes, info.at);
+  for (const c of chains) {
+    // BeginAddress, EndAddress: the parent part in this block; UnwindInfoAddress: the parent's
+    // UNWIND_INFO in this blob. All RVAs against the unwind base (addr32nb).
+    const p = runtimeFunctions[c.parent]!;
+    unwindFixups.push(
+      { kind: 'addr32nb', offset: c.at, target: { kind: 'block', blockId: id, offset: p.beginOffset }, addend: 0n },
+      { kind: 'addr32nb', offset: c.at + 4, target: { kind: 'block', blockId: id, offset: p.endOffset }, addend: 0n },
+      { kind: 'addr32nb', offset: c.at + 8, target: { kind: 'unwind', offset: infoOffOf[c.parent]! }, addend: 0n },
+    );
+    blob.fill(0, c.at, c.at + 12);
+  }
   for (const p of pendingEh) {
     const place = (st: HandlerStructure, at: number): Result<void> => {
       for (const fld of st.fields) {

@@ -134,3 +134,13 @@ function packed(f: FunctionInfo): PartsLayout {
   }
   return { offsets, size: at, fills: [], problem: null };
 }
+
+/**
+ * Index in `f.pdata` of the entry a chained UNWIND_INFO of `rf` names (same begin, end and
+ * unwind info), or -1 when it names none of the function's own entries.
+ */
+export function chainedParent(f: FunctionInfo, rf: FunctionInfo['pdata'][number]): number {
+  const c = rf.unwind?.chained ?? null;
+  if (c === null) return -1;
+  return f.pdata.findIndex((p) => p !== rf && p.beginAddress === c.beginAddress && p.endAddress === c.endAddress && p.unwindInfoAddress === c.unwindInfoAddress);
+}

@@ -15,6 +15,7 @@ import type { Fixup, HotpatchPackage } from '../../formats/package.ts';
 import { sha256 } from '../../runtime/pe/sha256.ts';
 import type { ImageDiff } from '../diff/diff-images.ts';
 import { layoutRanges } from '../diff/diff-images.ts';
+import { chainedParent } from '../functions/layout-parts.ts';
 import type { FunctionInfo } from '../functions/discover-functions.ts';
 import { absTarget, relocsIn } from '../functions/map-image.ts';
 import { parseGccLsda } from '../emit/gcc-lsda.ts';
@@ -532,7 +533,22 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
           const ehFields = new Map<number, HandlerRvaField>();
           for (const x of eh?.inline.fields ?? []) ehFields.set(uw.size + x.offset, x);
           if (e.unwindInfoOffset + len > info.length) return fail(`${name}: UNWIND_INFO ${i} runs past the unwind info`);
+          // A chained entry (a part of a split function) names its parent: the parent's copy
+          // in this block (begin, end) and its UNWIND_INFO in this blob, against the unwind base.
+          const chainAt = (uw.flags & 4) !== 0 ? uw.size - 12 : -1;
+          if (chainAt >= 0) {
+            const pi = chainedParent(fn, rf);
+            const pe = pi < 0 ? undefined : u.runtimeFunctions[pi];
+            if (pe === undefined) return fail(`${name}: chained unwind info ${i} names no part of the function`);
+            const dvi = new DataView(info.buffer, info.byteOffset);
+            const at = e.unwindInfoOffset + chainAt;
+            for (const k of [0, 4, 8]) if (!fixAt.has(at + k)) return fail(`${name}: chained entry field +${k} of UNWIND_INFO ${i} has no fixup`);
+            const got = [0, 4, 8].map((k) => unwindBase + BigInt(dvi.getUint32(at + k, true)));
+            const want = [block.addr + BigInt(pe.beginOffset), block.addr + BigInt(pe.endOffset), infoAddr + BigInt(pe.unwindInfoOffset)];
+            if (got.some((g, k) => g !== want[k])) return fail(`${name}: chained entry of UNWIND_INFO ${i} does not name its parent part's copy`);
+          }
           for (let k = 0; k < len; k++) {
+            if (chainAt >= 0 && k >= chainAt && k < chainAt + 12) continue;
             const hf = ehFields.get(k);
             if (hf !== undefined) {
               const rr = checkEhField(hf, e.unwindInfoOffset + k);
