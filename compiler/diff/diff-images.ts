@@ -436,7 +436,13 @@ function refsProblem(ctx: ResolveContext, f: FunctionInfo): string | null {
     }
     if (r.kind === 'rel8') return `short branch at ${describeNew(m, r.insnRva)} to ${describeNew(m, r.target)} leaves the function`;
     if (r.kind === 'abs32') return `32-bit absolute address at ${describeNew(m, r.insnRva)} cannot be re-targeted`;
-    if (r.kind === 'imagerel32') return `image-relative (__ImageBase) reference at ${describeNew(m, r.insnRva)} cannot be re-targeted`;
+    if (r.kind === 'imagerel32') {
+      if (!d.imageBaseFields.includes(r.fieldRva)) return `image-relative (__ImageBase) reference at ${describeNew(m, r.insnRva)}: nothing proves the base register holds __ImageBase`;
+      const res = resolveTarget(ctx, r.target, f);
+      if (!res.ok) return res.reason;
+      if (res.target.kind !== 'image' && res.target.kind !== 'block') return `image-relative (__ImageBase) reference at ${describeNew(m, r.insnRva)} to an import`;
+      continue;
+    }
     const res = resolveTarget(ctx, r.target, f);
     if (!res.ok) return res.reason;
   }

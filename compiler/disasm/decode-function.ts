@@ -6,7 +6,7 @@
  * use. Bytes inside the ranges that descent never reaches are kept as gaps, so a change in
  * code the analysis cannot see still changes the function's normalised form.
  */
-import { Code, Decoder, DecoderOptions, FlowControl, Instruction, MemorySize, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
+import { Code, Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory, MemorySize, Mnemonic, OpAccess, OpKind, Register, RegisterExt } from 'iced-x86';
 import { absTarget, lowerBound, readU32, relocsIn, sectionAt, type MappedImage } from '../functions/map-image.ts';
 
 /** How a reference field encodes its target. */
@@ -41,9 +41,10 @@ export interface JumpTable {
   /** RVA of the `jmp reg` that uses it. */
   readonly jumpRva: number;
   /**
-   * RVA of the instruction that bounds the index (the `cmp`, the `and`, the zero-extension
-   * of a byte). Code entering the straight line after it would bypass the bound, so the
-   * decoder refuses the table when a branch or case targets (guardRva, jumpRva].
+   * RVA of the first instruction the table relies on: the one that bounds the index (the
+   * `cmp`, the `and`, the zero-extension of a byte) or the `lea` of the base, whichever comes
+   * first. Code entering the straight line after it would bypass the bound or the base, so
+   * the decoder refuses the table when a branch or case targets (guardRva, jumpRva].
    */
   readonly guardRva: number;
   /**
@@ -84,6 +85,13 @@ export interface DecodedFunction {
   readonly problems: readonly string[];
   /** Highest instruction end reached (the extent of a function without a known end). */
   readonly maxEnd: number;
+  /**
+   * Field RVAs of imagerel32 references whose base register provably holds __ImageBase: the
+   * nearest write to it on the instruction's straight line is `lea base, [rip + __ImageBase]`
+   * and no branch enters in between. Other imagerel32 fields are guesses (a struct offset
+   * can look like an RVA) and refuse the function when it is carried.
+   */
+  readonly imageBaseFields: readonly number[];
 }
 
 /** A reusable decoder over one mapped image. Call `close()` to free its wasm memory. */
@@ -286,6 +294,7 @@ function decodeWith(
 
   // MSVC switch code reads `[base + idx*4 + T]` with base = __ImageBase: such displacements
   // are image-relative references (no base relocation covers them).
+  const imageBaseLoads: Array<{ fieldRva: number; leaRva: number; insnRva: number }> = [];
   if (usesImageBase) {
     for (const p of byRva.values()) {
       decodeAt(p.rva);
@@ -297,6 +306,15 @@ function decodeWith(
         const off = co.displacementOffset;
         co.free();
         p.refs.push({ kind: 'imagerel32', fieldRva: p.rva + off, size: 4, insnRva: p.rva, insnEnd: p.rva + p.length, target: displ, isCall: false, isBranch: false });
+        // Proven image-relative when, on the straight line before it, the base register was
+        // last written by `lea base, [rip + __ImageBase]` (checked against entering branches below).
+        const baseReg = insn.memoryBase;
+        for (const s of chainBefore(byRva, cov, p.rva, 32)) {
+          decodeAt(s);
+          if (!clobbers(insn, baseReg)) continue;
+          if (insn.mnemonic === Mnemonic.Lea && insn.op0Register === baseReg && insn.isIpRelMemoryOperand && insn.ipRelMemoryAddress === 0n) imageBaseLoads.push({ fieldRva: p.rva + off, leaRva: s, insnRva: p.rva });
+          break;
+        }
       }
     }
   }
@@ -314,6 +332,13 @@ function decodeWith(
       }
     }
   }
+  const imageBaseFields: number[] = [];
+  for (const l of imageBaseLoads) {
+    let entered = false;
+    for (const x of entries) if (x > l.leaRva && x <= l.insnRva) entered = true;
+    if (!entered) imageBaseFields.push(l.fieldRva);
+  }
+  imageBaseFields.sort((a, b) => a - b);
 
   const sorted = [...byRva.values()].sort((a, b) => a.rva - b.rva);
   const insns: DecodedInsn[] = [];
@@ -325,7 +350,7 @@ function decodeWith(
   }
   const gaps = cov.gaps();
   tables.sort((a, b) => a.rva - b.rva);
-  return { insns, refs, jumpTables: tables, gaps, externalCodeTargets: [...external].sort((a, b) => a - b), problems, maxEnd };
+  return { insns, refs, jumpTables: tables, gaps, externalCodeTargets: [...external].sort((a, b) => a - b), problems, maxEnd, imageBaseFields };
 }
 
 /**
@@ -451,6 +476,33 @@ function collectRefs(img: MappedImage, decoder: Decoder, insn: Instruction, p: P
   }
 }
 
+let infoFactory: InstructionInfoFactory | null = null;
+/** Registers a call may change (Win64: the volatile ones). */
+const VOLATILE = [Register.RAX, Register.RCX, Register.RDX, Register.R8, Register.R9, Register.R10, Register.R11];
+
+/**
+ * True when `insn` may write `reg` (any width), explicitly or implicitly (string ops, mul,
+ * xchg, cpuid, ...), or when it is a call and `reg` is volatile across calls.
+ */
+function clobbers(insn: Instruction, reg: Register): boolean {
+  if (reg === Register.None) return false;
+  const f = insn.flowControl;
+  if ((f === FlowControl.Call || f === FlowControl.IndirectCall) && VOLATILE.some((v) => sameReg(v, reg))) return true;
+  infoFactory ??= new InstructionInfoFactory();
+  const info = infoFactory.info(insn);
+  let w = false;
+  try {
+    for (const u of info.usedRegisters() as Array<{ register: Register; access: OpAccess; free(): void }>) {
+      const a = u.access;
+      if (!w && sameReg(u.register, reg) && (a === OpAccess.Write || a === OpAccess.CondWrite || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite)) w = true;
+      u.free();
+    }
+  } finally {
+    info.free();
+  }
+  return w;
+}
+
 /** Same register family (rax/eax/ax/al are one). */
 function sameReg(a: Register, b: Register): boolean {
   return a !== Register.None && b !== Register.None && RegisterExt.fullRegister(a) === RegisterExt.fullRegister(b);
@@ -480,12 +532,7 @@ function isPointerTailCall(decodeAt: (rva: number) => void, insn: Instruction, b
   if (RegisterExt.isGPR64(jmpReg) === false) return false;
   for (const s of chainBefore(byRva, cov, jumpRva, 24)) {
     decodeAt(s);
-    const writes = insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, jmpReg);
-    if (!writes) {
-      // Implicit writers (xchg's second operand, cmpxchg, mul/div) could change it unseen.
-      if (insn.op1Kind === OpKind.Register && sameReg(insn.op1Register, jmpReg) && insn.mnemonic === Mnemonic.Xchg) return false;
-      continue;
-    }
+    if (!clobbers(insn, jmpReg)) continue;
     return insn.mnemonic === Mnemonic.Mov && insn.op0Register === jmpReg && insn.op1Kind === OpKind.Memory && insn.memoryIndex === Register.None && insn.memorySize === MemorySize.UInt64;
   }
   return false;
@@ -523,10 +570,12 @@ function recoverJumpTable(
   let guardRva = -1;
   let state = 0;
   let haveBase = false;
+  /** The `lea` that sets the base register: entering after it would bring another base. */
+  let baseRva = -1;
   let idxMem: { base: Register; index: Register; displ: bigint } | null = null;
   /** Bounds checked on other registers (`cmp edx, N; ja` before `mov esi, edx` ... `mov eax, esi`). */
   const checked = new Map<Register, { bound: number; guardRva: number }>();
-  const writesReg = (r: Register): boolean => insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, r);
+  const writesReg = (r: Register): boolean => (insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, r)) || clobbers(insn, r);
   for (const s of chain) {
     decodeAt(s);
     const m = insn.mnemonic;
@@ -548,6 +597,8 @@ function recoverJumpTable(
         state = 2;
       } else if (writesReg(jmpReg) || writesReg(addSrc)) return null;
     } else {
+      // A register checked later but written here no longer holds the checked value there.
+      for (const r of [...checked.keys()]) if (clobbers(insn, r)) checked.delete(r);
       // After the load: the table base (`lea`) and the bound, in either order, following
       // the index back through register copies and a load from memory.
       if (m === Mnemonic.Lea && insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadBase) && insn.isIpRelMemoryOperand) {
@@ -556,6 +607,7 @@ function recoverJumpTable(
         if (kind === 'rel32') tableRva = t;
         else if (t !== 0) return null; // MSVC form needs __ImageBase in the base register
         haveBase = true;
+        baseRva = s;
       } else if (!haveBase && writesReg(loadBase)) {
         return null; // the base register is not what the `lea` set
       } else if (bound < 0 && m === Mnemonic.Cdqe && sameReg(Register.RAX, loadIdx)) {
@@ -620,8 +672,6 @@ function recoverJumpTable(
         }
       } else if (bound < 0 && writesReg(loadIdx)) {
         return null; // the index is computed: no bound we can trust
-      } else if (insn.op0Kind === OpKind.Register && insn.mnemonic !== Mnemonic.Cmp) {
-        checked.delete(RegisterExt.fullRegister(insn.op0Register)); // rewritten before its check
       }
       if (bound >= 0 && haveBase) {
         state = 3;
@@ -664,7 +714,7 @@ function recoverJumpTable(
     targets.push(t);
   }
   if (targets.length === 0) return null;
-  return { rva: tableRva, entryKind: kind, targets, jumpRva, guardRva, count };
+  return { rva: tableRva, entryKind: kind, targets, jumpRva, guardRva: baseRva >= 0 ? Math.min(guardRva, baseRva) : guardRva, count };
 }
 
 function isImm(k: OpKind): boolean {

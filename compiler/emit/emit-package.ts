@@ -466,7 +466,17 @@ export function emitFunction(ctx: ResolveContext, f: FunctionInfo, offsets: read
       continue;
     }
     if (relKind === 'rel8') return err('BUILD_UNSUPPORTED', `${where}: short branch leaves the function`);
-    if (r.kind === 'abs32' || r.kind === 'imagerel32') return err('BUILD_UNSUPPORTED', `${where}: ${r.kind} reference cannot be re-targeted`);
+    if (r.kind === 'abs32') return err('BUILD_UNSUPPORTED', `${where}: ${r.kind} reference cannot be re-targeted`);
+    if (r.kind === 'imagerel32') {
+      // `[__ImageBase + ... + disp32]` with the base proven by the decoder: disp32 = target - image base.
+      if (!f.decoded.imageBaseFields.includes(r.fieldRva)) return err('BUILD_UNSUPPORTED', `${where}: image-relative reference with an unproven base register`);
+      const res = resolveTarget(ctx, r.target, f);
+      if (!res.ok) return err('BUILD_UNRESOLVED', `${where}: ${res.reason}`);
+      if (res.target.kind !== 'image' && res.target.kind !== 'block') return err('BUILD_UNSUPPORTED', `${where}: image-relative reference to an import`);
+      fixups.push({ kind: 'imagerel32', offset: fieldOff, target: res.target, addend: 0n });
+      bytes.fill(0, fieldOff, fieldOff + 4);
+      continue;
+    }
     const res = resolveTarget(ctx, r.target, f);
     if (!res.ok) return err('BUILD_UNRESOLVED', `${where}: ${res.reason}`);
     fixups.push({ kind: relKind ?? 'abs64', offset: fieldOff, target: res.target, addend: relKind === null ? 0n : addend });

@@ -98,6 +98,20 @@ describe.skipIf(typeof sharp === 'string')(`MSVC split functions and image-relat
       expect(pkg.codeBlocks.some((b) => b.unwind?.unwindFixups.some((f) => f.target.kind === 'unwind'))).toBe(true);
     });
 
+    it('an `[__ImageBase + idx*8 + RVA]` load is carried when the base register is proven, refused otherwise', () => {
+      // 0x30d64: `lea rdi, [rip + __ImageBase]` ... `mov r8, [rdi + rbx*8 + RVA]` on one straight line.
+      const f = diff.match.new.fns.byEntry.get(0x30d64)!;
+      const field = f.decoded.refs.find((r) => r.kind === 'imagerel32')!;
+      expect(f.decoded.imageBaseFields).toContain(field.fieldRva);
+      const rec = pkg.functions.find((r) => (r.newRva as number) === 0x30d64)!;
+      const block = pkg.codeBlocks.find((b) => b.id === rec.blockId)!;
+      // Its arrays are carried as data blocks (they point at changed functions): the disp32s
+      // reach the copies, above the image.
+      expect(block.fixups.filter((x) => x.kind === 'imagerel32').map((x) => x.target.kind)).toEqual(['block', 'block']);
+      const reasons = diff.functions.filter((x) => x.verdict === 'refused').map((x) => x.reason ?? '');
+      expect(reasons.some((r) => r.includes('nothing proves the base register holds __ImageBase'))).toBe(true);
+    });
+
     it('a table entry (imagerel32) that reaches the wrong case is caught', () => {
       const bi = pkg.codeBlocks.findIndex((b) => b.fixups.filter((f) => f.kind === 'imagerel32').length > 1);
       expect(bi).toBeGreaterThanOrEqual(0);
