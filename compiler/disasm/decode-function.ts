@@ -154,7 +154,10 @@ function decodeWith(
   const problems: string[] = [];
   const external = new Set<number>();
   const tables: JumpTable[] = [];
-  const work: number[] = [entry, ...ranges.slice(1).map((r) => r.start)];
+  // The other parts' starts are seeded once the tables descent finds are known: MSVC can give
+  // a jump table its own .pdata range, which must not be decoded as code.
+  const work: number[] = [entry];
+  let seeded = false;
   /** Seeds from gaps are speculative: undecodable bytes there stay a gap, not a problem. */
   const speculative = new Set<number>();
   const triedGaps = new Set<number>();
@@ -184,7 +187,15 @@ function decodeWith(
       stops.add(t.rva);
       const end = t.rva + 4 * t.targets.length;
       if (inside(t.rva) || inside(end - 1)) {
-        // The table's bytes are data: keep descent and the gap sweep out of them.
+        // The table's bytes are data: keep descent and the gap sweep out of them. Code
+        // already decoded there (reached as if it were code) makes the analysis unsound.
+        for (let k = t.rva; k < end; k++) {
+          const o = cov.ownerOf(k);
+          if (o >= 0 && byRva.has(o)) {
+            problems.push(`jump table at 0x${t.rva.toString(16)} overlaps the instruction decoded at 0x${o.toString(16)}`);
+            break;
+          }
+        }
         inlineTables.push({ start: t.rva, end });
         cov.markData(t.rva, end - t.rva);
       }
@@ -269,6 +280,11 @@ function decodeWith(
     }
   }
     if (resolvePending(false)) continue;
+    if (!seeded) {
+      seeded = true;
+      for (const r of ranges.slice(1)) if (!inTable(r.start) && !byRva.has(r.start)) work.push(r.start);
+      if (work.length > 0) continue;
+    }
     // Sweep what descent left: code reached only through paths the analysis could not follow
     // (an unrecognised table, a computed jump) must still count in the function's form.
     if (round < 64 && sweepGaps) {

@@ -150,6 +150,19 @@ describe.skipIf(typeof sharp === 'string')(`MSVC split functions and image-relat
   });
 });
 
+const sevenZip = pairFiles('7za-5.1.1-5.2.0');
+
+describe.skipIf(typeof sevenZip === 'string')(`a jump table with its own .pdata range (7za 5.2.0)${typeof sevenZip === 'string' ? `: skipped, ${sevenZip}` : ''}`, () => {
+  it('is recognised before the parts are seeded, so its bytes are never decoded as code', () => {
+    const fns = table(typeof sevenZip === 'string' ? '' : sevenZip.new);
+    const f = fns.byEntry.get(0xcf580)!;
+    expect(f.ranges.map((r) => `${hex(r.start)}-${hex(r.end)}`)).toEqual(['0xcf580-0xcf587', '0xcf587-0xcf68c', '0xcf68c-0xcf6a8']);
+    expect(f.decoded.problems).toEqual([]);
+    expect(f.decoded.jumpTables.map((t) => [hex(t.rva), t.entryKind, t.targets.length])).toEqual([['0xcf68c', 'rva32', 7]]);
+    expect(f.decoded.insns.filter((i) => i.rva >= 0xcf68c)).toEqual([]);
+  });
+});
+
 describe.skipIf(typeof crc32 === 'string')(`LLVM switch tables and tail calls (crc32 1.10.4)${typeof crc32 === 'string' ? `: skipped, ${crc32}` : ''}`, () => {
   it('a table indexed by a zero-extended byte is read up to its first non-case entry; a pointer tail call is no table; a cmov clamp stays refused', () => {
     const fns = table(typeof crc32 === 'string' ? '' : crc32.new);
