@@ -560,8 +560,11 @@ function isPointerTailCall(decodeAt: (rva: number) => void, insn: Instruction, b
  * MSVC `lea rB,[rip+__ImageBase]; mov eY,[rB+rI*4+T]; add rY,rB; jmp rY` (entries are RVAs).
  * The index is followed back through register copies (mov, movzx, movsxd, cdqe) and a load
  * from memory to what bounds it: `cmp rI, N` + `ja`/`jae` (N + 1 or N entries), `and rI, M`
- * (M + 1), or a zero-extended byte (up to 256: the table is then read until its first entry
- * that is not a case inside the function). Without a bound, null.
+ * (M + 1), or a zero-extended byte (up to 256). Without a readable bound (an index the
+ * compiler knows the range of: a loaded enum discriminant, a computed value) the table is
+ * read by scanning: until its first entry that is not a case inside the function, or where
+ * another table the function addresses begins. Every index the code can use selects a true
+ * case, so the true cases form a prefix of what is read; extra entries are never taken.
  */
 function recoverJumpTable(
   img: MappedImage,
@@ -687,7 +690,11 @@ function recoverJumpTable(
           }
         }
       } else if (bound < 0 && writesReg(loadIdx)) {
-        return null; // the index is computed: no bound we can trust
+        // The index is computed (or loaded) with no check we can read: the compiler knows
+        // its range (an enum discriminant, a masked value), we read the table by scanning.
+        bound = MAX_TABLE_ENTRIES;
+        count = 'scan';
+        guardRva = s;
       }
       if (bound >= 0 && haveBase) {
         state = 3;
@@ -695,7 +702,15 @@ function recoverJumpTable(
       }
     }
   }
-  if (state < 3 && bound >= 0 && kind === 'rel32' && !haveBase) {
+  if (state === 2 && haveBase && bound < 0) {
+    // No bound on the straight line at all: scan (the base `lea` is what the jump relies on).
+    bound = MAX_TABLE_ENTRIES;
+    count = 'scan';
+    guardRva = baseRva;
+    state = 3;
+  }
+  // (Not for a table with no bound at all: there the base `lea` is all the jump relies on.)
+  if (state < 3 && bound >= 0 && bound < MAX_TABLE_ENTRIES && kind === 'rel32' && !haveBase) {
     // The base was hoisted out of the loop: accept the function's only `lea base,[rip+T]`.
     const seen = new Set<number>();
     for (const p of byRva.values()) {
@@ -730,6 +745,8 @@ function recoverJumpTable(
     targets.push(t);
   }
   if (targets.length === 0) return null;
+  // A scan that never met a non-case entry may have stopped short of the true table.
+  if (count === 'scan' && bound === MAX_TABLE_ENTRIES && targets.length === bound) return null;
   return { rva: tableRva, entryKind: kind, targets, jumpRva, guardRva: baseRva >= 0 ? Math.min(guardRva, baseRva) : guardRva, count };
 }
 
