@@ -57,6 +57,7 @@ const FIXUP_KINDS: ReadonlyArray<readonly [FixupKind, hotpatch.FixupKind]> = [
   ['abs64', pb.FixupKind.FIXUP_KIND_ABS64],
   ['rip-disp32', pb.FixupKind.FIXUP_KIND_RIP_DISP32],
   ['addr32nb', pb.FixupKind.FIXUP_KIND_ADDR32NB],
+  ['imagerel32', pb.FixupKind.FIXUP_KIND_IMAGEREL32],
 ];
 const REDIRECT_KINDS: ReadonlyArray<readonly [RedirectKind, hotpatch.RedirectKind]> = [
   ['jmp-rel32', pb.RedirectKind.REDIRECT_KIND_JMP_REL32],

@@ -72,7 +72,7 @@ export type BlockBytes =
     };
 
 /** Fixup kinds; widths in FIXUP_WIDTH (formats/validate.ts), formulas in FORMAT.md. */
-export type FixupKind = 'rel32' | 'rel8' | 'abs64' | 'rip-disp32' | 'addr32nb';
+export type FixupKind = 'rel32' | 'rel8' | 'abs64' | 'rip-disp32' | 'addr32nb' | 'imagerel32';
 
 /** What a fixup's S (symbol address) is. */
 export type FixupTarget =
@@ -91,7 +91,10 @@ export type FixupTarget =
  * so a rel32 branch has A = -4 plus any displacement); abs64 stores S + A; addr32nb stores
  * S + A - B with B the package's unwind base (a u32, as in .pdata and UNWIND_INFO handler
  * RVAs; only allowed in unwind data). The runtime picks B = min(patch region, image base) and
- * registers the package's function table with that BaseAddress.
+ * registers the package's function table with that BaseAddress. imagerel32 stores S + A - L
+ * with L the target image's load base, and must lie in 0..2^31-1 (MSVC switch code reads
+ * `[__ImageBase + idx*4 + disp32]` and adds __ImageBase to the zero-extended entry), so the
+ * runtime places a package holding one above the image, within 2 GB of its base.
  */
 export interface Fixup {
   readonly kind: FixupKind;

@@ -21,7 +21,7 @@ import {
 } from './package.ts';
 
 /** Bytes a fixup of each kind writes. */
-export const FIXUP_WIDTH: Readonly<Record<FixupKind, number>> = { rel32: 4, rel8: 1, abs64: 8, 'rip-disp32': 4, addr32nb: 4 };
+export const FIXUP_WIDTH: Readonly<Record<FixupKind, number>> = { rel32: 4, rel8: 1, abs64: 8, 'rip-disp32': 4, addr32nb: 4, imagerel32: 4 };
 
 const MAX_ALIGNMENT = 4096;
 const MAX_NAME = 1024;
@@ -69,6 +69,9 @@ function checkFixups(fixups: readonly Fixup[], size: number, path: string, ctx: 
     // ADDR32NB is relative to the unwind base the runtime registers the function table with,
     // which only unwind data is read against; in code or data it would mean something else.
     if (f.kind === 'addr32nb' && !inUnwind) fail(`${at}: addr32nb fixups belong in unwind data only`);
+    // IMAGEREL32 is what code and data read as `__ImageBase + value`; unwind data is read
+    // against the unwind base instead (addr32nb).
+    if (f.kind === 'imagerel32' && inUnwind) fail(`${at}: imagerel32 fixups belong in code or data blocks only`);
     if (f.offset + w > size) fail(`${at}: offset ${f.offset} + ${w} bytes is outside its ${size}-byte container`);
     const t = f.target;
     if (t.kind === 'image') {

@@ -22,6 +22,7 @@ import type { PeFile } from '../../runtime/pe/types.ts';
 import { Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind } from 'iced-x86';
 import { describeNew, handlerFieldTarget, resolveHandler, resolveTarget, type ResolveContext } from '../emit/resolve-target.ts';
 import { parseGccLsda } from '../emit/gcc-lsda.ts';
+import { chainedParent, layoutParts } from '../functions/layout-parts.ts';
 import { parseHandlerData } from '../eh/parse-handler-data.ts';
 import type { FunctionInfo } from '../functions/discover-functions.ts';
 import { absTarget, mapImage, relocsIn, sectionAt, type MappedImage, type MappedSection } from '../functions/map-image.ts';
@@ -386,16 +387,12 @@ export function sizeOf(f: FunctionInfo): number {
   return f.ranges.reduce((s, r) => s + (r.end - r.start), 0);
 }
 
-/** Block offsets of a function's ranges when laid out in its code block (16-aligned). */
+/**
+ * Block offsets of a function's ranges in its code block: parts linked by short branches at
+ * their original distances, the rest 16-aligned after them (compiler/functions/layout-parts.ts).
+ */
 export function layoutRanges(f: FunctionInfo): number[] {
-  const out: number[] = [];
-  let at = 0;
-  for (const r of f.ranges) {
-    at = (at + 15) & ~15;
-    out.push(at);
-    at += r.end - r.start;
-  }
-  return out;
+  return [...layoutParts(f).offsets];
 }
 
 /** Exact key -> old read-only item, for re-using unchanged constants. */
@@ -455,18 +452,34 @@ function refsProblem(ctx: ResolveContext, f: FunctionInfo): string | null {
   if (d.problems.length > 0) return d.problems[0]!;
   for (const r of d.refs) {
     const rangeOf = (t: number): number => f.ranges.findIndex((x) => t >= x.start && t < x.end);
+    // The function's own jump tables (MSVC puts them inside its range): re-emitted after its
+    // code, reached through the idiom's field (rel32 entries: `lea [rip+T]`; rva32 entries,
+    // image-relative: the disp32 of `mov eY, [__ImageBase + idx*4 + T]`).
+    const owned = m.new.tables.get(r.target);
+    if (owned !== undefined && owned.fn === f) {
+      if (owned.table.entryKind === 'rel32' && r.kind === 'riprel32') continue;
+      if (owned.table.entryKind === 'rva32' && r.kind === 'imagerel32') continue;
+      return `jump table at 0x${r.target.toString(16)} is referenced by a ${r.kind} field at ${describeNew(m, r.insnRva)}`;
+    }
     const internal = rangeOf(r.target);
     if (internal >= 0) {
-      if (r.kind === 'rel8' && internal !== rangeOf(r.insnRva)) return `short branch at ${describeNew(m, r.insnRva)} crosses between the function's parts`;
+      if (r.kind === 'rel8' && internal !== rangeOf(r.insnRva)) {
+        // Kept in reach only when the parts keep their distance in the block.
+        const lay = layoutParts(f);
+        if (lay.problem !== null) return `short branch at ${describeNew(m, r.insnRva)} crosses between the function's parts: ${lay.problem}`;
+        const off = (t: number): number => lay.offsets[rangeOf(t)]! + (t - f.ranges[rangeOf(t)]!.start);
+        if (off(r.target) - off(r.insnRva) !== r.target - r.insnRva) return `short branch at ${describeNew(m, r.insnRva)} crosses between the function's parts`;
+      }
       if (r.kind === 'abs32' || r.kind === 'imagerel32') return `${r.kind} reference at ${describeNew(m, r.insnRva)} cannot be re-targeted`;
       continue;
     }
     if (r.kind === 'rel8') return `short branch at ${describeNew(m, r.insnRva)} to ${describeNew(m, r.target)} leaves the function`;
     if (r.kind === 'abs32') return `32-bit absolute address at ${describeNew(m, r.insnRva)} cannot be re-targeted`;
-    if (r.kind === 'imagerel32') return `image-relative (__ImageBase) reference at ${describeNew(m, r.insnRva)} cannot be re-targeted`;
-    const owned = m.new.tables.get(r.target);
-    if (owned !== undefined && owned.fn === f) {
-      if (owned.table.entryKind !== 'rel32') return `image-relative jump table at 0x${r.target.toString(16)} cannot be re-targeted`;
+    if (r.kind === 'imagerel32') {
+      if (!d.imageBaseFields.includes(r.fieldRva)) return `image-relative (__ImageBase) reference at ${describeNew(m, r.insnRva)}: nothing proves the base register holds __ImageBase`;
+      const res = resolveTarget(ctx, r.target, f);
+      if (!res.ok) return res.reason;
+      if (res.target.kind !== 'image' && res.target.kind !== 'block') return `image-relative (__ImageBase) reference at ${describeNew(m, r.insnRva)} to an import`;
       continue;
     }
     const res = resolveTarget(ctx, r.target, f);
@@ -475,7 +488,8 @@ function refsProblem(ctx: ResolveContext, f: FunctionInfo): string | null {
   for (const rf of f.pdata) {
     const u = rf.unwind;
     if (u === null) return `unwind info at 0x${(rf.unwindInfoAddress as number).toString(16)} could not be read`;
-    if ((u.flags & UNW_FLAG_CHAININFO) !== 0) return 'chained unwind info (split function) is not carried';
+    // A part of a split function: its chained entry is re-targeted at the parent part's copy.
+    if ((u.flags & UNW_FLAG_CHAININFO) !== 0 && chainedParent(f, rf) < 0) return "chained unwind info names an entry that is not one of the function's parts";
     if ((u.flags & (UNW_FLAG_EHANDLER | UNW_FLAG_UHANDLER)) !== 0) {
       if (u.handler === null) return 'exception handler RVA missing in unwind info';
       const h = resolveHandler(ctx, u.handler as number);

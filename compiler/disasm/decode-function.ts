@@ -6,7 +6,7 @@
  * use. Bytes inside the ranges that descent never reaches are kept as gaps, so a change in
  * code the analysis cannot see still changes the function's normalised form.
  */
-import { Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
+import { Code, Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory, MemorySize, Mnemonic, OpAccess, OpKind, Register, RegisterExt } from 'iced-x86';
 import { absTarget, lowerBound, readU32, relocsIn, sectionAt, type MappedImage } from '../functions/map-image.ts';
 
 /** How a reference field encodes its target. */
@@ -40,6 +40,20 @@ export interface JumpTable {
   readonly targets: readonly number[];
   /** RVA of the `jmp reg` that uses it. */
   readonly jumpRva: number;
+  /**
+   * RVA of the first instruction the table relies on: the one that bounds the index (the
+   * `cmp`, the `and`, the zero-extension of a byte) or the `lea` of the base, whichever comes
+   * first. Code entering the straight line after it would bypass the bound or the base, so
+   * the decoder refuses the table when a branch or case targets (guardRva, jumpRva].
+   */
+  readonly guardRva: number;
+  /**
+   * `guard`: the entry count is what the bound allows. `scan`: the bound (a byte index: 256)
+   * is wider than the table, so entries were read until the first that is not a case target
+   * inside the function; the true cases all are, so the count covers them (extra entries
+   * are never taken).
+   */
+  readonly count: 'guard' | 'scan';
 }
 
 /** One decoded instruction (details beyond these are re-decoded on demand). */
@@ -71,6 +85,13 @@ export interface DecodedFunction {
   readonly problems: readonly string[];
   /** Highest instruction end reached (the extent of a function without a known end). */
   readonly maxEnd: number;
+  /**
+   * Field RVAs of imagerel32 references whose base register provably holds __ImageBase: the
+   * nearest write to it on the instruction's straight line is `lea base, [rip + __ImageBase]`
+   * and no branch enters in between. Other imagerel32 fields are guesses (a struct offset
+   * can look like an RVA) and refuse the function when it is carried.
+   */
+  readonly imageBaseFields: readonly number[];
 }
 
 /** A reusable decoder over one mapped image. Call `close()` to free its wasm memory. */
@@ -133,12 +154,56 @@ function decodeWith(
   const problems: string[] = [];
   const external = new Set<number>();
   const tables: JumpTable[] = [];
-  const work: number[] = [entry, ...ranges.slice(1).map((r) => r.start)];
+  // The other parts' starts are seeded once the tables descent finds are known: MSVC can give
+  // a jump table its own .pdata range, which must not be decoded as code.
+  const work: number[] = [entry];
+  let seeded = false;
   /** Seeds from gaps are speculative: undecodable bytes there stay a gap, not a problem. */
   const speculative = new Set<number>();
   const triedGaps = new Set<number>();
   let maxEnd = entry;
   let usesImageBase = false;
+  /** Jump tables that sit inside the function's own ranges (MSVC puts them after the code). */
+  const inlineTables: RvaRange[] = [];
+  const inTable = (rva: number): boolean => inlineTables.some((t) => rva >= t.start && rva < t.end);
+  /** `jmp reg` sites, recognised after descent (their straight-line lead-in must be decoded). */
+  const pendingJumps: number[] = [];
+  const resolvedJumps = new Set<number>();
+  /** Tries every unresolved `jmp reg` again; true when a new table added work. */
+  const resolvePending = (allowScan: boolean): boolean => {
+    // A table read by scanning ends where another address the function takes begins
+    // (LLVM puts a function's tables back to back).
+    const stops = new Set<number>();
+    for (const p of byRva.values()) for (const r of p.refs) if (r.kind === 'riprel32' || r.kind === 'imagerel32') stops.add(r.target);
+    for (const t of tables) stops.add(t.rva);
+    let found = false;
+    for (const j of pendingJumps) {
+      if (resolvedJumps.has(j)) continue;
+      decodeAt(j);
+      const t = recoverJumpTable(img, decodeAt, insn, byRva, cov, j, inside, stops);
+      if (t === null || (!allowScan && t.count === 'scan')) continue;
+      resolvedJumps.add(j);
+      tables.push(t);
+      stops.add(t.rva);
+      const end = t.rva + 4 * t.targets.length;
+      if (inside(t.rva) || inside(end - 1)) {
+        // The table's bytes are data: keep descent and the gap sweep out of them. Code
+        // already decoded there (reached as if it were code) makes the analysis unsound.
+        for (let k = t.rva; k < end; k++) {
+          const o = cov.ownerOf(k);
+          if (o >= 0 && byRva.has(o)) {
+            problems.push(`jump table at 0x${t.rva.toString(16)} overlaps the instruction decoded at 0x${o.toString(16)}`);
+            break;
+          }
+        }
+        inlineTables.push({ start: t.rva, end });
+        cov.markData(t.rva, end - t.rva);
+      }
+      for (const target of t.targets) work.push(target);
+      found = true;
+    }
+    return found;
+  };
 
   for (let round = 0; ; round++) {
   while (work.length > 0) {
@@ -147,6 +212,10 @@ function decodeWith(
     for (;;) {
       if (!inside(rva)) break;
       if (byRva.has(rva)) break;
+      if (inTable(rva)) {
+        if (!guess) problems.push(`execution reaches the jump table bytes at 0x${rva.toString(16)}`);
+        break;
+      }
       const cover = cov.startOf(rva);
       if (cover >= 0) {
         if (!guess) problems.push(`overlapping instructions at 0x${rva.toString(16)} (inside the one at 0x${cover.toString(16)})`);
@@ -186,13 +255,12 @@ function decodeWith(
         case FlowControl.IndirectBranch: {
           next = null;
           if (insn.op0Kind === OpKind.Register) {
-            const t = recoverJumpTable(img, decodeAt, insn, byRva, cov, rva, inside);
-            if (t === null) problems.push(`indirect jump at 0x${rva.toString(16)} with no recognisable jump table`);
-            else {
-              tables.push(t);
-              for (const target of t.targets) work.push(target);
-            }
-            decodeAt(rva); // recoverJumpTable re-decoded earlier instructions
+            // Recognised once descent has decoded what leads to it (see resolvePending).
+            if (!pendingJumps.includes(rva)) pendingJumps.push(rva);
+          } else if (insn.op0Kind === OpKind.Memory && insn.memoryIndex !== Register.None) {
+            // `jmp [base + idx*8]` is a table of absolute addresses this compiler does not
+            // recover: its cases would be missed.
+            problems.push(`indirect jump at 0x${rva.toString(16)} through an indexed memory operand (a table of absolute addresses)`);
           }
           break;
         }
@@ -211,33 +279,82 @@ function decodeWith(
       rva = next;
     }
   }
+    if (resolvePending(false)) continue;
+    if (!seeded) {
+      seeded = true;
+      for (const r of ranges.slice(1)) if (!inTable(r.start) && !byRva.has(r.start)) work.push(r.start);
+      if (work.length > 0) continue;
+    }
     // Sweep what descent left: code reached only through paths the analysis could not follow
     // (an unrecognised table, a computed jump) must still count in the function's form.
-    if (round >= 64 || !sweepGaps) break;
-    for (const g of cov.gaps()) {
-      if (triedGaps.has(g.start)) continue;
-      triedGaps.add(g.start);
-      speculative.add(g.start);
-      work.push(g.start);
+    if (round < 64 && sweepGaps) {
+      for (const g of cov.gaps()) {
+        if (triedGaps.has(g.start)) continue;
+        triedGaps.add(g.start);
+        speculative.add(g.start);
+        work.push(g.start);
+      }
+      if (work.length > 0) continue;
     }
-    if (work.length === 0) break;
+    // Tables read by scanning go last: by now the `lea`s of the tables that follow them
+    // (LLVM puts a function's tables back to back) are decoded, and end the scan there.
+    if (round < 256 && resolvePending(true)) continue;
+    break;
+  }
+
+  for (const j of pendingJumps) {
+    if (resolvedJumps.has(j)) continue;
+    decodeAt(j);
+    if (!isPointerTailCall(decodeAt, insn, byRva, cov, j, insn.op0Register)) problems.push(`indirect jump at 0x${j.toString(16)} with no recognisable jump table`);
   }
 
   // MSVC switch code reads `[base + idx*4 + T]` with base = __ImageBase: such displacements
   // are image-relative references (no base relocation covers them).
+  const imageBaseLoads: Array<{ fieldRva: number; leaRva: number; insnRva: number }> = [];
   if (usesImageBase) {
     for (const p of byRva.values()) {
       decodeAt(p.rva);
-      if (insn.memoryDisplSize !== 4 || insn.isIpRelMemoryOperand || insn.memoryBase === Register.None) continue;
+      // iced reports a disp32 as 8 bytes in 64-bit mode (it is sign-extended): 4 or 8 is a disp32.
+      if (insn.memoryDisplSize < 4 || insn.isIpRelMemoryOperand || insn.memoryBase === Register.None) continue;
       const displ = Number(insn.memoryDisplacementU64 & 0xffffffffn);
       if (displ > 0 && sectionAt(img, displ) !== undefined && !p.refs.some((r) => r.kind === 'imagerel32')) {
         const co = decoder.getConstantOffsets(insn);
         const off = co.displacementOffset;
         co.free();
         p.refs.push({ kind: 'imagerel32', fieldRva: p.rva + off, size: 4, insnRva: p.rva, insnEnd: p.rva + p.length, target: displ, isCall: false, isBranch: false });
+        // Proven image-relative when, on the straight line before it, the base register was
+        // last written by `lea base, [rip + __ImageBase]` (checked against entering branches below).
+        const baseReg = insn.memoryBase;
+        for (const s of chainBefore(byRva, cov, p.rva, 32)) {
+          decodeAt(s);
+          if (!clobbers(insn, baseReg)) continue;
+          if (insn.mnemonic === Mnemonic.Lea && insn.op0Register === baseReg && insn.isIpRelMemoryOperand && insn.ipRelMemoryAddress === 0n) imageBaseLoads.push({ fieldRva: p.rva + off, leaRva: s, insnRva: p.rva });
+          break;
+        }
       }
     }
   }
+
+  // A table's bound holds only on the straight line from its guard to its jump: a branch (or
+  // a case) entering that line in between would reach the jump with an unbounded index.
+  const entries = new Set<number>();
+  for (const p of byRva.values()) for (const r of p.refs) if (r.isBranch) entries.add(r.target);
+  for (const t of tables) for (const x of t.targets) entries.add(x);
+  for (const t of tables) {
+    for (const x of entries) {
+      if (x > t.guardRva && x <= t.jumpRva) {
+        problems.push(`indirect jump at 0x${t.jumpRva.toString(16)}: a branch to 0x${x.toString(16)} enters between the bound check and the jump`);
+        break;
+      }
+    }
+  }
+  const imageBaseFields: number[] = [];
+  for (const l of imageBaseLoads) {
+    let entered = false;
+    for (const x of entries) if (x > l.leaRva && x <= l.insnRva) entered = true;
+    if (!entered) imageBaseFields.push(l.fieldRva);
+  }
+  imageBaseFields.sort((a, b) => a - b);
 
   const sorted = [...byRva.values()].sort((a, b) => a.rva - b.rva);
   const insns: DecodedInsn[] = [];
@@ -249,7 +366,7 @@ function decodeWith(
   }
   const gaps = cov.gaps();
   tables.sort((a, b) => a.rva - b.rva);
-  return { insns, refs, jumpTables: tables, gaps, externalCodeTargets: [...external].sort((a, b) => a - b), problems, maxEnd };
+  return { insns, refs, jumpTables: tables, gaps, externalCodeTargets: [...external].sort((a, b) => a - b), problems, maxEnd, imageBaseFields };
 }
 
 /**
@@ -290,6 +407,11 @@ class Coverage {
   ownerOf(rva: number): number {
     const i = this.index(rva);
     return i < 0 || this.cells[i] === 0 ? -1 : this.cells[i]! - 1;
+  }
+
+  /** Marks `[rva, rva + length)` as data inside the ranges (a jump table): not a gap, not code. */
+  markData(rva: number, length: number): void {
+    this.mark(rva, length);
   }
 
   mark(rva: number, length: number): void {
@@ -370,16 +492,79 @@ function collectRefs(img: MappedImage, decoder: Decoder, insn: Instruction, p: P
   }
 }
 
+let infoFactory: InstructionInfoFactory | null = null;
+/** Registers a call may change (Win64: the volatile ones). */
+const VOLATILE = [Register.RAX, Register.RCX, Register.RDX, Register.R8, Register.R9, Register.R10, Register.R11];
+
+/**
+ * True when `insn` may write `reg` (any width), explicitly or implicitly (string ops, mul,
+ * xchg, cpuid, ...), or when it is a call and `reg` is volatile across calls.
+ */
+function clobbers(insn: Instruction, reg: Register): boolean {
+  if (reg === Register.None) return false;
+  const f = insn.flowControl;
+  if ((f === FlowControl.Call || f === FlowControl.IndirectCall) && VOLATILE.some((v) => sameReg(v, reg))) return true;
+  infoFactory ??= new InstructionInfoFactory();
+  const info = infoFactory.info(insn);
+  let w = false;
+  try {
+    for (const u of info.usedRegisters() as Array<{ register: Register; access: OpAccess; free(): void }>) {
+      const a = u.access;
+      if (!w && sameReg(u.register, reg) && (a === OpAccess.Write || a === OpAccess.CondWrite || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite)) w = true;
+      u.free();
+    }
+  } finally {
+    info.free();
+  }
+  return w;
+}
+
 /** Same register family (rax/eax/ax/al are one). */
 function sameReg(a: Register, b: Register): boolean {
   return a !== Register.None && b !== Register.None && RegisterExt.fullRegister(a) === RegisterExt.fullRegister(b);
 }
 
+/** Straight-line predecessors of `at`, nearest first (decoded, ending exactly where the next starts). */
+function chainBefore(byRva: ReadonlyMap<number, Pending>, cov: Coverage, at: number, max: number): number[] {
+  const chain: number[] = [];
+  let expect = at;
+  while (chain.length < max) {
+    const s = cov.ownerOf(expect - 1);
+    const p = s < 0 ? undefined : byRva.get(s);
+    if (p === undefined || p.rva + p.length !== expect) break;
+    chain.push(s);
+    expect = s;
+  }
+  return chain;
+}
+
+/**
+ * True when `jmp reg` is a tail call through a function pointer: the nearest instruction
+ * before it (on its straight line) that writes the register loads it, whole, from memory
+ * without an index register (`mov rax, [rcx + 0x18]`, a struct field or vtable slot, or
+ * `mov rax, [rip + g]`). Such a jump has no cases to find, like `call rax` or `jmp [mem]`.
+ */
+function isPointerTailCall(decodeAt: (rva: number) => void, insn: Instruction, byRva: ReadonlyMap<number, Pending>, cov: Coverage, jumpRva: number, jmpReg: Register): boolean {
+  if (RegisterExt.isGPR64(jmpReg) === false) return false;
+  for (const s of chainBefore(byRva, cov, jumpRva, 24)) {
+    decodeAt(s);
+    if (!clobbers(insn, jmpReg)) continue;
+    return insn.mnemonic === Mnemonic.Mov && insn.op0Register === jmpReg && insn.op1Kind === OpKind.Memory && insn.memoryIndex === Register.None && insn.memorySize === MemorySize.UInt64;
+  }
+  return false;
+}
+
 /**
  * Recognises the two switch idioms and reads the table:
- * gcc/mingw `lea rX,[rip+T]; movsxd rY,[rX+rI*4]; add rY,rX; jmp rY` (entries relative to T) and
+ * gcc/LLVM `lea rX,[rip+T]; movsxd rY,[rX+rI*4]; add rY,rX; jmp rY` (entries relative to T) and
  * MSVC `lea rB,[rip+__ImageBase]; mov eY,[rB+rI*4+T]; add rY,rB; jmp rY` (entries are RVAs).
- * The entry count comes from the guarding `cmp rI, N` + `ja`/`jae`; without it, null.
+ * The index is followed back through register copies (mov, movzx, movsxd, cdqe) and a load
+ * from memory to what bounds it: `cmp rI, N` + `ja`/`jae` (N + 1 or N entries), `and rI, M`
+ * (M + 1), or a zero-extended byte (up to 256). Without a readable bound (an index the
+ * compiler knows the range of: a loaded enum discriminant, a computed value) the table is
+ * read by scanning: until its first entry that is not a case inside the function, or where
+ * another table the function addresses begins. Every index the code can use selects a true
+ * case, so the true cases form a prefix of what is read; extra entries are never taken.
  */
 function recoverJumpTable(
   img: MappedImage,
@@ -389,27 +574,27 @@ function recoverJumpTable(
   cov: Coverage,
   jumpRva: number,
   inside: (rva: number) => boolean,
+  stops: ReadonlySet<number>,
 ): JumpTable | null {
   const jmpReg = insn.op0Register;
   // Walk back through the straight-line predecessors (decoded in address order).
-  const chain: number[] = [];
-  let expect = jumpRva;
-  while (chain.length < 24) {
-    const s = cov.ownerOf(expect - 1);
-    const p = s < 0 ? undefined : byRva.get(s);
-    if (p === undefined || p.rva + p.length !== expect) break;
-    chain.push(s);
-    expect = s;
-  }
+  const chain = chainBefore(byRva, cov, jumpRva, 24);
   let addSrc: Register = Register.None;
   let loadIdx: Register = Register.None;
   let loadBase: Register = Register.None;
   let tableRva = -1;
   let kind: 'rel32' | 'rva32' | null = null;
   let bound = -1;
+  let count: 'guard' | 'scan' = 'guard';
+  let guardRva = -1;
   let state = 0;
   let haveBase = false;
+  /** The `lea` that sets the base register: entering after it would bring another base. */
+  let baseRva = -1;
   let idxMem: { base: Register; index: Register; displ: bigint } | null = null;
+  /** Bounds checked on other registers (`cmp edx, N; ja` before `mov esi, edx` ... `mov eax, esi`). */
+  const checked = new Map<Register, { bound: number; guardRva: number }>();
+  const writesReg = (r: Register): boolean => (insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, r)) || clobbers(insn, r);
   for (const s of chain) {
     decodeAt(s);
     const m = insn.mnemonic;
@@ -417,34 +602,59 @@ function recoverJumpTable(
       if (m === Mnemonic.Add && insn.op0Kind === OpKind.Register && insn.op1Kind === OpKind.Register && sameReg(insn.op0Register, jmpReg)) {
         addSrc = insn.op1Register;
         state = 1;
-      }
+      } else if (writesReg(jmpReg)) return null; // the jump register is recomputed after the add
     } else if (state === 1) {
       if ((m === Mnemonic.Movsxd || m === Mnemonic.Mov) && insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, jmpReg) && insn.op1Kind === OpKind.Memory && insn.memoryIndexScale === 4 && sameReg(insn.memoryBase, addSrc)) {
         loadIdx = insn.memoryIndex;
         loadBase = insn.memoryBase;
         const displ = Number(BigInt.asUintN(32, insn.memoryDisplacementU64));
-        if (m === Mnemonic.Mov && displ !== 0) {
+        if (m === Mnemonic.Mov && displ !== 0 && insn.memoryDisplSize >= 4 && insn.op0Register === RegisterExt.fullRegister32(jmpReg)) {
           kind = 'rva32';
           tableRva = displ;
         } else if (m === Mnemonic.Movsxd && displ === 0) kind = 'rel32';
         else return null;
         state = 2;
-      }
+      } else if (writesReg(jmpReg) || writesReg(addSrc)) return null;
     } else {
-      // After the load: the table base (`lea`) and the bound (`cmp` + `ja`/`jae`), in either
-      // order, following the index back through register copies and a load from memory.
+      // A register checked later but written here no longer holds the checked value there.
+      for (const r of [...checked.keys()]) if (clobbers(insn, r)) checked.delete(r);
+      // After the load: the table base (`lea`) and the bound, in either order, following
+      // the index back through register copies and a load from memory.
       if (m === Mnemonic.Lea && insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadBase) && insn.isIpRelMemoryOperand) {
         if (haveBase) continue;
         const t = Number(BigInt.asUintN(64, insn.ipRelMemoryAddress));
         if (kind === 'rel32') tableRva = t;
         else if (t !== 0) return null; // MSVC form needs __ImageBase in the base register
         haveBase = true;
-      } else if ((m === Mnemonic.Mov || m === Mnemonic.Movzx) && insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadIdx) && bound < 0) {
-        if (insn.op1Kind === OpKind.Register) loadIdx = insn.op1Register;
-        else if (insn.op1Kind === OpKind.Memory && !insn.isIpRelMemoryOperand) {
+        baseRva = s;
+      } else if (!haveBase && writesReg(loadBase)) {
+        return null; // the base register is not what the `lea` set
+      } else if (bound < 0 && m === Mnemonic.Cdqe && sameReg(Register.RAX, loadIdx)) {
+        // rax = sign-extended eax: the same index (the bound check is on eax).
+      } else if (bound < 0 && (m === Mnemonic.Mov || m === Mnemonic.Movzx || m === Mnemonic.Movsxd) && writesReg(loadIdx)) {
+        if (m === Mnemonic.Movzx && (insn.op1Kind === OpKind.Register ? RegisterExt.isGPR8(insn.op1Register) : insn.memorySize === MemorySize.UInt8)) {
+          // A zero-extended byte: at most 256 entries, whatever the code checks before.
+          bound = 256;
+          count = 'scan';
+          guardRva = s;
+        } else if (insn.op1Kind === OpKind.Register) {
+          loadIdx = insn.op1Register;
+          const c = checked.get(RegisterExt.fullRegister(loadIdx));
+          if (c !== undefined) {
+            // The index is a copy of a register checked later on the same straight line;
+            // code entering after this copy could bring another value.
+            bound = c.bound;
+            guardRva = s;
+          }
+        } else if (insn.op1Kind === OpKind.Memory && !insn.isIpRelMemoryOperand) {
           idxMem = { base: insn.memoryBase, index: insn.memoryIndex, displ: insn.memoryDisplacementU64 };
           loadIdx = Register.None;
         } else return null;
+      } else if (bound < 0 && m === Mnemonic.And && writesReg(loadIdx) && isImm(insn.op1Kind)) {
+        const mask = BigInt.asIntN(64, insn.immediate(1));
+        if (mask < 0n || mask >= BigInt(MAX_TABLE_ENTRIES)) return null;
+        bound = Number(mask) + 1;
+        guardRva = s;
       } else if (m === Mnemonic.Cmp && isImm(insn.op1Kind) && bound < 0) {
         const regMatch = insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadIdx);
         const memMatch = insn.op0Kind === OpKind.Memory && idxMem !== null && insn.memoryBase === idxMem.base && insn.memoryIndex === idxMem.index && insn.memoryDisplacementU64 === idxMem.displ;
@@ -465,17 +675,42 @@ function recoverJumpTable(
             at += next.length;
           }
           if (bound < 0) return null;
-        } else if (insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadIdx)) return null;
-      } else if (insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadIdx) && bound < 0) {
-        return null; // the index is computed: no bound we can trust
+          guardRva = s;
+        } else if (insn.op0Kind === OpKind.Register) {
+          if (sameReg(insn.op0Register, loadIdx)) return null;
+          // A check of another register: it bounds the index if the index turns out to be a copy of it.
+          const n = Number(BigInt.asUintN(32, insn.immediate(1)));
+          const jcc = byRva.get(s + insn.length);
+          if (jcc !== undefined && jcc.flow === FlowControl.ConditionalBranch) {
+            decodeAt(s + insn.length);
+            const b = insn.mnemonic === Mnemonic.Ja ? n + 1 : insn.mnemonic === Mnemonic.Jae ? n : -1;
+            decodeAt(s);
+            const reg = RegisterExt.fullRegister(insn.op0Register);
+            if (b > 0 && !checked.has(reg)) checked.set(reg, { bound: b, guardRva: s });
+          }
+        }
+      } else if (bound < 0 && writesReg(loadIdx)) {
+        // The index is computed (or loaded) with no check we can read: the compiler knows
+        // its range (an enum discriminant, a masked value), we read the table by scanning.
+        bound = MAX_TABLE_ENTRIES;
+        count = 'scan';
+        guardRva = s;
       }
-      if (bound >= 0 && (haveBase || kind === 'rva32')) {
+      if (bound >= 0 && haveBase) {
         state = 3;
         break;
       }
     }
   }
-  if (state < 3 && bound >= 0 && kind === 'rel32' && !haveBase) {
+  if (state === 2 && haveBase && bound < 0) {
+    // No bound on the straight line at all: scan (the base `lea` is what the jump relies on).
+    bound = MAX_TABLE_ENTRIES;
+    count = 'scan';
+    guardRva = baseRva;
+    state = 3;
+  }
+  // (Not for a table with no bound at all: there the base `lea` is all the jump relies on.)
+  if (state < 3 && bound >= 0 && bound < MAX_TABLE_ENTRIES && kind === 'rel32' && !haveBase) {
     // The base was hoisted out of the loop: accept the function's only `lea base,[rip+T]`.
     const seen = new Set<number>();
     for (const p of byRva.values()) {
@@ -490,17 +725,29 @@ function recoverJumpTable(
     }
   }
   if (state < 3) return null;
-  if (bound <= 0 || bound > MAX_TABLE_ENTRIES || tableRva <= 0 || kind === null) return null;
+  if (bound <= 0 || bound > MAX_TABLE_ENTRIES || tableRva <= 0 || kind === null || guardRva < 0) return null;
   const sec = sectionAt(img, tableRva);
-  if (sec === undefined || tableRva + bound * 4 > sec.rva + sec.size) return null;
+  if (sec === undefined) return null;
   const targets: number[] = [];
   for (let i = 0; i < bound; i++) {
-    const raw = readU32(img, tableRva + i * 4);
+    const at = tableRva + i * 4;
+    if (count === 'scan' && i > 0 && stops.has(at)) break;
+    if (at + 4 > sec.rva + sec.size) {
+      if (count === 'scan') break;
+      return null;
+    }
+    const raw = readU32(img, at);
     const t = kind === 'rel32' ? tableRva + (raw | 0) : raw;
-    if (!inside(t)) return null;
+    if (!inside(t)) {
+      if (count === 'scan') break;
+      return null;
+    }
     targets.push(t);
   }
-  return { rva: tableRva, entryKind: kind, targets, jumpRva };
+  if (targets.length === 0) return null;
+  // A scan that never met a non-case entry may have stopped short of the true table.
+  if (count === 'scan' && bound === MAX_TABLE_ENTRIES && targets.length === bound) return null;
+  return { rva: tableRva, entryKind: kind, targets, jumpRva, guardRva: baseRva >= 0 ? Math.min(guardRva, baseRva) : guardRva, count };
 }
 
 function isImm(k: OpKind): boolean {

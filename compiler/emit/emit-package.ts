@@ -16,6 +16,7 @@ import { sha256 } from '../../runtime/pe/sha256.ts';
 import type { ImageDiff } from '../diff/diff-images.ts';
 import { layoutRanges, oldRodataByKey } from '../diff/diff-images.ts';
 import type { FunctionInfo } from '../functions/discover-functions.ts';
+import { chainedParent, layoutParts } from '../functions/layout-parts.ts';
 import { absTarget, relocsIn, type MappedImage } from '../functions/map-image.ts';
 import type { DataItem } from '../match/analyze-image.ts';
 import { parseGccLsda } from './gcc-lsda.ts';
@@ -414,19 +415,26 @@ interface BuiltFunction {
 export function emitFunction(ctx: ResolveContext, f: FunctionInfo, offsets: readonly number[], id: number): Result<BuiltFunction> {
   const m = ctx.m;
   const img = m.new.img;
-  const last = f.ranges.length - 1;
-  let size = offsets[last]! + (f.ranges[last]!.end - f.ranges[last]!.start);
+  let size = 0;
+  f.ranges.forEach((r, i) => (size = Math.max(size, offsets[i]! + (r.end - r.start))));
   // Jump tables the function owns go after its code.
   const tableOff = new Map<number, number>();
   for (const r of f.decoded.refs) {
     const t = m.new.tables.get(r.target);
     if (t === undefined || t.fn !== f || tableOff.has(r.target)) continue;
-    if (t.table.entryKind !== 'rel32') return err('BUILD_UNSUPPORTED', `${describeNew(m, f.entry)}: image-relative jump table cannot be re-targeted`);
+    // A table is reached through `lea rX, [rip + T]` (rel32 entries) or through the disp32 of
+    // `mov eY, [__ImageBase + idx*4 + T]` (rva32 entries); anything else is not the idiom.
+    if ((t.table.entryKind === 'rel32') !== (r.kind === 'riprel32') || (t.table.entryKind === 'rva32') !== (r.kind === 'imagerel32')) {
+      return err('BUILD_UNSUPPORTED', `${describeNew(m, f.entry)}: jump table at 0x${r.target.toString(16)} is referenced by a ${r.kind} field`);
+    }
     size = (size + 3) & ~3;
     tableOff.set(r.target, size);
     size += 4 * t.table.targets.length;
   }
   const bytes = new Uint8Array(size);
+  // Between parts kept at their distances (layout-parts.ts) lie other functions' bytes in
+  // NEW: int3 here, so nothing runs into them.
+  for (const g of layoutParts(f).fills) bytes.fill(0xcc, g.start, g.end);
   f.ranges.forEach((r, i) => bytes.set(img.image.subarray(r.start, r.end), offsets[i]!));
   const dv = new DataView(bytes.buffer);
   const fixups: Fixup[] = [];
@@ -435,7 +443,10 @@ export function emitFunction(ctx: ResolveContext, f: FunctionInfo, offsets: read
   for (const [trva, off] of tableOff) {
     const t = m.new.tables.get(trva)!;
     t.table.targets.forEach((target, k) => {
-      dv.setInt32(off + 4 * k, at(target) - off, true);
+      // rel32: relative to the table, so constants. rva32: __ImageBase-relative case
+      // addresses, which only the runtime knows (the block's place above the image).
+      if (t.table.entryKind === 'rel32') dv.setInt32(off + 4 * k, at(target) - off, true);
+      else fixups.push({ kind: 'imagerel32', offset: off + 4 * k, target: { kind: 'block', blockId: id, offset: at(target) }, addend: 0n });
     });
   }
   for (const r of f.decoded.refs) {
@@ -443,24 +454,37 @@ export function emitFunction(ctx: ResolveContext, f: FunctionInfo, offsets: read
     const addend = -BigInt(r.insnEnd - r.fieldRva);
     const where = `${describeNew(m, f.entry)} at ${describeNew(m, r.insnRva)}`;
     const relKind: FixupKind | null = r.kind === 'rel32' ? 'rel32' : r.kind === 'riprel32' ? 'rip-disp32' : r.kind === 'rel8' ? 'rel8' : null;
+    // The function's own tables first: MSVC puts them inside the function's range.
+    const table = tableOff.get(r.target);
+    if (table !== undefined && (relKind === 'rip-disp32' || r.kind === 'imagerel32')) {
+      const kind: FixupKind = relKind === 'rip-disp32' ? 'rip-disp32' : 'imagerel32';
+      fixups.push({ kind, offset: fieldOff, target: { kind: 'block', blockId: id, offset: table }, addend: kind === 'rip-disp32' ? addend : 0n });
+      bytes.fill(0, fieldOff, fieldOff + 4);
+      continue;
+    }
     const internal = rangeIndex(r.target);
     if (internal >= 0) {
       if (relKind !== null && internal === rangeIndex(r.insnRva)) continue; // moves with the code
-      if (relKind === 'rel8') return err('BUILD_UNSUPPORTED', `${where}: short branch between the function's parts`);
+      // A rel8 between parts: layout-parts.ts kept them at their distance (the diff refused
+      // the function otherwise); the fixup re-checks the reach.
       if (relKind !== null) fixups.push({ kind: relKind, offset: fieldOff, target: { kind: 'block', blockId: id, offset: at(r.target) }, addend });
       else if (r.kind === 'abs64') fixups.push({ kind: 'abs64', offset: fieldOff, target: { kind: 'block', blockId: id, offset: at(r.target) }, addend: 0n });
       else return err('BUILD_UNSUPPORTED', `${where}: ${r.kind} reference cannot be re-targeted`);
       bytes.fill(0, fieldOff, fieldOff + r.size);
       continue;
     }
-    const table = tableOff.get(r.target);
-    if (table !== undefined && relKind === 'rip-disp32') {
-      fixups.push({ kind: 'rip-disp32', offset: fieldOff, target: { kind: 'block', blockId: id, offset: table }, addend });
+    if (relKind === 'rel8') return err('BUILD_UNSUPPORTED', `${where}: short branch leaves the function`);
+    if (r.kind === 'abs32') return err('BUILD_UNSUPPORTED', `${where}: ${r.kind} reference cannot be re-targeted`);
+    if (r.kind === 'imagerel32') {
+      // `[__ImageBase + ... + disp32]` with the base proven by the decoder: disp32 = target - image base.
+      if (!f.decoded.imageBaseFields.includes(r.fieldRva)) return err('BUILD_UNSUPPORTED', `${where}: image-relative reference with an unproven base register`);
+      const res = resolveTarget(ctx, r.target, f);
+      if (!res.ok) return err('BUILD_UNRESOLVED', `${where}: ${res.reason}`);
+      if (res.target.kind !== 'image' && res.target.kind !== 'block') return err('BUILD_UNSUPPORTED', `${where}: image-relative reference to an import`);
+      fixups.push({ kind: 'imagerel32', offset: fieldOff, target: res.target, addend: 0n });
       bytes.fill(0, fieldOff, fieldOff + 4);
       continue;
     }
-    if (relKind === 'rel8') return err('BUILD_UNSUPPORTED', `${where}: short branch leaves the function`);
-    if (r.kind === 'abs32' || r.kind === 'imagerel32') return err('BUILD_UNSUPPORTED', `${where}: ${r.kind} reference cannot be re-targeted`);
     const res = resolveTarget(ctx, r.target, f);
     if (!res.ok) return err('BUILD_UNRESOLVED', `${where}: ${res.reason}`);
     fixups.push({ kind: relKind ?? 'abs64', offset: fieldOff, target: res.target, addend: relKind === null ? 0n : addend });
@@ -476,13 +500,22 @@ export function emitFunction(ctx: ResolveContext, f: FunctionInfo, offsets: read
   const infos: Array<{ readonly at: number; readonly bytes: Uint8Array }> = [];
   const unwindFixups: Fixup[] = [];
   const pendingEh: Array<{ readonly inlineAt: number; readonly data: ParsedHandlerData }> = [];
+  // Chained UNWIND_INFO (a part of a split function): its RUNTIME_FUNCTION names the parent
+  // entry, which is another part of this function; completed once every entry has its place.
+  const infoOffOf: number[] = [];
+  const chains: Array<{ readonly at: number; readonly parent: number }> = [];
   let infoLen = 0;
   for (const rf of f.pdata) {
     const u = rf.unwind;
     if (u === null) return err('BUILD_UNSUPPORTED', `${describeNew(m, f.entry)}: unreadable unwind info`);
-    if ((u.flags & 4) !== 0) return err('BUILD_UNSUPPORTED', `${describeNew(m, f.entry)}: chained unwind info is not carried`);
+    if ((u.flags & 4) !== 0) {
+      const parent = chainedParent(f, rf);
+      if (parent < 0) return err('BUILD_UNSUPPORTED', `${describeNew(m, f.entry)}: chained unwind info names an entry that is not one of the function's parts`);
+      chains.push({ at: ((infoLen + 3) & ~3) + u.size - 12, parent });
+    }
     infoLen = (infoLen + 3) & ~3;
     const infoOff = infoLen;
+    infoOffOf.push(infoOff);
     const uStart = rf.unwindInfoAddress as number;
     let len = u.size;
     const hasHandler = (u.flags & (UNW_FLAG_EHANDLER | UNW_FLAG_UHANDLER)) !== 0;
@@ -537,6 +570,17 @@ export function emitFunction(ctx: ResolveContext, f: FunctionInfo, offsets: read
   }
   let blob = new Uint8Array(infoLen);
   for (const info of infos) blob.set(info.bytes, info.at);
+  for (const c of chains) {
+    // BeginAddress, EndAddress: the parent part in this block; UnwindInfoAddress: the parent's
+    // UNWIND_INFO in this blob. All RVAs against the unwind base (addr32nb).
+    const p = runtimeFunctions[c.parent]!;
+    unwindFixups.push(
+      { kind: 'addr32nb', offset: c.at, target: { kind: 'block', blockId: id, offset: p.beginOffset }, addend: 0n },
+      { kind: 'addr32nb', offset: c.at + 4, target: { kind: 'block', blockId: id, offset: p.endOffset }, addend: 0n },
+      { kind: 'addr32nb', offset: c.at + 8, target: { kind: 'unwind', offset: infoOffOf[c.parent]! }, addend: 0n },
+    );
+    blob.fill(0, c.at, c.at + 12);
+  }
   for (const p of pendingEh) {
     const place = (st: HandlerStructure, at: number): Result<void> => {
       for (const fld of st.fields) {

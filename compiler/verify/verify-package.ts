@@ -8,13 +8,14 @@
  * item with the same bytes or a carried copy, the same import). Unwind data, redirects and
  * jump tables are checked the same way.
  */
-import { Code, Decoder, DecoderOptions, Instruction } from 'iced-x86';
+import { Code, Decoder, DecoderOptions, FlowControl, Instruction } from 'iced-x86';
 import { err, ok, type Result } from '../../common/errors.ts';
 import { applyDelta } from '../../formats/delta.ts';
 import type { Fixup, HotpatchPackage } from '../../formats/package.ts';
 import { sha256 } from '../../runtime/pe/sha256.ts';
 import type { ImageDiff } from '../diff/diff-images.ts';
 import { layoutRanges } from '../diff/diff-images.ts';
+import { chainedParent } from '../functions/layout-parts.ts';
 import type { FunctionInfo } from '../functions/discover-functions.ts';
 import { absTarget, relocsIn } from '../functions/map-image.ts';
 import { parseGccLsda } from '../emit/gcc-lsda.ts';
@@ -74,9 +75,13 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
     if (!h.every((b, i) => b === pkg.target.reliedSha256[i])) return err('VERIFY_TARGET', 'relied-on bytes hash does not match OLD');
   }
 
-  // 1. Materialise blocks at their paper addresses.
+  // 1. Materialise blocks at their paper addresses. A package with image-relative fixups is
+  // placed by the runtime above the image, within 2 GB of its base; so is the paper copy.
+  const imageRelative = [...pkg.codeBlocks, ...pkg.dataBlocks].some((b) => b.fixups.some((f) => f.kind === 'imagerel32'));
+  const sizeOfImage = BigInt(oldPe.optionalHeader.sizeOfImage);
+  const regionBase = imageRelative && layout.regionBase < B + sizeOfImage ? B + ((sizeOfImage + 0xffffn) & ~0xffffn) + 0x0123_0000n : layout.regionBase;
   const blocks = new Map<number, { addr: bigint; bytes: Uint8Array }>();
-  let at = layout.regionBase;
+  let at = regionBase;
   const materialise = (id: number, alignment: number, b: HotpatchPackage['codeBlocks'][number]['bytes']): Result<void> => {
     let bytes: Uint8Array;
     if (b.kind === 'literal') bytes = b.bytes.slice();
@@ -107,7 +112,7 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
   // Unwind info goes after the import slots, inside the region (pc-relative LSDA fields reach).
   let unwindAt = at + BigInt(8 * pkg.imports.length);
   const importAddr = pkg.imports.map((_, i) => FAKE_IMPORTS + BigInt(0x100 * i));
-  const unwindBase = layout.regionBase < B ? layout.regionBase : B;
+  const unwindBase = regionBase < B ? regionBase : B;
   // `infoAddr`: where the unwind info a fixup sits in is placed (null outside unwind data).
   const resolveS = (t: Fixup['target'], infoAddr: bigint | null, infoLen: number): bigint | null => {
     switch (t.kind) {
@@ -149,6 +154,11 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
       case 'addr32nb':
         v = S + f.addend - unwindBase;
         if (v < 0n || v > 0xffffffffn) return fail(`${what}: addr32nb out of range`);
+        dv.setUint32(f.offset, Number(v), true);
+        break;
+      case 'imagerel32':
+        v = S + f.addend - B;
+        if (v < 0n || v > 0x7fffffffn) return fail(`${what}: imagerel32 out of range`);
         dv.setUint32(f.offset, Number(v), true);
         break;
     }
@@ -405,6 +415,12 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
           dec.decodeOut(decoderInsn);
           if (decoderInsn.code === Code.INVALID || decoderInsn.length !== insn.length) return fail(`${name}: instruction at +0x${(insn.rva - fn.entry).toString(16)} does not decode as in NEW`);
           instructions++;
+          // Falling off the end of a part into another part of the function (adjacent parts
+          // in NEW) must land on that part in the block too.
+          const next = insn.rva + insn.length;
+          if (canFallThrough(insn.flow) && off(next) >= 0 && off(next) !== o + insn.length) {
+            return fail(`${name}: the instruction at +0x${(insn.rva - fn.entry).toString(16)} falls through into another part, which the block does not place after it`);
+          }
           for (let k = insn.refIndex; k < insn.refIndex + insn.refCount; k++) {
             const r = fn.decoded.refs[k]!;
             const fo = off(r.fieldRva);
@@ -415,16 +431,23 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
             if (r.kind === 'rel8') A = insnEnd + BigInt(dv.getInt8(fo));
             else if (r.kind === 'rel32' || r.kind === 'riprel32') A = insnEnd + BigInt(dv.getInt32(fo, true));
             else if (r.kind === 'abs64') A = dv.getBigUint64(fo, true);
+            // `[__ImageBase + ... + disp32]`: the disp32 is sign-extended and added to the load base.
+            else if (r.kind === 'imagerel32') A = B + BigInt(dv.getInt32(fo, true));
             else return fail(`${name}: ${r.kind} reference in a carried function`);
             references++;
             const table = m.new.tables.get(r.target);
             if (table !== undefined && table.fn === fn) {
-              // The carried table: each entry, relative to the table, reaches the mapped case.
+              // The carried table, reached through the idiom's own field: each entry reaches
+              // the mapped case, relative to the table (rel32, sign-extended) or to __ImageBase
+              // (rva32: `mov e32` zero-extends, then `add r64, __ImageBase`).
+              const rel = table.table.entryKind === 'rel32';
+              if (rel !== (r.kind === 'riprel32') || !rel !== (r.kind === 'imagerel32')) return fail(`${name}: jump table at 0x${r.target.toString(16)} reached through a ${r.kind} field`);
               for (let e = 0; e < table.table.targets.length; e++) {
                 const ea = A + BigInt(4 * e);
                 const raw = readAt(ea, 4);
                 if (raw === null) return fail(`${name}: jump table entry ${e} is outside the package`);
-                const tgt = A + BigInt(new DataView(raw.buffer, raw.byteOffset).getInt32(0, true));
+                const ev = new DataView(raw.buffer, raw.byteOffset);
+                const tgt = rel ? A + BigInt(ev.getInt32(0, true)) : B + BigInt(ev.getUint32(0, true));
                 const rr = checkTarget(table.table.targets[e]!, tgt, `${name} jump table entry ${e}`);
                 if (!rr.ok) return rr;
               }
@@ -521,7 +544,22 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
           const ehFields = new Map<number, HandlerRvaField>();
           for (const x of eh?.inline.fields ?? []) ehFields.set(uw.size + x.offset, x);
           if (e.unwindInfoOffset + len > info.length) return fail(`${name}: UNWIND_INFO ${i} runs past the unwind info`);
+          // A chained entry (a part of a split function) names its parent: the parent's copy
+          // in this block (begin, end) and its UNWIND_INFO in this blob, against the unwind base.
+          const chainAt = (uw.flags & 4) !== 0 ? uw.size - 12 : -1;
+          if (chainAt >= 0) {
+            const pi = chainedParent(fn, rf);
+            const pe = pi < 0 ? undefined : u.runtimeFunctions[pi];
+            if (pe === undefined) return fail(`${name}: chained unwind info ${i} names no part of the function`);
+            const dvi = new DataView(info.buffer, info.byteOffset);
+            const at = e.unwindInfoOffset + chainAt;
+            for (const k of [0, 4, 8]) if (!fixAt.has(at + k)) return fail(`${name}: chained entry field +${k} of UNWIND_INFO ${i} has no fixup`);
+            const got = [0, 4, 8].map((k) => unwindBase + BigInt(dvi.getUint32(at + k, true)));
+            const want = [block.addr + BigInt(pe.beginOffset), block.addr + BigInt(pe.endOffset), infoAddr + BigInt(pe.unwindInfoOffset)];
+            if (got.some((g, k) => g !== want[k])) return fail(`${name}: chained entry of UNWIND_INFO ${i} does not name its parent part's copy`);
+          }
           for (let k = 0; k < len; k++) {
+            if (chainAt >= 0 && k >= chainAt && k < chainAt + 12) continue;
             const hf = ehFields.get(k);
             if (hf !== undefined) {
               const rr = checkEhField(hf, e.unwindInfoOffset + k);
@@ -585,4 +623,9 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
     }
   }
   return ok({ functions: carried.size, instructions, references, unwindEntries, redirects, dataBlocks: pkg.dataBlocks.length });
+}
+
+/** True when execution may continue at the next instruction (not a jmp, ret, ud2 or int3). */
+function canFallThrough(flow: FlowControl): boolean {
+  return flow !== FlowControl.UnconditionalBranch && flow !== FlowControl.IndirectBranch && flow !== FlowControl.Return && flow !== FlowControl.Exception && flow !== FlowControl.Interrupt;
 }

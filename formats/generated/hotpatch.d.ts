@@ -727,7 +727,10 @@ export namespace hotpatch {
         FIXUP_KIND_RIP_DISP32 = 4,
 
         /** FIXUP_KIND_ADDR32NB value */
-        FIXUP_KIND_ADDR32NB = 5
+        FIXUP_KIND_ADDR32NB = 5,
+
+        /** FIXUP_KIND_IMAGEREL32 value */
+        FIXUP_KIND_IMAGEREL32 = 6
     }
 
     /**

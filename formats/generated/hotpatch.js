@@ -1794,6 +1794,7 @@ export const hotpatch = $root.hotpatch = (() => {
      * @property {number} FIXUP_KIND_ABS64=3 FIXUP_KIND_ABS64 value
      * @property {number} FIXUP_KIND_RIP_DISP32=4 FIXUP_KIND_RIP_DISP32 value
      * @property {number} FIXUP_KIND_ADDR32NB=5 FIXUP_KIND_ADDR32NB value
+     * @property {number} FIXUP_KIND_IMAGEREL32=6 FIXUP_KIND_IMAGEREL32 value
      */
     hotpatch.FixupKind = (function() {
         const valuesById = $Object.create(null), values = $Object.create(valuesById);
@@ -1803,6 +1804,7 @@ export const hotpatch = $root.hotpatch = (() => {
         values[valuesById[3] = "FIXUP_KIND_ABS64"] = 3;
         values[valuesById[4] = "FIXUP_KIND_RIP_DISP32"] = 4;
         values[valuesById[5] = "FIXUP_KIND_ADDR32NB"] = 5;
+        values[valuesById[6] = "FIXUP_KIND_IMAGEREL32"] = 6;
         return values;
     })();
 

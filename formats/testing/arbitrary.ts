@@ -14,7 +14,7 @@ import { mergeRanges } from './sample-packages.ts';
 const u32 = fc.integer({ min: 0, max: 0xffff_ffff });
 const text = (max = 40): fc.Arbitrary<string> => fc.string({ unit: 'grapheme', minLength: 1, maxLength: max });
 const bytes = (min: number, max: number): fc.Arbitrary<Uint8Array> => fc.uint8Array({ minLength: min, maxLength: max });
-const FIXUP_KINDS: readonly FixupKind[] = ['rel32', 'rel8', 'abs64', 'rip-disp32', 'addr32nb'];
+const FIXUP_KINDS: readonly FixupKind[] = ['rel32', 'rel8', 'abs64', 'rip-disp32', 'addr32nb', 'imagerel32'];
 const REDIRECT_KINDS: readonly RedirectKind[] = ['jmp-rel32', 'jmp-abs64', 'short-to-pad'];
 
 interface RawFixup {
@@ -26,7 +26,7 @@ interface RawFixup {
   addend: bigint;
 }
 const rawFixup: fc.Arbitrary<RawFixup> = fc.record({
-  kind: fc.nat(4),
+  kind: fc.nat(5),
   offset: u32,
   target: fc.nat(3),
   pick: u32,
@@ -111,8 +111,10 @@ export function arbitraryPackage(): fc.Arbitrary<HotpatchPackage> {
         const out: Fixup[] = [];
         const taken: Array<[number, number]> = [];
         for (const f of raw) {
-          // addr32nb only in unwind data (validation rule); elsewhere fold it onto rel32.
-          const kind = !inUnwind && FIXUP_KINDS[f.kind] === 'addr32nb' ? 'rel32' : FIXUP_KINDS[f.kind]!;
+          // addr32nb only in unwind data, imagerel32 only in blocks (validation rules): fold
+          // each onto a kind its container allows.
+          const drawn = FIXUP_KINDS[f.kind]!;
+          const kind = !inUnwind && drawn === 'addr32nb' ? 'rel32' : inUnwind && drawn === 'imagerel32' ? 'addr32nb' : drawn;
           const w = FIXUP_WIDTH[kind];
           if (size < w) continue;
           const offset = f.offset % (size - w + 1);

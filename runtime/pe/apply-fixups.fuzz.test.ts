@@ -12,7 +12,7 @@ import { rawParser } from './wasm.ts';
 import { mulberry32 as rng } from '../../test/support/prng.ts';
 
 const CASES = process.env['HOTPATCH_FUZZ'] === 'full' ? 100_000 : 3_000;
-const WIDTH = [0, 4, 1, 8, 4, 4] as const;
+const WIDTH = [0, 4, 1, 8, 4, 4, 4] as const;
 
 
 interface Rec {
@@ -58,6 +58,7 @@ function readField(b: Uint8Array, kind: number, at: number): bigint {
     case 3:
       return dv.getBigUint64(at, true);
     case 5:
+    case 6:
       return BigInt(dv.getUint32(at, true));
     default:
       return BigInt(dv.getInt32(at, true));
@@ -77,22 +78,24 @@ describe(`pe_apply_fixups fuzz (${CASES} cases)`, () => {
       for (let i = 0; i < len; i++) block[i] = Math.floor(r() * 256);
       const blockVa = r() < 0.8 ? 0x1_4000_0000n + BigInt(Math.floor(r() * 0x100_0000)) : u64(r);
       const unwindBase = r() < 0.8 ? blockVa - BigInt(Math.floor(r() * 0x1000_0000)) : u64(r);
+      const imageBase = r() < 0.8 ? blockVa - BigInt(Math.floor(r() * 0x1000_0000)) : u64(r);
       const n = Math.floor(r() * (r() < 0.9 ? 4 : 40));
       const recs: Rec[] = [];
       for (let i = 0; i < n; i++) {
-        const kind = r() < 0.95 ? 1 + Math.floor(r() * 5) : Math.floor(r() * 256);
+        const kind = r() < 0.95 ? 1 + Math.floor(r() * 6) : Math.floor(r() * 256);
         const offset = r() < 0.9 ? BigInt(Math.floor(r() * (len + 4))) : r() < 0.5 ? u64(r) : BigInt(0xffff_ffff - Math.floor(r() * 8));
         const p = BigInt.asUintN(64, blockVa + offset);
         const a = r() < 0.6 ? BigInt(Math.floor(r() * 16) - 8) : BigInt.asIntN(64, u64(r));
         // Half the targets land in reach (so whole lists complete), the rest near an edge or anywhere.
-        const reach = BigInt.asUintN(64, (kind === 5 ? unwindBase : kind === 3 ? 0n : p) - a + BigInt(Math.floor(r() * 200)));
-        const s = r() < 0.5 ? reach : r() < 0.7 ? near(r, kind === 5 ? unwindBase : p) : u64(r);
+        const from = kind === 5 ? unwindBase : kind === 6 ? imageBase : kind === 3 ? 0n : p;
+        const reach = BigInt.asUintN(64, from - a + BigInt(Math.floor(r() * 200)));
+        const s = r() < 0.5 ? reach : r() < 0.7 ? near(r, from) : u64(r);
         recs.push({ kind, flags: r() < 0.05 ? Math.floor(r() * 4) : 0, offset, s, a });
       }
       const garbage = r() < 0.05;
       const records = encode(recs, garbage, r);
       const container = r() < 0.98 ? (r() < 0.5 ? 0 : 1) : Math.floor(r() * 5);
-      const res = rawParser.applyFixups(block, records, blockVa, unwindBase, Math.floor(r() * 0x1_0000_0000), container as 0 | 1);
+      const res = rawParser.applyFixups(block, records, blockVa, unwindBase, imageBase, Math.floor(r() * 0x1_0000_0000), container as 0 | 1);
       const why = `case ${c}`;
       expect(res.status, `${why}: trapped: ${decoder.decode(res.data)}`).not.toBe(2);
       if (res.status === 1) {
@@ -117,7 +120,7 @@ describe(`pe_apply_fixups fuzz (${CASES} cases)`, () => {
         const hi = x.offset + BigInt(w);
         if (recs.slice(i + 1).some((y) => y.offset < hi && y.offset + BigInt(WIDTH[y.kind] ?? 0) > lo)) return;
         const p = blockVa + x.offset;
-        const want = x.kind === 3 ? x.s + x.a : x.kind === 5 ? x.s + x.a - unwindBase : x.s + x.a - p;
+        const want = x.kind === 3 ? x.s + x.a : x.kind === 5 ? x.s + x.a - unwindBase : x.kind === 6 ? x.s + x.a - imageBase : x.s + x.a - p;
         expect(readField(res.data, x.kind, Number(x.offset)), `${why} fixup ${i}`).toBe(want);
         checked++;
       });

@@ -11,7 +11,7 @@ import { applyFixups, type FixupContainer, type ResolvedFixup } from './apply-fi
 import { rawParser } from './wasm.ts';
 
 const BLOCK_VA = 0x1_4000_1000n;
-const at = (blockVa: bigint = BLOCK_VA, unwindBase = 0x1_4000_0000n): FixupContainer => ({ blockId: 7, container: 'block', blockVa: asVa(blockVa), unwindBase: asVa(unwindBase) });
+const at = (blockVa: bigint = BLOCK_VA, unwindBase = 0x1_4000_0000n, imageBase = 0x1_4000_0000n): FixupContainer => ({ blockId: 7, container: 'block', blockVa: asVa(blockVa), unwindBase: asVa(unwindBase), imageBase: asVa(imageBase) });
 const fx = (kind: FixupKind, offset: number, symbol: bigint | Result<bigint>, addend = 0n): ResolvedFixup => ({ kind, offset, addend, symbol: typeof symbol === 'bigint' ? ok(symbol) : symbol });
 
 function bytesOf(r: Result<Uint8Array>): number[] {
@@ -72,6 +72,22 @@ describe('applyFixups: formulas', () => {
     expect(errorOf(applyFixups(new Uint8Array(4), [fx('addr32nb', 0, base + 0x1_0000_0000n)], at(BLOCK_VA, base))).code).toBe('PLAN_FIXUP_RANGE');
   });
 
+  it('imagerel32: S + A - L (L = image load base) within [0, 2^31 - 1], in code blocks', () => {
+    const image = 0x7ff6_1000_0000n;
+    const where = at(image + 0x5000_0000n, image, image);
+    expect(bytesOf(applyFixups(new Uint8Array(4), [fx('imagerel32', 0, image + 0x1234n)], where))).toEqual([0x34, 0x12, 0, 0]);
+    expect(bytesOf(applyFixups(new Uint8Array(4), [fx('imagerel32', 0, image + 0x5000_0000n, 0x10n)], where))).toEqual([0x10, 0, 0, 0x50]);
+    expect(bytesOf(applyFixups(new Uint8Array(4), [fx('imagerel32', 0, image + 0x7fff_ffffn)], where))).toEqual([0xff, 0xff, 0xff, 0x7f]);
+    expect(errorOf(applyFixups(new Uint8Array(4), [fx('imagerel32', 0, image + 0x8000_0000n)], where))).toEqual({
+      code: 'PLAN_FIXUP_RANGE',
+      message: 'block 7 fixup 0: imagerel32 to 0x7ff690000000 is not within 2 GB above the image base 0x7ff610000000',
+    });
+    // Below the image base: a negative disp32 would work, a zero-extended table entry would not.
+    expect(errorOf(applyFixups(new Uint8Array(4), [fx('imagerel32', 0, image - 1n)], where)).code).toBe('PLAN_FIXUP_RANGE');
+    // L is the image base, not the unwind base nor the field's address.
+    expect(bytesOf(applyFixups(new Uint8Array(4), [fx('imagerel32', 0, image + 0x20n)], at(image + 0x5000_0000n, image - 0x1000n, image)))).toEqual([0x20, 0, 0, 0]);
+  });
+
   it('fixups apply in order (a later field overwrites an earlier one) and an empty list returns the block', () => {
     const r = applyFixups(new Uint8Array(8), [fx('abs64', 0, 0x1122_3344_5566_7788n), fx('rel8', 0, BLOCK_VA + 5n)], at());
     expect(bytesOf(r)).toEqual([0x05, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11]);
@@ -116,7 +132,7 @@ describe('applyFixups: refusals', () => {
       return out;
     };
     const call = (records: Uint8Array, container: 0 | 1 = 0): { status: number; text: string } => {
-      const r = rawParser.applyFixups(new Uint8Array(16), records, BLOCK_VA, 0n, 3, container);
+      const r = rawParser.applyFixups(new Uint8Array(16), records, BLOCK_VA, 0n, 0n, 3, container);
       return { status: r.status, text: new TextDecoder().decode(r.data) };
     };
     const msg = (records: Uint8Array, container: 0 | 1 = 0): unknown => {
@@ -126,7 +142,7 @@ describe('applyFixups: refusals', () => {
     };
     expect(msg(new Uint8Array(31))).toEqual({ code: 'PLAN_FIXUP', message: 'fixup list of 31 bytes is not a whole number of 32-byte records' });
     expect(msg(rec(0))).toEqual({ code: 'PLAN_FIXUP', message: 'block 3 fixup 0: kind 0 is not a fixup kind' });
-    expect(msg(rec(6))).toEqual({ code: 'PLAN_FIXUP', message: 'block 3 fixup 0: kind 6 is not a fixup kind' });
+    expect(msg(rec(7))).toEqual({ code: 'PLAN_FIXUP', message: 'block 3 fixup 0: kind 7 is not a fixup kind' });
     expect(msg(rec(1, 2))).toEqual({ code: 'PLAN_FIXUP', message: 'block 3 fixup 0: reserved bits are set in its record' });
     expect(msg(cat(rec(1, 1), rec(1)))).toEqual({ code: 'PLAN_FIXUP', message: 'block 3 fixup 0: an unresolved fixup must be the last record' });
     expect(msg(rec(1, 0, 0xffff_ffff_ffff_fffen))).toEqual({ code: 'PLAN_FIXUP', message: 'block 3 fixup 0: field at 0xfffffffffffffffe runs past the block' });

@@ -30,11 +30,13 @@ export interface FixupContainer {
   readonly blockVa: Va;
   /** B of addr32nb (the package's unwind base). */
   readonly unwindBase: Va;
+  /** L of imagerel32 (the target image's load base). */
+  readonly imageBase: Va;
 }
 
 /** Record bytes per fixup (see runtime/pe-parser/src/fixups.rs). */
 const RECORD_SIZE = 32;
-const KIND_VALUE: Readonly<Record<FixupKind, number>> = { rel32: 1, rel8: 2, abs64: 3, 'rip-disp32': 4, addr32nb: 5 };
+const KIND_VALUE: Readonly<Record<FixupKind, number>> = { rel32: 1, rel8: 2, abs64: 3, 'rip-disp32': 4, addr32nb: 5, imagerel32: 6 };
 const FLAG_UNRESOLVED = 1;
 
 /**
@@ -64,7 +66,7 @@ export function applyFixups(bytes: Uint8Array, fixups: readonly ResolvedFixup[],
     } else dv.setUint8(at + 1, FLAG_UNRESOLVED);
     dv.setBigInt64(at + 24, f.addend, true);
   }
-  const r = callParser(() => rawParser.applyFixups(bytes, records, where.blockVa, where.unwindBase, where.blockId, where.container === 'block' ? 0 : 1), (d) => d);
+  const r = callParser(() => rawParser.applyFixups(bytes, records, where.blockVa, where.unwindBase, where.imageBase, where.blockId, where.container === 'block' ? 0 : 1), (d) => d);
   if (!r.ok) return r;
   const unresolved = stop < 0 ? undefined : fixups[stop]?.symbol;
   if (unresolved !== undefined && !unresolved.ok) return err(unresolved.error.code, unresolved.error.message, unresolved.error.offset);

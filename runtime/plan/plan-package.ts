@@ -6,7 +6,8 @@
  * Order of checks: series (same baseline, newer sequence) → target identity (machine,
  * TimeDateStamp, SizeOfImage, CheckSum, CodeView GUID/age, the relied-on bytes hash) →
  * original bytes at every redirect site → delta bases → layout and a free region within
- * ±2 GB → imports → every fixup (targets resolved here, fields written and range-checked by
+ * ±2 GB (within 2 GB above the image base when the package holds imagerel32 fixups) →
+ * imports → every fixup (targets resolved here, fields written and range-checked by
  * the wasm core: runtime/pe/apply-fixups.ts) → redirect encodings (reach) → steps.
  */
 import { err, ok, type Result } from '../../common/errors.ts';
@@ -234,6 +235,13 @@ export async function planPackage(pkg: HotpatchPackage, backend: ProcessBackend,
   const regionAt = await backend.findFreeRegion({ start: base, size: view.sizeOfImage }, regionSize);
   if (!regionAt.ok) return regionAt;
   const region = regionAt.value;
+  // IMAGEREL32 values are `__ImageBase + value` with value in 0..2^31-1: a package holding
+  // one needs the whole region above the image base and within 2 GB of it. Backends search
+  // upward from the image first, so this only refuses when the space above is taken.
+  const imageRelative = [...pkg.codeBlocks, ...pkg.dataBlocks].some((b) => b.fixups.some((f) => f.kind === 'imagerel32'));
+  if (imageRelative && (region < base || region + BigInt(regionSize) - base > 0x7fff_ffffn)) {
+    return err('PLAN_NO_REGION', `the package holds image-relative (imagerel32) fixups, which need the patch region within 2 GB above the image base ${hex(base)}; the free region found is at ${hex(region)}`);
+  }
   const regionBytes = new Uint8Array(regionSize);
   const vaAt = (offset: number): Va => asVa(region + BigInt(offset));
   const unwindBase = region < base ? region : base;
@@ -287,7 +295,7 @@ export async function planPackage(pkg: HotpatchPackage, backend: ProcessBackend,
     fixups.map((f, i) => ({ kind: f.kind, offset: f.offset, addend: f.addend, symbol: symbolOf(f, `${what} ${i}`, unwindInfo) }));
   for (const b of placed.values()) {
     const ts = now();
-    const done = applyFixups(b.bytes, resolve(b.fixups, `block ${b.id} fixup`), { blockId: b.id, container: 'block', blockVa: vaAt(b.offset), unwindBase });
+    const done = applyFixups(b.bytes, resolve(b.fixups, `block ${b.id} fixup`), { blockId: b.id, container: 'block', blockVa: vaAt(b.offset), unwindBase, imageBase: base });
     if (!done.ok) return done;
     regionBytes.set(done.value, b.offset);
     if (b.code) blockMs.set(b.id, (blockMs.get(b.id) ?? 0) + now() - ts);
@@ -299,7 +307,7 @@ export async function planPackage(pkg: HotpatchPackage, backend: ProcessBackend,
     const u = c.unwind!;
     const b = placed.get(c.id)!;
     const infoOff = unwindInfoOffsets.get(c.id)!;
-    const info = applyFixups(u.unwindInfo, resolve(u.unwindFixups, `block ${c.id} unwind fixup`, { va: region + BigInt(infoOff), length: u.unwindInfo.length }), { blockId: c.id, container: 'unwind', blockVa: vaAt(infoOff), unwindBase });
+    const info = applyFixups(u.unwindInfo, resolve(u.unwindFixups, `block ${c.id} unwind fixup`, { va: region + BigInt(infoOff), length: u.unwindInfo.length }), { blockId: c.id, container: 'unwind', blockVa: vaAt(infoOff), unwindBase, imageBase: base });
     if (!info.ok) return info;
     regionBytes.set(info.value, infoOff);
     for (const rf of u.runtimeFunctions) {

@@ -23,9 +23,9 @@ export function mapImage(bytes: Uint8Array, base: bigint): RawResult;
 export function sha256(bytes: Uint8Array): Uint8Array;
 /**
  * Applies fixups to a copy of `block`. `records`: 32-byte little-endian records (kind u8
- * 1 rel32 / 2 rel8 / 3 abs64 / 4 rip-disp32 / 5 addr32nb, flags u8 (1: target unresolved,
+ * 1 rel32 / 2 rel8 / 3 abs64 / 4 rip-disp32 / 5 addr32nb / 6 imagerel32, flags u8 (1: target unresolved,
  * last record only: check the field and stop), 0 u16, 0 u32, offset u64, S u64, A i64).
  * `container`: 0 the block's bytes, 1 its unwind info (changes error wording only).
  * status 0: data is the completed block; 1: error JSON (PLAN_FIXUP, PLAN_FIXUP_RANGE).
  */
-export function applyFixups(block: Uint8Array, records: Uint8Array, blockVa: bigint, unwindBase: bigint, blockId: number, container: 0 | 1): RawResult;
+export function applyFixups(block: Uint8Array, records: Uint8Array, blockVa: bigint, unwindBase: bigint, imageBase: bigint, blockId: number, container: 0 | 1): RawResult;

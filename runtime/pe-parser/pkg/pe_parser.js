@@ -133,7 +133,7 @@ export function sha256(bytes) {
  * are bigints, `container` 0 for a block, 1 for unwind info. status 0: data is the
  * completed block; 1: error JSON (PLAN_FIXUP, PLAN_FIXUP_RANGE); 2: trap.
  */
-export function applyFixups(block, records, blockVa, unwindBase, blockId, container) {
+export function applyFixups(block, records, blockVa, unwindBase, imageBase, blockId, container) {
   const w = wasm();
   const bptr = w.pe_alloc(block.length);
   if (bptr === 0) return tooLarge(block.length);
@@ -145,7 +145,7 @@ export function applyFixups(block, records, blockVa, unwindBase, blockId, contai
   try {
     new Uint8Array(w.memory.buffer, bptr, block.length).set(block);
     new Uint8Array(w.memory.buffer, fptr, records.length).set(records);
-    const handle = w.pe_apply_fixups(bptr, block.length, fptr, records.length, BigInt.asIntN(64, blockVa), BigInt.asIntN(64, unwindBase), blockId >>> 0, container >>> 0);
+    const handle = w.pe_apply_fixups(bptr, block.length, fptr, records.length, BigInt.asIntN(64, blockVa), BigInt.asIntN(64, unwindBase), BigInt.asIntN(64, imageBase), blockId >>> 0, container >>> 0);
     const r = readResult(w, handle);
     w.pe_free(fptr, records.length);
     w.pe_free(bptr, block.length);

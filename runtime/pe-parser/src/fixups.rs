@@ -11,8 +11,11 @@
 //! | rel8 (2) | 1 | S + A - P | int8 |
 //! | abs64 (3) | 8 | S + A | uint64 |
 //! | addr32nb (5) | 4 | S + A - B | uint32 |
+//! | imagerel32 (6) | 4 | S + A - L | 0..=i32::MAX |
 //!
-//! P = block VA + field offset, B = the package's unwind base. All arithmetic is on i128
+//! P = block VA + field offset, B = the package's unwind base, L = the target image's load
+//! base (MSVC code adds `__ImageBase` to a sign-extended disp32 or a zero-extended table
+//! entry, so only values valid under both readings are written). All arithmetic is on i128
 //! from u64/i64 inputs, so nothing can overflow; fields are bounds-checked before any write.
 //!
 //! Input records (little-endian, 32 bytes each):
@@ -51,6 +54,8 @@ pub struct Context {
     pub block_va: u64,
     /// B of addr32nb.
     pub unwind_base: u64,
+    /// L of imagerel32: the target image's load base.
+    pub image_base: u64,
     /// The block id, for messages.
     pub block_id: u32,
     /// Block or unwind info, for messages.
@@ -94,6 +99,7 @@ fn kind_name(kind: u8) -> Option<(&'static str, usize)> {
         3 => Some(("abs64", 8)),
         4 => Some(("rip-disp32", 4)),
         5 => Some(("addr32nb", 4)),
+        6 => Some(("imagerel32", 4)),
         _ => None,
     }
 }
@@ -170,6 +176,14 @@ pub fn apply_fixups(block: &[u8], records: &[u8], ctx: &Context) -> Result<Vec<u
                     return Err(plan_err("PLAN_FIXUP_RANGE", format!("{}: abs64 value out of range", where_())));
                 }
                 field.copy_from_slice(&(v as u64).to_le_bytes());
+            }
+            6 => {
+                let l = ctx.image_base as i128;
+                let v = s + a - l;
+                if v < 0 || v > i32::MAX as i128 {
+                    return Err(plan_err("PLAN_FIXUP_RANGE", format!("{}: imagerel32 to {} is not within 2 GB above the image base {}", where_(), hex(s + a), hex(l))));
+                }
+                field.copy_from_slice(&(v as u32).to_le_bytes());
             }
             _ => {
                 let b = ctx.unwind_base as i128;

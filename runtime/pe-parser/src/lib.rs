@@ -17,7 +17,7 @@
 //!   `pe_map_image(ptr, len, base: i64) -> handle`,
 //!   `pe_sha256(ptr, len) -> handle`,
 //!   `pe_apply_fixups(block_ptr, block_len, fixups_ptr, fixups_len, block_va: i64,
-//!   unwind_base: i64, block_id, container) -> handle` (see fixups.rs).
+//!   unwind_base: i64, image_base: i64, block_id, container) -> handle` (see fixups.rs).
 //! - A handle points at three u32: status (0 ok, 1 error), data pointer, data length.
 //!   Data is UTF-8 JSON for parse results and every error (`{"code","message","offset"}`),
 //!   raw bytes for a mapped image, a digest or a block with its fixups applied. `pe_result_free(handle)` releases it.
@@ -193,6 +193,7 @@ pub unsafe extern "C" fn pe_apply_fixups(
     fixups_len: usize,
     block_va: i64,
     unwind_base: i64,
+    image_base: i64,
     block_id: u32,
     container: u32,
 ) -> *mut Handle {
@@ -201,7 +202,7 @@ pub unsafe extern "C" fn pe_apply_fixups(
         1 => fixups::Container::Unwind,
         _ => return error_handle(&error::PeError::new("PLAN_FIXUP", alloc::format!("container {} is neither a block (0) nor unwind info (1)", container), None)),
     };
-    let ctx = fixups::Context { block_va: block_va as u64, unwind_base: unwind_base as u64, block_id, container };
+    let ctx = fixups::Context { block_va: block_va as u64, unwind_base: unwind_base as u64, image_base: image_base as u64, block_id, container };
     match fixups::apply_fixups(input(block_ptr, block_len), input(fixups_ptr, fixups_len), &ctx) {
         Ok(bytes) => handle(0, bytes),
         Err(e) => error_handle(&e),
