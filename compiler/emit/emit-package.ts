@@ -12,6 +12,7 @@ import { err, ok, type HotpatchError, type Result } from '../../common/errors.ts
 import { asRva } from '../../common/types.ts';
 import type { CodeBlock, DataBlock, Fixup, FixupKind, FunctionRecord, HotpatchPackage, Import, Redirect, RuntimeFunction, TargetIdentity } from '../../formats/package.ts';
 import { encodeDelta } from '../../formats/delta.ts';
+import { encodedBlockBytesSize } from '../../formats/codec.ts';
 import { sha256 } from '../../runtime/pe/sha256.ts';
 import type { ImageDiff } from '../diff/diff-images.ts';
 import { layoutRanges, oldRodataByKey } from '../diff/diff-images.ts';
@@ -216,6 +217,26 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
     const d = m.old.itemAt(rva);
     if (d !== undefined && !d.writable) relied.push([d.start, d.end]);
   };
+  // New read-only item index -> the OLD RVA where its counterpart starts (found through
+  // references at the same position in matched old code or old data): delta bases for the
+  // data blocks. Only a size hint: a delta reproduces the new bytes whatever its base holds.
+  const oldStartOf = new Map<number, number>();
+  const noteCounterpart = (newT: number, oldT: number): void => {
+    const item = m.new.itemAt(newT);
+    if (item === undefined || item.writable || oldStartOf.has(item.index)) return;
+    const os = oldT - (newT - item.start);
+    if (sectionOf(m.old.img, os) !== undefined) oldStartOf.set(item.index, os);
+  };
+  const noteParallelRefs = (f: FunctionInfo, of: FunctionInfo): void => {
+    const nr = f.decoded.refs;
+    const or = of.decoded.refs;
+    if (nr.length !== or.length) return;
+    for (let k = 0; k < nr.length; k++) {
+      const a = nr[k]!;
+      const b = or[k]!;
+      if (!a.isBranch && !b.isBranch && a.kind === b.kind) noteCounterpart(a.target, b.target);
+    }
+  };
   let fixupCount = 0;
   let unwindBytes = 0;
   for (const f of carriedFns) {
@@ -236,16 +257,16 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
     const of = c.status === 'changed' && o >= 0 ? m.old.fns.functions[o]! : null;
     let bytes: CodeBlock['bytes'] = { kind: 'literal', bytes: built.value.bytes };
     if (of !== null) {
-      // A delta against the old body is smaller when the change is small.
+      // A delta against the old body is smaller when the change is small (a data-only change
+      // differs only in fixup fields, which the delta copies through: see blockBytesFor).
       const r0 = of.ranges[0]!;
-      const base = m.old.img.image.subarray(r0.start, r0.end);
-      const ops = encodeDelta(base, built.value.bytes);
-      const cost = ops.reduce((s, op) => s + (op.kind === 'copy' ? 6 : op.bytes.length + 2), 0);
-      if (cost < built.value.bytes.length * 0.6) {
-        bytes = { kind: 'delta', base: { rva: asRva(r0.start), length: r0.end - r0.start }, baseSha256: sha256(base), size: built.value.bytes.length, ops };
-        relied.push([r0.start, r0.end]);
-      }
+      const chosen = blockBytesFor(m.old.img.image, built.value.bytes, block.fixups, r0.start, r0.end);
+      if (chosen.kind === 'delta') relied.push([r0.start, r0.end]);
+      bytes = chosen;
     }
+    // Parallel references of the old body tell where the read-only items it reaches were in
+    // OLD: the delta bases of the data blocks carried for it.
+    if (of !== null) noteParallelRefs(f, of);
     codeBlocks.push({ ...block, bytes });
     records.push({
       name: f.name ?? of?.name ?? null,
@@ -276,6 +297,34 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
       }
     }
   }
+  /**
+   * Stores carried run [item.start, end) as a delta against its old counterpart when that is
+   * smaller; the counterpart's pointers then name the old counterparts of the items it
+   * points to (their delta bases, when they are carried too).
+   */
+  const dataBytes = (item: DataItem, end: number, bytes: Uint8Array, fixups: readonly Fixup[]): DataBlock['bytes'] => {
+    let os: number | undefined;
+    for (let i = item.index; os === undefined && i < m.new.items.length && m.new.items[i]!.start < end; i++) {
+      const at = oldStartOf.get(i);
+      if (at !== undefined) os = at - (m.new.items[i]!.start - item.start);
+    }
+    // No counterpart found by reference: the same RVA (a data-only release keeps its layout).
+    os ??= item.start;
+    const sec = sectionOf(m.old.img, os);
+    if (sec === undefined) return { kind: 'literal', bytes };
+    // A little slack on both sides lets the matcher find bytes that moved a little.
+    const bs = Math.max(sec.rva, os - DATA_BASE_SLACK);
+    const be = Math.min(sec.rva + sec.size, m.old.img.image.length, os + (end - item.start) + DATA_BASE_SLACK);
+    if (be <= bs) return { kind: 'literal', bytes };
+    for (const rel of relocsIn(m.new.img, item.start, end)) {
+      const orel = os + (rel - item.start);
+      const type = m.old.img.relocs.get(orel);
+      if (type === 10) noteCounterpart(absTarget(m.new.img, rel, 10), absTarget(m.old.img, orel, type));
+    }
+    const chosen = blockBytesFor(m.old.img.image, bytes, fixups, bs, be, os - bs);
+    if (chosen.kind === 'delta') relied.push([bs, be]);
+    return chosen;
+  };
   // Carried read-only data (carrying may discover more items to carry).
   for (let i = 0; i < pendingItems.length; i++) {
     const item = pendingItems[i]!;
@@ -306,7 +355,7 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
       unresolved = false;
       continue;
     }
-    dataBlocks.push({ id: carriedItems.get(item.index)!, alignment: alignmentOf(item.start), bytes: { kind: 'literal', bytes }, fixups });
+    dataBlocks.push({ id: carriedItems.get(item.index)!, alignment: alignmentOf(item.start), bytes: dataBytes(item, end, bytes, fixups), fixups });
   }
   if (failures.length > 0) {
     const carriers = [...new Set(failures.map((x) => x.carrier).filter((c): c is number => c !== null))];
@@ -348,6 +397,43 @@ function alignmentOf(rva: number): number {
   for (const a of [16, 8, 4, 2]) if (rva % a === 0) return a;
   return 1;
 }
+
+/** Bytes of old image kept on each side of a data block's counterpart as delta base. */
+const DATA_BASE_SLACK = 64;
+
+/**
+ * A delta wins only when its exact encoded size is under this share of the literal's: a
+ * literal compresses (zstd finds repeats across blocks) where a delta's base hash and copy
+ * offsets do not, so raw sizes flatter the delta (FORMAT.md, "The delta encoding").
+ */
+const DELTA_SHARE = 0.6;
+
+function sectionOf(img: MappedImage, rva: number): MappedImage['sections'][number] | undefined {
+  return img.sections.find((s) => rva >= s.rva && rva < s.rva + s.size);
+}
+
+/**
+ * How to store block `bytes`: a delta against old range [baseStart, baseEnd) when its exact
+ * encoded size is clearly smaller, else the literal. The bytes under a fixup are overwritten
+ * when the package is applied, so before encoding they take the base's bytes at the same
+ * place (`shift` = where the block's first byte lies in the base): a function that changed
+ * only in what its references point at becomes one copy of its old body.
+ */
+export function blockBytesFor(oldImage: Uint8Array, bytes: Uint8Array, fixups: readonly Fixup[], baseStart: number, baseEnd: number, shift = 0): CodeBlock['bytes'] {
+  const literal: CodeBlock['bytes'] = { kind: 'literal', bytes };
+  if (baseEnd <= baseStart || bytes.length === 0) return literal;
+  const base = oldImage.subarray(baseStart, baseEnd);
+  const target = bytes.slice();
+  for (const fx of fixups) {
+    const w = FIXUP_WIDTH[fx.kind];
+    const at = shift + fx.offset;
+    if (at >= 0 && at + w <= base.length) target.set(base.subarray(at, at + w), fx.offset);
+  }
+  const delta: CodeBlock['bytes'] = { kind: 'delta', base: { rva: asRva(baseStart), length: baseEnd - baseStart }, baseSha256: sha256(base), size: target.length, ops: encodeDelta(base, target) };
+  return encodedBlockBytesSize(delta) < encodedBlockBytesSize(literal) * DELTA_SHARE ? delta : literal;
+}
+
+const FIXUP_WIDTH: Readonly<Record<FixupKind, number>> = { rel32: 4, 'rip-disp32': 4, rel8: 1, abs64: 8, addr32nb: 4 };
 
 /** The target identity of OLD, pinning the bytes the package relies on. */
 function identityOf(img: MappedImage, moduleName: string, relied: Array<[number, number]>): TargetIdentity {
