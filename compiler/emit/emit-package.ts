@@ -71,13 +71,41 @@ export function emitPackage(diff: ImageDiff, opts: EmitOptions): Result<EmittedP
     if (!r.ok) return { ok: false, error: r.error };
     // A pass that grew the glue is redone even when it failed: the failure may be a function
     // only the new glue makes the package carry.
-    if (glue.size === before) return r;
+    if (glue.size === before) return ok(withDeltas(diff.match.old.img, opts.moduleName, r));
   }
 }
 
 /** One emission pass; `glue` holds item i when items i and i + 1 travel as one run (grown here). */
 /** A failed pass, with the carried function whose emission needed the missing piece. */
-type PassResult = { readonly ok: true; readonly value: EmittedPackage } | { readonly ok: false; readonly error: HotpatchError; readonly carriers: readonly number[] };
+type PassResult = { readonly ok: true; readonly value: EmittedPackage; readonly pass: PassExtras } | { readonly ok: false; readonly error: HotpatchError; readonly carriers: readonly number[] };
+
+/** What a successful pass leaves for the final step (delta encoding runs once, not per pass). */
+interface PassExtras {
+  /** OLD ranges the package relies on so far. */
+  readonly relied: Array<[number, number]>;
+  /** Block id -> a delta base for it: OLD range [start, end), the block's first byte at start + shift. */
+  readonly bases: ReadonlyMap<number, { readonly start: number; readonly end: number; readonly shift: number }>;
+}
+
+/**
+ * Stores each block that has a delta base as a delta when that is clearly smaller
+ * (blockBytesFor), and pins the bases it used in the target identity.
+ */
+function withDeltas(oldImg: MappedImage, moduleName: string, r: { readonly value: EmittedPackage; readonly pass: PassExtras }): EmittedPackage {
+  const relied = [...r.pass.relied];
+  const convert = <B extends CodeBlock | DataBlock>(b: B): B => {
+    const base = r.pass.bases.get(b.id);
+    if (base === undefined || b.bytes.kind !== 'literal') return b;
+    const bytes = blockBytesFor(oldImg.image, b.bytes.bytes, b.fixups, base.start, base.end, base.shift);
+    if (bytes.kind !== 'delta') return b;
+    relied.push([base.start, base.end]);
+    return { ...b, bytes };
+  };
+  const pkg = r.value.pkg;
+  const codeBlocks = pkg.codeBlocks.map(convert);
+  const dataBlocks = pkg.dataBlocks.map(convert);
+  return { ...r.value, pkg: { ...pkg, codeBlocks, dataBlocks, target: identityOf(oldImg, moduleName, relied) } };
+}
 
 function failPass(carrier: number | null, code: string, message: string): PassResult {
   return { ok: false, error: { code, message }, carriers: carrier === null ? [] : [carrier] };
@@ -206,6 +234,7 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
   const records: FunctionRecord[] = [];
   const redirects: Redirect[] = [];
   const relied: Array<[number, number]> = [];
+  const bases = new Map<number, { start: number; end: number; shift: number }>();
   const noteRelied = (t: Fixup['target']): void => {
     if (t.kind !== 'image') return;
     const rva = t.rva as number;
@@ -255,19 +284,16 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
     const c = verdictOf.get(f.index)!;
     const o = m.fnNewToOld[f.index]!;
     const of = c.status === 'changed' && o >= 0 ? m.old.fns.functions[o]! : null;
-    let bytes: CodeBlock['bytes'] = { kind: 'literal', bytes: built.value.bytes };
     if (of !== null) {
       // A delta against the old body is smaller when the change is small (a data-only change
       // differs only in fixup fields, which the delta copies through: see blockBytesFor).
       const r0 = of.ranges[0]!;
-      const chosen = blockBytesFor(m.old.img.image, built.value.bytes, block.fixups, r0.start, r0.end);
-      if (chosen.kind === 'delta') relied.push([r0.start, r0.end]);
-      bytes = chosen;
+      bases.set(block.id, { start: r0.start, end: r0.end, shift: 0 });
+      // Parallel references of the old body tell where the read-only items it reaches were in
+      // OLD: the delta bases of the data blocks carried for it.
+      noteParallelRefs(f, of);
     }
-    // Parallel references of the old body tell where the read-only items it reaches were in
-    // OLD: the delta bases of the data blocks carried for it.
-    if (of !== null) noteParallelRefs(f, of);
-    codeBlocks.push({ ...block, bytes });
+    codeBlocks.push(block);
     records.push({
       name: f.name ?? of?.name ?? null,
       oldRva: of === null ? null : asRva(of.entry),
@@ -302,7 +328,7 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
    * smaller; the counterpart's pointers then name the old counterparts of the items it
    * points to (their delta bases, when they are carried too).
    */
-  const dataBytes = (item: DataItem, end: number, bytes: Uint8Array, fixups: readonly Fixup[]): DataBlock['bytes'] => {
+  const noteDataBase = (id: number, item: DataItem, end: number): void => {
     let os: number | undefined;
     for (let i = item.index; os === undefined && i < m.new.items.length && m.new.items[i]!.start < end; i++) {
       const at = oldStartOf.get(i);
@@ -311,19 +337,17 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
     // No counterpart found by reference: the same RVA (a data-only release keeps its layout).
     os ??= item.start;
     const sec = sectionOf(m.old.img, os);
-    if (sec === undefined) return { kind: 'literal', bytes };
+    if (sec === undefined) return;
     // A little slack on both sides lets the matcher find bytes that moved a little.
     const bs = Math.max(sec.rva, os - DATA_BASE_SLACK);
     const be = Math.min(sec.rva + sec.size, m.old.img.image.length, os + (end - item.start) + DATA_BASE_SLACK);
-    if (be <= bs) return { kind: 'literal', bytes };
+    if (be <= bs) return;
     for (const rel of relocsIn(m.new.img, item.start, end)) {
       const orel = os + (rel - item.start);
       const type = m.old.img.relocs.get(orel);
       if (type === 10) noteCounterpart(absTarget(m.new.img, rel, 10), absTarget(m.old.img, orel, type));
     }
-    const chosen = blockBytesFor(m.old.img.image, bytes, fixups, bs, be, os - bs);
-    if (chosen.kind === 'delta') relied.push([bs, be]);
-    return chosen;
+    bases.set(id, { start: bs, end: be, shift: os - bs });
   };
   // Carried read-only data (carrying may discover more items to carry).
   for (let i = 0; i < pendingItems.length; i++) {
@@ -355,7 +379,9 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
       unresolved = false;
       continue;
     }
-    dataBlocks.push({ id: carriedItems.get(item.index)!, alignment: alignmentOf(item.start), bytes: dataBytes(item, end, bytes, fixups), fixups });
+    const id = carriedItems.get(item.index)!;
+    noteDataBase(id, item, end);
+    dataBlocks.push({ id, alignment: alignmentOf(item.start), bytes: { kind: 'literal', bytes }, fixups });
   }
   if (failures.length > 0) {
     const carriers = [...new Set(failures.map((x) => x.carrier).filter((c): c is number => c !== null))];
@@ -385,7 +411,7 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
   };
   const code = codeBlocks.reduce((s, b) => s + (b.bytes.kind === 'literal' ? b.bytes.bytes.length : b.bytes.size), 0);
   const data = dataBlocks.reduce((s, b) => s + (b.bytes.kind === 'literal' ? b.bytes.bytes.length : b.bytes.size), 0);
-  return ok({ pkg, omitted, blockOf, sizes: { code, data, unwind: unwindBytes, fixups: fixupCount } });
+  return { ok: true, value: { pkg, omitted, blockOf, sizes: { code, data, unwind: unwindBytes, fixups: fixupCount } }, pass: { relied, bases } };
 }
 
 /** The baseline id used when none is given: module, TimeDateStamp and SizeOfImage of OLD. */
@@ -406,7 +432,7 @@ const DATA_BASE_SLACK = 64;
  * literal compresses (zstd finds repeats across blocks) where a delta's base hash and copy
  * offsets do not, so raw sizes flatter the delta (FORMAT.md, "The delta encoding").
  */
-const DELTA_SHARE = 0.6;
+const DELTA_SHARE = 0.8;
 
 function sectionOf(img: MappedImage, rva: number): MappedImage['sections'][number] | undefined {
   return img.sections.find((s) => rva >= s.rva && rva < s.rva + s.size);

@@ -9,7 +9,8 @@ import type { FixupTarget } from '../../formats/package.ts';
 import { asRva } from '../../common/types.ts';
 import type { FunctionInfo } from '../functions/discover-functions.ts';
 import type { DataItem } from '../match/analyze-image.ts';
-import { absTarget, relocsIn } from '../functions/map-image.ts';
+import { Code, Decoder, DecoderOptions, Instruction, OpKind } from 'iced-x86';
+import { absTarget, relocsIn, type MappedImage } from '../functions/map-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
 
 /** What the emitter does with each new function. */
@@ -190,9 +191,58 @@ export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo
     const together = gluedPrev !== null && glued !== null ? gluedPrev.blockId === glued.blockId : old !== undefined && oldPrev !== undefined && oldPrev.end === old.start && oldPrev.end - oldPrev.start === prev.end - prev.start;
     if (!together) ctx.requireGlue(prev, item);
   }
+  // Bytes in a code section that no discovered function owns, reached through data (Go's
+  // frameless functions have no .pdata and are found only through function pointers): a copy
+  // elsewhere would keep its relative branches and RIP-relative operands unadjusted, and
+  // comparing it as data cannot see that. Only the old bytes in place will do.
+  const inCode = n.img.sections.find((x) => item.start >= x.rva && item.start < x.rva + x.size)?.executable === true;
+  if (inCode && old === undefined && positionDependent(n.img, item.start, item.end)) {
+    return fail(`reference to code at ${describeNew(m, item.start)} that no discovered function owns (reached through data), whose bytes differ from OLD and hold relative branches or RIP-relative operands: it cannot be carried as data`);
+  }
   if (glued !== null) return { ok: true, target: { kind: 'block', blockId: glued.blockId, offset: glued.offset + (t - item.start) } };
   if (old !== undefined) return { ok: true, target: { kind: 'image', rva: asRva(old.start + (t - item.start)) } };
   return { ok: true, target: { kind: 'block', blockId: ctx.carry(item), offset: t - item.start } };
+}
+
+/**
+ * True when bytes [start, end) of a code section, decoded as instructions (a linear sweep
+ * that steps over pointers under base relocations), hold a relative branch or a RIP-relative
+ * operand: bytes whose meaning depends on where they lie, so a copy elsewhere is wrong. A
+ * pointer list in a code section (mingw's __CTOR_LIST__) decodes to none and may be copied.
+ * Over-approximates (misaligned decoding can only find more), which refuses, never accepts.
+ */
+export function positionDependent(img: MappedImage, start: number, end: number): boolean {
+  const relocs = relocsIn(img, start - 7, end);
+  // Only the item's bytes go to the decoder (it copies its input into wasm memory).
+  const bytes = img.image.subarray(start, Math.min(end, img.image.length));
+  const decoder = new Decoder(64, bytes, DecoderOptions.None);
+  const insn = new Instruction();
+  try {
+    let r = 0;
+    let p = start;
+    while (p < start + bytes.length) {
+      while (r < relocs.length && relocs[r]! + 8 <= p) r++;
+      const rel = relocs[r];
+      if (rel !== undefined && rel <= p) {
+        p = rel + 8;
+        continue;
+      }
+      decoder.position = p - start;
+      decoder.ip = BigInt(p);
+      decoder.decodeOut(insn);
+      if (insn.code === Code.INVALID || insn.length === 0) {
+        p++;
+        continue;
+      }
+      const k = insn.op0Kind;
+      if (insn.isIpRelMemoryOperand || k === OpKind.NearBranch16 || k === OpKind.NearBranch32 || k === OpKind.NearBranch64) return true;
+      p += insn.length;
+    }
+  } finally {
+    insn.free();
+    decoder.free();
+  }
+  return false;
 }
 
 /** The old read-only item a reference to new `item` goes to, or undefined when it is carried. */
