@@ -117,3 +117,32 @@ describe('code no function owns', () => {
     expect(text.rva).toBeLessThan(img.value.image.length);
   });
 });
+
+// rollup 4.64.7 -> 4.64.8 (Rust, MSVC): Rust drop functions without .pdata are reached only
+// through vtables; when their relative branches moved, referencing them must be refused.
+const rust = realPairs().find((p) => p.label === 'rollup-4.64.7-4.64.8');
+const ro = rust === undefined ? undefined : fetchRealFile(rust.old);
+const rn = rust === undefined ? undefined : fetchRealFile(rust.new);
+const rustMissing = !ro?.ok || !rn?.ok ? `real pair not available: ${ro?.ok === false ? ro.error.message : rn?.ok === false ? rn.error.message : 'not in manifest'}` : undefined;
+describe.skipIf(rustMissing !== undefined)(`code reached through data${rustMissing === undefined ? '' : ` (skipped: ${rustMissing})`}`, () => {
+  it('a function needing a moved copy of unowned position-dependent code is refused, naming it', () => {
+    const ob = new Uint8Array(readFileSync((ro as { value: string }).value));
+    const nb = new Uint8Array(readFileSync((rn as { value: string }).value));
+    const d = diffFiles(ob, nb);
+    if (!d.ok) throw new Error(d.error.message);
+    const m = d.value.match;
+    const refused = d.value.functions.filter((f) => /reference to code at 0x[0-9a-f]+ that no discovered function owns/.test(f.reason ?? ''));
+    expect(refused.length).toBeGreaterThan(0);
+    for (const f of refused.slice(0, 20)) {
+      const at = Number(/reference to code at (0x[0-9a-f]+)/.exec(f.reason!)![1]);
+      const item = m.new.itemAt(at)!;
+      // It lies in a code section, no function owns it, it holds a branch or RIP-relative
+      // operand, and OLD has no item with its content.
+      expect(m.new.img.sections.find((s) => at >= s.rva && at < s.rva + s.size)?.executable).toBe(true);
+      expect(m.new.fns.containing(at)).toBeUndefined();
+      expect(positionDependent(m.new.img, item.start, item.end)).toBe(true);
+      const key = m.newNorm.itemKey(item, 'exact');
+      expect(m.old.items.some((o) => !o.writable && m.oldNorm.itemKey(o, 'exact') === key)).toBe(false);
+    }
+  }, 300_000);
+});
