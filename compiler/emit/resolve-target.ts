@@ -62,22 +62,77 @@ function oldSlots(m: MatchResult): Map<string, number> {
   return map;
 }
 
-/** True when read-only `item` (or read-only data it points to) points inside a carried function. */
-function reachesReplacedBody(ctx: ResolveContext, item: DataItem, seen: Set<number>): boolean {
-  if (seen.has(item.index)) return false;
-  seen.add(item.index);
-  const img = ctx.m.new.img;
-  for (const rel of relocsIn(img, item.start, item.end)) {
-    const t = absTarget(img, rel, img.relocs.get(rel)!);
-    const g = ctx.m.new.fns.containing(t);
-    if (g !== undefined) {
-      if (t !== g.entry && ctx.blockOf.has(g.index)) return true;
-      continue;
+/** The pointer graph among NEW's read-only items, built once per match. */
+interface RodataGraph {
+  /** Item index -> read-only items holding a pointer to it. */
+  readonly pointedFrom: ReadonlyMap<number, readonly number[]>;
+  /** Read-only items holding a pointer into a function other than at its entry, with that function. */
+  readonly interior: ReadonlyArray<readonly [item: number, fn: number]>;
+}
+
+const graphCache = new WeakMap<MatchResult, RodataGraph>();
+
+function rodataGraph(m: MatchResult): RodataGraph {
+  let g = graphCache.get(m);
+  if (g !== undefined) return g;
+  const n = m.new;
+  const pointedFrom = new Map<number, number[]>();
+  const interior: Array<[number, number]> = [];
+  for (const item of n.items) {
+    if (item.writable) continue;
+    for (const rel of relocsIn(n.img, item.start, item.end)) {
+      const t = absTarget(n.img, rel, n.img.relocs.get(rel)!);
+      const fn = n.fns.containing(t);
+      if (fn !== undefined) {
+        if (t !== fn.entry) interior.push([item.index, fn.index]);
+        continue;
+      }
+      const d = n.itemAt(t);
+      if (d === undefined || d.writable) continue;
+      const list = pointedFrom.get(d.index);
+      if (list === undefined) pointedFrom.set(d.index, [item.index]);
+      else if (list[list.length - 1] !== item.index) list.push(item.index);
     }
-    const d = ctx.m.new.itemAt(t);
-    if (d !== undefined && !d.writable && reachesReplacedBody(ctx, d, seen)) return true;
   }
-  return false;
+  g = { pointedFrom, interior };
+  graphCache.set(m, g);
+  return g;
+}
+
+/**
+ * Per `blockOf` map (and its size: the diff only ever deletes from its map, the emitter fills
+ * its map before resolving, so a size change is the only change): the read-only items that
+ * point, directly or through other read-only items, inside the body (not the entry) of a
+ * function the package carries.
+ */
+const reachCache = new WeakMap<ReadonlyMap<number, number>, { readonly size: number; readonly items: ReadonlySet<number> }>();
+
+/** True when read-only `item` (or read-only data it points to) points inside a carried function. */
+function reachesReplacedBody(ctx: ResolveContext, item: DataItem): boolean {
+  let hit = reachCache.get(ctx.blockOf);
+  if (hit === undefined || hit.size !== ctx.blockOf.size) {
+    // One backwards walk from the items pointing into replaced bodies: linear in the graph,
+    // where a forward walk per resolved reference was quadratic on Go's type graphs.
+    const g = rodataGraph(ctx.m);
+    const items = new Set<number>();
+    const work: number[] = [];
+    for (const [i, fn] of g.interior) {
+      if (ctx.blockOf.has(fn) && !items.has(i)) {
+        items.add(i);
+        work.push(i);
+      }
+    }
+    while (work.length > 0) {
+      for (const p of g.pointedFrom.get(work.pop()!) ?? []) {
+        if (items.has(p)) continue;
+        items.add(p);
+        work.push(p);
+      }
+    }
+    hit = { size: ctx.blockOf.size, items };
+    reachCache.set(ctx.blockOf, hit);
+  }
+  return hit.items.has(item.index);
 }
 
 /** Describes an RVA of the new image for messages: `name+0x10` or `0x1234`. */
@@ -250,7 +305,7 @@ function oldCopy(ctx: ResolveContext, item: DataItem): DataItem | undefined {
   const old = ctx.oldRodata.get(ctx.m.newNorm.itemKey(item, 'exact'));
   // An old copy whose pointers reach into the body (not the entry) of a function the package
   // replaces would lead into old code: carry the new item instead.
-  return old !== undefined && !reachesReplacedBody(ctx, item, new Set()) && keepsEnds(ctx.m, item, old) ? old : undefined;
+  return old !== undefined && !reachesReplacedBody(ctx, item) && keepsEnds(ctx.m, item, old) ? old : undefined;
 }
 
 const endsCache = new WeakMap<MatchResult, Map<string, boolean>>();
