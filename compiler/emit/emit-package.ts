@@ -152,16 +152,25 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
       }
       return;
     }
-    const item = m.new.itemAt(t);
-    if (item === undefined || item.writable || seenItems.has(item.index)) return;
+    const first = m.new.itemAt(t);
+    if (first === undefined || first.writable || seenItems.has(first.index)) return;
     // Every read-only item is followed, carried or not: whether one is carried also depends
     // on what the package carries (resolveTarget), so an over-approximation keeps every
-    // function a carried item may point at in the package.
-    seenItems.add(item.index);
-    itemWork.push(item);
-    // Items glued to it travel with it.
-    for (let i = item.index; glue.has(i); i++) visitTarget(m.new.items[i + 1]!.start, itemWork);
-    for (let i = item.index - 1; i >= 0 && glue.has(i); i--) visitTarget(m.new.items[i]!.start, itemWork);
+    // function a carried item may point at in the package. Items glued to it travel with it:
+    // each step goes to a glued neighbour not seen yet, so a run is walked once (long runs
+    // of Go data made a walk of the whole run per item quadratic).
+    const run = [first];
+    seenItems.add(first.index);
+    while (run.length > 0) {
+      const item = run.pop()!;
+      itemWork.push(item);
+      for (const i of [item.index + 1, item.index - 1]) {
+        const nb = m.new.items[i];
+        if (nb === undefined || nb.writable || seenItems.has(i) || !glue.has(Math.min(i, item.index))) continue;
+        seenItems.add(i);
+        run.push(nb);
+      }
+    }
   };
   while (work.length > 0) {
     const f = newFns[work.pop()!]!;
@@ -193,6 +202,7 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
   const pendingItems: DataItem[] = [];
   const imports: Import[] = [];
   const importKeys = new Map<string, number>();
+  const headOf = new Map<number, number>();
   const ctx: ResolveContext = {
     m,
     blockOf,
@@ -210,13 +220,21 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
     },
     carryGlued(item) {
       if (!glue.has(item.index) && !glue.has(item.index - 1)) return null;
-      let first = item.index;
-      while (glue.has(first - 1)) first--;
+      // Run heads are memoised (runs are long in Go data); a new glue pair clears the memo.
+      let first = headOf.get(item.index);
+      if (first === undefined) {
+        first = item.index;
+        while (glue.has(first - 1)) first--;
+        headOf.set(item.index, first);
+      }
       const head = m.new.items[first]!;
       return { blockId: ctx.carry(head), offset: item.start - head.start };
     },
     requireGlue(prev, next) {
-      if (next.index === prev.index + 1) glue.add(prev.index);
+      if (next.index === prev.index + 1 && !glue.has(prev.index)) {
+        glue.add(prev.index);
+        headOf.clear();
+      }
     },
     importIndex(dll, symbol) {
       const key = `${dll}!${symbol}`;
