@@ -65,7 +65,13 @@ export function emitPackage(diff: ImageDiff, opts: EmitOptions): Result<EmittedP
   const dropped = new Map<number, string>();
   for (let passes = 1; ; passes++) {
     const before = glue.size;
-    const r = emitWithGlue(diff, opts, glue, dropped, passes);
+    const starts = new Set<number>();
+    const r = emitWithGlue(diff, opts, glue, dropped, passes, starts);
+    // What the next passes would find one pair at a time (a run grows by one item per pass
+    // when the start of its first item is referenced too: 543 passes on esbuild), found now:
+    // a referenced start inside or next to a glued run must be glued to its predecessor.
+    // Only after a pass that dropped nothing, so the next pass resolves those starts again.
+    if (glue.size !== before && r.ok) closeGlue(glue, starts);
     if (!r.ok && opts.skipRefused && r.carriers.some((c) => !dropped.has(c))) {
       for (const c of r.carriers) if (!dropped.has(c)) dropped.set(c, r.error.message);
       continue;
@@ -113,7 +119,28 @@ function failPass(carrier: number | null, code: string, message: string): PassRe
   return { ok: false, error: { code, message }, carriers: carrier === null ? [] : [carrier] };
 }
 
-function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dropped: ReadonlyMap<number, string>, passes: number): PassResult {
+/**
+ * Grows `glue` to what resolveTarget requires of the ambiguous starts it met (`starts`: item
+ * indices whose start was referenced while the item before it is adjacent read-only data):
+ * such a start is fine when neither item is in a glued run (OLD decides) or both are in the
+ * same one; when just one of them is, the pair is glued. Only grows the set, so the rule is
+ * the one the passes apply, reached without a pass per step.
+ */
+function closeGlue(glue: Set<number>, starts: ReadonlySet<number>): void {
+  const inRun = (k: number): boolean => glue.has(k) || glue.has(k - 1);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const i of starts) {
+      if (glue.has(i - 1)) continue;
+      if (inRun(i) || inRun(i - 1)) {
+        glue.add(i - 1);
+        grew = true;
+      }
+    }
+  }
+}
+
+function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dropped: ReadonlyMap<number, string>, passes: number, starts: Set<number>): PassResult {
   const m = diff.match;
   const omitted: Omission[] = [];
   const refusedFns = diff.functions.filter((f) => f.verdict === 'refused');
@@ -258,6 +285,9 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
       }
       const head = m.new.items[first]!;
       return { blockId: ctx.carry(head), offset: item.start - head.start };
+    },
+    noteAmbiguousStart(_prev, item) {
+      starts.add(item.index);
     },
     requireGlue(prev, next) {
       if (next.index === prev.index + 1 && !glue.has(prev.index)) {

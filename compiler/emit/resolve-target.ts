@@ -45,6 +45,12 @@ export interface ResolveContext {
    * emitter then carries them as one run and emits again.
    */
   requireGlue?(prev: DataItem, next: DataItem): void;
+  /**
+   * Records that a reference to the start of `item`, which may also be the end of read-only
+   * `prev` before it, was resolved (whatever the outcome): the emitter closes its glued runs
+   * over these starts between passes.
+   */
+  noteAmbiguousStart?(prev: DataItem, item: DataItem): void;
 }
 
 const fail = (reason: string): Resolved => ({ ok: false, reason });
@@ -239,6 +245,7 @@ export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo
   const old = glued === null ? oldCopy(ctx, item) : undefined;
   const prev = t === item.start ? n.items[item.index - 1] : undefined;
   if (prev !== undefined && !prev.writable && prev.end === t && prev.section === item.section && ctx.requireGlue !== undefined) {
+    ctx.noteAmbiguousStart?.(prev, item);
     const gluedPrev = ctx.carryGlued?.(prev) ?? null;
     // Both in one carried run, or both in OLD, adjacent, where every other reference to them
     // goes; otherwise they must travel together.
