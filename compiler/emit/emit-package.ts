@@ -12,6 +12,8 @@ import { err, ok, type HotpatchError, type Result } from '../../common/errors.ts
 import { asRva } from '../../common/types.ts';
 import type { CodeBlock, DataBlock, Fixup, FixupKind, FunctionRecord, HotpatchPackage, Import, Redirect, RuntimeFunction, TargetIdentity } from '../../formats/package.ts';
 import { encodeDelta } from '../../formats/delta.ts';
+import { encodedBlockBytesSize } from '../../formats/codec.ts';
+import { FIXUP_WIDTH } from '../../formats/validate.ts';
 import { sha256 } from '../../runtime/pe/sha256.ts';
 import type { ImageDiff } from '../diff/diff-images.ts';
 import { layoutRanges, oldRodataByKey } from '../diff/diff-images.ts';
@@ -48,6 +50,8 @@ export interface EmittedPackage {
   /** New-function index -> code block id. */
   readonly blockOf: ReadonlyMap<number, number>;
   readonly sizes: { readonly code: number; readonly data: number; readonly unwind: number; readonly fixups: number };
+  /** Emission passes run: one, plus one per growth of the glued runs or --skip-refused drop. */
+  readonly passes: number;
 }
 
 const UNW_FLAG_EHANDLER = 1;
@@ -63,9 +67,15 @@ export function emitPackage(diff: ImageDiff, opts: EmitOptions): Result<EmittedP
   // emitting: data glued to data that points at a refused function) is left out too, and
   // emission runs again (bounded: each round drops one more function).
   const dropped = new Map<number, string>();
-  for (;;) {
+  for (let passes = 1; ; passes++) {
     const before = glue.size;
-    const r = emitWithGlue(diff, opts, glue, dropped);
+    const starts = new Set<number>();
+    const r = emitWithGlue(diff, opts, glue, dropped, passes, starts);
+    // What the next passes would find one pair at a time (a run grows by one item per pass
+    // when the start of its first item is referenced too: 543 passes on esbuild), found now:
+    // a referenced start inside or next to a glued run must be glued to its predecessor.
+    // Only after a pass that dropped nothing, so the next pass resolves those starts again.
+    if (glue.size !== before && r.ok) closeGlue(glue, starts);
     if (!r.ok && opts.skipRefused && r.carriers.some((c) => !dropped.has(c))) {
       for (const c of r.carriers) {
         if (dropped.has(c)) continue;
@@ -79,19 +89,68 @@ export function emitPackage(diff: ImageDiff, opts: EmitOptions): Result<EmittedP
     if (!r.ok) return { ok: false, error: r.error };
     // A pass that grew the glue is redone even when it failed: the failure may be a function
     // only the new glue makes the package carry.
-    if (glue.size === before) return r;
+    if (glue.size === before) return ok(withDeltas(diff.match.old.img, opts.moduleName, r));
   }
 }
 
 /** One emission pass; `glue` holds item i when items i and i + 1 travel as one run (grown here). */
 /** A failed pass, with the carried function whose emission needed the missing piece. */
-type PassResult = { readonly ok: true; readonly value: EmittedPackage } | { readonly ok: false; readonly error: HotpatchError; readonly carriers: readonly number[] };
+type PassResult = { readonly ok: true; readonly value: EmittedPackage; readonly pass: PassExtras } | { readonly ok: false; readonly error: HotpatchError; readonly carriers: readonly number[] };
+
+/** What a successful pass leaves for the final step (delta encoding runs once, not per pass). */
+interface PassExtras {
+  /** OLD ranges the package relies on so far. */
+  readonly relied: Array<[number, number]>;
+  /** Block id -> a delta base for it: OLD range [start, end), the block's first byte at start + shift. */
+  readonly bases: ReadonlyMap<number, { readonly start: number; readonly end: number; readonly shift: number }>;
+}
+
+/**
+ * Stores each block that has a delta base as a delta when that is clearly smaller
+ * (blockBytesFor), and pins the bases it used in the target identity.
+ */
+function withDeltas(oldImg: MappedImage, moduleName: string, r: { readonly value: EmittedPackage; readonly pass: PassExtras }): EmittedPackage {
+  const relied = [...r.pass.relied];
+  const convert = <B extends CodeBlock | DataBlock>(b: B): B => {
+    const base = r.pass.bases.get(b.id);
+    if (base === undefined || b.bytes.kind !== 'literal') return b;
+    const bytes = blockBytesFor(oldImg.image, b.bytes.bytes, b.fixups, base.start, base.end, base.shift);
+    if (bytes.kind !== 'delta') return b;
+    relied.push([base.start, base.end]);
+    return { ...b, bytes };
+  };
+  const pkg = r.value.pkg;
+  const codeBlocks = pkg.codeBlocks.map(convert);
+  const dataBlocks = pkg.dataBlocks.map(convert);
+  return { ...r.value, pkg: { ...pkg, codeBlocks, dataBlocks, target: identityOf(oldImg, moduleName, relied) } };
+}
 
 function failPass(carrier: number | null, code: string, message: string): PassResult {
   return { ok: false, error: { code, message }, carriers: carrier === null ? [] : [carrier] };
 }
 
-function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dropped: ReadonlyMap<number, string>): PassResult {
+/**
+ * Grows `glue` to what resolveTarget requires of the ambiguous starts it met (`starts`: item
+ * indices whose start was referenced while the item before it is adjacent read-only data):
+ * such a start is fine when neither item is in a glued run (OLD decides) or both are in the
+ * same one; when just one of them is, the pair is glued. Only grows the set, so the rule is
+ * the one the passes apply, reached without a pass per step.
+ */
+function closeGlue(glue: Set<number>, starts: ReadonlySet<number>): void {
+  const inRun = (k: number): boolean => glue.has(k) || glue.has(k - 1);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const i of starts) {
+      if (glue.has(i - 1)) continue;
+      if (inRun(i) || inRun(i - 1)) {
+        glue.add(i - 1);
+        grew = true;
+      }
+    }
+  }
+}
+
+function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dropped: ReadonlyMap<number, string>, passes: number, starts: Set<number>): PassResult {
   const m = diff.match;
   const omitted: Omission[] = [];
   const refusedFns = diff.functions.filter((f) => f.verdict === 'refused');
@@ -132,16 +191,25 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
       }
       return;
     }
-    const item = m.new.itemAt(t);
-    if (item === undefined || item.writable || seenItems.has(item.index)) return;
+    const first = m.new.itemAt(t);
+    if (first === undefined || first.writable || seenItems.has(first.index)) return;
     // Every read-only item is followed, carried or not: whether one is carried also depends
     // on what the package carries (resolveTarget), so an over-approximation keeps every
-    // function a carried item may point at in the package.
-    seenItems.add(item.index);
-    itemWork.push(item);
-    // Items glued to it travel with it.
-    for (let i = item.index; glue.has(i); i++) visitTarget(m.new.items[i + 1]!.start, itemWork);
-    for (let i = item.index - 1; i >= 0 && glue.has(i); i--) visitTarget(m.new.items[i]!.start, itemWork);
+    // function a carried item may point at in the package. Items glued to it travel with it:
+    // each step goes to a glued neighbour not seen yet, so a run is walked once (long runs
+    // of Go data made a walk of the whole run per item quadratic).
+    const run = [first];
+    seenItems.add(first.index);
+    while (run.length > 0) {
+      const item = run.pop()!;
+      itemWork.push(item);
+      for (const i of [item.index + 1, item.index - 1]) {
+        const nb = m.new.items[i];
+        if (nb === undefined || nb.writable || seenItems.has(i) || !glue.has(Math.min(i, item.index))) continue;
+        seenItems.add(i);
+        run.push(nb);
+      }
+    }
   };
   while (work.length > 0) {
     const f = newFns[work.pop()!]!;
@@ -170,14 +238,41 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
   });
   const dataBlocks: DataBlock[] = [];
   const carriedItems = new Map<number, number>();
-  /** Carried item -> the carried function whose emission first needed it. */
-  const carrierOf = new Map<number, number | null>();
-  const failures: Array<{ error: HotpatchError; carrier: number | null }> = [];
+  // Who needs each carried item: the carried functions whose code resolved to it, and the
+  // carried items whose pointers did. When an item cannot be carried, every function that
+  // needs it (directly or through other carried items) fails in the same pass; blaming only
+  // the first one dropped one function per pass (22 passes on rollup 4.64.7 -> 4.64.8).
+  const fnUsers = new Map<number, Set<number>>();
+  const itemUsers = new Map<number, Set<number>>();
+  const failures: Array<{ error: HotpatchError; carriers: readonly number[] }> = [];
   let unresolved = false;
   let currentCarrier: number | null = null;
+  let currentItem: number | null = null;
+  const note = (map: Map<number, Set<number>>, key: number, user: number): void => {
+    const set = map.get(key);
+    if (set === undefined) map.set(key, new Set([user]));
+    else set.add(user);
+  };
+  /** The carried functions that need carried item `i`. */
+  const blame = (i: number): number[] => {
+    const out = new Set<number>();
+    const seen = new Set<number>([i]);
+    const work = [i];
+    while (work.length > 0) {
+      const k = work.pop()!;
+      for (const f of fnUsers.get(k) ?? []) out.add(f);
+      for (const p of itemUsers.get(k) ?? []) {
+        if (seen.has(p)) continue;
+        seen.add(p);
+        work.push(p);
+      }
+    }
+    return [...out];
+  };
   const pendingItems: DataItem[] = [];
   const imports: Import[] = [];
   const importKeys = new Map<string, number>();
+  const headOf = new Map<number, number>();
   const ctx: ResolveContext = {
     m,
     blockOf,
@@ -189,19 +284,31 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
         id = carriedFns.length + carriedItems.size;
         carriedItems.set(item.index, id);
         pendingItems.push(item);
-        carrierOf.set(item.index, currentCarrier);
       }
+      if (currentItem !== null) note(itemUsers, item.index, currentItem);
+      else if (currentCarrier !== null) note(fnUsers, item.index, currentCarrier);
       return id;
     },
     carryGlued(item) {
       if (!glue.has(item.index) && !glue.has(item.index - 1)) return null;
-      let first = item.index;
-      while (glue.has(first - 1)) first--;
+      // Run heads are memoised (runs are long in Go data); a new glue pair clears the memo.
+      let first = headOf.get(item.index);
+      if (first === undefined) {
+        first = item.index;
+        while (glue.has(first - 1)) first--;
+        headOf.set(item.index, first);
+      }
       const head = m.new.items[first]!;
       return { blockId: ctx.carry(head), offset: item.start - head.start };
     },
+    noteAmbiguousStart(_prev, item) {
+      starts.add(item.index);
+    },
     requireGlue(prev, next) {
-      if (next.index === prev.index + 1) glue.add(prev.index);
+      if (next.index === prev.index + 1 && !glue.has(prev.index)) {
+        glue.add(prev.index);
+        headOf.clear();
+      }
     },
     importIndex(dll, symbol) {
       const key = `${dll}!${symbol}`;
@@ -219,6 +326,7 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
   const records: FunctionRecord[] = [];
   const redirects: Redirect[] = [];
   const relied: Array<[number, number]> = [];
+  const bases = new Map<number, { start: number; end: number; shift: number }>();
   const noteRelied = (t: Fixup['target']): void => {
     if (t.kind !== 'image') return;
     const rva = t.rva as number;
@@ -230,6 +338,26 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
     const d = m.old.itemAt(rva);
     if (d !== undefined && !d.writable) relied.push([d.start, d.end]);
   };
+  // New read-only item index -> the OLD RVA where its counterpart starts (found through
+  // references at the same position in matched old code or old data): delta bases for the
+  // data blocks. Only a size hint: a delta reproduces the new bytes whatever its base holds.
+  const oldStartOf = new Map<number, number>();
+  const noteCounterpart = (newT: number, oldT: number): void => {
+    const item = m.new.itemAt(newT);
+    if (item === undefined || item.writable || oldStartOf.has(item.index)) return;
+    const os = oldT - (newT - item.start);
+    if (sectionOf(m.old.img, os) !== undefined) oldStartOf.set(item.index, os);
+  };
+  const noteParallelRefs = (f: FunctionInfo, of: FunctionInfo): void => {
+    const nr = f.decoded.refs;
+    const or = of.decoded.refs;
+    if (nr.length !== or.length) return;
+    for (let k = 0; k < nr.length; k++) {
+      const a = nr[k]!;
+      const b = or[k]!;
+      if (!a.isBranch && !b.isBranch && a.kind === b.kind) noteCounterpart(a.target, b.target);
+    }
+  };
   let fixupCount = 0;
   let unwindBytes = 0;
   for (const f of carriedFns) {
@@ -237,7 +365,7 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
     const built = emitFunction(ctx, f, rangeOffsets.get(f.index)!, blockOf.get(f.index)!);
     if (!built.ok) {
       // Collect every failing function of this pass, so --skip-refused drops them together.
-      failures.push({ error: built.error, carrier: f.index });
+      failures.push({ error: built.error, carriers: [f.index] });
       continue;
     }
     const { block } = built.value;
@@ -248,19 +376,16 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
     const c = verdictOf.get(f.index)!;
     const o = m.fnNewToOld[f.index]!;
     const of = c.status === 'changed' && o >= 0 ? m.old.fns.functions[o]! : null;
-    let bytes: CodeBlock['bytes'] = { kind: 'literal', bytes: built.value.bytes };
     if (of !== null) {
-      // A delta against the old body is smaller when the change is small.
+      // A delta against the old body is smaller when the change is small (a data-only change
+      // differs only in fixup fields, which the delta copies through: see blockBytesFor).
       const r0 = of.ranges[0]!;
-      const base = m.old.img.image.subarray(r0.start, r0.end);
-      const ops = encodeDelta(base, built.value.bytes);
-      const cost = ops.reduce((s, op) => s + (op.kind === 'copy' ? 6 : op.bytes.length + 2), 0);
-      if (cost < built.value.bytes.length * 0.6) {
-        bytes = { kind: 'delta', base: { rva: asRva(r0.start), length: r0.end - r0.start }, baseSha256: sha256(base), size: built.value.bytes.length, ops };
-        relied.push([r0.start, r0.end]);
-      }
+      bases.set(block.id, { start: r0.start, end: r0.end, shift: 0 });
+      // Parallel references of the old body tell where the read-only items it reaches were in
+      // OLD: the delta bases of the data blocks carried for it.
+      noteParallelRefs(f, of);
     }
-    codeBlocks.push({ ...block, bytes });
+    codeBlocks.push(block);
     // A funclet reached only through handler tables is new code for the new tables: the old
     // one stays for old frames, so it is recorded as added and not redirected.
     const redirected = of !== null && !diff.funcletsWithoutRedirect.has(f.index);
@@ -293,10 +418,37 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
       }
     }
   }
+  /**
+   * Stores carried run [item.start, end) as a delta against its old counterpart when that is
+   * smaller; the counterpart's pointers then name the old counterparts of the items it
+   * points to (their delta bases, when they are carried too).
+   */
+  const noteDataBase = (id: number, item: DataItem, end: number): void => {
+    let os: number | undefined;
+    for (let i = item.index; os === undefined && i < m.new.items.length && m.new.items[i]!.start < end; i++) {
+      const at = oldStartOf.get(i);
+      if (at !== undefined) os = at - (m.new.items[i]!.start - item.start);
+    }
+    // No counterpart found by reference: the same RVA (a data-only release keeps its layout).
+    os ??= item.start;
+    const sec = sectionOf(m.old.img, os);
+    if (sec === undefined) return;
+    // A little slack on both sides lets the matcher find bytes that moved a little.
+    const bs = Math.max(sec.rva, os - DATA_BASE_SLACK);
+    const be = Math.min(sec.rva + sec.size, m.old.img.image.length, os + (end - item.start) + DATA_BASE_SLACK);
+    if (be <= bs) return;
+    for (const rel of relocsIn(m.new.img, item.start, end)) {
+      const orel = os + (rel - item.start);
+      const type = m.old.img.relocs.get(orel);
+      if (type === 10) noteCounterpart(absTarget(m.new.img, rel, 10), absTarget(m.old.img, orel, type));
+    }
+    bases.set(id, { start: bs, end: be, shift: os - bs });
+  };
   // Carried read-only data (carrying may discover more items to carry).
   for (let i = 0; i < pendingItems.length; i++) {
     const item = pendingItems[i]!;
-    currentCarrier = carrierOf.get(item.index) ?? null;
+    currentCarrier = null;
+    currentItem = item.index;
     const img = m.new.img;
     // A glued run is carried whole, from its first item (the one carried) to its last.
     let last = item.index;
@@ -306,11 +458,15 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
     const fixups: Fixup[] = [];
     for (const rel of relocsIn(img, item.start, end)) {
       const type = img.relocs.get(rel)!;
-      if (type !== 10) return failPass(currentCarrier, 'BUILD_UNSUPPORTED', `32-bit absolute address in read-only data at 0x${rel.toString(16)}`);
-      if (rel + 8 > end) return failPass(currentCarrier, 'BUILD_UNSUPPORTED', `pointer straddles the end of read-only data at 0x${rel.toString(16)}`);
-      const res = resolveTarget(ctx, absTarget(img, rel, type), null);
-      if (!res.ok) {
-        failures.push({ error: { code: 'BUILD_UNRESOLVED', message: `read-only data ${describeNew(m, item.start)}: ${res.reason}` }, carrier: currentCarrier });
+      const bad =
+        type !== 10
+          ? { code: 'BUILD_UNSUPPORTED', message: `32-bit absolute address in read-only data at 0x${rel.toString(16)}` }
+          : rel + 8 > end
+            ? { code: 'BUILD_UNSUPPORTED', message: `pointer straddles the end of read-only data at 0x${rel.toString(16)}` }
+            : null;
+      const res = bad === null ? resolveTarget(ctx, absTarget(img, rel, type), null) : null;
+      if (res === null || !res.ok) {
+        failures.push({ error: bad ?? { code: 'BUILD_UNRESOLVED', message: `read-only data ${describeNew(m, item.start)}: ${res!.ok ? '' : res!.reason}` }, carriers: blame(item.index) });
         unresolved = true;
         break;
       }
@@ -323,10 +479,12 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
       unresolved = false;
       continue;
     }
-    dataBlocks.push({ id: carriedItems.get(item.index)!, alignment: alignmentOf(item.start), bytes: { kind: 'literal', bytes }, fixups });
+    const id = carriedItems.get(item.index)!;
+    noteDataBase(id, item, end);
+    dataBlocks.push({ id, alignment: alignmentOf(item.start), bytes: { kind: 'literal', bytes }, fixups });
   }
   if (failures.length > 0) {
-    const carriers = [...new Set(failures.map((x) => x.carrier).filter((c): c is number => c !== null))];
+    const carriers = [...new Set(failures.flatMap((x) => x.carriers))];
     return { ok: false, error: failures[0]!.error, carriers };
   }
 
@@ -353,7 +511,7 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
   };
   const code = codeBlocks.reduce((s, b) => s + (b.bytes.kind === 'literal' ? b.bytes.bytes.length : b.bytes.size), 0);
   const data = dataBlocks.reduce((s, b) => s + (b.bytes.kind === 'literal' ? b.bytes.bytes.length : b.bytes.size), 0);
-  return ok({ pkg, omitted, blockOf, sizes: { code, data, unwind: unwindBytes, fixups: fixupCount } });
+  return { ok: true, value: { pkg, omitted, blockOf, sizes: { code, data, unwind: unwindBytes, fixups: fixupCount }, passes }, pass: { relied, bases } };
 }
 
 /** The baseline id used when none is given: module, TimeDateStamp and SizeOfImage of OLD. */
@@ -364,6 +522,41 @@ export function defaultBaselineId(img: MappedImage, moduleName: string): string 
 function alignmentOf(rva: number): number {
   for (const a of [16, 8, 4, 2]) if (rva % a === 0) return a;
   return 1;
+}
+
+/** Bytes of old image kept on each side of a data block's counterpart as delta base. */
+const DATA_BASE_SLACK = 64;
+
+/**
+ * A delta wins only when its exact encoded size is under this share of the literal's: a
+ * literal compresses (zstd finds repeats across blocks) where a delta's base hash and copy
+ * offsets do not, so raw sizes flatter the delta (FORMAT.md, "The delta encoding").
+ */
+const DELTA_SHARE = 0.8;
+
+function sectionOf(img: MappedImage, rva: number): MappedImage['sections'][number] | undefined {
+  return img.sections.find((s) => rva >= s.rva && rva < s.rva + s.size);
+}
+
+/**
+ * How to store block `bytes`: a delta against old range [baseStart, baseEnd) when its exact
+ * encoded size is clearly smaller, else the literal. The bytes under a fixup are overwritten
+ * when the package is applied, so before encoding they take the base's bytes at the same
+ * place (`shift` = where the block's first byte lies in the base): a function that changed
+ * only in what its references point at becomes one copy of its old body.
+ */
+export function blockBytesFor(oldImage: Uint8Array, bytes: Uint8Array, fixups: readonly Fixup[], baseStart: number, baseEnd: number, shift = 0): CodeBlock['bytes'] {
+  const literal: CodeBlock['bytes'] = { kind: 'literal', bytes };
+  if (baseEnd <= baseStart || bytes.length === 0) return literal;
+  const base = oldImage.subarray(baseStart, baseEnd);
+  const target = bytes.slice();
+  for (const fx of fixups) {
+    const w = FIXUP_WIDTH[fx.kind];
+    const at = shift + fx.offset;
+    if (at >= 0 && at + w <= base.length) target.set(base.subarray(at, at + w), fx.offset);
+  }
+  const delta: CodeBlock['bytes'] = { kind: 'delta', base: { rva: asRva(baseStart), length: baseEnd - baseStart }, baseSha256: sha256(base), size: target.length, ops: encodeDelta(base, target) };
+  return encodedBlockBytesSize(delta) < encodedBlockBytesSize(literal) * DELTA_SHARE ? delta : literal;
 }
 
 /** The target identity of OLD, pinning the bytes the package relies on. */

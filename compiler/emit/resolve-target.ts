@@ -9,7 +9,8 @@ import type { FixupTarget } from '../../formats/package.ts';
 import { asRva } from '../../common/types.ts';
 import type { FunctionInfo } from '../functions/discover-functions.ts';
 import type { DataItem } from '../match/analyze-image.ts';
-import { absTarget, relocsIn } from '../functions/map-image.ts';
+import { Code, Decoder, DecoderOptions, Instruction, OpKind } from 'iced-x86';
+import { absTarget, relocsIn, type MappedImage } from '../functions/map-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import type { HandlerRvaField, ParsedHandlerData } from '../eh/types.ts';
 
@@ -45,6 +46,12 @@ export interface ResolveContext {
    * emitter then carries them as one run and emits again.
    */
   requireGlue?(prev: DataItem, next: DataItem): void;
+  /**
+   * Records that a reference to the start of `item`, which may also be the end of read-only
+   * `prev` before it, was resolved (whatever the outcome): the emitter closes its glued runs
+   * over these starts between passes.
+   */
+  noteAmbiguousStart?(prev: DataItem, item: DataItem): void;
 }
 
 const fail = (reason: string): Resolved => ({ ok: false, reason });
@@ -62,22 +69,77 @@ function oldSlots(m: MatchResult): Map<string, number> {
   return map;
 }
 
-/** True when read-only `item` (or read-only data it points to) points inside a carried function. */
-function reachesReplacedBody(ctx: ResolveContext, item: DataItem, seen: Set<number>): boolean {
-  if (seen.has(item.index)) return false;
-  seen.add(item.index);
-  const img = ctx.m.new.img;
-  for (const rel of relocsIn(img, item.start, item.end)) {
-    const t = absTarget(img, rel, img.relocs.get(rel)!);
-    const g = ctx.m.new.fns.containing(t);
-    if (g !== undefined) {
-      if (t !== g.entry && ctx.blockOf.has(g.index)) return true;
-      continue;
+/** The pointer graph among NEW's read-only items, built once per match. */
+interface RodataGraph {
+  /** Item index -> read-only items holding a pointer to it. */
+  readonly pointedFrom: ReadonlyMap<number, readonly number[]>;
+  /** Read-only items holding a pointer into a function other than at its entry, with that function. */
+  readonly interior: ReadonlyArray<readonly [item: number, fn: number]>;
+}
+
+const graphCache = new WeakMap<MatchResult, RodataGraph>();
+
+function rodataGraph(m: MatchResult): RodataGraph {
+  let g = graphCache.get(m);
+  if (g !== undefined) return g;
+  const n = m.new;
+  const pointedFrom = new Map<number, number[]>();
+  const interior: Array<[number, number]> = [];
+  for (const item of n.items) {
+    if (item.writable) continue;
+    for (const rel of relocsIn(n.img, item.start, item.end)) {
+      const t = absTarget(n.img, rel, n.img.relocs.get(rel)!);
+      const fn = n.fns.containing(t);
+      if (fn !== undefined) {
+        if (t !== fn.entry) interior.push([item.index, fn.index]);
+        continue;
+      }
+      const d = n.itemAt(t);
+      if (d === undefined || d.writable) continue;
+      const list = pointedFrom.get(d.index);
+      if (list === undefined) pointedFrom.set(d.index, [item.index]);
+      else if (list[list.length - 1] !== item.index) list.push(item.index);
     }
-    const d = ctx.m.new.itemAt(t);
-    if (d !== undefined && !d.writable && reachesReplacedBody(ctx, d, seen)) return true;
   }
-  return false;
+  g = { pointedFrom, interior };
+  graphCache.set(m, g);
+  return g;
+}
+
+/**
+ * Per `blockOf` map (and its size: the diff only ever deletes from its map, the emitter fills
+ * its map before resolving, so a size change is the only change): the read-only items that
+ * point, directly or through other read-only items, inside the body (not the entry) of a
+ * function the package carries.
+ */
+const reachCache = new WeakMap<ReadonlyMap<number, number>, { readonly size: number; readonly items: ReadonlySet<number> }>();
+
+/** True when read-only `item` (or read-only data it points to) points inside a carried function. */
+function reachesReplacedBody(ctx: ResolveContext, item: DataItem): boolean {
+  let hit = reachCache.get(ctx.blockOf);
+  if (hit === undefined || hit.size !== ctx.blockOf.size) {
+    // One backwards walk from the items pointing into replaced bodies: linear in the graph,
+    // where a forward walk per resolved reference was quadratic on Go's type graphs.
+    const g = rodataGraph(ctx.m);
+    const items = new Set<number>();
+    const work: number[] = [];
+    for (const [i, fn] of g.interior) {
+      if (ctx.blockOf.has(fn) && !items.has(i)) {
+        items.add(i);
+        work.push(i);
+      }
+    }
+    while (work.length > 0) {
+      for (const p of g.pointedFrom.get(work.pop()!) ?? []) {
+        if (items.has(p)) continue;
+        items.add(p);
+        work.push(p);
+      }
+    }
+    hit = { size: ctx.blockOf.size, items };
+    reachCache.set(ctx.blockOf, hit);
+  }
+  return hit.items.has(item.index);
 }
 
 /** Describes an RVA of the new image for messages: `name+0x10` or `0x1234`. */
@@ -184,6 +246,7 @@ export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo
   const old = glued === null ? oldCopy(ctx, item) : undefined;
   const prev = t === item.start ? n.items[item.index - 1] : undefined;
   if (prev !== undefined && !prev.writable && prev.end === t && prev.section === item.section && ctx.requireGlue !== undefined) {
+    ctx.noteAmbiguousStart?.(prev, item);
     const gluedPrev = ctx.carryGlued?.(prev) ?? null;
     // Both in one carried run, or both in OLD, adjacent, where every other reference to them
     // goes; otherwise they must travel together.
@@ -191,9 +254,58 @@ export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo
     const together = gluedPrev !== null && glued !== null ? gluedPrev.blockId === glued.blockId : old !== undefined && oldPrev !== undefined && oldPrev.end === old.start && oldPrev.end - oldPrev.start === prev.end - prev.start;
     if (!together) ctx.requireGlue(prev, item);
   }
+  // Bytes in a code section that no discovered function owns, reached through data (Go's
+  // frameless functions have no .pdata and are found only through function pointers): a copy
+  // elsewhere would keep its relative branches and RIP-relative operands unadjusted, and
+  // comparing it as data cannot see that. Only the old bytes in place will do.
+  const inCode = n.img.sections.find((x) => item.start >= x.rva && item.start < x.rva + x.size)?.executable === true;
+  if (inCode && old === undefined && positionDependent(n.img, item.start, item.end)) {
+    return fail(`reference to code at ${describeNew(m, item.start)} that no discovered function owns (reached through data), whose bytes differ from OLD and hold relative branches or RIP-relative operands: it cannot be carried as data`);
+  }
   if (glued !== null) return { ok: true, target: { kind: 'block', blockId: glued.blockId, offset: glued.offset + (t - item.start) } };
   if (old !== undefined) return { ok: true, target: { kind: 'image', rva: asRva(old.start + (t - item.start)) } };
   return { ok: true, target: { kind: 'block', blockId: ctx.carry(item), offset: t - item.start } };
+}
+
+/**
+ * True when bytes [start, end) of a code section, decoded as instructions (a linear sweep
+ * that steps over pointers under base relocations), hold a relative branch or a RIP-relative
+ * operand: bytes whose meaning depends on where they lie, so a copy elsewhere is wrong. A
+ * pointer list in a code section (mingw's __CTOR_LIST__) decodes to none and may be copied.
+ * Over-approximates (misaligned decoding can only find more), which refuses, never accepts.
+ */
+export function positionDependent(img: MappedImage, start: number, end: number): boolean {
+  const relocs = relocsIn(img, start - 7, end);
+  // Only the item's bytes go to the decoder (it copies its input into wasm memory).
+  const bytes = img.image.subarray(start, Math.min(end, img.image.length));
+  const decoder = new Decoder(64, bytes, DecoderOptions.None);
+  const insn = new Instruction();
+  try {
+    let r = 0;
+    let p = start;
+    while (p < start + bytes.length) {
+      while (r < relocs.length && relocs[r]! + 8 <= p) r++;
+      const rel = relocs[r];
+      if (rel !== undefined && rel <= p) {
+        p = rel + 8;
+        continue;
+      }
+      decoder.position = p - start;
+      decoder.ip = BigInt(p);
+      decoder.decodeOut(insn);
+      if (insn.code === Code.INVALID || insn.length === 0) {
+        p++;
+        continue;
+      }
+      const k = insn.op0Kind;
+      if (insn.isIpRelMemoryOperand || k === OpKind.NearBranch16 || k === OpKind.NearBranch32 || k === OpKind.NearBranch64) return true;
+      p += insn.length;
+    }
+  } finally {
+    insn.free();
+    decoder.free();
+  }
+  return false;
 }
 
 /** The old read-only item a reference to new `item` goes to, or undefined when it is carried. */
@@ -201,7 +313,7 @@ function oldCopy(ctx: ResolveContext, item: DataItem): DataItem | undefined {
   const old = ctx.oldRodata.get(ctx.m.newNorm.itemKey(item, 'exact'));
   // An old copy whose pointers reach into the body (not the entry) of a function the package
   // replaces would lead into old code: carry the new item instead.
-  return old !== undefined && !reachesReplacedBody(ctx, item, new Set()) && keepsEnds(ctx.m, item, old) ? old : undefined;
+  return old !== undefined && !reachesReplacedBody(ctx, item) && keepsEnds(ctx.m, item, old) ? old : undefined;
 }
 
 const endsCache = new WeakMap<MatchResult, Map<string, boolean>>();
