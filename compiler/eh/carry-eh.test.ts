@@ -72,6 +72,12 @@ test.skipIf(missing !== undefined)(`carries FH3 and scope-table functions and th
       }),
     ],
   ];
+  // A parent carried without one of its funclets (the record dropped): a mixed group.
+  const funclet = pkg.functions.find((r) => diff.funcletsWithoutRedirect.has(m.new.fns.byEntry.get(r.newRva as number)!.index));
+  expect(funclet).toBeDefined();
+  const split = verifyPackage(diff, { ...pkg, functions: pkg.functions.filter((r) => r !== funclet) });
+  expect(split.ok).toBe(false);
+  if (!split.ok) expect(split.error.message).toContain('exception-handling group member');
   for (const [what, bad] of cases) {
     const v = verifyPackage(diff, bad);
     expect(v.ok, what).toBe(false);
