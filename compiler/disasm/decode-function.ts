@@ -54,6 +54,8 @@ export interface JumpTable {
    * are never taken).
    */
   readonly count: 'guard' | 'scan';
+  /** RVA of the `lea` that sets the table's base on the straight line, or -1 (hoisted). */
+  readonly baseRva: number;
 }
 
 /** One decoded instruction (details beyond these are re-decoded on demand). */
@@ -172,6 +174,13 @@ function decodeWith(
   /** Per pending jump: the decoded-instruction count (negated when scans were allowed) at its last try. */
   const triedAt = new Map<number, number>();
   const resolvedJumps = new Set<number>();
+  /** Every branch and case target decoded so far. */
+  const branchTargets = (): number[] => {
+    const out: number[] = [];
+    for (const p of byRva.values()) for (const r of p.refs) if (r.isBranch) out.push(r.target);
+    for (const t of tables) out.push(...t.targets);
+    return out;
+  };
   /** Tries every unresolved `jmp reg` again; true when a new table added work. */
   const resolvePending = (allowScan: boolean): boolean => {
     // A table read by scanning ends where another address the function takes begins
@@ -183,6 +192,7 @@ function decodeWith(
       for (const t of tables) stops.add(t.rva);
     }
     let found = false;
+    let knownTargets: number[] | null = null;
     for (const j of pendingJumps) {
       if (resolvedJumps.has(j)) continue;
       // Nothing new decoded since the last try: the answer would be the same.
@@ -190,7 +200,17 @@ function decodeWith(
       if (triedAt.get(j) === key) continue;
       triedAt.set(j, key);
       decodeAt(j);
-      const t = recoverJumpTable(img, decodeAt, insn, byRva, cov, j, inside, stops, writes);
+      let t = recoverJumpTable(img, decodeAt, insn, byRva, cov, j, inside, stops, writes);
+      if (t !== null && t.count === 'guard' && t.baseRva >= 0) {
+        // A branch known to enter after the bound check but not after the base: the bound
+        // does not hold there, the base does, so the table is read by scanning instead.
+        knownTargets ??= branchTargets();
+        const after = (from: number): boolean => knownTargets!.some((x) => x > from && x <= j);
+        if (after(t.guardRva) && !after(t.baseRva)) {
+          decodeAt(j);
+          t = allowScan ? recoverJumpTable(img, decodeAt, insn, byRva, cov, j, inside, stops, writes, true) : null;
+        }
+      }
       if (t === null || (!allowScan && t.count === 'scan')) continue;
       resolvedJumps.add(j);
       tables.push(t);
@@ -593,6 +613,7 @@ function recoverJumpTable(
   inside: (rva: number) => boolean,
   stops: ReadonlySet<number>,
   writes: WriteCache,
+  forceScan = false,
 ): JumpTable | null {
   const jmpReg = insn.op0Register;
   // Walk back through the straight-line predecessors (decoded in address order).
@@ -743,6 +764,13 @@ function recoverJumpTable(
     }
   }
   if (state < 3) return null;
+  if (forceScan) {
+    // The bound check can be skipped by a branch: read by scanning, relying on the base only.
+    if (baseRva < 0) return null;
+    bound = MAX_TABLE_ENTRIES;
+    count = 'scan';
+    guardRva = baseRva;
+  }
   if (bound <= 0 || bound > MAX_TABLE_ENTRIES || tableRva <= 0 || kind === null || guardRva < 0) return null;
   const sec = sectionAt(img, tableRva);
   if (sec === undefined) return null;
@@ -765,7 +793,7 @@ function recoverJumpTable(
   if (targets.length === 0) return null;
   // A scan that never met a non-case entry may have stopped short of the true table.
   if (count === 'scan' && bound === MAX_TABLE_ENTRIES && targets.length === bound) return null;
-  return { rva: tableRva, entryKind: kind, targets, jumpRva, guardRva: baseRva >= 0 ? Math.min(guardRva, baseRva) : guardRva, count };
+  return { rva: tableRva, entryKind: kind, targets, jumpRva, guardRva: baseRva >= 0 ? Math.min(guardRva, baseRva) : guardRva, count, baseRva };
 }
 
 function isImm(k: OpKind): boolean {
