@@ -54,6 +54,8 @@ export interface JumpTable {
    * are never taken).
    */
   readonly count: 'guard' | 'scan';
+  /** RVA of the `lea` that sets the table's base on the straight line, or -1 (hoisted). */
+  readonly baseRva: number;
 }
 
 /** One decoded instruction (details beyond these are re-decoded on demand). */
@@ -168,19 +170,47 @@ function decodeWith(
   const inTable = (rva: number): boolean => inlineTables.some((t) => rva >= t.start && rva < t.end);
   /** `jmp reg` sites, recognised after descent (their straight-line lead-in must be decoded). */
   const pendingJumps: number[] = [];
+  const writes: WriteCache = new Map();
+  /** Per pending jump: the decoded-instruction count (negated when scans were allowed) at its last try. */
+  const triedAt = new Map<number, number>();
   const resolvedJumps = new Set<number>();
+  /** Every branch and case target decoded so far. */
+  const branchTargets = (): number[] => {
+    const out: number[] = [];
+    for (const p of byRva.values()) for (const r of p.refs) if (r.isBranch) out.push(r.target);
+    for (const t of tables) out.push(...t.targets);
+    return out;
+  };
   /** Tries every unresolved `jmp reg` again; true when a new table added work. */
   const resolvePending = (allowScan: boolean): boolean => {
     // A table read by scanning ends where another address the function takes begins
     // (LLVM puts a function's tables back to back).
+    // (Only scans read them: without scans, no need to collect them.)
     const stops = new Set<number>();
-    for (const p of byRva.values()) for (const r of p.refs) if (r.kind === 'riprel32' || r.kind === 'imagerel32') stops.add(r.target);
-    for (const t of tables) stops.add(t.rva);
+    if (allowScan) {
+      for (const p of byRva.values()) for (const r of p.refs) if (r.kind === 'riprel32' || r.kind === 'imagerel32') stops.add(r.target);
+      for (const t of tables) stops.add(t.rva);
+    }
     let found = false;
+    let knownTargets: number[] | null = null;
     for (const j of pendingJumps) {
       if (resolvedJumps.has(j)) continue;
+      // Nothing new decoded since the last try: the answer would be the same.
+      const key = allowScan ? -byRva.size - 1 : byRva.size;
+      if (triedAt.get(j) === key) continue;
+      triedAt.set(j, key);
       decodeAt(j);
-      const t = recoverJumpTable(img, decodeAt, insn, byRva, cov, j, inside, stops);
+      let t = recoverJumpTable(img, decodeAt, insn, byRva, cov, j, inside, stops, writes);
+      if (t !== null && t.count === 'guard' && t.baseRva >= 0) {
+        // A branch known to enter after the bound check but not after the base: the bound
+        // does not hold there, the base does, so the table is read by scanning instead.
+        knownTargets ??= branchTargets();
+        const after = (from: number): boolean => knownTargets!.some((x) => x > from && x <= j);
+        if (after(t.guardRva) && !after(t.baseRva)) {
+          decodeAt(j);
+          t = allowScan ? recoverJumpTable(img, decodeAt, insn, byRva, cov, j, inside, stops, writes, true) : null;
+        }
+      }
       if (t === null || (!allowScan && t.count === 'scan')) continue;
       resolvedJumps.add(j);
       tables.push(t);
@@ -305,7 +335,7 @@ function decodeWith(
   for (const j of pendingJumps) {
     if (resolvedJumps.has(j)) continue;
     decodeAt(j);
-    if (!isPointerTailCall(decodeAt, insn, byRva, cov, j, insn.op0Register)) problems.push(`indirect jump at 0x${j.toString(16)} with no recognisable jump table`);
+    if (!isPointerTailCall(decodeAt, insn, byRva, cov, j, insn.op0Register, writes)) problems.push(`indirect jump at 0x${j.toString(16)} with no recognisable jump table`);
   }
 
   // MSVC switch code reads `[base + idx*4 + T]` with base = __ImageBase: such displacements
@@ -327,7 +357,7 @@ function decodeWith(
         const baseReg = insn.memoryBase;
         for (const s of chainBefore(byRva, cov, p.rva, 32)) {
           decodeAt(s);
-          if (!clobbers(insn, baseReg)) continue;
+          if (!clobbers(insn, baseReg, writes)) continue;
           if (insn.mnemonic === Mnemonic.Lea && insn.op0Register === baseReg && insn.isIpRelMemoryOperand && insn.ipRelMemoryAddress === 0n) imageBaseLoads.push({ fieldRva: p.rva + off, leaRva: s, insnRva: p.rva });
           break;
         }
@@ -340,20 +370,18 @@ function decodeWith(
   const entries = new Set<number>();
   for (const p of byRva.values()) for (const r of p.refs) if (r.isBranch) entries.add(r.target);
   for (const t of tables) for (const x of t.targets) entries.add(x);
+  const sortedEntries = [...entries].sort((a, b) => a - b);
+  /** The first branch target in (after, upTo], or -1. */
+  const enteredBetween = (after: number, upTo: number): number => {
+    const i = lowerBound(sortedEntries, after + 1);
+    return i < sortedEntries.length && sortedEntries[i]! <= upTo ? sortedEntries[i]! : -1;
+  };
   for (const t of tables) {
-    for (const x of entries) {
-      if (x > t.guardRva && x <= t.jumpRva) {
-        problems.push(`indirect jump at 0x${t.jumpRva.toString(16)}: a branch to 0x${x.toString(16)} enters between the bound check and the jump`);
-        break;
-      }
-    }
+    const x = enteredBetween(t.guardRva, t.jumpRva);
+    if (x >= 0) problems.push(`indirect jump at 0x${t.jumpRva.toString(16)}: a branch to 0x${x.toString(16)} enters between the bound check and the jump`);
   }
   const imageBaseFields: number[] = [];
-  for (const l of imageBaseLoads) {
-    let entered = false;
-    for (const x of entries) if (x > l.leaRva && x <= l.insnRva) entered = true;
-    if (!entered) imageBaseFields.push(l.fieldRva);
-  }
+  for (const l of imageBaseLoads) if (enteredBetween(l.leaRva, l.insnRva) < 0) imageBaseFields.push(l.fieldRva);
   imageBaseFields.sort((a, b) => a - b);
 
   const sorted = [...byRva.values()].sort((a, b) => a.rva - b.rva);
@@ -496,27 +524,36 @@ let infoFactory: InstructionInfoFactory | null = null;
 /** Registers a call may change (Win64: the volatile ones). */
 const VOLATILE = [Register.RAX, Register.RCX, Register.RDX, Register.R8, Register.R9, Register.R10, Register.R11];
 
+/** Full registers each decoded instruction may write, by RVA (one InstructionInfo per instruction). */
+type WriteCache = Map<number, readonly Register[]>;
+
 /**
- * True when `insn` may write `reg` (any width), explicitly or implicitly (string ops, mul,
- * xchg, cpuid, ...), or when it is a call and `reg` is volatile across calls.
+ * True when `insn` (decoded at its RVA, `ip` = RVA) may write `reg` (any width), explicitly
+ * or implicitly (string ops, mul, xchg, cpuid, ...), or is a call and `reg` is volatile.
  */
-function clobbers(insn: Instruction, reg: Register): boolean {
+function clobbers(insn: Instruction, reg: Register, cache: WriteCache): boolean {
   if (reg === Register.None) return false;
-  const f = insn.flowControl;
-  if ((f === FlowControl.Call || f === FlowControl.IndirectCall) && VOLATILE.some((v) => sameReg(v, reg))) return true;
-  infoFactory ??= new InstructionInfoFactory();
-  const info = infoFactory.info(insn);
-  let w = false;
-  try {
-    for (const u of info.usedRegisters() as Array<{ register: Register; access: OpAccess; free(): void }>) {
-      const a = u.access;
-      if (!w && sameReg(u.register, reg) && (a === OpAccess.Write || a === OpAccess.CondWrite || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite)) w = true;
-      u.free();
+  const key = Number(insn.ip);
+  let w = cache.get(key);
+  if (w === undefined) {
+    const out = new Set<Register>();
+    const f = insn.flowControl;
+    if (f === FlowControl.Call || f === FlowControl.IndirectCall) for (const v of VOLATILE) out.add(v);
+    infoFactory ??= new InstructionInfoFactory();
+    const info = infoFactory.info(insn);
+    try {
+      for (const u of info.usedRegisters() as Array<{ register: Register; access: OpAccess; free(): void }>) {
+        const a = u.access;
+        if (a === OpAccess.Write || a === OpAccess.CondWrite || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) out.add(RegisterExt.fullRegister(u.register));
+        u.free();
+      }
+    } finally {
+      info.free();
     }
-  } finally {
-    info.free();
+    w = [...out];
+    cache.set(key, w);
   }
-  return w;
+  return w.includes(RegisterExt.fullRegister(reg));
 }
 
 /** Same register family (rax/eax/ax/al are one). */
@@ -544,11 +581,11 @@ function chainBefore(byRva: ReadonlyMap<number, Pending>, cov: Coverage, at: num
  * without an index register (`mov rax, [rcx + 0x18]`, a struct field or vtable slot, or
  * `mov rax, [rip + g]`). Such a jump has no cases to find, like `call rax` or `jmp [mem]`.
  */
-function isPointerTailCall(decodeAt: (rva: number) => void, insn: Instruction, byRva: ReadonlyMap<number, Pending>, cov: Coverage, jumpRva: number, jmpReg: Register): boolean {
+function isPointerTailCall(decodeAt: (rva: number) => void, insn: Instruction, byRva: ReadonlyMap<number, Pending>, cov: Coverage, jumpRva: number, jmpReg: Register, writes: WriteCache): boolean {
   if (RegisterExt.isGPR64(jmpReg) === false) return false;
   for (const s of chainBefore(byRva, cov, jumpRva, 24)) {
     decodeAt(s);
-    if (!clobbers(insn, jmpReg)) continue;
+    if (!clobbers(insn, jmpReg, writes)) continue;
     return insn.mnemonic === Mnemonic.Mov && insn.op0Register === jmpReg && insn.op1Kind === OpKind.Memory && insn.memoryIndex === Register.None && insn.memorySize === MemorySize.UInt64;
   }
   return false;
@@ -575,6 +612,8 @@ function recoverJumpTable(
   jumpRva: number,
   inside: (rva: number) => boolean,
   stops: ReadonlySet<number>,
+  writes: WriteCache,
+  forceScan = false,
 ): JumpTable | null {
   const jmpReg = insn.op0Register;
   // Walk back through the straight-line predecessors (decoded in address order).
@@ -594,7 +633,7 @@ function recoverJumpTable(
   let idxMem: { base: Register; index: Register; displ: bigint } | null = null;
   /** Bounds checked on other registers (`cmp edx, N; ja` before `mov esi, edx` ... `mov eax, esi`). */
   const checked = new Map<Register, { bound: number; guardRva: number }>();
-  const writesReg = (r: Register): boolean => (insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, r)) || clobbers(insn, r);
+  const writesReg = (r: Register): boolean => (insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, r)) || clobbers(insn, r, writes);
   for (const s of chain) {
     decodeAt(s);
     const m = insn.mnemonic;
@@ -617,7 +656,7 @@ function recoverJumpTable(
       } else if (writesReg(jmpReg) || writesReg(addSrc)) return null;
     } else {
       // A register checked later but written here no longer holds the checked value there.
-      for (const r of [...checked.keys()]) if (clobbers(insn, r)) checked.delete(r);
+      for (const r of [...checked.keys()]) if (clobbers(insn, r, writes)) checked.delete(r);
       // After the load: the table base (`lea`) and the bound, in either order, following
       // the index back through register copies and a load from memory.
       if (m === Mnemonic.Lea && insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadBase) && insn.isIpRelMemoryOperand) {
@@ -725,6 +764,13 @@ function recoverJumpTable(
     }
   }
   if (state < 3) return null;
+  if (forceScan) {
+    // The bound check can be skipped by a branch: read by scanning, relying on the base only.
+    if (baseRva < 0) return null;
+    bound = MAX_TABLE_ENTRIES;
+    count = 'scan';
+    guardRva = baseRva;
+  }
   if (bound <= 0 || bound > MAX_TABLE_ENTRIES || tableRva <= 0 || kind === null || guardRva < 0) return null;
   const sec = sectionAt(img, tableRva);
   if (sec === undefined) return null;
@@ -747,7 +793,7 @@ function recoverJumpTable(
   if (targets.length === 0) return null;
   // A scan that never met a non-case entry may have stopped short of the true table.
   if (count === 'scan' && bound === MAX_TABLE_ENTRIES && targets.length === bound) return null;
-  return { rva: tableRva, entryKind: kind, targets, jumpRva, guardRva: baseRva >= 0 ? Math.min(guardRva, baseRva) : guardRva, count };
+  return { rva: tableRva, entryKind: kind, targets, jumpRva, guardRva: baseRva >= 0 ? Math.min(guardRva, baseRva) : guardRva, count, baseRva };
 }
 
 function isImm(k: OpKind): boolean {

@@ -163,6 +163,17 @@ describe.skipIf(typeof sevenZip === 'string')(`a jump table with its own .pdata 
   });
 });
 
+const lcss = pairFiles('lcss-1.29.1-1.29.2');
+
+describe.skipIf(typeof lcss === 'string')(`a bound check a branch can skip (lightningcss 1.29.2)${typeof lcss === 'string' ? `: skipped, ${lcss}` : ''}`, () => {
+  it('is not trusted: the table is read by scanning, relying on the base lea only', () => {
+    const fns = table(typeof lcss === 'string' ? '' : lcss.new);
+    const f = fns.byEntry.get(0x5039d0)!;
+    expect(f.decoded.problems).toEqual([]);
+    expect(f.decoded.jumpTables.map((t) => [hex(t.rva), t.targets.length, t.count])).toEqual([['0x7ed6f4', 15, 'scan']]);
+  });
+});
+
 describe.skipIf(typeof crc32 === 'string')(`LLVM switch tables and tail calls (crc32 1.10.4)${typeof crc32 === 'string' ? `: skipped, ${crc32}` : ''}`, () => {
   it('a table indexed by a zero-extended byte, or with no bound the decoder reads, is read up to its first non-case entry; a pointer tail call is no table', () => {
     const fns = table(typeof crc32 === 'string' ? '' : crc32.new);
