@@ -368,7 +368,7 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
       failures.push({ error: built.error, carriers: [f.index] });
       continue;
     }
-    const { block } = built.value;
+    const { block, bytes } = built.value;
     for (const fx of block.fixups) noteRelied(fx.target);
     for (const fx of block.unwind?.unwindFixups ?? []) noteRelied(fx.target);
     fixupCount += block.fixups.length + (block.unwind?.unwindFixups.length ?? 0);
@@ -379,8 +379,14 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
     if (of !== null) {
       // A delta against the old body is smaller when the change is small (a data-only change
       // differs only in fixup fields, which the delta copies through: see blockBytesFor).
+      // Parts kept at their original distances (layoutParts) sit at the same offsets from the
+      // entry in the block as in OLD, so the base spans as much of OLD from the old entry as
+      // the block is long (within the entry's section): one copy per part when OLD has the
+      // same layout.
       const r0 = of.ranges[0]!;
-      bases.set(block.id, { start: r0.start, end: r0.end, shift: 0 });
+      const sec = sectionOf(m.old.img, r0.start);
+      const secEnd = sec === undefined ? r0.end : sec.rva + sec.size;
+      bases.set(block.id, { start: r0.start, end: Math.max(r0.end, Math.min(r0.start + bytes.length, secEnd)), shift: 0 });
       // Parallel references of the old body tell where the read-only items it reaches were in
       // OLD: the delta bases of the data blocks carried for it.
       noteParallelRefs(f, of);
