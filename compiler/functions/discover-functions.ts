@@ -7,11 +7,11 @@
 import { ok, type Result } from '../../common/errors.ts';
 import type { RuntimeFunction } from '../../runtime/pe/types.ts';
 import { openDisassembler, type DecodedFunction, type RvaRange } from '../disasm/decode-function.ts';
-import { isCode, sectionAt, type MappedImage } from './map-image.ts';
+import { absTarget, isCode, sectionAt, type MappedImage } from './map-image.ts';
 import { findFh4FuncletRoots } from '../eh/fh4-funclets.ts';
 
 /** Where a function was found. */
-export type FunctionSource = 'pdata' | 'export' | 'symbol' | 'entry' | 'descent';
+export type FunctionSource = 'pdata' | 'export' | 'symbol' | 'entry' | 'descent' | 'data';
 
 /** One discovered function. */
 export interface FunctionInfo {
@@ -43,6 +43,8 @@ const IMAGE_SYM_CLASS_EXTERNAL = 2;
 const IMAGE_SYM_CLASS_STATIC = 3;
 const IMAGE_SYM_DTYPE_FUNCTION_TYPE = 0x20;
 const MAX_ROUNDS = 16;
+/** Bytes a trial decode of code only data points at may read. */
+const DATA_ROOT_PROBE = 0x1000;
 
 interface Start {
   sources: Set<FunctionSource>;
@@ -130,6 +132,30 @@ export function discoverFunctions(img: MappedImage): Result<FunctionTable> {
 
   const dis = openDisassembler(img);
   try {
+    // Code that only data points at (Rust vtable shims, Go func values and itabs, C function
+    // pointer tables): leaf functions often have no .pdata entry and no caller, and without a
+    // function of its own a changed one can only be refused as unowned code. But data also
+    // points into code sections at things that are not code (mingw's __CTOR_LIST__ sits in
+    // .text), so a target becomes a function only when it decodes cleanly on its own; the
+    // rest stays unowned, which the diff treats conservatively.
+    const dataTargets = new Set<number>();
+    for (const r of img.relocRvas) {
+      if (sectionAt(img, r)?.executable !== false) continue;
+      const t = absTarget(img, r, img.relocs.get(r) ?? 0);
+      if (t >= 0 && isCode(img, t)) dataTargets.add(t);
+    }
+    for (const t of dataTargets) {
+      const known = starts.get(t);
+      if (known !== undefined) {
+        known.sources.add('data');
+        continue;
+      }
+      if (inPdataInterior(t)) continue;
+      const sec = sectionAt(img, t)!;
+      // The trial decode is bounded (a leaf shim is short; a longer function found here is
+      // decoded in full with the others below).
+      if (dis.decodeFunction(t, [{ start: t, end: Math.min(sec.rva + sec.size, t + DATA_ROOT_PROBE) }], false).problems.length === 0) add(t, 'data');
+    }
     const cache = new Map<string, DecodedFunction>();
     let sorted: number[] = [];
     let rangesOf = new Map<number, RvaRange[]>();
@@ -193,7 +219,7 @@ export function discoverFunctions(img: MappedImage): Result<FunctionTable> {
       const pdata: RuntimeFunction[] = [];
       if (s.pdata !== null) pdata.push(s.pdata);
       pdata.push(...s.fragments);
-      const order: FunctionSource[] = ['pdata', 'export', 'symbol', 'entry', 'descent'];
+      const order: FunctionSource[] = ['pdata', 'export', 'symbol', 'entry', 'descent', 'data'];
       functions.push({
         index: i,
         entry: rva,
