@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { diffImages } from '../../compiler/diff/diff-images.ts';
+import { diffFiles } from '../../compiler/index.ts';
 import { emitPackage } from '../../compiler/emit/emit-package.ts';
 import { encodePackage } from '../../formats/container.ts';
 import { generateKeyPair, importPublicKey, type PublicKey } from '../../formats/keys.ts';
@@ -29,10 +29,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hotpatch-apply-'));
   const o = sampleBytes('new-helper', 'v1.dll');
   const n = sampleBytes('new-helper', 'v2.dll');
-  const op = parsePe(o);
-  const np = parsePe(n);
-  if (!op.ok || !np.ok) throw new Error('parse');
-  const diff = diffImages({ bytes: o, pe: op.value }, { bytes: n, pe: np.value });
+  const diff = diffFiles(o, n);
   if (!diff.ok) throw new Error(diff.error.message);
   const e = emitPackage(diff.value, { moduleName: 'new-helper.dll', skipRefused: false, series: null, compilerVersion: 'apply test' });
   if (!e.ok) throw new Error(e.error.message);

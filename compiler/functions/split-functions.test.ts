@@ -13,11 +13,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cachePath, realPairs } from '../../samples/real/real-files.ts';
 import type { HotpatchPackage } from '../../formats/package.ts';
-import { diffImages, type ImageDiff } from '../diff/diff-images.ts';
+import { diffFiles } from '../index.ts';
+import type { ImageDiff } from '../diff/diff-images.ts';
 import { emitPackage } from '../emit/emit-package.ts';
 import { findFunctions } from '../index.ts';
 import { verifyPackage } from '../verify/verify-package.ts';
-import { parsePe } from '../../runtime/pe/parse-pe.ts';
 import type { FunctionTable } from './discover-functions.ts';
 import { layoutParts } from './layout-parts.ts';
 
@@ -72,10 +72,7 @@ describe.skipIf(typeof sharp === 'string')(`MSVC split functions and image-relat
     beforeAll(() => {
       const o = new Uint8Array(readFileSync((sharp as { old: string }).old));
       const n = new Uint8Array(readFileSync(file));
-      const op = parsePe(o);
-      const np = parsePe(n);
-      if (!op.ok || !np.ok) throw new Error('parse');
-      const d = diffImages({ bytes: o, pe: op.value }, { bytes: n, pe: np.value });
+      const d = diffFiles(o, n);
       if (!d.ok) throw new Error(d.error.message);
       diff = d.value;
       const e = emitPackage(diff, { moduleName: 'sharp-win32-x64.node', skipRefused: true, series: null, compilerVersion: 'split-functions test' });

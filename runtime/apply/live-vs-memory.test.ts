@@ -9,7 +9,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { diffImages } from '../../compiler/diff/diff-images.ts';
+import { diffFiles } from '../../compiler/index.ts';
 import { emitPackage } from '../../compiler/emit/emit-package.ts';
 import { asVa } from '../../common/types.ts';
 import { endHosts, startHost, type HostSession } from '../../samples/host/host-session.ts';
@@ -20,7 +20,6 @@ import { applyLive, revertLive } from '../backends/win32-agent/live.ts';
 import { MemoryBackend } from '../backends/memory-backend.ts';
 import { loadProcessImage } from '../image/load-image.ts';
 import { readModuleView } from '../image/module-view.ts';
-import { parsePe } from '../pe/parse-pe.ts';
 import { IMAGE_SCN_MEM_WRITE } from '../pe/types.ts';
 import type { ProcessBackend } from '../plan/backend.ts';
 import type { WritePlan } from '../plan/write-plan.ts';
@@ -57,14 +56,11 @@ describe.skipIf(skip !== undefined)(`one plan, a live Wine process and the in-me
     it(`${scenario}: same bytes and protections after apply and after revert`, async () => {
       const o = sampleBytes(scenario, 'v1.dll');
       const n = sampleBytes(scenario, 'v2.dll');
-      const op = parsePe(o);
-      const np = parsePe(n);
-      if (!op.ok || !np.ok) throw new Error('parse');
-      const diff = diffImages({ bytes: o, pe: op.value }, { bytes: n, pe: np.value });
+      const diff = diffFiles(o, n);
       if (!diff.ok) throw new Error(diff.error.message);
       const e = emitPackage(diff.value, { moduleName: 'v1.dll', skipRefused: false, series: null, compilerVersion: 'live-vs-memory test' });
       if (!e.ok) throw new Error(e.error.message);
-      const readOnly = op.value.sections.filter((s) => (s.characteristics & IMAGE_SCN_MEM_WRITE) === 0).map((s) => ({ va: s.virtualAddress as number, size: s.virtualSize }));
+      const readOnly = diff.value.match.old.img.pe.sections.filter((s) => (s.characteristics & IMAGE_SCN_MEM_WRITE) === 0).map((s) => ({ va: s.virtualAddress as number, size: s.virtualSize }));
 
       const h = await startHost(join(ROOT, 'samples/bin', scenario, 'v1.dll'), {});
       if (!h.ok) throw new Error(h.error.message);

@@ -9,11 +9,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { diffImages } from '../../compiler/diff/diff-images.ts';
+import { diffFiles } from '../../compiler/index.ts';
 import { emitPackage } from '../../compiler/emit/emit-package.ts';
 import { verifyPackage } from '../../compiler/verify/verify-package.ts';
 import type { HotpatchPackage } from '../../formats/package.ts';
-import { parsePe } from '../pe/parse-pe.ts';
 import { applyPackage, revertPackage } from './apply-package.ts';
 import { checkThroughRedirects } from './testing/check-redirects.ts';
 import { fingerprint, loadSample, ROOT, sampleBytes } from './testing/fixtures.ts';
@@ -29,10 +28,7 @@ const scenarios = (JSON.parse(readFileSync(join(ROOT, 'samples/scenarios.json'),
 function compile(scenario: string, from: string, to: string, series: { baselineId: string; sequence: number } | null = null, suffix = '') {
   const o = sampleBytes(scenario, `${from}${suffix}.dll`);
   const n = sampleBytes(scenario, `${to}${suffix}.dll`);
-  const op = parsePe(o);
-  const np = parsePe(n);
-  if (!op.ok || !np.ok) throw new Error('parse');
-  const diff = diffImages({ bytes: o, pe: op.value }, { bytes: n, pe: np.value });
+  const diff = diffFiles(o, n);
   if (!diff.ok) throw new Error(diff.error.message);
   const e = emitPackage(diff.value, { moduleName: `${scenario}.dll`, skipRefused: false, series, compilerVersion: 'runtime scenarios test' });
   if (!e.ok) throw new Error(e.error.message);

@@ -18,14 +18,13 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { diffImages } from '../../compiler/diff/diff-images.ts';
+import { diffFiles } from '../../compiler/index.ts';
 import { emitPackage } from '../../compiler/emit/emit-package.ts';
 import { asRva } from '../../common/types.ts';
 import { decodePayload, encodePayload } from '../../formats/codec.ts';
 import type { Fixup, FixupKind, HotpatchPackage } from '../../formats/package.ts';
 import { loadSample, ROOT, sampleBytes } from '../apply/testing/fixtures.ts';
 import { planPackage } from '../plan/plan-package.ts';
-import { parsePe } from './parse-pe.ts';
 import { mulberry32 as rng } from '../../test/support/prng.ts';
 
 const GOLDEN = fileURLToPath(new URL('./testdata/apply-fixups.golden.json', import.meta.url));
@@ -41,10 +40,7 @@ interface Scenario {
 function compile(scenario: string, from: string, to: string, suffix: string): HotpatchPackage | string {
   const o = sampleBytes(scenario, `${from}${suffix}.dll`);
   const n = sampleBytes(scenario, `${to}${suffix}.dll`);
-  const op = parsePe(o);
-  const np = parsePe(n);
-  if (!op.ok || !np.ok) throw new Error('parse');
-  const d = diffImages({ bytes: o, pe: op.value }, { bytes: n, pe: np.value });
+  const d = diffFiles(o, n);
   if (!d.ok) return `diff ${d.error.code}`;
   const e = emitPackage(d.value, { moduleName: `${scenario}.dll`, skipRefused: true, series: null, compilerVersion: 'fixups golden' });
   if (!e.ok) return `emit ${e.error.code}`;

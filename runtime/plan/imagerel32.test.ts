@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ok } from '../../common/errors.ts';
 import { asVa } from '../../common/types.ts';
-import { diffImages } from '../../compiler/diff/diff-images.ts';
+import { diffFiles } from '../../compiler/index.ts';
 import { emitPackage } from '../../compiler/emit/emit-package.ts';
 import { verifyPackage } from '../../compiler/verify/verify-package.ts';
 import { cachePath, realPairs } from '../../samples/real/real-files.ts';
@@ -18,7 +18,6 @@ import { revertPackage, applyPackage } from '../apply/apply-package.ts';
 import { fingerprint } from '../apply/testing/fixtures.ts';
 import { MemoryBackend } from '../backends/memory-backend.ts';
 import { loadProcessImage } from '../image/load-image.ts';
-import { parsePe } from '../pe/parse-pe.ts';
 import type { ProcessBackend } from './backend.ts';
 
 const pair = realPairs().find((p) => p.label === 'sharp-0.34.4-0.34.5');
@@ -30,10 +29,7 @@ describe.skipIf(unavailable !== undefined)(`imagerel32 fixups on a real MSVC mod
   it('applies above the image with `S - base` in every field, verifies there, reverts; a region below the image is refused', async () => {
     const o = new Uint8Array(readFileSync(oldPath));
     const n = new Uint8Array(readFileSync(newPath));
-    const op = parsePe(o);
-    const np = parsePe(n);
-    if (!op.ok || !np.ok) throw new Error('parse');
-    const diff = diffImages({ bytes: o, pe: op.value }, { bytes: n, pe: np.value });
+    const diff = diffFiles(o, n);
     if (!diff.ok) throw new Error(diff.error.message);
     const e = emitPackage(diff.value, { moduleName: 'sharp-win32-x64.node', skipRefused: true, series: null, compilerVersion: 'imagerel32 test' });
     if (!e.ok) throw new Error(e.error.message);

@@ -7,13 +7,12 @@
  * A few thousand cases by default; 100,000 with HOTPATCH_FUZZ=full.
  */
 import { describe, expect, it } from 'vitest';
-import { diffImages } from '../../compiler/diff/diff-images.ts';
+import { diffFiles } from '../../compiler/index.ts';
 import { emitPackage } from '../../compiler/emit/emit-package.ts';
 import { asRva } from '../../common/types.ts';
 import type { Fixup, FixupKind, HotpatchPackage } from '../../formats/package.ts';
 import { applyPlan, revertPlan } from '../apply/execute-plan.ts';
 import { fingerprint, loadSample, sampleBytes } from '../apply/testing/fixtures.ts';
-import { parsePe } from '../pe/parse-pe.ts';
 import { planPackage } from './plan-package.ts';
 import { mulberry32 as rng } from '../../test/support/prng.ts';
 
@@ -23,10 +22,7 @@ const CASES = process.env['HOTPATCH_FUZZ'] === 'full' ? 100_000 : 2_000;
 function compile(scenario: string): HotpatchPackage {
   const o = sampleBytes(scenario, 'v1.dll');
   const n = sampleBytes(scenario, 'v2.dll');
-  const op = parsePe(o);
-  const np = parsePe(n);
-  if (!op.ok || !np.ok) throw new Error('parse');
-  const d = diffImages({ bytes: o, pe: op.value }, { bytes: n, pe: np.value });
+  const d = diffFiles(o, n);
   if (!d.ok) throw new Error(d.error.message);
   const e = emitPackage(d.value, { moduleName: `${scenario}.dll`, skipRefused: false, series: null, compilerVersion: 'fuzz' });
   if (!e.ok) throw new Error(e.error.message);
