@@ -49,6 +49,7 @@
 import { err, ok, type Result } from '../../common/errors.ts';
 import { hex } from '../../common/types.ts';
 import { gsDataLength } from './gs.ts';
+import { inRanges, readU32 as readU32At } from './read.ts';
 import type { HandlerDataContext, HandlerForm, HandlerRvaField, HandlerStructure, ParsedHandlerData } from './types.ts';
 
 /** What the parser needs to know about the image and the function (the dispatcher's context). */
@@ -170,11 +171,9 @@ function readU8(c: Cursor): number | null {
 }
 
 function readU32(c: Cursor): number | null {
-  const b = c.image;
-  const p = c.pos;
-  if (p < 0 || p + 4 > b.length) return null;
-  c.pos += 4;
-  return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+  const v = readU32At(c.image, c.pos);
+  if (v !== null) c.pos += 4;
+  return v;
 }
 
 /** Bytes a compressed integer takes, from the low 4 bits of its first byte. */
@@ -377,6 +376,16 @@ export function parseFh4(ctx: Fh4Context, dataRva: number, form: 'fh4' | 'gs-fh4
     if (!ctx.isData(rva)) return bad(`${what} at ${hex(rva)} is not in a data section`, rva);
     return ok(rva);
   };
+  /** A map's count, read after checking where it is; the cursor then stands on entry 0. */
+  const openMap = (rva: number, what: string): Result<{ c: Cursor; n: number }> => {
+    const t = tableTarget(rva, what);
+    if (!t.ok) return t;
+    const c: Cursor = { image, pos: rva };
+    const n = readCompressed(c);
+    if (n === null) return bad(`truncated ${what}`, rva);
+    if (n > MAX_ENTRIES) return bad(`${what} claims ${n} entries`, rva);
+    return ok({ c, n });
+  };
 
   // FuncInfo4.
   const fiRva = tableTarget(funcInfoRva, 'FuncInfo4');
@@ -428,12 +437,9 @@ export function parseFh4(ctx: Fh4Context, dataRva: number, form: 'fh4' | 'gs-fh4
   // Unwind map: its entry count bounds the states the other maps may name.
   let stateCount = 0;
   if (dispUnwindMap !== 0) {
-    const t = tableTarget(dispUnwindMap, 'unwind map');
-    if (!t.ok) return t;
-    const c: Cursor = { image, pos: dispUnwindMap };
-    const n = readCompressed(c);
-    if (n === null) return bad('truncated unwind map', dispUnwindMap);
-    if (n > MAX_ENTRIES) return bad(`unwind map claims ${n} entries`, dispUnwindMap);
+    const opened = openMap(dispUnwindMap, 'unwind map');
+    if (!opened.ok) return opened;
+    const { c, n } = opened.value;
     const first = c.pos;
     const starts: number[] = [];
     const entries: Fh4UnwindEntry[] = [];
@@ -485,12 +491,9 @@ export function parseFh4(ctx: Fh4Context, dataRva: number, form: 'fh4' | 'gs-fh4
 
   // Try-block map and the handler arrays it points at.
   if (dispTryBlockMap !== 0) {
-    const t = tableTarget(dispTryBlockMap, 'try-block map');
-    if (!t.ok) return t;
-    const c: Cursor = { image, pos: dispTryBlockMap };
-    const n = readCompressed(c);
-    if (n === null) return bad('truncated try-block map', dispTryBlockMap);
-    if (n > MAX_ENTRIES) return bad(`try-block map claims ${n} entries`, dispTryBlockMap);
+    const opened = openMap(dispTryBlockMap, 'try-block map');
+    if (!opened.ok) return opened;
+    const { c, n } = opened.value;
     const entries: Fh4TryBlock[] = [];
     const fields: HandlerRvaField[] = [];
     for (let i = 0; i < n; i++) {
@@ -527,12 +530,9 @@ export function parseFh4(ctx: Fh4Context, dataRva: number, form: 'fh4' | 'gs-fh4
   if (dispIpToStateMap !== 0) {
     const existing = byRva.get(dispIpToStateMap);
     if (existing !== undefined) return bad(`IP-to-state map at ${hex(dispIpToStateMap)} is another structure`, dispIpToStateMap);
-    const t = tableTarget(dispIpToStateMap, 'IP-to-state map');
-    if (!t.ok) return t;
-    const c: Cursor = { image, pos: dispIpToStateMap };
-    const n = readCompressed(c);
-    if (n === null) return bad('truncated IP-to-state map', dispIpToStateMap);
-    if (n > MAX_ENTRIES) return bad(`IP-to-state map claims ${n} entries`, dispIpToStateMap);
+    const opened = openMap(dispIpToStateMap, 'IP-to-state map');
+    if (!opened.ok) return opened;
+    const { c, n } = opened.value;
     const entries: Fh4IpState[] = [];
     const rel: Omit<Fh4RelativeOffset, 'structure'>[] = [];
     let offset = 0;
@@ -585,7 +585,6 @@ function parseHandlerMap(ctx: Fh4Context, rva: number, tryIndex: number, funclet
   const entries: Fh4Handler[] = [];
   const relative: Omit<Fh4RelativeOffset, 'structure'>[] = [];
   const main = ctx.ranges[0]!;
-  const inRanges = (x: number): boolean => ctx.ranges.some((r) => x >= r.start && x < r.end);
   for (let i = 0; i < n; i++) {
     const start = c.pos;
     const header = readU8(c);
@@ -627,7 +626,7 @@ function parseHandlerMap(ctx: Fh4Context, rva: number, tryIndex: number, funclet
       if ((header & HT_CONT_IS_RVA) !== 0) {
         const v = readU32(c);
         if (v === null) return bad(`truncated handler ${i} continuation`, at);
-        if (!inRanges(v)) return bad(`continuation ${hex(v)} of handler ${i} is outside the function`, at);
+        if (!inRanges(ctx.ranges, v)) return bad(`continuation ${hex(v)} of handler ${i} is outside the function`, at);
         fields.push({ offset: at - rva, target: v, role: 'code' });
         continuations.push(v);
       } else {
