@@ -523,17 +523,13 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
         for (let i = 0; i < fn.pdata.length; i++) {
           const rf = fn.pdata[i]!;
           const e = u.runtimeFunctions[i]!;
-          {
-            const uw0 = rf.unwind;
-            const hd0 = uw0 !== null && (uw0.flags & 3) !== 0 ? parseHandlerData(newImg, m.new.fns, fn, rf) : null;
-            ehData = hd0?.kind === 'msvc' ? hd0.data : null;
-          }
           const ri = fn.ranges.findIndex((r) => r.start === (rf.beginAddress as number));
           if (ri < 0 || e.beginOffset !== base + offsets[ri]! || e.endOffset - e.beginOffset !== (rf.endAddress as number) - (rf.beginAddress as number)) return fail(`${name}: RUNTIME_FUNCTION ${i} does not cover the carried range`);
           const uw = rf.unwind!;
           const hd = (uw.flags & 3) !== 0 ? parseHandlerData(newImg, m.new.fns, fn, rf) : null;
           if (hd?.kind === 'refused') return fail(`${name}: carries handler data this compiler refuses (${hd.reason})`);
           const eh = hd?.kind === 'msvc' ? hd.data : null;
+          ehData = eh;
           const lsda = (uw.flags & 3) !== 0 && eh === null ? parseGccLsda(newImg.image, (rf.unwindInfoAddress as number) + uw.size, (rf.endAddress as number) - (rf.beginAddress as number)) : null;
           if ((uw.flags & 3) !== 0 && eh === null && lsda === null) return fail(`${name}: carries handler data that is neither MSVC nor a GCC LSDA`);
           const len = uw.size + (eh?.inline.length ?? lsda?.length ?? 0);
