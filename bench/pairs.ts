@@ -189,13 +189,7 @@ export function floorBytes(d: ImageDiff): Uint8Array {
     if (x.status === 'removed' || x.newRva === null) continue;
     parts.push(img.subarray(x.newRva, Math.min(img.length, x.newRva + x.size)));
   }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return new Uint8Array(Buffer.concat(parts));
 }
 
 function topFunctionsOf(d: ImageDiff, n: number): BigFunction[] {
