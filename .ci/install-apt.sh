@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build and tests need, only those missing.
+# Installed with --no-install-recommends, so every package whose *command* a script or test
+# runs is named here itself (wine64 only recommends wine, rustc-web only recommends
+# rust-web-llvm). .ci/check-commands.sh then proves each command resolves.
 set -euo pipefail
 pkgs=(
-  rustc-web cargo-web rust-web-src lld-22      # pe-parser -> wasm32
-  gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64    # samples, win32 agent
-  wine64                                       # runs them
-  python3-pefile                               # reference parser for differential tests
-  bsdiff xdelta3 zstd                          # size baselines
-  protobuf-compiler                            # protoc: interop check of the package format (formats/interop.test.ts)
+  rustc-web cargo-web rust-web-src rust-web-llvm lld-22   # pe-parser -> wasm32 (rust-lld)
+  gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64               # samples, win32 agent
+  clang-22                                                # second compiler for the samples
+  wine wine64                                             # `wine` runs them
+  python3-pefile                                          # reference parser for differential tests
+  bsdiff xdelta3 zstd                                     # size baselines
+  protobuf-compiler                                       # protoc: interop check of the package format (formats/interop.test.ts)
+  ca-certificates git                                     # npm pack of the real corpus, clean clones in tests
 )
 missing=()
 for p in "${pkgs[@]}"; do
