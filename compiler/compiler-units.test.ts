@@ -8,7 +8,7 @@ import { describe, expect, test } from 'vitest';
 import { scenarioDll, type SampleVersion } from '../samples/scenarios.ts';
 import { buildFromDiff, COMPILER_VERSION, diffFiles, findFunctions, verifyPackage, type ImageDiff } from './index.ts';
 import { planRedirect } from './diff/diff-images.ts';
-import { parseGccLsda } from './emit/gcc-lsda.ts';
+import { parseGccLsda } from './eh/gcc-lsda.ts';
 import type { HotpatchPackage } from '../formats/package.ts';
 import { asRva } from '../common/types.ts';
 

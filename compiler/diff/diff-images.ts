@@ -20,12 +20,12 @@
 import { ok, type Result } from '../../common/errors.ts';
 import type { PeFile } from '../../runtime/pe/types.ts';
 import { Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind } from 'iced-x86';
-import { describeNew, handlerFieldTarget, resolveHandler, resolveTarget, type ResolveContext } from '../emit/resolve-target.ts';
-import { parseGccLsda } from '../emit/gcc-lsda.ts';
+import { describeNew, handlerFieldTarget, resolveHandler, resolveTarget, type ResolveContext } from '../diff/resolve-target.ts';
+import { parseGccLsda } from '../eh/gcc-lsda.ts';
 import { chainedParent, layoutParts } from '../functions/layout-parts.ts';
 import { parseHandlerData } from '../eh/parse-handler-data.ts';
-import type { FunctionInfo } from '../functions/discover-functions.ts';
-import { absTarget, mapImage, relocsIn, sectionAt, type MappedImage, type MappedSection } from '../functions/map-image.ts';
+import type { FunctionInfo } from '../image/types.ts';
+import { absTarget, mapImage, relocsIn, sectionAt, type MappedImage, type MappedSection } from '../image/map-image.ts';
 import { analyzeImage, type DataItem, type ImageAnalysis } from '../match/analyze-image.ts';
 import { matchImages, type MatchHow, type MatchResult } from '../match/match-images.ts';
 import { latin1 } from '../match/normalise.ts';
@@ -597,7 +597,7 @@ export function planRedirect(a: ImageAnalysis, of: FunctionInfo, reserved: Set<n
     if (a.branchTargets.has(k)) return `the thread rule cannot protect ${name}: a branch targets entry+${k - entry}, inside the ${site} bytes the redirect overwrites`;
   }
   // A call inside the site leaves return addresses pointing into it.
-  let at = entry;
+  let at: number = entry;
   for (const insn of of.decoded.insns) {
     if (insn.rva < entry || insn.rva >= entry + site) continue;
     at = insn.rva + insn.length;

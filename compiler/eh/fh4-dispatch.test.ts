@@ -9,7 +9,7 @@ import { describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parsePe } from '../../runtime/pe/parse-pe.ts';
 import { discoverFunctions } from '../functions/discover-functions.ts';
-import { mapImage } from '../functions/map-image.ts';
+import { mapImage } from '../image/map-image.ts';
 import { fetchRealFile, realFiles } from '../../samples/real/real-files.ts';
 import { fh4FormHint, type ParsedFh4 } from './fh4.ts';
 import { classifyHandler, parseHandlerData } from './parse-handler-data.ts';

@@ -17,14 +17,14 @@ import { FIXUP_WIDTH } from '../../formats/validate.ts';
 import { sha256 } from '../../runtime/pe/sha256.ts';
 import type { ImageDiff } from '../diff/diff-images.ts';
 import { layoutRanges, oldRodataByKey } from '../diff/diff-images.ts';
-import type { FunctionInfo } from '../functions/discover-functions.ts';
+import type { FunctionInfo } from '../image/types.ts';
 import { chainedParent, layoutParts } from '../functions/layout-parts.ts';
-import { absTarget, relocsIn, type MappedImage } from '../functions/map-image.ts';
-import type { DataItem } from '../match/analyze-image.ts';
-import { parseGccLsda } from './gcc-lsda.ts';
+import { absTarget, relocsIn, type MappedImage } from '../image/map-image.ts';
+import type { DataItem } from '../image/types.ts';
+import { parseGccLsda } from '../eh/gcc-lsda.ts';
 import { handlerFields, parseHandlerData } from '../eh/parse-handler-data.ts';
 import type { HandlerStructure, ParsedHandlerData } from '../eh/types.ts';
-import { describeNew, handlerFieldTarget, offsetInFunction, resolveHandler, resolveTarget, type ResolveContext } from './resolve-target.ts';
+import { describeNew, handlerFieldTarget, offsetInFunction, resolveHandler, resolveTarget, type ResolveContext } from '../diff/resolve-target.ts';
 
 /** Build parameters that change what the package holds. */
 export interface EmitOptions {

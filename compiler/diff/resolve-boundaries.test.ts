@@ -12,7 +12,7 @@ import { describe, expect, test } from 'vitest';
 import { scenarioDll } from '../../samples/scenarios.ts';
 import { diffFiles, type ImageDiff } from '../index.ts';
 import { oldRodataByKey } from '../diff/diff-images.ts';
-import type { DataItem } from '../match/analyze-image.ts';
+import type { DataItem } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { resolveTarget, type ResolveContext } from './resolve-target.ts';
 

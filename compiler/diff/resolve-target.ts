@@ -7,10 +7,10 @@
  */
 import type { FixupTarget } from '../../formats/package.ts';
 import { asRva } from '../../common/types.ts';
-import type { FunctionInfo } from '../functions/discover-functions.ts';
-import type { DataItem } from '../match/analyze-image.ts';
+import type { FunctionInfo } from '../image/types.ts';
+import type { DataItem } from '../image/types.ts';
 import { Code, Decoder, DecoderOptions, Instruction, OpKind } from 'iced-x86';
-import { absTarget, relocsIn, type MappedImage } from '../functions/map-image.ts';
+import { absTarget, relocsIn, type MappedImage } from '../image/map-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import type { HandlerRvaField, ParsedHandlerData } from '../eh/types.ts';
 
