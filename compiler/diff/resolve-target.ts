@@ -440,3 +440,14 @@ export function resolveHandler(ctx: ResolveContext, h: number): Resolved {
   if (at === undefined) return fail(`handler ${imp.symbol} is reached through an import thunk OLD does not have`);
   return { ok: true, target: { kind: 'image', rva: asRva(at) } };
 }
+
+/** Exact key -> old read-only item, for re-using unchanged constants. */
+export function oldRodataByKey(m: MatchResult): Map<string, DataItem> {
+  const out = new Map<string, DataItem>();
+  for (const d of m.old.items) {
+    if (d.writable || d.jumpTable) continue;
+    const k = m.oldNorm.itemKey(d, 'exact');
+    if (!out.has(k)) out.set(k, d);
+  }
+  return out;
+}

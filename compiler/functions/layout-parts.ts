@@ -149,3 +149,11 @@ export function chainedParent(f: FunctionInfo, rf: FunctionInfo['pdata'][number]
   if (c === null) return -1;
   return f.pdata.findIndex((p) => p !== rf && p.beginAddress === c.beginAddress && p.endAddress === c.endAddress && p.unwindInfoAddress === c.unwindInfoAddress);
 }
+
+/**
+ * Block offsets of a function's ranges in its code block: parts linked by short branches at
+ * their original distances, the rest 16-aligned after them.
+ */
+export function layoutRanges(f: FunctionInfo): number[] {
+  return [...layoutParts(f).offsets];
+}
