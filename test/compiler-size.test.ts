@@ -9,8 +9,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildFromDiff, COMPILER_VERSION, diffFiles, mapImage, readPe } from '../compiler/index.ts';
-import { positionDependent } from '../compiler/emit/resolve-target.ts';
-import { relocsIn } from '../compiler/functions/map-image.ts';
+import { positionDependent } from '../compiler/diff/resolve-target.ts';
+import { relocsIn } from '../compiler/image/map-image.ts';
 import { applyPackage } from '../runtime/apply/apply-package.ts';
 import { MemoryBackend } from '../runtime/backends/memory-backend.ts';
 import { loadProcessImage } from '../runtime/image/load-image.ts';

@@ -12,7 +12,7 @@ import type { DecodedFunction, RvaRange } from '../image/types.ts';
 import { absTarget, isCode, sectionAt, type MappedImage } from '../image/map-image.ts';
 import type { FunctionInfo, FunctionSource, FunctionTable } from '../image/types.ts';
 export type { FunctionInfo, FunctionSource, FunctionTable } from '../image/types.ts';
-import { findFh4FuncletRoots } from '../functions/fh4-funclets.ts';
+import { findFh4FuncletRoots } from './fh4-funclets.ts';
 
 const UNW_FLAG_CHAININFO = 4;
 const IMAGE_SYM_CLASS_EXTERNAL = 2;

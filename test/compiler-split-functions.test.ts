@@ -11,15 +11,15 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cachePath, realPairs } from '../../samples/real/real-files.ts';
-import type { HotpatchPackage } from '../../formats/package.ts';
-import { diffFiles } from '../index.ts';
-import type { ImageDiff } from '../diff/diff-images.ts';
-import { emitPackage } from '../emit/emit-package.ts';
-import { findFunctions } from '../index.ts';
-import { verifyPackage } from '../verify/verify-package.ts';
-import type { FunctionTable } from './discover-functions.ts';
-import { layoutParts } from './layout-parts.ts';
+import { cachePath, realPairs } from '../samples/real/real-files.ts';
+import type { HotpatchPackage } from '../formats/package.ts';
+import { diffFiles } from '../compiler/index.ts';
+import type { ImageDiff } from '../compiler/diff/diff-images.ts';
+import { emitPackage } from '../compiler/emit/emit-package.ts';
+import { findFunctions } from '../compiler/index.ts';
+import { verifyPackage } from '../compiler/verify/verify-package.ts';
+import type { FunctionTable } from '../compiler/functions/discover-functions.ts';
+import { layoutParts } from '../compiler/functions/layout-parts.ts';
 
 function pairFiles(label: string): { old: string; new: string } | string {
   const p = realPairs().find((x) => x.label === label);
