@@ -12,6 +12,8 @@ import { mapImage } from './image/map-image.ts';
 import { verifyPackage, DEFAULT_VERIFY_LAYOUT, type VerifyLayout, type VerifyReport } from './verify/verify-package.ts';
 
 export { diffImages, prepareImage, type ImageDiff, type FunctionChange, type DataChange, type PeInput } from './diff/diff-images.ts';
+export { REASON_CODES, type Reason, type ReasonCode } from './diff/reasons.ts';
+export { refusalLines, refusalsByCode, refusalsOf, type Refusal } from './diff/refusals.ts';
 export { emitPackage, defaultBaselineId, type EmitOptions, type EmittedPackage, type Omission } from './emit/emit-package.ts';
 export { verifyPackage, DEFAULT_VERIFY_LAYOUT, type VerifyLayout, type VerifyReport } from './verify/verify-package.ts';
 export { discoverFunctions, type FunctionInfo, type FunctionTable, type FunctionSource } from './functions/discover-functions.ts';

@@ -131,10 +131,10 @@ describe.skipIf(rustMissing !== undefined)(`code reached through data${rustMissi
     const d = diffFiles(ob, nb);
     if (!d.ok) throw new Error(d.error.message);
     const m = d.value.match;
-    const refused = d.value.functions.filter((f) => /reference to code at 0x[0-9a-f]+ that no discovered function owns/.test(f.reason ?? ''));
+    const refused = d.value.functions.filter((f) => /reference to code at 0x[0-9a-f]+ that no discovered function owns/.test(f.reason?.message ?? ''));
     expect(refused.length).toBeGreaterThan(0);
     for (const f of refused.slice(0, 20)) {
-      const at = Number(/reference to code at (0x[0-9a-f]+)/.exec(f.reason!)![1]);
+      const at = Number(/reference to code at (0x[0-9a-f]+)/.exec(f.reason!.message)![1]);
       const item = m.new.itemAt(at)!;
       // It lies in a code section, no function owns it, it holds a branch or RIP-relative
       // operand, and OLD has no item with its content.

@@ -86,7 +86,7 @@ describe.skipIf(typeof sharp === 'string')(`MSVC split functions and image-relat
     };
 
     it('no function is refused for short branches between parts or chained unwind info, and the package verifies', () => {
-      const reasons = diff.functions.filter((f) => f.verdict === 'refused').map((f) => f.reason ?? '');
+      const reasons = diff.functions.filter((f) => f.verdict === 'refused').map((f) => f.reason?.message ?? '');
       expect(reasons.filter((r) => /short branch .* crosses between|chained unwind/.test(r))).toEqual([]);
       expect(verdict(pkg)).toBe('ok');
       const kinds = new Set(pkg.codeBlocks.flatMap((b) => b.fixups.map((f) => f.kind)));
@@ -114,7 +114,7 @@ describe.skipIf(typeof sharp === 'string')(`MSVC split functions and image-relat
         carried++;
       }
       expect(carried).toBeGreaterThan(0);
-      const reasons = diff.functions.filter((x) => x.verdict === 'refused').map((x) => x.reason ?? '');
+      const reasons = diff.functions.filter((x) => x.verdict === 'refused').map((x) => x.reason?.message ?? '');
       expect(reasons.some((r) => r.includes('nothing proves the base register holds __ImageBase'))).toBe(true);
     });
 

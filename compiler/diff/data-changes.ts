@@ -7,6 +7,7 @@ import { absTarget, relocsIn, type MappedImage, type MappedSection } from '../im
 import type { ImageAnalysis } from '../match/analyze-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { latin1 } from '../match/normalise.ts';
+import { reason, type ReasonCode } from './reasons.ts';
 import type { DataChange, FunctionStatus } from './types.ts';
 
 /** Writable sections whose contents are the import machinery the loader fills in. */
@@ -25,7 +26,7 @@ export function diffWritable(m: MatchResult): DataChange[] {
     const os = byName.get(ns.name);
     seen.add(ns.name);
     if (os === undefined) {
-      out.push({ name: null, section: ns.name, oldRva: null, newRva: ns.rva, size: ns.size, status: 'added', verdict: 'refused', reason: `new writable section ${ns.name}: its data cannot be added to a running image` });
+      out.push({ name: null, section: ns.name, oldRva: null, newRva: ns.rva, size: ns.size, status: 'added', verdict: 'refused', reason: reason('WRITABLE_SECTION_ADDED', `new writable section ${ns.name}: its data cannot be added to a running image`, ns.rva) });
       continue;
     }
     if (os.size !== ns.size) {
@@ -37,14 +38,14 @@ export function diffWritable(m: MatchResult): DataChange[] {
         size: ns.size,
         status: 'changed',
         verdict: 'refused',
-        reason: `writable section ${ns.name} changed size (0x${os.size.toString(16)} -> 0x${ns.size.toString(16)} bytes): globals were added, removed or resized`,
+        reason: reason('WRITABLE_SECTION_RESIZED', `writable section ${ns.name} changed size (0x${os.size.toString(16)} -> 0x${ns.size.toString(16)} bytes): globals were added, removed or resized`, ns.rva),
       });
       continue;
     }
     for (const c of compareSection(m, os, ns)) out.push(c);
   }
   for (const os of oldW) {
-    if (!seen.has(os.name)) out.push({ name: null, section: os.name, oldRva: os.rva, newRva: null, size: os.size, status: 'removed', verdict: 'refused', reason: `writable section ${os.name} was removed` });
+    if (!seen.has(os.name)) out.push({ name: null, section: os.name, oldRva: os.rva, newRva: null, size: os.size, status: 'removed', verdict: 'refused', reason: reason('WRITABLE_SECTION_REMOVED', `writable section ${os.name} was removed`, os.rva) });
   }
   return out;
 }
@@ -99,8 +100,8 @@ function compareSection(m: MatchResult, os: MappedSection, ns: MappedSection): D
       verdict: 'refused',
       reason:
         sizes !== ''
-          ? `writable global ${label} changed layout${sizes}: the running image keeps the old layout, so new code would misread it`
-          : `writable global ${label} changed initial value (or layout): the running image keeps its live copy, so this needs a baseline, not a hotpatch`,
+          ? reason('GLOBAL_LAYOUT_CHANGED', `writable global ${label} changed layout${sizes}: the running image keeps the old layout, so new code would misread it`, item?.start ?? ns.rva + k)
+          : reason('GLOBAL_INITIAL_VALUE_CHANGED', `writable global ${label} changed initial value (or layout): the running image keeps its live copy, so this needs a baseline, not a hotpatch`, item?.start ?? ns.rva + k),
     });
   }
   return out;
@@ -146,7 +147,7 @@ export function diffOffsetsUsed(m: MatchResult): DataChange[] {
       size: item.end - item.start,
       status: 'changed',
       verdict: 'refused',
-      reason: `writable global ${label} changed layout: code accesses it at ${fmt(nset)} instead of ${fmt(oset)}`,
+      reason: reason('GLOBAL_LAYOUT_CHANGED', `writable global ${label} changed layout: code accesses it at ${fmt(nset)} instead of ${fmt(oset)}`, item.start),
     });
   }
   return out;
@@ -155,8 +156,8 @@ export function diffOffsetsUsed(m: MatchResult): DataChange[] {
 /** Exports, entry point and TLS: image-level properties a hotpatch cannot change. */
 export function diffImageLevel(m: MatchResult, status: readonly FunctionStatus[]): DataChange[] {
   const out: DataChange[] = [];
-  const refuse = (reason: string, name: string | null = null): void => {
-    out.push({ name, section: null, oldRva: null, newRva: null, size: 0, status: 'changed', verdict: 'refused', reason });
+  const refuse = (code: ReasonCode, message: string, name: string | null = null): void => {
+    out.push({ name, section: null, oldRva: null, newRva: null, size: 0, status: 'changed', verdict: 'refused', reason: reason(code, message) });
   };
   const exportsOf = (a: ImageAnalysis): Map<string, number> => {
     const e = new Map<string, number>();
@@ -168,51 +169,51 @@ export function diffImageLevel(m: MatchResult, status: readonly FunctionStatus[]
   for (const [name, nr] of ne) {
     const or = oe.get(name);
     if (or === undefined) {
-      refuse(`export ${name} was added: the export table of a loaded image cannot change`, name);
+      refuse('EXPORTS_CHANGED', `export ${name} was added: the export table of a loaded image cannot change`, name);
       continue;
     }
     if (nr < 0 || or < 0) {
-      if (nr !== or) refuse(`export ${name} changed between forwarder and definition`, name);
+      if (nr !== or) refuse('EXPORTS_CHANGED', `export ${name} changed between forwarder and definition`, name);
       continue;
     }
     const nf = m.new.fns.containing(nr);
     const of = m.old.fns.containing(or);
     if (nf !== undefined && of !== undefined) {
-      if (m.fnNewToOld[nf.index] !== of.index || nr - nf.entry !== or - of.entry) refuse(`export ${name} now names a different function`, name);
+      if (m.fnNewToOld[nf.index] !== of.index || nr - nf.entry !== or - of.entry) refuse('EXPORTS_CHANGED', `export ${name} now names a different function`, name);
       continue;
     }
     const ni = m.new.itemAt(nr);
     const oi = m.old.itemAt(or);
-    if (nf !== undefined || of !== undefined || ni === undefined || oi === undefined) refuse(`export ${name} changed kind (code/data)`, name);
-    else if (ni.writable && m.itemNewToOld[ni.index] !== oi.index) refuse(`exported data ${name} moved`, name);
+    if (nf !== undefined || of !== undefined || ni === undefined || oi === undefined) refuse('EXPORTS_CHANGED', `export ${name} changed kind (code/data)`, name);
+    else if (ni.writable && m.itemNewToOld[ni.index] !== oi.index) refuse('EXPORTS_CHANGED', `exported data ${name} moved`, name);
   }
-  for (const name of oe.keys()) if (!ne.has(name)) refuse(`export ${name} was removed`, name);
+  for (const name of oe.keys()) if (!ne.has(name)) refuse('EXPORTS_CHANGED', `export ${name} was removed`, name);
 
   const oEntry = m.old.img.pe.optionalHeader.addressOfEntryPoint as number;
   const nEntry = m.new.img.pe.optionalHeader.addressOfEntryPoint as number;
   const of = m.old.fns.byEntry.get(oEntry);
   const nf = m.new.fns.byEntry.get(nEntry);
   if ((of === undefined) !== (nf === undefined) || (of !== undefined && nf !== undefined && m.fnNewToOld[nf.index] !== of.index)) {
-    refuse('the entry point moved to a different function');
+    refuse('ENTRY_POINT_CHANGED', 'the entry point moved to a different function');
   } else if (nf !== undefined && status[nf.index] !== 'unchanged') {
-    refuse(`the entry point function ${nf.name ?? `0x${nEntry.toString(16)}`} changed: it ran at load time and would not run again`);
+    refuse('ENTRY_POINT_CHANGED', `the entry point function ${nf.name ?? `0x${nEntry.toString(16)}`} changed: it ran at load time and would not run again`);
   }
 
   const ot = m.old.img.pe.tls;
   const nt = m.new.img.pe.tls;
-  if ((ot === null) !== (nt === null)) refuse(nt === null ? 'TLS directory removed' : 'TLS directory added: thread-local storage cannot be added to a loaded image');
+  if ((ot === null) !== (nt === null)) refuse('TLS_CHANGED', nt === null ? 'TLS directory removed' : 'TLS directory added: thread-local storage cannot be added to a loaded image');
   else if (ot !== null && nt !== null) {
     const osz = ot.endAddressOfRawData - ot.startAddressOfRawData;
     const nsz = nt.endAddressOfRawData - nt.startAddressOfRawData;
-    if (osz !== nsz || ot.sizeOfZeroFill !== nt.sizeOfZeroFill) refuse(`TLS template changed size (0x${osz.toString(16)}+0x${ot.sizeOfZeroFill.toString(16)} -> 0x${nsz.toString(16)}+0x${nt.sizeOfZeroFill.toString(16)})`);
+    if (osz !== nsz || ot.sizeOfZeroFill !== nt.sizeOfZeroFill) refuse('TLS_CHANGED', `TLS template changed size (0x${osz.toString(16)}+0x${ot.sizeOfZeroFill.toString(16)} -> 0x${nsz.toString(16)}+0x${nt.sizeOfZeroFill.toString(16)})`);
     else {
       const oStart = Number(ot.startAddressOfRawData - m.old.img.imageBase);
       const nStart = Number(nt.startAddressOfRawData - m.new.img.imageBase);
       if (latin1(m.old.img.image.subarray(oStart, oStart + Number(osz))) !== latin1(m.new.img.image.subarray(nStart, nStart + Number(nsz)))) {
-        refuse('TLS template contents changed: existing threads keep the old thread-local values');
+        refuse('TLS_CHANGED', 'TLS template contents changed: existing threads keep the old thread-local values');
       }
     }
-    if (ot.callbacks.length !== nt.callbacks.length) refuse(`TLS callbacks changed (${ot.callbacks.length} -> ${nt.callbacks.length})`);
+    if (ot.callbacks.length !== nt.callbacks.length) refuse('TLS_CHANGED', `TLS callbacks changed (${ot.callbacks.length} -> ${nt.callbacks.length})`);
   }
   return out;
 }

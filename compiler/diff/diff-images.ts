@@ -28,6 +28,7 @@ import { ehGroups } from './eh-groups.ts';
 import { changeStatus } from './function-status.ts';
 import { diffOrphanCode } from './orphan-code.ts';
 import type { DataChange, FunctionChange, FunctionStatus, ImageDiff } from './types.ts';
+import type { Reason } from './reasons.ts';
 import { settleVerdicts, type Verdicts } from './verdicts.ts';
 
 export type { DataChange, FunctionChange, FunctionStatus, ImageDiff, RedirectPlan, Verdict } from './types.ts';
@@ -35,6 +36,7 @@ export { emissionProblem } from './emission-check.ts';
 export { layoutRanges } from '../functions/layout-parts.ts';
 export { oldRodataByKey } from './resolve-target.ts';
 export { planRedirect } from './redirect-sites.ts';
+export { REASON_CODES, type Reason, type ReasonCode } from './reasons.ts';
 
 /** A parsed PE file with its bytes. */
 export interface PeInput {
@@ -95,7 +97,7 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
 }
 
 /** One entry per NEW function (in NEW order), then one per removed OLD function. */
-function functionChanges(m: MatchResult, status: readonly FunctionStatus[], why: ReadonlyMap<number, string>, verdicts: Verdicts): FunctionChange[] {
+function functionChanges(m: MatchResult, status: readonly FunctionStatus[], why: ReadonlyMap<number, Reason>, verdicts: Verdicts): FunctionChange[] {
   const oldFns = m.old.fns.functions;
   const functions: FunctionChange[] = [];
   for (const f of m.new.fns.functions) {

@@ -6,13 +6,14 @@
 import type { MatchResult } from '../match/match-images.ts';
 import type { EhGroups } from './eh-groups.ts';
 import { describeNew } from './resolve-target.ts';
+import { reason, type Reason } from './reasons.ts';
 import type { FunctionStatus } from './types.ts';
 
 /** Statuses by NEW function index, and why an unchanged-looking function changed. */
 export interface StatusOfFunctions {
   readonly status: FunctionStatus[];
   /** NEW index -> why it is changed although its own form is equal. */
-  readonly why: Map<number, string>;
+  readonly why: Map<number, Reason>;
   /** Unchanged functions made changed only because their exception-handling group changed. */
   readonly forcedByGroup: ReadonlySet<number>;
 }
@@ -26,7 +27,7 @@ export function changeStatus(m: MatchResult, eh: EhGroups): StatusOfFunctions {
     if (o < 0) return 'added';
     return m.oldNorm.functionForm(oldFns[o]!, 'exact') === m.newNorm.functionForm(f, 'exact') ? 'unchanged' : 'changed';
   });
-  const why = new Map<number, string>();
+  const why = new Map<number, Reason>();
   const forcedByGroup = new Set<number>();
   // A function that jumps into the body (not the entry) of a changed function must move with
   // it: the old body it jumps into stays old code (gcc's foo.cold parts jump back into foo).
@@ -41,7 +42,7 @@ export function changeStatus(m: MatchResult, eh: EhGroups): StatusOfFunctions {
       for (const k of g) {
         if (status[k] !== 'unchanged') continue;
         status[k] = 'changed';
-        why.set(k, `carried with ${describeNew(m, newFns[moved]!.entry)}: same exception-handling group (parent and funclets travel together)`);
+        why.set(k, reason('CARRIED_WITH_EH_GROUP', `carried with ${describeNew(m, newFns[moved]!.entry)}: same exception-handling group (parent and funclets travel together)`, newFns[k]!.entry));
         forcedByGroup.add(k);
         again = true;
       }
@@ -52,7 +53,7 @@ export function changeStatus(m: MatchResult, eh: EhGroups): StatusOfFunctions {
         const g = m.new.fns.containing(r.target);
         if (g === undefined || g === f || r.target === g.entry || status[g.index] === 'unchanged') continue;
         status[f.index] = 'changed';
-        why.set(f.index, `jumps into the body of changed ${describeNew(m, g.entry)}`);
+        why.set(f.index, reason('JUMPS_INTO_CHANGED', `jumps into the body of changed ${describeNew(m, g.entry)}`, r.insnRva));
         again = true;
         break;
       }

@@ -6,6 +6,7 @@ import { sectionAt } from '../image/map-image.ts';
 import type { ImageAnalysis } from '../match/analyze-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { latin1 } from '../match/normalise.ts';
+import { reason } from './reasons.ts';
 import type { DataChange } from './types.ts';
 
 /**
@@ -100,7 +101,7 @@ export function diffOrphanCode(m: MatchResult): DataChange[] {
       size: r.text.length,
       status: 'changed',
       verdict: 'refused',
-      reason: `code at 0x${r.rva.toString(16)} belongs to no discovered function and differs from OLD: the diff cannot tell what it changes`,
+      reason: reason('UNOWNED_CODE_CHANGED', `code at 0x${r.rva.toString(16)} belongs to no discovered function and differs from OLD: the diff cannot tell what it changes`, r.rva),
     });
   }
   return out;

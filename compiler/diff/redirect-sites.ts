@@ -7,6 +7,7 @@ import { Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic } fro
 import { sectionAt } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { ImageAnalysis } from '../match/analyze-image.ts';
+import { reason, type Reason } from './reasons.ts';
 import type { RedirectPlan } from './types.ts';
 
 /**
@@ -54,7 +55,7 @@ function isPadding(image: Uint8Array, start: number, end: number, a: ImageAnalys
  * otherwise a 2-byte `jmp short` to a run of 5 padding bytes within reach. In both cases no
  * branch may target, and no call may return into, the overwritten bytes.
  */
-export function planRedirect(a: ImageAnalysis, of: FunctionInfo, reserved: Set<number> = new Set()): RedirectPlan | string {
+export function planRedirect(a: ImageAnalysis, of: FunctionInfo, reserved: Set<number> = new Set()): RedirectPlan | Reason {
   const img = a.img;
   const entry = of.entry;
   const bodyEnd = of.ranges[0]!.end;
@@ -82,9 +83,9 @@ export function planRedirect(a: ImageAnalysis, of: FunctionInfo, reserved: Set<n
       }
     }
   }
-  if (plan === null) return `${name} is ${bodyEnd - entry} bytes: too short for a 5-byte jump, with no int3/nop padding after it or within short-jump reach`;
+  if (plan === null) return reason('REDIRECT_SITE_TOO_SHORT', `${name} is ${bodyEnd - entry} bytes: too short for a 5-byte jump, with no int3/nop padding after it or within short-jump reach`, entry);
   for (let k = entry + 1; k < entry + site; k++) {
-    if (a.branchTargets.has(k)) return `the thread rule cannot protect ${name}: a branch targets entry+${k - entry}, inside the ${site} bytes the redirect overwrites`;
+    if (a.branchTargets.has(k)) return reason('THREAD_RULE', `the thread rule cannot protect ${name}: a branch targets entry+${k - entry}, inside the ${site} bytes the redirect overwrites`, k);
   }
   // A call inside the site leaves return addresses pointing into it.
   let at: number = entry;
@@ -92,7 +93,7 @@ export function planRedirect(a: ImageAnalysis, of: FunctionInfo, reserved: Set<n
     if (insn.rva < entry || insn.rva >= entry + site) continue;
     at = insn.rva + insn.length;
     if ((insn.flow === FlowControl.Call || insn.flow === FlowControl.IndirectCall) && at < entry + site) {
-      return `the thread rule cannot protect ${name}: a call at entry+${insn.rva - entry} returns inside the ${site} bytes the redirect overwrites`;
+      return reason('THREAD_RULE', `the thread rule cannot protect ${name}: a call at entry+${insn.rva - entry} returns inside the ${site} bytes the redirect overwrites`, insn.rva);
     }
   }
   // Two redirects must never share bytes (a pad used twice, a site spilling into a pad).

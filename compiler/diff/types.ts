@@ -3,6 +3,7 @@
  * how each redirected function's entry will be overwritten.
  */
 import type { MatchHow, MatchResult } from '../match/match-images.ts';
+import type { Reason } from './reasons.ts';
 
 export type FunctionStatus = 'unchanged' | 'changed' | 'added' | 'removed';
 export type Verdict = 'hotpatchable' | 'refused';
@@ -22,7 +23,8 @@ export interface FunctionChange {
   readonly status: FunctionStatus;
   /** Null for unchanged functions. */
   readonly verdict: Verdict | null;
-  readonly reason: string | null;
+  /** Why it is refused; for a changed function whose own form is equal, why it is carried. */
+  readonly reason: Reason | null;
   readonly matchedBy: MatchHow | null;
   /** Changed only because read-only data it references changed (its code is the same). */
   readonly dataOnly: boolean;
@@ -39,7 +41,7 @@ export interface DataChange {
   readonly size: number;
   readonly status: 'changed' | 'added' | 'removed';
   readonly verdict: Verdict;
-  readonly reason: string;
+  readonly reason: Reason;
 }
 
 /** The diff of two images. */

@@ -12,11 +12,12 @@ import type { EhGroups } from './eh-groups.ts';
 import { emissionProblem } from './emission-check.ts';
 import { planRedirect } from './redirect-sites.ts';
 import { describeNew, oldRodataByKey, type ResolveContext } from './resolve-target.ts';
+import { reason, type Reason } from './reasons.ts';
 import type { DataChange, FunctionStatus, RedirectPlan } from './types.ts';
 
 /** The settled verdicts: refusal reasons and redirect plans by NEW function index. */
 export interface Verdicts {
-  readonly reasons: Map<number, string>;
+  readonly reasons: Map<number, Reason>;
   readonly redirects: ReadonlyMap<number, RedirectPlan>;
 }
 
@@ -37,11 +38,11 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
   const ctx: ResolveContext = { m, blockOf: emitted, rangeOffsets, carry: () => 0, importIndex: () => 0, oldRodata: oldRodataByKey(m) };
   const touchesBadGlobal = badGlobalCheck(m, data);
   const referrers = referrersOf(m, emitted);
-  const reasons = new Map<number, string>();
+  const reasons = new Map<number, Reason>();
   const redirects = new Map<number, RedirectPlan>();
   const reservedSites = new Set<number>();
   /** Why a group's first member was refused (group refusals name it, not each other). */
-  const baseReasons = new Map<number, string>();
+  const baseReasons = new Map<number, Reason>();
   const okItems = new Set<number>();
   const queue: number[] = [];
   const check = (f: FunctionInfo): void => {
@@ -50,22 +51,25 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
     const o = m.fnNewToOld[f.index]!;
     const group = eh.groupOf.get(f.index);
     const refusedMate = group?.find((k) => k !== f.index && reasons.has(k));
-    let reason = refusedMate !== undefined ? `its exception-handling group member ${describeNew(m, newFns[refusedMate]!.entry)} is refused (${baseReasons.get(refusedMate) ?? reasons.get(refusedMate)})` : groupProblem(m, f, st, status, eh);
-    if (reason !== null && refusedMate === undefined) baseReasons.set(f.index, reason);
+    let why: Reason | null =
+      refusedMate !== undefined
+        ? reason('EH_GROUP_MEMBER_REFUSED', `its exception-handling group member ${describeNew(m, newFns[refusedMate]!.entry)} is refused (${(baseReasons.get(refusedMate) ?? reasons.get(refusedMate))!.message})`, newFns[refusedMate]!.entry)
+        : groupProblem(m, f, st, status, eh);
+    if (why !== null && refusedMate === undefined) baseReasons.set(f.index, why);
     else if (refusedMate !== undefined) baseReasons.set(f.index, baseReasons.get(refusedMate) ?? reasons.get(refusedMate)!);
-    if (reason === null) {
-      reason = touchesBadGlobal(f) ?? emissionProblem(ctx, f, okItems);
-      if (reason !== null) baseReasons.set(f.index, reason);
+    if (why === null) {
+      why = touchesBadGlobal(f) ?? emissionProblem(ctx, f, okItems);
+      if (why !== null) baseReasons.set(f.index, why);
     }
     // A funclet only the handler tables reach keeps no redirect: old frames keep their old
     // funclets, the new tables reach the new ones.
-    if (reason === null && o >= 0 && !redirects.has(f.index) && !eh.noRedirect.has(f.index)) {
+    if (why === null && o >= 0 && !redirects.has(f.index) && !eh.noRedirect.has(f.index)) {
       const r = planRedirect(m.old, oldFns[o]!, reservedSites);
-      if (typeof r === 'string') reason = r;
+      if ('code' in r) why = r;
       else redirects.set(f.index, r);
     }
-    if (reason !== null) {
-      reasons.set(f.index, reason);
+    if (why !== null) {
+      reasons.set(f.index, why);
       emitted.delete(f.index);
       okItems.clear();
       for (const k of referrers.get(f.index) ?? []) queue.push(k);
@@ -85,17 +89,17 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
 }
 
 /** Why `f`'s exception-handling situation forbids carrying it (shared or orphan funclets), or null. */
-function groupProblem(m: MatchResult, f: FunctionInfo, st: FunctionStatus, status: readonly FunctionStatus[], eh: EhGroups): string | null {
+function groupProblem(m: MatchResult, f: FunctionInfo, st: FunctionStatus, status: readonly FunctionStatus[], eh: EhGroups): Reason | null {
   const sharedBy = eh.shared.get(f.index);
-  if (sharedBy !== undefined && st === 'changed') return `funclet shared by ${sharedBy} functions' exception handling changed: old frames of its other parents would run the new code`;
+  if (sharedBy !== undefined && st === 'changed') return reason('EH_SHARED_FUNCLET_CHANGED', `funclet shared by ${sharedBy} functions' exception handling changed: old frames of its other parents would run the new code`, f.entry);
   const changedShared = eh.namesShared.get(f.index)?.find((k) => status[k] === 'changed');
-  if (changedShared !== undefined) return `its exception handling names ${describeNew(m, m.new.fns.functions[changedShared]!.entry)}, a funclet shared with other functions, which changed`;
-  if (eh.orphans.has(f.index)) return 'funclet (its handler data names it) of no parent function this analysis found';
+  if (changedShared !== undefined) return reason('EH_NAMES_CHANGED_SHARED_FUNCLET', `its exception handling names ${describeNew(m, m.new.fns.functions[changedShared]!.entry)}, a funclet shared with other functions, which changed`, m.new.fns.functions[changedShared]!.entry);
+  if (eh.orphans.has(f.index)) return reason('EH_ORPHAN_FUNCLET', 'funclet (its handler data names it) of no parent function this analysis found', f.entry);
   return null;
 }
 
 /** New code must not touch a global whose layout or initial value changed: the check, per function. */
-function badGlobalCheck(m: MatchResult, data: readonly DataChange[]): (f: FunctionInfo) => string | null {
+function badGlobalCheck(m: MatchResult, data: readonly DataChange[]): (f: FunctionInfo) => Reason | null {
   const badItems = new Map<number, DataChange>();
   for (const d of data) {
     if (d.verdict !== 'refused' || d.newRva === null) continue;
@@ -106,7 +110,7 @@ function badGlobalCheck(m: MatchResult, data: readonly DataChange[]): (f: Functi
     for (const r of f.decoded.refs) {
       const item = m.new.itemAt(r.target);
       const d = item === undefined ? undefined : badItems.get(item.index);
-      if (d !== undefined) return `uses ${d.name ?? describeNew(m, r.target)}, whose layout or initial value changed (${d.reason.split(':')[0]})`;
+      if (d !== undefined) return reason('USES_CHANGED_GLOBAL', `uses ${d.name ?? describeNew(m, r.target)}, whose layout or initial value changed (${d.reason.code})`, r.insnRva);
     }
     return null;
   };

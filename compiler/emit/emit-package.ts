@@ -68,15 +68,15 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
   const refusedFns = diff.functions.filter((f) => f.verdict === 'refused');
   const refusedData = diff.data.filter((d) => d.verdict === 'refused');
   if ((refusedFns.length > 0 || refusedData.length > 0) && !opts.skipRefused) {
-    const first = refusedFns[0]?.reason ?? refusedData[0]?.reason ?? '';
+    const first = refusedFns[0]?.reason?.message ?? refusedData[0]?.reason.message ?? '';
     return failPass(null, 'BUILD_REFUSED', `${refusedFns.length + refusedData.length} change(s) cannot be hotpatched; first: ${first}`);
   }
-  for (const f of refusedFns) omitted.push({ what: `function ${f.name ?? `0x${(f.newRva ?? f.oldRva ?? 0).toString(16)}`}`, reason: f.reason ?? 'refused' });
+  for (const f of refusedFns) omitted.push({ what: `function ${f.name ?? `0x${(f.newRva ?? f.oldRva ?? 0).toString(16)}`}`, reason: f.reason?.message ?? 'refused' });
   for (const [n, why] of dropped) {
     const f = m.new.fns.functions[n]!;
     omitted.push({ what: `function ${f.name ?? `0x${f.entry.toString(16)}`}`, reason: `needs something left out: ${why}` });
   }
-  for (const d of refusedData) omitted.push({ what: d.name !== null ? `global ${d.name}` : `data ${d.section ?? ''}`, reason: d.reason });
+  for (const d of refusedData) omitted.push({ what: d.name !== null ? `global ${d.name}` : `data ${d.section ?? ''}`, reason: d.reason.message });
 
   const verdictOf = new Map<number, FunctionChange>(diff.functions.filter((f) => f.newIndex !== null).map((f) => [f.newIndex!, f] as const));
   const pass = new EmitPass(diff, verdictOf, carriedFunctions(diff, verdictOf, glue, dropped), glue, starts);
