@@ -44,12 +44,9 @@ export function checkFunctionUnwind(
   if (u === null) return ok(0);
   const info = u.unwindInfo.slice();
   const infoAddr = paper.placeUnwindInfo(info.length);
-  const fixedAt = new Map<number, bigint>();
-  for (const f of u.unwindFixups) {
-    const r = paper.applyFixup(info, infoAddr, f, `${name} unwind`, true);
-    if (!r.ok) return r;
-    fixedAt.set(f.offset, r.value);
-  }
+  const fixed = paper.applyFixups(info, infoAddr, cb.id, u.unwindFixups, `${name} unwind`, true);
+  if (!fixed.ok) return fixed;
+  const fixedAt = new Map<number, bigint>(u.unwindFixups.map((f, i) => [f.offset, fixed.value[i]!] as const));
   // A parent and its funclets travel together: handler tables of a carried function never
   // reach a funclet the package leaves old (and a carried funclet's parent is carried too).
   for (const k of diff.ehGroupOf.get(fn.index) ?? []) {

@@ -8,6 +8,8 @@
 import { err, ok, type Result } from '../../common/errors.ts';
 import { applyDelta } from '../../formats/delta.ts';
 import type { Fixup, HotpatchPackage } from '../../formats/package.ts';
+import { asVa } from '../../common/types.ts';
+import { applyFixups, type ResolvedFixup } from '../../runtime/pe/apply-fixups.ts';
 import { sha256 } from '../../runtime/pe/sha256.ts';
 import { absTarget, relocsIn, type MappedImage } from '../image/map-image.ts';
 
@@ -87,17 +89,13 @@ export class PaperImage {
     paper.unwindAt = at + BigInt(8 * pkg.imports.length);
     for (const c of pkg.codeBlocks) {
       const b = paper.blocks.get(c.id)!;
-      for (const f of c.fixups) {
-        const r = paper.applyFixup(b.bytes, b.addr, f, `block ${c.id}`);
-        if (!r.ok) return r;
-      }
+      const r = paper.applyFixups(b.bytes, b.addr, c.id, c.fixups, `block ${c.id}`);
+      if (!r.ok) return r;
     }
     for (const d of pkg.dataBlocks) {
       const b = paper.blocks.get(d.id)!;
-      for (const f of d.fixups) {
-        const r = paper.applyFixup(b.bytes, b.addr, f, `data block ${d.id}`);
-        if (!r.ok) return r;
-      }
+      const r = paper.applyFixups(b.bytes, b.addr, d.id, d.fixups, `data block ${d.id}`);
+      if (!r.ok) return r;
     }
     return ok(paper);
   }
@@ -140,42 +138,24 @@ export class PaperImage {
   }
 
   /**
-   * Writes fixup `f` into `bytes` (a container placed at `containerVa`) with the FORMAT.md
-   * formula; returns the target address S.
+   * Writes `fixups` into `bytes` (container `blockId`, placed at `containerVa`; its unwind
+   * info when `inUnwind`) with the runtime's own fixup arithmetic (runtime/pe/apply-fixups.ts,
+   * the wasm core's formulas and range checks), so the verifier proves the bytes the runtime
+   * will write. Returns the target address S of each fixup, in order.
    */
-  applyFixup(bytes: Uint8Array, containerVa: bigint, f: Fixup, what: string, inUnwind = false): Result<bigint> {
-    const target = this.targetAddress(f.target, inUnwind ? containerVa : null, bytes.length);
-    if (target === null) return mismatch(`${what}: fixup target does not exist`);
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const fieldVa = containerVa + BigInt(f.offset);
-    let v: bigint;
-    switch (f.kind) {
-      case 'rel32':
-      case 'rip-disp32':
-        v = target + f.addend - fieldVa;
-        if (v < -(2n ** 31n) || v >= 2n ** 31n) return mismatch(`${what}: rel32 out of range`);
-        dv.setInt32(f.offset, Number(v), true);
-        break;
-      case 'rel8':
-        v = target + f.addend - fieldVa;
-        if (v < -128n || v > 127n) return mismatch(`${what}: rel8 out of range`);
-        dv.setInt8(f.offset, Number(v));
-        break;
-      case 'abs64':
-        dv.setBigUint64(f.offset, target + f.addend, true);
-        break;
-      case 'addr32nb':
-        v = target + f.addend - this.unwindBase;
-        if (v < 0n || v > 0xffffffffn) return mismatch(`${what}: addr32nb out of range`);
-        dv.setUint32(f.offset, Number(v), true);
-        break;
-      case 'imagerel32':
-        v = target + f.addend - this.imageBase;
-        if (v < 0n || v > 0x7fffffffn) return mismatch(`${what}: imagerel32 out of range`);
-        dv.setUint32(f.offset, Number(v), true);
-        break;
+  applyFixups(bytes: Uint8Array, containerVa: bigint, blockId: number, fixups: readonly Fixup[], what: string, inUnwind = false): Result<bigint[]> {
+    const targets: bigint[] = [];
+    for (const f of fixups) {
+      const target = this.targetAddress(f.target, inUnwind ? containerVa : null, bytes.length);
+      if (target === null) return mismatch(`${what}: fixup target does not exist`);
+      targets.push(target);
     }
-    return ok(target);
+    const resolved: ResolvedFixup[] = fixups.map((f, i) => ({ kind: f.kind, offset: f.offset, addend: f.addend, symbol: ok(targets[i]!) }));
+    const where = { blockId, container: inUnwind ? ('unwind' as const) : ('block' as const), blockVa: asVa(containerVa), unwindBase: asVa(this.unwindBase), imageBase: asVa(this.imageBase) };
+    const written = applyFixups(bytes, resolved, where);
+    if (!written.ok) return mismatch(`${what}: ${written.error.message}`);
+    bytes.set(written.value);
+    return ok(targets);
   }
 
   /** `len` bytes at paper address `addr`: OLD as loaded, or a block; null elsewhere. */
