@@ -8,14 +8,16 @@ import type { HotpatchPackage } from '../formats/package.ts';
 import { diffImages, type ImageDiff, type PeInput } from './diff/diff-images.ts';
 import { emitPackage, type EmitOptions, type EmittedPackage } from './emit/emit-package.ts';
 import { discoverFunctions, type FunctionTable } from './functions/discover-functions.ts';
-import { mapImage } from './functions/map-image.ts';
+import { mapImage } from './image/map-image.ts';
 import { verifyPackage, DEFAULT_VERIFY_LAYOUT, type VerifyLayout, type VerifyReport } from './verify/verify-package.ts';
 
 export { diffImages, prepareImage, type ImageDiff, type FunctionChange, type DataChange, type PeInput } from './diff/diff-images.ts';
+export { REASON_CODES, type Reason, type ReasonCode } from './diff/reasons.ts';
+export { refusalLines, refusalsByCode, refusalsOf, type Refusal } from './diff/refusals.ts';
 export { emitPackage, defaultBaselineId, type EmitOptions, type EmittedPackage, type Omission } from './emit/emit-package.ts';
 export { verifyPackage, DEFAULT_VERIFY_LAYOUT, type VerifyLayout, type VerifyReport } from './verify/verify-package.ts';
 export { discoverFunctions, type FunctionInfo, type FunctionTable, type FunctionSource } from './functions/discover-functions.ts';
-export { mapImage, type MappedImage } from './functions/map-image.ts';
+export { mapImage, type MappedImage } from './image/map-image.ts';
 
 /** The version recorded in packages as their producer. */
 export const COMPILER_VERSION = 'hotpatch-compiler 0.1.0';

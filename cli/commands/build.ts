@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { err, ok, type Result } from '../../common/errors.ts';
 import { hex } from '../../common/types.ts';
-import { buildFromDiff, COMPILER_VERSION, diffFiles, type ImageDiff } from '../../compiler/index.ts';
+import { buildFromDiff, COMPILER_VERSION, diffFiles, refusalLines, refusalsOf } from '../../compiler/index.ts';
 import { encodePackage } from '../../formats/container.ts';
 import { importSigningKey, type SigningKey } from '../../formats/keys.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
@@ -28,20 +28,6 @@ interface BuildArgs {
   sequence: number | undefined;
   'skip-refused': boolean;
   module: string | undefined;
-}
-
-/** One line per refused change: `function NAME: reason` / `global NAME: reason`. */
-export function refusalLines(d: ImageDiff): string[] {
-  const lines: string[] = [];
-  for (const f of d.functions) {
-    if (f.verdict !== 'refused') continue;
-    lines.push(`function ${f.name ?? hex(f.newRva ?? f.oldRva ?? 0)}: ${f.reason ?? 'refused'}`);
-  }
-  for (const x of d.data) {
-    if (x.verdict !== 'refused') continue;
-    lines.push(`${x.name !== null ? `global ${x.name}` : x.section !== null ? `data ${x.section}` : 'image'}: ${x.reason}`);
-  }
-  return lines;
 }
 
 export default defineCommand<BuildArgs>({
@@ -82,8 +68,9 @@ export default defineCommand<BuildArgs>({
     if (!d.ok) return d;
     const refused = refusalLines(d.value);
     if (refused.length > 0 && !argv['skip-refused']) {
+      const json = refusalsOf(d.value).map((r) => ({ what: r.what, code: r.reason.code, message: r.reason.message, at: r.reason.at === null ? null : hex(r.reason.at) }));
       return ok({
-        json: { written: false, refused, hotpatchable: false },
+        json: { written: false, refused: json, hotpatchable: false },
         text: [`not hotpatchable: ${refused.length} change(s) refused, no package written`, ...refused.map((l) => `refused: ${l}`)].join('\n'),
         exitCode: 31,
       });

@@ -20,13 +20,15 @@ export function diffJson(d: ImageDiff, oldSize: number, newSize: number): Record
       newRva: hexOrNull(f.newRva),
       status: f.status,
       verdict: f.verdict,
-      reason: f.reason,
+      reason: f.reason?.message ?? null,
+      code: f.reason?.code ?? null,
+      at: hexOrNull(f.reason?.at ?? null),
       oldSize: f.oldSize,
       newSize: f.newSize,
       matchedBy: f.matchedBy,
       dataOnly: f.dataOnly,
     })),
-    data: d.data.map((x) => ({ name: x.name, section: x.section, oldRva: hexOrNull(x.oldRva), newRva: hexOrNull(x.newRva), size: x.size, status: x.status, verdict: x.verdict, reason: x.reason })),
+    data: d.data.map((x) => ({ name: x.name, section: x.section, oldRva: hexOrNull(x.oldRva), newRva: hexOrNull(x.newRva), size: x.size, status: x.status, verdict: x.verdict, reason: x.reason.message, code: x.reason.code, at: hexOrNull(x.reason.at) })),
     hotpatchable: d.hotpatchable,
     counts: { ...d.counts, oldFunctions: d.match.old.fns.functions.length, newFunctions: d.match.new.fns.functions.length },
     sizes: {
@@ -44,9 +46,9 @@ export function diffText(d: ImageDiff): string {
   for (const f of d.functions) {
     if (f.status === 'unchanged') continue;
     const where = f.status === 'removed' ? hex(f.oldRva ?? 0) : f.oldRva === null ? `-> ${hex(f.newRva ?? 0)}` : `${hex(f.oldRva)} -> ${hex(f.newRva ?? 0)}`;
-    lines.push(`  ${f.status.padEnd(8)} ${(f.name ?? '(unnamed)').padEnd(28)} ${where}${f.dataOnly ? '  (code same, read-only data changed)' : ''}${f.verdict === 'refused' ? `  REFUSED: ${f.reason ?? ''}` : ''}`);
+    lines.push(`  ${f.status.padEnd(8)} ${(f.name ?? '(unnamed)').padEnd(28)} ${where}${f.dataOnly ? '  (code same, read-only data changed)' : ''}${f.verdict === 'refused' ? `  REFUSED: ${f.reason?.message ?? ''} [${f.reason?.code ?? ''}]` : ''}`);
   }
-  for (const x of d.data) lines.push(`  data     ${(x.name ?? x.section ?? '').padEnd(28)} ${x.verdict === 'refused' ? `REFUSED: ${x.reason}` : x.reason}`);
+  for (const x of d.data) lines.push(`  data     ${(x.name ?? x.section ?? '').padEnd(28)} ${x.verdict === 'refused' ? `REFUSED: ${x.reason.message} [${x.reason.code}]` : x.reason.message}`);
   return lines.join('\n');
 }
 
