@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { err, ok, type Result } from '../../common/errors.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
@@ -19,11 +19,11 @@ interface BenchArgs {
   readme: boolean;
 }
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
+/** The checkout: the first folder up from this module (cli/commands/, or the bundle's dist/cli/) with a package.json. */
+let root = dirname(fileURLToPath(import.meta.url));
+while (!existsSync(join(root, 'package.json')) && dirname(root) !== root) root = dirname(root);
 
 export default defineCommand<BenchArgs>({
-  command: 'bench [sections..]',
-  describe: 'run the benchmarks (size and time vs bsdiff/xdelta3/zstd, apply, live) and write bench/results/',
   builder: (y) =>
     y
       .positional('sections', { type: 'string', array: true, describe: 'only these sections (size, compile, apply-time, apply, live, parser); the others keep their last results' })

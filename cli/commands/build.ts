@@ -45,8 +45,6 @@ export function refusalLines(d: ImageDiff): string[] {
 }
 
 export default defineCommand<BuildArgs>({
-  command: 'build <old> <new>',
-  describe: 'build a signed hotpatch package that turns OLD into NEW (verified before it is written)',
   builder: (y) =>
     y
       .positional('old', { type: 'string', demandOption: true, describe: 'the build that is running' })

@@ -51,8 +51,6 @@ export function diffText(d: ImageDiff): string {
 }
 
 export default defineCommand<{ old: string; new: string }>({
-  command: 'diff <old> <new>',
-  describe: 'function-level diff of two builds with a hotpatch verdict per change (exit 30 when a change is refused)',
   builder: (y) =>
     y
       .positional('old', { type: 'string', demandOption: true, describe: 'the build that is running' })
