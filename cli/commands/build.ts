@@ -16,6 +16,7 @@ import { buildFromDiff, COMPILER_VERSION, diffFiles, type ImageDiff } from '../.
 import { encodePackage } from '../../formats/container.ts';
 import { importSigningKey, type SigningKey } from '../../formats/keys.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
+import { LONG_INPUT_BYTES, startProgress } from '../progress.ts';
 import { readInputFile } from './pe.ts';
 
 interface BuildArgs {
@@ -76,10 +77,15 @@ export default defineCommand<BuildArgs>({
     const n = readInputFile(argv.new);
     if (!n.ok) return n;
     const t0 = performance.now();
-    const d = diffFiles(o.value, n.value);
-    if (!d.ok) return d;
+    const progress = startProgress('hotpatch build', { json: argv.json, expectLong: o.value.length + n.value.length >= LONG_INPUT_BYTES });
+    const d = diffFiles(o.value, n.value, progress.report);
+    if (!d.ok) {
+      progress.end();
+      return d;
+    }
     const refused = refusalLines(d.value);
     if (refused.length > 0 && !argv['skip-refused']) {
+      progress.end();
       return ok({
         json: { written: false, refused, hotpatchable: false },
         text: [`not hotpatchable: ${refused.length} change(s) refused, no package written`, ...refused.map((l) => `refused: ${l}`)].join('\n'),
@@ -92,7 +98,8 @@ export default defineCommand<BuildArgs>({
       skipRefused: argv['skip-refused'],
       series: argv.baseline !== undefined && argv.sequence !== undefined ? { baselineId: argv.baseline, sequence: argv.sequence } : null,
       compilerVersion: COMPILER_VERSION,
-    });
+    }, undefined, progress.report);
+    progress.end();
     if (!b.ok) return b;
     const compileMs = performance.now() - t0;
     const enc = await encodePackage(b.value.emitted.pkg, signingKey === undefined ? {} : { signingKey });

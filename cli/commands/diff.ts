@@ -6,6 +6,7 @@
 import { hex } from '../../common/types.ts';
 import { diffFiles, type ImageDiff } from '../../compiler/index.ts';
 import { defineCommand } from '../command.ts';
+import { LONG_INPUT_BYTES, startProgress } from '../progress.ts';
 import { readInputFile } from './pe.ts';
 
 const hexOrNull = (n: number | null): string | null => (n === null ? null : hex(n));
@@ -60,7 +61,9 @@ export default defineCommand<{ old: string; new: string }>({
     if (!o.ok) return o;
     const n = readInputFile(argv.new);
     if (!n.ok) return n;
-    const d = diffFiles(o.value, n.value);
+    const progress = startProgress('hotpatch diff', { json: argv.json, expectLong: o.value.length + n.value.length >= LONG_INPUT_BYTES });
+    const d = diffFiles(o.value, n.value, progress.report);
+    progress.end();
     if (!d.ok) return d;
     return { ok: true, value: { json: diffJson(d.value, o.value.length, n.value.length), text: diffText(d.value), exitCode: d.value.hotpatchable ? 0 : 30 } };
   },

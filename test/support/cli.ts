@@ -41,3 +41,16 @@ export function runHotpatchAsync(args: readonly string[], env?: NodeJS.ProcessEn
     c.on('close', (status) => resolve({ status, stdout, stderr }));
   });
 }
+
+const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * Runs the CLI on a pseudo-terminal (util-linux `script`, package bsdutils): stdin, stdout and
+ * stderr are a TTY, as in an interactive shell. Both streams arrive merged in `stdout`, with
+ * the terminal's CRLF line ends.
+ */
+export function runHotpatchOnTty(args: readonly string[], env: NodeJS.ProcessEnv = process.env): CliRun {
+  const line = [process.execPath, ...BIN_ARGS, ...args].map(shellQuote).join(' ');
+  const r = spawnSync('script', ['-qec', line, '/dev/null'], { encoding: 'utf8', timeout: 120_000, env: { ...env, COLUMNS: '100' } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // `npm run build` (also `prepare`, so `npm ci` in a clone and `npm pack` build it): compiles
 // the TypeScript sources to dist/ and bundles the portable runtime for agents.
 //
@@ -15,15 +14,16 @@
 //     loader resolving ~60 files), the bundle +0.13 s. The npm dependencies the compiler
 //     uses (iced-x86, protobufjs, zstd-codec) stay external, loaded with their chunks. The
 //     wasm and the win32 agent are copied next to the chunks, where their loaders look.
-//  3. dist/bundle/hotpatch-runtime.js: esbuild bundle of runtime/index.ts (ESM, minified,
-//     platform neutral, `node:*` left external: only the wasm loader's guarded dynamic
-//     import under Node), with pe_parser_bg.wasm next to it, where the loader looks for it.
+//  3. dist/bundle/: the runtime bundle for agents (scripts/bundle-runtime.ts),
 //     `hotpatch/runtime/bundle` in package.json; bench/sections/startup.ts reports its size.
+// Run through tsx (bin/run-ts.js), a devDependency: only the build needs it.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { bundleRuntime } from './bundle-runtime.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -56,7 +56,6 @@ for (const file of ASSETS) {
   copyFileSync(join(root, file), join(dist, file));
 }
 
-const { build } = await import('esbuild');
 await build({
   entryPoints: [join(root, 'cli/main.ts')],
   outdir: join(dist, 'cli'),
@@ -75,18 +74,6 @@ copyFileSync(join(root, 'runtime/pe-parser/pkg/pe_parser_bg.wasm'), join(dist, '
 mkdirSync(join(dist, 'cli/win32-agent'), { recursive: true });
 copyFileSync(join(root, 'runtime/backends/win32-agent/agent.exe'), join(dist, 'cli/win32-agent/agent.exe'));
 
-await build({
-  entryPoints: [join(root, 'runtime/index.ts')],
-  outfile: join(dist, 'bundle/hotpatch-runtime.js'),
-  bundle: true,
-  format: 'esm',
-  platform: 'neutral',
-  target: 'es2022',
-  minify: true,
-  external: ['node:*'],
-  legalComments: 'none',
-  logLevel: 'warning',
-});
-copyFileSync(join(root, 'runtime/pe-parser/pkg/pe_parser_bg.wasm'), join(dist, 'bundle/pe_parser_bg.wasm'));
+await bundleRuntime(root, join(dist, 'bundle'));
 
 process.stderr.write(`build: dist/ in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
