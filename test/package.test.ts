@@ -8,9 +8,9 @@
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { createRequire, isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundledPackages, bundleRuntime } from '../scripts/bundle-runtime.ts';
@@ -73,6 +73,26 @@ describe('the npm package (npm pack, offline install, demo, embedding)', () => {
       (f) => /\.test\.|(^|\/)(test|testing|fuzz)\//.test(f) || f.startsWith('samples/real/') || f.startsWith('bench/') || (f.endsWith('.ts') && !f.endsWith('.d.ts')) || f.endsWith('.stripped.dll') || f.endsWith('.c') || f.endsWith('.rs'),
     );
     expect(unwanted).toEqual([]);
+  });
+
+  it('hotpatch/runtime as installed imports no node: module, except the wasm loader reading its .wasm under Node', () => {
+    const installed = join(project, 'node_modules/hotpatch/dist/runtime');
+    const seen = new Set<string>();
+    const nodeImports: string[] = [];
+    const walk = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const src = readFileSync(file, 'utf8');
+      for (const m of src.matchAll(/^\s*(?:import|export)\s[^'"]*?\sfrom\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]/gm)) {
+        const spec = (m[1] ?? m[2])!;
+        if (spec.startsWith('.')) walk(join(dirname(file), spec));
+        else if (spec.startsWith('node:') || isBuiltin(spec)) nodeImports.push(`${file}: ${spec}`);
+      }
+      for (const m of src.matchAll(/\bimport\(\s*(?:\/\*[^*]*\*\/\s*)?['"](node:[^'"]+)['"]/g)) nodeImports.push(`${file.slice(installed.length)}: dynamic ${m[1]}`);
+    };
+    walk(join(installed, 'index.js'));
+    expect(seen.size).toBeGreaterThan(20);
+    expect(nodeImports).toEqual(['/pe-parser/pkg/pe_parser.js: dynamic node:fs/promises']);
   });
 
   it('`npx hotpatch demo` runs the whole pipeline from the installed package', () => {
