@@ -120,8 +120,9 @@ const sectionQuick = (s: ReportSection): boolean => s.quick ?? previous.quick ==
 const reportQuick = Object.values(sections).some(sectionQuick);
 const pairsQuick = sections['size'] !== undefined ? sectionQuick(sections['size']) : quick;
 const report: Report = {
-  // --render keeps the measured run's own description (time, machine).
-  generatedAt: render ? (previous.generatedAt ?? new Date().toISOString()) : new Date().toISOString(),
+  // --render keeps the measured run's own description (time, machine); so does a run of named
+  // sections: the report's date is the headline's (each section carries its own generatedAt).
+  generatedAt: render || wanted.length > 0 ? (previous.generatedAt ?? new Date().toISOString()) : new Date().toISOString(),
   quick: reportQuick,
   machine: render ? (previous.machine ?? machine) : machine,
   tools,
