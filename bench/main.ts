@@ -124,7 +124,7 @@ const report: Report = {
   // sections: the report's date is the headline's (each section carries its own generatedAt).
   generatedAt: render || wanted.length > 0 ? (previous.generatedAt ?? new Date().toISOString()) : new Date().toISOString(),
   quick: reportQuick,
-  machine: render ? (previous.machine ?? machine) : machine,
+  machine: render || wanted.length > 0 ? (previous.machine ?? machine) : machine,
   tools,
   sections,
   headline: computeHeadline(sections),

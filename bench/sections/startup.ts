@@ -13,7 +13,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { bundledPackages, bundleRuntime, RUNTIME_BUNDLE_JS, RUNTIME_BUNDLE_WASM } from '../../scripts/bundle-runtime.ts';
@@ -69,6 +69,7 @@ const section: BenchSection = {
       [`hotpatch pe (${readFileSync(small).length} bytes)`, 'node bin/hotpatch.js pe samples/bin/logic-fix/v1.dll', [bin, 'pe', small]],
     ];
     const rounds = ctx.quick ? 5 : 15;
+    const load = loadavg()[0] ?? 0;
     const samples: number[][] = commands.map(() => []);
     for (let r = 0; r < rounds; r++) {
       for (const [i, [, , args]] of commands.entries()) samples[i]!.push(runTool(process.execPath, args));
@@ -87,7 +88,7 @@ const section: BenchSection = {
     ctx.log('startup: runtime bundle');
     const b = await runtimeBundleSizes(ctx.root);
     const markdown = [
-      `Wall time from process start to exit (spawn included, the same for every row), median (min..max, n) over ${rounds} interleaved rounds; "over node" is the median minus \`node -e 0\`'s median in the same run. The CLI is the compiled one (dist/, rebuilt before measuring): each command's module is loaded only when it runs, so neither row loads the compiler, iced-x86, protobufjs or zstd-codec. Target: hotpatch --help and hotpatch pe of a small file within 150 ms.`,
+      `Load average ${load.toFixed(2)} on ${cpus().length} cores when this section started: on a busy machine every row, \`node -e 0\` included, stretches alike, so compare the rows with each other. Wall time from process start to exit (spawn included, the same for every row), median (min..max, n) over ${rounds} interleaved rounds; "over node" is the median minus \`node -e 0\`'s median in the same run. The CLI is the compiled one (dist/, rebuilt before measuring): each command's module is loaded only when it runs, so neither row loads the compiler, iced-x86, protobufjs or zstd-codec. Target: hotpatch --help and hotpatch pe of a small file within 150 ms.`,
       '',
       markdownTable(
         ['command', 'runs', 'time', 'over node'],
@@ -105,7 +106,7 @@ const section: BenchSection = {
         ],
       ),
     ].join('\n');
-    return { markdown, data: { rounds, cliStart: rows, runtimeBundle: b } };
+    return { markdown, data: { rounds, loadAverage: load, cliStart: rows, runtimeBundle: b } };
   },
 };
 
