@@ -16,6 +16,7 @@ import { buildFromDiff, COMPILER_VERSION, diffFiles, refusalLines, refusalsOf } 
 import { encodePackage } from '../../formats/container.ts';
 import { importSigningKey, type SigningKey } from '../../formats/keys.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
+import { LONG_INPUT_BYTES, startProgress } from '../progress.ts';
 import { readInputFile } from './pe.ts';
 
 interface BuildArgs {
@@ -31,8 +32,6 @@ interface BuildArgs {
 }
 
 export default defineCommand<BuildArgs>({
-  command: 'build <old> <new>',
-  describe: 'build a signed hotpatch package that turns OLD into NEW (verified before it is written)',
   builder: (y) =>
     y
       .positional('old', { type: 'string', demandOption: true, describe: 'the build that is running' })
@@ -64,10 +63,15 @@ export default defineCommand<BuildArgs>({
     const n = readInputFile(argv.new);
     if (!n.ok) return n;
     const t0 = performance.now();
-    const d = diffFiles(o.value, n.value);
-    if (!d.ok) return d;
+    const progress = startProgress('hotpatch build', { json: argv.json, expectLong: o.value.length + n.value.length >= LONG_INPUT_BYTES });
+    const d = diffFiles(o.value, n.value, progress.report);
+    if (!d.ok) {
+      progress.end();
+      return d;
+    }
     const refused = refusalLines(d.value);
     if (refused.length > 0 && !argv['skip-refused']) {
+      progress.end();
       const json = refusalsOf(d.value).map((r) => ({ what: r.what, code: r.reason.code, message: r.reason.message, at: r.reason.at === null ? null : hex(r.reason.at) }));
       return ok({
         json: { written: false, refused: json, hotpatchable: false },
@@ -81,7 +85,8 @@ export default defineCommand<BuildArgs>({
       skipRefused: argv['skip-refused'],
       series: argv.baseline !== undefined && argv.sequence !== undefined ? { baselineId: argv.baseline, sequence: argv.sequence } : null,
       compilerVersion: COMPILER_VERSION,
-    });
+    }, undefined, progress.report);
+    progress.end();
     if (!b.ok) return b;
     const compileMs = performance.now() - t0;
     const enc = await encodePackage(b.value.emitted.pkg, signingKey === undefined ? {} : { signingKey });

@@ -6,6 +6,7 @@
 import { hex } from '../../common/types.ts';
 import { diffFiles, type ImageDiff } from '../../compiler/index.ts';
 import { defineCommand } from '../command.ts';
+import { LONG_INPUT_BYTES, startProgress } from '../progress.ts';
 import { readInputFile } from './pe.ts';
 
 const hexOrNull = (n: number | null): string | null => (n === null ? null : hex(n));
@@ -53,8 +54,6 @@ export function diffText(d: ImageDiff): string {
 }
 
 export default defineCommand<{ old: string; new: string }>({
-  command: 'diff <old> <new>',
-  describe: 'function-level diff of two builds with a hotpatch verdict per change (exit 30 when a change is refused)',
   builder: (y) =>
     y
       .positional('old', { type: 'string', demandOption: true, describe: 'the build that is running' })
@@ -64,7 +63,9 @@ export default defineCommand<{ old: string; new: string }>({
     if (!o.ok) return o;
     const n = readInputFile(argv.new);
     if (!n.ok) return n;
-    const d = diffFiles(o.value, n.value);
+    const progress = startProgress('hotpatch diff', { json: argv.json, expectLong: o.value.length + n.value.length >= LONG_INPUT_BYTES });
+    const d = diffFiles(o.value, n.value, progress.report);
+    progress.end();
     if (!d.ok) return d;
     return { ok: true, value: { json: diffJson(d.value, o.value.length, n.value.length), text: diffText(d.value), exitCode: d.value.hotpatchable ? 0 : 30 } };
   },

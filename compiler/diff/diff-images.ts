@@ -17,6 +17,7 @@
  *   references that cannot be re-targeted (short branches leaving the function, MSVC
  *   image-relative tables, 32-bit absolute addresses), unwind data that cannot be carried.
  */
+import { NO_PROGRESS, type Progress } from '../../common/progress.ts';
 import { ok, type Result } from '../../common/errors.ts';
 import type { PeFile } from '../../runtime/pe/types.ts';
 import { mapImage } from '../image/map-image.ts';
@@ -51,15 +52,21 @@ export function prepareImage(input: PeInput): Result<ImageAnalysis> {
   return analyzeImage(img.value);
 }
 
-/** Diffs OLD against NEW. */
-export function diffImages(oldIn: PeInput, newIn: PeInput): Result<ImageDiff> {
+/** Diffs OLD against NEW; `progress` hears the functions, match and diff stages. */
+export function diffImages(oldIn: PeInput, newIn: PeInput, progress: Progress = NO_PROGRESS): Result<ImageDiff> {
   if (oldIn.pe.format !== 'PE32+' || newIn.pe.format !== 'PE32+') return errOf('DIFF_NOT_X64', 'only x86-64 (PE32+) images are supported');
   if (oldIn.pe.fileHeader.machine !== 0x8664 || newIn.pe.fileHeader.machine !== 0x8664) return errOf('DIFF_NOT_X64', 'only x86-64 (machine 0x8664) images are supported');
+  progress({ stage: 'functions', done: 0, total: 2, unit: 'images' });
   const oa = prepareImage(oldIn);
   if (!oa.ok) return oa;
+  progress({ stage: 'functions', done: 1, total: 2, unit: 'images' });
   const na = prepareImage(newIn);
   if (!na.ok) return na;
-  return ok(diffAnalyses(matchImages(oa.value, na.value)));
+  const fns = (a: ImageAnalysis): number => a.fns.functions.length;
+  progress({ stage: 'match', done: 0, total: fns(oa.value) + fns(na.value), unit: 'functions' });
+  const m = matchImages(oa.value, na.value);
+  progress({ stage: 'diff', done: 0, total: fns(na.value), unit: 'functions' });
+  return ok(diffAnalyses(m));
 }
 
 function errOf(code: string, message: string): Result<never> {
