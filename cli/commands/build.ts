@@ -12,11 +12,12 @@ import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { err, ok, type Result } from '../../common/errors.ts';
 import { hex } from '../../common/types.ts';
-import { buildFromDiff, COMPILER_VERSION, diffFiles, type ImageDiff } from '../../compiler/index.ts';
+import { buildFromDiff, COMPILER_VERSION, diffFiles } from '../../compiler/index.ts';
 import { encodePackage } from '../../formats/container.ts';
 import { importSigningKey, type SigningKey } from '../../formats/keys.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
 import { readInputFile } from './pe.ts';
+import { refusalLines } from '../../bundle/build-module.ts';
 
 interface BuildArgs {
   old: string;
@@ -30,19 +31,8 @@ interface BuildArgs {
   module: string | undefined;
 }
 
-/** One line per refused change: `function NAME: reason` / `global NAME: reason`. */
-export function refusalLines(d: ImageDiff): string[] {
-  const lines: string[] = [];
-  for (const f of d.functions) {
-    if (f.verdict !== 'refused') continue;
-    lines.push(`function ${f.name ?? hex(f.newRva ?? f.oldRva ?? 0)}: ${f.reason ?? 'refused'}`);
-  }
-  for (const x of d.data) {
-    if (x.verdict !== 'refused') continue;
-    lines.push(`${x.name !== null ? `global ${x.name}` : x.section !== null ? `data ${x.section}` : 'image'}: ${x.reason}`);
-  }
-  return lines;
-}
+/** One line per refused change (shared with `hotpatch bundle`, whose per-module job is this command). */
+export { refusalLines };
 
 export default defineCommand<BuildArgs>({
   command: 'build <old> <new>',

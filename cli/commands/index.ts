@@ -13,6 +13,7 @@ import inspect from './inspect.ts';
 import keygen from './keygen.ts';
 import demo from './demo.ts';
 import bench from './bench.ts';
+import bundle from './bundle.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: ReadonlyArray<CommandModule<GlobalArgs, any>> = [demo, pe, functions, diff, build, verify, apply, live, revert, inspect, keygen, bench];
+export const commands: ReadonlyArray<CommandModule<GlobalArgs, any>> = [demo, pe, functions, diff, build, bundle, verify, apply, live, revert, inspect, keygen, bench];
