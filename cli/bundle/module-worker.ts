@@ -23,7 +23,8 @@ async function run(req: JobRequest): Promise<JobReply> {
       signingKey = key.key;
     }
     const job: ModuleJob = { oldBytes: req.oldBytes, newBytes: req.newBytes, moduleName: req.moduleName, skipRefused: req.skipRefused };
-    return { id: req.id, ms: performance.now() - t0, result: await buildModule(job, signingKey) };
+    const result = await buildModule(job, signingKey);
+    return { id: req.id, ms: performance.now() - t0, result };
   } catch (e) {
     const message = (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? 'error';
     return { id: req.id, ms: performance.now() - t0, result: { ok: false, error: { code: 'INTERNAL', message } } };
