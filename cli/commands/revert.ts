@@ -10,7 +10,6 @@ import { hex } from '../../common/types.ts';
 import { openWin32Backend, type CloseReport } from '../../runtime/backends/win32-agent.ts';
 import { inProcess, modulesWithState, revertLive } from '../../runtime/backends/win32-agent/live.ts';
 import type { ModuleChooser } from '../../runtime/backends/win32-agent.ts';
-import { revertAll } from '../bundle/live-bundle.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
 
 /** `--pid` must be a positive integer (the Windows process id; under Wine, what the process reports). */
@@ -58,7 +57,8 @@ export default defineCommand({
         await backend.abandon();
         return all;
       }
-      if (all.value.length > 1) return revertAll(backend, t0);
+      // Loaded on demand: cli/bundle/live-bundle.ts imports this file's helpers (no import cycle at load).
+      if (all.value.length > 1) return (await import('../bundle/live-bundle.ts')).revertAll(backend, t0);
     }
     const r = await revertLive(backend);
     if (!r.ok) {
