@@ -110,6 +110,34 @@ describe('hotpatch bundle over a samples tree', () => {
   }, 300_000);
 });
 
+describe('modules only one tree has', () => {
+  test('an OLD-only module is unpaired, a NEW-only one added; neither carries a package', async () => {
+    const root = join(dir, 'one-sided');
+    const bin = join(dirname(new URL(import.meta.url).pathname), '../samples/bin');
+    for (const [tree, name, scenario, v] of [
+      ['old', 'l.dll', 'logic-fix', 'v1'],
+      ['new', 'l.dll', 'logic-fix', 'v2'],
+      ['old', 'gone.dll', 'logic-fix', 'v1'],
+      ['new', 'fresh.dll', 'bounds-check', 'v2'],
+    ] as const) {
+      mkdirSync(join(root, tree), { recursive: true });
+      writeFileSync(join(root, tree, name), readFileSync(join(bin, scenario, `${v}.dll`)));
+    }
+    const out = join(root, 'r.hpb');
+    const r = runHotpatch(['bundle', join(root, 'old'), join(root, 'new'), '-o', out, '--unsigned', '--jobs', '1']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0); // nothing refused: complete, even with modules that cannot be paired
+    expect(r.stdout).toMatch(/^wrote .*r\.hpb: \d+ bytes, UNSIGNED, complete: 1 changed, 0 partial, 0 refused, 0 unchanged, 1 added, 1 unpaired\n/);
+    const l = await loadBundle(new Uint8Array(readFileSync(out)), { trusted: [], allowUnsigned: true });
+    if (!l.ok) throw new Error(l.error.message);
+    expect(l.value.entries.map((e) => [e.entry.oldPath, e.entry.newPath, e.entry.status, e.package === null])).toEqual([
+      ['gone.dll', null, 'unpaired', true],
+      ['l.dll', 'l.dll', 'changed', false],
+      [null, 'fresh.dll', 'added', true],
+    ]);
+  }, 300_000);
+});
+
 describe('tampering with a bundle is refused before any write', () => {
   test('every byte of the manifest and of every entry, flipped: the loader refuses', async () => {
     const bytes = new Uint8Array(readFileSync(bundle));
