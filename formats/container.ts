@@ -196,24 +196,35 @@ export function readHeader(bytes: Uint8Array): Result<ContainerHeader> {
   return ok({ major, minor, flags, payloadLength, uncompressedLength, signatureLength, keyId });
 }
 
-async function checkSignature(bytes: Uint8Array, h: ContainerHeader, opts: LoadOptions): Promise<Result<SignatureStatus>> {
-  if (h.signatureLength === 0) {
+/**
+ * The trust rules (FORMAT.md, "Signatures and keys") for a container whose signed bytes are
+ * `[0, signedEnd)` followed by `signatureLength` bytes of signature, signed by `keyIdBytes`.
+ * Shared by packages and bundles; `what` names the file kind in messages.
+ */
+export async function checkSignature(
+  bytes: Uint8Array,
+  signedEnd: number,
+  signatureLength: number,
+  keyIdBytes: Uint8Array,
+  opts: LoadOptions,
+  what = 'package',
+): Promise<Result<SignatureStatus>> {
+  if (signatureLength === 0) {
     if (opts.allowUnsigned) return ok({ status: 'unsigned' });
-    return err('SIG_MISSING', 'package is not signed (pass a trusted key, or allow unsigned packages explicitly)');
+    return err('SIG_MISSING', `${what} is not signed (pass a trusted key, or allow unsigned packages explicitly)`);
   }
-  const keyId = toHex(h.keyId);
+  const keyId = toHex(keyIdBytes);
   if (opts.trusted.length === 0) {
     if (opts.allowUnsigned) return ok({ status: 'not-verified', keyId });
-    return err('SIG_UNTRUSTED', `package is signed by key ${keyId} but no trusted keys were given`);
+    return err('SIG_UNTRUSTED', `${what} is signed by key ${keyId} but no trusted keys were given`);
   }
   // Key ids are 8 bytes, so two trusted keys could share one: try every key that matches.
   const candidates = opts.trusted.filter((k) => toHex(k.id) === keyId);
-  if (candidates.length === 0) return err('SIG_UNTRUSTED', `package is signed by key ${keyId}, which is not among the ${opts.trusted.length} trusted key(s)`, 24);
-  const end = HEADER_LENGTH + h.payloadLength;
+  if (candidates.length === 0) return err('SIG_UNTRUSTED', `${what} is signed by key ${keyId}, which is not among the ${opts.trusted.length} trusted key(s)`, 24);
   for (const key of candidates) {
-    if (await verify(key, bytes.subarray(0, end), bytes.subarray(end, end + h.signatureLength))) return ok({ status: 'verified', keyId });
+    if (await verify(key, bytes.subarray(0, signedEnd), bytes.subarray(signedEnd, signedEnd + signatureLength))) return ok({ status: 'verified', keyId });
   }
-  return err('SIG_BAD', `signature does not verify with key ${keyId}: the package was altered or signed by another key`, end);
+  return err('SIG_BAD', `signature does not verify with key ${keyId}: the ${what} was altered or signed by another key`, signedEnd);
 }
 
 /**
@@ -237,7 +248,7 @@ export async function loadPackage(bytes: Uint8Array, opts: LoadOptions): Promise
   const h = hr.value;
   const max = Math.min(opts.maxUncompressed ?? DEFAULT_MAX_UNCOMPRESSED, ZSTD_MAX_CONTENT);
   if (h.uncompressedLength > max) return err('PKG_BOMB', `payload declares ${h.uncompressedLength} uncompressed bytes, over the ${max}-byte limit`, 16);
-  const sig = await checkSignature(bytes, h, opts);
+  const sig = await checkSignature(bytes, HEADER_LENGTH + h.payloadLength, h.signatureLength, h.keyId, opts);
   if (!sig.ok) return sig;
   const payload = bytes.subarray(HEADER_LENGTH, HEADER_LENGTH + h.payloadLength);
   const fh = readZstdFrameHeader(payload);

@@ -1,4 +1,5 @@
 /**
+ * `hotpatch apply RELEASE.hpb --image-dir OLD_DIR [--out-dir DIR]` applies a bundle (cli/bundle/apply-image-dir.ts).
  * `hotpatch apply PATCH.hpk --image OLD [--trust PUB... | --allow-unsigned] [--out FILE]
  * [--base HEX] [--thread-ip HEX...]`: loads and verifies the package, loads OLD into an
  * in-memory process image (mapped, relocated for --base, imports bound), plans and applies
@@ -18,6 +19,8 @@ import { loadProcessImage } from '../../runtime/image/load-image.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
 import { readInputFile } from './pe.ts';
 import { readTrustedKeys } from '../trusted-keys.ts';
+import { isBundle } from '../../formats/bundle.ts';
+import { applyBundleToDir } from '../bundle/apply-image-dir.ts';
 
 const now = (): number => performance.now();
 
@@ -87,7 +90,9 @@ export default defineCommand({
   builder: (y) =>
     y
       .positional('patch', { type: 'string', demandOption: true, describe: 'the package (.hpk)' })
-      .option('image', { type: 'string', demandOption: true, describe: 'the OLD PE file to load into the in-memory process' })
+      .option('image', { type: 'string', describe: 'the OLD PE file to load into the in-memory process' })
+      .option('image-dir', { type: 'string', describe: 'for a bundle (.hpb): the OLD release tree; each entry applies to its module there' })
+      .option('out-dir', { type: 'string', describe: 'for a bundle: write each patched image (mapped bytes) to DIR/<module path>' })
       .option('trust', { type: 'string', array: true, default: [] as string[], describe: 'public key (PEM) whose signature is trusted; repeatable' })
       .option('allow-unsigned', { type: 'boolean', default: false, describe: 'accept a package without a trusted signature' })
       .option('out', { type: 'string', describe: 'write the patched image (mapped bytes, SizeOfImage) to FILE' })
@@ -96,6 +101,14 @@ export default defineCommand({
   run: async (argv): Promise<Result<CommandOutput>> => {
     const patchBytes = readInputFile(argv.patch);
     if (!patchBytes.ok) return patchBytes;
+    if (isBundle(patchBytes.value)) {
+      if (argv['image-dir'] === undefined || argv.image !== undefined) return err('USAGE_BUNDLE', `${argv.patch} is a bundle: give --image-dir OLD_DIR (not --image)`);
+      const keys = await readTrustedKeys(argv.trust);
+      if (!keys.ok) return keys;
+      const a = { bundle: argv.patch, imageDir: argv['image-dir'], outDir: argv['out-dir'], trusted: keys.value, allowUnsigned: argv['allow-unsigned'] };
+      return applyBundleToDir(patchBytes.value, a);
+    }
+    if (argv.image === undefined) return err('USAGE_IMAGE', 'give --image OLD (the file the package applies to)');
     const imageBytes = readInputFile(argv.image);
     if (!imageBytes.ok) return imageBytes;
     let base: Va | undefined;

@@ -18,6 +18,8 @@ import { packageToJson } from '../../formats/json.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
 import { readInputFile } from './pe.ts';
 import { readTrustedKeys } from '../trusted-keys.ts';
+import { isBundle } from '../../formats/bundle.ts';
+import { inspectBundle } from '../bundle/inspect-bundle.ts';
 
 function signatureLine(r: PackageReport): string {
   const s = r.signature;
@@ -83,7 +85,7 @@ export function renderReport(r: PackageReport, file: string): string {
 export default defineCommand({
   builder: (y) =>
     y
-      .positional('patch', { type: 'string', demandOption: true, describe: 'the package (.hpk)' })
+      .positional('patch', { type: 'string', demandOption: true, describe: 'the package (.hpk) or bundle (.hpb)' })
       .option('trust', { type: 'string', array: true, default: [] as string[], describe: 'public key (PEM) to verify the signature with; repeatable' })
       .option('allow-unsigned', { type: 'boolean', default: false, describe: 'with --trust: still show an unsigned package' })
       .option('full', { type: 'boolean', default: false, describe: 'also print the whole package as lossless JSON (every byte, fixup and op)' }),
@@ -94,6 +96,8 @@ export default defineCommand({
     if (!keys.ok) return keys;
     // No --trust: a viewer, so signed packages show as "not verified" and unsigned ones show too.
     const verifying = keys.value.length > 0;
+    const trust = { trusted: keys.value, allowUnsigned: verifying ? argv['allow-unsigned'] : true };
+    if (isBundle(bytes.value)) return inspectBundle(bytes.value, basename(argv.patch), trust);
     const loaded = await loadPackage(bytes.value, { trusted: keys.value, allowUnsigned: verifying ? argv['allow-unsigned'] : true });
     if (!loaded.ok) return err(loaded.error.code, `${argv.patch}: ${loaded.error.message}`, loaded.error.offset);
     const report = describePackage(loaded.value);

@@ -15,13 +15,15 @@ import { defineCommand, type CommandOutput } from '../command.ts';
 import { readInputFile } from './pe.ts';
 import { checkPid, keptLine, ms } from './revert.ts';
 import { readTrustedKeys } from '../trusted-keys.ts';
+import { isBundle } from '../../formats/bundle.ts';
+import { liveBundle } from '../bundle/live-bundle.ts';
 
 const round = (x: number): number => Math.round(x * 1000) / 1000;
 
 export default defineCommand({
   builder: (y) =>
     y
-      .positional('patch', { type: 'string', demandOption: true, describe: 'the package (.hpk)' })
+      .positional('patch', { type: 'string', demandOption: true, describe: 'the package (.hpk), or a bundle (.hpb): every entry whose module is loaded, as one transaction' })
       .option('pid', { type: 'number', demandOption: true, describe: 'Windows process id of the target (under Wine: the pid the process itself reports)' })
       .option('module', { type: 'string', describe: "module file name in the target, e.g. v1.dll (default: the one module matching the package's target identity)" })
       .option('trust', { type: 'string', array: true, default: [] as string[], describe: 'public key (PEM) the package must be signed with; repeatable' })
@@ -37,6 +39,7 @@ export default defineCommand({
     if (!file.ok) return file;
     const keys = await readTrustedKeys(trust);
     if (!keys.ok) return keys;
+    if (isBundle(file.value)) return liveBundle(file.value, argv.patch, pid.value, keys.value, argv['allow-unsigned']);
     const loaded = await loadPackage(file.value, { trusted: keys.value, allowUnsigned: argv['allow-unsigned'] });
     if (!loaded.ok) return loaded;
     const pkg = loaded.value.package;

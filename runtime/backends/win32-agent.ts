@@ -330,6 +330,23 @@ export async function openWin32Backend(target: LiveTarget): Promise<Result<Win32
   return ok(makeBackend(agent, target.pid, module));
 }
 
+/**
+ * Another module of the process `primary` is attached to, on the same agent session and so
+ * in the same guard transaction and undo log (for bundles: several modules, one rollback).
+ * Plan and execute through it as through `primary`; end the session through `primary` only
+ * (close or abandon), which commits or rolls back every module's steps together.
+ */
+export async function openSiblingBackend(primary: Win32AgentBackend, moduleName: string): Promise<Result<Win32AgentBackend>> {
+  const mod = await primary.agent.request(`module ${nameToken(moduleName)}`);
+  if (!mod.ok) return mod;
+  const base = vaField(mod.value, 'base');
+  const size = vaField(mod.value, 'size');
+  if (!base.ok) return base;
+  if (!size.ok) return size;
+  const name = typeof mod.value['name'] === 'string' ? mod.value['name'] : moduleName;
+  return ok(makeBackend(primary.agent, primary.pid, { base: base.value, sizeOfImage: Number(size.value), name }));
+}
+
 function makeBackend(agent: AgentConnection, pid: number, module: TargetModule): Win32AgentBackend {
   const pauses: number[] = [];
   let lastThreadIps: Va[] = [];

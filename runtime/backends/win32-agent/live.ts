@@ -230,8 +230,8 @@ export function moduleMatching(target: { readonly sizeOfImage: number; readonly 
   };
 }
 
-/** Chooses the module that has a hotpatch applied, when the user names none (for revert). */
-export const moduleWithState: ModuleChooser = async (agent, pid) => {
+/** The names of the loaded modules that have a hotpatch applied (a state record), in load order. */
+export async function modulesWithState(agent: AgentConnection): Promise<Result<string[]>> {
   const found = await agent.request(`find-marker 0x10000 0x7fffffff0000 ${bytesToHex(STATE_MAGIC)}`);
   if (!found.ok) return found;
   const bases = new Set<bigint>();
@@ -248,7 +248,14 @@ export const moduleWithState: ModuleChooser = async (agent, pid) => {
   }
   const mods = await listModules(agent);
   if (!mods.ok) return mods;
-  const names = mods.value.filter((m) => bases.has(m.base)).map((m) => m.name);
+  return ok(mods.value.filter((m) => bases.has(m.base)).map((m) => m.name));
+}
+
+/** Chooses the module that has a hotpatch applied, when the user names none (for revert). */
+export const moduleWithState: ModuleChooser = async (agent, pid) => {
+  const found = await modulesWithState(agent);
+  if (!found.ok) return found;
+  const names = found.value;
   if (names.length === 1) return ok(names[0]!);
   if (names.length === 0) return err('REVERT_NOTHING_APPLIED', `no hotpatch is applied in process ${pid}`);
   return err('USAGE_MODULE_AMBIGUOUS', `hotpatches are applied to several modules in process ${pid} (${names.join(', ')}): name one with --module`);
