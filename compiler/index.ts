@@ -10,12 +10,14 @@ import { emitPackage, type EmitOptions, type EmittedPackage } from './emit/emit-
 import { discoverFunctions, type FunctionTable } from './functions/discover-functions.ts';
 import { mapImage } from './functions/map-image.ts';
 import { verifyPackage, DEFAULT_VERIFY_LAYOUT, type VerifyLayout, type VerifyReport } from './verify/verify-package.ts';
+import { refuseRuntimeTables } from './runtimes/runtime-tables.ts';
 
 export { diffImages, prepareImage, type ImageDiff, type FunctionChange, type DataChange, type PeInput } from './diff/diff-images.ts';
 export { emitPackage, defaultBaselineId, type EmitOptions, type EmittedPackage, type Omission } from './emit/emit-package.ts';
 export { verifyPackage, DEFAULT_VERIFY_LAYOUT, type VerifyLayout, type VerifyReport } from './verify/verify-package.ts';
 export { discoverFunctions, type FunctionInfo, type FunctionTable, type FunctionSource } from './functions/discover-functions.ts';
 export { mapImage, type MappedImage } from './functions/map-image.ts';
+export { findRuntimeTables, refuseRuntimeTables, refuseRuntimeTablesOfFiles, type RuntimeTables } from './runtimes/runtime-tables.ts';
 
 /** The version recorded in packages as their producer. */
 export const COMPILER_VERSION = 'hotpatch-compiler 0.1.0';
@@ -64,6 +66,8 @@ export function buildPackage(oldBytes: Uint8Array, newBytes: Uint8Array, opts: E
 
 /** Emits and verifies a package for an existing diff. */
 export function buildFromDiff(diff: ImageDiff, opts: EmitOptions, layout: VerifyLayout = DEFAULT_VERIFY_LAYOUT): Result<BuiltPackage> {
+  const runtime = refuseRuntimeTables(diff.match.old.img, diff.match.new.img);
+  if (!runtime.ok) return runtime;
   const e = emitPackage(diff, opts);
   if (!e.ok) return e;
   const v = verifyPackage(diff, e.value.pkg, layout);

@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { err, ok, type Result } from '../../common/errors.ts';
 import { hex } from '../../common/types.ts';
-import { buildFromDiff, COMPILER_VERSION, diffFiles, type ImageDiff } from '../../compiler/index.ts';
+import { buildFromDiff, COMPILER_VERSION, diffFiles, refuseRuntimeTablesOfFiles, type ImageDiff } from '../../compiler/index.ts';
 import { encodePackage } from '../../formats/container.ts';
 import { importSigningKey, type SigningKey } from '../../formats/keys.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
@@ -78,6 +78,9 @@ export default defineCommand<BuildArgs>({
     const n = readInputFile(argv.new);
     if (!n.ok) return n;
     const t0 = performance.now();
+    // A runtime with its own code tables (Go) refuses the whole image, before the diff.
+    const runtime = refuseRuntimeTablesOfFiles(o.value, n.value);
+    if (!runtime.ok) return runtime;
     const d = diffFiles(o.value, n.value);
     if (!d.ok) return d;
     const refused = refusalLines(d.value);
