@@ -68,7 +68,7 @@ describe.skipIf(noCorpus !== undefined)(`Go runtime${noCorpus === undefined ? ''
     noPcln.image.fill(0, info, info + 16);
     expect(findRuntimeTables(noPcln)).toEqual([]);
     const wrongText = mapped(bytes);
-    wrongText.image[pcln + 25] ^= 0x40; // text start no longer an executable section's start
+    wrongText.image[pcln + 25] = (wrongText.image[pcln + 25] ?? 0) ^ 0x40; // text start no longer an executable section's start
     wrongText.image.fill(0, info, info + 16);
     expect(findRuntimeTables(wrongText)).toEqual([]);
   });
