@@ -11,6 +11,7 @@ import { discoverFunctions, type FunctionTable } from './functions/discover-func
 import { mapImage } from './functions/map-image.ts';
 import { verifyPackage, DEFAULT_VERIFY_LAYOUT, type VerifyLayout, type VerifyReport } from './verify/verify-package.ts';
 import { refuseRuntimeTables } from './runtimes/runtime-tables.ts';
+import { checkStableRelied } from './identity/stable-ranges.ts';
 
 export { diffImages, prepareImage, type ImageDiff, type FunctionChange, type DataChange, type PeInput } from './diff/diff-images.ts';
 export { emitPackage, defaultBaselineId, type EmitOptions, type EmittedPackage, type Omission } from './emit/emit-package.ts';
@@ -70,6 +71,8 @@ export function buildFromDiff(diff: ImageDiff, opts: EmitOptions, layout: Verify
   if (!runtime.ok) return runtime;
   const e = emitPackage(diff, opts);
   if (!e.ok) return e;
+  const stable = checkStableRelied(diff.match.old.img, e.value.pkg);
+  if (!stable.ok) return stable;
   const v = verifyPackage(diff, e.value.pkg, layout);
   if (!v.ok) return err('BUILD_VERIFY_FAILED', `the emitted package failed verification: ${v.error.message}`);
   return ok({ diff, emitted: e.value, verified: v.value });

@@ -25,6 +25,7 @@ import { parseGccLsda } from './gcc-lsda.ts';
 import { handlerFields, parseHandlerData } from '../eh/parse-handler-data.ts';
 import type { HandlerStructure, ParsedHandlerData } from '../eh/types.ts';
 import { describeNew, handlerFieldTarget, offsetInFunction, resolveHandler, resolveTarget, type ResolveContext } from './resolve-target.ts';
+import { subtractUnstable, unstableOverlap, unstableRanges } from '../identity/stable-ranges.ts';
 
 /** Build parameters that change what the package holds. */
 export interface EmitOptions {
@@ -111,9 +112,12 @@ interface PassExtras {
  */
 function withDeltas(oldImg: MappedImage, moduleName: string, r: { readonly value: EmittedPackage; readonly pass: PassExtras }): EmittedPackage {
   const relied = [...r.pass.relied];
+  const unstable = unstableRanges(oldImg);
   const convert = <B extends CodeBlock | DataBlock>(b: B): B => {
     const base = r.pass.bases.get(b.id);
     if (base === undefined || b.bytes.kind !== 'literal') return b;
+    // A delta base must be bytes a running process keeps, or the delta would not apply live.
+    if (unstableOverlap(base.start, base.end, unstable) !== undefined) return b;
     const bytes = blockBytesFor(oldImg.image, b.bytes.bytes, b.fixups, base.start, base.end, base.shift);
     if (bytes.kind !== 'delta') return b;
     relied.push([base.start, base.end]);
@@ -567,14 +571,9 @@ export function blockBytesFor(oldImage: Uint8Array, bytes: Uint8Array, fixups: r
 
 /** The target identity of OLD, pinning the bytes the package relies on. */
 function identityOf(img: MappedImage, moduleName: string, relied: Array<[number, number]>): TargetIdentity {
-  relied.sort((a, b) => a[0] - b[0]);
-  const merged: Array<[number, number]> = [];
-  for (const [s, e] of relied) {
-    const last = merged[merged.length - 1];
-    // Ranges must be disjoint and non-adjacent: merge touching ones too.
-    if (last !== undefined && s <= last[1]) last[1] = Math.max(last[1], e);
-    else merged.push([s, e]);
-  }
+  // Only bytes a running process keeps (code, read-only data): compiler/identity/stable-ranges.ts.
+  // Ranges must be disjoint and non-adjacent: touching ones are merged.
+  const merged = subtractUnstable(relied, unstableRanges(img));
   const total = merged.reduce((n, [s, e]) => n + (e - s), 0);
   const buf = new Uint8Array(total);
   let at = 0;
