@@ -326,7 +326,8 @@ export async function openWin32Backend(target: LiveTarget): Promise<Result<Win32
   const name = typeof mod.value['name'] === 'string' ? mod.value['name'] : moduleName;
   const begun = await agent.request('begin guard');
   if (!begun.ok) return fail(begun.error);
-  const module: TargetModule = { base: base.value, sizeOfImage: Number(size.value), name };
+  const path = typeof mod.value['path'] === 'string' ? mod.value['path'] : null;
+  const module: TargetModule = { base: base.value, sizeOfImage: Number(size.value), name, path };
   return ok(makeBackend(agent, target.pid, module));
 }
 

@@ -25,6 +25,8 @@ export interface TargetModule {
   readonly sizeOfImage: number;
   /** Module file name (e.g. `logic.dll`), when known. */
   readonly name: string | null;
+  /** The module's full path as the target reports it (a Windows path for a live process), when known. */
+  readonly path?: string | null;
 }
 
 /** A target process: queries for the planner, and `execute` for the write-plan steps. */
