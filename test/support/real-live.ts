@@ -71,3 +71,31 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => T
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * Samples the instruction pointers of every thread of `pid` for `ms` milliseconds through the
+ * agent (suspend, read contexts, resume, again): a statistical view of which code runs, with
+ * no breakpoint and no change to the target.
+ */
+export async function sampleThreadIps(pid: number, ms: number, until: () => boolean = () => false): Promise<bigint[]> {
+  const { startAgent } = await import('../../runtime/backends/win32-agent.ts');
+  const a = await startAgent({ env: wineEnv() });
+  if (!a.ok) throw new Error(a.error.message);
+  const agent = a.value;
+  const ips: bigint[] = [];
+  try {
+    const o = await agent.request(`open ${pid}`);
+    if (!o.ok) throw new Error(o.error.message);
+    const end = Date.now() + ms;
+    while (Date.now() < end && !until()) {
+      const s = await agent.request('suspend');
+      if (!s.ok) break;
+      for (const t of (s.value['threads'] as { rip?: string }[] | undefined) ?? []) if (typeof t.rip === 'string') ips.push(BigInt(t.rip));
+      const r = await agent.request('resume');
+      if (!r.ok) break;
+    }
+  } finally {
+    await agent.close();
+  }
+  return ips;
+}

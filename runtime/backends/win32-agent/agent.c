@@ -1502,6 +1502,7 @@ static int cmd_swap(void) {
   DWORD bad_tid = 0;
   u64 bad_at = 0;
   int bad_stack = 0;
+  int nwrites = 0;
   LARGE_INTEGER t_checked;
   for (attempt = 1;; attempt++) {
     DWORD e = 0;
@@ -1575,16 +1576,36 @@ static int cmd_swap(void) {
     }
     i = j + 1;
   }
-  for (int i = 0; i < ns; i++) {
-    if (!wpm(s[i].addr, s[i].bytes, (size_t)s[i].len)) {
+  /* Stores: sites whose gap lies in pages that hold sites (all writable, checked above) go in
+   * one WriteProcessMemory with the bytes between them written back as read under this
+   * suspension, so the number of calls (each a server round trip under Wine) follows the
+   * pages touched, not the redirect count. */
+  for (int i = 0; i < ns;) {
+    int j = i;
+    while (j + 1 < ns && s[j + 1].addr + (u64)s[j + 1].len - s[i].addr <= 0x10000) {
+      u64 gap_from = (s[j].addr + (u64)s[j].len - 1) >> 12, gap_to = s[j + 1].addr >> 12;
+      if (gap_to > gap_from + 1) break; /* a page without a site between them: may not be writable */
+      j++;
+    }
+    u64 span = s[j].addr + (u64)s[j].len - s[i].addr;
+    unsigned char *chunk = (unsigned char *)malloc((size_t)span);
+    int wrote = 0;
+    if (chunk && rpm(s[i].addr, chunk, (size_t)span)) {
+      for (int k = i; k <= j; k++) memcpy(chunk + (s[k].addr - s[i].addr), s[k].bytes, (size_t)s[k].len);
+      wrote = wpm(s[i].addr, chunk, (size_t)span);
+    }
+    free(chunk);
+    if (!wrote) {
       DWORD we = GetLastError();
       unswap(s, ns);
       resume_all();
-      fail("LIVE_WRITE_FAILED", we, "cannot write %ld bytes at 0x%llx in process %lu (every site put back)", s[i].len, (unsigned long long)s[i].addr, (unsigned long)g_pid);
+      fail("LIVE_WRITE_FAILED", we, "cannot write %llu bytes at 0x%llx in process %lu (every site put back)", (unsigned long long)span, (unsigned long long)s[i].addr, (unsigned long)g_pid);
       ok = 0;
       goto done;
     }
-    s[i].written = 1;
+    for (int k = i; k <= j; k++) s[k].written = 1;
+    nwrites++;
+    i = j + 1;
   }
   u64 lo = s[0].addr, hi = s[ns - 1].addr + (u64)s[ns - 1].len;
   FlushInstructionCache(g_proc, (LPCVOID)(uintptr_t)lo, (SIZE_T)(hi - lo));
@@ -1608,8 +1629,8 @@ static int cmd_swap(void) {
       undo_push(u);
     }
   begin_ok();
-  out_fmt(",\"attempts\":%llu,\"threads\":%d,\"sites\":%d,\"suspendUs\":%.1f,\"writeUs\":%.1f,\"pausedUs\":%.1f", (unsigned long long)attempt, nthreads, ns, suspend_us,
-          write_us, paused);
+  out_fmt(",\"attempts\":%llu,\"threads\":%d,\"sites\":%d,\"writes\":%d,\"suspendUs\":%.1f,\"writeUs\":%.1f,\"pausedUs\":%.1f", (unsigned long long)attempt, nthreads, ns,
+          nwrites, suspend_us, write_us, paused);
   out_fmt(",\"rips\":[");
   for (int i = 0; rips && i < nthreads; i++) out_fmt("%s\"0x%llx\"", i ? "," : "", (unsigned long long)rips[i]);
   out_fmt("]");
