@@ -4,10 +4,13 @@
  * Windows programs whose output goes to files (a real node.exe gets EBADF on a pipe).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureWinePrefix, wineEnv, WINE_PREFIX } from './wine.ts';
+import { startAgent } from '../../runtime/backends/win32-agent.ts';
+import { runHotpatchAsync } from './cli.ts';
+import { ensureWinePrefix, toWinePath, wineEnv, WINE_PREFIX } from './wine.ts';
 
 const PREPARE = fileURLToPath(new URL('../real-live/prepare-prefix.sh', import.meta.url));
 let prepared = false;
@@ -78,7 +81,6 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => T
  * no breakpoint and no change to the target.
  */
 export async function sampleThreadIps(pid: number, ms: number, until: () => boolean = () => false): Promise<bigint[]> {
-  const { startAgent } = await import('../../runtime/backends/win32-agent.ts');
   const a = await startAgent({ env: wineEnv() });
   if (!a.ok) throw new Error(a.error.message);
   const agent = a.value;
@@ -99,3 +101,109 @@ export async function sampleThreadIps(pid: number, ms: number, until: () => bool
   }
   return ips;
 }
+
+// ---- the addon round trip (shared by test/real-live/napi-addons.test.ts and bench/sections/real-processes.ts)
+
+/** What one addon pair's live round trip measured. */
+export interface AddonRoundTrip {
+  readonly label: string;
+  readonly packageBytes: number;
+  readonly redirects: number;
+  readonly carried: number;
+  readonly pauseMs: number;
+  /** Start node.exe, load NEW, one workload round, exit. */
+  readonly restartMs: number;
+  readonly reached: number;
+  readonly samples: number;
+  readonly timerCalls: number;
+  readonly timerErrors: number;
+  /** Round outputs: NEW alone, OLD before, live after the patch, after revert. */
+  readonly newAlone: string;
+  readonly oldBefore: string;
+  readonly patched: string;
+  readonly reverted: string;
+  readonly aliveAtEnd: boolean;
+}
+
+const HARNESS_CJS = fileURLToPath(new URL('../real-live/workloads/harness.cjs', import.meta.url));
+const NODE_ENV = { NODE_SKIP_PLATFORM_CHECK: '1' };
+
+/**
+ * Runs one addon pair through the proving ground (see test/real-live/README.md): NEW alone
+ * (timed), OLD in a long-running node.exe, build --skip-refused, live, IP sampling, round 2,
+ * revert, round 3. Throws when a step fails (the node.exe process dying included).
+ */
+export async function addonRoundTrip(nodeExe: string, label: string, workload: string, oldPath: string, newPath: string): Promise<AddonRoundTrip> {
+  prepareRealPrefix();
+  const dir = mkdtempSync(join(tmpdir(), `hp-real-live-${workload}-`));
+  let proc: WineProcess | null = null;
+  try {
+    const newDir = join(dir, 'new');
+    const liveDir = join(dir, 'live');
+    mkdirSync(newDir);
+    mkdirSync(liveDir);
+    const t0 = performance.now();
+    const once = spawnSync('wine', [nodeExe, toWinePath(HARNESS_CJS), workload, toWinePath(newPath), toWinePath(newDir), 'once'], { env: { ...wineEnv(), ...NODE_ENV }, stdio: 'ignore', timeout: 300_000 });
+    const restartMs = performance.now() - t0;
+    if (once.status !== 0) throw new Error(`node.exe ${workload} once exited ${once.status}`);
+    const newAlone = readFileSync(join(newDir, 'round-1.txt'), 'utf8');
+
+    const p = startWineToFiles(nodeExe, [toWinePath(HARNESS_CJS), workload, toWinePath(oldPath), toWinePath(liveDir), 'serve'], liveDir, 'node', NODE_ENV);
+    proc = p;
+    const roundFile = (k: number): string => join(liveDir, `round-${k}.txt`);
+    const dead = (): never => {
+      throw new Error(`node.exe exited: ${p.stderr().trim().split('\n').slice(-3).join(' | ')}`);
+    };
+    const awaitRound = (k: number): Promise<string> => waitFor(`round ${k}`, 120_000, () => (existsSync(roundFile(k)) ? readFileSync(roundFile(k), 'utf8') : p.alive() ? undefined : dead()));
+    const round = (k: number): Promise<string> => {
+      writeFileSync(join(liveDir, `go-${k}`), '');
+      return awaitRound(k);
+    };
+    const oldBefore = await awaitRound(1);
+    const pid = Number(readFileSync(join(liveDir, 'pid'), 'utf8'));
+    const pkg = join(dir, 'p.hpk');
+    const built = await runHotpatchAsync(['build', oldPath, newPath, '-o', pkg, '--unsigned', '--skip-refused']);
+    if (built.status !== 0) throw new Error(`build exited ${built.status}: ${built.stderr.trim()}`);
+    const live = await runHotpatchAsync(['live', pkg, '--pid', String(pid), '--allow-unsigned', '--json'], wineEnv());
+    if (live.status !== 0) throw new Error(`live exited ${live.status}: ${live.stderr.trim()}`);
+    const j = JSON.parse(live.stdout) as { redirects: unknown[]; functions: { name: string | null; bodyVa: string; size: number }[]; timing: { pauseUs: number } };
+    // Where the threads are while the timer calls the addon (no breakpoint, nothing written).
+    const ips = await sampleThreadIps(pid, 4000);
+    const patched = await round(2);
+    const bodies = j.functions.map((f) => ({ start: BigInt(f.bodyVa), end: BigInt(f.bodyVa) + BigInt(f.size) }));
+    const reached = bodies.filter((b) => ips.some((ip) => ip >= b.start && ip < b.end)).length;
+    const rv = await runHotpatchAsync(['revert', '--pid', String(pid)], wineEnv());
+    if (rv.status !== 0) throw new Error(`revert exited ${rv.status}: ${rv.stderr.trim()}`);
+    const reverted = await round(3);
+    const [timerCalls = 0, timerErrors = 0] = readFileSync(join(liveDir, 'ticks-3.txt'), 'utf8').trim().split(' ').map(Number);
+    const aliveAtEnd = p.alive();
+    writeFileSync(join(liveDir, 'quit'), '');
+    return {
+      label,
+      packageBytes: statSync(pkg).size,
+      redirects: j.redirects.length,
+      carried: bodies.length,
+      pauseMs: j.timing.pauseUs / 1000,
+      restartMs,
+      reached,
+      samples: ips.length,
+      timerCalls,
+      timerErrors,
+      newAlone,
+      oldBefore,
+      patched,
+      reverted,
+      aliveAtEnd,
+    };
+  } finally {
+    await proc?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The addon pairs of the proving ground, with their workload (test/real-live/workloads/<workload>.cjs). */
+export const REAL_LIVE_ADDONS: readonly { readonly label: string; readonly workload: string }[] = [
+  { label: 'crc32-1.10.3-1.10.4', workload: 'crc32' },
+  { label: 'bufferutil-4.0.8-4.0.9', workload: 'bufferutil' },
+  { label: 'watcher-2.5.0-2.5.1', workload: 'watcher' },
+];
