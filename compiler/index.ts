@@ -13,6 +13,8 @@ import { emitPackage, type EmitOptions, type EmittedPackage } from './emit/emit-
 import { discoverFunctions, type FunctionTable } from './functions/discover-functions.ts';
 import { mapImage } from './image/map-image.ts';
 import { verifyPackage, DEFAULT_VERIFY_LAYOUT, type VerifyLayout, type VerifyReport } from './verify/verify-package.ts';
+import { refuseRuntimeTables } from './image/runtime-tables.ts';
+import { checkStableRelied } from './image/stable-ranges.ts';
 
 export { diffImages, prepareImage, type ImageDiff, type FunctionChange, type DataChange, type PeInput } from './diff/diff-images.ts';
 export { REASON_CODES, type Reason, type ReasonCode } from './diff/reasons.ts';
@@ -21,6 +23,7 @@ export { emitPackage, defaultBaselineId, type EmitOptions, type EmittedPackage, 
 export { verifyPackage, DEFAULT_VERIFY_LAYOUT, type VerifyLayout, type VerifyReport } from './verify/verify-package.ts';
 export { discoverFunctions, type FunctionInfo, type FunctionTable, type FunctionSource } from './functions/discover-functions.ts';
 export { mapImage, type MappedImage } from './image/map-image.ts';
+export { findRuntimeTables, refuseRuntimeTables, refuseRuntimeTablesOfFiles, type RuntimeTables } from './image/runtime-tables.ts';
 
 /** The version recorded in packages as their producer. */
 export const COMPILER_VERSION = 'hotpatch-compiler 0.1.0';
@@ -73,8 +76,12 @@ export function buildPackage(oldBytes: Uint8Array, newBytes: Uint8Array, opts: E
 export function buildFromDiff(diff: ImageDiff, opts: EmitOptions, layout: VerifyLayout = DEFAULT_VERIFY_LAYOUT, progress: Progress = NO_PROGRESS): Result<BuiltPackage> {
   const changes = diff.functions.filter((f) => f.status === 'changed' || f.status === 'added').length;
   progress({ stage: 'emit', done: 0, total: changes, unit: 'functions' });
+  const runtime = refuseRuntimeTables(diff.match.old.img, diff.match.new.img);
+  if (!runtime.ok) return runtime;
   const e = emitPackage(diff, opts);
   if (!e.ok) return e;
+  const stable = checkStableRelied(diff.match.old.img, e.value.pkg);
+  if (!stable.ok) return stable;
   const carried = e.value.pkg.functions.length;
   progress({ stage: 'verify', done: 0, total: carried, unit: 'functions' });
   const v = verifyPackage(diff, e.value.pkg, layout);

@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { err, ok, type Result } from '../../common/errors.ts';
 import { hex } from '../../common/types.ts';
-import { buildFromDiff, COMPILER_VERSION, diffFiles, refusalLines, refusalsOf } from '../../compiler/index.ts';
+import { buildFromDiff, COMPILER_VERSION, diffFiles, refusalLines, refusalsOf, refuseRuntimeTablesOfFiles } from '../../compiler/index.ts';
 import { encodePackage } from '../../formats/container.ts';
 import { importSigningKey, type SigningKey } from '../../formats/keys.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
@@ -63,6 +63,9 @@ export default defineCommand<BuildArgs>({
     const n = readInputFile(argv.new);
     if (!n.ok) return n;
     const t0 = performance.now();
+    // A runtime with its own code tables (Go) refuses the whole image, before the diff.
+    const runtime = refuseRuntimeTablesOfFiles(o.value, n.value);
+    if (!runtime.ok) return runtime;
     const progress = startProgress('hotpatch build', { json: argv.json, expectLong: o.value.length + n.value.length >= LONG_INPUT_BYTES });
     const d = diffFiles(o.value, n.value, progress.report);
     if (!d.ok) {

@@ -17,6 +17,38 @@ import { checkPid, keptLine, ms } from './revert.ts';
 import { readTrustedKeys } from '../trusted-keys.ts';
 import { isBundle } from '../../formats/bundle.ts';
 import { liveBundle } from '../bundle/live-bundle.ts';
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { mapImage } from '../../runtime/pe/map-image.ts';
+import { parsePe } from '../../runtime/pe/parse-pe.ts';
+
+/**
+ * Where a module path the target reports lives on this machine: itself on Windows; under
+ * Wine, through the prefix's drive links (`Z:\a\b.dll` -> `$WINEPREFIX/dosdevices/z:/a/b.dll`).
+ */
+export function hostPathOf(windowsPath: string, env: NodeJS.ProcessEnv = process.env): string | null {
+  if (process.platform === 'win32') return windowsPath;
+  const m = /^([A-Za-z]):\\(.*)$/.exec(windowsPath);
+  if (m === null) return null;
+  const prefix = env['WINEPREFIX'] ?? join(homedir(), '.wine');
+  return join(prefix, 'dosdevices', `${m[1]!.toLowerCase()}:`, ...m[2]!.split('\\'));
+}
+
+/** The module's file mapped at its preferred base (the reference that names a differing byte), or null. */
+function moduleFileImage(windowsPath: string | null): Uint8Array | null {
+  const p = windowsPath === null ? null : hostPathOf(windowsPath);
+  if (p === null) return null;
+  try {
+    const bytes = new Uint8Array(readFileSync(p));
+    const pe = parsePe(bytes);
+    if (!pe.ok) return null;
+    const img = mapImage(bytes, pe.value.optionalHeader.imageBase);
+    return img.ok ? img.value : null;
+  } catch {
+    return null;
+  }
+}
 
 const round = (x: number): number => Math.round(x * 1000) / 1000;
 
@@ -49,7 +81,7 @@ export default defineCommand({
     if (!opened.ok) return opened;
     const backend = opened.value;
     const tAttached = performance.now();
-    const r = await applyLive(pkg, backend);
+    const r = await applyLive(pkg, backend, { reference: () => Promise.resolve(moduleFileImage(backend.module.path ?? null)) });
     if (!r.ok) {
       // The executor has already undone a failed transaction; abandoning also replays the
       // agent's own log, so even a half-undone state goes back to what it was.

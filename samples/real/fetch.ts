@@ -4,7 +4,7 @@
  * Exit 0 when every file is present, 60 (SAMPLES_) otherwise, with one line per failure.
  */
 import { exitCodeOf, formatError } from '../../common/errors.ts';
-import { CACHE_DIR, fetchRealFile, fetchRealTree, realPairs, realTrees, type RealFile } from './real-files.ts';
+import { CACHE_DIR, fetchRealFile, fetchRealTree, realHosts, realPairs, realTrees, type RealFile } from './real-files.ts';
 
 const labels = process.argv.slice(2);
 const pairs = realPairs().filter((p) => labels.length === 0 || labels.includes(p.label));
@@ -15,6 +15,8 @@ if (pairs.length === 0 && trees.length === 0) {
 }
 const files = new Map<string, RealFile>();
 for (const p of pairs) for (const f of [p.old, p.new]) files.set(f.sha256, f);
+// The programs the modules run in (node.exe), unless only some pairs were asked for.
+if (labels.length === 0) for (const h of realHosts()) files.set(h.sha256, h);
 let failed = 0;
 let exit = 0;
 for (const f of files.values()) {

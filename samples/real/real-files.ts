@@ -47,6 +47,18 @@ export function realPairs(): readonly RealPair[] {
   return m.pairs;
 }
 
+/** A program the corpus's modules run in (e.g. Windows node.exe for the napi addons). */
+export interface RealHost extends RealFile {
+  readonly label: string;
+  readonly why: string;
+}
+
+/** The hosts listed in manifest.json (fetched and cached like the pairs). */
+export function realHosts(): readonly RealHost[] {
+  const m = JSON.parse(readFileSync(join(REAL_DIR, 'manifest.json'), 'utf8')) as { hosts?: RealHost[] };
+  return m.hosts ?? [];
+}
+
 /** Every distinct file of the corpus (pairs share files), in manifest order. */
 export function realFiles(): readonly RealFile[] {
   const seen = new Map<string, RealFile>();
