@@ -138,7 +138,7 @@ export default defineCommand({
       const region = img.value.space.regionAt(img.value.base);
       const w = writeOutput(argv.out, region!.bytes, { inputs: [argv.patch, argv.image, ...argv.trust] });
       if (!w.ok) return w;
-      out = w.value.resolved;
+      out = argv.out;
       outNote = w.value.note;
     }
     const json = { ...summary(pkg, applied.value.loaded.signature, applied.value.report, applied.value.loadMs, imageMs, out), outNote };

@@ -128,7 +128,8 @@ export default defineCommand<BuildArgs>({
     const e = b.value.emitted;
     const json = {
       written: true,
-      out: w.value.resolved,
+      out: argv.out,
+      outResolved: w.value.resolved,
       outNote: w.value.note,
       signed: signingKey !== undefined,
       module: moduleName,
@@ -141,7 +142,7 @@ export default defineCommand<BuildArgs>({
       compileMs: Math.round(compileMs),
     };
     const lines = [
-      `wrote ${w.value.resolved}: ${enc.value.length} bytes, ${pkg.functions.length} function(s) (${pkg.functions.filter((f) => f.status === 'changed').length} changed, ${pkg.functions.filter((f) => f.status === 'added').length} added), ${pkg.dataBlocks.length} data block(s), ${pkg.imports.length} new import(s), ${signingKey === undefined ? 'UNSIGNED' : 'signed'}`,
+      `wrote ${argv.out}: ${enc.value.length} bytes, ${pkg.functions.length} function(s) (${pkg.functions.filter((f) => f.status === 'changed').length} changed, ${pkg.functions.filter((f) => f.status === 'added').length} added), ${pkg.dataBlocks.length} data block(s), ${pkg.imports.length} new import(s), ${signingKey === undefined ? 'UNSIGNED' : 'signed'}`,
       `series ${pkg.series.baselineId} #${pkg.series.sequence}; verified ${b.value.verified.instructions} instructions, ${b.value.verified.references} references; ${Math.round(compileMs)} ms`,
       ...pkg.functions.map((f) => `  ${f.status.padEnd(8)} ${f.name ?? hex(f.newRva)}`),
       ...e.omitted.map((x) => `  left out ${x.what}: ${x.reason}`),

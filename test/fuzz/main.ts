@@ -1,5 +1,5 @@
 /**
- * `npm run fuzz -- [--cases N] [--surface a,b] [--seed S] [--minutes M] [--time-scale X] [--memory-mb MB]`:
+ * `npm run fuzz -- [--cases N] [--surface a,b] [--seed S] [--minutes M] [--time-scale X] [--memory-mb MB] [--render]`:
  * the fuzz surfaces of test/fuzz/surfaces.ts under the harness's watchdog (test/fuzz/harness.ts),
  * 100,000 cases each by default. Each surface's figures (cases, cases/s, slowest case, peak
  * memory, crashes, hangs, over budget) go to bench/results/fuzz/<surface>.json, rewritten
@@ -50,23 +50,32 @@ function save(r: FuzzReport, started: string): void {
 function renderMarkdown(): void {
   const rows = readdirSync(OUT)
     .filter((f) => f.endsWith('.json'))
-    .map((f) => JSON.parse(readFileSync(join(OUT, f), 'utf8')) as FuzzReport & { updated: string; machine: string; node: string });
+    .map((f) => JSON.parse(readFileSync(join(OUT, f), 'utf8')) as FuzzReport & { started: string; updated: string; machine: string; node: string });
+  const wallRate = (r: { cases: number; started: string; updated: string }): string => {
+    const s = (Date.parse(r.updated) - Date.parse(r.started)) / 1000;
+    return s > 0 ? (r.cases / s).toFixed(1) : '-';
+  };
   const lines = [
     '# Fuzz runs',
     '',
-    'Written by `npm run fuzz` (test/fuzz/main.ts); one row per surface, its latest run. Time limit per case = the surface\'s limit (a case that misses it is run once more alone; hangs are cases that missed it twice); memory budget per case = heap + array buffers (incl. wasm) after the case, and peak-RSS growth during it.',
+    'Written by `npm run fuzz` (test/fuzz/main.ts); one row per surface, its latest run. Cases/s (case time) counts only the time inside the cases; cases/s (wall) is cases over the run\'s elapsed time, which on a shared machine includes the time the process was not scheduled. Time limit per case = the surface\'s limit (a case that misses it is run once more alone; hangs are cases that missed it twice); memory budget per case = heap + array buffers (incl. wasm) after the case, and peak-RSS growth during it.',
     '',
-    '| surface | cases (requested) | complete | cases/s | slowest case (ms) | peak heap+buffers MB | peak RSS growth MB | crashes | hangs | over budget | slow once, passed on retry | limits | updated |',
-    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
+    '| surface | cases (requested) | complete | cases/s (case time) | cases/s (wall) | slowest case (ms) | peak heap+buffers MB | peak RSS growth MB | crashes | hangs | over budget | slow once, passed on retry | limits | updated |',
+    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
     ...rows.map(
       (r) =>
-        `| ${r.surface} | ${r.cases.toLocaleString('en-US')} (${r.requested.toLocaleString('en-US')}) | ${r.complete ? 'yes' : 'no'} | ${r.casesPerSecond.toFixed(1)} | ${r.slowest === null ? '-' : `#${r.slowest.case}: ${r.slowest.ms}`} | ${r.peakMemoryMb} | ${r.peakRssGrowthMb} | ${r.crashes} | ${r.hangs} | ${r.overBudget} | ${(r.retried ?? []).length} | ${r.timeoutMs} ms, ${r.memoryMb} MB | ${r.updated.slice(0, 16)}Z, ${r.machine}, Node ${r.node} |`,
+        `| ${r.surface} | ${r.cases.toLocaleString('en-US')} (${r.requested.toLocaleString('en-US')}) | ${r.complete ? 'yes' : 'no'} | ${r.casesPerSecond.toFixed(1)} | ${wallRate(r)} | ${r.slowest === null ? '-' : `#${r.slowest.case}: ${r.slowest.ms}`} | ${r.peakMemoryMb} | ${r.peakRssGrowthMb} | ${r.crashes} | ${r.hangs} | ${r.overBudget} | ${(r.retried ?? []).length} | ${r.timeoutMs} ms, ${r.memoryMb} MB | ${r.updated.slice(0, 16)}Z, ${r.machine}, Node ${r.node} |`,
     ),
     '',
   ];
   const md = join(ROOT, 'bench/results/fuzz.md');
   writeFileSync(`${md}.${process.pid}.tmp`, lines.join('\n'));
   renameSync(`${md}.${process.pid}.tmp`, md);
+}
+
+if (process.argv.includes('--render')) {
+  renderMarkdown();
+  process.exit(0);
 }
 
 const known = readKnownFailures();
