@@ -7,6 +7,7 @@
 import { err, ok, type Result } from '../common/errors.ts';
 import { NO_PROGRESS, type Progress } from '../common/progress.ts';
 import { parsePe } from '../runtime/pe/parse-pe.ts';
+import { IMAGE_FILE_MACHINE_AMD64 } from '../runtime/pe/types.ts';
 import type { HotpatchPackage } from '../formats/package.ts';
 import { diffImages, type ImageDiff, type PeInput } from './diff/diff-images.ts';
 import { emitPackage, type EmitOptions, type EmittedPackage } from './emit/emit-package.ts';
@@ -28,11 +29,22 @@ export { findRuntimeTables, refuseRuntimeTables, refuseRuntimeTablesOfFiles, typ
 /** The version recorded in packages as their producer. */
 export const COMPILER_VERSION = 'hotpatch-compiler 0.1.0';
 
-/** Parses `bytes` as a PE file (x86-64 only, for the compiler). */
+/**
+ * Parses `bytes` as a PE file for the compiler: x86-64 (PE32+, machine 0x8664) only, since
+ * everything after parsing disassembles; other machines are PE_MACHINE.
+ */
 export function readPe(bytes: Uint8Array): Result<PeInput> {
   const pe = parsePe(bytes);
   if (!pe.ok) return pe;
+  const machine = pe.value.fileHeader.machine;
+  if (machine !== IMAGE_FILE_MACHINE_AMD64 || pe.value.format !== 'PE32+') {
+    return err('PE_MACHINE', `machine 0x${machine.toString(16)} (${machineName(machine)}, ${pe.value.format}) is not x86-64: hotpatch disassembles x86-64 (PE32+, machine 0x8664) only`);
+  }
   return ok({ bytes, pe: pe.value });
+}
+
+function machineName(m: number): string {
+  return ({ 0x14c: 'i386', 0x8664: 'x86-64', 0xaa64: 'ARM64', 0x1c4: 'ARMv7', 0x200: 'IA-64' } as Record<number, string>)[m] ?? 'unknown';
 }
 
 /** Discovers the functions of a PE file. */

@@ -13,7 +13,8 @@
  *  32     payload, then signature
  *
  * loadPackage runs its checks cheapest and safest first, and never decompresses or decodes
- * bytes whose signature has not been checked (unless the caller allows unsigned packages):
+ * bytes whose signature has not been checked (unless the package carries none and the caller
+ * allows unsigned packages, or a read-only viewer gave no trusted keys):
  * magic, header length, version, flags, lengths, declared size bound, signature, zstd frame
  * header and bounded decompression, protobuf decode, semantic validation.
  */
@@ -69,7 +70,7 @@ export interface ContainerHeader {
 export type SignatureStatus =
   /** Signed by `keyId`, one of the trusted keys, and the signature checks out. */
   | { readonly status: 'verified'; readonly keyId: string }
-  /** Signed by `keyId`, not checked: no trusted keys were given and unsigned packages were allowed. */
+  /** Signed by `keyId`, not checked: no trusted keys were given to a read-only load (inspect, verify). Never the status of a package that is applied. */
   | { readonly status: 'not-verified'; readonly keyId: string }
   /** No signature; accepted only because allowUnsigned was set. */
   | { readonly status: 'unsigned' };
@@ -98,11 +99,18 @@ export interface LoadOptions {
   /** Keys whose signatures are accepted. */
   readonly trusted: readonly PublicKey[];
   /**
-   * Accept packages without a verified signature: unsigned ones, and (only when `trusted`
-   * is empty) signed ones, which are then reported as 'not-verified'. A signature that is
-   * present is still checked whenever trusted keys are given.
+   * Accept packages that carry no signature at all (status 'unsigned'). It admits nothing
+   * else: a package that carries a signature is always verified against `trusted`, and one
+   * that fails (SIG_BAD) or comes from a key not in `trusted` (SIG_UNTRUSTED, also when
+   * `trusted` is empty) is refused whatever this says.
    */
   readonly allowUnsigned: boolean;
+  /**
+   * For viewers that apply nothing (`hotpatch inspect`, `hotpatch verify`): with `trusted`
+   * empty, a signed package loads with status 'not-verified' instead of SIG_UNTRUSTED. With
+   * trusted keys given, the signature is checked as always.
+   */
+  readonly readOnly?: boolean;
   /** Refuse payloads that declare more decompressed bytes than this (default 4 MiB). */
   readonly maxUncompressed?: number;
 }
@@ -215,8 +223,10 @@ export async function checkSignature(
   }
   const keyId = toHex(keyIdBytes);
   if (opts.trusted.length === 0) {
-    if (opts.allowUnsigned) return ok({ status: 'not-verified', keyId });
-    return err('SIG_UNTRUSTED', `${what} is signed by key ${keyId} but no trusted keys were given`);
+    if (opts.readOnly === true) return ok({ status: 'not-verified', keyId });
+    // allowUnsigned admits packages without a signature; a signature that cannot be checked
+    // is not the same thing as none (a flipped bit would pass unseen).
+    return err('SIG_UNTRUSTED', `${what} is signed by key ${keyId} but no trusted keys were given to verify it (--allow-unsigned admits only unsigned packages)`, 24);
   }
   // Key ids are 8 bytes, so two trusted keys could share one: try every key that matches.
   const candidates = opts.trusted.filter((k) => toHex(k.id) === keyId);
@@ -234,7 +244,7 @@ export async function checkSignature(
  *  3. flags (PKG_FLAGS) and lengths (PKG_LENGTH, PKG_TRUNCATED);
  *  4. declared uncompressed size against maxUncompressed (PKG_BOMB);
  *  5. signature over header + payload against the trusted keys (SIG_MISSING, SIG_UNTRUSTED,
- *     SIG_BAD), unless allowUnsigned permits skipping it (see LoadOptions);
+ *     SIG_BAD); allowUnsigned admits only a package without a signature (see LoadOptions);
  *  6. zstd frame header: content size declared and equal to the header's (PKG_BOMB,
  *     PKG_ZSTD), then decompression into a buffer of exactly that size (PKG_ZSTD);
  *  7. protobuf decode (PKG_DECODE, PKG_INVALID for unknown enums and missing parts);

@@ -9,6 +9,7 @@
 import { err, ok, type Result } from '../../common/errors.ts';
 import { hex } from '../../common/types.ts';
 import { loadPackage } from '../../formats/container.ts';
+import { signatureLine } from '../../formats/describe.ts';
 import { openWin32Backend } from '../../runtime/backends/win32-agent.ts';
 import { applyLive, inProcess, moduleMatching } from '../../runtime/backends/win32-agent/live.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
@@ -59,7 +60,7 @@ export default defineCommand({
       .option('pid', { type: 'number', demandOption: true, describe: 'Windows process id of the target (under Wine: the pid the process itself reports)' })
       .option('module', { type: 'string', describe: "module file name in the target, e.g. v1.dll (default: the one module matching the package's target identity)" })
       .option('trust', { type: 'string', array: true, default: [] as string[], describe: 'public key (PEM) the package must be signed with; repeatable' })
-      .option('allow-unsigned', { type: 'boolean', default: false, describe: 'accept a package without a trusted signature' })
+      .option('allow-unsigned', { type: 'boolean', default: false, describe: 'also accept a package that carries no signature (a signed one is always verified)' })
       .epilog('On Linux the agent runs under `wine` in $WINEPREFIX, which must be the prefix the target runs in.'),
   run: async (argv): Promise<Result<CommandOutput>> => {
     const t0 = performance.now();
@@ -95,6 +96,7 @@ export default defineCommand({
     const p = a.plan;
     const json = {
       pid: pid.value,
+      signature: loaded.value.signature,
       module: backend.module.name,
       base: hex(backend.module.base),
       series: p.series,
@@ -122,6 +124,7 @@ export default defineCommand({
     const fnLines = a.functions.map((f) => `  ${f.status.padEnd(7)} ${f.name ?? '(unnamed)'} ${f.oldVa === null ? '' : `${hex(f.oldVa)} -> `}${hex(f.bodyVa)} (${f.size} bytes)`);
     const text =
       `applied series "${p.series.baseline}" sequence ${p.series.sequence}${a.supersedes === null ? '' : ` (superseding ${a.supersedes})`} to ${backend.module.name ?? '?'} at ${hex(backend.module.base)} in process ${pid.value}\n` +
+      `signature: ${signatureLine(loaded.value.signature)}\n` +
       `${fnLines.join('\n')}\n` +
       `region ${hex(p.region.address)} (${p.region.size} bytes), ${p.redirects.length} redirect(s), state record ${hex(a.record)}\n` +
       `pause ${ms(a.pauseUs)} ms (threads suspended), plan ${a.planMs.toFixed(1)} ms, execute ${a.execute.totalMs.toFixed(1)} ms, total ${totalMs.toFixed(1)} ms\n` +

@@ -13,6 +13,7 @@
 import { err, ok, type Result } from '../../common/errors.ts';
 import { asVa, hex, type Va } from '../../common/types.ts';
 import { applyDelta } from '../../formats/delta.ts';
+import { checkBudget } from '../../formats/validate.ts';
 import type { BlockBytes, Fixup, HotpatchPackage } from '../../formats/package.ts';
 import { preferredView, readModuleView, type ModuleView } from '../image/module-view.ts';
 import { applyFixups, type ResolvedFixup } from '../pe/apply-fixups.ts';
@@ -137,6 +138,10 @@ function int32Fits(v: bigint): boolean {
 export async function planPackage(pkg: HotpatchPackage, backend: ProcessBackend, options: PlanOptions = {}): Promise<Result<{ plan: WritePlan; timing: PlanTiming }>> {
   const t0 = now();
   const current = options.current ?? null;
+  // The package may come straight from a library caller, unvalidated: its declared block
+  // sizes are summed before any block is materialised (formats/validate.ts checkBudget).
+  const budget = checkBudget(pkg);
+  if (!budget.ok) return err('PLAN_TOO_LARGE', budget.error.message);
 
   // 1. Series.
   if (current !== null) {
