@@ -11,7 +11,7 @@ import { loadPackage, type LoadOptions } from '../../formats/container.ts';
 import { describePackage, type PackageReport } from '../../formats/describe.ts';
 import { toHex } from '../../formats/keys.ts';
 import type { CommandOutput } from '../command.ts';
-import { renderReport } from '../commands/inspect.ts';
+import { renderReport } from '../render-package.ts';
 
 const identityJson = (i: ModuleIdentity | null): Record<string, unknown> | null =>
   i === null ? null : { machine: hex(i.machine), timeDateStamp: hex(i.timeDateStamp), sizeOfImage: hex(i.sizeOfImage), checkSum: hex(i.checkSum), fileSha256: toHex(i.fileSha256), fileSize: i.fileSize };

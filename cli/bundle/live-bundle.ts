@@ -14,7 +14,7 @@ import { openWin32Backend, type Win32AgentBackend } from '../../runtime/backends
 import { inProcess } from '../../runtime/backends/win32-agent/live.ts';
 import { applyBundleLive, firstLoadedModule, revertAllLive, type LiveBundleItem } from '../../runtime/backends/win32-agent/live-bundle.ts';
 import type { CommandOutput } from '../command.ts';
-import { keptLine, ms } from '../commands/revert.ts';
+import { keptLine, ms } from '../live-lines.ts';
 
 export async function liveBundle(bytes: Uint8Array, file: string, pid: number, trusted: readonly PublicKey[], allowUnsigned: boolean): Promise<Result<CommandOutput>> {
   const t0 = performance.now();

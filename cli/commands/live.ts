@@ -14,7 +14,7 @@ import { openWin32Backend } from '../../runtime/backends/win32-agent.ts';
 import { applyLive, inProcess, moduleMatching } from '../../runtime/backends/win32-agent/live.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
 import { readInputFile } from './pe.ts';
-import { checkPid, keptLine, ms } from './revert.ts';
+import { checkPid, keptLine, ms } from '../live-lines.ts';
 import { readTrustedKeys } from '../trusted-keys.ts';
 import { isBundle } from '../../formats/bundle.ts';
 import { liveBundle } from '../bundle/live-bundle.ts';

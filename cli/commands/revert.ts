@@ -7,26 +7,11 @@
  */
 import { err, ok, type Result } from '../../common/errors.ts';
 import { hex } from '../../common/types.ts';
-import { openWin32Backend, type CloseReport } from '../../runtime/backends/win32-agent.ts';
+import { openWin32Backend } from '../../runtime/backends/win32-agent.ts';
 import { inProcess, modulesWithState, revertLive } from '../../runtime/backends/win32-agent/live.ts';
 import type { ModuleChooser } from '../../runtime/backends/win32-agent.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
-
-/** `--pid` must be a positive integer (the Windows process id; under Wine, what the process reports). */
-export function checkPid(pid: unknown): Result<number> {
-  if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0 || pid > 0xffff_ffff) return err('USAGE_PID', `--pid must be a positive integer, got ${String(pid)}`);
-  return ok(pid);
-}
-
-/** Microseconds as milliseconds with two decimals, the form the text output uses. */
-export function ms(us: number): string {
-  return (us / 1000).toFixed(2);
-}
-
-/** One line about regions a commit had to keep (a thread still referenced them). */
-export function keptLine(c: CloseReport): string {
-  return c.kept.length === 0 ? '' : `kept ${c.kept.length} region(s) allocated (${c.kept.map((k) => hex(k)).join(', ')}): a thread may still return into them\n`;
-}
+import { checkPid, keptLine, ms } from '../live-lines.ts';
 
 /** The first module with a hotpatch applied (REVERT_NOTHING_APPLIED when none). */
 const firstModuleWithState: ModuleChooser = async (agent, pid) => {
@@ -55,7 +40,7 @@ export default defineCommand({
         await backend.abandon();
         return all;
       }
-      // Loaded on demand: cli/bundle/live-bundle.ts imports this file's helpers (no import cycle at load).
+      // Loaded on demand: only a multi-module revert needs the bundle code.
       if (all.value.length > 1) return (await import('../bundle/live-bundle.ts')).revertAll(backend, t0);
     }
     const r = await revertLive(backend);
