@@ -29,6 +29,8 @@ import { absTarget, mapImage, relocsIn, sectionAt, type MappedImage, type Mapped
 import { analyzeImage, type DataItem, type ImageAnalysis } from '../match/analyze-image.ts';
 import { matchImages, type MatchHow, type MatchResult } from '../match/match-images.ts';
 import { latin1 } from '../match/normalise.ts';
+import { reachableReason, stillReachable } from './still-reachable.ts';
+import { detectLayoutShift } from './layout-shift.ts';
 
 export type FunctionStatus = 'unchanged' | 'changed' | 'added' | 'removed';
 export type Verdict = 'hotpatchable' | 'refused';
@@ -294,7 +296,7 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
     if (reason !== null && refusedMate === undefined) baseReasons.set(f.index, reason);
     else if (refusedMate !== undefined) baseReasons.set(f.index, baseReasons.get(refusedMate) ?? reasons.get(refusedMate)!);
     if (reason === null) {
-      reason = touchesBadGlobal(f) ?? emissionProblem(ctx, f, okItems);
+      reason = touchesBadGlobal(f) ?? layoutProblem(m, f, st) ?? emissionProblem(ctx, f, okItems);
       if (reason !== null) baseReasons.set(f.index, reason);
     }
     // A funclet only the handler tables reach keeps no redirect: old frames keep their old
@@ -330,6 +332,11 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
     reasons.delete(k);
     why.delete(k);
   }
+  // Old functions with no counterpart that the patched image still reaches (still-reachable.ts).
+  const leftActive = stillReachable(m, (o) => {
+    const n = m.fnOldToNew[o]!;
+    return status[n] === 'unchanged' || reasons.has(n) || (status[n] === 'changed' && !redirects.has(n));
+  });
   const functions: FunctionChange[] = [];
   for (const f of newFns) {
     const st = status[f.index]!;
@@ -364,8 +371,8 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
       oldSize: sizeOf(of),
       newSize: 0,
       status: 'removed',
-      verdict: 'hotpatchable',
-      reason: null,
+      verdict: leftActive.has(of.index) ? 'refused' : 'hotpatchable',
+      reason: leftActive.has(of.index) ? reachableReason(leftActive.get(of.index)!) : null,
       matchedBy: null,
       dataOnly: false,
       redirect: null,
@@ -380,6 +387,20 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
     refused,
   };
   return { match: m, functions, data, hotpatchable: refused === 0, counts, newStatus: status, funcletsWithoutRedirect: eh.noRedirect, ehGroupOf: eh.groupOf };
+}
+
+/**
+ * A changed matched function whose field accesses moved consistently against its old body
+ * (diff/layout-shift.ts): objects built by old code would be misread by the new body.
+ */
+function layoutProblem(m: MatchResult, f: FunctionInfo, st: FunctionStatus): string | null {
+  const o = m.fnNewToOld[f.index]!;
+  if (st !== 'changed' || o < 0) return null;
+  const of = m.old.fns.functions[o]!;
+  const shift = detectLayoutShift(m.old.img, of, m.new.img, f);
+  if (shift === null) return null;
+  const hex = (x: number): string => `0x${x.toString(16)}`;
+  return `${shift.reason}: old ${of.name ?? hex(of.entry)} and new ${f.name ?? hex(f.entry)} access ${shift.fields} fields through the same base at offsets moved by ${shift.delta > 0 ? '+' : ''}${shift.delta}; objects built before the patch keep the old layout`;
 }
 
 /** Total bytes of a function's ranges. */

@@ -12,10 +12,11 @@
  */
 import type { FunctionInfo } from '../functions/discover-functions.ts';
 import type { ImageAnalysis } from './analyze-image.ts';
+import { pairThroughData } from './match-data-slots.ts';
 import { hashString, Normaliser, type MatchView, type Side } from './normalise.ts';
 
 /** How a function pair was found. */
-export type MatchHow = 'name' | 'entry' | 'hash' | 'callgraph' | 'neighbour';
+export type MatchHow = 'name' | 'entry' | 'hash' | 'callgraph' | 'data' | 'neighbour';
 
 /** The match between two analysed images. */
 export interface MatchResult {
@@ -115,6 +116,7 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
     return out;
   };
 
+  const dataPairsWalked = new Set<string>();
   for (let round = 0; round < 64; round++) {
     let changed = 0;
     // 3. Unique shapes among the unmatched.
@@ -157,6 +159,8 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
       const oi = itemTargets(oldA, oldFns[o]!);
       if (ni.length === oi.length) for (let k = 0; k < ni.length; k++) if (pairItem(oi[k]!, ni[k]!)) changed++;
     }
+    // 4b. Counterpart data slots (vtables) of items matched pairs reference in the same order.
+    changed += pairThroughData(oldA, newA, fnNewToOld, (o, n) => pair(o, n, 'data'), dataPairsWalked);
     // 5. Neighbours in address order, when their shapes agree or both are the only gap.
     for (let n = 0; n < newFns.length; n++) {
       const o = fnNewToOld[n]!;
