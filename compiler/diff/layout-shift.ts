@@ -20,6 +20,7 @@
 import { Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
 import type { FunctionInfo } from '../functions/discover-functions.ts';
 import type { MappedImage } from '../functions/map-image.ts';
+import { lcsPairs } from '../match/lcs.ts';
 
 /** One memory access of a body, with what the alignment compares. */
 interface Access {
@@ -114,23 +115,7 @@ function align(a0: readonly Access[], b0: readonly Access[]): Array<[number, num
   const a = a0.slice(p, a0.length - q);
   const b = b0.slice(p, b0.length - q);
   if ((a.length + 1) * (b.length + 1) > MAX_CELLS) return [...head, ...tail];
-  const n = a.length;
-  const m = b.length;
-  const w = m + 1;
-  const t = new Uint16Array((n + 1) * w);
-  for (let i = n - 1; i >= 0; i--) {
-    for (let j = m - 1; j >= 0; j--) {
-      t[i * w + j] = a[i]!.skel === b[j]!.skel ? t[(i + 1) * w + j + 1]! + 1 : Math.max(t[(i + 1) * w + j]!, t[i * w + j + 1]!);
-    }
-  }
-  const out: Array<[number, number]> = [];
-  let i = 0;
-  let j = 0;
-  while (i < n && j < m) {
-    if (a[i]!.skel === b[j]!.skel) out.push([p + i++, p + j++]);
-    else if (t[(i + 1) * w + j]! >= t[i * w + j + 1]!) i++;
-    else j++;
-  }
+  const out = lcsPairs(a.length, b.length, (i, j) => a[i]!.skel === b[j]!.skel).map(([i, j]): [number, number] => [p + i, p + j]);
   return [...head, ...out, ...tail];
 }
 

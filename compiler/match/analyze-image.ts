@@ -11,6 +11,7 @@ import { handlerFields, parseHandlerData } from '../eh/parse-handler-data.ts';
 import { discoverFunctions, type FunctionInfo, type FunctionTable } from '../functions/discover-functions.ts';
 import { absTarget, lowerBound, sectionAt, type MappedImage, type MappedSection } from '../functions/map-image.ts';
 import { DirectoryIndex } from '../../runtime/pe/types.ts';
+import { findThrowInfo } from './msvc-throw-info.ts';
 
 /** One data item: [start, end) inside a non-executable section. */
 export interface DataItem {
@@ -45,6 +46,8 @@ export interface ImageAnalysis {
   readonly branchTargets: ReadonlySet<number>;
   /** RVA ranges of the import machinery (directory, IAT, names): not data items. */
   readonly importRanges: ReadonlyArray<readonly [number, number]>;
+  /** Image-relative RVA fields in read-only data (MSVC throw data): field RVA -> target. */
+  readonly rvaFields: ReadonlyMap<number, number>;
 }
 
 const IMAGE_SYM_CLASS_EXTERNAL = 2;
@@ -98,6 +101,12 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
       ends.add(t.rva + 4 * t.targets.length);
     }
   }
+  // MSVC throw data (ThrowInfo -> CatchableTypeArray -> CatchableType -> TypeDescriptor) is
+  // reached by RVA fields: its structures are items, and the fields are keyed as references.
+  const refTargets = new Set<number>();
+  for (const f of fns.functions) for (const r of f.decoded.refs) if (!r.isBranch) refTargets.add(r.target);
+  const throwData = findThrowInfo(img, fns, refTargets);
+  for (const s of throwData.starts) addStart(s);
   // Type-table entries of GCC exception data point at type_info slots (`.refptr.*`).
   for (const f of fns.functions) {
     for (const rf of f.pdata) {
@@ -191,5 +200,6 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
     tables,
     branchTargets,
     importRanges,
+    rvaFields: throwData.fields,
   });
 }

@@ -13,10 +13,11 @@
 import type { FunctionInfo } from '../functions/discover-functions.ts';
 import type { ImageAnalysis } from './analyze-image.ts';
 import { pairThroughData } from './match-data-slots.ts';
+import { pairBetweenAnchors } from './match-order.ts';
 import { hashString, Normaliser, type MatchView, type Side } from './normalise.ts';
 
 /** How a function pair was found. */
-export type MatchHow = 'name' | 'entry' | 'hash' | 'callgraph' | 'data' | 'neighbour';
+export type MatchHow = 'name' | 'entry' | 'hash' | 'callgraph' | 'data' | 'neighbour' | 'order';
 
 /** The match between two analysed images. */
 export interface MatchResult {
@@ -178,6 +179,8 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
         if ((sameShape || enclosed) && pair(on, nn, 'neighbour')) changed++;
       }
     }
+    // 5b. Only when nothing else moves: runs between ordered anchors (LCS, equal gaps).
+    if (changed === 0) changed += pairBetweenAnchors(fnNewToOld, fnOldToNew, oldShape, newShape, (o, n) => pair(o, n, 'order'));
     if (changed === 0) break;
   }
   // 6. Writable items still unpaired: same section, same offset, same extent. Sound because a

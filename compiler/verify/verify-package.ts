@@ -8,6 +8,7 @@
  * item with the same bytes or a carried copy, the same import). Unwind data, redirects and
  * jump tables are checked the same way.
  */
+import { importKey } from '../match/import-identity.ts';
 import { Code, Decoder, DecoderOptions, FlowControl, Instruction } from 'iced-x86';
 import { err, ok, type Result } from '../../common/errors.ts';
 import { applyDelta } from '../../formats/delta.ts';
@@ -246,7 +247,7 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
     }
     const imp = newImg.iat.get(t);
     if (imp !== undefined) {
-      for (const [slot, o] of oldImg.iat) if (o.dll === imp.dll && o.symbol === imp.symbol && A === B + BigInt(slot)) return ok(undefined);
+      for (const [slot, o] of oldImg.iat) if (importKey(o) === importKey(imp) && A === B + BigInt(slot)) return ok(undefined);
       const i = pkg.imports.findIndex((x) => x.dll === imp.dll && (x.symbol.kind === 'name' ? x.symbol.name : `#${x.symbol.ordinal}`) === imp.symbol);
       return i >= 0 && A === slotAddr[i] ? ok(undefined) : fail(`${what}: does not reach import ${imp.dll}!${imp.symbol}`);
     }
@@ -353,6 +354,16 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
         k += 7;
         continue;
       }
+      const rvaTarget = m.new.rvaFields.get(item.start + k);
+      if (rvaTarget !== undefined) {
+        // An image-relative RVA (MSVC throw data): reached through OLD's own image base, so
+        // only OLD's copy can hold it (a carried copy is refused by the diff).
+        if (!inOld) return fail(`${what}: image-relative RVA in read-only data outside OLD`);
+        const rv = new DataView(got.buffer, got.byteOffset).getUint32(k, true);
+        pending.push({ t: rvaTarget, A: B + BigInt(rv), what: `${describe(item.start)} + ${k} (rva)`, fromOld: true });
+        k += 3;
+        continue;
+      }
       if (got[k] !== want[k]) return fail(`${what}: read-only data differs at +${k}`);
     }
     return ok(undefined);
@@ -362,7 +373,7 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
   const thunkImport = (img: typeof oldImg, rva: number): string | undefined => {
     if (img.image[rva] !== 0xff || img.image[rva + 1] !== 0x25 || rva + 6 > img.image.length) return undefined;
     const imp = img.iat.get(rva + 6 + new DataView(img.image.buffer, img.image.byteOffset).getInt32(rva + 2, true));
-    return imp === undefined ? undefined : `${imp.dll}!${imp.symbol}`;
+    return imp === undefined ? undefined : importKey(imp);
   };
   /** A handler RVA: an import thunk no function owns reaches an OLD thunk of the same import. */
   const checkHandler = (t: number, A: bigint, what: string): Result<void> => {
