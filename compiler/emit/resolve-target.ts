@@ -8,6 +8,7 @@
  */
 import type { FixupTarget } from '../../formats/package.ts';
 import { importKey } from '../match/import-identity.ts';
+import { oldRvaByLayout } from '../match/writable-layout.ts';
 import { asRva } from '../../common/types.ts';
 import type { FunctionInfo } from '../functions/discover-functions.ts';
 import type { DataItem } from '../match/analyze-image.ts';
@@ -227,7 +228,11 @@ export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo
   }
   if (item.writable) {
     const o = m.itemNewToOld[item.index]!;
-    if (o < 0) return fail(`reference to writable data ${describeNew(m, t)} (${item.section}) with no counterpart in the old image: new or moved global`);
+    if (o < 0) {
+      const rva = oldRvaByLayout(m, item, t);
+      if (rva !== null) return { ok: true, target: { kind: 'image', rva: asRva(rva) } };
+      return fail(`reference to writable data ${describeNew(m, t)} (${item.section}) with no counterpart in the old image: new or moved global`);
+    }
     const oi = m.old.items[o]!;
     if (t - item.start >= oi.end - oi.start) return fail(`reference to ${describeNew(m, t)} lies past the end of the old global (layout changed)`);
     // The start of a global may be the end of the one before it (`&arr[N]`): OLD must hold the

@@ -9,6 +9,7 @@
  * jump tables are checked the same way.
  */
 import { importKey } from '../match/import-identity.ts';
+import { oldRvaByLayout } from '../match/writable-layout.ts';
 import { Code, Decoder, DecoderOptions, FlowControl, Instruction } from 'iced-x86';
 import { err, ok, type Result } from '../../common/errors.ts';
 import { applyDelta } from '../../formats/delta.ts';
@@ -296,6 +297,8 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
     if (item.writable) {
       const o = m.itemNewToOld[item.index]!;
       const oi = o < 0 ? undefined : m.old.items[o];
+      const byLayout = oi === undefined ? oldRvaByLayout(m, item, t) : null;
+      if (byLayout !== null) return A === B + BigInt(byLayout) ? ok(undefined) : fail(`${what}: does not reach the old global at the same place in an unchanged section`);
       if (oi === undefined || A !== B + BigInt(oi.start + (t - item.start))) return fail(`${what}: does not reach the matched old global`);
       const prev = t === item.start ? m.new.items[item.index - 1] : undefined;
       return prev !== undefined && prev.writable && prev.end === t && prev.section === item.section ? endOf(prev, A, what, fromOld) : ok(undefined);
