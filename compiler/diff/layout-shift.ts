@@ -24,8 +24,8 @@ import { lcsPairs } from '../match/lcs.ts';
 
 /** One memory access of a body, with what the alignment compares. */
 interface Access {
-  /** Skeleton of the whole instruction (what LCS aligns). */
-  readonly skel: string;
+  /** Skeleton of the whole instruction (what LCS aligns), interned to a number. */
+  readonly skel: number;
   /** Base register of a non-RIP, non-stack memory operand, or -1. */
   readonly base: number;
   readonly disp: number;
@@ -48,7 +48,7 @@ const MAX_CELLS = 12_000_000;
 /** Distinct fields that must move by the same delta (one could be a rewritten access). */
 const MIN_FIELDS = 2;
 
-function accessesOf(img: MappedImage, f: FunctionInfo): Access[] {
+function accessesOf(img: MappedImage, f: FunctionInfo, intern: Map<string, number>): Access[] {
   const out: Access[] = [];
   // Registers holding a stack address (`lea r, [rsp+x]`, `mov r, rsp`): accesses through
   // them are frame slots, which move whenever the frame is laid out anew.
@@ -92,7 +92,9 @@ function accessesOf(img: MappedImage, f: FunctionInfo): Access[] {
         if (stackish.has(src)) stackish.add(insn.op0Register);
         else if (mn === Mnemonic.Mov || mn === Mnemonic.Lea || mn === Mnemonic.Movzx || mn === Mnemonic.Movsxd || mn === Mnemonic.Xor) stackish.delete(insn.op0Register);
       }
-      out.push({ skel, base, disp });
+      let id = intern.get(skel);
+      if (id === undefined) intern.set(skel, (id = intern.size));
+      out.push({ skel: id, base, disp });
     }
   } finally {
     insn.free();
@@ -115,7 +117,9 @@ function align(a0: readonly Access[], b0: readonly Access[]): Array<[number, num
   const a = a0.slice(p, a0.length - q);
   const b = b0.slice(p, b0.length - q);
   if ((a.length + 1) * (b.length + 1) > MAX_CELLS) return [...head, ...tail];
-  const out = lcsPairs(a.length, b.length, (i, j) => a[i]!.skel === b[j]!.skel).map(([i, j]): [number, number] => [p + i, p + j]);
+  const as = Int32Array.from(a, (x) => x.skel);
+  const bs = Int32Array.from(b, (x) => x.skel);
+  const out = lcsPairs(as, bs).map(([i, j]): [number, number] => [p + i, p + j]);
   return [...head, ...out, ...tail];
 }
 
@@ -127,8 +131,9 @@ const hex = (x: number): string => `${x < 0 ? '-' : ''}0x${Math.abs(x).toString(
  * and suffix) is compared on the prefix and suffix alone.
  */
 export function detectLayoutShift(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, nf: FunctionInfo): LayoutShift | null {
-  const oa = accessesOf(oldImg, of);
-  const na = accessesOf(newImg, nf);
+  const intern = new Map<string, number>();
+  const oa = accessesOf(oldImg, of, intern);
+  const na = accessesOf(newImg, nf, intern);
   // Per base register: old displacement -> the deltas it was seen with.
   const byBase = new Map<number, Array<[number, number]>>();
   for (const [i, j] of align(oa, na)) {

@@ -16,9 +16,14 @@ import type { FunctionInfo } from '../functions/discover-functions.ts';
 import { absTarget, relocsIn } from '../functions/map-image.ts';
 import type { DataItem, ImageAnalysis } from './analyze-image.ts';
 
-/** Read-only items function `f` references (non-branch), in reference order. */
+const targetsMemo = new WeakMap<FunctionInfo, DataItem[]>();
+
+/** Read-only items function `f` references (non-branch), in reference order (memoised). */
 function readOnlyTargets(a: ImageAnalysis, f: FunctionInfo): DataItem[] {
+  const hit = targetsMemo.get(f);
+  if (hit !== undefined) return hit;
   const out: DataItem[] = [];
+  targetsMemo.set(f, out);
   for (const r of f.decoded.refs) {
     if (r.isBranch) continue;
     const d = a.itemAt(r.target);
@@ -37,7 +42,7 @@ function pointersOf(a: ImageAnalysis, d: DataItem): Map<number, number> {
 /**
  * Pairs unmatched functions named by counterpart data slots. `pair(o, n)` records a pair and
  * returns true when both were unmatched. `done` remembers item pairs already walked (per
- * match run). Returns the number of new pairs.
+ * match run), and function pairs already looked at. Returns the number of new pairs.
  */
 export function pairThroughData(
   oldA: ImageAnalysis,
@@ -50,7 +55,8 @@ export function pairThroughData(
   const queue: Array<[DataItem, DataItem, number]> = [];
   for (let n = 0; n < fnNewToOld.length; n++) {
     const o = fnNewToOld[n]!;
-    if (o < 0) continue;
+    if (o < 0 || done.has(`f${n}:${o}`)) continue;
+    done.add(`f${n}:${o}`);
     const ni = readOnlyTargets(newA, newA.fns.functions[n]!);
     if (ni.length === 0) continue;
     const oi = readOnlyTargets(oldA, oldA.fns.functions[o]!);

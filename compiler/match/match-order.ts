@@ -43,7 +43,7 @@ export function pairBetweenAnchors(
     for (let k = os; k < oe; k++) if (fnOldToNew[k] === -1) olds.push(k);
     for (let k = ns; k < ne; k++) if (fnNewToOld[k] === -1) news.push(k);
     if (olds.length === 0 || news.length === 0) continue;
-    const anchors: Array<[number, number]> = (olds.length + 1) * (news.length + 1) <= MAX_CELLS ? lcsPairs(olds.length, news.length, (i, j) => oldShape[olds[i]!] === newShape[news[j]!]) : [];
+    const anchors: Array<[number, number]> = (olds.length + 1) * (news.length + 1) <= MAX_CELLS ? lcsPairs(...shapeIds(olds, news, oldShape, newShape)) : [];
     // Equal-size gaps between LCS pairs (and the run's ends) pair slot by slot.
     let pi = 0;
     let pj = 0;
@@ -55,4 +55,15 @@ export function pairBetweenAnchors(
     }
   }
   return made;
+}
+
+/** The two runs' shapes as ids (equal shape, equal id) for the LCS. */
+function shapeIds(olds: readonly number[], news: readonly number[], oldShape: readonly string[], newShape: readonly string[]): [Int32Array, Int32Array] {
+  const ids = new Map<string, number>();
+  const id = (h: string): number => {
+    let k = ids.get(h);
+    if (k === undefined) ids.set(h, (k = ids.size));
+    return k;
+  };
+  return [Int32Array.from(olds, (k) => id(oldShape[k]!)), Int32Array.from(news, (k) => id(newShape[k]!))];
 }

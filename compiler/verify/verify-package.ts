@@ -357,11 +357,11 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
         k += 7;
         continue;
       }
-      const rvaTarget = m.new.rvaFields.get(item.start + k);
+      const rvaTarget = inOld ? m.new.rvaFields.get(item.start + k) : undefined;
       if (rvaTarget !== undefined) {
-        // An image-relative RVA (MSVC throw data): reached through OLD's own image base, so
-        // only OLD's copy can hold it (a carried copy is refused by the diff).
-        if (!inOld) return fail(`${what}: image-relative RVA in read-only data outside OLD`);
+        // An image-relative RVA (MSVC throw data) in OLD's copy: it names OLD's counterpart.
+        // (A copy in the package, only ever glued to the item after it as a possible end
+        // pointer, is compared byte for byte below.)
         const rv = new DataView(got.buffer, got.byteOffset).getUint32(k, true);
         pending.push({ t: rvaTarget, A: B + BigInt(rv), what: `${describe(item.start)} + ${k} (rva)`, fromOld: true });
         k += 3;
