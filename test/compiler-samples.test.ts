@@ -49,7 +49,7 @@ describe.each(scenarios.flatMap((s) => [false, true].map((stripped) => [s, strip
 
       if (s.expect === 'refused') {
         expect(d.hotpatchable).toBe(false);
-        const reasons = [...d.data.filter((x) => x.verdict === 'refused').map((x) => `${x.name ?? ''}: ${x.reason}`), ...d.functions.filter((f) => f.verdict === 'refused').map((f) => f.reason ?? '')];
+        const reasons = [...d.data.filter((x) => x.verdict === 'refused').map((x) => `${x.name ?? ''}: ${x.reason.message}`), ...d.functions.filter((f) => f.verdict === 'refused').map((f) => f.reason?.message ?? '')];
         expect(reasons.length).toBeGreaterThan(0);
         expect(reasons.join('\n')).toMatch(s.refusedReason === 'structure layout changed' ? /structure layout changed: field offsets shift by [+-]\d+ from 0x[0-9a-f]+ \(needs a baseline\)/ : s.name === 'struct-layout' ? /layout/ : /initial value/);
         if (!stripped) for (const g of step.data ?? []) expect(d.data.some((x) => x.name === g && x.verdict === 'refused'), `${g} refused`).toBe(true);
@@ -60,7 +60,7 @@ describe.each(scenarios.flatMap((s) => [false, true].map((stripped) => [s, strip
       }
 
       expect(d.data.filter((x) => x.verdict === 'refused')).toEqual([]);
-      expect(d.functions.filter((f) => f.verdict === 'refused').map((f) => `${f.name}: ${f.reason}`)).toEqual([]);
+      expect(d.functions.filter((f) => f.verdict === 'refused').map((f) => `${f.name}: ${f.reason?.message ?? ''}`)).toEqual([]);
       expect(d.hotpatchable).toBe(true);
       const b = buildFromDiff(d, { moduleName: `${s.name}.dll`, skipRefused: false, series: null, compilerVersion: COMPILER_VERSION });
       if (!b.ok) throw new Error(`${b.error.code}: ${b.error.message}`);

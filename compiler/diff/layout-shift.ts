@@ -18,9 +18,12 @@
  * pairs whose code changed are examined.
  */
 import { Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
-import type { FunctionInfo } from '../functions/discover-functions.ts';
-import type { MappedImage } from '../functions/map-image.ts';
+import type { FunctionInfo } from '../image/types.ts';
+import type { MappedImage } from '../image/map-image.ts';
 import { lcsPairs } from '../match/lcs.ts';
+import type { MatchResult } from '../match/match-images.ts';
+import { reason, type Reason } from './reasons.ts';
+import type { FunctionStatus } from './types.ts';
 
 /** One memory access of a body, with what the alignment compares. */
 interface Access {
@@ -179,4 +182,18 @@ export function detectLayoutShift(oldImg: MappedImage, of: FunctionInfo, newImg:
     }
   }
   return best;
+}
+
+/**
+ * The verdict hook: a changed matched function whose field accesses moved consistently
+ * against its old body. Objects built by old code would be misread by the new body.
+ */
+export function layoutProblem(m: MatchResult, f: FunctionInfo, st: FunctionStatus): Reason | null {
+  const o = m.fnNewToOld[f.index]!;
+  if (st !== 'changed' || o < 0) return null;
+  const of = m.old.fns.functions[o]!;
+  const shift = detectLayoutShift(m.old.img, of, m.new.img, f);
+  if (shift === null) return null;
+  const hex = (x: number): string => `0x${x.toString(16)}`;
+  return reason('STRUCTURE_LAYOUT_CHANGED', `${shift.reason}: old ${of.name ?? hex(of.entry)} and new ${f.name ?? hex(f.entry)} access ${shift.fields} fields through the same base at offsets moved by ${shift.delta > 0 ? '+' : ''}${shift.delta}; objects built before the patch keep the old layout`, f.entry);
 }

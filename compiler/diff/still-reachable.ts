@@ -21,9 +21,10 @@
  * first gives vtable-reached methods their counterparts, so what is refused here is what no
  * evidence pairs.
  */
-import type { FunctionInfo } from '../functions/discover-functions.ts';
-import { absTarget, sectionAt } from '../functions/map-image.ts';
+import type { FunctionInfo } from '../image/types.ts';
+import { absTarget, sectionAt } from '../image/map-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
+import { reason, type Reason } from './reasons.ts';
 
 /** Why each unmatched old function is still reachable after the patch (old index -> reason). */
 export function stillReachable(m: MatchResult, staysActive: (oldIndex: number) => boolean): Map<number, string> {
@@ -71,7 +72,7 @@ export function stillReachable(m: MatchResult, staysActive: (oldIndex: number) =
   return out;
 }
 
-/** The refusal text for an old function left reachable without a counterpart. */
-export function reachableReason(why: string): string {
-  return `has no counterpart in NEW but stays reachable after the patch: ${why}; left active it would run old code next to redirected new code (needs a baseline, or a match)`;
+/** The refusal of old function `of` (at OLD's `oldRva`), left reachable without a counterpart. */
+export function reachableReason(why: string, oldRva: number): Reason {
+  return reason('REMOVED_STILL_REACHABLE', `has no counterpart in NEW but stays reachable after the patch: ${why}; left active it would run old code next to redirected new code (needs a baseline, or a match)`, oldRva);
 }

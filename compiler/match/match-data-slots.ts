@@ -12,8 +12,8 @@
  * so it cannot pair across a reordered table; a wrong pair would cost size, never safety
  * (the diff compares exact forms).
  */
-import type { FunctionInfo } from '../functions/discover-functions.ts';
-import { absTarget, relocsIn } from '../functions/map-image.ts';
+import type { FunctionInfo } from '../image/types.ts';
+import { absTarget, relocsIn } from '../image/map-image.ts';
 import type { DataItem, ImageAnalysis } from './analyze-image.ts';
 
 const targetsMemo = new WeakMap<FunctionInfo, DataItem[]>();

@@ -15,8 +15,8 @@
  *
  * Starting points: the read-only addresses code references (ThrowInfo is passed by `lea`).
  */
-import type { FunctionTable } from '../functions/discover-functions.ts';
-import { readU32, sectionAt, type MappedImage } from '../functions/map-image.ts';
+import type { FunctionTable } from '../image/types.ts';
+import { readU32, sectionAt, type MappedImage } from '../image/map-image.ts';
 
 /** Image-relative RVA fields found: field RVA -> target RVA, and the structures' starts. */
 export interface RvaFields {

@@ -9,9 +9,9 @@
  * equal: that is what decides unchanged vs changed.
  */
 import type { Reference } from '../disasm/decode-function.ts';
-import type { FunctionInfo } from '../functions/discover-functions.ts';
-import { absTarget, relocsIn } from '../functions/map-image.ts';
-import { parseGccLsda } from '../emit/gcc-lsda.ts';
+import type { FunctionInfo } from '../image/types.ts';
+import { absTarget, relocsIn } from '../image/map-image.ts';
+import { parseGccLsda } from '../eh/gcc-lsda.ts';
 import { chainedParent } from '../functions/layout-parts.ts';
 import { parseHandlerData } from '../eh/parse-handler-data.ts';
 import type { ParsedHandlerData } from '../eh/types.ts';
@@ -326,7 +326,7 @@ export class Normaliser {
 
   private computeItemKey(item: DataItem, mode: Mode): string {
     const img = this.a.img;
-    let at = item.start;
+    let at: number = item.start;
     const text = stringExtent(img.image, item.start, item.end);
     const relocs = relocsIn(img, item.start, item.end);
     if (text !== null && relocs.length === 0 && !this.a.rvaFields.has(item.start)) {
@@ -343,7 +343,7 @@ export class Normaliser {
     });
     const rvaFields = this.a.rvaFields;
     if (rvaFields.size > 0) {
-      for (let k = item.start; k + 4 <= item.end; k += 4) {
+      for (let k: number = item.start; k + 4 <= item.end; k += 4) {
         const t = rvaFields.get(k);
         if (t !== undefined) fields.push([k, 4, t]);
       }

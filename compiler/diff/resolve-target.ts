@@ -2,18 +2,17 @@
  * Where a reference of NEW code must point once the package is applied to OLD: the same
  * function in OLD when it is unchanged, its new body in the package when it changed or was
  * added, the matched global, an old read-only item with the same content (or a copy of the
- * new one carried in the package), the old IAT slot of the same
- * import (or a new import).
+ * new one carried in the package), the old IAT slot of the same import (or a new import).
  * Both the diff (to give verdicts) and the emitter (to write fixups) ask these questions.
  */
 import type { FixupTarget } from '../../formats/package.ts';
 import { importKey } from '../match/import-identity.ts';
 import { oldRvaByLayout } from '../match/writable-layout.ts';
 import { asRva } from '../../common/types.ts';
-import type { FunctionInfo } from '../functions/discover-functions.ts';
-import type { DataItem } from '../match/analyze-image.ts';
+import type { FunctionInfo } from '../image/types.ts';
+import type { DataItem } from '../image/types.ts';
 import { Code, Decoder, DecoderOptions, Instruction, OpKind } from 'iced-x86';
-import { absTarget, relocsIn, type MappedImage } from '../functions/map-image.ts';
+import { absTarget, relocsIn, type MappedImage } from '../image/map-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import type { HandlerRvaField, ParsedHandlerData } from '../eh/types.ts';
 
@@ -446,4 +445,15 @@ export function resolveHandler(ctx: ResolveContext, h: number): Resolved {
   const at = thunks.get(importKey(imp));
   if (at === undefined) return fail(`handler ${imp.symbol} is reached through an import thunk OLD does not have`);
   return { ok: true, target: { kind: 'image', rva: asRva(at) } };
+}
+
+/** Exact key -> old read-only item, for re-using unchanged constants. */
+export function oldRodataByKey(m: MatchResult): Map<string, DataItem> {
+  const out = new Map<string, DataItem>();
+  for (const d of m.old.items) {
+    if (d.writable || d.jumpTable) continue;
+    const k = m.oldNorm.itemKey(d, 'exact');
+    if (!out.has(k)) out.set(k, d);
+  }
+  return out;
 }
