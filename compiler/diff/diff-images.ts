@@ -30,6 +30,7 @@ import { changeStatus } from './function-status.ts';
 import { diffOrphanCode } from './orphan-code.ts';
 import type { DataChange, FunctionChange, FunctionStatus, ImageDiff } from './types.ts';
 import type { Reason } from './reasons.ts';
+import { reachableReason, stillReachable } from './still-reachable.ts';
 import { settleVerdicts, type Verdicts } from './verdicts.ts';
 
 export type { DataChange, FunctionChange, FunctionStatus, ImageDiff, RedirectPlan, Verdict } from './types.ts';
@@ -91,7 +92,12 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
     verdicts.reasons.delete(k);
     why.delete(k);
   }
-  const functions = functionChanges(m, status, why, verdicts);
+  // Old functions with no counterpart that the patched image still reaches (still-reachable.ts).
+  const leftActive = stillReachable(m, (o) => {
+    const n = m.fnOldToNew[o]!;
+    return status[n] === 'unchanged' || verdicts.reasons.has(n) || (status[n] === 'changed' && !verdicts.redirects.has(n));
+  });
+  const functions = functionChanges(m, status, why, verdicts, leftActive);
   const refused = functions.filter((f) => f.verdict === 'refused').length + data.filter((d) => d.verdict === 'refused').length;
   const counts = {
     unchanged: functions.filter((f) => f.status === 'unchanged').length,
@@ -104,7 +110,7 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
 }
 
 /** One entry per NEW function (in NEW order), then one per removed OLD function. */
-function functionChanges(m: MatchResult, status: readonly FunctionStatus[], why: ReadonlyMap<number, Reason>, verdicts: Verdicts): FunctionChange[] {
+function functionChanges(m: MatchResult, status: readonly FunctionStatus[], why: ReadonlyMap<number, Reason>, verdicts: Verdicts, leftActive: ReadonlyMap<number, string>): FunctionChange[] {
   const oldFns = m.old.fns.functions;
   const functions: FunctionChange[] = [];
   for (const f of m.new.fns.functions) {
@@ -140,8 +146,8 @@ function functionChanges(m: MatchResult, status: readonly FunctionStatus[], why:
       oldSize: sizeOf(of),
       newSize: 0,
       status: 'removed',
-      verdict: 'hotpatchable',
-      reason: null,
+      verdict: leftActive.has(of.index) ? 'refused' : 'hotpatchable',
+      reason: leftActive.has(of.index) ? reachableReason(leftActive.get(of.index)!, of.entry) : null,
       matchedBy: null,
       dataOnly: false,
       redirect: null,

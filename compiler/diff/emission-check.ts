@@ -37,6 +37,11 @@ export function emissionProblem(ctx0: ResolveContext, f: FunctionInfo, okItems: 
   for (let i = 0; i < carried.length; i++) {
     const item = carried[i]!;
     const img = m.new.img;
+    // Image-relative RVAs (MSVC throw data) would keep NEW's layout in a carried copy, and
+    // the C++ runtime finds the image through the ThrowInfo's own address: never carried.
+    for (let k = item.start; k + 4 <= item.end; k++) {
+      if (m.new.rvaFields.has(k)) return reason('RODATA_NOT_CARRIED', `read-only data ${describeNew(m, item.start)} holds image-relative RVAs (MSVC throw data), which a carried copy cannot keep`, k);
+    }
     for (const rel of relocsIn(img, item.start, item.end)) {
       const type = img.relocs.get(rel)!;
       if (type !== 10) return reason('RODATA_NOT_CARRIED', `read-only data ${describeNew(m, item.start)} holds a 32-bit absolute address`, rel);

@@ -18,6 +18,7 @@ export const REASON_CODES = {
   EH_ORPHAN_FUNCLET: 'a funclet of no parent function the analysis found',
   // Code the function holds or needs.
   USES_CHANGED_GLOBAL: 'it uses a global whose layout or initial value changed',
+  STRUCTURE_LAYOUT_CHANGED: 'its field accesses through one base moved by the same amount against the old body: objects built before the patch keep the old layout (needs a baseline)',
   CODE_NOT_UNDERSTOOD: 'the analysis could not follow its code (undecodable or overlapping bytes, an unrecognised or unbounded jump table)',
   JUMP_TABLE_FIELD: 'its jump table is referenced other than through the idiom the emitter re-creates',
   SHORT_BRANCH_BETWEEN_PARTS: 'a short branch between its parts whose layout cannot be kept',
@@ -26,12 +27,14 @@ export const REASON_CODES = {
   IMAGEREL_UNPROVEN_BASE: 'an __ImageBase-relative access whose base register is not proven',
   IMAGEREL_TO_IMPORT: 'an __ImageBase-relative reference to an import',
   UNRESOLVED_REFERENCE: 'a reference the package cannot complete against OLD',
-  RODATA_NOT_CARRIED: 'read-only data it needs cannot be carried (a 32-bit absolute address, a pointer straddling its end, or a pointer that does not resolve)',
+  RODATA_NOT_CARRIED: 'read-only data it needs cannot be carried (a 32-bit absolute address, image-relative RVAs of MSVC throw data, a pointer straddling its end, or a pointer that does not resolve)',
   UNWIND_NOT_CARRIED: 'its unwind data cannot be carried (unreadable, or chained to an entry that is not one of its parts)',
   HANDLER_NOT_CARRIED: 'its exception handler, handler data or GCC LSDA cannot be read or re-targeted',
   // The redirect at the old entry.
   REDIRECT_SITE_TOO_SHORT: 'the old function is too short for a jump, with no padding within reach',
   THREAD_RULE: 'a branch targets, or a call returns into, the bytes the redirect overwrites',
+  // Old functions with no counterpart.
+  REMOVED_STILL_REACHABLE: 'an old function with no counterpart in NEW stays reachable after the patch (a data pointer, a taken address, or a branch from code left active): it would run old code next to redirected new code (needs a baseline, or a match)',
   // Data and image-level properties.
   WRITABLE_SECTION_ADDED: 'a new writable section: its data cannot be added to a running image',
   WRITABLE_SECTION_REMOVED: 'a writable section was removed',

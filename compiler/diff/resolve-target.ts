@@ -6,6 +6,8 @@
  * Both the diff (to give verdicts) and the emitter (to write fixups) ask these questions.
  */
 import type { FixupTarget } from '../../formats/package.ts';
+import { importKey } from '../match/import-identity.ts';
+import { oldRvaByLayout } from '../match/writable-layout.ts';
 import { asRva } from '../../common/types.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { DataItem } from '../image/types.ts';
@@ -58,12 +60,12 @@ const fail = (reason: string): Resolved => ({ ok: false, reason });
 
 const slotCache = new WeakMap<MatchResult, Map<string, number>>();
 
-/** `dll!symbol` -> IAT slot RVA in OLD. */
+/** `dll!symbol` (version-free, match/import-identity.ts) -> IAT slot RVA in OLD. */
 function oldSlots(m: MatchResult): Map<string, number> {
   let map = slotCache.get(m);
   if (map === undefined) {
     map = new Map();
-    for (const [slot, o] of m.old.img.iat) if (!map.has(`${o.dll}!${o.symbol}`)) map.set(`${o.dll}!${o.symbol}`, slot);
+    for (const [slot, o] of m.old.img.iat) if (!map.has(importKey(o))) map.set(importKey(o), slot);
     slotCache.set(m, map);
   }
   return map;
@@ -174,7 +176,7 @@ export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo
   }
   const imp = n.img.iat.get(t);
   if (imp !== undefined) {
-    const slot = oldSlots(m).get(`${imp.dll}!${imp.symbol}`);
+    const slot = oldSlots(m).get(importKey(imp));
     if (slot !== undefined) return { ok: true, target: { kind: 'image', rva: asRva(slot) } };
     return { ok: true, target: { kind: 'import-slot', index: ctx.importIndex(imp.dll, imp.symbol) } };
   }
@@ -225,7 +227,11 @@ export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo
   }
   if (item.writable) {
     const o = m.itemNewToOld[item.index]!;
-    if (o < 0) return fail(`reference to writable data ${describeNew(m, t)} (${item.section}) with no counterpart in the old image: new or moved global`);
+    if (o < 0) {
+      const rva = oldRvaByLayout(m, item, t);
+      if (rva !== null) return { ok: true, target: { kind: 'image', rva: asRva(rva) } };
+      return fail(`reference to writable data ${describeNew(m, t)} (${item.section}) with no counterpart in the old image: new or moved global`);
+    }
     const oi = m.old.items[o]!;
     if (t - item.start >= oi.end - oi.start) return fail(`reference to ${describeNew(m, t)} lies past the end of the old global (layout changed)`);
     // The start of a global may be the end of the one before it (`&arr[N]`): OLD must hold the
@@ -431,12 +437,12 @@ export function resolveHandler(ctx: ResolveContext, h: number): Resolved {
       for (let k = s.rva; k + 6 <= s.rva + s.size && k + 6 <= o.image.length; k++) {
         if (o.image[k] !== 0xff || o.image[k + 1] !== 0x25) continue;
         const oi = o.iat.get(k + 6 + dv.getInt32(k + 2, true));
-        if (oi !== undefined && m.old.fns.containing(k) === undefined && !thunks.has(`${oi.dll}!${oi.symbol}`)) thunks.set(`${oi.dll}!${oi.symbol}`, k);
+        if (oi !== undefined && m.old.fns.containing(k) === undefined && !thunks.has(importKey(oi))) thunks.set(importKey(oi), k);
       }
     }
     thunkCache.set(m, thunks);
   }
-  const at = thunks.get(`${imp.dll}!${imp.symbol}`);
+  const at = thunks.get(importKey(imp));
   if (at === undefined) return fail(`handler ${imp.symbol} is reached through an import thunk OLD does not have`);
   return { ok: true, target: { kind: 'image', rva: asRva(at) } };
 }

@@ -1,7 +1,8 @@
 /**
  * A verdict per changed or added function, settled to a fixed point: a function is refused
  * when its exception-handling group cannot travel, when it touches a global whose layout or
- * initial value changed, when the emitter could not carry it (emission-check.ts) or its old
+ * initial value changed, when the structures it reads changed layout (layout-shift.ts), when
+ * the emitter could not carry it (emission-check.ts) or its old
  * entry cannot take a redirect (redirect-sites.ts); and a function that needs a refused one
  * in the package is refused in turn.
  */
@@ -10,6 +11,7 @@ import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import type { EhGroups } from './eh-groups.ts';
 import { emissionProblem } from './emission-check.ts';
+import { layoutProblem } from './layout-shift.ts';
 import { planRedirect } from './redirect-sites.ts';
 import { describeNew, oldRodataByKey, type ResolveContext } from './resolve-target.ts';
 import { reason, type Reason } from './reasons.ts';
@@ -58,7 +60,7 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
     if (why !== null && refusedMate === undefined) baseReasons.set(f.index, why);
     else if (refusedMate !== undefined) baseReasons.set(f.index, baseReasons.get(refusedMate) ?? reasons.get(refusedMate)!);
     if (why === null) {
-      why = touchesBadGlobal(f) ?? emissionProblem(ctx, f, okItems);
+      why = touchesBadGlobal(f) ?? layoutProblem(m, f, st) ?? emissionProblem(ctx, f, okItems);
       if (why !== null) baseReasons.set(f.index, why);
     }
     // A funclet only the handler tables reach keeps no redirect: old frames keep their old

@@ -14,6 +14,7 @@ import { absTarget, lowerBound, sectionAt, type MappedImage, type MappedSection 
 import type { DataItem, FunctionInfo, FunctionTable } from '../image/types.ts';
 export type { DataItem } from '../image/types.ts';
 import { DirectoryIndex } from '../../runtime/pe/types.ts';
+import { findThrowInfo } from './msvc-throw-info.ts';
 
 /** A jump table and the function that uses it. */
 export interface OwnedTable {
@@ -35,6 +36,8 @@ export interface ImageAnalysis {
   readonly branchTargets: ReadonlySet<number>;
   /** RVA ranges of the import machinery (directory, IAT, names): not data items. */
   readonly importRanges: ReadonlyArray<readonly [number, number]>;
+  /** Image-relative RVA fields in read-only data (MSVC throw data): field RVA -> target. */
+  readonly rvaFields: ReadonlyMap<number, number>;
 }
 
 const IMAGE_SYM_CLASS_EXTERNAL = 2;
@@ -88,6 +91,12 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
       ends.add(t.rva + 4 * t.targets.length);
     }
   }
+  // MSVC throw data (ThrowInfo -> CatchableTypeArray -> CatchableType -> TypeDescriptor) is
+  // reached by RVA fields: its structures are items, and the fields are keyed as references.
+  const refTargets = new Set<number>();
+  for (const f of fns.functions) for (const r of f.decoded.refs) if (!r.isBranch) refTargets.add(r.target);
+  const throwData = findThrowInfo(img, fns, refTargets);
+  for (const s of throwData.starts) addStart(s);
   // Type-table entries of GCC exception data point at type_info slots (`.refptr.*`).
   for (const f of fns.functions) {
     for (const rf of f.pdata) {
@@ -181,5 +190,6 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
     tables,
     branchTargets,
     importRanges,
+    rvaFields: throwData.fields,
   });
 }

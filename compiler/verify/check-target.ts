@@ -14,7 +14,9 @@ import type { HotpatchPackage } from '../../formats/package.ts';
 import type { ImageDiff } from '../diff/types.ts';
 import { relocsIn, type MappedImage } from '../image/map-image.ts';
 import type { DataItem, FunctionInfo } from '../image/types.ts';
+import { importKey } from '../match/import-identity.ts';
 import { stringExtent } from '../match/normalise.ts';
+import { oldRvaByLayout } from '../match/writable-layout.ts';
 import { mismatch, newPointerTarget, type PaperImage } from './paper-image.ts';
 
 /** A carried NEW function: where its block puts it and the block offset of each range. */
@@ -82,7 +84,7 @@ export class TargetChecker {
     }
     const imp = newImg.iat.get(t);
     if (imp !== undefined) {
-      for (const [slot, o] of this.oldImg.iat) if (o.dll === imp.dll && o.symbol === imp.symbol && actual === B + BigInt(slot)) return ok(undefined);
+      for (const [slot, o] of this.oldImg.iat) if (importKey(o) === importKey(imp) && actual === B + BigInt(slot)) return ok(undefined);
       const i = this.pkg.imports.findIndex((x) => x.dll === imp.dll && (x.symbol.kind === 'name' ? x.symbol.name : `#${x.symbol.ordinal}`) === imp.symbol);
       return i >= 0 && actual === this.paper.importSlotVa[i] ? ok(undefined) : mismatch(`${what}: does not reach import ${imp.dll}!${imp.symbol}`);
     }
@@ -99,6 +101,8 @@ export class TargetChecker {
     if (item.writable) {
       const o = m.itemNewToOld[item.index]!;
       const oi = o < 0 ? undefined : m.old.items[o];
+      const byLayout = oi === undefined ? oldRvaByLayout(m, item, t) : null;
+      if (byLayout !== null) return actual === B + BigInt(byLayout) ? ok(undefined) : mismatch(`${what}: does not reach the old global at the same place in an unchanged section`);
       if (oi === undefined || actual !== B + BigInt(oi.start + (t - item.start))) return mismatch(`${what}: does not reach the matched old global`);
       const prev = t === item.start ? m.new.items[item.index - 1] : undefined;
       return prev !== undefined && prev.writable && prev.end === t && prev.section === item.section ? this.endOf(prev, actual, what, fromOld) : ok(undefined);
@@ -199,6 +203,16 @@ export class TargetChecker {
         k += 7;
         continue;
       }
+      const rvaTarget = inOld ? this.diff.match.new.rvaFields.get(item.start + k) : undefined;
+      if (rvaTarget !== undefined) {
+        // An image-relative RVA (MSVC throw data) in OLD's copy: it names OLD's counterpart.
+        // (A copy in the package, only ever glued to the item after it as a possible end
+        // pointer, is compared byte for byte below.)
+        const rv = new DataView(got.buffer, got.byteOffset).getUint32(k, true);
+        this.pending.push({ t: rvaTarget, actual: this.imageBase + BigInt(rv), what: `${describe(item.start)} + ${k} (rva)`, fromOld: true });
+        k += 3;
+        continue;
+      }
       if (got[k] !== want[k]) return mismatch(`${what}: read-only data differs at +${k}`);
     }
     return ok(undefined);
@@ -209,5 +223,5 @@ export class TargetChecker {
 function thunkImport(img: MappedImage, rva: number): string | undefined {
   if (img.image[rva] !== 0xff || img.image[rva + 1] !== 0x25 || rva + 6 > img.image.length) return undefined;
   const imp = img.iat.get(rva + 6 + new DataView(img.image.buffer, img.image.byteOffset).getInt32(rva + 2, true));
-  return imp === undefined ? undefined : `${imp.dll}!${imp.symbol}`;
+  return imp === undefined ? undefined : importKey(imp);
 }
