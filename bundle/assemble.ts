@@ -66,7 +66,9 @@ export function bundleSummary(entries: readonly { status: BundleEntryStatus }[])
  * with --skip-refused as the bundle is. BUNDLE_IDENTITY / BUNDLE_OPTIONS otherwise.
  */
 export async function checkForeignPackage(bytes: Uint8Array, p: ModulePair, trusted: readonly PublicKey[], skipRefused: boolean): Promise<Result<{ functions: number }>> {
-  const l = await loadPackage(bytes, { trusted, allowUnsigned: trusted.length === 0 });
+  // Without a key the bundle is unsigned and vouches for nothing: a signed package is taken as
+  // it is (its own signature is checked again by whoever applies it with their trusted keys).
+  const l = await loadPackage(bytes, { trusted, allowUnsigned: trusted.length === 0, readOnly: trusted.length === 0 });
   if (!l.ok) return err(l.error.code, `${p.old.path}: ${l.error.message}`, l.error.offset);
   const t = l.value.package.target;
   const o = p.old.identity;

@@ -170,7 +170,7 @@ describe('tampering with a bundle is refused before any write', () => {
 
   test('the CLI: a flip in the manifest or in any entry fails apply with one line and writes nothing', async () => {
     const bytes = readFileSync(bundle);
-    const l = await loadBundle(new Uint8Array(bytes), { trusted: [], allowUnsigned: true });
+    const l = await loadBundle(new Uint8Array(bytes), { trusted: [], allowUnsigned: true, readOnly: true });
     if (!l.ok) throw new Error(l.error.message);
     const manifestEnd = 32 + l.value.sizes.manifest;
     const flips = [40, manifestEnd - 3];
