@@ -29,6 +29,8 @@ import { absTarget, mapImage, relocsIn, sectionAt, type MappedImage, type Mapped
 import { analyzeImage, type DataItem, type ImageAnalysis } from '../match/analyze-image.ts';
 import { matchImages, type MatchHow, type MatchResult } from '../match/match-images.ts';
 import { latin1 } from '../match/normalise.ts';
+import { diffAccessLayout } from './access-layout.ts';
+import { diffExportedData } from './exported-data.ts';
 
 export type FunctionStatus = 'unchanged' | 'changed' | 'added' | 'removed';
 export type Verdict = 'hotpatchable' | 'refused';
@@ -244,7 +246,7 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
     oldRodata: oldRodataByKey(m),
   };
 
-  const data = [...diffWritable(m), ...diffOffsetsUsed(m), ...diffImageLevel(m, status), ...diffOrphanCode(m)];
+  const data = [...diffWritable(m), ...diffOffsetsUsed(m), ...diffAccessLayout(m), ...diffImageLevel(m, status), ...diffExportedData(m), ...diffOrphanCode(m)];
   // New code must not touch a global whose layout or initial value changed.
   const badItems = new Map<number, DataChange>();
   for (const d of data) {

@@ -22,6 +22,8 @@ export function hasTool(cmd: string, args: readonly string[] = ['--version']): b
 }
 
 export const hasMingw = (): boolean => hasTool('x86_64-w64-mingw32-gcc');
+/** clang-22 with lld-22 (the second sample toolchain). */
+export const hasClang = (): boolean => hasTool('clang-22') && hasTool('ld.lld-22');
 export const hasWine = (): boolean => hasTool('wine', ['--version']);
 /** Debian's python3 with python3-pefile (a python3 earlier on PATH may not have it). */
 export const PEFILE_PYTHON = '/usr/bin/python3';
@@ -31,10 +33,10 @@ export const hasPefile = (): boolean => hasTool(PEFILE_PYTHON, ['-c', 'import pe
  * Reason to skip, or undefined when every tool is there. Under HOTPATCH_REQUIRE_WINE=1 a
  * missing tool throws instead, so the suite fails rather than silently skipping.
  */
-export function missingTools(needs: ReadonlyArray<'mingw' | 'wine' | 'pefile'>): string | undefined {
-  const missing = needs.filter((n) => !(n === 'mingw' ? hasMingw() : n === 'wine' ? hasWine() : hasPefile()));
+export function missingTools(needs: ReadonlyArray<'mingw' | 'wine' | 'pefile' | 'clang'>): string | undefined {
+  const missing = needs.filter((n) => !(n === 'mingw' ? hasMingw() : n === 'wine' ? hasWine() : n === 'clang' ? hasClang() : hasPefile()));
   if (missing.length === 0) return undefined;
-  const reason = `needs ${missing.join(', ')} (apt: gcc-mingw-w64-x86-64 wine64 python3-pefile)`;
+  const reason = `needs ${missing.join(', ')} (apt: gcc-mingw-w64-x86-64 wine64 python3-pefile clang-22 lld-22)`;
   if (REQUIRE_TOOLS) throw new Error(`HOTPATCH_REQUIRE_WINE=1 but ${reason}`);
   return reason;
 }
