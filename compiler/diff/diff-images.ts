@@ -30,6 +30,7 @@ import { analyzeImage, type DataItem, type ImageAnalysis } from '../match/analyz
 import { matchImages, type MatchHow, type MatchResult } from '../match/match-images.ts';
 import { latin1 } from '../match/normalise.ts';
 import { diffAccessLayout } from './access-layout.ts';
+import { relativeEntryFixups } from '../emit/relative-entries.ts';
 import { diffExportedData } from './exported-data.ts';
 
 export type FunctionStatus = 'unchanged' | 'changed' | 'added' | 'removed';
@@ -439,6 +440,11 @@ export function emissionProblem(ctx0: ResolveContext, f: FunctionInfo, okItems: 
       if (type !== 10) return `read-only data ${describeNew(m, item.start)} holds a 32-bit absolute address`;
       if (rel + 8 > item.end) return `read-only data ${describeNew(m, item.start)}: a pointer straddles its end`;
       const r = resolveTarget(ctx, absTarget(img, rel, type), null);
+      if (!r.ok) return `read-only data ${describeNew(m, item.start)} it needs: ${r.reason}`;
+    }
+    const rt = m.new.relTables.get(item.start);
+    if (rt !== undefined) {
+      const r = relativeEntryFixups(rt, (t) => resolveTarget(ctx, t, null));
       if (!r.ok) return `read-only data ${describeNew(m, item.start)} it needs: ${r.reason}`;
     }
   }

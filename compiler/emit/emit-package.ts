@@ -20,6 +20,7 @@ import { layoutRanges, oldRodataByKey } from '../diff/diff-images.ts';
 import type { FunctionInfo } from '../functions/discover-functions.ts';
 import { chainedParent, layoutParts } from '../functions/layout-parts.ts';
 import { absTarget, relocsIn, type MappedImage } from '../functions/map-image.ts';
+import { relativeEntryFixups } from './relative-entries.ts';
 import type { DataItem } from '../match/analyze-image.ts';
 import { parseGccLsda } from './gcc-lsda.ts';
 import { handlerFields, parseHandlerData } from '../eh/parse-handler-data.ts';
@@ -226,6 +227,7 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
     while (itemWork.length > 0) {
       const item = itemWork.pop()!;
       for (const rel of relocsIn(m.new.img, item.start, item.end)) visitTarget(absTarget(m.new.img, rel, m.new.img.relocs.get(rel)!), itemWork);
+      for (const t of m.new.relTables.get(item.start)?.targets ?? []) visitTarget(t, itemWork);
     }
   }
   for (const f of newFns) if (chosen.has(f.index)) carriedFns.push(f);
@@ -479,6 +481,26 @@ function emitWithGlue(diff: ImageDiff, opts: EmitOptions, glue: Set<number>, dro
       fixups.push({ kind: 'abs64', offset: rel - item.start, target: res.target, addend: 0n });
       noteRelied(res.target);
       bytes.fill(0, rel - item.start, rel - item.start + 8);
+    }
+    // Self-relative entries (LLVM relative lookup tables): entry i = target - table, so a
+    // rel32 fixup (S + A - P, P = table + 4i) with addend 4i; re-based wherever the copy lands.
+    // A glued run may hold several tables: each item of the run is looked up.
+    for (let k = item.index; k <= last && !unresolved; k++) {
+      const rt = m.new.relTables.get(m.new.items[k]!.start);
+      if (rt === undefined) continue;
+      const r = relativeEntryFixups(rt, (t) => resolveTarget(ctx, t, null));
+      if (!r.ok) {
+        failures.push({ error: { code: 'BUILD_UNRESOLVED', message: `read-only data ${describeNew(m, item.start)}: ${r.reason}` }, carriers: blame(item.index) });
+        unresolved = true;
+        break;
+      }
+      const at = rt.rva - item.start;
+      for (const f of r.fixups) {
+        if (at + f.offset + 4 > bytes.length) continue;
+        fixups.push({ ...f, offset: at + f.offset });
+        noteRelied(f.target);
+        bytes.fill(0, at + f.offset, at + f.offset + 4);
+      }
     }
     fixupCount += fixups.length;
     if (unresolved) {

@@ -4,6 +4,7 @@
  * next referenced address (or data symbol, or jump-table edge) in the same section, since a
  * stripped image says nothing else about where one object ends.
  */
+import { findRelativeTables, type RelativeTable } from '../disasm/relative-tables.ts';
 import { ok, type Result } from '../../common/errors.ts';
 import type { JumpTable } from '../disasm/decode-function.ts';
 import { parseGccLsda } from '../emit/gcc-lsda.ts';
@@ -41,6 +42,8 @@ export interface ImageAnalysis {
   itemAt(rva: number): DataItem | undefined;
   /** Jump tables by table RVA. */
   readonly tables: ReadonlyMap<number, OwnedTable>;
+  /** Self-relative data tables (LLVM relative lookup tables) by table RVA. */
+  readonly relTables: ReadonlyMap<number, RelativeTable>;
   /** Every rel8/rel32 branch target in the image (the thread rule checks entries against it). */
   readonly branchTargets: ReadonlySet<number>;
   /** RVA ranges of the import machinery (directory, IAT, names): not data items. */
@@ -97,6 +100,14 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
       addStart(t.rva);
       ends.add(t.rva + 4 * t.targets.length);
     }
+  }
+  // Self-relative tables: each entry's target is an object (a string) of its own, and the
+  // table ends after its last entry.
+  const relTables = findRelativeTables(img, fns.functions);
+  for (const t of relTables.values()) {
+    addStart(t.rva);
+    if (t.count !== null) ends.add(t.rva + 4 * t.count);
+    for (const x of t.targets) addStart(x);
   }
   // Type-table entries of GCC exception data point at type_info slots (`.refptr.*`).
   for (const f of fns.functions) {
@@ -189,6 +200,7 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
       return rva < d.end ? d : undefined;
     },
     tables,
+    relTables,
     branchTargets,
     importRanges,
   });

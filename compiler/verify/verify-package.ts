@@ -18,6 +18,7 @@ import { layoutRanges } from '../diff/diff-images.ts';
 import { chainedParent } from '../functions/layout-parts.ts';
 import type { FunctionInfo } from '../functions/discover-functions.ts';
 import { absTarget, relocsIn } from '../functions/map-image.ts';
+import { relativeEntryChecks } from './relative-entries.ts';
 import { parseGccLsda } from '../emit/gcc-lsda.ts';
 import { parseHandlerData } from '../eh/parse-handler-data.ts';
 import type { HandlerRvaField, HandlerStructure, ParsedHandlerData } from '../eh/types.ts';
@@ -343,7 +344,12 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
     if (got === null) return fail(`${what}: read-only data target is outside the image and the package`);
     const want = newImg.image.subarray(item.start, item.start + len);
     const relocs = new Set(relocsIn(newImg, item.start, item.start + len));
-    for (let k = 0; k < len; k++) {
+    // A self-relative table is checked by meaning: each entry, read as the code reads it
+    // (sign-extended, plus the table's address), must reach the image of NEW's target.
+    const rel = m.new.relTables.get(item.start);
+    const relEnd = rel === undefined ? 0 : relativeEntryChecks(rel, got, startA, len, (t, A, k) => pending.push({ t, A, what: `${describe(item.start)} entry ${k}`, fromOld: inOld }));
+    if (relEnd < 0) return fail(`${what}: self-relative table ${describe(item.start)} has no proven extent`);
+    for (let k = relEnd; k < len; k++) {
       if (relocs.has(item.start + k)) {
         const nt = newRelocated(item.start + k);
         const av = new DataView(got.buffer, got.byteOffset).getBigUint64(k, true);
@@ -565,8 +571,13 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
             }
             const tgt = fields.get(k);
             if (tgt !== undefined) {
-              const S = fixAt.get(e.unwindInfoOffset + k);
-              if (S === undefined) return fail(`${name}: unwind field at +${k} has no fixup`);
+              if (!fixAt.has(e.unwindInfoOffset + k)) return fail(`${name}: unwind field at +${k} has no fixup`);
+              // Read back as the runtime reads it, not what the fixup claims to aim at: the
+              // handler is an RVA against the unwind base, a GCC type entry (0x9b: pcrel
+              // sdata4) is relative to its own address.
+              const dvu = new DataView(info.buffer, info.byteOffset, info.byteLength);
+              const at = e.unwindInfoOffset + k;
+              const S = k === uw.size - 4 ? unwindBase + BigInt(dvu.getUint32(at, true)) : infoAddr + BigInt(at) + BigInt(dvu.getInt32(at, true));
               const rr = k === uw.size - 4 ? checkHandler(tgt, S, `${name} exception handler`) : checkTarget(tgt, S, `${name} unwind field +${k}`);
               if (!rr.ok) return rr;
               k += 3;
