@@ -125,18 +125,34 @@ function cases(): Case[] {
   return out;
 }
 
+/**
+ * Mutations that change nothing the process would run, each justified. Removing a fixup
+ * leaves the block's placeholder, which in a delta block is OLD's byte at the same offset: here
+ * the old `call set_name` displacement, and the verifier's (and the runtime's) layout puts the
+ * callee's block at exactly the old distance from the caller's, so the bytes are right as
+ * they stand. The verifier reads what the code would execute, so it accepts them.
+ */
+const NEUTRAL = new Set(['bounds-check v1->v2 (clang): code block 0 fixup 4 (rel32 +175): removed', 'bounds-check v1->v2 (clang, stripped): code block 0 fixup 4 (rel32 +175): removed']);
+
 describe('verifier mutation test', () => {
   test('every behaviour-changing mutation of every sample package is rejected', () => {
     let total = 0;
+    let neutral = 0;
     const missed: string[] = [];
     for (const c of cases()) {
       expect(verifyPackage(c.diff, c.pkg).ok, `${c.label}: untouched package verifies`).toBe(true);
       for (const mu of mutations(c.diff, c.pkg)) {
         total++;
-        if (verifyPackage(c.diff, mu.pkg).ok) missed.push(`${c.label}: ${mu.what}`);
+        const label = `${c.label}: ${mu.what}`;
+        if (NEUTRAL.has(label)) {
+          neutral++;
+          continue;
+        }
+        if (verifyPackage(c.diff, mu.pkg).ok) missed.push(label);
       }
     }
-    process.stdout.write(`verifier mutation test: caught ${total - missed.length} of ${total} mutations\n`);
+    total -= neutral;
+    process.stdout.write(`verifier mutation test: caught ${total - missed.length} of ${total} behaviour-changing mutations (${neutral} neutral ones left out, see NEUTRAL)\n`);
     expect(total).toBeGreaterThan(100);
     expect(missed).toEqual([]);
   }, 600_000);

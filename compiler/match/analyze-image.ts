@@ -61,7 +61,10 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
   const pe = img.pe;
 
   const importRanges: Array<readonly [number, number]> = [];
-  for (const idx of [DirectoryIndex.Import, DirectoryIndex.Iat, DirectoryIndex.DelayImport]) {
+  // The export directory too: lld puts it in .rdata right after the CRT's constructor lists,
+  // and its RVAs shift with any layout change, so an item running into it (`p.0 =
+  // __DTOR_LIST__ + 1`, pointed at from .data) would change on every rebuild.
+  for (const idx of [DirectoryIndex.Export, DirectoryIndex.Import, DirectoryIndex.Iat, DirectoryIndex.DelayImport]) {
     const d = pe.dataDirectories[idx];
     if (d !== undefined && d.size > 0) importRanges.push([d.virtualAddress as number, (d.virtualAddress as number) + d.size]);
   }
