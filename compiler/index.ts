@@ -1,21 +1,26 @@
 /**
  * The compiler's library surface: discover functions, diff two builds, build a package and
- * verify it. Pure functions over bytes (the CLI reads the files).
+ * verify it. Pure functions over bytes (the CLI reads the files). The optional `progress`
+ * callback hears each stage (parse, functions, match, diff, emit, verify) with its counts;
+ * the compiler itself never prints.
  */
 import { err, ok, type Result } from '../common/errors.ts';
+import { NO_PROGRESS, type Progress } from '../common/progress.ts';
 import { parsePe } from '../runtime/pe/parse-pe.ts';
 import type { HotpatchPackage } from '../formats/package.ts';
 import { diffImages, type ImageDiff, type PeInput } from './diff/diff-images.ts';
 import { emitPackage, type EmitOptions, type EmittedPackage } from './emit/emit-package.ts';
 import { discoverFunctions, type FunctionTable } from './functions/discover-functions.ts';
-import { mapImage } from './functions/map-image.ts';
+import { mapImage } from './image/map-image.ts';
 import { verifyPackage, DEFAULT_VERIFY_LAYOUT, type VerifyLayout, type VerifyReport } from './verify/verify-package.ts';
 
 export { diffImages, prepareImage, type ImageDiff, type FunctionChange, type DataChange, type PeInput } from './diff/diff-images.ts';
+export { REASON_CODES, type Reason, type ReasonCode } from './diff/reasons.ts';
+export { refusalLines, refusalsByCode, refusalsOf, type Refusal } from './diff/refusals.ts';
 export { emitPackage, defaultBaselineId, type EmitOptions, type EmittedPackage, type Omission } from './emit/emit-package.ts';
 export { verifyPackage, DEFAULT_VERIFY_LAYOUT, type VerifyLayout, type VerifyReport } from './verify/verify-package.ts';
 export { discoverFunctions, type FunctionInfo, type FunctionTable, type FunctionSource } from './functions/discover-functions.ts';
-export { mapImage, type MappedImage } from './functions/map-image.ts';
+export { mapImage, type MappedImage } from './image/map-image.ts';
 
 /** The version recorded in packages as their producer. */
 export const COMPILER_VERSION = 'hotpatch-compiler 0.1.0';
@@ -37,12 +42,14 @@ export function findFunctions(bytes: Uint8Array): Result<FunctionTable> {
 }
 
 /** Diffs two PE files. */
-export function diffFiles(oldBytes: Uint8Array, newBytes: Uint8Array): Result<ImageDiff> {
+export function diffFiles(oldBytes: Uint8Array, newBytes: Uint8Array, progress: Progress = NO_PROGRESS): Result<ImageDiff> {
+  progress({ stage: 'parse', done: 0, total: 2, unit: 'files' });
   const o = readPe(oldBytes);
   if (!o.ok) return o;
+  progress({ stage: 'parse', done: 1, total: 2, unit: 'files' });
   const n = readPe(newBytes);
   if (!n.ok) return n;
-  return diffImages(o.value, n.value);
+  return diffImages(o.value, n.value, progress);
 }
 
 /** A built and verified package. */
@@ -56,17 +63,22 @@ export interface BuiltPackage {
  * Diffs, emits and verifies: a package only comes back when verification passed.
  * Refused changes fail with BUILD_REFUSED unless `opts.skipRefused`.
  */
-export function buildPackage(oldBytes: Uint8Array, newBytes: Uint8Array, opts: EmitOptions, layout: VerifyLayout = DEFAULT_VERIFY_LAYOUT): Result<BuiltPackage> {
-  const d = diffFiles(oldBytes, newBytes);
+export function buildPackage(oldBytes: Uint8Array, newBytes: Uint8Array, opts: EmitOptions, layout: VerifyLayout = DEFAULT_VERIFY_LAYOUT, progress: Progress = NO_PROGRESS): Result<BuiltPackage> {
+  const d = diffFiles(oldBytes, newBytes, progress);
   if (!d.ok) return d;
-  return buildFromDiff(d.value, opts, layout);
+  return buildFromDiff(d.value, opts, layout, progress);
 }
 
 /** Emits and verifies a package for an existing diff. */
-export function buildFromDiff(diff: ImageDiff, opts: EmitOptions, layout: VerifyLayout = DEFAULT_VERIFY_LAYOUT): Result<BuiltPackage> {
+export function buildFromDiff(diff: ImageDiff, opts: EmitOptions, layout: VerifyLayout = DEFAULT_VERIFY_LAYOUT, progress: Progress = NO_PROGRESS): Result<BuiltPackage> {
+  const changes = diff.functions.filter((f) => f.status === 'changed' || f.status === 'added').length;
+  progress({ stage: 'emit', done: 0, total: changes, unit: 'functions' });
   const e = emitPackage(diff, opts);
   if (!e.ok) return e;
+  const carried = e.value.pkg.functions.length;
+  progress({ stage: 'verify', done: 0, total: carried, unit: 'functions' });
   const v = verifyPackage(diff, e.value.pkg, layout);
+  progress({ stage: 'verify', done: carried, total: carried, unit: 'functions' });
   if (!v.ok) return err('BUILD_VERIFY_FAILED', `the emitted package failed verification: ${v.error.message}`);
   return ok({ diff, emitted: e.value, verified: v.value });
 }

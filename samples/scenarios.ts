@@ -88,8 +88,20 @@ export function expectationOf(s: Scenario, step: SampleStep, toolchain: Toolchai
   return miss === undefined ? { expect: s.expect } : { expect: 'refused', miss };
 }
 
-/** Absolute path of samples/. */
-export const SAMPLES_DIR: string = dirname(fileURLToPath(import.meta.url));
+/**
+ * Absolute path of samples/: this module's folder in a checkout. Bundled into the compiled
+ * CLI (dist/cli/, in a checkout or an installed package), the first folder up from there
+ * that holds samples/scenarios.json (package.json `files` ships it and the sample DLLs).
+ */
+export const SAMPLES_DIR: string = findSamplesDir(dirname(fileURLToPath(import.meta.url)));
+
+function findSamplesDir(here: string): string {
+  if (existsSync(join(here, 'scenarios.json'))) return here;
+  for (let dir = here; dirname(dir) !== dir; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'samples', 'scenarios.json'))) return join(dir, 'samples');
+  }
+  return here;
+}
 /** Where the committed binaries live. */
 export const SAMPLES_BIN_DIR: string = join(SAMPLES_DIR, 'bin');
 /** The committed Wine host. */

@@ -68,8 +68,8 @@ describe.each(realPairs().map((p) => [p.label, p] as const))('%s', (label, pair)
     } else {
       expect(strict.ok).toBe(false);
       if (!strict.ok) expect(strict.error.code).toBe('BUILD_REFUSED');
-      for (const f of diff.functions.filter((x) => x.verdict === 'refused')) expect(f.reason ?? '').not.toBe('');
-      for (const x of diff.data.filter((y) => y.verdict === 'refused')) expect(x.reason).not.toBe('');
+      for (const f of diff.functions.filter((x) => x.verdict === 'refused')) expect(f.reason?.message ?? '').not.toBe('');
+      for (const x of diff.data.filter((y) => y.verdict === 'refused')) expect(x.reason.message).not.toBe('');
     }
 
     // Lenient: a package of what can be hotpatched, verified by buildFromDiff. When emission

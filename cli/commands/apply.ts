@@ -84,8 +84,6 @@ function text(j: Record<string, unknown>, patch: string, image: string): string 
 }
 
 export default defineCommand({
-  command: 'apply <patch>',
-  describe: 'apply PATCH to an in-memory process image of --image OLD; prints per-function and total apply time',
   builder: (y) =>
     y
       .positional('patch', { type: 'string', demandOption: true, describe: 'the package (.hpk)' })

@@ -12,10 +12,11 @@ import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { err, ok, type Result } from '../../common/errors.ts';
 import { hex } from '../../common/types.ts';
-import { buildFromDiff, COMPILER_VERSION, diffFiles, type ImageDiff } from '../../compiler/index.ts';
+import { buildFromDiff, COMPILER_VERSION, diffFiles, refusalLines, refusalsOf } from '../../compiler/index.ts';
 import { encodePackage } from '../../formats/container.ts';
 import { importSigningKey, type SigningKey } from '../../formats/keys.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
+import { LONG_INPUT_BYTES, startProgress } from '../progress.ts';
 import { readInputFile } from './pe.ts';
 
 interface BuildArgs {
@@ -30,23 +31,7 @@ interface BuildArgs {
   module: string | undefined;
 }
 
-/** One line per refused change: `function NAME: reason` / `global NAME: reason`. */
-export function refusalLines(d: ImageDiff): string[] {
-  const lines: string[] = [];
-  for (const f of d.functions) {
-    if (f.verdict !== 'refused') continue;
-    lines.push(`function ${f.name ?? hex(f.newRva ?? f.oldRva ?? 0)}: ${f.reason ?? 'refused'}`);
-  }
-  for (const x of d.data) {
-    if (x.verdict !== 'refused') continue;
-    lines.push(`${x.name !== null ? `global ${x.name}` : x.section !== null ? `data ${x.section}` : 'image'}: ${x.reason}`);
-  }
-  return lines;
-}
-
 export default defineCommand<BuildArgs>({
-  command: 'build <old> <new>',
-  describe: 'build a signed hotpatch package that turns OLD into NEW (verified before it is written)',
   builder: (y) =>
     y
       .positional('old', { type: 'string', demandOption: true, describe: 'the build that is running' })
@@ -78,12 +63,18 @@ export default defineCommand<BuildArgs>({
     const n = readInputFile(argv.new);
     if (!n.ok) return n;
     const t0 = performance.now();
-    const d = diffFiles(o.value, n.value);
-    if (!d.ok) return d;
+    const progress = startProgress('hotpatch build', { json: argv.json, expectLong: o.value.length + n.value.length >= LONG_INPUT_BYTES });
+    const d = diffFiles(o.value, n.value, progress.report);
+    if (!d.ok) {
+      progress.end();
+      return d;
+    }
     const refused = refusalLines(d.value);
     if (refused.length > 0 && !argv['skip-refused']) {
+      progress.end();
+      const json = refusalsOf(d.value).map((r) => ({ what: r.what, code: r.reason.code, message: r.reason.message, at: r.reason.at === null ? null : hex(r.reason.at) }));
       return ok({
-        json: { written: false, refused, hotpatchable: false },
+        json: { written: false, refused: json, hotpatchable: false },
         text: [`not hotpatchable: ${refused.length} change(s) refused, no package written`, ...refused.map((l) => `refused: ${l}`)].join('\n'),
         exitCode: 31,
       });
@@ -94,7 +85,8 @@ export default defineCommand<BuildArgs>({
       skipRefused: argv['skip-refused'],
       series: argv.baseline !== undefined && argv.sequence !== undefined ? { baselineId: argv.baseline, sequence: argv.sequence } : null,
       compilerVersion: COMPILER_VERSION,
-    });
+    }, undefined, progress.report);
+    progress.end();
     if (!b.ok) return b;
     const compileMs = performance.now() - t0;
     const enc = await encodePackage(b.value.emitted.pkg, signingKey === undefined ? {} : { signingKey });

@@ -50,8 +50,6 @@ function snapshot(backend: MemoryBackend, base: bigint): Uint8Array {
 }
 
 export default defineCommand<DemoArgs>({
-  command: 'demo [scenario]',
-  describe: 'run the whole pipeline on a bundled sample pair: build, inspect, apply in memory, revert; sizes and times',
   builder: (y) =>
     y
       .positional('scenario', { type: 'string', default: 'logic-fix', describe: 'sample scenario under samples/bin (see samples/scenarios.json)' })

@@ -81,8 +81,6 @@ export function renderReport(r: PackageReport, file: string): string {
 }
 
 export default defineCommand({
-  command: 'inspect <patch>',
-  describe: 'show what a package holds, its signature status and its size breakdown',
   builder: (y) =>
     y
       .positional('patch', { type: 'string', demandOption: true, describe: 'the package (.hpk)' })

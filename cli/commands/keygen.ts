@@ -32,8 +32,6 @@ function writeWithMode(path: string, text: string, mode: number, force: boolean)
 }
 
 export default defineCommand({
-  command: 'keygen',
-  describe: 'create an Ed25519 key pair for signing packages (DIR/hotpatch.key, DIR/hotpatch.pub)',
   builder: (y) =>
     y
       .option('out', { type: 'string', demandOption: true, describe: 'directory to write hotpatch.key and hotpatch.pub into (created if missing)' })

@@ -19,8 +19,6 @@ import { readTrustedKeys } from '../trusted-keys.ts';
 const round = (x: number): number => Math.round(x * 1000) / 1000;
 
 export default defineCommand({
-  command: 'live <patch>',
-  describe: 'apply a hotpatch package to a module of a running process (win32 agent; Wine on Linux)',
   builder: (y) =>
     y
       .positional('patch', { type: 'string', demandOption: true, describe: 'the package (.hpk)' })

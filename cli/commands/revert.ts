@@ -27,8 +27,6 @@ export function keptLine(c: CloseReport): string {
 }
 
 export default defineCommand({
-  command: 'revert',
-  describe: 'undo the hotpatch applied to a module of a running process (back to the baseline)',
   builder: (y) =>
     y
       .option('pid', { type: 'number', demandOption: true, describe: 'Windows process id of the target (under Wine: the pid the process itself reports)' })

@@ -12,8 +12,6 @@ import { defineCommand, type CommandOutput } from '../command.ts';
 import { readInputFile } from './pe.ts';
 
 export default defineCommand<{ old: string; new: string; patch: string; trust: string[] | undefined }>({
-  command: 'verify <old> <new> <patch>',
-  describe: 'prove that a package turns OLD into NEW (each carried function, instruction for instruction)',
   builder: (y) =>
     y
       .positional('old', { type: 'string', demandOption: true })

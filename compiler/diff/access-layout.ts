@@ -7,7 +7,7 @@
  * size, its next symbol and (zero-initialised, or with the new field's bytes equal to the old
  * padding) its contents. The code does see it: v1 reads `misses` at +8 (8 bytes) and nothing
  * past +24; v2 writes a field at +8 and reads up to +32. The existing offset-set rule
- * (diff-images.ts `diffOffsetsUsed`) refuses only when offsets both appear and disappear;
+ * (data-changes.ts `diffOffsetsUsed`) refuses only when offsets both appear and disappear;
  * here they only appear.
  *
  * Rules, for each writable item matched OLD -> NEW (a refusal names the global):
@@ -23,7 +23,8 @@
 import { Decoder, DecoderOptions, Instruction, MemorySizeExt, Mnemonic } from 'iced-x86';
 import type { ImageAnalysis } from '../match/analyze-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
-import type { DataChange } from './diff-images.ts';
+import { reason, type Reason } from './reasons.ts';
+import type { DataChange } from './types.ts';
 
 /** One field access: offset into the item and size in bytes. */
 interface Access {
@@ -94,21 +95,21 @@ export function diffAccessLayout(m: MatchResult): DataChange[] {
         .sort((x, y) => x.offset - y.offset || x.size - y.size)
         .map((x) => `+${x.offset}:${x.size}`)
         .join(',')}}`;
-    let reason: string | null = null;
+    let why: Reason | null = null;
     const oldEnd = extentOf(oa);
     const newEnd = extentOf(na);
     if (!oa.addressTaken && newEnd > oldEnd) {
-      reason = `writable global ${label} changed layout: new code accesses it up to +${newEnd}, old code only up to +${oldEnd} (a struct grown inside its alignment padding looks like this): accesses ${fmt(na.fields.values())} instead of ${fmt(oa.fields.values())}`;
+      why = reason('GLOBAL_ACCESSED_PAST_OLD_EXTENT', `writable global ${label} changed layout: new code accesses it up to +${newEnd}, old code only up to +${oldEnd} (a struct grown inside its alignment padding looks like this): accesses ${fmt(na.fields.values())} instead of ${fmt(oa.fields.values())}`, item.start);
     } else {
       for (const x of na.fields.values()) {
         const clash = [...oa.fields.values()].find((y) => y.offset !== x.offset && x.offset < y.offset + y.size && y.offset < x.offset + x.size);
         if (clash === undefined) continue;
-        reason = `writable global ${label} changed layout: new code accesses +${x.offset} (${x.size} bytes), which straddles the old field at +${clash.offset} (${clash.size} bytes)`;
+        why = reason('GLOBAL_FIELD_STRADDLES_OLD', `writable global ${label} changed layout: new code accesses +${x.offset} (${x.size} bytes), which straddles the old field at +${clash.offset} (${clash.size} bytes)`, item.start);
         break;
       }
     }
-    if (reason === null) continue;
-    out.push({ name: item.name, section: item.section, oldRva: m.old.items[o]!.start, newRva: item.start, size: item.end - item.start, status: 'changed', verdict: 'refused', reason });
+    if (why === null) continue;
+    out.push({ name: item.name, section: item.section, oldRva: m.old.items[o]!.start, newRva: item.start, size: item.end - item.start, status: 'changed', verdict: 'refused', reason: why });
   }
   return out;
 }

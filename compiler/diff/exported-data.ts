@@ -14,10 +14,11 @@
  * each side; the shorter of the two is compared, pointer fields by what they point at. An
  * extent that reaches past the object only makes the rule stricter.
  */
-import { absTarget, relocsIn } from '../functions/map-image.ts';
+import { absTarget, relocsIn } from '../image/map-image.ts';
 import type { ImageAnalysis } from '../match/analyze-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
-import type { DataChange } from './diff-images.ts';
+import { reason } from './reasons.ts';
+import type { DataChange } from './types.ts';
 
 /** Data exports of an image by name: RVA and the end of the data item holding it. */
 function dataExports(a: ImageAnalysis): Map<string, { rva: number; end: number }> {
@@ -71,7 +72,7 @@ export function diffExportedData(m: MatchResult): DataChange[] {
       size: len,
       status: 'changed',
       verdict: 'refused',
-      reason: `exported data ${name} changed value: importers read the export directly and keep seeing the old value (the code may have folded the new one in), so this needs a new build loaded, not a hotpatch`,
+      reason: reason('EXPORTED_DATA_CHANGED', `exported data ${name} changed value: importers read the export directly and keep seeing the old value (the code may have folded the new one in), so this needs a new build loaded, not a hotpatch`, n.rva),
     });
   }
   return out;

@@ -19,8 +19,8 @@
  * verifier re-derives each from the patched image.
  */
 import { Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
-import type { FunctionInfo } from '../functions/discover-functions.ts';
-import type { MappedImage } from '../functions/map-image.ts';
+import type { MappedImage } from '../image/map-image.ts';
+import type { FunctionInfo } from '../image/types.ts';
 
 /** A self-relative table: `count` int32 entries at `rva`, entry i pointing at rva + entry. */
 export interface RelativeTable {
@@ -46,7 +46,7 @@ export function findRelativeTables(img: MappedImage, fns: readonly FunctionInfo[
   };
   try {
     for (const f of fns) {
-      const jumpTables = new Set(f.decoded.jumpTables.map((t) => t.rva));
+      const jumpTables = new Set<number>(f.decoded.jumpTables.map((t) => t.rva));
       const insns = [...f.decoded.insns].sort((a, b) => a.rva - b.rva);
       for (let k = 0; k < insns.length; k++) {
         const di = insns[k]!;

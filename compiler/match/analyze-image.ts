@@ -6,25 +6,15 @@
  */
 import { findRelativeTables, type RelativeTable } from '../disasm/relative-tables.ts';
 import { ok, type Result } from '../../common/errors.ts';
-import type { JumpTable } from '../disasm/decode-function.ts';
-import { parseGccLsda } from '../emit/gcc-lsda.ts';
+import type { Rva } from '../../common/types.ts';
+import type { JumpTable } from '../image/types.ts';
+import { parseGccLsda } from '../eh/gcc-lsda.ts';
 import { handlerFields, parseHandlerData } from '../eh/parse-handler-data.ts';
-import { discoverFunctions, type FunctionInfo, type FunctionTable } from '../functions/discover-functions.ts';
-import { absTarget, lowerBound, sectionAt, type MappedImage, type MappedSection } from '../functions/map-image.ts';
+import { discoverFunctions } from '../functions/discover-functions.ts';
+import { absTarget, lowerBound, sectionAt, type MappedImage, type MappedSection } from '../image/map-image.ts';
+import type { DataItem, FunctionInfo, FunctionTable } from '../image/types.ts';
+export type { DataItem } from '../image/types.ts';
 import { DirectoryIndex } from '../../runtime/pe/types.ts';
-
-/** One data item: [start, end) inside a non-executable section. */
-export interface DataItem {
-  readonly index: number;
-  readonly start: number;
-  readonly end: number;
-  readonly writable: boolean;
-  readonly section: string;
-  /** COFF data symbol naming it, when there is one. */
-  readonly name: string | null;
-  /** True when the item is a jump table owned by a function. */
-  readonly jumpTable: boolean;
-}
 
 /** A jump table and the function that uses it. */
 export interface OwnedTable {
@@ -174,8 +164,8 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
     }
     items.push({
       index: items.length,
-      start: s,
-      end,
+      start: s as Rva,
+      end: end as Rva,
       writable: sec.writable,
       section: sec.name,
       name: starts.get(s) ?? null,

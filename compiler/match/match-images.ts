@@ -10,7 +10,7 @@
  * A poor match costs size, not safety: the diff compares exact normalised forms, and a
  * function whose references point at an unmatched target is always "changed".
  */
-import type { FunctionInfo } from '../functions/discover-functions.ts';
+import type { FunctionInfo } from '../image/types.ts';
 import type { ImageAnalysis } from './analyze-image.ts';
 import { hashString, Normaliser, type MatchView, type Side } from './normalise.ts';
 

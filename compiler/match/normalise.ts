@@ -9,9 +9,9 @@
  * equal: that is what decides unchanged vs changed.
  */
 import type { Reference } from '../disasm/decode-function.ts';
-import type { FunctionInfo } from '../functions/discover-functions.ts';
-import { absTarget, relocsIn } from '../functions/map-image.ts';
-import { parseGccLsda } from '../emit/gcc-lsda.ts';
+import type { FunctionInfo } from '../image/types.ts';
+import { absTarget, relocsIn } from '../image/map-image.ts';
+import { parseGccLsda } from '../eh/gcc-lsda.ts';
 import { parseHandlerData } from '../eh/parse-handler-data.ts';
 import type { ParsedHandlerData } from '../eh/types.ts';
 import type { DataItem, ImageAnalysis } from './analyze-image.ts';
@@ -312,7 +312,7 @@ export class Normaliser {
 
   private computeItemKey(item: DataItem, mode: Mode): string {
     const img = this.a.img;
-    let at = item.start;
+    let at: number = item.start;
     const text = stringExtent(img.image, item.start, item.end);
     const relocs = relocsIn(img, item.start, item.end);
     if (text !== null && relocs.length === 0) {

@@ -13,7 +13,7 @@ import { missingTools, PEFILE_PYTHON } from '../../test/support/tools.ts';
 import { mapImage } from './map-image.ts';
 import { parsePe } from './parse-pe.ts';
 import { sha256, toHex } from './sha256.ts';
-import { realCorpusFiles, samplePeFiles } from './test-files.ts';
+import { realCorpusFiles, samplePeFiles } from '../../test/support/test-files.ts';
 import { PeCraft, SCN_CODE } from './testdata/craft-pe.ts';
 
 const MAP_PY = fileURLToPath(new URL('./pefile-map.py', import.meta.url));

@@ -11,15 +11,15 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cachePath, realPairs } from '../../samples/real/real-files.ts';
-import type { HotpatchPackage } from '../../formats/package.ts';
-import { diffFiles } from '../index.ts';
-import type { ImageDiff } from '../diff/diff-images.ts';
-import { emitPackage } from '../emit/emit-package.ts';
-import { findFunctions } from '../index.ts';
-import { verifyPackage } from '../verify/verify-package.ts';
-import type { FunctionTable } from './discover-functions.ts';
-import { layoutParts } from './layout-parts.ts';
+import { cachePath, realPairs } from '../samples/real/real-files.ts';
+import type { HotpatchPackage } from '../formats/package.ts';
+import { diffFiles } from '../compiler/index.ts';
+import type { ImageDiff } from '../compiler/diff/diff-images.ts';
+import { emitPackage } from '../compiler/emit/emit-package.ts';
+import { findFunctions } from '../compiler/index.ts';
+import { verifyPackage } from '../compiler/verify/verify-package.ts';
+import type { FunctionTable } from '../compiler/functions/discover-functions.ts';
+import { layoutParts } from '../compiler/functions/layout-parts.ts';
 
 function pairFiles(label: string): { old: string; new: string } | string {
   const p = realPairs().find((x) => x.label === label);
@@ -86,7 +86,7 @@ describe.skipIf(typeof sharp === 'string')(`MSVC split functions and image-relat
     };
 
     it('no function is refused for short branches between parts or chained unwind info, and the package verifies', () => {
-      const reasons = diff.functions.filter((f) => f.verdict === 'refused').map((f) => f.reason ?? '');
+      const reasons = diff.functions.filter((f) => f.verdict === 'refused').map((f) => f.reason?.message ?? '');
       expect(reasons.filter((r) => /short branch .* crosses between|chained unwind/.test(r))).toEqual([]);
       expect(verdict(pkg)).toBe('ok');
       const kinds = new Set(pkg.codeBlocks.flatMap((b) => b.fixups.map((f) => f.kind)));
@@ -114,7 +114,7 @@ describe.skipIf(typeof sharp === 'string')(`MSVC split functions and image-relat
         carried++;
       }
       expect(carried).toBeGreaterThan(0);
-      const reasons = diff.functions.filter((x) => x.verdict === 'refused').map((x) => x.reason ?? '');
+      const reasons = diff.functions.filter((x) => x.verdict === 'refused').map((x) => x.reason?.message ?? '');
       expect(reasons.some((r) => r.includes('nothing proves the base register holds __ImageBase'))).toBe(true);
     });
 

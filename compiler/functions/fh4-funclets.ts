@@ -14,9 +14,9 @@
  * start for descent; it decides no verdict (the handler is classified again later).
  */
 import type { RuntimeFunction } from '../../runtime/pe/types.ts';
-import { sectionAt, type MappedImage } from '../functions/map-image.ts';
-import { fh4FormHint, parseFh4, type Fh4Context } from './fh4.ts';
-import { frameSizeOf } from './parse-handler-data.ts';
+import { sectionAt, type MappedImage } from '../image/map-image.ts';
+import { fh4FormHint, parseFh4, type Fh4Context } from '../eh/fh4.ts';
+import { frameSizeOf } from '../eh/parse-handler-data.ts';
 
 const UNW_FLAG_EHANDLER = 1;
 const UNW_FLAG_UHANDLER = 2;

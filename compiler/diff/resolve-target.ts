@@ -7,10 +7,10 @@
  */
 import type { FixupTarget } from '../../formats/package.ts';
 import { asRva } from '../../common/types.ts';
-import type { FunctionInfo } from '../functions/discover-functions.ts';
-import type { DataItem } from '../match/analyze-image.ts';
+import type { FunctionInfo } from '../image/types.ts';
+import type { DataItem } from '../image/types.ts';
 import { Code, Decoder, DecoderOptions, Instruction, OpKind } from 'iced-x86';
-import { absTarget, relocsIn, type MappedImage } from '../functions/map-image.ts';
+import { absTarget, relocsIn, type MappedImage } from '../image/map-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import type { HandlerRvaField, ParsedHandlerData } from '../eh/types.ts';
 
@@ -439,4 +439,15 @@ export function resolveHandler(ctx: ResolveContext, h: number): Resolved {
   const at = thunks.get(`${imp.dll}!${imp.symbol}`);
   if (at === undefined) return fail(`handler ${imp.symbol} is reached through an import thunk OLD does not have`);
   return { ok: true, target: { kind: 'image', rva: asRva(at) } };
+}
+
+/** Exact key -> old read-only item, for re-using unchanged constants. */
+export function oldRodataByKey(m: MatchResult): Map<string, DataItem> {
+  const out = new Map<string, DataItem>();
+  for (const d of m.old.items) {
+    if (d.writable || d.jumpTable) continue;
+    const k = m.oldNorm.itemKey(d, 'exact');
+    if (!out.has(k)) out.set(k, d);
+  }
+  return out;
 }

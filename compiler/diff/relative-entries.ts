@@ -9,15 +9,16 @@
  */
 import type { Fixup } from '../../formats/package.ts';
 import type { RelativeTable } from '../disasm/relative-tables.ts';
+import type { ReasonCode } from './reasons.ts';
 import type { Resolved } from './resolve-target.ts';
 
 /** The rel32 fixups of a carried table, each entry resolved by `resolve`, or why not. */
-export function relativeEntryFixups(t: RelativeTable, resolve: (target: number) => Resolved): { ok: true; fixups: Fixup[] } | { ok: false; reason: string } {
-  if (t.count === null) return { ok: false, reason: `self-relative table at 0x${t.rva.toString(16)} (entries relative to the table) has no bound check this compiler recognises: its extent is unknown, so it cannot be moved` };
+export function relativeEntryFixups(t: RelativeTable, resolve: (target: number) => Resolved): { ok: true; fixups: Fixup[] } | { ok: false; code: ReasonCode; reason: string } {
+  if (t.count === null) return { ok: false, code: 'RELATIVE_TABLE_UNBOUNDED', reason: `self-relative table at 0x${t.rva.toString(16)} (entries relative to the table) has no bound check this compiler recognises: its extent is unknown, so it cannot be moved` };
   const fixups: Fixup[] = [];
   for (let i = 0; i < t.targets.length; i++) {
     const r = resolve(t.targets[i]!);
-    if (!r.ok) return { ok: false, reason: `entry ${i} of the self-relative table at 0x${t.rva.toString(16)}: ${r.reason}` };
+    if (!r.ok) return { ok: false, code: 'RODATA_NOT_CARRIED', reason: `entry ${i} of the self-relative table at 0x${t.rva.toString(16)}: ${r.reason}` };
     fixups.push({ kind: 'rel32', offset: 4 * i, target: r.target, addend: BigInt(4 * i) });
   }
   return { ok: true, fixups };

@@ -7,14 +7,14 @@
  * A few thousand cases by default; 100,000 with HOTPATCH_FUZZ=full.
  */
 import { describe, expect, it } from 'vitest';
-import { diffFiles } from '../../compiler/index.ts';
-import { emitPackage } from '../../compiler/emit/emit-package.ts';
-import { asRva } from '../../common/types.ts';
-import type { Fixup, FixupKind, HotpatchPackage } from '../../formats/package.ts';
-import { applyPlan, revertPlan } from '../apply/execute-plan.ts';
-import { fingerprint, loadSample, sampleBytes } from '../apply/testing/fixtures.ts';
-import { planPackage } from './plan-package.ts';
-import { mulberry32 as rng } from '../../test/support/prng.ts';
+import { diffFiles } from '../compiler/index.ts';
+import { emitPackage } from '../compiler/emit/emit-package.ts';
+import { asRva } from '../common/types.ts';
+import type { Fixup, FixupKind, HotpatchPackage } from '../formats/package.ts';
+import { applyPlan, revertPlan } from '../runtime/apply/execute-plan.ts';
+import { fingerprint, loadSample, sampleBytes } from '../runtime/apply/testing/fixtures.ts';
+import { planPackage } from '../runtime/plan/plan-package.ts';
+import { mulberry32 as rng } from './support/prng.ts';
 
 const CASES = process.env['HOTPATCH_FUZZ'] === 'full' ? 100_000 : 2_000;
 

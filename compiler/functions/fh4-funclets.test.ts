@@ -6,8 +6,8 @@
 import { describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parsePe } from '../../runtime/pe/parse-pe.ts';
-import { discoverFunctions } from '../functions/discover-functions.ts';
-import { mapImage, sectionAt } from '../functions/map-image.ts';
+import { discoverFunctions } from './discover-functions.ts';
+import { mapImage, sectionAt } from '../image/map-image.ts';
 import { fetchRealFile, realFiles } from '../../samples/real/real-files.ts';
 import { findFh4FuncletRoots } from './fh4-funclets.ts';
 

@@ -9,22 +9,22 @@
  */
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { diffFiles } from '../../compiler/index.ts';
-import { emitPackage } from '../../compiler/emit/emit-package.ts';
-import { asVa } from '../../common/types.ts';
-import { endHosts, startHost, type HostSession } from '../../samples/host/host-session.ts';
-import { missingTools } from '../../test/support/tools.ts';
-import { wineEnv } from '../../test/support/wine.ts';
-import { openWin32Backend, type Win32AgentBackend } from '../backends/win32-agent.ts';
-import { applyLive, revertLive } from '../backends/win32-agent/live.ts';
-import { MemoryBackend } from '../backends/memory-backend.ts';
-import { loadProcessImage } from '../image/load-image.ts';
-import { readModuleView } from '../image/module-view.ts';
-import { IMAGE_SCN_MEM_WRITE } from '../pe/types.ts';
-import type { ProcessBackend } from '../plan/backend.ts';
-import type { WritePlan } from '../plan/write-plan.ts';
-import { executeSteps } from './execute-plan.ts';
-import { pagesOf as pages, ROOT, sampleBytes } from './testing/fixtures.ts';
+import { diffFiles } from '../compiler/index.ts';
+import { emitPackage } from '../compiler/emit/emit-package.ts';
+import { asVa } from '../common/types.ts';
+import { endHosts, startHost, type HostSession } from '../samples/host/host-session.ts';
+import { missingTools } from './support/tools.ts';
+import { wineEnv } from './support/wine.ts';
+import { openWin32Backend, type Win32AgentBackend } from '../runtime/backends/win32-agent.ts';
+import { applyLive, revertLive } from '../runtime/backends/win32-agent/live.ts';
+import { MemoryBackend } from '../runtime/backends/memory-backend.ts';
+import { loadProcessImage } from '../runtime/image/load-image.ts';
+import { readModuleView } from '../runtime/image/module-view.ts';
+import { IMAGE_SCN_MEM_WRITE } from '../runtime/pe/types.ts';
+import type { ProcessBackend } from '../runtime/plan/backend.ts';
+import type { WritePlan } from '../runtime/plan/write-plan.ts';
+import { executeSteps } from '../runtime/apply/execute-plan.ts';
+import { pagesOf as pages, ROOT, sampleBytes } from '../runtime/apply/testing/fixtures.ts';
 
 const skip = missingTools(['wine']);
 const hosts: HostSession[] = [];

@@ -6,9 +6,9 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
-import { PEFILE_PYTHON } from '../../test/support/tools.ts';
-import { parsePe } from './parse-pe.ts';
-import type { PeFile } from './types.ts';
+import { PEFILE_PYTHON } from '../../../test/support/tools.ts';
+import { parsePe } from '../parse-pe.ts';
+import type { PeFile } from '../types.ts';
 
 const DUMP = fileURLToPath(new URL('./pefile-dump.py', import.meta.url));
 

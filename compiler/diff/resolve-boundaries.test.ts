@@ -11,8 +11,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { scenarioDll } from '../../samples/scenarios.ts';
 import { diffFiles, type ImageDiff } from '../index.ts';
-import { oldRodataByKey } from '../diff/diff-images.ts';
-import type { DataItem } from '../match/analyze-image.ts';
+import { oldRodataByKey } from './diff-images.ts';
+import type { DataItem } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { resolveTarget, type ResolveContext } from './resolve-target.ts';
 

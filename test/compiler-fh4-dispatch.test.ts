@@ -7,12 +7,12 @@
  */
 import { describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { parsePe } from '../../runtime/pe/parse-pe.ts';
-import { discoverFunctions } from '../functions/discover-functions.ts';
-import { mapImage } from '../functions/map-image.ts';
-import { fetchRealFile, realFiles } from '../../samples/real/real-files.ts';
-import { fh4FormHint, type ParsedFh4 } from './fh4.ts';
-import { classifyHandler, parseHandlerData } from './parse-handler-data.ts';
+import { parsePe } from '../runtime/pe/parse-pe.ts';
+import { discoverFunctions } from '../compiler/functions/discover-functions.ts';
+import { mapImage } from '../compiler/image/map-image.ts';
+import { fetchRealFile, realFiles } from '../samples/real/real-files.ts';
+import { fh4FormHint, type ParsedFh4 } from '../compiler/eh/fh4.ts';
+import { classifyHandler, parseHandlerData } from '../compiler/eh/parse-handler-data.ts';
 
 const files = realFiles().filter((f) => (f.package === '@img/sharp-win32-x64' || f.package === '@parcel/watcher-win32-x64') && f.path.endsWith('.node'));
 

@@ -6,11 +6,11 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { expect, test } from 'vitest';
-import { buildFromDiff, COMPILER_VERSION, diffFiles } from '../index.ts';
-import { verifyPackage } from '../verify/verify-package.ts';
-import { cachePath, realPairs } from '../../samples/real/real-files.ts';
-import type { CodeBlock, Fixup, HotpatchPackage } from '../../formats/package.ts';
-import { parseHandlerData } from './parse-handler-data.ts';
+import { buildFromDiff, COMPILER_VERSION, diffFiles } from '../compiler/index.ts';
+import { verifyPackage } from '../compiler/verify/verify-package.ts';
+import { cachePath, realPairs } from '../samples/real/real-files.ts';
+import type { CodeBlock, Fixup, HotpatchPackage } from '../formats/package.ts';
+import { parseHandlerData } from '../compiler/eh/parse-handler-data.ts';
 
 const pair = realPairs().find((p) => p.label === 'crc32-1.10.3-1.10.4');
 const paths = pair === undefined ? null : [cachePath(pair.old), cachePath(pair.new)];

@@ -6,7 +6,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { REQUIRE_TOOLS } from '../../test/support/tools.ts';
+import { REQUIRE_TOOLS } from './tools.ts';
 import { fetchRealFile, realFiles, type RealFile } from '../../samples/real/real-files.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -8,17 +8,17 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ok } from '../../common/errors.ts';
-import { asVa } from '../../common/types.ts';
-import { diffFiles } from '../../compiler/index.ts';
-import { emitPackage } from '../../compiler/emit/emit-package.ts';
-import { verifyPackage } from '../../compiler/verify/verify-package.ts';
-import { cachePath, realPairs } from '../../samples/real/real-files.ts';
-import { revertPackage, applyPackage } from '../apply/apply-package.ts';
-import { fingerprint } from '../apply/testing/fixtures.ts';
-import { MemoryBackend } from '../backends/memory-backend.ts';
-import { loadProcessImage } from '../image/load-image.ts';
-import type { ProcessBackend } from './backend.ts';
+import { ok } from '../common/errors.ts';
+import { asVa } from '../common/types.ts';
+import { diffFiles } from '../compiler/index.ts';
+import { emitPackage } from '../compiler/emit/emit-package.ts';
+import { verifyPackage } from '../compiler/verify/verify-package.ts';
+import { cachePath, realPairs } from '../samples/real/real-files.ts';
+import { revertPackage, applyPackage } from '../runtime/apply/apply-package.ts';
+import { fingerprint } from '../runtime/apply/testing/fixtures.ts';
+import { MemoryBackend } from '../runtime/backends/memory-backend.ts';
+import { loadProcessImage } from '../runtime/image/load-image.ts';
+import type { ProcessBackend } from '../runtime/plan/backend.ts';
 
 const pair = realPairs().find((p) => p.label === 'sharp-0.34.4-0.34.5');
 const oldPath = pair === undefined ? '' : cachePath(pair.old);

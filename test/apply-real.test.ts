@@ -8,15 +8,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { diffImages } from '../../compiler/diff/diff-images.ts';
-import { emitPackage } from '../../compiler/emit/emit-package.ts';
-import { verifyPackage } from '../../compiler/verify/verify-package.ts';
-import { fetchRealFile, realPairs } from '../../samples/real/real-files.ts';
-import { MemoryBackend } from '../backends/memory-backend.ts';
-import { loadProcessImage } from '../image/load-image.ts';
-import { parsePe } from '../pe/parse-pe.ts';
-import { applyPackage, revertPackage } from './apply-package.ts';
-import { fingerprint } from './testing/fixtures.ts';
+import { diffImages } from '../compiler/diff/diff-images.ts';
+import { emitPackage } from '../compiler/emit/emit-package.ts';
+import { verifyPackage } from '../compiler/verify/verify-package.ts';
+import { fetchRealFile, realPairs } from '../samples/real/real-files.ts';
+import { MemoryBackend } from '../runtime/backends/memory-backend.ts';
+import { loadProcessImage } from '../runtime/image/load-image.ts';
+import { parsePe } from '../runtime/pe/parse-pe.ts';
+import { applyPackage, revertPackage } from '../runtime/apply/apply-package.ts';
+import { fingerprint } from '../runtime/apply/testing/fixtures.ts';
 
 const pair = realPairs().find((p) => p.label.startsWith('rollup-4.64.8'));
 const oldPath = pair === undefined ? undefined : fetchRealFile(pair.old);

@@ -18,16 +18,16 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { diffFiles } from '../../compiler/index.ts';
-import { emitPackage } from '../../compiler/emit/emit-package.ts';
-import { asRva } from '../../common/types.ts';
-import { decodePayload, encodePayload } from '../../formats/codec.ts';
-import type { Fixup, FixupKind, HotpatchPackage } from '../../formats/package.ts';
-import { loadSample, ROOT, sampleBytes } from '../apply/testing/fixtures.ts';
-import { planPackage } from '../plan/plan-package.ts';
-import { mulberry32 as rng } from '../../test/support/prng.ts';
+import { diffFiles } from '../compiler/index.ts';
+import { emitPackage } from '../compiler/emit/emit-package.ts';
+import { asRva } from '../common/types.ts';
+import { decodePayload, encodePayload } from '../formats/codec.ts';
+import type { Fixup, FixupKind, HotpatchPackage } from '../formats/package.ts';
+import { loadSample, ROOT, sampleBytes } from '../runtime/apply/testing/fixtures.ts';
+import { planPackage } from '../runtime/plan/plan-package.ts';
+import { mulberry32 as rng } from './support/prng.ts';
 
-const GOLDEN = fileURLToPath(new URL('./testdata/apply-fixups.golden.json', import.meta.url));
+const GOLDEN = fileURLToPath(new URL('../runtime/pe/testdata/apply-fixups.golden.json', import.meta.url));
 const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
 const MUTATIONS = 48;
 

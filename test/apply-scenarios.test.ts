@@ -9,13 +9,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { diffFiles } from '../../compiler/index.ts';
-import { emitPackage } from '../../compiler/emit/emit-package.ts';
-import { verifyPackage } from '../../compiler/verify/verify-package.ts';
-import type { HotpatchPackage } from '../../formats/package.ts';
-import { applyPackage, revertPackage } from './apply-package.ts';
-import { checkThroughRedirects } from './testing/check-redirects.ts';
-import { fingerprint, loadSample, ROOT, sampleBytes } from './testing/fixtures.ts';
+import { diffFiles } from '../compiler/index.ts';
+import { emitPackage } from '../compiler/emit/emit-package.ts';
+import { verifyPackage } from '../compiler/verify/verify-package.ts';
+import type { HotpatchPackage } from '../formats/package.ts';
+import { applyPackage, revertPackage } from '../runtime/apply/apply-package.ts';
+import { checkThroughRedirects } from '../runtime/apply/testing/check-redirects.ts';
+import { fingerprint, loadSample, ROOT, sampleBytes } from '../runtime/apply/testing/fixtures.ts';
 
 interface Scenario {
   readonly name: string;
