@@ -29,7 +29,7 @@ pkgs=(
   gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64               # samples, win32 agent
   clang-22                                                # second compiler for the samples
   wine wine64                                             # `wine` runs them
-  python3-pefile                                          # reference parser for differential tests
+  python3-pefile python3-pip                              # reference parsers for differential tests (pefile; pip installs LIEF)
   bsdiff xdelta3 zstd                                     # size baselines
   protobuf-compiler                                       # protoc: interop check of the package format (formats/interop.test.ts)
   ca-certificates git                                     # npm pack of the real corpus, clean clones in tests

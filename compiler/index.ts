@@ -7,12 +7,15 @@
 import { err, ok, type Result } from '../common/errors.ts';
 import { NO_PROGRESS, type Progress } from '../common/progress.ts';
 import { parsePe } from '../runtime/pe/parse-pe.ts';
+import { IMAGE_FILE_MACHINE_AMD64 } from '../runtime/pe/types.ts';
 import type { HotpatchPackage } from '../formats/package.ts';
 import { diffImages, type ImageDiff, type PeInput } from './diff/diff-images.ts';
 import { emitPackage, type EmitOptions, type EmittedPackage } from './emit/emit-package.ts';
 import { discoverFunctions, type FunctionTable } from './functions/discover-functions.ts';
 import { mapImage } from './image/map-image.ts';
 import { verifyPackage, DEFAULT_VERIFY_LAYOUT, type VerifyLayout, type VerifyReport } from './verify/verify-package.ts';
+import { refuseRuntimeTables } from './image/runtime-tables.ts';
+import { checkStableRelied } from './image/stable-ranges.ts';
 
 export { diffImages, prepareImage, type ImageDiff, type FunctionChange, type DataChange, type PeInput } from './diff/diff-images.ts';
 export { REASON_CODES, type Reason, type ReasonCode } from './diff/reasons.ts';
@@ -21,15 +24,27 @@ export { emitPackage, defaultBaselineId, type EmitOptions, type EmittedPackage, 
 export { verifyPackage, DEFAULT_VERIFY_LAYOUT, type VerifyLayout, type VerifyReport } from './verify/verify-package.ts';
 export { discoverFunctions, type FunctionInfo, type FunctionTable, type FunctionSource } from './functions/discover-functions.ts';
 export { mapImage, type MappedImage } from './image/map-image.ts';
+export { findRuntimeTables, refuseRuntimeTables, refuseRuntimeTablesOfFiles, type RuntimeTables } from './image/runtime-tables.ts';
 
 /** The version recorded in packages as their producer. */
 export const COMPILER_VERSION = 'hotpatch-compiler 0.1.0';
 
-/** Parses `bytes` as a PE file (x86-64 only, for the compiler). */
+/**
+ * Parses `bytes` as a PE file for the compiler: x86-64 (PE32+, machine 0x8664) only, since
+ * everything after parsing disassembles; other machines are PE_MACHINE.
+ */
 export function readPe(bytes: Uint8Array): Result<PeInput> {
   const pe = parsePe(bytes);
   if (!pe.ok) return pe;
+  const machine = pe.value.fileHeader.machine;
+  if (machine !== IMAGE_FILE_MACHINE_AMD64 || pe.value.format !== 'PE32+') {
+    return err('PE_MACHINE', `machine 0x${machine.toString(16)} (${machineName(machine)}, ${pe.value.format}) is not x86-64: hotpatch disassembles x86-64 (PE32+, machine 0x8664) only`);
+  }
   return ok({ bytes, pe: pe.value });
+}
+
+function machineName(m: number): string {
+  return ({ 0x14c: 'i386', 0x8664: 'x86-64', 0xaa64: 'ARM64', 0x1c4: 'ARMv7', 0x200: 'IA-64' } as Record<number, string>)[m] ?? 'unknown';
 }
 
 /** Discovers the functions of a PE file. */
@@ -73,8 +88,12 @@ export function buildPackage(oldBytes: Uint8Array, newBytes: Uint8Array, opts: E
 export function buildFromDiff(diff: ImageDiff, opts: EmitOptions, layout: VerifyLayout = DEFAULT_VERIFY_LAYOUT, progress: Progress = NO_PROGRESS): Result<BuiltPackage> {
   const changes = diff.functions.filter((f) => f.status === 'changed' || f.status === 'added').length;
   progress({ stage: 'emit', done: 0, total: changes, unit: 'functions' });
+  const runtime = refuseRuntimeTables(diff.match.old.img, diff.match.new.img);
+  if (!runtime.ok) return runtime;
   const e = emitPackage(diff, opts);
   if (!e.ok) return e;
+  const stable = checkStableRelied(diff.match.old.img, e.value.pkg);
+  if (!stable.ok) return stable;
   const carried = e.value.pkg.functions.length;
   progress({ stage: 'verify', done: 0, total: carried, unit: 'functions' });
   const v = verifyPackage(diff, e.value.pkg, layout);

@@ -88,7 +88,7 @@ describe.each(TOOLCHAINS.flatMap((tc) => scenarios.flatMap((s) => [false, true].
       // Round trip through the container, then verify the decoded package from the files.
       const bytes = await encodePackage(pkg);
       if (!bytes.ok) throw new Error(bytes.error.message);
-      const loaded = await loadPackage(bytes.value, { trusted: [], allowUnsigned: true });
+      const loaded = await loadPackage(bytes.value, { trusted: [], allowUnsigned: true, readOnly: true });
       if (!loaded.ok) throw new Error(loaded.error.message);
       const v = verifyFiles(o, n, loaded.value.package);
       if (!v.ok) throw new Error(`${v.error.code}: ${v.error.message}`);

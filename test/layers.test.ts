@@ -50,8 +50,8 @@ describe('import layers', () => {
     expect(found).toEqual([
       'compiler-diff-imports-later-stage: compiler/diff/diff.ts -> compiler/emit/emit.ts',
       'library-imports-test-helper: runtime/x.ts -> test/support/helper.ts',
+      // A cycle is reported once, from the module the cruise met first.
       'no-circular: compiler/match/a.ts -> compiler/match/b.ts',
-      'no-circular: compiler/match/b.ts -> compiler/match/a.ts',
     ]);
   });
 

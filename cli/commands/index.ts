@@ -20,6 +20,7 @@ export const commands: readonly CommandEntry[] = [
   { command: 'functions <file>', describe: 'list the functions found in a PE file (.pdata, exports, symbols, entry point, recursive descent)', load: () => import('./functions.ts') },
   { command: 'diff <old> <new>', describe: 'function-level diff of two builds with a hotpatch verdict per change (exit 30 when a change is refused)', load: () => import('./diff.ts') },
   { command: 'build <old> <new>', describe: 'build a signed hotpatch package that turns OLD into NEW (verified before it is written)', load: () => import('./build.ts') },
+  { command: 'bundle <old> <new>', describe: 'one signed bundle (.hpb) for a release: pairs the modules of two trees and builds each changed one in parallel', load: () => import('./bundle.ts') },
   { command: 'verify <old> <new> <patch>', describe: 'prove that a package turns OLD into NEW (each carried function, instruction for instruction)', load: () => import('./verify.ts') },
   { command: 'apply <patch>', describe: 'apply PATCH to an in-memory process image of --image OLD; prints per-function and total apply time', load: () => import('./apply.ts') },
   { command: 'live <patch>', describe: 'apply a hotpatch package to a module of a running process (win32 agent; Wine on Linux)', load: () => import('./live.ts') },

@@ -13,18 +13,13 @@
 import { basename } from 'node:path';
 import { err, ok, type Result } from '../../common/errors.ts';
 import { loadPackage } from '../../formats/container.ts';
-import { describePackage, type PackageReport } from '../../formats/describe.ts';
+import { describePackage, signatureLine, type PackageReport } from '../../formats/describe.ts';
 import { packageToJson } from '../../formats/json.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
 import { readInputFile } from './pe.ts';
 import { readTrustedKeys } from '../trusted-keys.ts';
-
-function signatureLine(r: PackageReport): string {
-  const s = r.signature;
-  if (s.status === 'verified') return `verified (key ${s.keyId})`;
-  if (s.status === 'not-verified') return `signed by key ${s.keyId}, not verified (pass --trust PUB to verify)`;
-  return 'unsigned';
-}
+import { isBundle } from '../../formats/bundle.ts';
+import { inspectBundle } from '../bundle/inspect-bundle.ts';
 
 function pct(n: number, total: number): string {
   return total === 0 ? '0%' : `${((100 * n) / total).toFixed(1)}%`;
@@ -35,7 +30,7 @@ export function renderReport(r: PackageReport, file: string): string {
   const t = r.target;
   const lines: string[] = [];
   lines.push(`${file}: hotpatch package, format ${r.format}`);
-  lines.push(`signature: ${signatureLine(r)}`);
+  lines.push(`signature: ${r.signature.status === 'unsigned' ? 'unsigned' : signatureLine(r.signature)}`);
   lines.push('');
   lines.push(`target      ${t.moduleName} (machine ${t.machine})`);
   lines.push(`            TimeDateStamp ${t.timeDateStamp}, SizeOfImage ${t.sizeOfImage}, CheckSum ${t.checkSum}, ImageBase ${t.imageBase}`);
@@ -83,7 +78,7 @@ export function renderReport(r: PackageReport, file: string): string {
 export default defineCommand({
   builder: (y) =>
     y
-      .positional('patch', { type: 'string', demandOption: true, describe: 'the package (.hpk)' })
+      .positional('patch', { type: 'string', demandOption: true, describe: 'the package (.hpk) or bundle (.hpb)' })
       .option('trust', { type: 'string', array: true, default: [] as string[], describe: 'public key (PEM) to verify the signature with; repeatable' })
       .option('allow-unsigned', { type: 'boolean', default: false, describe: 'with --trust: still show an unsigned package' })
       .option('full', { type: 'boolean', default: false, describe: 'also print the whole package as lossless JSON (every byte, fixup and op)' }),
@@ -94,7 +89,9 @@ export default defineCommand({
     if (!keys.ok) return keys;
     // No --trust: a viewer, so signed packages show as "not verified" and unsigned ones show too.
     const verifying = keys.value.length > 0;
-    const loaded = await loadPackage(bytes.value, { trusted: keys.value, allowUnsigned: verifying ? argv['allow-unsigned'] : true });
+    const trust = { trusted: keys.value, allowUnsigned: verifying ? argv['allow-unsigned'] : true, readOnly: true };
+    if (isBundle(bytes.value)) return inspectBundle(bytes.value, basename(argv.patch), trust);
+    const loaded = await loadPackage(bytes.value, { trusted: keys.value, allowUnsigned: verifying ? argv['allow-unsigned'] : true, readOnly: true });
     if (!loaded.ok) return err(loaded.error.code, `${argv.patch}: ${loaded.error.message}`, loaded.error.offset);
     const report = describePackage(loaded.value);
     const text = renderReport(report, basename(argv.patch));

@@ -30,7 +30,7 @@ export default defineCommand<{ old: string; new: string; patch: string; trust: s
     const files = [argv.old, argv.new, argv.patch].map(readInputFile);
     for (const f of files) if (!f.ok) return f;
     const [o, n, p] = files.map((f) => (f as { value: Uint8Array }).value) as [Uint8Array, Uint8Array, Uint8Array];
-    const loaded = await loadPackage(p, { trusted: keys, allowUnsigned: keys.length === 0 });
+    const loaded = await loadPackage(p, { trusted: keys, allowUnsigned: keys.length === 0, readOnly: true });
     if (!loaded.ok) return loaded;
     const v = verifyFiles(o, n, loaded.value.package);
     if (!v.ok) return v;

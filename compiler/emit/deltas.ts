@@ -11,6 +11,7 @@ import { FIXUP_WIDTH } from '../../formats/validate.ts';
 import { sha256 } from '../../runtime/pe/sha256.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import { identityOf } from './identity.ts';
+import { unstableOverlap, unstableRanges } from '../image/stable-ranges.ts';
 import type { EmittedPackage } from './types.ts';
 
 /** An OLD range [start, end) a block is encoded against; the block's first byte lies at start + shift. */
@@ -44,9 +45,12 @@ const DELTA_SHARE = 0.8;
  */
 export function withDeltas(oldImg: MappedImage, moduleName: string, r: { readonly value: EmittedPackage; readonly pass: PassExtras }): EmittedPackage {
   const relied = [...r.pass.relied];
+  const unstable = unstableRanges(oldImg);
   const convert = <B extends CodeBlock | DataBlock>(b: B): B => {
     const base = r.pass.bases.get(b.id);
     if (base === undefined || b.bytes.kind !== 'literal') return b;
+    // A delta base must be bytes a running process keeps, or the delta would not apply live.
+    if (unstableOverlap(base.start, base.end, unstable) !== undefined) return b;
     const bytes = blockBytesFor(oldImg.image, b.bytes.bytes, b.fixups, base.start, base.end, base.shift);
     if (bytes.kind !== 'delta') return b;
     relied.push([base.start, base.end]);

@@ -7,6 +7,7 @@ import { asRva } from '../../common/types.ts';
 import type { TargetIdentity } from '../../formats/package.ts';
 import { sha256 } from '../../runtime/pe/sha256.ts';
 import type { MappedImage } from '../image/map-image.ts';
+import { subtractUnstable, unstableRanges } from '../image/stable-ranges.ts';
 
 /** The baseline id used when none is given: module, TimeDateStamp and SizeOfImage of OLD. */
 export function defaultBaselineId(img: MappedImage, moduleName: string): string {
@@ -15,14 +16,9 @@ export function defaultBaselineId(img: MappedImage, moduleName: string): string 
 
 /** The target identity of OLD, pinning the bytes the package relies on. */
 export function identityOf(img: MappedImage, moduleName: string, relied: Array<[number, number]>): TargetIdentity {
-  relied.sort((a, b) => a[0] - b[0]);
-  const merged: Array<[number, number]> = [];
-  for (const [s, e] of relied) {
-    const last = merged[merged.length - 1];
-    // Ranges must be disjoint and non-adjacent: merge touching ones too.
-    if (last !== undefined && s <= last[1]) last[1] = Math.max(last[1], e);
-    else merged.push([s, e]);
-  }
+  // Only bytes a running process keeps (code, read-only data): compiler/image/stable-ranges.ts.
+  // Ranges must be disjoint and non-adjacent: touching ones are merged.
+  const merged = subtractUnstable(relied, unstableRanges(img));
   const total = merged.reduce((n, [s, e]) => n + (e - s), 0);
   const buf = new Uint8Array(total);
   let at = 0;

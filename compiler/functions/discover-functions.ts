@@ -4,7 +4,7 @@
  * their parent), exports, COFF function symbols (mingw keeps them), the entry point, and
  * recursive descent (call and tail-jump targets found while decoding the others).
  */
-import { ok, type Result } from '../../common/errors.ts';
+import { err, ok, type Result } from '../../common/errors.ts';
 import type { Rva } from '../../common/types.ts';
 import type { RuntimeFunction } from '../../runtime/pe/types.ts';
 import { openDisassembler } from '../disasm/decode-function.ts';
@@ -45,6 +45,14 @@ export function discoverFunctions(img: MappedImage): Result<FunctionTable> {
     return s;
   };
 
+  // A .pdata range is a file value: trusted as is, an EndAddress far past its section makes
+  // the decoder's coverage table (4 bytes a claimed byte) and every later stage as large as
+  // the claim. A function ends inside the section it starts in, and every claimed byte is one
+  // the file holds; anything else is refused, not clamped (a damaged table is no guide).
+  for (const rf of pe.exceptions) {
+    const bad = pdataRangeProblem(img, rf);
+    if (bad !== null) return err('PE_PDATA_RANGE', bad, rf.beginAddress as number);
+  }
   const fragmentsOf = new Map<number, RuntimeFunction[]>();
   for (const rf of pe.exceptions) {
     let root: RuntimeFunction = rf;
@@ -146,7 +154,9 @@ export function discoverFunctions(img: MappedImage): Result<FunctionTable> {
         else {
           const sec = sectionAt(img, rva)!;
           const next = sorted[i + 1];
-          const secEnd = sec.rva + sec.size;
+          // Only the bytes the file holds can be code: a guessed extent stops at the section's
+          // raw data (a hostile VirtualSize would otherwise size the decoder's tables).
+          const secEnd = Math.max(rva + 1, sec.rva + sec.rawSize);
           ranges.push({ start: rva as Rva, end: (next !== undefined && next < secEnd ? next : secEnd) as Rva });
         }
         for (const f of s.fragments) ranges.push({ start: f.beginAddress, end: f.endAddress });
@@ -211,6 +221,26 @@ export function discoverFunctions(img: MappedImage): Result<FunctionTable> {
   } finally {
     dis.close();
   }
+}
+
+/** Why a RUNTIME_FUNCTION (or a chained one) claims bytes outside its section's raw data, or null. */
+function pdataRangeProblem(img: MappedImage, rf: RuntimeFunction): string | null {
+  for (let r: RuntimeFunction | null = rf, depth = 0; r !== null && depth < 33; r = r.unwind?.chained ?? null, depth++) {
+    const begin = r.beginAddress as number;
+    const end = r.endAddress as number;
+    const sec = sectionAt(img, begin);
+    // Entries outside code are skipped by discovery (add() keeps code only); their end still
+    // must not run past the image.
+    if (sec === undefined || !sec.executable) {
+      if (end > img.image.length) return `.pdata entry [0x${begin.toString(16)}, 0x${end.toString(16)}) ends past SizeOfImage`;
+      continue;
+    }
+    const limit = sec.rva + sec.rawSize;
+    if (end <= begin || end > limit) {
+      return `.pdata entry [0x${begin.toString(16)}, 0x${end.toString(16)}) does not end inside section ${sec.name} (its bytes end at 0x${limit.toString(16)})`;
+    }
+  }
+  return null;
 }
 
 function buildContaining(sorted: readonly number[], rangesOf: ReadonlyMap<number, readonly RvaRange[]>): (rva: number) => number | undefined {
