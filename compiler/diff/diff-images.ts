@@ -24,8 +24,10 @@ import { mapImage } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import { analyzeImage, type ImageAnalysis } from '../match/analyze-image.ts';
 import { matchImages, type MatchResult } from '../match/match-images.ts';
+import { diffAccessLayout } from './access-layout.ts';
 import { diffImageLevel, diffOffsetsUsed, diffWritable } from './data-changes.ts';
 import { ehGroups } from './eh-groups.ts';
+import { diffExportedData } from './exported-data.ts';
 import { changeStatus } from './function-status.ts';
 import { diffOrphanCode } from './orphan-code.ts';
 import type { DataChange, FunctionChange, FunctionStatus, ImageDiff } from './types.ts';
@@ -82,7 +84,7 @@ function errOf(code: string, message: string): Result<never> {
 export function diffAnalyses(m: MatchResult): ImageDiff {
   const eh = ehGroups(m);
   const { status, why, forcedByGroup } = changeStatus(m, eh);
-  const data = [...diffWritable(m), ...diffOffsetsUsed(m), ...diffImageLevel(m, status), ...diffOrphanCode(m)];
+  const data = [...diffWritable(m), ...diffOffsetsUsed(m), ...diffAccessLayout(m), ...diffImageLevel(m, status), ...diffExportedData(m), ...diffOrphanCode(m)];
   const verdicts = settleVerdicts(m, status, eh, data);
   // A refused group stays old as a whole: its members that changed only to travel with it
   // are unchanged again (their old code is NEW's code, with the old tables it goes with).

@@ -9,6 +9,7 @@ import { chainedParent, layoutParts } from '../functions/layout-parts.ts';
 import { absTarget, relocsIn } from '../image/map-image.ts';
 import type { DataItem, FunctionInfo } from '../image/types.ts';
 import { reason, type Reason } from './reasons.ts';
+import { relativeEntryFixups } from './relative-entries.ts';
 import { describeNew, handlerFieldTarget, resolveHandler, resolveTarget, type ResolveContext } from './resolve-target.ts';
 
 const UNW_FLAG_EHANDLER = 1;
@@ -48,6 +49,11 @@ export function emissionProblem(ctx0: ResolveContext, f: FunctionInfo, okItems: 
       if (rel + 8 > item.end) return reason('RODATA_NOT_CARRIED', `read-only data ${describeNew(m, item.start)}: a pointer straddles its end`, rel);
       const r = resolveTarget(ctx, absTarget(img, rel, type), null);
       if (!r.ok) return reason('RODATA_NOT_CARRIED', `read-only data ${describeNew(m, item.start)} it needs: ${r.reason}`, rel);
+    }
+    const rt = m.new.relTables.get(item.start);
+    if (rt !== undefined) {
+      const r = relativeEntryFixups(rt, (t) => resolveTarget(ctx, t, null));
+      if (!r.ok) return reason(r.code, `read-only data ${describeNew(m, item.start)} it needs: ${r.reason}`, rt.rva);
     }
   }
   // Everything reached resolved: remember it (the caller clears this when the set of

@@ -27,6 +27,7 @@ export const REASON_CODES = {
   IMAGEREL_UNPROVEN_BASE: 'an __ImageBase-relative access whose base register is not proven',
   IMAGEREL_TO_IMPORT: 'an __ImageBase-relative reference to an import',
   UNRESOLVED_REFERENCE: 'a reference the package cannot complete against OLD',
+  RELATIVE_TABLE_UNBOUNDED: 'it needs a self-relative table (LLVM relative lookup table) whose entry count no bound check proves, so the table cannot be moved',
   RODATA_NOT_CARRIED: 'read-only data it needs cannot be carried (a 32-bit absolute address, image-relative RVAs of MSVC throw data, a pointer straddling its end, or a pointer that does not resolve)',
   UNWIND_NOT_CARRIED: 'its unwind data cannot be carried (unreadable, or chained to an entry that is not one of its parts)',
   HANDLER_NOT_CARRIED: 'its exception handler, handler data or GCC LSDA cannot be read or re-targeted',
@@ -40,10 +41,13 @@ export const REASON_CODES = {
   WRITABLE_SECTION_REMOVED: 'a writable section was removed',
   WRITABLE_SECTION_RESIZED: 'a writable section changed size: globals were added, removed or resized',
   GLOBAL_LAYOUT_CHANGED: 'a writable global changed layout (size, or the offsets code uses in it)',
+  GLOBAL_ACCESSED_PAST_OLD_EXTENT: 'new code accesses a writable global past everything old code touched in it (a struct grown inside its alignment padding)',
+  GLOBAL_FIELD_STRADDLES_OLD: 'new code accesses a field of a writable global that straddles an old field at another offset (fields rearranged)',
   GLOBAL_INITIAL_VALUE_CHANGED: 'a writable global changed initial value: the running image keeps its live copy',
   UNOWNED_CODE_CHANGED: 'code no discovered function owns differs from OLD',
   EXPORTS_CHANGED: 'an export was added, removed or now names something else',
   ENTRY_POINT_CHANGED: 'the entry point moved or its function changed (it ran at load time)',
+  EXPORTED_DATA_CHANGED: 'read-only exported data changed value: importers read the export directly and would keep the old value',
   TLS_CHANGED: 'the TLS directory, template or callbacks changed',
 } as const;
 

@@ -9,6 +9,7 @@ import type { HotpatchError } from '../../common/errors.ts';
 import { asRva } from '../../common/types.ts';
 import type { CodeBlock, DataBlock, Fixup, FunctionRecord, HotpatchPackage, Import, Redirect } from '../../formats/package.ts';
 import type { FunctionChange, ImageDiff } from '../diff/types.ts';
+import { relativeEntryFixups } from '../diff/relative-entries.ts';
 import { describeNew, oldRodataByKey, resolveTarget, type ResolveContext } from '../diff/resolve-target.ts';
 import { layoutRanges } from '../functions/layout-parts.ts';
 import { absTarget, relocsIn, type MappedImage } from '../image/map-image.ts';
@@ -325,6 +326,26 @@ export class EmitPass {
         fixups.push({ kind: 'abs64', offset: rel - item.start, target: res.target, addend: 0n });
         this.noteRelied(res.target);
         bytes.fill(0, rel - item.start, rel - item.start + 8);
+      }
+      // Self-relative entries (LLVM relative lookup tables): entry i = target - table, so a
+      // rel32 fixup (S + A - P, P = table + 4i) with addend 4i; re-based wherever the copy lands.
+      // A glued run may hold several tables: each item of the run is looked up.
+      for (let k = item.index; k <= last && !unresolved; k++) {
+        const rt = m.new.relTables.get(m.new.items[k]!.start);
+        if (rt === undefined) continue;
+        const r = relativeEntryFixups(rt, (t) => resolveTarget(this.ctx, t, null));
+        if (!r.ok) {
+          this.failures.push({ error: { code: 'BUILD_UNRESOLVED', message: `read-only data ${describeNew(m, item.start)}: ${r.reason}` }, carriers: this.blame(item.index) });
+          unresolved = true;
+          break;
+        }
+        const at = rt.rva - item.start;
+        for (const f of r.fixups) {
+          if (at + f.offset + 4 > bytes.length) continue;
+          fixups.push({ ...f, offset: at + f.offset });
+          this.noteRelied(f.target);
+          bytes.fill(0, at + f.offset, at + f.offset + 4);
+        }
       }
       this.fixupCount += fixups.length;
       if (unresolved) continue;

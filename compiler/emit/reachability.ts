@@ -68,6 +68,7 @@ export function carriedFunctions(diff: ImageDiff, verdictOf: ReadonlyMap<number,
     while (itemWork.length > 0) {
       const item = itemWork.pop()!;
       for (const rel of relocsIn(m.new.img, item.start, item.end)) visitTarget(absTarget(m.new.img, rel, m.new.img.relocs.get(rel)!), itemWork);
+      for (const t of m.new.relTables.get(item.start)?.targets ?? []) visitTarget(t, itemWork);
     }
   }
   return newFns.filter((f) => chosen.has(f.index));

@@ -4,6 +4,7 @@
  * next referenced address (or data symbol, or jump-table edge) in the same section, since a
  * stripped image says nothing else about where one object ends.
  */
+import { findRelativeTables, type RelativeTable } from '../disasm/relative-tables.ts';
 import { ok, type Result } from '../../common/errors.ts';
 import type { Rva } from '../../common/types.ts';
 import type { JumpTable } from '../image/types.ts';
@@ -32,6 +33,8 @@ export interface ImageAnalysis {
   itemAt(rva: number): DataItem | undefined;
   /** Jump tables by table RVA. */
   readonly tables: ReadonlyMap<number, OwnedTable>;
+  /** Self-relative data tables (LLVM relative lookup tables) by table RVA. */
+  readonly relTables: ReadonlyMap<number, RelativeTable>;
   /** Every rel8/rel32 branch target in the image (the thread rule checks entries against it). */
   readonly branchTargets: ReadonlySet<number>;
   /** RVA ranges of the import machinery (directory, IAT, names): not data items. */
@@ -51,7 +54,10 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
   const pe = img.pe;
 
   const importRanges: Array<readonly [number, number]> = [];
-  for (const idx of [DirectoryIndex.Import, DirectoryIndex.Iat, DirectoryIndex.DelayImport]) {
+  // The export directory too: lld puts it in .rdata right after the CRT's constructor lists,
+  // and its RVAs shift with any layout change, so an item running into it (`p.0 =
+  // __DTOR_LIST__ + 1`, pointed at from .data) would change on every rebuild.
+  for (const idx of [DirectoryIndex.Export, DirectoryIndex.Import, DirectoryIndex.Iat, DirectoryIndex.DelayImport]) {
     const d = pe.dataDirectories[idx];
     if (d !== undefined && d.size > 0) importRanges.push([d.virtualAddress as number, (d.virtualAddress as number) + d.size]);
   }
@@ -97,6 +103,14 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
   for (const f of fns.functions) for (const r of f.decoded.refs) if (!r.isBranch) refTargets.add(r.target);
   const throwData = findThrowInfo(img, fns, refTargets);
   for (const s of throwData.starts) addStart(s);
+  // Self-relative tables: each entry's target is an object (a string) of its own, and the
+  // table ends after its last entry.
+  const relTables = findRelativeTables(img, fns.functions);
+  for (const t of relTables.values()) {
+    addStart(t.rva);
+    if (t.count !== null) ends.add(t.rva + 4 * t.count);
+    for (const x of t.targets) addStart(x);
+  }
   // Type-table entries of GCC exception data point at type_info slots (`.refptr.*`).
   for (const f of fns.functions) {
     for (const rf of f.pdata) {
@@ -188,6 +202,7 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
       return rva < d.end ? d : undefined;
     },
     tables,
+    relTables,
     branchTargets,
     importRanges,
     rvaFields: throwData.fields,

@@ -335,6 +335,13 @@ export class Normaliser {
       return `s${new Hasher().bytes(img.image.subarray(item.start, text)).digest()}`;
     }
     const h = new Hasher();
+    const rt = this.a.relTables.get(item.start);
+    if (rt !== undefined) {
+      // Self-relative entries mean their targets, not their bytes (compiler/disasm/relative-tables.ts).
+      h.string(`R${rt.count ?? '?'}`);
+      for (const t of rt.targets) h.string(`\u0100${this.targetToken(null, t, mode)}\u0101`);
+      at = Math.min(item.end, item.start + 4 * rt.targets.length);
+    }
     // Pointer fields: relocated addresses, and image-relative RVAs of recognised structures
     // (MSVC throw data, match/msvc-throw-info.ts), each named by what it points at.
     const fields: Array<[number, number, number]> = relocs.map((rel) => {

@@ -7,8 +7,7 @@
  * Its counterpart is found by layout: the same section (name and size) in both images, and
  * its nearest matched neighbours in that section (or the section's ends) at the same section
  * offsets on both sides, so nothing between them moved; the old address at the same offset
- * must not lie inside a matched old global, unless that global's extent ran on only because
- * OLD has no reference in between (its NEW counterpart ends before the item). The diff separately
+ * must not lie inside any old item (a grown struct and a new neighbour look alike there). The diff separately
  * refuses a writable section whose contents changed, so layout plus identical contents stand
  * for the same global.
  */
@@ -38,13 +37,11 @@ export function oldRvaByLayout(m: MatchResult, item: DataItem, t: number): numbe
   while (inSection(a) && m.itemNewToOld[a]! < 0) a++;
   if (inSection(a) && !sameOffset(a)) return null;
   const rva = os.rva + (t - ns.rva);
-  // Inside a matched old global only when that global's inferred extent ran on because
-  // nothing in OLD pointed here: its NEW counterpart, at the same offset, ends before `item`.
-  const holder = m.old.itemAt(rva);
-  const hn = holder === undefined ? -1 : m.itemOldToNew[holder.index]!;
-  if (holder !== undefined && hn >= 0) {
-    const nh = items[hn]!;
-    if (nh.end > item.start || nh.start - ns.rva !== holder.start - os.rva) return null;
-  }
+  // Never inside a matched old global. OLD's extent of a global runs to the next address its
+  // code references, so a NEW global at an offset OLD's code never touched looks exactly like
+  // a field that grew into the old global's alignment padding (samples/padded-struct,
+  // stripped): the two cannot be told apart here, and pairing the latter would be a wrong
+  // "safe". So such a reference keeps its refusal.
+  if (m.old.itemAt(rva) !== undefined) return null;
   return rva;
 }

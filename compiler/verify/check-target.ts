@@ -18,6 +18,7 @@ import { importKey } from '../match/import-identity.ts';
 import { stringExtent } from '../match/normalise.ts';
 import { oldRvaByLayout } from '../match/writable-layout.ts';
 import { mismatch, newPointerTarget, type PaperImage } from './paper-image.ts';
+import { relativeEntryChecks } from './relative-entries.ts';
 
 /** A carried NEW function: where its block puts it and the block offset of each range. */
 export interface CarriedFunction {
@@ -193,7 +194,12 @@ export class TargetChecker {
     if (got === null) return mismatch(`${what}: read-only data target is outside the image and the package`);
     const want = newImg.image.subarray(item.start, item.start + len);
     const relocs = new Set(relocsIn(newImg, item.start, item.start + len));
-    for (let k = 0; k < len; k++) {
+    // A self-relative table is checked by meaning: each entry, read as the code reads it
+    // (sign-extended, plus the table's address), must reach the image of NEW's target.
+    const rel = this.diff.match.new.relTables.get(item.start);
+    const relEnd = rel === undefined ? 0 : relativeEntryChecks(rel, got, startA, len, (t, actual, k) => this.pending.push({ t, actual, what: `${describe(item.start)} entry ${k}`, fromOld: inOld }));
+    if (relEnd < 0) return mismatch(`${what}: self-relative table ${describe(item.start)} has no proven extent`);
+    for (let k = relEnd; k < len; k++) {
       if (relocs.has(item.start + k)) {
         const nt = newPointerTarget(newImg, item.start + k);
         const av = new DataView(got.buffer, got.byteOffset).getBigUint64(k, true);

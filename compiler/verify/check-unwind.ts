@@ -105,8 +105,13 @@ function checkEntry(diff: ImageDiff, paper: PaperImage, checker: TargetChecker, 
     }
     const target = fields.get(k);
     if (target !== undefined) {
-      const S = placed.fixedAt.get(e.unwindInfoOffset + k);
-      if (S === undefined) return mismatch(`${name}: unwind field at +${k} has no fixup`);
+      const at = e.unwindInfoOffset + k;
+      if (!placed.fixedAt.has(at)) return mismatch(`${name}: unwind field at +${k} has no fixup`);
+      // Read back as the runtime reads it, not what the fixup claims to aim at: the
+      // handler is an RVA against the unwind base, a GCC type entry (0x9b: pcrel
+      // sdata4) is relative to its own address.
+      const dvu = new DataView(info.buffer, info.byteOffset, info.byteLength);
+      const S = k === uw.size - 4 ? paper.unwindBase + BigInt(dvu.getUint32(at, true)) : placed.infoAddr + BigInt(at) + BigInt(dvu.getInt32(at, true));
       const rr = k === uw.size - 4 ? checker.checkHandler(target, S, `${name} exception handler`) : checker.check(target, S, `${name} unwind field +${k}`);
       if (!rr.ok) return rr;
       k += 3;
