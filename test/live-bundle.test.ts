@@ -114,11 +114,11 @@ describe.skipIf(skip !== undefined)(`a bundle across two modules of a live proce
 
   test('a fault in the second module\'s apply leaves both modules byte-identical (one agent session: the failing module undone step by step, the live one reverted)', async () => {
     const h = await host();
-    const l = await loadBundle(new Uint8Array(readFileSync(bundle)), { trusted: [], allowUnsigned: true });
+    const l = await loadBundle(new Uint8Array(readFileSync(bundle)), { trusted: [], allowUnsigned: true, readOnly: true });
     if (!l.ok) throw new Error(l.error.message);
     const items: LiveBundleItem[] = [];
     for (const { entry, package: pkg } of l.value.entries) {
-      const p = await loadPackage(pkg!, { trusted: [], allowUnsigned: true });
+      const p = await loadPackage(pkg!, { trusted: [], allowUnsigned: true, readOnly: true });
       if (!p.ok) throw new Error(p.error.message);
       items.push({ path: entry.oldPath!, moduleName: entry.moduleName, pkg: p.value.package });
     }
