@@ -15,6 +15,7 @@ import { loadBundle } from '../formats/bundle.ts';
 import { loadPackage } from '../formats/container.ts';
 import { openWin32Backend, openSiblingBackend, type Win32AgentBackend } from '../runtime/backends/win32-agent.ts';
 import { modulesWithState } from '../runtime/backends/win32-agent/live.ts';
+import type { WriteStep } from '../runtime/plan/write-plan.ts';
 import { applyBundleLive, firstLoadedModule, type LiveBundleItem } from '../runtime/backends/win32-agent/live-bundle.ts';
 import { endHosts, fnv1a, startHost, type HostSession } from '../samples/host/host-session.ts';
 import { runHotpatch, runHotpatchAsync, type CliRun } from './support/cli.ts';
@@ -143,12 +144,17 @@ describe.skipIf(skip !== undefined)(`a bundle across two modules of a live proce
             if (step.op === 'redirect') return err('LIVE_INJECTED', 'injected fault at the first redirect of the second module');
             return real.execute(step);
           },
+          // The executor sends suspended spans (suspend, redirects, resume) as one request.
+          executeSpan: async (span: readonly WriteStep[]) => {
+            steps.push(...span.map((x) => x.op));
+            return err('LIVE_INJECTED', 'injected fault at the first redirect of the second module');
+          },
         }),
       };
     };
     const r = await applyBundleLive(b, items, attach);
     expect(r.ok ? null : r.error.code).toBe('LIVE_INJECTED');
-    expect(r.ok ? '' : r.error.message).toMatch(/^logic\.dll \(logic\.dll\): step \d+ \(redirect\): injected fault .*; the 1 module\(s\) applied before it were reverted$/);
+    expect(r.ok ? '' : r.error.message).toMatch(/^logic\.dll \(logic\.dll\): (step \d+ \(redirect\)|steps \d+-\d+ \(suspended span\)): injected fault .*; the 1 module\(s\) applied before it were reverted$/);
     expect(steps.slice(0, 3)).toEqual(['allocate', 'write', 'protect']);
     expect(steps).toContain('register-unwind');
     // applyBundleLive ended the session: the first module, already live, was reverted.
