@@ -6,7 +6,7 @@
  * back the identical process; the same for the stripped builds (packages built without
  * symbols). Then the series scenario as one cumulative series.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { diffFiles } from '../compiler/index.ts';
@@ -16,15 +16,9 @@ import type { HotpatchPackage } from '../formats/package.ts';
 import { applyPackage, revertPackage } from '../runtime/apply/apply-package.ts';
 import { checkThroughRedirects } from '../runtime/apply/testing/check-redirects.ts';
 import { fingerprint, loadSample, ROOT, sampleBytes } from '../runtime/apply/testing/fixtures.ts';
+import { expectationOf, readScenarios } from '../samples/scenarios.ts';
 
-interface Scenario {
-  readonly name: string;
-  readonly expect: string;
-  readonly misses?: ReadonlyArray<{ readonly toolchain: string; readonly stripped?: boolean; readonly to?: string }>;
-  readonly steps: readonly { readonly from: string; readonly to: string; readonly functions: readonly string[] }[];
-}
-
-const scenarios = (JSON.parse(readFileSync(join(ROOT, 'samples/scenarios.json'), 'utf8')) as Scenario[]).filter((s) => s.expect === 'hotpatchable');
+const scenarios = readScenarios().filter((s) => s.expect === 'hotpatchable');
 
 function compile(scenario: string, from: string, to: string, series: { baselineId: string; sequence: number } | null = null, suffix = '') {
   const o = sampleBytes(scenario, `${from}${suffix}.dll`);
@@ -43,7 +37,7 @@ describe('compiler packages for every hotpatchable scenario, applied to the in-m
   for (const s of scenarios) {
     for (const st of s.steps) {
       // A known miss of the compiler (samples/scenarios.json `misses`) is refused, not applied.
-      if (s.misses?.some((x) => x.toolchain === 'gcc' && x.stripped !== true && (x.to === undefined || x.to === st.to))) continue;
+      if (expectationOf(s, st, 'gcc', false).expect === 'refused') continue;
       it(`${s.name} ${st.from} -> ${st.to}`, async () => {
         const { o, n, diff, pkg } = compile(s.name, st.from, st.to);
         const { image, backend } = loadSample(s.name, `${st.from}.dll`);
@@ -65,7 +59,7 @@ describe('compiler packages for every hotpatchable scenario, applied to the in-m
   for (const s of scenarios) {
     for (const st of s.steps) {
       if (!existsSync(join(ROOT, 'samples/bin', s.name, `${st.from}.stripped.dll`))) continue;
-      if (s.misses?.some((x) => x.toolchain === 'gcc' && x.stripped !== false && (x.to === undefined || x.to === st.to))) continue;
+      if (expectationOf(s, st, 'gcc', true).expect === 'refused') continue;
       it(`${s.name} ${st.from} -> ${st.to}, stripped (no symbols)`, async () => {
         const { diff, pkg } = compile(s.name, st.from, st.to, null, '.stripped');
         const { image, backend } = loadSample(s.name, `${st.from}.stripped.dll`);
