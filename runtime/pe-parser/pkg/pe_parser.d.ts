@@ -19,6 +19,8 @@ export function isReady(): boolean;
 export function parse(bytes: Uint8Array, parts?: number): RawResult;
 /** Maps a PE file into a SizeOfImage buffer for `base`, relocations applied. */
 export function mapImage(bytes: Uint8Array, base: bigint): RawResult;
+/** Maps a PE file into a SizeOfImage buffer at its own ImageBase: overlapping sections accepted, no relocations read (the compiler's mode). */
+export function mapImageLenient(bytes: Uint8Array): RawResult;
 /** SHA-256 digest (32 bytes). */
 export function sha256(bytes: Uint8Array): Uint8Array;
 /**

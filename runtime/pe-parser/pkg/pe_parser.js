@@ -4,7 +4,7 @@
 // node:fs (imported dynamically, only when the runtime is Node and the URL is file:), and
 // with fetch everywhere else.
 //
-// ABI: pe_alloc/pe_free for buffers; pe_parse / pe_map_image / pe_sha256 /
+// ABI: pe_alloc/pe_free for buffers; pe_parse / pe_map_image / pe_map_image_lenient / pe_sha256 /
 // pe_apply_fixups return a handle,
 // the address of three u32 (status 0 ok / 1 error, data pointer, data length), released
 // with pe_result_free. Parse results and errors are UTF-8 JSON.
@@ -120,6 +120,11 @@ export function parse(bytes, parts) {
 /** Maps a PE as the Windows loader does for `base` (bigint). status 0: data is the image; 1: error JSON; 2: trap. */
 export function mapImage(bytes, base) {
   return call('pe_map_image', bytes, BigInt.asIntN(64, base));
+}
+
+/** Maps a PE at its own ImageBase as the compiler reads it (overlapping sections accepted, no relocations). status as mapImage. */
+export function mapImageLenient(bytes) {
+  return call('pe_map_image_lenient', bytes);
 }
 
 /** SHA-256 of `bytes` (32 bytes). */

@@ -14,7 +14,7 @@
 //! ABI (C-like, for any wasm host):
 //! - `pe_alloc(len) -> ptr`, `pe_free(ptr, len)`: buffers in linear memory.
 //! - `pe_parse(ptr, len) -> handle`, `pe_parse_parts(ptr, len, mask) -> handle`,
-//!   `pe_map_image(ptr, len, base: i64) -> handle`,
+//!   `pe_map_image(ptr, len, base: i64) -> handle`, `pe_map_image_lenient(ptr, len) -> handle`,
 //!   `pe_sha256(ptr, len) -> handle`,
 //!   `pe_apply_fixups(block_ptr, block_len, fixups_ptr, fixups_len, block_va: i64,
 //!   unwind_base: i64, image_base: i64, block_id, container) -> handle` (see fixups.rs).
@@ -166,6 +166,22 @@ pub unsafe extern "C" fn pe_map_image(ptr: *const u8, len: usize, base: i64) -> 
     let relocs = relocs::parse_relocations(&h, &mut diags);
     match map::map_image(&h, &relocs, base) {
         Ok(img) => handle(0, img),
+        Err(e) => error_handle(&e),
+    }
+}
+
+/// Maps a PE file at its own ImageBase as the compiler reads it: overlapping sections
+/// accepted, relocations neither read nor applied (see map.rs).
+///
+/// # Safety
+/// As `pe_parse`.
+#[no_mangle]
+pub unsafe extern "C" fn pe_map_image_lenient(ptr: *const u8, len: usize) -> *mut Handle {
+    match headers::parse_headers(input(ptr, len)) {
+        Ok(h) => match map::map_image_lenient(&h) {
+            Ok(img) => handle(0, img),
+            Err(e) => error_handle(&e),
+        },
         Err(e) => error_handle(&e),
     }
 }
