@@ -65,13 +65,13 @@ describe('GCC LSDA', () => {
     expect(u.flags & 3).not.toBe(0);
     const d = mustDiff(bytes, bytes);
     const image = d.match.new.img.image;
-    const lsda = parseGccLsda(image, (rf.unwindInfoAddress as number) + u.size, (rf.endAddress as number) - (rf.beginAddress as number));
+    const lsda = parseGccLsda(image, (rf.unwindInfoAddress as number) + u.size, (rf.endAddress as number) - (rf.beginAddress as number), d.match.new.img.imageBase);
     expect(lsda).not.toBeNull();
     expect(lsda!.typeRefs.length).toBe(1);
     // The type entry points at a pointer to the type_info (a data item of the image).
     expect(d.match.new.itemAt(lsda!.typeRefs[0]!.target)).toBeDefined();
     // A function shorter than its call sites is not this LSDA's function: refused, not misread.
-    expect(parseGccLsda(image, (rf.unwindInfoAddress as number) + u.size, 8)).toBeNull();
+    expect(parseGccLsda(image, (rf.unwindInfoAddress as number) + u.size, 8, d.match.new.img.imageBase)).toBeNull();
   });
 
   test('a changed call-site table with identical code makes the function changed', () => {
@@ -97,10 +97,10 @@ describe('GCC LSDA', () => {
 
   test('unknown encodings are refused', () => {
     const lsda = Uint8Array.of(0x00, 0x9b, 0x05, 0x01, 0x00, 0, 0, 0, 0);
-    expect(parseGccLsda(lsda, 0, 100)).toBeNull(); // LPStart present
-    expect(parseGccLsda(Uint8Array.of(0xff, 0x03, 0x01, 0x01, 0x00), 0, 100)).toBeNull(); // udata4 type table
-    expect(parseGccLsda(Uint8Array.of(0xff, 0xff, 0x03, 0x00), 0, 100)).toBeNull(); // udata4 call sites
-    expect(parseGccLsda(Uint8Array.of(0xff, 0xff, 0x01, 0x04, 0x00, 0x10, 0x00, 0x00), 0, 100)).toEqual({ length: 8, typeRefs: [] });
+    expect(parseGccLsda(lsda, 0, 100, 0n)).toBeNull(); // LPStart present
+    expect(parseGccLsda(Uint8Array.of(0xff, 0x03, 0x01, 0x01, 0x00), 0, 100, 0n)).toBeNull(); // udata4 type table
+    expect(parseGccLsda(Uint8Array.of(0xff, 0xff, 0x03, 0x00), 0, 100, 0n)).toBeNull(); // udata4 call sites
+    expect(parseGccLsda(Uint8Array.of(0xff, 0xff, 0x01, 0x04, 0x00, 0x10, 0x00, 0x00), 0, 100, 0n)).toEqual({ length: 8, typeRefs: [] });
   });
 });
 

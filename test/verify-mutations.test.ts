@@ -9,6 +9,7 @@
  * - every fixup of every code block, data block and unwind blob: its addend + 1;
  * - every fixup: removed (the field keeps the placeholder bytes the emitter left);
  * - every import fixup: aimed at another import of the package, when it has two or more;
+ * - every 8-byte absolute LSDA type entry (clang) in an unwind blob: written as rel32;
  * - every entry of every jump table copied into a code block: + 1.
  */
 import { readFileSync } from 'node:fs';
@@ -91,6 +92,9 @@ function mutations(diff: ImageDiff, pkg: HotpatchPackage): Mutation[] {
     out.push({ what: `${at}: addend + 1`, pkg: withFixup(pkg, s, (x) => ({ ...x, addend: x.addend + 1n })) });
     out.push({ what: `${at}: removed`, pkg: withFixup(pkg, s, () => null) });
     const t = s.fixup.target;
+    // A clang LSDA type entry (8-byte absolute, in the unwind blob) written as a 4-byte
+    // pc-relative one, as gcc's entries are: the personality routine would read garbage.
+    if (s.kind === 'unwind' && s.fixup.kind === 'abs64') out.push({ what: `${at}: written as rel32`, pkg: withFixup(pkg, s, (x) => ({ ...x, kind: 'rel32' })) });
     if ((t.kind === 'import-slot' || t.kind === 'import-address') && pkg.imports.length > 1) {
       out.push({ what: `${at}: another import`, pkg: withFixup(pkg, s, (x) => ({ ...x, target: { kind: t.kind, index: (t.index + 1) % pkg.imports.length } })) });
     }

@@ -26,6 +26,7 @@ import { openWin32Backend } from '../../runtime/backends/win32-agent.ts';
 import { applyLive, revertLive } from '../../runtime/backends/win32-agent/live.ts';
 import { parsePe } from '../../runtime/pe/parse-pe.ts';
 import { startHost, type HostSession } from '../../samples/host/host-session.ts';
+import { TOOLCHAINS, type Toolchain } from '../../samples/scenarios.ts';
 import { keepWineServer, wineEnv } from '../../test/support/wine.ts';
 import { markdownTable, type BenchContext, type BenchSection, type SectionResult } from '../section.ts';
 
@@ -57,11 +58,12 @@ function must<T>(r: { ok: true; value: T } | { ok: false; error: { code: string;
 
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
-async function measure(ctx: BenchContext, scenario: string, changedFrom: string, to: string, iterations: number, restarts: number): Promise<Row> {
+async function measure(ctx: BenchContext, scenario: string, changedFrom: string, to: string, iterations: number, restarts: number, tc: Toolchain): Promise<Row> {
   const dir = join(ctx.root, 'samples/bin', scenario);
-  const oldPath = join(dir, `${changedFrom}.dll`);
+  const built = tc === 'clang' ? '.clang' : '';
+  const oldPath = join(dir, `${changedFrom}${built}.dll`);
   const oldBytes = new Uint8Array(readFileSync(oldPath));
-  const newBytes = new Uint8Array(readFileSync(join(dir, `${to}.dll`)));
+  const newBytes = new Uint8Array(readFileSync(join(dir, `${to}${built}.dll`)));
   const diff = must(diffImages({ bytes: oldBytes, pe: must(parsePe(oldBytes), 'parse') }, { bytes: newBytes, pe: must(parsePe(newBytes), 'parse') }), 'diff');
   const pkg = must(emitPackage(diff, { moduleName: `${scenario}.dll`, skipRefused: false, series: null, compilerVersion: 'bench' }), 'emit').pkg;
   const keys = await generateKeyPair();
@@ -77,7 +79,7 @@ async function measure(ctx: BenchContext, scenario: string, changedFrom: string,
     for (let i = 0; i < iterations; i++) {
       const t0 = performance.now();
       const loaded = must(await loadPackage(file, { trusted: [trusted], allowUnsigned: false }), 'load');
-      const b = must(await openWin32Backend({ pid: host.windowsPid, module: `${changedFrom}.dll`, env: wineEnv() }), 'attach');
+      const b = must(await openWin32Backend({ pid: host.windowsPid, module: `${changedFrom}${built}.dll`, env: wineEnv() }), 'attach');
       const a = await applyLive(loaded.package, b);
       if (!a.ok) {
         await b.abandon();
@@ -91,7 +93,7 @@ async function measure(ctx: BenchContext, scenario: string, changedFrom: string,
       if (out.worker !== undefined && out.worker.errors !== 0) throw new Error(`${scenario}: worker errors after live apply`);
 
       const t1 = performance.now();
-      const c = must(await openWin32Backend({ pid: host.windowsPid, module: `${changedFrom}.dll`, env: wineEnv() }), 'attach');
+      const c = must(await openWin32Backend({ pid: host.windowsPid, module: `${changedFrom}${built}.dll`, env: wineEnv() }), 'attach');
       const rv = await revertLive(c);
       if (!rv.ok) {
         await c.abandon();
@@ -113,7 +115,7 @@ async function measure(ctx: BenchContext, scenario: string, changedFrom: string,
     }
     const later = pauses.slice(1);
     return {
-      scenario,
+      scenario: `${scenario}${tc === 'clang' ? ' (clang)' : ''}`,
       functions: pkg.functions.length,
       iterations,
       firstPauseMs: r2(pauses[0] ?? NaN),
@@ -137,11 +139,13 @@ const section: BenchSection = {
   title: 'Live patching a running process (win32 agent under Wine) vs restarting it',
   async run(ctx: BenchContext): Promise<SectionResult> {
     keepWineServer();
-    const cases: [string, string, string][] = ctx.quick ? [['logic-fix', 'v1', 'v2']] : [['logic-fix', 'v1', 'v2'], ['new-helper', 'v1', 'v2'], ['bounds-check', 'v1', 'v2'], ['grow', 'v1', 'v2']];
+    // GCC builds, and the clang-22 builds of the same scenarios (rows marked "(clang)").
+    const gcc: [string, string, string][] = ctx.quick ? [['logic-fix', 'v1', 'v2']] : [['logic-fix', 'v1', 'v2'], ['new-helper', 'v1', 'v2'], ['bounds-check', 'v1', 'v2'], ['grow', 'v1', 'v2']];
+    const cases = TOOLCHAINS.flatMap((tc) => gcc.map(([s, from, to]) => [s, from, to, tc] as const));
     const iterations = ctx.quick ? 3 : 10;
     const restarts = ctx.quick ? 1 : 3;
     const rows: Row[] = [];
-    for (const [s, from, to] of cases) rows.push(await measure(ctx, s, from, to, iterations, restarts));
+    for (const [s, from, to, tc] of cases) rows.push(await measure(ctx, s, from, to, iterations, restarts, tc));
     const markdown = [
       'One host.exe process per scenario runs v1 with its worker thread calling the patched functions; it is live-patched to v2 and reverted',
       `${iterations} times (compiler-built, signed packages), then restarted ${restarts} time(s). Times in ms; medians; "pause" is the time the`,

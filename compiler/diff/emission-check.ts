@@ -124,7 +124,7 @@ function refsProblem(ctx: ResolveContext, f: FunctionInfo): Reason | null {
         }
         continue;
       }
-      const lsda = parseGccLsda(m.new.img.image, (rf.unwindInfoAddress as number) + u.size, (rf.endAddress as number) - (rf.beginAddress as number));
+      const lsda = parseGccLsda(m.new.img.image, (rf.unwindInfoAddress as number) + u.size, (rf.endAddress as number) - (rf.beginAddress as number), m.new.img.imageBase);
       if (lsda === null) return reason('HANDLER_NOT_CARRIED', `exception handler data is not a GCC LSDA this compiler can carry, and ${hd?.why ?? 'the handler is not an MSVC one'}`, rf.beginAddress);
       for (const t of lsda.typeRefs) {
         const r = resolveTarget(ctx, t.target, null);

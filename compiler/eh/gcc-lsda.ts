@@ -4,27 +4,44 @@
  * the function: its call-site table is relative to the function start (so it moves with the
  * code), and its type table entries are pc-relative (so they become fixups).
  *
- * Only the encodings gcc emits for x86-64 PE are accepted (LPStart omitted, uleb128 call
- * sites, type table absent or 4-byte pc-relative entries); anything else is null, and the
- * caller refuses the function with a reason.
+ * Only the encodings the two mingw-w64 compilers emit for x86-64 PE are accepted (LPStart
+ * omitted, uleb128 call sites, type table absent, or entries that are 4-byte pc-relative,
+ * optionally indirect (gcc: 0x9b, through a DW.ref cell), or 8-byte absolute addresses
+ * (clang: 0x00, DW_EH_PE_absptr, fixed by a base relocation)); anything else is null, and
+ * the caller refuses the function with a reason.
  */
 
 /** A parsed LSDA: its extent and the fields that point outside it. */
 export interface GccLsda {
   /** Length in bytes from the start of the handler data. */
   readonly length: number;
-  /** Offsets (from the start) of 4-byte pc-relative type table entries, with their target RVAs. */
-  readonly typeRefs: ReadonlyArray<{ readonly offset: number; readonly target: number; readonly indirect: boolean }>;
+  /** The type table entries that name a type, with their offsets (from the start) and target RVAs. */
+  readonly typeRefs: readonly LsdaTypeRef[];
+}
+
+/**
+ * One type table entry: `pcrel` holds a 4-byte offset from its own address (gcc, 0x1b or
+ * 0x9b), `abs64` an 8-byte address (clang, 0x00); carried as a rel32 or abs64 fixup.
+ */
+export interface LsdaTypeRef {
+  readonly offset: number;
+  readonly target: number;
+  readonly indirect: boolean;
+  readonly kind: 'pcrel' | 'abs64';
+  /** Bytes of the entry: 4 (pcrel) or 8 (abs64). */
+  readonly size: 4 | 8;
 }
 
 const DW_EH_PE_omit = 0xff;
 const DW_EH_PE_uleb128 = 0x01;
+const DW_EH_PE_absptr = 0x00;
 
 /**
- * Parses the LSDA at `rva` of `image` for a function `fnLength` bytes long. Landing pads and
- * call sites must lie inside the function.
+ * Parses the LSDA at `rva` of `image` (mapped at its preferred `imageBase`) for a function
+ * `fnLength` bytes long. Landing pads and call sites must lie inside the function; absolute
+ * type entries must point inside the image.
  */
-export function parseGccLsda(image: Uint8Array, rva: number, fnLength: number): GccLsda | null {
+export function parseGccLsda(image: Uint8Array, rva: number, fnLength: number, imageBase: bigint): GccLsda | null {
   let p = rva;
   const end = image.length;
   const u8 = (): number | null => (p < end ? image[p++]! : null);
@@ -57,8 +74,8 @@ export function parseGccLsda(image: Uint8Array, rva: number, fnLength: number): 
   if (ttEnc === null) return null;
   let ttBase = -1;
   if (ttEnc !== DW_EH_PE_omit) {
-    // pcrel | sdata4, optionally indirect (0x80): what gcc uses on x86-64 PE.
-    if ((ttEnc & 0x7f) !== 0x1b) return null;
+    // pcrel | sdata4, optionally indirect (0x80): what gcc uses on x86-64 PE; absptr: clang.
+    if ((ttEnc & 0x7f) !== 0x1b && ttEnc !== DW_EH_PE_absptr) return null;
     const off = uleb();
     if (off === null) return null;
     ttBase = p + off;
@@ -119,15 +136,24 @@ export function parseGccLsda(image: Uint8Array, rva: number, fnLength: number): 
   }
   for (const a of actions) if (!walk(a)) return null;
   if (maxAction > 0 && actEnd <= actStart) return null;
-  const typeRefs: Array<{ offset: number; target: number; indirect: boolean }> = [];
+  const typeRefs: LsdaTypeRef[] = [];
   let length = actEnd - rva;
   if (ttBase >= 0) {
-    if (ttBase - 4 * maxFilter < actEnd || ttBase > end) return null;
+    const size = ttEnc === DW_EH_PE_absptr ? 8 : 4;
+    if (ttBase - size * maxFilter < actEnd || ttBase > end) return null;
+    const dv = new DataView(image.buffer, image.byteOffset, image.byteLength);
     for (let i = 1; i <= maxFilter; i++) {
-      const at = ttBase - 4 * i;
-      const v = image[at]! | (image[at + 1]! << 8) | (image[at + 2]! << 16) | (image[at + 3]! << 24);
+      const at = ttBase - size * i;
       // A zero entry is a catch(...) filter: no type.
-      if (v !== 0) typeRefs.push({ offset: at - rva, target: at + v, indirect: (ttEnc & 0x80) !== 0 });
+      if (size === 4) {
+        const v = dv.getInt32(at, true);
+        if (v !== 0) typeRefs.push({ offset: at - rva, target: at + v, indirect: (ttEnc & 0x80) !== 0, kind: 'pcrel', size });
+        continue;
+      }
+      const va = dv.getBigUint64(at, true);
+      if (va === 0n) continue;
+      if (va < imageBase || va - imageBase >= BigInt(end)) return null;
+      typeRefs.push({ offset: at - rva, target: Number(va - imageBase), indirect: false, kind: 'abs64', size });
     }
     length = ttBase - rva;
   }

@@ -151,7 +151,7 @@ function emitUnwind(ctx: ResolveContext, f: FunctionInfo, offsets: readonly numb
         len += eh.inline.length;
       } else {
         const fnLen = (rf.endAddress as number) - (rf.beginAddress as number);
-        lsda = parseGccLsda(img.image, uStart + u.size, fnLen);
+        lsda = parseGccLsda(img.image, uStart + u.size, fnLen, img.imageBase);
         if (lsda === null) return err('BUILD_UNSUPPORTED', `${describeNew(m, f.entry)}: exception handler data is not a GCC LSDA this compiler can carry, and ${hd?.kind === 'other' ? hd.why : 'no MSVC form'}`);
         len += lsda.length;
       }
@@ -165,8 +165,8 @@ function emitUnwind(ctx: ResolveContext, f: FunctionInfo, offsets: readonly numb
       for (const t of lsda?.typeRefs ?? []) {
         const res = resolveTarget(ctx, t.target, null);
         if (!res.ok) return err('BUILD_UNRESOLVED', `${describeNew(m, f.entry)} exception type table: ${res.reason}`);
-        unwindFixups.push({ kind: 'rel32', offset: infoOff + u.size + t.offset, target: res.target, addend: 0n });
-        info.fill(0, u.size + t.offset, u.size + t.offset + 4);
+        unwindFixups.push({ kind: t.kind === 'abs64' ? 'abs64' : 'rel32', offset: infoOff + u.size + t.offset, target: res.target, addend: 0n });
+        info.fill(0, u.size + t.offset, u.size + t.offset + t.size);
       }
       if (eh !== null) pendingEh.push({ inlineAt: infoOff + u.size, data: eh });
     }

@@ -13,6 +13,7 @@ import { absTarget, isCode, sectionAt, type MappedImage } from '../image/map-ima
 import type { FunctionInfo, FunctionSource, FunctionTable } from '../image/types.ts';
 export type { FunctionInfo, FunctionSource, FunctionTable } from '../image/types.ts';
 import { findFh4FuncletRoots } from './fh4-funclets.ts';
+import { findGapFunctions } from './gap-functions.ts';
 
 const UNW_FLAG_CHAININFO = 4;
 const IMAGE_SYM_CLASS_EXTERNAL = 2;
@@ -30,8 +31,26 @@ interface Start {
   fragments: RuntimeFunction[];
 }
 
-/** Finds every function of `img` and decodes it. */
+/**
+ * Finds every function of `img` and decodes it; then the frameless leaf functions nothing
+ * visible reaches, in the gaps between them (gap-functions.ts).
+ */
 export function discoverFunctions(img: MappedImage): Result<FunctionTable> {
+  const found = discoverFrom(img);
+  if (!found.ok) return found;
+  const dis = openDisassembler(img);
+  try {
+    const gaps = findGapFunctions(img, found.value, dis);
+    if (gaps.length === 0) return found;
+    const leaves: FunctionInfo[] = gaps.map((g) => ({ index: 0, entry: g.entry, ranges: [{ start: g.entry, end: g.end }], sources: ['descent'], name: null, names: [], pdata: [], decoded: g.decoded }));
+    const all = [...found.value.functions, ...leaves].sort((a, b) => a.entry - b.entry).map((f, index) => ({ ...f, index }));
+    return ok(makeTable(all));
+  } finally {
+    dis.close();
+  }
+}
+
+function discoverFrom(img: MappedImage): Result<FunctionTable> {
   const pe = img.pe;
   const starts = new Map<number, Start>();
   const add = (rva: number, source: FunctionSource): Start | null => {

@@ -122,7 +122,7 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
         for (const x of handlerFields(hd.data)) if (x.field.role === 'data') addStart(x.field.target);
         continue;
       }
-      const lsda = parseGccLsda(img.image, (rf.unwindInfoAddress as number) + u.size, (rf.endAddress as number) - (rf.beginAddress as number));
+      const lsda = parseGccLsda(img.image, (rf.unwindInfoAddress as number) + u.size, (rf.endAddress as number) - (rf.beginAddress as number), img.imageBase);
       for (const t of lsda?.typeRefs ?? []) addStart(t.target);
     }
   }

@@ -166,11 +166,11 @@ export class Normaliser {
       if (hasHandler && u.handler !== null) {
         extra = `|h${this.targetToken(f, u.handler as number, mode)}`;
         const hd = parseHandlerData(this.a.img, this.a.fns, f, rf);
-        const lsda = hd?.kind === 'msvc' ? null : parseGccLsda(img, at + u.size, (rf.endAddress as number) - (rf.beginAddress as number));
+        const lsda = hd?.kind === 'msvc' ? null : parseGccLsda(img, at + u.size, (rf.endAddress as number) - (rf.beginAddress as number), this.a.img.imageBase);
         if (hd?.kind === 'msvc') extra += this.handlerDataForm(f, hd.data, mode);
         else if (lsda !== null) {
           const bytes = img.slice(at + u.size, at + u.size + lsda.length);
-          for (const t of lsda.typeRefs) bytes.fill(0, t.offset, t.offset + 4);
+          for (const t of lsda.typeRefs) bytes.fill(0, t.offset, t.offset + t.size);
           extra += `|l${latin1(bytes)}${lsda.typeRefs.map((t) => `|t${this.targetToken(null, t.target, mode)}`).join('')}`;
         } else {
           // Unknown handler data (MSVC): its first word is what it points to, by RVA.

@@ -79,13 +79,13 @@ function checkEntry(diff: ImageDiff, paper: PaperImage, checker: TargetChecker, 
   if (hd?.kind === 'refused') return mismatch(`${name}: carries handler data this compiler refuses (${hd.reason})`);
   const eh = hd?.kind === 'msvc' ? hd.data : null;
   handlerData.data = eh;
-  const lsda = hasHandler && eh === null ? parseGccLsda(newImg.image, (rf.unwindInfoAddress as number) + uw.size, (rf.endAddress as number) - (rf.beginAddress as number)) : null;
+  const lsda = hasHandler && eh === null ? parseGccLsda(newImg.image, (rf.unwindInfoAddress as number) + uw.size, (rf.endAddress as number) - (rf.beginAddress as number), newImg.imageBase) : null;
   if (hasHandler && eh === null && lsda === null) return mismatch(`${name}: carries handler data that is neither MSVC nor a GCC LSDA`);
   const len = uw.size + (eh?.inline.length ?? lsda?.length ?? 0);
   const want = newImg.image.subarray(rf.unwindInfoAddress as number, (rf.unwindInfoAddress as number) + len);
-  const fields = new Map<number, number>();
-  if (hasHandler) fields.set(uw.size - 4, uw.handler as number);
-  for (const t of lsda?.typeRefs ?? []) fields.set(uw.size + t.offset, t.target);
+  const fields = new Map<number, { readonly target: number; readonly kind: 'handler' | 'pcrel' | 'abs64' }>();
+  if (hasHandler) fields.set(uw.size - 4, { target: uw.handler as number, kind: 'handler' });
+  for (const t of lsda?.typeRefs ?? []) fields.set(uw.size + t.offset, { target: t.target, kind: t.kind });
   const ehFields = new Map<number, HandlerRvaField>();
   for (const x of eh?.inline.fields ?? []) ehFields.set(uw.size + x.offset, x);
   if (e.unwindInfoOffset + len > info.length) return mismatch(`${name}: UNWIND_INFO ${i} runs past the unwind info`);
@@ -103,18 +103,20 @@ function checkEntry(diff: ImageDiff, paper: PaperImage, checker: TargetChecker, 
       k += 3;
       continue;
     }
-    const target = fields.get(k);
-    if (target !== undefined) {
+    const field = fields.get(k);
+    if (field !== undefined) {
       const at = e.unwindInfoOffset + k;
       if (!placed.fixedAt.has(at)) return mismatch(`${name}: unwind field at +${k} has no fixup`);
       // Read back as the runtime reads it, not what the fixup claims to aim at: the
       // handler is an RVA against the unwind base, a GCC type entry (0x9b: pcrel
-      // sdata4) is relative to its own address.
+      // sdata4) is relative to its own address, a clang one (0x00: absptr) an address.
       const dvu = new DataView(info.buffer, info.byteOffset, info.byteLength);
-      const S = k === uw.size - 4 ? paper.unwindBase + BigInt(dvu.getUint32(at, true)) : placed.infoAddr + BigInt(at) + BigInt(dvu.getInt32(at, true));
-      const rr = k === uw.size - 4 ? checker.checkHandler(target, S, `${name} exception handler`) : checker.check(target, S, `${name} unwind field +${k}`);
+      if (at + (field.kind === 'abs64' ? 8 : 4) > info.length) return mismatch(`${name}: unwind field at +${k} runs past the unwind info`);
+      const S =
+        field.kind === 'handler' ? paper.unwindBase + BigInt(dvu.getUint32(at, true)) : field.kind === 'abs64' ? dvu.getBigUint64(at, true) : placed.infoAddr + BigInt(at) + BigInt(dvu.getInt32(at, true));
+      const rr = field.kind === 'handler' ? checker.checkHandler(field.target, S, `${name} exception handler`) : checker.check(field.target, S, `${name} unwind field +${k}`);
       if (!rr.ok) return rr;
-      k += 3;
+      k += field.kind === 'abs64' ? 7 : 3;
       continue;
     }
     if (info[e.unwindInfoOffset + k] !== want[k]) return mismatch(`${name}: UNWIND_INFO byte ${k} differs from NEW`);

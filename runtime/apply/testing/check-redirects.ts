@@ -5,7 +5,8 @@
  * a branch or RIP-relative operand must reach, in the patched image, what the new code's
  * reference reaches in the new image (the same named function or data, either in the old
  * image or as a body placed by the patch; for data also the same import behind a pointer
- * slot, the same read-only bytes, or a jump table whose entries reach the same code).
+ * slot, the same read-only bytes, the same object with its pointers mapped, or a jump
+ * table whose entries reach the same code).
  * Returns the mismatches (empty when equal).
  */
 import { Decoder, DecoderOptions, Instruction, OpKind } from 'iced-x86';
@@ -93,6 +94,33 @@ export function checkThroughRedirects(img: ProcessImage, plan: WritePlan, oldByt
    * up to its NUL, else 16 bytes), or the same jump table (int32 entries relative to the
    * table whose targets map to the same code). True, or a reason, or null when no rule applies.
    */
+  const newPointers = new Set<number>(newPe.value.relocations.entries.filter((r) => r.type === 10).map((r) => r.rva as number));
+  /**
+   * A read-only object the package carries as a copy (clang's type_info and vtables, when
+   * the layout around them moved): 16 bytes at `wt` hold the same bytes at `ht` except for
+   * base-relocated pointers, each reaching where NEW's pointer maps to, or (depth-bounded)
+   * a copy that holds the same in turn.
+   */
+  const samePointers = (wt: bigint, ht: bigint, depth: number): boolean => {
+    const at = Number(wt - newBase);
+    const have = img.space.read(asVa(ht), 16);
+    if (!have.ok || at < 0 || at + 16 > newMapped.value.length) return false;
+    const want = newBytesAt(wt, 16);
+    const wdv = new DataView(want.buffer, want.byteOffset);
+    const hdv = new DataView(have.value.buffer, have.value.byteOffset);
+    for (let k = 0; k < 16; k++) {
+      if (newPointers.has(at + k) && k + 8 <= 16) {
+        const wp = wdv.getBigUint64(k, true);
+        const hp = hdv.getBigUint64(k, true);
+        const mapped = mapTarget(wp);
+        if (mapped !== hp && !(depth > 0 && samePointers(wp, hp, depth - 1))) return false;
+        k += 7;
+        continue;
+      }
+      if (want[k] !== have.value[k]) return false;
+    }
+    return true;
+  };
   const sameData = (wt: bigint, ht: bigint, mapCode: (t: bigint) => bigint | string, fnRva: number, fnSize: number): true | string | null => {
     const imp = newIat.get(Number(wt - newBase));
     if (imp !== undefined) {
@@ -106,6 +134,7 @@ export function checkThroughRedirects(img: ProcessImage, plan: WritePlan, oldByt
     const len = nul > 0 ? nul + 1 : 16;
     const have = img.space.read(asVa(ht), len);
     if (have.ok && have.value.every((b, i) => b === newBytesAt(wt, len)[i])) return true;
+    if (samePointers(wt, ht, 2)) return true;
     // A gcc jump table: int32 entries relative to the table, each a target inside the function.
     const fnStart = newBase + BigInt(fnRva);
     const wdv = new DataView(newMapped.value.buffer, newMapped.value.byteOffset);
@@ -123,6 +152,24 @@ export function checkThroughRedirects(img: ProcessImage, plan: WritePlan, oldByt
       entries++;
     }
     return entries > 0 ? true : null;
+  };
+  /**
+   * A call to an import thunk of NEW (lld's `jmp [rip+slot]`, named after the import) may
+   * reach the import itself in the patched image: the stub of that import, or a thunk of the
+   * old image whose slot holds it. True, a reason, or null when `wt` is no import thunk.
+   */
+  const sameImportThunk = (wt: bigint, ht: bigint): true | string | null => {
+    const w = newBytesAt(wt, 6);
+    if (w[0] !== 0xff || w[1] !== 0x25) return null;
+    const imp = newIat.get(Number(wt - newBase) + 6 + new DataView(w.buffer, w.byteOffset).getInt32(2, true));
+    if (imp === undefined) return null;
+    let held = importAtStub(img, asVa(ht));
+    const h = img.space.read(asVa(ht), 6);
+    if (held === undefined && h.ok && h.value[0] === 0xff && h.value[1] === 0x25) {
+      const slot = img.space.read(asVa(ht + 6n + BigInt(new DataView(h.value.buffer).getInt32(2, true))), 8);
+      if (slot.ok) held = importAtStub(img, asVa(new DataView(slot.value.buffer).getBigUint64(0, true)));
+    }
+    return held === imp ? true : `call reaches ${held ?? 'no import'}, expected ${imp}`;
   };
   for (const name of names) {
     const oldRva = symbolRva(oldPe.value, name);
@@ -169,7 +216,7 @@ export function checkThroughRedirects(img: ProcessImage, plan: WritePlan, oldByt
         const expected = inside(wt) ? body + (wt - newBase - BigInt(newRva)) : mapTarget(wt);
         if (typeof expected !== 'string' && expected === ht) continue;
         // Data operands may legitimately reach a different address holding the same thing.
-        const same = kind === 'rip' ? sameData(wt, ht, (t) => (inside(t) ? body + (t - newBase - BigInt(newRva)) : mapTarget(t)), newRva, size) : null;
+        const same = kind === 'rip' ? sameData(wt, ht, (t) => (inside(t) ? body + (t - newBase - BigInt(newRva)) : mapTarget(t)), newRva, size) : sameImportThunk(wt, ht);
         if (same === true) continue;
         if (typeof same === 'string') problems.push(`${at}: ${same}`);
         else if (typeof expected === 'string') problems.push(`${at}: ${expected}`);
