@@ -416,7 +416,12 @@ static int adopt_listed_threads(DWORD *err_out) {
           continue;
         }
         HANDLE h = OpenThread(THREAD_ACCESS, FALSE, (DWORD)tid);
-        if (!h) continue; /* exited since the list was made */
+        if (!h) {
+          DWORD oe = GetLastError();
+          if (oe == ERROR_INVALID_PARAMETER) continue; /* exited since the list was made */
+          *err_out = oe; /* a thread that cannot be held or read: never write past it */
+          return -1;
+        }
         int r = add_thread(h, (DWORD)tid, 1);
         if (r <= 0) CloseHandle(h);
         if (r < 0) {
