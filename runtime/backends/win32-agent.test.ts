@@ -388,13 +388,33 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     const original = await be.read(t.valueFn, 5);
     const region = await be.findFreeRegion({ start: be.module.base, size: be.module.sizeOfImage }, 0x1000);
     if (!sleep.ok || !original.ok || !region.ok) throw new Error('setup');
-    // New body: Sleep(200), return 7. The worker then spends nearly all its time in Sleep
-    // with a return address into the region on its stack.
-    const body = new Uint8Array([0x48, 0x83, 0xec, 0x28, 0xb9, 0xc8, 0, 0, 0, 0x48, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xd0, 0xb8, 7, 0, 0, 0, 0x48, 0x83, 0xc4, 0x28, 0xc3]);
+    // New body: Sleep(1000), return 7. The worker then spends nearly all its time in Sleep
+    // with a return address into the region on its stack (long enough for the revert below to
+    // reach its commit while the worker still sleeps, on a loaded machine too).
+    const body = new Uint8Array([0x48, 0x83, 0xec, 0x28, 0xb9, 0xe8, 0x03, 0, 0, 0x48, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xd0, 0xb8, 7, 0, 0, 0, 0x48, 0x83, 0xc4, 0x28, 0xc3]);
     new DataView(body.buffer).setBigUint64(11, sleep.value, true);
     const steps = patchSteps(region.value, t.valueFn, original.value).map((s) => (s.op === 'write' ? { ...s, bytes: body } : s));
     expect((await runSteps(be, steps)).error).toBeNull();
     expect((await be.close()).ok).toBe(true);
+    expect((await t.run())[0]).toBe(7);
+
+    // swap's stack check: the worker sleeps with a return address strictly inside the body
+    // (after its `call rax`), its instruction pointer elsewhere; a swap over the body (writing
+    // the same bytes) must refuse, naming the return address, and change nothing.
+    const s = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: wineEnv() });
+    if (!s.ok) throw new Error(s.error.message);
+    expect((await s.value.execute({ op: 'protect', address: region.value, size: 0x1000, protection: PAGE_EXECUTE_READWRITE })).ok).toBe(true);
+    const hex = Buffer.from(body).toString('hex');
+    const caught = await s.value.agent.request(`swap tries=3 delay=1 site:0x${region.value.toString(16)}:${hex}:${hex}`);
+    expect(!caught.ok && caught.error.code).toBe('LIVE_THREAD_IN_SITE');
+    expect(!caught.ok && caught.error.message).toMatch(new RegExp(`a return address .*\\(0x${(region.value + 0x15n).toString(16)}\\) for 3 tries`));
+    // The same bytes with the site ending before the return address: nothing to catch.
+    const head = Buffer.from(body.subarray(0, 0x15)).toString('hex');
+    const passed = await s.value.agent.request(`swap tries=3 delay=1 site:0x${region.value.toString(16)}:${head}:${head}`);
+    expect(passed.ok && passed.value['confirmedBy']).toMatch(/^(list|walk)$/);
+    expect(passed.ok && (passed.value['threads'] as number)).toBeGreaterThanOrEqual(2);
+    expect((await s.value.execute({ op: 'protect', address: region.value, size: 0x1000, protection: PAGE_EXECUTE_READ })).ok).toBe(true);
+    await s.value.abandon();
     expect((await t.run())[0]).toBe(7);
 
     const c = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: wineEnv() });

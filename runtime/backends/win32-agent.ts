@@ -249,11 +249,33 @@ export async function listModules(agent: AgentConnection): Promise<Result<Loaded
 }
 
 /** `ProcessBackend` over a live process, plus the agent session around it. */
+/**
+ * What one `swap` pause consisted of, as the agent reports it (PROTOCOL.md): the threads held,
+ * the sites, the reads and stores it took, and the pause in parts (µs): hold (suspend,
+ * contexts, thread list), check (RIPs and stacks), compare (read and compare), store (writes
+ * and flush), resume.
+ */
+export interface PauseParts {
+  readonly threads: number;
+  readonly sites: number;
+  readonly reads: number;
+  readonly writes: number;
+  readonly holdUs: number;
+  readonly checkUs: number;
+  readonly compareUs: number;
+  readonly storeUs: number;
+  readonly resumeUs: number;
+}
+
+const PAUSE_PART_KEYS = ['threads', 'sites', 'reads', 'writes', 'holdUs', 'checkUs', 'compareUs', 'storeUs', 'resumeUs'] as const;
+
 export interface Win32AgentBackend extends ProcessBackend {
   readonly kind: 'win32-agent';
   readonly pid: number;
   /** Every pause so far: microseconds between suspending and resuming the target's threads, as the agent measured it. */
   readonly pauses: readonly number[];
+  /** The parts of every `swap` pause so far (a pause of plain suspend/resume steps has none). */
+  readonly pauseParts: readonly PauseParts[];
   /** Instruction pointers seen at the last successful suspend. */
   readonly lastThreadIps: readonly Va[];
   /** The underlying agent session, for requests beyond the backend contract (state records). */
@@ -350,6 +372,7 @@ export async function openSiblingBackend(primary: Win32AgentBackend, moduleName:
 
 function makeBackend(agent: AgentConnection, pid: number, module: TargetModule): Win32AgentBackend {
   const pauses: number[] = [];
+  const pauseParts: PauseParts[] = [];
   let lastThreadIps: Va[] = [];
   let unwind: UnwindFns | null = null;
   let closed = false;
@@ -479,6 +502,8 @@ function makeBackend(agent: AgentConnection, pid: number, module: TargetModule):
     if (!r.ok) return r;
     const us = r.value['pausedUs'];
     if (typeof us === 'number') pauses.push(us);
+    const parts = Object.fromEntries(PAUSE_PART_KEYS.map((k) => [k, typeof r.value[k] === 'number' ? (r.value[k] as number) : NaN])) as unknown as PauseParts;
+    pauseParts.push(parts);
     const ips: Va[] = [];
     for (const x of Array.isArray(r.value['rips']) ? (r.value['rips'] as unknown[]) : []) if (typeof x === 'string' && /^0x[0-9a-f]+$/i.test(x)) ips.push(asVa(BigInt(x)));
     lastThreadIps = ips;
@@ -490,6 +515,7 @@ function makeBackend(agent: AgentConnection, pid: number, module: TargetModule):
     pid,
     module,
     pauses,
+    pauseParts,
     get lastThreadIps() {
       return lastThreadIps;
     },

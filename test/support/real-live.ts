@@ -8,7 +8,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startAgent } from '../../runtime/backends/win32-agent.ts';
+import { startAgent, type PauseParts } from '../../runtime/backends/win32-agent.ts';
 import { runHotpatchAsync } from './cli.ts';
 import { ensureWinePrefix, toWinePath, wineEnv, WINE_PREFIX } from './wine.ts';
 
@@ -111,6 +111,8 @@ export interface AddonRoundTrip {
   readonly redirects: number;
   readonly carried: number;
   readonly pauseMs: number;
+  /** What the pause consisted of (the agent's `swap` answer), or null when it was not one swap. */
+  readonly pauseParts: PauseParts | null;
   /** Start node.exe, load NEW, one workload round, exit. */
   readonly restartMs: number;
   readonly reached: number;
@@ -166,7 +168,7 @@ export async function addonRoundTrip(nodeExe: string, label: string, workload: s
     if (built.status !== 0) throw new Error(`build exited ${built.status}: ${built.stderr.trim()}`);
     const live = await runHotpatchAsync(['live', pkg, '--pid', String(pid), '--allow-unsigned', '--json'], wineEnv());
     if (live.status !== 0) throw new Error(`live exited ${live.status}: ${live.stderr.trim()}`);
-    const j = JSON.parse(live.stdout) as { redirects: unknown[]; functions: { name: string | null; bodyVa: string; size: number }[]; timing: { pauseUs: number } };
+    const j = JSON.parse(live.stdout) as { redirects: unknown[]; functions: { name: string | null; bodyVa: string; size: number }[]; timing: { pauseUs: number; pauseParts?: PauseParts[] } };
     // Where the threads are while the timer calls the addon (no breakpoint, nothing written).
     const ips = await sampleThreadIps(pid, 4000);
     const patched = await round(2);
@@ -184,6 +186,7 @@ export async function addonRoundTrip(nodeExe: string, label: string, workload: s
       redirects: j.redirects.length,
       carried: bodies.length,
       pauseMs: j.timing.pauseUs / 1000,
+      pauseParts: j.timing.pauseParts?.length === 1 ? j.timing.pauseParts[0]! : null,
       restartMs,
       reached,
       samples: ips.length,
@@ -206,4 +209,8 @@ export const REAL_LIVE_ADDONS: readonly { readonly label: string; readonly workl
   { label: 'crc32-1.10.3-1.10.4', workload: 'crc32' },
   { label: 'bufferutil-4.0.8-4.0.9', workload: 'bufferutil' },
   { label: 'watcher-2.5.0-2.5.1', workload: 'watcher' },
+  { label: 'watcher-2.5.4-2.5.6', workload: 'watcher' },
+  { label: 'rollup-4.64.8-4.64.9', workload: 'rollup' },
+  { label: 'bufferutil-4.0.9-4.1.0', workload: 'bufferutil' },
+  { label: 'utf-8-validate-6.0.4-6.0.5', workload: 'utf8' },
 ];

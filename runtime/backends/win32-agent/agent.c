@@ -141,10 +141,19 @@ static DWORD g_pid;
 typedef struct {
   DWORD tid;
   HANDLE h;
+  /* End of the committed stack region (from the TEB's StackBase, read before the pause), or 0
+   * when the thread was found during the pause: its stack is then located by VirtualQueryEx. */
+  u64 stack_top;
+  int held; /* stopped by the agent now: 1 by its own SuspendThread, 2 by NtSuspendProcess */
 } Thread;
+/* The target's threads the agent knows, with open handles: learnt before a pause (so the pause
+ * itself only suspends, reads contexts and confirms), forgotten at the end of the request. */
 static Thread g_thr[MAX_THREADS];
 static int g_nthr;
 static int g_suspended;
+static int g_process_held; /* NtSuspendProcess holds the target: NtResumeProcess ends it */
+/* g_ctx[i]: the context of g_thr[i] read under the current suspension. */
+static CONTEXT *g_ctx;
 static LARGE_INTEGER g_t_suspend, g_freq;
 
 enum { U_WRITE, U_PROTECT, U_ALLOC, U_CALL };
@@ -217,62 +226,113 @@ static int need_process(void) {
   return 1;
 }
 
-static double paused_us(void) {
-  LARGE_INTEGER now;
-  QueryPerformanceCounter(&now);
-  return (double)(now.QuadPart - g_t_suspend.QuadPart) * 1e6 / (double)g_freq.QuadPart;
+/* ---------- remote memory helpers ---------- */
+
+static int rpm(u64 addr, void *buf, size_t n) {
+  SIZE_T got = 0;
+  return ReadProcessMemory(g_proc, (LPCVOID)(uintptr_t)addr, buf, n, &got) && got == n;
 }
 
+static int wpm(u64 addr, const void *buf, size_t n) {
+  SIZE_T put = 0;
+  return WriteProcessMemory(g_proc, (LPVOID)(uintptr_t)addr, buf, n, &put) && put == n;
+}
+
+/* ---------- threads: learnt before a pause, held during it ---------- */
+
+static double us_since(const LARGE_INTEGER *t0) {
+  LARGE_INTEGER now;
+  QueryPerformanceCounter(&now);
+  return (double)(now.QuadPart - t0->QuadPart) * 1e6 / (double)g_freq.QuadPart;
+}
+
+static double paused_us(void) { return us_since(&g_t_suspend); }
+
+/* Resumes every held thread; the pause ends with the last ResumeThread (handles stay open:
+ * a retry or the next step holds the same threads again without looking them up). */
+typedef LONG(NTAPI *NtProcessFn)(HANDLE process);
+static NtProcessFn g_suspend_process, g_resume_process;
+
 static double resume_all(void) {
-  double us = g_suspended ? paused_us() : 0.0;
   for (int i = 0; i < g_nthr; i++) {
-    ResumeThread(g_thr[i].h);
-    CloseHandle(g_thr[i].h);
+    if (g_thr[i].held == 1) ResumeThread(g_thr[i].h);
+    g_thr[i].held = 0;
   }
-  if (g_suspended) us = paused_us();
-  g_nthr = 0;
+  if (g_process_held) g_resume_process(g_proc);
+  g_process_held = 0;
+  double us = g_suspended ? paused_us() : 0.0;
   g_suspended = 0;
   return us;
 }
 
-static int known_thread(DWORD tid) {
-  for (int i = 0; i < g_nthr; i++)
-    if (g_thr[i].tid == tid) return 1;
-  return 0;
+/* Resumes what is held and closes every thread handle (end of a request's use of threads). */
+static double forget_threads(void) {
+  double us = resume_all();
+  for (int i = 0; i < g_nthr; i++) CloseHandle(g_thr[i].h);
+  g_nthr = 0;
+  return us;
 }
 
-typedef LONG(NTAPI *NtGetNextThreadFn)(HANDLE process, HANDLE thread, ACCESS_MASK access, ULONG attributes, ULONG flags, PHANDLE next);
-static NtGetNextThreadFn g_next_thread;
+static int thread_index(DWORD tid) {
+  for (int i = 0; i < g_nthr; i++)
+    if (g_thr[i].tid == tid) return i;
+  return -1;
+}
+static int known_thread(DWORD tid) { return thread_index(tid) >= 0; }
 
-static int add_suspended(HANDLE h, DWORD tid) {
-  if (SuspendThread(h) == (DWORD)-1) return 0; /* exiting thread: nothing to hold */
-  if (g_nthr == MAX_THREADS) {
-    ResumeThread(h);
-    return -1;
-  }
+typedef LONG(NTAPI *NtGetNextThreadFn)(HANDLE process, HANDLE thread, ACCESS_MASK access, ULONG attributes, ULONG flags, PHANDLE next);
+typedef LONG(NTAPI *NtQueryInformationThreadFn)(HANDLE thread, ULONG cls, PVOID info, ULONG len, PULONG ret);
+typedef LONG(NTAPI *NtQuerySystemInformationFn)(ULONG cls, PVOID info, ULONG len, PULONG ret);
+static NtGetNextThreadFn g_next_thread;
+static NtQueryInformationThreadFn g_query_thread;
+static NtQuerySystemInformationFn g_query_system;
+static const ACCESS_MASK THREAD_ACCESS = THREAD_SUSPEND_RESUME | THREAD_GET_CONTEXT | THREAD_QUERY_INFORMATION;
+
+/* End of the committed region holding the thread's stack base (TEB NtTib.StackBase), or 0. */
+static u64 stack_top_of(HANDLE h) {
+  struct {
+    LONG exit_status;
+    void *teb;
+    void *client_id[2];
+    ULONG_PTR affinity;
+    LONG priority, base_priority;
+  } tbi;
+  u64 base = 0;
+  MEMORY_BASIC_INFORMATION mbi;
+  if (!g_query_thread || g_query_thread(h, 0 /* ThreadBasicInformation */, &tbi, sizeof tbi, NULL) < 0 || !tbi.teb) return 0;
+  if (!rpm((u64)(uintptr_t)tbi.teb + 8, &base, 8) || base < 8) return 0;
+  if (!VirtualQueryEx(g_proc, (LPCVOID)(uintptr_t)(base - 8), &mbi, sizeof mbi) || mbi.State != MEM_COMMIT) return 0;
+  return (u64)(uintptr_t)mbi.BaseAddress + mbi.RegionSize;
+}
+
+/* Adds a thread (handle owned by the list on success); `hold`: suspend it first (a thread that
+ * cannot be suspended has exited: nothing to hold, not added). 1 added, 0 not, -1 list full. */
+static int add_thread(HANDLE h, DWORD tid, int hold) {
+  if (g_nthr == MAX_THREADS) return -1;
+  if (hold && SuspendThread(h) == (DWORD)-1) return 0;
   g_thr[g_nthr].tid = tid;
   g_thr[g_nthr].h = h;
+  g_thr[g_nthr].stack_top = hold ? 0 : stack_top_of(h); /* during a pause: no extra calls */
+  g_thr[g_nthr].held = hold;
   g_nthr++;
   return 1;
 }
 
-/* One pass over the target's threads, suspending those not held yet; returns how many it
- * added, or -1. NtGetNextThread walks only this process's threads; a Toolhelp snapshot
- * (the fallback) lists every thread on the system and costs tens of ms under Wine, time
- * that would count as pause on the second pass. */
-static int suspend_pass(DWORD *err_out) {
+/* One walk over the target's threads, adding those not known yet (`hold`: suspended); returns
+ * how many it added, or -1. NtGetNextThread walks only this process's threads; a Toolhelp
+ * snapshot (the fallback) lists every thread on the system and costs tens of ms under Wine. */
+static int walk_threads(int hold, DWORD *err_out) {
   int added = 0;
-  const ACCESS_MASK access = THREAD_SUSPEND_RESUME | THREAD_GET_CONTEXT | THREAD_QUERY_INFORMATION;
   if (g_next_thread) {
     HANDLE cur = NULL, next = NULL;
-    while (g_next_thread(g_proc, cur, access, 0, 0, &next) >= 0) {
+    while (g_next_thread(g_proc, cur, THREAD_ACCESS, 0, 0, &next) >= 0) {
       if (cur) CloseHandle(cur);
       cur = next;
       DWORD tid = GetThreadId(cur);
       if (!tid || known_thread(tid) || tid == GetCurrentThreadId()) continue; /* never ourselves (target == agent) */
       HANDLE h;
       if (!DuplicateHandle(GetCurrentProcess(), cur, GetCurrentProcess(), &h, 0, FALSE, DUPLICATE_SAME_ACCESS)) continue;
-      int r = add_suspended(h, tid);
+      int r = add_thread(h, tid, hold);
       if (r <= 0) CloseHandle(h);
       if (r < 0) {
         CloseHandle(cur);
@@ -293,9 +353,9 @@ static int suspend_pass(DWORD *err_out) {
   te.dwSize = sizeof te;
   for (BOOL more = Thread32First(snap, &te); more; more = Thread32Next(snap, &te)) {
     if (te.th32OwnerProcessID != g_pid || known_thread(te.th32ThreadID) || te.th32ThreadID == GetCurrentThreadId()) continue;
-    HANDLE h = OpenThread(access, FALSE, te.th32ThreadID);
+    HANDLE h = OpenThread(THREAD_ACCESS, FALSE, te.th32ThreadID);
     if (!h) continue; /* exited between snapshot and open */
-    int r = add_suspended(h, te.th32ThreadID);
+    int r = add_thread(h, te.th32ThreadID, hold);
     if (r <= 0) CloseHandle(h);
     if (r < 0) {
       CloseHandle(snap);
@@ -309,30 +369,156 @@ static int suspend_pass(DWORD *err_out) {
 }
 
 /*
- * Suspends every thread of the target. A thread can start while we walk the list (created
- * by one we had not suspended yet), so the walk repeats until a pass finds no new thread.
+ * The target's threads as the system lists them, in one NtQuerySystemInformation call (one
+ * wineserver round trip under Wine, where a walk costs three per thread). Adds and suspends
+ * those not known yet; returns how many, or -2 when the list is unavailable or does not
+ * name every thread held (the caller then walks). SYSTEM_PROCESS_INFORMATION (x64):
+ * NextEntryOffset +0, NumberOfThreads +4, UniqueProcessId +0x50, threads from +0x100, each
+ * SYSTEM_THREAD_INFORMATION 0x50 bytes with ClientId.UniqueThread at +0x30.
  */
-static int suspend_all(DWORD *err_out) {
+static int adopt_listed_threads(DWORD *err_out) {
+  static unsigned char *buf;
+  static ULONG cap;
+  if (!g_query_system) return -2;
+  LONG st;
+  ULONG need = 0;
+  for (int tries = 0;; tries++) {
+    if (!buf) {
+      cap = cap ? cap : 256 * 1024;
+      buf = (unsigned char *)malloc(cap);
+      if (!buf) return -2;
+    }
+    st = g_query_system(5 /* SystemProcessInformation */, buf, cap, &need);
+    if (st != (LONG)0xC0000004 /* STATUS_INFO_LENGTH_MISMATCH */ || tries == 3) break;
+    free(buf);
+    buf = NULL;
+    cap = need > cap ? need + 64 * 1024 : cap * 2;
+  }
+  if (st < 0) return -2;
+  ULONG len = need && need <= cap ? need : cap;
+  for (ULONG at = 0; at + 0x100 <= len;) {
+    const unsigned char *p = buf + at;
+    ULONG next, nthreads;
+    ULONG_PTR pid;
+    memcpy(&next, p, 4);
+    memcpy(&nthreads, p + 4, 4);
+    memcpy(&pid, p + 0x50, sizeof pid);
+    if ((DWORD)pid == g_pid) {
+      if (nthreads > MAX_THREADS || at + 0x100 + (u64)nthreads * 0x50 > len) return -2;
+      int seen = 0, added = 0;
+      for (ULONG t = 0; t < nthreads; t++) {
+        ULONG_PTR tid;
+        memcpy(&tid, p + 0x100 + (size_t)t * 0x50 + 0x30, sizeof tid);
+        if ((DWORD)tid == GetCurrentThreadId()) continue;
+        int k = thread_index((DWORD)tid);
+        if (k >= 0) {
+          seen += g_thr[k].held != 0;
+          continue;
+        }
+        HANDLE h = OpenThread(THREAD_ACCESS, FALSE, (DWORD)tid);
+        if (!h) {
+          DWORD oe = GetLastError();
+          if (oe == ERROR_INVALID_PARAMETER) continue; /* exited since the list was made */
+          *err_out = oe; /* a thread that cannot be held or read: never write past it */
+          return -1;
+        }
+        int r = add_thread(h, (DWORD)tid, 1);
+        if (r <= 0) CloseHandle(h);
+        if (r < 0) {
+          *err_out = 0;
+          return -1;
+        }
+        added += r;
+      }
+      int held = 0;
+      for (int i = 0; i < g_nthr; i++) held += g_thr[i].held != 0;
+      /* Every thread held must be listed, else the list is not one to trust. */
+      return seen == held - added ? added : -2;
+    }
+    if (!next) break;
+    at += next;
+  }
+  return -2;
+}
+
+/* Outside the pause: learns the target's threads (handles, stack tops). */
+static int learn_threads(DWORD *err_out) { return walk_threads(0, err_out) >= 0; }
+
+/* Reads the context of held thread i; a thread that has exited meanwhile is let go (held 0). */
+static int read_context(int i) {
+  memset(&g_ctx[i], 0, sizeof(CONTEXT));
+  g_ctx[i].ContextFlags = CONTEXT_CONTROL | CONTEXT_INTEGER;
+  /* GetThreadContext also waits until the suspension has really taken effect (under Wine a
+   * suspension only signals the thread). */
+  if (GetThreadContext(g_thr[i].h, &g_ctx[i])) return 1;
+  DWORD e = GetLastError(), code = 0;
+  if (GetExitCodeThread(g_thr[i].h, &code) && code != STILL_ACTIVE) {
+    if (g_thr[i].held == 1) ResumeThread(g_thr[i].h);
+    g_thr[i].held = 0;
+    return 1;
+  }
+  SetLastError(e);
+  return 0;
+}
+
+/*
+ * Suspends every thread of the target and reads each context into g_ctx. The whole process
+ * is suspended in one call (NtSuspendProcess: one wineserver round trip under Wine instead of
+ * one per thread; each learnt thread then counts as held), else each learnt thread is
+ * suspended. Once every held thread has really stopped (its context read), no thread of the
+ * target runs, so a thread not known yet was created before that: the system's list of the
+ * target's threads (one call; a walk if unavailable) is checked, new threads are suspended
+ * and read, and the check repeats until none is new. On failure, *bad_tid names a thread
+ * whose context could not be read (0: the suspension itself).
+ */
+static LONG g_confirm_passes;
+static const char *g_confirmed_by = "walk";
+static int hold_all(DWORD *err_out, DWORD *bad_tid) {
+  if (!g_ctx) {
+    g_ctx = (CONTEXT *)_aligned_malloc(sizeof(CONTEXT) * MAX_THREADS, 16);
+    if (!g_ctx) {
+      *err_out = ERROR_NOT_ENOUGH_MEMORY;
+      *bad_tid = 0;
+      return 0;
+    }
+  }
   QueryPerformanceCounter(&g_t_suspend);
   g_suspended = 1;
+  /* Never the whole process when it is the agent's own (it would stop the agent). */
+  if (g_suspend_process && g_resume_process && g_pid != GetCurrentProcessId() && g_suspend_process(g_proc) >= 0) {
+    g_process_held = 1;
+    for (int i = 0; i < g_nthr; i++) g_thr[i].held = 2;
+  } else
+    for (int i = 0; i < g_nthr; i++) g_thr[i].held = SuspendThread(g_thr[i].h) != (DWORD)-1;
+  int from = 0;
+  g_confirm_passes = 0;
   for (int pass = 0; pass < 16; pass++) {
-    int added = suspend_pass(err_out);
-    if (added < 0) return 0;
+    for (int i = from; i < g_nthr; i++)
+      if (g_thr[i].held && !read_context(i)) {
+        *err_out = GetLastError();
+        *bad_tid = g_thr[i].tid;
+        return 0;
+      }
+    from = g_nthr;
+    g_confirm_passes++;
+    int added = adopt_listed_threads(err_out);
+    g_confirmed_by = added == -2 ? "walk" : "list";
+    if (added == -2) added = walk_threads(1, err_out);
+    if (added < 0) {
+      *bad_tid = 0;
+      return 0;
+    }
     if (added == 0) return 1;
   }
-  return 1;
+  *err_out = 0;
+  *bad_tid = 0;
+  return 0; /* threads keep appearing: refuse rather than write with one running */
 }
 
-/* ---------- remote memory helpers ---------- */
-
-static int rpm(u64 addr, void *buf, size_t n) {
-  SIZE_T got = 0;
-  return ReadProcessMemory(g_proc, (LPCVOID)(uintptr_t)addr, buf, n, &got) && got == n;
-}
-
-static int wpm(u64 addr, const void *buf, size_t n) {
-  SIZE_T put = 0;
-  return WriteProcessMemory(g_proc, (LPVOID)(uintptr_t)addr, buf, n, &put) && put == n;
+/* learn_threads + hold_all, for callers that only need every thread stopped. */
+static int suspend_all(DWORD *err_out) {
+  DWORD bad = 0;
+  return learn_threads(err_out) && hold_all(err_out, &bad);
 }
 
 /* ---------- modules and exports (read remotely: no code runs in the target) ---------- */
@@ -628,7 +814,7 @@ static void rollback(void) {
     int has_writes = 0;
     for (size_t i = 0; i < g_nundo; i++)
       if (g_undo[i].kind == U_WRITE) has_writes = 1;
-    if (has_writes && !suspend_all(&e)) resume_all(); /* restore anyway: better than leaving it patched */
+    if (has_writes && !suspend_all(&e)) forget_threads(); /* restore anyway: better than leaving it patched */
   }
   for (size_t i = g_nundo; i-- > 0;) {
     Undo *u = &g_undo[i];
@@ -650,7 +836,7 @@ static void rollback(void) {
       break;
     }
   }
-  if (g_suspended) resume_all();
+  forget_threads();
   for (size_t i = g_nundo; i-- > 0;) {
     if (g_undo[i].kind != U_CALL) continue;
     u64 r;
@@ -1209,34 +1395,62 @@ typedef struct {
 static int in_site(u64 rip, const Range *r) { return rip >= r->addr && rip - r->addr < r->len; }
 static int in_busy(u64 v, const Range *r) { return v >= r->addr && v < r->addr + r->len; }
 
+/* Stack bytes read under suspensions during the current request (reported by swap). */
+static u64 g_stack_bytes;
+
+/*
+ * The words on a suspended thread's stack, from RSP to the top of its committed stack, in a
+ * buffer reused across calls: one ReadProcessMemory. The top is the one learnt before the
+ * pause (TEB StackBase) when RSP lies below it; else, or when that read fails, the top of the
+ * committed region holding RSP (VirtualQueryEx). Returns the word count; 0 when there is no
+ * stack to read (no committed region at RSP, or more than 16 MiB); -1 when it cannot be read
+ * (the caller cannot prove a return address is not there).
+ */
+static long read_stack(const CONTEXT *c, u64 cached_top, const u64 **words) {
+  static u64 *stack;
+  static size_t cap;
+  u64 from = c->Rsp & ~(u64)7;
+  for (int pass = 0; pass < 2; pass++) {
+    u64 top = cached_top;
+    if (pass == 1 || !(top > from && top - from <= 16u * 1024u * 1024u)) {
+      MEMORY_BASIC_INFORMATION mbi;
+      if (!VirtualQueryEx(g_proc, (LPCVOID)(uintptr_t)c->Rsp, &mbi, sizeof mbi)) return 0;
+      top = (u64)(uintptr_t)mbi.BaseAddress + mbi.RegionSize;
+      if (top <= from || top - from > 16u * 1024u * 1024u) return 0;
+      pass = 1;
+    }
+    size_t bytes = (size_t)(top - from);
+    if (bytes > cap) {
+      free(stack);
+      stack = (u64 *)malloc(bytes);
+      cap = stack ? bytes : 0;
+      if (!stack) return -1;
+    }
+    if (rpm(from, stack, bytes)) {
+      g_stack_bytes += bytes;
+      *words = stack;
+      return (long)(bytes / 8);
+    }
+  }
+  return -1;
+}
+
 /* True when a suspended thread could still run code in a busy range: its RIP, any integer
  * register or any stack word (a return address) points there. Conservative by design. */
-static int thread_touches(HANDLE h, const CONTEXT *c, const Range *rs, int nr) {
+static int thread_touches(const CONTEXT *c, u64 stack_top, const Range *rs, int nr) {
   u64 regs[] = {c->Rip, c->Rax, c->Rbx, c->Rcx, c->Rdx, c->Rsi, c->Rdi, c->Rbp, c->R8, c->R9, c->R10, c->R11, c->R12, c->R13, c->R14, c->R15};
-  (void)h;
   for (int k = 0; k < nr; k++) {
     if (!rs[k].busy) continue;
     for (size_t j = 0; j < sizeof regs / sizeof regs[0]; j++)
       if (in_busy(regs[j], &rs[k])) return 1;
   }
-  MEMORY_BASIC_INFORMATION mbi;
-  if (!VirtualQueryEx(g_proc, (LPCVOID)(uintptr_t)c->Rsp, &mbi, sizeof mbi)) return 0;
-  u64 top = (u64)(uintptr_t)mbi.BaseAddress + mbi.RegionSize;
-  u64 from = c->Rsp & ~(u64)7;
-  if (top <= from || top - from > 16u * 1024u * 1024u) return 0;
-  size_t n = (size_t)(top - from);
-  u64 *stack = (u64 *)malloc(n);
-  if (!stack) return 1;
-  int hit = 0;
-  if (rpm(from, stack, n)) {
-    for (size_t i = 0; i < n / 8 && !hit; i++)
-      for (int k = 0; k < nr && !hit; k++)
-        if (rs[k].busy && in_busy(stack[i], &rs[k])) hit = 1;
-  } else {
-    hit = 1; /* cannot prove it is not there */
-  }
-  free(stack);
-  return hit;
+  const u64 *stack;
+  long n = read_stack(c, stack_top, &stack);
+  if (n < 0) return 1; /* cannot prove it is not there */
+  for (long i = 0; i < n; i++)
+    for (int k = 0; k < nr; k++)
+      if (rs[k].busy && in_busy(stack[i], &rs[k])) return 1;
+  return 0;
 }
 
 /*
@@ -1287,45 +1501,35 @@ static int cmd_suspend(void) {
     rs[nr].busy = busy;
     nr++;
   }
-  CONTEXT *ctx = (CONTEXT *)_aligned_malloc(sizeof(CONTEXT) * MAX_THREADS, 16);
-  if (!ctx) {
-    free(rs);
-    return fail("LIVE_AGENT_OOM", 0, "agent out of memory");
-  }
   u64 attempt;
   DWORD bad_tid = 0;
   u64 bad_rip = 0;
+  DWORD e = 0;
+  if (!learn_threads(&e)) {
+    forget_threads();
+    free(rs);
+    return fail("LIVE_SUSPEND_FAILED", e, "cannot list the threads of process %lu", (unsigned long)g_pid);
+  }
   for (attempt = 1;; attempt++) {
-    DWORD e = 0;
-    if (!suspend_all(&e)) {
-      resume_all();
-      _aligned_free(ctx);
+    DWORD ctx_tid = 0;
+    if (!hold_all(&e, &ctx_tid)) {
+      forget_threads();
       free(rs);
+      if (ctx_tid) return fail("LIVE_SUSPEND_FAILED", e, "cannot read the context of thread %lu", (unsigned long)ctx_tid);
       return fail("LIVE_SUSPEND_FAILED", e, "cannot suspend the threads of process %lu", (unsigned long)g_pid);
     }
     int blocked = 0;
-    for (int i = 0; i < g_nthr; i++) {
-      memset(&ctx[i], 0, sizeof(CONTEXT));
-      ctx[i].ContextFlags = CONTEXT_CONTROL | CONTEXT_INTEGER;
-      /* GetThreadContext also waits until the suspension has really taken effect. */
-      if (!GetThreadContext(g_thr[i].h, &ctx[i])) {
-        DWORD ge = GetLastError();
-        resume_all();
-        _aligned_free(ctx);
-        free(rs);
-        return fail("LIVE_SUSPEND_FAILED", ge, "cannot read the context of thread %lu", (unsigned long)g_thr[i].tid);
-      }
-      for (int k = 0; k < nr && !blocked; k++)
-        if (!rs[k].busy && in_site(ctx[i].Rip, &rs[k])) {
+    for (int i = 0; i < g_nthr && !blocked; i++)
+      for (int k = 0; g_thr[i].held && k < nr && !blocked; k++)
+        if (!rs[k].busy && in_site(g_ctx[i].Rip, &rs[k])) {
           blocked = 1;
           bad_tid = g_thr[i].tid;
-          bad_rip = ctx[i].Rip;
+          bad_rip = g_ctx[i].Rip;
         }
-    }
     if (!blocked) break;
     resume_all();
     if (attempt >= tries) {
-      _aligned_free(ctx);
+      forget_threads();
       free(rs);
       return fail("LIVE_THREAD_IN_SITE", 0, "thread %lu kept its instruction pointer in bytes to be replaced (rip 0x%llx) for %llu tries", (unsigned long)bad_tid,
                   (unsigned long long)bad_rip, (unsigned long long)tries);
@@ -1335,15 +1539,16 @@ static int cmd_suspend(void) {
   double took_us = paused_us();
   begin_ok();
   out_fmt(",\"attempts\":%llu,\"suspendUs\":%.1f,\"threads\":[", (unsigned long long)attempt, took_us);
-  for (int i = 0; i < g_nthr; i++) {
-    int touches = nr ? thread_touches(g_thr[i].h, &ctx[i], rs, nr) : 0;
-    out_fmt("%s{\"tid\":%lu", i ? "," : "", (unsigned long)g_thr[i].tid);
-    out_addr("rip", ctx[i].Rip);
-    out_addr("rsp", ctx[i].Rsp);
+  for (int i = 0, first = 1; i < g_nthr; i++) {
+    if (!g_thr[i].held) continue;
+    int touches = nr ? thread_touches(&g_ctx[i], g_thr[i].stack_top, rs, nr) : 0;
+    out_fmt("%s{\"tid\":%lu", first ? "" : ",", (unsigned long)g_thr[i].tid);
+    first = 0;
+    out_addr("rip", g_ctx[i].Rip);
+    out_addr("rsp", g_ctx[i].Rsp);
     out_fmt(",\"busy\":%s}", touches ? "true" : "false");
   }
   out_fmt("]");
-  _aligned_free(ctx);
   free(rs);
   return 1;
 }
@@ -1378,23 +1583,11 @@ static int site_of(const Site *s, int n, u64 v) {
  * address lies inside bytes about to be replaced): the thread must not be caught there.
  * Stack words are scanned from RSP to the top of the committed stack; a non-return value
  * that happens to point there only costs a retry. */
-static int stack_returns_into(const CONTEXT *c, const Site *s, int n, u64 *hit) {
-  MEMORY_BASIC_INFORMATION mbi;
-  if (!VirtualQueryEx(g_proc, (LPCVOID)(uintptr_t)c->Rsp, &mbi, sizeof mbi)) return 0;
-  u64 top = (u64)(uintptr_t)mbi.BaseAddress + mbi.RegionSize;
-  u64 from = c->Rsp & ~(u64)7;
-  if (top <= from || top - from > 16u * 1024u * 1024u) return 0;
-  static u64 *stack;
-  static size_t cap;
-  size_t bytes = (size_t)(top - from);
-  if (bytes > cap) {
-    free(stack);
-    stack = (u64 *)malloc(bytes);
-    cap = stack ? bytes : 0;
-    if (!stack) return 1;
-  }
-  if (!rpm(from, stack, bytes)) return 1; /* cannot prove it is not there */
-  for (size_t i = 0; i < bytes / 8; i++) {
+static int stack_returns_into(const CONTEXT *c, u64 stack_top, const Site *s, int n, u64 *hit) {
+  const u64 *stack;
+  long words = read_stack(c, stack_top, &stack);
+  if (words < 0) return 1; /* cannot prove it is not there */
+  for (long i = 0; i < words; i++) {
     int k = site_of(s, n, stack[i]);
     if (k >= 0 && stack[i] != s[k].addr) {
       *hit = stack[i];
@@ -1417,236 +1610,264 @@ static void unswap(Site *s, int n) {
 
 /*
  * swap [tries=N] [delay=MS] [avoid:ADDR:LEN]... site:ADDR:EXPECTED:BYTES...
- * The whole pause of a live patch in one request: suspends every thread once; checks every
- * thread's RIP against every site and avoid range, and every stack word against every site
- * (sorted sites, binary search: the cost does not grow with the product); if one is caught,
- * resumes, sleeps and retries (LIVE_THREAD_IN_SITE after N tries). Then compares every site
- * with EXPECTED, writes every site, flushes the instruction cache once over the span, and
- * resumes. All or nothing: a mismatch or failed write puts back what was written, resumes,
- * and fails. Each write is logged for the transaction like `redirect`.
+ * The whole pause of a live patch in one request. Before the pause: parse, sort and check the
+ * sites, check every site's pages are writable, lay out the reads and stores, learn the
+ * target's threads (handles, stack tops). The pause: suspend every thread once, read each
+ * context, confirm no other thread exists; check every RIP against every site and avoid range,
+ * then every stack word against every site (sorted sites, binary search: the cost does not
+ * grow with the product); if one is caught, resume, sleep and retry (LIVE_THREAD_IN_SITE
+ * after N tries). Then read the sites (one read per group of sites less than 64 KiB apart),
+ * compare every site with EXPECTED, store every site (one write per run of pages holding
+ * sites, from the buffer just read), flush once over the span, resume. All or nothing: a
+ * mismatch or failed write puts back what was written, resumes, and fails. Each write is
+ * logged for the transaction like `redirect`.
  */
-static int cmd_swap(void) {
-  if (!need_process()) return 0;
-  if (g_suspended) return fail("LIVE_BAD_REQUEST", 0, "threads are already suspended");
-  int ns = 0, na = 0;
-  Site *s = (Site *)calloc((size_t)g_ntok + 1, sizeof(Site));
-  Range *av = (Range *)calloc((size_t)g_ntok + 1, sizeof(Range));
-  CONTEXT *ctx = NULL;
-  if (!s || !av) {
-    free(s);
-    free(av);
-    return fail("LIVE_AGENT_OOM", 0, "agent out of memory");
-  }
-  u64 tries = 200, delay = 1;
-  int ok = 1;
-#define SWAP_BAD(...) \
-  do { \
-    fail("LIVE_BAD_REQUEST", 0, __VA_ARGS__); \
-    ok = 0; \
-    goto done; \
-  } while (0)
+typedef struct {
+  Site *s;
+  int ns, na;
+  Range *av;
+  u64 tries, delay;
+} SwapArgs;
+
+static int parse_swap(SwapArgs *a) {
+  a->s = (Site *)calloc((size_t)g_ntok + 1, sizeof(Site));
+  a->av = (Range *)calloc((size_t)g_ntok + 1, sizeof(Range));
+  a->ns = a->na = 0;
+  a->tries = 200;
+  a->delay = 1;
+  if (!a->s || !a->av) return fail("LIVE_AGENT_OOM", 0, "agent out of memory");
   for (int i = 1; i < g_ntok; i++) {
     char *t = g_tok[i];
     if (strncmp(t, "delay=", 6) == 0) {
-      if (!parse_u64(t + 6, &delay) || delay > 60000) SWAP_BAD("swap: bad delay=");
+      if (!parse_u64(t + 6, &a->delay) || a->delay > 60000) return fail("LIVE_BAD_REQUEST", 0, "swap: bad delay=");
     } else if (strncmp(t, "tries=", 6) == 0) {
-      if (!parse_u64(t + 6, &tries) || tries == 0) SWAP_BAD("swap: bad tries=");
+      if (!parse_u64(t + 6, &a->tries) || a->tries == 0) return fail("LIVE_BAD_REQUEST", 0, "swap: bad tries=");
     } else if (strncmp(t, "avoid:", 6) == 0) {
-      char *a = t + 6, *colon = strchr(a, ':');
-      if (!colon) SWAP_BAD("swap: expected avoid:ADDR:LEN, got %.60s", t);
+      char *x = t + 6, *colon = strchr(x, ':');
+      if (!colon) return fail("LIVE_BAD_REQUEST", 0, "swap: expected avoid:ADDR:LEN, got %.60s", t);
       *colon = 0;
-      if (!parse_u64(a, &av[na].addr) || !parse_u64(colon + 1, &av[na].len)) SWAP_BAD("swap: bad range %.60s", t);
-      na++;
+      if (!parse_u64(x, &a->av[a->na].addr) || !parse_u64(colon + 1, &a->av[a->na].len)) return fail("LIVE_BAD_REQUEST", 0, "swap: bad range %.60s", t);
+      a->na++;
     } else if (strncmp(t, "site:", 5) == 0) {
-      char *a = t + 5, *c1 = strchr(a, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-      if (!c2) SWAP_BAD("swap: expected site:ADDR:EXPECTED:BYTES, got %.60s", t);
+      char *x = t + 5, *c1 = strchr(x, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+      if (!c2) return fail("LIVE_BAD_REQUEST", 0, "swap: expected site:ADDR:EXPECTED:BYTES, got %.60s", t);
       *c1 = 0;
       *c2 = 0;
       long ne = decode_hex(c1 + 1), nb = decode_hex(c2 + 1);
-      if (!parse_u64(a, &s[ns].addr) || ne < 0 || nb < 0 || ne != nb || nb == 0 || nb > 4096)
-        SWAP_BAD("swap: site at %.20s needs equal-length hex (1-4096 bytes)", a);
-      s[ns].len = nb;
-      s[ns].expected = (unsigned char *)(c1 + 1);
-      s[ns].bytes = (unsigned char *)(c2 + 1);
-      ns++;
+      Site *st = &a->s[a->ns];
+      if (!parse_u64(x, &st->addr) || ne < 0 || nb < 0 || ne != nb || nb == 0 || nb > 4096)
+        return fail("LIVE_BAD_REQUEST", 0, "swap: site at %.20s needs equal-length hex (1-4096 bytes)", x);
+      st->len = nb;
+      st->expected = (unsigned char *)(c1 + 1);
+      st->bytes = (unsigned char *)(c2 + 1);
+      a->ns++;
     } else
-      SWAP_BAD("swap: unexpected %.60s", t);
+      return fail("LIVE_BAD_REQUEST", 0, "swap: unexpected %.60s", t);
   }
-  if (ns == 0) SWAP_BAD("swap: no site");
-  qsort(s, (size_t)ns, sizeof(Site), site_cmp);
-  for (int i = 1; i < ns; i++)
-    if (s[i].addr < s[i - 1].addr + (u64)s[i - 1].len) SWAP_BAD("swap: sites at 0x%llx and 0x%llx overlap", (unsigned long long)s[i - 1].addr, (unsigned long long)s[i].addr);
-  for (int i = 0; i < ns; i++) {
-    s[i].orig = (unsigned char *)malloc((size_t)s[i].len);
-    if (!s[i].orig) {
-      fail("LIVE_AGENT_OOM", 0, "agent out of memory");
-      ok = 0;
-      goto done;
-    }
+  if (a->ns == 0) return fail("LIVE_BAD_REQUEST", 0, "swap: no site");
+  qsort(a->s, (size_t)a->ns, sizeof(Site), site_cmp);
+  for (int i = 1; i < a->ns; i++)
+    if (a->s[i].addr < a->s[i - 1].addr + (u64)a->s[i - 1].len)
+      return fail("LIVE_BAD_REQUEST", 0, "swap: sites at 0x%llx and 0x%llx overlap", (unsigned long long)a->s[i - 1].addr, (unsigned long long)a->s[i].addr);
+  for (int i = 0; i < a->ns; i++)
+    if (!(a->s[i].orig = (unsigned char *)malloc((size_t)a->s[i].len))) return fail("LIVE_AGENT_OOM", 0, "agent out of memory");
+  /* Every site's pages must already be writable (the plan made them so). */
+  for (int i = 0; i < a->ns; i++) {
+    const Site *p = &a->s[i];
+    if (i > 0 && p->addr >> 12 == (p[-1].addr + (u64)p[-1].len - 1) >> 12 && (p->addr + (u64)p->len - 1) >> 12 == p->addr >> 12) continue;
+    if (!check_writable(p->addr, (u64)p->len)) return 0;
   }
-  /* Outside the pause: every site's pages must already be writable (the plan made them so). */
-  for (int i = 0; i < ns; i++) {
-    if (i > 0 && s[i].addr >> 12 == (s[i - 1].addr + (u64)s[i - 1].len - 1) >> 12 && (s[i].addr + (u64)s[i].len - 1) >> 12 == s[i].addr >> 12) continue;
-    if (!check_writable(s[i].addr, (u64)s[i].len)) {
-      ok = 0;
-      goto done;
-    }
+  return 1;
+}
+
+/* Sites i and i+1 are read together when less than 64 KiB apart (a group spans at most 1 MiB). */
+static int same_read(const Site *s, int first, int next) {
+  return s[next].addr - (s[next - 1].addr + (u64)s[next - 1].len) < 0x10000 && s[next].addr + (u64)s[next].len - s[first].addr <= 0x100000;
+}
+/* ...and stored together when no page without a site lies between them (it may not be writable). */
+static int same_store(const Site *s, int next) { return s[next].addr >> 12 <= ((s[next - 1].addr + (u64)s[next - 1].len - 1) >> 12) + 1; }
+
+typedef struct {
+  double hold, check, compare, store;
+  int reads, stores;
+  u64 read_bytes, store_bytes;
+} SwapTimes;
+
+/* Under the pause: reads, compares and stores every site (see cmd_swap). 0 after failing
+ * (threads resumed, what was written put back). */
+static int swap_store(Site *s, int ns, SwapTimes *tm) {
+  static unsigned char *buf;
+  static size_t bcap;
+  LARGE_INTEGER t0;
+  QueryPerformanceCounter(&t0);
+  /* Read and compare everything first: nothing is written unless every site is as expected.
+   * The read buffers are kept (group after group in one buffer) to store from. */
+  size_t total = 0;
+  for (int i = 0, g = 0; i < ns; i++) {
+    if (i == 0 || !same_read(s, g, i)) g = i;
+    total += (size_t)(i == g ? (u64)s[i].len : s[i].addr + (u64)s[i].len - (s[i - 1].addr + (u64)s[i - 1].len));
   }
-  ctx = (CONTEXT *)_aligned_malloc(sizeof(CONTEXT) * MAX_THREADS, 16);
-  if (!ctx) {
-    fail("LIVE_AGENT_OOM", 0, "agent out of memory");
-    ok = 0;
-    goto done;
-  }
-  u64 attempt;
-  DWORD bad_tid = 0;
-  u64 bad_at = 0;
-  int bad_stack = 0;
-  int nwrites = 0;
-  LARGE_INTEGER t_checked;
-  for (attempt = 1;; attempt++) {
-    DWORD e = 0;
-    if (!suspend_all(&e)) {
+  if (total > bcap) {
+    free(buf);
+    buf = (unsigned char *)malloc(total);
+    bcap = buf ? total : 0;
+    if (!buf) {
       resume_all();
-      fail("LIVE_SUSPEND_FAILED", e, "cannot suspend the threads of process %lu", (unsigned long)g_pid);
-      ok = 0;
-      goto done;
+      return fail("LIVE_AGENT_OOM", 0, "agent out of memory");
     }
-    int blocked = 0;
-    for (int i = 0; i < g_nthr && !blocked; i++) {
-      memset(&ctx[i], 0, sizeof(CONTEXT));
-      ctx[i].ContextFlags = CONTEXT_CONTROL | CONTEXT_INTEGER;
-      if (!GetThreadContext(g_thr[i].h, &ctx[i])) {
-        DWORD ge = GetLastError();
-        resume_all();
-        fail("LIVE_SUSPEND_FAILED", ge, "cannot read the context of thread %lu", (unsigned long)g_thr[i].tid);
-        ok = 0;
-        goto done;
-      }
-      u64 rip = ctx[i].Rip, hit = 0;
-      if (site_of(s, ns, rip) >= 0) blocked = 1, bad_at = rip, bad_stack = 0;
-      for (int k = 0; k < na && !blocked; k++)
-        if (in_site(rip, &av[k])) blocked = 1, bad_at = rip, bad_stack = 0;
-      if (!blocked && stack_returns_into(&ctx[i], s, ns, &hit)) blocked = 1, bad_at = hit, bad_stack = 1;
-      if (blocked) bad_tid = g_thr[i].tid;
-    }
-    if (!blocked) break;
-    resume_all();
-    if (attempt >= tries) {
-      fail("LIVE_THREAD_IN_SITE", 0, "thread %lu kept %s in bytes to be replaced (0x%llx) for %llu tries", (unsigned long)bad_tid,
-           bad_stack ? "a return address" : "its instruction pointer", (unsigned long long)bad_at, (unsigned long long)tries);
-      ok = 0;
-      goto done;
-    }
-    Sleep((DWORD)delay);
   }
-  QueryPerformanceCounter(&t_checked);
-  /* Compare every site first, then write: nothing is written unless every site is as expected.
-   * Sites are read in spans (one read covers sites less than 64 KiB apart). */
+  size_t off = 0;
   for (int i = 0; i < ns;) {
     int j = i;
-    while (j + 1 < ns && s[j + 1].addr + (u64)s[j + 1].len - s[i].addr <= 0x10000) j++;
+    while (j + 1 < ns && same_read(s, i, j + 1)) j++;
     u64 span = s[j].addr + (u64)s[j].len - s[i].addr;
-    static unsigned char *buf;
-    static size_t bcap;
-    if (span > bcap) {
-      free(buf);
-      buf = (unsigned char *)malloc((size_t)span);
-      bcap = buf ? (size_t)span : 0;
-    }
-    if (!buf || !rpm(s[i].addr, buf, (size_t)span)) {
+    if (!rpm(s[i].addr, buf + off, (size_t)span)) {
       DWORD re = GetLastError();
       resume_all();
-      fail("LIVE_READ_FAILED", re, "cannot read the sites at 0x%llx (%llu bytes)", (unsigned long long)s[i].addr, (unsigned long long)span);
-      ok = 0;
-      goto done;
+      return fail("LIVE_READ_FAILED", re, "cannot read the sites at 0x%llx (%llu bytes)", (unsigned long long)s[i].addr, (unsigned long long)span);
     }
+    tm->reads++;
+    tm->read_bytes += span;
     for (int k = i; k <= j; k++) {
-      const unsigned char *cur = buf + (s[k].addr - s[i].addr);
+      const unsigned char *cur = buf + off + (s[k].addr - s[i].addr);
       memcpy(s[k].orig, cur, (size_t)s[k].len);
-      for (long b = 0; b < s[k].len; b++)
-        if (cur[b] != s[k].expected[b]) {
-          resume_all();
-          fail("LIVE_BYTES_MISMATCH", 0, "byte at 0x%llx is 0x%02x, expected 0x%02x: the target is not in the state the plan was made for",
-               (unsigned long long)(s[k].addr + (u64)b), cur[b], s[k].expected[b]);
-          out_addr("at", s[k].addr + (u64)b);
-          ok = 0;
-          goto done;
-        }
+      if (memcmp(cur, s[k].expected, (size_t)s[k].len) == 0) continue;
+      long b = 0;
+      while (cur[b] == s[k].expected[b]) b++;
+      resume_all();
+      fail("LIVE_BYTES_MISMATCH", 0, "byte at 0x%llx is 0x%02x, expected 0x%02x: the target is not in the state the plan was made for", (unsigned long long)(s[k].addr + (u64)b),
+           cur[b], s[k].expected[b]);
+      out_addr("at", s[k].addr + (u64)b);
+      return 0;
     }
+    off += (size_t)span;
     i = j + 1;
   }
-  /* Stores: sites whose gap lies in pages that hold sites (all writable, checked above) go in
-   * one WriteProcessMemory with the bytes between them written back as read under this
-   * suspension, so the number of calls (each a server round trip under Wine) follows the
-   * pages touched, not the redirect count. */
+  LARGE_INTEGER t1;
+  QueryPerformanceCounter(&t1);
+  tm->compare = (double)(t1.QuadPart - t0.QuadPart) * 1e6 / (double)g_freq.QuadPart;
+  /* Stores: one WriteProcessMemory per run of pages holding sites, the bytes between sites
+   * written back as just read under this suspension; the number of calls (each a server round
+   * trip under Wine) follows the pages touched, not the redirect count. */
+  off = 0;
   for (int i = 0; i < ns;) {
     int j = i;
-    while (j + 1 < ns && s[j + 1].addr + (u64)s[j + 1].len - s[i].addr <= 0x10000) {
-      u64 gap_from = (s[j].addr + (u64)s[j].len - 1) >> 12, gap_to = s[j + 1].addr >> 12;
-      if (gap_to > gap_from + 1) break; /* a page without a site between them: may not be writable */
-      j++;
+    while (j + 1 < ns && same_read(s, i, j + 1)) j++;
+    unsigned char *group = buf + off;
+    for (int k = i; k <= j; k++) memcpy(group + (s[k].addr - s[i].addr), s[k].bytes, (size_t)s[k].len);
+    for (int c = i; c <= j;) {
+      int d = c;
+      while (d + 1 <= j && same_store(s, d + 1)) d++;
+      u64 span = s[d].addr + (u64)s[d].len - s[c].addr;
+      if (!wpm(s[c].addr, group + (s[c].addr - s[i].addr), (size_t)span)) {
+        DWORD we = GetLastError();
+        unswap(s, ns);
+        resume_all();
+        return fail("LIVE_WRITE_FAILED", we, "cannot write %llu bytes at 0x%llx in process %lu (every site put back)", (unsigned long long)span, (unsigned long long)s[c].addr,
+                    (unsigned long)g_pid);
+      }
+      for (int k = c; k <= d; k++) s[k].written = 1;
+      tm->stores++;
+      tm->store_bytes += span;
+      c = d + 1;
     }
-    u64 span = s[j].addr + (u64)s[j].len - s[i].addr;
-    unsigned char *chunk = (unsigned char *)malloc((size_t)span);
-    int wrote = 0;
-    if (chunk && rpm(s[i].addr, chunk, (size_t)span)) {
-      for (int k = i; k <= j; k++) memcpy(chunk + (s[k].addr - s[i].addr), s[k].bytes, (size_t)s[k].len);
-      wrote = wpm(s[i].addr, chunk, (size_t)span);
-    }
-    free(chunk);
-    if (!wrote) {
-      DWORD we = GetLastError();
-      unswap(s, ns);
-      resume_all();
-      fail("LIVE_WRITE_FAILED", we, "cannot write %llu bytes at 0x%llx in process %lu (every site put back)", (unsigned long long)span, (unsigned long long)s[i].addr, (unsigned long)g_pid);
-      ok = 0;
-      goto done;
-    }
-    for (int k = i; k <= j; k++) s[k].written = 1;
-    nwrites++;
+    off += (size_t)(s[j].addr + (u64)s[j].len - s[i].addr);
     i = j + 1;
   }
   u64 lo = s[0].addr, hi = s[ns - 1].addr + (u64)s[ns - 1].len;
   FlushInstructionCache(g_proc, (LPCVOID)(uintptr_t)lo, (SIZE_T)(hi - lo));
-  LARGE_INTEGER t_written;
-  QueryPerformanceCounter(&t_written);
-  int nthreads = g_nthr;
-  double suspend_us = (double)(t_checked.QuadPart - g_t_suspend.QuadPart) * 1e6 / (double)g_freq.QuadPart;
-  double write_us = (double)(t_written.QuadPart - t_checked.QuadPart) * 1e6 / (double)g_freq.QuadPart;
-  double paused = resume_all();
-  u64 *rips = (u64 *)malloc(sizeof(u64) * (size_t)(nthreads ? nthreads : 1));
-  if (rips)
-    for (int i = 0; i < nthreads; i++) rips[i] = ctx[i].Rip;
-  if (g_in_tx)
-    for (int i = 0; i < ns; i++) {
-      Undo u = {0};
-      u.kind = U_WRITE;
-      u.addr = s[i].addr;
-      u.size = (u64)s[i].len;
-      u.orig = s[i].orig;
-      s[i].orig = NULL; /* owned by the log now */
-      undo_push(u);
+  tm->store = us_since(&t1);
+  return 1;
+}
+
+/* The suspension of a swap: hold every thread, check RIPs then stacks, retry while one is
+ * caught. 1 with every thread held and none in a site; 0 after failing (threads resumed). */
+static int swap_hold(const SwapArgs *a, u64 *attempt, SwapTimes *tm) {
+  DWORD bad_tid = 0, e = 0;
+  u64 bad_at = 0;
+  int bad_stack = 0;
+  if (!learn_threads(&e)) return fail("LIVE_SUSPEND_FAILED", e, "cannot list the threads of process %lu", (unsigned long)g_pid);
+  for (*attempt = 1;; (*attempt)++) {
+    DWORD ctx_tid = 0;
+    if (!hold_all(&e, &ctx_tid)) {
+      resume_all();
+      if (ctx_tid) return fail("LIVE_SUSPEND_FAILED", e, "cannot read the context of thread %lu", (unsigned long)ctx_tid);
+      return fail("LIVE_SUSPEND_FAILED", e, "cannot suspend the threads of process %lu", (unsigned long)g_pid);
     }
-  begin_ok();
-  out_fmt(",\"attempts\":%llu,\"threads\":%d,\"sites\":%d,\"writes\":%d,\"suspendUs\":%.1f,\"writeUs\":%.1f,\"pausedUs\":%.1f", (unsigned long long)attempt, nthreads, ns,
-          nwrites, suspend_us, write_us, paused);
-  out_fmt(",\"rips\":[");
-  for (int i = 0; rips && i < nthreads; i++) out_fmt("%s\"0x%llx\"", i ? "," : "", (unsigned long long)rips[i]);
-  out_fmt("]");
-  free(rips);
-#undef SWAP_BAD
-done:
-  if (ctx) _aligned_free(ctx);
-  free(av);
-  free_sites(s, ns);
+    tm->hold = paused_us();
+    int blocked = 0;
+    /* RIPs first (no call into the system): a caught thread retries before any stack is read. */
+    for (int i = 0; i < g_nthr && !blocked; i++) {
+      if (!g_thr[i].held) continue;
+      u64 rip = g_ctx[i].Rip;
+      if (site_of(a->s, a->ns, rip) >= 0) blocked = 1;
+      for (int k = 0; k < a->na && !blocked; k++)
+        if (in_site(rip, &a->av[k])) blocked = 1;
+      if (blocked) bad_tid = g_thr[i].tid, bad_at = rip, bad_stack = 0;
+    }
+    for (int i = 0; i < g_nthr && !blocked; i++) {
+      u64 hit = 0;
+      if (g_thr[i].held && stack_returns_into(&g_ctx[i], g_thr[i].stack_top, a->s, a->ns, &hit)) blocked = 1, bad_tid = g_thr[i].tid, bad_at = hit, bad_stack = 1;
+    }
+    tm->check = paused_us() - tm->hold;
+    if (!blocked) return 1;
+    resume_all();
+    if (*attempt >= a->tries)
+      return fail("LIVE_THREAD_IN_SITE", 0, "thread %lu kept %s in bytes to be replaced (0x%llx) for %llu tries", (unsigned long)bad_tid,
+                  bad_stack ? "a return address" : "its instruction pointer", (unsigned long long)bad_at, (unsigned long long)a->tries);
+    Sleep((DWORD)a->delay);
+  }
+}
+
+static int cmd_swap(void) {
+  if (!need_process()) return 0;
+  if (g_suspended) return fail("LIVE_BAD_REQUEST", 0, "threads are already suspended");
+  SwapArgs a;
+  SwapTimes tm = {0};
+  u64 attempt = 0;
+  int ok = parse_swap(&a);
+  g_stack_bytes = 0;
+  if (ok) ok = swap_hold(&a, &attempt, &tm);
+  if (ok) ok = swap_store(a.s, a.ns, &tm);
+  if (ok) {
+    /* Each held thread's RIP when the writes happened, taken before resuming clears `held`. */
+    int nthreads = 0;
+    u64 *rips = (u64 *)malloc(sizeof(u64) * (size_t)(g_nthr ? g_nthr : 1));
+    for (int i = 0; i < g_nthr; i++)
+      if (g_thr[i].held && rips) rips[nthreads++] = g_ctx[i].Rip;
+    double paused = resume_all();
+    if (g_in_tx)
+      for (int i = 0; i < a.ns; i++) {
+        Undo u = {0};
+        u.kind = U_WRITE;
+        u.addr = a.s[i].addr;
+        u.size = (u64)a.s[i].len;
+        u.orig = a.s[i].orig;
+        a.s[i].orig = NULL; /* owned by the log now */
+        undo_push(u);
+      }
+    begin_ok();
+    out_fmt(",\"attempts\":%llu,\"threads\":%d,\"sites\":%d,\"reads\":%d,\"writes\":%d,\"confirms\":%ld,\"stackBytes\":%llu", (unsigned long long)attempt, nthreads, a.ns, tm.reads,
+            tm.stores, (long)g_confirm_passes, (unsigned long long)g_stack_bytes);
+    out_fmt(",\"confirmedBy\":\"%s\",\"readBytes\":%llu,\"storeBytes\":%llu", g_confirmed_by, (unsigned long long)tm.read_bytes, (unsigned long long)tm.store_bytes);
+    out_fmt(",\"holdUs\":%.1f,\"checkUs\":%.1f,\"compareUs\":%.1f,\"storeUs\":%.1f,\"resumeUs\":%.1f", tm.hold, tm.check, tm.compare, tm.store, paused - tm.hold - tm.check - tm.compare - tm.store);
+    out_fmt(",\"suspendUs\":%.1f,\"writeUs\":%.1f,\"pausedUs\":%.1f", tm.hold + tm.check, tm.compare + tm.store, paused);
+    out_fmt(",\"rips\":[");
+    for (int i = 0; i < nthreads; i++) out_fmt("%s\"0x%llx\"", i ? "," : "", (unsigned long long)rips[i]);
+    out_fmt("]");
+    free(rips);
+  }
+  forget_threads();
+  if (a.s) free_sites(a.s, a.ns);
+  free(a.av);
   return ok;
 }
 
 static int cmd_resume(void) {
   if (!g_suspended) return fail("LIVE_BAD_REQUEST", 0, "threads are not suspended");
-  int n = g_nthr;
-  double us = resume_all();
+  int n = 0;
+  for (int i = 0; i < g_nthr; i++) n += g_thr[i].held != 0;
+  double us = forget_threads();
   begin_ok();
   out_fmt(",\"threads\":%d,\"pausedUs\":%.1f", n, us);
   return 1;
@@ -1673,11 +1894,11 @@ static u64 allocation_size(u64 base) {
  */
 static double release_deferred(int *kept_out, int *free_failures) {
   double pause = 0;
-  CONTEXT *ctx = (CONTEXT *)_aligned_malloc(sizeof(CONTEXT), 16);
   Range *rs = (Range *)calloc(g_nfree ? g_nfree : 1, sizeof(Range));
-  if (!ctx || !rs) {
-    _aligned_free(ctx);
+  DWORD e = 0;
+  if (!rs || !learn_threads(&e)) {
     free(rs);
+    forget_threads();
     *kept_out = (int)g_nfree;
     g_nfree = 0;
     return 0;
@@ -1690,23 +1911,19 @@ static double release_deferred(int *kept_out, int *free_failures) {
       rs[i].addr = g_deferred_free[i];
       rs[i].len = allocation_size(g_deferred_free[i]);
     }
-    DWORD e = 0;
-    if (!suspend_all(&e)) {
+    DWORD bad = 0;
+    if (!hold_all(&e, &bad)) {
       pause += resume_all();
-      continue;
+      continue; /* a context that cannot be read proves nothing: try again, else keep all */
     }
     unsigned char *referenced = (unsigned char *)calloc(n, 1);
     if (!referenced) {
       pause += resume_all();
       break;
     }
-    for (int t = 0; t < g_nthr; t++) {
-      memset(ctx, 0, sizeof(CONTEXT));
-      ctx->ContextFlags = CONTEXT_CONTROL | CONTEXT_INTEGER;
-      int got = GetThreadContext(g_thr[t].h, ctx);
-      for (size_t i = 0; i < n; i++)
-        if (!referenced[i] && (!got || thread_touches(g_thr[t].h, ctx, &rs[i], 1))) referenced[i] = 1;
-    }
+    for (int t = 0; t < g_nthr; t++)
+      for (size_t i = 0; g_thr[t].held && i < n; i++)
+        if (!referenced[i] && thread_touches(&g_ctx[t], g_thr[t].stack_top, &rs[i], 1)) referenced[i] = 1;
     size_t keep = 0;
     for (size_t i = 0; i < n; i++) {
       if (referenced[i]) g_deferred_free[keep++] = g_deferred_free[i];
@@ -1716,8 +1933,8 @@ static double release_deferred(int *kept_out, int *free_failures) {
     free(referenced);
     pause += resume_all();
   }
+  forget_threads();
   *kept_out = (int)g_nfree;
-  _aligned_free(ctx);
   free(rs);
   return pause;
 }
@@ -1729,8 +1946,7 @@ static int cmd_commit(void) {
     g_aborted = 0;
     return fail("LIVE_ABORTED", 0, "transaction was rolled back after a failed step; nothing was committed");
   }
-  double us = 0;
-  if (g_suspended) us += resume_all();
+  double us = forget_threads();
   int free_failures = 0, kept = 0;
   size_t nfree = g_nfree;
   u64 *kept_list = NULL;
@@ -1833,7 +2049,12 @@ int main(void) {
   _setmode(_fileno(stdin), _O_BINARY);
   _setmode(_fileno(stdout), _O_BINARY);
   QueryPerformanceFrequency(&g_freq);
-  g_next_thread = (NtGetNextThreadFn)(void *)GetProcAddress(GetModuleHandleA("ntdll.dll"), "NtGetNextThread");
+  HMODULE ntdll = GetModuleHandleA("ntdll.dll");
+  g_next_thread = (NtGetNextThreadFn)(void *)GetProcAddress(ntdll, "NtGetNextThread");
+  g_query_thread = (NtQueryInformationThreadFn)(void *)GetProcAddress(ntdll, "NtQueryInformationThread");
+  g_query_system = (NtQuerySystemInformationFn)(void *)GetProcAddress(ntdll, "NtQuerySystemInformation");
+  g_suspend_process = (NtProcessFn)(void *)GetProcAddress(ntdll, "NtSuspendProcess");
+  g_resume_process = (NtProcessFn)(void *)GetProcAddress(ntdll, "NtResumeProcess");
   for (;;) {
     char *line = read_line();
     if (!line) break;
@@ -1894,7 +2115,7 @@ int main(void) {
   }
   /* stdin closed or quit: never leave the target frozen or half patched. */
   if (g_in_tx && !g_aborted) rollback();
-  if (g_suspended) resume_all();
+  forget_threads();
   if (g_proc) CloseHandle(g_proc);
   return 0;
 }

@@ -22,7 +22,7 @@ import { executeSteps, revertPlan, type ExecuteReport } from '../../apply/execut
 import { planPackage, type PlanOptions } from '../../plan/plan-package.ts';
 import { PAGE_READONLY, PAGE_READWRITE, writePlanFromJson, writePlanToJson, type PlannedFunction, type WritePlan, type WriteStep } from '../../plan/write-plan.ts';
 import { bytesToHex, hexToBytes } from '../../plan/write-plan.ts';
-import { listModules, type AgentConnection, type ModuleChooser, type Win32AgentBackend } from '../win32-agent.ts';
+import { listModules, type AgentConnection, type ModuleChooser, type PauseParts, type Win32AgentBackend } from '../win32-agent.ts';
 
 /** The 16 bytes a state record starts with. */
 export const STATE_MAGIC = new TextEncoder().encode('HOTPATCH-LIVE-V1');
@@ -117,6 +117,8 @@ export interface LiveApplyReport {
   readonly execute: ExecuteReport;
   /** Time the target's threads were suspended around the redirect stores, as the agent measured it (µs). */
   readonly pauseUs: number;
+  /** What that pause consisted of (one entry per `swap`; empty when the stores went as plain steps). */
+  readonly pauseParts: readonly PauseParts[];
 }
 
 /** What a live revert did. */
@@ -168,9 +170,11 @@ export async function applyLive(pkg: HotpatchPackage, backend: Win32AgentBackend
     ...(current === null ? [] : [{ op: 'free', address: current.record, size: current.recordSize } as const]),
   ];
   const before = backend.pauses.length;
+  const partsBefore = backend.pauseParts.length;
   const executed = await executeSteps(backend, steps);
   if (!executed.ok) return executed;
   return ok({
+    pauseParts: backend.pauseParts.slice(partsBefore),
     plan,
     supersedes: plan.supersedes,
     functions: plan.functions,
