@@ -41,21 +41,30 @@ export interface Ref {
   tls: { addressOfCallBacks: number; startAddressOfRawData: number; endAddressOfRawData: number; callbacks: number[] } | null;
 }
 
-/** Runs pefile-dump.py over `paths` (one process). */
-export function pefileDump(paths: readonly string[]): Map<string, Ref> {
-  const r = spawnSync(PEFILE_PYTHON, [DUMP, ...paths], { encoding: 'utf8', maxBuffer: 1 << 30, timeout: 300_000 });
-  if (r.status !== 0) throw new Error(`pefile-dump.py failed: ${r.stderr}`);
+/**
+ * Runs a reference dump script (pefile-dump.py, lief-dump.py) over `paths` in one process
+ * of Debian's python3; `pythonPath` goes on PYTHONPATH (LIEF's install directory).
+ */
+export function referenceDump(script: string, paths: readonly string[], pythonPath?: string): Map<string, Ref> {
+  const env = pythonPath === undefined ? process.env : { ...process.env, PYTHONPATH: pythonPath };
+  const r = spawnSync(PEFILE_PYTHON, [script, ...paths], { encoding: 'utf8', maxBuffer: 1 << 30, timeout: 300_000, env });
+  if (r.status !== 0) throw new Error(`${script} failed: ${r.stderr}`);
   const out = new Map<string, Ref>();
   for (const line of r.stdout.split('\n')) {
     if (line === '') continue;
     const d = JSON.parse(line) as { file: string; pe?: Ref; error?: string };
-    if (d.pe === undefined) throw new Error(`pefile could not read ${d.file}: ${d.error}`);
+    if (d.pe === undefined) throw new Error(`${script} could not read ${d.file}: ${d.error}`);
     out.set(d.file, d.pe);
   }
   return out;
 }
 
-const byJson = (a: unknown, b: unknown): number => {
+/** Runs pefile-dump.py over `paths` (one process). */
+export function pefileDump(paths: readonly string[]): Map<string, Ref> {
+  return referenceDump(DUMP, paths);
+}
+
+export const byJson = (a: unknown, b: unknown): number => {
   const x = JSON.stringify(a);
   const y = JSON.stringify(b);
   return x < y ? -1 : x > y ? 1 : 0;
@@ -132,16 +141,22 @@ function normaliseRef(ref: Ref, pe: PeFile): Ref {
   };
 }
 
-/** Parses each file with parsePe and expects it to equal pefile's reading. */
-export function compareAll(paths: readonly string[]): void {
-  const refs = pefileDump(paths);
+/**
+ * Parses each file with parsePe and hands our reading and the reference's (normalised) to
+ * `check`, for every file the reference read.
+ */
+export function eachWithReference(paths: readonly string[], refs: Map<string, Ref>, check: (path: string, mine: Ref, theirs: Ref) => void): void {
   for (const p of paths) {
     const r = parsePe(readFileSync(p));
     if (!r.ok) throw new Error(`${p}: ${r.error.code}: ${r.error.message}`);
     const ref = refs.get(p);
     expect(ref, p).toBeDefined();
     if (ref === undefined) continue;
-    expect(ours(r.value), p).toEqual(normaliseRef(ref, r.value));
+    check(p, ours(r.value), normaliseRef(ref, r.value));
   }
 }
 
+/** Parses each file with parsePe and expects it to equal pefile's reading. */
+export function compareAll(paths: readonly string[]): void {
+  eachWithReference(paths, pefileDump(paths), (p, mine, theirs) => expect(mine, p).toEqual(theirs));
+}
