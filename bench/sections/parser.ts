@@ -17,8 +17,9 @@
  *   section data (pe-library itself has no import/export parser). No relocations, .pdata,
  *   symbols or load config: it does less work than the wasm side.
  */
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { Bench } from 'tinybench';
 import * as PeLib from 'pe-library';
 import { parsePe, parsePeParts } from '../../runtime/pe/parse-pe.ts';
@@ -193,7 +194,7 @@ const section: BenchSection = {
       const row: Row = {
         file: path.includes('/cache/') ? path.split('/cache/')[1] ?? path : path.replace(ctx.root, ''),
         bytes: bytes.length,
-        jsonBytes: raw.data.length,
+        jsonBytes: raw.status === 0 ? raw.data.length : 0,
         wasmParsePeMBs: mbs(a),
         wasmRawMBs: mbs(b),
         wasmImpExpMBs: mbs(ie),
@@ -213,6 +214,15 @@ const section: BenchSection = {
       rows.push(row);
       ctx.log(`parser: ${row.file}: wasm ${row.wasmParsePeMBs} MB/s (raw ${row.wasmRawMBs}, imports+exports ${row.wasmImpExpMBs}), pe-library ${row.peLibraryMBs ?? libError} MB/s`);
     }
+    // What the runtime ships of the parser: the wasm-pack package's runtime files.
+    const pkgDir = join(ctx.root, 'runtime', 'pe-parser', 'pkg');
+    const pkgFiles = readdirSync(pkgDir)
+      .filter((f) => f.endsWith('.wasm') || f.endsWith('.js'))
+      .sort()
+      .map((f) => {
+        const b = readFileSync(join(pkgDir, f));
+        return { file: f, bytes: b.length, gzipBytes: gzipSync(b, { level: 9 }).length };
+      });
     // Aggregates over the files both sides parsed.
     const both = rows.filter((r) => r.peLibraryMs !== null);
     const total = (k: 'wasmParsePeMs' | 'wasmRawMs' | 'wasmImpExpMs' | 'peLibraryMs'): number => both.reduce((n, r) => n + (r[k] ?? 0), 0);
@@ -243,12 +253,15 @@ const section: BenchSection = {
         ]),
       ),
       '',
+      `pe-parser package (runtime/pe-parser/pkg, what the runtime loads): ${pkgFiles.map((f) => `${f.file} ${f.bytes} bytes (gzip -9: ${f.gzipBytes})`).join(', ')}.`,
+      '',
       `The ${both.length} files both parsed, together (${(totalBytes / 1e6).toFixed(1)} MB): wasm parsePe ${agg('wasmParsePeMs')} MB/s, wasm raw ${agg('wasmRawMs')} MB/s, wasm imports+exports ${agg('wasmImpExpMs')} MB/s, pe-library ${agg('peLibraryMs')} MB/s.`,
     ].join('\n');
     return {
       markdown,
       data: {
         files: rows,
+        package: pkgFiles,
         aggregate: { bytes: totalBytes, wasmParsePeMBs: agg('wasmParsePeMs'), wasmRawMBs: agg('wasmRawMs'), wasmImportsExportsMBs: agg('wasmImpExpMs'), peLibraryMBs: agg('peLibraryMs') },
       },
     };
