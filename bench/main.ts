@@ -14,6 +14,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { formatError } from '../common/errors.ts';
+import type { ProgressEvent } from '../common/progress.ts';
+import { startProgress } from '../cli/progress.ts';
 import { benchPairs } from './pairs.ts';
 import { checkReport, computeHeadline, liveCharts, type Report, type ReportSection } from './report.ts';
 import { renderHtml } from './report-html.ts';
@@ -55,7 +57,21 @@ if (render && previous.sections === undefined) {
 }
 const quick = args.includes('--quick');
 const sections: Record<string, ReportSection> = { ...(previous.sections ?? {}) };
-const ctx: BenchContext = { root, quick, log: (line) => process.stderr.write(`bench: ${line}\n`) };
+// On a TTY, a status line under the log names the section running (cli/progress.ts); the log
+// lines stay as they are for pipes and CI logs. `hotpatch bench --json` passes --no-progress.
+const progress = startProgress('hotpatch bench', { json: args.includes('--no-progress'), expectLong: true });
+let status: ProgressEvent | null = null;
+const ctx: BenchContext = {
+  root,
+  quick,
+  log: (line) => {
+    progress.end();
+    process.stderr.write(`bench: ${line}\n`);
+    if (status !== null) progress.report(status);
+  },
+};
+const toRun = files.filter((_f, i) => !render && (wanted.length === 0 || wanted.includes(ids[i]!))).length;
+let sectionsStarted = 0;
 
 let failed = 0;
 for (const [i, file] of files.entries()) {
@@ -76,6 +92,7 @@ for (const [i, file] of files.entries()) {
     failed++;
     continue;
   }
+  status = { stage: `section ${section.id}`, done: sectionsStarted++, total: toRun, unit: 'sections' };
   ctx.log(`section ${section.id}: ${section.title}`);
   const t = performance.now();
   let r: SectionResult;
@@ -90,6 +107,9 @@ for (const [i, file] of files.entries()) {
   sections[section.id] = { title: section.title, markdown: r.markdown, data: r.data, ...(r.charts === undefined ? {} : { charts: r.charts }), generatedAt: new Date().toISOString(), quick };
 }
 
+status = null;
+progress.end();
+
 // The live section reports tables only; the HTML report draws its chart.
 const live = liveCharts(sections['live']);
 if (live !== null && sections['live'] !== undefined) sections['live'] = { ...sections['live'], charts: live };
@@ -100,10 +120,11 @@ const sectionQuick = (s: ReportSection): boolean => s.quick ?? previous.quick ==
 const reportQuick = Object.values(sections).some(sectionQuick);
 const pairsQuick = sections['size'] !== undefined ? sectionQuick(sections['size']) : quick;
 const report: Report = {
-  // --render keeps the measured run's own description (time, machine).
-  generatedAt: render ? (previous.generatedAt ?? new Date().toISOString()) : new Date().toISOString(),
+  // --render keeps the measured run's own description (time, machine); so does a run of named
+  // sections: the report's date is the headline's (each section carries its own generatedAt).
+  generatedAt: render || wanted.length > 0 ? (previous.generatedAt ?? new Date().toISOString()) : new Date().toISOString(),
   quick: reportQuick,
-  machine: render ? (previous.machine ?? machine) : machine,
+  machine: render || wanted.length > 0 ? (previous.machine ?? machine) : machine,
   tools,
   sections,
   headline: computeHeadline(sections),

@@ -15,7 +15,7 @@ import { cpus, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Bench } from 'tinybench';
 import { hex } from '../common/types.ts';
-import { buildFromDiff, diffFiles, type BuiltPackage, type ImageDiff } from '../compiler/index.ts';
+import { buildFromDiff, diffFiles, refusalLines, refusalsByCode, type BuiltPackage, type ImageDiff, type ReasonCode } from '../compiler/index.ts';
 import { encodePackage } from '../formats/container.ts';
 import { generateKeyPair, importPublicKey, type PublicKey, type SigningKey } from '../formats/keys.ts';
 import { cachePath, realPairs } from '../samples/real/real-files.ts';
@@ -94,7 +94,7 @@ export interface PairAnalysis {
   /** One line per refused change (function or data). */
   readonly refused: readonly string[];
   /** Refusal reasons with addresses blanked out, most frequent first. */
-  readonly refusedReasons: ReadonlyArray<{ readonly reason: string; readonly count: number }>;
+  readonly refusedReasons: ReadonlyArray<{ readonly code: ReasonCode; readonly count: number }>;
   /** The package: complete when hotpatchable, else built with --skip-refused (partial). */
   readonly package: {
     readonly bytes: number;
@@ -147,33 +147,6 @@ export function benchKeys(): Promise<{ signingKey: SigningKey; publicKey: Public
   return keys;
 }
 
-/** Blanks addresses and quoted names so equal reasons group together. */
-export function reasonClass(reason: string): string {
-  return reason
-    .replace(/0x[0-9a-f]+/gi, '0x…')
-    .replace(/\b\d+\b/g, 'N')
-    .replace(/ `[^`]*`/g, ' `…`');
-}
-
-/** One line per refused change, as `hotpatch build` prints them. */
-function refusalLines(d: ImageDiff): string[] {
-  const lines: string[] = [];
-  for (const f of d.functions) if (f.verdict === 'refused') lines.push(`function ${f.name ?? hex(f.newRva ?? f.oldRva ?? 0)}: ${f.reason ?? 'refused'}`);
-  for (const x of d.data) if (x.verdict === 'refused') lines.push(`${x.name !== null ? `global ${x.name}` : x.section !== null ? `data ${x.section}` : 'image'}: ${x.reason}`);
-  return lines;
-}
-
-function refusedReasonsOf(d: ImageDiff): { reason: string; count: number }[] {
-  const m = new Map<string, number>();
-  const add = (r: string): void => {
-    const k = reasonClass(r);
-    m.set(k, (m.get(k) ?? 0) + 1);
-  };
-  for (const f of d.functions) if (f.verdict === 'refused') add(f.reason ?? 'refused');
-  for (const x of d.data) if (x.verdict === 'refused') add(x.reason);
-  return [...m.entries()].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
-}
-
 /** The new bytes of every changed/added function and changed/added data item, concatenated. */
 export function floorBytes(d: ImageDiff): Uint8Array {
   const img = d.match.new.img.image;
@@ -195,7 +168,7 @@ export function floorBytes(d: ImageDiff): Uint8Array {
 function topFunctionsOf(d: ImageDiff, n: number): BigFunction[] {
   return d.functions
     .filter((f) => f.status === 'changed' || f.status === 'added')
-    .map((f) => ({ name: f.name ?? hex(f.newRva ?? 0), status: f.status, verdict: f.verdict, bytes: f.newSize, reason: f.reason }))
+    .map((f) => ({ name: f.name ?? hex(f.newRva ?? 0), status: f.status, verdict: f.verdict, bytes: f.newSize, reason: f.reason === null ? null : `${f.reason.message} [${f.reason.code}]` }))
     .sort((a, b) => b.bytes - a.bytes || a.name.localeCompare(b.name))
     .slice(0, n);
 }
@@ -262,7 +235,7 @@ export async function measurePair(pair: BenchPair, effort: Effort, log: (line: s
     writeFileSync(p('floor.bin'), floorRaw);
     const counts = d.counts;
     const refused = refusalLines(d);
-    const refusedReasons = refusedReasonsOf(d);
+    const refusedReasons = refusalsByCode(d);
     const topFunctions = topFunctionsOf(d, 10);
     const built = compiled.built;
     const pkg =

@@ -1,7 +1,11 @@
 #!/usr/bin/env node
-// The `hotpatch` command. The sources are TypeScript; tsx compiles them on load so a
-// checkout works right after `npm ci`, with no build step to forget.
-import { register } from 'tsx/esm/api';
+// The `hotpatch` command: runs the compiled CLI (dist/, built by `npm run build`, which `npm ci`
+// in a clone and `npm pack` run through `prepare`). No TypeScript is compiled at run time.
+import { existsSync } from 'node:fs';
 
-register();
-await import('../cli/main.ts');
+const main = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(main)) {
+  process.stderr.write('hotpatch: INTERNAL: dist/ is not built: run `npm run build` (npm ci runs it)\n');
+  process.exit(1);
+}
+await import(main.href);

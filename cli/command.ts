@@ -31,16 +31,19 @@ function reportError(e: HotpatchError, json: boolean): never {
   process.exit(exitCodeOf(e.code));
 }
 
+/**
+ * What a command module exports: its options and its handler. Its name and description live
+ * in the registry (commands/index.ts), so that listing the commands loads none of them.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type CommandBody = Pick<CommandModule<GlobalArgs, any>, 'builder' | 'handler'>;
+
 /** Wraps a command: `run` returns a Result; this prints it and sets the exit code. */
 export function defineCommand<A extends object>(spec: {
-  readonly command: string;
-  readonly describe: string;
   readonly builder: (y: Argv<GlobalArgs>) => Argv<A>;
   readonly run: (argv: A & GlobalArgs) => Promise<Result<CommandOutput>> | Result<CommandOutput>;
-}): CommandModule<GlobalArgs, A> {
-  return {
-    command: spec.command,
-    describe: spec.describe,
+}): CommandBody {
+  const body: Pick<CommandModule<GlobalArgs, A>, 'builder' | 'handler'> = {
     builder: spec.builder,
     handler: async (argv) => {
       const args = argv as unknown as A & GlobalArgs;
@@ -61,4 +64,5 @@ export function defineCommand<A extends object>(spec: {
       if (out.exitCode !== undefined && out.exitCode !== 0) process.exitCode = out.exitCode;
     },
   };
+  return body as CommandBody;
 }

@@ -1,9 +1,18 @@
-/** `hotpatch`: the command line. A thin layer over the library; see cli/commands/. */
+/**
+ * `hotpatch`: the command line. A thin layer over the library; see cli/commands/.
+ * Only the module of the command being run is loaded (cli/commands/index.ts); the others are
+ * registered by name and description alone, which is all `--help`, `strict()` and
+ * "did you mean" need.
+ */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { commands } from './commands/index.ts';
+import { commandName, commands } from './commands/index.ts';
 
-const cli = yargs(hideBin(process.argv))
+const args = hideBin(process.argv);
+// The first word that is not an option names the command (the global options take no value).
+const invoked = args.find((a) => !a.startsWith('-'));
+
+const cli = yargs(args)
   .scriptName('hotpatch')
   .usage('$0 <command> [options]\n\nBuild, inspect and apply function-level hotpatch packages for Windows PE binaries.')
   .option('json', { type: 'boolean', default: false, describe: 'machine-readable output on stdout' })
@@ -20,5 +29,8 @@ const cli = yargs(hideBin(process.argv))
     process.stderr.write(`hotpatch: USAGE: ${line}\n`);
     process.exit(2);
   });
-for (const c of commands) cli.command(c);
+for (const c of commands) {
+  if (commandName(c) === invoked) cli.command({ command: c.command, describe: c.describe, ...(await c.load()).default });
+  else cli.command(c.command, c.describe);
+}
 await cli.parseAsync();

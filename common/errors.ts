@@ -42,6 +42,7 @@ const EXIT_BY_PREFIX: ReadonlyArray<readonly [string, number]> = [
   ['LIVE_', 50],
   ['SAMPLES_', 60],
   ['BENCH_', 70],
+  ['BUNDLE_', 34],
 ];
 
 /** The process exit code for an error code (stable; see EXIT_BY_PREFIX). */

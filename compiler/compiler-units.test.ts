@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { scenarioDll, type SampleVersion } from '../samples/scenarios.ts';
-import { buildFromDiff, COMPILER_VERSION, diffFiles, findFunctions, verifyPackage, type ImageDiff } from './index.ts';
+import { buildFromDiff, COMPILER_VERSION, diffFiles, findFunctions, REASON_CODES, verifyPackage, type ImageDiff } from './index.ts';
 import { planRedirect } from './diff/diff-images.ts';
-import { parseGccLsda } from './emit/gcc-lsda.ts';
+import { parseGccLsda } from './eh/gcc-lsda.ts';
 import type { HotpatchPackage } from '../formats/package.ts';
 import { asRva } from '../common/types.ts';
 
@@ -118,7 +118,7 @@ describe('redirect sites', () => {
     const d2 = mustDiff(patched, patched);
     const f2 = d2.match.old.fns.functions.find((x) => x.name === 'feature_level')!;
     const r = planRedirect(d2.match.old, f2);
-    expect(typeof r === 'string' ? r : r.kind).toMatch(/too short|short-to-pad/);
+    expect('code' in r ? `${r.code} ${r.message}` : r.kind).toMatch(/REDIRECT_SITE_TOO_SHORT .*too short|short-to-pad/);
   });
 });
 
@@ -140,7 +140,7 @@ describe('code outside every function', () => {
     mutated.set([0xb8, 0x01, 0x00, 0x00, 0x00], off + 1); // mov eax, 1
     const changed = mustDiff(bytes, mutated);
     expect(changed.hotpatchable).toBe(false);
-    expect(changed.data.some((x) => x.verdict === 'refused' && /no discovered function/.test(x.reason))).toBe(true);
+    expect(changed.data.some((x) => x.verdict === 'refused' && x.reason.code === 'UNOWNED_CODE_CHANGED' && /no discovered function/.test(x.reason.message))).toBe(true);
   });
 });
 
@@ -226,5 +226,13 @@ describe('verifier', () => {
     const v = verifyPackage(s.diff, { ...s.pkg, codeBlocks: [{ ...cb, fixups }] });
     expect(v.ok).toBe(false);
     if (!v.ok) expect(v.error.message).toMatch(/read-only data differs/);
+  });
+});
+
+describe('reason codes', () => {
+  test('compiler/README.md lists every reason code, and no other', () => {
+    const readme = readFileSync(new URL('./README.md', import.meta.url), 'utf8');
+    const listed = [...readme.matchAll(/^\| `([A-Z0-9_]+)` \|/gm)].map((x) => x[1]);
+    expect(listed).toEqual(Object.keys(REASON_CODES));
   });
 });

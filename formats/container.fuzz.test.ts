@@ -141,7 +141,7 @@ describe('package loader fuzz', () => {
         compressed.push(c.value);
       }
       const TRUSTED: LoadOptions = { trusted: [keys.trusted], allowUnsigned: false };
-      const ANY: LoadOptions = { trusted: [], allowUnsigned: true };
+      const ANY: LoadOptions = { trusted: [], allowUnsigned: true, readOnly: true };
       const codes = new Map<string, number>();
       const r = rng(0x4850_4b31);
       let accepted = 0;

@@ -13,7 +13,10 @@ import { asRva } from '../common/types.ts';
 
 const keys = await goldenKeys();
 const TRUSTED: LoadOptions = { trusted: [keys.trusted], allowUnsigned: false };
-const ANY: LoadOptions = { trusted: [], allowUnsigned: true };
+/** A viewer's load (inspect without --trust): every check but the signature's. */
+const ANY: LoadOptions = { trusted: [], allowUnsigned: true, readOnly: true };
+/** What `apply --allow-unsigned` without --trust asks for. */
+const ALLOW_UNSIGNED: LoadOptions = { trusted: [], allowUnsigned: true };
 
 async function code(bytes: Uint8Array, opts: LoadOptions): Promise<string> {
   const r = await loadPackage(bytes, opts);
@@ -102,10 +105,28 @@ describe('loadPackage: signatures', () => {
     expect(await code(forged, TRUSTED)).toBe('SIG_BAD');
   });
 
-  it('reports a signed package as not verified when no keys are given and unsigned is allowed', async () => {
+  it('allowUnsigned admits only unsigned packages: a signature with no trusted key to check it is SIG_UNTRUSTED', async () => {
+    expect(await code(full, ALLOW_UNSIGNED)).toBe('SIG_UNTRUSTED');
+    expect(await code(full, { trusted: [], allowUnsigned: false })).toBe('SIG_UNTRUSTED');
+    // Only a read-only viewer (inspect, verify) may load it unchecked, and it says so.
     const r = await loadPackage(full, ANY);
     expect(r.ok && r.value.signature.status).toBe('not-verified');
-    expect(await code(full, { trusted: [], allowUnsigned: false })).toBe('SIG_UNTRUSTED');
+  });
+
+  it('allowUnsigned never admits a tampered or foreign signed package (issue #17, item 4)', async () => {
+    // Every single-bit flip of the signed package, loaded the way `apply --allow-unsigned`
+    // loads it (with and without the signer's key): none loads.
+    const modes: LoadOptions[] = [ALLOW_UNSIGNED, { trusted: [keys.trusted], allowUnsigned: true }, { trusted: [keys.otherPublic], allowUnsigned: true }];
+    let loaded = 0;
+    for (let i = 0; i < full.length; i += 7) {
+      for (const bit of [0, 5]) {
+        const m = full.slice();
+        m[i] = m[i]! ^ (1 << bit);
+        for (const o of modes) if ((await loadPackage(m, o)).ok) loaded++;
+      }
+    }
+    expect(loaded).toBe(0);
+    expect(await code(full, { trusted: [keys.otherPublic], allowUnsigned: true })).toBe('SIG_UNTRUSTED');
   });
 
   it('refuses every single-bit flip anywhere in a signed package', async () => {

@@ -13,7 +13,8 @@
  *  32     payload, then signature
  *
  * loadPackage runs its checks cheapest and safest first, and never decompresses or decodes
- * bytes whose signature has not been checked (unless the caller allows unsigned packages):
+ * bytes whose signature has not been checked (unless the package carries none and the caller
+ * allows unsigned packages, or a read-only viewer gave no trusted keys):
  * magic, header length, version, flags, lengths, declared size bound, signature, zstd frame
  * header and bounded decompression, protobuf decode, semantic validation.
  */
@@ -69,7 +70,7 @@ export interface ContainerHeader {
 export type SignatureStatus =
   /** Signed by `keyId`, one of the trusted keys, and the signature checks out. */
   | { readonly status: 'verified'; readonly keyId: string }
-  /** Signed by `keyId`, not checked: no trusted keys were given and unsigned packages were allowed. */
+  /** Signed by `keyId`, not checked: no trusted keys were given to a read-only load (inspect, verify). Never the status of a package that is applied. */
   | { readonly status: 'not-verified'; readonly keyId: string }
   /** No signature; accepted only because allowUnsigned was set. */
   | { readonly status: 'unsigned' };
@@ -98,11 +99,18 @@ export interface LoadOptions {
   /** Keys whose signatures are accepted. */
   readonly trusted: readonly PublicKey[];
   /**
-   * Accept packages without a verified signature: unsigned ones, and (only when `trusted`
-   * is empty) signed ones, which are then reported as 'not-verified'. A signature that is
-   * present is still checked whenever trusted keys are given.
+   * Accept packages that carry no signature at all (status 'unsigned'). It admits nothing
+   * else: a package that carries a signature is always verified against `trusted`, and one
+   * that fails (SIG_BAD) or comes from a key not in `trusted` (SIG_UNTRUSTED, also when
+   * `trusted` is empty) is refused whatever this says.
    */
   readonly allowUnsigned: boolean;
+  /**
+   * For viewers that apply nothing (`hotpatch inspect`, `hotpatch verify`): with `trusted`
+   * empty, a signed package loads with status 'not-verified' instead of SIG_UNTRUSTED. With
+   * trusted keys given, the signature is checked as always.
+   */
+  readonly readOnly?: boolean;
   /** Refuse payloads that declare more decompressed bytes than this (default 4 MiB). */
   readonly maxUncompressed?: number;
 }
@@ -196,24 +204,37 @@ export function readHeader(bytes: Uint8Array): Result<ContainerHeader> {
   return ok({ major, minor, flags, payloadLength, uncompressedLength, signatureLength, keyId });
 }
 
-async function checkSignature(bytes: Uint8Array, h: ContainerHeader, opts: LoadOptions): Promise<Result<SignatureStatus>> {
-  if (h.signatureLength === 0) {
+/**
+ * The trust rules (FORMAT.md, "Signatures and keys") for a container whose signed bytes are
+ * `[0, signedEnd)` followed by `signatureLength` bytes of signature, signed by `keyIdBytes`.
+ * Shared by packages and bundles; `what` names the file kind in messages.
+ */
+export async function checkSignature(
+  bytes: Uint8Array,
+  signedEnd: number,
+  signatureLength: number,
+  keyIdBytes: Uint8Array,
+  opts: LoadOptions,
+  what = 'package',
+): Promise<Result<SignatureStatus>> {
+  if (signatureLength === 0) {
     if (opts.allowUnsigned) return ok({ status: 'unsigned' });
-    return err('SIG_MISSING', 'package is not signed (pass a trusted key, or allow unsigned packages explicitly)');
+    return err('SIG_MISSING', `${what} is not signed (pass a trusted key, or allow unsigned packages explicitly)`);
   }
-  const keyId = toHex(h.keyId);
+  const keyId = toHex(keyIdBytes);
   if (opts.trusted.length === 0) {
-    if (opts.allowUnsigned) return ok({ status: 'not-verified', keyId });
-    return err('SIG_UNTRUSTED', `package is signed by key ${keyId} but no trusted keys were given`);
+    if (opts.readOnly === true) return ok({ status: 'not-verified', keyId });
+    // allowUnsigned admits packages without a signature; a signature that cannot be checked
+    // is not the same thing as none (a flipped bit would pass unseen).
+    return err('SIG_UNTRUSTED', `${what} is signed by key ${keyId} but no trusted keys were given to verify it (--allow-unsigned admits only unsigned packages)`, 24);
   }
   // Key ids are 8 bytes, so two trusted keys could share one: try every key that matches.
   const candidates = opts.trusted.filter((k) => toHex(k.id) === keyId);
-  if (candidates.length === 0) return err('SIG_UNTRUSTED', `package is signed by key ${keyId}, which is not among the ${opts.trusted.length} trusted key(s)`, 24);
-  const end = HEADER_LENGTH + h.payloadLength;
+  if (candidates.length === 0) return err('SIG_UNTRUSTED', `${what} is signed by key ${keyId}, which is not among the ${opts.trusted.length} trusted key(s)`, 24);
   for (const key of candidates) {
-    if (await verify(key, bytes.subarray(0, end), bytes.subarray(end, end + h.signatureLength))) return ok({ status: 'verified', keyId });
+    if (await verify(key, bytes.subarray(0, signedEnd), bytes.subarray(signedEnd, signedEnd + signatureLength))) return ok({ status: 'verified', keyId });
   }
-  return err('SIG_BAD', `signature does not verify with key ${keyId}: the package was altered or signed by another key`, end);
+  return err('SIG_BAD', `signature does not verify with key ${keyId}: the ${what} was altered or signed by another key`, signedEnd);
 }
 
 /**
@@ -223,7 +244,7 @@ async function checkSignature(bytes: Uint8Array, h: ContainerHeader, opts: LoadO
  *  3. flags (PKG_FLAGS) and lengths (PKG_LENGTH, PKG_TRUNCATED);
  *  4. declared uncompressed size against maxUncompressed (PKG_BOMB);
  *  5. signature over header + payload against the trusted keys (SIG_MISSING, SIG_UNTRUSTED,
- *     SIG_BAD), unless allowUnsigned permits skipping it (see LoadOptions);
+ *     SIG_BAD); allowUnsigned admits only a package without a signature (see LoadOptions);
  *  6. zstd frame header: content size declared and equal to the header's (PKG_BOMB,
  *     PKG_ZSTD), then decompression into a buffer of exactly that size (PKG_ZSTD);
  *  7. protobuf decode (PKG_DECODE, PKG_INVALID for unknown enums and missing parts);
@@ -237,7 +258,7 @@ export async function loadPackage(bytes: Uint8Array, opts: LoadOptions): Promise
   const h = hr.value;
   const max = Math.min(opts.maxUncompressed ?? DEFAULT_MAX_UNCOMPRESSED, ZSTD_MAX_CONTENT);
   if (h.uncompressedLength > max) return err('PKG_BOMB', `payload declares ${h.uncompressedLength} uncompressed bytes, over the ${max}-byte limit`, 16);
-  const sig = await checkSignature(bytes, h, opts);
+  const sig = await checkSignature(bytes, HEADER_LENGTH + h.payloadLength, h.signatureLength, h.keyId, opts);
   if (!sig.ok) return sig;
   const payload = bytes.subarray(HEADER_LENGTH, HEADER_LENGTH + h.payloadLength);
   const fh = readZstdFrameHeader(payload);

@@ -131,3 +131,14 @@ export function describePackage(l: LoadedPackage): PackageReport {
     sizes: { ...l.sizes, byKind: payloadBreakdown(p) },
   };
 }
+
+/**
+ * One line for a signature status, the same in every command that loads a package
+ * (inspect, verify, apply, live): "verified (key K)", "signed by key K, not verified (...)",
+ * or "UNSIGNED (admitted by --allow-unsigned)".
+ */
+export function signatureLine(s: SignatureStatus): string {
+  if (s.status === 'verified') return `verified (key ${s.keyId})`;
+  if (s.status === 'not-verified') return `signed by key ${s.keyId}, not verified (pass --trust PUB to verify)`;
+  return 'UNSIGNED (admitted by --allow-unsigned)';
+}

@@ -23,3 +23,16 @@ export { encodeDelta, applyDelta, checkDelta } from './delta.ts';
 export { generateKeyPair, importPublicKey, importSigningKey, sha256, sign, verify, type PublicKey, type SigningKey } from './keys.ts';
 export { describePackage, type PackageReport } from './describe.ts';
 export { packageToJson } from './json.ts';
+export {
+  encodeBundle,
+  loadBundle,
+  readBundleHeader,
+  validateManifest,
+  isBundle,
+  BUNDLE_LIMITS,
+  type BundleEntry,
+  type BundleEntryStatus,
+  type BundleManifest,
+  type LoadedBundle,
+  type ModuleIdentity,
+} from './bundle.ts';

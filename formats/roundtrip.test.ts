@@ -13,6 +13,7 @@ import { validatePackage } from './validate.ts';
 import { arbitraryPackage } from './testing/arbitrary.ts';
 import { goldenKeys } from './testing/wrap.ts';
 import { buildPackage } from '../compiler/index.ts';
+import { expectationOf, readScenarios } from '../samples/scenarios.ts';
 
 const keys = await goldenKeys();
 
@@ -46,10 +47,11 @@ describe('package round trip', () => {
 
   it('packages the compiler builds from the sample pairs round-trip', async () => {
     const root = fileURLToPath(new URL('..', import.meta.url));
-    const scenarios = JSON.parse(readFileSync(join(root, 'samples/scenarios.json'), 'utf8')) as Array<{ name: string; expect: string; steps: Array<{ from: string; to: string }> }>;
     let built = 0;
-    for (const s of scenarios.filter((x) => x.expect === 'hotpatchable')) {
+    for (const s of readScenarios().filter((x) => x.expect === 'hotpatchable')) {
       for (const step of s.steps) {
+        // A known miss of the compiler (gcc, with symbols) is refused, not built.
+        if (expectationOf(s, step, 'gcc', false).expect === 'refused') continue;
         const a = new Uint8Array(readFileSync(join(root, 'samples/bin', s.name, `${step.from}.dll`)));
         const b = new Uint8Array(readFileSync(join(root, 'samples/bin', s.name, `${step.to}.dll`)));
         const r = buildPackage(a, b, { moduleName: `${s.name}.dll`, skipRefused: false, series: null, compilerVersion: 'formats-test' });

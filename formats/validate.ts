@@ -25,6 +25,16 @@ export const FIXUP_WIDTH: Readonly<Record<FixupKind, number>> = { rel32: 4, rel8
 
 const MAX_ALIGNMENT = 4096;
 const MAX_NAME = 1024;
+/**
+ * Most bytes a package's blocks may expand to, summed over code and data blocks (literal
+ * bytes, delta `size`s and their alignment padding), and most bytes their delta bases may
+ * read. A delta declares its size in a few bytes, so this is checked before anything is
+ * expanded; it is the runtime's patch-region limit (runtime/plan MAX_REGION), which a larger
+ * package could never fit anyway.
+ */
+export const MAX_BLOCK_BYTES = 64 * 1024 * 1024;
+/** Largest target SizeOfImage (the pe-parser's mapping limit). */
+export const MAX_TARGET_IMAGE = 1 << 30;
 
 /** The length of a block's bytes once materialised. */
 export function blockSize(b: BlockBytes): number {
@@ -231,6 +241,8 @@ function run(p: HotpatchPackage): void {
  * "Validation"). PKG_INVALID with the field path of the first violation.
  */
 export function validatePackage(p: HotpatchPackage): Result<void> {
+  const budget = checkBudget(p);
+  if (!budget.ok) return budget;
   try {
     run(p);
     return ok(undefined);
@@ -238,4 +250,25 @@ export function validatePackage(p: HotpatchPackage): Result<void> {
     if (e instanceof Invalid) return err('PKG_INVALID', e.message);
     throw e;
   }
+}
+
+/**
+ * The declared expansion of every block, summed before any rule that walks a block and
+ * long before the planner materialises one (PKG_BOMB): the sizes are plain numbers in the
+ * payload, so a package of a few hundred bytes could otherwise ask for gigabytes.
+ */
+export function checkBudget(p: HotpatchPackage): Result<void> {
+  if (p.target.sizeOfImage > MAX_TARGET_IMAGE) {
+    return err('PKG_BOMB', `target.sizeOfImage 0x${p.target.sizeOfImage.toString(16)} is over the 0x${MAX_TARGET_IMAGE.toString(16)}-byte image limit`);
+  }
+  let total = 0;
+  let bases = 0;
+  for (const b of [...p.codeBlocks, ...p.dataBlocks]) {
+    total += blockSize(b.bytes) + Math.min(b.alignment, MAX_ALIGNMENT);
+    if (b.bytes.kind === 'delta') bases += b.bytes.base.length;
+  }
+  for (const b of p.codeBlocks) if (b.unwind !== null) total += b.unwind.unwindInfo.length;
+  if (total > MAX_BLOCK_BYTES) return err('PKG_BOMB', `blocks expand to ${total} bytes, over the ${MAX_BLOCK_BYTES}-byte limit`);
+  if (bases > MAX_BLOCK_BYTES) return err('PKG_BOMB', `delta bases read ${bases} bytes of the image, over the ${MAX_BLOCK_BYTES}-byte limit`);
+  return ok(undefined);
 }

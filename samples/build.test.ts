@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { missingTools } from '../test/support/tools.ts';
 import { buildSamples } from './build.ts';
-import { SAMPLES_BIN_DIR, SAMPLES_DIR, readScenarios, scenarioDll } from './scenarios.ts';
+import { SAMPLES_BIN_DIR, SAMPLES_DIR, TOOLCHAINS, readScenarios, scenarioDll } from './scenarios.ts';
 
-const skip = missingTools(['mingw']);
+const skip = missingTools(['mingw', 'clang']);
 const dirs: string[] = [];
 
 function listFiles(root: string): string[] {
@@ -45,7 +45,7 @@ describe.skipIf(skip !== undefined)(`sample build${skip ? ` (skipped: ${skip})` 
     expect(rb.ok ? 'ok' : rb.error.message).toBe('ok');
 
     const expected = ['host.exe'];
-    for (const s of readScenarios()) for (const v of s.versions) expected.push(`${s.name}/${v}.dll`, `${s.name}/${v}.stripped.dll`);
+    for (const s of readScenarios()) for (const v of s.versions) for (const tc of ['', '.clang']) expected.push(`${s.name}/${v}${tc}.dll`, `${s.name}/${v}${tc}.stripped.dll`);
     expect(listFiles(a)).toEqual(expected.sort());
     expect(listFiles(b)).toEqual(expected.sort());
 
@@ -59,7 +59,7 @@ describe.skipIf(skip !== undefined)(`sample build${skip ? ` (skipped: ${skip})` 
       const text = fa.toString('latin1');
       for (const leak of [a, src, SAMPLES_DIR, tmpdir(), '/home/', '/work/']) expect(text.includes(leak), `${f} contains ${leak}`).toBe(false);
     }
-  }, 240_000);
+  }, 900_000);
 
   test('a scenario that fails to compile is an error value naming the compiler, not a throw', async () => {
     const out = mkdtempSync(join(tmpdir(), 'hp-samples-bad-'));
@@ -76,9 +76,9 @@ describe.skipIf(skip !== undefined)(`sample build${skip ? ` (skipped: ${skip})` 
 
   test('the stripped form has the same sections as the symbols form and no symbol table; neither has a debug directory', () => {
     for (const s of readScenarios()) {
-      for (const v of s.versions) {
-        const full = readFileSync(scenarioDll(s.name, v));
-        const stripped = readFileSync(scenarioDll(s.name, v, true));
+      for (const [v, tc] of s.versions.flatMap((x) => TOOLCHAINS.map((t) => [x, t] as const))) {
+        const full = readFileSync(scenarioDll(s.name, v, false, undefined, tc));
+        const stripped = readFileSync(scenarioDll(s.name, v, true, undefined, tc));
         const coff = (buf: Buffer): { symPtr: number; nSyms: number; sections: string[] } => {
           const pe = buf.readUInt32LE(0x3c);
           const nSec = buf.readUInt16LE(pe + 6);

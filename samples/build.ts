@@ -1,5 +1,7 @@
 /**
- * Builds every sample scenario DLL and the Wine host with mingw-w64, deterministically:
+ * Builds every sample scenario DLL with both toolchains (mingw-w64 GCC + GNU ld, and
+ * clang-22 + lld for x86_64-w64-mingw32 against the same mingw-w64 sysroot, CRT and
+ * libstdc++), and the Wine host with GCC, deterministically:
  * `npm run samples:build` (into samples/bin/), `-- --out DIR` (elsewhere, e.g. to compare),
  * `-- --record` (then record expected outputs under Wine: samples/<name>/expected/<v>.txt).
  *
@@ -15,6 +17,9 @@
  *   would re-stamp TimeDateStamp with the current time.)
  * - `-ffile-prefix-map` maps the checkout path to `.` for anything that would mention it.
  * - Fixed order, fixed flags, nothing read from the environment.
+ * - clang: the same flags through its GCC-compatible driver; lld takes `--no-insert-timestamp`,
+ *   `-S`/`-s` and `--enable-auto-image-base` (the base hashed from the output name, as ld
+ *   does) from the mingw driver, so the same reasoning holds.
  */
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,12 +27,22 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { err, ok, type Result } from '../common/errors.ts';
-import { SAMPLES_BIN_DIR, SAMPLES_DIR, expectedOutputPath, readScenarios, scenarioDll, scenarioSource, type SampleVersion, type Scenario } from './scenarios.ts';
+import { SAMPLES_BIN_DIR, SAMPLES_DIR, TOOLCHAINS, expectedOutputPath, readScenarios, scenarioDll, scenarioSource, type SampleVersion, type Scenario, type Toolchain } from './scenarios.ts';
 
 const run = promisify(execFile);
 
 const GCC = 'x86_64-w64-mingw32-gcc';
 const GXX = 'x86_64-w64-mingw32-g++';
+const CLANG = 'clang-22';
+const CLANGXX = 'clang++-22';
+/** clang's driver flags that select the mingw-w64 target and lld (compile and link). */
+const CLANG_TARGET = ['--target=x86_64-w64-mingw32', '-fuse-ld=lld'];
+
+/** The driver for a toolchain and language, and the flags it always takes first. */
+function driver(tc: Toolchain, cxx: boolean): { cmd: string; pre: readonly string[] } {
+  if (tc === 'gcc') return { cmd: cxx ? GXX : GCC, pre: [] };
+  return { cmd: cxx ? CLANGXX : CLANG, pre: CLANG_TARGET };
+}
 
 /** Flags every scenario object and the host share (srcDir: the samples/ being built). */
 const compileFlags = (srcDir: string): string[] => ['-O2', '-Wall', '-Wextra', `-ffile-prefix-map=${srcDir}=.`];
@@ -40,13 +55,14 @@ export interface BuiltFile {
   readonly size: number;
 }
 
-async function compiler(args: readonly string[], cwd: string, cxx: boolean): Promise<Result<void>> {
+async function compiler(args: readonly string[], cwd: string, cxx: boolean, tc: Toolchain = 'gcc'): Promise<Result<void>> {
+  const { cmd, pre } = driver(tc, cxx);
   try {
-    await run(cxx ? GXX : GCC, [...args], { cwd, maxBuffer: 16 << 20 });
+    await run(cmd, [...pre, ...args], { cwd, maxBuffer: 16 << 20 });
     return ok(undefined);
   } catch (e) {
     const msg = e instanceof Error ? ((e as Error & { stderr?: string }).stderr ?? e.message) : String(e);
-    return err('SAMPLES_BUILD_FAILED', `${cxx ? GXX : GCC} ${args.join(' ')}: ${msg.trim().split('\n').slice(0, 3).join(' | ')}`);
+    return err('SAMPLES_BUILD_FAILED', `${cmd} ${args.join(' ')}: ${msg.trim().split('\n').slice(0, 3).join(' | ')}`);
   }
 }
 
@@ -58,25 +74,25 @@ interface BuildContext {
   readonly extraFlags: readonly string[];
 }
 
-async function buildVersion(s: Scenario, version: SampleVersion, ctx: BuildContext): Promise<Result<BuiltFile[]>> {
+async function buildVersion(s: Scenario, version: SampleVersion, tc: Toolchain, ctx: BuildContext): Promise<Result<BuiltFile[]>> {
   const { outDir, workRoot, srcDir } = ctx;
   const n = version.slice(1);
-  const work = join(workRoot, s.name, version);
+  const work = join(workRoot, tc, s.name, version);
   mkdirSync(work, { recursive: true });
   const cxx = s.language === 'c++';
   const obj = `${s.name}.o`;
   const source = join(srcDir, relative(SAMPLES_DIR, scenarioSource(s)));
-  const c = await compiler([...compileFlags(srcDir), ...ctx.extraFlags, `-DHP_VERSION=${n}`, '-c', '-o', obj, source], work, cxx);
+  const c = await compiler([...compileFlags(srcDir), ...ctx.extraFlags, `-DHP_VERSION=${n}`, '-c', '-o', obj, source], work, cxx, tc);
   if (!c.ok) return c;
   const link = [...LINK_FLAGS, ...(cxx ? ['-static-libstdc++'] : []), '-shared', '-o', `${s.name}.dll`, obj];
   const files: BuiltFile[] = [];
   for (const stripped of [false, true]) {
-    const l = await compiler([...link, stripped ? '-Wl,-s' : '-Wl,-S'], work, cxx);
+    const l = await compiler([...link, stripped ? '-Wl,-s' : '-Wl,-S'], work, cxx, tc);
     if (!l.ok) return l;
-    const dest = scenarioDll(s.name, version, stripped, outDir);
+    const dest = scenarioDll(s.name, version, stripped, outDir, tc);
     mkdirSync(join(outDir, s.name), { recursive: true });
     copyFileSync(join(work, `${s.name}.dll`), dest);
-    files.push({ path: `${s.name}/${version}${stripped ? '.stripped' : ''}.dll`, size: readFileSync(dest).length });
+    files.push({ path: relative(outDir, dest).split('\\').join('/'), size: readFileSync(dest).length });
   }
   return ok(files);
 }
@@ -96,12 +112,13 @@ async function buildHost(ctx: BuildContext): Promise<Result<BuiltFile>> {
  * Builds the host and every version of every scenario into `outDir` (samples/bin layout),
  * `jobs` compiler runs at a time. `only`: just these scenarios; `srcDir`: a copy of samples/
  * to compile instead (tests build from another path to show the path leaves no trace);
+ * `toolchains`: gcc, clang or both (default both);
  * `extraFlags`: appended to each scenario's compile (tests). Returns the files written, in
  * a fixed order.
  */
 export async function buildSamples(
   outDir: string = SAMPLES_BIN_DIR,
-  opts: { jobs?: number; only?: readonly string[]; srcDir?: string; extraFlags?: readonly string[] } = {},
+  opts: { jobs?: number; only?: readonly string[]; srcDir?: string; extraFlags?: readonly string[]; toolchains?: readonly Toolchain[] } = {},
 ): Promise<Result<BuiltFile[]>> {
   const scenarios = readScenarios().filter((s) => opts.only === undefined || opts.only.includes(s.name));
   const workRoot = mkdtempSync(join(tmpdir(), 'hotpatch-samples-'));
@@ -113,7 +130,7 @@ export async function buildSamples(
         return h.ok ? ok([h.value]) : h;
       },
     ];
-    for (const s of scenarios) for (const v of s.versions) tasks.push(() => buildVersion(s, v, ctx));
+    for (const tc of opts.toolchains ?? TOOLCHAINS) for (const s of scenarios) for (const v of s.versions) tasks.push(() => buildVersion(s, v, tc, ctx));
     const results: Array<Result<BuiltFile[]>> = new Array(tasks.length);
     let next = 0;
     const lane = async (): Promise<void> => {
@@ -149,6 +166,10 @@ export async function recordExpectedOutputs(binDir: string = SAMPLES_BIN_DIR, on
     for (const v of s.versions) {
       const r = await runHostOnce(scenarioDll(s.name, v, false, binDir), { hostExe: join(binDir, 'host.exe') });
       if (!r.ok) return r;
+      // The expected output is the source's, not a compiler's: clang's build must agree.
+      const c = await runHostOnce(scenarioDll(s.name, v, false, binDir, 'clang'), { hostExe: join(binDir, 'host.exe') });
+      if (!c.ok) return c;
+      if (c.value.output !== r.value.output) return err('SAMPLES_BUILD_FAILED', `${s.name}/${v}: the clang build prints other output than the gcc build`);
       const dest = expectedOutputPath(s.name, v);
       mkdirSync(join(SAMPLES_DIR, s.name, 'expected'), { recursive: true });
       writeFileSync(dest, r.value.output);

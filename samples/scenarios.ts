@@ -8,6 +8,8 @@
  *   samples/<name>/expected/<v>.txt       hp_run's output, recorded under Wine
  *   samples/bin/<name>/<v>.dll            built with COFF symbols (no DWARF)
  *   samples/bin/<name>/<v>.stripped.dll   the same link without any symbol table
+ *   samples/bin/<name>/<v>.clang.dll      built by clang-22 + lld (x86_64-w64-mingw32)
+ *   samples/bin/<name>/<v>.clang.stripped.dll
  *   samples/bin/host.exe                  the Wine host (host/PROTOCOL.md)
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -16,6 +18,10 @@ import { fileURLToPath } from 'node:url';
 
 /** A version label; `vN` is built with `-DHP_VERSION=N`. */
 export type SampleVersion = 'v1' | 'v2' | 'v3';
+
+/** The compilers every scenario is built with: mingw-w64 GCC + ld, and clang-22 + lld. */
+export type Toolchain = 'gcc' | 'clang';
+export const TOOLCHAINS: readonly Toolchain[] = ['gcc', 'clang'];
 
 /** What the compiler must do with the scenario's pair(s). */
 export type SampleExpectation = 'hotpatchable' | 'refused';
@@ -37,6 +43,23 @@ export interface SampleStep {
   readonly data?: readonly string[];
 }
 
+/**
+ * A known false refusal (MISS) of one toolchain's build: the compiler refuses a change that
+ * is hotpatchable. Tests expect exactly this refusal, so a fix turns the test red until the
+ * entry is removed (and the scenario is then patched live like the others).
+ */
+export interface KnownMiss {
+  readonly toolchain: Toolchain;
+  /** Only the stripped build (true), only the symbols build (false), or both (absent). */
+  readonly stripped?: boolean;
+  /** Only the step to this version (absent: every step). */
+  readonly to?: SampleVersion;
+  /** The class of the miss (samples/README.md lists them). */
+  readonly class: string;
+  /** A regular expression the refusal reasons must match. */
+  readonly reason: string;
+}
+
 /** One entry of scenarios.json. */
 export interface Scenario {
   /** Folder name; a contract, other engineers address samples by it. */
@@ -52,10 +75,33 @@ export interface Scenario {
   /** Source language: decides gcc or g++ (and a static libstdc++). */
   readonly language: 'c' | 'c++';
   readonly description: string;
+  /** Known false refusals per toolchain build (see KnownMiss). */
+  readonly misses?: readonly KnownMiss[];
 }
 
-/** Absolute path of samples/. */
-export const SAMPLES_DIR: string = dirname(fileURLToPath(import.meta.url));
+/**
+ * What the compiler does today with one step of a scenario built by `toolchain`: the
+ * scenario's own expectation, or the known miss that applies.
+ */
+export function expectationOf(s: Scenario, step: SampleStep, toolchain: Toolchain, stripped: boolean): { expect: SampleExpectation; miss?: KnownMiss } {
+  const miss = s.misses?.find((x) => x.toolchain === toolchain && (x.stripped === undefined || x.stripped === stripped) && (x.to === undefined || x.to === step.to));
+  return miss === undefined ? { expect: s.expect } : { expect: 'refused', miss };
+}
+
+/**
+ * Absolute path of samples/: this module's folder in a checkout. Bundled into the compiled
+ * CLI (dist/cli/, in a checkout or an installed package), the first folder up from there
+ * that holds samples/scenarios.json (package.json `files` ships it and the sample DLLs).
+ */
+export const SAMPLES_DIR: string = findSamplesDir(dirname(fileURLToPath(import.meta.url)));
+
+function findSamplesDir(here: string): string {
+  if (existsSync(join(here, 'scenarios.json'))) return here;
+  for (let dir = here; dirname(dir) !== dir; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'samples', 'scenarios.json'))) return join(dir, 'samples');
+  }
+  return here;
+}
 /** Where the committed binaries live. */
 export const SAMPLES_BIN_DIR: string = join(SAMPLES_DIR, 'bin');
 /** The committed Wine host. */
@@ -76,6 +122,7 @@ export function readScenarios(): Scenario[] {
       if (st.from !== s.versions[k] || st.to !== s.versions[k + 1]) throw new Error(`scenarios.json ${s.name}: step ${k} must go ${s.versions[k]} -> ${s.versions[k + 1]}`);
       for (const f of st.sameCode ?? []) if (!st.functions.includes(f)) throw new Error(`scenarios.json ${s.name}: sameCode ${f} is not in functions`);
     });
+    for (const x of s.misses ?? []) if (!TOOLCHAINS.includes(x.toolchain) || typeof x.reason !== 'string') throw new Error(`scenarios.json ${s.name}: bad miss`);
     const union = [...new Set(s.steps.flatMap((st) => st.functions))].sort();
     if (JSON.stringify(union) !== JSON.stringify([...s.functions].sort())) throw new Error(`scenarios.json ${s.name}: functions must be the union of the steps' functions`);
     return s;
@@ -87,9 +134,9 @@ export function scenarioSource(s: Scenario): string {
   return join(SAMPLES_DIR, s.name, `${s.name}.${s.language === 'c' ? 'c' : 'cpp'}`);
 }
 
-/** Path of a built scenario DLL, with COFF symbols or stripped. */
-export function scenarioDll(name: string, version: SampleVersion, stripped = false, binDir: string = SAMPLES_BIN_DIR): string {
-  return join(binDir, name, `${version}${stripped ? '.stripped' : ''}.dll`);
+/** Path of a built scenario DLL, with COFF symbols or stripped, by either toolchain. */
+export function scenarioDll(name: string, version: SampleVersion, stripped = false, binDir: string = SAMPLES_BIN_DIR, toolchain: Toolchain = 'gcc'): string {
+  return join(binDir, name, `${version}${toolchain === 'clang' ? '.clang' : ''}${stripped ? '.stripped' : ''}.dll`);
 }
 
 /** Path of a recorded hp_run output. */

@@ -11,9 +11,9 @@ import { encodePackage, loadPackage } from '../formats/container.ts';
 import { applyPackage } from '../runtime/apply/apply-package.ts';
 import { MemoryBackend } from '../runtime/backends/memory-backend.ts';
 import { loadProcessImage } from '../runtime/image/load-image.ts';
-import { readScenarios, scenarioDll, type SampleVersion, type Scenario } from '../samples/scenarios.ts';
+import { expectationOf, readScenarios, scenarioDll, TOOLCHAINS, type SampleVersion, type Scenario, type Toolchain } from '../samples/scenarios.ts';
 
-const read = (name: string, v: SampleVersion, stripped: boolean): Uint8Array => new Uint8Array(readFileSync(scenarioDll(name, v, stripped)));
+const read = (name: string, v: SampleVersion, stripped: boolean, tc: Toolchain = 'gcc'): Uint8Array => new Uint8Array(readFileSync(scenarioDll(name, v, stripped, undefined, tc)));
 
 function mustDiff(o: Uint8Array, n: Uint8Array): ImageDiff {
   const d = diffFiles(o, n);
@@ -22,8 +22,8 @@ function mustDiff(o: Uint8Array, n: Uint8Array): ImageDiff {
 }
 
 /** RVA of each named function in the build with symbols (stripped builds share the layout). */
-function rvasOf(name: string, v: SampleVersion, fns: readonly string[]): Map<string, number> {
-  const d = mustDiff(read(name, v, false), read(name, v, false));
+function rvasOf(name: string, v: SampleVersion, fns: readonly string[], tc: Toolchain): Map<string, number> {
+  const d = mustDiff(read(name, v, false, tc), read(name, v, false, tc));
   const out = new Map<string, number>();
   for (const f of d.match.new.fns.functions) for (const n of f.names) if (fns.includes(n)) out.set(n, f.entry);
   return out;
@@ -31,27 +31,45 @@ function rvasOf(name: string, v: SampleVersion, fns: readonly string[]): Map<str
 
 const scenarios = readScenarios();
 
-describe.each(scenarios.flatMap((s) => [false, true].map((stripped) => [s, stripped] as const)))('%s', (s: Scenario, stripped: boolean) => {
-  const tag = stripped ? 'stripped' : 'symbols';
+/** The refusal reason each must-refuse scenario's diff must give (symbols or stripped). */
+const REFUSAL: Record<string, RegExp> = {
+  'global-init': /initial value/,
+  'struct-layout': /layout/,
+  'padded-struct': /changed layout|no counterpart in the old image|does not hold the two globals adjacent/,
+  'object-layout': /structure layout changed: field offsets shift by [+-]\d+ from 0x[0-9a-f]+ \(needs a baseline\)/,
+  'exported-const': /exported data hp_limits changed value/,
+};
+
+describe.each(TOOLCHAINS.flatMap((tc) => scenarios.flatMap((s) => [false, true].map((stripped) => [s, stripped, tc] as const))))('%s', (s: Scenario, stripped: boolean, tc: Toolchain) => {
+  const tag = `${tc}, ${stripped ? 'stripped' : 'symbols'}`;
   for (const step of s.steps) {
     test(`${s.name} ${step.from}->${step.to} (${tag})`, async () => {
-      const o = read(s.name, step.from, stripped);
-      const n = read(s.name, step.to, stripped);
+      const o = read(s.name, step.from, stripped, tc);
+      const n = read(s.name, step.to, stripped, tc);
       const d = mustDiff(o, n);
+      const reasons = [...d.data.filter((x) => x.verdict === 'refused').map((x) => `${x.name ?? ''}: ${x.reason.message}`), ...d.functions.filter((f) => f.verdict === 'refused').map((f) => f.reason?.message ?? '')];
+      const { expect: expected, miss } = expectationOf(s, step, tc, stripped);
+      if (miss !== undefined) {
+        // A known false refusal: exactly this one, until the class is fixed.
+        expect(d.hotpatchable, `known miss ${miss.class}`).toBe(false);
+        expect(reasons.join('\n')).toMatch(new RegExp(miss.reason));
+        return;
+      }
       const changedRvas = new Set(d.functions.filter((f) => f.status === 'changed').map((f) => f.newRva));
       const addedRvas = new Set(d.functions.filter((f) => f.status === 'added').map((f) => f.newRva));
-      const want = rvasOf(s.name, step.to, [...step.functions, ...(step.added ?? [])]);
+      const want = rvasOf(s.name, step.to, [...step.functions, ...(step.added ?? [])], tc);
       for (const fn of step.functions) expect(changedRvas.has(want.get(fn)!), `${fn} changed`).toBe(true);
-      for (const fn of step.added ?? []) expect(addedRvas.has(want.get(fn)!), `${fn} added`).toBe(true);
+      // Which cold parts a compiler splits off is its own business (gcc: apply_op.cold).
+      if (tc === 'gcc') for (const fn of step.added ?? []) expect(addedRvas.has(want.get(fn)!), `${fn} added`).toBe(true);
       for (const fn of step.sameCode ?? []) {
         expect(d.functions.find((f) => f.newRva === want.get(fn))?.dataOnly, `${fn}: code same, data changed`).toBe(true);
       }
 
-      if (s.expect === 'refused') {
+      if (expected === 'refused') {
         expect(d.hotpatchable).toBe(false);
-        const reasons = [...d.data.filter((x) => x.verdict === 'refused').map((x) => `${x.name ?? ''}: ${x.reason}`), ...d.functions.filter((f) => f.verdict === 'refused').map((f) => f.reason ?? '')];
         expect(reasons.length).toBeGreaterThan(0);
-        expect(reasons.join('\n')).toMatch(s.name === 'struct-layout' ? /layout/ : /initial value/);
+        expect(reasons.join('\n')).toMatch(REFUSAL[s.name] ?? /initial value/);
+        // With symbols the refusal names the variable.
         if (!stripped) for (const g of step.data ?? []) expect(d.data.some((x) => x.name === g && x.verdict === 'refused'), `${g} refused`).toBe(true);
         const b = buildFromDiff(d, { moduleName: `${s.name}.dll`, skipRefused: false, series: null, compilerVersion: COMPILER_VERSION });
         expect(b.ok).toBe(false);
@@ -60,7 +78,7 @@ describe.each(scenarios.flatMap((s) => [false, true].map((stripped) => [s, strip
       }
 
       expect(d.data.filter((x) => x.verdict === 'refused')).toEqual([]);
-      expect(d.functions.filter((f) => f.verdict === 'refused').map((f) => `${f.name}: ${f.reason}`)).toEqual([]);
+      expect(d.functions.filter((f) => f.verdict === 'refused').map((f) => `${f.name}: ${f.reason?.message ?? ''}`)).toEqual([]);
       expect(d.hotpatchable).toBe(true);
       const b = buildFromDiff(d, { moduleName: `${s.name}.dll`, skipRefused: false, series: null, compilerVersion: COMPILER_VERSION });
       if (!b.ok) throw new Error(`${b.error.code}: ${b.error.message}`);
@@ -71,7 +89,7 @@ describe.each(scenarios.flatMap((s) => [false, true].map((stripped) => [s, strip
       // Round trip through the container, then verify the decoded package from the files.
       const bytes = await encodePackage(pkg);
       if (!bytes.ok) throw new Error(bytes.error.message);
-      const loaded = await loadPackage(bytes.value, { trusted: [], allowUnsigned: true });
+      const loaded = await loadPackage(bytes.value, { trusted: [], allowUnsigned: true, readOnly: true });
       if (!loaded.ok) throw new Error(loaded.error.message);
       const v = verifyFiles(o, n, loaded.value.package);
       if (!v.ok) throw new Error(`${v.error.code}: ${v.error.message}`);
@@ -87,7 +105,7 @@ describe.each(scenarios.flatMap((s) => [false, true].map((stripped) => [s, strip
   }
   test(`${s.name}: each DLL diffed with itself is empty (${tag})`, () => {
     for (const v of s.versions) {
-      const b = read(s.name, v, stripped);
+      const b = read(s.name, v, stripped, tc);
       const d = mustDiff(b, b);
       expect(d.functions.filter((f) => f.status !== 'unchanged')).toEqual([]);
       expect(d.data).toEqual([]);

@@ -9,8 +9,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildFromDiff, COMPILER_VERSION, diffFiles, mapImage, readPe } from '../compiler/index.ts';
-import { positionDependent } from '../compiler/emit/resolve-target.ts';
-import { relocsIn } from '../compiler/functions/map-image.ts';
+import { positionDependent } from '../compiler/diff/resolve-target.ts';
+import { relocsIn } from '../compiler/image/map-image.ts';
 import { applyPackage } from '../runtime/apply/apply-package.ts';
 import { MemoryBackend } from '../runtime/backends/memory-backend.ts';
 import { loadProcessImage } from '../runtime/image/load-image.ts';
@@ -131,10 +131,10 @@ describe.skipIf(rustMissing !== undefined)(`code reached through data${rustMissi
     const d = diffFiles(ob, nb);
     if (!d.ok) throw new Error(d.error.message);
     const m = d.value.match;
-    const refused = d.value.functions.filter((f) => /reference to code at 0x[0-9a-f]+ that no discovered function owns/.test(f.reason ?? ''));
+    const refused = d.value.functions.filter((f) => /reference to code at 0x[0-9a-f]+ that no discovered function owns/.test(f.reason?.message ?? ''));
     expect(refused.length).toBeGreaterThan(0);
     for (const f of refused.slice(0, 20)) {
-      const at = Number(/reference to code at (0x[0-9a-f]+)/.exec(f.reason!)![1]);
+      const at = Number(/reference to code at (0x[0-9a-f]+)/.exec(f.reason!.message)![1]);
       const item = m.new.itemAt(at)!;
       // It lies in a code section, no function owns it, it holds a branch or RIP-relative
       // operand, and OLD has no item with its content.

@@ -104,6 +104,7 @@ describe.skipIf(skip !== undefined)(`hotpatch revert / live command lines under 
     expect(text.status).toBe(0);
     expect(text.stdout).toMatch(/^applied series "series-v1" sequence 1 to v1\.dll at 0x[0-9a-f]+ in process \d+\n/);
     expect(text.stdout).toMatch(/\n {2}changed word_count 0x[0-9a-f]+ -> 0x[0-9a-f]+ \(\d+ bytes\)\n/);
+    expect(text.stdout).toMatch(/\nsignature: verified \(key [0-9a-f]{16}\)\n/);
     expect(text.stdout).toMatch(/\npause \d+\.\d\d ms \(threads suspended\), plan [\d.]+ ms, execute [\d.]+ ms, total [\d.]+ ms\n/);
     expect(await output(h)).toBe(expected('series', 'v2'));
 
@@ -135,9 +136,10 @@ describe.skipIf(skip !== undefined)(`hotpatch revert / live command lines under 
     expect(refused.status).toBe(21);
     expect(refused.stderr).toMatch(/^hotpatch: SIG_[A-Z_]+: .*\n$/);
     expect(await output(h)).toBe(expected('logic-fix', 'v1'));
-    const ok = await hotpatch(['live', hpk, '--pid', pid, '--allow-unsigned']);
+    const ok = await hotpatch(['live', hpk, '--pid', pid, '--allow-unsigned', '--json']);
     expect(ok.stderr).toBe('');
     expect(ok.status).toBe(0);
+    expect((JSON.parse(ok.stdout) as { signature: unknown }).signature).toEqual({ status: 'unsigned' });
     expect(await output(h)).toBe(expected('logic-fix', 'v2'));
     expect((await hotpatch(['revert', '--pid', pid])).status).toBe(0);
     expect(await output(h)).toBe(expected('logic-fix', 'v1'));

@@ -25,7 +25,7 @@ import * as PeLib from 'pe-library';
 import { parsePe, parsePeParts } from '../../runtime/pe/parse-pe.ts';
 import { mapImage } from '../../runtime/pe/map-image.ts';
 import { rawParser } from '../../runtime/pe/wasm.ts';
-import { realCorpusFiles, samplePeFiles } from '../../runtime/pe/test-files.ts';
+import { realCorpusFiles, samplePeFiles } from '../../test/support/test-files.ts';
 import { markdownTable, type BenchContext, type BenchSection, type SectionResult } from '../section.ts';
 
 interface Row {

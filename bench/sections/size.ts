@@ -183,7 +183,7 @@ export function sizeMarkdown(rows: readonly SizeRow[], means: Readonly<Record<'s
     .filter((r) => r.topFunctions.length > 0)
     .map((r) => {
       const top = r.topFunctions.slice(0, 5).map((f) => `\`${f.name}\` ${f.bytes} B ${f.status}${f.verdict === 'refused' ? ' (refused)' : ''}`);
-      const reasons = r.refusedReasons.slice(0, 3).map((x) => `${x.count}x ${x.reason}`);
+      const reasons = r.refusedReasons.slice(0, 3).map((x) => `${x.count}x ${x.code}`);
       const p = r.packageBreakdown;
       const holds = p === null ? '' : `. The ${p.partial ? 'partial ' : ''}package holds ${p.functions} function(s) and ${p.dataBlocks} data block(s): code ${p.sizes.code} B, data ${p.sizes.data} B, unwind ${p.sizes.unwind} B, fixups ${p.sizes.fixups} B before compression`;
       return `- **${r.label}**: ${top.join(', ')}${holds}${reasons.length > 0 ? `. Refused: ${reasons.join('; ')}` : ''}`;

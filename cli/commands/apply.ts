@@ -1,4 +1,5 @@
 /**
+ * `hotpatch apply RELEASE.hpb --image-dir OLD_DIR [--out-dir DIR]` applies a bundle (cli/bundle/apply-image-dir.ts).
  * `hotpatch apply PATCH.hpk --image OLD [--trust PUB... | --allow-unsigned] [--out FILE]
  * [--base HEX] [--thread-ip HEX...]`: loads and verifies the package, loads OLD into an
  * in-memory process image (mapped, relocated for --base, imports bound), plans and applies
@@ -6,10 +7,11 @@
  * of the plan. --out writes the patched image's mapped bytes (SizeOfImage, as in memory).
  * --thread-ip simulates a thread at that address (the thread rule then applies).
  */
-import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { err, ok, type Result } from '../../common/errors.ts';
 import { asVa, hex, type Va } from '../../common/types.ts';
+import type { SignatureStatus } from '../../formats/container.ts';
+import { signatureLine } from '../../formats/describe.ts';
 import type { HotpatchPackage } from '../../formats/package.ts';
 import type { ApplyReport } from '../../runtime/apply/apply-package.ts';
 import { applyPackageFile } from '../../runtime/apply/apply-file.ts';
@@ -18,6 +20,9 @@ import { loadProcessImage } from '../../runtime/image/load-image.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
 import { readInputFile } from './pe.ts';
 import { readTrustedKeys } from '../trusted-keys.ts';
+import { isBundle } from '../../formats/bundle.ts';
+import { applyBundleToDir } from '../bundle/apply-image-dir.ts';
+import { writeOutput } from '../write-output.ts';
 
 const now = (): number => performance.now();
 
@@ -26,9 +31,10 @@ function parseHexVa(s: string, what: string): Result<Va> {
   return ok(asVa(BigInt(s.startsWith('0x') ? s : `0x${s}`)));
 }
 
-function summary(pkg: HotpatchPackage, report: ApplyReport, loadMs: number, imageMs: number, out: string | null): Record<string, unknown> {
+function summary(pkg: HotpatchPackage, signature: SignatureStatus, report: ApplyReport, loadMs: number, imageMs: number, out: string | null): Record<string, unknown> {
   const p = report.plan;
   return {
+    signature,
     series: { baseline: pkg.series.baselineId, sequence: pkg.series.sequence },
     image: { base: hex(p.image.base), sizeOfImage: p.image.sizeOfImage, name: p.image.name },
     region: { address: hex(p.region.address), size: p.region.size, codeSize: p.region.codeSize },
@@ -63,6 +69,7 @@ function countOps(ops: readonly string[]): Record<string, number> {
 function text(j: Record<string, unknown>, patch: string, image: string): string {
   const s = j as {
     series: { baseline: string; sequence: number };
+    signature: SignatureStatus;
     image: { base: string };
     region: { address: string; size: number };
     functions: { name: string | null; status: string; oldVa: string | null; bodyVa: string; size: number; ms: number }[];
@@ -74,6 +81,7 @@ function text(j: Record<string, unknown>, patch: string, image: string): string 
   };
   const lines = [
     `applied ${basename(patch)} (series ${s.series.baseline} #${s.series.sequence}) to ${basename(image)} loaded at ${s.image.base}`,
+    `signature: ${signatureLine(s.signature)}`,
     `patch region ${s.region.address} (${s.region.size} bytes); ${s.redirects.length} redirect(s); ${s.steps} steps; ${s.bytesWritten} bytes written`,
     'functions:',
     ...s.functions.map((f) => `  ${(f.name ?? '(unnamed)').padEnd(28)} ${f.status.padEnd(8)} ${(f.oldVa ?? '-').padStart(14)} -> ${f.bodyVa}  ${String(f.size).padStart(6)} B  ${f.ms.toFixed(3)} ms`),
@@ -84,20 +92,28 @@ function text(j: Record<string, unknown>, patch: string, image: string): string 
 }
 
 export default defineCommand({
-  command: 'apply <patch>',
-  describe: 'apply PATCH to an in-memory process image of --image OLD; prints per-function and total apply time',
   builder: (y) =>
     y
       .positional('patch', { type: 'string', demandOption: true, describe: 'the package (.hpk)' })
-      .option('image', { type: 'string', demandOption: true, describe: 'the OLD PE file to load into the in-memory process' })
+      .option('image', { type: 'string', describe: 'the OLD PE file to load into the in-memory process' })
+      .option('image-dir', { type: 'string', describe: 'for a bundle (.hpb): the OLD release tree; each entry applies to its module there' })
+      .option('out-dir', { type: 'string', describe: 'for a bundle: write each patched image (mapped bytes) to DIR/<module path>' })
       .option('trust', { type: 'string', array: true, default: [] as string[], describe: 'public key (PEM) whose signature is trusted; repeatable' })
-      .option('allow-unsigned', { type: 'boolean', default: false, describe: 'accept a package without a trusted signature' })
+      .option('allow-unsigned', { type: 'boolean', default: false, describe: 'also accept a package that carries no signature (a signed one is always verified)' })
       .option('out', { type: 'string', describe: 'write the patched image (mapped bytes, SizeOfImage) to FILE' })
       .option('base', { type: 'string', describe: 'load OLD at this hex base (default: its preferred ImageBase)' })
       .option('thread-ip', { type: 'string', array: true, default: [] as string[], describe: 'simulate a thread at this hex address; repeatable' }),
   run: async (argv): Promise<Result<CommandOutput>> => {
     const patchBytes = readInputFile(argv.patch);
     if (!patchBytes.ok) return patchBytes;
+    if (isBundle(patchBytes.value)) {
+      if (argv['image-dir'] === undefined || argv.image !== undefined) return err('USAGE_BUNDLE', `${argv.patch} is a bundle: give --image-dir OLD_DIR (not --image)`);
+      const keys = await readTrustedKeys(argv.trust);
+      if (!keys.ok) return keys;
+      const a = { bundle: argv.patch, imageDir: argv['image-dir'], outDir: argv['out-dir'], trusted: keys.value, allowUnsigned: argv['allow-unsigned'] };
+      return applyBundleToDir(patchBytes.value, a);
+    }
+    if (argv.image === undefined) return err('USAGE_IMAGE', 'give --image OLD (the file the package applies to)');
     const imageBytes = readInputFile(argv.image);
     if (!imageBytes.ok) return imageBytes;
     let base: Va | undefined;
@@ -128,16 +144,15 @@ export default defineCommand({
     }
     const pkg = applied.value.loaded.package;
     let out: string | null = null;
+    let outNote: string | null = null;
     if (argv.out !== undefined) {
       const region = img.value.space.regionAt(img.value.base);
-      try {
-        writeFileSync(argv.out, region!.bytes);
-      } catch (e) {
-        return err('IO_WRITE_FAILED', `${argv.out}: ${(e as Error).message.split('\n')[0] ?? 'cannot write'}`);
-      }
+      const w = writeOutput(argv.out, region!.bytes, { inputs: [argv.patch, argv.image, ...argv.trust] });
+      if (!w.ok) return w;
       out = argv.out;
+      outNote = w.value.note;
     }
-    const json = summary(pkg, applied.value.report, applied.value.loadMs, imageMs, out);
-    return ok({ json, text: text(json, argv.patch, argv.image) });
+    const json = { ...summary(pkg, applied.value.loaded.signature, applied.value.report, applied.value.loadMs, imageMs, out), outNote };
+    return ok({ json, text: text(json, argv.patch, argv.image) + (outNote === null ? '' : `\n${outNote}`) });
   },
 });

@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { err, ok, type Result } from '../../common/errors.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
@@ -19,14 +19,14 @@ interface BenchArgs {
   readme: boolean;
 }
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
+/** The checkout: the first folder up from this module (cli/commands/, or the bundle's dist/cli/) with a package.json. */
+let root = dirname(fileURLToPath(import.meta.url));
+while (!existsSync(join(root, 'package.json')) && dirname(root) !== root) root = dirname(root);
 
 export default defineCommand<BenchArgs>({
-  command: 'bench [sections..]',
-  describe: 'run the benchmarks (size and time vs bsdiff/xdelta3/zstd, apply, live) and write bench/results/',
   builder: (y) =>
     y
-      .positional('sections', { type: 'string', array: true, describe: 'only these sections (size, compile, apply-time, apply, live, parser); the others keep their last results' })
+      .positional('sections', { type: 'string', array: true, describe: 'only these sections (size, compile, apply-time, apply, live, parser, startup); the others keep their last results' })
       .option('quick', { type: 'boolean', default: false, describe: 'fewer pairs and repetitions (development); writes bench/results/quick/, leaves the README alone' })
       .option('render', { type: 'boolean', default: false, describe: 'measure nothing: re-render report.md/.html and the README block from report.json' })
       .option('readme', { type: 'boolean', default: true, describe: "rewrite the README's headline table after a full run (--no-readme: leave it)" }) as never,
@@ -36,7 +36,7 @@ export default defineCommand<BenchArgs>({
     const have = readdirSync(join(root, 'bench', 'sections')).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).map((f) => f.slice(0, -3));
     const unknown = (argv.sections ?? []).filter((s) => !have.includes(s));
     if (unknown.length > 0) return err('USAGE_UNKNOWN_SECTION', `no bench section ${unknown.join(', ')} (have: ${have.sort().join(', ')})`);
-    const args = [join(root, 'bin', 'run-ts.js'), main, ...(argv.sections ?? []), ...(argv.quick ? ['--quick'] : []), ...(argv.render ? ['--render'] : []), ...(argv.readme ? [] : ['--no-readme'])];
+    const args = [join(root, 'bin', 'run-ts.js'), main, ...(argv.sections ?? []), ...(argv.quick ? ['--quick'] : []), ...(argv.render ? ['--render'] : []), ...(argv.readme ? [] : ['--no-readme']), ...(argv.json ? ['--no-progress'] : [])];
     const r = spawnSync(process.execPath, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
     if (r.error !== undefined) return err('BENCH_FAILED', `could not start the bench: ${r.error.message}`);
     if (r.status !== 0 && r.status !== 70) return err('BENCH_FAILED', `the bench stopped (exit ${r.status ?? r.signal})`);

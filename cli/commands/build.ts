@@ -8,15 +8,17 @@
  * one: a missing --key is more often a mistake than a wish. The package is verified
  * (compiler/verify) before it is written.
  */
-import { writeFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { err, ok, type Result } from '../../common/errors.ts';
 import { hex } from '../../common/types.ts';
-import { buildFromDiff, COMPILER_VERSION, diffFiles, type ImageDiff } from '../../compiler/index.ts';
+import { buildFromDiff, COMPILER_VERSION, diffFiles, refusalLines, refusalsOf, refuseRuntimeTablesOfFiles } from '../../compiler/index.ts';
 import { encodePackage } from '../../formats/container.ts';
 import { importSigningKey, type SigningKey } from '../../formats/keys.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
+import { LONG_INPUT_BYTES, startProgress } from '../progress.ts';
 import { readInputFile } from './pe.ts';
+import { writeOutput } from '../write-output.ts';
 
 interface BuildArgs {
   old: string;
@@ -24,29 +26,32 @@ interface BuildArgs {
   out: string;
   key: string | undefined;
   unsigned: boolean;
+  'insecure-key': boolean;
   baseline: string | undefined;
   sequence: number | undefined;
   'skip-refused': boolean;
   module: string | undefined;
 }
 
-/** One line per refused change: `function NAME: reason` / `global NAME: reason`. */
-export function refusalLines(d: ImageDiff): string[] {
-  const lines: string[] = [];
-  for (const f of d.functions) {
-    if (f.verdict !== 'refused') continue;
-    lines.push(`function ${f.name ?? hex(f.newRva ?? f.oldRva ?? 0)}: ${f.reason ?? 'refused'}`);
+/**
+ * A signing key that group or others can read is no longer only its owner's: refuse it
+ * (SIG_KEY_MODE) unless --insecure-key says the owner knows. POSIX modes only; on Windows
+ * the mode bits say nothing about access, so the check is skipped there.
+ */
+export function checkKeyPrivate(path: string, insecure: boolean): Result<void> {
+  if (insecure || process.platform === 'win32') return ok(undefined);
+  let mode: number;
+  try {
+    mode = statSync(path).mode & 0o777;
+  } catch {
+    return ok(undefined); // readInputFile reports the missing or unreadable file
   }
-  for (const x of d.data) {
-    if (x.verdict !== 'refused') continue;
-    lines.push(`${x.name !== null ? `global ${x.name}` : x.section !== null ? `data ${x.section}` : 'image'}: ${x.reason}`);
-  }
-  return lines;
+  if ((mode & 0o077) === 0) return ok(undefined);
+  const who = [(mode & 0o070) !== 0 ? 'group' : null, (mode & 0o007) !== 0 ? 'others' : null].filter((x) => x !== null).join(' and ');
+  return err('SIG_KEY_MODE', `${path} has mode 0${mode.toString(8)}: its ${who} can access the private key; chmod 600 it (keygen writes 0600), or pass --insecure-key to sign anyway`);
 }
 
 export default defineCommand<BuildArgs>({
-  command: 'build <old> <new>',
-  describe: 'build a signed hotpatch package that turns OLD into NEW (verified before it is written)',
   builder: (y) =>
     y
       .positional('old', { type: 'string', demandOption: true, describe: 'the build that is running' })
@@ -54,6 +59,7 @@ export default defineCommand<BuildArgs>({
       .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'package to write (.hpk)' })
       .option('key', { type: 'string', describe: 'Ed25519 private key (PEM, from `hotpatch keygen`) to sign with' })
       .option('unsigned', { type: 'boolean', default: false, describe: 'write an unsigned package (without --key)' })
+      .option('insecure-key', { type: 'boolean', default: false, describe: 'sign even when group or others can access the --key file' })
       .option('baseline', { type: 'string', describe: 'series baseline id (with --sequence); default: derived from OLD' })
       .option('sequence', { type: 'number', describe: 'sequence number in the series (N supersedes N-1)' })
       .option('skip-refused', { type: 'boolean', default: false, describe: 'package only the hotpatchable changes and list the rest' })
@@ -67,6 +73,8 @@ export default defineCommand<BuildArgs>({
     }
     let signingKey: SigningKey | undefined;
     if (argv.key !== undefined) {
+      const private_ = checkKeyPrivate(argv.key, argv['insecure-key']);
+      if (!private_.ok) return private_;
       const pem = readInputFile(argv.key);
       if (!pem.ok) return pem;
       const k = await importSigningKey(new TextDecoder().decode(pem.value));
@@ -78,12 +86,21 @@ export default defineCommand<BuildArgs>({
     const n = readInputFile(argv.new);
     if (!n.ok) return n;
     const t0 = performance.now();
-    const d = diffFiles(o.value, n.value);
-    if (!d.ok) return d;
+    // A runtime with its own code tables (Go) refuses the whole image, before the diff.
+    const runtime = refuseRuntimeTablesOfFiles(o.value, n.value);
+    if (!runtime.ok) return runtime;
+    const progress = startProgress('hotpatch build', { json: argv.json, expectLong: o.value.length + n.value.length >= LONG_INPUT_BYTES });
+    const d = diffFiles(o.value, n.value, progress.report);
+    if (!d.ok) {
+      progress.end();
+      return d;
+    }
     const refused = refusalLines(d.value);
     if (refused.length > 0 && !argv['skip-refused']) {
+      progress.end();
+      const json = refusalsOf(d.value).map((r) => ({ what: r.what, code: r.reason.code, message: r.reason.message, at: r.reason.at === null ? null : hex(r.reason.at) }));
       return ok({
-        json: { written: false, refused, hotpatchable: false },
+        json: { written: false, refused: json, hotpatchable: false },
         text: [`not hotpatchable: ${refused.length} change(s) refused, no package written`, ...refused.map((l) => `refused: ${l}`)].join('\n'),
         exitCode: 31,
       });
@@ -94,21 +111,21 @@ export default defineCommand<BuildArgs>({
       skipRefused: argv['skip-refused'],
       series: argv.baseline !== undefined && argv.sequence !== undefined ? { baselineId: argv.baseline, sequence: argv.sequence } : null,
       compilerVersion: COMPILER_VERSION,
-    });
+    }, undefined, progress.report);
+    progress.end();
     if (!b.ok) return b;
     const compileMs = performance.now() - t0;
     const enc = await encodePackage(b.value.emitted.pkg, signingKey === undefined ? {} : { signingKey });
     if (!enc.ok) return enc;
-    try {
-      writeFileSync(argv.out, enc.value);
-    } catch (e) {
-      return err('IO_WRITE_FAILED', `${argv.out}: ${(e as Error).message.split('\n')[0] ?? 'cannot write'}`);
-    }
+    const w = writeOutput(argv.out, enc.value, { inputs: [argv.old, argv.new, ...(argv.key === undefined ? [] : [argv.key])] });
+    if (!w.ok) return w;
     const pkg = b.value.emitted.pkg;
     const e = b.value.emitted;
     const json = {
       written: true,
       out: argv.out,
+      outResolved: w.value.resolved,
+      outNote: w.value.note,
       signed: signingKey !== undefined,
       module: moduleName,
       series: pkg.series,
@@ -124,6 +141,7 @@ export default defineCommand<BuildArgs>({
       `series ${pkg.series.baselineId} #${pkg.series.sequence}; verified ${b.value.verified.instructions} instructions, ${b.value.verified.references} references; ${Math.round(compileMs)} ms`,
       ...pkg.functions.map((f) => `  ${f.status.padEnd(8)} ${f.name ?? hex(f.newRva)}`),
       ...e.omitted.map((x) => `  left out ${x.what}: ${x.reason}`),
+      ...(w.value.note === null ? [] : [w.value.note]),
     ];
     return ok({ json, text: lines.join('\n') });
   },

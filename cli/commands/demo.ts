@@ -10,7 +10,7 @@
  * run on them by hand afterwards.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { err, ok, type Result } from '../../common/errors.ts';
@@ -24,6 +24,7 @@ import { revertPackage } from '../../runtime/apply/apply-package.ts';
 import { MemoryBackend } from '../../runtime/backends/memory-backend.ts';
 import { loadProcessImage } from '../../runtime/image/load-image.ts';
 import { readScenarios, scenarioDll } from '../../samples/scenarios.ts';
+import { writeOutput } from '../write-output.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
 import { readInputFile } from './pe.ts';
 
@@ -50,8 +51,6 @@ function snapshot(backend: MemoryBackend, base: bigint): Uint8Array {
 }
 
 export default defineCommand<DemoArgs>({
-  command: 'demo [scenario]',
-  describe: 'run the whole pipeline on a bundled sample pair: build, inspect, apply in memory, revert; sizes and times',
   builder: (y) =>
     y
       .positional('scenario', { type: 'string', default: 'logic-fix', describe: 'sample scenario under samples/bin (see samples/scenarios.json)' })
@@ -89,9 +88,15 @@ export default defineCommand<DemoArgs>({
     if (!encoded.ok) return encoded;
     const compileMs = now() - t0;
     const hpk = join(dir, `${scenario.name}.hpk`);
-    writeFileSync(hpk, encoded.value);
-    writeFileSync(join(dir, 'demo.key'), keys.privatePem, { mode: 0o600 });
-    writeFileSync(join(dir, 'demo.pub'), keys.publicPem);
+    const enc = new TextEncoder();
+    for (const [path, bytes, mode] of [
+      [hpk, encoded.value, 0o644],
+      [join(dir, 'demo.key'), enc.encode(keys.privatePem), 0o600],
+      [join(dir, 'demo.pub'), enc.encode(keys.publicPem), 0o644],
+    ] as const) {
+      const w = writeOutput(path, bytes, { inputs: [oldPath, newPath], mode });
+      if (!w.ok) return w;
+    }
 
     // 2. inspect: what a user of `hotpatch inspect --trust demo.pub` sees.
     const loaded = await loadPackage(readFileSync(hpk), { trusted: [keys.signingKey.publicKey], allowUnsigned: false });

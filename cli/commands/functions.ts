@@ -5,8 +5,6 @@ import { defineCommand } from '../command.ts';
 import { readInputFile } from './pe.ts';
 
 export default defineCommand<{ file: string }>({
-  command: 'functions <file>',
-  describe: 'list the functions found in a PE file (.pdata, exports, symbols, entry point, recursive descent)',
   builder: (y) => y.positional('file', { type: 'string', demandOption: true, describe: 'x86-64 PE file (DLL or EXE)' }),
   run: (argv) => {
     const bytes = readInputFile(argv.file);

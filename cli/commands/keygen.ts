@@ -2,38 +2,18 @@
  * `hotpatch keygen --out DIR [--force]`: a fresh Ed25519 key pair for signing packages.
  * Writes DIR/hotpatch.key (PKCS#8 PEM, mode 0600: only its owner may read it) and
  * DIR/hotpatch.pub (SPKI PEM, mode 0644), and prints the key id that packages signed with
- * it will carry. Refuses to overwrite an existing key unless --force.
+ * it will carry. DIR is created 0700 whatever the umask. Refuses to overwrite an existing key
+ * unless --force. Both files go through cli/write-output.ts (temp file with the final mode,
+ * fsync, rename), so the private key never sits in a file with a looser mode.
  */
-import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { err, ok, type Result } from '../../common/errors.ts';
 import { generateKeyPair, toHex } from '../../formats/keys.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
-
-/**
- * Writes `text` to `path` with exactly `mode`. The file is always created fresh with that
- * mode (a new file, or a temporary one renamed over the old with --force), so the private
- * key never sits, even briefly, in a file with a looser mode; the creation mode is masked
- * by the umask, hence the explicit chmod before the content is reachable under `path`.
- */
-function writeWithMode(path: string, text: string, mode: number, force: boolean): Result<void> {
-  const tmp = force ? `${path}.tmp-${process.pid}` : path;
-  try {
-    writeFileSync(tmp, text, { mode, flag: 'wx' });
-    chmodSync(tmp, mode);
-    if (force) renameSync(tmp, path);
-    return ok(undefined);
-  } catch (e) {
-    if (force) rmSync(tmp, { force: true });
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return err('IO_EXISTS', `${path} already exists (pass --force to replace it)`);
-    return err('IO_WRITE_FAILED', `${path}: ${(e as Error).message.split('\n')[0] ?? 'cannot write'}`);
-  }
-}
+import { writeOutput } from '../write-output.ts';
 
 export default defineCommand({
-  command: 'keygen',
-  describe: 'create an Ed25519 key pair for signing packages (DIR/hotpatch.key, DIR/hotpatch.pub)',
   builder: (y) =>
     y
       .option('out', { type: 'string', demandOption: true, describe: 'directory to write hotpatch.key and hotpatch.pub into (created if missing)' })
@@ -41,7 +21,9 @@ export default defineCommand({
   run: async (argv): Promise<Result<CommandOutput>> => {
     const dir = argv.out;
     try {
-      mkdirSync(dir, { recursive: true });
+      // 0700 whatever the umask: the directory holds a private key (mkdir masks its mode).
+      const created = mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (created !== undefined) chmodSync(dir, 0o700);
     } catch (e) {
       return err('IO_WRITE_FAILED', `${dir}: ${(e as Error).message.split('\n')[0] ?? 'cannot create directory'}`);
     }
@@ -51,9 +33,10 @@ export default defineCommand({
       for (const p of [keyPath, pubPath]) if (existsSync(p)) return err('IO_EXISTS', `${p} already exists (pass --force to replace it)`);
     }
     const pair = await generateKeyPair();
-    const wk = writeWithMode(keyPath, pair.privatePem, 0o600, argv.force);
+    const enc = new TextEncoder();
+    const wk = writeOutput(keyPath, enc.encode(pair.privatePem), { inputs: [], mode: 0o600, exclusive: !argv.force });
     if (!wk.ok) return wk;
-    const wp = writeWithMode(pubPath, pair.publicPem, 0o644, argv.force);
+    const wp = writeOutput(pubPath, enc.encode(pair.publicPem), { inputs: [], mode: 0o644, exclusive: !argv.force });
     if (!wp.ok) return wp;
     const keyId = toHex(pair.signingKey.publicKey.id);
     return ok({

@@ -122,8 +122,6 @@ function peText(path: string, pe: PeFile, bytes: Uint8Array): string {
 }
 
 export default defineCommand({
-  command: 'pe <file>',
-  describe: 'show what the PE parser reads from FILE: headers, sections, directories, counts',
   builder: (y) => y.positional('file', { type: 'string', demandOption: true, describe: 'a PE32/PE32+ DLL or EXE' }),
   run: (argv): Result<CommandOutput> => {
     const file = argv.file;

@@ -1,46 +1,48 @@
 /**
  * `hotpatch revert --pid PID [--module NAME]`: undoes what `hotpatch live` applied to a module
+ * (without --module: to every module, e.g. a whole bundle, as one transaction)
  * of a running process (back to the baseline), found through the state record the apply
  * left in the process (see runtime/backends/win32-agent/live.ts). Prints the pause and the
  * total time.
  */
 import { err, ok, type Result } from '../../common/errors.ts';
 import { hex } from '../../common/types.ts';
-import { openWin32Backend, type CloseReport } from '../../runtime/backends/win32-agent.ts';
-import { inProcess, moduleWithState, revertLive } from '../../runtime/backends/win32-agent/live.ts';
+import { openWin32Backend } from '../../runtime/backends/win32-agent.ts';
+import { inProcess, modulesWithState, revertLive } from '../../runtime/backends/win32-agent/live.ts';
+import type { ModuleChooser } from '../../runtime/backends/win32-agent.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
+import { checkPid, keptLine, ms } from '../live-lines.ts';
 
-/** `--pid` must be a positive integer (the Windows process id; under Wine, what the process reports). */
-export function checkPid(pid: unknown): Result<number> {
-  if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0 || pid > 0xffff_ffff) return err('USAGE_PID', `--pid must be a positive integer, got ${String(pid)}`);
-  return ok(pid);
-}
-
-/** Microseconds as milliseconds with two decimals, the form the text output uses. */
-export function ms(us: number): string {
-  return (us / 1000).toFixed(2);
-}
-
-/** One line about regions a commit had to keep (a thread still referenced them). */
-export function keptLine(c: CloseReport): string {
-  return c.kept.length === 0 ? '' : `kept ${c.kept.length} region(s) allocated (${c.kept.map((k) => hex(k)).join(', ')}): a thread may still return into them\n`;
-}
+/** The first module with a hotpatch applied (REVERT_NOTHING_APPLIED when none). */
+const firstModuleWithState: ModuleChooser = async (agent, pid) => {
+  const names = await modulesWithState(agent);
+  if (!names.ok) return names;
+  return names.value[0] === undefined ? err('REVERT_NOTHING_APPLIED', `no hotpatch is applied in process ${pid}`) : ok(names.value[0]);
+};
 
 export default defineCommand({
-  command: 'revert',
-  describe: 'undo the hotpatch applied to a module of a running process (back to the baseline)',
   builder: (y) =>
     y
       .option('pid', { type: 'number', demandOption: true, describe: 'Windows process id of the target (under Wine: the pid the process itself reports)' })
-      .option('module', { type: 'string', describe: 'module file name in the target, e.g. v1.dll (default: the one module with a hotpatch applied)' })
+      .option('module', { type: 'string', describe: 'module file name in the target, e.g. v1.dll (default: every module with a hotpatch applied, e.g. a whole bundle, as one transaction)' })
       .epilog('On Linux the agent runs under `wine` in $WINEPREFIX, which must be the prefix the target runs in.'),
   run: async (argv): Promise<Result<CommandOutput>> => {
     const t0 = performance.now();
     const pid = checkPid(argv.pid);
     if (!pid.ok) return pid;
-    const opened = await openWin32Backend({ pid: pid.value, module: argv.module ?? moduleWithState });
+    const opened = await openWin32Backend({ pid: pid.value, module: argv.module ?? firstModuleWithState });
     if (!opened.ok) return opened;
     const backend = opened.value;
+    if (argv.module === undefined) {
+      // Without --module: everything hotpatch applied in the process (a whole bundle) goes, as one transaction.
+      const all = await modulesWithState(backend.agent);
+      if (!all.ok) {
+        await backend.abandon();
+        return all;
+      }
+      // Loaded on demand: only a multi-module revert needs the bundle code.
+      if (all.value.length > 1) return (await import('../bundle/live-bundle.ts')).revertAll(backend, t0);
+    }
     const r = await revertLive(backend);
     if (!r.ok) {
       await backend.abandon();

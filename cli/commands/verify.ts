@@ -12,8 +12,6 @@ import { defineCommand, type CommandOutput } from '../command.ts';
 import { readInputFile } from './pe.ts';
 
 export default defineCommand<{ old: string; new: string; patch: string; trust: string[] | undefined }>({
-  command: 'verify <old> <new> <patch>',
-  describe: 'prove that a package turns OLD into NEW (each carried function, instruction for instruction)',
   builder: (y) =>
     y
       .positional('old', { type: 'string', demandOption: true })
@@ -32,7 +30,7 @@ export default defineCommand<{ old: string; new: string; patch: string; trust: s
     const files = [argv.old, argv.new, argv.patch].map(readInputFile);
     for (const f of files) if (!f.ok) return f;
     const [o, n, p] = files.map((f) => (f as { value: Uint8Array }).value) as [Uint8Array, Uint8Array, Uint8Array];
-    const loaded = await loadPackage(p, { trusted: keys, allowUnsigned: keys.length === 0 });
+    const loaded = await loadPackage(p, { trusted: keys, allowUnsigned: keys.length === 0, readOnly: true });
     if (!loaded.ok) return loaded;
     const v = verifyFiles(o, n, loaded.value.package);
     if (!v.ok) return v;

@@ -7,94 +7,11 @@
  * code the analysis cannot see still changes the function's normalised form.
  */
 import { Code, Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory, MemorySize, Mnemonic, OpAccess, OpKind, Register, RegisterExt } from 'iced-x86';
-import { absTarget, lowerBound, readU32, relocsIn, sectionAt, type MappedImage } from '../functions/map-image.ts';
-
-/** How a reference field encodes its target. */
-export type RefKind = 'rel8' | 'rel32' | 'riprel32' | 'abs64' | 'abs32' | 'imagerel32';
-
-/** One field of one instruction that points somewhere in the image. */
-export interface Reference {
-  readonly kind: RefKind;
-  /** RVA of the field's first byte. */
-  readonly fieldRva: number;
-  /** Field size in bytes (1, 4 or 8). */
-  readonly size: number;
-  /** RVA of the instruction holding the field, and of the next one (rel fields count from it). */
-  readonly insnRva: number;
-  readonly insnEnd: number;
-  /** Target RVA (may be outside every section for odd code; later stages refuse such targets). */
-  readonly target: number;
-  /** True for call instructions (call-graph edges). */
-  readonly isCall: boolean;
-  /** True for branch instructions (jmp/jcc/call/loop): the target is code. */
-  readonly isBranch: boolean;
-}
-
-/** A switch table recovered from an indirect jump. */
-export interface JumpTable {
-  /** RVA of the table. */
-  readonly rva: number;
-  /** `rel32`: int32 entries relative to the table (gcc/mingw); `rva32`: image-relative entries (MSVC). */
-  readonly entryKind: 'rel32' | 'rva32';
-  /** Target RVA of each entry. */
-  readonly targets: readonly number[];
-  /** RVA of the `jmp reg` that uses it. */
-  readonly jumpRva: number;
-  /**
-   * RVA of the first instruction the table relies on: the one that bounds the index (the
-   * `cmp`, the `and`, the zero-extension of a byte) or the `lea` of the base, whichever comes
-   * first. Code entering the straight line after it would bypass the bound or the base, so
-   * the decoder refuses the table when a branch or case targets (guardRva, jumpRva].
-   */
-  readonly guardRva: number;
-  /**
-   * `guard`: the entry count is what the bound allows. `scan`: the bound (a byte index: 256)
-   * is wider than the table, so entries were read until the first that is not a case target
-   * inside the function; the true cases all are, so the count covers them (extra entries
-   * are never taken).
-   */
-  readonly count: 'guard' | 'scan';
-  /** RVA of the `lea` that sets the table's base on the straight line, or -1 (hoisted). */
-  readonly baseRva: number;
-}
-
-/** One decoded instruction (details beyond these are re-decoded on demand). */
-export interface DecodedInsn {
-  readonly rva: number;
-  readonly length: number;
-  readonly flow: FlowControl;
-  /** Index of this instruction's first reference in `refs`, and how many it has. */
-  readonly refIndex: number;
-  readonly refCount: number;
-}
-
-/** Half-open RVA range [start, end). */
-export interface RvaRange {
-  readonly start: number;
-  readonly end: number;
-}
-
-/** A function's instructions and references, in address order. */
-export interface DecodedFunction {
-  readonly insns: readonly DecodedInsn[];
-  readonly refs: readonly Reference[];
-  readonly jumpTables: readonly JumpTable[];
-  /** Byte ranges inside the function's ranges that no decoded instruction covers. */
-  readonly gaps: readonly RvaRange[];
-  /** Code targets outside the ranges that are called or jumped to (for function discovery). */
-  readonly externalCodeTargets: readonly number[];
-  /** Reasons the analysis is incomplete (undecodable bytes, unbounded indirect jump, ...). */
-  readonly problems: readonly string[];
-  /** Highest instruction end reached (the extent of a function without a known end). */
-  readonly maxEnd: number;
-  /**
-   * Field RVAs of imagerel32 references whose base register provably holds __ImageBase: the
-   * nearest write to it on the instruction's straight line is `lea base, [rip + __ImageBase]`
-   * and no branch enters in between. Other imagerel32 fields are guesses (a struct offset
-   * can look like an RVA) and refuse the function when it is carried.
-   */
-  readonly imageBaseFields: readonly number[];
-}
+import { absTarget, lowerBound, readU32, relocsIn, sectionAt, type MappedImage } from '../image/map-image.ts';
+import type { Rva } from '../../common/types.ts';
+import type { DecodedFunction, DecodedInsn, JumpTable, Reference, RvaRange } from '../image/types.ts';
+/** The shapes moved to compiler/image/types.ts; re-exported under their old names. */
+export type { DecodedFunction, DecodedInsn, JumpTable, RefKind, Reference, RvaRange } from '../image/types.ts';
 
 /** A reusable decoder over one mapped image. Call `close()` to free its wasm memory. */
 export interface Disassembler {
@@ -226,7 +143,7 @@ function decodeWith(
             break;
           }
         }
-        inlineTables.push({ start: t.rva, end });
+        inlineTables.push({ start: t.rva, end: end as Rva });
         cov.markData(t.rva, end - t.rva);
       }
       for (const target of t.targets) work.push(target);
@@ -351,7 +268,7 @@ function decodeWith(
         const co = decoder.getConstantOffsets(insn);
         const off = co.displacementOffset;
         co.free();
-        p.refs.push({ kind: 'imagerel32', fieldRva: p.rva + off, size: 4, insnRva: p.rva, insnEnd: p.rva + p.length, target: displ, isCall: false, isBranch: false });
+        p.refs.push({ kind: 'imagerel32', fieldRva: (p.rva + off) as Rva, size: 4, insnRva: p.rva as Rva, insnEnd: (p.rva + p.length) as Rva, target: displ, isCall: false, isBranch: false });
         // Proven image-relative when, on the straight line before it, the base register was
         // last written by `lea base, [rip + __ImageBase]` (checked against entering branches below).
         const baseReg = insn.memoryBase;
@@ -389,12 +306,12 @@ function decodeWith(
   const refs: Reference[] = [];
   for (const p of sorted) {
     p.refs.sort((a, b) => a.fieldRva - b.fieldRva);
-    insns.push({ rva: p.rva, length: p.length, flow: p.flow, refIndex: refs.length, refCount: p.refs.length });
+    insns.push({ rva: p.rva as Rva, length: p.length, flow: p.flow, refIndex: refs.length, refCount: p.refs.length });
     refs.push(...p.refs);
   }
   const gaps = cov.gaps();
   tables.sort((a, b) => a.rva - b.rva);
-  return { insns, refs, jumpTables: tables, gaps, externalCodeTargets: [...external].sort((a, b) => a - b), problems, maxEnd, imageBaseFields };
+  return { insns, refs, jumpTables: tables, gaps, externalCodeTargets: [...external].sort((a, b) => a - b) as Rva[], problems, maxEnd: maxEnd as Rva, imageBaseFields: imageBaseFields as Rva[] };
 }
 
 /**
@@ -463,7 +380,7 @@ class Coverage {
         }
         const s0 = k;
         while (k < n && this.cells[base + k] === 0) k++;
-        out.push({ start: r.start + s0, end: r.start + k });
+        out.push({ start: (r.start + s0) as Rva, end: (r.start + k) as Rva });
       }
     });
     return out;
@@ -478,10 +395,10 @@ function collectRefs(img: MappedImage, decoder: Decoder, insn: Instruction, p: P
     const size = short ? 1 : 4;
     p.refs.push({
       kind: short ? 'rel8' : 'rel32',
-      fieldRva: end - size,
+      fieldRva: (end - size) as Rva,
       size,
-      insnRva: rva,
-      insnEnd: end,
+      insnRva: rva as Rva,
+      insnEnd: end as Rva,
       target: Number(BigInt.asUintN(64, insn.nearBranchTarget)),
       isCall: insn.isCallNear,
       isBranch: true,
@@ -494,10 +411,10 @@ function collectRefs(img: MappedImage, decoder: Decoder, insn: Instruction, p: P
     const t = BigInt.asIntN(64, insn.ipRelMemoryAddress);
     p.refs.push({
       kind: 'riprel32',
-      fieldRva: rva + off,
+      fieldRva: (rva + off) as Rva,
       size: 4,
-      insnRva: rva,
-      insnEnd: end,
+      insnRva: rva as Rva,
+      insnEnd: end as Rva,
       target: t < 0n ? -1 - Number(-t & 0xffffffffn) : t > 0xffffffffn ? 0x1_0000_0000 + Number(t & 0xffffffffn) : Number(t),
       isCall: insn.flowControl === FlowControl.IndirectCall,
       isBranch: false,
@@ -509,10 +426,10 @@ function collectRefs(img: MappedImage, decoder: Decoder, insn: Instruction, p: P
     const type = img.relocs.get(r)!;
     p.refs.push({
       kind: type === 10 ? 'abs64' : 'abs32',
-      fieldRva: r,
+      fieldRva: r as Rva,
       size: type === 10 ? 8 : 4,
-      insnRva: rva,
-      insnEnd: end,
+      insnRva: rva as Rva,
+      insnEnd: end as Rva,
       target: absTarget(img, r, type),
       isCall: false,
       isBranch: false,
@@ -793,7 +710,7 @@ function recoverJumpTable(
   if (targets.length === 0) return null;
   // A scan that never met a non-case entry may have stopped short of the true table.
   if (count === 'scan' && bound === MAX_TABLE_ENTRIES && targets.length === bound) return null;
-  return { rva: tableRva, entryKind: kind, targets, jumpRva, guardRva: baseRva >= 0 ? Math.min(guardRva, baseRva) : guardRva, count, baseRva };
+  return { rva: tableRva as Rva, entryKind: kind, targets: targets as Rva[], jumpRva: jumpRva as Rva, guardRva: (baseRva >= 0 ? Math.min(guardRva, baseRva) : guardRva) as Rva, count, baseRva: baseRva as Rva | -1 };
 }
 
 function isImm(k: OpKind): boolean {

@@ -58,7 +58,8 @@ describe('sharp-0.34.4-0.34.5', () => {
         target = { id, ipMap: m.new.img.image.slice(ip.rva, ip.rva + ip.length), tableFixup };
       }
     }
-    expect(carried).toBeGreaterThan(10);
+    // Only the true change travels (30 functions on this pair), so few carry FH4 data.
+    expect(carried).toBeGreaterThan(0);
     expect(target).toBeDefined();
     if (target === undefined) return;
     const t = target;

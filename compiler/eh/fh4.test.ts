@@ -10,7 +10,7 @@ import { describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parsePe } from '../../runtime/pe/parse-pe.ts';
 import type { RuntimeFunction } from '../../runtime/pe/types.ts';
-import { mapImage, sectionAt, type MappedImage } from '../functions/map-image.ts';
+import { mapImage, sectionAt, type MappedImage } from '../image/map-image.ts';
 import { fetchRealFile, realFiles } from '../../samples/real/real-files.ts';
 import { mulberry32 } from '../../test/support/prng.ts';
 import { frameSizeOf } from './parse-handler-data.ts';

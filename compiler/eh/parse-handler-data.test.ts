@@ -9,7 +9,7 @@ import { describe, expect, test } from 'vitest';
 import { discoverFunctions, mapImage, readPe, type FunctionTable, type MappedImage } from '../index.ts';
 import { cachePath, realFiles } from '../../samples/real/real-files.ts';
 import { mulberry32 } from '../../test/support/prng.ts';
-import { sectionAt } from '../functions/map-image.ts';
+import { sectionAt } from '../image/map-image.ts';
 import { parseCScope } from './c-scope.ts';
 import { parseFh3 } from './fh3.ts';
 import { parseGs } from './gs.ts';

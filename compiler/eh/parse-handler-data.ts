@@ -9,8 +9,8 @@
  * Registration point: HANDLER_PARSERS maps a form to its parser, and SHAPE_FORMS lists the
  * forms a nameless (statically linked) handler may be recognised as by shape.
  */
-import type { FunctionInfo, FunctionTable } from '../functions/discover-functions.ts';
-import { sectionAt, type MappedImage } from '../functions/map-image.ts';
+import type { FunctionInfo, FunctionTable } from '../image/types.ts';
+import { sectionAt, type MappedImage } from '../image/map-image.ts';
 import type { RuntimeFunction } from '../../runtime/pe/types.ts';
 import { parseCScope } from './c-scope.ts';
 import { parseFh3 } from './fh3.ts';

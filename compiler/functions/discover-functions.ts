@@ -4,39 +4,15 @@
  * their parent), exports, COFF function symbols (mingw keeps them), the entry point, and
  * recursive descent (call and tail-jump targets found while decoding the others).
  */
-import { ok, type Result } from '../../common/errors.ts';
+import { err, ok, type Result } from '../../common/errors.ts';
+import type { Rva } from '../../common/types.ts';
 import type { RuntimeFunction } from '../../runtime/pe/types.ts';
-import { openDisassembler, type DecodedFunction, type RvaRange } from '../disasm/decode-function.ts';
-import { absTarget, isCode, sectionAt, type MappedImage } from './map-image.ts';
-import { findFh4FuncletRoots } from '../eh/fh4-funclets.ts';
-
-/** Where a function was found. */
-export type FunctionSource = 'pdata' | 'export' | 'symbol' | 'entry' | 'descent' | 'data';
-
-/** One discovered function. */
-export interface FunctionInfo {
-  /** Index in `FunctionTable.functions` (address order). */
-  readonly index: number;
-  readonly entry: number;
-  /** Code ranges: the main body first, then chained fragments. */
-  readonly ranges: readonly RvaRange[];
-  readonly sources: readonly FunctionSource[];
-  /** Preferred name: export name, else symbol name, else null. */
-  readonly name: string | null;
-  /** Every name the function goes by (exports and symbols). */
-  readonly names: readonly string[];
-  /** The .pdata entries covering it (main entry first, then fragments). */
-  readonly pdata: readonly RuntimeFunction[];
-  readonly decoded: DecodedFunction;
-}
-
-/** All functions of one image, sorted by entry, with lookups. */
-export interface FunctionTable {
-  readonly functions: readonly FunctionInfo[];
-  readonly byEntry: ReadonlyMap<number, FunctionInfo>;
-  /** The function whose ranges contain `rva`, if any. */
-  containing(rva: number): FunctionInfo | undefined;
-}
+import { openDisassembler } from '../disasm/decode-function.ts';
+import type { DecodedFunction, RvaRange } from '../image/types.ts';
+import { absTarget, isCode, sectionAt, type MappedImage } from '../image/map-image.ts';
+import type { FunctionInfo, FunctionSource, FunctionTable } from '../image/types.ts';
+export type { FunctionInfo, FunctionSource, FunctionTable } from '../image/types.ts';
+import { findFh4FuncletRoots } from './fh4-funclets.ts';
 
 const UNW_FLAG_CHAININFO = 4;
 const IMAGE_SYM_CLASS_EXTERNAL = 2;
@@ -69,6 +45,14 @@ export function discoverFunctions(img: MappedImage): Result<FunctionTable> {
     return s;
   };
 
+  // A .pdata range is a file value: trusted as is, an EndAddress far past its section makes
+  // the decoder's coverage table (4 bytes a claimed byte) and every later stage as large as
+  // the claim. A function ends inside the section it starts in, and every claimed byte is one
+  // the file holds; anything else is refused, not clamped (a damaged table is no guide).
+  for (const rf of pe.exceptions) {
+    const bad = pdataRangeProblem(img, rf);
+    if (bad !== null) return err('PE_PDATA_RANGE', bad, rf.beginAddress as number);
+  }
   const fragmentsOf = new Map<number, RuntimeFunction[]>();
   for (const rf of pe.exceptions) {
     let root: RuntimeFunction = rf;
@@ -105,15 +89,15 @@ export function discoverFunctions(img: MappedImage): Result<FunctionTable> {
   const entry = pe.optionalHeader.addressOfEntryPoint as number;
   if (entry !== 0) add(entry, 'entry');
   // FH4 unwind funclets and leaf destructors may have no .pdata entry and no caller: only the
-  // EH data names them (compiler/eh/fh4-funclets.ts).
+  // EH data names them (compiler/functions/fh4-funclets.ts).
   for (const rva of findFh4FuncletRoots(img, pe.exceptions)) add(rva, 'descent');
 
   // Ranges claimed by .pdata: a symbol or export inside one is a label of that function,
   // not a function of its own (gcc emits local symbols for some labels).
   const pdataRanges: RvaRange[] = [];
   for (const s of starts.values()) {
-    if (s.pdata !== null) pdataRanges.push({ start: s.pdata.beginAddress as number, end: s.pdata.endAddress as number });
-    for (const f of s.fragments) pdataRanges.push({ start: f.beginAddress as number, end: f.endAddress as number });
+    if (s.pdata !== null) pdataRanges.push({ start: s.pdata.beginAddress, end: s.pdata.endAddress });
+    for (const f of s.fragments) pdataRanges.push({ start: f.beginAddress, end: f.endAddress });
   }
   pdataRanges.sort((a, b) => a.start - b.start);
   const inPdataInterior = (rva: number): boolean => {
@@ -154,7 +138,7 @@ export function discoverFunctions(img: MappedImage): Result<FunctionTable> {
       const sec = sectionAt(img, t)!;
       // The trial decode is bounded (a leaf shim is short; a longer function found here is
       // decoded in full with the others below).
-      if (dis.decodeFunction(t, [{ start: t, end: Math.min(sec.rva + sec.size, t + DATA_ROOT_PROBE) }], false).problems.length === 0) add(t, 'data');
+      if (dis.decodeFunction(t, [{ start: t as Rva, end: Math.min(sec.rva + sec.size, t + DATA_ROOT_PROBE) as Rva }], false).problems.length === 0) add(t, 'data');
     }
     const cache = new Map<string, DecodedFunction>();
     let sorted: number[] = [];
@@ -166,14 +150,16 @@ export function discoverFunctions(img: MappedImage): Result<FunctionTable> {
         const rva = sorted[i]!;
         const s = starts.get(rva)!;
         const ranges: RvaRange[] = [];
-        if (s.pdata !== null) ranges.push({ start: rva, end: s.pdata.endAddress as number });
+        if (s.pdata !== null) ranges.push({ start: rva as Rva, end: s.pdata.endAddress });
         else {
           const sec = sectionAt(img, rva)!;
           const next = sorted[i + 1];
-          const secEnd = sec.rva + sec.size;
-          ranges.push({ start: rva, end: next !== undefined && next < secEnd ? next : secEnd });
+          // Only the bytes the file holds can be code: a guessed extent stops at the section's
+          // raw data (a hostile VirtualSize would otherwise size the decoder's tables).
+          const secEnd = Math.max(rva + 1, sec.rva + sec.rawSize);
+          ranges.push({ start: rva as Rva, end: (next !== undefined && next < secEnd ? next : secEnd) as Rva });
         }
-        for (const f of s.fragments) ranges.push({ start: f.beginAddress as number, end: f.endAddress as number });
+        for (const f of s.fragments) ranges.push({ start: f.beginAddress, end: f.endAddress });
         rangesOf.set(rva, ranges);
       }
       let added = 0;
@@ -212,7 +198,7 @@ export function discoverFunctions(img: MappedImage): Result<FunctionTable> {
         // Descent alone decided the extent; sweep inside it now that it is known.
         const first = ranges[0]!;
         const end = Math.max(first.start + 1, Math.min(first.end, d.maxEnd));
-        ranges = [{ start: first.start, end }, ...ranges.slice(1)];
+        ranges = [{ start: first.start, end: end as Rva }, ...ranges.slice(1)];
         d = dis.decodeFunction(rva, ranges, true);
       }
       const names = [...s.exportNames, ...s.names.filter((n) => !s.exportNames.includes(n))];
@@ -222,7 +208,7 @@ export function discoverFunctions(img: MappedImage): Result<FunctionTable> {
       const order: FunctionSource[] = ['pdata', 'export', 'symbol', 'entry', 'descent', 'data'];
       functions.push({
         index: i,
-        entry: rva,
+        entry: rva as Rva,
         ranges,
         sources: order.filter((o) => s.sources.has(o)),
         name: names[0] ?? null,
@@ -235,6 +221,26 @@ export function discoverFunctions(img: MappedImage): Result<FunctionTable> {
   } finally {
     dis.close();
   }
+}
+
+/** Why a RUNTIME_FUNCTION (or a chained one) claims bytes outside its section's raw data, or null. */
+function pdataRangeProblem(img: MappedImage, rf: RuntimeFunction): string | null {
+  for (let r: RuntimeFunction | null = rf, depth = 0; r !== null && depth < 33; r = r.unwind?.chained ?? null, depth++) {
+    const begin = r.beginAddress as number;
+    const end = r.endAddress as number;
+    const sec = sectionAt(img, begin);
+    // Entries outside code are skipped by discovery (add() keeps code only); their end still
+    // must not run past the image.
+    if (sec === undefined || !sec.executable) {
+      if (end > img.image.length) return `.pdata entry [0x${begin.toString(16)}, 0x${end.toString(16)}) ends past SizeOfImage`;
+      continue;
+    }
+    const limit = sec.rva + sec.rawSize;
+    if (end <= begin || end > limit) {
+      return `.pdata entry [0x${begin.toString(16)}, 0x${end.toString(16)}) does not end inside section ${sec.name} (its bytes end at 0x${limit.toString(16)})`;
+    }
+  }
+  return null;
 }
 
 function buildContaining(sorted: readonly number[], rangesOf: ReadonlyMap<number, readonly RvaRange[]>): (rva: number) => number | undefined {

@@ -7,11 +7,16 @@
  * filled with int3), and so do adjacent parts (execution falls from one into the next).
  * Parts that nothing links are packed 16-aligned after them.
  */
-import type { RvaRange } from '../disasm/decode-function.ts';
-import type { FunctionInfo } from './discover-functions.ts';
+import type { FunctionInfo } from '../image/types.ts';
 
 /** Largest span of parts kept at their original distances (beyond this: refused). */
 const MAX_CLUSTER_SPAN = 1 << 20;
+
+/** Half-open range of byte offsets [start, end) in a code block. */
+export interface BlockRange {
+  readonly start: number;
+  readonly end: number;
+}
 
 /** Parts laid out in one code block. */
 export interface PartsLayout {
@@ -20,7 +25,7 @@ export interface PartsLayout {
   /** Bytes the parts take, gaps included. */
   readonly size: number;
   /** Block byte ranges between parts kept at their distances (to be filled with int3). */
-  readonly fills: readonly RvaRange[];
+  readonly fills: readonly BlockRange[];
   /** Why the layout cannot keep every short branch between parts in reach, or null. */
   readonly problem: string | null;
 }
@@ -98,7 +103,7 @@ export function layoutParts(f: FunctionInfo): PartsLayout {
   if (lo.get(main)! < ranges[0]!.start) return fail(`a part linked to the entry's part by a short branch lies below the entry (0x${lo.get(main)!.toString(16)})`);
   for (const [c, l] of lo) if (hi.get(c)! - l > MAX_CLUSTER_SPAN) return fail(`parts linked by short branches span more than ${MAX_CLUSTER_SPAN} bytes`);
   const offsets = new Array<number>(n).fill(-1);
-  const fills: RvaRange[] = [];
+  const fills: BlockRange[] = [];
   let at = 0;
   const place = (c: number): void => {
     const base = c === main ? 0 : (at + 15) & ~15;
@@ -143,4 +148,12 @@ export function chainedParent(f: FunctionInfo, rf: FunctionInfo['pdata'][number]
   const c = rf.unwind?.chained ?? null;
   if (c === null) return -1;
   return f.pdata.findIndex((p) => p !== rf && p.beginAddress === c.beginAddress && p.endAddress === c.endAddress && p.unwindInfoAddress === c.unwindInfoAddress);
+}
+
+/**
+ * Block offsets of a function's ranges in its code block: parts linked by short branches at
+ * their original distances, the rest 16-aligned after them.
+ */
+export function layoutRanges(f: FunctionInfo): number[] {
+  return [...layoutParts(f).offsets];
 }

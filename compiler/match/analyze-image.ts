@@ -4,26 +4,18 @@
  * next referenced address (or data symbol, or jump-table edge) in the same section, since a
  * stripped image says nothing else about where one object ends.
  */
+import { findRelativeTables, type RelativeTable } from '../disasm/relative-tables.ts';
 import { ok, type Result } from '../../common/errors.ts';
-import type { JumpTable } from '../disasm/decode-function.ts';
-import { parseGccLsda } from '../emit/gcc-lsda.ts';
+import type { Rva } from '../../common/types.ts';
+import type { JumpTable } from '../image/types.ts';
+import { parseGccLsda } from '../eh/gcc-lsda.ts';
 import { handlerFields, parseHandlerData } from '../eh/parse-handler-data.ts';
-import { discoverFunctions, type FunctionInfo, type FunctionTable } from '../functions/discover-functions.ts';
-import { absTarget, lowerBound, sectionAt, type MappedImage, type MappedSection } from '../functions/map-image.ts';
+import { discoverFunctions } from '../functions/discover-functions.ts';
+import { absTarget, lowerBound, sectionAt, type MappedImage, type MappedSection } from '../image/map-image.ts';
+import type { DataItem, FunctionInfo, FunctionTable } from '../image/types.ts';
+export type { DataItem } from '../image/types.ts';
 import { DirectoryIndex } from '../../runtime/pe/types.ts';
-
-/** One data item: [start, end) inside a non-executable section. */
-export interface DataItem {
-  readonly index: number;
-  readonly start: number;
-  readonly end: number;
-  readonly writable: boolean;
-  readonly section: string;
-  /** COFF data symbol naming it, when there is one. */
-  readonly name: string | null;
-  /** True when the item is a jump table owned by a function. */
-  readonly jumpTable: boolean;
-}
+import { findThrowInfo } from './msvc-throw-info.ts';
 
 /** A jump table and the function that uses it. */
 export interface OwnedTable {
@@ -41,10 +33,14 @@ export interface ImageAnalysis {
   itemAt(rva: number): DataItem | undefined;
   /** Jump tables by table RVA. */
   readonly tables: ReadonlyMap<number, OwnedTable>;
+  /** Self-relative data tables (LLVM relative lookup tables) by table RVA. */
+  readonly relTables: ReadonlyMap<number, RelativeTable>;
   /** Every rel8/rel32 branch target in the image (the thread rule checks entries against it). */
   readonly branchTargets: ReadonlySet<number>;
   /** RVA ranges of the import machinery (directory, IAT, names): not data items. */
   readonly importRanges: ReadonlyArray<readonly [number, number]>;
+  /** Image-relative RVA fields in read-only data (MSVC throw data): field RVA -> target. */
+  readonly rvaFields: ReadonlyMap<number, number>;
 }
 
 const IMAGE_SYM_CLASS_EXTERNAL = 2;
@@ -58,7 +54,10 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
   const pe = img.pe;
 
   const importRanges: Array<readonly [number, number]> = [];
-  for (const idx of [DirectoryIndex.Import, DirectoryIndex.Iat, DirectoryIndex.DelayImport]) {
+  // The export directory too: lld puts it in .rdata right after the CRT's constructor lists,
+  // and its RVAs shift with any layout change, so an item running into it (`p.0 =
+  // __DTOR_LIST__ + 1`, pointed at from .data) would change on every rebuild.
+  for (const idx of [DirectoryIndex.Export, DirectoryIndex.Import, DirectoryIndex.Iat, DirectoryIndex.DelayImport]) {
     const d = pe.dataDirectories[idx];
     if (d !== undefined && d.size > 0) importRanges.push([d.virtualAddress as number, (d.virtualAddress as number) + d.size]);
   }
@@ -97,6 +96,20 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
       addStart(t.rva);
       ends.add(t.rva + 4 * t.targets.length);
     }
+  }
+  // MSVC throw data (ThrowInfo -> CatchableTypeArray -> CatchableType -> TypeDescriptor) is
+  // reached by RVA fields: its structures are items, and the fields are keyed as references.
+  const refTargets = new Set<number>();
+  for (const f of fns.functions) for (const r of f.decoded.refs) if (!r.isBranch) refTargets.add(r.target);
+  const throwData = findThrowInfo(img, fns, refTargets);
+  for (const s of throwData.starts) addStart(s);
+  // Self-relative tables: each entry's target is an object (a string) of its own, and the
+  // table ends after its last entry.
+  const relTables = findRelativeTables(img, fns.functions);
+  for (const t of relTables.values()) {
+    addStart(t.rva);
+    if (t.count !== null) ends.add(t.rva + 4 * t.count);
+    for (const x of t.targets) addStart(x);
   }
   // Type-table entries of GCC exception data point at type_info slots (`.refptr.*`).
   for (const f of fns.functions) {
@@ -160,8 +173,8 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
     }
     items.push({
       index: items.length,
-      start: s,
-      end,
+      start: s as Rva,
+      end: end as Rva,
       writable: sec.writable,
       section: sec.name,
       name: starts.get(s) ?? null,
@@ -189,7 +202,9 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
       return rva < d.end ? d : undefined;
     },
     tables,
+    relTables,
     branchTargets,
     importRanges,
+    rvaFields: throwData.fields,
   });
 }

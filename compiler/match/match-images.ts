@@ -10,12 +10,14 @@
  * A poor match costs size, not safety: the diff compares exact normalised forms, and a
  * function whose references point at an unmatched target is always "changed".
  */
-import type { FunctionInfo } from '../functions/discover-functions.ts';
+import type { FunctionInfo } from '../image/types.ts';
 import type { ImageAnalysis } from './analyze-image.ts';
+import { pairThroughData } from './match-data-slots.ts';
+import { pairBetweenAnchors } from './match-order.ts';
 import { hashString, Normaliser, type MatchView, type Side } from './normalise.ts';
 
 /** How a function pair was found. */
-export type MatchHow = 'name' | 'entry' | 'hash' | 'callgraph' | 'neighbour';
+export type MatchHow = 'name' | 'entry' | 'hash' | 'callgraph' | 'data' | 'neighbour' | 'order';
 
 /** The match between two analysed images. */
 export interface MatchResult {
@@ -115,6 +117,7 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
     return out;
   };
 
+  const dataPairsWalked = new Set<string>();
   for (let round = 0; round < 64; round++) {
     let changed = 0;
     // 3. Unique shapes among the unmatched.
@@ -157,6 +160,8 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
       const oi = itemTargets(oldA, oldFns[o]!);
       if (ni.length === oi.length) for (let k = 0; k < ni.length; k++) if (pairItem(oi[k]!, ni[k]!)) changed++;
     }
+    // 4b. Counterpart data slots (vtables) of items matched pairs reference in the same order.
+    changed += pairThroughData(oldA, newA, fnNewToOld, (o, n) => pair(o, n, 'data'), dataPairsWalked);
     // 5. Neighbours in address order, when their shapes agree or both are the only gap.
     for (let n = 0; n < newFns.length; n++) {
       const o = fnNewToOld[n]!;
@@ -174,6 +179,8 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
         if ((sameShape || enclosed) && pair(on, nn, 'neighbour')) changed++;
       }
     }
+    // 5b. Only when nothing else moves: runs between ordered anchors (LCS, equal gaps).
+    if (changed === 0) changed += pairBetweenAnchors(fnNewToOld, fnOldToNew, oldShape, newShape, (o, n) => pair(o, n, 'order'));
     if (changed === 0) break;
   }
   // 6. Writable items still unpaired: same section, same offset, same extent. Sound because a

@@ -9,12 +9,14 @@
  * equal: that is what decides unchanged vs changed.
  */
 import type { Reference } from '../disasm/decode-function.ts';
-import type { FunctionInfo } from '../functions/discover-functions.ts';
-import { absTarget, relocsIn } from '../functions/map-image.ts';
-import { parseGccLsda } from '../emit/gcc-lsda.ts';
+import type { FunctionInfo } from '../image/types.ts';
+import { absTarget, relocsIn } from '../image/map-image.ts';
+import { parseGccLsda } from '../eh/gcc-lsda.ts';
+import { chainedParent } from '../functions/layout-parts.ts';
 import { parseHandlerData } from '../eh/parse-handler-data.ts';
 import type { ParsedHandlerData } from '../eh/types.ts';
 import type { DataItem, ImageAnalysis } from './analyze-image.ts';
+import { importKey } from './import-identity.ts';
 
 /** Which image a token is computed for. */
 export type Side = 'old' | 'new';
@@ -156,8 +158,11 @@ export class Normaliser {
       }
       const at = rf.unwindInfoAddress as number;
       const hasHandler = (u.flags & 3) !== 0;
-      const codes = latin1(img.subarray(at, at + (hasHandler ? u.size - 4 : u.size)));
-      let extra = '';
+      const chained = (u.flags & 4) !== 0 && u.chained !== null;
+      // A chained entry ends in its parent's RUNTIME_FUNCTION (three RVAs): named by which of
+      // the function's parts the parent is, or by what it points at, never by raw RVAs.
+      const codes = latin1(img.subarray(at, at + (hasHandler ? u.size - 4 : chained ? u.size - 12 : u.size)));
+      let extra = chained ? `|c${this.chainToken(f, rf, mode)}` : '';
       if (hasHandler && u.handler !== null) {
         extra = `|h${this.targetToken(f, u.handler as number, mode)}`;
         const hd = parseHandlerData(this.a.img, this.a.fns, f, rf);
@@ -180,6 +185,15 @@ export class Normaliser {
     }
     if (d.problems.length > 0) parts.push(`p${d.problems.length}`);
     return parts.join('\n');
+  }
+
+  /** Token for the parent RUNTIME_FUNCTION a chained unwind entry of `f` names. */
+  private chainToken(f: FunctionInfo, rf: FunctionInfo['pdata'][number], mode: Mode): string {
+    const c = rf.unwind!.chained!;
+    const k = chainedParent(f, rf);
+    if (k >= 0) return `p${f.ranges.findIndex((r) => r.start === (f.pdata[k]!.beginAddress as number))}`;
+    const b = c.beginAddress as number;
+    return `${this.targetToken(f, b, mode)}:${(c.endAddress as number) - b}`;
   }
 
   /**
@@ -232,7 +246,7 @@ export class Normaliser {
       }
     }
     const imp = a.img.iat.get(t);
-    if (imp !== undefined) return `m${imp.dll}!${imp.symbol}`;
+    if (imp !== undefined) return `m${importKey(imp)}`;
     if (t >= a.img.image.length) return mode === 'shape' ? 'x?' : `x${t}`;
     const g = a.fns.containing(t);
     if (g !== undefined) {
@@ -312,20 +326,40 @@ export class Normaliser {
 
   private computeItemKey(item: DataItem, mode: Mode): string {
     const img = this.a.img;
-    let at = item.start;
+    let at: number = item.start;
     const text = stringExtent(img.image, item.start, item.end);
     const relocs = relocsIn(img, item.start, item.end);
-    if (text !== null && relocs.length === 0) {
+    if (text !== null && relocs.length === 0 && !this.a.rvaFields.has(item.start)) {
       // A C string followed by zero padding: only the string and its terminator are ever
       // read, and the padding shifts with whatever the linker put after it.
       return `s${new Hasher().bytes(img.image.subarray(item.start, text)).digest()}`;
     }
     const h = new Hasher();
-    for (const rel of relocs) {
+    const rt = this.a.relTables.get(item.start);
+    if (rt !== undefined) {
+      // Self-relative entries mean their targets, not their bytes (compiler/disasm/relative-tables.ts).
+      h.string(`R${rt.count ?? '?'}`);
+      for (const t of rt.targets) h.string(`\u0100${this.targetToken(null, t, mode)}\u0101`);
+      at = Math.min(item.end, item.start + 4 * rt.targets.length);
+    }
+    // Pointer fields: relocated addresses, and image-relative RVAs of recognised structures
+    // (MSVC throw data, match/msvc-throw-info.ts), each named by what it points at.
+    const fields: Array<[number, number, number]> = relocs.map((rel) => {
       const type = img.relocs.get(rel)!;
-      const size = type === 10 ? 8 : 4;
+      return [rel, type === 10 ? 8 : 4, absTarget(img, rel, type)];
+    });
+    const rvaFields = this.a.rvaFields;
+    if (rvaFields.size > 0) {
+      for (let k: number = item.start; k + 4 <= item.end; k += 4) {
+        const t = rvaFields.get(k);
+        if (t !== undefined) fields.push([k, 4, t]);
+      }
+      fields.sort((x, y) => x[0] - y[0]);
+    }
+    for (const [rel, size, target] of fields) {
+      if (rel < at) continue;
       h.bytes(img.image.subarray(at, rel));
-      h.string(`\u0100${this.targetToken(null, absTarget(img, rel, type), mode)}\u0101`);
+      h.string(`\u0100${this.targetToken(null, target, mode)}\u0101`);
       at = Math.min(item.end, rel + size);
     }
     h.bytes(img.image.subarray(at, item.end));

@@ -11,8 +11,8 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { scenarioDll, type SampleVersion } from '../../samples/scenarios.ts';
 import { buildFromDiff, COMPILER_VERSION, diffFiles, verifyPackage, type ImageDiff } from '../index.ts';
 import { layoutRanges } from '../diff/diff-images.ts';
-import type { DataItem } from '../match/analyze-image.ts';
-import type { FunctionInfo } from '../functions/discover-functions.ts';
+import type { DataItem } from '../image/types.ts';
+import type { FunctionInfo } from '../image/types.ts';
 import type { DataBlock, Fixup, FixupTarget, HotpatchPackage } from '../../formats/package.ts';
 import { asRva } from '../../common/types.ts';
 

@@ -1647,4 +1647,296 @@ export namespace hotpatch {
         /** Shape of a Parameter. */
         type $Shape = hotpatch.Parameter.$Properties;
     }
+
+    /** BundleEntryStatus enum. */
+    enum BundleEntryStatus {
+
+        /** BUNDLE_ENTRY_STATUS_UNSPECIFIED value */
+        BUNDLE_ENTRY_STATUS_UNSPECIFIED = 0,
+
+        /** BUNDLE_ENTRY_STATUS_CHANGED value */
+        BUNDLE_ENTRY_STATUS_CHANGED = 1,
+
+        /** BUNDLE_ENTRY_STATUS_UNCHANGED value */
+        BUNDLE_ENTRY_STATUS_UNCHANGED = 2,
+
+        /** BUNDLE_ENTRY_STATUS_REFUSED value */
+        BUNDLE_ENTRY_STATUS_REFUSED = 3,
+
+        /** BUNDLE_ENTRY_STATUS_PARTIAL value */
+        BUNDLE_ENTRY_STATUS_PARTIAL = 4,
+
+        /** BUNDLE_ENTRY_STATUS_ADDED value */
+        BUNDLE_ENTRY_STATUS_ADDED = 5,
+
+        /** BUNDLE_ENTRY_STATUS_UNPAIRED value */
+        BUNDLE_ENTRY_STATUS_UNPAIRED = 6
+    }
+
+    /**
+     * Properties of a ModuleIdentity.
+     * @deprecated Use hotpatch.ModuleIdentity.$Properties instead.
+     */
+    interface IModuleIdentity extends hotpatch.ModuleIdentity.$Properties {
+    }
+
+    /** Represents a ModuleIdentity. */
+    class ModuleIdentity {
+
+        /**
+         * Constructs a new ModuleIdentity.
+         * @param [properties] Properties to set
+         */
+        constructor(properties?: hotpatch.ModuleIdentity.$Properties);
+
+        /** Unknown fields preserved while decoding when enabled */
+        $unknowns?: Uint8Array[];
+
+        /** ModuleIdentity machine. */
+        machine: number;
+
+        /** ModuleIdentity timeDateStamp. */
+        timeDateStamp: number;
+
+        /** ModuleIdentity sizeOfImage. */
+        sizeOfImage: number;
+
+        /** ModuleIdentity checkSum. */
+        checkSum: number;
+
+        /** ModuleIdentity fileSha256. */
+        fileSha256: Uint8Array;
+
+        /** ModuleIdentity fileSize. */
+        fileSize: number;
+
+        /**
+         * Encodes the specified ModuleIdentity message. Does not implicitly {@link hotpatch.ModuleIdentity.verify|verify} messages.
+         * @param message ModuleIdentity message or plain object to encode
+         * @param [writer] Writer to encode to
+         * @returns Writer
+         */
+        static encode(message: hotpatch.ModuleIdentity.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+        /**
+         * Decodes a ModuleIdentity message from the specified reader or buffer.
+         * @param reader Reader or buffer to decode from
+         * @param [length] Message length if known beforehand
+         * @returns {hotpatch.ModuleIdentity & hotpatch.ModuleIdentity.$Shape} ModuleIdentity
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): hotpatch.ModuleIdentity & hotpatch.ModuleIdentity.$Shape;
+    }
+
+    namespace ModuleIdentity {
+
+        /** Properties of a ModuleIdentity. */
+        interface $Properties {
+
+            /** ModuleIdentity machine */
+            machine?: (number|null);
+
+            /** ModuleIdentity timeDateStamp */
+            timeDateStamp?: (number|null);
+
+            /** ModuleIdentity sizeOfImage */
+            sizeOfImage?: (number|null);
+
+            /** ModuleIdentity checkSum */
+            checkSum?: (number|null);
+
+            /** ModuleIdentity fileSha256 */
+            fileSha256?: (Uint8Array|null);
+
+            /** ModuleIdentity fileSize */
+            fileSize?: (number|null);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+        }
+
+        /** Shape of a ModuleIdentity. */
+        type $Shape = hotpatch.ModuleIdentity.$Properties;
+    }
+
+    /**
+     * Properties of a BundleEntry.
+     * @deprecated Use hotpatch.BundleEntry.$Properties instead.
+     */
+    interface IBundleEntry extends hotpatch.BundleEntry.$Properties {
+    }
+
+    /** Represents a BundleEntry. */
+    class BundleEntry {
+
+        /**
+         * Constructs a new BundleEntry.
+         * @param [properties] Properties to set
+         */
+        constructor(properties?: hotpatch.BundleEntry.$Properties);
+
+        /** Unknown fields preserved while decoding when enabled */
+        $unknowns?: Uint8Array[];
+
+        /** BundleEntry oldPath. */
+        oldPath: string;
+
+        /** BundleEntry newPath. */
+        newPath: string;
+
+        /** BundleEntry moduleName. */
+        moduleName: string;
+
+        /** BundleEntry status. */
+        status: hotpatch.BundleEntryStatus;
+
+        /** BundleEntry oldIdentity. */
+        oldIdentity?: (hotpatch.ModuleIdentity.$Properties|null);
+
+        /** BundleEntry newIdentity. */
+        newIdentity?: (hotpatch.ModuleIdentity.$Properties|null);
+
+        /** BundleEntry pairedBy. */
+        pairedBy: string;
+
+        /** BundleEntry packageSize. */
+        packageSize: number;
+
+        /** BundleEntry packageSha256. */
+        packageSha256: Uint8Array;
+
+        /** BundleEntry reasonCode. */
+        reasonCode: string;
+
+        /** BundleEntry reasons. */
+        reasons: string[];
+
+        /**
+         * Encodes the specified BundleEntry message. Does not implicitly {@link hotpatch.BundleEntry.verify|verify} messages.
+         * @param message BundleEntry message or plain object to encode
+         * @param [writer] Writer to encode to
+         * @returns Writer
+         */
+        static encode(message: hotpatch.BundleEntry.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+        /**
+         * Decodes a BundleEntry message from the specified reader or buffer.
+         * @param reader Reader or buffer to decode from
+         * @param [length] Message length if known beforehand
+         * @returns {hotpatch.BundleEntry & hotpatch.BundleEntry.$Shape} BundleEntry
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): hotpatch.BundleEntry & hotpatch.BundleEntry.$Shape;
+    }
+
+    namespace BundleEntry {
+
+        /** Properties of a BundleEntry. */
+        interface $Properties {
+
+            /** BundleEntry oldPath */
+            oldPath?: (string|null);
+
+            /** BundleEntry newPath */
+            newPath?: (string|null);
+
+            /** BundleEntry moduleName */
+            moduleName?: (string|null);
+
+            /** BundleEntry status */
+            status?: (hotpatch.BundleEntryStatus|null);
+
+            /** BundleEntry oldIdentity */
+            oldIdentity?: (hotpatch.ModuleIdentity.$Properties|null);
+
+            /** BundleEntry newIdentity */
+            newIdentity?: (hotpatch.ModuleIdentity.$Properties|null);
+
+            /** BundleEntry pairedBy */
+            pairedBy?: (string|null);
+
+            /** BundleEntry packageSize */
+            packageSize?: (number|null);
+
+            /** BundleEntry packageSha256 */
+            packageSha256?: (Uint8Array|null);
+
+            /** BundleEntry reasonCode */
+            reasonCode?: (string|null);
+
+            /** BundleEntry reasons */
+            reasons?: (string[]|null);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+        }
+
+        /** Shape of a BundleEntry. */
+        type $Shape = hotpatch.BundleEntry.$Properties;
+    }
+
+    /**
+     * Properties of a BundleManifest.
+     * @deprecated Use hotpatch.BundleManifest.$Properties instead.
+     */
+    interface IBundleManifest extends hotpatch.BundleManifest.$Properties {
+    }
+
+    /** Represents a BundleManifest. */
+    class BundleManifest {
+
+        /**
+         * Constructs a new BundleManifest.
+         * @param [properties] Properties to set
+         */
+        constructor(properties?: hotpatch.BundleManifest.$Properties);
+
+        /** Unknown fields preserved while decoding when enabled */
+        $unknowns?: Uint8Array[];
+
+        /** BundleManifest entries. */
+        entries: hotpatch.BundleEntry.$Properties[];
+
+        /** BundleManifest producer. */
+        producer?: (hotpatch.Producer.$Properties|null);
+
+        /**
+         * Encodes the specified BundleManifest message. Does not implicitly {@link hotpatch.BundleManifest.verify|verify} messages.
+         * @param message BundleManifest message or plain object to encode
+         * @param [writer] Writer to encode to
+         * @returns Writer
+         */
+        static encode(message: hotpatch.BundleManifest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+        /**
+         * Decodes a BundleManifest message from the specified reader or buffer.
+         * @param reader Reader or buffer to decode from
+         * @param [length] Message length if known beforehand
+         * @returns {hotpatch.BundleManifest & hotpatch.BundleManifest.$Shape} BundleManifest
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): hotpatch.BundleManifest & hotpatch.BundleManifest.$Shape;
+    }
+
+    namespace BundleManifest {
+
+        /** Properties of a BundleManifest. */
+        interface $Properties {
+
+            /** BundleManifest entries */
+            entries?: (hotpatch.BundleEntry.$Properties[]|null);
+
+            /** BundleManifest producer */
+            producer?: (hotpatch.Producer.$Properties|null);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+        }
+
+        /** Shape of a BundleManifest. */
+        type $Shape = hotpatch.BundleManifest.$Properties;
+    }
 }

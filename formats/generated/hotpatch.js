@@ -4084,6 +4084,751 @@ export const hotpatch = $root.hotpatch = (() => {
         return Parameter;
     })();
 
+    /**
+     * BundleEntryStatus enum.
+     * @name hotpatch.BundleEntryStatus
+     * @enum {number}
+     * @property {number} BUNDLE_ENTRY_STATUS_UNSPECIFIED=0 BUNDLE_ENTRY_STATUS_UNSPECIFIED value
+     * @property {number} BUNDLE_ENTRY_STATUS_CHANGED=1 BUNDLE_ENTRY_STATUS_CHANGED value
+     * @property {number} BUNDLE_ENTRY_STATUS_UNCHANGED=2 BUNDLE_ENTRY_STATUS_UNCHANGED value
+     * @property {number} BUNDLE_ENTRY_STATUS_REFUSED=3 BUNDLE_ENTRY_STATUS_REFUSED value
+     * @property {number} BUNDLE_ENTRY_STATUS_PARTIAL=4 BUNDLE_ENTRY_STATUS_PARTIAL value
+     * @property {number} BUNDLE_ENTRY_STATUS_ADDED=5 BUNDLE_ENTRY_STATUS_ADDED value
+     * @property {number} BUNDLE_ENTRY_STATUS_UNPAIRED=6 BUNDLE_ENTRY_STATUS_UNPAIRED value
+     */
+    hotpatch.BundleEntryStatus = (function() {
+        const valuesById = $Object.create(null), values = $Object.create(valuesById);
+        values[valuesById[0] = "BUNDLE_ENTRY_STATUS_UNSPECIFIED"] = 0;
+        values[valuesById[1] = "BUNDLE_ENTRY_STATUS_CHANGED"] = 1;
+        values[valuesById[2] = "BUNDLE_ENTRY_STATUS_UNCHANGED"] = 2;
+        values[valuesById[3] = "BUNDLE_ENTRY_STATUS_REFUSED"] = 3;
+        values[valuesById[4] = "BUNDLE_ENTRY_STATUS_PARTIAL"] = 4;
+        values[valuesById[5] = "BUNDLE_ENTRY_STATUS_ADDED"] = 5;
+        values[valuesById[6] = "BUNDLE_ENTRY_STATUS_UNPAIRED"] = 6;
+        return values;
+    })();
+
+    hotpatch.ModuleIdentity = (function() {
+
+        /**
+         * Properties of a ModuleIdentity.
+         * @typedef {Object} hotpatch.ModuleIdentity.$Properties
+         * @property {number|null} [machine] ModuleIdentity machine
+         * @property {number|null} [timeDateStamp] ModuleIdentity timeDateStamp
+         * @property {number|null} [sizeOfImage] ModuleIdentity sizeOfImage
+         * @property {number|null} [checkSum] ModuleIdentity checkSum
+         * @property {Uint8Array|null} [fileSha256] ModuleIdentity fileSha256
+         * @property {number|null} [fileSize] ModuleIdentity fileSize
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+
+        /**
+         * Properties of a ModuleIdentity.
+         * @memberof hotpatch
+         * @interface IModuleIdentity
+         * @augments hotpatch.ModuleIdentity.$Properties
+         * @deprecated Use hotpatch.ModuleIdentity.$Properties instead.
+         */
+
+        /**
+         * Shape of a ModuleIdentity.
+         * @typedef {hotpatch.ModuleIdentity.$Properties} hotpatch.ModuleIdentity.$Shape
+         */
+
+        /**
+         * Constructs a new ModuleIdentity.
+         * @memberof hotpatch
+         * @classdesc Represents a ModuleIdentity.
+         * @constructor
+         * @param {hotpatch.ModuleIdentity.$Properties=} [properties] Properties to set
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+        const ModuleIdentity = function (properties) {
+            if (properties)
+                for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                    if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                        this[keys[i]] = properties[keys[i]];
+        };
+
+        /**
+         * ModuleIdentity machine.
+         * @member {number} machine
+         * @memberof hotpatch.ModuleIdentity
+         * @instance
+         */
+        ModuleIdentity.prototype.machine = 0;
+
+        /**
+         * ModuleIdentity timeDateStamp.
+         * @member {number} timeDateStamp
+         * @memberof hotpatch.ModuleIdentity
+         * @instance
+         */
+        ModuleIdentity.prototype.timeDateStamp = 0;
+
+        /**
+         * ModuleIdentity sizeOfImage.
+         * @member {number} sizeOfImage
+         * @memberof hotpatch.ModuleIdentity
+         * @instance
+         */
+        ModuleIdentity.prototype.sizeOfImage = 0;
+
+        /**
+         * ModuleIdentity checkSum.
+         * @member {number} checkSum
+         * @memberof hotpatch.ModuleIdentity
+         * @instance
+         */
+        ModuleIdentity.prototype.checkSum = 0;
+
+        /**
+         * ModuleIdentity fileSha256.
+         * @member {Uint8Array} fileSha256
+         * @memberof hotpatch.ModuleIdentity
+         * @instance
+         */
+        ModuleIdentity.prototype.fileSha256 = $util.newBuffer([]);
+
+        /**
+         * ModuleIdentity fileSize.
+         * @member {number} fileSize
+         * @memberof hotpatch.ModuleIdentity
+         * @instance
+         */
+        ModuleIdentity.prototype.fileSize = 0;
+
+        /**
+         * Encodes the specified ModuleIdentity message. Does not implicitly {@link hotpatch.ModuleIdentity.verify|verify} messages.
+         * @function encode
+         * @memberof hotpatch.ModuleIdentity
+         * @static
+         * @param {hotpatch.ModuleIdentity.$Properties} message ModuleIdentity message or plain object to encode
+         * @param {$protobuf.Writer} [writer] Writer to encode to
+         * @returns {$protobuf.Writer} Writer
+         */
+        ModuleIdentity.encode = function (message, writer, _depth) {
+            if (!writer)
+                writer = $Writer.create();
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $util.recursionLimit)
+                throw $Error("max depth exceeded");
+            if (message.machine != null && $Object.hasOwnProperty.call(message, "machine") && message.machine !== 0)
+                writer.uint32(/* id 1, wireType 0 =*/8).uint32(message.machine);
+            if (message.timeDateStamp != null && $Object.hasOwnProperty.call(message, "timeDateStamp") && message.timeDateStamp !== 0)
+                writer.uint32(/* id 2, wireType 0 =*/16).uint32(message.timeDateStamp);
+            if (message.sizeOfImage != null && $Object.hasOwnProperty.call(message, "sizeOfImage") && message.sizeOfImage !== 0)
+                writer.uint32(/* id 3, wireType 0 =*/24).uint32(message.sizeOfImage);
+            if (message.checkSum != null && $Object.hasOwnProperty.call(message, "checkSum") && message.checkSum !== 0)
+                writer.uint32(/* id 4, wireType 0 =*/32).uint32(message.checkSum);
+            if (message.fileSha256 != null && $Object.hasOwnProperty.call(message, "fileSha256") && message.fileSha256.length)
+                writer.uint32(/* id 5, wireType 2 =*/42).bytes(message.fileSha256);
+            if (message.fileSize != null && $Object.hasOwnProperty.call(message, "fileSize") && message.fileSize !== 0)
+                writer.uint32(/* id 6, wireType 0 =*/48).uint32(message.fileSize);
+            if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                for (let i = 0; i < message.$unknowns.length; ++i)
+                    writer.raw(message.$unknowns[i]);
+            return writer;
+        };
+
+        /**
+         * Decodes a ModuleIdentity message from the specified reader or buffer.
+         * @function decode
+         * @memberof hotpatch.ModuleIdentity
+         * @static
+         * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+         * @param {number} [length] Message length if known beforehand
+         * @returns {hotpatch.ModuleIdentity & hotpatch.ModuleIdentity.$Shape} ModuleIdentity
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        ModuleIdentity.decode = function (reader, length, _end, _depth, _target) {
+            if (!(reader instanceof $Reader))
+                reader = $Reader.create(reader);
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $Reader.recursionLimit)
+                throw $Error("max depth exceeded");
+            let end, message, value;
+            if (length === $undefined)
+                end = reader.len;
+            else {
+                end = reader.pos + length;
+                if (end > reader.len)
+                    throw $RangeError("index out of range");
+                length = reader.len;
+                reader.len = end;
+            }
+            message = _target || new $root.hotpatch.ModuleIdentity();
+            while (reader.pos < end) {
+                let start = reader.pos;
+                let tag = reader.tag();
+                if (tag === _end) {
+                    _end = $undefined;
+                    break;
+                }
+                let wireType = tag & 7;
+                switch (tag >>>= 3) {
+                case 1: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.uint32())
+                            message.machine = value;
+                        else
+                            delete message.machine;
+                        continue;
+                    }
+                case 2: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.uint32())
+                            message.timeDateStamp = value;
+                        else
+                            delete message.timeDateStamp;
+                        continue;
+                    }
+                case 3: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.uint32())
+                            message.sizeOfImage = value;
+                        else
+                            delete message.sizeOfImage;
+                        continue;
+                    }
+                case 4: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.uint32())
+                            message.checkSum = value;
+                        else
+                            delete message.checkSum;
+                        continue;
+                    }
+                case 5: {
+                        if (wireType !== 2)
+                            break;
+                        if ((value = reader.bytes()).length)
+                            message.fileSha256 = value;
+                        else
+                            delete message.fileSha256;
+                        continue;
+                    }
+                case 6: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.uint32())
+                            message.fileSize = value;
+                        else
+                            delete message.fileSize;
+                        continue;
+                    }
+                }
+                reader.skipType(wireType, _depth, tag);
+                if (!reader.discardUnknown) {
+                    $util.makeProp(message, "$unknowns", false);
+                    (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                }
+            }
+            if (length !== $undefined) {
+                if (reader.pos !== end)
+                    throw $RangeError("index out of range");
+                reader.len = length;
+            }
+            if (_end !== $undefined)
+                throw $Error("missing end group");
+            return message;
+        };
+
+        return ModuleIdentity;
+    })();
+
+    hotpatch.BundleEntry = (function() {
+
+        /**
+         * Properties of a BundleEntry.
+         * @typedef {Object} hotpatch.BundleEntry.$Properties
+         * @property {string|null} [oldPath] BundleEntry oldPath
+         * @property {string|null} [newPath] BundleEntry newPath
+         * @property {string|null} [moduleName] BundleEntry moduleName
+         * @property {hotpatch.BundleEntryStatus|null} [status] BundleEntry status
+         * @property {hotpatch.ModuleIdentity.$Properties|null} [oldIdentity] BundleEntry oldIdentity
+         * @property {hotpatch.ModuleIdentity.$Properties|null} [newIdentity] BundleEntry newIdentity
+         * @property {string|null} [pairedBy] BundleEntry pairedBy
+         * @property {number|null} [packageSize] BundleEntry packageSize
+         * @property {Uint8Array|null} [packageSha256] BundleEntry packageSha256
+         * @property {string|null} [reasonCode] BundleEntry reasonCode
+         * @property {Array.<string>|null} [reasons] BundleEntry reasons
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+
+        /**
+         * Properties of a BundleEntry.
+         * @memberof hotpatch
+         * @interface IBundleEntry
+         * @augments hotpatch.BundleEntry.$Properties
+         * @deprecated Use hotpatch.BundleEntry.$Properties instead.
+         */
+
+        /**
+         * Shape of a BundleEntry.
+         * @typedef {hotpatch.BundleEntry.$Properties} hotpatch.BundleEntry.$Shape
+         */
+
+        /**
+         * Constructs a new BundleEntry.
+         * @memberof hotpatch
+         * @classdesc Represents a BundleEntry.
+         * @constructor
+         * @param {hotpatch.BundleEntry.$Properties=} [properties] Properties to set
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+        const BundleEntry = function (properties) {
+            this.reasons = [];
+            if (properties)
+                for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                    if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                        this[keys[i]] = properties[keys[i]];
+        };
+
+        /**
+         * BundleEntry oldPath.
+         * @member {string} oldPath
+         * @memberof hotpatch.BundleEntry
+         * @instance
+         */
+        BundleEntry.prototype.oldPath = "";
+
+        /**
+         * BundleEntry newPath.
+         * @member {string} newPath
+         * @memberof hotpatch.BundleEntry
+         * @instance
+         */
+        BundleEntry.prototype.newPath = "";
+
+        /**
+         * BundleEntry moduleName.
+         * @member {string} moduleName
+         * @memberof hotpatch.BundleEntry
+         * @instance
+         */
+        BundleEntry.prototype.moduleName = "";
+
+        /**
+         * BundleEntry status.
+         * @member {hotpatch.BundleEntryStatus} status
+         * @memberof hotpatch.BundleEntry
+         * @instance
+         */
+        BundleEntry.prototype.status = 0;
+
+        /**
+         * BundleEntry oldIdentity.
+         * @member {hotpatch.ModuleIdentity.$Properties|null|undefined} oldIdentity
+         * @memberof hotpatch.BundleEntry
+         * @instance
+         */
+        BundleEntry.prototype.oldIdentity = null;
+
+        /**
+         * BundleEntry newIdentity.
+         * @member {hotpatch.ModuleIdentity.$Properties|null|undefined} newIdentity
+         * @memberof hotpatch.BundleEntry
+         * @instance
+         */
+        BundleEntry.prototype.newIdentity = null;
+
+        /**
+         * BundleEntry pairedBy.
+         * @member {string} pairedBy
+         * @memberof hotpatch.BundleEntry
+         * @instance
+         */
+        BundleEntry.prototype.pairedBy = "";
+
+        /**
+         * BundleEntry packageSize.
+         * @member {number} packageSize
+         * @memberof hotpatch.BundleEntry
+         * @instance
+         */
+        BundleEntry.prototype.packageSize = 0;
+
+        /**
+         * BundleEntry packageSha256.
+         * @member {Uint8Array} packageSha256
+         * @memberof hotpatch.BundleEntry
+         * @instance
+         */
+        BundleEntry.prototype.packageSha256 = $util.newBuffer([]);
+
+        /**
+         * BundleEntry reasonCode.
+         * @member {string} reasonCode
+         * @memberof hotpatch.BundleEntry
+         * @instance
+         */
+        BundleEntry.prototype.reasonCode = "";
+
+        /**
+         * BundleEntry reasons.
+         * @member {Array.<string>} reasons
+         * @memberof hotpatch.BundleEntry
+         * @instance
+         */
+        BundleEntry.prototype.reasons = $util.emptyArray;
+
+        /**
+         * Encodes the specified BundleEntry message. Does not implicitly {@link hotpatch.BundleEntry.verify|verify} messages.
+         * @function encode
+         * @memberof hotpatch.BundleEntry
+         * @static
+         * @param {hotpatch.BundleEntry.$Properties} message BundleEntry message or plain object to encode
+         * @param {$protobuf.Writer} [writer] Writer to encode to
+         * @returns {$protobuf.Writer} Writer
+         */
+        BundleEntry.encode = function (message, writer, _depth) {
+            if (!writer)
+                writer = $Writer.create();
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $util.recursionLimit)
+                throw $Error("max depth exceeded");
+            if (message.oldPath != null && $Object.hasOwnProperty.call(message, "oldPath") && message.oldPath !== "")
+                writer.uint32(/* id 1, wireType 2 =*/10).string(message.oldPath);
+            if (message.newPath != null && $Object.hasOwnProperty.call(message, "newPath") && message.newPath !== "")
+                writer.uint32(/* id 2, wireType 2 =*/18).string(message.newPath);
+            if (message.moduleName != null && $Object.hasOwnProperty.call(message, "moduleName") && message.moduleName !== "")
+                writer.uint32(/* id 3, wireType 2 =*/26).string(message.moduleName);
+            if (message.status != null && $Object.hasOwnProperty.call(message, "status") && message.status !== 0)
+                writer.uint32(/* id 4, wireType 0 =*/32).int32(message.status);
+            if (message.oldIdentity != null && $Object.hasOwnProperty.call(message, "oldIdentity"))
+                $root.hotpatch.ModuleIdentity.encode(message.oldIdentity, writer.uint32(/* id 5, wireType 2 =*/42).fork(), _depth + 1).ldelim();
+            if (message.newIdentity != null && $Object.hasOwnProperty.call(message, "newIdentity"))
+                $root.hotpatch.ModuleIdentity.encode(message.newIdentity, writer.uint32(/* id 6, wireType 2 =*/50).fork(), _depth + 1).ldelim();
+            if (message.pairedBy != null && $Object.hasOwnProperty.call(message, "pairedBy") && message.pairedBy !== "")
+                writer.uint32(/* id 7, wireType 2 =*/58).string(message.pairedBy);
+            if (message.packageSize != null && $Object.hasOwnProperty.call(message, "packageSize") && message.packageSize !== 0)
+                writer.uint32(/* id 8, wireType 0 =*/64).uint32(message.packageSize);
+            if (message.packageSha256 != null && $Object.hasOwnProperty.call(message, "packageSha256") && message.packageSha256.length)
+                writer.uint32(/* id 9, wireType 2 =*/74).bytes(message.packageSha256);
+            if (message.reasonCode != null && $Object.hasOwnProperty.call(message, "reasonCode") && message.reasonCode !== "")
+                writer.uint32(/* id 10, wireType 2 =*/82).string(message.reasonCode);
+            if (message.reasons != null && message.reasons.length)
+                for (let i = 0; i < message.reasons.length; ++i)
+                    writer.uint32(/* id 11, wireType 2 =*/90).string(message.reasons[i]);
+            if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                for (let i = 0; i < message.$unknowns.length; ++i)
+                    writer.raw(message.$unknowns[i]);
+            return writer;
+        };
+
+        /**
+         * Decodes a BundleEntry message from the specified reader or buffer.
+         * @function decode
+         * @memberof hotpatch.BundleEntry
+         * @static
+         * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+         * @param {number} [length] Message length if known beforehand
+         * @returns {hotpatch.BundleEntry & hotpatch.BundleEntry.$Shape} BundleEntry
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        BundleEntry.decode = function (reader, length, _end, _depth, _target) {
+            if (!(reader instanceof $Reader))
+                reader = $Reader.create(reader);
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $Reader.recursionLimit)
+                throw $Error("max depth exceeded");
+            let end, message, value;
+            if (length === $undefined)
+                end = reader.len;
+            else {
+                end = reader.pos + length;
+                if (end > reader.len)
+                    throw $RangeError("index out of range");
+                length = reader.len;
+                reader.len = end;
+            }
+            message = _target || new $root.hotpatch.BundleEntry();
+            while (reader.pos < end) {
+                let start = reader.pos;
+                let tag = reader.tag();
+                if (tag === _end) {
+                    _end = $undefined;
+                    break;
+                }
+                let wireType = tag & 7;
+                switch (tag >>>= 3) {
+                case 1: {
+                        if (wireType !== 2)
+                            break;
+                        if ((value = reader.stringVerify()).length)
+                            message.oldPath = value;
+                        else
+                            delete message.oldPath;
+                        continue;
+                    }
+                case 2: {
+                        if (wireType !== 2)
+                            break;
+                        if ((value = reader.stringVerify()).length)
+                            message.newPath = value;
+                        else
+                            delete message.newPath;
+                        continue;
+                    }
+                case 3: {
+                        if (wireType !== 2)
+                            break;
+                        if ((value = reader.stringVerify()).length)
+                            message.moduleName = value;
+                        else
+                            delete message.moduleName;
+                        continue;
+                    }
+                case 4: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.int32())
+                            message.status = value;
+                        else
+                            delete message.status;
+                        continue;
+                    }
+                case 5: {
+                        if (wireType !== 2)
+                            break;
+                        message.oldIdentity = $root.hotpatch.ModuleIdentity.decode(reader, reader.size(), $undefined, _depth + 1, message.oldIdentity);
+                        continue;
+                    }
+                case 6: {
+                        if (wireType !== 2)
+                            break;
+                        message.newIdentity = $root.hotpatch.ModuleIdentity.decode(reader, reader.size(), $undefined, _depth + 1, message.newIdentity);
+                        continue;
+                    }
+                case 7: {
+                        if (wireType !== 2)
+                            break;
+                        if ((value = reader.stringVerify()).length)
+                            message.pairedBy = value;
+                        else
+                            delete message.pairedBy;
+                        continue;
+                    }
+                case 8: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.uint32())
+                            message.packageSize = value;
+                        else
+                            delete message.packageSize;
+                        continue;
+                    }
+                case 9: {
+                        if (wireType !== 2)
+                            break;
+                        if ((value = reader.bytes()).length)
+                            message.packageSha256 = value;
+                        else
+                            delete message.packageSha256;
+                        continue;
+                    }
+                case 10: {
+                        if (wireType !== 2)
+                            break;
+                        if ((value = reader.stringVerify()).length)
+                            message.reasonCode = value;
+                        else
+                            delete message.reasonCode;
+                        continue;
+                    }
+                case 11: {
+                        if (wireType !== 2)
+                            break;
+                        if (!(message.reasons && message.reasons.length))
+                            message.reasons = [];
+                        message.reasons.push(reader.stringVerify());
+                        continue;
+                    }
+                }
+                reader.skipType(wireType, _depth, tag);
+                if (!reader.discardUnknown) {
+                    $util.makeProp(message, "$unknowns", false);
+                    (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                }
+            }
+            if (length !== $undefined) {
+                if (reader.pos !== end)
+                    throw $RangeError("index out of range");
+                reader.len = length;
+            }
+            if (_end !== $undefined)
+                throw $Error("missing end group");
+            return message;
+        };
+
+        return BundleEntry;
+    })();
+
+    hotpatch.BundleManifest = (function() {
+
+        /**
+         * Properties of a BundleManifest.
+         * @typedef {Object} hotpatch.BundleManifest.$Properties
+         * @property {Array.<hotpatch.BundleEntry.$Properties>|null} [entries] BundleManifest entries
+         * @property {hotpatch.Producer.$Properties|null} [producer] BundleManifest producer
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+
+        /**
+         * Properties of a BundleManifest.
+         * @memberof hotpatch
+         * @interface IBundleManifest
+         * @augments hotpatch.BundleManifest.$Properties
+         * @deprecated Use hotpatch.BundleManifest.$Properties instead.
+         */
+
+        /**
+         * Shape of a BundleManifest.
+         * @typedef {hotpatch.BundleManifest.$Properties} hotpatch.BundleManifest.$Shape
+         */
+
+        /**
+         * Constructs a new BundleManifest.
+         * @memberof hotpatch
+         * @classdesc Represents a BundleManifest.
+         * @constructor
+         * @param {hotpatch.BundleManifest.$Properties=} [properties] Properties to set
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+        const BundleManifest = function (properties) {
+            this.entries = [];
+            if (properties)
+                for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                    if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                        this[keys[i]] = properties[keys[i]];
+        };
+
+        /**
+         * BundleManifest entries.
+         * @member {Array.<hotpatch.BundleEntry.$Properties>} entries
+         * @memberof hotpatch.BundleManifest
+         * @instance
+         */
+        BundleManifest.prototype.entries = $util.emptyArray;
+
+        /**
+         * BundleManifest producer.
+         * @member {hotpatch.Producer.$Properties|null|undefined} producer
+         * @memberof hotpatch.BundleManifest
+         * @instance
+         */
+        BundleManifest.prototype.producer = null;
+
+        /**
+         * Encodes the specified BundleManifest message. Does not implicitly {@link hotpatch.BundleManifest.verify|verify} messages.
+         * @function encode
+         * @memberof hotpatch.BundleManifest
+         * @static
+         * @param {hotpatch.BundleManifest.$Properties} message BundleManifest message or plain object to encode
+         * @param {$protobuf.Writer} [writer] Writer to encode to
+         * @returns {$protobuf.Writer} Writer
+         */
+        BundleManifest.encode = function (message, writer, _depth) {
+            if (!writer)
+                writer = $Writer.create();
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $util.recursionLimit)
+                throw $Error("max depth exceeded");
+            if (message.entries != null && message.entries.length)
+                for (let i = 0; i < message.entries.length; ++i)
+                    $root.hotpatch.BundleEntry.encode(message.entries[i], writer.uint32(/* id 1, wireType 2 =*/10).fork(), _depth + 1).ldelim();
+            if (message.producer != null && $Object.hasOwnProperty.call(message, "producer"))
+                $root.hotpatch.Producer.encode(message.producer, writer.uint32(/* id 2, wireType 2 =*/18).fork(), _depth + 1).ldelim();
+            if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                for (let i = 0; i < message.$unknowns.length; ++i)
+                    writer.raw(message.$unknowns[i]);
+            return writer;
+        };
+
+        /**
+         * Decodes a BundleManifest message from the specified reader or buffer.
+         * @function decode
+         * @memberof hotpatch.BundleManifest
+         * @static
+         * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+         * @param {number} [length] Message length if known beforehand
+         * @returns {hotpatch.BundleManifest & hotpatch.BundleManifest.$Shape} BundleManifest
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        BundleManifest.decode = function (reader, length, _end, _depth, _target) {
+            if (!(reader instanceof $Reader))
+                reader = $Reader.create(reader);
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $Reader.recursionLimit)
+                throw $Error("max depth exceeded");
+            let end, message, value;
+            if (length === $undefined)
+                end = reader.len;
+            else {
+                end = reader.pos + length;
+                if (end > reader.len)
+                    throw $RangeError("index out of range");
+                length = reader.len;
+                reader.len = end;
+            }
+            message = _target || new $root.hotpatch.BundleManifest();
+            while (reader.pos < end) {
+                let start = reader.pos;
+                let tag = reader.tag();
+                if (tag === _end) {
+                    _end = $undefined;
+                    break;
+                }
+                let wireType = tag & 7;
+                switch (tag >>>= 3) {
+                case 1: {
+                        if (wireType !== 2)
+                            break;
+                        if (!(message.entries && message.entries.length))
+                            message.entries = [];
+                        message.entries.push($root.hotpatch.BundleEntry.decode(reader, reader.size(), $undefined, _depth + 1));
+                        continue;
+                    }
+                case 2: {
+                        if (wireType !== 2)
+                            break;
+                        message.producer = $root.hotpatch.Producer.decode(reader, reader.size(), $undefined, _depth + 1, message.producer);
+                        continue;
+                    }
+                }
+                reader.skipType(wireType, _depth, tag);
+                if (!reader.discardUnknown) {
+                    $util.makeProp(message, "$unknowns", false);
+                    (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                }
+            }
+            if (length !== $undefined) {
+                if (reader.pos !== end)
+                    throw $RangeError("index out of range");
+                reader.len = length;
+            }
+            if (_end !== $undefined)
+                throw $Error("missing end group");
+            return message;
+        };
+
+        return BundleManifest;
+    })();
+
     return hotpatch;
 })();
 

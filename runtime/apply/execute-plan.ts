@@ -6,7 +6,7 @@
  * and data byte in place first.
  */
 import { err, ok, type HotpatchError, type Result } from '../../common/errors.ts';
-import type { ProcessBackend } from '../plan/backend.ts';
+import { suspendedSpan, type ProcessBackend } from '../plan/backend.ts';
 import { undoOf, type StepObservation, type WritePlan, type WriteStep } from '../plan/write-plan.ts';
 
 /** What executing a list of steps took. */
@@ -51,7 +51,30 @@ export async function executeSteps(backend: ProcessBackend, steps: readonly Writ
   let suspendedAt = 0;
   let pauseMs = 0;
   let bytesWritten = 0;
-  for (const [i, step] of steps.entries()) {
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i]!;
+    // A suspended span goes to the backend whole when it can take it (one agent round trip).
+    const span = backend.executeSpan === undefined ? 0 : suspendedSpan(steps, i);
+    if (span > 0) {
+      const part = steps.slice(i, i + span);
+      const ts = now();
+      const r = await runSpan(backend, part);
+      const took = now() - ts;
+      if (!r.ok) {
+        const failure: HotpatchError = { ...r.error, message: `steps ${i}-${i + span - 1} (suspended span): ${r.error.message}` };
+        const rolled = await rollback(backend, undo, false);
+        if (!rolled.ok) return err('APPLY_ROLLBACK', `${failure.code}: ${failure.message}; rollback failed: ${rolled.error.code}: ${rolled.error.message}`);
+        return { ok: false, error: failure };
+      }
+      part.forEach((s, k) => {
+        undo.push(undoOf(s, r.value[k] ?? {}));
+        stepMs.push(k === 0 ? took : 0);
+        if (s.op === 'redirect') bytesWritten += s.bytes.length;
+      });
+      pauseMs += took;
+      i += span - 1;
+      continue;
+    }
     const ts = now();
     const r = await run(backend, step);
     stepMs.push(now() - ts);
@@ -71,6 +94,16 @@ export async function executeSteps(backend: ProcessBackend, steps: readonly Writ
     } else if (step.op === 'write' || step.op === 'redirect') bytesWritten += step.bytes.length;
   }
   return ok({ steps: steps.length, totalMs: now() - t0, pauseMs, stepMs, bytesWritten });
+}
+
+async function runSpan(backend: ProcessBackend, steps: readonly WriteStep[]): Promise<Result<StepObservation[]>> {
+  try {
+    const r = await backend.executeSpan!(steps);
+    if (r.ok && r.value.length !== steps.length) return err('APPLY_BACKEND', `backend ${backend.kind} answered ${r.value.length} observations for a span of ${steps.length} steps`);
+    return r;
+  } catch (e) {
+    return err('APPLY_BACKEND', `backend ${backend.kind} threw during a suspended span: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+  }
 }
 
 async function rollback(backend: ProcessBackend, undo: readonly WriteStep[][], suspendedNow: boolean): Promise<Result<void>> {

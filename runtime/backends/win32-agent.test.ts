@@ -15,6 +15,7 @@ import { missingTools } from '../../test/support/tools.ts';
 import { keepWineServer, startWine, wineEnv } from '../../test/support/wine.ts';
 import { PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE, PAGE_READWRITE, undoOf, type StepObservation, type WriteStep } from '../plan/write-plan.ts';
 import { openWin32Backend, startAgent, type Win32AgentBackend } from './win32-agent.ts';
+import { executeSteps } from '../apply/execute-plan.ts';
 
 const skip = missingTools(['mingw', 'wine']);
 const SRC = fileURLToPath(new URL('./win32-agent/test-target/', import.meta.url));
@@ -563,5 +564,66 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     const p = await c.value.request(`protections 0x${t.valueFn.toString(16)} 1`);
     expect(p.ok && (p.value['runs'] as { protection: number }[])[0]?.protection).toBe(PAGE_EXECUTE_READ);
     await c.value.close();
+  });
+  test('swap: the executor sends the suspended span as one request; the worker runs through it; all or nothing', async () => {
+    const b = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: wineEnv() });
+    if (!b.ok) throw new Error(b.error.message);
+    const be = b.value;
+    const original = await be.read(t.valueFn, 5);
+    const region = await be.findFreeRegion({ start: be.module.base, size: be.module.sizeOfImage }, 0x1000);
+    if (!original.ok || !region.ok) throw new Error('setup');
+    // The probe counts odd results since it started (earlier tests of this file may have seen some): none may be added here.
+    const [, callsBefore, oddBefore] = await t.run();
+    let requests = 0;
+    const request = be.agent.request.bind(be.agent);
+    be.agent.request = (line: string) => {
+      if (line.startsWith('swap ') || line.startsWith('redirect ') || line.startsWith('suspend')) requests++;
+      return request(line);
+    };
+    const applied = await executeSteps(be, patchSteps(region.value, t.valueFn, original.value));
+    if (!applied.ok) throw new Error(applied.error.message);
+    expect(requests).toBe(1); // suspend + redirect + flush + resume in one `swap`
+    expect(be.pauses.length).toBe(1);
+    expect(be.lastThreadIps.length).toBeGreaterThanOrEqual(2);
+    const [after, , odd] = await t.run();
+    expect(after).toBe(3);
+    expect(odd).toBe(oddBefore);
+    expect(await workerProgresses(t)).toBe(true);
+    const [, callsAfter] = await t.run();
+    expect(callsAfter).toBeGreaterThan(callsBefore);
+
+    // A second site whose expected bytes are wrong: nothing is written, not even the good site.
+    const page = asVa(t.valueFn & ~0xfffn);
+    const jmp = jmpRel32(t.valueFn, region.value);
+    const bad = await be.agent.request(
+      `swap tries=5 delay=1 site:0x${t.valueFn.toString(16)}:${Buffer.from(jmp).toString('hex')}:${Buffer.from(original.value).toString('hex')} site:0x${(page + 0x800n).toString(16)}:00:cc`,
+    );
+    expect(!bad.ok && bad.error.code).toBe('LIVE_NOT_WRITABLE'); // pages were given back their protection
+    await be.execute({ op: 'protect', address: page, size: 0x1000, protection: PAGE_EXECUTE_READWRITE });
+    const probe = await be.read(asVa(page + 0x800n), 1);
+    if (!probe.ok) throw new Error(probe.error.message);
+    const wrong = (probe.value[0]! ^ 0xff).toString(16).padStart(2, '0');
+    const mismatch = await be.agent.request(
+      `swap tries=5 delay=1 site:0x${t.valueFn.toString(16)}:${Buffer.from(jmp).toString('hex')}:${Buffer.from(original.value).toString('hex')} site:0x${(page + 0x800n).toString(16)}:${wrong}:cc`,
+    );
+    expect(!mismatch.ok && mismatch.error.code).toBe('LIVE_BYTES_MISMATCH');
+    const still = await be.read(t.valueFn, 5);
+    expect(still.ok && Array.from(still.value)).toEqual(Array.from(jmp));
+    expect((await t.run())[0]).toBe(3);
+    expect(await workerProgresses(t)).toBe(true); // resumed after the refusal
+
+    // A thread inside the bytes: every thread's RIP lies in the user range.
+    const caught = await be.agent.request(`swap tries=3 delay=1 avoid:0x10000:0x7fffffff0000 site:0x${t.valueFn.toString(16)}:${Buffer.from(jmp).toString('hex')}:${Buffer.from(original.value).toString('hex')}`);
+    expect(!caught.ok && caught.error.code).toBe('LIVE_THREAD_IN_SITE');
+    expect(!caught.ok && caught.error.message).toMatch(/instruction pointer .* for 3 tries/);
+    expect(await workerProgresses(t)).toBe(true);
+
+    // Overlapping sites are a bad request.
+    const overlap = await be.agent.request(`swap site:0x${t.valueFn.toString(16)}:0000:0000 site:0x${(t.valueFn + 1n).toString(16)}:00:00`);
+    expect(!overlap.ok && overlap.error.code).toBe('LIVE_BAD_REQUEST');
+    await be.abandon(); // the agent's log puts the original bytes and protections back
+    const [v, , odd2] = await t.run();
+    expect(v).toBe(2);
+    expect(odd2).toBe(oddBefore);
   });
 });

@@ -326,8 +326,26 @@ export async function openWin32Backend(target: LiveTarget): Promise<Result<Win32
   const name = typeof mod.value['name'] === 'string' ? mod.value['name'] : moduleName;
   const begun = await agent.request('begin guard');
   if (!begun.ok) return fail(begun.error);
-  const module: TargetModule = { base: base.value, sizeOfImage: Number(size.value), name };
+  const path = typeof mod.value['path'] === 'string' ? mod.value['path'] : null;
+  const module: TargetModule = { base: base.value, sizeOfImage: Number(size.value), name, path };
   return ok(makeBackend(agent, target.pid, module));
+}
+
+/**
+ * Another module of the process `primary` is attached to, on the same agent session and so
+ * in the same guard transaction and undo log (for bundles: several modules, one rollback).
+ * Plan and execute through it as through `primary`; end the session through `primary` only
+ * (close or abandon), which commits or rolls back every module's steps together.
+ */
+export async function openSiblingBackend(primary: Win32AgentBackend, moduleName: string): Promise<Result<Win32AgentBackend>> {
+  const mod = await primary.agent.request(`module ${nameToken(moduleName)}`);
+  if (!mod.ok) return mod;
+  const base = vaField(mod.value, 'base');
+  const size = vaField(mod.value, 'size');
+  if (!base.ok) return base;
+  if (!size.ok) return size;
+  const name = typeof mod.value['name'] === 'string' ? mod.value['name'] : moduleName;
+  return ok(makeBackend(primary.agent, primary.pid, { base: base.value, sizeOfImage: Number(size.value), name }));
 }
 
 function makeBackend(agent: AgentConnection, pid: number, module: TargetModule): Win32AgentBackend {
@@ -440,6 +458,33 @@ function makeBackend(agent: AgentConnection, pid: number, module: TargetModule):
     }
   };
 
+  /** A suspended span (suspend, redirects, flushes, resume) as one `swap` request: one pause, one round trip. */
+  const executeSpan = async (steps: readonly WriteStep[]): Promise<Result<StepObservation[]>> => {
+    const suspend = steps[0];
+    if (suspend?.op !== 'suspend-threads') return err('LIVE_BAD_REQUEST', 'a suspended span starts with suspend-threads');
+    const sites: string[] = [];
+    for (const s of steps) if (s.op === 'redirect') sites.push(`site:${hex(s.address)}:${bytesToHex(s.expected)}:${bytesToHex(s.bytes)}`);
+    if (sites.length === 0) {
+      // Nothing to write: keep the plain steps (a suspend that only looks).
+      const out: StepObservation[] = [];
+      for (const s of steps) {
+        const r = await execute(s);
+        if (!r.ok) return r;
+        out.push(r.value);
+      }
+      return ok(out);
+    }
+    const avoid = suspend.avoid.filter((a) => a.size > 0).map((a) => `avoid:${hex(a.start)}:${hex(a.size)}`);
+    const r = await agent.request(['swap', `tries=${Math.max(1, suspend.attempts)}`, `delay=${suspend.retryDelayMs}`, ...avoid, ...sites].join(' '));
+    if (!r.ok) return r;
+    const us = r.value['pausedUs'];
+    if (typeof us === 'number') pauses.push(us);
+    const ips: Va[] = [];
+    for (const x of Array.isArray(r.value['rips']) ? (r.value['rips'] as unknown[]) : []) if (typeof x === 'string' && /^0x[0-9a-f]+$/i.test(x)) ips.push(asVa(BigInt(x)));
+    lastThreadIps = ips;
+    return ok(steps.map((s) => (s.op === 'suspend-threads' ? { threadIps: ips } : {})));
+  };
+
   const backend: Win32AgentBackend = {
     kind: 'win32-agent',
     pid,
@@ -474,6 +519,7 @@ function makeBackend(agent: AgentConnection, pid: number, module: TargetModule):
       return vaField(r.value, 'address');
     },
     execute,
+    executeSpan,
     async close() {
       if (closed) return err('LIVE_BAD_REQUEST', 'session already closed');
       closed = true;

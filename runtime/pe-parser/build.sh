@@ -14,7 +14,14 @@ crate="$(cd "$(dirname "$0")" && pwd)"
 out="${PE_PARSER_OUT:-$crate/pkg}"
 
 need=()
-for p in rustc-web cargo-web rust-web-src rust-web-llvm lld-22; do
+# Debian 13+ has no rustc-web family: its own rustc is the equivalent (.ci/install-apt.sh).
+major="$(cut -d. -f1 /etc/debian_version 2>/dev/null || true)"
+if [[ "$major" =~ ^[0-9]+$ ]] && [ "$major" -le 12 ]; then
+  toolchain=(rustc-web cargo-web rust-web-src rust-web-llvm lld-22)
+else
+  toolchain=(rustc cargo rust-src rust-llvm lld-22)
+fi
+for p in "${toolchain[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

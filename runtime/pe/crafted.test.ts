@@ -13,7 +13,7 @@ import { asRva } from '../../common/types.ts';
 import { missingTools } from '../../test/support/tools.ts';
 import { mapImage } from './map-image.ts';
 import { parsePe, readAtRva, sectionOfRva } from './parse-pe.ts';
-import { compareAll } from './pefile-reference.ts';
+import { compareAll } from './testing/pefile-reference.ts';
 import { CASES, fullFile } from './testdata/crafted-cases.ts';
 import type { PeFile } from './types.ts';
 

@@ -16,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 import type { HotpatchError } from '../../common/errors.ts';
 import { mapImage } from './map-image.ts';
 import { parsePe, parsePeParts, type PePart } from './parse-pe.ts';
-import { realCorpusFiles, samplePeFiles } from './test-files.ts';
+import { realCorpusFiles, samplePeFiles } from '../../test/support/test-files.ts';
 import { fullFile } from './testdata/crafted-cases.ts';
 import { mulberry32 as prng } from '../../test/support/prng.ts';
 

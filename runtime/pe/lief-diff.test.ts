@@ -11,8 +11,8 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { missingTools, pipPackagePath } from '../../test/support/tools.ts';
-import { eachWithReference, referenceDump, type Ref } from './pefile-reference.ts';
-import { realCorpusFiles, samplePeFiles } from './test-files.ts';
+import { eachWithReference, referenceDump, type Ref } from './testing/pefile-reference.ts';
+import { realCorpusFiles, samplePeFiles } from '../../test/support/test-files.ts';
 
 const DUMP = fileURLToPath(new URL('./lief-dump.py', import.meta.url));
 

@@ -18,7 +18,7 @@ import { missingTools } from '../../test/support/tools.ts';
 import { runWine } from '../../test/support/wine.ts';
 import { mapImage } from './map-image.ts';
 import { parsePe } from './parse-pe.ts';
-import { samplePeFiles } from './test-files.ts';
+import { samplePeFiles } from '../../test/support/test-files.ts';
 import { IMAGE_SCN_MEM_WRITE } from './types.ts';
 
 const skip = missingTools(['mingw', 'wine']);

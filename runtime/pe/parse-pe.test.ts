@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { asFileOffset, asRva } from '../../common/types.ts';
 import { mapImage } from './map-image.ts';
 import { fileOffsetToRva, parsePe, parsePeParts, readAtRva, rvaToFileOffset, sectionOfRva } from './parse-pe.ts';
-import { realCorpusFiles, samplePeFiles } from './test-files.ts';
+import { realCorpusFiles, samplePeFiles } from '../../test/support/test-files.ts';
 
 /** A real mingw-w64 DLL (COFF symbols, TLS, .pdata), or a real corpus DLL when samples are absent. */
 function someDll(): Uint8Array {

@@ -7,8 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { missingTools } from '../../test/support/tools.ts';
-import { compareAll } from './pefile-reference.ts';
-import { realCorpusFiles, samplePeFiles } from './test-files.ts';
+import { compareAll } from './testing/pefile-reference.ts';
+import { realCorpusFiles, samplePeFiles } from '../../test/support/test-files.ts';
 
 const skipTools = missingTools(['pefile']);
 

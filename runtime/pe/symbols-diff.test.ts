@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { missingTools } from '../../test/support/tools.ts';
 import { parsePe } from './parse-pe.ts';
-import { samplePeFiles } from './test-files.ts';
+import { samplePeFiles } from '../../test/support/test-files.ts';
 
 const skip = missingTools(['mingw']);
 const LINE = /^\[\s*(\d+)\]\(sec\s+(-?\d+)\)\(fl 0x[0-9a-f]+\)\(ty\s+([0-9a-f]+)\)\(scl\s+(\d+)\) \(nx (\d+)\) 0x([0-9a-f]+) (.*)$/;

@@ -25,6 +25,8 @@ export interface TargetModule {
   readonly sizeOfImage: number;
   /** Module file name (e.g. `logic.dll`), when known. */
   readonly name: string | null;
+  /** The module's full path as the target reports it (a Windows path for a live process), when known. */
+  readonly path?: string | null;
 }
 
 /** A target process: queries for the planner, and `execute` for the write-plan steps. */
@@ -55,6 +57,28 @@ export interface ProcessBackend {
    * per step); the executor then undoes the earlier steps.
    */
   execute(step: WriteStep): Promise<Result<StepObservation>>;
+  /**
+   * Optional: executes a whole suspended span at once: `suspend-threads`, then only
+   * `redirect` and `flush` steps, then `resume-threads` (see `suspendedSpan`). All or
+   * nothing: on failure nothing in the span has changed and the threads run again. A live
+   * backend does this in one agent request, so the pause does not grow with the number of
+   * redirects by a round trip each. Returns one observation per step.
+   */
+  executeSpan?(steps: readonly WriteStep[]): Promise<Result<StepObservation[]>>;
+}
+
+/**
+ * The length of the suspended span starting at `steps[i]` (a `suspend-threads`, then only
+ * `redirect`/`flush` steps, then `resume-threads`), or 0 when `steps[i]` starts no such span.
+ */
+export function suspendedSpan(steps: readonly WriteStep[], i: number): number {
+  if (steps[i]?.op !== 'suspend-threads') return 0;
+  for (let j = i + 1; j < steps.length; j++) {
+    const op = steps[j]!.op;
+    if (op === 'resume-threads') return j - i + 1;
+    if (op !== 'redirect' && op !== 'flush') return 0;
+  }
+  return 0;
 }
 
 /** True when `ip` lies in one of `ranges`. */

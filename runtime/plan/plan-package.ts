@@ -13,11 +13,13 @@
 import { err, ok, type Result } from '../../common/errors.ts';
 import { asVa, hex, type Va } from '../../common/types.ts';
 import { applyDelta } from '../../formats/delta.ts';
+import { checkBudget } from '../../formats/validate.ts';
 import type { BlockBytes, Fixup, HotpatchPackage } from '../../formats/package.ts';
 import { preferredView, readModuleView, type ModuleView } from '../image/module-view.ts';
 import { applyFixups, type ResolvedFixup } from '../pe/apply-fixups.ts';
 import type { ProcessBackend } from './backend.ts';
 import { sha256 } from './hash.ts';
+import { describeBytesMismatch, describeReliedMismatch, mappedSections, sectionOf } from './identity-mismatch.ts';
 import {
   PAGE_EXECUTE_READ,
   PAGE_EXECUTE_READWRITE,
@@ -41,6 +43,12 @@ export interface PlanOptions {
   readonly threadAttempts?: number;
   /** Thread rule: wait between attempts in ms (default 2). */
   readonly retryDelayMs?: number;
+  /**
+   * A copy of the package's build mapped at its preferred base (e.g. the module's file read
+   * by the CLI), asked for only when the relied-on bytes differ, to name the first differing
+   * byte (runtime/plan/identity-mismatch.ts). Null when there is none.
+   */
+  readonly reference?: () => Promise<Uint8Array | null>;
 }
 
 /** Time spent planning, per code block (materialise + fixups), for per-function reports. */
@@ -130,6 +138,10 @@ function int32Fits(v: bigint): boolean {
 export async function planPackage(pkg: HotpatchPackage, backend: ProcessBackend, options: PlanOptions = {}): Promise<Result<{ plan: WritePlan; timing: PlanTiming }>> {
   const t0 = now();
   const current = options.current ?? null;
+  // The package may come straight from a library caller, unvalidated: its declared block
+  // sizes are summed before any block is materialised (formats/validate.ts checkBudget).
+  const budget = checkBudget(pkg);
+  if (!budget.ok) return err('PLAN_TOO_LARGE', budget.error.message);
 
   // 1. Series.
   if (current !== null) {
@@ -160,18 +172,21 @@ export async function planPackage(pkg: HotpatchPackage, backend: ProcessBackend,
   if (relied === null) return err('PLAN_IDENTITY', 'package relies on bytes outside the image');
   const reliedHash = await sha256(relied);
   if (!eqBytes(reliedHash, pkg.target.reliedSha256)) {
-    return err('PLAN_IDENTITY', `package is for another build: relied-on bytes hash ${hexBytes(reliedHash).slice(0, 16)}… in image, ${hexBytes(pkg.target.reliedSha256).slice(0, 16)}… in package`);
+    const reference = options.reference === undefined ? null : await options.reference().catch(() => null);
+    const why = await describeReliedMismatch(pkg, preferred, reference);
+    return err('PLAN_IDENTITY', `package is for another build: relied-on bytes hash ${hexBytes(reliedHash).slice(0, 16)}… in image, ${hexBytes(pkg.target.reliedSha256).slice(0, 16)}… in package; ${why}`);
   }
+  const sections = mappedSections(preferred);
 
   // 3. Original bytes at every redirect site (and pad).
   for (const r of pkg.redirects) {
     const got = preferred.subarray(r.oldRva, r.oldRva + r.expected.length);
     if (r.oldRva + r.expected.length > preferred.length || !eqBytes(got, r.expected)) {
-      return err('PLAN_ORIGINAL_BYTES', `redirect site ${hex(r.oldRva)}: image has ${hexBytes(got)}, package expects ${hexBytes(r.expected)}`, r.oldRva);
+      return err('PLAN_ORIGINAL_BYTES', `redirect site ${hex(r.oldRva)}: image has ${hexBytes(got)}, package expects ${hexBytes(r.expected)}; ${describeBytesMismatch(sections, r.oldRva, got, r.expected)}`, r.oldRva);
     }
     if (r.pad !== null) {
       const pad = preferred.subarray(r.pad.rva, r.pad.rva + r.pad.expected.length);
-      if (!eqBytes(pad, r.pad.expected)) return err('PLAN_ORIGINAL_BYTES', `redirect pad ${hex(r.pad.rva)}: image has ${hexBytes(pad)}, package expects ${hexBytes(r.pad.expected)}`, r.pad.rva);
+      if (!eqBytes(pad, r.pad.expected)) return err('PLAN_ORIGINAL_BYTES', `redirect pad ${hex(r.pad.rva)}: image has ${hexBytes(pad)}, package expects ${hexBytes(r.pad.expected)}; ${describeBytesMismatch(sections, r.pad.rva, pad, r.pad.expected)}`, r.pad.rva);
     }
   }
 
@@ -181,7 +196,7 @@ export async function planPackage(pkg: HotpatchPackage, backend: ProcessBackend,
     if (b.kind === 'literal') return ok(b.bytes.slice());
     const baseBytes = gather(preferred, [b.base]);
     if (baseBytes === null) return err('PLAN_IDENTITY', `${what}: delta base ${hex(b.base.rva)}+${b.base.length} is outside the image`);
-    if (!eqBytes(await sha256(baseBytes), b.baseSha256)) return err('PLAN_IDENTITY', `${what}: delta base at ${hex(b.base.rva)} differs from the package's`, b.base.rva);
+    if (!eqBytes(await sha256(baseBytes), b.baseSha256)) return err('PLAN_IDENTITY', `${what}: delta base at ${hex(b.base.rva)}+${b.base.length} (section ${sectionOf(sections, b.base.rva)}) differs from the package's`, b.base.rva);
     return applyDelta(baseBytes, b.ops, b.size);
   };
 

@@ -47,6 +47,8 @@ export interface HostSession {
   readonly moduleFile: string;
   /** hp_name(). */
   readonly name: string;
+  /** The DLLs loaded with `also` (in order): base, Windows path, hp_name(). Rounds run theirs after the first's. */
+  readonly also: ReadonlyArray<{ readonly base: bigint; readonly file: string; readonly name: string }>;
   /** Round 1, which the host runs on its own after loading. */
   readonly first: HostRound;
   /** Asks for one more round (`run`) and returns it. */
@@ -64,6 +66,14 @@ export function fnv1a(text: string): number {
   let h = 0x811c9dc5;
   for (const b of new TextEncoder().encode(text)) h = Math.imul(h ^ b, 0x01000193) >>> 0;
   return h >>> 0;
+}
+
+/** How to start the host: --worker, --also DLLs (Unix paths), another host.exe, the per-line timeout. */
+export interface HostOptions {
+  readonly worker?: boolean;
+  readonly also?: readonly string[];
+  readonly hostExe?: string;
+  readonly timeoutMs?: number;
 }
 
 /** Line reader over a child's stdout with a per-line timeout. */
@@ -122,7 +132,7 @@ const WORKER_OUTPUT_LINE = /^worker output fnv1a=([0-9a-f]{8}) calls=(\d+)$/;
  * Starts host.exe on `dllPath` (a Unix path) and reads its header and round 1. Errors are
  * `SAMPLES_HOST_*` values carrying the host's stderr, never a hang: every line has a timeout.
  */
-export async function startHost(dllPath: string, opts: { worker?: boolean; hostExe?: string; timeoutMs?: number } = {}): Promise<Result<HostSession>> {
+export async function startHost(dllPath: string, opts: HostOptions = {}): Promise<Result<HostSession>> {
   // A Wine start can fail before the host runs a single line of its own (seen on a loaded
   // machine: the process ends at once, no output, no stderr with WINEDEBUG=-all). That is
   // the launcher failing, not the host: try again, twice. Anything after the host printed
@@ -132,9 +142,9 @@ export async function startHost(dllPath: string, opts: { worker?: boolean; hostE
   return r;
 }
 
-async function startHostOnce(dllPath: string, opts: { worker?: boolean; hostExe?: string; timeoutMs?: number }): Promise<Result<HostSession>> {
+async function startHostOnce(dllPath: string, opts: HostOptions): Promise<Result<HostSession>> {
   const timeoutMs = opts.timeoutMs ?? 60_000;
-  const args = [toWinePath(resolve(dllPath)), ...(opts.worker ? ['--worker'] : [])];
+  const args = [toWinePath(resolve(dllPath)), ...(opts.also ?? []).flatMap((p) => ['--also', toWinePath(resolve(p))]), ...(opts.worker ? ['--worker'] : [])];
   const child = startWine(opts.hostExe ?? HOST_EXE, args);
   let stderr = '';
   child.stderr.setEncoding('utf8');
@@ -209,6 +219,16 @@ async function startHostOnce(dllPath: string, opts: { worker?: boolean; hostExe?
     child.kill('SIGKILL');
     return fail(name);
   }
+  const also: Array<{ base: bigint; file: string; name: string }> = [];
+  for (let i = 0; i < (opts.also ?? []).length; i++) {
+    const m = await expect(/^also 0x([0-9a-f]+) (.*)$/, '"also <base> <file>"');
+    const n = typeof m === 'string' ? m : await expect(/^also-name (.*)$/, '"also-name <scenario>"');
+    if (typeof m === 'string' || typeof n === 'string') {
+      child.kill('SIGKILL');
+      return fail(typeof m === 'string' ? m : (n as string));
+    }
+    also.push({ base: BigInt(`0x${m[1]}`), file: m[2]!, name: n[1]! });
+  }
   const first = await readRound();
   if (!first.ok) {
     child.kill('SIGKILL');
@@ -219,6 +239,7 @@ async function startHostOnce(dllPath: string, opts: { worker?: boolean; hostExe?
     moduleBase: BigInt(`0x${mod[1]}`),
     moduleFile: mod[2]!,
     name: name[1]!,
+    also,
     first: first.value,
     child,
     run: async () => {

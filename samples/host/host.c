@@ -1,5 +1,5 @@
 /*
- * host.exe: loads one scenario DLL and runs its harness (hp_run) in rounds, driven over
+ * host.exe: loads one scenario DLL (and, with --also, more) and runs its harness (hp_run) in rounds, driven over
  * stdin/stdout, so tests can compare outputs and a live patcher can patch the DLL between
  * (or, with --worker, during) rounds. The protocol is documented in PROTOCOL.md; keep the
  * two in step. Every line is flushed at once: stdout is a pipe, and the driver waits for
@@ -20,7 +20,10 @@ typedef const char *(*hp_name_fn)(void);
  * taking a whole core from a shared machine. */
 #define WORKER_BURST 50
 
-static hp_run_fn run_fn;
+/* The first DLL's hp_run, then those of the --also DLLs, run in this order every call. */
+#define MAX_DLLS 8
+static hp_run_fn run_fns[MAX_DLLS];
+static int run_n;
 static char round_buf[OUT_CAP];
 static char worker_buf[OUT_CAP];
 
@@ -79,6 +82,18 @@ static void account(int n, const char *buf) {
   LeaveCriticalSection(&outputs_lock);
 }
 
+/* Every DLL's hp_run into consecutive parts of buf; the total length, or the first failure.
+ * With one DLL this is exactly hp_run. */
+static int run_fn(char *buf, int cap) {
+  int total = 0;
+  for (int i = 0; i < run_n; i++) {
+    int n = run_fns[i](buf + total, cap - total);
+    if (n < 0 || n >= cap - total) return n < 0 ? n : cap;
+    total += n;
+  }
+  return total;
+}
+
 static DWORD WINAPI worker(LPVOID arg) {
   (void)arg;
   for (;;) {
@@ -114,38 +129,57 @@ static void print_round(int round, int with_worker) {
   say("ready");
 }
 
-int main(int argc, char **argv) {
-  const char *path = NULL;
-  int with_worker = 0;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--worker") == 0) with_worker = 1;
-    else if (!path && argv[i][0] != '-') path = argv[i];
-    else { fprintf(stderr, "host: unknown argument %s\n", argv[i]); return 2; }
-  }
-  if (!path) {
-    fprintf(stderr, "usage: host.exe PATH\\TO\\scenario.dll [--worker]\n");
-    return 2;
-  }
-
+/* Loads one scenario DLL and appends its hp_run (0, or the exit code of the failure). */
+static HMODULE mods[MAX_DLLS];
+static hp_name_fn name_fns[MAX_DLLS];
+static int load_dll(const char *path) {
   HMODULE mod = LoadLibraryA(path);
   if (!mod) {
     fprintf(stderr, "host: cannot load %s (error %lu)\n", path, (unsigned long)GetLastError());
     return 3;
   }
-  run_fn = (hp_run_fn)(void *)GetProcAddress(mod, "hp_run");
+  hp_run_fn fn = (hp_run_fn)(void *)GetProcAddress(mod, "hp_run");
   hp_name_fn name_fn = (hp_name_fn)(void *)GetProcAddress(mod, "hp_name");
-  if (!run_fn || !name_fn) {
+  if (!fn || !name_fn) {
     fprintf(stderr, "host: %s does not export hp_run and hp_name\n", path);
     return 4;
   }
+  mods[run_n] = mod;
+  name_fns[run_n] = name_fn;
+  run_fns[run_n++] = fn;
+  return 0;
+}
 
-  char file[MAX_PATH + 1];
-  DWORD len = GetModuleFileNameA(mod, file, MAX_PATH);
-  file[len] = 0;
-  char base[24];
+int main(int argc, char **argv) {
+  const char *path = NULL;
+  const char *also[MAX_DLLS - 1];
+  int also_n = 0;
+  int with_worker = 0;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--worker") == 0) with_worker = 1;
+    else if (strcmp(argv[i], "--also") == 0 && i + 1 < argc && also_n < MAX_DLLS - 1) also[also_n++] = argv[++i];
+    else if (!path && argv[i][0] != '-') path = argv[i];
+    else { fprintf(stderr, "host: unknown argument %s\n", argv[i]); return 2; }
+  }
+  if (!path) {
+    fprintf(stderr, "usage: host.exe PATH\\TO\\scenario.dll [--also PATH\\TO\\other.dll]... [--worker]\n");
+    return 2;
+  }
+
+  int rc = load_dll(path);
+  for (int i = 0; rc == 0 && i < also_n; i++) rc = load_dll(also[i]);
+  if (rc != 0) return rc;
+
   say("pid %lu", (unsigned long)GetCurrentProcessId());
-  say("module %s %s", hex64((unsigned long long)(ULONG_PTR)mod, base), file);
-  say("name %s", name_fn());
+  for (int i = 0; i < run_n; i++) {
+    char file[MAX_PATH + 1];
+    DWORD len = GetModuleFileNameA(mods[i], file, MAX_PATH);
+    file[len] = 0;
+    char base[24];
+    /* The first DLL: `module` and `name`; each --also DLL: `also` and `also-name`. */
+    say("%s %s %s", i == 0 ? "module" : "also", hex64((unsigned long long)(ULONG_PTR)mods[i], base), file);
+    say("%s %s", i == 0 ? "name" : "also-name", name_fns[i]());
+  }
 
   if (with_worker) {
     InitializeCriticalSection(&outputs_lock);

@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../runtime/pe/test-files.ts';
+import { REPO_ROOT } from '../../test/support/test-files.ts';
 import { realPairs } from './real-files.ts';
 
 function fetchScript(args: string[], env: Record<string, string>): { status: number | null; stdout: string; stderr: string; ms: number } {

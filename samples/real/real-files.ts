@@ -47,6 +47,18 @@ export function realPairs(): readonly RealPair[] {
   return m.pairs;
 }
 
+/** A program the corpus's modules run in (e.g. Windows node.exe for the napi addons). */
+export interface RealHost extends RealFile {
+  readonly label: string;
+  readonly why: string;
+}
+
+/** The hosts listed in manifest.json (fetched and cached like the pairs). */
+export function realHosts(): readonly RealHost[] {
+  const m = JSON.parse(readFileSync(join(REAL_DIR, 'manifest.json'), 'utf8')) as { hosts?: RealHost[] };
+  return m.hosts ?? [];
+}
+
 /** Every distinct file of the corpus (pairs share files), in manifest order. */
 export function realFiles(): readonly RealFile[] {
   const seen = new Map<string, RealFile>();
@@ -82,6 +94,24 @@ function sha256File(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
+/** `npm pack SPEC` into `work`; the tarball's path. SAMPLES_FETCH_FAILED when npm fails or times out. */
+function npmPack(spec: string, work: string): Result<string> {
+  const pack = spawnSync(
+    'npm',
+    ['pack', spec, '--pack-destination', work, '--json', '--loglevel=error', '--fetch-timeout=60000', '--fetch-retries=1', '--fetch-retry-mintimeout=2000', '--fetch-retry-maxtimeout=5000', '--no-audit', '--no-fund'],
+    { encoding: 'utf8', timeout: NPM_TIMEOUT_MS, cwd: work },
+  );
+  if (pack.error !== undefined || pack.status !== 0) return err('SAMPLES_FETCH_FAILED', `npm pack ${spec}: ${npmFailure(pack)}`);
+  try {
+    const meta = JSON.parse(pack.stdout) as Array<{ filename: string }>;
+    const tgz = join(work, (meta[0]?.filename ?? '').replace(/^@/, '').replace('/', '-'));
+    if (!existsSync(tgz)) throw new Error('no tarball');
+    return ok(tgz);
+  } catch {
+    return err('SAMPLES_FETCH_FAILED', `npm pack ${spec}: unexpected output, no tarball found`);
+  }
+}
+
 /**
  * The local path of `f`, downloading it when it is not cached (or the cached copy's hash is
  * wrong). Errors: SAMPLES_FETCH_FAILED (npm unreachable, timeout, missing file in the
@@ -93,28 +123,74 @@ export function fetchRealFile(f: RealFile): Result<string> {
   const work = mkdtempSync(join(tmpdir(), 'hotpatch-npm-pack-'));
   try {
     const spec = `${f.package}@${f.version}`;
-    const pack = spawnSync(
-      'npm',
-      ['pack', spec, '--pack-destination', work, '--json', '--loglevel=error', '--fetch-timeout=60000', '--fetch-retries=1', '--fetch-retry-mintimeout=2000', '--fetch-retry-maxtimeout=5000', '--no-audit', '--no-fund'],
-      { encoding: 'utf8', timeout: NPM_TIMEOUT_MS, cwd: work },
-    );
-    if (pack.error !== undefined || pack.status !== 0) {
-      return err('SAMPLES_FETCH_FAILED', `npm pack ${spec}: ${npmFailure(pack)}`);
-    }
-    let tgz: string;
-    try {
-      const meta = JSON.parse(pack.stdout) as Array<{ filename: string }>;
-      tgz = join(work, (meta[0]?.filename ?? '').replace(/^@/, '').replace('/', '-'));
-      if (!existsSync(tgz)) throw new Error('no tarball');
-    } catch {
-      return err('SAMPLES_FETCH_FAILED', `npm pack ${spec}: unexpected output, no tarball found`);
-    }
+    const packed = npmPack(spec, work);
+    if (!packed.ok) return packed;
+    const tgz = packed.value;
     const tar = spawnSync('tar', ['-xzf', tgz, '-C', work, f.path], { encoding: 'utf8', timeout: 120_000 });
     if (tar.status !== 0) return err('SAMPLES_FETCH_FAILED', `${spec}: ${f.path} is not in the tarball (${tar.stderr.trim().split('\n')[0] ?? ''})`);
     const got = sha256File(join(work, f.path));
     if (got !== f.sha256) return err('SAMPLES_HASH_MISMATCH', `${spec} ${f.path}: sha256 ${got}, manifest says ${f.sha256}`);
     mkdirSync(dirname(dest), { recursive: true });
     renameSync(join(work, f.path), dest);
+    return ok(dest);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** One release of a package as a whole tree: every file of its npm tarball, sha256-pinned. */
+export interface RealTreeSide {
+  readonly package: string;
+  readonly version: string;
+  /** Paths inside the tarball (`package/...`). */
+  readonly files: ReadonlyArray<{ readonly path: string; readonly sha256: string }>;
+}
+
+/** Two consecutive releases of a package, as trees (for `hotpatch bundle`). */
+export interface RealTree {
+  readonly label: string;
+  readonly note?: string;
+  readonly old: RealTreeSide;
+  readonly new: RealTreeSide;
+}
+
+/** The trees listed in manifest.json. */
+export function realTrees(): readonly RealTree[] {
+  const m = JSON.parse(readFileSync(join(REAL_DIR, 'manifest.json'), 'utf8')) as { trees?: RealTree[] };
+  return m.trees ?? [];
+}
+
+/** Where a tree is cached: `cache/<package>@<version>/tree/` (the tarball's `package/` folder). */
+export function treeCachePath(t: RealTreeSide): string {
+  return join(CACHE_DIR, `${t.package.replace('/', '+')}@${t.version}`, 'tree');
+}
+
+const inTree = (p: string): string => p.replace(/^package\//, '');
+
+/**
+ * The local folder holding every file of `t` (with its path under `package/`), downloading the
+ * tarball once when a file is missing or its hash is wrong. Every file is checked against its
+ * sha256 (SAMPLES_HASH_MISMATCH), and the folder then holds exactly the listed files.
+ */
+export function fetchRealTree(t: RealTreeSide): Result<string> {
+  const dest = treeCachePath(t);
+  if (t.files.every((f) => existsSync(join(dest, inTree(f.path))) && sha256File(join(dest, inTree(f.path))) === f.sha256)) return ok(dest);
+  const work = mkdtempSync(join(tmpdir(), 'hotpatch-npm-pack-'));
+  try {
+    const spec = `${t.package}@${t.version}`;
+    const packed = npmPack(spec, work);
+    if (!packed.ok) return packed;
+    const tar = spawnSync('tar', ['-xzf', packed.value, '-C', work, ...t.files.map((f) => f.path)], { encoding: 'utf8', timeout: 120_000 });
+    if (tar.status !== 0) return err('SAMPLES_FETCH_FAILED', `${spec}: the tarball lacks a listed file (${tar.stderr.trim().split('\n')[0] ?? ''})`);
+    for (const f of t.files) {
+      const got = sha256File(join(work, f.path));
+      if (got !== f.sha256) return err('SAMPLES_HASH_MISMATCH', `${spec} ${f.path}: sha256 ${got}, manifest says ${f.sha256}`);
+    }
+    rmSync(dest, { recursive: true, force: true });
+    for (const f of t.files) {
+      mkdirSync(dirname(join(dest, inTree(f.path))), { recursive: true });
+      renameSync(join(work, f.path), join(dest, inTree(f.path)));
+    }
     return ok(dest);
   } finally {
     rmSync(work, { recursive: true, force: true });

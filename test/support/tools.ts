@@ -25,6 +25,8 @@ export function hasTool(cmd: string, args: readonly string[] = ['--version']): b
 }
 
 export const hasMingw = (): boolean => hasTool('x86_64-w64-mingw32-gcc');
+/** clang-22 with lld-22 (the second sample toolchain). */
+export const hasClang = (): boolean => hasTool('clang-22') && hasTool('ld.lld-22');
 export const hasWine = (): boolean => hasTool('wine', ['--version']);
 /** Debian's python3 with python3-pefile (a python3 earlier on PATH may not have it). */
 export const PEFILE_PYTHON = '/usr/bin/python3';
@@ -46,11 +48,11 @@ export const hasLief = (): boolean => hasTool(PEFILE_PYTHON, ['-c', 'import sys;
  * Reason to skip, or undefined when every tool is there. Under HOTPATCH_REQUIRE_WINE=1 a
  * missing tool throws instead, so the suite fails rather than silently skipping.
  */
-export function missingTools(needs: ReadonlyArray<'mingw' | 'wine' | 'pefile' | 'lief'>): string | undefined {
-  const has = { mingw: hasMingw, wine: hasWine, pefile: hasPefile, lief: hasLief };
+export function missingTools(needs: ReadonlyArray<'mingw' | 'wine' | 'pefile' | 'lief' | 'clang'>): string | undefined {
+  const has = { mingw: hasMingw, wine: hasWine, pefile: hasPefile, lief: hasLief, clang: hasClang };
   const missing = needs.filter((n) => !has[n]());
   if (missing.length === 0) return undefined;
-  const reason = `needs ${missing.join(', ')} (apt: gcc-mingw-w64-x86-64 wine64 python3-pefile; LIEF: bash .ci/install-pip.sh)`;
+  const reason = `needs ${missing.join(', ')} (apt: gcc-mingw-w64-x86-64 wine64 python3-pefile clang-22 lld-22; LIEF: bash .ci/install-pip.sh)`;
   if (REQUIRE_TOOLS) throw new Error(`HOTPATCH_REQUIRE_WINE=1 but ${reason}`);
   return reason;
 }

@@ -1348,6 +1348,301 @@ static int cmd_suspend(void) {
   return 1;
 }
 
+/* ---------- swap: the whole pause in one request ---------- */
+
+typedef struct {
+  u64 addr;
+  long len;
+  unsigned char *expected, *bytes, *orig;
+  int written;
+} Site;
+
+static int site_cmp(const void *a, const void *b) {
+  u64 x = ((const Site *)a)->addr, y = ((const Site *)b)->addr;
+  return x < y ? -1 : x > y;
+}
+
+/* Index of the site whose [addr, addr+len) holds v, or -1 (sites sorted, disjoint). */
+static int site_of(const Site *s, int n, u64 v) {
+  int lo = 0, hi = n - 1;
+  while (lo <= hi) {
+    int mid = (lo + hi) / 2;
+    if (v < s[mid].addr) hi = mid - 1;
+    else if (v - s[mid].addr >= (u64)s[mid].len) lo = mid + 1;
+    else return mid;
+  }
+  return -1;
+}
+
+/* A word on the stack that would return into the middle of a site (a call whose return
+ * address lies inside bytes about to be replaced): the thread must not be caught there.
+ * Stack words are scanned from RSP to the top of the committed stack; a non-return value
+ * that happens to point there only costs a retry. */
+static int stack_returns_into(const CONTEXT *c, const Site *s, int n, u64 *hit) {
+  MEMORY_BASIC_INFORMATION mbi;
+  if (!VirtualQueryEx(g_proc, (LPCVOID)(uintptr_t)c->Rsp, &mbi, sizeof mbi)) return 0;
+  u64 top = (u64)(uintptr_t)mbi.BaseAddress + mbi.RegionSize;
+  u64 from = c->Rsp & ~(u64)7;
+  if (top <= from || top - from > 16u * 1024u * 1024u) return 0;
+  static u64 *stack;
+  static size_t cap;
+  size_t bytes = (size_t)(top - from);
+  if (bytes > cap) {
+    free(stack);
+    stack = (u64 *)malloc(bytes);
+    cap = stack ? bytes : 0;
+    if (!stack) return 1;
+  }
+  if (!rpm(from, stack, bytes)) return 1; /* cannot prove it is not there */
+  for (size_t i = 0; i < bytes / 8; i++) {
+    int k = site_of(s, n, stack[i]);
+    if (k >= 0 && stack[i] != s[k].addr) {
+      *hit = stack[i];
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static void free_sites(Site *s, int n) {
+  for (int i = 0; i < n; i++) free(s[i].orig);
+  free(s);
+}
+
+/* Puts back the sites written so far (threads still suspended). */
+static void unswap(Site *s, int n) {
+  for (int i = n - 1; i >= 0; i--)
+    if (s[i].written && !wpm(s[i].addr, s[i].orig, (size_t)s[i].len)) g_undo_failures++;
+}
+
+/*
+ * swap [tries=N] [delay=MS] [avoid:ADDR:LEN]... site:ADDR:EXPECTED:BYTES...
+ * The whole pause of a live patch in one request: suspends every thread once; checks every
+ * thread's RIP against every site and avoid range, and every stack word against every site
+ * (sorted sites, binary search: the cost does not grow with the product); if one is caught,
+ * resumes, sleeps and retries (LIVE_THREAD_IN_SITE after N tries). Then compares every site
+ * with EXPECTED, writes every site, flushes the instruction cache once over the span, and
+ * resumes. All or nothing: a mismatch or failed write puts back what was written, resumes,
+ * and fails. Each write is logged for the transaction like `redirect`.
+ */
+static int cmd_swap(void) {
+  if (!need_process()) return 0;
+  if (g_suspended) return fail("LIVE_BAD_REQUEST", 0, "threads are already suspended");
+  int ns = 0, na = 0;
+  Site *s = (Site *)calloc((size_t)g_ntok + 1, sizeof(Site));
+  Range *av = (Range *)calloc((size_t)g_ntok + 1, sizeof(Range));
+  CONTEXT *ctx = NULL;
+  if (!s || !av) {
+    free(s);
+    free(av);
+    return fail("LIVE_AGENT_OOM", 0, "agent out of memory");
+  }
+  u64 tries = 200, delay = 1;
+  int ok = 1;
+#define SWAP_BAD(...) \
+  do { \
+    fail("LIVE_BAD_REQUEST", 0, __VA_ARGS__); \
+    ok = 0; \
+    goto done; \
+  } while (0)
+  for (int i = 1; i < g_ntok; i++) {
+    char *t = g_tok[i];
+    if (strncmp(t, "delay=", 6) == 0) {
+      if (!parse_u64(t + 6, &delay) || delay > 60000) SWAP_BAD("swap: bad delay=");
+    } else if (strncmp(t, "tries=", 6) == 0) {
+      if (!parse_u64(t + 6, &tries) || tries == 0) SWAP_BAD("swap: bad tries=");
+    } else if (strncmp(t, "avoid:", 6) == 0) {
+      char *a = t + 6, *colon = strchr(a, ':');
+      if (!colon) SWAP_BAD("swap: expected avoid:ADDR:LEN, got %.60s", t);
+      *colon = 0;
+      if (!parse_u64(a, &av[na].addr) || !parse_u64(colon + 1, &av[na].len)) SWAP_BAD("swap: bad range %.60s", t);
+      na++;
+    } else if (strncmp(t, "site:", 5) == 0) {
+      char *a = t + 5, *c1 = strchr(a, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+      if (!c2) SWAP_BAD("swap: expected site:ADDR:EXPECTED:BYTES, got %.60s", t);
+      *c1 = 0;
+      *c2 = 0;
+      long ne = decode_hex(c1 + 1), nb = decode_hex(c2 + 1);
+      if (!parse_u64(a, &s[ns].addr) || ne < 0 || nb < 0 || ne != nb || nb == 0 || nb > 4096)
+        SWAP_BAD("swap: site at %.20s needs equal-length hex (1-4096 bytes)", a);
+      s[ns].len = nb;
+      s[ns].expected = (unsigned char *)(c1 + 1);
+      s[ns].bytes = (unsigned char *)(c2 + 1);
+      ns++;
+    } else
+      SWAP_BAD("swap: unexpected %.60s", t);
+  }
+  if (ns == 0) SWAP_BAD("swap: no site");
+  qsort(s, (size_t)ns, sizeof(Site), site_cmp);
+  for (int i = 1; i < ns; i++)
+    if (s[i].addr < s[i - 1].addr + (u64)s[i - 1].len) SWAP_BAD("swap: sites at 0x%llx and 0x%llx overlap", (unsigned long long)s[i - 1].addr, (unsigned long long)s[i].addr);
+  for (int i = 0; i < ns; i++) {
+    s[i].orig = (unsigned char *)malloc((size_t)s[i].len);
+    if (!s[i].orig) {
+      fail("LIVE_AGENT_OOM", 0, "agent out of memory");
+      ok = 0;
+      goto done;
+    }
+  }
+  /* Outside the pause: every site's pages must already be writable (the plan made them so). */
+  for (int i = 0; i < ns; i++) {
+    if (i > 0 && s[i].addr >> 12 == (s[i - 1].addr + (u64)s[i - 1].len - 1) >> 12 && (s[i].addr + (u64)s[i].len - 1) >> 12 == s[i].addr >> 12) continue;
+    if (!check_writable(s[i].addr, (u64)s[i].len)) {
+      ok = 0;
+      goto done;
+    }
+  }
+  ctx = (CONTEXT *)_aligned_malloc(sizeof(CONTEXT) * MAX_THREADS, 16);
+  if (!ctx) {
+    fail("LIVE_AGENT_OOM", 0, "agent out of memory");
+    ok = 0;
+    goto done;
+  }
+  u64 attempt;
+  DWORD bad_tid = 0;
+  u64 bad_at = 0;
+  int bad_stack = 0;
+  int nwrites = 0;
+  LARGE_INTEGER t_checked;
+  for (attempt = 1;; attempt++) {
+    DWORD e = 0;
+    if (!suspend_all(&e)) {
+      resume_all();
+      fail("LIVE_SUSPEND_FAILED", e, "cannot suspend the threads of process %lu", (unsigned long)g_pid);
+      ok = 0;
+      goto done;
+    }
+    int blocked = 0;
+    for (int i = 0; i < g_nthr && !blocked; i++) {
+      memset(&ctx[i], 0, sizeof(CONTEXT));
+      ctx[i].ContextFlags = CONTEXT_CONTROL | CONTEXT_INTEGER;
+      if (!GetThreadContext(g_thr[i].h, &ctx[i])) {
+        DWORD ge = GetLastError();
+        resume_all();
+        fail("LIVE_SUSPEND_FAILED", ge, "cannot read the context of thread %lu", (unsigned long)g_thr[i].tid);
+        ok = 0;
+        goto done;
+      }
+      u64 rip = ctx[i].Rip, hit = 0;
+      if (site_of(s, ns, rip) >= 0) blocked = 1, bad_at = rip, bad_stack = 0;
+      for (int k = 0; k < na && !blocked; k++)
+        if (in_site(rip, &av[k])) blocked = 1, bad_at = rip, bad_stack = 0;
+      if (!blocked && stack_returns_into(&ctx[i], s, ns, &hit)) blocked = 1, bad_at = hit, bad_stack = 1;
+      if (blocked) bad_tid = g_thr[i].tid;
+    }
+    if (!blocked) break;
+    resume_all();
+    if (attempt >= tries) {
+      fail("LIVE_THREAD_IN_SITE", 0, "thread %lu kept %s in bytes to be replaced (0x%llx) for %llu tries", (unsigned long)bad_tid,
+           bad_stack ? "a return address" : "its instruction pointer", (unsigned long long)bad_at, (unsigned long long)tries);
+      ok = 0;
+      goto done;
+    }
+    Sleep((DWORD)delay);
+  }
+  QueryPerformanceCounter(&t_checked);
+  /* Compare every site first, then write: nothing is written unless every site is as expected.
+   * Sites are read in spans (one read covers sites less than 64 KiB apart). */
+  for (int i = 0; i < ns;) {
+    int j = i;
+    while (j + 1 < ns && s[j + 1].addr + (u64)s[j + 1].len - s[i].addr <= 0x10000) j++;
+    u64 span = s[j].addr + (u64)s[j].len - s[i].addr;
+    static unsigned char *buf;
+    static size_t bcap;
+    if (span > bcap) {
+      free(buf);
+      buf = (unsigned char *)malloc((size_t)span);
+      bcap = buf ? (size_t)span : 0;
+    }
+    if (!buf || !rpm(s[i].addr, buf, (size_t)span)) {
+      DWORD re = GetLastError();
+      resume_all();
+      fail("LIVE_READ_FAILED", re, "cannot read the sites at 0x%llx (%llu bytes)", (unsigned long long)s[i].addr, (unsigned long long)span);
+      ok = 0;
+      goto done;
+    }
+    for (int k = i; k <= j; k++) {
+      const unsigned char *cur = buf + (s[k].addr - s[i].addr);
+      memcpy(s[k].orig, cur, (size_t)s[k].len);
+      for (long b = 0; b < s[k].len; b++)
+        if (cur[b] != s[k].expected[b]) {
+          resume_all();
+          fail("LIVE_BYTES_MISMATCH", 0, "byte at 0x%llx is 0x%02x, expected 0x%02x: the target is not in the state the plan was made for",
+               (unsigned long long)(s[k].addr + (u64)b), cur[b], s[k].expected[b]);
+          out_addr("at", s[k].addr + (u64)b);
+          ok = 0;
+          goto done;
+        }
+    }
+    i = j + 1;
+  }
+  /* Stores: sites whose gap lies in pages that hold sites (all writable, checked above) go in
+   * one WriteProcessMemory with the bytes between them written back as read under this
+   * suspension, so the number of calls (each a server round trip under Wine) follows the
+   * pages touched, not the redirect count. */
+  for (int i = 0; i < ns;) {
+    int j = i;
+    while (j + 1 < ns && s[j + 1].addr + (u64)s[j + 1].len - s[i].addr <= 0x10000) {
+      u64 gap_from = (s[j].addr + (u64)s[j].len - 1) >> 12, gap_to = s[j + 1].addr >> 12;
+      if (gap_to > gap_from + 1) break; /* a page without a site between them: may not be writable */
+      j++;
+    }
+    u64 span = s[j].addr + (u64)s[j].len - s[i].addr;
+    unsigned char *chunk = (unsigned char *)malloc((size_t)span);
+    int wrote = 0;
+    if (chunk && rpm(s[i].addr, chunk, (size_t)span)) {
+      for (int k = i; k <= j; k++) memcpy(chunk + (s[k].addr - s[i].addr), s[k].bytes, (size_t)s[k].len);
+      wrote = wpm(s[i].addr, chunk, (size_t)span);
+    }
+    free(chunk);
+    if (!wrote) {
+      DWORD we = GetLastError();
+      unswap(s, ns);
+      resume_all();
+      fail("LIVE_WRITE_FAILED", we, "cannot write %llu bytes at 0x%llx in process %lu (every site put back)", (unsigned long long)span, (unsigned long long)s[i].addr, (unsigned long)g_pid);
+      ok = 0;
+      goto done;
+    }
+    for (int k = i; k <= j; k++) s[k].written = 1;
+    nwrites++;
+    i = j + 1;
+  }
+  u64 lo = s[0].addr, hi = s[ns - 1].addr + (u64)s[ns - 1].len;
+  FlushInstructionCache(g_proc, (LPCVOID)(uintptr_t)lo, (SIZE_T)(hi - lo));
+  LARGE_INTEGER t_written;
+  QueryPerformanceCounter(&t_written);
+  int nthreads = g_nthr;
+  double suspend_us = (double)(t_checked.QuadPart - g_t_suspend.QuadPart) * 1e6 / (double)g_freq.QuadPart;
+  double write_us = (double)(t_written.QuadPart - t_checked.QuadPart) * 1e6 / (double)g_freq.QuadPart;
+  double paused = resume_all();
+  u64 *rips = (u64 *)malloc(sizeof(u64) * (size_t)(nthreads ? nthreads : 1));
+  if (rips)
+    for (int i = 0; i < nthreads; i++) rips[i] = ctx[i].Rip;
+  if (g_in_tx)
+    for (int i = 0; i < ns; i++) {
+      Undo u = {0};
+      u.kind = U_WRITE;
+      u.addr = s[i].addr;
+      u.size = (u64)s[i].len;
+      u.orig = s[i].orig;
+      s[i].orig = NULL; /* owned by the log now */
+      undo_push(u);
+    }
+  begin_ok();
+  out_fmt(",\"attempts\":%llu,\"threads\":%d,\"sites\":%d,\"writes\":%d,\"suspendUs\":%.1f,\"writeUs\":%.1f,\"pausedUs\":%.1f", (unsigned long long)attempt, nthreads, ns,
+          nwrites, suspend_us, write_us, paused);
+  out_fmt(",\"rips\":[");
+  for (int i = 0; rips && i < nthreads; i++) out_fmt("%s\"0x%llx\"", i ? "," : "", (unsigned long long)rips[i]);
+  out_fmt("]");
+  free(rips);
+#undef SWAP_BAD
+done:
+  if (ctx) _aligned_free(ctx);
+  free(av);
+  free_sites(s, ns);
+  return ok;
+}
+
 static int cmd_resume(void) {
   if (!g_suspended) return fail("LIVE_BAD_REQUEST", 0, "threads are not suspended");
   int n = g_nthr;
@@ -1493,6 +1788,7 @@ static int dispatch(void) {
   if (!strcmp(op, "call")) return cmd_call();
   if (!strcmp(op, "suspend")) return cmd_suspend();
   if (!strcmp(op, "resume")) return cmd_resume();
+  if (!strcmp(op, "swap")) return cmd_swap();
   if (!strcmp(op, "begin")) {
     if (g_in_tx) return fail("LIVE_BAD_REQUEST", 0, "a transaction is already open");
     if (!need_process()) return 0;

@@ -19,7 +19,7 @@ import { err, ok, type HotpatchError, type Result } from '../../../common/errors
 import { asVa, hex, type Va } from '../../../common/types.ts';
 import type { HotpatchPackage } from '../../../formats/package.ts';
 import { executeSteps, revertPlan, type ExecuteReport } from '../../apply/execute-plan.ts';
-import { planPackage } from '../../plan/plan-package.ts';
+import { planPackage, type PlanOptions } from '../../plan/plan-package.ts';
 import { PAGE_READONLY, PAGE_READWRITE, writePlanFromJson, writePlanToJson, type PlannedFunction, type WritePlan, type WriteStep } from '../../plan/write-plan.ts';
 import { bytesToHex, hexToBytes } from '../../plan/write-plan.ts';
 import { listModules, type AgentConnection, type ModuleChooser, type Win32AgentBackend } from '../win32-agent.ts';
@@ -135,11 +135,11 @@ const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
  * package supersedes it. Refusals (identity, original bytes, series, sequence) happen before
  * any step. The backend stays open: the caller closes it (commit) or abandons it.
  */
-export async function applyLive(pkg: HotpatchPackage, backend: Win32AgentBackend): Promise<Result<LiveApplyReport>> {
+export async function applyLive(pkg: HotpatchPackage, backend: Win32AgentBackend, options: Pick<PlanOptions, 'reference'> = {}): Promise<Result<LiveApplyReport>> {
   const cur = await findLiveState(backend);
   if (!cur.ok) return cur;
   const current = cur.value;
-  const planned = await planPackage(pkg, backend, { current: current?.plan ?? null });
+  const planned = await planPackage(pkg, backend, { ...options, current: current?.plan ?? null });
   if (!planned.ok) return planned;
   const { plan, timing } = planned.value;
 
@@ -230,8 +230,8 @@ export function moduleMatching(target: { readonly sizeOfImage: number; readonly 
   };
 }
 
-/** Chooses the module that has a hotpatch applied, when the user names none (for revert). */
-export const moduleWithState: ModuleChooser = async (agent, pid) => {
+/** The names of the loaded modules that have a hotpatch applied (a state record), in load order. */
+export async function modulesWithState(agent: AgentConnection): Promise<Result<string[]>> {
   const found = await agent.request(`find-marker 0x10000 0x7fffffff0000 ${bytesToHex(STATE_MAGIC)}`);
   if (!found.ok) return found;
   const bases = new Set<bigint>();
@@ -248,7 +248,14 @@ export const moduleWithState: ModuleChooser = async (agent, pid) => {
   }
   const mods = await listModules(agent);
   if (!mods.ok) return mods;
-  const names = mods.value.filter((m) => bases.has(m.base)).map((m) => m.name);
+  return ok(mods.value.filter((m) => bases.has(m.base)).map((m) => m.name));
+}
+
+/** Chooses the module that has a hotpatch applied, when the user names none (for revert). */
+export const moduleWithState: ModuleChooser = async (agent, pid) => {
+  const found = await modulesWithState(agent);
+  if (!found.ok) return found;
+  const names = found.value;
   if (names.length === 1) return ok(names[0]!);
   if (names.length === 0) return err('REVERT_NOTHING_APPLIED', `no hotpatch is applied in process ${pid}`);
   return err('USAGE_MODULE_AMBIGUOUS', `hotpatches are applied to several modules in process ${pid} (${names.join(', ')}): name one with --module`);

@@ -249,6 +249,7 @@ pub fn parse_headers(data: &[u8]) -> Result<Headers<'_>, PeError> {
     if !disjoint && nsec > 96 {
         return Err(pe_err!("PE_BAD_SECTION", section_table_offset, "{} sections, some overlapping in memory", nsec));
     }
+    check_image_budget(&optional, &sections, nt_offset_size_of_image(e_lfanew), section_table_offset)?;
     let first_va = sections.iter().map(|s| s.virtual_address).min().unwrap_or(u32::MAX);
     Ok(Headers {
         data,
@@ -264,6 +265,48 @@ pub fn parse_headers(data: &[u8]) -> Result<Headers<'_>, PeError> {
         disjoint,
         first_va,
     })
+}
+
+/// Most zero fill (memory past each section's raw data, i.e. .bss) a file may ask for in
+/// total. Every mapper allocates and zeroes it, so without a bound a few hundred bytes of
+/// headers could ask for a gigabyte; 256 MiB is far above what real programs declare.
+pub const MAX_ZERO_FILL: u64 = 256 << 20;
+
+fn nt_offset_size_of_image(e_lfanew: usize) -> usize {
+    e_lfanew + 4 + IMAGE_SIZEOF_FILE_HEADER + 56
+}
+
+/// SizeOfImage must be justified by the section table: at most the end of the last section
+/// (or the headers) rounded up to the section alignment (the page size when that is odd), and
+/// the sections' zero fill at most MAX_ZERO_FILL. Both are what every consumer (the wasm
+/// mapper, the compiler, the runtime) would otherwise allocate before looking further.
+fn check_image_budget(o: &OptionalHeader, sections: &[SectionHeader], size_at: usize, table_at: usize) -> Result<(), PeError> {
+    let sa = o.section_alignment as u64;
+    let align = if sa.is_power_of_two() && sa <= 0x20_0000 { sa.max(0x1000) } else { 0x1000 };
+    let mut end = o.size_of_headers as u64;
+    let mut zero_fill = 0u64;
+    for s in sections {
+        end = end.max(s.virtual_address as u64 + s.mapped_size() as u64);
+        zero_fill += (s.mapped_size() - s.file_backed_size()) as u64;
+    }
+    let limit = (end + align - 1) & !(align - 1);
+    if o.size_of_image as u64 > limit {
+        return Err(pe_err!(
+            "PE_SIZE_OF_IMAGE",
+            size_at,
+            "SizeOfImage 0x{:x} is more than the sections and headers need (0x{:x}, rounded up to 0x{:x})",
+            o.size_of_image, end, limit
+        ));
+    }
+    if zero_fill > MAX_ZERO_FILL {
+        return Err(pe_err!(
+            "PE_SECTION_SIZE",
+            table_at,
+            "the sections ask for 0x{:x} bytes of zero fill beyond their raw data, over the 0x{:x} limit",
+            zero_fill, MAX_ZERO_FILL
+        ));
+    }
+    Ok(())
 }
 
 impl<'a> Headers<'a> {

@@ -1,0 +1,113 @@
+/**
+ * Bench section `startup`: how long the installed `hotpatch` command takes from process start
+ * to exit, and how big the runtime bundle for agents is.
+ * - CLI start: `node bin/hotpatch.js --help` and `node bin/hotpatch.js pe SMALL.dll` (the
+ *   compiled CLI in dist/, rebuilt first with `npm run build`'s script so it matches the
+ *   sources), each next to `node -e 0` in the same run, interleaved round by round so
+ *   machine load hits all alike; wall time of the process (spawn to exit), median of n.
+ *   For scale, the same `--help` through tsx from the TypeScript sources (how bin/hotpatch.js
+ *   ran before dist/ existed), fewer runs.
+ * - Runtime bundle: scripts/bundle-runtime.ts (what dist/bundle/ ships as
+ *   `hotpatch/runtime/bundle`), minified; gzip -9 sizes computed here; the pe-parser .wasm
+ *   apart and included.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { bundledPackages, bundleRuntime, RUNTIME_BUNDLE_JS, RUNTIME_BUNDLE_WASM } from '../../scripts/bundle-runtime.ts';
+import { scenarioDll } from '../../samples/scenarios.ts';
+import { markdownTable, type BenchContext, type BenchSection, type SectionResult } from '../section.ts';
+import { formatBytes, formatMs, formatTiming, summarizeTimes, type Timing } from '../stats.ts';
+import { runTool } from '../tools.ts';
+
+interface StartRow {
+  readonly what: string;
+  readonly command: string;
+  readonly timing: Timing;
+  /** Median minus `node -e 0`'s median in the same run (null for node itself). */
+  readonly overNodeMs: number | null;
+}
+
+interface BundleSizes {
+  readonly jsBytes: number;
+  readonly jsGzipBytes: number;
+  readonly wasmBytes: number;
+  readonly wasmGzipBytes: number;
+  readonly totalBytes: number;
+  readonly totalGzipBytes: number;
+  readonly packages: readonly string[];
+}
+
+const gz = (b: Uint8Array): number => gzipSync(b, { level: 9 }).length;
+
+function runtimeBundleSizes(root: string): Promise<BundleSizes> {
+  const out = mkdtempSync(join(tmpdir(), 'hotpatch-bench-bundle-'));
+  return bundleRuntime(root, out)
+    .then((meta) => {
+      const js = readFileSync(join(out, RUNTIME_BUNDLE_JS));
+      const wasm = readFileSync(join(out, RUNTIME_BUNDLE_WASM));
+      return { jsBytes: js.length, jsGzipBytes: gz(js), wasmBytes: wasm.length, wasmGzipBytes: gz(wasm), totalBytes: js.length + wasm.length, totalGzipBytes: gz(js) + gz(wasm), packages: bundledPackages(meta) };
+    })
+    .finally(() => rmSync(out, { recursive: true, force: true }));
+}
+
+const section: BenchSection = {
+  id: 'startup',
+  title: 'CLI start time and the runtime bundle size',
+  async run(ctx: BenchContext): Promise<SectionResult> {
+    ctx.log('startup: building dist/ (npm run build)');
+    const built = spawnSync(process.execPath, [join(ctx.root, 'bin/run-ts.js'), join(ctx.root, 'scripts/build.ts')], { cwd: ctx.root, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+    if (built.status !== 0) throw new Error(`npm run build failed: ${built.stderr.trim().split('\n').slice(-3).join(' ')}`);
+
+    const bin = join(ctx.root, 'bin/hotpatch.js');
+    const small = scenarioDll('logic-fix', 'v1');
+    const commands: ReadonlyArray<readonly [string, string, readonly string[]]> = [
+      ['node -e 0', 'node -e 0', ['-e', '0']],
+      ['hotpatch --help', 'node bin/hotpatch.js --help', [bin, '--help']],
+      [`hotpatch pe (${readFileSync(small).length} bytes)`, 'node bin/hotpatch.js pe samples/bin/logic-fix/v1.dll', [bin, 'pe', small]],
+    ];
+    const rounds = ctx.quick ? 5 : 15;
+    const load = loadavg()[0] ?? 0;
+    const samples: number[][] = commands.map(() => []);
+    for (let r = 0; r < rounds; r++) {
+      for (const [i, [, , args]] of commands.entries()) samples[i]!.push(runTool(process.execPath, args));
+    }
+    const tsxArgs = [join(ctx.root, 'bin/run-ts.js'), join(ctx.root, 'cli/main.ts'), '--help'];
+    const tsxSamples = Array.from({ length: ctx.quick ? 1 : 3 }, () => runTool(process.execPath, tsxArgs));
+
+    const node = summarizeTimes(samples[0]!);
+    const rows: StartRow[] = commands.map(([what, command], i) => {
+      const timing = summarizeTimes(samples[i]!);
+      return { what, command, timing, overNodeMs: i === 0 ? null : timing.medianMs - node.medianMs };
+    });
+    const tsxTiming = summarizeTimes(tsxSamples);
+    rows.push({ what: '--help through tsx (before dist/)', command: 'node bin/run-ts.js cli/main.ts --help', timing: tsxTiming, overNodeMs: tsxTiming.medianMs - node.medianMs });
+
+    ctx.log('startup: runtime bundle');
+    const b = await runtimeBundleSizes(ctx.root);
+    const markdown = [
+      `Load average ${load.toFixed(2)} on ${cpus().length} cores when this section started: on a busy machine every row, \`node -e 0\` included, stretches alike, so compare the rows with each other. Wall time from process start to exit (spawn included, the same for every row), median (min..max, n) over ${rounds} interleaved rounds; "over node" is the median minus \`node -e 0\`'s median in the same run. The CLI is the compiled one (dist/, rebuilt before measuring): each command's module is loaded only when it runs, so neither row loads the compiler, iced-x86, protobufjs or zstd-codec. Target: hotpatch --help and hotpatch pe of a small file within 150 ms.`,
+      '',
+      markdownTable(
+        ['command', 'runs', 'time', 'over node'],
+        rows.map((r) => [r.what, `\`${r.command}\``, formatTiming(r.timing), r.overNodeMs === null ? '-' : formatMs(r.overNodeMs)]),
+      ),
+      '',
+      `Runtime bundle for agents (\`hotpatch/runtime/bundle\`: runtime/index.ts bundled by esbuild, ESM, minified; the pe-parser .wasm beside it). gzip -9 sizes. npm packages inside: ${b.packages.join(', ')}.`,
+      '',
+      markdownTable(
+        ['part', 'minified', 'gzipped'],
+        [
+          ['JavaScript (wasm apart)', formatBytes(b.jsBytes), formatBytes(b.jsGzipBytes)],
+          ['pe_parser_bg.wasm', formatBytes(b.wasmBytes), formatBytes(b.wasmGzipBytes)],
+          ['total (wasm included)', formatBytes(b.totalBytes), formatBytes(b.totalGzipBytes)],
+        ],
+      ),
+    ].join('\n');
+    return { markdown, data: { rounds, loadAverage: load, cliStart: rows, runtimeBundle: b } };
+  },
+};
+
+export default section;

@@ -1,0 +1,199 @@
+/**
+ * The structure-layout-change verdict. A patch swaps code, never the objects that live code
+ * has already built: a heap or stack structure made by old code is read by new code after
+ * the patch (and the reverse, through every old function left in place). When the new build
+ * inserted, removed or resized a field, the two sides disagree on where the fields are, and
+ * no function-level diff shows it: each body is consistent with its own build.
+ *
+ * It shows in the matched bodies. Aligned instruction by instruction (an LCS over their
+ * skeletons: mnemonic, operand kinds, registers, memory size; displacements and immediates
+ * left out; common prefix and suffix first), the memory operands through one base register keep their displacements, except
+ * that from some field on they all move by the same amount: `[r14+0x5b0]` becomes
+ * `[r14+0x5b8]`, `[r14+0x5c0]` becomes `[r14+0x5c8]`, while `[r14+0x10]` stays. That is a
+ * layout change, and it is refused: "structure layout changed: field offsets shift by +8 from
+ * 0x5b0 (needs a baseline)". Stack-pointer and frame-pointer operands are left out (a frame
+ * that grows shifts them, and a frame is private to its call).
+ *
+ * A pure logic fix keeps every aligned displacement, so it passes. Only changed, matched
+ * pairs whose code changed are examined.
+ */
+import { Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
+import type { FunctionInfo } from '../image/types.ts';
+import type { MappedImage } from '../image/map-image.ts';
+import { lcsPairs } from '../match/lcs.ts';
+import type { MatchResult } from '../match/match-images.ts';
+import { reason, type Reason } from './reasons.ts';
+import type { FunctionStatus } from './types.ts';
+
+/** One memory access of a body, with what the alignment compares. */
+interface Access {
+  /** Skeleton of the whole instruction (what LCS aligns), interned to a number. */
+  readonly skel: number;
+  /** Base register of a non-RIP, non-stack memory operand, or -1. */
+  readonly base: number;
+  readonly disp: number;
+}
+
+/** A detected layout shift between a matched old and new body. */
+export interface LayoutShift {
+  readonly delta: number;
+  /** Lowest old displacement that moved (the first field that shifted). */
+  readonly from: number;
+  /** Aligned accesses that moved by `delta`, and distinct old fields among them. */
+  readonly moved: number;
+  readonly fields: number;
+  /** The reason text. */
+  readonly reason: string;
+}
+
+/** Cells of the LCS table above which a pair is not aligned. */
+const MAX_CELLS = 12_000_000;
+/** Distinct fields that must move by the same delta (one could be a rewritten access). */
+const MIN_FIELDS = 2;
+
+function accessesOf(img: MappedImage, f: FunctionInfo, intern: Map<string, number>): Access[] {
+  const out: Access[] = [];
+  // Registers holding a stack address (`lea r, [rsp+x]`, `mov r, rsp`): accesses through
+  // them are frame slots, which move whenever the frame is laid out anew.
+  const stackish = new Set<number>([Register.RSP, Register.RBP, Register.ESP, Register.EBP]);
+  // The decoder copies its input into wasm memory: give it the function's span, not the image.
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = 0;
+  for (const d of f.decoded.insns) {
+    lo = Math.min(lo, d.rva);
+    hi = Math.max(hi, d.rva + d.length);
+  }
+  if (hi <= lo) return out;
+  const decoder = new Decoder(64, img.image.subarray(lo, hi), DecoderOptions.None);
+  const insn = new Instruction();
+  try {
+    for (const d of f.decoded.insns) {
+      decoder.position = d.rva - lo;
+      decoder.ip = BigInt(d.rva);
+      decoder.decodeOut(insn);
+      let skel = `${insn.mnemonic}`;
+      let base = -1;
+      let disp = 0;
+      for (let k = 0; k < insn.opCount; k++) {
+        const kind = insn.opKind(k);
+        skel += `,${kind}`;
+        if (kind === OpKind.Register) skel += `r${insn.opRegister(k)}`;
+        else if (kind === OpKind.Memory) {
+          const b = insn.memoryBase;
+          skel += `m${b}i${insn.memoryIndex}s${insn.memoryIndexScale}z${insn.memorySize}`;
+          if (b !== Register.RIP && b !== Register.None && insn.memoryIndex === Register.None && !stackish.has(b)) {
+            base = b;
+            disp = Number(BigInt.asIntN(64, insn.memoryDisplacement));
+          }
+        }
+      }
+      // In address order (an approximation of flow): a register loaded from the stack pointer
+      // holds a stack address until something else is loaded into it.
+      if (insn.opCount === 2 && insn.op0Kind === OpKind.Register && insn.op0Register !== Register.RSP && insn.op0Register !== Register.RBP) {
+        const mn = insn.mnemonic;
+        const src = insn.op1Kind === OpKind.Memory && mn === Mnemonic.Lea ? insn.memoryBase : insn.op1Kind === OpKind.Register && mn === Mnemonic.Mov ? insn.op1Register : Register.None;
+        if (stackish.has(src)) stackish.add(insn.op0Register);
+        else if (mn === Mnemonic.Mov || mn === Mnemonic.Lea || mn === Mnemonic.Movzx || mn === Mnemonic.Movsxd || mn === Mnemonic.Xor) stackish.delete(insn.op0Register);
+      }
+      let id = intern.get(skel);
+      if (id === undefined) intern.set(skel, (id = intern.size));
+      out.push({ skel: id, base, disp });
+    }
+  } finally {
+    insn.free();
+    decoder.free();
+  }
+  return out;
+}
+
+/** Aligned index pairs of the longest common subsequence of two skeleton lists. */
+function align(a0: readonly Access[], b0: readonly Access[]): Array<[number, number]> {
+  // Common prefix and suffix first: the table then covers only the region that differs.
+  let p = 0;
+  while (p < a0.length && p < b0.length && a0[p]!.skel === b0[p]!.skel) p++;
+  let q = 0;
+  while (q < a0.length - p && q < b0.length - p && a0[a0.length - 1 - q]!.skel === b0[b0.length - 1 - q]!.skel) q++;
+  const head: Array<[number, number]> = [];
+  for (let k = 0; k < p; k++) head.push([k, k]);
+  const tail: Array<[number, number]> = [];
+  for (let k = q; k > 0; k--) tail.push([a0.length - k, b0.length - k]);
+  const a = a0.slice(p, a0.length - q);
+  const b = b0.slice(p, b0.length - q);
+  if ((a.length + 1) * (b.length + 1) > MAX_CELLS) return [...head, ...tail];
+  const as = Int32Array.from(a, (x) => x.skel);
+  const bs = Int32Array.from(b, (x) => x.skel);
+  const out = lcsPairs(as, bs).map(([i, j]): [number, number] => [p + i, p + j]);
+  return [...head, ...out, ...tail];
+}
+
+const hex = (x: number): string => `${x < 0 ? '-' : ''}0x${Math.abs(x).toString(16)}`;
+
+/**
+ * The layout shift between old body `of` and new body `nf`, or null when their aligned
+ * field accesses agree. A middle too large to align (over MAX_CELLS after the common prefix
+ * and suffix) is compared on the prefix and suffix alone.
+ */
+export function detectLayoutShift(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, nf: FunctionInfo): LayoutShift | null {
+  const intern = new Map<string, number>();
+  const oa = accessesOf(oldImg, of, intern);
+  const na = accessesOf(newImg, nf, intern);
+  // Per base register: old displacement -> the deltas it was seen with.
+  const byBase = new Map<number, Array<[number, number]>>();
+  for (const [i, j] of align(oa, na)) {
+    const x = oa[i]!;
+    const y = na[j]!;
+    if (x.base < 0 || x.base !== y.base) continue;
+    const list = byBase.get(x.base) ?? [];
+    list.push([x.disp, y.disp - x.disp]);
+    byBase.set(x.base, list);
+  }
+  let best: LayoutShift | null = null;
+  for (const list of byBase.values()) {
+    const deltas = new Map<number, Set<number>>();
+    for (const [disp, delta] of list) {
+      if (delta === 0) continue;
+      // A field offset is never negative: a negative one on either side is a pointer the
+      // compiler rebased (loop strength reduction: `lea rsi,[r14+0x38]`, then `[rsi-0x20]`).
+      if (disp < 0 || disp + delta < 0) {
+        deltas.clear();
+        break;
+      }
+      const s = deltas.get(delta) ?? new Set<number>();
+      s.add(disp);
+      deltas.set(delta, s);
+    }
+    for (const [delta, fields] of deltas) {
+      if (fields.size < MIN_FIELDS) continue;
+      const from = Math.min(...fields);
+      // Consistent: at and above `from`, a field either moved by `delta` or was never seen
+      // moving; accesses below `from` did not move. Disagreeing moves (other deltas) above
+      // `from` outnumbering this one mean rewritten code, not a layout change.
+      let moved = 0;
+      let other = 0;
+      for (const [disp, dl] of list) {
+        if (disp < from) continue;
+        if (dl === delta) moved++;
+        else if (dl !== 0) other++;
+      }
+      if (other * 2 > moved) continue;
+      if (best === null || fields.size > best.fields) {
+        best = { delta, from, moved, fields: fields.size, reason: `structure layout changed: field offsets shift by ${delta > 0 ? '+' : '-'}${Math.abs(delta)} from ${hex(from)} (needs a baseline)` };
+      }
+    }
+  }
+  return best;
+}
+
+/**
+ * The verdict hook: a changed matched function whose field accesses moved consistently
+ * against its old body. Objects built by old code would be misread by the new body.
+ */
+export function layoutProblem(m: MatchResult, f: FunctionInfo, st: FunctionStatus): Reason | null {
+  const o = m.fnNewToOld[f.index]!;
+  if (st !== 'changed' || o < 0) return null;
+  const of = m.old.fns.functions[o]!;
+  const shift = detectLayoutShift(m.old.img, of, m.new.img, f);
+  if (shift === null) return null;
+  const hex = (x: number): string => `0x${x.toString(16)}`;
+  return reason('STRUCTURE_LAYOUT_CHANGED', `${shift.reason}: old ${of.name ?? hex(of.entry)} and new ${f.name ?? hex(f.entry)} access ${shift.fields} fields through the same base at offsets moved by ${shift.delta > 0 ? '+' : ''}${shift.delta}; objects built before the patch keep the old layout`, f.entry);
+}

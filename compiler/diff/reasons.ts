@@ -1,0 +1,67 @@
+/**
+ * Every reason the diff gives, with a stable code: the refusals (a change a hotpatch cannot
+ * make safely) and the two reasons a function is carried although its own code did not
+ * change. The codes are a contract (`hotpatch diff --json`, `build` output, the bench group
+ * by them); compiler/README.md lists them. Messages say the particulars and may change.
+ */
+import type { Rva } from '../../common/types.ts';
+
+/** Code -> what it means (the README table's text). */
+export const REASON_CODES = {
+  // Why a function whose own form is equal is changed (hotpatchable).
+  CARRIED_WITH_EH_GROUP: 'changed only to travel with its exception-handling group (parent and funclets move together)',
+  JUMPS_INTO_CHANGED: 'jumps into the body (not the entry) of a changed function, so it moves with it',
+  // Exception-handling groups.
+  EH_GROUP_MEMBER_REFUSED: 'a member of its exception-handling group is refused',
+  EH_SHARED_FUNCLET_CHANGED: 'a funclet several functions share changed: old frames of the others would run it',
+  EH_NAMES_CHANGED_SHARED_FUNCLET: 'its handler data names a shared funclet that changed',
+  EH_ORPHAN_FUNCLET: 'a funclet of no parent function the analysis found',
+  // Code the function holds or needs.
+  USES_CHANGED_GLOBAL: 'it uses a global whose layout or initial value changed',
+  STRUCTURE_LAYOUT_CHANGED: 'its field accesses through one base moved by the same amount against the old body: objects built before the patch keep the old layout (needs a baseline)',
+  CODE_NOT_UNDERSTOOD: 'the analysis could not follow its code (undecodable or overlapping bytes, an unrecognised or unbounded jump table)',
+  JUMP_TABLE_FIELD: 'its jump table is referenced other than through the idiom the emitter re-creates',
+  SHORT_BRANCH_BETWEEN_PARTS: 'a short branch between its parts whose layout cannot be kept',
+  SHORT_BRANCH_LEAVES: 'a short branch leaves the function',
+  ABSOLUTE32_REFERENCE: 'a 32-bit absolute or image-relative field that cannot be re-targeted',
+  IMAGEREL_UNPROVEN_BASE: 'an __ImageBase-relative access whose base register is not proven',
+  IMAGEREL_TO_IMPORT: 'an __ImageBase-relative reference to an import',
+  UNRESOLVED_REFERENCE: 'a reference the package cannot complete against OLD',
+  RELATIVE_TABLE_UNBOUNDED: 'it needs a self-relative table (LLVM relative lookup table) whose entry count no bound check proves, so the table cannot be moved',
+  RODATA_NOT_CARRIED: 'read-only data it needs cannot be carried (a 32-bit absolute address, image-relative RVAs of MSVC throw data, a pointer straddling its end, or a pointer that does not resolve)',
+  UNWIND_NOT_CARRIED: 'its unwind data cannot be carried (unreadable, or chained to an entry that is not one of its parts)',
+  HANDLER_NOT_CARRIED: 'its exception handler, handler data or GCC LSDA cannot be read or re-targeted',
+  // The redirect at the old entry.
+  REDIRECT_SITE_TOO_SHORT: 'the old function is too short for a jump, with no padding within reach',
+  THREAD_RULE: 'a branch targets, or a call returns into, the bytes the redirect overwrites',
+  // Old functions with no counterpart.
+  REMOVED_STILL_REACHABLE: 'an old function with no counterpart in NEW stays reachable after the patch (a data pointer, a taken address, or a branch from code left active): it would run old code next to redirected new code (needs a baseline, or a match)',
+  // Data and image-level properties.
+  WRITABLE_SECTION_ADDED: 'a new writable section: its data cannot be added to a running image',
+  WRITABLE_SECTION_REMOVED: 'a writable section was removed',
+  WRITABLE_SECTION_RESIZED: 'a writable section changed size: globals were added, removed or resized',
+  GLOBAL_LAYOUT_CHANGED: 'a writable global changed layout (size, or the offsets code uses in it)',
+  GLOBAL_ACCESSED_PAST_OLD_EXTENT: 'new code accesses a writable global past everything old code touched in it (a struct grown inside its alignment padding)',
+  GLOBAL_FIELD_STRADDLES_OLD: 'new code accesses a field of a writable global that straddles an old field at another offset (fields rearranged)',
+  GLOBAL_INITIAL_VALUE_CHANGED: 'a writable global changed initial value: the running image keeps its live copy',
+  UNOWNED_CODE_CHANGED: 'code no discovered function owns differs from OLD',
+  EXPORTS_CHANGED: 'an export was added, removed or now names something else',
+  ENTRY_POINT_CHANGED: 'the entry point moved or its function changed (it ran at load time)',
+  EXPORTED_DATA_CHANGED: 'read-only exported data changed value: importers read the export directly and would keep the old value',
+  TLS_CHANGED: 'the TLS directory, template or callbacks changed',
+} as const;
+
+/** A stable reason code. */
+export type ReasonCode = keyof typeof REASON_CODES;
+
+/** A verdict's reason: its code, the particulars, and the RVA it is about (NEW's, else OLD's). */
+export interface Reason {
+  readonly code: ReasonCode;
+  readonly message: string;
+  readonly at: Rva | null;
+}
+
+/** A reason about `at` (an RVA of the image it names, or null for the whole image). */
+export function reason(code: ReasonCode, message: string, at: number | null = null): Reason {
+  return { code, message, at: at as Rva | null };
+}

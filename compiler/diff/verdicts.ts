@@ -1,0 +1,135 @@
+/**
+ * A verdict per changed or added function, settled to a fixed point: a function is refused
+ * when its exception-handling group cannot travel, when it touches a global whose layout or
+ * initial value changed, when the structures it reads changed layout (layout-shift.ts), when
+ * the emitter could not carry it (emission-check.ts) or its old
+ * entry cannot take a redirect (redirect-sites.ts); and a function that needs a refused one
+ * in the package is refused in turn.
+ */
+import { layoutRanges } from '../functions/layout-parts.ts';
+import type { FunctionInfo } from '../image/types.ts';
+import type { MatchResult } from '../match/match-images.ts';
+import type { EhGroups } from './eh-groups.ts';
+import { emissionProblem } from './emission-check.ts';
+import { layoutProblem } from './layout-shift.ts';
+import { planRedirect } from './redirect-sites.ts';
+import { describeNew, oldRodataByKey, type ResolveContext } from './resolve-target.ts';
+import { reason, type Reason } from './reasons.ts';
+import type { DataChange, FunctionStatus, RedirectPlan } from './types.ts';
+
+/** The settled verdicts: refusal reasons and redirect plans by NEW function index. */
+export interface Verdicts {
+  readonly reasons: Map<number, Reason>;
+  readonly redirects: ReadonlyMap<number, RedirectPlan>;
+}
+
+/** Settles the verdict of every changed or added NEW function. */
+export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[], eh: EhGroups, data: readonly DataChange[]): Verdicts {
+  const oldFns = m.old.fns.functions;
+  const newFns = m.new.fns.functions;
+  // The functions the package would carry, each in its own block (the emission check
+  // resolves references to them as the emitter will).
+  const emitted = new Map<number, number>();
+  const rangeOffsets = new Map<number, number[]>();
+  for (const f of newFns) {
+    if (status[f.index] === 'changed' || status[f.index] === 'added') {
+      emitted.set(f.index, emitted.size);
+      rangeOffsets.set(f.index, layoutRanges(f));
+    }
+  }
+  const ctx: ResolveContext = { m, blockOf: emitted, rangeOffsets, carry: () => 0, importIndex: () => 0, oldRodata: oldRodataByKey(m) };
+  const touchesBadGlobal = badGlobalCheck(m, data);
+  const referrers = referrersOf(m, emitted);
+  const reasons = new Map<number, Reason>();
+  const redirects = new Map<number, RedirectPlan>();
+  const reservedSites = new Set<number>();
+  /** Why a group's first member was refused (group refusals name it, not each other). */
+  const baseReasons = new Map<number, Reason>();
+  const okItems = new Set<number>();
+  const queue: number[] = [];
+  const check = (f: FunctionInfo): void => {
+    const st = status[f.index]!;
+    if ((st !== 'changed' && st !== 'added') || reasons.has(f.index)) return;
+    const o = m.fnNewToOld[f.index]!;
+    const group = eh.groupOf.get(f.index);
+    const refusedMate = group?.find((k) => k !== f.index && reasons.has(k));
+    let why: Reason | null =
+      refusedMate !== undefined
+        ? reason('EH_GROUP_MEMBER_REFUSED', `its exception-handling group member ${describeNew(m, newFns[refusedMate]!.entry)} is refused (${(baseReasons.get(refusedMate) ?? reasons.get(refusedMate))!.message})`, newFns[refusedMate]!.entry)
+        : groupProblem(m, f, st, status, eh);
+    if (why !== null && refusedMate === undefined) baseReasons.set(f.index, why);
+    else if (refusedMate !== undefined) baseReasons.set(f.index, baseReasons.get(refusedMate) ?? reasons.get(refusedMate)!);
+    if (why === null) {
+      why = touchesBadGlobal(f) ?? layoutProblem(m, f, st) ?? emissionProblem(ctx, f, okItems);
+      if (why !== null) baseReasons.set(f.index, why);
+    }
+    // A funclet only the handler tables reach keeps no redirect: old frames keep their old
+    // funclets, the new tables reach the new ones.
+    if (why === null && o >= 0 && !redirects.has(f.index) && !eh.noRedirect.has(f.index)) {
+      const r = planRedirect(m.old, oldFns[o]!, reservedSites);
+      if ('code' in r) why = r;
+      else redirects.set(f.index, r);
+    }
+    if (why !== null) {
+      reasons.set(f.index, why);
+      emitted.delete(f.index);
+      okItems.clear();
+      for (const k of referrers.get(f.index) ?? []) queue.push(k);
+      for (const k of group ?? []) if (k !== f.index) queue.push(k);
+    }
+  };
+  for (const f of newFns) check(f);
+  while (queue.length > 0) check(newFns[queue.pop()!]!);
+  // Carried data can point at functions too: one more full pass settles those.
+  for (let again = true; again; ) {
+    const before = reasons.size;
+    for (const f of newFns) check(f);
+    while (queue.length > 0) check(newFns[queue.pop()!]!);
+    again = reasons.size !== before;
+  }
+  return { reasons, redirects };
+}
+
+/** Why `f`'s exception-handling situation forbids carrying it (shared or orphan funclets), or null. */
+function groupProblem(m: MatchResult, f: FunctionInfo, st: FunctionStatus, status: readonly FunctionStatus[], eh: EhGroups): Reason | null {
+  const sharedBy = eh.shared.get(f.index);
+  if (sharedBy !== undefined && st === 'changed') return reason('EH_SHARED_FUNCLET_CHANGED', `funclet shared by ${sharedBy} functions' exception handling changed: old frames of its other parents would run the new code`, f.entry);
+  const changedShared = eh.namesShared.get(f.index)?.find((k) => status[k] === 'changed');
+  if (changedShared !== undefined) return reason('EH_NAMES_CHANGED_SHARED_FUNCLET', `its exception handling names ${describeNew(m, m.new.fns.functions[changedShared]!.entry)}, a funclet shared with other functions, which changed`, m.new.fns.functions[changedShared]!.entry);
+  if (eh.orphans.has(f.index)) return reason('EH_ORPHAN_FUNCLET', 'funclet (its handler data names it) of no parent function this analysis found', f.entry);
+  return null;
+}
+
+/** New code must not touch a global whose layout or initial value changed: the check, per function. */
+function badGlobalCheck(m: MatchResult, data: readonly DataChange[]): (f: FunctionInfo) => Reason | null {
+  const badItems = new Map<number, DataChange>();
+  for (const d of data) {
+    if (d.verdict !== 'refused' || d.newRva === null) continue;
+    const item = m.new.itemAt(d.newRva);
+    if (item !== undefined && item.writable) badItems.set(item.index, d);
+  }
+  return (f) => {
+    for (const r of f.decoded.refs) {
+      const item = m.new.itemAt(r.target);
+      const d = item === undefined ? undefined : badItems.get(item.index);
+      if (d !== undefined) return reason('USES_CHANGED_GLOBAL', `uses ${d.name ?? describeNew(m, r.target)}, whose layout or initial value changed (${d.reason.code})`, r.insnRva);
+    }
+    return null;
+  };
+}
+
+/** Who references whom among the carried functions, so a refusal re-checks just the referrers. */
+function referrersOf(m: MatchResult, emitted: ReadonlyMap<number, number>): Map<number, number[]> {
+  const referrers = new Map<number, number[]>();
+  for (const f of m.new.fns.functions) {
+    if (!emitted.has(f.index)) continue;
+    for (const r of f.decoded.refs) {
+      const g = m.new.fns.containing(r.target);
+      if (g === undefined || g === f) continue;
+      const list = referrers.get(g.index) ?? [];
+      if (list[list.length - 1] !== f.index) list.push(f.index);
+      referrers.set(g.index, list);
+    }
+  }
+  return referrers;
+}

@@ -1,0 +1,131 @@
+/**
+ * Self-relative data tables: LLVM's relative lookup tables.
+ *
+ * clang turns a switch that returns one of several constant pointers (an enum -> name
+ * function) into a read-only table of 32-bit offsets relative to the table itself, read by
+ *
+ *     cmp   ecx, N-1 ; ja default
+ *     lea   rT, [rip + T]
+ *     movsxd rX, dword [rT + rI*4]
+ *     add   rX, rT                 ; rX = T + T[i]: a data pointer (not a jump: no jmp rX)
+ *
+ * The entries are not base-relocated, so nothing else in the image says they are pointers.
+ * Each entry's meaning depends on where the table is: a copy at another address (a carried
+ * data block) must have every entry re-based, and a comparison of two builds must compare
+ * what the entries point at, not their bytes (a string that changes in place keeps the
+ * bytes of the table). This module finds such tables from the code that reads them; the
+ * analysis makes their entry targets data items, the normaliser tokenises the entries, the
+ * emitter writes them as rel32 fixups (addend = the entry's offset in the table) and the
+ * verifier re-derives each from the patched image.
+ */
+import { Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
+import type { MappedImage } from '../image/map-image.ts';
+import type { FunctionInfo } from '../image/types.ts';
+
+/** A self-relative table: `count` int32 entries at `rva`, entry i pointing at rva + entry. */
+export interface RelativeTable {
+  readonly rva: number;
+  /** Entries the bound check allows; null when no bound was found (never carried then). */
+  readonly count: number | null;
+  /** Target RVA of each entry (empty when `count` is null). */
+  readonly targets: readonly number[];
+  /** Entry of the function whose code reads it (the first found). */
+  readonly fnEntry: number;
+}
+
+const full = (r: Register): Register => (r === Register.None ? r : RegisterExt.fullRegister(r));
+
+/** Finds the self-relative tables the functions' code reads. */
+export function findRelativeTables(img: MappedImage, fns: readonly FunctionInfo[]): Map<number, RelativeTable> {
+  const out = new Map<number, RelativeTable>();
+  const decoder = new Decoder(64, img.image, DecoderOptions.None);
+  const at = (rva: number): Instruction => {
+    decoder.position = rva;
+    decoder.ip = BigInt(rva);
+    return decoder.decode();
+  };
+  try {
+    for (const f of fns) {
+      const jumpTables = new Set<number>(f.decoded.jumpTables.map((t) => t.rva));
+      const insns = [...f.decoded.insns].sort((a, b) => a.rva - b.rva);
+      for (let k = 0; k < insns.length; k++) {
+        const di = insns[k]!;
+        if (di.refCount === 0) continue;
+        const lea = at(di.rva);
+        try {
+          if (lea.mnemonic !== Mnemonic.Lea || !lea.isIpRelMemoryOperand) continue;
+          const T = Number(lea.ipRelMemoryAddress);
+          if (jumpTables.has(T) || out.has(T)) continue;
+          const rT = full(lea.op0Register);
+          const found = readsRelative(insns, k, at, rT);
+          if (!found) continue;
+          const count = boundBefore(insns, k, at);
+          const targets: number[] = [];
+          if (count !== null) {
+            const dv = new DataView(img.image.buffer, img.image.byteOffset, img.image.byteLength);
+            for (let i = 0; i < count; i++) {
+              const e = T + 4 * i;
+              if (e + 4 > img.image.length) break;
+              targets.push(T + dv.getInt32(e, true));
+            }
+          }
+          out.set(T, { rva: T, count: count !== null && targets.length === count ? count : null, targets: count !== null && targets.length === count ? targets : [], fnEntry: f.entry });
+        } finally {
+          lea.free();
+        }
+      }
+    }
+  } finally {
+    decoder.free();
+  }
+  return out;
+}
+
+/** After the lea at insns[k]: `movsxd rX,[rT+rI*4]` then `add rX,rT`, and no `jmp rX`. */
+function readsRelative(insns: ReadonlyArray<{ rva: number }>, k: number, at: (rva: number) => Instruction, rT: Register): boolean {
+  let rX: Register | null = null;
+  for (let j = k + 1; j < Math.min(insns.length, k + 6); j++) {
+    const x = at(insns[j]!.rva);
+    try {
+      if (rX === null) {
+        if (x.mnemonic === Mnemonic.Movsxd && x.op1Kind === OpKind.Memory && full(x.memoryBase) === rT && x.memoryIndexScale === 4 && x.memoryDisplacementU64 === 0n) rX = full(x.op0Register);
+        continue;
+      }
+      if (x.mnemonic === Mnemonic.Add && x.op0Kind === OpKind.Register && x.op1Kind === OpKind.Register && full(x.op0Register) === rX && full(x.op1Register) === rT) {
+        const next = j + 1 < insns.length ? at(insns[j + 1]!.rva) : null;
+        try {
+          // `jmp rX` right after is a jump table (the decoder's business), not data.
+          return next === null || !(next.mnemonic === Mnemonic.Jmp && next.op0Kind === OpKind.Register);
+        } finally {
+          next?.free();
+        }
+      }
+    } finally {
+      x.free();
+    }
+  }
+  return false;
+}
+
+/** The entry count a `cmp reg, imm` + `ja`/`jae` just before the lea allows, or null. */
+function boundBefore(insns: ReadonlyArray<{ rva: number }>, k: number, at: (rva: number) => Instruction): number | null {
+  for (let j = k - 1; j >= Math.max(0, k - 6); j--) {
+    const c = at(insns[j]!.rva);
+    try {
+      if (c.mnemonic !== Mnemonic.Cmp || c.op0Kind !== OpKind.Register || (c.op1Kind !== OpKind.Immediate8to32 && c.op1Kind !== OpKind.Immediate32 && c.op1Kind !== OpKind.Immediate8to64 && c.op1Kind !== OpKind.Immediate32to64 && c.op1Kind !== OpKind.Immediate8)) continue;
+      const n = j + 1 < insns.length ? at(insns[j + 1]!.rva) : null;
+      try {
+        const imm = Number(BigInt.asIntN(64, c.immediate(1)));
+        if (imm < 0 || imm > 4096) return null;
+        if (n?.mnemonic === Mnemonic.Ja) return imm + 1;
+        if (n?.mnemonic === Mnemonic.Jae) return imm;
+        return null;
+      } finally {
+        n?.free();
+      }
+    } finally {
+      c.free();
+    }
+  }
+  return null;
+}

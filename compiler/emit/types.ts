@@ -1,0 +1,30 @@
+/** What emission takes and gives. */
+import type { HotpatchPackage } from '../../formats/package.ts';
+
+/** Build parameters that change what the package holds. */
+export interface EmitOptions {
+  /** File name of the module the package targets, e.g. `logic.dll`. */
+  readonly moduleName: string;
+  /** Leave refused changes out instead of failing. */
+  readonly skipRefused: boolean;
+  /** Series membership; null gives a baseline named after the old image, sequence 1. */
+  readonly series: { readonly baselineId: string; readonly sequence: number } | null;
+  readonly compilerVersion: string;
+}
+
+/** Something the package leaves out, and why. */
+export interface Omission {
+  readonly what: string;
+  readonly reason: string;
+}
+
+/** A package and what went into it. */
+export interface EmittedPackage {
+  readonly pkg: HotpatchPackage;
+  readonly omitted: readonly Omission[];
+  /** New-function index -> code block id. */
+  readonly blockOf: ReadonlyMap<number, number>;
+  readonly sizes: { readonly code: number; readonly data: number; readonly unwind: number; readonly fixups: number };
+  /** Emission passes run: one, plus one per growth of the glued runs or --skip-refused drop. */
+  readonly passes: number;
+}

@@ -1,0 +1,86 @@
+/**
+ * A real pair whose changes carry MSVC handler data (@node-rs/crc32 1.10.3 -> 1.10.4: Rust,
+ * __CxxFrameHandler3 FuncInfos, GS data, __C_specific_handler scopes): the --skip-refused
+ * package carries them, and the verifier proves every field; a package whose handler field
+ * or handler structure is corrupted is caught.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { expect, test } from 'vitest';
+import { buildFromDiff, COMPILER_VERSION, diffFiles } from '../compiler/index.ts';
+import { verifyPackage } from '../compiler/verify/verify-package.ts';
+import { cachePath, realPairs } from '../samples/real/real-files.ts';
+import type { CodeBlock, Fixup, HotpatchPackage } from '../formats/package.ts';
+import { parseHandlerData } from '../compiler/eh/parse-handler-data.ts';
+
+const pair = realPairs().find((p) => p.label === 'crc32-1.10.3-1.10.4');
+const paths = pair === undefined ? null : [cachePath(pair.old), cachePath(pair.new)];
+const missing = paths === null ? 'pair crc32-1.10.3-1.10.4 is not in the manifest' : paths.find((p) => !existsSync(p));
+
+/** `pkg` with code block `id`'s unwind replaced by `edit(unwind)`. */
+function withUnwind(pkg: HotpatchPackage, id: number, edit: (u: NonNullable<CodeBlock['unwind']>) => NonNullable<CodeBlock['unwind']>): HotpatchPackage {
+  return { ...pkg, codeBlocks: pkg.codeBlocks.map((b) => (b.id === id && b.unwind !== null ? { ...b, unwind: edit(b.unwind) } : b)) };
+}
+
+test.skipIf(missing !== undefined)(`carries FH3 and scope-table functions and the verifier proves them${missing === undefined ? '' : ` (skipped: ${missing} absent)`}`, { timeout: 600_000 }, () => {
+  const [o, n] = paths!.map((p) => new Uint8Array(readFileSync(p)));
+  const d = diffFiles(o!, n!);
+  if (!d.ok) throw new Error(d.error.message);
+  const diff = d.value;
+  const built = buildFromDiff(diff, { moduleName: 'crc32.win32-x64-msvc.node', skipRefused: true, series: null, compilerVersion: COMPILER_VERSION });
+  if (!built.ok) throw new Error(built.error.message);
+  const pkg = built.value.emitted.pkg;
+  const m = diff.match;
+
+  // Which carried functions have MSVC handler data, by form.
+  const forms = new Map<string, number[]>();
+  for (const rec of pkg.functions) {
+    const f = m.new.fns.byEntry.get(rec.newRva as number)!;
+    for (const rf of f.pdata) {
+      const hd = parseHandlerData(m.new.img, m.new.fns, f, rf);
+      if (hd?.kind === 'msvc') forms.set(hd.data.form, [...(forms.get(hd.data.form) ?? []), rec.blockId]);
+    }
+  }
+  expect(forms.get('fh3')?.length ?? 0).toBeGreaterThan(5);
+  expect(forms.get('c-scope')?.length ?? 0).toBeGreaterThan(0);
+  // FuncInfos travel in the unwind blob: their maps point at each other with unwind targets.
+  const fh3Block = forms.get('fh3')![0]!;
+  const unwind = pkg.codeBlocks.find((b) => b.id === fh3Block)!.unwind!;
+  expect(unwind.unwindFixups.some((f) => f.target.kind === 'unwind')).toBe(true);
+  expect(built.value.verified.unwindEntries).toBeGreaterThan(0);
+
+  // Corruptions the verifier must catch, each on its own.
+  const tableFix = unwind.unwindFixups.findIndex((f) => f.target.kind === 'unwind');
+  const codeFix = unwind.unwindFixups.findIndex((f) => f.target.kind === 'block' && f.target.blockId === fh3Block);
+  expect(codeFix).toBeGreaterThanOrEqual(0);
+  const retarget = (i: number, t: (x: Fixup['target']) => Fixup['target']): HotpatchPackage =>
+    withUnwind(pkg, fh3Block, (u) => ({ ...u, unwindFixups: u.unwindFixups.map((f, k) => (k === i ? { ...f, target: t(f.target) } : f)) }));
+  const cases: Array<[string, HotpatchPackage]> = [
+    // An IP-to-state entry (or scope bound) one byte off in the carried body.
+    ['code field', retarget(codeFix, (t) => (t.kind === 'block' ? { ...t, offset: t.offset + 1 } : t))],
+    // A FuncInfo map pointer 4 bytes into the wrong place of the blob.
+    ['table field', retarget(tableFix, (t) => (t.kind === 'unwind' ? { ...t, offset: t.offset + 4 } : t))],
+    // A state number inside a carried structure (the last byte of the blob is structure data).
+    [
+      'structure byte',
+      withUnwind(pkg, fh3Block, (u) => {
+        const b = u.unwindInfo.slice();
+        const fieldBytes = new Set(u.unwindFixups.flatMap((f) => [f.offset, f.offset + 1, f.offset + 2, f.offset + 3]));
+        let k = b.length - 1;
+        while (fieldBytes.has(k)) k--;
+        b[k] = b[k]! ^ 0x01;
+        return { ...u, unwindInfo: b };
+      }),
+    ],
+  ];
+  // A parent carried without one of its funclets (the record dropped): a mixed group.
+  const funclet = pkg.functions.find((r) => diff.funcletsWithoutRedirect.has(m.new.fns.byEntry.get(r.newRva as number)!.index));
+  expect(funclet).toBeDefined();
+  const split = verifyPackage(diff, { ...pkg, functions: pkg.functions.filter((r) => r !== funclet) });
+  expect(split.ok).toBe(false);
+  if (!split.ok) expect(split.error.message).toContain('exception-handling group member');
+  for (const [what, bad] of cases) {
+    const v = verifyPackage(diff, bad);
+    expect(v.ok, what).toBe(false);
+    if (!v.ok) expect(v.error.code, what).toBe('VERIFY_MISMATCH');
+  }
+});

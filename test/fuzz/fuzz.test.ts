@@ -1,0 +1,81 @@
+/**
+ * The fuzz surfaces in their fast (CI) size, under the same watchdog as `npm run fuzz`:
+ * every case ends within its surface's time limit and memory budget, throws nothing and keeps
+ * its surface's invariants, unless test/fuzz/known-failures.json lists it. That list may only
+ * shrink: a listed case that no longer fails must come off it, and no commit may add one.
+ * The full runs (100,000 cases a surface by default; 1,000,000 for the issue #17 figures) are
+ * `npm run fuzz -- --cases N`; their figures live in bench/results/fuzz.md.
+ */
+import { execFileSync } from 'node:child_process';
+import { relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runSurface, type FuzzReport } from './harness.ts';
+import { failureKey, KNOWN_FAILURES_PATH, readKnownFailures } from './known-failures.ts';
+import { SURFACES } from './surfaces.ts';
+import { ROOT } from '../support/hostile-inputs.ts';
+
+/** The seed of the fast run; known failures name cases of this seed. */
+const FAST_SEED = 0x4850_4b31;
+/** Cases per surface in CI: a few seconds each on a loaded 2-core machine. */
+const FAST: Readonly<Record<string, number>> = { parser: 300, mapping: 200, discovery: 30, diff: 8, loader: 300, zstd: 300, planner: 150, execute: 100 };
+
+const known = readKnownFailures();
+
+describe('fuzz surfaces (fast mode)', () => {
+  for (const s of SURFACES) {
+    it(`${s.name}: ${FAST[s.name]} cases, none crashing, hanging or over budget (${s.describe})`, async () => {
+      const r: FuzzReport = await runSurface(s.name, { cases: FAST[s.name] ?? 50, seed: FAST_SEED, timeScale: 2 });
+      expect(r.cases).toBe(r.requested);
+      const listed = new Set(known.filter((k) => k.surface === s.name).map(failureKey));
+      const found = new Set(r.failures.map(failureKey));
+      const unlisted = r.failures.filter((f) => !listed.has(failureKey(f)));
+      expect(unlisted.map((f) => `${f.kind} ${failureKey(f)}: ${f.detail}`)).toEqual([]);
+      const fixed = [...listed].filter((k) => !found.has(k));
+      expect(fixed, 'listed in known-failures.json but no longer failing: take them off the list').toEqual([]);
+      // The cases reach past the first check: more than one outcome.
+      expect(Object.keys(r.outcomes).length).toBeGreaterThan(s.name === 'diff' ? 0 : 1);
+    }, 600_000);
+  }
+});
+
+describe('the watchdog', () => {
+  it('records a hang, memory over budget, a throw and a heap exhaustion, each as its own case, and carries on', async () => {
+    const r = await runSurface('watchdog-selftest', { cases: 6, seed: 1, memoryMb: 128 });
+    expect(r.cases).toBe(6);
+    expect(r.failures.map((f) => [f.case, f.kind])).toEqual([
+      [1, 'hang'],
+      [2, 'over-budget'],
+      [3, 'crash'],
+      [4, 'over-budget'],
+    ]);
+    expect(r.outcomes['ok']).toBe(3); // cases 0, 2 (counted, then flagged) and 5
+  }, 300_000);
+});
+
+describe('known-failures.json', () => {
+  it('names only cases of the fast run, on existing surfaces', () => {
+    for (const k of known) {
+      expect(SURFACES.map((s) => s.name)).toContain(k.surface);
+      expect(k.seed).toBe(FAST_SEED);
+      expect(k.case).toBeLessThan(FAST[k.surface] ?? 0);
+      expect(k.reason.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('only ever shrank: no commit (nor the working tree) added an entry', (ctx) => {
+    const path = relative(ROOT, KNOWN_FAILURES_PATH);
+    let revs: string[];
+    try {
+      revs = execFileSync('git', ['-C', ROOT, 'log', '--format=%H', '--', path], { encoding: 'utf8' }).split('\n').filter((x) => x !== '');
+    } catch {
+      ctx.skip('no git history here (an export without .git)');
+      return;
+    }
+    const versions = revs.reverse().map((h) => new Set(readKnownFailures(execFileSync('git', ['-C', ROOT, 'show', `${h}:${path}`], { encoding: 'utf8' })).map(failureKey)));
+    versions.push(new Set(known.map(failureKey)));
+    for (let i = 1; i < versions.length; i++) {
+      const added = [...versions[i]!].filter((k) => !versions[i - 1]!.has(k));
+      expect(added, `version ${i} of ${path} adds entries`).toEqual([]);
+    }
+  });
+});

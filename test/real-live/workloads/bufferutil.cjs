@@ -1,0 +1,38 @@
+// bufferutil (C, node-gyp, MSVC): WebSocket frame masking, mask() into an output buffer at
+// offsets and unmask() in place, over many lengths and masks. Deterministic inputs.
+'use strict';
+function bytes(n, seed) {
+  const b = Buffer.alloc(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+const hash = (b) => require('crypto').createHash('sha256').update(b).digest('hex').slice(0, 16);
+const LENGTHS = [0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 100, 1000, 4096, 65537];
+exports.run = (u) => {
+  const out = [];
+  for (const n of LENGTHS) {
+    for (const seed of [1, 2]) {
+      const src = bytes(n, n * 3 + seed);
+      const mask = bytes(4, seed + 100);
+      const dst = Buffer.alloc(n + 8, 0xee);
+      u.mask(src, mask, dst, 5, n);
+      const copy = Buffer.from(src);
+      u.unmask(copy, mask);
+      out.push(`n=${n} seed=${seed} mask ${hash(dst)} unmask ${hash(copy)}`);
+    }
+  }
+  return out;
+};
+const tickSrc = bytes(1024, 5);
+const tickMask = bytes(4, 6);
+const tickDst = Buffer.alloc(1024);
+exports.tick = (u) => {
+  for (let i = 0; i < 20; i++) u.mask(tickSrc, tickMask, tickDst, 0, 1024);
+  u.unmask(tickDst, tickMask);
+};

@@ -1,0 +1,209 @@
+/**
+ * Test support for the real-process proving ground (test/real-live/): the Wine prefix made
+ * ready once by test/real-live/prepare-prefix.sh (bcryptprimitives.dll shim), and long-running
+ * Windows programs whose output goes to files (a real node.exe gets EBADF on a pipe).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startAgent } from '../../runtime/backends/win32-agent.ts';
+import { runHotpatchAsync } from './cli.ts';
+import { ensureWinePrefix, toWinePath, wineEnv, WINE_PREFIX } from './wine.ts';
+
+const PREPARE = fileURLToPath(new URL('../real-live/prepare-prefix.sh', import.meta.url));
+let prepared = false;
+
+/** Creates the test prefix if needed and installs the shim (once per test process; the script is idempotent). */
+export function prepareRealPrefix(): void {
+  if (prepared) return;
+  ensureWinePrefix();
+  const r = spawnSync('bash', [PREPARE], { env: wineEnv(), encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`prepare-prefix.sh failed in ${WINE_PREFIX}: ${r.stderr.trim().split('\n').pop() ?? r.status}`);
+  prepared = true;
+}
+
+/** A Windows program running under Wine with stdout and stderr in files. */
+export interface WineProcess {
+  readonly child: ChildProcess;
+  /** stdout so far. */
+  stdout(): string;
+  stderr(): string;
+  /** True while the process runs. */
+  alive(): boolean;
+  /** Stops it (SIGKILL after `graceMs`) and waits for it to end. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Starts `exe args...` under Wine in `dir`, stdout and stderr to `dir/NAME.out|.err`. */
+export function startWineToFiles(exe: string, args: readonly string[], dir: string, name: string, env: NodeJS.ProcessEnv = {}): WineProcess {
+  prepareRealPrefix();
+  const outPath = join(dir, `${name}.out`);
+  const errPath = join(dir, `${name}.err`);
+  const out = openSync(outPath, 'w');
+  const errFd = openSync(errPath, 'w');
+  const child = spawn('wine', [exe, ...args], { env: { ...wineEnv(), ...env }, cwd: dir, stdio: ['pipe', out, errFd] });
+  closeSync(out);
+  closeSync(errFd);
+  let exited = false;
+  const done = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
+  const read = (p: string): string => (existsSync(p) ? readFileSync(p, 'utf8') : '');
+  return {
+    child,
+    stdout: () => read(outPath),
+    stderr: () => read(errPath),
+    alive: () => !exited && child.exitCode === null && child.signalCode === null,
+    async stop(graceMs = 3000) {
+      if (exited) return;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await done;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** Polls `check` every 100 ms until it returns a value other than undefined, or throws after `timeoutMs`. */
+export async function waitFor<T>(what: string, timeoutMs: number, check: () => T | undefined): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = check();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Samples the instruction pointers of every thread of `pid` for `ms` milliseconds through the
+ * agent (suspend, read contexts, resume, again): a statistical view of which code runs, with
+ * no breakpoint and no change to the target.
+ */
+export async function sampleThreadIps(pid: number, ms: number, until: () => boolean = () => false): Promise<bigint[]> {
+  const a = await startAgent({ env: wineEnv() });
+  if (!a.ok) throw new Error(a.error.message);
+  const agent = a.value;
+  const ips: bigint[] = [];
+  try {
+    const o = await agent.request(`open ${pid}`);
+    if (!o.ok) throw new Error(o.error.message);
+    const end = Date.now() + ms;
+    while (Date.now() < end && !until()) {
+      const s = await agent.request('suspend');
+      if (!s.ok) break;
+      for (const t of (s.value['threads'] as { rip?: string }[] | undefined) ?? []) if (typeof t.rip === 'string') ips.push(BigInt(t.rip));
+      const r = await agent.request('resume');
+      if (!r.ok) break;
+    }
+  } finally {
+    await agent.close();
+  }
+  return ips;
+}
+
+// ---- the addon round trip (shared by test/real-live/napi-addons.test.ts and bench/sections/real-processes.ts)
+
+/** What one addon pair's live round trip measured. */
+export interface AddonRoundTrip {
+  readonly label: string;
+  readonly packageBytes: number;
+  readonly redirects: number;
+  readonly carried: number;
+  readonly pauseMs: number;
+  /** Start node.exe, load NEW, one workload round, exit. */
+  readonly restartMs: number;
+  readonly reached: number;
+  readonly samples: number;
+  readonly timerCalls: number;
+  readonly timerErrors: number;
+  /** Round outputs: NEW alone, OLD before, live after the patch, after revert. */
+  readonly newAlone: string;
+  readonly oldBefore: string;
+  readonly patched: string;
+  readonly reverted: string;
+  readonly aliveAtEnd: boolean;
+}
+
+const HARNESS_CJS = fileURLToPath(new URL('../real-live/workloads/harness.cjs', import.meta.url));
+const NODE_ENV = { NODE_SKIP_PLATFORM_CHECK: '1' };
+
+/**
+ * Runs one addon pair through the proving ground (see test/real-live/README.md): NEW alone
+ * (timed), OLD in a long-running node.exe, build --skip-refused, live, IP sampling, round 2,
+ * revert, round 3. Throws when a step fails (the node.exe process dying included).
+ */
+export async function addonRoundTrip(nodeExe: string, label: string, workload: string, oldPath: string, newPath: string): Promise<AddonRoundTrip> {
+  prepareRealPrefix();
+  const dir = mkdtempSync(join(tmpdir(), `hp-real-live-${workload}-`));
+  let proc: WineProcess | null = null;
+  try {
+    const newDir = join(dir, 'new');
+    const liveDir = join(dir, 'live');
+    mkdirSync(newDir);
+    mkdirSync(liveDir);
+    const t0 = performance.now();
+    const once = spawnSync('wine', [nodeExe, toWinePath(HARNESS_CJS), workload, toWinePath(newPath), toWinePath(newDir), 'once'], { env: { ...wineEnv(), ...NODE_ENV }, stdio: 'ignore', timeout: 300_000 });
+    const restartMs = performance.now() - t0;
+    if (once.status !== 0) throw new Error(`node.exe ${workload} once exited ${once.status}`);
+    const newAlone = readFileSync(join(newDir, 'round-1.txt'), 'utf8');
+
+    const p = startWineToFiles(nodeExe, [toWinePath(HARNESS_CJS), workload, toWinePath(oldPath), toWinePath(liveDir), 'serve'], liveDir, 'node', NODE_ENV);
+    proc = p;
+    const roundFile = (k: number): string => join(liveDir, `round-${k}.txt`);
+    const dead = (): never => {
+      throw new Error(`node.exe exited: ${p.stderr().trim().split('\n').slice(-3).join(' | ')}`);
+    };
+    const awaitRound = (k: number): Promise<string> => waitFor(`round ${k}`, 120_000, () => (existsSync(roundFile(k)) ? readFileSync(roundFile(k), 'utf8') : p.alive() ? undefined : dead()));
+    const round = (k: number): Promise<string> => {
+      writeFileSync(join(liveDir, `go-${k}`), '');
+      return awaitRound(k);
+    };
+    const oldBefore = await awaitRound(1);
+    const pid = Number(readFileSync(join(liveDir, 'pid'), 'utf8'));
+    const pkg = join(dir, 'p.hpk');
+    const built = await runHotpatchAsync(['build', oldPath, newPath, '-o', pkg, '--unsigned', '--skip-refused']);
+    if (built.status !== 0) throw new Error(`build exited ${built.status}: ${built.stderr.trim()}`);
+    const live = await runHotpatchAsync(['live', pkg, '--pid', String(pid), '--allow-unsigned', '--json'], wineEnv());
+    if (live.status !== 0) throw new Error(`live exited ${live.status}: ${live.stderr.trim()}`);
+    const j = JSON.parse(live.stdout) as { redirects: unknown[]; functions: { name: string | null; bodyVa: string; size: number }[]; timing: { pauseUs: number } };
+    // Where the threads are while the timer calls the addon (no breakpoint, nothing written).
+    const ips = await sampleThreadIps(pid, 4000);
+    const patched = await round(2);
+    const bodies = j.functions.map((f) => ({ start: BigInt(f.bodyVa), end: BigInt(f.bodyVa) + BigInt(f.size) }));
+    const reached = bodies.filter((b) => ips.some((ip) => ip >= b.start && ip < b.end)).length;
+    const rv = await runHotpatchAsync(['revert', '--pid', String(pid)], wineEnv());
+    if (rv.status !== 0) throw new Error(`revert exited ${rv.status}: ${rv.stderr.trim()}`);
+    const reverted = await round(3);
+    const [timerCalls = 0, timerErrors = 0] = readFileSync(join(liveDir, 'ticks-3.txt'), 'utf8').trim().split(' ').map(Number);
+    const aliveAtEnd = p.alive();
+    writeFileSync(join(liveDir, 'quit'), '');
+    return {
+      label,
+      packageBytes: statSync(pkg).size,
+      redirects: j.redirects.length,
+      carried: bodies.length,
+      pauseMs: j.timing.pauseUs / 1000,
+      restartMs,
+      reached,
+      samples: ips.length,
+      timerCalls,
+      timerErrors,
+      newAlone,
+      oldBefore,
+      patched,
+      reverted,
+      aliveAtEnd,
+    };
+  } finally {
+    await proc?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The addon pairs of the proving ground, with their workload (test/real-live/workloads/<workload>.cjs). */
+export const REAL_LIVE_ADDONS: readonly { readonly label: string; readonly workload: string }[] = [
+  { label: 'crc32-1.10.3-1.10.4', workload: 'crc32' },
+  { label: 'bufferutil-4.0.8-4.0.9', workload: 'bufferutil' },
+  { label: 'watcher-2.5.0-2.5.1', workload: 'watcher' },
+];

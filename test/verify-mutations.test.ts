@@ -1,0 +1,202 @@
+/**
+ * Mutation test of the verifier: for every package the compiler builds from the sample
+ * scenarios (both compilers, with symbols and stripped), corrupt one thing at a time and
+ * require the verifier to reject the result. Every mutation here changes what the patched
+ * process would do (an address off by one byte, a missing fixup, another import, a jump
+ * table entry off by one byte), so the goal is all of them caught; the test prints the count.
+ *
+ * Mutations, each applied alone to a package that verifies untouched:
+ * - every fixup of every code block, data block and unwind blob: its addend + 1;
+ * - every fixup: removed (the field keeps the placeholder bytes the emitter left);
+ * - every import fixup: aimed at another import of the package, when it has two or more;
+ * - every entry of every jump table copied into a code block: + 1.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, test } from 'vitest';
+import { buildFromDiff, COMPILER_VERSION, diffFiles, verifyPackage, type ImageDiff } from '../compiler/index.ts';
+import type { CodeBlock, DataBlock, Fixup, HotpatchPackage } from '../formats/package.ts';
+import { expectationOf, readScenarios, scenarioDll, TOOLCHAINS, type Toolchain } from '../samples/scenarios.ts';
+
+interface Mutation {
+  readonly what: string;
+  readonly pkg: HotpatchPackage;
+}
+
+type Where = { readonly kind: 'code' | 'data' | 'unwind'; readonly block: number; readonly index: number };
+
+const mapFixups = (fs: readonly Fixup[], index: number, f: (x: Fixup) => Fixup | null): Fixup[] => fs.flatMap((x, i) => (i !== index ? [x] : (f(x) === null ? [] : [f(x)!])));
+
+/** `pkg` with fixup `w` replaced by `f(fixup)` (null: removed). */
+function withFixup(pkg: HotpatchPackage, w: Where, f: (x: Fixup) => Fixup | null): HotpatchPackage {
+  if (w.kind === 'data') return { ...pkg, dataBlocks: pkg.dataBlocks.map((d, i): DataBlock => (i !== w.block ? d : { ...d, fixups: mapFixups(d.fixups, w.index, f) })) };
+  return {
+    ...pkg,
+    codeBlocks: pkg.codeBlocks.map((c, i): CodeBlock => {
+      if (i !== w.block) return c;
+      if (w.kind === 'code') return { ...c, fixups: mapFixups(c.fixups, w.index, f) };
+      return { ...c, unwind: c.unwind === null ? null : { ...c.unwind, unwindFixups: mapFixups(c.unwind.unwindFixups, w.index, f) } };
+    }),
+  };
+}
+
+/** Every place a fixup sits in `pkg`. */
+function fixupSites(pkg: HotpatchPackage): Array<Where & { fixup: Fixup }> {
+  const out: Array<Where & { fixup: Fixup }> = [];
+  pkg.codeBlocks.forEach((c, b) => {
+    c.fixups.forEach((fixup, index) => out.push({ kind: 'code', block: b, index, fixup }));
+    c.unwind?.unwindFixups.forEach((fixup, index) => out.push({ kind: 'unwind', block: b, index, fixup }));
+  });
+  pkg.dataBlocks.forEach((d, b) => d.fixups.forEach((fixup, index) => out.push({ kind: 'data', block: b, index, fixup })));
+  return out;
+}
+
+/** Jump-table entries copied into literal code blocks: NEW's table bytes found in the block. */
+function tableEntrySites(diff: ImageDiff, pkg: HotpatchPackage): Array<{ block: number; offset: number; what: string }> {
+  const out: Array<{ block: number; offset: number; what: string }> = [];
+  const img = diff.match.new.img.image;
+  for (const rec of pkg.functions) {
+    const fn = diff.match.new.fns.byEntry.get(rec.newRva as number);
+    const b = pkg.codeBlocks.findIndex((c) => c.id === rec.blockId);
+    const block = pkg.codeBlocks[b];
+    if (fn === undefined || block === undefined || block.bytes.kind !== 'literal') continue;
+    for (const t of fn.decoded.jumpTables) {
+      if (t.entryKind !== 'rel32') continue;
+      const want = Buffer.from(img.subarray(t.rva, t.rva + 4 * t.targets.length));
+      const at = Buffer.from(block.bytes.bytes).indexOf(want);
+      if (at < 0) continue;
+      for (let i = 0; i < t.targets.length; i++) out.push({ block: b, offset: at + 4 * i, what: `jump table 0x${t.rva.toString(16)} entry ${i}` });
+    }
+  }
+  return out;
+}
+
+/** `pkg` with the int32 at `offset` of literal code block `b` plus 1. */
+function withEntry(pkg: HotpatchPackage, b: number, offset: number): HotpatchPackage {
+  return {
+    ...pkg,
+    codeBlocks: pkg.codeBlocks.map((c, i): CodeBlock => {
+      if (i !== b || c.bytes.kind !== 'literal') return c;
+      const bytes = c.bytes.bytes.slice();
+      const dv = new DataView(bytes.buffer);
+      dv.setInt32(offset, dv.getInt32(offset, true) + 1, true);
+      return { ...c, bytes: { kind: 'literal', bytes } };
+    }),
+  };
+}
+
+function mutations(diff: ImageDiff, pkg: HotpatchPackage): Mutation[] {
+  const out: Mutation[] = [];
+  for (const s of fixupSites(pkg)) {
+    const at = `${s.kind} block ${s.block} fixup ${s.index} (${s.fixup.kind} +${s.fixup.offset})`;
+    out.push({ what: `${at}: addend + 1`, pkg: withFixup(pkg, s, (x) => ({ ...x, addend: x.addend + 1n })) });
+    out.push({ what: `${at}: removed`, pkg: withFixup(pkg, s, () => null) });
+    const t = s.fixup.target;
+    if ((t.kind === 'import-slot' || t.kind === 'import-address') && pkg.imports.length > 1) {
+      out.push({ what: `${at}: another import`, pkg: withFixup(pkg, s, (x) => ({ ...x, target: { kind: t.kind, index: (t.index + 1) % pkg.imports.length } })) });
+    }
+  }
+  for (const e of tableEntrySites(diff, pkg)) out.push({ what: `code block ${e.block} ${e.what}: + 1`, pkg: withEntry(pkg, e.block, e.offset) });
+  return out;
+}
+
+interface Case {
+  readonly label: string;
+  readonly diff: ImageDiff;
+  readonly pkg: HotpatchPackage;
+}
+
+function cases(): Case[] {
+  const out: Case[] = [];
+  for (const tc of TOOLCHAINS as readonly Toolchain[]) {
+    for (const s of readScenarios()) {
+      for (const step of s.steps) {
+        for (const stripped of [false, true]) {
+          if (expectationOf(s, step, tc, stripped).expect !== 'hotpatchable') continue;
+          const read = (v: typeof step.from): Uint8Array => new Uint8Array(readFileSync(scenarioDll(s.name, v, stripped, undefined, tc)));
+          const d = diffFiles(read(step.from), read(step.to));
+          if (!d.ok) throw new Error(d.error.message);
+          const b = buildFromDiff(d.value, { moduleName: `${s.name}.dll`, skipRefused: false, series: null, compilerVersion: COMPILER_VERSION });
+          if (!b.ok) throw new Error(`${s.name}: ${b.error.message}`);
+          out.push({ label: `${s.name} ${step.from}->${step.to} (${tc}${stripped ? ', stripped' : ''})`, diff: d.value, pkg: b.value.emitted.pkg });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Mutations that change nothing the process would run, each justified. Removing a fixup
+ * leaves the block's placeholder, which in a delta block is OLD's byte at the same offset: here
+ * the old `call set_name` displacement, and the verifier's (and the runtime's) layout puts the
+ * callee's block at exactly the old distance from the caller's, so the bytes are right as
+ * they stand. The verifier reads what the code would execute, so it accepts them.
+ */
+const NEUTRAL = new Set(['bounds-check v1->v2 (clang): code block 0 fixup 4 (rel32 +175): removed', 'bounds-check v1->v2 (clang, stripped): code block 0 fixup 4 (rel32 +175): removed']);
+
+describe('verifier mutation test', () => {
+  test('every behaviour-changing mutation of every sample package is rejected', () => {
+    let total = 0;
+    let neutral = 0;
+    const missed: string[] = [];
+    for (const c of cases()) {
+      expect(verifyPackage(c.diff, c.pkg).ok, `${c.label}: untouched package verifies`).toBe(true);
+      for (const mu of mutations(c.diff, c.pkg)) {
+        total++;
+        const label = `${c.label}: ${mu.what}`;
+        if (NEUTRAL.has(label)) {
+          neutral++;
+          continue;
+        }
+        if (verifyPackage(c.diff, mu.pkg).ok) missed.push(label);
+      }
+    }
+    total -= neutral;
+    process.stdout.write(`verifier mutation test: caught ${total - missed.length} of ${total} behaviour-changing mutations (${neutral} neutral ones left out, see NEUTRAL)\n`);
+    expect(total).toBeGreaterThan(100);
+    expect(missed).toEqual([]);
+  }, 600_000);
+});
+
+describe('LLVM self-relative table (enum-names, clang): the verifier checks entries by meaning', () => {
+  // The shipped bug: the table carried as literal bytes whose entries were not re-based for
+  // the copy's address. Here the emitter carries the table glued to the strings before it
+  // (their start is also the end of the item before), so NEW's literal entries happen to be
+  // right in the copy, and entries written for another distance are wrong: the verifier
+  // must tell the two apart by what each entry reaches, whatever the fixups say.
+  const read = (v: 'v1' | 'v2'): Uint8Array => new Uint8Array(readFileSync(scenarioDll('enum-names', v, false, undefined, 'clang')));
+  const d = diffFiles(read('v1'), read('v2'));
+  if (!d.ok) throw new Error(d.error.message);
+  const b = buildFromDiff(d.value, { moduleName: 'enum-names.dll', skipRefused: false, series: null, compilerVersion: COMPILER_VERSION });
+  if (!b.ok) throw new Error(b.error.message);
+  const pkg = b.value.emitted.pkg;
+  const m = d.value.match;
+  const table = [...m.new.relTables.values()][0]!;
+
+  /** The package with the table's rel32 fixups replaced by literal entries: NEW's + `skew`. */
+  const literal = (skew: number): HotpatchPackage => {
+    const data = pkg.dataBlocks[0]!;
+    if (data.bytes.kind !== 'literal') throw new Error('expected a literal data block');
+    const bytes = data.bytes.bytes.slice();
+    const dv = new DataView(bytes.buffer);
+    const nv = new DataView(m.new.img.image.buffer, m.new.img.image.byteOffset);
+    const rel = data.fixups.filter((f) => f.kind === 'rel32');
+    rel.forEach((f, i) => dv.setInt32(f.offset, nv.getInt32(table.rva + 4 * i, true) + skew, true));
+    const block: DataBlock = { ...data, bytes: { kind: 'literal', bytes }, fixups: data.fixups.filter((f) => f.kind !== 'rel32') };
+    return { ...pkg, dataBlocks: [block, ...pkg.dataBlocks.slice(1)] };
+  };
+
+  test('the code reads a self-relative table the analysis found, with a proven entry count, carried with one rel32 fixup per entry', () => {
+    expect(table.count).toBe(7);
+    expect(pkg.dataBlocks[0]!.fixups.filter((f) => f.kind === 'rel32').map((f) => f.addend)).toEqual([0n, 4n, 8n, 12n, 16n, 20n, 24n]);
+  });
+  test('literal entries that reach the right strings in the copy: accepted (meaning, not form)', () => {
+    const v = verifyPackage(d.value, literal(0));
+    expect(v.ok ? 'ok' : v.error.message).toBe('ok');
+  });
+  test('literal entries written for a copy 16 bytes away (not re-based): rejected, naming the entry', () => {
+    const v = verifyPackage(d.value, literal(16));
+    expect(v.ok).toBe(false);
+    if (!v.ok) expect(v.error.message).toMatch(/entry \d/);
+  });
+});
