@@ -16,8 +16,15 @@
 import initWasm, * as wasm from '../pe-parser/pkg/pe_parser.js';
 import { err, ok, type HotpatchError, type Result } from '../../common/errors.ts';
 
-/** Where the generated glue looks for the module by default, next to itself. */
-const DEFAULT_WASM = new URL('../pe-parser/pkg/pe_parser_bg.wasm', import.meta.url);
+/** Where the generated glue lives with its module: the source and dist/ library layouts. */
+const PKG_WASM = new URL('../pe-parser/pkg/pe_parser_bg.wasm', import.meta.url);
+
+/**
+ * Where the module is looked for by default, in order: next to this module, where the
+ * bundles scripts/build.ts writes (dist/cli/, dist/bundle/) have it copied beside their
+ * chunks (bundled, this file's import.meta.url is the chunk's); then beside the glue.
+ */
+const DEFAULT_WASM: readonly URL[] = [new URL('./pe_parser_bg.wasm', import.meta.url), PKG_WASM];
 
 let loaded = false;
 let loadError: string | null = null;
@@ -41,16 +48,20 @@ async function fromUrl(url: URL): Promise<URL | Uint8Array> {
  */
 export async function initPeParser(source?: WebAssembly.Module | Uint8Array | ArrayBuffer | URL | string): Promise<Result<void>> {
   if (loaded) return ok(undefined);
-  try {
-    const input = source === undefined ? await fromUrl(DEFAULT_WASM) : typeof source === 'string' || source instanceof URL ? await fromUrl(new URL(String(source), DEFAULT_WASM)) : source;
-    await initWasm({ module_or_path: input });
-    loaded = true;
-    loadError = null;
-    return ok(undefined);
-  } catch (e) {
-    loadError = e instanceof Error ? e.message : String(e);
-    return err('PE_WASM_UNAVAILABLE', `cannot load the pe-parser wasm: ${loadError}`);
+  const candidates = source === undefined ? DEFAULT_WASM : [typeof source === 'string' || source instanceof URL ? new URL(String(source), PKG_WASM) : source];
+  const errors: string[] = [];
+  for (const candidate of candidates) {
+    try {
+      await initWasm({ module_or_path: candidate instanceof URL ? await fromUrl(candidate) : candidate });
+      loaded = true;
+      loadError = null;
+      return ok(undefined);
+    } catch (e) {
+      errors.push(e instanceof Error ? e.message : String(e));
+    }
   }
+  loadError = errors.join('; ');
+  return err('PE_WASM_UNAVAILABLE', `cannot load the pe-parser wasm: ${loadError}`);
 }
 
 await initPeParser();
