@@ -21,8 +21,21 @@ export function machineLine(r: Pick<Report, 'machine' | 'tools' | 'generatedAt' 
   return `Generated ${r.generatedAt} by \`npm run bench\`${r.quick ? ' (--quick: fewer pairs and repetitions)' : ''}. Machine: ${m.cores} x ${m.cpu}, ${m.memoryGiB} GiB, ${m.platform}, load average ${m.loadAverage} at the start (a shared machine: timings include other work). Node ${m.node}. Tools: ${r.tools.bsdiff}, ${r.tools.xdelta3}, ${r.tools.zstd}.`;
 }
 
+/** The sections the headline is computed from (bench/report.ts computeHeadline). */
+const HEADLINE_SECTIONS = ['size', 'apply-time', 'live'];
+
+/**
+ * When the headline's figures were measured: the days of the sections they come from (a run
+ * of named sections re-measures some and keeps the others), else the report's own date.
+ */
+export function headlineDates(r: Pick<Report, 'generatedAt'> & Partial<Pick<Report, 'sections'>>): string {
+  const days = [...new Set(HEADLINE_SECTIONS.map((id) => r.sections?.[id]?.generatedAt.slice(0, 10)).filter((d): d is string => d !== undefined))].sort();
+  if (days.length === 0) return r.generatedAt.slice(0, 10);
+  return days.length === 1 ? days[0]! : `${days[0]} to ${days[days.length - 1]} (per section: see the report)`;
+}
+
 /** The headline table (markdown): per group geometric means, apply vs bspatch, live pause vs restart. */
-export function headlineMarkdown(h: Headline, r: Pick<Report, 'machine' | 'generatedAt' | 'quick'>): string {
+export function headlineMarkdown(h: Headline, r: Pick<Report, 'machine' | 'generatedAt' | 'quick'> & Partial<Pick<Report, 'sections'>>): string {
   const x = (v: number | null): string => (v === null ? '-' : `${formatRatio(v)}x`);
   const ms = (v: number | null): string => (v === null ? '-' : formatMs(v));
   const rows = h.rows.map((g) => [
@@ -40,7 +53,7 @@ export function headlineMarkdown(h: Headline, r: Pick<Report, 'machine' | 'gener
     '',
     live,
     '',
-    `Geometric means of per-pair ratios (below 1: the package is smaller). Complete packages carry every change; partial packages are --skip-refused builds of pairs the compiler refuses in part, and leave the refused changes out (so they are smaller than the update they stand for). The floor is the new bytes of just the changed and added functions and data, zstd --patch-from the old file. Apply times are medians over the pairs of each row's per-pair medians. ${r.quick ? 'A --quick run. ' : ''}Measured ${r.generatedAt.slice(0, 10)} on ${r.machine.cores} x ${r.machine.cpu}, Node ${r.machine.node}; details in [bench/results/report.md](bench/results/report.md).`,
+    `Geometric means of per-pair ratios (below 1: the package is smaller). Complete packages carry every change; partial packages are --skip-refused builds of pairs the compiler refuses in part, and leave the refused changes out (so they are smaller than the update they stand for). The floor is the new bytes of just the changed and added functions and data, zstd --patch-from the old file. Apply times are medians over the pairs of each row's per-pair medians. ${r.quick ? 'A --quick run. ' : ''}Measured ${headlineDates(r)} on ${r.machine.cores} x ${r.machine.cpu}, Node ${r.machine.node}; details in [bench/results/report.md](bench/results/report.md).`,
   ].join('\n');
 }
 

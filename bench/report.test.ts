@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { corpusPairs, measurePair, samplePairs, type PairAnalysis } from './pairs.ts';
 import { checkReport, computeHeadline, type Report, type ReportSection } from './report.ts';
 import { externalReferences, renderHtml } from './report-html.ts';
-import { HEADLINE_END, HEADLINE_START, headlineMarkdown, renderMarkdown, replaceHeadline } from './report-md.ts';
+import { HEADLINE_END, HEADLINE_START, headlineDates, headlineMarkdown, renderMarkdown, replaceHeadline } from './report-md.ts';
 import { applyTimeSectionResult } from './sections/apply-time.ts';
 import { compileSectionResult } from './sections/compile.ts';
 import { sizeSectionResult, type SizeRow } from './sections/size.ts';
@@ -150,5 +150,14 @@ describe('the published report (bench/results/, README headline)', () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
     const block = readme.slice(readme.indexOf(HEADLINE_START) + HEADLINE_START.length, readme.indexOf(HEADLINE_END)).trim();
     expect(block).toBe(headlineMarkdown(r.headline, r).trim());
+  });
+});
+
+describe('headline dates', () => {
+  const section = (generatedAt: string): ReportSection => ({ title: 't', markdown: '', data: {}, generatedAt });
+  it('are the days of the sections the headline comes from, not the date of the last full run', () => {
+    expect(headlineDates({ generatedAt: '2026-11-29T10:00:00Z', sections: { size: section('2026-12-03T09:00:00Z'), 'apply-time': section('2026-12-03T10:00:00Z'), parser: section('2026-12-01T00:00:00Z') } })).toBe('2026-12-03');
+    expect(headlineDates({ generatedAt: '2026-11-29T10:00:00Z', sections: { size: section('2026-12-03T09:00:00Z'), live: section('2026-11-30T10:00:00Z') } })).toBe('2026-11-30 to 2026-12-03 (per section: see the report)');
+    expect(headlineDates({ generatedAt: '2026-11-29T10:00:00Z', sections: {} })).toBe('2026-11-29');
   });
 });

@@ -1,11 +1,11 @@
 /**
- * The shape every CLI command follows: parse arguments (yargs), call library functions,
+ * The shape every CLI command follows: declare arguments (cli/args.ts), call library functions,
  * and return either output (JSON value + text rendering) or an error value. Printing,
  * `--json` and exit codes are handled here once, so every command behaves the same:
  * errors are one line on stderr (`CODE: message`) and a non-zero exit code from
  * common/errors.ts; with `--json` stdout also gets `{"error": {...}}`.
  */
-import type { Argv, CommandModule } from 'yargs';
+import type { ArgsSpec, ArgvOf } from './args.ts';
 import { exitCodeOf, formatError, type HotpatchError, type Result } from '../common/errors.ts';
 
 export interface CommandOutput {
@@ -32,21 +32,27 @@ function reportError(e: HotpatchError, json: boolean): never {
 }
 
 /**
- * What a command module exports: its options and its handler. Its name and description live
+ * What a command module exports: its arguments and its handler. Its name and description live
  * in the registry (commands/index.ts), so that listing the commands loads none of them.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type CommandBody = Pick<CommandModule<GlobalArgs, any>, 'builder' | 'handler'>;
+export interface CommandBody {
+  readonly args: ArgsSpec;
+  /** Runs the command with the parsed arguments; prints its output and sets the exit code. */
+  readonly handler: (argv: Record<string, unknown>) => Promise<void>;
+}
 
-/** Wraps a command: `run` returns a Result; this prints it and sets the exit code. */
-export function defineCommand<A extends object>(spec: {
-  readonly builder: (y: Argv<GlobalArgs>) => Argv<A>;
-  readonly run: (argv: A & GlobalArgs) => Promise<Result<CommandOutput>> | Result<CommandOutput>;
+/**
+ * Wraps a command: `run` returns a Result; this prints it and sets the exit code. `run` gets
+ * the arguments typed from `args` (kebab-case names, as declared).
+ */
+export function defineCommand<const S extends ArgsSpec>(spec: {
+  readonly args: S;
+  readonly run: (argv: ArgvOf<S> & GlobalArgs) => Promise<Result<CommandOutput>> | Result<CommandOutput>;
 }): CommandBody {
-  const body: Pick<CommandModule<GlobalArgs, A>, 'builder' | 'handler'> = {
-    builder: spec.builder,
+  return {
+    args: spec.args,
     handler: async (argv) => {
-      const args = argv as unknown as A & GlobalArgs;
+      const args = argv as unknown as ArgvOf<S> & GlobalArgs;
       let result: Result<CommandOutput>;
       try {
         result = await spec.run(args);
@@ -64,5 +70,4 @@ export function defineCommand<A extends object>(spec: {
       if (out.exitCode !== undefined && out.exitCode !== 0) process.exitCode = out.exitCode;
     },
   };
-  return body as CommandBody;
 }

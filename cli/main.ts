@@ -1,36 +1,45 @@
 /**
  * `hotpatch`: the command line. A thin layer over the library; see cli/commands/.
  * Only the module of the command being run is loaded (cli/commands/index.ts); the others are
- * registered by name and description alone, which is all `--help`, `strict()` and
- * "did you mean" need.
+ * known by name and description alone, which is all `--help` and "did you mean" need.
+ * Arguments are parsed by cli/args.ts (Node's parseArgs; it says why not yargs).
  */
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
+import { closestName, commandHelp, mainHelp, parseCommandArgs, wantsHelp } from './args.ts';
 import { commandName, commands } from './commands/index.ts';
 
-const args = hideBin(process.argv);
-// The first word that is not an option names the command (the global options take no value).
-const invoked = args.find((a) => !a.startsWith('-'));
+const INTRO = 'Build, inspect and apply function-level hotpatch packages for Windows PE binaries.';
 
-const cli = yargs(args)
-  .scriptName('hotpatch')
-  .usage('$0 <command> [options]\n\nBuild, inspect and apply function-level hotpatch packages for Windows PE binaries.')
-  .option('json', { type: 'boolean', default: false, describe: 'machine-readable output on stdout' })
-  .strict()
-  .demandCommand(1, 'name a command; see --help')
-  .recommendCommands()
-  .help()
-  .alias('h', 'help')
-  .version(false)
-  .wrap(Math.min(110, process.stdout.columns ?? 110))
-  .fail((msg, e) => {
-    // Usage errors: one line, exit 2. (Thrown errors inside handlers are caught in command.ts.)
-    const line = (msg ?? e?.message ?? 'usage error').split('\n')[0];
-    process.stderr.write(`hotpatch: USAGE: ${line}\n`);
-    process.exit(2);
-  });
-for (const c of commands) {
-  if (commandName(c) === invoked) cli.command({ command: c.command, describe: c.describe, ...(await c.load()).default });
-  else cli.command(c.command, c.describe);
+/** Usage errors: one line, exit 2; with --json also the error document on stdout. */
+function usageError(message: string, json: boolean): never {
+  if (json) process.stdout.write(`${JSON.stringify({ error: { code: 'USAGE', message } }, null, 2)}\n`);
+  process.stderr.write(`hotpatch: USAGE: ${message}\n`);
+  process.exit(2);
 }
-await cli.parseAsync();
+
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+// The first word that is not an option names the command (the global options take no value).
+const index = args.findIndex((a) => !a.startsWith('-'));
+const invoked = index < 0 ? undefined : args[index]!;
+const entry = commands.find((c) => commandName(c) === invoked);
+
+if (entry === undefined) {
+  if (invoked === undefined && wantsHelp(args)) {
+    process.stdout.write(mainHelp(INTRO, commands));
+  } else if (invoked === undefined) {
+    usageError('name a command; see hotpatch --help', json);
+  } else {
+    const guess = closestName(invoked, commands.map(commandName));
+    usageError(`unknown command ${invoked}${guess === undefined ? '' : `; did you mean ${guess}?`} (see hotpatch --help)`, json);
+  }
+} else {
+  const rest = [...args.slice(0, index), ...args.slice(index + 1)];
+  const body = (await entry.load()).default;
+  if (wantsHelp(rest)) {
+    process.stdout.write(commandHelp(entry.command, entry.describe, body.args));
+  } else {
+    const parsed = parseCommandArgs(entry.command, body.args, rest);
+    if (!parsed.ok) usageError(parsed.error.usage, json);
+    await body.handler(parsed.value);
+  }
+}

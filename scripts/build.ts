@@ -9,9 +9,10 @@
 //     does not emit: the wasm parser's loader and .wasm, the generated protobuf code.
 //  2. The CLI (bin/hotpatch.js imports dist/cli/main.js): esbuild bundle of cli/main.ts with
 //     code splitting, so each command's module is a chunk loaded only when that command runs
-//     (cli/commands/index.ts), and yargs is inlined. Measured on this 2-core machine under
-//     load, start-up CPU time over `node -e 0`: the per-file tsc output +0.25 s (Node's ESM
-//     loader resolving ~60 files), the bundle +0.13 s. The npm dependencies the compiler
+//     (cli/commands/index.ts). Arguments are parsed by Node's own parseArgs (cli/args.ts says
+//     why not yargs). Measured on this 2-core machine under load, start-up CPU time over
+//     `node -e 0`: the per-file tsc output +0.25 s (Node's ESM loader resolving ~60 files),
+//     the bundle +0.13 s (with yargs inlined, as it was). The npm dependencies the compiler
 //     uses (iced-x86, protobufjs, zstd-codec) stay external, loaded with their chunks. The
 //     wasm and the win32 agent are copied next to the chunks, where their loaders look.
 //  3. dist/bundle/: the runtime bundle for agents (scripts/bundle-runtime.ts),
@@ -40,7 +41,7 @@ const ASSETS = [
   'formats/zstd-codec.d.ts',
 ];
 
-/** Dependencies the CLI bundle loads from node_modules (everything but yargs, which is inlined). */
+/** Dependencies the CLI bundle loads from node_modules. */
 const CLI_EXTERNAL = ['iced-x86', 'protobufjs', 'protobufjs/*', 'zstd-codec', 'zstd-codec/*'];
 
 rmSync(dist, { recursive: true, force: true });

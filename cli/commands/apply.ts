@@ -92,17 +92,21 @@ function text(j: Record<string, unknown>, patch: string, image: string): string 
 }
 
 export default defineCommand({
-  builder: (y) =>
-    y
-      .positional('patch', { type: 'string', demandOption: true, describe: 'the package (.hpk)' })
-      .option('image', { type: 'string', describe: 'the OLD PE file to load into the in-memory process' })
-      .option('image-dir', { type: 'string', describe: 'for a bundle (.hpb): the OLD release tree; each entry applies to its module there' })
-      .option('out-dir', { type: 'string', describe: 'for a bundle: write each patched image (mapped bytes) to DIR/<module path>' })
-      .option('trust', { type: 'string', array: true, default: [] as string[], describe: 'public key (PEM) whose signature is trusted; repeatable' })
-      .option('allow-unsigned', { type: 'boolean', default: false, describe: 'also accept a package that carries no signature (a signed one is always verified)' })
-      .option('out', { type: 'string', describe: 'write the patched image (mapped bytes, SizeOfImage) to FILE' })
-      .option('base', { type: 'string', describe: 'load OLD at this hex base (default: its preferred ImageBase)' })
-      .option('thread-ip', { type: 'string', array: true, default: [] as string[], describe: 'simulate a thread at this hex address; repeatable' }),
+  args: {
+    positionals: {
+      patch: { describe: 'the package (.hpk)' },
+    },
+    options: {
+      image: { type: 'string', describe: 'the OLD PE file to load into the in-memory process' },
+      'image-dir': { type: 'string', describe: 'for a bundle (.hpb): the OLD release tree; each entry applies to its module there' },
+      'out-dir': { type: 'string', describe: 'for a bundle: write each patched image (mapped bytes) to DIR/<module path>' },
+      trust: { type: 'string', array: true, default: [], describe: 'public key (PEM) whose signature is trusted; repeatable' },
+      'allow-unsigned': { type: 'boolean', default: false, describe: 'also accept a package that carries no signature (a signed one is always verified)' },
+      out: { type: 'string', describe: 'write the patched image (mapped bytes, SizeOfImage) to FILE' },
+      base: { type: 'string', describe: 'load OLD at this hex base (default: its preferred ImageBase)' },
+      'thread-ip': { type: 'string', array: true, default: [], describe: 'simulate a thread at this hex address; repeatable' },
+    },
+  },
   run: async (argv): Promise<Result<CommandOutput>> => {
     const patchBytes = readInputFile(argv.patch);
     if (!patchBytes.ok) return patchBytes;

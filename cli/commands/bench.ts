@@ -12,24 +12,22 @@ import { fileURLToPath } from 'node:url';
 import { err, ok, type Result } from '../../common/errors.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
 
-interface BenchArgs {
-  sections: string[] | undefined;
-  quick: boolean;
-  render: boolean;
-  readme: boolean;
-}
 
 /** The checkout: the first folder up from this module (cli/commands/, or the bundle's dist/cli/) with a package.json. */
 let root = dirname(fileURLToPath(import.meta.url));
 while (!existsSync(join(root, 'package.json')) && dirname(root) !== root) root = dirname(root);
 
-export default defineCommand<BenchArgs>({
-  builder: (y) =>
-    y
-      .positional('sections', { type: 'string', array: true, describe: 'only these sections (size, compile, apply-time, apply, live, parser, startup); the others keep their last results' })
-      .option('quick', { type: 'boolean', default: false, describe: 'fewer pairs and repetitions (development); writes bench/results/quick/, leaves the README alone' })
-      .option('render', { type: 'boolean', default: false, describe: 'measure nothing: re-render report.md/.html and the README block from report.json' })
-      .option('readme', { type: 'boolean', default: true, describe: "rewrite the README's headline table after a full run (--no-readme: leave it)" }) as never,
+export default defineCommand({
+  args: {
+    positionals: {
+      sections: { array: true, describe: 'only these sections (size, compile, apply-time, apply, live, parser, startup); the others keep their last results' },
+    },
+    options: {
+      quick: { type: 'boolean', default: false, describe: 'fewer pairs and repetitions (development); writes bench/results/quick/, leaves the README alone' },
+      render: { type: 'boolean', default: false, describe: 'measure nothing: re-render report.md/.html and the README block from report.json' },
+      readme: { type: 'boolean', default: true, describe: "rewrite the README's headline table after a full run (--no-readme: leave it)" },
+    },
+  },
   run: (argv): Result<CommandOutput> => {
     const main = join(root, 'bench', 'main.ts');
     if (!existsSync(main) || !existsSync(join(root, 'samples', 'scenarios.json'))) return err('BENCH_NO_CHECKOUT', 'hotpatch bench runs from a source checkout (bench/ and samples/ are not here)');

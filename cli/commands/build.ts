@@ -20,18 +20,6 @@ import { LONG_INPUT_BYTES, startProgress } from '../progress.ts';
 import { readInputFile } from './pe.ts';
 import { writeOutput } from '../write-output.ts';
 
-interface BuildArgs {
-  old: string;
-  new: string;
-  out: string;
-  key: string | undefined;
-  unsigned: boolean;
-  'insecure-key': boolean;
-  baseline: string | undefined;
-  sequence: number | undefined;
-  'skip-refused': boolean;
-  module: string | undefined;
-}
 
 /**
  * A signing key that group or others can read is no longer only its owner's: refuse it
@@ -51,19 +39,23 @@ export function checkKeyPrivate(path: string, insecure: boolean): Result<void> {
   return err('SIG_KEY_MODE', `${path} has mode 0${mode.toString(8)}: its ${who} can access the private key; chmod 600 it (keygen writes 0600), or pass --insecure-key to sign anyway`);
 }
 
-export default defineCommand<BuildArgs>({
-  builder: (y) =>
-    y
-      .positional('old', { type: 'string', demandOption: true, describe: 'the build that is running' })
-      .positional('new', { type: 'string', demandOption: true, describe: 'the fixed build' })
-      .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'package to write (.hpk)' })
-      .option('key', { type: 'string', describe: 'Ed25519 private key (PEM, from `hotpatch keygen`) to sign with' })
-      .option('unsigned', { type: 'boolean', default: false, describe: 'write an unsigned package (without --key)' })
-      .option('insecure-key', { type: 'boolean', default: false, describe: 'sign even when group or others can access the --key file' })
-      .option('baseline', { type: 'string', describe: 'series baseline id (with --sequence); default: derived from OLD' })
-      .option('sequence', { type: 'number', describe: 'sequence number in the series (N supersedes N-1)' })
-      .option('skip-refused', { type: 'boolean', default: false, describe: 'package only the hotpatchable changes and list the rest' })
-      .option('module', { type: 'string', describe: 'module name the package targets (default: the export name, else the file name of OLD)' }) as never,
+export default defineCommand({
+  args: {
+    positionals: {
+      old: { describe: 'the build that is running' },
+      new: { describe: 'the fixed build' },
+    },
+    options: {
+      out: { alias: 'o', type: 'string', demandOption: true, describe: 'package to write (.hpk)' },
+      key: { type: 'string', describe: 'Ed25519 private key (PEM, from `hotpatch keygen`) to sign with' },
+      unsigned: { type: 'boolean', default: false, describe: 'write an unsigned package (without --key)' },
+      'insecure-key': { type: 'boolean', default: false, describe: 'sign even when group or others can access the --key file' },
+      baseline: { type: 'string', describe: 'series baseline id (with --sequence); default: derived from OLD' },
+      sequence: { type: 'number', describe: 'sequence number in the series (N supersedes N-1)' },
+      'skip-refused': { type: 'boolean', default: false, describe: 'package only the hotpatchable changes and list the rest' },
+      module: { type: 'string', describe: 'module name the package targets (default: the export name, else the file name of OLD)' },
+    },
+  },
   run: async (argv): Promise<Result<CommandOutput>> => {
     if (argv.key === undefined && !argv.unsigned) return err('USAGE_NO_KEY', 'no --key given: pass --key KEY.pem to sign, or --unsigned to write an unsigned package');
     if (argv.key !== undefined && argv.unsigned) return err('USAGE_CONFLICT', '--key and --unsigned exclude each other');

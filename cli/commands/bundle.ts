@@ -31,17 +31,6 @@ import { readInputFile } from './pe.ts';
 /** Exit code of a bundle written with refused or partial modules. */
 export const PARTIAL_BUNDLE_EXIT = 33;
 
-interface BundleArgs {
-  old: string;
-  new: string;
-  out: string;
-  key: string | undefined;
-  unsigned: boolean;
-  jobs: number | undefined;
-  'skip-refused': boolean;
-  'keep-packages': string | undefined;
-  'from-packages': string | undefined;
-}
 
 function writeOut(path: string, bytes: Uint8Array | string): Result<void> {
   try {
@@ -90,19 +79,23 @@ function entryLine(e: BundleEntryInput): string {
   return `  ${e.status.padEnd(9)} ${path}${size}${paired}${reasons}`;
 }
 
-export default defineCommand<BundleArgs>({
-  builder: (y) =>
-    y
-      .positional('old', { type: 'string', demandOption: true, describe: 'the release that is running (a directory)' })
-      .positional('new', { type: 'string', demandOption: true, describe: 'the fixed release (a directory)' })
-      .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'bundle to write (.hpb)' })
-      .option('key', { type: 'string', describe: 'Ed25519 private key (PEM) to sign the bundle and its packages with' })
-      .option('unsigned', { type: 'boolean', default: false, describe: 'write an unsigned bundle (without --key)' })
-      .option('jobs', { alias: 'j', type: 'number', describe: 'modules built at once (default: the number of cores)' })
-      .option('skip-refused', { type: 'boolean', default: false, describe: 'package the hotpatchable changes of partly refused modules (status partial)' })
-      .option('keep-packages', { type: 'string', describe: 'also write each module\'s package and outcome to DIR' })
-      .option('from-packages', { type: 'string', describe: 'assemble from the packages and outcomes in DIR (built elsewhere) instead of building' })
-      .conflicts('keep-packages', 'from-packages') as never,
+export default defineCommand({
+  args: {
+    positionals: {
+      old: { describe: 'the release that is running (a directory)' },
+      new: { describe: 'the fixed release (a directory)' },
+    },
+    options: {
+      out: { alias: 'o', type: 'string', demandOption: true, describe: 'bundle to write (.hpb)' },
+      key: { type: 'string', describe: 'Ed25519 private key (PEM) to sign the bundle and its packages with' },
+      unsigned: { type: 'boolean', default: false, describe: 'write an unsigned bundle (without --key)' },
+      jobs: { alias: 'j', type: 'number', describe: 'modules built at once (default: the number of cores)' },
+      'skip-refused': { type: 'boolean', default: false, describe: 'package the hotpatchable changes of partly refused modules (status partial)' },
+      'keep-packages': { type: 'string', describe: 'also write each module\'s package and outcome to DIR' },
+      'from-packages': { type: 'string', describe: 'assemble from the packages and outcomes in DIR (built elsewhere) instead of building' },
+    },
+    conflicts: [['keep-packages', 'from-packages']],
+  },
   run: async (argv): Promise<Result<CommandOutput>> => {
     if (argv.key === undefined && !argv.unsigned) return err('USAGE_NO_KEY', 'no --key given: pass --key KEY.pem to sign, or --unsigned to write an unsigned bundle');
     if (argv.key !== undefined && argv.unsigned) return err('USAGE_CONFLICT', '--key and --unsigned exclude each other');

@@ -28,10 +28,6 @@ import { writeOutput } from '../write-output.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
 import { readInputFile } from './pe.ts';
 
-interface DemoArgs {
-  scenario: string;
-  'out-dir': string | undefined;
-}
 
 const now = (): number => performance.now();
 const ms = (x: number): number => Math.round(x * 1000) / 1000;
@@ -50,11 +46,15 @@ function snapshot(backend: MemoryBackend, base: bigint): Uint8Array {
   return region === undefined ? new Uint8Array() : region.bytes.slice();
 }
 
-export default defineCommand<DemoArgs>({
-  builder: (y) =>
-    y
-      .positional('scenario', { type: 'string', default: 'logic-fix', describe: 'sample scenario under samples/bin (see samples/scenarios.json)' })
-      .option('out-dir', { type: 'string', describe: 'where to write the package and the demo keys (default: a new temp folder)' }) as never,
+export default defineCommand({
+  args: {
+    positionals: {
+      scenario: { default: 'logic-fix', describe: 'sample scenario under samples/bin (see samples/scenarios.json)' },
+    },
+    options: {
+      'out-dir': { type: 'string', describe: 'where to write the package and the demo keys (default: a new temp folder)' },
+    },
+  },
   run: async (argv): Promise<Result<CommandOutput>> => {
     const scenario = readScenarios().find((s) => s.name === argv.scenario);
     if (scenario === undefined) return err('USAGE_SCENARIO', `no sample scenario named ${JSON.stringify(argv.scenario)}; see samples/scenarios.json`);

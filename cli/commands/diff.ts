@@ -53,11 +53,13 @@ export function diffText(d: ImageDiff): string {
   return lines.join('\n');
 }
 
-export default defineCommand<{ old: string; new: string }>({
-  builder: (y) =>
-    y
-      .positional('old', { type: 'string', demandOption: true, describe: 'the build that is running' })
-      .positional('new', { type: 'string', demandOption: true, describe: 'the fixed build' }),
+export default defineCommand({
+  args: {
+    positionals: {
+      old: { describe: 'the build that is running' },
+      new: { describe: 'the fixed build' },
+    },
+  },
   run: (argv) => {
     const o = readInputFile(argv.old);
     if (!o.ok) return o;

@@ -4,8 +4,12 @@ import { findFunctions } from '../../compiler/index.ts';
 import { defineCommand } from '../command.ts';
 import { readInputFile } from './pe.ts';
 
-export default defineCommand<{ file: string }>({
-  builder: (y) => y.positional('file', { type: 'string', demandOption: true, describe: 'x86-64 PE file (DLL or EXE)' }),
+export default defineCommand({
+  args: {
+    positionals: {
+      file: { describe: 'x86-64 PE file (DLL or EXE)' },
+    },
+  },
   run: (argv) => {
     const bytes = readInputFile(argv.file);
     if (!bytes.ok) return bytes;

@@ -1,5 +1,5 @@
 /**
- * Every CLI command, in the order `hotpatch --help` lists them: its yargs command string
+ * Every CLI command, in the order `hotpatch --help` lists them: its command string
  * (name and positionals), its one-line description, and how to load its module. The module
  * (`export default defineCommand({ builder, run })`) is imported only when that command runs,
  * so `hotpatch --help` and `hotpatch pe FILE` never load the compiler, iced-x86, protobufjs
@@ -8,7 +8,7 @@
 import type { CommandBody } from '../command.ts';
 
 export interface CommandEntry {
-  /** yargs command string: the name, then `<required>` / `[optional]` positionals. */
+  /** Command string: the name, then `<required>` / `[optional]` positionals. */
   readonly command: string;
   readonly describe: string;
   readonly load: () => Promise<{ readonly default: CommandBody }>;
@@ -30,7 +30,7 @@ export const commands: readonly CommandEntry[] = [
   { command: 'bench [sections..]', describe: 'run the benchmarks (size and time vs bsdiff/xdelta3/zstd, apply, live) and write bench/results/', load: () => import('./bench.ts') },
 ];
 
-/** The command name of a yargs command string (`'pe <file>'` -> `'pe'`). */
+/** The command name of a command string (`'pe <file>'` -> `'pe'`). */
 export function commandName(entry: CommandEntry): string {
   return entry.command.split(' ')[0]!;
 }

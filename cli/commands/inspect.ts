@@ -23,12 +23,16 @@ import { isBundle } from '../../formats/bundle.ts';
 import { inspectBundle } from '../bundle/inspect-bundle.ts';
 
 export default defineCommand({
-  builder: (y) =>
-    y
-      .positional('patch', { type: 'string', demandOption: true, describe: 'the package (.hpk) or bundle (.hpb)' })
-      .option('trust', { type: 'string', array: true, default: [] as string[], describe: 'public key (PEM) to verify the signature with; repeatable' })
-      .option('allow-unsigned', { type: 'boolean', default: false, describe: 'with --trust: still show an unsigned package' })
-      .option('full', { type: 'boolean', default: false, describe: 'also print the whole package as lossless JSON (every byte, fixup and op)' }),
+  args: {
+    positionals: {
+      patch: { describe: 'the package (.hpk) or bundle (.hpb)' },
+    },
+    options: {
+      trust: { type: 'string', array: true, default: [], describe: 'public key (PEM) to verify the signature with; repeatable' },
+      'allow-unsigned': { type: 'boolean', default: false, describe: 'with --trust: still show an unsigned package' },
+      full: { type: 'boolean', default: false, describe: 'also print the whole package as lossless JSON (every byte, fixup and op)' },
+    },
+  },
   run: async (argv): Promise<Result<CommandOutput>> => {
     const bytes = readInputFile(argv.patch);
     if (!bytes.ok) return bytes;

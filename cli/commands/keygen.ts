@@ -14,10 +14,12 @@ import { defineCommand, type CommandOutput } from '../command.ts';
 import { writeOutput } from '../write-output.ts';
 
 export default defineCommand({
-  builder: (y) =>
-    y
-      .option('out', { type: 'string', demandOption: true, describe: 'directory to write hotpatch.key and hotpatch.pub into (created if missing)' })
-      .option('force', { type: 'boolean', default: false, describe: 'replace existing key files' }),
+  args: {
+    options: {
+      out: { type: 'string', demandOption: true, describe: 'directory to write hotpatch.key and hotpatch.pub into (created if missing)' },
+      force: { type: 'boolean', default: false, describe: 'replace existing key files' },
+    },
+  },
   run: async (argv): Promise<Result<CommandOutput>> => {
     const dir = argv.out;
     try {

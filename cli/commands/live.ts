@@ -54,14 +54,18 @@ function moduleFileImage(windowsPath: string | null): Uint8Array | null {
 const round = (x: number): number => Math.round(x * 1000) / 1000;
 
 export default defineCommand({
-  builder: (y) =>
-    y
-      .positional('patch', { type: 'string', demandOption: true, describe: 'the package (.hpk), or a bundle (.hpb): every entry whose module is loaded, as one transaction' })
-      .option('pid', { type: 'number', demandOption: true, describe: 'Windows process id of the target (under Wine: the pid the process itself reports)' })
-      .option('module', { type: 'string', describe: "module file name in the target, e.g. v1.dll (default: the one module matching the package's target identity)" })
-      .option('trust', { type: 'string', array: true, default: [] as string[], describe: 'public key (PEM) the package must be signed with; repeatable' })
-      .option('allow-unsigned', { type: 'boolean', default: false, describe: 'also accept a package that carries no signature (a signed one is always verified)' })
-      .epilog('On Linux the agent runs under `wine` in $WINEPREFIX, which must be the prefix the target runs in.'),
+  args: {
+    positionals: {
+      patch: { describe: 'the package (.hpk), or a bundle (.hpb): every entry whose module is loaded, as one transaction' },
+    },
+    options: {
+      pid: { type: 'number', demandOption: true, describe: 'Windows process id of the target (under Wine: the pid the process itself reports)' },
+      module: { type: 'string', describe: "module file name in the target, e.g. v1.dll (default: the one module matching the package's target identity)" },
+      trust: { type: 'string', array: true, default: [], describe: 'public key (PEM) the package must be signed with; repeatable' },
+      'allow-unsigned': { type: 'boolean', default: false, describe: 'also accept a package that carries no signature (a signed one is always verified)' },
+    },
+    epilog: 'On Linux the agent runs under `wine` in $WINEPREFIX, which must be the prefix the target runs in.',
+  },
   run: async (argv): Promise<Result<CommandOutput>> => {
     const t0 = performance.now();
     const pid = checkPid(argv.pid);

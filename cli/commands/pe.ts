@@ -122,7 +122,11 @@ function peText(path: string, pe: PeFile, bytes: Uint8Array): string {
 }
 
 export default defineCommand({
-  builder: (y) => y.positional('file', { type: 'string', demandOption: true, describe: 'a PE32/PE32+ DLL or EXE' }),
+  args: {
+    positionals: {
+      file: { describe: 'a PE32/PE32+ DLL or EXE' },
+    },
+  },
   run: (argv): Result<CommandOutput> => {
     const file = argv.file;
     const bytes = readInputFile(file);

@@ -21,11 +21,13 @@ const firstModuleWithState: ModuleChooser = async (agent, pid) => {
 };
 
 export default defineCommand({
-  builder: (y) =>
-    y
-      .option('pid', { type: 'number', demandOption: true, describe: 'Windows process id of the target (under Wine: the pid the process itself reports)' })
-      .option('module', { type: 'string', describe: 'module file name in the target, e.g. v1.dll (default: every module with a hotpatch applied, e.g. a whole bundle, as one transaction)' })
-      .epilog('On Linux the agent runs under `wine` in $WINEPREFIX, which must be the prefix the target runs in.'),
+  args: {
+    options: {
+      pid: { type: 'number', demandOption: true, describe: 'Windows process id of the target (under Wine: the pid the process itself reports)' },
+      module: { type: 'string', describe: 'module file name in the target, e.g. v1.dll (default: every module with a hotpatch applied, e.g. a whole bundle, as one transaction)' },
+    },
+    epilog: 'On Linux the agent runs under `wine` in $WINEPREFIX, which must be the prefix the target runs in.',
+  },
   run: async (argv): Promise<Result<CommandOutput>> => {
     const t0 = performance.now();
     const pid = checkPid(argv.pid);

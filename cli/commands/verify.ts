@@ -11,13 +11,17 @@ import { importPublicKey, type PublicKey } from '../../formats/keys.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
 import { readInputFile } from './pe.ts';
 
-export default defineCommand<{ old: string; new: string; patch: string; trust: string[] | undefined }>({
-  builder: (y) =>
-    y
-      .positional('old', { type: 'string', demandOption: true })
-      .positional('new', { type: 'string', demandOption: true })
-      .positional('patch', { type: 'string', demandOption: true, describe: 'the .hpk package' })
-      .option('trust', { type: 'string', array: true, describe: 'public key(s) whose signature to require (PEM)' }) as never,
+export default defineCommand({
+  args: {
+    positionals: {
+      old: { describe: 'the build that is running' },
+      new: { describe: 'the fixed build' },
+      patch: { describe: 'the .hpk package' },
+    },
+    options: {
+      trust: { type: 'string', array: true, describe: 'public key(s) whose signature to require (PEM)' },
+    },
+  },
   run: async (argv): Promise<Result<CommandOutput>> => {
     const keys: PublicKey[] = [];
     for (const p of argv.trust ?? []) {

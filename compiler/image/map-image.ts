@@ -1,9 +1,12 @@
 /**
  * The image as the Windows loader lays it out (sections at their RVAs, zero fill past raw
  * data), plus the lookups every compiler stage needs: which section holds an RVA, where
- * base relocations sit, which RVAs are IAT slots. Built once per file; pure over bytes.
+ * base relocations sit, which RVAs are IAT slots. The bytes come from the wasm core's
+ * lenient mapper (runtime/pe/map-image.ts `mapImageLenient`, PE_* codes: one mapper for
+ * the runtime and the compiler); this module only turns `parsePe`'s tables into lookups.
  */
-import { err, ok, type Result } from '../../common/errors.ts';
+import { ok, type Result } from '../../common/errors.ts';
+import { mapImageLenient } from '../../runtime/pe/map-image.ts';
 import type { PeFile } from '../../runtime/pe/types.ts';
 import {
   IMAGE_REL_BASED_DIR64,
@@ -11,7 +14,6 @@ import {
   IMAGE_SCN_CNT_CODE,
   IMAGE_SCN_MEM_EXECUTE,
   IMAGE_SCN_MEM_WRITE,
-  IMAGE_SCN_CNT_UNINITIALIZED_DATA,
 } from '../../runtime/pe/types.ts';
 
 /** A section as mapped: its RVA range and what it may hold. */
@@ -20,7 +22,7 @@ export interface MappedSection {
   readonly rva: number;
   /** Mapped size: VirtualSize (or SizeOfRawData when VirtualSize is 0). */
   readonly size: number;
-  /** Bytes backed by the file; the rest of `size` is zero fill (.bss). */
+  /** Bytes backed by the file (SizeOfRawData, at most `size`); the rest is zero fill (.bss). */
   readonly rawSize: number;
   readonly executable: boolean;
   readonly writable: boolean;
@@ -50,34 +52,25 @@ export interface MappedImage {
   readonly iat: ReadonlyMap<number, ImportName>;
 }
 
-/** Above this a SizeOfImage is refused: the compiler maps the whole image in memory. */
-const MAX_IMAGE = 1 << 30;
-
-/** Maps `bytes` as the loader would (no relocation applied), after `parsePe` accepted them. */
+/**
+ * Maps `bytes` as the loader would at their own ImageBase (no relocation applied), after
+ * `parsePe` gave `pe`. Errors are the wasm mapper's (PE_IMAGE_TOO_LARGE, PE_BAD_SECTION).
+ */
 export function mapImage(bytes: Uint8Array, pe: PeFile): Result<MappedImage> {
-  const size = pe.optionalHeader.sizeOfImage;
-  if (size <= 0 || size > MAX_IMAGE) return err('DIFF_IMAGE_SIZE', `SizeOfImage 0x${size.toString(16)} is out of range`);
-  const image = new Uint8Array(size);
-  const headers = Math.min(pe.optionalHeader.sizeOfHeaders, bytes.length, size);
-  image.set(bytes.subarray(0, headers), 0);
-  const sections: MappedSection[] = [];
-  for (const s of pe.sections) {
-    const vsize = s.virtualSize === 0 ? s.sizeOfRawData : s.virtualSize;
-    const rva = s.virtualAddress as number;
-    if (rva + vsize > size) return err('DIFF_SECTION_RANGE', `section ${s.name} ends past SizeOfImage`, rva);
-    const uninit = (s.characteristics & IMAGE_SCN_CNT_UNINITIALIZED_DATA) !== 0;
-    const raw = uninit ? 0 : Math.max(0, Math.min(s.sizeOfRawData, vsize, bytes.length - (s.pointerToRawData as number)));
-    if (raw > 0) image.set(bytes.subarray(s.pointerToRawData as number, (s.pointerToRawData as number) + raw), rva);
-    sections.push({
+  const image = mapImageLenient(bytes);
+  if (!image.ok) return image;
+  const sections: MappedSection[] = pe.sections.map((s) => {
+    const size = s.virtualSize === 0 ? s.sizeOfRawData : s.virtualSize;
+    return {
       name: s.name,
-      rva,
-      size: vsize,
-      rawSize: raw,
+      rva: s.virtualAddress as number,
+      size,
+      rawSize: Math.min(s.sizeOfRawData, size),
       executable: (s.characteristics & (IMAGE_SCN_MEM_EXECUTE | IMAGE_SCN_CNT_CODE)) !== 0,
       writable: (s.characteristics & IMAGE_SCN_MEM_WRITE) !== 0,
       characteristics: s.characteristics,
-    });
-  }
+    };
+  });
   sections.sort((a, b) => a.rva - b.rva);
   const relocs = new Map<number, number>();
   for (const r of pe.relocations.entries) {
@@ -90,7 +83,7 @@ export function mapImage(bytes: Uint8Array, pe: PeFile): Result<MappedImage> {
       iat.set(sym.iatRva as number, { dll: d.dll.toLowerCase(), symbol: sym.name ?? `#${sym.ordinal ?? 0}` });
     }
   }
-  return ok({ pe, image, imageBase: pe.optionalHeader.imageBase, sections, relocs, relocRvas, iat });
+  return ok({ pe, image: image.value, imageBase: pe.optionalHeader.imageBase, sections, relocs, relocRvas, iat });
 }
 
 /** The section holding `rva`, or undefined (headers, gaps, past the end). */

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { missingTools, PEFILE_PYTHON } from '../../test/support/tools.ts';
-import { mapImage } from './map-image.ts';
+import { mapImage, mapImageLenient } from './map-image.ts';
 import { parsePe } from './parse-pe.ts';
 import { sha256, toHex } from './sha256.ts';
 import { realCorpusFiles, samplePeFiles } from '../../test/support/test-files.ts';
@@ -116,5 +116,60 @@ describe('mapImage refuses overlapping sections', () => {
     expect(pe.ok).toBe(true); // parsing still works (first match wins for lookups)
     const m = mapImage(b, 0x1_8000_0000n);
     expect(m.ok ? null : m.error).toEqual({ code: 'PE_BAD_SECTION', message: 'sections overlap in memory', offset: secTable });
+  });
+});
+
+describe('mapImageLenient (the compiler\'s mapping)', () => {
+  it('equals mapImage at the file\'s own ImageBase on the samples and real files', () => {
+    const corpus = realCorpusFiles();
+    const files = [...samplePeFiles().slice(0, 6), ...corpus.files.slice(0, 4).map((f) => f.path)];
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) {
+      const bytes = new Uint8Array(readFileSync(file));
+      const pe = parsePe(bytes);
+      if (!pe.ok) throw new Error(pe.error.message);
+      const strict = mapImage(bytes, pe.value.optionalHeader.imageBase);
+      const lenient = mapImageLenient(bytes);
+      if (!strict.ok || !lenient.ok) throw new Error(`${file}: ${strict.ok ? '' : strict.error.code} ${lenient.ok ? '' : lenient.error.code}`);
+      expect(Buffer.from(lenient.value).equals(Buffer.from(strict.value)), file).toBe(true);
+    }
+  });
+
+  it('lays overlapping sections in section-table order (the later one wins) where mapImage refuses', () => {
+    const c = new PeCraft({ pe32: false, sections: [{ name: '.a', characteristics: SCN_CODE }, { name: '.b', characteristics: SCN_CODE }] });
+    c.sections[0]!.data.fill(0xaa);
+    c.sections[1]!.data.fill(0xbb, 0, 0x800);
+    const b = c.build();
+    const secTable = 0x40 + 4 + 20 + 240;
+    new DataView(b.buffer).setUint32(secTable + 40 + 12, 0x1000, true); // .b at .a's RVA
+    new DataView(b.buffer).setUint32(0x40 + 4 + 20 + 56, 0x2000, true);
+    expect(mapImage(b, 0x1_8000_0000n).ok).toBe(false);
+    const m = mapImageLenient(b);
+    if (!m.ok) throw new Error(m.error.message);
+    expect(m.value.length).toBe(0x2000);
+    expect([m.value[0x1000], m.value[0x17ff], m.value[0x1800], m.value[0x1fff]]).toEqual([0xbb, 0xbb, 0, 0]);
+  });
+
+  it('never reads base relocations: a damaged directory refuses a rebase, not the lenient map', () => {
+    const c = new PeCraft({ pe32: false, sections: [{ name: '.text', characteristics: SCN_CODE }] });
+    c.dirs[5] = [0x1000, 12];
+    c.sections[0]!.data.set([0x00, 0x10, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00], 0); // a block claiming 3 bytes
+    const b = c.build();
+    const rebased = mapImage(b, c.imageBase + 0x10000n);
+    expect(rebased.ok ? 'ok' : rebased.error.code).toBe('PE_BAD_RELOCATION');
+    const m = mapImageLenient(b);
+    if (!m.ok) throw new Error(m.error.message);
+    expect(m.value.length).toBe(0x2000);
+    expect([...m.value.subarray(0x1000, 0x1008)]).toEqual([0x00, 0x10, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00]);
+  });
+
+  it('keeps the strict refusals of a section past SizeOfImage and of a header error', () => {
+    const c = new PeCraft({ pe32: false, sections: [{ name: '.text', characteristics: SCN_CODE, pages: 2 }] });
+    const b = c.build();
+    new DataView(b.buffer).setUint32(0x40 + 4 + 20 + 56, 0x2000, true); // SizeOfImage one page short
+    const m = mapImageLenient(b);
+    expect(m.ok ? 'ok' : m.error.code).toBe('PE_BAD_SECTION');
+    const t = mapImageLenient(new Uint8Array(10));
+    expect(t.ok ? 'ok' : t.error.code).toBe('PE_TRUNCATED');
   });
 });

@@ -13,3 +13,14 @@ import { callParser, rawParser } from './wasm.ts';
 export function mapImage(bytes: Uint8Array, base: bigint): Result<Uint8Array> {
   return callParser(() => rawParser.mapImage(bytes, base), (d) => d);
 }
+
+/**
+ * The compiler's mapping: `bytes` laid out as `mapImage` lays them at the file's own
+ * ImageBase, except that overlapping sections are accepted (laid in section-table order,
+ * a later section's bytes winning; `parsePe` accepts them too) and base relocations are
+ * neither read nor applied: the compiler reads two builds, it never runs one. Errors: any
+ * header error of parsePe, PE_IMAGE_TOO_LARGE, PE_BAD_SECTION (a section past SizeOfImage).
+ */
+export function mapImageLenient(bytes: Uint8Array): Result<Uint8Array> {
+  return callParser(() => rawParser.mapImageLenient(bytes), (d) => d);
+}

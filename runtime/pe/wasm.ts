@@ -107,6 +107,10 @@ export const rawParser = {
   mapImage(bytes: Uint8Array, base: bigint): RawResult {
     return run(bytes.length, () => wasm.mapImage(bytes, BigInt.asUintN(64, base)));
   },
+  /** The image at its own ImageBase as the compiler reads it (overlapping sections accepted, relocations not read). */
+  mapImageLenient(bytes: Uint8Array): RawResult {
+    return run(bytes.length, () => wasm.mapImageLenient(bytes));
+  },
   /** SHA-256 digest (32 bytes). */
   sha256(bytes: Uint8Array): RawResult {
     return run(bytes.length, () => wasm.sha256(bytes));

@@ -32,6 +32,12 @@ export function fits(len: number): boolean;
 export function mapImage(bytes: Uint8Array, base: bigint): Uint8Array;
 
 /**
+ * Maps a PE file at its own ImageBase as the compiler reads it: overlapping sections
+ * accepted, relocations neither read nor applied (see map.rs).
+ */
+export function mapImageLenient(bytes: Uint8Array): Uint8Array;
+
+/**
  * Parses a PE file into PeFile JSON, reading only the parts in `parts` (bit mask: exports
  * 1, imports 2, relocations 4, exceptions 8, debug 16, load config 32, TLS 64, symbols 128;
  * 255 for all) besides the headers and sections; the others come back empty.
@@ -51,6 +57,7 @@ export interface InitOutput {
     readonly beginCall: () => void;
     readonly fits: (a: number) => number;
     readonly mapImage: (a: number, b: number, c: bigint) => [number, number, number, number];
+    readonly mapImageLenient: (a: number, b: number) => [number, number, number, number];
     readonly parse: (a: number, b: number, c: number) => [number, number, number, number];
     readonly sha256: (a: number, b: number) => [number, number];
     readonly __wbindgen_externrefs: WebAssembly.Table;

@@ -87,6 +87,26 @@ export function mapImage(bytes, base) {
 }
 
 /**
+ * Maps a PE file at its own ImageBase as the compiler reads it: overlapping sections
+ * accepted, relocations neither read nor applied (see map.rs).
+ * @param {Uint8Array} bytes
+ * @returns {Uint8Array}
+ */
+export function mapImageLenient(bytes) {
+    const ptr0 = passArray8ToWasm0(bytes, wasm.__wbindgen_malloc);
+    const len0 = WASM_VECTOR_LEN;
+    let ret;
+    __wbg_call_guard();
+    ret = wasm.mapImageLenient(ptr0, len0);
+    if (ret[3]) {
+        throw takeFromExternrefTable0(ret[2]);
+    }
+    var v2 = getArrayU8FromWasm0(ret[0], ret[1]).slice();
+    wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
+    return v2;
+}
+
+/**
  * Parses a PE file into PeFile JSON, reading only the parts in `parts` (bit mask: exports
  * 1, imports 2, relocations 4, exceptions 8, debug 16, load config 32, TLS 64, symbols 128;
  * 255 for all) besides the headers and sections; the others come back empty.

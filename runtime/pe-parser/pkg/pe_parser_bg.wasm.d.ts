@@ -5,6 +5,7 @@ export const applyFixups: (a: number, b: number, c: number, d: number, e: bigint
 export const beginCall: () => void;
 export const fits: (a: number) => number;
 export const mapImage: (a: number, b: number, c: bigint) => [number, number, number, number];
+export const mapImageLenient: (a: number, b: number) => [number, number, number, number];
 export const parse: (a: number, b: number, c: number) => [number, number, number, number];
 export const sha256: (a: number, b: number) => [number, number];
 export const __wbindgen_externrefs: WebAssembly.Table;

@@ -13,7 +13,7 @@
 //!
 //! Bindings: wasm-bindgen (`wasm-pack build --target web`, see build.sh) generates the
 //! JS/TS glue in pkg/. Exports: `parse(bytes, parts)`, `mapImage(bytes, base)`,
-//! `sha256(bytes)`, `applyFixups(block, records, blockVa, unwindBase, imageBase, blockId,
+//! `mapImageLenient(bytes)`, `sha256(bytes)`, `applyFixups(block, records, blockVa, unwindBase, imageBase, blockId,
 //! container)` and `fits(len)`. Results are byte arrays: UTF-8 JSON for a parse, raw bytes
 //! for a mapped image, a digest or a completed block. An error is thrown to JS as a string
 //! holding `{"code","message","offset"?}` JSON (runtime/pe/wasm.ts turns it back into a
@@ -116,6 +116,13 @@ fn map_at(data: &[u8], base: u64) -> Result<Vec<u8>, error::PeError> {
     let mut diags = Vec::new();
     let relocs = relocs::parse_relocations(&h, &mut diags);
     map::map_image(&h, &relocs, base)
+}
+
+/// Maps a PE file at its own ImageBase as the compiler reads it: overlapping sections
+/// accepted, relocations neither read nor applied (see map.rs).
+#[wasm_bindgen(js_name = mapImageLenient)]
+pub fn map_image_lenient(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    finish(headers::parse_headers(bytes).and_then(|h| map::map_image_lenient(&h)))
 }
 
 /// SHA-256 of the bytes (32-byte digest).
