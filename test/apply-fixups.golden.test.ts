@@ -5,7 +5,7 @@
  * as the SHA-256 of every region write or the exact refusal (code and message).
  *
  * The golden file was first written by the TypeScript fixup resolution the planner had
- * before it moved into the wasm core (pe_apply_fixups), so this is the differential test of
+ * before it moved into the wasm core (its applyFixups export), so this is the differential test of
  * that move: the wasm core must give the same bytes and the same refusals, in the same
  * order of checks. The packages themselves are frozen in the golden file (protobuf payload,
  * base64), so a change in the compiler's emission does not move this test; the current

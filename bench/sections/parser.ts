@@ -17,8 +17,9 @@
  *   section data (pe-library itself has no import/export parser). No relocations, .pdata,
  *   symbols or load config: it does less work than the wasm side.
  */
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { Bench } from 'tinybench';
 import * as PeLib from 'pe-library';
 import { parsePe, parsePeParts } from '../../runtime/pe/parse-pe.ts';
@@ -26,6 +27,7 @@ import { mapImage } from '../../runtime/pe/map-image.ts';
 import { rawParser } from '../../runtime/pe/wasm.ts';
 import { realCorpusFiles, samplePeFiles } from '../../test/support/test-files.ts';
 import { markdownTable, type BenchContext, type BenchSection, type SectionResult } from '../section.ts';
+import { checkoutBaseline, PARSER_BASELINE } from '../baseline.ts';
 
 interface Row {
   file: string;
@@ -128,6 +130,64 @@ function peLibraryParse(bytes: Uint8Array): { imports: number; exports: number }
   return { imports, exports };
 }
 
+interface ParserApi {
+  parsePe(bytes: Uint8Array): { ok: boolean };
+  rawParser: { parse(bytes: Uint8Array, parts?: number): unknown };
+}
+
+interface BeforeAfter {
+  readonly baseline: string;
+  readonly bytes: number;
+  /** MB/s, median of the rounds: [before, after]. */
+  readonly parsePeMBs: readonly [number, number];
+  readonly rawMBs: readonly [number, number];
+  readonly wasmBytes: readonly [number, number];
+}
+
+/**
+ * The parser of PARSER_BASELINE against this checkout's, in alternating rounds over the
+ * same files in this process (so both see the same machine load): parsePe and the raw
+ * parse up to the JSON bytes.
+ */
+async function parserBeforeAfter(ctx: BenchContext, files: readonly string[]): Promise<BeforeAfter | string> {
+  const base = checkoutBaseline(ctx.root, PARSER_BASELINE);
+  if (typeof base === 'string') return base;
+  try {
+    const before = (await import(join(base.root, 'runtime/pe/parse-pe.ts'))) as ParserApi;
+    const beforeRaw = (await import(join(base.root, 'runtime/pe/wasm.ts'))) as { rawParser: ParserApi['rawParser'] };
+    const sides: ReadonlyArray<ParserApi> = [{ parsePe: before.parsePe, rawParser: beforeRaw.rawParser }, { parsePe, rawParser }];
+    const datas = files.map((f) => new Uint8Array(readFileSync(f)));
+    const bytes = datas.reduce((n, d) => n + d.length, 0);
+    for (const side of sides) for (const d of datas) if (!side.parsePe(d).ok) return `the ${side === sides[0] ? 'baseline' : 'current'} parser refused a corpus file`;
+    const rounds = ctx.quick ? 3 : 9;
+    const times = { parsePe: [[], []] as number[][], raw: [[], []] as number[][] };
+    for (let r = 0; r < rounds; r++) {
+      for (const [i, side] of sides.entries()) {
+        let t = performance.now();
+        for (const d of datas) side.parsePe(d);
+        times.parsePe[i]!.push(performance.now() - t);
+        t = performance.now();
+        for (const d of datas) side.rawParser.parse(d, 255);
+        times.raw[i]!.push(performance.now() - t);
+      }
+    }
+    const mbs = (ts: number[]): number => {
+      const m = [...ts].sort((a, b) => a - b)[Math.floor(ts.length / 2)]!;
+      return Math.round((bytes / 1e6 / (m / 1000)) * 10) / 10;
+    };
+    const wasmSize = (root: string): number => readFileSync(join(root, 'runtime/pe-parser/pkg/pe_parser_bg.wasm')).length;
+    return {
+      baseline: base.commit,
+      bytes,
+      parsePeMBs: [mbs(times.parsePe[0]!), mbs(times.parsePe[1]!)],
+      rawMBs: [mbs(times.raw[0]!), mbs(times.raw[1]!)],
+      wasmBytes: [wasmSize(base.root), wasmSize(ctx.root)],
+    };
+  } finally {
+    base.remove();
+  }
+}
+
 const section: BenchSection = {
   id: 'parser',
   title: 'PE parser throughput: wasm pe-parser vs pe-library',
@@ -193,7 +253,7 @@ const section: BenchSection = {
       const row: Row = {
         file: path.includes('/cache/') ? path.split('/cache/')[1] ?? path : path.replace(ctx.root, ''),
         bytes: bytes.length,
-        jsonBytes: raw.data.length,
+        jsonBytes: raw.status === 0 ? raw.data.length : 0,
         wasmParsePeMBs: mbs(a),
         wasmRawMBs: mbs(b),
         wasmImpExpMBs: mbs(ie),
@@ -213,6 +273,17 @@ const section: BenchSection = {
       rows.push(row);
       ctx.log(`parser: ${row.file}: wasm ${row.wasmParsePeMBs} MB/s (raw ${row.wasmRawMBs}, imports+exports ${row.wasmImpExpMBs}), pe-library ${row.peLibraryMBs ?? libError} MB/s`);
     }
+    // What the runtime ships of the parser: the wasm-pack package's runtime files.
+    const pkgDir = join(ctx.root, 'runtime', 'pe-parser', 'pkg');
+    const pkgFiles = readdirSync(pkgDir)
+      .filter((f) => f.endsWith('.wasm') || f.endsWith('.js'))
+      .sort()
+      .map((f) => {
+        const b = readFileSync(join(pkgDir, f));
+        return { file: f, bytes: b.length, gzipBytes: gzipSync(b, { level: 9 }).length };
+      });
+    ctx.log('parser: before/after');
+    const beforeAfter = await parserBeforeAfter(ctx, files);
     // Aggregates over the files both sides parsed.
     const both = rows.filter((r) => r.peLibraryMs !== null);
     const total = (k: 'wasmParsePeMs' | 'wasmRawMs' | 'wasmImpExpMs' | 'peLibraryMs'): number => both.reduce((n, r) => n + (r[k] ?? 0), 0);
@@ -243,12 +314,20 @@ const section: BenchSection = {
         ]),
       ),
       '',
+      `pe-parser package (runtime/pe-parser/pkg, what the runtime loads): ${pkgFiles.map((f) => `${f.file} ${f.bytes} bytes (gzip -9: ${f.gzipBytes})`).join(', ')}.`,
+      '',
+      typeof beforeAfter === 'string'
+        ? `Before/after: not measured (${beforeAfter}).`
+        : `Before/after, same files (${(beforeAfter.bytes / 1e6).toFixed(1)} MB), alternating rounds in this process, median: parser at ${beforeAfter.baseline.slice(0, 7)} (hand-written bindings) -> this checkout: parsePe ${beforeAfter.parsePeMBs[0]} -> ${beforeAfter.parsePeMBs[1]} MB/s, raw (JSON bytes out) ${beforeAfter.rawMBs[0]} -> ${beforeAfter.rawMBs[1]} MB/s, pe_parser_bg.wasm ${beforeAfter.wasmBytes[0]} -> ${beforeAfter.wasmBytes[1]} bytes.`,
+      '',
       `The ${both.length} files both parsed, together (${(totalBytes / 1e6).toFixed(1)} MB): wasm parsePe ${agg('wasmParsePeMs')} MB/s, wasm raw ${agg('wasmRawMs')} MB/s, wasm imports+exports ${agg('wasmImpExpMs')} MB/s, pe-library ${agg('peLibraryMs')} MB/s.`,
     ].join('\n');
     return {
       markdown,
       data: {
         files: rows,
+        package: pkgFiles,
+        beforeAfter: typeof beforeAfter === 'string' ? { error: beforeAfter } : beforeAfter,
         aggregate: { bytes: totalBytes, wasmParsePeMBs: agg('wasmParsePeMs'), wasmRawMBs: agg('wasmRawMs'), wasmImportsExportsMBs: agg('wasmImpExpMs'), peLibraryMBs: agg('peLibraryMs') },
       },
     };

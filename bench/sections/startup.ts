@@ -21,6 +21,7 @@ import { scenarioDll } from '../../samples/scenarios.ts';
 import { markdownTable, type BenchContext, type BenchSection, type SectionResult } from '../section.ts';
 import { formatBytes, formatMs, formatTiming, summarizeTimes, type Timing } from '../stats.ts';
 import { runTool } from '../tools.ts';
+import { checkoutBaseline, PARSER_BASELINE } from '../baseline.ts';
 
 interface StartRow {
   readonly what: string;
@@ -87,6 +88,19 @@ const section: BenchSection = {
 
     ctx.log('startup: runtime bundle');
     const b = await runtimeBundleSizes(ctx.root);
+    // The same bundle of the parser's baseline (hand-written bindings), built here with the same settings.
+    const base = checkoutBaseline(ctx.root, PARSER_BASELINE);
+    let before: BundleSizes | string;
+    if (typeof base === 'string') before = base;
+    else {
+      before = await runtimeBundleSizes(base.root).catch((e: unknown) => `bundling ${PARSER_BASELINE.slice(0, 7)} failed: ${(e as Error).message.split('\n')[0] ?? ''}`);
+      base.remove();
+    }
+    const sizeCells = (x: BundleSizes | string, k: 'js' | 'wasm' | 'total'): string[] => {
+      if (typeof x === 'string') return ['-', '-'];
+      const [raw, gzip] = k === 'js' ? [x.jsBytes, x.jsGzipBytes] : k === 'wasm' ? [x.wasmBytes, x.wasmGzipBytes] : [x.totalBytes, x.totalGzipBytes];
+      return [formatBytes(raw), formatBytes(gzip)];
+    };
     const markdown = [
       `Load average ${load.toFixed(2)} on ${cpus().length} cores when this section started: on a busy machine every row, \`node -e 0\` included, stretches alike, so compare the rows with each other. Wall time from process start to exit (spawn included, the same for every row), median (min..max, n) over ${rounds} interleaved rounds; "over node" is the median minus \`node -e 0\`'s median in the same run. The CLI is the compiled one (dist/, rebuilt before measuring): each command's module is loaded only when it runs, so neither row loads the compiler, iced-x86, protobufjs or zstd-codec. Target: hotpatch --help and hotpatch pe of a small file within 150 ms.`,
       '',
@@ -97,16 +111,18 @@ const section: BenchSection = {
       '',
       `Runtime bundle for agents (\`hotpatch/runtime/bundle\`: runtime/index.ts bundled by esbuild, ESM, minified; the pe-parser .wasm beside it). gzip -9 sizes. npm packages inside: ${b.packages.join(', ')}.`,
       '',
+      `Before: the same bundle built in this run from ${PARSER_BASELINE.slice(0, 7)}, the parser with hand-written bindings and loader${typeof before === 'string' ? ` (not built: ${before})` : ''}.`,
+      '',
       markdownTable(
-        ['part', 'minified', 'gzipped'],
+        ['part', 'minified', 'gzipped', 'before: minified', 'before: gzipped'],
         [
-          ['JavaScript (wasm apart)', formatBytes(b.jsBytes), formatBytes(b.jsGzipBytes)],
-          ['pe_parser_bg.wasm', formatBytes(b.wasmBytes), formatBytes(b.wasmGzipBytes)],
-          ['total (wasm included)', formatBytes(b.totalBytes), formatBytes(b.totalGzipBytes)],
+          ['JavaScript (wasm apart)', formatBytes(b.jsBytes), formatBytes(b.jsGzipBytes), ...sizeCells(before, 'js')],
+          ['pe_parser_bg.wasm', formatBytes(b.wasmBytes), formatBytes(b.wasmGzipBytes), ...sizeCells(before, 'wasm')],
+          ['total (wasm included)', formatBytes(b.totalBytes), formatBytes(b.totalGzipBytes), ...sizeCells(before, 'total')],
         ],
       ),
     ].join('\n');
-    return { markdown, data: { rounds, loadAverage: load, cliStart: rows, runtimeBundle: b } };
+    return { markdown, data: { rounds, loadAverage: load, cliStart: rows, runtimeBundle: b, runtimeBundleBefore: typeof before === 'string' ? { error: before } : before } };
   },
 };
 

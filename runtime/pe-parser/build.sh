@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Builds the pe-parser crate to wasm32 and refreshes pkg/ (the committed artefact).
+# Builds the pe-parser crate with wasm-pack (wasm-bindgen generates the JS glue and .d.ts)
+# and refreshes pkg/, the committed artefact.
 #   bash runtime/pe-parser/build.sh            build into runtime/pe-parser/pkg/
-#   PE_PARSER_OUT=DIR bash .../build.sh        write the .wasm + TOOLCHAIN into DIR instead
-# Uses Debian's Rust (rustc-web, cargo-web, rust-web-src) with -Z build-std. No linker
-# needs naming: the target's default, rust-lld (package rust-web-llvm), is a symlink to
-# lld-22's lld. The output is deterministic: no absolute paths (remapped), no debug info,
-# one codegen unit, LTO.
+#   PE_PARSER_OUT=DIR bash .../build.sh        write the package into DIR instead
+#   PE_PARSER_TARGET=DIR bash .../build.sh     cargo's target directory
+# Toolchain: Debian's Rust (rustc-web, cargo-web, rust-web-src) with -Z build-std, since
+# Debian ships no wasm32 std; the pinned wasm-pack and wasm-bindgen CLI from tools.sh. No
+# linker needs naming: the target's default, rust-lld (package rust-web-llvm), is a symlink
+# to lld-22's lld. The output is deterministic: no absolute paths (remapped), no debug
+# info, one codegen unit, LTO.
 set -euo pipefail
 crate="$(cd "$(dirname "$0")" && pwd)"
 out="${PE_PARSER_OUT:-$crate/pkg}"
@@ -28,14 +31,22 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
 
+tools="$(bash "$crate/tools.sh")"
+# wasm-pack runs `cargo` and `rustc` from PATH: Debian's, ahead of any rustup proxy.
+export PATH="$tools:/usr/bin:$PATH"
 export RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1
 # Paths that could leak into panic locations or symbol names are remapped to fixed ones.
 export RUSTFLAGS="--remap-path-prefix=$crate=/pe-parser --remap-path-prefix=/usr/lib/rustlib/src/rust=/rust --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo"
 export CARGO_TARGET_DIR="${PE_PARSER_TARGET:-$crate/target}"
-cd "$crate"
-/usr/bin/cargo build --release --target wasm32-unknown-unknown -Z build-std=core,alloc --locked
 
+# --mode force: skip wasm-pack's checks that the wasm32 target's std is installed (it is
+# not: -Z build-std builds it) and of the rustc version. wasm-bindgen comes from PATH at the
+# crate's exact version, so nothing is downloaded; wasm-opt is off in Cargo.toml.
+# --target web: an ES module that runs in Node, Deno, browsers and workers and is
+# initialised from bytes, a Module or a URL (runtime/pe/wasm.ts); no `node:` import.
 mkdir -p "$out"
-cp "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/pe_parser.wasm" "$out/pe_parser_bg.wasm"
-{ /usr/bin/rustc --version; /usr/bin/cargo --version; } > "$out/TOOLCHAIN"
+wasm-pack --log-level warn build "$crate" --release --target web --mode force --no-gitignore \
+  --out-dir "$out" --out-name pe_parser -- -Z build-std=core,alloc --locked
+
+{ rustc --version; cargo --version; wasm-pack --version; wasm-bindgen --version; } > "$out/TOOLCHAIN"
 echo "build.sh: $(wc -c < "$out/pe_parser_bg.wasm") bytes -> $out/pe_parser_bg.wasm ($(head -1 "$out/TOOLCHAIN"))"

@@ -1,5 +1,5 @@
 /**
- * `applyFixups`: fixup resolution in the wasm core (pe_apply_fixups). The planner decides
+ * `applyFixups`: fixup resolution in the wasm core (its applyFixups export). The planner decides
  * where each target lives (an absolute address S); the core writes each field with its
  * formula and range check (formats/FORMAT.md, Fixup), so there is one implementation of
  * the arithmetic, and it is checked: no overflow, no write outside the block, no trap.

@@ -3,7 +3,7 @@ import { callParser, rawParser } from './wasm.ts';
 
 /** SHA-256 digest of `bytes` (32 bytes). Throws only if the wasm could not be loaded. */
 export function sha256(bytes: Uint8Array): Uint8Array {
-  const r = callParser(() => ({ status: 0 as const, data: rawParser.sha256(bytes) }), (d) => d);
+  const r = callParser(() => rawParser.sha256(bytes), (d) => d);
   if (!r.ok) throw new Error(r.error.message);
   return r.value;
 }

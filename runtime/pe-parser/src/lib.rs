@@ -11,16 +11,13 @@
 //! from the file are capped by the bytes that could back them, so output stays
 //! proportional to the input.
 //!
-//! ABI (C-like, for any wasm host):
-//! - `pe_alloc(len) -> ptr`, `pe_free(ptr, len)`: buffers in linear memory.
-//! - `pe_parse(ptr, len) -> handle`, `pe_parse_parts(ptr, len, mask) -> handle`,
-//!   `pe_map_image(ptr, len, base: i64) -> handle`, `pe_map_image_lenient(ptr, len) -> handle`,
-//!   `pe_sha256(ptr, len) -> handle`,
-//!   `pe_apply_fixups(block_ptr, block_len, fixups_ptr, fixups_len, block_va: i64,
-//!   unwind_base: i64, image_base: i64, block_id, container) -> handle` (see fixups.rs).
-//! - A handle points at three u32: status (0 ok, 1 error), data pointer, data length.
-//!   Data is UTF-8 JSON for parse results and every error (`{"code","message","offset"}`),
-//!   raw bytes for a mapped image, a digest or a block with its fixups applied. `pe_result_free(handle)` releases it.
+//! Bindings: wasm-bindgen (`wasm-pack build --target web`, see build.sh) generates the
+//! JS/TS glue in pkg/. Exports: `parse(bytes, parts)`, `mapImage(bytes, base)`,
+//! `mapImageLenient(bytes)`, `sha256(bytes)`, `applyFixups(block, records, blockVa, unwindBase, imageBase, blockId,
+//! container)` and `fits(len)`. Results are byte arrays: UTF-8 JSON for a parse, raw bytes
+//! for a mapped image, a digest or a completed block. An error is thrown to JS as a string
+//! holding `{"code","message","offset"?}` JSON (runtime/pe/wasm.ts turns it back into a
+//! value).
 
 #![no_std]
 
@@ -44,183 +41,106 @@ mod sha256;
 mod symbols;
 mod tls;
 
-use alloc::boxed::Box;
+use alloc::string::String;
 use alloc::vec::Vec;
+use wasm_bindgen::prelude::wasm_bindgen;
 
 #[global_allocator]
 static HEAP: heap::BumpHeap = heap::BumpHeap::new();
 
+/// Linear memory never shrinks: past this, the instance is replaced before the next call
+/// (wasm-bindgen's reinit) so one big mapped image does not pin its memory for good.
+const KEEP_MEMORY_BYTES: usize = 256 * 1024 * 1024;
+
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     // Unreachable by design (no indexing or arithmetic on file values can panic); should a
-    // bug get here, the host sees a trap and reports PE_INTERNAL.
+    // bug get here, the host sees a trap and reports PE_INTERNAL. A trap leaves the heap and
+    // the shadow stack mid-call, so the glue starts a fresh instance before the next call.
+    wasm_bindgen::handler::schedule_reinit();
     core::arch::wasm32::unreachable()
 }
 
-/// A result handed to the host: the handle is the address of `status`.
-#[repr(C)]
-pub struct Handle {
-    status: u32,
-    ptr: u32,
-    len: u32,
-    /// Keeps the buffer alive until pe_result_free.
-    _buf: Vec<u8>,
-}
-
-fn handle(status: u32, mut buf: Vec<u8>) -> *mut Handle {
-    buf.shrink_to_fit();
-    let h = Box::new(Handle { status, ptr: buf.as_ptr() as u32, len: buf.len() as u32, _buf: buf });
-    Box::into_raw(h)
-}
-
-fn error_handle(e: &error::PeError) -> *mut Handle {
-    let mut j = json::Json::new();
-    output::write_error(&mut j, e);
-    handle(1, j.out)
-}
-
-/// # Safety
-/// `ptr..ptr+len` must be a buffer the host obtained from `pe_alloc`.
-unsafe fn input<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
-    if ptr.is_null() || len == 0 {
-        &[]
-    } else {
-        core::slice::from_raw_parts(ptr, len)
+/// Every export ends here: the error as the JSON the host parses, and a fresh instance
+/// scheduled when memory has grown past KEEP_MEMORY_BYTES.
+fn finish(r: Result<Vec<u8>, error::PeError>) -> Result<Vec<u8>, String> {
+    if core::arch::wasm32::memory_size(0) * 65536 > KEEP_MEMORY_BYTES {
+        wasm_bindgen::handler::schedule_reinit();
     }
+    r.map_err(|e| {
+        let mut j = json::Json::new();
+        output::write_error(&mut j, &e);
+        // The writer emits UTF-8 only (file strings are escaped).
+        String::from_utf8(j.out).unwrap_or_default()
+    })
 }
 
-/// Allocates `len` bytes for the host to fill (input files). Returns 0 when memory is exhausted.
-#[no_mangle]
-pub extern "C" fn pe_alloc(len: usize) -> *mut u8 {
+/// Does nothing: calling it lets the glue replace the instance when a reinit is scheduled.
+/// wasm-bindgen's glue runs its reinit guard after it has copied an export's arguments into
+/// the old instance's memory (0.2.129), so the new instance would read them from memory
+/// that does not hold them; the bridge calls this argument-free export before every call so
+/// the replacement always happens first.
+#[wasm_bindgen(js_name = beginCall)]
+pub fn begin_call() {}
+
+/// True when a `len`-byte argument fits in linear memory. wasm-bindgen's allocator traps
+/// when it cannot copy an argument in, so the host asks first about big inputs and reports
+/// PE_TOO_LARGE instead of a trap.
+#[wasm_bindgen]
+pub fn fits(len: usize) -> bool {
     let mut v: Vec<u8> = Vec::new();
-    if v.try_reserve_exact(len.max(1)).is_err() {
-        return core::ptr::null_mut();
-    }
-    let p = v.as_mut_ptr();
-    core::mem::forget(v);
-    p
+    // The bump heap returns to empty when this is dropped; the memory it grew stays for the
+    // argument that follows.
+    v.try_reserve_exact(len.max(1)).is_ok()
 }
 
-/// Frees a buffer from `pe_alloc` (same `len`).
-///
-/// # Safety
-/// `ptr` must come from `pe_alloc(len)` and not be freed twice.
-#[no_mangle]
-pub unsafe extern "C" fn pe_free(ptr: *mut u8, len: usize) {
-    if !ptr.is_null() {
-        drop(Vec::from_raw_parts(ptr, 0, len.max(1)));
-    }
-}
-
-/// Frees a result handle and its data.
-///
-/// # Safety
-/// `h` must come from one of the pe_* calls below and not be freed twice.
-#[no_mangle]
-pub unsafe extern "C" fn pe_result_free(h: *mut Handle) {
-    if !h.is_null() {
-        drop(Box::from_raw(h));
-    }
-}
-
-/// Parses a PE file; the handle holds the PeFile as JSON, or an error.
-///
-/// # Safety
-/// `ptr..ptr+len` must be readable linear memory (from `pe_alloc`).
-#[no_mangle]
-pub unsafe extern "C" fn pe_parse(ptr: *const u8, len: usize) -> *mut Handle {
-    pe_parse_parts(ptr, len, output::PART_ALL)
-}
-
-/// Like `pe_parse`, reading only the parts in `parts` (bit mask: exports 1, imports 2,
-/// relocations 4, exceptions 8, debug 16, load config 32, TLS 64, symbols 128) besides the
-/// headers and sections; the others come back empty.
-///
-/// # Safety
-/// As `pe_parse`.
-#[no_mangle]
-pub unsafe extern "C" fn pe_parse_parts(ptr: *const u8, len: usize, parts: u32) -> *mut Handle {
-    let data = input(ptr, len);
-    match output::parse_to_json(data, parts) {
-        Ok(j) => handle(0, j),
-        Err(e) => error_handle(&e),
-    }
+/// Parses a PE file into PeFile JSON, reading only the parts in `parts` (bit mask: exports
+/// 1, imports 2, relocations 4, exceptions 8, debug 16, load config 32, TLS 64, symbols 128;
+/// 255 for all) besides the headers and sections; the others come back empty.
+#[wasm_bindgen]
+pub fn parse(bytes: &[u8], parts: u32) -> Result<Vec<u8>, String> {
+    finish(output::parse_to_json(bytes, parts))
 }
 
 /// Maps a PE file into a SizeOfImage buffer for `base` (see map.rs).
-///
-/// # Safety
-/// As `pe_parse`.
-#[no_mangle]
-pub unsafe extern "C" fn pe_map_image(ptr: *const u8, len: usize, base: i64) -> *mut Handle {
-    let data = input(ptr, len);
-    let base = base as u64;
-    let h = match headers::parse_headers(data) {
-        Ok(h) => h,
-        Err(e) => return error_handle(&e),
-    };
+#[wasm_bindgen(js_name = mapImage)]
+pub fn map_image(bytes: &[u8], base: u64) -> Result<Vec<u8>, String> {
+    finish(map_at(bytes, base))
+}
+
+fn map_at(data: &[u8], base: u64) -> Result<Vec<u8>, error::PeError> {
+    let h = headers::parse_headers(data)?;
     if !h.is64 && base > u32::MAX as u64 {
-        return error_handle(&error::pe_err!("PE_BAD_BASE", h.nt_offset, "base 0x{:x} does not fit a PE32 image", base));
+        return Err(error::pe_err!("PE_BAD_BASE", h.nt_offset, "base 0x{:x} does not fit a PE32 image", base));
     }
     let mut diags = Vec::new();
     let relocs = relocs::parse_relocations(&h, &mut diags);
-    match map::map_image(&h, &relocs, base) {
-        Ok(img) => handle(0, img),
-        Err(e) => error_handle(&e),
-    }
+    map::map_image(&h, &relocs, base)
 }
 
 /// Maps a PE file at its own ImageBase as the compiler reads it: overlapping sections
 /// accepted, relocations neither read nor applied (see map.rs).
-///
-/// # Safety
-/// As `pe_parse`.
-#[no_mangle]
-pub unsafe extern "C" fn pe_map_image_lenient(ptr: *const u8, len: usize) -> *mut Handle {
-    match headers::parse_headers(input(ptr, len)) {
-        Ok(h) => match map::map_image_lenient(&h) {
-            Ok(img) => handle(0, img),
-            Err(e) => error_handle(&e),
-        },
-        Err(e) => error_handle(&e),
-    }
+#[wasm_bindgen(js_name = mapImageLenient)]
+pub fn map_image_lenient(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    finish(headers::parse_headers(bytes).and_then(|h| map::map_image_lenient(&h)))
 }
 
-/// SHA-256 of the buffer; the handle holds the 32-byte digest.
-///
-/// # Safety
-/// As `pe_parse`.
-#[no_mangle]
-pub unsafe extern "C" fn pe_sha256(ptr: *const u8, len: usize) -> *mut Handle {
-    handle(0, sha256::sha256(input(ptr, len)).to_vec())
+/// SHA-256 of the bytes (32-byte digest).
+#[wasm_bindgen]
+pub fn sha256(bytes: &[u8]) -> Vec<u8> {
+    sha256::sha256(bytes).to_vec()
 }
 
 /// Applies a block's fixups (targets already resolved to absolute addresses; record layout
-/// in fixups.rs) to a copy of the block; the handle holds the completed bytes, or a
-/// PLAN_FIXUP / PLAN_FIXUP_RANGE error. `container`: 0 the block's bytes, 1 its unwind info.
-///
-/// # Safety
-/// Both ranges must be readable linear memory (from `pe_alloc`, or null with length 0).
-#[no_mangle]
-pub unsafe extern "C" fn pe_apply_fixups(
-    block_ptr: *const u8,
-    block_len: usize,
-    fixups_ptr: *const u8,
-    fixups_len: usize,
-    block_va: i64,
-    unwind_base: i64,
-    image_base: i64,
-    block_id: u32,
-    container: u32,
-) -> *mut Handle {
+/// in fixups.rs) to a copy of the block: the completed bytes, or a PLAN_FIXUP /
+/// PLAN_FIXUP_RANGE error. `container`: 0 the block's bytes, 1 its unwind info.
+#[wasm_bindgen(js_name = applyFixups)]
+pub fn apply_fixups(block: &[u8], records: &[u8], block_va: u64, unwind_base: u64, image_base: u64, block_id: u32, container: u32) -> Result<Vec<u8>, String> {
     let container = match container {
         0 => fixups::Container::Block,
         1 => fixups::Container::Unwind,
-        _ => return error_handle(&error::PeError::new("PLAN_FIXUP", alloc::format!("container {} is neither a block (0) nor unwind info (1)", container), None)),
+        _ => return finish(Err(error::PeError::new("PLAN_FIXUP", alloc::format!("container {} is neither a block (0) nor unwind info (1)", container), None))),
     };
-    let ctx = fixups::Context { block_va: block_va as u64, unwind_base: unwind_base as u64, image_base: image_base as u64, block_id, container };
-    match fixups::apply_fixups(input(block_ptr, block_len), input(fixups_ptr, fixups_len), &ctx) {
-        Ok(bytes) => handle(0, bytes),
-        Err(e) => error_handle(&e),
-    }
+    let ctx = fixups::Context { block_va, unwind_base, image_base, block_id, container };
+    finish(fixups::apply_fixups(block, records, &ctx))
 }

@@ -40,7 +40,6 @@ pub const PART_DEBUG: u32 = 16;
 pub const PART_LOAD_CONFIG: u32 = 32;
 pub const PART_TLS: u32 = 64;
 pub const PART_SYMBOLS: u32 = 128;
-pub const PART_ALL: u32 = 255;
 
 /// Parses `data` and writes the PeFile JSON for the parts in `parts` (PART_* bits).
 pub fn parse_to_json(data: &[u8], parts: u32) -> Result<Vec<u8>, PeError> {
