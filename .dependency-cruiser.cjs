@@ -2,7 +2,7 @@
  * Import rules checked by dependency-cruiser (test/layers.test.ts and .ci/check-layers.sh).
  * The compiler's stages import only downward, in STAGES order: a stage may import its own
  * folder and the stages before it, never a later one. No import cycles anywhere, and no
- * library code imports a test helper (test/, a testing/ folder).
+ * library or build code (samples/ included) imports a test helper (test/, a testing/ folder).
  */
 /** Keep in step with ARCHITECTURE.md's layout table and compiler/README.md. */
 const STAGES = ['image', 'disasm', 'eh', 'functions', 'match', 'diff', 'emit', 'verify'];
@@ -34,9 +34,9 @@ module.exports = {
     },
     {
       name: 'library-imports-test-helper',
-      comment: 'library code (compiler, runtime, formats, common, cli) imports no test helper',
+      comment: 'library and build code (compiler, runtime, formats, common, cli, samples) imports no test helper',
       severity: 'error',
-      from: { path: '^(compiler|runtime|formats|common|cli)/', pathNot: ['\\.test\\.ts$', '/testing/'] },
+      from: { path: '^(compiler|runtime|formats|common|cli|samples)/', pathNot: ['\\.test\\.ts$', '/testing/'] },
       to: { path: ['^test/', '/testing/'] },
     },
   ],

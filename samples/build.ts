@@ -158,7 +158,7 @@ export async function buildSamples(
  */
 export async function recordExpectedOutputs(binDir: string = SAMPLES_BIN_DIR, only?: readonly string[]): Promise<Result<string[]>> {
   const { runHostOnce } = await import('./host/host-session.ts');
-  const { keepWineServer } = await import('../test/support/wine.ts');
+  const { keepWineServer } = await import('./wine.ts');
   keepWineServer(30);
   const written: string[] = [];
   for (const s of readScenarios()) {

@@ -331,71 +331,140 @@ function bad(message: string, at: number): { readonly ok: false; readonly error:
  * (`DIFF_EH_DATA`, offset = the RVA where the problem is); bad bytes never throw.
  */
 export function parseFh4(ctx: Fh4Context, dataRva: number, form: 'fh4' | 'gs-fh4'): Result<ParsedFh4> {
-  const image = ctx.image;
   const main = ctx.ranges[0];
   if (main === undefined || main.start !== ctx.functionStart) return bad('the function start is not the start of its main range', ctx.functionStart);
+  const inlineData = readInlineData(ctx, dataRva, form);
+  if (!inlineData.ok) return inlineData;
+  const { inline, funcInfoRva } = inlineData.value;
+  const found = new Fh4Structures(inline);
 
-  // Inline bytes.
-  const ic: Cursor = { image, pos: dataRva };
+  const funcInfo = readFuncInfo(ctx, funcInfoRva);
+  if (!funcInfo.ok) return funcInfo;
+  const fi = funcInfo.value.value;
+  const fiAdded = found.add('func-info', funcInfoRva, funcInfo.value.length, funcInfo.value.fields, { kind: 'func-info', value: fi }, []);
+  if (!fiAdded.ok) return fiAdded;
+
+  // Unwind map: its entry count bounds the states the other maps may name.
+  let stateCount = 0;
+  if (fi.dispUnwindMap !== 0) {
+    const um = readUnwindMap(ctx, fi.dispUnwindMap);
+    if (!um.ok) return um;
+    stateCount = um.value.entries.length;
+    const r = found.add('unwind-map', fi.dispUnwindMap, um.value.length, um.value.fields, { kind: 'unwind-map', entries: um.value.entries }, []);
+    if (!r.ok) return r;
+  }
+
+  const funclets = new Set<number>();
+  if (fi.dispTryBlockMap !== 0) {
+    const tb = readTryBlocksAndHandlers(ctx, fi.dispTryBlockMap, stateCount, found, funclets);
+    if (!tb.ok) return tb;
+  }
+
+  if (fi.dispIpToStateMap !== 0) {
+    if (found.byRva.has(fi.dispIpToStateMap)) return bad(`IP-to-state map at ${hex(fi.dispIpToStateMap)} is another structure`, fi.dispIpToStateMap);
+    const ip = readIpToStateMap(ctx, fi.dispIpToStateMap, stateCount);
+    if (!ip.ok) return ip;
+    const r = found.add('ip-to-state-map', fi.dispIpToStateMap, ip.value.length, [], { kind: 'ip-to-state-map', entries: ip.value.entries }, ip.value.relative);
+    if (!r.ok) return r;
+  }
+
+  // Every table field must name a structure parsed here (and start it).
+  for (const s of [inline, ...found.structures]) {
+    for (const f of s.fields) {
+      if (f.role === 'table' && !found.byRva.has(f.target)) return bad(`table field at ${hex(s.rva + f.offset)} points at ${hex(f.target)}, no structure start`, s.rva + f.offset);
+    }
+  }
+  const { structures, decoded, kinds, relative } = found;
+  return ok({ form, inline, structures, funclets: [...funclets].sort((a, b) => a - b), decoded, kinds, relative });
+}
+
+/** The structures parsed so far, in parse order; `add` refuses overlaps. */
+class Fh4Structures {
+  readonly structures: HandlerStructure[] = [];
+  readonly decoded: Fh4Decoded[] = [];
+  readonly kinds: Fh4StructureKind[] = [];
+  readonly relative: Fh4RelativeOffset[] = [];
+  /** Structure start RVA -> index. */
+  readonly byRva = new Map<number, number>();
+
+  constructor(private readonly inline: HandlerStructure) {}
+
+  /** Registers a parsed structure, refusing overlaps with the inline data and the ones already seen. */
+  add(kind: Fh4StructureKind, rva: number, length: number, fields: HandlerRvaField[], d: Fh4Decoded, rel: readonly Omit<Fh4RelativeOffset, 'structure'>[]): Result<number> {
+    const inline = this.inline;
+    const lo = Math.min(rva, inline.rva);
+    const hi = Math.max(rva + length, inline.rva + inline.length);
+    if (hi - lo < length + inline.length) return bad(`${kind} at ${hex(rva)} overlaps the inline handler data`, rva);
+    for (const s of this.structures) {
+      if (rva < s.rva + s.length && s.rva < rva + length) return bad(`${kind} at ${hex(rva)} overlaps another structure at ${hex(s.rva)}`, rva);
+    }
+    const index = this.structures.length;
+    this.structures.push({ rva, length, fields });
+    this.decoded.push(d);
+    this.kinds.push(kind);
+    for (const r of rel) this.relative.push({ ...r, structure: index });
+    this.byRva.set(rva, index);
+    return ok(index);
+  }
+}
+
+/** The bytes after the handler RVA: the FuncInfo4 RVA, and GS data for `gs-fh4`. */
+function readInlineData(ctx: Fh4Context, dataRva: number, form: 'fh4' | 'gs-fh4'): Result<{ inline: HandlerStructure; funcInfoRva: number }> {
+  const ic: Cursor = { image: ctx.image, pos: dataRva };
   const funcInfoRva = readU32(ic);
   if (funcInfoRva === null) return bad('truncated handler data', dataRva);
-  const inlineFields: HandlerRvaField[] = [{ offset: 0, target: funcInfoRva, role: 'table' }];
   if (form === 'gs-fh4') {
-    const gs = gsDataLength(image, ic.pos, ctx.frameSize);
+    const gs = gsDataLength(ctx.image, ic.pos, ctx.frameSize);
     if (!gs.ok) return bad(gs.error.message, ic.pos);
     ic.pos += gs.value;
   }
-  const inline: HandlerStructure = { rva: dataRva, length: ic.pos - dataRva, fields: inlineFields };
+  return ok({ inline: { rva: dataRva, length: ic.pos - dataRva, fields: [{ offset: 0, target: funcInfoRva, role: 'table' }] }, funcInfoRva });
+}
 
-  const structures: HandlerStructure[] = [];
-  const decoded: Fh4Decoded[] = [];
-  const kinds: Fh4StructureKind[] = [];
-  const relative: Fh4RelativeOffset[] = [];
-  const funclets = new Set<number>();
-  const byRva = new Map<number, number>();
+/** A structure read from the image: its decoded content, byte length and RVA fields. */
+interface ReadStructure<T> {
+  readonly value: T;
+  readonly length: number;
+  readonly fields: HandlerRvaField[];
+}
 
-  /** Registers a parsed structure, refusing overlaps with ones already seen. */
-  const add = (kind: Fh4StructureKind, rva: number, length: number, fields: HandlerRvaField[], d: Fh4Decoded, rel: Omit<Fh4RelativeOffset, 'structure'>[]): Result<number> => {
-    const lo = Math.min(rva, dataRva);
-    const hi = Math.max(rva + length, dataRva + inline.length);
-    if (hi - lo < length + inline.length) return bad(`${kind} at ${hex(rva)} overlaps the inline handler data`, rva);
-    for (const s of structures) {
-      if (rva < s.rva + s.length && s.rva < rva + length) return bad(`${kind} at ${hex(rva)} overlaps another structure at ${hex(s.rva)}`, rva);
-    }
-    const index = structures.length;
-    structures.push({ rva, length, fields });
-    decoded.push(d);
-    kinds.push(kind);
-    for (const r of rel) relative.push({ ...r, structure: index });
-    byRva.set(rva, index);
-    return ok(index);
-  };
+/** The RVA of a table the handler data points at: inside the image, in a data section. */
+function tableTarget(ctx: Fh4Context, rva: number, what: string): Result<number> {
+  if (rva === 0 || rva >= ctx.image.length) return bad(`${what} RVA ${hex(rva)} is outside the image`, rva);
+  if (!ctx.isData(rva)) return bad(`${what} at ${hex(rva)} is not in a data section`, rva);
+  return ok(rva);
+}
 
-  const tableTarget = (rva: number, what: string): Result<number> => {
-    if (rva === 0 || rva >= image.length) return bad(`${what} RVA ${hex(rva)} is outside the image`, rva);
-    if (!ctx.isData(rva)) return bad(`${what} at ${hex(rva)} is not in a data section`, rva);
-    return ok(rva);
-  };
-  /** A map's count, read after checking where it is; the cursor then stands on entry 0. */
-  const openMap = (rva: number, what: string): Result<{ c: Cursor; n: number }> => {
-    const t = tableTarget(rva, what);
-    if (!t.ok) return t;
-    const c: Cursor = { image, pos: rva };
-    const n = readCompressed(c);
-    if (n === null) return bad(`truncated ${what}`, rva);
-    if (n > MAX_ENTRIES) return bad(`${what} claims ${n} entries`, rva);
-    return ok({ c, n });
-  };
+/** A map's count, read after checking where it is; the cursor then stands on entry 0. */
+function openMap(ctx: Fh4Context, rva: number, what: string): Result<{ c: Cursor; n: number }> {
+  const t = tableTarget(ctx, rva, what);
+  if (!t.ok) return t;
+  const c: Cursor = { image: ctx.image, pos: rva };
+  const n = readCompressed(c);
+  if (n === null) return bad(`truncated ${what}`, rva);
+  if (n > MAX_ENTRIES) return bad(`${what} claims ${n} entries`, rva);
+  return ok({ c, n });
+}
 
-  // FuncInfo4.
-  const fiRva = tableTarget(funcInfoRva, 'FuncInfo4');
+/** Reads a 4-byte RVA field of the structure at `base`; a non-zero one is listed in `fields` with `role`. */
+function rvaField(c: Cursor, base: number, fields: HandlerRvaField[], role: HandlerRvaField['role'], what: string): Result<number> {
+  const at = c.pos;
+  const v = readU32(c);
+  if (v === null) return bad(`truncated ${what}`, at);
+  if (v !== 0) fields.push({ offset: at - base, target: v, role });
+  return ok(v);
+}
+
+/** The FuncInfo4 at `funcInfoRva`: header checks, then the fields its bits announce. */
+function readFuncInfo(ctx: Fh4Context, funcInfoRva: number): Result<ReadStructure<Fh4FuncInfo>> {
+  const fiRva = tableTarget(ctx, funcInfoRva, 'FuncInfo4');
   if (!fiRva.ok) return fiRva;
-  const fc: Cursor = { image, pos: funcInfoRva };
+  const fc: Cursor = { image: ctx.image, pos: funcInfoRva };
   const header = readU8(fc);
   if (header === null) return bad('truncated FuncInfo4', funcInfoRva);
   if ((header & FI_RESERVED) !== 0) return bad(`FuncInfo4 header ${hex(header)} has the reserved bit set`, funcInfoRva);
   if ((header & FI_IS_SEPARATED) !== 0) return bad('FuncInfo4 of a separated (PGO/BBT split) function is not carried', funcInfoRva);
-  const fiFields: HandlerRvaField[] = [];
+  const fields: HandlerRvaField[] = [];
   let bbtFlags = 0;
   let dispUnwindMap = 0;
   let dispTryBlockMap = 0;
@@ -405,165 +474,146 @@ export function parseFh4(ctx: Fh4Context, dataRva: number, form: 'fh4' | 'gs-fh4
     if (v === null) return bad('truncated FuncInfo4 bbtFlags', fc.pos);
     bbtFlags = v;
   }
-  const rvaField = (c: Cursor, base: number, fields: HandlerRvaField[], role: HandlerRvaField['role'], what: string): Result<number> => {
-    const at = c.pos;
-    const v = readU32(c);
-    if (v === null) return bad(`truncated ${what}`, at);
-    if (v !== 0) fields.push({ offset: at - base, target: v, role });
-    return ok(v);
-  };
   if ((header & FI_UNWIND_MAP) !== 0) {
-    const v = rvaField(fc, funcInfoRva, fiFields, 'table', 'FuncInfo4 dispUnwindMap');
+    const v = rvaField(fc, funcInfoRva, fields, 'table', 'FuncInfo4 dispUnwindMap');
     if (!v.ok) return v;
     dispUnwindMap = v.value;
   }
   if ((header & FI_TRY_BLOCK_MAP) !== 0) {
-    const v = rvaField(fc, funcInfoRva, fiFields, 'table', 'FuncInfo4 dispTryBlockMap');
+    const v = rvaField(fc, funcInfoRva, fields, 'table', 'FuncInfo4 dispTryBlockMap');
     if (!v.ok) return v;
     dispTryBlockMap = v.value;
   }
-  const ipv = rvaField(fc, funcInfoRva, fiFields, 'table', 'FuncInfo4 dispIPtoStateMap');
+  const ipv = rvaField(fc, funcInfoRva, fields, 'table', 'FuncInfo4 dispIPtoStateMap');
   if (!ipv.ok) return ipv;
-  const dispIpToStateMap = ipv.value;
   if ((header & FI_IS_CATCH) !== 0) {
     const v = readCompressed(fc);
     if (v === null) return bad('truncated FuncInfo4 dispFrame', fc.pos);
     dispFrame = v;
   }
-  const fi: Fh4FuncInfo = { header, bbtFlags, dispUnwindMap, dispTryBlockMap, dispIpToStateMap, dispFrame };
-  const fiAdded = add('func-info', funcInfoRva, fc.pos - funcInfoRva, fiFields, { kind: 'func-info', value: fi }, []);
-  if (!fiAdded.ok) return fiAdded;
+  return ok({ value: { header, bbtFlags, dispUnwindMap, dispTryBlockMap, dispIpToStateMap: ipv.value, dispFrame }, length: fc.pos - funcInfoRva, fields });
+}
 
-  // Unwind map: its entry count bounds the states the other maps may name.
-  let stateCount = 0;
-  if (dispUnwindMap !== 0) {
-    const opened = openMap(dispUnwindMap, 'unwind map');
-    if (!opened.ok) return opened;
-    const { c, n } = opened.value;
-    const first = c.pos;
-    const starts: number[] = [];
-    const entries: Fh4UnwindEntry[] = [];
-    const fields: HandlerRvaField[] = [];
-    for (let i = 0; i < n; i++) {
-      const start = c.pos;
-      starts.push(start);
-      const w = readCompressed(c);
-      if (w === null) return bad(`truncated unwind map entry ${i}`, start);
-      const type = (w & 3) as 0 | 1 | 2 | 3;
-      const nextOffset = w >>> 2;
-      let action = 0;
-      let object = 0;
-      if (type !== 0) {
-        const a = rvaField(c, dispUnwindMap, fields, 'function', `unwind map entry ${i} action`);
-        if (!a.ok) return a;
-        action = a.value;
-        if (action === 0) return bad(`unwind map entry ${i} has no action`, start);
-        if (!ctx.isCode(action)) return bad(`${type === 3 ? 'unwind funclet' : 'destructor'} ${hex(action)} of unwind map entry ${i} is not code`, action);
-        // Destructors (types 1, 2) are ordinary functions called with the object's address.
-        // Unwind funclets (type 3; small ones have no .pdata entry, no prologue) take the
-        // frame in rdx, destroy what lies at fixed offsets in it and return: they never
-        // return into their parent and read none of its tables, and the linker folds one
-        // funclet into many parents. So they are plain `function` references resolved
-        // through the match like calls (an unchanged one is equivalent; a changed one is
-        // carried), not `funclets` that must travel with the parent: listing them would glue
-        // every parent sharing a folded funclet into one group.
-      }
-      if (type === 1 || type === 2) {
-        const o = readCompressed(c);
-        if (o === null) return bad(`truncated unwind map entry ${i} object`, c.pos);
-        object = o;
-      }
-      // The state unwound to: an earlier entry, or before the first one (state -1).
-      const to = start - nextOffset;
-      let toState: number;
-      if (nextOffset === 0) return bad(`unwind map entry ${i} unwinds to itself`, start);
-      if (to < first) toState = -1;
-      else {
-        toState = starts.indexOf(to);
-        if (toState < 0 || toState >= i) return bad(`unwind map entry ${i} unwinds to ${hex(to)}, which starts no earlier entry`, start);
-      }
-      entries.push({ nextOffset, type, action, object, toState });
+/** The UnwindMap4 at `rva`: each entry's action and the earlier state it unwinds to. */
+function readUnwindMap(ctx: Fh4Context, rva: number): Result<{ entries: Fh4UnwindEntry[]; length: number; fields: HandlerRvaField[] }> {
+  const opened = openMap(ctx, rva, 'unwind map');
+  if (!opened.ok) return opened;
+  const { c, n } = opened.value;
+  const first = c.pos;
+  const starts: number[] = [];
+  const entries: Fh4UnwindEntry[] = [];
+  const fields: HandlerRvaField[] = [];
+  for (let i = 0; i < n; i++) {
+    const start = c.pos;
+    starts.push(start);
+    const w = readCompressed(c);
+    if (w === null) return bad(`truncated unwind map entry ${i}`, start);
+    const type = (w & 3) as 0 | 1 | 2 | 3;
+    const nextOffset = w >>> 2;
+    let action = 0;
+    let object = 0;
+    if (type !== 0) {
+      const a = rvaField(c, rva, fields, 'function', `unwind map entry ${i} action`);
+      if (!a.ok) return a;
+      action = a.value;
+      if (action === 0) return bad(`unwind map entry ${i} has no action`, start);
+      if (!ctx.isCode(action)) return bad(`${type === 3 ? 'unwind funclet' : 'destructor'} ${hex(action)} of unwind map entry ${i} is not code`, action);
+      // Destructors (types 1, 2) are ordinary functions called with the object's address.
+      // Unwind funclets (type 3; small ones have no .pdata entry, no prologue) take the
+      // frame in rdx, destroy what lies at fixed offsets in it and return: they never
+      // return into their parent and read none of its tables, and the linker folds one
+      // funclet into many parents. So they are plain `function` references resolved
+      // through the match like calls (an unchanged one is equivalent; a changed one is
+      // carried), not `funclets` that must travel with the parent: listing them would glue
+      // every parent sharing a folded funclet into one group.
     }
-    stateCount = n;
-    const r = add('unwind-map', dispUnwindMap, c.pos - dispUnwindMap, fields, { kind: 'unwind-map', entries }, []);
-    if (!r.ok) return r;
+    if (type === 1 || type === 2) {
+      const o = readCompressed(c);
+      if (o === null) return bad(`truncated unwind map entry ${i} object`, c.pos);
+      object = o;
+    }
+    // The state unwound to: an earlier entry, or before the first one (state -1).
+    const to = start - nextOffset;
+    let toState: number;
+    if (nextOffset === 0) return bad(`unwind map entry ${i} unwinds to itself`, start);
+    if (to < first) toState = -1;
+    else {
+      toState = starts.indexOf(to);
+      if (toState < 0 || toState >= i) return bad(`unwind map entry ${i} unwinds to ${hex(to)}, which starts no earlier entry`, start);
+    }
+    entries.push({ nextOffset, type, action, object, toState });
   }
+  return ok({ entries, length: c.pos - rva, fields });
+}
 
-  // Try-block map and the handler arrays it points at.
-  if (dispTryBlockMap !== 0) {
-    const opened = openMap(dispTryBlockMap, 'try-block map');
-    if (!opened.ok) return opened;
-    const { c, n } = opened.value;
-    const entries: Fh4TryBlock[] = [];
-    const fields: HandlerRvaField[] = [];
-    for (let i = 0; i < n; i++) {
-      const start = c.pos;
-      const tryLow = readCompressed(c);
-      const tryHigh = tryLow === null ? null : readCompressed(c);
-      const catchHigh = tryHigh === null ? null : readCompressed(c);
-      if (tryLow === null || tryHigh === null || catchHigh === null) return bad(`truncated try-block map entry ${i}`, start);
-      if (!(tryLow <= tryHigh && tryHigh <= catchHigh && catchHigh < stateCount)) {
-        return bad(`try-block map entry ${i} states ${tryLow}..${tryHigh}..${catchHigh} do not fit the ${stateCount} unwind states`, start);
-      }
-      const h = rvaField(c, dispTryBlockMap, fields, 'table', `try-block map entry ${i} dispHandlerArray`);
-      if (!h.ok) return h;
-      entries.push({ tryLow, tryHigh, catchHigh, dispHandlerArray: h.value });
+/**
+ * The TryBlockMap4 at `rva` (states within the `stateCount` unwind states) and the handler
+ * arrays it points at, added to `found`; catch funclets go to `funclets`.
+ */
+function readTryBlocksAndHandlers(ctx: Fh4Context, rva: number, stateCount: number, found: Fh4Structures, funclets: Set<number>): Result<void> {
+  const opened = openMap(ctx, rva, 'try-block map');
+  if (!opened.ok) return opened;
+  const { c, n } = opened.value;
+  const entries: Fh4TryBlock[] = [];
+  const fields: HandlerRvaField[] = [];
+  for (let i = 0; i < n; i++) {
+    const start = c.pos;
+    const tryLow = readCompressed(c);
+    const tryHigh = tryLow === null ? null : readCompressed(c);
+    const catchHigh = tryHigh === null ? null : readCompressed(c);
+    if (tryLow === null || tryHigh === null || catchHigh === null) return bad(`truncated try-block map entry ${i}`, start);
+    if (!(tryLow <= tryHigh && tryHigh <= catchHigh && catchHigh < stateCount)) {
+      return bad(`try-block map entry ${i} states ${tryLow}..${tryHigh}..${catchHigh} do not fit the ${stateCount} unwind states`, start);
     }
-    const r = add('try-block-map', dispTryBlockMap, c.pos - dispTryBlockMap, fields, { kind: 'try-block-map', entries }, []);
-    if (!r.ok) return r;
-    for (const [i, e] of entries.entries()) {
-      if (e.dispHandlerArray === 0) continue;
-      const existing = byRva.get(e.dispHandlerArray);
-      if (existing !== undefined) {
-        // Two try blocks sharing one handler array: parsed once, both fields point at it.
-        if (kinds[existing] !== 'handler-map') return bad(`handler array of try block ${i} is another structure`, e.dispHandlerArray);
-        continue;
-      }
-      const hm = parseHandlerMap(ctx, e.dispHandlerArray, i, funclets);
-      if (!hm.ok) return hm;
-      const r2 = add('handler-map', e.dispHandlerArray, hm.value.length, hm.value.fields, { kind: 'handler-map', entries: hm.value.entries }, hm.value.relative);
-      if (!r2.ok) return r2;
-    }
+    const h = rvaField(c, rva, fields, 'table', `try-block map entry ${i} dispHandlerArray`);
+    if (!h.ok) return h;
+    entries.push({ tryLow, tryHigh, catchHigh, dispHandlerArray: h.value });
   }
+  const r = found.add('try-block-map', rva, c.pos - rva, fields, { kind: 'try-block-map', entries }, []);
+  if (!r.ok) return r;
+  for (const [i, e] of entries.entries()) {
+    if (e.dispHandlerArray === 0) continue;
+    const existing = found.byRva.get(e.dispHandlerArray);
+    if (existing !== undefined) {
+      // Two try blocks sharing one handler array: parsed once, both fields point at it.
+      if (found.kinds[existing] !== 'handler-map') return bad(`handler array of try block ${i} is another structure`, e.dispHandlerArray);
+      continue;
+    }
+    const hm = parseHandlerMap(ctx, e.dispHandlerArray, i, funclets);
+    if (!hm.ok) return hm;
+    const r2 = found.add('handler-map', e.dispHandlerArray, hm.value.length, hm.value.fields, { kind: 'handler-map', entries: hm.value.entries }, hm.value.relative);
+    if (!r2.ok) return r2;
+  }
+  return ok(undefined);
+}
 
-  // IP-to-state map: function-relative offsets, increasing, inside the function.
-  if (dispIpToStateMap !== 0) {
-    const existing = byRva.get(dispIpToStateMap);
-    if (existing !== undefined) return bad(`IP-to-state map at ${hex(dispIpToStateMap)} is another structure`, dispIpToStateMap);
-    const opened = openMap(dispIpToStateMap, 'IP-to-state map');
-    if (!opened.ok) return opened;
-    const { c, n } = opened.value;
-    const entries: Fh4IpState[] = [];
-    const rel: Omit<Fh4RelativeOffset, 'structure'>[] = [];
-    let offset = 0;
-    for (let i = 0; i < n; i++) {
-      const at = c.pos;
-      const delta = readCompressed(c);
-      if (delta === null) return bad(`truncated IP-to-state entry ${i}`, at);
-      const len = c.pos - at;
-      const s = readCompressed(c);
-      if (s === null) return bad(`truncated IP-to-state entry ${i}`, c.pos);
-      if (i > 0 && delta === 0) return bad(`IP-to-state entry ${i} does not advance`, at);
-      offset += delta;
-      const state = s - 1;
-      if (state >= stateCount) return bad(`IP-to-state entry ${i} names state ${state} of ${stateCount}`, at);
-      // The main range holds every IP the map describes (the map is relative to its start);
-      // its end is allowed as the point where the last state stops.
-      if (ctx.functionStart + offset > main.end) return bad(`IP-to-state entry ${i} offset ${hex(offset)} is past the function`, at);
-      entries.push({ offset, state });
-      rel.push({ offset: at - dispIpToStateMap, length: len, functionOffset: offset, kind: 'ip-to-state' });
-    }
-    const r = add('ip-to-state-map', dispIpToStateMap, c.pos - dispIpToStateMap, [], { kind: 'ip-to-state-map', entries }, rel);
-    if (!r.ok) return r;
+/** The IPtoStateMap4 at `rva`: function-relative offsets, increasing, inside the function. */
+function readIpToStateMap(ctx: Fh4Context, rva: number, stateCount: number): Result<{ entries: Fh4IpState[]; length: number; relative: Omit<Fh4RelativeOffset, 'structure'>[] }> {
+  const main = ctx.ranges[0]!;
+  const opened = openMap(ctx, rva, 'IP-to-state map');
+  if (!opened.ok) return opened;
+  const { c, n } = opened.value;
+  const entries: Fh4IpState[] = [];
+  const relative: Omit<Fh4RelativeOffset, 'structure'>[] = [];
+  let offset = 0;
+  for (let i = 0; i < n; i++) {
+    const at = c.pos;
+    const delta = readCompressed(c);
+    if (delta === null) return bad(`truncated IP-to-state entry ${i}`, at);
+    const len = c.pos - at;
+    const s = readCompressed(c);
+    if (s === null) return bad(`truncated IP-to-state entry ${i}`, c.pos);
+    if (i > 0 && delta === 0) return bad(`IP-to-state entry ${i} does not advance`, at);
+    offset += delta;
+    const state = s - 1;
+    if (state >= stateCount) return bad(`IP-to-state entry ${i} names state ${state} of ${stateCount}`, at);
+    // The main range holds every IP the map describes (the map is relative to its start);
+    // its end is allowed as the point where the last state stops.
+    if (ctx.functionStart + offset > main.end) return bad(`IP-to-state entry ${i} offset ${hex(offset)} is past the function`, at);
+    entries.push({ offset, state });
+    relative.push({ offset: at - rva, length: len, functionOffset: offset, kind: 'ip-to-state' });
   }
-
-  // Every table field must name a structure parsed here (and start it).
-  for (const s of [inline, ...structures]) {
-    for (const f of s.fields) {
-      if (f.role === 'table' && !byRva.has(f.target)) return bad(`table field at ${hex(s.rva + f.offset)} points at ${hex(f.target)}, no structure start`, s.rva + f.offset);
-    }
-  }
-  return ok({ form, inline, structures, funclets: [...funclets].sort((a, b) => a - b), decoded, kinds, relative });
+  return ok({ entries, length: c.pos - rva, relative });
 }
 
 interface ParsedHandlerMap {

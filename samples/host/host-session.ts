@@ -6,7 +6,7 @@
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { resolve } from 'node:path';
 import { err, ok, type Result } from '../../common/errors.ts';
-import { startWine, toWinePath } from '../../test/support/wine.ts';
+import { startWine, toWinePath } from '../wine.ts';
 import { HOST_EXE } from '../scenarios.ts';
 
 /** One distinct hp_run output the worker thread saw, by hash. */

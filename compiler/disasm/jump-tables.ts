@@ -1,0 +1,409 @@
+/**
+ * Jump tables behind `jmp reg`: the straight-line code before the jump is read backwards
+ * (decoded in address order, one reused iced Instruction) to find the table load, the
+ * table base and the bound on the index, then the table's entries are read. Used by
+ * decode-function.ts, which owns descent and calls these once the lead-in is decoded.
+ */
+import { FlowControl, Instruction, InstructionInfoFactory, MemorySize, Mnemonic, OpAccess, OpKind, Register, RegisterExt } from 'iced-x86';
+import { readU32, sectionAt, type MappedImage } from '../image/map-image.ts';
+import type { Rva } from '../../common/types.ts';
+import type { JumpTable } from '../image/types.ts';
+
+/** Most entries a table is read with (also the scan limit). */
+export const MAX_TABLE_ENTRIES = 4096;
+
+/** A decoded instruction as descent keeps it: where it is and how control leaves it. */
+export interface DecodedStep {
+  readonly rva: number;
+  readonly length: number;
+  readonly flow: FlowControl;
+}
+
+/** Which decoded instruction's bytes hold an RVA (decode-function.ts's Coverage). */
+export interface InstructionOwners {
+  /** Start of the instruction whose bytes include `rva`, or -1. */
+  ownerOf(rva: number): number;
+}
+
+let infoFactory: InstructionInfoFactory | null = null;
+/** Registers a call may change (Win64: the volatile ones). */
+const VOLATILE = [Register.RAX, Register.RCX, Register.RDX, Register.R8, Register.R9, Register.R10, Register.R11];
+
+/** Full registers each decoded instruction may write, by RVA (one InstructionInfo per instruction). */
+export type WriteCache = Map<number, readonly Register[]>;
+
+/**
+ * True when `insn` (decoded at its RVA, `ip` = RVA) may write `reg` (any width), explicitly
+ * or implicitly (string ops, mul, xchg, cpuid, ...), or is a call and `reg` is volatile.
+ */
+export function clobbers(insn: Instruction, reg: Register, cache: WriteCache): boolean {
+  if (reg === Register.None) return false;
+  const key = Number(insn.ip);
+  let w = cache.get(key);
+  if (w === undefined) {
+    const out = new Set<Register>();
+    const f = insn.flowControl;
+    if (f === FlowControl.Call || f === FlowControl.IndirectCall) for (const v of VOLATILE) out.add(v);
+    infoFactory ??= new InstructionInfoFactory();
+    const info = infoFactory.info(insn);
+    try {
+      for (const u of info.usedRegisters() as Array<{ register: Register; access: OpAccess; free(): void }>) {
+        const a = u.access;
+        if (a === OpAccess.Write || a === OpAccess.CondWrite || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) out.add(RegisterExt.fullRegister(u.register));
+        u.free();
+      }
+    } finally {
+      info.free();
+    }
+    w = [...out];
+    cache.set(key, w);
+  }
+  return w.includes(RegisterExt.fullRegister(reg));
+}
+
+/** Same register family (rax/eax/ax/al are one). */
+function sameReg(a: Register, b: Register): boolean {
+  return a !== Register.None && b !== Register.None && RegisterExt.fullRegister(a) === RegisterExt.fullRegister(b);
+}
+
+/** Straight-line predecessors of `at`, nearest first (decoded, ending exactly where the next starts). */
+export function chainBefore(byRva: ReadonlyMap<number, DecodedStep>, cov: InstructionOwners, at: number, max: number): number[] {
+  const chain: number[] = [];
+  let expect = at;
+  while (chain.length < max) {
+    const s = cov.ownerOf(expect - 1);
+    const p = s < 0 ? undefined : byRva.get(s);
+    if (p === undefined || p.rva + p.length !== expect) break;
+    chain.push(s);
+    expect = s;
+  }
+  return chain;
+}
+
+/**
+ * True when `jmp reg` is a tail call through a function pointer: the nearest instruction
+ * before it (on its straight line) that writes the register loads it, whole, from memory
+ * without an index register (`mov rax, [rcx + 0x18]`, a struct field or vtable slot, or
+ * `mov rax, [rip + g]`). Such a jump has no cases to find, like `call rax` or `jmp [mem]`.
+ */
+export function isPointerTailCall(decodeAt: (rva: number) => void, insn: Instruction, byRva: ReadonlyMap<number, DecodedStep>, cov: InstructionOwners, jumpRva: number, jmpReg: Register, writes: WriteCache): boolean {
+  if (RegisterExt.isGPR64(jmpReg) === false) return false;
+  for (const s of chainBefore(byRva, cov, jumpRva, 24)) {
+    decodeAt(s);
+    if (!clobbers(insn, jmpReg, writes)) continue;
+    return insn.mnemonic === Mnemonic.Mov && insn.op0Register === jmpReg && insn.op1Kind === OpKind.Memory && insn.memoryIndex === Register.None && insn.memorySize === MemorySize.UInt64;
+  }
+  return false;
+}
+
+/** What walking back from a `jmp reg` reads; the context every step of the walk shares. */
+interface Walk {
+  readonly decodeAt: (rva: number) => void;
+  /** The reused instruction `decodeAt` decodes into. */
+  readonly insn: Instruction;
+  readonly byRva: ReadonlyMap<number, DecodedStep>;
+  readonly writes: WriteCache;
+}
+
+/** The table as the lines before the jump describe it, filled in while walking back. */
+interface TableTrace {
+  /** rel32: entries relative to the table (gcc/LLVM); rva32: entries are RVAs (MSVC). */
+  readonly kind: 'rel32' | 'rva32';
+  tableRva: number;
+  /** The register holding the index (None once it was loaded from memory: see idxMem). */
+  loadIdx: Register;
+  /** The register the load adds the index to: the table (rel32) or __ImageBase (rva32). */
+  readonly loadBase: Register;
+  /** The memory the index was loaded from, for a `cmp [mem], N` bound. */
+  idxMem: { base: Register; index: Register; displ: bigint } | null;
+  haveBase: boolean;
+  /** The `lea` that sets the base register: entering after it would bring another base. */
+  baseRva: number;
+  /** Entries to read (-1: not found yet). */
+  bound: number;
+  count: 'guard' | 'scan';
+  /** The instruction from which on the bound holds. */
+  guardRva: number;
+  /** Bounds checked on other registers (`cmp edx, N; ja` before `mov esi, edx` ... `mov eax, esi`). */
+  readonly checked: Map<Register, { bound: number; guardRva: number }>;
+}
+
+/** True when the instruction `w.insn` holds writes `r` (as its first operand or otherwise). */
+function writesReg(w: Walk, r: Register): boolean {
+  return (w.insn.op0Kind === OpKind.Register && sameReg(w.insn.op0Register, r)) || clobbers(w.insn, r, w.writes);
+}
+
+/**
+ * Recognises the two switch idioms and reads the table:
+ * gcc/LLVM `lea rX,[rip+T]; movsxd rY,[rX+rI*4]; add rY,rX; jmp rY` (entries relative to T) and
+ * MSVC `lea rB,[rip+__ImageBase]; mov eY,[rB+rI*4+T]; add rY,rB; jmp rY` (entries are RVAs).
+ * The index is followed back through register copies (mov, movzx, movsxd, cdqe) and a load
+ * from memory to what bounds it: `cmp rI, N` + `ja`/`jae` (N + 1 or N entries), `and rI, M`
+ * (M + 1), or a zero-extended byte (up to 256). Without a readable bound (an index the
+ * compiler knows the range of: a loaded enum discriminant, a computed value) the table is
+ * read by scanning: until its first entry that is not a case inside the function, or where
+ * another table the function addresses begins. Every index the code can use selects a true
+ * case, so the true cases form a prefix of what is read; extra entries are never taken.
+ * `insn` holds the decoded `jmp reg` on entry. `forceScan`: the bound check can be skipped
+ * by a branch, so read by scanning, relying on the base only.
+ */
+export function recoverJumpTable(
+  img: MappedImage,
+  decodeAt: (rva: number) => void,
+  insn: Instruction,
+  byRva: ReadonlyMap<number, DecodedStep>,
+  cov: InstructionOwners,
+  jumpRva: number,
+  inside: (rva: number) => boolean,
+  stops: ReadonlySet<number>,
+  writes: WriteCache,
+  forceScan = false,
+): JumpTable | null {
+  const walk: Walk = { decodeAt, insn, byRva, writes };
+  const jmpReg = insn.op0Register;
+  // Walk back through the straight-line predecessors (decoded in address order).
+  const chain = chainBefore(byRva, cov, jumpRva, 24);
+  const load = findTableLoad(walk, jmpReg, chain);
+  if (load === null) return null;
+  const t = load.trace;
+  const traced = traceBaseAndBound(walk, t, chain, load.next);
+  if (traced === null) return null;
+  let found = traced;
+  if (!found && t.haveBase && t.bound < 0) {
+    // No bound on the straight line at all: scan (the base `lea` is what the jump relies on).
+    t.bound = MAX_TABLE_ENTRIES;
+    t.count = 'scan';
+    t.guardRva = t.baseRva;
+    found = true;
+  }
+  // (Not for a table with no bound at all: there the base `lea` is all the jump relies on.)
+  if (!found && t.bound >= 0 && t.bound < MAX_TABLE_ENTRIES && t.kind === 'rel32' && !t.haveBase) {
+    const hoisted = hoistedTableBase(walk, t.loadBase);
+    if (hoisted >= 0) {
+      t.tableRva = hoisted;
+      found = true;
+    }
+  }
+  if (!found) return null;
+  if (forceScan) {
+    if (t.baseRva < 0) return null;
+    t.bound = MAX_TABLE_ENTRIES;
+    t.count = 'scan';
+    t.guardRva = t.baseRva;
+  }
+  return readTableEntries(img, t, jumpRva, inside, stops);
+}
+
+/**
+ * The two instructions right before the jump, walking back: `add jmpReg, src` and the load
+ * `movsxd jmpReg, [src + idx*4]` (rel32) or `mov jmpReg32, [src + idx*4 + T]` (rva32). Null
+ * when either is missing or the registers are written in between; `next` is the chain
+ * index after the load.
+ */
+function findTableLoad(w: Walk, jmpReg: Register, chain: readonly number[]): { trace: TableTrace; next: number } | null {
+  let addSrc: Register = Register.None;
+  for (let i = 0; i < chain.length; i++) {
+    w.decodeAt(chain[i]!);
+    const insn = w.insn;
+    const m = insn.mnemonic;
+    if (addSrc === Register.None) {
+      if (m === Mnemonic.Add && insn.op0Kind === OpKind.Register && insn.op1Kind === OpKind.Register && sameReg(insn.op0Register, jmpReg)) {
+        addSrc = insn.op1Register;
+      } else if (writesReg(w, jmpReg)) return null; // the jump register is recomputed after the add
+      continue;
+    }
+    if ((m === Mnemonic.Movsxd || m === Mnemonic.Mov) && insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, jmpReg) && insn.op1Kind === OpKind.Memory && insn.memoryIndexScale === 4 && sameReg(insn.memoryBase, addSrc)) {
+      const displ = Number(BigInt.asUintN(32, insn.memoryDisplacementU64));
+      let kind: 'rel32' | 'rva32';
+      let tableRva = -1;
+      if (m === Mnemonic.Mov && displ !== 0 && insn.memoryDisplSize >= 4 && insn.op0Register === RegisterExt.fullRegister32(jmpReg)) {
+        kind = 'rva32';
+        tableRva = displ;
+      } else if (m === Mnemonic.Movsxd && displ === 0) kind = 'rel32';
+      else return null;
+      const trace: TableTrace = {
+        kind,
+        tableRva,
+        loadIdx: insn.memoryIndex,
+        loadBase: insn.memoryBase,
+        idxMem: null,
+        haveBase: false,
+        baseRva: -1,
+        bound: -1,
+        count: 'guard',
+        guardRva: -1,
+        checked: new Map(),
+      };
+      return { trace, next: i + 1 };
+    }
+    if (writesReg(w, jmpReg) || writesReg(w, addSrc)) return null;
+  }
+  return null;
+}
+
+/**
+ * Walks on back from the load (chain[from..]) to the table base (`lea base, [rip+T]`) and
+ * the bound, in either order, following the index back through register copies and a load
+ * from memory. True when both were found, false when the chain ended first, null when the
+ * code does not have the idiom's shape.
+ */
+function traceBaseAndBound(w: Walk, t: TableTrace, chain: readonly number[], from: number): boolean | null {
+  for (let i = from; i < chain.length; i++) {
+    const s = chain[i]!;
+    w.decodeAt(s);
+    if (!traceStep(w, t, s)) return null;
+    if (t.bound >= 0 && t.haveBase) return true;
+  }
+  return false;
+}
+
+/** One instruction of traceBaseAndBound (decoded in `w.insn`, at `s`); false: not the idiom. */
+function traceStep(w: Walk, t: TableTrace, s: number): boolean {
+  const insn = w.insn;
+  const m = insn.mnemonic;
+  // A register checked later but written here no longer holds the checked value there.
+  for (const r of [...t.checked.keys()]) if (clobbers(insn, r, w.writes)) t.checked.delete(r);
+  if (m === Mnemonic.Lea && insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, t.loadBase) && insn.isIpRelMemoryOperand) {
+    if (t.haveBase) return true;
+    const target = Number(BigInt.asUintN(64, insn.ipRelMemoryAddress));
+    if (t.kind === 'rel32') t.tableRva = target;
+    else if (target !== 0) return false; // MSVC form needs __ImageBase in the base register
+    t.haveBase = true;
+    t.baseRva = s;
+  } else if (!t.haveBase && writesReg(w, t.loadBase)) {
+    return false; // the base register is not what the `lea` set
+  } else if (t.bound < 0 && m === Mnemonic.Cdqe && sameReg(Register.RAX, t.loadIdx)) {
+    // rax = sign-extended eax: the same index (the bound check is on eax).
+  } else if (t.bound < 0 && (m === Mnemonic.Mov || m === Mnemonic.Movzx || m === Mnemonic.Movsxd) && writesReg(w, t.loadIdx)) {
+    return followIndexCopy(w, t, s);
+  } else if (t.bound < 0 && m === Mnemonic.And && writesReg(w, t.loadIdx) && isImm(insn.op1Kind)) {
+    const mask = BigInt.asIntN(64, insn.immediate(1));
+    if (mask < 0n || mask >= BigInt(MAX_TABLE_ENTRIES)) return false;
+    t.bound = Number(mask) + 1;
+    t.guardRva = s;
+  } else if (m === Mnemonic.Cmp && isImm(insn.op1Kind) && t.bound < 0) {
+    return boundFromCmp(w, t, s);
+  } else if (t.bound < 0 && writesReg(w, t.loadIdx)) {
+    // The index is computed (or loaded) with no check we can read: the compiler knows
+    // its range (an enum discriminant, a masked value), we read the table by scanning.
+    t.bound = MAX_TABLE_ENTRIES;
+    t.count = 'scan';
+    t.guardRva = s;
+  }
+  return true;
+}
+
+/** A mov/movzx/movsxd writing the index: a byte bound, a copy of another register, or a load. */
+function followIndexCopy(w: Walk, t: TableTrace, s: number): boolean {
+  const insn = w.insn;
+  if (insn.mnemonic === Mnemonic.Movzx && (insn.op1Kind === OpKind.Register ? RegisterExt.isGPR8(insn.op1Register) : insn.memorySize === MemorySize.UInt8)) {
+    // A zero-extended byte: at most 256 entries, whatever the code checks before.
+    t.bound = 256;
+    t.count = 'scan';
+    t.guardRva = s;
+  } else if (insn.op1Kind === OpKind.Register) {
+    t.loadIdx = insn.op1Register;
+    const c = t.checked.get(RegisterExt.fullRegister(t.loadIdx));
+    if (c !== undefined) {
+      // The index is a copy of a register checked later on the same straight line;
+      // code entering after this copy could bring another value.
+      t.bound = c.bound;
+      t.guardRva = s;
+    }
+  } else if (insn.op1Kind === OpKind.Memory && !insn.isIpRelMemoryOperand) {
+    t.idxMem = { base: insn.memoryBase, index: insn.memoryIndex, displ: insn.memoryDisplacementU64 };
+    t.loadIdx = Register.None;
+  } else return false;
+  return true;
+}
+
+/**
+ * `cmp idx, N` (register or the memory the index was loaded from): the next conditional
+ * jump, with no flag writer in between, gives the bound (ja: N + 1, jae: N). A check of
+ * another register followed by ja/jae is remembered: it bounds the index if the index
+ * turns out to be a copy of that register.
+ */
+function boundFromCmp(w: Walk, t: TableTrace, s: number): boolean {
+  const insn = w.insn;
+  const regMatch = insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, t.loadIdx);
+  const mem = t.idxMem;
+  const memMatch = insn.op0Kind === OpKind.Memory && mem !== null && insn.memoryBase === mem.base && insn.memoryIndex === mem.index && insn.memoryDisplacementU64 === mem.displ;
+  if (regMatch || memMatch) {
+    const n = Number(BigInt.asUintN(32, insn.immediate(1)));
+    let at = s + insn.length;
+    for (let k = 0; k < 8; k++) {
+      const next = w.byRva.get(at);
+      if (next === undefined) break;
+      w.decodeAt(at);
+      if (insn.flowControl === FlowControl.ConditionalBranch) {
+        if (insn.mnemonic === Mnemonic.Ja) t.bound = n + 1;
+        else if (insn.mnemonic === Mnemonic.Jae) t.bound = n;
+        break;
+      }
+      if (insn.rflagsModified !== 0 || next.flow !== FlowControl.Next) break;
+      at += next.length;
+    }
+    if (t.bound < 0) return false;
+    t.guardRva = s;
+  } else if (insn.op0Kind === OpKind.Register) {
+    if (sameReg(insn.op0Register, t.loadIdx)) return false;
+    const n = Number(BigInt.asUintN(32, insn.immediate(1)));
+    const jcc = w.byRva.get(s + insn.length);
+    if (jcc !== undefined && jcc.flow === FlowControl.ConditionalBranch) {
+      w.decodeAt(s + insn.length);
+      const b = insn.mnemonic === Mnemonic.Ja ? n + 1 : insn.mnemonic === Mnemonic.Jae ? n : -1;
+      w.decodeAt(s);
+      const reg = RegisterExt.fullRegister(insn.op0Register);
+      if (b > 0 && !t.checked.has(reg)) t.checked.set(reg, { bound: b, guardRva: s });
+    }
+  }
+  return true;
+}
+
+/** The base was hoisted out of the loop: the function's only `lea base,[rip+T]` gives T, else -1. */
+function hoistedTableBase(w: Walk, loadBase: Register): number {
+  const seen = new Set<number>();
+  for (const p of w.byRva.values()) {
+    w.decodeAt(p.rva);
+    const insn = w.insn;
+    if (insn.mnemonic === Mnemonic.Lea && insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadBase) && insn.isIpRelMemoryOperand) {
+      seen.add(Number(BigInt.asUintN(64, insn.ipRelMemoryAddress)));
+    }
+  }
+  return seen.size === 1 ? [...seen][0]! : -1;
+}
+
+/**
+ * Reads the entries: `bound` of them for a guarded table (every one must be a case inside
+ * the function), up to the first non-case or another table's start for a scanned one.
+ */
+function readTableEntries(img: MappedImage, t: TableTrace, jumpRva: number, inside: (rva: number) => boolean, stops: ReadonlySet<number>): JumpTable | null {
+  const { bound, count, tableRva, kind, guardRva, baseRva } = t;
+  if (bound <= 0 || bound > MAX_TABLE_ENTRIES || tableRva <= 0 || guardRva < 0) return null;
+  const sec = sectionAt(img, tableRva);
+  if (sec === undefined) return null;
+  const targets: number[] = [];
+  for (let i = 0; i < bound; i++) {
+    const at = tableRva + i * 4;
+    if (count === 'scan' && i > 0 && stops.has(at)) break;
+    if (at + 4 > sec.rva + sec.size) {
+      if (count === 'scan') break;
+      return null;
+    }
+    const raw = readU32(img, at);
+    const target = kind === 'rel32' ? tableRva + (raw | 0) : raw;
+    if (!inside(target)) {
+      if (count === 'scan') break;
+      return null;
+    }
+    targets.push(target);
+  }
+  if (targets.length === 0) return null;
+  // A scan that never met a non-case entry may have stopped short of the true table.
+  if (count === 'scan' && bound === MAX_TABLE_ENTRIES && targets.length === bound) return null;
+  return { rva: tableRva as Rva, entryKind: kind, targets: targets as Rva[], jumpRva: jumpRva as Rva, guardRva: (baseRva >= 0 ? Math.min(guardRva, baseRva) : guardRva) as Rva, count, baseRva: baseRva as Rva | -1 };
+}
+
+function isImm(k: OpKind): boolean {
+  return k === OpKind.Immediate8 || k === OpKind.Immediate8to32 || k === OpKind.Immediate8to64 || k === OpKind.Immediate32 || k === OpKind.Immediate32to64 || k === OpKind.Immediate16 || k === OpKind.Immediate64;
+}
