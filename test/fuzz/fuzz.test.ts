@@ -9,6 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { mergeRun, resumeFrom } from './checkpoint.ts';
 import { runSurface, type FuzzReport } from './harness.ts';
 import { failureKey, KNOWN_FAILURES_PATH, readKnownFailures } from './known-failures.ts';
 import { SURFACES } from './surfaces.ts';
@@ -50,6 +51,35 @@ describe('the watchdog', () => {
     ]);
     expect(r.outcomes['ok']).toBe(3); // cases 0, 2 (counted, then flagged) and 5
   }, 300_000);
+});
+
+describe('checkpoint and resume', () => {
+  const env = { machine: 'test', node: process.version };
+  it('a run stopped at case 25 and resumed adds up to the same figures as one run of cases 0..59', async () => {
+    const opts = { seed: FAST_SEED, timeScale: 2 };
+    const whole = await runSurface('zstd', { ...opts, cases: 60 });
+    const first = mergeRun(null, await runSurface('zstd', { ...opts, cases: 25 }), new Date(), env);
+    // The first segment was asked for 25 cases; as a part of a 60-case run it is incomplete.
+    const partial = { ...first, requested: 60, complete: false };
+    const prev = resumeFrom(partial, { seed: FAST_SEED, cases: 60, timeoutMs: whole.timeoutMs, memoryMb: whole.memoryMb });
+    expect(prev?.next).toBe(25);
+    const rest = await runSurface('zstd', { ...opts, cases: 60, from: 25 });
+    const both = mergeRun(prev, rest, new Date(), env);
+    expect([both.cases, both.requested, both.complete, both.segments, both.next]).toEqual([60, 60, true, 2, 60]);
+    expect(both.outcomes).toEqual(whole.outcomes);
+    expect(both.crashes + both.hangs + both.overBudget).toBe(whole.crashes + whole.hangs + whole.overBudget);
+  }, 300_000);
+
+  it('refuses to resume a run of other rules, or one that already ran every case', () => {
+    const saved = { surface: 'zstd', seed: 1, requested: 100, cases: 40, from: 0, next: 40, timeoutMs: 5000, memoryMb: 512, started: '2026-12-03T10:00:00Z', updated: '2026-12-03T10:01:00Z' } as const;
+    const want = { seed: 1, cases: 100, timeoutMs: 5000, memoryMb: 512 };
+    expect(resumeFrom(saved as never, want)?.next).toBe(40);
+    expect(resumeFrom(null, want)).toBeNull();
+    expect(() => resumeFrom(saved as never, { ...want, seed: 2 })).toThrow(/other rules/);
+    expect(() => resumeFrom(saved as never, { ...want, cases: 1_000_000 })).toThrow(/other rules/);
+    expect(() => resumeFrom(saved as never, { ...want, timeoutMs: 10_000 })).toThrow(/other rules/);
+    expect(() => resumeFrom({ ...saved, cases: 100, next: 100 } as never, want)).toThrow(/already ran/);
+  });
 });
 
 describe('known-failures.json', () => {

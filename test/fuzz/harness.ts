@@ -47,6 +47,9 @@ export interface FuzzReport {
   readonly retried: readonly number[];
   /** False when the run stopped early (time limit) before `requested` cases. */
   readonly complete: boolean;
+  /** The first case of this run, and the first it has not run yet (a checkpoint: cases [from, next) are counted above). */
+  readonly from: number;
+  readonly next: number;
   readonly timeoutMs: number;
   readonly memoryMb: number;
 }
@@ -109,6 +112,8 @@ export async function runSurface(name: string, opts: FuzzOptions): Promise<FuzzR
     failures,
     retried,
     complete,
+    from: opts.from ?? 0,
+    next,
     timeoutMs,
     memoryMb,
   });
