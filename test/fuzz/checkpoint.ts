@@ -48,6 +48,7 @@ function normalise(s: Partial<SavedRun>): SavedRun {
     wallSeconds: s.wallSeconds ?? (Date.parse(r.updated) - Date.parse(r.started)) / 1000,
     segments: s.segments ?? 1,
     retried: s.retried ?? [],
+    cpuSeconds: typeof s.cpuSeconds === 'number' ? s.cpuSeconds : -1,
   };
 }
 
@@ -63,6 +64,8 @@ export function mergeRun(prev: SavedRun | null, seg: FuzzReport, segStarted: Dat
   const slowest = prev.slowest === null || (seg.slowest !== null && seg.slowest.ms > prev.slowest.ms) ? seg.slowest : prev.slowest;
   const cases = prev.cases + seg.cases;
   const seconds = prev.seconds + seg.seconds;
+  // -1: unknown (a segment saved by a harness that did not measure CPU time).
+  const cpuSeconds = prev.cpuSeconds < 0 ? -1 : prev.cpuSeconds + seg.cpuSeconds;
   return {
     surface: seg.surface,
     seed: seg.seed,
@@ -70,6 +73,8 @@ export function mergeRun(prev: SavedRun | null, seg: FuzzReport, segStarted: Dat
     cases,
     seconds,
     casesPerSecond: seconds === 0 ? 0 : cases / seconds,
+    cpuSeconds,
+    casesPerCpuSecond: cpuSeconds <= 0 ? 0 : cases / cpuSeconds,
     slowest,
     peakMemoryMb: Math.max(prev.peakMemoryMb, seg.peakMemoryMb),
     peakRssGrowthMb: Math.max(prev.peakRssGrowthMb, seg.peakRssGrowthMb),
