@@ -68,6 +68,10 @@ function renderMarkdown(): void {
         `| ${r.surface} | ${n(r.cases)} (${n(r.requested)}) | ${r.complete && r.cases === r.requested ? 'yes' : 'no'} | ${r.segments ?? 1} | ${r.casesPerSecond.toFixed(1)} | ${(r.casesPerCpuSecond ?? 0) > 0 ? r.casesPerCpuSecond.toFixed(1) : '-'} | ${wall(r) > 0 ? (r.cases / wall(r)).toFixed(1) : '-'} | ${r.slowest === null ? '-' : `#${r.slowest.case}: ${r.slowest.ms}`} | ${r.peakMemoryMb} | ${r.peakRssGrowthMb} | ${r.crashes} | ${r.hangs} | ${r.overBudget} | ${(r.retried ?? []).length} | ${r.timeoutMs} ms, ${r.memoryMb} MB | ${r.updated.slice(0, 16)}Z, ${r.machine}, Node ${r.node} |`,
     ),
     '',
+    'What a case is, per surface (test/fuzz/surfaces.ts):',
+    '',
+    ...SURFACES.map((x) => `- ${x.name}: ${x.describe}; time limit ${x.timeoutMs} ms (times --time-scale).`),
+    '',
   ];
   const md = join(ROOT, 'bench/results/fuzz.md');
   writeFileSync(`${md}.${process.pid}.tmp`, lines.join('\n'));
