@@ -13,7 +13,7 @@ import { matchImages } from '../../compiler/match/match-images.ts';
 import type { ImageAnalysis } from '../../compiler/match/analyze-image.ts';
 import { encodePackage, loadPackage, type LoadOptions } from '../../formats/container.ts';
 import { encodePayload } from '../../formats/codec.ts';
-import { generateKeyPair } from '../../formats/keys.ts';
+import { importSigningKey, type SigningKey } from '../../formats/keys.ts';
 import { compressZstd } from '../../formats/zstd.ts';
 import { decodeZstdFrame } from '../../formats/zstd-decode.ts';
 import type { HotpatchPackage } from '../../formats/package.ts';
@@ -227,19 +227,32 @@ const discoveryDiff: Surface = {
   },
 };
 
+/**
+ * The loader surface's signing key: always the same one (Ed25519 from a fixed 32-byte seed,
+ * and Ed25519 signatures are deterministic), so the signed seed package, and with it every
+ * case, is a function of (seed, case number) alone, across worker restarts and resumed runs.
+ */
+async function fixedSigningKey(): Promise<SigningKey> {
+  const pkcs8Ed25519 = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
+  const der = Uint8Array.from([...pkcs8Ed25519, ...Array.from({ length: 32 }, (_, k) => (k * 37 + 17) & 0xff)]);
+  const k = await importSigningKey(`-----BEGIN PRIVATE KEY-----\n${Buffer.from(der).toString('base64')}\n-----END PRIVATE KEY-----\n`);
+  if (!k.ok) throw new Error(k.error.message);
+  return k.value;
+}
+
 const loader: Surface = {
   name: 'loader',
   describe: 'mutated signed and unsigned packages through loadPackage, as apply (trusted key; --allow-unsigned) and as a viewer',
   timeoutMs: 5_000,
   async setup() {
-    const keys = await generateKeyPair();
+    const keys = await fixedSigningKey();
     const pkg = compile('new-import');
-    const signed = await encodePackage(pkg, { signingKey: keys.signingKey });
+    const signed = await encodePackage(pkg, { signingKey: keys });
     const unsigned = await encodePackage(pkg, {});
     if (!signed.ok || !unsigned.ok) throw new Error('encode');
     const seeds = [signed.value, unsigned.value].map((bytes) => ({ bytes, hot: [[0, 32], [32, Math.min(bytes.length, 96)]] as Array<readonly [number, number]> }));
     const modes: Array<[string, LoadOptions]> = [
-      ['trusted', { trusted: [keys.signingKey.publicKey], allowUnsigned: false }],
+      ['trusted', { trusted: [keys.publicKey], allowUnsigned: false }],
       ['allow-unsigned', { trusted: [], allowUnsigned: true }],
       ['viewer', { trusted: [], allowUnsigned: true, readOnly: true }],
     ];
