@@ -34,6 +34,9 @@ export interface FuzzReport {
   readonly cases: number;
   readonly seconds: number;
   readonly casesPerSecond: number;
+  /** CPU time of the process during the cases (all its threads: the case, GC, the harness), and cases over it: the rate an idle core would give. */
+  readonly cpuSeconds: number;
+  readonly casesPerCpuSecond: number;
   readonly slowest: { readonly case: number; readonly ms: number; readonly outcome: string } | null;
   /** Highest heap + array buffers seen after a case, and highest peak-RSS growth in one case. */
   readonly peakMemoryMb: number;
@@ -47,6 +50,9 @@ export interface FuzzReport {
   readonly retried: readonly number[];
   /** False when the run stopped early (time limit) before `requested` cases. */
   readonly complete: boolean;
+  /** The first case of this run, and the first it has not run yet (a checkpoint: cases [from, next) are counted above). */
+  readonly from: number;
+  readonly next: number;
   readonly timeoutMs: number;
   readonly memoryMb: number;
 }
@@ -86,6 +92,7 @@ export async function runSurface(name: string, opts: FuzzOptions): Promise<FuzzR
   let peakMemoryMb = 0;
   let peakRssGrowthMb = 0;
   let caseTime = 0;
+  let cpuTime = 0;
   let next = opts.from ?? 0;
   let stoppedEarly = false;
   const retried: number[] = [];
@@ -99,6 +106,8 @@ export async function runSurface(name: string, opts: FuzzOptions): Promise<FuzzR
     cases: done,
     seconds: caseTime / 1000,
     casesPerSecond: caseTime === 0 ? 0 : done / (caseTime / 1000),
+    cpuSeconds: cpuTime / 1000,
+    casesPerCpuSecond: cpuTime === 0 ? 0 : done / (cpuTime / 1000),
     slowest,
     peakMemoryMb: Math.round(peakMemoryMb * 10) / 10,
     peakRssGrowthMb: Math.round(peakRssGrowthMb * 10) / 10,
@@ -109,6 +118,8 @@ export async function runSurface(name: string, opts: FuzzOptions): Promise<FuzzR
     failures,
     retried,
     complete,
+    from: opts.from ?? 0,
+    next,
     timeoutMs,
     memoryMb,
   });
@@ -149,6 +160,7 @@ export async function runSurface(name: string, opts: FuzzOptions): Promise<FuzzR
         }
         const wall = performance.now() - caseStart;
         caseTime += m.ms;
+        cpuTime += m.cpuMs;
         done++;
         next = m.i + 1;
         outcomes[m.outcome] = (outcomes[m.outcome] ?? 0) + 1;
@@ -183,6 +195,7 @@ export async function runSurface(name: string, opts: FuzzOptions): Promise<FuzzR
         retried.push(next);
         for (const [k, v] of Object.entries(again.outcomes)) outcomes[k] = (outcomes[k] ?? 0) + v;
         caseTime += again.seconds * 1000;
+        cpuTime += again.cpuSeconds * 1000;
         if (again.slowest !== null && (slowest === null || again.slowest.ms > slowest.ms)) slowest = again.slowest;
       } else fail(next, 'hang', `no answer within ${timeoutMs} ms (twice)`);
       done++;

@@ -1,6 +1,6 @@
 /**
  * Runs the cases of one surface inside a worker thread and reports each one to the harness
- * (test/fuzz/harness.ts): its number, outcome, time, and memory (this isolate's heap plus
+ * (test/fuzz/harness.ts): its number, outcome, time (elapsed, and the process's CPU time), and memory (this isolate's heap plus
  * array buffers, which include wasm memory, and the growth of the process's peak RSS).
  * Case `i` of seed `s` always gets the same PRNG, so any case reproduces on its own.
  */
@@ -17,7 +17,7 @@ export interface WorkerJob {
 
 export type WorkerMessage =
   | { readonly kind: 'ready'; readonly setupMs: number }
-  | { readonly kind: 'case'; readonly i: number; readonly outcome: string; readonly ms: number; readonly memMb: number; readonly rssGrowthMb: number; readonly crash?: string }
+  | { readonly kind: 'case'; readonly i: number; readonly outcome: string; readonly ms: number; readonly cpuMs: number; readonly memMb: number; readonly rssGrowthMb: number; readonly crash?: string }
   | { readonly kind: 'done' };
 
 /** The PRNG of case `i` under `seed`. */
@@ -36,6 +36,7 @@ async function main(job: WorkerJob): Promise<void> {
   port.postMessage({ kind: 'ready', setupMs: performance.now() - t0 } satisfies WorkerMessage);
   for (let i = job.from; i < job.to; i++) {
     const rss0 = process.resourceUsage().maxRSS;
+    const cpu0 = process.cpuUsage();
     const c0 = performance.now();
     let outcome: string;
     let crash: string | undefined;
@@ -46,12 +47,14 @@ async function main(job: WorkerJob): Promise<void> {
       crash = (e instanceof Error ? `${e.name}: ${e.message}` : String(e)).split('\n')[0]!.slice(0, 300);
     }
     const ms = performance.now() - c0;
+    const cpu = process.cpuUsage(cpu0);
     const m = process.memoryUsage();
     const msg: WorkerMessage = {
       kind: 'case',
       i,
       outcome,
       ms,
+      cpuMs: (cpu.user + cpu.system) / 1000,
       memMb: (m.heapUsed + m.arrayBuffers) / MB,
       rssGrowthMb: (process.resourceUsage().maxRSS - rss0) / 1024,
       ...(crash === undefined ? {} : { crash }),
