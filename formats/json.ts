@@ -23,6 +23,7 @@ function bytesJson(b: BlockBytes): Json {
       baseSha256: toHex(b.baseSha256),
       size: b.size,
       ops: b.ops.map((op) => (op.kind === 'copy' ? { copy: [op.offset, op.length] } : { literal: toHex(op.bytes) })),
+      ...(b.implicit === undefined ? {} : { implicitRel32: [...b.implicit.rel32], implicitAbs64: [...b.implicit.abs64] }),
     },
   };
 }

@@ -439,8 +439,11 @@ export namespace hotpatch {
         /** BlockBytes delta. */
         delta?: (hotpatch.Delta.$Properties|null);
 
+        /** BlockBytes deltaWithImplicitFixups. */
+        deltaWithImplicitFixups?: (hotpatch.Delta.$Properties|null);
+
         /** BlockBytes storage. */
-        storage?: ("literal"|"delta");
+        storage?: ("literal"|"delta"|"deltaWithImplicitFixups");
 
         /**
          * Encodes the specified BlockBytes message. Does not implicitly {@link hotpatch.BlockBytes.verify|verify} messages.
@@ -472,8 +475,11 @@ export namespace hotpatch {
             /** BlockBytes delta */
             delta?: (hotpatch.Delta.$Properties|null);
 
+            /** BlockBytes deltaWithImplicitFixups */
+            deltaWithImplicitFixups?: (hotpatch.Delta.$Properties|null);
+
             /** BlockBytes storage */
-            storage?: ("literal"|"delta");
+            storage?: ("literal"|"delta"|"deltaWithImplicitFixups");
 
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
@@ -483,9 +489,10 @@ export namespace hotpatch {
         type $Shape = {
           literal?: Uint8Array|null;
           delta?: hotpatch.Delta.$Shape|null;
+          deltaWithImplicitFixups?: hotpatch.Delta.$Shape|null;
           $unknowns?: Uint8Array[];
         } & (
-          ({ storage?: undefined; literal?: null; delta?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape })
+          ({ storage?: undefined; literal?: null; delta?: null; deltaWithImplicitFixups?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null; deltaWithImplicitFixups?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape; deltaWithImplicitFixups?: null }|{ storage?: "deltaWithImplicitFixups"; literal?: null; delta?: null; deltaWithImplicitFixups: hotpatch.Delta.$Shape })
         );
     }
 
@@ -519,6 +526,12 @@ export namespace hotpatch {
 
         /** Delta ops. */
         ops: hotpatch.DeltaOp.$Properties[];
+
+        /** Delta implicitRel32. */
+        implicitRel32: number[];
+
+        /** Delta implicitAbs64. */
+        implicitAbs64: number[];
 
         /**
          * Encodes the specified Delta message. Does not implicitly {@link hotpatch.Delta.verify|verify} messages.
@@ -556,6 +569,12 @@ export namespace hotpatch {
             /** Delta ops */
             ops?: (hotpatch.DeltaOp.$Properties[]|null);
 
+            /** Delta implicitRel32 */
+            implicitRel32?: (number[]|null);
+
+            /** Delta implicitAbs64 */
+            implicitAbs64?: (number[]|null);
+
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
         }
@@ -566,6 +585,8 @@ export namespace hotpatch {
           baseSha256?: Uint8Array|null;
           size?: number|null;
           ops?: hotpatch.DeltaOp.$Shape[]|null;
+          implicitRel32?: number[]|null;
+          implicitAbs64?: number[]|null;
           $unknowns?: Uint8Array[];
         };
     }

@@ -1089,7 +1089,8 @@ export const hotpatch = $root.hotpatch = (() => {
          * @typedef {Object} hotpatch.BlockBytes.$Properties
          * @property {Uint8Array|null} [literal] BlockBytes literal
          * @property {hotpatch.Delta.$Properties|null} [delta] BlockBytes delta
-         * @property {"literal"|"delta"} [storage] BlockBytes storage
+         * @property {hotpatch.Delta.$Properties|null} [deltaWithImplicitFixups] BlockBytes deltaWithImplicitFixups
+         * @property {"literal"|"delta"|"deltaWithImplicitFixups"} [storage] BlockBytes storage
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -1106,9 +1107,10 @@ export const hotpatch = $root.hotpatch = (() => {
          * @typedef {{
          *   literal?: Uint8Array|null;
          *   delta?: hotpatch.Delta.$Shape|null;
+         *   deltaWithImplicitFixups?: hotpatch.Delta.$Shape|null;
          *   $unknowns?: Array.<Uint8Array>;
          * } & (
-         *   ({ storage?: undefined; literal?: null; delta?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape })
+         *   ({ storage?: undefined; literal?: null; delta?: null; deltaWithImplicitFixups?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null; deltaWithImplicitFixups?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape; deltaWithImplicitFixups?: null }|{ storage?: "deltaWithImplicitFixups"; literal?: null; delta?: null; deltaWithImplicitFixups: hotpatch.Delta.$Shape })
          * )} hotpatch.BlockBytes.$Shape
          */
 
@@ -1143,17 +1145,25 @@ export const hotpatch = $root.hotpatch = (() => {
          */
         BlockBytes.prototype.delta = null;
 
+        /**
+         * BlockBytes deltaWithImplicitFixups.
+         * @member {hotpatch.Delta.$Properties|null|undefined} deltaWithImplicitFixups
+         * @memberof hotpatch.BlockBytes
+         * @instance
+         */
+        BlockBytes.prototype.deltaWithImplicitFixups = null;
+
         // OneOf field names bound to virtual getters and setters
         let $oneOfFields;
 
         /**
          * BlockBytes storage.
-         * @member {"literal"|"delta"|undefined} storage
+         * @member {"literal"|"delta"|"deltaWithImplicitFixups"|undefined} storage
          * @memberof hotpatch.BlockBytes
          * @instance
          */
         $Object.defineProperty(BlockBytes.prototype, "storage", {
-            get: $util.oneOfGetter($oneOfFields = ["literal", "delta"]),
+            get: $util.oneOfGetter($oneOfFields = ["literal", "delta", "deltaWithImplicitFixups"]),
             set: $util.oneOfSetter($oneOfFields)
         });
 
@@ -1177,6 +1187,8 @@ export const hotpatch = $root.hotpatch = (() => {
                 writer.uint32(/* id 1, wireType 2 =*/10).bytes(message.literal);
             if (message.delta != null && $Object.hasOwnProperty.call(message, "delta"))
                 $root.hotpatch.Delta.encode(message.delta, writer.uint32(/* id 2, wireType 2 =*/18).fork(), _depth + 1).ldelim();
+            if (message.deltaWithImplicitFixups != null && $Object.hasOwnProperty.call(message, "deltaWithImplicitFixups"))
+                $root.hotpatch.Delta.encode(message.deltaWithImplicitFixups, writer.uint32(/* id 3, wireType 2 =*/26).fork(), _depth + 1).ldelim();
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -1235,6 +1247,13 @@ export const hotpatch = $root.hotpatch = (() => {
                         message.storage = "delta";
                         continue;
                     }
+                case 3: {
+                        if (wireType !== 2)
+                            break;
+                        message.deltaWithImplicitFixups = $root.hotpatch.Delta.decode(reader, reader.size(), $undefined, _depth + 1, message.deltaWithImplicitFixups);
+                        message.storage = "deltaWithImplicitFixups";
+                        continue;
+                    }
                 }
                 reader.skipType(wireType, _depth, tag);
                 if (!reader.discardUnknown) {
@@ -1264,6 +1283,8 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {Uint8Array|null} [baseSha256] Delta baseSha256
          * @property {number|null} [size] Delta size
          * @property {Array.<hotpatch.DeltaOp.$Properties>|null} [ops] Delta ops
+         * @property {Array.<number>|null} [implicitRel32] Delta implicitRel32
+         * @property {Array.<number>|null} [implicitAbs64] Delta implicitAbs64
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -1282,6 +1303,8 @@ export const hotpatch = $root.hotpatch = (() => {
          *   baseSha256?: Uint8Array|null;
          *   size?: number|null;
          *   ops?: Array.<hotpatch.DeltaOp.$Shape>|null;
+         *   implicitRel32?: Array.<number>|null;
+         *   implicitAbs64?: Array.<number>|null;
          *   $unknowns?: Array.<Uint8Array>;
          * }} hotpatch.Delta.$Shape
          */
@@ -1296,6 +1319,8 @@ export const hotpatch = $root.hotpatch = (() => {
          */
         const Delta = function (properties) {
             this.ops = [];
+            this.implicitRel32 = [];
+            this.implicitAbs64 = [];
             if (properties)
                 for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                     if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -1335,6 +1360,22 @@ export const hotpatch = $root.hotpatch = (() => {
         Delta.prototype.ops = $util.emptyArray;
 
         /**
+         * Delta implicitRel32.
+         * @member {Array.<number>} implicitRel32
+         * @memberof hotpatch.Delta
+         * @instance
+         */
+        Delta.prototype.implicitRel32 = $util.emptyArray;
+
+        /**
+         * Delta implicitAbs64.
+         * @member {Array.<number>} implicitAbs64
+         * @memberof hotpatch.Delta
+         * @instance
+         */
+        Delta.prototype.implicitAbs64 = $util.emptyArray;
+
+        /**
          * Encodes the specified Delta message. Does not implicitly {@link hotpatch.Delta.verify|verify} messages.
          * @function encode
          * @memberof hotpatch.Delta
@@ -1359,6 +1400,10 @@ export const hotpatch = $root.hotpatch = (() => {
             if (message.ops != null && message.ops.length)
                 for (let i = 0; i < message.ops.length; ++i)
                     $root.hotpatch.DeltaOp.encode(message.ops[i], writer.uint32(/* id 4, wireType 2 =*/34).fork(), _depth + 1).ldelim();
+            if (message.implicitRel32 != null && message.implicitRel32.length)
+                writer.uint32(/* id 5, wireType 2 =*/42).uint32s(message.implicitRel32);
+            if (message.implicitAbs64 != null && message.implicitAbs64.length)
+                writer.uint32(/* id 6, wireType 2 =*/50).uint32s(message.implicitAbs64);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -1433,6 +1478,34 @@ export const hotpatch = $root.hotpatch = (() => {
                         if (!(message.ops && message.ops.length))
                             message.ops = [];
                         message.ops.push($root.hotpatch.DeltaOp.decode(reader, reader.size(), $undefined, _depth + 1));
+                        continue;
+                    }
+                case 5: {
+                        if (wireType === 2) {
+                            if (!(message.implicitRel32 && message.implicitRel32.length))
+                                message.implicitRel32 = [];
+                            reader.uint32s(message.implicitRel32);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.implicitRel32 && message.implicitRel32.length))
+                            message.implicitRel32 = [];
+                        message.implicitRel32.push(reader.uint32());
+                        continue;
+                    }
+                case 6: {
+                        if (wireType === 2) {
+                            if (!(message.implicitAbs64 && message.implicitAbs64.length))
+                                message.implicitAbs64 = [];
+                            reader.uint32s(message.implicitAbs64);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.implicitAbs64 && message.implicitAbs64.length))
+                            message.implicitAbs64 = [];
+                        message.implicitAbs64.push(reader.uint32());
                         continue;
                     }
                 }
