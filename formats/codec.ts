@@ -98,7 +98,7 @@ function bytesMsg(b: BlockBytes): hotpatch.BlockBytes.$Properties {
     base: rangeMsg(b.base),
     baseSha256: b.baseSha256,
     size: b.size,
-    ops: b.ops.map((op): hotpatch.DeltaOp.$Properties => (op.kind === 'copy' ? { copy: { offset: op.offset, length: op.length } } : { literal: op.bytes })),
+    ops: b.ops.map((op): hotpatch.DeltaOp.$Properties => (op.kind === 'copy' ? { copy: { offset: op.offset, length: op.length } } : op.kind === 'add' ? { add: { offset: op.offset, bytes: op.bytes } } : { literal: op.bytes })),
   };
   if (!hasImplicit(b)) return { delta };
   return { deltaWithImplicitFixups: { ...delta, implicitRel32: gapsOf(b.implicit!.rel32, IMPLICIT_WIDTH.rel32), implicitAbs64: gapsOf(b.implicit!.abs64, IMPLICIT_WIDTH.abs64) } };
@@ -223,6 +223,7 @@ function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: st
     const ops = (d.ops ?? []).map((op, i): DeltaOp => {
       if (op.op === 'copy') return { kind: 'copy', offset: u32(op.copy.offset), length: u32(op.copy.length) };
       if (op.op === 'literal') return { kind: 'literal', bytes: op.literal };
+      if (op.op === 'add') return { kind: 'add', offset: u32(op.add.offset), bytes: bytesOr(op.add.bytes) };
       throw new Invalid(`${at}.ops[${i}] has no op`);
     });
     const rel32 = offsetsOf(d.implicitRel32, IMPLICIT_WIDTH.rel32, `${at}.implicitRel32`);

@@ -74,7 +74,7 @@ export function formatGuid(g: Uint8Array): string {
 
 function storedSize(b: BlockBytes): number {
   if (b.kind === 'literal') return b.bytes.length;
-  return b.ops.reduce((n, op) => n + (op.kind === 'copy' ? 8 : op.bytes.length), 0);
+  return b.ops.reduce((n, op) => n + (op.kind === 'copy' ? 8 : op.kind === 'add' ? 8 + op.bytes.filter((x) => x !== 0).length : op.bytes.length), 0);
 }
 
 function unwindSize(b: CodeBlock): number {

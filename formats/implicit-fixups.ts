@@ -42,14 +42,17 @@ export function hasImplicit(b: BlockBytes): boolean {
 
 /**
  * Where in the base the `width` bytes at result offset `offset` were copied from, when one
- * copy op covers them all; null otherwise (a literal op, or a field across two ops).
+ * copy op covers them all (or one add op that adds 0 to each of them); null otherwise (a
+ * literal op, or a field across two ops).
  */
 export function copySource(ops: readonly DeltaOp[], offset: number, width: number): number | null {
   let at = 0;
   for (const op of ops) {
     const len = op.kind === 'copy' ? op.length : op.bytes.length;
     if (offset < at + len) {
-      if (op.kind !== 'copy' || offset + width > at + len) return null;
+      if (op.kind === 'literal' || offset + width > at + len) return null;
+      // An add op copies the field when it adds nothing to any of its bytes.
+      if (op.kind === 'add' && op.bytes.subarray(offset - at, offset - at + width).some((x) => x !== 0)) return null;
       return op.offset + (offset - at);
     }
     at += len;

@@ -52,10 +52,15 @@ export interface Series {
   readonly sequence: number;
 }
 
-/** One delta op: copy from the base range, or insert literal bytes. */
+/**
+ * One delta op: copy from the base range, insert literal bytes, or (since 1.2) add: append
+ * `base[offset + i] + bytes[i]` (mod 256) for each i, a copy with byte edits whose mostly
+ * zero `bytes` compress to almost nothing.
+ */
 export type DeltaOp =
   | { readonly kind: 'copy'; readonly offset: number; readonly length: number }
-  | { readonly kind: 'literal'; readonly bytes: Uint8Array };
+  | { readonly kind: 'literal'; readonly bytes: Uint8Array }
+  | { readonly kind: 'add'; readonly offset: number; readonly bytes: Uint8Array };
 
 /** How a block's bytes are stored. */
 export type BlockBytes =

@@ -4,18 +4,20 @@
  * (formats/implicit-fixups.ts) plus the one fixup formula (runtime/pe/apply-fixups.ts) give
  * exactly the bytes the explicit fixups gave. Synthetic code on a real byte layout: an old
  * body with a call, a RIP-relative load and an absolute pointer, and a new body with bytes
- * inserted before them (so every field moves) and one reference re-targeted.
+ * inserted before them (so every field moves) and one reference re-targeted. And add ops:
+ * edited runs at one alignment stored as byte differences, the result unchanged.
  */
 import { describe, expect, it } from 'vitest';
 import { ok } from '../../common/errors.ts';
 import { asRva, asVa } from '../../common/types.ts';
-import { applyDelta } from '../../formats/delta.ts';
+import fc from 'fast-check';
+import { applyDelta, checkDelta, encodeDelta } from '../../formats/delta.ts';
 import { impliedFixups } from '../../formats/implicit-fixups.ts';
 import type { Fixup } from '../../formats/package.ts';
 import { validatePackage } from '../../formats/validate.ts';
 import { minimalPackage } from '../../formats/testing/sample-packages.ts';
 import { applyFixups } from '../../runtime/pe/apply-fixups.ts';
-import { blockBytesFor, type OldImage } from './deltas.ts';
+import { blockBytesFor, withAddOps, type OldImage } from './deltas.ts';
 
 const IMAGE_BASE = 0x1_8000_0000n;
 const BODY = 0x1000;
@@ -98,5 +100,38 @@ describe('implicit fixups', () => {
     expect(across.ok ? '' : across.error.message).toMatch(/not inside one copy op/);
     const over = validatePackage(delta({ rel32: [2], abs64: [] }, [{ kind: 'rel32', offset: 4, target: { kind: 'image', rva: asRva(0x1800) }, addend: -4n }]));
     expect(over.ok ? '' : over.error.message).toMatch(/overlaps/);
+  });
+});
+
+describe('add ops (format 1.2)', () => {
+  it('scattered field-offset edits become one add op, and the result is unchanged', () => {
+    // 2 KB of code where every 64th byte's displacement moved by +8 (a struct field inserted).
+    const base = new Uint8Array(2048);
+    for (let i = 0; i < base.length; i++) base[i] = (i * 73 + 5) & 0xff;
+    const target = base.slice();
+    for (let i = 40; i < target.length; i += 64) target[i] = (target[i]! + 8) & 0xff;
+    const ops = encodeDelta(base, target);
+    const merged = withAddOps(base, ops);
+    expect(ops.length).toBeGreaterThan(40);
+    expect(merged.map((o) => o.kind)).toEqual(['add']);
+    const out = applyDelta(base, merged, target.length);
+    expect(out.ok && Buffer.from(out.value).equals(Buffer.from(target))).toBe(true);
+  });
+
+  it('withAddOps never changes what the delta produces (property)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 400 }), fc.array(fc.tuple(fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 6 }), fc.boolean()), { maxLength: 8 }), (base, edits) => {
+        const t = Array.from(base);
+        for (const [pos, bytes, insert] of edits) t.splice(pos % (t.length + 1), insert ? 0 : bytes.length, ...bytes);
+        const target = Uint8Array.from(t);
+        const out = applyDelta(base, withAddOps(base, encodeDelta(base, target)), target.length);
+        return out.ok && Buffer.from(out.value).equals(Buffer.from(target));
+      }),
+    );
+  });
+
+  it('an add op must stay inside its base', () => {
+    const r = checkDelta([{ kind: 'add', offset: 10, bytes: new Uint8Array(8) }], 16, 8);
+    expect(r.ok ? '' : r.error.message).toMatch(/outside its 16-byte base/);
   });
 });

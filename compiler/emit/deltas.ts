@@ -183,7 +183,77 @@ export function blockBytesFor(old: OldImage, bytes: Uint8Array, fixups: readonly
     bytes: { kind: 'delta', base: { rva: asRva(baseStart), length: baseEnd - baseStart }, baseSha256: sha256(base), size: target.length, ops, ...implicit },
     fixups: listed,
   };
-  return encodedSize(delta) < encodedSize(literal) * DELTA_SHARE ? delta : literal;
+  // Decided on copy/literal ops (the rule measured in compiler/README.md), then stored with
+  // edited runs as add ops, whose zeros the payload's compression takes almost for free.
+  if (encodedSize(delta) >= encodedSize(literal) * DELTA_SHARE || delta.bytes.kind !== 'delta') return literal;
+  return { ...delta, bytes: { ...delta.bytes, ops: withAddOps(base, ops) } };
+}
+
+/** Rough compressed cost of ops (bytes): an op's header and offsets barely compress, zeros almost entirely. */
+function opsCost(ops: readonly DeltaOp[]): number {
+  let n = 0;
+  for (const op of ops) {
+    if (op.kind === 'copy') n += 6;
+    else if (op.kind === 'literal') n += 2 + op.bytes.length;
+    else {
+      n += 6 + op.bytes.length / 32;
+      for (let i = 0; i < op.bytes.length; i++) {
+        if (op.bytes[i] === 0) continue;
+        let j = i;
+        while (j < op.bytes.length && op.bytes[j] !== 0) j++;
+        n += 2 + (j - i);
+        i = j;
+      }
+    }
+  }
+  return n;
+}
+
+/**
+ * `ops` with each run of copies at one alignment, separated by same-length literals (edited
+ * bytes: a displacement or a field offset that moved), merged into one add op when that is
+ * estimated cheaper once compressed: one header instead of one per copy, and the edits as
+ * small differences amid zeros. The result is unchanged (applyDelta gives the same bytes).
+ */
+export function withAddOps(base: Uint8Array, ops: readonly DeltaOp[]): DeltaOp[] {
+  const out: DeltaOp[] = [];
+  let i = 0;
+  while (i < ops.length) {
+    const first = ops[i]!;
+    if (first.kind !== 'copy') {
+      out.push(first);
+      i++;
+      continue;
+    }
+    // Extend: copy (literal copy)* with every literal filling exactly the base gap before the next copy.
+    let end = first.offset + first.length;
+    let j = i + 1;
+    while (j + 1 < ops.length) {
+      const lit = ops[j]!;
+      const next = ops[j + 1]!;
+      if (lit.kind !== 'literal' || next.kind !== 'copy' || next.offset !== end + lit.bytes.length) break;
+      end = next.offset + next.length;
+      j += 2;
+    }
+    const run = ops.slice(i, j);
+    if (run.length > 1) {
+      const bytes = new Uint8Array(end - first.offset);
+      let at = 0;
+      for (const op of run) {
+        if (op.kind === 'literal') for (let k = 0; k < op.bytes.length; k++) bytes[at + k] = (op.bytes[k]! - base[first.offset + at + k]!) & 0xff;
+        at += op.kind === 'copy' ? op.length : op.bytes.length;
+      }
+      const add: DeltaOp = { kind: 'add', offset: first.offset, bytes };
+      if (opsCost([add]) < opsCost(run)) {
+        out.push(add);
+        i = j;
+        continue;
+      }
+    }
+    out.push(...run);
+    i = j;
+  }
+  return out;
 }
 
 /** Exact wire bytes of a block's storage and the fixups it lists. */

@@ -616,8 +616,11 @@ export namespace hotpatch {
         /** DeltaOp literal. */
         literal?: (Uint8Array|null);
 
+        /** DeltaOp add. */
+        add?: (hotpatch.Add.$Properties|null);
+
         /** DeltaOp op. */
-        op?: ("copy"|"literal");
+        op?: ("copy"|"literal"|"add");
 
         /**
          * Encodes the specified DeltaOp message. Does not implicitly {@link hotpatch.DeltaOp.verify|verify} messages.
@@ -649,8 +652,11 @@ export namespace hotpatch {
             /** DeltaOp literal */
             literal?: (Uint8Array|null);
 
+            /** DeltaOp add */
+            add?: (hotpatch.Add.$Properties|null);
+
             /** DeltaOp op */
-            op?: ("copy"|"literal");
+            op?: ("copy"|"literal"|"add");
 
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
@@ -660,10 +666,74 @@ export namespace hotpatch {
         type $Shape = {
           copy?: hotpatch.Copy.$Shape|null;
           literal?: Uint8Array|null;
+          add?: hotpatch.Add.$Shape|null;
           $unknowns?: Uint8Array[];
         } & (
-          ({ op?: undefined; copy?: null; literal?: null }|{ op?: "copy"; copy: hotpatch.Copy.$Shape; literal?: null }|{ op?: "literal"; copy?: null; literal: Uint8Array })
+          ({ op?: undefined; copy?: null; literal?: null; add?: null }|{ op?: "copy"; copy: hotpatch.Copy.$Shape; literal?: null; add?: null }|{ op?: "literal"; copy?: null; literal: Uint8Array; add?: null }|{ op?: "add"; copy?: null; literal?: null; add: hotpatch.Add.$Shape })
         );
+    }
+
+    /**
+     * Properties of an Add.
+     * @deprecated Use hotpatch.Add.$Properties instead.
+     */
+    interface IAdd extends hotpatch.Add.$Properties {
+    }
+
+    /** Represents an Add. */
+    class Add {
+
+        /**
+         * Constructs a new Add.
+         * @param [properties] Properties to set
+         */
+        constructor(properties?: hotpatch.Add.$Properties);
+
+        /** Unknown fields preserved while decoding when enabled */
+        $unknowns?: Uint8Array[];
+
+        /** Add offset. */
+        offset: number;
+
+        /** Add bytes. */
+        bytes: Uint8Array;
+
+        /**
+         * Encodes the specified Add message. Does not implicitly {@link hotpatch.Add.verify|verify} messages.
+         * @param message Add message or plain object to encode
+         * @param [writer] Writer to encode to
+         * @returns Writer
+         */
+        static encode(message: hotpatch.Add.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+        /**
+         * Decodes an Add message from the specified reader or buffer.
+         * @param reader Reader or buffer to decode from
+         * @param [length] Message length if known beforehand
+         * @returns {hotpatch.Add & hotpatch.Add.$Shape} Add
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): hotpatch.Add & hotpatch.Add.$Shape;
+    }
+
+    namespace Add {
+
+        /** Properties of an Add. */
+        interface $Properties {
+
+            /** Add offset */
+            offset?: (number|null);
+
+            /** Add bytes */
+            bytes?: (Uint8Array|null);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+        }
+
+        /** Shape of an Add. */
+        type $Shape = hotpatch.Add.$Properties;
     }
 
     /**

@@ -1535,7 +1535,8 @@ export const hotpatch = $root.hotpatch = (() => {
          * @typedef {Object} hotpatch.DeltaOp.$Properties
          * @property {hotpatch.Copy.$Properties|null} [copy] DeltaOp copy
          * @property {Uint8Array|null} [literal] DeltaOp literal
-         * @property {"copy"|"literal"} [op] DeltaOp op
+         * @property {hotpatch.Add.$Properties|null} [add] DeltaOp add
+         * @property {"copy"|"literal"|"add"} [op] DeltaOp op
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -1552,9 +1553,10 @@ export const hotpatch = $root.hotpatch = (() => {
          * @typedef {{
          *   copy?: hotpatch.Copy.$Shape|null;
          *   literal?: Uint8Array|null;
+         *   add?: hotpatch.Add.$Shape|null;
          *   $unknowns?: Array.<Uint8Array>;
          * } & (
-         *   ({ op?: undefined; copy?: null; literal?: null }|{ op?: "copy"; copy: hotpatch.Copy.$Shape; literal?: null }|{ op?: "literal"; copy?: null; literal: Uint8Array })
+         *   ({ op?: undefined; copy?: null; literal?: null; add?: null }|{ op?: "copy"; copy: hotpatch.Copy.$Shape; literal?: null; add?: null }|{ op?: "literal"; copy?: null; literal: Uint8Array; add?: null }|{ op?: "add"; copy?: null; literal?: null; add: hotpatch.Add.$Shape })
          * )} hotpatch.DeltaOp.$Shape
          */
 
@@ -1589,17 +1591,25 @@ export const hotpatch = $root.hotpatch = (() => {
          */
         DeltaOp.prototype.literal = null;
 
+        /**
+         * DeltaOp add.
+         * @member {hotpatch.Add.$Properties|null|undefined} add
+         * @memberof hotpatch.DeltaOp
+         * @instance
+         */
+        DeltaOp.prototype.add = null;
+
         // OneOf field names bound to virtual getters and setters
         let $oneOfFields;
 
         /**
          * DeltaOp op.
-         * @member {"copy"|"literal"|undefined} op
+         * @member {"copy"|"literal"|"add"|undefined} op
          * @memberof hotpatch.DeltaOp
          * @instance
          */
         $Object.defineProperty(DeltaOp.prototype, "op", {
-            get: $util.oneOfGetter($oneOfFields = ["copy", "literal"]),
+            get: $util.oneOfGetter($oneOfFields = ["copy", "literal", "add"]),
             set: $util.oneOfSetter($oneOfFields)
         });
 
@@ -1623,6 +1633,8 @@ export const hotpatch = $root.hotpatch = (() => {
                 $root.hotpatch.Copy.encode(message.copy, writer.uint32(/* id 1, wireType 2 =*/10).fork(), _depth + 1).ldelim();
             if (message.literal != null && $Object.hasOwnProperty.call(message, "literal"))
                 writer.uint32(/* id 2, wireType 2 =*/18).bytes(message.literal);
+            if (message.add != null && $Object.hasOwnProperty.call(message, "add"))
+                $root.hotpatch.Add.encode(message.add, writer.uint32(/* id 3, wireType 2 =*/26).fork(), _depth + 1).ldelim();
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -1681,6 +1693,13 @@ export const hotpatch = $root.hotpatch = (() => {
                         message.op = "literal";
                         continue;
                     }
+                case 3: {
+                        if (wireType !== 2)
+                            break;
+                        message.add = $root.hotpatch.Add.decode(reader, reader.size(), $undefined, _depth + 1, message.add);
+                        message.op = "add";
+                        continue;
+                    }
                 }
                 reader.skipType(wireType, _depth, tag);
                 if (!reader.discardUnknown) {
@@ -1699,6 +1718,162 @@ export const hotpatch = $root.hotpatch = (() => {
         };
 
         return DeltaOp;
+    })();
+
+    hotpatch.Add = (function() {
+
+        /**
+         * Properties of an Add.
+         * @typedef {Object} hotpatch.Add.$Properties
+         * @property {number|null} [offset] Add offset
+         * @property {Uint8Array|null} [bytes] Add bytes
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+
+        /**
+         * Properties of an Add.
+         * @memberof hotpatch
+         * @interface IAdd
+         * @augments hotpatch.Add.$Properties
+         * @deprecated Use hotpatch.Add.$Properties instead.
+         */
+
+        /**
+         * Shape of an Add.
+         * @typedef {hotpatch.Add.$Properties} hotpatch.Add.$Shape
+         */
+
+        /**
+         * Constructs a new Add.
+         * @memberof hotpatch
+         * @classdesc Represents an Add.
+         * @constructor
+         * @param {hotpatch.Add.$Properties=} [properties] Properties to set
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+        const Add = function (properties) {
+            if (properties)
+                for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                    if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                        this[keys[i]] = properties[keys[i]];
+        };
+
+        /**
+         * Add offset.
+         * @member {number} offset
+         * @memberof hotpatch.Add
+         * @instance
+         */
+        Add.prototype.offset = 0;
+
+        /**
+         * Add bytes.
+         * @member {Uint8Array} bytes
+         * @memberof hotpatch.Add
+         * @instance
+         */
+        Add.prototype.bytes = $util.newBuffer([]);
+
+        /**
+         * Encodes the specified Add message. Does not implicitly {@link hotpatch.Add.verify|verify} messages.
+         * @function encode
+         * @memberof hotpatch.Add
+         * @static
+         * @param {hotpatch.Add.$Properties} message Add message or plain object to encode
+         * @param {$protobuf.Writer} [writer] Writer to encode to
+         * @returns {$protobuf.Writer} Writer
+         */
+        Add.encode = function (message, writer, _depth) {
+            if (!writer)
+                writer = $Writer.create();
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $util.recursionLimit)
+                throw $Error("max depth exceeded");
+            if (message.offset != null && $Object.hasOwnProperty.call(message, "offset") && message.offset !== 0)
+                writer.uint32(/* id 1, wireType 0 =*/8).uint32(message.offset);
+            if (message.bytes != null && $Object.hasOwnProperty.call(message, "bytes") && message.bytes.length)
+                writer.uint32(/* id 2, wireType 2 =*/18).bytes(message.bytes);
+            if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                for (let i = 0; i < message.$unknowns.length; ++i)
+                    writer.raw(message.$unknowns[i]);
+            return writer;
+        };
+
+        /**
+         * Decodes an Add message from the specified reader or buffer.
+         * @function decode
+         * @memberof hotpatch.Add
+         * @static
+         * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+         * @param {number} [length] Message length if known beforehand
+         * @returns {hotpatch.Add & hotpatch.Add.$Shape} Add
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        Add.decode = function (reader, length, _end, _depth, _target) {
+            if (!(reader instanceof $Reader))
+                reader = $Reader.create(reader);
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $Reader.recursionLimit)
+                throw $Error("max depth exceeded");
+            let end, message, value;
+            if (length === $undefined)
+                end = reader.len;
+            else {
+                end = reader.pos + length;
+                if (end > reader.len)
+                    throw $RangeError("index out of range");
+                length = reader.len;
+                reader.len = end;
+            }
+            message = _target || new $root.hotpatch.Add();
+            while (reader.pos < end) {
+                let start = reader.pos;
+                let tag = reader.tag();
+                if (tag === _end) {
+                    _end = $undefined;
+                    break;
+                }
+                let wireType = tag & 7;
+                switch (tag >>>= 3) {
+                case 1: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.uint32())
+                            message.offset = value;
+                        else
+                            delete message.offset;
+                        continue;
+                    }
+                case 2: {
+                        if (wireType !== 2)
+                            break;
+                        if ((value = reader.bytes()).length)
+                            message.bytes = value;
+                        else
+                            delete message.bytes;
+                        continue;
+                    }
+                }
+                reader.skipType(wireType, _depth, tag);
+                if (!reader.discardUnknown) {
+                    $util.makeProp(message, "$unknowns", false);
+                    (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                }
+            }
+            if (length !== $undefined) {
+                if (reader.pos !== end)
+                    throw $RangeError("index out of range");
+                reader.len = length;
+            }
+            if (_end !== $undefined)
+                throw $Error("missing end group");
+            return message;
+        };
+
+        return Add;
     })();
 
     hotpatch.Copy = (function() {

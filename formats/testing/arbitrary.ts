@@ -93,7 +93,10 @@ export function arbitraryPackage(): fc.Arbitrary<HotpatchPackage> {
         const ops: DeltaOp[] = b.ops.map((o) => {
           if ('lit' in o) return { kind: 'literal', bytes: o.lit };
           const length = Math.min(o.copy[1], b.baseLength);
-          return { kind: 'copy', offset: o.copy[0] % (b.baseLength - length + 1), length };
+          const offset = o.copy[0] % (b.baseLength - length + 1);
+          // Some copies become add ops (1.2): the same range with byte differences.
+          if (o.copy[0] % 3 === 0) return { kind: 'add', offset, bytes: Uint8Array.from({ length }, (_, k) => (k * o.copy[1]) & 0xff) };
+          return { kind: 'copy', offset, length };
         });
         relied.push([rva, rva + b.baseLength]);
         const size = ops.reduce((n, op) => n + (op.kind === 'copy' ? op.length : op.bytes.length), 0);
