@@ -10,6 +10,8 @@ import type Long from 'long';
 import { err, ok, type Result } from '../common/errors.ts';
 import type { Rva } from '../common/types.ts';
 import { encodeDelta } from './delta.ts';
+import { hasImplicit, IMPLICIT_WIDTH } from './implicit-fixups.ts';
+import { defaultBaselineId } from './baseline.ts';
 import { hotpatch } from './generated/hotpatch.js';
 import type {
   BlockBytes,
@@ -85,16 +87,21 @@ function rangeMsg(r: RvaRange): hotpatch.RvaRange.$Properties {
   return { rva: r.rva, length: r.length };
 }
 
+/** Offsets (ascending) as gaps: the first offset, then each start minus the previous field's end. */
+function gapsOf(offsets: readonly number[], width: number): number[] {
+  return offsets.map((o, i) => (i === 0 ? o : o - (offsets[i - 1]! + width)));
+}
+
 function bytesMsg(b: BlockBytes): hotpatch.BlockBytes.$Properties {
   if (b.kind === 'literal') return { literal: b.bytes };
-  return {
-    delta: {
-      base: rangeMsg(b.base),
-      baseSha256: b.baseSha256,
-      size: b.size,
-      ops: b.ops.map((op): hotpatch.DeltaOp.$Properties => (op.kind === 'copy' ? { copy: { offset: op.offset, length: op.length } } : { literal: op.bytes })),
-    },
+  const delta: hotpatch.Delta.$Properties = {
+    base: rangeMsg(b.base),
+    baseSha256: b.baseSha256,
+    size: b.size,
+    ops: b.ops.map((op): hotpatch.DeltaOp.$Properties => (op.kind === 'copy' ? { copy: { offset: op.offset, length: op.length } } : op.kind === 'add' ? { add: { offset: op.offset, bytes: op.bytes } } : { literal: op.bytes })),
   };
+  if (!hasImplicit(b)) return { delta };
+  return { deltaWithImplicitFixups: { ...delta, implicitRel32: gapsOf(b.implicit!.rel32, IMPLICIT_WIDTH.rel32), implicitAbs64: gapsOf(b.implicit!.abs64, IMPLICIT_WIDTH.abs64) } };
 }
 
 function fixupMsg(f: Fixup): hotpatch.Fixup.$Properties {
@@ -140,7 +147,7 @@ function targetMsg(t: TargetIdentity): hotpatch.TargetIdentity.$Properties {
 export function toMessage(p: HotpatchPackage): hotpatch.Package.$Properties {
   return {
     target: targetMsg(p.target),
-    series: { baselineId: p.series.baselineId, sequence: p.series.sequence },
+    series: { baselineId: p.series.baselineId === defaultBaselineId(p.target) ? '' : p.series.baselineId, sequence: p.series.sequence },
     codeBlocks: p.codeBlocks.map((b) => ({
       id: b.id,
       alignment: b.alignment,
@@ -192,17 +199,39 @@ function rangeOf(m: hotpatch.RvaRange.$Shape | null | undefined, path: string): 
   return { rva: rva(m.rva), length: u32(m.length) };
 }
 
+/** Gap-coded offsets back to offsets; refuses a sum past 2^32 (no field could lie there). */
+function offsetsOf(gaps: readonly number[] | null | undefined, width: number, path: string): number[] {
+  const out: number[] = [];
+  let next = 0;
+  for (const g of gaps ?? []) {
+    const o = next + u32(g);
+    if (o > 0xffff_ffff) throw new Invalid(`${path}: offset past 2^32`);
+    out.push(o);
+    next = o + width;
+  }
+  return out;
+}
+
 function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: string): BlockBytes {
   if (m === null || m === undefined) throw new Invalid(`${path} is missing`);
   if (m.storage === 'literal') return { kind: 'literal', bytes: m.literal };
-  if (m.storage === 'delta') {
-    const d = m.delta;
+  if (m.storage === 'delta' || m.storage === 'deltaWithImplicitFixups') {
+    const implicit = m.storage === 'deltaWithImplicitFixups';
+    const d = implicit ? m.deltaWithImplicitFixups : m.delta;
+    const at = `${path}.${implicit ? 'deltaWithImplicitFixups' : 'delta'}`;
+    if (d === null || d === undefined) throw new Invalid(`${at} is missing`);
     const ops = (d.ops ?? []).map((op, i): DeltaOp => {
       if (op.op === 'copy') return { kind: 'copy', offset: u32(op.copy.offset), length: u32(op.copy.length) };
       if (op.op === 'literal') return { kind: 'literal', bytes: op.literal };
-      throw new Invalid(`${path}.delta.ops[${i}] has no op`);
+      if (op.op === 'add') return { kind: 'add', offset: u32(op.add.offset), bytes: bytesOr(op.add.bytes) };
+      throw new Invalid(`${at}.ops[${i}] has no op`);
     });
-    return { kind: 'delta', base: rangeOf(d.base, `${path}.delta.base`), baseSha256: bytesOr(d.baseSha256), size: u32(d.size), ops };
+    const rel32 = offsetsOf(d.implicitRel32, IMPLICIT_WIDTH.rel32, `${at}.implicitRel32`);
+    const abs64 = offsetsOf(d.implicitAbs64, IMPLICIT_WIDTH.abs64, `${at}.implicitAbs64`);
+    // A plain delta with implicit fields would be misread by a 1.1 reader: never written so.
+    if (!implicit && rel32.length + abs64.length > 0) throw new Invalid(`${at}: implicit fixups outside deltaWithImplicitFixups`);
+    const base = { kind: 'delta' as const, base: rangeOf(d.base, `${at}.base`), baseSha256: bytesOr(d.baseSha256), size: u32(d.size), ops };
+    return implicit ? { ...base, implicit: { rel32, abs64 } } : base;
   }
   throw new Invalid(`${path} has neither literal nor delta`);
 }
@@ -299,7 +328,8 @@ function fromMessage(m: hotpatch.Package.$Shape): HotpatchPackage {
   const producer = m.producer;
   return {
     target,
-    series: { baselineId: s.baselineId ?? '', sequence: u32(s.sequence) },
+    // An empty baseline (1.2) is the default one named after the target.
+    series: { baselineId: (s.baselineId ?? '') === '' ? defaultBaselineId(target) : s.baselineId!, sequence: u32(s.sequence) },
     codeBlocks: code,
     dataBlocks: data,
     imports: (m.imports ?? []).map((x, i) => importOf(x, `imports[${i}]`)),
@@ -388,6 +418,11 @@ export function payloadBreakdown(p: HotpatchPackage): PayloadBreakdown {
 /** Bytes a BlockBytes value takes on the wire (the encoded message, without its field tag). */
 export function encodedBlockBytesSize(b: BlockBytes): number {
   return pb.BlockBytes.encode(bytesMsg(b)).finish().length;
+}
+
+/** Bytes a Fixup takes on the wire (the encoded message, without its field tag). */
+export function encodedFixupSize(f: Fixup): number {
+  return pb.Fixup.encode(fixupMsg(f)).finish().length;
 }
 
 /**

@@ -121,6 +121,12 @@ export function checkDelta(ops: readonly DeltaOp[], baseLength: number, size: nu
         return err('PKG_INVALID', `${path}.ops[${i}] copies [${op.offset}, ${op.offset + op.length}) outside its ${baseLength}-byte base`);
       }
       n += op.length;
+    } else if (op.kind === 'add') {
+      if (op.bytes.length === 0) return err('PKG_INVALID', `${path}.ops[${i}] adds to 0 bytes`);
+      if (op.offset + op.bytes.length > baseLength) {
+        return err('PKG_INVALID', `${path}.ops[${i}] adds to [${op.offset}, ${op.offset + op.bytes.length}) outside its ${baseLength}-byte base`);
+      }
+      n += op.bytes.length;
     } else {
       if (op.bytes.length === 0) return err('PKG_INVALID', `${path}.ops[${i}] is an empty literal`);
       n += op.bytes.length;
@@ -145,6 +151,9 @@ export function applyDelta(base: Uint8Array, ops: readonly DeltaOp[], size?: num
     if (op.kind === 'copy') {
       out.set(base.subarray(op.offset, op.offset + op.length), at);
       at += op.length;
+    } else if (op.kind === 'add') {
+      for (let i = 0; i < op.bytes.length; i++) out[at + i] = (base[op.offset + i]! + op.bytes[i]!) & 0xff;
+      at += op.bytes.length;
     } else {
       out.set(op.bytes, at);
       at += op.bytes.length;

@@ -9,6 +9,7 @@ import type { LoadedPackage, SignatureStatus } from './container.ts';
 import { toHex } from './keys.ts';
 import type { BlockBytes, CodeBlock, HotpatchPackage } from './package.ts';
 import { blockSize } from './validate.ts';
+import { implicitSpans } from './implicit-fixups.ts';
 
 /** One function of the package with the sizes of what it brings. */
 export interface FunctionSummary {
@@ -73,7 +74,7 @@ export function formatGuid(g: Uint8Array): string {
 
 function storedSize(b: BlockBytes): number {
   if (b.kind === 'literal') return b.bytes.length;
-  return b.ops.reduce((n, op) => n + (op.kind === 'copy' ? 8 : op.bytes.length), 0);
+  return b.ops.reduce((n, op) => n + (op.kind === 'copy' ? 8 : op.kind === 'add' ? 8 + op.bytes.filter((x) => x !== 0).length : op.bytes.length), 0);
 }
 
 function unwindSize(b: CodeBlock): number {
@@ -96,11 +97,11 @@ function summarise(p: HotpatchPackage): Pick<PackageReport, 'functions' | 'dataB
         code: b === undefined ? 0 : blockSize(b.bytes),
         storage: b?.bytes.kind ?? 'literal',
         stored: b === undefined ? 0 : storedSize(b.bytes),
-        fixups: b === undefined ? 0 : b.fixups.length + (b.unwind?.unwindFixups.length ?? 0),
+        fixups: b === undefined ? 0 : b.fixups.length + implicitSpans(b.bytes.kind === 'delta' ? b.bytes.implicit : undefined).length + (b.unwind?.unwindFixups.length ?? 0),
         unwind: b === undefined ? 0 : unwindSize(b),
       };
     }),
-    dataBlocks: p.dataBlocks.map((b) => ({ id: b.id, size: blockSize(b.bytes), storage: b.bytes.kind, fixups: b.fixups.length })),
+    dataBlocks: p.dataBlocks.map((b) => ({ id: b.id, size: blockSize(b.bytes), storage: b.bytes.kind, fixups: b.fixups.length + implicitSpans(b.bytes.kind === 'delta' ? b.bytes.implicit : undefined).length })),
     imports: p.imports.map((i) => ({ dll: i.dll, symbol: i.symbol.kind === 'name' ? i.symbol.name : `#${i.symbol.ordinal}` })),
     redirects: p.redirects.map((r) => ({ oldRva: hex(r.oldRva), kind: r.kind, blockId: r.target.blockId, offset: r.target.offset, padRva: r.pad === null ? null : hex(r.pad.rva) })),
   };

@@ -22,7 +22,8 @@ function bytesJson(b: BlockBytes): Json {
       base: range(b.base),
       baseSha256: toHex(b.baseSha256),
       size: b.size,
-      ops: b.ops.map((op) => (op.kind === 'copy' ? { copy: [op.offset, op.length] } : { literal: toHex(op.bytes) })),
+      ops: b.ops.map((op) => (op.kind === 'copy' ? { copy: [op.offset, op.length] } : op.kind === 'add' ? { add: [op.offset, toHex(op.bytes)] } : { literal: toHex(op.bytes) })),
+      ...(b.implicit === undefined ? {} : { implicitRel32: [...b.implicit.rel32], implicitAbs64: [...b.implicit.abs64] }),
     },
   };
 }

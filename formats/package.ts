@@ -13,7 +13,7 @@ import type { Rva } from '../common/types.ts';
 /** Container format version this code writes and the newest major it reads. */
 export const FORMAT_MAJOR = 1;
 /** Minor version this code writes; minors only add optional fields, so any minor is read. */
-export const FORMAT_MINOR = 1;
+export const FORMAT_MINOR = 2;
 
 /** A range of image RVAs. */
 export interface RvaRange {
@@ -52,10 +52,15 @@ export interface Series {
   readonly sequence: number;
 }
 
-/** One delta op: copy from the base range, or insert literal bytes. */
+/**
+ * One delta op: copy from the base range, insert literal bytes, or (since 1.2) add: append
+ * `base[offset + i] + bytes[i]` (mod 256) for each i, a copy with byte edits whose mostly
+ * zero `bytes` compress to almost nothing.
+ */
 export type DeltaOp =
   | { readonly kind: 'copy'; readonly offset: number; readonly length: number }
-  | { readonly kind: 'literal'; readonly bytes: Uint8Array };
+  | { readonly kind: 'literal'; readonly bytes: Uint8Array }
+  | { readonly kind: 'add'; readonly offset: number; readonly bytes: Uint8Array };
 
 /** How a block's bytes are stored. */
 export type BlockBytes =
@@ -69,7 +74,26 @@ export type BlockBytes =
       /** Length of the result. */
       readonly size: number;
       readonly ops: readonly DeltaOp[];
+      /**
+       * Implicit fixups (since 1.2; formats/implicit-fixups.ts): fields of the result that a
+       * copy op brought from the base and that keep pointing where the old field pointed.
+       * Absent (or both lists empty) when the delta has none.
+       */
+      readonly implicit?: ImplicitFixups;
     };
+
+/**
+ * Fields of a delta's result whose old reference is kept (FORMAT.md, "Implicit fixups"):
+ * each lies inside one copy op, and the runtime re-targets it to the address the old field
+ * at the copy's source points at. Offsets into the result, strictly ascending, fields
+ * disjoint.
+ */
+export interface ImplicitFixups {
+  /** 4-byte fields relative to their own end, as rel32 and rip-disp32 (value S + A - P). */
+  readonly rel32: readonly number[];
+  /** 8-byte absolute addresses (value S + A). */
+  readonly abs64: readonly number[];
+}
 
 /** Fixup kinds; widths in FIXUP_WIDTH (formats/validate.ts), formulas in FORMAT.md. */
 export type FixupKind = 'rel32' | 'rel8' | 'abs64' | 'rip-disp32' | 'addr32nb' | 'imagerel32';

@@ -9,6 +9,7 @@
  */
 import { err, ok, type Result } from '../common/errors.ts';
 import { checkDelta } from './delta.ts';
+import { checkImplicitFixups, implicitSpans } from './implicit-fixups.ts';
 import { IMAGE_FILE_MACHINE_AMD64 } from '../runtime/pe/types.ts';
 import {
   REDIRECT_PAD_LENGTH,
@@ -71,8 +72,10 @@ function covered(ranges: readonly RvaRange[], rva: number, len: number): boolean
   return rva + len <= r.rva + r.length;
 }
 
-function checkFixups(fixups: readonly Fixup[], size: number, path: string, ctx: { blocks: Map<number, number>; imports: number; sizeOfImage: number }, inUnwind: boolean): void {
+function checkFixups(fixups: readonly Fixup[], size: number, path: string, ctx: { blocks: Map<number, number>; imports: number; sizeOfImage: number }, inUnwind: boolean, bytes?: BlockBytes): void {
   const spans: Array<readonly [number, number, number]> = [];
+  // Implicit fixups (1.2) are fields too: no explicit fixup may overlap one (index -1).
+  if (bytes?.kind === 'delta') for (const [o, w] of implicitSpans(bytes.implicit)) spans.push([o, o + w, -1]);
   fixups.forEach((f, i) => {
     const at = `${path}[${i}]`;
     const w = FIXUP_WIDTH[f.kind];
@@ -104,7 +107,10 @@ function checkFixups(fixups: readonly Fixup[], size: number, path: string, ctx: 
   for (let i = 1; i < spans.length; i++) {
     const prev = spans[i - 1]!;
     const cur = spans[i]!;
-    if (cur[0] < prev[1]) fail(`${path}[${cur[2]}]: overlaps ${path}[${prev[2]}]`);
+    if (cur[0] < prev[1]) {
+      const name = (k: number, o: number): string => (k < 0 ? `the implicit fixup at ${o}` : `${path}[${k}]`);
+      fail(`${name(cur[2], cur[0])}: overlaps ${name(prev[2], prev[0])}`);
+    }
   }
 }
 
@@ -120,6 +126,8 @@ function checkBytes(b: BlockBytes, path: string, p: HotpatchPackage): void {
   if (!covered(p.target.reliedRanges, b.base.rva, b.base.length)) fail(`${path}.base: not covered by target.reliedRanges`);
   const d = checkDelta(b.ops, b.base.length, b.size, path);
   if (!d.ok) fail(d.error.message);
+  const im = checkImplicitFixups(b, path);
+  if (!im.ok) fail(im.error.message);
 }
 
 function run(p: HotpatchPackage): void {
@@ -166,7 +174,7 @@ function run(p: HotpatchPackage): void {
   const ctx = { blocks, imports: p.imports.length, sizeOfImage: t.sizeOfImage };
   p.codeBlocks.forEach((b, i) => {
     const size = blocks.get(b.id)!;
-    checkFixups(b.fixups, size, `codeBlocks[${i}].fixups`, ctx, false);
+    checkFixups(b.fixups, size, `codeBlocks[${i}].fixups`, ctx, false, b.bytes);
     const u = b.unwind;
     if (u === null) return;
     const path = `codeBlocks[${i}].unwind`;
@@ -181,7 +189,7 @@ function run(p: HotpatchPackage): void {
     });
     checkFixups(u.unwindFixups, u.unwindInfo.length, `${path}.unwindFixups`, ctx, true);
   });
-  p.dataBlocks.forEach((b, i) => checkFixups(b.fixups, blocks.get(b.id)!, `dataBlocks[${i}].fixups`, ctx, false));
+  p.dataBlocks.forEach((b, i) => checkFixups(b.fixups, blocks.get(b.id)!, `dataBlocks[${i}].fixups`, ctx, false, b.bytes));
 
   // Redirects: every written range inside the image, covered by the relied ranges, and no
   // two of them overlapping (so no redirect clobbers another's expected bytes).

@@ -8,6 +8,8 @@
  * Mutations, each applied alone to a package that verifies untouched:
  * - every fixup of every code block, data block and unwind blob: its addend + 1;
  * - every fixup: removed (the field keeps the placeholder bytes the emitter left);
+ * - every implicit fixup of a delta block (format 1.2): removed (the field keeps the old
+ *   field's bytes, relative to where the old code was);
  * - every import fixup: aimed at another import of the package, when it has two or more;
  * - every 8-byte absolute LSDA type entry (clang) in an unwind blob: written as rel32;
  * - every entry of every jump table copied into a code block: + 1.
@@ -85,8 +87,26 @@ function withEntry(pkg: HotpatchPackage, b: number, offset: number): HotpatchPac
   };
 }
 
+/** `pkg` with implicit field `offset` (list `list`) of block `b` (code or data) dropped. */
+function withoutImplicit(pkg: HotpatchPackage, kind: 'code' | 'data', b: number, list: 'rel32' | 'abs64', offset: number): HotpatchPackage {
+  const drop = <B extends CodeBlock | DataBlock>(x: B): B => {
+    if (x.bytes.kind !== 'delta' || x.bytes.implicit === undefined) return x;
+    const implicit = { ...x.bytes.implicit, [list]: x.bytes.implicit[list].filter((o) => o !== offset) };
+    return { ...x, bytes: { ...x.bytes, implicit } };
+  };
+  if (kind === 'code') return { ...pkg, codeBlocks: pkg.codeBlocks.map((c, i) => (i === b ? drop(c) : c)) };
+  return { ...pkg, dataBlocks: pkg.dataBlocks.map((d, i) => (i === b ? drop(d) : d)) };
+}
+
 function mutations(diff: ImageDiff, pkg: HotpatchPackage): Mutation[] {
   const out: Mutation[] = [];
+  const blocks = [...pkg.codeBlocks.map((c, i) => ['code', i, c] as const), ...pkg.dataBlocks.map((d, i) => ['data', i, d] as const)];
+  for (const [kind, i, blk] of blocks) {
+    if (blk.bytes.kind !== 'delta' || blk.bytes.implicit === undefined) continue;
+    for (const list of ['rel32', 'abs64'] as const) {
+      for (const o of blk.bytes.implicit[list]) out.push({ what: `${kind} block ${i} implicit ${list} +${o}: removed`, pkg: withoutImplicit(pkg, kind, i, list, o) });
+    }
+  }
   for (const s of fixupSites(pkg)) {
     const at = `${s.kind} block ${s.block} fixup ${s.index} (${s.fixup.kind} +${s.fixup.offset})`;
     out.push({ what: `${at}: addend + 1`, pkg: withFixup(pkg, s, (x) => ({ ...x, addend: x.addend + 1n })) });
@@ -132,11 +152,11 @@ function cases(): Case[] {
 /**
  * Mutations that change nothing the process would run, each justified. Removing a fixup
  * leaves the block's placeholder, which in a delta block is OLD's byte at the same offset: here
- * the old `call set_name` displacement, and the verifier's (and the runtime's) layout puts the
+ * the old `call set_name` displacement (its other fixups are implicit since format 1.2, so this one is fixup 0), and the verifier's (and the runtime's) layout puts the
  * callee's block at exactly the old distance from the caller's, so the bytes are right as
  * they stand. The verifier reads what the code would execute, so it accepts them.
  */
-const NEUTRAL = new Set(['bounds-check v1->v2 (clang): code block 0 fixup 4 (rel32 +175): removed', 'bounds-check v1->v2 (clang, stripped): code block 0 fixup 4 (rel32 +175): removed']);
+const NEUTRAL = new Set(['bounds-check v1->v2 (clang): code block 0 fixup 0 (rel32 +175): removed', 'bounds-check v1->v2 (clang, stripped): code block 0 fixup 0 (rel32 +175): removed']);
 
 describe('verifier mutation test', () => {
   test('every behaviour-changing mutation of every sample package is rejected', () => {

@@ -4,9 +4,10 @@
  * range when that is clearly smaller than the literal bytes (FORMAT.md, "The delta encoding").
  */
 import { asRva } from '../../common/types.ts';
-import { encodedBlockBytesSize } from '../../formats/codec.ts';
+import { encodedBlockBytesSize, encodedFixupSize } from '../../formats/codec.ts';
 import { encodeDelta } from '../../formats/delta.ts';
-import type { CodeBlock, DataBlock, Fixup } from '../../formats/package.ts';
+import { copySource, IMPLICIT_WIDTH } from '../../formats/implicit-fixups.ts';
+import type { CodeBlock, DataBlock, DeltaOp, Fixup } from '../../formats/package.ts';
 import { FIXUP_WIDTH } from '../../formats/validate.ts';
 import { sha256 } from '../../runtime/pe/sha256.ts';
 import type { MappedImage } from '../image/map-image.ts';
@@ -41,20 +42,22 @@ const DELTA_SHARE = 0.8;
 
 /**
  * Stores each block that has a delta base as a delta when that is clearly smaller
- * (blockBytesFor), and pins the bases it used in the target identity.
+ * (blockBytesFor), with the references it keeps from its base as implicit fixups, and pins
+ * the bases it used in the target identity.
  */
 export function withDeltas(oldImg: MappedImage, moduleName: string, r: { readonly value: EmittedPackage; readonly pass: PassExtras }): EmittedPackage {
   const relied = [...r.pass.relied];
   const unstable = unstableRanges(oldImg);
+  const old: OldImage = { image: oldImg.image, imageBase: oldImg.pe.optionalHeader.imageBase, sizeOfImage: oldImg.pe.optionalHeader.sizeOfImage };
   const convert = <B extends CodeBlock | DataBlock>(b: B): B => {
     const base = r.pass.bases.get(b.id);
     if (base === undefined || b.bytes.kind !== 'literal') return b;
     // A delta base must be bytes a running process keeps, or the delta would not apply live.
     if (unstableOverlap(base.start, base.end, unstable) !== undefined) return b;
-    const bytes = blockBytesFor(oldImg.image, b.bytes.bytes, b.fixups, base.start, base.end, base.shift);
-    if (bytes.kind !== 'delta') return b;
+    const enc = blockBytesFor(old, b.bytes.bytes, b.fixups, base.start, base.end, base.shift);
+    if (enc.bytes.kind !== 'delta') return b;
     relied.push([base.start, base.end]);
-    return { ...b, bytes };
+    return { ...b, bytes: enc.bytes, fixups: enc.fixups };
   };
   const pkg = r.value.pkg;
   const codeBlocks = pkg.codeBlocks.map(convert);
@@ -62,23 +65,198 @@ export function withDeltas(oldImg: MappedImage, moduleName: string, r: { readonl
   return { ...r.value, pkg: { ...pkg, codeBlocks, dataBlocks, target: identityOf(oldImg, moduleName, relied) } };
 }
 
+/** What delta encoding reads of OLD: its mapped bytes (at the preferred base) and header values. */
+export interface OldImage {
+  readonly image: Uint8Array;
+  readonly imageBase: bigint;
+  readonly sizeOfImage: number;
+}
+
+/** A block's stored bytes and the fixups it still lists (the rest are implicit in its delta). */
+export interface EncodedBlock {
+  readonly bytes: CodeBlock['bytes'];
+  readonly fixups: readonly Fixup[];
+}
+
+/** Fixups that may become implicit: to an old-image address, through a 4-byte relative or an 8-byte absolute field. */
+function implicitKind(f: Fixup): 'rel32' | 'abs64' | null {
+  if (f.target.kind !== 'image') return null;
+  return f.kind === 'rel32' || f.kind === 'rip-disp32' ? 'rel32' : f.kind === 'abs64' ? 'abs64' : null;
+}
+
+/** S + A of an image fixup, as an RVA (the fixup's meaning at any load address). */
+function rvaSum(f: Fixup): bigint {
+  return BigInt(f.target.kind === 'image' ? (f.target.rva as number) : 0) + f.addend;
+}
+
 /**
- * How to store block `bytes`: a delta against old range [baseStart, baseEnd) when its exact
- * encoded size is clearly smaller, else the literal. The bytes under a fixup are overwritten
- * when the package is applied, so before encoding they take the base's bytes at the same
- * place (`shift` = where the block's first byte lies in the base): a function that changed
- * only in what its references point at becomes one copy of its old body.
+ * The bytes `fixups` would hold if the block lay in OLD with fixup i's field at base offset
+ * pos[i] (relative and absolute image fixups), or the base's bytes there (any other fixup,
+ * whose field the runtime overwrites anyway): what the old body holds where it kept the
+ * reference, so that the delta copies through it.
  */
-export function blockBytesFor(oldImage: Uint8Array, bytes: Uint8Array, fixups: readonly Fixup[], baseStart: number, baseEnd: number, shift = 0): CodeBlock['bytes'] {
-  const literal: CodeBlock['bytes'] = { kind: 'literal', bytes };
-  if (baseEnd <= baseStart || bytes.length === 0) return literal;
-  const base = oldImage.subarray(baseStart, baseEnd);
-  const target = bytes.slice();
-  for (const fx of fixups) {
-    const w = FIXUP_WIDTH[fx.kind];
-    const at = shift + fx.offset;
-    if (at >= 0 && at + w <= base.length) target.set(base.subarray(at, at + w), fx.offset);
+function asInBase(bytes: Uint8Array, fixups: readonly Fixup[], pos: readonly number[], base: Uint8Array, baseStart: number, old: OldImage): Uint8Array {
+  const out = bytes.slice();
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  fixups.forEach((f, i) => {
+    const w = FIXUP_WIDTH[f.kind];
+    const at = pos[i]!;
+    const k = implicitKind(f);
+    if (k === 'rel32') {
+      const v = rvaSum(f) - BigInt(baseStart + at);
+      if (v >= -0x8000_0000n && v <= 0x7fff_ffffn) view.setInt32(f.offset, Number(v), true);
+    } else if (k === 'abs64') view.setBigUint64(f.offset, BigInt.asUintN(64, old.imageBase + rvaSum(f)), true);
+    else if (at >= 0 && at + w <= base.length) out.set(base.subarray(at, at + w), f.offset);
+  });
+  return out;
+}
+
+/**
+ * Where each fixup's field lies in the base under `ops`: the source of the copy op that holds
+ * it, else the alignment of the nearest copy before it (an edited instruction next to a kept
+ * one), else `fallback`.
+ */
+function alignedPositions(ops: readonly DeltaOp[], fixups: readonly Fixup[], fallback: readonly number[]): number[] {
+  const copies: Array<readonly [number, number, number]> = []; // [result start, result end, base offset - result offset]
+  let at = 0;
+  for (const op of ops) {
+    const len = op.kind === 'copy' ? op.length : op.bytes.length;
+    if (op.kind === 'copy') copies.push([at, at + len, op.offset - at]);
+    at += len;
   }
-  const delta: CodeBlock['bytes'] = { kind: 'delta', base: { rva: asRva(baseStart), length: baseEnd - baseStart }, baseSha256: sha256(base), size: target.length, ops: encodeDelta(base, target) };
-  return encodedBlockBytesSize(delta) < encodedBlockBytesSize(literal) * DELTA_SHARE ? delta : literal;
+  return fixups.map((f, i) => {
+    let shift: number | null = null;
+    for (const [s, , d] of copies) {
+      if (s > f.offset) break;
+      shift = d;
+    }
+    return shift === null ? fallback[i]! : f.offset + shift;
+  });
+}
+
+/**
+ * How to store block `bytes` and which of its `fixups` it still lists: a delta against old
+ * range [baseStart, baseEnd) when its exact encoded size, with the fixups it lists, is clearly
+ * smaller than the literal's with all of them; else the literal. Before encoding, each
+ * fixup's field takes what OLD holds at the same place (`shift` = where the block's first
+ * byte lies in the base, refined to each field's aligned place once a first delta is known):
+ * a function that changed only in what its references point at becomes one copy of its old
+ * body. A relative or absolute fixup to an old address whose field a copy op brings from an
+ * old field that already points there becomes implicit (formats/implicit-fixups.ts): its
+ * record is dropped, and the runtime re-derives it from the base.
+ */
+export function blockBytesFor(old: OldImage, bytes: Uint8Array, fixups: readonly Fixup[], baseStart: number, baseEnd: number, shift = 0): EncodedBlock {
+  const literal: EncodedBlock = { bytes: { kind: 'literal', bytes }, fixups };
+  if (baseEnd <= baseStart || bytes.length === 0) return literal;
+  const base = old.image.subarray(baseStart, baseEnd);
+  let pos = fixups.map((f) => shift + f.offset);
+  let target = asInBase(bytes, fixups, pos, base, baseStart, old);
+  let ops = encodeDelta(base, target);
+  // Insertions and deletions move the old fields: align each on the copy around it and encode
+  // again (bounded; usually one more round settles every field).
+  for (let round = 0; round < 2; round++) {
+    const next = alignedPositions(ops, fixups, pos);
+    if (next.every((p, i) => p === pos[i])) break;
+    pos = next;
+    target = asInBase(bytes, fixups, pos, base, baseStart, old);
+    ops = encodeDelta(base, target);
+  }
+  const view = new DataView(base.buffer, base.byteOffset, base.byteLength);
+  const rel32: number[] = [];
+  const abs64: number[] = [];
+  const listed: Fixup[] = [];
+  for (const f of fixups) {
+    const k = implicitKind(f);
+    const src = k === null ? null : copySource(ops, f.offset, IMPLICIT_WIDTH[k]);
+    // The rule the runtime applies (impliedFixups), checked here: same S + A, target inside OLD.
+    let derived: bigint | null = null;
+    if (src !== null && src + IMPLICIT_WIDTH[k!] <= base.length) {
+      derived = k === 'rel32' ? BigInt(baseStart + src + view.getInt32(src, true)) : view.getBigUint64(src, true) - old.imageBase;
+      const s = k === 'rel32' ? derived + 4n : derived;
+      if (s < 0n || s >= BigInt(old.sizeOfImage)) derived = null;
+    }
+    if (derived !== null && derived === rvaSum(f)) (k === 'rel32' ? rel32 : abs64).push(f.offset);
+    else listed.push(f);
+  }
+  const implicit = rel32.length + abs64.length > 0 ? { implicit: { rel32: rel32.sort((a, b) => a - b), abs64: abs64.sort((a, b) => a - b) } } : {};
+  const delta: EncodedBlock = {
+    bytes: { kind: 'delta', base: { rva: asRva(baseStart), length: baseEnd - baseStart }, baseSha256: sha256(base), size: target.length, ops, ...implicit },
+    fixups: listed,
+  };
+  // Decided on copy/literal ops (the rule measured in compiler/README.md), then stored with
+  // edited runs as add ops, whose zeros the payload's compression takes almost for free.
+  if (encodedSize(delta) >= encodedSize(literal) * DELTA_SHARE || delta.bytes.kind !== 'delta') return literal;
+  return { ...delta, bytes: { ...delta.bytes, ops: withAddOps(base, ops) } };
+}
+
+/** Rough compressed cost of ops (bytes): an op's header and offsets barely compress, zeros almost entirely. */
+function opsCost(ops: readonly DeltaOp[]): number {
+  let n = 0;
+  for (const op of ops) {
+    if (op.kind === 'copy') n += 6;
+    else if (op.kind === 'literal') n += 2 + op.bytes.length;
+    else {
+      n += 6 + op.bytes.length / 32;
+      for (let i = 0; i < op.bytes.length; i++) {
+        if (op.bytes[i] === 0) continue;
+        let j = i;
+        while (j < op.bytes.length && op.bytes[j] !== 0) j++;
+        n += 2 + (j - i);
+        i = j;
+      }
+    }
+  }
+  return n;
+}
+
+/**
+ * `ops` with each run of copies at one alignment, separated by same-length literals (edited
+ * bytes: a displacement or a field offset that moved), merged into one add op when that is
+ * estimated cheaper once compressed: one header instead of one per copy, and the edits as
+ * small differences amid zeros. The result is unchanged (applyDelta gives the same bytes).
+ */
+export function withAddOps(base: Uint8Array, ops: readonly DeltaOp[]): DeltaOp[] {
+  const out: DeltaOp[] = [];
+  let i = 0;
+  while (i < ops.length) {
+    const first = ops[i]!;
+    if (first.kind !== 'copy') {
+      out.push(first);
+      i++;
+      continue;
+    }
+    // Extend: copy (literal copy)* with every literal filling exactly the base gap before the next copy.
+    let end = first.offset + first.length;
+    let j = i + 1;
+    while (j + 1 < ops.length) {
+      const lit = ops[j]!;
+      const next = ops[j + 1]!;
+      if (lit.kind !== 'literal' || next.kind !== 'copy' || next.offset !== end + lit.bytes.length) break;
+      end = next.offset + next.length;
+      j += 2;
+    }
+    const run = ops.slice(i, j);
+    if (run.length > 1) {
+      const bytes = new Uint8Array(end - first.offset);
+      let at = 0;
+      for (const op of run) {
+        if (op.kind === 'literal') for (let k = 0; k < op.bytes.length; k++) bytes[at + k] = (op.bytes[k]! - base[first.offset + at + k]!) & 0xff;
+        at += op.kind === 'copy' ? op.length : op.bytes.length;
+      }
+      const add: DeltaOp = { kind: 'add', offset: first.offset, bytes };
+      if (opsCost([add]) < opsCost(run)) {
+        out.push(add);
+        i = j;
+        continue;
+      }
+    }
+    out.push(...run);
+    i = j;
+  }
+  return out;
+}
+
+/** Exact wire bytes of a block's storage and the fixups it lists. */
+function encodedSize(e: EncodedBlock): number {
+  return encodedBlockBytesSize(e.bytes) + e.fixups.reduce((n, f) => n + encodedFixupSize(f), 0);
 }

@@ -375,7 +375,8 @@ export class EmitPass {
       producer: {
         compilerVersion: opts.compilerVersion,
         parameters: [
-          { key: 'skip-refused', value: String(opts.skipRefused) },
+          // Written only when set: readers take a missing key as false (FORMAT.md, Producer).
+          ...(opts.skipRefused ? [{ key: 'skip-refused', value: 'true' }] : []),
           { key: 'new-time-date-stamp', value: `0x${m.new.img.pe.fileHeader.timeDateStamp.toString(16)}` },
           // Changes the diff found hotpatchable but --skip-refused had to leave out (they need
           // something refused): declared, so verification knows they are missing on purpose.

@@ -5,13 +5,14 @@
  */
 import { asRva } from '../../common/types.ts';
 import type { TargetIdentity } from '../../formats/package.ts';
+import { defaultBaselineId as defaultIdOf } from '../../formats/baseline.ts';
 import { sha256 } from '../../runtime/pe/sha256.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import { subtractUnstable, unstableRanges } from '../image/stable-ranges.ts';
 
 /** The baseline id used when none is given: module, TimeDateStamp and SizeOfImage of OLD. */
 export function defaultBaselineId(img: MappedImage, moduleName: string): string {
-  return `${moduleName.toLowerCase()}@${img.pe.fileHeader.timeDateStamp.toString(16).padStart(8, '0')}-${img.pe.optionalHeader.sizeOfImage.toString(16)}`;
+  return defaultIdOf({ moduleName, timeDateStamp: img.pe.fileHeader.timeDateStamp, sizeOfImage: img.pe.optionalHeader.sizeOfImage });
 }
 
 /** The target identity of OLD, pinning the bytes the package relies on. */

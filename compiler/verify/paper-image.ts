@@ -7,6 +7,7 @@
  */
 import { err, ok, type Result } from '../../common/errors.ts';
 import { applyDelta } from '../../formats/delta.ts';
+import { impliedFixups } from '../../formats/implicit-fixups.ts';
 import type { Fixup, HotpatchPackage } from '../../formats/package.ts';
 import { asVa } from '../../common/types.ts';
 import { applyFixups, type ResolvedFixup } from '../../runtime/pe/apply-fixups.ts';
@@ -76,36 +77,47 @@ export class PaperImage {
   static build(old: MappedImage, pkg: HotpatchPackage, layout: VerifyLayout): Result<PaperImage> {
     const paper = new PaperImage(old, pkg, layout);
     let at = paper.regionBase;
+    // Each block's fixups: its own, then those its delta's implicit fields stand for (1.2).
+    const fixupsOf = new Map<number, readonly Fixup[]>();
     for (const b of [...pkg.codeBlocks, ...pkg.dataBlocks]) {
       const bytes = paper.blockBytes(b.id, b.bytes);
       if (!bytes.ok) return bytes;
+      fixupsOf.set(b.id, [...b.fixups, ...bytes.value.implied]);
       const a = BigInt(b.alignment);
       at = ((at + a - 1n) / a) * a;
-      paper.blocks.set(b.id, { addr: at, bytes: bytes.value });
-      at += BigInt(bytes.value.length);
+      paper.blocks.set(b.id, { addr: at, bytes: bytes.value.bytes });
+      at += BigInt(bytes.value.bytes.length);
     }
     at = (at + 7n) & ~7n;
     paper.importSlotVa = pkg.imports.map((_, i) => at + BigInt(8 * i));
     paper.unwindAt = at + BigInt(8 * pkg.imports.length);
     for (const c of pkg.codeBlocks) {
       const b = paper.blocks.get(c.id)!;
-      const r = paper.applyFixups(b.bytes, b.addr, c.id, c.fixups, `block ${c.id}`);
+      const r = paper.applyFixups(b.bytes, b.addr, c.id, fixupsOf.get(c.id)!, `block ${c.id}`);
       if (!r.ok) return r;
     }
     for (const d of pkg.dataBlocks) {
       const b = paper.blocks.get(d.id)!;
-      const r = paper.applyFixups(b.bytes, b.addr, d.id, d.fixups, `data block ${d.id}`);
+      const r = paper.applyFixups(b.bytes, b.addr, d.id, fixupsOf.get(d.id)!, `data block ${d.id}`);
       if (!r.ok) return r;
     }
     return ok(paper);
   }
 
-  private blockBytes(id: number, b: BlockBytes): Result<Uint8Array> {
-    if (b.kind === 'literal') return ok(b.bytes.slice());
+  /**
+   * A block's bytes (a delta decoded against OLD) and the image fixups its implicit fields
+   * stand for, derived by the runtime's own rule (formats/implicit-fixups.ts).
+   */
+  private blockBytes(id: number, b: BlockBytes): Result<{ bytes: Uint8Array; implied: Fixup[] }> {
+    if (b.kind === 'literal') return ok({ bytes: b.bytes.slice(), implied: [] });
     const base = this.old.image.subarray(b.base.rva as number, (b.base.rva as number) + b.base.length);
     const h = sha256(base);
     if (!h.every((x, i) => x === b.baseSha256[i])) return mismatch(`block ${id}: delta base hash does not match OLD`);
-    return applyDelta(base, b.ops, b.size);
+    const bytes = applyDelta(base, b.ops, b.size);
+    if (!bytes.ok) return bytes;
+    const implied = impliedFixups(b, base, this.pkg.target.imageBase, this.pkg.target.sizeOfImage, `block ${id}`);
+    if (!implied.ok) return mismatch(implied.error.message);
+    return ok({ bytes: bytes.value, implied: implied.value });
   }
 
   /** Reserves `length` bytes (4-aligned) for a block's unwind info; returns its address. */

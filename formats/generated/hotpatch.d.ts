@@ -439,8 +439,11 @@ export namespace hotpatch {
         /** BlockBytes delta. */
         delta?: (hotpatch.Delta.$Properties|null);
 
+        /** BlockBytes deltaWithImplicitFixups. */
+        deltaWithImplicitFixups?: (hotpatch.Delta.$Properties|null);
+
         /** BlockBytes storage. */
-        storage?: ("literal"|"delta");
+        storage?: ("literal"|"delta"|"deltaWithImplicitFixups");
 
         /**
          * Encodes the specified BlockBytes message. Does not implicitly {@link hotpatch.BlockBytes.verify|verify} messages.
@@ -472,8 +475,11 @@ export namespace hotpatch {
             /** BlockBytes delta */
             delta?: (hotpatch.Delta.$Properties|null);
 
+            /** BlockBytes deltaWithImplicitFixups */
+            deltaWithImplicitFixups?: (hotpatch.Delta.$Properties|null);
+
             /** BlockBytes storage */
-            storage?: ("literal"|"delta");
+            storage?: ("literal"|"delta"|"deltaWithImplicitFixups");
 
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
@@ -483,9 +489,10 @@ export namespace hotpatch {
         type $Shape = {
           literal?: Uint8Array|null;
           delta?: hotpatch.Delta.$Shape|null;
+          deltaWithImplicitFixups?: hotpatch.Delta.$Shape|null;
           $unknowns?: Uint8Array[];
         } & (
-          ({ storage?: undefined; literal?: null; delta?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape })
+          ({ storage?: undefined; literal?: null; delta?: null; deltaWithImplicitFixups?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null; deltaWithImplicitFixups?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape; deltaWithImplicitFixups?: null }|{ storage?: "deltaWithImplicitFixups"; literal?: null; delta?: null; deltaWithImplicitFixups: hotpatch.Delta.$Shape })
         );
     }
 
@@ -519,6 +526,12 @@ export namespace hotpatch {
 
         /** Delta ops. */
         ops: hotpatch.DeltaOp.$Properties[];
+
+        /** Delta implicitRel32. */
+        implicitRel32: number[];
+
+        /** Delta implicitAbs64. */
+        implicitAbs64: number[];
 
         /**
          * Encodes the specified Delta message. Does not implicitly {@link hotpatch.Delta.verify|verify} messages.
@@ -556,6 +569,12 @@ export namespace hotpatch {
             /** Delta ops */
             ops?: (hotpatch.DeltaOp.$Properties[]|null);
 
+            /** Delta implicitRel32 */
+            implicitRel32?: (number[]|null);
+
+            /** Delta implicitAbs64 */
+            implicitAbs64?: (number[]|null);
+
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
         }
@@ -566,6 +585,8 @@ export namespace hotpatch {
           baseSha256?: Uint8Array|null;
           size?: number|null;
           ops?: hotpatch.DeltaOp.$Shape[]|null;
+          implicitRel32?: number[]|null;
+          implicitAbs64?: number[]|null;
           $unknowns?: Uint8Array[];
         };
     }
@@ -595,8 +616,11 @@ export namespace hotpatch {
         /** DeltaOp literal. */
         literal?: (Uint8Array|null);
 
+        /** DeltaOp add. */
+        add?: (hotpatch.Add.$Properties|null);
+
         /** DeltaOp op. */
-        op?: ("copy"|"literal");
+        op?: ("copy"|"literal"|"add");
 
         /**
          * Encodes the specified DeltaOp message. Does not implicitly {@link hotpatch.DeltaOp.verify|verify} messages.
@@ -628,8 +652,11 @@ export namespace hotpatch {
             /** DeltaOp literal */
             literal?: (Uint8Array|null);
 
+            /** DeltaOp add */
+            add?: (hotpatch.Add.$Properties|null);
+
             /** DeltaOp op */
-            op?: ("copy"|"literal");
+            op?: ("copy"|"literal"|"add");
 
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
@@ -639,10 +666,74 @@ export namespace hotpatch {
         type $Shape = {
           copy?: hotpatch.Copy.$Shape|null;
           literal?: Uint8Array|null;
+          add?: hotpatch.Add.$Shape|null;
           $unknowns?: Uint8Array[];
         } & (
-          ({ op?: undefined; copy?: null; literal?: null }|{ op?: "copy"; copy: hotpatch.Copy.$Shape; literal?: null }|{ op?: "literal"; copy?: null; literal: Uint8Array })
+          ({ op?: undefined; copy?: null; literal?: null; add?: null }|{ op?: "copy"; copy: hotpatch.Copy.$Shape; literal?: null; add?: null }|{ op?: "literal"; copy?: null; literal: Uint8Array; add?: null }|{ op?: "add"; copy?: null; literal?: null; add: hotpatch.Add.$Shape })
         );
+    }
+
+    /**
+     * Properties of an Add.
+     * @deprecated Use hotpatch.Add.$Properties instead.
+     */
+    interface IAdd extends hotpatch.Add.$Properties {
+    }
+
+    /** Represents an Add. */
+    class Add {
+
+        /**
+         * Constructs a new Add.
+         * @param [properties] Properties to set
+         */
+        constructor(properties?: hotpatch.Add.$Properties);
+
+        /** Unknown fields preserved while decoding when enabled */
+        $unknowns?: Uint8Array[];
+
+        /** Add offset. */
+        offset: number;
+
+        /** Add bytes. */
+        bytes: Uint8Array;
+
+        /**
+         * Encodes the specified Add message. Does not implicitly {@link hotpatch.Add.verify|verify} messages.
+         * @param message Add message or plain object to encode
+         * @param [writer] Writer to encode to
+         * @returns Writer
+         */
+        static encode(message: hotpatch.Add.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+        /**
+         * Decodes an Add message from the specified reader or buffer.
+         * @param reader Reader or buffer to decode from
+         * @param [length] Message length if known beforehand
+         * @returns {hotpatch.Add & hotpatch.Add.$Shape} Add
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): hotpatch.Add & hotpatch.Add.$Shape;
+    }
+
+    namespace Add {
+
+        /** Properties of an Add. */
+        interface $Properties {
+
+            /** Add offset */
+            offset?: (number|null);
+
+            /** Add bytes */
+            bytes?: (Uint8Array|null);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+        }
+
+        /** Shape of an Add. */
+        type $Shape = hotpatch.Add.$Properties;
     }
 
     /**

@@ -1089,7 +1089,8 @@ export const hotpatch = $root.hotpatch = (() => {
          * @typedef {Object} hotpatch.BlockBytes.$Properties
          * @property {Uint8Array|null} [literal] BlockBytes literal
          * @property {hotpatch.Delta.$Properties|null} [delta] BlockBytes delta
-         * @property {"literal"|"delta"} [storage] BlockBytes storage
+         * @property {hotpatch.Delta.$Properties|null} [deltaWithImplicitFixups] BlockBytes deltaWithImplicitFixups
+         * @property {"literal"|"delta"|"deltaWithImplicitFixups"} [storage] BlockBytes storage
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -1106,9 +1107,10 @@ export const hotpatch = $root.hotpatch = (() => {
          * @typedef {{
          *   literal?: Uint8Array|null;
          *   delta?: hotpatch.Delta.$Shape|null;
+         *   deltaWithImplicitFixups?: hotpatch.Delta.$Shape|null;
          *   $unknowns?: Array.<Uint8Array>;
          * } & (
-         *   ({ storage?: undefined; literal?: null; delta?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape })
+         *   ({ storage?: undefined; literal?: null; delta?: null; deltaWithImplicitFixups?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null; deltaWithImplicitFixups?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape; deltaWithImplicitFixups?: null }|{ storage?: "deltaWithImplicitFixups"; literal?: null; delta?: null; deltaWithImplicitFixups: hotpatch.Delta.$Shape })
          * )} hotpatch.BlockBytes.$Shape
          */
 
@@ -1143,17 +1145,25 @@ export const hotpatch = $root.hotpatch = (() => {
          */
         BlockBytes.prototype.delta = null;
 
+        /**
+         * BlockBytes deltaWithImplicitFixups.
+         * @member {hotpatch.Delta.$Properties|null|undefined} deltaWithImplicitFixups
+         * @memberof hotpatch.BlockBytes
+         * @instance
+         */
+        BlockBytes.prototype.deltaWithImplicitFixups = null;
+
         // OneOf field names bound to virtual getters and setters
         let $oneOfFields;
 
         /**
          * BlockBytes storage.
-         * @member {"literal"|"delta"|undefined} storage
+         * @member {"literal"|"delta"|"deltaWithImplicitFixups"|undefined} storage
          * @memberof hotpatch.BlockBytes
          * @instance
          */
         $Object.defineProperty(BlockBytes.prototype, "storage", {
-            get: $util.oneOfGetter($oneOfFields = ["literal", "delta"]),
+            get: $util.oneOfGetter($oneOfFields = ["literal", "delta", "deltaWithImplicitFixups"]),
             set: $util.oneOfSetter($oneOfFields)
         });
 
@@ -1177,6 +1187,8 @@ export const hotpatch = $root.hotpatch = (() => {
                 writer.uint32(/* id 1, wireType 2 =*/10).bytes(message.literal);
             if (message.delta != null && $Object.hasOwnProperty.call(message, "delta"))
                 $root.hotpatch.Delta.encode(message.delta, writer.uint32(/* id 2, wireType 2 =*/18).fork(), _depth + 1).ldelim();
+            if (message.deltaWithImplicitFixups != null && $Object.hasOwnProperty.call(message, "deltaWithImplicitFixups"))
+                $root.hotpatch.Delta.encode(message.deltaWithImplicitFixups, writer.uint32(/* id 3, wireType 2 =*/26).fork(), _depth + 1).ldelim();
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -1235,6 +1247,13 @@ export const hotpatch = $root.hotpatch = (() => {
                         message.storage = "delta";
                         continue;
                     }
+                case 3: {
+                        if (wireType !== 2)
+                            break;
+                        message.deltaWithImplicitFixups = $root.hotpatch.Delta.decode(reader, reader.size(), $undefined, _depth + 1, message.deltaWithImplicitFixups);
+                        message.storage = "deltaWithImplicitFixups";
+                        continue;
+                    }
                 }
                 reader.skipType(wireType, _depth, tag);
                 if (!reader.discardUnknown) {
@@ -1264,6 +1283,8 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {Uint8Array|null} [baseSha256] Delta baseSha256
          * @property {number|null} [size] Delta size
          * @property {Array.<hotpatch.DeltaOp.$Properties>|null} [ops] Delta ops
+         * @property {Array.<number>|null} [implicitRel32] Delta implicitRel32
+         * @property {Array.<number>|null} [implicitAbs64] Delta implicitAbs64
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -1282,6 +1303,8 @@ export const hotpatch = $root.hotpatch = (() => {
          *   baseSha256?: Uint8Array|null;
          *   size?: number|null;
          *   ops?: Array.<hotpatch.DeltaOp.$Shape>|null;
+         *   implicitRel32?: Array.<number>|null;
+         *   implicitAbs64?: Array.<number>|null;
          *   $unknowns?: Array.<Uint8Array>;
          * }} hotpatch.Delta.$Shape
          */
@@ -1296,6 +1319,8 @@ export const hotpatch = $root.hotpatch = (() => {
          */
         const Delta = function (properties) {
             this.ops = [];
+            this.implicitRel32 = [];
+            this.implicitAbs64 = [];
             if (properties)
                 for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                     if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -1335,6 +1360,22 @@ export const hotpatch = $root.hotpatch = (() => {
         Delta.prototype.ops = $util.emptyArray;
 
         /**
+         * Delta implicitRel32.
+         * @member {Array.<number>} implicitRel32
+         * @memberof hotpatch.Delta
+         * @instance
+         */
+        Delta.prototype.implicitRel32 = $util.emptyArray;
+
+        /**
+         * Delta implicitAbs64.
+         * @member {Array.<number>} implicitAbs64
+         * @memberof hotpatch.Delta
+         * @instance
+         */
+        Delta.prototype.implicitAbs64 = $util.emptyArray;
+
+        /**
          * Encodes the specified Delta message. Does not implicitly {@link hotpatch.Delta.verify|verify} messages.
          * @function encode
          * @memberof hotpatch.Delta
@@ -1359,6 +1400,10 @@ export const hotpatch = $root.hotpatch = (() => {
             if (message.ops != null && message.ops.length)
                 for (let i = 0; i < message.ops.length; ++i)
                     $root.hotpatch.DeltaOp.encode(message.ops[i], writer.uint32(/* id 4, wireType 2 =*/34).fork(), _depth + 1).ldelim();
+            if (message.implicitRel32 != null && message.implicitRel32.length)
+                writer.uint32(/* id 5, wireType 2 =*/42).uint32s(message.implicitRel32);
+            if (message.implicitAbs64 != null && message.implicitAbs64.length)
+                writer.uint32(/* id 6, wireType 2 =*/50).uint32s(message.implicitAbs64);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -1435,6 +1480,34 @@ export const hotpatch = $root.hotpatch = (() => {
                         message.ops.push($root.hotpatch.DeltaOp.decode(reader, reader.size(), $undefined, _depth + 1));
                         continue;
                     }
+                case 5: {
+                        if (wireType === 2) {
+                            if (!(message.implicitRel32 && message.implicitRel32.length))
+                                message.implicitRel32 = [];
+                            reader.uint32s(message.implicitRel32);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.implicitRel32 && message.implicitRel32.length))
+                            message.implicitRel32 = [];
+                        message.implicitRel32.push(reader.uint32());
+                        continue;
+                    }
+                case 6: {
+                        if (wireType === 2) {
+                            if (!(message.implicitAbs64 && message.implicitAbs64.length))
+                                message.implicitAbs64 = [];
+                            reader.uint32s(message.implicitAbs64);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.implicitAbs64 && message.implicitAbs64.length))
+                            message.implicitAbs64 = [];
+                        message.implicitAbs64.push(reader.uint32());
+                        continue;
+                    }
                 }
                 reader.skipType(wireType, _depth, tag);
                 if (!reader.discardUnknown) {
@@ -1462,7 +1535,8 @@ export const hotpatch = $root.hotpatch = (() => {
          * @typedef {Object} hotpatch.DeltaOp.$Properties
          * @property {hotpatch.Copy.$Properties|null} [copy] DeltaOp copy
          * @property {Uint8Array|null} [literal] DeltaOp literal
-         * @property {"copy"|"literal"} [op] DeltaOp op
+         * @property {hotpatch.Add.$Properties|null} [add] DeltaOp add
+         * @property {"copy"|"literal"|"add"} [op] DeltaOp op
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -1479,9 +1553,10 @@ export const hotpatch = $root.hotpatch = (() => {
          * @typedef {{
          *   copy?: hotpatch.Copy.$Shape|null;
          *   literal?: Uint8Array|null;
+         *   add?: hotpatch.Add.$Shape|null;
          *   $unknowns?: Array.<Uint8Array>;
          * } & (
-         *   ({ op?: undefined; copy?: null; literal?: null }|{ op?: "copy"; copy: hotpatch.Copy.$Shape; literal?: null }|{ op?: "literal"; copy?: null; literal: Uint8Array })
+         *   ({ op?: undefined; copy?: null; literal?: null; add?: null }|{ op?: "copy"; copy: hotpatch.Copy.$Shape; literal?: null; add?: null }|{ op?: "literal"; copy?: null; literal: Uint8Array; add?: null }|{ op?: "add"; copy?: null; literal?: null; add: hotpatch.Add.$Shape })
          * )} hotpatch.DeltaOp.$Shape
          */
 
@@ -1516,17 +1591,25 @@ export const hotpatch = $root.hotpatch = (() => {
          */
         DeltaOp.prototype.literal = null;
 
+        /**
+         * DeltaOp add.
+         * @member {hotpatch.Add.$Properties|null|undefined} add
+         * @memberof hotpatch.DeltaOp
+         * @instance
+         */
+        DeltaOp.prototype.add = null;
+
         // OneOf field names bound to virtual getters and setters
         let $oneOfFields;
 
         /**
          * DeltaOp op.
-         * @member {"copy"|"literal"|undefined} op
+         * @member {"copy"|"literal"|"add"|undefined} op
          * @memberof hotpatch.DeltaOp
          * @instance
          */
         $Object.defineProperty(DeltaOp.prototype, "op", {
-            get: $util.oneOfGetter($oneOfFields = ["copy", "literal"]),
+            get: $util.oneOfGetter($oneOfFields = ["copy", "literal", "add"]),
             set: $util.oneOfSetter($oneOfFields)
         });
 
@@ -1550,6 +1633,8 @@ export const hotpatch = $root.hotpatch = (() => {
                 $root.hotpatch.Copy.encode(message.copy, writer.uint32(/* id 1, wireType 2 =*/10).fork(), _depth + 1).ldelim();
             if (message.literal != null && $Object.hasOwnProperty.call(message, "literal"))
                 writer.uint32(/* id 2, wireType 2 =*/18).bytes(message.literal);
+            if (message.add != null && $Object.hasOwnProperty.call(message, "add"))
+                $root.hotpatch.Add.encode(message.add, writer.uint32(/* id 3, wireType 2 =*/26).fork(), _depth + 1).ldelim();
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -1608,6 +1693,13 @@ export const hotpatch = $root.hotpatch = (() => {
                         message.op = "literal";
                         continue;
                     }
+                case 3: {
+                        if (wireType !== 2)
+                            break;
+                        message.add = $root.hotpatch.Add.decode(reader, reader.size(), $undefined, _depth + 1, message.add);
+                        message.op = "add";
+                        continue;
+                    }
                 }
                 reader.skipType(wireType, _depth, tag);
                 if (!reader.discardUnknown) {
@@ -1626,6 +1718,162 @@ export const hotpatch = $root.hotpatch = (() => {
         };
 
         return DeltaOp;
+    })();
+
+    hotpatch.Add = (function() {
+
+        /**
+         * Properties of an Add.
+         * @typedef {Object} hotpatch.Add.$Properties
+         * @property {number|null} [offset] Add offset
+         * @property {Uint8Array|null} [bytes] Add bytes
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+
+        /**
+         * Properties of an Add.
+         * @memberof hotpatch
+         * @interface IAdd
+         * @augments hotpatch.Add.$Properties
+         * @deprecated Use hotpatch.Add.$Properties instead.
+         */
+
+        /**
+         * Shape of an Add.
+         * @typedef {hotpatch.Add.$Properties} hotpatch.Add.$Shape
+         */
+
+        /**
+         * Constructs a new Add.
+         * @memberof hotpatch
+         * @classdesc Represents an Add.
+         * @constructor
+         * @param {hotpatch.Add.$Properties=} [properties] Properties to set
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+        const Add = function (properties) {
+            if (properties)
+                for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                    if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                        this[keys[i]] = properties[keys[i]];
+        };
+
+        /**
+         * Add offset.
+         * @member {number} offset
+         * @memberof hotpatch.Add
+         * @instance
+         */
+        Add.prototype.offset = 0;
+
+        /**
+         * Add bytes.
+         * @member {Uint8Array} bytes
+         * @memberof hotpatch.Add
+         * @instance
+         */
+        Add.prototype.bytes = $util.newBuffer([]);
+
+        /**
+         * Encodes the specified Add message. Does not implicitly {@link hotpatch.Add.verify|verify} messages.
+         * @function encode
+         * @memberof hotpatch.Add
+         * @static
+         * @param {hotpatch.Add.$Properties} message Add message or plain object to encode
+         * @param {$protobuf.Writer} [writer] Writer to encode to
+         * @returns {$protobuf.Writer} Writer
+         */
+        Add.encode = function (message, writer, _depth) {
+            if (!writer)
+                writer = $Writer.create();
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $util.recursionLimit)
+                throw $Error("max depth exceeded");
+            if (message.offset != null && $Object.hasOwnProperty.call(message, "offset") && message.offset !== 0)
+                writer.uint32(/* id 1, wireType 0 =*/8).uint32(message.offset);
+            if (message.bytes != null && $Object.hasOwnProperty.call(message, "bytes") && message.bytes.length)
+                writer.uint32(/* id 2, wireType 2 =*/18).bytes(message.bytes);
+            if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                for (let i = 0; i < message.$unknowns.length; ++i)
+                    writer.raw(message.$unknowns[i]);
+            return writer;
+        };
+
+        /**
+         * Decodes an Add message from the specified reader or buffer.
+         * @function decode
+         * @memberof hotpatch.Add
+         * @static
+         * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+         * @param {number} [length] Message length if known beforehand
+         * @returns {hotpatch.Add & hotpatch.Add.$Shape} Add
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        Add.decode = function (reader, length, _end, _depth, _target) {
+            if (!(reader instanceof $Reader))
+                reader = $Reader.create(reader);
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $Reader.recursionLimit)
+                throw $Error("max depth exceeded");
+            let end, message, value;
+            if (length === $undefined)
+                end = reader.len;
+            else {
+                end = reader.pos + length;
+                if (end > reader.len)
+                    throw $RangeError("index out of range");
+                length = reader.len;
+                reader.len = end;
+            }
+            message = _target || new $root.hotpatch.Add();
+            while (reader.pos < end) {
+                let start = reader.pos;
+                let tag = reader.tag();
+                if (tag === _end) {
+                    _end = $undefined;
+                    break;
+                }
+                let wireType = tag & 7;
+                switch (tag >>>= 3) {
+                case 1: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.uint32())
+                            message.offset = value;
+                        else
+                            delete message.offset;
+                        continue;
+                    }
+                case 2: {
+                        if (wireType !== 2)
+                            break;
+                        if ((value = reader.bytes()).length)
+                            message.bytes = value;
+                        else
+                            delete message.bytes;
+                        continue;
+                    }
+                }
+                reader.skipType(wireType, _depth, tag);
+                if (!reader.discardUnknown) {
+                    $util.makeProp(message, "$unknowns", false);
+                    (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                }
+            }
+            if (length !== $undefined) {
+                if (reader.pos !== end)
+                    throw $RangeError("index out of range");
+                reader.len = length;
+            }
+            if (_end !== $undefined)
+                throw $Error("missing end group");
+            return message;
+        };
+
+        return Add;
     })();
 
     hotpatch.Copy = (function() {

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { asRva } from '../../common/types.ts';
 import type { BlockBytes, CodeBlock, DataBlock, DeltaOp, Fixup, FixupKind, FixupTarget, FunctionRecord, HotpatchPackage, Import, Redirect, RedirectKind, Unwind } from '../package.ts';
 import { REDIRECT_SITE_LENGTH } from '../package.ts';
+import { implicitSpans } from '../implicit-fixups.ts';
 import { blockSize, FIXUP_WIDTH } from '../validate.ts';
 import { mergeRanges } from './sample-packages.ts';
 
@@ -92,11 +93,28 @@ export function arbitraryPackage(): fc.Arbitrary<HotpatchPackage> {
         const ops: DeltaOp[] = b.ops.map((o) => {
           if ('lit' in o) return { kind: 'literal', bytes: o.lit };
           const length = Math.min(o.copy[1], b.baseLength);
-          return { kind: 'copy', offset: o.copy[0] % (b.baseLength - length + 1), length };
+          const offset = o.copy[0] % (b.baseLength - length + 1);
+          // Some copies become add ops (1.2): the same range with byte differences.
+          if (o.copy[0] % 3 === 0) return { kind: 'add', offset, bytes: Uint8Array.from({ length }, (_, k) => (k * o.copy[1]) & 0xff) };
+          return { kind: 'copy', offset, length };
         });
         relied.push([rva, rva + b.baseLength]);
         const size = ops.reduce((n, op) => n + (op.kind === 'copy' ? op.length : op.bytes.length), 0);
-        return { kind: 'delta', base: { rva: asRva(rva), length: b.baseLength }, baseSha256: new Uint8Array(32).fill(rva & 0xff), size, ops };
+        // Implicit fixups (1.2) in the first copy long enough: a rel32, then an abs64 when it fits.
+        let at = 0;
+        const rel32: number[] = [];
+        const abs64: number[] = [];
+        for (const op of ops) {
+          const len = op.kind === 'copy' ? op.length : op.bytes.length;
+          if (op.kind === 'copy' && len >= 4 && (rva & 1) === 0) {
+            rel32.push(at);
+            if (len >= 12) abs64.push(at + 4);
+            break;
+          }
+          at += len;
+        }
+        const implicit = rel32.length > 0 ? { implicit: { rel32, abs64 } } : {};
+        return { kind: 'delta', base: { rva: asRva(rva), length: b.baseLength }, baseSha256: new Uint8Array(32).fill(rva & 0xff), size, ops, ...implicit };
       };
       const codeIds = r.code.map((_, i) => r.ids[i]!);
       const dataIds = r.data.map((_, i) => r.ids[4 + i]!);
@@ -107,9 +125,9 @@ export function arbitraryPackage(): fc.Arbitrary<HotpatchPackage> {
       dataIds.forEach((id, i) => sizes.set(id, blockSize(dataBytes[i]!)));
       const allIds = [...codeIds, ...dataIds];
 
-      const fixupsIn = (raw: readonly RawFixup[], size: number, inUnwind = false): Fixup[] => {
+      const fixupsIn = (raw: readonly RawFixup[], size: number, inUnwind = false, bytes: BlockBytes | null = null): Fixup[] => {
         const out: Fixup[] = [];
-        const taken: Array<[number, number]> = [];
+        const taken: Array<[number, number]> = bytes?.kind === 'delta' ? implicitSpans(bytes.implicit).map(([o, w]) => [o, o + w]) : [];
         for (const f of raw) {
           // addr32nb only in unwind data, imagerel32 only in blocks (validation rules): fold
           // each onto a kind its container allows.
@@ -146,8 +164,8 @@ export function arbitraryPackage(): fc.Arbitrary<HotpatchPackage> {
         });
         return { runtimeFunctions, unwindInfo: info, unwindFixups: fixupsIn(u.fixups, info.length, true) };
       };
-      const codeBlocks: CodeBlock[] = r.code.map((b, i) => ({ id: codeIds[i]!, alignment: b.alignment, bytes: codeBytes[i]!, fixups: fixupsIn(b.fixups, sizes.get(codeIds[i]!)!), unwind: unwindOf(b.unwind, sizes.get(codeIds[i]!)!) }));
-      const dataBlocks: DataBlock[] = r.data.map((b, i) => ({ id: dataIds[i]!, alignment: b.alignment, bytes: dataBytes[i]!, fixups: fixupsIn(b.fixups, sizes.get(dataIds[i]!)!) }));
+      const codeBlocks: CodeBlock[] = r.code.map((b, i) => ({ id: codeIds[i]!, alignment: b.alignment, bytes: codeBytes[i]!, fixups: fixupsIn(b.fixups, sizes.get(codeIds[i]!)!, false, codeBytes[i]!), unwind: unwindOf(b.unwind, sizes.get(codeIds[i]!)!) }));
+      const dataBlocks: DataBlock[] = r.data.map((b, i) => ({ id: dataIds[i]!, alignment: b.alignment, bytes: dataBytes[i]!, fixups: fixupsIn(b.fixups, sizes.get(dataIds[i]!)!, false, dataBytes[i]!) }));
 
       const redirects: Redirect[] = [];
       const functions: FunctionRecord[] = [];

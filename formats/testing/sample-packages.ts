@@ -103,7 +103,7 @@ export async function minimalPackage(): Promise<HotpatchPackage> {
 }
 
 /**
- * Every message and every oneof case at least once: a delta-stored body, all fixup kinds
+ * Every message and every oneof case at least once: a delta-stored body with implicit fixups, all fixup kinds
  * and target kinds, unwind data with a handler fixup, a data block, imports by name and by
  * ordinal, all three redirect kinds, changed and added functions, CodeView and parameters.
  */
@@ -144,7 +144,8 @@ export async function fullPackage(): Promise<HotpatchPackage> {
       {
         id: 0,
         alignment: 16,
-        bytes: { kind: 'delta', base: { rva: asRva(0x1100), length: 0x80 }, baseSha256: await sha256(oldBody), size: newBody.length, ops },
+        // Two implicit fixups (1.2) inside the copy after the first edit.
+        bytes: { kind: 'delta', base: { rva: asRva(0x1100), length: 0x80 }, baseSha256: await sha256(oldBody), size: newBody.length, ops, implicit: { rel32: [0x40], abs64: [0x44] } },
         fixups: [
           { kind: 'rel32', offset: 0x10, target: { kind: 'block', blockId: 1, offset: 0 }, addend: -4n },
           { kind: 'rel8', offset: 0x21, target: { kind: 'block', blockId: 0, offset: 0x40 }, addend: -1n },

@@ -13,6 +13,7 @@
 import { err, ok, type Result } from '../../common/errors.ts';
 import { asVa, hex, type Va } from '../../common/types.ts';
 import { applyDelta } from '../../formats/delta.ts';
+import { impliedFixups } from '../../formats/implicit-fixups.ts';
 import { checkBudget } from '../../formats/validate.ts';
 import type { BlockBytes, Fixup, HotpatchPackage } from '../../formats/package.ts';
 import { preferredView, readModuleView, type ModuleView } from '../image/module-view.ts';
@@ -192,12 +193,18 @@ export async function planPackage(pkg: HotpatchPackage, backend: ProcessBackend,
 
   // 4. Block bytes (literal, or delta against the old image).
   const blockMs = new Map<number, number>();
-  const materialise = async (b: BlockBytes, what: string): Promise<Result<Uint8Array>> => {
-    if (b.kind === 'literal') return ok(b.bytes.slice());
+  // A block's bytes and the fixups its delta's implicit fields stand for (format 1.2,
+  // formats/implicit-fixups.ts), read from the same hash-checked base.
+  const materialise = async (b: BlockBytes, what: string): Promise<Result<{ bytes: Uint8Array; implied: Fixup[] }>> => {
+    if (b.kind === 'literal') return ok({ bytes: b.bytes.slice(), implied: [] });
     const baseBytes = gather(preferred, [b.base]);
     if (baseBytes === null) return err('PLAN_IDENTITY', `${what}: delta base ${hex(b.base.rva)}+${b.base.length} is outside the image`);
     if (!eqBytes(await sha256(baseBytes), b.baseSha256)) return err('PLAN_IDENTITY', `${what}: delta base at ${hex(b.base.rva)}+${b.base.length} (section ${sectionOf(sections, b.base.rva)}) differs from the package's`, b.base.rva);
-    return applyDelta(baseBytes, b.ops, b.size);
+    const bytes = applyDelta(baseBytes, b.ops, b.size);
+    if (!bytes.ok) return bytes;
+    const implied = impliedFixups(b, baseBytes, pkg.target.imageBase, pkg.target.sizeOfImage, what);
+    if (!implied.ok) return err('PLAN_PACKAGE', implied.error.message);
+    return ok({ bytes: bytes.value, implied: implied.value });
   };
 
   // 5. Layout: code blocks, then (page-aligned) data blocks, import slots, unwind table and info.
@@ -216,8 +223,8 @@ export async function planPackage(pkg: HotpatchPackage, backend: ProcessBackend,
     const bytes = await materialise(c.bytes, `code block ${c.id}`);
     if (!bytes.ok) return bytes;
     off = alignUp(off, Math.max(1, c.alignment));
-    placed.set(c.id, { id: c.id, code: true, offset: off, bytes: bytes.value, fixups: c.fixups });
-    off += bytes.value.length;
+    placed.set(c.id, { id: c.id, code: true, offset: off, bytes: bytes.value.bytes, fixups: [...c.fixups, ...bytes.value.implied] });
+    off += bytes.value.bytes.length;
     blockMs.set(c.id, now() - ts);
   }
   const codeUsed = off;
@@ -227,8 +234,8 @@ export async function planPackage(pkg: HotpatchPackage, backend: ProcessBackend,
     const bytes = await materialise(d.bytes, `data block ${d.id}`);
     if (!bytes.ok) return bytes;
     off = alignUp(off, Math.max(1, d.alignment));
-    placed.set(d.id, { id: d.id, code: false, offset: off, bytes: bytes.value, fixups: d.fixups });
-    off += bytes.value.length;
+    placed.set(d.id, { id: d.id, code: false, offset: off, bytes: bytes.value.bytes, fixups: [...d.fixups, ...bytes.value.implied] });
+    off += bytes.value.bytes.length;
   }
   off = alignUp(off, 8);
   const importSlotsOffset = off;

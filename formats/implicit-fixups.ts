@@ -1,0 +1,99 @@
+/**
+ * Implicit fixups (format 1.2): a changed function stored as a delta against its old body
+ * copies most of its references from that body, and most of them still mean what they meant
+ * there: a call to an unchanged old function, a load from an old global, a vtable slot
+ * holding an old function. Such a field needs no fixup record of its own: it is named by its
+ * offset alone, and its target is whatever the old field at the copy's source points at.
+ * `impliedFixups` turns those offsets back into ordinary image fixups, so the planner
+ * (runtime/plan) and the verifier's paper image (compiler/verify) write them with the one
+ * fixup formula (runtime/pe/apply-fixups.ts) and both derive the same bytes.
+ *
+ * - rel32: the old field holds v = S + A - P_old, so S + A = P_old + v; the implied fixup is
+ *   `rel32` to image RVA (field RVA + 4 + v) with addend -4 (for a branch, S is its target).
+ * - abs64: the old field holds S + A (at the preferred ImageBase); the implied fixup is
+ *   `abs64` to image RVA (value - ImageBase) with addend 0.
+ * Pure; reads only the delta's base bytes, which the caller has checked against the
+ * package's base SHA-256.
+ */
+import { err, ok, type Result } from '../common/errors.ts';
+import type { Rva } from '../common/types.ts';
+import type { BlockBytes, DeltaOp, Fixup, ImplicitFixups } from './package.ts';
+
+/** A delta block (the only storage that can hold implicit fixups). */
+export type DeltaBytes = Extract<BlockBytes, { kind: 'delta' }>;
+
+/** Bytes of each implicit field. */
+export const IMPLICIT_WIDTH = { rel32: 4, abs64: 8 } as const;
+
+/** The implicit fields of a delta as [offset, width, kind] spans, sorted by offset. */
+export function implicitSpans(implicit: ImplicitFixups | undefined): Array<readonly [number, number, 'rel32' | 'abs64']> {
+  if (implicit === undefined) return [];
+  const spans: Array<readonly [number, number, 'rel32' | 'abs64']> = [
+    ...implicit.rel32.map((o) => [o, IMPLICIT_WIDTH.rel32, 'rel32'] as const),
+    ...implicit.abs64.map((o) => [o, IMPLICIT_WIDTH.abs64, 'abs64'] as const),
+  ];
+  return spans.sort((a, b) => a[0] - b[0]);
+}
+
+/** True when the delta carries at least one implicit fixup. */
+export function hasImplicit(b: BlockBytes): boolean {
+  return b.kind === 'delta' && b.implicit !== undefined && b.implicit.rel32.length + b.implicit.abs64.length > 0;
+}
+
+/**
+ * Where in the base the `width` bytes at result offset `offset` were copied from, when one
+ * copy op covers them all (or one add op that adds 0 to each of them); null otherwise (a
+ * literal op, or a field across two ops).
+ */
+export function copySource(ops: readonly DeltaOp[], offset: number, width: number): number | null {
+  let at = 0;
+  for (const op of ops) {
+    const len = op.kind === 'copy' ? op.length : op.bytes.length;
+    if (offset < at + len) {
+      if (op.kind === 'literal' || offset + width > at + len) return null;
+      // An add op copies the field when it adds nothing to any of its bytes.
+      if (op.kind === 'add' && op.bytes.subarray(offset - at, offset - at + width).some((x) => x !== 0)) return null;
+      return op.offset + (offset - at);
+    }
+    at += len;
+  }
+  return null;
+}
+
+/**
+ * Checks what needs no image (the loader runs it in validation): every field inside the
+ * result and inside one copy op, fields disjoint. PKG_INVALID names the first bad field.
+ */
+export function checkImplicitFixups(d: DeltaBytes, path: string): Result<void> {
+  let end = 0;
+  for (const [o, w, kind] of implicitSpans(d.implicit)) {
+    if (o < end) return err('PKG_INVALID', `${path}.implicit: ${kind} field at ${o} overlaps the previous implicit field`);
+    if (o + w > d.size) return err('PKG_INVALID', `${path}.implicit: ${kind} field at ${o} + ${w} bytes is outside the ${d.size}-byte block`);
+    if (copySource(d.ops, o, w) === null) return err('PKG_INVALID', `${path}.implicit: ${kind} field at ${o} is not inside one copy op`);
+    end = o + w;
+  }
+  return ok(undefined);
+}
+
+/**
+ * The image fixups the implicit fields of `d` stand for, read from `base` (the delta's base
+ * bytes, image at its preferred `imageBase`). PKG_INVALID when a field is not copied whole
+ * or when the old field points outside the image (`sizeOfImage`).
+ */
+export function impliedFixups(d: DeltaBytes, base: Uint8Array, imageBase: bigint, sizeOfImage: number, path = 'delta'): Result<Fixup[]> {
+  const checked = checkImplicitFixups(d, path);
+  if (!checked.ok) return checked;
+  const out: Fixup[] = [];
+  const view = new DataView(base.buffer, base.byteOffset, base.byteLength);
+  for (const [o, w, kind] of implicitSpans(d.implicit)) {
+    const src = copySource(d.ops, o, w)!;
+    if (src + w > base.length) return err('PKG_INVALID', `${path}.implicit: ${kind} field at ${o} reads outside the base`);
+    const target = kind === 'rel32' ? (d.base.rva as number) + src + 4 + view.getInt32(src, true) : view.getBigUint64(src, true) - imageBase;
+    const rva = typeof target === 'bigint' ? (target >= 0n && target < BigInt(sizeOfImage) ? Number(target) : -1) : target;
+    if (rva < 0 || rva >= sizeOfImage) {
+      return err('PKG_INVALID', `${path}.implicit: the old ${kind} field at base offset ${src} (RVA 0x${((d.base.rva as number) + src).toString(16)}) points outside the image`);
+    }
+    out.push({ kind, offset: o, target: { kind: 'image', rva: rva as Rva }, addend: kind === 'rel32' ? -4n : 0n });
+  }
+  return ok(out);
+}
