@@ -1,17 +1,7 @@
 // bufferutil (C, node-gyp, MSVC): WebSocket frame masking, mask() into an output buffer at
 // offsets and unmask() in place, over many lengths and masks. Deterministic inputs.
 'use strict';
-function bytes(n, seed) {
-  const b = Buffer.alloc(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
+const { bytes } = require('./inputs.cjs');
 const hash = (b) => require('crypto').createHash('sha256').update(b).digest('hex').slice(0, 16);
 const LENGTHS = [0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 100, 1000, 4096, 65537];
 exports.run = (u) => {

@@ -1,17 +1,7 @@
 // @node-rs/crc32 (Rust, napi-rs, MSVC): crc32 and crc32c over strings and buffers of many
 // lengths and alignments, with and without an initial state. Deterministic inputs.
 'use strict';
-function bytes(n, seed) {
-  const b = Buffer.alloc(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
+const { bytes } = require('./inputs.cjs');
 const LENGTHS = [0, 1, 2, 3, 7, 8, 15, 16, 31, 32, 63, 64, 65, 127, 128, 255, 256, 1000, 4096, 65536, 1 << 20];
 exports.run = (c) => {
   const out = [];

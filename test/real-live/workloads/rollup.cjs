@@ -23,17 +23,7 @@ function fnv(buf) {
   for (let i = 0; i < buf.length; i++) h = Math.imul(h ^ buf[i], 0x01000193) >>> 0;
   return h.toString(16).padStart(8, '0');
 }
-function bytes(n, seed) {
-  const b = Buffer.alloc(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
+const { bytes } = require('./inputs.cjs');
 const describe = (r) => (Buffer.isBuffer(r) || r instanceof Uint8Array ? `${r.length} ${fnv(r)}` : `?${typeof r}`);
 exports.run = async (r) => {
   const out = [];
