@@ -128,18 +128,23 @@ export function discoverFunctions(img: MappedImage): Result<FunctionTable> {
       const t = absTarget(img, r, img.relocs.get(r) ?? 0);
       if (t >= 0 && isCode(img, t)) dataTargets.add(t);
     }
-    for (const t of dataTargets) {
+    const tried = new Set<number>();
+    const tryDataRoot = (t: number): boolean => {
       const known = starts.get(t);
       if (known !== undefined) {
         known.sources.add('data');
-        continue;
+        return false;
       }
-      if (inPdataInterior(t)) continue;
+      if (tried.has(t) || inPdataInterior(t)) return false;
+      tried.add(t);
       const sec = sectionAt(img, t)!;
       // The trial decode is bounded (a leaf shim is short; a longer function found here is
       // decoded in full with the others below).
-      if (dis.decodeFunction(t, [{ start: t as Rva, end: Math.min(sec.rva + sec.size, t + DATA_ROOT_PROBE) as Rva }], false).problems.length === 0) add(t, 'data');
-    }
+      if (dis.decodeFunction(t, [{ start: t as Rva, end: Math.min(sec.rva + sec.size, t + DATA_ROOT_PROBE) as Rva }], false).problems.length > 0) return false;
+      add(t, 'data');
+      return true;
+    };
+    for (const t of dataTargets) tryDataRoot(t);
     const cache = new Map<string, DecodedFunction>();
     let sorted: number[] = [];
     let rangesOf = new Map<number, RvaRange[]>();
@@ -182,6 +187,17 @@ export function discoverFunctions(img: MappedImage): Result<FunctionTable> {
           add(t, 'descent');
           known.add(t);
           added++;
+        }
+        // Code a `lea` reaches (Rust closures and vtable shims taken by address, leaf functions
+        // with no .pdata entry): the same clean-trial-decode rule as code data points at.
+        for (const r of d.refs) {
+          const t = r.target;
+          if (r.isBranch || known.has(t) || !isCode(img, t) || ranges.some((x) => t >= x.start && t < x.end)) continue;
+          if (claimed(t) !== undefined && starts.get(claimed(t)!)?.pdata !== null) continue;
+          if (tryDataRoot(t)) {
+            known.add(t);
+            added++;
+          }
         }
       }
       if (added === 0) break;

@@ -15,6 +15,7 @@ import { absTarget, lowerBound, sectionAt, type MappedImage, type MappedSection 
 import type { DataItem, FunctionInfo, FunctionTable } from '../image/types.ts';
 export type { DataItem } from '../image/types.ts';
 import { DirectoryIndex } from '../../runtime/pe/types.ts';
+import { findCodeOffsetTables } from './code-offset-tables.ts';
 import { findThrowInfo } from './msvc-throw-info.ts';
 
 /** A jump table and the function that uses it. */
@@ -41,6 +42,8 @@ export interface ImageAnalysis {
   readonly importRanges: ReadonlyArray<readonly [number, number]>;
   /** Image-relative RVA fields in read-only data (MSVC throw data): field RVA -> target. */
   readonly rvaFields: ReadonlyMap<number, number>;
+  /** Entries of self-relative code-offset tables no jump table owns: entry RVA -> code target (match/code-offset-tables.ts). */
+  readonly codeOffsets: ReadonlyMap<number, number>;
 }
 
 const IMAGE_SYM_CLASS_EXTERNAL = 2;
@@ -111,6 +114,7 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
     if (t.count !== null) ends.add(t.rva + 4 * t.count);
     for (const x of t.targets) addStart(x);
   }
+  const codeOffsets = findCodeOffsetTables(img, fns, (rva) => tables.has(rva) || relTables.has(rva) || throwData.fields.has(rva));
   // Type-table entries of GCC exception data point at type_info slots (`.refptr.*`).
   for (const f of fns.functions) {
     for (const rf of f.pdata) {
@@ -206,5 +210,6 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
     branchTargets,
     importRanges,
     rvaFields: throwData.fields,
+    codeOffsets,
   });
 }

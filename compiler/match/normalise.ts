@@ -10,7 +10,7 @@
  */
 import type { Reference } from '../disasm/decode-function.ts';
 import type { FunctionInfo } from '../image/types.ts';
-import { absTarget, relocsIn } from '../image/map-image.ts';
+import { absTarget, relocsIn, sectionAt } from '../image/map-image.ts';
 import { parseGccLsda } from '../eh/gcc-lsda.ts';
 import { chainedParent } from '../functions/layout-parts.ts';
 import { parseHandlerData } from '../eh/parse-handler-data.ts';
@@ -254,6 +254,10 @@ export class Normaliser {
       const key = this.match.fnKey(this.side, g.index);
       return key < 0 ? unique('f') : `f${key}+${t - g.entry}`;
     }
+    // An import thunk no function owns (`jmp [rip+IAT slot]`, what MSVC's unwind data names
+    // as the language handler): the import it jumps to.
+    const thunk = importThunkTarget(a, t);
+    if (thunk !== null) return `m${thunk}`;
     const table = a.tables.get(t);
     if (table !== undefined) {
       const fn = table.fn;
@@ -329,7 +333,7 @@ export class Normaliser {
     let at: number = item.start;
     const text = stringExtent(img.image, item.start, item.end);
     const relocs = relocsIn(img, item.start, item.end);
-    if (text !== null && relocs.length === 0 && !this.a.rvaFields.has(item.start)) {
+    if (text !== null && relocs.length === 0 && !this.a.rvaFields.has(item.start) && !this.a.codeOffsets.has(item.start)) {
       // A C string followed by zero padding: only the string and its terminator are ever
       // read, and the padding shifts with whatever the linker put after it.
       return `s${new Hasher().bytes(img.image.subarray(item.start, text)).digest()}`;
@@ -348,10 +352,11 @@ export class Normaliser {
       const type = img.relocs.get(rel)!;
       return [rel, type === 10 ? 8 : 4, absTarget(img, rel, type)];
     });
-    const rvaFields = this.a.rvaFields;
-    if (rvaFields.size > 0) {
+    // Self-relative code offsets (match/code-offset-tables.ts): the code each entry reaches.
+    const { rvaFields, codeOffsets } = this.a;
+    if (rvaFields.size > 0 || codeOffsets.size > 0) {
       for (let k: number = item.start; k + 4 <= item.end; k += 4) {
-        const t = rvaFields.get(k);
+        const t = rvaFields.get(k) ?? codeOffsets.get(k);
         if (t !== undefined) fields.push([k, 4, t]);
       }
       fields.sort((x, y) => x[0] - y[0]);
@@ -366,4 +371,18 @@ export class Normaliser {
     return h.digest();
   }
 
+}
+
+/**
+ * The import key of an import thunk at `t` (`FF 25 rel32`, a jump through an IAT slot) in a
+ * code section, or null. Two thunks are the same reference exactly when they jump through
+ * slots of the same import.
+ */
+function importThunkTarget(a: ImageAnalysis, t: number): string | null {
+  const img = a.img.image;
+  if (t + 6 > img.length || img[t] !== 0xff || img[t + 1] !== 0x25) return null;
+  if (sectionAt(a.img, t)?.executable !== true) return null;
+  const slot = t + 6 + (img[t + 2]! | (img[t + 3]! << 8) | (img[t + 4]! << 16) | (img[t + 5]! << 24));
+  const imp = a.img.iat.get(slot);
+  return imp === undefined ? null : importKey(imp);
 }
