@@ -13,6 +13,7 @@ import { absTarget, isCode, sectionAt, type MappedImage } from '../image/map-ima
 import type { FunctionInfo, FunctionSource, FunctionTable } from '../image/types.ts';
 export type { FunctionInfo, FunctionSource, FunctionTable } from '../image/types.ts';
 import { findFh4FuncletRoots } from './fh4-funclets.ts';
+import { findThrowInfo } from './msvc-throw-info.ts';
 
 const UNW_FLAG_CHAININFO = 4;
 const IMAGE_SYM_CLASS_EXTERNAL = 2;
@@ -145,6 +146,8 @@ export function discoverFunctions(img: MappedImage): Result<FunctionTable> {
       return true;
     };
     for (const t of dataTargets) tryDataRoot(t);
+    const readTargets = new Set<number>();
+    const newReads: number[] = [];
     const cache = new Map<string, DecodedFunction>();
     let sorted: number[] = [];
     let rangesOf = new Map<number, RvaRange[]>();
@@ -192,12 +195,25 @@ export function discoverFunctions(img: MappedImage): Result<FunctionTable> {
         // with no .pdata entry): the same clean-trial-decode rule as code data points at.
         for (const r of d.refs) {
           const t = r.target;
-          if (r.isBranch || known.has(t) || !isCode(img, t) || ranges.some((x) => t >= x.start && t < x.end)) continue;
+          if (r.isBranch) continue;
+          if (!isCode(img, t)) {
+            if (!readTargets.has(t)) newReads.push(t);
+            readTargets.add(t);
+            continue;
+          }
+          if (known.has(t) || ranges.some((x) => t >= x.start && t < x.end)) continue;
           if (claimed(t) !== undefined && starts.get(claimed(t)!)?.pdata !== null) continue;
           if (tryDataRoot(t)) {
             known.add(t);
             added++;
           }
+        }
+      }
+      // Destructors and copy constructors MSVC throw data names (match/ keys the fields).
+      for (const t of findThrowInfo(img, (rva) => starts.has(rva), newReads.splice(0)).code) {
+        if (!known.has(t) && isCode(img, t) && tryDataRoot(t)) {
+          known.add(t);
+          added++;
         }
       }
       if (added === 0) break;

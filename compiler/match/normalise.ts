@@ -347,7 +347,7 @@ export class Normaliser {
       at = Math.min(item.end, item.start + 4 * rt.targets.length);
     }
     // Pointer fields: relocated addresses, and image-relative RVAs of recognised structures
-    // (MSVC throw data, match/msvc-throw-info.ts), each named by what it points at.
+    // (MSVC throw data, functions/msvc-throw-info.ts), each named by what it points at.
     const fields: Array<[number, number, number]> = relocs.map((rel) => {
       const type = img.relocs.get(rel)!;
       return [rel, type === 10 ? 8 : 4, absTarget(img, rel, type)];
