@@ -118,6 +118,7 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
   };
 
   const dataPairsWalked = new Set<string>();
+  const fruitlessRuns = new Set<string>();
   for (let round = 0; round < 64; round++) {
     let changed = 0;
     // 3. Unique shapes among the unmatched.
@@ -180,7 +181,7 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
       }
     }
     // 5b. Only when nothing else moves: runs between ordered anchors (LCS, equal gaps).
-    if (changed === 0) changed += pairBetweenAnchors(fnNewToOld, fnOldToNew, oldShape, newShape, (o, n) => pair(o, n, 'order'));
+    if (changed === 0) changed += pairBetweenAnchors(fnNewToOld, fnOldToNew, oldShape, newShape, (o, n) => pair(o, n, 'order'), fruitlessRuns);
     if (changed === 0) break;
   }
   // 6. Writable items still unpaired: same section, same offset, same extent. Sound because a

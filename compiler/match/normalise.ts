@@ -109,6 +109,8 @@ export function stringExtent(b: Uint8Array, start: number, end: number): number 
 /** Normaliser over one image. Data-item keys are memoised per mode. */
 export class Normaliser {
   private readonly itemKeys = new Map<string, string>();
+  /** Memoised `exact` (2 * index) and `code` (2 * index + 1) forms. */
+  private readonly forms = new Map<number, string>();
   /** Items being hashed -> their depth on the stack. */
   private readonly visiting = new Map<number, number>();
   /** Per item being hashed: the highest ancestor (smallest depth) a pointer in it went back to. */
@@ -123,13 +125,28 @@ export class Normaliser {
     readonly match: MatchView,
   ) {}
 
-  /** Forgets memoised data keys (the match changed). */
+  /** Forgets memoised data keys and forms (the match changed). */
   reset(): void {
     this.itemKeys.clear();
+    this.forms.clear();
   }
 
-  /** The normalised form of function `f`. */
+  /**
+   * The normalised form of function `f`. `exact` and `code` forms name the match, so they
+   * are memoised only once matching is over (reset() is its last step): the diff, the
+   * data-only check and the verifier ask for the same forms many times.
+   */
   functionForm(f: FunctionInfo, mode: Mode): string {
+    if (mode === 'shape') return this.computeForm(f, mode);
+    const memo = mode === 'exact' ? 2 * f.index : 2 * f.index + 1;
+    const hit = this.forms.get(memo);
+    if (hit !== undefined) return hit;
+    const form = this.computeForm(f, mode);
+    this.forms.set(memo, form);
+    return form;
+  }
+
+  private computeForm(f: FunctionInfo, mode: Mode): string {
     const img = this.a.img.image;
     const d = f.decoded;
     const parts: string[] = [];
@@ -233,7 +250,6 @@ export class Normaliser {
   /** Token for an address `t` seen from function `f` (null `f` for data). */
   targetToken(f: FunctionInfo | null, t: number, mode: Mode): string {
     const a = this.a;
-    const unique = (what: string): string => (mode === 'shape' ? `${what}?` : `${what}?${this.side}${t}`);
     // Outside the image (odd bytes decoded as code): equal only at the same address.
     if (t < 0) return mode === 'shape' ? 'x?' : `x${t}`;
     if (t === 0) return 'B';
@@ -252,7 +268,7 @@ export class Normaliser {
     if (g !== undefined) {
       if (mode === 'shape') return t === g.entry ? 'f' : 'f+';
       const key = this.match.fnKey(this.side, g.index);
-      return key < 0 ? unique('f') : `f${key}+${t - g.entry}`;
+      return key < 0 ? `f?${this.side}${t}` : `f${key}+${t - g.entry}`;
     }
     // An import thunk no function owns (`jmp [rip+IAT slot]`, what MSVC's unwind data names
     // as the language handler): the import it jumps to.
@@ -284,7 +300,7 @@ export class Normaliser {
     if (item.writable) {
       if (mode === 'shape') return `w+${t - item.start}`;
       const key = this.match.itemKey(this.side, item.index);
-      return key < 0 ? unique('w') : `w${key}+${t - item.start}`;
+      return key < 0 ? `w?${this.side}${t}` : `w${key}+${t - item.start}`;
     }
     if (mode === 'code') return `r+${t - item.start}`;
     return `r${this.itemKey(item, mode)}+${t - item.start}`;
