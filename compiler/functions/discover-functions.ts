@@ -7,7 +7,7 @@
 import { err, ok, type Result } from '../../common/errors.ts';
 import type { Rva } from '../../common/types.ts';
 import type { RuntimeFunction } from '../../runtime/pe/types.ts';
-import { openDisassembler } from '../disasm/decode-function.ts';
+import { openDisassembler, type Disassembler } from '../disasm/decode-function.ts';
 import type { DecodedFunction, RvaRange } from '../image/types.ts';
 import { absTarget, isCode, sectionAt, type MappedImage } from '../image/map-image.ts';
 import type { FunctionInfo, FunctionSource, FunctionTable } from '../image/types.ts';
@@ -31,8 +31,20 @@ interface Start {
   fragments: RuntimeFunction[];
 }
 
-/** Finds every function of `img` and decodes it. */
-export function discoverFunctions(img: MappedImage): Result<FunctionTable> {
+/** Where functions start before any decoding, and what a trial decode may not enter. */
+interface Starts {
+  readonly starts: Map<number, Start>;
+  add(rva: number, source: FunctionSource): Start | null;
+  /** True strictly inside a .pdata range (its start is the function itself). */
+  inPdataInterior(rva: number): boolean;
+}
+
+/**
+ * The starts every source names before decoding: .pdata (chained entries as fragments of
+ * their root), exports, COFF function symbols, the entry point, FH4 funclet roots; a symbol
+ * inside a .pdata range is a label, not a function.
+ */
+function collectStarts(img: MappedImage): Result<Starts> {
   const pe = img.pe;
   const starts = new Map<number, Start>();
   const add = (rva: number, source: FunctionSource): Start | null => {
@@ -114,7 +126,14 @@ export function discoverFunctions(img: MappedImage): Result<FunctionTable> {
     return false;
   };
   for (const [rva, s] of [...starts]) if (s.pdata === null && inPdataInterior(rva)) starts.delete(rva);
+  return ok({ starts, add, inPdataInterior });
+}
 
+/** Finds every function of `img` and decodes it. */
+export function discoverFunctions(img: MappedImage): Result<FunctionTable> {
+  const collected = collectStarts(img);
+  if (!collected.ok) return collected;
+  const { starts, add, inPdataInterior } = collected.value;
   const dis = openDisassembler(img);
   try {
     // Code that only data points at (Rust vtable shims, Go func values and itabs, C function
@@ -218,41 +237,45 @@ export function discoverFunctions(img: MappedImage): Result<FunctionTable> {
       }
       if (added === 0) break;
     }
-    // Final decode with final ranges; functions without .pdata end where their code ends.
-    const functions: FunctionInfo[] = [];
-    for (let i = 0; i < sorted.length; i++) {
-      const rva = sorted[i]!;
-      const s = starts.get(rva)!;
-      let ranges = rangesOf.get(rva)!;
-      const key = `${rva}:${ranges.map((r) => `${r.start}-${r.end}`).join(',')}`;
-      let d = cache.get(key) ?? dis.decodeFunction(rva, ranges, s.pdata !== null);
-      if (s.pdata === null) {
-        // Descent alone decided the extent; sweep inside it now that it is known.
-        const first = ranges[0]!;
-        const end = Math.max(first.start + 1, Math.min(first.end, d.maxEnd));
-        ranges = [{ start: first.start, end: end as Rva }, ...ranges.slice(1)];
-        d = dis.decodeFunction(rva, ranges, true);
-      }
-      const names = [...s.exportNames, ...s.names.filter((n) => !s.exportNames.includes(n))];
-      const pdata: RuntimeFunction[] = [];
-      if (s.pdata !== null) pdata.push(s.pdata);
-      pdata.push(...s.fragments);
-      const order: FunctionSource[] = ['pdata', 'export', 'symbol', 'entry', 'descent', 'data'];
-      functions.push({
-        index: i,
-        entry: rva as Rva,
-        ranges,
-        sources: order.filter((o) => s.sources.has(o)),
-        name: names[0] ?? null,
-        names,
-        pdata,
-        decoded: d,
-      });
-    }
-    return ok(makeTable(functions));
+    return ok(makeTable(finalDecode(dis, sorted, starts, rangesOf, cache)));
   } finally {
     dis.close();
   }
+}
+
+/** Final decode with final ranges; functions without .pdata end where their code ends. */
+function finalDecode(dis: Disassembler, sorted: readonly number[], starts: ReadonlyMap<number, Start>, rangesOf: ReadonlyMap<number, RvaRange[]>, cache: ReadonlyMap<string, DecodedFunction>): FunctionInfo[] {
+  const functions: FunctionInfo[] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    const rva = sorted[i]!;
+    const s = starts.get(rva)!;
+    let ranges = rangesOf.get(rva)!;
+    const key = `${rva}:${ranges.map((r) => `${r.start}-${r.end}`).join(',')}`;
+    let d = cache.get(key) ?? dis.decodeFunction(rva, ranges, s.pdata !== null);
+    if (s.pdata === null) {
+      // Descent alone decided the extent; sweep inside it now that it is known.
+      const first = ranges[0]!;
+      const end = Math.max(first.start + 1, Math.min(first.end, d.maxEnd));
+      ranges = [{ start: first.start, end: end as Rva }, ...ranges.slice(1)];
+      d = dis.decodeFunction(rva, ranges, true);
+    }
+    const names = [...s.exportNames, ...s.names.filter((n) => !s.exportNames.includes(n))];
+    const pdata: RuntimeFunction[] = [];
+    if (s.pdata !== null) pdata.push(s.pdata);
+    pdata.push(...s.fragments);
+    const order: FunctionSource[] = ['pdata', 'export', 'symbol', 'entry', 'descent', 'data'];
+    functions.push({
+      index: i,
+      entry: rva as Rva,
+      ranges,
+      sources: order.filter((o) => s.sources.has(o)),
+      name: names[0] ?? null,
+      names,
+      pdata,
+      decoded: d,
+    });
+  }
+  return functions;
 }
 
 /** Why a RUNTIME_FUNCTION (or a chained one) claims bytes outside its section's raw data, or null. */
