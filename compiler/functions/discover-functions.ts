@@ -5,6 +5,7 @@
  * recursive descent (call and tail-jump targets found while decoding the others).
  */
 import { err, ok, type Result } from '../../common/errors.ts';
+import { NO_PROGRESS, type Progress } from '../../common/progress.ts';
 import type { Rva } from '../../common/types.ts';
 import type { RuntimeFunction } from '../../runtime/pe/types.ts';
 import { openDisassembler, type Disassembler } from '../disasm/decode-function.ts';
@@ -17,6 +18,8 @@ import { findGapFunctions } from './gap-functions.ts';
 import { findThrowInfo } from './msvc-throw-info.ts';
 
 const UNW_FLAG_CHAININFO = 4;
+/** Functions decoded between two progress reports (a report redraws a TTY line). */
+const PROGRESS_EVERY = 64;
 const IMAGE_SYM_CLASS_EXTERNAL = 2;
 const IMAGE_SYM_CLASS_STATIC = 3;
 const IMAGE_SYM_DTYPE_FUNCTION_TYPE = 0x20;
@@ -134,8 +137,8 @@ function collectStarts(img: MappedImage): Result<Starts> {
  * Finds every function of `img` and decodes it; then the frameless leaf functions nothing
  * visible reaches, in the gaps between them (gap-functions.ts).
  */
-export function discoverFunctions(img: MappedImage): Result<FunctionTable> {
-  const found = discoverFrom(img);
+export function discoverFunctions(img: MappedImage, progress: Progress = NO_PROGRESS): Result<FunctionTable> {
+  const found = discoverFrom(img, progress);
   if (!found.ok) return found;
   const dis = openDisassembler(img);
   try {
@@ -150,7 +153,7 @@ export function discoverFunctions(img: MappedImage): Result<FunctionTable> {
 }
 
 /** Finds every function of `img` and decodes it. */
-function discoverFrom(img: MappedImage): Result<FunctionTable> {
+function discoverFrom(img: MappedImage, progress: Progress): Result<FunctionTable> {
   const collected = collectStarts(img);
   if (!collected.ok) return collected;
   const { starts, add, inPdataInterior } = collected.value;
@@ -257,16 +260,17 @@ function discoverFrom(img: MappedImage): Result<FunctionTable> {
       }
       if (added === 0) break;
     }
-    return ok(makeTable(finalDecode(dis, sorted, starts, rangesOf, cache)));
+    return ok(makeTable(finalDecode(dis, sorted, starts, rangesOf, cache, progress)));
   } finally {
     dis.close();
   }
 }
 
 /** Final decode with final ranges; functions without .pdata end where their code ends. */
-function finalDecode(dis: Disassembler, sorted: readonly number[], starts: ReadonlyMap<number, Start>, rangesOf: ReadonlyMap<number, RvaRange[]>, cache: ReadonlyMap<string, DecodedFunction>): FunctionInfo[] {
+function finalDecode(dis: Disassembler, sorted: readonly number[], starts: ReadonlyMap<number, Start>, rangesOf: ReadonlyMap<number, RvaRange[]>, cache: ReadonlyMap<string, DecodedFunction>, progress: Progress): FunctionInfo[] {
   const functions: FunctionInfo[] = [];
   for (let i = 0; i < sorted.length; i++) {
+    if (i % PROGRESS_EVERY === 0) progress({ stage: 'functions', done: i, total: sorted.length, unit: 'functions' });
     const rva = sorted[i]!;
     const s = starts.get(rva)!;
     let ranges = rangesOf.get(rva)!;

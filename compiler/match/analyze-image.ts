@@ -6,6 +6,7 @@
  */
 import { findRelativeTables, type RelativeTable } from '../disasm/relative-tables.ts';
 import { ok, type Result } from '../../common/errors.ts';
+import { NO_PROGRESS, type Progress } from '../../common/progress.ts';
 import type { Rva } from '../../common/types.ts';
 import type { JumpTable } from '../image/types.ts';
 import { parseGccLsda } from '../eh/gcc-lsda.ts';
@@ -50,8 +51,8 @@ const IMAGE_SYM_CLASS_EXTERNAL = 2;
 const IMAGE_SYM_CLASS_STATIC = 3;
 
 /** Discovers functions and data items of a mapped image. */
-export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
-  const fr = discoverFunctions(img);
+export function analyzeImage(img: MappedImage, progress: Progress = NO_PROGRESS): Result<ImageAnalysis> {
+  const fr = discoverFunctions(img, progress);
   if (!fr.ok) return fr;
   const fns = fr.value;
   const pe = img.pe;
