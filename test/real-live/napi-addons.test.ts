@@ -51,15 +51,23 @@ describe.skipIf(skip !== undefined)(`napi addons live-patched in a real node.exe
     expect(r.aliveAtEnd).toBe(true);
     expect(r.timerErrors).toBe(0); // the timer's calls never threw
     expect(r.timerCalls).toBeGreaterThan(0);
-    expect(r.redirects).toBeGreaterThan(0);
-    // The redirects went in one `swap`: every thread held, one store per run of pages at most.
-    expect(r.pauseParts?.threads ?? 0).toBeGreaterThan(0);
-    expect(r.pauseParts?.sites).toBe(r.redirects);
-    expect(r.pauseParts?.writes ?? Infinity).toBeLessThanOrEqual(r.redirects);
-    const p = r.pauseParts!;
-    console.log(
-      `real-process ${label}: pause parts: ${p.threads} threads, ${p.reads} reads, ${p.writes} stores; hold ${(p.holdUs / 1000).toFixed(2)}, check ${(p.checkUs / 1000).toFixed(2)}, compare ${(p.compareUs / 1000).toFixed(2)}, store ${(p.storeUs / 1000).toFixed(2)}, resume ${(p.resumeUs / 1000).toFixed(2)} ms`,
-    );
+    if (r.carried === 0) {
+      // Builds whose code is the same once moved functions are matched (their difference is
+      // data: version strings, tables): the package carries no function, so nothing is
+      // redirected, and the live output still has to be NEW's.
+      expect(r.redirects).toBe(0);
+      console.log(`real-process ${label}: no carried function (code unchanged once moved functions are matched); data-only live patch`);
+    } else {
+      expect(r.redirects).toBeGreaterThan(0);
+      // The redirects went in one `swap`: every thread held, one store per run of pages at most.
+      expect(r.pauseParts?.threads ?? 0).toBeGreaterThan(0);
+      expect(r.pauseParts?.sites).toBe(r.redirects);
+      expect(r.pauseParts?.writes ?? Infinity).toBeLessThanOrEqual(r.redirects);
+      const p = r.pauseParts!;
+      console.log(
+        `real-process ${label}: pause parts: ${p.threads} threads, ${p.reads} reads, ${p.writes} stores; hold ${(p.holdUs / 1000).toFixed(2)}, check ${(p.checkUs / 1000).toFixed(2)}, compare ${(p.compareUs / 1000).toFixed(2)}, store ${(p.storeUs / 1000).toFixed(2)}, resume ${(p.resumeUs / 1000).toFixed(2)} ms`,
+      );
+    }
     console.log(
       `real-process ${label}: package ${r.packageBytes} B, ${r.redirects} redirects, pause ${r.pauseMs.toFixed(2)} ms, restart-to-ready ${r.restartMs.toFixed(0)} ms, ratio ${(r.pauseMs / r.restartMs).toExponential(2)}, reached ${r.reached} of ${r.carried} carried functions (${r.samples} IP samples), timer calls ${r.timerCalls}, outcome: NEW output live, OLD after revert, process alive`,
     );
