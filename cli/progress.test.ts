@@ -41,6 +41,9 @@ describe('progress on stderr', () => {
     expect(stages).toEqual(['parse', 'functions', 'match', 'diff', 'emit', 'verify']);
     expect(lines.some((l) => /^hotpatch build: verify 2\/2 functions {2}\d+\.\d s$/.test(l))).toBe(true);
     expect(lines.some((l) => /^hotpatch build: functions 1\/2 images/.test(l))).toBe(true);
+    // Decoding is counted function by function, per image.
+    expect(lines.some((l) => /^hotpatch build: functions 0\/[1-9]\d* functions of OLD/.test(l))).toBe(true);
+    expect(lines.some((l) => /^hotpatch build: functions 0\/[1-9]\d* functions of NEW/.test(l))).toBe(true);
     // The line is erased, then the result starts at column 0.
     expect(r.stdout).toMatch(/\r\x1b\[Kwrote /);
   });

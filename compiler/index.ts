@@ -95,8 +95,7 @@ export function buildFromDiff(diff: ImageDiff, opts: EmitOptions, layout: Verify
   const stable = checkStableRelied(diff.match.old.img, e.value.pkg);
   if (!stable.ok) return stable;
   const carried = e.value.pkg.functions.length;
-  progress({ stage: 'verify', done: 0, total: carried, unit: 'functions' });
-  const v = verifyPackage(diff, e.value.pkg, layout);
+  const v = verifyPackage(diff, e.value.pkg, layout, progress);
   progress({ stage: 'verify', done: carried, total: carried, unit: 'functions' });
   if (!v.ok) return err('BUILD_VERIFY_FAILED', `the emitted package failed verification: ${v.error.message}`);
   return ok({ diff, emitted: e.value, verified: v.value });

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { diffFiles, type ImageDiff } from '../compiler/index.ts';
 import { stillReachable } from '../compiler/diff/still-reachable.ts';
+import { Normaliser, type MatchView } from '../compiler/match/normalise.ts';
 import { fetchRealFile, realPairs } from '../samples/real/real-files.ts';
 
 const pair = realPairs().find((p) => p.label === 'sharp-0.34.4-0.34.5')!;
@@ -74,5 +75,36 @@ describe.skipIf(unavailable !== undefined)(`sharp 0.34.4 -> 0.34.5${unavailable 
     for (const f of diff.functions.filter((x) => x.status === 'removed')) {
       if (why.has(f.oldIndex!)) expect(f.verdict, `0x${f.oldRva!.toString(16)}`).toBe('refused');
     }
+  });
+
+  test('references resolved through the match: unchanged only while their targets stay paired', () => {
+    // Each checked by disassembling both builds (only displacements differ):
+    // - 0x3050c throws through a ThrowInfo whose pmfnUnwind names a leaf destructor with no
+    //   .pdata entry (old 0x304b4, new 0x30514), now a function of its own;
+    // - 0x470a0 reads a float just before the debug directory (timestamps, CodeView GUID);
+    // - 0x3a034 reads a string just before an MSVC FuncInfo (RVAs).
+    const m = diff.match;
+    const at = (o: number): (typeof diff.functions)[number] | undefined => diff.functions.find((f) => f.oldRva === o);
+    expect([at(0x3050c)?.newRva, at(0x3050c)?.status]).toEqual([0x3056c, 'unchanged']);
+    expect([at(0x470a0)?.newRva, at(0x470a0)?.status]).toEqual([0x47100, 'unchanged']);
+    expect([at(0x3a034)?.newRva, at(0x3a034)?.status]).toEqual([0x3a094, 'unchanged']);
+    const dtor = m.old.fns.byEntry.get(0x304b4)!;
+    expect(m.new.fns.functions[m.fnOldToNew[dtor.index]!]?.entry).toBe(0x30514);
+    // Unpair the destructor: the thrower's exact forms must differ (the field is mapped, not dropped).
+    const fnOldToNew = Int32Array.from(m.fnOldToNew);
+    const fnNewToOld = Int32Array.from(m.fnNewToOld);
+    fnNewToOld[fnOldToNew[dtor.index]!] = -1;
+    fnOldToNew[dtor.index] = -1;
+    const view: MatchView = {
+      fnKey: (side, i) => (side === 'old' ? (fnOldToNew[i]! >= 0 ? i : -1) : fnNewToOld[i]!),
+      itemKey: m.view.itemKey,
+    };
+    const oldNorm = new Normaliser(m.old, 'old', view);
+    const newNorm = new Normaliser(m.new, 'new', view);
+    const thrower = diff.functions.find((f) => f.oldRva === 0x3050c)!;
+    const of = m.old.fns.functions[thrower.oldIndex!]!;
+    const nf = m.new.fns.functions[thrower.newIndex!]!;
+    expect(m.oldNorm.functionForm(of, 'exact')).toBe(m.newNorm.functionForm(nf, 'exact'));
+    expect(oldNorm.functionForm(of, 'exact')).not.toBe(newNorm.functionForm(nf, 'exact'));
   });
 });

@@ -49,10 +49,10 @@ export interface PeInput {
 }
 
 /** Maps and analyses one image (exposed so callers can reuse it). */
-export function prepareImage(input: PeInput): Result<ImageAnalysis> {
+export function prepareImage(input: PeInput, progress: Progress = NO_PROGRESS): Result<ImageAnalysis> {
   const img = mapImage(input.bytes, input.pe);
   if (!img.ok) return img;
-  return analyzeImage(img.value);
+  return analyzeImage(img.value, progress);
 }
 
 /** Diffs OLD against NEW; `progress` hears the functions, match and diff stages. */
@@ -60,10 +60,12 @@ export function diffImages(oldIn: PeInput, newIn: PeInput, progress: Progress = 
   if (oldIn.pe.format !== 'PE32+' || newIn.pe.format !== 'PE32+') return errOf('DIFF_NOT_X64', 'only x86-64 (PE32+) images are supported');
   if (oldIn.pe.fileHeader.machine !== 0x8664 || newIn.pe.fileHeader.machine !== 0x8664) return errOf('DIFF_NOT_X64', 'only x86-64 (machine 0x8664) images are supported');
   progress({ stage: 'functions', done: 0, total: 2, unit: 'images' });
-  const oa = prepareImage(oldIn);
+  // Decoding the functions is the long part: counted per image (`functions 640/2210 functions of OLD`).
+  const of = (side: string): Progress => (e) => progress({ ...e, ...(e.unit === undefined ? {} : { unit: `${e.unit} of ${side}` }) });
+  const oa = prepareImage(oldIn, of('OLD'));
   if (!oa.ok) return oa;
   progress({ stage: 'functions', done: 1, total: 2, unit: 'images' });
-  const na = prepareImage(newIn);
+  const na = prepareImage(newIn, of('NEW'));
   if (!na.ok) return na;
   const fns = (a: ImageAnalysis): number => a.fns.functions.length;
   progress({ stage: 'match', done: 0, total: fns(oa.value) + fns(na.value), unit: 'functions' });

@@ -30,10 +30,16 @@ export function openDisassembler(img: MappedImage): Disassembler {
   const decoder = new Decoder(64, img.image, DecoderOptions.None);
   const insn = new Instruction();
   let closed = false;
+  // Where the decoder stands after the last decode: straight-line code decodes on without
+  // setting position and ip again (each a call into iced's wasm, the ip a BigInt).
+  let next = -1;
   const decodeAt = (rva: number): void => {
-    decoder.position = rva;
-    decoder.ip = BigInt(rva);
+    if (rva !== next) {
+      decoder.position = rva;
+      decoder.ip = BigInt(rva);
+    }
     decoder.decodeOut(insn);
+    next = rva + insn.length;
   };
   return {
     img,

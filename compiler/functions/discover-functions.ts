@@ -5,17 +5,21 @@
  * recursive descent (call and tail-jump targets found while decoding the others).
  */
 import { err, ok, type Result } from '../../common/errors.ts';
+import { NO_PROGRESS, type Progress } from '../../common/progress.ts';
 import type { Rva } from '../../common/types.ts';
 import type { RuntimeFunction } from '../../runtime/pe/types.ts';
-import { openDisassembler } from '../disasm/decode-function.ts';
+import { openDisassembler, type Disassembler } from '../disasm/decode-function.ts';
 import type { DecodedFunction, RvaRange } from '../image/types.ts';
 import { absTarget, isCode, sectionAt, type MappedImage } from '../image/map-image.ts';
 import type { FunctionInfo, FunctionSource, FunctionTable } from '../image/types.ts';
 export type { FunctionInfo, FunctionSource, FunctionTable } from '../image/types.ts';
 import { findFh4FuncletRoots } from './fh4-funclets.ts';
 import { findGapFunctions } from './gap-functions.ts';
+import { findThrowInfo } from './msvc-throw-info.ts';
 
 const UNW_FLAG_CHAININFO = 4;
+/** Functions decoded between two progress reports (a report redraws a TTY line). */
+const PROGRESS_EVERY = 64;
 const IMAGE_SYM_CLASS_EXTERNAL = 2;
 const IMAGE_SYM_CLASS_STATIC = 3;
 const IMAGE_SYM_DTYPE_FUNCTION_TYPE = 0x20;
@@ -31,26 +35,20 @@ interface Start {
   fragments: RuntimeFunction[];
 }
 
-/**
- * Finds every function of `img` and decodes it; then the frameless leaf functions nothing
- * visible reaches, in the gaps between them (gap-functions.ts).
- */
-export function discoverFunctions(img: MappedImage): Result<FunctionTable> {
-  const found = discoverFrom(img);
-  if (!found.ok) return found;
-  const dis = openDisassembler(img);
-  try {
-    const gaps = findGapFunctions(img, found.value, dis);
-    if (gaps.length === 0) return found;
-    const leaves: FunctionInfo[] = gaps.map((g) => ({ index: 0, entry: g.entry, ranges: [{ start: g.entry, end: g.end }], sources: ['descent'], name: null, names: [], pdata: [], decoded: g.decoded }));
-    const all = [...found.value.functions, ...leaves].sort((a, b) => a.entry - b.entry).map((f, index) => ({ ...f, index }));
-    return ok(makeTable(all));
-  } finally {
-    dis.close();
-  }
+/** Where functions start before any decoding, and what a trial decode may not enter. */
+interface Starts {
+  readonly starts: Map<number, Start>;
+  add(rva: number, source: FunctionSource): Start | null;
+  /** True strictly inside a .pdata range (its start is the function itself). */
+  inPdataInterior(rva: number): boolean;
 }
 
-function discoverFrom(img: MappedImage): Result<FunctionTable> {
+/**
+ * The starts every source names before decoding: .pdata (chained entries as fragments of
+ * their root), exports, COFF function symbols, the entry point, FH4 funclet roots; a symbol
+ * inside a .pdata range is a label, not a function.
+ */
+function collectStarts(img: MappedImage): Result<Starts> {
   const pe = img.pe;
   const starts = new Map<number, Start>();
   const add = (rva: number, source: FunctionSource): Start | null => {
@@ -132,7 +130,33 @@ function discoverFrom(img: MappedImage): Result<FunctionTable> {
     return false;
   };
   for (const [rva, s] of [...starts]) if (s.pdata === null && inPdataInterior(rva)) starts.delete(rva);
+  return ok({ starts, add, inPdataInterior });
+}
 
+/**
+ * Finds every function of `img` and decodes it; then the frameless leaf functions nothing
+ * visible reaches, in the gaps between them (gap-functions.ts).
+ */
+export function discoverFunctions(img: MappedImage, progress: Progress = NO_PROGRESS): Result<FunctionTable> {
+  const found = discoverFrom(img, progress);
+  if (!found.ok) return found;
+  const dis = openDisassembler(img);
+  try {
+    const gaps = findGapFunctions(img, found.value, dis);
+    if (gaps.length === 0) return found;
+    const leaves: FunctionInfo[] = gaps.map((g) => ({ index: 0, entry: g.entry, ranges: [{ start: g.entry, end: g.end }], sources: ['descent'], name: null, names: [], pdata: [], decoded: g.decoded }));
+    const all = [...found.value.functions, ...leaves].sort((a, b) => a.entry - b.entry).map((f, index) => ({ ...f, index }));
+    return ok(makeTable(all));
+  } finally {
+    dis.close();
+  }
+}
+
+/** Finds every function of `img` and decodes it. */
+function discoverFrom(img: MappedImage, progress: Progress): Result<FunctionTable> {
+  const collected = collectStarts(img);
+  if (!collected.ok) return collected;
+  const { starts, add, inPdataInterior } = collected.value;
   const dis = openDisassembler(img);
   try {
     // Code that only data points at (Rust vtable shims, Go func values and itabs, C function
@@ -147,18 +171,25 @@ function discoverFrom(img: MappedImage): Result<FunctionTable> {
       const t = absTarget(img, r, img.relocs.get(r) ?? 0);
       if (t >= 0 && isCode(img, t)) dataTargets.add(t);
     }
-    for (const t of dataTargets) {
+    const tried = new Set<number>();
+    const tryDataRoot = (t: number): boolean => {
       const known = starts.get(t);
       if (known !== undefined) {
         known.sources.add('data');
-        continue;
+        return false;
       }
-      if (inPdataInterior(t)) continue;
+      if (tried.has(t) || inPdataInterior(t)) return false;
+      tried.add(t);
       const sec = sectionAt(img, t)!;
       // The trial decode is bounded (a leaf shim is short; a longer function found here is
       // decoded in full with the others below).
-      if (dis.decodeFunction(t, [{ start: t as Rva, end: Math.min(sec.rva + sec.size, t + DATA_ROOT_PROBE) as Rva }], false).problems.length === 0) add(t, 'data');
-    }
+      if (dis.decodeFunction(t, [{ start: t as Rva, end: Math.min(sec.rva + sec.size, t + DATA_ROOT_PROBE) as Rva }], false).problems.length > 0) return false;
+      add(t, 'data');
+      return true;
+    };
+    for (const t of dataTargets) tryDataRoot(t);
+    const readTargets = new Set<number>();
+    const newReads: number[] = [];
     const cache = new Map<string, DecodedFunction>();
     let sorted: number[] = [];
     let rangesOf = new Map<number, RvaRange[]>();
@@ -202,44 +233,73 @@ function discoverFrom(img: MappedImage): Result<FunctionTable> {
           known.add(t);
           added++;
         }
+        // Code a `lea` reaches (Rust closures and vtable shims taken by address, leaf functions
+        // with no .pdata entry): the same clean-trial-decode rule as code data points at.
+        for (const r of d.refs) {
+          const t = r.target;
+          if (r.isBranch) continue;
+          if (!isCode(img, t)) {
+            if (!readTargets.has(t)) newReads.push(t);
+            readTargets.add(t);
+            continue;
+          }
+          if (known.has(t) || ranges.some((x) => t >= x.start && t < x.end)) continue;
+          if (claimed(t) !== undefined && starts.get(claimed(t)!)?.pdata !== null) continue;
+          if (tryDataRoot(t)) {
+            known.add(t);
+            added++;
+          }
+        }
+      }
+      // Destructors and copy constructors MSVC throw data names (match/ keys the fields).
+      for (const t of findThrowInfo(img, (rva) => starts.has(rva), newReads.splice(0)).code) {
+        if (!known.has(t) && isCode(img, t) && tryDataRoot(t)) {
+          known.add(t);
+          added++;
+        }
       }
       if (added === 0) break;
     }
-    // Final decode with final ranges; functions without .pdata end where their code ends.
-    const functions: FunctionInfo[] = [];
-    for (let i = 0; i < sorted.length; i++) {
-      const rva = sorted[i]!;
-      const s = starts.get(rva)!;
-      let ranges = rangesOf.get(rva)!;
-      const key = `${rva}:${ranges.map((r) => `${r.start}-${r.end}`).join(',')}`;
-      let d = cache.get(key) ?? dis.decodeFunction(rva, ranges, s.pdata !== null);
-      if (s.pdata === null) {
-        // Descent alone decided the extent; sweep inside it now that it is known.
-        const first = ranges[0]!;
-        const end = Math.max(first.start + 1, Math.min(first.end, d.maxEnd));
-        ranges = [{ start: first.start, end: end as Rva }, ...ranges.slice(1)];
-        d = dis.decodeFunction(rva, ranges, true);
-      }
-      const names = [...s.exportNames, ...s.names.filter((n) => !s.exportNames.includes(n))];
-      const pdata: RuntimeFunction[] = [];
-      if (s.pdata !== null) pdata.push(s.pdata);
-      pdata.push(...s.fragments);
-      const order: FunctionSource[] = ['pdata', 'export', 'symbol', 'entry', 'descent', 'data'];
-      functions.push({
-        index: i,
-        entry: rva as Rva,
-        ranges,
-        sources: order.filter((o) => s.sources.has(o)),
-        name: names[0] ?? null,
-        names,
-        pdata,
-        decoded: d,
-      });
-    }
-    return ok(makeTable(functions));
+    return ok(makeTable(finalDecode(dis, sorted, starts, rangesOf, cache, progress)));
   } finally {
     dis.close();
   }
+}
+
+/** Final decode with final ranges; functions without .pdata end where their code ends. */
+function finalDecode(dis: Disassembler, sorted: readonly number[], starts: ReadonlyMap<number, Start>, rangesOf: ReadonlyMap<number, RvaRange[]>, cache: ReadonlyMap<string, DecodedFunction>, progress: Progress): FunctionInfo[] {
+  const functions: FunctionInfo[] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    if (i % PROGRESS_EVERY === 0) progress({ stage: 'functions', done: i, total: sorted.length, unit: 'functions' });
+    const rva = sorted[i]!;
+    const s = starts.get(rva)!;
+    let ranges = rangesOf.get(rva)!;
+    const key = `${rva}:${ranges.map((r) => `${r.start}-${r.end}`).join(',')}`;
+    let d = cache.get(key) ?? dis.decodeFunction(rva, ranges, s.pdata !== null);
+    if (s.pdata === null) {
+      // Descent alone decided the extent; sweep inside it now that it is known.
+      const first = ranges[0]!;
+      const end = Math.max(first.start + 1, Math.min(first.end, d.maxEnd));
+      ranges = [{ start: first.start, end: end as Rva }, ...ranges.slice(1)];
+      d = dis.decodeFunction(rva, ranges, true);
+    }
+    const names = [...s.exportNames, ...s.names.filter((n) => !s.exportNames.includes(n))];
+    const pdata: RuntimeFunction[] = [];
+    if (s.pdata !== null) pdata.push(s.pdata);
+    pdata.push(...s.fragments);
+    const order: FunctionSource[] = ['pdata', 'export', 'symbol', 'entry', 'descent', 'data'];
+    functions.push({
+      index: i,
+      entry: rva as Rva,
+      ranges,
+      sources: order.filter((o) => s.sources.has(o)),
+      name: names[0] ?? null,
+      names,
+      pdata,
+      decoded: d,
+    });
+  }
+  return functions;
 }
 
 /** Why a RUNTIME_FUNCTION (or a chained one) claims bytes outside its section's raw data, or null. */

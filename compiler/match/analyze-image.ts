@@ -6,6 +6,7 @@
  */
 import { findRelativeTables, type RelativeTable } from '../disasm/relative-tables.ts';
 import { ok, type Result } from '../../common/errors.ts';
+import { NO_PROGRESS, type Progress } from '../../common/progress.ts';
 import type { Rva } from '../../common/types.ts';
 import type { JumpTable } from '../image/types.ts';
 import { parseGccLsda } from '../eh/gcc-lsda.ts';
@@ -15,7 +16,8 @@ import { absTarget, lowerBound, sectionAt, type MappedImage, type MappedSection 
 import type { DataItem, FunctionInfo, FunctionTable } from '../image/types.ts';
 export type { DataItem } from '../image/types.ts';
 import { DirectoryIndex } from '../../runtime/pe/types.ts';
-import { findThrowInfo } from './msvc-throw-info.ts';
+import { findCodeOffsetTables } from './code-offset-tables.ts';
+import { findThrowInfo } from '../functions/msvc-throw-info.ts';
 
 /** A jump table and the function that uses it. */
 export interface OwnedTable {
@@ -41,14 +43,16 @@ export interface ImageAnalysis {
   readonly importRanges: ReadonlyArray<readonly [number, number]>;
   /** Image-relative RVA fields in read-only data (MSVC throw data): field RVA -> target. */
   readonly rvaFields: ReadonlyMap<number, number>;
+  /** Entries of self-relative code-offset tables no jump table owns: entry RVA -> code target (match/code-offset-tables.ts). */
+  readonly codeOffsets: ReadonlyMap<number, number>;
 }
 
 const IMAGE_SYM_CLASS_EXTERNAL = 2;
 const IMAGE_SYM_CLASS_STATIC = 3;
 
 /** Discovers functions and data items of a mapped image. */
-export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
-  const fr = discoverFunctions(img);
+export function analyzeImage(img: MappedImage, progress: Progress = NO_PROGRESS): Result<ImageAnalysis> {
+  const fr = discoverFunctions(img, progress);
   if (!fr.ok) return fr;
   const fns = fr.value;
   const pe = img.pe;
@@ -72,7 +76,14 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
   }
   importRanges.length = 0;
   importRanges.push(...merged);
-  const inImports = (rva: number): boolean => importRanges.some(([s, e]) => rva >= s && rva < e);
+  // Not data items either: the debug directory and what it points at (CodeView GUID and age,
+  // timestamps), which change on every link. No code reads them, but a constant just before
+  // them would run into them.
+  const opaque: Array<readonly [number, number]> = [...importRanges];
+  const dbg = pe.dataDirectories[DirectoryIndex.Debug];
+  if (dbg !== undefined && dbg.size > 0) opaque.push([dbg.virtualAddress as number, (dbg.virtualAddress as number) + dbg.size]);
+  for (const e of pe.debug) if (e.sizeOfData > 0 && (e.addressOfRawData as number) > 0) opaque.push([e.addressOfRawData as number, (e.addressOfRawData as number) + e.sizeOfData]);
+  const inImports = (rva: number): boolean => opaque.some(([s, e]) => rva >= s && rva < e);
 
   const starts = new Map<number, string | null>();
   const ends = new Set<number>();
@@ -101,7 +112,7 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
   // reached by RVA fields: its structures are items, and the fields are keyed as references.
   const refTargets = new Set<number>();
   for (const f of fns.functions) for (const r of f.decoded.refs) if (!r.isBranch) refTargets.add(r.target);
-  const throwData = findThrowInfo(img, fns, refTargets);
+  const throwData = findThrowInfo(img, (rva) => fns.byEntry.has(rva), refTargets);
   for (const s of throwData.starts) addStart(s);
   // Self-relative tables: each entry's target is an object (a string) of its own, and the
   // table ends after its last entry.
@@ -111,6 +122,7 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
     if (t.count !== null) ends.add(t.rva + 4 * t.count);
     for (const x of t.targets) addStart(x);
   }
+  const codeOffsets = findCodeOffsetTables(img, fns, (rva) => tables.has(rva) || relTables.has(rva) || throwData.fields.has(rva));
   // Type-table entries of GCC exception data point at type_info slots (`.refptr.*`).
   for (const f of fns.functions) {
     for (const rf of f.pdata) {
@@ -120,6 +132,12 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
       const hd = parseHandlerData(img, fns, f, rf);
       if (hd?.kind === 'msvc') {
         for (const x of handlerFields(hd.data)) if (x.field.role === 'data') addStart(x.field.target);
+        // Its structures (FuncInfo, maps) are bounds: a constant before one does not run into
+        // RVAs that move with every layout change.
+        for (const st of hd.data.structures) {
+          ends.add(st.rva);
+          ends.add(st.rva + st.length);
+        }
         continue;
       }
       const lsda = parseGccLsda(img.image, (rf.unwindInfoAddress as number) + u.size, (rf.endAddress as number) - (rf.beginAddress as number), img.imageBase);
@@ -141,6 +159,10 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
     if (sym.name.startsWith('.') || sym.numberOfAuxSymbols > 0) continue;
     addStart((sec.virtualAddress as number) + sym.value, sym.name);
   }
+  // Unwind data (MSVC's .xdata sits in .rdata) is no part of the constant before it: an item
+  // ends where an UNWIND_INFO starts, so a constant keyed by bytes does not take in the
+  // whole table (which changes with any function's frame).
+  for (const rf of pe.exceptions) ends.add(rf.unwindInfoAddress as number);
   for (const e of ends) addStart(e);
 
   const fnEntries = fns.functions.map((f) => f.entry);
@@ -166,7 +188,7 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
     let end = next !== undefined && next < secEnd ? next : secEnd;
     // Import machinery inside the same section (mingw's .idata) ends an item early, and so
     // does the next function in a code section.
-    for (const [a] of importRanges) if (a > s && a < end) end = a;
+    for (const [a] of opaque) if (a > s && a < end) end = a;
     if (sec.executable) {
       const nextFn = fnEntries[lowerBound(fnEntries, s + 1)];
       if (nextFn !== undefined && nextFn < end) end = nextFn;
@@ -206,5 +228,6 @@ export function analyzeImage(img: MappedImage): Result<ImageAnalysis> {
     branchTargets,
     importRanges,
     rvaFields: throwData.fields,
+    codeOffsets,
   });
 }

@@ -35,12 +35,28 @@ export interface MatchResult {
   readonly newNorm: Normaliser;
 }
 
+/** The match being built: both directions of each pairing, and how each pair was found. */
+interface MatchState {
+  readonly oldA: ImageAnalysis;
+  readonly newA: ImageAnalysis;
+  readonly fnNewToOld: Int32Array;
+  readonly fnOldToNew: Int32Array;
+  readonly itemNewToOld: Int32Array;
+  readonly itemOldToNew: Int32Array;
+  readonly fnHow: Map<number, MatchHow>;
+  /** Shape hash of each function (normalised code with no match named). */
+  readonly oldShape: readonly string[];
+  readonly newShape: readonly string[];
+  /** Pairs two unmatched functions (false when either is matched already). */
+  pair(o: number, n: number, how: MatchHow): boolean;
+  /** Pairs two unmatched writable items (false when either is matched, read-only or a jump table). */
+  pairItem(o: number, n: number): boolean;
+}
+
 /** Pairs the functions and writable data of two analysed images. */
 export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResult {
-  const oldFns = oldA.fns.functions;
-  const newFns = newA.fns.functions;
-  const fnNewToOld = new Int32Array(newFns.length).fill(-1);
-  const fnOldToNew = new Int32Array(oldFns.length).fill(-1);
+  const fnNewToOld = new Int32Array(newA.fns.functions.length).fill(-1);
+  const fnOldToNew = new Int32Array(oldA.fns.functions.length).fill(-1);
   const itemNewToOld = new Int32Array(newA.items.length).fill(-1);
   const itemOldToNew = new Int32Array(oldA.items.length).fill(-1);
   const fnHow = new Map<number, MatchHow>();
@@ -50,25 +66,49 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
   };
   const oldNorm = new Normaliser(oldA, 'old', view);
   const newNorm = new Normaliser(newA, 'new', view);
-
-  const pair = (o: number, n: number, how: MatchHow): boolean => {
-    if (fnOldToNew[o] !== -1 || fnNewToOld[n] !== -1) return false;
-    fnOldToNew[o] = n;
-    fnNewToOld[n] = o;
-    fnHow.set(n, how);
-    return true;
+  const st: MatchState = {
+    oldA,
+    newA,
+    fnNewToOld,
+    fnOldToNew,
+    itemNewToOld,
+    itemOldToNew,
+    fnHow,
+    oldShape: [],
+    newShape: [],
+    pair(o, n, how) {
+      if (fnOldToNew[o] !== -1 || fnNewToOld[n] !== -1) return false;
+      fnOldToNew[o] = n;
+      fnNewToOld[n] = o;
+      fnHow.set(n, how);
+      return true;
+    },
+    pairItem(o, n) {
+      if (itemOldToNew[o] !== -1 || itemNewToOld[n] !== -1) return false;
+      const oi = oldA.items[o]!;
+      const ni = newA.items[n]!;
+      if (!oi.writable || !ni.writable || oi.jumpTable || ni.jumpTable) return false;
+      itemOldToNew[o] = n;
+      itemNewToOld[n] = o;
+      return true;
+    },
   };
-  const pairItem = (o: number, n: number): boolean => {
-    if (itemOldToNew[o] !== -1 || itemNewToOld[n] !== -1) return false;
-    const oi = oldA.items[o]!;
-    const ni = newA.items[n]!;
-    if (!oi.writable || !ni.writable || oi.jumpTable || ni.jumpTable) return false;
-    itemOldToNew[o] = n;
-    itemNewToOld[n] = o;
-    return true;
+  pairByNames(st);
+  const shaped: MatchState = {
+    ...st,
+    oldShape: oldA.fns.functions.map((f) => hashString(oldNorm.functionForm(f, 'shape'))),
+    newShape: newA.fns.functions.map((f) => hashString(newNorm.functionForm(f, 'shape'))),
   };
+  propagate(shaped);
+  pairWritableByPosition(st);
+  oldNorm.reset();
+  newNorm.reset();
+  return { old: oldA, new: newA, fnNewToOld, fnOldToNew, fnHow, itemNewToOld, itemOldToNew, view, oldNorm, newNorm };
+}
 
-  // 1. Names, unique on each side.
+/** 1. Names (exports, COFF symbols), unique on each side; writable data by symbol name. 2. The entry point. */
+function pairByNames(st: MatchState): void {
+  const { oldA, newA } = st;
   const byName = (fns: readonly FunctionInfo[]): Map<string, number> => {
     const m = new Map<string, number>();
     const dup = new Set<string>();
@@ -79,128 +119,153 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
     for (const d of dup) m.delete(d);
     return m;
   };
-  const oldNames = byName(oldFns);
-  for (const [name, n] of byName(newFns)) {
+  const oldNames = byName(oldA.fns.functions);
+  for (const [name, n] of byName(newA.fns.functions)) {
     const o = oldNames.get(name);
-    if (o !== undefined) pair(o, n, 'name');
+    if (o !== undefined) st.pair(o, n, 'name');
   }
-  // Writable data by symbol name.
   const itemNames = new Map<string, number>();
   for (const d of oldA.items) if (d.name !== null && d.writable) itemNames.set(d.name, d.index);
   for (const d of newA.items) {
     const o = d.name === null ? undefined : itemNames.get(d.name);
-    if (o !== undefined) pairItem(o, d.index);
+    if (o !== undefined) st.pairItem(o, d.index);
   }
-  // 2. Entry point.
   const oe = oldA.fns.byEntry.get(oldA.img.pe.optionalHeader.addressOfEntryPoint as number);
   const ne = newA.fns.byEntry.get(newA.img.pe.optionalHeader.addressOfEntryPoint as number);
-  if (oe !== undefined && ne !== undefined) pair(oe.index, ne.index, 'entry');
+  if (oe !== undefined && ne !== undefined) st.pair(oe.index, ne.index, 'entry');
+}
 
-  const oldShape = oldFns.map((f) => hashString(oldNorm.functionForm(f, 'shape')));
-  const newShape = newFns.map((f) => hashString(newNorm.functionForm(f, 'shape')));
+/** Callees of `f` at their entries, in reference order. */
+function fnTargets(a: ImageAnalysis, f: FunctionInfo): number[] {
+  const out: number[] = [];
+  for (const r of f.decoded.refs) {
+    const g = a.fns.containing(r.target);
+    if (g !== undefined && g !== f && r.target === g.entry) out.push(g.index);
+  }
+  return out;
+}
 
-  const fnTargets = (a: ImageAnalysis, f: FunctionInfo): number[] => {
-    const out: number[] = [];
-    for (const r of f.decoded.refs) {
-      const g = a.fns.containing(r.target);
-      if (g !== undefined && g !== f && r.target === g.entry) out.push(g.index);
-    }
-    return out;
-  };
-  const itemTargets = (a: ImageAnalysis, f: FunctionInfo): number[] => {
-    const out: number[] = [];
-    for (const r of f.decoded.refs) {
-      if (r.isBranch) continue;
-      const d = a.itemAt(r.target);
-      if (d !== undefined && d.writable) out.push(d.index);
-    }
-    return out;
-  };
+/** Writable items `f` reads or writes, in reference order. */
+function itemTargets(a: ImageAnalysis, f: FunctionInfo): number[] {
+  const out: number[] = [];
+  for (const r of f.decoded.refs) {
+    if (r.isBranch) continue;
+    const d = a.itemAt(r.target);
+    if (d !== undefined && d.writable) out.push(d.index);
+  }
+  return out;
+}
 
+/** 3-5b, to a fixed point: unique shapes, call graph, data slots, neighbours, order between anchors. */
+function propagate(st: MatchState): void {
   const dataPairsWalked = new Set<string>();
+  const fruitlessRuns = new Set<string>();
   for (let round = 0; round < 64; round++) {
-    let changed = 0;
-    // 3. Unique shapes among the unmatched.
-    const count = (shapes: string[], used: Int32Array): Map<string, number> => {
-      const m = new Map<string, number>();
-      shapes.forEach((h, i) => {
-        if (used[i] !== -1) return;
-        m.set(h, m.has(h) ? -2 : i);
-      });
-      return m;
-    };
-    const os = count(oldShape, fnOldToNew);
-    const ns = count(newShape, fnNewToOld);
-    for (const [h, n] of ns) {
-      const o = os.get(h);
-      if (n >= 0 && o !== undefined && o >= 0 && pair(o, n, 'hash')) changed++;
-    }
-    // 4. Call graph and data references of matched pairs, position by position.
-    for (let n = 0; n < newFns.length; n++) {
-      const o = fnNewToOld[n]!;
-      if (o < 0) continue;
-      const nt = fnTargets(newA, newFns[n]!);
-      const ot = fnTargets(oldA, oldFns[o]!);
-      if (nt.length === ot.length) {
-        for (let k = 0; k < nt.length; k++) if (pair(ot[k]!, nt[k]!, 'callgraph')) changed++;
-      } else {
-        // Different call lists: pair only callees whose shapes agree, in order.
-        let j = 0;
-        for (const t of nt) {
-          for (let k = j; k < ot.length; k++) {
-            if (oldShape[ot[k]!] === newShape[t]) {
-              if (pair(ot[k]!, t, 'callgraph')) changed++;
-              j = k + 1;
-              break;
-            }
+    let changed = pairUniqueShapes(st) + pairThroughCalls(st);
+    // 4b. Counterpart data slots (vtables) of items matched pairs reference in the same order.
+    changed += pairThroughData(st.oldA, st.newA, st.fnNewToOld, (o, n) => st.pair(o, n, 'data'), dataPairsWalked);
+    changed += pairNeighbours(st);
+    // 5b. Only when nothing else moves: runs between ordered anchors (LCS, equal gaps).
+    if (changed === 0) changed += pairBetweenAnchors(st.fnNewToOld, st.fnOldToNew, st.oldShape, st.newShape, (o, n) => st.pair(o, n, 'order'), fruitlessRuns);
+    if (changed === 0) break;
+  }
+}
+
+/** 3. Shapes unique among the unmatched on both sides. */
+function pairUniqueShapes(st: MatchState): number {
+  const count = (shapes: readonly string[], used: Int32Array): Map<string, number> => {
+    const m = new Map<string, number>();
+    shapes.forEach((h, i) => {
+      if (used[i] !== -1) return;
+      m.set(h, m.has(h) ? -2 : i);
+    });
+    return m;
+  };
+  const os = count(st.oldShape, st.fnOldToNew);
+  const ns = count(st.newShape, st.fnNewToOld);
+  let changed = 0;
+  for (const [h, n] of ns) {
+    const o = os.get(h);
+    if (n >= 0 && o !== undefined && o >= 0 && st.pair(o, n, 'hash')) changed++;
+  }
+  return changed;
+}
+
+/** 4. Call graph and data references of matched pairs, position by position. */
+function pairThroughCalls(st: MatchState): number {
+  const { oldA, newA, fnNewToOld, oldShape, newShape } = st;
+  const oldFns = oldA.fns.functions;
+  const newFns = newA.fns.functions;
+  let changed = 0;
+  for (let n = 0; n < newFns.length; n++) {
+    const o = fnNewToOld[n]!;
+    if (o < 0) continue;
+    const nt = fnTargets(newA, newFns[n]!);
+    const ot = fnTargets(oldA, oldFns[o]!);
+    if (nt.length === ot.length) {
+      for (let k = 0; k < nt.length; k++) if (st.pair(ot[k]!, nt[k]!, 'callgraph')) changed++;
+    } else {
+      // Different call lists: pair only callees whose shapes agree, in order.
+      let j = 0;
+      for (const t of nt) {
+        for (let k = j; k < ot.length; k++) {
+          if (oldShape[ot[k]!] === newShape[t]) {
+            if (st.pair(ot[k]!, t, 'callgraph')) changed++;
+            j = k + 1;
+            break;
           }
         }
       }
-      const ni = itemTargets(newA, newFns[n]!);
-      const oi = itemTargets(oldA, oldFns[o]!);
-      if (ni.length === oi.length) for (let k = 0; k < ni.length; k++) if (pairItem(oi[k]!, ni[k]!)) changed++;
     }
-    // 4b. Counterpart data slots (vtables) of items matched pairs reference in the same order.
-    changed += pairThroughData(oldA, newA, fnNewToOld, (o, n) => pair(o, n, 'data'), dataPairsWalked);
-    // 5. Neighbours in address order, when their shapes agree or both are the only gap.
-    for (let n = 0; n < newFns.length; n++) {
-      const o = fnNewToOld[n]!;
-      if (o < 0) continue;
-      for (const d of [-1, 1]) {
-        const nn = n + d;
-        const on = o + d;
-        if (nn < 0 || on < 0 || nn >= newFns.length || on >= oldFns.length) continue;
-        if (fnNewToOld[nn] !== -1 || fnOldToNew[on] !== -1) continue;
-        const sameShape = oldShape[on] === newShape[nn];
-        // Both unmatched and enclosed by the same matched pair on the other side: the same slot.
-        const nn2 = nn + d;
-        const on2 = on + d;
-        const enclosed = nn2 >= 0 && on2 >= 0 && nn2 < newFns.length && on2 < oldFns.length && fnNewToOld[nn2] === on2;
-        if ((sameShape || enclosed) && pair(on, nn, 'neighbour')) changed++;
-      }
-    }
-    // 5b. Only when nothing else moves: runs between ordered anchors (LCS, equal gaps).
-    if (changed === 0) changed += pairBetweenAnchors(fnNewToOld, fnOldToNew, oldShape, newShape, (o, n) => pair(o, n, 'order'));
-    if (changed === 0) break;
+    const ni = itemTargets(newA, newFns[n]!);
+    const oi = itemTargets(oldA, oldFns[o]!);
+    if (ni.length === oi.length) for (let k = 0; k < ni.length; k++) if (st.pairItem(oi[k]!, ni[k]!)) changed++;
   }
-  // 6. Writable items still unpaired: same section, same offset, same extent. Sound because a
-  // writable section that changed size is refused outright, so accepted pairs share layout;
-  // reference-based pairs above win where the two disagree.
+  return changed;
+}
+
+/** 5. Neighbours in address order, when their shapes agree or both are the only gap. */
+function pairNeighbours(st: MatchState): number {
+  const { fnNewToOld, fnOldToNew, oldShape, newShape } = st;
+  let changed = 0;
+  for (let n = 0; n < fnNewToOld.length; n++) {
+    const o = fnNewToOld[n]!;
+    if (o < 0) continue;
+    for (const d of [-1, 1]) {
+      const nn = n + d;
+      const on = o + d;
+      if (nn < 0 || on < 0 || nn >= fnNewToOld.length || on >= fnOldToNew.length) continue;
+      if (fnNewToOld[nn] !== -1 || fnOldToNew[on] !== -1) continue;
+      const sameShape = oldShape[on] === newShape[nn];
+      // Both unmatched and enclosed by the same matched pair on the other side: the same slot.
+      const nn2 = nn + d;
+      const on2 = on + d;
+      const enclosed = nn2 >= 0 && on2 >= 0 && nn2 < fnNewToOld.length && on2 < fnOldToNew.length && fnNewToOld[nn2] === on2;
+      if ((sameShape || enclosed) && st.pair(on, nn, 'neighbour')) changed++;
+    }
+  }
+  return changed;
+}
+
+/**
+ * 6. Writable items still unpaired: same section, same offset, same extent. Sound because a
+ * writable section that changed size is refused outright, so accepted pairs share layout;
+ * reference-based pairs above win where the two disagree.
+ */
+function pairWritableByPosition(st: MatchState): void {
+  const { oldA, newA } = st;
   const oldAt = new Map<string, number>();
   for (const d of oldA.items) {
-    if (!d.writable || itemOldToNew[d.index] !== -1) continue;
+    if (!d.writable || st.itemOldToNew[d.index] !== -1) continue;
     const sec = oldA.img.sections.find((s) => s.name === d.section && d.start >= s.rva && d.start < s.rva + s.size);
     if (sec !== undefined) oldAt.set(`${d.section}:${d.start - sec.rva}:${d.end - d.start}`, d.index);
   }
   for (const d of newA.items) {
-    if (!d.writable || itemNewToOld[d.index] !== -1) continue;
+    if (!d.writable || st.itemNewToOld[d.index] !== -1) continue;
     const sec = newA.img.sections.find((s) => s.name === d.section && d.start >= s.rva && d.start < s.rva + s.size);
     const o = sec === undefined ? undefined : oldAt.get(`${d.section}:${d.start - sec.rva}:${d.end - d.start}`);
-    if (o !== undefined) pairItem(o, d.index);
+    if (o !== undefined) st.pairItem(o, d.index);
   }
-  oldNorm.reset();
-  newNorm.reset();
-  return { old: oldA, new: newA, fnNewToOld, fnOldToNew, fnHow, itemNewToOld, itemOldToNew, view, oldNorm, newNorm };
 }
 
 /** The side-specific normaliser of a match. */

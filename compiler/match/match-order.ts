@@ -17,7 +17,8 @@ const MAX_CELLS = 1_000_000;
 
 /**
  * Pairs unmatched functions between ordered anchors. `pair(o, n)` records a pair (true when
- * both were unmatched). Returns the number of new pairs.
+ * both were unmatched); `fruitless` remembers runs that paired nothing, across calls.
+ * Returns the number of new pairs.
  */
 export function pairBetweenAnchors(
   fnNewToOld: Int32Array,
@@ -25,6 +26,7 @@ export function pairBetweenAnchors(
   oldShape: readonly string[],
   newShape: readonly string[],
   pair: (o: number, n: number) => boolean,
+  fruitless: Set<string> = new Set(),
 ): number {
   let made = 0;
   let lastN = -1;
@@ -43,6 +45,11 @@ export function pairBetweenAnchors(
     for (let k = os; k < oe; k++) if (fnOldToNew[k] === -1) olds.push(k);
     for (let k = ns; k < ne; k++) if (fnNewToOld[k] === -1) news.push(k);
     if (olds.length === 0 || news.length === 0) continue;
+    // A run that paired nothing last time, with the same unmatched functions, would pair
+    // nothing again (the shapes do not change): the match loop asks after every round.
+    const key = `${olds.join(',')}/${news.join(',')}`;
+    if (fruitless.has(key)) continue;
+    const before = made;
     const anchors: Array<[number, number]> = (olds.length + 1) * (news.length + 1) <= MAX_CELLS ? lcsPairs(...shapeIds(olds, news, oldShape, newShape)) : [];
     // Equal-size gaps between LCS pairs (and the run's ends) pair slot by slot.
     let pi = 0;
@@ -53,6 +60,7 @@ export function pairBetweenAnchors(
       pi = i + 1;
       pj = j + 1;
     }
+    if (made === before) fruitless.add(key);
   }
   return made;
 }

@@ -10,7 +10,7 @@
  */
 import type { Reference } from '../disasm/decode-function.ts';
 import type { FunctionInfo } from '../image/types.ts';
-import { absTarget, relocsIn } from '../image/map-image.ts';
+import { absTarget, relocsIn, sectionAt } from '../image/map-image.ts';
 import { parseGccLsda } from '../eh/gcc-lsda.ts';
 import { chainedParent } from '../functions/layout-parts.ts';
 import { parseHandlerData } from '../eh/parse-handler-data.ts';
@@ -109,6 +109,8 @@ export function stringExtent(b: Uint8Array, start: number, end: number): number 
 /** Normaliser over one image. Data-item keys are memoised per mode. */
 export class Normaliser {
   private readonly itemKeys = new Map<string, string>();
+  /** Memoised `exact` (2 * index) and `code` (2 * index + 1) forms. */
+  private readonly forms = new Map<number, string>();
   /** Items being hashed -> their depth on the stack. */
   private readonly visiting = new Map<number, number>();
   /** Per item being hashed: the highest ancestor (smallest depth) a pointer in it went back to. */
@@ -123,13 +125,28 @@ export class Normaliser {
     readonly match: MatchView,
   ) {}
 
-  /** Forgets memoised data keys (the match changed). */
+  /** Forgets memoised data keys and forms (the match changed). */
   reset(): void {
     this.itemKeys.clear();
+    this.forms.clear();
   }
 
-  /** The normalised form of function `f`. */
+  /**
+   * The normalised form of function `f`. `exact` and `code` forms name the match, so they
+   * are memoised only once matching is over (reset() is its last step): the diff, the
+   * data-only check and the verifier ask for the same forms many times.
+   */
   functionForm(f: FunctionInfo, mode: Mode): string {
+    if (mode === 'shape') return this.computeForm(f, mode);
+    const memo = mode === 'exact' ? 2 * f.index : 2 * f.index + 1;
+    const hit = this.forms.get(memo);
+    if (hit !== undefined) return hit;
+    const form = this.computeForm(f, mode);
+    this.forms.set(memo, form);
+    return form;
+  }
+
+  private computeForm(f: FunctionInfo, mode: Mode): string {
     const img = this.a.img.image;
     const d = f.decoded;
     const parts: string[] = [];
@@ -233,7 +250,6 @@ export class Normaliser {
   /** Token for an address `t` seen from function `f` (null `f` for data). */
   targetToken(f: FunctionInfo | null, t: number, mode: Mode): string {
     const a = this.a;
-    const unique = (what: string): string => (mode === 'shape' ? `${what}?` : `${what}?${this.side}${t}`);
     // Outside the image (odd bytes decoded as code): equal only at the same address.
     if (t < 0) return mode === 'shape' ? 'x?' : `x${t}`;
     if (t === 0) return 'B';
@@ -252,8 +268,12 @@ export class Normaliser {
     if (g !== undefined) {
       if (mode === 'shape') return t === g.entry ? 'f' : 'f+';
       const key = this.match.fnKey(this.side, g.index);
-      return key < 0 ? unique('f') : `f${key}+${t - g.entry}`;
+      return key < 0 ? `f?${this.side}${t}` : `f${key}+${t - g.entry}`;
     }
+    // An import thunk no function owns (`jmp [rip+IAT slot]`, what MSVC's unwind data names
+    // as the language handler): the import it jumps to.
+    const thunk = importThunkTarget(a, t);
+    if (thunk !== null) return `m${thunk}`;
     const table = a.tables.get(t);
     if (table !== undefined) {
       const fn = table.fn;
@@ -280,7 +300,7 @@ export class Normaliser {
     if (item.writable) {
       if (mode === 'shape') return `w+${t - item.start}`;
       const key = this.match.itemKey(this.side, item.index);
-      return key < 0 ? unique('w') : `w${key}+${t - item.start}`;
+      return key < 0 ? `w?${this.side}${t}` : `w${key}+${t - item.start}`;
     }
     if (mode === 'code') return `r+${t - item.start}`;
     return `r${this.itemKey(item, mode)}+${t - item.start}`;
@@ -329,7 +349,7 @@ export class Normaliser {
     let at: number = item.start;
     const text = stringExtent(img.image, item.start, item.end);
     const relocs = relocsIn(img, item.start, item.end);
-    if (text !== null && relocs.length === 0 && !this.a.rvaFields.has(item.start)) {
+    if (text !== null && relocs.length === 0 && !this.a.rvaFields.has(item.start) && !this.a.codeOffsets.has(item.start)) {
       // A C string followed by zero padding: only the string and its terminator are ever
       // read, and the padding shifts with whatever the linker put after it.
       return `s${new Hasher().bytes(img.image.subarray(item.start, text)).digest()}`;
@@ -343,15 +363,16 @@ export class Normaliser {
       at = Math.min(item.end, item.start + 4 * rt.targets.length);
     }
     // Pointer fields: relocated addresses, and image-relative RVAs of recognised structures
-    // (MSVC throw data, match/msvc-throw-info.ts), each named by what it points at.
+    // (MSVC throw data, functions/msvc-throw-info.ts), each named by what it points at.
     const fields: Array<[number, number, number]> = relocs.map((rel) => {
       const type = img.relocs.get(rel)!;
       return [rel, type === 10 ? 8 : 4, absTarget(img, rel, type)];
     });
-    const rvaFields = this.a.rvaFields;
-    if (rvaFields.size > 0) {
+    // Self-relative code offsets (match/code-offset-tables.ts): the code each entry reaches.
+    const { rvaFields, codeOffsets } = this.a;
+    if (rvaFields.size > 0 || codeOffsets.size > 0) {
       for (let k: number = item.start; k + 4 <= item.end; k += 4) {
-        const t = rvaFields.get(k);
+        const t = rvaFields.get(k) ?? codeOffsets.get(k);
         if (t !== undefined) fields.push([k, 4, t]);
       }
       fields.sort((x, y) => x[0] - y[0]);
@@ -366,4 +387,18 @@ export class Normaliser {
     return h.digest();
   }
 
+}
+
+/**
+ * The import key of an import thunk at `t` (`FF 25 rel32`, a jump through an IAT slot) in a
+ * code section, or null. Two thunks are the same reference exactly when they jump through
+ * slots of the same import.
+ */
+function importThunkTarget(a: ImageAnalysis, t: number): string | null {
+  const img = a.img.image;
+  if (t + 6 > img.length || img[t] !== 0xff || img[t + 1] !== 0x25) return null;
+  if (sectionAt(a.img, t)?.executable !== true) return null;
+  const slot = t + 6 + (img[t + 2]! | (img[t + 3]! << 8) | (img[t + 4]! << 16) | (img[t + 5]! << 24));
+  const imp = a.img.iat.get(slot);
+  return imp === undefined ? null : importKey(imp);
 }

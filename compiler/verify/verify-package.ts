@@ -10,6 +10,7 @@
  */
 import { Instruction } from 'iced-x86';
 import { err, ok, type Result } from '../../common/errors.ts';
+import { NO_PROGRESS, type Progress } from '../../common/progress.ts';
 import type { HotpatchPackage } from '../../formats/package.ts';
 import { sha256 } from '../../runtime/pe/sha256.ts';
 import type { ImageDiff } from '../diff/types.ts';
@@ -35,7 +36,7 @@ export interface VerifyReport {
  * Verifies `pkg` against the diff it was built from (OLD, NEW and their match).
  * Returns VERIFY_* errors naming the first mismatch.
  */
-export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: VerifyLayout = DEFAULT_VERIFY_LAYOUT): Result<VerifyReport> {
+export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: VerifyLayout = DEFAULT_VERIFY_LAYOUT, progress: Progress = NO_PROGRESS): Result<VerifyReport> {
   const m = diff.match;
   const oldImg = m.old.img;
   const oldPe = oldImg.pe;
@@ -64,7 +65,9 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
   let unwindEntries = 0;
   const insn = new Instruction();
   try {
+    let done = 0;
     for (const c of carried.values()) {
+      progress({ stage: 'verify', done: done++, total: carried.size, unit: 'functions' });
       const blockId = pkg.functions.find((r) => (r.newRva as number) === c.fn.entry)!.blockId;
       const cb = pkg.codeBlocks.find((x) => x.id === blockId);
       if (cb === undefined) return mismatch(`function record ${nameOf(c)}: block ${blockId} is not a code block`);

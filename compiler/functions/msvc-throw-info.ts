@@ -14,22 +14,26 @@
  * by what it points at when data is keyed (normalise.ts), and the structures become data items.
  *
  * Starting points: the read-only addresses code references (ThrowInfo is passed by `lea`).
+ * Discovery asks too: a destructor or copy constructor named only here (a leaf with no .pdata
+ * entry) becomes a function, so the field is keyed by the matched function, not by its RVA.
  */
-import type { FunctionTable } from '../image/types.ts';
 import { readU32, sectionAt, type MappedImage } from '../image/map-image.ts';
 
 /** Image-relative RVA fields found: field RVA -> target RVA, and the structures' starts. */
 export interface RvaFields {
   readonly fields: Map<number, number>;
   readonly starts: Set<number>;
+  /** The code the structures name (destructors, copy constructors), discovered or not. */
+  readonly code: Set<number>;
 }
 
 const MAX_TYPES = 64;
 
 /** Finds ThrowInfo structures at `candidates` (read-only addresses code references). */
-export function findThrowInfo(img: MappedImage, fns: FunctionTable, candidates: Iterable<number>): RvaFields {
+export function findThrowInfo(img: MappedImage, isEntry: (rva: number) => boolean, candidates: Iterable<number>): RvaFields {
   const fields = new Map<number, number>();
   const starts = new Set<number>();
+  const code = new Set<number>();
   const readOnly = (rva: number): boolean => {
     const s = sectionAt(img, rva);
     return s !== undefined && !s.executable && !s.writable && rva + 4 <= s.rva + s.size;
@@ -40,7 +44,7 @@ export function findThrowInfo(img: MappedImage, fns: FunctionTable, candidates: 
   };
   // A destructor or copy constructor: a discovered entry, or code (leaf functions have no
   // .pdata entry and may be reached only from here).
-  const fnOrZero = (rva: number): boolean => rva === 0 || fns.byEntry.has(rva) || sectionAt(img, rva)?.executable === true;
+  const fnOrZero = (rva: number): boolean => rva === 0 || isEntry(rva) || sectionAt(img, rva)?.executable === true;
   const typeDescriptor = (rva: number): boolean => {
     if (!dataAt(rva) || !img.relocs.has(rva)) return false;
     const b = img.image;
@@ -62,7 +66,8 @@ export function findThrowInfo(img: MappedImage, fns: FunctionTable, candidates: 
     starts.add(t);
     // A code field is a reference only when it names a discovered function; otherwise (a
     // leaf with no .pdata entry) its raw bytes stay in the key: equal only at the same RVA.
-    if (fns.byEntry.has(unwind)) fields.set(t + 4, unwind);
+    if (isEntry(unwind)) fields.set(t + 4, unwind);
+    if (unwind !== 0) code.add(unwind);
     fields.set(t + 12, cta);
     starts.add(cta);
     types.forEach((ct, k) => {
@@ -71,8 +76,9 @@ export function findThrowInfo(img: MappedImage, fns: FunctionTable, candidates: 
       fields.set(ct + 4, readU32(img, ct + 4));
       starts.add(readU32(img, ct + 4));
       const copy = readU32(img, ct + 24);
-      if (fns.byEntry.has(copy)) fields.set(ct + 24, copy);
+      if (isEntry(copy)) fields.set(ct + 24, copy);
+      if (copy !== 0) code.add(copy);
     });
   }
-  return { fields, starts };
+  return { fields, starts, code };
 }
