@@ -17,7 +17,7 @@
  * A pure logic fix keeps every aligned displacement, so it passes. Only changed, matched
  * pairs whose code changed are examined.
  */
-import { Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
+import { Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import { lcsPairs } from '../match/lcs.ts';
@@ -51,6 +51,21 @@ const MAX_CELLS = 12_000_000;
 /** Distinct fields that must move by the same delta (one could be a rewritten access). */
 const MIN_FIELDS = 2;
 
+/**
+ * A register as the skeleton sees it: its class and size (`r64`, `xmm`...), not which one, so
+ * the two builds align when the register allocator renamed (`this` in rsi, then in rbp). The
+ * stack pointer keeps its identity. Which base registers correspond is decided per aligned
+ * access pair in detectLayoutShift.
+ */
+const regClasses = new Map<number, string>();
+function regClass(r: Register): string {
+  if (r === Register.None) return '';
+  if (r === Register.RSP || r === Register.ESP || r === Register.SP) return `sp${r}`;
+  let c = regClasses.get(r);
+  if (c === undefined) regClasses.set(r, (c = `${RegisterExt.base(r)}:${RegisterExt.size(r)}`));
+  return c;
+}
+
 function accessesOf(img: MappedImage, f: FunctionInfo, intern: Map<string, number>): Access[] {
   const out: Access[] = [];
   // Registers holding a stack address (`lea r, [rsp+x]`, `mov r, rsp`): accesses through
@@ -77,10 +92,11 @@ function accessesOf(img: MappedImage, f: FunctionInfo, intern: Map<string, numbe
       for (let k = 0; k < insn.opCount; k++) {
         const kind = insn.opKind(k);
         skel += `,${kind}`;
-        if (kind === OpKind.Register) skel += `r${insn.opRegister(k)}`;
+        if (kind === OpKind.Register) skel += `r${regClass(insn.opRegister(k))}`;
         else if (kind === OpKind.Memory) {
           const b = insn.memoryBase;
-          skel += `m${b}i${insn.memoryIndex}s${insn.memoryIndexScale}z${insn.memorySize}`;
+          const bk = b === Register.RIP || b === Register.None ? b : stackish.has(b) ? -1 : regClass(b);
+          skel += `m${bk}i${regClass(insn.memoryIndex)}s${insn.memoryIndexScale}z${insn.memorySize}`;
           if (b !== Register.RIP && b !== Register.None && insn.memoryIndex === Register.None && !stackish.has(b)) {
             base = b;
             disp = Number(BigInt.asIntN(64, insn.memoryDisplacement));
@@ -89,7 +105,9 @@ function accessesOf(img: MappedImage, f: FunctionInfo, intern: Map<string, numbe
       }
       // In address order (an approximation of flow): a register loaded from the stack pointer
       // holds a stack address until something else is loaded into it.
-      if (insn.opCount === 2 && insn.op0Kind === OpKind.Register && insn.op0Register !== Register.RSP && insn.op0Register !== Register.RBP) {
+      // RBP starts as the frame pointer, but MSVC also allocates it like any register (`mov rbp,
+      // rcx` keeps `this` there): loaded from a non-stack source, it holds a field base.
+      if (insn.opCount === 2 && insn.op0Kind === OpKind.Register && insn.op0Register !== Register.RSP) {
         const mn = insn.mnemonic;
         const src = insn.op1Kind === OpKind.Memory && mn === Mnemonic.Lea ? insn.memoryBase : insn.op1Kind === OpKind.Register && mn === Mnemonic.Mov ? insn.op1Register : Register.None;
         if (stackish.has(src)) stackish.add(insn.op0Register);
@@ -142,10 +160,12 @@ export function detectLayoutShift(oldImg: MappedImage, of: FunctionInfo, newImg:
   for (const [i, j] of align(oa, na)) {
     const x = oa[i]!;
     const y = na[j]!;
-    if (x.base < 0 || x.base !== y.base) continue;
-    const list = byBase.get(x.base) ?? [];
+    if (x.base < 0 || y.base < 0) continue;
+    // The same object may sit in another register in NEW: the pair of bases is the key.
+    const key = x.base * 0x10000 + y.base;
+    const list = byBase.get(key) ?? [];
     list.push([x.disp, y.disp - x.disp]);
-    byBase.set(x.base, list);
+    byBase.set(key, list);
   }
   let best: LayoutShift | null = null;
   for (const list of byBase.values()) {
