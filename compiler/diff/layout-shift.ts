@@ -6,13 +6,17 @@
  * no function-level diff shows it: each body is consistent with its own build.
  *
  * It shows in the matched bodies. Aligned instruction by instruction (an LCS over their
- * skeletons: mnemonic, operand kinds, registers, memory size; displacements and immediates
- * left out; common prefix and suffix first), the memory operands through one base register keep their displacements, except
- * that from some field on they all move by the same amount: `[r14+0x5b0]` becomes
- * `[r14+0x5b8]`, `[r14+0x5c0]` becomes `[r14+0x5c8]`, while `[r14+0x10]` stays. That is a
- * layout change, and it is refused: "structure layout changed: field offsets shift by +8 from
- * 0x5b0 (needs a baseline)". Stack-pointer and frame-pointer operands are left out (a frame
- * that grows shifts them, and a frame is private to its call).
+ * skeletons: mnemonic, operand kinds, register classes, memory size; which register,
+ * displacements and immediates left out; common prefix and suffix first), the memory
+ * operands through one base keep their displacements, except that from some field on they
+ * all move by the same amount: `[r14+0x5b0]` becomes `[r14+0x5b8]`, `[r14+0x5c0]` becomes
+ * `[r14+0x5c8]`, while `[r14+0x10]` stays. That is a layout change, and it is refused:
+ * "structure layout changed: field offsets shift by +8 from 0x5b0 (needs a baseline)".
+ * A base is the pair (old register, new register) of aligned accesses: the allocator often
+ * keeps the same object in another register in the new build (watcher 2.5.0 -> 2.5.1: the
+ * Watcher constructor's `this` in rsi, then in rbp; missed, it killed node.exe live).
+ * Stack-pointer and frame-pointer operands are left out (a frame that grows shifts them, and
+ * a frame is private to its call); rbp is a frame pointer only until loaded from elsewhere.
  *
  * A pure logic fix keeps every aligned displacement, so it passes. Only changed, matched
  * pairs whose code changed are examined.
@@ -66,7 +70,7 @@ function regClass(r: Register): string {
   return c;
 }
 
-function accessesOf(img: MappedImage, f: FunctionInfo, intern: Map<string, number>): Access[] {
+function accessesOf(img: MappedImage, f: FunctionInfo, intern: Map<string, number>, renamed: boolean): Access[] {
   const out: Access[] = [];
   // Registers holding a stack address (`lea r, [rsp+x]`, `mov r, rsp`): accesses through
   // them are frame slots, which move whenever the frame is laid out anew.
@@ -92,11 +96,12 @@ function accessesOf(img: MappedImage, f: FunctionInfo, intern: Map<string, numbe
       for (let k = 0; k < insn.opCount; k++) {
         const kind = insn.opKind(k);
         skel += `,${kind}`;
-        if (kind === OpKind.Register) skel += `r${regClass(insn.opRegister(k))}`;
+        if (kind === OpKind.Register) skel += `r${renamed ? regClass(insn.opRegister(k)) : insn.opRegister(k)}`;
         else if (kind === OpKind.Memory) {
           const b = insn.memoryBase;
-          const bk = b === Register.RIP || b === Register.None ? b : stackish.has(b) ? -1 : regClass(b);
-          skel += `m${bk}i${regClass(insn.memoryIndex)}s${insn.memoryIndexScale}z${insn.memorySize}`;
+          const bk = !renamed || b === Register.RIP || b === Register.None ? b : stackish.has(b) ? -1 : regClass(b);
+          const ik = renamed ? regClass(insn.memoryIndex) : insn.memoryIndex;
+          skel += `m${bk}i${ik}s${insn.memoryIndexScale}z${insn.memorySize}`;
           if (b !== Register.RIP && b !== Register.None && insn.memoryIndex === Register.None && !stackish.has(b)) {
             base = b;
             disp = Number(BigInt.asIntN(64, insn.memoryDisplacement));
@@ -106,8 +111,9 @@ function accessesOf(img: MappedImage, f: FunctionInfo, intern: Map<string, numbe
       // In address order (an approximation of flow): a register loaded from the stack pointer
       // holds a stack address until something else is loaded into it.
       // RBP starts as the frame pointer, but MSVC also allocates it like any register (`mov rbp,
-      // rcx` keeps `this` there): loaded from a non-stack source, it holds a field base.
-      if (insn.opCount === 2 && insn.op0Kind === OpKind.Register && insn.op0Register !== Register.RSP) {
+      // rcx` keeps `this` there): when renamed, loaded from a non-stack source it holds a base.
+      const fixed = insn.op0Register === Register.RSP || (!renamed && insn.op0Register === Register.RBP);
+      if (insn.opCount === 2 && insn.op0Kind === OpKind.Register && !fixed) {
         const mn = insn.mnemonic;
         const src = insn.op1Kind === OpKind.Memory && mn === Mnemonic.Lea ? insn.memoryBase : insn.op1Kind === OpKind.Register && mn === Mnemonic.Mov ? insn.op1Register : Register.None;
         if (stackish.has(src)) stackish.add(insn.op0Register);
@@ -150,18 +156,28 @@ const hex = (x: number): string => `${x < 0 ? '-' : ''}0x${Math.abs(x).toString(
  * The layout shift between old body `of` and new body `nf`, or null when their aligned
  * field accesses agree. A middle too large to align (over MAX_CELLS after the common prefix
  * and suffix) is compared on the prefix and suffix alone.
+ *
+ * Two passes. The first aligns exact skeletons and keys accesses by the base register, the
+ * same on both sides. The second, when the first saw nothing, aligns register classes and
+ * keys by the pair (old base, new base), so a `this` the allocator moved to another register
+ * (or into rbp) is still compared; there a shift counts only with an anchor, an aligned
+ * access below the shift through the same pair that kept its offset: proof that the two
+ * registers hold the same object, not two that a looser alignment happened to line up.
  */
 export function detectLayoutShift(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, nf: FunctionInfo): LayoutShift | null {
+  return shiftBy(oldImg, of, newImg, nf, false) ?? shiftBy(oldImg, of, newImg, nf, true);
+}
+
+function shiftBy(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, nf: FunctionInfo, renamed: boolean): LayoutShift | null {
   const intern = new Map<string, number>();
-  const oa = accessesOf(oldImg, of, intern);
-  const na = accessesOf(newImg, nf, intern);
-  // Per base register: old displacement -> the deltas it was seen with.
+  const oa = accessesOf(oldImg, of, intern, renamed);
+  const na = accessesOf(newImg, nf, intern, renamed);
+  // Per base (a register, or a pair of registers when renamed): old displacement -> delta.
   const byBase = new Map<number, Array<[number, number]>>();
   for (const [i, j] of align(oa, na)) {
     const x = oa[i]!;
     const y = na[j]!;
-    if (x.base < 0 || y.base < 0) continue;
-    // The same object may sit in another register in NEW: the pair of bases is the key.
+    if (x.base < 0 || y.base < 0 || (!renamed && x.base !== y.base)) continue;
     const key = x.base * 0x10000 + y.base;
     const list = byBase.get(key) ?? [];
     list.push([x.disp, y.disp - x.disp]);
@@ -169,36 +185,42 @@ export function detectLayoutShift(oldImg: MappedImage, of: FunctionInfo, newImg:
   }
   let best: LayoutShift | null = null;
   for (const list of byBase.values()) {
-    const deltas = new Map<number, Set<number>>();
-    for (const [disp, delta] of list) {
-      if (delta === 0) continue;
-      // A field offset is never negative: a negative one on either side is a pointer the
-      // compiler rebased (loop strength reduction: `lea rsi,[r14+0x38]`, then `[rsi-0x20]`).
-      if (disp < 0 || disp + delta < 0) {
-        deltas.clear();
-        break;
-      }
-      const s = deltas.get(delta) ?? new Set<number>();
-      s.add(disp);
-      deltas.set(delta, s);
+    const shift = consistentShift(list, renamed);
+    if (shift !== null && (best === null || shift.fields > best.fields)) best = shift;
+  }
+  return best;
+}
+
+/** The best consistent shift among one base's aligned (old displacement, delta) pairs. */
+function consistentShift(list: ReadonlyArray<readonly [number, number]>, needAnchor: boolean): LayoutShift | null {
+  const deltas = new Map<number, Set<number>>();
+  for (const [disp, delta] of list) {
+    if (delta === 0) continue;
+    // A field offset is never negative: a negative one on either side is a pointer the
+    // compiler rebased (loop strength reduction: `lea rsi,[r14+0x38]`, then `[rsi-0x20]`).
+    if (disp < 0 || disp + delta < 0) return null;
+    const s = deltas.get(delta) ?? new Set<number>();
+    s.add(disp);
+    deltas.set(delta, s);
+  }
+  let best: LayoutShift | null = null;
+  for (const [delta, fields] of deltas) {
+    if (fields.size < MIN_FIELDS) continue;
+    const from = Math.min(...fields);
+    // Consistent: at and above `from`, a field either moved by `delta` or was never seen
+    // moving; accesses below `from` did not move. Disagreeing moves (other deltas) above
+    // `from` outnumbering this one mean rewritten code, not a layout change.
+    let moved = 0;
+    let other = 0;
+    let anchored = false;
+    for (const [disp, dl] of list) {
+      if (disp < from) anchored ||= dl === 0;
+      else if (dl === delta) moved++;
+      else if (dl !== 0) other++;
     }
-    for (const [delta, fields] of deltas) {
-      if (fields.size < MIN_FIELDS) continue;
-      const from = Math.min(...fields);
-      // Consistent: at and above `from`, a field either moved by `delta` or was never seen
-      // moving; accesses below `from` did not move. Disagreeing moves (other deltas) above
-      // `from` outnumbering this one mean rewritten code, not a layout change.
-      let moved = 0;
-      let other = 0;
-      for (const [disp, dl] of list) {
-        if (disp < from) continue;
-        if (dl === delta) moved++;
-        else if (dl !== 0) other++;
-      }
-      if (other * 2 > moved) continue;
-      if (best === null || fields.size > best.fields) {
-        best = { delta, from, moved, fields: fields.size, reason: `structure layout changed: field offsets shift by ${delta > 0 ? '+' : '-'}${Math.abs(delta)} from ${hex(from)} (needs a baseline)` };
-      }
+    if (other * 2 > moved || (needAnchor && !anchored)) continue;
+    if (best === null || fields.size > best.fields) {
+      best = { delta, from, moved, fields: fields.size, reason: `structure layout changed: field offsets shift by ${delta > 0 ? '+' : '-'}${Math.abs(delta)} from ${hex(from)} (needs a baseline)` };
     }
   }
   return best;
