@@ -45,12 +45,22 @@ function successorsOf(g: FlowGraph, p: FlowStep, jumpTargets: ReadonlyMap<number
 
 /**
  * True for alignment padding: a run of nops that starts right after an instruction that
- * ends its path (jmp, ret), as compilers align the next block. No path enters it, so it
+ * ends its path (jmp, ret) and ends on an 8-byte boundary, as compilers align the next block. No path enters it, so it
  * brings no state into the code it falls through to. Any other instruction that no branch
  * or fall-through reaches (a landing pad the unwinder enters, code reached in ways the
  * analysis does not follow) is entered with the base unknown.
  */
 function isPadding(g: FlowGraph, at: number): boolean {
+  // Alignment padding ends on an aligned address (gcc/clang/MSVC align blocks to 8 or 16).
+  let end = at;
+  for (let k = 0; k < 64; k++) {
+    const p = g.byRva.get(end);
+    if (p === undefined) break;
+    g.decodeAt(end);
+    if (g.insn.mnemonic !== Mnemonic.Nop) break;
+    end += p.length;
+  }
+  if (end === at || end % 8 !== 0) return false;
   for (let x = at, k = 0; k < 64; k++) {
     g.decodeAt(x);
     if (g.insn.mnemonic !== Mnemonic.Nop) return false;
