@@ -70,6 +70,9 @@ const KIND_GC_PROG = 0x40;
 const TFLAG_UNCOMMON = 1;
 const TFLAG_GC_MASK_ON_DEMAND = 0x10;
 const ALIGNS = new Set([1, 2, 4, 8, 16, 32, 64]);
+/** Name bytes as text for keys (one byte, one char; a type's name can run to many KB). */
+const decoder = new TextDecoder('latin1');
+const bytesText = (bytes: Uint8Array): string => decoder.decode(bytes);
 
 interface Name {
   readonly end: number;
@@ -118,13 +121,14 @@ export function readGoMetadata(img: MappedImage, t: GoTables, roots: Iterable<nu
     names.set(p, null);
     const flags = u8(p);
     const len = uvarint(p + 1);
-    if (flags > 0x0f || len === null) return null;
+    // Lengths are bounded by the types section before any text is read (hostile input).
+    if (flags > 0x0f || len === null || len[1] + len[0] > t.etypes) return null;
     let end = len[1] + len[0];
-    let text = `${flags}:${String.fromCharCode(...b.subarray(len[1], Math.min(end, b.length)))}`;
+    let text = `${flags}:${bytesText(b.subarray(len[1], end))}`;
     if ((flags & 2) !== 0) {
       const tag = uvarint(end);
-      if (tag === null) return null;
-      text += `\`${String.fromCharCode(...b.subarray(tag[1], Math.min(tag[1] + tag[0], b.length)))}`;
+      if (tag === null || tag[1] + tag[0] > t.etypes) return null;
+      text += `\`${bytesText(b.subarray(tag[1], tag[1] + tag[0]))}`;
       end = tag[1] + tag[0];
     }
     let pkgField = -1;
