@@ -1,6 +1,7 @@
 /**
  * The pairs every size and time section measures, and the per-pair analysis they share:
- * - samples: every step of every hotpatchable scenario in samples/scenarios.json;
+ * - samples: every step of every hotpatchable scenario in samples/scenarios.json, GCC and
+ *   clang-22 builds;
  * - real: every pair of samples/real/manifest.json (files from `npm run samples:fetch`).
  *
  * `analysePair` compiles the pair once per run (timed with tinybench: diff, emit, verify,
@@ -19,6 +20,7 @@ import { buildFromDiff, diffFiles, refusalLines, refusalsByCode, type BuiltPacka
 import { encodePackage } from '../formats/container.ts';
 import { generateKeyPair, importPublicKey, type PublicKey, type SigningKey } from '../formats/keys.ts';
 import { cachePath, realPairs } from '../samples/real/real-files.ts';
+import { TOOLCHAINS } from '../samples/scenarios.ts';
 import type { Timing } from './stats.ts';
 import { fileSize, runConcurrently, sameFile, timeTool } from './tools.ts';
 
@@ -37,17 +39,24 @@ export interface BenchPair {
   readonly missing: string | null;
 }
 
-/** Scenario steps of samples/scenarios.json that are expected to be hotpatchable. */
+/**
+ * Scenario steps of samples/scenarios.json that are expected to be hotpatchable, built by
+ * GCC and by clang-22 + lld (labelled "(clang)"), with symbols. A known miss stays in: its
+ * row shows the refusal (and the --skip-refused package, marked partial).
+ */
 export function samplePairs(root: string): BenchPair[] {
   const scenarios = JSON.parse(readFileSync(join(root, 'samples/scenarios.json'), 'utf8')) as { name: string; expect: string; steps: { from: string; to: string }[] }[];
   const out: BenchPair[] = [];
-  for (const s of scenarios) {
-    if (s.expect !== 'hotpatchable') continue;
-    for (const st of s.steps) {
-      const oldPath = join(root, 'samples/bin', s.name, `${st.from}.dll`);
-      const newPath = join(root, 'samples/bin', s.name, `${st.to}.dll`);
-      const missing = existsSync(oldPath) && existsSync(newPath) ? null : `samples/bin/${s.name}/${st.from}.dll or ${st.to}.dll is missing (npm run samples:build)`;
-      out.push({ group: 'samples', label: `${s.name} ${st.from}->${st.to}`, oldPath, newPath, moduleName: `${s.name}.dll`, missing });
+  for (const tc of TOOLCHAINS) {
+    const suffix = tc === 'clang' ? '.clang' : '';
+    for (const s of scenarios) {
+      if (s.expect !== 'hotpatchable') continue;
+      for (const st of s.steps) {
+        const oldPath = join(root, 'samples/bin', s.name, `${st.from}${suffix}.dll`);
+        const newPath = join(root, 'samples/bin', s.name, `${st.to}${suffix}.dll`);
+        const missing = existsSync(oldPath) && existsSync(newPath) ? null : `samples/bin/${s.name}/${st.from}${suffix}.dll or ${st.to}${suffix}.dll is missing (npm run samples:build)`;
+        out.push({ group: 'samples', label: `${s.name} ${st.from}->${st.to}${tc === 'clang' ? ' (clang)' : ''}`, oldPath, newPath, moduleName: `${s.name}.dll`, missing });
+      }
     }
   }
   return out;

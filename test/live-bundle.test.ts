@@ -1,9 +1,19 @@
 /**
  * A bundle patching two modules of one running process under Wine: host.exe loads two sample
  * DLLs (logic.dll = logic-fix v1, bounds.dll = bounds-check v1), a worker thread calls both
- * all the time, and `hotpatch live RELEASE.hpb` patches both as one transaction; a fault
- * injected in the second module's apply leaves both modules byte-identical to before; and
- * `hotpatch revert --pid` takes the whole bundle out.
+ * all the time, and `hotpatch live RELEASE.hpb` patches both as one transaction switched in
+ * one pause; faults injected in the second module's preparation and in the shared pause leave
+ * both modules byte-identical to before; and `hotpatch revert --pid` takes the whole bundle
+ * out, in one pause too.
+ *
+ * What the worker may see. A worker call runs logic.dll's hp_run then bounds.dll's; every line
+ * of their output reports one call of at most one changed function, and a call runs old or
+ * new code whole (a thread is never caught inside a redirect site; one already inside an old
+ * body finishes it). With both modules switched in one pause, a call that is in flight at the
+ * pause prints the old round's lines up to some line and the new round's after it; every other
+ * call prints a whole round. So one call per pause (the worker is one thread) may print a split
+ * round, and nothing else may differ from the whole rounds. Two pauses (one per module) would
+ * show up as many calls printing logic v1 with bounds v2.
  */
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -17,7 +27,7 @@ import { openWin32Backend, openSiblingBackend, type Win32AgentBackend } from '..
 import { modulesWithState } from '../runtime/backends/win32-agent/live.ts';
 import type { WriteStep } from '../runtime/plan/write-plan.ts';
 import { applyBundleLive, firstLoadedModule, type LiveBundleItem } from '../runtime/backends/win32-agent/live-bundle.ts';
-import { endHosts, fnv1a, startHost, type HostSession } from '../samples/host/host-session.ts';
+import { endHosts, fnv1a, startHost, type HostSession, type WorkerOutput } from '../samples/host/host-session.ts';
 import { runHotpatch, runHotpatchAsync, type CliRun } from './support/cli.ts';
 import { missingTools } from './support/tools.ts';
 import { keepWineServer, wineEnv } from './support/wine.ts';
@@ -50,10 +60,33 @@ async function host(): Promise<HostSession> {
   return h.value;
 }
 
-async function round(h: HostSession): Promise<{ output: string; hashes: number[]; errors: number }> {
+async function round(h: HostSession): Promise<{ output: string; outputs: readonly WorkerOutput[]; errors: number }> {
   const r = await h.run();
   if (!r.ok) throw new Error(r.error.message);
-  return { output: r.value.output, hashes: (r.value.worker?.outputs ?? []).map((o) => o.fnv1a), errors: r.value.worker?.errors ?? -1 };
+  return { output: r.value.output, outputs: r.value.worker?.outputs ?? [], errors: r.value.worker?.errors ?? -1 };
+}
+
+/** The hashes of every round a call in flight at one pause from `from` to `to` can print: `from`'s lines up to line k, `to`'s from k on. */
+function splitRounds(from: string, to: string): Set<number> {
+  const a = from.split(/(?<=\n)/);
+  const b = to.split(/(?<=\n)/);
+  expect(a.length).toBe(b.length);
+  const out = new Set<number>();
+  for (let k = 0; k <= a.length; k++) out.add(fnv1a(a.slice(0, k).join('') + b.slice(k).join('')));
+  return out;
+}
+
+/**
+ * Checks the worker's outputs against whole states (see the module comment): every output is
+ * a whole round of `wholes`, or a split round of one of the `pauses` (from, to); split rounds
+ * that are no whole round were printed by at most one call per pause.
+ */
+function sawWholeStates(outputs: readonly WorkerOutput[], wholes: readonly string[], pauses: ReadonlyArray<readonly [string, string]>): void {
+  const whole = new Set(wholes.map(fnv1a));
+  const split = new Set(pauses.flatMap(([f, t]) => [...splitRounds(f, t)]));
+  for (const o of outputs) expect(whole.has(o.fnv1a) || split.has(o.fnv1a), `worker output ${o.fnv1a.toString(16)} is no whole round and no split at a pause`).toBe(true);
+  const inFlight = outputs.filter((o) => !whole.has(o.fnv1a)).reduce((n, o) => n + o.calls, 0);
+  expect(inFlight, 'worker calls that printed a split round (one call in flight per pause at most)').toBeLessThanOrEqual(pauses.length);
 }
 
 /** Both modules' mapped images, as the process holds them. */
@@ -90,30 +123,46 @@ describe.skipIf(skip !== undefined)(`a bundle across two modules of a live proce
     const live = await hotpatch(['live', bundle, '--pid', pid, '--trust', pub, '--json']);
     expect(live.stderr).toBe('');
     expect(live.status).toBe(0);
-    const j = JSON.parse(live.stdout) as { modules: Array<{ path: string; module: string; functions: number }>; notLoaded: string[] };
+    const j = JSON.parse(live.stdout) as { modules: Array<{ path: string; module: string; functions: number }>; notLoaded: string[]; pauses: number; pauseParts: Array<{ sites: number }> };
     expect(j.modules.map((m) => [m.path, m.module.toLowerCase(), m.functions])).toEqual([
       ['bounds.dll', 'bounds.dll', 2],
       ['logic.dll', 'logic.dll', 1],
     ]);
     expect(j.notLoaded).toEqual([]);
+    // One pause (one agent swap) wrote both modules' sites: bounds.dll's two, logic.dll's one.
+    expect(j.pauses).toBe(1);
+    expect(j.pauseParts.map((p) => p.sites)).toEqual([3]);
     const after = await round(h);
     expect(after.output).toBe(roundOf('v2', 'v2'));
     expect(after.errors).toBe(0);
-    // The worker saw only whole states: before, one module switched (bounds.dll goes first), both.
-    const allowed = [roundOf('v1', 'v1'), roundOf('v1', 'v2'), roundOf('v2', 'v2')].map(fnv1a);
-    for (const x of after.hashes) expect(allowed).toContain(x);
+    const [v1v1, v2v2] = [roundOf('v1', 'v1'), roundOf('v2', 'v2')];
+    sawWholeStates(after.outputs, [v1v1, v2v2], [[v1v1, v2v2]]);
 
-    const rv = await hotpatch(['revert', '--pid', pid]);
+    const rv = await hotpatch(['revert', '--pid', pid, '--json']);
     expect(rv.stderr).toBe('');
     expect(rv.status).toBe(0);
-    expect(rv.stdout).toMatch(/^reverted 2 module\(s\) in process \d+ as one transaction\n/);
-    expect((await round(h)).output).toBe(roundOf('v1', 'v1'));
+    const rj = JSON.parse(rv.stdout) as { modules: unknown[]; pauses: number };
+    expect([rj.modules.length, rj.pauses]).toEqual([2, 1]);
+    const back = await round(h);
+    expect(back.output).toBe(v1v1);
+    expect(back.errors).toBe(0);
+    sawWholeStates(back.outputs, [v1v1, v2v2], [
+      [v1v1, v2v2],
+      [v2v2, v1v1],
+    ]);
     const none = await hotpatch(['revert', '--pid', pid]);
     expect(none.status).toBe(42);
     expect(none.stderr).toMatch(/^hotpatch: REVERT_NOTHING_APPLIED: no hotpatch is applied in process \d+\n$/);
   }, 240_000);
 
-  test('a fault in the second module\'s apply leaves both modules byte-identical (one agent session: the failing module undone step by step, the live one reverted)', async () => {
+  // A fault in the second module's preparation (its region, code and unwind table are in
+  // place, the first module's too, nothing is live yet), and a fault in the one pause that
+  // switches both (the agent's swap refuses: nothing written). Both modules must come back
+  // byte-identical, with no state record, through one transaction's rollback.
+  test.each([
+    ['the second module\'s unwind registration', 'second', 'register-unwind', /^logic\.dll \(logic\.dll\): step \d+ \(register-unwind\): injected fault$/],
+    ['the one pause that switches both modules', 'span', 'suspend-threads', /^all modules: steps 0-\d+ \(suspended span\): injected fault$/],
+  ] as const)('a fault in %s leaves both modules byte-identical', async (_what, where, op, message) => {
     const h = await host();
     const l = await loadBundle(new Uint8Array(readFileSync(bundle)), { trusted: [], allowUnsigned: true, readOnly: true });
     if (!l.ok) throw new Error(l.error.message);
@@ -126,38 +175,39 @@ describe.skipIf(skip !== undefined)(`a bundle across two modules of a live proce
     expect(items.map((i) => i.path)).toEqual(['bounds.dll', 'logic.dll']);
     const opened = await openWin32Backend({ pid: h.windowsPid, module: firstLoadedModule(items), env: wineEnv() });
     if (!opened.ok) throw new Error(opened.error.message);
-    const b = opened.value;
-    expect(b.module.name?.toLowerCase()).toBe('bounds.dll');
-    const before = await images(b);
-    // The second module's backend fails its first redirect: by then its region is allocated,
-    // written, protected and its unwind table registered, and the first module is live.
-    const steps: string[] = [];
-    const attach = async (primary: Win32AgentBackend, name: string): Promise<Result<Win32AgentBackend>> => {
-      const s = await openSiblingBackend(primary, name);
-      if (!s.ok) return s;
-      const real = s.value;
-      return {
-        ok: true,
-        value: Object.assign(Object.create(real) as Win32AgentBackend, {
-          execute: async (step: Parameters<Win32AgentBackend['execute']>[0]) => {
-            steps.push(step.op);
-            if (step.op === 'redirect') return err('LIVE_INJECTED', 'injected fault at the first redirect of the second module');
-            return real.execute(step);
-          },
-          // The executor sends suspended spans (suspend, redirects, resume) as one request.
-          executeSpan: async (span: readonly WriteStep[]) => {
-            steps.push(...span.map((x) => x.op));
-            return err('LIVE_INJECTED', 'injected fault at the first redirect of the second module');
-          },
-        }),
-      };
+    const real = opened.value;
+    expect(real.module.name?.toLowerCase()).toBe('bounds.dll');
+    const before = await images(real);
+    const seen: Array<[string, string]> = [];
+    /** `b` with its steps recorded, failing at the first `op` when `fail`. */
+    const faulty = (b: Win32AgentBackend, label: string, fail: boolean): Win32AgentBackend =>
+      Object.assign(Object.create(b) as Win32AgentBackend, {
+        execute: async (step: WriteStep) => {
+          seen.push([label, step.op]);
+          return fail && step.op === op ? err('LIVE_INJECTED', 'injected fault') : b.execute(step);
+        },
+        executeSpan: async (span: readonly WriteStep[]) => {
+          seen.push(...span.map((x): [string, string] => [label, x.op]));
+          return fail && span.some((x) => x.op === op) ? err('LIVE_INJECTED', 'injected fault') : b.executeSpan!(span);
+        },
+      });
+    const primary = faulty(real, 'primary', where === 'span');
+    const attach = async (p: Win32AgentBackend, name: string): Promise<Result<Win32AgentBackend>> => {
+      const s = await openSiblingBackend(p, name);
+      return s.ok ? { ok: true, value: faulty(s.value, name.toLowerCase(), where === 'second') } : s;
     };
-    const r = await applyBundleLive(b, items, attach);
+    const r = await applyBundleLive(primary, items, attach);
     expect(r.ok ? null : r.error.code).toBe('LIVE_INJECTED');
-    expect(r.ok ? '' : r.error.message).toMatch(/^logic\.dll \(logic\.dll\): (step \d+ \(redirect\)|steps \d+-\d+ \(suspended span\)): injected fault .*; the 1 module\(s\) applied before it were reverted$/);
-    expect(steps.slice(0, 3)).toEqual(['allocate', 'write', 'protect']);
-    expect(steps).toContain('register-unwind');
-    // applyBundleLive ended the session: the first module, already live, was reverted.
+    expect(r.ok ? '' : r.error.message).toMatch(message);
+    // Before the fault: bounds.dll prepared on the primary (no suspension), logic.dll's region under way.
+    const primarySteps = seen.filter(([l]) => l === 'primary').map(([, o]) => o);
+    expect(primarySteps.slice(0, 3)).toEqual(['allocate', 'write', 'protect']);
+    expect(primarySteps).toContain('register-unwind');
+    expect(seen.filter(([l]) => l === 'logic.dll').map(([, o]) => o)).toContain('register-unwind');
+    // Nothing was suspended before the shared pause (the two modules' redirects go in one span).
+    const suspends = seen.filter(([, o]) => o === 'suspend-threads');
+    expect(suspends).toEqual(where === 'span' ? [['primary', 'suspend-threads']] : []);
+    expect(seen.filter(([, o]) => o === 'redirect').length).toBe(where === 'span' ? 3 : 0);
 
     const check = await openWin32Backend({ pid: h.windowsPid, module: 'bounds.dll', env: wineEnv() });
     if (!check.ok) throw new Error(check.error.message);
@@ -169,5 +219,6 @@ describe.skipIf(skip !== undefined)(`a bundle across two modules of a live proce
     const next = await round(h);
     expect(next.output).toBe(roundOf('v1', 'v1'));
     expect(next.errors).toBe(0);
+    expect(next.outputs.map((o) => o.fnv1a)).toEqual([fnv1a(roundOf('v1', 'v1'))]);
   }, 240_000);
 });

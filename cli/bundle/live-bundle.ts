@@ -40,22 +40,26 @@ export async function liveBundle(bytes: Uint8Array, file: string, pid: number, t
     modules: r.value.applied.map((a) => ({
       path: a.item.path,
       module: a.module,
-      series: a.report.plan.series,
-      supersedes: a.report.supersedes,
-      functions: a.report.functions.length,
-      redirects: a.report.plan.redirects.length,
-      stateRecord: hex(a.report.record),
-      pauseUs: a.report.pauseUs,
+      series: a.prepared.plan.series,
+      supersedes: a.prepared.plan.supersedes,
+      functions: a.prepared.plan.functions.length,
+      redirects: a.prepared.plan.redirects.length,
+      stateRecord: hex(a.prepared.record),
     })),
     notLoaded: r.value.notLoaded.map((i) => i.path),
+    // Every module switched in one pause (one agent swap): its time and parts.
+    pauses: r.value.pauses,
+    pauseUs: r.value.pauseUs,
+    pauseParts: r.value.pauseParts,
     freedRegions: closed.value.freed,
     keptRegions: closed.value.kept.map((k) => hex(k)),
     totalMs: Math.round(totalMs * 1000) / 1000,
   };
   const lines = [
     `applied ${json.modules.length} module(s) of ${file} to process ${pid} as one transaction`,
-    ...r.value.applied.map((a) => `  ${a.item.path.padEnd(28)} ${a.module}: ${a.report.functions.length} function(s), ${a.report.plan.redirects.length} redirect(s), pause ${ms(a.report.pauseUs)} ms`),
+    ...r.value.applied.map((a) => `  ${a.item.path.padEnd(28)} ${a.module}: ${a.prepared.plan.functions.length} function(s), ${a.prepared.plan.redirects.length} redirect(s)`),
     ...r.value.notLoaded.map((i) => `  ${i.path.padEnd(28)} not loaded in process ${pid}: not applied`),
+    `every module switched in one pause of ${ms(r.value.pauseUs)} ms`,
     `total ${totalMs.toFixed(1)} ms`,
     keptLine(closed.value),
   ];
@@ -71,14 +75,18 @@ export async function revertAll(backend: Win32AgentBackend, t0: number): Promise
   const totalMs = performance.now() - t0;
   const json = {
     pid: backend.pid,
-    modules: r.value.map((x) => ({ module: x.module, series: x.report.reverted.plan.series, redirects: x.report.reverted.plan.redirects.length, pauseUs: x.report.pauseUs })),
+    modules: r.value.map((x) => ({ module: x.module, series: x.reverted.plan.series, redirects: x.reverted.plan.redirects.length })),
+    pauses: all.value.pauses,
+    pauseUs: all.value.pauseUs,
+    pauseParts: all.value.pauseParts,
     freedRegions: closed.value.freed,
     keptRegions: closed.value.kept.map((k) => hex(k)),
     totalMs,
   };
   const text = [
     `reverted ${r.value.length} module(s) in process ${backend.pid} as one transaction`,
-    ...r.value.map((x) => `  ${x.module}: series "${x.report.reverted.plan.series.baseline}" sequence ${x.report.reverted.plan.series.sequence}, ${x.report.reverted.plan.redirects.length} redirect(s) removed, pause ${ms(x.report.pauseUs)} ms`),
+    ...r.value.map((x) => `  ${x.module}: series "${x.reverted.plan.series.baseline}" sequence ${x.reverted.plan.series.sequence}, ${x.reverted.plan.redirects.length} redirect(s) removed`),
+    `every module switched back in one pause of ${ms(all.value.pauseUs)} ms`,
     `total ${totalMs.toFixed(1)} ms`,
     keptLine(closed.value),
   ].join('\n');

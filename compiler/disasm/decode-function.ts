@@ -11,6 +11,7 @@ import { absTarget, lowerBound, relocsIn, sectionAt, type MappedImage } from '..
 import type { Rva } from '../../common/types.ts';
 import type { DecodedFunction, DecodedInsn, JumpTable, Reference, RvaRange } from '../image/types.ts';
 import { chainBefore, clobbers, isPointerTailCall, recoverJumpTable, type WriteCache } from './jump-tables.ts';
+import { baseHoldsOnEveryPath } from './base-paths.ts';
 /** The shapes moved to compiler/image/types.ts; re-exported under their old names. */
 export type { DecodedFunction, DecodedInsn, JumpTable, RefKind, Reference, RvaRange } from '../image/types.ts';
 
@@ -298,9 +299,15 @@ function decodeWith(
     const i = lowerBound(sortedEntries, after + 1);
     return i < sortedEntries.length && sortedEntries[i]! <= upTo ? sortedEntries[i]! : -1;
   };
+  // The base may come first (hoisted above a loop head): a branch entering between it and
+  // the bound is accepted when the base register is proven on every path (base-paths.ts).
   for (const t of tables) {
-    const x = enteredBetween(t.guardRva, t.jumpRva);
+    const x = enteredBetween(t.boundRva, t.jumpRva);
+    const y = x >= 0 ? x : enteredBetween(t.guardRva, t.jumpRva);
     if (x >= 0) problems.push(`indirect jump at 0x${t.jumpRva.toString(16)}: a branch to 0x${x.toString(16)} enters between the bound check and the jump`);
+    else if (y >= 0 && !baseHoldsOnEveryPath({ decodeAt, insn, byRva, tables, writes, roots: [entry, ...ranges.map((r) => r.start)] }, t)) {
+      problems.push(`indirect jump at 0x${t.jumpRva.toString(16)}: a branch to 0x${y.toString(16)} enters after the table base is set (0x${t.baseRva.toString(16)}) and the base register is not proven on every path`);
+    }
   }
   const imageBaseFields: number[] = [];
   for (const l of imageBaseLoads) if (enteredBetween(l.leaRva, l.insnRva) < 0) imageBaseFields.push(l.fieldRva);

@@ -401,7 +401,7 @@ function readTableEntries(img: MappedImage, t: TableTrace, jumpRva: number, insi
   if (targets.length === 0) return null;
   // A scan that never met a non-case entry may have stopped short of the true table.
   if (count === 'scan' && bound === MAX_TABLE_ENTRIES && targets.length === bound) return null;
-  return { rva: tableRva as Rva, entryKind: kind, targets: targets as Rva[], jumpRva: jumpRva as Rva, guardRva: (baseRva >= 0 ? Math.min(guardRva, baseRva) : guardRva) as Rva, count, baseRva: baseRva as Rva | -1 };
+  return { rva: tableRva as Rva, entryKind: kind, targets: targets as Rva[], jumpRva: jumpRva as Rva, guardRva: (baseRva >= 0 ? Math.min(guardRva, baseRva) : guardRva) as Rva, boundRva: guardRva as Rva, count, baseRva: baseRva as Rva | -1 };
 }
 
 function isImm(k: OpKind): boolean {

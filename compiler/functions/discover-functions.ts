@@ -11,6 +11,7 @@ import type { RuntimeFunction } from '../../runtime/pe/types.ts';
 import { openDisassembler, type Disassembler } from '../disasm/decode-function.ts';
 import type { DecodedFunction, RvaRange } from '../image/types.ts';
 import { absTarget, isCode, sectionAt, type MappedImage } from '../image/map-image.ts';
+import { readGoTables } from '../image/go-tables.ts';
 import type { FunctionInfo, FunctionSource, FunctionTable } from '../image/types.ts';
 export type { FunctionInfo, FunctionSource, FunctionTable } from '../image/types.ts';
 import { findFh4FuncletRoots } from './fh4-funclets.ts';
@@ -103,6 +104,15 @@ function collectStarts(img: MappedImage): Result<Starts> {
     const s = add((sec.virtualAddress as number) + sym.value, 'symbol');
     if (s !== null && !s.names.includes(sym.name)) s.names.push(sym.name);
   }
+  // --- Go hook (compiler/image/go-tables.ts): pclntab lists every Go function by entry and
+  // name, stripped or not (assembly stubs without .pdata included). `go:buildid` is the build
+  // ID string the linker puts first in .text, not code.
+  for (const g of readGoTables(img)?.functions ?? []) {
+    if (g.name === 'go:buildid') continue;
+    const s = add(g.entry, 'symbol');
+    if (s !== null && !s.names.includes(g.name)) s.names.push(g.name);
+  }
+  // --- end Go hook
   const entry = pe.optionalHeader.addressOfEntryPoint as number;
   if (entry !== 0) add(entry, 'entry');
   // FH4 unwind funclets and leaf destructors may have no .pdata entry and no caller: only the

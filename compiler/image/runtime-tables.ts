@@ -46,7 +46,7 @@ const GO_PCLNTAB_MAGICS: ReadonlyMap<number, string> = new Map([
 const BUILDINFO = Uint8Array.from([0xff, ...new TextEncoder().encode(' Go buildinf:')]);
 
 /** Initialised, non-executable sections: where Go keeps pclntab and buildinfo. */
-function dataSections(img: MappedImage): { rva: number; end: number; name: string }[] {
+export function dataSections(img: MappedImage): { rva: number; end: number; name: string }[] {
   return img.sections.filter((s) => !s.executable && s.rawSize > 0).map((s) => ({ rva: s.rva, end: s.rva + Math.min(s.rawSize, s.size), name: s.name }));
 }
 
@@ -55,7 +55,7 @@ function dataSections(img: MappedImage): { rva: number; end: number; name: strin
  * and (Go 1.18+) a text start that is the start of an executable section. The last check
  * makes a chance match of the 8 header bytes in unrelated data practically impossible.
  */
-function pclntabAt(img: MappedImage, dv: DataView, at: number): string | null {
+export function pclntabAt(img: MappedImage, dv: DataView, at: number): string | null {
   if (at + 32 > img.image.length) return null;
   const magic = dv.getUint32(at, true);
   const era = GO_PCLNTAB_MAGICS.get(magic);

@@ -51,6 +51,12 @@ export interface JumpTable {
    */
   readonly guardRva: Rva;
   /**
+   * RVA of the instruction that bounds the index alone (guardRva without the base): a base
+   * `lea` hoisted above a loop head leaves a branch entering after it but before the bound,
+   * which the decoder accepts only when the base is proven on every path (base-paths.ts).
+   */
+  readonly boundRva: Rva;
+  /**
    * `guard`: the entry count is what the bound allows. `scan`: the bound (a byte index: 256)
    * is wider than the table, so entries were read until the first that is not a case target
    * inside the function; the true cases all are, so the count covers them (extra entries

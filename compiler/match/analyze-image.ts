@@ -18,6 +18,8 @@ export type { DataItem } from '../image/types.ts';
 import { DirectoryIndex } from '../../runtime/pe/types.ts';
 import { findCodeOffsetTables } from './code-offset-tables.ts';
 import { findThrowInfo } from '../functions/msvc-throw-info.ts';
+import { readGoTables } from '../image/go-tables.ts';
+import { readGoMetadata, type GoMetadata } from '../image/go-types.ts';
 
 /** A jump table and the function that uses it. */
 export interface OwnedTable {
@@ -45,6 +47,8 @@ export interface ImageAnalysis {
   readonly rvaFields: ReadonlyMap<number, number>;
   /** Entries of self-relative code-offset tables no jump table owns: entry RVA -> code target (match/code-offset-tables.ts). */
   readonly codeOffsets: ReadonlyMap<number, number>;
+  /** Go type metadata: its offset fields resolved (compiler/image/go-types.ts); null when not Go. */
+  readonly go: GoMetadata | null;
 }
 
 const IMAGE_SYM_CLASS_EXTERNAL = 2;
@@ -114,6 +118,15 @@ export function analyzeImage(img: MappedImage, progress: Progress = NO_PROGRESS)
   for (const f of fns.functions) for (const r of f.decoded.refs) if (!r.isBranch) refTargets.add(r.target);
   const throwData = findThrowInfo(img, (rva) => fns.byEntry.has(rva), refTargets);
   for (const s of throwData.starts) addStart(s);
+  // --- Go hook (compiler/image/go-types.ts): type descriptors, names, method tables and GC
+  // bitmaps are items of their exact extent, and their offset fields are keyed by meaning.
+  const goTables = readGoTables(img);
+  const go = goTables === null ? null : readGoMetadata(img, goTables, refTargets);
+  if (go !== null) {
+    for (const s of go.starts) addStart(s);
+    for (const e of go.ends) ends.add(e);
+  }
+  // --- end Go hook
   // Self-relative tables: each entry's target is an object (a string) of its own, and the
   // table ends after its last entry.
   const relTables = findRelativeTables(img, fns.functions);
@@ -229,5 +242,6 @@ export function analyzeImage(img: MappedImage, progress: Progress = NO_PROGRESS)
     importRanges,
     rvaFields: throwData.fields,
     codeOffsets,
+    go,
   });
 }

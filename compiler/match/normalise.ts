@@ -17,6 +17,7 @@ import { parseHandlerData } from '../eh/parse-handler-data.ts';
 import type { ParsedHandlerData } from '../eh/types.ts';
 import type { DataItem, ImageAnalysis } from './analyze-image.ts';
 import { importKey } from './import-identity.ts';
+import { goFieldsIn } from '../image/go-types.ts';
 
 /** Which image a token is computed for. */
 export type Side = 'old' | 'new';
@@ -364,7 +365,7 @@ export class Normaliser {
     }
     // Pointer fields: relocated addresses, and image-relative RVAs of recognised structures
     // (MSVC throw data, functions/msvc-throw-info.ts), each named by what it points at.
-    const fields: Array<[number, number, number]> = relocs.map((rel) => {
+    const fields: Array<[number, number, number | string]> = relocs.map((rel) => {
       const type = img.relocs.get(rel)!;
       return [rel, type === 10 ? 8 : 4, absTarget(img, rel, type)];
     });
@@ -375,12 +376,15 @@ export class Normaliser {
         const t = rvaFields.get(k) ?? codeOffsets.get(k);
         if (t !== undefined) fields.push([k, 4, t]);
       }
-      fields.sort((x, y) => x[0] - y[0]);
     }
+    // Go hook: nameOff / typeOff / textOff fields of Go type metadata (image/go-types.ts), as
+    // a target (textOff) or a literal token (a name, a type's identity).
+    fields.push(...goFieldsIn(this.a.go, item.start, item.end));
+    if (fields.length > relocs.length) fields.sort((x, y) => x[0] - y[0]);
     for (const [rel, size, target] of fields) {
       if (rel < at) continue;
       h.bytes(img.image.subarray(at, rel));
-      h.string(`\u0100${this.targetToken(null, target, mode)}\u0101`);
+      h.string(`\u0100${typeof target === 'string' ? target : this.targetToken(null, target, mode)}\u0101`);
       at = Math.min(item.end, rel + size);
     }
     h.bytes(img.image.subarray(at, item.end));

@@ -32,6 +32,27 @@ async function planFor(pkg: HotpatchPackage, scenario = 'new-helper', file = 'v1
 }
 
 describe('apply to the in-memory process image', () => {
+  it('the through-redirect check (testing/check-redirects.ts) reports a body unlike NEW, a changed byte and a missing redirect', async () => {
+    const { image, backend } = loadSample('new-helper', 'v1.dll');
+    const r = await applyPackage(helperPkg(), backend);
+    if (!r.ok) throw new Error(r.error.message);
+    const plan = r.value.plan;
+    // Checked against v1 as if it were NEW: the patched body is v2's, not v1's.
+    expect(checkThroughRedirects(image, plan, v1, v1, ['average_percent']).length).toBeGreaterThan(0);
+    const poke = (va: bigint, f: (b: number) => number): void => {
+      const region = image.space.regionAt(asVa(va))!;
+      const i = Number(va - region.base);
+      region.bytes[i] = f(region.bytes[i]!);
+    };
+    const body = plan.functions.find((f) => f.name === 'average_percent')!.bodyVa;
+    poke(body, (b) => b ^ 0xff);
+    expect(checkThroughRedirects(image, plan, v1, v2, ['average_percent'])).toContainEqual(expect.stringMatching(/^average_percent\+0: /));
+    poke(body, (b) => b ^ 0xff);
+    expect(checkThroughRedirects(image, plan, v1, v2, ['average_percent'])).toEqual([]);
+    const site = plan.redirects.find((x) => x.name === 'average_percent')!.writes[0]!;
+    site.original.forEach((b, k) => poke(site.address + BigInt(k), () => b));
+    expect(checkThroughRedirects(image, plan, v1, v2, ['average_percent'])).toEqual(['average_percent: no jump to a new body at the old entry']);
+  });
   it('redirects the old entry to the new body; read through the redirect the function equals the new one', async () => {
     const { image, backend } = loadSample('new-helper', 'v1.dll');
     const r = await applyPackage(helperPkg(), backend);

@@ -7,7 +7,7 @@
  */
 import { err, ok, type HotpatchError, type Result } from '../../common/errors.ts';
 import { suspendedSpan, type ProcessBackend } from '../plan/backend.ts';
-import { undoOf, type StepObservation, type WritePlan, type WriteStep } from '../plan/write-plan.ts';
+import { undoOf, type StepObservation, type VaRange, type WritePlan, type WriteStep } from '../plan/write-plan.ts';
 
 /** What executing a list of steps took. */
 export interface ExecuteReport {
@@ -43,9 +43,47 @@ async function run(backend: ProcessBackend, step: WriteStep): Promise<Result<Ste
  * names both failures (the target may then be inconsistent: that is the one case this
  * cannot hide).
  */
-export async function executeSteps(backend: ProcessBackend, steps: readonly WriteStep[]): Promise<Result<ExecuteReport>> {
+export function executeSteps(backend: ProcessBackend, steps: readonly WriteStep[]): Promise<Result<ExecuteReport>> {
+  return openTransaction().run(backend, steps);
+}
+
+/**
+ * A transaction that spans several step lists, possibly on several backends of one target
+ * (a bundle: each module's preparation on its own backend, then one suspended span for every
+ * module). Each `run` executes its steps; when a step fails, every step of every earlier
+ * `run` of the transaction is undone too, newest first (each undo on the backend that ran
+ * the step), and the transaction is over. A transaction whose runs all succeed is simply
+ * dropped: there is nothing to commit at this level.
+ */
+export interface Transaction {
+  run(backend: ProcessBackend, steps: readonly WriteStep[]): Promise<Result<ExecuteReport>>;
+}
+
+interface Undo {
+  readonly backend: ProcessBackend;
+  readonly steps: readonly WriteStep[];
+}
+
+export function openTransaction(): Transaction {
+  const undo: Undo[] = [];
+  let failed = false;
+  return {
+    async run(backend, steps) {
+      if (failed) return err('APPLY_BACKEND', 'the transaction already failed and was rolled back');
+      const r = await runSteps(backend, steps, undo);
+      if (r.ok) return r;
+      failed = true;
+      const rolled = await rollback(undo, r.error.suspended);
+      const failure = r.error.error;
+      if (!rolled.ok) return err('APPLY_ROLLBACK', `${failure.code}: ${failure.message}; rollback failed: ${rolled.error.code}: ${rolled.error.message}`);
+      return { ok: false, error: failure };
+    },
+  };
+}
+
+/** Runs `steps`, logging each one's undo; stops at the first failure (which it does not undo). */
+async function runSteps(backend: ProcessBackend, steps: readonly WriteStep[], undo: Undo[]): Promise<Result<ExecuteReport, { error: HotpatchError; suspended: ProcessBackend | null }>> {
   const t0 = now();
-  const undo: WriteStep[][] = [];
   const stepMs: number[] = [];
   let suspended = false;
   let suspendedAt = 0;
@@ -60,14 +98,9 @@ export async function executeSteps(backend: ProcessBackend, steps: readonly Writ
       const ts = now();
       const r = await runSpan(backend, part);
       const took = now() - ts;
-      if (!r.ok) {
-        const failure: HotpatchError = { ...r.error, message: `steps ${i}-${i + span - 1} (suspended span): ${r.error.message}` };
-        const rolled = await rollback(backend, undo, false);
-        if (!rolled.ok) return err('APPLY_ROLLBACK', `${failure.code}: ${failure.message}; rollback failed: ${rolled.error.code}: ${rolled.error.message}`);
-        return { ok: false, error: failure };
-      }
+      if (!r.ok) return { ok: false, error: { error: { ...r.error, message: `steps ${i}-${i + span - 1} (suspended span): ${r.error.message}` }, suspended: null } };
       part.forEach((s, k) => {
-        undo.push(undoOf(s, r.value[k] ?? {}));
+        undo.push({ backend, steps: undoOf(s, r.value[k] ?? {}) });
         stepMs.push(k === 0 ? took : 0);
         if (s.op === 'redirect') bytesWritten += s.bytes.length;
       });
@@ -78,13 +111,8 @@ export async function executeSteps(backend: ProcessBackend, steps: readonly Writ
     const ts = now();
     const r = await run(backend, step);
     stepMs.push(now() - ts);
-    if (!r.ok) {
-      const failure: HotpatchError = { ...r.error, message: `step ${i} (${step.op}): ${r.error.message}` };
-      const rolled = await rollback(backend, undo, suspended);
-      if (!rolled.ok) return err('APPLY_ROLLBACK', `${failure.code}: ${failure.message}; rollback failed: ${rolled.error.code}: ${rolled.error.message}`);
-      return { ok: false, error: failure };
-    }
-    undo.push(undoOf(step, r.value));
+    if (!r.ok) return { ok: false, error: { error: { ...r.error, message: `step ${i} (${step.op}): ${r.error.message}` }, suspended: suspended ? backend : null } };
+    undo.push({ backend, steps: undoOf(step, r.value) });
     if (step.op === 'suspend-threads') {
       suspended = true;
       suspendedAt = now();
@@ -106,36 +134,46 @@ async function runSpan(backend: ProcessBackend, steps: readonly WriteStep[]): Pr
   }
 }
 
-async function rollback(backend: ProcessBackend, undo: readonly WriteStep[][], suspendedNow: boolean): Promise<Result<void>> {
+/**
+ * Undoes the logged steps newest first. Original bytes go back only with every thread
+ * suspended, as when they were replaced, and only while no thread's instruction pointer is in
+ * the bytes being put back (a thread between a short jump and the long jump in the padding
+ * would otherwise run padding): the suspension avoids every redirect range the undo restores.
+ */
+async function rollback(undo: readonly Undo[], suspendedNow: ProcessBackend | null): Promise<Result<void>> {
   let suspended = suspendedNow;
   const errors: HotpatchError[] = [];
+  const restored: VaRange[] = undo.flatMap((u) => u.steps.flatMap((s) => (s.op === 'redirect' ? [{ start: s.address, size: s.bytes.length }] : [])));
   for (let i = undo.length - 1; i >= 0; i--) {
-    for (const step of undo[i] ?? []) {
+    const { backend, steps } = undo[i]!;
+    for (const step of steps) {
       if (step.op === 'resume-threads') {
-        if (!suspended) continue;
-        suspended = false;
+        if (suspended === null) continue;
+        suspended = null;
       }
-      if (step.op === 'redirect' && !suspended) {
-        // Put the old bytes back only with every thread stopped, as when they were replaced.
-        const s = await run(backend, { op: 'suspend-threads', avoid: [], attempts: 1, retryDelayMs: 0 });
+      if (step.op === 'redirect' && suspended === null) {
+        const s = await run(backend, { op: 'suspend-threads', avoid: restored, attempts: ROLLBACK_ATTEMPTS, retryDelayMs: 1 });
         if (!s.ok) {
           errors.push(s.error);
           continue;
         }
-        suspended = true;
+        suspended = backend;
       }
       const r = await run(backend, step);
       // Keep going: undoing as much as possible beats stopping half way.
       if (!r.ok) errors.push(r.error);
     }
   }
-  if (suspended) {
-    const r = await run(backend, { op: 'resume-threads' });
+  if (suspended !== null) {
+    const r = await run(suspended, { op: 'resume-threads' });
     if (!r.ok) errors.push(r.error);
   }
   const first = errors[0];
   return first === undefined ? ok(undefined) : err(first.code, `${first.message}${errors.length > 1 ? ` (+${errors.length - 1} more)` : ''}`);
 }
+
+/** How many times a rollback suspends and looks before giving up on a thread in a redirect range. */
+const ROLLBACK_ATTEMPTS = 200;
 
 /** Applies a plan: its `steps`, as one transaction. */
 export function applyPlan(backend: ProcessBackend, plan: WritePlan): Promise<Result<ExecuteReport>> {

@@ -370,154 +370,177 @@ export async function openSiblingBackend(primary: Win32AgentBackend, moduleName:
   return ok(makeBackend(primary.agent, primary.pid, { base: base.value, sizeOfImage: Number(size.value), name }));
 }
 
+/** What one backend keeps between steps: its pauses, the last thread IPs, the resolved unwind functions. */
+interface SessionState {
+  readonly agent: AgentConnection;
+  readonly pid: number;
+  readonly pauses: number[];
+  readonly pauseParts: PauseParts[];
+  lastThreadIps: Va[];
+  unwind: UnwindFns | null;
+}
+
+/** `ntdll!RtlAddFunctionTable` and `RtlDeleteFunctionTable` in the target, resolved once per backend. */
+async function unwindFns(st: SessionState): Promise<Result<UnwindFns>> {
+  if (st.unwind !== null) return ok(st.unwind);
+  const [a, d] = await st.agent.requestMany(['proc ntdll.dll RtlAddFunctionTable', 'proc ntdll.dll RtlDeleteFunctionTable']);
+  if (a === undefined || !a.ok) return a ?? err('LIVE_PROTOCOL', 'no answer');
+  if (d === undefined || !d.ok) return d ?? err('LIVE_PROTOCOL', 'no answer');
+  const add = vaField(a.value, 'address');
+  const del = vaField(d.value, 'address');
+  if (!add.ok) return add;
+  if (!del.ok) return del;
+  st.unwind = { add: add.value, del: del.value };
+  return ok(st.unwind);
+}
+
+/** Registers or deregisters a function table in the target (`call` with its undo), checking the BOOLEAN the Rtl function returns. */
+async function unwindStep(st: SessionState, step: Extract<WriteStep, { op: 'register-unwind' | 'deregister-unwind' }>): Promise<Result<StepObservation>> {
+  const f = await unwindFns(st);
+  if (!f.ok) return f;
+  const { add, del } = f.value;
+  const withTable = `${hex(step.table)} ${hex(step.entryCount)} ${hex(step.base)} 0`;
+  const line =
+    step.op === 'register-unwind'
+      ? `call ${hex(add)} ${withTable} undo ${hex(del)} ${hex(step.table)} 0 0 0`
+      : `call ${hex(del)} ${hex(step.table)} 0 0 0 undo ${hex(add)} ${withTable}`;
+  const what = step.op === 'register-unwind' ? 'RtlAddFunctionTable' : 'RtlDeleteFunctionTable';
+  const r = await st.agent.request(line);
+  if (!r.ok) return r;
+  const res = vaField(r.value, 'result');
+  if (!res.ok) return res;
+  if ((res.value & 0xffn) === 0n) return err('LIVE_UNWIND_FAILED', `${what} returned FALSE in process ${st.pid}`);
+  return ok({});
+}
+
+/** `suspend`: holds every thread, none in an avoided range; records their IPs. */
+async function suspendStep(st: SessionState, step: Extract<WriteStep, { op: 'suspend-threads' }>): Promise<Result<StepObservation>> {
+  const ranges = step.avoid.filter((a) => a.size > 0).map((a) => `avoid:${hex(a.start)}:${hex(a.size)}`);
+  const r = await st.agent.request(['suspend', ...ranges, `tries=${Math.max(1, step.attempts)}`, `delay=${step.retryDelayMs}`].join(' '));
+  if (!r.ok) return r;
+  const threads = Array.isArray(r.value['threads']) ? (r.value['threads'] as Record<string, unknown>[]) : [];
+  const ips: Va[] = [];
+  for (const t of threads) {
+    const ip = vaField(t, 'rip');
+    if (!ip.ok) return ip;
+    ips.push(ip.value);
+  }
+  st.lastThreadIps = ips;
+  return ok({ threadIps: ips });
+}
+
+/** `free`: reads what its undo needs (contents and protections), then frees (deferred to commit by the agent). */
+async function freeStep(st: SessionState, step: Extract<WriteStep, { op: 'free' }>): Promise<Result<StepObservation>> {
+  const [runs, bytes] = await st.agent.requestMany([`protections ${hex(step.address)} ${hex(step.size)}`, `read ${hex(step.address)} ${hex(step.size)}`]);
+  if (runs === undefined || !runs.ok) return runs ?? err('LIVE_PROTOCOL', 'no answer');
+  if (bytes === undefined || !bytes.ok) return bytes ?? err('LIVE_PROTOCOL', 'no answer');
+  const prot = runsField(runs.value, 'runs');
+  const content = bytesField(bytes.value, 'bytes');
+  if (!prot.ok) return prot;
+  if (!content.ok) return content;
+  const r = await st.agent.request(`free ${hex(step.address)}`);
+  if (!r.ok) return r;
+  return ok({ freed: { bytes: content.value, protection: prot.value } });
+}
+
+/** One write-plan step as one agent request (or two, for `free`). */
+async function executeStep(st: SessionState, step: WriteStep): Promise<Result<StepObservation>> {
+  const { agent } = st;
+  switch (step.op) {
+    case 'allocate': {
+      const r = await agent.request(`alloc-at ${hex(step.address)} ${hex(step.size)} ${hex(step.protection)}`);
+      return r.ok ? ok({}) : r;
+    }
+    case 'write': {
+      const r = await agent.request(`write ${hex(step.address)} ${bytesToHex(step.bytes)}`);
+      if (!r.ok) return r;
+      const prev = bytesField(r.value, 'previous');
+      return prev.ok ? ok({ previousBytes: prev.value }) : prev;
+    }
+    case 'protect': {
+      const r = await agent.request(`protect ${hex(step.address)} ${hex(step.size)} ${hex(step.protection)}`);
+      if (!r.ok) return r;
+      const prev = runsField(r.value, 'previous');
+      return prev.ok ? ok({ previousProtection: prev.value }) : prev;
+    }
+    case 'flush': {
+      const r = await agent.request(`flush ${hex(step.address)} ${hex(step.size)}`);
+      return r.ok ? ok({}) : r;
+    }
+    case 'register-unwind':
+    case 'deregister-unwind':
+      return unwindStep(st, step);
+    case 'suspend-threads':
+      return suspendStep(st, step);
+    case 'redirect': {
+      const r = await agent.request(`redirect ${hex(step.address)} ${bytesToHex(step.expected)} ${bytesToHex(step.bytes)}`);
+      return r.ok ? ok({}) : r;
+    }
+    case 'resume-threads': {
+      const r = await agent.request('resume');
+      if (!r.ok) return r;
+      const us = r.value['pausedUs'];
+      if (typeof us === 'number') st.pauses.push(us);
+      return ok({});
+    }
+    case 'free':
+      return freeStep(st, step);
+  }
+}
+
+/** A suspended span (suspend, redirects, flushes, resume) as one `swap` request: one pause, one round trip. */
+async function executeSpan(st: SessionState, steps: readonly WriteStep[]): Promise<Result<StepObservation[]>> {
+  const suspend = steps[0];
+  if (suspend?.op !== 'suspend-threads') return err('LIVE_BAD_REQUEST', 'a suspended span starts with suspend-threads');
+  const sites: string[] = [];
+  for (const s of steps) if (s.op === 'redirect') sites.push(`site:${hex(s.address)}:${bytesToHex(s.expected)}:${bytesToHex(s.bytes)}`);
+  if (sites.length === 0) {
+    // Nothing to write: keep the plain steps (a suspend that only looks).
+    const out: StepObservation[] = [];
+    for (const s of steps) {
+      const r = await executeStep(st, s);
+      if (!r.ok) return r;
+      out.push(r.value);
+    }
+    return ok(out);
+  }
+  const avoid = suspend.avoid.filter((a) => a.size > 0).map((a) => `avoid:${hex(a.start)}:${hex(a.size)}`);
+  const r = await st.agent.request(['swap', `tries=${Math.max(1, suspend.attempts)}`, `delay=${suspend.retryDelayMs}`, ...avoid, ...sites].join(' '));
+  if (!r.ok) return r;
+  const us = r.value['pausedUs'];
+  if (typeof us === 'number') st.pauses.push(us);
+  st.pauseParts.push(Object.fromEntries(PAUSE_PART_KEYS.map((k) => [k, typeof r.value[k] === 'number' ? (r.value[k] as number) : NaN])) as unknown as PauseParts);
+  const ips: Va[] = [];
+  for (const x of Array.isArray(r.value['rips']) ? (r.value['rips'] as unknown[]) : []) if (typeof x === 'string' && /^0x[0-9a-f]+$/i.test(x)) ips.push(asVa(BigInt(x)));
+  st.lastThreadIps = ips;
+  return ok(steps.map((s) => (s.op === 'suspend-threads' ? { threadIps: ips } : {})));
+}
+
+/** The commit that ends the session: deferred frees released where no thread references them. */
+async function commitSession(agent: AgentConnection, pid: number): Promise<Result<CloseReport>> {
+  const r = await agent.request('commit');
+  await agent.close();
+  if (!r.ok) return r;
+  const kept: Va[] = [];
+  for (const k of Array.isArray(r.value['kept']) ? (r.value['kept'] as unknown[]) : []) if (typeof k === 'string') kept.push(asVa(BigInt(k)));
+  const freed = typeof r.value['freed'] === 'number' ? r.value['freed'] : 0;
+  const us = typeof r.value['pausedUs'] === 'number' ? r.value['pausedUs'] : 0;
+  if (typeof r.value['freeFailures'] === 'number' && r.value['freeFailures'] > 0)
+    return err('LIVE_FREE_FAILED', `${r.value['freeFailures']} deferred region frees failed in process ${pid}`);
+  return ok({ freed, kept, releasePauseUs: us });
+}
+
 function makeBackend(agent: AgentConnection, pid: number, module: TargetModule): Win32AgentBackend {
-  const pauses: number[] = [];
-  const pauseParts: PauseParts[] = [];
-  let lastThreadIps: Va[] = [];
-  let unwind: UnwindFns | null = null;
+  const st: SessionState = { agent, pid, pauses: [], pauseParts: [], lastThreadIps: [], unwind: null };
   let closed = false;
-
-  const unwindFns = async (): Promise<Result<UnwindFns>> => {
-    if (unwind !== null) return ok(unwind);
-    const [a, d] = await agent.requestMany(['proc ntdll.dll RtlAddFunctionTable', 'proc ntdll.dll RtlDeleteFunctionTable']);
-    if (a === undefined || !a.ok) return a ?? err('LIVE_PROTOCOL', 'no answer');
-    if (d === undefined || !d.ok) return d ?? err('LIVE_PROTOCOL', 'no answer');
-    const add = vaField(a.value, 'address');
-    const del = vaField(d.value, 'address');
-    if (!add.ok) return add;
-    if (!del.ok) return del;
-    unwind = { add: add.value, del: del.value };
-    return ok(unwind);
-  };
-
-  /** Runs `call FN ...` and checks the BOOLEAN RtlAdd/DeleteFunctionTable returns. */
-  const unwindCall = async (line: string, what: string): Promise<Result<StepObservation>> => {
-    const r = await agent.request(line);
-    if (!r.ok) return r;
-    const res = vaField(r.value, 'result');
-    if (!res.ok) return res;
-    if ((res.value & 0xffn) === 0n) return err('LIVE_UNWIND_FAILED', `${what} returned FALSE in process ${pid}`);
-    return ok({});
-  };
-
-  const execute = async (step: WriteStep): Promise<Result<StepObservation>> => {
-    switch (step.op) {
-      case 'allocate': {
-        const r = await agent.request(`alloc-at ${hex(step.address)} ${hex(step.size)} ${hex(step.protection)}`);
-        return r.ok ? ok({}) : r;
-      }
-      case 'write': {
-        const r = await agent.request(`write ${hex(step.address)} ${bytesToHex(step.bytes)}`);
-        if (!r.ok) return r;
-        const prev = bytesField(r.value, 'previous');
-        return prev.ok ? ok({ previousBytes: prev.value }) : prev;
-      }
-      case 'protect': {
-        const r = await agent.request(`protect ${hex(step.address)} ${hex(step.size)} ${hex(step.protection)}`);
-        if (!r.ok) return r;
-        const prev = runsField(r.value, 'previous');
-        return prev.ok ? ok({ previousProtection: prev.value }) : prev;
-      }
-      case 'flush': {
-        const r = await agent.request(`flush ${hex(step.address)} ${hex(step.size)}`);
-        return r.ok ? ok({}) : r;
-      }
-      case 'register-unwind': {
-        const f = await unwindFns();
-        if (!f.ok) return f;
-        const { add, del } = f.value;
-        return unwindCall(
-          `call ${hex(add)} ${hex(step.table)} ${hex(step.entryCount)} ${hex(step.base)} 0 undo ${hex(del)} ${hex(step.table)} 0 0 0`,
-          'RtlAddFunctionTable',
-        );
-      }
-      case 'deregister-unwind': {
-        const f = await unwindFns();
-        if (!f.ok) return f;
-        const { add, del } = f.value;
-        return unwindCall(
-          `call ${hex(del)} ${hex(step.table)} 0 0 0 undo ${hex(add)} ${hex(step.table)} ${hex(step.entryCount)} ${hex(step.base)} 0`,
-          'RtlDeleteFunctionTable',
-        );
-      }
-      case 'suspend-threads': {
-        const ranges = step.avoid.filter((a) => a.size > 0).map((a) => `avoid:${hex(a.start)}:${hex(a.size)}`);
-        const r = await agent.request(['suspend', ...ranges, `tries=${Math.max(1, step.attempts)}`, `delay=${step.retryDelayMs}`].join(' '));
-        if (!r.ok) return r;
-        const threads = Array.isArray(r.value['threads']) ? (r.value['threads'] as Record<string, unknown>[]) : [];
-        const ips: Va[] = [];
-        for (const t of threads) {
-          const ip = vaField(t, 'rip');
-          if (!ip.ok) return ip;
-          ips.push(ip.value);
-        }
-        lastThreadIps = ips;
-        return ok({ threadIps: ips });
-      }
-      case 'redirect': {
-        const r = await agent.request(`redirect ${hex(step.address)} ${bytesToHex(step.expected)} ${bytesToHex(step.bytes)}`);
-        return r.ok ? ok({}) : r;
-      }
-      case 'resume-threads': {
-        const r = await agent.request('resume');
-        if (!r.ok) return r;
-        const us = r.value['pausedUs'];
-        if (typeof us === 'number') pauses.push(us);
-        return ok({});
-      }
-      case 'free': {
-        // What the undo of a free needs (contents and protections) is read before freeing.
-        const [runs, bytes] = await agent.requestMany([`protections ${hex(step.address)} ${hex(step.size)}`, `read ${hex(step.address)} ${hex(step.size)}`]);
-        if (runs === undefined || !runs.ok) return runs ?? err('LIVE_PROTOCOL', 'no answer');
-        if (bytes === undefined || !bytes.ok) return bytes ?? err('LIVE_PROTOCOL', 'no answer');
-        const prot = runsField(runs.value, 'runs');
-        const content = bytesField(bytes.value, 'bytes');
-        if (!prot.ok) return prot;
-        if (!content.ok) return content;
-        const r = await agent.request(`free ${hex(step.address)}`);
-        if (!r.ok) return r;
-        return ok({ freed: { bytes: content.value, protection: prot.value } });
-      }
-    }
-  };
-
-  /** A suspended span (suspend, redirects, flushes, resume) as one `swap` request: one pause, one round trip. */
-  const executeSpan = async (steps: readonly WriteStep[]): Promise<Result<StepObservation[]>> => {
-    const suspend = steps[0];
-    if (suspend?.op !== 'suspend-threads') return err('LIVE_BAD_REQUEST', 'a suspended span starts with suspend-threads');
-    const sites: string[] = [];
-    for (const s of steps) if (s.op === 'redirect') sites.push(`site:${hex(s.address)}:${bytesToHex(s.expected)}:${bytesToHex(s.bytes)}`);
-    if (sites.length === 0) {
-      // Nothing to write: keep the plain steps (a suspend that only looks).
-      const out: StepObservation[] = [];
-      for (const s of steps) {
-        const r = await execute(s);
-        if (!r.ok) return r;
-        out.push(r.value);
-      }
-      return ok(out);
-    }
-    const avoid = suspend.avoid.filter((a) => a.size > 0).map((a) => `avoid:${hex(a.start)}:${hex(a.size)}`);
-    const r = await agent.request(['swap', `tries=${Math.max(1, suspend.attempts)}`, `delay=${suspend.retryDelayMs}`, ...avoid, ...sites].join(' '));
-    if (!r.ok) return r;
-    const us = r.value['pausedUs'];
-    if (typeof us === 'number') pauses.push(us);
-    const parts = Object.fromEntries(PAUSE_PART_KEYS.map((k) => [k, typeof r.value[k] === 'number' ? (r.value[k] as number) : NaN])) as unknown as PauseParts;
-    pauseParts.push(parts);
-    const ips: Va[] = [];
-    for (const x of Array.isArray(r.value['rips']) ? (r.value['rips'] as unknown[]) : []) if (typeof x === 'string' && /^0x[0-9a-f]+$/i.test(x)) ips.push(asVa(BigInt(x)));
-    lastThreadIps = ips;
-    return ok(steps.map((s) => (s.op === 'suspend-threads' ? { threadIps: ips } : {})));
-  };
-
   const backend: Win32AgentBackend = {
     kind: 'win32-agent',
     pid,
     module,
-    pauses,
-    pauseParts,
+    pauses: st.pauses,
+    pauseParts: st.pauseParts,
     get lastThreadIps() {
-      return lastThreadIps;
+      return st.lastThreadIps;
     },
     agent,
     async read(address, size) {
@@ -544,21 +567,12 @@ function makeBackend(agent: AgentConnection, pid: number, module: TargetModule):
       if (!r.ok) return err('PLAN_IMPORT', `cannot resolve ${dll}!${sym} in process ${pid}: ${r.error.message}`);
       return vaField(r.value, 'address');
     },
-    execute,
-    executeSpan,
+    execute: (step) => executeStep(st, step),
+    executeSpan: (steps) => executeSpan(st, steps),
     async close() {
       if (closed) return err('LIVE_BAD_REQUEST', 'session already closed');
       closed = true;
-      const r = await agent.request('commit');
-      await agent.close();
-      if (!r.ok) return r;
-      const kept: Va[] = [];
-      for (const k of Array.isArray(r.value['kept']) ? (r.value['kept'] as unknown[]) : []) if (typeof k === 'string') kept.push(asVa(BigInt(k)));
-      const freed = typeof r.value['freed'] === 'number' ? r.value['freed'] : 0;
-      const us = typeof r.value['pausedUs'] === 'number' ? r.value['pausedUs'] : 0;
-      if (typeof r.value['freeFailures'] === 'number' && r.value['freeFailures'] > 0)
-        return err('LIVE_FREE_FAILED', `${r.value['freeFailures']} deferred region frees failed in process ${pid}`);
-      return ok({ freed, kept, releasePauseUs: us });
+      return commitSession(agent, pid);
     },
     async findMarkers(lo, hi, magic) {
       const r = await agent.request(`find-marker ${hex(lo)} ${hex(hi)} ${bytesToHex(magic)}`);

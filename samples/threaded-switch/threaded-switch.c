@@ -1,13 +1,14 @@
 /*
- * threaded-switch: a bytecode interpreter: a switch inside a loop. gcc's jump threading
- * duplicates the dispatch so that some cases branch straight back to the point between the
- * bound check and the indirect jump (their next opcode is already known to be in range),
- * giving several paths into the jump, each bounded. v2 fixes OP_SUB (operands swapped) and
- * adds OP_NEG. Every path that reaches the jump must be proven bounded for the table to be
- * carried.
+ * threaded-switch: a bytecode interpreter: a switch inside a loop. gcc hoists the table's
+ * base (`lea r9, [rip + T]`) above the loop head, so the loop's back edge enters the
+ * dispatch between that `lea` and the bound on the opcode: the straight line from the `lea`
+ * to the indirect jump has more than one path into it. Every path must be proven to reach
+ * the jump with r9 still holding T (it is written nowhere else) and a bounded index for the
+ * table to be carried. v2 fixes OP_SUB (operands swapped) and adds OP_NEG.
  * Changed function: run_program.
  *
- * objdump -d: run_program's `jmp *%rax` is reached from the cmp/ja and from a later jmp.
+ * objdump -d: run_program's `lea ...,%r9` comes before the loop head that `jl` at the loop's
+ * end targets; `movzbl`/`movslq (%r9,%rax,4)`/`add %r9`/`jmp *%rax` follow the head.
  */
 #define HP_NAME "threaded-switch"
 #include "../common/harness.h"

@@ -52,6 +52,182 @@ function decodeAll(bytes: Uint8Array, ip: bigint): { ip: bigint; len: number; br
   return out;
 }
 
+/** The patched process and the NEW image it must behave as, with what the comparisons look up. */
+interface Pair {
+  readonly img: ProcessImage;
+  readonly oldPe: PeFile;
+  readonly newPe: PeFile;
+  /** NEW mapped at its preferred base `newBase`. */
+  readonly newMapped: Uint8Array;
+  readonly newBase: bigint;
+  /** Each function's body placed by the plan, by name. */
+  readonly bodyOf: ReadonlyMap<string | null, WritePlan['functions'][number]>;
+  /** The import behind a new-image IAT slot, as a stub key. */
+  readonly newIat: ReadonlyMap<number, string>;
+  /** RVAs of NEW's base-relocated (DIR64) pointers. */
+  readonly newPointers: ReadonlySet<number>;
+}
+
+/** `n` bytes of NEW at the new-image address `t`. */
+function newBytesAt(p: Pair, t: bigint, n: number): Uint8Array {
+  return p.newMapped.slice(Number(t - p.newBase), Number(t - p.newBase) + n);
+}
+
+/** Where a new-image address lands in the patched process, or why it lands nowhere. */
+function mapTarget(p: Pair, t: bigint): bigint | string {
+  const rva = Number(t - p.newBase);
+  const sym = nearestSymbol(p.newPe, rva);
+  if (sym === undefined) return `no symbol at new ${rva.toString(16)}`;
+  const placed = p.bodyOf.get(sym.name);
+  if (placed !== undefined) return placed.bodyVa + BigInt(rva - sym.rva);
+  const oldRva = symbolRva(p.oldPe, sym.name);
+  if (oldRva === undefined) return `${sym.name} is in neither the patch nor the old image`;
+  return p.img.base + BigInt(oldRva + (rva - sym.rva));
+}
+
+/**
+ * A read-only object the package carries as a copy (clang's type_info and vtables, when
+ * the layout around them moved): 16 bytes at `wt` hold the same bytes at `ht` except for
+ * base-relocated pointers, each reaching where NEW's pointer maps to, or (depth-bounded)
+ * a copy that holds the same in turn.
+ */
+function samePointers(p: Pair, wt: bigint, ht: bigint, depth: number): boolean {
+  const at = Number(wt - p.newBase);
+  const have = p.img.space.read(asVa(ht), 16);
+  if (!have.ok || at < 0 || at + 16 > p.newMapped.length) return false;
+  const want = newBytesAt(p, wt, 16);
+  const wdv = new DataView(want.buffer, want.byteOffset);
+  const hdv = new DataView(have.value.buffer, have.value.byteOffset);
+  for (let k = 0; k < 16; k++) {
+    if (p.newPointers.has(at + k) && k + 8 <= 16) {
+      const wp = wdv.getBigUint64(k, true);
+      const hp = hdv.getBigUint64(k, true);
+      const mapped = mapTarget(p, wp);
+      if (mapped !== hp && !(depth > 0 && samePointers(p, wp, hp, depth - 1))) return false;
+      k += 7;
+      continue;
+    }
+    if (want[k] !== have.value[k]) return false;
+  }
+  return true;
+}
+
+/**
+ * A gcc jump table at `wt` (int32 entries relative to the table, each a target inside the
+ * function at `fnRva`, `fnSize` bytes) whose entries at `ht` reach, in the patched image,
+ * where `mapCode` maps NEW's targets. True, a reason, or null when `wt` holds no such table.
+ */
+function sameJumpTable(p: Pair, wt: bigint, ht: bigint, mapCode: (t: bigint) => bigint | string, fnRva: number, fnSize: number): true | string | null {
+  const fnStart = p.newBase + BigInt(fnRva);
+  const wdv = new DataView(p.newMapped.buffer, p.newMapped.byteOffset);
+  let entries = 0;
+  for (let k = 0; ; k++) {
+    const off = Number(wt - p.newBase) + 4 * k;
+    if (off + 4 > p.newMapped.length) break;
+    const wTarget = wt + BigInt(wdv.getInt32(off, true));
+    if (wTarget < fnStart || wTarget >= fnStart + BigInt(fnSize)) break;
+    const h = p.img.space.read(asVa(ht + BigInt(4 * k)), 4);
+    if (!h.ok) return `jump table entry ${k} unreadable`;
+    const hTarget = ht + BigInt(new DataView(h.value.buffer).getInt32(0, true));
+    const mapped = mapCode(wTarget);
+    if (mapped !== hTarget) return `jump table entry ${k} reaches ${hTarget.toString(16)}, expected ${String(mapped)}`;
+    entries++;
+  }
+  return entries > 0 ? true : null;
+}
+
+/**
+ * Whether the patched operand target `ht` holds what the new target `wt` holds: the same
+ * import (a pointer slot holding that import's stub), the same read-only bytes (a string
+ * up to its NUL, else 16 bytes), the same object with its pointers mapped, or the same jump
+ * table. True, or a reason, or null when no rule applies.
+ */
+function sameData(p: Pair, wt: bigint, ht: bigint, mapCode: (t: bigint) => bigint | string, fnRva: number, fnSize: number): true | string | null {
+  const imp = p.newIat.get(Number(wt - p.newBase));
+  if (imp !== undefined) {
+    const slot = p.img.space.read(asVa(ht), 8);
+    if (!slot.ok) return `import slot for ${imp} unreadable`;
+    const held = importAtStub(p.img, asVa(new DataView(slot.value.buffer).getBigUint64(0, true)));
+    return held === imp ? true : `slot reaches ${held ?? 'no import'}, expected ${imp}`;
+  }
+  const want = newBytesAt(p, wt, 16);
+  const nul = want.indexOf(0);
+  const len = nul > 0 ? nul + 1 : 16;
+  const have = p.img.space.read(asVa(ht), len);
+  if (have.ok && have.value.every((b, i) => b === newBytesAt(p, wt, len)[i])) return true;
+  if (samePointers(p, wt, ht, 2)) return true;
+  return sameJumpTable(p, wt, ht, mapCode, fnRva, fnSize);
+}
+
+/**
+ * A call to an import thunk of NEW (lld's `jmp [rip+slot]`, named after the import) may
+ * reach the import itself in the patched image: the stub of that import, or a thunk of the
+ * old image whose slot holds it. True, a reason, or null when `wt` is no import thunk.
+ */
+function sameImportThunk(p: Pair, wt: bigint, ht: bigint): true | string | null {
+  const w = newBytesAt(p, wt, 6);
+  if (w[0] !== 0xff || w[1] !== 0x25) return null;
+  const imp = p.newIat.get(Number(wt - p.newBase) + 6 + new DataView(w.buffer, w.byteOffset).getInt32(2, true));
+  if (imp === undefined) return null;
+  let held = importAtStub(p.img, asVa(ht));
+  const h = p.img.space.read(asVa(ht), 6);
+  if (held === undefined && h.ok && h.value[0] === 0xff && h.value[1] === 0x25) {
+    const slot = p.img.space.read(asVa(ht + 6n + BigInt(new DataView(h.value.buffer).getInt32(2, true))), 8);
+    if (slot.ok) held = importAtStub(p.img, asVa(new DataView(slot.value.buffer).getBigUint64(0, true)));
+  }
+  return held === imp ? true : `call reaches ${held ?? 'no import'}, expected ${imp}`;
+}
+
+/** The body an old entry redirects to: an E9 rel32 at the entry, or an EB rel8 to an E9 rel32 in padding. */
+function followRedirect(img: ProcessImage, entry: bigint): bigint | null {
+  let at = entry;
+  const first = img.space.read(asVa(at), 2);
+  if (first.ok && first.value[0] === 0xeb) at = at + 2n + BigInt((first.value[1]! << 24) >> 24);
+  const jmp = img.space.read(asVa(at), 5);
+  if (!jmp.ok || jmp.value[0] !== 0xe9) return null;
+  return at + 5n + BigInt(new DataView(jmp.value.buffer).getInt32(1, true));
+}
+
+/**
+ * The body `got` read at `body` against NEW's function `name` at `newRva` (`size` bytes),
+ * instruction by instruction with every branch and RIP-relative operand mapped; the mismatches.
+ */
+function compareBody(p: Pair, name: string, newRva: number, size: number, body: bigint, got: Uint8Array): string[] {
+  const problems: string[] = [];
+  const { newBase } = p;
+  const want = decodeAll(p.newMapped.slice(newRva, newRva + size), newBase + BigInt(newRva));
+  const have = decodeAll(got, body);
+  if (want.length !== have.length) problems.push(`${name}: ${have.length} instructions, new has ${want.length}`);
+  const inside = (t: bigint): boolean => t >= newBase + BigInt(newRva) && t < newBase + BigInt(newRva + size);
+  const mapCode = (t: bigint): bigint | string => (inside(t) ? body + (t - newBase - BigInt(newRva)) : mapTarget(p, t));
+  for (let i = 0; i < Math.min(want.length, have.length); i++) {
+    const w = want[i]!;
+    const h = have[i]!;
+    const at = `${name}+${(w.ip - newBase - BigInt(newRva)).toString(16)}`;
+    if (w.text !== h.text || w.len !== h.len) {
+      problems.push(`${at}: ${h.text}/${h.len} where new has ${w.text}/${w.len}`);
+      continue;
+    }
+    for (const [kind, wt, ht] of [['branch', w.branch, h.branch], ['rip', w.rip, h.rip]] as const) {
+      if (wt === null && ht === null) continue;
+      if (wt === null || ht === null) {
+        problems.push(`${at}: ${kind} operand differs`);
+        continue;
+      }
+      const expected = mapCode(wt);
+      if (typeof expected !== 'string' && expected === ht) continue;
+      // Data operands may legitimately reach a different address holding the same thing.
+      const same = kind === 'rip' ? sameData(p, wt, ht, mapCode, newRva, size) : sameImportThunk(p, wt, ht);
+      if (same === true) continue;
+      if (typeof same === 'string') problems.push(`${at}: ${same}`);
+      else if (typeof expected === 'string') problems.push(`${at}: ${expected}`);
+      else problems.push(`${at}: ${kind} reaches ${ht.toString(16)}, expected ${expected.toString(16)}`);
+    }
+    if (w.branch === null && w.rip === null && w.bytes.some((b, k) => b !== h.bytes[k])) problems.push(`${at}: bytes differ`);
+  }
+  return problems;
+}
+
 /**
  * See the module comment. `names` are the changed functions to check. `oldBytes` and
  * `newBytes` supply the symbol names (pass the unstripped files when the image and the
@@ -60,117 +236,22 @@ function decodeAll(bytes: Uint8Array, ip: bigint): { ip: bigint; len: number; br
  * files (no names) are checked too.
  */
 export function checkThroughRedirects(img: ProcessImage, plan: WritePlan, oldBytes: Uint8Array, newBytes: Uint8Array, names: readonly string[], pkg?: HotpatchPackage): string[] {
-  const problems: string[] = [];
   const oldPe = parsePe(oldBytes);
   const newPe = parsePe(newBytes);
   if (!oldPe.ok || !newPe.ok) return ['cannot parse the pair'];
   const newMapped = mapImage(newBytes, newPe.value.optionalHeader.imageBase);
   if (!newMapped.ok) return ['cannot map the new image'];
-  const newBase = newPe.value.optionalHeader.imageBase;
   const bodyOf = new Map<string | null, WritePlan['functions'][number]>();
   plan.functions.forEach((f, i) => {
     const rec = pkg?.functions[i];
     const name = rec === undefined ? f.name : (nearestSymbol(newPe.value, rec.newRva)?.name ?? null);
     bodyOf.set(name, f);
   });
-  // Where a new-image address lands in the patched process.
-  const mapTarget = (t: bigint): bigint | string => {
-    const rva = Number(t - newBase);
-    const sym = nearestSymbol(newPe.value, rva);
-    if (sym === undefined) return `no symbol at new ${rva.toString(16)}`;
-    const placed = bodyOf.get(sym.name);
-    if (placed !== undefined) return placed.bodyVa + BigInt(rva - sym.rva);
-    const oldRva = symbolRva(oldPe.value, sym.name);
-    if (oldRva === undefined) return `${sym.name} is in neither the patch nor the old image`;
-    return img.base + BigInt(oldRva + (rva - sym.rva));
-  };
-  // The import behind a new-image IAT slot, as a stub key.
   const newIat = new Map<number, string>();
   for (const d of newPe.value.imports) for (const s of d.symbols) newIat.set(s.iatRva, stubKey(d.dll, s.name, s.ordinal));
-  const newBytesAt = (t: bigint, n: number): Uint8Array => newMapped.value.slice(Number(t - newBase), Number(t - newBase) + n);
-  /**
-   * Whether the patched operand target `ht` holds what the new target `wt` holds: the same
-   * import (a pointer slot holding that import's stub), the same read-only bytes (a string
-   * up to its NUL, else 16 bytes), or the same jump table (int32 entries relative to the
-   * table whose targets map to the same code). True, or a reason, or null when no rule applies.
-   */
   const newPointers = new Set<number>(newPe.value.relocations.entries.filter((r) => r.type === 10).map((r) => r.rva as number));
-  /**
-   * A read-only object the package carries as a copy (clang's type_info and vtables, when
-   * the layout around them moved): 16 bytes at `wt` hold the same bytes at `ht` except for
-   * base-relocated pointers, each reaching where NEW's pointer maps to, or (depth-bounded)
-   * a copy that holds the same in turn.
-   */
-  const samePointers = (wt: bigint, ht: bigint, depth: number): boolean => {
-    const at = Number(wt - newBase);
-    const have = img.space.read(asVa(ht), 16);
-    if (!have.ok || at < 0 || at + 16 > newMapped.value.length) return false;
-    const want = newBytesAt(wt, 16);
-    const wdv = new DataView(want.buffer, want.byteOffset);
-    const hdv = new DataView(have.value.buffer, have.value.byteOffset);
-    for (let k = 0; k < 16; k++) {
-      if (newPointers.has(at + k) && k + 8 <= 16) {
-        const wp = wdv.getBigUint64(k, true);
-        const hp = hdv.getBigUint64(k, true);
-        const mapped = mapTarget(wp);
-        if (mapped !== hp && !(depth > 0 && samePointers(wp, hp, depth - 1))) return false;
-        k += 7;
-        continue;
-      }
-      if (want[k] !== have.value[k]) return false;
-    }
-    return true;
-  };
-  const sameData = (wt: bigint, ht: bigint, mapCode: (t: bigint) => bigint | string, fnRva: number, fnSize: number): true | string | null => {
-    const imp = newIat.get(Number(wt - newBase));
-    if (imp !== undefined) {
-      const slot = img.space.read(asVa(ht), 8);
-      if (!slot.ok) return `import slot for ${imp} unreadable`;
-      const held = importAtStub(img, asVa(new DataView(slot.value.buffer).getBigUint64(0, true)));
-      return held === imp ? true : `slot reaches ${held ?? 'no import'}, expected ${imp}`;
-    }
-    const want = newBytesAt(wt, 16);
-    const nul = want.indexOf(0);
-    const len = nul > 0 ? nul + 1 : 16;
-    const have = img.space.read(asVa(ht), len);
-    if (have.ok && have.value.every((b, i) => b === newBytesAt(wt, len)[i])) return true;
-    if (samePointers(wt, ht, 2)) return true;
-    // A gcc jump table: int32 entries relative to the table, each a target inside the function.
-    const fnStart = newBase + BigInt(fnRva);
-    const wdv = new DataView(newMapped.value.buffer, newMapped.value.byteOffset);
-    let entries = 0;
-    for (let k = 0; ; k++) {
-      const off = Number(wt - newBase) + 4 * k;
-      if (off + 4 > newMapped.value.length) break;
-      const wTarget = wt + BigInt(wdv.getInt32(off, true));
-      if (wTarget < fnStart || wTarget >= fnStart + BigInt(fnSize)) break;
-      const h = img.space.read(asVa(ht + BigInt(4 * k)), 4);
-      if (!h.ok) return `jump table entry ${k} unreadable`;
-      const hTarget = ht + BigInt(new DataView(h.value.buffer).getInt32(0, true));
-      const mapped = mapCode(wTarget);
-      if (mapped !== hTarget) return `jump table entry ${k} reaches ${hTarget.toString(16)}, expected ${String(mapped)}`;
-      entries++;
-    }
-    return entries > 0 ? true : null;
-  };
-  /**
-   * A call to an import thunk of NEW (lld's `jmp [rip+slot]`, named after the import) may
-   * reach the import itself in the patched image: the stub of that import, or a thunk of the
-   * old image whose slot holds it. True, a reason, or null when `wt` is no import thunk.
-   */
-  const sameImportThunk = (wt: bigint, ht: bigint): true | string | null => {
-    const w = newBytesAt(wt, 6);
-    if (w[0] !== 0xff || w[1] !== 0x25) return null;
-    const imp = newIat.get(Number(wt - newBase) + 6 + new DataView(w.buffer, w.byteOffset).getInt32(2, true));
-    if (imp === undefined) return null;
-    let held = importAtStub(img, asVa(ht));
-    const h = img.space.read(asVa(ht), 6);
-    if (held === undefined && h.ok && h.value[0] === 0xff && h.value[1] === 0x25) {
-      const slot = img.space.read(asVa(ht + 6n + BigInt(new DataView(h.value.buffer).getInt32(2, true))), 8);
-      if (slot.ok) held = importAtStub(img, asVa(new DataView(slot.value.buffer).getBigUint64(0, true)));
-    }
-    return held === imp ? true : `call reaches ${held ?? 'no import'}, expected ${imp}`;
-  };
+  const pair: Pair = { img, oldPe: oldPe.value, newPe: newPe.value, newMapped: newMapped.value, newBase: newPe.value.optionalHeader.imageBase, bodyOf, newIat, newPointers };
+  const problems: string[] = [];
   for (const name of names) {
     const oldRva = symbolRva(oldPe.value, name);
     const newRva = symbolRva(newPe.value, name);
@@ -179,51 +260,17 @@ export function checkThroughRedirects(img: ProcessImage, plan: WritePlan, oldByt
       problems.push(`${name}: not found`);
       continue;
     }
-    // Follow the redirect: an E9 rel32 at the entry, or an EB rel8 to an E9 rel32 in padding.
-    let at = img.base + BigInt(oldRva);
-    const first = img.space.read(asVa(at), 2);
-    if (first.ok && first.value[0] === 0xeb) at = at + 2n + BigInt((first.value[1]! << 24) >> 24);
-    const jmp = img.space.read(asVa(at), 5);
-    if (!jmp.ok || jmp.value[0] !== 0xe9) {
+    const body = followRedirect(img, img.base + BigInt(oldRva));
+    if (body === null) {
       problems.push(`${name}: no jump to a new body at the old entry`);
       continue;
     }
-    const body = at + 5n + BigInt(new DataView(jmp.value.buffer).getInt32(1, true));
-    const size = placed.size;
-    const got = img.space.read(asVa(body), size);
+    const got = img.space.read(asVa(body), placed.size);
     if (!got.ok) {
       problems.push(`${name}: body at ${body.toString(16)} unreadable: ${got.error.message}`);
       continue;
     }
-    const want = decodeAll(newMapped.value.slice(newRva, newRva + size), newBase + BigInt(newRva));
-    const have = decodeAll(got.value, body);
-    if (want.length !== have.length) problems.push(`${name}: ${have.length} instructions, new has ${want.length}`);
-    for (let i = 0; i < Math.min(want.length, have.length); i++) {
-      const w = want[i]!;
-      const h = have[i]!;
-      const at = `${name}+${(w.ip - newBase - BigInt(newRva)).toString(16)}`;
-      if (w.text !== h.text || w.len !== h.len) {
-        problems.push(`${at}: ${h.text}/${h.len} where new has ${w.text}/${w.len}`);
-        continue;
-      }
-      const inside = (t: bigint): boolean => t >= newBase + BigInt(newRva) && t < newBase + BigInt(newRva + size);
-      for (const [kind, wt, ht] of [['branch', w.branch, h.branch], ['rip', w.rip, h.rip]] as const) {
-        if (wt === null && ht === null) continue;
-        if (wt === null || ht === null) {
-          problems.push(`${at}: ${kind} operand differs`);
-          continue;
-        }
-        const expected = inside(wt) ? body + (wt - newBase - BigInt(newRva)) : mapTarget(wt);
-        if (typeof expected !== 'string' && expected === ht) continue;
-        // Data operands may legitimately reach a different address holding the same thing.
-        const same = kind === 'rip' ? sameData(wt, ht, (t) => (inside(t) ? body + (t - newBase - BigInt(newRva)) : mapTarget(t)), newRva, size) : sameImportThunk(wt, ht);
-        if (same === true) continue;
-        if (typeof same === 'string') problems.push(`${at}: ${same}`);
-        else if (typeof expected === 'string') problems.push(`${at}: ${expected}`);
-        else problems.push(`${at}: ${kind} reaches ${ht.toString(16)}, expected ${expected.toString(16)}`);
-      }
-      if (w.branch === null && w.rip === null && w.bytes.some((b, k) => b !== h.bytes[k])) problems.push(`${at}: bytes differ`);
-    }
+    problems.push(...compareBody(pair, name, newRva, placed.size, body, got.value));
   }
   return problems;
 }

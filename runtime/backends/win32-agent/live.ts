@@ -132,12 +132,24 @@ const pageRound = (n: number): number => Math.ceil(n / 0x1000) * 0x1000;
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 
 /**
- * Plans `pkg` against the live module and applies it, together with its state record, as
- * one transaction. When a plan of the same series is applied (found through its record), the
- * package supersedes it. Refusals (identity, original bytes, series, sequence) happen before
- * any step. The backend stays open: the caller closes it (commit) or abandons it.
+ * What applying a package to a live module takes, planned but not executed: the plan, and
+ * the steps that apply it together with its state record (allocate, write and protect the
+ * record, the plan's steps, then the free of the superseded record).
  */
-export async function applyLive(pkg: HotpatchPackage, backend: Win32AgentBackend, options: Pick<PlanOptions, 'reference'> = {}): Promise<Result<LiveApplyReport>> {
+export interface PreparedLive {
+  readonly plan: WritePlan;
+  readonly current: LiveState | null;
+  readonly record: Va;
+  readonly planMs: number;
+  readonly steps: readonly WriteStep[];
+}
+
+/**
+ * Plans `pkg` against the live module (superseding the applied plan of the same series,
+ * found through its record) and lays out the steps; changes nothing in the process.
+ * Refusals (identity, original bytes, series, sequence) happen here.
+ */
+export async function prepareLive(pkg: HotpatchPackage, backend: Win32AgentBackend, options: Pick<PlanOptions, 'reference'> = {}): Promise<Result<PreparedLive>> {
   const cur = await findLiveState(backend);
   if (!cur.ok) return cur;
   const current = cur.value;
@@ -169,6 +181,18 @@ export async function applyLive(pkg: HotpatchPackage, backend: Win32AgentBackend
     ...plan.steps,
     ...(current === null ? [] : [{ op: 'free', address: current.record, size: current.recordSize } as const]),
   ];
+  return ok({ plan, current, record, planMs: timing.totalMs, steps });
+}
+
+/**
+ * Plans `pkg` against the live module and applies it, together with its state record, as
+ * one transaction (see `prepareLive`). The backend stays open: the caller closes it (commit)
+ * or abandons it.
+ */
+export async function applyLive(pkg: HotpatchPackage, backend: Win32AgentBackend, options: Pick<PlanOptions, 'reference'> = {}): Promise<Result<LiveApplyReport>> {
+  const prepared = await prepareLive(pkg, backend, options);
+  if (!prepared.ok) return prepared;
+  const { plan, record, planMs, steps } = prepared.value;
   const before = backend.pauses.length;
   const partsBefore = backend.pauseParts.length;
   const executed = await executeSteps(backend, steps);
@@ -179,7 +203,7 @@ export async function applyLive(pkg: HotpatchPackage, backend: Win32AgentBackend
     supersedes: plan.supersedes,
     functions: plan.functions,
     record,
-    planMs: timing.totalMs,
+    planMs,
     execute: executed.value,
     pauseUs: sum(backend.pauses.slice(before)),
   });

@@ -1,0 +1,130 @@
+/**
+ * Planning, first steps: is this package for this image? The series (same baseline, newer
+ * sequence), the build identity (machine, TimeDateStamp, SizeOfImage, CheckSum, CodeView
+ * GUID/age, the relied-on bytes hash) and the original bytes at every redirect site. Each
+ * check reads only its arguments and returns a verdict; none touches the target.
+ */
+import { err, ok, type Result } from '../../common/errors.ts';
+import { hex, type Va } from '../../common/types.ts';
+import type { HotpatchPackage } from '../../formats/package.ts';
+import type { ModuleView } from '../image/module-view.ts';
+import { toHex } from '../pe/sha256.ts';
+import { sha256 } from './hash.ts';
+import { describeBytesMismatch, describeReliedMismatch, type MappedSectionHeader } from './identity-mismatch.ts';
+import type { WritePlan } from './write-plan.ts';
+
+/** A run of bytes at an RVA. */
+export interface RvaBytes {
+  readonly rva: number;
+  readonly bytes: Uint8Array;
+}
+
+export function eqBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Concatenated bytes of `ranges` from `bytes` (bounds-checked). */
+export function gather(bytes: Uint8Array, ranges: readonly { readonly rva: number; readonly length: number }[]): Uint8Array | null {
+  let n = 0;
+  for (const r of ranges) {
+    if (r.rva + r.length > bytes.length) return null;
+    n += r.length;
+  }
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const r of ranges) {
+    out.set(bytes.subarray(r.rva, r.rva + r.length), at);
+    at += r.length;
+  }
+  return out;
+}
+
+/** A package continues the applied plan's series (same baseline, newer sequence), or applies to a pristine image. */
+export function checkSeries(pkg: HotpatchPackage, current: WritePlan | null): Result<void> {
+  if (current === null) return ok(undefined);
+  if (current.series.baseline !== pkg.series.baselineId) {
+    return err('PLAN_SERIES', `package belongs to series "${pkg.series.baselineId}", the image has series "${current.series.baseline}" applied (revert it first)`);
+  }
+  if (pkg.series.sequence <= current.series.sequence) {
+    return err('PLAN_SEQUENCE', `package sequence ${pkg.series.sequence} is not newer than the applied sequence ${current.series.sequence}`);
+  }
+  return ok(undefined);
+}
+
+/** Compares the package's target identity with the image; one PLAN_IDENTITY line naming every difference. */
+export function checkIdentity(pkg: HotpatchPackage, view: ModuleView): Result<void> {
+  const t = pkg.target;
+  const diffs: string[] = [];
+  const cmp = (what: string, want: number, got: number): void => {
+    if (want !== got) diffs.push(`${what} ${hex(want)} in package, ${hex(got)} in image`);
+  };
+  cmp('machine', t.machine, view.machine);
+  cmp('TimeDateStamp', t.timeDateStamp, view.timeDateStamp);
+  cmp('SizeOfImage', t.sizeOfImage, view.sizeOfImage);
+  cmp('CheckSum', t.checkSum, view.checkSum);
+  // A CodeView record whose data is only in the file cannot be read from memory; the other
+  // fields and the relied-on bytes hash still pin the build.
+  if (view.codeView !== 'unmapped' && (t.codeView !== null || view.codeView !== null)) {
+    if (t.codeView === null) diffs.push('CodeView: none in package, present in image');
+    else if (view.codeView === null) diffs.push('CodeView: present in package, none in image');
+    else {
+      if (!eqBytes(t.codeView.guid, view.codeView.guid)) diffs.push(`CodeView GUID ${toHex(t.codeView.guid)} in package, ${toHex(view.codeView.guid)} in image`);
+      if (t.codeView.age !== view.codeView.age) diffs.push(`CodeView age ${t.codeView.age} in package, ${view.codeView.age} in image`);
+    }
+  }
+  if (diffs.length > 0) return err('PLAN_IDENTITY', `package is for another build: ${diffs.join('; ')}`);
+  return ok(undefined);
+}
+
+/** The image as it was before the applied plan (if any) redirected it, as loaded (relocated). */
+export interface Baseline {
+  /** The applied plan's redirect writes, undone: what `view.bytes` held there before it. */
+  readonly restore: readonly RvaBytes[];
+  /** Byte by byte, the baseline under the applied plan's redirects (rva -> byte). */
+  readonly underApplied: ReadonlyMap<number, number>;
+  /** The whole image with `restore` applied. */
+  readonly bytes: Uint8Array;
+}
+
+/** The baseline image under the applied plan `current` (the image itself when null). */
+export function baselineOf(view: ModuleView, current: WritePlan | null): Baseline {
+  const rvaOf = (va: Va): number => Number(va - view.base);
+  const underApplied = new Map<number, number>();
+  for (const r of current?.redirects ?? []) for (const w of r.writes) w.original.forEach((b, i) => underApplied.set(rvaOf(w.address) + i, b));
+  const restore = (current?.redirects ?? []).flatMap((r) => r.writes.map((w) => ({ rva: rvaOf(w.address), bytes: w.original })));
+  const bytes = view.bytes.slice();
+  for (const r of restore) if (r.rva >= 0 && r.rva + r.bytes.length <= bytes.length) bytes.set(r.bytes, r.rva);
+  return { restore, underApplied, bytes };
+}
+
+/**
+ * The relied-on bytes of `preferred` (the baseline seen at the package's image base) hash to
+ * the package's. On a mismatch `reference` (a copy of the package's build), if given, lets
+ * the verdict name the first differing byte.
+ */
+export async function checkReliedBytes(pkg: HotpatchPackage, preferred: Uint8Array, reference: (() => Promise<Uint8Array | null>) | undefined): Promise<Result<void>> {
+  const relied = gather(preferred, pkg.target.reliedRanges);
+  if (relied === null) return err('PLAN_IDENTITY', 'package relies on bytes outside the image');
+  const reliedHash = await sha256(relied);
+  if (eqBytes(reliedHash, pkg.target.reliedSha256)) return ok(undefined);
+  const copy = reference === undefined ? null : await reference().catch(() => null);
+  const why = await describeReliedMismatch(pkg, preferred, copy);
+  return err('PLAN_IDENTITY', `package is for another build: relied-on bytes hash ${toHex(reliedHash).slice(0, 16)}… in image, ${toHex(pkg.target.reliedSha256).slice(0, 16)}… in package; ${why}`);
+}
+
+/** Every redirect site (and its pad) holds the bytes the package expects in `preferred`. */
+export function checkRedirectSites(pkg: HotpatchPackage, preferred: Uint8Array, sections: readonly MappedSectionHeader[]): Result<void> {
+  for (const r of pkg.redirects) {
+    const got = preferred.subarray(r.oldRva, r.oldRva + r.expected.length);
+    if (r.oldRva + r.expected.length > preferred.length || !eqBytes(got, r.expected)) {
+      return err('PLAN_ORIGINAL_BYTES', `redirect site ${hex(r.oldRva)}: image has ${toHex(got)}, package expects ${toHex(r.expected)}; ${describeBytesMismatch(sections, r.oldRva, got, r.expected)}`, r.oldRva);
+    }
+    if (r.pad !== null) {
+      const pad = preferred.subarray(r.pad.rva, r.pad.rva + r.pad.expected.length);
+      if (!eqBytes(pad, r.pad.expected)) return err('PLAN_ORIGINAL_BYTES', `redirect pad ${hex(r.pad.rva)}: image has ${toHex(pad)}, package expects ${toHex(r.pad.expected)}; ${describeBytesMismatch(sections, r.pad.rva, pad, r.pad.expected)}`, r.pad.rva);
+    }
+  }
+  return ok(undefined);
+}
