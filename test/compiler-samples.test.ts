@@ -124,6 +124,29 @@ test('series: the cumulative package from the baseline carries every change sinc
   expect(b.value.emitted.pkg.functions.map((f) => f.name).sort()).toEqual(['vowel_count', 'word_count']);
 });
 
+test('--skip-refused leaves a consumer out whose producer it leaves old (enum-renumber, both compilers)', () => {
+  // classify (refused: struct item's layout changed) returns an enum whose numbering moved;
+  // kind_name alone is hotpatchable, but new kind_name fed by old classify names every kind
+  // wrong. The unchanged caller that joins them makes kind_name stay old too.
+  for (const tc of ['gcc', 'clang'] as const) {
+    for (const stripped of [false, true]) {
+      const d = mustDiff(read('enum-renumber', 'v1', stripped, tc), read('enum-renumber', 'v2', stripped, tc));
+      const name = stripped ? null : 'kind_name';
+      const consumer = d.functions.filter((f) => f.status === 'changed' && f.verdict === 'hotpatchable' && (name === null || f.name === name));
+      expect(consumer.length, `${tc} ${stripped}: kind_name is hotpatchable on its own`).toBeGreaterThan(0);
+      expect(d.functions.filter((f) => f.reason?.code === 'STRUCTURE_LAYOUT_CHANGED').length).toBe(2);
+      const b = buildFromDiff(d, { moduleName: 'enum-renumber.dll', skipRefused: true, series: null, compilerVersion: COMPILER_VERSION });
+      if (!b.ok) throw new Error(b.error.message);
+      const carried = new Set(b.value.emitted.pkg.functions.map((f) => Number(f.newRva)));
+      // Every hotpatchable change the package still carries is not kind_name (clang: lld's moved CRT code).
+      const kn = d.functions.find((f) => f.status === 'changed' && f.verdict === 'hotpatchable' && b.value.emitted.omitted.some((x) => x.what === `function ${f.name ?? `0x${f.newRva!.toString(16)}`}` && /which stays old \(changed, not carried\), and may pass values/.test(x.reason)));
+      expect(kn, `${tc} ${stripped}: kind_name left out beside old classify`).toBeDefined();
+      expect(carried.has(kn!.newRva!)).toBe(false);
+      if (!stripped) expect(kn!.name).toBe('kind_name');
+    }
+  }
+});
+
 test('--skip-refused leaves the refused change out and says so', () => {
   const d = mustDiff(read('struct-layout', 'v1', false), read('struct-layout', 'v2', false));
   const b = buildFromDiff(d, { moduleName: 'struct-layout.dll', skipRefused: true, series: null, compilerVersion: COMPILER_VERSION });

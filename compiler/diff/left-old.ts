@@ -55,11 +55,25 @@ export function leftOldNeighbours(m: MatchResult, verdictOf: ReadonlyMap<number,
     const st = verdictOf.get(k)?.status;
     return st === 'changed' || st === 'added';
   };
+  // An unchanged function referencing several changed or added ones passes values between
+  // them (one's result as another's argument): touched function -> its unchanged referrers,
+  // unchanged function -> the touched functions it references.
+  const unchangedReferrers = new Map<number, number[]>();
+  const touchedRefs = new Map<number, Set<number>>();
   for (const f of newFns) {
-    if (!touched(f.index)) continue;
     for (const r of f.decoded.refs) {
       const g = m.new.fns.containing(r.target);
-      if (g !== undefined && touched(g.index)) link(f.index, g.index);
+      if (g === undefined || g === f || !touched(g.index)) continue;
+      if (touched(f.index)) link(f.index, g.index);
+      else {
+        const s = touchedRefs.get(f.index) ?? new Set<number>();
+        if (s.size === 0) touchedRefs.set(f.index, s);
+        if (s.has(g.index)) continue;
+        s.add(g.index);
+        const u = unchangedReferrers.get(g.index) ?? [];
+        u.push(f.index);
+        unchangedReferrers.set(g.index, u);
+      }
     }
   }
   const queue: number[] = [];
@@ -83,8 +97,15 @@ export function leftOldNeighbours(m: MatchResult, verdictOf: ReadonlyMap<number,
   while (queue.length > 0) {
     const k = queue.pop()!;
     const at = newFns[k]!.entry;
+    const atName = newFns[k]!.name ?? hex(at);
     for (const g of edges.get(k) ?? []) {
-      leave(g, `it references, or is referenced by, ${hex(at)}, which stays old (changed, not carried): new code would exchange values with old code that may expect other layouts or encodings`);
+      leave(g, `it references, or is referenced by, ${atName}, which stays old (changed, not carried): new code would exchange values with old code that may expect other layouts or encodings`);
+    }
+    for (const u of unchangedReferrers.get(k) ?? []) {
+      const uf = newFns[u]!;
+      for (const g of touchedRefs.get(u) ?? []) {
+        leave(g, `unchanged ${uf.name ?? hex(uf.entry)} references both it and ${atName}, which stays old (changed, not carried), and may pass values from one to the other`);
+      }
     }
   }
   return out;

@@ -81,6 +81,9 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
   // 4. Redirects, and every hotpatchable change present.
   const redirects = checkRedirects(diff, pkg, leftOutOf(pkg));
   if (!redirects.ok) return redirects;
+  // 5. No carried function next to a changed function the package leaves old.
+  const boundary = checkLeftOldBoundary(diff, carried);
+  if (!boundary.ok) return boundary;
   return ok({ functions: carried.size, instructions: counts.instructions, references: counts.references, unwindEntries, redirects: redirects.value, dataBlocks: pkg.dataBlocks.length });
 }
 
@@ -142,4 +145,31 @@ function checkRedirects(diff: ImageDiff, pkg: HotpatchPackage, leftOut: Readonly
     }
   }
   return ok(redirects);
+}
+
+/**
+ * Re-derived from the diff and the package alone (compiler/diff/left-old.ts is the rule the
+ * emitter follows): a changed function the package does not carry keeps its OLD body, so no
+ * carried function may reference it, nor may it reference a carried one. rollup 4.64.7 ->
+ * 4.64.8 died in node.exe when one did.
+ */
+function checkLeftOldBoundary(diff: ImageDiff, carried: ReadonlyMap<number, CarriedFunction>): Result<void> {
+  const m = diff.match;
+  const leftOld = new Set<number>();
+  for (const c of diff.functions) if (c.status === 'changed' && c.newIndex !== null && !carried.has(c.newIndex)) leftOld.add(c.newIndex);
+  if (leftOld.size === 0) return ok(undefined);
+  const hex = (x: number): string => `0x${x.toString(16)}`;
+  for (const f of m.new.fns.functions) {
+    const fromCarried = carried.has(f.index);
+    if (!fromCarried && !leftOld.has(f.index)) continue;
+    for (const r of f.decoded.refs) {
+      const g = m.new.fns.containing(r.target);
+      if (g === undefined || g === f) continue;
+      if (fromCarried ? leftOld.has(g.index) : carried.has(g.index)) {
+        const [c, o] = fromCarried ? [f, g] : [g, f];
+        return mismatch(`carried function ${c.name ?? hex(c.entry)} and changed function ${o.name ?? hex(o.entry)}, which the package leaves old, reference each other (${hex(r.insnRva)}): new code would run next to old code it was not compiled with`);
+      }
+    }
+  }
+  return ok(undefined);
 }
