@@ -6,7 +6,7 @@
  * would be hotpatchable on its own. hp_vectors passes classify's result to kind_name and
  * its code is the same in both versions.
  * A strict build is refused. A --skip-refused package must not carry kind_name: old
- * classify would hand the new kind_name old numbers (v1's "digit" read as v2's "letter").
+ * classify would hand the new kind_name old numbers (v1's digit, 0, named "empty" by v2).
  * The rollup 4.64.7 -> 4.64.8 crash in node.exe was this class (test/real-live/README.md).
  * Changed functions: item_set, classify, kind_name.
  *
@@ -74,8 +74,8 @@ HP_FN const char *kind_name(enum kind k) {
 }
 
 static void hp_vectors(hp_out *o) {
-  static const char chars[4] = {'7', 'q', '#', 'Z'};
-  for (int k = 0; k < 4; k++) {
+  static const char chars[5] = {'7', 'q', '#', 'Z', 0};
+  for (int k = 0; k < 5; k++) {
     item_set(&g_pool.it, k, chars[k]);
     out_str(o, "kind_name(classify(");
     out_int(o, chars[k]);
