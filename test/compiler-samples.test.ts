@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { buildFromDiff, COMPILER_VERSION, diffFiles, verifyFiles, type ImageDiff } from '../compiler/index.ts';
+import { buildFromDiff, COMPILER_VERSION, diffFiles, emitPackage, verifyFiles, verifyPackage, type ImageDiff } from '../compiler/index.ts';
 import { encodePackage, loadPackage } from '../formats/container.ts';
 import { applyPackage } from '../runtime/apply/apply-package.ts';
 import { MemoryBackend } from '../runtime/backends/memory-backend.ts';
@@ -145,6 +145,23 @@ test('--skip-refused leaves a consumer out whose producer it leaves old (enum-re
       expect(carried.has(kn!.newRva!)).toBe(false);
       if (!stripped) expect(kn!.name).toBe('kind_name');
     }
+  }
+});
+
+test('the verifier rejects a package that carries kind_name next to old classify (enum-renumber)', () => {
+  const d = mustDiff(read('enum-renumber', 'v1', false), read('enum-renumber', 'v2', false));
+  // The package an emitter without the rule would write: item_set and classify stay old
+  // (presented to it as unchanged), kind_name is carried.
+  const stayOld = new Set(['item_set', 'classify']);
+  const functions = d.functions.map((f) => (f.name !== null && stayOld.has(f.name) ? { ...f, status: 'unchanged' as const, verdict: null, reason: null } : f));
+  const e = emitPackage({ ...d, functions }, { moduleName: 'enum-renumber.dll', skipRefused: true, series: null, compilerVersion: COMPILER_VERSION });
+  if (!e.ok) throw new Error(e.error.message);
+  expect(e.value.pkg.functions.map((f) => f.name)).toEqual(['kind_name']);
+  const v = verifyPackage(d, e.value.pkg);
+  expect(v.ok).toBe(false);
+  if (!v.ok) {
+    expect(v.error.code).toBe('VERIFY_MISMATCH');
+    expect(v.error.message).toMatch(/references carried function kind_name and changed function classify, which the package leaves old/);
   }
 });
 
