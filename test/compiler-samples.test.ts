@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { buildFromDiff, COMPILER_VERSION, diffFiles, verifyFiles, type ImageDiff } from '../compiler/index.ts';
+import { buildFromDiff, COMPILER_VERSION, diffFiles, emitPackage, verifyFiles, verifyPackage, type ImageDiff } from '../compiler/index.ts';
 import { encodePackage, loadPackage } from '../formats/container.ts';
 import { applyPackage } from '../runtime/apply/apply-package.ts';
 import { MemoryBackend } from '../runtime/backends/memory-backend.ts';
@@ -38,6 +38,7 @@ const REFUSAL: Record<string, RegExp> = {
   'padded-struct': /changed layout|no counterpart in the old image|does not hold the two globals adjacent/,
   'object-layout': /structure layout changed: field offsets shift by [+-]\d+ from 0x[0-9a-f]+ \(needs a baseline\)/,
   'exported-const': /exported data hp_limits changed value/,
+  'enum-renumber': /structure layout changed: field offsets shift by \+8 from 0x[0-9a-f]+ \(needs a baseline\)/,
 };
 
 describe.each(TOOLCHAINS.flatMap((tc) => scenarios.flatMap((s) => [false, true].map((stripped) => [s, stripped, tc] as const))))('%s', (s: Scenario, stripped: boolean, tc: Toolchain) => {
@@ -122,6 +123,46 @@ test('series: the cumulative package from the baseline carries every change sinc
   if (!b.ok) throw new Error(b.error.message);
   expect(b.value.emitted.pkg.series).toEqual({ baselineId: 'series-v1', sequence: 2 });
   expect(b.value.emitted.pkg.functions.map((f) => f.name).sort()).toEqual(['vowel_count', 'word_count']);
+});
+
+test('--skip-refused leaves a consumer out whose producer it leaves old (enum-renumber, both compilers)', () => {
+  // classify (refused: struct item's layout changed) returns an enum whose numbering moved;
+  // kind_name alone is hotpatchable, but new kind_name fed by old classify names every kind
+  // wrong. The unchanged caller that joins them makes kind_name stay old too.
+  for (const tc of ['gcc', 'clang'] as const) {
+    for (const stripped of [false, true]) {
+      const d = mustDiff(read('enum-renumber', 'v1', stripped, tc), read('enum-renumber', 'v2', stripped, tc));
+      const name = stripped ? null : 'kind_name';
+      const consumer = d.functions.filter((f) => f.status === 'changed' && f.verdict === 'hotpatchable' && (name === null || f.name === name));
+      expect(consumer.length, `${tc} ${stripped}: kind_name is hotpatchable on its own`).toBeGreaterThan(0);
+      expect(d.functions.filter((f) => f.reason?.code === 'STRUCTURE_LAYOUT_CHANGED').length).toBe(2);
+      const b = buildFromDiff(d, { moduleName: 'enum-renumber.dll', skipRefused: true, series: null, compilerVersion: COMPILER_VERSION });
+      if (!b.ok) throw new Error(b.error.message);
+      const carried = new Set(b.value.emitted.pkg.functions.map((f) => Number(f.newRva)));
+      // Every hotpatchable change the package still carries is not kind_name (clang: lld's moved CRT code).
+      const kn = d.functions.find((f) => f.status === 'changed' && f.verdict === 'hotpatchable' && b.value.emitted.omitted.some((x) => x.what === `function ${f.name ?? `0x${f.newRva!.toString(16)}`}` && /which stays old \(changed, not carried\), and may pass values/.test(x.reason)));
+      expect(kn, `${tc} ${stripped}: kind_name left out beside old classify`).toBeDefined();
+      expect(carried.has(kn!.newRva!)).toBe(false);
+      if (!stripped) expect(kn!.name).toBe('kind_name');
+    }
+  }
+});
+
+test('the verifier rejects a package that carries kind_name next to old classify (enum-renumber)', () => {
+  const d = mustDiff(read('enum-renumber', 'v1', false), read('enum-renumber', 'v2', false));
+  // The package an emitter without the rule would write: item_set and classify stay old
+  // (presented to it as unchanged), kind_name is carried.
+  const stayOld = new Set(['item_set', 'classify']);
+  const functions = d.functions.map((f) => (f.name !== null && stayOld.has(f.name) ? { ...f, status: 'unchanged' as const, verdict: null, reason: null } : f));
+  const e = emitPackage({ ...d, functions }, { moduleName: 'enum-renumber.dll', skipRefused: true, series: null, compilerVersion: COMPILER_VERSION });
+  if (!e.ok) throw new Error(e.error.message);
+  expect(e.value.pkg.functions.map((f) => f.name)).toEqual(['kind_name']);
+  const v = verifyPackage(d, e.value.pkg);
+  expect(v.ok).toBe(false);
+  if (!v.ok) {
+    expect(v.error.code).toBe('VERIFY_MISMATCH');
+    expect(v.error.message).toMatch(/references carried function kind_name and changed function classify, which the package leaves old/);
+  }
 });
 
 test('--skip-refused leaves the refused change out and says so', () => {

@@ -11,6 +11,7 @@
 import { ok, type Result } from '../../common/errors.ts';
 import type { FunctionChange, ImageDiff } from '../diff/types.ts';
 import { describeNew } from '../diff/resolve-target.ts';
+import { leftOldNeighbours } from '../diff/left-old.ts';
 import { withDeltas } from './deltas.ts';
 import { EmitPass, failPass, type PassResult } from './emit-pass.ts';
 import { closeGlue } from './glue.ts';
@@ -32,6 +33,8 @@ export function emitPackage(diff: ImageDiff, opts: EmitOptions): Result<EmittedP
   // emitting: data glued to data that points at a refused function) is left out too, and
   // emission runs again (bounded: each round drops one more function).
   const dropped = new Map<number, string>();
+  // Nor does it carry new code next to a changed function it leaves old (diff/left-old.ts).
+  if (opts.skipRefused) closeLeftOld(diff, dropped);
   for (let passes = 1; ; passes++) {
     const before = glue.size;
     const starts = new Set<number>();
@@ -49,12 +52,31 @@ export function emitPackage(diff: ImageDiff, opts: EmitOptions): Result<EmittedP
         // funclets, or the reverse).
         for (const k of diff.ehGroupOf.get(c) ?? []) if (!dropped.has(k)) dropped.set(k, `its exception-handling group member ${describeNew(diff.match, diff.match.new.fns.functions[c]!.entry)} is left out: ${r.error.message}`);
       }
+      closeLeftOld(diff, dropped);
       continue;
     }
     if (!r.ok) return { ok: false, error: r.error };
     // A pass that grew the glue is redone even when it failed: the failure may be a function
     // only the new glue makes the package carry.
     if (glue.size === before) return ok(withDeltas(diff.match.old.img, opts.moduleName, r));
+  }
+}
+
+/** Adds to `dropped` every function that would run next to a changed function left old, with its EH group. */
+function closeLeftOld(diff: ImageDiff, dropped: Map<number, string>): void {
+  const verdictOf = new Map<number, FunctionChange>(diff.functions.filter((f) => f.newIndex !== null).map((f) => [f.newIndex!, f] as const));
+  const removedActive = diff.functions.filter((f) => f.status === 'removed' && f.verdict === 'refused' && f.oldIndex !== null).map((f) => f.oldIndex!);
+  for (;;) {
+    const more = leftOldNeighbours(diff.match, verdictOf, removedActive, dropped);
+    let grew = false;
+    for (const [k, why] of more) {
+      for (const g of [k, ...(diff.ehGroupOf.get(k) ?? [])]) {
+        if (dropped.has(g)) continue;
+        dropped.set(g, g === k ? why : `its exception-handling group member ${describeNew(diff.match, diff.match.new.fns.functions[k]!.entry)} is left out: ${why}`);
+        grew = true;
+      }
+    }
+    if (!grew) return;
   }
 }
 

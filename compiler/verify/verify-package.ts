@@ -84,6 +84,9 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
   // 4. Redirects, and every hotpatchable change present.
   const redirects = checkRedirects(diff, pkg, leftOutOf(pkg));
   if (!redirects.ok) return redirects;
+  // 5. No carried function next to a changed function the package leaves old.
+  const boundary = checkLeftOldBoundary(diff, carried);
+  if (!boundary.ok) return boundary;
   return ok({ functions: carried.size, instructions: counts.instructions, references: counts.references, unwindEntries, redirects: redirects.value, dataBlocks: pkg.dataBlocks.length });
 }
 
@@ -145,4 +148,47 @@ function checkRedirects(diff: ImageDiff, pkg: HotpatchPackage, leftOut: Readonly
     }
   }
   return ok(redirects);
+}
+
+/**
+ * Re-derived from the diff and the package alone (compiler/diff/left-old.ts is the rule the
+ * emitter follows): a changed function the package does not carry keeps its OLD body, so no
+ * carried function may reference it or be referenced by it, nor may an unchanged function
+ * reference both (it may pass one's result to the other). rollup 4.64.7 -> 4.64.8 died in
+ * node.exe when the package broke this.
+ */
+function checkLeftOldBoundary(diff: ImageDiff, carried: ReadonlyMap<number, CarriedFunction>): Result<void> {
+  const m = diff.match;
+  const leftOld = new Set<number>();
+  const unchanged = new Set<number>();
+  for (const c of diff.functions) {
+    if (c.newIndex === null) continue;
+    if (c.status === 'changed' && !carried.has(c.newIndex)) leftOld.add(c.newIndex);
+    if (c.status === 'unchanged') unchanged.add(c.newIndex);
+  }
+  if (leftOld.size === 0) return ok(undefined);
+  const hex = (x: number): string => `0x${x.toString(16)}`;
+  const nameOf = (f: { name: string | null; entry: number }): string => f.name ?? hex(f.entry);
+  for (const f of m.new.fns.functions) {
+    const fromCarried = carried.has(f.index);
+    const fromUnchanged = unchanged.has(f.index);
+    if (!fromCarried && !fromUnchanged && !leftOld.has(f.index)) continue;
+    let seenCarried: { name: string | null; entry: number } | null = null;
+    let seenOld: { name: string | null; entry: number } | null = null;
+    for (const r of f.decoded.refs) {
+      const g = m.new.fns.containing(r.target);
+      if (g === undefined || g === f) continue;
+      if (fromUnchanged) {
+        if (carried.has(g.index)) seenCarried = g;
+        if (leftOld.has(g.index)) seenOld = g;
+        if (seenCarried !== null && seenOld !== null) {
+          return mismatch(`unchanged ${nameOf(f)} references carried function ${nameOf(seenCarried)} and changed function ${nameOf(seenOld)}, which the package leaves old: it may pass values from old code to new code`);
+        }
+      } else if (fromCarried ? leftOld.has(g.index) : carried.has(g.index)) {
+        const [c, o] = fromCarried ? [f, g] : [g, f];
+        return mismatch(`carried function ${nameOf(c)} and changed function ${nameOf(o)}, which the package leaves old, reference each other (${hex(r.insnRva)}): new code would run next to old code it was not compiled with`);
+      }
+    }
+  }
+  return ok(undefined);
 }

@@ -211,6 +211,7 @@ export const REAL_LIVE_ADDONS: readonly { readonly label: string; readonly workl
   { label: 'watcher-2.5.0-2.5.1', workload: 'watcher' },
   { label: 'watcher-2.5.4-2.5.6', workload: 'watcher' },
   { label: 'rollup-4.64.8-4.64.9', workload: 'rollup' },
+  { label: 'rollup-4.64.7-4.64.8', workload: 'rollup' },
   { label: 'bufferutil-4.0.9-4.1.0', workload: 'bufferutil' },
   { label: 'utf-8-validate-6.0.4-6.0.5', workload: 'utf8' },
 ];
