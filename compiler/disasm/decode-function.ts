@@ -64,6 +64,41 @@ interface Pending {
   refs: Reference[];
 }
 
+/** One function's decoding: its inputs and what its steps have found so far. */
+interface Decoding {
+  readonly img: MappedImage;
+  readonly decoder: Decoder;
+  readonly insn: Instruction;
+  readonly decodeAt: (rva: number) => void;
+  readonly cov: Coverage;
+  readonly inside: (rva: number) => boolean;
+  readonly byRva: Map<number, Pending>;
+  readonly problems: string[];
+  readonly external: Set<number>;
+  readonly tables: JumpTable[];
+  /** Starts descent has yet to follow. */
+  readonly work: number[];
+  /** Seeds from gaps are speculative: undecodable bytes there stay a gap, not a problem. */
+  readonly speculative: Set<number>;
+  maxEnd: number;
+  usesImageBase: boolean;
+  /** Jump tables that sit inside the function's own ranges (MSVC puts them after the code). */
+  readonly inlineTables: RvaRange[];
+  /** `jmp reg` sites, recognised after descent (their straight-line lead-in must be decoded). */
+  readonly pendingJumps: number[];
+  readonly writes: WriteCache;
+  /** Per pending jump: the decoded-instruction count (negated when scans were allowed) at its last try. */
+  readonly triedAt: Map<number, number>;
+  readonly resolvedJumps: Set<number>;
+}
+
+/** MSVC `[base + idx*4 + T]` displacement with base = __ImageBase, candidate until checked against entering branches. */
+interface ImageBaseLoad {
+  readonly fieldRva: number;
+  readonly leaRva: number;
+  readonly insnRva: number;
+}
+
 function decodeWith(
   img: MappedImage,
   decoder: Decoder,
@@ -74,98 +109,144 @@ function decodeWith(
   sweepGaps: boolean,
 ): DecodedFunction {
   const cov = new Coverage(ranges);
-  const inside = (rva: number): boolean => cov.index(rva) >= 0;
-  const byRva = new Map<number, Pending>();
-  const problems: string[] = [];
-  const external = new Set<number>();
-  const tables: JumpTable[] = [];
-  // The other parts' starts are seeded once the tables descent finds are known: MSVC can give
-  // a jump table its own .pdata range, which must not be decoded as code.
-  const work: number[] = [entry];
+  const d: Decoding = {
+    img,
+    decoder,
+    insn,
+    decodeAt,
+    cov,
+    inside: (rva) => cov.index(rva) >= 0,
+    byRva: new Map(),
+    problems: [],
+    external: new Set(),
+    tables: [],
+    // The other parts' starts are seeded once the tables descent finds are known: MSVC can give
+    // a jump table its own .pdata range, which must not be decoded as code.
+    work: [entry],
+    speculative: new Set(),
+    maxEnd: entry,
+    usesImageBase: false,
+    inlineTables: [],
+    pendingJumps: [],
+    writes: new Map(),
+    triedAt: new Map(),
+    resolvedJumps: new Set(),
+  };
   let seeded = false;
-  /** Seeds from gaps are speculative: undecodable bytes there stay a gap, not a problem. */
-  const speculative = new Set<number>();
   const triedGaps = new Set<number>();
-  let maxEnd = entry;
-  let usesImageBase = false;
-  /** Jump tables that sit inside the function's own ranges (MSVC puts them after the code). */
-  const inlineTables: RvaRange[] = [];
-  const inTable = (rva: number): boolean => inlineTables.some((t) => rva >= t.start && rva < t.end);
-  /** `jmp reg` sites, recognised after descent (their straight-line lead-in must be decoded). */
-  const pendingJumps: number[] = [];
-  const writes: WriteCache = new Map();
-  /** Per pending jump: the decoded-instruction count (negated when scans were allowed) at its last try. */
-  const triedAt = new Map<number, number>();
-  const resolvedJumps = new Set<number>();
-  /** Every branch and case target decoded so far. */
-  const branchTargets = (): number[] => {
-    const out: number[] = [];
-    for (const p of byRva.values()) for (const r of p.refs) if (r.isBranch) out.push(r.target);
-    for (const t of tables) out.push(...t.targets);
-    return out;
-  };
-  /** Tries every unresolved `jmp reg` again; true when a new table added work. */
-  const resolvePending = (allowScan: boolean): boolean => {
-    // A table read by scanning ends where another address the function takes begins
-    // (LLVM puts a function's tables back to back).
-    // (Only scans read them: without scans, no need to collect them.)
-    const stops = new Set<number>();
-    if (allowScan) {
-      for (const p of byRva.values()) for (const r of p.refs) if (r.kind === 'riprel32' || r.kind === 'imagerel32') stops.add(r.target);
-      for (const t of tables) stops.add(t.rva);
-    }
-    let found = false;
-    let knownTargets: number[] | null = null;
-    for (const j of pendingJumps) {
-      if (resolvedJumps.has(j)) continue;
-      // Nothing new decoded since the last try: the answer would be the same.
-      const key = allowScan ? -byRva.size - 1 : byRva.size;
-      if (triedAt.get(j) === key) continue;
-      triedAt.set(j, key);
-      decodeAt(j);
-      let t = recoverJumpTable(img, decodeAt, insn, byRva, cov, j, inside, stops, writes);
-      if (t !== null && t.count === 'guard' && t.baseRva >= 0) {
-        // A branch known to enter after the bound check but not after the base: the bound
-        // does not hold there, the base does, so the table is read by scanning instead.
-        knownTargets ??= branchTargets();
-        const after = (from: number): boolean => knownTargets!.some((x) => x > from && x <= j);
-        if (after(t.guardRva) && !after(t.baseRva)) {
-          decodeAt(j);
-          t = allowScan ? recoverJumpTable(img, decodeAt, insn, byRva, cov, j, inside, stops, writes, true) : null;
-        }
-      }
-      if (t === null || (!allowScan && t.count === 'scan')) continue;
-      resolvedJumps.add(j);
-      tables.push(t);
-      stops.add(t.rva);
-      const end = t.rva + 4 * t.targets.length;
-      if (inside(t.rva) || inside(end - 1)) {
-        // The table's bytes are data: keep descent and the gap sweep out of them. Code
-        // already decoded there (reached as if it were code) makes the analysis unsound.
-        for (let k = t.rva; k < end; k++) {
-          const o = cov.ownerOf(k);
-          if (o >= 0 && byRva.has(o)) {
-            problems.push(`jump table at 0x${t.rva.toString(16)} overlaps the instruction decoded at 0x${o.toString(16)}`);
-            break;
-          }
-        }
-        inlineTables.push({ start: t.rva, end: end as Rva });
-        cov.markData(t.rva, end - t.rva);
-      }
-      for (const target of t.targets) work.push(target);
-      found = true;
-    }
-    return found;
-  };
-
   for (let round = 0; ; round++) {
-  while (work.length > 0) {
-    let rva = work.pop()!;
-    const guess = speculative.has(rva);
+    descend(d);
+    if (resolvePending(d, false)) continue;
+    if (!seeded) {
+      seeded = true;
+      for (const r of ranges.slice(1)) if (!inTable(d, r.start) && !d.byRva.has(r.start)) d.work.push(r.start);
+      if (d.work.length > 0) continue;
+    }
+    // Sweep what descent left: code reached only through paths the analysis could not follow
+    // (an unrecognised table, a computed jump) must still count in the function's form.
+    if (round < 64 && sweepGaps) {
+      for (const g of cov.gaps()) {
+        if (triedGaps.has(g.start)) continue;
+        triedGaps.add(g.start);
+        d.speculative.add(g.start);
+        d.work.push(g.start);
+      }
+      if (d.work.length > 0) continue;
+    }
+    // Tables read by scanning go last: by now the `lea`s of the tables that follow them
+    // (LLVM puts a function's tables back to back) are decoded, and end the scan there.
+    if (round < 256 && resolvePending(d, true)) continue;
+    break;
+  }
+
+  for (const j of d.pendingJumps) {
+    if (d.resolvedJumps.has(j)) continue;
+    decodeAt(j);
+    if (!isPointerTailCall(decodeAt, insn, d.byRva, cov, j, insn.op0Register, d.writes)) d.problems.push(`indirect jump at 0x${j.toString(16)} with no recognisable jump table`);
+  }
+  const imageBaseLoads = d.usesImageBase ? findImageBaseLoads(d) : [];
+  const imageBaseFields = checkEnteredLines(d, [entry, ...ranges.map((r) => r.start)], imageBaseLoads);
+  return assemble(d, imageBaseFields);
+}
+
+/** Whether `rva` is inside a jump table in the function's own ranges. */
+function inTable(d: Decoding, rva: number): boolean {
+  return d.inlineTables.some((t) => rva >= t.start && rva < t.end);
+}
+
+/** Every branch and case target decoded so far. */
+function branchTargets(d: Decoding): number[] {
+  const out: number[] = [];
+  for (const p of d.byRva.values()) for (const r of p.refs) if (r.isBranch) out.push(r.target);
+  for (const t of d.tables) out.push(...t.targets);
+  return out;
+}
+
+/** Tries every unresolved `jmp reg` again; true when a new table added work. */
+function resolvePending(d: Decoding, allowScan: boolean): boolean {
+  const { img, insn, decodeAt, byRva, cov, inside, writes, tables } = d;
+  // A table read by scanning ends where another address the function takes begins
+  // (LLVM puts a function's tables back to back).
+  // (Only scans read them: without scans, no need to collect them.)
+  const stops = new Set<number>();
+  if (allowScan) {
+    for (const p of byRva.values()) for (const r of p.refs) if (r.kind === 'riprel32' || r.kind === 'imagerel32') stops.add(r.target);
+    for (const t of tables) stops.add(t.rva);
+  }
+  let found = false;
+  let knownTargets: number[] | null = null;
+  for (const j of d.pendingJumps) {
+    if (d.resolvedJumps.has(j)) continue;
+    // Nothing new decoded since the last try: the answer would be the same.
+    const key = allowScan ? -byRva.size - 1 : byRva.size;
+    if (d.triedAt.get(j) === key) continue;
+    d.triedAt.set(j, key);
+    decodeAt(j);
+    let t = recoverJumpTable(img, decodeAt, insn, byRva, cov, j, inside, stops, writes);
+    if (t !== null && t.count === 'guard' && t.baseRva >= 0) {
+      // A branch known to enter after the bound check but not after the base: the bound
+      // does not hold there, the base does, so the table is read by scanning instead.
+      knownTargets ??= branchTargets(d);
+      const after = (from: number): boolean => knownTargets!.some((x) => x > from && x <= j);
+      if (after(t.guardRva) && !after(t.baseRva)) {
+        decodeAt(j);
+        t = allowScan ? recoverJumpTable(img, decodeAt, insn, byRva, cov, j, inside, stops, writes, true) : null;
+      }
+    }
+    if (t === null || (!allowScan && t.count === 'scan')) continue;
+    d.resolvedJumps.add(j);
+    tables.push(t);
+    stops.add(t.rva);
+    const end = t.rva + 4 * t.targets.length;
+    if (inside(t.rva) || inside(end - 1)) {
+      // The table's bytes are data: keep descent and the gap sweep out of them. Code
+      // already decoded there (reached as if it were code) makes the analysis unsound.
+      for (let k = t.rva; k < end; k++) {
+        const o = cov.ownerOf(k);
+        if (o >= 0 && byRva.has(o)) {
+          d.problems.push(`jump table at 0x${t.rva.toString(16)} overlaps the instruction decoded at 0x${o.toString(16)}`);
+          break;
+        }
+      }
+      d.inlineTables.push({ start: t.rva, end: end as Rva });
+      cov.markData(t.rva, end - t.rva);
+    }
+    for (const target of t.targets) d.work.push(target);
+    found = true;
+  }
+  return found;
+}
+
+/** Recursive descent from every start in `d.work` until none is left. */
+function descend(d: Decoding): void {
+  const { insn, cov, byRva, problems } = d;
+  while (d.work.length > 0) {
+    let rva = d.work.pop()!;
+    const guess = d.speculative.has(rva);
     for (;;) {
-      if (!inside(rva)) break;
+      if (!d.inside(rva)) break;
       if (byRva.has(rva)) break;
-      if (inTable(rva)) {
+      if (inTable(d, rva)) {
         if (!guess) problems.push(`execution reaches the jump table bytes at 0x${rva.toString(16)}`);
         break;
       }
@@ -174,7 +255,7 @@ function decodeWith(
         if (!guess) problems.push(`overlapping instructions at 0x${rva.toString(16)} (inside the one at 0x${cover.toString(16)})`);
         break;
       }
-      decodeAt(rva);
+      d.decodeAt(rva);
       const length = insn.length;
       if (insn.code === Code.INVALID || length === 0) {
         if (!guess) problems.push(`undecodable bytes at 0x${rva.toString(16)}`);
@@ -185,109 +266,102 @@ function decodeWith(
       const p: Pending = { rva, length, flow, refs: [] };
       byRva.set(rva, p);
       cov.mark(rva, length);
-      if (end > maxEnd) maxEnd = end;
-      collectRefs(img, decoder, insn, p, end);
-      if (!usesImageBase && p.refs.some((r) => r.kind === 'riprel32' && r.target === 0)) usesImageBase = true;
-      let next: number | null = end;
-      switch (flow) {
-        case FlowControl.ConditionalBranch:
-        case FlowControl.UnconditionalBranch: {
-          const branch = p.refs.find((r) => r.isBranch);
-          if (branch !== undefined) {
-            if (inside(branch.target)) work.push(branch.target);
-            else external.add(branch.target);
-          }
-          if (flow === FlowControl.UnconditionalBranch) next = null;
-          break;
-        }
-        case FlowControl.Call: {
-          const call = p.refs.find((r) => r.isBranch);
-          if (call !== undefined) external.add(call.target);
-          break;
-        }
-        case FlowControl.IndirectBranch: {
-          next = null;
-          if (insn.op0Kind === OpKind.Register) {
-            // Recognised once descent has decoded what leads to it (see resolvePending).
-            if (!pendingJumps.includes(rva)) pendingJumps.push(rva);
-          } else if (insn.op0Kind === OpKind.Memory && insn.memoryIndex !== Register.None) {
-            // `jmp [base + idx*8]` is a table of absolute addresses this compiler does not
-            // recover: its cases would be missed.
-            problems.push(`indirect jump at 0x${rva.toString(16)} through an indexed memory operand (a table of absolute addresses)`);
-          }
-          break;
-        }
-        case FlowControl.Return:
-        case FlowControl.Exception:
-          next = null;
-          break;
-        case FlowControl.Interrupt:
-          // int3 ends a path (padding / __debugbreak); `int 29h` (fastfail) too.
-          next = null;
-          break;
-        default:
-          break;
-      }
+      if (end > d.maxEnd) d.maxEnd = end;
+      collectRefs(d.img, d.decoder, insn, p, end);
+      if (!d.usesImageBase && p.refs.some((r) => r.kind === 'riprel32' && r.target === 0)) d.usesImageBase = true;
+      const next = follow(d, p, end);
       if (next === null) break;
       rva = next;
     }
   }
-    if (resolvePending(false)) continue;
-    if (!seeded) {
-      seeded = true;
-      for (const r of ranges.slice(1)) if (!inTable(r.start) && !byRva.has(r.start)) work.push(r.start);
-      if (work.length > 0) continue;
-    }
-    // Sweep what descent left: code reached only through paths the analysis could not follow
-    // (an unrecognised table, a computed jump) must still count in the function's form.
-    if (round < 64 && sweepGaps) {
-      for (const g of cov.gaps()) {
-        if (triedGaps.has(g.start)) continue;
-        triedGaps.add(g.start);
-        speculative.add(g.start);
-        work.push(g.start);
+}
+
+/** Follows the instruction just decoded (`p`, in `d.insn`): where straight-line descent goes on, or null. */
+function follow(d: Decoding, p: Pending, end: number): number | null {
+  const insn = d.insn;
+  const { rva, flow } = p;
+  let next: number | null = end;
+  switch (flow) {
+    case FlowControl.ConditionalBranch:
+    case FlowControl.UnconditionalBranch: {
+      const branch = p.refs.find((r) => r.isBranch);
+      if (branch !== undefined) {
+        if (d.inside(branch.target)) d.work.push(branch.target);
+        else d.external.add(branch.target);
       }
-      if (work.length > 0) continue;
+      if (flow === FlowControl.UnconditionalBranch) next = null;
+      break;
     }
-    // Tables read by scanning go last: by now the `lea`s of the tables that follow them
-    // (LLVM puts a function's tables back to back) are decoded, and end the scan there.
-    if (round < 256 && resolvePending(true)) continue;
-    break;
+    case FlowControl.Call: {
+      const call = p.refs.find((r) => r.isBranch);
+      if (call !== undefined) d.external.add(call.target);
+      break;
+    }
+    case FlowControl.IndirectBranch: {
+      next = null;
+      if (insn.op0Kind === OpKind.Register) {
+        // Recognised once descent has decoded what leads to it (see resolvePending).
+        if (!d.pendingJumps.includes(rva)) d.pendingJumps.push(rva);
+      } else if (insn.op0Kind === OpKind.Memory && insn.memoryIndex !== Register.None) {
+        // `jmp [base + idx*8]` is a table of absolute addresses this compiler does not
+        // recover: its cases would be missed.
+        d.problems.push(`indirect jump at 0x${rva.toString(16)} through an indexed memory operand (a table of absolute addresses)`);
+      }
+      break;
+    }
+    case FlowControl.Return:
+    case FlowControl.Exception:
+      next = null;
+      break;
+    case FlowControl.Interrupt:
+      // int3 ends a path (padding / __debugbreak); `int 29h` (fastfail) too.
+      next = null;
+      break;
+    default:
+      break;
   }
+  return next;
+}
 
-  for (const j of pendingJumps) {
-    if (resolvedJumps.has(j)) continue;
-    decodeAt(j);
-    if (!isPointerTailCall(decodeAt, insn, byRva, cov, j, insn.op0Register, writes)) problems.push(`indirect jump at 0x${j.toString(16)} with no recognisable jump table`);
-  }
-
-  // MSVC switch code reads `[base + idx*4 + T]` with base = __ImageBase: such displacements
-  // are image-relative references (no base relocation covers them).
-  const imageBaseLoads: Array<{ fieldRva: number; leaRva: number; insnRva: number }> = [];
-  if (usesImageBase) {
-    for (const p of byRva.values()) {
-      decodeAt(p.rva);
-      // iced reports a disp32 as 8 bytes in 64-bit mode (it is sign-extended): 4 or 8 is a disp32.
-      if (insn.memoryDisplSize < 4 || insn.isIpRelMemoryOperand || insn.memoryBase === Register.None) continue;
-      const displ = Number(insn.memoryDisplacementU64 & 0xffffffffn);
-      if (displ > 0 && sectionAt(img, displ) !== undefined && !p.refs.some((r) => r.kind === 'imagerel32')) {
-        const co = decoder.getConstantOffsets(insn);
-        const off = co.displacementOffset;
-        co.free();
-        p.refs.push({ kind: 'imagerel32', fieldRva: (p.rva + off) as Rva, size: 4, insnRva: p.rva as Rva, insnEnd: (p.rva + p.length) as Rva, target: displ, isCall: false, isBranch: false });
-        // Proven image-relative when, on the straight line before it, the base register was
-        // last written by `lea base, [rip + __ImageBase]` (checked against entering branches below).
-        const baseReg = insn.memoryBase;
-        for (const s of chainBefore(byRva, cov, p.rva, 32)) {
-          decodeAt(s);
-          if (!clobbers(insn, baseReg, writes)) continue;
-          if (insn.mnemonic === Mnemonic.Lea && insn.op0Register === baseReg && insn.isIpRelMemoryOperand && insn.ipRelMemoryAddress === 0n) imageBaseLoads.push({ fieldRva: p.rva + off, leaRva: s, insnRva: p.rva });
-          break;
-        }
+/**
+ * MSVC switch code reads `[base + idx*4 + T]` with base = __ImageBase: such displacements
+ * are image-relative references (no base relocation covers them). Adds them to the
+ * instructions' refs, and returns those whose base is loaded on the straight line before.
+ */
+function findImageBaseLoads(d: Decoding): ImageBaseLoad[] {
+  const { img, decoder, insn, decodeAt, byRva, cov, writes } = d;
+  const imageBaseLoads: ImageBaseLoad[] = [];
+  for (const p of byRva.values()) {
+    decodeAt(p.rva);
+    // iced reports a disp32 as 8 bytes in 64-bit mode (it is sign-extended): 4 or 8 is a disp32.
+    if (insn.memoryDisplSize < 4 || insn.isIpRelMemoryOperand || insn.memoryBase === Register.None) continue;
+    const displ = Number(insn.memoryDisplacementU64 & 0xffffffffn);
+    if (displ > 0 && sectionAt(img, displ) !== undefined && !p.refs.some((r) => r.kind === 'imagerel32')) {
+      const co = decoder.getConstantOffsets(insn);
+      const off = co.displacementOffset;
+      co.free();
+      p.refs.push({ kind: 'imagerel32', fieldRva: (p.rva + off) as Rva, size: 4, insnRva: p.rva as Rva, insnEnd: (p.rva + p.length) as Rva, target: displ, isCall: false, isBranch: false });
+      // Proven image-relative when, on the straight line before it, the base register was
+      // last written by `lea base, [rip + __ImageBase]` (checked against entering branches below).
+      const baseReg = insn.memoryBase;
+      for (const s of chainBefore(byRva, cov, p.rva, 32)) {
+        decodeAt(s);
+        if (!clobbers(insn, baseReg, writes)) continue;
+        if (insn.mnemonic === Mnemonic.Lea && insn.op0Register === baseReg && insn.isIpRelMemoryOperand && insn.ipRelMemoryAddress === 0n) imageBaseLoads.push({ fieldRva: p.rva + off, leaRva: s, insnRva: p.rva });
+        break;
       }
     }
   }
+  return imageBaseLoads;
+}
 
+/**
+ * Branches entering straight lines that must not be entered: a problem per jump table
+ * whose bound (or, unproven, base) an entering branch skips; returns the image-relative
+ * fields (sorted) whose `lea` of __ImageBase no branch skips.
+ */
+function checkEnteredLines(d: Decoding, roots: number[], imageBaseLoads: readonly ImageBaseLoad[]): number[] {
+  const { tables, byRva, problems } = d;
   // A table's bound holds only on the straight line from its guard to its jump: a branch (or
   // a case) entering that line in between would reach the jump with an unbounded index.
   const entries = new Set<number>();
@@ -305,15 +379,20 @@ function decodeWith(
     const x = enteredBetween(t.boundRva, t.jumpRva);
     const y = x >= 0 ? x : enteredBetween(t.guardRva, t.jumpRva);
     if (x >= 0) problems.push(`indirect jump at 0x${t.jumpRva.toString(16)}: a branch to 0x${x.toString(16)} enters between the bound check and the jump`);
-    else if (y >= 0 && !baseHoldsOnEveryPath({ decodeAt, insn, byRva, tables, writes, roots: [entry, ...ranges.map((r) => r.start)] }, t)) {
+    else if (y >= 0 && !baseHoldsOnEveryPath({ decodeAt: d.decodeAt, insn: d.insn, byRva, tables, writes: d.writes, roots }, t)) {
       problems.push(`indirect jump at 0x${t.jumpRva.toString(16)}: a branch to 0x${y.toString(16)} enters after the table base is set (0x${t.baseRva.toString(16)}) and the base register is not proven on every path`);
     }
   }
   const imageBaseFields: number[] = [];
   for (const l of imageBaseLoads) if (enteredBetween(l.leaRva, l.insnRva) < 0) imageBaseFields.push(l.fieldRva);
   imageBaseFields.sort((a, b) => a - b);
+  return imageBaseFields;
+}
 
-  const sorted = [...byRva.values()].sort((a, b) => a.rva - b.rva);
+/** The decoded function: instructions and their refs sorted by RVA, tables, gaps, problems. */
+function assemble(d: Decoding, imageBaseFields: number[]): DecodedFunction {
+  const { tables } = d;
+  const sorted = [...d.byRva.values()].sort((a, b) => a.rva - b.rva);
   const insns: DecodedInsn[] = [];
   const refs: Reference[] = [];
   for (const p of sorted) {
@@ -321,9 +400,9 @@ function decodeWith(
     insns.push({ rva: p.rva as Rva, length: p.length, flow: p.flow, refIndex: refs.length, refCount: p.refs.length });
     refs.push(...p.refs);
   }
-  const gaps = cov.gaps();
+  const gaps = d.cov.gaps();
   tables.sort((a, b) => a.rva - b.rva);
-  return { insns, refs, jumpTables: tables, gaps, externalCodeTargets: [...external].sort((a, b) => a - b) as Rva[], problems, maxEnd: maxEnd as Rva, imageBaseFields: imageBaseFields as Rva[] };
+  return { insns, refs, jumpTables: tables, gaps, externalCodeTargets: [...d.external].sort((a, b) => a - b) as Rva[], problems: d.problems, maxEnd: d.maxEnd as Rva, imageBaseFields: imageBaseFields as Rva[] };
 }
 
 /**

@@ -54,13 +54,12 @@ export interface ImageAnalysis {
 const IMAGE_SYM_CLASS_EXTERNAL = 2;
 const IMAGE_SYM_CLASS_STATIC = 3;
 
-/** Discovers functions and data items of a mapped image. */
-export function analyzeImage(img: MappedImage, progress: Progress = NO_PROGRESS): Result<ImageAnalysis> {
-  const fr = discoverFunctions(img, progress);
-  if (!fr.ok) return fr;
-  const fns = fr.value;
+/**
+ * Ranges that are never data items, nor run into by one: the import machinery (returned
+ * merged, sorted) and, in `opaque` with it, the debug directory and what it points at.
+ */
+function opaqueRanges(img: MappedImage): { importRanges: Array<readonly [number, number]>; opaque: Array<readonly [number, number]> } {
   const pe = img.pe;
-
   const importRanges: Array<readonly [number, number]> = [];
   // The export directory too: lld puts it in .rdata right after the CRT's constructor lists,
   // and its RVAs shift with any layout change, so an item running into it (`p.0 =
@@ -87,55 +86,57 @@ export function analyzeImage(img: MappedImage, progress: Progress = NO_PROGRESS)
   const dbg = pe.dataDirectories[DirectoryIndex.Debug];
   if (dbg !== undefined && dbg.size > 0) opaque.push([dbg.virtualAddress as number, (dbg.virtualAddress as number) + dbg.size]);
   for (const e of pe.debug) if (e.sizeOfData > 0 && (e.addressOfRawData as number) > 0) opaque.push([e.addressOfRawData as number, (e.addressOfRawData as number) + e.sizeOfData]);
-  const inImports = (rva: number): boolean => opaque.some(([s, e]) => rva >= s && rva < e);
+  return { importRanges, opaque };
+}
 
+/** Where data items start (with the data symbol naming them, if any) and where they must end. */
+interface ItemBounds {
+  readonly starts: Map<number, string | null>;
+  readonly ends: Set<number>;
+  /** Whether `rva` is data: in a data section, or in a code section where no function claims it. */
+  isData(sec: MappedSection | undefined, rva: number): sec is MappedSection;
+  /** Adds an item start at `rva` when it is data outside the opaque ranges; a name wins over none. */
+  addStart(rva: number, name?: string | null): void;
+}
+
+function makeItemBounds(img: MappedImage, fns: FunctionTable, opaque: ReadonlyArray<readonly [number, number]>): ItemBounds {
   const starts = new Map<number, string | null>();
-  const ends = new Set<number>();
+  const inImports = (rva: number): boolean => opaque.some(([s, e]) => rva >= s && rva < e);
   // Data in code sections (mingw's __CTOR_LIST__, MSVC's tables) is data too when no function
   // claims it.
   const isData = (sec: MappedSection | undefined, rva: number): sec is MappedSection => sec !== undefined && (!sec.executable || fns.containing(rva) === undefined);
-  const addStart = (rva: number, name: string | null = null): void => {
-    if (rva <= 0 || !isData(sectionAt(img, rva), rva) || inImports(rva)) return;
-    if (!starts.has(rva) || name !== null) starts.set(rva, name ?? starts.get(rva) ?? null);
+  return {
+    starts,
+    ends: new Set<number>(),
+    isData,
+    addStart(rva: number, name: string | null = null): void {
+      if (rva <= 0 || !isData(sectionAt(img, rva), rva) || inImports(rva)) return;
+      if (!starts.has(rva) || name !== null) starts.set(rva, name ?? starts.get(rva) ?? null);
+    },
   };
+}
+
+/** Code references and jump tables: data item starts, every branch target, and the tables by RVA. */
+function addCodeBounds(fns: FunctionTable, bounds: ItemBounds): { branchTargets: Set<number>; tables: Map<number, OwnedTable> } {
   const branchTargets = new Set<number>();
   const tables = new Map<number, OwnedTable>();
   for (const f of fns.functions) {
     for (const r of f.decoded.refs) {
       if (r.isBranch) branchTargets.add(r.target);
-      else addStart(r.target);
+      else bounds.addStart(r.target);
     }
     for (const t of f.decoded.jumpTables) {
       for (const target of t.targets) branchTargets.add(target);
       tables.set(t.rva, { fn: f, table: t });
-      addStart(t.rva);
-      ends.add(t.rva + 4 * t.targets.length);
+      bounds.addStart(t.rva);
+      bounds.ends.add(t.rva + 4 * t.targets.length);
     }
   }
-  // MSVC throw data (ThrowInfo -> CatchableTypeArray -> CatchableType -> TypeDescriptor) is
-  // reached by RVA fields: its structures are items, and the fields are keyed as references.
-  const refTargets = new Set<number>();
-  for (const f of fns.functions) for (const r of f.decoded.refs) if (!r.isBranch) refTargets.add(r.target);
-  const throwData = findThrowInfo(img, (rva) => fns.byEntry.has(rva), refTargets);
-  for (const s of throwData.starts) addStart(s);
-  // --- Go hook (compiler/image/go-types.ts): type descriptors, names, method tables and GC
-  // bitmaps are items of their exact extent, and their offset fields are keyed by meaning.
-  const goTables = readGoTables(img);
-  const go = goTables === null ? null : readGoMetadata(img, goTables, refTargets);
-  if (go !== null) {
-    for (const s of go.starts) addStart(s);
-    for (const e of go.ends) ends.add(e);
-  }
-  // --- end Go hook
-  // Self-relative tables: each entry's target is an object (a string) of its own, and the
-  // table ends after its last entry.
-  const relTables = findRelativeTables(img, fns.functions);
-  for (const t of relTables.values()) {
-    addStart(t.rva);
-    if (t.count !== null) ends.add(t.rva + 4 * t.count);
-    for (const x of t.targets) addStart(x);
-  }
-  const codeOffsets = findCodeOffsetTables(img, fns, (rva) => tables.has(rva) || relTables.has(rva) || throwData.fields.has(rva));
+  return { branchTargets, tables };
+}
+
+/** Exception data: what catch clauses (MSVC) and GCC type tables name, and MSVC's handler structures as bounds. */
+function addEhBounds(img: MappedImage, fns: FunctionTable, bounds: ItemBounds): void {
   // Type-table entries of GCC exception data point at type_info slots (`.refptr.*`).
   for (const f of fns.functions) {
     for (const rf of f.pdata) {
@@ -144,24 +145,29 @@ export function analyzeImage(img: MappedImage, progress: Progress = NO_PROGRESS)
       // MSVC handler data: the TypeDescriptors catch clauses name are data items.
       const hd = parseHandlerData(img, fns, f, rf);
       if (hd?.kind === 'msvc') {
-        for (const x of handlerFields(hd.data)) if (x.field.role === 'data') addStart(x.field.target);
+        for (const x of handlerFields(hd.data)) if (x.field.role === 'data') bounds.addStart(x.field.target);
         // Its structures (FuncInfo, maps) are bounds: a constant before one does not run into
         // RVAs that move with every layout change.
         for (const st of hd.data.structures) {
-          ends.add(st.rva);
-          ends.add(st.rva + st.length);
+          bounds.ends.add(st.rva);
+          bounds.ends.add(st.rva + st.length);
         }
         continue;
       }
       const lsda = parseGccLsda(img.image, (rf.unwindInfoAddress as number) + u.size, (rf.endAddress as number) - (rf.beginAddress as number), img.imageBase);
-      for (const t of lsda?.typeRefs ?? []) addStart(t.target);
+      for (const t of lsda?.typeRefs ?? []) bounds.addStart(t.target);
     }
   }
+}
+
+/** Pointers stored in data, data symbols, and unwind data as a bound; then every bound starts an item. */
+function addImageBounds(img: MappedImage, bounds: ItemBounds): void {
+  const pe = img.pe;
   // Pointers stored in data (covered by base relocations) make their targets items too.
   for (const [rva, type] of img.relocs) {
-    if (!isData(sectionAt(img, rva), rva)) continue;
+    if (!bounds.isData(sectionAt(img, rva), rva)) continue;
     const t = absTarget(img, rva, type);
-    if (t > 0) addStart(t);
+    if (t > 0) bounds.addStart(t);
   }
   for (const sym of pe.symbols) {
     if (sym.type === 0x20 || sym.sectionNumber <= 0) continue;
@@ -170,14 +176,23 @@ export function analyzeImage(img: MappedImage, progress: Progress = NO_PROGRESS)
     if (sec === undefined) continue;
     // Section symbols (`.data`, `.rdata$...`) are not objects.
     if (sym.name.startsWith('.') || sym.numberOfAuxSymbols > 0) continue;
-    addStart((sec.virtualAddress as number) + sym.value, sym.name);
+    bounds.addStart((sec.virtualAddress as number) + sym.value, sym.name);
   }
   // Unwind data (MSVC's .xdata sits in .rdata) is no part of the constant before it: an item
   // ends where an UNWIND_INFO starts, so a constant keyed by bytes does not take in the
   // whole table (which changes with any function's frame).
-  for (const rf of pe.exceptions) ends.add(rf.unwindInfoAddress as number);
-  for (const e of ends) addStart(e);
+  for (const rf of pe.exceptions) bounds.ends.add(rf.unwindInfoAddress as number);
+  for (const e of bounds.ends) bounds.addStart(e);
+}
 
+/** The data items, sorted by start: each runs to the next start, opaque range or function in its section. */
+function buildItems(
+  img: MappedImage,
+  fns: FunctionTable,
+  starts: ReadonlyMap<number, string | null>,
+  tables: ReadonlyMap<number, OwnedTable>,
+  opaque: ReadonlyArray<readonly [number, number]>,
+): DataItem[] {
   const fnEntries = fns.functions.map((f) => f.entry);
   let sortedStarts = [...starts.keys()].sort((a, b) => a - b);
   // In writable sections the symbols (when present) name every global: a reference into the
@@ -216,26 +231,69 @@ export function analyzeImage(img: MappedImage, progress: Progress = NO_PROGRESS)
       jumpTable: tables.has(s),
     });
   }
+  return items;
+}
+
+/** The item holding `rva` (items sorted by start), by binary search. */
+function itemFinder(items: readonly DataItem[]): (rva: number) => DataItem | undefined {
   const itemStarts = items.map((d) => d.start);
+  return (rva) => {
+    let lo = 0;
+    let hi = itemStarts.length - 1;
+    let best = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (itemStarts[mid]! <= rva) {
+        best = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (best < 0) return undefined;
+    const d = items[best]!;
+    return rva < d.end ? d : undefined;
+  };
+}
+
+/** Discovers functions and data items of a mapped image. */
+export function analyzeImage(img: MappedImage, progress: Progress = NO_PROGRESS): Result<ImageAnalysis> {
+  const fr = discoverFunctions(img, progress);
+  if (!fr.ok) return fr;
+  const fns = fr.value;
+  const { importRanges, opaque } = opaqueRanges(img);
+  const bounds = makeItemBounds(img, fns, opaque);
+  const { branchTargets, tables } = addCodeBounds(fns, bounds);
+  // MSVC throw data (ThrowInfo -> CatchableTypeArray -> CatchableType -> TypeDescriptor) is
+  // reached by RVA fields: its structures are items, and the fields are keyed as references.
+  const refTargets = new Set<number>();
+  for (const f of fns.functions) for (const r of f.decoded.refs) if (!r.isBranch) refTargets.add(r.target);
+  const throwData = findThrowInfo(img, (rva) => fns.byEntry.has(rva), refTargets);
+  for (const s of throwData.starts) bounds.addStart(s);
+  // --- Go hook (compiler/image/go-types.ts): type descriptors, names, method tables and GC
+  // bitmaps are items of their exact extent, and their offset fields are keyed by meaning.
+  const goTables = readGoTables(img);
+  const go = goTables === null ? null : readGoMetadata(img, goTables, refTargets);
+  if (go !== null) {
+    for (const s of go.starts) bounds.addStart(s);
+    for (const e of go.ends) bounds.ends.add(e);
+  }
+  // --- end Go hook
+  // Self-relative tables: each entry's target is an object (a string) of its own, and the
+  // table ends after its last entry.
+  const relTables = findRelativeTables(img, fns.functions);
+  for (const t of relTables.values()) {
+    bounds.addStart(t.rva);
+    if (t.count !== null) bounds.ends.add(t.rva + 4 * t.count);
+    for (const x of t.targets) bounds.addStart(x);
+  }
+  const codeOffsets = findCodeOffsetTables(img, fns, (rva) => tables.has(rva) || relTables.has(rva) || throwData.fields.has(rva));
+  addEhBounds(img, fns, bounds);
+  addImageBounds(img, bounds);
+  const items = buildItems(img, fns, bounds.starts, tables, opaque);
   return ok({
     img,
     fns,
     items,
-    itemAt(rva) {
-      let lo = 0;
-      let hi = itemStarts.length - 1;
-      let best = -1;
-      while (lo <= hi) {
-        const mid = (lo + hi) >> 1;
-        if (itemStarts[mid]! <= rva) {
-          best = mid;
-          lo = mid + 1;
-        } else hi = mid - 1;
-      }
-      if (best < 0) return undefined;
-      const d = items[best]!;
-      return rva < d.end ? d : undefined;
-    },
+    itemAt: itemFinder(items),
     tables,
     relTables,
     branchTargets,
