@@ -1,0 +1,38 @@
+/**
+ * A real build with chosen functions changed in place: one `mov r32, imm32` constant of each
+ * is altered, so exactly those functions differ from the original and nothing moves. Tests
+ * use it to make a package carry functions of a shape they need (split parts, image-relative
+ * tables) from real compiler output, whatever the corpus's own releases happen to change.
+ */
+import { Code, Decoder, DecoderOptions, Instruction } from 'iced-x86';
+import { asRva } from '../../common/types.ts';
+import { parsePe, rvaToFileOffset } from '../../runtime/pe/parse-pe.ts';
+
+/** A copy of `bytes` where each function starting at `entries` (first range `[start, end)`) has one imm32 constant changed; returns the copy and the entries it changed. */
+export function changeFunctions(bytes: Uint8Array, fns: readonly { readonly entry: number; readonly end: number }[]): { bytes: Uint8Array; changed: number[] } {
+  const pe = parsePe(bytes);
+  if (!pe.ok) throw new Error(`changeFunctions: ${pe.error.message}`);
+  const out = bytes.slice();
+  const changed: number[] = [];
+  const ins = new Instruction();
+  for (const f of fns) {
+    const off = rvaToFileOffset(pe.value, asRva(f.entry));
+    if (off === null) continue;
+    const len = f.end - f.entry;
+    const d = new Decoder(64, bytes.subarray(off, off + len), DecoderOptions.None);
+    d.ip = BigInt(f.entry);
+    while (d.canDecode) {
+      d.decodeOut(ins);
+      if (ins.code !== Code.Mov_r32_imm32) continue;
+      // The imm32 is the instruction's last four bytes; flip a bit of its low byte.
+      const at = off + Number(ins.ip - BigInt(f.entry)) + ins.length - 4;
+      out[at] = out[at]! ^ 0x40;
+      changed.push(f.entry);
+      break;
+    }
+    d.free();
+  }
+  ins.free();
+  return { bytes: out, changed };
+}
+
