@@ -7,6 +7,9 @@
 import { Code, Decoder, DecoderOptions, Instruction } from 'iced-x86';
 import { asRva } from '../../common/types.ts';
 import { parsePe, rvaToFileOffset } from '../../runtime/pe/parse-pe.ts';
+import { diffFiles } from '../../compiler/index.ts';
+import type { FunctionInfo } from '../../compiler/image/types.ts';
+import type { MatchResult } from '../../compiler/match/match-images.ts';
 
 /** A copy of `bytes` where each function starting at `entries` (first range `[start, end)`) has one imm32 constant changed; returns the copy and the entries it changed. */
 export function changeFunctions(bytes: Uint8Array, fns: readonly { readonly entry: number; readonly end: number }[]): { bytes: Uint8Array; changed: number[] } {
@@ -36,3 +39,15 @@ export function changeFunctions(bytes: Uint8Array, fns: readonly { readonly entr
   return { bytes: out, changed };
 }
 
+
+/**
+ * `bytes` with every function `pick` selects changed (see changeFunctions); `pick` sees the
+ * functions as the compiler finds them (a diff of the file against itself).
+ */
+export function withChangedFunctions(bytes: Uint8Array, pick: (f: FunctionInfo, m: MatchResult) => boolean): { bytes: Uint8Array; changed: number[] } {
+  const self = diffFiles(bytes, bytes);
+  if (!self.ok) throw new Error(`withChangedFunctions: ${self.error.message}`);
+  const m = self.value.match;
+  const chosen = m.new.fns.functions.filter((f) => pick(f, m));
+  return changeFunctions(bytes, chosen.map((f) => ({ entry: f.entry, end: f.ranges[0]!.end })));
+}
