@@ -11,7 +11,7 @@ import { diffFiles } from '../../compiler/index.ts';
 import type { FunctionInfo } from '../../compiler/image/types.ts';
 import type { MatchResult } from '../../compiler/match/match-images.ts';
 
-/** A copy of `bytes` where each function starting at `entries` (first range `[start, end)`) has one imm32 constant changed; returns the copy and the entries it changed. */
+/** A copy of `bytes` where each of `fns` (its entry and the end of its first range) has one imm32 constant changed; returns the copy and the entries it changed (a function without a `mov r32, imm32` is left as it is). */
 export function changeFunctions(bytes: Uint8Array, fns: readonly { readonly entry: number; readonly end: number }[]): { bytes: Uint8Array; changed: number[] } {
   const pe = parsePe(bytes);
   if (!pe.ok) throw new Error(`changeFunctions: ${pe.error.message}`);
@@ -38,7 +38,6 @@ export function changeFunctions(bytes: Uint8Array, fns: readonly { readonly entr
   ins.free();
   return { bytes: out, changed };
 }
-
 
 /**
  * `bytes` with every function `pick` selects changed (see changeFunctions); `pick` sees the
