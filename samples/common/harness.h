@@ -13,7 +13,10 @@
  * Text is formatted here by hand rather than with sprintf: the harness then imports nothing,
  * so a DLL's import table only holds what the scenario itself (and the mingw startup code)
  * needs. That matters for `new-import`, whose v1 must not import the function v2 calls.
- * hp_run only reads globals, so it may run on several threads at once (the host's worker).
+ * hp_run may run on several threads at once (the host's worker), so a scenario whose vectors
+ * write a global object holds hp_lock over the whole loop: two loops sharing one object would
+ * mix their results (an init by one thread between another's init and read), which looks
+ * exactly like a wrong patch.
  */
 #ifndef HP_HARNESS_H
 #define HP_HARNESS_H
@@ -80,6 +83,13 @@ static void out_bytes(hp_out *o, const char *b, int n) {
 }
 
 static void out_nl(hp_out *o) { out_ch(o, '\n'); }
+
+/* A spin lock from compiler builtins only, so a DLL that uses it imports nothing more.
+ * static inline: scenarios that do not use it compile to the same bytes as without it. */
+static inline void hp_lock(volatile long *l) {
+  while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) __builtin_ia32_pause();
+}
+static inline void hp_unlock(volatile long *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
 
 static void hp_vectors(hp_out *o);
 

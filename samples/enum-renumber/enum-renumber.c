@@ -40,6 +40,8 @@ static union {
   struct item it;
   char bytes[64];
 } g_pool;
+/* hp_run runs on the host's worker thread too: one vector loop uses g_pool at a time. */
+static volatile long g_pool_lock;
 
 HP_FN void item_set(struct item *it, long long id, long long ch) {
   it->id = id;
@@ -75,6 +77,7 @@ HP_FN const char *kind_name(enum kind k) {
 
 static void hp_vectors(hp_out *o) {
   static const char chars[5] = {'7', 'q', '#', 'Z', 0};
+  hp_lock(&g_pool_lock);
   for (int k = 0; k < 5; k++) {
     item_set(&g_pool.it, k, chars[k]);
     out_str(o, "kind_name(classify(");
@@ -83,4 +86,5 @@ static void hp_vectors(hp_out *o) {
     out_str(o, kind_name(classify(&g_pool.it)));
     out_nl(o);
   }
+  hp_unlock(&g_pool_lock);
 }

@@ -29,6 +29,8 @@ static union {
   struct session s;
   char bytes[128];
 } g_pool;
+/* hp_run runs on the host's worker thread too: one vector loop uses g_pool at a time. */
+static volatile long g_pool_lock;
 
 HP_FN void session_init(struct session *s, long long id, long long budget) {
   s->id = id;
@@ -49,6 +51,7 @@ HP_FN long long session_score(const struct session *s) {
 }
 
 static void hp_vectors(hp_out *o) {
+  hp_lock(&g_pool_lock);
   for (int k = 1; k <= 3; k++) {
     session_init(&g_pool.s, k, 100 * k);
     out_str(o, "session_score(");
@@ -57,4 +60,5 @@ static void hp_vectors(hp_out *o) {
     out_int(o, session_score(&g_pool.s));
     out_nl(o);
   }
+  hp_unlock(&g_pool_lock);
 }
