@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
+import { asRva } from '../../common/types.ts';
 import { discoverFunctions, mapImage, readPe, type FunctionTable, type MappedImage } from '../index.ts';
 import { cachePath, realFiles } from '../../samples/real/real-files.ts';
 import { mulberry32 } from '../../test/support/prng.ts';
@@ -33,7 +34,7 @@ function load(pkg: string, version: string): { img: MappedImage; fns: FunctionTa
 
 /** Every field of `d` (data of `rf`'s function `fnEntry`) points where its role says. */
 function checkFields(img: MappedImage, fns: FunctionTable, d: ParsedHandlerData): void {
-  const starts = new Set(fns.functions.flatMap((f) => f.pdata.map((p) => p.beginAddress as number)));
+  const starts = new Set<number>(fns.functions.flatMap((f) => f.pdata.map((p) => p.beginAddress)));
   for (const st of [d.inline, ...d.structures]) expect(st.rva + st.length).toBeLessThanOrEqual(img.image.length);
   for (const { field } of handlerFields(d)) {
     const t = field.target;
@@ -72,7 +73,7 @@ describe.each(CASES.map((c) => [`${c.pkg}@${c.version}`, c] as const))('%s', (_l
       for (const rf of f.pdata) {
         const r = parseHandlerData(img, fns, f, rf);
         if (r === null) continue;
-        const cls = classifyHandler(img, fns, rf.unwind!.handler as number);
+        const cls = classifyHandler(img, fns, rf.unwind!.handler!);
         if (cls.kind !== 'msvc') continue;
         // A classified handler's users all parse: a user that does not is a parser gap.
         if (r.kind !== 'msvc') throw new Error(`function 0x${f.entry.toString(16)}: ${r.kind === 'refused' ? r.reason : r.why}`);
@@ -120,8 +121,8 @@ test('nameless FH4 handlers (sharp 0.34.5) are not taken for GS or FH3 data', ()
 function synthetic(image: Uint8Array, frameSize: number | null = 0x100): HandlerDataContext {
   return {
     image,
-    functionStart: 0x100,
-    ranges: [{ start: 0x100, end: 0x200 }],
+    functionStart: asRva(0x100),
+    ranges: [{ start: asRva(0x100), end: asRva(0x200) }],
     isFunctionStart: (rva) => rva === 0x100 || rva === 0x300 || rva === 0x340,
     isCode: (rva) => rva >= 0 && rva < 0x800,
     isData: (rva) => rva >= 0x800 && rva < image.length,

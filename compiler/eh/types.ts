@@ -6,6 +6,8 @@
  * 4-byte fields hold image-relative addresses (RVAs) that must be re-targeted at patched
  * OLD; the emitter and the verifier treat every form alike from here on.
  */
+import type { Rva } from '../../common/types.ts';
+import type { RvaRange } from '../image/types.ts';
 
 /** One 4-byte field holding an image-relative address (an RVA in NEW). */
 export interface HandlerRvaField {
@@ -53,10 +55,7 @@ export interface ParsedHandlerData {
 }
 
 /** One contiguous code range of a function, [start, end) in RVAs. */
-export interface HandlerRange {
-  readonly start: number;
-  readonly end: number;
-}
+export type HandlerRange = RvaRange;
 
 /**
  * What a parser needs to know about the image and the function the data belongs to. Every
@@ -67,7 +66,7 @@ export interface HandlerDataContext {
   /** The image as the loader lays it out (bytes at their RVAs). */
   readonly image: Uint8Array;
   /** BeginAddress of the RUNTIME_FUNCTION whose UNWIND_INFO holds the data. */
-  readonly functionStart: number;
+  readonly functionStart: Rva;
   /** The owning function's code ranges (main body first). */
   readonly ranges: readonly HandlerRange[];
   /** True when `rva` is the BeginAddress of a .pdata entry (funclets and filters must be). */
