@@ -8,7 +8,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { asRva } from '../../common/types.ts';
+import { asRva, type Rva } from '../../common/types.ts';
 import { parsePe } from '../../runtime/pe/parse-pe.ts';
 import type { RuntimeFunction } from '../../runtime/pe/types.ts';
 import { mapImage, sectionAt, type MappedImage } from '../image/map-image.ts';
@@ -66,7 +66,7 @@ function u32(b: Uint8Array, p: number): number {
 
 interface Fh4User {
   readonly fn: RuntimeFunction;
-  readonly dataRva: number;
+  readonly dataRva: Rva;
   readonly form: 'fh4' | 'gs-fh4';
 }
 
@@ -77,7 +77,7 @@ interface Fh4User {
  * A routine's users must agree on the form (with or without GS data).
  */
 function fh4Users(l: Loaded): { readonly handlers: ReadonlyMap<number, Fh4User[]>; readonly users: Fh4User[] } {
-  const byHandler = new Map<number, Array<{ fn: RuntimeFunction; dataRva: number }>>();
+  const byHandler = new Map<number, Array<{ fn: RuntimeFunction; dataRva: Rva }>>();
   for (const r of l.pdata) {
     const u = r.unwind;
     if (u === null || (u.flags & (UNW_FLAG_EHANDLER | UNW_FLAG_UHANDLER)) === 0 || (u.flags & UNW_FLAG_CHAININFO) !== 0) continue;
@@ -107,7 +107,7 @@ function fh4Users(l: Loaded): { readonly handlers: ReadonlyMap<number, Fh4User[]
 function checkParsed(l: Loaded, fn: RuntimeFunction, p: ParsedFh4, image: Uint8Array): void {
   const begin = fn.beginAddress;
   const end = fn.endAddress;
-  const starts = new Set(p.structures.map((s) => s.rva));
+  const starts = new Set<number>(p.structures.map((s) => s.rva));
   const all = [p.inline, ...p.structures];
   for (const s of all) {
     expect(s.length).toBeGreaterThan(0);
@@ -268,7 +268,7 @@ function craftedImage(): Uint8Array {
 describe('crafted FuncInfo4', () => {
   test('a well-formed one gives every structure, field role and relative offset', () => {
     const image = craftedImage();
-    const p = parseFh4(craftedContext(image), 0x2000, 'fh4');
+    const p = parseFh4(craftedContext(image), asRva(0x2000), 'fh4');
     expect(p.ok).toBe(true);
     if (!p.ok) return;
     expect(p.value.inline).toEqual({ rva: 0x2000, length: 4, fields: [{ offset: 0, target: 0x2004, role: 'table' }] });
@@ -303,7 +303,7 @@ describe('crafted FuncInfo4', () => {
   test('the GS form takes the cookie word (and the alignment words) inline', () => {
     const image = craftedImage();
     put(image, 0x1ff0, [...le(0x2004), ...le(0x40 | 4), ...le(0x20), ...le(0x10)]);
-    const p = parseFh4(craftedContext(image), 0x1ff0, 'gs-fh4');
+    const p = parseFh4(craftedContext(image), asRva(0x1ff0), 'gs-fh4');
     expect(p.ok && p.value.inline.length).toBe(16);
     expect(fh4FormHint(image, 0x2000)).toBe('fh4');
   });
@@ -324,7 +324,7 @@ describe('crafted FuncInfo4', () => {
   test.each(refusals)('refuses %s with a reason', (_what, mutate, reason) => {
     const image = craftedImage();
     mutate(image);
-    const p = parseFh4(craftedContext(image), 0x2000, 'fh4');
+    const p = parseFh4(craftedContext(image), asRva(0x2000), 'fh4');
     expect(p.ok).toBe(false);
     if (p.ok) return;
     expect(p.error.code).toBe('DIFF_EH_DATA');
@@ -337,7 +337,7 @@ describe('crafted FuncInfo4', () => {
     for (let end = 0x2000; end < 0x2410; end++) {
       const cut = image.subarray(0, end);
       const ctx = { ...craftedContext(cut), isData: (x: number) => x >= 0x2000 && x < 0x4000 };
-      const p = parseFh4(ctx, 0x2000, 'fh4');
+      const p = parseFh4(ctx, asRva(0x2000), 'fh4');
       // The structures end at 0x240c: anything shorter cuts one of them.
       expect(p.ok).toBe(end >= 0x240c);
     }

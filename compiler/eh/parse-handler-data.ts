@@ -9,6 +9,7 @@
  * Registration point: HANDLER_PARSERS maps a form to its parser, and SHAPE_FORMS lists the
  * forms a nameless (statically linked) handler may be recognised as by shape.
  */
+import { rvaAdd, type Rva } from '../../common/types.ts';
 import type { FunctionInfo, FunctionTable } from '../image/types.ts';
 import { sectionAt, type MappedImage } from '../image/map-image.ts';
 import type { RuntimeFunction } from '../../runtime/pe/types.ts';
@@ -257,11 +258,11 @@ export function parseHandlerData(img: MappedImage, fns: FunctionTable, f: Functi
 }
 
 /** Every RVA field of parsed handler data, with the structure it is in (-1: inline). */
-export function handlerFields(d: ParsedHandlerData): Array<{ readonly structure: number; readonly rva: number; readonly field: ParsedHandlerData['inline']['fields'][number] }> {
-  const out: Array<{ structure: number; rva: number; field: ParsedHandlerData['inline']['fields'][number] }> = [];
-  for (const x of d.inline.fields) out.push({ structure: -1, rva: d.inline.rva + x.offset, field: x });
+export function handlerFields(d: ParsedHandlerData): Array<{ readonly structure: number; readonly rva: Rva; readonly field: ParsedHandlerData['inline']['fields'][number] }> {
+  const out: Array<{ structure: number; rva: Rva; field: ParsedHandlerData['inline']['fields'][number] }> = [];
+  for (const x of d.inline.fields) out.push({ structure: -1, rva: rvaAdd(d.inline.rva, x.offset), field: x });
   d.structures.forEach((s, i) => {
-    for (const x of s.fields) out.push({ structure: i, rva: s.rva + x.offset, field: x });
+    for (const x of s.fields) out.push({ structure: i, rva: rvaAdd(s.rva, x.offset), field: x });
   });
   return out;
 }

@@ -30,7 +30,7 @@ export type HandlerFieldRole = 'table' | 'code' | 'function' | 'data';
 /** A contiguous run of NEW image bytes that the handler data is made of. */
 export interface HandlerStructure {
   /** Where it is in NEW. */
-  readonly rva: number;
+  readonly rva: Rva;
   /** Its length in bytes. */
   readonly length: number;
   /** Its RVA fields; everything else is copied as it is. */
@@ -86,4 +86,4 @@ export interface HandlerDataContext {
  * Parses the handler data starting at `dataRva` (the byte after the handler RVA) as `form`.
  * Garbage gives an error value naming what failed, never a throw.
  */
-export type HandlerParser = (ctx: HandlerDataContext, dataRva: number, form: HandlerForm) => import('../../common/errors.ts').Result<ParsedHandlerData>;
+export type HandlerParser = (ctx: HandlerDataContext, dataRva: Rva, form: HandlerForm) => import('../../common/errors.ts').Result<ParsedHandlerData>;
