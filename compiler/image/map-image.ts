@@ -6,7 +6,7 @@
  * the runtime and the compiler); this module only turns `parsePe`'s tables into lookups.
  */
 import { ok, type Result } from '../../common/errors.ts';
-import type { Rva } from '../../common/types.ts';
+import { asVa, type Rva, type Va } from '../../common/types.ts';
 import { mapImageLenient } from '../../runtime/pe/map-image.ts';
 import type { PeFile } from '../../runtime/pe/types.ts';
 import {
@@ -42,7 +42,8 @@ export interface MappedImage {
   readonly pe: PeFile;
   /** The image bytes at their RVAs, `sizeOfImage` long. */
   readonly image: Uint8Array;
-  readonly imageBase: bigint;
+  /** The preferred load address (OptionalHeader.ImageBase). */
+  readonly imageBase: Va;
   /** Sections sorted by RVA. */
   readonly sections: readonly MappedSection[];
   /** RVA -> relocation type (DIR64 or HIGHLOW) for every base relocation. */
@@ -84,7 +85,7 @@ export function mapImage(bytes: Uint8Array, pe: PeFile): Result<MappedImage> {
       iat.set(sym.iatRva, { dll: d.dll.toLowerCase(), symbol: sym.name ?? `#${sym.ordinal ?? 0}` });
     }
   }
-  return ok({ pe, image: image.value, imageBase: pe.optionalHeader.imageBase, sections, relocs, relocRvas, iat });
+  return ok({ pe, image: image.value, imageBase: asVa(pe.optionalHeader.imageBase), sections, relocs, relocRvas, iat });
 }
 
 /** The section holding `rva`, or undefined (headers, gaps, past the end). */
