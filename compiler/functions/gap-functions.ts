@@ -120,7 +120,8 @@ export function findGapFunctions(img: MappedImage, table: FunctionTable, dis: Di
         let p = skipPadding(gapStart, gapEnd);
         while (p < gapEnd) {
           if (p % FUNCTION_ALIGN !== 0) break;
-          const d = dis.decodeFunction(p as Rva, [{ start: p as Rva, end: gapEnd as Rva }], false);
+          const at = p as Rva; // inside a code section's gap: an RVA
+          const d = dis.decodeFunction(at, [{ start: at, end: gapEnd as Rva }], false);
           const end = d.maxEnd;
           if (d.problems.length > 0 || end <= p || end > gapEnd || d.externalCodeTargets.some((t) => !starts.has(t)) || !isLeaf(d)) break;
           const next = skipPadding(end, gapEnd);
@@ -128,7 +129,7 @@ export function findGapFunctions(img: MappedImage, table: FunctionTable, dis: Di
           const rest = gapEnd === secEnd ? img.image.subarray(next, gapEnd).every((b) => b === 0) : next === gapEnd;
           if (!rest && next % FUNCTION_ALIGN !== 0) break;
           // Decoded again over its final extent, sweeping inside it as functions are.
-          out.push({ entry: p as Rva, end: end as Rva, decoded: dis.decodeFunction(p as Rva, [{ start: p as Rva, end: end as Rva }], true) });
+          out.push({ entry: at, end, decoded: dis.decodeFunction(at, [{ start: at, end }], true) });
           p = next;
           if (rest) break;
         }
