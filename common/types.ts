@@ -21,6 +21,17 @@ export function asRva(n: number): Rva {
   return n as Rva;
 }
 
+/**
+ * `r + delta` as an RVA, unchecked: for arithmetic inside an image whose bounds were checked
+ * where the numbers came from (a section, a decoded instruction, a parsed table), so the sum
+ * stays an RVA without a range test on the hot paths. A value that may fall outside the image
+ * (a decoded branch target, a field read from the file) stays a plain number until it is
+ * checked, and goes through `asRva` (which throws) only where out-of-range is a bug.
+ */
+export function rvaAdd(r: Rva, delta: number): Rva {
+  return (r + delta) as Rva;
+}
+
 /** Brands a number as a file offset; throws (programmer bug) when it is not a safe non-negative integer. */
 export function asFileOffset(n: number): FileOffset {
   if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`not a file offset: ${n}`);

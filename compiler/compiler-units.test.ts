@@ -65,13 +65,13 @@ describe('GCC LSDA', () => {
     expect(u.flags & 3).not.toBe(0);
     const d = mustDiff(bytes, bytes);
     const image = d.match.new.img.image;
-    const lsda = parseGccLsda(image, (rf.unwindInfoAddress as number) + u.size, (rf.endAddress as number) - (rf.beginAddress as number), d.match.new.img.imageBase);
+    const lsda = parseGccLsda(image, rf.unwindInfoAddress + u.size, rf.endAddress - rf.beginAddress, d.match.new.img.imageBase);
     expect(lsda).not.toBeNull();
     expect(lsda!.typeRefs.length).toBe(1);
     // The type entry points at a pointer to the type_info (a data item of the image).
     expect(d.match.new.itemAt(lsda!.typeRefs[0]!.target)).toBeDefined();
     // A function shorter than its call sites is not this LSDA's function: refused, not misread.
-    expect(parseGccLsda(image, (rf.unwindInfoAddress as number) + u.size, 8, d.match.new.img.imageBase)).toBeNull();
+    expect(parseGccLsda(image, rf.unwindInfoAddress + u.size, 8, d.match.new.img.imageBase)).toBeNull();
   });
 
   test('a changed call-site table with identical code makes the function changed', () => {
@@ -79,9 +79,9 @@ describe('GCC LSDA', () => {
     const d = mustDiff(bytes, bytes);
     const f = d.match.old.fns.functions.find((x) => x.name === 'parse_port')!;
     const rf = f.pdata[0]!;
-    const lsdaRva = (rf.unwindInfoAddress as number) + rf.unwind!.size;
-    const sec = d.match.old.img.pe.sections.find((x) => (x.virtualAddress as number) <= lsdaRva && lsdaRva < (x.virtualAddress as number) + x.virtualSize)!;
-    const fileOff = (sec.pointerToRawData as number) + (lsdaRva - (sec.virtualAddress as number));
+    const lsdaRva = rf.unwindInfoAddress + rf.unwind!.size;
+    const sec = d.match.old.img.pe.sections.find((x) => x.virtualAddress <= lsdaRva && lsdaRva < x.virtualAddress + x.virtualSize)!;
+    const fileOff = sec.pointerToRawData + (lsdaRva - sec.virtualAddress);
     // Header: LPStart omit, TType enc, TType offset (uleb), call-site enc, table length; then
     // the first call site's start (uleb). Shift its start by one byte.
     const mutated = bytes.slice();
@@ -112,8 +112,8 @@ describe('redirect sites', () => {
     expect(planRedirect(d.match.old, f)).toEqual({ kind: 'jmp-rel32' });
     // Put code-like bytes right after it: the redirect would overwrite them.
     const patched = bytes.slice();
-    const sec = d.match.old.img.pe.sections.find((s) => (s.virtualAddress as number) <= f.entry && f.entry < (s.virtualAddress as number) + s.virtualSize)!;
-    const fileOff = (sec.pointerToRawData as number) + (f.entry - (sec.virtualAddress as number));
+    const sec = d.match.old.img.pe.sections.find((s) => s.virtualAddress <= f.entry && f.entry < s.virtualAddress + s.virtualSize)!;
+    const fileOff = sec.pointerToRawData + (f.entry - sec.virtualAddress);
     patched.fill(0x53, fileOff + 3, fileOff + 16); // push rbx ...
     const d2 = mustDiff(patched, patched);
     const f2 = d2.match.old.fns.functions.find((x) => x.name === 'feature_level')!;
@@ -136,7 +136,7 @@ describe('code outside every function', () => {
     }
     expect(gap).toBeGreaterThan(0);
     const mutated = bytes.slice();
-    const off = (sec.pointerToRawData as number) + (gap - (sec.virtualAddress as number));
+    const off = sec.pointerToRawData + (gap - sec.virtualAddress);
     mutated.set([0xb8, 0x01, 0x00, 0x00, 0x00], off + 1); // mov eax, 1
     const changed = mustDiff(bytes, mutated);
     expect(changed.hotpatchable).toBe(false);
@@ -167,7 +167,7 @@ describe('malformed input', () => {
     for (let i = 0; i < 12; i++) {
       const m = good.slice();
       const at = f.entry + Math.floor(rnd() * (f.ranges[0]!.end - f.entry));
-      const off = (sec.pointerToRawData as number) + (at - (sec.virtualAddress as number));
+      const off = sec.pointerToRawData + (at - sec.virtualAddress);
       m[off] = m[off]! ^ (1 + Math.floor(rnd() * 255));
       const d = diffFiles(good, m);
       expect(d.ok).toBe(true);
@@ -207,7 +207,7 @@ describe('verifier', () => {
     const cb = pkg.codeBlocks.find((c) => c.fixups.some((f) => f.target.kind === 'image' || f.target.kind === 'block'))!;
     const i = cb.fixups.findIndex((f) => f.target.kind === 'image' || f.target.kind === 'block');
     const f = cb.fixups[i]!;
-    const moved = f.target.kind === 'image' ? { ...f, target: { kind: 'image' as const, rva: asRva((f.target.rva as number) + 16) } } : { ...f, addend: f.addend + 1n };
+    const moved = f.target.kind === 'image' ? { ...f, target: { kind: 'image' as const, rva: asRva(f.target.rva + 16) } } : { ...f, addend: f.addend + 1n };
     const fixups = cb.fixups.map((x, k) => (k === i ? moved : x));
     const bad: HotpatchPackage = { ...pkg, codeBlocks: pkg.codeBlocks.map((c) => (c === cb ? { ...c, fixups } : c)) };
     expect(verifyPackage(diff, bad).ok).toBe(false);

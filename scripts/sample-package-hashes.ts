@@ -4,33 +4,24 @@
 //   node bin/run-ts.js scripts/sample-package-hashes.ts > before.txt
 // The golden file pins the real pairs' counts and sizes; this pins the samples' bytes.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { buildPackage } from '../compiler/index.ts';
 import { encodePackage } from '../formats/container.ts';
-import { readScenarios, scenarioDll, TOOLCHAINS } from '../samples/scenarios.ts';
+import { sampleSteps } from './sample-steps.ts';
 
-for (const s of readScenarios()) {
-  for (const tc of TOOLCHAINS) {
-    for (const stripped of [false, true]) {
-      for (const step of s.steps) {
-        const label = `${s.name} ${tc} ${stripped ? 'stripped' : 'syms'} ${step.from}-${step.to}`;
-        const a = scenarioDll(s.name, step.from, stripped, undefined, tc);
-        const b = scenarioDll(s.name, step.to, stripped, undefined, tc);
-        if (!existsSync(a) || !existsSync(b)) {
-          console.log(`${label}: missing (npm run samples:build)`);
-          continue;
-        }
-        for (const skipRefused of [false, true]) {
-          const r = buildPackage(new Uint8Array(readFileSync(a)), new Uint8Array(readFileSync(b)), { moduleName: `${s.name}.dll`, skipRefused, series: null, compilerVersion: 'sample-package-hashes' });
-          let h: string;
-          if (!r.ok) h = `${r.error.code}: ${r.error.message}`;
-          else {
-            const e = await encodePackage(r.value.emitted.pkg);
-            h = e.ok ? createHash('sha256').update(e.value).digest('hex') : e.error.code;
-          }
-          console.log(`${label} skip=${skipRefused}: ${h}`);
-        }
-      }
+for (const { label, moduleName, files } of sampleSteps()) {
+  if (files === null) {
+    console.log(`${label}: missing (npm run samples:build)`);
+    continue;
+  }
+  for (const skipRefused of [false, true]) {
+    const r = buildPackage(new Uint8Array(readFileSync(files.old)), new Uint8Array(readFileSync(files.new)), { moduleName, skipRefused, series: null, compilerVersion: 'sample-package-hashes' });
+    let h: string;
+    if (!r.ok) h = `${r.error.code}: ${r.error.message}`;
+    else {
+      const e = await encodePackage(r.value.emitted.pkg);
+      h = e.ok ? createHash('sha256').update(e.value).digest('hex') : e.error.code;
     }
+    console.log(`${label} skip=${skipRefused}: ${h}`);
   }
 }

@@ -56,8 +56,8 @@ describe.each(TOOLCHAINS.flatMap((tc) => scenarios.flatMap((s) => [false, true].
         expect(reasons.join('\n')).toMatch(new RegExp(miss.reason));
         return;
       }
-      const changedRvas = new Set(d.functions.filter((f) => f.status === 'changed').map((f) => f.newRva));
-      const addedRvas = new Set(d.functions.filter((f) => f.status === 'added').map((f) => f.newRva));
+      const changedRvas = new Set<number | null>(d.functions.filter((f) => f.status === 'changed').map((f) => f.newRva));
+      const addedRvas = new Set<number | null>(d.functions.filter((f) => f.status === 'added').map((f) => f.newRva));
       const want = rvasOf(s.name, step.to, [...step.functions, ...(step.added ?? [])], tc);
       for (const fn of step.functions) expect(changedRvas.has(want.get(fn)!), `${fn} changed`).toBe(true);
       // Which cold parts a compiler splits off is its own business (gcc: apply_op.cold).

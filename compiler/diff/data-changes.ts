@@ -3,6 +3,7 @@
  * size or normalised initial contents, globals whose used field offsets moved, changed
  * exports, entry point or TLS.
  */
+import { rvaAdd } from '../../common/types.ts';
 import { absTarget, relocsIn, type MappedImage, type MappedSection } from '../image/map-image.ts';
 import type { ImageAnalysis } from '../match/analyze-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
@@ -93,8 +94,8 @@ function compareSection(m: MatchResult, os: MappedSection, ns: MappedSection): D
     out.push({
       name,
       section: ns.name,
-      oldRva: os.rva + (item === undefined ? k : item.start - ns.rva),
-      newRva: item?.start ?? ns.rva + k,
+      oldRva: rvaAdd(os.rva, item === undefined ? k : item.start - ns.rva),
+      newRva: item?.start ?? rvaAdd(ns.rva, k),
       size: item === undefined ? 1 : item.end - item.start,
       status: 'changed',
       verdict: 'refused',
@@ -161,7 +162,7 @@ export function diffImageLevel(m: MatchResult, status: readonly FunctionStatus[]
   };
   const exportsOf = (a: ImageAnalysis): Map<string, number> => {
     const e = new Map<string, number>();
-    for (const x of a.img.pe.exports?.entries ?? []) e.set(x.name ?? `#${x.ordinal}`, x.forwarder === null ? (x.rva as number) : -1);
+    for (const x of a.img.pe.exports?.entries ?? []) e.set(x.name ?? `#${x.ordinal}`, x.forwarder === null ? x.rva : -1);
     return e;
   };
   const oe = exportsOf(m.old);
@@ -189,8 +190,8 @@ export function diffImageLevel(m: MatchResult, status: readonly FunctionStatus[]
   }
   for (const name of oe.keys()) if (!ne.has(name)) refuse('EXPORTS_CHANGED', `export ${name} was removed`, name);
 
-  const oEntry = m.old.img.pe.optionalHeader.addressOfEntryPoint as number;
-  const nEntry = m.new.img.pe.optionalHeader.addressOfEntryPoint as number;
+  const oEntry = m.old.img.pe.optionalHeader.addressOfEntryPoint;
+  const nEntry = m.new.img.pe.optionalHeader.addressOfEntryPoint;
   const of = m.old.fns.byEntry.get(oEntry);
   const nf = m.new.fns.byEntry.get(nEntry);
   if ((of === undefined) !== (nf === undefined) || (of !== undefined && nf !== undefined && m.fnNewToOld[nf.index] !== of.index)) {

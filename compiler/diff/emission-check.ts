@@ -103,12 +103,12 @@ function refsProblem(ctx: ResolveContext, f: FunctionInfo): Reason | null {
   }
   for (const rf of f.pdata) {
     const u = rf.unwind;
-    if (u === null) return reason('UNWIND_NOT_CARRIED', `unwind info at 0x${(rf.unwindInfoAddress as number).toString(16)} could not be read`, rf.beginAddress);
+    if (u === null) return reason('UNWIND_NOT_CARRIED', `unwind info at 0x${rf.unwindInfoAddress.toString(16)} could not be read`, rf.beginAddress);
     // A part of a split function: its chained entry is re-targeted at the parent part's copy.
     if ((u.flags & UNW_FLAG_CHAININFO) !== 0 && chainedParent(f, rf) < 0) return reason('UNWIND_NOT_CARRIED', "chained unwind info names an entry that is not one of the function's parts", rf.beginAddress);
     if ((u.flags & (UNW_FLAG_EHANDLER | UNW_FLAG_UHANDLER)) !== 0) {
       if (u.handler === null) return reason('HANDLER_NOT_CARRIED', 'exception handler RVA missing in unwind info', rf.beginAddress);
-      const h = resolveHandler(ctx, u.handler as number);
+      const h = resolveHandler(ctx, u.handler);
       if (!h.ok) return reason('HANDLER_NOT_CARRIED', `exception handler: ${h.reason}`, rf.beginAddress);
       const hd = parseHandlerData(m.new.img, m.new.fns, f, rf);
       if (hd?.kind === 'refused') return reason('HANDLER_NOT_CARRIED', hd.reason, rf.beginAddress);
@@ -124,7 +124,7 @@ function refsProblem(ctx: ResolveContext, f: FunctionInfo): Reason | null {
         }
         continue;
       }
-      const lsda = parseGccLsda(m.new.img.image, (rf.unwindInfoAddress as number) + u.size, (rf.endAddress as number) - (rf.beginAddress as number), m.new.img.imageBase);
+      const lsda = parseGccLsda(m.new.img.image, rf.unwindInfoAddress + u.size, rf.endAddress - rf.beginAddress, m.new.img.imageBase);
       if (lsda === null) return reason('HANDLER_NOT_CARRIED', `exception handler data is not a GCC LSDA this compiler can carry, and ${hd?.why ?? 'the handler is not an MSVC one'}`, rf.beginAddress);
       for (const t of lsda.typeRefs) {
         const r = resolveTarget(ctx, t.target, null);

@@ -14,6 +14,7 @@
  * each side; the shorter of the two is compared, pointer fields by what they point at. An
  * extent that reaches past the object only makes the rule stricter.
  */
+import type { Rva } from '../../common/types.ts';
 import { absTarget, relocsIn } from '../image/map-image.ts';
 import type { ImageAnalysis } from '../match/analyze-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
@@ -21,13 +22,13 @@ import { reason } from './reasons.ts';
 import type { DataChange } from './types.ts';
 
 /** Data exports of an image by name: RVA and the end of the data item holding it. */
-function dataExports(a: ImageAnalysis): Map<string, { rva: number; end: number }> {
-  const out = new Map<string, { rva: number; end: number }>();
+function dataExports(a: ImageAnalysis): Map<string, { rva: Rva; end: number }> {
+  const out = new Map<string, { rva: Rva; end: number }>();
   const entries = a.img.pe.exports?.entries ?? [];
-  const exportRvas = entries.filter((x) => x.forwarder === null).map((x) => x.rva as number);
+  const exportRvas = entries.filter((x) => x.forwarder === null).map((x) => x.rva);
   for (const x of entries) {
     if (x.forwarder !== null) continue;
-    const rva = x.rva as number;
+    const rva = x.rva;
     if (a.fns.containing(rva) !== undefined) continue;
     const item = a.itemAt(rva);
     if (item === undefined || item.writable) continue;

@@ -2,6 +2,7 @@
  * Code no discovered function owns, compared between OLD and NEW by its normalised text.
  */
 import { Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind } from 'iced-x86';
+import { asRva, type Rva } from '../../common/types.ts';
 import { sectionAt } from '../image/map-image.ts';
 import type { ImageAnalysis } from '../match/analyze-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
@@ -15,20 +16,20 @@ import type { DataChange } from './types.ts';
  * that OLD does not have somewhere is refused: the diff cannot say what it belongs to.
  */
 export function diffOrphanCode(m: MatchResult): DataChange[] {
-  const runs = (a: ImageAnalysis): Array<{ rva: number; text: string }> => {
+  const runs = (a: ImageAnalysis): Array<{ rva: Rva; text: string }> => {
     const img = a.img;
     const norm = a === m.old ? m.oldNorm : m.newNorm;
     const owned = new Uint8Array(img.image.length);
     for (const f of a.fns.functions) for (const r of f.ranges) owned.fill(1, r.start, Math.min(r.end, owned.length));
     for (const d of a.items) if (sectionAt(img, d.start)?.executable === true) owned.fill(1, d.start, d.end);
-    const out: Array<{ rva: number; text: string }> = [];
+    const out: Array<{ rva: Rva; text: string }> = [];
     const decoder = new Decoder(64, img.image, DecoderOptions.None);
     const insn = new Instruction();
     try {
       for (const sec of img.sections) {
         if (!sec.executable) continue;
         const end = sec.rva + sec.rawSize;
-        let k = sec.rva;
+        let k: number = sec.rva;
         while (k < end) {
           if (owned[k] === 1) {
             k++;
@@ -75,7 +76,7 @@ export function diffOrphanCode(m: MatchResult): DataChange[] {
             text += `${latin1(bytes)}${tok}\n`;
             p += len;
           }
-          if (text.length > 0) out.push({ rva: start, text });
+          if (text.length > 0) out.push({ rva: asRva(start), text });
         }
       }
     } finally {

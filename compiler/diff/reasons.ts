@@ -61,7 +61,11 @@ export interface Reason {
   readonly at: Rva | null;
 }
 
-/** A reason about `at` (an RVA of the image it names, or null for the whole image). */
+/**
+ * A reason about `at` (an RVA of the image it names, or null for the whole image). `at` is
+ * taken as any number and branded unchecked: callers name the place a refusal is about, often
+ * a computed one (an entry + k, a field) that lies in the image, and a refusal never throws.
+ */
 export function reason(code: ReasonCode, message: string, at: number | null = null): Reason {
   return { code, message, at: at as Rva | null };
 }

@@ -4,6 +4,7 @@
  * thread rule (no branch target or return address inside the overwritten bytes).
  */
 import { Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic } from 'iced-x86';
+import { asRva } from '../../common/types.ts';
 import { sectionAt } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { ImageAnalysis } from '../match/analyze-image.ts';
@@ -77,7 +78,7 @@ export function planRedirect(a: ImageAnalysis, of: FunctionInfo, reserved: Set<n
       for (const cand of delta === 0 ? [entry + 2] : [entry + 2 + delta, entry + 2 - delta]) {
         if (cand - (entry + 2) < -128 || cand - (entry + 2) > 127 || cand < 0) continue;
         if (padFrom(cand, 5)) {
-          plan = { kind: 'short-to-pad', padRva: cand };
+          plan = { kind: 'short-to-pad', padRva: asRva(cand) };
           break;
         }
       }

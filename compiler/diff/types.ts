@@ -2,6 +2,7 @@
  * What the diff says: each function's status and verdict, each changed piece of data, and
  * how each redirected function's entry will be overwritten.
  */
+import type { Rva } from '../../common/types.ts';
 import type { MatchHow, MatchResult } from '../match/match-images.ts';
 import type { Reason } from './reasons.ts';
 
@@ -9,15 +10,15 @@ export type FunctionStatus = 'unchanged' | 'changed' | 'added' | 'removed';
 export type Verdict = 'hotpatchable' | 'refused';
 
 /** How an old function's entry will be redirected. */
-export type RedirectPlan = { readonly kind: 'jmp-rel32' } | { readonly kind: 'short-to-pad'; readonly padRva: number };
+export type RedirectPlan = { readonly kind: 'jmp-rel32' } | { readonly kind: 'short-to-pad'; readonly padRva: Rva };
 
 /** One function of the diff. */
 export interface FunctionChange {
   readonly name: string | null;
   readonly oldIndex: number | null;
   readonly newIndex: number | null;
-  readonly oldRva: number | null;
-  readonly newRva: number | null;
+  readonly oldRva: Rva | null;
+  readonly newRva: Rva | null;
   readonly oldSize: number;
   readonly newSize: number;
   readonly status: FunctionStatus;
@@ -36,8 +37,8 @@ export interface FunctionChange {
 export interface DataChange {
   readonly name: string | null;
   readonly section: string | null;
-  readonly oldRva: number | null;
-  readonly newRva: number | null;
+  readonly oldRva: Rva | null;
+  readonly newRva: Rva | null;
   readonly size: number;
   readonly status: 'changed' | 'added' | 'removed';
   readonly verdict: Verdict;

@@ -8,7 +8,7 @@
  */
 import { Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
 import { absTarget, lowerBound, relocsIn, sectionAt, type MappedImage } from '../image/map-image.ts';
-import type { Rva } from '../../common/types.ts';
+import { rvaAdd, type Rva } from '../../common/types.ts';
 import type { DecodedFunction, DecodedInsn, JumpTable, Reference, RvaRange } from '../image/types.ts';
 import { chainBefore, clobbers, isPointerTailCall, recoverJumpTable, type WriteCache } from './jump-tables.ts';
 import { baseHoldsOnEveryPath } from './base-paths.ts';
@@ -58,7 +58,7 @@ export function openDisassembler(img: MappedImage): Disassembler {
 }
 
 interface Pending {
-  rva: number;
+  rva: Rva;
   length: number;
   flow: FlowControl;
   refs: Reference[];
@@ -94,9 +94,9 @@ interface Decoding {
 
 /** MSVC `[base + idx*4 + T]` displacement with base = __ImageBase, candidate until checked against entering branches. */
 interface ImageBaseLoad {
-  readonly fieldRva: number;
+  readonly fieldRva: Rva;
   readonly leaRva: number;
-  readonly insnRva: number;
+  readonly insnRva: Rva;
 }
 
 function decodeWith(
@@ -263,7 +263,7 @@ function descend(d: Decoding): void {
       }
       const flow = insn.flowControl;
       const end = rva + length;
-      const p: Pending = { rva, length, flow, refs: [] };
+      const p: Pending = { rva: rva as Rva, length, flow, refs: [] }; // inside the function's ranges: an RVA
       byRva.set(rva, p);
       cov.mark(rva, length);
       if (end > d.maxEnd) d.maxEnd = end;
@@ -340,14 +340,14 @@ function findImageBaseLoads(d: Decoding): ImageBaseLoad[] {
       const co = decoder.getConstantOffsets(insn);
       const off = co.displacementOffset;
       co.free();
-      p.refs.push({ kind: 'imagerel32', fieldRva: (p.rva + off) as Rva, size: 4, insnRva: p.rva as Rva, insnEnd: (p.rva + p.length) as Rva, target: displ, isCall: false, isBranch: false });
+      p.refs.push({ kind: 'imagerel32', fieldRva: rvaAdd(p.rva, off), size: 4, insnRva: p.rva, insnEnd: rvaAdd(p.rva, p.length), target: displ, isCall: false, isBranch: false });
       // Proven image-relative when, on the straight line before it, the base register was
       // last written by `lea base, [rip + __ImageBase]` (checked against entering branches below).
       const baseReg = insn.memoryBase;
       for (const s of chainBefore(byRva, cov, p.rva, 32)) {
         decodeAt(s);
         if (!clobbers(insn, baseReg, writes)) continue;
-        if (insn.mnemonic === Mnemonic.Lea && insn.op0Register === baseReg && insn.isIpRelMemoryOperand && insn.ipRelMemoryAddress === 0n) imageBaseLoads.push({ fieldRva: p.rva + off, leaRva: s, insnRva: p.rva });
+        if (insn.mnemonic === Mnemonic.Lea && insn.op0Register === baseReg && insn.isIpRelMemoryOperand && insn.ipRelMemoryAddress === 0n) imageBaseLoads.push({ fieldRva: rvaAdd(p.rva, off), leaRva: s, insnRva: p.rva });
         break;
       }
     }
@@ -360,7 +360,7 @@ function findImageBaseLoads(d: Decoding): ImageBaseLoad[] {
  * whose bound (or, unproven, base) an entering branch skips; returns the image-relative
  * fields (sorted) whose `lea` of __ImageBase no branch skips.
  */
-function checkEnteredLines(d: Decoding, roots: number[], imageBaseLoads: readonly ImageBaseLoad[]): number[] {
+function checkEnteredLines(d: Decoding, roots: number[], imageBaseLoads: readonly ImageBaseLoad[]): Rva[] {
   const { tables, byRva, problems } = d;
   // A table's bound holds only on the straight line from its guard to its jump: a branch (or
   // a case) entering that line in between would reach the jump with an unbounded index.
@@ -383,26 +383,26 @@ function checkEnteredLines(d: Decoding, roots: number[], imageBaseLoads: readonl
       problems.push(`indirect jump at 0x${t.jumpRva.toString(16)}: a branch to 0x${y.toString(16)} enters after the table base is set (0x${t.baseRva.toString(16)}) and the base register is not proven on every path`);
     }
   }
-  const imageBaseFields: number[] = [];
+  const imageBaseFields: Rva[] = [];
   for (const l of imageBaseLoads) if (enteredBetween(l.leaRva, l.insnRva) < 0) imageBaseFields.push(l.fieldRva);
   imageBaseFields.sort((a, b) => a - b);
   return imageBaseFields;
 }
 
 /** The decoded function: instructions and their refs sorted by RVA, tables, gaps, problems. */
-function assemble(d: Decoding, imageBaseFields: number[]): DecodedFunction {
+function assemble(d: Decoding, imageBaseFields: Rva[]): DecodedFunction {
   const { tables } = d;
   const sorted = [...d.byRva.values()].sort((a, b) => a.rva - b.rva);
   const insns: DecodedInsn[] = [];
   const refs: Reference[] = [];
   for (const p of sorted) {
     p.refs.sort((a, b) => a.fieldRva - b.fieldRva);
-    insns.push({ rva: p.rva as Rva, length: p.length, flow: p.flow, refIndex: refs.length, refCount: p.refs.length });
+    insns.push({ rva: p.rva, length: p.length, flow: p.flow, refIndex: refs.length, refCount: p.refs.length });
     refs.push(...p.refs);
   }
   const gaps = d.cov.gaps();
   tables.sort((a, b) => a.rva - b.rva);
-  return { insns, refs, jumpTables: tables, gaps, externalCodeTargets: [...d.external].sort((a, b) => a - b) as Rva[], problems: d.problems, maxEnd: d.maxEnd as Rva, imageBaseFields: imageBaseFields as Rva[] };
+  return { insns, refs, jumpTables: tables, gaps, externalCodeTargets: [...d.external].sort((a, b) => a - b) as Rva[], problems: d.problems, maxEnd: d.maxEnd as Rva, imageBaseFields };
 }
 
 /**

@@ -14,7 +14,7 @@ export const MAX_TABLE_ENTRIES = 4096;
 
 /** A decoded instruction as descent keeps it: where it is and how control leaves it. */
 export interface DecodedStep {
-  readonly rva: number;
+  readonly rva: Rva;
   readonly length: number;
   readonly flow: FlowControl;
 }

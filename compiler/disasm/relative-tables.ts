@@ -19,6 +19,7 @@
  * verifier re-derives each from the patched image.
  */
 import { Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
+import type { Rva } from '../../common/types.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 
@@ -30,7 +31,7 @@ export interface RelativeTable {
   /** Target RVA of each entry (empty when `count` is null). */
   readonly targets: readonly number[];
   /** Entry of the function whose code reads it (the first found). */
-  readonly fnEntry: number;
+  readonly fnEntry: Rva;
 }
 
 const full = (r: Register): Register => (r === Register.None ? r : RegisterExt.fullRegister(r));

@@ -10,6 +10,7 @@
  * `__GSHandlerCheck_SEH` reads a scope table, then GS data after it.
  */
 import { err, ok, type Result } from '../../common/errors.ts';
+import type { Rva } from '../../common/types.ts';
 import { gsDataLength } from './gs.ts';
 import { inRanges, readU32 } from './read.ts';
 import type { HandlerDataContext, HandlerForm, HandlerRvaField, ParsedHandlerData } from './types.ts';
@@ -18,7 +19,7 @@ import type { HandlerDataContext, HandlerForm, HandlerRvaField, ParsedHandlerDat
 const MAX_SCOPES = 4096;
 
 /** Parses forms `c-scope` and `gs-c-scope`. */
-export function parseCScope(ctx: HandlerDataContext, dataRva: number, form: HandlerForm): Result<ParsedHandlerData> {
+export function parseCScope(ctx: HandlerDataContext, dataRva: Rva, form: HandlerForm): Result<ParsedHandlerData> {
   if (form !== 'c-scope' && form !== 'gs-c-scope') return err('DIFF_EH_DATA', `parseCScope cannot read form ${form}`);
   const img = ctx.image;
   const at = (rva: number): string => `0x${rva.toString(16)}`;

@@ -17,6 +17,7 @@
  * data names the same FuncInfo; they run on the parent's frame, so they travel with it.
  */
 import { err, ok, type Result } from '../../common/errors.ts';
+import { asRva, type Rva } from '../../common/types.ts';
 import { gsDataLength } from './gs.ts';
 import { readI32, readU32 } from './read.ts';
 import type { HandlerDataContext, HandlerForm, HandlerRvaField, HandlerStructure, ParsedHandlerData } from './types.ts';
@@ -32,7 +33,7 @@ const MAX_STATES = 1 << 16;
 const MAX_ENTRIES = 1 << 16;
 
 /** Parses forms `fh3` and `gs-fh3`. */
-export function parseFh3(ctx: HandlerDataContext, dataRva: number, form: HandlerForm): Result<ParsedHandlerData> {
+export function parseFh3(ctx: HandlerDataContext, dataRva: Rva, form: HandlerForm): Result<ParsedHandlerData> {
   if (form !== 'fh3' && form !== 'gs-fh3') return err('DIFF_EH_DATA', `parseFh3 cannot read form ${form}`);
   const img = ctx.image;
   const h = (n: number): string => `0x${n.toString(16)}`;
@@ -65,7 +66,7 @@ export function parseFh3(ctx: HandlerDataContext, dataRva: number, form: Handler
   const table = (rva: number, count: number, entry: number, what: string): Result<HandlerStructure | null> => {
     if (count === 0) return rva === 0 ? ok(null) : bad(`${what} at ${h(rva)} has no entries`);
     if (rva === 0 || rva + count * entry > img.length || ctx.isCode(rva)) return bad(`${what} at ${h(rva)} (${count} entries) is not inside the image's data`);
-    return ok({ rva, length: count * entry, fields: [] });
+    return ok({ rva: asRva(rva), length: count * entry, fields: [] }); // a u32 field inside the image
   };
   const funclet = (rva: number, what: string): Result<void> => {
     if (!ctx.isFunctionStart(rva)) return bad(`${what} ${h(rva)} is not the start of a .pdata entry`);
@@ -92,7 +93,7 @@ export function parseFh3(ctx: HandlerDataContext, dataRva: number, form: Handler
     return ok(undefined);
   };
 
-  const funcInfo: HandlerStructure = { rva: fi, length: size, fields: funcInfoFields };
+  const funcInfo: HandlerStructure = { rva: asRva(fi), length: size, fields: funcInfoFields }; // a u32 field, FuncInfo inside the image
   structures.push(funcInfo);
   const um = table(dispUnwindMap, maxState, 8, 'unwind map');
   if (!um.ok) return um;

@@ -8,6 +8,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { asRva, type Rva } from '../../common/types.ts';
 import { parsePe } from '../../runtime/pe/parse-pe.ts';
 import type { RuntimeFunction } from '../../runtime/pe/types.ts';
 import { mapImage, sectionAt, type MappedImage } from '../image/map-image.ts';
@@ -41,14 +42,14 @@ function load(path: string): Loaded {
   if (!pe.ok) throw new Error(pe.error.message);
   const img = mapImage(bytes, pe.value);
   if (!img.ok) throw new Error(img.error.message);
-  return { img: img.value, pdata: pe.value.exceptions, starts: new Set(pe.value.exceptions.map((r) => r.beginAddress as number)) };
+  return { img: img.value, pdata: pe.value.exceptions, starts: new Set<number>(pe.value.exceptions.map((r) => r.beginAddress)) };
 }
 
 function contextOf(l: Loaded, r: RuntimeFunction, image: Uint8Array = l.img.image): Fh4Context {
   return {
     image,
-    functionStart: r.beginAddress as number,
-    ranges: [{ start: r.beginAddress as number, end: r.endAddress as number }],
+    functionStart: r.beginAddress,
+    ranges: [{ start: r.beginAddress, end: r.endAddress }],
     isFunctionStart: (x) => l.starts.has(x),
     isCode: (x) => sectionAt(l.img, x)?.executable === true,
     isData: (x) => {
@@ -65,7 +66,7 @@ function u32(b: Uint8Array, p: number): number {
 
 interface Fh4User {
   readonly fn: RuntimeFunction;
-  readonly dataRva: number;
+  readonly dataRva: Rva;
   readonly form: 'fh4' | 'gs-fh4';
 }
 
@@ -76,14 +77,14 @@ interface Fh4User {
  * A routine's users must agree on the form (with or without GS data).
  */
 function fh4Users(l: Loaded): { readonly handlers: ReadonlyMap<number, Fh4User[]>; readonly users: Fh4User[] } {
-  const byHandler = new Map<number, Array<{ fn: RuntimeFunction; dataRva: number }>>();
+  const byHandler = new Map<number, Array<{ fn: RuntimeFunction; dataRva: Rva }>>();
   for (const r of l.pdata) {
     const u = r.unwind;
     if (u === null || (u.flags & (UNW_FLAG_EHANDLER | UNW_FLAG_UHANDLER)) === 0 || (u.flags & UNW_FLAG_CHAININFO) !== 0) continue;
     if (u.handler === null || u.handlerData === null) continue;
-    const list = byHandler.get(u.handler as number) ?? [];
-    list.push({ fn: r, dataRva: u.handlerData as number });
-    byHandler.set(u.handler as number, list);
+    const list = byHandler.get(u.handler) ?? [];
+    list.push({ fn: r, dataRva: u.handlerData });
+    byHandler.set(u.handler, list);
   }
   const handlers = new Map<number, Fh4User[]>();
   const image = l.img.image;
@@ -104,9 +105,9 @@ function fh4Users(l: Loaded): { readonly handlers: ReadonlyMap<number, Fh4User[]
 
 /** The properties every successful parse must have, whatever the bytes were. */
 function checkParsed(l: Loaded, fn: RuntimeFunction, p: ParsedFh4, image: Uint8Array): void {
-  const begin = fn.beginAddress as number;
-  const end = fn.endAddress as number;
-  const starts = new Set(p.structures.map((s) => s.rva));
+  const begin = fn.beginAddress;
+  const end = fn.endAddress;
+  const starts = new Set<number>(p.structures.map((s) => s.rva));
   const all = [p.inline, ...p.structures];
   for (const s of all) {
     expect(s.length).toBeGreaterThan(0);
@@ -165,7 +166,7 @@ describe.each(MSVC_CXX.map((f) => [`${f.package}@${f.version} ${f.path.split('/'
     // sharp and watcher statically link both __CxxFrameHandler4 and __GSHandlerCheck_EH4.
     expect(new Set([...handlers.values()].map((u) => u[0]!.form))).toEqual(new Set(['fh4', 'gs-fh4']));
     expect(users.length).toBeGreaterThan(100);
-    const byStart = new Map(l.pdata.map((r) => [r.beginAddress as number, r]));
+    const byStart = new Map<number, RuntimeFunction>(l.pdata.map((r) => [r.beginAddress, r]));
     const failures: string[] = [];
     let structures = 0;
     let ipEntries = 0;
@@ -194,8 +195,8 @@ describe.each(MSVC_CXX.map((f) => [`${f.package}@${f.version} ${f.path.split('/'
           // describes itself as a catch funclet: the roles of the parent's fields are right.
           for (const h of d.entries) {
             const fu = byStart.get(h.dispOfHandler)?.unwind;
-            if (fu?.handler === null || fu?.handler === undefined || !handlers.has(fu.handler as number)) continue;
-            const fi = u32(l.img.image, fu.handlerData as number);
+            if (fu?.handler === null || fu?.handler === undefined || !handlers.has(fu.handler)) continue;
+            const fi = u32(l.img.image, fu.handlerData!);
             expect(l.img.image[fi]! & 1).toBe(1);
           }
         }
@@ -226,8 +227,8 @@ describe('compressed integers', () => {
 function craftedContext(image: Uint8Array, starts: readonly number[] = [0x1000, 0x1800]): Fh4Context {
   return {
     image,
-    functionStart: 0x1000,
-    ranges: [{ start: 0x1000, end: 0x1100 }],
+    functionStart: asRva(0x1000),
+    ranges: [{ start: asRva(0x1000), end: asRva(0x1100) }],
     isFunctionStart: (x) => starts.includes(x),
     isCode: (x) => x >= 0x1000 && x < 0x2000,
     isData: (x) => x >= 0x2000 && x < image.length,
@@ -267,7 +268,7 @@ function craftedImage(): Uint8Array {
 describe('crafted FuncInfo4', () => {
   test('a well-formed one gives every structure, field role and relative offset', () => {
     const image = craftedImage();
-    const p = parseFh4(craftedContext(image), 0x2000, 'fh4');
+    const p = parseFh4(craftedContext(image), asRva(0x2000), 'fh4');
     expect(p.ok).toBe(true);
     if (!p.ok) return;
     expect(p.value.inline).toEqual({ rva: 0x2000, length: 4, fields: [{ offset: 0, target: 0x2004, role: 'table' }] });
@@ -302,7 +303,7 @@ describe('crafted FuncInfo4', () => {
   test('the GS form takes the cookie word (and the alignment words) inline', () => {
     const image = craftedImage();
     put(image, 0x1ff0, [...le(0x2004), ...le(0x40 | 4), ...le(0x20), ...le(0x10)]);
-    const p = parseFh4(craftedContext(image), 0x1ff0, 'gs-fh4');
+    const p = parseFh4(craftedContext(image), asRva(0x1ff0), 'gs-fh4');
     expect(p.ok && p.value.inline.length).toBe(16);
     expect(fh4FormHint(image, 0x2000)).toBe('fh4');
   });
@@ -323,7 +324,7 @@ describe('crafted FuncInfo4', () => {
   test.each(refusals)('refuses %s with a reason', (_what, mutate, reason) => {
     const image = craftedImage();
     mutate(image);
-    const p = parseFh4(craftedContext(image), 0x2000, 'fh4');
+    const p = parseFh4(craftedContext(image), asRva(0x2000), 'fh4');
     expect(p.ok).toBe(false);
     if (p.ok) return;
     expect(p.error.code).toBe('DIFF_EH_DATA');
@@ -336,7 +337,7 @@ describe('crafted FuncInfo4', () => {
     for (let end = 0x2000; end < 0x2410; end++) {
       const cut = image.subarray(0, end);
       const ctx = { ...craftedContext(cut), isData: (x: number) => x >= 0x2000 && x < 0x4000 };
-      const p = parseFh4(ctx, 0x2000, 'fh4');
+      const p = parseFh4(ctx, asRva(0x2000), 'fh4');
       // The structures end at 0x240c: anything shorter cuts one of them.
       expect(p.ok).toBe(end >= 0x240c);
     }

@@ -47,7 +47,7 @@
  * so the emitter copies bytes and re-targets fields, and the verifier re-reads them.
  */
 import { err, ok, type Result } from '../../common/errors.ts';
-import { hex } from '../../common/types.ts';
+import { asRva, hex, type Rva } from '../../common/types.ts';
 import { gsDataLength } from './gs.ts';
 import { inRanges, readU32 as readU32At } from './read.ts';
 import type { HandlerDataContext, HandlerForm, HandlerRvaField, HandlerStructure, ParsedHandlerData } from './types.ts';
@@ -330,7 +330,7 @@ function bad(message: string, at: number): { readonly ok: false; readonly error:
  * Anything this compiler cannot carry with certainty is an error value with the reason
  * (`DIFF_EH_DATA`, offset = the RVA where the problem is); bad bytes never throw.
  */
-export function parseFh4(ctx: Fh4Context, dataRva: number, form: 'fh4' | 'gs-fh4'): Result<ParsedFh4> {
+export function parseFh4(ctx: Fh4Context, dataRva: Rva, form: 'fh4' | 'gs-fh4'): Result<ParsedFh4> {
   const main = ctx.ranges[0];
   if (main === undefined || main.start !== ctx.functionStart) return bad('the function start is not the start of its main range', ctx.functionStart);
   const inlineData = readInlineData(ctx, dataRva, form);
@@ -399,7 +399,7 @@ class Fh4Structures {
       if (rva < s.rva + s.length && s.rva < rva + length) return bad(`${kind} at ${hex(rva)} overlaps another structure at ${hex(s.rva)}`, rva);
     }
     const index = this.structures.length;
-    this.structures.push({ rva, length, fields });
+    this.structures.push({ rva: asRva(rva), length, fields }); // a u32 field that passed tableTarget: inside the image
     this.decoded.push(d);
     this.kinds.push(kind);
     for (const r of rel) this.relative.push({ ...r, structure: index });
@@ -409,7 +409,7 @@ class Fh4Structures {
 }
 
 /** The bytes after the handler RVA: the FuncInfo4 RVA, and GS data for `gs-fh4`. */
-function readInlineData(ctx: Fh4Context, dataRva: number, form: 'fh4' | 'gs-fh4'): Result<{ inline: HandlerStructure; funcInfoRva: number }> {
+function readInlineData(ctx: Fh4Context, dataRva: Rva, form: 'fh4' | 'gs-fh4'): Result<{ inline: HandlerStructure; funcInfoRva: number }> {
   const ic: Cursor = { image: ctx.image, pos: dataRva };
   const funcInfoRva = readU32(ic);
   if (funcInfoRva === null) return bad('truncated handler data', dataRva);
@@ -694,7 +694,7 @@ function parseHandlerMap(ctx: Fh4Context, rva: number, tryIndex: number, funclet
 }
 
 /** `parseFh4` as a dispatcher entry (HANDLER_PARSERS in compiler/eh/parse-handler-data.ts). */
-export function parseFh4Handler(ctx: HandlerDataContext, dataRva: number, form: HandlerForm): Result<ParsedHandlerData> {
+export function parseFh4Handler(ctx: HandlerDataContext, dataRva: Rva, form: HandlerForm): Result<ParsedHandlerData> {
   if (form !== 'fh4' && form !== 'gs-fh4') return err(FH4_BAD, `parseFh4 cannot read form ${form}`);
   return parseFh4(ctx, dataRva, form);
 }

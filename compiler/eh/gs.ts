@@ -6,6 +6,7 @@
  * `i32 alignment`. Frame offsets only, no RVAs: it is copied as it is.
  */
 import { err, ok, type Result } from '../../common/errors.ts';
+import type { Rva } from '../../common/types.ts';
 import { readU32 } from './read.ts';
 import type { HandlerDataContext, HandlerForm, ParsedHandlerData } from './types.ts';
 
@@ -32,7 +33,7 @@ export function gsDataLength(image: Uint8Array, at: number, frameSize: number | 
 }
 
 /** Parses form `gs`: GS data alone, inline, with no fields. */
-export function parseGs(ctx: HandlerDataContext, dataRva: number, form: HandlerForm): Result<ParsedHandlerData> {
+export function parseGs(ctx: HandlerDataContext, dataRva: Rva, form: HandlerForm): Result<ParsedHandlerData> {
   if (form !== 'gs') return err('DIFF_EH_DATA', `parseGs cannot read form ${form}`);
   const n = gsDataLength(ctx.image, dataRva, ctx.frameSize);
   if (!n.ok) return n;

@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
+import { asRva, type Rva } from '../../common/types.ts';
 import { discoverFunctions, mapImage, readPe, type FunctionTable, type MappedImage } from '../index.ts';
 import { cachePath, realFiles } from '../../samples/real/real-files.ts';
 import { mulberry32 } from '../../test/support/prng.ts';
@@ -33,7 +34,7 @@ function load(pkg: string, version: string): { img: MappedImage; fns: FunctionTa
 
 /** Every field of `d` (data of `rf`'s function `fnEntry`) points where its role says. */
 function checkFields(img: MappedImage, fns: FunctionTable, d: ParsedHandlerData): void {
-  const starts = new Set(fns.functions.flatMap((f) => f.pdata.map((p) => p.beginAddress as number)));
+  const starts = new Set<number>(fns.functions.flatMap((f) => f.pdata.map((p) => p.beginAddress)));
   for (const st of [d.inline, ...d.structures]) expect(st.rva + st.length).toBeLessThanOrEqual(img.image.length);
   for (const { field } of handlerFields(d)) {
     const t = field.target;
@@ -72,7 +73,7 @@ describe.each(CASES.map((c) => [`${c.pkg}@${c.version}`, c] as const))('%s', (_l
       for (const rf of f.pdata) {
         const r = parseHandlerData(img, fns, f, rf);
         if (r === null) continue;
-        const cls = classifyHandler(img, fns, rf.unwind!.handler as number);
+        const cls = classifyHandler(img, fns, rf.unwind!.handler!);
         if (cls.kind !== 'msvc') continue;
         // A classified handler's users all parse: a user that does not is a parser gap.
         if (r.kind !== 'msvc') throw new Error(`function 0x${f.entry.toString(16)}: ${r.kind === 'refused' ? r.reason : r.why}`);
@@ -120,8 +121,8 @@ test('nameless FH4 handlers (sharp 0.34.5) are not taken for GS or FH3 data', ()
 function synthetic(image: Uint8Array, frameSize: number | null = 0x100): HandlerDataContext {
   return {
     image,
-    functionStart: 0x100,
-    ranges: [{ start: 0x100, end: 0x200 }],
+    functionStart: asRva(0x100),
+    ranges: [{ start: asRva(0x100), end: asRva(0x200) }],
     isFunctionStart: (rva) => rva === 0x100 || rva === 0x300 || rva === 0x340,
     isCode: (rva) => rva >= 0 && rva < 0x800,
     isData: (rva) => rva >= 0x800 && rva < image.length,
@@ -145,7 +146,7 @@ function fh3Image(): Uint8Array {
 
 describe('synthetic and hostile handler data', () => {
   test('a hand-made FH3 FuncInfo parses into its structures, fields and funclets', () => {
-    const r = parseFh3(synthetic(fh3Image()), 0x880, 'fh3');
+    const r = parseFh3(synthetic(fh3Image()), asRva(0x880), 'fh3');
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(r.value.structures.map((s) => [s.rva, s.length])).toEqual([[0x900, 40], [0x940, 16], [0x960, 20], [0x9a0, 20], [0x980, 24]]);
@@ -158,17 +159,17 @@ describe('synthetic and hostile handler data', () => {
   test('every truncation of valid FH3, scope and GS data is an error value, not a throw', () => {
     const full = fh3Image();
     for (let len = 0; len < 0x9b4; len += 1) {
-      const r = parseFh3(synthetic(full.slice(0, len)), 0x880, 'fh3');
+      const r = parseFh3(synthetic(full.slice(0, len)), asRva(0x880), 'fh3');
       expect(r.ok).toBe(false);
     }
     const scope = new Uint8Array(0x1000);
     const dv = new DataView(scope.buffer);
     [1, 0x110, 0x140, 0x300, 0x150, 0x60].forEach((v, i) => dv.setUint32(0x880 + 4 * i, v, true));
-    expect(parseCScope(synthetic(scope), 0x880, 'gs-c-scope').ok).toBe(true);
-    for (let len = 0; len < 0x898; len++) expect(parseCScope(synthetic(scope.slice(0, len)), 0x880, 'gs-c-scope').ok).toBe(false);
-    expect(parseGs(synthetic(scope), 0x894, 'gs').ok).toBe(true);
-    expect(parseGs(synthetic(scope, 0x40), 0x894, 'gs').ok).toBe(false); // the cookie lies outside a 0x40-byte frame
-    expect(parseGs(synthetic(scope, null), 0x894, 'gs').ok).toBe(false); // unknown frame: refused
+    expect(parseCScope(synthetic(scope), asRva(0x880), 'gs-c-scope').ok).toBe(true);
+    for (let len = 0; len < 0x898; len++) expect(parseCScope(synthetic(scope.slice(0, len)), asRva(0x880), 'gs-c-scope').ok).toBe(false);
+    expect(parseGs(synthetic(scope), asRva(0x894), 'gs').ok).toBe(true);
+    expect(parseGs(synthetic(scope, 0x40), asRva(0x894), 'gs').ok).toBe(false); // the cookie lies outside a 0x40-byte frame
+    expect(parseGs(synthetic(scope, null), asRva(0x894), 'gs').ok).toBe(false); // unknown frame: refused
   });
 
   test('random bytes and random corruptions of valid data never throw, and what parses stays inside the image', () => {
@@ -179,7 +180,7 @@ describe('synthetic and hostile handler data', () => {
       if (i % 2 === 1) for (let k = 0; k < 1 + Math.floor(rnd() * 4); k++) img[0x880 + Math.floor(rnd() * 0x140)] = Math.floor(rnd() * 256);
       const at = i % 2 === 1 ? 0x880 : Math.floor(rnd() * 0x1010) - 8;
       for (const form of forms) {
-        const r = HANDLER_PARSERS[form]!(synthetic(img), at, form);
+        const r = HANDLER_PARSERS[form]!(synthetic(img), at as Rva, form); // hostile: may lie outside the image
         if (!r.ok) continue;
         for (const st of [r.value.inline, ...r.value.structures]) {
           expect(st.rva).toBeGreaterThanOrEqual(0);

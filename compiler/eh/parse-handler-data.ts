@@ -9,6 +9,7 @@
  * Registration point: HANDLER_PARSERS maps a form to its parser, and SHAPE_FORMS lists the
  * forms a nameless (statically linked) handler may be recognised as by shape.
  */
+import { rvaAdd, type Rva } from '../../common/types.ts';
 import type { FunctionInfo, FunctionTable } from '../image/types.ts';
 import { sectionAt, type MappedImage } from '../image/map-image.ts';
 import type { RuntimeFunction } from '../../runtime/pe/types.ts';
@@ -77,12 +78,12 @@ function classifierOf(img: MappedImage, fns: FunctionTable): Classifier {
   const users = new Map<number, Array<readonly [FunctionInfo, RuntimeFunction]>>();
   for (const f of fns.functions) {
     for (const rf of f.pdata) {
-      starts.add(rf.beginAddress as number);
+      starts.add(rf.beginAddress);
       const u = rf.unwind;
       if (u === null || (u.flags & 3) === 0 || (u.flags & 4) !== 0 || u.handler === null) continue;
-      const list = users.get(u.handler as number) ?? [];
+      const list = users.get(u.handler) ?? [];
       list.push([f, rf]);
-      users.set(u.handler as number, list);
+      users.set(u.handler, list);
     }
   }
   c = { starts, classes: new Map(), users, parsed: new Map() };
@@ -96,7 +97,7 @@ export function handlerContext(img: MappedImage, fns: FunctionTable, f: Function
   const c = classifierOf(img, fns);
   return {
     image: img.image,
-    functionStart: rf.beginAddress as number,
+    functionStart: rf.beginAddress,
     ranges: f.ranges,
     isFunctionStart: (rva) => c.starts.has(rva),
     isCode: (rva) => sectionAt(img, rva)?.executable === true,
@@ -209,7 +210,7 @@ export function classifyHandler(img: MappedImage, fns: FunctionTable, h: number)
       if (parse === undefined || users.length === 0) return false;
       let any = false;
       for (const [f, rf] of users) {
-        const r = parse(handlerContext(img, fns, f, rf), rf.unwind!.handlerData as number, form);
+        const r = parse(handlerContext(img, fns, f, rf), rf.unwind!.handlerData!, form);
         if (!r.ok) return false;
         if (r.value.inline.fields.length > 0 || r.value.structures.length > 0 || form === 'gs' || form === 'gs-c-scope') any = true;
       }
@@ -237,18 +238,18 @@ export function parseHandlerData(img: MappedImage, fns: FunctionTable, f: Functi
   if (u === null || (u.flags & 3) === 0 || (u.flags & 4) !== 0) return null;
   if (u.handler === null || u.handlerData === null) return { kind: 'refused', reason: 'exception handler RVA missing in unwind info' };
   const c = classifierOf(img, fns);
-  const key = `${f.index}:${rf.unwindInfoAddress as number}`;
+  const key = `${f.index}:${rf.unwindInfoAddress}`;
   const hit = c.parsed.get(key);
   if (hit !== undefined) return hit;
-  const cls = classifyHandler(img, fns, u.handler as number);
+  const cls = classifyHandler(img, fns, u.handler);
   let res: HandlerDataResult;
   if (cls.kind === 'other') res = cls;
   else {
     const parse = HANDLER_PARSERS[cls.form];
-    const what = cls.name ?? `handler 0x${(u.handler as number).toString(16)} (${cls.form} by shape)`;
+    const what = cls.name ?? `handler 0x${u.handler.toString(16)} (${cls.form} by shape)`;
     if (parse === undefined) res = { kind: 'refused', reason: `exception handler data of ${what} (form ${cls.form}) is not carried by this compiler` };
     else {
-      const r = parse(handlerContext(img, fns, f, rf), u.handlerData as number, cls.form);
+      const r = parse(handlerContext(img, fns, f, rf), u.handlerData, cls.form);
       res = r.ok ? { kind: 'msvc', data: r.value } : { kind: 'refused', reason: `exception handler data of ${what}: ${r.error.message}` };
     }
   }
@@ -257,11 +258,11 @@ export function parseHandlerData(img: MappedImage, fns: FunctionTable, f: Functi
 }
 
 /** Every RVA field of parsed handler data, with the structure it is in (-1: inline). */
-export function handlerFields(d: ParsedHandlerData): Array<{ readonly structure: number; readonly rva: number; readonly field: ParsedHandlerData['inline']['fields'][number] }> {
-  const out: Array<{ structure: number; rva: number; field: ParsedHandlerData['inline']['fields'][number] }> = [];
-  for (const x of d.inline.fields) out.push({ structure: -1, rva: d.inline.rva + x.offset, field: x });
+export function handlerFields(d: ParsedHandlerData): Array<{ readonly structure: number; readonly rva: Rva; readonly field: ParsedHandlerData['inline']['fields'][number] }> {
+  const out: Array<{ structure: number; rva: Rva; field: ParsedHandlerData['inline']['fields'][number] }> = [];
+  for (const x of d.inline.fields) out.push({ structure: -1, rva: rvaAdd(d.inline.rva, x.offset), field: x });
   d.structures.forEach((s, i) => {
-    for (const x of s.fields) out.push({ structure: i, rva: s.rva + x.offset, field: x });
+    for (const x of s.fields) out.push({ structure: i, rva: rvaAdd(s.rva, x.offset), field: x });
   });
   return out;
 }

@@ -6,6 +6,8 @@
  * 4-byte fields hold image-relative addresses (RVAs) that must be re-targeted at patched
  * OLD; the emitter and the verifier treat every form alike from here on.
  */
+import type { Rva } from '../../common/types.ts';
+import type { RvaRange } from '../image/types.ts';
 
 /** One 4-byte field holding an image-relative address (an RVA in NEW). */
 export interface HandlerRvaField {
@@ -28,7 +30,7 @@ export type HandlerFieldRole = 'table' | 'code' | 'function' | 'data';
 /** A contiguous run of NEW image bytes that the handler data is made of. */
 export interface HandlerStructure {
   /** Where it is in NEW. */
-  readonly rva: number;
+  readonly rva: Rva;
   /** Its length in bytes. */
   readonly length: number;
   /** Its RVA fields; everything else is copied as it is. */
@@ -53,10 +55,7 @@ export interface ParsedHandlerData {
 }
 
 /** One contiguous code range of a function, [start, end) in RVAs. */
-export interface HandlerRange {
-  readonly start: number;
-  readonly end: number;
-}
+export type HandlerRange = RvaRange;
 
 /**
  * What a parser needs to know about the image and the function the data belongs to. Every
@@ -67,7 +66,7 @@ export interface HandlerDataContext {
   /** The image as the loader lays it out (bytes at their RVAs). */
   readonly image: Uint8Array;
   /** BeginAddress of the RUNTIME_FUNCTION whose UNWIND_INFO holds the data. */
-  readonly functionStart: number;
+  readonly functionStart: Rva;
   /** The owning function's code ranges (main body first). */
   readonly ranges: readonly HandlerRange[];
   /** True when `rva` is the BeginAddress of a .pdata entry (funclets and filters must be). */
@@ -87,4 +86,4 @@ export interface HandlerDataContext {
  * Parses the handler data starting at `dataRva` (the byte after the handler RVA) as `form`.
  * Garbage gives an error value naming what failed, never a throw.
  */
-export type HandlerParser = (ctx: HandlerDataContext, dataRva: number, form: HandlerForm) => import('../../common/errors.ts').Result<ParsedHandlerData>;
+export type HandlerParser = (ctx: HandlerDataContext, dataRva: Rva, form: HandlerForm) => import('../../common/errors.ts').Result<ParsedHandlerData>;

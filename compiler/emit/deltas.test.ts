@@ -50,7 +50,7 @@ const fixupsAt = (inserted: number, call: number): Fixup[] => [
 
 /** The block's bytes at `va` with every fixup written, as the planner writes them. */
 function written(bytes: Uint8Array, fixups: readonly Fixup[], va: bigint, load: bigint): Uint8Array {
-  const resolved = fixups.map((f) => ({ kind: f.kind, offset: f.offset, addend: f.addend, symbol: ok(load + BigInt(f.target.kind === 'image' ? (f.target.rva as number) : 0)) }));
+  const resolved = fixups.map((f) => ({ kind: f.kind, offset: f.offset, addend: f.addend, symbol: ok(load + BigInt(f.target.kind === 'image' ? f.target.rva : 0)) }));
   const r = applyFixups(bytes, resolved, { blockId: 0, container: 'block', blockVa: asVa(va), unwindBase: asVa(load), imageBase: asVa(load) });
   if (!r.ok) throw new Error(r.error.message);
   return r.value;

@@ -86,7 +86,7 @@ function implicitKind(f: Fixup): 'rel32' | 'abs64' | null {
 
 /** S + A of an image fixup, as an RVA (the fixup's meaning at any load address). */
 function rvaSum(f: Fixup): bigint {
-  return BigInt(f.target.kind === 'image' ? (f.target.rva as number) : 0) + f.addend;
+  return BigInt(f.target.kind === 'image' ? f.target.rva : 0) + f.addend;
 }
 
 /**

@@ -136,7 +136,7 @@ function emitUnwind(ctx: ResolveContext, f: FunctionInfo, offsets: readonly numb
     infoLen = (infoLen + 3) & ~3;
     const infoOff = infoLen;
     infoOffOf.push(infoOff);
-    const uStart = rf.unwindInfoAddress as number;
+    const uStart = rf.unwindInfoAddress;
     let len = u.size;
     const hasHandler = (u.flags & (UNW_FLAG_EHANDLER | UNW_FLAG_UHANDLER)) !== 0;
     let lsda: ReturnType<typeof parseGccLsda> = null;
@@ -150,7 +150,7 @@ function emitUnwind(ctx: ResolveContext, f: FunctionInfo, offsets: readonly numb
         if (eh.inline.rva !== uStart + u.size) return err('BUILD_INTERNAL', `${describeNew(m, f.entry)}: handler data does not follow its UNWIND_INFO`);
         len += eh.inline.length;
       } else {
-        const fnLen = (rf.endAddress as number) - (rf.beginAddress as number);
+        const fnLen = rf.endAddress - rf.beginAddress;
         lsda = parseGccLsda(img.image, uStart + u.size, fnLen, img.imageBase);
         if (lsda === null) return err('BUILD_UNSUPPORTED', `${describeNew(m, f.entry)}: exception handler data is not a GCC LSDA this compiler can carry, and ${hd?.kind === 'other' ? hd.why : 'no MSVC form'}`);
         len += lsda.length;
@@ -158,7 +158,7 @@ function emitUnwind(ctx: ResolveContext, f: FunctionInfo, offsets: readonly numb
     }
     const info = img.image.slice(uStart, uStart + len);
     if (hasHandler) {
-      const h = resolveHandler(ctx, u.handler as number);
+      const h = resolveHandler(ctx, u.handler!);
       if (!h.ok) return err('BUILD_UNRESOLVED', `${describeNew(m, f.entry)} exception handler: ${h.reason}`);
       unwindFixups.push({ kind: 'addr32nb', offset: infoOff + u.size - 4, target: h.target, addend: 0n });
       info.fill(0, u.size - 4, u.size);
@@ -171,9 +171,9 @@ function emitUnwind(ctx: ResolveContext, f: FunctionInfo, offsets: readonly numb
       if (eh !== null) pendingEh.push({ inlineAt: infoOff + u.size, data: eh });
     }
     infos.push({ at: infoOff, bytes: info });
-    const ri = f.ranges.findIndex((r) => r.start === (rf.beginAddress as number));
+    const ri = f.ranges.findIndex((r) => r.start === rf.beginAddress);
     if (ri < 0) return err('BUILD_INTERNAL', `${describeNew(m, f.entry)}: .pdata entry does not start a range`);
-    runtimeFunctions.push({ beginOffset: offsets[ri]!, endOffset: offsets[ri]! + ((rf.endAddress as number) - (rf.beginAddress as number)), unwindInfoOffset: infoOff });
+    runtimeFunctions.push({ beginOffset: offsets[ri]!, endOffset: offsets[ri]! + (rf.endAddress - rf.beginAddress), unwindInfoOffset: infoOff });
     infoLen += len;
   }
   // Out-of-line handler structures, once per block (a function's .pdata entries may share them).

@@ -160,7 +160,7 @@ export class EmitPass {
   /** An OLD function or read-only item a fixup targets: the package relies on its bytes. */
   private noteRelied(t: Fixup['target']): void {
     if (t.kind !== 'image') return;
-    const rva = t.rva as number;
+    const rva = t.rva;
     const g = this.m.old.fns.containing(rva);
     if (g !== undefined) {
       for (const r of g.ranges) this.relied.push([r.start, r.end]);

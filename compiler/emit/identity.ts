@@ -31,7 +31,7 @@ export function identityOf(img: MappedImage, moduleName: string, relied: Array<[
   let codeView: TargetIdentity['codeView'] = null;
   const cv = pe.debug.find((d) => d.type === 2);
   if (cv !== undefined && pe.codeView !== null) {
-    const rva = cv.addressOfRawData as number;
+    const rva = cv.addressOfRawData;
     if (rva + 24 <= img.image.length && img.image[rva] === 0x52 && img.image[rva + 1] === 0x53 && img.image[rva + 2] === 0x44 && img.image[rva + 3] === 0x53) {
       codeView = { guid: img.image.slice(rva + 4, rva + 20), age: pe.codeView.age, pdbPath: pe.codeView.path };
     }

@@ -60,7 +60,7 @@ export function carriedFunctions(diff: ImageDiff, verdictOf: ReadonlyMap<number,
     for (const k of diff.ehGroupOf.get(f.index) ?? []) visitTarget(newFns[k]!.entry, itemWork);
     for (const r of f.decoded.refs) visitTarget(r.target, itemWork);
     for (const rf of f.pdata) {
-      if (rf.unwind?.handler !== null && rf.unwind?.handler !== undefined) visitTarget(rf.unwind.handler as number, itemWork);
+      if (rf.unwind?.handler !== null && rf.unwind?.handler !== undefined) visitTarget(rf.unwind.handler, itemWork);
       // MSVC handler data reaches funclets, filters and other functions' code.
       const hd = parseHandlerData(m.new.img, m.new.fns, f, rf);
       if (hd?.kind === 'msvc') for (const x of handlerFields(hd.data)) if (x.field.role !== 'table') visitTarget(x.field.target, itemWork);

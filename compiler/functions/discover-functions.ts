@@ -69,7 +69,7 @@ function collectStarts(img: MappedImage): Result<Starts> {
   // the file holds; anything else is refused, not clamped (a damaged table is no guide).
   for (const rf of pe.exceptions) {
     const bad = pdataRangeProblem(img, rf);
-    if (bad !== null) return err('PE_PDATA_RANGE', bad, rf.beginAddress as number);
+    if (bad !== null) return err('PE_PDATA_RANGE', bad, rf.beginAddress);
   }
   const fragmentsOf = new Map<number, RuntimeFunction[]>();
   for (const rf of pe.exceptions) {
@@ -78,13 +78,13 @@ function collectStarts(img: MappedImage): Result<Starts> {
       root = root.unwind.chained;
     }
     if (root === rf) {
-      const s = add(rf.beginAddress as number, 'pdata');
+      const s = add(rf.beginAddress, 'pdata');
       if (s !== null) s.pdata = rf;
     } else {
-      const list = fragmentsOf.get(root.beginAddress as number) ?? [];
+      const list = fragmentsOf.get(root.beginAddress) ?? [];
       list.push(rf);
-      fragmentsOf.set(root.beginAddress as number, list);
-      add(root.beginAddress as number, 'pdata');
+      fragmentsOf.set(root.beginAddress, list);
+      add(root.beginAddress, 'pdata');
     }
   }
   for (const [begin, frags] of fragmentsOf) {
@@ -93,7 +93,7 @@ function collectStarts(img: MappedImage): Result<Starts> {
   }
   for (const e of pe.exports?.entries ?? []) {
     if (e.forwarder !== null) continue;
-    const s = add(e.rva as number, 'export');
+    const s = add(e.rva, 'export');
     if (s !== null && e.name !== null) s.exportNames.push(e.name);
   }
   for (const sym of pe.symbols) {
@@ -101,7 +101,7 @@ function collectStarts(img: MappedImage): Result<Starts> {
     if (sym.storageClass !== IMAGE_SYM_CLASS_EXTERNAL && sym.storageClass !== IMAGE_SYM_CLASS_STATIC) continue;
     const sec = pe.sections[sym.sectionNumber - 1];
     if (sym.sectionNumber <= 0 || sec === undefined) continue;
-    const s = add((sec.virtualAddress as number) + sym.value, 'symbol');
+    const s = add(sec.virtualAddress + sym.value, 'symbol');
     if (s !== null && !s.names.includes(sym.name)) s.names.push(sym.name);
   }
   // --- Go hook (compiler/image/go-tables.ts): pclntab lists every Go function by entry and
@@ -113,7 +113,7 @@ function collectStarts(img: MappedImage): Result<Starts> {
     if (s !== null && !s.names.includes(g.name)) s.names.push(g.name);
   }
   // --- end Go hook
-  const entry = pe.optionalHeader.addressOfEntryPoint as number;
+  const entry = pe.optionalHeader.addressOfEntryPoint;
   if (entry !== 0) add(entry, 'entry');
   // FH4 unwind funclets and leaf destructors may have no .pdata entry and no caller: only the
   // EH data names them (compiler/functions/fh4-funclets.ts).
@@ -315,8 +315,8 @@ function finalDecode(dis: Disassembler, sorted: readonly number[], starts: Reado
 /** Why a RUNTIME_FUNCTION (or a chained one) claims bytes outside its section's raw data, or null. */
 function pdataRangeProblem(img: MappedImage, rf: RuntimeFunction): string | null {
   for (let r: RuntimeFunction | null = rf, depth = 0; r !== null && depth < 33; r = r.unwind?.chained ?? null, depth++) {
-    const begin = r.beginAddress as number;
-    const end = r.endAddress as number;
+    const begin = r.beginAddress;
+    const end = r.endAddress;
     const sec = sectionAt(img, begin);
     // Entries outside code are skipped by discovery (add() keeps code only); their end still
     // must not run past the image.

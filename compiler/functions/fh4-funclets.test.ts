@@ -38,7 +38,7 @@ describe.each(cases)('%s', (_label, file, hasFh4) => {
       return;
     }
     expect(roots.length).toBeGreaterThan(0);
-    const ranges = pe.value.exceptions.map((r) => [r.beginAddress as number, r.endAddress as number] as const);
+    const ranges = pe.value.exceptions.map((r) => [r.beginAddress, r.endAddress] as const);
     for (const r of roots) {
       expect(sectionAt(img.value, r)?.executable).toBe(true);
       // Not a .pdata start, and not inside a .pdata function: code of its own.

@@ -28,15 +28,15 @@ const UNW_FLAG_CHAININFO = 4;
  * images without FH4 data.
  */
 export function findFh4FuncletRoots(img: MappedImage, pdata: readonly RuntimeFunction[]): number[] {
-  const starts = new Set(pdata.map((r) => r.beginAddress as number));
+  const starts = new Set<number>(pdata.map((r) => r.beginAddress));
   const users = new Map<number, RuntimeFunction[]>();
   for (const rf of pdata) {
     const u = rf.unwind;
     if (u === null || (u.flags & (UNW_FLAG_EHANDLER | UNW_FLAG_UHANDLER)) === 0 || (u.flags & UNW_FLAG_CHAININFO) !== 0) continue;
     if (u.handler === null || u.handlerData === null) continue;
-    const list = users.get(u.handler as number) ?? [];
+    const list = users.get(u.handler) ?? [];
     list.push(rf);
-    users.set(u.handler as number, list);
+    users.set(u.handler, list);
   }
   const isCode = (rva: number): boolean => sectionAt(img, rva)?.executable === true;
   const isData = (rva: number): boolean => {
@@ -45,7 +45,7 @@ export function findFh4FuncletRoots(img: MappedImage, pdata: readonly RuntimeFun
   };
   const roots = new Set<number>();
   for (const list of users.values()) {
-    const hints = list.map((rf) => fh4FormHint(img.image, rf.unwind!.handlerData as number)).filter((h) => h !== null);
+    const hints = list.map((rf) => fh4FormHint(img.image, rf.unwind!.handlerData!)).filter((h) => h !== null);
     const form = hints[0];
     // Most users of an FH4 routine have their FuncInfo4 right behind (the rest share a
     // folded copy): require a large, unanimous majority before reading any of them.
@@ -55,14 +55,14 @@ export function findFh4FuncletRoots(img: MappedImage, pdata: readonly RuntimeFun
     for (const rf of list) {
       const ctx: Fh4Context = {
         image: img.image,
-        functionStart: rf.beginAddress as number,
-        ranges: [{ start: rf.beginAddress as number, end: rf.endAddress as number }],
+        functionStart: rf.beginAddress,
+        ranges: [{ start: rf.beginAddress, end: rf.endAddress }],
         isFunctionStart: (rva) => starts.has(rva),
         isCode,
         isData,
         frameSize: frameSizeOf(rf.unwind!.version, rf.unwind!.unwindCodes),
       };
-      const p = parseFh4(ctx, rf.unwind!.handlerData as number, form);
+      const p = parseFh4(ctx, rf.unwind!.handlerData!, form);
       if (!p.ok) {
         all = false;
         break;

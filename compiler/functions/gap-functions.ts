@@ -50,14 +50,14 @@ export function findGapFunctions(img: MappedImage, table: FunctionTable, dis: Di
   const owned = new Uint8Array(img.image.length);
   const starts = new Set<number>();
   for (const f of table.functions) {
-    starts.add(f.entry as number);
+    starts.add(f.entry);
     for (const r of f.ranges) owned.fill(1, r.start, Math.min(r.end, owned.length));
   }
   // Every address something visibly reaches: a gap holding one is no dead leaf.
   const reached: number[] = [];
   for (const f of table.functions) for (const r of f.decoded.refs) reached.push(r.target);
   for (const r of img.relocRvas) reached.push(absTarget(img, r, img.relocs.get(r) ?? 0));
-  for (const e of img.pe.exports?.entries ?? []) reached.push(e.rva as number);
+  for (const e of img.pe.exports?.entries ?? []) reached.push(e.rva);
   reached.sort((a, b) => a - b);
   /** Whether something reaches into [start, end). */
   const reachedIn = (start: number, end: number): boolean => {
@@ -120,15 +120,16 @@ export function findGapFunctions(img: MappedImage, table: FunctionTable, dis: Di
         let p = skipPadding(gapStart, gapEnd);
         while (p < gapEnd) {
           if (p % FUNCTION_ALIGN !== 0) break;
-          const d = dis.decodeFunction(p as Rva, [{ start: p as Rva, end: gapEnd as Rva }], false);
-          const end = d.maxEnd as number;
+          const at = p as Rva; // inside a code section's gap: an RVA
+          const d = dis.decodeFunction(at, [{ start: at, end: gapEnd as Rva }], false);
+          const end = d.maxEnd;
           if (d.problems.length > 0 || end <= p || end > gapEnd || d.externalCodeTargets.some((t) => !starts.has(t)) || !isLeaf(d)) break;
           const next = skipPadding(end, gapEnd);
           // Trailing zeros up to the section's end are the section's own padding.
           const rest = gapEnd === secEnd ? img.image.subarray(next, gapEnd).every((b) => b === 0) : next === gapEnd;
           if (!rest && next % FUNCTION_ALIGN !== 0) break;
           // Decoded again over its final extent, sweeping inside it as functions are.
-          out.push({ entry: p as Rva, end: end as Rva, decoded: dis.decodeFunction(p as Rva, [{ start: p as Rva, end: end as Rva }], true) });
+          out.push({ entry: at, end, decoded: dis.decodeFunction(at, [{ start: at, end }], true) });
           p = next;
           if (rest) break;
         }
@@ -149,8 +150,8 @@ export function findGapFunctions(img: MappedImage, table: FunctionTable, dis: Di
  * (conservative: a coincidence only leaves code unowned).
  */
 function withoutRvaReferences(img: MappedImage, found: readonly GapFunction[]): GapFunction[] {
-  const lo = found[0]!.entry as number;
-  const hi = found[found.length - 1]!.end as number;
+  const lo = found[0]!.entry;
+  const hi = found[found.length - 1]!.end;
   const hit = new Set<number>();
   const dv = new DataView(img.image.buffer, img.image.byteOffset, img.image.byteLength);
   for (const sec of img.sections) {
@@ -164,7 +165,7 @@ function withoutRvaReferences(img: MappedImage, found: readonly GapFunction[]): 
       let b = found.length - 1;
       while (a < b) {
         const mid = (a + b + 1) >> 1;
-        if ((found[mid]!.entry as number) <= v) a = mid;
+        if (found[mid]!.entry <= v) a = mid;
         else b = mid - 1;
       }
       if (v >= found[a]!.entry && v < found[a]!.end) hit.add(a);

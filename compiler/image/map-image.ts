@@ -6,6 +6,7 @@
  * the runtime and the compiler); this module only turns `parsePe`'s tables into lookups.
  */
 import { ok, type Result } from '../../common/errors.ts';
+import { asVa, type Rva, type Va } from '../../common/types.ts';
 import { mapImageLenient } from '../../runtime/pe/map-image.ts';
 import type { PeFile } from '../../runtime/pe/types.ts';
 import {
@@ -19,7 +20,7 @@ import {
 /** A section as mapped: its RVA range and what it may hold. */
 export interface MappedSection {
   readonly name: string;
-  readonly rva: number;
+  readonly rva: Rva;
   /** Mapped size: VirtualSize (or SizeOfRawData when VirtualSize is 0). */
   readonly size: number;
   /** Bytes backed by the file (SizeOfRawData, at most `size`); the rest is zero fill (.bss). */
@@ -41,7 +42,8 @@ export interface MappedImage {
   readonly pe: PeFile;
   /** The image bytes at their RVAs, `sizeOfImage` long. */
   readonly image: Uint8Array;
-  readonly imageBase: bigint;
+  /** The preferred load address (OptionalHeader.ImageBase). */
+  readonly imageBase: Va;
   /** Sections sorted by RVA. */
   readonly sections: readonly MappedSection[];
   /** RVA -> relocation type (DIR64 or HIGHLOW) for every base relocation. */
@@ -63,7 +65,7 @@ export function mapImage(bytes: Uint8Array, pe: PeFile): Result<MappedImage> {
     const size = s.virtualSize === 0 ? s.sizeOfRawData : s.virtualSize;
     return {
       name: s.name,
-      rva: s.virtualAddress as number,
+      rva: s.virtualAddress,
       size,
       rawSize: Math.min(s.sizeOfRawData, size),
       executable: (s.characteristics & (IMAGE_SCN_MEM_EXECUTE | IMAGE_SCN_CNT_CODE)) !== 0,
@@ -74,16 +76,16 @@ export function mapImage(bytes: Uint8Array, pe: PeFile): Result<MappedImage> {
   sections.sort((a, b) => a.rva - b.rva);
   const relocs = new Map<number, number>();
   for (const r of pe.relocations.entries) {
-    if (r.type === IMAGE_REL_BASED_DIR64 || r.type === IMAGE_REL_BASED_HIGHLOW) relocs.set(r.rva as number, r.type);
+    if (r.type === IMAGE_REL_BASED_DIR64 || r.type === IMAGE_REL_BASED_HIGHLOW) relocs.set(r.rva, r.type);
   }
   const relocRvas = Uint32Array.from(relocs.keys()).sort();
   const iat = new Map<number, ImportName>();
   for (const d of pe.imports) {
     for (const sym of d.symbols) {
-      iat.set(sym.iatRva as number, { dll: d.dll.toLowerCase(), symbol: sym.name ?? `#${sym.ordinal ?? 0}` });
+      iat.set(sym.iatRva, { dll: d.dll.toLowerCase(), symbol: sym.name ?? `#${sym.ordinal ?? 0}` });
     }
   }
-  return ok({ pe, image: image.value, imageBase: pe.optionalHeader.imageBase, sections, relocs, relocRvas, iat });
+  return ok({ pe, image: image.value, imageBase: asVa(pe.optionalHeader.imageBase), sections, relocs, relocRvas, iat });
 }
 
 /** The section holding `rva`, or undefined (headers, gaps, past the end). */

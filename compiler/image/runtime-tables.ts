@@ -13,6 +13,7 @@
  * runtimes known and how each is treated.
  */
 import { err, ok, type Result } from '../../common/errors.ts';
+import { rvaAdd, type Rva } from '../../common/types.ts';
 import { parsePe } from '../../runtime/pe/parse-pe.ts';
 import { mapImage, type MappedImage } from './map-image.ts';
 
@@ -46,8 +47,8 @@ const GO_PCLNTAB_MAGICS: ReadonlyMap<number, string> = new Map([
 const BUILDINFO = Uint8Array.from([0xff, ...new TextEncoder().encode(' Go buildinf:')]);
 
 /** Initialised, non-executable sections: where Go keeps pclntab and buildinfo. */
-export function dataSections(img: MappedImage): { rva: number; end: number; name: string }[] {
-  return img.sections.filter((s) => !s.executable && s.rawSize > 0).map((s) => ({ rva: s.rva, end: s.rva + Math.min(s.rawSize, s.size), name: s.name }));
+export function dataSections(img: MappedImage): { rva: Rva; end: Rva; name: string }[] {
+  return img.sections.filter((s) => !s.executable && s.rawSize > 0).map((s) => ({ rva: s.rva, end: rvaAdd(s.rva, Math.min(s.rawSize, s.size)), name: s.name }));
 }
 
 /**
@@ -138,11 +139,11 @@ const DIR_CLR = 14;
 
 function findDotNet(img: MappedImage): RuntimeTables | null {
   const clr = img.pe.dataDirectories[DIR_CLR];
-  if (clr !== undefined && clr.size >= 72 && (clr.virtualAddress as number) !== 0) {
+  if (clr !== undefined && clr.size >= 72 && clr.virtualAddress !== 0) {
     return {
       runtime: '.NET (CLR)',
       version: null,
-      evidence: [{ what: `CLR header (COM descriptor directory, ${clr.size} bytes) at RVA ${hexOf(clr.virtualAddress as number)}` }],
+      evidence: [{ what: `CLR header (COM descriptor directory, ${clr.size} bytes) at RVA ${hexOf(clr.virtualAddress)}` }],
       why: 'the CLR reaches managed and ReadyToRun code through its own method tables, precode stubs and GC info keyed by code address, and may re-JIT a method at any time; native redirects inside its code are not seen by it',
     };
   }
@@ -151,7 +152,7 @@ function findDotNet(img: MappedImage): RuntimeTables | null {
     return {
       runtime: '.NET Native AOT',
       version: null,
-      evidence: [{ what: `export DotNetRuntimeDebugHeader at RVA ${hexOf(aot.rva as number)}` }],
+      evidence: [{ what: `export DotNetRuntimeDebugHeader at RVA ${hexOf(aot.rva)}` }],
       why: 'the Native AOT runtime walks managed stacks and finds GC info through its own tables of method addresses, which do not list redirected code',
     };
   }

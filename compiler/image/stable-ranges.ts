@@ -59,12 +59,12 @@ export function unstableRanges(img: MappedImage): UnstableRange[] {
   };
   for (const s of img.sections) if (s.writable) add(s.rva, s.rva + s.size, `writable section ${s.name}`);
   for (const slot of img.iat.keys()) add(slot, slot + 8, 'IAT slot');
-  for (const d of img.pe.imports) for (const sym of d.symbols) add(sym.iatRva as number, (sym.iatRva as number) + 8, d.delayed ? 'delay-load IAT slot' : 'IAT slot');
+  for (const d of img.pe.imports) for (const sym of d.symbols) add(sym.iatRva, sym.iatRva + 8, d.delayed ? 'delay-load IAT slot' : 'IAT slot');
   const iatDir = img.pe.dataDirectories[DIR_IAT];
-  if (iatDir !== undefined && iatDir.size > 0) add(iatDir.virtualAddress as number, (iatDir.virtualAddress as number) + iatDir.size, 'IAT directory');
+  if (iatDir !== undefined && iatDir.size > 0) add(iatDir.virtualAddress, iatDir.virtualAddress + iatDir.size, 'IAT directory');
   const lcDir = img.pe.dataDirectories[DIR_LOAD_CONFIG];
   if (lcDir !== undefined && lcDir.size > 0 && img.pe.optionalHeader.magic === 0x20b) {
-    const at = lcDir.virtualAddress as number;
+    const at = lcDir.virtualAddress;
     const dv = new DataView(img.image.buffer, img.image.byteOffset, img.image.byteLength);
     const lcSize = at + 4 <= size ? dv.getUint32(at, true) : 0;
     for (const f of LOAD_CONFIG_SLOT_FIELDS) {

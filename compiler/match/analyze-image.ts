@@ -66,7 +66,7 @@ function opaqueRanges(img: MappedImage): { importRanges: Array<readonly [number,
   // __DTOR_LIST__ + 1`, pointed at from .data) would change on every rebuild.
   for (const idx of [DirectoryIndex.Export, DirectoryIndex.Import, DirectoryIndex.Iat, DirectoryIndex.DelayImport]) {
     const d = pe.dataDirectories[idx];
-    if (d !== undefined && d.size > 0) importRanges.push([d.virtualAddress as number, (d.virtualAddress as number) + d.size]);
+    if (d !== undefined && d.size > 0) importRanges.push([d.virtualAddress, d.virtualAddress + d.size]);
   }
   for (const slot of img.iat.keys()) importRanges.push([slot, slot + 8]);
   // Few disjoint ranges (the IAT slots mostly sit inside the IAT directory).
@@ -84,8 +84,8 @@ function opaqueRanges(img: MappedImage): { importRanges: Array<readonly [number,
   // them would run into them.
   const opaque: Array<readonly [number, number]> = [...importRanges];
   const dbg = pe.dataDirectories[DirectoryIndex.Debug];
-  if (dbg !== undefined && dbg.size > 0) opaque.push([dbg.virtualAddress as number, (dbg.virtualAddress as number) + dbg.size]);
-  for (const e of pe.debug) if (e.sizeOfData > 0 && (e.addressOfRawData as number) > 0) opaque.push([e.addressOfRawData as number, (e.addressOfRawData as number) + e.sizeOfData]);
+  if (dbg !== undefined && dbg.size > 0) opaque.push([dbg.virtualAddress, dbg.virtualAddress + dbg.size]);
+  for (const e of pe.debug) if (e.sizeOfData > 0 && e.addressOfRawData > 0) opaque.push([e.addressOfRawData, e.addressOfRawData + e.sizeOfData]);
   return { importRanges, opaque };
 }
 
@@ -154,7 +154,7 @@ function addEhBounds(img: MappedImage, fns: FunctionTable, bounds: ItemBounds): 
         }
         continue;
       }
-      const lsda = parseGccLsda(img.image, (rf.unwindInfoAddress as number) + u.size, (rf.endAddress as number) - (rf.beginAddress as number), img.imageBase);
+      const lsda = parseGccLsda(img.image, rf.unwindInfoAddress + u.size, rf.endAddress - rf.beginAddress, img.imageBase);
       for (const t of lsda?.typeRefs ?? []) bounds.addStart(t.target);
     }
   }
@@ -176,12 +176,12 @@ function addImageBounds(img: MappedImage, bounds: ItemBounds): void {
     if (sec === undefined) continue;
     // Section symbols (`.data`, `.rdata$...`) are not objects.
     if (sym.name.startsWith('.') || sym.numberOfAuxSymbols > 0) continue;
-    bounds.addStart((sec.virtualAddress as number) + sym.value, sym.name);
+    bounds.addStart(sec.virtualAddress + sym.value, sym.name);
   }
   // Unwind data (MSVC's .xdata sits in .rdata) is no part of the constant before it: an item
   // ends where an UNWIND_INFO starts, so a constant keyed by bytes does not take in the
   // whole table (which changes with any function's frame).
-  for (const rf of pe.exceptions) bounds.ends.add(rf.unwindInfoAddress as number);
+  for (const rf of pe.exceptions) bounds.ends.add(rf.unwindInfoAddress);
   for (const e of bounds.ends) bounds.addStart(e);
 }
 

@@ -130,8 +130,8 @@ function pairByNames(st: MatchState): void {
     const o = d.name === null ? undefined : itemNames.get(d.name);
     if (o !== undefined) st.pairItem(o, d.index);
   }
-  const oe = oldA.fns.byEntry.get(oldA.img.pe.optionalHeader.addressOfEntryPoint as number);
-  const ne = newA.fns.byEntry.get(newA.img.pe.optionalHeader.addressOfEntryPoint as number);
+  const oe = oldA.fns.byEntry.get(oldA.img.pe.optionalHeader.addressOfEntryPoint);
+  const ne = newA.fns.byEntry.get(newA.img.pe.optionalHeader.addressOfEntryPoint);
   if (oe !== undefined && ne !== undefined) st.pair(oe.index, ne.index, 'entry');
 }
 

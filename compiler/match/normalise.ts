@@ -174,7 +174,7 @@ export class Normaliser {
         parts.push('u?');
         continue;
       }
-      const at = rf.unwindInfoAddress as number;
+      const at = rf.unwindInfoAddress;
       const hasHandler = (u.flags & 3) !== 0;
       const chained = (u.flags & 4) !== 0 && u.chained !== null;
       // A chained entry ends in its parent's RUNTIME_FUNCTION (three RVAs): named by which of
@@ -182,9 +182,9 @@ export class Normaliser {
       const codes = latin1(img.subarray(at, at + (hasHandler ? u.size - 4 : chained ? u.size - 12 : u.size)));
       let extra = chained ? `|c${this.chainToken(f, rf, mode)}` : '';
       if (hasHandler && u.handler !== null) {
-        extra = `|h${this.targetToken(f, u.handler as number, mode)}`;
+        extra = `|h${this.targetToken(f, u.handler, mode)}`;
         const hd = parseHandlerData(this.a.img, this.a.fns, f, rf);
-        const lsda = hd?.kind === 'msvc' ? null : parseGccLsda(img, at + u.size, (rf.endAddress as number) - (rf.beginAddress as number), this.a.img.imageBase);
+        const lsda = hd?.kind === 'msvc' ? null : parseGccLsda(img, at + u.size, rf.endAddress - rf.beginAddress, this.a.img.imageBase);
         if (hd?.kind === 'msvc') extra += this.handlerDataForm(f, hd.data, mode);
         else if (lsda !== null) {
           const bytes = img.slice(at + u.size, at + u.size + lsda.length);
@@ -198,7 +198,7 @@ export class Normaliser {
           extra += mode === 'shape' ? '|d' : `|d${this.targetToken(null, rva, mode)}`;
         }
       }
-      const ri = f.ranges.findIndex((r) => r.start === (rf.beginAddress as number));
+      const ri = f.ranges.findIndex((r) => r.start === rf.beginAddress);
       parts.push(`u${ri}:${codes}${extra}`);
     }
     if (d.problems.length > 0) parts.push(`p${d.problems.length}`);
@@ -209,9 +209,9 @@ export class Normaliser {
   private chainToken(f: FunctionInfo, rf: FunctionInfo['pdata'][number], mode: Mode): string {
     const c = rf.unwind!.chained!;
     const k = chainedParent(f, rf);
-    if (k >= 0) return `p${f.ranges.findIndex((r) => r.start === (f.pdata[k]!.beginAddress as number))}`;
-    const b = c.beginAddress as number;
-    return `${this.targetToken(f, b, mode)}:${(c.endAddress as number) - b}`;
+    if (k >= 0) return `p${f.ranges.findIndex((r) => r.start === f.pdata[k]!.beginAddress)}`;
+    const b = c.beginAddress;
+    return `${this.targetToken(f, b, mode)}:${c.endAddress - b}`;
   }
 
   /**

@@ -133,8 +133,8 @@ export class TargetChecker {
       const o = m.fnNewToOld[g.index]!;
       if (t === g.entry && o >= 0) {
         const oe = m.old.fns.functions[o]!.entry;
-        const rd = this.pkg.redirects.find((r) => (r.oldRva as number) === oe);
-        const rec = this.pkg.functions.find((r) => (r.newRva as number) === g.entry);
+        const rd = this.pkg.redirects.find((r) => r.oldRva === oe);
+        const rec = this.pkg.functions.find((r) => r.newRva === g.entry);
         if (rd !== undefined && rec !== undefined && rd.target.blockId === rec.blockId && rd.target.offset === rec.blockOffset && actual === B + BigInt(oe)) return ok(undefined);
       }
       return mismatch(`${what}: does not reach the carried body of ${g.name ?? `0x${g.entry.toString(16)}`}`);

@@ -110,7 +110,7 @@ export class PaperImage {
    */
   private blockBytes(id: number, b: BlockBytes): Result<{ bytes: Uint8Array; implied: Fixup[] }> {
     if (b.kind === 'literal') return ok({ bytes: b.bytes.slice(), implied: [] });
-    const base = this.old.image.subarray(b.base.rva as number, (b.base.rva as number) + b.base.length);
+    const base = this.old.image.subarray(b.base.rva, b.base.rva + b.base.length);
     const h = sha256(base);
     if (!h.every((x, i) => x === b.baseSha256[i])) return mismatch(`block ${id}: delta base hash does not match OLD`);
     const bytes = applyDelta(base, b.ops, b.size);
@@ -137,7 +137,7 @@ export class PaperImage {
       case 'unwind':
         return infoAddr === null || t.offset > infoLength ? null : infoAddr + BigInt(t.offset);
       case 'image':
-        return this.imageBase + BigInt(t.rva as number);
+        return this.imageBase + BigInt(t.rva);
       case 'block': {
         const b = this.blocks.get(t.blockId);
         return b === undefined ? null : b.addr + BigInt(t.offset);

@@ -93,7 +93,7 @@ describe('one past the end of a read-only table (cpp-exceptions, stripped)', () 
     const e = endRef.fixup.target;
     expect(e.kind).toBe(s.kind);
     if (s.kind === 'block' && e.kind === 'block') expect([e.blockId, e.offset]).toEqual([s.blockId, s.offset + (table.end - table.start)]);
-    else if (s.kind === 'image' && e.kind === 'image') expect(e.rva).toBe((s.rva as number) + (table.end - table.start));
+    else if (s.kind === 'image' && e.kind === 'image') expect(e.rva).toBe(s.rva + (table.end - table.start));
   });
 
   test('an OLD item with the bytes of the item after the table is rejected (the shipped bug)', () => {
@@ -115,7 +115,7 @@ describe('one past the end of a read-only table (cpp-exceptions, stripped)', () 
   test('off by one (or one entry) either side of the table end is rejected', () => {
     const e = endRef.fixup.target;
     for (const delta of [-8, -1, 1, 8]) {
-      const t: FixupTarget = e.kind === 'block' ? { ...e, offset: e.offset + delta } : e.kind === 'image' ? { kind: 'image', rva: asRva((e.rva as number) + delta) } : e;
+      const t: FixupTarget = e.kind === 'block' ? { ...e, offset: e.offset + delta } : e.kind === 'image' ? { kind: 'image', rva: asRva(e.rva + delta) } : e;
       expect(verdict(b, retarget(b.pkg, endRef.blockId, endRef.index, t)), `delta ${delta}`).toMatch(/^VERIFY_MISMATCH: /);
     }
   });
@@ -177,9 +177,9 @@ describe('code references that land near the right place', () => {
     const o = fixupOf(b, pp, toOld.fieldRva);
     const ot = o.fixup.target;
     if (ot.kind !== 'image') throw new Error('call to an unchanged function must target OLD');
-    expect(verdict(b, retarget(b.pkg, o.blockId, o.index, { kind: 'image', rva: asRva((ot.rva as number) + 1) }))).toMatch(/does not reach old/);
+    expect(verdict(b, retarget(b.pkg, o.blockId, o.index, { kind: 'image', rva: asRva(ot.rva + 1) }))).toMatch(/does not reach old/);
     // Another unchanged function's entry: right kind of place, wrong function.
-    const og = b.diff.match.old.fns.functions.find((f) => f.entry !== (ot.rva as number) && b.diff.match.fnOldToNew[f.index]! >= 0 && b.diff.newStatus[b.diff.match.fnOldToNew[f.index]!] === 'unchanged')!;
+    const og = b.diff.match.old.fns.functions.find((f) => f.entry !== ot.rva && b.diff.match.fnOldToNew[f.index]! >= 0 && b.diff.newStatus[b.diff.match.fnOldToNew[f.index]!] === 'unchanged')!;
     expect(verdict(b, retarget(b.pkg, o.blockId, o.index, { kind: 'image', rva: asRva(og.entry) }))).toMatch(/does not reach old/);
   });
 

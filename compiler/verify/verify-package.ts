@@ -44,7 +44,7 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
     return err('VERIFY_TARGET', 'package targets another image (TimeDateStamp/SizeOfImage differ from OLD)');
   }
   const relied: number[] = [];
-  for (const r of pkg.target.reliedRanges) for (let k = 0; k < r.length; k++) relied.push(oldImg.image[(r.rva as number) + k] ?? 0);
+  for (const r of pkg.target.reliedRanges) for (let k = 0; k < r.length; k++) relied.push(oldImg.image[r.rva + k] ?? 0);
   const reliedHash = sha256(Uint8Array.from(relied));
   if (!reliedHash.every((b, i) => b === pkg.target.reliedSha256[i])) return err('VERIFY_TARGET', 'relied-on bytes hash does not match OLD');
 
@@ -54,7 +54,7 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
   // 2. The map from NEW addresses to patched-OLD addresses the package must realise.
   const carried = new Map<number, CarriedFunction>();
   for (const rec of pkg.functions) {
-    const fn = m.new.fns.byEntry.get(rec.newRva as number);
+    const fn = m.new.fns.byEntry.get(rec.newRva);
     const b = paper.value.blocks.get(rec.blockId);
     if (fn === undefined || b === undefined) return mismatch(`function record ${rec.name ?? rec.newRva}: no such new function or block`);
     carried.set(fn.index, { fn, addr: b.addr + BigInt(rec.blockOffset), offsets: layoutRanges(fn) });
@@ -68,7 +68,7 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
     let done = 0;
     for (const c of carried.values()) {
       progress({ stage: 'verify', done: done++, total: carried.size, unit: 'functions' });
-      const blockId = pkg.functions.find((r) => (r.newRva as number) === c.fn.entry)!.blockId;
+      const blockId = pkg.functions.find((r) => r.newRva === c.fn.entry)!.blockId;
       const cb = pkg.codeBlocks.find((x) => x.id === blockId);
       if (cb === undefined) return mismatch(`function record ${nameOf(c)}: block ${blockId} is not a code block`);
       const view = carriedView(c, paper.value.blocks.get(cb.id)!);
@@ -137,13 +137,13 @@ function checkRedirects(diff: ImageDiff, pkg: HotpatchPackage, leftOut: Readonly
     const rd = pkg.redirects.find((r) => r.oldRva === rec.oldRva);
     if (rd === undefined) return mismatch(`${rec.name ?? ''}: changed function without a redirect`);
     if (rd.target.blockId !== rec.blockId || rd.target.offset !== rec.blockOffset) return mismatch(`${rec.name ?? ''}: redirect goes elsewhere than its body`);
-    const o = rd.oldRva as number;
+    const o = rd.oldRva;
     if (!rd.expected.every((b, i) => b === oldImage[o + i])) return mismatch(`${rec.name ?? ''}: redirect expects bytes OLD does not have`);
-    if (rd.pad !== null && !rd.pad.expected.every((b, i) => b === oldImage[(rd.pad!.rva as number) + i])) return mismatch(`${rec.name ?? ''}: pad expects bytes OLD does not have`);
+    if (rd.pad !== null && !rd.pad.expected.every((b, i) => b === oldImage[rd.pad!.rva + i])) return mismatch(`${rec.name ?? ''}: pad expects bytes OLD does not have`);
     redirects++;
   }
   for (const c of diff.functions) {
-    if (c.status === 'changed' && c.verdict === 'hotpatchable' && !leftOut.has(c.newRva ?? -1) && !pkg.functions.some((r) => (r.newRva as number) === c.newRva)) {
+    if (c.status === 'changed' && c.verdict === 'hotpatchable' && !leftOut.has(c.newRva ?? -1) && !pkg.functions.some((r) => r.newRva === c.newRva)) {
       return mismatch(`changed function ${c.name ?? `0x${(c.newRva ?? 0).toString(16)}`} is missing from the package`);
     }
   }
