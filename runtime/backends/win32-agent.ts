@@ -265,9 +265,18 @@ export interface PauseParts {
   readonly compareUs: number;
   readonly storeUs: number;
   readonly resumeUs: number;
+  /** The hold in steps: the suspension call, the context reads (each waits until its thread has stopped), the check for unknown threads. */
+  readonly suspendCallUs: number;
+  readonly contextUs: number;
+  readonly listUs: number;
+  /** The stack reads of the check (one per thread) and their count. */
+  readonly stackUs: number;
+  readonly stackReads: number;
+  /** How the agent confirmed it knew every thread: `anchor`, `list` or `walk` (PROTOCOL.md, `swap`). */
+  readonly confirmedBy: string;
 }
 
-const PAUSE_PART_KEYS = ['threads', 'sites', 'reads', 'writes', 'holdUs', 'checkUs', 'compareUs', 'storeUs', 'resumeUs'] as const;
+const PAUSE_PART_KEYS = ['threads', 'sites', 'reads', 'writes', 'holdUs', 'checkUs', 'compareUs', 'storeUs', 'resumeUs', 'suspendCallUs', 'contextUs', 'listUs', 'stackUs', 'stackReads'] as const;
 
 export interface Win32AgentBackend extends ProcessBackend {
   readonly kind: 'win32-agent';
@@ -494,8 +503,9 @@ async function executeSpan(st: SessionState, steps: readonly WriteStep[]): Promi
   if (suspend?.op !== 'suspend-threads') return err('LIVE_BAD_REQUEST', 'a suspended span starts with suspend-threads');
   const sites: string[] = [];
   for (const s of steps) if (s.op === 'redirect') sites.push(`site:${hex(s.address)}:${bytesToHex(s.expected)}:${bytesToHex(s.bytes)}`);
-  if (sites.length === 0) {
-    // Nothing to write: keep the plain steps (a suspend that only looks).
+  if (sites.length === 0 && steps.some((s) => s.op !== 'suspend-threads' && s.op !== 'flush' && s.op !== 'resume-threads')) {
+    // Not a plain span (cannot happen for suspendedSpan's spans): keep the steps one by one.
+    // A span without redirects is one `swap` without sites: one pause that only checks RIPs.
     const out: StepObservation[] = [];
     for (const s of steps) {
       const r = await executeStep(st, s);
@@ -509,7 +519,8 @@ async function executeSpan(st: SessionState, steps: readonly WriteStep[]): Promi
   if (!r.ok) return r;
   const us = r.value['pausedUs'];
   if (typeof us === 'number') st.pauses.push(us);
-  st.pauseParts.push(Object.fromEntries(PAUSE_PART_KEYS.map((k) => [k, typeof r.value[k] === 'number' ? (r.value[k] as number) : NaN])) as unknown as PauseParts);
+  const parts = Object.fromEntries(PAUSE_PART_KEYS.map((k) => [k, typeof r.value[k] === 'number' ? (r.value[k] as number) : NaN]));
+  st.pauseParts.push({ ...parts, confirmedBy: typeof r.value['confirmedBy'] === 'string' ? r.value['confirmedBy'] : '?' } as unknown as PauseParts);
   const ips: Va[] = [];
   for (const x of Array.isArray(r.value['rips']) ? (r.value['rips'] as unknown[]) : []) if (typeof x === 'string' && /^0x[0-9a-f]+$/i.test(x)) ips.push(asVa(BigInt(x)));
   st.lastThreadIps = ips;
