@@ -71,7 +71,8 @@ function replyError(o: Record<string, unknown>): HotpatchError {
 
 /** Starts the agent (under Wine unless on Windows) and checks its protocol version. */
 export async function startAgent(launch: AgentLaunch = {}): Promise<Result<AgentConnection>> {
-  const exe = launch.agentPath ?? AGENT_EXE;
+  // HOTPATCH_AGENT_EXE runs another build of the agent (same protocol), e.g. to compare pauses.
+  const exe = launch.agentPath ?? (process.env['HOTPATCH_AGENT_EXE'] || AGENT_EXE);
   const wine = launch.wine === undefined ? (process.platform === 'win32' ? null : 'wine') : launch.wine;
   const timeoutMs = launch.timeoutMs ?? 30_000;
   let child: ChildProcessWithoutNullStreams;

@@ -535,8 +535,8 @@ static int read_context(int i) {
  * suspended. Once every held thread has really stopped (its context read), no thread of the
  * target runs, so a thread not known yet was created before that. It is looked for after the
  * anchor (one NtGetNextThread; see g_anchor), else in the system's list of the target's
- * threads (one NtQuerySystemInformation, ~1 ms under Wine, which reads /proc for every
- * process of the prefix), else by a walk; new threads are suspended and read, and the check
+ * threads (one NtQuerySystemInformation, measured at ~1 ms under Wine: it describes every
+ * process and thread of the prefix), else by a walk; new threads are suspended and read, and the check
  * repeats until none is new. On failure, *bad_tid names a thread whose context could not be
  * read (0: the suspension itself).
  */
