@@ -638,6 +638,14 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     expect(!caught.ok && caught.error.message).toMatch(/instruction pointer .* for 3 tries/);
     expect(await workerProgresses(t)).toBe(true);
 
+    // No site (a span without redirects): one pause that checks RIPs against the avoid ranges only.
+    expect(be.agent.features).toContain('swap-without-sites');
+    const empty = await be.agent.request('swap tries=2 delay=1');
+    expect(empty.ok && [empty.value['sites'], empty.value['stackReads'], empty.value['writes']]).toEqual([0, 0, 0]);
+    const emptyCaught = await be.agent.request('swap tries=2 delay=1 avoid:0x10000:0x7fffffff0000');
+    expect(!emptyCaught.ok && emptyCaught.error.code).toBe('LIVE_THREAD_IN_SITE');
+    expect(await workerProgresses(t)).toBe(true);
+
     // Overlapping sites are a bad request.
     const overlap = await be.agent.request(`swap site:0x${t.valueFn.toString(16)}:0000:0000 site:0x${(t.valueFn + 1n).toString(16)}:00:00`);
     expect(!overlap.ok && overlap.error.code).toBe('LIVE_BAD_REQUEST');

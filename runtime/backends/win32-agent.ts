@@ -54,6 +54,8 @@ export interface AgentConnection {
   close(): Promise<void>;
   /** The agent's stderr so far (for diagnostics). */
   stderr(): string;
+  /** What this agent build can do beyond protocol 1's requests (`hello`'s `features`; PROTOCOL.md). */
+  readonly features: readonly string[];
 }
 
 interface Pending {
@@ -144,7 +146,9 @@ export async function startAgent(launch: AgentLaunch = {}): Promise<Result<Agent
       queue.push({ resolve, timer });
     });
 
+  const features: string[] = [];
   const conn: AgentConnection = {
+    features,
     request(line) {
       const r = enqueue();
       if (trace) process.stderr.write(`agent> ${line.slice(0, 300)}\n`);
@@ -176,6 +180,8 @@ export async function startAgent(launch: AgentLaunch = {}): Promise<Result<Agent
     await conn.close();
     return err('LIVE_AGENT_START', `agent protocol ${String(hello.value['protocol'])}, driver speaks ${AGENT_PROTOCOL}`);
   }
+  const fs = hello.value['features'];
+  if (Array.isArray(fs)) for (const f of fs) if (typeof f === 'string') features.push(f);
   return ok(conn);
 }
 
@@ -504,9 +510,9 @@ async function executeSpan(st: SessionState, steps: readonly WriteStep[]): Promi
   if (suspend?.op !== 'suspend-threads') return err('LIVE_BAD_REQUEST', 'a suspended span starts with suspend-threads');
   const sites: string[] = [];
   for (const s of steps) if (s.op === 'redirect') sites.push(`site:${hex(s.address)}:${bytesToHex(s.expected)}:${bytesToHex(s.bytes)}`);
-  if (sites.length === 0 && steps.some((s) => s.op !== 'suspend-threads' && s.op !== 'flush' && s.op !== 'resume-threads')) {
-    // Not a plain span (cannot happen for suspendedSpan's spans): keep the steps one by one.
-    // A span without redirects is one `swap` without sites: one pause that only checks RIPs.
+  // A span without redirects is one `swap` without sites (one pause that only checks RIPs)
+  // when the agent can take it; an earlier build (HOTPATCH_AGENT_EXE) gets the steps one by one.
+  if (sites.length === 0 && !st.agent.features.includes('swap-without-sites')) {
     const out: StepObservation[] = [];
     for (const s of steps) {
       const r = await executeStep(st, s);

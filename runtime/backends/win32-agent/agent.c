@@ -2078,7 +2078,8 @@ static int dispatch(void) {
   const char *op = g_tok[0];
   if (!strcmp(op, "hello")) {
     begin_ok();
-    out_fmt(",\"agent\":\"hotpatch-win32-agent\",\"protocol\":%d,\"agentPid\":%lu", PROTOCOL_VERSION, (unsigned long)GetCurrentProcessId());
+    out_fmt(",\"agent\":\"hotpatch-win32-agent\",\"protocol\":%d,\"agentPid\":%lu,\"features\":[\"swap-without-sites\"]", PROTOCOL_VERSION,
+            (unsigned long)GetCurrentProcessId());
     return 1;
   }
   if (!strcmp(op, "open")) return cmd_open();
