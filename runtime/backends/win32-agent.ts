@@ -54,6 +54,8 @@ export interface AgentConnection {
   close(): Promise<void>;
   /** The agent's stderr so far (for diagnostics). */
   stderr(): string;
+  /** What this agent build can do beyond protocol 1's requests (`hello`'s `features`; PROTOCOL.md). */
+  readonly features: readonly string[];
 }
 
 interface Pending {
@@ -71,7 +73,8 @@ function replyError(o: Record<string, unknown>): HotpatchError {
 
 /** Starts the agent (under Wine unless on Windows) and checks its protocol version. */
 export async function startAgent(launch: AgentLaunch = {}): Promise<Result<AgentConnection>> {
-  const exe = launch.agentPath ?? AGENT_EXE;
+  // HOTPATCH_AGENT_EXE runs another build of the agent (same protocol), e.g. to compare pauses.
+  const exe = launch.agentPath ?? (process.env['HOTPATCH_AGENT_EXE'] || AGENT_EXE);
   const wine = launch.wine === undefined ? (process.platform === 'win32' ? null : 'wine') : launch.wine;
   const timeoutMs = launch.timeoutMs ?? 30_000;
   let child: ChildProcessWithoutNullStreams;
@@ -143,7 +146,9 @@ export async function startAgent(launch: AgentLaunch = {}): Promise<Result<Agent
       queue.push({ resolve, timer });
     });
 
+  const features: string[] = [];
   const conn: AgentConnection = {
+    features,
     request(line) {
       const r = enqueue();
       if (trace) process.stderr.write(`agent> ${line.slice(0, 300)}\n`);
@@ -175,6 +180,8 @@ export async function startAgent(launch: AgentLaunch = {}): Promise<Result<Agent
     await conn.close();
     return err('LIVE_AGENT_START', `agent protocol ${String(hello.value['protocol'])}, driver speaks ${AGENT_PROTOCOL}`);
   }
+  const fs = hello.value['features'];
+  if (Array.isArray(fs)) for (const f of fs) if (typeof f === 'string') features.push(f);
   return ok(conn);
 }
 
@@ -265,9 +272,18 @@ export interface PauseParts {
   readonly compareUs: number;
   readonly storeUs: number;
   readonly resumeUs: number;
+  /** The hold in steps: the suspension call, the context reads (each waits until its thread has stopped), the check for unknown threads. */
+  readonly suspendCallUs: number;
+  readonly contextUs: number;
+  readonly listUs: number;
+  /** The stack reads of the check (one per thread) and their count. */
+  readonly stackUs: number;
+  readonly stackReads: number;
+  /** How the agent confirmed it knew every thread: `anchor`, `list` or `walk` (PROTOCOL.md, `swap`). */
+  readonly confirmedBy: string;
 }
 
-const PAUSE_PART_KEYS = ['threads', 'sites', 'reads', 'writes', 'holdUs', 'checkUs', 'compareUs', 'storeUs', 'resumeUs'] as const;
+const PAUSE_PART_KEYS = ['threads', 'sites', 'reads', 'writes', 'holdUs', 'checkUs', 'compareUs', 'storeUs', 'resumeUs', 'suspendCallUs', 'contextUs', 'listUs', 'stackUs', 'stackReads'] as const;
 
 export interface Win32AgentBackend extends ProcessBackend {
   readonly kind: 'win32-agent';
@@ -494,8 +510,9 @@ async function executeSpan(st: SessionState, steps: readonly WriteStep[]): Promi
   if (suspend?.op !== 'suspend-threads') return err('LIVE_BAD_REQUEST', 'a suspended span starts with suspend-threads');
   const sites: string[] = [];
   for (const s of steps) if (s.op === 'redirect') sites.push(`site:${hex(s.address)}:${bytesToHex(s.expected)}:${bytesToHex(s.bytes)}`);
-  if (sites.length === 0) {
-    // Nothing to write: keep the plain steps (a suspend that only looks).
+  // A span without redirects is one `swap` without sites (one pause that only checks RIPs)
+  // when the agent can take it; an earlier build (HOTPATCH_AGENT_EXE) gets the steps one by one.
+  if (sites.length === 0 && !st.agent.features.includes('swap-without-sites')) {
     const out: StepObservation[] = [];
     for (const s of steps) {
       const r = await executeStep(st, s);
@@ -509,7 +526,8 @@ async function executeSpan(st: SessionState, steps: readonly WriteStep[]): Promi
   if (!r.ok) return r;
   const us = r.value['pausedUs'];
   if (typeof us === 'number') st.pauses.push(us);
-  st.pauseParts.push(Object.fromEntries(PAUSE_PART_KEYS.map((k) => [k, typeof r.value[k] === 'number' ? (r.value[k] as number) : NaN])) as unknown as PauseParts);
+  const parts = Object.fromEntries(PAUSE_PART_KEYS.map((k) => [k, typeof r.value[k] === 'number' ? (r.value[k] as number) : NaN]));
+  st.pauseParts.push({ ...parts, confirmedBy: typeof r.value['confirmedBy'] === 'string' ? r.value['confirmedBy'] : '?' } as unknown as PauseParts);
   const ips: Va[] = [];
   for (const x of Array.isArray(r.value['rips']) ? (r.value['rips'] as unknown[]) : []) if (typeof x === 'string' && /^0x[0-9a-f]+$/i.test(x)) ips.push(asVa(BigInt(x)));
   st.lastThreadIps = ips;

@@ -56,6 +56,8 @@ describe.skipIf(skip !== undefined)(`napi addons live-patched in a real node.exe
       // data: version strings, tables): the package carries no function, so nothing is
       // redirected, and the live output still has to be NEW's.
       expect(r.redirects).toBe(0);
+      // The pause is still one `swap` request (without sites): no pipe round trip inside it.
+      expect(r.pauseParts?.sites).toBe(0);
       console.log(`real-process ${label}: no carried function (code unchanged once moved functions are matched); data-only live patch`);
     } else {
       expect(r.redirects).toBeGreaterThan(0);
@@ -65,7 +67,7 @@ describe.skipIf(skip !== undefined)(`napi addons live-patched in a real node.exe
       expect(r.pauseParts?.writes ?? Infinity).toBeLessThanOrEqual(r.redirects);
       const p = r.pauseParts!;
       console.log(
-        `real-process ${label}: pause parts: ${p.threads} threads, ${p.reads} reads, ${p.writes} stores; hold ${(p.holdUs / 1000).toFixed(2)}, check ${(p.checkUs / 1000).toFixed(2)}, compare ${(p.compareUs / 1000).toFixed(2)}, store ${(p.storeUs / 1000).toFixed(2)}, resume ${(p.resumeUs / 1000).toFixed(2)} ms`,
+        `real-process ${label}: pause parts: ${p.threads} threads, ${p.reads} reads, ${p.writes} stores; hold ${(p.holdUs / 1000).toFixed(2)} (suspend ${(p.suspendCallUs / 1000).toFixed(2)}, contexts ${(p.contextUs / 1000).toFixed(2)}, confirmation ${(p.listUs / 1000).toFixed(2)} by ${p.confirmedBy}), check ${(p.checkUs / 1000).toFixed(2)}, compare ${(p.compareUs / 1000).toFixed(2)}, store ${(p.storeUs / 1000).toFixed(2)}, resume ${(p.resumeUs / 1000).toFixed(2)} ms`,
       );
     }
     console.log(

@@ -125,6 +125,20 @@ export interface AddonRoundTrip {
   readonly patched: string;
   readonly reverted: string;
   readonly aliveAtEnd: boolean;
+  /** Per agent compared (AgentComparison): the pauses of its live applies and of its reverts (ms). */
+  readonly compared: readonly { readonly agent: string; readonly applyMs: readonly number[]; readonly revertMs: readonly number[] }[];
+  /** The output of a round after the comparison cycles (they end reverted: must equal OLD). */
+  readonly afterCompare: string | null;
+}
+
+/**
+ * Agent builds to compare on the same process (`HOTPATCH_AGENT_EXE`): after the round trip,
+ * `cycles` times, each agent in turn applies the package live and reverts it; their pauses
+ * are recorded. The bench runs the committed agent against an earlier build this way.
+ */
+export interface AgentComparison {
+  readonly agents: readonly { readonly name: string; readonly exe: string }[];
+  readonly cycles: number;
 }
 
 const HARNESS_CJS = fileURLToPath(new URL('../real-live/workloads/harness.cjs', import.meta.url));
@@ -135,7 +149,7 @@ const NODE_ENV = { NODE_SKIP_PLATFORM_CHECK: '1' };
  * (timed), OLD in a long-running node.exe, build --skip-refused, live, IP sampling, round 2,
  * revert, round 3. Throws when a step fails (the node.exe process dying included).
  */
-export async function addonRoundTrip(nodeExe: string, label: string, workload: string, oldPath: string, newPath: string): Promise<AddonRoundTrip> {
+export async function addonRoundTrip(nodeExe: string, label: string, workload: string, oldPath: string, newPath: string, compare?: AgentComparison): Promise<AddonRoundTrip> {
   prepareRealPrefix();
   const dir = mkdtempSync(join(tmpdir(), `hp-real-live-${workload}-`));
   let proc: WineProcess | null = null;
@@ -178,6 +192,18 @@ export async function addonRoundTrip(nodeExe: string, label: string, workload: s
     if (rv.status !== 0) throw new Error(`revert exited ${rv.status}: ${rv.stderr.trim()}`);
     const reverted = await round(3);
     const [timerCalls = 0, timerErrors = 0] = readFileSync(join(liveDir, 'ticks-3.txt'), 'utf8').trim().split(' ').map(Number);
+    const compared = (compare?.agents ?? []).map((a) => ({ agent: a.name, applyMs: [] as number[], revertMs: [] as number[] }));
+    for (let c = 0; c < (compare?.cycles ?? 0); c++)
+      for (const [k, a] of (compare?.agents ?? []).entries()) {
+        const env = { ...wineEnv(), HOTPATCH_AGENT_EXE: a.exe };
+        const l = await runHotpatchAsync(['live', pkg, '--pid', String(pid), '--allow-unsigned', '--json'], env);
+        if (l.status !== 0) throw new Error(`live (${a.name}) exited ${l.status}: ${l.stderr.trim()}`);
+        const v = await runHotpatchAsync(['revert', '--pid', String(pid), '--json'], env);
+        if (v.status !== 0) throw new Error(`revert (${a.name}) exited ${v.status}: ${v.stderr.trim()}`);
+        compared[k]!.applyMs.push((JSON.parse(l.stdout) as { timing: { pauseUs: number } }).timing.pauseUs / 1000);
+        compared[k]!.revertMs.push((JSON.parse(v.stdout) as { pauseUs: number }).pauseUs / 1000);
+      }
+    const afterCompare = compare === undefined ? null : await round(4);
     const aliveAtEnd = p.alive();
     writeFileSync(join(liveDir, 'quit'), '');
     return {
@@ -197,6 +223,8 @@ export async function addonRoundTrip(nodeExe: string, label: string, workload: s
       patched,
       reverted,
       aliveAtEnd,
+      compared,
+      afterCompare,
     };
   } finally {
     await proc?.stop();

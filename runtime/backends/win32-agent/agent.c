@@ -265,11 +265,13 @@ static double resume_all(void) {
   return us;
 }
 
+static void set_anchor(HANDLE h, DWORD tid);
 /* Resumes what is held and closes every thread handle (end of a request's use of threads). */
 static double forget_threads(void) {
   double us = resume_all();
   for (int i = 0; i < g_nthr; i++) CloseHandle(g_thr[i].h);
   g_nthr = 0;
+  set_anchor(NULL, 0);
   return us;
 }
 
@@ -318,6 +320,23 @@ static int add_thread(HANDLE h, DWORD tid, int hold) {
   return 1;
 }
 
+/*
+ * The anchor: a handle to the target's last thread in the system's thread order, as the last
+ * NtGetNextThread walk saw it (NULL when there is none). Threads are appended to that order
+ * when created and leave it only when their object is destroyed (Windows: the process's thread
+ * list; Wine: server/thread.c create_thread list_add_tail, destroy_thread list_remove), so a
+ * thread not seen by the walk comes after the anchor while the anchor is alive: one
+ * NtGetNextThread from it confirms that no thread is unknown (see hold_all).
+ */
+static HANDLE g_anchor;
+static DWORD g_anchor_tid;
+
+static void set_anchor(HANDLE h, DWORD tid) {
+  if (g_anchor && g_anchor != h) CloseHandle(g_anchor);
+  g_anchor = h;
+  g_anchor_tid = tid;
+}
+
 /* One walk over the target's threads, adding those not known yet (`hold`: suspended); returns
  * how many it added, or -1. NtGetNextThread walks only this process's threads; a Toolhelp
  * snapshot (the fallback) lists every thread on the system and costs tens of ms under Wine. */
@@ -325,10 +344,12 @@ static int walk_threads(int hold, DWORD *err_out) {
   int added = 0;
   if (g_next_thread) {
     HANDLE cur = NULL, next = NULL;
+    DWORD cur_tid = 0;
     while (g_next_thread(g_proc, cur, THREAD_ACCESS, 0, 0, &next) >= 0) {
       if (cur) CloseHandle(cur);
       cur = next;
       DWORD tid = GetThreadId(cur);
+      cur_tid = tid;
       if (!tid || known_thread(tid) || tid == GetCurrentThreadId()) continue; /* never ourselves (target == agent) */
       HANDLE h;
       if (!DuplicateHandle(GetCurrentProcess(), cur, GetCurrentProcess(), &h, 0, FALSE, DUPLICATE_SAME_ACCESS)) continue;
@@ -341,7 +362,7 @@ static int walk_threads(int hold, DWORD *err_out) {
       }
       added += r;
     }
-    if (cur) CloseHandle(cur);
+    if (cur) set_anchor(cur, cur_tid); /* the walk ended after it: the last thread in the order */
     return added;
   }
   HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
@@ -441,13 +462,59 @@ static int adopt_listed_threads(DWORD *err_out) {
   return -2;
 }
 
+/*
+ * Threads created since the walk that set the anchor: continues the walk from the anchor,
+ * suspending and adding each thread found (the anchor moves to the last). One NtGetNextThread
+ * when there is none. Returns how many it added, -1 on failure, or -2 when the anchor cannot
+ * be trusted: none, or its thread no longer held (it exited, and a destroyed thread leaves
+ * the order), so the caller asks the system's list instead.
+ */
+static int adopt_threads_after_anchor(DWORD *err_out) {
+  int k = g_anchor ? thread_index(g_anchor_tid) : -1;
+  if (!g_next_thread || k < 0 || !g_thr[k].held) return -2;
+  int added = 0;
+  HANDLE cur = g_anchor, next = NULL;
+  DWORD cur_tid = g_anchor_tid;
+  for (;;) {
+    LONG st = g_next_thread(g_proc, cur, THREAD_ACCESS, 0, 0, &next);
+    if (st == (LONG)0x8000001A /* STATUS_NO_MORE_ENTRIES */) break;
+    if (st < 0) {
+      if (cur != g_anchor) set_anchor(cur, cur_tid);
+      return -2;
+    }
+    if (cur != g_anchor) CloseHandle(cur);
+    cur = next;
+    cur_tid = GetThreadId(cur);
+    if (!cur_tid || known_thread(cur_tid) || cur_tid == GetCurrentThreadId()) continue;
+    HANDLE h;
+    if (!DuplicateHandle(GetCurrentProcess(), cur, GetCurrentProcess(), &h, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
+      *err_out = GetLastError(); /* a thread that cannot be held: never write past it */
+      set_anchor(cur, cur_tid);
+      return -1;
+    }
+    int r = add_thread(h, cur_tid, 1);
+    if (r <= 0) CloseHandle(h);
+    if (r < 0) {
+      *err_out = 0;
+      set_anchor(cur, cur_tid);
+      return -1;
+    }
+    added += r;
+  }
+  if (cur != g_anchor) set_anchor(cur, cur_tid);
+  return added;
+}
+
 /* Outside the pause: learns the target's threads (handles, stack tops). */
 static int learn_threads(DWORD *err_out) { return walk_threads(0, err_out) >= 0; }
 
 /* Reads the context of held thread i; a thread that has exited meanwhile is let go (held 0). */
+/* What read_context asks for: swap needs only RIP and RSP (CONTEXT_CONTROL); `suspend` and
+ * the release check at commit also look at the integer registers. */
+static DWORD g_ctx_flags = CONTEXT_CONTROL | CONTEXT_INTEGER;
 static int read_context(int i) {
   memset(&g_ctx[i], 0, sizeof(CONTEXT));
-  g_ctx[i].ContextFlags = CONTEXT_CONTROL | CONTEXT_INTEGER;
+  g_ctx[i].ContextFlags = g_ctx_flags;
   /* GetThreadContext also waits until the suspension has really taken effect (under Wine a
    * suspension only signals the thread). */
   if (GetThreadContext(g_thr[i].h, &g_ctx[i])) return 1;
@@ -466,13 +533,20 @@ static int read_context(int i) {
  * is suspended in one call (NtSuspendProcess: one wineserver round trip under Wine instead of
  * one per thread; each learnt thread then counts as held), else each learnt thread is
  * suspended. Once every held thread has really stopped (its context read), no thread of the
- * target runs, so a thread not known yet was created before that: the system's list of the
- * target's threads (one call; a walk if unavailable) is checked, new threads are suspended
- * and read, and the check repeats until none is new. On failure, *bad_tid names a thread
- * whose context could not be read (0: the suspension itself).
+ * target runs, so a thread not known yet was created before that. It is looked for after the
+ * anchor (one NtGetNextThread; see g_anchor), else in the system's list of the target's
+ * threads (one NtQuerySystemInformation, measured at ~1 ms under Wine: it describes every
+ * process and thread of the prefix), else by a walk; new threads are suspended and read, and the check
+ * repeats until none is new. On failure, *bad_tid names a thread whose context could not be
+ * read (0: the suspension itself).
  */
 static LONG g_confirm_passes;
 static const char *g_confirmed_by = "walk";
+/* The hold in steps (µs, QueryPerformanceCounter inside the agent), reported by swap: the
+ * suspension call, every context read (which waits until the thread has stopped), the thread
+ * list; and the stack reads of the check (with their count). */
+static double g_t_suspend_call, g_t_contexts, g_t_list, g_t_stacks;
+static int g_stack_reads;
 static int hold_all(DWORD *err_out, DWORD *bad_tid) {
   if (!g_ctx) {
     g_ctx = (CONTEXT *)_aligned_malloc(sizeof(CONTEXT) * MAX_THREADS, 16);
@@ -490,20 +564,32 @@ static int hold_all(DWORD *err_out, DWORD *bad_tid) {
     for (int i = 0; i < g_nthr; i++) g_thr[i].held = 2;
   } else
     for (int i = 0; i < g_nthr; i++) g_thr[i].held = SuspendThread(g_thr[i].h) != (DWORD)-1;
+  LARGE_INTEGER t;
+  QueryPerformanceCounter(&t);
+  g_t_suspend_call = (double)(t.QuadPart - g_t_suspend.QuadPart) * 1e6 / (double)g_freq.QuadPart;
+  g_t_contexts = g_t_list = 0;
   int from = 0;
   g_confirm_passes = 0;
   for (int pass = 0; pass < 16; pass++) {
+    QueryPerformanceCounter(&t);
     for (int i = from; i < g_nthr; i++)
       if (g_thr[i].held && !read_context(i)) {
         *err_out = GetLastError();
         *bad_tid = g_thr[i].tid;
         return 0;
       }
+    g_t_contexts += us_since(&t);
     from = g_nthr;
     g_confirm_passes++;
-    int added = adopt_listed_threads(err_out);
-    g_confirmed_by = added == -2 ? "walk" : "list";
+    QueryPerformanceCounter(&t);
+    int added = adopt_threads_after_anchor(err_out);
+    g_confirmed_by = "anchor";
+    if (added == -2) {
+      added = adopt_listed_threads(err_out);
+      g_confirmed_by = added == -2 ? "walk" : "list";
+    }
     if (added == -2) added = walk_threads(1, err_out);
+    g_t_list += us_since(&t);
     if (added < 0) {
       *bad_tid = 0;
       return 0;
@@ -1585,7 +1671,11 @@ static int site_of(const Site *s, int n, u64 v) {
  * that happens to point there only costs a retry. */
 static int stack_returns_into(const CONTEXT *c, u64 stack_top, const Site *s, int n, u64 *hit) {
   const u64 *stack;
+  LARGE_INTEGER t;
+  QueryPerformanceCounter(&t);
   long words = read_stack(c, stack_top, &stack);
+  g_t_stacks += us_since(&t);
+  g_stack_reads++;
   if (words < 0) return 1; /* cannot prove it is not there */
   for (long i = 0; i < words; i++) {
     int k = site_of(s, n, stack[i]);
@@ -1664,7 +1754,8 @@ static int parse_swap(SwapArgs *a) {
     } else
       return fail("LIVE_BAD_REQUEST", 0, "swap: unexpected %.60s", t);
   }
-  if (a->ns == 0) return fail("LIVE_BAD_REQUEST", 0, "swap: no site");
+  /* No site: a pause that only checks RIPs against the avoid ranges (a span with nothing to
+   * write), still in one request. */
   qsort(a->s, (size_t)a->ns, sizeof(Site), site_cmp);
   for (int i = 1; i < a->ns; i++)
     if (a->s[i].addr < a->s[i - 1].addr + (u64)a->s[i - 1].len)
@@ -1789,6 +1880,8 @@ static int swap_hold(const SwapArgs *a, u64 *attempt, SwapTimes *tm) {
   if (!learn_threads(&e)) return fail("LIVE_SUSPEND_FAILED", e, "cannot list the threads of process %lu", (unsigned long)g_pid);
   for (*attempt = 1;; (*attempt)++) {
     DWORD ctx_tid = 0;
+    g_t_stacks = 0;
+    g_stack_reads = 0;
     if (!hold_all(&e, &ctx_tid)) {
       resume_all();
       if (ctx_tid) return fail("LIVE_SUSPEND_FAILED", e, "cannot read the context of thread %lu", (unsigned long)ctx_tid);
@@ -1805,7 +1898,7 @@ static int swap_hold(const SwapArgs *a, u64 *attempt, SwapTimes *tm) {
         if (in_site(rip, &a->av[k])) blocked = 1;
       if (blocked) bad_tid = g_thr[i].tid, bad_at = rip, bad_stack = 0;
     }
-    for (int i = 0; i < g_nthr && !blocked; i++) {
+    for (int i = 0; i < g_nthr && !blocked && a->ns > 0; i++) {
       u64 hit = 0;
       if (g_thr[i].held && stack_returns_into(&g_ctx[i], g_thr[i].stack_top, a->s, a->ns, &hit)) blocked = 1, bad_tid = g_thr[i].tid, bad_at = hit, bad_stack = 1;
     }
@@ -1827,8 +1920,10 @@ static int cmd_swap(void) {
   u64 attempt = 0;
   int ok = parse_swap(&a);
   g_stack_bytes = 0;
+  g_ctx_flags = CONTEXT_CONTROL;
   if (ok) ok = swap_hold(&a, &attempt, &tm);
-  if (ok) ok = swap_store(a.s, a.ns, &tm);
+  g_ctx_flags = CONTEXT_CONTROL | CONTEXT_INTEGER;
+  if (ok && a.ns > 0) ok = swap_store(a.s, a.ns, &tm);
   if (ok) {
     /* Each held thread's RIP when the writes happened, taken before resuming clears `held`. */
     int nthreads = 0;
@@ -1852,6 +1947,8 @@ static int cmd_swap(void) {
     out_fmt(",\"confirmedBy\":\"%s\",\"readBytes\":%llu,\"storeBytes\":%llu", g_confirmed_by, (unsigned long long)tm.read_bytes, (unsigned long long)tm.store_bytes);
     out_fmt(",\"holdUs\":%.1f,\"checkUs\":%.1f,\"compareUs\":%.1f,\"storeUs\":%.1f,\"resumeUs\":%.1f", tm.hold, tm.check, tm.compare, tm.store, paused - tm.hold - tm.check - tm.compare - tm.store);
     out_fmt(",\"suspendUs\":%.1f,\"writeUs\":%.1f,\"pausedUs\":%.1f", tm.hold + tm.check, tm.compare + tm.store, paused);
+    out_fmt(",\"suspendCallUs\":%.1f,\"contextUs\":%.1f,\"listUs\":%.1f,\"stackUs\":%.1f,\"stackReads\":%d", g_t_suspend_call, g_t_contexts, g_t_list, g_t_stacks,
+            g_stack_reads);
     out_fmt(",\"rips\":[");
     for (int i = 0; i < nthreads; i++) out_fmt("%s\"0x%llx\"", i ? "," : "", (unsigned long long)rips[i]);
     out_fmt("]");
@@ -1981,7 +2078,8 @@ static int dispatch(void) {
   const char *op = g_tok[0];
   if (!strcmp(op, "hello")) {
     begin_ok();
-    out_fmt(",\"agent\":\"hotpatch-win32-agent\",\"protocol\":%d,\"agentPid\":%lu", PROTOCOL_VERSION, (unsigned long)GetCurrentProcessId());
+    out_fmt(",\"agent\":\"hotpatch-win32-agent\",\"protocol\":%d,\"agentPid\":%lu,\"features\":[\"swap-without-sites\"]", PROTOCOL_VERSION,
+            (unsigned long)GetCurrentProcessId());
     return 1;
   }
   if (!strcmp(op, "open")) return cmd_open();
