@@ -14,7 +14,7 @@ import type { FunctionInfo } from '../image/types.ts';
 import type { ImageAnalysis } from './analyze-image.ts';
 import { pairThroughData } from './match-data-slots.ts';
 import { pairBetweenAnchors } from './match-order.ts';
-import { hashString, Normaliser, type MatchView, type Side } from './normalise.ts';
+import { Normaliser, type MatchView, type Side } from './normalise.ts';
 
 /** How a function pair was found. */
 export type MatchHow = 'name' | 'entry' | 'hash' | 'callgraph' | 'data' | 'neighbour' | 'order';
@@ -96,8 +96,8 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
   pairByNames(st);
   const shaped: MatchState = {
     ...st,
-    oldShape: oldA.fns.functions.map((f) => hashString(oldNorm.functionForm(f, 'shape'))),
-    newShape: newA.fns.functions.map((f) => hashString(newNorm.functionForm(f, 'shape'))),
+    oldShape: oldA.fns.functions.map((f) => oldNorm.shapeHash(f)),
+    newShape: newA.fns.functions.map((f) => newNorm.shapeHash(f)),
   };
   propagate(shaped);
   pairWritableByPosition(st);
