@@ -16,6 +16,7 @@ if (p === undefined) throw new Error(`no corpus pair ${prefix}`);
 const o = new Uint8Array(readFileSync(cachePath(p.old)));
 const n = new Uint8Array(readFileSync(cachePath(p.new)));
 for (let i = 0; i < reps; i++) {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const d = diffFiles(o, n);
   if (!d.ok) throw new Error(d.error.message);
@@ -25,5 +26,6 @@ for (let i = 0; i < reps; i++) {
   const t2 = performance.now();
   await encodePackage(b.value.emitted.pkg);
   const t3 = performance.now();
-  console.error(`${p.label}: diff ${(t1 - t0).toFixed(0)} ms, build ${(t2 - t1).toFixed(0)} ms, encode ${(t3 - t2).toFixed(0)} ms, total ${(t3 - t0).toFixed(0)} ms`);
+  const c = process.cpuUsage(c0);
+  console.error(`${p.label}: diff ${(t1 - t0).toFixed(0)} ms, build ${(t2 - t1).toFixed(0)} ms, encode ${(t3 - t2).toFixed(0)} ms, total ${(t3 - t0).toFixed(0)} ms, cpu ${((c.user + c.system) / 1000).toFixed(0)} ms`);
 }

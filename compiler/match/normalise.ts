@@ -120,6 +120,11 @@ class CodeUnits {
     this.length = 0;
   }
 
+  /** Starts a part: a newline unless this is the first (no part is empty: see writeForm). */
+  part(): void {
+    if (this.length > 0) this.unit(10);
+  }
+
   private reserve(n: number): void {
     if (this.length + n <= this.buf.length) return;
     let size = this.buf.length * 2;
@@ -177,7 +182,8 @@ export function stringExtent(b: Uint8Array, start: number, end: number): number 
 
 /** Normaliser over one image. Data-item keys are memoised per mode. */
 export class Normaliser {
-  private readonly itemKeys = new Map<string, string>();
+  /** Memoised item keys, at 3 * index + mode (shape 0, exact 1, code 2). */
+  private readonly itemKeys = new Map<number, string>();
   /** Memoised `exact` (2 * index) and `code` (2 * index + 1) forms. */
   private readonly forms = new Map<number, string>();
   /** Items being hashed -> their depth on the stack. */
@@ -240,15 +246,12 @@ export class Normaliser {
     const d = f.decoded;
     const u = this.units;
     u.clear();
-    let first = true;
-    const part = (): void => {
-      if (!first) u.unit(10);
-      first = false;
-    };
+    // Parts are separated by newlines (u.part()); none is empty (an instruction has bytes,
+    // the others start with a letter), so "units written" means "a part before".
     const { insns, refs } = d;
     for (let n = 0; n < insns.length; n++) {
       const insn = insns[n]!;
-      part();
+      u.part();
       const at = u.length;
       u.bytes(img, insn.rva, insn.rva + insn.length);
       const end = insn.refIndex + insn.refCount;
@@ -263,14 +266,14 @@ export class Normaliser {
       }
     }
     for (const g of d.gaps) {
-      part();
+      u.part();
       u.string(`g${g.start - f.entry}:`);
       u.bytes(img, g.start, g.end);
     }
     // Unwind and exception data are part of the function: a changed catch clause or cleanup
     // with identical code is a changed function.
     for (const rf of f.pdata) {
-      part();
+      u.part();
       const uw = rf.unwind;
       if (uw === null) {
         u.string('u?');
@@ -289,7 +292,7 @@ export class Normaliser {
       u.string(extra);
     }
     if (d.problems.length > 0) {
-      part();
+      u.part();
       u.string(`p${d.problems.length}`);
     }
   }
@@ -424,7 +427,7 @@ export class Normaliser {
 
   /** Content key of a read-only item: its bytes with pointer fields replaced by their targets. */
   itemKey(item: DataItem, mode: Mode): string {
-    const memo = `${mode}:${item.index}`;
+    const memo = 3 * item.index + (mode === 'shape' ? 0 : mode === 'exact' ? 1 : 2);
     const hit = this.itemKeys.get(memo);
     if (hit !== undefined) return hit;
     // Pointer graphs in data have cycles (type_info <-> vtables, Go type descriptors). A
