@@ -70,11 +70,22 @@ function regClass(r: Register): string {
   return c;
 }
 
-function accessesOf(img: MappedImage, f: FunctionInfo, intern: Map<string, number>, renamed: boolean): Access[] {
-  const out: Access[] = [];
+/** A body's accesses as each pass sees it: exact registers, and register classes (renamed). */
+interface BodyAccesses {
+  readonly exact: Access[];
+  readonly renamed: Access[];
+}
+
+/**
+ * A body's accesses for both passes, from one decode (interned per pass: the old body first,
+ * then the new one, as each pass compares them).
+ */
+function accessesOf(img: MappedImage, f: FunctionInfo, internExact: Map<string, number>, internRenamed: Map<string, number>): BodyAccesses {
+  const out: BodyAccesses = { exact: [], renamed: [] };
   // Registers holding a stack address (`lea r, [rsp+x]`, `mov r, rsp`): accesses through
-  // them are frame slots, which move whenever the frame is laid out anew.
-  const stackish = new Set<number>([Register.RSP, Register.RBP, Register.ESP, Register.EBP]);
+  // them are frame slots, which move whenever the frame is laid out anew. One set per pass.
+  const stackExact = new Set<number>([Register.RSP, Register.RBP, Register.ESP, Register.EBP]);
+  const stackRenamed = new Set<number>(stackExact);
   // The decoder copies its input into wasm memory: give it the function's span, not the image.
   let lo = Number.POSITIVE_INFINITY;
   let hi = 0;
@@ -90,44 +101,50 @@ function accessesOf(img: MappedImage, f: FunctionInfo, intern: Map<string, numbe
       decoder.position = d.rva - lo;
       decoder.ip = BigInt(d.rva);
       decoder.decodeOut(insn);
-      let skel = `${insn.mnemonic}`;
-      let base = -1;
-      let disp = 0;
-      for (let k = 0; k < insn.opCount; k++) {
-        const kind = insn.opKind(k);
-        skel += `,${kind}`;
-        if (kind === OpKind.Register) skel += `r${renamed ? regClass(insn.opRegister(k)) : insn.opRegister(k)}`;
-        else if (kind === OpKind.Memory) {
-          const b = insn.memoryBase;
-          const bk = !renamed || b === Register.RIP || b === Register.None ? b : stackish.has(b) ? -1 : regClass(b);
-          const ik = renamed ? regClass(insn.memoryIndex) : insn.memoryIndex;
-          skel += `m${bk}i${ik}s${insn.memoryIndexScale}z${insn.memorySize}`;
-          if (b !== Register.RIP && b !== Register.None && insn.memoryIndex === Register.None && !stackish.has(b)) {
-            base = b;
-            disp = Number(BigInt.asIntN(64, insn.memoryDisplacement));
-          }
-        }
-      }
-      // In address order (an approximation of flow): a register loaded from the stack pointer
-      // holds a stack address until something else is loaded into it.
-      // RBP starts as the frame pointer, but MSVC also allocates it like any register (`mov rbp,
-      // rcx` keeps `this` there): when renamed, loaded from a non-stack source it holds a base.
-      const fixed = insn.op0Register === Register.RSP || (!renamed && insn.op0Register === Register.RBP);
-      if (insn.opCount === 2 && insn.op0Kind === OpKind.Register && !fixed) {
-        const mn = insn.mnemonic;
-        const src = insn.op1Kind === OpKind.Memory && mn === Mnemonic.Lea ? insn.memoryBase : insn.op1Kind === OpKind.Register && mn === Mnemonic.Mov ? insn.op1Register : Register.None;
-        if (stackish.has(src)) stackish.add(insn.op0Register);
-        else if (mn === Mnemonic.Mov || mn === Mnemonic.Lea || mn === Mnemonic.Movzx || mn === Mnemonic.Movsxd || mn === Mnemonic.Xor) stackish.delete(insn.op0Register);
-      }
-      let id = intern.get(skel);
-      if (id === undefined) intern.set(skel, (id = intern.size));
-      out.push({ skel: id, base, disp });
+      out.exact.push(accessOf(insn, false, stackExact, internExact));
+      out.renamed.push(accessOf(insn, true, stackRenamed, internRenamed));
     }
   } finally {
     insn.free();
     decoder.free();
   }
   return out;
+}
+
+/** The decoded instruction's access as one pass sees it; updates that pass's stack-address registers. */
+function accessOf(insn: Instruction, renamed: boolean, stackish: Set<number>, intern: Map<string, number>): Access {
+  let skel = `${insn.mnemonic}`;
+  let base = -1;
+  let disp = 0;
+  for (let k = 0; k < insn.opCount; k++) {
+    const kind = insn.opKind(k);
+    skel += `,${kind}`;
+    if (kind === OpKind.Register) skel += `r${renamed ? regClass(insn.opRegister(k)) : insn.opRegister(k)}`;
+    else if (kind === OpKind.Memory) {
+      const b = insn.memoryBase;
+      const bk = !renamed || b === Register.RIP || b === Register.None ? b : stackish.has(b) ? -1 : regClass(b);
+      const ik = renamed ? regClass(insn.memoryIndex) : insn.memoryIndex;
+      skel += `m${bk}i${ik}s${insn.memoryIndexScale}z${insn.memorySize}`;
+      if (b !== Register.RIP && b !== Register.None && insn.memoryIndex === Register.None && !stackish.has(b)) {
+        base = b;
+        disp = Number(BigInt.asIntN(64, insn.memoryDisplacement));
+      }
+    }
+  }
+  // In address order (an approximation of flow): a register loaded from the stack pointer
+  // holds a stack address until something else is loaded into it.
+  // RBP starts as the frame pointer, but MSVC also allocates it like any register (`mov rbp,
+  // rcx` keeps `this` there): when renamed, loaded from a non-stack source it holds a base.
+  const fixed = insn.op0Register === Register.RSP || (!renamed && insn.op0Register === Register.RBP);
+  if (insn.opCount === 2 && insn.op0Kind === OpKind.Register && !fixed) {
+    const mn = insn.mnemonic;
+    const src = insn.op1Kind === OpKind.Memory && mn === Mnemonic.Lea ? insn.memoryBase : insn.op1Kind === OpKind.Register && mn === Mnemonic.Mov ? insn.op1Register : Register.None;
+    if (stackish.has(src)) stackish.add(insn.op0Register);
+    else if (mn === Mnemonic.Mov || mn === Mnemonic.Lea || mn === Mnemonic.Movzx || mn === Mnemonic.Movsxd || mn === Mnemonic.Xor) stackish.delete(insn.op0Register);
+  }
+  let id = intern.get(skel);
+  if (id === undefined) intern.set(skel, (id = intern.size));
+  return { skel: id, base, disp };
 }
 
 /** Aligned index pairs of the longest common subsequence of two skeleton lists. */
@@ -165,13 +182,14 @@ const hex = (x: number): string => `${x < 0 ? '-' : ''}0x${Math.abs(x).toString(
  * registers hold the same object, not two that a looser alignment happened to line up.
  */
 export function detectLayoutShift(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, nf: FunctionInfo): LayoutShift | null {
-  return shiftBy(oldImg, of, newImg, nf, false) ?? shiftBy(oldImg, of, newImg, nf, true);
+  const internExact = new Map<string, number>();
+  const internRenamed = new Map<string, number>();
+  const oa = accessesOf(oldImg, of, internExact, internRenamed);
+  const na = accessesOf(newImg, nf, internExact, internRenamed);
+  return shiftBy(oa.exact, na.exact, false) ?? shiftBy(oa.renamed, na.renamed, true);
 }
 
-function shiftBy(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, nf: FunctionInfo, renamed: boolean): LayoutShift | null {
-  const intern = new Map<string, number>();
-  const oa = accessesOf(oldImg, of, intern, renamed);
-  const na = accessesOf(newImg, nf, intern, renamed);
+function shiftBy(oa: readonly Access[], na: readonly Access[], renamed: boolean): LayoutShift | null {
   // Per base (a register, or a pair of registers when renamed): old displacement -> delta.
   const byBase = new Map<number, Array<[number, number]>>();
   for (const [i, j] of align(oa, na)) {

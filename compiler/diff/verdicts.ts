@@ -46,6 +46,14 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
   /** Why a group's first member was refused (group refusals name it, not each other). */
   const baseReasons = new Map<number, Reason>();
   const okItems = new Set<number>();
+  // The layout verdict depends only on the function and its match, and the fixed point below
+  // checks a function several times (aligning two bodies is the costliest check): once each.
+  const layoutChecked = new Map<number, Reason | null>();
+  const layoutOf = (f: FunctionInfo, st: FunctionStatus): Reason | null => {
+    let r = layoutChecked.get(f.index);
+    if (r === undefined) layoutChecked.set(f.index, (r = layoutProblem(m, f, st)));
+    return r;
+  };
   const queue: number[] = [];
   const check = (f: FunctionInfo): void => {
     const st = status[f.index]!;
@@ -60,7 +68,7 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
     if (why !== null && refusedMate === undefined) baseReasons.set(f.index, why);
     else if (refusedMate !== undefined) baseReasons.set(f.index, baseReasons.get(refusedMate) ?? reasons.get(refusedMate)!);
     if (why === null) {
-      why = touchesBadGlobal(f) ?? layoutProblem(m, f, st) ?? emissionProblem(ctx, f, okItems);
+      why = touchesBadGlobal(f) ?? layoutOf(f, st) ?? emissionProblem(ctx, f, okItems);
       if (why !== null) baseReasons.set(f.index, why);
     }
     // A funclet only the handler tables reach keeps no redirect: old frames keep their old

@@ -244,13 +244,14 @@ function descend(d: Decoding): void {
     let rva = d.work.pop()!;
     const guess = d.speculative.has(rva);
     for (;;) {
-      if (!d.inside(rva)) break;
+      const cell = cov.index(rva);
+      if (cell < 0) break;
       if (byRva.has(rva)) break;
-      if (inTable(d, rva)) {
+      if (d.inlineTables.length > 0 && inTable(d, rva)) {
         if (!guess) problems.push(`execution reaches the jump table bytes at 0x${rva.toString(16)}`);
         break;
       }
-      const cover = cov.startOf(rva);
+      const cover = cov.startAt(cell, rva);
       if (cover >= 0) {
         if (!guess) problems.push(`overlapping instructions at 0x${rva.toString(16)} (inside the one at 0x${cover.toString(16)})`);
         break;
@@ -268,7 +269,7 @@ function descend(d: Decoding): void {
       cov.mark(rva, length);
       if (end > d.maxEnd) d.maxEnd = end;
       collectRefs(d.img, d.decoder, insn, p, end);
-      if (!d.usesImageBase && p.refs.some((r) => r.kind === 'riprel32' && r.target === 0)) d.usesImageBase = true;
+      if (!d.usesImageBase) for (const r of p.refs) if (r.kind === 'riprel32' && r.target === 0) d.usesImageBase = true;
       const next = follow(d, p, end);
       if (next === null) break;
       rva = next;
@@ -362,12 +363,13 @@ function findImageBaseLoads(d: Decoding): ImageBaseLoad[] {
  */
 function checkEnteredLines(d: Decoding, roots: number[], imageBaseLoads: readonly ImageBaseLoad[]): Rva[] {
   const { tables, byRva, problems } = d;
+  if (tables.length === 0 && imageBaseLoads.length === 0) return [];
   // A table's bound holds only on the straight line from its guard to its jump: a branch (or
   // a case) entering that line in between would reach the jump with an unbounded index.
   const entries = new Set<number>();
   for (const p of byRva.values()) for (const r of p.refs) if (r.isBranch) entries.add(r.target);
   for (const t of tables) for (const x of t.targets) entries.add(x);
-  const sortedEntries = [...entries].sort((a, b) => a - b);
+  const sortedEntries = Float64Array.from(entries).sort();
   /** The first branch target in (after, upTo], or -1. */
   const enteredBetween = (after: number, upTo: number): number => {
     const i = lowerBound(sortedEntries, after + 1);
@@ -392,13 +394,18 @@ function checkEnteredLines(d: Decoding, roots: number[], imageBaseLoads: readonl
 /** The decoded function: instructions and their refs sorted by RVA, tables, gaps, problems. */
 function assemble(d: Decoding, imageBaseFields: Rva[]): DecodedFunction {
   const { tables } = d;
-  const sorted = [...d.byRva.values()].sort((a, b) => a.rva - b.rva);
+  // Instructions in address order (a numeric sort of their starts: no comparator calls).
+  const starts = new Float64Array(d.byRva.size);
+  let n = 0;
+  for (const rva of d.byRva.keys()) starts[n++] = rva;
+  starts.sort();
   const insns: DecodedInsn[] = [];
   const refs: Reference[] = [];
-  for (const p of sorted) {
-    p.refs.sort((a, b) => a.fieldRva - b.fieldRva);
-    insns.push({ rva: p.rva, length: p.length, flow: p.flow, refIndex: refs.length, refCount: p.refs.length });
-    refs.push(...p.refs);
+  for (const rva of starts) {
+    const p = d.byRva.get(rva)!;
+    if (p.refs.length > 1) p.refs.sort((a, b) => a.fieldRva - b.fieldRva);
+    insns.push({ rva: p.rva as Rva, length: p.length, flow: p.flow, refIndex: refs.length, refCount: p.refs.length });
+    for (const r of p.refs) refs.push(r);
   }
   const gaps = d.cov.gaps();
   tables.sort((a, b) => a.rva - b.rva);
@@ -434,7 +441,11 @@ class Coverage {
   /** Start of the instruction covering `rva` when `rva` is inside (not the start of) it; else -1. */
   startOf(rva: number): number {
     const i = this.index(rva);
-    if (i < 0) return -1;
+    return i < 0 ? -1 : this.startAt(i, rva);
+  }
+
+  /** startOf(rva) for the cell index of `rva` (>= 0). */
+  startAt(i: number, rva: number): number {
     const v = this.cells[i]!;
     return v === 0 || v - 1 === rva ? -1 : v - 1;
   }
@@ -451,10 +462,25 @@ class Coverage {
   }
 
   mark(rva: number, length: number): void {
+    // Most instructions lie inside the first range that holds their start: consecutive cells.
+    for (let i = 0; i < this.ranges.length; i++) {
+      const r = this.ranges[i]!;
+      if (rva < r.start || rva >= r.end) continue;
+      if (rva + length > r.end || this.overlapsBefore(i, rva, rva + length)) break;
+      const first = this.bases[i]! + (rva - r.start);
+      this.cells.fill(rva + 1, first, first + length);
+      return;
+    }
     for (let k = 0; k < length; k++) {
       const i = this.index(rva + k);
       if (i >= 0) this.cells[i] = rva + 1;
     }
+  }
+
+  /** Whether a range before the i-th holds a byte of [start, end) (index() would pick it). */
+  private overlapsBefore(i: number, start: number, end: number): boolean {
+    for (let j = 0; j < i; j++) if (this.ranges[j]!.start < end && start < this.ranges[j]!.end) return true;
+    return false;
   }
 
   /** Runs of uncovered bytes. */
@@ -480,9 +506,11 @@ class Coverage {
 
 function collectRefs(img: MappedImage, decoder: Decoder, insn: Instruction, p: Pending, end: number): void {
   const rva = p.rva;
-  const isBranchOp = insn.op0Kind === OpKind.NearBranch64 || insn.op0Kind === OpKind.NearBranch32;
-  if (isBranchOp) {
-    const short = insn.isJmpShort || insn.isJccShort || insn.isLoop || insn.isLoopcc || insn.isJcxShort;
+  const op0 = insn.op0Kind;
+  if (op0 === OpKind.NearBranch64 || op0 === OpKind.NearBranch32) {
+    // A near call is never short (checked first: calls are the most common branches).
+    const isCall = insn.isCallNear;
+    const short = !isCall && (insn.isJmpShort || insn.isJccShort || insn.isLoop || insn.isLoopcc || insn.isJcxShort);
     const size = short ? 1 : 4;
     p.refs.push({
       kind: short ? 'rel8' : 'rel32',
@@ -491,7 +519,7 @@ function collectRefs(img: MappedImage, decoder: Decoder, insn: Instruction, p: P
       insnRva: rva as Rva,
       insnEnd: end as Rva,
       target: Number(BigInt.asUintN(64, insn.nearBranchTarget)),
-      isCall: insn.isCallNear,
+      isCall,
       isBranch: true,
     });
   }

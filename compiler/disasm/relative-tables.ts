@@ -21,7 +21,7 @@
 import { Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
 import type { Rva } from '../../common/types.ts';
 import type { MappedImage } from '../image/map-image.ts';
-import type { FunctionInfo } from '../image/types.ts';
+import type { DecodedInsn, FunctionInfo } from '../image/types.ts';
 
 /** A self-relative table: `count` int32 entries at `rva`, entry i pointing at rva + entry. */
 export interface RelativeTable {
@@ -48,10 +48,14 @@ export function findRelativeTables(img: MappedImage, fns: readonly FunctionInfo[
   try {
     for (const f of fns) {
       const jumpTables = new Set<number>(f.decoded.jumpTables.map((t) => t.rva));
-      const insns = [...f.decoded.insns].sort((a, b) => a.rva - b.rva);
+      const insns = inAddressOrder(f.decoded.insns);
+      const refs = f.decoded.refs;
       for (let k = 0; k < insns.length; k++) {
         const di = insns[k]!;
-        if (di.refCount === 0) continue;
+        // A RIP-relative operand is a riprel32 reference (decode-function.ts): only those can be the lea.
+        let riprel = false;
+        for (let r = di.refIndex; r < di.refIndex + di.refCount; r++) if (refs[r]!.kind === 'riprel32') riprel = true;
+        if (!riprel) continue;
         const lea = at(di.rva);
         try {
           if (lea.mnemonic !== Mnemonic.Lea || !lea.isIpRelMemoryOperand) continue;
@@ -80,6 +84,12 @@ export function findRelativeTables(img: MappedImage, fns: readonly FunctionInfo[
     decoder.free();
   }
   return out;
+}
+
+/** The instructions sorted by address (decoding already sorts them: then as they are). */
+function inAddressOrder(insns: readonly DecodedInsn[]): readonly DecodedInsn[] {
+  for (let k = 1; k < insns.length; k++) if (insns[k]!.rva < insns[k - 1]!.rva) return [...insns].sort((a, b) => a.rva - b.rva);
+  return insns;
 }
 
 /** After the lea at insns[k]: `movsxd rX,[rT+rI*4]` then `add rX,rT`, and no `jmp rX`. */

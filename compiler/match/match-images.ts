@@ -14,7 +14,7 @@ import type { FunctionInfo } from '../image/types.ts';
 import type { ImageAnalysis } from './analyze-image.ts';
 import { pairThroughData } from './match-data-slots.ts';
 import { pairBetweenAnchors } from './match-order.ts';
-import { hashString, Normaliser, type MatchView, type Side } from './normalise.ts';
+import { Normaliser, type MatchView, type Side } from './normalise.ts';
 
 /** How a function pair was found. */
 export type MatchHow = 'name' | 'entry' | 'hash' | 'callgraph' | 'data' | 'neighbour' | 'order';
@@ -47,6 +47,9 @@ interface MatchState {
   /** Shape hash of each function (normalised code with no match named). */
   readonly oldShape: readonly string[];
   readonly newShape: readonly string[];
+  /** Callees and writable items of each function, memoised. */
+  readonly oldTargets: TargetLists;
+  readonly newTargets: TargetLists;
   /** Pairs two unmatched functions (false when either is matched already). */
   pair(o: number, n: number, how: MatchHow): boolean;
   /** Pairs two unmatched writable items (false when either is matched, read-only or a jump table). */
@@ -76,6 +79,8 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
     fnHow,
     oldShape: [],
     newShape: [],
+    oldTargets: new TargetLists(oldA),
+    newTargets: new TargetLists(newA),
     pair(o, n, how) {
       if (fnOldToNew[o] !== -1 || fnNewToOld[n] !== -1) return false;
       fnOldToNew[o] = n;
@@ -96,8 +101,8 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
   pairByNames(st);
   const shaped: MatchState = {
     ...st,
-    oldShape: oldA.fns.functions.map((f) => hashString(oldNorm.functionForm(f, 'shape'))),
-    newShape: newA.fns.functions.map((f) => hashString(newNorm.functionForm(f, 'shape'))),
+    oldShape: oldA.fns.functions.map((f) => oldNorm.shapeHash(f)),
+    newShape: newA.fns.functions.map((f) => newNorm.shapeHash(f)),
   };
   propagate(shaped);
   pairWritableByPosition(st);
@@ -191,17 +196,34 @@ function pairUniqueShapes(st: MatchState): number {
   return changed;
 }
 
+/**
+ * Per function of one image, its callees and writable items (fnTargets, itemTargets), each
+ * computed once: the propagation asks for every matched pair's lists in every round.
+ */
+class TargetLists {
+  private readonly fns: Array<readonly number[] | undefined> = [];
+  private readonly items: Array<readonly number[] | undefined> = [];
+
+  constructor(private readonly a: ImageAnalysis) {}
+
+  fnTargets(i: number): readonly number[] {
+    return (this.fns[i] ??= fnTargets(this.a, this.a.fns.functions[i]!));
+  }
+
+  itemTargets(i: number): readonly number[] {
+    return (this.items[i] ??= itemTargets(this.a, this.a.fns.functions[i]!));
+  }
+}
+
 /** 4. Call graph and data references of matched pairs, position by position. */
 function pairThroughCalls(st: MatchState): number {
-  const { oldA, newA, fnNewToOld, oldShape, newShape } = st;
-  const oldFns = oldA.fns.functions;
-  const newFns = newA.fns.functions;
+  const { fnNewToOld, oldShape, newShape, oldTargets, newTargets } = st;
   let changed = 0;
-  for (let n = 0; n < newFns.length; n++) {
+  for (let n = 0; n < fnNewToOld.length; n++) {
     const o = fnNewToOld[n]!;
     if (o < 0) continue;
-    const nt = fnTargets(newA, newFns[n]!);
-    const ot = fnTargets(oldA, oldFns[o]!);
+    const nt = newTargets.fnTargets(n);
+    const ot = oldTargets.fnTargets(o);
     if (nt.length === ot.length) {
       for (let k = 0; k < nt.length; k++) if (st.pair(ot[k]!, nt[k]!, 'callgraph')) changed++;
     } else {
@@ -217,8 +239,8 @@ function pairThroughCalls(st: MatchState): number {
         }
       }
     }
-    const ni = itemTargets(newA, newFns[n]!);
-    const oi = itemTargets(oldA, oldFns[o]!);
+    const ni = newTargets.itemTargets(n);
+    const oi = oldTargets.itemTargets(o);
     if (ni.length === oi.length) for (let k = 0; k < ni.length; k++) if (st.pairItem(oi[k]!, ni[k]!)) changed++;
   }
   return changed;

@@ -73,6 +73,22 @@ export class Hasher {
     return this;
   }
 
+  /** Code units, as `string` hashes the string they make. */
+  units(u: Uint16Array, length: number): this {
+    let h1 = this.h1;
+    let h2 = this.h2;
+    for (let i = 0; i < length; i++) {
+      const c = u[i]!;
+      h1 = Math.imul(h1 ^ c, 0x01000193);
+      h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+      h2 ^= h2 >>> 15;
+    }
+    this.h1 = h1;
+    this.h2 = h2;
+    this.n += length;
+    return this;
+  }
+
   /** 16 hex digits plus the length consumed. */
   digest(): string {
     const h1 = Math.imul(this.h1 ^ (this.h1 >>> 16), 0x85ebca6b);
@@ -95,6 +111,63 @@ export function latin1(bytes: ArrayLike<number>): string {
   return out;
 }
 
+/** A growable buffer of UTF-16 code units: text built without a string per piece. */
+class CodeUnits {
+  buf = new Uint16Array(1 << 12);
+  length = 0;
+
+  clear(): void {
+    this.length = 0;
+  }
+
+  /** Starts a part: a newline unless this is the first (no part is empty: see writeForm). */
+  part(): void {
+    if (this.length > 0) this.unit(10);
+  }
+
+  private reserve(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.length + n) size *= 2;
+    const grown = new Uint16Array(size);
+    grown.set(this.buf.subarray(0, this.length));
+    this.buf = grown;
+  }
+
+  unit(c: number): void {
+    this.reserve(1);
+    this.buf[this.length++] = c;
+  }
+
+  /** Bytes [start, end) of `b` as latin1 characters, clamped to `b` as subarray clamps. */
+  bytes(b: Uint8Array, start: number, end: number): void {
+    const s = Math.max(0, Math.min(start, b.length));
+    const e = Math.max(s, Math.min(end, b.length));
+    this.reserve(e - s);
+    const buf = this.buf;
+    let n = this.length;
+    for (let k = s; k < e; k++) buf[n++] = b[k]!;
+    this.length = n;
+  }
+
+  string(s: string): void {
+    this.reserve(s.length);
+    const buf = this.buf;
+    let n = this.length;
+    for (let i = 0; i < s.length; i++) buf[n++] = s.charCodeAt(i);
+    this.length = n;
+  }
+
+  /** The units as a string (chunked: spreading a large array overflows the stack). */
+  text(): string {
+    let out = '';
+    for (let i = 0; i < this.length; i += 8192) {
+      out += String.fromCharCode.apply(null, this.buf.subarray(i, Math.min(this.length, i + 8192)) as unknown as number[]);
+    }
+    return out;
+  }
+}
+
 /**
  * When [start, end) is printable text, a NUL, then only zeros, the end of the text plus its
  * terminator; otherwise null.
@@ -109,7 +182,8 @@ export function stringExtent(b: Uint8Array, start: number, end: number): number 
 
 /** Normaliser over one image. Data-item keys are memoised per mode. */
 export class Normaliser {
-  private readonly itemKeys = new Map<string, string>();
+  /** Memoised item keys, at 3 * index + mode (shape 0, exact 1, code 2). */
+  private readonly itemKeys = new Map<number, string>();
   /** Memoised `exact` (2 * index) and `code` (2 * index + 1) forms. */
   private readonly forms = new Map<number, string>();
   /** Items being hashed -> their depth on the stack. */
@@ -117,8 +191,8 @@ export class Normaliser {
   /** Per item being hashed: the highest ancestor (smallest depth) a pointer in it went back to. */
   private readonly frames: Array<{ minRef: number }> = [];
   private budget = 0;
-  /** One instruction's bytes being masked (x86 instructions are at most 15 bytes). */
-  private readonly scratch = new Uint8Array(16);
+  /** The form being written (see writeForm). */
+  private readonly units = new CodeUnits();
 
   constructor(
     readonly a: ImageAnalysis,
@@ -147,62 +221,106 @@ export class Normaliser {
     return form;
   }
 
+  /**
+   * The `shape` form's hash, `hashString(functionForm(f, 'shape'))` without making the
+   * string: matching hashes every function's shape once and keeps only the hash.
+   */
+  shapeHash(f: FunctionInfo): string {
+    this.writeForm(f, 'shape');
+    return new Hasher().units(this.units.buf, this.units.length).digest();
+  }
+
   private computeForm(f: FunctionInfo, mode: Mode): string {
+    this.writeForm(f, mode);
+    return this.units.text();
+  }
+
+  /**
+   * Writes the form of `f` into `this.units`: one part per instruction (its bytes with the
+   * reference fields zeroed, then a token per reference), per gap, per unwind entry, and the
+   * problem count, joined by newlines. Built as code units, not strings per instruction:
+   * the forms of every function are made, several times over.
+   */
+  private writeForm(f: FunctionInfo, mode: Mode): void {
     const img = this.a.img.image;
     const d = f.decoded;
-    const parts: string[] = [];
-    const buf = this.scratch;
-    for (const insn of d.insns) {
-      for (let k = 0; k < insn.length; k++) buf[k] = img[insn.rva + k]!;
-      let toks = '';
-      for (let k = insn.refIndex; k < insn.refIndex + insn.refCount; k++) {
-        const r = d.refs[k]!;
-        for (let b = 0; b < r.size; b++) {
-          const at = r.fieldRva - insn.rva + b;
-          if (at < insn.length) buf[at] = 0;
-        }
-        toks += `|${this.refToken(f, r, mode)}`;
+    const u = this.units;
+    u.clear();
+    // Parts are separated by newlines (u.part()); none is empty (an instruction has bytes,
+    // the others start with a letter), so "units written" means "a part before".
+    const { insns, refs } = d;
+    for (let n = 0; n < insns.length; n++) {
+      const insn = insns[n]!;
+      u.part();
+      const at = u.length;
+      u.bytes(img, insn.rva, insn.rva + insn.length);
+      const end = insn.refIndex + insn.refCount;
+      for (let k = insn.refIndex; k < end; k++) {
+        const r = refs[k]!;
+        const o = r.fieldRva - insn.rva;
+        for (let b = 0; b < r.size; b++) if (o + b >= 0 && o + b < insn.length) u.buf[at + o + b] = 0;
       }
-      parts.push(String.fromCharCode.apply(null, buf.subarray(0, insn.length) as unknown as number[]) + toks);
+      for (let k = insn.refIndex; k < end; k++) {
+        u.unit(0x7c); // '|'
+        u.string(this.refToken(f, refs[k]!, mode));
+      }
     }
-    for (const g of d.gaps) parts.push(`g${g.start - f.entry}:${latin1(img.subarray(g.start, g.end))}`);
+    for (const g of d.gaps) {
+      u.part();
+      u.string(`g${g.start - f.entry}:`);
+      u.bytes(img, g.start, g.end);
+    }
     // Unwind and exception data are part of the function: a changed catch clause or cleanup
     // with identical code is a changed function.
     for (const rf of f.pdata) {
-      const u = rf.unwind;
-      if (u === null) {
-        parts.push('u?');
+      u.part();
+      const uw = rf.unwind;
+      if (uw === null) {
+        u.string('u?');
         continue;
       }
       const at = rf.unwindInfoAddress;
-      const hasHandler = (u.flags & 3) !== 0;
-      const chained = (u.flags & 4) !== 0 && u.chained !== null;
+      const hasHandler = (uw.flags & 3) !== 0;
+      const chained = (uw.flags & 4) !== 0 && uw.chained !== null;
       // A chained entry ends in its parent's RUNTIME_FUNCTION (three RVAs): named by which of
       // the function's parts the parent is, or by what it points at, never by raw RVAs.
-      const codes = latin1(img.subarray(at, at + (hasHandler ? u.size - 4 : chained ? u.size - 12 : u.size)));
-      let extra = chained ? `|c${this.chainToken(f, rf, mode)}` : '';
-      if (hasHandler && u.handler !== null) {
-        extra = `|h${this.targetToken(f, u.handler, mode)}`;
-        const hd = parseHandlerData(this.a.img, this.a.fns, f, rf);
-        const lsda = hd?.kind === 'msvc' ? null : parseGccLsda(img, at + u.size, rf.endAddress - rf.beginAddress, this.a.img.imageBase);
-        if (hd?.kind === 'msvc') extra += this.handlerDataForm(f, hd.data, mode);
-        else if (lsda !== null) {
-          const bytes = img.slice(at + u.size, at + u.size + lsda.length);
-          for (const t of lsda.typeRefs) bytes.fill(0, t.offset, t.offset + t.size);
-          extra += `|l${latin1(bytes)}${lsda.typeRefs.map((t) => `|t${this.targetToken(null, t.target, mode)}`).join('')}`;
-        } else {
-          // Unknown handler data (MSVC): its first word is what it points to, by RVA.
-          const w = at + u.size;
-          const rva = w + 4 <= img.length ? (img[w]! | (img[w + 1]! << 8) | (img[w + 2]! << 16) | (img[w + 3]! << 24)) >>> 0 : -1;
-          // (Matching leaves it out: MSVC's FuncInfo holds RVAs, which move with the layout.)
-          extra += mode === 'shape' ? '|d' : `|d${this.targetToken(null, rva, mode)}`;
-        }
-      }
+      const codes = img.subarray(at, at + (hasHandler ? uw.size - 4 : chained ? uw.size - 12 : uw.size));
+      const extra = this.unwindExtra(f, rf, mode, chained, hasHandler);
       const ri = f.ranges.findIndex((r) => r.start === rf.beginAddress);
-      parts.push(`u${ri}:${codes}${extra}`);
+      u.string(`u${ri}:`);
+      u.bytes(codes, 0, codes.length);
+      u.string(extra);
     }
-    if (d.problems.length > 0) parts.push(`p${d.problems.length}`);
-    return parts.join('\n');
+    if (d.problems.length > 0) {
+      u.part();
+      u.string(`p${d.problems.length}`);
+    }
+  }
+
+  /** What follows an unwind entry's codes in a form: its chained parent, or its handler and handler data. */
+  private unwindExtra(f: FunctionInfo, rf: FunctionInfo['pdata'][number], mode: Mode, chained: boolean, hasHandler: boolean): string {
+    const img = this.a.img.image;
+    const uw = rf.unwind!;
+    const at = rf.unwindInfoAddress;
+    let extra = chained ? `|c${this.chainToken(f, rf, mode)}` : '';
+    if (hasHandler && uw.handler !== null) {
+      extra = `|h${this.targetToken(f, uw.handler, mode)}`;
+      const hd = parseHandlerData(this.a.img, this.a.fns, f, rf);
+      const lsda = hd?.kind === 'msvc' ? null : parseGccLsda(img, at + uw.size, rf.endAddress - rf.beginAddress, this.a.img.imageBase);
+      if (hd?.kind === 'msvc') extra += this.handlerDataForm(f, hd.data, mode);
+      else if (lsda !== null) {
+        const bytes = img.slice(at + uw.size, at + uw.size + lsda.length);
+        for (const t of lsda.typeRefs) bytes.fill(0, t.offset, t.offset + t.size);
+        extra += `|l${latin1(bytes)}${lsda.typeRefs.map((t) => `|t${this.targetToken(null, t.target, mode)}`).join('')}`;
+      } else {
+        // Unknown handler data (MSVC): its first word is what it points to, by RVA.
+        const w = at + uw.size;
+        const rva = w + 4 <= img.length ? (img[w]! | (img[w + 1]! << 8) | (img[w + 2]! << 16) | (img[w + 3]! << 24)) >>> 0 : -1;
+        // (Matching leaves it out: MSVC's FuncInfo holds RVAs, which move with the layout.)
+        extra += mode === 'shape' ? '|d' : `|d${this.targetToken(null, rva, mode)}`;
+      }
+    }
+    return extra;
   }
 
   /** Token for the parent RUNTIME_FUNCTION a chained unwind entry of `f` names. */
@@ -309,7 +427,7 @@ export class Normaliser {
 
   /** Content key of a read-only item: its bytes with pointer fields replaced by their targets. */
   itemKey(item: DataItem, mode: Mode): string {
-    const memo = `${mode}:${item.index}`;
+    const memo = 3 * item.index + (mode === 'shape' ? 0 : mode === 'exact' ? 1 : 2);
     const hit = this.itemKeys.get(memo);
     if (hit !== undefined) return hit;
     // Pointer graphs in data have cycles (type_info <-> vtables, Go type descriptors). A
