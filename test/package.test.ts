@@ -92,7 +92,7 @@ describe('the npm package (npm pack, offline install, demo, embedding)', () => {
     };
     walk(join(installed, 'index.js'));
     expect(seen.size).toBeGreaterThan(20);
-    expect(nodeImports).toEqual(['/pe/wasm.js: dynamic node:fs/promises']);
+    expect(nodeImports).toEqual(['/pe/wasm-bridge.js: dynamic node:fs/promises']);
   });
 
   it('`npx hotpatch demo` runs the whole pipeline from the installed package', () => {
