@@ -16,23 +16,25 @@ function usageError(message: string, json: boolean): never {
   process.exit(2);
 }
 
-const args = process.argv.slice(2);
-const json = args.includes('--json');
-// The first word that is not an option names the command (the global options take no value).
-const index = args.findIndex((a) => !a.startsWith('-'));
-const invoked = index < 0 ? undefined : args[index]!;
-const entry = commands.find((c) => commandName(c) === invoked);
+/** Runs the command named in `args` (process.argv without node and the script). */
+async function main(args: readonly string[]): Promise<void> {
+  const json = args.includes('--json');
+  // The first word that is not an option names the command (the global options take no value).
+  const index = args.findIndex((a) => !a.startsWith('-'));
+  const invoked = index < 0 ? undefined : args[index]!;
+  const entry = commands.find((c) => commandName(c) === invoked);
 
-if (entry === undefined) {
-  if (invoked === undefined && wantsHelp(args)) {
-    process.stdout.write(mainHelp(INTRO, commands));
-  } else if (invoked === undefined) {
-    usageError('name a command; see hotpatch --help', json);
-  } else {
-    const guess = closestName(invoked, commands.map(commandName));
-    usageError(`unknown command ${invoked}${guess === undefined ? '' : `; did you mean ${guess}?`} (see hotpatch --help)`, json);
+  if (entry === undefined) {
+    if (invoked === undefined && wantsHelp(args)) {
+      process.stdout.write(mainHelp(INTRO, commands));
+    } else if (invoked === undefined) {
+      usageError('name a command; see hotpatch --help', json);
+    } else {
+      const guess = closestName(invoked, commands.map(commandName));
+      usageError(`unknown command ${invoked}${guess === undefined ? '' : `; did you mean ${guess}?`} (see hotpatch --help)`, json);
+    }
+    return;
   }
-} else {
   const rest = [...args.slice(0, index), ...args.slice(index + 1)];
   const body = (await entry.load()).default;
   if (wantsHelp(rest)) {
@@ -43,3 +45,12 @@ if (entry === undefined) {
     await body.handler(parsed.value);
   }
 }
+
+// No top-level await: the built CLI is a CommonJS bundle (scripts/build.ts), which cannot hold
+// one. A command's own failures are handled in cli/command.ts; what reaches here (a command
+// module that cannot be loaded) is a bug or a broken install, reported in one line.
+main(process.argv.slice(2)).catch((e: unknown) => {
+  if (process.env['HOTPATCH_DEBUG']) console.error(e);
+  process.stderr.write(`hotpatch: INTERNAL: ${(e instanceof Error ? e.message : String(e)).split('\n')[0] ?? ''}\n`);
+  process.exit(1);
+});

@@ -7,14 +7,14 @@
 //     `./x.ts` specifiers into `./x.js`). tsc because the .d.ts need it anyway, and a
 //     per-file library lets an embedder's bundler keep only what it uses. Plus the files tsc
 //     does not emit: the wasm parser's loader and .wasm, the generated protobuf code.
-//  2. The CLI (bin/hotpatch.js imports dist/cli/main.js): esbuild bundle of cli/main.ts with
-//     code splitting, so each command's module is a chunk loaded only when that command runs
-//     (cli/commands/index.ts). Arguments are parsed by Node's own parseArgs (cli/args.ts says
-//     why not yargs). Measured on this 2-core machine under load, start-up CPU time over
+//  2. The CLI (bin/hotpatch.cjs requires dist/cli/main.cjs): scripts/bundle-cli.ts, esbuild
+//     bundles: main.cjs, CommonJS, holding the commands that must start fast (pe), and every
+//     other command as an ES module entry with code splitting, loaded only when that command
+//     runs (cli/commands/index.ts). Arguments are parsed by Node's own parseArgs (cli/args.ts
+//     says why not yargs). Measured on this 2-core machine under load, start-up CPU time over
 //     `node -e 0`: the per-file tsc output +0.25 s (Node's ESM loader resolving ~60 files),
-//     the bundle +0.13 s (with yargs inlined, as it was). The npm dependencies the compiler
-//     uses (iced-x86, protobufjs, zstd-codec) stay external, loaded with their chunks. The
-//     wasm and the win32 agent are copied next to the chunks, where their loaders look.
+//     the ESM bundle +0.13 s (with yargs inlined, as it was); bundle-cli.ts has the figures
+//     for CommonJS over ESM.
 //  3. dist/bundle/: the runtime bundle for agents (scripts/bundle-runtime.ts),
 //     `hotpatch/runtime/bundle` in package.json; bench/sections/startup.ts reports its size.
 // Run through tsx (bin/run-ts.js), a devDependency: only the build needs it.
@@ -23,7 +23,7 @@ import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { bundleCli } from './bundle-cli.ts';
 import { bundleRuntime } from './bundle-runtime.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -41,9 +41,6 @@ const ASSETS = [
   'formats/zstd-codec.d.ts',
 ];
 
-/** Dependencies the CLI bundle loads from node_modules. */
-const CLI_EXTERNAL = ['iced-x86', 'protobufjs', 'protobufjs/*', 'zstd-codec', 'zstd-codec/*'];
-
 rmSync(dist, { recursive: true, force: true });
 
 const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
@@ -57,23 +54,7 @@ for (const file of ASSETS) {
   copyFileSync(join(root, file), join(dist, file));
 }
 
-await build({
-  entryPoints: [join(root, 'cli/main.ts')],
-  outdir: join(dist, 'cli'),
-  entryNames: '[name]',
-  chunkNames: '[name]-[hash]',
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  external: CLI_EXTERNAL,
-  legalComments: 'none',
-  logLevel: 'warning',
-});
-copyFileSync(join(root, 'runtime/pe-parser/pkg/pe_parser_bg.wasm'), join(dist, 'cli/pe_parser_bg.wasm'));
-mkdirSync(join(dist, 'cli/win32-agent'), { recursive: true });
-copyFileSync(join(root, 'runtime/backends/win32-agent/agent.exe'), join(dist, 'cli/win32-agent/agent.exe'));
+await bundleCli(root, join(dist, 'cli'));
 
 await bundleRuntime(root, join(dist, 'bundle'));
 

@@ -19,7 +19,7 @@ import { parsePe } from '../runtime/pe/parse-pe.ts';
 import { runHotpatch, type CliRun } from './support/cli.ts';
 import { deltaBombPackage, hugeZeroFill, machine, pdataEnd, ROOT, SAMPLE_V1, SAMPLE_V2, sampleV1, samplePackage, sizeOfImage } from './support/hostile-inputs.ts';
 
-const BIN = join(ROOT, 'bin/hotpatch.js');
+const BIN = join(ROOT, 'bin/hotpatch.cjs');
 let dir = '';
 let signing: SigningKey;
 let trusted: PublicKey;

@@ -66,7 +66,7 @@ describe('the npm package (npm pack, offline install, demo, embedding)', () => {
   });
 
   it('ships the compiled entry points and the demo samples, and no tests, sources, real corpus or bench results', () => {
-    for (const f of ['package.json', 'README.md', 'bin/hotpatch.js', 'dist/cli/main.js', 'dist/cli/pe_parser_bg.wasm', 'dist/runtime/index.js', 'dist/runtime/index.d.ts', 'dist/compiler/index.js', 'dist/compiler/index.d.ts', 'dist/formats/index.js', 'dist/formats/index.d.ts', 'dist/bundle/hotpatch-runtime.js', 'dist/bundle/pe_parser_bg.wasm', 'samples/scenarios.json', 'samples/bin/logic-fix/v1.dll', 'samples/bin/logic-fix/v2.dll']) {
+    for (const f of ['package.json', 'README.md', 'bin/hotpatch.cjs', 'dist/cli/main.cjs', 'dist/cli/pe_parser_bg.wasm', 'dist/runtime/index.js', 'dist/runtime/index.d.ts', 'dist/compiler/index.js', 'dist/compiler/index.d.ts', 'dist/formats/index.js', 'dist/formats/index.d.ts', 'dist/bundle/hotpatch-runtime.js', 'dist/bundle/pe_parser_bg.wasm', 'samples/scenarios.json', 'samples/bin/logic-fix/v1.dll', 'samples/bin/logic-fix/v2.dll']) {
       expect(files).toContain(f);
     }
     const unwanted = files.filter(
@@ -92,7 +92,7 @@ describe('the npm package (npm pack, offline install, demo, embedding)', () => {
     };
     walk(join(installed, 'index.js'));
     expect(seen.size).toBeGreaterThan(20);
-    expect(nodeImports).toEqual(['/pe/wasm.js: dynamic node:fs/promises']);
+    expect(nodeImports).toEqual(['/pe/wasm-bridge.js: dynamic node:fs/promises']);
   });
 
   it('`npx hotpatch demo` runs the whole pipeline from the installed package', () => {

@@ -33,7 +33,7 @@ interface TreeRow {
   readonly error: string | null;
 }
 
-const HOTPATCH = (root: string): string[] => [join(root, 'bin/hotpatch.js')];
+const HOTPATCH = (root: string): string[] => [join(root, 'bin/hotpatch.cjs')];
 
 /**
  * One `hotpatch` process, timed. Exit 0, 31 (`hotpatch build` of a refused module) and 33
@@ -144,7 +144,7 @@ const section: BenchSection = {
     );
     const failed = rows.filter((r) => r.error !== null).map((r) => `- ${r.label}: not measured (${r.error})`);
     const markdown = [
-      `Every figure is one wall-clock run of a separate process (\`node bin/hotpatch.js ...\`, tsx start-up included), on a machine with ${cores} core(s) shared with other jobs, so the times move from run to run. "Sum of single builds" runs \`hotpatch build\` once per changed module, one after another; the bundle pairs the trees, builds the same packages on worker threads and writes one signed file. Refused modules take part in both (their diff is the work).`,
+      `Every figure is one wall-clock run of a separate process (\`node bin/hotpatch.cjs ...\`, tsx start-up included), on a machine with ${cores} core(s) shared with other jobs, so the times move from run to run. "Sum of single builds" runs \`hotpatch build\` once per changed module, one after another; the bundle pairs the trees, builds the same packages on worker threads and writes one signed file. Refused modules take part in both (their diff is the work).`,
       '',
       timeTable,
       '',

@@ -1,11 +1,11 @@
 /**
  * Bench section `startup`: how long the installed `hotpatch` command takes from process start
  * to exit, and how big the runtime bundle for agents is.
- * - CLI start: `node bin/hotpatch.js --help` and `node bin/hotpatch.js pe SMALL.dll` (the
+ * - CLI start: `node bin/hotpatch.cjs --help` and `node bin/hotpatch.cjs pe SMALL.dll` (the
  *   compiled CLI in dist/, rebuilt first with `npm run build`'s script so it matches the
  *   sources), each next to `node -e 0` in the same run, interleaved round by round so
  *   machine load hits all alike; wall time of the process (spawn to exit), median of n.
- *   For scale, the same `--help` through tsx from the TypeScript sources (how bin/hotpatch.js
+ *   For scale, the same `--help` through tsx from the TypeScript sources (how bin/hotpatch.cjs
  *   ran before dist/ existed), fewer runs.
  * - Runtime bundle: scripts/bundle-runtime.ts (what dist/bundle/ ships as
  *   `hotpatch/runtime/bundle`), minified; gzip -9 sizes computed here; the pe-parser .wasm
@@ -62,12 +62,12 @@ const section: BenchSection = {
     const built = spawnSync(process.execPath, [join(ctx.root, 'bin/run-ts.js'), join(ctx.root, 'scripts/build.ts')], { cwd: ctx.root, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
     if (built.status !== 0) throw new Error(`npm run build failed: ${built.stderr.trim().split('\n').slice(-3).join(' ')}`);
 
-    const bin = join(ctx.root, 'bin/hotpatch.js');
+    const bin = join(ctx.root, 'bin/hotpatch.cjs');
     const small = scenarioDll('logic-fix', 'v1');
     const commands: ReadonlyArray<readonly [string, string, readonly string[]]> = [
       ['node -e 0', 'node -e 0', ['-e', '0']],
-      ['hotpatch --help', 'node bin/hotpatch.js --help', [bin, '--help']],
-      [`hotpatch pe (${readFileSync(small).length} bytes)`, 'node bin/hotpatch.js pe samples/bin/logic-fix/v1.dll', [bin, 'pe', small]],
+      ['hotpatch --help', 'node bin/hotpatch.cjs --help', [bin, '--help']],
+      [`hotpatch pe (${readFileSync(small).length} bytes)`, 'node bin/hotpatch.cjs pe samples/bin/logic-fix/v1.dll', [bin, 'pe', small]],
     ];
     const rounds = ctx.quick ? 5 : 15;
     const load = loadavg()[0] ?? 0;

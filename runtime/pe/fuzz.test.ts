@@ -1,5 +1,5 @@
 /**
- * Fuzzing the wasm parser (parsePe and mapImage), the attack surface every package build
+ * Fuzzing the wasm parser (parsePe, parsePeOverview and mapImage), the attack surface every package build
  * and apply goes through: truncated and mutated variants of real PE files. A few thousand
  * cases by default, 100,000 with HOTPATCH_FUZZ=full (`npm run fuzz`). Every case must end
  * in a PeFile or a PE_* error value: no trap (PE_INTERNAL), no exception, no hang, and no
@@ -11,11 +11,13 @@
  */
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import type { HotpatchError } from '../../common/errors.ts';
 import { mapImage } from './map-image.ts';
-import { parsePe, parsePeParts, type PePart } from './parse-pe.ts';
+import { parsePe, parsePeOverview, parsePeParts, type PePart } from './parse-pe.ts';
+import { expectedOverview } from './testing/overview-of.ts';
 import { realCorpusFiles, samplePeFiles } from '../../test/support/test-files.ts';
 import { fullFile } from './testdata/crafted-cases.ts';
 import { mulberry32 as prng } from '../../test/support/prng.ts';
@@ -134,6 +136,16 @@ describe('pe-parser fuzz', () => {
         return fail(`parsePe threw ${(e as Error).message}`);
       }
       slowest = Math.max(slowest, performance.now() - t);
+      // The counts-only parse (`hotpatch pe`) must reach the same outcome on the same input.
+      if (parts === null) {
+        let o: ReturnType<typeof parsePeOverview>;
+        try {
+          o = parsePeOverview(input);
+        } catch (e) {
+          return fail(`parsePeOverview threw ${(e as Error).message}`);
+        }
+        if (!isDeepStrictEqual(o, expectedOverview(r))) fail('parsePeOverview differs from parsePe');
+      }
       if (!r.ok) {
         const e: HotpatchError = r.error;
         if (!/^PE_[A-Z_]+$/.test(e.code) || e.code === 'PE_INTERNAL') fail(`error ${e.code}: ${e.message}`);

@@ -21,9 +21,9 @@ describe('pe-parser loader portability', () => {
     const lib = readdirSync(HERE).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
     expect(lib).toContain('parse-pe.ts');
     for (const f of lib) expect(readFileSync(`${HERE}${f}`, 'utf8'), f).not.toMatch(/from\s+['"]node:/);
-    // The one node: module the runtime reaches is imported dynamically, in wasm.ts, and only
-    // when running under Node with a file: URL (fetch cannot read those there).
-    const bridge = readFileSync(`${HERE}wasm.ts`, 'utf8');
+    // The one node: module the runtime reaches is imported dynamically, in wasm-bridge.ts, and
+    // only when running under Node with a file: URL (fetch cannot read those there).
+    const bridge = readFileSync(`${HERE}wasm-bridge.ts`, 'utf8');
     expect(bridge.match(/import\(\s*(\/\*[^*]*\*\/\s*)?['"]node:/g)).toHaveLength(1);
   });
 

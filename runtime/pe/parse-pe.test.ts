@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { asFileOffset, asRva } from '../../common/types.ts';
 import { mapImage } from './map-image.ts';
-import { fileOffsetToRva, parsePe, parsePeParts, readAtRva, rvaToFileOffset, sectionOfRva } from './parse-pe.ts';
+import { fileOffsetToRva, parsePe, parsePeOverview, parsePeParts, readAtRva, rvaToFileOffset, sectionOfRva } from './parse-pe.ts';
+import { expectedOverview } from './testing/overview-of.ts';
 import { realCorpusFiles, samplePeFiles } from '../../test/support/test-files.ts';
 
 /** A real mingw-w64 DLL (COFF symbols, TLS, .pdata), or a real corpus DLL when samples are absent. */
@@ -174,5 +175,22 @@ describe('parsePeParts', () => {
     expect([some.value.exceptions, some.value.relocations.entries, some.value.symbols, some.value.tls, some.value.codeView]).toEqual([[], [], [], null, null]);
     const none = parsePeParts(base, []);
     expect(none.ok && none.value.imports).toEqual([]);
+  });
+});
+
+describe('parsePeOverview', () => {
+  it('is parsePe with the big tables as counts, on every sample and real corpus file, and on broken ones', () => {
+    const paths = [...samplePeFiles(), ...realCorpusFiles().files.map((f) => f.path)];
+    expect(paths.length).toBeGreaterThan(20);
+    let tables = 0;
+    for (const p of paths) {
+      const b = new Uint8Array(readFileSync(p));
+      const full = parsePe(b);
+      expect(parsePeOverview(b), p).toEqual(expectedOverview(full));
+      if (full.ok && full.value.symbols.length > 0 && full.value.exceptions.length > 0 && full.value.relocations.entries.length > 0) tables++;
+      // Cut inside the section data and inside the headers: the same error or diagnostics.
+      for (const cut of [b.length >> 1, 0x100]) expect(parsePeOverview(b.subarray(0, cut)), `${p} cut at ${cut}`).toEqual(expectedOverview(parsePe(b.subarray(0, cut))));
+    }
+    expect(tables).toBeGreaterThan(0);
   });
 });

@@ -10,7 +10,7 @@
  */
 import { err, ok, type Result } from '../../common/errors.ts';
 import { asFileOffset, asRva, type FileOffset, type Rva } from '../../common/types.ts';
-import type { BaseRelocation, CoffSymbol, ImageSectionHeader, LoadConfig, PeFile, RuntimeFunction, TlsDirectory, UnwindInfo } from './types.ts';
+import type { BaseRelocation, CoffSymbol, ImageSectionHeader, LoadConfig, PeFile, PeOverview, RuntimeFunction, TlsDirectory, UnwindInfo } from './types.ts';
 import { callParser, decodeJson, rawParser } from './wasm.ts';
 
 export { initPeParser } from './wasm.ts';
@@ -57,28 +57,28 @@ function coffSymbol(a: RawSymbol): CoffSymbol {
   return { index: a[0], name: a[1], value: a[2], sectionNumber: a[3], type: a[4], storageClass: a[5], numberOfAuxSymbols: a[6] };
 }
 
-function toPeFile(raw: Raw): PeFile {
+/** LoadConfig without its Guard CF function table (which the two shapes write differently). */
+function loadConfigHeader(lc: Raw): Omit<LoadConfig, 'guardCfFunctions'> {
+  return {
+    size: lc['size'] as number,
+    securityCookie: bigOrNull(lc['securityCookie']),
+    guardCfCheckFunctionPointer: bigOrNull(lc['guardCfCheckFunctionPointer']),
+    guardCfFunctionTable: bigOrNull(lc['guardCfFunctionTable']),
+    guardCfFunctionCount: bigOrNull(lc['guardCfFunctionCount']),
+    guardFlags: lc['guardFlags'] as number | null,
+    hotPatchTableOffset: lc['hotPatchTableOffset'] as number | null,
+  };
+}
+
+type Tables = 'relocations' | 'exceptions' | 'loadConfig' | 'symbols';
+
+/**
+ * The PeFile fields both shapes share, converted from the parser's JSON, with the four big
+ * tables as the caller built them (lists for PeFile, counts for PeOverview), in PeFile's
+ * field order.
+ */
+function assemble<R, X, L, S>(raw: Raw, relocations: R, exceptions: X, loadConfig: L, symbols: S): Omit<PeFile, Tables> & { relocations: R; exceptions: X; loadConfig: L; symbols: S } {
   const oh = raw['optionalHeader'] as Raw;
-  const rel = raw['relocations'] as { blocks: number; flat: number[] };
-  const flat = rel.flat;
-  const entries: BaseRelocation[] = new Array<BaseRelocation>(flat.length >> 1);
-  for (let i = 0, k = 0; i + 1 < flat.length; i += 2, k++) {
-    entries[k] = { rva: flat[i] as Rva, type: flat[i + 1] as number };
-  }
-  const lc = raw['loadConfig'] as Raw | null;
-  const loadConfig: LoadConfig | null =
-    lc === null
-      ? null
-      : {
-          size: lc['size'] as number,
-          securityCookie: bigOrNull(lc['securityCookie']),
-          guardCfCheckFunctionPointer: bigOrNull(lc['guardCfCheckFunctionPointer']),
-          guardCfFunctionTable: bigOrNull(lc['guardCfFunctionTable']),
-          guardCfFunctionCount: bigOrNull(lc['guardCfFunctionCount']),
-          guardFlags: lc['guardFlags'] as number | null,
-          hotPatchTableOffset: lc['hotPatchTableOffset'] as number | null,
-          guardCfFunctions: lc['guardCfFunctions'] as Rva[],
-        };
   const t = raw['tls'] as Raw | null;
   const tls: TlsDirectory | null =
     t === null
@@ -112,15 +112,39 @@ function toPeFile(raw: Raw): PeFile {
     sections,
     exports: raw['exports'] as PeFile['exports'],
     imports: raw['imports'] as PeFile['imports'],
-    relocations: { blocks: rel.blocks, entries },
-    exceptions: (raw['exceptions'] as RawRf[]).map(runtimeFunction),
+    relocations,
+    exceptions,
     debug: raw['debug'] as PeFile['debug'],
     codeView: raw['codeView'] as PeFile['codeView'],
     loadConfig,
     tls,
-    symbols: (raw['symbols'] as RawSymbol[]).map(coffSymbol),
+    symbols,
     diagnostics: raw['diagnostics'] as string[],
   };
+}
+
+function toPeFile(raw: Raw): PeFile {
+  const rel = raw['relocations'] as { blocks: number; flat: number[] };
+  const flat = rel.flat;
+  const entries: BaseRelocation[] = new Array<BaseRelocation>(flat.length >> 1);
+  for (let i = 0, k = 0; i + 1 < flat.length; i += 2, k++) {
+    entries[k] = { rva: flat[i] as Rva, type: flat[i + 1] as number };
+  }
+  const lc = raw['loadConfig'] as Raw | null;
+  const loadConfig: LoadConfig | null = lc === null ? null : { ...loadConfigHeader(lc), guardCfFunctions: lc['guardCfFunctions'] as Rva[] };
+  return assemble(raw, { blocks: rel.blocks, entries }, (raw['exceptions'] as RawRf[]).map(runtimeFunction), loadConfig, (raw['symbols'] as RawSymbol[]).map(coffSymbol));
+}
+
+/** The counts shape the crate writes with COUNTS_ONLY (output.rs). */
+function toPeOverview(raw: Raw): PeOverview {
+  const lc = raw['loadConfig'] as Raw | null;
+  return assemble(
+    raw,
+    raw['relocations'] as PeOverview['relocations'],
+    raw['exceptions'] as number,
+    lc === null ? null : { ...loadConfigHeader(lc), guardCfFunctions: lc['guardCfFunctions'] as number },
+    raw['symbols'] as number,
+  );
 }
 
 /**
@@ -158,6 +182,22 @@ export function parsePeParts(bytes: Uint8Array, parts: readonly PePart[]): Resul
   return callParser(
     () => rawParser.parse(bytes, mask),
     (data) => toPeFile(decodeJson(data) as Raw),
+  );
+}
+
+/** Bit of the parse mask that asks for the big tables as counts (COUNTS_ONLY in output.rs). */
+const COUNTS_ONLY = 256;
+
+/**
+ * Every part read and checked as `parsePe` does (same errors, same diagnostics), with the
+ * big tables (relocation entries, .pdata, the Guard CF function table, COFF symbols) as
+ * counts: for callers that show how many there are (`hotpatch pe`), without writing and
+ * parsing them as JSON (a mingw DLL's symbol table is most of its parse).
+ */
+export function parsePeOverview(bytes: Uint8Array): Result<PeOverview> {
+  return callParser(
+    () => rawParser.parse(bytes, 255 | COUNTS_ONLY),
+    (data) => toPeOverview(decodeJson(data) as Raw),
   );
 }
 

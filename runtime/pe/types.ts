@@ -236,3 +236,17 @@ export interface PeFile {
   /** Non-fatal oddities found while parsing (permissive mode), one line each. */
   readonly diagnostics: readonly string[];
 }
+
+/**
+ * A PeFile whose big tables are counted, not listed (`parsePeOverview`): the file is read and
+ * checked exactly as by `parsePe` (same errors, same diagnostics), only relocation entries,
+ * .pdata entries, the Guard CF function table and COFF symbols come back as their counts.
+ */
+export interface PeOverview extends Omit<PeFile, 'relocations' | 'exceptions' | 'loadConfig' | 'symbols'> {
+  readonly relocations: { readonly blocks: number; readonly entries: number };
+  /** Number of .pdata entries. */
+  readonly exceptions: number;
+  readonly loadConfig: (Omit<LoadConfig, 'guardCfFunctions'> & { readonly guardCfFunctions: number }) | null;
+  /** Number of COFF symbols. */
+  readonly symbols: number;
+}

@@ -1,7 +1,7 @@
 /**
  * Test support: the hotpatch command line as a separate process, so exit codes, stdout and
  * stderr are the real ones. It runs the TypeScript sources (cli/main.ts through tsx), not
- * bin/hotpatch.js, whose dist/ may be older than the sources under test; the compiled CLI is
+ * bin/hotpatch.cjs, whose dist/ may be older than the sources under test; the compiled CLI is
  * tested as a user gets it by test/package.test.ts (npm pack, install, run).
  */
 import { spawn, spawnSync } from 'node:child_process';

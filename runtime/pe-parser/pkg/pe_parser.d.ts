@@ -40,7 +40,9 @@ export function mapImageLenient(bytes: Uint8Array): Uint8Array;
 /**
  * Parses a PE file into PeFile JSON, reading only the parts in `parts` (bit mask: exports
  * 1, imports 2, relocations 4, exceptions 8, debug 16, load config 32, TLS 64, symbols 128;
- * 255 for all) besides the headers and sections; the others come back empty.
+ * 255 for all) besides the headers and sections; the others come back empty. Bit 256 writes
+ * the big tables (relocation entries, .pdata, Guard CF functions, symbols) as counts
+ * (output.rs, COUNTS_ONLY).
  */
 export function parse(bytes: Uint8Array, parts: number): Uint8Array;
 

@@ -40,12 +40,18 @@ pub const PART_DEBUG: u32 = 16;
 pub const PART_LOAD_CONFIG: u32 = 32;
 pub const PART_TLS: u32 = 64;
 pub const PART_SYMBOLS: u32 = 128;
+/// Not a part: the big tables (relocation entries, .pdata entries, the Guard CF function
+/// table, COFF symbols) are read and checked as usual (same diagnostics) but written as
+/// their counts, for callers that only show how many there are (`hotpatch pe`): a mingw DLL's
+/// thousands of symbols cost more to write and parse as JSON than the rest of the file.
+pub const COUNTS_ONLY: u32 = 256;
 
 /// Parses `data` and writes the PeFile JSON for the parts in `parts` (PART_* bits).
 pub fn parse_to_json(data: &[u8], parts: u32) -> Result<Vec<u8>, PeError> {
     let h = crate::headers::parse_headers(data)?;
     let mut diags: Vec<String> = Vec::new();
     let want = |p: u32| parts & p != 0;
+    let counts = want(COUNTS_ONLY);
     // The symbol table also resolves long section names, so it is read whenever a name needs it.
     let long_names = h.sections.iter().any(|s| s.name.first() == Some(&b'/'));
     let mut symtab = if want(PART_SYMBOLS) || long_names {
@@ -219,21 +225,30 @@ pub fn parse_to_json(data: &[u8], parts: u32) -> Result<Vec<u8>, PeError> {
     j.begin_obj();
     j.key("blocks");
     j.num(relocs.blocks as u64);
-    j.key("flat");
-    j.begin_arr();
-    for &(rva, ty) in &relocs.entries {
-        j.num(rva as u64);
-        j.num(ty as u64);
+    if counts {
+        j.key("entries");
+        j.num(relocs.entries.len() as u64);
+    } else {
+        j.key("flat");
+        j.begin_arr();
+        for &(rva, ty) in &relocs.entries {
+            j.num(rva as u64);
+            j.num(ty as u64);
+        }
+        j.end_arr();
     }
-    j.end_arr();
     j.end_obj();
 
     j.key("exceptions");
-    j.begin_arr();
-    for rf in &exceptions {
-        write_runtime_function(&mut j, rf);
+    if counts {
+        j.num(exceptions.len() as u64);
+    } else {
+        j.begin_arr();
+        for rf in &exceptions {
+            write_runtime_function(&mut j, rf);
+        }
+        j.end_arr();
     }
-    j.end_arr();
 
     j.key("debug");
     j.begin_arr();
@@ -290,11 +305,15 @@ pub fn parse_to_json(data: &[u8], parts: u32) -> Result<Vec<u8>, PeError> {
             j.key("hotPatchTableOffset");
             j.opt_num(l.hot_patch_table_offset.map(u64::from));
             j.key("guardCfFunctions");
-            j.begin_arr();
-            for &f in &l.guard_cf_functions {
-                j.num(f as u64);
+            if counts {
+                j.num(l.guard_cf_functions.len() as u64);
+            } else {
+                j.begin_arr();
+                for &f in &l.guard_cf_functions {
+                    j.num(f as u64);
+                }
+                j.end_arr();
             }
-            j.end_arr();
             j.end_obj();
         }
     }
@@ -326,22 +345,12 @@ pub fn parse_to_json(data: &[u8], parts: u32) -> Result<Vec<u8>, PeError> {
         }
     }
 
-    // Symbols as `[index, name, value, sectionNumber, type, storageClass, numberOfAuxSymbols]`
-    // (mingw DLLs carry thousands).
     j.key("symbols");
-    j.begin_arr();
-    for s in &symtab.symbols {
-        j.begin_arr();
-        j.num(s.index as u64);
-        j.str_bytes(&s.name);
-        j.num(s.value as u64);
-        j.inum(s.section_number as i64);
-        j.num(s.ty as u64);
-        j.num(s.storage_class as u64);
-        j.num(s.number_of_aux_symbols as u64);
-        j.end_arr();
+    if counts {
+        j.num(symtab.symbols.len() as u64);
+    } else {
+        write_symbols(&mut j, &symtab.symbols);
     }
-    j.end_arr();
 
     let mut all_diags = h.diagnostics.clone();
     all_diags.extend(diags);
@@ -353,6 +362,24 @@ pub fn parse_to_json(data: &[u8], parts: u32) -> Result<Vec<u8>, PeError> {
     j.end_arr();
     j.end_obj();
     Ok(j.out)
+}
+
+/// Symbols as `[index, name, value, sectionNumber, type, storageClass, numberOfAuxSymbols]`
+/// (mingw DLLs carry thousands).
+fn write_symbols(j: &mut Json, symbols: &[crate::symbols::Symbol]) {
+    j.begin_arr();
+    for s in symbols {
+        j.begin_arr();
+        j.num(s.index as u64);
+        j.str_bytes(&s.name);
+        j.num(s.value as u64);
+        j.inum(s.section_number as i64);
+        j.num(s.ty as u64);
+        j.num(s.storage_class as u64);
+        j.num(s.number_of_aux_symbols as u64);
+        j.end_arr();
+    }
+    j.end_arr();
 }
 
 /// `[begin, end, unwindRva, unwind]`, unwind being null or
