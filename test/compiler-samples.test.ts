@@ -39,6 +39,7 @@ const REFUSAL: Record<string, RegExp> = {
   'object-layout': /structure layout changed: field offsets shift by [+-]\d+ from 0x[0-9a-f]+ \(needs a baseline\)/,
   'exported-const': /exported data hp_limits changed value/,
   'enum-renumber': /structure layout changed: field offsets shift by \+8 from 0x[0-9a-f]+ \(needs a baseline\)/,
+  'enum-global': /structure layout changed: field offsets shift by \+8 from 0x[0-9a-f]+ \(needs a baseline\)/,
 };
 
 describe.each(TOOLCHAINS.flatMap((tc) => scenarios.flatMap((s) => [false, true].map((stripped) => [s, stripped, tc] as const))))('%s', (s: Scenario, stripped: boolean, tc: Toolchain) => {
@@ -162,6 +163,41 @@ test('the verifier rejects a package that carries kind_name next to old classify
   if (!v.ok) {
     expect(v.error.code).toBe('VERIFY_MISMATCH');
     expect(v.error.message).toMatch(/references carried function kind_name and changed function classify, which the package leaves old/);
+  }
+});
+
+test('--skip-refused leaves a consumer out that shares a global with a producer it leaves old (enum-global, both compilers)', () => {
+  // classify_store (refused) stores an enum whose numbering moved into g_last_kind;
+  // last_kind_name reads it. No call joins them and no unchanged function references both:
+  // only the global does (with symbols the global itself, stripped its whole section).
+  for (const tc of ['gcc', 'clang'] as const) {
+    for (const stripped of [false, true]) {
+      const d = mustDiff(read('enum-global', 'v1', stripped, tc), read('enum-global', 'v2', stripped, tc));
+      const consumer = d.functions.filter((f) => f.status === 'changed' && f.verdict === 'hotpatchable');
+      expect(consumer.length, `${tc} ${stripped}: last_kind_name is hotpatchable on its own`).toBe(1);
+      const b = buildFromDiff(d, { moduleName: 'enum-global.dll', skipRefused: true, series: null, compilerVersion: COMPILER_VERSION });
+      if (!b.ok) throw new Error(b.error.message);
+      expect(b.value.emitted.pkg.functions).toEqual([]);
+      const what = `function ${consumer[0]!.name ?? `0x${consumer[0]!.newRva!.toString(16)}`}`;
+      const why = b.value.emitted.omitted.find((x) => x.what === what)?.reason;
+      expect(why, `${tc} ${stripped}`).toMatch(stripped ? /which stays old \(changed, not carried\), both use writable section \.(data|bss) \(no symbol/ : /it and classify_store, which stays old \(changed, not carried\), both use writable global g_last_kind/);
+    }
+  }
+});
+
+test('the verifier rejects a package that carries last_kind_name next to old classify_store (enum-global)', () => {
+  const d = mustDiff(read('enum-global', 'v1', false), read('enum-global', 'v2', false));
+  // What an emitter without the shared-global rule would write: the producer stays old, the consumer is carried.
+  const stayOld = new Set(['item_set', 'classify_store']);
+  const presented = d.functions.map((f) => (f.name !== null && stayOld.has(f.name) ? { ...f, status: 'unchanged' as const, verdict: null, reason: null } : f));
+  const e = emitPackage({ ...d, functions: presented }, { moduleName: 'enum-global.dll', skipRefused: true, series: null, compilerVersion: COMPILER_VERSION });
+  if (!e.ok) throw new Error(e.error.message);
+  expect(e.value.pkg.functions.map((f) => f.name)).toEqual(['last_kind_name']);
+  const v = verifyPackage(d, e.value.pkg);
+  expect(v.ok).toBe(false);
+  if (!v.ok) {
+    expect(v.error.code).toBe('VERIFY_MISMATCH');
+    expect(v.error.message).toMatch(/carried function last_kind_name and changed function classify_store, which the package leaves old, both use writable global g_last_kind/);
   }
 });
 

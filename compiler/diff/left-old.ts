@@ -19,11 +19,53 @@
  * counterpart that stays active (REMOVED_STILL_REACHABLE) counts as left old for the
  * functions its old body calls. Unchanged functions are the boundary: their old and new
  * bodies are the same code, so both sides agree with them.
+ *
+ * Values also pass through globals: old code left running may store a value in the form it
+ * was compiled with (an old enum number, an old flag bit) that a carried function then reads
+ * in the new form, or the reverse. So a carried function that uses the same writable data as
+ * a changed function left old is left out as well. "The same" is the same named global (COFF
+ * symbol, matched old to new); a global without a symbol has no extent the file justifies
+ * (a stripped build's .data is one run of bytes between references), so there it is the
+ * whole writable section. Not followed: values passed only through the heap, and the old
+ * bodies of removed functions that stay active (their data is keyed through the new image).
  */
+import type { FunctionInfo } from '../image/types.ts';
+import type { ImageAnalysis } from '../match/analyze-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import type { FunctionChange } from './types.ts';
 
 const hex = (x: number): string => `0x${x.toString(16)}`;
+
+/**
+ * The writable data a function's body uses, as keys shared by both images: `item:N` for the
+ * NEW item N of a named global, `section:NAME` for a global without a symbol. `toNew` maps an
+ * item of `a` to the NEW item index (identity for the NEW image; unmatched OLD items yield
+ * no key, as their data has no NEW counterpart to exchange values through). Each key maps to
+ * a description for messages.
+ */
+export function writableDataKeys(a: ImageAnalysis, fn: FunctionInfo, toNew: (item: number) => number = (i) => i): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const r of fn.decoded.refs) {
+    if (r.isBranch) continue;
+    const d = a.itemAt(r.target);
+    if (d === undefined || !d.writable) continue;
+    if (d.name === null) {
+      out.set(`section:${d.section}`, `section ${d.section} (no symbol gives the global an extent)`);
+      continue;
+    }
+    const n = toNew(d.index);
+    if (n >= 0) out.set(`item:${n}`, `global ${d.name}`);
+  }
+  return out;
+}
+
+/** writableDataKeys of a changed function left old: its OLD body (which keeps running) and its NEW one. */
+export function leftOldDataKeys(m: MatchResult, newIndex: number): Map<string, string> {
+  const keys = writableDataKeys(m.new, m.new.fns.functions[newIndex]!);
+  const o = m.fnNewToOld[newIndex] ?? -1;
+  if (o >= 0) for (const [k, v] of writableDataKeys(m.old, m.old.fns.functions[o]!, (i) => m.itemOldToNew[i] ?? -1)) keys.set(k, v);
+  return keys;
+}
 
 /**
  * The NEW functions (index -> reason) to leave out besides `dropped`, because they would run
@@ -76,6 +118,18 @@ export function leftOldNeighbours(m: MatchResult, verdictOf: ReadonlyMap<number,
       }
     }
   }
+  // Writable data key -> the carriable functions that use it (the left-old side is keyed when
+  // it is taken off the queue).
+  const users = new Map<string, number[]>();
+  for (const [k] of verdictOf) {
+    if (!isCarriable(k)) continue;
+    for (const key of writableDataKeys(m.new, newFns[k]!).keys()) {
+      const u = users.get(key) ?? [];
+      u.push(k);
+      users.set(key, u);
+    }
+  }
+  const keysDone = new Set<string>();
   const queue: number[] = [];
   const leave = (k: number, why: string): void => {
     if (!isCarriable(k)) return;
@@ -105,6 +159,15 @@ export function leftOldNeighbours(m: MatchResult, verdictOf: ReadonlyMap<number,
       const uf = newFns[u]!;
       for (const g of touchedRefs.get(u) ?? []) {
         leave(g, `unchanged ${uf.name ?? hex(uf.entry)} references both it and ${atName}, which stays old (changed, not carried), and may pass values from one to the other`);
+      }
+    }
+    // Only changed functions keep running old code; an added function left out runs nothing.
+    if (verdictOf.get(k)?.status !== 'changed') continue;
+    for (const [key, what] of leftOldDataKeys(m, k)) {
+      if (keysDone.has(key)) continue;
+      keysDone.add(key);
+      for (const g of users.get(key) ?? []) {
+        leave(g, `it and ${atName}, which stays old (changed, not carried), both use writable ${what}: old code may store values there in a form new code does not expect, or read new code's values in the old one`);
       }
     }
   }

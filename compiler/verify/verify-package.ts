@@ -14,6 +14,7 @@ import { NO_PROGRESS, type Progress } from '../../common/progress.ts';
 import type { HotpatchPackage } from '../../formats/package.ts';
 import { sha256 } from '../../runtime/pe/sha256.ts';
 import type { ImageDiff } from '../diff/types.ts';
+import { leftOldDataKeys, writableDataKeys } from '../diff/left-old.ts';
 import { layoutRanges } from '../functions/layout-parts.ts';
 import { checkFunctionCode, type CarriedView, type CodeCounts } from './check-function.ts';
 import { TargetChecker, type CarriedFunction } from './check-target.ts';
@@ -188,6 +189,15 @@ function checkLeftOldBoundary(diff: ImageDiff, carried: ReadonlyMap<number, Carr
         const [c, o] = fromCarried ? [f, g] : [g, f];
         return mismatch(`carried function ${nameOf(c)} and changed function ${nameOf(o)}, which the package leaves old, reference each other (${hex(r.insnRva)}): new code would run next to old code it was not compiled with`);
       }
+    }
+  }
+  // Nor may they share writable data (old code may store values in the form new code does not expect).
+  const oldUsers = new Map<string, number>();
+  for (const k of leftOld) for (const key of leftOldDataKeys(m, k).keys()) if (!oldUsers.has(key)) oldUsers.set(key, k);
+  for (const k of carried.keys()) {
+    for (const [key, what] of writableDataKeys(m.new, m.new.fns.functions[k]!)) {
+      const o = oldUsers.get(key);
+      if (o !== undefined) return mismatch(`carried function ${nameOf(m.new.fns.functions[k]!)} and changed function ${nameOf(m.new.fns.functions[o]!)}, which the package leaves old, both use writable ${what}: values would pass between old and new code`);
     }
   }
   return ok(undefined);
