@@ -17,6 +17,7 @@ import type { DataItem, FunctionInfo } from '../image/types.ts';
 import { importKey } from '../match/import-identity.ts';
 import { stringExtent } from '../match/normalise.ts';
 import { oldRvaByLayout } from '../match/writable-layout.ts';
+import { untouchedByOldCode } from '../diff/untouched-old.ts';
 import { mismatch, newPointerTarget, type PaperImage } from './paper-image.ts';
 import { relativeEntryChecks } from './relative-entries.ts';
 
@@ -102,7 +103,7 @@ export class TargetChecker {
     if (item.writable) {
       const o = m.itemNewToOld[item.index]!;
       const oi = o < 0 ? undefined : m.old.items[o];
-      const byLayout = oi === undefined ? oldRvaByLayout(m, item, t) : null;
+      const byLayout = oi === undefined ? oldRvaByLayout(m, item, t, untouchedByOldCode(m, this.diff.newStatus)) : null;
       if (byLayout !== null) return actual === B + BigInt(byLayout) ? ok(undefined) : mismatch(`${what}: does not reach the old global at the same place in an unchanged section`);
       if (oi === undefined || actual !== B + BigInt(oi.start + (t - item.start))) return mismatch(`${what}: does not reach the matched old global`);
       const prev = t === item.start ? m.new.items[item.index - 1] : undefined;
