@@ -7,7 +7,7 @@
  */
 import type { FixupTarget } from '../../formats/package.ts';
 import { importKey } from '../match/import-identity.ts';
-import { oldRvaByLayout, type UntouchedOld } from '../match/writable-layout.ts';
+import { loaderOnlyCell, oldRvaByLayout, type UntouchedOld } from '../match/writable-layout.ts';
 import { asRva } from '../../common/types.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { DataItem } from '../image/types.ts';
@@ -232,6 +232,9 @@ export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo
     if (o < 0) {
       const rva = oldRvaByLayout(m, item, t, ctx.untouchedOld);
       if (rva !== null) return { ok: true, target: { kind: 'image', rva: asRva(rva) } };
+      // A new loader-only cell (gcc's DW.ref.*, reached from an LSDA type entry): the package
+      // carries a copy, its pointer an abs64 fixup (the cell itself is never written by code).
+      if (loaderOnlyCell(n, item)) return { ok: true, target: { kind: 'block', blockId: ctx.carry(item), offset: t - item.start } };
       return fail(`reference to writable data ${describeNew(m, t)} (${item.section}) with no counterpart in the old image: new or moved global`);
     }
     const oi = m.old.items[o]!;
