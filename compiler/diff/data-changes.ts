@@ -72,7 +72,8 @@ function compareSection(m: MatchResult, os: MappedSection, ns: MappedSection): D
 /**
  * The section compared item by item through the match, when equal section offsets differ
  * (gcc's new `DW.ref.*` cells push every later global up inside a .data of the same size).
- * True when every NEW item in the section is matched to an OLD item whose contents equal it
+ * True when every NEW item in the section is matched (by name or by the code that references
+ * it, not by position alone) to an OLD item whose contents equal it
  * (pointers by target, over the shorter extent; beyond it only zero padding on both sides) or
  * is a loader-only cell (match/writable-layout.ts), every unmatched OLD item is one too, and
  * every byte of both sections lies in some item. Layout (offsets and access sizes the code
@@ -98,6 +99,8 @@ function sameByItems(m: MatchResult, os: MappedSection, ns: MappedSection, ou: R
       if (!loaderOnlyCell(m.new, d)) return false;
       continue;
     }
+    // Globals moved: a pair found only by equal offset and extent proves nothing here.
+    if (m.itemsByPosition.has(d.index)) return false;
     const od = m.old.items[o]!;
     const len = Math.min(od.end - od.start, d.end - d.start);
     for (let k = 0; k < len; ) {
