@@ -5,7 +5,7 @@
  */
 import { absTarget, relocsIn, type MappedImage, type MappedSection } from '../image/map-image.ts';
 import type { DataItem, ImageAnalysis } from '../match/analyze-image.ts';
-import { loaderOnlyCell } from '../match/writable-layout.ts';
+import { loaderOnlyCell } from '../match/loader-only-cells.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { latin1 } from '../match/normalise.ts';
 import { reason, type ReasonCode } from './reasons.ts';

@@ -7,7 +7,8 @@
  */
 import type { FixupTarget } from '../../formats/package.ts';
 import { importKey } from '../match/import-identity.ts';
-import { loaderOnlyCell, oldRvaByLayout, type UntouchedOld } from '../match/writable-layout.ts';
+import { loaderOnlyCell } from '../match/loader-only-cells.ts';
+import { oldRvaByLayout, type UntouchedOld } from '../match/writable-layout.ts';
 import { asRva } from '../../common/types.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { DataItem } from '../image/types.ts';

@@ -11,8 +11,8 @@
  * refuses a writable section whose contents changed, so layout plus identical contents stand
  * for the same global.
  */
-import { absTarget, type MappedSection } from '../image/map-image.ts';
-import type { DataItem, ImageAnalysis } from './analyze-image.ts';
+import type { MappedSection } from '../image/map-image.ts';
+import type { DataItem } from './analyze-image.ts';
 import type { MatchResult } from './match-images.ts';
 
 /**
@@ -56,37 +56,4 @@ export function oldRvaByLayout(m: MatchResult, item: DataItem, t: number, untouc
   const inside = m.old.itemAt(rva);
   if (inside !== undefined && (untouched === undefined || !untouched(os, rva, rva + (item.end - t), inside))) return null;
   return rva;
-}
-
-const cellCache = new WeakMap<ImageAnalysis, Set<number>>();
-
-/**
- * True for a loader-only pointer cell: a writable item that is one base-relocated 64-bit
- * pointer at its start (then only zero padding), that no code references and no relocated
- * pointer points at. gcc's `DW.ref.<typeinfo>` cells are these: an LSDA type entry reaches
- * the typeinfo through one (pc-relative, indirect), and only the loader's relocation writes
- * it. Nothing in the running image can have changed it, so a copy carried in the package
- * (its pointer an abs64 fixup to the matched target) means the same: a new cell needs no
- * room in OLD's writable data, and an old one no counterpart in NEW.
- */
-export function loaderOnlyCell(a: ImageAnalysis, d: DataItem): boolean {
-  if (!d.writable || d.end - d.start < 8 || a.img.relocs.get(d.start) !== 10) return false;
-  for (let k = d.start + 8; k < d.end; k++) if (a.img.image[k] !== 0 || a.img.relocs.has(k)) return false;
-  let touched = cellCache.get(a);
-  if (touched === undefined) {
-    // Writable items something other than an EH type table reaches: code, or a pointer in data.
-    touched = new Set<number>();
-    for (const f of a.fns.functions) {
-      for (const r of f.decoded.refs) {
-        const x = r.isBranch ? undefined : a.itemAt(r.target);
-        if (x?.writable === true) touched.add(x.index);
-      }
-    }
-    for (const [rva, type] of a.img.relocs) {
-      const x = a.itemAt(absTarget(a.img, rva, type));
-      if (x?.writable === true) touched.add(x.index);
-    }
-    cellCache.set(a, touched);
-  }
-  return !touched.has(d.index);
 }
