@@ -5,7 +5,8 @@
  */
 import { rvaAdd } from '../../common/types.ts';
 import { absTarget, relocsIn, type MappedImage, type MappedSection } from '../image/map-image.ts';
-import type { ImageAnalysis } from '../match/analyze-image.ts';
+import type { DataItem, ImageAnalysis } from '../match/analyze-image.ts';
+import { loaderOnlyCell } from '../match/loader-only-cells.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { latin1 } from '../match/normalise.ts';
 import { reason, type ReasonCode } from './reasons.ts';
@@ -65,6 +66,62 @@ function sectionUnits(m: MatchResult, img: MappedImage, s: MappedSection, side: 
 function compareSection(m: MatchResult, os: MappedSection, ns: MappedSection): DataChange[] {
   const ou = sectionUnits(m, m.old.img, os, 'old');
   const nu = sectionUnits(m, m.new.img, ns, 'new');
+  const changes = compareAtOffsets(m, os, ns, ou, nu);
+  return changes.length === 0 || sameByItems(m, os, ns, ou, nu) ? [] : changes;
+}
+
+/**
+ * The section compared item by item through the match, when equal section offsets differ
+ * (gcc's new `DW.ref.*` cells push every later global up inside a .data of the same size).
+ * True when every NEW item in the section is matched (by name or by the code that references
+ * it, not by position alone) to an OLD item whose contents equal it
+ * (pointers by target, over the shorter extent; beyond it only zero padding on both sides) or
+ * is a loader-only cell (match/writable-layout.ts), every unmatched OLD item is one too, and
+ * every byte of both sections lies in some item. Layout (offsets and access sizes the code
+ * uses) is checked separately by diffOffsetsUsed and diffAccessLayout, per matched item.
+ */
+function sameByItems(m: MatchResult, os: MappedSection, ns: MappedSection, ou: ReadonlyMap<number, string>, nu: ReadonlyMap<number, string>): boolean {
+  const inSec = (a: ImageAnalysis, s: MappedSection): DataItem[] => a.items.filter((d) => d.writable && d.start >= s.rva && d.start < s.rva + s.size);
+  const oItems = inSec(m.old, os);
+  const nItems = inSec(m.new, ns);
+  const covers = (items: readonly DataItem[], s: MappedSection): boolean => items.length > 0 && items[0]!.start === s.rva && items.every((d, i) => (items[i + 1]?.start ?? s.rva + s.size) === d.end);
+  if (!covers(oItems, os) || !covers(nItems, ns)) return false;
+  for (const d of oItems) if (m.itemOldToNew[d.index]! < 0 && !loaderOnlyCell(m.old, d)) return false;
+  const ob = m.old.img.image;
+  const nb = m.new.img.image;
+  /** Zero bytes and no pointer in [from, to) of one side. */
+  const blank = (b: Uint8Array, units: ReadonlyMap<number, string>, s: MappedSection, from: number, to: number): boolean => {
+    for (let k = from; k < to; k++) if (b[k] !== 0 || units.has(k - s.rva)) return false;
+    return true;
+  };
+  for (const d of nItems) {
+    const o = m.itemNewToOld[d.index]!;
+    if (o < 0) {
+      if (!loaderOnlyCell(m.new, d)) return false;
+      continue;
+    }
+    // Globals moved: a pair found only by equal offset and extent proves nothing here.
+    if (m.itemsByPosition.has(d.index)) return false;
+    const od = m.old.items[o]!;
+    const len = Math.min(od.end - od.start, d.end - d.start);
+    for (let k = 0; k < len; ) {
+      const a = ou.get(od.start - os.rva + k);
+      const b = nu.get(d.start - ns.rva + k);
+      if (a !== undefined || b !== undefined) {
+        if (a !== b || k + 8 > len) return false;
+        k += 8;
+        continue;
+      }
+      if (ob[od.start + k] !== nb[d.start + k]) return false;
+      k++;
+    }
+    if (!blank(ob, ou, os, od.start + len, od.end) || !blank(nb, nu, ns, d.start + len, d.end)) return false;
+  }
+  return true;
+}
+
+/** Differences at equal section offsets, one refusal per NEW item. */
+function compareAtOffsets(m: MatchResult, os: MappedSection, ns: MappedSection, ou: ReadonlyMap<number, string>, nu: ReadonlyMap<number, string>): DataChange[] {
   const ob = m.old.img.image;
   const nb = m.new.img.image;
   const diffs: number[] = [];

@@ -7,7 +7,8 @@
  */
 import type { FixupTarget } from '../../formats/package.ts';
 import { importKey } from '../match/import-identity.ts';
-import { oldRvaByLayout } from '../match/writable-layout.ts';
+import { loaderOnlyCell } from '../match/loader-only-cells.ts';
+import { oldRvaByLayout, type UntouchedOld } from '../match/writable-layout.ts';
 import { asRva } from '../../common/types.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { DataItem } from '../image/types.ts';
@@ -54,6 +55,8 @@ export interface ResolveContext {
    * over these starts between passes.
    */
   noteAmbiguousStart?(prev: DataItem, item: DataItem): void;
+  /** Accepts a new global's OLD bytes inside an old item that OLD never touches (absent: never). */
+  readonly untouchedOld?: UntouchedOld;
 }
 
 const fail = (reason: string): Resolved => ({ ok: false, reason });
@@ -228,8 +231,11 @@ export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo
   if (item.writable) {
     const o = m.itemNewToOld[item.index]!;
     if (o < 0) {
-      const rva = oldRvaByLayout(m, item, t);
+      const rva = oldRvaByLayout(m, item, t, ctx.untouchedOld);
       if (rva !== null) return { ok: true, target: { kind: 'image', rva: asRva(rva) } };
+      // A new loader-only cell (gcc's DW.ref.*, reached from an LSDA type entry): the package
+      // carries a copy, its pointer an abs64 fixup (the cell itself is never written by code).
+      if (loaderOnlyCell(n, item)) return { ok: true, target: { kind: 'block', blockId: ctx.carry(item), offset: t - item.start } };
       return fail(`reference to writable data ${describeNew(m, t)} (${item.section}) with no counterpart in the old image: new or moved global`);
     }
     const oi = m.old.items[o]!;

@@ -15,6 +15,7 @@ import { layoutProblem } from './layout-shift.ts';
 import { planRedirect } from './redirect-sites.ts';
 import { describeNew, oldRodataByKey, type ResolveContext } from './resolve-target.ts';
 import { reason, type Reason } from './reasons.ts';
+import { untouchedByOldCode } from './untouched-old.ts';
 import type { DataChange, FunctionStatus, RedirectPlan } from './types.ts';
 
 /** The settled verdicts: refusal reasons and redirect plans by NEW function index. */
@@ -37,7 +38,7 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
       rangeOffsets.set(f.index, layoutRanges(f));
     }
   }
-  const ctx: ResolveContext = { m, blockOf: emitted, rangeOffsets, carry: () => 0, importIndex: () => 0, oldRodata: oldRodataByKey(m) };
+  const ctx: ResolveContext = { m, blockOf: emitted, rangeOffsets, carry: () => 0, importIndex: () => 0, oldRodata: oldRodataByKey(m), untouchedOld: untouchedByOldCode(m, status) };
   const touchesBadGlobal = badGlobalCheck(m, data);
   const referrers = referrersOf(m, emitted);
   const reasons = new Map<number, Reason>();

@@ -3,11 +3,13 @@
  * build: the loop's back edge enters between the table's `lea r9, [rip + T]` and its bound
  * check. The real code is accepted; the same bytes with one instruction changed so that a
  * path reaches the back edge with r9 overwritten, or so that a branch skips the bound, are
- * refused with their reasons.
+ * refused with their reasons. clang's build keeps the base `lea` out of the straight line
+ * altogether (the table is found from the function's only `lea` of the register): that base
+ * too is trusted only when proven on every path.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { scenarioDll } from '../../samples/scenarios.ts';
+import { SAMPLES_BIN_DIR, scenarioDll } from '../../samples/scenarios.ts';
 import { findFunctions } from '../index.ts';
 
 const v2 = (): Uint8Array => new Uint8Array(readFileSync(scenarioDll('threaded-switch', 'v2')));
@@ -62,5 +64,26 @@ describe('hoisted jump table base', () => {
     const bytes = patchOnce(v2(), LOOP_TAIL, [...LOOP_TAIL.slice(0, 7), 0xdd]);
     const d = runProgram(bytes);
     expect(d.problems.join('\n')).toMatch(/enters between the bound check and the jump/);
+  });
+
+  test('clang: a base found only as the function\'s single lea is proven on every path', () => {
+    for (const v of ['v1', 'v2'] as const) {
+      const d = runProgram(new Uint8Array(readFileSync(scenarioDll('threaded-switch', v, false, SAMPLES_BIN_DIR, 'clang'))));
+      expect(d.problems).toEqual([]);
+      const t = d.jumpTables[0]!;
+      expect(d.jumpTables.length).toBe(1);
+      expect(t.baseHoisted).toBe(true);
+      expect(t.baseRva).toBeGreaterThan(0);
+    }
+  });
+
+  test('clang: one instruction overwriting that lea\'s register on the loop path is refused', () => {
+    // clang v2 run_program: `lea r9, [rip + T]` once before the loop; the push case ends
+    // `mov r10d, r11d; jmp loop` -> `mov r9d, r11d; jmp loop` (same length): the next
+    // dispatch would add the table's entry to a stack index.
+    const clang = new Uint8Array(readFileSync(scenarioDll('threaded-switch', 'v2', false, SAMPLES_BIN_DIR, 'clang')));
+    const bytes = patchOnce(clang, [0x45, 0x89, 0xda, 0xeb, 0xa6], [0x45, 0x89, 0xd9, 0xeb, 0xa6]);
+    const d = runProgram(bytes);
+    expect(d.problems.join('\n')).toMatch(/its table base is the function's only lea of the register \(0x[0-9a-f]+\), off the straight line, and the register is not proven to hold it on every path/);
   });
 });

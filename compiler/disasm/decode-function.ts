@@ -203,7 +203,7 @@ function resolvePending(d: Decoding, allowScan: boolean): boolean {
     d.triedAt.set(j, key);
     decodeAt(j);
     let t = recoverJumpTable(img, decodeAt, insn, byRva, cov, j, inside, stops, writes);
-    if (t !== null && t.count === 'guard' && t.baseRva >= 0) {
+    if (t !== null && t.count === 'guard' && t.baseRva >= 0 && !t.baseHoisted) {
       // A branch known to enter after the bound check but not after the base: the bound
       // does not hold there, the base does, so the table is read by scanning instead.
       knownTargets ??= branchTargets(d);
@@ -377,12 +377,18 @@ function checkEnteredLines(d: Decoding, roots: number[], imageBaseLoads: readonl
   };
   // The base may come first (hoisted above a loop head): a branch entering between it and
   // the bound is accepted when the base register is proven on every path (base-paths.ts).
+  // A base found only as the function's single `lea` of the register (off the straight
+  // line) is always proven per path.
+  const graph = { decodeAt: d.decodeAt, insn: d.insn, byRva, tables, writes: d.writes, roots };
   for (const t of tables) {
     const x = enteredBetween(t.boundRva, t.jumpRva);
     const y = x >= 0 ? x : enteredBetween(t.guardRva, t.jumpRva);
-    if (x >= 0) problems.push(`indirect jump at 0x${t.jumpRva.toString(16)}: a branch to 0x${x.toString(16)} enters between the bound check and the jump`);
-    else if (y >= 0 && !baseHoldsOnEveryPath({ decodeAt: d.decodeAt, insn: d.insn, byRva, tables, writes: d.writes, roots }, t)) {
-      problems.push(`indirect jump at 0x${t.jumpRva.toString(16)}: a branch to 0x${y.toString(16)} enters after the table base is set (0x${t.baseRva.toString(16)}) and the base register is not proven on every path`);
+    const hex = (n: number): string => `0x${n.toString(16)}`;
+    if (x >= 0) problems.push(`indirect jump at ${hex(t.jumpRva)}: a branch to ${hex(x)} enters between the bound check and the jump`);
+    else if (t.baseHoisted && !baseHoldsOnEveryPath(graph, t)) {
+      problems.push(`indirect jump at ${hex(t.jumpRva)}: its table base is the function's only lea of the register (${hex(t.baseRva)}), off the straight line, and the register is not proven to hold it on every path`);
+    } else if (y >= 0 && !t.baseHoisted && !baseHoldsOnEveryPath(graph, t)) {
+      problems.push(`indirect jump at ${hex(t.jumpRva)}: a branch to ${hex(y)} enters after the table base is set (${hex(t.baseRva)}) and the base register is not proven on every path`);
     }
   }
   const imageBaseFields: Rva[] = [];

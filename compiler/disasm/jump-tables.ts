@@ -119,6 +119,8 @@ interface TableTrace {
   haveBase: boolean;
   /** The `lea` that sets the base register: entering after it would bring another base. */
   baseRva: number;
+  /** The base `lea` is the function's only one, off the straight line (proven later, on every path). */
+  baseHoisted: boolean;
   /** Entries to read (-1: not found yet). */
   bound: number;
   count: 'guard' | 'scan';
@@ -179,14 +181,16 @@ export function recoverJumpTable(
   // (Not for a table with no bound at all: there the base `lea` is all the jump relies on.)
   if (!found && t.bound >= 0 && t.bound < MAX_TABLE_ENTRIES && t.kind === 'rel32' && !t.haveBase) {
     const hoisted = hoistedTableBase(walk, t.loadBase);
-    if (hoisted >= 0) {
-      t.tableRva = hoisted;
+    if (hoisted !== null) {
+      t.tableRva = hoisted.tableRva;
+      t.baseRva = hoisted.leaRva;
+      t.baseHoisted = true;
       found = true;
     }
   }
   if (!found) return null;
   if (forceScan) {
-    if (t.baseRva < 0) return null;
+    if (t.baseRva < 0 || t.baseHoisted) return null;
     t.bound = MAX_TABLE_ENTRIES;
     t.count = 'scan';
     t.guardRva = t.baseRva;
@@ -229,6 +233,7 @@ function findTableLoad(w: Walk, jmpReg: Register, chain: readonly number[]): { t
         idxMem: null,
         haveBase: false,
         baseRva: -1,
+        baseHoisted: false,
         bound: -1,
         count: 'guard',
         guardRva: -1,
@@ -360,17 +365,22 @@ function boundFromCmp(w: Walk, t: TableTrace, s: number): boolean {
   return true;
 }
 
-/** The base was hoisted out of the loop: the function's only `lea base,[rip+T]` gives T, else -1. */
-function hoistedTableBase(w: Walk, loadBase: Register): number {
-  const seen = new Set<number>();
+/**
+ * The base was hoisted out of the loop: the function's only `lea base,[rip+T]` (one
+ * instruction) gives T, else null. A candidate only: the decoder keeps the table when
+ * base-paths.ts proves that `lea`'s value reaches the jump on every path.
+ */
+function hoistedTableBase(w: Walk, loadBase: Register): { tableRva: number; leaRva: number } | null {
+  let found: { tableRva: number; leaRva: number } | null = null;
   for (const p of w.byRva.values()) {
     w.decodeAt(p.rva);
     const insn = w.insn;
     if (insn.mnemonic === Mnemonic.Lea && insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadBase) && insn.isIpRelMemoryOperand) {
-      seen.add(Number(BigInt.asUintN(64, insn.ipRelMemoryAddress)));
+      if (found !== null) return null;
+      found = { tableRva: Number(BigInt.asUintN(64, insn.ipRelMemoryAddress)), leaRva: p.rva };
     }
   }
-  return seen.size === 1 ? [...seen][0]! : -1;
+  return found;
 }
 
 /**
@@ -378,7 +388,7 @@ function hoistedTableBase(w: Walk, loadBase: Register): number {
  * the function), up to the first non-case or another table's start for a scanned one.
  */
 function readTableEntries(img: MappedImage, t: TableTrace, jumpRva: number, inside: (rva: number) => boolean, stops: ReadonlySet<number>): JumpTable | null {
-  const { bound, count, tableRva, kind, guardRva, baseRva } = t;
+  const { bound, count, tableRva, kind, guardRva, baseRva, baseHoisted } = t;
   if (bound <= 0 || bound > MAX_TABLE_ENTRIES || tableRva <= 0 || guardRva < 0) return null;
   const sec = sectionAt(img, tableRva);
   if (sec === undefined) return null;
@@ -401,7 +411,7 @@ function readTableEntries(img: MappedImage, t: TableTrace, jumpRva: number, insi
   if (targets.length === 0) return null;
   // A scan that never met a non-case entry may have stopped short of the true table.
   if (count === 'scan' && bound === MAX_TABLE_ENTRIES && targets.length === bound) return null;
-  return { rva: tableRva as Rva, entryKind: kind, targets: targets as Rva[], jumpRva: jumpRva as Rva, guardRva: (baseRva >= 0 ? Math.min(guardRva, baseRva) : guardRva) as Rva, boundRva: guardRva as Rva, count, baseRva: baseRva as Rva | -1 };
+  return { rva: tableRva as Rva, entryKind: kind, targets: targets as Rva[], jumpRva: jumpRva as Rva, guardRva: (baseRva >= 0 && !baseHoisted ? Math.min(guardRva, baseRva) : guardRva) as Rva, boundRva: guardRva as Rva, count, baseRva: baseRva as Rva | -1, baseHoisted };
 }
 
 function isImm(k: OpKind): boolean {

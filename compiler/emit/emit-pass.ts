@@ -10,6 +10,7 @@ import { asRva } from '../../common/types.ts';
 import type { CodeBlock, DataBlock, Fixup, FunctionRecord, HotpatchPackage, Import, Redirect } from '../../formats/package.ts';
 import type { FunctionChange, ImageDiff } from '../diff/types.ts';
 import { relativeEntryFixups } from '../diff/relative-entries.ts';
+import { untouchedByOldCode } from '../diff/untouched-old.ts';
 import { describeNew, oldRodataByKey, resolveTarget, type ResolveContext } from '../diff/resolve-target.ts';
 import { layoutRanges } from '../functions/layout-parts.ts';
 import { absTarget, relocsIn, type MappedImage } from '../image/map-image.ts';
@@ -85,6 +86,7 @@ export class EmitPass {
       blockOf: this.blockOf,
       rangeOffsets: this.rangeOffsets,
       oldRodata: oldRodataByKey(m),
+      untouchedOld: untouchedByOldCode(m, diff.newStatus),
       carry: (item) => this.carry(item),
       carryGlued: (item) => {
         if (!glue.has(item.index) && !glue.has(item.index - 1)) return null;

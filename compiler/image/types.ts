@@ -63,8 +63,17 @@ export interface JumpTable {
    * are never taken).
    */
   readonly count: 'guard' | 'scan';
-  /** RVA of the `lea` that sets the table's base on the straight line, or -1 (hoisted). */
+  /**
+   * RVA of the `lea` that sets the table's base: on the straight line to the jump, or (with
+   * `baseHoisted`) the function's only `lea` of the base register; -1 for none.
+   */
   readonly baseRva: Rva | -1;
+  /**
+   * The base `lea` is not on the straight line (the function's only `lea` of that register,
+   * hoisted out of a loop): the decoder accepts the table only when base-paths.ts proves the
+   * register holds the base on every path to the jump.
+   */
+  readonly baseHoisted: boolean;
 }
 
 /** One decoded instruction (details beyond these are re-decoded on demand). */

@@ -97,6 +97,8 @@ interface ItemBounds {
   isData(sec: MappedSection | undefined, rva: number): sec is MappedSection;
   /** Adds an item start at `rva` when it is data outside the opaque ranges; a name wins over none. */
   addStart(rva: number, name?: string | null): void;
+  /** Where the linker's input sections start (COFF section symbols), sorted: no object spans one. */
+  readonly inputStarts: number[];
 }
 
 function makeItemBounds(img: MappedImage, fns: FunctionTable, opaque: ReadonlyArray<readonly [number, number]>): ItemBounds {
@@ -108,6 +110,7 @@ function makeItemBounds(img: MappedImage, fns: FunctionTable, opaque: ReadonlyAr
   return {
     starts,
     ends: new Set<number>(),
+    inputStarts: [],
     isData,
     addStart(rva: number, name: string | null = null): void {
       if (rva <= 0 || !isData(sectionAt(img, rva), rva) || inImports(rva)) return;
@@ -174,8 +177,11 @@ function addImageBounds(img: MappedImage, bounds: ItemBounds): void {
     if (sym.storageClass !== IMAGE_SYM_CLASS_EXTERNAL && sym.storageClass !== IMAGE_SYM_CLASS_STATIC) continue;
     const sec = pe.sections[sym.sectionNumber - 1];
     if (sec === undefined) continue;
-    // Section symbols (`.data`, `.rdata$...`) are not objects.
-    if (sym.name.startsWith('.') || sym.numberOfAuxSymbols > 0) continue;
+    // Section symbols (`.data`, `.rdata$...`) are not objects, but each starts an input section.
+    if (sym.name.startsWith('.') || sym.numberOfAuxSymbols > 0) {
+      if (sym.storageClass === IMAGE_SYM_CLASS_STATIC && sym.numberOfAuxSymbols > 0) bounds.inputStarts.push(sec.virtualAddress + sym.value);
+      continue;
+    }
     bounds.addStart(sec.virtualAddress + sym.value, sym.name);
   }
   // Unwind data (MSVC's .xdata sits in .rdata) is no part of the constant before it: an item
@@ -183,6 +189,7 @@ function addImageBounds(img: MappedImage, bounds: ItemBounds): void {
   // whole table (which changes with any function's frame).
   for (const rf of pe.exceptions) bounds.ends.add(rf.unwindInfoAddress);
   for (const e of bounds.ends) bounds.addStart(e);
+  bounds.inputStarts.sort((a, b) => a - b);
 }
 
 /** The data items, sorted by start: each runs to the next start, opaque range or function in its section. */
@@ -192,11 +199,19 @@ function buildItems(
   starts: ReadonlyMap<number, string | null>,
   tables: ReadonlyMap<number, OwnedTable>,
   opaque: ReadonlyArray<readonly [number, number]>,
+  inputStarts: readonly number[],
 ): DataItem[] {
   const fnEntries = fns.functions.map((f) => f.entry);
+  /** True when an input section starts in (after, upTo]. */
+  const inputStartIn = (after: number, upTo: number): boolean => {
+    const i = lowerBound(inputStarts, after + 1);
+    return i < inputStarts.length && inputStarts[i]! <= upTo;
+  };
   let sortedStarts = [...starts.keys()].sort((a, b) => a - b);
   // In writable sections the symbols (when present) name every global: a reference into the
-  // middle of one (a struct field) is part of it, not an object of its own.
+  // middle of one (a struct field) is part of it, not an object of its own. Unless an input
+  // section starts in between: ld keeps no symbol for some objects (gcc's `DW.ref.*` cells,
+  // libstdc++'s aligned statics), and no object spans two input sections.
   let lastNamed: { section: MappedSection; rva: number } | null = null;
   sortedStarts = sortedStarts.filter((rva) => {
     const sec = sectionAt(img, rva)!;
@@ -205,6 +220,7 @@ function buildItems(
       lastNamed = { section: sec, rva };
       return true;
     }
+    if (lastNamed !== null && lastNamed.section === sec && inputStartIn(lastNamed.rva, rva)) return true;
     return lastNamed === null || lastNamed.section !== sec;
   });
   const items: DataItem[] = [];
@@ -288,7 +304,7 @@ export function analyzeImage(img: MappedImage, progress: Progress = NO_PROGRESS)
   const codeOffsets = findCodeOffsetTables(img, fns, (rva) => tables.has(rva) || relTables.has(rva) || throwData.fields.has(rva));
   addEhBounds(img, fns, bounds);
   addImageBounds(img, bounds);
-  const items = buildItems(img, fns, bounds.starts, tables, opaque);
+  const items = buildItems(img, fns, bounds.starts, tables, opaque, bounds.inputStarts);
   return ok({
     img,
     fns,

@@ -30,6 +30,11 @@ export interface MatchResult {
   /** New data item index -> old item index (writable items), -1 when unmatched. */
   readonly itemNewToOld: Int32Array;
   readonly itemOldToNew: Int32Array;
+  /**
+   * New items paired only by position (step 6: same section offset and extent): sound while
+   * the section keeps its layout, no evidence when globals moved (diff/data-changes.ts).
+   */
+  readonly itemsByPosition: ReadonlySet<number>;
   readonly view: MatchView;
   readonly oldNorm: Normaliser;
   readonly newNorm: Normaliser;
@@ -105,10 +110,10 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
     newShape: newA.fns.functions.map((f) => newNorm.shapeHash(f)),
   };
   propagate(shaped);
-  pairWritableByPosition(st);
+  const itemsByPosition = pairWritableByPosition(st);
   oldNorm.reset();
   newNorm.reset();
-  return { old: oldA, new: newA, fnNewToOld, fnOldToNew, fnHow, itemNewToOld, itemOldToNew, view, oldNorm, newNorm };
+  return { old: oldA, new: newA, fnNewToOld, fnOldToNew, fnHow, itemNewToOld, itemOldToNew, itemsByPosition, view, oldNorm, newNorm };
 }
 
 /** 1. Names (exports, COFF symbols), unique on each side; writable data by symbol name. 2. The entry point. */
@@ -274,7 +279,8 @@ function pairNeighbours(st: MatchState): number {
  * writable section that changed size is refused outright, so accepted pairs share layout;
  * reference-based pairs above win where the two disagree.
  */
-function pairWritableByPosition(st: MatchState): void {
+function pairWritableByPosition(st: MatchState): Set<number> {
+  const paired = new Set<number>();
   const { oldA, newA } = st;
   const oldAt = new Map<string, number>();
   for (const d of oldA.items) {
@@ -286,8 +292,9 @@ function pairWritableByPosition(st: MatchState): void {
     if (!d.writable || st.itemNewToOld[d.index] !== -1) continue;
     const sec = newA.img.sections.find((s) => s.name === d.section && d.start >= s.rva && d.start < s.rva + s.size);
     const o = sec === undefined ? undefined : oldAt.get(`${d.section}:${d.start - sec.rva}:${d.end - d.start}`);
-    if (o !== undefined) st.pairItem(o, d.index);
+    if (o !== undefined && st.pairItem(o, d.index)) paired.add(d.index);
   }
+  return paired;
 }
 
 /** The side-specific normaliser of a match. */

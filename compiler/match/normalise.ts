@@ -17,6 +17,7 @@ import { parseHandlerData } from '../eh/parse-handler-data.ts';
 import type { ParsedHandlerData } from '../eh/types.ts';
 import type { DataItem, ImageAnalysis } from './analyze-image.ts';
 import { importKey } from './import-identity.ts';
+import { loaderOnlyCell } from './loader-only-cells.ts';
 import { goFieldsIn } from '../image/go-types.ts';
 
 /** Which image a token is computed for. */
@@ -419,7 +420,11 @@ export class Normaliser {
     if (item.writable) {
       if (mode === 'shape') return `w+${t - item.start}`;
       const key = this.match.itemKey(this.side, item.index);
-      return key < 0 ? `w?${this.side}${t}` : `w${key}+${t - item.start}`;
+      if (key >= 0) return `w${key}+${t - item.start}`;
+      // A loader-only cell (gcc's DW.ref.*: a relocated pointer no code writes) means what
+      // it points at, wherever the cells moved (match/writable-layout.ts).
+      if (loaderOnlyCell(a, item)) return `wc(${this.targetToken(null, absTarget(a.img, item.start, 10), mode)})+${t - item.start}`;
+      return `w?${this.side}${t}`;
     }
     if (mode === 'code') return `r+${t - item.start}`;
     return `r${this.itemKey(item, mode)}+${t - item.start}`;

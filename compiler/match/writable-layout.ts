@@ -11,11 +11,21 @@
  * refuses a writable section whose contents changed, so layout plus identical contents stand
  * for the same global.
  */
+import type { MappedSection } from '../image/map-image.ts';
 import type { DataItem } from './analyze-image.ts';
 import type { MatchResult } from './match-images.ts';
 
-/** OLD's RVA for NEW address `t` inside unmatched writable item `item`, or null. */
-export function oldRvaByLayout(m: MatchResult, item: DataItem, t: number): number | null {
+/**
+ * True when OLD's code provably never touches OLD bytes [from, to) of section `sec`, which
+ * lie inside OLD item `inside` (diff/untouched-old.ts: it needs the functions' statuses).
+ */
+export type UntouchedOld = (sec: MappedSection, from: number, to: number, inside: DataItem) => boolean;
+
+/**
+ * OLD's RVA for NEW address `t` inside unmatched writable item `item`, or null. `untouched`
+ * (absent: never) may accept an OLD address inside an OLD item, for the rest of `item` from `t`.
+ */
+export function oldRvaByLayout(m: MatchResult, item: DataItem, t: number, untouched?: UntouchedOld): number | null {
   if (!item.writable || m.itemNewToOld[item.index]! >= 0) return null;
   const ns = m.new.img.sections.find((s) => s.name === item.section && item.start >= s.rva && item.start < s.rva + s.size);
   const os = ns === undefined ? undefined : m.old.img.sections.find((s) => s.name === ns.name && s.writable);
@@ -41,7 +51,9 @@ export function oldRvaByLayout(m: MatchResult, item: DataItem, t: number): numbe
   // code references, so a NEW global at an offset OLD's code never touched looks exactly like
   // a field that grew into the old global's alignment padding (samples/padded-struct,
   // stripped): the two cannot be told apart here, and pairing the latter would be a wrong
-  // "safe". So such a reference keeps its refusal.
-  if (m.old.itemAt(rva) !== undefined) return null;
+  // "safe". So such a reference keeps its refusal, unless the functions that access that old
+  // item are unchanged and nothing in OLD reaches the bytes (diff/untouched-old.ts).
+  const inside = m.old.itemAt(rva);
+  if (inside !== undefined && (untouched === undefined || !untouched(os, rva, rva + (item.end - t), inside))) return null;
   return rva;
 }

@@ -16,7 +16,9 @@ import { relocsIn, type MappedImage } from '../image/map-image.ts';
 import type { DataItem, FunctionInfo } from '../image/types.ts';
 import { importKey } from '../match/import-identity.ts';
 import { stringExtent } from '../match/normalise.ts';
+import { loaderOnlyCell } from '../match/loader-only-cells.ts';
 import { oldRvaByLayout } from '../match/writable-layout.ts';
+import { untouchedByOldCode } from '../diff/untouched-old.ts';
 import { mismatch, newPointerTarget, type PaperImage } from './paper-image.ts';
 import { relativeEntryChecks } from './relative-entries.ts';
 
@@ -102,8 +104,13 @@ export class TargetChecker {
     if (item.writable) {
       const o = m.itemNewToOld[item.index]!;
       const oi = o < 0 ? undefined : m.old.items[o];
-      const byLayout = oi === undefined ? oldRvaByLayout(m, item, t) : null;
+      const byLayout = oi === undefined ? oldRvaByLayout(m, item, t, untouchedByOldCode(m, this.diff.newStatus)) : null;
       if (byLayout !== null) return actual === B + BigInt(byLayout) ? ok(undefined) : mismatch(`${what}: does not reach the old global at the same place in an unchanged section`);
+      if (oi === undefined && loaderOnlyCell(m.new, item)) {
+        // A new loader-only cell: only the package's copy (its pointer checked by meaning) will do.
+        if (actual >= B && actual < B + BigInt(this.oldImg.image.length)) return mismatch(`${what}: a loader-only cell with no counterpart must be the package's copy`);
+        return this.placeItem(item, actual - BigInt(t - item.start), what, false);
+      }
       if (oi === undefined || actual !== B + BigInt(oi.start + (t - item.start))) return mismatch(`${what}: does not reach the matched old global`);
       const prev = t === item.start ? m.new.items[item.index - 1] : undefined;
       return prev !== undefined && prev.writable && prev.end === t && prev.section === item.section ? this.endOf(prev, actual, what, fromOld) : ok(undefined);
