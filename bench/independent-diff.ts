@@ -62,7 +62,7 @@ export interface IndPair {
   readonly old: number;
   readonly new: number;
   readonly status: 'unchanged' | 'changed';
-  readonly how: 'anchor' | 'order' | 'gap' | 'moved';
+  readonly how: 'anchor' | 'order' | 'gap' | 'moved' | 'given';
 }
 
 export interface IndDiff {
@@ -131,6 +131,15 @@ function loadSide(bytes: Uint8Array): Side {
     }
     for (const x of list) for (const r of x.refs) if (r.kind === 'mem' && sectionAt(img, r.target) !== undefined && !sectionAt(img, r.target)!.executable) dataSet.add(r.target);
     insns.push(list);
+  }
+  // Code between .pdata functions (frameless leaves): swept linearly past int3 padding, so the
+  // data it reads bounds items too (an LLVM leaf's switch table must not run into the next one).
+  for (let k = 0; k + 1 < rangeOwner.length; k++) {
+    let at = rangeOwner[k]!.end;
+    const end = rangeOwner[k + 1]!.start;
+    while (at < end && img.image[at] === 0xcc) at++;
+    if (at >= end || sectionAt(img, at)?.executable !== true) continue;
+    for (const x of decodeLinear(img, at, end, 1 << 20)) for (const r of x.refs) if (r.kind === 'mem' && sectionAt(img, r.target)?.executable === false) dataSet.add(r.target);
   }
   // Pointers in data are item boundaries too.
   for (const r of img.relocRvas) {
@@ -224,6 +233,7 @@ type FnTok = (i: number) => string;
 class Tokens {
   private readonly dataMemo = new Map<number, string>();
   private readonly leafMemo = new Map<number, string>();
+  private nest = 0;
   constructor(
     private readonly s: Side,
     private readonly fnTok: FnTok,
@@ -271,8 +281,11 @@ class Tokens {
     const memo = this.leafMemo.get(t);
     if (memo !== undefined) return memo;
     this.leafMemo.set(t, 'cycle');
+    this.nest++;
     const out = decodeLinear(this.s.img, t, Infinity, 64).map((x) => this.insnForm(x, -1, 1));
-    const key = this.debug ? out.join(' ') : sha(out.join(' '));
+    this.nest--;
+    // Evidence shows two levels of leaves in full, deeper ones by hash (the text would explode).
+    const key = this.debug && this.nest < 2 ? out.join(' ') : sha(out.join(' '));
     this.leafMemo.set(t, key);
     return key;
   }
@@ -309,6 +322,10 @@ class Tokens {
     const nextEh = this.s.ehStarts[lowerBound(this.s.ehStarts, t + 1)] ?? Infinity;
     const end = Math.min(nextRef, nextEh, sec.rva + sec.size, t + 512);
     const parts: string[] = [];
+    // A self-relative table starts with two entries that both land in a section (a lone negative
+    // dword is as often the low half of a double).
+    const lands = (k: number): boolean => k + 4 <= end && (readU32(img, k) & 0x80000000) !== 0 && sectionAt(img, t + (readU32(img, k) | 0)) !== undefined;
+    const selfRelative = (t & 3) === 0 && lands(t) && lands(t + 4);
     let i = t;
     while (i < end) {
       const rt = img.relocs.get(i);
@@ -317,7 +334,7 @@ class Tokens {
         i += rt === 10 ? 8 : 4;
         continue;
       }
-      if ((i & 3) === 0 && i + 4 <= end && (readU32(img, i) & 0x80000000) !== 0) {
+      if (selfRelative && (i & 3) === 0 && i + 4 <= end && (readU32(img, i) & 0x80000000) !== 0) {
         // An LLVM self-relative table (switch cases, enum -> name): int32 offsets from the table's start.
         const rel = t + (readU32(img, i) | 0);
         if (rel >= 0x1000 && sectionAt(img, rel) !== undefined) {
@@ -413,7 +430,11 @@ function increasing(pairs: [number, number][]): [number, number][] {
   return out.reverse();
 }
 
-export function independentDiff(oldBytes: Uint8Array, newBytes: Uint8Array): IndDiff {
+/**
+ * The independent diff. With `given` (old entry -> new entry, e.g. the compiler's pairs), that
+ * pairing replaces the matcher: the result then says which given pairs differ in form.
+ */
+export function independentDiff(oldBytes: Uint8Array, newBytes: Uint8Array, given?: ReadonlyMap<number, number>): IndDiff {
   const o = loadSide(oldBytes);
   const n = loadSide(newBytes);
   const blind = (): string => 'f';
@@ -435,6 +456,7 @@ export function independentDiff(oldBytes: Uint8Array, newBytes: Uint8Array): Ind
     if (oc.get(s) === 1 && nc.get(s) === 1) cand.push([i, nAt.get(s)!]);
   });
   const anchors = increasing(cand);
+  const inOrder = new Set(anchors.map(([i]) => i));
   const o2n = new Int32Array(o.fns.length).fill(-1);
   const n2o = new Int32Array(n.fns.length).fill(-1);
   const how = new Map<number, IndPair['how']>();
@@ -443,21 +465,33 @@ export function independentDiff(oldBytes: Uint8Array, newBytes: Uint8Array): Ind
     n2o[j] = i;
     how.set(i, h);
   };
+  if (given !== undefined) {
+    for (const [oe, ne] of given) {
+      const i = o.byEntry.get(oe);
+      const j = n.byEntry.get(ne);
+      if (i !== undefined && j !== undefined) pair(i, j, 'given');
+    }
+    anchors.length = 0;
+    cand.length = 0;
+  }
   for (const [i, j] of anchors) pair(i, j, 'anchor');
+  // A unique shape out of order is a moved function: paired, but no anchor for the runs.
+  for (const [i, j] of cand) if (!inOrder.has(i)) pair(i, j, 'moved');
+  const free = (i: number, j: number): boolean => o2n[i]! < 0 && n2o[j]! < 0;
   // Between anchors: LCS over shapes, then equal-size gaps in order.
   const bounds = [[-1, -1] as [number, number], ...anchors, [o.fns.length, n.fns.length] as [number, number]];
-  for (let k = 0; k + 1 < bounds.length; k++) {
+  for (let k = 0; given === undefined && k + 1 < bounds.length; k++) {
     const [a0, b0] = bounds[k]!;
     const [a1, b1] = bounds[k + 1]!;
     const ra = os.slice(a0 + 1, a1);
     const rb = ns.slice(b0 + 1, b1);
     const l = lcs(ra, rb);
-    for (const [x, y] of l) pair(a0 + 1 + x, b0 + 1 + y, 'order');
+    for (const [x, y] of l) if (free(a0 + 1 + x, b0 + 1 + y)) pair(a0 + 1 + x, b0 + 1 + y, 'order');
     const sub = [[-1, -1] as [number, number], ...l, [ra.length, rb.length] as [number, number]];
     for (let q = 0; q + 1 < sub.length; q++) {
       const [x0, y0] = sub[q]!;
       const [x1, y1] = sub[q + 1]!;
-      if (x1 - x0 === y1 - y0) for (let d = 1; x0 + d < x1; d++) pair(a0 + 1 + x0 + d, b0 + 1 + y0 + d, 'gap');
+      if (x1 - x0 === y1 - y0) for (let d = 1; x0 + d < x1; d++) if (free(a0 + 1 + x0 + d, b0 + 1 + y0 + d)) pair(a0 + 1 + x0 + d, b0 + 1 + y0 + d, 'gap');
     }
   }
   // Moved: unique shapes among what is left.
@@ -468,7 +502,7 @@ export function independentDiff(oldBytes: Uint8Array, newBytes: Uint8Array): Ind
   const lnAt = new Map<string, number>();
   ln.forEach((s, j) => s && lnAt.set(s, j));
   lo.forEach((s, i) => {
-    if (s && loc.get(s) === 1 && lnc.get(s) === 1) pair(i, lnAt.get(s)!, 'moved');
+    if (given === undefined && s && loc.get(s) === 1 && lnc.get(s) === 1) pair(i, lnAt.get(s)!, 'moved');
   });
   // Writable data paired through paired functions' accesses (in order, same count).
   const wVotes = new Map<number, Map<number, number>>();

@@ -47,6 +47,14 @@ for (const label of wanted) {
   // The other direction, for the record: the compiler's changes the independent method calls unchanged.
   const indByOld = new Map(ind.pairs.map((x) => [x.old, x]));
   const extra = tool.functions.filter((f) => f.status === 'changed' && indByOld.get(f.oldRva!)?.status === 'unchanged' && indByOld.get(f.oldRva!)?.new === f.newRva);
+  // The stronger check: the compiler's own pairs, each compared by the independent form (function
+  // references named through the compiler's pairing). A pair the compiler calls unchanged whose
+  // independent forms differ is a candidate hidden change.
+  const toolPairs = new Map(tool.functions.filter((f) => f.oldRva !== null && f.newRva !== null).map((f) => [f.oldRva!, f.newRva!]));
+  const under = independentDiff(ob, nb, toolPairs);
+  for (const x of under.pairs) {
+    if (x.status === 'changed' && byOld.get(x.old)?.status === 'unchanged') rows.push(`differs under the compiler's pairing ${hex(x.old)} -> ${hex(x.new)} | tool: ${toolSays(byOld.get(x.old))}`);
+  }
   for (const r of rows) console.log(`- ${r}`);
   console.log(`(${rows.length} disagreements; ${extra.length} compiler changes the independent method calls unchanged: ${extra.map((f) => hex(f.oldRva)).join(' ')})`);
 }
