@@ -25,8 +25,8 @@ for (const label of wanted) {
   const d = diffFiles(ob, nb);
   if (!d.ok) throw new Error(d.error.message);
   const tool = d.value;
-  const byOld = new Map(tool.functions.filter((f) => f.oldRva !== null).map((f) => [f.oldRva!, f]));
-  const byNew = new Map(tool.functions.filter((f) => f.newRva !== null).map((f) => [f.newRva!, f]));
+  const byOld = new Map<number, (typeof tool.functions)[number]>(tool.functions.filter((f) => f.oldRva !== null).map((f) => [f.oldRva!, f]));
+  const byNew = new Map<number, (typeof tool.functions)[number]>(tool.functions.filter((f) => f.newRva !== null).map((f) => [f.newRva!, f]));
   const changed = ind.pairs.filter((x) => x.status === 'changed');
   console.log(`## ${label}`);
   console.log(`tool: ${tool.counts.changed} changed / ${tool.counts.added} added / ${tool.counts.removed} removed; independent: ${changed.length} / ${ind.added.length} / ${ind.removed.length} (${ind.oldFns.length} -> ${ind.newFns.length} .pdata functions)`);
@@ -50,7 +50,7 @@ for (const label of wanted) {
   // The stronger check: the compiler's own pairs, each compared by the independent form (function
   // references named through the compiler's pairing). A pair the compiler calls unchanged whose
   // independent forms differ is a candidate hidden change.
-  const toolPairs = new Map(tool.functions.filter((f) => f.oldRva !== null && f.newRva !== null).map((f) => [f.oldRva!, f.newRva!]));
+  const toolPairs = new Map<number, number>(tool.functions.filter((f) => f.oldRva !== null && f.newRva !== null).map((f) => [f.oldRva!, f.newRva!]));
   const under = independentDiff(ob, nb, toolPairs);
   for (const x of under.pairs) {
     if (x.status === 'changed' && byOld.get(x.old)?.status === 'unchanged') rows.push(`differs under the compiler's pairing ${hex(x.old)} -> ${hex(x.new)} | tool: ${toolSays(byOld.get(x.old))}`);
