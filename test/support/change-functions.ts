@@ -10,6 +10,7 @@ import { parsePe, rvaToFileOffset } from '../../runtime/pe/parse-pe.ts';
 import { diffFiles } from '../../compiler/index.ts';
 import type { FunctionInfo } from '../../compiler/image/types.ts';
 import type { MatchResult } from '../../compiler/match/match-images.ts';
+import type { FunctionChange } from '../../compiler/diff/types.ts';
 
 /** A copy of `bytes` where each of `fns` (its entry and the end of its first range) has one imm32 constant changed; returns the copy and the entries it changed (a function without a `mov r32, imm32` is left as it is). */
 export function changeFunctions(bytes: Uint8Array, fns: readonly { readonly entry: number; readonly end: number }[]): { bytes: Uint8Array; changed: number[] } {
@@ -49,4 +50,21 @@ export function withChangedFunctions(bytes: Uint8Array, pick: (f: FunctionInfo, 
   const m = self.value.match;
   const chosen = m.new.fns.functions.filter((f) => pick(f, m));
   return changeFunctions(bytes, chosen.map((f) => ({ entry: f.entry, end: f.ranges[0]!.end })));
+}
+
+/**
+ * withChangedFunctions without the functions whose changed body the compiler refuses (their
+ * verdict is their own: only a constant changed), so that nothing changed is left old and a
+ * `--skip-refused` package carries every change (compiler/diff/left-old.ts leaves out carried
+ * code that calls, or shares writable data with, changed code left old). `refusedFirst`: the
+ * refusals of the first change, which picked every function `pick` selects.
+ */
+export function withCarriableChanges(bytes: Uint8Array, pick: (f: FunctionInfo, m: MatchResult) => boolean): { bytes: Uint8Array; changed: number[]; refusedFirst: FunctionChange[] } {
+  const first = withChangedFunctions(bytes, pick);
+  const d = diffFiles(bytes, first.bytes);
+  if (!d.ok) throw new Error(`withCarriableChanges: ${d.error.message}`);
+  const refusedFirst = d.value.functions.filter((f) => f.verdict === 'refused');
+  if (refusedFirst.length === 0) return { ...first, refusedFirst };
+  const refusedAt = new Set<number>(refusedFirst.flatMap((f) => (f.newRva === null ? [] : [f.newRva])));
+  return { ...withChangedFunctions(bytes, (f, m) => pick(f, m) && !refusedAt.has(f.entry)), refusedFirst };
 }
