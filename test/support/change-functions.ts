@@ -40,16 +40,20 @@ export function changeFunctions(bytes: Uint8Array, fns: readonly { readonly entr
   return { bytes: out, changed };
 }
 
+/** The functions `pick` selects, as the compiler finds them (a diff of the file against itself). */
+function pickFunctions(bytes: Uint8Array, pick: (f: FunctionInfo, m: MatchResult) => boolean): { entry: number; end: number }[] {
+  const self = diffFiles(bytes, bytes);
+  if (!self.ok) throw new Error(`withChangedFunctions: ${self.error.message}`);
+  const m = self.value.match;
+  return m.new.fns.functions.filter((f) => pick(f, m)).map((f) => ({ entry: f.entry, end: f.ranges[0]!.end }));
+}
+
 /**
  * `bytes` with every function `pick` selects changed (see changeFunctions); `pick` sees the
  * functions as the compiler finds them (a diff of the file against itself).
  */
 export function withChangedFunctions(bytes: Uint8Array, pick: (f: FunctionInfo, m: MatchResult) => boolean): { bytes: Uint8Array; changed: number[] } {
-  const self = diffFiles(bytes, bytes);
-  if (!self.ok) throw new Error(`withChangedFunctions: ${self.error.message}`);
-  const m = self.value.match;
-  const chosen = m.new.fns.functions.filter((f) => pick(f, m));
-  return changeFunctions(bytes, chosen.map((f) => ({ entry: f.entry, end: f.ranges[0]!.end })));
+  return changeFunctions(bytes, pickFunctions(bytes, pick));
 }
 
 /**
@@ -60,11 +64,12 @@ export function withChangedFunctions(bytes: Uint8Array, pick: (f: FunctionInfo, 
  * refusals of the first change, which picked every function `pick` selects.
  */
 export function withCarriableChanges(bytes: Uint8Array, pick: (f: FunctionInfo, m: MatchResult) => boolean): { bytes: Uint8Array; changed: number[]; refusedFirst: FunctionChange[] } {
-  const first = withChangedFunctions(bytes, pick);
+  const chosen = pickFunctions(bytes, pick);
+  const first = changeFunctions(bytes, chosen);
   const d = diffFiles(bytes, first.bytes);
   if (!d.ok) throw new Error(`withCarriableChanges: ${d.error.message}`);
   const refusedFirst = d.value.functions.filter((f) => f.verdict === 'refused');
   if (refusedFirst.length === 0) return { ...first, refusedFirst };
   const refusedAt = new Set<number>(refusedFirst.flatMap((f) => (f.newRva === null ? [] : [f.newRva])));
-  return { ...withChangedFunctions(bytes, (f, m) => pick(f, m) && !refusedAt.has(f.entry)), refusedFirst };
+  return { ...changeFunctions(bytes, chosen.filter((f) => !refusedAt.has(f.entry))), refusedFirst };
 }
