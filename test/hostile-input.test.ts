@@ -17,7 +17,7 @@ import { MemoryBackend } from '../runtime/backends/memory-backend.ts';
 import { loadProcessImage } from '../runtime/image/load-image.ts';
 import { parsePe } from '../runtime/pe/parse-pe.ts';
 import { runHotpatch, type CliRun } from './support/cli.ts';
-import { deltaBombPackage, hugeZeroFill, machine, pdataEnd, ROOT, SAMPLE_V1, SAMPLE_V2, sampleV1, samplePackage, sizeOfImage } from './support/hostile-inputs.ts';
+import { aliasedRawData, deltaBombPackage, farSection, hugeZeroFill, machine, pdataEnd, ROOT, SAMPLE_V1, SAMPLE_V2, sampleV1, samplePackage, sizeOfImage } from './support/hostile-inputs.ts';
 
 const BIN = join(ROOT, 'bin/hotpatch.cjs');
 let dir = '';
@@ -98,6 +98,17 @@ describe('2: SizeOfImage beyond what the sections need', () => {
   });
   it('a 1 GiB zero-filled section to justify it: PE_SECTION_SIZE', () => {
     expect(code(parsePe(hugeZeroFill()))).toBe('PE_SECTION_SIZE');
+  });
+  it('one section moved near 1 GiB to justify it (a gap no file byte backs): PE_SIZE_OF_IMAGE before any mapping', () => {
+    const bad = farSection(0x3fff_0000);
+    expect(code(parsePe(bad))).toBe('PE_SIZE_OF_IMAGE');
+    expect(code(findFunctions(bad))).toBe('PE_SIZE_OF_IMAGE');
+    expect(code(loadProcessImage(bad, { name: 'v1.dll' }))).toBe('PE_SIZE_OF_IMAGE');
+    // A gap within the zero-fill budget still parses (the loader-faithful refusals come later).
+    expect(code(parsePe(farSection(0x0100_0000)))).toBe('ok');
+  });
+  it('sections sharing one raw range (more file bytes mapped than the file has): PE_SECTION_SIZE', () => {
+    expect(code(parsePe(aliasedRawData()))).toBe('PE_SECTION_SIZE');
   });
   it('hotpatch apply --image of such a file: one line, exit 10', () => {
     const r = hotpatch('apply', files.signed, '--image', write('soi.dll', sizeOfImage(0x4000_0000)), '--trust', files.pub);

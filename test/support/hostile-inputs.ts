@@ -82,15 +82,57 @@ export function sizeOfImage(size: number): Uint8Array {
 export function hugeZeroFill(): Uint8Array {
   const b = sampleV1();
   const l = layout(b);
-  let last = 0;
-  for (let i = 1; i < l.sections; i++) {
-    if (l.view.getUint32(l.sectionTable + i * 40 + 12, true) > l.view.getUint32(l.sectionTable + last * 40 + 12, true)) last = i;
-  }
-  const s = l.sectionTable + last * 40;
+  const s = l.sectionTable + lastSection(l) * 40;
   const va = l.view.getUint32(s + 12, true);
   const size = 0x4000_0000 - va;
   l.view.setUint32(s + 8, size, true);
   l.view.setUint32(l.oh + 56, va + size, true);
+  return b;
+}
+
+/** The index (in the section table) of the sample's last section by RVA. */
+function lastSection(l: ReturnType<typeof layout>): number {
+  let last = 0;
+  for (let i = 1; i < l.sections; i++) {
+    if (l.view.getUint32(l.sectionTable + i * 40 + 12, true) > l.view.getUint32(l.sectionTable + last * 40 + 12, true)) last = i;
+  }
+  return last;
+}
+
+/**
+ * The sample whose last section (by RVA, its size unchanged) is moved to `va`, SizeOfImage
+ * to match: a gap of nearly `va` bytes that nothing in the file backs (fuzz case 459653 of
+ * discovery-diff, seed 1213221681, was such a file and cost +866 MB before its refusal).
+ */
+export function farSection(va: number): Uint8Array {
+  const b = sampleV1();
+  const l = layout(b);
+  const s = l.sectionTable + lastSection(l) * 40;
+  const size = Math.max(l.view.getUint32(s + 8, true), 1);
+  l.view.setUint32(s + 12, va, true);
+  l.view.setUint32(l.oh + 56, (va + size + 0xfff) & ~0xfff, true);
+  return b;
+}
+
+/**
+ * The sample with every section's raw data pointed at its largest section's and grown to
+ * its raw size: the sections map more file bytes than the file holds.
+ */
+export function aliasedRawData(): Uint8Array {
+  const b = sampleV1();
+  const l = layout(b);
+  let big = 0;
+  for (let i = 1; i < l.sections; i++) {
+    if (l.view.getUint32(l.sectionTable + i * 40 + 16, true) > l.view.getUint32(l.sectionTable + big * 40 + 16, true)) big = i;
+  }
+  const raw = l.view.getUint32(l.sectionTable + big * 40 + 16, true);
+  const ptr = l.view.getUint32(l.sectionTable + big * 40 + 20, true);
+  for (let i = 0; i < l.sections; i++) {
+    const s = l.sectionTable + i * 40;
+    l.view.setUint32(s + 16, raw, true);
+    l.view.setUint32(s + 20, ptr, true);
+    l.view.setUint32(s + 8, Math.max(l.view.getUint32(s + 8, true), raw), true);
+  }
   return b;
 }
 

@@ -249,7 +249,7 @@ pub fn parse_headers(data: &[u8]) -> Result<Headers<'_>, PeError> {
     if !disjoint && nsec > 96 {
         return Err(pe_err!("PE_BAD_SECTION", section_table_offset, "{} sections, some overlapping in memory", nsec));
     }
-    check_image_budget(&optional, &sections, nt_offset_size_of_image(e_lfanew), section_table_offset)?;
+    check_image_budget(&optional, &sections, data.len(), nt_offset_size_of_image(e_lfanew), section_table_offset)?;
     let first_va = sections.iter().map(|s| s.virtual_address).min().unwrap_or(u32::MAX);
     Ok(Headers {
         data,
@@ -276,11 +276,16 @@ fn nt_offset_size_of_image(e_lfanew: usize) -> usize {
     e_lfanew + 4 + IMAGE_SIZEOF_FILE_HEADER + 56
 }
 
-/// SizeOfImage must be justified by the section table: at most the end of the last section
-/// (or the headers) rounded up to the section alignment (the page size when that is odd), and
-/// the sections' zero fill at most MAX_ZERO_FILL. Both are what every consumer (the wasm
-/// mapper, the compiler, the runtime) would otherwise allocate before looking further.
-fn check_image_budget(o: &OptionalHeader, sections: &[SectionHeader], size_at: usize, table_at: usize) -> Result<(), PeError> {
+/// SizeOfImage must be justified by the file, because every consumer (the wasm mapper, the
+/// compiler, the runtime) allocates and zeroes it before looking further:
+/// - at most the end of the last section (or the headers) rounded up to the section alignment
+///   (the page size when that is odd);
+/// - the sections' zero fill (memory past their raw data) at most MAX_ZERO_FILL;
+/// - the sections map at most as many file bytes as the file holds (raw ranges shared by
+///   several sections would let a small file justify a large image);
+/// - the memory not backed by the file (zero fill, gaps between sections, unbacked headers) at
+///   most MAX_ZERO_FILL: otherwise one section placed near 1 GiB justifies a 1 GiB image.
+fn check_image_budget(o: &OptionalHeader, sections: &[SectionHeader], file_len: usize, size_at: usize, table_at: usize) -> Result<(), PeError> {
     let sa = o.section_alignment as u64;
     let align = if sa.is_power_of_two() && sa <= 0x20_0000 { sa.max(0x1000) } else { 0x1000 };
     let mut end = o.size_of_headers as u64;
@@ -304,6 +309,25 @@ fn check_image_budget(o: &OptionalHeader, sections: &[SectionHeader], size_at: u
             table_at,
             "the sections ask for 0x{:x} bytes of zero fill beyond their raw data, over the 0x{:x} limit",
             zero_fill, MAX_ZERO_FILL
+        ));
+    }
+    let file_backed: u64 = sections.iter().map(|s| s.file_backed_size() as u64).sum();
+    if file_backed > file_len as u64 {
+        return Err(pe_err!(
+            "PE_SECTION_SIZE",
+            table_at,
+            "the sections map 0x{:x} bytes of file data, more than the file's 0x{:x} (raw data shared between sections)",
+            file_backed, file_len
+        ));
+    }
+    let backed = file_backed + (o.size_of_headers as u64).min(file_len as u64);
+    let unbacked = (o.size_of_image as u64).saturating_sub(backed);
+    if unbacked > MAX_ZERO_FILL {
+        return Err(pe_err!(
+            "PE_SIZE_OF_IMAGE",
+            size_at,
+            "SizeOfImage 0x{:x} leaves 0x{:x} bytes not backed by the file (gaps between sections and zero fill), over the 0x{:x} limit",
+            o.size_of_image, unbacked, MAX_ZERO_FILL
         ));
     }
     Ok(())

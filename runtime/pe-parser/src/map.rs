@@ -47,6 +47,18 @@ fn lay_out(h: &Headers, loader: bool) -> Result<Vec<u8>, PeError> {
         // headers ask for the same large copy over and over.
         return Err(pe_err!("PE_BAD_SECTION", h.section_table_offset, "sections overlap in memory"));
     }
+    // Every refusal before the allocation: a section that lies past SizeOfImage or outside
+    // the file must cost nothing (a hostile header could otherwise have us zero 1 GiB first).
+    for (i, s) in h.sections.iter().enumerate() {
+        let at = h.section_table_offset + i * 40;
+        let end = s.virtual_address as u64 + s.mapped_size() as u64;
+        if end > size as u64 {
+            return Err(pe_err!("PE_BAD_SECTION", at, "section {} ends at RVA 0x{:x}, past SizeOfImage 0x{:x}", i + 1, end, size));
+        }
+        if crate::read::bytes(h.data, s.raw_start as usize, s.file_backed_size() as usize).is_none() {
+            return Err(pe_err!("PE_BAD_SECTION", at, "section {} raw data is outside the file", i + 1));
+        }
+    }
     let hdr_len = (h.optional.size_of_headers as usize).min(h.data.len()).min(size as usize);
     let mut img: Vec<u8> = Vec::new();
     if img.try_reserve_exact(size as usize).is_err() {
@@ -54,17 +66,13 @@ fn lay_out(h: &Headers, loader: bool) -> Result<Vec<u8>, PeError> {
     }
     img.resize(size as usize, 0);
     img[..hdr_len].copy_from_slice(&h.data[..hdr_len]);
-    for (i, s) in h.sections.iter().enumerate() {
-        let at = h.section_table_offset + i * 40;
+    for s in &h.sections {
+        // Both bounds were checked above.
         let va = s.virtual_address as usize;
-        let end = va + s.mapped_size() as usize; // no overflow: checked in parse_headers
-        if end > size as usize {
-            return Err(pe_err!("PE_BAD_SECTION", at, "section {} ends at RVA 0x{:x}, past SizeOfImage 0x{:x}", i + 1, end, size));
-        }
         let n = s.file_backed_size() as usize;
-        let src = crate::read::bytes(h.data, s.raw_start as usize, n)
-            .ok_or_else(|| pe_err!("PE_BAD_SECTION", at, "section {} raw data is outside the file", i + 1))?;
-        img[va..va + n].copy_from_slice(src);
+        if let (Some(src), Some(dst)) = (crate::read::bytes(h.data, s.raw_start as usize, n), img.get_mut(va..va + n)) {
+            dst.copy_from_slice(src);
+        }
     }
     Ok(img)
 }
