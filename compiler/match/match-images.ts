@@ -10,7 +10,9 @@
  * A poor match costs size, not safety: the diff compares exact normalised forms, and a
  * function whose references point at an unmatched target is always "changed".
  */
-import type { FunctionInfo } from '../image/types.ts';
+import type { DataItem, FunctionInfo } from '../image/types.ts';
+import type { MappedSection } from '../image/map-image.ts';
+import { loaderOnlyCell } from './loader-only-cells.ts';
 import type { ImageAnalysis } from './analyze-image.ts';
 import { pairThroughData } from './match-data-slots.ts';
 import { pairBetweenAnchors } from './match-order.ts';
@@ -31,8 +33,9 @@ export interface MatchResult {
   readonly itemNewToOld: Int32Array;
   readonly itemOldToNew: Int32Array;
   /**
-   * New items paired only by position (step 6: same section offset and extent): sound while
-   * the section keeps its layout, no evidence when globals moved (diff/data-changes.ts).
+   * New items paired only by position (step 6: same section offset and extent, between
+   * paired neighbours at the same offsets on both sides): no evidence of identity beyond
+   * the layout around them (diff/data-changes.ts does not count them when globals moved).
    */
   readonly itemsByPosition: ReadonlySet<number>;
   readonly view: MatchView;
@@ -173,7 +176,10 @@ function propagate(st: MatchState): void {
   for (let round = 0; round < 64; round++) {
     let changed = pairUniqueShapes(st) + pairThroughCalls(st);
     // 4b. Counterpart data slots (vtables) of items matched pairs reference in the same order.
-    changed += pairThroughData(st.oldA, st.newA, st.fnNewToOld, (o, n) => st.pair(o, n, 'data'), dataPairsWalked);
+    changed += pairThroughData(st.oldA, st.newA, st.fnNewToOld, (o, n) => st.pair(o, n, 'data'), dataPairsWalked, {
+      pair: (o, n) => st.pairItem(o, n),
+      sameShape: (o, n) => st.oldShape[o] === st.newShape[n],
+    });
     changed += pairNeighbours(st);
     // 5b. Only when nothing else moves: runs between ordered anchors (LCS, equal gaps).
     if (changed === 0) changed += pairBetweenAnchors(st.fnNewToOld, st.fnOldToNew, st.oldShape, st.newShape, (o, n) => st.pair(o, n, 'order'), fruitlessRuns);
@@ -275,26 +281,55 @@ function pairNeighbours(st: MatchState): number {
 }
 
 /**
- * 6. Writable items still unpaired: same section, same offset, same extent. Sound because a
- * writable section that changed size is refused outright, so accepted pairs share layout;
- * reference-based pairs above win where the two disagree.
+ * 6. Writable items still unpaired: same section, same offset, same extent, and only where
+ * the layout around them is proven unchanged: the nearest items on each side in the section
+ * that steps 1-5 paired (by name, or by references from matched code) sit at the same section
+ * offsets in both images (a section edge stands in when none, the section the same size).
+ * A global that moved between such anchors, as gcc's new `DW.ref.*` cells move the CRT's
+ * .data in samples/new-catch, is left unpaired: an equal offset there names a different
+ * global, and a pair would aim new code at the wrong cell. A loader-only cell (keyed by what
+ * it points at, match/loader-only-cells.ts) never pairs by position with anything else.
  */
 function pairWritableByPosition(st: MatchState): Set<number> {
   const paired = new Set<number>();
   const { oldA, newA } = st;
+  const sectionOf = (a: ImageAnalysis, d: DataItem): MappedSection | undefined => a.img.sections.find((s) => s.name === d.section && d.start >= s.rva && d.start < s.rva + s.size);
   const oldAt = new Map<string, number>();
   for (const d of oldA.items) {
     if (!d.writable || st.itemOldToNew[d.index] !== -1) continue;
-    const sec = oldA.img.sections.find((s) => s.name === d.section && d.start >= s.rva && d.start < s.rva + s.size);
+    const sec = sectionOf(oldA, d);
     if (sec !== undefined) oldAt.set(`${d.section}:${d.start - sec.rva}:${d.end - d.start}`, d.index);
   }
+  // Decided against the evidence pairs alone: a position pair proves nothing about its neighbours.
+  const evidence = st.itemNewToOld.slice();
   for (const d of newA.items) {
-    if (!d.writable || st.itemNewToOld[d.index] !== -1) continue;
-    const sec = newA.img.sections.find((s) => s.name === d.section && d.start >= s.rva && d.start < s.rva + s.size);
+    if (!d.writable || evidence[d.index] !== -1) continue;
+    const sec = sectionOf(newA, d);
     const o = sec === undefined ? undefined : oldAt.get(`${d.section}:${d.start - sec.rva}:${d.end - d.start}`);
-    if (o !== undefined && st.pairItem(o, d.index)) paired.add(d.index);
+    if (sec === undefined || o === undefined) continue;
+    const osec = sectionOf(oldA, oldA.items[o]!)!;
+    if (osec.size !== sec.size || !anchoredAlike(st, evidence, sec, osec, d.index)) continue;
+    if (loaderOnlyCell(newA, d) !== loaderOnlyCell(oldA, oldA.items[o]!)) continue;
+    if (st.pairItem(o, d.index)) paired.add(d.index);
   }
   return paired;
+}
+
+/** True when NEW item `n`'s nearest paired neighbours in section `ns` (both ways) sit at the same section offsets in OLD. */
+function anchoredAlike(st: MatchState, newToOld: Int32Array, ns: MappedSection, os: MappedSection, n: number): boolean {
+  const items = st.newA.items;
+  const inSection = (k: number): boolean => {
+    const d = items[k];
+    return d !== undefined && d.writable && d.start >= ns.rva && d.start < ns.rva + ns.size;
+  };
+  for (const step of [-1, 1]) {
+    let k = n + step;
+    while (inSection(k) && newToOld[k]! < 0) k += step;
+    if (!inSection(k)) continue;
+    const o = st.oldA.items[newToOld[k]!]!;
+    if (o.start - os.rva !== items[k]!.start - ns.rva || o.end - o.start !== items[k]!.end - items[k]!.start) return false;
+  }
+  return true;
 }
 
 /** The side-specific normaliser of a match. */
