@@ -71,10 +71,12 @@ describe('new-catch, GCC, stripped: the moved CRT globals', () => {
     return o < 0 ? null : m.old.items[o]!.start - oldData;
   };
 
-  test('each pairs with its old self, 0x10 lower, and the new typeinfo cell at +0xd0 with nothing', () => {
+  test('each pairs with its old self, 0x10 lower; the typeinfo cell at +0xd0 never with old +0xd0', () => {
     // _CRT_MT, __native_dllmain_reason, __terminate_handler, __unexpected_handler (the
     // offsets with symbols): reached only through .refptr cells in .rdata.
     expect([0x44, 0x50, 0xe0, 0xf0].map(pairAt)).toEqual([0x34, 0x40, 0xd0, 0xe0]);
+    // The loader-only typeinfo cell (.data$.LDFCM0 with symbols) needs no counterpart: it
+    // is keyed by what it points at, and pairs with nothing by position.
     const cell = m.new.itemAt(newData + 0xd0)!;
     expect(loaderOnlyCell(m.new, cell)).toBe(true);
     expect(pairAt(0xd0)).toBeNull();

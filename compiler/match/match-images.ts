@@ -11,7 +11,7 @@
  * function whose references point at an unmatched target is always "changed".
  */
 import type { DataItem, FunctionInfo } from '../image/types.ts';
-import type { MappedSection } from '../image/map-image.ts';
+import { absTarget, type MappedSection } from '../image/map-image.ts';
 import { loaderOnlyCell } from './loader-only-cells.ts';
 import type { ImageAnalysis } from './analyze-image.ts';
 import { pairThroughData } from './match-data-slots.ts';
@@ -113,7 +113,7 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
     newShape: newA.fns.functions.map((f) => newNorm.shapeHash(f)),
   };
   propagate(shaped);
-  const itemsByPosition = pairWritableByPosition(st);
+  const itemsByPosition = pairWritableByPosition(st, oldNorm, newNorm);
   oldNorm.reset();
   newNorm.reset();
   return { old: oldA, new: newA, fnNewToOld, fnOldToNew, fnHow, itemNewToOld, itemOldToNew, itemsByPosition, view, oldNorm, newNorm };
@@ -281,18 +281,25 @@ function pairNeighbours(st: MatchState): number {
 }
 
 /**
- * 6. Writable items still unpaired: same section, same offset, same extent, and only where
- * the layout around them is proven unchanged: the nearest items on each side in the section
- * that steps 1-5 paired (by name, or by references from matched code) sit at the same section
- * offsets in both images (a section edge stands in when none, the section the same size).
- * A global that moved between such anchors, as gcc's new `DW.ref.*` cells move the CRT's
- * .data in samples/new-catch, is left unpaired: an equal offset there names a different
- * global, and a pair would aim new code at the wrong cell. A loader-only cell (keyed by what
- * it points at, match/loader-only-cells.ts) never pairs by position with anything else.
+ * 6. Writable items still unpaired: same section, same extent, and only where the layout
+ * around them is proven: the nearest items on each side in the section that steps 1-5 paired
+ * (by name, or by references from matched code) moved by one same amount, and so does the
+ * pair (the section's start stands in for a missing neighbour before, its end for one after
+ * when both sections have the same size). A section that changed size is refused by the
+ * diff, but --skip-refused still builds, so a pair there must be as sound. An equal offset
+ * alone proves nothing once globals moved: gcc's new `DW.ref.*` cells push the CRT's .data
+ * 0x10 up in samples/new-catch, and old .data+0xd0 (`__terminate_handler`) is not new
+ * .data+0xd0 (a typeinfo cell); a wrong pair aims new code at the wrong cell. Otherwise only
+ * the same offset with the same contents found in no other unpaired item of the section on
+ * either side (not all zero) pairs: an MSVC TypeDescriptor holds its decorated type name.
+ * A loader-only cell never pairs by position: it is keyed by what it points at, and needs no
+ * counterpart (match/loader-only-cells.ts).
  */
-function pairWritableByPosition(st: MatchState): Set<number> {
+function pairWritableByPosition(st: MatchState, oldNorm: Normaliser, newNorm: Normaliser): Set<number> {
   const paired = new Set<number>();
   const { oldA, newA } = st;
+  const oldSame = distinctContents(oldA, oldNorm, st.itemOldToNew);
+  const newSame = distinctContents(newA, newNorm, st.itemNewToOld);
   const sectionOf = (a: ImageAnalysis, d: DataItem): MappedSection | undefined => a.img.sections.find((s) => s.name === d.section && d.start >= s.rva && d.start < s.rva + s.size);
   const oldAt = new Map<string, number>();
   for (const d of oldA.items) {
@@ -305,31 +312,74 @@ function pairWritableByPosition(st: MatchState): Set<number> {
   for (const d of newA.items) {
     if (!d.writable || evidence[d.index] !== -1) continue;
     const sec = sectionOf(newA, d);
-    const o = sec === undefined ? undefined : oldAt.get(`${d.section}:${d.start - sec.rva}:${d.end - d.start}`);
-    if (sec === undefined || o === undefined) continue;
-    const osec = sectionOf(oldA, oldA.items[o]!)!;
-    if (osec.size !== sec.size || !anchoredAlike(st, evidence, sec, osec, d.index)) continue;
-    if (loaderOnlyCell(newA, d) !== loaderOnlyCell(oldA, oldA.items[o]!)) continue;
+    const osec = sec === undefined ? undefined : oldA.img.sections.find((s) => s.name === sec.name && s.writable);
+    if (sec === undefined || osec === undefined) continue;
+    const at = (shift: number): number | undefined => oldAt.get(`${d.section}:${d.start - sec.rva + shift}:${d.end - d.start}`);
+    // Where the paired neighbours put it; else at the same offset with the same distinctive
+    // contents (MSVC TypeDescriptors carry their decorated name).
+    const shift = anchorShift(st, evidence, sec, osec, d.index);
+    const content = newSame.get(d.index);
+    const o = shift !== null ? at(shift) : content !== undefined && oldSame.get(at(0) ?? -1) === content ? at(0) : undefined;
+    if (o === undefined || loaderOnlyCell(newA, d) || loaderOnlyCell(oldA, oldA.items[o]!)) continue;
     if (st.pairItem(o, d.index)) paired.add(d.index);
   }
   return paired;
 }
 
-/** True when NEW item `n`'s nearest paired neighbours in section `ns` (both ways) sit at the same section offsets in OLD. */
-function anchoredAlike(st: MatchState, newToOld: Int32Array, ns: MappedSection, os: MappedSection, n: number): boolean {
+/**
+ * Unpaired writable items whose normalised contents (bytes, pointers as their targets) are
+ * not all zero and unique among the unpaired items of their section: index -> contents.
+ */
+function distinctContents(a: ImageAnalysis, norm: Normaliser, paired: Int32Array): Map<number, string> {
+  const byContent = new Map<string, number>();
+  for (const d of a.items) {
+    if (!d.writable || paired[d.index] !== -1) continue;
+    const bytes = a.img.image.subarray(d.start, d.end);
+    if (bytes.every((b) => b === 0)) continue;
+    let key = `${d.section}|`;
+    for (let k: number = d.start; k < d.end; ) {
+      const type = a.img.relocs.get(k);
+      if (type !== undefined) {
+        key += `|p${type}:${norm.targetToken(null, absTarget(a.img, k, type), 'exact')}|`;
+        k += type === 10 ? 8 : 4;
+      } else key += String.fromCharCode(a.img.image[k++]!);
+    }
+    byContent.set(key, byContent.has(key) ? -1 : d.index);
+  }
+  const out = new Map<number, string>();
+  for (const [key, i] of byContent) if (i >= 0) out.set(i, key);
+  return out;
+}
+
+/**
+ * How far NEW item `n` moved (OLD section offset minus NEW), when its nearest paired
+ * neighbours in section `ns` both ways moved by that same amount with their extents; null
+ * when they disagree. No paired neighbour before: the section's start (0); none after: the
+ * section's end, only when both sections have the same size (0).
+ */
+function anchorShift(st: MatchState, newToOld: Int32Array, ns: MappedSection, os: MappedSection, n: number): number | null {
   const items = st.newA.items;
   const inSection = (k: number): boolean => {
     const d = items[k];
     return d !== undefined && d.writable && d.start >= ns.rva && d.start < ns.rva + ns.size;
   };
+  let shift: number | null = null;
   for (const step of [-1, 1]) {
     let k = n + step;
     while (inSection(k) && newToOld[k]! < 0) k += step;
-    if (!inSection(k)) continue;
-    const o = st.oldA.items[newToOld[k]!]!;
-    if (o.start - os.rva !== items[k]!.start - ns.rva || o.end - o.start !== items[k]!.end - items[k]!.start) return false;
+    let here: number;
+    if (!inSection(k)) {
+      if (step > 0 && os.size !== ns.size) return null;
+      here = 0;
+    } else {
+      const o = st.oldA.items[newToOld[k]!]!;
+      if (o.end - o.start !== items[k]!.end - items[k]!.start) return null;
+      here = o.start - os.rva - (items[k]!.start - ns.rva);
+    }
+    if (shift !== null && shift !== here) return null;
+    shift = here;
   }
-  return true;
+  return shift;
 }
 
 /** The side-specific normaliser of a match. */
