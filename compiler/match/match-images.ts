@@ -33,9 +33,10 @@ export interface MatchResult {
   readonly itemNewToOld: Int32Array;
   readonly itemOldToNew: Int32Array;
   /**
-   * New items paired only by position (step 6: same section offset and extent, between
-   * paired neighbours at the same offsets on both sides): no evidence of identity beyond
-   * the layout around them (diff/data-changes.ts does not count them when globals moved).
+   * New items paired only by position (step 6: same extent, moved by the amount their
+   * paired neighbours agree on, or equal distinctive contents at the same offset): no
+   * evidence of identity beyond the layout around them (diff/data-changes.ts does not count
+   * them when globals moved).
    */
   readonly itemsByPosition: ReadonlySet<number>;
   readonly view: MatchView;
