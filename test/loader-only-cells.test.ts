@@ -67,9 +67,15 @@ describe('loader-only DW.ref cells (new-catch, GCC)', () => {
     if (!v.ok) expect(v.error.message).toMatch(/loader-only cell with no counterpart must be the package's copy/);
   });
 
-  test('stripped: still refused (the moved CRT globals are not all matched by code)', () => {
+  test('stripped: the moved CRT globals pair through .refptr cells; same verdict, and the package verifies', () => {
     const s = diffOf(true);
-    expect(s.hotpatchable).toBe(false);
-    expect(s.data.map((d) => d.reason.message).join('\n')).toMatch(/changed initial value/);
+    expect(s.data).toEqual([]);
+    expect(s.hotpatchable).toBe(true);
+    const b = buildFromDiff(s, { moduleName: 'new-catch.dll', skipRefused: false, series: null, compilerVersion: COMPILER_VERSION });
+    if (!b.ok) throw new Error(b.error.message);
+    expect(verifyPackage(s, b.value.emitted.pkg).ok).toBe(true);
+    // The same new cells travel as with symbols.
+    const cellBlocks = b.value.emitted.pkg.dataBlocks.filter((d) => d.fixups.length === 1 && d.fixups[0]!.kind === 'abs64' && d.fixups[0]!.offset === 0);
+    expect(cellBlocks.length).toBeGreaterThanOrEqual(2);
   });
 });

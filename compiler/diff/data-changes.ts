@@ -77,18 +77,24 @@ function compareSection(m: MatchResult, os: MappedSection, ns: MappedSection): D
  * it, not by position alone) to an OLD item whose contents equal it
  * (pointers by target, over the shorter extent; beyond it only zero padding on both sides) or
  * is a loader-only cell (match/writable-layout.ts), every unmatched OLD item is one too, and
- * every byte of both sections lies in some item. Layout (offsets and access sizes the code
+ * every byte of both sections lies in some item, but for a leading run before the first item
+ * that is the same on both sides. Layout (offsets and access sizes the code
  * uses) is checked separately by diffOffsetsUsed and diffAccessLayout, per matched item.
  */
 function sameByItems(m: MatchResult, os: MappedSection, ns: MappedSection, ou: ReadonlyMap<number, string>, nu: ReadonlyMap<number, string>): boolean {
   const inSec = (a: ImageAnalysis, s: MappedSection): DataItem[] => a.items.filter((d) => d.writable && d.start >= s.rva && d.start < s.rva + s.size);
   const oItems = inSec(m.old, os);
   const nItems = inSec(m.new, ns);
-  const covers = (items: readonly DataItem[], s: MappedSection): boolean => items.length > 0 && items[0]!.start === s.rva && items.every((d, i) => (items[i + 1]?.start ?? s.rva + s.size) === d.end);
+  const covers = (items: readonly DataItem[], s: MappedSection): boolean => items.length > 0 && items.every((d, i) => (items[i + 1]?.start ?? s.rva + s.size) === d.end);
   if (!covers(oItems, os) || !covers(nItems, ns)) return false;
   for (const d of oItems) if (m.itemOldToNew[d.index]! < 0 && !loaderOnlyCell(m.old, d)) return false;
   const ob = m.old.img.image;
   const nb = m.new.img.image;
+  // Bytes before the first item (stripped: mingw's __mingw_module_is_dll, which no code
+  // references) belong to no item: the same length on both sides, the same bytes, no pointer.
+  const lead = oItems[0]!.start - os.rva;
+  if (nItems[0]!.start - ns.rva !== lead) return false;
+  for (let k = 0; k < lead; k++) if (ob[os.rva + k] !== nb[ns.rva + k] || ou.has(k) || nu.has(k)) return false;
   /** Zero bytes and no pointer in [from, to) of one side. */
   const blank = (b: Uint8Array, units: ReadonlyMap<number, string>, s: MappedSection, from: number, to: number): boolean => {
     for (let k = from; k < to; k++) if (b[k] !== 0 || units.has(k - s.rva)) return false;

@@ -9,8 +9,9 @@
  * unmatched).
  *
  * Pairing is by position only where both sides agree on the item count and the item sizes,
- * so it cannot pair across a reordered table; a wrong pair would cost size, never safety
- * (the diff compares exact forms).
+ * so it cannot pair across a reordered table; a wrong pair of functions would cost size,
+ * never safety (the diff compares exact forms). Writable globals pair through such cells only
+ * from functions whose code is the same (see pairThroughData).
  */
 import type { FunctionInfo } from '../image/types.ts';
 import { absTarget, relocsIn } from '../image/map-image.ts';
@@ -39,10 +40,18 @@ function pointersOf(a: ImageAnalysis, d: DataItem): Map<number, number> {
   return out;
 }
 
+/** Pairing writable globals through pointer cells: `pair` records a pair (false when either is paired). */
+export interface WritableThroughData {
+  pair(o: number, n: number): boolean;
+  /** True when matched functions `o` and `n` have the same shape (normalised code, no match named). */
+  sameShape(o: number, n: number): boolean;
+}
+
 /**
  * Pairs unmatched functions named by counterpart data slots. `pair(o, n)` records a pair and
  * returns true when both were unmatched. `done` remembers item pairs already walked (per
- * match run), and function pairs already looked at. Returns the number of new pairs.
+ * match run), and function pairs already looked at. With `items`, counterpart pointer cells
+ * to writable globals pair the globals too. Returns the number of new pairs.
  */
 export function pairThroughData(
   oldA: ImageAnalysis,
@@ -50,9 +59,11 @@ export function pairThroughData(
   fnNewToOld: Int32Array,
   pair: (o: number, n: number) => boolean,
   done: Set<string>,
+  items?: WritableThroughData,
 ): number {
   let made = 0;
-  const queue: Array<[DataItem, DataItem, number]> = [];
+  // [old item, new item, depth, reached from a function pair whose shapes agree]
+  const queue: Array<[DataItem, DataItem, number, boolean]> = [];
   for (let n = 0; n < fnNewToOld.length; n++) {
     const o = fnNewToOld[n]!;
     if (o < 0 || done.has(`f${n}:${o}`)) continue;
@@ -61,10 +72,11 @@ export function pairThroughData(
     if (ni.length === 0) continue;
     const oi = readOnlyTargets(oldA, oldA.fns.functions[o]!);
     if (oi.length !== ni.length) continue;
-    for (let k = 0; k < ni.length; k++) queue.push([oi[k]!, ni[k]!, 0]);
+    const proven = items?.sameShape(o, n) ?? false;
+    for (let k = 0; k < ni.length; k++) queue.push([oi[k]!, ni[k]!, 0, proven]);
   }
   while (queue.length > 0) {
-    const [od, nd, depth] = queue.pop()!;
+    const [od, nd, depth, proven] = queue.pop()!;
     const key = `${od.index}:${nd.index}`;
     if (done.has(key) || od.end - od.start !== nd.end - nd.start) continue;
     done.add(key);
@@ -83,7 +95,17 @@ export function pairThroughData(
       // Pointers to data (a vtable's RTTI locator, a table of vtables): follow a few levels.
       const oi = oldA.itemAt(ot);
       const ni = newA.itemAt(nt);
-      if (depth < 3 && oi !== undefined && ni !== undefined && !oi.writable && !ni.writable && oi.start === ot && ni.start === nt) queue.push([oi, ni, depth + 1]);
+      // A pointer cell to a writable global (mingw's `.refptr.<name>` in .rdata, which code
+      // loads to reach a global another object defines): counterpart cells name counterpart
+      // globals. This is what pairs the CRT's globals of a stripped image when they moved
+      // (samples/new-catch, GCC: new DW.ref cells push them 0x10 up).
+      // Only from a function pair with the same code (its references in the same order): a
+      // wrong pair of globals would aim new code at the wrong cell, not just cost size.
+      if (items !== undefined && oi !== undefined && ni !== undefined && oi.writable && ni.writable && oi.start === ot && ni.start === nt) {
+        if (proven && items.pair(oi.index, ni.index)) made++;
+        continue;
+      }
+      if (depth < 3 && oi !== undefined && ni !== undefined && !oi.writable && !ni.writable && oi.start === ot && ni.start === nt) queue.push([oi, ni, depth + 1, proven]);
     }
   }
   return made;

@@ -10,7 +10,9 @@
  * A poor match costs size, not safety: the diff compares exact normalised forms, and a
  * function whose references point at an unmatched target is always "changed".
  */
-import type { FunctionInfo } from '../image/types.ts';
+import type { DataItem, FunctionInfo } from '../image/types.ts';
+import { absTarget, type MappedSection } from '../image/map-image.ts';
+import { loaderOnlyCell } from './loader-only-cells.ts';
 import type { ImageAnalysis } from './analyze-image.ts';
 import { pairThroughData } from './match-data-slots.ts';
 import { pairBetweenAnchors } from './match-order.ts';
@@ -31,8 +33,10 @@ export interface MatchResult {
   readonly itemNewToOld: Int32Array;
   readonly itemOldToNew: Int32Array;
   /**
-   * New items paired only by position (step 6: same section offset and extent): sound while
-   * the section keeps its layout, no evidence when globals moved (diff/data-changes.ts).
+   * New items paired only by position (step 6: same extent, moved by the amount their
+   * paired neighbours agree on, or equal distinctive contents at the same offset): no
+   * evidence of identity beyond the layout around them (diff/data-changes.ts does not count
+   * them when globals moved).
    */
   readonly itemsByPosition: ReadonlySet<number>;
   readonly view: MatchView;
@@ -110,7 +114,7 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
     newShape: newA.fns.functions.map((f) => newNorm.shapeHash(f)),
   };
   propagate(shaped);
-  const itemsByPosition = pairWritableByPosition(st);
+  const itemsByPosition = pairWritableByPosition(st, oldNorm, newNorm);
   oldNorm.reset();
   newNorm.reset();
   return { old: oldA, new: newA, fnNewToOld, fnOldToNew, fnHow, itemNewToOld, itemOldToNew, itemsByPosition, view, oldNorm, newNorm };
@@ -173,7 +177,10 @@ function propagate(st: MatchState): void {
   for (let round = 0; round < 64; round++) {
     let changed = pairUniqueShapes(st) + pairThroughCalls(st);
     // 4b. Counterpart data slots (vtables) of items matched pairs reference in the same order.
-    changed += pairThroughData(st.oldA, st.newA, st.fnNewToOld, (o, n) => st.pair(o, n, 'data'), dataPairsWalked);
+    changed += pairThroughData(st.oldA, st.newA, st.fnNewToOld, (o, n) => st.pair(o, n, 'data'), dataPairsWalked, {
+      pair: (o, n) => st.pairItem(o, n),
+      sameShape: (o, n) => st.oldShape[o] === st.newShape[n],
+    });
     changed += pairNeighbours(st);
     // 5b. Only when nothing else moves: runs between ordered anchors (LCS, equal gaps).
     if (changed === 0) changed += pairBetweenAnchors(st.fnNewToOld, st.fnOldToNew, st.oldShape, st.newShape, (o, n) => st.pair(o, n, 'order'), fruitlessRuns);
@@ -275,26 +282,105 @@ function pairNeighbours(st: MatchState): number {
 }
 
 /**
- * 6. Writable items still unpaired: same section, same offset, same extent. Sound because a
- * writable section that changed size is refused outright, so accepted pairs share layout;
- * reference-based pairs above win where the two disagree.
+ * 6. Writable items still unpaired: same section, same extent, and only where the layout
+ * around them is proven: the nearest items on each side in the section that steps 1-5 paired
+ * (by name, or by references from matched code) moved by one same amount, and so does the
+ * pair (the section's start stands in for a missing neighbour before, its end for one after
+ * when both sections have the same size). A section that changed size is refused by the
+ * diff, but --skip-refused still builds, so a pair there must be as sound. An equal offset
+ * alone proves nothing once globals moved: gcc's new `DW.ref.*` cells push the CRT's .data
+ * 0x10 up in samples/new-catch, and old .data+0xd0 (`__terminate_handler`) is not new
+ * .data+0xd0 (a typeinfo cell); a wrong pair aims new code at the wrong cell. Otherwise only
+ * the same offset with the same contents found in no other unpaired item of the section on
+ * either side (not all zero) pairs: an MSVC TypeDescriptor holds its decorated type name.
+ * A loader-only cell never pairs by position: it is keyed by what it points at, and needs no
+ * counterpart (match/loader-only-cells.ts).
  */
-function pairWritableByPosition(st: MatchState): Set<number> {
+function pairWritableByPosition(st: MatchState, oldNorm: Normaliser, newNorm: Normaliser): Set<number> {
   const paired = new Set<number>();
   const { oldA, newA } = st;
+  const oldSame = distinctContents(oldA, oldNorm, st.itemOldToNew);
+  const newSame = distinctContents(newA, newNorm, st.itemNewToOld);
+  const sectionOf = (a: ImageAnalysis, d: DataItem): MappedSection | undefined => a.img.sections.find((s) => s.name === d.section && d.start >= s.rva && d.start < s.rva + s.size);
   const oldAt = new Map<string, number>();
   for (const d of oldA.items) {
     if (!d.writable || st.itemOldToNew[d.index] !== -1) continue;
-    const sec = oldA.img.sections.find((s) => s.name === d.section && d.start >= s.rva && d.start < s.rva + s.size);
+    const sec = sectionOf(oldA, d);
     if (sec !== undefined) oldAt.set(`${d.section}:${d.start - sec.rva}:${d.end - d.start}`, d.index);
   }
+  // Decided against the evidence pairs alone: a position pair proves nothing about its neighbours.
+  const evidence = st.itemNewToOld.slice();
   for (const d of newA.items) {
-    if (!d.writable || st.itemNewToOld[d.index] !== -1) continue;
-    const sec = newA.img.sections.find((s) => s.name === d.section && d.start >= s.rva && d.start < s.rva + s.size);
-    const o = sec === undefined ? undefined : oldAt.get(`${d.section}:${d.start - sec.rva}:${d.end - d.start}`);
-    if (o !== undefined && st.pairItem(o, d.index)) paired.add(d.index);
+    if (!d.writable || evidence[d.index] !== -1) continue;
+    const sec = sectionOf(newA, d);
+    const osec = sec === undefined ? undefined : oldA.img.sections.find((s) => s.name === sec.name && s.writable);
+    if (sec === undefined || osec === undefined) continue;
+    const at = (shift: number): number | undefined => oldAt.get(`${d.section}:${d.start - sec.rva + shift}:${d.end - d.start}`);
+    // Where the paired neighbours put it; else at the same offset with the same distinctive
+    // contents (MSVC TypeDescriptors carry their decorated name).
+    const shift = anchorShift(st, evidence, sec, osec, d.index);
+    const content = newSame.get(d.index);
+    const o = shift !== null ? at(shift) : content !== undefined && oldSame.get(at(0) ?? -1) === content ? at(0) : undefined;
+    if (o === undefined || loaderOnlyCell(newA, d) || loaderOnlyCell(oldA, oldA.items[o]!)) continue;
+    if (st.pairItem(o, d.index)) paired.add(d.index);
   }
   return paired;
+}
+
+/**
+ * Unpaired writable items whose normalised contents (bytes, pointers as their targets) are
+ * not all zero and unique among the unpaired items of their section: index -> contents.
+ */
+function distinctContents(a: ImageAnalysis, norm: Normaliser, paired: Int32Array): Map<number, string> {
+  const byContent = new Map<string, number>();
+  for (const d of a.items) {
+    if (!d.writable || paired[d.index] !== -1) continue;
+    const bytes = a.img.image.subarray(d.start, d.end);
+    if (bytes.every((b) => b === 0)) continue;
+    let key = `${d.section}|`;
+    for (let k: number = d.start; k < d.end; ) {
+      const type = a.img.relocs.get(k);
+      if (type !== undefined) {
+        key += `|p${type}:${norm.targetToken(null, absTarget(a.img, k, type), 'exact')}|`;
+        k += type === 10 ? 8 : 4;
+      } else key += String.fromCharCode(a.img.image[k++]!);
+    }
+    byContent.set(key, byContent.has(key) ? -1 : d.index);
+  }
+  const out = new Map<number, string>();
+  for (const [key, i] of byContent) if (i >= 0) out.set(i, key);
+  return out;
+}
+
+/**
+ * How far NEW item `n` moved (OLD section offset minus NEW), when its nearest paired
+ * neighbours in section `ns` both ways moved by that same amount with their extents; null
+ * when they disagree. No paired neighbour before: the section's start (0); none after: the
+ * section's end, only when both sections have the same size (0).
+ */
+function anchorShift(st: MatchState, newToOld: Int32Array, ns: MappedSection, os: MappedSection, n: number): number | null {
+  const items = st.newA.items;
+  const inSection = (k: number): boolean => {
+    const d = items[k];
+    return d !== undefined && d.writable && d.start >= ns.rva && d.start < ns.rva + ns.size;
+  };
+  let shift: number | null = null;
+  for (const step of [-1, 1]) {
+    let k = n + step;
+    while (inSection(k) && newToOld[k]! < 0) k += step;
+    let here: number;
+    if (!inSection(k)) {
+      if (step > 0 && os.size !== ns.size) return null;
+      here = 0;
+    } else {
+      const o = st.oldA.items[newToOld[k]!]!;
+      if (o.end - o.start !== items[k]!.end - items[k]!.start) return null;
+      here = o.start - os.rva - (items[k]!.start - ns.rva);
+    }
+    if (shift !== null && shift !== here) return null;
+    shift = here;
+  }
+  return shift;
 }
 
 /** The side-specific normaliser of a match. */
