@@ -61,7 +61,17 @@ interface Pending {
   rva: Rva;
   length: number;
   flow: FlowControl;
+  /** NO_REFS until the first reference is added (most instructions have none): see addRef. */
   refs: Reference[];
+}
+
+/** The refs of every instruction without references (shared, never added to: see addRef). */
+const NO_REFS: Reference[] = [];
+
+/** Adds a reference to `p`, giving it an array of its own on the first. */
+function addRef(p: Pending, r: Reference): void {
+  if (p.refs === NO_REFS) p.refs = [r];
+  else p.refs.push(r);
 }
 
 /** One function's decoding: its inputs and what its steps have found so far. */
@@ -264,7 +274,7 @@ function descend(d: Decoding): void {
       }
       const flow = insn.flowControl;
       const end = rva + length;
-      const p: Pending = { rva: rva as Rva, length, flow, refs: [] }; // inside the function's ranges: an RVA
+      const p: Pending = { rva: rva as Rva, length, flow, refs: NO_REFS }; // inside the function's ranges: an RVA
       byRva.set(rva, p);
       cov.mark(rva, length);
       if (end > d.maxEnd) d.maxEnd = end;
@@ -341,7 +351,7 @@ function findImageBaseLoads(d: Decoding): ImageBaseLoad[] {
       const co = decoder.getConstantOffsets(insn);
       const off = co.displacementOffset;
       co.free();
-      p.refs.push({ kind: 'imagerel32', fieldRva: rvaAdd(p.rva, off), size: 4, insnRva: p.rva, insnEnd: rvaAdd(p.rva, p.length), target: displ, isCall: false, isBranch: false });
+      addRef(p, { kind: 'imagerel32', fieldRva: rvaAdd(p.rva, off), size: 4, insnRva: p.rva, insnEnd: rvaAdd(p.rva, p.length), target: displ, isCall: false, isBranch: false });
       // Proven image-relative when, on the straight line before it, the base register was
       // last written by `lea base, [rip + __ImageBase]` (checked against entering branches below).
       const baseReg = insn.memoryBase;
@@ -473,8 +483,10 @@ class Coverage {
       const r = this.ranges[i]!;
       if (rva < r.start || rva >= r.end) continue;
       if (rva + length > r.end || this.overlapsBefore(i, rva, rva + length)) break;
+      // (A loop: fill() costs more than the few cells of one instruction.)
       const first = this.bases[i]! + (rva - r.start);
-      this.cells.fill(rva + 1, first, first + length);
+      const cells = this.cells;
+      for (let k = first, e = first + length; k < e; k++) cells[k] = rva + 1;
       return;
     }
     for (let k = 0; k < length; k++) {
@@ -518,7 +530,7 @@ function collectRefs(img: MappedImage, decoder: Decoder, insn: Instruction, p: P
     const isCall = insn.isCallNear;
     const short = !isCall && (insn.isJmpShort || insn.isJccShort || insn.isLoop || insn.isLoopcc || insn.isJcxShort);
     const size = short ? 1 : 4;
-    p.refs.push({
+    addRef(p, {
       kind: short ? 'rel8' : 'rel32',
       fieldRva: (end - size) as Rva,
       size,
@@ -534,7 +546,7 @@ function collectRefs(img: MappedImage, decoder: Decoder, insn: Instruction, p: P
     const off = co.displacementOffset;
     co.free();
     const t = BigInt.asIntN(64, insn.ipRelMemoryAddress);
-    p.refs.push({
+    addRef(p, {
       kind: 'riprel32',
       fieldRva: (rva + off) as Rva,
       size: 4,
@@ -545,11 +557,10 @@ function collectRefs(img: MappedImage, decoder: Decoder, insn: Instruction, p: P
       isBranch: false,
     });
   }
-  const first = lowerBound(img.relocRvas, rva);
-  if (first >= img.relocRvas.length || img.relocRvas[first]! >= end) return;
+  if (!relocStartsIn(relocBitsOf(img), rva, end)) return;
   for (const r of relocsIn(img, rva, end)) {
     const type = img.relocs.get(r)!;
-    p.refs.push({
+    addRef(p, {
       kind: type === 10 ? 'abs64' : 'abs32',
       fieldRva: r as Rva,
       size: type === 10 ? 8 : 4,
@@ -560,4 +571,27 @@ function collectRefs(img: MappedImage, decoder: Decoder, insn: Instruction, p: P
       isBranch: false,
     });
   }
+}
+
+/** Per image: one bit per byte, set where a base relocation's field starts (see relocStartsIn). */
+const relocBits = new WeakMap<MappedImage, Uint8Array>();
+
+/** The image's relocation-start bits, made on first use (decoding asks at every instruction). */
+function relocBitsOf(img: MappedImage): Uint8Array {
+  let bits = relocBits.get(img);
+  if (bits === undefined) {
+    bits = new Uint8Array((img.image.length + 8) >>> 3);
+    for (const r of img.relocRvas) if (r < img.image.length) bits[r >>> 3]! |= 1 << (r & 7);
+    relocBits.set(img, bits);
+  }
+  return bits;
+}
+
+/**
+ * Whether a base relocation's field starts in [start, end) (an instruction: at most 15
+ * bytes); the same answer as a search of `relocRvas` for fields inside the image.
+ */
+function relocStartsIn(bits: Uint8Array, start: number, end: number): boolean {
+  for (let k = start; k < end; k++) if (((bits[k >>> 3] ?? 0) & (1 << (k & 7))) !== 0) return true;
+  return false;
 }

@@ -94,8 +94,16 @@ export class Hasher {
   digest(): string {
     const h1 = Math.imul(this.h1 ^ (this.h1 >>> 16), 0x85ebca6b);
     const h2 = Math.imul(this.h2 ^ (this.h2 >>> 13), 0xc2b2ae35);
-    return (h1 >>> 0).toString(16).padStart(8, '0') + (h2 >>> 0).toString(16).padStart(8, '0') + this.n.toString(36);
+    return hex8(h1) + hex8(h2) + this.n.toString(36);
   }
+}
+
+/** Two hex digits of every byte value. */
+const HEX_BYTE = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
+/** `(x >>> 0).toString(16).padStart(8, '0')`, by table (digests are made for every item and shape). */
+function hex8(x: number): string {
+  return HEX_BYTE[(x >>> 24) & 0xff]! + HEX_BYTE[(x >>> 16) & 0xff]! + HEX_BYTE[(x >>> 8) & 0xff]! + HEX_BYTE[x & 0xff]!;
 }
 
 /** A 64-bit hash of a string (see Hasher). */
@@ -106,8 +114,10 @@ export function hashString(s: string): string {
 /** Bytes as a latin1 string (chunked: spreading a large array overflows the stack). */
 export function latin1(bytes: ArrayLike<number>): string {
   let out = '';
+  // A Uint8Array goes to fromCharCode as it is (no copy into an array of numbers first).
+  const u8 = bytes instanceof Uint8Array ? bytes : null;
   for (let i = 0; i < bytes.length; i += 8192) {
-    out += String.fromCharCode(...Array.prototype.slice.call(bytes, i, i + 8192));
+    out += u8 !== null ? String.fromCharCode.apply(null, u8.subarray(i, i + 8192) as unknown as number[]) : String.fromCharCode(...Array.prototype.slice.call(bytes, i, i + 8192));
   }
   return out;
 }
@@ -157,6 +167,16 @@ class CodeUnits {
     let n = this.length;
     for (let i = 0; i < s.length; i++) buf[n++] = s.charCodeAt(i);
     this.length = n;
+  }
+
+  /** Whether `o` holds the same units (the same text() string). */
+  equals(o: CodeUnits): boolean {
+    const n = this.length;
+    if (o.length !== n) return false;
+    const a = this.buf;
+    const b = o.buf;
+    for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+    return true;
   }
 
   /** The units as a string (chunked: spreading a large array overflows the stack). */
@@ -220,6 +240,21 @@ export class Normaliser {
     const form = this.computeForm(f, mode);
     this.forms.set(memo, form);
     return form;
+  }
+
+  /**
+   * Whether `f`'s form here equals `g`'s form in `other` (the other side): the answer of
+   * comparing `functionForm(f, mode)` with `other.functionForm(g, mode)`, without making
+   * either string unless it is memoised already. The diff compares every matched pair once
+   * and keeps no form: strings for all of them cost more than the comparison.
+   */
+  sameForm(f: FunctionInfo, other: Normaliser, g: FunctionInfo, mode: 'exact' | 'code'): boolean {
+    const a = this.forms.get(mode === 'exact' ? 2 * f.index : 2 * f.index + 1);
+    const b = other.forms.get(mode === 'exact' ? 2 * g.index : 2 * g.index + 1);
+    if (a !== undefined && b !== undefined) return a === b;
+    this.writeForm(f, mode);
+    other.writeForm(g, mode);
+    return this.units.equals(other.units);
   }
 
   /**
