@@ -161,6 +161,19 @@ class CodeUnits {
     this.length = n;
   }
 
+  /** The decimal digits of a non-negative integer, as `${n}` writes them. */
+  decimal(n: number): void {
+    let digits = 1;
+    for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+    this.reserve(digits);
+    let x = n;
+    for (let i = this.length + digits - 1; i >= this.length; i--) {
+      this.buf[i] = 48 + (x % 10);
+      x = Math.floor(x / 10);
+    }
+    this.length += digits;
+  }
+
   string(s: string): void {
     this.reserve(s.length);
     const buf = this.buf;
@@ -297,8 +310,11 @@ export class Normaliser {
         for (let b = 0; b < r.size; b++) if (o + b >= 0 && o + b < insn.length) u.buf[at + o + b] = 0;
       }
       for (let k = insn.refIndex; k < end; k++) {
-        u.unit(0x7c); // '|'
-        u.string(this.refToken(f, refs[k]!, mode));
+        // '|' and refToken's text: the kind's letter, then the target's token.
+        const r = refs[k]!;
+        u.unit(0x7c);
+        u.unit(r.kind.charCodeAt(0));
+        this.writeTargetToken(f, r.target, mode);
       }
     }
     for (const g of d.gaps) {
@@ -395,6 +411,43 @@ export class Normaliser {
       parts.push(`${st.length}:${latin1(bytes)}${toks}`);
     }
     return parts.join('\u0102');
+  }
+
+  /**
+   * Writes `targetToken(f, t, mode)` into the form: the commonest tokens (an offset in `f`,
+   * a function) as units, no string made, after the same checks in the same order; the rest
+   * through targetToken.
+   */
+  private writeTargetToken(f: FunctionInfo, t: number, mode: Mode): void {
+    const a = this.a;
+    const u = this.units;
+    if (t > 0 && !(t < a.img.pe.optionalHeader.sizeOfHeaders && a.img.sections.every((s) => t < s.rva))) {
+      for (let i = 0; i < f.ranges.length; i++) {
+        const r = f.ranges[i]!;
+        if (t < r.start || t >= r.end) continue;
+        u.unit(0x69); // `i${i}:${t - r.start}`
+        u.decimal(i);
+        u.unit(0x3a);
+        u.decimal(t - r.start);
+        return;
+      }
+      const g = a.img.iat.has(t) || t >= a.img.image.length ? undefined : a.fns.containing(t);
+      if (g !== undefined) {
+        const key = mode === 'shape' ? 0 : this.match.fnKey(this.side, g.index);
+        if (key >= 0) {
+          u.unit(0x66); // shape: 'f' or 'f+'; else `f${key}+${t - g.entry}`
+          if (mode === 'shape') {
+            if (t !== g.entry) u.unit(0x2b);
+            return;
+          }
+          u.decimal(key);
+          u.unit(0x2b);
+          u.decimal(t - g.entry);
+          return;
+        }
+      }
+    }
+    u.string(this.targetToken(f, t, mode));
   }
 
   /** Token for where reference `r` of function `f` points. */
