@@ -12,6 +12,7 @@ import { rvaAdd, type Rva } from '../../common/types.ts';
 import type { DecodedFunction, DecodedInsn, JumpTable, Reference, RvaRange } from '../image/types.ts';
 import { chainBefore, clobbers, isPointerTailCall, recoverJumpTable, type WriteCache } from './jump-tables.ts';
 import { baseHoldsOnEveryPath } from './base-paths.ts';
+import { InstructionMap } from './instruction-map.ts';
 /** The shapes moved to compiler/image/types.ts; re-exported under their old names. */
 export type { DecodedFunction, DecodedInsn, JumpTable, RefKind, Reference, RvaRange } from '../image/types.ts';
 
@@ -82,7 +83,7 @@ interface Decoding {
   readonly decodeAt: (rva: number) => void;
   readonly cov: Coverage;
   readonly inside: (rva: number) => boolean;
-  readonly byRva: Map<number, Pending>;
+  readonly byRva: InstructionMap<Pending>;
   readonly problems: string[];
   readonly external: Set<number>;
   readonly tables: JumpTable[];
@@ -126,7 +127,7 @@ function decodeWith(
     decodeAt,
     cov,
     inside: (rva) => cov.index(rva) >= 0,
-    byRva: new Map(),
+    byRva: new InstructionMap<Pending>((rva) => cov.index(rva), cov.cellCount),
     problems: [],
     external: new Set(),
     tables: [],
@@ -256,7 +257,7 @@ function descend(d: Decoding): void {
     for (;;) {
       const cell = cov.index(rva);
       if (cell < 0) break;
-      if (byRva.has(rva)) break;
+      if (byRva.hasAt(cell, rva)) break;
       if (d.inlineTables.length > 0 && inTable(d, rva)) {
         if (!guess) problems.push(`execution reaches the jump table bytes at 0x${rva.toString(16)}`);
         break;
@@ -275,7 +276,7 @@ function descend(d: Decoding): void {
       const flow = insn.flowControl;
       const end = rva + length;
       const p: Pending = { rva: rva as Rva, length, flow, refs: NO_REFS }; // inside the function's ranges: an RVA
-      byRva.set(rva, p);
+      byRva.addAt(cell, p);
       cov.mark(rva, length);
       if (end > d.maxEnd) d.maxEnd = end;
       collectRefs(d.img, d.decoder, insn, p, end);
@@ -410,15 +411,10 @@ function checkEnteredLines(d: Decoding, roots: number[], imageBaseLoads: readonl
 /** The decoded function: instructions and their refs sorted by RVA, tables, gaps, problems. */
 function assemble(d: Decoding, imageBaseFields: Rva[]): DecodedFunction {
   const { tables } = d;
-  // Instructions in address order (a numeric sort of their starts: no comparator calls).
-  const starts = new Float64Array(d.byRva.size);
-  let n = 0;
-  for (const rva of d.byRva.keys()) starts[n++] = rva;
-  starts.sort();
+  // Instructions in address order (read off the cells: no sort).
   const insns: DecodedInsn[] = [];
   const refs: Reference[] = [];
-  for (const rva of starts) {
-    const p = d.byRva.get(rva)!;
+  for (const p of d.byRva.inAddressOrder(d.cov.cellRanges())) {
     if (p.refs.length > 1) p.refs.sort((a, b) => a.fieldRva - b.fieldRva);
     insns.push({ rva: p.rva as Rva, length: p.length, flow: p.flow, refIndex: refs.length, refCount: p.refs.length });
     for (const r of p.refs) refs.push(r);
@@ -443,6 +439,16 @@ class Coverage {
       total += Math.max(0, r.end - r.start);
     }
     this.cells = new Int32Array(total);
+  }
+
+  /** How many cells (bytes of the ranges) there are. */
+  get cellCount(): number {
+    return this.cells.length;
+  }
+
+  /** Each range's first cell, start RVA and length, in the ranges' order. */
+  cellRanges(): Array<{ cell: number; start: number; length: number }> {
+    return this.ranges.map((r, i) => ({ cell: this.bases[i]!, start: r.start, length: Math.max(0, r.end - r.start) }));
   }
 
   /** Cell index of `rva`, or -1 outside the ranges. */
