@@ -201,6 +201,10 @@ function discoverFrom(img: MappedImage, progress: Progress): Result<FunctionTabl
     const readTargets = new Set<number>();
     const newReads: number[] = [];
     const cache = new DecodeCache();
+    // Decodes whose targets a round has followed already. Following them again finds nothing:
+    // what they reach became a start (known), was tried (tryDataRoot), or is skipped for a
+    // reason no round changes (outside code, inside a .pdata range, inside their own ranges).
+    const followed = new Set<DecodedFunction>();
     let sorted: number[] = [];
     let rangesOf = new Map<number, RvaRange[]>();
     for (let round = 0; round < MAX_ROUNDS; round++) {
@@ -233,6 +237,8 @@ function discoverFrom(img: MappedImage, progress: Progress): Result<FunctionTabl
           d = dis.decodeFunction(rva, ranges, s0(rva));
           cache.set(rva, ranges, d);
         }
+        if (followed.has(d)) continue;
+        followed.add(d);
         for (const t of d.externalCodeTargets) {
           if (known.has(t) || !isCode(img, t)) continue;
           if (claimed(t) !== undefined && starts.get(claimed(t)!)?.pdata !== null) continue;
