@@ -25,7 +25,7 @@ export function changeStatus(m: MatchResult, eh: EhGroups): StatusOfFunctions {
   const status: FunctionStatus[] = newFns.map((f) => {
     const o = m.fnNewToOld[f.index]!;
     if (o < 0) return 'added';
-    return m.oldNorm.functionForm(oldFns[o]!, 'exact') === m.newNorm.functionForm(f, 'exact') ? 'unchanged' : 'changed';
+    return m.oldNorm.sameForm(oldFns[o]!, m.newNorm, f, 'exact') ? 'unchanged' : 'changed';
   });
   const why = new Map<number, Reason>();
   const forcedByGroup = new Set<number>();

@@ -56,17 +56,32 @@ const MAX_CELLS = 12_000_000;
 const MIN_FIELDS = 2;
 
 /**
- * A register as the skeleton sees it: its class and size (`r64`, `xmm`...), not which one, so
- * the two builds align when the register allocator renamed (`this` in rsi, then in rbp). The
- * stack pointer keeps its identity. Which base registers correspond is decided per aligned
- * access pair in detectLayoutShift.
+ * A skeleton is a string of UTF-16 code units, one per field (mnemonic, operand count, then
+ * per operand its kind and its register, or its memory base, index, scale and size): the
+ * operand kinds say which fields follow, and every field's code is one-to-one with the value
+ * it stands for, so two skeletons are equal exactly when their instructions agree on every
+ * field the alignment compares. The codes below keep what can stand in one field apart.
  */
-const regClasses = new Map<number, string>();
-function regClass(r: Register): string {
-  if (r === Register.None) return '';
-  if (r === Register.RSP || r === Register.ESP || r === Register.SP) return `sp${r}`;
-  let c = regClasses.get(r);
-  if (c === undefined) regClasses.set(r, (c = `${RegisterExt.base(r)}:${RegisterExt.size(r)}`));
+const STACK_BASE = 0xffff;
+const NO_REGISTER_CLASS = 0xfffe;
+/** `sp` + which stack-pointer register (it keeps its identity). */
+const STACK_POINTER_CLASS = 0x0800;
+/** Register class codes: above every Register value, below the codes above. */
+const REGISTER_CLASS = 0x1000;
+
+/**
+ * A register as the renamed skeleton sees it: its class and size (`r64`, `xmm`...), not
+ * which one, so the two builds align when the register allocator renamed (`this` in rsi,
+ * then in rbp). The stack pointer keeps its identity. Which base registers correspond is
+ * decided per aligned access pair in detectLayoutShift. Memoised per register (iced's
+ * RegisterExt calls into its wasm).
+ */
+const regClasses = new Int32Array(0x100).fill(-1);
+function regClass(r: Register): number {
+  if (r === Register.None) return NO_REGISTER_CLASS;
+  if (r === Register.RSP || r === Register.ESP || r === Register.SP) return STACK_POINTER_CLASS + r;
+  let c = regClasses[r] ?? -1;
+  if (c < 0) regClasses[r] = c = REGISTER_CLASS + (RegisterExt.base(r) << 7) + RegisterExt.size(r);
   return c;
 }
 
@@ -74,6 +89,43 @@ function regClass(r: Register): string {
 interface BodyAccesses {
   readonly exact: Access[];
   readonly renamed: Access[];
+}
+
+/**
+ * The operand fields of one decoded instruction that both passes read: each read from iced
+ * once (a call into its wasm per field), then both passes work from this copy.
+ */
+class InsnFields {
+  mnemonic = 0;
+  opCount = 0;
+  readonly kinds = new Int32Array(5);
+  /** Register of each register operand (Register.None for other kinds). */
+  readonly regs = new Int32Array(5);
+  memBase = 0;
+  memIndex = 0;
+  scale = 0;
+  memSize = 0;
+  /** Displacement of a memory operand through a base and no index (the only one an access keeps). */
+  disp = 0;
+
+  read(insn: Instruction): void {
+    this.mnemonic = insn.mnemonic;
+    this.opCount = insn.opCount;
+    let memory = false;
+    for (let k = 0; k < this.opCount; k++) {
+      const kind = insn.opKind(k);
+      this.kinds[k] = kind;
+      this.regs[k] = kind === OpKind.Register ? insn.opRegister(k) : Register.None;
+      if (kind === OpKind.Memory) memory = true;
+    }
+    if (!memory) return;
+    const b = insn.memoryBase;
+    this.memBase = b;
+    this.memIndex = insn.memoryIndex;
+    this.scale = insn.memoryIndexScale;
+    this.memSize = insn.memorySize;
+    this.disp = b !== Register.RIP && b !== Register.None && this.memIndex === Register.None ? Number(BigInt.asIntN(64, insn.memoryDisplacement)) : 0;
+  }
 }
 
 /**
@@ -96,13 +148,20 @@ function accessesOf(img: MappedImage, f: FunctionInfo, internExact: Map<string, 
   if (hi <= lo) return out;
   const decoder = new Decoder(64, img.image.subarray(lo, hi), DecoderOptions.None);
   const insn = new Instruction();
+  const x = new InsnFields();
   try {
+    let next = -1;
     for (const d of f.decoded.insns) {
-      decoder.position = d.rva - lo;
-      decoder.ip = BigInt(d.rva);
+      // Straight-line code decodes on from where the last instruction ended.
+      if (d.rva !== next) {
+        decoder.position = d.rva - lo;
+        decoder.ip = BigInt(d.rva);
+      }
       decoder.decodeOut(insn);
-      out.exact.push(accessOf(insn, false, stackExact, internExact));
-      out.renamed.push(accessOf(insn, true, stackRenamed, internRenamed));
+      next = d.rva + d.length;
+      x.read(insn);
+      out.exact.push(accessOf(x, false, stackExact, internExact));
+      out.renamed.push(accessOf(x, true, stackRenamed, internRenamed));
     }
   } finally {
     insn.free();
@@ -111,23 +170,30 @@ function accessesOf(img: MappedImage, f: FunctionInfo, internExact: Map<string, 
   return out;
 }
 
+/** Code units of the skeleton being built (an instruction has at most 5 operands of 5 fields). */
+const skelUnits = new Uint16Array(2 + 5 * 5);
+
 /** The decoded instruction's access as one pass sees it; updates that pass's stack-address registers. */
-function accessOf(insn: Instruction, renamed: boolean, stackish: Set<number>, intern: Map<string, number>): Access {
-  let skel = `${insn.mnemonic}`;
+function accessOf(x: InsnFields, renamed: boolean, stackish: Set<number>, intern: Map<string, number>): Access {
+  const u = skelUnits;
+  let n = 0;
+  u[n++] = x.mnemonic;
+  u[n++] = x.opCount;
   let base = -1;
   let disp = 0;
-  for (let k = 0; k < insn.opCount; k++) {
-    const kind = insn.opKind(k);
-    skel += `,${kind}`;
-    if (kind === OpKind.Register) skel += `r${renamed ? regClass(insn.opRegister(k)) : insn.opRegister(k)}`;
+  for (let k = 0; k < x.opCount; k++) {
+    const kind = x.kinds[k]!;
+    u[n++] = kind;
+    if (kind === OpKind.Register) u[n++] = renamed ? regClass(x.regs[k]!) : x.regs[k]!;
     else if (kind === OpKind.Memory) {
-      const b = insn.memoryBase;
-      const bk = !renamed || b === Register.RIP || b === Register.None ? b : stackish.has(b) ? -1 : regClass(b);
-      const ik = renamed ? regClass(insn.memoryIndex) : insn.memoryIndex;
-      skel += `m${bk}i${ik}s${insn.memoryIndexScale}z${insn.memorySize}`;
-      if (b !== Register.RIP && b !== Register.None && insn.memoryIndex === Register.None && !stackish.has(b)) {
+      const b = x.memBase;
+      u[n++] = !renamed || b === Register.RIP || b === Register.None ? b : stackish.has(b) ? STACK_BASE : regClass(b);
+      u[n++] = renamed ? regClass(x.memIndex) : x.memIndex;
+      u[n++] = x.scale;
+      u[n++] = x.memSize;
+      if (b !== Register.RIP && b !== Register.None && x.memIndex === Register.None && !stackish.has(b)) {
         base = b;
-        disp = Number(BigInt.asIntN(64, insn.memoryDisplacement));
+        disp = x.disp;
       }
     }
   }
@@ -135,13 +201,15 @@ function accessOf(insn: Instruction, renamed: boolean, stackish: Set<number>, in
   // holds a stack address until something else is loaded into it.
   // RBP starts as the frame pointer, but MSVC also allocates it like any register (`mov rbp,
   // rcx` keeps `this` there): when renamed, loaded from a non-stack source it holds a base.
-  const fixed = insn.op0Register === Register.RSP || (!renamed && insn.op0Register === Register.RBP);
-  if (insn.opCount === 2 && insn.op0Kind === OpKind.Register && !fixed) {
-    const mn = insn.mnemonic;
-    const src = insn.op1Kind === OpKind.Memory && mn === Mnemonic.Lea ? insn.memoryBase : insn.op1Kind === OpKind.Register && mn === Mnemonic.Mov ? insn.op1Register : Register.None;
-    if (stackish.has(src)) stackish.add(insn.op0Register);
-    else if (mn === Mnemonic.Mov || mn === Mnemonic.Lea || mn === Mnemonic.Movzx || mn === Mnemonic.Movsxd || mn === Mnemonic.Xor) stackish.delete(insn.op0Register);
+  const op0 = x.opCount > 0 && x.kinds[0] === OpKind.Register ? x.regs[0]! : Register.None;
+  const fixed = op0 === Register.RSP || (!renamed && op0 === Register.RBP);
+  if (x.opCount === 2 && x.kinds[0] === OpKind.Register && !fixed) {
+    const mn = x.mnemonic;
+    const src = x.kinds[1] === OpKind.Memory && mn === Mnemonic.Lea ? x.memBase : x.kinds[1] === OpKind.Register && mn === Mnemonic.Mov ? x.regs[1]! : Register.None;
+    if (stackish.has(src)) stackish.add(op0);
+    else if (mn === Mnemonic.Mov || mn === Mnemonic.Lea || mn === Mnemonic.Movzx || mn === Mnemonic.Movsxd || mn === Mnemonic.Xor) stackish.delete(op0);
   }
+  const skel = String.fromCharCode.apply(null, u.subarray(0, n) as unknown as number[]);
   let id = intern.get(skel);
   if (id === undefined) intern.set(skel, (id = intern.size));
   return { skel: id, base, disp };

@@ -31,12 +31,12 @@ export function diffOrphanCode(m: MatchResult): DataChange[] {
         const end = sec.rva + sec.rawSize;
         let k: number = sec.rva;
         while (k < end) {
-          if (owned[k] === 1) {
-            k++;
-            continue;
-          }
-          const start = k;
-          while (k < end && owned[k] === 0) k++;
+          // Skip to the next unowned byte, then to the end of its run (indexOf: native scans;
+          // a code section is mostly owned).
+          const start = owned.indexOf(0, k);
+          if (start < 0 || start >= end) break;
+          const runEnd = owned.indexOf(1, start);
+          k = runEnd < 0 || runEnd > end ? end : runEnd;
           // Decode the run; keep what is not padding.
           let p = start;
           let text = '';

@@ -453,13 +453,19 @@ export function resolveHandler(ctx: ResolveContext, h: number): Resolved {
   return { ok: true, target: { kind: 'image', rva: asRva(at) } };
 }
 
+/** oldRodataByKey's answer per match (the verdicts and the emitter both ask; matching is over by then). */
+const rodataCache = new WeakMap<MatchResult, ReadonlyMap<string, DataItem>>();
+
 /** Exact key -> old read-only item, for re-using unchanged constants. */
-export function oldRodataByKey(m: MatchResult): Map<string, DataItem> {
+export function oldRodataByKey(m: MatchResult): ReadonlyMap<string, DataItem> {
+  const hit = rodataCache.get(m);
+  if (hit !== undefined) return hit;
   const out = new Map<string, DataItem>();
   for (const d of m.old.items) {
     if (d.writable || d.jumpTable) continue;
     const k = m.oldNorm.itemKey(d, 'exact');
     if (!out.has(k)) out.set(k, d);
   }
+  rodataCache.set(m, out);
   return out;
 }

@@ -12,6 +12,7 @@ import { rvaAdd, type Rva } from '../../common/types.ts';
 import type { DecodedFunction, DecodedInsn, JumpTable, Reference, RvaRange } from '../image/types.ts';
 import { chainBefore, clobbers, isPointerTailCall, recoverJumpTable, type WriteCache } from './jump-tables.ts';
 import { baseHoldsOnEveryPath } from './base-paths.ts';
+import { InstructionMap } from './instruction-map.ts';
 /** The shapes moved to compiler/image/types.ts; re-exported under their old names. */
 export type { DecodedFunction, DecodedInsn, JumpTable, RefKind, Reference, RvaRange } from '../image/types.ts';
 
@@ -61,7 +62,17 @@ interface Pending {
   rva: Rva;
   length: number;
   flow: FlowControl;
+  /** NO_REFS until the first reference is added (most instructions have none): see addRef. */
   refs: Reference[];
+}
+
+/** The refs of every instruction without references (shared, never added to: see addRef). */
+const NO_REFS: Reference[] = [];
+
+/** Adds a reference to `p`, giving it an array of its own on the first. */
+function addRef(p: Pending, r: Reference): void {
+  if (p.refs === NO_REFS) p.refs = [r];
+  else p.refs.push(r);
 }
 
 /** One function's decoding: its inputs and what its steps have found so far. */
@@ -72,7 +83,7 @@ interface Decoding {
   readonly decodeAt: (rva: number) => void;
   readonly cov: Coverage;
   readonly inside: (rva: number) => boolean;
-  readonly byRva: Map<number, Pending>;
+  readonly byRva: InstructionMap<Pending>;
   readonly problems: string[];
   readonly external: Set<number>;
   readonly tables: JumpTable[];
@@ -116,7 +127,7 @@ function decodeWith(
     decodeAt,
     cov,
     inside: (rva) => cov.index(rva) >= 0,
-    byRva: new Map(),
+    byRva: new InstructionMap<Pending>((rva) => cov.index(rva), cov.cellCount),
     problems: [],
     external: new Set(),
     tables: [],
@@ -246,7 +257,7 @@ function descend(d: Decoding): void {
     for (;;) {
       const cell = cov.index(rva);
       if (cell < 0) break;
-      if (byRva.has(rva)) break;
+      if (byRva.hasAt(cell, rva)) break;
       if (d.inlineTables.length > 0 && inTable(d, rva)) {
         if (!guess) problems.push(`execution reaches the jump table bytes at 0x${rva.toString(16)}`);
         break;
@@ -264,8 +275,8 @@ function descend(d: Decoding): void {
       }
       const flow = insn.flowControl;
       const end = rva + length;
-      const p: Pending = { rva: rva as Rva, length, flow, refs: [] }; // inside the function's ranges: an RVA
-      byRva.set(rva, p);
+      const p: Pending = { rva: rva as Rva, length, flow, refs: NO_REFS }; // inside the function's ranges: an RVA
+      byRva.addAt(cell, p);
       cov.mark(rva, length);
       if (end > d.maxEnd) d.maxEnd = end;
       collectRefs(d.img, d.decoder, insn, p, end);
@@ -341,7 +352,7 @@ function findImageBaseLoads(d: Decoding): ImageBaseLoad[] {
       const co = decoder.getConstantOffsets(insn);
       const off = co.displacementOffset;
       co.free();
-      p.refs.push({ kind: 'imagerel32', fieldRva: rvaAdd(p.rva, off), size: 4, insnRva: p.rva, insnEnd: rvaAdd(p.rva, p.length), target: displ, isCall: false, isBranch: false });
+      addRef(p, { kind: 'imagerel32', fieldRva: rvaAdd(p.rva, off), size: 4, insnRva: p.rva, insnEnd: rvaAdd(p.rva, p.length), target: displ, isCall: false, isBranch: false });
       // Proven image-relative when, on the straight line before it, the base register was
       // last written by `lea base, [rip + __ImageBase]` (checked against entering branches below).
       const baseReg = insn.memoryBase;
@@ -400,15 +411,10 @@ function checkEnteredLines(d: Decoding, roots: number[], imageBaseLoads: readonl
 /** The decoded function: instructions and their refs sorted by RVA, tables, gaps, problems. */
 function assemble(d: Decoding, imageBaseFields: Rva[]): DecodedFunction {
   const { tables } = d;
-  // Instructions in address order (a numeric sort of their starts: no comparator calls).
-  const starts = new Float64Array(d.byRva.size);
-  let n = 0;
-  for (const rva of d.byRva.keys()) starts[n++] = rva;
-  starts.sort();
+  // Instructions in address order (read off the cells: no sort).
   const insns: DecodedInsn[] = [];
   const refs: Reference[] = [];
-  for (const rva of starts) {
-    const p = d.byRva.get(rva)!;
+  for (const p of d.byRva.inAddressOrder(d.cov.cellRanges())) {
     if (p.refs.length > 1) p.refs.sort((a, b) => a.fieldRva - b.fieldRva);
     insns.push({ rva: p.rva as Rva, length: p.length, flow: p.flow, refIndex: refs.length, refCount: p.refs.length });
     for (const r of p.refs) refs.push(r);
@@ -433,6 +439,16 @@ class Coverage {
       total += Math.max(0, r.end - r.start);
     }
     this.cells = new Int32Array(total);
+  }
+
+  /** How many cells (bytes of the ranges) there are. */
+  get cellCount(): number {
+    return this.cells.length;
+  }
+
+  /** Each range's first cell, start RVA and length, in the ranges' order. */
+  cellRanges(): Array<{ cell: number; start: number; length: number }> {
+    return this.ranges.map((r, i) => ({ cell: this.bases[i]!, start: r.start, length: Math.max(0, r.end - r.start) }));
   }
 
   /** Cell index of `rva`, or -1 outside the ranges. */
@@ -473,8 +489,10 @@ class Coverage {
       const r = this.ranges[i]!;
       if (rva < r.start || rva >= r.end) continue;
       if (rva + length > r.end || this.overlapsBefore(i, rva, rva + length)) break;
+      // (A loop: fill() costs more than the few cells of one instruction.)
       const first = this.bases[i]! + (rva - r.start);
-      this.cells.fill(rva + 1, first, first + length);
+      const cells = this.cells;
+      for (let k = first, e = first + length; k < e; k++) cells[k] = rva + 1;
       return;
     }
     for (let k = 0; k < length; k++) {
@@ -518,7 +536,7 @@ function collectRefs(img: MappedImage, decoder: Decoder, insn: Instruction, p: P
     const isCall = insn.isCallNear;
     const short = !isCall && (insn.isJmpShort || insn.isJccShort || insn.isLoop || insn.isLoopcc || insn.isJcxShort);
     const size = short ? 1 : 4;
-    p.refs.push({
+    addRef(p, {
       kind: short ? 'rel8' : 'rel32',
       fieldRva: (end - size) as Rva,
       size,
@@ -534,7 +552,7 @@ function collectRefs(img: MappedImage, decoder: Decoder, insn: Instruction, p: P
     const off = co.displacementOffset;
     co.free();
     const t = BigInt.asIntN(64, insn.ipRelMemoryAddress);
-    p.refs.push({
+    addRef(p, {
       kind: 'riprel32',
       fieldRva: (rva + off) as Rva,
       size: 4,
@@ -545,11 +563,10 @@ function collectRefs(img: MappedImage, decoder: Decoder, insn: Instruction, p: P
       isBranch: false,
     });
   }
-  const first = lowerBound(img.relocRvas, rva);
-  if (first >= img.relocRvas.length || img.relocRvas[first]! >= end) return;
+  if (!relocStartsIn(relocBitsOf(img), rva, end)) return;
   for (const r of relocsIn(img, rva, end)) {
     const type = img.relocs.get(r)!;
-    p.refs.push({
+    addRef(p, {
       kind: type === 10 ? 'abs64' : 'abs32',
       fieldRva: r as Rva,
       size: type === 10 ? 8 : 4,
@@ -560,4 +577,27 @@ function collectRefs(img: MappedImage, decoder: Decoder, insn: Instruction, p: P
       isBranch: false,
     });
   }
+}
+
+/** Per image: one bit per byte, set where a base relocation's field starts (see relocStartsIn). */
+const relocBits = new WeakMap<MappedImage, Uint8Array>();
+
+/** The image's relocation-start bits, made on first use (decoding asks at every instruction). */
+function relocBitsOf(img: MappedImage): Uint8Array {
+  let bits = relocBits.get(img);
+  if (bits === undefined) {
+    bits = new Uint8Array((img.image.length + 8) >>> 3);
+    for (const r of img.relocRvas) if (r < img.image.length) bits[r >>> 3]! |= 1 << (r & 7);
+    relocBits.set(img, bits);
+  }
+  return bits;
+}
+
+/**
+ * Whether a base relocation's field starts in [start, end) (an instruction: at most 15
+ * bytes); the same answer as a search of `relocRvas` for fields inside the image.
+ */
+function relocStartsIn(bits: Uint8Array, start: number, end: number): boolean {
+  for (let k = start; k < end; k++) if (((bits[k >>> 3] ?? 0) & (1 << (k & 7))) !== 0) return true;
+  return false;
 }

@@ -200,7 +200,11 @@ function discoverFrom(img: MappedImage, progress: Progress): Result<FunctionTabl
     for (const t of dataTargets) tryDataRoot(t);
     const readTargets = new Set<number>();
     const newReads: number[] = [];
-    const cache = new Map<string, DecodedFunction>();
+    const cache = new DecodeCache();
+    // Decodes whose targets a round has followed already. Following them again finds nothing:
+    // what they reach became a start (known), was tried (tryDataRoot), or is skipped for a
+    // reason no round changes (outside code, inside a .pdata range, inside their own ranges).
+    const followed = new Set<DecodedFunction>();
     let sorted: number[] = [];
     let rangesOf = new Map<number, RvaRange[]>();
     for (let round = 0; round < MAX_ROUNDS; round++) {
@@ -228,12 +232,13 @@ function discoverFrom(img: MappedImage, progress: Progress): Result<FunctionTabl
       const s0 = (rva: number): boolean => starts.get(rva)!.pdata !== null;
       for (const rva of sorted) {
         const ranges = rangesOf.get(rva)!;
-        const key = `${rva}:${ranges.map((r) => `${r.start}-${r.end}`).join(',')}`;
-        let d = cache.get(key);
+        let d = cache.get(rva, ranges);
         if (d === undefined) {
           d = dis.decodeFunction(rva, ranges, s0(rva));
-          cache.set(key, d);
+          cache.set(rva, ranges, d);
         }
+        if (followed.has(d)) continue;
+        followed.add(d);
         for (const t of d.externalCodeTargets) {
           if (known.has(t) || !isCode(img, t)) continue;
           if (claimed(t) !== undefined && starts.get(claimed(t)!)?.pdata !== null) continue;
@@ -276,16 +281,38 @@ function discoverFrom(img: MappedImage, progress: Progress): Result<FunctionTabl
   }
 }
 
+/**
+ * Decodes by entry and exact ranges (a function is decoded again only when a round changed
+ * its ranges): per entry, the ranges decoded so far and their decodes.
+ */
+class DecodeCache {
+  private readonly byEntry = new Map<number, Array<{ readonly ranges: readonly RvaRange[]; readonly d: DecodedFunction }>>();
+
+  get(entry: number, ranges: readonly RvaRange[]): DecodedFunction | undefined {
+    const list = this.byEntry.get(entry);
+    if (list === undefined) return undefined;
+    for (const x of list) {
+      if (x.ranges.length === ranges.length && x.ranges.every((r, i) => r.start === ranges[i]!.start && r.end === ranges[i]!.end)) return x.d;
+    }
+    return undefined;
+  }
+
+  set(entry: number, ranges: readonly RvaRange[], d: DecodedFunction): void {
+    const list = this.byEntry.get(entry);
+    if (list === undefined) this.byEntry.set(entry, [{ ranges, d }]);
+    else list.push({ ranges, d });
+  }
+}
+
 /** Final decode with final ranges; functions without .pdata end where their code ends. */
-function finalDecode(dis: Disassembler, sorted: readonly number[], starts: ReadonlyMap<number, Start>, rangesOf: ReadonlyMap<number, RvaRange[]>, cache: ReadonlyMap<string, DecodedFunction>, progress: Progress): FunctionInfo[] {
+function finalDecode(dis: Disassembler, sorted: readonly number[], starts: ReadonlyMap<number, Start>, rangesOf: ReadonlyMap<number, RvaRange[]>, cache: DecodeCache, progress: Progress): FunctionInfo[] {
   const functions: FunctionInfo[] = [];
   for (let i = 0; i < sorted.length; i++) {
     if (i % PROGRESS_EVERY === 0) progress({ stage: 'functions', done: i, total: sorted.length, unit: 'functions' });
     const rva = sorted[i]!;
     const s = starts.get(rva)!;
     let ranges = rangesOf.get(rva)!;
-    const key = `${rva}:${ranges.map((r) => `${r.start}-${r.end}`).join(',')}`;
-    let d = cache.get(key) ?? dis.decodeFunction(rva, ranges, s.pdata !== null);
+    let d = cache.get(rva, ranges) ?? dis.decodeFunction(rva, ranges, s.pdata !== null);
     if (s.pdata === null) {
       // Descent alone decided the extent; sweep inside it now that it is known.
       const first = ranges[0]!;

@@ -94,8 +94,16 @@ export class Hasher {
   digest(): string {
     const h1 = Math.imul(this.h1 ^ (this.h1 >>> 16), 0x85ebca6b);
     const h2 = Math.imul(this.h2 ^ (this.h2 >>> 13), 0xc2b2ae35);
-    return (h1 >>> 0).toString(16).padStart(8, '0') + (h2 >>> 0).toString(16).padStart(8, '0') + this.n.toString(36);
+    return hex8(h1) + hex8(h2) + this.n.toString(36);
   }
+}
+
+/** Two hex digits of every byte value. */
+const HEX_BYTE = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
+/** `(x >>> 0).toString(16).padStart(8, '0')`, by table (digests are made for every item and shape). */
+function hex8(x: number): string {
+  return HEX_BYTE[(x >>> 24) & 0xff]! + HEX_BYTE[(x >>> 16) & 0xff]! + HEX_BYTE[(x >>> 8) & 0xff]! + HEX_BYTE[x & 0xff]!;
 }
 
 /** A 64-bit hash of a string (see Hasher). */
@@ -106,8 +114,10 @@ export function hashString(s: string): string {
 /** Bytes as a latin1 string (chunked: spreading a large array overflows the stack). */
 export function latin1(bytes: ArrayLike<number>): string {
   let out = '';
+  // A Uint8Array goes to fromCharCode as it is (no copy into an array of numbers first).
+  const u8 = bytes instanceof Uint8Array ? bytes : null;
   for (let i = 0; i < bytes.length; i += 8192) {
-    out += String.fromCharCode(...Array.prototype.slice.call(bytes, i, i + 8192));
+    out += u8 !== null ? String.fromCharCode.apply(null, u8.subarray(i, i + 8192) as unknown as number[]) : String.fromCharCode(...Array.prototype.slice.call(bytes, i, i + 8192));
   }
   return out;
 }
@@ -151,12 +161,35 @@ class CodeUnits {
     this.length = n;
   }
 
+  /** The decimal digits of a non-negative integer, as `${n}` writes them. */
+  decimal(n: number): void {
+    let digits = 1;
+    for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+    this.reserve(digits);
+    let x = n;
+    for (let i = this.length + digits - 1; i >= this.length; i--) {
+      this.buf[i] = 48 + (x % 10);
+      x = Math.floor(x / 10);
+    }
+    this.length += digits;
+  }
+
   string(s: string): void {
     this.reserve(s.length);
     const buf = this.buf;
     let n = this.length;
     for (let i = 0; i < s.length; i++) buf[n++] = s.charCodeAt(i);
     this.length = n;
+  }
+
+  /** Whether `o` holds the same units (the same text() string). */
+  equals(o: CodeUnits): boolean {
+    const n = this.length;
+    if (o.length !== n) return false;
+    const a = this.buf;
+    const b = o.buf;
+    for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+    return true;
   }
 
   /** The units as a string (chunked: spreading a large array overflows the stack). */
@@ -223,6 +256,21 @@ export class Normaliser {
   }
 
   /**
+   * Whether `f`'s form here equals `g`'s form in `other` (the other side): the answer of
+   * comparing `functionForm(f, mode)` with `other.functionForm(g, mode)`, without making
+   * either string unless it is memoised already. The diff compares every matched pair once
+   * and keeps no form: strings for all of them cost more than the comparison.
+   */
+  sameForm(f: FunctionInfo, other: Normaliser, g: FunctionInfo, mode: 'exact' | 'code'): boolean {
+    const a = this.forms.get(mode === 'exact' ? 2 * f.index : 2 * f.index + 1);
+    const b = other.forms.get(mode === 'exact' ? 2 * g.index : 2 * g.index + 1);
+    if (a !== undefined && b !== undefined) return a === b;
+    this.writeForm(f, mode);
+    other.writeForm(g, mode);
+    return this.units.equals(other.units);
+  }
+
+  /**
    * The `shape` form's hash, `hashString(functionForm(f, 'shape'))` without making the
    * string: matching hashes every function's shape once and keeps only the hash.
    */
@@ -262,8 +310,11 @@ export class Normaliser {
         for (let b = 0; b < r.size; b++) if (o + b >= 0 && o + b < insn.length) u.buf[at + o + b] = 0;
       }
       for (let k = insn.refIndex; k < end; k++) {
-        u.unit(0x7c); // '|'
-        u.string(this.refToken(f, refs[k]!, mode));
+        // '|' and refToken's text: the kind's letter, then the target's token.
+        const r = refs[k]!;
+        u.unit(0x7c);
+        u.unit(r.kind.charCodeAt(0));
+        this.writeTargetToken(f, r.target, mode);
       }
     }
     for (const g of d.gaps) {
@@ -360,6 +411,43 @@ export class Normaliser {
       parts.push(`${st.length}:${latin1(bytes)}${toks}`);
     }
     return parts.join('\u0102');
+  }
+
+  /**
+   * Writes `targetToken(f, t, mode)` into the form: the commonest tokens (an offset in `f`,
+   * a function) as units, no string made, after the same checks in the same order; the rest
+   * through targetToken.
+   */
+  private writeTargetToken(f: FunctionInfo, t: number, mode: Mode): void {
+    const a = this.a;
+    const u = this.units;
+    if (t > 0 && !(t < a.img.pe.optionalHeader.sizeOfHeaders && a.img.sections.every((s) => t < s.rva))) {
+      for (let i = 0; i < f.ranges.length; i++) {
+        const r = f.ranges[i]!;
+        if (t < r.start || t >= r.end) continue;
+        u.unit(0x69); // `i${i}:${t - r.start}`
+        u.decimal(i);
+        u.unit(0x3a);
+        u.decimal(t - r.start);
+        return;
+      }
+      const g = a.img.iat.has(t) || t >= a.img.image.length ? undefined : a.fns.containing(t);
+      if (g !== undefined) {
+        const key = mode === 'shape' ? 0 : this.match.fnKey(this.side, g.index);
+        if (key >= 0) {
+          u.unit(0x66); // shape: 'f' or 'f+'; else `f${key}+${t - g.entry}`
+          if (mode === 'shape') {
+            if (t !== g.entry) u.unit(0x2b);
+            return;
+          }
+          u.decimal(key);
+          u.unit(0x2b);
+          u.decimal(t - g.entry);
+          return;
+        }
+      }
+    }
+    u.string(this.targetToken(f, t, mode));
   }
 
   /** Token for where reference `r` of function `f` points. */

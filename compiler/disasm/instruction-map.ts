@@ -1,0 +1,114 @@
+/**
+ * The decoded instructions of one function by RVA, for descent (decode-function.ts): a Map
+ * in behaviour (insertion-ordered iteration, the ReadonlyMap the jump-table and base-path
+ * code read), stored as a list plus one Int32Array slot per byte of the function's ranges.
+ * Descent asks "decoded here already?" at every step and adds every instruction: a Map of
+ * numbers hashes and grows for each, the slot array is one index.
+ */
+
+/** A value the map holds: it knows its own RVA (its key). */
+export interface AtRva {
+  readonly rva: number;
+}
+
+export class InstructionMap<V extends AtRva> implements ReadonlyMap<number, V> {
+  private readonly list: V[] = [];
+  /** Per cell: 1 + the list index of the value whose key maps to the cell, or 0. */
+  private readonly slot: Int32Array;
+
+  /**
+   * `cellOf` maps an RVA one-to-one to a cell in [0, cells), or to -1 for an RVA outside
+   * (decode-function.ts's Coverage.index over the function's ranges).
+   */
+  constructor(
+    private readonly cellOf: (rva: number) => number,
+    cells: number,
+  ) {
+    this.slot = new Int32Array(cells);
+  }
+
+  get size(): number {
+    return this.list.length;
+  }
+
+  private indexOf(rva: number): number {
+    const c = this.cellOf(rva);
+    if (c < 0) return -1;
+    const i = this.slot[c]! - 1;
+    return i >= 0 && this.list[i]!.rva === rva ? i : -1;
+  }
+
+  /** has(rva) when `cell` is cellOf(rva) (>= 0), known already. */
+  hasAt(cell: number, rva: number): boolean {
+    const i = this.slot[cell]! - 1;
+    return i >= 0 && this.list[i]!.rva === rva;
+  }
+
+  has(rva: number): boolean {
+    return this.indexOf(rva) >= 0;
+  }
+
+  get(rva: number): V | undefined {
+    const i = this.indexOf(rva);
+    return i < 0 ? undefined : this.list[i];
+  }
+
+  /** Adds `v` under its RVA (replacing, in place, a value already there, as a Map does). */
+  add(v: V): void {
+    const c = this.cellOf(v.rva);
+    if (c < 0) throw new Error(`InstructionMap: 0x${v.rva.toString(16)} is outside the function's ranges`);
+    this.addAt(c, v);
+  }
+
+  /** add(v) when `cell` is cellOf(v.rva) (>= 0), known already. */
+  addAt(cell: number, v: V): void {
+    const c = cell;
+    const i = this.slot[c]! - 1;
+    if (i >= 0) this.list[i] = v;
+    else {
+      this.list.push(v);
+      this.slot[c] = this.list.length;
+    }
+  }
+
+  /**
+   * The values in address order: the cells walked range by range (no sort when the ranges
+   * are in address order and disjoint, as functions' are), sorted only when they are not.
+   */
+  inAddressOrder(cellRanges: ReadonlyArray<{ readonly cell: number; readonly start: number; readonly length: number }>): V[] {
+    const out: V[] = [];
+    let sorted = true;
+    for (const r of cellRanges) {
+      for (let k = 0; k < r.length; k++) {
+        const i = this.slot[r.cell + k]! - 1;
+        if (i < 0) continue;
+        const v = this.list[i]!;
+        if (v.rva !== r.start + k) continue;
+        if (out.length > 0 && out[out.length - 1]!.rva > v.rva) sorted = false;
+        out.push(v);
+      }
+    }
+    if (!sorted) out.sort((a, b) => a.rva - b.rva);
+    return out;
+  }
+
+  values(): MapIterator<V> {
+    return this.list.values();
+  }
+
+  keys(): MapIterator<number> {
+    return this.list.map((v) => v.rva).values();
+  }
+
+  entries(): MapIterator<[number, V]> {
+    return this.list.map((v): [number, V] => [v.rva, v]).values();
+  }
+
+  [Symbol.iterator](): MapIterator<[number, V]> {
+    return this.entries();
+  }
+
+  forEach(fn: (value: V, key: number, map: ReadonlyMap<number, V>) => void): void {
+    for (const v of this.list) fn(v, v.rva, this);
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The normaliser's fast paths against what they replaced: Hasher.digest's table-made hex
+ * against toString(16), latin1 of a Uint8Array against the array-of-numbers path, and
+ * sameForm (two forms compared as code units, no strings made) against comparing the
+ * functionForm strings, over every matched pair of a real sample build, before and after
+ * the forms are memoised.
+ */
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { readPe } from '../index.ts';
+import { mapImage } from '../image/map-image.ts';
+import { sampleBytes } from '../../runtime/apply/testing/fixtures.ts';
+import { analyzeImage, type ImageAnalysis } from './analyze-image.ts';
+import { matchImages } from './match-images.ts';
+import { Hasher, latin1 } from './normalise.ts';
+
+/** The digest as it was made before the hex table. */
+function referenceDigest(bytes: Uint8Array): string {
+  let h1 = 0x811c9dc5 | 0;
+  let h2 = 0x9747b28c | 0;
+  for (const c of bytes) {
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+    h2 ^= h2 >>> 15;
+  }
+  const a = Math.imul(h1 ^ (h1 >>> 16), 0x85ebca6b);
+  const b = Math.imul(h2 ^ (h2 >>> 13), 0xc2b2ae35);
+  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0') + bytes.length.toString(36);
+}
+
+function analysis(scenario: string, file: string): ImageAnalysis {
+  const bytes = sampleBytes(scenario, file);
+  const pe = readPe(bytes);
+  if (!pe.ok) throw new Error(pe.error.message);
+  const img = mapImage(bytes, pe.value.pe);
+  if (!img.ok) throw new Error(img.error.message);
+  const a = analyzeImage(img.value);
+  if (!a.ok) throw new Error(a.error.message);
+  return a.value;
+}
+
+describe('normalise fast paths', () => {
+  test('Hasher.digest is the 16 hex digits toString(16) gives, plus the length', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (b) => {
+        expect(new Hasher().bytes(b).digest()).toBe(referenceDigest(b));
+      }),
+    );
+    expect(new Hasher().digest()).toBe(referenceDigest(new Uint8Array(0)));
+  });
+
+  test('latin1 of a Uint8Array is the array path, across the 8192-byte chunks', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 20_000 }), (b) => {
+        expect(latin1(b)).toBe(latin1(Array.from(b)));
+        expect(latin1(b.subarray(1))).toBe(latin1(Array.from(b.subarray(1))));
+      }),
+      { numRuns: 30 },
+    );
+    expect(latin1(new Uint8Array([0, 0x41, 0xff]))).toBe('\u0000A\u00ff');
+  });
+
+  test.each([['cpp-exceptions', ''], ['cpp-exceptions', '.stripped'], ['bounds-check', '.clang.stripped']])('sameForm answers as the functionForm strings compare (%s%s)', (scenario, suffix) => {
+    const m = matchImages(analysis(scenario, `v1${suffix}.dll`), analysis(scenario, `v2${suffix}.dll`));
+    const pairs = m.new.fns.functions.filter((f) => m.fnNewToOld[f.index]! >= 0).map((f) => [m.old.fns.functions[m.fnNewToOld[f.index]!]!, f] as const);
+    expect(pairs.length).toBeGreaterThan(5);
+    let differ = 0;
+    for (const mode of ['exact', 'code'] as const) {
+      // Before any form is memoised (sameForm writes both), then against the strings (memoised).
+      const fast = pairs.map(([of, nf]) => m.oldNorm.sameForm(of, m.newNorm, nf, mode));
+      const slow = pairs.map(([of, nf]) => m.oldNorm.functionForm(of, mode) === m.newNorm.functionForm(nf, mode));
+      expect(fast).toEqual(slow);
+      expect(pairs.map(([of, nf]) => m.oldNorm.sameForm(of, m.newNorm, nf, mode))).toEqual(slow);
+      differ += slow.filter((x) => !x).length;
+    }
+    // The sample changes something: both answers occur.
+    expect(differ).toBeGreaterThan(0);
+  });
+});
