@@ -7,6 +7,7 @@
  */
 import type { ArgsSpec, ArgvOf } from './args.ts';
 import { exitCodeOf, formatError, type HotpatchError, type Result } from '../common/errors.ts';
+import { writeStderr, writeStdout } from './stdio.ts';
 
 export interface CommandOutput {
   /** Machine-readable result, printed with --json (bigints become hex strings). */
@@ -26,8 +27,8 @@ export function toJson(value: unknown): string {
 }
 
 function reportError(e: HotpatchError, json: boolean): never {
-  if (json) process.stdout.write(`${toJson({ error: e })}\n`);
-  process.stderr.write(`hotpatch: ${formatError(e).split('\n')[0]}\n`);
+  if (json) writeStdout(`${toJson({ error: e })}\n`);
+  writeStderr(`hotpatch: ${formatError(e).split('\n')[0]}\n`);
   process.exit(exitCodeOf(e.code));
 }
 
@@ -61,12 +62,12 @@ export function defineCommand<const S extends ArgsSpec>(spec: {
         // trace unless HOTPATCH_DEBUG asks for it.
         if (process.env['HOTPATCH_DEBUG']) console.error(e);
         const message = e instanceof Error ? e.message : String(e);
-        process.stderr.write(`hotpatch: INTERNAL: ${message.split('\n')[0]}\n`);
+        writeStderr(`hotpatch: INTERNAL: ${message.split('\n')[0]}\n`);
         process.exit(1);
       }
       if (!result.ok) reportError(result.error, args.json);
       const out = result.value;
-      process.stdout.write(args.json ? `${toJson(out.json)}\n` : out.text.endsWith('\n') ? out.text : `${out.text}\n`);
+      writeStdout(args.json ? `${toJson(out.json)}\n` : out.text.endsWith('\n') ? out.text : `${out.text}\n`);
       if (out.exitCode !== undefined && out.exitCode !== 0) process.exitCode = out.exitCode;
     },
   };

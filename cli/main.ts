@@ -6,13 +6,14 @@
  */
 import { closestName, commandHelp, mainHelp, parseCommandArgs, wantsHelp } from './args.ts';
 import { commandName, commands } from './commands/index.ts';
+import { writeStderr, writeStdout } from './stdio.ts';
 
 const INTRO = 'Build, inspect and apply function-level hotpatch packages for Windows PE binaries.';
 
 /** Usage errors: one line, exit 2; with --json also the error document on stdout. */
 function usageError(message: string, json: boolean): never {
-  if (json) process.stdout.write(`${JSON.stringify({ error: { code: 'USAGE', message } }, null, 2)}\n`);
-  process.stderr.write(`hotpatch: USAGE: ${message}\n`);
+  if (json) writeStdout(`${JSON.stringify({ error: { code: 'USAGE', message } }, null, 2)}\n`);
+  writeStderr(`hotpatch: USAGE: ${message}\n`);
   process.exit(2);
 }
 
@@ -26,7 +27,7 @@ async function main(args: readonly string[]): Promise<void> {
 
   if (entry === undefined) {
     if (invoked === undefined && wantsHelp(args)) {
-      process.stdout.write(mainHelp(INTRO, commands));
+      writeStdout(mainHelp(INTRO, commands));
     } else if (invoked === undefined) {
       usageError('name a command; see hotpatch --help', json);
     } else {
@@ -38,7 +39,7 @@ async function main(args: readonly string[]): Promise<void> {
   const rest = [...args.slice(0, index), ...args.slice(index + 1)];
   const body = (await entry.load()).default;
   if (wantsHelp(rest)) {
-    process.stdout.write(commandHelp(entry.command, entry.describe, body.args));
+    writeStdout(commandHelp(entry.command, entry.describe, body.args));
   } else {
     const parsed = parseCommandArgs(entry.command, body.args, rest);
     if (!parsed.ok) usageError(parsed.error.usage, json);
@@ -51,6 +52,6 @@ async function main(args: readonly string[]): Promise<void> {
 // module that cannot be loaded) is a bug or a broken install, reported in one line.
 main(process.argv.slice(2)).catch((e: unknown) => {
   if (process.env['HOTPATCH_DEBUG']) console.error(e);
-  process.stderr.write(`hotpatch: INTERNAL: ${(e instanceof Error ? e.message : String(e)).split('\n')[0] ?? ''}\n`);
+  writeStderr(`hotpatch: INTERNAL: ${(e instanceof Error ? e.message : String(e)).split('\n')[0] ?? ''}\n`);
   process.exit(1);
 });

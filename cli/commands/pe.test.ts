@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { parsePe } from '../../runtime/pe/parse-pe.ts';
 import { fetchRealFile, realPairs } from '../../samples/real/real-files.ts';
-import { runHotpatch, type CliRun } from '../../test/support/cli.ts';
+import { runHotpatch, runHotpatchReaderGone, type CliRun } from '../../test/support/cli.ts';
 
 const hotpatch = (...args: string[]): CliRun => runHotpatch(args, { timeoutMs: 60_000 });
 
@@ -74,6 +74,17 @@ describe('hotpatch pe', () => {
     const j = JSON.parse(r.stdout) as { error: { code: string; offset: number } };
     expect(j.error.code).toBe('PE_BAD_SECTION');
     expect(typeof j.error.offset).toBe('number');
+  });
+
+  it('a reader that has gone (EPIPE on stdout) ends the command quietly, with its own exit code', async () => {
+    // The output goes out with fs.writeSync (cli/stdio.ts); process.stdout used to die here
+    // with an unhandled 'error' event and a stack trace.
+    const sample = join(import.meta.dirname, '../../samples/bin/logic-fix/v1.dll');
+    const done = await runHotpatchReaderGone(['pe', '--json', sample]);
+    expect(done).toEqual({ status: 0, stdout: '', stderr: '' });
+    const failed = await runHotpatchReaderGone(['pe', '--json', join(tmp, 'nope.dll')]);
+    expect(failed.status).toBe(3);
+    expect(failed.stderr).toMatch(/^hotpatch: IO_NOT_FOUND: .*nope\.dll: no such file\n$/);
   });
 
   it('--help exits 0 and names the command', () => {

@@ -106,7 +106,7 @@ interface Decoding {
 /** MSVC `[base + idx*4 + T]` displacement with base = __ImageBase, candidate until checked against entering branches. */
 interface ImageBaseLoad {
   readonly fieldRva: Rva;
-  readonly leaRva: number;
+  readonly leaRva: Rva;
   readonly insnRva: Rva;
 }
 

@@ -67,14 +67,14 @@ function sameReg(a: Register, b: Register): boolean {
 }
 
 /** Straight-line predecessors of `at`, nearest first (decoded, ending exactly where the next starts). */
-export function chainBefore(byRva: ReadonlyMap<number, DecodedStep>, cov: InstructionOwners, at: number, max: number): number[] {
-  const chain: number[] = [];
+export function chainBefore(byRva: ReadonlyMap<number, DecodedStep>, cov: InstructionOwners, at: number, max: number): Rva[] {
+  const chain: Rva[] = [];
   let expect = at;
   while (chain.length < max) {
     const s = cov.ownerOf(expect - 1);
     const p = s < 0 ? undefined : byRva.get(s);
     if (p === undefined || p.rva + p.length !== expect) break;
-    chain.push(s);
+    chain.push(p.rva);
     expect = s;
   }
   return chain;
@@ -109,6 +109,11 @@ interface Walk {
 interface TableTrace {
   /** rel32: entries relative to the table (gcc/LLVM); rva32: entries are RVAs (MSVC). */
   readonly kind: 'rel32' | 'rva32';
+  /**
+   * Where the lines say the table is (-1: not found yet). A decoded displacement, so a plain
+   * number until readTableEntries checks it against a section (compiler/README.md, "Address
+   * types"); JumpTable.rva is the checked Rva.
+   */
   tableRva: number;
   /** The register holding the index (None once it was loaded from memory: see idxMem). */
   loadIdx: Register;
@@ -118,16 +123,16 @@ interface TableTrace {
   idxMem: { base: Register; index: Register; displ: bigint } | null;
   haveBase: boolean;
   /** The `lea` that sets the base register: entering after it would bring another base. */
-  baseRva: number;
+  baseRva: Rva | -1;
   /** The base `lea` is the function's only one, off the straight line (proven later, on every path). */
   baseHoisted: boolean;
   /** Entries to read (-1: not found yet). */
   bound: number;
   count: 'guard' | 'scan';
   /** The instruction from which on the bound holds. */
-  guardRva: number;
+  guardRva: Rva | -1;
   /** Bounds checked on other registers (`cmp edx, N; ja` before `mov esi, edx` ... `mov eax, esi`). */
-  readonly checked: Map<Register, { bound: number; guardRva: number }>;
+  readonly checked: Map<Register, { bound: number; guardRva: Rva }>;
 }
 
 /** True when the instruction `w.insn` holds writes `r` (as its first operand or otherwise). */
@@ -252,7 +257,7 @@ function findTableLoad(w: Walk, jmpReg: Register, chain: readonly number[]): { t
  * from memory. True when both were found, false when the chain ended first, null when the
  * code does not have the idiom's shape.
  */
-function traceBaseAndBound(w: Walk, t: TableTrace, chain: readonly number[], from: number): boolean | null {
+function traceBaseAndBound(w: Walk, t: TableTrace, chain: readonly Rva[], from: number): boolean | null {
   for (let i = from; i < chain.length; i++) {
     const s = chain[i]!;
     w.decodeAt(s);
@@ -263,7 +268,7 @@ function traceBaseAndBound(w: Walk, t: TableTrace, chain: readonly number[], fro
 }
 
 /** One instruction of traceBaseAndBound (decoded in `w.insn`, at `s`); false: not the idiom. */
-function traceStep(w: Walk, t: TableTrace, s: number): boolean {
+function traceStep(w: Walk, t: TableTrace, s: Rva): boolean {
   const insn = w.insn;
   const m = insn.mnemonic;
   // A register checked later but written here no longer holds the checked value there.
@@ -299,7 +304,7 @@ function traceStep(w: Walk, t: TableTrace, s: number): boolean {
 }
 
 /** A mov/movzx/movsxd writing the index: a byte bound, a copy of another register, or a load. */
-function followIndexCopy(w: Walk, t: TableTrace, s: number): boolean {
+function followIndexCopy(w: Walk, t: TableTrace, s: Rva): boolean {
   const insn = w.insn;
   if (insn.mnemonic === Mnemonic.Movzx && (insn.op1Kind === OpKind.Register ? RegisterExt.isGPR8(insn.op1Register) : insn.memorySize === MemorySize.UInt8)) {
     // A zero-extended byte: at most 256 entries, whatever the code checks before.
@@ -328,7 +333,7 @@ function followIndexCopy(w: Walk, t: TableTrace, s: number): boolean {
  * another register followed by ja/jae is remembered: it bounds the index if the index
  * turns out to be a copy of that register.
  */
-function boundFromCmp(w: Walk, t: TableTrace, s: number): boolean {
+function boundFromCmp(w: Walk, t: TableTrace, s: Rva): boolean {
   const insn = w.insn;
   const regMatch = insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, t.loadIdx);
   const mem = t.idxMem;
@@ -370,8 +375,8 @@ function boundFromCmp(w: Walk, t: TableTrace, s: number): boolean {
  * instruction) gives T, else null. A candidate only: the decoder keeps the table when
  * base-paths.ts proves that `lea`'s value reaches the jump on every path.
  */
-function hoistedTableBase(w: Walk, loadBase: Register): { tableRva: number; leaRva: number } | null {
-  let found: { tableRva: number; leaRva: number } | null = null;
+function hoistedTableBase(w: Walk, loadBase: Register): { tableRva: number; leaRva: Rva } | null {
+  let found: { tableRva: number; leaRva: Rva } | null = null;
   for (const p of w.byRva.values()) {
     w.decodeAt(p.rva);
     const insn = w.insn;
@@ -411,7 +416,7 @@ function readTableEntries(img: MappedImage, t: TableTrace, jumpRva: number, insi
   if (targets.length === 0) return null;
   // A scan that never met a non-case entry may have stopped short of the true table.
   if (count === 'scan' && bound === MAX_TABLE_ENTRIES && targets.length === bound) return null;
-  return { rva: tableRva as Rva, entryKind: kind, targets: targets as Rva[], jumpRva: jumpRva as Rva, guardRva: (baseRva >= 0 && !baseHoisted ? Math.min(guardRva, baseRva) : guardRva) as Rva, boundRva: guardRva as Rva, count, baseRva: baseRva as Rva | -1, baseHoisted };
+  return { rva: tableRva as Rva, entryKind: kind, targets: targets as Rva[], jumpRva: jumpRva as Rva, guardRva: (baseRva >= 0 && !baseHoisted ? Math.min(guardRva, baseRva) : guardRva) as Rva, boundRva: guardRva as Rva, count, baseRva, baseHoisted };
 }
 
 function isImm(k: OpKind): boolean {

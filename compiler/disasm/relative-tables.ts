@@ -25,6 +25,11 @@ import type { DecodedInsn, FunctionInfo } from '../image/types.ts';
 
 /** A self-relative table: `count` int32 entries at `rva`, entry i pointing at rva + entry. */
 export interface RelativeTable {
+  /**
+   * The `lea`'s decoded target, checked by nothing (a table none of whose entries fit in the
+   * image is still listed, with count null): a plain number, as compiler/README.md ("Address
+   * types") keeps a decoded displacement; likewise the entry targets.
+   */
   readonly rva: number;
   /** Entries the bound check allows; null when no bound was found (never carried then). */
   readonly count: number | null;

@@ -42,6 +42,21 @@ export function runHotpatchAsync(args: readonly string[], env?: NodeJS.ProcessEn
   });
 }
 
+/**
+ * Runs the CLI with nobody reading its stdout: the pipe's read end is closed before the
+ * command starts writing (`hotpatch pe X | head -0`), so its writes fail with EPIPE. Only
+ * stderr and the exit status are seen.
+ */
+export function runHotpatchReaderGone(args: readonly string[]): Promise<CliRun> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, [...BIN_ARGS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    c.stdout.destroy();
+    let stderr = '';
+    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    c.on('close', (status) => resolve({ status, stdout: '', stderr }));
+  });
+}
+
 const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
