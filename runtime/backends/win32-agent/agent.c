@@ -1699,9 +1699,11 @@ static void unswap(Site *s, int n) {
     if (s[i].written && !wpm(s[i].addr, s[i].orig, (size_t)s[i].len)) g_undo_failures++;
 }
 
-/* 1 when every page of [addr, addr+n) is committed and writable; records no failure. The
- * region found last is kept in *last, so a walk over neighbouring gaps queries each region once. */
-static int quietly_writable(u64 addr, u64 n, MEMORY_BASIC_INFORMATION *last) {
+/* 1 when every page of [addr, addr+n) is committed code made writable (PAGE_EXECUTE_READWRITE
+ * or _WRITECOPY, not in a mapped view, which another process may share and write while this
+ * one is held); records no failure. The region found last is kept in *last, so a walk over
+ * neighbouring gaps queries each region once. */
+static int writable_code_between(u64 addr, u64 n, MEMORY_BASIC_INFORMATION *last) {
   for (u64 at = addr; at < addr + n;) {
     u64 lo = (u64)(uintptr_t)last->BaseAddress, hi = lo + last->RegionSize;
     if (!(last->RegionSize != 0 && at >= lo && at < hi)) {
@@ -1713,7 +1715,8 @@ static int quietly_writable(u64 addr, u64 n, MEMORY_BASIC_INFORMATION *last) {
       hi = lo + last->RegionSize;
       if (hi <= at) return 0;
     }
-    if (last->State != MEM_COMMIT || !writable(last->Protect) || (last->Protect & PAGE_GUARD)) return 0;
+    DWORD prot = last->Protect & 0xff;
+    if (last->State != MEM_COMMIT || last->Type == MEM_MAPPED || (last->Protect & PAGE_GUARD) || (prot != PAGE_EXECUTE_READWRITE && prot != PAGE_EXECUTE_WRITECOPY)) return 0;
     at = hi;
   }
   return 1;
@@ -1732,9 +1735,9 @@ static int same_read(const Site *s, int first, int next) {
  * bytes between them are written back as read under the same suspension, so nothing else
  * changes. Under Wine every write is a wineserver round trip (~55 µs at best, measured with
  * the target suspended) and each KiB it carries ~1.3 µs, so joining across a gap saves a
- * round trip for less than 32 KiB of bytes moved. A page between them that is not writable
- * (another section, a page the plan left alone) keeps them apart: a write never changes a
- * protection.
+ * round trip for less than 32 KiB of bytes moved. A page between them that is not code made
+ * writable (data, which a mapped view may share with another process; a page the plan left
+ * alone) keeps them apart: a write never changes a protection, and never rewrites data.
  */
 #define STORE_GAP 0x8000
 static void plan_stores(Site *s, int ns) {
@@ -1749,7 +1752,7 @@ static void plan_stores(Site *s, int ns) {
     }
     u64 gap_lo = ((prev_end - 1) >> 12) + 1, gap_hi = s[i].addr >> 12; /* pages strictly between */
     if (gap_hi <= gap_lo) s[i].joins_prev = 1;
-    else s[i].joins_prev = s[i].addr - prev_end < STORE_GAP && quietly_writable(gap_lo << 12, (gap_hi - gap_lo) << 12, &last);
+    else s[i].joins_prev = s[i].addr - prev_end < STORE_GAP && writable_code_between(gap_lo << 12, (gap_hi - gap_lo) << 12, &last);
   }
 }
 
@@ -1903,6 +1906,9 @@ static int swap_store(Site *s, int ns, SwapTimes *tm) {
       u64 span = s[d].addr + (u64)s[d].len - s[c].addr;
       if (!wpm(s[c].addr, group + (s[c].addr - s[i].addr), (size_t)span)) {
         DWORD we = GetLastError();
+        /* A failed write may have written a part (a partial copy stops at the first page it
+         * cannot write): its sites go back too, from the bytes read under this suspension. */
+        for (int k = c; k <= d; k++) s[k].written = 1;
         unswap(s, ns);
         resume_all();
         return fail("LIVE_WRITE_FAILED", we, "cannot write %llu bytes at 0x%llx in process %lu (every site put back)", (unsigned long long)span, (unsigned long long)s[c].addr,
