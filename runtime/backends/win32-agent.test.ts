@@ -654,4 +654,45 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     expect(v).toBe(2);
     expect(odd2).toBe(oddBefore);
   });
+
+  test('swap: nearby sites share one write when the pages between are code made writable, the bytes between untouched; data, code not writable, or a gap of 32 KiB keeps them apart', async () => {
+    const b = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: wineEnv() });
+    if (!b.ok) throw new Error(b.error.message);
+    const be = b.value;
+    const region = await be.findFreeRegion({ start: be.module.base, size: be.module.sizeOfImage }, 0x10000);
+    if (!region.ok) throw new Error(region.error.message);
+    const at = (off: number): string => `0x${(region.value + BigInt(off)).toString(16)}`;
+    expect((await be.agent.request(`alloc-at ${at(0)} 0x10000 0x${PAGE_READWRITE.toString(16)}`)).ok).toBe(true);
+    const protect = async (off: number, prot: number): Promise<void> => expect((await be.agent.request(`protect ${at(off)} 0x1000 0x${prot.toString(16)}`)).ok).toBe(true);
+    // Every byte distinct from its neighbours, so a write of stale or shifted bytes shows.
+    const pattern = Buffer.from(Array.from({ length: 0x10000 }, (_, i) => (i * 7 + (i >> 8)) & 0xff));
+    for (let off = 0; off < 0x10000; off += 0x4000) expect((await be.agent.request(`write ${at(off)} ${pattern.subarray(off, off + 0x4000).toString('hex')}`)).ok).toBe(true);
+    const site = (off: number, bytes: string): string => `site:${at(off)}:${pattern.subarray(off, off + bytes.length / 2).toString('hex')}:${bytes}`;
+    const expectBytes = async (changed: Map<number, string>): Promise<void> => {
+      const r = await be.read(region.value, 0x10000);
+      if (!r.ok) throw new Error(r.error.message);
+      const want = Buffer.from(pattern);
+      for (const [off, hex] of changed) Buffer.from(hex, 'hex').copy(want, off);
+      expect(Buffer.from(r.value).equals(want)).toBe(true);
+    };
+    // Sites on pages 0 and 2, page 1 between them plain writable data: two writes (data between sites is never rewritten).
+    const data = await be.agent.request(`swap tries=5 delay=1 ${site(0x10, pattern.subarray(0x10, 0x12).toString('hex'))} ${site(0x2020, pattern.subarray(0x2020, 0x2023).toString('hex'))}`);
+    expect(data.ok && [data.value['reads'], data.value['writes'], data.value['storeBytes']]).toEqual([1, 2, 5]);
+    // Page 1 code made writable (as the plan leaves the code pages between nearby sites): one write covers both.
+    await protect(0x1000, PAGE_EXECUTE_READWRITE);
+    const one = await be.agent.request(`swap tries=5 delay=1 ${site(0x10, 'c3c3')} ${site(0x2020, 'cccccc')}`);
+    expect(one.ok && [one.value['reads'], one.value['writes'], one.value['storeBytes']]).toEqual([1, 1, 0x2023 - 0x10]);
+    await expectBytes(new Map([[0x10, 'c3c3'], [0x2020, 'cccccc']]));
+    // Page 1 code not writable: the same two sites (back to the pattern) take two writes; page 1 is not written.
+    await protect(0x1000, PAGE_EXECUTE_READ);
+    const two = await be.agent.request(`swap tries=5 delay=1 site:${at(0x10)}:c3c3:${pattern.subarray(0x10, 0x12).toString('hex')} site:${at(0x2020)}:cccccc:${pattern.subarray(0x2020, 0x2023).toString('hex')}`);
+    expect(two.ok && [two.value['reads'], two.value['writes'], two.value['storeBytes']]).toEqual([1, 2, 5]);
+    await expectBytes(new Map());
+    // 32 KiB or more apart (every page between code made writable): two writes, one read (less than 64 KiB apart).
+    for (let off = 0x1000; off < 0x9000; off += 0x1000) await protect(off, PAGE_EXECUTE_READWRITE);
+    const far = await be.agent.request(`swap tries=5 delay=1 ${site(0x10, 'c3')} ${site(0x8011, '90')}`);
+    expect(far.ok && [far.value['reads'], far.value['writes'], far.value['storeBytes']]).toEqual([1, 2, 2]);
+    await expectBytes(new Map([[0x10, 'c3'], [0x8011, '90']]));
+    await be.abandon(); // the log frees the region
+  });
 });

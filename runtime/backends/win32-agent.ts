@@ -279,11 +279,15 @@ export interface PauseParts {
   /** The stack reads of the check (one per thread) and their count. */
   readonly stackUs: number;
   readonly stackReads: number;
+  /** Bytes moved inside the pause: the site reads (compare), the stores, the stack reads (NaN from an agent that does not report them). */
+  readonly readBytes: number;
+  readonly storeBytes: number;
+  readonly stackBytes: number;
   /** How the agent confirmed it knew every thread: `anchor`, `list` or `walk` (PROTOCOL.md, `swap`). */
   readonly confirmedBy: string;
 }
 
-const PAUSE_PART_KEYS = ['threads', 'sites', 'reads', 'writes', 'holdUs', 'checkUs', 'compareUs', 'storeUs', 'resumeUs', 'suspendCallUs', 'contextUs', 'listUs', 'stackUs', 'stackReads'] as const;
+const PAUSE_PART_KEYS = ['threads', 'sites', 'reads', 'writes', 'holdUs', 'checkUs', 'compareUs', 'storeUs', 'resumeUs', 'suspendCallUs', 'contextUs', 'listUs', 'stackUs', 'stackReads', 'readBytes', 'storeBytes', 'stackBytes'] as const;
 
 export interface Win32AgentBackend extends ProcessBackend {
   readonly kind: 'win32-agent';

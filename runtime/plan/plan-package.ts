@@ -24,7 +24,7 @@ import { fillRegion, resolveImports } from './fill-region.ts';
 import { mappedSections } from './identity-mismatch.ts';
 import { checkBlocks, checkImageRelativeReach, layoutRegion, type RegionLayout } from './layout-region.ts';
 import { planRedirects } from './plan-redirects.ts';
-import { applySteps, ownRanges, protectionRuns, revertSteps, segmentRanges, segmentsOf, touchedSegments, type StepContext } from './plan-steps.ts';
+import { applySteps, ownRanges, revertSteps, storeProtectionRuns, segmentRanges, segmentsOf, touchedSegments, type StepContext } from './plan-steps.ts';
 import { now, type PlanTiming } from './timing.ts';
 import { WRITE_PLAN_VERSION, type PlannedFunction, type WritePlan } from './write-plan.ts';
 
@@ -100,10 +100,10 @@ export async function planPackage(pkg: HotpatchPackage, backend: ProcessBackend,
   const redirects = planRedirects(pkg, layout, base, region, view.bytes, baseline.bytes);
   if (!redirects.ok) return redirects;
   const segments = touchedSegments(redirects.value.writes, baseline.underApplied, view.bytes, baseline.bytes);
-  const siteProtections = await protectionRuns(backend, segmentRanges(base, segments));
+  const siteProtections = await storeProtectionRuns(backend, segmentRanges(base, segments));
   if (!siteProtections.ok) return siteProtections;
   const own = segmentsOf(redirects.value.ranges.flat(), baseline.bytes);
-  const ownProtections = await protectionRuns(backend, ownRanges(base, own));
+  const ownProtections = await storeProtectionRuns(backend, ownRanges(base, own));
   if (!ownProtections.ok) return ownProtections;
   const ctx: StepContext = {
     base,

@@ -66,14 +66,19 @@ export function segmentsOf(writes: readonly RvaBytes[], baseline: Uint8Array): O
   return out;
 }
 
-/** The distinct pages under `ranges`, as runs of equal current protection (reads the target). */
-export async function protectionRuns(backend: ProcessBackend, ranges: readonly VaRange[]): Promise<Result<ProtectionRun[]>> {
+/** The distinct pages under `ranges` with their current protection (reads the target). */
+async function pagesUnder(backend: ProcessBackend, ranges: readonly VaRange[]): Promise<Result<Map<bigint, number>>> {
   const pages = new Map<bigint, number>();
   for (const r of ranges) {
     const q = await backend.queryProtection(r.start, r.size);
     if (!q.ok) return q;
     for (const run of q.value) for (let a: bigint = run.address; a < run.address + BigInt(run.size); a += BigInt(PAGE_SIZE)) pages.set(a, run.protection);
   }
+  return ok(pages);
+}
+
+/** Pages as runs of equal protection, in address order. */
+function runsOfPages(pages: ReadonlyMap<bigint, number>): ProtectionRun[] {
   const out: ProtectionRun[] = [];
   for (const a of [...pages.keys()].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0))) {
     const p = pages.get(a)!;
@@ -81,7 +86,39 @@ export async function protectionRuns(backend: ProcessBackend, ranges: readonly V
     if (last !== undefined && last.protection === p && last.address + BigInt(last.size) === a) out[out.length - 1] = { ...last, size: last.size + PAGE_SIZE };
     else out.push({ address: asVa(a), size: PAGE_SIZE, protection: p });
   }
-  return ok(out);
+  return out;
+}
+
+/**
+ * Sites less than this far apart are stored in one write by the win32 agent's `swap` when the
+ * pages between them are writable (agent.c STORE_GAP, plan_stores: the same value).
+ */
+export const STORE_GAP = 0x8000;
+
+/**
+ * The pages a suspended span writes, as runs of their current protection: the pages under
+ * `ranges` (the sites), and the code pages (PAGE_EXECUTE_READ) between two sites less than
+ * STORE_GAP apart. The plan makes them all writable before the pause and restores them after
+ * it, so the agent stores a cluster of nearby sites in one write, the bytes between them
+ * written back as read under the same suspension: under Wine each write is a wineserver
+ * round trip (~55 µs at best), each KiB it carries ~1.3 µs. A page between sites with any
+ * other protection (data, another section) is left alone, and the agent then writes the
+ * sites on either side apart.
+ */
+export async function storeProtectionRuns(backend: ProcessBackend, ranges: readonly VaRange[]): Promise<Result<ProtectionRun[]>> {
+  const sorted = ranges.filter((r) => r.size > 0).sort((x, y) => (x.start < y.start ? -1 : x.start > y.start ? 1 : 0));
+  const gaps: VaRange[] = [];
+  for (let i = 1; i < sorted.length; i++) {
+    const prevEnd = sorted[i - 1]!.start + BigInt(sorted[i - 1]!.size);
+    const gap = sorted[i]!.start - prevEnd;
+    if (gap > 0n && gap < BigInt(STORE_GAP)) gaps.push({ start: asVa(prevEnd), size: Number(gap) });
+  }
+  const pages = await pagesUnder(backend, sorted);
+  if (!pages.ok) return pages;
+  const between = await pagesUnder(backend, gaps);
+  if (!between.ok) return between;
+  for (const [a, p] of between.value) if (p === PAGE_EXECUTE_READ && !pages.value.has(a)) pages.value.set(a, p);
+  return ok(runsOfPages(pages.value));
 }
 
 /** What the step lists need to know about the region and the thread rule. */
@@ -106,7 +143,7 @@ export function segmentRanges(base: Va, segments: readonly Segment[]): VaRange[]
  * Apply: allocate and fill the region (`regionBytes`, of which `codeUsed` bytes of code and
  * `codeSize`..`usedSize` of data are in use), protect and flush it, register its unwind
  * table, then under suspended threads redirect every changing segment; finally release the
- * superseded plan `current` if any. `siteProtections` are the pages under `segments`.
+ * superseded plan `current` if any. `siteProtections` are the pages the span writes (storeProtectionRuns of `segments`).
  */
 export function applySteps(ctx: StepContext, layout: { readonly codeUsed: number; readonly codeSize: number; readonly usedSize: number }, regionBytes: Uint8Array, segments: readonly Segment[], siteProtections: readonly ProtectionRun[], current: WritePlan | null): WriteStep[] {
   const { base, region, regionSize } = ctx;
@@ -142,7 +179,7 @@ export function ownRanges(base: Va, own: readonly OwnSegment[]): VaRange[] {
 
 /**
  * Revert: this plan's ranges (`own`) back to the baseline under suspended threads, then the
- * unwind table deregistered and the region released. `ownProtections` are the pages under `own`.
+ * unwind table deregistered and the region released. `ownProtections` are the pages the span writes (storeProtectionRuns of `own`).
  */
 export function revertSteps(ctx: StepContext, own: readonly OwnSegment[], ownProtections: readonly ProtectionRun[]): WriteStep[] {
   const { base, region, regionSize } = ctx;

@@ -1646,6 +1646,7 @@ typedef struct {
   long len;
   unsigned char *expected, *bytes, *orig;
   int written;
+  int joins_prev; /* stored in the same write as the site before it (see plan_stores) */
 } Site;
 
 static int site_cmp(const void *a, const void *b) {
@@ -1696,6 +1697,63 @@ static void free_sites(Site *s, int n) {
 static void unswap(Site *s, int n) {
   for (int i = n - 1; i >= 0; i--)
     if (s[i].written && !wpm(s[i].addr, s[i].orig, (size_t)s[i].len)) g_undo_failures++;
+}
+
+/* 1 when every page of [addr, addr+n) is committed code made writable (PAGE_EXECUTE_READWRITE
+ * or _WRITECOPY, not in a mapped view, which another process may share and write while this
+ * one is held); records no failure. The region found last is kept in *last, so a walk over
+ * neighbouring gaps queries each region once. */
+static int writable_code_between(u64 addr, u64 n, MEMORY_BASIC_INFORMATION *last) {
+  for (u64 at = addr; at < addr + n;) {
+    u64 lo = (u64)(uintptr_t)last->BaseAddress, hi = lo + last->RegionSize;
+    if (!(last->RegionSize != 0 && at >= lo && at < hi)) {
+      if (!VirtualQueryEx(g_proc, (LPCVOID)(uintptr_t)at, last, sizeof *last)) {
+        memset(last, 0, sizeof *last);
+        return 0;
+      }
+      lo = (u64)(uintptr_t)last->BaseAddress;
+      hi = lo + last->RegionSize;
+      if (hi <= at) return 0;
+    }
+    DWORD prot = last->Protect & 0xff;
+    if (last->State != MEM_COMMIT || last->Type == MEM_MAPPED || (last->Protect & PAGE_GUARD) || (prot != PAGE_EXECUTE_READWRITE && prot != PAGE_EXECUTE_WRITECOPY)) return 0;
+    at = hi;
+  }
+  return 1;
+}
+
+/* Sites i and i+1 are read together when less than 64 KiB apart (a group spans at most 1 MiB). */
+static int same_read(const Site *s, int first, int next) {
+  return s[next].addr - (s[next - 1].addr + (u64)s[next - 1].len) < 0x10000 && s[next].addr + (u64)s[next].len - s[first].addr <= 0x100000;
+}
+
+/*
+ * Before the pause: which sites share a write. Sites on the same or adjacent pages always do
+ * (their pages were just proven writable). Sites of one read group less than STORE_GAP apart
+ * share it too when every page between them is writable already (the plan makes the pages
+ * between nearby sites writable with theirs: runtime/plan/plan-steps.ts storeClusters): the
+ * bytes between them are written back as read under the same suspension, so nothing else
+ * changes. Under Wine every write is a wineserver round trip (~55 µs at best, measured with
+ * the target suspended) and each KiB it carries ~1.3 µs, so joining across a gap saves a
+ * round trip for less than 32 KiB of bytes moved. A page between them that is not code made
+ * writable (data, which a mapped view may share with another process; a page the plan left
+ * alone) keeps them apart: a write never changes a protection, and never rewrites data.
+ */
+#define STORE_GAP 0x8000
+static void plan_stores(Site *s, int ns) {
+  MEMORY_BASIC_INFORMATION last;
+  memset(&last, 0, sizeof last);
+  for (int i = 1, g = 0; i < ns; i++) {
+    u64 prev_end = s[i - 1].addr + (u64)s[i - 1].len;
+    if (!same_read(s, g, i)) {
+      g = i;
+      s[i].joins_prev = 0;
+      continue;
+    }
+    u64 gap_lo = ((prev_end - 1) >> 12) + 1, gap_hi = s[i].addr >> 12; /* pages strictly between */
+    if (gap_hi <= gap_lo) s[i].joins_prev = 1;
+    else s[i].joins_prev = s[i].addr - prev_end < STORE_GAP && writable_code_between(gap_lo << 12, (gap_hi - gap_lo) << 12, &last);
+  }
 }
 
 /*
@@ -1768,15 +1826,10 @@ static int parse_swap(SwapArgs *a) {
     if (i > 0 && p->addr >> 12 == (p[-1].addr + (u64)p[-1].len - 1) >> 12 && (p->addr + (u64)p->len - 1) >> 12 == p->addr >> 12) continue;
     if (!check_writable(p->addr, (u64)p->len)) return 0;
   }
+  plan_stores(a->s, a->ns);
   return 1;
 }
 
-/* Sites i and i+1 are read together when less than 64 KiB apart (a group spans at most 1 MiB). */
-static int same_read(const Site *s, int first, int next) {
-  return s[next].addr - (s[next - 1].addr + (u64)s[next - 1].len) < 0x10000 && s[next].addr + (u64)s[next].len - s[first].addr <= 0x100000;
-}
-/* ...and stored together when no page without a site lies between them (it may not be writable). */
-static int same_store(const Site *s, int next) { return s[next].addr >> 12 <= ((s[next - 1].addr + (u64)s[next - 1].len - 1) >> 12) + 1; }
 
 typedef struct {
   double hold, check, compare, store;
@@ -1837,9 +1890,10 @@ static int swap_store(Site *s, int ns, SwapTimes *tm) {
   LARGE_INTEGER t1;
   QueryPerformanceCounter(&t1);
   tm->compare = (double)(t1.QuadPart - t0.QuadPart) * 1e6 / (double)g_freq.QuadPart;
-  /* Stores: one WriteProcessMemory per run of pages holding sites, the bytes between sites
-   * written back as just read under this suspension; the number of calls (each a server round
-   * trip under Wine) follows the pages touched, not the redirect count. */
+  /* Stores: one WriteProcessMemory per run of sites plan_stores joined (pages holding sites,
+   * and the writable pages between nearby ones), the bytes between sites written back as just
+   * read under this suspension; the number of calls (each a server round trip under Wine)
+   * follows the clusters of sites, not the redirect count. */
   off = 0;
   for (int i = 0; i < ns;) {
     int j = i;
@@ -1848,10 +1902,13 @@ static int swap_store(Site *s, int ns, SwapTimes *tm) {
     for (int k = i; k <= j; k++) memcpy(group + (s[k].addr - s[i].addr), s[k].bytes, (size_t)s[k].len);
     for (int c = i; c <= j;) {
       int d = c;
-      while (d + 1 <= j && same_store(s, d + 1)) d++;
+      while (d + 1 <= j && s[d + 1].joins_prev) d++;
       u64 span = s[d].addr + (u64)s[d].len - s[c].addr;
       if (!wpm(s[c].addr, group + (s[c].addr - s[i].addr), (size_t)span)) {
         DWORD we = GetLastError();
+        /* A failed write may have written a part (a partial copy stops at the first page it
+         * cannot write): its sites go back too, from the bytes read under this suspension. */
+        for (int k = c; k <= d; k++) s[k].written = 1;
         unswap(s, ns);
         resume_all();
         return fail("LIVE_WRITE_FAILED", we, "cannot write %llu bytes at 0x%llx in process %lu (every site put back)", (unsigned long long)span, (unsigned long long)s[c].addr,
