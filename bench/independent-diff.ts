@@ -63,6 +63,14 @@ export interface IndPair {
   readonly new: number;
   readonly status: 'unchanged' | 'changed';
   readonly how: 'anchor' | 'order' | 'gap' | 'moved' | 'given';
+  /**
+   * For a changed pair: whether every line of the forms (the unwind line, each instruction) is
+   * equal under one of two readings of unrelocated read-only dwords: guessed to be RVAs (the
+   * exact form) or kept as bytes. True for an unchanged pair. Such a pair differs only in what
+   * dwords with identical bytes would point at, or in RVAs the guess resolves to the same
+   * targets (a ThrowInfo whose CatchableTypeArray moved).
+   */
+  readonly equalEitherReading: boolean;
 }
 
 export interface IndDiff {
@@ -72,7 +80,7 @@ export interface IndDiff {
   readonly added: readonly number[];
   readonly removed: readonly number[];
   /** The exact forms of a paired old function and its counterpart, line by line (evidence). */
-  readonly forms: (oldEntry: number) => { old: string[]; new: string[] } | undefined;
+  readonly forms: (oldEntry: number, asBytes?: boolean) => { old: string[]; new: string[] } | undefined;
 }
 
 function sha(s: string): string {
@@ -240,6 +248,12 @@ class Tokens {
     private readonly wTok: (rva: number) => string,
     /** Evidence mode: every token also says where it points, and read-only data shows its bytes. */
     private readonly debug = false,
+    /**
+     * Read an unrelocated aligned dword of read-only data as an RVA when it lands on a plausible
+     * target (MSVC throw/EH data, RTTI). A guess: integer tables hold such dwords too. Off, they
+     * stay bytes (the second reading of `IndPair.equalEitherReading`).
+     */
+    private readonly guessRvas = true,
   ) {}
 
   owner(rva: number): { fn: number; off: number } | undefined {
@@ -297,6 +311,11 @@ class Tokens {
     for (let i = t; out.length < 64; i += 4) {
       const v = readU32(img, i);
       if (sectionAt(img, v)?.executable !== true) break;
+      // Without guesses the entries stay bytes (the table still ends where they stop landing in code).
+      if (!this.guessRvas) {
+        out.push(v.toString(16));
+        continue;
+      }
       out.push(depth > 0 ? this.target(v, -1, depth - 1) : 'deep');
     }
     return this.debug ? out.join(' ') : sha(out.join(' '));
@@ -343,7 +362,7 @@ class Tokens {
           continue;
         }
       }
-      if ((i & 3) === 0 && i + 4 <= end) {
+      if (this.guessRvas && (i & 3) === 0 && i + 4 <= end) {
         // An image-relative field (MSVC throw/EH data, RTTI).
         const v = readU32(img, i);
         // Any dword that lands in a section counts (a constant that happens to look like one is
@@ -385,6 +404,13 @@ class Tokens {
     for (const x of this.s.insns[fi]!) out.push(this.insnForm(x, fi, 2));
     return out.join('\n');
   }
+}
+
+/** Forms equal line by line under one reading or the other (IndPair.equalEitherReading). */
+function equalLineByLine(oGuess: string, nGuess: string, oBytes: string, nBytes: string): boolean {
+  const [a, b, c, d] = [oGuess, nGuess, oBytes, nBytes].map((x) => x.split('\n'));
+  if (a!.length !== b!.length || c!.length !== a!.length || d!.length !== a!.length) return false;
+  return a!.every((x, k) => x === b![k] || c![k] === d![k]);
 }
 
 /** Longest common subsequence of two id lists: pairs of indices. */
@@ -534,11 +560,16 @@ export function independentDiff(oldBytes: Uint8Array, newBytes: Uint8Array, give
   const nW = (r: number): string => (wNewToOld.has(r) ? `p${wNewToOld.get(r)}` : place(n, r));
   const oExact = new Tokens(o, (i) => (o2n[i]! >= 0 ? `p${i}` : `o${i}`), oW);
   const nExact = new Tokens(n, (j) => (n2o[j]! >= 0 ? `p${n2o[j]}` : `n${j}`), nW);
+  const oBytes = new Tokens(o, (i) => (o2n[i]! >= 0 ? `p${i}` : `o${i}`), oW, false, false);
+  const nBytes = new Tokens(n, (j) => (n2o[j]! >= 0 ? `p${n2o[j]}` : `n${j}`), nW, false, false);
   const pairs: IndPair[] = [];
   for (let i = 0; i < o.fns.length; i++) {
     const j = o2n[i]!;
     if (j < 0) continue;
-    pairs.push({ old: o.fns[i]!.entry, new: n.fns[j]!.entry, status: oExact.form(i) === nExact.form(j) ? 'unchanged' : 'changed', how: how.get(i)! });
+    const oe = oExact.form(i);
+    const ne = nExact.form(j);
+    const same = oe === ne;
+    pairs.push({ old: o.fns[i]!.entry, new: n.fns[j]!.entry, status: same ? 'unchanged' : 'changed', how: how.get(i)!, equalEitherReading: same || equalLineByLine(oe, ne, oBytes.form(i), nBytes.form(j)) });
   }
   return {
     oldFns: o.fns,
@@ -546,12 +577,12 @@ export function independentDiff(oldBytes: Uint8Array, newBytes: Uint8Array, give
     pairs,
     added: n.fns.filter((_, j) => n2o[j]! < 0).map((f) => f.entry),
     removed: o.fns.filter((_, i) => o2n[i]! < 0).map((f) => f.entry),
-    forms: (e) => {
+    forms: (e, asBytes = false) => {
       const i = o.byEntry.get(e);
       const j = i === undefined ? -1 : o2n[i]!;
       if (i === undefined || j < 0) return undefined;
-      const od = new Tokens(o, (x) => (o2n[x]! >= 0 ? `p${x}` : `o${x}`), oW, true);
-      const nd = new Tokens(n, (y) => (n2o[y]! >= 0 ? `p${n2o[y]}` : `n${y}`), nW, true);
+      const od = new Tokens(o, (x) => (o2n[x]! >= 0 ? `p${x}` : `o${x}`), oW, true, !asBytes);
+      const nd = new Tokens(n, (y) => (n2o[y]! >= 0 ? `p${n2o[y]}` : `n${y}`), nW, true, !asBytes);
       return { old: od.form(i).split('\n'), new: nd.form(j).split('\n') };
     },
   };

@@ -23,6 +23,7 @@ import { cachePath, realPairs } from '../samples/real/real-files.ts';
 import { TOOLCHAINS } from '../samples/scenarios.ts';
 import type { Timing } from './stats.ts';
 import { fileSize, runConcurrently, sameFile, timeTool } from './tools.ts';
+import { completePackage } from './complete-package.ts';
 
 /** Which set a pair belongs to; geometric means are per group. */
 export type PairGroup = 'samples' | 'real';
@@ -116,6 +117,12 @@ export interface PairAnalysis {
   } | null;
   /** Why there is no package (the --skip-refused build failed too). */
   readonly packageError: string | null;
+  /**
+   * For a partial package: the complete package, every change the diff found carried
+   * (bench/complete-package.ts; unverified, an estimate of what the full update costs as a
+   * hotpatch), or why it is missing. Null when the package is already complete.
+   */
+  readonly complete: { readonly bytes: number; readonly functions: number; readonly forced: number; readonly literal: number } | { readonly error: string } | null;
   /** Compile time: diff + emit + verify + sign/encode (with --skip-refused for refused pairs). */
   readonly compile: Timing | null;
   readonly baselines: BaselineSizes | null;
@@ -201,7 +208,7 @@ async function compileOnce(oldBytes: Uint8Array, newBytes: Uint8Array, moduleNam
 }
 
 function errorRow(pair: BenchPair, oldSize: number, newSize: number, error: string): PairAnalysis {
-  return { group: pair.group, label: pair.label, oldSize, newSize, error, hotpatchable: false, counts: null, refused: [], refusedReasons: [], package: null, packageError: null, compile: null, baselines: null, floor: null, tools: null, topFunctions: [], packageFile: null };
+  return { group: pair.group, label: pair.label, oldSize, newSize, error, hotpatchable: false, counts: null, refused: [], refusedReasons: [], package: null, packageError: null, complete: null, compile: null, baselines: null, floor: null, tools: null, topFunctions: [], packageFile: null };
 }
 
 /** Measures one pair (see the module comment). Never throws for bad inputs: the row carries the error. */
@@ -261,6 +268,7 @@ export async function measurePair(pair: BenchPair, effort: Effort, log: (line: s
           };
     const packageFile = compiled.file;
     const packageError = compiled.buildError;
+    const complete = built === null || d.hotpatchable ? null : await completeOf(d, pair, newBytes.length, signingKey);
     last = null;
 
     // Size-only runs (their time is not reported) side by side, as many as there are cores;
@@ -297,6 +305,7 @@ export async function measurePair(pair: BenchPair, effort: Effort, log: (line: s
       refusedReasons,
       package: pkg,
       packageError,
+      complete,
       compile,
       baselines,
       floor,
@@ -309,6 +318,15 @@ export async function measurePair(pair: BenchPair, effort: Effort, log: (line: s
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Complete packages are estimated for files up to this size (a 19 MB pair's diff holds ~2 GB already). */
+const COMPLETE_MAX_NEW_BYTES = 10_000_000;
+
+async function completeOf(d: ImageDiff, pair: BenchPair, newSize: number, signingKey: SigningKey): Promise<PairAnalysis['complete']> {
+  if (newSize > COMPLETE_MAX_NEW_BYTES) return { error: `not estimated above ${COMPLETE_MAX_NEW_BYTES / 1e6} MB` };
+  const c = await completePackage(d, pair.moduleName, signingKey);
+  return typeof c === 'string' ? { error: c } : { bytes: c.bytes, functions: c.functions, forced: c.forced, literal: c.literal };
 }
 
 const memo = new Map<string, Promise<PairAnalysis>>();

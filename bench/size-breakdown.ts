@@ -3,14 +3,16 @@
  * into header + signature and the compressed payload, then attributes the compressed payload to
  * its parts by ablation (the compressed size with the part removed, subtracted from the whole).
  * `node bin/run-ts.js bench/size-breakdown.ts [LABEL...]` (default: sharp A/B, lcss C, watcher D
- * and every sample).
+ * and every sample). A pair the compiler refuses in part is broken down as its complete package
+ * (bench/complete-package.ts: every change carried, unverified), what a full update would carry.
  */
 import { readFileSync } from 'node:fs';
 import { buildFromDiff, diffFiles } from '../compiler/index.ts';
 import { encodePayload, payloadBreakdown } from '../formats/codec.ts';
 import { compressZstd, zstdLevelFor } from '../formats/zstd.ts';
 import type { HotpatchPackage } from '../formats/package.ts';
-import { corpusPairs, samplePairs } from './pairs.ts';
+import { benchKeys, corpusPairs, samplePairs } from './pairs.ts';
+import { completePackage } from './complete-package.ts';
 
 const z = async (p: HotpatchPackage): Promise<number> => {
   const raw = encodePayload(p);
@@ -36,9 +38,17 @@ const pairs = [...corpusPairs().filter((p) => ['sharp-0.34.4-0.34.5', 'sharp-0.3
 for (const pair of pairs) {
   const d = diffFiles(new Uint8Array(readFileSync(pair.oldPath)), new Uint8Array(readFileSync(pair.newPath)));
   if (!d.ok) { console.log(pair.label, d.error.code); continue; }
-  const b = buildFromDiff(d.value, { moduleName: pair.moduleName, skipRefused: !d.value.hotpatchable, series: null, compilerVersion: 'hotpatch bench' });
-  if (!b.ok) { console.log(pair.label, b.error.code, b.error.message.slice(0, 200)); continue; }
-  const pkg = b.value.emitted.pkg;
+  let pkg: HotpatchPackage;
+  if (d.value.hotpatchable) {
+    const b = buildFromDiff(d.value, { moduleName: pair.moduleName, skipRefused: false, series: null, compilerVersion: 'hotpatch bench' });
+    if (!b.ok) { console.log(pair.label, b.error.code, b.error.message.slice(0, 200)); continue; }
+    pkg = b.value.emitted.pkg;
+  } else {
+    const c = await completePackage(d.value, pair.moduleName, (await benchKeys()).signingKey);
+    if (typeof c === 'string') { console.log(pair.label, c.slice(0, 200)); continue; }
+    console.log(`${pair.label}: complete package (${c.forced} refused changes carried, ${c.literal} of them literally)`);
+    pkg = c.pkg;
+  }
   const whole = await z(pkg);
   const parts: string[] = [];
   for (const [name, f] of Object.entries(ablations)) parts.push(`${name} ${whole - (await z(f(pkg)))}`);

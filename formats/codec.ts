@@ -190,7 +190,8 @@ class Invalid {
   constructor(readonly message: string) {}
 }
 
-const bytesOr = (b: Uint8Array | null | undefined): Uint8Array => b ?? new Uint8Array(0);
+// An absent bytes field decodes to protobufjs's default (a Node Buffer): empty is a plain Uint8Array.
+const bytesOr = (b: Uint8Array | null | undefined): Uint8Array => (b === null || b === undefined || b.length === 0 ? new Uint8Array(0) : b);
 const u32 = (n: number | null | undefined): number => (n ?? 0) >>> 0;
 const rva = (n: number | null | undefined): Rva => ((n ?? 0) >>> 0) as Rva;
 

@@ -216,7 +216,9 @@ describe('loadPackage: semantic validation', () => {
     ['a fixup to a missing block', (p) => ({ ...p, dataBlocks: [{ ...p.dataBlocks[0]!, fixups: [{ kind: 'abs64', offset: 0, target: { kind: 'block', blockId: 9, offset: 0 }, addend: 0n }] }] }), 'dataBlocks[0].fixups[0]: target block 9 does not exist'],
     ['a fixup to a missing import', (p) => ({ ...p, imports: p.imports.slice(0, 1) }), 'codeBlocks[0].fixups[4]: import 1 does not exist (1 imports)'],
     ['a duplicate redirect', (p) => ({ ...p, redirects: [...p.redirects, p.redirects[1]!] }), 'redirects[3]: second redirect at RVA 0x1100'],
-    ['a redirect site outside the relied ranges', (p) => ({ ...p, target: { ...p.target, reliedRanges: p.target.reliedRanges.slice(1) } }), 'redirects[0]: site is not covered by target.reliedRanges'],
+    // Since 1.3 redirect sites are pinned by their expected bytes, not the relied ranges; the hash is empty exactly when the ranges are.
+    ['a relied hash with no relied ranges', (p) => ({ ...p, target: { ...p.target, reliedRanges: [] } }), 'target.reliedSha256: 32 bytes, expected 0 (no relied ranges)'],
+    ['relied ranges without a hash', (p) => ({ ...p, target: { ...p.target, reliedSha256: new Uint8Array(0) } }), 'target.reliedSha256: 0 bytes, expected 32'],
     ['unsorted relied ranges', (p) => ({ ...p, target: { ...p.target, reliedRanges: [...p.target.reliedRanges].reverse() } }), 'target.reliedRanges[1]: not sorted, disjoint and non-adjacent (merge it with the previous range)'],
     ['a short jump out of reach', (p) => ({ ...p, redirects: p.redirects.map((r) => (r.pad === null ? r : { ...r, pad: { ...r.pad, rva: asRva(0x1000) } })) }), 'redirects[2].padRva: 0x1000 is out of short-jump reach of 0x1200'],
     ['a redirect with the wrong number of expected bytes', (p) => ({ ...p, redirects: p.redirects.map((r, i) => (i === 1 ? { ...r, expected: r.expected.subarray(0, 4) } : r)) }), 'redirects[1].expected: 4 bytes, a jmp-rel32 redirect writes 5'],

@@ -2,8 +2,8 @@
  * Semantic validation of a decoded package: everything that can be checked without the
  * target image. Ids resolve, offsets and lengths stay inside their blocks and inside
  * SizeOfImage, fixups fit and do not overlap, redirects are well-formed and disjoint, and
- * every old-image byte the package reads or overwrites is covered by the relied ranges (so
- * the identity hash really pins it). The first problem found is returned as PKG_INVALID
+ * every old-image byte a delta reads is covered by the relied ranges (so the identity hash
+ * really pins it; the bytes a redirect overwrites are pinned by its expected bytes). The first problem found is returned as PKG_INVALID
  * with the field path, e.g. `codeBlocks[2].fixups[5]: offset 120 + 4 bytes outside its
  * 122-byte block`. The rules are listed in FORMAT.md ("Validation").
  */
@@ -136,7 +136,8 @@ function run(p: HotpatchPackage): void {
   if (t.sizeOfImage === 0) fail('target.sizeOfImage: 0');
   if (t.moduleName.length === 0 || t.moduleName.length > MAX_NAME) fail('target.moduleName: empty or too long');
   if (t.codeView !== null && t.codeView.guid.length !== 16) fail(`target.codeView.guid: ${t.codeView.guid.length} bytes, expected 16`);
-  if (t.reliedSha256.length !== 32) fail(`target.reliedSha256: ${t.reliedSha256.length} bytes, expected 32`);
+  // Since 1.3: empty when there are no relied ranges (a package relying on no bytes).
+  if (t.reliedSha256.length !== (t.reliedRanges.length === 0 ? 0 : 32)) fail(`target.reliedSha256: ${t.reliedSha256.length} bytes, expected ${t.reliedRanges.length === 0 ? '0 (no relied ranges)' : '32'}`);
   t.reliedRanges.forEach((r, i) => {
     if (r.length === 0) fail(`target.reliedRanges[${i}]: empty range`);
     inImage(r.rva, r.length, t.sizeOfImage, `target.reliedRanges[${i}]`);
@@ -191,8 +192,9 @@ function run(p: HotpatchPackage): void {
   });
   p.dataBlocks.forEach((b, i) => checkFixups(b.fixups, blocks.get(b.id)!, `dataBlocks[${i}].fixups`, ctx, false, b.bytes));
 
-  // Redirects: every written range inside the image, covered by the relied ranges, and no
-  // two of them overlapping (so no redirect clobbers another's expected bytes).
+  // Redirects: every written range inside the image, and no two of them overlapping (so no
+  // redirect clobbers another's expected bytes). Their expected bytes pin the sites (since 1.3
+  // they need not be covered by the relied ranges too).
   const written: Array<readonly [number, number, string]> = [];
   const redirected = new Set<number>();
   p.redirects.forEach((r, i) => {
@@ -202,7 +204,6 @@ function run(p: HotpatchPackage): void {
     const len = REDIRECT_SITE_LENGTH[r.kind];
     if (r.expected.length !== len) fail(`${at}.expected: ${r.expected.length} bytes, a ${r.kind} redirect writes ${len}`);
     inImage(r.oldRva, len, t.sizeOfImage, at);
-    if (!covered(t.reliedRanges, r.oldRva, len)) fail(`${at}: site is not covered by target.reliedRanges`);
     written.push([r.oldRva, r.oldRva + len, at]);
     if (!codeIds.has(r.target.blockId)) fail(`${at}.target: block ${r.target.blockId} is not a code block`);
     if (r.target.offset >= blocks.get(r.target.blockId)!) fail(`${at}.target: offset ${r.target.offset} is outside block ${r.target.blockId}`);
@@ -213,7 +214,6 @@ function run(p: HotpatchPackage): void {
       const rel = r.pad.rva - (r.oldRva + 2);
       if (rel < -128 || rel > 127) fail(`${at}.padRva: 0x${r.pad.rva.toString(16)} is out of short-jump reach of 0x${r.oldRva.toString(16)}`);
       inImage(r.pad.rva, REDIRECT_PAD_LENGTH, t.sizeOfImage, `${at}.padRva`);
-      if (!covered(t.reliedRanges, r.pad.rva, REDIRECT_PAD_LENGTH)) fail(`${at}.padRva: pad is not covered by target.reliedRanges`);
       written.push([r.pad.rva, r.pad.rva + REDIRECT_PAD_LENGTH, `${at}.pad`]);
     } else if (r.pad !== null) {
       fail(`${at}: only short-to-pad redirects have a pad`);

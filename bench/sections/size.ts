@@ -44,6 +44,8 @@ export interface SizeRow {
   readonly packagePartial: boolean;
   readonly packageError: string | null;
   readonly packageBreakdown: PairAnalysis['package'];
+  /** For a partial package: the complete package's estimated size (pairs.ts `complete`). */
+  readonly complete: PairAnalysis['complete'];
   readonly counts: PairAnalysis['counts'];
   readonly bsdiff: number | null;
   readonly xdelta3: number | null;
@@ -135,6 +137,7 @@ export function sizeRowOf(a: PairAnalysis): SizeRow {
     packagePartial: pkg?.partial ?? false,
     packageError: empty ? `every change refused: the --skip-refused package would be empty (${a.package?.bytes ?? 0} bytes of header, identity and signature)` : a.packageError,
     packageBreakdown: pkg,
+    complete: a.complete,
     counts: a.counts,
     floorRaw: a.floor?.rawBytes ?? null,
     ratios: ratiosOf(sizes),
@@ -152,6 +155,14 @@ function pkgCell(r: SizeRow): string {
   if (r.status === 'error') return `error: ${r.error ?? ''}`;
   if (r.package === null) return `refused (${r.refusedCount}); --skip-refused: ${r.packageError ?? 'no package'}`;
   return r.packagePartial ? `${r.package} (partial, ${r.refusedCount} refused)` : String(r.package);
+}
+
+function completeCells(r: SizeRow): string[] {
+  const c = r.complete;
+  if (c === null) return r.package !== null && !r.packagePartial ? ['= package', formatRatio(r.ratios.floor), formatRatio(r.ratios.bsdiff)] : ['-', '-', '-'];
+  if ('error' in c) return [`- (${c.error.slice(0, 80)})`, '-', '-'];
+  const literal = c.literal > 0 ? `, ${c.literal} literal` : '';
+  return [`${c.bytes} (${c.functions} fns, ${c.forced} refused carried${literal})`, formatRatio(ratioOf(c.bytes, r.floor)), formatRatio(ratioOf(c.bytes, r.bsdiff))];
 }
 
 function crossCheck(r: SizeRow): string {
@@ -202,6 +213,18 @@ export function sizeMarkdown(rows: readonly SizeRow[], means: Readonly<Record<'s
     table('real'),
     '',
     meanLine('real'),
+    '',
+    '#### Complete packages of the partial pairs',
+    '',
+    'A partial package leaves the refused changes out, so it says little about what the whole update costs. **complete**: every function the diff calls changed or added carried, refused ones included, emitted as a hotpatchable one is (code, fixups, deltas, unwind, read-only data, redirects, identity) and signed, never verified or applied (`bench/complete-package.ts`). Functions emission cannot resolve even so are carried as their literal NEW bytes without fixups (`literal`: those rows slightly understate). Writable data stays out (the floor counts it). Measured in the same run as the table above; not estimated for files over 10 MB.',
+    '',
+    markdownTable(
+      ['pair', 'partial package', 'complete package', 'floor', 'bsdiff', 'complete/floor', 'complete/bsdiff'],
+      real.filter((r) => r.packagePartial).map((r) => {
+        const [c, cf, cb] = completeCells(r);
+        return [r.label, String(r.package), c!, b(r.floor), b(r.bsdiff), cf!, cb!];
+      }),
+    ),
     '',
     'Cross-check of the whole-file baselines against the sizes recorded in the manifest (bsdiff / xdelta3 / zstd --patch-from; `=` is byte-identical):',
     '',

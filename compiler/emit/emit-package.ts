@@ -34,7 +34,8 @@ export function emitPackage(diff: ImageDiff, opts: EmitOptions): Result<EmittedP
   // emission runs again (bounded: each round drops one more function).
   const dropped = new Map<number, string>();
   // Nor does it carry new code next to a changed function it leaves old (diff/left-old.ts).
-  if (opts.skipRefused) closeLeftOld(diff, dropped);
+  const leftOld = opts.skipRefused && opts.estimateOnly !== true;
+  if (leftOld) closeLeftOld(diff, dropped);
   for (let passes = 1; ; passes++) {
     const before = glue.size;
     const starts = new Set<number>();
@@ -52,7 +53,7 @@ export function emitPackage(diff: ImageDiff, opts: EmitOptions): Result<EmittedP
         // funclets, or the reverse).
         for (const k of diff.ehGroupOf.get(c) ?? []) if (!dropped.has(k)) dropped.set(k, `its exception-handling group member ${describeNew(diff.match, diff.match.new.fns.functions[c]!.entry)} is left out: ${r.error.message}`);
       }
-      closeLeftOld(diff, dropped);
+      if (leftOld) closeLeftOld(diff, dropped);
       continue;
     }
     if (!r.ok) return { ok: false, error: r.error };

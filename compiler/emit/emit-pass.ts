@@ -253,8 +253,9 @@ export class EmitPass {
     if (plan === null) return failPass(this.currentCarrier, 'BUILD_INTERNAL', `no redirect plan for changed ${describeNew(m, f.entry)}`);
     const img = m.old.img.image;
     if (plan.kind === 'jmp-rel32') {
+      // The site is pinned by `expected` (the runtime compares it before any write): since
+      // format 1.3 it is not hashed again through the relied ranges.
       this.redirects.push({ oldRva: asRva(of.entry), target: { blockId, offset: 0 }, kind: 'jmp-rel32', expected: img.slice(of.entry, of.entry + 5), pad: null });
-      this.relied.push([of.entry, of.entry + 5]);
     } else {
       this.redirects.push({
         oldRva: asRva(of.entry),
@@ -263,7 +264,6 @@ export class EmitPass {
         expected: img.slice(of.entry, of.entry + 2),
         pad: { rva: asRva(plan.padRva), expected: img.slice(plan.padRva, plan.padRva + 5) },
       });
-      this.relied.push([of.entry, of.entry + 2], [plan.padRva, plan.padRva + 5]);
     }
     return null;
   }
@@ -366,6 +366,7 @@ export class EmitPass {
     }
     const target = identityOf(m.old.img, opts.moduleName, this.relied);
     const series = opts.series ?? { baselineId: defaultBaselineId(m.old.img, opts.moduleName), sequence: 1 };
+    const newStamp = m.new.img.pe.fileHeader.timeDateStamp;
     const pkg: HotpatchPackage = {
       target,
       series,
@@ -379,7 +380,9 @@ export class EmitPass {
         parameters: [
           // Written only when set: readers take a missing key as false (FORMAT.md, Producer).
           ...(opts.skipRefused ? [{ key: 'skip-refused', value: 'true' }] : []),
-          { key: 'new-time-date-stamp', value: `0x${m.new.img.pe.fileHeader.timeDateStamp.toString(16)}` },
+          // Only when NEW has one: a TimeDateStamp of 0 (deterministic builds: mingw, lld) tells
+          // no build from another, and readers take the key's absence as "not stated".
+          ...(newStamp !== 0 ? [{ key: 'new-time-date-stamp', value: `0x${newStamp.toString(16)}` }] : []),
           // Changes the diff found hotpatchable but --skip-refused had to leave out (they need
           // something refused): declared, so verification knows they are missing on purpose.
           ...(dropped.size > 0 ? [{ key: 'left-out-new-rvas', value: [...dropped.keys()].map((n) => `0x${m.new.fns.functions[n]!.entry.toString(16)}`).join(',') }] : []),

@@ -7,6 +7,12 @@ export interface EmitOptions {
   readonly moduleName: string;
   /** Leave refused changes out instead of failing. */
   readonly skipRefused: boolean;
+  /**
+   * With `skipRefused`: leave out only what cannot be emitted (and its exception-handling
+   * group), not the functions next to it that the left-old rule would also leave out. For size
+   * estimates of a complete package that is never applied (bench/complete-package.ts).
+   */
+  readonly estimateOnly?: true;
   /** Series membership; null gives a baseline named after the old image, sequence 1. */
   readonly series: { readonly baselineId: string; readonly sequence: number } | null;
   readonly compilerVersion: string;

@@ -46,8 +46,10 @@ export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: Ver
   }
   const relied: number[] = [];
   for (const r of pkg.target.reliedRanges) for (let k = 0; k < r.length; k++) relied.push(oldImg.image[r.rva + k] ?? 0);
+  // Since format 1.3 a package relying on no bytes carries no hash.
+  const noRelied = pkg.target.reliedRanges.length === 0 && pkg.target.reliedSha256.length === 0;
   const reliedHash = sha256(Uint8Array.from(relied));
-  if (!reliedHash.every((b, i) => b === pkg.target.reliedSha256[i])) return err('VERIFY_TARGET', 'relied-on bytes hash does not match OLD');
+  if (!noRelied && (pkg.target.reliedSha256.length !== 32 || !reliedHash.every((b, i) => b === pkg.target.reliedSha256[i]))) return err('VERIFY_TARGET', 'relied-on bytes hash does not match OLD');
 
   // 1. The blocks at their paper addresses, fixups written.
   const paper = PaperImage.build(oldImg, pkg, layout);

@@ -198,7 +198,8 @@ export function arbitraryPackage(): fc.Arbitrary<HotpatchPackage> {
           codeView: r.codeView,
           moduleName: r.moduleName,
           reliedRanges: mergeRanges(relied),
-          reliedSha256: r.reliedSha256,
+          // Since format 1.3 a package with no relied ranges carries no hash.
+          reliedSha256: relied.length === 0 ? new Uint8Array(0) : r.reliedSha256,
         },
         series: r.series,
         codeBlocks,

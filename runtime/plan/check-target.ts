@@ -105,6 +105,8 @@ export function baselineOf(view: ModuleView, current: WritePlan | null): Baselin
  * the verdict name the first differing byte.
  */
 export async function checkReliedBytes(pkg: HotpatchPackage, preferred: Uint8Array, reference: (() => Promise<Uint8Array | null>) | undefined): Promise<Result<void>> {
+  // Since format 1.3 a package relying on no bytes carries no hash (validation checks both).
+  if (pkg.target.reliedRanges.length === 0 && pkg.target.reliedSha256.length === 0) return ok(undefined);
   const relied = gather(preferred, pkg.target.reliedRanges);
   if (relied === null) return err('PLAN_IDENTITY', 'package relies on bytes outside the image');
   const reliedHash = await sha256(relied);

@@ -1,0 +1,69 @@
+/**
+ * The complete package of a pair the compiler refuses in part, as an estimate of what a full
+ * update would carry as a hotpatch: every function the diff calls changed or added, refused or
+ * not, emitted the way a hotpatchable one is (code blocks, fixups, deltas, unwind, data blocks,
+ * redirects, identity), then signed. It is never verified and never applied: a refused change
+ * is refused because no package for it is proven safe. Its size is what the partial
+ * (--skip-refused) package leaves out, made comparable with the floor, which counts every
+ * changed and added function too.
+ *
+ * Functions whose emission fails even so (a reference the emitter cannot resolve) are carried
+ * literally, as their NEW bytes with no fixups: counted, never hidden. Writable data changes stay
+ * out (no hotpatch carries writable data; the floor counts them).
+ */
+import type { FunctionChange, ImageDiff } from '../compiler/index.ts';
+import { emitPackage } from '../compiler/index.ts';
+import { encodePackage } from '../formats/container.ts';
+import type { CodeBlock, HotpatchPackage } from '../formats/package.ts';
+import type { SigningKey } from '../formats/keys.ts';
+
+/** A complete package's size and how it was made. */
+export interface CompletePackage {
+  /** The signed file's bytes. */
+  readonly bytes: number;
+  readonly functions: number;
+  /** Functions the diff refuses that the estimate carries anyway. */
+  readonly forced: number;
+  /** Of those, functions emission could not resolve, carried as literal NEW bytes. */
+  readonly literal: number;
+  /** Why emission left something out (the literal functions, refused writable data). */
+  readonly omitted: readonly string[];
+  readonly pkg: HotpatchPackage;
+}
+
+/** `diff` with every changed or added function hotpatchable (a redirect where none was planned). */
+export function forcedDiff(diff: ImageDiff): { diff: ImageDiff; forced: number } {
+  let forced = 0;
+  const functions = diff.functions.map((f): FunctionChange => {
+    if (f.verdict !== 'refused') return f;
+    forced += f.status === 'changed' || f.status === 'added' ? 1 : 0;
+    return { ...f, verdict: 'hotpatchable', reason: null, redirect: f.redirect ?? (f.status === 'changed' ? { kind: 'jmp-rel32' } : null) };
+  });
+  return { diff: { ...diff, functions, hotpatchable: true }, forced };
+}
+
+/** Emits, completes and signs the complete package of `diff` (see the module comment). */
+export async function completePackage(diff: ImageDiff, moduleName: string, signingKey: SigningKey): Promise<CompletePackage | string> {
+  const { diff: all, forced } = forcedDiff(diff);
+  // skipRefused only leaves out what emission itself cannot carry (and refused writable data).
+  const e = emitPackage(all, { moduleName, skipRefused: true, estimateOnly: true, series: null, compilerVersion: 'hotpatch bench' });
+  if (!e.ok) return `${e.error.code}: ${e.error.message}`;
+  const pkg = e.value.pkg;
+  const carried = new Set(e.value.blockOf.keys());
+  const img = diff.match.new.img.image;
+  const extra: CodeBlock[] = [];
+  let id = pkg.codeBlocks.length + pkg.dataBlocks.length;
+  for (const f of all.functions) {
+    if ((f.status !== 'changed' && f.status !== 'added') || f.newIndex === null || carried.has(f.newIndex)) continue;
+    const info = diff.match.new.fns.functions[f.newIndex];
+    if (info === undefined) continue;
+    const parts = info.ranges.map((r) => img.subarray(r.start, r.end));
+    const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((at, p) => (bytes.set(p, at), at + p.length), 0);
+    extra.push({ id: id++, alignment: 16, bytes: { kind: 'literal', bytes }, fixups: [], unwind: null });
+  }
+  const complete: HotpatchPackage = { ...pkg, codeBlocks: [...pkg.codeBlocks, ...extra] };
+  const enc = await encodePackage(complete, { signingKey });
+  if (!enc.ok) return `${enc.error.code}: ${enc.error.message}`;
+  return { bytes: enc.value.length, functions: complete.functions.length + extra.length, forced, literal: extra.length, omitted: e.value.omitted.map((o) => `${o.what}: ${o.reason}`), pkg: complete };
+}
