@@ -12,7 +12,7 @@
 import { ok, type Result } from '../../common/errors.ts';
 import type { HotpatchPackage } from '../../formats/package.ts';
 import type { ImageDiff } from '../diff/types.ts';
-import { relocsIn, type MappedImage } from '../image/map-image.ts';
+import { absTarget, relocsIn, type MappedImage } from '../image/map-image.ts';
 import type { DataItem, FunctionInfo } from '../image/types.ts';
 import { importKey } from '../match/import-identity.ts';
 import { stringExtent } from '../match/normalise.ts';
@@ -74,6 +74,24 @@ export class TargetChecker {
     return thunkImport(this.oldImg, Number(rva)) === ni ? ok(undefined) : mismatch(`${what}: does not reach an OLD thunk of ${ni}`);
   }
 
+  /**
+   * OLD's own data (an RVA field of a CatchableType or FH4 HandlerType that the package does
+   * not touch) reaches an OLD loader-only cell (an MSVC TypeDescriptor's type_info pointer,
+   * which only RVA fields reach): it means what NEW's cell means when it is a loader-only
+   * cell of the same extent whose pointer reaches what NEW's pointer means. Null when it is
+   * not such a cell.
+   */
+  private oldCellMeansSame(item: DataItem, t: number, actual: bigint, what: string): Result<void> | null {
+    const m = this.diff.match;
+    const oldRva = Number(actual - this.imageBase) - (t - item.start);
+    const oc = m.old.itemAt(oldRva);
+    if (oc === undefined || oc.start !== oldRva || oc.end - oc.start !== item.end - item.start || !loaderOnlyCell(m.old, oc)) return null;
+    const newTarget = absTarget(this.newImg, item.start, 10);
+    const oldTarget = absTarget(this.oldImg, oc.start, 10);
+    if (newTarget < 0 || oldTarget < 0) return null;
+    return this.checkOne(newTarget, this.imageBase + BigInt(oldTarget), `${what} -> loader-only cell`, true);
+  }
+
   // `fromOld`: the obligation comes from a pointer inside OLD's own data, not from the package;
   // such an item may have its own image in OLD besides the one the package gives it.
   private checkOne(t: number, actual: bigint, what: string, fromOld = false): Result<void> {
@@ -108,7 +126,10 @@ export class TargetChecker {
       if (byLayout !== null) return actual === B + BigInt(byLayout) ? ok(undefined) : mismatch(`${what}: does not reach the old global at the same place in an unchanged section`);
       if (oi === undefined && loaderOnlyCell(m.new, item)) {
         // A new loader-only cell: only the package's copy (its pointer checked by meaning) will do.
-        if (actual >= B && actual < B + BigInt(this.oldImg.image.length)) return mismatch(`${what}: a loader-only cell with no counterpart must be the package's copy`);
+        if (actual >= B && actual < B + BigInt(this.oldImg.image.length)) {
+          const same = fromOld ? this.oldCellMeansSame(item, t, actual, what) : null;
+          return same ?? mismatch(`${what}: a loader-only cell with no counterpart must be the package's copy`);
+        }
         return this.placeItem(item, actual - BigInt(t - item.start), what, false);
       }
       if (oi === undefined || actual !== B + BigInt(oi.start + (t - item.start))) return mismatch(`${what}: does not reach the matched old global`);
