@@ -164,8 +164,8 @@ function compareAtOffsets(m: MatchResult, os: MappedSection, ns: MappedSection, 
       verdict: 'refused',
       reason:
         sizes !== ''
-          ? reason('GLOBAL_LAYOUT_CHANGED', `writable global ${label} changed layout${sizes}: the running image keeps the old layout, so new code would misread it`, item?.start ?? ns.rva + k)
-          : reason('GLOBAL_INITIAL_VALUE_CHANGED', `writable global ${label} changed initial value (or layout): the running image keeps its live copy, so this needs a baseline, not a hotpatch`, item?.start ?? ns.rva + k),
+          ? reason('GLOBAL_LAYOUT_CHANGED', `writable global ${label} changed layout${sizes}: the running image keeps the old layout, so new code would misread it`, item?.start ?? rvaAdd(ns.rva, k))
+          : reason('GLOBAL_INITIAL_VALUE_CHANGED', `writable global ${label} changed initial value (or layout): the running image keeps its live copy, so this needs a baseline, not a hotpatch`, item?.start ?? rvaAdd(ns.rva, k)),
     });
   }
   return out;

@@ -3,6 +3,7 @@
  * way the emitter will resolve it (every reference, the read-only data it would carry, its
  * unwind and handler data), so a refusal is decided in the diff and never at build time.
  */
+import { rvaAdd, type Rva } from '../../common/types.ts';
 import { parseGccLsda } from '../eh/gcc-lsda.ts';
 import { parseHandlerData } from '../eh/parse-handler-data.ts';
 import { chainedParent, layoutParts } from '../functions/layout-parts.ts';
@@ -38,22 +39,23 @@ export function emissionProblem(ctx0: ResolveContext, f: FunctionInfo, okItems: 
   for (let i = 0; i < carried.length; i++) {
     const item = carried[i]!;
     const img = m.new.img;
+    const inItem = (rva: number): Rva => rvaAdd(item.start, rva - item.start);
     // Image-relative RVAs (MSVC throw data) would keep NEW's layout in a carried copy, and
     // the C++ runtime finds the image through the ThrowInfo's own address: never carried.
     for (let k = item.start; k + 4 <= item.end; k++) {
-      if (m.new.rvaFields.has(k)) return reason('RODATA_NOT_CARRIED', `read-only data ${describeNew(m, item.start)} holds image-relative RVAs (MSVC throw data), which a carried copy cannot keep`, k);
+      if (m.new.rvaFields.has(k)) return reason('RODATA_NOT_CARRIED', `read-only data ${describeNew(m, item.start)} holds image-relative RVAs (MSVC throw data), which a carried copy cannot keep`, inItem(k));
     }
     for (const rel of relocsIn(img, item.start, item.end)) {
       const type = img.relocs.get(rel)!;
-      if (type !== 10) return reason('RODATA_NOT_CARRIED', `read-only data ${describeNew(m, item.start)} holds a 32-bit absolute address`, rel);
-      if (rel + 8 > item.end) return reason('RODATA_NOT_CARRIED', `read-only data ${describeNew(m, item.start)}: a pointer straddles its end`, rel);
+      if (type !== 10) return reason('RODATA_NOT_CARRIED', `read-only data ${describeNew(m, item.start)} holds a 32-bit absolute address`, inItem(rel));
+      if (rel + 8 > item.end) return reason('RODATA_NOT_CARRIED', `read-only data ${describeNew(m, item.start)}: a pointer straddles its end`, inItem(rel));
       const r = resolveTarget(ctx, absTarget(img, rel, type), null);
-      if (!r.ok) return reason('RODATA_NOT_CARRIED', `read-only data ${describeNew(m, item.start)} it needs: ${r.reason}`, rel);
+      if (!r.ok) return reason('RODATA_NOT_CARRIED', `read-only data ${describeNew(m, item.start)} it needs: ${r.reason}`, inItem(rel));
     }
     const rt = m.new.relTables.get(item.start);
     if (rt !== undefined) {
       const r = relativeEntryFixups(rt, (t) => resolveTarget(ctx, t, null));
-      if (!r.ok) return reason(r.code, `read-only data ${describeNew(m, item.start)} it needs: ${r.reason}`, rt.rva);
+      if (!r.ok) return reason(r.code, `read-only data ${describeNew(m, item.start)} it needs: ${r.reason}`, item.start);
     }
   }
   // Everything reached resolved: remember it (the caller clears this when the set of
@@ -119,7 +121,7 @@ function refsProblem(ctx: ResolveContext, f: FunctionInfo): Reason | null {
         for (const st of [hd.data.inline, ...hd.data.structures]) {
           for (const fld of st.fields) {
             const r = handlerFieldTarget(ctx, f, offsets, 0, hd.data, fld, structAt);
-            if (!r.ok) return reason('HANDLER_NOT_CARRIED', `exception handler data (${hd.data.form}) at 0x${(st.rva + fld.offset).toString(16)}: ${r.reason}`, st.rva + fld.offset);
+            if (!r.ok) return reason('HANDLER_NOT_CARRIED', `exception handler data (${hd.data.form}) at 0x${(st.rva + fld.offset).toString(16)}: ${r.reason}`, rvaAdd(st.rva, fld.offset));
           }
         }
         continue;

@@ -62,10 +62,10 @@ export interface Reason {
 }
 
 /**
- * A reason about `at` (an RVA of the image it names, or null for the whole image). `at` is
- * taken as any number and branded unchecked: callers name the place a refusal is about, often
- * a computed one (an entry + k, a field) that lies in the image, and a refusal never throws.
+ * A reason about `at`: an RVA of the image it names (NEW's, else OLD's), or null for the whole
+ * image. Callers pass the place a refusal is about, already an `Rva` (an entry, a field, or
+ * `rvaAdd` of one); a refusal never throws, so nothing here checks or brands a number.
  */
-export function reason(code: ReasonCode, message: string, at: number | null = null): Reason {
-  return { code, message, at: at as Rva | null };
+export function reason(code: ReasonCode, message: string, at: Rva | null = null): Reason {
+  return { code, message, at };
 }

@@ -4,7 +4,7 @@
  * thread rule (no branch target or return address inside the overwritten bytes).
  */
 import { Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic } from 'iced-x86';
-import { asRva } from '../../common/types.ts';
+import { asRva, rvaAdd } from '../../common/types.ts';
 import { sectionAt } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { ImageAnalysis } from '../match/analyze-image.ts';
@@ -86,7 +86,7 @@ export function planRedirect(a: ImageAnalysis, of: FunctionInfo, reserved: Set<n
   }
   if (plan === null) return reason('REDIRECT_SITE_TOO_SHORT', `${name} is ${bodyEnd - entry} bytes: too short for a 5-byte jump, with no int3/nop padding after it or within short-jump reach`, entry);
   for (let k = entry + 1; k < entry + site; k++) {
-    if (a.branchTargets.has(k)) return reason('THREAD_RULE', `the thread rule cannot protect ${name}: a branch targets entry+${k - entry}, inside the ${site} bytes the redirect overwrites`, k);
+    if (a.branchTargets.has(k)) return reason('THREAD_RULE', `the thread rule cannot protect ${name}: a branch targets entry+${k - entry}, inside the ${site} bytes the redirect overwrites`, rvaAdd(entry, k - entry));
   }
   // A call inside the site leaves return addresses pointing into it.
   let at: number = entry;

@@ -21,6 +21,7 @@
  * first gives vtable-reached methods their counterparts, so what is refused here is what no
  * evidence pairs.
  */
+import type { Rva } from '../../common/types.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import { absTarget, sectionAt } from '../image/map-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
@@ -73,6 +74,6 @@ export function stillReachable(m: MatchResult, staysActive: (oldIndex: number) =
 }
 
 /** The refusal of old function `of` (at OLD's `oldRva`), left reachable without a counterpart. */
-export function reachableReason(why: string, oldRva: number): Reason {
+export function reachableReason(why: string, oldRva: Rva): Reason {
   return reason('REMOVED_STILL_REACHABLE', `has no counterpart in NEW but stays reachable after the patch: ${why}; left active it would run old code next to redirected new code (needs a baseline, or a match)`, oldRva);
 }

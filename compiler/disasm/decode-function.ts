@@ -96,7 +96,7 @@ interface Decoding {
   /** Jump tables that sit inside the function's own ranges (MSVC puts them after the code). */
   readonly inlineTables: RvaRange[];
   /** `jmp reg` sites, recognised after descent (their straight-line lead-in must be decoded). */
-  readonly pendingJumps: number[];
+  readonly pendingJumps: Rva[];
   readonly writes: WriteCache;
   /** Per pending jump: the decoded-instruction count (negated when scans were allowed) at its last try. */
   readonly triedAt: Map<number, number>;

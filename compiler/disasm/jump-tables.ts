@@ -160,7 +160,7 @@ export function recoverJumpTable(
   insn: Instruction,
   byRva: ReadonlyMap<number, DecodedStep>,
   cov: InstructionOwners,
-  jumpRva: number,
+  jumpRva: Rva,
   inside: (rva: number) => boolean,
   stops: ReadonlySet<number>,
   writes: WriteCache,
@@ -392,7 +392,7 @@ function hoistedTableBase(w: Walk, loadBase: Register): { tableRva: number; leaR
  * Reads the entries: `bound` of them for a guarded table (every one must be a case inside
  * the function), up to the first non-case or another table's start for a scanned one.
  */
-function readTableEntries(img: MappedImage, t: TableTrace, jumpRva: number, inside: (rva: number) => boolean, stops: ReadonlySet<number>): JumpTable | null {
+function readTableEntries(img: MappedImage, t: TableTrace, jumpRva: Rva, inside: (rva: number) => boolean, stops: ReadonlySet<number>): JumpTable | null {
   const { bound, count, tableRva, kind, guardRva, baseRva, baseHoisted } = t;
   if (bound <= 0 || bound > MAX_TABLE_ENTRIES || tableRva <= 0 || guardRva < 0) return null;
   const sec = sectionAt(img, tableRva);
@@ -416,7 +416,7 @@ function readTableEntries(img: MappedImage, t: TableTrace, jumpRva: number, insi
   if (targets.length === 0) return null;
   // A scan that never met a non-case entry may have stopped short of the true table.
   if (count === 'scan' && bound === MAX_TABLE_ENTRIES && targets.length === bound) return null;
-  return { rva: tableRva as Rva, entryKind: kind, targets: targets as Rva[], jumpRva: jumpRva as Rva, guardRva: (baseRva >= 0 && !baseHoisted ? Math.min(guardRva, baseRva) : guardRva) as Rva, boundRva: guardRva as Rva, count, baseRva, baseHoisted };
+  return { rva: tableRva as Rva, entryKind: kind, targets: targets as Rva[], jumpRva, guardRva: (baseRva >= 0 && !baseHoisted ? Math.min(guardRva, baseRva) : guardRva) as Rva, boundRva: guardRva as Rva, count, baseRva, baseHoisted };
 }
 
 function isImm(k: OpKind): boolean {

@@ -183,7 +183,8 @@ export function blockBytesFor(old: OldImage, bytes: Uint8Array, fixups: readonly
     bytes: { kind: 'delta', base: { rva: asRva(baseStart), length: baseEnd - baseStart }, baseSha256: sha256(base), size: target.length, ops, ...implicit },
     fixups: listed,
   };
-  // Decided on copy/literal ops (the rule measured in compiler/README.md), then stored with
+  // Decided on copy/literal ops (the rule in compiler/README.md, measured in
+  // bench/results/compiler-history.md, "Delta threshold"), then stored with
   // edited runs as add ops, whose zeros the payload's compression takes almost for free.
   if (encodedSize(delta) >= encodedSize(literal) * DELTA_SHARE || delta.bytes.kind !== 'delta') return literal;
   return { ...delta, bytes: { ...delta.bytes, ops: withAddOps(base, ops) } };

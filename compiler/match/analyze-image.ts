@@ -91,7 +91,8 @@ function opaqueRanges(img: MappedImage): { importRanges: Array<readonly [number,
 
 /** Where data items start (with the data symbol naming them, if any) and where they must end. */
 interface ItemBounds {
-  readonly starts: Map<number, string | null>;
+  /** Keyed by RVA: `addStart` keeps only addresses inside a section. */
+  readonly starts: Map<Rva, string | null>;
   readonly ends: Set<number>;
   /** Whether `rva` is data: in a data section, or in a code section where no function claims it. */
   isData(sec: MappedSection | undefined, rva: number): sec is MappedSection;
@@ -102,7 +103,7 @@ interface ItemBounds {
 }
 
 function makeItemBounds(img: MappedImage, fns: FunctionTable, opaque: ReadonlyArray<readonly [number, number]>): ItemBounds {
-  const starts = new Map<number, string | null>();
+  const starts = new Map<Rva, string | null>();
   const inImports = (rva: number): boolean => opaque.some(([s, e]) => rva >= s && rva < e);
   // Data in code sections (mingw's __CTOR_LIST__, MSVC's tables) is data too when no function
   // claims it.
@@ -114,7 +115,8 @@ function makeItemBounds(img: MappedImage, fns: FunctionTable, opaque: ReadonlyAr
     isData,
     addStart(rva: number, name: string | null = null): void {
       if (rva <= 0 || !isData(sectionAt(img, rva), rva) || inImports(rva)) return;
-      if (!starts.has(rva) || name !== null) starts.set(rva, name ?? starts.get(rva) ?? null);
+      const at = rva as Rva; // inside a section (isData): an RVA
+      if (!starts.has(at) || name !== null) starts.set(at, name ?? starts.get(at) ?? null);
     },
   };
 }
@@ -196,7 +198,7 @@ function addImageBounds(img: MappedImage, bounds: ItemBounds): void {
 function buildItems(
   img: MappedImage,
   fns: FunctionTable,
-  starts: ReadonlyMap<number, string | null>,
+  starts: ReadonlyMap<Rva, string | null>,
   tables: ReadonlyMap<number, OwnedTable>,
   opaque: ReadonlyArray<readonly [number, number]>,
   inputStarts: readonly number[],
@@ -212,7 +214,7 @@ function buildItems(
   // middle of one (a struct field) is part of it, not an object of its own. Unless an input
   // section starts in between: ld keeps no symbol for some objects (gcc's `DW.ref.*` cells,
   // libstdc++'s aligned statics), and no object spans two input sections.
-  let lastNamed: { section: MappedSection; rva: number } | null = null;
+  let lastNamed: { section: MappedSection; rva: Rva } | null = null;
   sortedStarts = sortedStarts.filter((rva) => {
     const sec = sectionAt(img, rva)!;
     if (!sec.writable) return true;
@@ -239,7 +241,7 @@ function buildItems(
     }
     items.push({
       index: items.length,
-      start: s as Rva,
+      start: s,
       end: end as Rva,
       writable: sec.writable,
       section: sec.name,
