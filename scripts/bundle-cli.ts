@@ -1,7 +1,7 @@
 /**
  * The compiled CLI (what bin/hotpatch.cjs runs), in two esbuild builds into one folder:
  *
- *  1. `main.cjs`: cli/main.ts as one CommonJS file, with the commands that must start fast
+ *  1. `main.cjs`: cli/main.ts as one minified CommonJS file, with the commands that must start fast
  *     (FAST_COMMANDS: `pe`) inside it. CommonJS because Node starts a CommonJS entry
  *     without its ES module loader, and importing `node:fs` or `node:util` from CommonJS
  *     does not load the modules behind their lazy properties (fs.promises and its streams,
@@ -63,9 +63,13 @@ export async function bundleCli(root: string, outDir: string): Promise<void> {
     entryPoints: [join(root, 'cli/main.ts')],
     outfile: join(outDir, 'main.cjs'),
     format: 'cjs',
-    // import.meta.url, which the wasm loader resolves the .wasm against, is the bundle's own URL.
-    define: { 'import.meta.url': 'importMetaUrl' },
-    banner: { js: "const importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+    // import.meta.url, which the wasm loader resolves the .wasm against, is the bundle's own
+    // URL, built on first use: `--help` never loads the parser, so it never pays for it.
+    define: { 'import.meta.url': 'bundleMeta.url' },
+    banner: { js: "'use strict'; let bundleUrl; const bundleMeta = { get url() { return (bundleUrl ??= require('node:url').pathToFileURL(__filename).href); } };" },
+    // Minified: V8 scans the whole file before it runs any of it, and every start pays that
+    // per byte (35 KB -> 24 KB; the same output, bench section startup).
+    minify: true,
     plugins: [commonJsEntry(root)],
   });
   await build({
