@@ -141,6 +141,7 @@ static HANDLE g_proc;
 static DWORD g_pid;
 /* The target's Linux pid under Wine (host-io.h): 0 not looked for yet since `open`, -1 unavailable. */
 static int64_t g_unix_pid;
+static int g_io_server; /* the current swap asked for io=server: no kernel path at all */
 
 typedef struct {
   DWORD tid;
@@ -1521,7 +1522,11 @@ static long read_stack(const CONTEXT *c, u64 cached_top, const u64 **words) {
       cap = stack ? bytes : 0;
       if (!stack) return -1;
     }
-    if (rpm(from, stack, bytes)) {
+    /* Under Wine on Linux, once a swap has found the target's Linux pid (host-io.h): one
+     * system call instead of a wineserver request that ptrace-stops a target thread. */
+    LxIov l = {stack, bytes}, r = {(void *)(uintptr_t)from, bytes};
+    size_t moved;
+    if ((g_unix_pid > 0 && !g_io_server && lx_move(g_unix_pid, 0, &l, &r, 1, &moved)) || rpm(from, stack, bytes)) {
       g_stack_bytes += bytes;
       *words = stack;
       return (long)(bytes / 8);
@@ -2172,9 +2177,11 @@ static int cmd_swap(void) {
   int ok = parse_swap(&a);
   g_stack_bytes = 0;
   g_ctx_flags = CONTEXT_CONTROL;
+  g_io_server = a.io_server;
   if (ok) ok = swap_hold(&a, &attempt, &tm);
   g_ctx_flags = CONTEXT_CONTROL | CONTEXT_INTEGER;
   if (ok && a.ns > 0) ok = swap_store(a.s, a.ns, a.io_server, &tm);
+  g_io_server = 0;
   if (ok) {
     /* Each held thread's RIP when the writes happened, taken before resuming clears `held`. */
     int nthreads = 0;
