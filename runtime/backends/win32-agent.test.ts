@@ -6,13 +6,13 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { asVa, type Va } from '../../common/types.ts';
 import { missingTools } from '../../test/support/tools.ts';
-import { keepWineServer, startWine, wineEnv } from '../../test/support/wine.ts';
+import { expectedAgentIo, keepWineServer, startWine, wineEnv } from '../../test/support/wine.ts';
 import { PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE, PAGE_READWRITE, undoOf, type StepObservation, type WriteStep } from '../plan/write-plan.ts';
 import { openWin32Backend, startAgent, type Win32AgentBackend } from './win32-agent.ts';
 import { executeSteps } from '../apply/execute-plan.ts';
@@ -705,11 +705,8 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
   });
 
   test('swap under Wine on Linux: the stacks, the compare and the stores each in one process_vm call, only the sites moved; a wrong byte still refuses and writes nothing', async () => {
-    // The agent moves memory through the Linux kernel when it may (PROTOCOL.md, "Memory I/O under
-    // Wine"); with Yama's ptrace_scope above 0 it may not (the agent is not the target's parent) and
-    // keeps the server path.
-    const yama = '/proc/sys/kernel/yama/ptrace_scope';
-    const kernelIo = !existsSync(yama) || readFileSync(yama, 'utf8').trim() === '0';
+    // The agent moves memory through the Linux kernel when it may (expectedAgentIo).
+    const kernelIo = expectedAgentIo() === 'process_vm';
     const { be, region, at, pattern } = await patternRegion(PAGE_EXECUTE_READWRITE);
     const offs = [0x10, 0x2020, 0x8011, 0xfff0];
     const news = ['c3c3', 'cccccc', '90', 'e9000000'];

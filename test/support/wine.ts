@@ -3,4 +3,17 @@
  * outputs) may import it too: library and build code import no test helper. Tests keep
  * importing it from here.
  */
+import { existsSync, readFileSync } from 'node:fs';
+
 export * from '../../samples/wine.ts';
+
+/**
+ * How the win32 agent's pause should move memory on this machine (`swap`'s `io`; PROTOCOL.md,
+ * "Memory I/O under Wine"): `process_vm` on Linux unless Yama's ptrace_scope is above 0, which
+ * refuses process_vm_readv to a process that is not a descendant (the agent is not the
+ * target's parent); the agent then keeps the server path.
+ */
+export function expectedAgentIo(): 'process_vm' | 'server' {
+  const yama = '/proc/sys/kernel/yama/ptrace_scope';
+  return process.platform === 'linux' && (!existsSync(yama) || readFileSync(yama, 'utf8').trim() === '0') ? 'process_vm' : 'server';
+}
