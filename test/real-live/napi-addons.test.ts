@@ -67,7 +67,9 @@ describe.skipIf(skip !== undefined)(`napi addons live-patched in a real node.exe
       expect(r.pauseParts?.sites).toBe(r.redirects);
       expect(r.pauseParts?.writes ?? Infinity).toBeLessThanOrEqual(r.redirects);
       // Under Wine on Linux the stacks and the sites move through the kernel, one call each.
-      expect(r.pauseParts?.io).toBe(expectedAgentIo());
+      const io = expectedAgentIo();
+      if (io === null) expect(['process_vm', 'server']).toContain(r.pauseParts?.io);
+      else expect(r.pauseParts?.io).toBe(io);
       if (r.pauseParts?.io === 'process_vm') expect([r.pauseParts.reads, r.pauseParts.writes, r.pauseParts.stackReads]).toEqual([1, 1, 1]);
       const p = r.pauseParts!;
       console.log(
