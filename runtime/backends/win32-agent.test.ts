@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { asVa, type Va } from '../../common/types.ts';
 import { missingTools } from '../../test/support/tools.ts';
-import { keepWineServer, startWine, wineEnv } from '../../test/support/wine.ts';
+import { expectedAgentIo, keepWineServer, startWine, wineEnv } from '../../test/support/wine.ts';
 import { PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE, PAGE_READWRITE, undoOf, type StepObservation, type WriteStep } from '../plan/write-plan.ts';
 import { openWin32Backend, startAgent, type Win32AgentBackend } from './win32-agent.ts';
 import { executeSteps } from '../apply/execute-plan.ts';
@@ -408,6 +408,9 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     const caught = await s.value.agent.request(`swap tries=3 delay=1 site:0x${region.value.toString(16)}:${hex}:${hex}`);
     expect(!caught.ok && caught.error.code).toBe('LIVE_THREAD_IN_SITE');
     expect(!caught.ok && caught.error.message).toMatch(new RegExp(`a return address .*\\(0x${(region.value + 0x15n).toString(16)}\\) for 3 tries`));
+    // The same check through Wine's ReadProcessMemory, one stack at a time (io=server), catches it alike.
+    const caughtServer = await s.value.agent.request(`swap tries=3 delay=1 io=server site:0x${region.value.toString(16)}:${hex}:${hex}`);
+    expect(!caughtServer.ok && caughtServer.error.message).toMatch(new RegExp(`a return address .*\\(0x${(region.value + 0x15n).toString(16)}\\) for 3 tries`));
     // The same bytes with the site ending before the return address: nothing to catch.
     const head = Buffer.from(body.subarray(0, 0x15)).toString('hex');
     const passed = await s.value.agent.request(`swap tries=3 delay=1 site:0x${region.value.toString(16)}:${head}:${head}`);
@@ -655,18 +658,23 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     expect(odd2).toBe(oddBefore);
   });
 
-  test('swap: nearby sites share one write when the pages between are code made writable, the bytes between untouched; data, code not writable, or a gap of 32 KiB keeps them apart', async () => {
+  /** A fresh 64 KiB region near probe.dll (protection `prot`) filled with a pattern whose every byte differs from its neighbours, so a write of stale or shifted bytes shows. */
+  async function patternRegion(prot: number): Promise<{ be: Win32AgentBackend; region: { value: Va }; at: (off: number) => string; pattern: Buffer }> {
     const b = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: wineEnv() });
     if (!b.ok) throw new Error(b.error.message);
     const be = b.value;
     const region = await be.findFreeRegion({ start: be.module.base, size: be.module.sizeOfImage }, 0x10000);
     if (!region.ok) throw new Error(region.error.message);
     const at = (off: number): string => `0x${(region.value + BigInt(off)).toString(16)}`;
-    expect((await be.agent.request(`alloc-at ${at(0)} 0x10000 0x${PAGE_READWRITE.toString(16)}`)).ok).toBe(true);
-    const protect = async (off: number, prot: number): Promise<void> => expect((await be.agent.request(`protect ${at(off)} 0x1000 0x${prot.toString(16)}`)).ok).toBe(true);
-    // Every byte distinct from its neighbours, so a write of stale or shifted bytes shows.
+    expect((await be.agent.request(`alloc-at ${at(0)} 0x10000 0x${prot.toString(16)}`)).ok).toBe(true);
     const pattern = Buffer.from(Array.from({ length: 0x10000 }, (_, i) => (i * 7 + (i >> 8)) & 0xff));
     for (let off = 0; off < 0x10000; off += 0x4000) expect((await be.agent.request(`write ${at(off)} ${pattern.subarray(off, off + 0x4000).toString('hex')}`)).ok).toBe(true);
+    return { be, region: { value: region.value }, at, pattern };
+  }
+
+  test('swap (io=server): nearby sites share one write when the pages between are code made writable, the bytes between untouched; data, code not writable, or a gap of 32 KiB keeps them apart', async () => {
+    const { be, region, at, pattern } = await patternRegion(PAGE_READWRITE);
+    const protect = async (off: number, prot: number): Promise<void> => expect((await be.agent.request(`protect ${at(off)} 0x1000 0x${prot.toString(16)}`)).ok).toBe(true);
     const site = (off: number, bytes: string): string => `site:${at(off)}:${pattern.subarray(off, off + bytes.length / 2).toString('hex')}:${bytes}`;
     const expectBytes = async (changed: Map<number, string>): Promise<void> => {
       const r = await be.read(region.value, 0x10000);
@@ -676,23 +684,54 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
       expect(Buffer.from(r.value).equals(want)).toBe(true);
     };
     // Sites on pages 0 and 2, page 1 between them plain writable data: two writes (data between sites is never rewritten).
-    const data = await be.agent.request(`swap tries=5 delay=1 ${site(0x10, pattern.subarray(0x10, 0x12).toString('hex'))} ${site(0x2020, pattern.subarray(0x2020, 0x2023).toString('hex'))}`);
+    const data = await be.agent.request(`swap tries=5 delay=1 io=server ${site(0x10, pattern.subarray(0x10, 0x12).toString('hex'))} ${site(0x2020, pattern.subarray(0x2020, 0x2023).toString('hex'))}`);
     expect(data.ok && [data.value['reads'], data.value['writes'], data.value['storeBytes']]).toEqual([1, 2, 5]);
     // Page 1 code made writable (as the plan leaves the code pages between nearby sites): one write covers both.
     await protect(0x1000, PAGE_EXECUTE_READWRITE);
-    const one = await be.agent.request(`swap tries=5 delay=1 ${site(0x10, 'c3c3')} ${site(0x2020, 'cccccc')}`);
+    const one = await be.agent.request(`swap tries=5 delay=1 io=server ${site(0x10, 'c3c3')} ${site(0x2020, 'cccccc')}`);
     expect(one.ok && [one.value['reads'], one.value['writes'], one.value['storeBytes']]).toEqual([1, 1, 0x2023 - 0x10]);
     await expectBytes(new Map([[0x10, 'c3c3'], [0x2020, 'cccccc']]));
     // Page 1 code not writable: the same two sites (back to the pattern) take two writes; page 1 is not written.
     await protect(0x1000, PAGE_EXECUTE_READ);
-    const two = await be.agent.request(`swap tries=5 delay=1 site:${at(0x10)}:c3c3:${pattern.subarray(0x10, 0x12).toString('hex')} site:${at(0x2020)}:cccccc:${pattern.subarray(0x2020, 0x2023).toString('hex')}`);
+    const two = await be.agent.request(`swap tries=5 delay=1 io=server site:${at(0x10)}:c3c3:${pattern.subarray(0x10, 0x12).toString('hex')} site:${at(0x2020)}:cccccc:${pattern.subarray(0x2020, 0x2023).toString('hex')}`);
     expect(two.ok && [two.value['reads'], two.value['writes'], two.value['storeBytes']]).toEqual([1, 2, 5]);
     await expectBytes(new Map());
     // 32 KiB or more apart (every page between code made writable): two writes, one read (less than 64 KiB apart).
     for (let off = 0x1000; off < 0x9000; off += 0x1000) await protect(off, PAGE_EXECUTE_READWRITE);
-    const far = await be.agent.request(`swap tries=5 delay=1 ${site(0x10, 'c3')} ${site(0x8011, '90')}`);
+    const far = await be.agent.request(`swap tries=5 delay=1 io=server ${site(0x10, 'c3')} ${site(0x8011, '90')}`);
     expect(far.ok && [far.value['reads'], far.value['writes'], far.value['storeBytes']]).toEqual([1, 2, 2]);
     await expectBytes(new Map([[0x10, 'c3'], [0x8011, '90']]));
+    await be.abandon(); // the log frees the region
+  });
+
+  test('swap under Wine on Linux: the stacks, the compare and the stores each in one process_vm call, only the sites moved; a wrong byte still refuses and writes nothing', async () => {
+    // The agent moves memory through the Linux kernel when it may (expectedAgentIo).
+    const expectedIo = expectedAgentIo();
+    const { be, region, at, pattern } = await patternRegion(PAGE_EXECUTE_READWRITE);
+    const offs = [0x10, 0x2020, 0x8011, 0xfff0];
+    const news = ['c3c3', 'cccccc', '90', 'e9000000'];
+    const sites = offs.map((off, k) => `site:${at(off)}:${pattern.subarray(off, off + news[k]!.length / 2).toString('hex')}:${news[k]}`).join(' ');
+    const r = await be.agent.request(`swap tries=5 delay=1 ${sites}`);
+    if (!r.ok) throw new Error(r.error.message);
+    const siteBytes = news.reduce((n, h) => n + h.length / 2, 0);
+    // With a seccomp filter on (expectedIo null) either path is right; its counts must then match it.
+    if (expectedIo === 'process_vm' || (expectedIo === null && r.value['io'] === 'process_vm')) {
+      expect([r.value['io'], r.value['reads'], r.value['writes'], r.value['readBytes'], r.value['storeBytes'], r.value['stackReads']]).toEqual(['process_vm', 1, 1, siteBytes, siteBytes, 1]);
+      expect(r.value['stackBytes']).toBeGreaterThan(0);
+    } else expect(r.value['io']).toBe('server');
+    const got = await be.read(region.value, 0x10000);
+    if (!got.ok) throw new Error(got.error.message);
+    const want = Buffer.from(pattern);
+    offs.forEach((off, k) => Buffer.from(news[k]!, 'hex').copy(want, off));
+    expect(Buffer.from(got.value).equals(want)).toBe(true); // the sites, and not one byte between them
+    // Back, with one expected byte wrong: refused, nothing written (not even the good sites).
+    const back = offs.map((off, k) => `site:${at(off)}:${k === 3 ? 'e9000001' : news[k]}:${pattern.subarray(off, off + news[k]!.length / 2).toString('hex')}`).join(' ');
+    const bad = await be.agent.request(`swap tries=5 delay=1 ${back}`);
+    expect(!bad.ok && bad.error.code).toBe('LIVE_BYTES_MISMATCH');
+    expect(!bad.ok && bad.error.message).toContain(`byte at 0x${(region.value + 0xfff3n).toString(16)} is 0x00, expected 0x01`);
+    const still = await be.read(region.value, 0x10000);
+    expect(still.ok && Buffer.from(still.value).equals(want)).toBe(true);
+    expect(await workerProgresses(t)).toBe(true); // resumed after the refusal
     await be.abandon(); // the log frees the region
   });
 });

@@ -285,6 +285,13 @@ export interface PauseParts {
   readonly stackBytes: number;
   /** How the agent confirmed it knew every thread: `anchor`, `list` or `walk` (PROTOCOL.md, `swap`). */
   readonly confirmedBy: string;
+  /**
+   * How the pause moved memory (PROTOCOL.md, "Memory I/O under Wine"): `process_vm` (the stacks
+   * and the sites through the Linux kernel, one call each), `server` (one ReadProcessMemory /
+   * WriteProcessMemory per stack and per group of sites), `mixed`, `none` (no site), `?` (an
+   * agent that does not report it).
+   */
+  readonly io: string;
 }
 
 const PAUSE_PART_KEYS = ['threads', 'sites', 'reads', 'writes', 'holdUs', 'checkUs', 'compareUs', 'storeUs', 'resumeUs', 'suspendCallUs', 'contextUs', 'listUs', 'stackUs', 'stackReads', 'readBytes', 'storeBytes', 'stackBytes'] as const;
@@ -531,7 +538,7 @@ async function executeSpan(st: SessionState, steps: readonly WriteStep[]): Promi
   const us = r.value['pausedUs'];
   if (typeof us === 'number') st.pauses.push(us);
   const parts = Object.fromEntries(PAUSE_PART_KEYS.map((k) => [k, typeof r.value[k] === 'number' ? (r.value[k] as number) : NaN]));
-  st.pauseParts.push({ ...parts, confirmedBy: typeof r.value['confirmedBy'] === 'string' ? r.value['confirmedBy'] : '?' } as unknown as PauseParts);
+  st.pauseParts.push({ ...parts, confirmedBy: typeof r.value['confirmedBy'] === 'string' ? r.value['confirmedBy'] : '?', io: typeof r.value['io'] === 'string' ? r.value['io'] : '?' } as unknown as PauseParts);
   const ips: Va[] = [];
   for (const x of Array.isArray(r.value['rips']) ? (r.value['rips'] as unknown[]) : []) if (typeof x === 'string' && /^0x[0-9a-f]+$/i.test(x)) ips.push(asVa(BigInt(x)));
   st.lastThreadIps = ips;

@@ -32,6 +32,8 @@
 
 typedef uint64_t u64;
 
+#include "host-io.h" /* memory I/O through the Linux kernel under Wine */
+
 /* ---------- response buffer ---------- */
 
 static char *g_out;
@@ -137,6 +139,9 @@ static int fail(const char *code, DWORD win32, const char *fmt, ...) {
 
 static HANDLE g_proc;
 static DWORD g_pid;
+/* The target's Linux pid under Wine (host-io.h): 0 not looked for yet since `open`, -1 unavailable. */
+static int64_t g_unix_pid;
+static int g_io_server; /* the current swap asked for io=server: no kernel path at all */
 
 typedef struct {
   DWORD tid;
@@ -144,6 +149,7 @@ typedef struct {
   /* End of the committed stack region (from the TEB's StackBase, read before the pause), or 0
    * when the thread was found during the pause: its stack is then located by VirtualQueryEx. */
   u64 stack_top;
+  u64 teb; /* its TEB (read before the pause), or 0 */
   int held; /* stopped by the agent now: 1 by its own SuspendThread, 2 by NtSuspendProcess */
 } Thread;
 /* The target's threads the agent knows, with open handles: learnt before a pause (so the pause
@@ -291,7 +297,7 @@ static NtQuerySystemInformationFn g_query_system;
 static const ACCESS_MASK THREAD_ACCESS = THREAD_SUSPEND_RESUME | THREAD_GET_CONTEXT | THREAD_QUERY_INFORMATION;
 
 /* End of the committed region holding the thread's stack base (TEB NtTib.StackBase), or 0. */
-static u64 stack_top_of(HANDLE h) {
+static u64 stack_top_of(HANDLE h, u64 *teb_out) {
   struct {
     LONG exit_status;
     void *teb;
@@ -301,7 +307,9 @@ static u64 stack_top_of(HANDLE h) {
   } tbi;
   u64 base = 0;
   MEMORY_BASIC_INFORMATION mbi;
+  *teb_out = 0;
   if (!g_query_thread || g_query_thread(h, 0 /* ThreadBasicInformation */, &tbi, sizeof tbi, NULL) < 0 || !tbi.teb) return 0;
+  *teb_out = (u64)(uintptr_t)tbi.teb;
   if (!rpm((u64)(uintptr_t)tbi.teb + 8, &base, 8) || base < 8) return 0;
   if (!VirtualQueryEx(g_proc, (LPCVOID)(uintptr_t)(base - 8), &mbi, sizeof mbi) || mbi.State != MEM_COMMIT) return 0;
   return (u64)(uintptr_t)mbi.BaseAddress + mbi.RegionSize;
@@ -314,7 +322,8 @@ static int add_thread(HANDLE h, DWORD tid, int hold) {
   if (hold && SuspendThread(h) == (DWORD)-1) return 0;
   g_thr[g_nthr].tid = tid;
   g_thr[g_nthr].h = h;
-  g_thr[g_nthr].stack_top = hold ? 0 : stack_top_of(h); /* during a pause: no extra calls */
+  g_thr[g_nthr].teb = 0;
+  g_thr[g_nthr].stack_top = hold ? 0 : stack_top_of(h, &g_thr[g_nthr].teb); /* during a pause: no extra calls */
   g_thr[g_nthr].held = hold;
   g_nthr++;
   return 1;
@@ -975,6 +984,7 @@ static int cmd_open(void) {
                        FALSE, (DWORD)pid);
   if (!g_proc) return fail("LIVE_OPEN_FAILED", GetLastError(), "cannot open process %llu (no such process, or access denied)", (unsigned long long)pid);
   g_pid = (DWORD)pid;
+  g_unix_pid = 0;
   DWORD code = 0;
   if (GetExitCodeProcess(g_proc, &code) && code != STILL_ACTIVE) {
     CloseHandle(g_proc);
@@ -1512,7 +1522,11 @@ static long read_stack(const CONTEXT *c, u64 cached_top, const u64 **words) {
       cap = stack ? bytes : 0;
       if (!stack) return -1;
     }
-    if (rpm(from, stack, bytes)) {
+    /* Under Wine on Linux, once a swap has found the target's Linux pid (host-io.h): one
+     * system call instead of a wineserver request that ptrace-stops a target thread. */
+    LxIov l = {stack, bytes}, r = {(void *)(uintptr_t)from, bytes};
+    size_t moved;
+    if ((g_unix_pid > 0 && !g_io_server && lx_move(g_unix_pid, 0, &l, &r, 1, &moved)) || rpm(from, stack, bytes)) {
       g_stack_bytes += bytes;
       *words = stack;
       return (long)(bytes / 8);
@@ -1775,12 +1789,14 @@ typedef struct {
   int ns, na;
   Range *av;
   u64 tries, delay;
+  int io_server; /* io=server: ReadProcessMemory/WriteProcessMemory even where the kernel path works */
 } SwapArgs;
 
 static int parse_swap(SwapArgs *a) {
   a->s = (Site *)calloc((size_t)g_ntok + 1, sizeof(Site));
   a->av = (Range *)calloc((size_t)g_ntok + 1, sizeof(Range));
   a->ns = a->na = 0;
+  a->io_server = 0;
   a->tries = 200;
   a->delay = 1;
   if (!a->s || !a->av) return fail("LIVE_AGENT_OOM", 0, "agent out of memory");
@@ -1790,6 +1806,8 @@ static int parse_swap(SwapArgs *a) {
       if (!parse_u64(t + 6, &a->delay) || a->delay > 60000) return fail("LIVE_BAD_REQUEST", 0, "swap: bad delay=");
     } else if (strncmp(t, "tries=", 6) == 0) {
       if (!parse_u64(t + 6, &a->tries) || a->tries == 0) return fail("LIVE_BAD_REQUEST", 0, "swap: bad tries=");
+    } else if (strcmp(t, "io=server") == 0) {
+      a->io_server = 1;
     } else if (strncmp(t, "avoid:", 6) == 0) {
       char *x = t + 6, *colon = strchr(x, ':');
       if (!colon) return fail("LIVE_BAD_REQUEST", 0, "swap: expected avoid:ADDR:LEN, got %.60s", t);
@@ -1835,13 +1853,179 @@ typedef struct {
   double hold, check, compare, store;
   int reads, stores;
   u64 read_bytes, store_bytes;
+  int fast_stacks, fast_sites; /* the stacks, the sites moved by process_vm_readv/_writev (host-io.h) */
 } SwapTimes;
+
+/* ---------- memory I/O under Wine through the Linux kernel (host-io.h) ---------- */
+
+/*
+ * Before a pause: the target's Linux pid, found once per `open`: 32 bytes made up here are
+ * written to a fresh private page of the target through Wine, the one Linux process holding
+ * them at that address is the target, and the page is freed. -1 when not under Wine on Linux,
+ * or when not exactly one process holds them (the Win32 calls are used then).
+ */
+static int64_t target_unix_pid(void) {
+  if (g_unix_pid != 0) return g_unix_pid;
+  g_unix_pid = -1;
+  if (!lx_host()) return -1;
+  void *page = VirtualAllocEx(g_proc, NULL, 4096, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+  if (!page) return -1;
+  static u64 calls;
+  LARGE_INTEGER t;
+  QueryPerformanceCounter(&t);
+  u64 seed[4] = {(u64)t.QuadPart, GetTickCount64() ^ ((u64)GetCurrentProcessId() << 32), (u64)(uintptr_t)page ^ (u64)(uintptr_t)&t, ++calls ^ ((u64)g_pid << 40)};
+  unsigned char mark[32];
+  for (int i = 0; i < 4; i++) { /* splitmix64 of each seed word */
+    u64 z = seed[i] + 0x9e3779b97f4a7c15ull * (u64)(i + 1);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    memcpy(mark + 8 * i, &z, 8);
+  }
+  if (wpm((u64)(uintptr_t)page, mark, sizeof mark)) g_unix_pid = lx_find_pid_holding((u64)(uintptr_t)page, mark, sizeof mark);
+  VirtualFreeEx(g_proc, page, 0, MEM_RELEASE);
+  return g_unix_pid;
+}
+
+/*
+ * The stack check of every held thread whose stack top is known, in one process_vm_readv:
+ * the first range is a held thread's TEB ClientId, which must still name the target (Windows
+ * pid and thread id), then each stack from RSP to its top. 1: a return address into a site
+ * (*ti the thread, *hit the word); 0: none; -1: not done this way (the caller reads each
+ * stack through Wine). *done[i] is set for every thread checked.
+ */
+static int stacks_return_into_fast(const Site *s, int n, unsigned char *done, int *ti, u64 *hit) {
+  static LxIov *loc, *rem;
+  static int *who;
+  static int cap;
+  static u64 *buf;
+  static size_t bcap;
+  if (g_unix_pid <= 0) return -1;
+  int id = -1;
+  for (int i = 0; i < g_nthr && id < 0; i++)
+    if (g_thr[i].held && g_thr[i].teb) id = i;
+  if (id < 0) return -1;
+  if (g_nthr + 1 > cap) {
+    free(loc), free(rem), free(who);
+    cap = g_nthr + 1;
+    loc = (LxIov *)malloc(sizeof(LxIov) * (size_t)cap);
+    rem = (LxIov *)malloc(sizeof(LxIov) * (size_t)cap);
+    who = (int *)malloc(sizeof(int) * (size_t)cap);
+    if (!loc || !rem || !who) {
+      cap = 0;
+      return -1;
+    }
+  }
+  size_t total = 16;
+  long k = 1;
+  rem[0].base = (void *)(uintptr_t)(g_thr[id].teb + 0x40); /* TEB64 ClientId: UniqueProcess, UniqueThread */
+  rem[0].len = 16;
+  for (int i = 0; i < g_nthr; i++) {
+    u64 from = g_ctx[i].Rsp & ~(u64)7, top = g_thr[i].stack_top;
+    if (!g_thr[i].held || !(top > from && top - from <= 16u * 1024u * 1024u)) continue;
+    rem[k].base = (void *)(uintptr_t)from;
+    rem[k].len = (size_t)(top - from);
+    who[k++] = i;
+    total += (size_t)(top - from);
+  }
+  if (total > bcap) {
+    free(buf);
+    buf = (u64 *)malloc(total);
+    bcap = buf ? total : 0;
+    if (!buf) return -1;
+  }
+  for (long j = 0, off = 0; j < k; off += (long)rem[j].len, j++) {
+    loc[j].base = (unsigned char *)buf + off;
+    loc[j].len = rem[j].len;
+  }
+  size_t moved;
+  if (!lx_move(g_unix_pid, 0, loc, rem, k, &moved)) return -1;
+  if (buf[0] != (u64)g_pid || buf[1] != (u64)g_thr[id].tid) {
+    g_unix_pid = -1; /* not the target any more: never again in this session */
+    return -1;
+  }
+  g_stack_bytes += total - 16;
+  g_stack_reads++;
+  for (long j = 1; j < k; j++) {
+    const u64 *w = (const u64 *)loc[j].base;
+    done[who[j]] = 1;
+    for (size_t x = 0; x < rem[j].len / 8; x++) {
+      int q = site_of(s, n, w[x]);
+      if (q >= 0 && w[x] != s[q].addr) {
+        *ti = who[j];
+        *hit = w[x];
+        return 1;
+      }
+    }
+  }
+  return 0;
+}
+
+/*
+ * The compare and the stores in one process_vm_readv and one process_vm_writev: only the
+ * sites' bytes move (no pages between them). 1 done; 0 failed (a site is not as expected:
+ * resumed and reported); -1 not done this way with nothing changed (a store the kernel did
+ * not finish is put back first), the caller then takes the Win32 path.
+ */
+static int swap_store_fast(Site *s, int ns, SwapTimes *tm) {
+  if (g_unix_pid <= 0) return -1;
+  LxIov *loc = (LxIov *)malloc(sizeof(LxIov) * (size_t)ns), *rem = (LxIov *)malloc(sizeof(LxIov) * (size_t)ns);
+  int result = -1;
+  size_t total = 0, moved = 0;
+  LARGE_INTEGER t0, t1;
+  QueryPerformanceCounter(&t0);
+  if (!loc || !rem) goto out;
+  for (int k = 0; k < ns; k++) {
+    loc[k].base = s[k].orig;
+    rem[k].base = (void *)(uintptr_t)s[k].addr;
+    loc[k].len = rem[k].len = (size_t)s[k].len;
+    total += (size_t)s[k].len;
+  }
+  if (!lx_move(g_unix_pid, 0, loc, rem, ns, &moved)) goto out;
+  for (int k = 0; k < ns; k++) {
+    const unsigned char *cur = s[k].orig;
+    if (memcmp(cur, s[k].expected, (size_t)s[k].len) == 0) continue;
+    long b = 0;
+    while (cur[b] == s[k].expected[b]) b++;
+    resume_all();
+    fail("LIVE_BYTES_MISMATCH", 0, "byte at 0x%llx is 0x%02x, expected 0x%02x: the target is not in the state the plan was made for", (unsigned long long)(s[k].addr + (u64)b), cur[b],
+         s[k].expected[b]);
+    out_addr("at", s[k].addr + (u64)b);
+    result = 0;
+    goto out;
+  }
+  QueryPerformanceCounter(&t1);
+  tm->compare = (double)(t1.QuadPart - t0.QuadPart) * 1e6 / (double)g_freq.QuadPart;
+  for (int k = 0; k < ns; k++) loc[k].base = s[k].bytes;
+  if (!lx_move(g_unix_pid, 1, loc, rem, ns, &moved)) {
+    /* Every site the kernel may have reached goes back (from the bytes just read). */
+    size_t at = 0;
+    for (int k = 0; k < ns; at += (size_t)s[k].len, k++) s[k].written = at <= moved;
+    unswap(s, ns);
+    for (int k = 0; k < ns; k++) s[k].written = 0;
+    goto out;
+  }
+  for (int k = 0; k < ns; k++) s[k].written = 1;
+  tm->reads = tm->stores = (ns + LX_IOV_MAX - 1) / LX_IOV_MAX;
+  tm->read_bytes = tm->store_bytes = total;
+  u64 lo = s[0].addr, hi = s[ns - 1].addr + (u64)s[ns - 1].len;
+  FlushInstructionCache(g_proc, (LPCVOID)(uintptr_t)lo, (SIZE_T)(hi - lo));
+  tm->store = us_since(&t1);
+  tm->fast_sites = 1;
+  result = 1;
+out:
+  free(loc);
+  free(rem);
+  return result;
+}
 
 /* Under the pause: reads, compares and stores every site (see cmd_swap). 0 after failing
  * (threads resumed, what was written put back). */
-static int swap_store(Site *s, int ns, SwapTimes *tm) {
+static int swap_store(Site *s, int ns, int io_server, SwapTimes *tm) {
   static unsigned char *buf;
   static size_t bcap;
+  int fast = io_server ? -1 : swap_store_fast(s, ns, tm);
+  if (fast >= 0) return fast;
   LARGE_INTEGER t0;
   QueryPerformanceCounter(&t0);
   /* Read and compare everything first: nothing is written unless every site is as expected.
@@ -1935,6 +2119,7 @@ static int swap_hold(const SwapArgs *a, u64 *attempt, SwapTimes *tm) {
   u64 bad_at = 0;
   int bad_stack = 0;
   if (!learn_threads(&e)) return fail("LIVE_SUSPEND_FAILED", e, "cannot list the threads of process %lu", (unsigned long)g_pid);
+  if (a->ns > 0 && !a->io_server) target_unix_pid(); /* before the pause, once per open (host-io.h) */
   for (*attempt = 1;; (*attempt)++) {
     DWORD ctx_tid = 0;
     g_t_stacks = 0;
@@ -1955,9 +2140,23 @@ static int swap_hold(const SwapArgs *a, u64 *attempt, SwapTimes *tm) {
         if (in_site(rip, &a->av[k])) blocked = 1;
       if (blocked) bad_tid = g_thr[i].tid, bad_at = rip, bad_stack = 0;
     }
+    /* Stacks: all in one process_vm_readv under Wine on Linux (host-io.h); a stack it did not
+     * cover (top unknown, or the fast path unavailable) is read through Wine, one call each. */
+    static unsigned char done[MAX_THREADS];
+    memset(done, 0, sizeof done);
+    if (!blocked && a->ns > 0) {
+      int ti = -1;
+      u64 hit = 0;
+      LARGE_INTEGER t;
+      QueryPerformanceCounter(&t);
+      int r = a->io_server ? -1 : stacks_return_into_fast(a->s, a->ns, done, &ti, &hit);
+      g_t_stacks += us_since(&t);
+      tm->fast_stacks = r >= 0;
+      if (r == 1) blocked = 1, bad_tid = g_thr[ti].tid, bad_at = hit, bad_stack = 1;
+    }
     for (int i = 0; i < g_nthr && !blocked && a->ns > 0; i++) {
       u64 hit = 0;
-      if (g_thr[i].held && stack_returns_into(&g_ctx[i], g_thr[i].stack_top, a->s, a->ns, &hit)) blocked = 1, bad_tid = g_thr[i].tid, bad_at = hit, bad_stack = 1;
+      if (g_thr[i].held && !done[i] && stack_returns_into(&g_ctx[i], g_thr[i].stack_top, a->s, a->ns, &hit)) blocked = 1, bad_tid = g_thr[i].tid, bad_at = hit, bad_stack = 1;
     }
     tm->check = paused_us() - tm->hold;
     if (!blocked) return 1;
@@ -1978,9 +2177,11 @@ static int cmd_swap(void) {
   int ok = parse_swap(&a);
   g_stack_bytes = 0;
   g_ctx_flags = CONTEXT_CONTROL;
+  g_io_server = a.io_server;
   if (ok) ok = swap_hold(&a, &attempt, &tm);
   g_ctx_flags = CONTEXT_CONTROL | CONTEXT_INTEGER;
-  if (ok && a.ns > 0) ok = swap_store(a.s, a.ns, &tm);
+  if (ok && a.ns > 0) ok = swap_store(a.s, a.ns, a.io_server, &tm);
+  g_io_server = 0;
   if (ok) {
     /* Each held thread's RIP when the writes happened, taken before resuming clears `held`. */
     int nthreads = 0;
@@ -2002,6 +2203,9 @@ static int cmd_swap(void) {
     out_fmt(",\"attempts\":%llu,\"threads\":%d,\"sites\":%d,\"reads\":%d,\"writes\":%d,\"confirms\":%ld,\"stackBytes\":%llu", (unsigned long long)attempt, nthreads, a.ns, tm.reads,
             tm.stores, (long)g_confirm_passes, (unsigned long long)g_stack_bytes);
     out_fmt(",\"confirmedBy\":\"%s\",\"readBytes\":%llu,\"storeBytes\":%llu", g_confirmed_by, (unsigned long long)tm.read_bytes, (unsigned long long)tm.store_bytes);
+    /* How the pause moved memory: `process_vm` (the stacks and the sites through the Linux
+     * kernel, host-io.h), `server` (ReadProcessMemory/WriteProcessMemory), or `mixed`. */
+    out_fmt(",\"io\":\"%s\"", a.ns == 0 ? "none" : tm.fast_stacks && tm.fast_sites ? "process_vm" : tm.fast_stacks || tm.fast_sites ? "mixed" : "server");
     out_fmt(",\"holdUs\":%.1f,\"checkUs\":%.1f,\"compareUs\":%.1f,\"storeUs\":%.1f,\"resumeUs\":%.1f", tm.hold, tm.check, tm.compare, tm.store, paused - tm.hold - tm.check - tm.compare - tm.store);
     out_fmt(",\"suspendUs\":%.1f,\"writeUs\":%.1f,\"pausedUs\":%.1f", tm.hold + tm.check, tm.compare + tm.store, paused);
     out_fmt(",\"suspendCallUs\":%.1f,\"contextUs\":%.1f,\"listUs\":%.1f,\"stackUs\":%.1f,\"stackReads\":%d", g_t_suspend_call, g_t_contexts, g_t_list, g_t_stacks,
