@@ -31,6 +31,7 @@ export interface Disassembler {
 export function openDisassembler(img: MappedImage): Disassembler {
   const decoder = new Decoder(64, img.image, DecoderOptions.None);
   const insn = new Instruction();
+  const scratch = new ScratchCells();
   let closed = false;
   // Where the decoder stands after the last decode: straight-line code decodes on without
   // setting position and ip again (each a call into iced's wasm, the ip a BigInt).
@@ -47,7 +48,7 @@ export function openDisassembler(img: MappedImage): Disassembler {
     img,
     decodeFunction(entry, ranges, sweepGaps) {
       if (closed) throw new Error('disassembler used after close()');
-      return decodeWith(img, decoder, insn, decodeAt, entry, ranges, sweepGaps);
+      return decodeWith(img, decoder, insn, decodeAt, entry, ranges, sweepGaps, scratch);
     },
     close() {
       if (closed) return;
@@ -78,6 +79,8 @@ function addRef(p: Pending, r: Reference): void {
 /** One function's decoding: its inputs and what its steps have found so far. */
 interface Decoding {
   readonly img: MappedImage;
+  /** relocBitsOf(img), asked at every instruction. */
+  readonly relocBits: Uint8Array;
   readonly decoder: Decoder;
   readonly insn: Instruction;
   readonly decodeAt: (rva: number) => void;
@@ -118,16 +121,20 @@ function decodeWith(
   entry: number,
   ranges: readonly RvaRange[],
   sweepGaps: boolean,
+  scratch: ScratchCells,
 ): DecodedFunction {
-  const cov = new Coverage(ranges);
+  const cells = cellsOf(ranges);
+  const [covCells, slots] = scratch.take(cells);
+  const cov = new Coverage(ranges, covCells);
   const d: Decoding = {
     img,
+    relocBits: relocBitsOf(img),
     decoder,
     insn,
     decodeAt,
     cov,
     inside: (rva) => cov.index(rva) >= 0,
-    byRva: new InstructionMap<Pending>((rva) => cov.index(rva), cov.cellCount),
+    byRva: new InstructionMap<Pending>((rva) => cov.index(rva), cells, slots),
     problems: [],
     external: new Set(),
     tables: [],
@@ -279,7 +286,7 @@ function descend(d: Decoding): void {
       byRva.addAt(cell, p);
       cov.mark(rva, length);
       if (end > d.maxEnd) d.maxEnd = end;
-      collectRefs(d.img, d.decoder, insn, p, end);
+      collectRefs(d.img, d.relocBits, d.decoder, insn, p, end);
       if (!d.usesImageBase) for (const r of p.refs) if (r.kind === 'riprel32' && r.target === 0) d.usesImageBase = true;
       const next = follow(d, p, end);
       if (next === null) break;
@@ -424,26 +431,47 @@ function assemble(d: Decoding, imageBaseFields: Rva[]): DecodedFunction {
   return { insns, refs, jumpTables: tables, gaps, externalCodeTargets: [...d.external].sort((a, b) => a - b) as Rva[], problems: d.problems, maxEnd: d.maxEnd as Rva, imageBaseFields };
 }
 
+/** How many bytes (cells) a function's ranges hold. */
+function cellsOf(ranges: readonly RvaRange[]): number {
+  let total = 0;
+  for (const r of ranges) total += Math.max(0, r.end - r.start);
+  return total;
+}
+
+/**
+ * The cells of one decode (its Coverage and its InstructionMap's slots), reused from decode
+ * to decode: a compile decodes thousands of functions over about ten cells per instruction
+ * (data-root probes and guessed extents included), and fresh arrays for each cost their
+ * allocation and the collector's time; zeroing the part a decode uses costs less.
+ */
+class ScratchCells {
+  private buf = new Int32Array(1 << 16);
+
+  /** Two zeroed arrays of `n` cells each, valid until the next take. */
+  take(n: number): [Int32Array, Int32Array] {
+    if (2 * n > this.buf.length) this.buf = new Int32Array(Math.max(2 * n, 2 * this.buf.length));
+    else this.buf.fill(0, 0, 2 * n);
+    return [this.buf.subarray(0, n), this.buf.subarray(n, 2 * n)];
+  }
+}
+
 /**
  * Which bytes of a function's ranges decoded instructions cover: for each byte, the start of
  * its instruction (+1; 0 = not covered). Typed arrays, since large functions have many bytes.
  */
 class Coverage {
   private readonly bases: number[] = [];
-  private readonly cells: Int32Array;
 
-  constructor(private readonly ranges: readonly RvaRange[]) {
+  /** `cells`: one zeroed cell per byte of the ranges (cellsOf). */
+  constructor(
+    private readonly ranges: readonly RvaRange[],
+    private readonly cells: Int32Array,
+  ) {
     let total = 0;
     for (const r of ranges) {
       this.bases.push(total);
       total += Math.max(0, r.end - r.start);
     }
-    this.cells = new Int32Array(total);
-  }
-
-  /** How many cells (bytes of the ranges) there are. */
-  get cellCount(): number {
-    return this.cells.length;
   }
 
   /** Each range's first cell, start RVA and length, in the ranges' order. */
@@ -528,7 +556,8 @@ class Coverage {
   }
 }
 
-function collectRefs(img: MappedImage, decoder: Decoder, insn: Instruction, p: Pending, end: number): void {
+/** Adds the references of the instruction just decoded (`insn`, at `p`); `relocBits` is relocBitsOf(img). */
+function collectRefs(img: MappedImage, relocBits: Uint8Array, decoder: Decoder, insn: Instruction, p: Pending, end: number): void {
   const rva = p.rva;
   const op0 = insn.op0Kind;
   if (op0 === OpKind.NearBranch64 || op0 === OpKind.NearBranch32) {
@@ -563,7 +592,7 @@ function collectRefs(img: MappedImage, decoder: Decoder, insn: Instruction, p: P
       isBranch: false,
     });
   }
-  if (!relocStartsIn(relocBitsOf(img), rva, end)) return;
+  if (!relocStartsIn(relocBits, rva, end)) return;
   for (const r of relocsIn(img, rva, end)) {
     const type = img.relocs.get(r)!;
     addRef(p, {

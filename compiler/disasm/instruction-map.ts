@@ -20,11 +20,16 @@ export class InstructionMap<V extends AtRva> implements ReadonlyMap<number, V> {
    * `cellOf` maps an RVA one-to-one to a cell in [0, cells), or to -1 for an RVA outside
    * (decode-function.ts's Coverage.index over the function's ranges).
    */
+  /**
+   * `slots`, when given, is `cells` zeroed cells the map uses instead of an array of its own
+   * (descent reuses one buffer for every function it decodes).
+   */
   constructor(
     private readonly cellOf: (rva: number) => number,
     cells: number,
+    slots?: Int32Array,
   ) {
-    this.slot = new Int32Array(cells);
+    this.slot = slots ?? new Int32Array(cells);
   }
 
   get size(): number {
