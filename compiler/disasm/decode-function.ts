@@ -59,10 +59,16 @@ export function openDisassembler(img: MappedImage): Disassembler {
   };
 }
 
+/**
+ * An instruction descent decoded. It becomes the DecodedInsn the function lists (assemble
+ * fills in refIndex and refCount, and lets go of `refs`): one object per instruction, not two.
+ */
 interface Pending {
   rva: Rva;
   length: number;
   flow: FlowControl;
+  refIndex: number;
+  refCount: number;
   /** NO_REFS until the first reference is added (most instructions have none): see addRef. */
   refs: Reference[];
 }
@@ -282,7 +288,7 @@ function descend(d: Decoding): void {
       }
       const flow = insn.flowControl;
       const end = rva + length;
-      const p: Pending = { rva: rva as Rva, length, flow, refs: NO_REFS }; // inside the function's ranges: an RVA
+      const p: Pending = { rva: rva as Rva, length, flow, refIndex: 0, refCount: 0, refs: NO_REFS }; // inside the function's ranges: an RVA
       byRva.addAt(cell, p);
       cov.mark(rva, length);
       if (end > d.maxEnd) d.maxEnd = end;
@@ -418,13 +424,14 @@ function checkEnteredLines(d: Decoding, roots: number[], imageBaseLoads: readonl
 /** The decoded function: instructions and their refs sorted by RVA, tables, gaps, problems. */
 function assemble(d: Decoding, imageBaseFields: Rva[]): DecodedFunction {
   const { tables } = d;
-  // Instructions in address order (read off the cells: no sort).
-  const insns: DecodedInsn[] = [];
+  const insns: DecodedInsn[] = d.byRva.inAddressOrder();
   const refs: Reference[] = [];
-  for (const p of d.byRva.inAddressOrder(d.cov.cellRanges())) {
+  for (const p of insns as Pending[]) {
     if (p.refs.length > 1) p.refs.sort((a, b) => a.fieldRva - b.fieldRva);
-    insns.push({ rva: p.rva as Rva, length: p.length, flow: p.flow, refIndex: refs.length, refCount: p.refs.length });
+    p.refIndex = refs.length;
+    p.refCount = p.refs.length;
     for (const r of p.refs) refs.push(r);
+    p.refs = NO_REFS;
   }
   const gaps = d.cov.gaps();
   tables.sort((a, b) => a.rva - b.rva);
@@ -472,11 +479,6 @@ class Coverage {
       this.bases.push(total);
       total += Math.max(0, r.end - r.start);
     }
-  }
-
-  /** Each range's first cell, start RVA and length, in the ranges' order. */
-  cellRanges(): Array<{ cell: number; start: number; length: number }> {
-    return this.ranges.map((r, i) => ({ cell: this.bases[i]!, start: r.start, length: Math.max(0, r.end - r.start) }));
   }
 
   /** Cell index of `rva`, or -1 outside the ranges. */
@@ -538,20 +540,19 @@ class Coverage {
   /** Runs of uncovered bytes. */
   gaps(): RvaRange[] {
     const out: RvaRange[] = [];
-    this.ranges.forEach((r, ri) => {
+    for (let ri = 0; ri < this.ranges.length; ri++) {
+      const r = this.ranges[ri]!;
       const base = this.bases[ri]!;
-      let k = 0;
-      const n = r.end - r.start;
-      while (k < n) {
-        if (this.cells[base + k] !== 0) {
-          k++;
-          continue;
-        }
+      const n = Math.max(0, r.end - r.start);
+      const cells = this.cells.subarray(base, base + n);
+      // Covered runs are most of the cells: skipped by a native scan for the next zero.
+      for (let k = cells.indexOf(0); k >= 0; k = cells.indexOf(0, k)) {
         const s0 = k;
-        while (k < n && this.cells[base + k] === 0) k++;
+        while (k < n && cells[k] === 0) k++;
         out.push({ start: (r.start + s0) as Rva, end: (r.start + k) as Rva });
+        if (k >= n) break;
       }
-    });
+    }
     return out;
   }
 }
