@@ -113,6 +113,8 @@ function makeItemBounds(img: MappedImage, fns: FunctionTable, opaque: ReadonlyAr
     inputStarts: [],
     isData,
     addStart(rva: number, name: string | null = null): void {
+      // A start known already takes no nameless start (code refers to the same few items often).
+      if (name === null && starts.has(rva)) return;
       if (rva <= 0 || !isData(sectionAt(img, rva), rva) || inImports(rva)) return;
       if (!starts.has(rva) || name !== null) starts.set(rva, name ?? starts.get(rva) ?? null);
     },
