@@ -234,7 +234,11 @@ function buildItems(
     let end = next !== undefined && next < secEnd ? next : secEnd;
     // Import machinery inside the same section (mingw's .idata) ends an item early, and so
     // does the next function in a code section.
-    for (const [a] of opaque) if (a > s && a < end) end = a;
+    // (Indexed: destructuring `for (const [a] of opaque)` allocates an iterator per item.)
+    for (let k = 0; k < opaque.length; k++) {
+      const a = opaque[k]![0];
+      if (a > s && a < end) end = a;
+    }
     if (sec.executable) {
       const nextFn = fnEntries[lowerBound(fnEntries, s + 1)];
       if (nextFn !== undefined && nextFn < end) end = nextFn;
