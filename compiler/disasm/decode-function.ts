@@ -589,7 +589,7 @@ function collectRefs(img: MappedImage, relocBits: Uint8Array, decoder: Decoder, 
       insnRva: rva as Rva,
       insnEnd: end as Rva,
       target: t < 0n ? -1 - Number(-t & 0xffffffffn) : t > 0xffffffffn ? 0x1_0000_0000 + Number(t & 0xffffffffn) : Number(t),
-      isCall: insn.flowControl === FlowControl.IndirectCall,
+      isCall: p.flow === FlowControl.IndirectCall, // (p.flow is insn.flowControl, read once in descend)
       isBranch: false,
     });
   }
