@@ -132,7 +132,7 @@ class InsnFields {
  * A body's accesses for both passes, from one decode (interned per pass: the old body first,
  * then the new one, as each pass compares them).
  */
-function accessesOf(img: MappedImage, f: FunctionInfo, internExact: Map<string, number>, internRenamed: Map<string, number>): BodyAccesses {
+function accessesOf(img: MappedImage, f: FunctionInfo, internExact: SkeletonIds, internRenamed: SkeletonIds): BodyAccesses {
   const out: BodyAccesses = { exact: [], renamed: [] };
   // Registers holding a stack address (`lea r, [rsp+x]`, `mov r, rsp`): accesses through
   // them are frame slots, which move whenever the frame is laid out anew. One set per pass.
@@ -174,7 +174,7 @@ function accessesOf(img: MappedImage, f: FunctionInfo, internExact: Map<string, 
 const skelUnits = new Uint16Array(2 + 5 * 5);
 
 /** The decoded instruction's access as one pass sees it; updates that pass's stack-address registers. */
-function accessOf(x: InsnFields, renamed: boolean, stackish: Set<number>, intern: Map<string, number>): Access {
+function accessOf(x: InsnFields, renamed: boolean, stackish: Set<number>, intern: SkeletonIds): Access {
   const u = skelUnits;
   let n = 0;
   u[n++] = x.mnemonic;
@@ -209,10 +209,38 @@ function accessOf(x: InsnFields, renamed: boolean, stackish: Set<number>, intern
     if (stackish.has(src)) stackish.add(op0);
     else if (mn === Mnemonic.Mov || mn === Mnemonic.Lea || mn === Mnemonic.Movzx || mn === Mnemonic.Movsxd || mn === Mnemonic.Xor) stackish.delete(op0);
   }
-  const skel = String.fromCharCode.apply(null, u.subarray(0, n) as unknown as number[]);
-  let id = intern.get(skel);
-  if (id === undefined) intern.set(skel, (id = intern.size));
-  return { skel: id, base, disp };
+  return { skel: intern.idOf(u, n), base, disp };
+}
+
+/**
+ * Skeleton interning: the first `n` code units of a skeleton to a number, one per distinct
+ * sequence, numbered in first-seen order (what a Map from the units' string to its size at
+ * insertion gives), without making a string per instruction: a bucket per hash of the
+ * units, each id's units kept for the equality check.
+ */
+class SkeletonIds {
+  private readonly buckets = new Map<number, number[]>();
+  private readonly units: Uint16Array[] = [];
+
+  idOf(u: Uint16Array, n: number): number {
+    let h = 0x811c9dc5 | 0;
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ u[i]!, 0x01000193);
+    const bucket = this.buckets.get(h);
+    if (bucket !== undefined) {
+      for (const id of bucket) {
+        const v = this.units[id]!;
+        if (v.length !== n) continue;
+        let i = 0;
+        while (i < n && v[i] === u[i]) i++;
+        if (i === n) return id;
+      }
+    }
+    const id = this.units.length;
+    this.units.push(u.slice(0, n));
+    if (bucket === undefined) this.buckets.set(h, [id]);
+    else bucket.push(id);
+    return id;
+  }
 }
 
 /** Aligned index pairs of the longest common subsequence of two skeleton lists. */
@@ -250,8 +278,8 @@ const hex = (x: number): string => `${x < 0 ? '-' : ''}0x${Math.abs(x).toString(
  * registers hold the same object, not two that a looser alignment happened to line up.
  */
 export function detectLayoutShift(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, nf: FunctionInfo): LayoutShift | null {
-  const internExact = new Map<string, number>();
-  const internRenamed = new Map<string, number>();
+  const internExact = new SkeletonIds();
+  const internRenamed = new SkeletonIds();
   const oa = accessesOf(oldImg, of, internExact, internRenamed);
   const na = accessesOf(newImg, nf, internExact, internRenamed);
   return shiftBy(oa.exact, na.exact, false) ?? shiftBy(oa.renamed, na.renamed, true);

@@ -31,6 +31,7 @@ export interface Disassembler {
 export function openDisassembler(img: MappedImage): Disassembler {
   const decoder = new Decoder(64, img.image, DecoderOptions.None);
   const insn = new Instruction();
+  const scratch = new ScratchCells();
   let closed = false;
   // Where the decoder stands after the last decode: straight-line code decodes on without
   // setting position and ip again (each a call into iced's wasm, the ip a BigInt).
@@ -47,7 +48,7 @@ export function openDisassembler(img: MappedImage): Disassembler {
     img,
     decodeFunction(entry, ranges, sweepGaps) {
       if (closed) throw new Error('disassembler used after close()');
-      return decodeWith(img, decoder, insn, decodeAt, entry, ranges, sweepGaps);
+      return decodeWith(img, decoder, insn, decodeAt, entry, ranges, sweepGaps, scratch);
     },
     close() {
       if (closed) return;
@@ -58,10 +59,16 @@ export function openDisassembler(img: MappedImage): Disassembler {
   };
 }
 
+/**
+ * An instruction descent decoded. It becomes the DecodedInsn the function lists (assemble
+ * fills in refIndex and refCount, and lets go of `refs`): one object per instruction, not two.
+ */
 interface Pending {
   rva: Rva;
   length: number;
   flow: FlowControl;
+  refIndex: number;
+  refCount: number;
   /** NO_REFS until the first reference is added (most instructions have none): see addRef. */
   refs: Reference[];
 }
@@ -78,6 +85,8 @@ function addRef(p: Pending, r: Reference): void {
 /** One function's decoding: its inputs and what its steps have found so far. */
 interface Decoding {
   readonly img: MappedImage;
+  /** relocBitsOf(img), asked at every instruction. */
+  readonly relocBits: Uint8Array;
   readonly decoder: Decoder;
   readonly insn: Instruction;
   readonly decodeAt: (rva: number) => void;
@@ -118,16 +127,20 @@ function decodeWith(
   entry: number,
   ranges: readonly RvaRange[],
   sweepGaps: boolean,
+  scratch: ScratchCells,
 ): DecodedFunction {
-  const cov = new Coverage(ranges);
+  const cells = cellsOf(ranges);
+  const [covCells, slots] = scratch.take(cells);
+  const cov = new Coverage(ranges, covCells);
   const d: Decoding = {
     img,
+    relocBits: relocBitsOf(img),
     decoder,
     insn,
     decodeAt,
     cov,
     inside: (rva) => cov.index(rva) >= 0,
-    byRva: new InstructionMap<Pending>((rva) => cov.index(rva), cov.cellCount),
+    byRva: new InstructionMap<Pending>((rva) => cov.index(rva), cells, slots),
     problems: [],
     external: new Set(),
     tables: [],
@@ -275,11 +288,11 @@ function descend(d: Decoding): void {
       }
       const flow = insn.flowControl;
       const end = rva + length;
-      const p: Pending = { rva: rva as Rva, length, flow, refs: NO_REFS }; // inside the function's ranges: an RVA
+      const p: Pending = { rva: rva as Rva, length, flow, refIndex: 0, refCount: 0, refs: NO_REFS }; // inside the function's ranges: an RVA
       byRva.addAt(cell, p);
       cov.mark(rva, length);
       if (end > d.maxEnd) d.maxEnd = end;
-      collectRefs(d.img, d.decoder, insn, p, end);
+      collectRefs(d.img, d.relocBits, d.decoder, insn, p, end);
       if (!d.usesImageBase) for (const r of p.refs) if (r.kind === 'riprel32' && r.target === 0) d.usesImageBase = true;
       const next = follow(d, p, end);
       if (next === null) break;
@@ -411,17 +424,42 @@ function checkEnteredLines(d: Decoding, roots: number[], imageBaseLoads: readonl
 /** The decoded function: instructions and their refs sorted by RVA, tables, gaps, problems. */
 function assemble(d: Decoding, imageBaseFields: Rva[]): DecodedFunction {
   const { tables } = d;
-  // Instructions in address order (read off the cells: no sort).
-  const insns: DecodedInsn[] = [];
+  const insns: DecodedInsn[] = d.byRva.inAddressOrder();
   const refs: Reference[] = [];
-  for (const p of d.byRva.inAddressOrder(d.cov.cellRanges())) {
+  for (const p of insns as Pending[]) {
     if (p.refs.length > 1) p.refs.sort((a, b) => a.fieldRva - b.fieldRva);
-    insns.push({ rva: p.rva as Rva, length: p.length, flow: p.flow, refIndex: refs.length, refCount: p.refs.length });
+    p.refIndex = refs.length;
+    p.refCount = p.refs.length;
     for (const r of p.refs) refs.push(r);
+    p.refs = NO_REFS;
   }
   const gaps = d.cov.gaps();
   tables.sort((a, b) => a.rva - b.rva);
   return { insns, refs, jumpTables: tables, gaps, externalCodeTargets: [...d.external].sort((a, b) => a - b) as Rva[], problems: d.problems, maxEnd: d.maxEnd as Rva, imageBaseFields };
+}
+
+/** How many bytes (cells) a function's ranges hold. */
+function cellsOf(ranges: readonly RvaRange[]): number {
+  let total = 0;
+  for (const r of ranges) total += Math.max(0, r.end - r.start);
+  return total;
+}
+
+/**
+ * The cells of one decode (its Coverage and its InstructionMap's slots), reused from decode
+ * to decode: a compile decodes thousands of functions over about ten cells per instruction
+ * (data-root probes and guessed extents included), and fresh arrays for each cost their
+ * allocation and the collector's time; zeroing the part a decode uses costs less.
+ */
+class ScratchCells {
+  private buf = new Int32Array(1 << 16);
+
+  /** Two zeroed arrays of `n` cells each, valid until the next take. */
+  take(n: number): [Int32Array, Int32Array] {
+    if (2 * n > this.buf.length) this.buf = new Int32Array(Math.max(2 * n, 2 * this.buf.length));
+    else this.buf.fill(0, 0, 2 * n);
+    return [this.buf.subarray(0, n), this.buf.subarray(n, 2 * n)];
+  }
 }
 
 /**
@@ -430,25 +468,17 @@ function assemble(d: Decoding, imageBaseFields: Rva[]): DecodedFunction {
  */
 class Coverage {
   private readonly bases: number[] = [];
-  private readonly cells: Int32Array;
 
-  constructor(private readonly ranges: readonly RvaRange[]) {
+  /** `cells`: one zeroed cell per byte of the ranges (cellsOf). */
+  constructor(
+    private readonly ranges: readonly RvaRange[],
+    private readonly cells: Int32Array,
+  ) {
     let total = 0;
     for (const r of ranges) {
       this.bases.push(total);
       total += Math.max(0, r.end - r.start);
     }
-    this.cells = new Int32Array(total);
-  }
-
-  /** How many cells (bytes of the ranges) there are. */
-  get cellCount(): number {
-    return this.cells.length;
-  }
-
-  /** Each range's first cell, start RVA and length, in the ranges' order. */
-  cellRanges(): Array<{ cell: number; start: number; length: number }> {
-    return this.ranges.map((r, i) => ({ cell: this.bases[i]!, start: r.start, length: Math.max(0, r.end - r.start) }));
   }
 
   /** Cell index of `rva`, or -1 outside the ranges. */
@@ -510,25 +540,25 @@ class Coverage {
   /** Runs of uncovered bytes. */
   gaps(): RvaRange[] {
     const out: RvaRange[] = [];
-    this.ranges.forEach((r, ri) => {
+    for (let ri = 0; ri < this.ranges.length; ri++) {
+      const r = this.ranges[ri]!;
       const base = this.bases[ri]!;
-      let k = 0;
-      const n = r.end - r.start;
-      while (k < n) {
-        if (this.cells[base + k] !== 0) {
-          k++;
-          continue;
-        }
+      const n = Math.max(0, r.end - r.start);
+      const cells = this.cells.subarray(base, base + n);
+      // Covered runs are most of the cells: skipped by a native scan for the next zero.
+      for (let k = cells.indexOf(0); k >= 0; k = cells.indexOf(0, k)) {
         const s0 = k;
-        while (k < n && this.cells[base + k] === 0) k++;
+        while (k < n && cells[k] === 0) k++;
         out.push({ start: (r.start + s0) as Rva, end: (r.start + k) as Rva });
+        if (k >= n) break;
       }
-    });
+    }
     return out;
   }
 }
 
-function collectRefs(img: MappedImage, decoder: Decoder, insn: Instruction, p: Pending, end: number): void {
+/** Adds the references of the instruction just decoded (`insn`, at `p`); `relocBits` is relocBitsOf(img). */
+function collectRefs(img: MappedImage, relocBits: Uint8Array, decoder: Decoder, insn: Instruction, p: Pending, end: number): void {
   const rva = p.rva;
   const op0 = insn.op0Kind;
   if (op0 === OpKind.NearBranch64 || op0 === OpKind.NearBranch32) {
@@ -559,11 +589,11 @@ function collectRefs(img: MappedImage, decoder: Decoder, insn: Instruction, p: P
       insnRva: rva as Rva,
       insnEnd: end as Rva,
       target: t < 0n ? -1 - Number(-t & 0xffffffffn) : t > 0xffffffffn ? 0x1_0000_0000 + Number(t & 0xffffffffn) : Number(t),
-      isCall: insn.flowControl === FlowControl.IndirectCall,
+      isCall: p.flow === FlowControl.IndirectCall, // (p.flow is insn.flowControl, read once in descend)
       isBranch: false,
     });
   }
-  if (!relocStartsIn(relocBitsOf(img), rva, end)) return;
+  if (!relocStartsIn(relocBits, rva, end)) return;
   for (const r of relocsIn(img, rva, end)) {
     const type = img.relocs.get(r)!;
     addRef(p, {

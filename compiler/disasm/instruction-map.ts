@@ -20,11 +20,16 @@ export class InstructionMap<V extends AtRva> implements ReadonlyMap<number, V> {
    * `cellOf` maps an RVA one-to-one to a cell in [0, cells), or to -1 for an RVA outside
    * (decode-function.ts's Coverage.index over the function's ranges).
    */
+  /**
+   * `slots`, when given, is `cells` zeroed cells the map uses instead of an array of its own
+   * (descent reuses one buffer for every function it decodes).
+   */
   constructor(
     private readonly cellOf: (rva: number) => number,
     cells: number,
+    slots?: Int32Array,
   ) {
-    this.slot = new Int32Array(cells);
+    this.slot = slots ?? new Int32Array(cells);
   }
 
   get size(): number {
@@ -72,24 +77,12 @@ export class InstructionMap<V extends AtRva> implements ReadonlyMap<number, V> {
   }
 
   /**
-   * The values in address order: the cells walked range by range (no sort when the ranges
-   * are in address order and disjoint, as functions' are), sorted only when they are not.
+   * The values in address order. A sort of the list (descent appends straight-line runs, which
+   * the sort takes as they are): walking the cells instead costs one step per byte of the
+   * ranges, and bounded trial decodes span thousands of bytes for a few instructions.
    */
-  inAddressOrder(cellRanges: ReadonlyArray<{ readonly cell: number; readonly start: number; readonly length: number }>): V[] {
-    const out: V[] = [];
-    let sorted = true;
-    for (const r of cellRanges) {
-      for (let k = 0; k < r.length; k++) {
-        const i = this.slot[r.cell + k]! - 1;
-        if (i < 0) continue;
-        const v = this.list[i]!;
-        if (v.rva !== r.start + k) continue;
-        if (out.length > 0 && out[out.length - 1]!.rva > v.rva) sorted = false;
-        out.push(v);
-      }
-    }
-    if (!sorted) out.sort((a, b) => a.rva - b.rva);
-    return out;
+  inAddressOrder(): V[] {
+    return this.list.slice().sort((a, b) => a.rva - b.rva);
   }
 
   values(): MapIterator<V> {

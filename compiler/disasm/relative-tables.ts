@@ -60,7 +60,7 @@ export function findRelativeTables(img: MappedImage, fns: readonly FunctionInfo[
         // A RIP-relative operand is a riprel32 reference (decode-function.ts): only those can be the lea.
         let riprel = false;
         for (let r = di.refIndex; r < di.refIndex + di.refCount; r++) if (refs[r]!.kind === 'riprel32') riprel = true;
-        if (!riprel) continue;
+        if (!riprel || !mayBeLea(img.image, di.rva, di.length)) continue;
         const lea = at(di.rva);
         try {
           if (lea.mnemonic !== Mnemonic.Lea || !lea.isIpRelMemoryOperand) continue;
@@ -89,6 +89,16 @@ export function findRelativeTables(img: MappedImage, fns: readonly FunctionInfo[
     decoder.free();
   }
   return out;
+}
+
+/**
+ * False when the instruction's bytes cannot be a `lea`: LEA has one encoding, opcode 0x8d
+ * (no VEX or EVEX form), so its bytes hold 0x8d. Most RIP-relative instructions are loads,
+ * stores and calls without that byte, and skip the decode (a wasm call and an Instruction).
+ */
+function mayBeLea(image: Uint8Array, rva: number, length: number): boolean {
+  for (let k = rva, end = Math.min(image.length, rva + length); k < end; k++) if (image[k] === 0x8d) return true;
+  return false;
 }
 
 /** The instructions sorted by address (decoding already sorts them: then as they are). */

@@ -402,7 +402,8 @@ class Fh4Structures {
     this.structures.push({ rva: asRva(rva), length, fields }); // a u32 field that passed tableTarget: inside the image
     this.decoded.push(d);
     this.kinds.push(kind);
-    for (const r of rel) this.relative.push({ ...r, structure: index });
+    // (Fields written out, in the spread's key order: a spread per IP-to-state entry costs.)
+    for (const r of rel) this.relative.push({ offset: r.offset, length: r.length, functionOffset: r.functionOffset, kind: r.kind, structure: index });
     this.byRva.set(rva, index);
     return ok(index);
   }

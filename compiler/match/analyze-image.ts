@@ -114,6 +114,8 @@ function makeItemBounds(img: MappedImage, fns: FunctionTable, opaque: ReadonlyAr
     inputStarts: [],
     isData,
     addStart(rva: number, name: string | null = null): void {
+      // A start known already takes no nameless start (code refers to the same few items often).
+      if (name === null && starts.has(rva)) return;
       if (rva <= 0 || !isData(sectionAt(img, rva), rva) || inImports(rva)) return;
       const at = rva as Rva; // inside a section (isData): an RVA
       if (!starts.has(at) || name !== null) starts.set(at, name ?? starts.get(at) ?? null);
@@ -234,7 +236,11 @@ function buildItems(
     let end = next !== undefined && next < secEnd ? next : secEnd;
     // Import machinery inside the same section (mingw's .idata) ends an item early, and so
     // does the next function in a code section.
-    for (const [a] of opaque) if (a > s && a < end) end = a;
+    // (Indexed: destructuring `for (const [a] of opaque)` allocates an iterator per item.)
+    for (let k = 0; k < opaque.length; k++) {
+      const a = opaque[k]![0];
+      if (a > s && a < end) end = a;
+    }
     if (sec.executable) {
       const nextFn = fnEntries[lowerBound(fnEntries, s + 1)];
       if (nextFn !== undefined && nextFn < end) end = nextFn;

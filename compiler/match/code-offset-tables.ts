@@ -32,11 +32,15 @@ export function findCodeOffsetTables(img: MappedImage, table: FunctionTable, ski
     for (const r of f.decoded.refs) if (!r.isBranch) referenced.add(r.target);
     for (const t of f.decoded.jumpTables) referenced.add(t.rva);
   }
+  // Targets scanned already: a scan reads only the image and the sets above, so another
+  // reference to the same target (a constant many functions read) finds the same entries.
+  const scanned = new Set<number>();
   for (const f of fns) {
     const own = new Set<number>(f.decoded.jumpTables.map((t) => t.rva));
     for (const r of f.decoded.refs) {
       const T = r.target;
-      if (r.isBranch || (T & 3) !== 0 || own.has(T) || out.has(T) || skip(T)) continue;
+      if (r.isBranch || (T & 3) !== 0 || own.has(T) || out.has(T) || scanned.has(T) || skip(T)) continue;
+      scanned.add(T);
       const sec = sectionAt(img, T);
       if (sec === undefined || sec.executable || sec.writable) continue;
       const end = Math.min(sec.rva + sec.rawSize, image.length);
