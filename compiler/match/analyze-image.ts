@@ -115,7 +115,7 @@ function makeItemBounds(img: MappedImage, fns: FunctionTable, opaque: ReadonlyAr
     isData,
     addStart(rva: number, name: string | null = null): void {
       // A start known already takes no nameless start (code refers to the same few items often).
-      if (name === null && starts.has(rva)) return;
+      if (name === null && starts.has(rva as Rva)) return;
       if (rva <= 0 || !isData(sectionAt(img, rva), rva) || inImports(rva)) return;
       const at = rva as Rva; // inside a section (isData): an RVA
       if (!starts.has(at) || name !== null) starts.set(at, name ?? starts.get(at) ?? null);
