@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,7 @@ import { asVa, type Va } from '../../common/types.ts';
 import { missingTools } from '../../test/support/tools.ts';
 import { expectedAgentIo, keepWineServer, startWine, wineEnv } from '../../test/support/wine.ts';
 import { PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE, PAGE_READWRITE, undoOf, type StepObservation, type WriteStep } from '../plan/write-plan.ts';
-import { openWin32Backend, startAgent, type Win32AgentBackend } from './win32-agent.ts';
+import { AGENT_EXE, openWin32Backend, startAgent, type Win32AgentBackend } from './win32-agent.ts';
 import { executeSteps } from '../apply/execute-plan.ts';
 
 const skip = missingTools(['mingw', 'wine']);
@@ -177,6 +177,24 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
   afterAll(async () => {
     if (t) expect(await t.stop()).toBe(0);
     if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('an agent that exits before it answers hello is started once more; two such exits are one error naming both', async () => {
+    // The first start is a process that exits 1 before reading anything, as a Wine start that
+    // failed does; the second runs the real agent under Wine.
+    const once = join(dir, 'exits-once.sh');
+    const marker = join(dir, 'exits-once.started');
+    writeFileSync(once, `#!/bin/sh\nif [ ! -e '${marker}' ]; then : > '${marker}'; exit 1; fi\nexec wine '${AGENT_EXE}'\n`, { mode: 0o755 });
+    const a = await startAgent({ env: wineEnv(), wine: null, agentPath: once });
+    if (!a.ok) throw new Error(a.error.message);
+    expect((await a.value.request('hello')).ok).toBe(true);
+    await a.value.close();
+    const always = join(dir, 'exits-always.sh');
+    writeFileSync(always, '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+    const b = await startAgent({ env: wineEnv(), wine: null, agentPath: always });
+    expect(b.ok ? '' : `${b.error.code}: ${b.error.message}`).toBe(
+      'LIVE_AGENT_START: the agent did not start: the agent exited (status 1); started twice, the first time: the agent did not start: the agent exited (status 1)',
+    );
   });
 
   test('malformed requests get one-line LIVE_ errors and the agent keeps serving', async () => {
