@@ -13,6 +13,7 @@ import { ok, type Result } from '../../common/errors.ts';
 import type { HotpatchPackage } from '../../formats/package.ts';
 import type { ImageDiff } from '../diff/types.ts';
 import { absTarget, relocsIn, type MappedImage } from '../image/map-image.ts';
+import { IMAGE_REL_BASED_DIR64 } from '../../runtime/pe/types.ts';
 import type { DataItem, FunctionInfo } from '../image/types.ts';
 import { importKey } from '../match/import-identity.ts';
 import { stringExtent } from '../match/normalise.ts';
@@ -86,8 +87,8 @@ export class TargetChecker {
     const oldRva = Number(actual - this.imageBase) - (t - item.start);
     const oc = m.old.itemAt(oldRva);
     if (oc === undefined || oc.start !== oldRva || oc.end - oc.start !== item.end - item.start || !loaderOnlyCell(m.old, oc)) return null;
-    const newTarget = absTarget(this.newImg, item.start, 10);
-    const oldTarget = absTarget(this.oldImg, oc.start, 10);
+    const newTarget = absTarget(this.newImg, item.start, IMAGE_REL_BASED_DIR64);
+    const oldTarget = absTarget(this.oldImg, oc.start, IMAGE_REL_BASED_DIR64);
     if (newTarget < 0 || oldTarget < 0) return null;
     return this.checkOne(newTarget, this.imageBase + BigInt(oldTarget), `${what} -> loader-only cell`, true);
   }

@@ -81,14 +81,17 @@ function replyError(o: Record<string, unknown>): HotpatchError {
  */
 export async function startAgent(launch: AgentLaunch = {}): Promise<Result<AgentConnection>> {
   const first = await startAgentOnce(launch);
-  if (first.ok || !first.error.message.startsWith(EXITED_BEFORE_HELLO)) return first;
+  if (first.ok || first.error.exitedBeforeHello !== true) return first;
   const second = await startAgentOnce(launch);
   return second.ok ? second : err('LIVE_AGENT_START', `${second.error.message}; started twice, the first time: ${first.error.message}`);
 }
 
-const EXITED_BEFORE_HELLO = 'the agent did not start: the agent exited';
+/** A start's failure; `exitedBeforeHello` when the agent's process ended before it answered `hello`. */
+interface StartError extends HotpatchError {
+  readonly exitedBeforeHello?: true;
+}
 
-async function startAgentOnce(launch: AgentLaunch): Promise<Result<AgentConnection>> {
+async function startAgentOnce(launch: AgentLaunch): Promise<Result<AgentConnection, StartError>> {
   // HOTPATCH_AGENT_EXE runs another build of the agent (same protocol), e.g. to compare pauses.
   const exe = launch.agentPath ?? (process.env['HOTPATCH_AGENT_EXE'] || AGENT_EXE);
   const wine = launch.wine === undefined ? (process.platform === 'win32' ? null : 'wine') : launch.wine;
@@ -190,7 +193,8 @@ async function startAgentOnce(launch: AgentLaunch): Promise<Result<AgentConnecti
   const hello = await conn.request('hello');
   if (!hello.ok) {
     await conn.close();
-    return err('LIVE_AGENT_START', `the agent did not start: ${hello.error.message}`);
+    const error = { code: 'LIVE_AGENT_START', message: `the agent did not start: ${hello.error.message}` };
+    return { ok: false, error: hello.error.code === 'LIVE_AGENT_EXITED' ? { ...error, exitedBeforeHello: true } : error };
   }
   if (hello.value['protocol'] !== AGENT_PROTOCOL) {
     await conn.close();
