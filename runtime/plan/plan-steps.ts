@@ -77,10 +77,13 @@ async function pagesUnder(backend: ProcessBackend, ranges: readonly VaRange[]): 
   return ok(pages);
 }
 
+/** Ascending order of two addresses (bigint has no numeric subtraction comparator). */
+const byAddress = (x: bigint, y: bigint): number => (x < y ? -1 : x > y ? 1 : 0);
+
 /** Pages as runs of equal protection, in address order. */
 function runsOfPages(pages: ReadonlyMap<bigint, number>): ProtectionRun[] {
   const out: ProtectionRun[] = [];
-  for (const a of [...pages.keys()].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0))) {
+  for (const a of [...pages.keys()].sort(byAddress)) {
     const p = pages.get(a)!;
     const last = out[out.length - 1];
     if (last !== undefined && last.protection === p && last.address + BigInt(last.size) === a) out[out.length - 1] = { ...last, size: last.size + PAGE_SIZE };
@@ -106,7 +109,7 @@ export const STORE_GAP = 0x8000;
  * sites on either side apart.
  */
 export async function storeProtectionRuns(backend: ProcessBackend, ranges: readonly VaRange[]): Promise<Result<ProtectionRun[]>> {
-  const sorted = ranges.filter((r) => r.size > 0).sort((x, y) => (x.start < y.start ? -1 : x.start > y.start ? 1 : 0));
+  const sorted = ranges.filter((r) => r.size > 0).sort((x, y) => byAddress(x.start, y.start));
   const gaps: VaRange[] = [];
   for (let i = 1; i < sorted.length; i++) {
     const prevEnd = sorted[i - 1]!.start + BigInt(sorted[i - 1]!.size);
