@@ -94,7 +94,7 @@ const section: BenchSection = {
         r.result?.pauseParts == null ? '—' : partsOf(r.result.pauseParts),
         f(r.result?.restartMs, 0),
         r.result === null ? '—' : (r.result.pauseMs / r.result.restartMs).toExponential(2),
-        r.result === null ? '—' : `${r.result.reached} of ${r.result.carried} (${r.result.samples} samples)`,
+        r.result === null ? '—' : `${r.result.reached} of ${r.result.redirected} redirected (${r.result.carriedReached} of ${r.result.carried} carried)`,
         r.outcome,
       ]);
     const compareMd =

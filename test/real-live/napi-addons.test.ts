@@ -77,7 +77,7 @@ describe.skipIf(skip !== undefined)(`napi addons live-patched in a real node.exe
       );
     }
     console.log(
-      `real-process ${label}: package ${r.packageBytes} B, ${r.redirects} redirects, pause ${r.pauseMs.toFixed(2)} ms, restart-to-ready ${r.restartMs.toFixed(0)} ms, ratio ${(r.pauseMs / r.restartMs).toExponential(2)}, reached ${r.reached} of ${r.carried} carried functions (${r.samples} IP samples), timer calls ${r.timerCalls}, outcome: NEW output live, OLD after revert, process alive`,
+      `real-process ${label}: package ${r.packageBytes} B, ${r.redirects} redirects, pause ${r.pauseMs.toFixed(2)} ms, restart-to-ready ${r.restartMs.toFixed(0)} ms, ratio ${(r.pauseMs / r.restartMs).toExponential(2)}, reached ${r.reached} of ${r.redirected} redirected (${r.carriedReached} of ${r.carried} carried; reach probe: ${r.probe.armed} int3s, ${r.probe.events} debug events, ${r.probe.passed} exceptions passed on)${r.reachedNames.length === 0 ? '' : ` [${r.reachedNames.join(', ')}]`}, timer calls ${r.timerCalls}, outcome: NEW output live, OLD after revert, process alive`,
     );
   }
 });
