@@ -41,6 +41,8 @@ export interface ReachResult {
 export interface ReachProbe {
   /** Restores every byte, detaches, and returns what was reached. Throws when the probe failed. */
   stop(): Promise<ReachResult>;
+  /** Ends the probe process if it still runs (after a failed round; the int3s may stay). */
+  kill(): void;
 }
 
 /**
@@ -74,6 +76,9 @@ export async function startReachProbe(pid: number, addresses: readonly bigint[],
       const out = existsSync(f('reach-out.txt')) ? readFileSync(f('reach-out.txt'), 'utf8') : '';
       if (code !== 0 || !/^detached$/m.test(out)) throw new Error(`reach probe exited ${code}: ${stderr.trim() || 'no detach'}`);
       return parseReach(out);
+    },
+    kill() {
+      if (status === undefined) child.kill('SIGKILL');
     },
   };
 }

@@ -1,4 +1,5 @@
 // Runs in a real Windows node.exe (under Wine): node.exe harness.js WORKLOAD ADDON DIR once|serve
+// (WORKLOAD.run(addon, DIR, ADDON) returns the round's lines, or a promise of them)
 // once:  runs the workload once, writes DIR/round-1.txt, exits.
 // serve: writes DIR/pid (the Windows pid hotpatch live takes), runs round 1, then keeps a timer
 //        calling the addon (WORKLOAD.tick) and runs round N whenever DIR/go-N appears
@@ -16,7 +17,7 @@ const write = (name, text) => {
 };
 const round = (n) =>
   Promise.resolve()
-    .then(() => workload.run(addon, dir))
+    .then(() => workload.run(addon, dir, addonPath))
     .then(
       (lines) => lines.join('\n') + '\n',
       (e) => `error ${e && e.message}\n`,
