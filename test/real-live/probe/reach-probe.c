@@ -18,8 +18,8 @@
  *   events E exceptions X passed P
  *   detached
  * Exit 0 only when every byte was restored and the detach succeeded; otherwise a one-line
- * reason on stderr and exit 2 (attach/arm failed: nothing was written) or 3 (restore or
- * detach failed).
+ * reason on stderr and exit 2 (attach failed: nothing was written) or 3 (arming, a
+ * breakpoint, the restore or the detach failed; the bytes are put back first where possible).
  */
 #include <windows.h>
 #include <stdio.h>
@@ -68,6 +68,16 @@ static int disarm(Site *s) {
   return 1;
 }
 
+static DWORD targetPid;
+
+/* Gives up: every byte still armed put back (as far as possible), detached, exit 3. */
+static void fail(const char *what, ULONG_PTR va, DWORD thread) {
+  fprintf(stderr, "reach-probe: %s (address %p, thread %lu)\n", what, (void *)va, thread);
+  for (int i = 0; i < nSites; i++) disarm(&sites[i]);
+  DebugActiveProcessStop(targetPid);
+  exit(3);
+}
+
 /* Handles one debug event; returns the continue status. `attached` is set at the break-in. */
 static DWORD handle(const DEBUG_EVENT *e, int *attached) {
   events++;
@@ -95,23 +105,11 @@ static DWORD handle(const DEBUG_EVENT *e, int *attached) {
         CONTEXT c;
         memset(&c, 0, sizeof c);
         c.ContextFlags = CONTEXT_CONTROL;
-        if (t == NULL || !GetThreadContext(t, &c)) {
-          fprintf(stderr, "reach-probe: cannot read the context of thread %lu at %p\n", e->dwThreadId, (void *)s->va);
-          exit(3);
-        }
-        if (!disarm(s)) {
-          fprintf(stderr, "reach-probe: cannot restore the byte at %p\n", (void *)s->va);
-          exit(3);
-        }
-        if (c.Rip != s->va && c.Rip != s->va + 1) {
-          fprintf(stderr, "reach-probe: thread %lu at %p after the int3 of %p\n", e->dwThreadId, (void *)c.Rip, (void *)s->va);
-          exit(3);
-        }
+        if (t == NULL || !GetThreadContext(t, &c)) fail("cannot read the thread's context", s->va, e->dwThreadId);
+        if (!disarm(s)) fail("cannot restore the byte", s->va, e->dwThreadId);
+        if (c.Rip != s->va && c.Rip != s->va + 1) fail("the thread is not at the int3", c.Rip, e->dwThreadId);
         c.Rip = s->va;
-        if (!SetThreadContext(t, &c)) {
-          fprintf(stderr, "reach-probe: cannot set the context of thread %lu\n", e->dwThreadId);
-          exit(3);
-        }
+        if (!SetThreadContext(t, &c)) fail("cannot set the thread's context", s->va, e->dwThreadId);
         CloseHandle(t);
         if (!s->hit) {
           s->hit = 1;
@@ -136,7 +134,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: reach-probe PID ADDRS READY STOP OUT\n");
     return 2;
   }
-  DWORD pid = (DWORD)strtoul(argv[1], NULL, 10);
+  DWORD pid = targetPid = (DWORD)strtoul(argv[1], NULL, 10);
   FILE *f = fopen(argv[2], "r");
   if (f == NULL) {
     fprintf(stderr, "reach-probe: cannot read %s\n", argv[2]);
