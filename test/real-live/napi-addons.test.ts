@@ -7,7 +7,7 @@
  *   3. `hotpatch build --skip-refused` and `hotpatch live` into that process;
  *   4. round 2 must equal NEW alone; meanwhile the reach probe (test/support/reach-probe.ts)
  *      holds a one-shot int3 at the entry of every carried body, so the redirected functions
- *      the round (and the timer beside it) enters are counted exactly;
+ *      the round enters are counted exactly (the timer held quiet meanwhile);
  *   5. `hotpatch revert`, round 3 must equal OLD; the process must still be alive.
  * One line per pair gives package size, redirects, pause, restart-to-ready, their ratio,
  * functions reached and the outcome.

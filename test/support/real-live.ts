@@ -168,12 +168,16 @@ export async function addonRoundTrip(nodeExe: string, label: string, workload: s
     if (live.status !== 0) throw new Error(`live exited ${live.status}: ${live.stderr.trim()}`);
     const j = JSON.parse(live.stdout) as { base: string; redirects: { name: string | null; target: string }[]; functions: { name: string | null; oldVa: string | null; bodyVa: string; size: number }[]; timing: { pauseUs: number; pauseParts?: PauseParts[] } };
     // Round 2 with a one-shot int3 at the entry of every carried body: what the patched round
-    // (and the timer running beside it) executes of the new code, exactly.
+    // executes of the new code, exactly.
     const targets = [...new Set(j.redirects.map((r) => BigInt(r.target)))];
     const entries = [...new Set([...targets, ...j.functions.map((f) => BigInt(f.bodyVa))])];
+    // The timer is held quiet from before the probe arms until it detaches: the count is round 2's.
+    writeFileSync(join(liveDir, 'quiet'), '');
+    await waitFor('the timer to go quiet', 30_000, () => (existsSync(join(liveDir, 'quiet-ack')) ? true : p.alive() ? undefined : dead()));
     probe = entries.length === 0 ? null : await startReachProbe(pid, entries, liveDir);
     const patched = await round(2);
     const reach = probe === null ? { armed: 0, hits: [], events: 0, exceptions: 0, passed: 0 } : await probe.stop();
+    rmSync(join(liveDir, 'quiet'));
     if (!p.alive()) dead();
     const hit = new Set(reach.hits);
     // A function's name, else its OLD RVA (as `hotpatch diff` and `inspect` list it).
