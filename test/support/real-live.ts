@@ -8,8 +8,9 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startAgent, type PauseParts } from '../../runtime/backends/win32-agent.ts';
+import type { PauseParts } from '../../runtime/backends/win32-agent.ts';
 import { runHotpatchAsync } from './cli.ts';
+import { startReachProbe, type ReachProbe, type ReachResult } from './reach-probe.ts';
 import { ensureWinePrefix, toWinePath, wineEnv, WINE_PREFIX } from './wine.ts';
 
 const PREPARE = fileURLToPath(new URL('../real-live/prepare-prefix.sh', import.meta.url));
@@ -75,33 +76,6 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => T
   }
 }
 
-/**
- * Samples the instruction pointers of every thread of `pid` for `ms` milliseconds through the
- * agent (suspend, read contexts, resume, again): a statistical view of which code runs, with
- * no breakpoint and no change to the target.
- */
-export async function sampleThreadIps(pid: number, ms: number, until: () => boolean = () => false): Promise<bigint[]> {
-  const a = await startAgent({ env: wineEnv() });
-  if (!a.ok) throw new Error(a.error.message);
-  const agent = a.value;
-  const ips: bigint[] = [];
-  try {
-    const o = await agent.request(`open ${pid}`);
-    if (!o.ok) throw new Error(o.error.message);
-    const end = Date.now() + ms;
-    while (Date.now() < end && !until()) {
-      const s = await agent.request('suspend');
-      if (!s.ok) break;
-      for (const t of (s.value['threads'] as { rip?: string }[] | undefined) ?? []) if (typeof t.rip === 'string') ips.push(BigInt(t.rip));
-      const r = await agent.request('resume');
-      if (!r.ok) break;
-    }
-  } finally {
-    await agent.close();
-  }
-  return ips;
-}
-
 // ---- the addon round trip (shared by test/real-live/napi-addons.test.ts and bench/sections/real-processes.ts)
 
 /** What one addon pair's live round trip measured. */
@@ -115,8 +89,16 @@ export interface AddonRoundTrip {
   readonly pauseParts: PauseParts | null;
   /** Start node.exe, load NEW, one workload round, exit. */
   readonly restartMs: number;
+  /** Redirected functions (distinct redirect targets) whose new body was entered during round 2 (reach probe). */
   readonly reached: number;
-  readonly samples: number;
+  /** The distinct redirect targets: the functions a redirect sends OLD callers to. */
+  readonly redirected: number;
+  /** Carried functions (redirected, and added ones only new code calls) entered during round 2. */
+  readonly carriedReached: number;
+  /** The names (or body VAs) of the redirected functions reached. */
+  readonly reachedNames: readonly string[];
+  /** The probe's own counts (debug events handled, exceptions passed on to node.exe). */
+  readonly probe: Omit<ReachResult, 'hits'>;
   readonly timerCalls: number;
   readonly timerErrors: number;
   /** Round outputs: NEW alone, OLD before, live after the patch, after revert. */
@@ -146,13 +128,15 @@ const NODE_ENV = { NODE_SKIP_PLATFORM_CHECK: '1' };
 
 /**
  * Runs one addon pair through the proving ground (see test/real-live/README.md): NEW alone
- * (timed), OLD in a long-running node.exe, build --skip-refused, live, IP sampling, round 2,
- * revert, round 3. Throws when a step fails (the node.exe process dying included).
+ * (timed), OLD in a long-running node.exe, build --skip-refused, live, round 2 with the reach
+ * probe armed at the entry of every carried function (test/support/reach-probe.ts), revert,
+ * round 3. Throws when a step fails (the node.exe process dying included).
  */
 export async function addonRoundTrip(nodeExe: string, label: string, workload: string, oldPath: string, newPath: string, compare?: AgentComparison): Promise<AddonRoundTrip> {
   prepareRealPrefix();
   const dir = mkdtempSync(join(tmpdir(), `hp-real-live-${workload}-`));
   let proc: WineProcess | null = null;
+  let probe: ReachProbe | null = null;
   try {
     const newDir = join(dir, 'new');
     const liveDir = join(dir, 'live');
@@ -182,12 +166,26 @@ export async function addonRoundTrip(nodeExe: string, label: string, workload: s
     if (built.status !== 0) throw new Error(`build exited ${built.status}: ${built.stderr.trim()}`);
     const live = await runHotpatchAsync(['live', pkg, '--pid', String(pid), '--allow-unsigned', '--json'], wineEnv());
     if (live.status !== 0) throw new Error(`live exited ${live.status}: ${live.stderr.trim()}`);
-    const j = JSON.parse(live.stdout) as { redirects: unknown[]; functions: { name: string | null; bodyVa: string; size: number }[]; timing: { pauseUs: number; pauseParts?: PauseParts[] } };
-    // Where the threads are while the timer calls the addon (no breakpoint, nothing written).
-    const ips = await sampleThreadIps(pid, 4000);
+    const j = JSON.parse(live.stdout) as { base: string; redirects: { name: string | null; target: string }[]; functions: { name: string | null; oldVa: string | null; bodyVa: string; size: number }[]; timing: { pauseUs: number; pauseParts?: PauseParts[] } };
+    // Round 2 with a one-shot int3 at the entry of every carried body: what the patched round
+    // executes of the new code, exactly.
+    const targets = [...new Set(j.redirects.map((r) => BigInt(r.target)))];
+    const entries = [...new Set([...targets, ...j.functions.map((f) => BigInt(f.bodyVa))])];
+    // The timer is held quiet from before the probe arms until it detaches: the count is round 2's.
+    writeFileSync(join(liveDir, 'quiet'), '');
+    await waitFor('the timer to go quiet', 30_000, () => (existsSync(join(liveDir, 'quiet-ack')) ? true : p.alive() ? undefined : dead()));
+    probe = entries.length === 0 ? null : await startReachProbe(pid, entries, liveDir);
     const patched = await round(2);
-    const bodies = j.functions.map((f) => ({ start: BigInt(f.bodyVa), end: BigInt(f.bodyVa) + BigInt(f.size) }));
-    const reached = bodies.filter((b) => ips.some((ip) => ip >= b.start && ip < b.end)).length;
+    const reach = probe === null ? { armed: 0, hits: [], events: 0, exceptions: 0, passed: 0 } : await probe.stop();
+    rmSync(join(liveDir, 'quiet'));
+    if (!p.alive()) dead();
+    const hit = new Set(reach.hits);
+    // A function's name, else its OLD RVA (as `hotpatch diff` and `inspect` list it).
+    const nameOf = (va: bigint): string => {
+      const f = j.functions.find((g) => BigInt(g.bodyVa) === va);
+      return f?.name ?? (f?.oldVa == null ? `new body 0x${va.toString(16)}` : `old 0x${(BigInt(f.oldVa) - BigInt(j.base)).toString(16)}`);
+    };
+    const reachedTargets = targets.filter((t) => hit.has(t));
     const rv = await runHotpatchAsync(['revert', '--pid', String(pid)], wineEnv());
     if (rv.status !== 0) throw new Error(`revert exited ${rv.status}: ${rv.stderr.trim()}`);
     const reverted = await round(3);
@@ -210,12 +208,15 @@ export async function addonRoundTrip(nodeExe: string, label: string, workload: s
       label,
       packageBytes: statSync(pkg).size,
       redirects: j.redirects.length,
-      carried: bodies.length,
+      carried: j.functions.length,
       pauseMs: j.timing.pauseUs / 1000,
       pauseParts: j.timing.pauseParts?.length === 1 ? j.timing.pauseParts[0]! : null,
       restartMs,
-      reached,
-      samples: ips.length,
+      reached: reachedTargets.length,
+      redirected: targets.length,
+      carriedReached: j.functions.filter((f) => hit.has(BigInt(f.bodyVa))).length,
+      reachedNames: reachedTargets.map(nameOf),
+      probe: { armed: reach.armed, events: reach.events, exceptions: reach.exceptions, passed: reach.passed },
       timerCalls,
       timerErrors,
       newAlone,
@@ -227,19 +228,33 @@ export async function addonRoundTrip(nodeExe: string, label: string, workload: s
       afterCompare,
     };
   } finally {
+    probe?.kill();
     await proc?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** The addon pairs of the proving ground, with their workload (test/real-live/workloads/<workload>.cjs). */
-export const REAL_LIVE_ADDONS: readonly { readonly label: string; readonly workload: string }[] = [
+/**
+ * The addon pairs of the proving ground, with their workload (test/real-live/workloads/<workload>.cjs).
+ * A pair whose package redirects functions must have its round 2 reach at least one of them
+ * (the reach probe), unless `unreached` says why no workload can: then it must reach none,
+ * so a stale reason fails the test too (test/real-live/README.md, "What each workload reaches").
+ */
+export const REAL_LIVE_ADDONS: readonly { readonly label: string; readonly workload: string; readonly unreached?: string }[] = [
   { label: 'crc32-1.10.3-1.10.4', workload: 'crc32' },
-  { label: 'bufferutil-4.0.8-4.0.9', workload: 'bufferutil' },
+  {
+    label: 'bufferutil-4.0.8-4.0.9',
+    workload: 'bufferutil',
+    unreached: 'the binding functions mask (0x1040) and unmask (0x12d0) are left old (they share .data with 0x17490, changed and not carried); no other carried function is entered by the calls, a worker thread attach/detach or the module init (test/real-live/README.md)',
+  },
   { label: 'watcher-2.5.0-2.5.1', workload: 'watcher' },
   { label: 'watcher-2.5.4-2.5.6', workload: 'watcher' },
   { label: 'rollup-4.64.8-4.64.9', workload: 'rollup' },
   { label: 'rollup-4.64.7-4.64.8', workload: 'rollup' },
-  { label: 'bufferutil-4.0.9-4.1.0', workload: 'bufferutil' },
+  {
+    label: 'bufferutil-4.0.9-4.1.0',
+    workload: 'bufferutil',
+    unreached: 'the binding functions are left old (0x1050 shares .data with 0x17830, changed and not carried; 0x1000 and 0x13d0 reference functions left old); no other carried function is entered by the calls, a worker thread attach/detach or the module init (test/real-live/README.md)',
+  },
   { label: 'utf-8-validate-6.0.4-6.0.5', workload: 'utf8' },
 ];

@@ -1,7 +1,8 @@
 // Runs in a real Windows node.exe (under Wine): node.exe harness.js WORKLOAD ADDON DIR once|serve
+// (WORKLOAD.run(addon, DIR, ADDON) returns the round's lines, or a promise of them)
 // once:  runs the workload once, writes DIR/round-1.txt, exits.
 // serve: writes DIR/pid (the Windows pid hotpatch live takes), runs round 1, then keeps a timer
-//        calling the addon (WORKLOAD.tick) and runs round N whenever DIR/go-N appears
+//        calling the addon (WORKLOAD.tick; not while DIR/quiet exists) and runs round N whenever DIR/go-N appears
 //        (writing DIR/round-N.txt), until DIR/quit appears. Files, not pipes: a pipe gives
 //        node.exe EBADF under Wine.
 'use strict';
@@ -16,7 +17,7 @@ const write = (name, text) => {
 };
 const round = (n) =>
   Promise.resolve()
-    .then(() => workload.run(addon, dir))
+    .then(() => workload.run(addon, dir, addonPath))
     .then(
       (lines) => lines.join('\n') + '\n',
       (e) => `error ${e && e.message}\n`,
@@ -29,7 +30,11 @@ if (mode === 'once') {
   round(1);
   let ticks = 0;
   let tickErrors = 0;
+  // While DIR/quiet exists the timer skips its calls and writes DIR/quiet-ack: what the
+  // reach probe counts in a round is then the round's alone.
+  let quiet = false;
   const timer = setInterval(() => {
+    if (quiet) return;
     try {
       workload.tick(addon);
       ticks++;
@@ -40,6 +45,9 @@ if (mode === 'once') {
   let next = 2;
   let busy = false;
   const poll = setInterval(() => {
+    const q = fs.existsSync(path.join(dir, 'quiet'));
+    if (q && !quiet) write('quiet-ack', '');
+    quiet = q;
     if (!busy && fs.existsSync(path.join(dir, `go-${next}`))) {
       busy = true;
       const n = next++;

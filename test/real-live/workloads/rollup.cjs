@@ -17,6 +17,23 @@ const SOURCES = [
   'function* g() { yield; } async function h() { for await (const x of y) {} } new.target; import.meta.url;',
   'x = a?.b?.[c]?.(d); delete x.y; void 0; typeof z; o = { __proto__: null, [k]: 1, m() {}, get p() { return 1 } };',
   '/* comment */ // line\n"use strict"; if (a) b; else if (c) d; else { e }; do x++; while (x < 3); with (o) {}',
+  // More syntax, and more of the parser's error paths (SWC's diagnostics as rollup reports them).
+  '#!/usr/bin/env node\nimport j from "./j.json" with { type: "json" }; export * as ns from "m"; const m = await import("x");',
+  '@dec class C { @field x = 1; accessor y = 2; static #z; has(o) { return #z in o; } }',
+  'const re = /[\\p{L}--[a-z]]/v; const t = String.raw`\\unicode`; const \\u{61}b = 1; a = 0b101 + 0o17 + 0xff + 1e3;',
+  // (No JSX namespaced name: rollup's converter panics on it, `not implemented`; a Rust panic
+  // under the reach probe led to a storm of first-chance faults in Wine's ntdll, README.)
+  'const f = <><A.B c="d" e={1} f /><x-y attr="&amp;&#123;" />text &nbsp;</>;',
+  '<!-- html comment\nx = 1;\n--> also a comment',
+  'let let = 1;',
+  'function f() { "use strict"; var x = 010; }',
+  'async function f() { await = 1; } function* g() { yield = 1; }',
+  'export default 1; export default 2;',
+  'a + = b; "unterminated',
+  'class A { constructor() {} constructor() {} } for (const x of y) for (let [a, b] of z) ;',
+  'label: { break label; } if (x) function f() {} ({ a = 1 }); [...a, b] = c;',
+  'x?.y = 1; new a?.b(); import("a", { with: { type: "json" } }); super.x;',
+  '`${`${`${deep}`}`}`; a ? b : c ? d : e; a ** -b; (a, b) => { "use strict"; }; async (x) => await x;',
 ];
 function fnv(buf) {
   let h = 0x811c9dc5;
@@ -25,7 +42,8 @@ function fnv(buf) {
 }
 const { bytes } = require('./inputs.cjs');
 const describe = (r) => (Buffer.isBuffer(r) || r instanceof Uint8Array ? `${r.length} ${fnv(r)}` : `?${typeof r}`);
-exports.run = async (r) => {
+const { inWorker } = require('./worker.cjs');
+exports.run = async (r, dir, addonPath) => {
   const out = [];
   for (const [i, src] of SOURCES.entries()) {
     for (const [ret, jsx] of [[false, false], [true, false], [false, true], [true, true]]) {
@@ -45,8 +63,10 @@ exports.run = async (r) => {
     const b = bytes(n, n + 1);
     out.push(`xxhash n=${n} ${r.xxhashBase64Url(b)} ${r.xxhashBase36(b)} ${r.xxhashBase16(b)}`);
   }
+  out.push(...(await inWorker(addonPath, 'rollup')));
   return out;
 };
+exports.inWorker = (r) => [`parse ${describe(r.parse(SOURCES[0], false, false))} xxhash ${r.xxhashBase16(Buffer.from('worker'))}`];
 const tickSrc = SOURCES[3];
 const tickBuf = bytes(256, 5);
 exports.tick = (r) => {

@@ -20,7 +20,10 @@ const PIECES = {
   ff: [0xff],
 };
 const RUNS = [0, 1, 3, 7, 8, 15, 16, 31, 32, 63, 64, 100, 1000];
-exports.run = (binding) => {
+const { inWorker } = require('./worker.cjs');
+// No wrong-type arguments: the binding asserts its napi calls succeed (no check in a release
+// build), so a non-buffer would be used as one.
+exports.run = async (binding, dir, addonPath) => {
   const u = { isValidUTF8: binding };
   const out = [];
   for (const [name, piece] of Object.entries(PIECES)) {
@@ -35,8 +38,10 @@ exports.run = (binding) => {
   const text = Buffer.from('héllo wörld € 😀 '.repeat(500));
   out.push(`text ${u.isValidUTF8(text)} ${u.isValidUTF8(text.subarray(0, text.length - 1))} ${u.isValidUTF8(text.subarray(1))}`);
   out.push(`empty ${u.isValidUTF8(Buffer.alloc(0))} big-ascii ${u.isValidUTF8(Buffer.alloc(1 << 20, 0x20))}`);
+  out.push(...(await inWorker(addonPath, 'utf8')));
   return out;
 };
+exports.inWorker = (isValidUTF8) => [`${isValidUTF8(Buffer.from('wörker'))} ${isValidUTF8(Buffer.from([0xc0, 0xaf]))}`];
 const tickBuf = Buffer.from('tick € 😀 '.repeat(100));
 exports.tick = (isValidUTF8) => {
   for (let i = 0; i < 20; i++) isValidUTF8(tickBuf);
