@@ -12,6 +12,7 @@ import type { Rva } from '../common/types.ts';
 import { encodeDelta } from './delta.ts';
 import { hasImplicit, IMPLICIT_WIDTH } from './implicit-fixups.ts';
 import { defaultBaselineId } from './baseline.ts';
+import { ColumnsInvalid, fixupColumnsOf, fixupsOfColumns, reliedGapsOf, reliedRangesOfGaps } from './fixup-columns.ts';
 import { hotpatch } from './generated/hotpatch.js';
 import type {
   BlockBytes,
@@ -104,28 +105,16 @@ function bytesMsg(b: BlockBytes): hotpatch.BlockBytes.$Properties {
   return { deltaWithImplicitFixups: { ...delta, implicitRel32: gapsOf(b.implicit!.rel32, IMPLICIT_WIDTH.rel32), implicitAbs64: gapsOf(b.implicit!.abs64, IMPLICIT_WIDTH.abs64) } };
 }
 
-function fixupMsg(f: Fixup): hotpatch.Fixup.$Properties {
-  const base = { kind: wireOf(FIXUP_KINDS, f.kind), offset: f.offset, addend: toLong(f.addend, false) };
-  const t = f.target;
-  switch (t.kind) {
-    case 'image':
-      return { ...base, imageRva: t.rva };
-    case 'block':
-      return { ...base, block: { blockId: t.blockId, offset: t.offset } };
-    case 'import-slot':
-      return { ...base, importSlot: t.index };
-    case 'import-address':
-      return { ...base, importAddress: t.index };
-    case 'unwind':
-      return { ...base, unwindOffset: t.offset };
-  }
+/** A fixup list as 1.4 writes it: no entry, or one entry holding the list as columns. */
+function fixupsMsg(fixups: readonly Fixup[]): hotpatch.Fixup.$Properties[] {
+  return fixups.length === 0 ? [] : [{ columns: fixupColumnsOf(fixups, (v) => toLong(v, false)) }];
 }
 
 function unwindMsg(u: Unwind): hotpatch.Unwind.$Properties {
   return {
     runtimeFunctions: u.runtimeFunctions.map((r) => ({ beginOffset: r.beginOffset, endOffset: r.endOffset, unwindInfoOffset: r.unwindInfoOffset })),
     unwindInfo: u.unwindInfo,
-    unwindFixups: u.unwindFixups.map(fixupMsg),
+    unwindFixups: fixupsMsg(u.unwindFixups),
   };
 }
 
@@ -138,7 +127,7 @@ function targetMsg(t: TargetIdentity): hotpatch.TargetIdentity.$Properties {
     imageBase: toLong(t.imageBase, true),
     codeView: t.codeView === null ? null : { guid: t.codeView.guid, age: t.codeView.age, pdbPath: t.codeView.pdbPath },
     moduleName: t.moduleName,
-    reliedRanges: t.reliedRanges.map(rangeMsg),
+    reliedRangeGaps: reliedGapsOf(t.reliedRanges),
     reliedSha256: t.reliedSha256,
   };
 }
@@ -152,10 +141,10 @@ export function toMessage(p: HotpatchPackage): hotpatch.Package.$Properties {
       id: b.id,
       alignment: b.alignment,
       bytes: bytesMsg(b.bytes),
-      fixups: b.fixups.map(fixupMsg),
+      fixups: fixupsMsg(b.fixups),
       unwind: b.unwind === null ? null : unwindMsg(b.unwind),
     })),
-    dataBlocks: p.dataBlocks.map((b) => ({ id: b.id, alignment: b.alignment, bytes: bytesMsg(b.bytes), fixups: b.fixups.map(fixupMsg) })),
+    dataBlocks: p.dataBlocks.map((b) => ({ id: b.id, alignment: b.alignment, bytes: bytesMsg(b.bytes), fixups: fixupsMsg(b.fixups) })),
     imports: p.imports.map((i) => (i.symbol.kind === 'name' ? { dll: i.dll, name: i.symbol.name } : { dll: i.dll, ordinal: i.symbol.ordinal })),
     redirects: p.redirects.map((r) => ({
       oldRva: r.oldRva,
@@ -250,12 +239,46 @@ function fixupOf(m: hotpatch.Fixup.$Shape, path: string): Fixup {
   return { kind, offset: u32(m.offset), target, addend: fromLong(m.addend, false) };
 }
 
+/**
+ * A fixup list: 1.4 columns (the list's one entry, kind 0, target `columns`), or 1.0-1.3
+ * entries, one message each.
+ */
+function fixupsOf(list: readonly hotpatch.Fixup.$Shape[] | null | undefined, path: string): Fixup[] {
+  const l = list ?? [];
+  const at = l.findIndex((f) => f.target === 'columns');
+  if (at < 0) return l.map((f, i) => fixupOf(f, `${path}[${i}]`));
+  const c = l[at]!;
+  if (l.length !== 1) throw new Invalid(`${path}[${at}]: fixup columns must be the list's only entry (${l.length} entries)`);
+  if ((c.kind ?? 0) !== 0 || u32(c.offset) !== 0 || fromLong(c.addend, false) !== 0n) throw new Invalid(`${path}[0]: fixup columns with a kind, offset or addend`);
+  try {
+    if (c.columns === null || c.columns === undefined) throw new Invalid(`${path}[0].columns is missing`);
+    return fixupsOfColumns(c.columns, `${path}[0].columns`, (v) => fromLong(v, false));
+  } catch (e) {
+    if (e instanceof ColumnsInvalid) throw new Invalid(e.message);
+    throw e;
+  }
+}
+
+/** Relied ranges: 1.4 (gap, length) pairs, or 1.0-1.3 messages; never both. */
+function reliedOf(t: hotpatch.TargetIdentity.$Shape): RvaRange[] {
+  const gaps = t.reliedRangeGaps ?? [];
+  const msgs = t.reliedRanges ?? [];
+  if (gaps.length > 0 && msgs.length > 0) throw new Invalid('target: both reliedRanges and reliedRangeGaps');
+  if (msgs.length > 0) return msgs.map((r, i) => rangeOf(r, `target.reliedRanges[${i}]`));
+  try {
+    return reliedRangesOfGaps(gaps, 'target.reliedRangeGaps');
+  } catch (e) {
+    if (e instanceof ColumnsInvalid) throw new Invalid(e.message);
+    throw e;
+  }
+}
+
 function unwindOf(m: hotpatch.Unwind.$Shape | null | undefined, path: string): Unwind | null {
   if (m === null || m === undefined) return null;
   return {
     runtimeFunctions: (m.runtimeFunctions ?? []).map((r) => ({ beginOffset: u32(r.beginOffset), endOffset: u32(r.endOffset), unwindInfoOffset: u32(r.unwindInfoOffset) })),
     unwindInfo: bytesOr(m.unwindInfo),
-    unwindFixups: (m.unwindFixups ?? []).map((f, i) => fixupOf(f, `${path}.unwindFixups[${i}]`)),
+    unwindFixups: fixupsOf(m.unwindFixups, `${path}.unwindFixups`),
   };
 }
 
@@ -310,21 +333,21 @@ function fromMessage(m: hotpatch.Package.$Shape): HotpatchPackage {
     imageBase: fromLong(t.imageBase, true),
     codeView: cv === null || cv === undefined ? null : { guid: bytesOr(cv.guid), age: u32(cv.age), pdbPath: cv.pdbPath ?? '' },
     moduleName: t.moduleName ?? '',
-    reliedRanges: (t.reliedRanges ?? []).map((r, i) => rangeOf(r, `target.reliedRanges[${i}]`)),
+    reliedRanges: reliedOf(t),
     reliedSha256: bytesOr(t.reliedSha256),
   };
   const code: CodeBlock[] = (m.codeBlocks ?? []).map((b, i) => ({
     id: u32(b.id),
     alignment: u32(b.alignment),
     bytes: blockBytesOf(b.bytes, `codeBlocks[${i}].bytes`),
-    fixups: (b.fixups ?? []).map((f, j) => fixupOf(f, `codeBlocks[${i}].fixups[${j}]`)),
+    fixups: fixupsOf(b.fixups, `codeBlocks[${i}].fixups`),
     unwind: unwindOf(b.unwind, `codeBlocks[${i}].unwind`),
   }));
   const data: DataBlock[] = (m.dataBlocks ?? []).map((b, i) => ({
     id: u32(b.id),
     alignment: u32(b.alignment),
     bytes: blockBytesOf(b.bytes, `dataBlocks[${i}].bytes`),
-    fixups: (b.fixups ?? []).map((f, j) => fixupOf(f, `dataBlocks[${i}].fixups[${j}]`)),
+    fixups: fixupsOf(b.fixups, `dataBlocks[${i}].fixups`),
   }));
   const producer = m.producer;
   return {
@@ -421,9 +444,9 @@ export function encodedBlockBytesSize(b: BlockBytes): number {
   return pb.BlockBytes.encode(bytesMsg(b)).finish().length;
 }
 
-/** Bytes a Fixup takes on the wire (the encoded message, without its field tag). */
-export function encodedFixupSize(f: Fixup): number {
-  return pb.Fixup.encode(fixupMsg(f)).finish().length;
+/** Bytes a fixup list takes on the wire (its columns entry, without the list's field tag). */
+export function encodedFixupsSize(fixups: readonly Fixup[]): number {
+  return fixupsMsg(fixups).reduce((n, f) => n + pb.Fixup.encode(f).finish().length, 0);
 }
 
 /**
