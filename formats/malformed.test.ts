@@ -35,7 +35,7 @@ async function build(): Promise<Record<string, readonly [Uint8Array, string, 'tr
   const invalidRaw = encodePayload({ ...badRef, redirects: [...badRef.redirects, badRef.redirects[0]!] });
   // 1.4 columns that do not add up: a targets column one short, relied gaps that are not pairs.
   const shortColumns = hotpatch.Package.decode(encodePayload(badRef));
-  (shortColumns.codeBlocks[0]!.fixups![0]!.columns!.targets as number[]).pop();
+  (shortColumns.fixups!.targets as number[]).pop();
   const oddGaps = hotpatch.Package.decode(encodePayload(badRef));
   (oddGaps.target!.reliedRangeGaps as number[]).pop();
   return {

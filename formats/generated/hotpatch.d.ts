@@ -48,6 +48,9 @@ export namespace hotpatch {
         /** Package producer. */
         producer?: (hotpatch.Producer.$Properties|null);
 
+        /** Package fixups. */
+        fixups?: (hotpatch.FixupColumns.$Properties|null);
+
         /**
          * Encodes the specified Package message. Does not implicitly {@link hotpatch.Package.verify|verify} messages.
          * @param message Package message or plain object to encode
@@ -96,6 +99,9 @@ export namespace hotpatch {
             /** Package producer */
             producer?: (hotpatch.Producer.$Properties|null);
 
+            /** Package fixups */
+            fixups?: (hotpatch.FixupColumns.$Properties|null);
+
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
         }
@@ -110,6 +116,7 @@ export namespace hotpatch {
           redirects?: hotpatch.Redirect.$Shape[]|null;
           functions?: hotpatch.FunctionRecord.$Shape[]|null;
           producer?: hotpatch.Producer.$Shape|null;
+          fixups?: hotpatch.FixupColumns.$Shape|null;
           $unknowns?: Uint8Array[];
         };
     }
@@ -988,6 +995,9 @@ export namespace hotpatch {
         /** FixupColumns addends. */
         addends: Long[];
 
+        /** FixupColumns counts. */
+        counts: number[];
+
         /**
          * Encodes the specified FixupColumns message. Does not implicitly {@link hotpatch.FixupColumns.verify|verify} messages.
          * @param message FixupColumns message or plain object to encode
@@ -1026,6 +1036,9 @@ export namespace hotpatch {
 
             /** FixupColumns addends */
             addends?: (Long[]|null);
+
+            /** FixupColumns counts */
+            counts?: (number[]|null);
 
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];

@@ -31,6 +31,7 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {Array.<hotpatch.Redirect.$Properties>|null} [redirects] Package redirects
          * @property {Array.<hotpatch.FunctionRecord.$Properties>|null} [functions] Package functions
          * @property {hotpatch.Producer.$Properties|null} [producer] Package producer
+         * @property {hotpatch.FixupColumns.$Properties|null} [fixups] Package fixups
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -53,6 +54,7 @@ export const hotpatch = $root.hotpatch = (() => {
          *   redirects?: Array.<hotpatch.Redirect.$Shape>|null;
          *   functions?: Array.<hotpatch.FunctionRecord.$Shape>|null;
          *   producer?: hotpatch.Producer.$Shape|null;
+         *   fixups?: hotpatch.FixupColumns.$Shape|null;
          *   $unknowns?: Array.<Uint8Array>;
          * }} hotpatch.Package.$Shape
          */
@@ -142,6 +144,14 @@ export const hotpatch = $root.hotpatch = (() => {
         Package.prototype.producer = null;
 
         /**
+         * Package fixups.
+         * @member {hotpatch.FixupColumns.$Properties|null|undefined} fixups
+         * @memberof hotpatch.Package
+         * @instance
+         */
+        Package.prototype.fixups = null;
+
+        /**
          * Encodes the specified Package message. Does not implicitly {@link hotpatch.Package.verify|verify} messages.
          * @function encode
          * @memberof hotpatch.Package
@@ -178,6 +188,8 @@ export const hotpatch = $root.hotpatch = (() => {
                     $root.hotpatch.FunctionRecord.encode(message.functions[i], writer.uint32(/* id 7, wireType 2 =*/58).fork(), _depth + 1).ldelim();
             if (message.producer != null && $Object.hasOwnProperty.call(message, "producer"))
                 $root.hotpatch.Producer.encode(message.producer, writer.uint32(/* id 8, wireType 2 =*/66).fork(), _depth + 1).ldelim();
+            if (message.fixups != null && $Object.hasOwnProperty.call(message, "fixups"))
+                $root.hotpatch.FixupColumns.encode(message.fixups, writer.uint32(/* id 20, wireType 2 =*/162).fork(), _depth + 1).ldelim();
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -278,6 +290,12 @@ export const hotpatch = $root.hotpatch = (() => {
                         if (wireType !== 2)
                             break;
                         message.producer = $root.hotpatch.Producer.decode(reader, reader.size(), $undefined, _depth + 1, message.producer);
+                        continue;
+                    }
+                case 20: {
+                        if (wireType !== 2)
+                            break;
+                        message.fixups = $root.hotpatch.FixupColumns.decode(reader, reader.size(), $undefined, _depth + 1, message.fixups);
                         continue;
                     }
                 }
@@ -2404,6 +2422,7 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {Array.<number>|null} [targets] FixupColumns targets
          * @property {Array.<number>|null} [blockOffsets] FixupColumns blockOffsets
          * @property {Array.<Long>|null} [addends] FixupColumns addends
+         * @property {Array.<number>|null} [counts] FixupColumns counts
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -2434,6 +2453,7 @@ export const hotpatch = $root.hotpatch = (() => {
             this.targets = [];
             this.blockOffsets = [];
             this.addends = [];
+            this.counts = [];
             if (properties)
                 for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                     if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -2481,6 +2501,14 @@ export const hotpatch = $root.hotpatch = (() => {
         FixupColumns.prototype.addends = $util.emptyArray;
 
         /**
+         * FixupColumns counts.
+         * @member {Array.<number>} counts
+         * @memberof hotpatch.FixupColumns
+         * @instance
+         */
+        FixupColumns.prototype.counts = $util.emptyArray;
+
+        /**
          * Encodes the specified FixupColumns message. Does not implicitly {@link hotpatch.FixupColumns.verify|verify} messages.
          * @function encode
          * @memberof hotpatch.FixupColumns
@@ -2506,6 +2534,8 @@ export const hotpatch = $root.hotpatch = (() => {
                 writer.uint32(/* id 4, wireType 2 =*/34).uint32s(message.blockOffsets);
             if (message.addends != null && message.addends.length)
                 writer.uint32(/* id 5, wireType 2 =*/42).sint64s(message.addends);
+            if (message.counts != null && message.counts.length)
+                writer.uint32(/* id 6, wireType 2 =*/50).uint32s(message.counts);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -2618,6 +2648,20 @@ export const hotpatch = $root.hotpatch = (() => {
                         if (!(message.addends && message.addends.length))
                             message.addends = [];
                         message.addends.push(reader.sint64());
+                        continue;
+                    }
+                case 6: {
+                        if (wireType === 2) {
+                            if (!(message.counts && message.counts.length))
+                                message.counts = [];
+                            reader.uint32s(message.counts);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.counts && message.counts.length))
+                            message.counts = [];
+                        message.counts.push(reader.uint32());
                         continue;
                     }
                 }
