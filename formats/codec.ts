@@ -12,6 +12,7 @@ import type { Rva } from '../common/types.ts';
 import { encodeDelta } from './delta.ts';
 import { hasImplicit, IMPLICIT_WIDTH } from './implicit-fixups.ts';
 import { defaultBaselineId } from './baseline.ts';
+import { ColumnsInvalid, fixupColumnsOf, fixupListsOfColumns, reliedGapsOf, reliedRangesOfGaps } from './fixup-columns.ts';
 import { hotpatch } from './generated/hotpatch.js';
 import type {
   BlockBytes,
@@ -104,28 +105,28 @@ function bytesMsg(b: BlockBytes): hotpatch.BlockBytes.$Properties {
   return { deltaWithImplicitFixups: { ...delta, implicitRel32: gapsOf(b.implicit!.rel32, IMPLICIT_WIDTH.rel32), implicitAbs64: gapsOf(b.implicit!.abs64, IMPLICIT_WIDTH.abs64) } };
 }
 
-function fixupMsg(f: Fixup): hotpatch.Fixup.$Properties {
-  const base = { kind: wireOf(FIXUP_KINDS, f.kind), offset: f.offset, addend: toLong(f.addend, false) };
-  const t = f.target;
-  switch (t.kind) {
-    case 'image':
-      return { ...base, imageRva: t.rva };
-    case 'block':
-      return { ...base, block: { blockId: t.blockId, offset: t.offset } };
-    case 'import-slot':
-      return { ...base, importSlot: t.index };
-    case 'import-address':
-      return { ...base, importAddress: t.index };
-    case 'unwind':
-      return { ...base, unwindOffset: t.offset };
-  }
+/** A fixup list as 1.4 writes it: no entry, or one marker (its fixups are in Package.fixups). */
+function fixupsMsg(fixups: readonly Fixup[]): hotpatch.Fixup.$Properties[] {
+  return fixups.length === 0 ? [] : [{ columns: {} }];
+}
+
+/** Every non-empty fixup list, in package order: each code block's, then its unwind's; then each data block's. */
+function fixupLists(p: HotpatchPackage): Array<readonly Fixup[]> {
+  const lists = [...p.codeBlocks.flatMap((b) => [b.fixups, b.unwind?.unwindFixups ?? []]), ...p.dataBlocks.map((b) => b.fixups)];
+  return lists.filter((l) => l.length > 0);
+}
+
+/** Package.fixups: the table of every list's fixups; absent when there is none. */
+function fixupTableMsg(p: HotpatchPackage): hotpatch.FixupColumns.$Properties | null {
+  const lists = fixupLists(p);
+  return lists.length === 0 ? null : fixupColumnsOf(lists, (v) => toLong(v, false));
 }
 
 function unwindMsg(u: Unwind): hotpatch.Unwind.$Properties {
   return {
     runtimeFunctions: u.runtimeFunctions.map((r) => ({ beginOffset: r.beginOffset, endOffset: r.endOffset, unwindInfoOffset: r.unwindInfoOffset })),
     unwindInfo: u.unwindInfo,
-    unwindFixups: u.unwindFixups.map(fixupMsg),
+    unwindFixups: fixupsMsg(u.unwindFixups),
   };
 }
 
@@ -138,7 +139,7 @@ function targetMsg(t: TargetIdentity): hotpatch.TargetIdentity.$Properties {
     imageBase: toLong(t.imageBase, true),
     codeView: t.codeView === null ? null : { guid: t.codeView.guid, age: t.codeView.age, pdbPath: t.codeView.pdbPath },
     moduleName: t.moduleName,
-    reliedRanges: t.reliedRanges.map(rangeMsg),
+    reliedRangeGaps: reliedGapsOf(t.reliedRanges),
     reliedSha256: t.reliedSha256,
   };
 }
@@ -152,10 +153,10 @@ export function toMessage(p: HotpatchPackage): hotpatch.Package.$Properties {
       id: b.id,
       alignment: b.alignment,
       bytes: bytesMsg(b.bytes),
-      fixups: b.fixups.map(fixupMsg),
+      fixups: fixupsMsg(b.fixups),
       unwind: b.unwind === null ? null : unwindMsg(b.unwind),
     })),
-    dataBlocks: p.dataBlocks.map((b) => ({ id: b.id, alignment: b.alignment, bytes: bytesMsg(b.bytes), fixups: b.fixups.map(fixupMsg) })),
+    dataBlocks: p.dataBlocks.map((b) => ({ id: b.id, alignment: b.alignment, bytes: bytesMsg(b.bytes), fixups: fixupsMsg(b.fixups) })),
     imports: p.imports.map((i) => (i.symbol.kind === 'name' ? { dll: i.dll, name: i.symbol.name } : { dll: i.dll, ordinal: i.symbol.ordinal })),
     redirects: p.redirects.map((r) => ({
       oldRva: r.oldRva,
@@ -175,6 +176,7 @@ export function toMessage(p: HotpatchPackage): hotpatch.Package.$Properties {
       blockOffset: f.blockOffset,
     })),
     producer: { compilerVersion: p.producer.compilerVersion, parameters: p.producer.parameters.map((kv) => ({ key: kv.key, value: kv.value })) },
+    fixups: fixupTableMsg(p),
   };
 }
 
@@ -250,12 +252,70 @@ function fixupOf(m: hotpatch.Fixup.$Shape, path: string): Fixup {
   return { kind, offset: u32(m.offset), target, addend: fromLong(m.addend, false) };
 }
 
-function unwindOf(m: hotpatch.Unwind.$Shape | null | undefined, path: string): Unwind | null {
+/** Package.fixups decoded: its lists, handed out in package order to the markers that name them. */
+class FixupTable {
+  private next = 0;
+  private constructor(private readonly lists: readonly Fixup[][]) {}
+
+  static of(c: hotpatch.FixupColumns.$Shape | null | undefined): FixupTable {
+    if (c === null || c === undefined) return new FixupTable([]);
+    try {
+      return new FixupTable(fixupListsOfColumns(c, 'fixups', (v) => fromLong(v, false)));
+    } catch (e) {
+      if (e instanceof ColumnsInvalid) throw new Invalid(e.message);
+      throw e;
+    }
+  }
+
+  take(path: string): Fixup[] {
+    const l = this.lists[this.next++];
+    if (l === undefined) throw new Invalid(`${path}[0]: a marker beyond the ${this.lists.length} lists of Package.fixups`);
+    return l;
+  }
+
+  /** Every list of the table went to a marker. */
+  checkDone(): void {
+    if (this.next !== this.lists.length) throw new Invalid(`fixups: ${this.lists.length} lists for ${this.next} markers`);
+  }
+}
+
+/**
+ * A fixup list: a 1.4 marker (the list's one entry, kind 0, an empty `columns`) taking the
+ * next list of Package.fixups, or 1.0-1.3 entries, one message each.
+ */
+function fixupsOf(list: readonly hotpatch.Fixup.$Shape[] | null | undefined, path: string, table: FixupTable): Fixup[] {
+  const l = list ?? [];
+  const at = l.findIndex((f) => f.target === 'columns');
+  if (at < 0) return l.map((f, i) => fixupOf(f, `${path}[${i}]`));
+  const c = l[at]!;
+  if (l.length !== 1) throw new Invalid(`${path}[${at}]: a fixup marker must be the list's only entry (${l.length} entries)`);
+  if ((c.kind ?? 0) !== 0 || u32(c.offset) !== 0 || fromLong(c.addend, false) !== 0n) throw new Invalid(`${path}[0]: a fixup marker with a kind, offset or addend`);
+  const m = c.columns;
+  const filled = m === null || m === undefined ? 0 : [m.tags, m.offsetGaps, m.targets, m.blockOffsets, m.addends, m.counts].reduce((n, col) => n + (col?.length ?? 0), 0);
+  if (filled > 0) throw new Invalid(`${path}[0].columns: a marker's columns must be empty (the fixups are in Package.fixups)`);
+  return table.take(path);
+}
+
+/** Relied ranges: 1.4 (gap, length) pairs, or 1.0-1.3 messages; never both. */
+function reliedOf(t: hotpatch.TargetIdentity.$Shape): RvaRange[] {
+  const gaps = t.reliedRangeGaps ?? [];
+  const msgs = t.reliedRanges ?? [];
+  if (gaps.length > 0 && msgs.length > 0) throw new Invalid('target: both reliedRanges and reliedRangeGaps');
+  if (msgs.length > 0) return msgs.map((r, i) => rangeOf(r, `target.reliedRanges[${i}]`));
+  try {
+    return reliedRangesOfGaps(gaps, 'target.reliedRangeGaps');
+  } catch (e) {
+    if (e instanceof ColumnsInvalid) throw new Invalid(e.message);
+    throw e;
+  }
+}
+
+function unwindOf(m: hotpatch.Unwind.$Shape | null | undefined, path: string, table: FixupTable): Unwind | null {
   if (m === null || m === undefined) return null;
   return {
     runtimeFunctions: (m.runtimeFunctions ?? []).map((r) => ({ beginOffset: u32(r.beginOffset), endOffset: u32(r.endOffset), unwindInfoOffset: u32(r.unwindInfoOffset) })),
     unwindInfo: bytesOr(m.unwindInfo),
-    unwindFixups: (m.unwindFixups ?? []).map((f, i) => fixupOf(f, `${path}.unwindFixups[${i}]`)),
+    unwindFixups: fixupsOf(m.unwindFixups, `${path}.unwindFixups`, table),
   };
 }
 
@@ -310,22 +370,22 @@ function fromMessage(m: hotpatch.Package.$Shape): HotpatchPackage {
     imageBase: fromLong(t.imageBase, true),
     codeView: cv === null || cv === undefined ? null : { guid: bytesOr(cv.guid), age: u32(cv.age), pdbPath: cv.pdbPath ?? '' },
     moduleName: t.moduleName ?? '',
-    reliedRanges: (t.reliedRanges ?? []).map((r, i) => rangeOf(r, `target.reliedRanges[${i}]`)),
+    reliedRanges: reliedOf(t),
     reliedSha256: bytesOr(t.reliedSha256),
   };
-  const code: CodeBlock[] = (m.codeBlocks ?? []).map((b, i) => ({
-    id: u32(b.id),
-    alignment: u32(b.alignment),
-    bytes: blockBytesOf(b.bytes, `codeBlocks[${i}].bytes`),
-    fixups: (b.fixups ?? []).map((f, j) => fixupOf(f, `codeBlocks[${i}].fixups[${j}]`)),
-    unwind: unwindOf(b.unwind, `codeBlocks[${i}].unwind`),
-  }));
+  // Markers take the table's lists in package order: a block's fixups, then its unwind's.
+  const table = FixupTable.of(m.fixups);
+  const code: CodeBlock[] = (m.codeBlocks ?? []).map((b, i) => {
+    const fixups = fixupsOf(b.fixups, `codeBlocks[${i}].fixups`, table);
+    return { id: u32(b.id), alignment: u32(b.alignment), bytes: blockBytesOf(b.bytes, `codeBlocks[${i}].bytes`), fixups, unwind: unwindOf(b.unwind, `codeBlocks[${i}].unwind`, table) };
+  });
   const data: DataBlock[] = (m.dataBlocks ?? []).map((b, i) => ({
     id: u32(b.id),
     alignment: u32(b.alignment),
     bytes: blockBytesOf(b.bytes, `dataBlocks[${i}].bytes`),
-    fixups: (b.fixups ?? []).map((f, j) => fixupOf(f, `dataBlocks[${i}].fixups[${j}]`)),
+    fixups: fixupsOf(b.fixups, `dataBlocks[${i}].fixups`, table),
   }));
+  table.checkDone();
   const producer = m.producer;
   return {
     target,
@@ -370,7 +430,7 @@ export function decodePayload(bytes: Uint8Array): Result<HotpatchPackage> {
 export interface PayloadBreakdown {
   /** Code block bytes as stored (literal bytes, or delta ops). */
   readonly code: number;
-  /** Fixups of code and data blocks. */
+  /** Fixups of code and data blocks (since 1.4 also the unwind fixups: Package.fixups holds every list). */
   readonly fixups: number;
   /** Unwind data (RUNTIME_FUNCTIONs, UNWIND_INFO and its fixups). */
   readonly unwind: number;
@@ -406,6 +466,8 @@ export function payloadBreakdown(p: HotpatchPackage): PayloadBreakdown {
     if (b.bytes) data += len(pb.BlockBytes.encode(b.bytes));
     for (const f of b.fixups ?? []) fixups += len(pb.Fixup.encode(f));
   }
+  // Since 1.4 the fixups of every list (the unwinds' too) are one table: counted as fixups.
+  if (m.fixups) fixups += len(pb.FixupColumns.encode(m.fixups));
   const sum = <T>(xs: readonly T[] | null | undefined, enc: (x: T) => $protobuf.Writer): number => (xs ?? []).reduce((n, x) => n + len(enc(x)), 0);
   const imports = sum(m.imports, (x) => pb.Import.encode(x));
   const redirects = sum(m.redirects, (x) => pb.Redirect.encode(x));
@@ -421,9 +483,11 @@ export function encodedBlockBytesSize(b: BlockBytes): number {
   return pb.BlockBytes.encode(bytesMsg(b)).finish().length;
 }
 
-/** Bytes a Fixup takes on the wire (the encoded message, without its field tag). */
-export function encodedFixupSize(f: Fixup): number {
-  return pb.Fixup.encode(fixupMsg(f)).finish().length;
+/** Bytes a fixup list takes on the wire: its marker, and its share of Package.fixups (its columns alone). */
+export function encodedFixupsSize(fixups: readonly Fixup[]): number {
+  if (fixups.length === 0) return 0;
+  const marker = fixupsMsg(fixups).reduce((n, f) => n + pb.Fixup.encode(f).finish().length, 0);
+  return marker + pb.FixupColumns.encode(fixupColumnsOf([fixups], (v) => toLong(v, false))).finish().length;
 }
 
 /**

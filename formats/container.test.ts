@@ -170,7 +170,8 @@ describe('loadPackage: payload', () => {
   });
 
   it('refuses corrupt zstd data', async () => {
-    const good = await wrapRaw(encodePayload(await minimalPackage()));
+    // The full package: its frame holds a compressed block (the minimal one is small enough to be stored raw).
+    const good = await wrapRaw(encodePayload(await fullPackage()));
     const bad = good.slice();
     for (let i = HEADER_LENGTH + 12; i < bad.length; i++) bad[i] = 0xff;
     expect(await code(bad, ANY)).toBe('PKG_ZSTD');
@@ -219,7 +220,9 @@ describe('loadPackage: semantic validation', () => {
     // Since 1.3 redirect sites are pinned by their expected bytes, not the relied ranges; the hash is empty exactly when the ranges are.
     ['a relied hash with no relied ranges', (p) => ({ ...p, target: { ...p.target, reliedRanges: [] } }), 'target.reliedSha256: 32 bytes, expected 0 (no relied ranges)'],
     ['relied ranges without a hash', (p) => ({ ...p, target: { ...p.target, reliedSha256: new Uint8Array(0) } }), 'target.reliedSha256: 0 bytes, expected 32'],
-    ['unsorted relied ranges', (p) => ({ ...p, target: { ...p.target, reliedRanges: [...p.target.reliedRanges].reverse() } }), 'target.reliedRanges[1]: not sorted, disjoint and non-adjacent (merge it with the previous range)'],
+    // Since 1.4 ranges travel as unsigned gaps: out of order, a range wraps past 2^32 at decoding.
+    ['unsorted relied ranges', (p) => ({ ...p, target: { ...p.target, reliedRanges: [...p.target.reliedRanges].reverse() } }), 'target.reliedRangeGaps[1]: range ends past 2^32 (ranges must be sorted)'],
+    ['adjacent relied ranges (gap 0)', (p) => ({ ...p, target: { ...p.target, reliedRanges: [{ rva: asRva(0x1000), length: 0x10 }, { rva: asRva(0x1010), length: 0x10 }] } }), 'target.reliedRanges[1]: not sorted, disjoint and non-adjacent (merge it with the previous range)'],
     ['a short jump out of reach', (p) => ({ ...p, redirects: p.redirects.map((r) => (r.pad === null ? r : { ...r, pad: { ...r.pad, rva: asRva(0x1000) } })) }), 'redirects[2].padRva: 0x1000 is out of short-jump reach of 0x1200'],
     ['a redirect with the wrong number of expected bytes', (p) => ({ ...p, redirects: p.redirects.map((r, i) => (i === 1 ? { ...r, expected: r.expected.subarray(0, 4) } : r)) }), 'redirects[1].expected: 4 bytes, a jmp-rel32 redirect writes 5'],
     ['a changed function without a redirect', (p) => ({ ...p, redirects: p.redirects.slice(0, 2) }), 'functions[2]: changed function at 0x1200 has no redirect'],

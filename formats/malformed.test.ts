@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { encodePayload } from './codec.ts';
 import { HEADER_LENGTH, loadPackage } from './container.ts';
+import { hotpatch } from './generated/hotpatch.js';
 import { fullPackage, minimalPackage } from './testing/sample-packages.ts';
 import { frameWithoutSize, goldenFile, goldenKeys, rleFrame, wrapPayload, wrapRaw } from './testing/wrap.ts';
 
@@ -32,6 +33,11 @@ async function build(): Promise<Record<string, readonly [Uint8Array, string, 'tr
   flipped[HEADER_LENGTH + 10]! ^= 0x01;
   const badRef = await fullPackage();
   const invalidRaw = encodePayload({ ...badRef, redirects: [...badRef.redirects, badRef.redirects[0]!] });
+  // 1.4 columns that do not add up: a targets column one short, relied gaps that are not pairs.
+  const shortColumns = hotpatch.Package.decode(encodePayload(badRef));
+  (shortColumns.fixups!.targets as number[]).pop();
+  const oddGaps = hotpatch.Package.decode(encodePayload(badRef));
+  (oddGaps.target!.reliedRangeGaps as number[]).pop();
   return {
     'not-a-package': [new TextEncoder().encode('MZ this is not a package'), 'PKG_BAD_MAGIC', 'any'],
     'short-header': [full.slice(0, 20), 'PKG_TRUNCATED', 'any'],
@@ -48,6 +54,8 @@ async function build(): Promise<Record<string, readonly [Uint8Array, string, 'tr
     'not-protobuf': [await wrapRaw(new Uint8Array(32).fill(0xff)), 'PKG_DECODE', 'any'],
     'no-target': [await wrapRaw(Uint8Array.of(0x12, 0x00)), 'PKG_INVALID', 'any'],
     'duplicate-redirect': [await wrapRaw(invalidRaw), 'PKG_INVALID', 'any'],
+    'fixup-columns-short': [await wrapRaw(hotpatch.Package.encode(shortColumns).finish()), 'PKG_INVALID', 'any'],
+    'relied-gaps-odd': [await wrapRaw(hotpatch.Package.encode(oddGaps).finish()), 'PKG_INVALID', 'any'],
   };
 }
 

@@ -4,7 +4,7 @@
  * range when that is clearly smaller than the literal bytes (FORMAT.md, "The delta encoding").
  */
 import { asRva } from '../../common/types.ts';
-import { encodedBlockBytesSize, encodedFixupSize } from '../../formats/codec.ts';
+import { encodedBlockBytesSize, encodedFixupsSize } from '../../formats/codec.ts';
 import { encodeDelta } from '../../formats/delta.ts';
 import { copySource, IMPLICIT_WIDTH } from '../../formats/implicit-fixups.ts';
 import type { CodeBlock, DataBlock, DeltaOp, Fixup } from '../../formats/package.ts';
@@ -259,5 +259,5 @@ export function withAddOps(base: Uint8Array, ops: readonly DeltaOp[]): DeltaOp[]
 
 /** Exact wire bytes of a block's storage and the fixups it lists. */
 function encodedSize(e: EncodedBlock): number {
-  return encodedBlockBytesSize(e.bytes) + e.fixups.reduce((n, f) => n + encodedFixupSize(f), 0);
+  return encodedBlockBytesSize(e.bytes) + encodedFixupsSize(e.fixups);
 }

@@ -48,6 +48,9 @@ export namespace hotpatch {
         /** Package producer. */
         producer?: (hotpatch.Producer.$Properties|null);
 
+        /** Package fixups. */
+        fixups?: (hotpatch.FixupColumns.$Properties|null);
+
         /**
          * Encodes the specified Package message. Does not implicitly {@link hotpatch.Package.verify|verify} messages.
          * @param message Package message or plain object to encode
@@ -96,6 +99,9 @@ export namespace hotpatch {
             /** Package producer */
             producer?: (hotpatch.Producer.$Properties|null);
 
+            /** Package fixups */
+            fixups?: (hotpatch.FixupColumns.$Properties|null);
+
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
         }
@@ -110,6 +116,7 @@ export namespace hotpatch {
           redirects?: hotpatch.Redirect.$Shape[]|null;
           functions?: hotpatch.FunctionRecord.$Shape[]|null;
           producer?: hotpatch.Producer.$Shape|null;
+          fixups?: hotpatch.FixupColumns.$Shape|null;
           $unknowns?: Uint8Array[];
         };
     }
@@ -159,6 +166,9 @@ export namespace hotpatch {
 
         /** TargetIdentity reliedSha256. */
         reliedSha256: Uint8Array;
+
+        /** TargetIdentity reliedRangeGaps. */
+        reliedRangeGaps: number[];
 
         /**
          * Encodes the specified TargetIdentity message. Does not implicitly {@link hotpatch.TargetIdentity.verify|verify} messages.
@@ -210,6 +220,9 @@ export namespace hotpatch {
 
             /** TargetIdentity reliedSha256 */
             reliedSha256?: (Uint8Array|null);
+
+            /** TargetIdentity reliedRangeGaps */
+            reliedRangeGaps?: (number[]|null);
 
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
@@ -864,11 +877,14 @@ export namespace hotpatch {
         /** Fixup unwindOffset. */
         unwindOffset?: (number|null);
 
+        /** Fixup columns. */
+        columns?: (hotpatch.FixupColumns.$Properties|null);
+
         /** Fixup addend. */
         addend: Long;
 
         /** Fixup target. */
-        target?: ("imageRva"|"block"|"importSlot"|"importAddress"|"unwindOffset");
+        target?: ("imageRva"|"block"|"importSlot"|"importAddress"|"unwindOffset"|"columns");
 
         /**
          * Encodes the specified Fixup message. Does not implicitly {@link hotpatch.Fixup.verify|verify} messages.
@@ -915,11 +931,14 @@ export namespace hotpatch {
             /** Fixup unwindOffset */
             unwindOffset?: (number|null);
 
+            /** Fixup columns */
+            columns?: (hotpatch.FixupColumns.$Properties|null);
+
             /** Fixup addend */
             addend?: (Long|null);
 
             /** Fixup target */
-            target?: ("imageRva"|"block"|"importSlot"|"importAddress"|"unwindOffset");
+            target?: ("imageRva"|"block"|"importSlot"|"importAddress"|"unwindOffset"|"columns");
 
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
@@ -934,11 +953,99 @@ export namespace hotpatch {
           importSlot?: number|null;
           importAddress?: number|null;
           unwindOffset?: number|null;
+          columns?: hotpatch.FixupColumns.$Shape|null;
           addend?: Long|null;
           $unknowns?: Uint8Array[];
         } & (
-          ({ target?: undefined; imageRva?: null; block?: null; importSlot?: null; importAddress?: null; unwindOffset?: null }|{ target?: "imageRva"; imageRva: number; block?: null; importSlot?: null; importAddress?: null; unwindOffset?: null }|{ target?: "block"; imageRva?: null; block: hotpatch.BlockRef.$Shape; importSlot?: null; importAddress?: null; unwindOffset?: null }|{ target?: "importSlot"; imageRva?: null; block?: null; importSlot: number; importAddress?: null; unwindOffset?: null }|{ target?: "importAddress"; imageRva?: null; block?: null; importSlot?: null; importAddress: number; unwindOffset?: null }|{ target?: "unwindOffset"; imageRva?: null; block?: null; importSlot?: null; importAddress?: null; unwindOffset: number })
+          ({ target?: undefined; imageRva?: null; block?: null; importSlot?: null; importAddress?: null; unwindOffset?: null; columns?: null }|{ target?: "imageRva"; imageRva: number; block?: null; importSlot?: null; importAddress?: null; unwindOffset?: null; columns?: null }|{ target?: "block"; imageRva?: null; block: hotpatch.BlockRef.$Shape; importSlot?: null; importAddress?: null; unwindOffset?: null; columns?: null }|{ target?: "importSlot"; imageRva?: null; block?: null; importSlot: number; importAddress?: null; unwindOffset?: null; columns?: null }|{ target?: "importAddress"; imageRva?: null; block?: null; importSlot?: null; importAddress: number; unwindOffset?: null; columns?: null }|{ target?: "unwindOffset"; imageRva?: null; block?: null; importSlot?: null; importAddress?: null; unwindOffset: number; columns?: null }|{ target?: "columns"; imageRva?: null; block?: null; importSlot?: null; importAddress?: null; unwindOffset?: null; columns: hotpatch.FixupColumns.$Shape })
         );
+    }
+
+    /**
+     * Properties of a FixupColumns.
+     * @deprecated Use hotpatch.FixupColumns.$Properties instead.
+     */
+    interface IFixupColumns extends hotpatch.FixupColumns.$Properties {
+    }
+
+    /** Represents a FixupColumns. */
+    class FixupColumns {
+
+        /**
+         * Constructs a new FixupColumns.
+         * @param [properties] Properties to set
+         */
+        constructor(properties?: hotpatch.FixupColumns.$Properties);
+
+        /** Unknown fields preserved while decoding when enabled */
+        $unknowns?: Uint8Array[];
+
+        /** FixupColumns tags. */
+        tags: number[];
+
+        /** FixupColumns offsetGaps. */
+        offsetGaps: Long[];
+
+        /** FixupColumns targets. */
+        targets: number[];
+
+        /** FixupColumns blockOffsets. */
+        blockOffsets: number[];
+
+        /** FixupColumns addends. */
+        addends: Long[];
+
+        /** FixupColumns counts. */
+        counts: number[];
+
+        /**
+         * Encodes the specified FixupColumns message. Does not implicitly {@link hotpatch.FixupColumns.verify|verify} messages.
+         * @param message FixupColumns message or plain object to encode
+         * @param [writer] Writer to encode to
+         * @returns Writer
+         */
+        static encode(message: hotpatch.FixupColumns.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+        /**
+         * Decodes a FixupColumns message from the specified reader or buffer.
+         * @param reader Reader or buffer to decode from
+         * @param [length] Message length if known beforehand
+         * @returns {hotpatch.FixupColumns & hotpatch.FixupColumns.$Shape} FixupColumns
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): hotpatch.FixupColumns & hotpatch.FixupColumns.$Shape;
+    }
+
+    namespace FixupColumns {
+
+        /** Properties of a FixupColumns. */
+        interface $Properties {
+
+            /** FixupColumns tags */
+            tags?: (number[]|null);
+
+            /** FixupColumns offsetGaps */
+            offsetGaps?: (Long[]|null);
+
+            /** FixupColumns targets */
+            targets?: (number[]|null);
+
+            /** FixupColumns blockOffsets */
+            blockOffsets?: (number[]|null);
+
+            /** FixupColumns addends */
+            addends?: (Long[]|null);
+
+            /** FixupColumns counts */
+            counts?: (number[]|null);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+        }
+
+        /** Shape of a FixupColumns. */
+        type $Shape = hotpatch.FixupColumns.$Properties;
     }
 
     /**

@@ -31,6 +31,7 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {Array.<hotpatch.Redirect.$Properties>|null} [redirects] Package redirects
          * @property {Array.<hotpatch.FunctionRecord.$Properties>|null} [functions] Package functions
          * @property {hotpatch.Producer.$Properties|null} [producer] Package producer
+         * @property {hotpatch.FixupColumns.$Properties|null} [fixups] Package fixups
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -53,6 +54,7 @@ export const hotpatch = $root.hotpatch = (() => {
          *   redirects?: Array.<hotpatch.Redirect.$Shape>|null;
          *   functions?: Array.<hotpatch.FunctionRecord.$Shape>|null;
          *   producer?: hotpatch.Producer.$Shape|null;
+         *   fixups?: hotpatch.FixupColumns.$Shape|null;
          *   $unknowns?: Array.<Uint8Array>;
          * }} hotpatch.Package.$Shape
          */
@@ -142,6 +144,14 @@ export const hotpatch = $root.hotpatch = (() => {
         Package.prototype.producer = null;
 
         /**
+         * Package fixups.
+         * @member {hotpatch.FixupColumns.$Properties|null|undefined} fixups
+         * @memberof hotpatch.Package
+         * @instance
+         */
+        Package.prototype.fixups = null;
+
+        /**
          * Encodes the specified Package message. Does not implicitly {@link hotpatch.Package.verify|verify} messages.
          * @function encode
          * @memberof hotpatch.Package
@@ -178,6 +188,8 @@ export const hotpatch = $root.hotpatch = (() => {
                     $root.hotpatch.FunctionRecord.encode(message.functions[i], writer.uint32(/* id 7, wireType 2 =*/58).fork(), _depth + 1).ldelim();
             if (message.producer != null && $Object.hasOwnProperty.call(message, "producer"))
                 $root.hotpatch.Producer.encode(message.producer, writer.uint32(/* id 8, wireType 2 =*/66).fork(), _depth + 1).ldelim();
+            if (message.fixups != null && $Object.hasOwnProperty.call(message, "fixups"))
+                $root.hotpatch.FixupColumns.encode(message.fixups, writer.uint32(/* id 20, wireType 2 =*/162).fork(), _depth + 1).ldelim();
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -280,6 +292,12 @@ export const hotpatch = $root.hotpatch = (() => {
                         message.producer = $root.hotpatch.Producer.decode(reader, reader.size(), $undefined, _depth + 1, message.producer);
                         continue;
                     }
+                case 20: {
+                        if (wireType !== 2)
+                            break;
+                        message.fixups = $root.hotpatch.FixupColumns.decode(reader, reader.size(), $undefined, _depth + 1, message.fixups);
+                        continue;
+                    }
                 }
                 reader.skipType(wireType, _depth, tag);
                 if (!reader.discardUnknown) {
@@ -314,6 +332,7 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {string|null} [moduleName] TargetIdentity moduleName
          * @property {Array.<hotpatch.RvaRange.$Properties>|null} [reliedRanges] TargetIdentity reliedRanges
          * @property {Uint8Array|null} [reliedSha256] TargetIdentity reliedSha256
+         * @property {Array.<number>|null} [reliedRangeGaps] TargetIdentity reliedRangeGaps
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -340,6 +359,7 @@ export const hotpatch = $root.hotpatch = (() => {
          */
         const TargetIdentity = function (properties) {
             this.reliedRanges = [];
+            this.reliedRangeGaps = [];
             if (properties)
                 for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                     if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -419,6 +439,14 @@ export const hotpatch = $root.hotpatch = (() => {
         TargetIdentity.prototype.reliedSha256 = $util.newBuffer([]);
 
         /**
+         * TargetIdentity reliedRangeGaps.
+         * @member {Array.<number>} reliedRangeGaps
+         * @memberof hotpatch.TargetIdentity
+         * @instance
+         */
+        TargetIdentity.prototype.reliedRangeGaps = $util.emptyArray;
+
+        /**
          * Encodes the specified TargetIdentity message. Does not implicitly {@link hotpatch.TargetIdentity.verify|verify} messages.
          * @function encode
          * @memberof hotpatch.TargetIdentity
@@ -453,6 +481,8 @@ export const hotpatch = $root.hotpatch = (() => {
                     $root.hotpatch.RvaRange.encode(message.reliedRanges[i], writer.uint32(/* id 8, wireType 2 =*/66).fork(), _depth + 1).ldelim();
             if (message.reliedSha256 != null && $Object.hasOwnProperty.call(message, "reliedSha256") && message.reliedSha256.length)
                 writer.uint32(/* id 9, wireType 2 =*/74).bytes(message.reliedSha256);
+            if (message.reliedRangeGaps != null && message.reliedRangeGaps.length)
+                writer.uint32(/* id 10, wireType 2 =*/82).uint32s(message.reliedRangeGaps);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -572,6 +602,20 @@ export const hotpatch = $root.hotpatch = (() => {
                             message.reliedSha256 = value;
                         else
                             delete message.reliedSha256;
+                        continue;
+                    }
+                case 10: {
+                        if (wireType === 2) {
+                            if (!(message.reliedRangeGaps && message.reliedRangeGaps.length))
+                                message.reliedRangeGaps = [];
+                            reader.uint32s(message.reliedRangeGaps);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.reliedRangeGaps && message.reliedRangeGaps.length))
+                            message.reliedRangeGaps = [];
+                        message.reliedRangeGaps.push(reader.uint32());
                         continue;
                     }
                 }
@@ -2068,8 +2112,9 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {number|null} [importSlot] Fixup importSlot
          * @property {number|null} [importAddress] Fixup importAddress
          * @property {number|null} [unwindOffset] Fixup unwindOffset
+         * @property {hotpatch.FixupColumns.$Properties|null} [columns] Fixup columns
          * @property {Long|null} [addend] Fixup addend
-         * @property {"imageRva"|"block"|"importSlot"|"importAddress"|"unwindOffset"} [target] Fixup target
+         * @property {"imageRva"|"block"|"importSlot"|"importAddress"|"unwindOffset"|"columns"} [target] Fixup target
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -2091,10 +2136,11 @@ export const hotpatch = $root.hotpatch = (() => {
          *   importSlot?: number|null;
          *   importAddress?: number|null;
          *   unwindOffset?: number|null;
+         *   columns?: hotpatch.FixupColumns.$Shape|null;
          *   addend?: Long|null;
          *   $unknowns?: Array.<Uint8Array>;
          * } & (
-         *   ({ target?: undefined; imageRva?: null; block?: null; importSlot?: null; importAddress?: null; unwindOffset?: null }|{ target?: "imageRva"; imageRva: number; block?: null; importSlot?: null; importAddress?: null; unwindOffset?: null }|{ target?: "block"; imageRva?: null; block: hotpatch.BlockRef.$Shape; importSlot?: null; importAddress?: null; unwindOffset?: null }|{ target?: "importSlot"; imageRva?: null; block?: null; importSlot: number; importAddress?: null; unwindOffset?: null }|{ target?: "importAddress"; imageRva?: null; block?: null; importSlot?: null; importAddress: number; unwindOffset?: null }|{ target?: "unwindOffset"; imageRva?: null; block?: null; importSlot?: null; importAddress?: null; unwindOffset: number })
+         *   ({ target?: undefined; imageRva?: null; block?: null; importSlot?: null; importAddress?: null; unwindOffset?: null; columns?: null }|{ target?: "imageRva"; imageRva: number; block?: null; importSlot?: null; importAddress?: null; unwindOffset?: null; columns?: null }|{ target?: "block"; imageRva?: null; block: hotpatch.BlockRef.$Shape; importSlot?: null; importAddress?: null; unwindOffset?: null; columns?: null }|{ target?: "importSlot"; imageRva?: null; block?: null; importSlot: number; importAddress?: null; unwindOffset?: null; columns?: null }|{ target?: "importAddress"; imageRva?: null; block?: null; importSlot?: null; importAddress: number; unwindOffset?: null; columns?: null }|{ target?: "unwindOffset"; imageRva?: null; block?: null; importSlot?: null; importAddress?: null; unwindOffset: number; columns?: null }|{ target?: "columns"; imageRva?: null; block?: null; importSlot?: null; importAddress?: null; unwindOffset?: null; columns: hotpatch.FixupColumns.$Shape })
          * )} hotpatch.Fixup.$Shape
          */
 
@@ -2170,6 +2216,14 @@ export const hotpatch = $root.hotpatch = (() => {
         Fixup.prototype.unwindOffset = null;
 
         /**
+         * Fixup columns.
+         * @member {hotpatch.FixupColumns.$Properties|null|undefined} columns
+         * @memberof hotpatch.Fixup
+         * @instance
+         */
+        Fixup.prototype.columns = null;
+
+        /**
          * Fixup addend.
          * @member {Long} addend
          * @memberof hotpatch.Fixup
@@ -2182,12 +2236,12 @@ export const hotpatch = $root.hotpatch = (() => {
 
         /**
          * Fixup target.
-         * @member {"imageRva"|"block"|"importSlot"|"importAddress"|"unwindOffset"|undefined} target
+         * @member {"imageRva"|"block"|"importSlot"|"importAddress"|"unwindOffset"|"columns"|undefined} target
          * @memberof hotpatch.Fixup
          * @instance
          */
         $Object.defineProperty(Fixup.prototype, "target", {
-            get: $util.oneOfGetter($oneOfFields = ["imageRva", "block", "importSlot", "importAddress", "unwindOffset"]),
+            get: $util.oneOfGetter($oneOfFields = ["imageRva", "block", "importSlot", "importAddress", "unwindOffset", "columns"]),
             set: $util.oneOfSetter($oneOfFields)
         });
 
@@ -2223,6 +2277,8 @@ export const hotpatch = $root.hotpatch = (() => {
                 writer.uint32(/* id 7, wireType 0 =*/56).int64(message.addend);
             if (message.unwindOffset != null && $Object.hasOwnProperty.call(message, "unwindOffset"))
                 writer.uint32(/* id 8, wireType 0 =*/64).uint32(message.unwindOffset);
+            if (message.columns != null && $Object.hasOwnProperty.call(message, "columns"))
+                $root.hotpatch.FixupColumns.encode(message.columns, writer.uint32(/* id 9, wireType 2 =*/74).fork(), _depth + 1).ldelim();
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -2320,6 +2376,13 @@ export const hotpatch = $root.hotpatch = (() => {
                         message.target = "unwindOffset";
                         continue;
                     }
+                case 9: {
+                        if (wireType !== 2)
+                            break;
+                        message.columns = $root.hotpatch.FixupColumns.decode(reader, reader.size(), $undefined, _depth + 1, message.columns);
+                        message.target = "columns";
+                        continue;
+                    }
                 case 7: {
                         if (wireType !== 0)
                             break;
@@ -2347,6 +2410,278 @@ export const hotpatch = $root.hotpatch = (() => {
         };
 
         return Fixup;
+    })();
+
+    hotpatch.FixupColumns = (function() {
+
+        /**
+         * Properties of a FixupColumns.
+         * @typedef {Object} hotpatch.FixupColumns.$Properties
+         * @property {Array.<number>|null} [tags] FixupColumns tags
+         * @property {Array.<Long>|null} [offsetGaps] FixupColumns offsetGaps
+         * @property {Array.<number>|null} [targets] FixupColumns targets
+         * @property {Array.<number>|null} [blockOffsets] FixupColumns blockOffsets
+         * @property {Array.<Long>|null} [addends] FixupColumns addends
+         * @property {Array.<number>|null} [counts] FixupColumns counts
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+
+        /**
+         * Properties of a FixupColumns.
+         * @memberof hotpatch
+         * @interface IFixupColumns
+         * @augments hotpatch.FixupColumns.$Properties
+         * @deprecated Use hotpatch.FixupColumns.$Properties instead.
+         */
+
+        /**
+         * Shape of a FixupColumns.
+         * @typedef {hotpatch.FixupColumns.$Properties} hotpatch.FixupColumns.$Shape
+         */
+
+        /**
+         * Constructs a new FixupColumns.
+         * @memberof hotpatch
+         * @classdesc Represents a FixupColumns.
+         * @constructor
+         * @param {hotpatch.FixupColumns.$Properties=} [properties] Properties to set
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+        const FixupColumns = function (properties) {
+            this.tags = [];
+            this.offsetGaps = [];
+            this.targets = [];
+            this.blockOffsets = [];
+            this.addends = [];
+            this.counts = [];
+            if (properties)
+                for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                    if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                        this[keys[i]] = properties[keys[i]];
+        };
+
+        /**
+         * FixupColumns tags.
+         * @member {Array.<number>} tags
+         * @memberof hotpatch.FixupColumns
+         * @instance
+         */
+        FixupColumns.prototype.tags = $util.emptyArray;
+
+        /**
+         * FixupColumns offsetGaps.
+         * @member {Array.<Long>} offsetGaps
+         * @memberof hotpatch.FixupColumns
+         * @instance
+         */
+        FixupColumns.prototype.offsetGaps = $util.emptyArray;
+
+        /**
+         * FixupColumns targets.
+         * @member {Array.<number>} targets
+         * @memberof hotpatch.FixupColumns
+         * @instance
+         */
+        FixupColumns.prototype.targets = $util.emptyArray;
+
+        /**
+         * FixupColumns blockOffsets.
+         * @member {Array.<number>} blockOffsets
+         * @memberof hotpatch.FixupColumns
+         * @instance
+         */
+        FixupColumns.prototype.blockOffsets = $util.emptyArray;
+
+        /**
+         * FixupColumns addends.
+         * @member {Array.<Long>} addends
+         * @memberof hotpatch.FixupColumns
+         * @instance
+         */
+        FixupColumns.prototype.addends = $util.emptyArray;
+
+        /**
+         * FixupColumns counts.
+         * @member {Array.<number>} counts
+         * @memberof hotpatch.FixupColumns
+         * @instance
+         */
+        FixupColumns.prototype.counts = $util.emptyArray;
+
+        /**
+         * Encodes the specified FixupColumns message. Does not implicitly {@link hotpatch.FixupColumns.verify|verify} messages.
+         * @function encode
+         * @memberof hotpatch.FixupColumns
+         * @static
+         * @param {hotpatch.FixupColumns.$Properties} message FixupColumns message or plain object to encode
+         * @param {$protobuf.Writer} [writer] Writer to encode to
+         * @returns {$protobuf.Writer} Writer
+         */
+        FixupColumns.encode = function (message, writer, _depth) {
+            if (!writer)
+                writer = $Writer.create();
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $util.recursionLimit)
+                throw $Error("max depth exceeded");
+            if (message.tags != null && message.tags.length)
+                writer.uint32(/* id 1, wireType 2 =*/10).uint32s(message.tags);
+            if (message.offsetGaps != null && message.offsetGaps.length)
+                writer.uint32(/* id 2, wireType 2 =*/18).sint64s(message.offsetGaps);
+            if (message.targets != null && message.targets.length)
+                writer.uint32(/* id 3, wireType 2 =*/26).uint32s(message.targets);
+            if (message.blockOffsets != null && message.blockOffsets.length)
+                writer.uint32(/* id 4, wireType 2 =*/34).uint32s(message.blockOffsets);
+            if (message.addends != null && message.addends.length)
+                writer.uint32(/* id 5, wireType 2 =*/42).sint64s(message.addends);
+            if (message.counts != null && message.counts.length)
+                writer.uint32(/* id 6, wireType 2 =*/50).uint32s(message.counts);
+            if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                for (let i = 0; i < message.$unknowns.length; ++i)
+                    writer.raw(message.$unknowns[i]);
+            return writer;
+        };
+
+        /**
+         * Decodes a FixupColumns message from the specified reader or buffer.
+         * @function decode
+         * @memberof hotpatch.FixupColumns
+         * @static
+         * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+         * @param {number} [length] Message length if known beforehand
+         * @returns {hotpatch.FixupColumns & hotpatch.FixupColumns.$Shape} FixupColumns
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        FixupColumns.decode = function (reader, length, _end, _depth, _target) {
+            if (!(reader instanceof $Reader))
+                reader = $Reader.create(reader);
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $Reader.recursionLimit)
+                throw $Error("max depth exceeded");
+            let end, message;
+            if (length === $undefined)
+                end = reader.len;
+            else {
+                end = reader.pos + length;
+                if (end > reader.len)
+                    throw $RangeError("index out of range");
+                length = reader.len;
+                reader.len = end;
+            }
+            message = _target || new $root.hotpatch.FixupColumns();
+            while (reader.pos < end) {
+                let start = reader.pos;
+                let tag = reader.tag();
+                if (tag === _end) {
+                    _end = $undefined;
+                    break;
+                }
+                let wireType = tag & 7;
+                switch (tag >>>= 3) {
+                case 1: {
+                        if (wireType === 2) {
+                            if (!(message.tags && message.tags.length))
+                                message.tags = [];
+                            reader.uint32s(message.tags);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.tags && message.tags.length))
+                            message.tags = [];
+                        message.tags.push(reader.uint32());
+                        continue;
+                    }
+                case 2: {
+                        if (wireType === 2) {
+                            if (!(message.offsetGaps && message.offsetGaps.length))
+                                message.offsetGaps = [];
+                            reader.sint64s(message.offsetGaps);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.offsetGaps && message.offsetGaps.length))
+                            message.offsetGaps = [];
+                        message.offsetGaps.push(reader.sint64());
+                        continue;
+                    }
+                case 3: {
+                        if (wireType === 2) {
+                            if (!(message.targets && message.targets.length))
+                                message.targets = [];
+                            reader.uint32s(message.targets);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.targets && message.targets.length))
+                            message.targets = [];
+                        message.targets.push(reader.uint32());
+                        continue;
+                    }
+                case 4: {
+                        if (wireType === 2) {
+                            if (!(message.blockOffsets && message.blockOffsets.length))
+                                message.blockOffsets = [];
+                            reader.uint32s(message.blockOffsets);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.blockOffsets && message.blockOffsets.length))
+                            message.blockOffsets = [];
+                        message.blockOffsets.push(reader.uint32());
+                        continue;
+                    }
+                case 5: {
+                        if (wireType === 2) {
+                            if (!(message.addends && message.addends.length))
+                                message.addends = [];
+                            reader.sint64s(message.addends);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.addends && message.addends.length))
+                            message.addends = [];
+                        message.addends.push(reader.sint64());
+                        continue;
+                    }
+                case 6: {
+                        if (wireType === 2) {
+                            if (!(message.counts && message.counts.length))
+                                message.counts = [];
+                            reader.uint32s(message.counts);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.counts && message.counts.length))
+                            message.counts = [];
+                        message.counts.push(reader.uint32());
+                        continue;
+                    }
+                }
+                reader.skipType(wireType, _depth, tag);
+                if (!reader.discardUnknown) {
+                    $util.makeProp(message, "$unknowns", false);
+                    (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                }
+            }
+            if (length !== $undefined) {
+                if (reader.pos !== end)
+                    throw $RangeError("index out of range");
+                reader.len = length;
+            }
+            if (_end !== $undefined)
+                throw $Error("missing end group");
+            return message;
+        };
+
+        return FixupColumns;
     })();
 
     hotpatch.BlockRef = (function() {
