@@ -31,6 +31,7 @@ import type {
   TargetIdentity,
   Unwind,
 } from './package.ts';
+import { FORMAT_MAJOR } from './package.ts';
 
 const pb = hotpatch;
 
@@ -129,9 +130,59 @@ function unwindMsg(u: Unwind): hotpatch.Unwind.$Properties {
   };
 }
 
+/** IMAGE_FILE_MACHINE_AMD64: since 2.0 written as 0 (absent), the only machine a package may name. */
+const AMD64 = 0x8664;
+const COMPILER_NAME = 'hotpatch-compiler ';
+
+/** "hotpatch-compiler M.m.p" as Producer.version (since 2.0), or 0 when it must be written out. */
+function producerVersion(s: string): number {
+  if (!s.startsWith(COMPILER_NAME)) return 0;
+  const parts = s.slice(COMPILER_NAME.length).split('.');
+  if (parts.length !== 3 || parts.some((x) => !/^(0|[1-9][0-9]{0,3})$/.test(x) || Number(x) >= 1024)) return 0;
+  const [a, b, c] = parts.map(Number) as [number, number, number];
+  return ((a << 20) | (b << 10) | c) >>> 0;
+}
+
+function producerName(v: number): string {
+  return `${COMPILER_NAME}${v >>> 20}.${(v >>> 10) & 0x3ff}.${v & 0x3ff}`;
+}
+
+/**
+ * Since 2.0 a redirect's target may be left out when it is the block and offset of the one
+ * function record with the same old RVA (how the compiler writes every changed function).
+ */
+function targetImplied(r: Redirect, functions: readonly FunctionRecord[]): boolean {
+  const same = functions.filter((f) => f.oldRva === r.oldRva);
+  return same.length === 1 && same[0]!.blockId === r.target.blockId && same[0]!.blockOffset === r.target.offset;
+}
+
+function redirectMsg(r: Redirect, functions: readonly FunctionRecord[]): hotpatch.Redirect.$Properties {
+  return {
+    oldRva: r.oldRva,
+    ...(targetImplied(r, functions) ? {} : { target: { blockId: r.target.blockId, offset: r.target.offset } }),
+    kind: r.kind === 'jmp-rel32' ? pb.RedirectKind.REDIRECT_KIND_UNSPECIFIED : wireOf(REDIRECT_KINDS, r.kind),
+    expected: r.expected,
+    ...(r.pad === null ? {} : { padRva: r.pad.rva, padExpected: r.pad.expected }),
+  };
+}
+
+function functionMsg(f: FunctionRecord): hotpatch.FunctionRecord.$Properties {
+  const derivedStatus: FunctionStatus = f.oldRva !== null && f.oldRva !== 0 ? 'changed' : 'added';
+  return {
+    name: f.name ?? '',
+    oldRva: f.oldRva ?? 0,
+    newRva: f.oldRva !== null && f.newRva === f.oldRva ? 0 : f.newRva,
+    status: f.status === derivedStatus ? pb.FunctionStatus.FUNCTION_STATUS_UNSPECIFIED : wireOf(FUNCTION_STATUSES, f.status),
+    oldSize: f.oldSize,
+    newSize: f.status === 'changed' && f.newSize === f.oldSize ? 0 : f.newSize,
+    blockId: f.blockId,
+    blockOffset: f.blockOffset,
+  };
+}
+
 function targetMsg(t: TargetIdentity): hotpatch.TargetIdentity.$Properties {
   return {
-    machine: t.machine,
+    machine: t.machine === AMD64 ? 0 : t.machine,
     timeDateStamp: t.timeDateStamp,
     sizeOfImage: t.sizeOfImage,
     checkSum: t.checkSum,
@@ -157,24 +208,12 @@ export function toMessage(p: HotpatchPackage): hotpatch.Package.$Properties {
     })),
     dataBlocks: p.dataBlocks.map((b) => ({ id: b.id, alignment: b.alignment, bytes: bytesMsg(b.bytes), fixups: b.fixups.map(fixupMsg) })),
     imports: p.imports.map((i) => (i.symbol.kind === 'name' ? { dll: i.dll, name: i.symbol.name } : { dll: i.dll, ordinal: i.symbol.ordinal })),
-    redirects: p.redirects.map((r) => ({
-      oldRva: r.oldRva,
-      target: { blockId: r.target.blockId, offset: r.target.offset },
-      kind: wireOf(REDIRECT_KINDS, r.kind),
-      expected: r.expected,
-      ...(r.pad === null ? {} : { padRva: r.pad.rva, padExpected: r.pad.expected }),
-    })),
-    functions: p.functions.map((f) => ({
-      name: f.name ?? '',
-      oldRva: f.oldRva ?? 0,
-      newRva: f.newRva,
-      status: wireOf(FUNCTION_STATUSES, f.status),
-      oldSize: f.oldSize,
-      newSize: f.newSize,
-      blockId: f.blockId,
-      blockOffset: f.blockOffset,
-    })),
-    producer: { compilerVersion: p.producer.compilerVersion, parameters: p.producer.parameters.map((kv) => ({ key: kv.key, value: kv.value })) },
+    redirects: p.redirects.map((r) => redirectMsg(r, p.functions)),
+    functions: p.functions.map(functionMsg),
+    producer: {
+      ...(producerVersion(p.producer.compilerVersion) !== 0 ? { version: producerVersion(p.producer.compilerVersion) } : { compilerVersion: p.producer.compilerVersion }),
+      parameters: p.producer.parameters.map((kv) => ({ key: kv.key, value: kv.value })),
+    },
   };
 }
 
@@ -266,44 +305,63 @@ function importOf(m: hotpatch.Import.$Shape, path: string): Import {
   throw new Invalid(`${path} has neither name nor ordinal`);
 }
 
-function redirectOf(m: hotpatch.Redirect.$Shape, path: string): Redirect {
-  const kind = modelOf(REDIRECT_KINDS, m.kind);
+/** The wire defaults that format 2 gives meaning to (codec.ts's writers leave them out). */
+interface Compact {
+  /** Format 2 or later: the "since 2.0" defaults apply. */
+  readonly v2: boolean;
+}
+
+function redirectOf(m: hotpatch.Redirect.$Shape, path: string, c: Compact, functions: readonly FunctionRecord[]): Redirect {
+  const unset = m.kind === null || m.kind === undefined || m.kind === pb.RedirectKind.REDIRECT_KIND_UNSPECIFIED;
+  const kind = c.v2 && unset ? 'jmp-rel32' : modelOf(REDIRECT_KINDS, m.kind);
   if (kind === undefined) throw new Invalid(`${path}.kind ${String(m.kind)} is not a redirect kind`);
-  if (m.target === null || m.target === undefined) throw new Invalid(`${path}.target is missing`);
+  const oldRva = rva(m.oldRva);
+  let target: Redirect['target'];
+  if (m.target !== null && m.target !== undefined) target = { blockId: u32(m.target.blockId), offset: u32(m.target.offset) };
+  else {
+    const same = c.v2 ? functions.filter((f) => f.oldRva === oldRva) : [];
+    if (same.length !== 1) throw new Invalid(`${path}.target is missing${c.v2 ? ` and ${same.length} function records have old RVA 0x${oldRva.toString(16)}` : ''}`);
+    target = { blockId: same[0]!.blockId, offset: same[0]!.blockOffset };
+  }
   const hasPad = kind === 'short-to-pad';
   return {
-    oldRva: rva(m.oldRva),
-    target: { blockId: u32(m.target.blockId), offset: u32(m.target.offset) },
+    oldRva,
+    target,
     kind,
     expected: bytesOr(m.expected),
     pad: hasPad ? { rva: rva(m.padRva), expected: bytesOr(m.padExpected) } : null,
   };
 }
 
-function functionOf(m: hotpatch.FunctionRecord.$Shape, path: string): FunctionRecord {
-  const status = modelOf(FUNCTION_STATUSES, m.status);
+function functionOf(m: hotpatch.FunctionRecord.$Shape, path: string, c: Compact): FunctionRecord {
+  const unset = m.status === null || m.status === undefined || m.status === pb.FunctionStatus.FUNCTION_STATUS_UNSPECIFIED;
+  const status = c.v2 && unset ? (u32(m.oldRva) !== 0 ? 'changed' : 'added') : modelOf(FUNCTION_STATUSES, m.status);
   if (status === undefined) throw new Invalid(`${path}.status ${String(m.status)} is not a function status`);
   const name = m.name ?? '';
+  const oldRva = status === 'added' ? null : rva(m.oldRva);
+  // Since 2.0 a changed function that kept its RVA or its size leaves the new one out.
+  const newRva = c.v2 && u32(m.newRva) === 0 && oldRva !== null ? oldRva : rva(m.newRva);
+  const newSize = c.v2 && u32(m.newSize) === 0 && status === 'changed' ? u32(m.oldSize) : u32(m.newSize);
   return {
     name: name === '' ? null : name,
-    oldRva: status === 'added' ? null : rva(m.oldRva),
-    newRva: rva(m.newRva),
+    oldRva,
+    newRva,
     status,
     oldSize: u32(m.oldSize),
-    newSize: u32(m.newSize),
+    newSize,
     blockId: u32(m.blockId),
     blockOffset: u32(m.blockOffset),
   };
 }
 
-function fromMessage(m: hotpatch.Package.$Shape): HotpatchPackage {
+function fromMessage(m: hotpatch.Package.$Shape, c: Compact): HotpatchPackage {
   const t = m.target;
   if (t === null || t === undefined) throw new Invalid('target is missing');
   const s = m.series;
   if (s === null || s === undefined) throw new Invalid('series is missing');
   const cv = t.codeView;
   const target: TargetIdentity = {
-    machine: u32(t.machine),
+    machine: c.v2 && u32(t.machine) === 0 ? AMD64 : u32(t.machine),
     timeDateStamp: u32(t.timeDateStamp),
     sizeOfImage: u32(t.sizeOfImage),
     checkSum: u32(t.checkSum),
@@ -327,6 +385,8 @@ function fromMessage(m: hotpatch.Package.$Shape): HotpatchPackage {
     fixups: (b.fixups ?? []).map((f, j) => fixupOf(f, `dataBlocks[${i}].fixups[${j}]`)),
   }));
   const producer = m.producer;
+  const functions = (m.functions ?? []).map((x, i) => functionOf(x, `functions[${i}]`, c));
+  const version = u32(producer?.version);
   return {
     target,
     // An empty baseline (1.2) is the default one named after the target.
@@ -334,10 +394,11 @@ function fromMessage(m: hotpatch.Package.$Shape): HotpatchPackage {
     codeBlocks: code,
     dataBlocks: data,
     imports: (m.imports ?? []).map((x, i) => importOf(x, `imports[${i}]`)),
-    redirects: (m.redirects ?? []).map((x, i) => redirectOf(x, `redirects[${i}]`)),
-    functions: (m.functions ?? []).map((x, i) => functionOf(x, `functions[${i}]`)),
+    redirects: (m.redirects ?? []).map((x, i) => redirectOf(x, `redirects[${i}]`, c, functions)),
+    functions,
     producer: {
-      compilerVersion: producer?.compilerVersion ?? '',
+      // Since 2.0 the compiler's own name is its packed version.
+      compilerVersion: (producer?.compilerVersion ?? '') === '' && version !== 0 ? producerName(version) : (producer?.compilerVersion ?? ''),
       parameters: (producer?.parameters ?? []).map((kv) => ({ key: kv.key ?? '', value: kv.value ?? '' })),
     },
   };
@@ -346,9 +407,11 @@ function fromMessage(m: hotpatch.Package.$Shape): HotpatchPackage {
 /**
  * Decodes protobuf bytes into the model. PKG_DECODE when the bytes are not a well-formed
  * Package message, PKG_INVALID when a required part is missing or an enum is unknown.
- * (Ranges, ids and cross-references are checked by validatePackage.)
+ * (Ranges, ids and cross-references are checked by validatePackage.) `major` is the
+ * container's format major: the defaults format 2 gives to absent fields (FORMAT.md,
+ * "Changelog" 2.0) apply from 2 on, so a 1.x payload keeps its 1.x meaning.
  */
-export function decodePayload(bytes: Uint8Array): Result<HotpatchPackage> {
+export function decodePayload(bytes: Uint8Array, major: number = FORMAT_MAJOR): Result<HotpatchPackage> {
   let msg: hotpatch.Package.$Shape;
   try {
     msg = pb.Package.decode(bytes);
@@ -359,7 +422,7 @@ export function decodePayload(bytes: Uint8Array): Result<HotpatchPackage> {
     return err('PKG_DECODE', `payload is not a valid hotpatch.Package protobuf: ${why.split('\n')[0]}`);
   }
   try {
-    return ok(fromMessage(msg));
+    return ok(fromMessage(msg, { v2: major >= 2 }));
   } catch (e) {
     if (e instanceof Invalid) return err('PKG_INVALID', e.message);
     throw e;

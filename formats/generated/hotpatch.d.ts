@@ -1638,6 +1638,9 @@ export namespace hotpatch {
         /** Producer parameters. */
         parameters: hotpatch.Parameter.$Properties[];
 
+        /** Producer version. */
+        version: number;
+
         /**
          * Encodes the specified Producer message. Does not implicitly {@link hotpatch.Producer.verify|verify} messages.
          * @param message Producer message or plain object to encode
@@ -1667,6 +1670,9 @@ export namespace hotpatch {
 
             /** Producer parameters */
             parameters?: (hotpatch.Parameter.$Properties[]|null);
+
+            /** Producer version */
+            version?: (number|null);
 
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];

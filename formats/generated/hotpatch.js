@@ -4026,6 +4026,7 @@ export const hotpatch = $root.hotpatch = (() => {
          * @typedef {Object} hotpatch.Producer.$Properties
          * @property {string|null} [compilerVersion] Producer compilerVersion
          * @property {Array.<hotpatch.Parameter.$Properties>|null} [parameters] Producer parameters
+         * @property {number|null} [version] Producer version
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -4075,6 +4076,14 @@ export const hotpatch = $root.hotpatch = (() => {
         Producer.prototype.parameters = $util.emptyArray;
 
         /**
+         * Producer version.
+         * @member {number} version
+         * @memberof hotpatch.Producer
+         * @instance
+         */
+        Producer.prototype.version = 0;
+
+        /**
          * Encodes the specified Producer message. Does not implicitly {@link hotpatch.Producer.verify|verify} messages.
          * @function encode
          * @memberof hotpatch.Producer
@@ -4095,6 +4104,8 @@ export const hotpatch = $root.hotpatch = (() => {
             if (message.parameters != null && message.parameters.length)
                 for (let i = 0; i < message.parameters.length; ++i)
                     $root.hotpatch.Parameter.encode(message.parameters[i], writer.uint32(/* id 2, wireType 2 =*/18).fork(), _depth + 1).ldelim();
+            if (message.version != null && $Object.hasOwnProperty.call(message, "version") && message.version !== 0)
+                writer.uint32(/* id 3, wireType 0 =*/24).uint32(message.version);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -4154,6 +4165,15 @@ export const hotpatch = $root.hotpatch = (() => {
                         if (!(message.parameters && message.parameters.length))
                             message.parameters = [];
                         message.parameters.push($root.hotpatch.Parameter.decode(reader, reader.size(), $undefined, _depth + 1));
+                        continue;
+                    }
+                case 3: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.uint32())
+                            message.version = value;
+                        else
+                            delete message.version;
                         continue;
                     }
                 }
