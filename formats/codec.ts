@@ -194,11 +194,20 @@ function targetMsg(t: TargetIdentity): hotpatch.TargetIdentity.$Properties {
   };
 }
 
+/**
+ * The baseline id is left empty when it is the default one (since 1.2), and since 2.0 the
+ * whole series is left out when it is also the first of its baseline (sequence 1).
+ */
+function seriesMsg(p: HotpatchPackage): hotpatch.Series.$Properties | null {
+  const baselineId = p.series.baselineId === defaultBaselineId(p.target) ? '' : p.series.baselineId;
+  return baselineId === '' && p.series.sequence === 1 ? null : { baselineId, sequence: p.series.sequence };
+}
+
 /** The generated message for a package (exported for size accounting in inspect). */
 export function toMessage(p: HotpatchPackage): hotpatch.Package.$Properties {
   return {
     target: targetMsg(p.target),
-    series: { baselineId: p.series.baselineId === defaultBaselineId(p.target) ? '' : p.series.baselineId, sequence: p.series.sequence },
+    series: seriesMsg(p),
     codeBlocks: p.codeBlocks.map((b) => ({
       id: b.id,
       alignment: b.alignment,
@@ -357,8 +366,9 @@ function functionOf(m: hotpatch.FunctionRecord.$Shape, path: string, c: Compact)
 function fromMessage(m: hotpatch.Package.$Shape, c: Compact): HotpatchPackage {
   const t = m.target;
   if (t === null || t === undefined) throw new Invalid('target is missing');
-  const s = m.series;
-  if (s === null || s === undefined) throw new Invalid('series is missing');
+  // Since 2.0 an absent series is the default baseline's first package.
+  const s = m.series ?? (c.v2 ? { baselineId: '', sequence: 1 } : null);
+  if (s === null) throw new Invalid('series is missing');
   const cv = t.codeView;
   const target: TargetIdentity = {
     machine: c.v2 && u32(t.machine) === 0 ? AMD64 : u32(t.machine),

@@ -19,6 +19,9 @@ describe('format 2 field defaults', () => {
     const raw = encodePayload(p);
     const wire = hotpatch.Package.decode(raw);
     expect(wire.target?.machine ?? 0).toBe(0);
+    // The default baseline's first package: no series at all.
+    expect(p.series.sequence).toBe(1);
+    expect(wire.series ?? null).toBe(null);
     expect(wire.producer?.compilerVersion ?? '').toBe('');
     expect(wire.producer?.version).toBe((0 << 20) | (1 << 10) | 0);
     const f = wire.functions[0]!;
@@ -31,27 +34,30 @@ describe('format 2 field defaults', () => {
     const explicit = hotpatch.Package.encode({
       ...wire,
       target: { ...wire.target, machine: 0x8664 },
+      series: { sequence: 1 },
       producer: { compilerVersion: 'hotpatch-compiler 0.1.0' },
       functions: [{ ...f, status: 1, newRva: 0x1000 }],
       redirects: [{ ...r, kind: 1, target: { blockId: 0, offset: 0 } }],
     }).finish();
-    expect(explicit.length - raw.length).toBeGreaterThanOrEqual(3 + 24 - 4 + 2 + 3 + 2 + 2);
+    expect(explicit.length - raw.length).toBeGreaterThanOrEqual(3 + 4 + 24 - 4 + 2 + 3 + 2 + 2);
   });
 
   it('does not apply the 2.0 defaults to a 1.x payload', async () => {
     const raw = encodePayload(await compiled());
     const v1 = decodePayload(raw, 1);
-    expect(v1.ok ? 'ok' : `${v1.error.code}: ${v1.error.message}`).toBe('PKG_INVALID: functions[0].status 0 is not a function status');
+    expect(v1.ok ? 'ok' : `${v1.error.code}: ${v1.error.message}`).toBe('PKG_INVALID: series is missing');
   });
 
   it('writes a field out whenever the default would not rebuild it exactly', async () => {
     const full = await fullPackage();
-    const edits: ReadonlyArray<readonly [string, HotpatchPackage]> = [
+    const edits: Array<readonly [string, HotpatchPackage]> = [
       ['another compiler', { ...full, producer: { ...full.producer, compilerVersion: 'hotpatch-compiler 01.2.3' } }],
       ['a version part over 1023', { ...full, producer: { ...full.producer, compilerVersion: 'hotpatch-compiler 1024.0.0' } }],
       ['a redirect into the middle of its function', { ...full, redirects: full.redirects.map((r, i) => (i === 0 ? { ...r, target: { ...r.target, offset: r.target.offset + 1 } } : r)) }],
       ['a moved function', { ...full, functions: full.functions.map((f) => (f.status === 'changed' ? { ...f, newRva: (f.newRva + 0x10) as typeof f.newRva } : f)) }],
     ];
+    const second = await compiled();
+    edits.push(['the second package of a series', { ...second, series: { ...second.series, sequence: 2 } }]);
     for (const [what, p] of edits) {
       const back = decodePayload(encodePayload(p), 2);
       expect(back.ok && packageToJson(back.value), what).toEqual(packageToJson(p));
