@@ -10,7 +10,7 @@
  *   .  4  key id of the signer (signed only: first 4 bytes of SHA-256 of the public key)
  *   H  P  payload, then the 64-byte signature when signed
  *
- * Format 1 files ("HPK1", a fixed 32-byte header: container-v1.ts) are still read.
+ * Format 1 files ("HPK1", a fixed 32-byte header: container-header.ts) are still read.
  * loadPackage runs its checks cheapest and safest first, and never decompresses or decodes
  * bytes whose signature has not been checked (unless the package carries none and the caller
  * allows unsigned packages, or a read-only viewer gave no trusted keys):
