@@ -180,13 +180,23 @@ function functionMsg(f: FunctionRecord): hotpatch.FunctionRecord.$Properties {
   };
 }
 
+/**
+ * Since 2.0 an ImageBase that is a multiple of 64 KiB (every loadable PE's: the loader
+ * requires it) is written in 64 KiB units, 3 varint bytes for 0x180000000 instead of 5.
+ */
+function imageBaseMsg(base: bigint): Pick<hotpatch.TargetIdentity.$Properties, 'imageBase' | 'imageBaseHigh'> {
+  const units = base >> 16n;
+  if (base !== 0n && (base & 0xffffn) === 0n && units <= U32) return { imageBaseHigh: Number(units) };
+  return { imageBase: toLong(base, true) };
+}
+
 function targetMsg(t: TargetIdentity): hotpatch.TargetIdentity.$Properties {
   return {
     machine: t.machine === AMD64 ? 0 : t.machine,
     timeDateStamp: t.timeDateStamp,
     sizeOfImage: t.sizeOfImage,
     checkSum: t.checkSum,
-    imageBase: toLong(t.imageBase, true),
+    ...imageBaseMsg(t.imageBase),
     codeView: t.codeView === null ? null : { guid: t.codeView.guid, age: t.codeView.age, pdbPath: t.codeView.pdbPath },
     moduleName: t.moduleName,
     reliedRanges: t.reliedRanges.map(rangeMsg),
@@ -363,6 +373,14 @@ function functionOf(m: hotpatch.FunctionRecord.$Shape, path: string, c: Compact)
   };
 }
 
+function imageBaseOf(t: hotpatch.TargetIdentity.$Shape): bigint {
+  const units = u32(t.imageBaseHigh);
+  const base = fromLong(t.imageBase, true);
+  if (units === 0) return base;
+  if (base !== 0n) throw new Invalid('target: image_base and image_base_high are both set');
+  return BigInt(units) << 16n;
+}
+
 function fromMessage(m: hotpatch.Package.$Shape, c: Compact): HotpatchPackage {
   const t = m.target;
   if (t === null || t === undefined) throw new Invalid('target is missing');
@@ -375,7 +393,7 @@ function fromMessage(m: hotpatch.Package.$Shape, c: Compact): HotpatchPackage {
     timeDateStamp: u32(t.timeDateStamp),
     sizeOfImage: u32(t.sizeOfImage),
     checkSum: u32(t.checkSum),
-    imageBase: fromLong(t.imageBase, true),
+    imageBase: imageBaseOf(t),
     codeView: cv === null || cv === undefined ? null : { guid: bytesOr(cv.guid), age: u32(cv.age), pdbPath: cv.pdbPath ?? '' },
     moduleName: t.moduleName ?? '',
     reliedRanges: (t.reliedRanges ?? []).map((r, i) => rangeOf(r, `target.reliedRanges[${i}]`)),

@@ -88,7 +88,13 @@ describe('loadPackage: header and lengths', () => {
     // The signed flag set on an unsigned file: the payload's first bytes would be the key id, and 64 bytes are missing.
     expect(await code(patch(minimal, 5, [FLAG_SIGNED]), ANY)).toBe('PKG_TRUNCATED');
     // The stored flag on a zstd payload: the uncompressed length is read as payload, and the file is longer.
-    expect(await code(patch(minimal, 5, [FLAG_STORED]), ANY)).toBe('PKG_LENGTH');
+    const zstdUnsigned = await wrapRaw(encodePayload(await minimalPackage()));
+    expect(await code(zstdUnsigned, ANY)).toBe('ok');
+    expect(await code(patch(zstdUnsigned, 5, [FLAG_STORED]), ANY)).toBe('PKG_LENGTH');
+    // And the reverse: a stored payload read as a zstd frame (its first bytes taken for U).
+    const mh = readHeader(minimal);
+    expect(mh.ok && mh.value.stored).toBe(true);
+    expect(await code(patch(minimal, 5, [0]), ANY)).not.toBe('ok');
     expect(await code(full.slice(0, full.length - 1), ANY)).toBe('PKG_TRUNCATED');
     const longer = new Uint8Array(full.length + 1);
     longer.set(full);

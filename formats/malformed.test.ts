@@ -52,7 +52,7 @@ async function build(): Promise<Record<string, readonly [Uint8Array, string, 'tr
     'payload-length-not-minimal': [hdr(FLAG_STORED, [0x82, 0x00]), 'PKG_LENGTH', 'any'],
     'payload-length-5-bytes': [hdr(FLAG_STORED, [0x82, 0x80, 0x80, 0x80, 0x00]), 'PKG_LENGTH', 'any'],
     'uncompressed-length-zero': [hdr(0, [0x02, 0x00]), 'PKG_LENGTH', 'any'],
-    'stored-flag-on-zstd': [set(minimal, 5, [FLAG_STORED]), 'PKG_LENGTH', 'any'],
+    'stored-flag-on-zstd': [set(await wrapRaw(encodePayload(await minimalPackage())), 5, [FLAG_STORED]), 'PKG_LENGTH', 'any'],
     'trailing-byte': [Uint8Array.from([...minimal, 0]), 'PKG_LENGTH', 'any'],
     'declares-100-mib': [await wrapPayload(rleFrame(1000, 1000), 100 * 2 ** 20), 'PKG_BOMB', 'any'],
     'frame-without-size': [await wrapPayload(frameWithoutSize(Uint8Array.of(0x0a, 0x00)), 2), 'PKG_BOMB', 'any'],

@@ -160,6 +160,9 @@ export namespace hotpatch {
         /** TargetIdentity reliedSha256. */
         reliedSha256: Uint8Array;
 
+        /** TargetIdentity imageBaseHigh. */
+        imageBaseHigh: number;
+
         /**
          * Encodes the specified TargetIdentity message. Does not implicitly {@link hotpatch.TargetIdentity.verify|verify} messages.
          * @param message TargetIdentity message or plain object to encode
@@ -210,6 +213,9 @@ export namespace hotpatch {
 
             /** TargetIdentity reliedSha256 */
             reliedSha256?: (Uint8Array|null);
+
+            /** TargetIdentity imageBaseHigh */
+            imageBaseHigh?: (number|null);
 
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];

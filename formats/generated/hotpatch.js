@@ -314,6 +314,7 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {string|null} [moduleName] TargetIdentity moduleName
          * @property {Array.<hotpatch.RvaRange.$Properties>|null} [reliedRanges] TargetIdentity reliedRanges
          * @property {Uint8Array|null} [reliedSha256] TargetIdentity reliedSha256
+         * @property {number|null} [imageBaseHigh] TargetIdentity imageBaseHigh
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -419,6 +420,14 @@ export const hotpatch = $root.hotpatch = (() => {
         TargetIdentity.prototype.reliedSha256 = $util.newBuffer([]);
 
         /**
+         * TargetIdentity imageBaseHigh.
+         * @member {number} imageBaseHigh
+         * @memberof hotpatch.TargetIdentity
+         * @instance
+         */
+        TargetIdentity.prototype.imageBaseHigh = 0;
+
+        /**
          * Encodes the specified TargetIdentity message. Does not implicitly {@link hotpatch.TargetIdentity.verify|verify} messages.
          * @function encode
          * @memberof hotpatch.TargetIdentity
@@ -453,6 +462,8 @@ export const hotpatch = $root.hotpatch = (() => {
                     $root.hotpatch.RvaRange.encode(message.reliedRanges[i], writer.uint32(/* id 8, wireType 2 =*/66).fork(), _depth + 1).ldelim();
             if (message.reliedSha256 != null && $Object.hasOwnProperty.call(message, "reliedSha256") && message.reliedSha256.length)
                 writer.uint32(/* id 9, wireType 2 =*/74).bytes(message.reliedSha256);
+            if (message.imageBaseHigh != null && $Object.hasOwnProperty.call(message, "imageBaseHigh") && message.imageBaseHigh !== 0)
+                writer.uint32(/* id 10, wireType 0 =*/80).uint32(message.imageBaseHigh);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -572,6 +583,15 @@ export const hotpatch = $root.hotpatch = (() => {
                             message.reliedSha256 = value;
                         else
                             delete message.reliedSha256;
+                        continue;
+                    }
+                case 10: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.uint32())
+                            message.imageBaseHigh = value;
+                        else
+                            delete message.imageBaseHigh;
                         continue;
                     }
                 }
