@@ -1,14 +1,15 @@
 /**
  * Where a package's bytes go: builds the packages of the given pairs and splits each file
- * into header + signature and the compressed payload, then attributes the compressed payload to
+ * into header, payload (stored or zstd) and signature, and the compressed payload, then attributes the compressed payload to
  * its parts by ablation (the compressed size with the part removed, subtracted from the whole).
  * `node bin/run-ts.js bench/size-breakdown.ts [LABEL...]` (default: sharp A/B, lcss C, watcher D
  * and every sample). A pair the compiler refuses in part is broken down as its complete package
  * (bench/complete-package.ts: every change carried, unverified), what a full update would carry.
  */
 import { readFileSync } from 'node:fs';
-import { buildFromDiff, diffFiles } from '../compiler/index.ts';
+import { buildFromDiff, COMPILER_VERSION, diffFiles } from '../compiler/index.ts';
 import { encodePayload, payloadBreakdown } from '../formats/codec.ts';
+import { encodePackage, readHeader } from '../formats/container.ts';
 import { compressZstd, zstdLevelFor } from '../formats/zstd.ts';
 import type { HotpatchPackage } from '../formats/package.ts';
 import { benchKeys, corpusPairs, samplePairs } from './pairs.ts';
@@ -40,7 +41,7 @@ for (const pair of pairs) {
   if (!d.ok) { console.log(pair.label, d.error.code); continue; }
   let pkg: HotpatchPackage;
   if (d.value.hotpatchable) {
-    const b = buildFromDiff(d.value, { moduleName: pair.moduleName, skipRefused: false, series: null, compilerVersion: 'hotpatch bench' });
+    const b = buildFromDiff(d.value, { moduleName: pair.moduleName, skipRefused: false, series: null, compilerVersion: COMPILER_VERSION });
     if (!b.ok) { console.log(pair.label, b.error.code, b.error.message.slice(0, 200)); continue; }
     pkg = b.value.emitted.pkg;
   } else {
@@ -56,6 +57,9 @@ for (const pair of pairs) {
   const fx = pkg.codeBlocks.reduce((n, c) => n + c.fixups.length, 0);
   const imp = [...pkg.codeBlocks, ...pkg.dataBlocks].reduce((n, c) => n + (c.bytes.kind === "delta" && c.bytes.implicit !== undefined ? c.bytes.implicit.rel32.length + c.bytes.implicit.abs64.length : 0), 0);
   const deltas = pkg.codeBlocks.filter((c) => c.bytes.kind === 'delta').length;
-  console.log(`${pair.label}: file ${whole + 96} = 96 header+sig + ${whole} zstd payload (raw ${raw.total}); marginal compressed: ${parts.join(', ')}`);
+  const file = await encodePackage(pkg, { signingKey: (await benchKeys()).signingKey });
+  const h = file.ok ? readHeader(file.value) : null;
+  const how = h?.ok === true ? `header ${h.value.headerLength} + ${h.value.stored ? 'stored' : 'zstd'} payload ${h.value.payloadLength} + signature ${h.value.signatureLength}` : 'not encodable';
+  console.log(`${pair.label}: file ${file.ok ? file.value.length : '?'} = ${how}; zstd payload ${whole} (raw ${raw.total}); marginal compressed: ${parts.join(', ')}`);
   console.log(`   raw: ${JSON.stringify(raw)}; ${pkg.codeBlocks.length} code blocks (${deltas} delta), ${fx} block fixups, ${imp} implicit, ${pkg.target.reliedRanges.length} relied ranges`);
 }

@@ -38,7 +38,8 @@ export function renderReport(r: PackageReport, file: string): string {
   const s = r.sizes;
   const k = s.byKind;
   lines.push('');
-  lines.push(`size        ${s.file} bytes: header ${s.header}, compressed payload ${s.payload}, signature ${s.signature}`);
+  const payload = s.payloadStorage === 'stored' ? `payload ${s.payload} (stored: zstd would not shrink it)` : `compressed payload ${s.payload}`;
+  lines.push(`size        ${s.file} bytes: header ${s.header}, ${payload}, signature ${s.signature}`);
   lines.push(`payload     ${s.uncompressed} bytes uncompressed (ratio ${(s.payload / Math.max(1, s.uncompressed)).toFixed(2)}):`);
   const kinds: Array<[string, number]> = [
     ['code', k.code],

@@ -19,7 +19,7 @@
  * manifest does not pin. Pure (no `node:` import), like the rest of formats/.
  */
 import { err, ok, type Result } from '../common/errors.ts';
-import { checkSignature, HEADER_LENGTH, type LoadOptions, type SignatureStatus } from './container.ts';
+import { checkSignature, type LoadOptions, type SignatureStatus } from './container.ts';
 import { hotpatch } from './generated/hotpatch.js';
 import { KEY_ID_LENGTH, SIGNATURE_LENGTH, sha256, sign, type SigningKey } from './keys.ts';
 import type { Producer } from './package.ts';
@@ -31,6 +31,8 @@ export const BUNDLE_MAGIC = Uint8Array.of(0x48, 0x50, 0x42, 0x31);
 export const BUNDLE_MAJOR = 1;
 export const BUNDLE_MINOR = 0;
 const FLAG_SIGNED = 1;
+/** Length of the fixed bundle header (the bundle keeps the 32-byte layout of format 1 packages). */
+const HEADER_LENGTH = 32;
 /** Ceilings on what a header or manifest may declare (checked before anything is decoded). */
 export const BUNDLE_LIMITS = {
   manifestBytes: 1024 * 1024,

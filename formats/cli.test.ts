@@ -13,6 +13,8 @@ import { hasTool } from '../test/support/tools.ts';
 import { exitCodeOf } from '../common/errors.ts';
 import type { PackageReport } from './describe.ts';
 import { runHotpatch, type CliRun } from '../test/support/cli.ts';
+import { encodePackage } from './container.ts';
+import { minimalPackage, pseudoCode } from './testing/sample-packages.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const GOLDEN = join(ROOT, 'formats/golden');
@@ -88,7 +90,7 @@ describe('hotpatch inspect', SLOW, () => {
     expect(r.status).toBe(0);
     const j = JSON.parse(r.stdout) as PackageReport;
     expect(j.signature.status).toBe('verified');
-    expect(j.format).toBe('1.4');
+    expect(j.format).toBe('2.0');
     expect(j.series).toEqual({ baselineId: '2026-Q4', sequence: 7 });
     expect(j.target.codeView?.guid).toBe('13121110-1514-1716-1819-1A1B1C1D1E1F');
     expect(j.functions.map((f) => [f.name, f.status, f.storage])).toEqual([
@@ -105,6 +107,7 @@ describe('hotpatch inspect', SLOW, () => {
     expect(s.file).toBe(statSync(full).size);
     expect(s.header + s.payload + s.signature).toBe(s.file);
     expect(s.signature).toBe(64);
+    expect(s.payloadStorage).toBe('zstd');
     const k = s.byKind;
     expect(k.code + k.fixups + k.unwind + k.data + k.imports + k.redirects + k.functions + k.target + k.other).toBe(s.uncompressed);
     expect(k.total).toBe(s.uncompressed);
@@ -160,6 +163,32 @@ describe('hotpatch inspect', SLOW, () => {
     const badKey = hotpatch('inspect', full, '--trust', minimal);
     expect(badKey.status).toBe(exitCodeOf('SIG_KEY'));
     oneLineError(badKey, 'SIG_KEY');
+  });
+
+  it('shows a format 1.3 package (32-byte header) and a stored format 2 payload', async () => {
+    const v13 = hotpatch('inspect', join(GOLDEN, 'v1.3/full.hpk'), '--trust', trusted, '--full', '--json');
+    expect(v13.status).toBe(0);
+    const j = JSON.parse(v13.stdout) as PackageReport & { package: unknown };
+    expect([j.format, j.signature.status, j.sizes.header, j.sizes.payloadStorage]).toEqual(['1.3', 'verified', 32, 'zstd']);
+    expect(j.package).toEqual(JSON.parse(readFileSync(join(GOLDEN, 'v1.3/full.json'), 'utf8')));
+    // A one-function package whose code zstd cannot shrink: stored, and the text says so.
+    const small = await minimalPackage();
+    const code = pseudoCode(40, 7);
+    const enc = await encodePackage({
+      ...small,
+      target: { ...small.target, reliedRanges: [], reliedSha256: new Uint8Array(0) },
+      codeBlocks: small.codeBlocks.map((b) => ({ ...b, bytes: { kind: 'literal', bytes: code } })),
+      functions: small.functions.map((f) => ({ ...f, newSize: code.length })),
+      producer: { compilerVersion: 'hotpatch-compiler 0.1.0', parameters: [] },
+    });
+    if (!enc.ok) throw new Error(enc.error.message);
+    const file = join(tmp, 'stored.hpk');
+    writeFileSync(file, enc.value);
+    const text = hotpatch('inspect', file);
+    expect(text.status).toBe(0);
+    expect(text.stdout).toContain('format 2.0');
+    expect(text.stdout).toContain('producer    hotpatch-compiler 0.1.0');
+    expect(text.stdout).toMatch(/size {8}\d+ bytes: header \d+, payload \d+ \(stored: zstd would not shrink it\), signature 0/);
   });
 
   it('has --help', () => {

@@ -32,6 +32,7 @@ import type {
   TargetIdentity,
   Unwind,
 } from './package.ts';
+import { FORMAT_MAJOR } from './package.ts';
 
 const pb = hotpatch;
 
@@ -105,7 +106,7 @@ function bytesMsg(b: BlockBytes): hotpatch.BlockBytes.$Properties {
   return { deltaWithImplicitFixups: { ...delta, implicitRel32: gapsOf(b.implicit!.rel32, IMPLICIT_WIDTH.rel32), implicitAbs64: gapsOf(b.implicit!.abs64, IMPLICIT_WIDTH.abs64) } };
 }
 
-/** A fixup list as 1.4 writes it: no entry, or one marker (its fixups are in Package.fixups). */
+/** A fixup list as 2.0 writes it: no entry, or one marker (its fixups are in Package.fixups). */
 function fixupsMsg(fixups: readonly Fixup[]): hotpatch.Fixup.$Properties[] {
   return fixups.length === 0 ? [] : [{ columns: {} }];
 }
@@ -130,13 +131,73 @@ function unwindMsg(u: Unwind): hotpatch.Unwind.$Properties {
   };
 }
 
+/** IMAGE_FILE_MACHINE_AMD64: since 2.0 written as 0 (absent), the only machine a package may name. */
+const AMD64 = 0x8664;
+const COMPILER_NAME = 'hotpatch-compiler ';
+
+/** "hotpatch-compiler M.m.p" as Producer.version (since 2.0), or 0 when it must be written out. */
+function producerVersion(s: string): number {
+  if (!s.startsWith(COMPILER_NAME)) return 0;
+  const parts = s.slice(COMPILER_NAME.length).split('.');
+  if (parts.length !== 3 || parts.some((x) => !/^(0|[1-9][0-9]{0,3})$/.test(x) || Number(x) >= 1024)) return 0;
+  const [a, b, c] = parts.map(Number) as [number, number, number];
+  return ((a << 20) | (b << 10) | c) >>> 0;
+}
+
+function producerName(v: number): string {
+  return `${COMPILER_NAME}${v >>> 20}.${(v >>> 10) & 0x3ff}.${v & 0x3ff}`;
+}
+
+/**
+ * Since 2.0 a redirect's target may be left out when it is the block and offset of the one
+ * function record with the same old RVA (how the compiler writes every changed function).
+ */
+function targetImplied(r: Redirect, functions: readonly FunctionRecord[]): boolean {
+  const same = functions.filter((f) => f.oldRva === r.oldRva);
+  return same.length === 1 && same[0]!.blockId === r.target.blockId && same[0]!.blockOffset === r.target.offset;
+}
+
+function redirectMsg(r: Redirect, functions: readonly FunctionRecord[]): hotpatch.Redirect.$Properties {
+  return {
+    oldRva: r.oldRva,
+    ...(targetImplied(r, functions) ? {} : { target: { blockId: r.target.blockId, offset: r.target.offset } }),
+    kind: r.kind === 'jmp-rel32' ? pb.RedirectKind.REDIRECT_KIND_UNSPECIFIED : wireOf(REDIRECT_KINDS, r.kind),
+    expected: r.expected,
+    ...(r.pad === null ? {} : { padRva: r.pad.rva, padExpected: r.pad.expected }),
+  };
+}
+
+function functionMsg(f: FunctionRecord): hotpatch.FunctionRecord.$Properties {
+  const derivedStatus: FunctionStatus = f.oldRva !== null && f.oldRva !== 0 ? 'changed' : 'added';
+  return {
+    name: f.name ?? '',
+    oldRva: f.oldRva ?? 0,
+    newRva: f.oldRva !== null && f.newRva === f.oldRva ? 0 : f.newRva,
+    status: f.status === derivedStatus ? pb.FunctionStatus.FUNCTION_STATUS_UNSPECIFIED : wireOf(FUNCTION_STATUSES, f.status),
+    oldSize: f.oldSize,
+    newSize: f.status === 'changed' && f.newSize === f.oldSize ? 0 : f.newSize,
+    blockId: f.blockId,
+    blockOffset: f.blockOffset,
+  };
+}
+
+/**
+ * Since 2.0 an ImageBase that is a multiple of 64 KiB (every loadable PE's: the loader
+ * requires it) is written in 64 KiB units, 3 varint bytes for 0x180000000 instead of 5.
+ */
+function imageBaseMsg(base: bigint): Pick<hotpatch.TargetIdentity.$Properties, 'imageBase' | 'imageBaseHigh'> {
+  const units = base >> 16n;
+  if (base !== 0n && (base & 0xffffn) === 0n && units <= U32) return { imageBaseHigh: Number(units) };
+  return { imageBase: toLong(base, true) };
+}
+
 function targetMsg(t: TargetIdentity): hotpatch.TargetIdentity.$Properties {
   return {
-    machine: t.machine,
+    machine: t.machine === AMD64 ? 0 : t.machine,
     timeDateStamp: t.timeDateStamp,
     sizeOfImage: t.sizeOfImage,
     checkSum: t.checkSum,
-    imageBase: toLong(t.imageBase, true),
+    ...imageBaseMsg(t.imageBase),
     codeView: t.codeView === null ? null : { guid: t.codeView.guid, age: t.codeView.age, pdbPath: t.codeView.pdbPath },
     moduleName: t.moduleName,
     reliedRangeGaps: reliedGapsOf(t.reliedRanges),
@@ -144,11 +205,20 @@ function targetMsg(t: TargetIdentity): hotpatch.TargetIdentity.$Properties {
   };
 }
 
+/**
+ * The baseline id is left empty when it is the default one (since 1.2), and since 2.0 the
+ * whole series is left out when it is also the first of its baseline (sequence 1).
+ */
+function seriesMsg(p: HotpatchPackage): hotpatch.Series.$Properties | null {
+  const baselineId = p.series.baselineId === defaultBaselineId(p.target) ? '' : p.series.baselineId;
+  return baselineId === '' && p.series.sequence === 1 ? null : { baselineId, sequence: p.series.sequence };
+}
+
 /** The generated message for a package (exported for size accounting in inspect). */
 export function toMessage(p: HotpatchPackage): hotpatch.Package.$Properties {
   return {
     target: targetMsg(p.target),
-    series: { baselineId: p.series.baselineId === defaultBaselineId(p.target) ? '' : p.series.baselineId, sequence: p.series.sequence },
+    series: seriesMsg(p),
     codeBlocks: p.codeBlocks.map((b) => ({
       id: b.id,
       alignment: b.alignment,
@@ -158,24 +228,12 @@ export function toMessage(p: HotpatchPackage): hotpatch.Package.$Properties {
     })),
     dataBlocks: p.dataBlocks.map((b) => ({ id: b.id, alignment: b.alignment, bytes: bytesMsg(b.bytes), fixups: fixupsMsg(b.fixups) })),
     imports: p.imports.map((i) => (i.symbol.kind === 'name' ? { dll: i.dll, name: i.symbol.name } : { dll: i.dll, ordinal: i.symbol.ordinal })),
-    redirects: p.redirects.map((r) => ({
-      oldRva: r.oldRva,
-      target: { blockId: r.target.blockId, offset: r.target.offset },
-      kind: wireOf(REDIRECT_KINDS, r.kind),
-      expected: r.expected,
-      ...(r.pad === null ? {} : { padRva: r.pad.rva, padExpected: r.pad.expected }),
-    })),
-    functions: p.functions.map((f) => ({
-      name: f.name ?? '',
-      oldRva: f.oldRva ?? 0,
-      newRva: f.newRva,
-      status: wireOf(FUNCTION_STATUSES, f.status),
-      oldSize: f.oldSize,
-      newSize: f.newSize,
-      blockId: f.blockId,
-      blockOffset: f.blockOffset,
-    })),
-    producer: { compilerVersion: p.producer.compilerVersion, parameters: p.producer.parameters.map((kv) => ({ key: kv.key, value: kv.value })) },
+    redirects: p.redirects.map((r) => redirectMsg(r, p.functions)),
+    functions: p.functions.map(functionMsg),
+    producer: {
+      ...(producerVersion(p.producer.compilerVersion) !== 0 ? { version: producerVersion(p.producer.compilerVersion) } : { compilerVersion: p.producer.compilerVersion }),
+      parameters: p.producer.parameters.map((kv) => ({ key: kv.key, value: kv.value })),
+    },
     fixups: fixupTableMsg(p),
   };
 }
@@ -280,7 +338,7 @@ class FixupTable {
 }
 
 /**
- * A fixup list: a 1.4 marker (the list's one entry, kind 0, an empty `columns`) taking the
+ * A fixup list: a 2.0 marker (the list's one entry, kind 0, an empty `columns`) taking the
  * next list of Package.fixups, or 1.0-1.3 entries, one message each.
  */
 function fixupsOf(list: readonly hotpatch.Fixup.$Shape[] | null | undefined, path: string, table: FixupTable): Fixup[] {
@@ -296,7 +354,7 @@ function fixupsOf(list: readonly hotpatch.Fixup.$Shape[] | null | undefined, pat
   return table.take(path);
 }
 
-/** Relied ranges: 1.4 (gap, length) pairs, or 1.0-1.3 messages; never both. */
+/** Relied ranges: 2.0 (gap, length) pairs, or 1.0-1.3 messages; never both. */
 function reliedOf(t: hotpatch.TargetIdentity.$Shape): RvaRange[] {
   const gaps = t.reliedRangeGaps ?? [];
   const msgs = t.reliedRanges ?? [];
@@ -326,48 +384,76 @@ function importOf(m: hotpatch.Import.$Shape, path: string): Import {
   throw new Invalid(`${path} has neither name nor ordinal`);
 }
 
-function redirectOf(m: hotpatch.Redirect.$Shape, path: string): Redirect {
-  const kind = modelOf(REDIRECT_KINDS, m.kind);
+/** The wire defaults that format 2 gives meaning to (codec.ts's writers leave them out). */
+interface Compact {
+  /** Format 2 or later: the "since 2.0" defaults apply. */
+  readonly v2: boolean;
+}
+
+function redirectOf(m: hotpatch.Redirect.$Shape, path: string, c: Compact, functions: readonly FunctionRecord[]): Redirect {
+  const unset = m.kind === null || m.kind === undefined || m.kind === pb.RedirectKind.REDIRECT_KIND_UNSPECIFIED;
+  const kind = c.v2 && unset ? 'jmp-rel32' : modelOf(REDIRECT_KINDS, m.kind);
   if (kind === undefined) throw new Invalid(`${path}.kind ${String(m.kind)} is not a redirect kind`);
-  if (m.target === null || m.target === undefined) throw new Invalid(`${path}.target is missing`);
+  const oldRva = rva(m.oldRva);
+  let target: Redirect['target'];
+  if (m.target !== null && m.target !== undefined) target = { blockId: u32(m.target.blockId), offset: u32(m.target.offset) };
+  else {
+    const same = c.v2 ? functions.filter((f) => f.oldRva === oldRva) : [];
+    if (same.length !== 1) throw new Invalid(`${path}.target is missing${c.v2 ? ` and ${same.length} function records have old RVA 0x${oldRva.toString(16)}` : ''}`);
+    target = { blockId: same[0]!.blockId, offset: same[0]!.blockOffset };
+  }
   const hasPad = kind === 'short-to-pad';
   return {
-    oldRva: rva(m.oldRva),
-    target: { blockId: u32(m.target.blockId), offset: u32(m.target.offset) },
+    oldRva,
+    target,
     kind,
     expected: bytesOr(m.expected),
     pad: hasPad ? { rva: rva(m.padRva), expected: bytesOr(m.padExpected) } : null,
   };
 }
 
-function functionOf(m: hotpatch.FunctionRecord.$Shape, path: string): FunctionRecord {
-  const status = modelOf(FUNCTION_STATUSES, m.status);
+function functionOf(m: hotpatch.FunctionRecord.$Shape, path: string, c: Compact): FunctionRecord {
+  const unset = m.status === null || m.status === undefined || m.status === pb.FunctionStatus.FUNCTION_STATUS_UNSPECIFIED;
+  const status = c.v2 && unset ? (u32(m.oldRva) !== 0 ? 'changed' : 'added') : modelOf(FUNCTION_STATUSES, m.status);
   if (status === undefined) throw new Invalid(`${path}.status ${String(m.status)} is not a function status`);
   const name = m.name ?? '';
+  const oldRva = status === 'added' ? null : rva(m.oldRva);
+  // Since 2.0 a changed function that kept its RVA or its size leaves the new one out.
+  const newRva = c.v2 && u32(m.newRva) === 0 && oldRva !== null ? oldRva : rva(m.newRva);
+  const newSize = c.v2 && u32(m.newSize) === 0 && status === 'changed' ? u32(m.oldSize) : u32(m.newSize);
   return {
     name: name === '' ? null : name,
-    oldRva: status === 'added' ? null : rva(m.oldRva),
-    newRva: rva(m.newRva),
+    oldRva,
+    newRva,
     status,
     oldSize: u32(m.oldSize),
-    newSize: u32(m.newSize),
+    newSize,
     blockId: u32(m.blockId),
     blockOffset: u32(m.blockOffset),
   };
 }
 
-function fromMessage(m: hotpatch.Package.$Shape): HotpatchPackage {
+function imageBaseOf(t: hotpatch.TargetIdentity.$Shape): bigint {
+  const units = u32(t.imageBaseHigh);
+  const base = fromLong(t.imageBase, true);
+  if (units === 0) return base;
+  if (base !== 0n) throw new Invalid('target: image_base and image_base_high are both set');
+  return BigInt(units) << 16n;
+}
+
+function fromMessage(m: hotpatch.Package.$Shape, c: Compact): HotpatchPackage {
   const t = m.target;
   if (t === null || t === undefined) throw new Invalid('target is missing');
-  const s = m.series;
-  if (s === null || s === undefined) throw new Invalid('series is missing');
+  // Since 2.0 an absent series is the default baseline's first package.
+  const s = m.series ?? (c.v2 ? { baselineId: '', sequence: 1 } : null);
+  if (s === null) throw new Invalid('series is missing');
   const cv = t.codeView;
   const target: TargetIdentity = {
-    machine: u32(t.machine),
+    machine: c.v2 && u32(t.machine) === 0 ? AMD64 : u32(t.machine),
     timeDateStamp: u32(t.timeDateStamp),
     sizeOfImage: u32(t.sizeOfImage),
     checkSum: u32(t.checkSum),
-    imageBase: fromLong(t.imageBase, true),
+    imageBase: imageBaseOf(t),
     codeView: cv === null || cv === undefined ? null : { guid: bytesOr(cv.guid), age: u32(cv.age), pdbPath: cv.pdbPath ?? '' },
     moduleName: t.moduleName ?? '',
     reliedRanges: reliedOf(t),
@@ -387,6 +473,8 @@ function fromMessage(m: hotpatch.Package.$Shape): HotpatchPackage {
   }));
   table.checkDone();
   const producer = m.producer;
+  const functions = (m.functions ?? []).map((x, i) => functionOf(x, `functions[${i}]`, c));
+  const version = u32(producer?.version);
   return {
     target,
     // An empty baseline (1.2) is the default one named after the target.
@@ -394,10 +482,11 @@ function fromMessage(m: hotpatch.Package.$Shape): HotpatchPackage {
     codeBlocks: code,
     dataBlocks: data,
     imports: (m.imports ?? []).map((x, i) => importOf(x, `imports[${i}]`)),
-    redirects: (m.redirects ?? []).map((x, i) => redirectOf(x, `redirects[${i}]`)),
-    functions: (m.functions ?? []).map((x, i) => functionOf(x, `functions[${i}]`)),
+    redirects: (m.redirects ?? []).map((x, i) => redirectOf(x, `redirects[${i}]`, c, functions)),
+    functions,
     producer: {
-      compilerVersion: producer?.compilerVersion ?? '',
+      // Since 2.0 the compiler's own name is its packed version.
+      compilerVersion: (producer?.compilerVersion ?? '') === '' && version !== 0 ? producerName(version) : (producer?.compilerVersion ?? ''),
       parameters: (producer?.parameters ?? []).map((kv) => ({ key: kv.key ?? '', value: kv.value ?? '' })),
     },
   };
@@ -406,9 +495,11 @@ function fromMessage(m: hotpatch.Package.$Shape): HotpatchPackage {
 /**
  * Decodes protobuf bytes into the model. PKG_DECODE when the bytes are not a well-formed
  * Package message, PKG_INVALID when a required part is missing or an enum is unknown.
- * (Ranges, ids and cross-references are checked by validatePackage.)
+ * (Ranges, ids and cross-references are checked by validatePackage.) `major` is the
+ * container's format major: the defaults format 2 gives to absent fields (FORMAT.md,
+ * "Changelog" 2.0) apply from 2 on, so a 1.x payload keeps its 1.x meaning.
  */
-export function decodePayload(bytes: Uint8Array): Result<HotpatchPackage> {
+export function decodePayload(bytes: Uint8Array, major: number = FORMAT_MAJOR): Result<HotpatchPackage> {
   let msg: hotpatch.Package.$Shape;
   try {
     msg = pb.Package.decode(bytes);
@@ -419,7 +510,7 @@ export function decodePayload(bytes: Uint8Array): Result<HotpatchPackage> {
     return err('PKG_DECODE', `payload is not a valid hotpatch.Package protobuf: ${why.split('\n')[0]}`);
   }
   try {
-    return ok(fromMessage(msg));
+    return ok(fromMessage(msg, { v2: major >= 2 }));
   } catch (e) {
     if (e instanceof Invalid) return err('PKG_INVALID', e.message);
     throw e;
@@ -430,7 +521,7 @@ export function decodePayload(bytes: Uint8Array): Result<HotpatchPackage> {
 export interface PayloadBreakdown {
   /** Code block bytes as stored (literal bytes, or delta ops). */
   readonly code: number;
-  /** Fixups of code and data blocks (since 1.4 also the unwind fixups: Package.fixups holds every list). */
+  /** Fixups of code and data blocks (since 2.0 also the unwind fixups: Package.fixups holds every list). */
   readonly fixups: number;
   /** Unwind data (RUNTIME_FUNCTIONs, UNWIND_INFO and its fixups). */
   readonly unwind: number;
@@ -466,7 +557,7 @@ export function payloadBreakdown(p: HotpatchPackage): PayloadBreakdown {
     if (b.bytes) data += len(pb.BlockBytes.encode(b.bytes));
     for (const f of b.fixups ?? []) fixups += len(pb.Fixup.encode(f));
   }
-  // Since 1.4 the fixups of every list (the unwinds' too) are one table: counted as fixups.
+  // Since 2.0 the fixups of every list (the unwinds' too) are one table: counted as fixups.
   if (m.fixups) fixups += len(pb.FixupColumns.encode(m.fixups));
   const sum = <T>(xs: readonly T[] | null | undefined, enc: (x: T) => $protobuf.Writer): number => (xs ?? []).reduce((n, x) => n + len(enc(x)), 0);
   const imports = sum(m.imports, (x) => pb.Import.encode(x));

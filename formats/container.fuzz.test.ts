@@ -11,11 +11,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodePayload } from './codec.ts';
-import { HEADER_LENGTH, LOAD_ERROR_CODES, loadPackage, type LoadOptions } from './container.ts';
+import { LOAD_ERROR_CODES, loadPackage, readHeader, type LoadOptions } from './container.ts';
 import { validatePackage } from './validate.ts';
 import { arbitraryPackage } from './testing/arbitrary.ts';
 import { fullPackage, minimalPackage } from './testing/sample-packages.ts';
-import { goldenFile, goldenKeys, wrapPayload, wrapRaw } from './testing/wrap.ts';
+import { goldenFile, goldenKeys, wrapPayload, wrapRaw, wrapStored } from './testing/wrap.ts';
 import { compressZstd } from './zstd.ts';
 import { hotpatch } from './generated/hotpatch.js';
 import { mulberry32 as rng } from '../test/support/prng.ts';
@@ -73,16 +73,35 @@ function mutate(input: Uint8Array, r: () => number): Uint8Array {
   return Uint8Array.from(b);
 }
 
-/** A header field (offsets 4..31) set to an interesting value. */
-function mutateHeader(input: Uint8Array, r: () => number): Uint8Array {
+/** A format 1 header field (offsets 4..31) set to an interesting value (the frozen 1.3 golden). */
+function mutateV1Header(input: Uint8Array, r: () => number): Uint8Array {
   const out = input.slice();
   const v = new DataView(out.buffer);
   const field = [4, 6, 8, 12, 16, 20, 24, 28][Math.floor(r() * 8)]!;
-  const base = [input.length, input.length - HEADER_LENGTH, 64, 0][Math.floor(r() * 4)]!;
+  const base = [input.length, input.length - 32, 64, 0][Math.floor(r() * 4)]!;
   const value = r() < 0.5 ? INTERESTING_U32[Math.floor(r() * INTERESTING_U32.length)]! : (base + Math.floor(r() * 5) - 2) >>> 0;
   if (field === 4 || field === 6) v.setUint16(field, value & 0xffff, true);
   else v.setUint32(field, value, true);
   return out;
+}
+
+/**
+ * A format 2 header mutated: one byte from the version digit on set to an interesting value,
+ * or the varint lengths (from offset 6 to the key id) replaced by 1-6 random varint-like bytes.
+ */
+function mutateHeader(input: Uint8Array, r: () => number): Uint8Array {
+  const h = readHeader(input);
+  if (!h.ok) throw new Error(h.error.message);
+  const pick = (n: number): number => Math.floor(r() * n);
+  const out = Array.from(input);
+  if (r() < 0.5) {
+    const at = 3 + pick(h.value.headerLength - 3);
+    out[at] = [0, 1, 2, 3, 0x30, 0x31, 0x32, 0x33, 0x7f, 0x80, 0x81, 0xff, pick(256)][pick(13)]!;
+    return Uint8Array.from(out);
+  }
+  const lengths = Array.from({ length: 1 + pick(6) }, () => (r() < 0.6 ? 0x80 : 0) | pick(128));
+  out.splice(6, h.value.keyIdOffset - 6, ...lengths);
+  return Uint8Array.from(out);
 }
 
 /**
@@ -133,6 +152,7 @@ describe('package loader fuzz', () => {
       const keys = await goldenKeys();
       const signed = goldenFile('full');
       const unsigned = goldenFile('minimal');
+      const signedV1 = goldenFile('v1.3/full');
       const raws = [encodePayload(await fullPackage()), encodePayload(await minimalPackage()), ...fc.sample(arbitraryPackage(), { numRuns: 6, seed: 42 }).map(encodePayload)];
       const compressed: Uint8Array[] = [];
       for (const raw of raws) {
@@ -146,7 +166,7 @@ describe('package loader fuzz', () => {
       const r = rng(0x4850_4b31);
       let accepted = 0;
       for (let i = 0; i < CASES; i++) {
-        const strategy = Math.floor(r() * 7);
+        const strategy = Math.floor(r() * 9);
         let bytes: Uint8Array;
         let opts: LoadOptions;
         let mustBe: Uint8Array | null = null; // a signed package may only load as itself
@@ -183,6 +203,20 @@ describe('package loader fuzz', () => {
             opts = ANY;
             break;
           }
+          case 6: {
+            // A format 1 (32-byte header) signed package, header field changed.
+            bytes = mutateV1Header(signedV1, r);
+            opts = TRUSTED;
+            mustBe = signedV1;
+            break;
+          }
+          case 7: {
+            // Mutated protobuf stored without zstd (FLAG_STORED).
+            const j = Math.floor(r() * raws.length);
+            bytes = await wrapStored(mutate(raws[j]!, r));
+            opts = ANY;
+            break;
+          }
           default: {
             // One field of the message changed: reaches semantic validation.
             const j = Math.floor(r() * raws.length);
@@ -210,7 +244,7 @@ describe('package loader fuzz', () => {
       }
       if (FULL) console.info(`package loader fuzz: ${CASES} cases`, Object.fromEntries(codes));
       // The fuzzer must actually reach every layer, or it proves nothing about them.
-      for (const c of ['PKG_BAD_MAGIC', 'PKG_TRUNCATED', 'PKG_VERSION', 'PKG_LENGTH', 'SIG_BAD', 'PKG_ZSTD', 'PKG_DECODE', 'PKG_INVALID']) {
+      for (const c of ['PKG_BAD_MAGIC', 'PKG_TRUNCATED', 'PKG_VERSION', 'PKG_FLAGS', 'PKG_LENGTH', 'SIG_BAD', 'PKG_ZSTD', 'PKG_DECODE', 'PKG_INVALID']) {
         expect(codes.get(c) ?? 0, `no case reached ${c}: ${JSON.stringify([...codes])}`).toBeGreaterThan(0);
       }
       expect(accepted).toBeLessThan(CASES);

@@ -4,11 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { encodePayload } from './codec.ts';
-import { HEADER_LENGTH, loadPackage, type LoadOptions } from './container.ts';
+import { encodePackage, FLAG_SIGNED, FLAG_STORED, loadPackage, readHeader, type LoadOptions } from './container.ts';
 import { hotpatch } from './generated/hotpatch.js';
-import { FORMAT_MINOR, type HotpatchPackage } from './package.ts';
-import { fullPackage, minimalPackage } from './testing/sample-packages.ts';
-import { frameWithoutSize, goldenFile, goldenKeys, rleFrame, wrapPayload, wrapRaw } from './testing/wrap.ts';
+import { FORMAT_MAJOR, FORMAT_MINOR, type HotpatchPackage } from './package.ts';
+import { fullPackage, minimalPackage, pseudoCode } from './testing/sample-packages.ts';
+import { frameWithoutSize, goldenFile, goldenKeys, rleFrame, wrapPayload, wrapRaw, wrapStored } from './testing/wrap.ts';
 import { asRva } from '../common/types.ts';
 
 const keys = await goldenKeys();
@@ -31,48 +31,144 @@ function patch(bytes: Uint8Array, at: number, values: number[]): Uint8Array {
   return out;
 }
 
+/** Header length of a committed golden file (format 2 headers vary with their fields). */
+function headerLength(bytes: Uint8Array): number {
+  const h = readHeader(bytes);
+  if (!h.ok) throw new Error(h.error.message);
+  return h.value.headerLength;
+}
+
+/** A format 2 header by hand: magic, major digit, minor, flags, then `rest` (varints, key id). */
+function header(flags: number, rest: number[]): number[] {
+  return [0x48, 0x50, 0x4b, 0x30 + FORMAT_MAJOR, FORMAT_MINOR, flags, ...rest];
+}
+
 describe('loadPackage: header and lengths', () => {
   const full = goldenFile('full');
   const minimal = goldenFile('minimal');
+  const fullV1 = goldenFile('v1.3/full');
 
   it('refuses a file that is not a package', async () => {
     expect(await code(new TextEncoder().encode('MZ\x90\x00 this is a PE file, not a package'), ANY)).toBe('PKG_BAD_MAGIC');
-    expect(await code(patch(full, 3, [0x32]), ANY)).toBe('PKG_BAD_MAGIC');
+    expect(await code(patch(full, 3, [0x41]), ANY)).toBe('PKG_BAD_MAGIC');
+    expect(await code(patch(full, 2, [0x42]), ANY)).toBe('PKG_BAD_MAGIC');
     expect(await code(new Uint8Array(0), ANY)).toBe('PKG_TRUNCATED');
-    expect(await code(full.slice(0, 2), ANY)).toBe('PKG_TRUNCATED');
-    expect(await code(full.slice(0, HEADER_LENGTH - 1), ANY)).toBe('PKG_TRUNCATED');
   });
 
-  it('refuses a newer major version, naming both versions', async () => {
-    const r = await loadPackage(patch(full, 4, [2, 0, 3, 0]), ANY);
+  it('refuses a file cut anywhere inside its header (format 2 and format 1)', async () => {
+    for (const file of [full, minimal, fullV1]) {
+      for (let n = 0; n < headerLength(file); n++) expect(await code(file.slice(0, n), ANY), `${n} bytes`).toBe('PKG_TRUNCATED');
+    }
+  });
+
+  it('refuses a newer or an unknown major version, naming both versions', async () => {
+    const r = await loadPackage(patch(full, 3, [0x30 + FORMAT_MAJOR + 1]), ANY);
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.error.code).toBe('PKG_VERSION');
-    expect(r.error.message).toContain('2.3');
-    expect(r.error.message).toContain(`1.${FORMAT_MINOR}`);
-    expect(await code(patch(full, 4, [0, 0]), ANY)).toBe('PKG_VERSION');
+    expect(r.error.message).toContain(`${FORMAT_MAJOR + 1}`);
+    expect(r.error.message).toContain(`${FORMAT_MAJOR}.${FORMAT_MINOR}`);
+    expect(await code(patch(full, 3, [0x30]), ANY)).toBe('PKG_VERSION');
+    // A format 1 header ("HPK1") whose own major field says something else.
+    expect(await code(patch(fullV1, 4, [2, 0, 3, 0]), ANY)).toBe('PKG_VERSION');
+    expect(await code(patch(fullV1, 4, [0, 0]), ANY)).toBe('PKG_VERSION');
   });
 
   it('reads a newer minor version of the same major', async () => {
     // Minor versions only add fields; the unsigned sample stays loadable with minor 9.
-    expect(await code(patch(minimal, 6, [9, 0]), ANY)).toBe('ok');
+    expect(await code(patch(minimal, 4, [9]), ANY)).toBe('ok');
+    expect(await code(patch(goldenFile('v1.3/minimal'), 6, [9, 0]), ANY)).toBe('ok');
   });
 
-  it('refuses unknown flags and inconsistent lengths', async () => {
-    expect(await code(patch(full, 8, [0x03]), ANY)).toBe('PKG_FLAGS');
-    expect(await code(patch(full, 20, [63]), ANY)).toBe('PKG_LENGTH');
-    expect(await code(patch(minimal, 24, [1]), ANY)).toBe('PKG_LENGTH'); // key id on an unsigned package
-    expect(await code(patch(minimal, 12, [0, 0, 0, 0]), ANY)).toBe('PKG_LENGTH');
+  it('refuses unknown flags and flags that disagree with the lengths', async () => {
+    for (const f of [0x04, 0x80, FLAG_SIGNED | 0x10]) expect(await code(patch(full, 5, [f]), ANY), `flags ${f}`).toBe('PKG_FLAGS');
+    expect(await code(patch(fullV1, 8, [0x03]), ANY)).toBe('PKG_FLAGS');
+    // The signed flag cleared on a signed file: the key id and signature are left over.
+    expect(await code(patch(full, 5, [0]), ANY)).toBe('PKG_LENGTH');
+    // The signed flag set on an unsigned file: the payload's first bytes would be the key id, and 64 bytes are missing.
+    expect(await code(patch(minimal, 5, [FLAG_SIGNED]), ANY)).toBe('PKG_TRUNCATED');
+    // The stored flag on a zstd payload: the uncompressed length is read as payload, and the file is longer.
+    const zstdUnsigned = await wrapRaw(encodePayload(await minimalPackage()));
+    expect(await code(zstdUnsigned, ANY)).toBe('ok');
+    expect(await code(patch(zstdUnsigned, 5, [FLAG_STORED]), ANY)).toBe('PKG_LENGTH');
+    // And the reverse: a stored payload read as a zstd frame (its first bytes taken for U).
+    const mh = readHeader(minimal);
+    expect(mh.ok && mh.value.stored).toBe(true);
+    expect(await code(patch(minimal, 5, [0]), ANY)).not.toBe('ok');
     expect(await code(full.slice(0, full.length - 1), ANY)).toBe('PKG_TRUNCATED');
     const longer = new Uint8Array(full.length + 1);
     longer.set(full);
     expect(await code(longer, ANY)).toBe('PKG_LENGTH');
+    // Format 1: signature length against the flag, key id on an unsigned package, empty payload.
+    expect(await code(patch(fullV1, 20, [63]), ANY)).toBe('PKG_LENGTH');
+    expect(await code(patch(goldenFile('v1.3/minimal'), 24, [1]), ANY)).toBe('PKG_LENGTH');
+    expect(await code(patch(goldenFile('v1.3/minimal'), 12, [0, 0, 0, 0]), ANY)).toBe('PKG_LENGTH');
+  });
+
+  it('refuses header varints that are 0, not minimal, or longer than 4 bytes', async () => {
+    const payload = [0x0a, 0x00];
+    const cases: ReadonlyArray<readonly [string, number[], string]> = [
+      ['payload length 0', header(FLAG_STORED, [0x00]), 'PKG_LENGTH'],
+      ['payload length not minimal', header(FLAG_STORED, [0x82, 0x00]), 'PKG_LENGTH'],
+      ['payload length of 5 bytes', header(FLAG_STORED, [0x82, 0x80, 0x80, 0x80, 0x00]), 'PKG_LENGTH'],
+      ['payload length 2^28 - 1 (file far shorter)', header(FLAG_STORED, [0xff, 0xff, 0xff, 0x7f]), 'PKG_TRUNCATED'],
+      ['uncompressed length 0', header(0, [0x02, 0x00]), 'PKG_LENGTH'],
+      ['uncompressed length not minimal', header(0, [0x02, 0x81, 0x00]), 'PKG_LENGTH'],
+      ['uncompressed length of 5 bytes', header(0, [0x02, 0x81, 0x80, 0x80, 0x80, 0x01]), 'PKG_LENGTH'],
+      ['a varint cut by the end of the file', header(0, [0x82]), 'PKG_TRUNCATED'],
+    ];
+    for (const [what, h, c] of cases) expect(await code(Uint8Array.from([...h, ...(h.length > 7 || c === 'PKG_LENGTH' ? payload : [])]), ANY), what).toBe(c);
   });
 
   it('refuses a declared size over the bound before looking at the signature or payload', async () => {
-    const declared = patch(minimal, 16, [0, 0, 0, 0x10]); // 256 MiB
-    expect(await code(declared, ANY)).toBe('PKG_BOMB');
+    // The header declares 100 MiB behind a small frame; the bound is checked on the header.
+    expect(await code(await wrapPayload(rleFrame(1000, 1000), 100 * 2 ** 20), ANY)).toBe('PKG_BOMB');
     expect(await code(minimal, { ...ANY, maxUncompressed: 100 })).toBe('PKG_BOMB');
+    // A stored payload is its own uncompressed length: bounded the same way.
+    const stored = await wrapStored(encodePayload(await minimalPackage()));
+    expect(await code(stored, ANY)).toBe('ok');
+    expect(await code(stored, { ...ANY, maxUncompressed: 100 })).toBe('PKG_BOMB');
+    expect(await code(patch(goldenFile('v1.3/minimal'), 16, [0, 0, 0, 0x10]), ANY)).toBe('PKG_BOMB');
+  });
+});
+
+describe('encodePackage: compact header and stored payloads', () => {
+  it('stores a payload that zstd would not shrink, compresses one it does, and both load to the same model', async () => {
+    const small = await minimalPackage();
+    // What the compiler writes for a one-function fix: relied only on its redirect site, no data.
+    // Code bytes with little redundancy, as a real function's are.
+    const code = pseudoCode(40, 7);
+    const tiny: HotpatchPackage = {
+      ...small,
+      target: { ...small.target, reliedRanges: [], reliedSha256: new Uint8Array(0) },
+      codeBlocks: small.codeBlocks.map((b) => ({ ...b, bytes: { kind: 'literal', bytes: code } })),
+      functions: small.functions.map((f) => ({ ...f, newSize: code.length })),
+      producer: { compilerVersion: 'hotpatch-compiler 0.1.0', parameters: [] },
+    };
+    for (const [pkg, stored] of [[tiny, true], [await fullPackage(), false]] as const) {
+      const enc = await encodePackage(pkg, { signingKey: keys.signing });
+      if (!enc.ok) throw new Error(enc.error.message);
+      const h = readHeader(enc.value);
+      if (!h.ok) throw new Error(h.error.message);
+      expect(h.value.stored).toBe(stored);
+      expect(h.value.flags).toBe(FLAG_SIGNED | (stored ? FLAG_STORED : 0));
+      // 6 fixed bytes, 1-4 per varint, a 4-byte key id: never the 32 of format 1.
+      expect(h.value.headerLength).toBeLessThanOrEqual(6 + (stored ? 2 : 4) + 4);
+      const raw = encodePayload(pkg);
+      expect(enc.value.length - h.value.headerLength - 64).toBe(stored ? raw.length : h.value.payloadLength);
+      if (!stored) expect(h.value.payloadLength).toBeLessThan(raw.length);
+      const r = await loadPackage(enc.value, TRUSTED);
+      expect(r.ok && r.value.package).toEqual(pkg);
+    }
+  });
+
+  it('refuses a stored payload that is not a Package, after the signature', async () => {
+    expect(await code(await wrapStored(new Uint8Array(64).fill(0xff)), ANY)).toBe('PKG_DECODE');
+    const bad = await wrapStored(new Uint8Array(64).fill(0xff), { key: keys.signing });
+    expect(await code(bad, TRUSTED)).toBe('PKG_DECODE');
+    const flipped = bad.slice();
+    flipped[12]! ^= 1;
+    expect(await code(flipped, TRUSTED)).toBe('SIG_BAD');
   });
 });
 
@@ -101,7 +197,8 @@ describe('loadPackage: signatures', () => {
     expect(await code(byOther, { trusted: [keys.trusted], allowUnsigned: true })).toBe('SIG_UNTRUSTED');
     expect(await code(byOther, { trusted: [keys.otherPublic, keys.trusted], allowUnsigned: false })).toBe('ok');
     // A signature by another key under the trusted key's id is a bad signature.
-    const forged = await wrapPayload((await wrapRaw(raw)).subarray(HEADER_LENGTH), raw.length, { key: keys.other, header: { keyId: keys.trusted.id } });
+    const plain = await wrapRaw(raw);
+    const forged = await wrapPayload(plain.subarray(headerLength(plain)), raw.length, { key: keys.other, header: { keyId: keys.trusted.id.subarray(0, 4) } });
     expect(await code(forged, TRUSTED)).toBe('SIG_BAD');
   });
 
@@ -139,12 +236,18 @@ describe('loadPackage: signatures', () => {
       codes.set(c, (codes.get(c) ?? 0) + 1);
     }
     // Flips in the payload or the signature itself are caught by the signature check.
-    expect(codes.get('SIG_BAD')).toBeGreaterThan((full.length - HEADER_LENGTH) * 8 - 64);
+    expect(codes.get('SIG_BAD')).toBeGreaterThan((full.length - headerLength(full)) * 8 - 64);
   });
 
   it('refuses a signature stripped off (flag cleared, lengths adjusted)', async () => {
-    const stripped = patch(full.slice(0, full.length - 64), 8, [0, 0, 0, 0, ...Array.from(full.subarray(12, 20)), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const h = readHeader(full);
+    if (!h.ok) throw new Error(h.error.message);
+    const at = h.value.headerLength;
+    const stripped = await wrapPayload(full.subarray(at, at + h.value.payloadLength), h.value.uncompressedLength);
     expect(await code(stripped, TRUSTED)).toBe('SIG_MISSING');
+    const v1 = goldenFile('v1.3/full');
+    const strippedV1 = patch(v1.slice(0, v1.length - 64), 8, [0, 0, 0, 0, ...Array.from(v1.subarray(12, 20)), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(await code(strippedV1, TRUSTED)).toBe('SIG_MISSING');
   });
 });
 
@@ -159,7 +262,9 @@ describe('loadPackage: payload', () => {
     const gib = rleFrame(2 ** 30, 2 ** 30);
     expect(gib.length).toBeLessThan(40_000);
     const before = process.memoryUsage().rss;
-    expect(await code(await wrapPayload(gib, 2 ** 30), ANY)).toBe('PKG_BOMB');
+    expect(await code(await wrapPayload(gib, 2 ** 28 - 1), ANY)).toBe('PKG_BOMB');
+    // A format 2 header cannot even state 1 GiB (varints stop below 2^28).
+    expect(await code(await wrapPayload(gib, 2 ** 30), ANY)).toBe('PKG_LENGTH');
     // The header lies (small); the frame says 1 GiB.
     expect(await code(await wrapPayload(gib, 1000), ANY)).toBe('PKG_ZSTD');
     // Both lie: 1000 bytes declared, 1000-byte blocks that expand to 100 MiB. Output is capped at 1000.
@@ -173,7 +278,7 @@ describe('loadPackage: payload', () => {
     // The full package: its frame holds a compressed block (the minimal one is small enough to be stored raw).
     const good = await wrapRaw(encodePayload(await fullPackage()));
     const bad = good.slice();
-    for (let i = HEADER_LENGTH + 12; i < bad.length; i++) bad[i] = 0xff;
+    for (let i = headerLength(good) + 12; i < bad.length; i++) bad[i] = 0xff;
     expect(await code(bad, ANY)).toBe('PKG_ZSTD');
     expect(await code(await wrapPayload(Uint8Array.of(1, 2, 3, 4, 5, 6), 6), ANY)).toBe('PKG_ZSTD');
   });
@@ -220,7 +325,7 @@ describe('loadPackage: semantic validation', () => {
     // Since 1.3 redirect sites are pinned by their expected bytes, not the relied ranges; the hash is empty exactly when the ranges are.
     ['a relied hash with no relied ranges', (p) => ({ ...p, target: { ...p.target, reliedRanges: [] } }), 'target.reliedSha256: 32 bytes, expected 0 (no relied ranges)'],
     ['relied ranges without a hash', (p) => ({ ...p, target: { ...p.target, reliedSha256: new Uint8Array(0) } }), 'target.reliedSha256: 0 bytes, expected 32'],
-    // Since 1.4 ranges travel as unsigned gaps: out of order, a range wraps past 2^32 at decoding.
+    // Since 2.0 ranges travel as unsigned gaps: out of order, a range wraps past 2^32 at decoding.
     ['unsorted relied ranges', (p) => ({ ...p, target: { ...p.target, reliedRanges: [...p.target.reliedRanges].reverse() } }), 'target.reliedRangeGaps[1]: range ends past 2^32 (ranges must be sorted)'],
     ['adjacent relied ranges (gap 0)', (p) => ({ ...p, target: { ...p.target, reliedRanges: [{ rva: asRva(0x1000), length: 0x10 }, { rva: asRva(0x1010), length: 0x10 }] } }), 'target.reliedRanges[1]: not sorted, disjoint and non-adjacent (merge it with the previous range)'],
     ['a short jump out of reach', (p) => ({ ...p, redirects: p.redirects.map((r) => (r.pad === null ? r : { ...r, pad: { ...r.pad, rva: asRva(0x1000) } })) }), 'redirects[2].padRva: 0x1000 is out of short-jump reach of 0x1200'],

@@ -58,6 +58,8 @@ export interface PackageReport {
     readonly payload: number;
     readonly signature: number;
     readonly uncompressed: number;
+    /** How the payload is held: a zstd frame, or the protobuf itself (format 2's STORED flag). */
+    readonly payloadStorage: 'zstd' | 'stored';
     readonly byKind: PayloadBreakdown;
   };
 }
@@ -129,7 +131,7 @@ export function describePackage(l: LoadedPackage): PackageReport {
     series: { baselineId: p.series.baselineId, sequence: p.series.sequence },
     producer: { compilerVersion: p.producer.compilerVersion, parameters: p.producer.parameters },
     ...summarise(p),
-    sizes: { ...l.sizes, byKind: payloadBreakdown(p) },
+    sizes: { ...l.sizes, payloadStorage: l.header.stored ? 'stored' : 'zstd', byKind: payloadBreakdown(p) },
   };
 }
 

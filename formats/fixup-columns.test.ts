@@ -1,5 +1,5 @@
 /**
- * Format 1.4's columns (formats/fixup-columns.ts): fixup lists (through Package.fixups and
+ * Format 2.0's columns (formats/fixup-columns.ts): fixup lists (through Package.fixups and
  * one marker per list) and relied ranges round-trip exactly, the old one-message-per-entry
  * form still loads, and every column that does not add up (a count the other columns do not
  * hold, a gap past 2^32, a tag naming no kind, a marker with no list or a list with no
@@ -47,7 +47,7 @@ const list = (m: hotpatch.Package, i = 0): hotpatch.Fixup.$Properties[] => m.cod
 const cols0 = (m: hotpatch.Package): Cols => m.fixups as Cols;
 const target = (m: hotpatch.Package): Target => m.target as Target;
 
-describe('fixup columns (format 1.4)', () => {
+describe('fixup columns (format 2.0)', () => {
   it('writes each fixup list as one kind-0 marker, which a 1.3 reader refuses, and the fixups in one table', async () => {
     const pkg = await fullPackage();
     const m = hotpatch.Package.decode(encodePayload(pkg));

@@ -1,5 +1,5 @@
 /**
- * Since format 1.4 every fixup list of a package (blocks' and unwinds') is written as one
+ * Since format 2.0 every fixup list of a package (blocks' and unwinds') is written as one
  * table of columns (`Package.fixups`, FORMAT.md "Fixup columns") and relied ranges as
  * (gap, length) pairs: one packed varint array per field instead of one message per entry.
  * Each fixup then costs a few one-byte varints (a tag, a gap, an addend of -4 as one zig-zag

@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { encodePayload } from './codec.ts';
-import { HEADER_LENGTH, loadPackage } from './container.ts';
+import { FLAG_SIGNED, FLAG_STORED, loadPackage, readHeader } from './container.ts';
 import { hotpatch } from './generated/hotpatch.js';
+import { FORMAT_MAJOR, FORMAT_MINOR } from './package.ts';
 import { fullPackage, minimalPackage } from './testing/sample-packages.ts';
-import { frameWithoutSize, goldenFile, goldenKeys, rleFrame, wrapPayload, wrapRaw } from './testing/wrap.ts';
+import { frameWithoutSize, goldenFile, goldenKeys, rleFrame, wrapPayload, wrapRaw, wrapStored } from './testing/wrap.ts';
 
 const DIR = fileURLToPath(new URL('./golden/malformed/', import.meta.url));
 const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
@@ -29,33 +30,54 @@ async function build(): Promise<Record<string, readonly [Uint8Array, string, 'tr
   const keys = await goldenKeys();
   const full = goldenFile('full');
   const minimal = goldenFile('minimal');
+  const fullV1 = goldenFile('v1.3/full');
+  const minimalV1 = goldenFile('v1.3/minimal');
+  const h = readHeader(full);
+  if (!h.ok) throw new Error(h.error.message);
   const flipped = full.slice();
-  flipped[HEADER_LENGTH + 10]! ^= 0x01;
+  flipped[h.value.headerLength + 10]! ^= 0x01;
   const badRef = await fullPackage();
   const invalidRaw = encodePayload({ ...badRef, redirects: [...badRef.redirects, badRef.redirects[0]!] });
-  // 1.4 columns that do not add up: a targets column one short, relied gaps that are not pairs.
+  // 2.0 columns that do not add up: a targets column one short, relied gaps that are not pairs.
   const shortColumns = hotpatch.Package.decode(encodePayload(badRef));
   (shortColumns.fixups!.targets as number[]).pop();
   const oddGaps = hotpatch.Package.decode(encodePayload(badRef));
   (oddGaps.target!.reliedRangeGaps as number[]).pop();
+  /** A format 2 header by hand, then a 2-byte payload. */
+  const hdr = (flags: number, rest: number[]): Uint8Array => Uint8Array.of(0x48, 0x50, 0x4b, 0x30 + FORMAT_MAJOR, FORMAT_MINOR, flags, ...rest, 0x0a, 0x00);
   return {
     'not-a-package': [new TextEncoder().encode('MZ this is not a package'), 'PKG_BAD_MAGIC', 'any'],
-    'short-header': [full.slice(0, 20), 'PKG_TRUNCATED', 'any'],
+    'bad-version-digit': [set(full, 3, [0x41]), 'PKG_BAD_MAGIC', 'any'],
+    'short-header': [full.slice(0, 5), 'PKG_TRUNCATED', 'any'],
+    'cut-in-varint': [Uint8Array.of(0x48, 0x50, 0x4b, 0x30 + FORMAT_MAJOR, FORMAT_MINOR, 0, 0x82), 'PKG_TRUNCATED', 'any'],
+    'cut-in-key-id': [full.slice(0, h.value.keyIdOffset + 2), 'PKG_TRUNCATED', 'any'],
     'truncated-signature': [full.slice(0, full.length - 1), 'PKG_TRUNCATED', 'trusted'],
-    'major-2': [set(full, 4, [2, 0]), 'PKG_VERSION', 'trusted'],
-    'unknown-flag': [set(full, 8, [0x81]), 'PKG_FLAGS', 'trusted'],
+    'major-3': [set(full, 3, [0x33]), 'PKG_VERSION', 'trusted'],
+    'unknown-flag': [set(full, 5, [FLAG_SIGNED | 0x80]), 'PKG_FLAGS', 'trusted'],
+    'payload-length-zero': [hdr(FLAG_STORED, [0x00]), 'PKG_LENGTH', 'any'],
+    'payload-length-not-minimal': [hdr(FLAG_STORED, [0x82, 0x00]), 'PKG_LENGTH', 'any'],
+    'payload-length-5-bytes': [hdr(FLAG_STORED, [0x82, 0x80, 0x80, 0x80, 0x00]), 'PKG_LENGTH', 'any'],
+    'uncompressed-length-zero': [hdr(0, [0x02, 0x00]), 'PKG_LENGTH', 'any'],
+    'stored-flag-on-zstd': [set(await wrapRaw(encodePayload(await minimalPackage())), 5, [FLAG_STORED]), 'PKG_LENGTH', 'any'],
     'trailing-byte': [Uint8Array.from([...minimal, 0]), 'PKG_LENGTH', 'any'],
-    'declares-256-mib': [set(minimal, 16, [0, 0, 0, 0x10]), 'PKG_BOMB', 'any'],
+    'declares-100-mib': [await wrapPayload(rleFrame(1000, 1000), 100 * 2 ** 20), 'PKG_BOMB', 'any'],
     'frame-without-size': [await wrapPayload(frameWithoutSize(Uint8Array.of(0x0a, 0x00)), 2), 'PKG_BOMB', 'any'],
     'frame-lies-10-mib': [await wrapPayload(rleFrame(1000, 10 * 2 ** 20), 1000), 'PKG_ZSTD', 'any'],
     'unsigned': [minimal, 'SIG_MISSING', 'trusted'],
     'signed-by-other-key': [await wrapRaw(encodePayload(await minimalPackage()), { key: keys.other }), 'SIG_UNTRUSTED', 'trusted'],
     'payload-bit-flip': [flipped, 'SIG_BAD', 'trusted'],
     'not-protobuf': [await wrapRaw(new Uint8Array(32).fill(0xff)), 'PKG_DECODE', 'any'],
+    'stored-not-protobuf': [await wrapStored(new Uint8Array(32).fill(0xff)), 'PKG_DECODE', 'any'],
     'no-target': [await wrapRaw(Uint8Array.of(0x12, 0x00)), 'PKG_INVALID', 'any'],
     'duplicate-redirect': [await wrapRaw(invalidRaw), 'PKG_INVALID', 'any'],
     'fixup-columns-short': [await wrapRaw(hotpatch.Package.encode(shortColumns).finish()), 'PKG_INVALID', 'any'],
     'relied-gaps-odd': [await wrapRaw(hotpatch.Package.encode(oddGaps).finish()), 'PKG_INVALID', 'any'],
+    // Format 1 (the 32-byte header of 1.0-1.3), still read.
+    'v1-short-header': [fullV1.slice(0, 20), 'PKG_TRUNCATED', 'any'],
+    'v1-major-2-field': [set(fullV1, 4, [2, 0]), 'PKG_VERSION', 'trusted'],
+    'v1-unknown-flag': [set(fullV1, 8, [0x81]), 'PKG_FLAGS', 'trusted'],
+    'v1-declares-256-mib': [set(minimalV1, 16, [0, 0, 0, 0x10]), 'PKG_BOMB', 'any'],
+    'v1-payload-bit-flip': [set(fullV1, 42, [fullV1[42]! ^ 1]), 'SIG_BAD', 'trusted'],
   };
 }
 

@@ -234,6 +234,10 @@ function run(p: HotpatchPackage): void {
     if (f.blockOffset >= blocks.get(f.blockId)!) fail(`${at}.blockOffset: ${f.blockOffset} is outside block ${f.blockId}`);
     if (f.status === 'changed') {
       if (f.oldRva === null) fail(`${at}: a changed function needs its old RVA`);
+      // RVA 0 is the DOS header, never a function; since 2.0 a changed function's new RVA of 0 on the wire means "the old RVA".
+      if (f.newRva === 0) fail(`${at}.newRva: 0 is not a function's RVA`);
+      // Likewise a new size of 0 on the wire means "the old size": a changed function has a body.
+      if (f.newSize === 0) fail(`${at}.newSize: a changed function's new body is not empty`);
       if (changed.has(f.oldRva)) fail(`${at}: second record for old RVA 0x${f.oldRva.toString(16)}`);
       changed.add(f.oldRva);
       if (!redirected.has(f.oldRva)) fail(`${at}: changed function at 0x${f.oldRva.toString(16)} has no redirect`);

@@ -22,7 +22,7 @@ import { describe, expect, it } from 'vitest';
 import { buildHandPackage } from './apply/testing/hand-package.ts';
 import { packageToJson } from './apply/testing/package-json.ts';
 import { runPortable, runPortableFile, type PortableFileResult, type PortableResult } from './apply/testing/portable-entry.ts';
-import { encodePackage } from '../formats/container.ts';
+import { encodePackage, readHeader } from '../formats/container.ts';
 import { generateKeyPair, toHex } from '../formats/keys.ts';
 import { sampleBytes } from './apply/testing/fixtures.ts';
 
@@ -96,7 +96,8 @@ describe('portable runtime core', () => {
       const inWorker = msg.result!;
       expect(inWorker.nodeGlobals).toEqual(NO_NODE_GLOBALS);
       expect(inWorker.signature).toBe(`verified ${toHex(keys.signingKey.publicKey.id)}`);
-      expect(inWorker.uncompressed).toBe(new DataView(file.value.buffer, file.value.byteOffset).getUint32(16, true));
+      const header = readHeader(file.value);
+      expect(inWorker.uncompressed).toBe(header.ok ? header.value.uncompressedLength : -1);
       expect(inWorker.refusals).toEqual({ tampered: 'SIG_BAD steps=0', untrusted: 'SIG_UNTRUSTED steps=0', 'over-bound': 'PKG_BOMB steps=0', truncated: 'PKG_TRUNCATED steps=0' });
       expect(inWorker.revertedIdentical).toBe(true);
 

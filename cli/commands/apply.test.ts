@@ -39,7 +39,7 @@ beforeAll(async () => {
   const unsigned = await encodePackage(e.value.pkg, {});
   if (!signed.ok || !unsigned.ok) throw new Error('encode');
   const tampered = signed.value.slice();
-  tampered[40] = tampered[40]! ^ 0x01; // inside the compressed payload, covered by the signature
+  tampered[40] = tampered[40]! ^ 0x01; // inside the payload, covered by the signature
   Object.assign(files, {
     signed: join(dir, 'nh.hpk'),
     unsigned: join(dir, 'nh-unsigned.hpk'),

@@ -167,6 +167,9 @@ export namespace hotpatch {
         /** TargetIdentity reliedSha256. */
         reliedSha256: Uint8Array;
 
+        /** TargetIdentity imageBaseHigh. */
+        imageBaseHigh: number;
+
         /** TargetIdentity reliedRangeGaps. */
         reliedRangeGaps: number[];
 
@@ -220,6 +223,9 @@ export namespace hotpatch {
 
             /** TargetIdentity reliedSha256 */
             reliedSha256?: (Uint8Array|null);
+
+            /** TargetIdentity imageBaseHigh */
+            imageBaseHigh?: (number|null);
 
             /** TargetIdentity reliedRangeGaps */
             reliedRangeGaps?: (number[]|null);
@@ -1745,6 +1751,9 @@ export namespace hotpatch {
         /** Producer parameters. */
         parameters: hotpatch.Parameter.$Properties[];
 
+        /** Producer version. */
+        version: number;
+
         /**
          * Encodes the specified Producer message. Does not implicitly {@link hotpatch.Producer.verify|verify} messages.
          * @param message Producer message or plain object to encode
@@ -1774,6 +1783,9 @@ export namespace hotpatch {
 
             /** Producer parameters */
             parameters?: (hotpatch.Parameter.$Properties[]|null);
+
+            /** Producer version */
+            version?: (number|null);
 
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];

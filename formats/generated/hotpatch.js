@@ -332,6 +332,7 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {string|null} [moduleName] TargetIdentity moduleName
          * @property {Array.<hotpatch.RvaRange.$Properties>|null} [reliedRanges] TargetIdentity reliedRanges
          * @property {Uint8Array|null} [reliedSha256] TargetIdentity reliedSha256
+         * @property {number|null} [imageBaseHigh] TargetIdentity imageBaseHigh
          * @property {Array.<number>|null} [reliedRangeGaps] TargetIdentity reliedRangeGaps
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
@@ -439,6 +440,14 @@ export const hotpatch = $root.hotpatch = (() => {
         TargetIdentity.prototype.reliedSha256 = $util.newBuffer([]);
 
         /**
+         * TargetIdentity imageBaseHigh.
+         * @member {number} imageBaseHigh
+         * @memberof hotpatch.TargetIdentity
+         * @instance
+         */
+        TargetIdentity.prototype.imageBaseHigh = 0;
+
+        /**
          * TargetIdentity reliedRangeGaps.
          * @member {Array.<number>} reliedRangeGaps
          * @memberof hotpatch.TargetIdentity
@@ -481,8 +490,10 @@ export const hotpatch = $root.hotpatch = (() => {
                     $root.hotpatch.RvaRange.encode(message.reliedRanges[i], writer.uint32(/* id 8, wireType 2 =*/66).fork(), _depth + 1).ldelim();
             if (message.reliedSha256 != null && $Object.hasOwnProperty.call(message, "reliedSha256") && message.reliedSha256.length)
                 writer.uint32(/* id 9, wireType 2 =*/74).bytes(message.reliedSha256);
+            if (message.imageBaseHigh != null && $Object.hasOwnProperty.call(message, "imageBaseHigh") && message.imageBaseHigh !== 0)
+                writer.uint32(/* id 10, wireType 0 =*/80).uint32(message.imageBaseHigh);
             if (message.reliedRangeGaps != null && message.reliedRangeGaps.length)
-                writer.uint32(/* id 10, wireType 2 =*/82).uint32s(message.reliedRangeGaps);
+                writer.uint32(/* id 11, wireType 2 =*/90).uint32s(message.reliedRangeGaps);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -605,6 +616,15 @@ export const hotpatch = $root.hotpatch = (() => {
                         continue;
                     }
                 case 10: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.uint32())
+                            message.imageBaseHigh = value;
+                        else
+                            delete message.imageBaseHigh;
+                        continue;
+                    }
+                case 11: {
                         if (wireType === 2) {
                             if (!(message.reliedRangeGaps && message.reliedRangeGaps.length))
                                 message.reliedRangeGaps = [];
@@ -4361,6 +4381,7 @@ export const hotpatch = $root.hotpatch = (() => {
          * @typedef {Object} hotpatch.Producer.$Properties
          * @property {string|null} [compilerVersion] Producer compilerVersion
          * @property {Array.<hotpatch.Parameter.$Properties>|null} [parameters] Producer parameters
+         * @property {number|null} [version] Producer version
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -4410,6 +4431,14 @@ export const hotpatch = $root.hotpatch = (() => {
         Producer.prototype.parameters = $util.emptyArray;
 
         /**
+         * Producer version.
+         * @member {number} version
+         * @memberof hotpatch.Producer
+         * @instance
+         */
+        Producer.prototype.version = 0;
+
+        /**
          * Encodes the specified Producer message. Does not implicitly {@link hotpatch.Producer.verify|verify} messages.
          * @function encode
          * @memberof hotpatch.Producer
@@ -4430,6 +4459,8 @@ export const hotpatch = $root.hotpatch = (() => {
             if (message.parameters != null && message.parameters.length)
                 for (let i = 0; i < message.parameters.length; ++i)
                     $root.hotpatch.Parameter.encode(message.parameters[i], writer.uint32(/* id 2, wireType 2 =*/18).fork(), _depth + 1).ldelim();
+            if (message.version != null && $Object.hasOwnProperty.call(message, "version") && message.version !== 0)
+                writer.uint32(/* id 3, wireType 0 =*/24).uint32(message.version);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -4489,6 +4520,15 @@ export const hotpatch = $root.hotpatch = (() => {
                         if (!(message.parameters && message.parameters.length))
                             message.parameters = [];
                         message.parameters.push($root.hotpatch.Parameter.decode(reader, reader.size(), $undefined, _depth + 1));
+                        continue;
+                    }
+                case 3: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.uint32())
+                            message.version = value;
+                        else
+                            delete message.version;
                         continue;
                     }
                 }

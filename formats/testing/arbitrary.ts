@@ -180,7 +180,7 @@ export function arbitraryPackage(): fc.Arbitrary<HotpatchPackage> {
         redirects.push({ oldRva: asRva(site), target: { blockId: id, offset }, kind, expected: x.expected.slice(0, len), pad });
         relied.push([site, site + len]);
         if (pad !== null) relied.push([site - 8, site - 3]);
-        functions.push({ name: x.name, oldRva: asRva(site), newRva: asRva(x.newRva), status: 'changed', oldSize: x.sizes[0], newSize: x.sizes[1], blockId: id, blockOffset: offset });
+        functions.push({ name: x.name, oldRva: asRva(site), newRva: asRva(x.newRva || 1), status: 'changed', oldSize: x.sizes[0], newSize: x.sizes[1] || 1, blockId: id, blockOffset: offset });
         site += 14;
       }
       for (const a of r.added) {

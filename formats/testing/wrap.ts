@@ -6,44 +6,50 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FLAG_SIGNED, HEADER_LENGTH, MAGIC } from '../container.ts';
+import { FLAG_SIGNED, FLAG_STORED, KEY_ID_PREFIX_LENGTH, writeHeader } from '../container-header.ts';
 import { importPublicKey, importSigningKey, sign, type PublicKey, type SigningKey } from '../keys.ts';
-import { FORMAT_MAJOR, FORMAT_MINOR } from '../package.ts';
+import { FORMAT_MAJOR } from '../package.ts';
 import { compressZstd } from '../zstd.ts';
 
-/** Header fields, all overridable. */
+/** Header fields (format 2), all overridable. */
 export interface RawHeader {
   major?: number;
   minor?: number;
   flags?: number;
   payloadLength?: number;
   uncompressedLength?: number;
-  signatureLength?: number;
   keyId?: Uint8Array;
 }
 
-/** A container around `payload` (already compressed), unsigned unless a key is given. */
+/**
+ * A format 2 container around `payload` (a zstd frame, or the protobuf itself when the
+ * header's flags say stored), unsigned unless a key is given.
+ */
 export async function wrapPayload(payload: Uint8Array, uncompressedLength: number, opts: { key?: SigningKey; header?: RawHeader } = {}): Promise<Uint8Array> {
-  const h = new Uint8Array(HEADER_LENGTH);
-  const v = new DataView(h.buffer);
   const signed = opts.key !== undefined;
-  h.set(MAGIC, 0);
-  v.setUint16(4, opts.header?.major ?? FORMAT_MAJOR, true);
-  v.setUint16(6, opts.header?.minor ?? FORMAT_MINOR, true);
-  v.setUint32(8, opts.header?.flags ?? (signed ? FLAG_SIGNED : 0), true);
-  v.setUint32(12, opts.header?.payloadLength ?? payload.length, true);
-  v.setUint32(16, opts.header?.uncompressedLength ?? uncompressedLength, true);
-  v.setUint32(20, opts.header?.signatureLength ?? (signed ? 64 : 0), true);
-  h.set(opts.header?.keyId ?? opts.key?.publicKey.id ?? new Uint8Array(8), 24);
-  const body = new Uint8Array(HEADER_LENGTH + payload.length);
+  const h = writeHeader({
+    ...(opts.header?.minor === undefined ? {} : { minor: opts.header.minor }),
+    flags: opts.header?.flags ?? (signed ? FLAG_SIGNED : 0),
+    payloadLength: opts.header?.payloadLength ?? payload.length,
+    uncompressedLength: opts.header?.uncompressedLength ?? uncompressedLength,
+    keyId: opts.header?.keyId ?? opts.key?.publicKey.id.subarray(0, KEY_ID_PREFIX_LENGTH) ?? new Uint8Array(0),
+  });
+  h[3] = 0x30 + (opts.header?.major ?? FORMAT_MAJOR);
+  const body = new Uint8Array(h.length + payload.length);
   body.set(h, 0);
-  body.set(payload, HEADER_LENGTH);
+  body.set(payload, h.length);
   if (opts.key === undefined) return body;
   const sig = await sign(opts.key, body);
   const out = new Uint8Array(body.length + sig.length);
   out.set(body, 0);
   out.set(sig, body.length);
   return out;
+}
+
+/** A container around raw protobuf bytes stored as they are (no zstd frame). */
+export async function wrapStored(raw: Uint8Array, opts: { key?: SigningKey; header?: RawHeader } = {}): Promise<Uint8Array> {
+  const flags = (opts.key === undefined ? 0 : FLAG_SIGNED) | FLAG_STORED;
+  return wrapPayload(raw, raw.length, { ...opts, header: { flags, ...opts.header } });
 }
 
 /** A container around raw (uncompressed) protobuf bytes, compressed at level 3. */
@@ -68,7 +74,7 @@ export async function goldenKeys(): Promise<{ signing: SigningKey; trusted: Publ
   return { signing, trusted, other, otherPublic };
 }
 
-/** A committed golden .hpk file. */
+/** A committed golden .hpk file (`v1.3/full` and the like for the frozen older ones). */
 export function goldenFile(name: string): Uint8Array {
   return new Uint8Array(readFileSync(join(GOLDEN, `${name}.hpk`)));
 }
