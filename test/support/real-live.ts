@@ -242,4 +242,5 @@ export const REAL_LIVE_ADDONS: readonly { readonly label: string; readonly workl
   { label: 'rollup-4.64.7-4.64.8', workload: 'rollup' },
   { label: 'bufferutil-4.0.9-4.1.0', workload: 'bufferutil' },
   { label: 'utf-8-validate-6.0.4-6.0.5', workload: 'utf8' },
+  { label: 'ast-grep-0.51.2-0.51.3', workload: 'astgrep' },
 ];
