@@ -257,4 +257,6 @@ export const REAL_LIVE_ADDONS: readonly { readonly label: string; readonly workl
     unreached: 'the binding functions are left old (0x1050 shares .data with 0x17830, changed and not carried; 0x1000 and 0x13d0 reference functions left old); no other carried function is entered by the calls, a worker thread attach/detach or the module init (test/real-live/README.md)',
   },
   { label: 'utf-8-validate-6.0.4-6.0.5', workload: 'utf8' },
+  { label: 'ast-grep-0.51.2-0.51.3', workload: 'astgrep' },
+  { label: 'swc-html-1.15.41-1.16.1', workload: 'swchtml' },
 ];
