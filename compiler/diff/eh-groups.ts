@@ -18,6 +18,8 @@ export interface EhGroups {
   readonly namesShared: Map<number, number[]>;
   /** Functions whose data names them as funclets of no root this analysis found. */
   readonly orphans: Set<number>;
+  /** Every funclet: private, shared or orphan (they run on their parent's frame). */
+  readonly funclets: Set<number>;
 }
 
 /**
@@ -85,5 +87,6 @@ export function ehGroups(m: MatchResult): EhGroups {
     }
   }
   const noRedirect = new Set([...privateFunclets].filter((k) => !referenced.has(k)));
-  return { groups, groupOf, noRedirect, shared, namesShared, orphans };
+  const funclets = new Set([...privateFunclets, ...shared.keys(), ...orphans]);
+  return { groups, groupOf, noRedirect, shared, namesShared, orphans, funclets };
 }

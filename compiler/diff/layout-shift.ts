@@ -25,6 +25,7 @@ import { Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register, Regis
 import type { FunctionInfo } from '../image/types.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import { lcsPairs } from '../match/lcs.ts';
+import { describeAddedField, detectAddedField } from './added-field.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { reason, type Reason } from './reasons.ts';
 import type { FunctionStatus } from './types.ts';
@@ -342,14 +343,24 @@ function consistentShift(list: ReadonlyArray<readonly [number, number]>, needAnc
 
 /**
  * The verdict hook: a changed matched function whose field accesses moved consistently
- * against its old body. Objects built by old code would be misread by the new body.
+ * against its old body, or that accesses a field its old body never does through a pointer
+ * both received (`funclet`: an exception-handling funclet, whose arguments are its parent's
+ * frame, not a structure). Objects built by old code would be misread by the new body.
  */
-export function layoutProblem(m: MatchResult, f: FunctionInfo, st: FunctionStatus): Reason | null {
+export function layoutProblem(m: MatchResult, f: FunctionInfo, st: FunctionStatus, funclet = false): Reason | null {
   const o = m.fnNewToOld[f.index]!;
   if (st !== 'changed' || o < 0) return null;
   const of = m.old.fns.functions[o]!;
   const shift = detectLayoutShift(m.old.img, of, m.new.img, f);
-  if (shift === null) return null;
   const hex = (x: number): string => `0x${x.toString(16)}`;
+  if (shift === null) {
+    // No field moved: a field the new body accesses that the old one never does, through a
+    // pointer both bodies received (compiler/diff/added-field.ts). Not in a funclet: its
+    // rdx is the parent's frame, and what it reads there are stack slots.
+    if (funclet) return null;
+    const added = detectAddedField(m.old.img, of, m.new.img, f);
+    if (added === null) return null;
+    return reason('STRUCTURE_FIELD_ADDED', `${describeAddedField(added)}: old ${of.name ?? hex(of.entry)}, new ${f.name ?? hex(f.entry)}; objects built before the patch keep the old layout`, f.entry);
+  }
   return reason('STRUCTURE_LAYOUT_CHANGED', `${shift.reason}: old ${of.name ?? hex(of.entry)} and new ${f.name ?? hex(f.entry)} access ${shift.fields} fields through the same base at offsets moved by ${shift.delta > 0 ? '+' : ''}${shift.delta}; objects built before the patch keep the old layout`, f.entry);
 }

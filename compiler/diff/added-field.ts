@@ -1,0 +1,197 @@
+/**
+ * The added-field half of the layout verdict. layout-shift.ts compares the displacements of
+ * aligned access pairs, so it sees fields that moved; a field the new build *added* has no
+ * old access to pair with. swc-html 1.15.41 -> 1.16.1 (test/real-live/README.md) killed
+ * node.exe this way: NEW 0x1f92e0 reads `[rcx+0x50]`, then that pointer's +0x10, of an object
+ * that old code built, where +0x50 held another field (the value 3); its old body 0x1f8df0
+ * reads the same object at +0x8..+0x40, +0x60 and +0x68, never +0x50. The new field sits in a
+ * hole of the old accesses, not past them (Rust reorders fields), so "past the old maximum"
+ * alone would have missed it.
+ *
+ * The evidence kept: a pointer the function received (an argument register, rcx, rdx, r8 or
+ * r9 at entry, or a register it was copied to, followed in address order until overwritten or
+ * a call clobbers it), that the old body dereferences too (at least one field access on the
+ * same argument, so both sides agree the argument is a structure pointer), and that the new
+ * body accesses (reads or writes, not `lea`) at an offset no old access covers. Stack
+ * operands never take part (the argument registers are not the stack pointer), nor indexed
+ * or negative displacements (arrays and rebased pointers), nor exception-handling funclets
+ * (their rdx is the parent's frame: the verdict skips the funclets the handler data names,
+ * and a body opening with MSVC's funclet prologue gives no accesses here). The code alone cannot tell a field
+ * added to the structure from an existing field the fix starts to use, so both are refused:
+ * the running objects were built by old code, which the patch does not change.
+ */
+import { Decoder, DecoderOptions, Instruction, MemorySizeExt, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
+import type { MappedImage } from '../image/map-image.ts';
+import type { FunctionInfo } from '../image/types.ts';
+
+/** One field access through an argument: which argument (1-4), offset, size (0 for `lea`). */
+export interface ArgAccess {
+  readonly arg: number;
+  readonly disp: number;
+  readonly size: number;
+}
+
+/** A new access at a field the old body never accesses through the same argument. */
+export interface AddedField {
+  readonly arg: number;
+  readonly disp: number;
+  readonly size: number;
+  /** Whether the offset lies past every old access on that argument (not in a hole). */
+  readonly past: boolean;
+  /** End of the old accesses on that argument (offset + size of the furthest). */
+  readonly oldEnd: number;
+  /** Distinct old offsets accessed through that argument, sorted. */
+  readonly oldOffsets: readonly number[];
+}
+
+const ARG_REGISTERS: ReadonlyArray<readonly [Register, number]> = [
+  [Register.RCX, 1],
+  [Register.RDX, 2],
+  [Register.R8, 3],
+  [Register.R9, 4],
+];
+/** Registers a call may overwrite (Microsoft x64: volatile general-purpose registers). */
+const VOLATILE = [Register.RAX, Register.RCX, Register.RDX, Register.R8, Register.R9, Register.R10, Register.R11];
+/** Instructions whose first register operand is only read. */
+const READS_OP0 = new Set<number>([Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Push, Mnemonic.Bt]);
+/** Instructions that implicitly overwrite rdx (and rax), or rcx/rsi/rdi (string ops). */
+const WRITES_RDX = new Set<number>([Mnemonic.Mul, Mnemonic.Div, Mnemonic.Idiv, Mnemonic.Cqo, Mnemonic.Cdq, Mnemonic.Rdtsc, Mnemonic.Cpuid]);
+
+const fullRegs = new Int32Array(0x100).fill(-1);
+function fullRegister(r: Register): number {
+  let f = fullRegs[r] ?? -1;
+  if (f < 0) fullRegs[r] = f = RegisterExt.fullRegister(r);
+  return f;
+}
+
+/** Where one instruction of a body lies in the image. */
+interface InsnSpan {
+  readonly rva: number;
+  readonly length: number;
+}
+
+/**
+ * The field accesses through the pointers a body received, in address order: `insns` are
+ * the body's instructions in `image` (the mapped image's bytes, indexed by RVA).
+ */
+export function argAccessesOf(image: Uint8Array, insns: readonly InsnSpan[]): ArgAccess[] {
+  const out: ArgAccess[] = [];
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = 0;
+  for (const d of insns) {
+    lo = Math.min(lo, d.rva);
+    hi = Math.max(hi, d.rva + d.length);
+  }
+  if (hi <= lo) return out;
+  // Full register -> argument it holds.
+  const holds = new Map<number, number>(ARG_REGISTERS);
+  const decoder = new Decoder(64, image.subarray(lo, hi), DecoderOptions.None);
+  const insn = new Instruction();
+  try {
+    let next = -1;
+    let count = 0;
+    let pushedRbp = false;
+    for (const d of insns) {
+      if (d.rva !== next) {
+        decoder.position = d.rva - lo;
+        decoder.ip = BigInt(d.rva);
+      }
+      decoder.decodeOut(insn);
+      next = d.rva + d.length;
+      if (holds.size === 0) break;
+      // MSVC's funclet prologue (`push rbp; sub rsp,0x20; mov rbp,rdx`): rdx is the parent's
+      // frame, and the body's `[rbp+x]` are its stack slots, not fields of a structure.
+      if (count++ < 4 && insn.opCount > 0 && insn.opKind(0) === OpKind.Register && insn.op0Register === Register.RBP) {
+        if (insn.mnemonic === Mnemonic.Push) pushedRbp = true;
+        else if (pushedRbp && insn.mnemonic === Mnemonic.Mov && insn.opKind(1) === OpKind.Register && insn.op1Register === Register.RDX) return [];
+      }
+      recordAccess(insn, holds, out);
+      updateHolds(insn, holds);
+    }
+  } finally {
+    insn.free();
+    decoder.free();
+  }
+  return out;
+}
+
+function recordAccess(insn: Instruction, holds: ReadonlyMap<number, number>, out: ArgAccess[]): void {
+  const n = insn.opCount;
+  for (let k = 0; k < n; k++) {
+    if (insn.opKind(k) !== OpKind.Memory) continue;
+    const b = insn.memoryBase;
+    if (b === Register.None || b === Register.RIP || insn.memoryIndex !== Register.None) return;
+    const arg = holds.get(b);
+    if (arg === undefined) return;
+    const disp = Number(BigInt.asIntN(64, insn.memoryDisplacement));
+    if (disp < 0) return;
+    out.push({ arg, disp, size: insn.mnemonic === Mnemonic.Lea ? 0 : MemorySizeExt.size(insn.memorySize) });
+    return;
+  }
+}
+
+function updateHolds(insn: Instruction, holds: Map<number, number>): void {
+  const mn = insn.mnemonic;
+  if (mn === Mnemonic.Call) {
+    for (const r of VOLATILE) holds.delete(r);
+    return;
+  }
+  if (WRITES_RDX.has(mn) || ((mn === Mnemonic.Imul || mn === Mnemonic.Mul) && insn.opCount === 1)) holds.delete(Register.RDX);
+  if (insn.hasRepPrefix || insn.hasRepePrefix || insn.hasRepnePrefix) for (const r of [Register.RCX, Register.RSI, Register.RDI]) holds.delete(r);
+  if (mn === Mnemonic.Movsb || mn === Mnemonic.Movsq || mn === Mnemonic.Stosb || mn === Mnemonic.Stosq) for (const r of [Register.RSI, Register.RDI]) holds.delete(r);
+  if (insn.opCount === 0 || insn.opKind(0) !== OpKind.Register || READS_OP0.has(mn)) return;
+  const dst = fullRegister(insn.op0Register);
+  if (mn === Mnemonic.Xchg && insn.opKind(1) === OpKind.Register) holds.delete(fullRegister(insn.op1Register));
+  // A 64-bit copy of a register holding an argument holds it too.
+  if (mn === Mnemonic.Mov && insn.opCount === 2 && insn.opKind(1) === OpKind.Register && insn.op0Register === dst && insn.op1Register === fullRegister(insn.op1Register)) {
+    const src = holds.get(insn.op1Register);
+    if (src !== undefined) {
+      holds.set(dst, src);
+      return;
+    }
+  }
+  holds.delete(dst);
+}
+
+/**
+ * The first access of `na` (the new body's argument accesses) at an offset no access of `oa`
+ * (the old body's) covers on the same argument, or null. An argument the old body never
+ * dereferences gives no evidence (nothing says it is the same structure, or a structure).
+ */
+export function findAddedField(oa: readonly ArgAccess[], na: readonly ArgAccess[]): AddedField | null {
+  const old = new Map<number, ArgAccess[]>();
+  for (const x of oa) {
+    const l = old.get(x.arg) ?? [];
+    l.push(x);
+    old.set(x.arg, l);
+  }
+  for (const y of na) {
+    if (y.size === 0) continue;
+    const l = old.get(y.arg);
+    if (l === undefined || !l.some((x) => x.size > 0)) continue;
+    // Covered: an old access at the same offset, or one whose bytes contain the new access
+    // (an old `lea` of the field counts as touching its first byte).
+    if (l.some((x) => x.disp === y.disp || (y.disp >= x.disp && y.disp + y.size <= x.disp + Math.max(x.size, 1)))) continue;
+    const oldEnd = Math.max(...l.map((x) => x.disp + Math.max(x.size, 1)));
+    const oldOffsets = [...new Set(l.map((x) => x.disp))].sort((a, b) => a - b);
+    return { arg: y.arg, disp: y.disp, size: y.size, past: y.disp >= oldEnd, oldEnd, oldOffsets };
+  }
+  return null;
+}
+
+const hex = (x: number): string => `0x${x.toString(16)}`;
+
+/** The reason text of an added field (the STRUCTURE_FIELD_ADDED message's head). */
+export function describeAddedField(a: AddedField): string {
+  const at = `[arg${a.arg}+${hex(a.disp)}]`;
+  const last = a.oldOffsets[a.oldOffsets.length - 1] ?? 0;
+  const where = a.past
+    ? `past the old function's last field access +${hex(last)} on that pointer`
+    : `an offset the old function never accesses on that pointer (it accesses ${a.oldOffsets.map((x) => `+${hex(x)}`).join(', ')})`;
+  return `structure layout changed: accesses ${at} (${a.size} bytes), ${where} (a field added; needs a baseline)`;
+}
+
+/** Added-field check between a matched old and new body. */
+export function detectAddedField(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, nf: FunctionInfo): AddedField | null {
+  return findAddedField(argAccessesOf(oldImg.image, of.decoded.insns), argAccessesOf(newImg.image, nf.decoded.insns));
+}
