@@ -37,6 +37,8 @@ const REFUSAL: Record<string, RegExp> = {
   'struct-layout': /layout/,
   'padded-struct': /changed layout|no counterpart in the old image|does not hold the two globals adjacent/,
   'object-layout': /structure layout changed: field offsets shift by [+-]\d+ from 0x[0-9a-f]+ \(needs a baseline\)/,
+  // No field moves, so only the added-field rule (compiler/diff/added-field.ts) sees it.
+  'object-field-added': /structure layout changed: accesses \[arg1\+0x20\] \(8 bytes\), past the old function's last field access \+0x18 on that pointer \(a field added; needs a baseline\)/,
   'exported-const': /exported data hp_limits changed value/,
   'enum-renumber': /structure layout changed: field offsets shift by \+8 from 0x[0-9a-f]+ \(needs a baseline\)/,
   'enum-global': /structure layout changed: field offsets shift by \+8 from 0x[0-9a-f]+ \(needs a baseline\)/,
@@ -207,4 +209,19 @@ test('--skip-refused leaves the refused change out and says so', () => {
   if (!b.ok) throw new Error(b.error.message);
   expect(b.value.emitted.pkg.functions).toEqual([]);
   expect(b.value.emitted.omitted.map((x) => x.what)).toEqual(expect.arrayContaining(['function settings_score', 'global g_settings']));
+});
+
+test('object-field-added: only the added-field rule refuses it, on both changed functions (both compilers, symbols and stripped)', () => {
+  // A field appended to struct session moves no other field, so the shift rule has nothing
+  // to see: without compiler/diff/added-field.ts every build of this pair would be patched.
+  for (const tc of TOOLCHAINS) {
+    for (const stripped of [false, true]) {
+      const d = mustDiff(read('object-field-added', 'v1', stripped, tc), read('object-field-added', 'v2', stripped, tc));
+      const want = rvasOf('object-field-added', 'v2', ['session_init', 'session_score'], tc);
+      const refused = d.functions.filter((f) => f.verdict === 'refused');
+      expect(refused.map((f) => f.newRva).sort(), `${tc} ${stripped ? 'stripped' : 'symbols'}`).toEqual([...want.values()].sort());
+      expect(refused.map((f) => f.reason?.code)).toEqual(['STRUCTURE_FIELD_ADDED', 'STRUCTURE_FIELD_ADDED']);
+      expect(d.data.filter((x) => x.verdict === 'refused')).toEqual([]);
+    }
+  }
 });
