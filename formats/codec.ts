@@ -12,7 +12,7 @@ import type { Rva } from '../common/types.ts';
 import { encodeDelta } from './delta.ts';
 import { hasImplicit, IMPLICIT_WIDTH } from './implicit-fixups.ts';
 import { defaultBaselineId } from './baseline.ts';
-import { ColumnsInvalid, fixupColumnsOf, fixupListsOfColumns, reliedGapsOf, reliedRangesOfGaps } from './fixup-columns.ts';
+import { ColumnsInvalid, fixupColumnsOf, fixupListsOfColumns, reliedGapsOf, reliedRangesOfGaps, u32 } from './fixup-columns.ts';
 import { hotpatch } from './generated/hotpatch.js';
 import type {
   BlockBytes,
@@ -148,19 +148,30 @@ function producerName(v: number): string {
   return `${COMPILER_NAME}${v >>> 20}.${(v >>> 10) & 0x3ff}.${v & 0x3ff}`;
 }
 
+/** Function records by old RVA (added ones under null): built once per package, read per redirect. */
+function recordsByOldRva(functions: readonly FunctionRecord[]): Map<number | null, FunctionRecord[]> {
+  const out = new Map<number | null, FunctionRecord[]>();
+  for (const f of functions) {
+    const l = out.get(f.oldRva);
+    if (l === undefined) out.set(f.oldRva, [f]);
+    else l.push(f);
+  }
+  return out;
+}
+
 /**
  * Since 2.0 a redirect's target may be left out when it is the block and offset of the one
  * function record with the same old RVA (how the compiler writes every changed function).
  */
-function targetImplied(r: Redirect, functions: readonly FunctionRecord[]): boolean {
-  const same = functions.filter((f) => f.oldRva === r.oldRva);
+function targetImplied(r: Redirect, byOldRva: ReadonlyMap<number | null, readonly FunctionRecord[]>): boolean {
+  const same = byOldRva.get(r.oldRva) ?? [];
   return same.length === 1 && same[0]!.blockId === r.target.blockId && same[0]!.blockOffset === r.target.offset;
 }
 
-function redirectMsg(r: Redirect, functions: readonly FunctionRecord[]): hotpatch.Redirect.$Properties {
+function redirectMsg(r: Redirect, byOldRva: ReadonlyMap<number | null, readonly FunctionRecord[]>): hotpatch.Redirect.$Properties {
   return {
     oldRva: r.oldRva,
-    ...(targetImplied(r, functions) ? {} : { target: { blockId: r.target.blockId, offset: r.target.offset } }),
+    ...(targetImplied(r, byOldRva) ? {} : { target: { blockId: r.target.blockId, offset: r.target.offset } }),
     kind: r.kind === 'jmp-rel32' ? pb.RedirectKind.REDIRECT_KIND_UNSPECIFIED : wireOf(REDIRECT_KINDS, r.kind),
     expected: r.expected,
     ...(r.pad === null ? {} : { padRva: r.pad.rva, padExpected: r.pad.expected }),
@@ -216,6 +227,7 @@ function seriesMsg(p: HotpatchPackage): hotpatch.Series.$Properties | null {
 
 /** The generated message for a package (exported for size accounting in inspect). */
 export function toMessage(p: HotpatchPackage): hotpatch.Package.$Properties {
+  const byOldRva = recordsByOldRva(p.functions);
   return {
     target: targetMsg(p.target),
     series: seriesMsg(p),
@@ -228,7 +240,7 @@ export function toMessage(p: HotpatchPackage): hotpatch.Package.$Properties {
     })),
     dataBlocks: p.dataBlocks.map((b) => ({ id: b.id, alignment: b.alignment, bytes: bytesMsg(b.bytes), fixups: fixupsMsg(b.fixups) })),
     imports: p.imports.map((i) => (i.symbol.kind === 'name' ? { dll: i.dll, name: i.symbol.name } : { dll: i.dll, ordinal: i.symbol.ordinal })),
-    redirects: p.redirects.map((r) => redirectMsg(r, p.functions)),
+    redirects: p.redirects.map((r) => redirectMsg(r, byOldRva)),
     functions: p.functions.map(functionMsg),
     producer: {
       ...(producerVersion(p.producer.compilerVersion) !== 0 ? { version: producerVersion(p.producer.compilerVersion) } : { compilerVersion: p.producer.compilerVersion }),
@@ -252,7 +264,6 @@ class Invalid {
 
 // An absent bytes field decodes to protobufjs's default (a Node Buffer): empty is a plain Uint8Array.
 const bytesOr = (b: Uint8Array | null | undefined): Uint8Array => (b === null || b === undefined || b.length === 0 ? new Uint8Array(0) : b);
-const u32 = (n: number | null | undefined): number => (n ?? 0) >>> 0;
 const rva = (n: number | null | undefined): Rva => ((n ?? 0) >>> 0) as Rva;
 
 function rangeOf(m: hotpatch.RvaRange.$Shape | null | undefined, path: string): RvaRange {
@@ -317,12 +328,7 @@ class FixupTable {
 
   static of(c: hotpatch.FixupColumns.$Shape | null | undefined): FixupTable {
     if (c === null || c === undefined) return new FixupTable([]);
-    try {
-      return new FixupTable(fixupListsOfColumns(c, 'fixups', (v) => fromLong(v, false)));
-    } catch (e) {
-      if (e instanceof ColumnsInvalid) throw new Invalid(e.message);
-      throw e;
-    }
+    return new FixupTable(fromColumns(() => fixupListsOfColumns(c, 'fixups', (v) => fromLong(v, false))));
   }
 
   take(path: string): Fixup[] {
@@ -360,8 +366,13 @@ function reliedOf(t: hotpatch.TargetIdentity.$Shape): RvaRange[] {
   const msgs = t.reliedRanges ?? [];
   if (gaps.length > 0 && msgs.length > 0) throw new Invalid('target: both reliedRanges and reliedRangeGaps');
   if (msgs.length > 0) return msgs.map((r, i) => rangeOf(r, `target.reliedRanges[${i}]`));
+  return fromColumns(() => reliedRangesOfGaps(gaps, 'target.reliedRangeGaps'));
+}
+
+/** Runs a column decoder, its ColumnsInvalid turned into this module's Invalid. */
+function fromColumns<T>(decode: () => T): T {
   try {
-    return reliedRangesOfGaps(gaps, 'target.reliedRangeGaps');
+    return decode();
   } catch (e) {
     if (e instanceof ColumnsInvalid) throw new Invalid(e.message);
     throw e;
@@ -390,7 +401,7 @@ interface Compact {
   readonly v2: boolean;
 }
 
-function redirectOf(m: hotpatch.Redirect.$Shape, path: string, c: Compact, functions: readonly FunctionRecord[]): Redirect {
+function redirectOf(m: hotpatch.Redirect.$Shape, path: string, c: Compact, byOldRva: ReadonlyMap<number | null, readonly FunctionRecord[]>): Redirect {
   const unset = m.kind === null || m.kind === undefined || m.kind === pb.RedirectKind.REDIRECT_KIND_UNSPECIFIED;
   const kind = c.v2 && unset ? 'jmp-rel32' : modelOf(REDIRECT_KINDS, m.kind);
   if (kind === undefined) throw new Invalid(`${path}.kind ${String(m.kind)} is not a redirect kind`);
@@ -398,7 +409,7 @@ function redirectOf(m: hotpatch.Redirect.$Shape, path: string, c: Compact, funct
   let target: Redirect['target'];
   if (m.target !== null && m.target !== undefined) target = { blockId: u32(m.target.blockId), offset: u32(m.target.offset) };
   else {
-    const same = c.v2 ? functions.filter((f) => f.oldRva === oldRva) : [];
+    const same = c.v2 ? (byOldRva.get(oldRva) ?? []) : [];
     if (same.length !== 1) throw new Invalid(`${path}.target is missing${c.v2 ? ` and ${same.length} function records have old RVA 0x${oldRva.toString(16)}` : ''}`);
     target = { blockId: same[0]!.blockId, offset: same[0]!.blockOffset };
   }
@@ -474,6 +485,7 @@ function fromMessage(m: hotpatch.Package.$Shape, c: Compact): HotpatchPackage {
   table.checkDone();
   const producer = m.producer;
   const functions = (m.functions ?? []).map((x, i) => functionOf(x, `functions[${i}]`, c));
+  const byOldRva = recordsByOldRva(functions);
   const version = u32(producer?.version);
   return {
     target,
@@ -482,7 +494,7 @@ function fromMessage(m: hotpatch.Package.$Shape, c: Compact): HotpatchPackage {
     codeBlocks: code,
     dataBlocks: data,
     imports: (m.imports ?? []).map((x, i) => importOf(x, `imports[${i}]`)),
-    redirects: (m.redirects ?? []).map((x, i) => redirectOf(x, `redirects[${i}]`, c, functions)),
+    redirects: (m.redirects ?? []).map((x, i) => redirectOf(x, `redirects[${i}]`, c, byOldRva)),
     functions,
     producer: {
       // Since 2.0 the compiler's own name is its packed version.

@@ -63,7 +63,8 @@ export function fixupColumnsOf(lists: ReadonlyArray<readonly Fixup[]>, long: (v:
   return { tags, offsetGaps: gaps, targets, blockOffsets, addends, counts };
 }
 
-const u32 = (n: number | undefined): number => (n ?? 0) >>> 0;
+/** A wire uint32 as a number (absent: 0). */
+export const u32 = (n: number | null | undefined): number => (n ?? 0) >>> 0;
 
 /** The lists back from columns, one per count; throws ColumnsInvalid (with `path`) on any inconsistency. */
 export function fixupListsOfColumns(c: hotpatch.FixupColumns.$Shape, path: string, big: (v: Long | number | null | undefined) => bigint): Fixup[][] {

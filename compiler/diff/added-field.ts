@@ -21,6 +21,7 @@
  * the running objects were built by old code, which the patch does not change.
  */
 import { Decoder, DecoderOptions, Instruction, MemorySizeExt, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
+import { hex } from '../../common/types.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 
@@ -178,8 +179,6 @@ export function findAddedField(oa: readonly ArgAccess[], na: readonly ArgAccess[
   }
   return null;
 }
-
-const hex = (x: number): string => `0x${x.toString(16)}`;
 
 /** The reason text of an added field (the STRUCTURE_FIELD_ADDED message's head). */
 export function describeAddedField(a: AddedField): string {
