@@ -352,7 +352,6 @@ export function layoutProblem(m: MatchResult, f: FunctionInfo, st: FunctionStatu
   if (st !== 'changed' || o < 0) return null;
   const of = m.old.fns.functions[o]!;
   const shift = detectLayoutShift(m.old.img, of, m.new.img, f);
-  const hex = (x: number): string => `0x${x.toString(16)}`;
   if (shift === null) {
     // No field moved: a field the new body accesses that the old one never does, through a
     // pointer both bodies received (compiler/diff/added-field.ts). Not in a funclet: its

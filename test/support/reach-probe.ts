@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from './wait-for.ts';
 import { toWinePath, wineEnv } from './wine.ts';
 
 const SOURCE = fileURLToPath(new URL('../real-live/probe/reach-probe.c', import.meta.url));
@@ -58,14 +59,14 @@ export async function startReachProbe(pid: number, addresses: readonly bigint[],
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   let status: number | null | undefined;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve((status = code))));
-  const end = Date.now() + timeoutMs;
-  while (!existsSync(f('reach-ready'))) {
-    if (status !== undefined) throw new Error(`reach probe exited ${status} before arming: ${stderr.trim()}`);
-    if (Date.now() > end) {
-      child.kill('SIGKILL');
-      throw new Error(`reach probe not armed after ${timeoutMs} ms: ${stderr.trim()}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    await waitFor('the reach probe to arm', timeoutMs, () => {
+      if (status !== undefined) throw new Error(`reach probe exited ${status} before arming: ${stderr.trim()}`);
+      return existsSync(f('reach-ready')) ? true : undefined;
+    }, 50);
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw new Error(`${(e as Error).message}${status === undefined ? `: ${stderr.trim()}` : ''}`);
   }
   return {
     async stop() {

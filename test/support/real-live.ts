@@ -11,7 +11,10 @@ import { fileURLToPath } from 'node:url';
 import type { PauseParts } from '../../runtime/backends/win32-agent.ts';
 import { runHotpatchAsync } from './cli.ts';
 import { startReachProbe, type ReachProbe, type ReachResult } from './reach-probe.ts';
+import { waitFor } from './wait-for.ts';
 import { ensureWinePrefix, toWinePath, wineEnv, WINE_PREFIX } from './wine.ts';
+
+export { waitFor };
 
 const PREPARE = fileURLToPath(new URL('../real-live/prepare-prefix.sh', import.meta.url));
 let prepared = false;
@@ -65,16 +68,6 @@ export function startWineToFiles(exe: string, args: readonly string[], dir: stri
   };
 }
 
-/** Polls `check` every 100 ms until it returns a value other than undefined, or throws after `timeoutMs`. */
-export async function waitFor<T>(what: string, timeoutMs: number, check: () => T | undefined): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 // ---- the addon round trip (shared by test/real-live/napi-addons.test.ts and bench/sections/real-processes.ts)
 
@@ -151,10 +144,13 @@ export async function addonRoundTrip(nodeExe: string, label: string, workload: s
     const p = startWineToFiles(nodeExe, [toWinePath(HARNESS_CJS), workload, toWinePath(oldPath), toWinePath(liveDir), 'serve'], liveDir, 'node', NODE_ENV);
     proc = p;
     const roundFile = (k: number): string => join(liveDir, `round-${k}.txt`);
+    let stage = 'round 1';
     const dead = (): never => {
-      throw new Error(`node.exe exited: ${p.stderr().trim().split('\n').slice(-3).join(' | ')}`);
+      const how = p.child.signalCode ?? `code ${p.child.exitCode}`;
+      const stdout = p.stdout().trim().split('\n').slice(-3).join(' | ');
+      throw new Error(`node.exe exited (${how}) during ${stage}: stderr ${JSON.stringify(p.stderr().trim().split('\n').slice(-3).join(' | '))}, stdout ${JSON.stringify(stdout)}`);
     };
-    const awaitRound = (k: number): Promise<string> => waitFor(`round ${k}`, 120_000, () => (existsSync(roundFile(k)) ? readFileSync(roundFile(k), 'utf8') : p.alive() ? undefined : dead()));
+    const awaitRound = (k: number): Promise<string> => ((stage = `round ${k}`), waitFor(`round ${k}`, 120_000, () => (existsSync(roundFile(k)) ? readFileSync(roundFile(k), 'utf8') : p.alive() ? undefined : dead())));
     const round = (k: number): Promise<string> => {
       writeFileSync(join(liveDir, `go-${k}`), '');
       return awaitRound(k);
