@@ -141,6 +141,12 @@ function unwindMsg(u: Unwind, blockSize: number): hotpatch.Unwind.$Properties {
   };
 }
 
+/**
+ * Since 2.1 a code block aligned to 16 bytes (every block the compiler writes: the x64
+ * function alignment) leaves `alignment` out; a 2.0 reader refuses alignment 0 at validation.
+ */
+const CODE_ALIGNMENT = 16;
+
 /** IMAGE_FILE_MACHINE_AMD64: since 2.0 written as 0 (absent), the only machine a package may name. */
 const AMD64 = 0x8664;
 const COMPILER_NAME = 'hotpatch-compiler ';
@@ -243,7 +249,7 @@ export function toMessage(p: HotpatchPackage): hotpatch.Package.$Properties {
     series: seriesMsg(p),
     codeBlocks: p.codeBlocks.map((b) => ({
       id: b.id,
-      alignment: b.alignment,
+      alignment: b.alignment === CODE_ALIGNMENT ? 0 : b.alignment,
       bytes: bytesMsg(b.bytes),
       fixups: fixupsMsg(b.fixups),
       unwind: b.unwind === null ? null : unwindMsg(b.unwind, sizeOf(b.bytes)),
@@ -487,7 +493,9 @@ function fromMessage(m: hotpatch.Package.$Shape, c: Compact): HotpatchPackage {
   const code: CodeBlock[] = (m.codeBlocks ?? []).map((b, i) => {
     const fixups = fixupsOf(b.fixups, `codeBlocks[${i}].fixups`, table);
     const bytes = blockBytesOf(b.bytes, `codeBlocks[${i}].bytes`);
-    return { id: u32(b.id), alignment: u32(b.alignment), bytes, fixups, unwind: unwindOf(b.unwind, `codeBlocks[${i}].unwind`, table, sizeOf(bytes), c) };
+    // Since 2.1 a code block's alignment 0 (absent) is 16; 1.x payloads keep 0 (invalid).
+    const alignment = c.v2 && u32(b.alignment) === 0 ? CODE_ALIGNMENT : u32(b.alignment);
+    return { id: u32(b.id), alignment, bytes, fixups, unwind: unwindOf(b.unwind, `codeBlocks[${i}].unwind`, table, sizeOf(bytes), c) };
   });
   const data: DataBlock[] = (m.dataBlocks ?? []).map((b, i) => ({
     id: u32(b.id),
