@@ -123,13 +123,29 @@ function fixupTableMsg(p: HotpatchPackage): hotpatch.FixupColumns.$Properties | 
   return lists.length === 0 ? null : fixupColumnsOf(lists, (v) => toLong(v, false));
 }
 
-function unwindMsg(u: Unwind): hotpatch.Unwind.$Properties {
+/** Bytes of a block's result: the literal's length, or the delta's declared size. */
+function sizeOf(b: BlockBytes): number {
+  return b.kind === 'literal' ? b.bytes.length : b.size;
+}
+
+/**
+ * Since 2.1 an entry that ends where its block ends leaves `end_offset` out (0): a function
+ * alone in its block, with one .pdata entry, is then an empty RuntimeFunction message. A 2.0
+ * reader refuses the empty range [begin, 0) at validation.
+ */
+function unwindMsg(u: Unwind, blockSize: number): hotpatch.Unwind.$Properties {
   return {
-    runtimeFunctions: u.runtimeFunctions.map((r) => ({ beginOffset: r.beginOffset, endOffset: r.endOffset, unwindInfoOffset: r.unwindInfoOffset })),
+    runtimeFunctions: u.runtimeFunctions.map((r) => ({ beginOffset: r.beginOffset, endOffset: r.endOffset === blockSize ? 0 : r.endOffset, unwindInfoOffset: r.unwindInfoOffset })),
     unwindInfo: u.unwindInfo,
     unwindFixups: fixupsMsg(u.unwindFixups),
   };
 }
+
+/**
+ * Since 2.1 a code block aligned to 16 bytes (every block the compiler writes: the x64
+ * function alignment) leaves `alignment` out; a 2.0 reader refuses alignment 0 at validation.
+ */
+const CODE_ALIGNMENT = 16;
 
 /** IMAGE_FILE_MACHINE_AMD64: since 2.0 written as 0 (absent), the only machine a package may name. */
 const AMD64 = 0x8664;
@@ -233,10 +249,10 @@ export function toMessage(p: HotpatchPackage): hotpatch.Package.$Properties {
     series: seriesMsg(p),
     codeBlocks: p.codeBlocks.map((b) => ({
       id: b.id,
-      alignment: b.alignment,
+      alignment: b.alignment === CODE_ALIGNMENT ? 0 : b.alignment,
       bytes: bytesMsg(b.bytes),
       fixups: fixupsMsg(b.fixups),
-      unwind: b.unwind === null ? null : unwindMsg(b.unwind),
+      unwind: b.unwind === null ? null : unwindMsg(b.unwind, sizeOf(b.bytes)),
     })),
     dataBlocks: p.dataBlocks.map((b) => ({ id: b.id, alignment: b.alignment, bytes: bytesMsg(b.bytes), fixups: fixupsMsg(b.fixups) })),
     imports: p.imports.map((i) => (i.symbol.kind === 'name' ? { dll: i.dll, name: i.symbol.name } : { dll: i.dll, ordinal: i.symbol.ordinal })),
@@ -379,10 +395,12 @@ function fromColumns<T>(decode: () => T): T {
   }
 }
 
-function unwindOf(m: hotpatch.Unwind.$Shape | null | undefined, path: string, table: FixupTable): Unwind | null {
+function unwindOf(m: hotpatch.Unwind.$Shape | null | undefined, path: string, table: FixupTable, blockSize: number, c: Compact): Unwind | null {
   if (m === null || m === undefined) return null;
+  // Since 2.1 an end offset of 0 (absent) is the block's end; 1.x payloads keep 0 (invalid).
+  const endOf = (e: number): number => (c.v2 && e === 0 ? blockSize : e);
   return {
-    runtimeFunctions: (m.runtimeFunctions ?? []).map((r) => ({ beginOffset: u32(r.beginOffset), endOffset: u32(r.endOffset), unwindInfoOffset: u32(r.unwindInfoOffset) })),
+    runtimeFunctions: (m.runtimeFunctions ?? []).map((r) => ({ beginOffset: u32(r.beginOffset), endOffset: endOf(u32(r.endOffset)), unwindInfoOffset: u32(r.unwindInfoOffset) })),
     unwindInfo: bytesOr(m.unwindInfo),
     unwindFixups: fixupsOf(m.unwindFixups, `${path}.unwindFixups`, table),
   };
@@ -474,7 +492,10 @@ function fromMessage(m: hotpatch.Package.$Shape, c: Compact): HotpatchPackage {
   const table = FixupTable.of(m.fixups);
   const code: CodeBlock[] = (m.codeBlocks ?? []).map((b, i) => {
     const fixups = fixupsOf(b.fixups, `codeBlocks[${i}].fixups`, table);
-    return { id: u32(b.id), alignment: u32(b.alignment), bytes: blockBytesOf(b.bytes, `codeBlocks[${i}].bytes`), fixups, unwind: unwindOf(b.unwind, `codeBlocks[${i}].unwind`, table) };
+    const bytes = blockBytesOf(b.bytes, `codeBlocks[${i}].bytes`);
+    // Since 2.1 a code block's alignment 0 (absent) is 16; 1.x payloads keep 0 (invalid).
+    const alignment = c.v2 && u32(b.alignment) === 0 ? CODE_ALIGNMENT : u32(b.alignment);
+    return { id: u32(b.id), alignment, bytes, fixups, unwind: unwindOf(b.unwind, `codeBlocks[${i}].unwind`, table, sizeOf(bytes), c) };
   });
   const data: DataBlock[] = (m.dataBlocks ?? []).map((b, i) => ({
     id: u32(b.id),

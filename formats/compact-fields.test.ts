@@ -2,7 +2,8 @@
  * The format 2 field defaults (FORMAT.md, "Changelog" 2.0): the encoder leaves out what a
  * reader can rebuild exactly (machine AMD64, the compiler's name, a function's status, its
  * unchanged RVA and size, a redirect's kind and target), a 2.x reader rebuilds it, and a 1.x
- * payload keeps its 1.x meaning (an absent status or kind is still refused there).
+ * payload keeps its 1.x meaning (an absent status or kind is still refused there). And those
+ * of 2.1: a code block's alignment of 16 and an unwind entry's end at its block's end.
  */
 import Long from 'long';
 import { describe, expect, it } from 'vitest';
@@ -73,5 +74,32 @@ describe('format 2 field defaults', () => {
       const back = decodePayload(encodePayload(p), 2);
       expect(back.ok && packageToJson(back.value), what).toEqual(packageToJson(p));
     }
+  });
+});
+
+describe('format 2.1 field defaults', () => {
+  it('leaves out a code block alignment of 16 and an unwind entry ending at its block end; a 2.x reader rebuilds them, a 1.x payload keeps 0', async () => {
+    const p = await fullPackage();
+    const raw = encodePayload(p);
+    const wire = hotpatch.Package.decode(raw);
+    const [b0, b1] = [wire.codeBlocks[0]!, wire.codeBlocks[1]!];
+    // Block 0: aligned to 16, its second entry ends at the block's end (0x83); block 1: aligned to 4.
+    expect([p.codeBlocks[0]!.alignment, b0.alignment ?? 0, p.codeBlocks[1]!.alignment, b1.alignment]).toEqual([16, 0, 4, 4]);
+    expect((b0.unwind?.runtimeFunctions ?? []).map((r) => r.endOffset ?? 0)).toEqual([0x50, 0]);
+    const back = decodePayload(raw, 2);
+    expect(back.ok && packageToJson(back.value)).toEqual(packageToJson(p));
+    // Only the blocks (a 1.x payload also needs its series, kinds and statuses written out).
+    const v1 = decodePayload(hotpatch.Package.encode({ target: wire.target ?? null, series: { baselineId: 'b', sequence: 1 }, codeBlocks: wire.codeBlocks, dataBlocks: wire.dataBlocks, fixups: wire.fixups ?? null }).finish(), 1);
+    expect(v1.ok ? 'ok' : v1.error.message).toBe('ok');
+    expect(v1.ok && [v1.value.codeBlocks[0]!.alignment, v1.value.codeBlocks[0]!.unwind?.runtimeFunctions[1]?.endOffset]).toEqual([0, 0]);
+  });
+
+  it('writes the end offset and the alignment out when they are not the defaults', async () => {
+    const full = await fullPackage();
+    const c0 = full.codeBlocks[0]!;
+    const shorter = { ...c0, alignment: 32, unwind: { ...c0.unwind!, runtimeFunctions: c0.unwind!.runtimeFunctions.map((r, i) => (i === 1 ? { ...r, endOffset: r.endOffset - 1 } : r)) } };
+    const p = { ...full, codeBlocks: [shorter, ...full.codeBlocks.slice(1)] };
+    const back = decodePayload(encodePayload(p), 2);
+    expect(back.ok && packageToJson(back.value)).toEqual(packageToJson(p));
   });
 });

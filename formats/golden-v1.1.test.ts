@@ -2,8 +2,10 @@
  * Format 1.x packages still load: the golden packages as the 1.1 writer encoded them
  * (formats/golden/v1.1/, header minor 1, explicit baseline ids, no implicit fixups) and as
  * the last 1.x writer, 1.3, encoded them (formats/golden/v1.3/: the 32-byte header, every
- * field written out) load, verify and decode to the JSON committed with them. These files
- * are frozen: never regenerated.
+ * field written out) load, verify and decode to the JSON committed with them; so do the 2.0
+ * writer's (formats/golden/v2.0/: the compact header, every delta base with its hash, every
+ * redirect with its expected bytes, every unwind entry with its end offset). These files are
+ * frozen: never regenerated.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -15,14 +17,16 @@ import { packageToJson } from './json.ts';
 
 const GOLDEN = fileURLToPath(new URL('./golden/', import.meta.url));
 
-describe('format 1.x packages', () => {
-  for (const minor of [1, 3]) for (const [name, signed] of [['minimal', false], ['full', true]] as const) {
-    it(`${name}: a 1.${minor} file loads and decodes to its 1.${minor} JSON`, async () => {
-      const V1 = join(GOLDEN, `v1.${minor}`);
+describe('format 1.x and 2.0 packages', () => {
+  for (const [major, minor] of [[1, 1], [1, 3], [2, 0]] as const) for (const [name, signed] of [['minimal', false], ['full', true]] as const) {
+    it(`${name}: a ${major}.${minor} file loads and decodes to its ${major}.${minor} JSON`, async () => {
+      const V1 = join(GOLDEN, `v${major}.${minor}`);
       const bytes = new Uint8Array(readFileSync(join(V1, `${name}.hpk`)));
       const h = readHeader(bytes);
       if (!h.ok) throw new Error(h.error.message);
-      expect([h.value.major, h.value.minor, h.value.headerLength]).toEqual([1, minor, 32]);
+      expect([h.value.major, h.value.minor]).toEqual([major, minor]);
+      // Format 1: the fixed 32-byte header; format 2: the compact one (7 to 18 bytes).
+      expect(major === 1 ? h.value.headerLength === 32 : h.value.headerLength >= 7 && h.value.headerLength <= 18).toBe(true);
       const key = await importPublicKey(readFileSync(join(GOLDEN, 'test-signing.pub'), 'utf8'));
       if (!key.ok) throw new Error(key.error.message);
       const loaded = await loadPackage(bytes, { trusted: [key.value], allowUnsigned: !signed });

@@ -43,6 +43,12 @@ async function build(): Promise<Record<string, readonly [Uint8Array, string, 'tr
   (shortColumns.fixups!.targets as number[]).pop();
   const oddGaps = hotpatch.Package.decode(encodePayload(badRef));
   (oddGaps.target!.reliedRangeGaps as number[]).pop();
+  // 2.1: a delta base without a hash, and a redirect site without expected bytes, each
+  // outside the relied ranges (so nothing would pin them before the first write).
+  const uncovered = (drop: number): typeof badRef.target => ({ ...badRef.target, reliedRanges: badRef.target.reliedRanges.filter((r) => r.rva !== drop) });
+  const siteExplicit = badRef.redirects.map((r) => (r.oldRva === 0x1100 ? { ...r, expected: new Uint8Array(5) } : r));
+  const baseUncovered = encodePayload({ ...badRef, target: uncovered(0x1100), redirects: siteExplicit });
+  const siteUncovered = encodePayload({ ...badRef, target: uncovered(0x1000), redirects: badRef.redirects.map((r) => (r.oldRva === 0x1000 ? { ...r, expected: new Uint8Array(0) } : r)) });
   /** A format 2 header by hand, then a 2-byte payload. */
   const hdr = (flags: number, rest: number[]): Uint8Array => Uint8Array.of(0x48, 0x50, 0x4b, 0x30 + FORMAT_MAJOR, FORMAT_MINOR, flags, ...rest, 0x0a, 0x00);
   return {
@@ -72,6 +78,8 @@ async function build(): Promise<Record<string, readonly [Uint8Array, string, 'tr
     'duplicate-redirect': [await wrapRaw(invalidRaw), 'PKG_INVALID', 'any'],
     'fixup-columns-short': [await wrapRaw(hotpatch.Package.encode(shortColumns).finish()), 'PKG_INVALID', 'any'],
     'relied-gaps-odd': [await wrapRaw(hotpatch.Package.encode(oddGaps).finish()), 'PKG_INVALID', 'any'],
+    'delta-base-unhashed-uncovered': [await wrapRaw(baseUncovered), 'PKG_INVALID', 'any'],
+    'redirect-unexpected-uncovered': [await wrapRaw(siteUncovered), 'PKG_INVALID', 'any'],
     // Format 1 (the 32-byte header of 1.0-1.3), still read.
     'v1-short-header': [fullV1.slice(0, 20), 'PKG_TRUNCATED', 'any'],
     'v1-major-2-field': [set(fullV1, 4, [2, 0]), 'PKG_VERSION', 'trusted'],

@@ -13,7 +13,7 @@ import type { Rva } from '../common/types.ts';
 /** Container format version this code writes and the newest major it reads. */
 export const FORMAT_MAJOR = 2;
 /** Minor version this code writes; minors only add optional fields, so any minor is read. */
-export const FORMAT_MINOR = 0;
+export const FORMAT_MINOR = 1;
 
 /** A range of image RVAs. */
 export interface RvaRange {
@@ -69,7 +69,10 @@ export type BlockBytes =
       readonly kind: 'delta';
       /** The old-image range the copies read from. */
       readonly base: RvaRange;
-      /** SHA-256 of the base range's bytes (image mapped at its preferred base). */
+      /**
+       * SHA-256 of the base range's bytes (image mapped at its preferred base); since 2.1 empty:
+       * the base lies inside the relied ranges and their hash pins it.
+       */
       readonly baseSha256: Uint8Array;
       /** Length of the result. */
       readonly size: number;

@@ -54,8 +54,12 @@ function inImage(rva: number, len: number, sizeOfImage: number, what: string): v
   if (rva + len > sizeOfImage) fail(`${what}: [0x${rva.toString(16)}, 0x${(rva + len).toString(16)}) is outside SizeOfImage 0x${sizeOfImage.toString(16)}`);
 }
 
-/** True when `[rva, rva+len)` lies inside one relied range (ranges are sorted and merged). */
-function covered(ranges: readonly RvaRange[], rva: number, len: number): boolean {
+/**
+ * True when `[rva, rva+len)` lies inside one relied range (ranges are sorted and merged): bytes
+ * the runtime has hash-checked (TargetIdentity.relied_sha256) before it reads them. Since 2.1
+ * such bytes need no hash or copy of their own (Delta.base_sha256, Redirect.expected).
+ */
+export function coveredByRelied(ranges: readonly RvaRange[], rva: number, len: number): boolean {
   // Binary search for the last range starting at or before rva.
   let lo = 0;
   let hi = ranges.length - 1;
@@ -122,8 +126,10 @@ function checkBytes(b: BlockBytes, path: string, p: HotpatchPackage): void {
   if (b.size === 0) fail(`${path}: block is empty`);
   if (b.base.length === 0) fail(`${path}.base: empty range`);
   inImage(b.base.rva, b.base.length, p.target.sizeOfImage, `${path}.base`);
-  if (b.baseSha256.length !== 32) fail(`${path}.baseSha256: ${b.baseSha256.length} bytes, expected 32`);
-  if (!covered(p.target.reliedRanges, b.base.rva, b.base.length)) fail(`${path}.base: not covered by target.reliedRanges`);
+  // Since 2.1 empty: the base is pinned by the relied-bytes hash alone (it must be covered,
+  // below, as it always had to be; a 2.0 reader refuses the empty hash here).
+  if (b.baseSha256.length !== 32 && b.baseSha256.length !== 0) fail(`${path}.baseSha256: ${b.baseSha256.length} bytes, expected 32 (or none)`);
+  if (!coveredByRelied(p.target.reliedRanges, b.base.rva, b.base.length)) fail(`${path}.base: not covered by target.reliedRanges`);
   const d = checkDelta(b.ops, b.base.length, b.size, path);
   if (!d.ok) fail(d.error.message);
   const im = checkImplicitFixups(b, path);
@@ -194,7 +200,8 @@ function run(p: HotpatchPackage): void {
 
   // Redirects: every written range inside the image, and no two of them overlapping (so no
   // redirect clobbers another's expected bytes). Their expected bytes pin the sites (since 1.3
-  // they need not be covered by the relied ranges too).
+  // they need not be covered by the relied ranges too); since 2.1 the relied ranges may pin a
+  // site instead, its expected bytes then left out.
   const written: Array<readonly [number, number, string]> = [];
   const redirected = new Set<number>();
   p.redirects.forEach((r, i) => {
@@ -202,14 +209,20 @@ function run(p: HotpatchPackage): void {
     if (redirected.has(r.oldRva)) fail(`${at}: second redirect at RVA 0x${r.oldRva.toString(16)}`);
     redirected.add(r.oldRva);
     const len = REDIRECT_SITE_LENGTH[r.kind];
-    if (r.expected.length !== len) fail(`${at}.expected: ${r.expected.length} bytes, a ${r.kind} redirect writes ${len}`);
+    // Since 2.1 empty when the relied ranges cover the site: the runtime takes the bytes from
+    // the image it has hash-checked (a 2.0 reader refuses the empty field here).
+    if (r.expected.length === 0) {
+      if (!coveredByRelied(t.reliedRanges, r.oldRva, len)) fail(`${at}.expected: none, and the site is not covered by target.reliedRanges`);
+    } else if (r.expected.length !== len) fail(`${at}.expected: ${r.expected.length} bytes, a ${r.kind} redirect writes ${len}`);
     inImage(r.oldRva, len, t.sizeOfImage, at);
     written.push([r.oldRva, r.oldRva + len, at]);
     if (!codeIds.has(r.target.blockId)) fail(`${at}.target: block ${r.target.blockId} is not a code block`);
     if (r.target.offset >= blocks.get(r.target.blockId)!) fail(`${at}.target: offset ${r.target.offset} is outside block ${r.target.blockId}`);
     if (r.kind === 'short-to-pad') {
       if (r.pad === null) fail(`${at}: short-to-pad redirect without a pad`);
-      if (r.pad.expected.length !== REDIRECT_PAD_LENGTH) fail(`${at}.padExpected: ${r.pad.expected.length} bytes, expected ${REDIRECT_PAD_LENGTH}`);
+      if (r.pad.expected.length === 0) {
+        if (!coveredByRelied(t.reliedRanges, r.pad.rva, REDIRECT_PAD_LENGTH)) fail(`${at}.padExpected: none, and the pad is not covered by target.reliedRanges`);
+      } else if (r.pad.expected.length !== REDIRECT_PAD_LENGTH) fail(`${at}.padExpected: ${r.pad.expected.length} bytes, expected ${REDIRECT_PAD_LENGTH}`);
       // EB rel8 reaches [site+2-128, site+2+127].
       const rel = r.pad.rva - (r.oldRva + 2);
       if (rel < -128 || rel > 127) fail(`${at}.padRva: 0x${r.pad.rva.toString(16)} is out of short-jump reach of 0x${r.oldRva.toString(16)}`);

@@ -9,7 +9,6 @@ import { encodeDelta } from '../../formats/delta.ts';
 import { copySource, IMPLICIT_WIDTH } from '../../formats/implicit-fixups.ts';
 import type { CodeBlock, DataBlock, DeltaOp, Fixup } from '../../formats/package.ts';
 import { FIXUP_WIDTH } from '../../formats/validate.ts';
-import { sha256 } from '../../runtime/pe/sha256.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import { identityOf } from './identity.ts';
 import { unstableOverlap, unstableRanges } from '../image/stable-ranges.ts';
@@ -29,6 +28,13 @@ export interface PassExtras {
   /** Block id -> a delta base for it: OLD range [start, end), the block's first byte at start + shift. */
   readonly bases: ReadonlyMap<number, DeltaBase>;
 }
+
+/**
+ * A delta base carries no hash of its own (format 2.1): withDeltas adds every base it keeps to
+ * the relied ranges, whose hash the runtime checks on the same bytes before it reads a base
+ * (FORMAT.md, "Delta"). 32 incompressible bytes a delta block.
+ */
+const NO_BASE_HASH = new Uint8Array(0);
 
 /** Bytes of old image kept on each side of a data block's counterpart as delta base. */
 export const DATA_BASE_SLACK = 64;
@@ -180,7 +186,7 @@ export function blockBytesFor(old: OldImage, bytes: Uint8Array, fixups: readonly
   }
   const implicit = rel32.length + abs64.length > 0 ? { implicit: { rel32: rel32.sort((a, b) => a - b), abs64: abs64.sort((a, b) => a - b) } } : {};
   const delta: EncodedBlock = {
-    bytes: { kind: 'delta', base: { rva: asRva(baseStart), length: baseEnd - baseStart }, baseSha256: sha256(base), size: target.length, ops, ...implicit },
+    bytes: { kind: 'delta', base: { rva: asRva(baseStart), length: baseEnd - baseStart }, baseSha256: NO_BASE_HASH, size: target.length, ops, ...implicit },
     fixups: listed,
   };
   // Decided on copy/literal ops (the rule in compiler/README.md, measured in

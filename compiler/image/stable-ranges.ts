@@ -18,7 +18,7 @@
  * (emit/emit-package.ts) and the build checks the result (checkStableRelied).
  */
 import { err, ok, type Result } from '../../common/errors.ts';
-import type { HotpatchPackage } from '../../formats/package.ts';
+import { REDIRECT_PAD_LENGTH, REDIRECT_SITE_LENGTH, type HotpatchPackage } from '../../formats/package.ts';
 import type { MappedImage } from './map-image.ts';
 
 /** A half-open RVA range [start, end). */
@@ -130,8 +130,8 @@ export function checkStableRelied(img: MappedImage, pkg: HotpatchPackage): Resul
   }
   const need: { what: string; start: number; end: number }[] = [];
   for (const r of pkg.redirects) {
-    need.push({ what: `redirect site ${hex(r.oldRva)}`, start: r.oldRva, end: r.oldRva + r.expected.length });
-    if (r.pad !== null) need.push({ what: `redirect pad ${hex(r.pad.rva)}`, start: r.pad.rva, end: r.pad.rva + r.pad.expected.length });
+    need.push({ what: `redirect site ${hex(r.oldRva)}`, start: r.oldRva, end: r.oldRva + REDIRECT_SITE_LENGTH[r.kind] });
+    if (r.pad !== null) need.push({ what: `redirect pad ${hex(r.pad.rva)}`, start: r.pad.rva, end: r.pad.rva + REDIRECT_PAD_LENGTH });
   }
   for (const b of [...pkg.codeBlocks, ...pkg.dataBlocks])
     if (b.bytes.kind === 'delta') need.push({ what: `delta base of block ${b.id}`, start: b.bytes.base.rva, end: b.bytes.base.rva + b.bytes.base.length });

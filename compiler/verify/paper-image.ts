@@ -8,6 +8,7 @@
 import { err, ok, type Result } from '../../common/errors.ts';
 import { applyDelta } from '../../formats/delta.ts';
 import { impliedFixups } from '../../formats/implicit-fixups.ts';
+import { coveredByRelied } from '../../formats/validate.ts';
 import type { Fixup, HotpatchPackage } from '../../formats/package.ts';
 import { asVa } from '../../common/types.ts';
 import { applyFixups, type ResolvedFixup } from '../../runtime/pe/apply-fixups.ts';
@@ -111,8 +112,11 @@ export class PaperImage {
   private blockBytes(id: number, b: BlockBytes): Result<{ bytes: Uint8Array; implied: Fixup[] }> {
     if (b.kind === 'literal') return ok({ bytes: b.bytes.slice(), implied: [] });
     const base = this.old.image.subarray(b.base.rva, b.base.rva + b.base.length);
-    const h = sha256(base);
-    if (!h.every((x, i) => x === b.baseSha256[i])) return mismatch(`block ${id}: delta base hash does not match OLD`);
+    // Since format 2.1 a base carries no hash: the relied-bytes hash (checked against OLD
+    // before the paper image is built) pins it, so it must lie inside the relied ranges.
+    if (b.baseSha256.length === 0) {
+      if (!coveredByRelied(this.pkg.target.reliedRanges, b.base.rva, b.base.length)) return mismatch(`block ${id}: delta base without a hash outside the relied ranges`);
+    } else if (!sha256(base).every((x, i) => x === b.baseSha256[i])) return mismatch(`block ${id}: delta base hash does not match OLD`);
     const bytes = applyDelta(base, b.ops, b.size);
     if (!bytes.ok) return bytes;
     const implied = impliedFixups(b, base, this.pkg.target.imageBase, this.pkg.target.sizeOfImage, `block ${id}`);

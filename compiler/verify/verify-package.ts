@@ -11,7 +11,8 @@
 import { Instruction } from 'iced-x86';
 import { err, ok, type Result } from '../../common/errors.ts';
 import { NO_PROGRESS, type Progress } from '../../common/progress.ts';
-import type { HotpatchPackage } from '../../formats/package.ts';
+import { REDIRECT_PAD_LENGTH, REDIRECT_SITE_LENGTH, type HotpatchPackage } from '../../formats/package.ts';
+import { coveredByRelied } from '../../formats/validate.ts';
 import { sha256 } from '../../runtime/pe/sha256.ts';
 import type { ImageDiff } from '../diff/types.ts';
 import { leftOldDataKeys, writableDataKeys } from '../diff/left-old.ts';
@@ -143,6 +144,9 @@ function checkRedirects(diff: ImageDiff, pkg: HotpatchPackage, leftOut: Readonly
     const o = rd.oldRva;
     if (!rd.expected.every((b, i) => b === oldImage[o + i])) return mismatch(`${rec.name ?? ''}: redirect expects bytes OLD does not have`);
     if (rd.pad !== null && !rd.pad.expected.every((b, i) => b === oldImage[rd.pad!.rva + i])) return mismatch(`${rec.name ?? ''}: pad expects bytes OLD does not have`);
+    // Since format 2.1 expected bytes the relied ranges cover are left out (their hash was checked against OLD above).
+    if (rd.expected.length === 0 && !coveredByRelied(pkg.target.reliedRanges, o, REDIRECT_SITE_LENGTH[rd.kind])) return mismatch(`${rec.name ?? ''}: redirect without expected bytes outside the relied ranges`);
+    if (rd.pad !== null && rd.pad.expected.length === 0 && !coveredByRelied(pkg.target.reliedRanges, rd.pad.rva, REDIRECT_PAD_LENGTH)) return mismatch(`${rec.name ?? ''}: pad without expected bytes outside the relied ranges`);
     redirects++;
   }
   for (const c of diff.functions) {

@@ -103,7 +103,8 @@ export async function minimalPackage(): Promise<HotpatchPackage> {
 }
 
 /**
- * Every message and every oneof case at least once: a delta-stored body with implicit fixups, all fixup kinds
+ * Every message and every oneof case at least once: a delta-stored body with implicit fixups
+ * and no base hash, redirects with and without expected bytes, all fixup kinds
  * and target kinds, unwind data with a handler fixup, a data block, imports by name and by
  * ordinal, all three redirect kinds, changed and added functions, CodeView and parameters.
  */
@@ -145,7 +146,8 @@ export async function fullPackage(): Promise<HotpatchPackage> {
         id: 0,
         alignment: 16,
         // Two implicit fixups (1.2) inside the copy after the first edit.
-        bytes: { kind: 'delta', base: { rva: asRva(0x1100), length: 0x80 }, baseSha256: await sha256(oldBody), size: newBody.length, ops, implicit: { rel32: [0x40], abs64: [0x44] } },
+        // No base hash (2.1): the relied ranges cover the base.
+        bytes: { kind: 'delta', base: { rva: asRva(0x1100), length: 0x80 }, baseSha256: new Uint8Array(0), size: newBody.length, ops, implicit: { rel32: [0x40], abs64: [0x44] } },
         fixups: [
           { kind: 'rel32', offset: 0x10, target: { kind: 'block', blockId: 1, offset: 0 }, addend: -4n },
           { kind: 'rel8', offset: 0x21, target: { kind: 'block', blockId: 0, offset: 0x40 }, addend: -1n },
@@ -178,8 +180,9 @@ export async function fullPackage(): Promise<HotpatchPackage> {
     ],
     redirects: [
       { oldRva: asRva(0x1000), target: { blockId: 1, offset: 0 }, kind: 'jmp-abs64', expected: slice(img, 0x1000, 14), pad: null },
-      { oldRva: asRva(0x1100), target: { blockId: 0, offset: 0 }, kind: 'jmp-rel32', expected: slice(img, 0x1100, 5), pad: null },
-      { oldRva: asRva(0x1200), target: { blockId: 0, offset: 0x50 }, kind: 'short-to-pad', expected: slice(img, 0x1200, 2), pad: { rva: asRva(0x11f8), expected: slice(img, 0x11f8, 5) } },
+      // Expected bytes left out where the relied ranges cover the site or pad (2.1).
+      { oldRva: asRva(0x1100), target: { blockId: 0, offset: 0 }, kind: 'jmp-rel32', expected: new Uint8Array(0), pad: null },
+      { oldRva: asRva(0x1200), target: { blockId: 0, offset: 0x50 }, kind: 'short-to-pad', expected: slice(img, 0x1200, 2), pad: { rva: asRva(0x11f8), expected: new Uint8Array(0) } },
     ],
     functions: [
       { name: 'clamp', oldRva: asRva(0x1000), newRva: asRva(0x1010), status: 'changed', oldSize: 0x40, newSize: added.length, blockId: 1, blockOffset: 0 },

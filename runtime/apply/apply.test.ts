@@ -13,7 +13,7 @@ import { PAGE_EXECUTE_READ, PAGE_READONLY, type WritePlan } from '../plan/write-
 import { applyPackage, revertPackage } from './apply-package.ts';
 import { applyPlan, revertPlan } from './execute-plan.ts';
 import { checkThroughRedirects } from './testing/check-redirects.ts';
-import { fingerprint, loadSample, sampleBytes } from './testing/fixtures.ts';
+import { fingerprint, loadSample, refusedUntouched, sampleBytes } from './testing/fixtures.ts';
 import { buildHandPackage, symbolRva } from './testing/hand-package.ts';
 
 const v1 = sampleBytes('new-helper', 'v1.dll');
@@ -183,16 +183,7 @@ describe('apply to the in-memory process image', () => {
 });
 
 describe('refusals execute no step', () => {
-  const refused = async (pkg: HotpatchPackage, scenario = 'new-helper', file = 'v1.dll'): Promise<string> => {
-    const { image, backend } = loadSample(scenario, file);
-    const before = fingerprint(image);
-    const r = await applyPackage(pkg, backend);
-    expect(r.ok).toBe(false);
-    expect(backend.executed).toBe(0);
-    expect(backend.mutations).toBe(0);
-    expect(fingerprint(image)).toBe(before);
-    return r.ok ? '' : `${r.error.code}: ${r.error.message}`;
-  };
+  const refused = refusedUntouched;
 
   it('a package for another build (wrong target) is refused naming what differs', async () => {
     const msg = await refused(helperPkg(), 'logic-fix', 'v1.dll');

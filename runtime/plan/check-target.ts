@@ -6,7 +6,8 @@
  */
 import { err, ok, type Result } from '../../common/errors.ts';
 import { hex, type Va } from '../../common/types.ts';
-import type { HotpatchPackage } from '../../formats/package.ts';
+import { REDIRECT_PAD_LENGTH, REDIRECT_SITE_LENGTH, type HotpatchPackage, type Redirect } from '../../formats/package.ts';
+import { coveredByRelied } from '../../formats/validate.ts';
 import type { ModuleView } from '../image/module-view.ts';
 import { toHex } from '../pe/sha256.ts';
 import { sha256 } from './hash.ts';
@@ -114,6 +115,34 @@ export async function checkReliedBytes(pkg: HotpatchPackage, preferred: Uint8Arr
   const copy = reference === undefined ? null : await reference().catch(() => null);
   const why = await describeReliedMismatch(pkg, preferred, copy);
   return err('PLAN_IDENTITY', `package is for another build: relied-on bytes hash ${toHex(reliedHash).slice(0, 16)}… in image, ${toHex(pkg.target.reliedSha256).slice(0, 16)}… in package; ${why}`);
+}
+
+/**
+ * The package with every redirect's left-out expected bytes (format 2.1: a site, or pad, the
+ * relied ranges cover) taken from `preferred`, whose relied bytes checkReliedBytes has just
+ * compared with the package's hash: the bytes are then exactly the build's. A site without
+ * expected bytes that the relied ranges do not cover is refused (a library caller may hand the
+ * planner an unvalidated package).
+ */
+export function withExpectedFromImage(pkg: HotpatchPackage, preferred: Uint8Array): Result<HotpatchPackage> {
+  if (pkg.redirects.every((r) => r.expected.length > 0 && (r.pad === null || r.pad.expected.length > 0))) return ok(pkg);
+  const take = (rva: number, len: number, what: string): Result<Uint8Array> => {
+    if (!coveredByRelied(pkg.target.reliedRanges, rva, len) || rva + len > preferred.length) return err('PLAN_PACKAGE', `${what} ${hex(rva)}: no expected bytes, and the relied ranges do not cover it`, rva);
+    return ok(preferred.slice(rva, rva + len));
+  };
+  const redirects: Redirect[] = [];
+  for (const r of pkg.redirects) {
+    const expected = r.expected.length > 0 ? ok(r.expected) : take(r.oldRva, REDIRECT_SITE_LENGTH[r.kind], 'redirect site');
+    if (!expected.ok) return expected;
+    let pad = r.pad;
+    if (pad !== null && pad.expected.length === 0) {
+      const p = take(pad.rva, REDIRECT_PAD_LENGTH, 'redirect pad');
+      if (!p.ok) return p;
+      pad = { rva: pad.rva, expected: p.value };
+    }
+    redirects.push({ ...r, expected: expected.value, pad });
+  }
+  return ok({ ...pkg, redirects });
 }
 
 /** Every redirect site (and its pad) holds the bytes the package expects in `preferred`. */

@@ -9,6 +9,7 @@ import { err, ok, type Result } from '../../common/errors.ts';
 import { hex, type Va } from '../../common/types.ts';
 import { applyDelta } from '../../formats/delta.ts';
 import { impliedFixups } from '../../formats/implicit-fixups.ts';
+import { coveredByRelied } from '../../formats/validate.ts';
 import type { BlockBytes, CodeBlock, Fixup, HotpatchPackage } from '../../formats/package.ts';
 import { eqBytes, gather } from './check-target.ts';
 import { sha256 } from './hash.ts';
@@ -66,13 +67,18 @@ export function checkBlocks(pkg: HotpatchPackage): Result<void> {
 
 /**
  * A block's bytes and the fixups its delta's implicit fields stand for (format 1.2,
- * formats/implicit-fixups.ts), read from the same hash-checked base in `preferred`.
+ * formats/implicit-fixups.ts), read from the same hash-checked base in `preferred`. A base
+ * without a hash of its own (format 2.1) must lie inside the relied ranges, whose hash
+ * checkReliedBytes compared on these same bytes before layout (plan-package.ts): checked
+ * here again, since a library caller may hand the planner an unvalidated package.
  */
 export async function materialiseBlock(b: BlockBytes, what: string, pkg: HotpatchPackage, preferred: Uint8Array, sections: readonly MappedSectionHeader[]): Promise<Result<{ bytes: Uint8Array; implied: Fixup[] }>> {
   if (b.kind === 'literal') return ok({ bytes: b.bytes.slice(), implied: [] });
   const baseBytes = gather(preferred, [b.base]);
   if (baseBytes === null) return err('PLAN_IDENTITY', `${what}: delta base ${hex(b.base.rva)}+${b.base.length} is outside the image`);
-  if (!eqBytes(await sha256(baseBytes), b.baseSha256)) return err('PLAN_IDENTITY', `${what}: delta base at ${hex(b.base.rva)}+${b.base.length} (section ${sectionOf(sections, b.base.rva)}) differs from the package's`, b.base.rva);
+  if (b.baseSha256.length === 0) {
+    if (!coveredByRelied(pkg.target.reliedRanges, b.base.rva, b.base.length)) return err('PLAN_PACKAGE', `${what}: delta base ${hex(b.base.rva)}+${b.base.length} has no hash and is not covered by the relied ranges`, b.base.rva);
+  } else if (!eqBytes(await sha256(baseBytes), b.baseSha256)) return err('PLAN_IDENTITY', `${what}: delta base at ${hex(b.base.rva)}+${b.base.length} (section ${sectionOf(sections, b.base.rva)}) differs from the package's`, b.base.rva);
   const bytes = applyDelta(baseBytes, b.ops, b.size);
   if (!bytes.ok) return bytes;
   const implied = impliedFixups(b, baseBytes, pkg.target.imageBase, pkg.target.sizeOfImage, what);

@@ -5,7 +5,7 @@
  *
  * Order of checks, one step each: series, target identity (machine, TimeDateStamp,
  * SizeOfImage, CheckSum, CodeView GUID/age, the relied-on bytes hash) and original bytes at
- * every redirect site (check-target.ts) → blocks, delta bases and layout (layout-region.ts)
+ * every redirect site, those the relied ranges cover taken from the checked image (check-target.ts) → blocks, delta bases and layout (layout-region.ts)
  * → a free region within ±2 GB (within 2 GB above the image base when the package holds
  * imagerel32 fixups) → imports and every fixup (targets resolved here, fields written and
  * range-checked by the wasm core: runtime/pe/apply-fixups.ts) and the unwind table
@@ -19,7 +19,7 @@ import { checkBudget } from '../../formats/validate.ts';
 import type { HotpatchPackage } from '../../formats/package.ts';
 import { preferredView, readModuleView } from '../image/module-view.ts';
 import type { ProcessBackend } from './backend.ts';
-import { baselineOf, checkIdentity, checkRedirectSites, checkReliedBytes, checkSeries } from './check-target.ts';
+import { baselineOf, checkIdentity, checkRedirectSites, checkReliedBytes, checkSeries, withExpectedFromImage } from './check-target.ts';
 import { fillRegion, resolveImports } from './fill-region.ts';
 import { mappedSections } from './identity-mismatch.ts';
 import { checkBlocks, checkImageRelativeReach, layoutRegion, type RegionLayout } from './layout-region.ts';
@@ -52,14 +52,14 @@ export interface PlanOptions {
  * Computes the write plan for applying `pkg` to the module `backend.module` (see the module
  * comment for the order of checks). Reads the target; never writes.
  */
-export async function planPackage(pkg: HotpatchPackage, backend: ProcessBackend, options: PlanOptions = {}): Promise<Result<{ plan: WritePlan; timing: PlanTiming }>> {
+export async function planPackage(given: HotpatchPackage, backend: ProcessBackend, options: PlanOptions = {}): Promise<Result<{ plan: WritePlan; timing: PlanTiming }>> {
   const t0 = now();
   const current = options.current ?? null;
   // The package may come straight from a library caller, unvalidated: its declared block
   // sizes are summed before any block is materialised (formats/validate.ts checkBudget).
-  const budget = checkBudget(pkg);
+  const budget = checkBudget(given);
   if (!budget.ok) return err('PLAN_TOO_LARGE', budget.error.message);
-  const series = checkSeries(pkg, current);
+  const series = checkSeries(given, current);
   if (!series.ok) return series;
 
   // Is it this build? Header fields, then the relied-on bytes as they were before any
@@ -68,12 +68,16 @@ export async function planPackage(pkg: HotpatchPackage, backend: ProcessBackend,
   if (!viewR.ok) return viewR;
   const view = viewR.value;
   const base = view.base;
-  const id = checkIdentity(pkg, view);
+  const id = checkIdentity(given, view);
   if (!id.ok) return id;
   const baseline = baselineOf(view, current);
-  const preferred = preferredView(view, pkg.target.imageBase, baseline.restore);
-  const relied = await checkReliedBytes(pkg, preferred, options.reference);
+  const preferred = preferredView(view, given.target.imageBase, baseline.restore);
+  const relied = await checkReliedBytes(given, preferred, options.reference);
   if (!relied.ok) return relied;
+  // Expected bytes left out of covered redirect sites (format 2.1) come from the checked image.
+  const full = withExpectedFromImage(given, preferred);
+  if (!full.ok) return full;
+  const pkg = full.value;
   const sections = mappedSections(preferred);
   const sites = checkRedirectSites(pkg, preferred, sections);
   if (!sites.ok) return sites;

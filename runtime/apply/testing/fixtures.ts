@@ -12,6 +12,9 @@ import { loadProcessImage } from '../../image/load-image.ts';
 import type { ProcessImage } from '../../image/process-image.ts';
 import { MemoryBackend } from '../../backends/memory-backend.ts';
 import type { ProtectionRun } from '../../plan/backend.ts';
+import { expect } from 'vitest';
+import type { HotpatchPackage } from '../../../formats/package.ts';
+import { applyPackage } from '../apply-package.ts';
 
 /** The repository root. */
 export const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '../../..');
@@ -48,4 +51,19 @@ export function pagesOf(runs: readonly ProtectionRun[]): number[] {
   const out: number[] = [];
   for (const r of runs) for (let i = 0; i < r.size / 0x1000; i++) out.push(r.protection);
   return out;
+}
+
+/**
+ * Applies `pkg` to a fresh sample process, which must refuse it having executed no step and
+ * changed nothing (fingerprint); returns the refusal as `CODE: message`.
+ */
+export async function refusedUntouched(pkg: HotpatchPackage, scenario = 'new-helper', file = 'v1.dll'): Promise<string> {
+  const { image, backend } = loadSample(scenario, file);
+  const before = fingerprint(image);
+  const r = await applyPackage(pkg, backend);
+  expect(r.ok).toBe(false);
+  expect(backend.executed).toBe(0);
+  expect(backend.mutations).toBe(0);
+  expect(fingerprint(image)).toBe(before);
+  return r.ok ? '' : `${r.error.code}: ${r.error.message}`;
 }
