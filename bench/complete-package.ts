@@ -8,7 +8,10 @@
  * changed and added function too.
  *
  * Functions whose emission fails even so (a reference the emitter cannot resolve) are carried
- * literally, as their NEW bytes with no fixups: counted, never hidden. Writable data changes stay
+ * literally, as their NEW bytes with no fixups: counted, never hidden. So are functions whose
+ * bytes the analysis decoded as overlapping instructions (refused CODE_NOT_UNDERSTOOD): their
+ * decoded references are not the code's, and two decodes sharing one field gave two fixups on
+ * it (lcss 1.30.2 0x2b74b0, a jump table read past its end: PKG_INVALID, overlapping fixups). Writable data changes stay
  * out (no hotpatch carries writable data; the floor counts them).
  */
 import type { FunctionChange, ImageDiff } from '../compiler/index.ts';
@@ -22,20 +25,34 @@ export interface CompletePackage {
   /** The signed file's bytes. */
   readonly bytes: number;
   readonly functions: number;
-  /** Functions the diff refuses that the estimate carries anyway. */
+  /** Functions the diff refuses that the estimate emits anyway. */
   readonly forced: number;
-  /** Of those, functions emission could not resolve, carried as literal NEW bytes. */
+  /** Functions carried as literal NEW bytes: emission could not resolve them, or their code was not understood. */
   readonly literal: number;
   /** Why emission left something out (the literal functions, refused writable data). */
   readonly omitted: readonly string[];
   readonly pkg: HotpatchPackage;
 }
 
-/** `diff` with every changed or added function hotpatchable (a redirect where none was planned). */
+/**
+ * True when the analysis decoded bytes of `f` as two instructions (CODE_NOT_UNDERSTOOD for
+ * overlapping instructions, or a jump table over decoded code): its references are not the
+ * code's, and two of them may share one field.
+ */
+function misdecoded(diff: ImageDiff, f: FunctionChange): boolean {
+  if (f.reason?.code !== 'CODE_NOT_UNDERSTOOD' || f.newIndex === null) return false;
+  const problems = diff.match.new.fns.functions[f.newIndex]?.decoded.problems ?? [];
+  return problems.some((p) => p.startsWith('overlapping instructions') || p.includes('overlaps the instruction'));
+}
+
+/**
+ * `diff` with every changed or added function hotpatchable (a redirect where none was planned),
+ * except those whose bytes were decoded as overlapping instructions (carried literally).
+ */
 export function forcedDiff(diff: ImageDiff): { diff: ImageDiff; forced: number } {
   let forced = 0;
   const functions = diff.functions.map((f): FunctionChange => {
-    if (f.verdict !== 'refused') return f;
+    if (f.verdict !== 'refused' || misdecoded(diff, f)) return f;
     forced += f.status === 'changed' || f.status === 'added' ? 1 : 0;
     return { ...f, verdict: 'hotpatchable', reason: null, redirect: f.redirect ?? (f.status === 'changed' ? { kind: 'jmp-rel32' } : null) };
   });

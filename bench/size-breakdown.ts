@@ -47,7 +47,7 @@ for (const pair of pairs) {
   } else {
     const c = await completePackage(d.value, pair.moduleName, (await benchKeys()).signingKey);
     if (typeof c === 'string') { console.log(pair.label, c.slice(0, 200)); continue; }
-    console.log(`${pair.label}: complete package (${c.forced} refused changes carried, ${c.literal} of them literally)`);
+    console.log(`${pair.label}: complete package (${c.forced} refused changes emitted, ${c.literal} functions carried literally)`);
     pkg = c.pkg;
   }
   const whole = await z(pkg);

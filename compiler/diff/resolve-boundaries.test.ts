@@ -109,5 +109,7 @@ describe('writable: start of one global, end of the one before', () => {
     expect(r.ok ? 'resolved' : r.reason).toMatch(/also the end of .*not hold the two globals adjacent/);
     // The middle of `q` is not an end pointer.
     expect(resolveTarget(context(swapped, rodata, []), q.start + 1, null).ok).toBe(true);
+    // A load or store at `q.start` touches `q`'s bytes only: it names `q`, whatever OLD holds before it.
+    expect(resolveTarget(context(swapped, rodata, []), q.start, null, true)).toEqual({ ok: true, target: { kind: 'image', rva: q.start } });
   });
 });

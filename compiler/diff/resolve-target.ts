@@ -167,9 +167,11 @@ export function offsetInFunction(f: FunctionInfo, offsets: readonly number[], t:
 
 /**
  * Resolves new-image RVA `t` (referenced from `from`, a new function, or null for data) to
- * the address it must have in the patched old image.
+ * the address it must have in the patched old image. `access`: the reference is an
+ * instruction's load or store at `t` (disasm/memory-access.ts), which names the item starting
+ * at `t`, never the end of the one before it.
  */
-export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo | null): Resolved {
+export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo | null, access = false): Resolved {
   const m = ctx.m;
   const n = m.new;
   if (t < 0) return fail(`reference to an address outside the image`);
@@ -241,8 +243,9 @@ export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo
     const oi = m.old.items[o]!;
     if (t - item.start >= oi.end - oi.start) return fail(`reference to ${describeNew(m, t)} lies past the end of the old global (layout changed)`);
     // The start of a global may be the end of the one before it (`&arr[N]`): OLD must hold the
-    // matched pair adjacent too.
-    const prev = t === item.start ? n.items[item.index - 1] : undefined;
+    // matched pair adjacent too. Not for a load or store at `t`: it touches only the bytes from
+    // `t` on (e.g. `mov eax, [rip + _tls_index]` right after an 8-byte global).
+    const prev = t === item.start && !access ? n.items[item.index - 1] : undefined;
     if (prev !== undefined && prev.writable && prev.end === t && prev.section === item.section) {
       const po = m.itemNewToOld[prev.index]!;
       // An unmatched global before it stands for the unmatched old one of the same size there.

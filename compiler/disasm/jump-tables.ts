@@ -146,7 +146,8 @@ function writesReg(w: Walk, r: Register): boolean {
  * MSVC `lea rB,[rip+__ImageBase]; mov eY,[rB+rI*4+T]; add rY,rB; jmp rY` (entries are RVAs).
  * The index is followed back through register copies (mov, movzx, movsxd, cdqe) and a load
  * from memory to what bounds it: `cmp rI, N` + `ja`/`jae` (N + 1 or N entries), `and rI, M`
- * (M + 1), or a zero-extended byte (up to 256). Without a readable bound (an index the
+ * (M + 1), a clamp `cmp rI, N` + `mov rJ, M` + `cmovb rJ, rI` (max(N - 1, M) + 1; LLVM's
+ * switch whose last case is the default), or a zero-extended byte (up to 256). Without a readable bound (an index the
  * compiler knows the range of: a loaded enum discriminant, a computed value) the table is
  * read by scanning: until its first entry that is not a case inside the function, or where
  * another table the function addresses begins. Every index the code can use selects a true
@@ -261,6 +262,18 @@ function traceBaseAndBound(w: Walk, t: TableTrace, chain: readonly Rva[], from: 
   for (let i = from; i < chain.length; i++) {
     const s = chain[i]!;
     w.decodeAt(s);
+    if (t.bound < 0 && isClampMove(w.insn) && writesReg(w, t.loadIdx)) {
+      // `cmp rI, N` + `mov rJ, M` + `cmovb rJ, rI` (LLVM's switch whose last case is the
+      // default: index = min(rI, N)), read back as a bound rather than a scan.
+      const c = boundFromClamp(w, t.loadIdx, chain, i);
+      w.decodeAt(s);
+      if (c !== null) {
+        t.bound = c.bound;
+        t.guardRva = c.guardRva;
+        if (t.haveBase) return true;
+        continue;
+      }
+    }
     if (!traceStep(w, t, s)) return null;
     if (t.bound >= 0 && t.haveBase) return true;
   }
@@ -301,6 +314,72 @@ function traceStep(w: Walk, t: TableTrace, s: Rva): boolean {
     t.guardRva = s;
   }
   return true;
+}
+
+const CLAMP_MOVES: ReadonlySet<Mnemonic> = new Set([Mnemonic.Cmovb, Mnemonic.Cmovbe, Mnemonic.Cmovae, Mnemonic.Cmova]);
+
+function isClampMove(insn: Instruction): boolean {
+  return CLAMP_MOVES.has(insn.mnemonic) && insn.op0Kind === OpKind.Register && insn.op1Kind === OpKind.Register;
+}
+
+/**
+ * The bound a clamp gives the index register `idx`, written by the cmov at chain[at]
+ * (decoded in `w.insn`): the cmov keeps the compared register or puts a constant in its
+ * place, so the index is at most max(N or N - 1, M). Walking back from the cmov: `cmp rI, N`
+ * (the register the cmov moves, or overwrites, at no narrower width) with no flag writer and
+ * no write of rI in between, and `mov rJ, M` (the constant operand) with no other write of rJ
+ * in between, in either order; the bound holds from the earlier of the two. Unsigned
+ * conditions only (b, be, ae, a): a signed clamp lets a negative index through. Null when the
+ * lines do not have this shape.
+ */
+function boundFromClamp(w: Walk, idx: Register, chain: readonly Rva[], at: number): { bound: number; guardRva: Rva } | null {
+  const insn = w.insn;
+  const m = insn.mnemonic;
+  const dst = insn.op0Register;
+  const src = insn.op1Register;
+  // A 32- or 64-bit write sets the whole register (a narrower one keeps the upper bits).
+  const whole = (r: Register): boolean => RegisterExt.isGPR32(r) || RegisterExt.isGPR64(r);
+  if (!sameReg(dst, idx) || sameReg(dst, src) || !whole(dst)) return null;
+  // b/be: dst = src when src < N (<= N), else dst keeps M. ae/a: dst = src (M) when dst >= N (> N).
+  const compared = m === Mnemonic.Cmovb || m === Mnemonic.Cmovbe ? src : dst;
+  const constant = compared === src ? dst : src;
+  const inclusive = m === Mnemonic.Cmovbe || m === Mnemonic.Cmova;
+  let n = -1;
+  let mConst = -1;
+  let guard = -1;
+  let flagsLive = true;
+  for (let i = at + 1; i < chain.length && (n < 0 || mConst < 0); i++) {
+    const s = chain[i]!;
+    w.decodeAt(s);
+    const x = w.insn;
+    if (mConst < 0 && sameReg(x.op0Register, constant) && x.op0Kind === OpKind.Register) {
+      if (x.mnemonic !== Mnemonic.Mov || !isImm(x.op1Kind) || !whole(x.op0Register)) return null;
+      const v = BigInt.asIntN(64, x.immediate(1));
+      if (v < 0n || v >= BigInt(MAX_TABLE_ENTRIES)) return null;
+      mConst = Number(v);
+      guard = s;
+      continue;
+    }
+    if (mConst < 0 && writesReg(w, constant)) return null;
+    if (n < 0 && flagsLive && x.mnemonic === Mnemonic.Cmp && x.op0Kind === OpKind.Register && isImm(x.op1Kind)) {
+      const r = x.op0Register;
+      const wide = r === compared || (RegisterExt.isGPR64(r) && RegisterExt.fullRegister(compared) === r);
+      if (!wide) return null;
+      const v = BigInt.asIntN(64, x.immediate(1));
+      if (v <= 0n || v >= BigInt(MAX_TABLE_ENTRIES)) return null;
+      n = Number(v);
+      guard = s;
+      continue;
+    }
+    if (n < 0) {
+      if (x.rflagsModified !== 0) flagsLive = false;
+      if (writesReg(w, compared)) return null;
+      if (!flagsLive) return null;
+    }
+  }
+  if (n < 0 || mConst < 0) return null;
+  const bound = Math.max(inclusive ? n : n - 1, mConst) + 1;
+  return bound > MAX_TABLE_ENTRIES ? null : { bound, guardRva: guard as Rva };
 }
 
 /** A mov/movzx/movsxd writing the index: a byte bound, a copy of another register, or a load. */

@@ -6,6 +6,7 @@
  */
 import { Code, Decoder, DecoderOptions, FlowControl, Instruction } from 'iced-x86';
 import { ok, type Result } from '../../common/errors.ts';
+import { accessesRipTarget } from '../disasm/memory-access.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import type { CarriedFunction, TargetChecker } from './check-target.ts';
 import { mismatch, type PaperBlock, type PaperImage } from './paper-image.ts';
@@ -57,8 +58,9 @@ export function checkFunctionCode(m: MatchResult, paper: PaperImage, checker: Ta
       if (canFallThrough(ni.flow) && c.offsetOf(next) >= 0 && c.offsetOf(next) !== o + ni.length) {
         return mismatch(`${name}: the instruction at +0x${(ni.rva - fn.entry).toString(16)} falls through into another part, which the block does not place after it`);
       }
+      const access = accessesRipTarget(insn);
       for (let k = ni.refIndex; k < ni.refIndex + ni.refCount; k++) {
-        const r = checkReference(m, paper, checker, c, k);
+        const r = checkReference(m, paper, checker, c, k, access);
         if (!r.ok) return r;
         counts.references++;
       }
@@ -74,7 +76,7 @@ export function checkFunctionCode(m: MatchResult, paper: PaperImage, checker: Ta
 }
 
 /** Reference `k` of carried function `c`: the address its field holds reaches NEW's target. */
-function checkReference(m: MatchResult, paper: PaperImage, checker: TargetChecker, c: CarriedView, k: number): Result<void> {
+function checkReference(m: MatchResult, paper: PaperImage, checker: TargetChecker, c: CarriedView, k: number, access: boolean): Result<void> {
   const { fn, block, name } = c;
   const r = fn.decoded.refs[k]!;
   const fo = c.offsetOf(r.fieldRva);
@@ -89,7 +91,8 @@ function checkReference(m: MatchResult, paper: PaperImage, checker: TargetChecke
   else if (r.kind === 'imagerel32') actual = paper.imageBase + BigInt(dv.getInt32(fo, true));
   else return mismatch(`${name}: ${r.kind} reference in a carried function`);
   const table = m.new.tables.get(r.target);
-  if (table === undefined || table.fn !== fn) return checker.check(r.target, actual, `${name} +0x${(r.insnRva - fn.entry).toString(16)} (${r.kind})`);
+  // The instruction's load or store names the item at its target (only a riprel32 field is its memory operand).
+  if (table === undefined || table.fn !== fn) return checker.check(r.target, actual, `${name} +0x${(r.insnRva - fn.entry).toString(16)} (${r.kind})`, access && r.kind === 'riprel32');
   // The carried table, reached through the idiom's own field: each entry reaches the mapped
   // case, relative to the table (rel32, sign-extended) or to __ImageBase (rva32: `mov e32`
   // zero-extends, then `add r64, __ImageBase`).

@@ -56,8 +56,8 @@ export class TargetChecker {
   }
 
   /** Checks `t` -> `actual` and every pointer obligation it uncovers. */
-  check(t: number, actual: bigint, what: string): Result<void> {
-    let r = this.checkOne(t, actual, what);
+  check(t: number, actual: bigint, what: string, access = false): Result<void> {
+    let r = this.checkOne(t, actual, what, false, access);
     while (r.ok && this.pending.length > 0) {
       const o = this.pending.pop()!;
       r = this.checkOne(o.t, o.actual, `${what} -> pointer in ${o.what}`, o.fromOld);
@@ -95,7 +95,9 @@ export class TargetChecker {
 
   // `fromOld`: the obligation comes from a pointer inside OLD's own data, not from the package;
   // such an item may have its own image in OLD besides the one the package gives it.
-  private checkOne(t: number, actual: bigint, what: string, fromOld = false): Result<void> {
+  // `access`: an instruction's load or store at `t` (disasm/memory-access.ts), which names the
+  // item starting at `t`, never the end of the writable one before it.
+  private checkOne(t: number, actual: bigint, what: string, fromOld = false, access = false): Result<void> {
     const m = this.diff.match;
     const B = this.imageBase;
     const newImg = this.newImg;
@@ -134,7 +136,7 @@ export class TargetChecker {
         return this.placeItem(item, actual - BigInt(t - item.start), what, false);
       }
       if (oi === undefined || actual !== B + BigInt(oi.start + (t - item.start))) return mismatch(`${what}: does not reach the matched old global`);
-      const prev = t === item.start ? m.new.items[item.index - 1] : undefined;
+      const prev = t === item.start && !access ? m.new.items[item.index - 1] : undefined;
       return prev !== undefined && prev.writable && prev.end === t && prev.section === item.section ? this.endOf(prev, actual, what, fromOld) : ok(undefined);
     }
     // Read-only: `t` means (item, offset). Item extents are inferred, so an address that
