@@ -6,7 +6,8 @@
  * loaded at the base (base relocations applied).
  */
 import { err, ok, type Result } from '../../common/errors.ts';
-import { applyDelta } from '../../formats/delta.ts';
+import { baseRanges, materialiseDelta } from '../../formats/intra-refs.ts';
+import { gather } from '../../runtime/plan/check-target.ts';
 import { impliedFixups } from '../../formats/implicit-fixups.ts';
 import type { Fixup, HotpatchPackage } from '../../formats/package.ts';
 import { asVa } from '../../common/types.ts';
@@ -110,10 +111,11 @@ export class PaperImage {
    */
   private blockBytes(id: number, b: BlockBytes): Result<{ bytes: Uint8Array; implied: Fixup[] }> {
     if (b.kind === 'literal') return ok({ bytes: b.bytes.slice(), implied: [] });
-    const base = this.old.image.subarray(b.base.rva, b.base.rva + b.base.length);
-    const h = sha256(base);
+    const base = gather(this.old.image, baseRanges(b));
+    if (base === null) return mismatch(`block ${id}: delta base is outside OLD`);
+    const h = sha256(base.subarray(0, b.base.length));
     if (!h.every((x, i) => x === b.baseSha256[i])) return mismatch(`block ${id}: delta base hash does not match OLD`);
-    const bytes = applyDelta(base, b.ops, b.size);
+    const bytes = materialiseDelta(b, base, `block ${id}`);
     if (!bytes.ok) return bytes;
     const implied = impliedFixups(b, base, this.pkg.target.imageBase, this.pkg.target.sizeOfImage, `block ${id}`);
     if (!implied.ok) return mismatch(implied.error.message);
@@ -204,3 +206,4 @@ export function newPointerTarget(img: MappedImage, rva: number): bigint | null {
   const t = absTarget(img, rva, 10);
   return t < 0 ? null : BigInt(t);
 }
+
