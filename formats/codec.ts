@@ -11,6 +11,7 @@ import { err, ok, type Result } from '../common/errors.ts';
 import type { Rva } from '../common/types.ts';
 import { encodeDelta } from './delta.ts';
 import { hasImplicit, IMPLICIT_WIDTH } from './implicit-fixups.ts';
+import { hasIntra, INTRA_WIDTH } from './intra-refs.ts';
 import { defaultBaselineId } from './baseline.ts';
 import { ColumnsInvalid, fixupColumnsOf, fixupListsOfColumns, reliedGapsOf, reliedRangesOfGaps, u32 } from './fixup-columns.ts';
 import { hotpatch } from './generated/hotpatch.js';
@@ -25,6 +26,7 @@ import type {
   FunctionRecord,
   FunctionStatus,
   HotpatchPackage,
+  IntraRefs,
   Import,
   Redirect,
   RedirectKind,
@@ -102,8 +104,27 @@ function bytesMsg(b: BlockBytes): hotpatch.BlockBytes.$Properties {
     size: b.size,
     ops: b.ops.map((op): hotpatch.DeltaOp.$Properties => (op.kind === 'copy' ? { copy: { offset: op.offset, length: op.length } } : op.kind === 'add' ? { add: { offset: op.offset, bytes: op.bytes } } : { literal: op.bytes })),
   };
-  if (!hasImplicit(b)) return { delta };
-  return { deltaWithImplicitFixups: { ...delta, implicitRel32: gapsOf(b.implicit!.rel32, IMPLICIT_WIDTH.rel32), implicitAbs64: gapsOf(b.implicit!.abs64, IMPLICIT_WIDTH.abs64) } };
+  const implicit = hasImplicit(b) ? { implicitRel32: gapsOf(b.implicit!.rel32, IMPLICIT_WIDTH.rel32), implicitAbs64: gapsOf(b.implicit!.abs64, IMPLICIT_WIDTH.abs64) } : {};
+  if (hasIntra(b)) {
+    const i = b.intra ?? { rel32: [], rel8: [], tables: [] };
+    let prevEnd = 0;
+    const tables = i.tables.flatMap((t) => {
+      const triple = [t.offset - prevEnd, t.count, t.back];
+      prevEnd = t.offset + 4 * t.count;
+      return triple;
+    });
+    return {
+      deltaWithIntraRefs: {
+        ...delta,
+        ...implicit,
+        extraBase: (b.extraBase ?? []).flatMap((r) => [r.rva, r.length]),
+        intraRel32: gapsOf(i.rel32, INTRA_WIDTH.rel32),
+        intraRel8: gapsOf(i.rel8, INTRA_WIDTH.rel8),
+        intraTables: tables,
+      },
+    };
+  }
+  return hasImplicit(b) ? { deltaWithImplicitFixups: { ...delta, ...implicit } } : { delta };
 }
 
 /** A fixup list as 2.0 writes it: no entry, or one marker (its fixups are in Package.fixups). */
@@ -300,13 +321,39 @@ function offsetsOf(gaps: readonly number[] | null | undefined, width: number, pa
   return out;
 }
 
+/** The 2.1 fields of a Delta message (extra base ranges, intra references), or null when it has none. */
+function intraOf(d: hotpatch.Delta.$Shape, at: string): { extraBase: RvaRange[]; intra: IntraRefs } | null {
+  const eb = d.extraBase ?? [];
+  const tb = d.intraTables ?? [];
+  if (eb.length + (d.intraRel32?.length ?? 0) + (d.intraRel8?.length ?? 0) + tb.length === 0) return null;
+  if (eb.length % 2 !== 0) throw new Invalid(`${at}.extraBase: odd count (rva, length pairs)`);
+  if (tb.length % 3 !== 0) throw new Invalid(`${at}.intraTables: count not a multiple of 3 (offset gap, count, back triples)`);
+  const extraBase: RvaRange[] = [];
+  for (let i = 0; i < eb.length; i += 2) extraBase.push({ rva: rva(eb[i]!), length: u32(eb[i + 1]!) });
+  const tables: Array<{ offset: number; count: number; back: number }> = [];
+  let next = 0;
+  for (let i = 0; i < tb.length; i += 3) {
+    const offset = next + u32(tb[i]!);
+    const count = u32(tb[i + 1]!);
+    const back = u32(tb[i + 2]!);
+    if (offset + 4 * count > 0xffff_ffff) throw new Invalid(`${at}.intraTables: table past 2^32`);
+    if (back > offset) throw new Invalid(`${at}.intraTables: table at ${offset} starts ${back} bytes before the block`);
+    tables.push({ offset, count, back });
+    next = offset + 4 * count;
+  }
+  const rel32 = offsetsOf(d.intraRel32, INTRA_WIDTH.rel32, `${at}.intraRel32`);
+  const rel8 = offsetsOf(d.intraRel8, INTRA_WIDTH.rel8, `${at}.intraRel8`);
+  return { extraBase, intra: { rel32, rel8, tables } };
+}
+
 function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: string): BlockBytes {
   if (m === null || m === undefined) throw new Invalid(`${path} is missing`);
   if (m.storage === 'literal') return { kind: 'literal', bytes: m.literal };
-  if (m.storage === 'delta' || m.storage === 'deltaWithImplicitFixups') {
-    const implicit = m.storage === 'deltaWithImplicitFixups';
-    const d = implicit ? m.deltaWithImplicitFixups : m.delta;
-    const at = `${path}.${implicit ? 'deltaWithImplicitFixups' : 'delta'}`;
+  if (m.storage === 'delta' || m.storage === 'deltaWithImplicitFixups' || m.storage === 'deltaWithIntraRefs') {
+    const storage = m.storage;
+    const implicit = storage !== 'delta';
+    const d = storage === 'delta' ? m.delta : storage === 'deltaWithImplicitFixups' ? m.deltaWithImplicitFixups : m.deltaWithIntraRefs;
+    const at = `${path}.${storage}`;
     if (d === null || d === undefined) throw new Invalid(`${at} is missing`);
     const ops = (d.ops ?? []).map((op, i): DeltaOp => {
       if (op.op === 'copy') return { kind: 'copy', offset: u32(op.copy.offset), length: u32(op.copy.length) };
@@ -319,7 +366,15 @@ function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: st
     // A plain delta with implicit fields would be misread by a 1.1 reader: never written so.
     if (!implicit && rel32.length + abs64.length > 0) throw new Invalid(`${at}: implicit fixups outside deltaWithImplicitFixups`);
     const base = { kind: 'delta' as const, base: rangeOf(d.base, `${at}.base`), baseSha256: bytesOr(d.baseSha256), size: u32(d.size), ops };
-    return implicit ? { ...base, implicit: { rel32, abs64 } } : base;
+    // deltaWithIntraRefs carries implicit fields only when it has some (the model's `implicit` is then absent).
+    const withImplicit = implicit && (storage === 'deltaWithImplicitFixups' || rel32.length + abs64.length > 0) ? { ...base, implicit: { rel32, abs64 } } : base;
+    const intra = intraOf(d, at);
+    // 2.1 fields outside deltaWithIntraRefs would be ignored by a 2.0 reader: never written so.
+    if (storage !== 'deltaWithIntraRefs') {
+      if (intra !== null) throw new Invalid(`${at}: extra base or intra references outside deltaWithIntraRefs`);
+      return withImplicit;
+    }
+    return intra === null ? withImplicit : { ...withImplicit, extraBase: intra.extraBase, intra: intra.intra };
   }
   throw new Invalid(`${path} has neither literal nor delta`);
 }

@@ -88,10 +88,18 @@ export function impliedFixups(d: DeltaBytes, base: Uint8Array, imageBase: bigint
   for (const [o, w, kind] of implicitSpans(d.implicit)) {
     const src = copySource(d.ops, o, w)!;
     if (src + w > base.length) return err('PKG_INVALID', `${path}.implicit: ${kind} field at ${o} reads outside the base`);
-    const target = kind === 'rel32' ? (d.base.rva as number) + src + 4 + view.getInt32(src, true) : view.getBigUint64(src, true) - imageBase;
+    // The old field's RVA: its source in the base range that holds it (2.1: base ++ extraBase).
+    let fieldRva = -1;
+    let start = 0;
+    for (const r of [d.base, ...(d.extraBase ?? [])]) {
+      if (src >= start && src + w <= start + r.length) fieldRva = (r.rva as number) + src - start;
+      start += r.length;
+    }
+    if (fieldRva < 0) return err('PKG_INVALID', `${path}.implicit: ${kind} field at ${o} is copied across base ranges`);
+    const target = kind === 'rel32' ? fieldRva + 4 + view.getInt32(src, true) : view.getBigUint64(src, true) - imageBase;
     const rva = typeof target === 'bigint' ? (target >= 0n && target < BigInt(sizeOfImage) ? Number(target) : -1) : target;
     if (rva < 0 || rva >= sizeOfImage) {
-      return err('PKG_INVALID', `${path}.implicit: the old ${kind} field at base offset ${src} (RVA 0x${((d.base.rva as number) + src).toString(16)}) points outside the image`);
+      return err('PKG_INVALID', `${path}.implicit: the old ${kind} field at base offset ${src} (RVA 0x${fieldRva.toString(16)}) points outside the image`);
     }
     out.push({ kind, offset: o, target: { kind: 'image', rva: rva as Rva }, addend: kind === 'rel32' ? -4n : 0n });
   }

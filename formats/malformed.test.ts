@@ -49,6 +49,14 @@ async function build(): Promise<Record<string, readonly [Uint8Array, string, 'tr
   const siteExplicit = badRef.redirects.map((r) => (r.oldRva === 0x1100 ? { ...r, expected: new Uint8Array(5) } : r));
   const baseUncovered = encodePayload({ ...badRef, target: uncovered(0x1100), redirects: siteExplicit });
   const siteUncovered = encodePayload({ ...badRef, target: uncovered(0x1000), redirects: badRef.redirects.map((r) => (r.oldRva === 0x1000 ? { ...r, expected: new Uint8Array(0) } : r)) });
+  // 2.1 intra references (format 2.1, "Intra-block references") that a loader must refuse.
+  const withIntra = (d: Record<string, unknown>, storage: 'deltaWithIntraRefs' | 'deltaWithImplicitFixups' = 'deltaWithIntraRefs'): Uint8Array => {
+    const m = hotpatch.Package.decode(encodePayload(badRef));
+    const block = m.codeBlocks[0]!.bytes!;
+    const delta = { ...block.deltaWithImplicitFixups!, ...d };
+    m.codeBlocks[0]!.bytes = hotpatch.BlockBytes.decode(hotpatch.BlockBytes.encode({ [storage]: delta }).finish());
+    return hotpatch.Package.encode(m).finish();
+  };
   /** A format 2 header by hand, then a 2-byte payload. */
   const hdr = (flags: number, rest: number[]): Uint8Array => Uint8Array.of(0x48, 0x50, 0x4b, 0x30 + FORMAT_MAJOR, FORMAT_MINOR, flags, ...rest, 0x0a, 0x00);
   return {
@@ -80,6 +88,14 @@ async function build(): Promise<Record<string, readonly [Uint8Array, string, 'tr
     'relied-gaps-odd': [await wrapRaw(hotpatch.Package.encode(oddGaps).finish()), 'PKG_INVALID', 'any'],
     'delta-base-unhashed-uncovered': [await wrapRaw(baseUncovered), 'PKG_INVALID', 'any'],
     'redirect-unexpected-uncovered': [await wrapRaw(siteUncovered), 'PKG_INVALID', 'any'],
+    'intra-in-implicit-storage': [await wrapRaw(withIntra({ intraRel32: [0x10] }, 'deltaWithImplicitFixups')), 'PKG_INVALID', 'any'],
+    'intra-outside-block': [await wrapRaw(withIntra({ intraRel32: [0x81] })), 'PKG_INVALID', 'any'],
+    'intra-overlaps-implicit': [await wrapRaw(withIntra({ intraRel32: [0x42] })), 'PKG_INVALID', 'any'],
+    'intra-overlaps-fixup': [await wrapRaw(withIntra({ intraRel8: [0x11] })), 'PKG_INVALID', 'any'],
+    'intra-table-empty': [await wrapRaw(withIntra({ intraTables: [0x58, 0, 0] })), 'PKG_INVALID', 'any'],
+    'intra-tables-not-triples': [await wrapRaw(withIntra({ intraTables: [0x58, 1] })), 'PKG_INVALID', 'any'],
+    'extra-base-not-relied': [await wrapRaw(withIntra({ extraBase: [0x3000, 16], intraRel32: [0x58] })), 'PKG_INVALID', 'any'],
+    'extra-base-odd': [await wrapRaw(withIntra({ extraBase: [0x1000] })), 'PKG_INVALID', 'any'],
     // Format 1 (the 32-byte header of 1.0-1.3), still read.
     'v1-short-header': [fullV1.slice(0, 20), 'PKG_TRUNCATED', 'any'],
     'v1-major-2-field': [set(fullV1, 4, [2, 0]), 'PKG_VERSION', 'trusted'],

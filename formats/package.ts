@@ -83,7 +83,34 @@ export type BlockBytes =
        * Absent (or both lists empty) when the delta has none.
        */
       readonly implicit?: ImplicitFixups;
+      /**
+       * Since 2.1: more old-image ranges after `base`; copy and add offsets address `base`
+       * followed by these, in order (formats/intra-refs.ts). Absent or empty when none.
+       */
+      readonly extraBase?: readonly RvaRange[];
+      /** Since 2.1: fields that point inside the result, rebuilt from the copy alignment (formats/intra-refs.ts). */
+      readonly intra?: IntraRefs;
     };
+
+/**
+ * Fields of a delta's result that point inside the result (FORMAT.md, "Intra-block
+ * references"): branches and RIP-relative operands between parts of the block, and jump
+ * tables of entries relative to the table. Each lies inside one copy op (or an add op adding
+ * 0 to it); the runtime reads the old field at the copy's source, finds the old target, maps
+ * it through the ops to its place in the result and writes the new distance. Offsets
+ * strictly ascending per list; no two fields of any list overlap.
+ */
+export interface IntraRefs {
+  /** 4-byte fields relative to their own end (rel32 branches, RIP-relative disp32). */
+  readonly rel32: readonly number[];
+  /** 1-byte fields relative to their own end (short branches). */
+  readonly rel8: readonly number[];
+  /**
+   * Tables of `count` 4-byte entries at `offset`, relative to the table's start `offset -
+   * back` (a run of a table whose other entries are stored as bytes has back > 0).
+   */
+  readonly tables: ReadonlyArray<{ readonly offset: number; readonly count: number; readonly back: number }>;
+}
 
 /**
  * Fields of a delta's result whose old reference is kept (FORMAT.md, "Implicit fixups"):

@@ -10,6 +10,7 @@
 import { err, ok, type Result } from '../common/errors.ts';
 import { checkDelta } from './delta.ts';
 import { checkImplicitFixups, implicitSpans } from './implicit-fixups.ts';
+import { baseLength, checkIntraRefs, intraSpans } from './intra-refs.ts';
 import { IMAGE_FILE_MACHINE_AMD64 } from '../runtime/pe/types.ts';
 import {
   REDIRECT_PAD_LENGTH,
@@ -80,6 +81,8 @@ function checkFixups(fixups: readonly Fixup[], size: number, path: string, ctx: 
   const spans: Array<readonly [number, number, number]> = [];
   // Implicit fixups (1.2) are fields too: no explicit fixup may overlap one (index -1).
   if (bytes?.kind === 'delta') for (const [o, w] of implicitSpans(bytes.implicit)) spans.push([o, o + w, -1]);
+  // So are intra references (2.1): the runtime rewrites them, no fixup may write there too.
+  if (bytes?.kind === 'delta') for (const [o, w] of intraSpans(bytes.intra)) spans.push([o, o + w, -2]);
   fixups.forEach((f, i) => {
     const at = `${path}[${i}]`;
     const w = FIXUP_WIDTH[f.kind];
@@ -112,7 +115,7 @@ function checkFixups(fixups: readonly Fixup[], size: number, path: string, ctx: 
     const prev = spans[i - 1]!;
     const cur = spans[i]!;
     if (cur[0] < prev[1]) {
-      const name = (k: number, o: number): string => (k < 0 ? `the implicit fixup at ${o}` : `${path}[${k}]`);
+      const name = (k: number, o: number): string => (k === -1 ? `the implicit fixup at ${o}` : k === -2 ? `the intra reference at ${o}` : `${path}[${k}]`);
       fail(`${name(cur[2], cur[0])}: overlaps ${name(prev[2], prev[0])}`);
     }
   }
@@ -130,10 +133,18 @@ function checkBytes(b: BlockBytes, path: string, p: HotpatchPackage): void {
   // below, as it always had to be; a 2.0 reader refuses the empty hash here).
   if (b.baseSha256.length !== 32 && b.baseSha256.length !== 0) fail(`${path}.baseSha256: ${b.baseSha256.length} bytes, expected 32 (or none)`);
   if (!coveredByRelied(p.target.reliedRanges, b.base.rva, b.base.length)) fail(`${path}.base: not covered by target.reliedRanges`);
-  const d = checkDelta(b.ops, b.base.length, b.size, path);
+  // 2.1: more old ranges after `base`, each held to the base's rules (the relied hash pins them).
+  (b.extraBase ?? []).forEach((r, i) => {
+    if (r.length === 0) fail(`${path}.extraBase[${i}]: empty range`);
+    inImage(r.rva, r.length, p.target.sizeOfImage, `${path}.extraBase[${i}]`);
+    if (!coveredByRelied(p.target.reliedRanges, r.rva, r.length)) fail(`${path}.extraBase[${i}]: not covered by target.reliedRanges`);
+  });
+  const d = checkDelta(b.ops, baseLength(b), b.size, path);
   if (!d.ok) fail(d.error.message);
   const im = checkImplicitFixups(b, path);
   if (!im.ok) fail(im.error.message);
+  const ir = checkIntraRefs(b, path);
+  if (!ir.ok) fail(ir.error.message);
 }
 
 function run(p: HotpatchPackage): void {
@@ -290,7 +301,7 @@ export function checkBudget(p: HotpatchPackage): Result<void> {
   let bases = 0;
   for (const b of [...p.codeBlocks, ...p.dataBlocks]) {
     total += blockSize(b.bytes) + Math.min(b.alignment, MAX_ALIGNMENT);
-    if (b.bytes.kind === 'delta') bases += b.bytes.base.length;
+    if (b.bytes.kind === 'delta') bases += baseLength(b.bytes);
   }
   for (const b of p.codeBlocks) if (b.unwind !== null) total += b.unwind.unwindInfo.length;
   if (total > MAX_BLOCK_BYTES) return err('PKG_BOMB', `blocks expand to ${total} bytes, over the ${MAX_BLOCK_BYTES}-byte limit`);

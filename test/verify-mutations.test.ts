@@ -12,13 +12,16 @@
  *   field's bytes, relative to where the old code was);
  * - every import fixup: aimed at another import of the package, when it has two or more;
  * - every 8-byte absolute LSDA type entry (clang) in an unwind blob: written as rel32;
- * - every entry of every jump table copied into a code block: + 1.
+ * - every entry of every jump table copied into a code block: + 1;
+ * - every intra reference of a delta block (format 2.1): removed (the field keeps the old
+ *   displacement or entries).
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { buildFromDiff, COMPILER_VERSION, diffFiles, verifyPackage, type ImageDiff } from '../compiler/index.ts';
-import { applyDelta } from '../formats/delta.ts';
 import { impliedFixups } from '../formats/implicit-fixups.ts';
+import { baseRanges, materialiseDelta } from '../formats/intra-refs.ts';
+import { gather } from '../runtime/plan/check-target.ts';
 import type { CodeBlock, DataBlock, Fixup, HotpatchPackage } from '../formats/package.ts';
 import { expectationOf, readScenarios, scenarioDll, TOOLCHAINS, type Toolchain } from '../samples/scenarios.ts';
 
@@ -100,6 +103,47 @@ function withoutImplicit(pkg: HotpatchPackage, kind: 'code' | 'data', b: number,
   return { ...pkg, dataBlocks: pkg.dataBlocks.map((d, i) => (i === b ? drop(d) : d)) };
 }
 
+/** The materialised bytes of delta `d` over OLD (every base range), or null when they do not build. */
+function materialised(diff: ImageDiff, d: Extract<CodeBlock['bytes'], { kind: 'delta' }>): Uint8Array | null {
+  const base = gather(diff.match.old.img.image, baseRanges(d));
+  const m = base === null ? null : materialiseDelta(d, base);
+  return m?.ok === true ? m.value : null;
+}
+
+/**
+ * Intra references (format 2.1) of every delta code block: each field and each table run
+ * removed (it keeps the old values it was copied with; moving a run's start instead would be
+ * neutral: old and new anchors move together). A removal
+ * that leaves the same bytes (a field listed only to replace a fixup whose old bytes were
+ * already right) changes nothing and is left out, counted by the caller.
+ */
+function intraMutations(diff: ImageDiff, pkg: HotpatchPackage): { out: Mutation[]; neutral: number } {
+  const out: Mutation[] = [];
+  let neutral = 0;
+  pkg.codeBlocks.forEach((c, i) => {
+    const d = c.bytes;
+    if (d.kind !== 'delta' || d.intra === undefined) return;
+    const intra = d.intra;
+    const before = materialised(diff, d);
+    const withIntra = (x: typeof intra): HotpatchPackage => ({ ...pkg, codeBlocks: pkg.codeBlocks.map((b, k) => (k === i ? { ...b, bytes: { ...d, intra: x } } : b)) });
+    for (const list of ['rel32', 'rel8'] as const) {
+      for (const o of intra[list]) {
+        const x = { ...intra, [list]: intra[list].filter((v) => v !== o) };
+        const after = materialised(diff, { ...d, intra: x });
+        if (before !== null && after !== null && after.every((v, k) => v === before[k])) neutral++;
+        else out.push({ what: `code block ${i} intra ${list} +${o}: removed`, pkg: withIntra(x) });
+      }
+    }
+    intra.tables.forEach((t, k) => {
+      const x = { ...intra, tables: intra.tables.filter((_, j) => j !== k) };
+      const after = materialised(diff, { ...d, intra: x });
+      if (before !== null && after !== null && after.every((v, j) => v === before[j])) neutral++;
+      else out.push({ what: `code block ${i} intra table +${t.offset}: removed`, pkg: withIntra(x) });
+    });
+  });
+  return { out, neutral };
+}
+
 function mutations(diff: ImageDiff, pkg: HotpatchPackage): Mutation[] {
   const out: Mutation[] = [];
   const blocks = [...pkg.codeBlocks.map((c, i) => ['code', i, c] as const), ...pkg.dataBlocks.map((d, i) => ['data', i, d] as const)];
@@ -174,9 +218,14 @@ describe('verifier mutation test', () => {
     let total = 0;
     let neutral = 0;
     const missed: string[] = [];
+    let intraTotal = 0;
     for (const c of cases()) {
       expect(verifyPackage(c.diff, c.pkg).ok, `${c.label}: untouched package verifies`).toBe(true);
-      for (const mu of mutations(c.diff, c.pkg)) {
+      const im = intraMutations(c.diff, c.pkg);
+      neutral += im.neutral;
+      total += im.neutral;
+      intraTotal += im.out.length;
+      for (const mu of [...mutations(c.diff, c.pkg), ...im.out]) {
         total++;
         const label = `${c.label}: ${mu.what}`;
         if (NEUTRAL.has(label)) {
@@ -187,7 +236,7 @@ describe('verifier mutation test', () => {
       }
     }
     total -= neutral;
-    process.stdout.write(`verifier mutation test: caught ${total - missed.length} of ${total} behaviour-changing mutations (${neutral} neutral ones left out, see NEUTRAL)\n`);
+    process.stdout.write(`verifier mutation test: caught ${total - missed.length} of ${total} behaviour-changing mutations (${intraTotal} of intra references; ${neutral} neutral ones left out, see NEUTRAL and intraMutations)\n`);
     expect(total).toBeGreaterThan(100);
     expect(missed).toEqual([]);
   }, 600_000);
@@ -196,8 +245,9 @@ describe('verifier mutation test', () => {
 /** A data block's bytes and every fixup, its delta (if any) decoded against OLD and its implicit fixups made explicit. */
 function asLiteral(b: DataBlock, old: Uint8Array, imageBase: bigint, sizeOfImage: number): { bytes: Uint8Array; fixups: readonly Fixup[] } {
   if (b.bytes.kind === 'literal') return { bytes: b.bytes.bytes, fixups: b.fixups };
-  const base = old.subarray(b.bytes.base.rva, b.bytes.base.rva + b.bytes.base.length);
-  const bytes = applyDelta(base, b.bytes.ops, b.bytes.size);
+  const base = gather(old, baseRanges(b.bytes));
+  if (base === null) throw new Error('the data block\'s base is outside OLD');
+  const bytes = materialiseDelta(b.bytes, base);
   const implied = impliedFixups(b.bytes, base, imageBase, sizeOfImage);
   if (!bytes.ok || !implied.ok) throw new Error('the data block does not decode against OLD');
   return { bytes: bytes.value, fixups: [...b.fixups, ...implied.value] };

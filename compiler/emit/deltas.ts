@@ -9,6 +9,7 @@ import { encodeDelta } from '../../formats/delta.ts';
 import { copySource, IMPLICIT_WIDTH } from '../../formats/implicit-fixups.ts';
 import type { CodeBlock, DataBlock, DeltaOp, Fixup } from '../../formats/package.ts';
 import { FIXUP_WIDTH } from '../../formats/validate.ts';
+import { baseBytesOf, intraRefsOf, rvaAtBase, selfResolved, withIntraFields, type BaseBytes, type IntraCandidate } from './intra-deltas.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import { identityOf } from './identity.ts';
 import { unstableOverlap, unstableRanges } from '../image/stable-ranges.ts';
@@ -19,6 +20,10 @@ export interface DeltaBase {
   readonly start: number;
   readonly end: number;
   readonly shift: number;
+  /** Fields of the block that point inside it (code blocks; format 2.1). */
+  readonly intra?: readonly IntraCandidate[];
+  /** More OLD ranges [start, end) the copies may read (the old function's jump tables). */
+  readonly extra?: ReadonlyArray<readonly [number, number]>;
 }
 
 /** What a successful pass leaves for the final step (delta encoding runs once, not per pass). */
@@ -60,9 +65,12 @@ export function withDeltas(oldImg: MappedImage, moduleName: string, r: { readonl
     if (base === undefined || b.bytes.kind !== 'literal') return b;
     // A delta base must be bytes a running process keeps, or the delta would not apply live.
     if (unstableOverlap(base.start, base.end, unstable) !== undefined) return b;
-    const enc = blockBytesFor(old, b.bytes.bytes, b.fixups, base.start, base.end, base.shift);
+    const extra = (base.extra ?? []).filter(([s, e]) => unstableOverlap(s, e, unstable) === undefined);
+    const more = base.intra === undefined ? undefined : { intra: base.intra, extra, selfId: b.id };
+    const enc = blockBytesFor(old, b.bytes.bytes, b.fixups, base.start, base.end, base.shift, more);
     if (enc.bytes.kind !== 'delta') return b;
     relied.push([base.start, base.end]);
+    for (const r of enc.bytes.extraBase ?? []) relied.push([r.rva, r.rva + r.length]);
     return { ...b, bytes: enc.bytes, fixups: enc.fixups };
   };
   const pkg = r.value.pkg;
@@ -101,16 +109,18 @@ function rvaSum(f: Fixup): bigint {
  * whose field the runtime overwrites anyway): what the old body holds where it kept the
  * reference, so that the delta copies through it.
  */
-function asInBase(bytes: Uint8Array, fixups: readonly Fixup[], pos: readonly number[], base: Uint8Array, baseStart: number, old: OldImage): Uint8Array {
+function asInBase(bytes: Uint8Array, fixups: readonly Fixup[], pos: readonly number[], bb: BaseBytes, old: OldImage): Uint8Array {
+  const base = bb.bytes;
   const out = bytes.slice();
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   fixups.forEach((f, i) => {
     const w = FIXUP_WIDTH[f.kind];
     const at = pos[i]!;
     const k = implicitKind(f);
+    const fieldRva = rvaAtBase(bb, at);
     if (k === 'rel32') {
-      const v = rvaSum(f) - BigInt(baseStart + at);
-      if (v >= -0x8000_0000n && v <= 0x7fff_ffffn) view.setInt32(f.offset, Number(v), true);
+      const v = rvaSum(f) - BigInt(fieldRva ?? 0);
+      if (fieldRva !== null && v >= -0x8000_0000n && v <= 0x7fff_ffffn) view.setInt32(f.offset, Number(v), true);
     } else if (k === 'abs64') view.setBigUint64(f.offset, BigInt.asUintN(64, old.imageBase + rvaSum(f)), true);
     else if (at >= 0 && at + w <= base.length) out.set(base.subarray(at, at + w), f.offset);
   });
@@ -151,12 +161,13 @@ function alignedPositions(ops: readonly DeltaOp[], fixups: readonly Fixup[], fal
  * old field that already points there becomes implicit (formats/implicit-fixups.ts): its
  * record is dropped, and the runtime re-derives it from the base.
  */
-export function blockBytesFor(old: OldImage, bytes: Uint8Array, fixups: readonly Fixup[], baseStart: number, baseEnd: number, shift = 0): EncodedBlock {
+export function blockBytesFor(old: OldImage, bytes: Uint8Array, fixups: readonly Fixup[], baseStart: number, baseEnd: number, shift = 0, more?: IntraOptions): EncodedBlock {
   const literal: EncodedBlock = { bytes: { kind: 'literal', bytes }, fixups };
   if (baseEnd <= baseStart || bytes.length === 0) return literal;
-  const base = old.image.subarray(baseStart, baseEnd);
+  const bb = baseBytesOf(old.image, [[baseStart, baseEnd], ...(more?.extra ?? [])]);
+  const base = bb.bytes;
   let pos = fixups.map((f) => shift + f.offset);
-  let target = asInBase(bytes, fixups, pos, base, baseStart, old);
+  let target = asInBase(bytes, fixups, pos, bb, old);
   let ops = encodeDelta(base, target);
   // Insertions and deletions move the old fields: align each on the copy around it and encode
   // again (bounded; usually one more round settles every field).
@@ -164,29 +175,35 @@ export function blockBytesFor(old: OldImage, bytes: Uint8Array, fixups: readonly
     const next = alignedPositions(ops, fixups, pos);
     if (next.every((p, i) => p === pos[i])) break;
     pos = next;
-    target = asInBase(bytes, fixups, pos, base, baseStart, old);
+    target = asInBase(bytes, fixups, pos, bb, old);
     ops = encodeDelta(base, target);
   }
-  const view = new DataView(base.buffer, base.byteOffset, base.byteLength);
-  const rel32: number[] = [];
-  const abs64: number[] = [];
-  const listed: Fixup[] = [];
-  for (const f of fixups) {
-    const k = implicitKind(f);
-    const src = k === null ? null : copySource(ops, f.offset, IMPLICIT_WIDTH[k]);
-    // The rule the runtime applies (impliedFixups), checked here: same S + A, target inside OLD.
-    let derived: bigint | null = null;
-    if (src !== null && src + IMPLICIT_WIDTH[k!] <= base.length) {
-      derived = k === 'rel32' ? BigInt(baseStart + src + view.getInt32(src, true)) : view.getBigUint64(src, true) - old.imageBase;
-      const s = k === 'rel32' ? derived + 4n : derived;
-      if (s < 0n || s >= BigInt(old.sizeOfImage)) derived = null;
-    }
-    if (derived !== null && derived === rvaSum(f)) (k === 'rel32' ? rel32 : abs64).push(f.offset);
-    else listed.push(f);
+  // Fields that point inside the block (format 2.1): copied from the old body, rebuilt by the runtime.
+  let accepted: IntraCandidate[] = [];
+  let selfAt = new Set<number>();
+  if (more !== undefined && more.intra.length > 0) {
+    const resolved = selfResolved(bytes, fixups, more.selfId);
+    const cands = more.intra.filter((c) => c.kind === 'table' || resolved.selfAt.has(c.offset) || !fixups.some((f) => f.offset === c.offset));
+    const r = withIntraFields(bb, target, ops, resolved.truth, cands, (raw) => withAddOps(base, raw));
+    ({ target, ops } = r);
+    // Listed only where a copy alone would be wrong (a displacement that changed) or where the
+    // field replaces a fixup record: an unchanged branch costs nothing as copied bytes.
+    const differs = (c: IntraCandidate): boolean => {
+      const w = c.kind === 'table' ? 4 * c.count : c.kind === 'rel8' ? 1 : 4;
+      for (let i = c.offset; i < c.offset + w; i++) if (target[i] !== resolved.truth[i]) return true;
+      return false;
+    };
+    accepted = r.accepted.filter((c) => resolved.selfAt.has(c.offset) || differs(c));
+    selfAt = new Set(accepted.filter((c) => resolved.selfAt.has(c.offset)).map((c) => c.offset));
   }
-  const implicit = rel32.length + abs64.length > 0 ? { implicit: { rel32: rel32.sort((a, b) => a - b), abs64: abs64.sort((a, b) => a - b) } } : {};
+  const { implicit, listed } = implicitOf(old, bb, ops, fixups.filter((f) => !selfAt.has(f.offset)));
+  const extra = (more?.extra ?? []).map(([s, e]) => ({ rva: asRva(s), length: e - s }));
+  // 2.1 storage only when it is used: a copy reads an extra range, or an intra field is listed
+  // (then with every extra range, the base its targets were checked against).
+  const readsExtra = ops.some((op) => op.kind === 'copy' && op.offset + op.length > baseEnd - baseStart);
+  const v21 = accepted.length > 0 || readsExtra ? { extraBase: extra, intra: intraRefsOf(accepted) } : {};
   const delta: EncodedBlock = {
-    bytes: { kind: 'delta', base: { rva: asRva(baseStart), length: baseEnd - baseStart }, baseSha256: NO_BASE_HASH, size: target.length, ops, ...implicit },
+    bytes: { kind: 'delta', base: { rva: asRva(baseStart), length: baseEnd - baseStart }, baseSha256: NO_BASE_HASH, size: target.length, ops, ...implicit, ...v21 },
     fixups: listed,
   };
   // Decided on copy/literal ops (the rule in compiler/README.md, measured in
@@ -194,6 +211,44 @@ export function blockBytesFor(old: OldImage, bytes: Uint8Array, fixups: readonly
   // edited runs as add ops, whose zeros the payload's compression takes almost for free.
   if (encodedSize(delta) >= encodedSize(literal) * DELTA_SHARE || delta.bytes.kind !== 'delta') return literal;
   return { ...delta, bytes: { ...delta.bytes, ops: withAddOps(base, ops) } };
+}
+
+/** What blockBytesFor may use beyond the base range (format 2.1). */
+export interface IntraOptions {
+  /** Fields of the block that point inside it. */
+  readonly intra: readonly IntraCandidate[];
+  /** More OLD ranges [start, end) for the copies (the old function's jump tables). */
+  readonly extra: ReadonlyArray<readonly [number, number]>;
+  /** The block's id (its fixups to itself are intra candidates). */
+  readonly selfId: number;
+}
+
+/**
+ * The fixups a copy brings from an old field that already points where they do (implicit,
+ * by the rule the runtime applies in impliedFixups: same S + A, target inside OLD), and the rest.
+ */
+function implicitOf(old: OldImage, bb: BaseBytes, ops: readonly DeltaOp[], fixups: readonly Fixup[]): { implicit: { implicit?: { rel32: number[]; abs64: number[] } }; listed: Fixup[] } {
+  const base = bb.bytes;
+  const view = new DataView(base.buffer, base.byteOffset, base.byteLength);
+  const rel32: number[] = [];
+  const abs64: number[] = [];
+  const listed: Fixup[] = [];
+  for (const f of fixups) {
+    const k = implicitKind(f);
+    const src = k === null ? null : copySource(ops, f.offset, IMPLICIT_WIDTH[k]);
+    let derived: bigint | null = null;
+    const srcRva = src === null ? null : rvaAtBase(bb, src);
+    // The field must come from one base range (the runtime refuses one read across two).
+    if (src !== null && srcRva !== null && src + IMPLICIT_WIDTH[k!] <= base.length && rvaAtBase(bb, src + IMPLICIT_WIDTH[k!] - 1) === srcRva + IMPLICIT_WIDTH[k!] - 1) {
+      derived = k === 'rel32' ? BigInt(srcRva + view.getInt32(src, true)) : view.getBigUint64(src, true) - old.imageBase;
+      const s = k === 'rel32' ? derived + 4n : derived;
+      if (s < 0n || s >= BigInt(old.sizeOfImage)) derived = null;
+    }
+    if (derived !== null && derived === rvaSum(f)) (k === 'rel32' ? rel32 : abs64).push(f.offset);
+    else listed.push(f);
+  }
+  const implicit = rel32.length + abs64.length > 0 ? { implicit: { rel32: rel32.sort((a, b) => a - b), abs64: abs64.sort((a, b) => a - b) } } : {};
+  return { implicit, listed };
 }
 
 /** Rough compressed cost of ops (bytes): an op's header and offsets barely compress, zeros almost entirely. */

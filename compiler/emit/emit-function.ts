@@ -12,6 +12,7 @@ import { parseHandlerData } from '../eh/parse-handler-data.ts';
 import type { HandlerStructure, ParsedHandlerData } from '../eh/types.ts';
 import { chainedParent, layoutParts } from '../functions/layout-parts.ts';
 import type { FunctionInfo } from '../image/types.ts';
+import type { IntraCandidate } from './intra-deltas.ts';
 
 const UNW_FLAG_EHANDLER = 1;
 const UNW_FLAG_UHANDLER = 2;
@@ -20,6 +21,11 @@ const UNW_FLAG_UHANDLER = 2;
 export interface BuiltFunction {
   readonly bytes: Uint8Array;
   readonly block: CodeBlock;
+  /**
+   * Fields that point inside the block (branches within a part, fixups to the block itself,
+   * its relative jump tables): what a delta may store as intra references (deltas.ts).
+   */
+  readonly intra: readonly IntraCandidate[];
 }
 
 /** Copies new function `f` into block `id` and re-targets its references. */
@@ -28,19 +34,24 @@ export function emitFunction(ctx: ResolveContext, f: FunctionInfo, offsets: read
   const img = m.new.img;
   let size = 0;
   f.ranges.forEach((r, i) => (size = Math.max(size, offsets[i]! + (r.end - r.start))));
-  // Jump tables the function owns go after its code.
+  // Jump tables the function owns go after its code, in NEW's address order (the order of
+  // the old tables a delta copies them from).
   const tableOff = new Map<number, number>();
+  const owned = new Set<number>();
   for (const r of f.decoded.refs) {
     const t = m.new.tables.get(r.target);
-    if (t === undefined || t.fn !== f || tableOff.has(r.target)) continue;
+    if (t === undefined || t.fn !== f) continue;
     // A table is reached through `lea rX, [rip + T]` (rel32 entries) or through the disp32 of
     // `mov eY, [__ImageBase + idx*4 + T]` (rva32 entries); anything else is not the idiom.
     if ((t.table.entryKind === 'rel32') !== (r.kind === 'riprel32') || (t.table.entryKind === 'rva32') !== (r.kind === 'imagerel32')) {
       return err('BUILD_UNSUPPORTED', `${describeNew(m, f.entry)}: jump table at 0x${r.target.toString(16)} is referenced by a ${r.kind} field`);
     }
+    owned.add(r.target);
+  }
+  for (const trva of [...owned].sort((a, b) => a - b)) {
     size = (size + 3) & ~3;
-    tableOff.set(r.target, size);
-    size += 4 * t.table.targets.length;
+    tableOff.set(trva, size);
+    size += 4 * m.new.tables.get(trva)!.table.targets.length;
   }
   const bytes = new Uint8Array(size);
   // Between parts kept at their distances (layout-parts.ts) lie other functions' bytes in
@@ -51,8 +62,10 @@ export function emitFunction(ctx: ResolveContext, f: FunctionInfo, offsets: read
   const fixups: Fixup[] = [];
   const at = (rva: number): number => offsetInFunction(f, offsets, rva)!;
   const rangeIndex = (rva: number): number => f.ranges.findIndex((r) => rva >= r.start && rva < r.end);
+  const intra: IntraCandidate[] = [];
   for (const [trva, off] of tableOff) {
     const t = m.new.tables.get(trva)!;
+    if (t.table.entryKind === 'rel32') intra.push({ kind: 'table', offset: off, count: t.table.targets.length, newRva: trva });
     t.table.targets.forEach((target, k) => {
       // rel32: relative to the table, so constants. rva32: __ImageBase-relative case
       // addresses, which only the runtime knows (the block's place above the image).
@@ -67,14 +80,18 @@ export function emitFunction(ctx: ResolveContext, f: FunctionInfo, offsets: read
     const relKind: FixupKind | null = r.kind === 'rel32' ? 'rel32' : r.kind === 'riprel32' ? 'rip-disp32' : r.kind === 'rel8' ? 'rel8' : null;
     // The function's own tables first: MSVC puts them inside the function's range.
     const table = tableOff.get(r.target);
+    // A field relative to its own end (no immediate after it) is an intra candidate.
+    const ownEnd = r.insnEnd === r.fieldRva + r.size;
     if (table !== undefined && (relKind === 'rip-disp32' || r.kind === 'imagerel32')) {
       const kind: FixupKind = relKind === 'rip-disp32' ? 'rip-disp32' : 'imagerel32';
+      if (kind === 'rip-disp32' && ownEnd) intra.push({ kind: 'rel32', offset: fieldOff, count: 1, newRva: null });
       fixups.push({ kind, offset: fieldOff, target: { kind: 'block', blockId: id, offset: table }, addend: kind === 'rip-disp32' ? addend : 0n });
       bytes.fill(0, fieldOff, fieldOff + 4);
       continue;
     }
     const internal = rangeIndex(r.target);
     if (internal >= 0) {
+      if (relKind !== null && ownEnd) intra.push({ kind: relKind === 'rel8' ? 'rel8' : 'rel32', offset: fieldOff, count: 1, newRva: null });
       if (relKind !== null && internal === rangeIndex(r.insnRva)) continue; // moves with the code
       // A rel8 between parts: layout-parts.ts kept them at their distance (the diff refused
       // the function otherwise); the fixup re-checks the reach.
@@ -104,7 +121,7 @@ export function emitFunction(ctx: ResolveContext, f: FunctionInfo, offsets: read
 
   const unwind = emitUnwind(ctx, f, offsets, id);
   if (!unwind.ok) return unwind;
-  return ok({ bytes, block: { id, alignment: 16, bytes: { kind: 'literal', bytes }, fixups, unwind: unwind.value } });
+  return ok({ bytes, block: { id, alignment: 16, bytes: { kind: 'literal', bytes }, fixups, unwind: unwind.value }, intra });
 }
 
 /**

@@ -17,6 +17,7 @@ import { absTarget, relocsIn, type MappedImage } from '../image/map-image.ts';
 import type { DataItem, FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { DATA_BASE_SLACK, type DeltaBase, type PassExtras } from './deltas.ts';
+import type { IntraCandidate } from './intra-deltas.ts';
 import { emitFunction } from './emit-function.ts';
 import { defaultBaselineId, identityOf } from './identity.ts';
 import type { EmitOptions, EmittedPackage, Omission } from './types.ts';
@@ -219,7 +220,7 @@ export class EmitPass {
         const r0 = of.ranges[0]!;
         const sec = sectionOf(m.old.img, r0.start);
         const secEnd = sec === undefined ? r0.end : sec.rva + sec.size;
-        this.bases.set(block.id, { start: r0.start, end: Math.max(r0.end, Math.min(r0.start + bytes.length, secEnd)), shift: 0 });
+        this.bases.set(block.id, { start: r0.start, end: Math.max(r0.end, Math.min(r0.start + bytes.length, secEnd)), shift: 0, ...oldTablesBase(m, f, of, built.value.intra) });
         // Parallel references of the old body tell where the read-only items it reaches were in
         // OLD: the delta bases of the data blocks carried for it.
         this.noteParallelRefs(f, of);
@@ -409,4 +410,53 @@ function alignmentOf(rva: number): number {
 
 function sectionOf(img: MappedImage, rva: number): MappedImage['sections'][number] | undefined {
   return img.sections.find((s) => rva >= s.rva && rva < s.rva + s.size);
+}
+
+/**
+ * A changed function's intra candidates with each jump table paired to the old function's
+ * table of the same rank (when both have as many relative tables), and the span of the old
+ * tables as an extra delta base range: its jump tables live in read-only data away from the
+ * code, and a table whose cases kept their places is a plain copy of the old one.
+ */
+function oldTablesBase(m: MatchResult, f: FunctionInfo, of: FunctionInfo, intra: readonly IntraCandidate[]): Pick<DeltaBase, 'intra' | 'extra'> {
+  const tablesOf = (side: MatchResult['old'], fn: FunctionInfo): Array<{ rva: number; end: number }> =>
+    [...side.tables.values()].filter((t) => t.fn === fn && t.table.entryKind === 'rel32').map((t) => ({ rva: Number(t.table.rva), end: t.table.rva + 4 * t.table.targets.length })).sort((a, b) => a.rva - b.rva);
+  const olds = tablesOf(m.old, of);
+  const news = tablesOf(m.new, f);
+  if (olds.length === 0) return { intra, extra: [] };
+  const start = olds[0]!.rva;
+  const end = Math.max(...olds.map((t) => t.end));
+  const sec = sectionOf(m.old.img, start);
+  const sum = olds.reduce((n, t) => n + t.end - t.rva, 0);
+  // One section, and mostly tables (not a stretch of unrelated data between two of them).
+  if (sec === undefined || end > sec.rva + sec.size || end - start > 2 * sum + 256) return { intra, extra: [] };
+  const pairOf = pairTables(news.map((t) => t.end - t.rva), olds.map((t) => t.end - t.rva));
+  const rank = new Map(news.map((t, i) => [t.rva, i] as const));
+  const paired = intra.map((c) => {
+    const k = c.newRva === null ? undefined : pairOf.get(rank.get(c.newRva) ?? -1);
+    return k === undefined ? c : { ...c, oldRva: olds[k]!.rva };
+  });
+  return { intra: paired, extra: [[start, end]] };
+}
+
+/**
+ * New table index -> old table index: all of them by rank when both functions have as many
+ * tables, else the longest common subsequence of their sizes (a case table added or removed
+ * leaves the others paired). Bounded: past 256 x 256 tables, by rank only.
+ */
+function pairTables(news: readonly number[], olds: readonly number[]): Map<number, number> {
+  if (news.length === olds.length) return new Map(news.map((_, i) => [i, i] as const));
+  const out = new Map<number, number>();
+  if (news.length > 256 || olds.length > 256) return out;
+  const w = olds.length + 1;
+  const len = new Uint16Array((news.length + 1) * w);
+  for (let i = news.length - 1; i >= 0; i--) {
+    for (let j = olds.length - 1; j >= 0; j--) len[i * w + j] = news[i] === olds[j] ? len[(i + 1) * w + j + 1]! + 1 : Math.max(len[(i + 1) * w + j]!, len[i * w + j + 1]!);
+  }
+  for (let i = 0, j = 0; i < news.length && j < olds.length; ) {
+    if (news[i] === olds[j]) out.set(i++, j++);
+    else if (len[(i + 1) * w + j]! >= len[i * w + j + 1]!) i++;
+    else j++;
+  }
+  return out;
 }

@@ -6,7 +6,8 @@
  * loaded at the base (base relocations applied).
  */
 import { err, ok, type Result } from '../../common/errors.ts';
-import { applyDelta } from '../../formats/delta.ts';
+import { baseRanges, materialiseDelta } from '../../formats/intra-refs.ts';
+import { gather } from '../../runtime/plan/check-target.ts';
 import { impliedFixups } from '../../formats/implicit-fixups.ts';
 import { coveredByRelied } from '../../formats/validate.ts';
 import type { Fixup, HotpatchPackage } from '../../formats/package.ts';
@@ -111,13 +112,14 @@ export class PaperImage {
    */
   private blockBytes(id: number, b: BlockBytes): Result<{ bytes: Uint8Array; implied: Fixup[] }> {
     if (b.kind === 'literal') return ok({ bytes: b.bytes.slice(), implied: [] });
-    const base = this.old.image.subarray(b.base.rva, b.base.rva + b.base.length);
-    // Since format 2.1 a base carries no hash: the relied-bytes hash (checked against OLD
+    const base = gather(this.old.image, baseRanges(b));
+    if (base === null) return mismatch(`block ${id}: delta base is outside OLD`);
+    // Since format 2.1 a base may carry no hash: the relied-bytes hash (checked against OLD
     // before the paper image is built) pins it, so it must lie inside the relied ranges.
     if (b.baseSha256.length === 0) {
       if (!coveredByRelied(this.pkg.target.reliedRanges, b.base.rva, b.base.length)) return mismatch(`block ${id}: delta base without a hash outside the relied ranges`);
-    } else if (!sha256(base).every((x, i) => x === b.baseSha256[i])) return mismatch(`block ${id}: delta base hash does not match OLD`);
-    const bytes = applyDelta(base, b.ops, b.size);
+    } else if (!sha256(base.subarray(0, b.base.length)).every((x, i) => x === b.baseSha256[i])) return mismatch(`block ${id}: delta base hash does not match OLD`);
+    const bytes = materialiseDelta(b, base, `block ${id}`);
     if (!bytes.ok) return bytes;
     const implied = impliedFixups(b, base, this.pkg.target.imageBase, this.pkg.target.sizeOfImage, `block ${id}`);
     if (!implied.ok) return mismatch(implied.error.message);
@@ -208,3 +210,4 @@ export function newPointerTarget(img: MappedImage, rva: number): bigint | null {
   const t = absTarget(img, rva, 10);
   return t < 0 ? null : BigInt(t);
 }
+

@@ -461,8 +461,11 @@ export namespace hotpatch {
         /** BlockBytes deltaWithImplicitFixups. */
         deltaWithImplicitFixups?: (hotpatch.Delta.$Properties|null);
 
+        /** BlockBytes deltaWithIntraRefs. */
+        deltaWithIntraRefs?: (hotpatch.Delta.$Properties|null);
+
         /** BlockBytes storage. */
-        storage?: ("literal"|"delta"|"deltaWithImplicitFixups");
+        storage?: ("literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs");
 
         /**
          * Encodes the specified BlockBytes message. Does not implicitly {@link hotpatch.BlockBytes.verify|verify} messages.
@@ -497,8 +500,11 @@ export namespace hotpatch {
             /** BlockBytes deltaWithImplicitFixups */
             deltaWithImplicitFixups?: (hotpatch.Delta.$Properties|null);
 
+            /** BlockBytes deltaWithIntraRefs */
+            deltaWithIntraRefs?: (hotpatch.Delta.$Properties|null);
+
             /** BlockBytes storage */
-            storage?: ("literal"|"delta"|"deltaWithImplicitFixups");
+            storage?: ("literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs");
 
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
@@ -509,9 +515,10 @@ export namespace hotpatch {
           literal?: Uint8Array|null;
           delta?: hotpatch.Delta.$Shape|null;
           deltaWithImplicitFixups?: hotpatch.Delta.$Shape|null;
+          deltaWithIntraRefs?: hotpatch.Delta.$Shape|null;
           $unknowns?: Uint8Array[];
         } & (
-          ({ storage?: undefined; literal?: null; delta?: null; deltaWithImplicitFixups?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null; deltaWithImplicitFixups?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape; deltaWithImplicitFixups?: null }|{ storage?: "deltaWithImplicitFixups"; literal?: null; delta?: null; deltaWithImplicitFixups: hotpatch.Delta.$Shape })
+          ({ storage?: undefined; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null }|{ storage?: "deltaWithImplicitFixups"; literal?: null; delta?: null; deltaWithImplicitFixups: hotpatch.Delta.$Shape; deltaWithIntraRefs?: null }|{ storage?: "deltaWithIntraRefs"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs: hotpatch.Delta.$Shape })
         );
     }
 
@@ -551,6 +558,18 @@ export namespace hotpatch {
 
         /** Delta implicitAbs64. */
         implicitAbs64: number[];
+
+        /** Delta extraBase. */
+        extraBase: number[];
+
+        /** Delta intraRel32. */
+        intraRel32: number[];
+
+        /** Delta intraRel8. */
+        intraRel8: number[];
+
+        /** Delta intraTables. */
+        intraTables: number[];
 
         /**
          * Encodes the specified Delta message. Does not implicitly {@link hotpatch.Delta.verify|verify} messages.
@@ -594,6 +613,18 @@ export namespace hotpatch {
             /** Delta implicitAbs64 */
             implicitAbs64?: (number[]|null);
 
+            /** Delta extraBase */
+            extraBase?: (number[]|null);
+
+            /** Delta intraRel32 */
+            intraRel32?: (number[]|null);
+
+            /** Delta intraRel8 */
+            intraRel8?: (number[]|null);
+
+            /** Delta intraTables */
+            intraTables?: (number[]|null);
+
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
         }
@@ -606,6 +637,10 @@ export namespace hotpatch {
           ops?: hotpatch.DeltaOp.$Shape[]|null;
           implicitRel32?: number[]|null;
           implicitAbs64?: number[]|null;
+          extraBase?: number[]|null;
+          intraRel32?: number[]|null;
+          intraRel8?: number[]|null;
+          intraTables?: number[]|null;
           $unknowns?: Uint8Array[];
         };
     }

@@ -1154,7 +1154,8 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {Uint8Array|null} [literal] BlockBytes literal
          * @property {hotpatch.Delta.$Properties|null} [delta] BlockBytes delta
          * @property {hotpatch.Delta.$Properties|null} [deltaWithImplicitFixups] BlockBytes deltaWithImplicitFixups
-         * @property {"literal"|"delta"|"deltaWithImplicitFixups"} [storage] BlockBytes storage
+         * @property {hotpatch.Delta.$Properties|null} [deltaWithIntraRefs] BlockBytes deltaWithIntraRefs
+         * @property {"literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"} [storage] BlockBytes storage
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -1172,9 +1173,10 @@ export const hotpatch = $root.hotpatch = (() => {
          *   literal?: Uint8Array|null;
          *   delta?: hotpatch.Delta.$Shape|null;
          *   deltaWithImplicitFixups?: hotpatch.Delta.$Shape|null;
+         *   deltaWithIntraRefs?: hotpatch.Delta.$Shape|null;
          *   $unknowns?: Array.<Uint8Array>;
          * } & (
-         *   ({ storage?: undefined; literal?: null; delta?: null; deltaWithImplicitFixups?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null; deltaWithImplicitFixups?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape; deltaWithImplicitFixups?: null }|{ storage?: "deltaWithImplicitFixups"; literal?: null; delta?: null; deltaWithImplicitFixups: hotpatch.Delta.$Shape })
+         *   ({ storage?: undefined; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null }|{ storage?: "deltaWithImplicitFixups"; literal?: null; delta?: null; deltaWithImplicitFixups: hotpatch.Delta.$Shape; deltaWithIntraRefs?: null }|{ storage?: "deltaWithIntraRefs"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs: hotpatch.Delta.$Shape })
          * )} hotpatch.BlockBytes.$Shape
          */
 
@@ -1217,17 +1219,25 @@ export const hotpatch = $root.hotpatch = (() => {
          */
         BlockBytes.prototype.deltaWithImplicitFixups = null;
 
+        /**
+         * BlockBytes deltaWithIntraRefs.
+         * @member {hotpatch.Delta.$Properties|null|undefined} deltaWithIntraRefs
+         * @memberof hotpatch.BlockBytes
+         * @instance
+         */
+        BlockBytes.prototype.deltaWithIntraRefs = null;
+
         // OneOf field names bound to virtual getters and setters
         let $oneOfFields;
 
         /**
          * BlockBytes storage.
-         * @member {"literal"|"delta"|"deltaWithImplicitFixups"|undefined} storage
+         * @member {"literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|undefined} storage
          * @memberof hotpatch.BlockBytes
          * @instance
          */
         $Object.defineProperty(BlockBytes.prototype, "storage", {
-            get: $util.oneOfGetter($oneOfFields = ["literal", "delta", "deltaWithImplicitFixups"]),
+            get: $util.oneOfGetter($oneOfFields = ["literal", "delta", "deltaWithImplicitFixups", "deltaWithIntraRefs"]),
             set: $util.oneOfSetter($oneOfFields)
         });
 
@@ -1253,6 +1263,8 @@ export const hotpatch = $root.hotpatch = (() => {
                 $root.hotpatch.Delta.encode(message.delta, writer.uint32(/* id 2, wireType 2 =*/18).fork(), _depth + 1).ldelim();
             if (message.deltaWithImplicitFixups != null && $Object.hasOwnProperty.call(message, "deltaWithImplicitFixups"))
                 $root.hotpatch.Delta.encode(message.deltaWithImplicitFixups, writer.uint32(/* id 3, wireType 2 =*/26).fork(), _depth + 1).ldelim();
+            if (message.deltaWithIntraRefs != null && $Object.hasOwnProperty.call(message, "deltaWithIntraRefs"))
+                $root.hotpatch.Delta.encode(message.deltaWithIntraRefs, writer.uint32(/* id 4, wireType 2 =*/34).fork(), _depth + 1).ldelim();
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -1318,6 +1330,13 @@ export const hotpatch = $root.hotpatch = (() => {
                         message.storage = "deltaWithImplicitFixups";
                         continue;
                     }
+                case 4: {
+                        if (wireType !== 2)
+                            break;
+                        message.deltaWithIntraRefs = $root.hotpatch.Delta.decode(reader, reader.size(), $undefined, _depth + 1, message.deltaWithIntraRefs);
+                        message.storage = "deltaWithIntraRefs";
+                        continue;
+                    }
                 }
                 reader.skipType(wireType, _depth, tag);
                 if (!reader.discardUnknown) {
@@ -1349,6 +1368,10 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {Array.<hotpatch.DeltaOp.$Properties>|null} [ops] Delta ops
          * @property {Array.<number>|null} [implicitRel32] Delta implicitRel32
          * @property {Array.<number>|null} [implicitAbs64] Delta implicitAbs64
+         * @property {Array.<number>|null} [extraBase] Delta extraBase
+         * @property {Array.<number>|null} [intraRel32] Delta intraRel32
+         * @property {Array.<number>|null} [intraRel8] Delta intraRel8
+         * @property {Array.<number>|null} [intraTables] Delta intraTables
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -1369,6 +1392,10 @@ export const hotpatch = $root.hotpatch = (() => {
          *   ops?: Array.<hotpatch.DeltaOp.$Shape>|null;
          *   implicitRel32?: Array.<number>|null;
          *   implicitAbs64?: Array.<number>|null;
+         *   extraBase?: Array.<number>|null;
+         *   intraRel32?: Array.<number>|null;
+         *   intraRel8?: Array.<number>|null;
+         *   intraTables?: Array.<number>|null;
          *   $unknowns?: Array.<Uint8Array>;
          * }} hotpatch.Delta.$Shape
          */
@@ -1385,6 +1412,10 @@ export const hotpatch = $root.hotpatch = (() => {
             this.ops = [];
             this.implicitRel32 = [];
             this.implicitAbs64 = [];
+            this.extraBase = [];
+            this.intraRel32 = [];
+            this.intraRel8 = [];
+            this.intraTables = [];
             if (properties)
                 for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                     if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -1440,6 +1471,38 @@ export const hotpatch = $root.hotpatch = (() => {
         Delta.prototype.implicitAbs64 = $util.emptyArray;
 
         /**
+         * Delta extraBase.
+         * @member {Array.<number>} extraBase
+         * @memberof hotpatch.Delta
+         * @instance
+         */
+        Delta.prototype.extraBase = $util.emptyArray;
+
+        /**
+         * Delta intraRel32.
+         * @member {Array.<number>} intraRel32
+         * @memberof hotpatch.Delta
+         * @instance
+         */
+        Delta.prototype.intraRel32 = $util.emptyArray;
+
+        /**
+         * Delta intraRel8.
+         * @member {Array.<number>} intraRel8
+         * @memberof hotpatch.Delta
+         * @instance
+         */
+        Delta.prototype.intraRel8 = $util.emptyArray;
+
+        /**
+         * Delta intraTables.
+         * @member {Array.<number>} intraTables
+         * @memberof hotpatch.Delta
+         * @instance
+         */
+        Delta.prototype.intraTables = $util.emptyArray;
+
+        /**
          * Encodes the specified Delta message. Does not implicitly {@link hotpatch.Delta.verify|verify} messages.
          * @function encode
          * @memberof hotpatch.Delta
@@ -1468,6 +1531,14 @@ export const hotpatch = $root.hotpatch = (() => {
                 writer.uint32(/* id 5, wireType 2 =*/42).uint32s(message.implicitRel32);
             if (message.implicitAbs64 != null && message.implicitAbs64.length)
                 writer.uint32(/* id 6, wireType 2 =*/50).uint32s(message.implicitAbs64);
+            if (message.extraBase != null && message.extraBase.length)
+                writer.uint32(/* id 7, wireType 2 =*/58).uint32s(message.extraBase);
+            if (message.intraRel32 != null && message.intraRel32.length)
+                writer.uint32(/* id 8, wireType 2 =*/66).uint32s(message.intraRel32);
+            if (message.intraRel8 != null && message.intraRel8.length)
+                writer.uint32(/* id 9, wireType 2 =*/74).uint32s(message.intraRel8);
+            if (message.intraTables != null && message.intraTables.length)
+                writer.uint32(/* id 10, wireType 2 =*/82).uint32s(message.intraTables);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -1570,6 +1641,62 @@ export const hotpatch = $root.hotpatch = (() => {
                         if (!(message.implicitAbs64 && message.implicitAbs64.length))
                             message.implicitAbs64 = [];
                         message.implicitAbs64.push(reader.uint32());
+                        continue;
+                    }
+                case 7: {
+                        if (wireType === 2) {
+                            if (!(message.extraBase && message.extraBase.length))
+                                message.extraBase = [];
+                            reader.uint32s(message.extraBase);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.extraBase && message.extraBase.length))
+                            message.extraBase = [];
+                        message.extraBase.push(reader.uint32());
+                        continue;
+                    }
+                case 8: {
+                        if (wireType === 2) {
+                            if (!(message.intraRel32 && message.intraRel32.length))
+                                message.intraRel32 = [];
+                            reader.uint32s(message.intraRel32);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.intraRel32 && message.intraRel32.length))
+                            message.intraRel32 = [];
+                        message.intraRel32.push(reader.uint32());
+                        continue;
+                    }
+                case 9: {
+                        if (wireType === 2) {
+                            if (!(message.intraRel8 && message.intraRel8.length))
+                                message.intraRel8 = [];
+                            reader.uint32s(message.intraRel8);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.intraRel8 && message.intraRel8.length))
+                            message.intraRel8 = [];
+                        message.intraRel8.push(reader.uint32());
+                        continue;
+                    }
+                case 10: {
+                        if (wireType === 2) {
+                            if (!(message.intraTables && message.intraTables.length))
+                                message.intraTables = [];
+                            reader.uint32s(message.intraTables);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.intraTables && message.intraTables.length))
+                            message.intraTables = [];
+                        message.intraTables.push(reader.uint32());
                         continue;
                     }
                 }

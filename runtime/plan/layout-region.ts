@@ -7,7 +7,7 @@
  */
 import { err, ok, type Result } from '../../common/errors.ts';
 import { hex, type Va } from '../../common/types.ts';
-import { applyDelta } from '../../formats/delta.ts';
+import { baseRanges, materialiseDelta } from '../../formats/intra-refs.ts';
 import { impliedFixups } from '../../formats/implicit-fixups.ts';
 import { coveredByRelied } from '../../formats/validate.ts';
 import type { BlockBytes, CodeBlock, Fixup, HotpatchPackage } from '../../formats/package.ts';
@@ -74,13 +74,14 @@ export function checkBlocks(pkg: HotpatchPackage): Result<void> {
  */
 export async function materialiseBlock(b: BlockBytes, what: string, pkg: HotpatchPackage, preferred: Uint8Array, sections: readonly MappedSectionHeader[]): Promise<Result<{ bytes: Uint8Array; implied: Fixup[] }>> {
   if (b.kind === 'literal') return ok({ bytes: b.bytes.slice(), implied: [] });
-  const baseBytes = gather(preferred, [b.base]);
+  // The hash pins `base`; extra base ranges (2.1) are pinned by the relied ranges' hash.
+  const baseBytes = gather(preferred, baseRanges(b));
   if (baseBytes === null) return err('PLAN_IDENTITY', `${what}: delta base ${hex(b.base.rva)}+${b.base.length} is outside the image`);
   if (b.baseSha256.length === 0) {
     if (!coveredByRelied(pkg.target.reliedRanges, b.base.rva, b.base.length)) return err('PLAN_PACKAGE', `${what}: delta base ${hex(b.base.rva)}+${b.base.length} has no hash and is not covered by the relied ranges`, b.base.rva);
-  } else if (!eqBytes(await sha256(baseBytes), b.baseSha256)) return err('PLAN_IDENTITY', `${what}: delta base at ${hex(b.base.rva)}+${b.base.length} (section ${sectionOf(sections, b.base.rva)}) differs from the package's`, b.base.rva);
-  const bytes = applyDelta(baseBytes, b.ops, b.size);
-  if (!bytes.ok) return bytes;
+  } else if (!eqBytes(await sha256(baseBytes.subarray(0, b.base.length)), b.baseSha256)) return err('PLAN_IDENTITY', `${what}: delta base at ${hex(b.base.rva)}+${b.base.length} (section ${sectionOf(sections, b.base.rva)}) differs from the package's`, b.base.rva);
+  const bytes = materialiseDelta(b, baseBytes, what);
+  if (!bytes.ok) return err('PLAN_PACKAGE', bytes.error.message);
   const implied = impliedFixups(b, baseBytes, pkg.target.imageBase, pkg.target.sizeOfImage, what);
   if (!implied.ok) return err('PLAN_PACKAGE', implied.error.message);
   return ok({ bytes: bytes.value, implied: implied.value });
