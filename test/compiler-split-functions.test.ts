@@ -12,7 +12,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cachePath, realPairs } from '../samples/real/real-files.ts';
-import type { HotpatchPackage } from '../formats/package.ts';
+import type { Fixup, HotpatchPackage } from '../formats/package.ts';
 import { diffFiles } from '../compiler/index.ts';
 import type { ImageDiff } from '../compiler/diff/diff-images.ts';
 import { emitPackage } from '../compiler/emit/emit-package.ts';
@@ -21,6 +21,7 @@ import { verifyPackage } from '../compiler/verify/verify-package.ts';
 import type { FunctionTable } from '../compiler/functions/discover-functions.ts';
 import { layoutParts } from '../compiler/functions/layout-parts.ts';
 import { withCarriableChanges } from './support/change-functions.ts';
+import { literalBlock } from './support/literal-block.ts';
 
 function pairFiles(label: string): { old: string; new: string } | string {
   const p = realPairs().find((x) => x.label === label);
@@ -103,7 +104,8 @@ describe.skipIf(typeof sharp === 'string')(`MSVC split functions and image-relat
       expect(verdict(pkg)).toBe('ok');
       const kinds = new Set(pkg.codeBlocks.flatMap((b) => b.fixups.map((f) => f.kind)));
       expect(kinds.has('imagerel32')).toBe(true);
-      expect(kinds.has('rel8')).toBe(true);
+      // Short branches between parts: rel8 records, or (format 2.1) intra references of a delta.
+      expect(kinds.has('rel8') || pkg.codeBlocks.some((b) => b.bytes.kind === 'delta' && (b.bytes.intra?.rel8.length ?? 0) > 0)).toBe(true);
       expect(pkg.codeBlocks.some((b) => b.unwind?.unwindFixups.some((f) => f.target.kind === 'unwind'))).toBe(true);
     });
 
@@ -149,8 +151,20 @@ describe.skipIf(typeof sharp === 'string')(`MSVC split functions and image-relat
     });
 
     it('a short branch between parts that lands elsewhere in the block is caught', () => {
-      const bi = pkg.codeBlocks.findIndex((b) => b.fixups.some((f) => f.kind === 'rel8'));
-      const b = pkg.codeBlocks[bi]!;
+      // A block with rel8 records; else one whose short branches are intra references (format
+      // 2.1), made literal with each such field written back as the rel8 record it stands for.
+      let bi = pkg.codeBlocks.findIndex((x) => x.fixups.some((f) => f.kind === 'rel8'));
+      let b = pkg.codeBlocks[bi];
+      if (b === undefined) {
+        bi = pkg.codeBlocks.findIndex((x) => x.bytes.kind === 'delta' && (x.bytes.intra?.rel8.length ?? 0) > 0);
+        const d = pkg.codeBlocks[bi]!;
+        const plain = literalBlock(d, diff.match.old.img.image, pkg.target.imageBase, pkg.target.sizeOfImage);
+        const rel8 = d.bytes.kind === 'delta' ? (d.bytes.intra?.rel8 ?? []) : [];
+        const records = rel8.map((o): Fixup => ({ kind: 'rel8', offset: o, target: { kind: 'block', blockId: d.id, offset: o + 1 + ((plain.bytes[o]! << 24) >> 24) }, addend: -1n }));
+        b = { ...d, bytes: { kind: 'literal', bytes: plain.bytes }, fixups: [...plain.fixups, ...records] };
+        const asRecords = { ...pkg, codeBlocks: pkg.codeBlocks.map((x, i) => (i === bi ? b! : x)) };
+        expect(verdict(asRecords)).toBe('ok');
+      }
       const bad = b.fixups.map((f) => (f.kind === 'rel8' && f.target.kind === 'block' ? { ...f, target: { ...f.target, offset: f.target.offset + 2 } } : f));
       const tampered = { ...pkg, codeBlocks: pkg.codeBlocks.map((x, i) => (i === bi ? { ...x, fixups: bad } : x)) };
       expect(verdict(tampered)).toMatch(/^VERIFY_MISMATCH: .*\(rel8\): does not reach the carried body/);

@@ -19,9 +19,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { buildFromDiff, COMPILER_VERSION, diffFiles, verifyPackage, type ImageDiff } from '../compiler/index.ts';
-import { impliedFixups } from '../formats/implicit-fixups.ts';
 import { baseRanges, materialiseDelta } from '../formats/intra-refs.ts';
 import { gather } from '../runtime/plan/check-target.ts';
+import { literalBlock } from './support/literal-block.ts';
 import type { CodeBlock, DataBlock, Fixup, HotpatchPackage } from '../formats/package.ts';
 import { expectationOf, readScenarios, scenarioDll, TOOLCHAINS, type Toolchain } from '../samples/scenarios.ts';
 
@@ -242,17 +242,6 @@ describe('verifier mutation test', () => {
   }, 600_000);
 });
 
-/** A data block's bytes and every fixup, its delta (if any) decoded against OLD and its implicit fixups made explicit. */
-function asLiteral(b: DataBlock, old: Uint8Array, imageBase: bigint, sizeOfImage: number): { bytes: Uint8Array; fixups: readonly Fixup[] } {
-  if (b.bytes.kind === 'literal') return { bytes: b.bytes.bytes, fixups: b.fixups };
-  const base = gather(old, baseRanges(b.bytes));
-  if (base === null) throw new Error('the data block\'s base is outside OLD');
-  const bytes = materialiseDelta(b.bytes, base);
-  const implied = impliedFixups(b.bytes, base, imageBase, sizeOfImage);
-  if (!bytes.ok || !implied.ok) throw new Error('the data block does not decode against OLD');
-  return { bytes: bytes.value, fixups: [...b.fixups, ...implied.value] };
-}
-
 describe('LLVM self-relative table (enum-names, clang): the verifier checks entries by meaning', () => {
   // The shipped bug: the table carried as literal bytes whose entries were not re-based for
   // the copy's address. Here the emitter carries the table glued to the strings before it
@@ -273,7 +262,7 @@ describe('LLVM self-relative table (enum-names, clang): the verifier checks entr
     const data = pkg.dataBlocks[0]!;
     // A block stored as a delta (against the old table) is first made literal: its bytes
     // decoded, the fixups its implicit fields stand for listed.
-    const plain = asLiteral(data, m.old.img.image, pkg.target.imageBase, pkg.target.sizeOfImage);
+    const plain = literalBlock(data, m.old.img.image, pkg.target.imageBase, pkg.target.sizeOfImage);
     const bytes = plain.bytes.slice();
     const dv = new DataView(bytes.buffer);
     const nv = new DataView(m.new.img.image.buffer, m.new.img.image.byteOffset);

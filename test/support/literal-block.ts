@@ -1,0 +1,19 @@
+/**
+ * A package block made literal for mutation tests: a delta (format 1.2+: implicit fixups,
+ * 2.1: intra references and extra base ranges) decoded against OLD as the runtime would, its
+ * implicit fixups listed as records. Tests that edit a block's bytes edit these.
+ */
+import { impliedFixups } from '../../formats/implicit-fixups.ts';
+import { baseRanges, materialiseDelta } from '../../formats/intra-refs.ts';
+import type { BlockBytes, Fixup } from '../../formats/package.ts';
+import { gather } from '../../runtime/plan/check-target.ts';
+
+export function literalBlock(b: { readonly bytes: BlockBytes; readonly fixups: readonly Fixup[] }, old: Uint8Array, imageBase: bigint, sizeOfImage: number): { bytes: Uint8Array; fixups: Fixup[] } {
+  if (b.bytes.kind === 'literal') return { bytes: b.bytes.bytes.slice(), fixups: [...b.fixups] };
+  const base = gather(old, baseRanges(b.bytes));
+  if (base === null) throw new Error("the block's base is outside OLD");
+  const bytes = materialiseDelta(b.bytes, base);
+  const implied = impliedFixups(b.bytes, base, imageBase, sizeOfImage);
+  if (!bytes.ok || !implied.ok) throw new Error('the block does not decode against OLD');
+  return { bytes: bytes.value, fixups: [...b.fixups, ...implied.value] };
+}
