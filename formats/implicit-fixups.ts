@@ -17,7 +17,10 @@
  */
 import { err, ok, type Result } from '../common/errors.ts';
 import type { Rva } from '../common/types.ts';
-import type { BlockBytes, DeltaOp, Fixup, ImplicitFixups } from './package.ts';
+import { copySource } from './delta-index.ts';
+import type { BlockBytes, Fixup, ImplicitFixups } from './package.ts';
+
+export { copySource };
 
 /** A delta block (the only storage that can hold implicit fixups). */
 export type DeltaBytes = Extract<BlockBytes, { kind: 'delta' }>;
@@ -40,25 +43,6 @@ export function hasImplicit(b: BlockBytes): boolean {
   return b.kind === 'delta' && b.implicit !== undefined && b.implicit.rel32.length + b.implicit.abs64.length > 0;
 }
 
-/**
- * Where in the base the `width` bytes at result offset `offset` were copied from, when one
- * copy op covers them all (or one add op that adds 0 to each of them); null otherwise (a
- * literal op, or a field across two ops).
- */
-export function copySource(ops: readonly DeltaOp[], offset: number, width: number): number | null {
-  let at = 0;
-  for (const op of ops) {
-    const len = op.kind === 'copy' ? op.length : op.bytes.length;
-    if (offset < at + len) {
-      if (op.kind === 'literal' || offset + width > at + len) return null;
-      // An add op copies the field when it adds nothing to any of its bytes.
-      if (op.kind === 'add' && op.bytes.subarray(offset - at, offset - at + width).some((x) => x !== 0)) return null;
-      return op.offset + (offset - at);
-    }
-    at += len;
-  }
-  return null;
-}
 
 /**
  * Checks what needs no image (the loader runs it in validation): every field inside the

@@ -21,7 +21,10 @@
  */
 import { err, ok, type Result } from '../common/errors.ts';
 import { applyDelta } from './delta.ts';
-import { copySource, implicitSpans, type DeltaBytes } from './implicit-fixups.ts';
+import { copySource, mapBaseOffset } from './delta-index.ts';
+import { implicitSpans, type DeltaBytes } from './implicit-fixups.ts';
+
+export { mapBaseOffset };
 import type { DeltaOp, IntraRefs, RvaRange } from './package.ts';
 
 /** Widths of the relative intra fields. */
@@ -75,20 +78,6 @@ function offsetOfRva(ranges: readonly RvaRange[], rva: number): number | null {
   return null;
 }
 
-/** Where base offset `q` lands in the result: the first copy or add op holding it, else the first ending at it; null when none. */
-export function mapBaseOffset(ops: readonly DeltaOp[], q: number): number | null {
-  let at = 0;
-  let end: number | null = null;
-  for (const op of ops) {
-    const len = op.kind === 'copy' ? op.length : op.bytes.length;
-    if (op.kind !== 'literal') {
-      if (q >= op.offset && q < op.offset + len) return at + q - op.offset;
-      if (end === null && q === op.offset + len) end = at + len;
-    }
-    at += len;
-  }
-  return end;
-}
 
 /**
  * Checks what needs no image (the loader runs it in validation): every intra field and table

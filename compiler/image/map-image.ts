@@ -9,6 +9,7 @@ import { ok, type Result } from '../../common/errors.ts';
 import { asVa, type Rva, type Va } from '../../common/types.ts';
 import { mapImageLenient } from '../../runtime/pe/map-image.ts';
 import type { PeFile } from '../../runtime/pe/types.ts';
+import { lowerBound } from '../../common/search.ts';
 import {
   IMAGE_REL_BASED_DIR64,
   IMAGE_REL_BASED_HIGHLOW,
@@ -108,17 +109,7 @@ export function isCode(img: MappedImage, rva: number): boolean {
   return sectionAt(img, rva)?.executable === true;
 }
 
-/** First index in the sorted `arr` whose value is >= `v`. */
-export function lowerBound(arr: ArrayLike<number>, v: number): number {
-  let lo = 0;
-  let hi = arr.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (arr[mid]! < v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
+export { lowerBound };
 
 /** Base relocations whose fixed-up field starts in [start, end). */
 export function relocsIn(img: MappedImage, start: number, end: number): number[] {

@@ -20,6 +20,7 @@ import { findCodeOffsetTables } from './code-offset-tables.ts';
 import { findThrowInfo } from '../functions/msvc-throw-info.ts';
 import { readGoTables } from '../image/go-tables.ts';
 import { readGoMetadata, type GoMetadata } from '../image/go-types.ts';
+import { upperBound } from '../../common/search.ts';
 
 /** A jump table and the function that uses it. */
 export interface OwnedTable {
@@ -262,16 +263,7 @@ function buildItems(
 function itemFinder(items: readonly DataItem[]): (rva: number) => DataItem | undefined {
   const itemStarts = items.map((d) => d.start);
   return (rva) => {
-    let lo = 0;
-    let hi = itemStarts.length - 1;
-    let best = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (itemStarts[mid]! <= rva) {
-        best = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const best = upperBound(itemStarts, rva) - 1;
     if (best < 0) return undefined;
     const d = items[best]!;
     return rva < d.end ? d : undefined;

@@ -1,0 +1,119 @@
+/**
+ * Lookups over a delta's ops that implicit fixups (format 1.2) and intra references (2.1)
+ * make once per field: which op writes a result offset, and where a base offset lands in the
+ * result. A scan of the ops per field would cost fields x ops, which a hostile package can
+ * push to 10^12 within the size limits; these cost O(log ops) per field after O(ops log ops)
+ * once per ops array.
+ *
+ * Ops arrays are never changed once built (decoded packages, the encoder's results), so the
+ * index is kept per array (a WeakMap); a guard on the length and the end ops rebuilds it if an
+ * array was changed anyway.
+ */
+import { upperBound } from '../common/search.ts';
+import type { DeltaOp } from './package.ts';
+
+interface OpIndex {
+  readonly ops: readonly DeltaOp[];
+  readonly first: DeltaOp | undefined;
+  readonly last: DeltaOp | undefined;
+  /** Result offset at which op i starts (n + 1 entries: the last is the result's size). */
+  readonly at: Float64Array;
+  /** Elementary base segments [coords[j], coords[j+1]) and the first op (in op order) copying or adding over each, or -1. */
+  readonly coords: Float64Array;
+  readonly firstOp: Int32Array;
+  /** Base offset at which some copy/add op ends -> the first such op (in op order). */
+  readonly endOp: ReadonlyMap<number, number>;
+}
+
+const cache = new WeakMap<readonly DeltaOp[], OpIndex>();
+
+const opLength = (op: DeltaOp): number => (op.kind === 'copy' ? op.length : op.bytes.length);
+
+function indexOf(ops: readonly DeltaOp[]): OpIndex {
+  const hit = cache.get(ops);
+  if (hit !== undefined && hit.ops.length === ops.length && hit.first === ops[0] && hit.last === ops[ops.length - 1]) return hit;
+  const at = new Float64Array(ops.length + 1);
+  const spans: Array<{ start: number; end: number; op: number }> = [];
+  const endOp = new Map<number, number>();
+  ops.forEach((op, i) => {
+    const len = opLength(op);
+    at[i + 1] = at[i]! + len;
+    if (op.kind === 'literal') return;
+    spans.push({ start: op.offset, end: op.offset + len, op: i });
+    if (!endOp.has(op.offset + len)) endOp.set(op.offset + len, i);
+  });
+  const coords = Float64Array.from(new Set(spans.flatMap((s) => [s.start, s.end]))).sort();
+  const firstOp = new Int32Array(coords.length).fill(-1);
+  spans.sort((a, b) => a.start - b.start);
+  // Sweep the segments left to right with a min-heap (by op index) of the spans begun so far;
+  // a span ended at or before a segment can cover no later one, so it is dropped for good.
+  const heap: Array<{ end: number; op: number }> = [];
+  let next = 0;
+  for (let j = 0; j < coords.length; j++) {
+    const c = coords[j]!;
+    while (next < spans.length && spans[next]!.start <= c) heapPush(heap, spans[next++]!);
+    while (heap.length > 0 && heap[0]!.end <= c) heapPop(heap);
+    if (heap.length > 0) firstOp[j] = heap[0]!.op;
+  }
+  const index: OpIndex = { ops, first: ops[0], last: ops[ops.length - 1], at, coords, firstOp, endOp };
+  cache.set(ops, index);
+  return index;
+}
+
+
+/**
+ * The base offset the `width` bytes at result `offset` are copied from: they must lie inside
+ * one copy op, or one add op that adds 0 to each of them; null otherwise.
+ */
+export function copySource(ops: readonly DeltaOp[], offset: number, width: number): number | null {
+  const ix = indexOf(ops);
+  const i = upperBound(ix.at, offset) - 1;
+  if (i < 0 || i >= ops.length) return null;
+  const op = ops[i]!;
+  const start = ix.at[i]!;
+  if (op.kind === 'literal' || offset + width > start + opLength(op)) return null;
+  // An add op copies the field when it adds nothing to any of its bytes.
+  if (op.kind === 'add' && op.bytes.subarray(offset - start, offset - start + width).some((x) => x !== 0)) return null;
+  return op.offset + (offset - start);
+}
+
+/** Where base offset `q` lands in the result: the first copy or add op holding it, else the first ending at it; null when none. */
+export function mapBaseOffset(ops: readonly DeltaOp[], q: number): number | null {
+  const ix = indexOf(ops);
+  const j = upperBound(ix.coords, q) - 1;
+  const i = j < 0 ? -1 : ix.firstOp[j]!;
+  if (i >= 0) {
+    const op = ops[i]! as Extract<DeltaOp, { offset: number }>;
+    return ix.at[i]! + q - op.offset;
+  }
+  const e = ix.endOp.get(q);
+  return e === undefined ? null : ix.at[e + 1]!;
+}
+
+function heapPush(h: Array<{ end: number; op: number }>, x: { end: number; op: number }): void {
+  h.push(x);
+  let i = h.length - 1;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    if (h[p]!.op <= h[i]!.op) break;
+    [h[p], h[i]] = [h[i]!, h[p]!];
+    i = p;
+  }
+}
+
+function heapPop(h: Array<{ end: number; op: number }>): void {
+  const last = h.pop()!;
+  if (h.length === 0) return;
+  h[0] = last;
+  let i = 0;
+  for (;;) {
+    const l = 2 * i + 1;
+    const r = l + 1;
+    let m = i;
+    if (l < h.length && h[l]!.op < h[m]!.op) m = l;
+    if (r < h.length && h[r]!.op < h[m]!.op) m = r;
+    if (m === i) return;
+    [h[m], h[i]] = [h[i]!, h[m]!];
+    i = m;
+  }
+}
