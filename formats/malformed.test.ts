@@ -96,6 +96,7 @@ async function build(): Promise<Record<string, readonly [Uint8Array, string, 'tr
     'intra-tables-not-triples': [await wrapRaw(withIntra({ intraTables: [0x58, 1] })), 'PKG_INVALID', 'any'],
     'extra-base-not-relied': [await wrapRaw(withIntra({ extraBase: [0x3000, 16], intraRel32: [0x58] })), 'PKG_INVALID', 'any'],
     'extra-base-odd': [await wrapRaw(withIntra({ extraBase: [0x1000] })), 'PKG_INVALID', 'any'],
+    'extra-base-17-ranges': [await wrapRaw(withIntra({ extraBase: Array.from({ length: 17 }, () => [0x1000, 16]).flat() })), 'PKG_INVALID', 'any'],
     // Format 1 (the 32-byte header of 1.0-1.3), still read.
     'v1-short-header': [fullV1.slice(0, 20), 'PKG_TRUNCATED', 'any'],
     'v1-major-2-field': [set(fullV1, 4, [2, 0]), 'PKG_VERSION', 'trusted'],

@@ -22,6 +22,9 @@ import {
   type RvaRange,
 } from './package.ts';
 
+/** Extra base ranges a delta may name (format 2.1). */
+export const MAX_EXTRA_BASE = 16;
+
 /** Bytes a fixup of each kind writes. */
 export const FIXUP_WIDTH: Readonly<Record<FixupKind, number>> = { rel32: 4, rel8: 1, abs64: 8, 'rip-disp32': 4, addr32nb: 4, imagerel32: 4 };
 
@@ -134,6 +137,8 @@ function checkBytes(b: BlockBytes, path: string, p: HotpatchPackage): void {
   if (b.baseSha256.length !== 32 && b.baseSha256.length !== 0) fail(`${path}.baseSha256: ${b.baseSha256.length} bytes, expected 32 (or none)`);
   if (!coveredByRelied(p.target.reliedRanges, b.base.rva, b.base.length)) fail(`${path}.base: not covered by target.reliedRanges`);
   // 2.1: more old ranges after `base`, each held to the base's rules (the relied hash pins them).
+  // At most MAX_EXTRA_BASE ranges: base offsets are looked up in them per field (the compiler writes one).
+  if ((b.extraBase ?? []).length > MAX_EXTRA_BASE) fail(`${path}.extraBase: ${b.extraBase!.length} ranges, at most ${MAX_EXTRA_BASE}`);
   (b.extraBase ?? []).forEach((r, i) => {
     if (r.length === 0) fail(`${path}.extraBase[${i}]: empty range`);
     inImage(r.rva, r.length, p.target.sizeOfImage, `${path}.extraBase[${i}]`);
