@@ -1670,6 +1670,9 @@ export namespace hotpatch {
         /** FunctionRecord blockOffset. */
         blockOffset: number;
 
+        /** FunctionRecord shiftChange. */
+        shiftChange: number;
+
         /**
          * Encodes the specified FunctionRecord message. Does not implicitly {@link hotpatch.FunctionRecord.verify|verify} messages.
          * @param message FunctionRecord message or plain object to encode
@@ -1717,6 +1720,9 @@ export namespace hotpatch {
 
             /** FunctionRecord blockOffset */
             blockOffset?: (number|null);
+
+            /** FunctionRecord shiftChange */
+            shiftChange?: (number|null);
 
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];

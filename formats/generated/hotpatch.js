@@ -4111,6 +4111,7 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {number|null} [newSize] FunctionRecord newSize
          * @property {number|null} [blockId] FunctionRecord blockId
          * @property {number|null} [blockOffset] FunctionRecord blockOffset
+         * @property {number|null} [shiftChange] FunctionRecord shiftChange
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -4207,6 +4208,14 @@ export const hotpatch = $root.hotpatch = (() => {
         FunctionRecord.prototype.blockOffset = 0;
 
         /**
+         * FunctionRecord shiftChange.
+         * @member {number} shiftChange
+         * @memberof hotpatch.FunctionRecord
+         * @instance
+         */
+        FunctionRecord.prototype.shiftChange = 0;
+
+        /**
          * Encodes the specified FunctionRecord message. Does not implicitly {@link hotpatch.FunctionRecord.verify|verify} messages.
          * @function encode
          * @memberof hotpatch.FunctionRecord
@@ -4238,6 +4247,8 @@ export const hotpatch = $root.hotpatch = (() => {
                 writer.uint32(/* id 7, wireType 0 =*/56).uint32(message.blockId);
             if (message.blockOffset != null && $Object.hasOwnProperty.call(message, "blockOffset") && message.blockOffset !== 0)
                 writer.uint32(/* id 8, wireType 0 =*/64).uint32(message.blockOffset);
+            if (message.shiftChange != null && $Object.hasOwnProperty.call(message, "shiftChange") && message.shiftChange !== 0)
+                writer.uint32(/* id 9, wireType 0 =*/72).sint32(message.shiftChange);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -4352,6 +4363,15 @@ export const hotpatch = $root.hotpatch = (() => {
                             message.blockOffset = value;
                         else
                             delete message.blockOffset;
+                        continue;
+                    }
+                case 9: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.sint32())
+                            message.shiftChange = value;
+                        else
+                            delete message.shiftChange;
                         continue;
                     }
                 }
