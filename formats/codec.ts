@@ -13,7 +13,7 @@ import { encodeDelta } from './delta.ts';
 import { hasImplicit, IMPLICIT_WIDTH } from './implicit-fixups.ts';
 import { defaultBaselineId } from './baseline.ts';
 import { ColumnsInvalid, fixupColumnsOf, fixupListsOfColumns, reliedGapsOf, reliedRangesOfGaps, u32 } from './fixup-columns.ts';
-import { blockFactsOf, isMarker, recordMsgs21, recordOf21, withImpliedRedirects, writtenRedirects } from './function-records.ts';
+import { blockFactsOf, FIRST_STATE, isMarker, recordMsgs21, recordOf21, withImpliedRedirects, writtenRedirects } from './function-records.ts';
 import { hotpatch } from './generated/hotpatch.js';
 import type {
   BlockBytes,
@@ -465,13 +465,13 @@ function functionsOf(msgs: readonly hotpatch.FunctionRecord.$Shape[], code: read
   if (!c.v2 || !isMarker(msgs[0])) return { functions: msgs.map((x, i) => functionOf(x, `functions[${i}]`, c)), v21: false };
   const facts = blockFactsOf(code);
   const functions: FunctionRecord[] = [];
-  let shift = 0;
+  let state = FIRST_STATE;
   msgs.slice(1).forEach((x, i) => {
     const path = `functions[${i + 1}]`;
-    const r = recordOf21(x, recordBaseOf(x, path, c), shift, facts, (why) => {
+    const r = recordOf21(x, recordBaseOf(x, path, c), state, facts, (why) => {
       throw new Invalid(`${path}: ${why}`);
     });
-    shift = r.shift;
+    state = r.state;
     functions.push(r.record);
   });
   return { functions, v21: true };

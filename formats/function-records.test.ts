@@ -1,6 +1,7 @@
 /**
  * Function records since 2.1 (FORMAT.md, "Function records since 2.1"): after the marker a
- * changed function's new RVA is a shift change, sizes its block already says are left out,
+ * changed function's new RVA is a shift change, a block id a step from the one before, sizes
+ * its block already says are left out,
  * and so is the plain redirect of a changed function whose site the relied ranges cover. A
  * reader rebuilds the same package; a 2.0 reader refuses it (the marker); an implied redirect
  * is checked like a written one; and what the rules cannot say is written in the 2.0 forms.
@@ -44,6 +45,14 @@ describe('function records since 2.1', () => {
       [48, 0],
       [0, 4],
     ]);
+    // Blocks as steps from the record before: clamp in block 1 (step 1 + 1 from -1), then
+    // block 0, block 0 again, block 1.
+    expect(recs.map((f) => [f.blockId ?? 0, f.blockStep ?? 0])).toEqual([
+      [0, 1],
+      [0, -2],
+      [0, -1],
+      [0, 0],
+    ]);
     // parse_port's redirect (E9, site covered) is implied; the others are written.
     expect(wire.redirects.map((r) => r.oldRva)).toEqual([0x1000, 0x1200]);
     expect(roundTrip(p)).toEqual(packageToJson(p));
@@ -74,6 +83,7 @@ describe('function records since 2.1', () => {
       ['redirects not in record order', { ...p, redirects: [p.redirects[1]!, p.redirects[0]!, p.redirects[2]!] }],
       ['a changed function without a redirect (invalid, and must stay so)', { ...p, redirects: p.redirects.filter((r) => r.oldRva !== 0x1100) }],
       ['an added function of size 0 where its block says more', { ...p, functions: p.functions.map((f, i) => (i === 3 ? { ...f, newSize: 0 } : f)) }],
+      ['a block step past 31 bits', { ...p, codeBlocks: p.codeBlocks.map((b, i) => (i === 1 ? { ...b, id: 0xffff_fff0 } : b)), functions: p.functions.map((f) => (f.blockId === 1 ? { ...f, blockId: 0xffff_fff0 } : f)), redirects: p.redirects.map((r) => (r.target.blockId === 1 ? { ...r, target: { ...r.target, blockId: 0xffff_fff0 } } : r)) }],
       ['a shift past 31 bits', { ...p, functions: p.functions.map((f, i) => (i === 0 ? { ...f, newRva: (f.newRva + 0x8000_0000) as Rva } : f)) }],
     ];
     for (const [what, q] of cases) {

@@ -4,6 +4,8 @@
  * nothing else) leaves out what the rest of the package already says:
  * - a changed function's new RVA is written as the change of its shift (new - old RVA) from
  *   the changed record before it (`shift_change`; absent: the same shift), not as an RVA;
+ * - a record's block is written as its step from the previous record's (`block_step`; absent:
+ *   the next block, as the compiler writes one function per block), not as an id;
  * - a new size that runs to the end of the function's block is left out;
  * - a changed function's old size equal to its delta block's base (a base that starts at the
  *   old entry) is left out;
@@ -24,6 +26,15 @@ const CHANGED = 1;
 export const MARKER: hotpatch.FunctionRecord.$Properties = { status: CHANGED };
 
 const n = (v: number | null | undefined): number => (v ?? 0) >>> 0;
+const isInt32 = (v: number): boolean => v >= -0x8000_0000 && v <= 0x7fff_ffff;
+
+/** What the record before says: the shift of the changed record before, the block of the record before. */
+export interface RecordState {
+  readonly shift: number;
+  readonly block: number;
+}
+
+export const FIRST_STATE: RecordState = { shift: 0, block: -1 };
 
 /** Whether a decoded record is the 2.1 marker. */
 export function isMarker(m: hotpatch.FunctionRecord.$Shape | undefined): boolean {
@@ -37,7 +48,8 @@ export function isMarker(m: hotpatch.FunctionRecord.$Shape | undefined): boolean
     n(m.newSize) === 0 &&
     n(m.blockId) === 0 &&
     n(m.blockOffset) === 0 &&
-    (m.shiftChange ?? 0) === 0
+    (m.shiftChange ?? 0) === 0 &&
+    (m.blockStep ?? 0) === 0
   );
 }
 
@@ -76,6 +88,7 @@ export function recordMsgs21(p: { readonly functions: readonly FunctionRecord[];
   const facts = blockFactsOf(p.codeBlocks);
   const out: hotpatch.FunctionRecord.$Properties[] = [MARKER];
   let prevShift = 0;
+  let prevBlock = -1;
   for (const f of p.functions) {
     const changed = f.status === 'changed' && f.oldRva !== null;
     const newSize = derivedNewSize(f, facts);
@@ -87,13 +100,15 @@ export function recordMsgs21(p: { readonly functions: readonly FunctionRecord[];
       status: statusMsg(f),
       oldSize: f.oldSize === oldSize ? 0 : f.oldSize,
       newSize: f.newSize === newSize ? 0 : f.newSize,
-      blockId: f.blockId,
+      blockStep: f.blockId - prevBlock - 1,
       blockOffset: f.blockOffset,
     };
+    prevBlock = f.blockId;
+    if (!isInt32(msg.blockStep!)) return null;
     if (changed) {
       const shift = f.newRva - f.oldRva!;
       msg.shiftChange = shift - prevShift;
-      if (msg.shiftChange < -0x8000_0000 || msg.shiftChange > 0x7fff_ffff) return null;
+      if (!isInt32(msg.shiftChange)) return null;
       prevShift = shift;
     } else msg.newRva = f.newRva;
     out.push(msg);
@@ -102,31 +117,35 @@ export function recordMsgs21(p: { readonly functions: readonly FunctionRecord[];
 }
 
 /**
- * One record read under the 2.1 rules. `prevShift` is the shift of the changed record before
- * it; returns the record and its own shift (unchanged for an added function).
+ * One record read under the 2.1 rules, after the record whose state is `prev`; returns the
+ * record and its own state.
  */
 export function recordOf21(
   m: hotpatch.FunctionRecord.$Shape,
-  base: Omit<FunctionRecord, 'newRva' | 'oldSize' | 'newSize'>,
-  prevShift: number,
+  base: Omit<FunctionRecord, 'newRva' | 'oldSize' | 'newSize' | 'blockId'>,
+  prev: RecordState,
   facts: ReadonlyMap<number, BlockFacts>,
   fail: (why: string) => never,
-): { readonly record: FunctionRecord; readonly shift: number } {
+): { readonly record: FunctionRecord; readonly state: RecordState } {
+  if (n(m.blockId) !== 0) fail('block_id is written; since 2.1 a record has block_step instead');
+  const blockId = prev.block + 1 + (m.blockStep ?? 0);
+  if (blockId < 0 || blockId > 0xffff_ffff) fail(`block_step ${m.blockStep ?? 0} puts the block id outside 0..2^32-1`);
   const change = m.shiftChange ?? 0;
   let newRva: number;
-  let shift = prevShift;
+  let shift = prev.shift;
   if (base.status === 'changed' && base.oldRva !== null) {
     if (n(m.newRva) !== 0) fail('new_rva is written; since 2.1 a changed function has shift_change instead');
-    shift = prevShift + change;
+    shift = prev.shift + change;
     newRva = base.oldRva + shift;
-    if (!Number.isSafeInteger(newRva) || newRva < 0 || newRva > 0xffff_ffff) fail(`shift_change ${change} puts the new RVA outside 0..2^32-1`);
+    if (newRva < 0 || newRva > 0xffff_ffff) fail(`shift_change ${change} puts the new RVA outside 0..2^32-1`);
   } else {
     if (change !== 0) fail('shift_change on an added function');
     newRva = n(m.newRva);
   }
-  const newSize = n(m.newSize) !== 0 ? n(m.newSize) : derivedNewSize(base, facts);
-  const oldSize = n(m.oldSize) !== 0 ? n(m.oldSize) : derivedOldSize(base.status === 'changed' ? base.oldRva : null, base.blockId, facts);
-  return { record: { ...base, newRva: newRva as Rva, oldSize, newSize }, shift };
+  const at = { blockId, blockOffset: base.blockOffset };
+  const newSize = n(m.newSize) !== 0 ? n(m.newSize) : derivedNewSize(at, facts);
+  const oldSize = n(m.oldSize) !== 0 ? n(m.oldSize) : derivedOldSize(base.status === 'changed' ? base.oldRva : null, blockId, facts);
+  return { record: { ...base, blockId, newRva: newRva as Rva, oldSize, newSize }, state: { shift, block: blockId } };
 }
 
 /** The redirect a changed record implies under the 2.1 rules. */

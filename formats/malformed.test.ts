@@ -49,12 +49,14 @@ async function build(): Promise<Record<string, readonly [Uint8Array, string, 'tr
   const siteExplicit = badRef.redirects.map((r) => (r.oldRva === 0x1100 ? { ...r, expected: new Uint8Array(5) } : r));
   const baseUncovered = encodePayload({ ...badRef, target: uncovered(0x1100), redirects: siteExplicit });
   const siteUncovered = encodePayload({ ...badRef, target: uncovered(0x1000), redirects: badRef.redirects.map((r) => (r.oldRva === 0x1000 ? { ...r, expected: new Uint8Array(0) } : r)) });
-  // 2.1 function records (after the marker): a shift on an added function, and a changed
-  // function's new RVA written beside its shift.
+  // 2.1 function records (after the marker): a shift on an added function, a changed
+  // function's new RVA written beside its shift, a block id written beside its step.
   const addedShift = hotpatch.Package.decode(encodePayload(badRef));
   addedShift.functions.find((f) => f.name === 'helper')!.shiftChange = 16;
   const rvaAndShift = hotpatch.Package.decode(encodePayload(badRef));
   rvaAndShift.functions.find((f) => f.name === 'clamp')!.newRva = 0x1010;
+  const idAndStep = hotpatch.Package.decode(encodePayload(badRef));
+  idAndStep.functions.find((f) => f.name === 'clamp')!.blockId = 1;
   /** A format 2 header by hand, then a 2-byte payload. */
   const hdr = (flags: number, rest: number[]): Uint8Array => Uint8Array.of(0x48, 0x50, 0x4b, 0x30 + FORMAT_MAJOR, FORMAT_MINOR, flags, ...rest, 0x0a, 0x00);
   return {
@@ -88,6 +90,7 @@ async function build(): Promise<Record<string, readonly [Uint8Array, string, 'tr
     'redirect-unexpected-uncovered': [await wrapRaw(siteUncovered), 'PKG_INVALID', 'any'],
     'shift-on-added-function': [await wrapRaw(hotpatch.Package.encode(addedShift).finish()), 'PKG_INVALID', 'any'],
     'new-rva-beside-shift': [await wrapRaw(hotpatch.Package.encode(rvaAndShift).finish()), 'PKG_INVALID', 'any'],
+    'block-id-beside-step': [await wrapRaw(hotpatch.Package.encode(idAndStep).finish()), 'PKG_INVALID', 'any'],
     // Format 1 (the 32-byte header of 1.0-1.3), still read.
     'v1-short-header': [fullV1.slice(0, 20), 'PKG_TRUNCATED', 'any'],
     'v1-major-2-field': [set(fullV1, 4, [2, 0]), 'PKG_VERSION', 'trusted'],

@@ -1673,6 +1673,9 @@ export namespace hotpatch {
         /** FunctionRecord shiftChange. */
         shiftChange: number;
 
+        /** FunctionRecord blockStep. */
+        blockStep: number;
+
         /**
          * Encodes the specified FunctionRecord message. Does not implicitly {@link hotpatch.FunctionRecord.verify|verify} messages.
          * @param message FunctionRecord message or plain object to encode
@@ -1723,6 +1726,9 @@ export namespace hotpatch {
 
             /** FunctionRecord shiftChange */
             shiftChange?: (number|null);
+
+            /** FunctionRecord blockStep */
+            blockStep?: (number|null);
 
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
