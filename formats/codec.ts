@@ -247,13 +247,33 @@ function seriesMsg(p: HotpatchPackage): hotpatch.Series.$Properties | null {
   return baselineId === '' && p.series.sequence === 1 ? null : { baselineId, sequence: p.series.sequence };
 }
 
+type RecordMsgs = readonly [hotpatch.FunctionRecord.$Properties[], hotpatch.Redirect.$Properties[]];
+
+/** Bytes of the records and redirects as repeated fields (tag, length, message). */
+function recordBytes([functions, redirects]: RecordMsgs): number {
+  const one = (n: number): number => n + 1 + (n < 128 ? 1 : 2);
+  return functions.reduce((s, f) => s + one(pb.FunctionRecord.encode(f).finish().length), 0) + redirects.reduce((s, r) => s + one(pb.Redirect.encode(r).finish().length), 0);
+}
+
+/**
+ * The function records and redirects: since 2.1 under the 2.1 rules (function-records.ts)
+ * when they can say the package and are smaller (the 2-byte marker costs more than it saves
+ * on a package of one or two functions), else in the 2.0 forms.
+ */
+function recordsAndRedirects(p: HotpatchPackage, byOldRva: ReadonlyMap<number | null, readonly FunctionRecord[]>): RecordMsgs {
+  const v20: RecordMsgs = [p.functions.map(functionMsg), p.redirects.map((r) => redirectMsg(r, byOldRva))];
+  const written21 = writtenRedirects(p.redirects, p.functions);
+  const records21 = written21 === null ? null : recordMsgs21(p, statusMsg);
+  if (written21 === null || records21 === null) return v20;
+  const v21: RecordMsgs = [records21, written21.map((r) => redirectMsg(r, byOldRva))];
+  return recordBytes(v21) < recordBytes(v20) ? v21 : v20;
+}
+
 /** The generated message for a package (exported for size accounting in inspect). */
 export function toMessage(p: HotpatchPackage): hotpatch.Package.$Properties {
   const byOldRva = recordsByOldRva(p.functions);
-  // Since 2.1 the records follow the 2.1 rules when they can (function-records.ts).
-  const written21 = writtenRedirects(p.redirects, p.functions);
-  const records21 = written21 === null ? null : recordMsgs21(p, statusMsg);
-  const redirects = records21 === null ? p.redirects : written21!;
+  // Since 2.1 the records follow the 2.1 rules when they can and that is smaller.
+  const [functions, redirects] = recordsAndRedirects(p, byOldRva);
   return {
     target: targetMsg(p.target),
     series: seriesMsg(p),
@@ -266,8 +286,8 @@ export function toMessage(p: HotpatchPackage): hotpatch.Package.$Properties {
     })),
     dataBlocks: p.dataBlocks.map((b) => ({ id: b.id, alignment: b.alignment, bytes: bytesMsg(b.bytes), fixups: fixupsMsg(b.fixups) })),
     imports: p.imports.map((i) => (i.symbol.kind === 'name' ? { dll: i.dll, name: i.symbol.name } : { dll: i.dll, ordinal: i.symbol.ordinal })),
-    redirects: redirects.map((r) => redirectMsg(r, byOldRva)),
-    functions: records21 ?? p.functions.map(functionMsg),
+    redirects,
+    functions,
     producer: {
       ...(producerVersion(p.producer.compilerVersion) !== 0 ? { version: producerVersion(p.producer.compilerVersion) } : { compilerVersion: p.producer.compilerVersion }),
       parameters: p.producer.parameters.map((kv) => ({ key: kv.key, value: kv.value })),

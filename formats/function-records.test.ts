@@ -4,7 +4,8 @@
  * its block already says are left out,
  * and so is the plain redirect of a changed function whose site the relied ranges cover. A
  * reader rebuilds the same package; a 2.0 reader refuses it (the marker); an implied redirect
- * is checked like a written one; and what the rules cannot say is written in the 2.0 forms.
+ * is checked like a written one; and what the rules cannot say, or say at a cost, is written
+ * in the 2.0 forms.
  */
 import { describe, expect, it } from 'vitest';
 import type { Rva } from '../common/types.ts';
@@ -13,7 +14,7 @@ import { loadPackage } from './container.ts';
 import { hotpatch } from './generated/hotpatch.js';
 import { packageToJson } from './json.ts';
 import type { HotpatchPackage } from './package.ts';
-import { fullPackage } from './testing/sample-packages.ts';
+import { fullPackage, minimalPackage } from './testing/sample-packages.ts';
 import { wrapRaw } from './testing/wrap.ts';
 import { validatePackage } from './validate.ts';
 
@@ -75,6 +76,13 @@ describe('function records since 2.1', () => {
     expect(hotpatch.Package.decode(raw).redirects.map((r) => r.oldRva)).toEqual([0x1200]);
     const r = await loadPackage(await wrapRaw(raw), { trusted: [], allowUnsigned: true });
     expect(r.ok ? 'ok' : `${r.error.code}: ${r.error.message}`).toMatch(/^PKG_INVALID: redirects\[0\].*relied/);
+  });
+
+  it('a one-function package keeps the 2.0 forms: the marker would cost more than it saves', async () => {
+    const p = await minimalPackage();
+    const wire = hotpatch.Package.decode(encodePayload(p));
+    expect(wire.functions.map((f) => [f.status ?? 0, f.oldRva])).toEqual([[0, 0x1000]]);
+    expect(roundTrip(p)).toEqual(packageToJson(p));
   });
 
   it('writes the 2.0 forms when the 2.1 rules cannot say the package', async () => {
