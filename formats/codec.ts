@@ -14,6 +14,7 @@ import { hasImplicit, IMPLICIT_WIDTH } from './implicit-fixups.ts';
 import { hasIntra, INTRA_WIDTH } from './intra-refs.ts';
 import { defaultBaselineId } from './baseline.ts';
 import { ColumnsInvalid, fixupColumnsOf, fixupListsOfColumns, reliedGapsOf, reliedRangesOfGaps, u32 } from './fixup-columns.ts';
+import { blockFactsOf, FIRST_STATE, isMarker, recordMsgs21, recordOf21, withImpliedRedirects, writtenRedirects } from './function-records.ts';
 import { hotpatch } from './generated/hotpatch.js';
 import type {
   BlockBytes,
@@ -215,13 +216,18 @@ function redirectMsg(r: Redirect, byOldRva: ReadonlyMap<number | null, readonly 
   };
 }
 
-function functionMsg(f: FunctionRecord): hotpatch.FunctionRecord.$Properties {
+/** Since 2.0 a record's status is left out when its old RVA says it. */
+function statusMsg(f: FunctionRecord): hotpatch.FunctionStatus {
   const derivedStatus: FunctionStatus = f.oldRva !== null && f.oldRva !== 0 ? 'changed' : 'added';
+  return f.status === derivedStatus ? pb.FunctionStatus.FUNCTION_STATUS_UNSPECIFIED : wireOf(FUNCTION_STATUSES, f.status);
+}
+
+function functionMsg(f: FunctionRecord): hotpatch.FunctionRecord.$Properties {
   return {
     name: f.name ?? '',
     oldRva: f.oldRva ?? 0,
     newRva: f.oldRva !== null && f.newRva === f.oldRva ? 0 : f.newRva,
-    status: f.status === derivedStatus ? pb.FunctionStatus.FUNCTION_STATUS_UNSPECIFIED : wireOf(FUNCTION_STATUSES, f.status),
+    status: statusMsg(f),
     oldSize: f.oldSize,
     newSize: f.status === 'changed' && f.newSize === f.oldSize ? 0 : f.newSize,
     blockId: f.blockId,
@@ -262,9 +268,33 @@ function seriesMsg(p: HotpatchPackage): hotpatch.Series.$Properties | null {
   return baselineId === '' && p.series.sequence === 1 ? null : { baselineId, sequence: p.series.sequence };
 }
 
+type RecordMsgs = readonly [hotpatch.FunctionRecord.$Properties[], hotpatch.Redirect.$Properties[]];
+
+/** Bytes of the records and redirects as repeated fields (tag, length, message). */
+function recordBytes([functions, redirects]: RecordMsgs): number {
+  const one = (n: number): number => n + 1 + (n < 128 ? 1 : 2);
+  return functions.reduce((s, f) => s + one(pb.FunctionRecord.encode(f).finish().length), 0) + redirects.reduce((s, r) => s + one(pb.Redirect.encode(r).finish().length), 0);
+}
+
+/**
+ * The function records and redirects: since 2.1 under the 2.1 rules (function-records.ts)
+ * when they can say the package and are smaller (the 2-byte marker costs more than it saves
+ * on a package of one or two functions), else in the 2.0 forms.
+ */
+function recordsAndRedirects(p: HotpatchPackage, byOldRva: ReadonlyMap<number | null, readonly FunctionRecord[]>): RecordMsgs {
+  const v20: RecordMsgs = [p.functions.map(functionMsg), p.redirects.map((r) => redirectMsg(r, byOldRva))];
+  const written21 = writtenRedirects(p.redirects, p.functions);
+  const records21 = written21 === null ? null : recordMsgs21(p, statusMsg);
+  if (written21 === null || records21 === null) return v20;
+  const v21: RecordMsgs = [records21, written21.map((r) => redirectMsg(r, byOldRva))];
+  return recordBytes(v21) < recordBytes(v20) ? v21 : v20;
+}
+
 /** The generated message for a package (exported for size accounting in inspect). */
 export function toMessage(p: HotpatchPackage): hotpatch.Package.$Properties {
   const byOldRva = recordsByOldRva(p.functions);
+  // Since 2.1 the records follow the 2.1 rules when they can and that is smaller.
+  const [functions, redirects] = recordsAndRedirects(p, byOldRva);
   return {
     target: targetMsg(p.target),
     series: seriesMsg(p),
@@ -277,8 +307,8 @@ export function toMessage(p: HotpatchPackage): hotpatch.Package.$Properties {
     })),
     dataBlocks: p.dataBlocks.map((b) => ({ id: b.id, alignment: b.alignment, bytes: bytesMsg(b.bytes), fixups: fixupsMsg(b.fixups) })),
     imports: p.imports.map((i) => (i.symbol.kind === 'name' ? { dll: i.dll, name: i.symbol.name } : { dll: i.dll, ordinal: i.symbol.ordinal })),
-    redirects: p.redirects.map((r) => redirectMsg(r, byOldRva)),
-    functions: p.functions.map(functionMsg),
+    redirects,
+    functions,
     producer: {
       ...(producerVersion(p.producer.compilerVersion) !== 0 ? { version: producerVersion(p.producer.compilerVersion) } : { compilerVersion: p.producer.compilerVersion }),
       parameters: p.producer.parameters.map((kv) => ({ key: kv.key, value: kv.value })),
@@ -496,25 +526,38 @@ function redirectOf(m: hotpatch.Redirect.$Shape, path: string, c: Compact, byOld
   };
 }
 
-function functionOf(m: hotpatch.FunctionRecord.$Shape, path: string, c: Compact): FunctionRecord {
+/** A record's fields that read the same under the 2.0 and the 2.1 rules. */
+function recordBaseOf(m: hotpatch.FunctionRecord.$Shape, path: string, c: Compact): Omit<FunctionRecord, 'newRva' | 'oldSize' | 'newSize'> {
   const unset = m.status === null || m.status === undefined || m.status === pb.FunctionStatus.FUNCTION_STATUS_UNSPECIFIED;
   const status = c.v2 && unset ? (u32(m.oldRva) !== 0 ? 'changed' : 'added') : modelOf(FUNCTION_STATUSES, m.status);
   if (status === undefined) throw new Invalid(`${path}.status ${String(m.status)} is not a function status`);
   const name = m.name ?? '';
-  const oldRva = status === 'added' ? null : rva(m.oldRva);
+  return { name: name === '' ? null : name, oldRva: status === 'added' ? null : rva(m.oldRva), status, blockId: u32(m.blockId), blockOffset: u32(m.blockOffset) };
+}
+
+/** The records of a package; since 2.1 under the 2.1 rules when the first is the marker. */
+function functionsOf(msgs: readonly hotpatch.FunctionRecord.$Shape[], code: readonly CodeBlock[], c: Compact): { readonly functions: FunctionRecord[]; readonly v21: boolean } {
+  if (!c.v2 || !isMarker(msgs[0])) return { functions: msgs.map((x, i) => functionOf(x, `functions[${i}]`, c)), v21: false };
+  const facts = blockFactsOf(code);
+  const functions: FunctionRecord[] = [];
+  let state = FIRST_STATE;
+  msgs.slice(1).forEach((x, i) => {
+    const path = `functions[${i + 1}]`;
+    const r = recordOf21(x, recordBaseOf(x, path, c), state, facts, (why) => {
+      throw new Invalid(`${path}: ${why}`);
+    });
+    state = r.state;
+    functions.push(r.record);
+  });
+  return { functions, v21: true };
+}
+
+function functionOf(m: hotpatch.FunctionRecord.$Shape, path: string, c: Compact): FunctionRecord {
+  const { name, oldRva, status, blockId, blockOffset } = recordBaseOf(m, path, c);
   // Since 2.0 a changed function that kept its RVA or its size leaves the new one out.
   const newRva = c.v2 && u32(m.newRva) === 0 && oldRva !== null ? oldRva : rva(m.newRva);
   const newSize = c.v2 && u32(m.newSize) === 0 && status === 'changed' ? u32(m.oldSize) : u32(m.newSize);
-  return {
-    name: name === '' ? null : name,
-    oldRva,
-    newRva,
-    status,
-    oldSize: u32(m.oldSize),
-    newSize,
-    blockId: u32(m.blockId),
-    blockOffset: u32(m.blockOffset),
-  };
+  return { name, oldRva, newRva, status, oldSize: u32(m.oldSize), newSize, blockId, blockOffset };
 }
 
 function imageBaseOf(t: hotpatch.TargetIdentity.$Shape): bigint {
@@ -560,8 +603,9 @@ function fromMessage(m: hotpatch.Package.$Shape, c: Compact): HotpatchPackage {
   }));
   table.checkDone();
   const producer = m.producer;
-  const functions = (m.functions ?? []).map((x, i) => functionOf(x, `functions[${i}]`, c));
+  const { functions, v21 } = functionsOf(m.functions ?? [], code, c);
   const byOldRva = recordsByOldRva(functions);
+  const written = (m.redirects ?? []).map((x, i) => redirectOf(x, `redirects[${i}]`, c, byOldRva));
   const version = u32(producer?.version);
   return {
     target,
@@ -570,7 +614,7 @@ function fromMessage(m: hotpatch.Package.$Shape, c: Compact): HotpatchPackage {
     codeBlocks: code,
     dataBlocks: data,
     imports: (m.imports ?? []).map((x, i) => importOf(x, `imports[${i}]`)),
-    redirects: (m.redirects ?? []).map((x, i) => redirectOf(x, `redirects[${i}]`, c, byOldRva)),
+    redirects: v21 ? withImpliedRedirects(written, functions) : written,
     functions,
     producer: {
       // Since 2.0 the compiler's own name is its packed version.

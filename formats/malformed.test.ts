@@ -57,6 +57,14 @@ async function build(): Promise<Record<string, readonly [Uint8Array, string, 'tr
     m.codeBlocks[0]!.bytes = hotpatch.BlockBytes.decode(hotpatch.BlockBytes.encode({ [storage]: delta }).finish());
     return hotpatch.Package.encode(m).finish();
   };
+  // 2.1 function records (after the marker): a shift on an added function, a changed
+  // function's new RVA written beside its shift, a block id written beside its step.
+  const addedShift = hotpatch.Package.decode(encodePayload(badRef));
+  addedShift.functions.find((f) => f.name === 'helper')!.shiftChange = 16;
+  const rvaAndShift = hotpatch.Package.decode(encodePayload(badRef));
+  rvaAndShift.functions.find((f) => f.name === 'clamp')!.newRva = 0x1010;
+  const idAndStep = hotpatch.Package.decode(encodePayload(badRef));
+  idAndStep.functions.find((f) => f.name === 'clamp')!.blockId = 1;
   /** A format 2 header by hand, then a 2-byte payload. */
   const hdr = (flags: number, rest: number[]): Uint8Array => Uint8Array.of(0x48, 0x50, 0x4b, 0x30 + FORMAT_MAJOR, FORMAT_MINOR, flags, ...rest, 0x0a, 0x00);
   return {
@@ -97,6 +105,9 @@ async function build(): Promise<Record<string, readonly [Uint8Array, string, 'tr
     'extra-base-not-relied': [await wrapRaw(withIntra({ extraBase: [0x3000, 16], intraRel32: [0x58] })), 'PKG_INVALID', 'any'],
     'extra-base-odd': [await wrapRaw(withIntra({ extraBase: [0x1000] })), 'PKG_INVALID', 'any'],
     'extra-base-17-ranges': [await wrapRaw(withIntra({ extraBase: Array.from({ length: 17 }, () => [0x1000, 16]).flat() })), 'PKG_INVALID', 'any'],
+    'shift-on-added-function': [await wrapRaw(hotpatch.Package.encode(addedShift).finish()), 'PKG_INVALID', 'any'],
+    'new-rva-beside-shift': [await wrapRaw(hotpatch.Package.encode(rvaAndShift).finish()), 'PKG_INVALID', 'any'],
+    'block-id-beside-step': [await wrapRaw(hotpatch.Package.encode(idAndStep).finish()), 'PKG_INVALID', 'any'],
     // Format 1 (the 32-byte header of 1.0-1.3), still read.
     'v1-short-header': [fullV1.slice(0, 20), 'PKG_TRUNCATED', 'any'],
     'v1-major-2-field': [set(fullV1, 4, [2, 0]), 'PKG_VERSION', 'trusted'],

@@ -1705,6 +1705,12 @@ export namespace hotpatch {
         /** FunctionRecord blockOffset. */
         blockOffset: number;
 
+        /** FunctionRecord shiftChange. */
+        shiftChange: number;
+
+        /** FunctionRecord blockStep. */
+        blockStep: number;
+
         /**
          * Encodes the specified FunctionRecord message. Does not implicitly {@link hotpatch.FunctionRecord.verify|verify} messages.
          * @param message FunctionRecord message or plain object to encode
@@ -1752,6 +1758,12 @@ export namespace hotpatch {
 
             /** FunctionRecord blockOffset */
             blockOffset?: (number|null);
+
+            /** FunctionRecord shiftChange */
+            shiftChange?: (number|null);
+
+            /** FunctionRecord blockStep */
+            blockStep?: (number|null);
 
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];

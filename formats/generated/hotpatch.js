@@ -4238,6 +4238,8 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {number|null} [newSize] FunctionRecord newSize
          * @property {number|null} [blockId] FunctionRecord blockId
          * @property {number|null} [blockOffset] FunctionRecord blockOffset
+         * @property {number|null} [shiftChange] FunctionRecord shiftChange
+         * @property {number|null} [blockStep] FunctionRecord blockStep
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -4334,6 +4336,22 @@ export const hotpatch = $root.hotpatch = (() => {
         FunctionRecord.prototype.blockOffset = 0;
 
         /**
+         * FunctionRecord shiftChange.
+         * @member {number} shiftChange
+         * @memberof hotpatch.FunctionRecord
+         * @instance
+         */
+        FunctionRecord.prototype.shiftChange = 0;
+
+        /**
+         * FunctionRecord blockStep.
+         * @member {number} blockStep
+         * @memberof hotpatch.FunctionRecord
+         * @instance
+         */
+        FunctionRecord.prototype.blockStep = 0;
+
+        /**
          * Encodes the specified FunctionRecord message. Does not implicitly {@link hotpatch.FunctionRecord.verify|verify} messages.
          * @function encode
          * @memberof hotpatch.FunctionRecord
@@ -4365,6 +4383,10 @@ export const hotpatch = $root.hotpatch = (() => {
                 writer.uint32(/* id 7, wireType 0 =*/56).uint32(message.blockId);
             if (message.blockOffset != null && $Object.hasOwnProperty.call(message, "blockOffset") && message.blockOffset !== 0)
                 writer.uint32(/* id 8, wireType 0 =*/64).uint32(message.blockOffset);
+            if (message.shiftChange != null && $Object.hasOwnProperty.call(message, "shiftChange") && message.shiftChange !== 0)
+                writer.uint32(/* id 9, wireType 0 =*/72).sint32(message.shiftChange);
+            if (message.blockStep != null && $Object.hasOwnProperty.call(message, "blockStep") && message.blockStep !== 0)
+                writer.uint32(/* id 10, wireType 0 =*/80).sint32(message.blockStep);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -4479,6 +4501,24 @@ export const hotpatch = $root.hotpatch = (() => {
                             message.blockOffset = value;
                         else
                             delete message.blockOffset;
+                        continue;
+                    }
+                case 9: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.sint32())
+                            message.shiftChange = value;
+                        else
+                            delete message.shiftChange;
+                        continue;
+                    }
+                case 10: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.sint32())
+                            message.blockStep = value;
+                        else
+                            delete message.blockStep;
                         continue;
                     }
                 }
