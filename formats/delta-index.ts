@@ -1,7 +1,8 @@
 /**
- * Lookups over a delta's ops that implicit fixups (format 1.2) and intra references (2.1)
- * make once per field: which op writes a result offset, and where a base offset lands in the
- * result. A scan of the ops per field would cost fields x ops, which a hostile package can
+ * Lookups over a delta that implicit fixups (format 1.2) and intra references (2.1) make once
+ * per field: which op writes a result offset, where a base offset lands in the result, and
+ * which old-image range (base, then extra_base, concatenated) a base offset or RVA is in.
+ * The runtime, the verifier and the encoder all use these. A scan of the ops per field would cost fields x ops, which a hostile package can
  * push to 10^12 within the size limits; these cost O(log ops) per field after O(ops log ops)
  * once per ops array.
  *
@@ -10,7 +11,7 @@
  * array was changed anyway.
  */
 import { upperBound } from '../common/search.ts';
-import type { DeltaOp } from './package.ts';
+import type { DeltaOp, RvaRange } from './package.ts';
 
 interface OpIndex {
   readonly ops: readonly DeltaOp[];
@@ -116,4 +117,31 @@ function heapPop(h: Array<{ end: number; op: number }>): void {
     [h[m], h[i]] = [h[i]!, h[m]!];
     i = m;
   }
+}
+
+/** The range index, its start in the concatenated base and the RVA of base offset `off`, or null past the end. */
+export function rangeAt(ranges: readonly RvaRange[], off: number): { index: number; start: number; rva: number } | null {
+  let start = 0;
+  for (let i = 0; i < ranges.length; i++) {
+    const r = ranges[i]!;
+    if (off < start + r.length) return { index: i, start, rva: (r.rva as number) + off - start };
+    start += r.length;
+  }
+  return null;
+}
+
+/** The RVA of the `width` bytes at base offset `off` when one range holds them all, else null. */
+export function rvaInOneRange(ranges: readonly RvaRange[], off: number, width: number): number | null {
+  const at = rangeAt(ranges, off);
+  return at === null || off + width > at.start + ranges[at.index]!.length ? null : at.rva;
+}
+
+/** The base offset of `rva` in the first range that holds it, or null. */
+export function offsetOfRva(ranges: readonly RvaRange[], rva: number): number | null {
+  let start = 0;
+  for (const r of ranges) {
+    if (rva >= r.rva && rva < (r.rva as number) + r.length) return start + rva - r.rva;
+    start += r.length;
+  }
+  return null;
 }

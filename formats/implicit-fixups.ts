@@ -17,10 +17,8 @@
  */
 import { err, ok, type Result } from '../common/errors.ts';
 import type { Rva } from '../common/types.ts';
-import { copySource } from './delta-index.ts';
+import { copySource, rvaInOneRange } from './delta-index.ts';
 import type { BlockBytes, Fixup, ImplicitFixups } from './package.ts';
-
-export { copySource };
 
 /** A delta block (the only storage that can hold implicit fixups). */
 export type DeltaBytes = Extract<BlockBytes, { kind: 'delta' }>;
@@ -42,7 +40,6 @@ export function implicitSpans(implicit: ImplicitFixups | undefined): Array<reado
 export function hasImplicit(b: BlockBytes): boolean {
   return b.kind === 'delta' && b.implicit !== undefined && b.implicit.rel32.length + b.implicit.abs64.length > 0;
 }
-
 
 /**
  * Checks what needs no image (the loader runs it in validation): every field inside the
@@ -73,13 +70,8 @@ export function impliedFixups(d: DeltaBytes, base: Uint8Array, imageBase: bigint
     const src = copySource(d.ops, o, w)!;
     if (src + w > base.length) return err('PKG_INVALID', `${path}.implicit: ${kind} field at ${o} reads outside the base`);
     // The old field's RVA: its source in the base range that holds it (2.1: base ++ extraBase).
-    let fieldRva = -1;
-    let start = 0;
-    for (const r of [d.base, ...(d.extraBase ?? [])]) {
-      if (src >= start && src + w <= start + r.length) fieldRva = (r.rva as number) + src - start;
-      start += r.length;
-    }
-    if (fieldRva < 0) return err('PKG_INVALID', `${path}.implicit: ${kind} field at ${o} is copied across base ranges`);
+    const fieldRva = rvaInOneRange([d.base, ...(d.extraBase ?? [])], src, w);
+    if (fieldRva === null) return err('PKG_INVALID', `${path}.implicit: ${kind} field at ${o} is copied across base ranges`);
     const target = kind === 'rel32' ? fieldRva + 4 + view.getInt32(src, true) : view.getBigUint64(src, true) - imageBase;
     const rva = typeof target === 'bigint' ? (target >= 0n && target < BigInt(sizeOfImage) ? Number(target) : -1) : target;
     if (rva < 0 || rva >= sizeOfImage) {

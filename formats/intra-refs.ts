@@ -21,11 +21,9 @@
  */
 import { err, ok, type Result } from '../common/errors.ts';
 import { applyDelta } from './delta.ts';
-import { copySource, mapBaseOffset } from './delta-index.ts';
+import { copySource, mapBaseOffset, offsetOfRva, rvaInOneRange } from './delta-index.ts';
 import { implicitSpans, type DeltaBytes } from './implicit-fixups.ts';
-
-export { mapBaseOffset };
-import type { DeltaOp, IntraRefs, RvaRange } from './package.ts';
+import type { IntraRefs, RvaRange } from './package.ts';
 
 /** Widths of the relative intra fields. */
 export const INTRA_WIDTH = { rel32: 4, rel8: 1 } as const;
@@ -57,28 +55,6 @@ export function intraSpans(intra: IntraRefs | undefined): Array<readonly [number
   return spans.sort((a, b) => a[0] - b[0]);
 }
 
-/** The range index and RVA of base offset `off` (< baseLength), or null. */
-function rangeAt(ranges: readonly RvaRange[], off: number): { index: number; start: number; rva: number } | null {
-  let start = 0;
-  for (let i = 0; i < ranges.length; i++) {
-    const r = ranges[i]!;
-    if (off < start + r.length) return { index: i, start, rva: (r.rva as number) + off - start };
-    start += r.length;
-  }
-  return null;
-}
-
-/** The base offset of `rva` in the first range that holds it, or null. */
-function offsetOfRva(ranges: readonly RvaRange[], rva: number): number | null {
-  let start = 0;
-  for (const r of ranges) {
-    if (rva >= r.rva && rva < (r.rva as number) + r.length) return start + rva - r.rva;
-    start += r.length;
-  }
-  return null;
-}
-
-
 /**
  * Checks what needs no image (the loader runs it in validation): every intra field and table
  * inside the result, inside one copy op (or an add op adding 0 to it) whose source lies in one
@@ -101,8 +77,7 @@ export function checkIntraRefs(d: DeltaBytes, path: string): Result<void> {
     if (o + w > d.size) return err('PKG_INVALID', `${path}.intra: ${kind} field at ${o} + ${w} bytes is outside the ${d.size}-byte block`);
     const src = copySource(d.ops, o, w);
     if (src === null) return err('PKG_INVALID', `${path}.intra: ${kind} field at ${o} is not inside one copy op`);
-    const r = rangeAt(ranges, src);
-    if (r === null || src + w > r.start + ranges[r.index]!.length) return err('PKG_INVALID', `${path}.intra: ${kind} field at ${o} is copied across base ranges`);
+    if (rvaInOneRange(ranges, src, w) === null) return err('PKG_INVALID', `${path}.intra: ${kind} field at ${o} is copied across base ranges`);
   }
   return ok(undefined);
 }
@@ -130,16 +105,16 @@ export function intraFieldValues(d: DeltaBytes, base: Uint8Array, offset: number
   const w = kind === 'table' ? 4 * count : INTRA_WIDTH[kind];
   const what = `${path}.intra: ${kind} field at ${offset}`;
   const src = copySource(d.ops, offset, w);
-  const at = src === null ? null : rangeAt(ranges, src);
-  if (src === null || at === null || src + w > at.start + ranges[at.index]!.length || src + w > base.length) return err('PKG_INVALID', `${what} is not copied whole from one base range`);
+  const fieldRva = src === null ? null : rvaInOneRange(ranges, src, w);
+  if (src === null || fieldRva === null || src + w > base.length) return err('PKG_INVALID', `${what} is not copied whole from one base range`);
   const view = new DataView(base.buffer, base.byteOffset, base.byteLength);
   if (kind !== 'table') {
-    const nv = remap(d, ranges, view, at.rva + w, src, w, offset + w, what);
+    const nv = remap(d, ranges, view, fieldRva + w, src, w, offset + w, what);
     return nv.ok ? ok([nv.value]) : nv;
   }
   const out: number[] = [];
   for (let k = 0; k < count; k++) {
-    const nv = remap(d, ranges, view, at.rva - back, src + 4 * k, 4, offset - back, `${what}, entry ${k}`);
+    const nv = remap(d, ranges, view, fieldRva - back, src + 4 * k, 4, offset - back, `${what}, entry ${k}`);
     if (!nv.ok) return nv;
     out.push(nv.value);
   }

@@ -6,10 +6,11 @@
 import { asRva } from '../../common/types.ts';
 import { encodedBlockBytesSize, encodedFixupsSize } from '../../formats/codec.ts';
 import { encodeDelta } from '../../formats/delta.ts';
-import { copySource, IMPLICIT_WIDTH } from '../../formats/implicit-fixups.ts';
+import { copySource, rangeAt, rvaInOneRange } from '../../formats/delta-index.ts';
+import { IMPLICIT_WIDTH } from '../../formats/implicit-fixups.ts';
 import type { CodeBlock, DataBlock, DeltaOp, Fixup } from '../../formats/package.ts';
 import { FIXUP_WIDTH } from '../../formats/validate.ts';
-import { baseBytesOf, intraRefsOf, rvaAtBase, selfResolved, withIntraFields, type BaseBytes, type IntraCandidate } from './intra-deltas.ts';
+import { baseBytesOf, intraRefsOf, selfResolved, widthOf, withIntraFields, type BaseBytes, type IntraCandidate } from './intra-deltas.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import { identityOf } from './identity.ts';
 import { unstableOverlap, unstableRanges } from '../image/stable-ranges.ts';
@@ -117,7 +118,7 @@ function asInBase(bytes: Uint8Array, fixups: readonly Fixup[], pos: readonly num
     const w = FIXUP_WIDTH[f.kind];
     const at = pos[i]!;
     const k = implicitKind(f);
-    const fieldRva = rvaAtBase(bb, at);
+    const fieldRva = rangeAt(bb.ranges, at)?.rva ?? null;
     if (k === 'rel32') {
       const v = rvaSum(f) - BigInt(fieldRva ?? 0);
       if (fieldRva !== null && v >= -0x8000_0000n && v <= 0x7fff_ffffn) view.setInt32(f.offset, Number(v), true);
@@ -189,8 +190,7 @@ export function blockBytesFor(old: OldImage, bytes: Uint8Array, fixups: readonly
     // Listed only where a copy alone would be wrong (a displacement that changed) or where the
     // field replaces a fixup record: an unchanged branch costs nothing as copied bytes.
     const differs = (c: IntraCandidate): boolean => {
-      const w = c.kind === 'table' ? 4 * c.count : c.kind === 'rel8' ? 1 : 4;
-      for (let i = c.offset; i < c.offset + w; i++) if (target[i] !== resolved.truth[i]) return true;
+      for (let i = c.offset; i < c.offset + widthOf(c); i++) if (target[i] !== resolved.truth[i]) return true;
       return false;
     };
     accepted = r.accepted.filter((c) => resolved.selfAt.has(c.offset) || differs(c));
@@ -237,9 +237,9 @@ function implicitOf(old: OldImage, bb: BaseBytes, ops: readonly DeltaOp[], fixup
     const k = implicitKind(f);
     const src = k === null ? null : copySource(ops, f.offset, IMPLICIT_WIDTH[k]);
     let derived: bigint | null = null;
-    const srcRva = src === null ? null : rvaAtBase(bb, src);
     // The field must come from one base range (the runtime refuses one read across two).
-    if (src !== null && srcRva !== null && src + IMPLICIT_WIDTH[k!] <= base.length && rvaAtBase(bb, src + IMPLICIT_WIDTH[k!] - 1) === srcRva + IMPLICIT_WIDTH[k!] - 1) {
+    const srcRva = src === null ? null : rvaInOneRange(bb.ranges, src, IMPLICIT_WIDTH[k!]);
+    if (src !== null && srcRva !== null && src + IMPLICIT_WIDTH[k!] <= base.length) {
       derived = k === 'rel32' ? BigInt(srcRva + view.getInt32(src, true)) : view.getBigUint64(src, true) - old.imageBase;
       const s = k === 'rel32' ? derived + 4n : derived;
       if (s < 0n || s >= BigInt(old.sizeOfImage)) derived = null;

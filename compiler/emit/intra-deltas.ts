@@ -10,8 +10,10 @@
 import { asRva } from '../../common/types.ts';
 import { encodeDelta } from '../../formats/delta.ts';
 import type { DeltaBytes } from '../../formats/implicit-fixups.ts';
+import { offsetOfRva } from '../../formats/delta-index.ts';
 import { INTRA_WIDTH, intraFieldValues } from '../../formats/intra-refs.ts';
 import type { DeltaOp, Fixup, IntraRefs, RvaRange } from '../../formats/package.ts';
+import { gather } from '../../runtime/plan/check-target.ts';
 
 /** A field of a block that points inside the block (emit-function.ts lists them). */
 export interface IntraCandidate {
@@ -28,44 +30,22 @@ export interface IntraCandidate {
   readonly back?: number;
 }
 
-/** A delta's base: its old ranges [start, end) in order and their bytes, concatenated. */
+/** A delta's base: its old ranges in order and their bytes, concatenated. */
 export interface BaseBytes {
-  readonly ranges: ReadonlyArray<readonly [number, number]>;
+  readonly ranges: readonly RvaRange[];
   readonly bytes: Uint8Array;
 }
 
-/** The base bytes of `ranges` of `image`. */
+/** The base bytes of `ranges` [start, end) of `image` (inside it: they come from OLD's own layout). */
 export function baseBytesOf(image: Uint8Array, ranges: ReadonlyArray<readonly [number, number]>): BaseBytes {
-  const bytes = new Uint8Array(ranges.reduce((n, [s, e]) => n + e - s, 0));
-  let at = 0;
-  for (const [s, e] of ranges) {
-    bytes.set(image.subarray(s, e), at);
-    at += e - s;
-  }
-  return { ranges, bytes };
+  const rs: RvaRange[] = ranges.map(([s, e]) => ({ rva: asRva(s), length: e - s }));
+  const bytes = gather(image, rs);
+  if (bytes === null) throw new Error('a delta base outside OLD');
+  return { ranges: rs, bytes };
 }
 
-/** RVA of base offset `off`, or null past the end. */
-export function rvaAtBase(b: BaseBytes, off: number): number | null {
-  let start = 0;
-  for (const [s, e] of b.ranges) {
-    if (off < start + e - s) return s + off - start;
-    start += e - s;
-  }
-  return null;
-}
-
-/** Base offset of OLD `rva` (first range holding it), or null. */
-function baseOffsetOf(b: BaseBytes, rva: number): number | null {
-  let start = 0;
-  for (const [s, e] of b.ranges) {
-    if (rva >= s && rva < e) return start + rva - s;
-    start += e - s;
-  }
-  return null;
-}
-
-const widthOf = (c: IntraCandidate): number => (c.kind === 'table' ? 4 * c.count : INTRA_WIDTH[c.kind]);
+/** Bytes a candidate covers. */
+export const widthOf = (c: IntraCandidate): number => (c.kind === 'table' ? 4 * c.count : INTRA_WIDTH[c.kind]);
 
 /** True for a fixup of block `selfId` to itself, relative to its own end: what a rel candidate replaces. */
 function isSelfRel(f: Fixup, selfId: number): boolean {
@@ -106,14 +86,13 @@ function alignedAt(ops: readonly DeltaOp[], c: IntraCandidate, base: BaseBytes):
     }
     at += len;
   }
-  if (c.oldRva !== undefined) return baseOffsetOf(base, c.oldRva);
+  if (c.oldRva !== undefined) return offsetOfRva(base.ranges, c.oldRva);
   return c.kind === 'table' || shift === null ? null : c.offset + shift;
 }
 
 /** A delta over `base` with `ops` and intra fields `cands`: what the runtime's rule reads. */
 function deltaOf(base: BaseBytes, size: number, ops: readonly DeltaOp[], cands: readonly IntraCandidate[]): DeltaBytes {
-  const ranges: RvaRange[] = base.ranges.map(([s, e]) => ({ rva: asRva(s), length: e - s }));
-  return { kind: 'delta', base: ranges[0]!, baseSha256: new Uint8Array(0), size, ops, extraBase: ranges.slice(1), intra: intraRefsOf(cands) };
+  return { kind: 'delta', base: base.ranges[0]!, baseSha256: new Uint8Array(0), size, ops, extraBase: base.ranges.slice(1), intra: intraRefsOf(cands) };
 }
 
 /** The format's lists of accepted candidates (ascending). */

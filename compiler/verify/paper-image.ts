@@ -210,4 +210,3 @@ export function newPointerTarget(img: MappedImage, rva: number): bigint | null {
   const t = absTarget(img, rva, 10);
   return t < 0 ? null : BigInt(t);
 }
-
