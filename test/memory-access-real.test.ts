@@ -12,7 +12,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { diffFiles, type ImageDiff } from '../compiler/index.ts';
-import { referenceAccessesTarget } from '../compiler/disasm/memory-access.ts';
 import { fetchRealFile, realPairs } from '../samples/real/real-files.ts';
 
 const pair = realPairs().find((p) => p.label === 'ast-grep-0.51.2-0.51.3')!;
@@ -34,11 +33,11 @@ describe.skipIf(unavailable !== undefined)(`ast-grep 0.51.2 -> 0.51.3, loads at 
     const item = nw.itemAt(0x799ae8)!;
     expect(item.start).toBe(0x799ae8);
     expect(nw.items[item.index - 1]!.end).toBe(0x799ae8);
-    expect(referenceAccessesTarget(nw.img, load)).toBe(true);
+    expect(load.accessesTarget).toBe(true);
     // Every lea of the image is an address, not an access.
     const leas = nw.fns.functions.flatMap((g) => g.decoded.refs.filter((r) => r.kind === 'riprel32' && nw.img.image[r.fieldRva - 2] === 0x8d)).slice(0, 200);
     expect(leas.length).toBeGreaterThan(0);
-    for (const r of leas) expect(referenceAccessesTarget(nw.img, r)).toBe(false);
+    for (const r of leas) expect(r.accessesTarget).toBe(false);
     // No refusal is left for a load at such a start: those that remain come from a lea (or data).
     const ambiguous = diff.functions.filter((x) => x.verdict === 'refused' && /is also the end of/.test(x.reason?.message ?? ''));
     for (const x of ambiguous) {
@@ -46,7 +45,7 @@ describe.skipIf(unavailable !== undefined)(`ast-grep 0.51.2 -> 0.51.3, loads at 
       if (at === null) continue;
       const g = nw.fns.containing(at);
       const r = g?.decoded.refs.find((q) => q.insnRva === at && q.kind === 'riprel32');
-      if (r !== undefined) expect(referenceAccessesTarget(nw.img, r)).toBe(false);
+      if (r !== undefined) expect(r.accessesTarget).toBe(false);
     }
     expect(diff.functions.filter((x) => x.verdict === 'refused' && /reference to 0x799ae8 is also the end/.test(x.reason?.message ?? ''))).toEqual([]);
   });

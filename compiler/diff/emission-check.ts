@@ -7,7 +7,6 @@ import { rvaAdd, type Rva } from '../../common/types.ts';
 import { parseGccLsda } from '../eh/gcc-lsda.ts';
 import { parseHandlerData } from '../eh/parse-handler-data.ts';
 import { chainedParent, layoutParts } from '../functions/layout-parts.ts';
-import { referenceAccessesTarget } from '../disasm/memory-access.ts';
 import { absTarget, relocsIn } from '../image/map-image.ts';
 import type { DataItem, FunctionInfo } from '../image/types.ts';
 import { reason, type Reason } from './reasons.ts';
@@ -101,7 +100,7 @@ function refsProblem(ctx: ResolveContext, f: FunctionInfo): Reason | null {
       if (res.target.kind !== 'image' && res.target.kind !== 'block') return reason('IMAGEREL_TO_IMPORT', `image-relative (__ImageBase) reference at ${describeNew(m, r.insnRva)} to an import`, r.insnRva);
       continue;
     }
-    const res = resolveTarget(ctx, r.target, f, referenceAccessesTarget(m.new.img, r));
+    const res = resolveTarget(ctx, r.target, f, r.accessesTarget);
     if (!res.ok) return reason('UNRESOLVED_REFERENCE', res.reason, r.insnRva);
   }
   for (const rf of f.pdata) {

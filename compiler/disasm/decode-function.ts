@@ -13,6 +13,7 @@ import type { DecodedFunction, DecodedInsn, JumpTable, Reference, RvaRange } fro
 import { chainBefore, clobbers, isPointerTailCall, recoverJumpTable, type WriteCache } from './jump-tables.ts';
 import { baseHoldsOnEveryPath } from './base-paths.ts';
 import { InstructionMap } from './instruction-map.ts';
+import { accessesRipTarget } from './memory-access.ts';
 /** The shapes moved to compiler/image/types.ts; re-exported under their old names. */
 export type { DecodedFunction, DecodedInsn, JumpTable, RefKind, Reference, RvaRange } from '../image/types.ts';
 
@@ -365,7 +366,7 @@ function findImageBaseLoads(d: Decoding): ImageBaseLoad[] {
       const co = decoder.getConstantOffsets(insn);
       const off = co.displacementOffset;
       co.free();
-      addRef(p, { kind: 'imagerel32', fieldRva: rvaAdd(p.rva, off), size: 4, insnRva: p.rva, insnEnd: rvaAdd(p.rva, p.length), target: displ, isCall: false, isBranch: false });
+      addRef(p, { kind: 'imagerel32', fieldRva: rvaAdd(p.rva, off), size: 4, insnRva: p.rva, insnEnd: rvaAdd(p.rva, p.length), target: displ, isCall: false, isBranch: false, accessesTarget: false });
       // Proven image-relative when, on the straight line before it, the base register was
       // last written by `lea base, [rip + __ImageBase]` (checked against entering branches below).
       const baseReg = insn.memoryBase;
@@ -575,6 +576,7 @@ function collectRefs(img: MappedImage, relocBits: Uint8Array, decoder: Decoder, 
       target: Number(BigInt.asUintN(64, insn.nearBranchTarget)),
       isCall,
       isBranch: true,
+      accessesTarget: false,
     });
   }
   if (insn.isIpRelMemoryOperand) {
@@ -591,6 +593,7 @@ function collectRefs(img: MappedImage, relocBits: Uint8Array, decoder: Decoder, 
       target: t < 0n ? -1 - Number(-t & 0xffffffffn) : t > 0xffffffffn ? 0x1_0000_0000 + Number(t & 0xffffffffn) : Number(t),
       isCall: p.flow === FlowControl.IndirectCall, // (p.flow is insn.flowControl, read once in descend)
       isBranch: false,
+      accessesTarget: accessesRipTarget(insn),
     });
   }
   if (!relocStartsIn(relocBits, rva, end)) return;
@@ -605,6 +608,7 @@ function collectRefs(img: MappedImage, relocBits: Uint8Array, decoder: Decoder, 
       target: absTarget(img, r, type),
       isCall: false,
       isBranch: false,
+      accessesTarget: false,
     });
   }
 }

@@ -6,7 +6,6 @@
 import { err, ok, type Result } from '../../common/errors.ts';
 import type { CodeBlock, Fixup, FixupKind, RuntimeFunction } from '../../formats/package.ts';
 import { describeNew, handlerFieldTarget, offsetInFunction, resolveHandler, resolveTarget, type ResolveContext } from '../diff/resolve-target.ts';
-import { referenceAccessesTarget } from '../disasm/memory-access.ts';
 import { parseGccLsda } from '../eh/gcc-lsda.ts';
 import { parseHandlerData } from '../eh/parse-handler-data.ts';
 import type { HandlerStructure, ParsedHandlerData } from '../eh/types.ts';
@@ -113,7 +112,7 @@ export function emitFunction(ctx: ResolveContext, f: FunctionInfo, offsets: read
       bytes.fill(0, fieldOff, fieldOff + 4);
       continue;
     }
-    const res = resolveTarget(ctx, r.target, f, referenceAccessesTarget(ctx.m.new.img, r));
+    const res = resolveTarget(ctx, r.target, f, r.accessesTarget);
     if (!res.ok) return err('BUILD_UNRESOLVED', `${where}: ${res.reason}`);
     fixups.push({ kind: relKind ?? 'abs64', offset: fieldOff, target: res.target, addend: relKind === null ? 0n : addend });
     bytes.fill(0, fieldOff, fieldOff + r.size);

@@ -31,6 +31,11 @@ export interface Reference {
   readonly isCall: boolean;
   /** True for branch instructions (jmp/jcc/call/loop): the target is code. */
   readonly isBranch: boolean;
+  /**
+   * True for a riprel32 field of an instruction that loads or stores at the target (not `lea`,
+   * not a bit test): it names the item starting there (disasm/memory-access.ts).
+   */
+  readonly accessesTarget: boolean;
 }
 
 /** A switch table recovered from an indirect jump. */
