@@ -42,6 +42,11 @@ const REFUSAL: Record<string, RegExp> = {
   'exported-const': /exported data hp_limits changed value/,
   'enum-renumber': /structure layout changed: field offsets shift by \+8 from 0x[0-9a-f]+ \(needs a baseline\)/,
   'enum-global': /structure layout changed: field offsets shift by \+8 from 0x[0-9a-f]+ \(needs a baseline\)/,
+  // compiler/diff/load-time-only.ts: found from the .ctors list and the entry point, not symbols.
+  'static-ctor': /static constructor changed: \S+ is reached only from static constructor \S+ \(\.ctors entry \d+ of \d+\), via \S+ -> \S+: it ran when the module loaded/,
+  'c-constructor': /static constructor changed: \S+ is the static constructor \(\.ctors entry \d+ of \d+\): it ran when the module loaded/,
+  'guarded-static': /function-local static initialiser changed: \S+ is called only from the guarded initialisation of a function-local static in \S+ \(guard 0x[0-9a-f]+\)(, via \S+ -> \S+)?: it ran when the first call initialised the static/,
+  'dllmain-attach': /DllMain code changed: \S+ is reached only from the DLL entry point \S+ .*, via \S+ -> \S+ -> \S+: its DLL_PROCESS_ATTACH work ran when the module loaded/,
 };
 
 describe.each(TOOLCHAINS.flatMap((tc) => scenarios.flatMap((s) => [false, true].map((stripped) => [s, stripped, tc] as const))))('%s', (s: Scenario, stripped: boolean, tc: Toolchain) => {

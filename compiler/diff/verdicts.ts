@@ -1,7 +1,8 @@
 /**
  * A verdict per changed or added function, settled to a fixed point: a function is refused
  * when its exception-handling group cannot travel, when it touches a global whose layout or
- * initial value changed, when the structures it reads changed layout (layout-shift.ts), when
+ * initial value changed, when it runs only at load time (load-time-only.ts), when the
+ * structures it reads changed layout (layout-shift.ts), when
  * the emitter could not carry it (emission-check.ts) or its old
  * entry cannot take a redirect (redirect-sites.ts); and a function that needs a refused one
  * in the package is refused in turn.
@@ -12,6 +13,7 @@ import type { MatchResult } from '../match/match-images.ts';
 import type { EhGroups } from './eh-groups.ts';
 import { emissionProblem } from './emission-check.ts';
 import { layoutProblem } from './layout-shift.ts';
+import { loadTimeCheck } from './load-time-only.ts';
 import { planRedirect } from './redirect-sites.ts';
 import { describeNew, oldRodataByKey, type ResolveContext } from './resolve-target.ts';
 import { reason, type Reason } from './reasons.ts';
@@ -40,6 +42,7 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
   }
   const ctx: ResolveContext = { m, blockOf: emitted, rangeOffsets, carry: () => 0, importIndex: () => 0, oldRodata: oldRodataByKey(m), untouchedOld: untouchedByOldCode(m, status) };
   const touchesBadGlobal = badGlobalCheck(m, data);
+  const loadTimeProblem = loadTimeCheck(m);
   const referrers = referrersOf(m, emitted);
   const reasons = new Map<number, Reason>();
   const redirects = new Map<number, RedirectPlan>();
@@ -69,7 +72,7 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
     if (why !== null && refusedMate === undefined) baseReasons.set(f.index, why);
     else if (refusedMate !== undefined) baseReasons.set(f.index, baseReasons.get(refusedMate) ?? reasons.get(refusedMate)!);
     if (why === null) {
-      why = touchesBadGlobal(f) ?? layoutOf(f, st) ?? emissionProblem(ctx, f, okItems);
+      why = touchesBadGlobal(f) ?? loadTimeProblem(f, st) ?? layoutOf(f, st) ?? emissionProblem(ctx, f, okItems);
       if (why !== null) baseReasons.set(f.index, why);
     }
     // A funclet only the handler tables reach keeps no redirect: old frames keep their old
