@@ -4,9 +4,10 @@
  * (init_bias), both unchanged; v2 fixes rate_sum, an ordinary function the exported code
  * calls (v1 stops one entry early). Only code that runs after the patch changed, so it must
  * stay hotpatchable and patch live: the load-time rule may not fire on a DLL just because it
- * has constructors. Two functions load-time code uses are not load-time-only: scaled, which
- * fill_rates and rate_sum both call, and the destructor g_rates' constructor registers with
- * atexit (its address taken, to run at exit).
+ * has constructors. Three functions load-time code uses are not load-time-only: scaled, which
+ * fill_rates and rate_sum both call; bias_step, which init_bias calls and rate_sum calls
+ * through a pointer (its address taken by later code); and the destructor g_rates'
+ * constructor registers with atexit (to run at exit).
  * Changed function: rate_sum.
  */
 #define HP_NAME "static-ctor-fix"
@@ -28,7 +29,9 @@ struct rates {
 
 static rates g_rates;
 
-HP_EXTERN_C __attribute__((constructor)) HP_FN void init_bias(void) { g_bias = 100; }
+HP_EXTERN_C HP_FN long long bias_step(void) { return 50; }
+
+HP_EXTERN_C __attribute__((constructor)) HP_FN void init_bias(void) { g_bias = 2 * bias_step(); }
 
 HP_EXTERN_C HP_FN long long rate_sum(int n) {
   long long s = g_bias;
@@ -37,7 +40,8 @@ HP_EXTERN_C HP_FN long long rate_sum(int n) {
 #else
   for (int i = 0; i < n && i < 8; i++) s += g_rates.table[i];
 #endif
-  return s + scaled(0);
+  long long (*volatile step)(void) = bias_step;
+  return s + scaled(0) + step() - 50;
 }
 
 static void hp_vectors(hp_out *o) {
