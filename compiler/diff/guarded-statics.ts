@@ -106,7 +106,8 @@ function guardCalls(a: ImageAnalysis, f: FunctionInfo, candidates: ReadonlySet<n
       if (pending !== null) {
         const mn = insn.mnemonic;
         if (check !== null) {
-          const taken = insn.opKind(0) === OpKind.NearBranch64 ? Number(insn.nearBranch64) : -1;
+          const jcc = mn === Mnemonic.Je || mn === Mnemonic.Jne;
+          const taken = jcc && insn.opKind(0) === OpKind.NearBranch64 ? Number(insn.nearBranch64) : -1;
           // test eax: a non-zero result initialises; cmp [guard], -1: an equal guard does.
           const initIfEqual = check === 'guard';
           if (mn === Mnemonic.Je && taken >= 0) pending.init = initIfEqual ? taken : d.rva + d.length;

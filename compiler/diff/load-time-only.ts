@@ -35,7 +35,7 @@
 import { Decoder, DecoderOptions, Instruction, MemorySizeExt } from 'iced-x86';
 import { hex, type Rva } from '../../common/types.ts';
 import { IMAGE_REL_BASED_DIR64 } from '../../runtime/pe/types.ts';
-import { absTarget } from '../image/map-image.ts';
+import { absTarget, isCode } from '../image/map-image.ts';
 import type { FunctionInfo, Reference } from '../image/types.ts';
 import type { ImageAnalysis } from '../match/analyze-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
@@ -130,18 +130,17 @@ export function loadTimeOnly(a: ImageAnalysis): Map<number, LoadTimeReach> {
   if (parent.size === 0) return new Map();
   // What may run later: every function outside the closure, every function whose address
   // escapes (code, data, image-relative fields, exports), and what those call or jump to.
+  // (Only functions of the closure need marking: the rest are `later` already.)
   const later = new Set<number>();
-  const mark = (rva: number): void => {
+  const mark = (rva: number, from?: FunctionInfo): void => {
+    if (!isCode(a.img, rva)) return;
     const g = a.fns.containing(rva);
-    if (g !== undefined) later.add(g.index);
+    if (g !== undefined && g !== from && parent.has(g.index)) later.add(g.index);
   };
   for (const f of fns) {
     if (!parent.has(f.index)) later.add(f.index);
-    for (const r of f.decoded.refs) {
-      if (r.isBranch) continue;
-      const g = a.fns.containing(r.target);
-      if (g !== undefined && g !== f) later.add(g.index);
-    }
+    // A load or store at a function's bytes does not hand out its address.
+    for (const r of f.decoded.refs) if (!r.isBranch && !r.accessesTarget) mark(r.target, f);
   }
   for (const rel of a.img.relocRvas) {
     if (rootSlots.has(rel)) continue;
@@ -225,12 +224,16 @@ export function loadTimeReason(reach: LoadTimeReach, a: ImageAnalysis, at: Rva):
  * function itself is left to ENTRY_POINT_CHANGED (data-changes.ts), which already refuses it.
  */
 export function loadTimeCheck(m: MatchResult): (f: FunctionInfo, st: FunctionStatus) => Reason | null {
-  const oldOnly = loadTimeOnly(m.old);
-  const newOnly = loadTimeOnly(m.new);
-  if (oldOnly.size === 0 && newOnly.size === 0) return () => null;
+  // Computed at the first changed function: a pair with none pays nothing.
+  let oldOnly: Map<number, LoadTimeReach> | null = null;
+  let newOnly = new Map<number, LoadTimeReach>();
   const newEntry = m.new.fns.containing(m.new.img.pe.optionalHeader.addressOfEntryPoint)?.index;
   return (f, st) => {
     if (st !== 'changed' || f.index === newEntry) return null;
+    if (oldOnly === null) {
+      oldOnly = loadTimeOnly(m.old);
+      newOnly = loadTimeOnly(m.new);
+    }
     const o = m.fnNewToOld[f.index]!;
     const reach = (o >= 0 ? oldOnly.get(o) : undefined) ?? newOnly.get(f.index);
     if (reach === undefined || (o >= 0 && onlyLoadedPaddingDiffers(m, m.old.fns.functions[o]!, f))) return null;
