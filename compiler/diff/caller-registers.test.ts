@@ -9,9 +9,10 @@
 import { readFileSync } from 'node:fs';
 import { Decoder, DecoderOptions, Instruction } from 'iced-x86';
 import { describe, expect, test } from 'vitest';
+import { fetchRealFile, realPairs } from '../../samples/real/real-files.ts';
 import { scenarioDll, type Toolchain } from '../../samples/scenarios.ts';
 import { diffFiles, type ImageDiff } from '../index.ts';
-import { findClobberedCalls, keptAcrossCall } from './caller-registers.ts';
+import { findClobberedCalls, keepingToolchain, keptAcrossCall } from './caller-registers.ts';
 import { decodeEffects, regNames, type RegEffect } from './register-effects.ts';
 
 /** The effects of a body given as encoded bytes, decoded in sequence from RVA 0. */
@@ -102,5 +103,44 @@ describe.each([false, true])('caller-registers rule on the ipra samples (strippe
     expect(regNames(keptAcrossCall(d.match.old, total, site))).toBe('rax');
     expect(findClobberedCalls(d.match, d.newStatus)).toEqual([]);
     expect(d.hotpatchable).toBe(true);
+  });
+});
+
+/** A corpus pair's files (samples/real/manifest.json), or why they are unavailable. */
+function realPair(label: string): { o: Uint8Array; n: Uint8Array } | string {
+  const p = realPairs().find((x) => x.label === label);
+  if (p === undefined) return `no pair ${label}`;
+  const o = fetchRealFile(p.old);
+  const n = fetchRealFile(p.new);
+  if (!o.ok) return o.error.message;
+  if (!n.ok) return n.error.message;
+  return { o: new Uint8Array(readFileSync(o.value)), n: new Uint8Array(readFileSync(n.value)) };
+}
+
+describe('toolchains and the real corpus', () => {
+  test('the samples are GCC-laid-out (the clang builds link mingw-w64 objects GCC compiled)', () => {
+    for (const tc of ['gcc', 'clang'] as const) expect(keepingToolchain(read('ipra-clobber', 'v1', true, tc))).toBe('gcc');
+  });
+
+  // MSVC's whole-program optimisation gives static leaf functions custom conventions too.
+  const sevenZip = realPair('7za-5.1.1-5.2.0');
+  test.skipIf(typeof sevenZip === 'string')(`7za 5.1.1 -> 5.2.0 (MSVC): old 0x19dc keeps r8 across its call to 0x199c, the new 0x1928 writes it${typeof sevenZip === 'string' ? ` (skipped: ${sevenZip})` : ''}`, () => {
+    const { o, n } = sevenZip as { o: Uint8Array; n: Uint8Array };
+    expect(keepingToolchain(o)).toBe('msvc');
+    const d = diffFiles(o, n);
+    if (!d.ok) throw new Error(d.error.message);
+    const oldFns = d.value.match.old.fns;
+    // The leaf writes rax only; the caller's loop keeps its counter and pointers in r8-r11.
+    expect(regNames(keptAcrossCall(d.value.match.old, 0x19dc, 0x1a05))).toBe('rax, r8, r9, r10, r11');
+    expect(oldFns.byEntry.has(0x199c)).toBe(true);
+    const calls = findClobberedCalls(d.value.match, d.value.newStatus);
+    expect(calls.map((c) => [c.caller.entry, c.site, c.callee.entry, c.culprit.entry, regNames(c.kept)])).toEqual([[0x19dc, 0x1a05, 0x199c, 0x1928, 'r8']]);
+  });
+
+  // LLVM keeps nothing volatile across a call: a read after one is an undefined value.
+  const libvips = realPair('libvips-0.34.4-0.34.5');
+  test.skipIf(typeof libvips === 'string')(`libvips 0.34.4 (llvm-mingw) is LLVM-laid-out: the rule refuses nothing${typeof libvips === 'string' ? ` (skipped: ${libvips})` : ''}`, () => {
+    const { o } = libvips as { o: Uint8Array; n: Uint8Array };
+    expect(keepingToolchain(o)).toBe('llvm');
   });
 });

@@ -13,14 +13,17 @@
  * The check, for every direct call in OLD code to a function W whose clobbers grow once
  * patched (call-graph-clobbers.ts: PATCHED minus OLD, both transitive): which of the grown
  * registers the caller reads after the call before writing them, on any path
- * (`liveAfter`: a forward search over the caller's decoded instructions; a later direct call
- * reads what its callee reads before writing, ARG_REGS at most, and ends what the callee
- * clobbers in OLD; an indirect call reads the argument registers and ends all; a return
- * reads rax and xmm0; a jump out of the function is a tail call). Any such register refuses
+ * (`Liveness.after`: a forward search over the caller's decoded instructions; a later direct
+ * call reads what its callee reads before writing, ARG_REGS at most, and ends what the callee
+ * clobbers in OLD; an indirect call reads the argument registers in GCC images (none in MSVC
+ * ones) and ends all; a return reads rax and xmm0 where the function touches them; a jump out
+ * of the function is a tail call). Any such register refuses
  * the changed functions whose new bodies bring it (CALLER_REGISTERS_CLOBBERED, naming the
- * caller, the call site, the registers and the callee). MSVC and clang code never keeps a
- * volatile register across a call, so only return values are read after one, and they are
- * in every clobber set that writes them: such code is not refused.
+ * caller, the call site, the registers and the callee). A return value read after the call
+ * is in the old clobber set too (the callee writes it), so it never counts. MSVC does the
+ * same as GCC for static leaf functions under whole-program optimisation (7za 5.1.1 -> 5.2.0:
+ * old 0x19dc keeps r8-r11 across its call to 0x199c, the new 0x1928 writes r8); LLVM does
+ * not, so LLVM-laid-out images are left out (keepingToolchain).
  *
  * Not covered: the reverse direction (NEW code that keeps a register across a call into an
  * OLD body left active that clobbers more than NEW's counterpart: a refused callee behind an
@@ -74,7 +77,7 @@ export function keptAcrossCall(a: ImageAnalysis, callerEntry: number, site: numb
   if (caller === undefined || d === undefined) return 0;
   const fx = new RegisterEffects(a.img.image);
   const clob = new ClobberSets({ own: (i) => fx.ownWrites(a.fns.functions[i]!), succ: (i) => calleesOf(a.fns, a.fns.functions[i]!) });
-  return new Liveness(a.fns, fx, (i) => clob.get(i)).after(caller, d.rva + d.length, ALL_VOLATILE);
+  return new Liveness(a.fns, fx, (i) => clob.get(i), keepingToolchain(a.img.image) === 'gcc' ? ARG_REGS : 0).after(caller, d.rva + d.length, ALL_VOLATILE);
 }
 
 /** Every clobbered old call site of a diff (empty when no matched function changed). */
@@ -87,6 +90,8 @@ export function findClobberedCalls(m: MatchResult, status: readonly FunctionStat
     return n >= 0 && status[n] === 'changed' ? n : -1;
   };
   if (!oldFns.some((f) => newOf(f.index) >= 0)) return [];
+  const toolchain = keepingToolchain(m.old.img.image);
+  if (toolchain === 'llvm') return [];
   const oldFx = new RegisterEffects(m.old.img.image);
   const newFx = new RegisterEffects(m.new.img.image);
   const memo = <T>(fn: (k: number) => T): ((k: number) => T) => {
@@ -122,7 +127,7 @@ export function findClobberedCalls(m: MatchResult, status: readonly FunctionStat
     return v;
   };
   const affected = reachingChanged(nOld, oldCallees, (i) => newOf(i) >= 0);
-  const live = new Liveness(m.old.fns, oldFx, (i) => clobOld.get(i));
+  const live = new Liveness(m.old.fns, oldFx, (i) => clobOld.get(i), toolchain === 'gcc' ? ARG_REGS : 0);
   const out: ClobberedCall[] = [];
   for (const caller of oldFns) {
     for (const d of caller.decoded.insns) {
@@ -186,6 +191,43 @@ function directCallee(m: MatchResult, caller: FunctionInfo, refIndex: number, re
   return undefined;
 }
 
+/** How deep the search follows calls into callees (each level a callee's entry search). */
+const MAX_DEPTH = 48;
+
+/**
+ * Which toolchain laid out the image, as far as keeping registers across calls goes:
+ * - `gcc`: GCC writes its ident (`GCC: (GNU) 13-win32`) into read-only data for every object
+ *   it compiles, mingw-w64's startup objects included (so the samples' clang builds, linked
+ *   against them, count too). GCC keeps values in any volatile register a local callee leaves
+ *   alone, arguments of later calls included: a call this analysis cannot follow (an import,
+ *   a pointer) reads every argument register.
+ * - `msvc`: a Rich header (MSVC's link.exe writes it; GNU ld and lld do not). MSVC's
+ *   whole-program optimisation gives static leaf functions custom conventions: 7za 5.1.1's
+ *   0x19dc keeps r8-r11 across its call to 0x199c. An import or a pointer gets the standard
+ *   convention, so a call this analysis cannot follow is taken to read none of them (the
+ *   watcher builds pass rdx to imports only after setting it).
+ * - `llvm`: neither (llvm-mingw, Rust, clang-cl with lld-link). LLVM keeps no volatile register
+ *   across a call (its interprocedural register allocation is off unless asked for with
+ *   -enable-ipra): a register read after a call before any write holds an undefined value
+ *   (libvips 0.34.4 stores r10 to its frame at a join where one path left it undefined), so
+ *   the rule refuses nothing there.
+ */
+export function keepingToolchain(image: Uint8Array): 'gcc' | 'msvc' | 'llvm' {
+  if (find(image, [0x47, 0x43, 0x43, 0x3a, 0x20, 0x28], 0, image.length)) return 'gcc'; // "GCC: ("
+  const peAt = image.length >= 0x40 ? (image[0x3c]! | (image[0x3d]! << 8) | (image[0x3e]! << 16)) : 0;
+  return find(image, [0x52, 0x69, 0x63, 0x68], 0x40, Math.min(peAt, image.length)) ? 'msvc' : 'llvm'; // "Rich"
+}
+
+/** Whether `needle` occurs in image[from, to). */
+function find(image: Uint8Array, needle: readonly number[], from: number, to: number): boolean {
+  for (let i = image.indexOf(needle[0]!, from); i >= 0 && i + needle.length <= to; i = image.indexOf(needle[0]!, i + 1)) {
+    let k = 1;
+    while (k < needle.length && image[i + k] === needle[k]) k++;
+    if (k === needle.length) return true;
+  }
+  return false;
+}
+
 /** Read-before-write searches over one image's code (OLD's, for the rule). */
 export class Liveness {
   private readonly liveIn = new Map<number, number>();
@@ -194,10 +236,16 @@ export class Liveness {
     private readonly fns: FunctionTable,
     private readonly fx: RegisterEffects,
     private readonly clobbers: (i: number) => number,
+    /** What a call this analysis cannot follow (an import, a pointer) reads (see keepingToolchain). */
+    private readonly unknownReads: number,
   ) {}
 
   /** Which of `want` the code of `f` from `start` on reads before writing, on any path. */
-  after(f: FunctionInfo, start: number, want: number, depth = 0): number {
+  after(f: FunctionInfo, start: number, want: number, depth = 0, entry = false): number {
+    // From a callee's entry (what its caller passes), a return hands nothing back that counts:
+    // a register it returns untouched is one it may clobber on another path, so callers do
+    // not keep it.
+    const returns = entry ? 0 : this.returns(f);
     const fx = this.fx.of(f);
     const tables = new Map<number, readonly number[]>(f.decoded.jumpTables.map((t) => [t.jumpRva, t.targets]));
     const seen = new Map<number, number>();
@@ -217,21 +265,21 @@ export class Liveness {
         const fl = e.flow;
         if (fl === FlowControl.Call || fl === FlowControl.IndirectCall) {
           const g = fl === FlowControl.Call && e.target >= 0 ? this.fns.byEntry.get(e.target) : undefined;
-          live |= u & (g === undefined ? ARG_REGS : this.reads(g, depth));
+          live |= u & (g === undefined ? this.unknownReads : this.reads(g, depth));
           u &= g === undefined ? 0 : ~this.clobbers(g.index);
         } else if (fl === FlowControl.Return) {
-          live |= u & this.returns(f);
+          live |= u & returns;
           break;
         } else if (fl === FlowControl.Interrupt || fl === FlowControl.Exception) {
           break;
         } else if (fl === FlowControl.IndirectBranch) {
           const cases = tables.get(rva);
-          if (cases === undefined) live |= u & (ARG_REGS | this.returns(f));
+          if (cases === undefined) live |= u & (this.unknownReads | returns);
           else for (const t of cases) stack.push([t, u]);
           break;
         } else if (fl === FlowControl.UnconditionalBranch || fl === FlowControl.ConditionalBranch) {
           if (e.target >= 0 && fx.has(e.target)) stack.push([e.target, u]);
-          else live |= u & this.tailReads(f, e.target, depth);
+          else live |= u & this.tailReads(returns, e.target, depth);
           if (fl === FlowControl.UnconditionalBranch) break;
         }
         rva = e.next;
@@ -256,19 +304,24 @@ export class Liveness {
     return v;
   }
 
-  /** What a call to `g` reads: its argument registers it reads before writing (ARG_REGS when nested). */
+  /**
+   * What a call to `g` reads: the argument registers it reads before writing, through its own
+   * calls (all of them while `g` is still being searched, a recursion, or past MAX_DEPTH).
+   */
   private reads(g: FunctionInfo, depth: number): number {
-    if (depth > 0) return ARG_REGS;
     let v = this.liveIn.get(g.index);
-    if (v === undefined) this.liveIn.set(g.index, (v = this.after(g, g.entry, ALL_VOLATILE, depth + 1) & ARG_REGS));
+    if (v !== undefined) return v;
+    if (depth >= MAX_DEPTH) return ARG_REGS;
+    this.liveIn.set(g.index, ARG_REGS);
+    this.liveIn.set(g.index, (v = this.after(g, g.entry, ALL_VOLATILE, depth + 1, true) & ARG_REGS));
     return v;
   }
 
   /** A jump out of the function: a tail call, whose callee returns to this function's caller. */
-  private tailReads(f: FunctionInfo, target: number, depth: number): number {
+  private tailReads(returns: number, target: number, depth: number): number {
     const g = target >= 0 ? functionAt(this.fns, target) : undefined;
-    if (g === undefined) return ARG_REGS | this.returns(f);
-    return this.reads(g, depth) | (this.returns(f) & ~this.clobbers(g.index));
+    if (g === undefined) return this.unknownReads | returns;
+    return this.reads(g, depth) | (returns & ~this.clobbers(g.index));
   }
 }
 
