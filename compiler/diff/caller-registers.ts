@@ -53,6 +53,8 @@ export interface ClobberedCall {
   readonly clobbers: number;
   /** The culprit is the callee's own new counterpart. */
   readonly same: boolean;
+  /** Which toolchain laid out OLD (keepingToolchain), for the message. */
+  readonly toolchain: 'gcc' | 'msvc';
 }
 
 const nameOf = (f: FunctionInfo): string => f.name ?? hex(f.entry);
@@ -62,7 +64,7 @@ export function describeClobberedCall(c: ClobberedCall): Reason {
   const via = c.same ? '' : `, which reaches the new ${nameOf(c.culprit)}`;
   const msg =
     `old ${nameOf(c.caller)} keeps ${regNames(c.kept)} across its call to ${nameOf(c.callee)} at ${hex(c.site)}${via}; ` +
-    `the new ${nameOf(c.culprit)} clobbers ${regNames(c.clobbers)} (GCC interprocedural register allocation): a thread inside old ${nameOf(c.caller)}, ` +
+    `the new ${nameOf(c.culprit)} clobbers ${regNames(c.clobbers)} (${c.toolchain === 'gcc' ? 'GCC interprocedural register allocation' : 'MSVC custom calling convention'}): a thread inside old ${nameOf(c.caller)}, ` +
     `or old code left active, would lose them`;
   return reason('CALLER_REGISTERS_CLOBBERED', msg, c.culprit.entry);
 }
@@ -143,7 +145,7 @@ export function findClobberedCalls(m: MatchResult, status: readonly FunctionStat
         const n = i < nOld ? newOf(i) : -1;
         if (n < 0) continue;
         const brings = newBodyClobbers(n) & kept & ~clobOld.get(i);
-        if (brings !== 0) out.push({ caller, site: d.rva, callee: w, kept, culprit: newFns[n]!, clobbers: brings, same: i === w.index });
+        if (brings !== 0) out.push({ caller, site: d.rva, callee: w, kept, culprit: newFns[n]!, clobbers: brings, same: i === w.index, toolchain });
       }
     }
   }
