@@ -23,8 +23,11 @@ function outcomeOf(s: Scenario, tc: Toolchain, stripped: boolean): Outcome {
     const e = expectationOf(s, st, tc, stripped);
     if (e.miss !== undefined) return { kind: 'miss', miss: e.miss };
   }
-  return { kind: s.expect === 'hotpatchable' ? 'patched' : 'refused' };
+  return { kind: s.expect === 'hotpatchable' || s.safeWith?.some((x) => x.toolchain === tc) === true ? 'patched' : 'refused' };
 }
+
+/** Whether `tc`'s build of `s` must be patched: a hotpatchable scenario, or one of its `safeWith` builds. */
+const mustPatch = (s: Scenario, tc: Toolchain): boolean => s.expect === 'hotpatchable' || s.safeWith?.some((x) => x.toolchain === tc) === true;
 
 const cell = (o: Outcome): string => (o.kind === 'miss' ? `refused (miss \`${o.miss.class}\`)` : o.kind);
 
@@ -38,12 +41,14 @@ export function renderOutcomeTable(scenarios: readonly Scenario[]): string {
     `| --- | --- | ${variants.map(() => '---').join(' | ')} |`,
   ];
   for (const s of scenarios) {
-    lines.push(`| \`${s.name}\` | ${s.expect === 'hotpatchable' ? 'patched' : 'refused'} | ${variants.map((v) => cell(outcomeOf(s, v.tc, v.stripped))).join(' | ')} |`);
+    const safe = (s.safeWith ?? []).map((x) => `${COMPILER[x.toolchain]}: patched`);
+    const expected = s.expect === 'hotpatchable' ? 'patched' : safe.length > 0 ? `refused (${safe.join(', ')})` : 'refused';
+    lines.push(`| \`${s.name}\` | ${expected} | ${variants.map((v) => cell(outcomeOf(s, v.tc, v.stripped))).join(' | ')} |`);
   }
   lines.push('');
-  const hotpatchable = scenarios.filter((s) => s.expect === 'hotpatchable').length;
-  const mustRefuse = scenarios.length - hotpatchable;
   for (const tc of TOOLCHAINS) {
+    const hotpatchable = scenarios.filter((s) => mustPatch(s, tc)).length;
+    const mustRefuse = scenarios.length - hotpatchable;
     const parts = [false, true].map((stripped) => {
       const o = scenarios.map((s) => outcomeOf(s, tc, stripped));
       const patched = o.filter((x) => x.kind === 'patched').length;
@@ -55,6 +60,7 @@ export function renderOutcomeTable(scenarios: readonly Scenario[]): string {
   }
   lines.push('', 'Reasons:');
   for (const s of scenarios.filter((x) => x.expect === 'refused')) lines.push(`- \`${s.name}\` must be refused: ${s.refusedReason ?? ''}.`);
+  for (const s of scenarios) for (const x of s.safeWith ?? []) lines.push(`- \`${s.name}\` built by ${COMPILER[x.toolchain]} must be patched: ${x.why}.`);
   const classes = new Map<string, { readonly reason: string; readonly where: string[] }>();
   for (const s of scenarios) {
     for (const m of s.misses ?? []) {

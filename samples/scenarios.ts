@@ -60,6 +60,19 @@ export interface KnownMiss {
   readonly reason: string;
 }
 
+/**
+ * A build of a must-refuse scenario that is hotpatchable: the hazard lies in one compiler's
+ * output (ipra-clobber: GCC's interprocedural register allocation; clang has none), so that
+ * compiler's build must pass like a hotpatchable scenario, changing `functions`.
+ */
+export interface SafeBuild {
+  readonly toolchain: Toolchain;
+  /** The functions that change in this toolchain's build (per step, the same for every step). */
+  readonly functions: readonly string[];
+  /** Why this build is safe. */
+  readonly why: string;
+}
+
 /** One entry of scenarios.json. */
 export interface Scenario {
   /** Folder name; a contract, other engineers address samples by it. */
@@ -77,15 +90,25 @@ export interface Scenario {
   readonly description: string;
   /** Known false refusals per toolchain build (see KnownMiss). */
   readonly misses?: readonly KnownMiss[];
+  /** Only with `expect: "refused"`: the toolchains whose build is hotpatchable (see SafeBuild). */
+  readonly safeWith?: readonly SafeBuild[];
 }
 
 /**
  * What the compiler does today with one step of a scenario built by `toolchain`: the
- * scenario's own expectation, or the known miss that applies.
+ * scenario's own expectation (hotpatchable for a `safeWith` build, with the functions that
+ * change there), or the known miss that applies.
  */
-export function expectationOf(s: Scenario, step: SampleStep, toolchain: Toolchain, stripped: boolean): { expect: SampleExpectation; miss?: KnownMiss } {
+export function expectationOf(s: Scenario, step: SampleStep, toolchain: Toolchain, stripped: boolean): { expect: SampleExpectation; miss?: KnownMiss; safe?: SafeBuild } {
   const miss = s.misses?.find((x) => x.toolchain === toolchain && (x.stripped === undefined || x.stripped === stripped) && (x.to === undefined || x.to === step.to));
-  return miss === undefined ? { expect: s.expect } : { expect: 'refused', miss };
+  if (miss !== undefined) return { expect: 'refused', miss };
+  const safe = s.safeWith?.find((x) => x.toolchain === toolchain);
+  return safe === undefined ? { expect: s.expect } : { expect: 'hotpatchable', safe };
+}
+
+/** True when some build of `s` must be patched (a hotpatchable scenario, or a `safeWith` build). */
+export function patchedBySome(s: Scenario): boolean {
+  return s.expect === 'hotpatchable' || (s.safeWith?.length ?? 0) > 0;
 }
 
 /**
@@ -123,6 +146,9 @@ export function readScenarios(): Scenario[] {
       for (const f of st.sameCode ?? []) if (!st.functions.includes(f)) throw new Error(`scenarios.json ${s.name}: sameCode ${f} is not in functions`);
     });
     for (const x of s.misses ?? []) if (!TOOLCHAINS.includes(x.toolchain) || typeof x.reason !== 'string') throw new Error(`scenarios.json ${s.name}: bad miss`);
+    for (const x of s.safeWith ?? []) {
+      if (s.expect !== 'refused' || !TOOLCHAINS.includes(x.toolchain) || !Array.isArray(x.functions) || typeof x.why !== 'string') throw new Error(`scenarios.json ${s.name}: bad safeWith`);
+    }
     const union = [...new Set(s.steps.flatMap((st) => st.functions))].sort();
     if (JSON.stringify(union) !== JSON.stringify([...s.functions].sort())) throw new Error(`scenarios.json ${s.name}: functions must be the union of the steps' functions`);
     return s;

@@ -24,6 +24,7 @@ import { Decoder, DecoderOptions, Instruction, MemorySizeExt, Mnemonic, OpKind, 
 import { hex } from '../../common/types.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
+import { spanOf } from './register-effects.ts';
 
 /** One field access through an argument: which argument (1-4), offset, size (0 for `lea`). */
 export interface ArgAccess {
@@ -77,12 +78,7 @@ interface InsnSpan {
  */
 export function argAccessesOf(image: Uint8Array, insns: readonly InsnSpan[]): ArgAccess[] {
   const out: ArgAccess[] = [];
-  let lo = Number.POSITIVE_INFINITY;
-  let hi = 0;
-  for (const d of insns) {
-    lo = Math.min(lo, d.rva);
-    hi = Math.max(hi, d.rva + d.length);
-  }
+  const { lo, hi } = spanOf(insns);
   if (hi <= lo) return out;
   // Full register -> argument it holds.
   const holds = new Map<number, number>(ARG_REGISTERS);

@@ -11,6 +11,7 @@ import { layoutRanges } from '../functions/layout-parts.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import type { EhGroups } from './eh-groups.ts';
+import { callerRegisterProblems } from './caller-registers.ts';
 import { emissionProblem } from './emission-check.ts';
 import { layoutProblem } from './layout-shift.ts';
 import { loadTimeCheck } from './load-time-only.ts';
@@ -44,6 +45,8 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
   const touchesBadGlobal = badGlobalCheck(m, data);
   const loadTimeProblem = loadTimeCheck(m);
   const referrers = referrersOf(m, emitted);
+  // Old callers that keep volatile registers across a call whose new callee clobbers them.
+  const clobbered = callerRegisterProblems(m, status);
   const reasons = new Map<number, Reason>();
   const redirects = new Map<number, RedirectPlan>();
   const reservedSites = new Set<number>();
@@ -72,7 +75,7 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
     if (why !== null && refusedMate === undefined) baseReasons.set(f.index, why);
     else if (refusedMate !== undefined) baseReasons.set(f.index, baseReasons.get(refusedMate) ?? reasons.get(refusedMate)!);
     if (why === null) {
-      why = touchesBadGlobal(f) ?? loadTimeProblem(f, st) ?? layoutOf(f, st) ?? emissionProblem(ctx, f, okItems);
+      why = touchesBadGlobal(f) ?? loadTimeProblem(f, st) ?? layoutOf(f, st) ?? clobbered.get(f.index) ?? emissionProblem(ctx, f, okItems);
       if (why !== null) baseReasons.set(f.index, why);
     }
     // A funclet only the handler tables reach keeps no redirect: old frames keep their old

@@ -1,0 +1,165 @@
+/**
+ * What each instruction of a decoded function does to the volatile registers of the x64
+ * calling convention (Microsoft's, which mingw GCC and clang use on Windows): rax, rcx, rdx,
+ * r8-r11 and xmm0-5 as a 13-bit mask. Flags are left out (no compiler keeps a flag across a
+ * call). For caller-registers.ts: which volatile registers a function writes (its own part of
+ * what it clobbers), and which it reads before writing after a call site (what a caller keeps
+ * across a call, as GCC's interprocedural register allocation lets it).
+ *
+ * Reads and writes come from iced-x86's InstructionInfoFactory, with three corrections that
+ * keep ordinary code from looking as if it read a register it only writes:
+ * - a write of a general-purpose register of any width (`mov cl, al` as well as `mov ecx,
+ *   eax`) ends the old value's life: no compiler keeps a value in rcx, writes cl and then
+ *   reads the merge;
+ * - `sbb r, r` (the carry as 0 / -1) does not read r;
+ * - scalar SSE instructions that merge into their destination's upper lanes (`cvtsi2sd`,
+ *   `movss xmm, xmm`, `sqrtsd`, ...) write it: the upper lanes of a scalar are never a value.
+ */
+import { Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory, Mnemonic, OpAccess, OpKind, Register, RegisterExt } from 'iced-x86';
+import type { FunctionInfo } from '../image/types.ts';
+
+/** Bits of the volatile register mask. */
+export const REG_BITS: ReadonlyArray<readonly [Register, string]> = [
+  [Register.RAX, 'rax'],
+  [Register.RCX, 'rcx'],
+  [Register.RDX, 'rdx'],
+  [Register.R8, 'r8'],
+  [Register.R9, 'r9'],
+  [Register.R10, 'r10'],
+  [Register.R11, 'r11'],
+  [Register.ZMM0, 'xmm0'],
+  [Register.ZMM1, 'xmm1'],
+  [Register.ZMM2, 'xmm2'],
+  [Register.ZMM3, 'xmm3'],
+  [Register.ZMM4, 'xmm4'],
+  [Register.ZMM5, 'xmm5'],
+];
+/** Every volatile register. */
+export const ALL_VOLATILE = (1 << REG_BITS.length) - 1;
+/** The argument registers a callee may read: rcx, rdx, r8, r9, xmm0-3. */
+export const ARG_REGS = 0b0000_1111_0001_110;
+/** What a return hands back: rax and xmm0. */
+export const RETURN_REGS = 0b0000_0001_0000_001;
+
+const bitOfFull = new Map<number, number>(REG_BITS.map(([r], i) => [r, 1 << i]));
+
+/** The mask's registers by name, in mask order (`rdx, r8`). */
+export function regNames(mask: number): string {
+  return REG_BITS.filter((_, i) => (mask & (1 << i)) !== 0)
+    .map(([, n]) => n)
+    .join(', ');
+}
+
+/** Scalar SSE instructions whose destination keeps its upper lanes (a merge, not a read of a value). */
+const MERGES = new Set<number>([
+  Mnemonic.Cvtsi2sd, Mnemonic.Cvtsi2ss, Mnemonic.Cvtss2sd, Mnemonic.Cvtsd2ss, Mnemonic.Sqrtsd, Mnemonic.Sqrtss,
+  Mnemonic.Rcpss, Mnemonic.Rsqrtss, Mnemonic.Roundsd, Mnemonic.Roundss, Mnemonic.Movss, Mnemonic.Movsd,
+]);
+
+/** One instruction's effect on the volatile registers, and where control goes. */
+export interface RegEffect {
+  readonly rva: number;
+  readonly next: number;
+  readonly flow: FlowControl;
+  /** Registers read before the instruction writes them. */
+  readonly reads: number;
+  /** Registers whose old value the instruction ends (written whole, or any GPR write). */
+  readonly kills: number;
+  /** Registers written in any way (own clobbers). */
+  readonly writes: number;
+  /** Direct branch or call target (rel8/rel32), or -1. */
+  readonly target: number;
+}
+
+const factory = new InstructionInfoFactory();
+
+/** The effect of the instruction decoded into `insn` (at `rva`, `length` bytes). */
+function effectOf(insn: Instruction, rva: number, length: number, flow: FlowControl): RegEffect {
+  let reads = 0;
+  let kills = 0;
+  let writes = 0;
+  const mn = insn.mnemonic;
+  // movss/movsd from memory write the whole register (iced says so); reg-reg forms merge.
+  const merge = MERGES.has(mn) && insn.opCount >= 2 && insn.opKind(0) === OpKind.Register && ((mn !== Mnemonic.Movss && mn !== Mnemonic.Movsd) || insn.opKind(1) === OpKind.Register);
+  const mergeDst = merge ? RegisterExt.fullRegister(insn.op0Register) : -1;
+  const sbbSelf = mn === Mnemonic.Sbb && insn.opCount === 2 && insn.opKind(0) === OpKind.Register && insn.opKind(1) === OpKind.Register && insn.op0Register === insn.op1Register;
+  const info = factory.info(insn);
+  for (const u of info.usedRegisters()) {
+    const full = RegisterExt.fullRegister(u.register);
+    const bit = bitOfFull.get(full) ?? 0;
+    if (bit === 0) continue;
+    const a = u.access;
+    const isGpr = RegisterExt.isGPR(u.register);
+    if (full === mergeDst || (sbbSelf && isGpr)) {
+      kills |= bit;
+      writes |= bit;
+      continue;
+    }
+    if ((a === OpAccess.Read || a === OpAccess.CondRead || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) && (kills & bit) === 0) reads |= bit;
+    if (a === OpAccess.Write || a === OpAccess.CondWrite || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) writes |= bit;
+    if (a === OpAccess.Write || (a === OpAccess.ReadWrite && isGpr)) kills |= bit;
+  }
+  info.free();
+  const direct = flow === FlowControl.Call || flow === FlowControl.UnconditionalBranch || flow === FlowControl.ConditionalBranch;
+  const target = direct && insn.opCount > 0 && (insn.opKind(0) === OpKind.NearBranch64 || insn.opKind(0) === OpKind.NearBranch32) ? Number(insn.nearBranchTarget) : -1;
+  return { rva, next: rva + length, flow, reads, kills, writes, target };
+}
+
+/** Where one instruction lies and how control leaves it (a DecodedInsn). */
+export interface InsnAt {
+  readonly rva: number;
+  readonly length: number;
+  readonly flow: FlowControl;
+}
+
+/** The byte span [lo, hi) that `insns` cover (hi <= lo when there are none). */
+export function spanOf(insns: ReadonlyArray<{ readonly rva: number; readonly length: number }>): { lo: number; hi: number } {
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = 0;
+  for (const d of insns) {
+    lo = Math.min(lo, d.rva);
+    hi = Math.max(hi, d.rva + d.length);
+  }
+  return { lo, hi };
+}
+
+/** The effect of each instruction `insns` lists, decoded from `image` (bytes indexed by RVA). */
+export function decodeEffects(image: Uint8Array, insns: readonly InsnAt[]): Map<number, RegEffect> {
+  const out = new Map<number, RegEffect>();
+  const { lo, hi } = spanOf(insns);
+  if (hi <= lo) return out;
+  const decoder = new Decoder(64, image.subarray(lo, hi), DecoderOptions.None);
+  const insn = new Instruction();
+  try {
+    for (const d of insns) {
+      decoder.position = d.rva - lo;
+      decoder.ip = BigInt(d.rva);
+      decoder.decodeOut(insn);
+      out.set(d.rva, effectOf(insn, d.rva, d.length, d.flow));
+    }
+  } finally {
+    insn.free();
+    decoder.free();
+  }
+  return out;
+}
+
+/** Register effects of one image's functions, decoded once each. */
+export class RegisterEffects {
+  private readonly cache = new Map<number, ReadonlyMap<number, RegEffect>>();
+  constructor(private readonly image: Uint8Array) {}
+
+  /** The effect of every decoded instruction of `f`, by RVA. */
+  of(f: FunctionInfo): ReadonlyMap<number, RegEffect> {
+    let hit = this.cache.get(f.index);
+    if (hit === undefined) this.cache.set(f.index, (hit = decodeEffects(this.image, f.decoded.insns)));
+    return hit;
+  }
+
+  /** The volatile registers `f`'s own instructions write (callees not included). */
+  ownWrites(f: FunctionInfo): number {
+    let w = 0;
+    for (const e of this.of(f).values()) w |= e.writes;
+    return w;
+  }
+}
