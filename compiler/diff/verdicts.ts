@@ -1,7 +1,8 @@
 /**
  * A verdict per changed or added function, settled to a fixed point: a function is refused
  * when its exception-handling group cannot travel, when it touches a global whose layout or
- * initial value changed, when the structures it reads changed layout (layout-shift.ts), when
+ * initial value changed, when the structures it reads changed layout (layout-shift.ts), when a
+ * table of code pointers objects keep changed layout (code-tables.ts), when
  * the emitter could not carry it (emission-check.ts) or its old
  * entry cannot take a redirect (redirect-sites.ts); and a function that needs a refused one
  * in the package is refused in turn.
@@ -10,6 +11,7 @@ import { layoutRanges } from '../functions/layout-parts.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import type { EhGroups } from './eh-groups.ts';
+import { codeTableProblems } from './code-tables.ts';
 import { emissionProblem } from './emission-check.ts';
 import { layoutProblem } from './layout-shift.ts';
 import { planRedirect } from './redirect-sites.ts';
@@ -40,6 +42,7 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
   }
   const ctx: ResolveContext = { m, blockOf: emitted, rangeOffsets, carry: () => 0, importIndex: () => 0, oldRodata: oldRodataByKey(m), untouchedOld: untouchedByOldCode(m, status) };
   const touchesBadGlobal = badGlobalCheck(m, data);
+  const tableProblems = codeTableProblems(m, status);
   const referrers = referrersOf(m, emitted);
   const reasons = new Map<number, Reason>();
   const redirects = new Map<number, RedirectPlan>();
@@ -69,7 +72,7 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
     if (why !== null && refusedMate === undefined) baseReasons.set(f.index, why);
     else if (refusedMate !== undefined) baseReasons.set(f.index, baseReasons.get(refusedMate) ?? reasons.get(refusedMate)!);
     if (why === null) {
-      why = touchesBadGlobal(f) ?? layoutOf(f, st) ?? emissionProblem(ctx, f, okItems);
+      why = touchesBadGlobal(f) ?? tableProblems.get(f.index) ?? layoutOf(f, st) ?? emissionProblem(ctx, f, okItems);
       if (why !== null) baseReasons.set(f.index, why);
     }
     // A funclet only the handler tables reach keeps no redirect: old frames keep their old
