@@ -10,8 +10,9 @@
  * Changed functions: engine_run (slot offsets), engine_init (same code, it stores pointers to
  * the changed tables); added: fast_clamp, slow_clamp.
  *
- * objdump -d: engine_run calls `*(%rax)`, `*0x8(%rax)` in v1 and `*(%rax)`, `*0x8(%rax)`,
- * `*0x10(%rax)` in v2; objdump -s -j .rdata: g_fast/g_slow hold two/three code pointers.
+ * objdump -d: engine_run calls `*(%rax)` and tail-jumps to the slot it loads from +0x8 in
+ * v1; calls `*(%rax)`, `*0x8(%rax)` and tail-jumps to +0x10 in v2; objdump -s -j .rdata:
+ * g_fast/g_slow hold two/three code pointers.
  */
 #define HP_NAME "ops-insert"
 #include "../common/harness.h"
