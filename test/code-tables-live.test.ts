@@ -1,12 +1,13 @@
 /**
  * Why compiler/diff/code-tables.ts refuses: the package a compiler without the rule would
- * write for vtable-append and ops-insert, applied live to a samples/bin/host.exe whose
+ * write for vtable-append, vtable-reorder and ops-insert, applied live to a samples/bin/host.exe whose
  * objects were built by the first round (before the patch), under Wine. Each refused
  * function is presented to the emitter as hotpatchable with the redirect its old entry
  * takes, as the diff gave before the rule existed; the emitter and the verifier accept
  * that package, so nothing but the rule stands between a user and the result: the host
  * dies calling past the old vtable (vtable-append) or prints other values than NEW
- * (ops-insert: new engine_run indexes the old two-slot callback tables as three-slot ones).
+ * (vtable-reorder: each method through the other's slot; ops-insert: new engine_run
+ * indexes the old two-slot callback tables as three-slot ones).
  * The negative twin, vtable-body-fix, passes live in test/live-e2e.test.ts.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
@@ -84,6 +85,13 @@ describe.skipIf(skip !== undefined)(`code tables that changed layout, patched an
     const r = await patchedRound('vtable-append');
     expect(r.output, 'no output from a crashed host').toBeUndefined();
     expect(r.error).toMatch(/ended early/);
+  }, 120_000);
+
+  test('vtable-reorder: new report calls old sides for area and old area for sides, printing other values than NEW', async () => {
+    const r = await patchedRound('vtable-reorder');
+    expect(r.error).toBeUndefined();
+    expect(r.output).not.toBe(readExpectedOutput('vtable-reorder', 'v2'));
+    expect(r.output).not.toBe(readExpectedOutput('vtable-reorder', 'v1'));
   }, 120_000);
 
   test('ops-insert: new engine_run indexes the old two-slot tables as three-slot ones and prints other values than NEW', async () => {

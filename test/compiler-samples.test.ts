@@ -42,6 +42,7 @@ const REFUSAL: Record<string, RegExp> = {
   // No code-pointer table was compared before compiler/diff/code-tables.ts: every build was patched.
   'vtable-append': /code pointer table at \.rdata 0x[0-9a-f]+.* \(old \.rdata 0x[0-9a-f]+.*\): 1 -> 2 slots; it installs the new table, but objects built before the patch keep the old table/,
   'vtable-insert': /code pointer table at \.rdata 0x[0-9a-f]+.* \(old \.rdata 0x[0-9a-f]+.*\): 2 -> 3 slots; it installs the new table, but objects built before the patch keep the old table/,
+  'vtable-reorder': /code pointer table at \.rdata 0x[0-9a-f]+.* \(old \.rdata 0x[0-9a-f]+.*\): 2 slots, reordered from slot 0; it installs the new table, but objects built before the patch keep the old table/,
   'ops-insert': /code pointer table at \.rdata 0x[0-9a-f]+.* \(old \.rdata 0x[0-9a-f]+.*\): 2 -> 3 slots; it installs the new table, but objects built before the patch keep the old table/,
   'exported-const': /exported data hp_limits changed value/,
   'enum-renumber': /structure layout changed: field offsets shift by \+8 from 0x[0-9a-f]+ \(needs a baseline\)/,
@@ -230,16 +231,19 @@ test('object-field-added: only the added-field rule refuses it, on both changed 
   }
 });
 
-test('vtable-append, vtable-insert, ops-insert: only the code-table rule refuses, the installer and the slot caller (both compilers, symbols and stripped)', () => {
+test('vtable-append, vtable-insert, vtable-reorder, ops-insert: only the code-table rule refuses, the installer and the slot caller (both compilers, symbols and stripped)', () => {
   // Without compiler/diff/code-tables.ts each of these was hotpatchable, and live under Wine
   // the patched host crashed (vtable-append, vtable-insert: a call past the old vtable) or
   // printed other values than NEW (ops-insert).
+  // [scenario, [installer, slot caller], the caller's message: slot, why, first changed slot]
+  const NEVER = 'an offset its old body never calls';
   const cases = [
-    ['vtable-append', ['make_shape', 'report'], '+0x8'],
-    ['vtable-insert', ['make_shape', 'report'], '+0x10'],
-    ['ops-insert', ['engine_init', 'engine_run'], '+0x10'],
+    ['vtable-append', ['make_shape', 'report'], ['+0x8', NEVER, 1]],
+    ['vtable-insert', ['make_shape', 'report'], ['+0x10', NEVER, 1]],
+    ['vtable-reorder', ['make_shape', 'report'], ['+0x8', 'its old body calls its slots in another order', 0]],
+    ['ops-insert', ['engine_init', 'engine_run'], ['+0x10', NEVER, 1]],
   ] as const;
-  for (const [name, [installer, caller], slot] of cases) {
+  for (const [name, [installer, caller], [slot, why, first]] of cases) {
     for (const tc of TOOLCHAINS) {
       for (const stripped of [false, true]) {
         const tag = `${name} ${tc} ${stripped ? 'stripped' : 'symbols'}`;
@@ -249,7 +253,7 @@ test('vtable-append, vtable-insert, ops-insert: only the code-table rule refuses
         expect(refused.map((f) => f.reason?.code), tag).toEqual(['CODE_TABLE_LAYOUT_CHANGED', 'CODE_TABLE_LAYOUT_CHANGED']);
         const byRva = new Map<number | null, string>(refused.map((f) => [f.newRva, f.reason?.message ?? '']));
         expect(byRva.get(want.get(installer)!), tag).toMatch(/it installs the new table/);
-        expect(byRva.get(want.get(caller)!), tag).toMatch(new RegExp(`calls through slot \\${slot} of a table pointer \\(an offset its old body never calls\\), at or past the first changed slot \\(1\\)`));
+        expect(byRva.get(want.get(caller)!), tag).toMatch(new RegExp(`calls through slot \\${slot} of a table pointer \\(${why}\\), at or past the first changed slot \\(${first}\\)`));
         expect(d.data.filter((x) => x.verdict === 'refused'), tag).toEqual([]);
       }
     }

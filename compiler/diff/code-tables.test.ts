@@ -2,7 +2,7 @@
  * The code-table rule: slot layouts compared through the match (appended, inserted,
  * reordered, re-targeted), calls through pointer slots found in encoded instructions, and
  * the tables of the sample pairs found from their image structures (both compilers, with
- * symbols and stripped): vtable-append, vtable-insert and ops-insert change a table's
+ * symbols and stripped): vtable-append, vtable-insert, vtable-reorder and ops-insert change a table's
  * layout, vtable-body-fix and fnptr only re-target slots to matched functions.
  */
 import { readFileSync } from 'node:fs';
@@ -121,6 +121,9 @@ describe.each(TOOLCHAINS.flatMap((tc) => [false, true].map((stripped) => [tc, st
   });
   test('vtable-insert: a slot inserted after the first in both vtables', () => {
     expect(tablesOf('vtable-insert', stripped, tc)).toEqual(['2 -> 3 from 1', '2 -> 3 from 1']);
+  });
+  test('vtable-reorder: both vtables keep two slots, each method at the other one', () => {
+    expect(tablesOf('vtable-reorder', stripped, tc)).toEqual(['2 -> 2 from 0', '2 -> 2 from 0']);
   });
   test('ops-insert: both callback tables gain a slot before bias', () => {
     expect(tablesOf('ops-insert', stripped, tc)).toEqual(['2 -> 3 from 1', '2 -> 3 from 1']);

@@ -31,12 +31,12 @@
  * Refused: every changed function that takes the address of such a table (it installs the
  * new layout in objects), and every changed or added function that calls through a pointer
  * slot (`call [reg+0x8]`, or a load `[reg+disp]` called after) at an offset from the first
- * changed slot of any such table on that its old body never calls through (a changed body
- * calling the offsets it called keeps calling what old objects hold there; a method whose
- * slot moved is called at a new offset): it may be handed an object old code built, and
- * under `--skip-refused` it would otherwise be carried next to the old installer. The code
- * cannot tell which class an object pointer has, so that half refuses such calls whatever
- * table they go through, once one table's layout changed.
+ * changed slot of any such table on, unless its old body calls the same offsets in the same
+ * order (it keeps calling what old objects hold there; a method whose slot moved is called
+ * at a new offset, or reordered ones in another order): it may be handed an object old code
+ * built, and under `--skip-refused` it would otherwise be carried next to the old installer.
+ * The code cannot tell which class an object pointer has, so that half refuses such calls
+ * whatever table they go through, once one table's layout changed.
  * Not followed: tables whose address only data holds (a writable global initialised with
  * `&ops` changes initial value and is refused as such), Rust trait-object vtables past
  * their first slot (drop_in_place, then size and align, not code, end the run).
@@ -286,7 +286,7 @@ export function describeTableChange(t: ChangedTable): string {
 /**
  * The CODE_TABLE_LAYOUT_CHANGED reason of each changed or added NEW function (by index): it
  * takes the address of a table whose layout changed, or calls through a pointer slot at an
- * offset such a table changed that its old body (if any) never calls through.
+ * offset such a table changed, unless its old body calls the same offsets in the same order.
  */
 export function codeTableProblems(m: MatchResult, status: readonly FunctionStatus[]): Map<number, Reason> {
   const out = new Map<number, Reason>();
@@ -303,14 +303,16 @@ export function codeTableProblems(m: MatchResult, status: readonly FunctionStatu
       continue;
     }
     const hit = (c: SlotCall): ChangedTable | undefined => changed.find((t) => c.disp >= 8 * t.firstSlot && c.disp < 8 * Math.max(t.oldSlots, t.newSlots));
-    // A changed body calling only slot offsets its old body calls keeps calling what old
-    // objects hold there; a new offset is a method whose slot moved, or one the old tables lack.
+    // A changed body calling the same slot offsets in the same order as its old body keeps
+    // calling what old objects hold there; a new offset, or the same offsets in another order
+    // (reordered methods), is a method whose slot moved or one the old tables lack.
     const o = m.fnNewToOld[f.index]!;
-    const oldDisps = new Set(o < 0 ? [] : slotCallsOf(m.old.img.image, m.old.fns.functions[o]!.decoded.insns).map((c) => c.disp));
-    const call = slotCallsOf(m.new.img.image, f.decoded.insns).find((c) => !oldDisps.has(c.disp) && hit(c) !== undefined);
+    const oldCalls = o < 0 ? [] : slotCallsOf(m.old.img.image, m.old.fns.functions[o]!.decoded.insns).filter((c) => hit(c) !== undefined);
+    const newCalls = slotCallsOf(m.new.img.image, f.decoded.insns).filter((c) => hit(c) !== undefined);
+    const call = newCalls.find((c, k) => oldCalls[k]?.disp !== c.disp);
     if (call === undefined) continue;
     const t = hit(call)!;
-    out.set(f.index, reason('CODE_TABLE_LAYOUT_CHANGED', `calls through slot +${hex(call.disp)} of a table pointer (${o < 0 ? 'a new function' : 'an offset its old body never calls'}), at or past the first changed slot (${t.firstSlot}) of ${describeTableChange(t)}, and ${keep}`, call.rva));
+    out.set(f.index, reason('CODE_TABLE_LAYOUT_CHANGED', `calls through slot +${hex(call.disp)} of a table pointer (${o < 0 ? 'a new function' : oldCalls.some((c) => c.disp === call.disp) ? 'its old body calls its slots in another order' : 'an offset its old body never calls'}), at or past the first changed slot (${t.firstSlot}) of ${describeTableChange(t)}, and ${keep}`, call.rva));
   }
   return out;
 }
