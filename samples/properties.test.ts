@@ -268,6 +268,26 @@ describe.skipIf(skip !== undefined)(`scenario properties${skip ? ` (skipped: ${s
     expect(fn('new-helper', 'v2', 'average_percent').normalized).toMatch(/call\s+<clamp_percent>/);
   });
 
+  test('vtable-append, vtable-insert, vtable-reorder, ops-insert: v2 calls through a slot offset v1 never calls (or in another order); make_shape/engine_init install the tables with the same code', () => {
+    const slots = (name: string, v: SampleVersion, f: string): string[] => [...fn(name, v, f).normalized.matchAll(/(?:call|jmp)\s+\*(0x[0-9a-f]+)?\(%rax\)/g)].map((m) => m[1] ?? '0x0').sort();
+    expect(slots('vtable-append', 'v1', 'report')).toEqual(['0x0']);
+    expect(slots('vtable-append', 'v2', 'report')).toEqual(['0x0', '0x8']);
+    expect(slots('vtable-insert', 'v1', 'report')).toEqual(['0x0', '0x8']);
+    expect(slots('vtable-insert', 'v2', 'report')).toEqual(['0x0', '0x10', '0x8']);
+    // vtable-reorder: the same two offsets, in the other order.
+    expect(fn('vtable-reorder', 'v1', 'report').normalized).toMatch(/call\s+\*\(%rax\)[\s\S]*call\s+\*0x8\(%rax\)/);
+    expect(fn('vtable-reorder', 'v2', 'report').normalized).toMatch(/call\s+\*0x8\(%rax\)[\s\S]*call\s+\*\(%rax\)/);
+    // engine_run's last callback is a tail jump through a register loaded from +0x8 (v1), +0x10 (v2).
+    expect(slots('ops-insert', 'v1', 'engine_run')).toEqual(['0x0']);
+    expect(slots('ops-insert', 'v2', 'engine_run')).toEqual(['0x0', '0x8']);
+    expect(fn('ops-insert', 'v1', 'engine_run').normalized).toMatch(/mov\s+0x8\(%rax\),%rax[\s\S]*jmp\s+\*%rax/);
+    expect(fn('ops-insert', 'v2', 'engine_run').normalized).toMatch(/mov\s+0x10\(%rax\),%rax[\s\S]*jmp\s+\*%rax/);
+    for (const v of ['v1', 'v2'] as const) {
+      expect(fn('vtable-append', v, 'make_shape').normalized).toMatch(/lea\s+\[_ZTV3tri\+0x10\]/);
+      expect(fn('ops-insert', v, 'engine_init').normalized).toMatch(/lea\s+\[g_fast\]/);
+    }
+  });
+
   test('global-init and struct-layout: the writable .data changes', () => {
     for (const name of ['global-init', 'struct-layout']) {
       const s = byName(name);

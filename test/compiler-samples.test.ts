@@ -39,6 +39,11 @@ const REFUSAL: Record<string, RegExp> = {
   'object-layout': /structure layout changed: field offsets shift by [+-]\d+ from 0x[0-9a-f]+ \(needs a baseline\)/,
   // No field moves, so only the added-field rule (compiler/diff/added-field.ts) sees it.
   'object-field-added': /structure layout changed: accesses \[arg1\+0x20\] \(8 bytes\), past the old function's last field access \+0x18 on that pointer \(a field added; needs a baseline\)/,
+  // No code-pointer table was compared before compiler/diff/code-tables.ts: every build was patched.
+  'vtable-append': /code pointer table at \.rdata 0x[0-9a-f]+.* \(old \.rdata 0x[0-9a-f]+.*\): 1 -> 2 slots; it installs the new table, but objects built before the patch keep the old table/,
+  'vtable-insert': /code pointer table at \.rdata 0x[0-9a-f]+.* \(old \.rdata 0x[0-9a-f]+.*\): 2 -> 3 slots; it installs the new table, but objects built before the patch keep the old table/,
+  'vtable-reorder': /code pointer table at \.rdata 0x[0-9a-f]+.* \(old \.rdata 0x[0-9a-f]+.*\): 2 slots, reordered from slot 0; it installs the new table, but objects built before the patch keep the old table/,
+  'ops-insert': /code pointer table at \.rdata 0x[0-9a-f]+.* \(old \.rdata 0x[0-9a-f]+.*\): 2 -> 3 slots; it installs the new table, but objects built before the patch keep the old table/,
   'exported-const': /exported data hp_limits changed value/,
   'enum-renumber': /structure layout changed: field offsets shift by \+8 from 0x[0-9a-f]+ \(needs a baseline\)/,
   'enum-global': /structure layout changed: field offsets shift by \+8 from 0x[0-9a-f]+ \(needs a baseline\)/,
@@ -232,6 +237,35 @@ test('object-field-added: only the added-field rule refuses it, on both changed 
       expect(refused.map((f) => f.newRva).sort(), `${tc} ${stripped ? 'stripped' : 'symbols'}`).toEqual([...want.values()].sort());
       expect(refused.map((f) => f.reason?.code)).toEqual(['STRUCTURE_FIELD_ADDED', 'STRUCTURE_FIELD_ADDED']);
       expect(d.data.filter((x) => x.verdict === 'refused')).toEqual([]);
+    }
+  }
+});
+
+test('vtable-append, vtable-insert, vtable-reorder, ops-insert: only the code-table rule refuses, the installer and the slot caller (both compilers, symbols and stripped)', () => {
+  // Without compiler/diff/code-tables.ts each of these was hotpatchable, and live under Wine
+  // the patched host crashed (vtable-append, vtable-insert: a call past the old vtable) or
+  // printed other values than NEW (ops-insert).
+  // [scenario, [installer, slot caller], the caller's message: slot, why, first changed slot]
+  const NEVER = 'an offset its old body never calls';
+  const cases = [
+    ['vtable-append', ['make_shape', 'report'], ['+0x8', NEVER, 1]],
+    ['vtable-insert', ['make_shape', 'report'], ['+0x10', NEVER, 1]],
+    ['vtable-reorder', ['make_shape', 'report'], ['+0x8', 'its old body calls its slots in another order', 0]],
+    ['ops-insert', ['engine_init', 'engine_run'], ['+0x10', NEVER, 1]],
+  ] as const;
+  for (const [name, [installer, caller], [slot, why, first]] of cases) {
+    for (const tc of TOOLCHAINS) {
+      for (const stripped of [false, true]) {
+        const tag = `${name} ${tc} ${stripped ? 'stripped' : 'symbols'}`;
+        const d = mustDiff(read(name, 'v1', stripped, tc), read(name, 'v2', stripped, tc));
+        const want = rvasOf(name, 'v2', [installer, caller], tc);
+        const refused = d.functions.filter((f) => f.verdict === 'refused');
+        expect(refused.map((f) => f.reason?.code), tag).toEqual(['CODE_TABLE_LAYOUT_CHANGED', 'CODE_TABLE_LAYOUT_CHANGED']);
+        const byRva = new Map<number | null, string>(refused.map((f) => [f.newRva, f.reason?.message ?? '']));
+        expect(byRva.get(want.get(installer)!), tag).toMatch(/it installs the new table/);
+        expect(byRva.get(want.get(caller)!), tag).toMatch(new RegExp(`calls through slot \\${slot} of a table pointer \\(${why}\\), at or past the first changed slot \\(${first}\\)`));
+        expect(d.data.filter((x) => x.verdict === 'refused'), tag).toEqual([]);
+      }
     }
   }
 });

@@ -5,26 +5,13 @@
  * at offsets the old body accesses, stack slots, clobbered registers and pointers the old
  * body never dereferences give no refusal.
  */
-import { Decoder, DecoderOptions, Instruction } from 'iced-x86';
 import { describe, expect, test } from 'vitest';
 import { argAccessesOf, describeAddedField, findAddedField, type AddedField } from './added-field.ts';
+import { encodedBody } from './testing/encoded-body.ts';
 
 /** The accesses of a body given as its encoded bytes, decoded in sequence from RVA 0. */
 function accesses(hex: string): ReturnType<typeof argAccessesOf> {
-  const bytes = Uint8Array.from(hex.split(/\s+/).filter((x) => x !== '').map((x) => parseInt(x, 16)));
-  const decoder = new Decoder(64, bytes, DecoderOptions.None);
-  const insn = new Instruction();
-  const spans: Array<{ rva: number; length: number }> = [];
-  try {
-    while (decoder.canDecode) {
-      const rva = decoder.position;
-      decoder.decodeOut(insn);
-      spans.push({ rva, length: insn.length });
-    }
-  } finally {
-    insn.free();
-    decoder.free();
-  }
+  const { bytes, spans } = encodedBody(hex);
   return argAccessesOf(bytes, spans);
 }
 

@@ -21,6 +21,7 @@ export const REASON_CODES = {
   STRUCTURE_LAYOUT_CHANGED: 'its field accesses through one base moved by the same amount against the old body: objects built before the patch keep the old layout (needs a baseline)',
   STRUCTURE_FIELD_ADDED: 'through a pointer it received, it accesses a field its old body never accesses on that pointer, which the old body does dereference (a field added to a structure old code builds, or one the fix starts to use: the code cannot tell them apart; needs a baseline)',
   CALLER_REGISTERS_CLOBBERED: 'an old caller keeps volatile registers across its call to this function (GCC interprocedural register allocation, MSVC whole-program custom conventions), and the new body clobbers them: a thread inside the old caller, or old code left active, would lose them',
+  CODE_TABLE_LAYOUT_CHANGED: 'a read-only table of code pointers that objects keep (a vtable, a callback table) changed layout (slot count, or slots that no longer hold the matched functions in order), and it installs the new table or calls through a changed slot: objects built before the patch keep the old table (needs a baseline)',
   CODE_NOT_UNDERSTOOD: 'the analysis could not follow its code (undecodable or overlapping bytes, an unrecognised or unbounded jump table)',
   JUMP_TABLE_FIELD: 'its jump table is referenced other than through the idiom the emitter re-creates',
   SHORT_BRANCH_BETWEEN_PARTS: 'a short branch between its parts whose layout cannot be kept',

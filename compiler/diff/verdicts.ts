@@ -2,7 +2,9 @@
  * A verdict per changed or added function, settled to a fixed point: a function is refused
  * when its exception-handling group cannot travel, when it touches a global whose layout or
  * initial value changed, when it runs only at load time (load-time-only.ts), when the
- * structures it reads changed layout (layout-shift.ts), when
+ * structures it reads changed layout (layout-shift.ts), when a table of code pointers objects
+ * keep changed layout (code-tables.ts), when an old caller keeps registers its new body
+ * clobbers (caller-registers.ts), when
  * the emitter could not carry it (emission-check.ts) or its old
  * entry cannot take a redirect (redirect-sites.ts); and a function that needs a refused one
  * in the package is refused in turn.
@@ -12,6 +14,7 @@ import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import type { EhGroups } from './eh-groups.ts';
 import { callerRegisterProblems } from './caller-registers.ts';
+import { codeTableProblems } from './code-tables.ts';
 import { emissionProblem } from './emission-check.ts';
 import { layoutProblem } from './layout-shift.ts';
 import { loadTimeCheck } from './load-time-only.ts';
@@ -44,6 +47,7 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
   const ctx: ResolveContext = { m, blockOf: emitted, rangeOffsets, carry: () => 0, importIndex: () => 0, oldRodata: oldRodataByKey(m), untouchedOld: untouchedByOldCode(m, status) };
   const touchesBadGlobal = badGlobalCheck(m, data);
   const loadTimeProblem = loadTimeCheck(m);
+  const tableProblems = codeTableProblems(m, status);
   const referrers = referrersOf(m, emitted);
   // Old callers that keep volatile registers across a call whose new callee clobbers them.
   const clobbered = callerRegisterProblems(m, status);
@@ -75,7 +79,7 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
     if (why !== null && refusedMate === undefined) baseReasons.set(f.index, why);
     else if (refusedMate !== undefined) baseReasons.set(f.index, baseReasons.get(refusedMate) ?? reasons.get(refusedMate)!);
     if (why === null) {
-      why = touchesBadGlobal(f) ?? loadTimeProblem(f, st) ?? layoutOf(f, st) ?? clobbered.get(f.index) ?? emissionProblem(ctx, f, okItems);
+      why = touchesBadGlobal(f) ?? loadTimeProblem(f, st) ?? tableProblems.get(f.index) ?? layoutOf(f, st) ?? clobbered.get(f.index) ?? emissionProblem(ctx, f, okItems);
       if (why !== null) baseReasons.set(f.index, why);
     }
     // A funclet only the handler tables reach keeps no redirect: old frames keep their old

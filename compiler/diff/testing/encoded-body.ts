@@ -1,0 +1,31 @@
+/**
+ * A function body for unit tests, given as its encoded bytes (hex, whitespace-separated):
+ * the bytes (indexed as RVAs from 0, as a mapped image is) and the span of each instruction
+ * decoded in sequence, the shape the diff rules read from `FunctionInfo.decoded.insns`.
+ */
+import { Decoder, DecoderOptions, Instruction } from 'iced-x86';
+import type { Rva } from '../../../common/types.ts';
+
+/** An encoded body: its bytes and its instructions' spans. */
+export interface EncodedBody {
+  readonly bytes: Uint8Array;
+  readonly spans: Array<{ readonly rva: Rva; readonly length: number }>;
+}
+
+export function encodedBody(hex: string): EncodedBody {
+  const bytes = Uint8Array.from(hex.split(/\s+/).filter((x) => x !== '').map((x) => parseInt(x, 16)));
+  const decoder = new Decoder(64, bytes, DecoderOptions.None);
+  const insn = new Instruction();
+  const spans: Array<{ rva: Rva; length: number }> = [];
+  try {
+    while (decoder.canDecode) {
+      const rva = decoder.position as Rva; // the body's offsets are its RVAs
+      decoder.decodeOut(insn);
+      spans.push({ rva, length: insn.length });
+    }
+  } finally {
+    insn.free();
+    decoder.free();
+  }
+  return { bytes, spans };
+}
