@@ -15,7 +15,7 @@
  * out (no hotpatch carries writable data; the floor counts them).
  */
 import type { FunctionChange, ImageDiff } from '../compiler/index.ts';
-import { emitPackage } from '../compiler/index.ts';
+import { emitPackage, sealEmitted } from '../compiler/index.ts';
 import { encodePackage } from '../formats/container.ts';
 import type { CodeBlock, HotpatchPackage } from '../formats/package.ts';
 import type { SigningKey } from '../formats/keys.ts';
@@ -79,7 +79,10 @@ export async function completePackage(diff: ImageDiff, moduleName: string, signi
     parts.reduce((at, p) => (bytes.set(p, at), at + p.length), 0);
     extra.push({ id: id++, alignment: 16, bytes: { kind: 'literal', bytes }, fixups: [], unwind: null });
   }
-  const complete: HotpatchPackage = { ...pkg, codeBlocks: [...pkg.codeBlocks, ...extra] };
+  // Sealed against OLD (format 2.2) when that is smaller, as `hotpatch build` writes packages.
+  const sealed = await sealEmitted(diff.match.old.img, { ...e.value, pkg: { ...pkg, codeBlocks: [...pkg.codeBlocks, ...extra] } });
+  if (!sealed.ok) return `${sealed.error.code}: ${sealed.error.message}`;
+  const complete: HotpatchPackage = sealed.value.pkg;
   const enc = await encodePackage(complete, { signingKey });
   if (!enc.ok) return `${enc.error.code}: ${enc.error.message}`;
   return { bytes: enc.value.length, functions: complete.functions.length + extra.length, forced, literal: extra.length, omitted: e.value.omitted.map((o) => `${o.what}: ${o.reason}`), pkg: complete };

@@ -1,0 +1,152 @@
+/**
+ * Sealing (format 2.2, formats/FORMAT.md "Sealed bytes"): the literal bytes of the package's
+ * blocks go into one zstd frame compressed with OLD's own bytes as a raw-content dictionary.
+ * New code repeats much of the code it replaces (the same helpers inlined, the same
+ * prologues, constants and call sequences), which a frame with no history cannot use.
+ *
+ * Which OLD bytes: zstd-codec's 16 MiB heap bounds a level-19 dictionary (ZSTD_MAX_DICTIONARY),
+ * so not all of OLD's code. The literal bytes' 16-byte shingles are hashed; each 4 KiB run of
+ * OLD's stable code and read-only data (compiler/image/stable-ranges.ts: never a writable
+ * section, an IAT slot or a loader-written pointer; the runtime hashes these bytes in a
+ * running process) is scored by the shingles it holds that no run chosen before holds
+ * (greedy cover), and the best runs are taken up to the budget. Their ranges join the relied
+ * ranges, so the runtime checks every dictionary byte with the relied hash before the frame
+ * is decoded. The package is sealed only when the file gets smaller.
+ */
+import { err, ok, type Result } from '../../common/errors.ts';
+import { asRva } from '../../common/types.ts';
+import { encodePackage } from '../../formats/container.ts';
+import type { HotpatchPackage, RvaRange } from '../../formats/package.ts';
+import { sealPackageWith } from '../../formats/seal.ts';
+import { ZSTD_MAX_DICTIONARY, ZSTD_MAX_DICTIONARY_CONTENT } from '../../formats/zstd.ts';
+import { checkStableRelied, subtractUnstable, unstableRanges } from '../image/stable-ranges.ts';
+import type { MappedImage } from '../image/map-image.ts';
+import { withCoveredRedirects } from './covered-redirects.ts';
+import { identityOf } from './identity.ts';
+import type { EmittedPackage } from './types.ts';
+
+/** Shingle length: long enough that a hit is a real shared sequence, short enough to find short ones. */
+const SHINGLE = 16;
+/** Dictionary runs: OLD is scored and taken in runs of this many bytes. */
+const RUN = 4096;
+/** Literal bytes below this are not worth a frame (its header and the dictionary ranges cost more). */
+const MIN_SEALED = 256;
+/** A run must add at least this many new shingles to be taken. */
+const MIN_GAIN = 16;
+
+/** Options of sealEmitted. */
+export interface SealOptions {
+  /** How much OLD to use as the dictionary (bytes, at most ZSTD_MAX_DICTIONARY). */
+  readonly dictionaryBudget?: number;
+  /** Seal whenever a dictionary is found, even when the file does not get smaller (tests). */
+  readonly force?: boolean;
+}
+
+/** A rolling polynomial hash of every SHINGLE-byte window of `b`, skipping one-byte runs (padding). */
+function shingles(b: Uint8Array, each: (hash: number, at: number) => void): void {
+  if (b.length < SHINGLE) return;
+  const M = 0x01000193;
+  let pow = 1;
+  for (let i = 0; i < SHINGLE - 1; i++) pow = Math.imul(pow, M);
+  let h = 0;
+  let same = 0;
+  for (let i = 0; i < b.length; i++) {
+    if (i >= SHINGLE) h = (h - Math.imul(b[i - SHINGLE]! + 1, pow)) | 0;
+    h = (Math.imul(h, M) + b[i]! + 1) | 0;
+    same = i > 0 && b[i] === b[i - 1] ? same + 1 : 0;
+    if (i >= SHINGLE - 1 && same < SHINGLE - 1) each(h, i - SHINGLE + 1);
+  }
+}
+
+/** OLD's candidate dictionary runs: RUN-byte pieces of stable code and read-only data. */
+function candidateRuns(img: MappedImage): Array<[number, number]> {
+  const spans: Array<[number, number]> = img.sections.filter((s) => !s.writable && s.rawSize > 0).map((s) => [s.rva, s.rva + Math.min(s.size, s.rawSize)]);
+  const out: Array<[number, number]> = [];
+  for (const [s, e] of subtractUnstable(spans, unstableRanges(img))) for (let a = s; a < e; a += RUN) out.push([a, Math.min(e, a + RUN)]);
+  return out;
+}
+
+/**
+ * The dictionary ranges for `content` in OLD (sorted, merged, at most `budget` bytes): the
+ * runs that cover the most of its shingles, greedily (see the module comment).
+ */
+export function chooseDictionary(img: MappedImage, content: Uint8Array, budget: number, minGain = MIN_GAIN): RvaRange[] {
+  const wanted = new Set<number>();
+  shingles(content, (h) => wanted.add(h));
+  const runs = candidateRuns(img);
+  const hits: Array<Set<number>> = runs.map(([s, e]) => {
+    const got = new Set<number>();
+    shingles(img.image.subarray(s, e), (h) => {
+      if (wanted.has(h)) got.add(h);
+    });
+    return got;
+  });
+  const covered = new Set<number>();
+  const chosen: Array<[number, number]> = [];
+  let used = 0;
+  // Lazy greedy: a run's gain only shrinks as others are taken, so a stale score is an upper bound.
+  const order = runs.map((_, i) => ({ i, gain: hits[i]!.size })).filter((x) => x.gain >= minGain);
+  while (order.length > 0 && used < budget) {
+    order.sort((a, b) => b.gain - a.gain || a.i - b.i);
+    const top = order[0]!;
+    let gain = 0;
+    for (const h of hits[top.i]!) if (!covered.has(h)) gain++;
+    if (gain !== top.gain) {
+      top.gain = gain;
+      if (gain < minGain) order.shift();
+      continue;
+    }
+    order.shift();
+    const [s, e] = runs[top.i]!;
+    if (used + (e - s) > budget) continue;
+    for (const h of hits[top.i]!) covered.add(h);
+    chosen.push([s, e]);
+    used += e - s;
+  }
+  chosen.sort((a, b) => a[0] - b[0]);
+  const merged: Array<[number, number]> = [];
+  for (const [s, e] of chosen) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && last[1] === s) last[1] = e;
+    else merged.push([s, e]);
+  }
+  return merged.map(([s, e]) => ({ rva: asRva(s), length: e - s }));
+}
+
+/** Unsigned file size of `pkg` as encodePackage writes it (the signature adds the same 64 bytes to both). */
+async function fileSize(pkg: HotpatchPackage): Promise<Result<number>> {
+  const e = await encodePackage(pkg);
+  return e.ok ? ok(e.value.length) : e;
+}
+
+/**
+ * The emitted package with its literal block bytes sealed against OLD (see the module
+ * comment), or unchanged when that does not make the file smaller (or there is too little to
+ * seal). Every block decodes back to exactly its bytes (formats/seal.ts checks by unsealing),
+ * and the relied ranges gain only stable bytes (checkStableRelied again).
+ */
+export async function sealEmitted(img: MappedImage, e: EmittedPackage, opts: SealOptions = {}): Promise<Result<EmittedPackage>> {
+  const pkg = e.pkg;
+  const literal = [...pkg.codeBlocks, ...pkg.dataBlocks].flatMap((b) => (b.bytes.kind === 'literal' ? [b.bytes.bytes] : []));
+  const total = literal.reduce((n, b) => n + b.length, 0);
+  if ((total < MIN_SEALED && opts.force !== true) || total === 0 || total > ZSTD_MAX_DICTIONARY_CONTENT || pkg.sealed !== undefined) return ok(e);
+  const content = new Uint8Array(total);
+  literal.reduce((at, b) => (content.set(b, at), at + b.length), 0);
+  const dictionary = chooseDictionary(img, content, Math.min(opts.dictionaryBudget ?? ZSTD_MAX_DICTIONARY, ZSTD_MAX_DICTIONARY), opts.force === true ? 1 : MIN_GAIN);
+  // Forced (tests) with nothing shared: the first run of OLD's code still exercises the form.
+  const first = candidateRuns(img)[0];
+  if (dictionary.length === 0 && opts.force === true && first !== undefined) dictionary.push({ rva: asRva(first[0]), length: first[1] - first[0] });
+  if (dictionary.length === 0) return ok(e);
+  const relied: Array<[number, number]> = [...pkg.target.reliedRanges.map((r): [number, number] => [r.rva, r.rva + r.length]), ...dictionary.map((r): [number, number] => [r.rva, r.rva + r.length])];
+  const widened = withCoveredRedirects({ ...e, pkg: { ...pkg, target: identityOf(img, pkg.target.moduleName, relied) } });
+  const sealed = await sealPackageWith(widened.pkg, img.image, dictionary, () => true);
+  if (!sealed.ok) return sealed.error.code === 'PKG_ZSTD' ? ok(e) : sealed;
+  const stable = checkStableRelied(img, sealed.value);
+  if (!stable.ok) return err('BUILD_UNSTABLE_RELIED', `sealing: ${stable.error.message}`);
+  if (opts.force === true) return ok({ ...widened, pkg: sealed.value });
+  const before = await fileSize(pkg);
+  if (!before.ok) return before;
+  const after = await fileSize(sealed.value);
+  if (!after.ok) return after;
+  return ok(after.value < before.value ? { ...widened, pkg: sealed.value } : e);
+}
