@@ -22,7 +22,7 @@ export { diffImages, prepareImage, type ImageDiff, type FunctionChange, type Dat
 export { REASON_CODES, type Reason, type ReasonCode } from './diff/reasons.ts';
 export { refusalLines, refusalsByCode, refusalsOf, type Refusal } from './diff/refusals.ts';
 export { emitPackage, defaultBaselineId, type EmitOptions, type EmittedPackage, type Omission } from './emit/emit-package.ts';
-export { sealEmitted, chooseDictionary, type SealOptions } from './emit/seal.ts';
+export { sealEmitted, sealPackage, chooseDictionary, type SealOptions } from './emit/seal.ts';
 export { verifyPackage, DEFAULT_VERIFY_LAYOUT, type VerifyLayout, type VerifyReport } from './verify/verify-package.ts';
 export { discoverFunctions, type FunctionInfo, type FunctionTable, type FunctionSource } from './functions/discover-functions.ts';
 export { mapImage, type MappedImage } from './image/map-image.ts';

@@ -11,6 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import { asRva } from '../common/types.ts';
 import { buildPackage, COMPILER_VERSION, sealBuilt, type BuiltPackage } from '../compiler/index.ts';
+import { fillFixupFields } from '../compiler/emit/seal.ts';
 import { encodePackage, loadPackage } from '../formats/container.ts';
 import type { HotpatchPackage } from '../formats/package.ts';
 import { applyPackage } from '../runtime/apply/apply-package.ts';
@@ -53,6 +54,27 @@ describe('sealed bytes (format 2.2) applied to real samples', () => {
       expect(images[1]).toBe(images[0]);
     });
   }
+
+  it('fixup fields filled from the dictionary (what sealing may store there) change nothing the runtime writes', async () => {
+    const { plain } = await built('new-helper');
+    const pkg = plain.emitted.pkg;
+    const block = pkg.codeBlocks.find((b) => b.bytes.kind === 'literal' && b.fixups.some((f) => f.offset >= 8))!;
+    if (block.bytes.kind !== 'literal') throw new Error('literal block expected');
+    // A dictionary holding the block with other bytes in its fields: filling copies them in.
+    const dict = block.bytes.bytes.slice();
+    for (const f of block.fixups) dict.fill(0xa5, f.offset, f.offset + 4);
+    const filled = fillFixupFields(pkg, Uint8Array.from([...dict, ...new Uint8Array(16)]));
+    const after = filled.codeBlocks.find((b) => b.id === block.id)!.bytes;
+    const f = block.fixups.find((x) => x.offset >= 8)!;
+    expect(after.kind === 'literal' && Array.from(after.bytes.subarray(f.offset, f.offset + 4))).toEqual([0xa5, 0xa5, 0xa5, 0xa5]);
+    const images: string[] = [];
+    for (const p of [pkg, filled]) {
+      const { image, backend } = loadSample('new-helper', 'v1.dll');
+      must(await applyPackage(await viaFile(p), backend));
+      images.push(fingerprint(image));
+    }
+    expect(images[1]).toBe(images[0]);
+  });
 
   it('another build differing only inside a dictionary range: refused at the relied hash, before any write', async () => {
     const { sealed } = await built('new-helper');
