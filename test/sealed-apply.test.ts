@@ -7,14 +7,22 @@
  * inside a dictionary range only, it is refused at the relied hash (PLAN_IDENTITY) before the
  * frame is decoded; an unvalidated package whose frame is cut, or whose dictionary range lies
  * outside the relied ranges, is refused before any write (PLAN_PACKAGE), never a throw.
+ * Fixup fields filled with other bytes (what sealing may store there) apply to the same image.
+ * On a real MSVC module (sharp 0.34.4 -> 0.34.5, the --skip-refused package, from the corpus
+ * cache; skipped with the reason without it): the sealed package applies to the same image as
+ * the unsealed one, passes the verifier at the addresses used, and reverts exactly.
  */
 import { describe, expect, it } from 'vitest';
 import { asRva } from '../common/types.ts';
-import { buildPackage, COMPILER_VERSION, sealBuilt, type BuiltPackage } from '../compiler/index.ts';
+import { readFileSync } from 'node:fs';
+import { buildPackage, COMPILER_VERSION, diffFiles, emitPackage, sealBuilt, sealPackage, verifyPackage, type BuiltPackage } from '../compiler/index.ts';
+import { fetchRealFile, realPairs } from '../samples/real/real-files.ts';
+import { MemoryBackend } from '../runtime/backends/memory-backend.ts';
+import { loadProcessImage } from '../runtime/image/load-image.ts';
 import { fillFixupFields } from '../compiler/emit/seal.ts';
 import { encodePackage, loadPackage } from '../formats/container.ts';
 import type { HotpatchPackage } from '../formats/package.ts';
-import { applyPackage } from '../runtime/apply/apply-package.ts';
+import { applyPackage, revertPackage } from '../runtime/apply/apply-package.ts';
 import { checkThroughRedirects } from '../runtime/apply/testing/check-redirects.ts';
 import { fingerprint, loadSample, refusedUntouched, sampleBytes } from '../runtime/apply/testing/fixtures.ts';
 
@@ -101,4 +109,33 @@ describe('sealed bytes (format 2.2) applied to real samples', () => {
     delete (noFrame as { sealed?: unknown }).sealed;
     expect(await refusedUntouched(noFrame)).toMatch(/^PLAN_PACKAGE: sealed bytes: sealed blocks, and the package has no sealed frame$/);
   });
+});
+
+const realPair = realPairs().find((p) => p.label === 'sharp-0.34.4-0.34.5');
+const realOld = realPair === undefined ? undefined : fetchRealFile(realPair.old);
+const realNew = realPair === undefined ? undefined : fetchRealFile(realPair.new);
+const realMissing = !realOld?.ok || !realNew?.ok ? 'real corpus pair not available' : undefined;
+
+describe.skipIf(realMissing !== undefined)(`sealed bytes on a real MSVC module (${realPair?.label ?? 'sharp'})${realMissing === undefined ? '' : `: skipped, ${realMissing}`}`, () => {
+  it('the sealed package applies to the same image as the unsealed one, verifies at those addresses, and reverts exactly', async () => {
+    const o = new Uint8Array(readFileSync((realOld as { value: string }).value));
+    const n = new Uint8Array(readFileSync((realNew as { value: string }).value));
+    const d = must(diffFiles(o, n));
+    const e = must(emitPackage(d, { moduleName: 'sharp-win32-x64.node', skipRefused: true, series: null, compilerVersion: 'sealed real test' }));
+    const sealed = must(await sealPackage(d.match.old.img, e.pkg, { force: true }));
+    expect(sealed.sealed).toBeDefined();
+    const prints: string[] = [];
+    for (const pkg of [e.pkg, sealed]) {
+      const img = must(loadProcessImage(o, { name: 'sharp.node' }));
+      const backend = new MemoryBackend(img);
+      const before = fingerprint(img);
+      const r = must(await applyPackage(await viaFile(pkg), backend));
+      const v = verifyPackage(d, pkg, { imageBase: img.base, regionBase: r.plan.region.address });
+      expect(v.ok ? 'verified' : `${v.error.code}: ${v.error.message}`).toBe('verified');
+      prints.push(fingerprint(img));
+      expect((await revertPackage(r.plan, backend)).ok).toBe(true);
+      expect(fingerprint(img)).toBe(before);
+    }
+    expect(prints[1]).toBe(prints[0]);
+  }, 120_000);
 });
