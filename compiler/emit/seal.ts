@@ -70,9 +70,13 @@ function shingles(b: Uint8Array, each: (hash: number, at: number) => void): void
   }
 }
 
-/** OLD's candidate dictionary runs: RUN-byte pieces of stable code and read-only data. */
+/** IMAGE_SCN_MEM_DISCARDABLE: .reloc and the like, which a loader need not keep mapped. */
+const SCN_DISCARDABLE = 0x0200_0000;
+
+/** OLD's candidate dictionary runs: RUN-byte pieces of stable code and read-only data (file-backed, not discardable). */
 function candidateRuns(img: MappedImage): Array<[number, number]> {
-  const spans: Array<[number, number]> = img.sections.filter((s) => !s.writable && s.rawSize > 0).map((s) => [s.rva, s.rva + Math.min(s.size, s.rawSize)]);
+  const kept = img.sections.filter((s) => !s.writable && s.rawSize > 0 && (s.characteristics & SCN_DISCARDABLE) === 0);
+  const spans: Array<[number, number]> = kept.map((s) => [s.rva, s.rva + Math.min(s.size, s.rawSize)]);
   const out: Array<[number, number]> = [];
   for (const [s, e] of subtractUnstable(spans, unstableRanges(img))) for (let a = s; a < e; a += RUN) out.push([a, Math.min(e, a + RUN)]);
   return out;
