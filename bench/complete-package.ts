@@ -15,7 +15,9 @@
  * out (no hotpatch carries writable data; the floor counts them).
  */
 import type { FunctionChange, ImageDiff } from '../compiler/index.ts';
-import { emitPackage } from '../compiler/index.ts';
+import { readFileSync } from 'node:fs';
+import { buildFromDiff, COMPILER_VERSION, diffFiles, emitPackage, sealBuilt, sealPackage } from '../compiler/index.ts';
+import type { BenchPair } from './pairs.ts';
 import { encodePackage } from '../formats/container.ts';
 import type { CodeBlock, HotpatchPackage } from '../formats/package.ts';
 import type { SigningKey } from '../formats/keys.ts';
@@ -60,7 +62,7 @@ export function forcedDiff(diff: ImageDiff): { diff: ImageDiff; forced: number }
 }
 
 /** Emits, completes and signs the complete package of `diff` (see the module comment). */
-export async function completePackage(diff: ImageDiff, moduleName: string, signingKey: SigningKey): Promise<CompletePackage | string> {
+export async function completePackage(diff: ImageDiff, moduleName: string, signingKey: SigningKey, seal = true): Promise<CompletePackage | string> {
   const { diff: all, forced } = forcedDiff(diff);
   // skipRefused only leaves out what emission itself cannot carry (and refused writable data).
   const e = emitPackage(all, { moduleName, skipRefused: true, estimateOnly: true, series: null, compilerVersion: 'hotpatch bench' });
@@ -79,8 +81,33 @@ export async function completePackage(diff: ImageDiff, moduleName: string, signi
     parts.reduce((at, p) => (bytes.set(p, at), at + p.length), 0);
     extra.push({ id: id++, alignment: 16, bytes: { kind: 'literal', bytes }, fixups: [], unwind: null });
   }
-  const complete: HotpatchPackage = { ...pkg, codeBlocks: [...pkg.codeBlocks, ...extra] };
+  // Sealed against OLD (format 2.2) when that is smaller, as `hotpatch build` writes packages.
+  const unsealed: HotpatchPackage = { ...pkg, codeBlocks: [...pkg.codeBlocks, ...extra] };
+  const sealed = seal ? await sealPackage(diff.match.old.img, unsealed) : null;
+  if (sealed !== null && !sealed.ok) return `${sealed.error.code}: ${sealed.error.message}`;
+  const complete: HotpatchPackage = sealed?.value ?? unsealed;
   const enc = await encodePackage(complete, { signingKey });
   if (!enc.ok) return `${enc.error.code}: ${enc.error.message}`;
   return { bytes: enc.value.length, functions: complete.functions.length + extra.length, forced, literal: extra.length, omitted: e.value.omitted.map((o) => `${o.what}: ${o.reason}`), pkg: complete };
+}
+
+/**
+ * The package the size scripts (bench/size-breakdown.ts, bench/seal-sizes.ts) study for
+ * `pair`: the verified build when the compiler takes every change, else the complete package
+ * (`note` says so); sealed against OLD when that is smaller (as `hotpatch build` writes it)
+ * when `seal`, else in the 2.1 form. A string when the pair does not build.
+ */
+export async function pairPackage(pair: BenchPair, signingKey: SigningKey, seal: boolean): Promise<{ diff: ImageDiff; pkg: HotpatchPackage; note: string | null } | string> {
+  const d = diffFiles(new Uint8Array(readFileSync(pair.oldPath)), new Uint8Array(readFileSync(pair.newPath)));
+  if (!d.ok) return d.error.code;
+  if (d.value.hotpatchable) {
+    const b = buildFromDiff(d.value, { moduleName: pair.moduleName, skipRefused: false, series: null, compilerVersion: COMPILER_VERSION });
+    if (!b.ok) return `${b.error.code} ${b.error.message.slice(0, 200)}`;
+    const s = seal ? await sealBuilt(b.value) : b;
+    if (!s.ok) return `${s.error.code} ${s.error.message.slice(0, 200)}`;
+    return { diff: d.value, pkg: s.value.emitted.pkg, note: null };
+  }
+  const c = await completePackage(d.value, pair.moduleName, signingKey, seal);
+  if (typeof c === 'string') return c.slice(0, 200);
+  return { diff: d.value, pkg: c.pkg, note: `complete package (${c.forced} refused changes emitted, ${c.literal} functions carried literally)` };
 }

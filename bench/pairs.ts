@@ -16,7 +16,7 @@ import { cpus, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Bench } from 'tinybench';
 import { hex } from '../common/types.ts';
-import { buildFromDiff, COMPILER_VERSION, diffFiles, refusalLines, refusalsByCode, type BuiltPackage, type ImageDiff, type ReasonCode } from '../compiler/index.ts';
+import { buildFromDiff, sealBuilt, COMPILER_VERSION, diffFiles, refusalLines, refusalsByCode, type BuiltPackage, type ImageDiff, type ReasonCode } from '../compiler/index.ts';
 import { encodePackage } from '../formats/container.ts';
 import { generateKeyPair, importPublicKey, type PublicKey, type SigningKey } from '../formats/keys.ts';
 import { cachePath, realPairs } from '../samples/real/real-files.ts';
@@ -202,9 +202,11 @@ async function compileOnce(oldBytes: Uint8Array, newBytes: Uint8Array, moduleNam
   if (!d.ok) return `${d.error.code}: ${d.error.message}`;
   const b = buildFromDiff(d.value, { moduleName, skipRefused: !d.value.hotpatchable, series: null, compilerVersion: COMPILER_VERSION });
   if (!b.ok) return { diff: d.value, built: null, buildError: `${b.error.code}: ${b.error.message}`, file: null };
-  const enc = await encodePackage(b.value.emitted.pkg, { signingKey });
-  if (!enc.ok) return { diff: d.value, built: b.value, buildError: `${enc.error.code}: ${enc.error.message}`, file: null };
-  return { diff: d.value, built: b.value, buildError: null, file: enc.value };
+  const s = await sealBuilt(b.value);
+  if (!s.ok) return { diff: d.value, built: null, buildError: `${s.error.code}: ${s.error.message}`, file: null };
+  const enc = await encodePackage(s.value.emitted.pkg, { signingKey });
+  if (!enc.ok) return { diff: d.value, built: s.value, buildError: `${enc.error.code}: ${enc.error.message}`, file: null };
+  return { diff: d.value, built: s.value, buildError: null, file: enc.value };
 }
 
 function errorRow(pair: BenchPair, oldSize: number, newSize: number, error: string): PairAnalysis {

@@ -6,14 +6,12 @@
  * and every sample). A pair the compiler refuses in part is broken down as its complete package
  * (bench/complete-package.ts: every change carried, unverified), what a full update would carry.
  */
-import { readFileSync } from 'node:fs';
-import { buildFromDiff, COMPILER_VERSION, diffFiles } from '../compiler/index.ts';
 import { encodePayload, payloadBreakdown } from '../formats/codec.ts';
 import { encodePackage, readHeader } from '../formats/container.ts';
 import { compressZstd, zstdLevelFor } from '../formats/zstd.ts';
 import type { HotpatchPackage } from '../formats/package.ts';
 import { benchKeys, corpusPairs, samplePairs } from './pairs.ts';
-import { completePackage } from './complete-package.ts';
+import { pairPackage } from './complete-package.ts';
 
 const z = async (p: HotpatchPackage): Promise<number> => {
   const raw = encodePayload(p);
@@ -30,6 +28,8 @@ const ablations: Record<string, (p: HotpatchPackage) => HotpatchPackage> = {
   redirects: (p) => ({ ...p, redirects: [] }),
   functions: (p) => ({ ...p, functions: [] }),
   'relied ranges': (p) => ({ ...p, target: { ...p.target, reliedRanges: [] } }),
+  // Format 2.2: the sealed frame and its dictionary ranges (the sealed blocks' lengths stay).
+  sealed: ({ sealed: _, ...p }) => p,
   'identity rest': (p) => ({ ...p, target: { ...p.target, codeView: null, moduleName: '', reliedSha256: new Uint8Array(0), timeDateStamp: 0, checkSum: 0, sizeOfImage: 0, imageBase: 0n, machine: 0 } }),
   'series+producer': (p) => ({ ...p, series: { baselineId: '', sequence: 0 }, producer: { compilerVersion: '', parameters: [] } }),
 };
@@ -37,19 +37,10 @@ const ablations: Record<string, (p: HotpatchPackage) => HotpatchPackage> = {
 const wanted = process.argv.slice(2);
 const pairs = [...corpusPairs().filter((p) => ['sharp-0.34.4-0.34.5', 'sharp-0.34.3-0.34.4', 'lcss-1.29.1-1.29.2', 'watcher-2.5.0-2.5.1'].includes(p.label)), ...samplePairs(process.cwd())].filter((p) => p.missing === null && (wanted.length === 0 || wanted.some((w) => p.label.startsWith(w))));
 for (const pair of pairs) {
-  const d = diffFiles(new Uint8Array(readFileSync(pair.oldPath)), new Uint8Array(readFileSync(pair.newPath)));
-  if (!d.ok) { console.log(pair.label, d.error.code); continue; }
-  let pkg: HotpatchPackage;
-  if (d.value.hotpatchable) {
-    const b = buildFromDiff(d.value, { moduleName: pair.moduleName, skipRefused: false, series: null, compilerVersion: COMPILER_VERSION });
-    if (!b.ok) { console.log(pair.label, b.error.code, b.error.message.slice(0, 200)); continue; }
-    pkg = b.value.emitted.pkg;
-  } else {
-    const c = await completePackage(d.value, pair.moduleName, (await benchKeys()).signingKey);
-    if (typeof c === 'string') { console.log(pair.label, c.slice(0, 200)); continue; }
-    console.log(`${pair.label}: complete package (${c.forced} refused changes emitted, ${c.literal} functions carried literally)`);
-    pkg = c.pkg;
-  }
+  const built = await pairPackage(pair, (await benchKeys()).signingKey, true);
+  if (typeof built === 'string') { console.log(pair.label, built); continue; }
+  if (built.note !== null) console.log(`${pair.label}: ${built.note}`);
+  const pkg = built.pkg;
   const whole = await z(pkg);
   const parts: string[] = [];
   for (const [name, f] of Object.entries(ablations)) parts.push(`${name} ${whole - (await z(f(pkg)))}`);

@@ -5,7 +5,7 @@
  * lets `hotpatch bundle --from-packages` accept packages built by any engine.
  */
 import { err, ok, type Result } from '../common/errors.ts';
-import { buildFromDiff, COMPILER_VERSION, diffFiles, refusalLines } from '../compiler/index.ts';
+import { buildFromDiff, sealBuilt, COMPILER_VERSION, diffFiles, refusalLines } from '../compiler/index.ts';
 import { encodePackage } from '../formats/container.ts';
 import type { SigningKey } from '../formats/keys.ts';
 import { BUNDLE_LIMITS } from '../formats/bundle.ts';
@@ -45,7 +45,9 @@ export async function buildModule(job: ModuleJob, signingKey: SigningKey | undef
   if (refused.length > 0 && !job.skipRefused) return ok({ status: 'refused', reasonCode: 'BUILD_REFUSED', reasons: boundReasons(refused) });
   const b = buildFromDiff(diff, { moduleName: job.moduleName, skipRefused: job.skipRefused, series: null, compilerVersion: COMPILER_VERSION });
   if (!b.ok) return ok({ status: 'refused', reasonCode: b.error.code, reasons: boundReasons([b.error.message]) });
-  const pkg = b.value.emitted.pkg;
+  const s = await sealBuilt(b.value);
+  if (!s.ok) return ok({ status: 'refused', reasonCode: s.error.code, reasons: boundReasons([s.error.message]) });
+  const pkg = s.value.emitted.pkg;
   if (pkg.functions.length === 0 && pkg.dataBlocks.length === 0) {
     // Only refused changes (left out) or nothing a process would run differently.
     return ok(refused.length > 0 ? { status: 'refused', reasonCode: 'BUILD_REFUSED', reasons: boundReasons(refused) } : { status: 'unchanged' });

@@ -35,6 +35,8 @@ export function renderReport(r: PackageReport, file: string): string {
   for (const i of r.imports) lines.push(`  ${i.dll}!${i.symbol}`);
   lines.push(`redirects (${r.redirects.length})`);
   for (const x of r.redirects) lines.push(`  ${x.oldRva} -> block ${x.blockId}+${x.offset} (${x.kind}${x.padRva === null ? '' : `, pad at ${x.padRva}`})`);
+  const z = r.sealed;
+  if (z !== null) lines.push(`sealed      ${z.blocks} blocks, ${z.bytes} bytes in a ${z.frame}-byte zstd frame against ${z.dictionaryBytes} old-image bytes in ${z.dictionaryRanges} ranges`);
   const s = r.sizes;
   const k = s.byKind;
   lines.push('');
@@ -50,6 +52,7 @@ export function renderReport(r: PackageReport, file: string): string {
     ['redirects', k.redirects],
     ['functions', k.functions],
     ['target', k.target],
+    ...(k.sealed > 0 ? [['sealed', k.sealed] as [string, number]] : []),
     ['other', k.other],
   ];
   for (const [name, n] of kinds) lines.push(`            ${name.padEnd(10)} ${String(n).padStart(8)}  ${pct(n, k.total)}`);

@@ -11,6 +11,7 @@ import { IMAGE_FILE_MACHINE_AMD64 } from '../runtime/pe/types.ts';
 import type { HotpatchPackage } from '../formats/package.ts';
 import { diffImages, type ImageDiff, type PeInput } from './diff/diff-images.ts';
 import { emitPackage, type EmitOptions, type EmittedPackage } from './emit/emit-package.ts';
+import { sealEmitted, type SealOptions } from './emit/seal.ts';
 import { discoverFunctions, type FunctionTable } from './functions/discover-functions.ts';
 import { mapImage } from './image/map-image.ts';
 import { verifyPackage, DEFAULT_VERIFY_LAYOUT, type VerifyLayout, type VerifyReport } from './verify/verify-package.ts';
@@ -21,6 +22,7 @@ export { diffImages, prepareImage, type ImageDiff, type FunctionChange, type Dat
 export { REASON_CODES, type Reason, type ReasonCode } from './diff/reasons.ts';
 export { refusalLines, refusalsByCode, refusalsOf, type Refusal } from './diff/refusals.ts';
 export { emitPackage, defaultBaselineId, type EmitOptions, type EmittedPackage, type Omission } from './emit/emit-package.ts';
+export { sealEmitted, sealPackage, chooseDictionary, type SealOptions } from './emit/seal.ts';
 export { verifyPackage, DEFAULT_VERIFY_LAYOUT, type VerifyLayout, type VerifyReport } from './verify/verify-package.ts';
 export { discoverFunctions, type FunctionInfo, type FunctionTable, type FunctionSource } from './functions/discover-functions.ts';
 export { mapImage, type MappedImage } from './image/map-image.ts';
@@ -99,6 +101,21 @@ export function buildFromDiff(diff: ImageDiff, opts: EmitOptions, layout: Verify
   progress({ stage: 'verify', done: carried, total: carried, unit: 'functions' });
   if (!v.ok) return err('BUILD_VERIFY_FAILED', `the emitted package failed verification: ${v.error.message}`);
   return ok({ diff, emitted: e.value, verified: v.value });
+}
+
+/**
+ * The built package with its literal block bytes sealed against OLD (format 2.2,
+ * compiler/emit/seal.ts) when that makes the file smaller, verified again on paper (the paper
+ * image opens the frame with the runtime's own function, formats/seal.ts). Async: the
+ * compressor loads on first use. Unchanged when sealing does not pay.
+ */
+export async function sealBuilt(b: BuiltPackage, layout: VerifyLayout = DEFAULT_VERIFY_LAYOUT, opts: SealOptions = {}): Promise<Result<BuiltPackage>> {
+  const s = await sealEmitted(b.diff.match.old.img, b.emitted, opts);
+  if (!s.ok) return s;
+  if (s.value === b.emitted) return ok(b);
+  const v = verifyPackage(b.diff, s.value.pkg, layout);
+  if (!v.ok) return err('BUILD_VERIFY_FAILED', `the sealed package failed verification: ${v.error.message}`);
+  return ok({ diff: b.diff, emitted: s.value, verified: v.value });
 }
 
 /** Verifies a decoded package against the OLD and NEW files it claims to patch. */

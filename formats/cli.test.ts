@@ -90,7 +90,7 @@ describe('hotpatch inspect', SLOW, () => {
     expect(r.status).toBe(0);
     const j = JSON.parse(r.stdout) as PackageReport;
     expect(j.signature.status).toBe('verified');
-    expect(j.format).toBe('2.1');
+    expect(j.format).toBe('2.2');
     expect(j.series).toEqual({ baselineId: '2026-Q4', sequence: 7 });
     expect(j.target.codeView?.guid).toBe('13121110-1514-1716-1819-1A1B1C1D1E1F');
     expect(j.functions.map((f) => [f.name, f.status, f.storage])).toEqual([
@@ -109,8 +109,27 @@ describe('hotpatch inspect', SLOW, () => {
     expect(s.signature).toBe(64);
     expect(s.payloadStorage).toBe('zstd');
     const k = s.byKind;
-    expect(k.code + k.fixups + k.unwind + k.data + k.imports + k.redirects + k.functions + k.target + k.other).toBe(s.uncompressed);
+    expect(k.code + k.fixups + k.unwind + k.data + k.imports + k.redirects + k.functions + k.target + k.sealed + k.other).toBe(s.uncompressed);
     expect(k.total).toBe(s.uncompressed);
+    expect(j.sealed).toBeNull();
+  });
+
+  it('shows the sealed blocks of a format 2.2 package', () => {
+    const r = hotpatch('inspect', join(GOLDEN, 'sealed.hpk'), '--trust', trusted, '--json');
+    expect(r.status).toBe(0);
+    const j = JSON.parse(r.stdout) as PackageReport;
+    expect(j.functions.map((f) => [f.name, f.storage])).toEqual([
+      ['clamp', 'sealed'],
+      ['parse_port', 'delta'],
+      [null, 'delta'],
+      ['helper', 'sealed'],
+    ]);
+    expect(j.dataBlocks.map((d) => d.storage)).toEqual(['sealed']);
+    // Block 1 (19 bytes) and data block 2 (24 bytes) against the relied range 0x1100+0x80.
+    expect(j.sealed).toMatchObject({ blocks: 2, bytes: 19 + 24, dictionaryRanges: 1, dictionaryBytes: 0x80 });
+    expect(j.sizes.byKind.sealed).toBeGreaterThan(j.sealed!.frame);
+    const text = hotpatch('inspect', join(GOLDEN, 'sealed.hpk'));
+    expect(text.stdout).toContain('sealed      2 blocks, 43 bytes in a');
   });
 
   it('--full adds the whole package, equal to the committed golden JSON', () => {
@@ -186,7 +205,7 @@ describe('hotpatch inspect', SLOW, () => {
     writeFileSync(file, enc.value);
     const text = hotpatch('inspect', file);
     expect(text.status).toBe(0);
-    expect(text.stdout).toContain('format 2.1');
+    expect(text.stdout).toContain('format 2.2');
     expect(text.stdout).toContain('producer    hotpatch-compiler 0.1.0');
     expect(text.stdout).toMatch(/size {8}\d+ bytes: header \d+, payload \d+ \(stored: zstd would not shrink it\), signature 0/);
   });

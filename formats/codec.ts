@@ -99,6 +99,7 @@ function gapsOf(offsets: readonly number[], width: number): number[] {
 
 function bytesMsg(b: BlockBytes): hotpatch.BlockBytes.$Properties {
   if (b.kind === 'literal') return { literal: b.bytes };
+  if (b.kind === 'sealed') return { sealed: b.length };
   const delta: hotpatch.Delta.$Properties = {
     base: rangeMsg(b.base),
     baseSha256: b.baseSha256,
@@ -145,9 +146,9 @@ function fixupTableMsg(p: HotpatchPackage): hotpatch.FixupColumns.$Properties | 
   return lists.length === 0 ? null : fixupColumnsOf(lists, (v) => toLong(v, false));
 }
 
-/** Bytes of a block's result: the literal's length, or the delta's declared size. */
+/** Bytes of a block's result: the literal's length, the sealed length, or the delta's declared size. */
 function sizeOf(b: BlockBytes): number {
-  return b.kind === 'literal' ? b.bytes.length : b.size;
+  return b.kind === 'literal' ? b.bytes.length : b.kind === 'sealed' ? b.length : b.size;
 }
 
 /**
@@ -314,6 +315,7 @@ export function toMessage(p: HotpatchPackage): hotpatch.Package.$Properties {
       parameters: p.producer.parameters.map((kv) => ({ key: kv.key, value: kv.value })),
     },
     fixups: fixupTableMsg(p),
+    sealed: p.sealed === undefined ? null : { dictionaryGaps: reliedGapsOf(p.sealed.dictionary), frame: p.sealed.frame },
   };
 }
 
@@ -379,6 +381,7 @@ function intraOf(d: hotpatch.Delta.$Shape, at: string): { extraBase: RvaRange[];
 function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: string): BlockBytes {
   if (m === null || m === undefined) throw new Invalid(`${path} is missing`);
   if (m.storage === 'literal') return { kind: 'literal', bytes: m.literal };
+  if (m.storage === 'sealed') return { kind: 'sealed', length: u32(m.sealed) };
   if (m.storage === 'delta' || m.storage === 'deltaWithImplicitFixups' || m.storage === 'deltaWithIntraRefs') {
     const storage = m.storage;
     const implicit = storage !== 'delta';
@@ -607,6 +610,7 @@ function fromMessage(m: hotpatch.Package.$Shape, c: Compact): HotpatchPackage {
   const byOldRva = recordsByOldRva(functions);
   const written = (m.redirects ?? []).map((x, i) => redirectOf(x, `redirects[${i}]`, c, byOldRva));
   const version = u32(producer?.version);
+  const sealed = m.sealed === null || m.sealed === undefined ? {} : { sealed: { dictionary: fromColumns(() => reliedRangesOfGaps(m.sealed!.dictionaryGaps ?? [], 'sealed.dictionaryGaps')), frame: bytesOr(m.sealed.frame) } };
   return {
     target,
     // An empty baseline (1.2) is the default one named after the target.
@@ -621,6 +625,7 @@ function fromMessage(m: hotpatch.Package.$Shape, c: Compact): HotpatchPackage {
       compilerVersion: (producer?.compilerVersion ?? '') === '' && version !== 0 ? producerName(version) : (producer?.compilerVersion ?? ''),
       parameters: (producer?.parameters ?? []).map((kv) => ({ key: kv.key ?? '', value: kv.value ?? '' })),
     },
+    ...sealed,
   };
 }
 
@@ -664,6 +669,8 @@ export interface PayloadBreakdown {
   readonly functions: number;
   /** Target identity (including the relied ranges). */
   readonly target: number;
+  /** Since 2.2: the sealed frame and its dictionary ranges (the sealed blocks' bytes; their `sealed` lengths count under code and data). */
+  readonly sealed: number;
   /** Series, producer, ids, alignments and the protobuf framing around all of the above. */
   readonly other: number;
   readonly total: number;
@@ -696,9 +703,10 @@ export function payloadBreakdown(p: HotpatchPackage): PayloadBreakdown {
   const redirects = sum(m.redirects, (x) => pb.Redirect.encode(x));
   const functions = sum(m.functions, (x) => pb.FunctionRecord.encode(x));
   const target = m.target ? len(pb.TargetIdentity.encode(m.target)) : 0;
+  const sealed = m.sealed ? len(pb.Sealed.encode(m.sealed)) : 0;
   const total = len(pb.Package.encode(m));
-  const known = code + fixups + unwind + data + imports + redirects + functions + target;
-  return { code, fixups, unwind, data, imports, redirects, functions, target, other: total - known, total };
+  const known = code + fixups + unwind + data + imports + redirects + functions + target + sealed;
+  return { code, fixups, unwind, data, imports, redirects, functions, target, sealed, other: total - known, total };
 }
 
 /** Bytes a BlockBytes value takes on the wire (the encoded message, without its field tag). */

@@ -145,3 +145,19 @@ export function offsetOfRva(ranges: readonly RvaRange[], rva: number): number | 
   }
   return null;
 }
+
+/** Concatenated bytes of `ranges` from `bytes` (bounds-checked): a delta's base ranges, the relied ranges, a sealed frame's dictionary. */
+export function gather(bytes: Uint8Array, ranges: readonly { readonly rva: number; readonly length: number }[]): Uint8Array | null {
+  let n = 0;
+  for (const r of ranges) {
+    if (r.rva + r.length > bytes.length) return null;
+    n += r.length;
+  }
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const r of ranges) {
+    out.set(bytes.subarray(r.rva, r.rva + r.length), at);
+    at += r.length;
+  }
+  return out;
+}

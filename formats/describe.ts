@@ -23,7 +23,7 @@ export interface FunctionSummary {
   /** Bytes of its code block once materialised. */
   readonly code: number;
   /** How the block is stored and how many bytes that takes (literal bytes or delta ops). */
-  readonly storage: 'literal' | 'delta';
+  readonly storage: 'literal' | 'delta' | 'sealed';
   readonly stored: number;
   readonly fixups: number;
   /** RUNTIME_FUNCTION entries (12 bytes each) plus UNWIND_INFO bytes. */
@@ -49,9 +49,15 @@ export interface PackageReport {
   readonly series: { readonly baselineId: string; readonly sequence: number };
   readonly producer: { readonly compilerVersion: string; readonly parameters: ReadonlyArray<{ readonly key: string; readonly value: string }> };
   readonly functions: readonly FunctionSummary[];
-  readonly dataBlocks: ReadonlyArray<{ readonly id: number; readonly size: number; readonly storage: 'literal' | 'delta'; readonly fixups: number }>;
+  readonly dataBlocks: ReadonlyArray<{ readonly id: number; readonly size: number; readonly storage: 'literal' | 'delta' | 'sealed'; readonly fixups: number }>;
   readonly imports: ReadonlyArray<{ readonly dll: string; readonly symbol: string }>;
   readonly redirects: ReadonlyArray<{ readonly oldRva: string; readonly kind: string; readonly blockId: number; readonly offset: number; readonly padRva: string | null }>;
+  /**
+   * Since 2.2: the sealed blocks (their bytes in one zstd frame compressed against old-image
+   * ranges): how many blocks, their bytes, the frame's size and the dictionary's ranges and
+   * bytes. Null when no block is sealed.
+   */
+  readonly sealed: { readonly blocks: number; readonly bytes: number; readonly frame: number; readonly dictionaryRanges: number; readonly dictionaryBytes: number } | null;
   readonly sizes: {
     readonly file: number;
     readonly header: number;
@@ -76,6 +82,7 @@ export function formatGuid(g: Uint8Array): string {
 
 function storedSize(b: BlockBytes): number {
   if (b.kind === 'literal') return b.bytes.length;
+  if (b.kind === 'sealed') return b.length;
   return b.ops.reduce((n, op) => n + (op.kind === 'copy' ? 8 : op.kind === 'add' ? 8 + op.bytes.filter((x) => x !== 0).length : op.bytes.length), 0);
 }
 
@@ -109,6 +116,18 @@ function summarise(p: HotpatchPackage): Pick<PackageReport, 'functions' | 'dataB
   };
 }
 
+function sealedSummary(p: HotpatchPackage): PackageReport['sealed'] {
+  if (p.sealed === undefined) return null;
+  const sealed = [...p.codeBlocks, ...p.dataBlocks].filter((b) => b.bytes.kind === 'sealed');
+  return {
+    blocks: sealed.length,
+    bytes: sealed.reduce((n, b) => n + blockSize(b.bytes), 0),
+    frame: p.sealed.frame.length,
+    dictionaryRanges: p.sealed.dictionary.length,
+    dictionaryBytes: p.sealed.dictionary.reduce((n, r) => n + r.length, 0),
+  };
+}
+
 /** The inspect report of a loaded package. */
 export function describePackage(l: LoadedPackage): PackageReport {
   const p = l.package;
@@ -131,6 +150,7 @@ export function describePackage(l: LoadedPackage): PackageReport {
     series: { baselineId: p.series.baselineId, sequence: p.series.sequence },
     producer: { compilerVersion: p.producer.compilerVersion, parameters: p.producer.parameters },
     ...summarise(p),
+    sealed: sealedSummary(p),
     sizes: { ...l.sizes, payloadStorage: l.header.stored ? 'stored' : 'zstd', byKind: payloadBreakdown(p) },
   };
 }

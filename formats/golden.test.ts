@@ -12,7 +12,7 @@ import { encodePackage, loadPackage } from './container.ts';
 import { importPublicKey, importSigningKey, type PublicKey, type SigningKey } from './keys.ts';
 import { packageToJson } from './json.ts';
 import type { HotpatchPackage } from './package.ts';
-import { fullPackage, minimalPackage } from './testing/sample-packages.ts';
+import { fullPackage, minimalPackage, sealedPackage } from './testing/sample-packages.ts';
 
 const GOLDEN = fileURLToPath(new URL('./golden/', import.meta.url));
 const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
@@ -27,6 +27,8 @@ async function testKeys(): Promise<{ signing: SigningKey; trusted: PublicKey }> 
 const CASES: ReadonlyArray<{ name: string; build: () => Promise<HotpatchPackage>; signed: boolean }> = [
   { name: 'minimal', build: minimalPackage, signed: false },
   { name: 'full', build: fullPackage, signed: true },
+  // Format 2.2: the full package with two blocks sealed against the old image.
+  { name: 'sealed', build: sealedPackage, signed: true },
 ];
 
 describe('golden packages', () => {

@@ -20,6 +20,8 @@ export {
 export { encodePayload, decodePayload, payloadBreakdown, chooseBlockBytes, encodedBlockBytesSize, type PayloadBreakdown } from './codec.ts';
 export { validatePackage, blockSize, FIXUP_WIDTH } from './validate.ts';
 export { encodeDelta, applyDelta, checkDelta } from './delta.ts';
+// Format 2.2: sealed bytes (a package's literal block bytes compressed against old-image ranges).
+export { unsealPackage, sealPackageWith } from './seal.ts';
 export { generateKeyPair, importPublicKey, importSigningKey, sha256, sign, verify, type PublicKey, type SigningKey } from './keys.ts';
 export { describePackage, type PackageReport } from './describe.ts';
 export { packageToJson } from './json.ts';

@@ -17,6 +17,7 @@ const signedHex = (v: bigint): string => (v < 0n ? `-${hex(-v)}` : hex(v));
 
 function bytesJson(b: BlockBytes): Json {
   if (b.kind === 'literal') return { literal: toHex(b.bytes) };
+  if (b.kind === 'sealed') return { sealed: b.length };
   return {
     delta: {
       base: range(b.base),
@@ -85,5 +86,7 @@ export function packageToJson(p: HotpatchPackage): Json {
       blockOffset: f.blockOffset,
     })),
     producer: { compilerVersion: p.producer.compilerVersion, parameters: p.producer.parameters.map((kv) => ({ key: kv.key, value: kv.value })) },
+    // Since 2.2, only when some block is sealed (older dumps stay as they were).
+    ...(p.sealed === undefined ? {} : { sealed: { dictionary: p.sealed.dictionary.map(range), frame: toHex(p.sealed.frame) } }),
   };
 }

@@ -13,7 +13,7 @@ import { encodePayload } from './codec.ts';
 import { FLAG_SIGNED, FLAG_STORED, loadPackage, readHeader } from './container.ts';
 import { hotpatch } from './generated/hotpatch.js';
 import { FORMAT_MAJOR, FORMAT_MINOR } from './package.ts';
-import { fullPackage, minimalPackage } from './testing/sample-packages.ts';
+import { fullPackage, minimalPackage, sealedPackage } from './testing/sample-packages.ts';
 import { frameWithoutSize, goldenFile, goldenKeys, rleFrame, wrapPayload, wrapRaw, wrapStored } from './testing/wrap.ts';
 
 const DIR = fileURLToPath(new URL('./golden/malformed/', import.meta.url));
@@ -65,6 +65,17 @@ async function build(): Promise<Record<string, readonly [Uint8Array, string, 'tr
   rvaAndShift.functions.find((f) => f.name === 'clamp')!.newRva = 0x1010;
   const idAndStep = hotpatch.Package.decode(encodePayload(badRef));
   idAndStep.functions.find((f) => f.name === 'clamp')!.blockId = 1;
+  // 2.2 sealed bytes that validation (no image) must refuse.
+  const sealedRef = await sealedPackage();
+  const sealedMsg = (): hotpatch.Package => hotpatch.Package.decode(encodePayload(sealedRef));
+  const dictOutside = sealedMsg();
+  dictOutside.sealed!.dictionaryGaps = [0x3000, 0x20];
+  const sizeOff = sealedMsg();
+  sizeOff.dataBlocks[0]!.bytes = hotpatch.BlockBytes.decode(hotpatch.BlockBytes.encode({ sealed: (sizeOff.dataBlocks[0]!.bytes!.sealed as number) + 1 }).finish());
+  const noFrame = sealedMsg();
+  noFrame.sealed = null;
+  const cutFrame = sealedMsg();
+  cutFrame.sealed!.frame = (cutFrame.sealed!.frame as Uint8Array).slice(0, 5);
   /** A format 2 header by hand, then a 2-byte payload. */
   const hdr = (flags: number, rest: number[]): Uint8Array => Uint8Array.of(0x48, 0x50, 0x4b, 0x30 + FORMAT_MAJOR, FORMAT_MINOR, flags, ...rest, 0x0a, 0x00);
   return {
@@ -108,6 +119,10 @@ async function build(): Promise<Record<string, readonly [Uint8Array, string, 'tr
     'shift-on-added-function': [await wrapRaw(hotpatch.Package.encode(addedShift).finish()), 'PKG_INVALID', 'any'],
     'new-rva-beside-shift': [await wrapRaw(hotpatch.Package.encode(rvaAndShift).finish()), 'PKG_INVALID', 'any'],
     'block-id-beside-step': [await wrapRaw(hotpatch.Package.encode(idAndStep).finish()), 'PKG_INVALID', 'any'],
+    'sealed-dictionary-not-relied': [await wrapRaw(hotpatch.Package.encode(dictOutside).finish()), 'PKG_INVALID', 'any'],
+    'sealed-size-not-sum': [await wrapRaw(hotpatch.Package.encode(sizeOff).finish()), 'PKG_INVALID', 'any'],
+    'sealed-without-frame': [await wrapRaw(hotpatch.Package.encode(noFrame).finish()), 'PKG_INVALID', 'any'],
+    'sealed-frame-header-cut': [await wrapRaw(hotpatch.Package.encode(cutFrame).finish()), 'PKG_INVALID', 'any'],
     // Format 1 (the 32-byte header of 1.0-1.3), still read.
     'v1-short-header': [fullV1.slice(0, 20), 'PKG_TRUNCATED', 'any'],
     'v1-major-2-field': [set(fullV1, 4, [2, 0]), 'PKG_VERSION', 'trusted'],

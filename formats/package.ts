@@ -13,7 +13,7 @@ import type { Rva } from '../common/types.ts';
 /** Container format version this code writes and the newest major it reads. */
 export const FORMAT_MAJOR = 2;
 /** Minor version this code writes; minors only add optional fields, so any minor is read. */
-export const FORMAT_MINOR = 1;
+export const FORMAT_MINOR = 2;
 
 /** A range of image RVAs. */
 export interface RvaRange {
@@ -90,7 +90,28 @@ export type BlockBytes =
       readonly extraBase?: readonly RvaRange[];
       /** Since 2.1: fields that point inside the result, rebuilt from the copy alignment (formats/intra-refs.ts). */
       readonly intra?: IntraRefs;
-    };
+    }
+  | SealedBytes;
+
+/**
+ * Since 2.2 (FORMAT.md, "Sealed bytes"): the block's bytes are `length` bytes of the package's
+ * sealed frame (HotpatchPackage.sealed), taken in block order. formats/seal.ts
+ * (unsealPackage) turns them back into literal bytes against the checked old image.
+ */
+export interface SealedBytes {
+  readonly kind: 'sealed';
+  readonly length: number;
+}
+
+/**
+ * Since 2.2: one zstd frame holding the bytes of every block stored as `sealed` (code blocks
+ * in order, then data blocks), compressed with the old-image bytes of `dictionary` (each
+ * range inside the relied ranges, concatenated in order) as a raw-content dictionary.
+ */
+export interface Sealed {
+  readonly dictionary: readonly RvaRange[];
+  readonly frame: Uint8Array;
+}
 
 /**
  * Fields of a delta's result that point inside the result (FORMAT.md, "Intra-block
@@ -252,4 +273,6 @@ export interface HotpatchPackage {
   readonly redirects: readonly Redirect[];
   readonly functions: readonly FunctionRecord[];
   readonly producer: Producer;
+  /** Since 2.2: the sealed blocks' bytes; absent when no block is sealed. */
+  readonly sealed?: Sealed;
 }

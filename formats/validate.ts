@@ -12,6 +12,7 @@ import { checkDelta } from './delta.ts';
 import { checkImplicitFixups, implicitSpans } from './implicit-fixups.ts';
 import { baseLength, checkIntraRefs, intraSpans } from './intra-refs.ts';
 import { IMAGE_FILE_MACHINE_AMD64 } from '../runtime/pe/types.ts';
+import { readZstdFrameHeader } from './zstd.ts';
 import {
   REDIRECT_PAD_LENGTH,
   REDIRECT_SITE_LENGTH,
@@ -21,6 +22,9 @@ import {
   type HotpatchPackage,
   type RvaRange,
 } from './package.ts';
+
+/** Dictionary ranges a sealed frame may name (format 2.2; the compiler writes a few dozen). */
+export const MAX_SEALED_DICTIONARY_RANGES = 4096;
 
 /** Extra base ranges a delta may name (format 2.1). */
 export const MAX_EXTRA_BASE = 16;
@@ -43,7 +47,7 @@ export const MAX_TARGET_IMAGE = 1 << 30;
 
 /** The length of a block's bytes once materialised. */
 export function blockSize(b: BlockBytes): number {
-  return b.kind === 'literal' ? b.bytes.length : b.size;
+  return b.kind === 'literal' ? b.bytes.length : b.kind === 'sealed' ? b.length : b.size;
 }
 
 class Invalid {
@@ -129,6 +133,11 @@ function checkBytes(b: BlockBytes, path: string, p: HotpatchPackage): void {
     if (b.bytes.length === 0) fail(`${path}: block is empty`);
     return;
   }
+  if (b.kind === 'sealed') {
+    if (b.length === 0) fail(`${path}: block is empty`);
+    if (p.sealed === undefined) fail(`${path}: sealed bytes, and the package has no sealed frame`);
+    return;
+  }
   if (b.size === 0) fail(`${path}: block is empty`);
   if (b.base.length === 0) fail(`${path}.base: empty range`);
   inImage(b.base.rva, b.base.length, p.target.sizeOfImage, `${path}.base`);
@@ -182,6 +191,7 @@ function run(p: HotpatchPackage): void {
     codeIds.add(b.id);
   });
   p.dataBlocks.forEach((b, i) => addBlock(b.id, b.alignment, b.bytes, `dataBlocks[${i}]`));
+  checkSealed(p);
 
   const imports = new Set<string>();
   p.imports.forEach((im, i) => {
@@ -278,6 +288,47 @@ function run(p: HotpatchPackage): void {
 }
 
 /**
+ * Since 2.2 (FORMAT.md, "Sealed bytes"): the sealed frame is there exactly when some block is
+ * sealed; its dictionary ranges are sorted, disjoint, inside the image and each inside one
+ * relied range (so the relied hash has pinned every dictionary byte before the frame is
+ * decoded); the frame's header declares exactly the sum of the sealed lengths and names no
+ * dictionary id. The frame's data is decoded at plan time (formats/seal.ts).
+ */
+function checkSealed(p: HotpatchPackage): void {
+  const total = sealedLength(p);
+  const z = p.sealed;
+  if (z === undefined) return;
+  if (total === 0) fail('sealed: a sealed frame, and no block is sealed');
+  if (z.dictionary.length > MAX_SEALED_DICTIONARY_RANGES) fail(`sealed.dictionary: ${z.dictionary.length} ranges, at most ${MAX_SEALED_DICTIONARY_RANGES}`);
+  let prevEnd = -1;
+  z.dictionary.forEach((r, i) => {
+    const at = `sealed.dictionary[${i}]`;
+    if (r.length === 0) fail(`${at}: empty range`);
+    if (r.rva < prevEnd) fail(`${at}: not sorted and disjoint`);
+    prevEnd = r.rva + r.length;
+    inImage(r.rva, r.length, p.target.sizeOfImage, at);
+    if (!coveredByRelied(p.target.reliedRanges, r.rva, r.length)) fail(`${at}: [0x${r.rva.toString(16)}, 0x${(r.rva + r.length).toString(16)}) is not covered by target.reliedRanges`);
+  });
+  const h = readZstdFrameHeader(z.frame);
+  if (!h.ok) fail(`sealed.frame: ${h.error.message}`);
+  if (h.value.dictionaryId !== 0) fail(`sealed.frame: names dictionary id ${h.value.dictionaryId}; its dictionary is the stated old-image ranges (id 0)`);
+  if (h.value.contentSize !== total) fail(`sealed.frame: declares ${h.value.contentSize ?? 'no'} content bytes, the sealed blocks hold ${total}`);
+}
+
+/** Sum of the lengths of every sealed block (code blocks, then data blocks). */
+export function sealedLength(p: HotpatchPackage): number {
+  let n = 0;
+  for (const b of p.codeBlocks) if (b.bytes.kind === 'sealed') n += b.bytes.length;
+  for (const b of p.dataBlocks) if (b.bytes.kind === 'sealed') n += b.bytes.length;
+  return n;
+}
+
+/** Sum of the lengths of the sealed frame's dictionary ranges. */
+export function sealedDictionaryLength(p: HotpatchPackage): number {
+  return (p.sealed?.dictionary ?? []).reduce((n, r) => n + r.length, 0);
+}
+
+/**
  * Checks a decoded package against every rule that needs no image (FORMAT.md,
  * "Validation"). PKG_INVALID with the field path of the first violation.
  */
@@ -309,6 +360,8 @@ export function checkBudget(p: HotpatchPackage): Result<void> {
     if (b.bytes.kind === 'delta') bases += baseLength(b.bytes);
   }
   for (const b of p.codeBlocks) if (b.unwind !== null) total += b.unwind.unwindInfo.length;
+  // Decoding the sealed frame (2.2) holds its dictionary and output at once: both counted.
+  bases += sealedDictionaryLength(p);
   if (total > MAX_BLOCK_BYTES) return err('PKG_BOMB', `blocks expand to ${total} bytes, over the ${MAX_BLOCK_BYTES}-byte limit`);
   if (bases > MAX_BLOCK_BYTES) return err('PKG_BOMB', `delta bases read ${bases} bytes of the image, over the ${MAX_BLOCK_BYTES}-byte limit`);
   return ok(undefined);

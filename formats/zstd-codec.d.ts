@@ -20,6 +20,13 @@ declare module 'zstd-codec/lib/zstd-codec-binding-wasm.js' {
     compress(dest: VectorU8, src: VectorU8, level: number): number;
     /** ZSTD_decompress into `dest` (sized beforehand); returns the decompressed size. */
     decompress(dest: VectorU8, src: VectorU8): number;
+    /** ZSTD_compress_usingCDict into `dest` (sized beforehand); returns the compressed size. */
+    compressUsingDict(dest: VectorU8, src: VectorU8, dict: CompressionDict): number;
+    delete(): void;
+  }
+
+  /** A ZSTD_CDict (ZSTD_createCDict of the bytes at a level); `delete()` frees it. */
+  interface CompressionDict {
     delete(): void;
   }
 
@@ -28,6 +35,8 @@ declare module 'zstd-codec/lib/zstd-codec-binding-wasm.js' {
     readonly ZstdCodec: new () => ZstdCodecInstance;
     readonly VectorU8: new () => VectorU8;
     cloneToVector(dest: VectorU8, src: Uint8Array): void;
+    /** ZSTD_createCDict: raw content unless the bytes start with the dictionary magic. */
+    createCompressionDict(dict: Uint8Array, level: number): CompressionDict;
     cloneAsTypedArray(src: VectorU8): Uint8Array;
   }
 

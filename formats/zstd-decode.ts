@@ -1,7 +1,7 @@
 /**
  * A zstd frame decoder (RFC 8878) in plain TypeScript: the loader's decompressor, so loading
  * a package needs no WebAssembly glue, no Node module and no fixed heap, and runs in any JS
- * runtime. It decodes exactly one frame without dictionary into an output buffer allocated
+ * runtime. It decodes exactly one frame (with an optional raw-content dictionary) into an output buffer allocated
  * once, of the size the caller allows; a frame that would write past it is refused at the
  * first byte over, so a bomb is never expanded. Work is linear in input plus output (every
  * sequence writes at least 3 bytes into that bounded buffer; tables are at most 2^11).
@@ -483,7 +483,7 @@ function decodeCompressedBlock(src: Uint8Array, at: number, end: number, st: Fra
         o += litLen;
       }
       lp += litLen;
-      if (offset > o) fail(`match offset ${offset} reaches before the start of the frame`, p);
+      if (offset > o) fail(`match offset ${offset} reaches before the start of the frame and its dictionary`, p);
       const from = o - offset;
       if (offset >= matchLen && matchLen >= 32) out.copyWithin(o, from, from + matchLen);
       else for (let k = 0; k < matchLen; k++) out[o + k] = out[from + k]!;
@@ -563,23 +563,29 @@ function xxh64Low(b: Uint8Array): number {
   return xor(h, shr(h, 32))[1];
 }
 
+const EMPTY = new Uint8Array(0);
+
 /**
- * Decodes the single zstd frame `frame` (no dictionary) whose regenerated size must be exactly
- * `size` bytes (the caller has already checked it against its bound, and read it from the
- * frame header or the container). PKG_ZSTD, with the offset of the part at fault, when the
- * frame is malformed, needs a dictionary, would produce more or fewer than `size` bytes, has
- * a wrong checksum, or is followed by other bytes.
+ * Decodes the single zstd frame `frame` whose regenerated size must be exactly `size` bytes
+ * (the caller has already checked it against its bound, and read it from the frame header or
+ * the container). `dictionary` is raw content (RFC 8878, 5: "Raw content" dictionaries): the
+ * history before the frame's first byte, which match offsets may reach into; the repeat
+ * offsets start at 1, 4, 8 as without one, and the checksum covers the frame's output only.
+ * PKG_ZSTD, with the offset of the part at fault, when the frame is malformed, names a
+ * dictionary id (only id 0 or none: a raw-content dictionary has no id), reaches before the
+ * dictionary's start, would produce more or fewer than `size` bytes, has a wrong checksum, or
+ * is followed by other bytes.
  */
-export function decodeZstdFrame(frame: Uint8Array, size: number): Result<Uint8Array> {
+export function decodeZstdFrame(frame: Uint8Array, size: number, dictionary: Uint8Array = EMPTY): Result<Uint8Array> {
   try {
-    return ok(decodeFrame(frame, size));
+    return ok(decodeFrame(frame, size, dictionary));
   } catch (e) {
     if (e instanceof Corrupt) return err('PKG_ZSTD', `zstd data is corrupt: ${e.message}`, e.offset);
     throw e;
   }
 }
 
-function decodeFrame(src: Uint8Array, size: number): Uint8Array {
+function decodeFrame(src: Uint8Array, size: number, dictionary: Uint8Array): Uint8Array {
   if (src.length < 6 || ((src[0]! | (src[1]! << 8) | (src[2]! << 16) | (src[3]! << 24)) >>> 0) !== MAGIC) fail('not a zstd frame', 0);
   const fhd = src[4]!;
   if ((fhd & 0x08) !== 0) fail('frame header reserved bit set', 4);
@@ -589,8 +595,14 @@ function decodeFrame(src: Uint8Array, size: number): Uint8Array {
   const fcsLen = fcsFlag === 0 ? (single ? 1 : 0) : [0, 2, 4, 8][fcsFlag]!;
   let p = 5 + (single ? 0 : 1) + dictLen + fcsLen;
   if (p > src.length) fail('frame header is truncated', src.length);
-  for (let i = 0; i < dictLen; i++) if (src[5 + (single ? 0 : 1) + i] !== 0) fail('frame needs a dictionary', 5);
-  const st: FrameState = { huffman: undefined, ll: undefined, of: undefined, ml: undefined, rep: [1, 4, 8], out: new Uint8Array(size), pos: 0 };
+  for (let i = 0; i < dictLen; i++) if (src[5 + (single ? 0 : 1) + i] !== 0) fail('frame needs a dictionary by id (only raw-content dictionaries, id 0, are read)', 5);
+  // The dictionary is the start of the output buffer: matches reach into it like into earlier
+  // output, and nothing can reach before it (the offset check against the write position).
+  const dict = dictionary.length;
+  const out = new Uint8Array(dict + size);
+  out.set(dictionary, 0);
+  const end = dict + size;
+  const st: FrameState = { huffman: undefined, ll: undefined, of: undefined, ml: undefined, rep: [1, 4, 8], out, pos: dict };
   for (;;) {
     if (p + 3 > src.length) fail('block header is truncated', p);
     const bh = src[p]! | (src[p + 1]! << 8) | (src[p + 2]! << 16);
@@ -601,13 +613,13 @@ function decodeFrame(src: Uint8Array, size: number): Uint8Array {
     if (bsize > BLOCK_MAX) fail(`block of ${bsize} bytes is over the block maximum`, p - 3);
     if (type === 0) {
       if (p + bsize > src.length) fail('raw block is truncated', src.length);
-      if (st.pos + bsize > size) fail(`frame expands past its declared ${size} bytes`, p);
+      if (st.pos + bsize > end) fail(`frame expands past its declared ${size} bytes`, p);
       st.out.set(src.subarray(p, p + bsize), st.pos);
       st.pos += bsize;
       p += bsize;
     } else if (type === 1) {
       if (p + 1 > src.length) fail('RLE block is truncated', src.length);
-      if (st.pos + bsize > size) fail(`frame expands past its declared ${size} bytes`, p);
+      if (st.pos + bsize > end) fail(`frame expands past its declared ${size} bytes`, p);
       st.out.fill(src[p]!, st.pos, st.pos + bsize);
       st.pos += bsize;
       p += 1;
@@ -619,14 +631,16 @@ function decodeFrame(src: Uint8Array, size: number): Uint8Array {
     } else fail('reserved block type', p - 3);
     if (last) break;
   }
-  if (st.pos !== size) fail(`frame regenerates ${st.pos} bytes, not the declared ${size}`, p);
+  if (st.pos !== end) fail(`frame regenerates ${st.pos - dict} bytes, not the declared ${size}`, p);
+  const result = dict === 0 ? out : out.subarray(dict);
   if ((fhd & 0x04) !== 0) {
     if (p + 4 > src.length) fail('content checksum is truncated', p);
     const want = (src[p]! | (src[p + 1]! << 8) | (src[p + 2]! << 16) | (src[p + 3]! << 24)) >>> 0;
-    const got = xxh64Low(st.out);
+    const got = xxh64Low(result);
     if (want !== got) fail('content checksum does not match', p);
     p += 4;
   }
   if (p !== src.length) fail(`${src.length - p} bytes follow the frame`, p);
-  return st.out;
+  // A copy without the dictionary, so the caller does not keep the dictionary's memory alive.
+  return dict === 0 ? out : result.slice();
 }

@@ -74,6 +74,30 @@ function withVector<T>(b: ZstdBinding, f: (v: InstanceType<ZstdBinding['VectorU8
   }
 }
 
+type Codec = InstanceType<ZstdBinding['ZstdCodec']>;
+type Vector = InstanceType<ZstdBinding['VectorU8']>;
+
+/** One frame of `bytes` through `compress` (a one-shot codec call into a buffer of compressBound bytes); null when zstd reports an error. */
+function oneShot(b: ZstdBinding, bytes: Uint8Array, compress: (codec: Codec, dst: Vector, src: Vector) => number): Uint8Array | null {
+  const codec = new b.ZstdCodec();
+  try {
+    const bound = codec.compressBound(bytes.length);
+    if (bound < 0) return null;
+    return withVector(b, (src) =>
+      withVector(b, (dst) => {
+        b.cloneToVector(src, bytes);
+        dst.resize(bound, 0);
+        const n = compress(codec, dst, src);
+        if (n < 0) return null;
+        dst.resize(n, 0);
+        return b.cloneAsTypedArray(dst);
+      }),
+    );
+  } finally {
+    codec.delete();
+  }
+}
+
 /** Runs `f` on the binding; if it throws (an Emscripten abort), drops the instance. */
 async function call<T>(f: (b: ZstdBinding) => T): Promise<Result<T>> {
   let why = '';
@@ -103,27 +127,49 @@ async function call<T>(f: (b: ZstdBinding) => T): Promise<Result<T>> {
 export async function compressZstd(bytes: Uint8Array, level: number): Promise<Result<Uint8Array>> {
   if (bytes.length > ZSTD_MAX_CONTENT) return err('PKG_ZSTD', `payload of ${bytes.length} bytes exceeds the ${ZSTD_MAX_CONTENT}-byte limit`);
   if (!Number.isInteger(level) || level < 1 || level > 22) throw new RangeError(`zstd level ${level}`);
+  const r = await call((b) => oneShot(b, bytes, (codec, dst, src) => codec.compress(dst, src, level)));
+  if (!r.ok) return r;
+  if (r.value === null) return err('PKG_ZSTD', 'zstd compression failed');
+  return ok(r.value);
+}
+
+/**
+ * The largest dictionary compressZstdWithDictionary takes. zstd sizes a CDict's tables by the
+ * dictionary's size tier; measured on this build (zstd-codec 0.1.5, level 19): a dictionary
+ * of 253,952 bytes works with 512 KiB of input, one of 262,143 (the next tier) runs out of the
+ * 16 MiB heap whatever the input, as does every level from 9 up. 192 KiB leaves margin, and
+ * 240 KiB gained the corpus pairs under 0.3% (FORMAT.md, changelog 2.2).
+ */
+export const ZSTD_MAX_DICTIONARY = 192 * 1024;
+/** The largest input compressZstdWithDictionary takes (level 19 with a full dictionary: 1 MiB runs out of memory). */
+export const ZSTD_MAX_DICTIONARY_CONTENT = 512 * 1024;
+/** The magic that makes zstd read a dictionary as a trained one (RFC 8878, 5), little-endian. */
+const DICTIONARY_MAGIC = 0xec30a437;
+
+/**
+ * Compresses `bytes` into one zstd frame at level 19 against `dictionary` as raw content
+ * (RFC 8878, 5: the history before the frame's first byte). The frame records its content
+ * size and no dictionary id (a raw-content dictionary has none), and carries no checksum;
+ * `decodeZstdFrame(frame, bytes.length, dictionary)` decodes it, and so does
+ * `zstd -d -D DICT`. PKG_ZSTD when the inputs are over the bounds the codec's heap allows
+ * (ZSTD_MAX_DICTIONARY, ZSTD_MAX_DICTIONARY_CONTENT), or when the dictionary starts with the
+ * trained-dictionary magic (zstd would parse it instead of using it as content).
+ */
+export async function compressZstdWithDictionary(bytes: Uint8Array, dictionary: Uint8Array): Promise<Result<Uint8Array>> {
+  if (bytes.length > ZSTD_MAX_DICTIONARY_CONTENT) return err('PKG_ZSTD', `${bytes.length} bytes to compress with a dictionary, over the ${ZSTD_MAX_DICTIONARY_CONTENT}-byte limit`);
+  if (dictionary.length > ZSTD_MAX_DICTIONARY) return err('PKG_ZSTD', `dictionary of ${dictionary.length} bytes, over the ${ZSTD_MAX_DICTIONARY}-byte limit`);
+  if (dictionary.length < 8) return err('PKG_ZSTD', `dictionary of ${dictionary.length} bytes is too short to be one`);
+  if (new DataView(dictionary.buffer, dictionary.byteOffset, 4).getUint32(0, true) === DICTIONARY_MAGIC) return err('PKG_ZSTD', 'dictionary starts with the trained-dictionary magic; zstd would not read it as raw content');
   const r = await call((b) => {
-    const codec = new b.ZstdCodec();
+    const cdict = b.createCompressionDict(dictionary, 19);
     try {
-      const bound = codec.compressBound(bytes.length);
-      if (bound < 0) return null;
-      return withVector(b, (src) =>
-        withVector(b, (dst) => {
-          b.cloneToVector(src, bytes);
-          dst.resize(bound, 0);
-          const n = codec.compress(dst, src, level);
-          if (n < 0) return null;
-          dst.resize(n, 0);
-          return b.cloneAsTypedArray(dst);
-        }),
-      );
+      return oneShot(b, bytes, (codec, dst, src) => codec.compressUsingDict(dst, src, cdict));
     } finally {
-      codec.delete();
+      cdict.delete();
     }
   });
   if (!r.ok) return r;
-  if (r.value === null) return err('PKG_ZSTD', 'zstd compression failed');
+  if (r.value === null) return err('PKG_ZSTD', 'zstd compression with a dictionary failed');
   return ok(r.value);
 }
 

@@ -23,6 +23,7 @@ import { emitPackage } from '../compiler/emit/emit-package.ts';
 import { asRva } from '../common/types.ts';
 import { decodePayload, encodePayload } from '../formats/codec.ts';
 import type { Fixup, FixupKind, HotpatchPackage } from '../formats/package.ts';
+import { blockSize } from '../formats/validate.ts';
 import { loadSample, ROOT, sampleBytes } from '../runtime/apply/testing/fixtures.ts';
 import { planPackage } from '../runtime/plan/plan-package.ts';
 import { mulberry32 as rng } from './support/prng.ts';
@@ -86,7 +87,7 @@ function mutatePackage(p: HotpatchPackage, r: () => number): HotpatchPackage {
   // Sometimes two changes to the same fixup, so the order of the checks shows (field, target, reach).
   const twice = r() < 0.3;
   const mutate = (f: Fixup, rr: () => number, n: number, i: readonly number[], m: number): Fixup => (twice ? mutateOnce(mutateOnce(f, rr, n, i, m), rr, n, i, m) : mutateOnce(f, rr, n, i, m));
-  const len = (b: { bytes: HotpatchPackage['codeBlocks'][number]['bytes'] }): number => (b.bytes.kind === 'literal' ? b.bytes.bytes.length : b.bytes.size);
+  const len = (b: { bytes: HotpatchPackage['codeBlocks'][number]['bytes'] }): number => blockSize(b.bytes);
   if (s.block === 'data') {
     const d = p.dataBlocks[s.i]!;
     const fixups = d.fixups.map((f, k) => (k === s.j ? mutate(f, r, len(d), ids, p.imports.length) : f));

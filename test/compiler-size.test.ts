@@ -15,7 +15,7 @@ import { applyPackage } from '../runtime/apply/apply-package.ts';
 import { MemoryBackend } from '../runtime/backends/memory-backend.ts';
 import { loadProcessImage } from '../runtime/image/load-image.ts';
 import { asVa } from '../common/types.ts';
-import { FIXUP_WIDTH } from '../formats/validate.ts';
+import { blockSize, FIXUP_WIDTH } from '../formats/validate.ts';
 import { fetchRealFile, realPairs } from '../samples/real/real-files.ts';
 
 
@@ -76,7 +76,7 @@ for (const pair of realPairs().filter((p) => p.codeUnchanged === true)) {
           if (!field.ok) throw new Error(field.error.message);
           const disp = BigInt(new DataView(field.value.buffer, field.value.byteOffset).getInt32(0, true));
           const blockAt = disp + P - fx.addend - BigInt(tb.offset);
-          const size = data.bytes.kind === 'literal' ? data.bytes.bytes.length : data.bytes.size;
+          const size = blockSize(data.bytes);
           const got = await backend.read(asVa(blockAt), size);
           if (!got.ok) throw new Error(got.error.message);
           const runStart = ref.target - tb.offset;

@@ -20,7 +20,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { buildFromDiff, COMPILER_VERSION, diffFiles, verifyPackage, type ImageDiff } from '../compiler/index.ts';
 import { baseRanges, materialiseDelta } from '../formats/intra-refs.ts';
-import { gather } from '../runtime/plan/check-target.ts';
+import { gather } from '../formats/delta-index.ts';
 import { literalBlock } from './support/literal-block.ts';
 import type { CodeBlock, DataBlock, Fixup, HotpatchPackage } from '../formats/package.ts';
 import { expectationOf, readScenarios, scenarioDll, TOOLCHAINS, type Toolchain } from '../samples/scenarios.ts';

@@ -12,7 +12,7 @@ import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { err, ok, type Result } from '../../common/errors.ts';
 import { hex } from '../../common/types.ts';
-import { buildFromDiff, COMPILER_VERSION, diffFiles, refusalLines, refusalsOf, refuseRuntimeTablesOfFiles } from '../../compiler/index.ts';
+import { buildFromDiff, sealBuilt, COMPILER_VERSION, diffFiles, refusalLines, refusalsOf, refuseRuntimeTablesOfFiles } from '../../compiler/index.ts';
 import { encodePackage } from '../../formats/container.ts';
 import { importSigningKey, type SigningKey } from '../../formats/keys.ts';
 import { defineCommand, type CommandOutput } from '../command.ts';
@@ -106,13 +106,17 @@ export default defineCommand({
     }, undefined, progress.report);
     progress.end();
     if (!b.ok) return b;
+    // Format 2.2: literal bytes sealed against OLD when that makes the package smaller.
+    const sealed = await sealBuilt(b.value);
+    if (!sealed.ok) return sealed;
+    const built = sealed.value;
     const compileMs = performance.now() - t0;
-    const enc = await encodePackage(b.value.emitted.pkg, signingKey === undefined ? {} : { signingKey });
+    const enc = await encodePackage(built.emitted.pkg, signingKey === undefined ? {} : { signingKey });
     if (!enc.ok) return enc;
     const w = writeOutput(argv.out, enc.value, { inputs: [argv.old, argv.new, ...(argv.key === undefined ? [] : [argv.key])] });
     if (!w.ok) return w;
-    const pkg = b.value.emitted.pkg;
-    const e = b.value.emitted;
+    const pkg = built.emitted.pkg;
+    const e = built.emitted;
     const json = {
       written: true,
       out: argv.out,
@@ -125,12 +129,12 @@ export default defineCommand({
       omitted: e.omitted,
       imports: pkg.imports.map((i) => `${i.dll}!${i.symbol.kind === 'name' ? i.symbol.name : `#${i.symbol.ordinal}`}`),
       sizes: { package: enc.value.length, code: e.sizes.code, data: e.sizes.data, unwind: e.sizes.unwind, fixups: e.sizes.fixups, oldFile: o.value.length, newFile: n.value.length },
-      verified: b.value.verified,
+      verified: built.verified,
       compileMs: Math.round(compileMs),
     };
     const lines = [
       `wrote ${argv.out}: ${enc.value.length} bytes, ${pkg.functions.length} function(s) (${pkg.functions.filter((f) => f.status === 'changed').length} changed, ${pkg.functions.filter((f) => f.status === 'added').length} added), ${pkg.dataBlocks.length} data block(s), ${pkg.imports.length} new import(s), ${signingKey === undefined ? 'UNSIGNED' : 'signed'}`,
-      `series ${pkg.series.baselineId} #${pkg.series.sequence}; verified ${b.value.verified.instructions} instructions, ${b.value.verified.references} references; ${Math.round(compileMs)} ms`,
+      `series ${pkg.series.baselineId} #${pkg.series.sequence}; verified ${built.verified.instructions} instructions, ${built.verified.references} references; ${Math.round(compileMs)} ms`,
       ...pkg.functions.map((f) => `  ${f.status.padEnd(8)} ${f.name ?? hex(f.newRva)}`),
       ...e.omitted.map((x) => `  left out ${x.what}: ${x.reason}`),
       ...(w.value.note === null ? [] : [w.value.note]),

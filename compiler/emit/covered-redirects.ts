@@ -20,8 +20,12 @@ function withoutCoveredBytes(r: Redirect, pkg: HotpatchPackage): Redirect {
   return { ...r, expected: site ? NONE : r.expected, pad: r.pad === null ? null : { rva: r.pad.rva, expected: pad ? NONE : r.pad.expected } };
 }
 
+/** `pkg` with every covered redirect site's (and pad's) expected bytes left out. */
+export function coverRedirects(pkg: HotpatchPackage): HotpatchPackage {
+  return { ...pkg, redirects: pkg.redirects.map((r) => withoutCoveredBytes(r, pkg)) };
+}
+
 /** The emitted package with every covered redirect site's (and pad's) expected bytes left out. */
 export function withCoveredRedirects(e: EmittedPackage): EmittedPackage {
-  const pkg = e.pkg;
-  return { ...e, pkg: { ...pkg, redirects: pkg.redirects.map((r) => withoutCoveredBytes(r, pkg)) } };
+  return { ...e, pkg: coverRedirects(e.pkg) };
 }

@@ -8,6 +8,7 @@
 import type { HotpatchError } from '../../common/errors.ts';
 import { asRva } from '../../common/types.ts';
 import type { CodeBlock, DataBlock, Fixup, FunctionRecord, HotpatchPackage, Import, Redirect } from '../../formats/package.ts';
+import { blockSize } from '../../formats/validate.ts';
 import type { FunctionChange, ImageDiff } from '../diff/types.ts';
 import { relativeEntryFixups } from '../diff/relative-entries.ts';
 import { untouchedByOldCode } from '../diff/untouched-old.ts';
@@ -390,8 +391,8 @@ export class EmitPass {
         ],
       },
     };
-    const code = this.codeBlocks.reduce((s, b) => s + (b.bytes.kind === 'literal' ? b.bytes.bytes.length : b.bytes.size), 0);
-    const data = this.dataBlocks.reduce((s, b) => s + (b.bytes.kind === 'literal' ? b.bytes.bytes.length : b.bytes.size), 0);
+    const code = this.codeBlocks.reduce((s, b) => s + blockSize(b.bytes), 0);
+    const data = this.dataBlocks.reduce((s, b) => s + blockSize(b.bytes), 0);
     const sizes = { code, data, unwind: this.unwindBytes, fixups: this.fixupCount };
     return { ok: true, value: { pkg, omitted, blockOf: this.blockOf, sizes, passes }, pass: { relied: this.relied, bases: this.bases } };
   }

@@ -13,7 +13,7 @@ import type { DeltaBytes } from '../../formats/implicit-fixups.ts';
 import { offsetOfRva } from '../../formats/delta-index.ts';
 import { INTRA_WIDTH, intraFieldValues } from '../../formats/intra-refs.ts';
 import type { DeltaOp, Fixup, IntraRefs, RvaRange } from '../../formats/package.ts';
-import { gather } from '../../runtime/plan/check-target.ts';
+import { gather } from '../../formats/delta-index.ts';
 
 /** A field of a block that points inside the block (emit-function.ts lists them). */
 export interface IntraCandidate {

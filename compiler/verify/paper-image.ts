@@ -7,7 +7,7 @@
  */
 import { err, ok, type Result } from '../../common/errors.ts';
 import { baseRanges, materialiseDelta } from '../../formats/intra-refs.ts';
-import { gather } from '../../runtime/plan/check-target.ts';
+import { gather } from '../../formats/delta-index.ts';
 import { impliedFixups } from '../../formats/implicit-fixups.ts';
 import { coveredByRelied } from '../../formats/validate.ts';
 import type { Fixup, HotpatchPackage } from '../../formats/package.ts';
@@ -112,6 +112,7 @@ export class PaperImage {
    */
   private blockBytes(id: number, b: BlockBytes): Result<{ bytes: Uint8Array; implied: Fixup[] }> {
     if (b.kind === 'literal') return ok({ bytes: b.bytes.slice(), implied: [] });
+    if (b.kind === 'sealed') return mismatch(`block ${id}: sealed bytes that were not unsealed`);
     const base = gather(this.old.image, baseRanges(b));
     if (base === null) return mismatch(`block ${id}: delta base is outside OLD`);
     // Since format 2.1 a base may carry no hash: the relied-bytes hash (checked against OLD

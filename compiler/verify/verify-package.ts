@@ -13,6 +13,7 @@ import { err, ok, type Result } from '../../common/errors.ts';
 import { NO_PROGRESS, type Progress } from '../../common/progress.ts';
 import { REDIRECT_PAD_LENGTH, REDIRECT_SITE_LENGTH, type HotpatchPackage } from '../../formats/package.ts';
 import { coveredByRelied } from '../../formats/validate.ts';
+import { unsealPackage } from '../../formats/seal.ts';
 import { sha256 } from '../../runtime/pe/sha256.ts';
 import type { ImageDiff } from '../diff/types.ts';
 import { leftOldDataKeys, writableDataKeys } from '../diff/left-old.ts';
@@ -38,19 +39,24 @@ export interface VerifyReport {
  * Verifies `pkg` against the diff it was built from (OLD, NEW and their match).
  * Returns VERIFY_* errors naming the first mismatch.
  */
-export function verifyPackage(diff: ImageDiff, pkg: HotpatchPackage, layout: VerifyLayout = DEFAULT_VERIFY_LAYOUT, progress: Progress = NO_PROGRESS): Result<VerifyReport> {
+export function verifyPackage(diff: ImageDiff, given: HotpatchPackage, layout: VerifyLayout = DEFAULT_VERIFY_LAYOUT, progress: Progress = NO_PROGRESS): Result<VerifyReport> {
   const m = diff.match;
   const oldImg = m.old.img;
   const oldPe = oldImg.pe;
-  if (pkg.target.timeDateStamp !== oldPe.fileHeader.timeDateStamp || pkg.target.sizeOfImage !== oldPe.optionalHeader.sizeOfImage) {
+  if (given.target.timeDateStamp !== oldPe.fileHeader.timeDateStamp || given.target.sizeOfImage !== oldPe.optionalHeader.sizeOfImage) {
     return err('VERIFY_TARGET', 'package targets another image (TimeDateStamp/SizeOfImage differ from OLD)');
   }
   const relied: number[] = [];
-  for (const r of pkg.target.reliedRanges) for (let k = 0; k < r.length; k++) relied.push(oldImg.image[r.rva + k] ?? 0);
+  for (const r of given.target.reliedRanges) for (let k = 0; k < r.length; k++) relied.push(oldImg.image[r.rva + k] ?? 0);
   // Since format 1.3 a package relying on no bytes carries no hash.
-  const noRelied = pkg.target.reliedRanges.length === 0 && pkg.target.reliedSha256.length === 0;
+  const noRelied = given.target.reliedRanges.length === 0 && given.target.reliedSha256.length === 0;
   const reliedHash = sha256(Uint8Array.from(relied));
-  if (!noRelied && (pkg.target.reliedSha256.length !== 32 || !reliedHash.every((b, i) => b === pkg.target.reliedSha256[i]))) return err('VERIFY_TARGET', 'relied-on bytes hash does not match OLD');
+  if (!noRelied && (given.target.reliedSha256.length !== 32 || !reliedHash.every((b, i) => b === given.target.reliedSha256[i]))) return err('VERIFY_TARGET', 'relied-on bytes hash does not match OLD');
+  // Sealed blocks (format 2.2) opened against OLD by the runtime's own function, now that the
+  // relied bytes (which cover the dictionary) are known to be OLD's.
+  const opened = unsealPackage(given, oldImg.image);
+  if (!opened.ok) return mismatch(`sealed bytes: ${opened.error.message}`);
+  const pkg = opened.value;
 
   // 1. The blocks at their paper addresses, fixups written.
   const paper = PaperImage.build(oldImg, pkg, layout);

@@ -51,6 +51,9 @@ export namespace hotpatch {
         /** Package fixups. */
         fixups?: (hotpatch.FixupColumns.$Properties|null);
 
+        /** Package sealed. */
+        sealed?: (hotpatch.Sealed.$Properties|null);
+
         /**
          * Encodes the specified Package message. Does not implicitly {@link hotpatch.Package.verify|verify} messages.
          * @param message Package message or plain object to encode
@@ -102,6 +105,9 @@ export namespace hotpatch {
             /** Package fixups */
             fixups?: (hotpatch.FixupColumns.$Properties|null);
 
+            /** Package sealed */
+            sealed?: (hotpatch.Sealed.$Properties|null);
+
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
         }
@@ -117,8 +123,72 @@ export namespace hotpatch {
           functions?: hotpatch.FunctionRecord.$Shape[]|null;
           producer?: hotpatch.Producer.$Shape|null;
           fixups?: hotpatch.FixupColumns.$Shape|null;
+          sealed?: hotpatch.Sealed.$Shape|null;
           $unknowns?: Uint8Array[];
         };
+    }
+
+    /**
+     * Properties of a Sealed.
+     * @deprecated Use hotpatch.Sealed.$Properties instead.
+     */
+    interface ISealed extends hotpatch.Sealed.$Properties {
+    }
+
+    /** Represents a Sealed. */
+    class Sealed {
+
+        /**
+         * Constructs a new Sealed.
+         * @param [properties] Properties to set
+         */
+        constructor(properties?: hotpatch.Sealed.$Properties);
+
+        /** Unknown fields preserved while decoding when enabled */
+        $unknowns?: Uint8Array[];
+
+        /** Sealed dictionaryGaps. */
+        dictionaryGaps: number[];
+
+        /** Sealed frame. */
+        frame: Uint8Array;
+
+        /**
+         * Encodes the specified Sealed message. Does not implicitly {@link hotpatch.Sealed.verify|verify} messages.
+         * @param message Sealed message or plain object to encode
+         * @param [writer] Writer to encode to
+         * @returns Writer
+         */
+        static encode(message: hotpatch.Sealed.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+        /**
+         * Decodes a Sealed message from the specified reader or buffer.
+         * @param reader Reader or buffer to decode from
+         * @param [length] Message length if known beforehand
+         * @returns {hotpatch.Sealed & hotpatch.Sealed.$Shape} Sealed
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): hotpatch.Sealed & hotpatch.Sealed.$Shape;
+    }
+
+    namespace Sealed {
+
+        /** Properties of a Sealed. */
+        interface $Properties {
+
+            /** Sealed dictionaryGaps */
+            dictionaryGaps?: (number[]|null);
+
+            /** Sealed frame */
+            frame?: (Uint8Array|null);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+        }
+
+        /** Shape of a Sealed. */
+        type $Shape = hotpatch.Sealed.$Properties;
     }
 
     /**
@@ -464,8 +534,11 @@ export namespace hotpatch {
         /** BlockBytes deltaWithIntraRefs. */
         deltaWithIntraRefs?: (hotpatch.Delta.$Properties|null);
 
+        /** BlockBytes sealed. */
+        sealed?: (number|null);
+
         /** BlockBytes storage. */
-        storage?: ("literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs");
+        storage?: ("literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed");
 
         /**
          * Encodes the specified BlockBytes message. Does not implicitly {@link hotpatch.BlockBytes.verify|verify} messages.
@@ -503,8 +576,11 @@ export namespace hotpatch {
             /** BlockBytes deltaWithIntraRefs */
             deltaWithIntraRefs?: (hotpatch.Delta.$Properties|null);
 
+            /** BlockBytes sealed */
+            sealed?: (number|null);
+
             /** BlockBytes storage */
-            storage?: ("literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs");
+            storage?: ("literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed");
 
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
@@ -516,9 +592,10 @@ export namespace hotpatch {
           delta?: hotpatch.Delta.$Shape|null;
           deltaWithImplicitFixups?: hotpatch.Delta.$Shape|null;
           deltaWithIntraRefs?: hotpatch.Delta.$Shape|null;
+          sealed?: number|null;
           $unknowns?: Uint8Array[];
         } & (
-          ({ storage?: undefined; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null }|{ storage?: "deltaWithImplicitFixups"; literal?: null; delta?: null; deltaWithImplicitFixups: hotpatch.Delta.$Shape; deltaWithIntraRefs?: null }|{ storage?: "deltaWithIntraRefs"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs: hotpatch.Delta.$Shape })
+          ({ storage?: undefined; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null }|{ storage?: "deltaWithImplicitFixups"; literal?: null; delta?: null; deltaWithImplicitFixups: hotpatch.Delta.$Shape; deltaWithIntraRefs?: null; sealed?: null }|{ storage?: "deltaWithIntraRefs"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs: hotpatch.Delta.$Shape; sealed?: null }|{ storage?: "sealed"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed: number })
         );
     }
 

@@ -32,6 +32,7 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {Array.<hotpatch.FunctionRecord.$Properties>|null} [functions] Package functions
          * @property {hotpatch.Producer.$Properties|null} [producer] Package producer
          * @property {hotpatch.FixupColumns.$Properties|null} [fixups] Package fixups
+         * @property {hotpatch.Sealed.$Properties|null} [sealed] Package sealed
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -55,6 +56,7 @@ export const hotpatch = $root.hotpatch = (() => {
          *   functions?: Array.<hotpatch.FunctionRecord.$Shape>|null;
          *   producer?: hotpatch.Producer.$Shape|null;
          *   fixups?: hotpatch.FixupColumns.$Shape|null;
+         *   sealed?: hotpatch.Sealed.$Shape|null;
          *   $unknowns?: Array.<Uint8Array>;
          * }} hotpatch.Package.$Shape
          */
@@ -152,6 +154,14 @@ export const hotpatch = $root.hotpatch = (() => {
         Package.prototype.fixups = null;
 
         /**
+         * Package sealed.
+         * @member {hotpatch.Sealed.$Properties|null|undefined} sealed
+         * @memberof hotpatch.Package
+         * @instance
+         */
+        Package.prototype.sealed = null;
+
+        /**
          * Encodes the specified Package message. Does not implicitly {@link hotpatch.Package.verify|verify} messages.
          * @function encode
          * @memberof hotpatch.Package
@@ -190,6 +200,8 @@ export const hotpatch = $root.hotpatch = (() => {
                 $root.hotpatch.Producer.encode(message.producer, writer.uint32(/* id 8, wireType 2 =*/66).fork(), _depth + 1).ldelim();
             if (message.fixups != null && $Object.hasOwnProperty.call(message, "fixups"))
                 $root.hotpatch.FixupColumns.encode(message.fixups, writer.uint32(/* id 20, wireType 2 =*/162).fork(), _depth + 1).ldelim();
+            if (message.sealed != null && $Object.hasOwnProperty.call(message, "sealed"))
+                $root.hotpatch.Sealed.encode(message.sealed, writer.uint32(/* id 21, wireType 2 =*/170).fork(), _depth + 1).ldelim();
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -298,6 +310,12 @@ export const hotpatch = $root.hotpatch = (() => {
                         message.fixups = $root.hotpatch.FixupColumns.decode(reader, reader.size(), $undefined, _depth + 1, message.fixups);
                         continue;
                     }
+                case 21: {
+                        if (wireType !== 2)
+                            break;
+                        message.sealed = $root.hotpatch.Sealed.decode(reader, reader.size(), $undefined, _depth + 1, message.sealed);
+                        continue;
+                    }
                 }
                 reader.skipType(wireType, _depth, tag);
                 if (!reader.discardUnknown) {
@@ -316,6 +334,168 @@ export const hotpatch = $root.hotpatch = (() => {
         };
 
         return Package;
+    })();
+
+    hotpatch.Sealed = (function() {
+
+        /**
+         * Properties of a Sealed.
+         * @typedef {Object} hotpatch.Sealed.$Properties
+         * @property {Array.<number>|null} [dictionaryGaps] Sealed dictionaryGaps
+         * @property {Uint8Array|null} [frame] Sealed frame
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+
+        /**
+         * Properties of a Sealed.
+         * @memberof hotpatch
+         * @interface ISealed
+         * @augments hotpatch.Sealed.$Properties
+         * @deprecated Use hotpatch.Sealed.$Properties instead.
+         */
+
+        /**
+         * Shape of a Sealed.
+         * @typedef {hotpatch.Sealed.$Properties} hotpatch.Sealed.$Shape
+         */
+
+        /**
+         * Constructs a new Sealed.
+         * @memberof hotpatch
+         * @classdesc Represents a Sealed.
+         * @constructor
+         * @param {hotpatch.Sealed.$Properties=} [properties] Properties to set
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+        const Sealed = function (properties) {
+            this.dictionaryGaps = [];
+            if (properties)
+                for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                    if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                        this[keys[i]] = properties[keys[i]];
+        };
+
+        /**
+         * Sealed dictionaryGaps.
+         * @member {Array.<number>} dictionaryGaps
+         * @memberof hotpatch.Sealed
+         * @instance
+         */
+        Sealed.prototype.dictionaryGaps = $util.emptyArray;
+
+        /**
+         * Sealed frame.
+         * @member {Uint8Array} frame
+         * @memberof hotpatch.Sealed
+         * @instance
+         */
+        Sealed.prototype.frame = $util.newBuffer([]);
+
+        /**
+         * Encodes the specified Sealed message. Does not implicitly {@link hotpatch.Sealed.verify|verify} messages.
+         * @function encode
+         * @memberof hotpatch.Sealed
+         * @static
+         * @param {hotpatch.Sealed.$Properties} message Sealed message or plain object to encode
+         * @param {$protobuf.Writer} [writer] Writer to encode to
+         * @returns {$protobuf.Writer} Writer
+         */
+        Sealed.encode = function (message, writer, _depth) {
+            if (!writer)
+                writer = $Writer.create();
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $util.recursionLimit)
+                throw $Error("max depth exceeded");
+            if (message.dictionaryGaps != null && message.dictionaryGaps.length)
+                writer.uint32(/* id 1, wireType 2 =*/10).uint32s(message.dictionaryGaps);
+            if (message.frame != null && $Object.hasOwnProperty.call(message, "frame") && message.frame.length)
+                writer.uint32(/* id 2, wireType 2 =*/18).bytes(message.frame);
+            if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                for (let i = 0; i < message.$unknowns.length; ++i)
+                    writer.raw(message.$unknowns[i]);
+            return writer;
+        };
+
+        /**
+         * Decodes a Sealed message from the specified reader or buffer.
+         * @function decode
+         * @memberof hotpatch.Sealed
+         * @static
+         * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+         * @param {number} [length] Message length if known beforehand
+         * @returns {hotpatch.Sealed & hotpatch.Sealed.$Shape} Sealed
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        Sealed.decode = function (reader, length, _end, _depth, _target) {
+            if (!(reader instanceof $Reader))
+                reader = $Reader.create(reader);
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $Reader.recursionLimit)
+                throw $Error("max depth exceeded");
+            let end, message, value;
+            if (length === $undefined)
+                end = reader.len;
+            else {
+                end = reader.pos + length;
+                if (end > reader.len)
+                    throw $RangeError("index out of range");
+                length = reader.len;
+                reader.len = end;
+            }
+            message = _target || new $root.hotpatch.Sealed();
+            while (reader.pos < end) {
+                let start = reader.pos;
+                let tag = reader.tag();
+                if (tag === _end) {
+                    _end = $undefined;
+                    break;
+                }
+                let wireType = tag & 7;
+                switch (tag >>>= 3) {
+                case 1: {
+                        if (wireType === 2) {
+                            if (!(message.dictionaryGaps && message.dictionaryGaps.length))
+                                message.dictionaryGaps = [];
+                            reader.uint32s(message.dictionaryGaps);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.dictionaryGaps && message.dictionaryGaps.length))
+                            message.dictionaryGaps = [];
+                        message.dictionaryGaps.push(reader.uint32());
+                        continue;
+                    }
+                case 2: {
+                        if (wireType !== 2)
+                            break;
+                        if ((value = reader.bytes()).length)
+                            message.frame = value;
+                        else
+                            delete message.frame;
+                        continue;
+                    }
+                }
+                reader.skipType(wireType, _depth, tag);
+                if (!reader.discardUnknown) {
+                    $util.makeProp(message, "$unknowns", false);
+                    (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                }
+            }
+            if (length !== $undefined) {
+                if (reader.pos !== end)
+                    throw $RangeError("index out of range");
+                reader.len = length;
+            }
+            if (_end !== $undefined)
+                throw $Error("missing end group");
+            return message;
+        };
+
+        return Sealed;
     })();
 
     hotpatch.TargetIdentity = (function() {
@@ -1155,7 +1335,8 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {hotpatch.Delta.$Properties|null} [delta] BlockBytes delta
          * @property {hotpatch.Delta.$Properties|null} [deltaWithImplicitFixups] BlockBytes deltaWithImplicitFixups
          * @property {hotpatch.Delta.$Properties|null} [deltaWithIntraRefs] BlockBytes deltaWithIntraRefs
-         * @property {"literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"} [storage] BlockBytes storage
+         * @property {number|null} [sealed] BlockBytes sealed
+         * @property {"literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed"} [storage] BlockBytes storage
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -1174,9 +1355,10 @@ export const hotpatch = $root.hotpatch = (() => {
          *   delta?: hotpatch.Delta.$Shape|null;
          *   deltaWithImplicitFixups?: hotpatch.Delta.$Shape|null;
          *   deltaWithIntraRefs?: hotpatch.Delta.$Shape|null;
+         *   sealed?: number|null;
          *   $unknowns?: Array.<Uint8Array>;
          * } & (
-         *   ({ storage?: undefined; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null }|{ storage?: "deltaWithImplicitFixups"; literal?: null; delta?: null; deltaWithImplicitFixups: hotpatch.Delta.$Shape; deltaWithIntraRefs?: null }|{ storage?: "deltaWithIntraRefs"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs: hotpatch.Delta.$Shape })
+         *   ({ storage?: undefined; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null }|{ storage?: "deltaWithImplicitFixups"; literal?: null; delta?: null; deltaWithImplicitFixups: hotpatch.Delta.$Shape; deltaWithIntraRefs?: null; sealed?: null }|{ storage?: "deltaWithIntraRefs"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs: hotpatch.Delta.$Shape; sealed?: null }|{ storage?: "sealed"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed: number })
          * )} hotpatch.BlockBytes.$Shape
          */
 
@@ -1227,17 +1409,25 @@ export const hotpatch = $root.hotpatch = (() => {
          */
         BlockBytes.prototype.deltaWithIntraRefs = null;
 
+        /**
+         * BlockBytes sealed.
+         * @member {number|null|undefined} sealed
+         * @memberof hotpatch.BlockBytes
+         * @instance
+         */
+        BlockBytes.prototype.sealed = null;
+
         // OneOf field names bound to virtual getters and setters
         let $oneOfFields;
 
         /**
          * BlockBytes storage.
-         * @member {"literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|undefined} storage
+         * @member {"literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed"|undefined} storage
          * @memberof hotpatch.BlockBytes
          * @instance
          */
         $Object.defineProperty(BlockBytes.prototype, "storage", {
-            get: $util.oneOfGetter($oneOfFields = ["literal", "delta", "deltaWithImplicitFixups", "deltaWithIntraRefs"]),
+            get: $util.oneOfGetter($oneOfFields = ["literal", "delta", "deltaWithImplicitFixups", "deltaWithIntraRefs", "sealed"]),
             set: $util.oneOfSetter($oneOfFields)
         });
 
@@ -1265,6 +1455,8 @@ export const hotpatch = $root.hotpatch = (() => {
                 $root.hotpatch.Delta.encode(message.deltaWithImplicitFixups, writer.uint32(/* id 3, wireType 2 =*/26).fork(), _depth + 1).ldelim();
             if (message.deltaWithIntraRefs != null && $Object.hasOwnProperty.call(message, "deltaWithIntraRefs"))
                 $root.hotpatch.Delta.encode(message.deltaWithIntraRefs, writer.uint32(/* id 4, wireType 2 =*/34).fork(), _depth + 1).ldelim();
+            if (message.sealed != null && $Object.hasOwnProperty.call(message, "sealed"))
+                writer.uint32(/* id 5, wireType 0 =*/40).uint32(message.sealed);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -1335,6 +1527,13 @@ export const hotpatch = $root.hotpatch = (() => {
                             break;
                         message.deltaWithIntraRefs = $root.hotpatch.Delta.decode(reader, reader.size(), $undefined, _depth + 1, message.deltaWithIntraRefs);
                         message.storage = "deltaWithIntraRefs";
+                        continue;
+                    }
+                case 5: {
+                        if (wireType !== 0)
+                            break;
+                        message.sealed = reader.uint32();
+                        message.storage = "sealed";
                         continue;
                     }
                 }

@@ -103,7 +103,7 @@ function allLiteral(s: Sample): HotpatchPackage | null {
   if (s.oldImage === null) return null;
   const img = s.oldImage;
   const codeBlocks = s.pkg.codeBlocks.map((b) => {
-    if (b.bytes.kind === 'literal') return b;
+    if (b.bytes.kind !== 'delta') return b;
     const base = img.subarray(b.bytes.base.rva, b.bytes.base.rva + b.bytes.base.length);
     const r = applyDelta(base, b.bytes.ops, b.bytes.size);
     if (!r.ok) throw new Error(r.error.message);

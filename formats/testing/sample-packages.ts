@@ -8,6 +8,7 @@ import { asRva } from '../../common/types.ts';
 import { encodeDelta } from '../delta.ts';
 import { sha256 } from '../keys.ts';
 import type { HotpatchPackage, RvaRange } from '../package.ts';
+import { sealPackageWith } from '../seal.ts';
 
 /** Deterministic bytes that look enough like x64 code for delta tests (xorshift). */
 export function pseudoCode(length: number, seed: number): Uint8Array {
@@ -198,4 +199,14 @@ export async function fullPackage(): Promise<HotpatchPackage> {
       ],
     },
   };
+}
+
+/**
+ * The full package in the 2.2 form: its literal code block 1 and data block 2 sealed
+ * (formats/seal.ts) against the old image's relied range 0x1100+0x80 as the dictionary.
+ */
+export async function sealedPackage(): Promise<HotpatchPackage> {
+  const sealed = await sealPackageWith(await fullPackage(), oldImage(), [{ rva: asRva(0x1100), length: 0x80 }], (id) => id === 1 || id === 2);
+  if (!sealed.ok) throw new Error(`${sealed.error.code}: ${sealed.error.message}`);
+  return sealed.value;
 }

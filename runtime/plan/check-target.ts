@@ -10,6 +10,7 @@ import { REDIRECT_PAD_LENGTH, REDIRECT_SITE_LENGTH, type HotpatchPackage, type R
 import { coveredByRelied } from '../../formats/validate.ts';
 import type { ModuleView } from '../image/module-view.ts';
 import { toHex } from '../pe/sha256.ts';
+import { gather } from '../../formats/delta-index.ts';
 import { sha256 } from './hash.ts';
 import { describeBytesMismatch, describeReliedMismatch, type MappedSectionHeader } from './identity-mismatch.ts';
 import type { WritePlan } from './write-plan.ts';
@@ -24,22 +25,6 @@ export function eqBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-/** Concatenated bytes of `ranges` from `bytes` (bounds-checked). */
-export function gather(bytes: Uint8Array, ranges: readonly { readonly rva: number; readonly length: number }[]): Uint8Array | null {
-  let n = 0;
-  for (const r of ranges) {
-    if (r.rva + r.length > bytes.length) return null;
-    n += r.length;
-  }
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const r of ranges) {
-    out.set(bytes.subarray(r.rva, r.rva + r.length), at);
-    at += r.length;
-  }
-  return out;
 }
 
 /** A package continues the applied plan's series (same baseline, newer sequence), or applies to a pristine image. */

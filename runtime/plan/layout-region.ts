@@ -11,7 +11,8 @@ import { baseRanges, materialiseDelta } from '../../formats/intra-refs.ts';
 import { impliedFixups } from '../../formats/implicit-fixups.ts';
 import { coveredByRelied } from '../../formats/validate.ts';
 import type { BlockBytes, CodeBlock, Fixup, HotpatchPackage } from '../../formats/package.ts';
-import { eqBytes, gather } from './check-target.ts';
+import { eqBytes } from './check-target.ts';
+import { gather } from '../../formats/delta-index.ts';
 import { sha256 } from './hash.ts';
 import { sectionOf, type MappedSectionHeader } from './identity-mismatch.ts';
 import { now } from './timing.ts';
@@ -74,6 +75,8 @@ export function checkBlocks(pkg: HotpatchPackage): Result<void> {
  */
 export async function materialiseBlock(b: BlockBytes, what: string, pkg: HotpatchPackage, preferred: Uint8Array, sections: readonly MappedSectionHeader[]): Promise<Result<{ bytes: Uint8Array; implied: Fixup[] }>> {
   if (b.kind === 'literal') return ok({ bytes: b.bytes.slice(), implied: [] });
+  // planPackage unseals (formats/seal.ts) right after the relied bytes are checked.
+  if (b.kind === 'sealed') return err('PLAN_PACKAGE', `${what}: sealed bytes that were not unsealed (unsealPackage before layout)`);
   // The hash pins `base`; extra base ranges (2.1) are pinned by the relied ranges' hash.
   const baseBytes = gather(preferred, baseRanges(b));
   if (baseBytes === null) return err('PLAN_IDENTITY', `${what}: delta base ${hex(b.base.rva)}+${b.base.length} is outside the image`);

@@ -5,7 +5,8 @@
  *
  * Order of checks, one step each: series, target identity (machine, TimeDateStamp,
  * SizeOfImage, CheckSum, CodeView GUID/age, the relied-on bytes hash) and original bytes at
- * every redirect site, those the relied ranges cover taken from the checked image (check-target.ts) → blocks, delta bases and layout (layout-region.ts)
+ * every redirect site, those the relied ranges cover taken from the checked image (check-target.ts) → sealed
+ * blocks (format 2.2) decoded against the same checked image (formats/seal.ts) → blocks, delta bases and layout (layout-region.ts)
  * → a free region within ±2 GB (within 2 GB above the image base when the package holds
  * imagerel32 fixups) → imports and every fixup (targets resolved here, fields written and
  * range-checked by the wasm core: runtime/pe/apply-fixups.ts) and the unwind table
@@ -16,6 +17,7 @@
 import { err, ok, type Result } from '../../common/errors.ts';
 import { asVa } from '../../common/types.ts';
 import { checkBudget } from '../../formats/validate.ts';
+import { unsealPackage } from '../../formats/seal.ts';
 import type { HotpatchPackage } from '../../formats/package.ts';
 import { preferredView, readModuleView } from '../image/module-view.ts';
 import type { ProcessBackend } from './backend.ts';
@@ -77,7 +79,11 @@ export async function planPackage(given: HotpatchPackage, backend: ProcessBacken
   // Expected bytes left out of covered redirect sites (format 2.1) come from the checked image.
   const full = withExpectedFromImage(given, preferred);
   if (!full.ok) return full;
-  const pkg = full.value;
+  // Sealed blocks (format 2.2) decoded against the same checked bytes: the relied ranges cover
+  // every dictionary range. One function for the runtime and the compiler's paper image.
+  const opened = unsealPackage(full.value, preferred);
+  if (!opened.ok) return err('PLAN_PACKAGE', `sealed bytes: ${opened.error.message}`, opened.error.offset);
+  const pkg = opened.value;
   const sections = mappedSections(preferred);
   const sites = checkRedirectSites(pkg, preferred, sections);
   if (!sites.ok) return sites;

@@ -6,10 +6,11 @@
 import { impliedFixups } from '../../formats/implicit-fixups.ts';
 import { baseRanges, materialiseDelta } from '../../formats/intra-refs.ts';
 import type { BlockBytes, Fixup } from '../../formats/package.ts';
-import { gather } from '../../runtime/plan/check-target.ts';
+import { gather } from '../../formats/delta-index.ts';
 
 export function literalBlock(b: { readonly bytes: BlockBytes; readonly fixups: readonly Fixup[] }, old: Uint8Array, imageBase: bigint, sizeOfImage: number): { bytes: Uint8Array; fixups: Fixup[] } {
   if (b.bytes.kind === 'literal') return { bytes: b.bytes.bytes.slice(), fixups: [...b.fixups] };
+  if (b.bytes.kind === 'sealed') throw new Error('the block is sealed: unsealPackage first');
   const base = gather(old, baseRanges(b.bytes));
   if (base === null) throw new Error("the block's base is outside OLD");
   const bytes = materialiseDelta(b.bytes, base);

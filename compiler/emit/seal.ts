@@ -1,0 +1,229 @@
+/**
+ * Sealing (format 2.2, formats/FORMAT.md "Sealed bytes"): the literal bytes of the package's
+ * blocks go into one zstd frame compressed with OLD's own bytes as a raw-content dictionary.
+ * New code repeats much of the code it replaces (the same helpers inlined, the same
+ * prologues, constants and call sequences), which a frame with no history cannot use.
+ *
+ * Which OLD bytes: zstd-codec's 16 MiB heap bounds a level-19 dictionary (ZSTD_MAX_DICTIONARY),
+ * so not all of OLD's code. The literal bytes' 16-byte shingles are hashed (1 in 8, chosen by
+ * hash value so OLD and the new bytes keep the same ones); each 4 KiB run of
+ * OLD's stable code and read-only data (compiler/image/stable-ranges.ts: never a writable
+ * section, an IAT slot or a loader-written pointer; the runtime hashes these bytes in a
+ * running process) is scored by the shingles it holds that no run chosen before holds
+ * (greedy cover), and the best runs are taken up to the budget. Their ranges join the relied
+ * ranges, so the runtime checks every dictionary byte with the relied hash before the frame
+ * is decoded. The package is sealed only when the file gets smaller.
+ */
+import { err, ok, type Result } from '../../common/errors.ts';
+import { asRva } from '../../common/types.ts';
+import { encodePackage } from '../../formats/container.ts';
+import type { HotpatchPackage, RvaRange } from '../../formats/package.ts';
+import { gather } from '../../formats/delta-index.ts';
+import { FIXUP_WIDTH } from '../../formats/validate.ts';
+import { sealPackageWith } from '../../formats/seal.ts';
+import { ZSTD_MAX_DICTIONARY, ZSTD_MAX_DICTIONARY_CONTENT } from '../../formats/zstd.ts';
+import { checkStableRelied, subtractUnstable, unstableRanges } from '../image/stable-ranges.ts';
+import type { MappedImage } from '../image/map-image.ts';
+import { coverRedirects } from './covered-redirects.ts';
+import { identityOf } from './identity.ts';
+import type { EmittedPackage } from './types.ts';
+
+/** Shingle length: long enough that a hit is a real shared sequence, short enough to find short ones. */
+const SHINGLE = 16;
+/**
+ * Shingles kept: those whose hash is 0 modulo SAMPLE_MASK + 1 (content-defined sampling).
+ * Measured (bench/seal-sizes.ts, one run): keeping 1 in 8 instead of all took sealing of
+ * lightningcss 1.29.1 -> 1.29.2 from 1,748 to 296 ms for 106 more bytes (24,643 -> 24,749),
+ * watcher 2.5.0 -> 2.5.1 59,739 -> 59,709, sharp 0.34.4 -> 0.34.5 19,071 -> 19,040.
+ */
+const SAMPLE_MASK = 7;
+/** Dictionary runs: OLD is scored and taken in runs of this many bytes. */
+const RUN = 4096;
+/** Literal bytes below this are not worth a frame (its header and the dictionary ranges cost more). */
+const MIN_SEALED = 256;
+/** A run must add at least this many new (sampled) shingles to be taken: 16 of all shingles. */
+const MIN_GAIN = 2;
+
+/** Options of sealPackage. */
+export interface SealOptions {
+  /** How much OLD to use as the dictionary (bytes, at most ZSTD_MAX_DICTIONARY). */
+  readonly dictionaryBudget?: number;
+  /** Seal whenever a dictionary is found, even when the file does not get smaller (tests). */
+  readonly force?: boolean;
+}
+
+/** A rolling polynomial hash of every SHINGLE-byte window of `b`, skipping one-byte runs (padding). */
+function shingles(b: Uint8Array, each: (hash: number, at: number) => void): void {
+  if (b.length < SHINGLE) return;
+  const M = 0x01000193;
+  let pow = 1;
+  for (let i = 0; i < SHINGLE - 1; i++) pow = Math.imul(pow, M);
+  let h = 0;
+  let same = 0;
+  for (let i = 0; i < b.length; i++) {
+    if (i >= SHINGLE) h = (h - Math.imul(b[i - SHINGLE]! + 1, pow)) | 0;
+    h = (Math.imul(h, M) + b[i]! + 1) | 0;
+    same = i > 0 && b[i] === b[i - 1] ? same + 1 : 0;
+    // Only shingles whose hash has its low SAMPLE bits clear: chosen by content, so the same
+    // ones are kept on both sides, and OLD's megabytes cost a set lookup per 2^SAMPLE bytes.
+    if (i >= SHINGLE - 1 && same < SHINGLE - 1 && (h & SAMPLE_MASK) === 0) each(h, i - SHINGLE + 1);
+  }
+}
+
+/** IMAGE_SCN_MEM_DISCARDABLE: .reloc and the like, which a loader need not keep mapped. */
+const SCN_DISCARDABLE = 0x0200_0000;
+
+/** OLD's candidate dictionary runs: RUN-byte pieces of stable code and read-only data (file-backed, not discardable). */
+function candidateRuns(img: MappedImage): Array<[number, number]> {
+  const kept = img.sections.filter((s) => !s.writable && s.rawSize > 0 && (s.characteristics & SCN_DISCARDABLE) === 0);
+  const spans: Array<[number, number]> = kept.map((s) => [s.rva, s.rva + Math.min(s.size, s.rawSize)]);
+  const out: Array<[number, number]> = [];
+  for (const [s, e] of subtractUnstable(spans, unstableRanges(img))) for (let a = s; a < e; a += RUN) out.push([a, Math.min(e, a + RUN)]);
+  return out;
+}
+
+/**
+ * The dictionary ranges for `content` in OLD (sorted, merged, at most `budget` bytes): the
+ * runs that cover the most of its shingles, greedily (see the module comment).
+ */
+export function chooseDictionary(img: MappedImage, content: Uint8Array, budget: number, minGain = MIN_GAIN): RvaRange[] {
+  const wanted = new Set<number>();
+  shingles(content, (h) => wanted.add(h));
+  const runs = candidateRuns(img);
+  const hits: Array<Set<number>> = runs.map(([s, e]) => {
+    const got = new Set<number>();
+    shingles(img.image.subarray(s, e), (h) => {
+      if (wanted.has(h)) got.add(h);
+    });
+    return got;
+  });
+  const covered = new Set<number>();
+  const chosen: Array<[number, number]> = [];
+  let used = 0;
+  // Lazy greedy: a run's gain only shrinks as others are taken, so a stale score is an upper bound.
+  const order = runs.map((_, i) => ({ i, gain: hits[i]!.size })).filter((x) => x.gain >= minGain);
+  while (order.length > 0 && used < budget) {
+    order.sort((a, b) => b.gain - a.gain || a.i - b.i);
+    const top = order[0]!;
+    let gain = 0;
+    for (const h of hits[top.i]!) if (!covered.has(h)) gain++;
+    if (gain !== top.gain) {
+      top.gain = gain;
+      if (gain < minGain) order.shift();
+      continue;
+    }
+    order.shift();
+    const [s, e] = runs[top.i]!;
+    if (used + (e - s) > budget) continue;
+    for (const h of hits[top.i]!) covered.add(h);
+    chosen.push([s, e]);
+    used += e - s;
+  }
+  chosen.sort((a, b) => a[0] - b[0]);
+  const merged: Array<[number, number]> = [];
+  for (const [s, e] of chosen) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && last[1] === s) last[1] = e;
+    else merged.push([s, e]);
+  }
+  return merged.map(([s, e]) => ({ rva: asRva(s), length: e - s }));
+}
+
+/** Context bytes before a fixup field that fillFixupFields looks up in the dictionary. */
+const CONTEXT = 8;
+
+/**
+ * `pkg` with the fixup fields of its literal blocks holding bytes that continue a match in
+ * the dictionary: for each field, the CONTEXT bytes before it are looked up in the
+ * dictionary, and the field takes the bytes that follow them there. The runtime (and the
+ * paper image) overwrite every fixup field, so what a field holds in the package is free; a
+ * field that continues the match costs zstd nothing, where NEW's displacement would end it.
+ */
+export function fillFixupFields(pkg: HotpatchPackage, dict: Uint8Array): HotpatchPackage {
+  const key = (b: Uint8Array, at: number): number => {
+    let h = 0;
+    for (let i = 0; i < CONTEXT; i++) h = (Math.imul(h, 0x01000193) + b[at + i]! + 1) | 0;
+    return h;
+  };
+  const where = new Map<number, number>();
+  for (let i = 0; i + CONTEXT + 8 <= dict.length; i++) {
+    const k = key(dict, i);
+    if (!where.has(k)) where.set(k, i);
+  }
+  const fill = <B extends { readonly bytes: HotpatchPackage['codeBlocks'][number]['bytes']; readonly fixups: HotpatchPackage['codeBlocks'][number]['fixups'] }>(b: B): B => {
+    if (b.bytes.kind !== 'literal' || b.fixups.length === 0) return b;
+    const bytes = b.bytes.bytes.slice();
+    for (const f of [...b.fixups].sort((x, y) => x.offset - y.offset)) {
+      const w = FIXUP_WIDTH[f.kind];
+      if (f.offset < CONTEXT || f.offset + w > bytes.length) continue;
+      const at = where.get(key(bytes, f.offset - CONTEXT));
+      if (at === undefined || !bytes.subarray(f.offset - CONTEXT, f.offset).every((x, i) => x === dict[at + i])) continue;
+      bytes.set(dict.subarray(at + CONTEXT, at + CONTEXT + w), f.offset);
+    }
+    return { ...b, bytes: { kind: 'literal', bytes } };
+  };
+  return { ...pkg, codeBlocks: pkg.codeBlocks.map(fill), dataBlocks: pkg.dataBlocks.map(fill) };
+}
+
+/**
+ * `pkg` sealed against `dictionary` with its fixup fields as emitted and as fillFixupFields
+ * fills them: the smaller file. Measured (bench/seal-sizes.ts, one run): filling took
+ * lightningcss 1.29.1 -> 1.29.2 24,749 -> 24,583 bytes and watcher 2.5.0 -> 2.5.1 59,709 ->
+ * 59,578, but sharp 0.34.4 -> 0.34.5 19,040 -> 19,050, hence both.
+ */
+async function smallerSealed(pkg: HotpatchPackage, image: Uint8Array, dictionary: readonly RvaRange[]): Promise<Result<HotpatchPackage>> {
+  const plain = await sealPackageWith(pkg, image, dictionary, () => true);
+  const dict = gather(image, dictionary);
+  if (!plain.ok || dict === null) return plain;
+  const filled = await sealPackageWith(fillFixupFields(pkg, dict), image, dictionary, () => true);
+  if (!filled.ok) return plain;
+  // Whole files compared: the payload's own frame compresses the two sealed frames differently.
+  const a = await fileSize(plain.value);
+  const b = await fileSize(filled.value);
+  if (!a.ok || !b.ok) return plain;
+  return b.value < a.value ? filled : plain;
+}
+
+/** Unsigned file size of `pkg` as encodePackage writes it (the signature adds the same 64 bytes to both). */
+async function fileSize(pkg: HotpatchPackage): Promise<Result<number>> {
+  const e = await encodePackage(pkg);
+  return e.ok ? ok(e.value.length) : e;
+}
+
+/**
+ * `pkg` (emitted from OLD, `img`) with its literal block bytes sealed against OLD (see the
+ * module comment), or `pkg` itself when that does not make the file smaller (or there is too
+ * little to seal). Every block decodes back to exactly its bytes (formats/seal.ts checks by
+ * unsealing), and the relied ranges gain only stable bytes (checkStableRelied again).
+ */
+export async function sealPackage(img: MappedImage, pkg: HotpatchPackage, opts: SealOptions = {}): Promise<Result<HotpatchPackage>> {
+  const literal = [...pkg.codeBlocks, ...pkg.dataBlocks].flatMap((b) => (b.bytes.kind === 'literal' ? [b.bytes.bytes] : []));
+  const total = literal.reduce((n, b) => n + b.length, 0);
+  if ((total < MIN_SEALED && opts.force !== true) || total === 0 || total > ZSTD_MAX_DICTIONARY_CONTENT || pkg.sealed !== undefined) return ok(pkg);
+  const content = new Uint8Array(total);
+  literal.reduce((at, b) => (content.set(b, at), at + b.length), 0);
+  const dictionary = chooseDictionary(img, content, Math.min(opts.dictionaryBudget ?? ZSTD_MAX_DICTIONARY, ZSTD_MAX_DICTIONARY), opts.force === true ? 1 : MIN_GAIN);
+  // Forced (tests) with nothing shared: the first run of OLD's code still exercises the form.
+  const first = candidateRuns(img)[0];
+  if (dictionary.length === 0 && opts.force === true && first !== undefined) dictionary.push({ rva: asRva(first[0]), length: first[1] - first[0] });
+  if (dictionary.length === 0) return ok(pkg);
+  const relied: Array<[number, number]> = [...pkg.target.reliedRanges.map((r): [number, number] => [r.rva, r.rva + r.length]), ...dictionary.map((r): [number, number] => [r.rva, r.rva + r.length])];
+  const widened = coverRedirects({ ...pkg, target: identityOf(img, pkg.target.moduleName, relied) });
+  const sealed = await smallerSealed(widened, img.image, dictionary);
+  if (!sealed.ok) return sealed.error.code === 'PKG_ZSTD' ? ok(pkg) : sealed;
+  const stable = checkStableRelied(img, sealed.value);
+  if (!stable.ok) return err('BUILD_UNSTABLE_RELIED', `sealing: ${stable.error.message}`);
+  if (opts.force === true) return ok(sealed.value);
+  const before = await fileSize(pkg);
+  if (!before.ok) return before;
+  const after = await fileSize(sealed.value);
+  if (!after.ok) return after;
+  return ok(after.value < before.value ? sealed.value : pkg);
+}
+
+/** The emitted package sealed by sealPackage (the same object when sealing does not pay). */
+export async function sealEmitted(img: MappedImage, e: EmittedPackage, opts: SealOptions = {}): Promise<Result<EmittedPackage>> {
+  const s = await sealPackage(img, e.pkg, opts);
+  if (!s.ok) return s;
+  return ok(s.value === e.pkg ? e : { ...e, pkg: s.value });
+}

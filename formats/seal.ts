@@ -1,0 +1,91 @@
+/**
+ * Sealed bytes (format 2.2, FORMAT.md "Sealed bytes"): the literal bytes of some blocks held
+ * in one zstd frame compressed with old-image bytes as a raw-content dictionary. New code
+ * shares much with the code it replaces (the same compiler, the same helpers, the same
+ * constants), which a frame with no history cannot use.
+ *
+ * One function turns a sealed package back into literal blocks, for everyone who
+ * materialises blocks: the runtime's planner (after checkReliedBytes has compared the relied
+ * ranges, which cover every dictionary range, with the package's hash) and the compiler's
+ * paper image (compiler/verify), so both see exactly the same bytes. The other direction,
+ * sealPackageWith, is the compiler's: it moves literal blocks into a frame against the ranges
+ * it chose (and already made relied).
+ */
+import { err, ok, type Result } from '../common/errors.ts';
+import type { BlockBytes, HotpatchPackage, RvaRange } from './package.ts';
+import { gather } from './delta-index.ts';
+import { coveredByRelied, sealedLength } from './validate.ts';
+import { decodeZstdFrame } from './zstd-decode.ts';
+import { compressZstdWithDictionary, readZstdFrameHeader } from './zstd.ts';
+
+/**
+ * `pkg` with every sealed block made literal: the frame decoded against the bytes of its
+ * dictionary ranges in `image` (the old image mapped at its preferred base, whose relied bytes
+ * the caller has compared with the package's hash). Unchanged (the same object) when nothing
+ * is sealed. PKG_INVALID when a dictionary range is not covered by the relied ranges or lies
+ * outside the image, or the frame's declared size is not the sealed blocks' sum (a library
+ * caller may pass an unvalidated package); PKG_ZSTD when the frame does not decode (with a
+ * checked dictionary, only a corrupt frame can fail here).
+ */
+export function unsealPackage(pkg: HotpatchPackage, image: Uint8Array): Result<HotpatchPackage> {
+  const z = pkg.sealed;
+  const total = sealedLength(pkg);
+  if (z === undefined) return total === 0 ? ok(pkg) : err('PKG_INVALID', 'sealed blocks, and the package has no sealed frame');
+  for (const r of z.dictionary) {
+    if (!coveredByRelied(pkg.target.reliedRanges, r.rva, r.length)) return err('PKG_INVALID', `sealed dictionary range 0x${r.rva.toString(16)}+${r.length} is not covered by the relied ranges`);
+  }
+  const dictionary = gather(image, z.dictionary);
+  if (dictionary === null) return err('PKG_INVALID', 'a sealed dictionary range lies outside the image');
+  const h = readZstdFrameHeader(z.frame);
+  if (!h.ok) return h;
+  if (h.value.contentSize !== total) return err('PKG_INVALID', `sealed frame declares ${h.value.contentSize ?? 'no'} content bytes, the sealed blocks hold ${total}`);
+  const bytes = decodeZstdFrame(z.frame, total, dictionary);
+  if (!bytes.ok) return err('PKG_ZSTD', `sealed frame: ${bytes.error.message}`, bytes.error.offset);
+  let at = 0;
+  const open = <B extends { readonly bytes: BlockBytes }>(b: B): B => {
+    if (b.bytes.kind !== 'sealed') return b;
+    const literal = bytes.value.slice(at, at + b.bytes.length);
+    at += b.bytes.length;
+    return { ...b, bytes: { kind: 'literal', bytes: literal } };
+  };
+  const codeBlocks = pkg.codeBlocks.map(open);
+  const dataBlocks = pkg.dataBlocks.map(open);
+  const { sealed: _, ...rest } = pkg;
+  return ok({ ...rest, codeBlocks, dataBlocks });
+}
+
+/**
+ * `pkg` with the literal blocks `seal` picks (by block id) moved into a sealed frame compressed
+ * against the bytes of `dictionary` in `image`: code blocks in order, then data blocks. The
+ * dictionary ranges must already lie inside the package's relied ranges (PKG_INVALID
+ * otherwise). The result is checked by unsealing it again: the same bytes come back, or
+ * PKG_ZSTD.
+ */
+export async function sealPackageWith(pkg: HotpatchPackage, image: Uint8Array, dictionary: readonly RvaRange[], seal: (id: number) => boolean): Promise<Result<HotpatchPackage>> {
+  if (pkg.sealed !== undefined) return err('PKG_INVALID', 'package is sealed already');
+  for (const r of dictionary) if (!coveredByRelied(pkg.target.reliedRanges, r.rva, r.length)) return err('PKG_INVALID', `dictionary range 0x${r.rva.toString(16)}+${r.length} is not covered by the relied ranges`);
+  const dict = gather(image, dictionary);
+  if (dict === null) return err('PKG_INVALID', 'a dictionary range lies outside the image');
+  const parts: Uint8Array[] = [];
+  const close = <B extends { readonly id: number; readonly bytes: BlockBytes }>(b: B): B => {
+    if (b.bytes.kind !== 'literal' || b.bytes.bytes.length === 0 || !seal(b.id)) return b;
+    parts.push(b.bytes.bytes);
+    return { ...b, bytes: { kind: 'sealed', length: b.bytes.bytes.length } };
+  };
+  const codeBlocks = pkg.codeBlocks.map(close);
+  const dataBlocks = pkg.dataBlocks.map(close);
+  if (parts.length === 0) return ok(pkg);
+  const content = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((at, p) => (content.set(p, at), at + p.length), 0);
+  const frame = await compressZstdWithDictionary(content, dict);
+  if (!frame.ok) return frame;
+  const sealed: HotpatchPackage = { ...pkg, codeBlocks, dataBlocks, sealed: { dictionary, frame: frame.value } };
+  const back = unsealPackage(sealed, image);
+  if (!back.ok) return back;
+  const same = [...back.value.codeBlocks, ...back.value.dataBlocks].every((b, i) => {
+    const was = [...pkg.codeBlocks, ...pkg.dataBlocks][i]!.bytes;
+    return b.bytes.kind !== 'literal' || was.kind !== 'literal' || (b.bytes.bytes.length === was.bytes.length && b.bytes.bytes.every((x, k) => x === was.bytes[k]));
+  });
+  if (!same) return err('PKG_ZSTD', 'the sealed frame does not decode to the bytes it was made of');
+  return ok(sealed);
+}
