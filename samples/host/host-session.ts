@@ -154,6 +154,10 @@ async function startHostOnce(dllPath: string, opts: HostOptions): Promise<Result
   // 'exit', not 'close': the first Wine process of a prefix starts Wine's services, which
   // inherit its stdout and can hold the pipe open for seconds after the host has exited.
   const exited = new Promise<number>((done) => child.on('exit', (code, signal) => done(code ?? (signal ? 128 : 1))));
+  // A host that died (a test may crash it on purpose) closes its stdin: a later write fails
+  // with EPIPE, asynchronously. The failure shows as the missing reply; unlistened, the error
+  // event would be an uncaught exception that fails the whole test run.
+  child.stdin.on('error', () => undefined);
   const lines = new Lines(child);
   const fail = (what: string): { ok: false; error: { code: string; message: string } } => {
     const tail = stderr.trim().split('\n').slice(-2).join(' | ');
