@@ -197,7 +197,10 @@ async function fileSize(pkg: HotpatchPackage): Promise<Result<number>> {
  * unsealing), and the relied ranges gain only stable bytes (checkStableRelied again).
  */
 export async function sealPackage(img: MappedImage, pkg: HotpatchPackage, opts: SealOptions = {}): Promise<Result<HotpatchPackage>> {
-  const literal = [...pkg.codeBlocks, ...pkg.dataBlocks].flatMap((b) => (b.bytes.kind === 'literal' ? [b.bytes.bytes] : []));
+  // Literal blocks, and the literal and add ops of delta blocks (sealPackageWith seals both).
+  const literal = [...pkg.codeBlocks, ...pkg.dataBlocks].flatMap((b) =>
+    b.bytes.kind === 'literal' ? [b.bytes.bytes] : b.bytes.kind === 'delta' ? b.bytes.ops.flatMap((op) => (op.kind === 'literal' || op.kind === 'add' ? [op.bytes] : [])) : [],
+  );
   const total = literal.reduce((n, b) => n + b.length, 0);
   if ((total < MIN_SEALED && opts.force !== true) || total === 0 || total > ZSTD_MAX_DICTIONARY_CONTENT || pkg.sealed !== undefined) return ok(pkg);
   const content = new Uint8Array(total);
