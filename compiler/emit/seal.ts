@@ -1,6 +1,6 @@
 /**
  * Sealing (format 2.2, formats/FORMAT.md "Sealed bytes"): the literal bytes of the package's
- * blocks go into one zstd frame compressed with OLD's own bytes as a raw-content dictionary.
+ * blocks, and of its delta blocks' literal and add ops, go into one zstd frame compressed with OLD's own bytes as a raw-content dictionary.
  * New code repeats much of the code it replaces (the same helpers inlined, the same
  * prologues, constants and call sequences), which a frame with no history cannot use.
  *
