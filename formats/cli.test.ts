@@ -126,10 +126,10 @@ describe('hotpatch inspect', SLOW, () => {
     ]);
     expect(j.dataBlocks.map((d) => d.storage)).toEqual(['sealed']);
     // Block 1 (19 bytes) and data block 2 (24 bytes) against the relied range 0x1100+0x80.
-    expect(j.sealed).toMatchObject({ blocks: 2, bytes: 19 + 24, dictionaryRanges: 1, dictionaryBytes: 0x80 });
+    expect(j.sealed).toMatchObject({ blocks: 3, bytes: 19 + 24 + 6, dictionaryRanges: 1, dictionaryBytes: 0x80 });
     expect(j.sizes.byKind.sealed).toBeGreaterThan(j.sealed!.frame);
     const text = hotpatch('inspect', join(GOLDEN, 'sealed.hpk'));
-    expect(text.stdout).toContain('sealed      2 blocks, 43 bytes in a');
+    expect(text.stdout).toContain('sealed      3 blocks, 49 bytes in a');
   });
 
   it('--full adds the whole package, equal to the committed golden JSON', () => {

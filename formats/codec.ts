@@ -21,6 +21,7 @@ import type {
   CodeBlock,
   DataBlock,
   DeltaOp,
+  StoredOp,
   Fixup,
   FixupKind,
   FixupTarget,
@@ -104,7 +105,7 @@ function bytesMsg(b: BlockBytes): hotpatch.BlockBytes.$Properties {
     base: rangeMsg(b.base),
     baseSha256: b.baseSha256,
     size: b.size,
-    ops: b.ops.map((op): hotpatch.DeltaOp.$Properties => (op.kind === 'copy' ? { copy: { offset: op.offset, length: op.length } } : op.kind === 'add' ? { add: { offset: op.offset, bytes: op.bytes } } : { literal: op.bytes })),
+    ops: b.ops.map(deltaOpMessage),
   };
   const implicit = hasImplicit(b) ? { implicitRel32: gapsOf(b.implicit!.rel32, IMPLICIT_WIDTH.rel32), implicitAbs64: gapsOf(b.implicit!.abs64, IMPLICIT_WIDTH.abs64) } : {};
   if (hasIntra(b)) {
@@ -144,6 +145,14 @@ function fixupLists(p: HotpatchPackage): Array<readonly Fixup[]> {
 function fixupTableMsg(p: HotpatchPackage): hotpatch.FixupColumns.$Properties | null {
   const lists = fixupLists(p);
   return lists.length === 0 ? null : fixupColumnsOf(lists, (v) => toLong(v, false));
+}
+
+function deltaOpMessage(op: StoredOp): hotpatch.DeltaOp.$Properties {
+  if (op.kind === 'copy') return { copy: { offset: op.offset, length: op.length } };
+  if (op.kind === 'add') return { add: { offset: op.offset, bytes: op.bytes } };
+  if (op.kind === 'sealed-literal') return { sealedLiteral: op.length };
+  if (op.kind === 'sealed-add') return { sealedAdd: { offset: op.offset, length: op.length } };
+  return { literal: op.bytes };
 }
 
 /** Bytes of a block's result: the literal's length, the sealed length, or the delta's declared size. */
@@ -388,10 +397,12 @@ function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: st
     const d = storage === 'delta' ? m.delta : storage === 'deltaWithImplicitFixups' ? m.deltaWithImplicitFixups : m.deltaWithIntraRefs;
     const at = `${path}.${storage}`;
     if (d === null || d === undefined) throw new Invalid(`${at} is missing`);
-    const ops = (d.ops ?? []).map((op, i): DeltaOp => {
+    const ops = (d.ops ?? []).map((op, i): StoredOp => {
       if (op.op === 'copy') return { kind: 'copy', offset: u32(op.copy.offset), length: u32(op.copy.length) };
       if (op.op === 'literal') return { kind: 'literal', bytes: op.literal };
       if (op.op === 'add') return { kind: 'add', offset: u32(op.add.offset), bytes: bytesOr(op.add.bytes) };
+      if (op.op === 'sealedLiteral') return { kind: 'sealed-literal', length: u32(op.sealedLiteral) };
+      if (op.op === 'sealedAdd') return { kind: 'sealed-add', offset: u32(op.sealedAdd.offset), length: u32(op.sealedAdd.length) };
       throw new Invalid(`${at}.ops[${i}] has no op`);
     });
     const rel32 = offsetsOf(d.implicitRel32, IMPLICIT_WIDTH.rel32, `${at}.implicitRel32`);

@@ -11,12 +11,13 @@
  * array was changed anyway.
  */
 import { upperBound } from '../common/search.ts';
-import type { DeltaOp, RvaRange } from './package.ts';
+import { opLength } from './delta.ts';
+import type { StoredOp, RvaRange } from './package.ts';
 
 interface OpIndex {
-  readonly ops: readonly DeltaOp[];
-  readonly first: DeltaOp | undefined;
-  readonly last: DeltaOp | undefined;
+  readonly ops: readonly StoredOp[];
+  readonly first: StoredOp | undefined;
+  readonly last: StoredOp | undefined;
   /** Result offset at which op i starts (n + 1 entries: the last is the result's size). */
   readonly at: Float64Array;
   /** Elementary base segments [coords[j], coords[j+1]) and the first op (in op order) copying or adding over each, or -1. */
@@ -26,11 +27,10 @@ interface OpIndex {
   readonly endOp: ReadonlyMap<number, number>;
 }
 
-const cache = new WeakMap<readonly DeltaOp[], OpIndex>();
+const cache = new WeakMap<readonly StoredOp[], OpIndex>();
 
-const opLength = (op: DeltaOp): number => (op.kind === 'copy' ? op.length : op.bytes.length);
 
-function indexOf(ops: readonly DeltaOp[]): OpIndex {
+function indexOf(ops: readonly StoredOp[]): OpIndex {
   const hit = cache.get(ops);
   if (hit !== undefined && hit.ops.length === ops.length && hit.first === ops[0] && hit.last === ops[ops.length - 1]) return hit;
   const at = new Float64Array(ops.length + 1);
@@ -39,7 +39,7 @@ function indexOf(ops: readonly DeltaOp[]): OpIndex {
   ops.forEach((op, i) => {
     const len = opLength(op);
     at[i + 1] = at[i]! + len;
-    if (op.kind === 'literal') return;
+    if (op.kind === 'literal' || op.kind === 'sealed-literal') return;
     spans.push({ start: op.offset, end: op.offset + len, op: i });
     if (!endOp.has(op.offset + len)) endOp.set(op.offset + len, i);
   });
@@ -66,25 +66,26 @@ function indexOf(ops: readonly DeltaOp[]): OpIndex {
  * The base offset the `width` bytes at result `offset` are copied from: they must lie inside
  * one copy op, or one add op that adds 0 to each of them; null otherwise.
  */
-export function copySource(ops: readonly DeltaOp[], offset: number, width: number): number | null {
+export function copySource(ops: readonly StoredOp[], offset: number, width: number): number | null {
   const ix = indexOf(ops);
   const i = upperBound(ix.at, offset) - 1;
   if (i < 0 || i >= ops.length) return null;
   const op = ops[i]!;
   const start = ix.at[i]!;
-  if (op.kind === 'literal' || offset + width > start + opLength(op)) return null;
-  // An add op copies the field when it adds nothing to any of its bytes.
+  if (op.kind === 'literal' || op.kind === 'sealed-literal' || offset + width > start + opLength(op)) return null;
+  // An add op copies the field when it adds nothing to any of its bytes. A sealed add's (2.2)
+  // bytes are not known before unsealPackage, which checks every field again once they are.
   if (op.kind === 'add' && op.bytes.subarray(offset - start, offset - start + width).some((x) => x !== 0)) return null;
   return op.offset + (offset - start);
 }
 
 /** Where base offset `q` lands in the result: the first copy or add op holding it, else the first ending at it; null when none. */
-export function mapBaseOffset(ops: readonly DeltaOp[], q: number): number | null {
+export function mapBaseOffset(ops: readonly StoredOp[], q: number): number | null {
   const ix = indexOf(ops);
   const j = upperBound(ix.coords, q) - 1;
   const i = j < 0 ? -1 : ix.firstOp[j]!;
   if (i >= 0) {
-    const op = ops[i]! as Extract<DeltaOp, { offset: number }>;
+    const op = ops[i]! as Extract<StoredOp, { offset: number }>;
     return ix.at[i]! + q - op.offset;
   }
   const e = ix.endOp.get(q);

@@ -6,7 +6,7 @@
  * copies cheaply. The base is a range of the OLD image (pinned by its SHA-256 in the package).
  */
 import { err, ok, type Result } from '../common/errors.ts';
-import type { DeltaOp } from './package.ts';
+import type { DeltaOp, StoredOp } from './package.ts';
 
 /**
  * A copy op costs about 6-8 bytes on the wire (op tag, length, two varints), a literal op
@@ -99,10 +99,15 @@ export function encodeDelta(base: Uint8Array, target: Uint8Array): DeltaOp[] {
   return ops;
 }
 
+/** Bytes one op appends (a sealed op: its declared length, 2.2). */
+export function opLength(op: StoredOp): number {
+  return op.kind === 'copy' || op.kind === 'sealed-literal' || op.kind === 'sealed-add' ? op.length : op.bytes.length;
+}
+
 /** Length of the result of `ops` (sum of copy lengths and literal sizes). */
-export function deltaResultLength(ops: readonly DeltaOp[]): number {
+export function deltaResultLength(ops: readonly StoredOp[]): number {
   let n = 0;
-  for (const op of ops) n += op.kind === 'copy' ? op.length : op.bytes.length;
+  for (const op of ops) n += opLength(op);
   return n;
 }
 
@@ -111,14 +116,15 @@ export function deltaResultLength(ops: readonly DeltaOp[]): number {
  * without needing the base itself (the loader runs this before any image is at hand).
  * PKG_INVALID names the first bad op.
  */
-export function checkDelta(ops: readonly DeltaOp[], baseLength: number, size: number, path = 'delta'): Result<void> {
+export function checkDelta(ops: readonly StoredOp[], baseLength: number, size: number, path = 'delta'): Result<void> {
   let n = 0;
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i]!;
-    if (op.kind === 'copy') {
-      if (op.length === 0) return err('PKG_INVALID', `${path}.ops[${i}] copies 0 bytes`);
+    if (op.kind === 'copy' || op.kind === 'sealed-add') {
+      const what = op.kind === 'copy' ? 'copies' : 'adds to';
+      if (op.length === 0) return err('PKG_INVALID', `${path}.ops[${i}] ${what} 0 bytes`);
       if (op.offset + op.length > baseLength) {
-        return err('PKG_INVALID', `${path}.ops[${i}] copies [${op.offset}, ${op.offset + op.length}) outside its ${baseLength}-byte base`);
+        return err('PKG_INVALID', `${path}.ops[${i}] ${what} [${op.offset}, ${op.offset + op.length}) outside its ${baseLength}-byte base`);
       }
       n += op.length;
     } else if (op.kind === 'add') {
@@ -127,6 +133,9 @@ export function checkDelta(ops: readonly DeltaOp[], baseLength: number, size: nu
         return err('PKG_INVALID', `${path}.ops[${i}] adds to [${op.offset}, ${op.offset + op.bytes.length}) outside its ${baseLength}-byte base`);
       }
       n += op.bytes.length;
+    } else if (op.kind === 'sealed-literal') {
+      if (op.length === 0) return err('PKG_INVALID', `${path}.ops[${i}] is an empty literal`);
+      n += op.length;
     } else {
       if (op.bytes.length === 0) return err('PKG_INVALID', `${path}.ops[${i}] is an empty literal`);
       n += op.bytes.length;
@@ -141,10 +150,13 @@ export function checkDelta(ops: readonly DeltaOp[], baseLength: number, size: nu
  * Applies `ops` to `base` (pure). With `size` given, the result must have exactly that
  * length. PKG_INVALID when an op reads outside `base` or the length is wrong.
  */
-export function applyDelta(base: Uint8Array, ops: readonly DeltaOp[], size?: number): Result<Uint8Array> {
+export function applyDelta(base: Uint8Array, ops: readonly StoredOp[], size?: number): Result<Uint8Array> {
   const total = deltaResultLength(ops);
   const checked = checkDelta(ops, base.length, size ?? total);
   if (!checked.ok) return checked;
+  // Sealed ops (2.2) hold no bytes until unsealPackage has decoded the frame.
+  const sealed = ops.findIndex((op) => op.kind === 'sealed-literal' || op.kind === 'sealed-add');
+  if (sealed !== -1) return err('PKG_INVALID', `ops[${sealed}] is sealed: unseal the package before applying its deltas`);
   const out = new Uint8Array(total);
   let at = 0;
   for (const op of ops) {
@@ -154,7 +166,7 @@ export function applyDelta(base: Uint8Array, ops: readonly DeltaOp[], size?: num
     } else if (op.kind === 'add') {
       for (let i = 0; i < op.bytes.length; i++) out[at + i] = (base[op.offset + i]! + op.bytes[i]!) & 0xff;
       at += op.bytes.length;
-    } else {
+    } else if (op.kind === 'literal') {
       out.set(op.bytes, at);
       at += op.bytes.length;
     }

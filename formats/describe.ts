@@ -8,7 +8,7 @@ import { payloadBreakdown, type PayloadBreakdown } from './codec.ts';
 import type { LoadedPackage, SignatureStatus } from './container.ts';
 import { toHex } from './keys.ts';
 import type { BlockBytes, CodeBlock, HotpatchPackage } from './package.ts';
-import { blockSize } from './validate.ts';
+import { blockSize, sealedLength } from './validate.ts';
 import { implicitSpans } from './implicit-fixups.ts';
 
 /** One function of the package with the sizes of what it brings. */
@@ -83,7 +83,7 @@ export function formatGuid(g: Uint8Array): string {
 function storedSize(b: BlockBytes): number {
   if (b.kind === 'literal') return b.bytes.length;
   if (b.kind === 'sealed') return b.length;
-  return b.ops.reduce((n, op) => n + (op.kind === 'copy' ? 8 : op.kind === 'add' ? 8 + op.bytes.filter((x) => x !== 0).length : op.bytes.length), 0);
+  return b.ops.reduce((n, op) => n + (op.kind === 'copy' || op.kind === 'sealed-add' ? 8 : op.kind === 'add' ? 8 + op.bytes.filter((x) => x !== 0).length : op.kind === 'sealed-literal' ? 0 : op.bytes.length), 0);
 }
 
 function unwindSize(b: CodeBlock): number {
@@ -118,10 +118,11 @@ function summarise(p: HotpatchPackage): Pick<PackageReport, 'functions' | 'dataB
 
 function sealedSummary(p: HotpatchPackage): PackageReport['sealed'] {
   if (p.sealed === undefined) return null;
-  const sealed = [...p.codeBlocks, ...p.dataBlocks].filter((b) => b.bytes.kind === 'sealed');
+  // Blocks with sealed bytes: sealed blocks, and (2.2) delta blocks with sealed ops.
+  const sealed = [...p.codeBlocks, ...p.dataBlocks].filter((b) => b.bytes.kind === 'sealed' || (b.bytes.kind === 'delta' && b.bytes.ops.some((op) => op.kind === 'sealed-literal' || op.kind === 'sealed-add')));
   return {
     blocks: sealed.length,
-    bytes: sealed.reduce((n, b) => n + blockSize(b.bytes), 0),
+    bytes: sealedLength(p),
     frame: p.sealed.frame.length,
     dictionaryRanges: p.sealed.dictionary.length,
     dictionaryBytes: p.sealed.dictionary.reduce((n, r) => n + r.length, 0),

@@ -6,7 +6,7 @@
  */
 import { hex } from '../common/types.ts';
 import { toHex } from './keys.ts';
-import type { BlockBytes, Fixup, HotpatchPackage, RvaRange } from './package.ts';
+import type { BlockBytes, Fixup, StoredOp, HotpatchPackage, RvaRange } from './package.ts';
 
 /** JSON value types produced here. */
 export type Json = string | number | boolean | null | readonly Json[] | { readonly [k: string]: Json };
@@ -14,6 +14,14 @@ export type Json = string | number | boolean | null | readonly Json[] | { readon
 const range = (r: RvaRange): Json => ({ rva: hex(r.rva), length: r.length });
 
 const signedHex = (v: bigint): string => (v < 0n ? `-${hex(-v)}` : hex(v));
+
+function opJson(op: StoredOp): Json {
+  if (op.kind === 'copy') return { copy: [op.offset, op.length] };
+  if (op.kind === 'add') return { add: [op.offset, toHex(op.bytes)] };
+  if (op.kind === 'sealed-literal') return { sealedLiteral: op.length };
+  if (op.kind === 'sealed-add') return { sealedAdd: [op.offset, op.length] };
+  return { literal: toHex(op.bytes) };
+}
 
 function bytesJson(b: BlockBytes): Json {
   if (b.kind === 'literal') return { literal: toHex(b.bytes) };
@@ -23,7 +31,7 @@ function bytesJson(b: BlockBytes): Json {
       base: range(b.base),
       baseSha256: toHex(b.baseSha256),
       size: b.size,
-      ops: b.ops.map((op) => (op.kind === 'copy' ? { copy: [op.offset, op.length] } : op.kind === 'add' ? { add: [op.offset, toHex(op.bytes)] } : { literal: toHex(op.bytes) })),
+      ops: b.ops.map(opJson),
       ...(b.implicit === undefined ? {} : { implicitRel32: [...b.implicit.rel32], implicitAbs64: [...b.implicit.abs64] }),
     },
   };

@@ -62,6 +62,18 @@ export type DeltaOp =
   | { readonly kind: 'literal'; readonly bytes: Uint8Array }
   | { readonly kind: 'add'; readonly offset: number; readonly bytes: Uint8Array };
 
+/** An op as a package stores it: a DeltaOp, or (2.2) a sealed one. */
+export type StoredOp = DeltaOp | SealedOp;
+
+/**
+ * Since 2.2 (FORMAT.md, "Sealed bytes"): a literal or add op whose bytes are the next `length`
+ * bytes of the package's sealed frame. formats/seal.ts (unsealPackage) turns it back into the
+ * literal or add op; nothing applies a delta that still holds one (applyDelta refuses it).
+ */
+export type SealedOp =
+  | { readonly kind: 'sealed-literal'; readonly length: number }
+  | { readonly kind: 'sealed-add'; readonly offset: number; readonly length: number };
+
 /** How a block's bytes are stored. */
 export type BlockBytes =
   | { readonly kind: 'literal'; readonly bytes: Uint8Array }
@@ -76,7 +88,7 @@ export type BlockBytes =
       readonly baseSha256: Uint8Array;
       /** Length of the result. */
       readonly size: number;
-      readonly ops: readonly DeltaOp[];
+      readonly ops: readonly StoredOp[];
       /**
        * Implicit fixups (since 1.2; formats/implicit-fixups.ts): fields of the result that a
        * copy op brought from the base and that keep pointing where the old field pointed.

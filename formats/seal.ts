@@ -12,8 +12,10 @@
  * it chose (and already made relied).
  */
 import { err, ok, type Result } from '../common/errors.ts';
-import type { BlockBytes, HotpatchPackage, RvaRange } from './package.ts';
+import type { BlockBytes, HotpatchPackage, RvaRange, StoredOp } from './package.ts';
 import { gather } from './delta-index.ts';
+import { checkImplicitFixups } from './implicit-fixups.ts';
+import { checkIntraRefs } from './intra-refs.ts';
 import { coveredByRelied, sealedLength } from './validate.ts';
 import { decodeZstdFrame } from './zstd-decode.ts';
 import { compressZstdWithDictionary, readZstdFrameHeader } from './zstd.ts';
@@ -42,14 +44,25 @@ export function unsealPackage(pkg: HotpatchPackage, image: Uint8Array): Result<H
   const bytes = decodeZstdFrame(z.frame, total, dictionary);
   if (!bytes.ok) return err('PKG_ZSTD', `sealed frame: ${bytes.error.message}`, bytes.error.offset);
   let at = 0;
+  const take = (n: number): Uint8Array => bytes.value.slice(at, (at += n));
+  const openOp = (op: StoredOp): StoredOp =>
+    op.kind === 'sealed-literal' ? { kind: 'literal', bytes: take(op.length) } : op.kind === 'sealed-add' ? { kind: 'add', offset: op.offset, bytes: take(op.length) } : op;
   const open = <B extends { readonly bytes: BlockBytes }>(b: B): B => {
+    if (b.bytes.kind === 'delta') return b.bytes.ops.some(isSealedOp) ? { ...b, bytes: { ...b.bytes, ops: b.bytes.ops.map(openOp) } } : b;
     if (b.bytes.kind !== 'sealed') return b;
-    const literal = bytes.value.slice(at, at + b.bytes.length);
-    at += b.bytes.length;
-    return { ...b, bytes: { kind: 'literal', bytes: literal } };
+    return { ...b, bytes: { kind: 'literal', bytes: take(b.bytes.length) } };
   };
   const codeBlocks = pkg.codeBlocks.map(open);
   const dataBlocks = pkg.dataBlocks.map(open);
+  // Validation could not see an add op's bytes under an implicit or intra field while it was
+  // sealed (each must add 0 there): checked now, before any caller materialises the block.
+  for (const [i, b] of [...codeBlocks, ...dataBlocks].entries()) {
+    const was = [...pkg.codeBlocks, ...pkg.dataBlocks][i]!.bytes;
+    if (b.bytes.kind !== 'delta' || was.kind !== 'delta' || !was.ops.some(isSealedOp)) continue;
+    const path = `block ${b.id}`;
+    const checked = [checkImplicitFixups(b.bytes, path), checkIntraRefs(b.bytes, path)].find((r) => !r.ok);
+    if (checked !== undefined) return checked;
+  }
   const { sealed: _, ...rest } = pkg;
   return ok({ ...rest, codeBlocks, dataBlocks });
 }
@@ -68,7 +81,9 @@ export async function sealPackageWith(pkg: HotpatchPackage, image: Uint8Array, d
   if (dict === null) return err('PKG_INVALID', 'a dictionary range lies outside the image');
   const parts: Uint8Array[] = [];
   const close = <B extends { readonly id: number; readonly bytes: BlockBytes }>(b: B): B => {
-    if (b.bytes.kind !== 'literal' || b.bytes.bytes.length === 0 || !seal(b.id)) return b;
+    if (!seal(b.id)) return b;
+    if (b.bytes.kind === 'delta') return { ...b, bytes: { ...b.bytes, ops: sealOps(b.bytes, parts) } };
+    if (b.bytes.kind !== 'literal' || b.bytes.bytes.length === 0) return b;
     parts.push(b.bytes.bytes);
     return { ...b, bytes: { kind: 'sealed', length: b.bytes.bytes.length } };
   };
@@ -82,10 +97,34 @@ export async function sealPackageWith(pkg: HotpatchPackage, image: Uint8Array, d
   const sealed: HotpatchPackage = { ...pkg, codeBlocks, dataBlocks, sealed: { dictionary, frame: frame.value } };
   const back = unsealPackage(sealed, image);
   if (!back.ok) return back;
-  const same = [...back.value.codeBlocks, ...back.value.dataBlocks].every((b, i) => {
-    const was = [...pkg.codeBlocks, ...pkg.dataBlocks][i]!.bytes;
-    return b.bytes.kind !== 'literal' || was.kind !== 'literal' || (b.bytes.bytes.length === was.bytes.length && b.bytes.bytes.every((x, k) => x === was.bytes[k]));
-  });
-  if (!same) return err('PKG_ZSTD', 'the sealed frame does not decode to the bytes it was made of');
+  const was = [...pkg.codeBlocks, ...pkg.dataBlocks];
+  if (![...back.value.codeBlocks, ...back.value.dataBlocks].every((b, i) => sameBytes(b.bytes, was[i]!.bytes))) return err('PKG_ZSTD', 'the sealed frame does not decode to the bytes it was made of');
   return ok(sealed);
+}
+
+function isSealedOp(op: StoredOp): boolean {
+  return op.kind === 'sealed-literal' || op.kind === 'sealed-add';
+}
+
+/** The delta's ops with each literal and add op sealed (its bytes pushed to `parts`). */
+function sealOps(d: Extract<BlockBytes, { kind: 'delta' }>, parts: Uint8Array[]): StoredOp[] {
+  return d.ops.map((op): StoredOp => {
+    if (op.kind === 'copy' || op.kind === 'sealed-literal' || op.kind === 'sealed-add' || op.bytes.length === 0) return op;
+    parts.push(op.bytes);
+    return op.kind === 'literal' ? { kind: 'sealed-literal', length: op.bytes.length } : { kind: 'sealed-add', offset: op.offset, length: op.bytes.length };
+  });
+}
+
+/** The same bytes (literal blocks, and delta ops), as sealPackageWith's round trip checks. */
+function sameBytes(a: BlockBytes, b: BlockBytes): boolean {
+  const eq = (x: Uint8Array, y: Uint8Array): boolean => x.length === y.length && x.every((v, k) => v === y[k]);
+  if (a.kind === 'literal' && b.kind === 'literal') return eq(a.bytes, b.bytes);
+  if (a.kind === 'delta' && b.kind === 'delta') {
+    return a.ops.length === b.ops.length && a.ops.every((op, i) => {
+      const o = b.ops[i]!;
+      if (op.kind === 'copy' || o.kind === 'copy') return op.kind === o.kind;
+      return (op.kind === 'literal' || op.kind === 'add') && op.kind === o.kind && eq(op.bytes, (o as { bytes: Uint8Array }).bytes) && (op.kind === 'literal' || op.offset === (o as { offset: number }).offset);
+    });
+  }
+  return a.kind === b.kind;
 }

@@ -318,8 +318,10 @@ function checkSealed(p: HotpatchPackage): void {
 /** Sum of the lengths of every sealed block (code blocks, then data blocks). */
 export function sealedLength(p: HotpatchPackage): number {
   let n = 0;
-  for (const b of p.codeBlocks) if (b.bytes.kind === 'sealed') n += b.bytes.length;
-  for (const b of p.dataBlocks) if (b.bytes.kind === 'sealed') n += b.bytes.length;
+  for (const b of [...p.codeBlocks, ...p.dataBlocks]) {
+    if (b.bytes.kind === 'sealed') n += b.bytes.length;
+    if (b.bytes.kind === 'delta') for (const op of b.bytes.ops) if (op.kind === 'sealed-literal' || op.kind === 'sealed-add') n += op.length;
+  }
   return n;
 }
 

@@ -10,7 +10,8 @@
  * Fixup fields filled with other bytes (what sealing may store there) apply to the same image.
  * On a real MSVC module (sharp 0.34.4 -> 0.34.5, the --skip-refused package, from the corpus
  * cache; skipped with the reason without it): the sealed package applies to the same image as
- * the unsealed one, passes the verifier at the addresses used, and reverts exactly.
+ * the unsealed one, passes the verifier at the addresses used, and reverts exactly; its delta
+ * blocks' add ops are sealed too.
  */
 import { describe, expect, it } from 'vitest';
 import { asRva } from '../common/types.ts';
@@ -124,6 +125,10 @@ describe.skipIf(realMissing !== undefined)(`sealed bytes on a real MSVC module (
     const e = must(emitPackage(d, { moduleName: 'sharp-win32-x64.node', skipRefused: true, series: null, compilerVersion: 'sealed real test' }));
     const sealed = must(await sealPackage(d.match.old.img, e.pkg, { force: true }));
     expect(sealed.sealed).toBeDefined();
+    // Its delta blocks' add ops are in the frame too (2.2; this package's deltas hold no literal op).
+    const ops = sealed.codeBlocks.flatMap((b) => (b.bytes.kind === 'delta' ? b.bytes.ops : []));
+    expect(ops.some((op) => op.kind === 'sealed-add')).toBe(true);
+    expect(ops.some((op) => op.kind === 'add' || op.kind === 'literal')).toBe(false);
     const prints: string[] = [];
     for (const pkg of [e.pkg, sealed]) {
       const img = must(loadProcessImage(o, { name: 'sharp.node' }));

@@ -1,6 +1,6 @@
 /**
  * Sealing (format 2.2, formats/FORMAT.md "Sealed bytes"): the literal bytes of the package's
- * blocks go into one zstd frame compressed with OLD's own bytes as a raw-content dictionary.
+ * blocks, and of its delta blocks' literal and add ops, go into one zstd frame compressed with OLD's own bytes as a raw-content dictionary.
  * New code repeats much of the code it replaces (the same helpers inlined, the same
  * prologues, constants and call sequences), which a frame with no history cannot use.
  *
@@ -197,7 +197,10 @@ async function fileSize(pkg: HotpatchPackage): Promise<Result<number>> {
  * unsealing), and the relied ranges gain only stable bytes (checkStableRelied again).
  */
 export async function sealPackage(img: MappedImage, pkg: HotpatchPackage, opts: SealOptions = {}): Promise<Result<HotpatchPackage>> {
-  const literal = [...pkg.codeBlocks, ...pkg.dataBlocks].flatMap((b) => (b.bytes.kind === 'literal' ? [b.bytes.bytes] : []));
+  // Literal blocks, and the literal and add ops of delta blocks (sealPackageWith seals both).
+  const literal = [...pkg.codeBlocks, ...pkg.dataBlocks].flatMap((b) =>
+    b.bytes.kind === 'literal' ? [b.bytes.bytes] : b.bytes.kind === 'delta' ? b.bytes.ops.flatMap((op) => (op.kind === 'literal' || op.kind === 'add' ? [op.bytes] : [])) : [],
+  );
   const total = literal.reduce((n, b) => n + b.length, 0);
   if ((total < MIN_SEALED && opts.force !== true) || total === 0 || total > ZSTD_MAX_DICTIONARY_CONTENT || pkg.sealed !== undefined) return ok(pkg);
   const content = new Uint8Array(total);

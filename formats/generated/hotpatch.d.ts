@@ -750,8 +750,14 @@ export namespace hotpatch {
         /** DeltaOp add. */
         add?: (hotpatch.Add.$Properties|null);
 
+        /** DeltaOp sealedLiteral. */
+        sealedLiteral?: (number|null);
+
+        /** DeltaOp sealedAdd. */
+        sealedAdd?: (hotpatch.Copy.$Properties|null);
+
         /** DeltaOp op. */
-        op?: ("copy"|"literal"|"add");
+        op?: ("copy"|"literal"|"add"|"sealedLiteral"|"sealedAdd");
 
         /**
          * Encodes the specified DeltaOp message. Does not implicitly {@link hotpatch.DeltaOp.verify|verify} messages.
@@ -786,8 +792,14 @@ export namespace hotpatch {
             /** DeltaOp add */
             add?: (hotpatch.Add.$Properties|null);
 
+            /** DeltaOp sealedLiteral */
+            sealedLiteral?: (number|null);
+
+            /** DeltaOp sealedAdd */
+            sealedAdd?: (hotpatch.Copy.$Properties|null);
+
             /** DeltaOp op */
-            op?: ("copy"|"literal"|"add");
+            op?: ("copy"|"literal"|"add"|"sealedLiteral"|"sealedAdd");
 
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
@@ -798,9 +810,11 @@ export namespace hotpatch {
           copy?: hotpatch.Copy.$Shape|null;
           literal?: Uint8Array|null;
           add?: hotpatch.Add.$Shape|null;
+          sealedLiteral?: number|null;
+          sealedAdd?: hotpatch.Copy.$Shape|null;
           $unknowns?: Uint8Array[];
         } & (
-          ({ op?: undefined; copy?: null; literal?: null; add?: null }|{ op?: "copy"; copy: hotpatch.Copy.$Shape; literal?: null; add?: null }|{ op?: "literal"; copy?: null; literal: Uint8Array; add?: null }|{ op?: "add"; copy?: null; literal?: null; add: hotpatch.Add.$Shape })
+          ({ op?: undefined; copy?: null; literal?: null; add?: null; sealedLiteral?: null; sealedAdd?: null }|{ op?: "copy"; copy: hotpatch.Copy.$Shape; literal?: null; add?: null; sealedLiteral?: null; sealedAdd?: null }|{ op?: "literal"; copy?: null; literal: Uint8Array; add?: null; sealedLiteral?: null; sealedAdd?: null }|{ op?: "add"; copy?: null; literal?: null; add: hotpatch.Add.$Shape; sealedLiteral?: null; sealedAdd?: null }|{ op?: "sealedLiteral"; copy?: null; literal?: null; add?: null; sealedLiteral: number; sealedAdd?: null }|{ op?: "sealedAdd"; copy?: null; literal?: null; add?: null; sealedLiteral?: null; sealedAdd: hotpatch.Copy.$Shape })
         );
     }
 

@@ -1926,7 +1926,9 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {hotpatch.Copy.$Properties|null} [copy] DeltaOp copy
          * @property {Uint8Array|null} [literal] DeltaOp literal
          * @property {hotpatch.Add.$Properties|null} [add] DeltaOp add
-         * @property {"copy"|"literal"|"add"} [op] DeltaOp op
+         * @property {number|null} [sealedLiteral] DeltaOp sealedLiteral
+         * @property {hotpatch.Copy.$Properties|null} [sealedAdd] DeltaOp sealedAdd
+         * @property {"copy"|"literal"|"add"|"sealedLiteral"|"sealedAdd"} [op] DeltaOp op
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -1944,9 +1946,11 @@ export const hotpatch = $root.hotpatch = (() => {
          *   copy?: hotpatch.Copy.$Shape|null;
          *   literal?: Uint8Array|null;
          *   add?: hotpatch.Add.$Shape|null;
+         *   sealedLiteral?: number|null;
+         *   sealedAdd?: hotpatch.Copy.$Shape|null;
          *   $unknowns?: Array.<Uint8Array>;
          * } & (
-         *   ({ op?: undefined; copy?: null; literal?: null; add?: null }|{ op?: "copy"; copy: hotpatch.Copy.$Shape; literal?: null; add?: null }|{ op?: "literal"; copy?: null; literal: Uint8Array; add?: null }|{ op?: "add"; copy?: null; literal?: null; add: hotpatch.Add.$Shape })
+         *   ({ op?: undefined; copy?: null; literal?: null; add?: null; sealedLiteral?: null; sealedAdd?: null }|{ op?: "copy"; copy: hotpatch.Copy.$Shape; literal?: null; add?: null; sealedLiteral?: null; sealedAdd?: null }|{ op?: "literal"; copy?: null; literal: Uint8Array; add?: null; sealedLiteral?: null; sealedAdd?: null }|{ op?: "add"; copy?: null; literal?: null; add: hotpatch.Add.$Shape; sealedLiteral?: null; sealedAdd?: null }|{ op?: "sealedLiteral"; copy?: null; literal?: null; add?: null; sealedLiteral: number; sealedAdd?: null }|{ op?: "sealedAdd"; copy?: null; literal?: null; add?: null; sealedLiteral?: null; sealedAdd: hotpatch.Copy.$Shape })
          * )} hotpatch.DeltaOp.$Shape
          */
 
@@ -1989,17 +1993,33 @@ export const hotpatch = $root.hotpatch = (() => {
          */
         DeltaOp.prototype.add = null;
 
+        /**
+         * DeltaOp sealedLiteral.
+         * @member {number|null|undefined} sealedLiteral
+         * @memberof hotpatch.DeltaOp
+         * @instance
+         */
+        DeltaOp.prototype.sealedLiteral = null;
+
+        /**
+         * DeltaOp sealedAdd.
+         * @member {hotpatch.Copy.$Properties|null|undefined} sealedAdd
+         * @memberof hotpatch.DeltaOp
+         * @instance
+         */
+        DeltaOp.prototype.sealedAdd = null;
+
         // OneOf field names bound to virtual getters and setters
         let $oneOfFields;
 
         /**
          * DeltaOp op.
-         * @member {"copy"|"literal"|"add"|undefined} op
+         * @member {"copy"|"literal"|"add"|"sealedLiteral"|"sealedAdd"|undefined} op
          * @memberof hotpatch.DeltaOp
          * @instance
          */
         $Object.defineProperty(DeltaOp.prototype, "op", {
-            get: $util.oneOfGetter($oneOfFields = ["copy", "literal", "add"]),
+            get: $util.oneOfGetter($oneOfFields = ["copy", "literal", "add", "sealedLiteral", "sealedAdd"]),
             set: $util.oneOfSetter($oneOfFields)
         });
 
@@ -2025,6 +2045,10 @@ export const hotpatch = $root.hotpatch = (() => {
                 writer.uint32(/* id 2, wireType 2 =*/18).bytes(message.literal);
             if (message.add != null && $Object.hasOwnProperty.call(message, "add"))
                 $root.hotpatch.Add.encode(message.add, writer.uint32(/* id 3, wireType 2 =*/26).fork(), _depth + 1).ldelim();
+            if (message.sealedLiteral != null && $Object.hasOwnProperty.call(message, "sealedLiteral"))
+                writer.uint32(/* id 4, wireType 0 =*/32).uint32(message.sealedLiteral);
+            if (message.sealedAdd != null && $Object.hasOwnProperty.call(message, "sealedAdd"))
+                $root.hotpatch.Copy.encode(message.sealedAdd, writer.uint32(/* id 5, wireType 2 =*/42).fork(), _depth + 1).ldelim();
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -2088,6 +2112,20 @@ export const hotpatch = $root.hotpatch = (() => {
                             break;
                         message.add = $root.hotpatch.Add.decode(reader, reader.size(), $undefined, _depth + 1, message.add);
                         message.op = "add";
+                        continue;
+                    }
+                case 4: {
+                        if (wireType !== 0)
+                            break;
+                        message.sealedLiteral = reader.uint32();
+                        message.op = "sealedLiteral";
+                        continue;
+                    }
+                case 5: {
+                        if (wireType !== 2)
+                            break;
+                        message.sealedAdd = $root.hotpatch.Copy.decode(reader, reader.size(), $undefined, _depth + 1, message.sealedAdd);
+                        message.op = "sealedAdd";
                         continue;
                     }
                 }

@@ -202,11 +202,12 @@ export async function fullPackage(): Promise<HotpatchPackage> {
 }
 
 /**
- * The full package in the 2.2 form: its literal code block 1 and data block 2 sealed
+ * The full package in the 2.2 form: its literal code block 1 and data block 2, and the literal
+ * and add ops of delta block 0 (but an add op holding an implicit field), sealed
  * (formats/seal.ts) against the old image's relied range 0x1100+0x80 as the dictionary.
  */
 export async function sealedPackage(): Promise<HotpatchPackage> {
-  const sealed = await sealPackageWith(await fullPackage(), oldImage(), [{ rva: asRva(0x1100), length: 0x80 }], (id) => id === 1 || id === 2);
+  const sealed = await sealPackageWith(await fullPackage(), oldImage(), [{ rva: asRva(0x1100), length: 0x80 }], (id) => id <= 2);
   if (!sealed.ok) throw new Error(`${sealed.error.code}: ${sealed.error.message}`);
   return sealed.value;
 }
