@@ -17,6 +17,8 @@
  *   would re-stamp TimeDateStamp with the current time.)
  * - `-ffile-prefix-map` maps the checkout path to `.` for anything that would mention it.
  * - Fixed order, fixed flags, nothing read from the environment.
+ * - `foldIdentical` scenarios (identical code folding): clang's build adds
+ *   `-ffunction-sections` and `-Wl,--icf=all` (compileForFolding); GNU ld has no ICF.
  * - clang: the same flags through its GCC-compatible driver; lld takes `--no-insert-timestamp`,
  *   `-S`/`-s` and `--enable-auto-image-base` (the base hashed from the output name, as ld
  *   does) from the mingw driver, so the same reasoning holds.
@@ -82,9 +84,10 @@ async function buildVersion(s: Scenario, version: SampleVersion, tc: Toolchain, 
   const cxx = s.language === 'c++';
   const obj = `${s.name}.o`;
   const source = join(srcDir, relative(SAMPLES_DIR, scenarioSource(s)));
-  const c = await compiler([...compileFlags(srcDir), ...ctx.extraFlags, `-DHP_VERSION=${n}`, '-c', '-o', obj, source], work, cxx, tc);
+  const fold = s.foldIdentical === true && tc === 'clang';
+  const c = fold ? await compileForFolding(s, source, obj, work, cxx, ctx, n) : await compiler([...compileFlags(srcDir), ...ctx.extraFlags, `-DHP_VERSION=${n}`, '-c', '-o', obj, source], work, cxx, tc);
   if (!c.ok) return c;
-  const link = [...LINK_FLAGS, ...(cxx ? ['-static-libstdc++'] : []), '-shared', '-o', `${s.name}.dll`, obj];
+  const link = [...LINK_FLAGS, ...(cxx ? ['-static-libstdc++'] : []), ...(fold ? ['-Wl,--icf=all'] : []), '-shared', '-o', `${s.name}.dll`, obj];
   const files: BuiltFile[] = [];
   for (const stripped of [false, true]) {
     const l = await compiler([...link, stripped ? '-Wl,-s' : '-Wl,-S'], work, cxx, tc);
@@ -95,6 +98,22 @@ async function buildVersion(s: Scenario, version: SampleVersion, tc: Toolchain, 
     files.push({ path: relative(outDir, dest).split('\\').join('/'), size: readFileSync(dest).length });
   }
   return ok(files);
+}
+
+/**
+ * clang's object for a `foldIdentical` scenario: lld folds identical functions (`--icf=all`)
+ * only between COMDAT sections of one name, and clang's mingw target names each function's
+ * section `.text$<function>` (for GNU ld) where MSVC names every one `.text$mn`. So: compile
+ * with `-ffunction-sections` to assembly, rename each function's code section `.text$mn` as
+ * MSVC does (COMDAT, selection and symbol unchanged), assemble.
+ */
+async function compileForFolding(s: Scenario, source: string, obj: string, work: string, cxx: boolean, ctx: BuildContext, n: string): Promise<Result<void>> {
+  const asm = `${s.name}.s`;
+  const c = await compiler([...compileFlags(ctx.srcDir), ...ctx.extraFlags, '-ffunction-sections', `-DHP_VERSION=${n}`, '-S', '-o', asm, source], work, cxx, 'clang');
+  if (!c.ok) return c;
+  const text = readFileSync(join(work, asm), 'utf8').replace(/^(\s*\.section\s+)\.text\$[A-Za-z0-9_.$?@]+,"xr",/gm, '$1.text$$mn,"xr",');
+  writeFileSync(join(work, `${s.name}.mn.s`), text);
+  return compiler(['-c', '-o', obj, `${s.name}.mn.s`], work, cxx, 'clang');
 }
 
 async function buildHost(ctx: BuildContext): Promise<Result<BuiltFile>> {

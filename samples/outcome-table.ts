@@ -61,6 +61,7 @@ export function renderOutcomeTable(scenarios: readonly Scenario[]): string {
   lines.push('', 'Reasons:');
   for (const s of scenarios.filter((x) => x.expect === 'refused')) lines.push(`- \`${s.name}\` must be refused: ${s.refusedReason ?? ''}.`);
   for (const s of scenarios) for (const x of s.safeWith ?? []) lines.push(`- \`${s.name}\` built by ${COMPILER[x.toolchain]} must be patched: ${x.why}.`);
+  for (const s of scenarios) for (const x of s.changesWith ?? []) lines.push(`- \`${s.name}\` built by ${COMPILER[x.toolchain]} changes ${x.functions.join(', ')}: ${x.why}.`);
   const classes = new Map<string, { readonly reason: string; readonly where: string[] }>();
   for (const s of scenarios) {
     for (const m of s.misses ?? []) {

@@ -92,6 +92,18 @@ export interface Scenario {
   readonly misses?: readonly KnownMiss[];
   /** Only with `expect: "refused"`: the toolchains whose build is hotpatchable (see SafeBuild). */
   readonly safeWith?: readonly SafeBuild[];
+  /**
+   * Identical code folding: clang's build links with lld `--icf=all` (functions in one
+   * `.text$mn` COMDAT name each, as MSVC emits them), so functions with equal bodies share one
+   * address. GNU ld has no ICF: the GCC build is unfolded.
+   */
+  readonly foldIdentical?: boolean;
+  /**
+   * Only with `expect: "hotpatchable"`: a toolchain whose build changes other functions than
+   * `functions` (icf-fold: clang's folded body stays the unchanged function, and the changed
+   * one's callers change instead), with why.
+   */
+  readonly changesWith?: readonly SafeBuild[];
 }
 
 /**
@@ -102,7 +114,7 @@ export interface Scenario {
 export function expectationOf(s: Scenario, step: SampleStep, toolchain: Toolchain, stripped: boolean): { expect: SampleExpectation; miss?: KnownMiss; safe?: SafeBuild } {
   const miss = s.misses?.find((x) => x.toolchain === toolchain && (x.stripped === undefined || x.stripped === stripped) && (x.to === undefined || x.to === step.to));
   if (miss !== undefined) return { expect: 'refused', miss };
-  const safe = s.safeWith?.find((x) => x.toolchain === toolchain);
+  const safe = s.safeWith?.find((x) => x.toolchain === toolchain) ?? s.changesWith?.find((x) => x.toolchain === toolchain);
   return safe === undefined ? { expect: s.expect } : { expect: 'hotpatchable', safe };
 }
 
@@ -146,6 +158,9 @@ export function readScenarios(): Scenario[] {
       for (const f of st.sameCode ?? []) if (!st.functions.includes(f)) throw new Error(`scenarios.json ${s.name}: sameCode ${f} is not in functions`);
     });
     for (const x of s.misses ?? []) if (!TOOLCHAINS.includes(x.toolchain) || typeof x.reason !== 'string') throw new Error(`scenarios.json ${s.name}: bad miss`);
+    for (const x of s.changesWith ?? []) {
+      if (s.expect !== 'hotpatchable' || !TOOLCHAINS.includes(x.toolchain) || !Array.isArray(x.functions) || typeof x.why !== 'string') throw new Error(`scenarios.json ${s.name}: bad changesWith`);
+    }
     for (const x of s.safeWith ?? []) {
       if (s.expect !== 'refused' || !TOOLCHAINS.includes(x.toolchain) || !Array.isArray(x.functions) || typeof x.why !== 'string') throw new Error(`scenarios.json ${s.name}: bad safeWith`);
     }

@@ -120,23 +120,45 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
   return { old: oldA, new: newA, fnNewToOld, fnOldToNew, fnHow, itemNewToOld, itemOldToNew, itemsByPosition, view, oldNorm, newNorm };
 }
 
+/** Function index by each name (export, COFF symbol) that no other function of `fns` has. */
+export function uniqueFunctionNames(fns: readonly FunctionInfo[]): Map<string, number> {
+  const m = new Map<string, number>();
+  const dup = new Set<string>();
+  for (const f of fns) for (const n of f.names) {
+    if (m.has(n) && m.get(n) !== f.index) dup.add(n);
+    m.set(n, f.index);
+  }
+  for (const d of dup) m.delete(d);
+  return m;
+}
+
 /** 1. Names (exports, COFF symbols), unique on each side; writable data by symbol name. 2. The entry point. */
 function pairByNames(st: MatchState): void {
   const { oldA, newA } = st;
-  const byName = (fns: readonly FunctionInfo[]): Map<string, number> => {
-    const m = new Map<string, number>();
-    const dup = new Set<string>();
-    for (const f of fns) for (const n of f.names) {
-      if (m.has(n) && m.get(n) !== f.index) dup.add(n);
-      m.set(n, f.index);
+  const oldNames = uniqueFunctionNames(oldA.fns.functions);
+  const newNames = uniqueFunctionNames(newA.fns.functions);
+  // Identical code folding: one body is several functions at one address. A body whose names
+  // split across functions in the other build (folded in OLD, one changed in NEW) or join
+  // (two OLD functions folded in NEW) is no name's counterpart: the shapes and the call graph
+  // pair it with the function whose code it still is (diff/folded-functions.ts refuses a
+  // pairing that would redirect the folded body to a changed one).
+  const splits = (fns: readonly FunctionInfo[], other: ReadonlyMap<string, number>): Set<number> => {
+    const out = new Set<number>();
+    for (const f of fns) {
+      const there = new Set<number>();
+      for (const n of f.names) {
+        const k = other.get(n);
+        if (k !== undefined) there.add(k);
+      }
+      if (there.size > 1) out.add(f.index);
     }
-    for (const d of dup) m.delete(d);
-    return m;
+    return out;
   };
-  const oldNames = byName(oldA.fns.functions);
-  for (const [name, n] of byName(newA.fns.functions)) {
+  const oldSplit = splits(oldA.fns.functions, newNames);
+  const newSplit = splits(newA.fns.functions, oldNames);
+  for (const [name, n] of newNames) {
     const o = oldNames.get(name);
-    if (o !== undefined) st.pair(o, n, 'name');
+    if (o !== undefined && !oldSplit.has(o) && !newSplit.has(n)) st.pair(o, n, 'name');
   }
   const itemNames = new Map<string, number>();
   for (const d of oldA.items) if (d.name !== null && d.writable) itemNames.set(d.name, d.index);

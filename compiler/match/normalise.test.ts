@@ -7,10 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { readPe } from '../index.ts';
-import { mapImage } from '../image/map-image.ts';
-import { sampleBytes } from '../../runtime/apply/testing/fixtures.ts';
-import { analyzeImage, type ImageAnalysis } from './analyze-image.ts';
+import { sampleAnalysis } from './testing/sample-analysis.ts';
 import { matchImages } from './match-images.ts';
 import { Hasher, latin1 } from './normalise.ts';
 
@@ -28,16 +25,7 @@ function referenceDigest(bytes: Uint8Array): string {
   return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0') + bytes.length.toString(36);
 }
 
-function analysis(scenario: string, file: string): ImageAnalysis {
-  const bytes = sampleBytes(scenario, file);
-  const pe = readPe(bytes);
-  if (!pe.ok) throw new Error(pe.error.message);
-  const img = mapImage(bytes, pe.value.pe);
-  if (!img.ok) throw new Error(img.error.message);
-  const a = analyzeImage(img.value);
-  if (!a.ok) throw new Error(a.error.message);
-  return a.value;
-}
+const analysis = sampleAnalysis;
 
 describe('normalise fast paths', () => {
   test('Hasher.digest is the 16 hex digits toString(16) gives, plus the length', () => {
