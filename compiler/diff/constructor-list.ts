@@ -15,13 +15,9 @@
  * first is what ran when the module loaded (the CRT calls its entries last to first), the
  * second runs at unload, after any patch, and is no initialiser.
  *
- * MSVC's CRT has no such list: its initialisers are pointers in the `.CRT$XCA`..`.CRT$XCZ`
- * (C++) and `.CRT$XIA`..`.CRT$XIZ` (C) input sections, merged into .rdata between two null
- * sentinels (`__xc_a`, `__xc_z`), which `_initterm(__xc_a, __xc_z)` walks. A stripped image
- * keeps no section names for them: the range is known only from the code that passes its two
- * bounds (`lea rcx, [__xc_a]; lea rdx, [__xc_z]; call _initterm`, in the CRT's process-attach
- * path). Not read here: such pointers count as data pointers (load-time-only.ts), so an
- * MSVC initialiser is never taken for load-time-only code (no false refusal, and no refusal).
+ * MSVC's CRT has no such list: its initialisers are null-bounded arrays `_initterm` walks,
+ * known in a stripped image only from the code that passes their bounds
+ * (msvc-initializers.ts).
  */
 import { asRva, type Rva } from '../../common/types.ts';
 import { absTarget, isCode, readU32 } from '../image/map-image.ts';

@@ -17,16 +17,16 @@
  * A function is load-time-only when a root reaches it through direct calls and jumps and
  * nothing else can: no function outside that closure calls or jumps to it, its address is
  * taken nowhere (a `lea`/immediate in any code, its own body left out, an `atexit`
- * registration in a constructor included; a relocated pointer in data other than the
- * constructor list's and TLS callback array's slots; an image-relative field), and it is not
- * exported. Every function outside the closure counts as callable at any time, so the
+ * registration in a constructor included; a relocated pointer in data other than the slots
+ * of the constructor list, the MSVC initialiser arrays and the TLS callback array; an
+ * image-relative field), and it is not exported. Every function outside the closure counts as callable at any time, so the
  * reachability is an over-approximation of what runs later, never of what runs only at load:
  * a function a constructor and exported code both call is not load-time-only (a patch does
  * change what it does from then on).
  *
- * MSVC initialisers (`.CRT$XC*` pointers `_initterm` walks) are not recognised as roots
- * (constructor-list.ts says how they would be found); their pointers count as data pointers,
- * so they are treated as callable at any time.
+ * - MSVC initialisers: the entries of the C++ and C initialiser arrays the CRT's startup
+ *   walks with `_initterm` (msvc-initializers.ts); their slots, like the constructor list's,
+ *   hand out no address. The terminator arrays the CRT's exit walks are not roots.
  *
  * A changed function is refused only when its change can leave state behind: a function whose
  * code is the same and whose difference lies only in the padding around a pointer cell it
@@ -41,6 +41,7 @@ import type { ImageAnalysis } from '../match/analyze-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { findConstructorLists } from './constructor-list.ts';
 import { findGuardedRegions } from './guarded-statics.ts';
+import { findMsvcInitializers } from './msvc-initializers.ts';
 import { reason, type Reason } from './reasons.ts';
 import type { FunctionStatus } from './types.ts';
 
@@ -49,6 +50,7 @@ const IMAGE_FILE_DLL = 0x2000;
 /** What made a function a load-time root. */
 export type LoadRoot =
   | { readonly kind: 'constructor'; readonly entry: number; readonly count: number }
+  | { readonly kind: 'msvc-initializer'; readonly array: number; readonly entry: number; readonly count: number }
   | { readonly kind: 'entry-point'; readonly dll: boolean }
   | { readonly kind: 'tls-callback'; readonly entry: number }
   | { readonly kind: 'guarded-static'; readonly guard: number; readonly owner: number };
@@ -72,6 +74,11 @@ function loadRoots(a: ImageAnalysis): { roots: Map<number, LoadRoot>; rootSlots:
     for (const s of list.slots) rootSlots.add(s);
     // __do_global_ctors calls the entries last to first: entry 1 is the last to run.
     list.targets.forEach((t, i) => add(t, { kind: 'constructor', entry: i + 1, count: list.targets.length }));
+  }
+  // MSVC's CRT calls each array's entries first to last.
+  for (const arr of findMsvcInitializers(a)) {
+    for (const s of arr.slots) rootSlots.add(s);
+    arr.targets.forEach((t, i) => add(t, { kind: 'msvc-initializer', array: arr.start, entry: i + 1, count: arr.targets.length }));
   }
   const pe = a.img.pe;
   const entry = pe.optionalHeader.addressOfEntryPoint;
@@ -174,6 +181,8 @@ function rootStory(root: LoadRoot, name: string | null, ownerName: (k: number) =
   switch (root.kind) {
     case 'constructor':
       return `static constructor${named} (.ctors entry ${root.entry} of ${root.count})`;
+    case 'msvc-initializer':
+      return `static initialiser${named} (entry ${root.entry} of ${root.count} of the MSVC initialiser array at ${hex(root.array)}, which the CRT's startup walks with _initterm)`;
     case 'entry-point':
       return root.dll ? `the DLL entry point${named} (the loader calls it for process and thread attach and detach)` : `the entry point${named} (the CRT's startup, which calls main)`;
     case 'tls-callback':
@@ -187,6 +196,7 @@ function rootStory(root: LoadRoot, name: string | null, ownerName: (k: number) =
 function headAndWhen(root: LoadRoot): { head: string; when: string } {
   switch (root.kind) {
     case 'constructor':
+    case 'msvc-initializer':
       return { head: 'static constructor changed', when: 'it ran when the module loaded and never runs again; the running process keeps the state the old code built' };
     case 'entry-point':
       return root.dll
