@@ -43,14 +43,14 @@
  */
 import { Decoder, DecoderOptions, Instruction, MemorySizeExt, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
 import { hex, type Rva } from '../../common/types.ts';
-import { absTarget, isCode, relocsIn, sectionAt } from '../image/map-image.ts';
+import { absTarget, codePointerAt, isCode, relocsIn, sectionAt } from '../image/map-image.ts';
+import { IMAGE_REL_BASED_DIR64 } from '../../runtime/pe/types.ts';
 import type { DataItem, FunctionInfo } from '../image/types.ts';
 import type { ImageAnalysis } from '../match/analyze-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { reason, type Reason } from './reasons.ts';
 import type { FunctionStatus } from './types.ts';
 
-const IMAGE_REL_BASED_DIR64 = 10;
 
 /** A table's slots: the code target of each 8-byte slot of its run. */
 export type TableSlots = readonly number[];
@@ -84,8 +84,8 @@ export function tableSlots(a: ImageAnalysis, d: DataItem): TableSlots {
   for (const at of relocsIn(a.img, d.start, d.end)) {
     if (out.length > 0 && at !== next) break;
     if (at + 8 > d.end || (at - d.start) % 8 !== 0 || a.img.relocs.get(at) !== IMAGE_REL_BASED_DIR64) continue;
-    const t = absTarget(a.img, at, IMAGE_REL_BASED_DIR64);
-    if (!isCode(a.img, t)) {
+    const t = codePointerAt(a.img, at);
+    if (t < 0) {
       if (out.length > 0) break;
       continue;
     }

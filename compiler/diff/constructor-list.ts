@@ -20,7 +20,7 @@
  * (msvc-initializers.ts).
  */
 import { asRva, type Rva } from '../../common/types.ts';
-import { absTarget, isCode, readU32 } from '../image/map-image.ts';
+import { codePointerAt, readU32 } from '../image/map-image.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import { IMAGE_REL_BASED_DIR64 } from '../../runtime/pe/types.ts';
 
@@ -41,8 +41,8 @@ function readRun(img: MappedImage, at: number, end: number): { slots: Rva[]; tar
   const targets: Rva[] = [];
   let p = at + 8;
   for (; p + 8 <= end && img.relocs.get(p) === IMAGE_REL_BASED_DIR64; p += 8) {
-    const t = absTarget(img, p, IMAGE_REL_BASED_DIR64);
-    if (t < 0 || !isCode(img, t)) return null;
+    const t = codePointerAt(img, p);
+    if (t < 0) return null;
     slots.push(asRva(p));
     targets.push(asRva(t));
   }

@@ -19,9 +19,8 @@
  * bounds passed to a call, addressUse).
  */
 import { asRva, type Rva } from '../../common/types.ts';
-import { absTarget, isCode, readU32, sectionAt } from '../image/map-image.ts';
+import { codePointerAt, readU32, sectionAt } from '../image/map-image.ts';
 import type { ImageAnalysis } from '../match/analyze-image.ts';
-import { IMAGE_REL_BASED_DIR64 } from '../../runtime/pe/types.ts';
 import { addressUse } from './code-tables.ts';
 
 /** An `_initterm` array: its bounds, the call that walks it, its slots and their targets. */
@@ -51,13 +50,12 @@ function readArray(a: ImageAnalysis, start: number, end: number): { slots: Rva[]
   const slots: Rva[] = [];
   const targets: Rva[] = [];
   for (let p = start; p < end; p += 8) {
-    const kind = a.img.relocs.get(p);
-    if (kind === undefined) {
+    if (!a.img.relocs.has(p)) {
       if (readU32(a.img, p) !== 0 || readU32(a.img, p + 4) !== 0 || a.img.relocs.has(p + 4)) return null;
       continue;
     }
-    const t = kind === IMAGE_REL_BASED_DIR64 ? absTarget(a.img, p, IMAGE_REL_BASED_DIR64) : -1;
-    if (t < 0 || !isCode(a.img, t)) return null;
+    const t = codePointerAt(a.img, p);
+    if (t < 0) return null;
     slots.push(asRva(p));
     targets.push(asRva(t));
   }

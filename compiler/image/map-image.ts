@@ -134,6 +134,17 @@ export function readU64(img: MappedImage, rva: number): bigint {
  * The RVA an absolute address field at `rva` points to (the value minus ImageBase), or -1
  * when it falls outside the image. `type` is the relocation type (DIR64 or HIGHLOW).
  */
+/**
+ * The code RVA held by the 8-byte pointer at `rva` when a DIR64 base relocation fixes it up
+ * and it points into an executable section; -1 otherwise. What every table of code pointers
+ * (constructor lists, `_initterm` arrays, vtables) is made of.
+ */
+export function codePointerAt(img: MappedImage, rva: number): number {
+  if (img.relocs.get(rva) !== IMAGE_REL_BASED_DIR64) return -1;
+  const t = absTarget(img, rva, IMAGE_REL_BASED_DIR64);
+  return t >= 0 && isCode(img, t) ? t : -1;
+}
+
 export function absTarget(img: MappedImage, rva: number, type: number): number {
   const v = type === IMAGE_REL_BASED_DIR64 ? readU64(img, rva) : BigInt(readU32(img, rva));
   const t = v - img.imageBase;
