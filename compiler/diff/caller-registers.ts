@@ -240,7 +240,22 @@ export class Liveness {
     private readonly clobbers: (i: number) => number,
     /** What a call this analysis cannot follow (an import, a pointer) reads (see keepingToolchain). */
     private readonly unknownReads: number,
+    /** What a call to `g` reads when not its own code's live-in (entry-arguments.ts: a changed callee's new body), else undefined. */
+    private readonly readsOf: (g: FunctionInfo) => number | undefined = () => undefined,
+    /**
+     * What a call reads when its callee is still being searched (a recursion) or lies past
+     * MAX_DEPTH: every argument register for this rule (a register kept is the unsafe side),
+     * nothing for entry-arguments.ts (a recursion reads what its body reads anyway, and there
+     * a read assumed is the refusing side: libvips 0.34.4 -> 0.34.5 had 128 functions "reading"
+     * xmm1-3 only through a recursive callee's placeholder).
+     */
+    private readonly unresolved: number = ARG_REGS,
   ) {}
+
+  /** The argument registers a call to `g` reads (what its callers must pass). */
+  entryReads(g: FunctionInfo): number {
+    return this.reads(g, 0);
+  }
 
   /** Which of `want` the code of `f` from `start` on reads before writing, on any path. */
   after(f: FunctionInfo, start: number, want: number, depth = 0, entry = false): number {
@@ -311,10 +326,12 @@ export class Liveness {
    * calls (all of them while `g` is still being searched, a recursion, or past MAX_DEPTH).
    */
   private reads(g: FunctionInfo, depth: number): number {
+    const given = this.readsOf(g);
+    if (given !== undefined) return given;
     let v = this.liveIn.get(g.index);
     if (v !== undefined) return v;
-    if (depth >= MAX_DEPTH) return ARG_REGS;
-    this.liveIn.set(g.index, ARG_REGS);
+    if (depth >= MAX_DEPTH) return this.unresolved;
+    this.liveIn.set(g.index, this.unresolved);
     this.liveIn.set(g.index, (v = this.after(g, g.entry, ALL_VOLATILE, depth + 1, true) & ARG_REGS));
     return v;
   }
