@@ -41,7 +41,7 @@ import type { MatchResult } from '../match/match-images.ts';
 import { calleesOf, ClobberSets } from './call-graph-clobbers.ts';
 import { Liveness } from './caller-registers.ts';
 import { reason, type Reason } from './reasons.ts';
-import { regNames, RegisterEffects } from './register-effects.ts';
+import { regNames, RegisterEffects, type ImageEffects } from './register-effects.ts';
 import { stackArgumentReads, stackSlotNames } from './stack-arguments.ts';
 import type { FunctionStatus } from './types.ts';
 
@@ -98,7 +98,7 @@ export function outsideCallerRoots(m: MatchResult): Map<number, string[]> {
 }
 
 /** Every changed function whose new entry reads arguments that old outside callers do not pass. */
-export function findEntryArgumentChanges(m: MatchResult, status: readonly FunctionStatus[]): EntryArgumentChange[] {
+export function findEntryArgumentChanges(m: MatchResult, status: readonly FunctionStatus[], fx: ImageEffects = { old: new RegisterEffects(m.old.img.image), new: new RegisterEffects(m.new.img.image) }): EntryArgumentChange[] {
   const oldFns = m.old.fns.functions;
   const newFns = m.new.fns.functions;
   const newOf = (i: number): FunctionInfo | undefined => {
@@ -106,8 +106,8 @@ export function findEntryArgumentChanges(m: MatchResult, status: readonly Functi
     return n >= 0 && status[n] === 'changed' ? newFns[n] : undefined;
   };
   if (!oldFns.some((f) => newOf(f.index) !== undefined)) return [];
-  const oldFx = new RegisterEffects(m.old.img.image);
-  const newFx = new RegisterEffects(m.new.img.image);
+  const oldFx = fx.old;
+  const newFx = fx.new;
   const clobOld = new ClobberSets({ own: (i) => oldFx.ownWrites(oldFns[i]!), succ: (i) => calleesOf(m.old.fns, oldFns[i]!) });
   const clobNew = new ClobberSets({ own: (j) => newFx.ownWrites(newFns[j]!), succ: (j) => calleesOf(m.new.fns, newFns[j]!) });
   // A call this analysis cannot follow reads nothing here: what it takes is its own signature's business.
@@ -144,8 +144,8 @@ export function findEntryArgumentChanges(m: MatchResult, status: readonly Functi
 }
 
 /** The ENTRY_ARGUMENTS_CHANGED reason of each NEW function whose new entry old outside callers cannot call (the first root found). */
-export function entryArgumentProblems(m: MatchResult, status: readonly FunctionStatus[]): Map<number, Reason> {
+export function entryArgumentProblems(m: MatchResult, status: readonly FunctionStatus[], fx?: ImageEffects): Map<number, Reason> {
   const out = new Map<number, Reason>();
-  for (const c of findEntryArgumentChanges(m, status)) if (!out.has(c.culprit.index)) out.set(c.culprit.index, describeEntryArgumentChange(c));
+  for (const c of findEntryArgumentChanges(m, status, fx)) if (!out.has(c.culprit.index)) out.set(c.culprit.index, describeEntryArgumentChange(c));
   return out;
 }

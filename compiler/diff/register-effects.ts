@@ -165,3 +165,9 @@ export class RegisterEffects {
     return w;
   }
 }
+
+/** The register effects of OLD and NEW, shared by the rules of one diff (each function decoded once). */
+export interface ImageEffects {
+  readonly old: RegisterEffects;
+  readonly new: RegisterEffects;
+}

@@ -24,6 +24,7 @@ import { loadTimeCheck } from './load-time-only.ts';
 import { planRedirect } from './redirect-sites.ts';
 import { describeNew, oldRodataByKey, type ResolveContext } from './resolve-target.ts';
 import { reason, type Reason } from './reasons.ts';
+import { RegisterEffects, type ImageEffects } from './register-effects.ts';
 import { untouchedByOldCode } from './untouched-old.ts';
 import type { DataChange, FunctionStatus, RedirectPlan } from './types.ts';
 
@@ -53,9 +54,10 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
   const tableProblems = codeTableProblems(m, status);
   const referrers = referrersOf(m, emitted);
   // Old callers that keep volatile registers across a call whose new callee clobbers them.
-  const clobbered = callerRegisterProblems(m, status);
+  const fx: ImageEffects = { old: new RegisterEffects(m.old.img.image), new: new RegisterEffects(m.new.img.image) };
+  const clobbered = callerRegisterProblems(m, status, fx);
   // Exported or address-taken functions whose new body reads arguments old outside callers do not pass.
-  const entryArgs = entryArgumentProblems(m, status);
+  const entryArgs = entryArgumentProblems(m, status, fx);
   // Changed functions whose old body is also another function (identical code folding).
   const folded = foldedFunctionProblems(m, status);
   const reasons = new Map<number, Reason>();
