@@ -27,6 +27,9 @@
  * `scale_by(x)` got -x (the new body multiplied by rdx, which that caller had left at -1)
  * where v1 and v2 both answer 3x for its calls.
  *
+ * The return side is the same rule: a result that grows past 8 bytes comes back through a
+ * hidden pointer in rcx, which moves every argument one register on (entry-args `make_span`).
+ *
  * Not covered: the same registers with another meaning (parameters reordered or removed, an
  * int widened to a struct passed by pointer, a struct returned in rax that was returned
  * through rcx: the old caller's rcx is then read as the first argument): the live-in sets

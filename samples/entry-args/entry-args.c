@@ -9,8 +9,11 @@
  * (handed out before the patch) keeps being called the old way. Must be refused with
  * ENTRY_ARGUMENTS_CHANGED (compiler/diff/entry-arguments.ts). Likewise `weigh`, which gains a
  * sixth argument (a stack slot, [rsp+0x30] at entry), and `scale_impl`, which gains one that
- * the unchanged export `api_scale` (the same `jmp scale_impl` in both builds) passes through.
- * Changed functions: scale_by, scaled_sum, op_shift, run_op, weigh, weigh_all, scale_impl, use_api.
+ * the unchanged export `api_scale` (the same `jmp scale_impl` in both builds) passes through,
+ * and the export `make_span`, whose result grows from 8 bytes (rax) to 12 (a hidden pointer in
+ * rcx), which moves x to rdx.
+ * Changed functions: scale_by, scaled_sum, op_shift, run_op, weigh, weigh_all, scale_impl,
+ * use_api, make_span, span_width.
  *
  * objdump -d: v1 scale_by reads only %ecx (`lea (%rcx,%rcx,2),%eax`); v2 reads %ecx and
  * %edx (`imul %edx,%ecx`); objdump -p: scale_by in the export table.
@@ -61,7 +64,22 @@ HP_FN HP_EXPORT int api_scale(int x, int k) { return scale_impl(x, k); }
 HP_FN int use_api(int x) { return api_scale(x, 6) + 1; }
 #endif
 
+/* The return side: v1 returns its 8-byte span in rax; v2's span has a third field, so it is
+ * returned through a hidden pointer the caller passes in rcx, and x moves to rdx. */
+#if HP_VERSION == 1
+struct span { int lo, hi; };
+HP_FN HP_EXPORT struct span make_span(int x) { struct span s = { x - 1, x + 1 }; return s; }
+HP_FN int span_width(int x) { struct span s = make_span(x); return s.hi - s.lo; }
+#else
+struct span { int lo, hi, mid; };
+HP_FN HP_EXPORT struct span make_span(int x) { struct span s = { x - 2, x + 2, x }; return s; }
+HP_FN int span_width(int x) { struct span s = make_span(x); return s.hi - s.lo + s.mid; }
+#endif
+
 static void hp_vectors(hp_out *o) {
+  out_str(o, "span_width(10) = ");
+  out_int(o, span_width(10));
+  out_nl(o);
   out_str(o, "weigh_all(1) = ");
   out_int(o, weigh_all(1));
   out_nl(o);
