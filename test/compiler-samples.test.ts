@@ -54,7 +54,8 @@ const REFUSAL: Record<string, RegExp> = {
   'dllmain-attach': /DllMain code changed: \S+ is reached only from the DLL entry point \S+ .*, via \S+ -> \S+ -> \S+: its DLL_PROCESS_ATTACH work ran when the module loaded/,
   // GCC interprocedural register allocation (compiler/diff/caller-registers.ts): old total keeps
   // its loop counter (edx) and sum (r8d) across call mix; the new mix writes both.
-  'ipra-clobber': /old (total|0x[0-9a-f]+) keeps rdx, r8 across its call to (mix|0x[0-9a-f]+) at 0x[0-9a-f]+; the new (mix|0x[0-9a-f]+) clobbers rdx, r8 \(GCC interprocedural register allocation\)/,
+  'ipra-clobber': /old (total|0x[0-9a-f]+) keeps rdx, r8 across its call to (mix|0x[0-9a-f]+) at 0x[0-9a-f]+; the new (mix|0x[0-9a-f]+) clobbers rdx, r8 \(GCC interprocedural register allocation\)/,  // The export scale_by reads k from rdx in v2; old importers pass x alone (compiler/diff/entry-arguments.ts).
+  'entry-args': /its new body reads rdx at entry, which the old body never read: old callers left active \(the export scale_by\) do not pass it/,
 };
 
 describe.each(TOOLCHAINS.flatMap((tc) => scenarios.flatMap((s) => [false, true].map((stripped) => [s, stripped, tc] as const))))('%s', (s: Scenario, stripped: boolean, tc: Toolchain) => {
@@ -266,6 +267,49 @@ test('vtable-append, vtable-insert, vtable-reorder, ops-insert: only the code-ta
         expect(byRva.get(want.get(caller)!), tag).toMatch(new RegExp(`calls through slot \\${slot} of a table pointer \\(${why}\\), at or past the first changed slot \\(${first}\\)`));
         expect(d.data.filter((x) => x.verdict === 'refused'), tag).toEqual([]);
       }
+    }
+  }
+});
+
+test('entry-args: only the entry-arguments rule refuses, the five functions whose new entry reads what old outside callers do not pass; --skip-refused carries none of their callers (both compilers, symbols and stripped)', () => {
+  // Before compiler/diff/entry-arguments.ts each build was patched; live under Wine a module
+  // compiled against v1 then got garbage from scale_by, api_scale and weigh.
+  // [function, what its new body reads, how old outside callers reach it]
+  const cases = [
+    ['scale_by', 'rdx', /\(the export scale_by\)/],
+    ['op_shift', 'rdx', /\(a pointer in \.rdata 0x[0-9a-f]+\)/],
+    ['weigh', '\\[rsp\\+0x30\\]', /\(the export weigh\)/],
+    ['scale_impl', 'rdx', /\(through old api_scale, which enters it and is unchanged\).*\(the export api_scale\)/],
+    // Its 12-byte result now comes back through a hidden pointer in rcx, which moves x to rdx.
+    ['make_span', 'rdx', /\(the export make_span\)/],
+  ] as const;
+  for (const tc of TOOLCHAINS) {
+    for (const stripped of [false, true]) {
+      const tag = `${tc} ${stripped ? 'stripped' : 'symbols'}`;
+      const d = mustDiff(read('entry-args', 'v1', stripped, tc), read('entry-args', 'v2', stripped, tc));
+      const want = rvasOf('entry-args', 'v2', cases.map(([f]) => f), tc);
+      const refused = d.functions.filter((f) => f.verdict === 'refused');
+      expect(refused.map((f) => f.reason?.code), tag).toEqual(cases.map(() => 'ENTRY_ARGUMENTS_CHANGED'));
+      const byRva = new Map<number | null, string>(refused.map((f) => [f.newRva, f.reason?.message ?? '']));
+      for (const [fn, reads, via] of cases) {
+        const msg = byRva.get(want.get(fn)!) ?? '';
+        expect(msg, `${tag} ${fn}`).toMatch(new RegExp(`^its new body reads ${reads} at entry`));
+        expect(msg, `${tag} ${fn}`).toMatch(via);
+      }
+      const b = buildFromDiff(d, { moduleName: 'entry-args.dll', skipRefused: true, series: null, compilerVersion: COMPILER_VERSION });
+      if (!b.ok) throw new Error(b.error.message);
+      // scaled_sum, run_op, weigh_all, use_api, span_width call the refused functions the new way: left out with them (left-old.ts).
+      expect(b.value.emitted.pkg.functions, tag).toEqual([]);
+    }
+  }
+});
+
+test('entry-args-fix: a parameter added to a function only changed callers reach, and an export reading the same registers, are patched (both compilers, symbols and stripped)', () => {
+  for (const tc of TOOLCHAINS) {
+    for (const stripped of [false, true]) {
+      const d = mustDiff(read('entry-args-fix', 'v1', stripped, tc), read('entry-args-fix', 'v2', stripped, tc));
+      expect(d.functions.filter((f) => f.verdict === 'refused'), `${tc} ${stripped}`).toEqual([]);
+      expect(d.functions.filter((f) => f.status === 'changed').length, `${tc} ${stripped}`).toBe(3);
     }
   }
 });

@@ -46,6 +46,11 @@ describe('register effects', () => {
     expect(one('88 c1')).toEqual({ reads: 'rax', kills: 'rcx', writes: 'rcx' }); // mov cl,al
     expect(one('19 c0')).toEqual({ reads: '', kills: 'rax', writes: 'rax' }); // sbb eax,eax
   });
+  test('a destination that is also a source or an address base is read first (iced lists the write first)', () => {
+    expect(one('48 8b 49 08')).toEqual({ reads: 'rcx', kills: 'rcx', writes: 'rcx' }); // mov rcx,[rcx+8]
+    expect(one('0f b6 c9')).toEqual({ reads: 'rcx', kills: 'rcx', writes: 'rcx' }); // movzx ecx,cl
+    expect(one('48 8d 0c 09')).toEqual({ reads: 'rcx', kills: 'rcx', writes: 'rcx' }); // lea rcx,[rcx+rcx]
+  });
   test('scalar SSE merges write their destination; arithmetic reads it', () => {
     expect(one('f2 0f 2a c8')).toEqual({ reads: 'rax', kills: 'xmm1', writes: 'xmm1' }); // cvtsi2sd xmm1,eax
     expect(one('f3 0f 10 c8')).toEqual({ reads: 'xmm0', kills: 'xmm1', writes: 'xmm1' }); // movss xmm1,xmm0

@@ -37,7 +37,7 @@ import type { ImageAnalysis } from '../match/analyze-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { calleesOf, ClobberSets, functionAt, type Callees } from './call-graph-clobbers.ts';
 import { reason, type Reason } from './reasons.ts';
-import { ALL_VOLATILE, ARG_REGS, regNames, RegisterEffects, RETURN_REGS } from './register-effects.ts';
+import { ALL_VOLATILE, ARG_REGS, regNames, RegisterEffects, RETURN_REGS, type ImageEffects } from './register-effects.ts';
 import type { FunctionStatus } from './types.ts';
 
 /** One old call site whose caller loses registers to a new body. */
@@ -83,7 +83,7 @@ export function keptAcrossCall(a: ImageAnalysis, callerEntry: number, site: numb
 }
 
 /** Every clobbered old call site of a diff (empty when no matched function changed). */
-export function findClobberedCalls(m: MatchResult, status: readonly FunctionStatus[]): ClobberedCall[] {
+export function findClobberedCalls(m: MatchResult, status: readonly FunctionStatus[], fx: ImageEffects = { old: new RegisterEffects(m.old.img.image), new: new RegisterEffects(m.new.img.image) }): ClobberedCall[] {
   const oldFns = m.old.fns.functions;
   const newFns = m.new.fns.functions;
   const nOld = oldFns.length;
@@ -94,8 +94,8 @@ export function findClobberedCalls(m: MatchResult, status: readonly FunctionStat
   if (!oldFns.some((f) => newOf(f.index) >= 0)) return [];
   const toolchain = keepingToolchain(m.old.img.image);
   if (toolchain === 'llvm') return [];
-  const oldFx = new RegisterEffects(m.old.img.image);
-  const newFx = new RegisterEffects(m.new.img.image);
+  const oldFx = fx.old;
+  const newFx = fx.new;
   const memo = <T>(fn: (k: number) => T): ((k: number) => T) => {
     const c = new Map<number, T>();
     return (k) => {
@@ -240,7 +240,22 @@ export class Liveness {
     private readonly clobbers: (i: number) => number,
     /** What a call this analysis cannot follow (an import, a pointer) reads (see keepingToolchain). */
     private readonly unknownReads: number,
+    /** What a call to `g` reads when not its own code's live-in (entry-arguments.ts: a changed callee's new body), else undefined. */
+    private readonly readsOf: (g: FunctionInfo) => number | undefined = () => undefined,
+    /**
+     * What a call reads when its callee is still being searched (a recursion) or lies past
+     * MAX_DEPTH: every argument register for this rule (a register kept is the unsafe side),
+     * nothing for entry-arguments.ts (a recursion reads what its body reads anyway, and there
+     * a read assumed is the refusing side: with every argument register here, libvips 0.34.4 ->
+     * 0.34.5 had 128 functions "reading" xmm1-3, all through a recursive or too-deep callee).
+     */
+    private readonly unresolved: number = ARG_REGS,
   ) {}
+
+  /** The argument registers a call to `g` reads (what its callers must pass). */
+  entryReads(g: FunctionInfo): number {
+    return this.reads(g, 0);
+  }
 
   /** Which of `want` the code of `f` from `start` on reads before writing, on any path. */
   after(f: FunctionInfo, start: number, want: number, depth = 0, entry = false): number {
@@ -311,10 +326,12 @@ export class Liveness {
    * calls (all of them while `g` is still being searched, a recursion, or past MAX_DEPTH).
    */
   private reads(g: FunctionInfo, depth: number): number {
+    const given = this.readsOf(g);
+    if (given !== undefined) return given;
     let v = this.liveIn.get(g.index);
     if (v !== undefined) return v;
-    if (depth >= MAX_DEPTH) return ARG_REGS;
-    this.liveIn.set(g.index, ARG_REGS);
+    if (depth >= MAX_DEPTH) return this.unresolved;
+    this.liveIn.set(g.index, this.unresolved);
     this.liveIn.set(g.index, (v = this.after(g, g.entry, ALL_VOLATILE, depth + 1, true) & ARG_REGS));
     return v;
   }
@@ -328,8 +345,8 @@ export class Liveness {
 }
 
 /** The CALLER_REGISTERS_CLOBBERED reason of each NEW function whose new body old callers cannot take (the first site found). */
-export function callerRegisterProblems(m: MatchResult, status: readonly FunctionStatus[]): Map<number, Reason> {
+export function callerRegisterProblems(m: MatchResult, status: readonly FunctionStatus[], fx?: ImageEffects): Map<number, Reason> {
   const out = new Map<number, Reason>();
-  for (const c of findClobberedCalls(m, status)) if (!out.has(c.culprit.index)) out.set(c.culprit.index, describeClobberedCall(c));
+  for (const c of findClobberedCalls(m, status, fx)) if (!out.has(c.culprit.index)) out.set(c.culprit.index, describeClobberedCall(c));
   return out;
 }

@@ -95,7 +95,9 @@ function effectOf(insn: Instruction, rva: number, length: number, flow: FlowCont
       writes |= bit;
       continue;
     }
-    if ((a === OpAccess.Read || a === OpAccess.CondRead || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) && (kills & bit) === 0) reads |= bit;
+    // Sources are read before the destination is written, whatever order iced lists them in
+    // (`mov rcx, [rcx+8]` comes as RCX:Write then RCX:Read).
+    if (a === OpAccess.Read || a === OpAccess.CondRead || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) reads |= bit;
     if (a === OpAccess.Write || a === OpAccess.CondWrite || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) writes |= bit;
     if (a === OpAccess.Write || (a === OpAccess.ReadWrite && isGpr)) kills |= bit;
   }
@@ -162,4 +164,10 @@ export class RegisterEffects {
     for (const e of this.of(f).values()) w |= e.writes;
     return w;
   }
+}
+
+/** The register effects of OLD and NEW, shared by the rules of one diff (each function decoded once). */
+export interface ImageEffects {
+  readonly old: RegisterEffects;
+  readonly new: RegisterEffects;
 }

@@ -4,7 +4,8 @@
  * initial value changed, when it runs only at load time (load-time-only.ts), when the
  * structures it reads changed layout (layout-shift.ts), when a table of code pointers objects
  * keep changed layout (code-tables.ts), when an old caller keeps registers its new body
- * clobbers (caller-registers.ts), when its old body is folded with another function that
+ * clobbers (caller-registers.ts), when it reads arguments its old outside callers do not pass
+ * (entry-arguments.ts), when its old body is folded with another function that
  * does not change alike (folded-functions.ts), when the emitter could not carry it (emission-check.ts) or its old
  * entry cannot take a redirect (redirect-sites.ts); and a function that needs a refused one
  * in the package is refused in turn.
@@ -16,12 +17,14 @@ import type { EhGroups } from './eh-groups.ts';
 import { callerRegisterProblems } from './caller-registers.ts';
 import { codeTableProblems } from './code-tables.ts';
 import { emissionProblem } from './emission-check.ts';
+import { entryArgumentProblems } from './entry-arguments.ts';
 import { foldedFunctionProblems } from './folded-functions.ts';
 import { layoutProblem } from './layout-shift.ts';
 import { loadTimeCheck } from './load-time-only.ts';
 import { planRedirect } from './redirect-sites.ts';
 import { describeNew, oldRodataByKey, type ResolveContext } from './resolve-target.ts';
 import { reason, type Reason } from './reasons.ts';
+import { RegisterEffects, type ImageEffects } from './register-effects.ts';
 import { untouchedByOldCode } from './untouched-old.ts';
 import type { DataChange, FunctionStatus, RedirectPlan } from './types.ts';
 
@@ -51,7 +54,10 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
   const tableProblems = codeTableProblems(m, status);
   const referrers = referrersOf(m, emitted);
   // Old callers that keep volatile registers across a call whose new callee clobbers them.
-  const clobbered = callerRegisterProblems(m, status);
+  const fx: ImageEffects = { old: new RegisterEffects(m.old.img.image), new: new RegisterEffects(m.new.img.image) };
+  const clobbered = callerRegisterProblems(m, status, fx);
+  // Exported or address-taken functions whose new body reads arguments old outside callers do not pass.
+  const entryArgs = entryArgumentProblems(m, status, fx);
   // Changed functions whose old body is also another function (identical code folding).
   const folded = foldedFunctionProblems(m, status);
   const reasons = new Map<number, Reason>();
@@ -82,7 +88,7 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
     if (why !== null && refusedMate === undefined) baseReasons.set(f.index, why);
     else if (refusedMate !== undefined) baseReasons.set(f.index, baseReasons.get(refusedMate) ?? reasons.get(refusedMate)!);
     if (why === null) {
-      why = touchesBadGlobal(f) ?? loadTimeProblem(f, st) ?? tableProblems.get(f.index) ?? layoutOf(f, st) ?? clobbered.get(f.index) ?? folded.get(f.index) ?? emissionProblem(ctx, f, okItems);
+      why = touchesBadGlobal(f) ?? loadTimeProblem(f, st) ?? tableProblems.get(f.index) ?? layoutOf(f, st) ?? clobbered.get(f.index) ?? entryArgs.get(f.index) ?? folded.get(f.index) ?? emissionProblem(ctx, f, okItems);
       if (why !== null) baseReasons.set(f.index, why);
     }
     // A funclet only the handler tables reach keeps no redirect: old frames keep their old

@@ -1,0 +1,72 @@
+/**
+ * The entry-arguments rule on the entry-args samples' real builds (GCC and clang, symbols and
+ * stripped): which OLD functions outside callers reach (exports, pointers in data, taken
+ * addresses), the stack-argument slots a body reads, and the changes found: five in
+ * entry-args (a register through an export, a pointer in .rdata, an unchanged export passing
+ * it through, a result now returned through a hidden pointer in rcx; a stack slot through an
+ * export), none in its twin entry-args-fix (a parameter
+ * only changed callers pass; an export reading the same register as before).
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, test } from 'vitest';
+import { scenarioDll, TOOLCHAINS, type Toolchain } from '../../samples/scenarios.ts';
+import { diffFiles, type ImageDiff } from '../index.ts';
+import { findEntryArgumentChanges, outsideCallerRoots } from './entry-arguments.ts';
+import { regNames } from './register-effects.ts';
+import { stackArgumentReads, stackSlotNames } from './stack-arguments.ts';
+
+const read = (s: string, v: 'v1' | 'v2', stripped: boolean, tc: Toolchain): Uint8Array => new Uint8Array(readFileSync(scenarioDll(s, v, stripped, undefined, tc)));
+function diffOf(s: string, stripped: boolean, tc: Toolchain): ImageDiff {
+  const d = diffFiles(read(s, 'v1', stripped, tc), read(s, 'v2', stripped, tc));
+  if (!d.ok) throw new Error(d.error.message);
+  return d.value;
+}
+/** Entry RVA by name, from the build with symbols (stripped builds share its layout). */
+function entries(s: string, v: 'v1' | 'v2', tc: Toolchain): Map<string, number> {
+  const d = diffFiles(read(s, v, false, tc), read(s, v, false, tc));
+  if (!d.ok) throw new Error(d.error.message);
+  return new Map(d.value.match.new.fns.functions.flatMap((f) => f.names.map((n) => [n, f.entry] as const)));
+}
+
+describe.each(TOOLCHAINS.flatMap((tc) => [false, true].map((stripped) => [tc, stripped] as const)))('%s, stripped: %s', (tc, stripped) => {
+  test('entry-args: roots are the exports and the table entries; five changes, each naming what its new entry reads', () => {
+    const d = diffOf('entry-args', stripped, tc);
+    const o = entries('entry-args', 'v1', tc);
+    const n = entries('entry-args', 'v2', tc);
+    const roots = outsideCallerRoots(d.match);
+    const rootOf = (name: string): readonly string[] => roots.get(d.match.old.fns.byEntry.get(o.get(name)!)!.index) ?? [];
+    expect(rootOf('scale_by')).toEqual(['the export scale_by']);
+    expect(rootOf('api_scale')).toEqual(['the export api_scale']);
+    expect(rootOf('op_shift')).toEqual([expect.stringMatching(/^a pointer in \.rdata 0x[0-9a-f]+$/)]);
+    expect(rootOf('op_neg')).toEqual([expect.stringMatching(/^a pointer in \.rdata 0x[0-9a-f]+$/)]);
+    expect(rootOf('scaled_sum')).toEqual([]);
+    const changes = findEntryArgumentChanges(d.match, d.newStatus)
+      .map((c) => ({ culprit: c.culprit.entry, root: c.root.entry, through: c.through, regs: regNames(c.regs), stack: stackSlotNames(c.stack) }))
+      .sort((a, b) => a.culprit - b.culprit);
+    const want = [
+      { culprit: n.get('scale_by')!, root: o.get('scale_by')!, through: false, regs: 'rdx', stack: '' },
+      { culprit: n.get('op_shift')!, root: o.get('op_shift')!, through: false, regs: 'rdx', stack: '' },
+      { culprit: n.get('weigh')!, root: o.get('weigh')!, through: false, regs: '', stack: '[rsp+0x30]' },
+      { culprit: n.get('scale_impl')!, root: o.get('api_scale')!, through: true, regs: 'rdx', stack: '' },
+      { culprit: n.get('make_span')!, root: o.get('make_span')!, through: false, regs: 'rdx', stack: '' },
+    ].sort((a, b) => a.culprit - b.culprit);
+    expect(changes).toEqual(want);
+  });
+
+  test('stack arguments: v1 weigh reads its fifth argument ([rsp+0x28]), v2 its fifth and sixth', () => {
+    const d = diffOf('entry-args', stripped, tc);
+    const w1 = d.match.old.fns.byEntry.get(entries('entry-args', 'v1', tc).get('weigh')!)!;
+    const w2 = d.match.new.fns.byEntry.get(entries('entry-args', 'v2', tc).get('weigh')!)!;
+    expect(stackSlotNames(stackArgumentReads(d.match.old.img.image, w1) ?? -1)).toBe('[rsp+0x28]');
+    expect(stackSlotNames(stackArgumentReads(d.match.new.img.image, w2) ?? -1)).toBe('[rsp+0x28], [rsp+0x30]');
+    // weigh_all stores its callee's stack arguments and reads none of its own.
+    const a2 = d.match.new.fns.byEntry.get(entries('entry-args', 'v2', tc).get('weigh_all')!)!;
+    expect(stackArgumentReads(d.match.new.img.image, a2)).toBe(0);
+  });
+
+  test('entry-args-fix: a parameter only changed callers pass, an export reading the same register: no change found', () => {
+    const d = diffOf('entry-args-fix', stripped, tc);
+    expect(findEntryArgumentChanges(d.match, d.newStatus)).toEqual([]);
+    expect(d.hotpatchable).toBe(true);
+  });
+});

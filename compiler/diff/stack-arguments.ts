@@ -1,0 +1,106 @@
+/**
+ * Which of its caller's stack arguments a function reads: the fifth argument on, which the
+ * x64 convention passes at [rsp+0x28], [rsp+0x30], ... as the function finds rsp at its entry
+ * (above the return address and the 32-byte home area). For entry-arguments.ts: a new body
+ * that reads a slot its old body never read takes an argument old callers do not push.
+ *
+ * The frame is followed on the straight line from the entry (the prologue: pushes, `sub rsp,
+ * imm`, `mov rbp, rsp` / `lea rbp, [rsp+X]`); after it, every rsp-based access is taken at the
+ * prologue's depth (compilers for Windows x64 keep rsp fixed in the body: outgoing arguments are
+ * stored, not pushed). A function that moves rsp by a register or aligns it (alloca, __chkstk,
+ * `and rsp, -32`) has no depth this can follow: its reads are unknown (null).
+ */
+import { Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory, Mnemonic, OpAccess, OpKind, Register } from 'iced-x86';
+import type { FunctionInfo } from '../image/types.ts';
+import { spanOf } from './register-effects.ts';
+
+/** Offset of the first stack argument from rsp at entry (return address + home area). */
+export const FIRST_STACK_ARG = 0x28;
+/** Stack argument slots tracked (the 5th to the 20th argument). */
+const SLOTS = 16;
+/** How far the prologue walk goes. */
+const PROLOGUE_MAX = 24;
+
+const factory = new InstructionInfoFactory();
+
+/** The offset from entry rsp of the slot bits in `mask`, as `[rsp+0x28]` names (entry frame). */
+export function stackSlotNames(mask: number): string {
+  const out: string[] = [];
+  for (let k = 0; k < SLOTS; k++) if ((mask & (1 << k)) !== 0) out.push(`[rsp+0x${(FIRST_STACK_ARG + 8 * k).toString(16)}]`);
+  return out.join(', ');
+}
+
+/** How an instruction of the prologue moves rsp (bytes, growing the frame), or null when it is not a prologue step. */
+function prologueStep(insn: Instruction): { grow: number } | { rbp: number } | null {
+  const mn = insn.mnemonic;
+  if (mn === Mnemonic.Push && insn.opKind(0) === OpKind.Register) return { grow: 8 };
+  if (mn === Mnemonic.Sub && insn.op0Register === Register.RSP && insn.opKind(1) !== OpKind.Register) return { grow: Number(insn.immediate(1)) };
+  if (mn === Mnemonic.Mov && insn.opKind(0) === OpKind.Register && insn.op0Register === Register.RBP && insn.opKind(1) === OpKind.Register && insn.op1Register === Register.RSP) return { rbp: 0 };
+  if (mn === Mnemonic.Lea && insn.op0Register === Register.RBP && insn.memoryBase === Register.RSP && insn.memoryIndex === Register.None) return { rbp: Number(insn.memoryDisplacement) };
+  return null;
+}
+
+/** Whether `insn` sets rsp in a way no fixed depth follows (a register amount, an alignment, a load). */
+function movesRspUnknown(insn: Instruction): boolean {
+  if (insn.opCount === 0 || insn.opKind(0) !== OpKind.Register || insn.op0Register !== Register.RSP) return false;
+  const mn = insn.mnemonic;
+  if ((mn === Mnemonic.Add || mn === Mnemonic.Sub) && insn.opKind(1) !== OpKind.Register) return false;
+  return true;
+}
+
+/**
+ * The caller stack-argument slots `f` reads (bit k: [rsp+0x28+8k] at entry), or null when its
+ * frame cannot be followed.
+ */
+export function stackArgumentReads(image: Uint8Array, f: FunctionInfo): number | null {
+  const insns = f.decoded.insns;
+  const { lo, hi } = spanOf(insns);
+  if (hi <= lo) return 0;
+  const decoder = new Decoder(64, image.subarray(lo, hi), DecoderOptions.None);
+  const insn = new Instruction();
+  let depth = 0;
+  let rbpAt: number | null = null;
+  let inPrologue = true;
+  let expect: number = f.entry;
+  let steps = 0;
+  let mask = 0;
+  try {
+    for (const d of [...insns].sort((a, b) => a.rva - b.rva)) {
+      decoder.position = d.rva - lo;
+      decoder.ip = BigInt(d.rva);
+      decoder.decodeOut(insn);
+      if (inPrologue && (d.rva !== expect || steps++ >= PROLOGUE_MAX)) inPrologue = false;
+      const step = inPrologue ? prologueStep(insn) : null;
+      if (step !== null && 'grow' in step) depth += step.grow;
+      else if (step !== null) rbpAt = depth - step.rbp;
+      else if (movesRspUnknown(insn)) return null;
+      else if (insn.mnemonic === Mnemonic.Push || insn.mnemonic === Mnemonic.Pop || insn.mnemonic === Mnemonic.Ret) {
+        // Epilogue pops and the return: no argument read.
+      } else mask |= slotsRead(insn, depth, rbpAt);
+      if (d.flow !== FlowControl.Next) inPrologue = false;
+      expect = d.rva + d.length;
+    }
+  } finally {
+    insn.free();
+    decoder.free();
+  }
+  return mask;
+}
+
+/** The stack-argument slots the memory operands of `insn` read, at frame depth `depth` (rbp = entry rsp - rbpAt). */
+function slotsRead(insn: Instruction, depth: number, rbpAt: number | null): number {
+  let mask = 0;
+  for (let i = 0; i < insn.opCount; i++) {
+    if (insn.opKind(i) !== OpKind.Memory || insn.memoryIndex !== Register.None) continue;
+    const base = insn.memoryBase;
+    const fromEntry = base === Register.RSP ? Number(insn.memoryDisplacement) - depth : base === Register.RBP && rbpAt !== null ? Number(insn.memoryDisplacement) - rbpAt : null;
+    if (fromEntry === null || fromEntry < FIRST_STACK_ARG) continue;
+    const k = Math.floor((fromEntry - FIRST_STACK_ARG) / 8);
+    if (k >= SLOTS) continue;
+    const info = factory.info(insn);
+    const a = info.opAccess(i);
+    info.free();
+    if (a === OpAccess.Read || a === OpAccess.CondRead || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) mask |= 1 << k;
+  }
+  return mask;
+}

@@ -1,0 +1,88 @@
+/**
+ * Signatures grown under callers outside the module, live under Wine
+ * (compiler/diff/entry-arguments.ts). samples/entry-args/importer.c stands for a module
+ * compiled against entry-args v1: loaded next to the scenario DLL (`host.exe --also`), it
+ * calls the exports scale_by(x), api_scale(x) and weigh(a..e) with v1's signatures every round.
+ *
+ * Before the rule, `hotpatch build` carried the pair and `hotpatch live`
+ * applied it: hp_run then printed v2's output, and the importer got -1476771819 from
+ * scale_by(1) and api_scale(1) (3 and 5 before the patch) and 1619039049 from
+ * weigh(1, 2, 3, 4, 5) (55): the new bodies read k from rdx and f from [rsp+0x30], which it
+ * never set. Now the build is refused, naming five functions (make_span too, whose result moved
+ * to a hidden pointer in rcx), and a --skip-refused
+ * package carries none of them, so the importer keeps v1's answers after the patch. The same
+ * importer next to the v2 DLL shows what the refusal prevents: v2's bodies called the old way.
+ */
+import { execFileSync } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { endHosts, startHost, type HostSession } from '../samples/host/host-session.ts';
+import { runHotpatchAsync } from './support/cli.ts';
+import { missingTools } from './support/tools.ts';
+import { keepWineServer, wineEnv } from './support/wine.ts';
+
+const skip = missingTools(['wine', 'mingw']);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const dll = (v: string, variant: string): string => join(ROOT, 'samples/bin/entry-args', `${v}${variant}.dll`);
+const expected = (v: string): string => readFileSync(join(ROOT, 'samples/entry-args/expected', `${v}.txt`), 'utf8');
+/** What the importer prints when each export answers as v1's does. */
+const V1_ANSWERS = [1, 2].map((x) => `importer scale_by(${x}) = ${3 * x}\nimporter api_scale(${x}) = ${5 * x}\nimporter weigh(${x}, 2, 3, 4, 5) = ${x + 54}\n`).join('');
+
+let dir = '';
+const hosts: HostSession[] = [];
+afterEach(async () => {
+  for (const code of await endHosts(hosts.splice(0))) expect(code, 'the host must survive and exit cleanly').toBe(0);
+});
+
+/** The importer built against the DLL file `target` (its module name in the host). */
+function importer(target: string): string {
+  const out = join(dir, `importer-${target}`);
+  execFileSync('x86_64-w64-mingw32-gcc', ['-O2', '-DHP_VERSION=1', `-DHP_TARGET="${target}"`, '-shared', '-o', out, join(ROOT, 'samples/entry-args/importer.c')]);
+  return out;
+}
+
+async function host(main: string, also: string): Promise<HostSession> {
+  const h = await startHost(main, { also: [also] });
+  if (!h.ok) throw new Error(h.error.message);
+  hosts.push(h.value);
+  return h.value;
+}
+
+describe.skipIf(skip !== undefined)(`entry-args, live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  beforeAll(() => {
+    keepWineServer();
+    dir = mkdtempSync(join(tmpdir(), 'hp-entry-args-'));
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('an importer compiled against v1 gets other answers from v2\'s exports: the hazard the rule refuses', async () => {
+    const h = await host(dll('v2', ''), importer('v2.dll'));
+    expect(h.first.output.startsWith(expected('v2'))).toBe(true);
+    expect(h.first.output.slice(expected('v2').length)).not.toBe(V1_ANSWERS);
+  }, 120_000);
+
+  for (const variant of ['', '.stripped']) {
+    test(`entry-args${variant}: refused, naming the five functions; the --skip-refused patch leaves the importer v1's answers`, async () => {
+      const out = join(dir, `p${variant}.hpk`);
+      const r = await runHotpatchAsync(['build', dll('v1', variant), dll('v2', variant), '-o', out, '--unsigned', '--json']);
+      expect(r.status).toBe(31);
+      const j = JSON.parse(r.stdout) as { refused: Array<{ code: string }> };
+      expect(j.refused.map((x) => x.code)).toEqual(Array(5).fill('ENTRY_ARGUMENTS_CHANGED'));
+      const s = await runHotpatchAsync(['build', dll('v1', variant), dll('v2', variant), '-o', out, '--unsigned', '--skip-refused', '--json']);
+      expect(s.status, s.stderr).toBe(0);
+      expect((JSON.parse(s.stdout) as { functions: unknown[] }).functions).toEqual([]);
+      const h = await host(dll('v1', variant), importer(`v1${variant}.dll`));
+      expect(h.first.output).toBe(expected('v1') + V1_ANSWERS);
+      const live = await runHotpatchAsync(['live', out, '--pid', String(h.windowsPid), '--module', `v1${variant}.dll`, '--allow-unsigned', '--json'], wineEnv());
+      expect(live.status, live.stderr).toBe(0);
+      const after = await h.run();
+      if (!after.ok) throw new Error(after.error.message);
+      expect(after.value.output).toBe(expected('v1') + V1_ANSWERS);
+    }, 120_000);
+  }
+});
