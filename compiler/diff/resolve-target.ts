@@ -8,6 +8,7 @@
 import type { FixupTarget } from '../../formats/package.ts';
 import { importKey } from '../match/import-identity.ts';
 import { loaderOnlyCell } from '../match/loader-only-cells.ts';
+import { oldCounterpart } from './rodata-counterparts.ts';
 import { oldRvaByLayout, type UntouchedOld } from '../match/writable-layout.ts';
 import { asRva } from '../../common/types.ts';
 import type { FunctionInfo } from '../image/types.ts';
@@ -353,7 +354,10 @@ export function positionDependent(img: MappedImage, start: number, end: number):
 
 /** The old read-only item a reference to new `item` goes to, or undefined when it is carried. */
 function oldCopy(ctx: ResolveContext, item: DataItem): DataItem | undefined {
-  const old = ctx.oldRodata.get(ctx.m.newNorm.itemKey(item, 'exact'));
+  const key = ctx.m.newNorm.itemKey(item, 'exact');
+  const first = ctx.oldRodata.get(key);
+  // Among OLD items of equal contents, the one matched code names (identity, not just bytes).
+  const old = first === undefined ? undefined : oldCounterpart(ctx.m, item, key, first);
   // An old copy whose pointers reach into the body (not the entry) of a function the package
   // replaces would lead into old code: carry the new item instead.
   return old !== undefined && !reachesReplacedBody(ctx, item) && keepsEnds(ctx.m, item, old) ? old : undefined;
