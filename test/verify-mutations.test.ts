@@ -15,6 +15,9 @@
  * - every entry of every jump table copied into a code block: + 1;
  * - every intra reference of a delta block (format 2.1): removed (the field keeps the old
  *   displacement or entries).
+ * Besides, no direct call or jump of any package goes through a redirected OLD entry (calls
+ * stay direct to the new body), and fn-identity's address-taken references must be the
+ * redirected OLD entry (the last describe).
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
@@ -219,8 +222,18 @@ describe('verifier mutation test', () => {
     let neutral = 0;
     const missed: string[] = [];
     let intraTotal = 0;
+    let directCalls = 0;
     for (const c of cases()) {
       expect(verifyPackage(c.diff, c.pkg).ok, `${c.label}: untouched package verifies`).toBe(true);
+      // A direct call or jump (a rel32 fixup of code) to a replaced function goes straight to
+      // its new body, never through its redirected OLD entry: its target is never observed.
+      const redirected = new Set<number>(c.pkg.redirects.map((r) => r.oldRva));
+      for (const s of fixupSites(c.pkg)) {
+        if (s.kind !== 'code' || s.fixup.kind !== 'rel32') continue;
+        const t = s.fixup.target;
+        expect(t.kind === 'image' && redirected.has(t.rva), `${c.label}: code block ${s.block} fixup ${s.index} branches to a redirected old entry`).toBe(false);
+        if (t.kind === 'block' && c.pkg.functions.some((f) => f.blockId === t.blockId && f.blockId !== c.pkg.codeBlocks[s.block]!.id)) directCalls++;
+      }
       const im = intraMutations(c.diff, c.pkg);
       neutral += im.neutral;
       total += im.neutral;
@@ -239,6 +252,7 @@ describe('verifier mutation test', () => {
     process.stdout.write(`verifier mutation test: caught ${total - missed.length} of ${total} behaviour-changing mutations (${intraTotal} of intra references; ${neutral} neutral ones left out, see NEUTRAL and intraMutations)\n`);
     expect(total).toBeGreaterThan(100);
     expect(missed).toEqual([]);
+    expect(directCalls, 'direct calls between carried functions (the rule above is not vacuous)').toBeGreaterThan(0);
   }, 600_000);
 });
 
