@@ -1,7 +1,8 @@
 /**
  * The reference check: an address `actual` on the paper image is a correct image of NEW
  * address `t` when it reaches, through the match, what `t` reaches in NEW: the carried body
- * of a carried function (or its old entry, whose redirect leads there), the same unchanged
+ * of a carried function for a branch, its redirected old entry for any reference (the only
+ * image of an address taken as a value: checkFunctionTarget), the same unchanged
  * function or matched global in OLD, an import's slot, or an image of a read-only item.
  *
  * Each read-only item of NEW the package reaches has exactly one image (its placement): the
