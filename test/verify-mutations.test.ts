@@ -15,6 +15,9 @@
  * - every entry of every jump table copied into a code block: + 1;
  * - every intra reference of a delta block (format 2.1): removed (the field keeps the old
  *   displacement or entries).
+ * Besides, no direct call or jump of any package goes through a redirected OLD entry (calls
+ * stay direct to the new body), and fn-identity's address-taken references must be the
+ * redirected OLD entry (the last describe).
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
@@ -219,8 +222,18 @@ describe('verifier mutation test', () => {
     let neutral = 0;
     const missed: string[] = [];
     let intraTotal = 0;
+    let directCalls = 0;
     for (const c of cases()) {
       expect(verifyPackage(c.diff, c.pkg).ok, `${c.label}: untouched package verifies`).toBe(true);
+      // A direct call or jump (a rel32 fixup of code) to a replaced function goes straight to
+      // its new body, never through its redirected OLD entry: its target is never observed.
+      const redirected = new Set<number>(c.pkg.redirects.map((r) => r.oldRva));
+      for (const s of fixupSites(c.pkg)) {
+        if (s.kind !== 'code' || s.fixup.kind !== 'rel32') continue;
+        const t = s.fixup.target;
+        expect(t.kind === 'image' && redirected.has(t.rva), `${c.label}: code block ${s.block} fixup ${s.index} branches to a redirected old entry`).toBe(false);
+        if (t.kind === 'block' && c.pkg.functions.some((f) => f.blockId === t.blockId && f.blockId !== c.pkg.codeBlocks[s.block]!.id)) directCalls++;
+      }
       const im = intraMutations(c.diff, c.pkg);
       neutral += im.neutral;
       total += im.neutral;
@@ -239,6 +252,7 @@ describe('verifier mutation test', () => {
     process.stdout.write(`verifier mutation test: caught ${total - missed.length} of ${total} behaviour-changing mutations (${intraTotal} of intra references; ${neutral} neutral ones left out, see NEUTRAL and intraMutations)\n`);
     expect(total).toBeGreaterThan(100);
     expect(missed).toEqual([]);
+    expect(directCalls, 'direct calls between carried functions (the rule above is not vacuous)').toBeGreaterThan(0);
   }, 600_000);
 });
 
@@ -285,4 +299,46 @@ describe('LLVM self-relative table (enum-names, clang): the verifier checks entr
     expect(v.ok).toBe(false);
     if (!v.ok) expect(v.error.message).toMatch(/entry \d/);
   });
+});
+
+describe('function-address identity (fn-identity): an address taken as a value is the redirected OLD entry', () => {
+  // is_default, slot_of_default and weight_of take on_default's address (lea, and clang's
+  // carried table `known`) to compare it with pointers OLD's code and data hold. The package
+  // must give them OLD's entry of on_default (redirected to its new body); the new body's own
+  // address, what the emitter wrote before (is_default() = 0 after a live patch where NEW
+  // says 1), must be rejected, and so must another old function's entry.
+  for (const tc of TOOLCHAINS as readonly Toolchain[]) {
+    for (const stripped of [false, true]) {
+      const label = `${tc}${stripped ? ', stripped' : ''}`;
+      test(`${label}: the package takes on_default's OLD entry; its new body or on_custom's entry is rejected`, () => {
+        const read = (v: 'v1' | 'v2'): Uint8Array => new Uint8Array(readFileSync(scenarioDll('fn-identity', v, stripped, undefined, tc)));
+        const d = diffFiles(read('v1'), read('v2'));
+        if (!d.ok) throw new Error(d.error.message);
+        const b = buildFromDiff(d.value, { moduleName: 'fn-identity.dll', skipRefused: false, series: null, compilerVersion: COMPILER_VERSION });
+        if (!b.ok) throw new Error(b.error.message);
+        const pkg = b.value.emitted.pkg;
+        const m = d.value.match;
+        // on_default: the changed function whose old body is a bare `lea eax, [rcx+1]; ret`.
+        const oldOnDefault = m.old.fns.functions.find((f) => m.old.img.image[f.entry] === 0x8d && m.old.img.image[f.entry + 1] === 0x41 && m.old.img.image[f.entry + 2] === 0x01 && m.old.img.image[f.entry + 3] === 0xc3);
+        if (oldOnDefault === undefined) throw new Error('on_default not found in OLD');
+        const rec = pkg.functions.find((r) => r.oldRva === oldOnDefault.entry);
+        expect(rec?.status).toBe('changed');
+        const oldOnCustom = m.old.fns.functions.find((f) => f.entry !== oldOnDefault.entry && m.fnOldToNew[f.index]! >= 0 && d.value.newStatus[m.fnOldToNew[f.index]!] === 'unchanged' && m.old.img.image[f.entry] === 0x8d && m.old.img.image[f.entry + 1] === 0x04 && m.old.img.image[f.entry + 2] === 0x49);
+        if (oldOnCustom === undefined) throw new Error('on_custom not found in OLD');
+        expect(verifyPackage(d.value, pkg).ok).toBe(true);
+        const sites = fixupSites(pkg).filter((s) => s.fixup.target.kind === 'image' && s.fixup.target.rva === oldOnDefault.entry);
+        // Every lea of on_default in the three changed functions (implicit fixups of a delta block aside).
+        const explicitCode = sites.filter((s) => s.kind === 'code').length;
+        expect(explicitCode).toBeGreaterThanOrEqual(2);
+        expect(fixupSites(pkg).filter((s) => s.fixup.target.kind === 'block' && s.fixup.target.blockId === rec!.blockId && s.kind !== 'unwind')).toEqual([]);
+        for (const s of sites) {
+          const body = verifyPackage(d.value, withFixup(pkg, s, (x) => ({ ...x, target: { kind: 'block', blockId: rec!.blockId, offset: rec!.blockOffset } })));
+          expect(body.ok, `${s.kind} block ${s.block} fixup ${s.index}: new body instead of the OLD entry`).toBe(false);
+          if (!body.ok) expect(body.error.message).toMatch(/takes the address of .* as a value, which must be its redirected OLD entry/);
+          const other = verifyPackage(d.value, withFixup(pkg, s, (x) => ({ ...x, target: { kind: 'image', rva: oldOnCustom.entry } })));
+          expect(other.ok, `${s.kind} block ${s.block} fixup ${s.index}: on_custom's entry`).toBe(false);
+        }
+      });
+    }
+  }
 });

@@ -100,7 +100,7 @@ function refsProblem(ctx: ResolveContext, f: FunctionInfo): Reason | null {
       if (res.target.kind !== 'image' && res.target.kind !== 'block') return reason('IMAGEREL_TO_IMPORT', `image-relative (__ImageBase) reference at ${describeNew(m, r.insnRva)} to an import`, r.insnRva);
       continue;
     }
-    const res = resolveTarget(ctx, r.target, f, r.accessesTarget);
+    const res = resolveTarget(ctx, r.target, f, r.accessesTarget, r.isBranch);
     if (!res.ok) return reason('UNRESOLVED_REFERENCE', res.reason, r.insnRva);
   }
   for (const rf of f.pdata) {

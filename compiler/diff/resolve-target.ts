@@ -8,6 +8,7 @@
 import type { FixupTarget } from '../../formats/package.ts';
 import { importKey } from '../match/import-identity.ts';
 import { loaderOnlyCell } from '../match/loader-only-cells.ts';
+import { oldCounterpart } from './rodata-counterparts.ts';
 import { oldRvaByLayout, type UntouchedOld } from '../match/writable-layout.ts';
 import { asRva } from '../../common/types.ts';
 import type { FunctionInfo } from '../image/types.ts';
@@ -55,6 +56,11 @@ export interface ResolveContext {
    * over these starts between passes.
    */
   noteAmbiguousStart?(prev: DataItem, item: DataItem): void;
+  /**
+   * Carried NEW functions with an OLD counterpart whose OLD entry keeps no redirect (funclets
+   * only handler tables reach): their body is their only address. Absent: none.
+   */
+  readonly unredirected?: ReadonlySet<number>;
   /** Accepts a new global's OLD bytes inside an old item that OLD never touches (absent: never). */
   readonly untouchedOld?: UntouchedOld;
 }
@@ -169,9 +175,12 @@ export function offsetInFunction(f: FunctionInfo, offsets: readonly number[], t:
  * Resolves new-image RVA `t` (referenced from `from`, a new function, or null for data) to
  * the address it must have in the patched old image. `access`: the reference is an
  * instruction's load or store at `t` (disasm/memory-access.ts), which names the item starting
- * at `t`, never the end of the one before it.
+ * at `t`, never the end of the one before it. `branch`: the reference is the target of a
+ * direct call or jump (or a routine only the exception runtime calls), whose address the
+ * program never sees; anything else (a `lea`, an `imm64`, a pointer in data) takes the
+ * address as a value (see canonicalEntry).
  */
-export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo | null, access = false): Resolved {
+export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo | null, access = false, branch = false): Resolved {
   const m = ctx.m;
   const n = m.new;
   if (t < 0) return fail(`reference to an address outside the image`);
@@ -190,6 +199,8 @@ export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo
   if (g !== undefined) {
     const block = ctx.blockOf.get(g.index);
     if (block !== undefined) {
+      const canonical = branch ? null : canonicalEntry(ctx, g, t);
+      if (canonical !== null) return { ok: true, target: { kind: 'image', rva: asRva(canonical) } };
       const off = offsetInFunction(g, ctx.rangeOffsets.get(g.index)!, t);
       if (off === null) return fail(`internal: 0x${t.toString(16)} not in ${describeNew(m, g.entry)}`);
       return { ok: true, target: { kind: 'block', blockId: block, offset: off } };
@@ -283,6 +294,24 @@ export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo
 }
 
 /**
+ * The OLD entry of carried function `g` when `t` is its entry and the package redirects that
+ * entry to the new body, else null. A function's address taken as a value (a `lea` or `imm64`
+ * of its entry, a pointer in carried read-only data) is compared and stored by the program:
+ * OLD's code and data, and everything they stored before the patch, hold the OLD entry, and
+ * in NEW one function has one address. So new code and data take the OLD entry too (its
+ * redirect leads to the new body); the new body's own address would make `p == f` false for
+ * every pointer OLD handed out (samples/fn-identity). A direct call or jump goes straight to
+ * the body: its target is never seen. An added function has no old address, so its body is
+ * its only address; a funclet that keeps no redirect is reached only through handler tables.
+ */
+function canonicalEntry(ctx: ResolveContext, g: FunctionInfo, t: number): number | null {
+  if (t !== g.entry) return null;
+  const o = ctx.m.fnNewToOld[g.index]!;
+  if (o < 0 || ctx.unredirected?.has(g.index) === true) return null;
+  return ctx.m.old.fns.functions[o]!.entry;
+}
+
+/**
  * True when bytes [start, end) of a code section, decoded as instructions (a linear sweep
  * that steps over pointers under base relocations), hold a relative branch or a RIP-relative
  * operand: bytes whose meaning depends on where they lie, so a copy elsewhere is wrong. A
@@ -325,7 +354,10 @@ export function positionDependent(img: MappedImage, start: number, end: number):
 
 /** The old read-only item a reference to new `item` goes to, or undefined when it is carried. */
 function oldCopy(ctx: ResolveContext, item: DataItem): DataItem | undefined {
-  const old = ctx.oldRodata.get(ctx.m.newNorm.itemKey(item, 'exact'));
+  const key = ctx.m.newNorm.itemKey(item, 'exact');
+  const first = ctx.oldRodata.get(key);
+  // Among OLD items of equal contents, the one matched code names (identity, not just bytes).
+  const old = first === undefined ? undefined : oldCounterpart(ctx.m, item, key, first);
   // An old copy whose pointers reach into the body (not the entry) of a function the package
   // replaces would lead into old code: carry the new item instead.
   return old !== undefined && !reachesReplacedBody(ctx, item) && keepsEnds(ctx.m, item, old) ? old : undefined;
@@ -420,7 +452,8 @@ export function handlerFieldTarget(
     if (i >= 0) return { ok: true, target: { kind: 'block', blockId: id, offset: offsets[i]! + (t - f.ranges[i]!.start) } };
     if (ctx.m.new.fns.containing(t) === undefined) return { ok: false, reason: `code address 0x${t.toString(16)} is in no function` };
   }
-  return resolveTarget(ctx, t, fld.role === 'code' ? f : null);
+  // Handler data names routines the exception runtime calls: never compared, so the body.
+  return resolveTarget(ctx, t, fld.role === 'code' ? f : null, false, true);
 }
 
 const thunkCache = new WeakMap<MatchResult, Map<string, number>>();
@@ -435,7 +468,7 @@ export function resolveHandler(ctx: ResolveContext, h: number): Resolved {
   const n = m.new.img;
   const slot = n.image[h] === 0xff && n.image[h + 1] === 0x25 && h + 6 <= n.image.length ? h + 6 + new DataView(n.image.buffer, n.image.byteOffset).getInt32(h + 2, true) : -1;
   const imp = slot < 0 || m.new.fns.containing(h) !== undefined ? undefined : n.iat.get(slot);
-  if (imp === undefined) return resolveTarget(ctx, h, null);
+  if (imp === undefined) return resolveTarget(ctx, h, null, false, true);
   let thunks = thunkCache.get(m);
   if (thunks === undefined) {
     thunks = new Map();

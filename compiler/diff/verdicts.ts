@@ -48,7 +48,7 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
       rangeOffsets.set(f.index, layoutRanges(f));
     }
   }
-  const ctx: ResolveContext = { m, blockOf: emitted, rangeOffsets, carry: () => 0, importIndex: () => 0, oldRodata: oldRodataByKey(m), untouchedOld: untouchedByOldCode(m, status) };
+  const ctx: ResolveContext = { m, blockOf: emitted, rangeOffsets, carry: () => 0, importIndex: () => 0, oldRodata: oldRodataByKey(m), untouchedOld: untouchedByOldCode(m, status), unredirected: eh.noRedirect };
   const touchesBadGlobal = badGlobalCheck(m, data);
   const loadTimeProblem = loadTimeCheck(m);
   const tableProblems = codeTableProblems(m, status);

@@ -112,7 +112,7 @@ export function emitFunction(ctx: ResolveContext, f: FunctionInfo, offsets: read
       bytes.fill(0, fieldOff, fieldOff + 4);
       continue;
     }
-    const res = resolveTarget(ctx, r.target, f, r.accessesTarget);
+    const res = resolveTarget(ctx, r.target, f, r.accessesTarget, r.isBranch);
     if (!res.ok) return err('BUILD_UNRESOLVED', `${where}: ${res.reason}`);
     fixups.push({ kind: relKind ?? 'abs64', offset: fieldOff, target: res.target, addend: relKind === null ? 0n : addend });
     bytes.fill(0, fieldOff, fieldOff + r.size);

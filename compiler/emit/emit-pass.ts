@@ -89,6 +89,7 @@ export class EmitPass {
       rangeOffsets: this.rangeOffsets,
       oldRodata: oldRodataByKey(m),
       untouchedOld: untouchedByOldCode(m, diff.newStatus),
+      unredirected: diff.funcletsWithoutRedirect,
       carry: (item) => this.carry(item),
       carryGlued: (item) => {
         if (!glue.has(item.index) && !glue.has(item.index - 1)) return null;

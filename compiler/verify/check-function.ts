@@ -92,7 +92,7 @@ function checkReference(m: MatchResult, paper: PaperImage, checker: TargetChecke
   else return mismatch(`${name}: ${r.kind} reference in a carried function`);
   const table = m.new.tables.get(r.target);
   // The instruction's load or store names the item at its target (only a riprel32 field is its memory operand).
-  if (table === undefined || table.fn !== fn) return checker.check(r.target, actual, `${name} +0x${(r.insnRva - fn.entry).toString(16)} (${r.kind})`, access && r.kind === 'riprel32');
+  if (table === undefined || table.fn !== fn) return checker.check(r.target, actual, `${name} +0x${(r.insnRva - fn.entry).toString(16)} (${r.kind})`, access && r.kind === 'riprel32', r.isBranch);
   // The carried table, reached through the idiom's own field: each entry reaches the mapped
   // case, relative to the table (rel32, sign-extended) or to __ImageBase (rva32: `mov e32`
   // zero-extends, then `add r64, __ImageBase`).
@@ -104,7 +104,7 @@ function checkReference(m: MatchResult, paper: PaperImage, checker: TargetChecke
     if (raw === null) return mismatch(`${name}: jump table entry ${e} is outside the package`);
     const ev = new DataView(raw.buffer, raw.byteOffset);
     const entryTarget = rel ? actual + BigInt(ev.getInt32(0, true)) : paper.imageBase + BigInt(ev.getUint32(0, true));
-    const rr = checker.check(table.table.targets[e]!, entryTarget, `${name} jump table entry ${e}`);
+    const rr = checker.check(table.table.targets[e]!, entryTarget, `${name} jump table entry ${e}`, false, true);
     if (!rr.ok) return rr;
   }
   return ok(undefined);

@@ -1,7 +1,8 @@
 /**
  * The reference check: an address `actual` on the paper image is a correct image of NEW
  * address `t` when it reaches, through the match, what `t` reaches in NEW: the carried body
- * of a carried function (or its old entry, whose redirect leads there), the same unchanged
+ * of a carried function for a branch, its redirected old entry for any reference (the only
+ * image of an address taken as a value: checkFunctionTarget), the same unchanged
  * function or matched global in OLD, an import's slot, or an image of a read-only item.
  *
  * Each read-only item of NEW the package reaches has exactly one image (its placement): the
@@ -55,9 +56,13 @@ export class TargetChecker {
     this.imageBase = paper.imageBase;
   }
 
-  /** Checks `t` -> `actual` and every pointer obligation it uncovers. */
-  check(t: number, actual: bigint, what: string, access = false): Result<void> {
-    let r = this.checkOne(t, actual, what, false, access);
+  /**
+   * Checks `t` -> `actual` and every pointer obligation it uncovers. `branch`: `actual` is the
+   * target of a direct call or jump (or of the exception runtime), never seen as a value;
+   * otherwise (and for every pointer in data) it is an address the program may compare.
+   */
+  check(t: number, actual: bigint, what: string, access = false, branch = false): Result<void> {
+    let r = this.checkOne(t, actual, what, false, access, branch);
     while (r.ok && this.pending.length > 0) {
       const o = this.pending.pop()!;
       r = this.checkOne(o.t, o.actual, `${what} -> pointer in ${o.what}`, o.fromOld);
@@ -69,7 +74,7 @@ export class TargetChecker {
   /** A handler RVA: an import thunk no function owns reaches an OLD thunk of the same import. */
   checkHandler(t: number, actual: bigint, what: string): Result<void> {
     const ni = this.diff.match.new.fns.containing(t) === undefined ? thunkImport(this.newImg, t) : undefined;
-    if (ni === undefined) return this.check(t, actual, what);
+    if (ni === undefined) return this.check(t, actual, what, false, true);
     const rva = actual - this.imageBase;
     if (rva < 0n || rva >= BigInt(this.oldImg.image.length)) return mismatch(`${what}: does not reach OLD`);
     return thunkImport(this.oldImg, Number(rva)) === ni ? ok(undefined) : mismatch(`${what}: does not reach an OLD thunk of ${ni}`);
@@ -97,7 +102,7 @@ export class TargetChecker {
   // such an item may have its own image in OLD besides the one the package gives it.
   // `access`: an instruction's load or store at `t` (disasm/memory-access.ts), which names the
   // item starting at `t`, never the end of the writable one before it.
-  private checkOne(t: number, actual: bigint, what: string, fromOld = false, access = false): Result<void> {
+  private checkOne(t: number, actual: bigint, what: string, fromOld = false, access = false, branch = false): Result<void> {
     const m = this.diff.match;
     const B = this.imageBase;
     const newImg = this.newImg;
@@ -112,7 +117,7 @@ export class TargetChecker {
       const i = this.pkg.imports.findIndex((x) => x.dll === imp.dll && (x.symbol.kind === 'name' ? x.symbol.name : `#${x.symbol.ordinal}`) === imp.symbol);
       return i >= 0 && actual === this.paper.importSlotVa[i] ? ok(undefined) : mismatch(`${what}: does not reach import ${imp.dll}!${imp.symbol}`);
     }
-    if (g !== undefined) return this.checkFunctionTarget(g, t, actual, what);
+    if (g !== undefined) return this.checkFunctionTarget(g, t, actual, what, branch);
     const item = m.new.itemAt(t);
     if (item === undefined) {
       const edge = newImg.sections.find((s) => s.rva + s.size === t);
@@ -150,25 +155,35 @@ export class TargetChecker {
     return this.placeItem(item, actual - BigInt(t - item.start), what, fromOld);
   }
 
-  /** `t` lies in NEW function `g`: the carried body, or the same place in the unchanged old one. */
-  private checkFunctionTarget(g: FunctionInfo, t: number, actual: bigint, what: string): Result<void> {
+  /**
+   * `t` lies in NEW function `g`: the carried body, or the same place in the unchanged old one.
+   * The entry of a carried function whose OLD entry is redirected to its body has two images:
+   * a branch may take either, an address taken as a value only the OLD entry, the one OLD's
+   * code and data hold (in NEW one function has one address; resolve-target.ts canonicalEntry).
+   */
+  private checkFunctionTarget(g: FunctionInfo, t: number, actual: bigint, what: string, branch: boolean): Result<void> {
     const m = this.diff.match;
     const B = this.imageBase;
     const c = this.carried.get(g.index);
     if (c !== undefined) {
-      for (let i = 0; i < g.ranges.length; i++) {
-        const r = g.ranges[i]!;
-        if (t >= r.start && t < r.end && actual === c.addr + BigInt(c.offsets[i]! + (t - r.start))) return ok(undefined);
-      }
-      // The old entry of a replaced function is as good: its redirect leads to the body.
+      const name = g.name ?? `0x${g.entry.toString(16)}`;
       const o = m.fnNewToOld[g.index]!;
+      let oldEntry: number | null = null;
       if (t === g.entry && o >= 0) {
         const oe = m.old.fns.functions[o]!.entry;
         const rd = this.pkg.redirects.find((r) => r.oldRva === oe);
         const rec = this.pkg.functions.find((r) => r.newRva === g.entry);
-        if (rd !== undefined && rec !== undefined && rd.target.blockId === rec.blockId && rd.target.offset === rec.blockOffset && actual === B + BigInt(oe)) return ok(undefined);
+        if (rd !== undefined && rec !== undefined && rd.target.blockId === rec.blockId && rd.target.offset === rec.blockOffset) oldEntry = oe;
       }
-      return mismatch(`${what}: does not reach the carried body of ${g.name ?? `0x${g.entry.toString(16)}`}`);
+      if (oldEntry !== null && actual === B + BigInt(oldEntry)) return ok(undefined);
+      for (let i = 0; i < g.ranges.length; i++) {
+        const r = g.ranges[i]!;
+        if (t >= r.start && t < r.end && actual === c.addr + BigInt(c.offsets[i]! + (t - r.start))) {
+          if (oldEntry !== null && !branch) return mismatch(`${what}: takes the address of ${name} as a value, which must be its redirected OLD entry (0x${oldEntry.toString(16)}), not its new body: OLD's code and data hold the old one`);
+          return ok(undefined);
+        }
+      }
+      return mismatch(`${what}: does not reach the carried body of ${name}`);
     }
     const o = m.fnNewToOld[g.index]!;
     if (o < 0) return mismatch(`${what}: reaches a new function the package does not carry`);

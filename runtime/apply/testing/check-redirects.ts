@@ -86,6 +86,22 @@ function mapTarget(p: Pair, t: bigint): bigint | string {
 }
 
 /**
+ * Where a new-image address taken as a value (a RIP-relative `lea`, a pointer in data) lands:
+ * as mapTarget, except that the entry of a function the patch replaces is its OLD entry, the
+ * one redirected to the new body. OLD's code and data hold that address, and in NEW one
+ * function has one address (compiler/diff/resolve-target.ts canonicalEntry).
+ */
+function mapValue(p: Pair, t: bigint): bigint | string {
+  const rva = Number(t - p.newBase);
+  const sym = nearestSymbol(p.newPe, rva);
+  const placed = sym === undefined || sym.rva !== rva ? undefined : p.bodyOf.get(sym.name);
+  const oldRva = placed === undefined ? undefined : symbolRva(p.oldPe, sym!.name);
+  if (placed === undefined || oldRva === undefined) return mapTarget(p, t);
+  const entry = p.img.base + BigInt(oldRva);
+  return followRedirect(p.img, entry) === placed.bodyVa ? entry : `${sym!.name}'s old entry does not redirect to its new body`;
+}
+
+/**
  * A read-only object the package carries as a copy (clang's type_info and vtables, when
  * the layout around them moved): 16 bytes at `wt` hold the same bytes at `ht` except for
  * base-relocated pointers, each reaching where NEW's pointer maps to, or (depth-bounded)
@@ -102,7 +118,7 @@ function samePointers(p: Pair, wt: bigint, ht: bigint, depth: number): boolean {
     if (p.newPointers.has(at + k) && k + 8 <= 16) {
       const wp = wdv.getBigUint64(k, true);
       const hp = hdv.getBigUint64(k, true);
-      const mapped = mapTarget(p, wp);
+      const mapped = mapValue(p, wp);
       if (mapped !== hp && !(depth > 0 && samePointers(p, wp, hp, depth - 1))) return false;
       k += 7;
       continue;
@@ -200,6 +216,8 @@ function compareBody(p: Pair, name: string, newRva: number, size: number, body: 
   if (want.length !== have.length) problems.push(`${name}: ${have.length} instructions, new has ${want.length}`);
   const inside = (t: bigint): boolean => t >= newBase + BigInt(newRva) && t < newBase + BigInt(newRva + size);
   const mapCode = (t: bigint): bigint | string => (inside(t) ? body + (t - newBase - BigInt(newRva)) : mapTarget(p, t));
+  // A RIP-relative operand takes an address as a value (or loads from it): a function's entry there is its OLD entry.
+  const mapRip = (t: bigint): bigint | string => (inside(t) ? body + (t - newBase - BigInt(newRva)) : mapValue(p, t));
   for (let i = 0; i < Math.min(want.length, have.length); i++) {
     const w = want[i]!;
     const h = have[i]!;
@@ -214,7 +232,7 @@ function compareBody(p: Pair, name: string, newRva: number, size: number, body: 
         problems.push(`${at}: ${kind} operand differs`);
         continue;
       }
-      const expected = mapCode(wt);
+      const expected = kind === 'rip' ? mapRip(wt) : mapCode(wt);
       if (typeof expected !== 'string' && expected === ht) continue;
       // Data operands may legitimately reach a different address holding the same thing.
       const same = kind === 'rip' ? sameData(p, wt, ht, mapCode, newRva, size) : sameImportThunk(p, wt, ht);
