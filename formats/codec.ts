@@ -115,13 +115,17 @@ function opsMsg(ops: readonly StoredOp[], opMessages: boolean): Pick<hotpatch.De
 function bytesMsg(b: BlockBytes, opMessages = false): hotpatch.BlockBytes.$Properties {
   if (b.kind === 'literal') return { literal: b.bytes };
   if (b.kind === 'sealed') return { sealed: b.length };
+  // Moved fields (2.3) travel only beside op columns, which a 2.2 reader refuses.
+  const moved = b.implicit?.moved ?? [];
   const delta: hotpatch.Delta.$Properties = {
     base: rangeMsg(b.base),
     baseSha256: b.baseSha256,
     size: b.size,
-    ...opsMsg(b.ops, opMessages),
+    ...(moved.length > 0 && !opMessages ? { opColumns: opColumnsOf(b.ops) } : opsMsg(b.ops, opMessages)),
   };
-  const implicit = hasImplicit(b) ? { implicitRel32: gapsOf(b.implicit!.rel32, IMPLICIT_WIDTH.rel32), implicitAbs64: gapsOf(b.implicit!.abs64, IMPLICIT_WIDTH.abs64) } : {};
+  const implicit = hasImplicit(b)
+    ? { implicitRel32: gapsOf(b.implicit!.rel32, IMPLICIT_WIDTH.rel32), implicitAbs64: gapsOf(b.implicit!.abs64, IMPLICIT_WIDTH.abs64), implicitMovedRel32: gapsOf(moved, IMPLICIT_WIDTH.moved) }
+    : {};
   if (hasIntra(b)) {
     const i = b.intra ?? { rel32: [], rel8: [], tables: [] };
     let prevEnd = 0;
@@ -329,7 +333,7 @@ export function toMessage(p: HotpatchPackage): hotpatch.Package.$Properties {
       fixups: fixupsMsg(b.fixups),
       unwind: b.unwind === null ? null : unwindMsg(b.unwind, sizeOf(b.bytes)),
     })),
-    dataBlocks: p.dataBlocks.map((b) => ({ id: b.id, alignment: b.alignment, bytes: bytesMsg(b.bytes), fixups: fixupsMsg(b.fixups) })),
+    dataBlocks: p.dataBlocks.map((b) => ({ id: b.id, alignment: b.alignment, bytes: bytesMsg(b.bytes), fixups: fixupsMsg(b.fixups), ...(b.replaces === undefined ? {} : { replaces: rangeMsg(b.replaces) }) })),
     imports: p.imports.map((i) => (i.symbol.kind === 'name' ? { dll: i.dll, name: i.symbol.name } : { dll: i.dll, ordinal: i.symbol.ordinal })),
     redirects,
     functions,
@@ -423,11 +427,14 @@ function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: st
     });
     const rel32 = offsetsOf(d.implicitRel32, IMPLICIT_WIDTH.rel32, `${at}.implicitRel32`);
     const abs64 = offsetsOf(d.implicitAbs64, IMPLICIT_WIDTH.abs64, `${at}.implicitAbs64`);
+    const moved = offsetsOf(d.implicitMovedRel32, IMPLICIT_WIDTH.moved, `${at}.implicitMovedRel32`);
     // A plain delta with implicit fields would be misread by a 1.1 reader: never written so.
-    if (!implicit && rel32.length + abs64.length > 0) throw new Invalid(`${at}: implicit fixups outside deltaWithImplicitFixups`);
+    if (!implicit && rel32.length + abs64.length + moved.length > 0) throw new Invalid(`${at}: implicit fixups outside deltaWithImplicitFixups`);
+    // Moved fields beside op messages would be misread by a 2.2 reader, which ignores them.
+    if (moved.length > 0 && (d.opColumns === null || d.opColumns === undefined)) throw new Invalid(`${at}: implicitMovedRel32 without opColumns`);
     const base = { kind: 'delta' as const, base: rangeOf(d.base, `${at}.base`), baseSha256: bytesOr(d.baseSha256), size: u32(d.size), ops };
     // deltaWithIntraRefs carries implicit fields only when it has some (the model's `implicit` is then absent).
-    const withImplicit = implicit && (storage === 'deltaWithImplicitFixups' || rel32.length + abs64.length > 0) ? { ...base, implicit: { rel32, abs64 } } : base;
+    const withImplicit = implicit && (storage === 'deltaWithImplicitFixups' || rel32.length + abs64.length + moved.length > 0) ? { ...base, implicit: { rel32, abs64, ...(moved.length > 0 ? { moved } : {}) } } : base;
     const intra = intraOf(d, at);
     // 2.1 fields outside deltaWithIntraRefs would be ignored by a 2.0 reader: never written so.
     if (storage !== 'deltaWithIntraRefs') {
@@ -630,6 +637,7 @@ function fromMessage(m: hotpatch.Package.$Shape, c: Compact): HotpatchPackage {
     alignment: u32(b.alignment),
     bytes: blockBytesOf(b.bytes, `dataBlocks[${i}].bytes`),
     fixups: fixupsOf(b.fixups, `dataBlocks[${i}].fixups`, table),
+    ...(b.replaces === null || b.replaces === undefined ? {} : { replaces: rangeOf(b.replaces, `dataBlocks[${i}].replaces`) }),
   }));
   table.checkDone();
   const producer = m.producer;

@@ -88,6 +88,12 @@ async function build(): Promise<Record<string, readonly [Uint8Array, string, 'tr
   const opKind6 = withOpColumns((c) => void (c.ops![0] = (c.ops![0]! & ~7) | 6));
   const opBytesShort = withOpColumns((c) => void (c.bytes = (c.bytes as Uint8Array).slice(0, -1)));
   const opBeforeBase = withOpColumns((c) => void (c.offsetGaps![0] = -1));
+  // 2.3 moved fields beside op messages, which a 2.2 reader would apply without them.
+  const movedBesideMessages = withOpColumns((_c, d) => {
+    d.opColumns = null;
+    d.ops = [{ copy: { offset: 0, length: 131 } }];
+    d.implicitMovedRel32 = [0x20];
+  });
   /** A format 2 header by hand, then a 2-byte payload. */
   const hdr = (flags: number, rest: number[]): Uint8Array => Uint8Array.of(0x48, 0x50, 0x4b, 0x30 + FORMAT_MAJOR, FORMAT_MINOR, flags, ...rest, 0x0a, 0x00);
   return {
@@ -132,6 +138,7 @@ async function build(): Promise<Record<string, readonly [Uint8Array, string, 'tr
     'op-columns-kind-6': [await wrapRaw(opKind6), 'PKG_INVALID', 'any'],
     'op-columns-bytes-short': [await wrapRaw(opBytesShort), 'PKG_INVALID', 'any'],
     'op-columns-before-base': [await wrapRaw(opBeforeBase), 'PKG_INVALID', 'any'],
+    'moved-without-op-columns': [await wrapRaw(movedBesideMessages), 'PKG_INVALID', 'any'],
     'shift-on-added-function': [await wrapRaw(hotpatch.Package.encode(addedShift).finish()), 'PKG_INVALID', 'any'],
     'new-rva-beside-shift': [await wrapRaw(hotpatch.Package.encode(rvaAndShift).finish()), 'PKG_INVALID', 'any'],
     'block-id-beside-step': [await wrapRaw(hotpatch.Package.encode(idAndStep).finish()), 'PKG_INVALID', 'any'],

@@ -651,6 +651,9 @@ export namespace hotpatch {
         /** Delta opColumns. */
         opColumns?: (hotpatch.DeltaOpColumns.$Properties|null);
 
+        /** Delta implicitMovedRel32. */
+        implicitMovedRel32: number[];
+
         /**
          * Encodes the specified Delta message. Does not implicitly {@link hotpatch.Delta.verify|verify} messages.
          * @param message Delta message or plain object to encode
@@ -708,6 +711,9 @@ export namespace hotpatch {
             /** Delta opColumns */
             opColumns?: (hotpatch.DeltaOpColumns.$Properties|null);
 
+            /** Delta implicitMovedRel32 */
+            implicitMovedRel32?: (number[]|null);
+
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
         }
@@ -725,6 +731,7 @@ export namespace hotpatch {
           intraRel8?: number[]|null;
           intraTables?: number[]|null;
           opColumns?: hotpatch.DeltaOpColumns.$Shape|null;
+          implicitMovedRel32?: number[]|null;
           $unknowns?: Uint8Array[];
         };
     }
@@ -1581,6 +1588,9 @@ export namespace hotpatch {
         /** DataBlock fixups. */
         fixups: hotpatch.Fixup.$Properties[];
 
+        /** DataBlock replaces. */
+        replaces?: (hotpatch.RvaRange.$Properties|null);
+
         /**
          * Encodes the specified DataBlock message. Does not implicitly {@link hotpatch.DataBlock.verify|verify} messages.
          * @param message DataBlock message or plain object to encode
@@ -1617,6 +1627,9 @@ export namespace hotpatch {
             /** DataBlock fixups */
             fixups?: (hotpatch.Fixup.$Properties[]|null);
 
+            /** DataBlock replaces */
+            replaces?: (hotpatch.RvaRange.$Properties|null);
+
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
         }
@@ -1627,6 +1640,7 @@ export namespace hotpatch {
           alignment?: number|null;
           bytes?: hotpatch.BlockBytes.$Shape|null;
           fixups?: hotpatch.Fixup.$Shape[]|null;
+          replaces?: hotpatch.RvaRange.$Shape|null;
           $unknowns?: Uint8Array[];
         };
     }

@@ -1572,6 +1572,7 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {Array.<number>|null} [intraRel8] Delta intraRel8
          * @property {Array.<number>|null} [intraTables] Delta intraTables
          * @property {hotpatch.DeltaOpColumns.$Properties|null} [opColumns] Delta opColumns
+         * @property {Array.<number>|null} [implicitMovedRel32] Delta implicitMovedRel32
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -1597,6 +1598,7 @@ export const hotpatch = $root.hotpatch = (() => {
          *   intraRel8?: Array.<number>|null;
          *   intraTables?: Array.<number>|null;
          *   opColumns?: hotpatch.DeltaOpColumns.$Shape|null;
+         *   implicitMovedRel32?: Array.<number>|null;
          *   $unknowns?: Array.<Uint8Array>;
          * }} hotpatch.Delta.$Shape
          */
@@ -1617,6 +1619,7 @@ export const hotpatch = $root.hotpatch = (() => {
             this.intraRel32 = [];
             this.intraRel8 = [];
             this.intraTables = [];
+            this.implicitMovedRel32 = [];
             if (properties)
                 for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                     if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -1712,6 +1715,14 @@ export const hotpatch = $root.hotpatch = (() => {
         Delta.prototype.opColumns = null;
 
         /**
+         * Delta implicitMovedRel32.
+         * @member {Array.<number>} implicitMovedRel32
+         * @memberof hotpatch.Delta
+         * @instance
+         */
+        Delta.prototype.implicitMovedRel32 = $util.emptyArray;
+
+        /**
          * Encodes the specified Delta message. Does not implicitly {@link hotpatch.Delta.verify|verify} messages.
          * @function encode
          * @memberof hotpatch.Delta
@@ -1750,6 +1761,8 @@ export const hotpatch = $root.hotpatch = (() => {
                 writer.uint32(/* id 10, wireType 2 =*/82).uint32s(message.intraTables);
             if (message.opColumns != null && $Object.hasOwnProperty.call(message, "opColumns"))
                 $root.hotpatch.DeltaOpColumns.encode(message.opColumns, writer.uint32(/* id 11, wireType 2 =*/90).fork(), _depth + 1).ldelim();
+            if (message.implicitMovedRel32 != null && message.implicitMovedRel32.length)
+                writer.uint32(/* id 12, wireType 2 =*/98).uint32s(message.implicitMovedRel32);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -1914,6 +1927,20 @@ export const hotpatch = $root.hotpatch = (() => {
                         if (wireType !== 2)
                             break;
                         message.opColumns = $root.hotpatch.DeltaOpColumns.decode(reader, reader.size(), $undefined, _depth + 1, message.opColumns);
+                        continue;
+                    }
+                case 12: {
+                        if (wireType === 2) {
+                            if (!(message.implicitMovedRel32 && message.implicitMovedRel32.length))
+                                message.implicitMovedRel32 = [];
+                            reader.uint32s(message.implicitMovedRel32);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.implicitMovedRel32 && message.implicitMovedRel32.length))
+                            message.implicitMovedRel32 = [];
+                        message.implicitMovedRel32.push(reader.uint32());
                         continue;
                     }
                 }
@@ -4016,6 +4043,7 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {number|null} [alignment] DataBlock alignment
          * @property {hotpatch.BlockBytes.$Properties|null} [bytes] DataBlock bytes
          * @property {Array.<hotpatch.Fixup.$Properties>|null} [fixups] DataBlock fixups
+         * @property {hotpatch.RvaRange.$Properties|null} [replaces] DataBlock replaces
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -4034,6 +4062,7 @@ export const hotpatch = $root.hotpatch = (() => {
          *   alignment?: number|null;
          *   bytes?: hotpatch.BlockBytes.$Shape|null;
          *   fixups?: Array.<hotpatch.Fixup.$Shape>|null;
+         *   replaces?: hotpatch.RvaRange.$Shape|null;
          *   $unknowns?: Array.<Uint8Array>;
          * }} hotpatch.DataBlock.$Shape
          */
@@ -4087,6 +4116,14 @@ export const hotpatch = $root.hotpatch = (() => {
         DataBlock.prototype.fixups = $util.emptyArray;
 
         /**
+         * DataBlock replaces.
+         * @member {hotpatch.RvaRange.$Properties|null|undefined} replaces
+         * @memberof hotpatch.DataBlock
+         * @instance
+         */
+        DataBlock.prototype.replaces = null;
+
+        /**
          * Encodes the specified DataBlock message. Does not implicitly {@link hotpatch.DataBlock.verify|verify} messages.
          * @function encode
          * @memberof hotpatch.DataBlock
@@ -4111,6 +4148,8 @@ export const hotpatch = $root.hotpatch = (() => {
             if (message.fixups != null && message.fixups.length)
                 for (let i = 0; i < message.fixups.length; ++i)
                     $root.hotpatch.Fixup.encode(message.fixups[i], writer.uint32(/* id 4, wireType 2 =*/34).fork(), _depth + 1).ldelim();
+            if (message.replaces != null && $Object.hasOwnProperty.call(message, "replaces"))
+                $root.hotpatch.RvaRange.encode(message.replaces, writer.uint32(/* id 5, wireType 2 =*/42).fork(), _depth + 1).ldelim();
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -4185,6 +4224,12 @@ export const hotpatch = $root.hotpatch = (() => {
                         if (!(message.fixups && message.fixups.length))
                             message.fixups = [];
                         message.fixups.push($root.hotpatch.Fixup.decode(reader, reader.size(), $undefined, _depth + 1));
+                        continue;
+                    }
+                case 5: {
+                        if (wireType !== 2)
+                            break;
+                        message.replaces = $root.hotpatch.RvaRange.decode(reader, reader.size(), $undefined, _depth + 1, message.replaces);
                         continue;
                     }
                 }
