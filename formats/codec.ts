@@ -13,6 +13,7 @@ import { encodeDelta } from './delta.ts';
 import { hasImplicit, IMPLICIT_WIDTH } from './implicit-fixups.ts';
 import { hasIntra, INTRA_WIDTH } from './intra-refs.ts';
 import { defaultBaselineId } from './baseline.ts';
+import { opColumnsOf, opsOfColumns } from './op-columns.ts';
 import { ColumnsInvalid, fixupColumnsOf, fixupListsOfColumns, reliedGapsOf, reliedRangesOfGaps, u32 } from './fixup-columns.ts';
 import { blockFactsOf, FIRST_STATE, isMarker, recordMsgs21, recordOf21, withImpliedRedirects, writtenRedirects } from './function-records.ts';
 import { hotpatch } from './generated/hotpatch.js';
@@ -98,16 +99,33 @@ function gapsOf(offsets: readonly number[], width: number): number[] {
   return offsets.map((o, i) => (i === 0 ? o : o - (offsets[i - 1]! + width)));
 }
 
-function bytesMsg(b: BlockBytes): hotpatch.BlockBytes.$Properties {
+/**
+ * A delta's ops as the smaller of op columns (2.3) and `DeltaOp` messages (a delta of one or
+ * two ops, where the columns' framing costs more than they save), or as messages alone when
+ * `opMessages` (the 2.2 form, which compiler/emit's delta rule was measured on).
+ */
+function opsMsg(ops: readonly StoredOp[], opMessages: boolean): Pick<hotpatch.Delta.$Properties, 'ops' | 'opColumns'> {
+  const messages = ops.map(deltaOpMessage);
+  if (opMessages) return { ops: messages };
+  const columns = opColumnsOf(ops);
+  const size = (d: hotpatch.Delta.$Properties): number => pb.Delta.encode(d).finish().length;
+  return size({ opColumns: columns }) < size({ ops: messages }) ? { opColumns: columns } : { ops: messages };
+}
+
+function bytesMsg(b: BlockBytes, opMessages = false): hotpatch.BlockBytes.$Properties {
   if (b.kind === 'literal') return { literal: b.bytes };
   if (b.kind === 'sealed') return { sealed: b.length };
+  // Moved fields (2.3) travel only beside op columns, which a 2.2 reader refuses.
+  const moved = b.implicit?.moved ?? [];
   const delta: hotpatch.Delta.$Properties = {
     base: rangeMsg(b.base),
     baseSha256: b.baseSha256,
     size: b.size,
-    ops: b.ops.map(deltaOpMessage),
+    ...(moved.length > 0 && !opMessages ? { opColumns: opColumnsOf(b.ops) } : opsMsg(b.ops, opMessages)),
   };
-  const implicit = hasImplicit(b) ? { implicitRel32: gapsOf(b.implicit!.rel32, IMPLICIT_WIDTH.rel32), implicitAbs64: gapsOf(b.implicit!.abs64, IMPLICIT_WIDTH.abs64) } : {};
+  const implicit = hasImplicit(b)
+    ? { implicitRel32: gapsOf(b.implicit!.rel32, IMPLICIT_WIDTH.rel32), implicitAbs64: gapsOf(b.implicit!.abs64, IMPLICIT_WIDTH.abs64), implicitMovedRel32: gapsOf(moved, IMPLICIT_WIDTH.moved) }
+    : {};
   if (hasIntra(b)) {
     const i = b.intra ?? { rel32: [], rel8: [], tables: [] };
     let prevEnd = 0;
@@ -315,7 +333,7 @@ export function toMessage(p: HotpatchPackage): hotpatch.Package.$Properties {
       fixups: fixupsMsg(b.fixups),
       unwind: b.unwind === null ? null : unwindMsg(b.unwind, sizeOf(b.bytes)),
     })),
-    dataBlocks: p.dataBlocks.map((b) => ({ id: b.id, alignment: b.alignment, bytes: bytesMsg(b.bytes), fixups: fixupsMsg(b.fixups) })),
+    dataBlocks: p.dataBlocks.map((b) => ({ id: b.id, alignment: b.alignment, bytes: bytesMsg(b.bytes), fixups: fixupsMsg(b.fixups), ...(b.replaces === undefined ? {} : { replaces: rangeMsg(b.replaces) }) })),
     imports: p.imports.map((i) => (i.symbol.kind === 'name' ? { dll: i.dll, name: i.symbol.name } : { dll: i.dll, ordinal: i.symbol.ordinal })),
     redirects,
     functions,
@@ -397,7 +415,9 @@ function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: st
     const d = storage === 'delta' ? m.delta : storage === 'deltaWithImplicitFixups' ? m.deltaWithImplicitFixups : m.deltaWithIntraRefs;
     const at = `${path}.${storage}`;
     if (d === null || d === undefined) throw new Invalid(`${at} is missing`);
-    const ops = (d.ops ?? []).map((op, i): StoredOp => {
+    // Since 2.3 the ops are columns, and `ops` is then empty (a 2.2 reader refuses the delta).
+    if (d.opColumns !== null && d.opColumns !== undefined && (d.ops ?? []).length > 0) throw new Invalid(`${at}: both ops and opColumns`);
+    const ops = d.opColumns !== null && d.opColumns !== undefined ? fromColumns(() => opsOfColumns(d.opColumns!, `${at}.opColumns`)) : (d.ops ?? []).map((op, i): StoredOp => {
       if (op.op === 'copy') return { kind: 'copy', offset: u32(op.copy.offset), length: u32(op.copy.length) };
       if (op.op === 'literal') return { kind: 'literal', bytes: op.literal };
       if (op.op === 'add') return { kind: 'add', offset: u32(op.add.offset), bytes: bytesOr(op.add.bytes) };
@@ -407,11 +427,14 @@ function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: st
     });
     const rel32 = offsetsOf(d.implicitRel32, IMPLICIT_WIDTH.rel32, `${at}.implicitRel32`);
     const abs64 = offsetsOf(d.implicitAbs64, IMPLICIT_WIDTH.abs64, `${at}.implicitAbs64`);
+    const moved = offsetsOf(d.implicitMovedRel32, IMPLICIT_WIDTH.moved, `${at}.implicitMovedRel32`);
     // A plain delta with implicit fields would be misread by a 1.1 reader: never written so.
-    if (!implicit && rel32.length + abs64.length > 0) throw new Invalid(`${at}: implicit fixups outside deltaWithImplicitFixups`);
+    if (!implicit && rel32.length + abs64.length + moved.length > 0) throw new Invalid(`${at}: implicit fixups outside deltaWithImplicitFixups`);
+    // Moved fields beside op messages would be misread by a 2.2 reader, which ignores them.
+    if (moved.length > 0 && (d.opColumns === null || d.opColumns === undefined)) throw new Invalid(`${at}: implicitMovedRel32 without opColumns`);
     const base = { kind: 'delta' as const, base: rangeOf(d.base, `${at}.base`), baseSha256: bytesOr(d.baseSha256), size: u32(d.size), ops };
     // deltaWithIntraRefs carries implicit fields only when it has some (the model's `implicit` is then absent).
-    const withImplicit = implicit && (storage === 'deltaWithImplicitFixups' || rel32.length + abs64.length > 0) ? { ...base, implicit: { rel32, abs64 } } : base;
+    const withImplicit = implicit && (storage === 'deltaWithImplicitFixups' || rel32.length + abs64.length + moved.length > 0) ? { ...base, implicit: { rel32, abs64, ...(moved.length > 0 ? { moved } : {}) } } : base;
     const intra = intraOf(d, at);
     // 2.1 fields outside deltaWithIntraRefs would be ignored by a 2.0 reader: never written so.
     if (storage !== 'deltaWithIntraRefs') {
@@ -614,6 +637,7 @@ function fromMessage(m: hotpatch.Package.$Shape, c: Compact): HotpatchPackage {
     alignment: u32(b.alignment),
     bytes: blockBytesOf(b.bytes, `dataBlocks[${i}].bytes`),
     fixups: fixupsOf(b.fixups, `dataBlocks[${i}].fixups`, table),
+    ...(b.replaces === null || b.replaces === undefined ? {} : { replaces: rangeOf(b.replaces, `dataBlocks[${i}].replaces`) }),
   }));
   table.checkDone();
   const producer = m.producer;
@@ -721,8 +745,8 @@ export function payloadBreakdown(p: HotpatchPackage): PayloadBreakdown {
 }
 
 /** Bytes a BlockBytes value takes on the wire (the encoded message, without its field tag). */
-export function encodedBlockBytesSize(b: BlockBytes): number {
-  return pb.BlockBytes.encode(bytesMsg(b)).finish().length;
+export function encodedBlockBytesSize(b: BlockBytes, opts: { readonly opMessages?: boolean } = {}): number {
+  return pb.BlockBytes.encode(bytesMsg(b, opts.opMessages ?? false)).finish().length;
 }
 
 /** Bytes a fixup list takes on the wire: its marker, and its share of Package.fixups (its columns alone). */

@@ -18,27 +18,32 @@
 import { err, ok, type Result } from '../common/errors.ts';
 import type { Rva } from '../common/types.ts';
 import { copySource, rvaInOneRange } from './delta-index.ts';
+import { movedTarget, type Moves } from './moves.ts';
 import type { BlockBytes, Fixup, ImplicitFixups } from './package.ts';
 
 /** A delta block (the only storage that can hold implicit fixups). */
 export type DeltaBytes = Extract<BlockBytes, { kind: 'delta' }>;
 
 /** Bytes of each implicit field. */
-export const IMPLICIT_WIDTH = { rel32: 4, abs64: 8 } as const;
+export const IMPLICIT_WIDTH = { rel32: 4, abs64: 8, moved: 4 } as const;
+
+/** Kinds of implicit field: kept old target (rel32, abs64), or (2.3) moved old target (formats/moves.ts). */
+export type ImplicitKind = keyof typeof IMPLICIT_WIDTH;
 
 /** The implicit fields of a delta as [offset, width, kind] spans, sorted by offset. */
-export function implicitSpans(implicit: ImplicitFixups | undefined): Array<readonly [number, number, 'rel32' | 'abs64']> {
+export function implicitSpans(implicit: ImplicitFixups | undefined): Array<readonly [number, number, ImplicitKind]> {
   if (implicit === undefined) return [];
-  const spans: Array<readonly [number, number, 'rel32' | 'abs64']> = [
+  const spans: Array<readonly [number, number, ImplicitKind]> = [
     ...implicit.rel32.map((o) => [o, IMPLICIT_WIDTH.rel32, 'rel32'] as const),
     ...implicit.abs64.map((o) => [o, IMPLICIT_WIDTH.abs64, 'abs64'] as const),
+    ...(implicit.moved ?? []).map((o) => [o, IMPLICIT_WIDTH.moved, 'moved'] as const),
   ];
   return spans.sort((a, b) => a[0] - b[0]);
 }
 
 /** True when the delta carries at least one implicit fixup. */
 export function hasImplicit(b: BlockBytes): boolean {
-  return b.kind === 'delta' && b.implicit !== undefined && b.implicit.rel32.length + b.implicit.abs64.length > 0;
+  return b.kind === 'delta' && b.implicit !== undefined && b.implicit.rel32.length + b.implicit.abs64.length + (b.implicit.moved?.length ?? 0) > 0;
 }
 
 /**
@@ -61,7 +66,7 @@ export function checkImplicitFixups(d: DeltaBytes, path: string): Result<void> {
  * bytes, image at its preferred `imageBase`). PKG_INVALID when a field is not copied whole
  * or when the old field points outside the image (`sizeOfImage`).
  */
-export function impliedFixups(d: DeltaBytes, base: Uint8Array, imageBase: bigint, sizeOfImage: number, path = 'delta'): Result<Fixup[]> {
+export function impliedFixups(d: DeltaBytes, base: Uint8Array, imageBase: bigint, sizeOfImage: number, path = 'delta', moves?: Moves): Result<Fixup[]> {
   const checked = checkImplicitFixups(d, path);
   if (!checked.ok) return checked;
   const out: Fixup[] = [];
@@ -72,7 +77,14 @@ export function impliedFixups(d: DeltaBytes, base: Uint8Array, imageBase: bigint
     // The old field's RVA: its source in the base range that holds it (2.1: base ++ extraBase).
     const fieldRva = rvaInOneRange([d.base, ...(d.extraBase ?? [])], src, w);
     if (fieldRva === null) return err('PKG_INVALID', `${path}.implicit: ${kind} field at ${o} is copied across base ranges`);
-    const target = kind === 'rel32' ? fieldRva + 4 + view.getInt32(src, true) : view.getBigUint64(src, true) - imageBase;
+    const target = kind !== 'abs64' ? fieldRva + 4 + view.getInt32(src, true) : view.getBigUint64(src, true) - imageBase;
+    if (kind === 'moved') {
+      // 2.3: the old target moved with the package (formats/moves.ts); anything else is not a moved field.
+      const to = moves === undefined || typeof target !== 'number' ? null : movedTarget(moves, target);
+      if (to === null) return err('PKG_INVALID', `${path}.implicit: the old moved field at base offset ${src} (RVA 0x${fieldRva.toString(16)}) points at 0x${target.toString(16)}, which the package does not move`);
+      out.push({ kind: 'rel32', offset: o, target: to, addend: -4n });
+      continue;
+    }
     const rva = typeof target === 'bigint' ? (target >= 0n && target < BigInt(sizeOfImage) ? Number(target) : -1) : target;
     if (rva < 0 || rva >= sizeOfImage) {
       return err('PKG_INVALID', `${path}.implicit: the old ${kind} field at base offset ${src} (RVA 0x${fieldRva.toString(16)}) points outside the image`);

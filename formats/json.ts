@@ -33,6 +33,7 @@ function bytesJson(b: BlockBytes): Json {
       size: b.size,
       ops: b.ops.map(opJson),
       ...(b.implicit === undefined ? {} : { implicitRel32: [...b.implicit.rel32], implicitAbs64: [...b.implicit.abs64] }),
+      ...(b.implicit?.moved === undefined ? {} : { implicitMovedRel32: [...b.implicit.moved] }),
     },
   };
 }
@@ -74,7 +75,7 @@ export function packageToJson(p: HotpatchPackage): Json {
               unwindFixups: b.unwind.unwindFixups.map(fixupJson),
             },
     })),
-    dataBlocks: p.dataBlocks.map((b) => ({ id: b.id, alignment: b.alignment, bytes: bytesJson(b.bytes), fixups: b.fixups.map(fixupJson) })),
+    dataBlocks: p.dataBlocks.map((b) => ({ id: b.id, alignment: b.alignment, bytes: bytesJson(b.bytes), fixups: b.fixups.map(fixupJson), ...(b.replaces === undefined ? {} : { replaces: range(b.replaces) }) })),
     imports: p.imports.map((i) => (i.symbol.kind === 'name' ? { dll: i.dll, name: i.symbol.name } : { dll: i.dll, ordinal: i.symbol.ordinal })),
     redirects: p.redirects.map((r) => ({
       oldRva: hex(r.oldRva),

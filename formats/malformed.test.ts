@@ -76,6 +76,24 @@ async function build(): Promise<Record<string, readonly [Uint8Array, string, 'tr
   noFrame.sealed = null;
   const cutFrame = sealedMsg();
   cutFrame.sealed!.frame = (cutFrame.sealed!.frame as Uint8Array).slice(0, 5);
+  // 2.3 op columns that do not rebuild ops: beside `ops`, a kind that is no op, a literal
+  // longer than the bytes left, a copy before the base.
+  const withOpColumns = (change: (c: hotpatch.IDeltaOpColumns, d: hotpatch.IDelta) => void): Uint8Array => {
+    const m = hotpatch.Package.decode(encodePayload(badRef));
+    const d = m.codeBlocks[0]!.bytes!.deltaWithImplicitFixups!;
+    change(d.opColumns!, d);
+    return hotpatch.Package.encode(m).finish();
+  };
+  const opsBeside = withOpColumns((_c, d) => void (d.ops = [{ copy: { offset: 0, length: 1 } }]));
+  const opKind6 = withOpColumns((c) => void (c.ops![0] = (c.ops![0]! & ~7) | 6));
+  const opBytesShort = withOpColumns((c) => void (c.bytes = (c.bytes as Uint8Array).slice(0, -1)));
+  const opBeforeBase = withOpColumns((c) => void (c.offsetGaps![0] = -1));
+  // 2.3 moved fields beside op messages, which a 2.2 reader would apply without them.
+  const movedBesideMessages = withOpColumns((_c, d) => {
+    d.opColumns = null;
+    d.ops = [{ copy: { offset: 0, length: 131 } }];
+    d.implicitMovedRel32 = [0x20];
+  });
   /** A format 2 header by hand, then a 2-byte payload. */
   const hdr = (flags: number, rest: number[]): Uint8Array => Uint8Array.of(0x48, 0x50, 0x4b, 0x30 + FORMAT_MAJOR, FORMAT_MINOR, flags, ...rest, 0x0a, 0x00);
   return {
@@ -116,6 +134,11 @@ async function build(): Promise<Record<string, readonly [Uint8Array, string, 'tr
     'extra-base-not-relied': [await wrapRaw(withIntra({ extraBase: [0x3000, 16], intraRel32: [0x58] })), 'PKG_INVALID', 'any'],
     'extra-base-odd': [await wrapRaw(withIntra({ extraBase: [0x1000] })), 'PKG_INVALID', 'any'],
     'extra-base-17-ranges': [await wrapRaw(withIntra({ extraBase: Array.from({ length: 17 }, () => [0x1000, 16]).flat() })), 'PKG_INVALID', 'any'],
+    'op-columns-beside-ops': [await wrapRaw(opsBeside), 'PKG_INVALID', 'any'],
+    'op-columns-kind-6': [await wrapRaw(opKind6), 'PKG_INVALID', 'any'],
+    'op-columns-bytes-short': [await wrapRaw(opBytesShort), 'PKG_INVALID', 'any'],
+    'op-columns-before-base': [await wrapRaw(opBeforeBase), 'PKG_INVALID', 'any'],
+    'moved-without-op-columns': [await wrapRaw(movedBesideMessages), 'PKG_INVALID', 'any'],
     'shift-on-added-function': [await wrapRaw(hotpatch.Package.encode(addedShift).finish()), 'PKG_INVALID', 'any'],
     'new-rva-beside-shift': [await wrapRaw(hotpatch.Package.encode(rvaAndShift).finish()), 'PKG_INVALID', 'any'],
     'block-id-beside-step': [await wrapRaw(hotpatch.Package.encode(idAndStep).finish()), 'PKG_INVALID', 'any'],

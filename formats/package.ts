@@ -156,6 +156,12 @@ export interface ImplicitFixups {
   readonly rel32: readonly number[];
   /** 8-byte absolute addresses (value S + A). */
   readonly abs64: readonly number[];
+  /**
+   * Since 2.3: 4-byte relative fields whose old target the package moved (formats/moves.ts):
+   * the entry of a changed function (to its block) or a place in a data block's `replaces`
+   * range (to the same offset in the block). Absent when none.
+   */
+  readonly moved?: readonly number[];
 }
 
 /** Fixup kinds; widths in FIXUP_WIDTH (formats/validate.ts), formulas in FORMAT.md. */
@@ -225,6 +231,11 @@ export interface DataBlock {
   readonly alignment: number;
   readonly bytes: BlockBytes;
   readonly fixups: readonly Fixup[];
+  /**
+   * Since 2.3: the old-image range this block replaces (its old counterpart). A delta's moved
+   * fields (ImplicitFixups.moved) whose old target lies in it point at the same offset here.
+   */
+  readonly replaces?: RvaRange;
 }
 
 /** An import the old image lacks, resolved at apply time. */

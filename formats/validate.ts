@@ -223,6 +223,7 @@ function run(p: HotpatchPackage): void {
     checkFixups(u.unwindFixups, u.unwindInfo.length, `${path}.unwindFixups`, ctx, true);
   });
   p.dataBlocks.forEach((b, i) => checkFixups(b.fixups, blocks.get(b.id)!, `dataBlocks[${i}].fixups`, ctx, false, b.bytes));
+  checkReplaces(p);
 
   // Redirects: every written range inside the image, and no two of them overlapping (so no
   // redirect clobbers another's expected bytes). Their expected bytes pin the sites (since 1.3
@@ -367,4 +368,19 @@ export function checkBudget(p: HotpatchPackage): Result<void> {
   if (total > MAX_BLOCK_BYTES) return err('PKG_BOMB', `blocks expand to ${total} bytes, over the ${MAX_BLOCK_BYTES}-byte limit`);
   if (bases > MAX_BLOCK_BYTES) return err('PKG_BOMB', `delta bases read ${bases} bytes of the image, over the ${MAX_BLOCK_BYTES}-byte limit`);
   return ok(undefined);
+}
+
+/**
+ * Data blocks' `replaces` (2.3): non-empty, inside SizeOfImage and disjoint, so that a moved
+ * field's old target has at most one new place (formats/moves.ts).
+ */
+function checkReplaces(p: HotpatchPackage): void {
+  const rs = p.dataBlocks.flatMap((b, i) => (b.replaces === undefined ? [] : [{ r: b.replaces, at: `dataBlocks[${i}].replaces` }])).sort((a, b) => a.r.rva - b.r.rva);
+  let end = 0;
+  for (const { r, at } of rs) {
+    if (r.length === 0) fail(`${at}: an empty range`);
+    inImage(r.rva, r.length, p.target.sizeOfImage, at);
+    if (r.rva < end) fail(`${at}: overlaps another data block's replaced range`);
+    end = r.rva + r.length;
+  }
 }

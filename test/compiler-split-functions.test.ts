@@ -9,6 +9,7 @@
  * entries re-targeted) and the verifier catches a wrong table entry, a wrong short branch
  * between parts and a chained entry naming the wrong UNWIND_INFO.
  */
+import { movesOf } from '../formats/moves.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cachePath, realPairs } from '../samples/real/real-files.ts';
@@ -158,7 +159,7 @@ describe.skipIf(typeof sharp === 'string')(`MSVC split functions and image-relat
       if (b === undefined) {
         bi = pkg.codeBlocks.findIndex((x) => x.bytes.kind === 'delta' && (x.bytes.intra?.rel8.length ?? 0) > 0);
         const d = pkg.codeBlocks[bi]!;
-        const plain = literalBlock(d, diff.match.old.img.image, pkg.target.imageBase, pkg.target.sizeOfImage);
+        const plain = literalBlock(d, diff.match.old.img.image, pkg.target.imageBase, pkg.target.sizeOfImage, movesOf(pkg));
         const rel8 = d.bytes.kind === 'delta' ? (d.bytes.intra?.rel8 ?? []) : [];
         const records = rel8.map((o): Fixup => ({ kind: 'rel8', offset: o, target: { kind: 'block', blockId: d.id, offset: o + 1 + ((plain.bytes[o]! << 24) >> 24) }, addend: -1n }));
         b = { ...d, bytes: { kind: 'literal', bytes: plain.bytes }, fixups: [...plain.fixups, ...records] };

@@ -20,6 +20,7 @@
  * redirected OLD entry (the last describe).
  */
 import { readFileSync } from 'node:fs';
+import { movesOf } from '../formats/moves.ts';
 import { describe, expect, test } from 'vitest';
 import { buildFromDiff, COMPILER_VERSION, diffFiles, verifyPackage, type ImageDiff } from '../compiler/index.ts';
 import { baseRanges, materialiseDelta } from '../formats/intra-refs.ts';
@@ -276,11 +277,12 @@ describe('LLVM self-relative table (enum-names, clang): the verifier checks entr
     const data = pkg.dataBlocks[0]!;
     // A block stored as a delta (against the old table) is first made literal: its bytes
     // decoded, the fixups its implicit fields stand for listed.
-    const plain = literalBlock(data, m.old.img.image, pkg.target.imageBase, pkg.target.sizeOfImage);
+    const plain = literalBlock(data, m.old.img.image, pkg.target.imageBase, pkg.target.sizeOfImage, movesOf(pkg));
     const bytes = plain.bytes.slice();
     const dv = new DataView(bytes.buffer);
     const nv = new DataView(m.new.img.image.buffer, m.new.img.image.byteOffset);
-    const rel = data.fixups.filter((f) => f.kind === 'rel32');
+    // Explicit, or (format 2.3) moved fields of the delta: the table's entries point into its own block.
+    const rel = plain.fixups.filter((f) => f.kind === 'rel32').sort((x, y) => x.offset - y.offset);
     rel.forEach((f, i) => dv.setInt32(f.offset, nv.getInt32(table.rva + 4 * i, true) + skew, true));
     const block: DataBlock = { ...data, bytes: { kind: 'literal', bytes }, fixups: plain.fixups.filter((f) => f.kind !== 'rel32') };
     return { ...pkg, dataBlocks: [block, ...pkg.dataBlocks.slice(1)] };
@@ -288,7 +290,11 @@ describe('LLVM self-relative table (enum-names, clang): the verifier checks entr
 
   test('the code reads a self-relative table the analysis found, with a proven entry count, carried with one rel32 fixup per entry', () => {
     expect(table.count).toBe(7);
-    expect(pkg.dataBlocks[0]!.fixups.filter((f) => f.kind === 'rel32').map((f) => f.addend)).toEqual([0n, 4n, 8n, 12n, 16n, 20n, 24n]);
+    // Listed or moved (format 2.3: an entry whose old field pointed into the block's old range), one 4-byte field per entry.
+    const plain = literalBlock(pkg.dataBlocks[0]!, m.old.img.image, pkg.target.imageBase, pkg.target.sizeOfImage, movesOf(pkg));
+    const offsets = plain.fixups.filter((f) => f.kind === 'rel32').map((f) => f.offset).sort((x, y) => x - y);
+    expect(offsets.map((o) => o - offsets[0]!)).toEqual([0, 4, 8, 12, 16, 20, 24]);
+    expect(pkg.dataBlocks[0]!.replaces).toBeDefined();
   });
   test('literal entries that reach the right strings in the copy: accepted (meaning, not form)', () => {
     const v = verifyPackage(d.value, literal(0));

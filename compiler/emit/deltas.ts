@@ -8,7 +8,8 @@ import { encodedBlockBytesSize, encodedFixupsSize } from '../../formats/codec.ts
 import { encodeDelta } from '../../formats/delta.ts';
 import { copySource, rangeAt, rvaInOneRange } from '../../formats/delta-index.ts';
 import { IMPLICIT_WIDTH } from '../../formats/implicit-fixups.ts';
-import type { CodeBlock, DataBlock, DeltaOp, Fixup } from '../../formats/package.ts';
+import { movedTarget, movesOf, type Moves } from '../../formats/moves.ts';
+import type { CodeBlock, DataBlock, DeltaOp, Fixup, ImplicitFixups, RvaRange } from '../../formats/package.ts';
 import { FIXUP_WIDTH } from '../../formats/validate.ts';
 import { baseBytesOf, intraRefsOf, selfResolved, widthOf, withIntraFields, type BaseBytes, type IntraCandidate } from './intra-deltas.ts';
 import type { MappedImage } from '../image/map-image.ts';
@@ -48,7 +49,10 @@ export const DATA_BASE_SLACK = 64;
 /**
  * A delta wins only when its exact encoded size is under this share of the literal's: a
  * literal compresses (zstd finds repeats across blocks) where a delta's base hash and copy
- * offsets do not, so raw sizes flatter the delta (FORMAT.md, "The delta encoding").
+ * offsets do not, so raw sizes flatter the delta (FORMAT.md, "The delta encoding"). The size
+ * is taken with the ops as `DeltaOp` messages, the form this share was measured on: op
+ * columns (format 2.3) shrink a delta's raw size more than its compressed one, and deciding on
+ * them (at 0.8, 0.65, 0.5 or 0.4) grew some packages (compiler/README.md, "Emission").
  */
 const DELTA_SHARE = 0.8;
 
@@ -58,39 +62,82 @@ const DELTA_SHARE = 0.8;
  * the bases it used in the target identity.
  */
 export function withDeltas(oldImg: MappedImage, moduleName: string, r: { readonly value: EmittedPackage; readonly pass: PassExtras }): EmittedPackage {
-  const relied = [...r.pass.relied];
   const unstable = unstableRanges(oldImg);
-  const old: OldImage = { image: oldImg.image, imageBase: oldImg.pe.optionalHeader.imageBase, sizeOfImage: oldImg.pe.optionalHeader.sizeOfImage };
-  const convert = <B extends CodeBlock | DataBlock>(b: B): B => {
-    const base = r.pass.bases.get(b.id);
-    if (base === undefined || b.bytes.kind !== 'literal') return b;
-    // A delta base must be bytes a running process keeps, or the delta would not apply live.
-    if (unstableOverlap(base.start, base.end, unstable) !== undefined) return b;
-    const extra = (base.extra ?? []).filter(([s, e]) => unstableOverlap(s, e, unstable) === undefined);
-    const more = base.intra === undefined ? undefined : { intra: base.intra, extra, selfId: b.id };
-    const enc = blockBytesFor(old, b.bytes.bytes, b.fixups, base.start, base.end, base.shift, more);
-    if (enc.bytes.kind !== 'delta') return b;
-    relied.push([base.start, base.end]);
-    for (const r of enc.bytes.extraBase ?? []) relied.push([r.rva, r.rva + r.length]);
-    return { ...b, bytes: enc.bytes, fixups: enc.fixups };
-  };
   const pkg = r.value.pkg;
-  const codeBlocks = pkg.codeBlocks.map(convert);
-  const dataBlocks = pkg.dataBlocks.map(convert);
-  return { ...r.value, pkg: { ...pkg, codeBlocks, dataBlocks, target: identityOf(oldImg, moduleName, relied) } };
+  const replaces = replacedRanges(pkg.dataBlocks, r.pass.bases);
+  const run = (ranges: ReadonlyMap<number, RvaRange>): { codeBlocks: CodeBlock[]; dataBlocks: DataBlock[]; relied: Array<[number, number]>; uses: Map<number, number> } => {
+    const moves = movesOf({ functions: pkg.functions, dataBlocks: pkg.dataBlocks.map((d) => (ranges.has(d.id) ? { ...d, replaces: ranges.get(d.id)! } : d)) });
+    const old: OldImage = { image: oldImg.image, imageBase: oldImg.pe.optionalHeader.imageBase, sizeOfImage: oldImg.pe.optionalHeader.sizeOfImage, moves };
+    const relied = [...r.pass.relied];
+    const uses = new Map<number, number>();
+    const convert = <B extends CodeBlock | DataBlock>(b: B): B => {
+      const base = r.pass.bases.get(b.id);
+      if (base === undefined || b.bytes.kind !== 'literal') return b;
+      // A delta base must be bytes a running process keeps, or the delta would not apply live.
+      if (unstableOverlap(base.start, base.end, unstable) !== undefined) return b;
+      const extra = (base.extra ?? []).filter(([s, e]) => unstableOverlap(s, e, unstable) === undefined);
+      const more = base.intra === undefined ? undefined : { intra: base.intra, extra, selfId: b.id };
+      const enc = blockBytesFor(old, b.bytes.bytes, b.fixups, base.start, base.end, base.shift, more);
+      if (enc.bytes.kind !== 'delta') return b;
+      for (const id of enc.moved) uses.set(id, (uses.get(id) ?? 0) + 1);
+      relied.push([base.start, base.end]);
+      for (const r of enc.bytes.extraBase ?? []) relied.push([r.rva, r.rva + r.length]);
+      return { ...b, bytes: enc.bytes, fixups: enc.fixups };
+    };
+    return { codeBlocks: pkg.codeBlocks.map(convert), dataBlocks: pkg.dataBlocks.map(convert), relied, uses };
+  };
+  let done = run(replaces);
+  // A replaced range costs about as much as MIN_MOVED_USES fixup records save: a data block
+  // pointed into by fewer moved fields keeps them as records (encoded again without its range).
+  const few = [...replaces.keys()].filter((id) => (done.uses.get(id) ?? 0) > 0 && done.uses.get(id)! < MIN_MOVED_USES);
+  if (few.length > 0) done = run(new Map([...replaces].filter(([id]) => !few.includes(id))));
+  // A data block names the old range it replaces only when a moved field points into it.
+  const dataBlocks = done.dataBlocks.map((d) => ((done.uses.get(d.id) ?? 0) > 0 && replaces.has(d.id) ? { ...d, replaces: replaces.get(d.id)! } : d));
+  return { ...r.value, pkg: { ...pkg, codeBlocks: done.codeBlocks, dataBlocks, target: identityOf(oldImg, moduleName, done.relied) } };
 }
+
+/** Moved fields a data block's replaced range must serve to be written (see withDeltas). */
+const MIN_MOVED_USES = 3;
 
 /** What delta encoding reads of OLD: its mapped bytes (at the preferred base) and header values. */
 export interface OldImage {
   readonly image: Uint8Array;
   readonly imageBase: bigint;
   readonly sizeOfImage: number;
+  /** Where the package puts the new counterparts of old functions and data (format 2.3 moved fields); none when absent. */
+  readonly moves?: Moves;
 }
 
 /** A block's stored bytes and the fixups it still lists (the rest are implicit in its delta). */
 export interface EncodedBlock {
   readonly bytes: CodeBlock['bytes'];
   readonly fixups: readonly Fixup[];
+  /** The block each of the delta's moved fields points into (2.3), one entry a field. */
+  readonly moved: readonly number[];
+}
+
+/**
+ * The old range each data block with a delta base replaces: its counterpart (where the base
+ * puts the block's first byte) for the block's length, inside the base; ranges that would
+ * overlap an earlier one are left out (validation wants them disjoint).
+ */
+function replacedRanges(dataBlocks: readonly DataBlock[], bases: ReadonlyMap<number, DeltaBase>): Map<number, RvaRange> {
+  const all = dataBlocks.flatMap((d) => {
+    const b = bases.get(d.id);
+    if (b === undefined || d.bytes.kind !== 'literal') return [];
+    const start = b.start + b.shift;
+    const end = Math.min(b.end, start + d.bytes.bytes.length);
+    return end > start ? [{ id: d.id, rva: start, end }] : [];
+  });
+  all.sort((a, b) => a.rva - b.rva);
+  const out = new Map<number, RvaRange>();
+  let last = 0;
+  for (const x of all) {
+    if (x.rva < last) continue;
+    out.set(x.id, { rva: asRva(x.rva), length: x.end - x.rva });
+    last = x.end;
+  }
+  return out;
 }
 
 /** Fixups that may become implicit: to an old-image address, through a 4-byte relative or an 8-byte absolute field. */
@@ -163,7 +210,7 @@ function alignedPositions(ops: readonly DeltaOp[], fixups: readonly Fixup[], fal
  * record is dropped, and the runtime re-derives it from the base.
  */
 export function blockBytesFor(old: OldImage, bytes: Uint8Array, fixups: readonly Fixup[], baseStart: number, baseEnd: number, shift = 0, more?: IntraOptions): EncodedBlock {
-  const literal: EncodedBlock = { bytes: { kind: 'literal', bytes }, fixups };
+  const literal: EncodedBlock = { bytes: { kind: 'literal', bytes }, fixups, moved: [] };
   if (baseEnd <= baseStart || bytes.length === 0) return literal;
   const bb = baseBytesOf(old.image, [[baseStart, baseEnd], ...(more?.extra ?? [])]);
   const base = bb.bytes;
@@ -196,7 +243,7 @@ export function blockBytesFor(old: OldImage, bytes: Uint8Array, fixups: readonly
     accepted = r.accepted.filter((c) => resolved.selfAt.has(c.offset) || differs(c));
     selfAt = new Set(accepted.filter((c) => resolved.selfAt.has(c.offset)).map((c) => c.offset));
   }
-  const { implicit, listed } = implicitOf(old, bb, ops, fixups.filter((f) => !selfAt.has(f.offset)));
+  const { implicit, listed, moved } = implicitOf(old, bb, ops, fixups.filter((f) => !selfAt.has(f.offset)));
   const extra = (more?.extra ?? []).map(([s, e]) => ({ rva: asRva(s), length: e - s }));
   // 2.1 storage only when it is used: a copy reads an extra range, or an intra field is listed
   // (then with every extra range, the base its targets were checked against).
@@ -205,6 +252,7 @@ export function blockBytesFor(old: OldImage, bytes: Uint8Array, fixups: readonly
   const delta: EncodedBlock = {
     bytes: { kind: 'delta', base: { rva: asRva(baseStart), length: baseEnd - baseStart }, baseSha256: NO_BASE_HASH, size: target.length, ops, ...implicit, ...v21 },
     fixups: listed,
+    moved,
   };
   // Decided on copy/literal ops (the rule in compiler/README.md, measured in
   // bench/results/compiler-history.md, "Delta threshold"), then stored with
@@ -227,11 +275,13 @@ export interface IntraOptions {
  * The fixups a copy brings from an old field that already points where they do (implicit,
  * by the rule the runtime applies in impliedFixups: same S + A, target inside OLD), and the rest.
  */
-function implicitOf(old: OldImage, bb: BaseBytes, ops: readonly DeltaOp[], fixups: readonly Fixup[]): { implicit: { implicit?: { rel32: number[]; abs64: number[] } }; listed: Fixup[] } {
+function implicitOf(old: OldImage, bb: BaseBytes, ops: readonly DeltaOp[], fixups: readonly Fixup[]): { implicit: { implicit?: ImplicitFixups }; listed: Fixup[]; moved: number[] } {
   const base = bb.bytes;
   const view = new DataView(base.buffer, base.byteOffset, base.byteLength);
   const rel32: number[] = [];
   const abs64: number[] = [];
+  const movedAt: number[] = [];
+  const movedTo: number[] = [];
   const listed: Fixup[] = [];
   for (const f of fixups) {
     const k = implicitKind(f);
@@ -245,10 +295,33 @@ function implicitOf(old: OldImage, bb: BaseBytes, ops: readonly DeltaOp[], fixup
       if (s < 0n || s >= BigInt(old.sizeOfImage)) derived = null;
     }
     if (derived !== null && derived === rvaSum(f)) (k === 'rel32' ? rel32 : abs64).push(f.offset);
-    else listed.push(f);
+    else {
+      const to = movedBlock(old, bb, view, ops, f);
+      if (to === null) listed.push(f);
+      else {
+        movedAt.push(f.offset);
+        movedTo.push(to);
+      }
+    }
   }
-  const implicit = rel32.length + abs64.length > 0 ? { implicit: { rel32: rel32.sort((a, b) => a - b), abs64: abs64.sort((a, b) => a - b) } } : {};
-  return { implicit, listed };
+  const any = rel32.length + abs64.length + movedAt.length > 0;
+  const implicit = any ? { implicit: { rel32: rel32.sort((a, b) => a - b), abs64: abs64.sort((a, b) => a - b), ...(movedAt.length > 0 ? { moved: movedAt.sort((a, b) => a - b) } : {}) } } : {};
+  return { implicit, listed, moved: movedTo };
+}
+
+/**
+ * The block a relative fixup to a block lands in when its field, copied from the base, can be a
+ * moved field (format 2.3): the old field's target moved (old.moves) to exactly where the
+ * fixup points, by the rule impliedFixups applies (rel32 to the moved place, addend -4). Null otherwise.
+ */
+function movedBlock(old: OldImage, bb: BaseBytes, view: DataView, ops: readonly DeltaOp[], f: Fixup): number | null {
+  if (old.moves === undefined || f.target.kind !== 'block' || (f.kind !== 'rel32' && f.kind !== 'rip-disp32')) return null;
+  const src = copySource(ops, f.offset, 4);
+  const srcRva = src === null ? null : rvaInOneRange(bb.ranges, src, 4);
+  if (src === null || srcRva === null || src + 4 > bb.bytes.length) return null;
+  const to = movedTarget(old.moves, srcRva + 4 + view.getInt32(src, true));
+  if (to === null || to.blockId !== f.target.blockId || BigInt(to.offset - 4) !== BigInt(f.target.offset) + f.addend) return null;
+  return to.blockId;
 }
 
 /** Rough compressed cost of ops (bytes): an op's header and offsets barely compress, zeros almost entirely. */
@@ -318,7 +391,7 @@ export function withAddOps(base: Uint8Array, ops: readonly DeltaOp[]): DeltaOp[]
   return out;
 }
 
-/** Exact wire bytes of a block's storage and the fixups it lists. */
+/** Exact wire bytes of a block's storage (ops as messages: DELTA_SHARE) and the fixups it lists. */
 function encodedSize(e: EncodedBlock): number {
-  return encodedBlockBytesSize(e.bytes) + encodedFixupsSize(e.fixups);
+  return encodedBlockBytesSize(e.bytes, { opMessages: true }) + encodedFixupsSize(e.fixups);
 }

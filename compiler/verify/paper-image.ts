@@ -9,6 +9,7 @@ import { err, ok, type Result } from '../../common/errors.ts';
 import { baseRanges, materialiseDelta } from '../../formats/intra-refs.ts';
 import { gather } from '../../formats/delta-index.ts';
 import { impliedFixups } from '../../formats/implicit-fixups.ts';
+import { movesOf } from '../../formats/moves.ts';
 import { coveredByRelied } from '../../formats/validate.ts';
 import type { Fixup, HotpatchPackage } from '../../formats/package.ts';
 import { asVa } from '../../common/types.ts';
@@ -122,7 +123,7 @@ export class PaperImage {
     } else if (!sha256(base.subarray(0, b.base.length)).every((x, i) => x === b.baseSha256[i])) return mismatch(`block ${id}: delta base hash does not match OLD`);
     const bytes = materialiseDelta(b, base, `block ${id}`);
     if (!bytes.ok) return bytes;
-    const implied = impliedFixups(b, base, this.pkg.target.imageBase, this.pkg.target.sizeOfImage, `block ${id}`);
+    const implied = impliedFixups(b, base, this.pkg.target.imageBase, this.pkg.target.sizeOfImage, `block ${id}`, movesOf(this.pkg));
     if (!implied.ok) return mismatch(implied.error.message);
     return ok({ bytes: bytes.value, implied: implied.value });
   }

@@ -6,6 +6,7 @@
  * unrelated old item with the same 8 bytes. Every test first checks that the untampered
  * package verifies, so a rejection is the tamper's doing.
  */
+import { movesOf } from '../../formats/moves.ts';
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { scenarioDll, type SampleVersion } from '../../samples/scenarios.ts';
@@ -37,6 +38,18 @@ function build(name: string, stripped: boolean): Built {
 function verdict(b: Built, pkg: HotpatchPackage): string {
   const v = verifyPackage(b.diff, pkg);
   return v.ok ? 'ok' : `${v.error.code}: ${v.error.message}`;
+}
+
+/**
+ * `b` with the code block of carried NEW function `fn` made literal: its implicit fields (a
+ * call to another carried function may be a moved field, format 2.3) listed as records.
+ */
+function literalOf(b: Built, fn: FunctionInfo): Built {
+  const id = b.blockOf.get(fn.index)!;
+  const block = b.pkg.codeBlocks.find((c) => c.id === id)!;
+  const plain = literalBlock(block, b.diff.match.old.img.image, b.pkg.target.imageBase, b.pkg.target.sizeOfImage, movesOf(b.pkg));
+  const codeBlocks = b.pkg.codeBlocks.map((c) => (c.id !== id ? c : { ...c, bytes: { kind: 'literal' as const, bytes: plain.bytes }, fixups: plain.fixups.sort((x, y) => x.offset - y.offset) }));
+  return { ...b, pkg: { ...b.pkg, codeBlocks } };
 }
 
 /** The fixup that completes reference field `fieldRva` of carried NEW function `fn`. */
@@ -160,9 +173,10 @@ describe('one past the end of a read-only table (cpp-exceptions, stripped)', () 
 
 describe('code references that land near the right place', () => {
   test('a call into the middle of a carried function, or the old entry of another function, is rejected', () => {
-    const b = build('cpp-exceptions', true);
-    const n = b.diff.match.new;
+    const built = build('cpp-exceptions', true);
+    const n = built.diff.match.new;
     const hp = n.fns.functions.find((f) => f.name === 'hp_run')!;
+    const b = literalOf(built, hp);
     // hp_run calls the changed parse_port (carried) and unchanged helpers (in OLD).
     const toCarried = hp.decoded.refs.find((r) => r.kind === 'rel32' && b.blockOf.has(n.fns.containing(r.target)?.index ?? -1) && n.fns.containing(r.target) !== hp)!;
     // parse_port (carried) calls unchanged code in OLD (the C++ runtime).
@@ -197,7 +211,7 @@ describe('code references that land near the right place', () => {
     const id = b.blockOf.get(fn.index)!;
     const block = b.pkg.codeBlocks.find((c) => c.id === id)!;
     // Made literal when stored as a delta (format 2.1: the table may be rebuilt by intra references).
-    const plain = literalBlock(block, b.diff.match.old.img.image, b.pkg.target.imageBase, b.pkg.target.sizeOfImage);
+    const plain = literalBlock(block, b.diff.match.old.img.image, b.pkg.target.imageBase, b.pkg.target.sizeOfImage, movesOf(b.pkg));
     const bytes = plain.bytes;
     // The table sits after the code, 4-aligned, entries relative to the table.
     const last = fn.ranges.length - 1;

@@ -648,6 +648,12 @@ export namespace hotpatch {
         /** Delta intraTables. */
         intraTables: number[];
 
+        /** Delta opColumns. */
+        opColumns?: (hotpatch.DeltaOpColumns.$Properties|null);
+
+        /** Delta implicitMovedRel32. */
+        implicitMovedRel32: number[];
+
         /**
          * Encodes the specified Delta message. Does not implicitly {@link hotpatch.Delta.verify|verify} messages.
          * @param message Delta message or plain object to encode
@@ -702,6 +708,12 @@ export namespace hotpatch {
             /** Delta intraTables */
             intraTables?: (number[]|null);
 
+            /** Delta opColumns */
+            opColumns?: (hotpatch.DeltaOpColumns.$Properties|null);
+
+            /** Delta implicitMovedRel32 */
+            implicitMovedRel32?: (number[]|null);
+
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
         }
@@ -718,8 +730,79 @@ export namespace hotpatch {
           intraRel32?: number[]|null;
           intraRel8?: number[]|null;
           intraTables?: number[]|null;
+          opColumns?: hotpatch.DeltaOpColumns.$Shape|null;
+          implicitMovedRel32?: number[]|null;
           $unknowns?: Uint8Array[];
         };
+    }
+
+    /**
+     * Properties of a DeltaOpColumns.
+     * @deprecated Use hotpatch.DeltaOpColumns.$Properties instead.
+     */
+    interface IDeltaOpColumns extends hotpatch.DeltaOpColumns.$Properties {
+    }
+
+    /** Represents a DeltaOpColumns. */
+    class DeltaOpColumns {
+
+        /**
+         * Constructs a new DeltaOpColumns.
+         * @param [properties] Properties to set
+         */
+        constructor(properties?: hotpatch.DeltaOpColumns.$Properties);
+
+        /** Unknown fields preserved while decoding when enabled */
+        $unknowns?: Uint8Array[];
+
+        /** DeltaOpColumns ops. */
+        ops: number[];
+
+        /** DeltaOpColumns offsetGaps. */
+        offsetGaps: number[];
+
+        /** DeltaOpColumns bytes. */
+        bytes: Uint8Array;
+
+        /**
+         * Encodes the specified DeltaOpColumns message. Does not implicitly {@link hotpatch.DeltaOpColumns.verify|verify} messages.
+         * @param message DeltaOpColumns message or plain object to encode
+         * @param [writer] Writer to encode to
+         * @returns Writer
+         */
+        static encode(message: hotpatch.DeltaOpColumns.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+        /**
+         * Decodes a DeltaOpColumns message from the specified reader or buffer.
+         * @param reader Reader or buffer to decode from
+         * @param [length] Message length if known beforehand
+         * @returns {hotpatch.DeltaOpColumns & hotpatch.DeltaOpColumns.$Shape} DeltaOpColumns
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): hotpatch.DeltaOpColumns & hotpatch.DeltaOpColumns.$Shape;
+    }
+
+    namespace DeltaOpColumns {
+
+        /** Properties of a DeltaOpColumns. */
+        interface $Properties {
+
+            /** DeltaOpColumns ops */
+            ops?: (number[]|null);
+
+            /** DeltaOpColumns offsetGaps */
+            offsetGaps?: (number[]|null);
+
+            /** DeltaOpColumns bytes */
+            bytes?: (Uint8Array|null);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+        }
+
+        /** Shape of a DeltaOpColumns. */
+        type $Shape = hotpatch.DeltaOpColumns.$Properties;
     }
 
     /**
@@ -1505,6 +1588,9 @@ export namespace hotpatch {
         /** DataBlock fixups. */
         fixups: hotpatch.Fixup.$Properties[];
 
+        /** DataBlock replaces. */
+        replaces?: (hotpatch.RvaRange.$Properties|null);
+
         /**
          * Encodes the specified DataBlock message. Does not implicitly {@link hotpatch.DataBlock.verify|verify} messages.
          * @param message DataBlock message or plain object to encode
@@ -1541,6 +1627,9 @@ export namespace hotpatch {
             /** DataBlock fixups */
             fixups?: (hotpatch.Fixup.$Properties[]|null);
 
+            /** DataBlock replaces */
+            replaces?: (hotpatch.RvaRange.$Properties|null);
+
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
         }
@@ -1551,6 +1640,7 @@ export namespace hotpatch {
           alignment?: number|null;
           bytes?: hotpatch.BlockBytes.$Shape|null;
           fixups?: hotpatch.Fixup.$Shape[]|null;
+          replaces?: hotpatch.RvaRange.$Shape|null;
           $unknowns?: Uint8Array[];
         };
     }

@@ -1571,6 +1571,8 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {Array.<number>|null} [intraRel32] Delta intraRel32
          * @property {Array.<number>|null} [intraRel8] Delta intraRel8
          * @property {Array.<number>|null} [intraTables] Delta intraTables
+         * @property {hotpatch.DeltaOpColumns.$Properties|null} [opColumns] Delta opColumns
+         * @property {Array.<number>|null} [implicitMovedRel32] Delta implicitMovedRel32
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -1595,6 +1597,8 @@ export const hotpatch = $root.hotpatch = (() => {
          *   intraRel32?: Array.<number>|null;
          *   intraRel8?: Array.<number>|null;
          *   intraTables?: Array.<number>|null;
+         *   opColumns?: hotpatch.DeltaOpColumns.$Shape|null;
+         *   implicitMovedRel32?: Array.<number>|null;
          *   $unknowns?: Array.<Uint8Array>;
          * }} hotpatch.Delta.$Shape
          */
@@ -1615,6 +1619,7 @@ export const hotpatch = $root.hotpatch = (() => {
             this.intraRel32 = [];
             this.intraRel8 = [];
             this.intraTables = [];
+            this.implicitMovedRel32 = [];
             if (properties)
                 for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                     if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -1702,6 +1707,22 @@ export const hotpatch = $root.hotpatch = (() => {
         Delta.prototype.intraTables = $util.emptyArray;
 
         /**
+         * Delta opColumns.
+         * @member {hotpatch.DeltaOpColumns.$Properties|null|undefined} opColumns
+         * @memberof hotpatch.Delta
+         * @instance
+         */
+        Delta.prototype.opColumns = null;
+
+        /**
+         * Delta implicitMovedRel32.
+         * @member {Array.<number>} implicitMovedRel32
+         * @memberof hotpatch.Delta
+         * @instance
+         */
+        Delta.prototype.implicitMovedRel32 = $util.emptyArray;
+
+        /**
          * Encodes the specified Delta message. Does not implicitly {@link hotpatch.Delta.verify|verify} messages.
          * @function encode
          * @memberof hotpatch.Delta
@@ -1738,6 +1759,10 @@ export const hotpatch = $root.hotpatch = (() => {
                 writer.uint32(/* id 9, wireType 2 =*/74).uint32s(message.intraRel8);
             if (message.intraTables != null && message.intraTables.length)
                 writer.uint32(/* id 10, wireType 2 =*/82).uint32s(message.intraTables);
+            if (message.opColumns != null && $Object.hasOwnProperty.call(message, "opColumns"))
+                $root.hotpatch.DeltaOpColumns.encode(message.opColumns, writer.uint32(/* id 11, wireType 2 =*/90).fork(), _depth + 1).ldelim();
+            if (message.implicitMovedRel32 != null && message.implicitMovedRel32.length)
+                writer.uint32(/* id 12, wireType 2 =*/98).uint32s(message.implicitMovedRel32);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -1898,6 +1923,26 @@ export const hotpatch = $root.hotpatch = (() => {
                         message.intraTables.push(reader.uint32());
                         continue;
                     }
+                case 11: {
+                        if (wireType !== 2)
+                            break;
+                        message.opColumns = $root.hotpatch.DeltaOpColumns.decode(reader, reader.size(), $undefined, _depth + 1, message.opColumns);
+                        continue;
+                    }
+                case 12: {
+                        if (wireType === 2) {
+                            if (!(message.implicitMovedRel32 && message.implicitMovedRel32.length))
+                                message.implicitMovedRel32 = [];
+                            reader.uint32s(message.implicitMovedRel32);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.implicitMovedRel32 && message.implicitMovedRel32.length))
+                            message.implicitMovedRel32 = [];
+                        message.implicitMovedRel32.push(reader.uint32());
+                        continue;
+                    }
                 }
                 reader.skipType(wireType, _depth, tag);
                 if (!reader.discardUnknown) {
@@ -1916,6 +1961,194 @@ export const hotpatch = $root.hotpatch = (() => {
         };
 
         return Delta;
+    })();
+
+    hotpatch.DeltaOpColumns = (function() {
+
+        /**
+         * Properties of a DeltaOpColumns.
+         * @typedef {Object} hotpatch.DeltaOpColumns.$Properties
+         * @property {Array.<number>|null} [ops] DeltaOpColumns ops
+         * @property {Array.<number>|null} [offsetGaps] DeltaOpColumns offsetGaps
+         * @property {Uint8Array|null} [bytes] DeltaOpColumns bytes
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+
+        /**
+         * Properties of a DeltaOpColumns.
+         * @memberof hotpatch
+         * @interface IDeltaOpColumns
+         * @augments hotpatch.DeltaOpColumns.$Properties
+         * @deprecated Use hotpatch.DeltaOpColumns.$Properties instead.
+         */
+
+        /**
+         * Shape of a DeltaOpColumns.
+         * @typedef {hotpatch.DeltaOpColumns.$Properties} hotpatch.DeltaOpColumns.$Shape
+         */
+
+        /**
+         * Constructs a new DeltaOpColumns.
+         * @memberof hotpatch
+         * @classdesc Represents a DeltaOpColumns.
+         * @constructor
+         * @param {hotpatch.DeltaOpColumns.$Properties=} [properties] Properties to set
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+        const DeltaOpColumns = function (properties) {
+            this.ops = [];
+            this.offsetGaps = [];
+            if (properties)
+                for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                    if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                        this[keys[i]] = properties[keys[i]];
+        };
+
+        /**
+         * DeltaOpColumns ops.
+         * @member {Array.<number>} ops
+         * @memberof hotpatch.DeltaOpColumns
+         * @instance
+         */
+        DeltaOpColumns.prototype.ops = $util.emptyArray;
+
+        /**
+         * DeltaOpColumns offsetGaps.
+         * @member {Array.<number>} offsetGaps
+         * @memberof hotpatch.DeltaOpColumns
+         * @instance
+         */
+        DeltaOpColumns.prototype.offsetGaps = $util.emptyArray;
+
+        /**
+         * DeltaOpColumns bytes.
+         * @member {Uint8Array} bytes
+         * @memberof hotpatch.DeltaOpColumns
+         * @instance
+         */
+        DeltaOpColumns.prototype.bytes = $util.newBuffer([]);
+
+        /**
+         * Encodes the specified DeltaOpColumns message. Does not implicitly {@link hotpatch.DeltaOpColumns.verify|verify} messages.
+         * @function encode
+         * @memberof hotpatch.DeltaOpColumns
+         * @static
+         * @param {hotpatch.DeltaOpColumns.$Properties} message DeltaOpColumns message or plain object to encode
+         * @param {$protobuf.Writer} [writer] Writer to encode to
+         * @returns {$protobuf.Writer} Writer
+         */
+        DeltaOpColumns.encode = function (message, writer, _depth) {
+            if (!writer)
+                writer = $Writer.create();
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $util.recursionLimit)
+                throw $Error("max depth exceeded");
+            if (message.ops != null && message.ops.length)
+                writer.uint32(/* id 1, wireType 2 =*/10).uint32s(message.ops);
+            if (message.offsetGaps != null && message.offsetGaps.length)
+                writer.uint32(/* id 2, wireType 2 =*/18).sint32s(message.offsetGaps);
+            if (message.bytes != null && $Object.hasOwnProperty.call(message, "bytes") && message.bytes.length)
+                writer.uint32(/* id 3, wireType 2 =*/26).bytes(message.bytes);
+            if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                for (let i = 0; i < message.$unknowns.length; ++i)
+                    writer.raw(message.$unknowns[i]);
+            return writer;
+        };
+
+        /**
+         * Decodes a DeltaOpColumns message from the specified reader or buffer.
+         * @function decode
+         * @memberof hotpatch.DeltaOpColumns
+         * @static
+         * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+         * @param {number} [length] Message length if known beforehand
+         * @returns {hotpatch.DeltaOpColumns & hotpatch.DeltaOpColumns.$Shape} DeltaOpColumns
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        DeltaOpColumns.decode = function (reader, length, _end, _depth, _target) {
+            if (!(reader instanceof $Reader))
+                reader = $Reader.create(reader);
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $Reader.recursionLimit)
+                throw $Error("max depth exceeded");
+            let end, message, value;
+            if (length === $undefined)
+                end = reader.len;
+            else {
+                end = reader.pos + length;
+                if (end > reader.len)
+                    throw $RangeError("index out of range");
+                length = reader.len;
+                reader.len = end;
+            }
+            message = _target || new $root.hotpatch.DeltaOpColumns();
+            while (reader.pos < end) {
+                let start = reader.pos;
+                let tag = reader.tag();
+                if (tag === _end) {
+                    _end = $undefined;
+                    break;
+                }
+                let wireType = tag & 7;
+                switch (tag >>>= 3) {
+                case 1: {
+                        if (wireType === 2) {
+                            if (!(message.ops && message.ops.length))
+                                message.ops = [];
+                            reader.uint32s(message.ops);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.ops && message.ops.length))
+                            message.ops = [];
+                        message.ops.push(reader.uint32());
+                        continue;
+                    }
+                case 2: {
+                        if (wireType === 2) {
+                            if (!(message.offsetGaps && message.offsetGaps.length))
+                                message.offsetGaps = [];
+                            reader.sint32s(message.offsetGaps);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.offsetGaps && message.offsetGaps.length))
+                            message.offsetGaps = [];
+                        message.offsetGaps.push(reader.sint32());
+                        continue;
+                    }
+                case 3: {
+                        if (wireType !== 2)
+                            break;
+                        if ((value = reader.bytes()).length)
+                            message.bytes = value;
+                        else
+                            delete message.bytes;
+                        continue;
+                    }
+                }
+                reader.skipType(wireType, _depth, tag);
+                if (!reader.discardUnknown) {
+                    $util.makeProp(message, "$unknowns", false);
+                    (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                }
+            }
+            if (length !== $undefined) {
+                if (reader.pos !== end)
+                    throw $RangeError("index out of range");
+                reader.len = length;
+            }
+            if (_end !== $undefined)
+                throw $Error("missing end group");
+            return message;
+        };
+
+        return DeltaOpColumns;
     })();
 
     hotpatch.DeltaOp = (function() {
@@ -3810,6 +4043,7 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {number|null} [alignment] DataBlock alignment
          * @property {hotpatch.BlockBytes.$Properties|null} [bytes] DataBlock bytes
          * @property {Array.<hotpatch.Fixup.$Properties>|null} [fixups] DataBlock fixups
+         * @property {hotpatch.RvaRange.$Properties|null} [replaces] DataBlock replaces
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -3828,6 +4062,7 @@ export const hotpatch = $root.hotpatch = (() => {
          *   alignment?: number|null;
          *   bytes?: hotpatch.BlockBytes.$Shape|null;
          *   fixups?: Array.<hotpatch.Fixup.$Shape>|null;
+         *   replaces?: hotpatch.RvaRange.$Shape|null;
          *   $unknowns?: Array.<Uint8Array>;
          * }} hotpatch.DataBlock.$Shape
          */
@@ -3881,6 +4116,14 @@ export const hotpatch = $root.hotpatch = (() => {
         DataBlock.prototype.fixups = $util.emptyArray;
 
         /**
+         * DataBlock replaces.
+         * @member {hotpatch.RvaRange.$Properties|null|undefined} replaces
+         * @memberof hotpatch.DataBlock
+         * @instance
+         */
+        DataBlock.prototype.replaces = null;
+
+        /**
          * Encodes the specified DataBlock message. Does not implicitly {@link hotpatch.DataBlock.verify|verify} messages.
          * @function encode
          * @memberof hotpatch.DataBlock
@@ -3905,6 +4148,8 @@ export const hotpatch = $root.hotpatch = (() => {
             if (message.fixups != null && message.fixups.length)
                 for (let i = 0; i < message.fixups.length; ++i)
                     $root.hotpatch.Fixup.encode(message.fixups[i], writer.uint32(/* id 4, wireType 2 =*/34).fork(), _depth + 1).ldelim();
+            if (message.replaces != null && $Object.hasOwnProperty.call(message, "replaces"))
+                $root.hotpatch.RvaRange.encode(message.replaces, writer.uint32(/* id 5, wireType 2 =*/42).fork(), _depth + 1).ldelim();
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -3979,6 +4224,12 @@ export const hotpatch = $root.hotpatch = (() => {
                         if (!(message.fixups && message.fixups.length))
                             message.fixups = [];
                         message.fixups.push($root.hotpatch.Fixup.decode(reader, reader.size(), $undefined, _depth + 1));
+                        continue;
+                    }
+                case 5: {
+                        if (wireType !== 2)
+                            break;
+                        message.replaces = $root.hotpatch.RvaRange.decode(reader, reader.size(), $undefined, _depth + 1, message.replaces);
                         continue;
                     }
                 }

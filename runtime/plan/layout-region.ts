@@ -9,6 +9,7 @@ import { err, ok, type Result } from '../../common/errors.ts';
 import { hex, type Va } from '../../common/types.ts';
 import { baseRanges, materialiseDelta } from '../../formats/intra-refs.ts';
 import { impliedFixups } from '../../formats/implicit-fixups.ts';
+import { movesOf } from '../../formats/moves.ts';
 import { coveredByRelied } from '../../formats/validate.ts';
 import type { BlockBytes, CodeBlock, Fixup, HotpatchPackage } from '../../formats/package.ts';
 import { eqBytes } from './check-target.ts';
@@ -85,7 +86,7 @@ export async function materialiseBlock(b: BlockBytes, what: string, pkg: Hotpatc
   } else if (!eqBytes(await sha256(baseBytes.subarray(0, b.base.length)), b.baseSha256)) return err('PLAN_IDENTITY', `${what}: delta base at ${hex(b.base.rva)}+${b.base.length} (section ${sectionOf(sections, b.base.rva)}) differs from the package's`, b.base.rva);
   const bytes = materialiseDelta(b, baseBytes, what);
   if (!bytes.ok) return err('PLAN_PACKAGE', bytes.error.message);
-  const implied = impliedFixups(b, baseBytes, pkg.target.imageBase, pkg.target.sizeOfImage, what);
+  const implied = impliedFixups(b, baseBytes, pkg.target.imageBase, pkg.target.sizeOfImage, what, movesOf(pkg));
   if (!implied.ok) return err('PLAN_PACKAGE', implied.error.message);
   return ok({ bytes: bytes.value, implied: implied.value });
 }

@@ -5,16 +5,17 @@
  */
 import { impliedFixups } from '../../formats/implicit-fixups.ts';
 import { baseRanges, materialiseDelta } from '../../formats/intra-refs.ts';
+import type { Moves } from '../../formats/moves.ts';
 import type { BlockBytes, Fixup } from '../../formats/package.ts';
 import { gather } from '../../formats/delta-index.ts';
 
-export function literalBlock(b: { readonly bytes: BlockBytes; readonly fixups: readonly Fixup[] }, old: Uint8Array, imageBase: bigint, sizeOfImage: number): { bytes: Uint8Array; fixups: Fixup[] } {
+export function literalBlock(b: { readonly bytes: BlockBytes; readonly fixups: readonly Fixup[] }, old: Uint8Array, imageBase: bigint, sizeOfImage: number, moves?: Moves): { bytes: Uint8Array; fixups: Fixup[] } {
   if (b.bytes.kind === 'literal') return { bytes: b.bytes.bytes.slice(), fixups: [...b.fixups] };
   if (b.bytes.kind === 'sealed') throw new Error('the block is sealed: unsealPackage first');
   const base = gather(old, baseRanges(b.bytes));
   if (base === null) throw new Error("the block's base is outside OLD");
   const bytes = materialiseDelta(b.bytes, base);
-  const implied = impliedFixups(b.bytes, base, imageBase, sizeOfImage);
+  const implied = impliedFixups(b.bytes, base, imageBase, sizeOfImage, 'delta', moves);
   if (!bytes.ok || !implied.ok) throw new Error('the block does not decode against OLD');
   return { bytes: bytes.value, fixups: [...b.fixups, ...implied.value] };
 }
