@@ -188,7 +188,17 @@ function unwindMsg(u: Unwind, blockSize: number): hotpatch.Unwind.$Properties {
     runtimeFunctions: u.runtimeFunctions.map((r) => ({ beginOffset: r.beginOffset, endOffset: r.endOffset === blockSize ? 0 : r.endOffset, unwindInfoOffset: r.unwindInfoOffset })),
     unwindInfo: u.unwindInfo,
     unwindFixups: fixupsMsg(u.unwindFixups),
+    // Since 2.3: the blob as a delta against old-image bytes (FORMAT.md "Unwind by reference").
+    ...(u.infoDelta === undefined ? {} : { unwindDelta: unwindDeltaMsg(u.infoDelta) }),
   };
+}
+
+/** Unwind.unwind_delta: a Delta message as a block's delta storage writes it (extra_base included). */
+function unwindDeltaMsg(d: Extract<BlockBytes, { kind: 'delta' }>): hotpatch.Delta.$Properties {
+  const m = bytesMsg(d);
+  const delta = m.delta ?? m.deltaWithImplicitFixups ?? m.deltaWithIntraRefs;
+  if (delta === null || delta === undefined) throw new Error('unwind delta: not a delta');
+  return delta;
 }
 
 /**
@@ -521,11 +531,22 @@ function unwindOf(m: hotpatch.Unwind.$Shape | null | undefined, path: string, ta
   if (m === null || m === undefined) return null;
   // Since 2.1 an end offset of 0 (absent) is the block's end; 1.x payloads keep 0 (invalid).
   const endOf = (e: number): number => (c.v2 && e === 0 ? blockSize : e);
+  const d = m.unwindDelta;
+  // Read as a block's deltaWithIntraRefs (extra_base allowed); what a 2.3 unwind delta may
+  // not hold (a hash, implicit or intra fields, sealed ops) is refused at validation.
+  const infoDelta = d === null || d === undefined ? null : blockBytesOf({ storage: 'deltaWithIntraRefs', deltaWithIntraRefs: d }, `${path}.unwindDelta`);
   return {
     runtimeFunctions: (m.runtimeFunctions ?? []).map((r) => ({ beginOffset: u32(r.beginOffset), endOffset: endOf(u32(r.endOffset)), unwindInfoOffset: u32(r.unwindInfoOffset) })),
     unwindInfo: bytesOr(m.unwindInfo),
     unwindFixups: fixupsOf(m.unwindFixups, `${path}.unwindFixups`, table),
+    ...(infoDelta?.kind === 'delta' ? { infoDelta: withoutEmptyIntra(infoDelta) } : {}),
   };
+}
+
+/** A delta without its `intra` lists when they are all empty (what extra_base alone decodes with). */
+function withoutEmptyIntra(d: Extract<BlockBytes, { kind: 'delta' }>): Extract<BlockBytes, { kind: 'delta' }> {
+  const { intra, ...rest } = d;
+  return intra !== undefined && intra.rel32.length + intra.rel8.length + intra.tables.length > 0 ? d : rest;
 }
 
 function importOf(m: hotpatch.Import.$Shape, path: string): Import {

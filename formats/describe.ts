@@ -8,7 +8,7 @@ import { payloadBreakdown, type PayloadBreakdown } from './codec.ts';
 import type { LoadedPackage, SignatureStatus } from './container.ts';
 import { toHex } from './keys.ts';
 import type { BlockBytes, CodeBlock, HotpatchPackage } from './package.ts';
-import { blockSize, sealedLength } from './validate.ts';
+import { blockSize, sealedLength, unwindInfoLength } from './validate.ts';
 import { implicitSpans } from './implicit-fixups.ts';
 
 /** One function of the package with the sizes of what it brings. */
@@ -87,7 +87,7 @@ function storedSize(b: BlockBytes): number {
 }
 
 function unwindSize(b: CodeBlock): number {
-  return b.unwind === null ? 0 : b.unwind.runtimeFunctions.length * 12 + b.unwind.unwindInfo.length;
+  return b.unwind === null ? 0 : b.unwind.runtimeFunctions.length * 12 + unwindInfoLength(b.unwind);
 }
 
 function summarise(p: HotpatchPackage): Pick<PackageReport, 'functions' | 'dataBlocks' | 'imports' | 'redirects'> {

@@ -38,6 +38,12 @@ function bytesJson(b: BlockBytes): Json {
   };
 }
 
+/** A 2.3 unwind delta: a block delta's JSON, with its extra base ranges. */
+function unwindDeltaJson(d: Extract<BlockBytes, { kind: 'delta' }>): Json {
+  const { delta } = bytesJson(d) as { delta: Record<string, Json> };
+  return { ...delta, ...(d.extraBase === undefined || d.extraBase.length === 0 ? {} : { extraBase: d.extraBase.map(range) }) };
+}
+
 function fixupJson(f: Fixup): Json {
   const t = f.target;
   const target: Json =
@@ -73,6 +79,7 @@ export function packageToJson(p: HotpatchPackage): Json {
               runtimeFunctions: b.unwind.runtimeFunctions.map((r) => [r.beginOffset, r.endOffset, r.unwindInfoOffset]),
               unwindInfo: toHex(b.unwind.unwindInfo),
               unwindFixups: b.unwind.unwindFixups.map(fixupJson),
+              ...(b.unwind.infoDelta === undefined ? {} : { unwindDelta: unwindDeltaJson(b.unwind.infoDelta) }),
             },
     })),
     dataBlocks: p.dataBlocks.map((b) => ({ id: b.id, alignment: b.alignment, bytes: bytesJson(b.bytes), fixups: b.fixups.map(fixupJson), ...(b.replaces === undefined ? {} : { replaces: range(b.replaces) }) })),

@@ -13,7 +13,9 @@ import { encodePayload } from './codec.ts';
 import { FLAG_SIGNED, FLAG_STORED, loadPackage, readHeader } from './container.ts';
 import { hotpatch } from './generated/hotpatch.js';
 import { FORMAT_MAJOR, FORMAT_MINOR } from './package.ts';
-import { fullPackage, minimalPackage, sealedPackage } from './testing/sample-packages.ts';
+import { fullPackage, minimalPackage, sealedPackage, unwindRefPackage } from './testing/sample-packages.ts';
+import type { HotpatchPackage, Unwind } from './package.ts';
+import { asRva } from '../common/types.ts';
 import { frameWithoutSize, goldenFile, goldenKeys, rleFrame, wrapPayload, wrapRaw, wrapStored } from './testing/wrap.ts';
 
 const DIR = fileURLToPath(new URL('./golden/malformed/', import.meta.url));
@@ -23,6 +25,20 @@ function set(bytes: Uint8Array, at: number, values: number[]): Uint8Array {
   const out = bytes.slice();
   out.set(values, at);
   return out;
+}
+
+/** `p` with block 0's unwind changed by `patch`; `infoDelta: null` drops it, as a 2.2 reader would. */
+function withUnwind(p: HotpatchPackage, patch: { readonly unwindInfo?: Uint8Array; readonly infoDelta?: Unwind['infoDelta'] | null }): HotpatchPackage {
+  const [b0, ...rest] = p.codeBlocks;
+  const { infoDelta, ...u } = b0!.unwind!;
+  const d = patch.infoDelta === null ? undefined : (patch.infoDelta ?? infoDelta);
+  const unwind: Unwind = { ...u, unwindInfo: patch.unwindInfo ?? u.unwindInfo, ...(d === undefined ? {} : { infoDelta: d }) };
+  return { ...p, codeBlocks: [{ ...b0!, unwind }, ...rest] };
+}
+
+/** `p` with block 0's unwind delta changed by `patch`. */
+function withUnwindDelta(p: HotpatchPackage, patch: Partial<NonNullable<Unwind['infoDelta']>>): HotpatchPackage {
+  return withUnwind(p, { infoDelta: { ...p.codeBlocks[0]!.unwind!.infoDelta!, ...patch } });
 }
 
 /** name -> [bytes, code, whether the signature is checked (trusted test key) or not]. */
@@ -37,6 +53,7 @@ async function build(): Promise<Record<string, readonly [Uint8Array, string, 'tr
   const flipped = full.slice();
   flipped[h.value.headerLength + 10]! ^= 0x01;
   const badRef = await fullPackage();
+  const unwindRef = await unwindRefPackage();
   const invalidRaw = encodePayload({ ...badRef, redirects: [...badRef.redirects, badRef.redirects[0]!] });
   // 2.0 columns that do not add up: a targets column one short, relied gaps that are not pairs.
   const shortColumns = hotpatch.Package.decode(encodePayload(badRef));
@@ -146,6 +163,14 @@ async function build(): Promise<Record<string, readonly [Uint8Array, string, 'tr
     'sealed-size-not-sum': [await wrapRaw(hotpatch.Package.encode(sizeOff).finish()), 'PKG_INVALID', 'any'],
     'sealed-without-frame': [await wrapRaw(hotpatch.Package.encode(noFrame).finish()), 'PKG_INVALID', 'any'],
     'sealed-frame-header-cut': [await wrapRaw(hotpatch.Package.encode(cutFrame).finish()), 'PKG_INVALID', 'any'],
+    // Format 2.3: unwind info by reference to old-image bytes.
+    'unwind-ref-not-relied': [await wrapRaw(encodePayload(withUnwindDelta(unwindRef, { extraBase: [{ rva: asRva(0x3000), length: 4 }] }))), 'PKG_INVALID', 'any'],
+    'unwind-ref-past-image': [await wrapRaw(encodePayload(withUnwindDelta(unwindRef, { base: { rva: asRva(0x3ffc), length: 12 } }))), 'PKG_INVALID', 'any'],
+    'unwind-ref-beside-literal': [await wrapRaw(encodePayload(withUnwind(unwindRef, { unwindInfo: new Uint8Array(16) }))), 'PKG_INVALID', 'any'],
+    'unwind-ref-short-ops': [await wrapRaw(encodePayload(withUnwindDelta(unwindRef, { size: 20 }))), 'PKG_INVALID', 'any'],
+    'unwind-ref-sealed-op': [await wrapRaw(encodePayload(withUnwindDelta(unwindRef, { ops: [{ kind: 'copy', offset: 0, length: 12 }, { kind: 'sealed-literal', length: 4 }] }))), 'PKG_INVALID', 'any'],
+    // What a 2.2 reader sees: field 4 unknown, an empty unwind_info under two entries.
+    'unwind-ref-as-2.2-reads-it': [await wrapRaw(encodePayload(withUnwind(unwindRef, { infoDelta: null }))), 'PKG_INVALID', 'any'],
     // Format 1 (the 32-byte header of 1.0-1.3), still read.
     'v1-short-header': [fullV1.slice(0, 20), 'PKG_TRUNCATED', 'any'],
     'v1-major-2-field': [set(fullV1, 4, [2, 0]), 'PKG_VERSION', 'trusted'],

@@ -13,7 +13,7 @@ import type { Rva } from '../common/types.ts';
 /** Container format version this code writes and the newest major it reads. */
 export const FORMAT_MAJOR = 2;
 /** Minor version this code writes; minors only add optional fields, so any minor is read. */
-export const FORMAT_MINOR = 2;
+export const FORMAT_MINOR = 3;
 
 /** A range of image RVAs. */
 export interface RvaRange {
@@ -208,10 +208,17 @@ export interface RuntimeFunction {
 /** x64 unwind data of a code block. */
 export interface Unwind {
   readonly runtimeFunctions: readonly RuntimeFunction[];
-  /** UNWIND_INFO structures (and their handler data), as one blob. */
+  /** UNWIND_INFO structures (and their handler data), as one blob; empty while `infoDelta` stands for it. */
   readonly unwindInfo: Uint8Array;
   /** Fixups inside unwindInfo (handler RVAs, chained entries: addr32nb). */
   readonly unwindFixups: readonly Fixup[];
+  /**
+   * Since 2.3: the blob as a delta against old-image bytes (the old function's UNWIND_INFO and
+   * handler data; copy, literal and add ops, extra base ranges, no hash, implicit or intra
+   * fields), `unwindInfo` then empty. formats/unwind-ref.ts (openUnwinds) turns it into the
+   * literal blob against the checked old image. Absent for a literal blob.
+   */
+  readonly infoDelta?: Extract<BlockBytes, { kind: 'delta' }>;
 }
 
 /** New or changed code. */

@@ -9,7 +9,7 @@
  */
 import { err, ok, type Result } from '../common/errors.ts';
 import { checkDelta } from './delta.ts';
-import { checkImplicitFixups, implicitSpans } from './implicit-fixups.ts';
+import { checkImplicitFixups, hasImplicit, implicitSpans } from './implicit-fixups.ts';
 import { baseLength, checkIntraRefs, intraSpans } from './intra-refs.ts';
 import { IMAGE_FILE_MACHINE_AMD64 } from '../runtime/pe/types.ts';
 import { readZstdFrameHeader } from './zstd.ts';
@@ -17,6 +17,7 @@ import {
   REDIRECT_PAD_LENGTH,
   REDIRECT_SITE_LENGTH,
   type BlockBytes,
+  type Unwind,
   type Fixup,
   type FixupKind,
   type HotpatchPackage,
@@ -161,6 +162,27 @@ function checkBytes(b: BlockBytes, path: string, p: HotpatchPackage): void {
   if (!ir.ok) fail(ir.error.message);
 }
 
+/** Length of a block's unwind info once materialised: the literal blob's, or (2.3) its delta's size. */
+export function unwindInfoLength(u: Unwind): number {
+  return u.infoDelta === undefined ? u.unwindInfo.length : u.infoDelta.size;
+}
+
+/**
+ * Since 2.3 an unwind blob may be a delta against old-image bytes (FORMAT.md "Unwind by
+ * reference"): held to a block delta's rules (base and extra ranges inside the image and the
+ * relied ranges, ops inside them, `size` bytes), with no literal blob beside it, no hash (the
+ * relied hash pins every range), and none of what a block delta may add to its ops: implicit
+ * or intra fields (the unwind fixups name every field), sealed ops (unwind is not sealed).
+ */
+function checkUnwindDelta(u: Unwind, path: string, p: HotpatchPackage): void {
+  const d = u.infoDelta!;
+  if (u.unwindInfo.length > 0) fail(`${path}: both unwindInfo and unwindDelta`);
+  if (d.baseSha256.length > 0) fail(`${path}.baseSha256: an unwind delta carries no hash (the relied ranges pin its base)`);
+  if (hasImplicit(d) || (d.intra !== undefined && d.intra.rel32.length + d.intra.rel8.length + d.intra.tables.length > 0)) fail(`${path}: implicit or intra fields in an unwind delta`);
+  if (d.ops.some((op) => op.kind === 'sealed-literal' || op.kind === 'sealed-add')) fail(`${path}: sealed ops in an unwind delta`);
+  checkBytes(d, path, p);
+}
+
 function run(p: HotpatchPackage): void {
   const t = p.target;
   if (t.machine !== IMAGE_FILE_MACHINE_AMD64) fail(`target.machine: 0x${t.machine.toString(16)} is not AMD64 (0x8664)`);
@@ -211,6 +233,8 @@ function run(p: HotpatchPackage): void {
     const u = b.unwind;
     if (u === null) return;
     const path = `codeBlocks[${i}].unwind`;
+    const infoLength = unwindInfoLength(u);
+    if (u.infoDelta !== undefined) checkUnwindDelta(u, `${path}.unwindDelta`, p);
     let prevEnd = 0;
     u.runtimeFunctions.forEach((r, j) => {
       const at = `${path}.runtimeFunctions[${j}]`;
@@ -218,9 +242,9 @@ function run(p: HotpatchPackage): void {
       if (j > 0 && r.beginOffset < prevEnd) fail(`${at}: entries must be sorted and disjoint`);
       prevEnd = r.endOffset;
       // UNWIND_INFO is DWORD-aligned and at least its 4-byte header long.
-      if (r.unwindInfoOffset % 4 !== 0 || r.unwindInfoOffset + 4 > u.unwindInfo.length) fail(`${at}: unwindInfoOffset ${r.unwindInfoOffset} is unaligned or outside the ${u.unwindInfo.length}-byte unwind info`);
+      if (r.unwindInfoOffset % 4 !== 0 || r.unwindInfoOffset + 4 > infoLength) fail(`${at}: unwindInfoOffset ${r.unwindInfoOffset} is unaligned or outside the ${infoLength}-byte unwind info`);
     });
-    checkFixups(u.unwindFixups, u.unwindInfo.length, `${path}.unwindFixups`, ctx, true);
+    checkFixups(u.unwindFixups, infoLength, `${path}.unwindFixups`, ctx, true);
   });
   p.dataBlocks.forEach((b, i) => checkFixups(b.fixups, blocks.get(b.id)!, `dataBlocks[${i}].fixups`, ctx, false, b.bytes));
   checkReplaces(p);
@@ -362,7 +386,11 @@ export function checkBudget(p: HotpatchPackage): Result<void> {
     total += blockSize(b.bytes) + Math.min(b.alignment, MAX_ALIGNMENT);
     if (b.bytes.kind === 'delta') bases += baseLength(b.bytes);
   }
-  for (const b of p.codeBlocks) if (b.unwind !== null) total += b.unwind.unwindInfo.length;
+  for (const b of p.codeBlocks) {
+    if (b.unwind === null) continue;
+    total += unwindInfoLength(b.unwind);
+    if (b.unwind.infoDelta !== undefined) bases += baseLength(b.unwind.infoDelta);
+  }
   // Decoding the sealed frame (2.2) holds its dictionary and output at once: both counted.
   bases += sealedDictionaryLength(p);
   if (total > MAX_BLOCK_BYTES) return err('PKG_BOMB', `blocks expand to ${total} bytes, over the ${MAX_BLOCK_BYTES}-byte limit`);

@@ -8,6 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { expect, test } from 'vitest';
 import { buildFromDiff, COMPILER_VERSION, diffFiles } from '../compiler/index.ts';
 import { verifyPackage } from '../compiler/verify/verify-package.ts';
+import { openUnwinds } from '../formats/unwind-ref.ts';
+import { asRva } from '../common/types.ts';
 import { cachePath, realPairs } from '../samples/real/real-files.ts';
 import type { CodeBlock, Fixup, HotpatchPackage } from '../formats/package.ts';
 import { parseHandlerData } from '../compiler/eh/parse-handler-data.ts';
@@ -62,6 +64,9 @@ test.skipIf(missing !== undefined)(`carries FH3 and scope-table functions and th
   expect(built.value.verified.unwindEntries).toBeGreaterThan(0);
 
   // Corruptions the verifier must catch, each on its own.
+  const openedR = openUnwinds(pkg, m.old.img.image);
+  if (!openedR.ok) throw new Error(openedR.error.message);
+  const opened = openedR.value;
   const tableFix = unwind.unwindFixups.findIndex((f) => f.target.kind === 'unwind');
   const codeFix = unwind.unwindFixups.findIndex((f) => f.target.kind === 'block' && f.target.blockId === fh3Block);
   expect(codeFix).toBeGreaterThanOrEqual(0);
@@ -72,10 +77,11 @@ test.skipIf(missing !== undefined)(`carries FH3 and scope-table functions and th
     ['code field', retarget(codeFix, (t) => (t.kind === 'block' ? { ...t, offset: t.offset + 1 } : t))],
     // A FuncInfo map pointer 4 bytes into the wrong place of the blob.
     ['table field', retarget(tableFix, (t) => (t.kind === 'unwind' ? { ...t, offset: t.offset + 4 } : t))],
-    // A state number inside a carried structure (the last byte of the blob is structure data).
+    // A state number inside a carried structure (the last byte of the blob is structure data),
+    // in the blob as the runtime materialises it (format 2.3: it may be stored by reference).
     [
       'structure byte',
-      withUnwind(pkg, fh3Block, (u) => {
+      withUnwind(opened, fh3Block, (u) => {
         const b = u.unwindInfo.slice();
         const fieldBytes = new Set(u.unwindFixups.flatMap((f) => [f.offset, f.offset + 1, f.offset + 2, f.offset + 3]));
         let k = b.length - 1;
@@ -85,6 +91,14 @@ test.skipIf(missing !== undefined)(`carries FH3 and scope-table functions and th
       }),
     ],
   ];
+  // Stored by reference (format 2.3): the same blob read 4 bytes further into OLD.
+  // (42 of the package's 237 unwind blobs are stored by reference.)
+  const byRef = pkg.codeBlocks.find((b) => b.unwind?.infoDelta !== undefined);
+  expect(byRef).toBeDefined();
+  cases.push([
+    'reference shifted',
+    withUnwind(pkg, byRef!.id, (u) => ({ ...u, infoDelta: { ...u.infoDelta!, base: { ...u.infoDelta!.base, rva: asRva(u.infoDelta!.base.rva + 4) } } })),
+  ]);
   // A parent carried without one of its funclets (the record dropped): a mixed group.
   const funclet = pkg.functions.find((r) => diff.funcletsWithoutRedirect.has(m.new.fns.byEntry.get(r.newRva as number)!.index));
   expect(funclet).toBeDefined();

@@ -13,6 +13,7 @@ import type { FunctionChange, ImageDiff } from '../diff/types.ts';
 import { describeNew } from '../diff/resolve-target.ts';
 import { leftOldNeighbours } from '../diff/left-old.ts';
 import { withDeltas } from './deltas.ts';
+import { withUnwindRefs } from './unwind-refs.ts';
 import { withCoveredRedirects } from './covered-redirects.ts';
 import { EmitPass, failPass, type PassResult } from './emit-pass.ts';
 import { closeGlue } from './glue.ts';
@@ -60,7 +61,10 @@ export function emitPackage(diff: ImageDiff, opts: EmitOptions): Result<EmittedP
     if (!r.ok) return { ok: false, error: r.error };
     // A pass that grew the glue is redone even when it failed: the failure may be a function
     // only the new glue makes the package carry.
-    if (glue.size === before) return ok(withCoveredRedirects(withDeltas(diff.match.old.img, opts.moduleName, r)));
+    if (glue.size === before) {
+      const deltas = withDeltas(diff.match.old.img, opts.moduleName, r);
+      return ok(withCoveredRedirects(opts.literalUnwind === true ? deltas : withUnwindRefs(diff, opts.moduleName, deltas)));
+    }
   }
 }
 

@@ -13,6 +13,11 @@ export interface EmitOptions {
    * estimates of a complete package that is never applied (bench/complete-package.ts).
    */
   readonly estimateOnly?: true;
+  /**
+   * Store every unwind blob literally, never by reference to OLD's unwind data (format 2.3,
+   * compiler/emit/unwind-refs.ts): the 2.2 form, for tests and size comparisons.
+   */
+  readonly literalUnwind?: true;
   /** Series membership; null gives a baseline named after the old image, sequence 1. */
   readonly series: { readonly baselineId: string; readonly sequence: number } | null;
   readonly compilerVersion: string;

@@ -14,6 +14,7 @@ import { NO_PROGRESS, type Progress } from '../../common/progress.ts';
 import { REDIRECT_PAD_LENGTH, REDIRECT_SITE_LENGTH, type HotpatchPackage } from '../../formats/package.ts';
 import { coveredByRelied } from '../../formats/validate.ts';
 import { unsealPackage } from '../../formats/seal.ts';
+import { openUnwinds } from '../../formats/unwind-ref.ts';
 import { sha256 } from '../../runtime/pe/sha256.ts';
 import type { ImageDiff } from '../diff/types.ts';
 import { leftOldDataKeys, writableDataKeys } from '../diff/left-old.ts';
@@ -56,7 +57,11 @@ export function verifyPackage(diff: ImageDiff, given: HotpatchPackage, layout: V
   // relied bytes (which cover the dictionary) are known to be OLD's.
   const opened = unsealPackage(given, oldImg.image);
   if (!opened.ok) return mismatch(`sealed bytes: ${opened.error.message}`);
-  const pkg = opened.value;
+  // Unwind blobs stored by reference (format 2.3) likewise, by the runtime's own function: the
+  // unwind check below then compares the bytes they give with NEW's.
+  const unwound = openUnwinds(opened.value, oldImg.image);
+  if (!unwound.ok) return mismatch(`unwind by reference: ${unwound.error.message}`);
+  const pkg = unwound.value;
 
   // 1. The blocks at their paper addresses, fixups written.
   const paper = PaperImage.build(oldImg, pkg, layout);

@@ -1442,6 +1442,9 @@ export namespace hotpatch {
         /** Unwind unwindFixups. */
         unwindFixups: hotpatch.Fixup.$Properties[];
 
+        /** Unwind unwindDelta. */
+        unwindDelta?: (hotpatch.Delta.$Properties|null);
+
         /**
          * Encodes the specified Unwind message. Does not implicitly {@link hotpatch.Unwind.verify|verify} messages.
          * @param message Unwind message or plain object to encode
@@ -1475,6 +1478,9 @@ export namespace hotpatch {
             /** Unwind unwindFixups */
             unwindFixups?: (hotpatch.Fixup.$Properties[]|null);
 
+            /** Unwind unwindDelta */
+            unwindDelta?: (hotpatch.Delta.$Properties|null);
+
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
         }
@@ -1484,6 +1490,7 @@ export namespace hotpatch {
           runtimeFunctions?: hotpatch.RuntimeFunction.$Shape[]|null;
           unwindInfo?: Uint8Array|null;
           unwindFixups?: hotpatch.Fixup.$Shape[]|null;
+          unwindDelta?: hotpatch.Delta.$Shape|null;
           $unknowns?: Uint8Array[];
         };
     }

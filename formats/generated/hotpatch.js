@@ -3683,6 +3683,7 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {Array.<hotpatch.RuntimeFunction.$Properties>|null} [runtimeFunctions] Unwind runtimeFunctions
          * @property {Uint8Array|null} [unwindInfo] Unwind unwindInfo
          * @property {Array.<hotpatch.Fixup.$Properties>|null} [unwindFixups] Unwind unwindFixups
+         * @property {hotpatch.Delta.$Properties|null} [unwindDelta] Unwind unwindDelta
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -3700,6 +3701,7 @@ export const hotpatch = $root.hotpatch = (() => {
          *   runtimeFunctions?: Array.<hotpatch.RuntimeFunction.$Shape>|null;
          *   unwindInfo?: Uint8Array|null;
          *   unwindFixups?: Array.<hotpatch.Fixup.$Shape>|null;
+         *   unwindDelta?: hotpatch.Delta.$Shape|null;
          *   $unknowns?: Array.<Uint8Array>;
          * }} hotpatch.Unwind.$Shape
          */
@@ -3746,6 +3748,14 @@ export const hotpatch = $root.hotpatch = (() => {
         Unwind.prototype.unwindFixups = $util.emptyArray;
 
         /**
+         * Unwind unwindDelta.
+         * @member {hotpatch.Delta.$Properties|null|undefined} unwindDelta
+         * @memberof hotpatch.Unwind
+         * @instance
+         */
+        Unwind.prototype.unwindDelta = null;
+
+        /**
          * Encodes the specified Unwind message. Does not implicitly {@link hotpatch.Unwind.verify|verify} messages.
          * @function encode
          * @memberof hotpatch.Unwind
@@ -3769,6 +3779,8 @@ export const hotpatch = $root.hotpatch = (() => {
             if (message.unwindFixups != null && message.unwindFixups.length)
                 for (let i = 0; i < message.unwindFixups.length; ++i)
                     $root.hotpatch.Fixup.encode(message.unwindFixups[i], writer.uint32(/* id 3, wireType 2 =*/26).fork(), _depth + 1).ldelim();
+            if (message.unwindDelta != null && $Object.hasOwnProperty.call(message, "unwindDelta"))
+                $root.hotpatch.Delta.encode(message.unwindDelta, writer.uint32(/* id 4, wireType 2 =*/34).fork(), _depth + 1).ldelim();
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -3836,6 +3848,12 @@ export const hotpatch = $root.hotpatch = (() => {
                         if (!(message.unwindFixups && message.unwindFixups.length))
                             message.unwindFixups = [];
                         message.unwindFixups.push($root.hotpatch.Fixup.decode(reader, reader.size(), $undefined, _depth + 1));
+                        continue;
+                    }
+                case 4: {
+                        if (wireType !== 2)
+                            break;
+                        message.unwindDelta = $root.hotpatch.Delta.decode(reader, reader.size(), $undefined, _depth + 1, message.unwindDelta);
                         continue;
                     }
                 }

@@ -36,6 +36,10 @@ export function oldImage(): Uint8Array {
   img.set([0x40, 0x53, 0x48, 0x83, 0xec, 0x20, 0x48, 0x8b, 0xd9, 0x90, 0x90, 0x90, 0x90, 0x90], 0x1100);
   img.set([0x55, 0x48], 0x1200);
   img.fill(0xcc, 0x11f0, 0x1200); // padding before 0x1200 for a short-to-pad redirect
+  // The old function's unwind data (format 2.3 unwind by reference): its UNWIND_INFO (a
+  // 0x30-byte frame where the new one has 0x28) and handler RVA, and a chained-style tail.
+  img.set([0x09, 0x04, 0x01, 0x00, 0x04, 0x52, 0x00, 0x00, 0x34, 0x12, 0x00, 0x00], 0x1d00);
+  img.set([0x01, 0x02, 0x00, 0x00], 0x1d40);
   return img;
 }
 
@@ -210,4 +214,30 @@ export async function sealedPackage(): Promise<HotpatchPackage> {
   const sealed = await sealPackageWith(await fullPackage(), oldImage(), [{ rva: asRva(0x1100), length: 0x80 }], (id) => id <= 2);
   if (!sealed.ok) throw new Error(`${sealed.error.code}: ${sealed.error.message}`);
   return sealed.value;
+}
+
+/**
+ * The full package in the 2.3 form: block 0's unwind info stored by reference to the old
+ * function's unwind data (formats/unwind-ref.ts): an add over the old UNWIND_INFO (one byte
+ * differs), a copy of the old handler RVA (the unwind fixup writes that field), and a copy from
+ * an extra base range. The relied ranges cover both ranges.
+ */
+export async function unwindRefPackage(): Promise<HotpatchPackage> {
+  const p = await fullPackage();
+  const img = oldImage();
+  const [b0, ...rest] = p.codeBlocks;
+  const ranges = mergeRanges([...p.target.reliedRanges.map((r) => [r.rva, r.rva + r.length] as const), [0x1d00, 0x1d0c], [0x1d40, 0x1d44]]);
+  const infoDelta = {
+    kind: 'delta' as const,
+    base: { rva: asRva(0x1d00), length: 12 },
+    baseSha256: new Uint8Array(0),
+    size: 16,
+    ops: [
+      { kind: 'add' as const, offset: 0, bytes: Uint8Array.of(0, 0, 0, 0, 0, 0xf0, 0, 0) },
+      { kind: 'copy' as const, offset: 8, length: 8 },
+    ],
+    extraBase: [{ rva: asRva(0x1d40), length: 4 }],
+  };
+  const unwind = { ...b0!.unwind!, unwindInfo: new Uint8Array(0), infoDelta };
+  return { ...p, target: { ...p.target, reliedRanges: ranges, reliedSha256: await reliedSha256(img, ranges) }, codeBlocks: [{ ...b0!, unwind }, ...rest] };
 }

@@ -64,6 +64,9 @@ export function checkBlocks(pkg: HotpatchPackage): Result<void> {
     }
     ids.add(b.id);
   }
+  // planPackage opens unwind blobs stored by reference (format 2.3, formats/unwind-ref.ts) right after the relied bytes are checked.
+  const byRef = pkg.codeBlocks.find((c) => c.unwind?.infoDelta !== undefined);
+  if (byRef !== undefined) return err('PLAN_PACKAGE', `block ${byRef.id}: unwind info by reference that was not opened (openUnwinds before layout)`);
   return ok(undefined);
 }
 

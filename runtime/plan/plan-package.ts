@@ -6,7 +6,8 @@
  * Order of checks, one step each: series, target identity (machine, TimeDateStamp,
  * SizeOfImage, CheckSum, CodeView GUID/age, the relied-on bytes hash) and original bytes at
  * every redirect site, those the relied ranges cover taken from the checked image (check-target.ts) → sealed
- * blocks (format 2.2) decoded against the same checked image (formats/seal.ts) → blocks, delta bases and layout (layout-region.ts)
+ * blocks (format 2.2) decoded against the same checked image (formats/seal.ts), and unwind
+ * blobs stored by reference (2.3) copied from it (formats/unwind-ref.ts) → blocks, delta bases and layout (layout-region.ts)
  * → a free region within ±2 GB (within 2 GB above the image base when the package holds
  * imagerel32 fixups) → imports and every fixup (targets resolved here, fields written and
  * range-checked by the wasm core: runtime/pe/apply-fixups.ts) and the unwind table
@@ -18,6 +19,7 @@ import { err, ok, type Result } from '../../common/errors.ts';
 import { asVa } from '../../common/types.ts';
 import { checkBudget } from '../../formats/validate.ts';
 import { unsealPackage } from '../../formats/seal.ts';
+import { openUnwinds } from '../../formats/unwind-ref.ts';
 import type { HotpatchPackage } from '../../formats/package.ts';
 import { preferredView, readModuleView } from '../image/module-view.ts';
 import type { ProcessBackend } from './backend.ts';
@@ -83,7 +85,10 @@ export async function planPackage(given: HotpatchPackage, backend: ProcessBacken
   // every dictionary range. One function for the runtime and the compiler's paper image.
   const opened = unsealPackage(full.value, preferred);
   if (!opened.ok) return err('PLAN_PACKAGE', `sealed bytes: ${opened.error.message}`, opened.error.offset);
-  const pkg = opened.value;
+  // Unwind blobs stored by reference (format 2.3) copied from the same checked bytes.
+  const unwound = openUnwinds(opened.value, preferred);
+  if (!unwound.ok) return err('PLAN_PACKAGE', `unwind by reference: ${unwound.error.message}`, unwound.error.offset);
+  const pkg = unwound.value;
   const sections = mappedSections(preferred);
   const sites = checkRedirectSites(pkg, preferred, sections);
   if (!sites.ok) return sites;

@@ -1,0 +1,108 @@
+/**
+ * Format 2.3, unwind by reference, end to end on real sample pairs: the compiler stores a
+ * changed function's unwind blob as a delta against its old function's unwind data
+ * (compiler/emit/unwind-refs.ts); the package passes the paper verification (which opens it
+ * with the runtime's own function and compares every UNWIND_INFO byte with NEW), goes through
+ * the container, and applied to the in-memory process writes exactly the bytes (unwind info,
+ * RUNTIME_FUNCTION table, everything) of the same package with literal unwind blobs (the 2.2
+ * form, `literalUnwind`). An unvalidated package whose reference lies outside the relied ranges
+ * or the image is refused before any write (PLAN_PACKAGE). On a real MSVC C++ module with
+ * exception handler data (watcher 2.5.0 -> 2.5.1, the --skip-refused package, from the corpus
+ * cache; skipped with the reason without it) the same holds, and the package is smaller.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { asRva } from '../common/types.ts';
+import { buildPackage, COMPILER_VERSION, diffFiles, emitPackage, verifyPackage } from '../compiler/index.ts';
+import { encodePackage, loadPackage } from '../formats/container.ts';
+import type { CodeBlock, HotpatchPackage } from '../formats/package.ts';
+import { MemoryBackend } from '../runtime/backends/memory-backend.ts';
+import { applyPackage } from '../runtime/apply/apply-package.ts';
+import { fingerprint, loadSample, refusedUntouched, sampleBytes } from '../runtime/apply/testing/fixtures.ts';
+import { loadProcessImage } from '../runtime/image/load-image.ts';
+import { fetchRealFile, realPairs } from '../samples/real/real-files.ts';
+
+function must<T>(r: { ok: true; value: T } | { ok: false; error: { code: string; message: string } }): T {
+  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
+  return r.value;
+}
+
+async function viaFile(pkg: HotpatchPackage): Promise<HotpatchPackage> {
+  return must(await loadPackage(must(await encodePackage(pkg)), { trusted: [], allowUnsigned: true })).package;
+}
+
+async function fileSize(pkg: HotpatchPackage): Promise<number> {
+  return must(await encodePackage(pkg)).length;
+}
+
+const byReference = (pkg: HotpatchPackage): CodeBlock[] => pkg.codeBlocks.filter((b) => b.unwind?.infoDelta !== undefined);
+
+/** The sample pair's package with unwind by reference (as the compiler builds it) and with literal unwind. */
+function built(scenario: string, suffix: string): { ref: HotpatchPackage; literal: HotpatchPackage } {
+  const opts = { moduleName: `${scenario}.dll`, skipRefused: false, series: null, compilerVersion: COMPILER_VERSION } as const;
+  const old = sampleBytes(scenario, `v1${suffix}.dll`);
+  const neu = sampleBytes(scenario, `v2${suffix}.dll`);
+  return { ref: must(buildPackage(old, neu, opts)).emitted.pkg, literal: must(buildPackage(old, neu, { ...opts, literalUnwind: true })).emitted.pkg };
+}
+
+describe('unwind by reference (format 2.3) applied to real samples', () => {
+  // Changed functions whose unwind data is their old function's (the samples where the
+  // reference is smaller than the literal blob, its relied range included).
+  for (const [scenario, suffix] of [['bounds-check', '.clang'], ['tiny-function', '.clang']] as const) {
+    it(`${scenario}${suffix}: writes exactly what the literal unwind form writes`, async () => {
+      const { ref, literal } = built(scenario, suffix);
+      expect(byReference(ref).length).toBeGreaterThan(0);
+      expect(byReference(literal)).toEqual([]);
+      expect(await fileSize(ref)).toBeLessThanOrEqual(await fileSize(literal));
+      const prints: string[] = [];
+      for (const pkg of [literal, ref]) {
+        const { image, backend } = loadSample(scenario, `v1${suffix}.dll`);
+        must(await applyPackage(await viaFile(pkg), backend));
+        expect(image.functionTables.length).toBe(1);
+        prints.push(fingerprint(image));
+      }
+      expect(prints[1]).toBe(prints[0]);
+    });
+  }
+
+  it('unvalidated: a reference outside the relied ranges or the image is refused before any write', async () => {
+    const { ref } = built('bounds-check', '.clang');
+    const at = ref.codeBlocks.findIndex((b) => b.unwind?.infoDelta !== undefined);
+    const b = ref.codeBlocks[at]!;
+    const d = b.unwind!.infoDelta!;
+    const moved = (rva: number): HotpatchPackage => ({ ...ref, codeBlocks: ref.codeBlocks.map((c, i) => (i === at ? { ...b, unwind: { ...b.unwind!, infoDelta: { ...d, base: { ...d.base, rva: asRva(rva) } } } } : c)) });
+    expect(await refusedUntouched(moved(d.base.rva + 0x100000), 'bounds-check', 'v1.clang.dll')).toMatch(/^PLAN_PACKAGE: unwind by reference: block \d+ unwind: base range 0x[0-9a-f]+\+\d+ is not covered by the relied ranges$/);
+    // Covered by (forged) relied ranges past the image: refused at the relied ranges, before
+    // the reference is read (formats/unwind-ref.test.ts: openUnwinds itself refuses it too).
+    const past = moved(0xfff_0000);
+    const forged = { ...past, target: { ...past.target, reliedRanges: [...past.target.reliedRanges, { rva: asRva(0xfff_0000), length: 0x1000 }] } };
+    expect(await refusedUntouched(forged, 'bounds-check', 'v1.clang.dll')).toBe('PLAN_IDENTITY: package relies on bytes outside the image');
+  });
+});
+
+const realPair = realPairs().find((p) => p.label === 'watcher-2.5.0-2.5.1');
+const realOld = realPair === undefined ? undefined : fetchRealFile(realPair.old);
+const realNew = realPair === undefined ? undefined : fetchRealFile(realPair.new);
+const realMissing = !realOld?.ok || !realNew?.ok ? 'real corpus pair not available' : undefined;
+
+describe.skipIf(realMissing !== undefined)(`unwind by reference on a real MSVC module (${realPair?.label ?? 'watcher'})${realMissing === undefined ? '' : `: skipped, ${realMissing}`}`, () => {
+  it('applies to the same image as the literal form, verifies at those addresses, and is smaller', async () => {
+    const o = new Uint8Array(readFileSync((realOld as { value: string }).value));
+    const n = new Uint8Array(readFileSync((realNew as { value: string }).value));
+    const d = must(diffFiles(o, n));
+    const opts = { moduleName: 'watcher.node', skipRefused: true, series: null, compilerVersion: 'unwind-ref real test' } as const;
+    const ref = must(emitPackage(d, opts)).pkg;
+    const literal = must(emitPackage(d, { ...opts, literalUnwind: true })).pkg;
+    expect(byReference(ref).length).toBeGreaterThan(0);
+    expect(await fileSize(ref)).toBeLessThan(await fileSize(literal));
+    const prints: string[] = [];
+    for (const pkg of [literal, ref]) {
+      const img = must(loadProcessImage(o, { name: 'watcher.node' }));
+      const r = must(await applyPackage(await viaFile(pkg), new MemoryBackend(img)));
+      const v = verifyPackage(d, pkg, { imageBase: img.base, regionBase: r.plan.region.address });
+      expect(v.ok ? 'verified' : `${v.error.code}: ${v.error.message}`).toBe('verified');
+      prints.push(fingerprint(img));
+    }
+    expect(prints[1]).toBe(prints[0]);
+  }, 120_000);
+});
