@@ -10,6 +10,7 @@ import { asRva } from '../common/types.ts';
 import { applyDelta } from './delta.ts';
 import type { HotpatchPackage, StoredOp } from './package.ts';
 import { sealPackageWith, unsealPackage } from './seal.ts';
+import { checkBudget, sealedLength } from './validate.ts';
 import { fullPackage, oldImage, sealedPackage } from './testing/sample-packages.ts';
 
 describe('sealed delta ops', () => {
@@ -58,5 +59,27 @@ describe('sealed delta ops', () => {
     // in sealPackageWith unseals it), never a field read through an edited add.
     const bad = await sealPackageWith(await withAdd(1), oldImage(), dict, () => true);
     expect(bad.ok ? 'sealed' : `${bad.error.code}: ${bad.error.message}`).toMatch(/^PKG_INVALID: block 0\.implicit: rel32 field at 64 is not inside one copy op/);
+  });
+
+  it('a sealed op whose length runs past its delta (an unvalidated package) is refused before the frame is allocated', async () => {
+    // Found by the fuzz harness's planner surface (sealed seeds): a delta of a few hundred
+    // bytes whose last sealed op declared 2^31 - 1 bytes, and a frame declaring that sum, made
+    // unsealPackage allocate 2 GiB: the budget counted the delta's size, not its sealed ops.
+    const sealed = await sealedPackage();
+    const b = sealed.codeBlocks[0]!;
+    if (b.bytes.kind !== 'delta') throw new Error('delta block expected');
+    const at = b.bytes.ops.findIndex((op) => op.kind === 'sealed-literal');
+    const ops = b.bytes.ops.map((op, k): StoredOp => (k === at ? { kind: 'sealed-literal', length: 0x7fff_ffff } : op));
+    const grown: HotpatchPackage = { ...sealed, codeBlocks: [{ ...b, bytes: { ...b.bytes, ops } }, ...sealed.codeBlocks.slice(1)] };
+    const total = sealedLength(grown);
+    const frame = new Uint8Array(13 + 3);
+    new DataView(frame.buffer).setUint32(0, 0xfd2fb528, true);
+    frame[4] = 0xe0; // 8-byte Frame_Content_Size, single segment
+    new DataView(frame.buffer).setBigUint64(5, BigInt(total), true);
+    frame.set([1, 0, 0], 13); // one empty last raw block
+    const r = unsealPackage({ ...grown, sealed: { ...sealed.sealed!, frame } }, oldImage());
+    expect(r.ok ? 'unsealed' : r.error.code).toBe('PKG_BOMB');
+    expect(checkBudget(grown).ok).toBe(false);
+    expect(checkBudget(sealed).ok).toBe(true);
   });
 });
