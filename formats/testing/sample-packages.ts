@@ -7,7 +7,7 @@
 import { asRva } from '../../common/types.ts';
 import { encodeDelta } from '../delta.ts';
 import { sha256 } from '../keys.ts';
-import type { HotpatchPackage, RvaRange } from '../package.ts';
+import type { HotpatchPackage, RvaRange, StoredOp } from '../package.ts';
 import { sealPackageWith } from '../seal.ts';
 
 /** Deterministic bytes that look enough like x64 code for delta tests (xorshift). */
@@ -210,4 +210,25 @@ export async function sealedPackage(): Promise<HotpatchPackage> {
   const sealed = await sealPackageWith(await fullPackage(), oldImage(), [{ rva: asRva(0x1100), length: 0x80 }], (id) => id <= 2);
   if (!sealed.ok) throw new Error(`${sealed.error.code}: ${sealed.error.message}`);
   return sealed.value;
+}
+
+/**
+ * The full package with the copy op of delta block 0 that holds its implicit fields (result
+ * offsets 0x40 and 0x44) turned into an add op adding `edit` at result offset 0x40 and 0
+ * elsewhere: 0 is a valid package, anything else edits an implicit field (PKG_INVALID).
+ */
+export async function withAddOverImplicit(edit: number): Promise<HotpatchPackage> {
+  const full = await fullPackage();
+  const b = full.codeBlocks[0]!;
+  if (b.bytes.kind !== 'delta') throw new Error('delta block expected');
+  let at = 0;
+  const ops = b.bytes.ops.map((op): StoredOp => {
+    const start = at;
+    at += op.kind === 'copy' ? op.length : op.kind === 'literal' || op.kind === 'add' ? op.bytes.length : op.length;
+    if (op.kind !== 'copy' || start > 0x40 || at < 0x4c) return op;
+    const bytes = new Uint8Array(op.length);
+    bytes[0x40 - start] = edit;
+    return { kind: 'add', offset: op.offset, bytes };
+  });
+  return { ...full, codeBlocks: [{ ...b, bytes: { ...b.bytes, ops } }, ...full.codeBlocks.slice(1)] };
 }
