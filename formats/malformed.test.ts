@@ -9,14 +9,17 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { asRva } from '../common/types.ts';
 import { encodePayload } from './codec.ts';
 import { FLAG_SIGNED, FLAG_STORED, loadPackage, readHeader } from './container.ts';
 import { hotpatch } from './generated/hotpatch.js';
-import { FORMAT_MAJOR, FORMAT_MINOR } from './package.ts';
-import { fullPackage, minimalPackage, sealedPackage, unwindRefPackage } from './testing/sample-packages.ts';
-import type { HotpatchPackage, Unwind } from './package.ts';
-import { asRva } from '../common/types.ts';
-import { frameWithoutSize, goldenFile, goldenKeys, rleFrame, wrapPayload, wrapRaw, wrapStored } from './testing/wrap.ts';
+import { FORMAT_MAJOR, FORMAT_MINOR, type HotpatchPackage, type StoredOp, type Unwind } from './package.ts';
+import { fullPackage, minimalPackage, oldImage, sealedPackage, unwindRefPackage, withAddOverImplicit } from './testing/sample-packages.ts';
+import { frameWithoutSize, goldenFile, goldenKeys, rawFrame, rleFrame, wrapPayload, wrapRaw, wrapStored } from './testing/wrap.ts';
+import { gather } from './delta-index.ts';
+import { sealPackageWith, unsealPackage } from './seal.ts';
+import { sealedLength } from './validate.ts';
+import { decodeZstdFrame } from './zstd-decode.ts';
 
 const DIR = fileURLToPath(new URL('./golden/malformed/', import.meta.url));
 const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
@@ -41,8 +44,15 @@ function withUnwindDelta(p: HotpatchPackage, patch: Partial<NonNullable<Unwind['
   return withUnwind(p, { infoDelta: { ...p.codeBlocks[0]!.unwind!.infoDelta!, ...patch } });
 }
 
-/** name -> [bytes, code, whether the signature is checked (trusted test key) or not]. */
-async function build(): Promise<Record<string, readonly [Uint8Array, string, 'trusted' | 'any']>> {
+/**
+ * name -> [bytes, code, whether the signature is checked (trusted test key) or not, and for
+ * 'unseal' a package that loads and is refused when its sealed frame is decoded against
+ * old-image.bin (the synthetic old image of formats/testing/sample-packages.ts), as the
+ * planner does after the relied hash].
+ */
+type Case = readonly [Uint8Array, string, 'trusted' | 'any', 'unseal'?];
+
+async function build(): Promise<Record<string, Case>> {
   const keys = await goldenKeys();
   const full = goldenFile('full');
   const minimal = goldenFile('minimal');
@@ -111,6 +121,7 @@ async function build(): Promise<Record<string, readonly [Uint8Array, string, 'tr
     d.ops = [{ copy: { offset: 0, length: 131 } }];
     d.implicitMovedRel32 = [0x20];
   });
+  const sealedCases = await sealedMalformed(sealedRef);
   /** A format 2 header by hand, then a 2-byte payload. */
   const hdr = (flags: number, rest: number[]): Uint8Array => Uint8Array.of(0x48, 0x50, 0x4b, 0x30 + FORMAT_MAJOR, FORMAT_MINOR, flags, ...rest, 0x0a, 0x00);
   return {
@@ -171,12 +182,88 @@ async function build(): Promise<Record<string, readonly [Uint8Array, string, 'tr
     'unwind-ref-sealed-op': [await wrapRaw(encodePayload(withUnwindDelta(unwindRef, { ops: [{ kind: 'copy', offset: 0, length: 12 }, { kind: 'sealed-literal', length: 4 }] }))), 'PKG_INVALID', 'any'],
     // What a 2.2 reader sees: field 4 unknown, an empty unwind_info under two entries.
     'unwind-ref-as-2.2-reads-it': [await wrapRaw(encodePayload(withUnwind(unwindRef, { infoDelta: null }))), 'PKG_INVALID', 'any'],
+    ...sealedCases,
     // Format 1 (the 32-byte header of 1.0-1.3), still read.
     'v1-short-header': [fullV1.slice(0, 20), 'PKG_TRUNCATED', 'any'],
     'v1-major-2-field': [set(fullV1, 4, [2, 0]), 'PKG_VERSION', 'trusted'],
     'v1-unknown-flag': [set(fullV1, 8, [0x81]), 'PKG_FLAGS', 'trusted'],
     'v1-declares-256-mib': [set(minimalV1, 16, [0, 0, 0, 0x10]), 'PKG_BOMB', 'any'],
     'v1-payload-bit-flip': [set(fullV1, 42, [fullV1[42]! ^ 1]), 'SIG_BAD', 'trusted'],
+  };
+}
+
+/** The package as a message, with `edit` applied. */
+function messageOf(p: HotpatchPackage, edit: (m: hotpatch.Package) => void): Uint8Array {
+  const m = hotpatch.Package.decode(encodePayload(p));
+  edit(m);
+  return hotpatch.Package.encode(m).finish();
+}
+
+/** Where result offset `at` of delta block `block`'s sealed add lies in the sealed frame's content. */
+function contentOffset(p: HotpatchPackage, block: number, at: number): number {
+  let before = 0;
+  for (const [k, b] of [...p.codeBlocks, ...p.dataBlocks].entries()) {
+    if (b.bytes.kind === 'sealed') before += b.bytes.length;
+    if (b.bytes.kind !== 'delta') continue;
+    let start = 0;
+    for (const op of b.bytes.ops) {
+      const len = op.kind === 'literal' || op.kind === 'add' ? op.bytes.length : op.length;
+      if (k === block && op.kind === 'sealed-add' && at >= start && at < start + len) return before + at - start;
+      if (op.kind === 'sealed-literal' || op.kind === 'sealed-add') before += len;
+      start += len;
+    }
+  }
+  throw new Error(`no sealed add holds result offset ${at} of block ${block}`);
+}
+
+/**
+ * Format 2.2 sealed packages with the refusal each must get: at load (validation, no image) a
+ * dictionary range over SizeOfImage's end, a frame naming a dictionary id or not declaring its
+ * size, a sealed op of 2 GiB (the budget); once the frame is decoded (unseal) a frame that
+ * regenerates more or fewer bytes than it declares, bytes after it, a wrong checksum, and a
+ * sealed add that changes an implicit field.
+ */
+async function sealedMalformed(sealed: HotpatchPackage): Promise<Record<string, Case>> {
+  const total = sealedLength(sealed);
+  const content = decodeZstdFrame(sealed.sealed!.frame, total, gather(oldImage(), sealed.sealed!.dictionary)!);
+  if (!content.ok) throw new Error(content.error.message);
+  const c = content.value;
+  const withFrame = (frame: Uint8Array): Uint8Array => messageOf(sealed, (m) => (m.sealed!.frame = frame));
+  const namesId = rawFrame(c);
+  const withId = Uint8Array.from([...namesId.subarray(0, 4), namesId[4]! | 0x01, 0x2a, ...namesId.subarray(5)]);
+  const checksummed = Uint8Array.from([...rawFrame(c), 0, 0, 0, 0]);
+  checksummed[4] = checksummed[4]! | 0x04;
+  // A sealed op of 2^31 - 1 bytes in a delta of 0x83, with a frame that declares the sum. Written
+  // as 2.3 op columns, the copy after it starts 2 GiB on, past the 32-bit base offsets, so the
+  // decoder refuses it (PKG_INVALID) before the budget would (PKG_BOMB); the budget's count of
+  // sealed ops is pinned by formats/seal.test.ts on the model.
+  const b = sealed.codeBlocks[0]!;
+  if (b.bytes.kind !== 'delta') throw new Error('delta block expected');
+  const at = b.bytes.ops.findIndex((op) => op.kind === 'sealed-literal');
+  const ops = b.bytes.ops.map((op, k): StoredOp => (k === at ? { kind: 'sealed-literal', length: 0x7fff_ffff } : op));
+  const huge: HotpatchPackage = { ...sealed, codeBlocks: [{ ...b, bytes: { ...b.bytes, ops } }, ...sealed.codeBlocks.slice(1)] };
+  const hugeFrame = new Uint8Array(16);
+  new DataView(hugeFrame.buffer).setUint32(0, 0xfd2fb528, true);
+  hugeFrame[4] = 0xe0;
+  new DataView(hugeFrame.buffer).setBigUint64(5, BigInt(sealedLength(huge)), true);
+  hugeFrame.set([1, 0, 0], 13);
+  // The add over the implicit fields sealed, then its byte under the rel32 field at 0x40 made 1.
+  const addSealed = await sealPackageWith(await withAddOverImplicit(0), oldImage(), [{ rva: asRva(0x1100), length: 0x80 }], () => true);
+  if (!addSealed.ok) throw new Error(addSealed.error.message);
+  const addContent = decodeZstdFrame(addSealed.value.sealed!.frame, sealedLength(addSealed.value), gather(oldImage(), addSealed.value.sealed!.dictionary)!);
+  if (!addContent.ok) throw new Error(addContent.error.message);
+  const edited = addContent.value.slice();
+  edited[contentOffset(addSealed.value, 0, 0x40)] = 1;
+  return {
+    'sealed-dictionary-past-image-end': [await wrapRaw(messageOf(sealed, (m) => (m.sealed!.dictionaryGaps = [0x3ff0, 0x20]))), 'PKG_INVALID', 'any'],
+    'sealed-frame-names-dictionary-id': [await wrapRaw(withFrame(withId)), 'PKG_INVALID', 'any'],
+    'sealed-frame-without-size': [await wrapRaw(withFrame(frameWithoutSize(c))), 'PKG_INVALID', 'any'],
+    'sealed-op-declares-2-gib': [await wrapRaw(messageOf({ ...huge, sealed: { ...sealed.sealed!, frame: hugeFrame } }, () => undefined)), 'PKG_INVALID', 'any'],
+    'sealed-frame-longer': [await wrapRaw(withFrame(rawFrame(Uint8Array.from([...c, 0x90]), total))), 'PKG_ZSTD', 'any', 'unseal'],
+    'sealed-frame-shorter': [await wrapRaw(withFrame(rawFrame(c.subarray(0, total - 1), total))), 'PKG_ZSTD', 'any', 'unseal'],
+    'sealed-frame-trailing-bytes': [await wrapRaw(withFrame(Uint8Array.from([...rawFrame(c), 0, 0, 0, 0]))), 'PKG_ZSTD', 'any', 'unseal'],
+    'sealed-frame-checksum-wrong': [await wrapRaw(withFrame(checksummed)), 'PKG_ZSTD', 'any', 'unseal'],
+    'sealed-add-changes-implicit-field': [await wrapRaw(messageOf(addSealed.value, (m) => (m.sealed!.frame = rawFrame(edited)))), 'PKG_INVALID', 'any', 'unseal'],
   };
 }
 
@@ -187,21 +274,31 @@ describe('malformed package corpus', async () => {
   if (UPDATE) {
     mkdirSync(DIR, { recursive: true });
     for (const [name, [bytes]] of Object.entries(cases)) writeFileSync(join(DIR, `${name}.hpk`), bytes);
-    const expected = Object.fromEntries(Object.entries(cases).map(([name, [, code, trust]]) => [name, { code, trust }]));
+    writeFileSync(join(DIR, 'old-image.bin'), oldImage());
+    const expected = Object.fromEntries(Object.entries(cases).map(([name, [, code, trust, stage]]) => [name, stage === undefined ? { code, trust } : { code, trust, stage }]));
     writeFileSync(expectedPath, `${JSON.stringify(expected, null, 2)}\n`);
   }
-  const expected = existsSync(expectedPath) ? (JSON.parse(readFileSync(expectedPath, 'utf8')) as Record<string, { code: string; trust: 'trusted' | 'any' }>) : {};
+  const expected = existsSync(expectedPath) ? (JSON.parse(readFileSync(expectedPath, 'utf8')) as Record<string, { code: string; trust: 'trusted' | 'any'; stage?: 'unseal' }>) : {};
+  const old = new Uint8Array(readFileSync(join(DIR, 'old-image.bin')));
+
+  it('old-image.bin is the synthetic old image the sealed cases are decoded against', () => {
+    expect(Buffer.from(old).equals(Buffer.from(oldImage()))).toBe(true);
+  });
 
   it('lists every case that is built here', () => {
     expect(Object.keys(expected).sort()).toEqual(Object.keys(cases).sort());
   });
 
-  for (const [name, { code, trust }] of Object.entries(expected)) {
-    it(`${name}.hpk is refused with ${code}`, async () => {
+  for (const [name, { code, trust, stage }] of Object.entries(expected)) {
+    it(`${name}.hpk is refused with ${code}${stage === undefined ? '' : ` when its sealed frame is decoded`}`, async () => {
       const bytes = new Uint8Array(readFileSync(join(DIR, `${name}.hpk`)));
       expect(Buffer.from(bytes).equals(Buffer.from(cases[name]![0])), 'committed file differs from its construction').toBe(true);
-      const r = await loadPackage(bytes, trust === 'trusted' ? { trusted: [keys.trusted], allowUnsigned: false } : { trusted: [], allowUnsigned: true, readOnly: true });
-      expect(r.ok ? 'ok' : r.error.code).toBe(code);
+      const r = await loadPackage(bytes, trust === 'trusted' ? { trusted: [keys.trusted], allowUnsigned: false } : { trusted: [], allowUnsigned: true, readOnly: stage === undefined });
+      if (stage === undefined) return expect(r.ok ? 'ok' : r.error.code).toBe(code);
+      // Loads (validation reads the frame's header only), then is refused where the planner decodes it.
+      if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
+      const u = unsealPackage(r.value.package, old);
+      expect(u.ok ? 'ok' : u.error.code).toBe(code);
     });
   }
 });

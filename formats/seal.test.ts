@@ -10,7 +10,8 @@ import { asRva } from '../common/types.ts';
 import { applyDelta } from './delta.ts';
 import type { HotpatchPackage, StoredOp } from './package.ts';
 import { sealPackageWith, unsealPackage } from './seal.ts';
-import { fullPackage, oldImage, sealedPackage } from './testing/sample-packages.ts';
+import { checkBudget, sealedLength } from './validate.ts';
+import { fullPackage, oldImage, sealedPackage, withAddOverImplicit } from './testing/sample-packages.ts';
 
 describe('sealed delta ops', () => {
   it('unsealing the sealed golden package gives back the delta ops of the full package', async () => {
@@ -31,32 +32,37 @@ describe('sealed delta ops', () => {
     if (!r.ok) expect(r.error.message).toContain('ops[1] is sealed');
   });
 
-  /** The full package with the copy op holding its implicit fields turned into an add with `edit` at result offset 0x40. */
-  async function withAdd(edit: number): Promise<HotpatchPackage> {
-    const full = await fullPackage();
-    const b = full.codeBlocks[0]!;
-    if (b.bytes.kind !== 'delta') throw new Error('delta block expected');
-    let at = 0;
-    const ops = b.bytes.ops.map((op): StoredOp => {
-      const start = at;
-      at += op.kind === 'copy' ? op.length : op.kind === 'literal' || op.kind === 'add' ? op.bytes.length : op.length;
-      if (op.kind !== 'copy' || start > 0x40 || at < 0x4c) return op;
-      const bytes = new Uint8Array(op.length);
-      bytes[0x40 - start] = edit;
-      return { kind: 'add', offset: op.offset, bytes };
-    });
-    return { ...full, codeBlocks: [{ ...b, bytes: { ...b.bytes, ops } }, ...full.codeBlocks.slice(1)] };
-  }
-
   it('an add holding an implicit field is sealed, and comes back only when it adds 0 under the field', async () => {
     const dict = [{ rva: asRva(0x1100), length: 0x80 }];
-    const good = await sealPackageWith(await withAdd(0), oldImage(), dict, () => true);
+    const good = await sealPackageWith(await withAddOverImplicit(0), oldImage(), dict, () => true);
     if (!good.ok) throw new Error(good.error.message);
     const d = good.value.codeBlocks[0]!.bytes;
     expect(d.kind === 'delta' && d.ops.some((op) => op.kind === 'sealed-add')).toBe(true);
     // A frame whose add edits the implicit field's byte: refused once decoded (the round trip
     // in sealPackageWith unseals it), never a field read through an edited add.
-    const bad = await sealPackageWith(await withAdd(1), oldImage(), dict, () => true);
+    const bad = await sealPackageWith(await withAddOverImplicit(1), oldImage(), dict, () => true);
     expect(bad.ok ? 'sealed' : `${bad.error.code}: ${bad.error.message}`).toMatch(/^PKG_INVALID: block 0\.implicit: rel32 field at 64 is not inside one copy op/);
+  });
+
+  it('a sealed op whose length runs past its delta (an unvalidated package) is refused before the frame is allocated', async () => {
+    // Found by the fuzz harness's planner surface (sealed seeds): a delta of a few hundred
+    // bytes whose last sealed op declared 2^31 - 1 bytes, and a frame declaring that sum, made
+    // unsealPackage allocate 2 GiB: the budget counted the delta's size, not its sealed ops.
+    const sealed = await sealedPackage();
+    const b = sealed.codeBlocks[0]!;
+    if (b.bytes.kind !== 'delta') throw new Error('delta block expected');
+    const at = b.bytes.ops.findIndex((op) => op.kind === 'sealed-literal');
+    const ops = b.bytes.ops.map((op, k): StoredOp => (k === at ? { kind: 'sealed-literal', length: 0x7fff_ffff } : op));
+    const grown: HotpatchPackage = { ...sealed, codeBlocks: [{ ...b, bytes: { ...b.bytes, ops } }, ...sealed.codeBlocks.slice(1)] };
+    const total = sealedLength(grown);
+    const frame = new Uint8Array(13 + 3);
+    new DataView(frame.buffer).setUint32(0, 0xfd2fb528, true);
+    frame[4] = 0xe0; // 8-byte Frame_Content_Size, single segment
+    new DataView(frame.buffer).setBigUint64(5, BigInt(total), true);
+    frame.set([1, 0, 0], 13); // one empty last raw block
+    const r = unsealPackage({ ...grown, sealed: { ...sealed.sealed!, frame } }, oldImage());
+    expect(r.ok ? 'unsealed' : r.error.code).toBe('PKG_BOMB');
+    expect(checkBudget(grown).ok).toBe(false);
+    expect(checkBudget(sealed).ok).toBe(true);
   });
 });

@@ -16,7 +16,7 @@ import type { BlockBytes, HotpatchPackage, RvaRange, StoredOp } from './package.
 import { gather } from './delta-index.ts';
 import { checkImplicitFixups } from './implicit-fixups.ts';
 import { checkIntraRefs } from './intra-refs.ts';
-import { coveredByRelied, sealedLength } from './validate.ts';
+import { checkBudget, coveredByRelied, sealedLength } from './validate.ts';
 import { decodeZstdFrame } from './zstd-decode.ts';
 import { compressZstdWithDictionary, readZstdFrameHeader } from './zstd.ts';
 
@@ -24,13 +24,17 @@ import { compressZstdWithDictionary, readZstdFrameHeader } from './zstd.ts';
  * `pkg` with every sealed block made literal: the frame decoded against the bytes of its
  * dictionary ranges in `image` (the old image mapped at its preferred base, whose relied bytes
  * the caller has compared with the package's hash). Unchanged (the same object) when nothing
- * is sealed. PKG_INVALID when a dictionary range is not covered by the relied ranges or lies
- * outside the image, or the frame's declared size is not the sealed blocks' sum (a library
- * caller may pass an unvalidated package); PKG_ZSTD when the frame does not decode (with a
- * checked dictionary, only a corrupt frame can fail here).
+ * is sealed. A library caller may pass an unvalidated package: PKG_BOMB when the declared
+ * sizes are over the budget (checkBudget, before the frame's output is allocated);
+ * PKG_INVALID when a dictionary range is not covered by the relied ranges or lies outside the
+ * image, or the frame's declared size is not the sealed blocks' sum; PKG_ZSTD when the frame
+ * does not decode (with a checked dictionary, only a corrupt frame can fail here).
  */
 export function unsealPackage(pkg: HotpatchPackage, image: Uint8Array): Result<HotpatchPackage> {
   const z = pkg.sealed;
+  // The frame's output and dictionary are allocated at the declared sizes: bounded first.
+  const budget = checkBudget(pkg);
+  if (!budget.ok) return budget;
   const total = sealedLength(pkg);
   if (z === undefined) return total === 0 ? ok(pkg) : err('PKG_INVALID', 'sealed blocks, and the package has no sealed frame');
   for (const r of z.dictionary) {

@@ -391,8 +391,14 @@ export function checkBudget(p: HotpatchPackage): Result<void> {
     total += unwindInfoLength(b.unwind);
     if (b.unwind.infoDelta !== undefined) bases += baseLength(b.unwind.infoDelta);
   }
-  // Decoding the sealed frame (2.2) holds its dictionary and output at once: both counted.
+  // Decoding the sealed frame (2.2) holds its dictionary and output at once: both counted. A
+  // sealed block's length is its size (counted above), but a delta's sealed ops are counted
+  // apart from its size: an unvalidated package's ops need not add up to it, and the frame's
+  // output is allocated at their sum before any delta is applied.
   bases += sealedDictionaryLength(p);
+  for (const b of [...p.codeBlocks, ...p.dataBlocks]) {
+    if (b.bytes.kind === 'delta') for (const op of b.bytes.ops) if (op.kind === 'sealed-literal' || op.kind === 'sealed-add') total += op.length;
+  }
   if (total > MAX_BLOCK_BYTES) return err('PKG_BOMB', `blocks expand to ${total} bytes, over the ${MAX_BLOCK_BYTES}-byte limit`);
   if (bases > MAX_BLOCK_BYTES) return err('PKG_BOMB', `delta bases read ${bases} bytes of the image, over the ${MAX_BLOCK_BYTES}-byte limit`);
   return ok(undefined);

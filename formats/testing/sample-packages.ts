@@ -7,7 +7,7 @@
 import { asRva } from '../../common/types.ts';
 import { encodeDelta } from '../delta.ts';
 import { sha256 } from '../keys.ts';
-import type { HotpatchPackage, RvaRange } from '../package.ts';
+import type { HotpatchPackage, RvaRange, StoredOp } from '../package.ts';
 import { sealPackageWith } from '../seal.ts';
 
 /** Deterministic bytes that look enough like x64 code for delta tests (xorshift). */
@@ -240,4 +240,25 @@ export async function unwindRefPackage(): Promise<HotpatchPackage> {
   };
   const unwind = { ...b0!.unwind!, unwindInfo: new Uint8Array(0), infoDelta };
   return { ...p, target: { ...p.target, reliedRanges: ranges, reliedSha256: await reliedSha256(img, ranges) }, codeBlocks: [{ ...b0!, unwind }, ...rest] };
+}
+
+/**
+ * The full package with the copy op of delta block 0 that holds its implicit fields (result
+ * offsets 0x40 and 0x44) turned into an add op adding `edit` at result offset 0x40 and 0
+ * elsewhere: 0 is a valid package, anything else edits an implicit field (PKG_INVALID).
+ */
+export async function withAddOverImplicit(edit: number): Promise<HotpatchPackage> {
+  const full = await fullPackage();
+  const b = full.codeBlocks[0]!;
+  if (b.bytes.kind !== 'delta') throw new Error('delta block expected');
+  let at = 0;
+  const ops = b.bytes.ops.map((op): StoredOp => {
+    const start = at;
+    at += op.kind === 'copy' ? op.length : op.kind === 'literal' || op.kind === 'add' ? op.bytes.length : op.length;
+    if (op.kind !== 'copy' || start > 0x40 || at < 0x4c) return op;
+    const bytes = new Uint8Array(op.length);
+    bytes[0x40 - start] = edit;
+    return { kind: 'add', offset: op.offset, bytes };
+  });
+  return { ...full, codeBlocks: [{ ...b, bytes: { ...b.bytes, ops } }, ...full.codeBlocks.slice(1)] };
 }

@@ -121,3 +121,23 @@ export function frameWithoutSize(data: Uint8Array): Uint8Array {
   out.set(data, 9);
   return out;
 }
+
+/** A zstd frame of raw blocks holding `content`, declaring `declared` bytes (4-byte Frame_Content_Size, single segment). */
+export function rawFrame(content: Uint8Array, declared = content.length): Uint8Array {
+  const BLOCK = 128 * 1024;
+  const blocks = Math.max(1, Math.ceil(content.length / BLOCK));
+  const out = new Uint8Array(9 + blocks * 3 + content.length);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, 0xfd2fb528, true);
+  out[4] = 0x80 | 0x20;
+  v.setUint32(5, declared >>> 0, true);
+  let at = 9;
+  for (let k = 0; k < blocks; k++) {
+    const part = content.subarray(k * BLOCK, (k + 1) * BLOCK);
+    const h = (k === blocks - 1 ? 1 : 0) | (part.length << 3);
+    out.set([h & 0xff, (h >>> 8) & 0xff, (h >>> 16) & 0xff], at);
+    out.set(part, at + 3);
+    at += 3 + part.length;
+  }
+  return out;
+}

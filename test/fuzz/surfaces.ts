@@ -13,6 +13,7 @@ import { matchImages } from '../../compiler/match/match-images.ts';
 import type { ImageAnalysis } from '../../compiler/match/analyze-image.ts';
 import { encodePackage, loadPackage, type LoadOptions } from '../../formats/container.ts';
 import { encodePayload } from '../../formats/codec.ts';
+import { fullPackage, minimalPackage, oldImage, sealedPackage } from '../../formats/testing/sample-packages.ts';
 import { importSigningKey, type SigningKey } from '../../formats/keys.ts';
 import { compressZstd } from '../../formats/zstd.ts';
 import { decodeZstdFrame } from '../../formats/zstd-decode.ts';
@@ -26,9 +27,9 @@ import { planPackage } from '../../runtime/plan/plan-package.ts';
 import { compile, mutatePackage } from '../support/mutate-package.ts';
 import { appendRandom, mutatePe, peLayout, type PeLayout } from './pe-mutate.ts';
 import { SEEDS_DIR } from './seeds/build-seeds.ts';
-
-type Rng = () => number;
-type Outcome = { readonly ok: true } | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
+import { Invariant, outcome, pick, type Rng } from './outcome.ts';
+import { dictionaryFrames, goldenSealedSeed, loaderSealedCase, sealedSeeds, zstdDictionaryCase } from './sealed-cases.ts';
+import { mutateSealed, type SealedSeed } from '../support/mutate-sealed.ts';
 
 /** A fuzz surface: `setup` once per worker, then `run` per case. */
 export interface Surface {
@@ -39,18 +40,6 @@ export interface Surface {
   setup(): Promise<(i: number, r: Rng) => Promise<string>>;
 }
 
-class Invariant extends Error {}
-
-/** `ok`, or the code after checking it has one of `prefixes` and a one-line message. */
-function outcome(r: Outcome, prefixes: readonly string[], what: string): string {
-  if (r.ok) return 'ok';
-  const { code, message } = r.error;
-  if (!prefixes.some((p) => code.startsWith(p))) throw new Invariant(`${what}: error code ${code} is not one of ${prefixes.join('/')}* (${message})`);
-  if (message.includes('\n')) throw new Invariant(`${what}: ${code} message has more than one line`);
-  return code;
-}
-
-const pick = <T>(xs: readonly T[], r: Rng): T => xs[Math.floor(r() * xs.length)]!;
 const INTERESTING = [0, 1, 0x7f, 0x80, 0xff, 0x100, 0x1000, 0xffff, 0x1_0000, 0x10_0000, 0x1000_0000, 0x3fff_ffff, 0x4000_0000, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff];
 
 /** Byte ranges of `pe` worth aiming at: headers, the section table and every data directory. */
@@ -242,21 +231,28 @@ async function fixedSigningKey(): Promise<SigningKey> {
 
 const loader: Surface = {
   name: 'loader',
-  describe: 'mutated signed and unsigned packages through loadPackage, as apply (trusted key; --allow-unsigned) and as a viewer',
+  describe: 'mutated signed and unsigned packages (plain and sealed) through loadPackage, as apply (trusted key; --allow-unsigned) and as a viewer; one case in three a sealed package mutated structure-aware (dictionary ranges, frame, sealed lengths, sealed adds), loaded, then unsealed against the old image',
   timeoutMs: 5_000,
   async setup() {
     const keys = await fixedSigningKey();
     const pkg = compile('new-import');
-    const signed = await encodePackage(pkg, { signingKey: keys });
-    const unsigned = await encodePackage(pkg, {});
-    if (!signed.ok || !unsigned.ok) throw new Error('encode');
-    const seeds = [signed.value, unsigned.value].map((bytes) => ({ bytes, hot: [[0, 32], [32, Math.min(bytes.length, 96)]] as Array<readonly [number, number]> }));
+    const sealed = [await goldenSealedSeed(), ...(await sealedSeeds(['new-import']))];
+    const files = [];
+    for (const p of [pkg, sealed[1]!.pkg]) {
+      const signed = await encodePackage(p, { signingKey: keys });
+      const unsigned = await encodePackage(p, {});
+      if (!signed.ok || !unsigned.ok) throw new Error('encode');
+      files.push(signed.value, unsigned.value);
+    }
+    const sealedCase = loaderSealedCase(sealed);
+    const seeds = files.map((bytes) => ({ bytes, hot: [[0, 32], [32, Math.min(bytes.length, 96)]] as Array<readonly [number, number]> }));
     const modes: Array<[string, LoadOptions]> = [
       ['trusted', { trusted: [keys.publicKey], allowUnsigned: false }],
       ['allow-unsigned', { trusted: [], allowUnsigned: true }],
       ['viewer', { trusted: [], allowUnsigned: true, readOnly: true }],
     ];
     return async (_i, r) => {
+      if (r() < 1 / 3) return sealedCase(r);
       const s = pick(seeds, r);
       const b = mutateBytes(s.bytes, s.hot, r);
       const same = b.length === s.bytes.length && b.every((x, k) => x === s.bytes[k]);
@@ -273,10 +269,13 @@ const loader: Surface = {
 
 const zstd: Surface = {
   name: 'zstd',
-  describe: 'mutated zstd frames (and wrong declared sizes) through the loader\'s own zstd decoder',
+  describe: 'mutated zstd frames (and wrong declared sizes) through the loader\'s own zstd decoder; one case in two a frame decoded with a raw-content dictionary (sealed frames, a 192 KiB dictionary, the CLI\'s -D and --patch-from frames with checksums), mutated, cut, extended, or with its dictionary cut, emptied or changed',
   timeoutMs: 5_000,
   async setup() {
-    const raws = [encodePayload(compile('new-import')), encodePayload(compile('switch-table')), new Uint8Array(5000).map((_, k) => (k * 7) & 0xff)];
+    // The golden packages' payloads (formats/testing/sample-packages.ts: every field, a delta,
+    // a sealed frame) and synthetic bytes; no compiler run, so the setup stays cheap.
+    const golden = [await minimalPackage(), await fullPackage(), await sealedPackage()];
+    const raws = [...golden.map((p) => encodePayload(p)), new Uint8Array(5000).map((_, k) => (k * 7) & 0xff)];
     const frames: Array<{ frame: Uint8Array; size: number; hot: Array<readonly [number, number]> }> = [];
     for (const raw of raws) {
       for (const level of [1, 19]) {
@@ -285,7 +284,9 @@ const zstd: Surface = {
         frames.push({ frame: c.value, size: raw.length, hot: [[0, Math.min(c.value.length, 32)]] });
       }
     }
+    const withDictionary = zstdDictionaryCase(await dictionaryFrames(golden[2]!, oldImage()), mutateBytes);
     return async (_i, r) => {
+      if (r() < 0.5) return withDictionary(r);
       const f = pick(frames, r);
       const b = mutateBytes(f.frame, f.hot, r);
       const size = r() < 0.8 ? f.size : pick([0, 1, f.size - 1, f.size + 1, 4 * 1024 * 1024], r);
@@ -296,29 +297,42 @@ const zstd: Surface = {
 
 interface PlanState {
   readonly base: HotpatchPackage;
+  /** Set for the sealed states: the sealed package and what mutateSealed needs. */
+  readonly sealed: SealedSeed | null;
   readonly image: ReturnType<typeof loadSample>['image'];
   readonly backend: ReturnType<typeof loadSample>['backend'];
   readonly pristine: string;
 }
 
-function planStates(): PlanState[] {
-  return ['new-import', 'cpp-exceptions', 'switch-table'].map((s) => {
-    const { image, backend } = loadSample(s, 'v1.dll');
-    return { base: compile(s), image, backend, pristine: fingerprint(image) };
-  });
+/** Three sample packages as compiled and two sealed (format 2.2), each with its own in-memory process of v1. */
+async function planStates(): Promise<PlanState[]> {
+  const state = (scenario: string, base: HotpatchPackage, sealed: SealedSeed | null): PlanState => {
+    const { image, backend } = loadSample(scenario, 'v1.dll');
+    return { base, sealed, image, backend, pristine: fingerprint(image) };
+  };
+  const plain = ['new-import', 'cpp-exceptions', 'switch-table'].map((s) => state(s, compile(s), null));
+  return [...plain, ...(await sealedSeeds()).map((seed) => state(seed.scenario, seed.pkg, seed))];
+}
+
+/** A mutation of the state's package: of its sealed parts three times in four when it is sealed (and whether it must be refused). */
+function mutateState(s: PlanState, r: Rng): { pkg: HotpatchPackage; mustRefuse: boolean } {
+  if (s.sealed !== null && r() < 0.75) return mutateSealed(s.sealed, r);
+  return { pkg: mutatePackage(s.base, r), mustRefuse: false };
 }
 
 const planner: Surface = {
   name: 'planner',
-  describe: 'structurally mutated packages (unvalidated) planned against an in-memory process: refused with no step executed, or planned',
+  describe: 'structurally mutated packages (unvalidated; plain, and sealed with their sealed parts mutated) planned against an in-memory process: refused with no step executed, or planned; a sealed add that changes an implicit or intra field refused',
   timeoutMs: 10_000,
   async setup() {
-    const states = planStates();
+    const states = await planStates();
     return async (_i, r) => {
       const s = pick(states, r);
       const before = s.backend.executed;
-      const p = await planPackage(mutatePackage(s.base, r), s.backend);
+      const m = mutateState(s, r);
+      const p = await planPackage(m.pkg, s.backend);
       if (s.backend.executed !== before) throw new Invariant('the planner executed steps');
+      if (p.ok && m.mustRefuse) throw new Invariant('a sealed add that changes an implicit or intra field was planned');
       return outcome(p, ['PLAN_'], 'planPackage');
     };
   },
@@ -326,13 +340,13 @@ const planner: Surface = {
 
 const execute: Surface = {
   name: 'execute',
-  describe: 'write plans of mutated packages executed on the in-memory backend and reverted: the process is byte-identical afterwards',
+  describe: 'write plans of mutated packages (plain and sealed) executed on the in-memory backend and reverted: the process is byte-identical afterwards',
   timeoutMs: 10_000,
   async setup() {
-    const states = planStates();
+    const states = await planStates();
     return async (i, r) => {
       const s = pick(states, r);
-      const p = await planPackage(mutatePackage(s.base, r), s.backend);
+      const p = await planPackage(mutateState(s, r).pkg, s.backend);
       if (!p.ok) return outcome(p, ['PLAN_'], 'planPackage');
       const a = await applyPlan(s.backend, p.value.plan);
       let result = 'applied';

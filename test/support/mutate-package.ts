@@ -3,21 +3,32 @@
  * planner and execute surfaces): a sample's real package, and structural mutations of it
  * (fixups, redirects, block bytes, unwind, imports, functions, identity).
  */
-import { diffFiles } from '../../compiler/index.ts';
+import { diffFiles, type ImageDiff } from '../../compiler/index.ts';
 import { emitPackage } from '../../compiler/emit/emit-package.ts';
 import { asRva } from '../../common/types.ts';
 import type { Fixup, FixupKind, HotpatchPackage } from '../../formats/package.ts';
 import { sampleBytes } from '../../runtime/apply/testing/fixtures.ts';
 
-/** The compiler's package for a sample scenario's v1 -> v2. */
-export function compile(scenario: string): HotpatchPackage {
+const emitted = new Map<string, { diff: ImageDiff; pkg: HotpatchPackage }>();
+
+/** The diff of a sample scenario's v1 -> v2 and the compiler's package for it (computed once per process). */
+export function compileWithDiff(scenario: string): { diff: ImageDiff; pkg: HotpatchPackage } {
+  const done = emitted.get(scenario);
+  if (done !== undefined) return done;
   const o = sampleBytes(scenario, 'v1.dll');
   const n = sampleBytes(scenario, 'v2.dll');
   const d = diffFiles(o, n);
   if (!d.ok) throw new Error(d.error.message);
   const e = emitPackage(d.value, { moduleName: `${scenario}.dll`, skipRefused: false, series: null, compilerVersion: 'fuzz' });
   if (!e.ok) throw new Error(e.error.message);
-  return e.value.pkg;
+  const out = { diff: d.value, pkg: e.value.pkg };
+  emitted.set(scenario, out);
+  return out;
+}
+
+/** The compiler's package for a sample scenario's v1 -> v2. */
+export function compile(scenario: string): HotpatchPackage {
+  return compileWithDiff(scenario).pkg;
 }
 
 export type Mutator = (p: HotpatchPackage, r: () => number) => HotpatchPackage;
