@@ -23,7 +23,7 @@ export const REASON_CODES = {
   CALLER_REGISTERS_CLOBBERED: 'an old caller keeps volatile registers across its call to this function (GCC interprocedural register allocation, MSVC whole-program custom conventions), and the new body clobbers them: a thread inside the old caller, or old code left active, would lose them',
   FOLDED_FUNCTION_CHANGED: 'its old body is also another NEW function (identical code folding: one old address was several functions) that does not change the same way: a redirect at the old body would send that function\'s callers and pointers into the changed code',
   CODE_TABLE_LAYOUT_CHANGED: 'a read-only table of code pointers that objects keep (a vtable, a callback table) changed layout (slot count, or slots that no longer hold the matched functions in order), and it installs the new table or calls through a changed slot: objects built before the patch keep the old table (needs a baseline)',
-  CODE_NOT_UNDERSTOOD: 'the analysis could not follow its code (undecodable or overlapping bytes, an unrecognised or unbounded jump table)',
+  CODE_NOT_UNDERSTOOD: 'the analysis could not follow its code (undecodable or overlapping bytes, an instruction past the end of its range, an unrecognised or unbounded jump table)',
   JUMP_TABLE_FIELD: 'its jump table is referenced other than through the idiom the emitter re-creates',
   SHORT_BRANCH_BETWEEN_PARTS: 'a short branch between its parts whose layout cannot be kept',
   SHORT_BRANCH_LEAVES: 'a short branch leaves the function',
