@@ -31,7 +31,7 @@ export const REASON_CODES = {
   IMAGEREL_UNPROVEN_BASE: 'an __ImageBase-relative access whose base register is not proven',
   IMAGEREL_TO_IMPORT: 'an __ImageBase-relative reference to an import',
   UNRESOLVED_REFERENCE: 'a reference the package cannot complete against OLD',
-  RELATIVE_TABLE_UNBOUNDED: 'it needs a self-relative table (LLVM relative lookup table) whose entry count no bound check proves, so the table cannot be moved',
+  RELATIVE_TABLE_UNBOUNDED: 'it needs a self-relative table (LLVM relative lookup table) whose entry count no bound check proves, so the table can be neither moved nor checked where it lies',
   RODATA_NOT_CARRIED: 'read-only data it needs cannot be carried (a 32-bit absolute address, image-relative RVAs of MSVC throw data, a pointer straddling its end, or a pointer that does not resolve)',
   UNWIND_NOT_CARRIED: 'its unwind data cannot be carried (unreadable, or chained to an entry that is not one of its parts)',
   HANDLER_NOT_CARRIED: 'its exception handler, handler data or GCC LSDA cannot be read or re-targeted',
