@@ -348,3 +348,36 @@ describe('function-address identity (fn-identity): an address taken as a value i
     }
   }
 });
+
+describe('LLVM self-relative table of unknown extent left in OLD (enum-names v2, clang, bound check hidden)', () => {
+  // swc-html 1.15.8 -> 1.15.11: a changed function referred to the address just past a table
+  // whose entry count no bound check proves (`&table[N]`, also the start of the next item).
+  // The diff resolved it to OLD's copy; the verifier, which checks such a table entry by
+  // entry wherever it lies, could not, and the build stopped with BUILD_VERIFY_FAILED. Here
+  // the bound check before color_name's table (`cmp ecx, 6; ja`) becomes `cmp ecx, 6; jg`,
+  // which the analysis does not read as a bound, in both builds, and NEW's color_name
+  // changes only the encoding of `mov eax, ecx` (89 c8 -> 8b c1): the table and the strings
+  // stay in OLD, and color_name's `lea` names the table there.
+  const v2 = new Uint8Array(readFileSync(scenarioDll('enum-names', 'v2', false, undefined, 'clang')));
+  const hex = Buffer.from(v2).toString('hex');
+  const at = hex.indexOf('83f906771189c8') / 2;
+  const oldBytes = v2.slice();
+  oldBytes[at + 3] = 0x7f; // ja -> jg
+  const newBytes = oldBytes.slice();
+  newBytes.set([0x8b, 0xc1], at + 5); // mov eax, ecx in its other encoding
+  const d = diffFiles(oldBytes, newBytes);
+  if (!d.ok) throw new Error(d.error.message);
+
+  test('the bound pattern is found once, and the analysis sees the table with no proven extent', () => {
+    expect(Number.isInteger(at) && at > 0 && hex.indexOf('83f906771189c8', 2 * at + 1) < 0).toBe(true);
+    const tables = [...d.value.match.new.relTables.values()];
+    expect(tables.map((t) => t.count)).toEqual([null]);
+  });
+  test('the diff refuses color_name with RELATIVE_TABLE_UNBOUNDED, and the build refuses instead of failing verification', () => {
+    const cn = d.value.functions.find((f) => f.name === 'color_name');
+    expect(cn?.status).toBe('changed');
+    expect(cn?.reason?.code).toBe('RELATIVE_TABLE_UNBOUNDED');
+    const b = buildFromDiff(d.value, { moduleName: 'enum-names.dll', skipRefused: false, series: null, compilerVersion: COMPILER_VERSION });
+    expect(b.ok ? 'built' : b.error.code).toBe('BUILD_REFUSED');
+  });
+});

@@ -96,12 +96,12 @@ function refsProblem(ctx: ResolveContext, f: FunctionInfo): Reason | null {
     if (r.kind === 'imagerel32') {
       if (!d.imageBaseFields.includes(r.fieldRva)) return reason('IMAGEREL_UNPROVEN_BASE', `image-relative (__ImageBase) reference at ${describeNew(m, r.insnRva)}: nothing proves the base register holds __ImageBase`, r.insnRva);
       const res = resolveTarget(ctx, r.target, f);
-      if (!res.ok) return reason('UNRESOLVED_REFERENCE', res.reason, r.insnRva);
+      if (!res.ok) return reason(res.code ?? 'UNRESOLVED_REFERENCE', res.reason, r.insnRva);
       if (res.target.kind !== 'image' && res.target.kind !== 'block') return reason('IMAGEREL_TO_IMPORT', `image-relative (__ImageBase) reference at ${describeNew(m, r.insnRva)} to an import`, r.insnRva);
       continue;
     }
     const res = resolveTarget(ctx, r.target, f, r.accessesTarget, r.isBranch);
-    if (!res.ok) return reason('UNRESOLVED_REFERENCE', res.reason, r.insnRva);
+    if (!res.ok) return reason(res.code ?? 'UNRESOLVED_REFERENCE', res.reason, r.insnRva);
   }
   for (const rf of f.pdata) {
     const u = rf.unwind;

@@ -17,6 +17,8 @@ import { Code, Decoder, DecoderOptions, Instruction, OpKind } from 'iced-x86';
 import { absTarget, relocsIn, type MappedImage } from '../image/map-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import type { HandlerRvaField, ParsedHandlerData } from '../eh/types.ts';
+import type { ReasonCode } from './reasons.ts';
+import { unprovenRelativeTable } from './relative-table-extent.ts';
 
 /** What the emitter does with each new function. */
 export type EmitRole = 'old' | 'emit';
@@ -24,7 +26,7 @@ export type EmitRole = 'old' | 'emit';
 /** A resolved target, or why there is none. */
 export type Resolved =
   | { readonly ok: true; readonly target: FixupTarget }
-  | { readonly ok: false; readonly reason: string };
+  | { readonly ok: false; readonly reason: string; readonly code?: ReasonCode };
 
 /** Everything resolution needs; the emitter fills `blockOf` and the carried-data table. */
 export interface ResolveContext {
@@ -268,9 +270,17 @@ export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo
   }
   // `t` names (item, offset), and an item start may also be one past the end of the
   // read-only item before it (`&table[N]`; extents are inferred): the target must be both.
+  // Either reading landing on a self-relative table of unknown extent cannot be checked.
+  const prev = t === item.start ? n.items[item.index - 1] : undefined;
+  const endOf = prev !== undefined && !prev.writable && prev.end === t && prev.section === item.section ? prev : undefined;
+  const asItem = unprovenRelativeTable(n.relTables, n.img, item);
+  const asEnd = asItem === null && endOf !== undefined ? unprovenRelativeTable(n.relTables, n.img, endOf) : null;
+  if (asItem !== null || asEnd !== null) {
+    const also = asEnd === null ? '' : ` (also the end of ${describeNew(m, endOf!.start)})`;
+    return { ok: false, code: 'RELATIVE_TABLE_UNBOUNDED', reason: `reference to ${describeNew(m, t)}${also}: ${asItem ?? asEnd}` };
+  }
   const glued = ctx.carryGlued?.(item) ?? null;
   const old = glued === null ? oldCopy(ctx, item) : undefined;
-  const prev = t === item.start ? n.items[item.index - 1] : undefined;
   if (prev !== undefined && !prev.writable && prev.end === t && prev.section === item.section && ctx.requireGlue !== undefined) {
     ctx.noteAmbiguousStart?.(prev, item);
     const gluedPrev = ctx.carryGlued?.(prev) ?? null;

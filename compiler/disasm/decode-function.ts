@@ -287,8 +287,19 @@ function descend(d: Decoding): void {
         if (!guess) problems.push(`undecodable bytes at 0x${rva.toString(16)}`);
         break;
       }
-      const flow = insn.flowControl;
       const end = rva + length;
+      if (!cov.holds(rva, length)) {
+        // The instruction runs past the end of the range it starts in: the extent is wrong (a
+        // start found inside this instruction cut a guessed range short) or these bytes are
+        // not code. Its bytes would not travel whole in a copy of the ranges (nor its fields
+        // fit in one), so the function is not understood; a speculative decode stays a gap.
+        if (!guess) {
+          problems.push(`instruction at 0x${rva.toString(16)} (${length} bytes) runs past the end of the function's range`);
+          if (end > d.maxEnd) d.maxEnd = end;
+        }
+        break;
+      }
+      const flow = insn.flowControl;
       const p: Pending = { rva: rva as Rva, length, flow, refIndex: 0, refCount: 0, refs: NO_REFS }; // inside the function's ranges: an RVA
       byRva.addAt(cell, p);
       cov.mark(rva, length);
@@ -489,6 +500,12 @@ class Coverage {
       if (rva >= r.start && rva < r.end) return this.bases[i]! + (rva - r.start);
     }
     return -1;
+  }
+
+  /** Whether [rva, rva + length) lies inside the one range that holds `rva`. */
+  holds(rva: number, length: number): boolean {
+    for (const r of this.ranges) if (rva >= r.start && rva < r.end) return rva + length <= r.end;
+    return false;
   }
 
   /** Start of the instruction covering `rva` when `rva` is inside (not the start of) it; else -1. */

@@ -17,10 +17,10 @@ import { absTarget, relocsIn, type MappedImage } from '../image/map-image.ts';
 import { IMAGE_REL_BASED_DIR64 } from '../../runtime/pe/types.ts';
 import type { DataItem, FunctionInfo } from '../image/types.ts';
 import { importKey } from '../match/import-identity.ts';
-import { stringExtent } from '../match/normalise.ts';
 import { loaderOnlyCell } from '../match/loader-only-cells.ts';
 import { oldRvaByLayout } from '../match/writable-layout.ts';
 import { untouchedByOldCode } from '../diff/untouched-old.ts';
+import { comparedLength } from '../diff/relative-table-extent.ts';
 import { mismatch, newPointerTarget, type PaperImage } from './paper-image.ts';
 import { relativeEntryChecks } from './relative-entries.ts';
 
@@ -231,11 +231,9 @@ export class TargetChecker {
     }
     this.placed.set(slot, startA);
     const inOld = startA >= this.imageBase && startA < this.imageBase + BigInt(this.oldImg.image.length);
-    const strEnd = stringExtent(newImg.image, item.start, item.end);
-    let len = (strEnd ?? item.end) - item.start;
     // A pointer may straddle the inferred end of the item (a reference into its middle
-    // started the next one): compare it whole.
-    for (const rel of relocsIn(newImg, item.start, item.start + len)) len = Math.max(len, rel + 8 - item.start);
+    // started the next one): compared whole (comparedLength).
+    const len = comparedLength(newImg, item);
     const got = this.paper.readAt(startA, len);
     if (got === null) return mismatch(`${what}: read-only data target is outside the image and the package`);
     const want = newImg.image.subarray(item.start, item.start + len);
