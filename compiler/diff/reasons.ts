@@ -33,6 +33,7 @@ export const REASON_CODES = {
   IMAGEREL_TO_IMPORT: 'an __ImageBase-relative reference to an import',
   UNRESOLVED_REFERENCE: 'a reference the package cannot complete against OLD',
   RELATIVE_TABLE_UNBOUNDED: 'it needs a self-relative table (LLVM relative lookup table) whose entry count no bound check proves, so the table can be neither moved nor checked where it lies',
+  RODATA_ADDRESS_ESCAPED: 'it needs a carried copy of a read-only object whose contents changed, and OLD code keeps the OLD object\'s address (stores it to memory, directly or in a function it passes it to or returns it to): pointers taken before the patch keep the old object, so no address serves old and new code (needs a baseline)',
   RODATA_NOT_CARRIED: 'read-only data it needs cannot be carried (a 32-bit absolute address, image-relative RVAs of MSVC throw data, a pointer straddling its end, or a pointer that does not resolve)',
   UNWIND_NOT_CARRIED: 'its unwind data cannot be carried (unreadable, or chained to an entry that is not one of its parts)',
   HANDLER_NOT_CARRIED: 'its exception handler, handler data or GCC LSDA cannot be read or re-targeted',

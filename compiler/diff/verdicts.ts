@@ -23,6 +23,7 @@ import { layoutProblem } from './layout-shift.ts';
 import { loadTimeCheck } from './load-time-only.ts';
 import { planRedirect } from './redirect-sites.ts';
 import { describeNew, oldRodataByKey, type ResolveContext } from './resolve-target.ts';
+import { rodataEscapeCheck } from './rodata-escape.ts';
 import { reason, type Reason } from './reasons.ts';
 import { RegisterEffects, type ImageEffects } from './register-effects.ts';
 import { untouchedByOldCode } from './untouched-old.ts';
@@ -51,6 +52,7 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
   const ctx: ResolveContext = { m, blockOf: emitted, rangeOffsets, carry: () => 0, importIndex: () => 0, oldRodata: oldRodataByKey(m), untouchedOld: untouchedByOldCode(m, status), unredirected: eh.noRedirect };
   const touchesBadGlobal = badGlobalCheck(m, data);
   const loadTimeProblem = loadTimeCheck(m);
+  const escapedRodata = rodataEscapeCheck(ctx);
   const tableProblems = codeTableProblems(m, status);
   const referrers = referrersOf(m, emitted);
   // Old callers that keep volatile registers across a call whose new callee clobbers them.
@@ -88,7 +90,7 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
     if (why !== null && refusedMate === undefined) baseReasons.set(f.index, why);
     else if (refusedMate !== undefined) baseReasons.set(f.index, baseReasons.get(refusedMate) ?? reasons.get(refusedMate)!);
     if (why === null) {
-      why = touchesBadGlobal(f) ?? loadTimeProblem(f, st) ?? tableProblems.get(f.index) ?? layoutOf(f, st) ?? clobbered.get(f.index) ?? entryArgs.get(f.index) ?? folded.get(f.index) ?? emissionProblem(ctx, f, okItems);
+      why = touchesBadGlobal(f) ?? loadTimeProblem(f, st) ?? tableProblems.get(f.index) ?? layoutOf(f, st) ?? clobbered.get(f.index) ?? entryArgs.get(f.index) ?? folded.get(f.index) ?? escapedRodata(f) ?? emissionProblem(ctx, f, okItems);
       if (why !== null) baseReasons.set(f.index, why);
     }
     // A funclet only the handler tables reach keeps no redirect: old frames keep their old
