@@ -89,6 +89,17 @@ export function emitFunction(ctx: ResolveContext, f: FunctionInfo, offsets: read
       continue;
     }
     const internal = rangeIndex(r.target);
+    if (internal >= 0 && !r.isBranch && r.target === f.entry && (relKind === 'rip-disp32' || r.kind === 'abs64')) {
+      // Its own entry taken as a value (Rust passes it to the panic machinery, `lea r8, [self]`)
+      // is the redirected OLD entry, as any function's is (resolve-target.ts canonicalEntry):
+      // the verifier rejects the new body's address there.
+      const res = resolveTarget(ctx, r.target, f, r.accessesTarget, false);
+      if (res.ok && res.target.kind === 'image') {
+        fixups.push({ kind: relKind ?? 'abs64', offset: fieldOff, target: res.target, addend: relKind === null ? 0n : addend });
+        bytes.fill(0, fieldOff, fieldOff + r.size);
+        continue;
+      }
+    }
     if (internal >= 0) {
       if (relKind !== null && ownEnd) intra.push({ kind: relKind === 'rel8' ? 'rel8' : 'rel32', offset: fieldOff, count: 1, newRva: null });
       if (relKind !== null && internal === rangeIndex(r.insnRva)) continue; // moves with the code
