@@ -924,10 +924,9 @@ static void rollback(void) {
       break;
     }
     case U_ALLOC:
-      if (!VirtualFreeEx(g_proc, (LPVOID)(uintptr_t)u->addr, 0, MEM_RELEASE)) g_undo_failures++;
-      break;
     case U_CALL:
-      /* deferred: remote calls cannot run while threads are suspended */
+      /* deferred: remote calls cannot run while threads are suspended, and an allocation is
+       * freed only after them (below) */
       break;
     }
   }
@@ -937,6 +936,12 @@ static void rollback(void) {
     u64 r;
     if (!remote_call(g_undo[i].call, &r)) g_undo_failures++;
   }
+  /* Frees last: a function table registered in the region (RtlAddFunctionTable) is removed
+   * first, or any unwind in the target (and RtlDeleteFunctionTable itself) would read freed
+   * memory. Freeing before the deferred calls crashed the target after a refused live patch
+   * (test/quiesce-live.test.ts: page fault reading region + 0x10 in the next round). */
+  for (size_t i = g_nundo; i-- > 0;)
+    if (g_undo[i].kind == U_ALLOC && !VirtualFreeEx(g_proc, (LPVOID)(uintptr_t)g_undo[i].addr, 0, MEM_RELEASE)) g_undo_failures++;
   g_out_len = 0;
   if (keep) {
     out_raw(keep, keep_len);
