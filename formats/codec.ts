@@ -260,12 +260,26 @@ function statusMsg(f: FunctionRecord): hotpatch.FunctionStatus {
   return f.status === derivedStatus ? pb.FunctionStatus.FUNCTION_STATUS_UNSPECIFIED : wireOf(FUNCTION_STATUSES, f.status);
 }
 
-function functionMsg(f: FunctionRecord): hotpatch.FunctionRecord.$Properties {
+/** Whether `rva` lies in one of `ranges`. */
+const inRanges = (ranges: readonly RvaRange[], rva: number): boolean => ranges.some((r) => rva >= r.rva && rva - r.rva < r.length);
+
+/**
+ * Since 2.4: a changed record whose old entry lies in a quiescent range is written with
+ * status CHANGED_QUIESCENT, a value a 2.3 reader does not know: it refuses the package
+ * (PKG_INVALID) instead of applying it without the quiescence check.
+ */
+function statusMsgOf(p: HotpatchPackage): (f: FunctionRecord) => hotpatch.FunctionStatus {
+  const quiet = p.quiescent ?? [];
+  if (quiet.length === 0) return statusMsg;
+  return (f) => (f.status === 'changed' && f.oldRva !== null && inRanges(quiet, f.oldRva) ? pb.FunctionStatus.FUNCTION_STATUS_CHANGED_QUIESCENT : statusMsg(f));
+}
+
+function functionMsg(f: FunctionRecord, status: (f: FunctionRecord) => hotpatch.FunctionStatus = statusMsg): hotpatch.FunctionRecord.$Properties {
   return {
     name: f.name ?? '',
     oldRva: f.oldRva ?? 0,
     newRva: f.oldRva !== null && f.newRva === f.oldRva ? 0 : f.newRva,
-    status: statusMsg(f),
+    status: status(f),
     oldSize: f.oldSize,
     newSize: f.status === 'changed' && f.newSize === f.oldSize ? 0 : f.newSize,
     blockId: f.blockId,
@@ -320,9 +334,10 @@ function recordBytes([functions, redirects]: RecordMsgs): number {
  * on a package of one or two functions), else in the 2.0 forms.
  */
 function recordsAndRedirects(p: HotpatchPackage, byOldRva: ReadonlyMap<number | null, readonly FunctionRecord[]>): RecordMsgs {
-  const v20: RecordMsgs = [p.functions.map(functionMsg), p.redirects.map((r) => redirectMsg(r, byOldRva))];
+  const status = statusMsgOf(p);
+  const v20: RecordMsgs = [p.functions.map((f) => functionMsg(f, status)), p.redirects.map((r) => redirectMsg(r, byOldRva))];
   const written21 = writtenRedirects(p.redirects, p.functions);
-  const records21 = written21 === null ? null : recordMsgs21(p, statusMsg);
+  const records21 = written21 === null ? null : recordMsgs21(p, status);
   if (written21 === null || records21 === null) return v20;
   const v21: RecordMsgs = [records21, written21.map((r) => redirectMsg(r, byOldRva))];
   return recordBytes(v21) < recordBytes(v20) ? v21 : v20;
@@ -353,6 +368,7 @@ export function toMessage(p: HotpatchPackage): hotpatch.Package.$Properties {
     },
     fixups: fixupTableMsg(p),
     sealed: p.sealed === undefined ? null : { dictionaryGaps: reliedGapsOf(p.sealed.dictionary), frame: p.sealed.frame },
+    quiescentRangeGaps: reliedGapsOf(p.quiescent ?? []),
   };
 }
 
@@ -587,7 +603,8 @@ function redirectOf(m: hotpatch.Redirect.$Shape, path: string, c: Compact, byOld
 /** A record's fields that read the same under the 2.0 and the 2.1 rules. */
 function recordBaseOf(m: hotpatch.FunctionRecord.$Shape, path: string, c: Compact): Omit<FunctionRecord, 'newRva' | 'oldSize' | 'newSize'> {
   const unset = m.status === null || m.status === undefined || m.status === pb.FunctionStatus.FUNCTION_STATUS_UNSPECIFIED;
-  const status = c.v2 && unset ? (u32(m.oldRva) !== 0 ? 'changed' : 'added') : modelOf(FUNCTION_STATUSES, m.status);
+  // Since 2.4 (quiescentOf checks it against the ranges): a changed record.
+  const status = c.v2 && m.status === pb.FunctionStatus.FUNCTION_STATUS_CHANGED_QUIESCENT ? 'changed' : c.v2 && unset ? (u32(m.oldRva) !== 0 ? 'changed' : 'added') : modelOf(FUNCTION_STATUSES, m.status);
   if (status === undefined) throw new Invalid(`${path}.status ${String(m.status)} is not a function status`);
   const name = m.name ?? '';
   return { name: name === '' ? null : name, oldRva: status === 'added' ? null : rva(m.oldRva), status, blockId: u32(m.blockId), blockOffset: u32(m.blockOffset) };
@@ -667,6 +684,7 @@ function fromMessage(m: hotpatch.Package.$Shape, c: Compact): HotpatchPackage {
   const written = (m.redirects ?? []).map((x, i) => redirectOf(x, `redirects[${i}]`, c, byOldRva));
   const version = u32(producer?.version);
   const sealed = m.sealed === null || m.sealed === undefined ? {} : { sealed: { dictionary: fromColumns(() => reliedRangesOfGaps(m.sealed!.dictionaryGaps ?? [], 'sealed.dictionaryGaps')), frame: bytesOr(m.sealed.frame) } };
+  const quiescent = quiescentOf(m);
   return {
     target,
     // An empty baseline (1.2) is the default one named after the target.
@@ -682,7 +700,29 @@ function fromMessage(m: hotpatch.Package.$Shape, c: Compact): HotpatchPackage {
       parameters: (producer?.parameters ?? []).map((kv) => ({ key: kv.key ?? '', value: kv.value ?? '' })),
     },
     ...sealed,
+    ...(quiescent.length === 0 ? {} : { quiescent }),
   };
+}
+
+/**
+ * Since 2.4: the quiescent ranges, which must be sorted, disjoint and non-empty, and must hold
+ * the old entries of exactly the records written CHANGED_QUIESCENT (so a 2.3 reader, which
+ * refuses that status, never meets ranges it would ignore).
+ */
+function quiescentOf(m: hotpatch.Package.$Shape): RvaRange[] {
+  const ranges = fromColumns(() => reliedRangesOfGaps(m.quiescentRangeGaps ?? [], 'quiescentRangeGaps'));
+  ranges.forEach((r, i) => {
+    if (r.length === 0) throw new Invalid(`quiescentRangeGaps[${i}]: empty range`);
+    if (i > 0 && u32((m.quiescentRangeGaps ?? [])[2 * i]) === 0) throw new Invalid(`quiescentRangeGaps[${i}]: range adjoins the one before (ranges must be merged)`);
+  });
+  (m.functions ?? []).forEach((f, i) => {
+    const quiet = f.status === pb.FunctionStatus.FUNCTION_STATUS_CHANGED_QUIESCENT;
+    const inside = u32(f.oldRva) !== 0 && inRanges(ranges, u32(f.oldRva));
+    if (quiet !== inside) throw new Invalid(`functions[${i}]: old entry 0x${u32(f.oldRva).toString(16)} ${inside ? 'lies in a quiescent range, status is not CHANGED_QUIESCENT' : 'lies in no quiescent range, status is CHANGED_QUIESCENT'}`);
+  });
+  if (ranges.length > 0 && !(m.functions ?? []).some((f) => f.status === pb.FunctionStatus.FUNCTION_STATUS_CHANGED_QUIESCENT))
+    throw new Invalid('quiescentRangeGaps: no function record is CHANGED_QUIESCENT (a 2.3 reader would ignore the ranges)');
+  return ranges;
 }
 
 /**

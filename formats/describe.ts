@@ -58,6 +58,8 @@ export interface PackageReport {
    * bytes. Null when no block is sealed.
    */
   readonly sealed: { readonly blocks: number; readonly bytes: number; readonly frame: number; readonly dictionaryRanges: number; readonly dictionaryBytes: number } | null;
+  /** Since 2.4: the OLD ranges no thread may be inside at the patch (hex RVA, length, the function whose old entry lies in it or null). */
+  readonly quiescent: ReadonlyArray<{ readonly rva: string; readonly length: number; readonly function: string | null }>;
   readonly sizes: {
     readonly file: number;
     readonly header: number;
@@ -152,6 +154,10 @@ export function describePackage(l: LoadedPackage): PackageReport {
     producer: { compilerVersion: p.producer.compilerVersion, parameters: p.producer.parameters },
     ...summarise(p),
     sealed: sealedSummary(p),
+    quiescent: (p.quiescent ?? []).map((r) => {
+      const f = p.functions.find((x) => x.oldRva !== null && x.oldRva >= r.rva && x.oldRva - r.rva < r.length);
+      return { rva: `0x${r.rva.toString(16)}`, length: r.length, function: f === undefined ? null : (f.name ?? `0x${f.oldRva!.toString(16)}`) };
+    }),
     sizes: { ...l.sizes, payloadStorage: l.header.stored ? 'stored' : 'zstd', byKind: payloadBreakdown(p) },
   };
 }

@@ -12,7 +12,7 @@ import { encodePackage, loadPackage } from './container.ts';
 import { importPublicKey, importSigningKey, type PublicKey, type SigningKey } from './keys.ts';
 import { packageToJson } from './json.ts';
 import type { HotpatchPackage } from './package.ts';
-import { fullPackage, minimalPackage, sealedPackage, unwindRefPackage } from './testing/sample-packages.ts';
+import { fullPackage, minimalPackage, quiescentPackage, sealedPackage, unwindRefPackage } from './testing/sample-packages.ts';
 
 const GOLDEN = fileURLToPath(new URL('./golden/', import.meta.url));
 const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
@@ -31,6 +31,8 @@ const CASES: ReadonlyArray<{ name: string; build: () => Promise<HotpatchPackage>
   { name: 'sealed', build: sealedPackage, signed: true },
   // Format 2.3: the full package with block 0's unwind info by reference to old-image bytes.
   { name: 'unwind-ref', build: unwindRefPackage, signed: true },
+  // Format 2.4: the full package with parse_port's old body as a quiescent range.
+  { name: 'quiescent', build: quiescentPackage, signed: true },
 ];
 
 describe('golden packages', () => {

@@ -104,5 +104,7 @@ export function packageToJson(p: HotpatchPackage): Json {
     producer: { compilerVersion: p.producer.compilerVersion, parameters: p.producer.parameters.map((kv) => ({ key: kv.key, value: kv.value })) },
     // Since 2.2, only when some block is sealed (older dumps stay as they were).
     ...(p.sealed === undefined ? {} : { sealed: { dictionary: p.sealed.dictionary.map(range), frame: toHex(p.sealed.frame) } }),
+    // Since 2.4, only when the package lists quiescent ranges.
+    ...(p.quiescent === undefined || p.quiescent.length === 0 ? {} : { quiescent: p.quiescent.map(range) }),
   };
 }

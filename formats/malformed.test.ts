@@ -14,7 +14,7 @@ import { encodePayload } from './codec.ts';
 import { FLAG_SIGNED, FLAG_STORED, loadPackage, readHeader } from './container.ts';
 import { hotpatch } from './generated/hotpatch.js';
 import { FORMAT_MAJOR, FORMAT_MINOR, type HotpatchPackage, type StoredOp, type Unwind } from './package.ts';
-import { fullPackage, minimalPackage, oldImage, sealedPackage, unwindRefPackage, withAddOverImplicit } from './testing/sample-packages.ts';
+import { fullPackage, minimalPackage, oldImage, quiescentPackage, sealedPackage, unwindRefPackage, withAddOverImplicit } from './testing/sample-packages.ts';
 import { frameWithoutSize, goldenFile, goldenKeys, rawFrame, rleFrame, wrapPayload, wrapRaw, wrapStored } from './testing/wrap.ts';
 import { gather } from './delta-index.ts';
 import { sealPackageWith, unsealPackage } from './seal.ts';
@@ -86,6 +86,15 @@ async function build(): Promise<Record<string, Case>> {
   };
   // 2.1 function records (after the marker): a shift on an added function, a changed
   // function's new RVA written beside its shift, a block id written beside its step.
+  // 2.4: a quiescent range and the CHANGED_QUIESCENT status go together (a 2.3 reader refuses
+  // the status, so a range without it would be ignored by that reader), and ranges never adjoin.
+  const quiet = await quiescentPackage();
+  const rangeNoStatus = hotpatch.Package.decode(encodePayload(quiet));
+  for (const f of rangeNoStatus.functions) if (f.status === hotpatch.FunctionStatus.FUNCTION_STATUS_CHANGED_QUIESCENT) f.status = hotpatch.FunctionStatus.FUNCTION_STATUS_UNSPECIFIED;
+  const statusNoRange = hotpatch.Package.decode(encodePayload(quiet));
+  statusNoRange.quiescentRangeGaps = [];
+  const adjoining = hotpatch.Package.decode(encodePayload(quiet));
+  adjoining.quiescentRangeGaps = [0x1100, 0x40, 0, 0x40];
   const addedShift = hotpatch.Package.decode(encodePayload(badRef));
   addedShift.functions.find((f) => f.name === 'helper')!.shiftChange = 16;
   const rvaAndShift = hotpatch.Package.decode(encodePayload(badRef));
@@ -167,6 +176,9 @@ async function build(): Promise<Record<string, Case>> {
     'op-columns-bytes-short': [await wrapRaw(opBytesShort), 'PKG_INVALID', 'any'],
     'op-columns-before-base': [await wrapRaw(opBeforeBase), 'PKG_INVALID', 'any'],
     'moved-without-op-columns': [await wrapRaw(movedBesideMessages), 'PKG_INVALID', 'any'],
+    'quiescent-range-without-status': [await wrapRaw(hotpatch.Package.encode(rangeNoStatus).finish()), 'PKG_INVALID', 'any'],
+    'quiescent-status-without-range': [await wrapRaw(hotpatch.Package.encode(statusNoRange).finish()), 'PKG_INVALID', 'any'],
+    'quiescent-ranges-adjoin': [await wrapRaw(hotpatch.Package.encode(adjoining).finish()), 'PKG_INVALID', 'any'],
     'shift-on-added-function': [await wrapRaw(hotpatch.Package.encode(addedShift).finish()), 'PKG_INVALID', 'any'],
     'new-rva-beside-shift': [await wrapRaw(hotpatch.Package.encode(rvaAndShift).finish()), 'PKG_INVALID', 'any'],
     'block-id-beside-step': [await wrapRaw(hotpatch.Package.encode(idAndStep).finish()), 'PKG_INVALID', 'any'],

@@ -13,7 +13,7 @@ import type { Rva } from '../common/types.ts';
 /** Container format version this code writes and the newest major it reads. */
 export const FORMAT_MAJOR = 2;
 /** Minor version this code writes; minors only add optional fields, so any minor is read. */
-export const FORMAT_MINOR = 3;
+export const FORMAT_MINOR = 4;
 
 /** A range of image RVAs. */
 export interface RvaRange {
@@ -305,4 +305,11 @@ export interface HotpatchPackage {
   readonly producer: Producer;
   /** Since 2.2: the sealed blocks' bytes; absent when no block is sealed. */
   readonly sealed?: Sealed;
+  /**
+   * Since 2.4: OLD ranges (sorted, disjoint) no thread may be inside, by RIP or by a return
+   * address on its stack, when the redirects are written: the old bodies of changed callers
+   * that call a changed callee whose new entry reads arguments its old entry did not (a thread
+   * there would call the new callee the old way). Absent or empty: none.
+   */
+  readonly quiescent?: readonly RvaRange[];
 }

@@ -35,6 +35,8 @@ export const FIXUP_WIDTH: Readonly<Record<FixupKind, number>> = { rel32: 4, rel8
 
 const MAX_ALIGNMENT = 4096;
 const MAX_NAME = 1024;
+/** Quiescent ranges a package may list (each is checked against every thread's stack words). */
+const MAX_QUIESCENT_RANGES = 65536;
 /**
  * Most bytes a package's blocks may expand to, summed over code and data blocks (literal
  * bytes, delta `size`s and their alignment padding), and most bytes their delta bases may
@@ -197,6 +199,7 @@ function run(p: HotpatchPackage): void {
     const prev = t.reliedRanges[i - 1];
     if (prev !== undefined && r.rva <= prev.rva + prev.length) fail(`target.reliedRanges[${i}]: not sorted, disjoint and non-adjacent (merge it with the previous range)`);
   });
+  checkQuiescent(p);
   if (p.series.baselineId.length === 0 || p.series.baselineId.length > MAX_NAME) fail('series.baselineId: empty or too long');
   if (p.producer.compilerVersion.length === 0) fail('producer.compilerVersion: empty');
 
@@ -338,6 +341,26 @@ function checkSealed(p: HotpatchPackage): void {
   if (!h.ok) fail(`sealed.frame: ${h.error.message}`);
   if (h.value.dictionaryId !== 0) fail(`sealed.frame: names dictionary id ${h.value.dictionaryId}; its dictionary is the stated old-image ranges (id 0)`);
   if (h.value.contentSize !== total) fail(`sealed.frame: declares ${h.value.contentSize ?? 'no'} content bytes, the sealed blocks hold ${total}`);
+}
+
+/**
+ * Since 2.4 (FORMAT.md, "Quiescent ranges"): sorted, disjoint, non-adjacent, non-empty, inside
+ * the image, and each holding a changed function's old entry or lying inside the old body of
+ * one (a cold fragment sits elsewhere; the compiler's verifier checks those against the image).
+ */
+function checkQuiescent(p: HotpatchPackage): void {
+  const q = p.quiescent ?? [];
+  if (q.length > MAX_QUIESCENT_RANGES) fail(`quiescent: ${q.length} ranges, at most ${MAX_QUIESCENT_RANGES}`);
+  const changed = p.functions.filter((f) => f.status === 'changed' && f.oldRva !== null);
+  q.forEach((r, i) => {
+    const at = `quiescent[${i}]`;
+    if (r.length === 0) fail(`${at}: empty range`);
+    inImage(r.rva, r.length, p.target.sizeOfImage, at);
+    const prev = q[i - 1];
+    if (prev !== undefined && r.rva <= prev.rva + prev.length) fail(`${at}: not sorted, disjoint and non-adjacent`);
+  });
+  if (q.length > 0 && !changed.some((f) => q.some((r) => f.oldRva! >= r.rva && f.oldRva! - r.rva < r.length)))
+    fail('quiescent: no changed function\'s old entry lies in a quiescent range');
 }
 
 /** Sum of the lengths of every sealed block (code blocks, then data blocks). */

@@ -54,6 +54,9 @@ export namespace hotpatch {
         /** Package sealed. */
         sealed?: (hotpatch.Sealed.$Properties|null);
 
+        /** Package quiescentRangeGaps. */
+        quiescentRangeGaps: number[];
+
         /**
          * Encodes the specified Package message. Does not implicitly {@link hotpatch.Package.verify|verify} messages.
          * @param message Package message or plain object to encode
@@ -108,6 +111,9 @@ export namespace hotpatch {
             /** Package sealed */
             sealed?: (hotpatch.Sealed.$Properties|null);
 
+            /** Package quiescentRangeGaps */
+            quiescentRangeGaps?: (number[]|null);
+
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
         }
@@ -124,6 +130,7 @@ export namespace hotpatch {
           producer?: hotpatch.Producer.$Shape|null;
           fixups?: hotpatch.FixupColumns.$Shape|null;
           sealed?: hotpatch.Sealed.$Shape|null;
+          quiescentRangeGaps?: number[]|null;
           $unknowns?: Uint8Array[];
         };
     }
@@ -1847,7 +1854,10 @@ export namespace hotpatch {
         FUNCTION_STATUS_CHANGED = 1,
 
         /** FUNCTION_STATUS_ADDED value */
-        FUNCTION_STATUS_ADDED = 2
+        FUNCTION_STATUS_ADDED = 2,
+
+        /** FUNCTION_STATUS_CHANGED_QUIESCENT value */
+        FUNCTION_STATUS_CHANGED_QUIESCENT = 3
     }
 
     /**

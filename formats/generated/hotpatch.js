@@ -33,6 +33,7 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {hotpatch.Producer.$Properties|null} [producer] Package producer
          * @property {hotpatch.FixupColumns.$Properties|null} [fixups] Package fixups
          * @property {hotpatch.Sealed.$Properties|null} [sealed] Package sealed
+         * @property {Array.<number>|null} [quiescentRangeGaps] Package quiescentRangeGaps
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -57,6 +58,7 @@ export const hotpatch = $root.hotpatch = (() => {
          *   producer?: hotpatch.Producer.$Shape|null;
          *   fixups?: hotpatch.FixupColumns.$Shape|null;
          *   sealed?: hotpatch.Sealed.$Shape|null;
+         *   quiescentRangeGaps?: Array.<number>|null;
          *   $unknowns?: Array.<Uint8Array>;
          * }} hotpatch.Package.$Shape
          */
@@ -75,6 +77,7 @@ export const hotpatch = $root.hotpatch = (() => {
             this.imports = [];
             this.redirects = [];
             this.functions = [];
+            this.quiescentRangeGaps = [];
             if (properties)
                 for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                     if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -162,6 +165,14 @@ export const hotpatch = $root.hotpatch = (() => {
         Package.prototype.sealed = null;
 
         /**
+         * Package quiescentRangeGaps.
+         * @member {Array.<number>} quiescentRangeGaps
+         * @memberof hotpatch.Package
+         * @instance
+         */
+        Package.prototype.quiescentRangeGaps = $util.emptyArray;
+
+        /**
          * Encodes the specified Package message. Does not implicitly {@link hotpatch.Package.verify|verify} messages.
          * @function encode
          * @memberof hotpatch.Package
@@ -202,6 +213,8 @@ export const hotpatch = $root.hotpatch = (() => {
                 $root.hotpatch.FixupColumns.encode(message.fixups, writer.uint32(/* id 20, wireType 2 =*/162).fork(), _depth + 1).ldelim();
             if (message.sealed != null && $Object.hasOwnProperty.call(message, "sealed"))
                 $root.hotpatch.Sealed.encode(message.sealed, writer.uint32(/* id 21, wireType 2 =*/170).fork(), _depth + 1).ldelim();
+            if (message.quiescentRangeGaps != null && message.quiescentRangeGaps.length)
+                writer.uint32(/* id 22, wireType 2 =*/178).uint32s(message.quiescentRangeGaps);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -314,6 +327,20 @@ export const hotpatch = $root.hotpatch = (() => {
                         if (wireType !== 2)
                             break;
                         message.sealed = $root.hotpatch.Sealed.decode(reader, reader.size(), $undefined, _depth + 1, message.sealed);
+                        continue;
+                    }
+                case 22: {
+                        if (wireType === 2) {
+                            if (!(message.quiescentRangeGaps && message.quiescentRangeGaps.length))
+                                message.quiescentRangeGaps = [];
+                            reader.uint32s(message.quiescentRangeGaps);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.quiescentRangeGaps && message.quiescentRangeGaps.length))
+                            message.quiescentRangeGaps = [];
+                        message.quiescentRangeGaps.push(reader.uint32());
                         continue;
                     }
                 }
@@ -4722,12 +4749,14 @@ export const hotpatch = $root.hotpatch = (() => {
      * @property {number} FUNCTION_STATUS_UNSPECIFIED=0 FUNCTION_STATUS_UNSPECIFIED value
      * @property {number} FUNCTION_STATUS_CHANGED=1 FUNCTION_STATUS_CHANGED value
      * @property {number} FUNCTION_STATUS_ADDED=2 FUNCTION_STATUS_ADDED value
+     * @property {number} FUNCTION_STATUS_CHANGED_QUIESCENT=3 FUNCTION_STATUS_CHANGED_QUIESCENT value
      */
     hotpatch.FunctionStatus = (function() {
         const valuesById = $Object.create(null), values = $Object.create(valuesById);
         values[valuesById[0] = "FUNCTION_STATUS_UNSPECIFIED"] = 0;
         values[valuesById[1] = "FUNCTION_STATUS_CHANGED"] = 1;
         values[valuesById[2] = "FUNCTION_STATUS_ADDED"] = 2;
+        values[valuesById[3] = "FUNCTION_STATUS_CHANGED_QUIESCENT"] = 3;
         return values;
     })();
 

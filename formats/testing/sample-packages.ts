@@ -243,6 +243,15 @@ export async function unwindRefPackage(): Promise<HotpatchPackage> {
 }
 
 /**
+ * Format 2.4: the full package with the old body of parse_port (0x1100, 0x80 bytes) as a
+ * quiescent range: its record is written CHANGED_QUIESCENT, which a 2.3 reader refuses.
+ */
+export async function quiescentPackage(): Promise<HotpatchPackage> {
+  const p = await fullPackage();
+  return { ...p, quiescent: [{ rva: asRva(0x1100), length: 0x80 }] };
+}
+
+/**
  * The full package with the copy op of delta block 0 that holds its implicit fields (result
  * offsets 0x40 and 0x44) turned into an add op adding `edit` at result offset 0x40 and 0
  * elsewhere: 0 is a valid package, anything else edits an implicit field (PKG_INVALID).
