@@ -26,7 +26,8 @@ import { buildFromDiff, COMPILER_VERSION, diffFiles, verifyPackage, type ImageDi
 import { baseRanges, materialiseDelta } from '../formats/intra-refs.ts';
 import { gather } from '../formats/delta-index.ts';
 import { literalBlock } from './support/literal-block.ts';
-import type { CodeBlock, DataBlock, Fixup, HotpatchPackage } from '../formats/package.ts';
+import type { CodeBlock, DataBlock, Fixup, HotpatchPackage, RvaRange } from '../formats/package.ts';
+import { asRva } from '../common/types.ts';
 import { expectationOf, readScenarios, scenarioDll, TOOLCHAINS, type Toolchain } from '../samples/scenarios.ts';
 
 interface Mutation {
@@ -380,4 +381,49 @@ describe('LLVM self-relative table of unknown extent left in OLD (enum-names v2,
     const b = buildFromDiff(d.value, { moduleName: 'enum-names.dll', skipRefused: false, series: null, compilerVersion: COMPILER_VERSION });
     expect(b.ok ? 'built' : b.error.code).toBe('BUILD_REFUSED');
   });
+});
+
+describe('quiescent ranges (format 2.4, caller-loop): a range dropped or moved is rejected', () => {
+  // step gains a parameter and run, which loops over it, passes it: old run's body must be a
+  // quiescent range (a thread inside it would call the new step the old way). The twin
+  // caller-loop-same (same argument) lists none, and one added there is rejected too when it
+  // lies outside OLD's code.
+  for (const tc of TOOLCHAINS as readonly Toolchain[]) {
+    for (const stripped of [false, true]) {
+      const label = `${tc}${stripped ? ', stripped' : ''}`;
+      const build = (s: string): { diff: ImageDiff; pkg: HotpatchPackage } => {
+        const read = (v: 'v1' | 'v2'): Uint8Array => new Uint8Array(readFileSync(scenarioDll(s, v, stripped, undefined, tc)));
+        const d = diffFiles(read('v1'), read('v2'));
+        if (!d.ok) throw new Error(d.error.message);
+        const b = buildFromDiff(d.value, { moduleName: `${s}.dll`, skipRefused: false, series: null, compilerVersion: COMPILER_VERSION });
+        if (!b.ok) throw new Error(b.error.message);
+        return { diff: d.value, pkg: b.value.emitted.pkg };
+      };
+      test(`${label}: old run's body is the one range; dropped, cut short or moved by 16 it is rejected`, () => {
+        const { diff, pkg } = build('caller-loop');
+        const m = diff.match;
+        const run = pkg.functions.find((r) => r.name === 'run' || (stripped && r.oldRva !== null && r.oldSize > 16));
+        const oldRun = m.old.fns.byEntry.get(run!.oldRva!)!;
+        expect(pkg.quiescent).toEqual(oldRun.ranges.map((r) => ({ rva: r.start, length: r.end - r.start })));
+        expect(verifyPackage(diff, pkg).ok).toBe(true);
+        const q = pkg.quiescent![0]!;
+        const cases: Array<readonly [string, RvaRange[]]> = [
+          ['dropped', []],
+          ['cut short by one byte', [{ ...q, length: q.length - 1 }]],
+          ['moved by 16', [{ ...q, rva: asRva(q.rva + 16) }]],
+        ];
+        for (const [what, quiescent] of cases) {
+          const r = verifyPackage(diff, { ...pkg, quiescent });
+          expect(r.ok ? 'accepted' : r.error.code, what).toBe('VERIFY_QUIESCENT');
+        }
+      });
+      test(`${label}: caller-loop-same lists none; a range outside OLD's code is rejected`, () => {
+        const { diff, pkg } = build('caller-loop-same');
+        expect(pkg.quiescent ?? []).toEqual([]);
+        expect(verifyPackage(diff, pkg).ok).toBe(true);
+        const r = verifyPackage(diff, { ...pkg, quiescent: [{ rva: asRva(diff.match.old.img.pe.optionalHeader.sizeOfImage - 8), length: 4 }] });
+        expect(r.ok ? 'accepted' : r.error.code).toBe('VERIFY_QUIESCENT');
+      });
+    }
+  }
 });

@@ -34,9 +34,9 @@
  * int widened to a struct passed by pointer, a struct returned in rax that was returned
  * through rcx: the old caller's rcx is then read as the first argument): the live-in sets
  * are equal, and only the caller's code tells the types apart; an unchanged root that
- * reaches the changed function two calls deep; and a thread inside a changed caller's old
- * body at patch time, which calls the new body the old way (the runtime's thread rule covers
- * only the redirect bytes).
+ * reaches the changed function two calls deep. A thread inside a changed caller's old body at
+ * patch time, which calls the new body the old way, is kept out by quiescent ranges
+ * (quiescent-callers.ts, format 2.4).
  */
 import { absTarget, sectionAt } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';

@@ -15,6 +15,7 @@ import { leftOldNeighbours } from '../diff/left-old.ts';
 import { withDeltas } from './deltas.ts';
 import { withUnwindRefs } from './unwind-refs.ts';
 import { withCoveredRedirects } from './covered-redirects.ts';
+import { withQuiescentRanges } from './quiescent-ranges.ts';
 import { EmitPass, failPass, type PassResult } from './emit-pass.ts';
 import { closeGlue } from './glue.ts';
 import { carriedFunctions } from './reachability.ts';
@@ -63,7 +64,7 @@ export function emitPackage(diff: ImageDiff, opts: EmitOptions): Result<EmittedP
     // only the new glue makes the package carry.
     if (glue.size === before) {
       const deltas = withDeltas(diff.match.old.img, opts.moduleName, r);
-      return ok(withCoveredRedirects(opts.literalUnwind === true ? deltas : withUnwindRefs(diff, opts.moduleName, deltas)));
+      return ok(withQuiescentRanges(diff.match, withCoveredRedirects(opts.literalUnwind === true ? deltas : withUnwindRefs(diff, opts.moduleName, deltas))));
     }
   }
 }

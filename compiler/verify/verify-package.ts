@@ -18,6 +18,7 @@ import { openUnwinds } from '../../formats/unwind-ref.ts';
 import { sha256 } from '../../runtime/pe/sha256.ts';
 import type { ImageDiff } from '../diff/types.ts';
 import { leftOldDataKeys, writableDataKeys } from '../diff/left-old.ts';
+import { findQuiescentCallers, redirectedOld } from '../diff/quiescent-callers.ts';
 import { layoutRanges } from '../functions/layout-parts.ts';
 import { checkFunctionCode, type CarriedView, type CodeCounts } from './check-function.ts';
 import { TargetChecker, type CarriedFunction } from './check-target.ts';
@@ -102,7 +103,39 @@ export function verifyPackage(diff: ImageDiff, given: HotpatchPackage, layout: V
   // 5. No carried function next to a changed function the package leaves old.
   const boundary = checkLeftOldBoundary(diff, carried);
   if (!boundary.ok) return boundary;
+  // 6. Quiescent ranges (format 2.4): every old caller that would call a redirected callee the old way is listed.
+  const quiet = checkQuiescent(diff, pkg);
+  if (!quiet.ok) return quiet;
   return ok({ functions: carried.size, instructions: counts.instructions, references: counts.references, unwindEntries, redirects: redirects.value, dataBlocks: pkg.dataBlocks.length });
+}
+
+/**
+ * The package's quiescent ranges (format 2.4) against what the diff requires: each lies inside
+ * an OLD function's code, and together they cover the old body of every redirected caller
+ * whose redirected callee's new entry reads arguments the old one did not
+ * (diff/quiescent-callers.ts). A range dropped or moved leaves such a caller uncovered:
+ * VERIFY_QUIESCENT, naming it. (Validation already checked them sorted and disjoint.)
+ */
+function checkQuiescent(diff: ImageDiff, pkg: HotpatchPackage): Result<void> {
+  const m = diff.match;
+  const given = pkg.quiescent ?? [];
+  for (const r of given) {
+    // Adjoining bodies are merged into one range: walk it function by function.
+    for (let at: number = r.rva; at < r.rva + r.length; ) {
+      const x = m.old.fns.containing(at)?.ranges.find((y) => at >= y.start && at < y.end);
+      if (x === undefined) return err('VERIFY_QUIESCENT', `quiescent range [0x${r.rva.toString(16)}, 0x${(r.rva + r.length).toString(16)}) holds 0x${at.toString(16)}, outside every OLD function's code`);
+      at = x.end;
+    }
+  }
+  const covered = (start: number, end: number): boolean => given.some((r) => start >= r.rva && end <= r.rva + r.length);
+  for (const q of findQuiescentCallers(m, redirectedOld(m, pkg))) {
+    for (const x of q.caller.ranges) {
+      if (covered(x.start, x.end)) continue;
+      const name = (f: { name: string | null; entry: number }): string => f.name ?? `0x${f.entry.toString(16)}`;
+      return err('VERIFY_QUIESCENT', `old ${name(q.caller)} [0x${x.start.toString(16)}, 0x${x.end.toString(16)}) is not a quiescent range, and it calls ${name(q.callee)} the old way while the new ${name(q.callee)} reads more arguments`);
+    }
+  }
+  return ok(undefined);
 }
 
 /** Changes the package declares it left out (--skip-refused, needing something refused): NEW entries. */
