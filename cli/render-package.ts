@@ -37,6 +37,8 @@ export function renderReport(r: PackageReport, file: string): string {
   for (const x of r.redirects) lines.push(`  ${x.oldRva} -> block ${x.blockId}+${x.offset} (${x.kind}${x.padRva === null ? '' : `, pad at ${x.padRva}`})`);
   const z = r.sealed;
   if (z !== null) lines.push(`sealed      ${z.blocks} blocks, ${z.bytes} bytes in a ${z.frame}-byte zstd frame against ${z.dictionaryBytes} old-image bytes in ${z.dictionaryRanges} ranges`);
+  // Format 2.4: old code no thread may be inside when the redirects are written.
+  for (const q of r.quiescent) lines.push(`quiescent   ${q.rva}+0x${q.length.toString(16)} (old ${q.function ?? 'code'}): no thread may be inside at the patch`);
   const s = r.sizes;
   const k = s.byKind;
   lines.push('');

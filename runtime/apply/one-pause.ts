@@ -43,6 +43,7 @@ export function cutAtSpan(steps: readonly WriteStep[]): Result<CutPlan> {
  */
 export function mergeSpans(spans: readonly (readonly WriteStep[])[]): WriteStep[] {
   const avoid = [];
+  const quiescent = [];
   let attempts = 1;
   let retryDelayMs = 0;
   const redirects: WriteStep[] = [];
@@ -51,6 +52,7 @@ export function mergeSpans(spans: readonly (readonly WriteStep[])[]): WriteStep[
     for (const s of span) {
       if (s.op === 'suspend-threads') {
         avoid.push(...s.avoid);
+        quiescent.push(...(s.quiescent ?? []));
         attempts = Math.max(attempts, s.attempts);
         retryDelayMs = Math.max(retryDelayMs, s.retryDelayMs);
       } else if (s.op === 'redirect') redirects.push(s);
@@ -58,5 +60,5 @@ export function mergeSpans(spans: readonly (readonly WriteStep[])[]): WriteStep[
     }
   }
   if (spans.every((s) => s.length === 0)) return [];
-  return [{ op: 'suspend-threads', avoid, attempts, retryDelayMs }, ...redirects, ...flushes, { op: 'resume-threads' }];
+  return [{ op: 'suspend-threads', avoid, attempts, retryDelayMs, ...(quiescent.length === 0 ? {} : { quiescent }) }, ...redirects, ...flushes, { op: 'resume-threads' }];
 }

@@ -113,12 +113,16 @@ export class MemoryBackend implements ProcessBackend {
         for (let a = 1; a <= attempts; a++) {
           const ips = this.image.threadIps();
           const busy = ips.find((ip) => ipInRanges(ip, step.avoid));
+          // Format 2.4: a simulated thread has no stack, so its IP alone is checked against the quiescent ranges.
+          const quiet = busy === undefined ? (step.quiescent ?? []).find((q) => ips.some((ip) => ipInRanges(ip, [q]))) : undefined;
           this.lastSuspendAttempts = a;
-          if (busy === undefined) {
+          if (busy === undefined && quiet === undefined) {
             this.suspended = true;
             return ok({ threadIps: ips });
           }
-          if (a === attempts) return err('APPLY_THREAD_BUSY', `a thread is executing at ${hex(busy)}, inside bytes being replaced, after ${attempts} attempts`);
+          if (a === attempts && quiet !== undefined)
+            return err('APPLY_THREAD_IN_OLD_CALLER', `a thread stayed inside old ${quiet.name} (quiescent range ${hex(quiet.start)}+0x${quiet.size.toString(16)}) for ${attempts} attempts: it would call a changed callee the old way`);
+          if (a === attempts && busy !== undefined) return err('APPLY_THREAD_BUSY', `a thread is executing at ${hex(busy)}, inside bytes being replaced, after ${attempts} attempts`);
           await sleep(step.retryDelayMs);
         }
         return err('APPLY_THREAD_BUSY', 'threads never left the bytes being replaced');

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { err, ok, type HotpatchError, type Result } from '../../common/errors.ts';
 import { asVa, hex, type Va } from '../../common/types.ts';
 import type { ProcessBackend, ProtectionRun, TargetModule } from '../plan/backend.ts';
-import { bytesToHex, hexToBytes, REL32_REACH, type StepObservation, type VaRange, type WriteStep } from '../plan/write-plan.ts';
+import { bytesToHex, hexToBytes, REL32_REACH, type QuiescentRange, type StepObservation, type VaRange, type WriteStep } from '../plan/write-plan.ts';
 
 /** The committed agent binary (rebuilt and compared by .ci/check-agent.sh). */
 export const AGENT_EXE = fileURLToPath(new URL('./win32-agent/agent.exe', import.meta.url));
@@ -462,6 +462,8 @@ async function unwindStep(st: SessionState, step: Extract<WriteStep, { op: 'regi
 
 /** `suspend`: holds every thread, none in an avoided range; records their IPs. */
 async function suspendStep(st: SessionState, step: Extract<WriteStep, { op: 'suspend-threads' }>): Promise<Result<StepObservation>> {
+  // `suspend` checks RIPs only: quiescent ranges (format 2.4) need `swap`'s stack check.
+  if ((step.quiescent ?? []).length > 0) return err('LIVE_BAD_REQUEST', 'quiescent ranges are checked only by swap (one pause with the redirects): nothing was written');
   const ranges = step.avoid.filter((a) => a.size > 0).map((a) => `avoid:${hex(a.start)}:${hex(a.size)}`);
   const r = await st.agent.request(['suspend', ...ranges, `tries=${Math.max(1, step.attempts)}`, `delay=${step.retryDelayMs}`].join(' '));
   if (!r.ok) return r;
@@ -553,8 +555,12 @@ async function executeSpan(st: SessionState, steps: readonly WriteStep[]): Promi
     return ok(out);
   }
   const avoid = suspend.avoid.filter((a) => a.size > 0).map((a) => `avoid:${hex(a.start)}:${hex(a.size)}`);
-  const r = await st.agent.request(['swap', `tries=${Math.max(1, suspend.attempts)}`, `delay=${suspend.retryDelayMs}`, ...avoid, ...sites].join(' '));
-  if (!r.ok) return r;
+  const quiescent = suspend.quiescent ?? [];
+  if (quiescent.length > 0 && !st.agent.features.includes('quiescent'))
+    return err('LIVE_BAD_REQUEST', `the package lists ${quiescent.length} quiescent range(s) (format 2.4) and this agent build cannot check them (no "quiescent" feature): nothing was written`);
+  const quiet = quiescent.map((q) => `quiet:${hex(q.start)}:${hex(q.size)}`);
+  const r = await st.agent.request(['swap', `tries=${Math.max(1, suspend.attempts)}`, `delay=${suspend.retryDelayMs}`, ...avoid, ...quiet, ...sites].join(' '));
+  if (!r.ok) return r.error.code === 'LIVE_THREAD_IN_OLD_CALLER' ? err(r.error.code, namedQuiescent(r.error.message, quiescent)) : r;
   const us = r.value['pausedUs'];
   if (typeof us === 'number') st.pauses.push(us);
   const parts = Object.fromEntries(PAUSE_PART_KEYS.map((k) => [k, typeof r.value[k] === 'number' ? (r.value[k] as number) : NaN]));
@@ -563,6 +569,17 @@ async function executeSpan(st: SessionState, steps: readonly WriteStep[]): Promi
   for (const x of Array.isArray(r.value['rips']) ? (r.value['rips'] as unknown[]) : []) if (typeof x === 'string' && /^0x[0-9a-f]+$/i.test(x)) ips.push(asVa(BigInt(x)));
   st.lastThreadIps = ips;
   return ok(steps.map((s) => (s.op === 'suspend-threads' ? { threadIps: ips } : {})));
+}
+
+/**
+ * The agent's LIVE_THREAD_IN_OLD_CALLER message with the function the range is the old body of
+ * (the agent knows addresses only).
+ */
+function namedQuiescent(message: string, quiescent: readonly QuiescentRange[]): string {
+  const m = /quiescent range (0x[0-9a-f]+)\+/.exec(message);
+  const q = m === null ? undefined : quiescent.find((x) => x.start === asVa(BigInt(m[1]!)));
+  const who = q === undefined ? 'an old caller' : `old ${q.name}`;
+  return `${message}: ${who} calls a changed function whose new entry reads arguments it does not pass; nothing was written, the process runs on unchanged`;
 }
 
 /** The commit that ends the session: deferred frees released where no thread references them. */

@@ -28,7 +28,7 @@ import { fillRegion, resolveImports } from './fill-region.ts';
 import { mappedSections } from './identity-mismatch.ts';
 import { checkBlocks, checkImageRelativeReach, layoutRegion, type RegionLayout } from './layout-region.ts';
 import { planRedirects } from './plan-redirects.ts';
-import { applySteps, ownRanges, revertSteps, storeProtectionRuns, segmentRanges, segmentsOf, touchedSegments, type StepContext } from './plan-steps.ts';
+import { applySteps, ownRanges, quiescentRanges, revertSteps, storeProtectionRuns, segmentRanges, segmentsOf, touchedSegments, type StepContext } from './plan-steps.ts';
 import { now, type PlanTiming } from './timing.ts';
 import { WRITE_PLAN_VERSION, type PlannedFunction, type WritePlan } from './write-plan.ts';
 
@@ -127,6 +127,7 @@ export async function planPackage(given: HotpatchPackage, backend: ProcessBacken
     threadAttempts: options.threadAttempts ?? 50,
     retryDelayMs: options.retryDelayMs ?? 2,
     unwind: layout.entryCount > 0 ? { table: asVa(region + BigInt(layout.tableOffset)), entryCount: layout.entryCount, base: asVa(place.unwindBase) } : null,
+    quiescent: quiescentRanges(pkg, base),
   };
   const plan: WritePlan = {
     version: WRITE_PLAN_VERSION,

@@ -7,7 +7,8 @@ import { ok, type Result } from '../../common/errors.ts';
 import { asVa, type Va } from '../../common/types.ts';
 import type { ProcessBackend, ProtectionRun } from './backend.ts';
 import { eqBytes, type RvaBytes } from './check-target.ts';
-import { PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE, PAGE_READONLY, PAGE_READWRITE, PAGE_SIZE, type VaRange, type WritePlan, type WriteStep } from './write-plan.ts';
+import { PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE, PAGE_READONLY, PAGE_READWRITE, PAGE_SIZE, type QuiescentRange, type VaRange, type WritePlan, type WriteStep } from './write-plan.ts';
+import type { HotpatchPackage } from '../../formats/package.ts';
 
 /** A contiguous run of image bytes the apply touches: as they are, after it, and in the baseline. */
 export interface Segment {
@@ -132,6 +133,23 @@ export interface StepContext {
   readonly threadAttempts: number;
   readonly retryDelayMs: number;
   readonly unwind: WritePlan['unwind'];
+  /** Since format 2.4: the package's quiescent ranges in the process (the apply's suspension checks them; a revert needs none). */
+  readonly quiescent: readonly QuiescentRange[];
+}
+
+/**
+ * The package's quiescent ranges (format 2.4) in the image at `base`, each named after the
+ * changed function whose old entry lies in it (its name, else its old RVA; a range holding no
+ * record's entry, a cold fragment, after the record whose old entry precedes it).
+ */
+export function quiescentRanges(pkg: HotpatchPackage, base: Va): QuiescentRange[] {
+  const changed = pkg.functions.filter((f) => f.status === 'changed' && f.oldRva !== null).sort((a, b) => a.oldRva! - b.oldRva!);
+  return (pkg.quiescent ?? []).map((r) => {
+    const inside = changed.find((f) => f.oldRva! >= r.rva && f.oldRva! - r.rva < r.length);
+    const before = inside ?? [...changed].reverse().find((f) => f.oldRva! < r.rva);
+    const who = before === undefined ? `0x${r.rva.toString(16)}` : (before.name ?? `0x${before.oldRva!.toString(16)}`);
+    return { start: asVa(base + BigInt(r.rva)), size: r.length, name: inside === undefined ? `a fragment of ${who}` : who };
+  });
 }
 
 /** The byte range of `rva`.. in the image at `base`. */
@@ -164,7 +182,7 @@ export function applySteps(ctx: StepContext, layout: { readonly codeUsed: number
   const avoid: VaRange[] = segmentRanges(base, changing);
   if (current !== null) avoid.push({ start: current.region.address, size: current.region.size });
   steps.push(...siteProtections.map((r): WriteStep => ({ op: 'protect', address: r.address, size: r.size, protection: PAGE_EXECUTE_READWRITE })));
-  steps.push({ op: 'suspend-threads', avoid, attempts: ctx.threadAttempts, retryDelayMs: ctx.retryDelayMs });
+  steps.push({ op: 'suspend-threads', avoid, attempts: ctx.threadAttempts, retryDelayMs: ctx.retryDelayMs, ...(ctx.quiescent.length === 0 ? {} : { quiescent: ctx.quiescent }) });
   for (const s of changing) steps.push({ op: 'redirect', address: asVa(base + BigInt(s.rva)), expected: s.current, bytes: s.final });
   steps.push(...segmentRanges(base, segments).map((r): WriteStep => ({ op: 'flush', address: r.start, size: r.size })), { op: 'resume-threads' });
   steps.push(...siteProtections.map((r): WriteStep => ({ op: 'protect', address: r.address, size: r.size, protection: r.protection })));

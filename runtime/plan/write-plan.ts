@@ -19,7 +19,7 @@
  * | `flush`             | FlushInstructionCache(address, size)    | none |
  * | `register-unwind`   | RtlAddFunctionTable(table, entryCount, base) in the target | `deregister-unwind` |
  * | `deregister-unwind` | RtlDeleteFunctionTable(table)           | `register-unwind` with the same arguments |
- * | `suspend-threads`   | suspend every thread but the caller's, read each thread's Rip; when any Rip lies in `avoid`, resume all, wait `retryDelayMs`, try again, at most `attempts` times, then fail (the Detours rule) | `resume-threads` |
+ * | `suspend-threads`   | suspend every thread but the caller's, read each thread's Rip; when any Rip lies in `avoid` (or, format 2.4, any Rip or stack word in `quiescent`), resume all, wait `retryDelayMs`, try again, at most `attempts` times, then fail (the Detours rule; quiescent ranges: the activeness check) | `resume-threads` |
  * | `redirect`          | compare the bytes at `address` with `expected` (fail when they differ), then write `bytes` (one aligned store where possible); threads are suspended | `redirect` with `expected` and `bytes` swapped |
  * | `resume-threads`    | resume the threads `suspend-threads` suspended | none (a rollback resumes anyway) |
  * | `free`              | VirtualFreeEx(address, 0, MEM_RELEASE) of a region this tool allocated; the backend reads its bytes and protections first | `allocate` + `write` + `protect` of what was there |
@@ -67,6 +67,13 @@ export const REL32_REACH = 0x7fff_ffffn;
 export const WRITE_PLAN_VERSION = 1;
 
 /** An address range `[start, start + size)`. */
+/** A quiescent range (format 2.4) in the process, with the old function whose body it is. */
+export interface QuiescentRange {
+  readonly start: Va;
+  readonly size: number;
+  readonly name: string;
+}
+
 export interface VaRange {
   readonly start: Va;
   readonly size: number;
@@ -84,6 +91,12 @@ export type WriteStep =
       readonly op: 'suspend-threads';
       /** No thread's instruction pointer may lie in these ranges (redirect sites, a region about to be freed). */
       readonly avoid: readonly VaRange[];
+      /**
+       * Since format 2.4: no thread's instruction pointer, nor any word on its stack (a return
+       * address), may lie in these OLD ranges (the old bodies of callers that call a changed
+       * callee the old way); `name` says whose body. Absent: none.
+       */
+      readonly quiescent?: readonly QuiescentRange[];
       /** How many times to suspend and look before refusing (>= 1). */
       readonly attempts: number;
       /** Wait between attempts, with the threads running. */
@@ -222,7 +235,7 @@ export type WriteStepJson =
   | { op: 'flush'; address: string; size: number }
   | { op: 'register-unwind'; table: string; entryCount: number; base: string }
   | { op: 'deregister-unwind'; table: string; entryCount: number; base: string }
-  | { op: 'suspend-threads'; avoid: { start: string; size: number }[]; attempts: number; retryDelayMs: number }
+  | { op: 'suspend-threads'; avoid: { start: string; size: number }[]; attempts: number; retryDelayMs: number; quiescent?: { start: string; size: number; name: string }[] }
   | { op: 'redirect'; address: string; expected: string; bytes: string }
   | { op: 'resume-threads' }
   | { op: 'free'; address: string; size: number };
@@ -257,7 +270,13 @@ export function writeStepToJson(s: WriteStep): WriteStepJson {
     case 'deregister-unwind':
       return { op: s.op, table: hex(s.table), entryCount: s.entryCount, base: hex(s.base) };
     case 'suspend-threads':
-      return { op: s.op, avoid: s.avoid.map((r) => ({ start: hex(r.start), size: r.size })), attempts: s.attempts, retryDelayMs: s.retryDelayMs };
+      return {
+        op: s.op,
+        avoid: s.avoid.map((r) => ({ start: hex(r.start), size: r.size })),
+        attempts: s.attempts,
+        retryDelayMs: s.retryDelayMs,
+        ...(s.quiescent === undefined || s.quiescent.length === 0 ? {} : { quiescent: s.quiescent.map((r) => ({ start: hex(r.start), size: r.size, name: r.name })) }),
+      };
     case 'redirect':
       return { op: 'redirect', address: hex(s.address), expected: bytesToHex(s.expected), bytes: bytesToHex(s.bytes) };
     case 'resume-threads':
@@ -338,7 +357,19 @@ export function writeStepFromJson(j: unknown): Result<WriteStep> {
       const delay = parseSize(o['retryDelayMs'], at);
       if (!attempts.ok) return attempts;
       if (!delay.ok) return delay;
-      return ok({ op, avoid, attempts: attempts.value, retryDelayMs: delay.value });
+      const quiescent: QuiescentRange[] = [];
+      const qJ = o['quiescent'];
+      if (qJ !== undefined && !Array.isArray(qJ)) return err('PLAN_BAD_JSON', `${at}: quiescent must be an array`);
+      for (const r of (qJ ?? []) as unknown[]) {
+        const rr = (typeof r === 'object' && r !== null ? r : {}) as Record<string, unknown>;
+        const s = parseVa(rr['start'], at);
+        const n = parseSize(rr['size'], at);
+        if (!s.ok) return s;
+        if (!n.ok) return n;
+        if (typeof rr['name'] !== 'string') return err('PLAN_BAD_JSON', `${at}: a quiescent range needs a name`);
+        quiescent.push({ start: s.value, size: n.value, name: rr['name'] });
+      }
+      return ok({ op, avoid, attempts: attempts.value, retryDelayMs: delay.value, ...(quiescent.length === 0 ? {} : { quiescent }) });
     }
     case 'redirect': {
       const a = parseVa(o['address'], at);

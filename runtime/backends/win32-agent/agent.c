@@ -1494,6 +1494,28 @@ typedef struct {
 } Range;
 
 static int in_site(u64 rip, const Range *r) { return rip >= r->addr && rip - r->addr < r->len; }
+
+/* Quiescent ranges of the current swap (format 2.4: old bodies of callers that call a changed
+ * callee the old way), sorted and disjoint: no thread's RIP nor any stack word may lie in one. */
+static const Range *g_quiet;
+static int g_nquiet;
+
+static int range_cmp(const void *a, const void *b) {
+  u64 x = ((const Range *)a)->addr, y = ((const Range *)b)->addr;
+  return x < y ? -1 : x > y;
+}
+
+/* Index of the quiescent range holding v, or -1 (bisection). */
+static int quiet_of(u64 v) {
+  int lo = 0, hi = g_nquiet - 1;
+  while (lo <= hi) {
+    int mid = (lo + hi) / 2;
+    if (v < g_quiet[mid].addr) hi = mid - 1;
+    else if (v - g_quiet[mid].addr >= g_quiet[mid].len) lo = mid + 1;
+    else return mid;
+  }
+  return -1;
+}
 static int in_busy(u64 v, const Range *r) { return v >= r->addr && v < r->addr + r->len; }
 
 /* Stack bytes read under suspensions during the current request (reported by swap). */
@@ -1699,7 +1721,7 @@ static int stack_returns_into(const CONTEXT *c, u64 stack_top, const Site *s, in
   if (words < 0) return 1; /* cannot prove it is not there */
   for (long i = 0; i < words; i++) {
     int k = site_of(s, n, stack[i]);
-    if (k >= 0 && stack[i] != s[k].addr) {
+    if ((k >= 0 && stack[i] != s[k].addr) || (g_nquiet > 0 && quiet_of(stack[i]) >= 0)) {
       *hit = stack[i];
       return 1;
     }
@@ -1791,8 +1813,8 @@ static void plan_stores(Site *s, int ns) {
  */
 typedef struct {
   Site *s;
-  int ns, na;
-  Range *av;
+  int ns, na, nq;
+  Range *av, *qu;
   u64 tries, delay;
   int io_server; /* io=server: ReadProcessMemory/WriteProcessMemory even where the kernel path works */
 } SwapArgs;
@@ -1800,11 +1822,12 @@ typedef struct {
 static int parse_swap(SwapArgs *a) {
   a->s = (Site *)calloc((size_t)g_ntok + 1, sizeof(Site));
   a->av = (Range *)calloc((size_t)g_ntok + 1, sizeof(Range));
-  a->ns = a->na = 0;
+  a->qu = (Range *)calloc((size_t)g_ntok + 1, sizeof(Range));
+  a->ns = a->na = a->nq = 0;
   a->io_server = 0;
   a->tries = 200;
   a->delay = 1;
-  if (!a->s || !a->av) return fail("LIVE_AGENT_OOM", 0, "agent out of memory");
+  if (!a->s || !a->av || !a->qu) return fail("LIVE_AGENT_OOM", 0, "agent out of memory");
   for (int i = 1; i < g_ntok; i++) {
     char *t = g_tok[i];
     if (strncmp(t, "delay=", 6) == 0) {
@@ -1819,6 +1842,12 @@ static int parse_swap(SwapArgs *a) {
       *colon = 0;
       if (!parse_u64(x, &a->av[a->na].addr) || !parse_u64(colon + 1, &a->av[a->na].len)) return fail("LIVE_BAD_REQUEST", 0, "swap: bad range %.60s", t);
       a->na++;
+    } else if (strncmp(t, "quiet:", 6) == 0) {
+      char *x = t + 6, *colon = strchr(x, ':');
+      if (!colon) return fail("LIVE_BAD_REQUEST", 0, "swap: expected quiet:ADDR:LEN, got %.60s", t);
+      *colon = 0;
+      if (!parse_u64(x, &a->qu[a->nq].addr) || !parse_u64(colon + 1, &a->qu[a->nq].len) || a->qu[a->nq].len == 0) return fail("LIVE_BAD_REQUEST", 0, "swap: bad range %.60s", t);
+      a->nq++;
     } else if (strncmp(t, "site:", 5) == 0) {
       char *x = t + 5, *c1 = strchr(x, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
       if (!c2) return fail("LIVE_BAD_REQUEST", 0, "swap: expected site:ADDR:EXPECTED:BYTES, got %.60s", t);
@@ -1838,6 +1867,10 @@ static int parse_swap(SwapArgs *a) {
   /* No site: a pause that only checks RIPs against the avoid ranges (a span with nothing to
    * write), still in one request. */
   qsort(a->s, (size_t)a->ns, sizeof(Site), site_cmp);
+  qsort(a->qu, (size_t)a->nq, sizeof(Range), range_cmp);
+  for (int i = 1; i < a->nq; i++)
+    if (a->qu[i].addr < a->qu[i - 1].addr + a->qu[i - 1].len)
+      return fail("LIVE_BAD_REQUEST", 0, "swap: quiescent ranges at 0x%llx and 0x%llx overlap", (unsigned long long)a->qu[i - 1].addr, (unsigned long long)a->qu[i].addr);
   for (int i = 1; i < a->ns; i++)
     if (a->s[i].addr < a->s[i - 1].addr + (u64)a->s[i - 1].len)
       return fail("LIVE_BAD_REQUEST", 0, "swap: sites at 0x%llx and 0x%llx overlap", (unsigned long long)a->s[i - 1].addr, (unsigned long long)a->s[i].addr);
@@ -1956,7 +1989,7 @@ static int stacks_return_into_fast(const Site *s, int n, unsigned char *done, in
     done[who[j]] = 1;
     for (size_t x = 0; x < rem[j].len / 8; x++) {
       int q = site_of(s, n, w[x]);
-      if (q >= 0 && w[x] != s[q].addr) {
+      if ((q >= 0 && w[x] != s[q].addr) || (g_nquiet > 0 && quiet_of(w[x]) >= 0)) {
         *ti = who[j];
         *hit = w[x];
         return 1;
@@ -2123,8 +2156,11 @@ static int swap_hold(const SwapArgs *a, u64 *attempt, SwapTimes *tm) {
   DWORD bad_tid = 0, e = 0;
   u64 bad_at = 0;
   int bad_stack = 0;
+  int stacks = a->ns > 0 || a->nq > 0;
+  g_quiet = a->qu;
+  g_nquiet = a->nq;
   if (!learn_threads(&e)) return fail("LIVE_SUSPEND_FAILED", e, "cannot list the threads of process %lu", (unsigned long)g_pid);
-  if (a->ns > 0 && !a->io_server) target_unix_pid(); /* before the pause, once per open (host-io.h) */
+  if (stacks && !a->io_server) target_unix_pid(); /* before the pause, once per open (host-io.h) */
   for (*attempt = 1;; (*attempt)++) {
     DWORD ctx_tid = 0;
     g_t_stacks = 0;
@@ -2140,7 +2176,7 @@ static int swap_hold(const SwapArgs *a, u64 *attempt, SwapTimes *tm) {
     for (int i = 0; i < g_nthr && !blocked; i++) {
       if (!g_thr[i].held) continue;
       u64 rip = g_ctx[i].Rip;
-      if (site_of(a->s, a->ns, rip) >= 0) blocked = 1;
+      if (site_of(a->s, a->ns, rip) >= 0 || quiet_of(rip) >= 0) blocked = 1;
       for (int k = 0; k < a->na && !blocked; k++)
         if (in_site(rip, &a->av[k])) blocked = 1;
       if (blocked) bad_tid = g_thr[i].tid, bad_at = rip, bad_stack = 0;
@@ -2149,7 +2185,7 @@ static int swap_hold(const SwapArgs *a, u64 *attempt, SwapTimes *tm) {
      * cover (top unknown, or the fast path unavailable) is read through Wine, one call each. */
     static unsigned char done[MAX_THREADS];
     memset(done, 0, sizeof done);
-    if (!blocked && a->ns > 0) {
+    if (!blocked && stacks) {
       int ti = -1;
       u64 hit = 0;
       LARGE_INTEGER t;
@@ -2159,13 +2195,22 @@ static int swap_hold(const SwapArgs *a, u64 *attempt, SwapTimes *tm) {
       tm->fast_stacks = r >= 0;
       if (r == 1) blocked = 1, bad_tid = g_thr[ti].tid, bad_at = hit, bad_stack = 1;
     }
-    for (int i = 0; i < g_nthr && !blocked && a->ns > 0; i++) {
+    for (int i = 0; i < g_nthr && !blocked && stacks; i++) {
       u64 hit = 0;
       if (g_thr[i].held && !done[i] && stack_returns_into(&g_ctx[i], g_thr[i].stack_top, a->s, a->ns, &hit)) blocked = 1, bad_tid = g_thr[i].tid, bad_at = hit, bad_stack = 1;
     }
     tm->check = paused_us() - tm->hold;
     if (!blocked) return 1;
     resume_all();
+    int q = quiet_of(bad_at);
+    if (*attempt >= a->tries && q >= 0) {
+      /* Format 2.4: the thread is inside (or returns into) an old caller's body; the driver names the function from `range`. */
+      fail("LIVE_THREAD_IN_OLD_CALLER", 0, "thread %lu kept %s (0x%llx) inside quiescent range 0x%llx+0x%llx for %llu tries", (unsigned long)bad_tid,
+           bad_stack ? "a return address" : "its instruction pointer", (unsigned long long)bad_at, (unsigned long long)g_quiet[q].addr, (unsigned long long)g_quiet[q].len,
+           (unsigned long long)a->tries);
+      out_addr("range", g_quiet[q].addr);
+      return 0;
+    }
     if (*attempt >= a->tries)
       return fail("LIVE_THREAD_IN_SITE", 0, "thread %lu kept %s in bytes to be replaced (0x%llx) for %llu tries", (unsigned long)bad_tid,
                   bad_stack ? "a return address" : "its instruction pointer", (unsigned long long)bad_at, (unsigned long long)a->tries);
@@ -2223,6 +2268,9 @@ static int cmd_swap(void) {
   forget_threads();
   if (a.s) free_sites(a.s, a.ns);
   free(a.av);
+  free(a.qu);
+  g_quiet = NULL;
+  g_nquiet = 0;
   return ok;
 }
 
@@ -2344,7 +2392,7 @@ static int dispatch(void) {
   const char *op = g_tok[0];
   if (!strcmp(op, "hello")) {
     begin_ok();
-    out_fmt(",\"agent\":\"hotpatch-win32-agent\",\"protocol\":%d,\"agentPid\":%lu,\"features\":[\"swap-without-sites\"]", PROTOCOL_VERSION,
+    out_fmt(",\"agent\":\"hotpatch-win32-agent\",\"protocol\":%d,\"agentPid\":%lu,\"features\":[\"swap-without-sites\",\"quiescent\"]", PROTOCOL_VERSION,
             (unsigned long)GetCurrentProcessId());
     return 1;
   }
