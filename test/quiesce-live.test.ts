@@ -1,7 +1,7 @@
 /**
  * Quiescent ranges (format 2.4), live under Wine (compiler/emit/quiescent-ranges.ts).
  * samples/caller-loop: v2's step takes a second argument (k, in edx) and v2's run passes it;
- * hp_run calls run(2000000) (a loop over `call step`, most of a call's time) then rest().
+ * hp_run calls run(2000000) (a loop over `call step`) then rest() (about as long, outside run).
  *
  * The bug, shown with the package as it was before format 2.4 (the same package with its
  * quiescent range dropped): the host's worker thread is inside OLD run when the patch lands,
@@ -65,6 +65,21 @@ const live = (pkg: string, h: HostSession, variant: string): ReturnType<typeof r
 const revert = (h: HostSession, variant: string): ReturnType<typeof runHotpatchAsync> =>
   runHotpatchAsync(['revert', '--pid', String(h.windowsPid), '--module', `v1${variant}.dll`, '--json'], wineEnv());
 
+/**
+ * `run` again (at most 4 times, 200 ms apart) while it fails with `code`: on this shared 2-core
+ * machine a worker descheduled inside the watched code for the agent's whole 50 tries (about
+ * 100 ms) is seen at load ~15. Each retry is logged; a refusal that persists still fails.
+ */
+async function retrying(code: string, run: () => ReturnType<typeof runHotpatchAsync>): ReturnType<typeof runHotpatchAsync> {
+  let r = await run();
+  for (let i = 1; i < 4 && r.status !== 0 && r.stderr.includes(code); i++) {
+    console.log(`retrying after ${r.stderr.trim()}`);
+    await sleep(200);
+    r = await run();
+  }
+  return r;
+}
+
 describe.skipIf(skip !== undefined)(`quiescent ranges, live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
   beforeAll(() => {
     keepWineServer();
@@ -86,11 +101,11 @@ describe.skipIf(skip !== undefined)(`quiescent ranges, live under Wine${skip ? `
     const dropped = join(dir, 'dropped.hpk');
     writeFileSync(dropped, bare.value);
     const known = new Set(['v1', 'v2'].map((v) => fnv1a(expected('caller-loop', v))));
-    // The worker is inside run about 80% of the time: a patch that lands while it is outside
-    // shows nothing, so revert and patch again (at most 6 times).
+    // The worker is inside run about half the time: a patch that lands while it is outside
+    // shows nothing, so revert and patch again (at most 10 times).
     let third: number[] = [];
     const h = await host('caller-loop', '', { worker: true });
-    for (let attempt = 0; attempt < 6 && third.length === 0; attempt++) {
+    for (let attempt = 0; attempt < 10 && third.length === 0; attempt++) {
       await sleep(300);
       const p = await live(dropped, h, '');
       expect(p.status, p.stderr).toBe(0);
@@ -99,7 +114,7 @@ describe.skipIf(skip !== undefined)(`quiescent ranges, live under Wine${skip ? `
       if (!after.ok) throw new Error(after.error.message);
       expect(after.value.output, 'the main thread calls the new run: v2').toBe(expected('caller-loop', 'v2'));
       third = after.value.worker!.outputs.filter((o) => !known.has(o.fnv1a)).map((o) => o.fnv1a);
-      const r = await revert(h, '');
+      const r = await retrying('LIVE_THREAD_IN_SITE', () => revert(h, ''));
       expect(r.status, r.stderr).toBe(0);
     }
     expect(third.length, 'a worker call in flight printed neither v1 nor v2').toBeGreaterThan(0);
@@ -127,8 +142,13 @@ describe.skipIf(skip !== undefined)(`quiescent ranges, live under Wine${skip ? `
       expect(q.quiescent.length).toBe(1);
       const h = await host('caller-loop', variant, { worker: true });
       await sleep(300);
-      const r = await live(pkg, h, variant);
+      const r = await retrying('LIVE_THREAD_IN_OLD_CALLER', () => live(pkg, h, variant));
       expect(r.status, r.stderr).toBe(0);
+      // The worker is inside run about half the time: the pause often needs more than one suspension.
+      const attempts = (JSON.parse(r.stdout) as { timing: { pauseParts: Array<{ attempts: number }> } }).timing.pauseParts.map((p) => p.attempts);
+      expect(attempts.length).toBe(1);
+      expect(attempts[0]).toBeGreaterThanOrEqual(1);
+      console.log(`caller-loop${variant}: the pause took ${attempts[0]} suspension(s)`);
       const after = await h.run();
       if (!after.ok) throw new Error(after.error.message);
       expect(after.value.output).toBe(expected('caller-loop', 'v2'));

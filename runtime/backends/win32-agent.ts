@@ -283,6 +283,8 @@ export async function listModules(agent: AgentConnection): Promise<Result<Loaded
  * and flush), resume.
  */
 export interface PauseParts {
+  /** Suspensions the pause took: 1, plus one per retry after a thread was caught in a site or a quiescent range (NaN from an agent that does not report it). */
+  readonly attempts: number;
   readonly threads: number;
   readonly sites: number;
   readonly reads: number;
@@ -314,7 +316,7 @@ export interface PauseParts {
   readonly io: string;
 }
 
-const PAUSE_PART_KEYS = ['threads', 'sites', 'reads', 'writes', 'holdUs', 'checkUs', 'compareUs', 'storeUs', 'resumeUs', 'suspendCallUs', 'contextUs', 'listUs', 'stackUs', 'stackReads', 'readBytes', 'storeBytes', 'stackBytes'] as const;
+const PAUSE_PART_KEYS = ['attempts', 'threads', 'sites', 'reads', 'writes', 'holdUs', 'checkUs', 'compareUs', 'storeUs', 'resumeUs', 'suspendCallUs', 'contextUs', 'listUs', 'stackUs', 'stackReads', 'readBytes', 'storeBytes', 'stackBytes'] as const;
 
 export interface Win32AgentBackend extends ProcessBackend {
   readonly kind: 'win32-agent';

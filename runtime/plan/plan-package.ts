@@ -124,7 +124,10 @@ export async function planPackage(given: HotpatchPackage, backend: ProcessBacken
     base,
     region,
     regionSize: layout.regionSize,
-    threadAttempts: options.threadAttempts ?? 50,
+    // A quiescent range (format 2.4) is a whole function a thread may loop in, not a few bytes:
+    // more tries before refusing (at load ~15 on 2 cores, 50 tries of 2 ms sometimes missed a
+    // worker that is outside old run half the time: test/quiesce-live.test.ts).
+    threadAttempts: options.threadAttempts ?? ((pkg.quiescent ?? []).length > 0 ? 200 : 50),
     retryDelayMs: options.retryDelayMs ?? 2,
     unwind: layout.entryCount > 0 ? { table: asVa(region + BigInt(layout.tableOffset)), entryCount: layout.entryCount, base: asVa(place.unwindBase) } : null,
     quiescent: quiescentRanges(pkg, base),
