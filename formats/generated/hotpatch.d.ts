@@ -654,6 +654,9 @@ export namespace hotpatch {
         /** Delta implicitMovedRel32. */
         implicitMovedRel32: number[];
 
+        /** Delta implicitAddr32nb. */
+        implicitAddr32nb: number[];
+
         /**
          * Encodes the specified Delta message. Does not implicitly {@link hotpatch.Delta.verify|verify} messages.
          * @param message Delta message or plain object to encode
@@ -714,6 +717,9 @@ export namespace hotpatch {
             /** Delta implicitMovedRel32 */
             implicitMovedRel32?: (number[]|null);
 
+            /** Delta implicitAddr32nb */
+            implicitAddr32nb?: (number[]|null);
+
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
         }
@@ -732,6 +738,7 @@ export namespace hotpatch {
           intraTables?: number[]|null;
           opColumns?: hotpatch.DeltaOpColumns.$Shape|null;
           implicitMovedRel32?: number[]|null;
+          implicitAddr32nb?: number[]|null;
           $unknowns?: Uint8Array[];
         };
     }
@@ -1445,6 +1452,9 @@ export namespace hotpatch {
         /** Unwind unwindDelta. */
         unwindDelta?: (hotpatch.Delta.$Properties|null);
 
+        /** Unwind unwindDeltaImplicit. */
+        unwindDeltaImplicit?: (hotpatch.Delta.$Properties|null);
+
         /**
          * Encodes the specified Unwind message. Does not implicitly {@link hotpatch.Unwind.verify|verify} messages.
          * @param message Unwind message or plain object to encode
@@ -1481,6 +1491,9 @@ export namespace hotpatch {
             /** Unwind unwindDelta */
             unwindDelta?: (hotpatch.Delta.$Properties|null);
 
+            /** Unwind unwindDeltaImplicit */
+            unwindDeltaImplicit?: (hotpatch.Delta.$Properties|null);
+
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
         }
@@ -1491,6 +1504,7 @@ export namespace hotpatch {
           unwindInfo?: Uint8Array|null;
           unwindFixups?: hotpatch.Fixup.$Shape[]|null;
           unwindDelta?: hotpatch.Delta.$Shape|null;
+          unwindDeltaImplicit?: hotpatch.Delta.$Shape|null;
           $unknowns?: Uint8Array[];
         };
     }
