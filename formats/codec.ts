@@ -188,8 +188,13 @@ function unwindMsg(u: Unwind, blockSize: number): hotpatch.Unwind.$Properties {
     runtimeFunctions: u.runtimeFunctions.map((r) => ({ beginOffset: r.beginOffset, endOffset: r.endOffset === blockSize ? 0 : r.endOffset, unwindInfoOffset: r.unwindInfoOffset })),
     unwindInfo: u.unwindInfo,
     unwindFixups: fixupsMsg(u.unwindFixups),
-    // Since 2.3: the blob as a delta against old-image bytes (FORMAT.md "Unwind by reference").
-    ...(u.infoDelta === undefined ? {} : { unwindDelta: unwindDeltaMsg(u.infoDelta) }),
+    // Since 2.3: the blob as a delta against old-image bytes (FORMAT.md "Unwind by reference");
+    // since 2.4 in field 5 when it names implicit ADDR32NB fields ("Implicit unwind fixups").
+    ...(u.infoDelta === undefined
+      ? {}
+      : (u.implicitAddr32nb ?? []).length > 0
+        ? { unwindDeltaImplicit: { ...unwindDeltaMsg(u.infoDelta), implicitAddr32nb: gapsOf(u.implicitAddr32nb!, 4) } }
+        : { unwindDelta: unwindDeltaMsg(u.infoDelta) }),
   };
 }
 
@@ -456,6 +461,8 @@ function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: st
     const moved = offsetsOf(d.implicitMovedRel32, IMPLICIT_WIDTH.moved, `${at}.implicitMovedRel32`);
     // A plain delta with implicit fields would be misread by a 1.1 reader: never written so.
     if (!implicit && rel32.length + abs64.length + moved.length > 0) throw new Invalid(`${at}: implicit fixups outside deltaWithImplicitFixups`);
+    // 2.4's unwind fields are read by unwindOf, which takes them off before this: in a block they mean nothing.
+    if ((d.implicitAddr32nb ?? []).length > 0) throw new Invalid(`${at}.implicitAddr32nb: only in an unwind delta (Unwind.unwindDeltaImplicit)`);
     // Moved fields beside op messages would be misread by a 2.2 reader, which ignores them.
     if (moved.length > 0 && (d.opColumns === null || d.opColumns === undefined)) throw new Invalid(`${at}: implicitMovedRel32 without opColumns`);
     const base = { kind: 'delta' as const, base: rangeOf(d.base, `${at}.base`), baseSha256: bytesOr(d.baseSha256), size: u32(d.size), ops };
@@ -547,15 +554,21 @@ function unwindOf(m: hotpatch.Unwind.$Shape | null | undefined, path: string, ta
   if (m === null || m === undefined) return null;
   // Since 2.1 an end offset of 0 (absent) is the block's end; 1.x payloads keep 0 (invalid).
   const endOf = (e: number): number => (c.v2 && e === 0 ? blockSize : e);
-  const d = m.unwindDelta;
+  const plain = m.unwindDelta ?? null;
+  const implicit = m.unwindDeltaImplicit ?? null;
+  if (plain !== null && implicit !== null) throw new Invalid(`${path}: both unwindDelta and unwindDeltaImplicit`);
+  const addr32nb = implicit === null ? [] : offsetsOf(implicit.implicitAddr32nb, 4, `${path}.unwindDeltaImplicit.implicitAddr32nb`);
+  if (implicit !== null && addr32nb.length === 0) throw new Invalid(`${path}.unwindDeltaImplicit: no implicitAddr32nb field (write unwindDelta)`);
+  const d = plain ?? (implicit === null ? null : { ...implicit, implicitAddr32nb: [] });
   // Read as a block's deltaWithIntraRefs (extra_base allowed); what a 2.3 unwind delta may
   // not hold (a hash, implicit or intra fields, sealed ops) is refused at validation.
-  const infoDelta = d === null || d === undefined ? null : blockBytesOf({ storage: 'deltaWithIntraRefs', deltaWithIntraRefs: d }, `${path}.unwindDelta`);
+  const infoDelta = d === null ? null : blockBytesOf({ storage: 'deltaWithIntraRefs', deltaWithIntraRefs: d }, `${path}.${implicit === null ? 'unwindDelta' : 'unwindDeltaImplicit'}`);
   return {
     runtimeFunctions: (m.runtimeFunctions ?? []).map((r) => ({ beginOffset: u32(r.beginOffset), endOffset: endOf(u32(r.endOffset)), unwindInfoOffset: u32(r.unwindInfoOffset) })),
     unwindInfo: bytesOr(m.unwindInfo),
     unwindFixups: fixupsOf(m.unwindFixups, `${path}.unwindFixups`, table),
     ...(infoDelta?.kind === 'delta' ? { infoDelta: withoutEmptyIntra(infoDelta) } : {}),
+    ...(addr32nb.length > 0 ? { implicitAddr32nb: addr32nb } : {}),
   };
 }
 

@@ -108,7 +108,7 @@ function summarise(p: HotpatchPackage): Pick<PackageReport, 'functions' | 'dataB
         code: b === undefined ? 0 : blockSize(b.bytes),
         storage: b?.bytes.kind ?? 'literal',
         stored: b === undefined ? 0 : storedSize(b.bytes),
-        fixups: b === undefined ? 0 : b.fixups.length + implicitSpans(b.bytes.kind === 'delta' ? b.bytes.implicit : undefined).length + (b.unwind?.unwindFixups.length ?? 0),
+        fixups: b === undefined ? 0 : b.fixups.length + implicitSpans(b.bytes.kind === 'delta' ? b.bytes.implicit : undefined).length + (b.unwind?.unwindFixups.length ?? 0) + (b.unwind?.implicitAddr32nb?.length ?? 0),
         unwind: b === undefined ? 0 : unwindSize(b),
       };
     }),

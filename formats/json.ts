@@ -80,6 +80,7 @@ export function packageToJson(p: HotpatchPackage): Json {
               unwindInfo: toHex(b.unwind.unwindInfo),
               unwindFixups: b.unwind.unwindFixups.map(fixupJson),
               ...(b.unwind.infoDelta === undefined ? {} : { unwindDelta: unwindDeltaJson(b.unwind.infoDelta) }),
+              ...(b.unwind.implicitAddr32nb === undefined ? {} : { implicitAddr32nb: [...b.unwind.implicitAddr32nb] }),
             },
     })),
     dataBlocks: p.dataBlocks.map((b) => ({ id: b.id, alignment: b.alignment, bytes: bytesJson(b.bytes), fixups: b.fixups.map(fixupJson), ...(b.replaces === undefined ? {} : { replaces: range(b.replaces) }) })),

@@ -219,6 +219,12 @@ export interface Unwind {
    * literal blob against the checked old image. Absent for a literal blob.
    */
   readonly infoDelta?: Extract<BlockBytes, { kind: 'delta' }>;
+  /**
+   * Since 2.4, with `infoDelta` only: offsets (ascending) of 4-byte ADDR32NB fields of the
+   * blob that `unwindFixups` leaves out, each derived from the old field at its copy source
+   * (formats/unwind-ref.ts impliedUnwindFixup). Absent when none.
+   */
+  readonly implicitAddr32nb?: readonly number[];
 }
 
 /** New or changed code. */

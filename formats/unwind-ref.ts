@@ -8,10 +8,17 @@
  * ranges, which cover every base range, with the package's hash) and the compiler's paper
  * image (compiler/verify), so both see exactly the same bytes. The unwind fixups then apply to
  * the blob as to a literal one: every field they name is written, whatever the old bytes held.
+ *
+ * Since 2.4 (FORMAT.md "Implicit unwind fixups") the delta may name ADDR32NB fields by offset
+ * alone (`Unwind.implicitAddr32nb`): each is copied from an old field, and the fixup it stands
+ * for is derived from the old value by impliedUnwindFixup, the one function the planner and
+ * the compiler (which lists a field only when the derived fixup is the one it would write, and
+ * whose verifier opens the package with openUnwinds too) share.
  */
 import { err, ok, type Result } from '../common/errors.ts';
-import type { CodeBlock, HotpatchPackage, Unwind } from './package.ts';
-import { gather } from './delta-index.ts';
+import type { Rva } from '../common/types.ts';
+import type { CodeBlock, Fixup, HotpatchPackage, Unwind } from './package.ts';
+import { copySource, gather, mapBaseOffset, offsetOfRva, rvaInOneRange } from './delta-index.ts';
 import { baseRanges, materialiseDelta } from './intra-refs.ts';
 import { coveredByRelied } from './validate.ts';
 
@@ -53,5 +60,41 @@ function openUnwind(u: Unwind, pkg: HotpatchPackage, image: Uint8Array, what: st
   if (base === null) return err('PKG_INVALID', `${what}: a base range lies outside the image`);
   const bytes = materialiseDelta(d, base, what);
   if (!bytes.ok) return err('PKG_INVALID', bytes.error.message);
-  return ok({ runtimeFunctions: u.runtimeFunctions, unwindInfo: bytes.value, unwindFixups: u.unwindFixups });
+  const implied: Fixup[] = [];
+  for (const o of u.implicitAddr32nb ?? []) {
+    const f = impliedUnwindFixup(d, base, o, pkg.target.sizeOfImage);
+    if (typeof f === 'string') return err('PKG_INVALID', `${what}: implicit ADDR32NB field at ${o}: ${f}`);
+    implied.push(f);
+  }
+  const unwindFixups = implied.length === 0 ? u.unwindFixups : [...u.unwindFixups, ...implied].sort((a, b) => a.offset - b.offset);
+  return ok({ runtimeFunctions: u.runtimeFunctions, unwindInfo: bytes.value, unwindFixups });
+}
+
+/** Bytes of an implicit ADDR32NB field. */
+const ADDR32NB_WIDTH = 4;
+
+/**
+ * The ADDR32NB fixup the implicit field at blob offset `o` of unwind delta `d` stands for,
+ * read from `base` (the delta's base ranges, gathered from the old image at its preferred
+ * base): the field lies inside one copy op (or an add op adding 0 to it) within one base
+ * range, and the old field there holds an RVA v of OLD. When a base range holds v (an old
+ * handler structure the blob copies), the fixup targets the blob where base offset v maps
+ * (formats/delta-index.ts mapBaseOffset, as intra references map); otherwise image RVA v
+ * (an unchanged handler, funclet or type), which must lie inside `sizeOfImage`. Addend 0.
+ * A string says why the field derives nothing (the package is then invalid).
+ */
+export function impliedUnwindFixup(d: NonNullable<Unwind['infoDelta']>, base: Uint8Array, o: number, sizeOfImage: number): Fixup | string {
+  const ranges = baseRanges(d);
+  const src = copySource(d.ops, o, ADDR32NB_WIDTH);
+  if (src === null || o + ADDR32NB_WIDTH > d.size) return 'not inside one copy op';
+  if (src + ADDR32NB_WIDTH > base.length || rvaInOneRange(ranges, src, ADDR32NB_WIDTH) === null) return 'copied across base ranges';
+  const v = new DataView(base.buffer, base.byteOffset, base.byteLength).getUint32(src, true);
+  const q = offsetOfRva(ranges, v);
+  if (q !== null) {
+    const at = mapBaseOffset(d.ops, q);
+    if (at === null || at > d.size) return `the old field points at base offset ${q}, which the delta does not copy`;
+    return { kind: 'addr32nb', offset: o, target: { kind: 'unwind', offset: at }, addend: 0n };
+  }
+  if (v >= sizeOfImage) return `the old field holds 0x${v.toString(16)}, outside the image`;
+  return { kind: 'addr32nb', offset: o, target: { kind: 'image', rva: v as Rva }, addend: 0n };
 }

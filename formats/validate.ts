@@ -11,6 +11,7 @@ import { err, ok, type Result } from '../common/errors.ts';
 import { checkDelta } from './delta.ts';
 import { checkImplicitFixups, hasImplicit, implicitSpans } from './implicit-fixups.ts';
 import { baseLength, checkIntraRefs, intraSpans } from './intra-refs.ts';
+import { copySource } from './delta-index.ts';
 import { IMAGE_FILE_MACHINE_AMD64 } from '../runtime/pe/types.ts';
 import { readZstdFrameHeader } from './zstd.ts';
 import {
@@ -183,6 +184,38 @@ function checkUnwindDelta(u: Unwind, path: string, p: HotpatchPackage): void {
   if (hasImplicit(d) || (d.intra !== undefined && d.intra.rel32.length + d.intra.rel8.length + d.intra.tables.length > 0)) fail(`${path}: implicit or intra fields in an unwind delta`);
   if (d.ops.some((op) => op.kind === 'sealed-literal' || op.kind === 'sealed-add')) fail(`${path}: sealed ops in an unwind delta`);
   checkBytes(d, path, p);
+  const bad = checkImplicitUnwind(u);
+  if (bad !== null) fail(`${path}: ${bad}`);
+}
+
+/** Bytes of a 2.4 implicit ADDR32NB unwind field. */
+const IMPLICIT_ADDR32NB_WIDTH = 4;
+
+/**
+ * Since 2.4 (FORMAT.md "Implicit unwind fixups"), what needs no image: implicit ADDR32NB
+ * fields only beside an unwind delta, ascending and disjoint, inside the blob and one copy op,
+ * apart from every explicit unwind fixup. A string names the first bad field.
+ */
+function checkImplicitUnwind(u: Unwind): string | null {
+  const offsets = u.implicitAddr32nb ?? [];
+  if (offsets.length === 0) return null;
+  const d = u.infoDelta;
+  if (d === undefined) return 'implicit ADDR32NB fields without an unwind delta';
+  let end = 0;
+  for (const o of offsets) {
+    if (o < end) return `implicit ADDR32NB field at ${o} overlaps the previous one`;
+    if (o + IMPLICIT_ADDR32NB_WIDTH > d.size || copySource(d.ops, o, IMPLICIT_ADDR32NB_WIDTH) === null) return `implicit ADDR32NB field at ${o} is not inside one copy op of the ${d.size}-byte blob`;
+    end = o + IMPLICIT_ADDR32NB_WIDTH;
+  }
+  // One sweep over both lists, sorted by start (the implicit offsets already are).
+  const explicit = u.unwindFixups.map((f) => [f.offset, f.offset + FIXUP_WIDTH[f.kind]] as const).sort((a, b) => a[0] - b[0]);
+  let j = 0;
+  for (const o of offsets) {
+    while (j < explicit.length && explicit[j]![1] <= o) j++;
+    const x = explicit[j];
+    if (x !== undefined && x[0] < o + IMPLICIT_ADDR32NB_WIDTH) return `implicit ADDR32NB field at ${o} overlaps an unwind fixup`;
+  }
+  return null;
 }
 
 function run(p: HotpatchPackage): void {
@@ -238,6 +271,7 @@ function run(p: HotpatchPackage): void {
     const path = `codeBlocks[${i}].unwind`;
     const infoLength = unwindInfoLength(u);
     if (u.infoDelta !== undefined) checkUnwindDelta(u, `${path}.unwindDelta`, p);
+    else if ((u.implicitAddr32nb ?? []).length > 0) fail(`${path}: implicit ADDR32NB fields without an unwind delta`);
     let prevEnd = 0;
     u.runtimeFunctions.forEach((r, j) => {
       const at = `${path}.runtimeFunctions[${j}]`;

@@ -9,6 +9,7 @@ import { expect, test } from 'vitest';
 import { buildFromDiff, COMPILER_VERSION, diffFiles } from '../compiler/index.ts';
 import { verifyPackage } from '../compiler/verify/verify-package.ts';
 import { openUnwinds } from '../formats/unwind-ref.ts';
+import { copySource } from '../formats/delta-index.ts';
 import { asRva } from '../common/types.ts';
 import { cachePath, realPairs } from '../samples/real/real-files.ts';
 import type { CodeBlock, Fixup, HotpatchPackage } from '../formats/package.ts';
@@ -57,21 +58,23 @@ test.skipIf(missing !== undefined)(`carries FH3 and scope-table functions and th
   }
   expect(forms.get('fh3')?.length ?? 0).toBeGreaterThan(5);
   expect(forms.get('c-scope')?.length ?? 0).toBeGreaterThan(0);
-  // FuncInfos travel in the unwind blob: their maps point at each other with unwind targets.
+  // FuncInfos travel in the unwind blob: their maps point at each other with unwind targets
+  // (in the blob as the runtime materialises it: since 2.4 a blob stored by reference names
+  // such fields by offset alone, formats/unwind-ref.ts).
   const fh3Block = forms.get('fh3')![0]!;
-  const unwind = pkg.codeBlocks.find((b) => b.id === fh3Block)!.unwind!;
-  expect(unwind.unwindFixups.some((f) => f.target.kind === 'unwind')).toBe(true);
   expect(built.value.verified.unwindEntries).toBeGreaterThan(0);
 
   // Corruptions the verifier must catch, each on its own.
   const openedR = openUnwinds(pkg, m.old.img.image);
   if (!openedR.ok) throw new Error(openedR.error.message);
   const opened = openedR.value;
+  const unwind = opened.codeBlocks.find((b) => b.id === fh3Block)!.unwind!;
+  expect(unwind.unwindFixups.some((f) => f.target.kind === 'unwind')).toBe(true);
   const tableFix = unwind.unwindFixups.findIndex((f) => f.target.kind === 'unwind');
   const codeFix = unwind.unwindFixups.findIndex((f) => f.target.kind === 'block' && f.target.blockId === fh3Block);
   expect(codeFix).toBeGreaterThanOrEqual(0);
   const retarget = (i: number, t: (x: Fixup['target']) => Fixup['target']): HotpatchPackage =>
-    withUnwind(pkg, fh3Block, (u) => ({ ...u, unwindFixups: u.unwindFixups.map((f, k) => (k === i ? { ...f, target: t(f.target) } : f)) }));
+    withUnwind(opened, fh3Block, (u) => ({ ...u, unwindFixups: u.unwindFixups.map((f, k) => (k === i ? { ...f, target: t(f.target) } : f)) }));
   const cases: Array<[string, HotpatchPackage]> = [
     // An IP-to-state entry (or scope bound) one byte off in the carried body.
     ['code field', retarget(codeFix, (t) => (t.kind === 'block' ? { ...t, offset: t.offset + 1 } : t))],
@@ -99,6 +102,23 @@ test.skipIf(missing !== undefined)(`carries FH3 and scope-table functions and th
     'reference shifted',
     withUnwind(pkg, byRef!.id, (u) => ({ ...u, infoDelta: { ...u.infoDelta!, base: { ...u.infoDelta!.base, rva: asRva(u.infoDelta!.base.rva + 4) } } })),
   ]);
+  // Implicit unwind fields (format 2.4): each derived from the old field at its copy source.
+  // A field the package stops naming keeps the old structure's RVA; a field whose old bytes
+  // do not imply its fixup (a code address in the carried body) derives the wrong target.
+  const implicitBlock = pkg.codeBlocks.find((b) => (b.unwind?.implicitAddr32nb?.length ?? 0) > 0 && b.unwind!.unwindFixups.some((f) => f.target.kind === 'block' && copySource(b.unwind!.infoDelta!.ops, f.offset, 4) !== null));
+  expect(implicitBlock).toBeDefined();
+  const iu = implicitBlock!.unwind!;
+  const derived = opened.codeBlocks.find((b) => b.id === implicitBlock!.id)!.unwind!.unwindFixups;
+  const tableField = iu.implicitAddr32nb!.find((o) => derived.find((f) => f.offset === o)?.target.kind === 'unwind');
+  expect(tableField).toBeDefined();
+  const codeField = iu.unwindFixups.find((f) => f.target.kind === 'block' && copySource(iu.infoDelta!.ops, f.offset, 4) !== null)!;
+  cases.push(
+    ['implicit unwind field dropped', withUnwind(pkg, implicitBlock!.id, (u) => ({ ...u, implicitAddr32nb: u.implicitAddr32nb!.filter((o) => o !== tableField) }))],
+    [
+      'code field made implicit',
+      withUnwind(pkg, implicitBlock!.id, (u) => ({ ...u, unwindFixups: u.unwindFixups.filter((f) => f !== codeField), implicitAddr32nb: [...u.implicitAddr32nb!, codeField.offset].sort((a, b) => a - b) })),
+    ],
+  );
   // A parent carried without one of its funclets (the record dropped): a mixed group.
   const funclet = pkg.functions.find((r) => diff.funcletsWithoutRedirect.has(m.new.fns.byEntry.get(r.newRva as number)!.index));
   expect(funclet).toBeDefined();

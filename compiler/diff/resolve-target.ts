@@ -176,8 +176,8 @@ export function offsetInFunction(f: FunctionInfo, offsets: readonly number[], t:
 /**
  * Resolves new-image RVA `t` (referenced from `from`, a new function, or null for data) to
  * the address it must have in the patched old image. `access`: the reference is an
- * instruction's load or store at `t` (disasm/memory-access.ts), which names the item starting
- * at `t`, never the end of the one before it. `branch`: the reference is the target of a
+ * instruction's load or store at `t` (disasm/memory-access.ts), or a handler-data field naming
+ * a TypeDescriptor, which names the item starting at `t`, never the end of the one before it. `branch`: the reference is the target of a
  * direct call or jump (or a routine only the exception runtime calls), whose address the
  * program never sees; anything else (a `lea`, an `imm64`, a pointer in data) takes the
  * address as a value (see canonicalEntry).
@@ -463,7 +463,10 @@ export function handlerFieldTarget(
     if (ctx.m.new.fns.containing(t) === undefined) return { ok: false, reason: `code address 0x${t.toString(16)} is in no function` };
   }
   // Handler data names routines the exception runtime calls: never compared, so the body.
-  return resolveTarget(ctx, t, fld.role === 'code' ? f : null, false, true);
+  // A `data` field (a TypeDescriptor the runtime reads to match a catch) names the object at
+  // its address, never the end of the one before it (watcher 2.5.1's FH4 handler types name
+  // `exception@stdext`, which starts where `runtime_error@std` ends).
+  return resolveTarget(ctx, t, fld.role === 'code' ? f : null, fld.role === 'data', true);
 }
 
 const thunkCache = new WeakMap<MatchResult, Map<string, number>>();

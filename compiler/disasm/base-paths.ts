@@ -10,7 +10,7 @@
  * The index bound is not proven here: it must still hold on the straight line (see
  * decode-function.ts).
  */
-import { FlowControl, Mnemonic, OpKind, RegisterExt, type Instruction } from 'iced-x86';
+import { FlowControl, Mnemonic, OpKind, RegisterExt, type Instruction, type Register } from 'iced-x86';
 import type { JumpTable, Reference } from '../image/types.ts';
 import { clobbers, type DecodedStep, type WriteCache } from './jump-tables.ts';
 
@@ -90,7 +90,32 @@ export function baseHoldsOnEveryPath(g: FlowGraph, t: JumpTable): boolean {
   const value = insn.ipRelMemoryAddress;
   /** True when the instruction in `insn` sets the base register to the table base. */
   const setsBase = (): boolean => insn.mnemonic === Mnemonic.Lea && insn.op0Kind === OpKind.Register && RegisterExt.fullRegister(insn.op0Register) === reg && insn.isIpRelMemoryOperand && insn.ipRelMemoryAddress === value;
+  return !unknownOnEntry(g, reg, setsBase).has(t.jumpRva);
+}
 
+/**
+ * The instructions where 64-bit register `reg` may not hold __ImageBase on entry, over every
+ * decoded path (the same must-analysis as baseHoldsOnEveryPath): only `lea reg, [rip +
+ * __ImageBase]` (the full 64-bit register: a 32-bit `lea` truncates the address) sets it.
+ * MSVC loads __ImageBase once into a non-volatile register in the prologue and indexes
+ * tables of bytes and RVAs through it in a loop far below, where the straight line back to
+ * the `lea` is entered by the loop's branches (watcher 2.5.1's 0x3cdf0 reads
+ * `[rbx + rax*4 + 0x63c52]` 0x1cc bytes after `lea rbx, [__ImageBase]`).
+ */
+export function imageBaseUnknown(g: FlowGraph, reg: Register): ReadonlySet<number> {
+  const insn = g.insn;
+  const setsBase = (): boolean => insn.mnemonic === Mnemonic.Lea && insn.op0Kind === OpKind.Register && insn.op0Register === reg && insn.isIpRelMemoryOperand && insn.ipRelMemoryAddress === 0n;
+  return unknownOnEntry(g, reg, setsBase);
+}
+
+/**
+ * The instructions on entry to which `reg` may not hold the value that the instructions
+ * `sets` accepts (decoded in `g.insn`) give it: the roots, any instruction no decoded
+ * branch or fall-through reaches (but alignment padding), the successors of any other write
+ * of `reg` (a call writes the volatile registers), and all they reach before a setter.
+ */
+function unknownOnEntry(g: FlowGraph, reg: Register, sets: () => boolean): Set<number> {
+  const insn = g.insn;
   const jumpTargets = new Map<number, readonly number[]>();
   for (const x of g.tables) jumpTargets.set(x.jumpRva, x.targets);
   const succ = new Map<number, number[]>();
@@ -100,7 +125,7 @@ export function baseHoldsOnEveryPath(g: FlowGraph, t: JumpTable): boolean {
     succ.set(p.rva, s);
     for (const x of s) reached.add(x);
   }
-  // "Unknown on entry": the base may not hold when control arrives here.
+  // "Unknown on entry": the value may not hold when control arrives here.
   const unknown = new Set<number>();
   const queue: number[] = [];
   const enterUnknown = (x: number): void => {
@@ -113,13 +138,13 @@ export function baseHoldsOnEveryPath(g: FlowGraph, t: JumpTable): boolean {
   // Any other write of the register makes it unknown after that instruction.
   for (const p of g.byRva.values()) {
     g.decodeAt(p.rva);
-    if (!setsBase() && clobbers(insn, reg, g.writes)) for (const x of succ.get(p.rva)!) enterUnknown(x);
+    if (!sets() && clobbers(insn, reg, g.writes)) for (const x of succ.get(p.rva)!) enterUnknown(x);
   }
   while (queue.length > 0) {
     const x = queue.pop()!;
     g.decodeAt(x);
-    if (setsBase()) continue;
+    if (sets()) continue;
     for (const y of succ.get(x)!) enterUnknown(y);
   }
-  return !unknown.has(t.jumpRva);
+  return unknown;
 }

@@ -6,12 +6,12 @@
  * use. Bytes inside the ranges that descent never reaches are kept as gaps, so a change in
  * code the analysis cannot see still changes the function's normalised form.
  */
-import { Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
+import { Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
 import { absTarget, lowerBound, relocsIn, sectionAt, type MappedImage } from '../image/map-image.ts';
 import { rvaAdd, type Rva } from '../../common/types.ts';
 import type { DecodedFunction, DecodedInsn, JumpTable, Reference, RvaRange } from '../image/types.ts';
 import { chainBefore, clobbers, isPointerTailCall, recoverJumpTable, type WriteCache } from './jump-tables.ts';
-import { baseHoldsOnEveryPath } from './base-paths.ts';
+import { baseHoldsOnEveryPath, imageBaseUnknown } from './base-paths.ts';
 import { InstructionMap } from './instruction-map.ts';
 import { accessesRipTarget } from './memory-access.ts';
 /** The shapes moved to compiler/image/types.ts; re-exported under their old names. */
@@ -113,11 +113,16 @@ interface Decoding {
   readonly resolvedJumps: Set<number>;
 }
 
-/** MSVC `[base + idx*4 + T]` displacement with base = __ImageBase, candidate until checked against entering branches. */
+/**
+ * MSVC `[base + idx*4 + T]` displacement, a candidate for base = __ImageBase until checked:
+ * `leaRva` is the `lea base, [rip + __ImageBase]` on the straight line before it (-1 when
+ * none), checked against entering branches, else the base is proven over every path.
+ */
 interface ImageBaseLoad {
   readonly fieldRva: Rva;
-  readonly leaRva: Rva;
+  readonly leaRva: number;
   readonly insnRva: Rva;
+  readonly base: Register;
 }
 
 function decodeWith(
@@ -363,7 +368,7 @@ function follow(d: Decoding, p: Pending, end: number): number | null {
 /**
  * MSVC switch code reads `[base + idx*4 + T]` with base = __ImageBase: such displacements
  * are image-relative references (no base relocation covers them). Adds them to the
- * instructions' refs, and returns those whose base is loaded on the straight line before.
+ * instructions' refs, and returns them as candidates (checkEnteredLines proves the base).
  */
 function findImageBaseLoads(d: Decoding): ImageBaseLoad[] {
   const { img, decoder, insn, decodeAt, byRva, cov, writes } = d;
@@ -372,6 +377,9 @@ function findImageBaseLoads(d: Decoding): ImageBaseLoad[] {
     decodeAt(p.rva);
     // iced reports a disp32 as 8 bytes in 64-bit mode (it is sign-extended): 4 or 8 is a disp32.
     if (insn.memoryDisplSize < 4 || insn.isIpRelMemoryOperand || insn.memoryBase === Register.None) continue;
+    // `[rsp + disp32]` is a stack slot, never __ImageBase-relative: a large frame's offset
+    // (watcher 2.5.1's 0x4dfe0 stores to [rsp + 0x1040]) only looks like an RVA in .text.
+    if (insn.memoryBase === Register.RSP && insn.memoryIndex === Register.None) continue;
     const displ = Number(insn.memoryDisplacementU64 & 0xffffffffn);
     if (displ > 0 && sectionAt(img, displ) !== undefined && !p.refs.some((r) => r.kind === 'imagerel32')) {
       const co = decoder.getConstantOffsets(insn);
@@ -379,13 +387,20 @@ function findImageBaseLoads(d: Decoding): ImageBaseLoad[] {
       co.free();
       addRef(p, { kind: 'imagerel32', fieldRva: rvaAdd(p.rva, off), size: 4, insnRva: p.rva, insnEnd: rvaAdd(p.rva, p.length), target: displ, isCall: false, isBranch: false, accessesTarget: false });
       // Proven image-relative when, on the straight line before it, the base register was
-      // last written by `lea base, [rip + __ImageBase]` (checked against entering branches below).
-      const baseReg = insn.memoryBase;
-      for (const s of chainBefore(byRva, cov, p.rva, 32)) {
-        decodeAt(s);
-        if (!clobbers(insn, baseReg, writes)) continue;
-        if (insn.mnemonic === Mnemonic.Lea && insn.op0Register === baseReg && insn.isIpRelMemoryOperand && insn.ipRelMemoryAddress === 0n) imageBaseLoads.push({ fieldRva: rvaAdd(p.rva, off), leaRva: s, insnRva: p.rva });
-        break;
+      // last written by `lea base, [rip + __ImageBase]` (checked against entering branches
+      // below). With a scale of 1 either register may be the one holding __ImageBase
+      // (watcher 2.5.1's 0x3b268: `cmp al, [rdi + r12 + 0x63ef8]`, r12 = __ImageBase).
+      // A 32-bit register (an address-size prefix) never holds a 64-bit __ImageBase.
+      const regs = [insn.memoryBase, ...(insn.memoryIndexScale === 1 ? [insn.memoryIndex] : [])].filter((r) => RegisterExt.isGPR64(r));
+      for (const reg of regs) {
+        let leaRva = -1;
+        for (const s of chainBefore(byRva, cov, p.rva, 32)) {
+          decodeAt(s);
+          if (!clobbers(insn, reg, writes)) continue;
+          if (insn.mnemonic === Mnemonic.Lea && insn.op0Register === reg && insn.isIpRelMemoryOperand && insn.ipRelMemoryAddress === 0n) leaRva = s;
+          break;
+        }
+        imageBaseLoads.push({ fieldRva: rvaAdd(p.rva, off), leaRva, insnRva: p.rva, base: reg });
       }
     }
   }
@@ -395,7 +410,8 @@ function findImageBaseLoads(d: Decoding): ImageBaseLoad[] {
 /**
  * Branches entering straight lines that must not be entered: a problem per jump table
  * whose bound (or, unproven, base) an entering branch skips; returns the image-relative
- * fields (sorted) whose `lea` of __ImageBase no branch skips.
+ * fields (sorted) whose base register holds __ImageBase: a `lea` of it on the straight line
+ * that no branch skips, or a must-analysis over every path (base-paths.ts).
  */
 function checkEnteredLines(d: Decoding, roots: number[], imageBaseLoads: readonly ImageBaseLoad[]): Rva[] {
   const { tables, byRva, problems } = d;
@@ -427,10 +443,17 @@ function checkEnteredLines(d: Decoding, roots: number[], imageBaseLoads: readonl
       problems.push(`indirect jump at ${hex(t.jumpRva)}: a branch to ${hex(y)} enters after the table base is set (${hex(t.baseRva)}) and the base register is not proven on every path`);
     }
   }
-  const imageBaseFields: Rva[] = [];
-  for (const l of imageBaseLoads) if (enteredBetween(l.leaRva, l.insnRva) < 0) imageBaseFields.push(l.fieldRva);
-  imageBaseFields.sort((a, b) => a - b);
-  return imageBaseFields;
+  // Off the straight line (a loop entered between the `lea` and the load, or the `lea` far up
+  // in the prologue): proven when the base register holds __ImageBase on every path.
+  const unknownFor = new Map<Register, ReadonlySet<number>>();
+  const heldOnEveryPath = (l: ImageBaseLoad): boolean => {
+    let u = unknownFor.get(l.base);
+    if (u === undefined) unknownFor.set(l.base, (u = imageBaseUnknown(graph, l.base)));
+    return !u.has(l.insnRva);
+  };
+  const imageBaseFields = new Set<Rva>();
+  for (const l of imageBaseLoads) if (!imageBaseFields.has(l.fieldRva) && ((l.leaRva >= 0 && enteredBetween(l.leaRva, l.insnRva) < 0) || heldOnEveryPath(l))) imageBaseFields.add(l.fieldRva);
+  return [...imageBaseFields].sort((a, b) => a - b);
 }
 
 /** The decoded function: instructions and their refs sorted by RVA, tables, gaps, problems. */

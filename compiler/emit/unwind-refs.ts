@@ -9,9 +9,16 @@
  * the old bytes at its place (the runtime overwrites each). The fixups
  * stay as they are, so the materialised blob with its fixups applied is byte for byte what the
  * literal one gives; the paper verification (compiler/verify) checks the materialised blob.
+ * Since 2.4 (FORMAT.md "Implicit unwind fixups") a fixup whose old field at its copy source
+ * implies it (an unchanged handler's RVA, a pointer to a handler structure the delta copies)
+ * leaves the list: the blob names it by offset (`implicitAddr32nb`), and the runtime derives it
+ * with the same function (formats/unwind-ref.ts impliedUnwindFixup).
  */
 import { asRva } from '../../common/types.ts';
 import type { CodeBlock, DeltaOp, Fixup, RvaRange, Unwind } from '../../formats/package.ts';
+import { gather } from '../../formats/delta-index.ts';
+import { baseRanges } from '../../formats/intra-refs.ts';
+import { impliedUnwindFixup } from '../../formats/unwind-ref.ts';
 import { encodePayload } from '../../formats/codec.ts';
 import { coveredByRelied, FIXUP_WIDTH } from '../../formats/validate.ts';
 import type { ImageDiff } from '../diff/types.ts';
@@ -30,6 +37,11 @@ const MAX_EXTRA = 16;
 const NEW_RELIED_COST = 6;
 /** A delta is kept only under this share of the literal's estimated cost (as a block delta: compiler/emit/deltas.ts). */
 const DELTA_SHARE = 0.8;
+/**
+ * Estimated compressed bytes of one explicit unwind fixup: removing all 983 of watcher
+ * 2.5.0 -> 2.5.1's complete package saved 2,493 compressed bytes (bench/size-breakdown.ts-style ablation).
+ */
+const FIXUP_COST = 2.5;
 
 /** One piece of a function's unwind data: an UNWIND_INFO with its inline handler data, or an out-of-line handler structure. */
 type Piece = readonly [rva: number, length: number];
@@ -157,14 +169,45 @@ function unwindByReference(m: ImageDiff['match'], old: OldImage, u: Unwind, nf: 
   }
   let literalCost = 0;
   for (let k = 0; k < blob.length; k++) literalCost += mask[k] === 1 ? 0 : 1;
-  // A range the relied ranges do not cover yet adds one to them (a gap and a length).
-  const cost = (c: (typeof candidates)[number]): number => 6 + 4 * (c.ranges.length - 1) + opsCost(c.ops) + c.ranges.filter(([r, l]) => !coveredByRelied(relied, r, l)).length * NEW_RELIED_COST;
-  const best = candidates.sort((a, b) => cost(a) - cost(b))[0];
-  const [first, ...extra] = best?.ranges ?? [];
-  if (best === undefined || first === undefined || cost(best) >= literalCost * DELTA_SHARE) return null;
   const range = ([rva, length]: Piece): RvaRange => ({ rva: asRva(rva), length });
-  const infoDelta = { kind: 'delta' as const, base: range(first), baseSha256: new Uint8Array(0), size: blob.length, ops: best.ops, ...(extra.length > 0 ? { extraBase: extra.map(range) } : {}) };
-  return { runtimeFunctions: u.runtimeFunctions, unwindInfo: new Uint8Array(0), unwindFixups: u.unwindFixups, infoDelta };
+  // Each candidate as the unwind it gives: its fixups that the old field at their copy source
+  // implies (2.4) leave the explicit list, which saves what the estimate counts per fixup.
+  const options = candidates.flatMap((c) => {
+    const [first, ...extra] = c.ranges;
+    if (first === undefined) return [];
+    const infoDelta = { kind: 'delta' as const, base: range(first), baseSha256: new Uint8Array(0), size: blob.length, ops: c.ops, ...(extra.length > 0 ? { extraBase: extra.map(range) } : {}) };
+    const split = splitImplicit(infoDelta, u.unwindFixups, old);
+    // A range the relied ranges do not cover yet adds one to them (a gap and a length).
+    const cost = 6 + 4 * (c.ranges.length - 1) + opsCost(c.ops) + c.ranges.filter(([r, l]) => !coveredByRelied(relied, r, l)).length * NEW_RELIED_COST - split.implicit.length * FIXUP_COST;
+    const unwind: Unwind = { runtimeFunctions: u.runtimeFunctions, unwindInfo: new Uint8Array(0), unwindFixups: split.explicit, infoDelta, ...(split.implicit.length > 0 ? { implicitAddr32nb: split.implicit } : {}) };
+    return [{ unwind, cost }];
+  });
+  const best = options.sort((a, b) => a.cost - b.cost)[0];
+  return best === undefined || best.cost >= literalCost * DELTA_SHARE ? null : best.unwind;
+}
+
+/**
+ * The unwind fixups of a blob stored as `d` split into those the old field at their copy
+ * source implies (formats/unwind-ref.ts impliedUnwindFixup gives exactly the fixup: the
+ * runtime derives it by the same function) and the rest.
+ */
+function splitImplicit(d: NonNullable<Unwind['infoDelta']>, fixups: readonly Fixup[], old: OldImage): { implicit: number[]; explicit: Fixup[] } {
+  const base = gather(old.image, baseRanges(d));
+  const implicit: number[] = [];
+  const explicit: Fixup[] = [];
+  for (const f of fixups) {
+    const g = base === null || f.kind !== 'addr32nb' || f.addend !== 0n ? null : impliedUnwindFixup(d, base, f.offset, old.sizeOfImage);
+    if (g !== null && typeof g !== 'string' && sameTarget(g.target, f.target)) implicit.push(f.offset);
+    else explicit.push(f);
+  }
+  implicit.sort((a, b) => a - b);
+  return { implicit, explicit };
+}
+
+function sameTarget(a: Fixup['target'], b: Fixup['target']): boolean {
+  if (a.kind === 'image' && b.kind === 'image') return a.rva === b.rva;
+  if (a.kind === 'unwind' && b.kind === 'unwind') return a.offset === b.offset;
+  return false;
 }
 
 /**

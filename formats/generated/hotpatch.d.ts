@@ -661,6 +661,9 @@ export namespace hotpatch {
         /** Delta implicitMovedRel32. */
         implicitMovedRel32: number[];
 
+        /** Delta implicitAddr32nb. */
+        implicitAddr32nb: number[];
+
         /**
          * Encodes the specified Delta message. Does not implicitly {@link hotpatch.Delta.verify|verify} messages.
          * @param message Delta message or plain object to encode
@@ -721,6 +724,9 @@ export namespace hotpatch {
             /** Delta implicitMovedRel32 */
             implicitMovedRel32?: (number[]|null);
 
+            /** Delta implicitAddr32nb */
+            implicitAddr32nb?: (number[]|null);
+
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
         }
@@ -739,6 +745,7 @@ export namespace hotpatch {
           intraTables?: number[]|null;
           opColumns?: hotpatch.DeltaOpColumns.$Shape|null;
           implicitMovedRel32?: number[]|null;
+          implicitAddr32nb?: number[]|null;
           $unknowns?: Uint8Array[];
         };
     }
@@ -1452,6 +1459,9 @@ export namespace hotpatch {
         /** Unwind unwindDelta. */
         unwindDelta?: (hotpatch.Delta.$Properties|null);
 
+        /** Unwind unwindDeltaImplicit. */
+        unwindDeltaImplicit?: (hotpatch.Delta.$Properties|null);
+
         /**
          * Encodes the specified Unwind message. Does not implicitly {@link hotpatch.Unwind.verify|verify} messages.
          * @param message Unwind message or plain object to encode
@@ -1488,6 +1498,9 @@ export namespace hotpatch {
             /** Unwind unwindDelta */
             unwindDelta?: (hotpatch.Delta.$Properties|null);
 
+            /** Unwind unwindDeltaImplicit */
+            unwindDeltaImplicit?: (hotpatch.Delta.$Properties|null);
+
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
         }
@@ -1498,6 +1511,7 @@ export namespace hotpatch {
           unwindInfo?: Uint8Array|null;
           unwindFixups?: hotpatch.Fixup.$Shape[]|null;
           unwindDelta?: hotpatch.Delta.$Shape|null;
+          unwindDeltaImplicit?: hotpatch.Delta.$Shape|null;
           $unknowns?: Uint8Array[];
         };
     }

@@ -1600,6 +1600,7 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {Array.<number>|null} [intraTables] Delta intraTables
          * @property {hotpatch.DeltaOpColumns.$Properties|null} [opColumns] Delta opColumns
          * @property {Array.<number>|null} [implicitMovedRel32] Delta implicitMovedRel32
+         * @property {Array.<number>|null} [implicitAddr32nb] Delta implicitAddr32nb
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -1626,6 +1627,7 @@ export const hotpatch = $root.hotpatch = (() => {
          *   intraTables?: Array.<number>|null;
          *   opColumns?: hotpatch.DeltaOpColumns.$Shape|null;
          *   implicitMovedRel32?: Array.<number>|null;
+         *   implicitAddr32nb?: Array.<number>|null;
          *   $unknowns?: Array.<Uint8Array>;
          * }} hotpatch.Delta.$Shape
          */
@@ -1647,6 +1649,7 @@ export const hotpatch = $root.hotpatch = (() => {
             this.intraRel8 = [];
             this.intraTables = [];
             this.implicitMovedRel32 = [];
+            this.implicitAddr32nb = [];
             if (properties)
                 for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                     if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -1750,6 +1753,14 @@ export const hotpatch = $root.hotpatch = (() => {
         Delta.prototype.implicitMovedRel32 = $util.emptyArray;
 
         /**
+         * Delta implicitAddr32nb.
+         * @member {Array.<number>} implicitAddr32nb
+         * @memberof hotpatch.Delta
+         * @instance
+         */
+        Delta.prototype.implicitAddr32nb = $util.emptyArray;
+
+        /**
          * Encodes the specified Delta message. Does not implicitly {@link hotpatch.Delta.verify|verify} messages.
          * @function encode
          * @memberof hotpatch.Delta
@@ -1790,6 +1801,8 @@ export const hotpatch = $root.hotpatch = (() => {
                 $root.hotpatch.DeltaOpColumns.encode(message.opColumns, writer.uint32(/* id 11, wireType 2 =*/90).fork(), _depth + 1).ldelim();
             if (message.implicitMovedRel32 != null && message.implicitMovedRel32.length)
                 writer.uint32(/* id 12, wireType 2 =*/98).uint32s(message.implicitMovedRel32);
+            if (message.implicitAddr32nb != null && message.implicitAddr32nb.length)
+                writer.uint32(/* id 15, wireType 2 =*/122).uint32s(message.implicitAddr32nb);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -1968,6 +1981,20 @@ export const hotpatch = $root.hotpatch = (() => {
                         if (!(message.implicitMovedRel32 && message.implicitMovedRel32.length))
                             message.implicitMovedRel32 = [];
                         message.implicitMovedRel32.push(reader.uint32());
+                        continue;
+                    }
+                case 15: {
+                        if (wireType === 2) {
+                            if (!(message.implicitAddr32nb && message.implicitAddr32nb.length))
+                                message.implicitAddr32nb = [];
+                            reader.uint32s(message.implicitAddr32nb);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.implicitAddr32nb && message.implicitAddr32nb.length))
+                            message.implicitAddr32nb = [];
+                        message.implicitAddr32nb.push(reader.uint32());
                         continue;
                     }
                 }
@@ -3711,6 +3738,7 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {Uint8Array|null} [unwindInfo] Unwind unwindInfo
          * @property {Array.<hotpatch.Fixup.$Properties>|null} [unwindFixups] Unwind unwindFixups
          * @property {hotpatch.Delta.$Properties|null} [unwindDelta] Unwind unwindDelta
+         * @property {hotpatch.Delta.$Properties|null} [unwindDeltaImplicit] Unwind unwindDeltaImplicit
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -3729,6 +3757,7 @@ export const hotpatch = $root.hotpatch = (() => {
          *   unwindInfo?: Uint8Array|null;
          *   unwindFixups?: Array.<hotpatch.Fixup.$Shape>|null;
          *   unwindDelta?: hotpatch.Delta.$Shape|null;
+         *   unwindDeltaImplicit?: hotpatch.Delta.$Shape|null;
          *   $unknowns?: Array.<Uint8Array>;
          * }} hotpatch.Unwind.$Shape
          */
@@ -3783,6 +3812,14 @@ export const hotpatch = $root.hotpatch = (() => {
         Unwind.prototype.unwindDelta = null;
 
         /**
+         * Unwind unwindDeltaImplicit.
+         * @member {hotpatch.Delta.$Properties|null|undefined} unwindDeltaImplicit
+         * @memberof hotpatch.Unwind
+         * @instance
+         */
+        Unwind.prototype.unwindDeltaImplicit = null;
+
+        /**
          * Encodes the specified Unwind message. Does not implicitly {@link hotpatch.Unwind.verify|verify} messages.
          * @function encode
          * @memberof hotpatch.Unwind
@@ -3808,6 +3845,8 @@ export const hotpatch = $root.hotpatch = (() => {
                     $root.hotpatch.Fixup.encode(message.unwindFixups[i], writer.uint32(/* id 3, wireType 2 =*/26).fork(), _depth + 1).ldelim();
             if (message.unwindDelta != null && $Object.hasOwnProperty.call(message, "unwindDelta"))
                 $root.hotpatch.Delta.encode(message.unwindDelta, writer.uint32(/* id 4, wireType 2 =*/34).fork(), _depth + 1).ldelim();
+            if (message.unwindDeltaImplicit != null && $Object.hasOwnProperty.call(message, "unwindDeltaImplicit"))
+                $root.hotpatch.Delta.encode(message.unwindDeltaImplicit, writer.uint32(/* id 5, wireType 2 =*/42).fork(), _depth + 1).ldelim();
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -3881,6 +3920,12 @@ export const hotpatch = $root.hotpatch = (() => {
                         if (wireType !== 2)
                             break;
                         message.unwindDelta = $root.hotpatch.Delta.decode(reader, reader.size(), $undefined, _depth + 1, message.unwindDelta);
+                        continue;
+                    }
+                case 5: {
+                        if (wireType !== 2)
+                            break;
+                        message.unwindDeltaImplicit = $root.hotpatch.Delta.decode(reader, reader.size(), $undefined, _depth + 1, message.unwindDeltaImplicit);
                         continue;
                     }
                 }
