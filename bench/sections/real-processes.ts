@@ -4,7 +4,7 @@
  * addon (test/support/real-live.ts addonRoundTrip): package size, redirects, pause, the
  * time to restart node.exe to the same ready state, their ratio, redirected functions reached
  * in the patched round (the reach probe's one-shot int3s), and the outcome. The Go pair is built only: it is refused.
- * `npm run bench -- real-processes` (`--quick`: crc32 only).
+ * `npm run bench -- real-processes` (`--quick`: crc32 only; `BENCH_REAL_PAIRS=LABEL,...`: those pairs only).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -56,7 +56,10 @@ const section: BenchSection = {
     if (node === null || !node.ok) return { markdown: `node.exe unavailable: ${node?.ok === false ? node.error.message : 'no host in the manifest'}\n`, data: { rows: [] } };
     const rows: Row[] = [];
     const compare = agentComparison(ctx.root, ctx.quick ? 1 : 3);
-    for (const { label, workload } of ctx.quick ? REAL_LIVE_ADDONS.slice(0, 1) : REAL_LIVE_ADDONS) {
+    // BENCH_REAL_PAIRS=LABEL,...: only those pairs (a pair's row without the whole section's run).
+    const only = process.env['BENCH_REAL_PAIRS']?.split(',').filter((l) => l !== '');
+    const addons = ctx.quick ? REAL_LIVE_ADDONS.slice(0, 1) : REAL_LIVE_ADDONS.filter((a) => only === undefined || only.length === 0 || only.includes(a.label));
+    for (const { label, workload } of addons) {
       const pair = realPairs().find((p) => p.label === label);
       const o = pair === undefined ? null : fetchRealFile(pair.old);
       const n = pair === undefined ? null : fetchRealFile(pair.new);

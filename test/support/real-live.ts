@@ -256,4 +256,5 @@ export const REAL_LIVE_ADDONS: readonly { readonly label: string; readonly workl
   { label: 'ast-grep-0.51.2-0.51.3', workload: 'astgrep' },
   { label: 'swc-html-1.15.41-1.16.1', workload: 'swchtml' },
   { label: 'swc-html-1.15.24-1.15.33', workload: 'swchtml' },
+  { label: 'couchbase-4.6.0-4.7.0', workload: 'couchbase' },
 ];
