@@ -37,19 +37,25 @@ describe('sealed delta ops', () => {
 
   it('an add holding an implicit field is sealed; an add that edits the field makes it a placed field (2.4), read from the result', async () => {
     const dict = [{ rva: asRva(0x1100), length: 0x80 }];
+    // The synthetic old fields made real: a rel32 at 0x1140 to 0x100 bytes ahead, an abs64 at
+    // 0x1144 to RVA 0x2000 (at the package's ImageBase), so both targets lie in the image.
+    const img = oldImage();
+    const full = await withAddOverImplicit(0);
+    new DataView(img.buffer, img.byteOffset).setInt32(0x1140, 0x100, true);
+    new DataView(img.buffer, img.byteOffset).setBigUint64(0x1144, full.target.imageBase + 0x2000n, true);
     const implied = async (edit: number): Promise<Fixup[]> => {
-      const sealed = await sealPackageWith(await withAddOverImplicit(edit), oldImage(), dict, () => true);
+      const sealed = await sealPackageWith(await withAddOverImplicit(edit), img, dict, () => true);
       if (!sealed.ok) throw new Error(sealed.error.message);
       const d = sealed.value.codeBlocks[0]!.bytes;
       expect(d.kind === 'delta' && d.ops.some((op) => op.kind === 'sealed-add')).toBe(true);
-      const open = unsealPackage(sealed.value, oldImage());
+      const open = unsealPackage(sealed.value, img);
       if (!open.ok) throw new Error(open.error.message);
       const b = open.value.codeBlocks[0]!.bytes;
       if (b.kind !== 'delta') throw new Error('delta block expected');
-      const base = gather(oldImage(), baseRanges(b))!;
+      const base = gather(img, baseRanges(b))!;
       const result = materialiseDelta(b, base);
       if (!result.ok) throw new Error(result.error.message);
-      const f = impliedFixups(b, result.value, 0x1_8000_0000n, oldImage().length);
+      const f = impliedFixups(b, result.value, open.value.target.imageBase, open.value.target.sizeOfImage);
       if (!f.ok) throw new Error(f.error.message);
       return f.value;
     };
@@ -58,7 +64,7 @@ describe('sealed delta ops', () => {
     // says so, signed, and the verifier proves every such field against NEW.
     const [copied, edited] = [await implied(0), await implied(1)];
     const at = (fs: Fixup[]): number => { const t = fs.find((x) => x.offset === 0x40)?.target; return t?.kind === 'image' ? t.rva : -1; };
-    expect(at(copied)).toBeGreaterThan(0);
+    expect(at(copied)).toBe(0x1140 + 4 + 0x100);
     expect(at(edited)).toBe(at(copied) + 1);
   });
 
