@@ -25,6 +25,8 @@ interface OpIndex {
   readonly firstOp: Int32Array;
   /** Base offset at which some copy/add op ends -> the first such op (in op order). */
   readonly endOp: ReadonlyMap<number, number>;
+  /** Per op: base offset minus result offset of the last copy, add or sealed add at or before it (0 before the first): where a placed field lies (2.4). */
+  readonly shift: Float64Array;
 }
 
 const cache = new WeakMap<readonly StoredOp[], OpIndex>();
@@ -36,10 +38,13 @@ function indexOf(ops: readonly StoredOp[]): OpIndex {
   const at = new Float64Array(ops.length + 1);
   const spans: Array<{ start: number; end: number; op: number }> = [];
   const endOp = new Map<number, number>();
+  const shift = new Float64Array(ops.length);
   ops.forEach((op, i) => {
     const len = opLength(op);
     at[i + 1] = at[i]! + len;
+    shift[i] = i > 0 ? shift[i - 1]! : 0;
     if (op.kind === 'literal' || op.kind === 'sealed-literal') return;
+    shift[i] = op.offset - at[i]!;
     spans.push({ start: op.offset, end: op.offset + len, op: i });
     if (!endOp.has(op.offset + len)) endOp.set(op.offset + len, i);
   });
@@ -56,7 +61,7 @@ function indexOf(ops: readonly StoredOp[]): OpIndex {
     while (heap.length > 0 && heap[0]!.end <= c) heapPop(heap);
     if (heap.length > 0) firstOp[j] = heap[0]!.op;
   }
-  const index: OpIndex = { ops, first: ops[0], last: ops[ops.length - 1], at, coords, firstOp, endOp };
+  const index: OpIndex = { ops, first: ops[0], last: ops[ops.length - 1], at, coords, firstOp, endOp, shift };
   cache.set(ops, index);
   return index;
 }
@@ -77,6 +82,32 @@ export function copySource(ops: readonly StoredOp[], offset: number, width: numb
   // bytes are not known before unsealPackage, which checks every field again once they are.
   if (op.kind === 'add' && op.bytes.subarray(offset - start, offset - start + width).some((x) => x !== 0)) return null;
   return op.offset + (offset - start);
+}
+
+/**
+ * The base offset result `offset` is placed at (format 2.4, placed implicit fields): its
+ * source when a copy, add or sealed add writes it; in a literal, where the last copy or add
+ * before it leaves off plus the literal bytes since (the alignment op columns' gaps count
+ * from, FORMAT.md "Op columns"); 0-based before any. Null outside the result.
+ */
+export function placedSource(ops: readonly StoredOp[], offset: number): number | null {
+  const ix = indexOf(ops);
+  const i = upperBound(ix.at, offset) - 1;
+  if (i < 0 || i >= ops.length) return null;
+  return offset + ix.shift[i]!;
+}
+
+/**
+ * The RVA base offset `off` stands for (2.4, placed fields): in the range that holds it, or,
+ * past the last range, that range continued; null for a negative offset or no range.
+ */
+export function placedRva(ranges: readonly RvaRange[], off: number): number | null {
+  if (off < 0 || ranges.length === 0) return null;
+  const at = rangeAt(ranges, off);
+  if (at !== null) return at.rva;
+  const end = ranges.reduce((n, r) => n + r.length, 0);
+  const last = ranges[ranges.length - 1]!;
+  return (last.rva as number) + last.length + (off - end);
 }
 
 /** Where base offset `q` lands in the result: the first copy or add op holding it, else the first ending at it; null when none. */

@@ -12,12 +12,18 @@
  *   `rel32` to image RVA (field RVA + 4 + v) with addend -4 (for a branch, S is its target).
  * - abs64: the old field holds S + A (at the preferred ImageBase); the implied fixup is
  *   `abs64` to image RVA (value - ImageBase) with addend 0.
- * Pure; reads only the delta's base bytes, which the caller has checked against the
- * package's base SHA-256.
+ *
+ * Placed fields (2.4): a reference of new code (a literal op) or of an edited instruction (an
+ * add op that changes the field) is read the same way from the delta's result, as if it lay at
+ * its placed source in OLD (delta-index.ts placedSource: the alignment of the copy or add
+ * around or before it). The compiler writes such a field as that old place would hold it, so
+ * only its offset is stored, as for a copied one.
+ * Pure; reads only the delta's result, made from base bytes the caller has checked (the relied
+ * hash, or the base's own SHA-256 before 2.1).
  */
 import { err, ok, type Result } from '../common/errors.ts';
 import type { Rva } from '../common/types.ts';
-import { copySource, rvaInOneRange } from './delta-index.ts';
+import { copySource, placedRva, placedSource, rvaInOneRange } from './delta-index.ts';
 import { movedTarget, type Moves } from './moves.ts';
 import type { BlockBytes, Fixup, ImplicitFixups } from './package.ts';
 
@@ -48,46 +54,64 @@ export function hasImplicit(b: BlockBytes): boolean {
 
 /**
  * Checks what needs no image (the loader runs it in validation): every field inside the
- * result and inside one copy op, fields disjoint. PKG_INVALID names the first bad field.
+ * result, fields disjoint. Since 2.4 a field need not be copied (placed fields, FORMAT.md
+ * "Implicit fixups"); a 2.3 reader refuses one that is not. PKG_INVALID names the first bad field.
  */
 export function checkImplicitFixups(d: DeltaBytes, path: string): Result<void> {
   let end = 0;
   for (const [o, w, kind] of implicitSpans(d.implicit)) {
     if (o < end) return err('PKG_INVALID', `${path}.implicit: ${kind} field at ${o} overlaps the previous implicit field`);
     if (o + w > d.size) return err('PKG_INVALID', `${path}.implicit: ${kind} field at ${o} + ${w} bytes is outside the ${d.size}-byte block`);
-    if (copySource(d.ops, o, w) === null) return err('PKG_INVALID', `${path}.implicit: ${kind} field at ${o} is not inside one copy op`);
     end = o + w;
   }
   return ok(undefined);
 }
 
 /**
- * The image fixups the implicit fields of `d` stand for, read from `base` (the delta's base
- * bytes, image at its preferred `imageBase`). PKG_INVALID when a field is not copied whole
- * or when the old field points outside the image (`sizeOfImage`).
+ * The old-image RVA implicit field `o` (`w` bytes) of `d` stands at: a copied field's source
+ * (inside one base range, else PKG_INVALID as since 1.2), any other field's placed source
+ * (2.4: delta-index.ts placedSource, placedRva).
  */
-export function impliedFixups(d: DeltaBytes, base: Uint8Array, imageBase: bigint, sizeOfImage: number, path = 'delta', moves?: Moves): Result<Fixup[]> {
+function fieldRvaOf(d: DeltaBytes, o: number, w: number, kind: ImplicitKind, path: string): Result<number> {
+  const ranges = [d.base, ...(d.extraBase ?? [])];
+  const src = copySource(d.ops, o, w);
+  if (src !== null) {
+    const r = rvaInOneRange(ranges, src, w);
+    return r === null ? err('PKG_INVALID', `${path}.implicit: ${kind} field at ${o} is copied across base ranges`) : ok(r);
+  }
+  const placed = placedSource(d.ops, o);
+  const r = placed === null ? null : placedRva(ranges, placed);
+  return r === null ? err('PKG_INVALID', `${path}.implicit: ${kind} field at ${o} has no place in the base`) : ok(r);
+}
+
+/**
+ * The image fixups the implicit fields of `d` stand for, read from `result` (the delta's
+ * bytes as its ops give them, before any fixup; a copied field there holds the old field of
+ * the hash-checked base, image at its preferred `imageBase`). PKG_INVALID when a field
+ * copied across base ranges or the old field points outside the image (`sizeOfImage`).
+ */
+export function impliedFixups(d: DeltaBytes, result: Uint8Array, imageBase: bigint, sizeOfImage: number, path = 'delta', moves?: Moves): Result<Fixup[]> {
   const checked = checkImplicitFixups(d, path);
   if (!checked.ok) return checked;
+  if (result.length !== d.size) return err('PKG_INVALID', `${path}.implicit: ${result.length} result bytes, declared ${d.size}`);
   const out: Fixup[] = [];
-  const view = new DataView(base.buffer, base.byteOffset, base.byteLength);
+  const view = new DataView(result.buffer, result.byteOffset, result.byteLength);
   for (const [o, w, kind] of implicitSpans(d.implicit)) {
-    const src = copySource(d.ops, o, w)!;
-    if (src + w > base.length) return err('PKG_INVALID', `${path}.implicit: ${kind} field at ${o} reads outside the base`);
-    // The old field's RVA: its source in the base range that holds it (2.1: base ++ extraBase).
-    const fieldRva = rvaInOneRange([d.base, ...(d.extraBase ?? [])], src, w);
-    if (fieldRva === null) return err('PKG_INVALID', `${path}.implicit: ${kind} field at ${o} is copied across base ranges`);
-    const target = kind !== 'abs64' ? fieldRva + 4 + view.getInt32(src, true) : view.getBigUint64(src, true) - imageBase;
+    // The field's RVA: its source (1.2, a copy) or its place (2.4) in the base ranges.
+    const at = fieldRvaOf(d, o, w, kind, path);
+    if (!at.ok) return at;
+    const fieldRva = at.value;
+    const target = kind !== 'abs64' ? fieldRva + 4 + view.getInt32(o, true) : view.getBigUint64(o, true) - imageBase;
     if (kind === 'moved') {
       // 2.3: the old target moved with the package (formats/moves.ts); anything else is not a moved field.
       const to = moves === undefined || typeof target !== 'number' ? null : movedTarget(moves, target);
-      if (to === null) return err('PKG_INVALID', `${path}.implicit: the old moved field at base offset ${src} (RVA 0x${fieldRva.toString(16)}) points at 0x${target.toString(16)}, which the package does not move`);
+      if (to === null) return err('PKG_INVALID', `${path}.implicit: the moved field at ${o} (old RVA 0x${fieldRva.toString(16)}) points at 0x${target.toString(16)}, which the package does not move`);
       out.push({ kind: 'rel32', offset: o, target: to, addend: -4n });
       continue;
     }
     const rva = typeof target === 'bigint' ? (target >= 0n && target < BigInt(sizeOfImage) ? Number(target) : -1) : target;
     if (rva < 0 || rva >= sizeOfImage) {
-      return err('PKG_INVALID', `${path}.implicit: the old ${kind} field at base offset ${src} (RVA 0x${fieldRva.toString(16)}) points outside the image`);
+      return err('PKG_INVALID', `${path}.implicit: the ${kind} field at ${o} (old RVA 0x${fieldRva.toString(16)}) points outside the image`);
     }
     out.push({ kind, offset: o, target: { kind: 'image', rva: rva as Rva }, addend: kind === 'rel32' ? -4n : 0n });
   }

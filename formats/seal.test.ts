@@ -2,13 +2,16 @@
  * Sealed delta ops (format 2.2, FORMAT.md "Sealed bytes"): sealPackageWith moves a delta
  * block's literal ops into the frame (an add op holding an implicit field stays as it is),
  * unsealPackage gives back exactly the ops it was made of, and a delta that still holds a
- * sealed op is never applied. An implicit field may lie in a sealed add; that the add adds 0
- * under it is checked once the frame is decoded.
+ * sealed op is never applied. An implicit field may lie in a sealed add; since 2.4 an add that
+ * edits it makes it a placed field, whose value is read from the result once the frame is decoded.
  */
 import { describe, expect, it } from 'vitest';
 import { asRva } from '../common/types.ts';
 import { applyDelta } from './delta.ts';
-import type { HotpatchPackage, StoredOp } from './package.ts';
+import type { Fixup, HotpatchPackage, StoredOp } from './package.ts';
+import { gather } from './delta-index.ts';
+import { impliedFixups } from './implicit-fixups.ts';
+import { baseRanges, materialiseDelta } from './intra-refs.ts';
 import { sealPackageWith, unsealPackage } from './seal.ts';
 import { checkBudget, sealedLength } from './validate.ts';
 import { fullPackage, oldImage, sealedPackage, withAddOverImplicit } from './testing/sample-packages.ts';
@@ -32,16 +35,37 @@ describe('sealed delta ops', () => {
     if (!r.ok) expect(r.error.message).toContain('ops[1] is sealed');
   });
 
-  it('an add holding an implicit field is sealed, and comes back only when it adds 0 under the field', async () => {
+  it('an add holding an implicit field is sealed; an add that edits the field makes it a placed field (2.4), read from the result', async () => {
     const dict = [{ rva: asRva(0x1100), length: 0x80 }];
-    const good = await sealPackageWith(await withAddOverImplicit(0), oldImage(), dict, () => true);
-    if (!good.ok) throw new Error(good.error.message);
-    const d = good.value.codeBlocks[0]!.bytes;
-    expect(d.kind === 'delta' && d.ops.some((op) => op.kind === 'sealed-add')).toBe(true);
-    // A frame whose add edits the implicit field's byte: refused once decoded (the round trip
-    // in sealPackageWith unseals it), never a field read through an edited add.
-    const bad = await sealPackageWith(await withAddOverImplicit(1), oldImage(), dict, () => true);
-    expect(bad.ok ? 'sealed' : `${bad.error.code}: ${bad.error.message}`).toMatch(/^PKG_INVALID: block 0\.implicit: rel32 field at 64 is not inside one copy op/);
+    // The synthetic old fields made real: a rel32 at 0x1140 to 0x100 bytes ahead, an abs64 at
+    // 0x1144 to RVA 0x2000 (at the package's ImageBase), so both targets lie in the image.
+    const img = oldImage();
+    const full = await withAddOverImplicit(0);
+    new DataView(img.buffer, img.byteOffset).setInt32(0x1140, 0x100, true);
+    new DataView(img.buffer, img.byteOffset).setBigUint64(0x1144, full.target.imageBase + 0x2000n, true);
+    const implied = async (edit: number): Promise<Fixup[]> => {
+      const sealed = await sealPackageWith(await withAddOverImplicit(edit), img, dict, () => true);
+      if (!sealed.ok) throw new Error(sealed.error.message);
+      const d = sealed.value.codeBlocks[0]!.bytes;
+      expect(d.kind === 'delta' && d.ops.some((op) => op.kind === 'sealed-add')).toBe(true);
+      const open = unsealPackage(sealed.value, img);
+      if (!open.ok) throw new Error(open.error.message);
+      const b = open.value.codeBlocks[0]!.bytes;
+      if (b.kind !== 'delta') throw new Error('delta block expected');
+      const base = gather(img, baseRanges(b))!;
+      const result = materialiseDelta(b, base);
+      if (!result.ok) throw new Error(result.error.message);
+      const f = impliedFixups(b, result.value, open.value.target.imageBase, open.value.target.sizeOfImage);
+      if (!f.ok) throw new Error(f.error.message);
+      return f.value;
+    };
+    // A 2.3 reader refused the edited add (the field was not copied); since 2.4 the field's
+    // value is the result's, so the edit moves the derived target by one byte: the package
+    // says so, signed, and the verifier proves every such field against NEW.
+    const [copied, edited] = [await implied(0), await implied(1)];
+    const at = (fs: Fixup[]): number => { const t = fs.find((x) => x.offset === 0x40)?.target; return t?.kind === 'image' ? t.rva : -1; };
+    expect(at(copied)).toBe(0x1140 + 4 + 0x100);
+    expect(at(edited)).toBe(at(copied) + 1);
   });
 
   it('a sealed op whose length runs past its delta (an unvalidated package) is refused before the frame is allocated', async () => {

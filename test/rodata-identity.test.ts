@@ -13,6 +13,8 @@ import { parsePe } from '../runtime/pe/parse-pe.ts';
 import { sampleBytes } from '../runtime/apply/testing/fixtures.ts';
 import { symbolRva } from '../runtime/apply/testing/hand-package.ts';
 import { oldRodataByKey } from '../compiler/diff/resolve-target.ts';
+import { movesOf } from '../formats/moves.ts';
+import { literalBlock } from './support/literal-block.ts';
 
 describe('read-only object identity (rodata-identity, GCC)', () => {
   const symbols = parsePe(sampleBytes('rodata-identity', 'v1.dll'));
@@ -37,7 +39,9 @@ describe('read-only object identity (rodata-identity, GCC)', () => {
       const pkg = b.value.emitted.pkg;
       expect(pkg.functions.map((f) => f.status)).toEqual(['changed', 'changed']);
       expect(pkg.dataBlocks).toEqual([]);
-      const targets = pkg.codeBlocks.flatMap((c) => c.fixups.map((f) => f.target)).filter((t) => t.kind === 'image' && m.old.itemAt(t.rva) === oy);
+      // Every fixup, the implicit ones (a placed field since format 2.4) derived as the runtime derives them.
+      const all = pkg.codeBlocks.flatMap((c) => literalBlock(c, m.old.img.image, pkg.target.imageBase, pkg.target.sizeOfImage, movesOf(pkg)).fixups);
+      const targets = all.map((f) => f.target).filter((t) => t.kind === 'image' && m.old.itemAt(t.rva) === oy);
       expect(targets).toEqual([{ kind: 'image', rva: opsY }]);
     });
   }

@@ -8,8 +8,9 @@
  * Mutations, each applied alone to a package that verifies untouched:
  * - every fixup of every code block, data block and unwind blob: its addend + 1;
  * - every fixup: removed (the field keeps the placeholder bytes the emitter left);
- * - every implicit fixup of a delta block (format 1.2): removed (the field keeps the old
- *   field's bytes, relative to where the old code was);
+ * - every implicit fixup of a delta block (format 1.2, moved ones 2.3): removed (the field
+ *   keeps the old field's bytes, relative to where the old code was);
+ * - every placed implicit fixup (2.4: its value in a literal or add op): its value + 1;
  * - every import fixup: aimed at another import of the package, when it has two or more;
  * - every 8-byte absolute LSDA type entry (clang) in an unwind blob: written as rel32;
  * - every entry of every jump table copied into a code block: + 1;
@@ -24,7 +25,8 @@ import { movesOf } from '../formats/moves.ts';
 import { describe, expect, test } from 'vitest';
 import { buildFromDiff, COMPILER_VERSION, diffFiles, verifyPackage, type ImageDiff } from '../compiler/index.ts';
 import { baseRanges, materialiseDelta } from '../formats/intra-refs.ts';
-import { gather } from '../formats/delta-index.ts';
+import { copySource, gather } from '../formats/delta-index.ts';
+import { opLength } from '../formats/delta.ts';
 import { literalBlock } from './support/literal-block.ts';
 import type { CodeBlock, DataBlock, Fixup, HotpatchPackage, RvaRange } from '../formats/package.ts';
 import { asRva } from '../common/types.ts';
@@ -98,14 +100,39 @@ function withEntry(pkg: HotpatchPackage, b: number, offset: number): HotpatchPac
 }
 
 /** `pkg` with implicit field `offset` (list `list`) of block `b` (code or data) dropped. */
-function withoutImplicit(pkg: HotpatchPackage, kind: 'code' | 'data', b: number, list: 'rel32' | 'abs64', offset: number): HotpatchPackage {
+function withoutImplicit(pkg: HotpatchPackage, kind: 'code' | 'data', b: number, list: ImplicitList, offset: number): HotpatchPackage {
   const drop = <B extends CodeBlock | DataBlock>(x: B): B => {
     if (x.bytes.kind !== 'delta' || x.bytes.implicit === undefined) return x;
-    const implicit = { ...x.bytes.implicit, [list]: x.bytes.implicit[list].filter((o) => o !== offset) };
+    const implicit = { ...x.bytes.implicit, [list]: (x.bytes.implicit[list] ?? []).filter((o) => o !== offset) };
     return { ...x, bytes: { ...x.bytes, implicit } };
   };
   if (kind === 'code') return { ...pkg, codeBlocks: pkg.codeBlocks.map((c, i) => (i === b ? drop(c) : c)) };
   return { ...pkg, dataBlocks: pkg.dataBlocks.map((d, i) => (i === b ? drop(d) : d)) };
+}
+
+type ImplicitList = 'rel32' | 'abs64' | 'moved';
+
+/**
+ * `pkg` with the first byte of placed implicit field `offset` (format 2.4: no copy brings it,
+ * its value is in a literal or add op) of block `b` plus one: the derived target moves by one
+ * byte. Null when a copy brings the field (its value is OLD's, which a package cannot change).
+ */
+function withPlacedBumped(pkg: HotpatchPackage, kind: 'code' | 'data', b: number, offset: number, width: number): HotpatchPackage | null {
+  const blk = kind === 'code' ? pkg.codeBlocks[b]! : pkg.dataBlocks[b]!;
+  if (blk.bytes.kind !== 'delta' || copySource(blk.bytes.ops, offset, width) !== null) return null;
+  let at = 0;
+  const ops = blk.bytes.ops.map((op) => {
+    const len = opLength(op);
+    const start = at;
+    at += len;
+    if (offset < start || offset >= start + len || (op.kind !== 'literal' && op.kind !== 'add')) return op;
+    const bytes = op.bytes.slice();
+    bytes[offset - start] = (bytes[offset - start]! + 1) & 0xff;
+    return { ...op, bytes };
+  });
+  const next = { ...blk, bytes: { ...blk.bytes, ops } };
+  if (kind === 'code') return { ...pkg, codeBlocks: pkg.codeBlocks.map((c, i) => (i === b ? (next as CodeBlock) : c)) };
+  return { ...pkg, dataBlocks: pkg.dataBlocks.map((d, i) => (i === b ? (next as DataBlock) : d)) };
 }
 
 /** The materialised bytes of delta `d` over OLD (every base range), or null when they do not build. */
@@ -154,8 +181,12 @@ function mutations(diff: ImageDiff, pkg: HotpatchPackage): Mutation[] {
   const blocks = [...pkg.codeBlocks.map((c, i) => ['code', i, c] as const), ...pkg.dataBlocks.map((d, i) => ['data', i, d] as const)];
   for (const [kind, i, blk] of blocks) {
     if (blk.bytes.kind !== 'delta' || blk.bytes.implicit === undefined) continue;
-    for (const list of ['rel32', 'abs64'] as const) {
-      for (const o of blk.bytes.implicit[list]) out.push({ what: `${kind} block ${i} implicit ${list} +${o}: removed`, pkg: withoutImplicit(pkg, kind, i, list, o) });
+    for (const list of ['rel32', 'abs64', 'moved'] as const) {
+      for (const o of blk.bytes.implicit[list] ?? []) {
+        out.push({ what: `${kind} block ${i} implicit ${list} +${o}: removed`, pkg: withoutImplicit(pkg, kind, i, list, o) });
+        const bumped = withPlacedBumped(pkg, kind, i, o, list === 'abs64' ? 8 : 4);
+        if (bumped !== null) out.push({ what: `${kind} block ${i} placed ${list} +${o}: value + 1`, pkg: bumped });
+      }
     }
   }
   for (const s of fixupSites(pkg)) {
@@ -201,21 +232,22 @@ function cases(): Case[] {
 }
 
 /**
- * Mutations that change nothing the process would run, each justified. Removing a fixup
- * leaves the block's placeholder, which in a delta block is OLD's byte at the same offset: here
- * the old `call set_name` displacement (its other fixups are implicit since format 1.2, so this one is fixup 0), and the verifier's (and the runtime's) layout puts the
- * callee's block at exactly the old distance from the caller's, so the bytes are right as
- * they stand. The verifier reads what the code would execute, so it accepts them.
+ * Mutations that change nothing the process would run, each justified. Removing a moved field
+ * (format 2.3; a fixup record before) leaves the bytes its copy brought, which in a delta block
+ * are OLD's at the same offset: here the old `call set_name` displacement, and the verifier's
+ * (and the runtime's) layout puts the callee's block at exactly the old distance from the
+ * caller's, so the bytes are right as they stand. The verifier reads what the code would
+ * execute, so it accepts them.
  */
 const NEUTRAL = new Set([
-  'bounds-check v1->v2 (clang): code block 0 fixup 0 (rel32 +175): removed',
-  'bounds-check v1->v2 (clang, stripped): code block 0 fixup 0 (rel32 +175): removed',
+  'bounds-check v1->v2 (clang): code block 0 implicit moved +175: removed',
+  'bounds-check v1->v2 (clang, stripped): code block 0 implicit moved +175: removed',
   // The same for enum-names' self-relative name table (LLVM), stored as a delta against the
   // old table since format 2.1 dropped the base hash: each entry is the distance from the
   // table to a name, the names are carried glued to the table at OLD's distances, so the old
   // entry left in place reaches the right name. Only entry 4, the renamed value's, differs,
   // and its removal is caught; the verifier reads entries by meaning (the tests below).
-  ...[false, true].flatMap((stripped) => [0, 1, 2, 3, 5, 6].map((i) => `enum-names v1->v2 (clang${stripped ? ', stripped' : ''}): data block 0 fixup ${i} (rel32 +${56 + 4 * i}): removed`)),
+  ...[false, true].flatMap((stripped) => [0, 1, 2, 3, 5, 6].map((i) => `enum-names v1->v2 (clang${stripped ? ', stripped' : ''}): data block 0 implicit moved +${56 + 4 * i}: removed`)),
 ]);
 
 describe('verifier mutation test', () => {
@@ -224,6 +256,7 @@ describe('verifier mutation test', () => {
     let neutral = 0;
     const missed: string[] = [];
     let intraTotal = 0;
+    let placedTotal = 0;
     let directCalls = 0;
     for (const c of cases()) {
       expect(verifyPackage(c.diff, c.pkg).ok, `${c.label}: untouched package verifies`).toBe(true);
@@ -242,6 +275,7 @@ describe('verifier mutation test', () => {
       intraTotal += im.out.length;
       for (const mu of [...mutations(c.diff, c.pkg), ...im.out]) {
         total++;
+        if (mu.what.includes(' placed ')) placedTotal++;
         const label = `${c.label}: ${mu.what}`;
         if (NEUTRAL.has(label)) {
           neutral++;
@@ -251,9 +285,10 @@ describe('verifier mutation test', () => {
       }
     }
     total -= neutral;
-    process.stdout.write(`verifier mutation test: caught ${total - missed.length} of ${total} behaviour-changing mutations (${intraTotal} of intra references; ${neutral} neutral ones left out, see NEUTRAL and intraMutations)\n`);
+    process.stdout.write(`verifier mutation test: caught ${total - missed.length} of ${total} behaviour-changing mutations (${intraTotal} of intra references, ${placedTotal} of placed fields; ${neutral} neutral ones left out, see NEUTRAL and intraMutations)\n`);
     expect(total).toBeGreaterThan(100);
     expect(missed).toEqual([]);
+    expect(placedTotal, 'placed implicit fields (format 2.4) were mutated').toBeGreaterThan(0);
     expect(directCalls, 'direct calls between carried functions (the rule above is not vacuous)').toBeGreaterThan(0);
   }, 600_000);
 });

@@ -73,21 +73,29 @@ describe('implicit fixups', () => {
 
     const base = old.image.subarray(BODY - 64, BODY + 128 + 64);
     const bytes = applyDelta(base, enc.bytes.ops, enc.bytes.size);
-    const implied = impliedFixups(enc.bytes, base, IMAGE_BASE, old.sizeOfImage);
-    if (!bytes.ok || !implied.ok) throw new Error('materialise failed');
+    if (!bytes.ok) throw new Error('materialise failed');
+    const implied = impliedFixups(enc.bytes, bytes.value, IMAGE_BASE, old.sizeOfImage);
+    if (!implied.ok) throw new Error('materialise failed');
     expect(written(bytes.value, implied.value, VA, LOAD)).toEqual(written(nb, fx, VA, LOAD));
   });
 
-  it('a reference the new code re-targets stays an explicit fixup', () => {
+  it('a reference the new code re-targets is a placed field (2.4): written as its old place would hold it, derived to the new target', () => {
     const nb = body(0, 0, 0, 0, 0);
-    const fx = fixupsAt(0, 0x2400); // the call now goes elsewhere
+    const fx = fixupsAt(0, 0x2400); // the call now goes elsewhere: the copy cannot bring it
     const enc = blockBytesFor(old, nb, fx, BODY - 64, BODY + 128 + 64, 64);
     if (enc.bytes.kind !== 'delta') throw new Error('expected a delta');
-    expect(enc.fixups).toEqual([fx[0]]);
-    expect(enc.bytes.implicit).toEqual({ rel32: [48], abs64: [96] });
+    expect(enc.fixups).toEqual([]);
+    expect(enc.bytes.implicit).toEqual({ rel32: [41, 48], abs64: [96] });
+    const base = old.image.subarray(BODY - 64, BODY + 128 + 64);
+    const bytes = applyDelta(base, enc.bytes.ops, enc.bytes.size);
+    if (!bytes.ok) throw new Error('materialise failed');
+    const implied = impliedFixups(enc.bytes, bytes.value, IMAGE_BASE, old.sizeOfImage);
+    if (!implied.ok) throw new Error(implied.error.message);
+    expect(implied.value.find((f) => f.offset === 41)?.target).toEqual({ kind: 'image', rva: 0x2400 + 4 - 4 });
+    expect(written(bytes.value, implied.value, VA, LOAD)).toEqual(written(nb, fx, VA, LOAD));
   });
 
-  it('validation refuses implicit fields outside one copy op or over an explicit fixup', async () => {
+  it('validation refuses implicit fields outside the block or over an explicit fixup; a field outside one copy op is a placed one (2.4)', async () => {
     const pkg = await minimalPackage();
     const range = { rva: asRva(0x1000), length: 0x80 };
     const delta = (implicit: { rel32: number[]; abs64: number[] }, fixups: Fixup[] = []) => ({
@@ -96,8 +104,9 @@ describe('implicit fixups', () => {
       target: { ...pkg.target, reliedRanges: [range] },
     });
     expect(validatePackage(delta({ rel32: [2], abs64: [] })).ok).toBe(true);
-    const across = validatePackage(delta({ rel32: [8], abs64: [] }));
-    expect(across.ok ? '' : across.error.message).toMatch(/not inside one copy op/);
+    expect(validatePackage(delta({ rel32: [8], abs64: [] })).ok).toBe(true);
+    const outside = validatePackage(delta({ rel32: [18], abs64: [] }));
+    expect(outside.ok ? '' : outside.error.message).toMatch(/outside the 20-byte block/);
     const over = validatePackage(delta({ rel32: [2], abs64: [] }, [{ kind: 'rel32', offset: 4, target: { kind: 'image', rva: asRva(0x1800) }, addend: -4n }]));
     expect(over.ok ? '' : over.error.message).toMatch(/overlaps/);
   });

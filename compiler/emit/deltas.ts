@@ -6,7 +6,7 @@
 import { asRva } from '../../common/types.ts';
 import { encodedBlockBytesSize, encodedFixupsSize } from '../../formats/codec.ts';
 import { encodeDelta } from '../../formats/delta.ts';
-import { copySource, rangeAt, rvaInOneRange } from '../../formats/delta-index.ts';
+import { copySource, placedRva, placedSource, rangeAt, rvaInOneRange } from '../../formats/delta-index.ts';
 import { IMPLICIT_WIDTH } from '../../formats/implicit-fixups.ts';
 import { movedTarget, movesOf, type Moves } from '../../formats/moves.ts';
 import type { CodeBlock, DataBlock, DeltaOp, Fixup, ImplicitFixups, RvaRange } from '../../formats/package.ts';
@@ -243,12 +243,16 @@ export function blockBytesFor(old: OldImage, bytes: Uint8Array, fixups: readonly
     accepted = r.accepted.filter((c) => resolved.selfAt.has(c.offset) || differs(c));
     selfAt = new Set(accepted.filter((c) => resolved.selfAt.has(c.offset)).map((c) => c.offset));
   }
-  const { implicit, listed, moved } = implicitOf(old, bb, ops, fixups.filter((f) => !selfAt.has(f.offset)));
+  const copied = implicitOf(old, bb, ops, fixups.filter((f) => !selfAt.has(f.offset)));
   const extra = (more?.extra ?? []).map(([s, e]) => ({ rva: asRva(s), length: e - s }));
   // 2.1 storage only when it is used: a copy reads an extra range, or an intra field is listed
   // (then with every extra range, the base its targets were checked against).
   const readsExtra = ops.some((op) => op.kind === 'copy' && op.offset + op.length > baseEnd - baseStart);
   const v21 = accepted.length > 0 || readsExtra ? { extraBase: extra, intra: intraRefsOf(accepted) } : {};
+  // 2.4: references the copies do not bring are written as their placed old field would hold them.
+  const placed = placeFields(old, base, v21.extraBase === undefined ? bb.ranges.slice(0, 1) : bb.ranges, ops, copied);
+  ops = placed.ops;
+  const { implicit, listed, moved } = placed;
   const delta: EncodedBlock = {
     bytes: { kind: 'delta', base: { rva: asRva(baseStart), length: baseEnd - baseStart }, baseSha256: NO_BASE_HASH, size: target.length, ops, ...implicit, ...v21 },
     fixups: listed,
@@ -275,7 +279,7 @@ export interface IntraOptions {
  * The fixups a copy brings from an old field that already points where they do (implicit,
  * by the rule the runtime applies in impliedFixups: same S + A, target inside OLD), and the rest.
  */
-function implicitOf(old: OldImage, bb: BaseBytes, ops: readonly DeltaOp[], fixups: readonly Fixup[]): { implicit: { implicit?: ImplicitFixups }; listed: Fixup[]; moved: number[] } {
+function implicitOf(old: OldImage, bb: BaseBytes, ops: readonly DeltaOp[], fixups: readonly Fixup[]): ImplicitSplit {
   const base = bb.bytes;
   const view = new DataView(base.buffer, base.byteOffset, base.byteLength);
   const rel32: number[] = [];
@@ -322,6 +326,120 @@ function movedBlock(old: OldImage, bb: BaseBytes, view: DataView, ops: readonly 
   const to = movedTarget(old.moves, srcRva + 4 + view.getInt32(src, true));
   if (to === null || to.blockId !== f.target.blockId || BigInt(to.offset - 4) !== BigInt(f.target.offset) + f.addend) return null;
   return to.blockId;
+}
+
+/** What implicitOf and placeFields return: the implicit fields, the fixups still listed, and each moved field's block. */
+interface ImplicitSplit {
+  readonly implicit: { implicit?: ImplicitFixups };
+  readonly listed: Fixup[];
+  readonly moved: number[];
+}
+
+/**
+ * Format 2.4, placed fields (formats/implicit-fixups.ts): each listed relative or absolute
+ * fixup whose field no copy brings (new code in a literal op, an edited instruction) becomes
+ * an implicit field when the old image can name its target from the field's placed source
+ * (delta-index.ts placedSource and placedRva over the `ranges` the delta writes): an image
+ * target directly, a changed function's entry or a place in a data block's replaced range as
+ * a moved field. The field's bytes in the ops (literal bytes, add differences) are set to what
+ * that old place would hold; a field partly copied from a base byte that differs stays listed.
+ * The result is what impliedFixups derives, or the fixup stays listed.
+ */
+function placeFields(old: OldImage, base: Uint8Array, ranges: readonly RvaRange[], ops0: readonly DeltaOp[], split: ImplicitSplit): ImplicitSplit & { ops: DeltaOp[] } {
+  const ops = ops0.map((op): DeltaOp => (op.kind === 'copy' ? op : { ...op, bytes: op.bytes.slice() }));
+  const at: number[] = [];
+  ops.reduce((n, op, i) => ((at[i] = n), n + (op.kind === 'copy' ? op.length : op.bytes.length)), 0);
+  const rel32 = [...(split.implicit.implicit?.rel32 ?? [])];
+  const abs64 = [...(split.implicit.implicit?.abs64 ?? [])];
+  const movedAt = [...(split.implicit.implicit?.moved ?? [])];
+  const moved = [...split.moved];
+  const listed: Fixup[] = [];
+  for (const f of split.listed) {
+    const want = placedValue(old, ranges, ops, f);
+    if (want === null || !writeField(base, ops, at, f.offset, want.bytes)) {
+      listed.push(f);
+      continue;
+    }
+    if (want.kind === 'moved') {
+      movedAt.push(f.offset);
+      moved.push(want.blockId);
+    } else (want.kind === 'rel32' ? rel32 : abs64).push(f.offset);
+  }
+  const sort = (xs: number[]): number[] => xs.sort((a, b) => a - b);
+  const any = rel32.length + abs64.length + movedAt.length > 0;
+  const implicit = any ? { implicit: { rel32: sort(rel32), abs64: sort(abs64), ...(movedAt.length > 0 ? { moved: sort(movedAt) } : {}) } } : {};
+  return { ops, implicit, listed, moved };
+}
+
+/** The bytes placed field `f` must hold and its implicit kind (with the block of a moved one), or null when it cannot be placed. */
+function placedValue(old: OldImage, ranges: readonly RvaRange[], ops: readonly DeltaOp[], f: Fixup): { kind: 'rel32' | 'abs64'; bytes: Uint8Array } | { kind: 'moved'; blockId: number; bytes: Uint8Array } | null {
+  const k = implicitKind(f);
+  const relative = f.kind === 'rel32' || f.kind === 'rip-disp32';
+  if (k === null && !(relative && f.target.kind === 'block')) return null;
+  if (copySource(ops, f.offset, k === 'abs64' ? 8 : 4) !== null) return null;
+  const src = placedSource(ops, f.offset);
+  const p = src === null ? null : placedRva(ranges, src);
+  if (p === null) return null;
+  const out = new Uint8Array(k === 'abs64' ? 8 : 4);
+  const view = new DataView(out.buffer);
+  if (k === 'abs64') {
+    const s = rvaSum(f);
+    if (s < 0n || s >= BigInt(old.sizeOfImage)) return null;
+    view.setBigUint64(0, BigInt.asUintN(64, old.imageBase + s), true);
+    return { kind: 'abs64', bytes: out };
+  }
+  // rel32 implied to RVA t = p + 4 + v with addend -4: S + A = t - 4.
+  let t: number;
+  let blockId = -1;
+  if (k === 'rel32') t = Number(rvaSum(f)) + 4;
+  else {
+    const to = f.target;
+    if (to.kind !== 'block') return null;
+    const found = oldPlaceOf(old.moves, to.blockId, to.offset + Number(f.addend) + 4);
+    if (found === null) return null;
+    t = found;
+    blockId = to.blockId;
+  }
+  const v = t - p - 4;
+  if (v < -0x8000_0000 || v > 0x7fff_ffff || t < 0 || t >= old.sizeOfImage) return null;
+  view.setInt32(0, v, true);
+  return blockId < 0 ? { kind: 'rel32', bytes: out } : { kind: 'moved', blockId, bytes: out };
+}
+
+/** An old RVA the package moves to block `blockId` at `offset` (formats/moves.ts movedTarget gives it back), or null. */
+function oldPlaceOf(moves: Moves | undefined, blockId: number, offset: number): number | null {
+  if (moves === undefined) return null;
+  const back = (t: number): number | null => {
+    const to = movedTarget(moves, t);
+    return to !== null && to.blockId === blockId && to.offset === offset ? t : null;
+  };
+  for (const [rva, e] of moves.entries) if (e.blockId === blockId && e.offset === offset) return back(rva);
+  const r = moves.ranges.find((x) => x.blockId === blockId);
+  return r === undefined || offset < 0 || offset >= r.length ? null : back(r.rva + offset);
+}
+
+/**
+ * Writes `bytes` at result `offset` through `ops` (literal bytes set, add differences set
+ * against `base`); false, with nothing written, when a copy op's base bytes there differ.
+ */
+function writeField(base: Uint8Array, ops: DeltaOp[], at: readonly number[], offset: number, bytes: Uint8Array): boolean {
+  const where: Array<readonly [DeltaOp, number]> = [];
+  let i = 0;
+  for (let j = 0; j < bytes.length; j++) {
+    const o = offset + j;
+    while (i + 1 < ops.length && at[i + 1]! <= o) i++;
+    const op = ops[i];
+    if (op === undefined) return false;
+    const rel = o - at[i]!;
+    if ((op.kind === 'copy' ? op.length : op.bytes.length) <= rel) return false;
+    if (op.kind === 'copy' && base[op.offset + rel] !== bytes[j]) return false;
+    where.push([op, rel]);
+  }
+  where.forEach(([op, rel], j) => {
+    if (op.kind === 'literal') op.bytes[rel] = bytes[j]!;
+    else if (op.kind === 'add') op.bytes[rel] = (bytes[j]! - base[op.offset + rel]!) & 0xff;
+  });
+  return true;
 }
 
 /** Rough compressed cost of ops (bytes): an op's header and offsets barely compress, zeros almost entirely. */

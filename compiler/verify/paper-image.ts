@@ -123,7 +123,7 @@ export class PaperImage {
     } else if (!sha256(base.subarray(0, b.base.length)).every((x, i) => x === b.baseSha256[i])) return mismatch(`block ${id}: delta base hash does not match OLD`);
     const bytes = materialiseDelta(b, base, `block ${id}`);
     if (!bytes.ok) return bytes;
-    const implied = impliedFixups(b, base, this.pkg.target.imageBase, this.pkg.target.sizeOfImage, `block ${id}`, movesOf(this.pkg));
+    const implied = impliedFixups(b, bytes.value, this.pkg.target.imageBase, this.pkg.target.sizeOfImage, `block ${id}`, movesOf(this.pkg));
     if (!implied.ok) return mismatch(implied.error.message);
     return ok({ bytes: bytes.value, implied: implied.value });
   }

@@ -254,7 +254,8 @@ export async function quiescentPackage(): Promise<HotpatchPackage> {
 /**
  * The full package with the copy op of delta block 0 that holds its implicit fields (result
  * offsets 0x40 and 0x44) turned into an add op adding `edit` at result offset 0x40 and 0
- * elsewhere: 0 is a valid package, anything else edits an implicit field (PKG_INVALID).
+ * elsewhere: 0 copies the field; anything else edits it, which a 2.3 reader refuses and 2.4
+ * reads as a placed field (its value taken from the result).
  */
 export async function withAddOverImplicit(edit: number): Promise<HotpatchPackage> {
   const full = await fullPackage();

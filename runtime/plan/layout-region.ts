@@ -89,7 +89,7 @@ export async function materialiseBlock(b: BlockBytes, what: string, pkg: Hotpatc
   } else if (!eqBytes(await sha256(baseBytes.subarray(0, b.base.length)), b.baseSha256)) return err('PLAN_IDENTITY', `${what}: delta base at ${hex(b.base.rva)}+${b.base.length} (section ${sectionOf(sections, b.base.rva)}) differs from the package's`, b.base.rva);
   const bytes = materialiseDelta(b, baseBytes, what);
   if (!bytes.ok) return err('PLAN_PACKAGE', bytes.error.message);
-  const implied = impliedFixups(b, baseBytes, pkg.target.imageBase, pkg.target.sizeOfImage, what, movesOf(pkg));
+  const implied = impliedFixups(b, bytes.value, pkg.target.imageBase, pkg.target.sizeOfImage, what, movesOf(pkg));
   if (!implied.ok) return err('PLAN_PACKAGE', implied.error.message);
   return ok({ bytes: bytes.value, implied: implied.value });
 }

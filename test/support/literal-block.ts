@@ -15,7 +15,8 @@ export function literalBlock(b: { readonly bytes: BlockBytes; readonly fixups: r
   const base = gather(old, baseRanges(b.bytes));
   if (base === null) throw new Error("the block's base is outside OLD");
   const bytes = materialiseDelta(b.bytes, base);
-  const implied = impliedFixups(b.bytes, base, imageBase, sizeOfImage, 'delta', moves);
-  if (!bytes.ok || !implied.ok) throw new Error('the block does not decode against OLD');
+  if (!bytes.ok) throw new Error('the block does not decode against OLD');
+  const implied = impliedFixups(b.bytes, bytes.value, imageBase, sizeOfImage, 'delta', moves);
+  if (!implied.ok) throw new Error('the block does not decode against OLD');
   return { bytes: bytes.value, fixups: [...b.fixups, ...implied.value] };
 }
