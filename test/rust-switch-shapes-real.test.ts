@@ -18,10 +18,12 @@
  * - `match e { .. => "str" }`: a lengths table (8-byte entries) then a self-relative table
  *   read with the same index and no bound check: the lengths table, which ends where the
  *   relative table begins, bounds it; read with another index it does not.
+ * - Discovery: a start a stale decode made (0x5edf86, inside the second instruction of the
+ *   leaf function 0x5edf80 of swc-html 1.15.24) is dropped once no decode branches to it.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { mapImage, readPe } from '../compiler/index.ts';
+import { findFunctions, mapImage, readPe } from '../compiler/index.ts';
 import { openDisassembler } from '../compiler/disasm/decode-function.ts';
 import { findRelativeTables } from '../compiler/disasm/relative-tables.ts';
 import type { DecodedFunction, FunctionInfo } from '../compiler/image/types.ts';
@@ -30,8 +32,9 @@ import { parsePe, rvaToFileOffset } from '../runtime/pe/parse-pe.ts';
 import { fetchRealFile, realPairs } from '../samples/real/real-files.ts';
 
 const pair = realPairs().find((p) => p.label === 'swc-html-1.15.24-1.15.33')!;
+const o = fetchRealFile(pair.old);
 const n = fetchRealFile(pair.new);
-const unavailable = !n.ok ? n.error.message : undefined;
+const unavailable = !o.ok ? o.error.message : !n.ok ? n.error.message : undefined;
 const newBytes = (): Uint8Array => new Uint8Array(readFileSync((n as { value: string }).value));
 
 /**
@@ -146,5 +149,18 @@ describe.skipIf(unavailable !== undefined)(`swc-html 1.15.33 (Rust, LLVM) switch
     const im = mapImage(m, pm.value.pe);
     if (!im.ok) throw new Error(im.error.message);
     expect(findRelativeTables(im.value, [decodePdataFunction(m, 0xd3e0)]).get(0x855688)?.count).toBeNull();
+  });
+});
+
+describe.skipIf(unavailable !== undefined)(`swc-html 1.15.24 discovery: a stale start${unavailable === undefined ? '' : ` (skipped: ${unavailable})`}`, () => {
+  test('0x5edf86, inside the second instruction of 0x5edf80, is no function start; 0x5edf80 decodes whole', { timeout: 300_000 }, () => {
+    const t = findFunctions(new Uint8Array(readFileSync((o as { value: string }).value)));
+    if (!t.ok) throw new Error(t.error.message);
+    expect(t.value.byEntry.has(0x5edf86)).toBe(false);
+    const f = t.value.byEntry.get(0x5edf80)!;
+    expect(f.decoded.problems).toEqual([]);
+    expect(f.ranges[0]!.end).toBeGreaterThan(0x5edf86);
+    // Its second instruction, `lea rcx, [rip + T]` at 0x5edf82, covers 0x5edf86.
+    expect(f.decoded.insns.some((i) => i.rva === 0x5edf82 && i.length === 7)).toBe(true);
   });
 });
