@@ -20,7 +20,7 @@
  */
 import { Decoder, DecoderOptions, Instruction, MemorySize, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
 import type { Rva } from '../../common/types.ts';
-import type { MappedImage } from '../image/map-image.ts';
+import { sectionAt, type MappedImage } from '../image/map-image.ts';
 import type { DecodedInsn, FunctionInfo } from '../image/types.ts';
 
 /** A self-relative table: `count` int32 entries at `rva`, entry i pointing at rva + entry. */
@@ -35,6 +35,15 @@ export interface RelativeTable {
   readonly count: number | null;
   /** Target RVA of each entry (empty when `count` is null). */
   readonly targets: readonly number[];
+  /**
+   * With no bound (`count` null): the entries read by scanning, up to the first whose target
+   * is not in a read-only data section (4096 at most). Never carried or checked: only the
+   * diff keys the table by them, so that a change of what a true entry points at (a string
+   * changed in place: the table's bytes stay) still changes the functions that read it,
+   * which are then refused RELATIVE_TABLE_UNBOUNDED. The true entries are a prefix of these
+   * (each points at read-only data); extra ones can only add change. Empty with a bound.
+   */
+  readonly scanned: readonly number[];
   /** Entry of the function whose code reads it (the first found). */
   readonly fnEntry: Rva;
 }
@@ -72,15 +81,16 @@ export function findRelativeTables(img: MappedImage, fns: readonly FunctionInfo[
           if (rI === null) continue;
           const count = boundBefore(insns, k, at) ?? siblingBound(insns, k, at, T, rI, (entered ??= enteredAt(f)));
           const targets: number[] = [];
+          const dv = new DataView(img.image.buffer, img.image.byteOffset, img.image.byteLength);
           if (count !== null) {
-            const dv = new DataView(img.image.buffer, img.image.byteOffset, img.image.byteLength);
             for (let i = 0; i < count; i++) {
               const e = T + 4 * i;
               if (e + 4 > img.image.length) break;
               targets.push(T + dv.getInt32(e, true));
             }
           }
-          out.set(T, { rva: T, count: count !== null && targets.length === count ? count : null, targets: count !== null && targets.length === count ? targets : [], fnEntry: f.entry });
+          const bounded = count !== null && targets.length === count;
+          out.set(T, { rva: T, count: bounded ? count : null, targets: bounded ? targets : [], scanned: bounded ? [] : scanEntries(img, dv, T), fnEntry: f.entry });
         } finally {
           lea.free();
         }
@@ -88,6 +98,20 @@ export function findRelativeTables(img: MappedImage, fns: readonly FunctionInfo[
     }
   } finally {
     decoder.free();
+  }
+  return out;
+}
+
+/** The entries of an unbounded table at T, up to the first not pointing at read-only data (see RelativeTable.scanned). */
+function scanEntries(img: MappedImage, dv: DataView, T: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < 4096; i++) {
+    const e = T + 4 * i;
+    if (e < 0 || e + 4 > img.image.length) break;
+    const x = T + dv.getInt32(e, true);
+    const sec = sectionAt(img, x);
+    if (sec === undefined || sec.executable || sec.writable || x >= sec.rva + sec.rawSize) break;
+    out.push(x);
   }
   return out;
 }
