@@ -192,9 +192,12 @@ export function recoverJumpTable(
   let found = traced;
   if (!found && t.haveBase && t.bound < 0) {
     // No bound on the straight line at all: scan (the base `lea` is what the jump relies on).
+    // Nothing on the line bounds the index (the bound is "at" the jump): a branch entering
+    // after the base (a loop's back edge to the index load: gcc's `switch-dispatch`) needs
+    // the base proven on every path, as a hoisted one does.
     t.bound = MAX_TABLE_ENTRIES;
     t.count = 'scan';
-    t.guardRva = t.baseRva;
+    t.guardRva = jumpRva;
     found = true;
   }
   // The base off the straight line (hoisted above a loop head, or set once for a switch
