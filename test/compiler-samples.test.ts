@@ -57,6 +57,10 @@ const REFUSAL: Record<string, RegExp> = {
   'ipra-clobber': /old (total|0x[0-9a-f]+) keeps rdx, r8 across its call to (mix|0x[0-9a-f]+) at 0x[0-9a-f]+; the new (mix|0x[0-9a-f]+) clobbers rdx, r8 \(GCC interprocedural register allocation\)/,  // The export scale_by reads k from rdx in v2; old importers pass x alone (compiler/diff/entry-arguments.ts).
   'entry-args': /its new body reads rdx at entry, which the old body never read: old callers left active \(the export scale_by\) do not pass it/,
   // compiler/diff/rodata-escape.ts: OLD use_default's lea of default_cfg reaches a store to g_cfg.
+  // An LLVM self-relative table with no bound check and no lengths table beside it (clang);
+  // before compiler/disasm/relative-tables.ts scanned its entries for the diff, tok_str looked
+  // unchanged (the table's bytes stay when a string changes in place) and the build was patched.
+  'enum-unbounded': /self-relative table at 0x[0-9a-f]+ \(entries relative to the table\) has no bound check this compiler recognises: its extent is unknown/,
   'rodata-escape': /read-only object (default_cfg|\.rdata 0x[0-9a-f]+) \(OLD 0x[0-9a-f]+\) changed content and its OLD address escapes \(OLD code at 0x[0-9a-f]+ takes it; it is stored to memory at 0x[0-9a-f]+\): pointers taken before the patch keep the old object/,
 };
 

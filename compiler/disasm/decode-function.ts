@@ -438,7 +438,7 @@ function checkEnteredLines(d: Decoding, roots: number[], imageBaseLoads: readonl
     const hex = (n: number): string => `0x${n.toString(16)}`;
     if (x >= 0) problems.push(`indirect jump at ${hex(t.jumpRva)}: a branch to ${hex(x)} enters between the bound check and the jump`);
     else if (t.baseHoisted && !baseHoldsOnEveryPath(graph, t)) {
-      problems.push(`indirect jump at ${hex(t.jumpRva)}: its table base is the function's only lea of the register (${hex(t.baseRva)}), off the straight line, and the register is not proven to hold it on every path`);
+      problems.push(`indirect jump at ${hex(t.jumpRva)}: its table base is a lea of the register off the straight line (${hex(t.baseRva)}), and the register is not proven to hold it on every path`);
     } else if (y >= 0 && !t.baseHoisted && !baseHoldsOnEveryPath(graph, t)) {
       problems.push(`indirect jump at ${hex(t.jumpRva)}: a branch to ${hex(y)} enters after the table base is set (${hex(t.baseRva)}) and the base register is not proven on every path`);
     }

@@ -66,14 +66,27 @@ function sameReg(a: Register, b: Register): boolean {
   return a !== Register.None && b !== Register.None && RegisterExt.fullRegister(a) === RegisterExt.fullRegister(b);
 }
 
-/** Straight-line predecessors of `at`, nearest first (decoded, ending exactly where the next starts). */
+/**
+ * Whether control goes on to the next instruction after one with this flow: not after a
+ * jmp, an indirect jmp, a ret, a ud2 or an int3 (whatever follows them is entered only by
+ * a branch, so it starts a straight line of its own).
+ */
+export function fallsThrough(flow: FlowControl): boolean {
+  return flow !== FlowControl.UnconditionalBranch && flow !== FlowControl.IndirectBranch && flow !== FlowControl.Return && flow !== FlowControl.Exception && flow !== FlowControl.Interrupt;
+}
+
+/**
+ * Straight-line predecessors of `at`, nearest first (decoded, ending exactly where the next
+ * starts, and falling through into it: a `jmp` or `ret` before ends the line, so the walk
+ * never reads a bound or a register copy from a block that does not lead here).
+ */
 export function chainBefore(byRva: ReadonlyMap<number, DecodedStep>, cov: InstructionOwners, at: number, max: number): Rva[] {
   const chain: Rva[] = [];
   let expect = at;
   while (chain.length < max) {
     const s = cov.ownerOf(expect - 1);
     const p = s < 0 ? undefined : byRva.get(s);
-    if (p === undefined || p.rva + p.length !== expect) break;
+    if (p === undefined || p.rva + p.length !== expect || !fallsThrough(p.flow)) break;
     chain.push(p.rva);
     expect = s;
   }
@@ -179,19 +192,32 @@ export function recoverJumpTable(
   let found = traced;
   if (!found && t.haveBase && t.bound < 0) {
     // No bound on the straight line at all: scan (the base `lea` is what the jump relies on).
+    // Nothing on the line bounds the index (the bound is "at" the jump): a branch entering
+    // after the base (a loop's back edge to the index load: gcc's `switch-dispatch`) needs
+    // the base proven on every path, as a hoisted one does.
     t.bound = MAX_TABLE_ENTRIES;
     t.count = 'scan';
-    t.guardRva = t.baseRva;
+    t.guardRva = jumpRva;
     found = true;
   }
-  // (Not for a table with no bound at all: there the base `lea` is all the jump relies on.)
-  if (!found && t.bound >= 0 && t.bound < MAX_TABLE_ENTRIES && t.kind === 'rel32' && !t.haveBase) {
-    const hoisted = hoistedTableBase(walk, t.loadBase);
+  // The base off the straight line (hoisted above a loop head, or set once for a switch
+  // LLVM duplicated into its predecessors): a candidate the decoder keeps only when
+  // base-paths.ts proves the `lea`'s value reaches the jump on every path. With no bound on
+  // the straight line, or an index the code computes with no check (a Rust enum's niche
+  // decoded by `cmov`), the table is read by scanning from that base, as with a base `lea`
+  // on the straight line; no bound at all: nothing on the line is relied on but the base.
+  if (!found && t.kind === 'rel32' && !t.haveBase) {
+    const hoisted = hoistedTableBase(walk, t.loadBase, jumpRva);
     if (hoisted !== null) {
       t.tableRva = hoisted.tableRva;
       t.baseRva = hoisted.leaRva;
       t.baseHoisted = true;
       found = true;
+      if (t.bound < 0) {
+        t.bound = MAX_TABLE_ENTRIES;
+        t.count = 'scan';
+        t.guardRva = jumpRva;
+      }
     }
   }
   if (!found) return null;
@@ -450,21 +476,27 @@ function boundFromCmp(w: Walk, t: TableTrace, s: Rva): boolean {
 }
 
 /**
- * The base was hoisted out of the loop: the function's only `lea base,[rip+T]` (one
- * instruction) gives T, else null. A candidate only: the decoder keeps the table when
- * base-paths.ts proves that `lea`'s value reaches the jump on every path.
+ * The base was hoisted out of the loop (or set once before a switch LLVM duplicated into its
+ * predecessors): a `lea base,[rip+T]` off the straight line gives T, else null. When the
+ * function sets the register with several such `lea`s, the nearest one before the jump in
+ * address order (the rest may load other tables' bases the register holds in other loops).
+ * A candidate only: the decoder keeps the table when base-paths.ts proves that value
+ * reaches the jump on every path (any `lea` of the same T counts there), so a wrong pick
+ * is refused, never trusted.
  */
-function hoistedTableBase(w: Walk, loadBase: Register): { tableRva: number; leaRva: Rva } | null {
-  let found: { tableRva: number; leaRva: Rva } | null = null;
+function hoistedTableBase(w: Walk, loadBase: Register, jumpRva: Rva): { tableRva: number; leaRva: Rva } | null {
+  let before: { tableRva: number; leaRva: Rva } | null = null;
+  let first: { tableRva: number; leaRva: Rva } | null = null;
   for (const p of w.byRva.values()) {
     w.decodeAt(p.rva);
     const insn = w.insn;
     if (insn.mnemonic === Mnemonic.Lea && insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadBase) && insn.isIpRelMemoryOperand) {
-      if (found !== null) return null;
-      found = { tableRva: Number(BigInt.asUintN(64, insn.ipRelMemoryAddress)), leaRva: p.rva };
+      const c = { tableRva: Number(BigInt.asUintN(64, insn.ipRelMemoryAddress)), leaRva: p.rva };
+      if (first === null || c.leaRva < first.leaRva) first = c;
+      if (c.leaRva < jumpRva && (before === null || c.leaRva > before.leaRva)) before = c;
     }
   }
-  return found;
+  return before ?? first;
 }
 
 /**

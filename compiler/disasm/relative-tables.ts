@@ -18,9 +18,9 @@
  * emitter writes them as rel32 fixups (addend = the entry's offset in the table) and the
  * verifier re-derives each from the patched image.
  */
-import { Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
+import { Decoder, DecoderOptions, Instruction, MemorySize, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
 import type { Rva } from '../../common/types.ts';
-import type { MappedImage } from '../image/map-image.ts';
+import { sectionAt, type MappedImage } from '../image/map-image.ts';
 import type { DecodedInsn, FunctionInfo } from '../image/types.ts';
 
 /** A self-relative table: `count` int32 entries at `rva`, entry i pointing at rva + entry. */
@@ -35,6 +35,15 @@ export interface RelativeTable {
   readonly count: number | null;
   /** Target RVA of each entry (empty when `count` is null). */
   readonly targets: readonly number[];
+  /**
+   * With no bound (`count` null): the entries read by scanning, up to the first whose target
+   * is not in a read-only data section (4096 at most). Never carried or checked: only the
+   * diff keys the table by them, so that a change of what a true entry points at (a string
+   * changed in place: the table's bytes stay) still changes the functions that read it,
+   * which are then refused RELATIVE_TABLE_UNBOUNDED. The true entries are a prefix of these
+   * (each points at read-only data); extra ones can only add change. Empty with a bound.
+   */
+  readonly scanned: readonly number[];
   /** Entry of the function whose code reads it (the first found). */
   readonly fnEntry: Rva;
 }
@@ -55,6 +64,7 @@ export function findRelativeTables(img: MappedImage, fns: readonly FunctionInfo[
       const jumpTables = new Set<number>(f.decoded.jumpTables.map((t) => t.rva));
       const insns = inAddressOrder(f.decoded.insns);
       const refs = f.decoded.refs;
+      let entered: ReadonlySet<number> | undefined;
       for (let k = 0; k < insns.length; k++) {
         const di = insns[k]!;
         // A RIP-relative operand is a riprel32 reference (decode-function.ts): only those can be the lea.
@@ -67,19 +77,20 @@ export function findRelativeTables(img: MappedImage, fns: readonly FunctionInfo[
           const T = Number(lea.ipRelMemoryAddress);
           if (jumpTables.has(T) || out.has(T)) continue;
           const rT = full(lea.op0Register);
-          const found = readsRelative(insns, k, at, rT);
-          if (!found) continue;
-          const count = boundBefore(insns, k, at);
+          const rI = readsRelative(insns, k, at, rT);
+          if (rI === null) continue;
+          const count = boundBefore(insns, k, at) ?? siblingBound(insns, k, at, T, rI, (entered ??= enteredAt(f)));
           const targets: number[] = [];
+          const dv = new DataView(img.image.buffer, img.image.byteOffset, img.image.byteLength);
           if (count !== null) {
-            const dv = new DataView(img.image.buffer, img.image.byteOffset, img.image.byteLength);
             for (let i = 0; i < count; i++) {
               const e = T + 4 * i;
               if (e + 4 > img.image.length) break;
               targets.push(T + dv.getInt32(e, true));
             }
           }
-          out.set(T, { rva: T, count: count !== null && targets.length === count ? count : null, targets: count !== null && targets.length === count ? targets : [], fnEntry: f.entry });
+          const bounded = count !== null && targets.length === count;
+          out.set(T, { rva: T, count: bounded ? count : null, targets: bounded ? targets : [], scanned: bounded ? [] : scanEntries(img, dv, T), fnEntry: f.entry });
         } finally {
           lea.free();
         }
@@ -88,6 +99,28 @@ export function findRelativeTables(img: MappedImage, fns: readonly FunctionInfo[
   } finally {
     decoder.free();
   }
+  return out;
+}
+
+/** The entries of an unbounded table at T, up to the first not pointing at read-only data (see RelativeTable.scanned). */
+function scanEntries(img: MappedImage, dv: DataView, T: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < 4096; i++) {
+    const e = T + 4 * i;
+    if (e < 0 || e + 4 > img.image.length) break;
+    const x = T + dv.getInt32(e, true);
+    const sec = sectionAt(img, x);
+    if (sec === undefined || sec.executable || sec.writable || x >= sec.rva + sec.rawSize) break;
+    out.push(x);
+  }
+  return out;
+}
+
+/** Where the function's branches and jump-table cases land. */
+function enteredAt(f: FunctionInfo): ReadonlySet<number> {
+  const out = new Set<number>();
+  for (const r of f.decoded.refs) if (r.isBranch) out.add(r.target);
+  for (const t of f.decoded.jumpTables) for (const x of t.targets) out.add(x);
   return out;
 }
 
@@ -107,21 +140,32 @@ function inAddressOrder(insns: readonly DecodedInsn[]): readonly DecodedInsn[] {
   return insns;
 }
 
-/** After the lea at insns[k]: `movsxd rX,[rT+rI*4]` then `add rX,rT`, and no `jmp rX`. */
-function readsRelative(insns: ReadonlyArray<{ rva: number }>, k: number, at: (rva: number) => Instruction, rT: Register): boolean {
+/**
+ * After the lea at insns[k]: `movsxd rX,[rT+rI*4]` then `add rX,rT`, and no `jmp rX`: the
+ * index register rI (full width), or null when the lines do not read a relative table.
+ */
+function readsRelative(insns: ReadonlyArray<{ rva: number }>, k: number, at: (rva: number) => Instruction, rT: Register): Register | null {
   let rX: Register | null = null;
+  let rI: Register = Register.None;
   for (let j = k + 1; j < Math.min(insns.length, k + 6); j++) {
     const x = at(insns[j]!.rva);
     try {
       if (rX === null) {
-        if (x.mnemonic === Mnemonic.Movsxd && x.op1Kind === OpKind.Memory && full(x.memoryBase) === rT && x.memoryIndexScale === 4 && x.memoryDisplacementU64 === 0n) rX = full(x.op0Register);
+        if (x.mnemonic === Mnemonic.Movsxd && x.op1Kind === OpKind.Memory && full(x.memoryBase) === rT && x.memoryIndexScale === 4 && x.memoryDisplacementU64 === 0n) {
+          rX = full(x.op0Register);
+          rI = full(x.memoryIndex);
+        } else if (x.op0Kind === OpKind.Register && full(x.op0Register) === rT) {
+          // rT set again (the next table's `lea`, when LLVM reads a lengths table and then the
+          // relative one through the same register): this lea's table is not what is read.
+          return null;
+        }
         continue;
       }
       if (x.mnemonic === Mnemonic.Add && x.op0Kind === OpKind.Register && x.op1Kind === OpKind.Register && full(x.op0Register) === rX && full(x.op1Register) === rT) {
         const next = j + 1 < insns.length ? at(insns[j + 1]!.rva) : null;
         try {
           // `jmp rX` right after is a jump table (the decoder's business), not data.
-          return next === null || !(next.mnemonic === Mnemonic.Jmp && next.op0Kind === OpKind.Register);
+          return next === null || !(next.mnemonic === Mnemonic.Jmp && next.op0Kind === OpKind.Register) ? rI : null;
         } finally {
           next?.free();
         }
@@ -130,7 +174,59 @@ function readsRelative(insns: ReadonlyArray<{ rva: number }>, k: number, at: (rv
       x.free();
     }
   }
-  return false;
+  return null;
+}
+
+/**
+ * The entry count a sibling table bounds, or null. Rust (LLVM) turns `match e { A => "a",
+ * ... }` returning a `&str` into two lookup tables read with one index: the lengths,
+ * `lea rS,[rip+S]; mov rL,[rS+rI*8]`, then the pointers relative to T, the lea at insns[k]
+ * and `movsxd rX,[rT+rI*4]`, with no bound check at all (the compiler knows the enum's
+ * range). Two objects of the image do not overlap, so when S lies below T every index the
+ * code reads the lengths with satisfies S + 8 * (i + 1) <= T: the relative table is read at
+ * no more than (T - S) / 8 indices. Required on the straight line just before the lea (at
+ * most 4 instructions back, and no branch or case landing after the sibling load: code
+ * entering there could bring an index the lengths were never read with): the sibling's load
+ * with the same index register, its base set by a RIP-relative `lea` right before it (no
+ * branch landing on the load either), and no write of the index register from it on. An
+ * 8-byte-aligned lengths table ends less than 8 bytes before T, so the floor is exact.
+ * A wrong layout (S's object larger, overlapping T) cannot happen in a linked image.
+ */
+function siblingBound(insns: ReadonlyArray<{ rva: number; length: number }>, k: number, at: (rva: number) => Instruction, T: number, rI: Register, entered: ReadonlySet<number>): number | null {
+  if (rI === Register.None) return null;
+  let prevStart = insns[k]!.rva;
+  for (let j = k - 1; j >= Math.max(1, k - 4); j--) {
+    const p = insns[j]!;
+    // One straight line, which no branch (or case) enters after the sibling load.
+    if (p.rva + p.length !== prevStart || entered.has(prevStart)) return null;
+    prevStart = p.rva;
+    const x = at(p.rva);
+    try {
+      const scale = x.memoryIndexScale;
+      const isLoad = (x.mnemonic === Mnemonic.Mov || x.mnemonic === Mnemonic.Movzx || x.mnemonic === Mnemonic.Movsxd) && x.op1Kind === OpKind.Memory && x.memoryDisplacementU64 === 0n && full(x.memoryIndex) === rI;
+      if (!isLoad) {
+        if (x.op0Kind === OpKind.Register && full(x.op0Register) === rI) return null;
+        continue;
+      }
+      const rS = full(x.memoryBase);
+      const q = insns[j - 1]!;
+      if (q.rva + q.length !== p.rva || entered.has(p.rva)) return null;
+      const lea = at(q.rva);
+      try {
+        if (lea.mnemonic !== Mnemonic.Lea || !lea.isIpRelMemoryOperand || full(lea.op0Register) !== rS) return null;
+        const S = Number(lea.ipRelMemoryAddress);
+        const size = x.memorySize === MemorySize.UInt64 || x.memorySize === MemorySize.Int64 ? 8 : x.memorySize === MemorySize.UInt32 || x.memorySize === MemorySize.Int32 ? 4 : 0;
+        if (size === 0 || scale !== size || S >= T) return null;
+        const n = Math.floor((T - S) / size);
+        return n >= 1 && n <= 4096 ? n : null;
+      } finally {
+        lea.free();
+      }
+    } finally {
+      x.free();
+    }
+  }
+  return null;
 }
 
 /** The entry count a `cmp reg, imm` + `ja`/`jae` just before the lea allows, or null. */

@@ -25,6 +25,8 @@ const IMAGE_SYM_CLASS_EXTERNAL = 2;
 const IMAGE_SYM_CLASS_STATIC = 3;
 const IMAGE_SYM_DTYPE_FUNCTION_TYPE = 0x20;
 const MAX_ROUNDS = 16;
+/** Times stale descent starts are dropped and the rounds run again (each pass drops some or ends). */
+const MAX_PRUNES = 4;
 /** Bytes a trial decode of code only data points at may read. */
 const DATA_ROOT_PROBE = 0x1000;
 
@@ -207,78 +209,111 @@ function discoverFrom(img: MappedImage, progress: Progress): Result<FunctionTabl
     const followed = new Set<DecodedFunction>();
     let sorted: number[] = [];
     let rangesOf = new Map<number, RvaRange[]>();
-    for (let round = 0; round < MAX_ROUNDS; round++) {
-      sorted = [...starts.keys()].sort((a, b) => a - b);
-      rangesOf = new Map();
-      for (let i = 0; i < sorted.length; i++) {
-        const rva = sorted[i]!;
-        const s = starts.get(rva)!;
-        const ranges: RvaRange[] = [];
-        if (s.pdata !== null) ranges.push({ start: rva as Rva, end: s.pdata.endAddress });
-        else {
-          const sec = sectionAt(img, rva)!;
-          const next = sorted[i + 1];
-          // Only the bytes the file holds can be code: a guessed extent stops at the section's
-          // raw data (a hostile VirtualSize would otherwise size the decoder's tables).
-          const secEnd = Math.max(rva + 1, sec.rva + sec.rawSize);
-          ranges.push({ start: rva as Rva, end: (next !== undefined && next < secEnd ? next : secEnd) as Rva });
-        }
-        for (const f of s.fragments) ranges.push({ start: f.beginAddress, end: f.endAddress });
-        rangesOf.set(rva, ranges);
-      }
-      let added = 0;
-      const known = new Set(sorted);
-      const claimed = buildContaining(sorted, rangesOf);
-      const s0 = (rva: number): boolean => starts.get(rva)!.pdata !== null;
-      for (const rva of sorted) {
-        const ranges = rangesOf.get(rva)!;
-        let d = cache.get(rva, ranges);
-        if (d === undefined) {
-          d = dis.decodeFunction(rva, ranges, s0(rva));
-          cache.set(rva, ranges, d);
-        }
-        if (followed.has(d)) continue;
-        followed.add(d);
-        for (const t of d.externalCodeTargets) {
-          if (known.has(t) || !isCode(img, t)) continue;
-          if (claimed(t) !== undefined && starts.get(claimed(t)!)?.pdata !== null) continue;
-          if (inPdataInterior(t)) continue;
-          // A target inside a symbol-less, pdata-less function's guessed range splits it.
-          add(t, 'descent');
-          known.add(t);
-          added++;
-        }
-        // Code a `lea` reaches (Rust closures and vtable shims taken by address, leaf functions
-        // with no .pdata entry): the same clean-trial-decode rule as code data points at.
-        for (const r of d.refs) {
-          const t = r.target;
-          if (r.isBranch) continue;
-          if (!isCode(img, t)) {
-            if (!readTargets.has(t)) newReads.push(t);
-            readTargets.add(t);
-            continue;
+    // Starts the rounds added as branch targets: one whose decode changed later (a guessed
+    // extent grew, a table was read otherwise) may no longer be anyone's target.
+    const descentStarts = new Set<number>();
+    for (let pass = 0; ; pass++) {
+      for (let round = 0; round < MAX_ROUNDS; round++) {
+        sorted = [...starts.keys()].sort((a, b) => a - b);
+        rangesOf = new Map();
+        for (let i = 0; i < sorted.length; i++) {
+          const rva = sorted[i]!;
+          const s = starts.get(rva)!;
+          const ranges: RvaRange[] = [];
+          if (s.pdata !== null) ranges.push({ start: rva as Rva, end: s.pdata.endAddress });
+          else {
+            const sec = sectionAt(img, rva)!;
+            const next = sorted[i + 1];
+            // Only the bytes the file holds can be code: a guessed extent stops at the section's
+            // raw data (a hostile VirtualSize would otherwise size the decoder's tables).
+            const secEnd = Math.max(rva + 1, sec.rva + sec.rawSize);
+            ranges.push({ start: rva as Rva, end: (next !== undefined && next < secEnd ? next : secEnd) as Rva });
           }
-          if (known.has(t) || ranges.some((x) => t >= x.start && t < x.end)) continue;
-          if (claimed(t) !== undefined && starts.get(claimed(t)!)?.pdata !== null) continue;
-          if (tryDataRoot(t)) {
+          for (const f of s.fragments) ranges.push({ start: f.beginAddress, end: f.endAddress });
+          rangesOf.set(rva, ranges);
+        }
+        let added = 0;
+        const known = new Set(sorted);
+        const claimed = buildContaining(sorted, rangesOf);
+        const s0 = (rva: number): boolean => starts.get(rva)!.pdata !== null;
+        for (const rva of sorted) {
+          const ranges = rangesOf.get(rva)!;
+          let d = cache.get(rva, ranges);
+          if (d === undefined) {
+            d = dis.decodeFunction(rva, ranges, s0(rva));
+            cache.set(rva, ranges, d);
+          }
+          if (followed.has(d)) continue;
+          followed.add(d);
+          for (const t of d.externalCodeTargets) {
+            if (known.has(t) || !isCode(img, t)) continue;
+            if (claimed(t) !== undefined && starts.get(claimed(t)!)?.pdata !== null) continue;
+            if (inPdataInterior(t)) continue;
+            // A target inside a symbol-less, pdata-less function's guessed range splits it.
+            add(t, 'descent');
+            descentStarts.add(t);
+            known.add(t);
+            added++;
+          }
+          // Code a `lea` reaches (Rust closures and vtable shims taken by address, leaf functions
+          // with no .pdata entry): the same clean-trial-decode rule as code data points at.
+          for (const r of d.refs) {
+            const t = r.target;
+            if (r.isBranch) continue;
+            if (!isCode(img, t)) {
+              if (!readTargets.has(t)) newReads.push(t);
+              readTargets.add(t);
+              continue;
+            }
+            if (known.has(t) || ranges.some((x) => t >= x.start && t < x.end)) continue;
+            if (claimed(t) !== undefined && starts.get(claimed(t)!)?.pdata !== null) continue;
+            if (tryDataRoot(t)) {
+              known.add(t);
+              added++;
+            }
+          }
+        }
+        // Destructors and copy constructors MSVC throw data names (match/ keys the fields).
+        for (const t of findThrowInfo(img, (rva) => starts.has(rva), newReads.splice(0)).code) {
+          if (!known.has(t) && isCode(img, t) && tryDataRoot(t)) {
             known.add(t);
             added++;
           }
         }
+        if (added === 0) break;
       }
-      // Destructors and copy constructors MSVC throw data names (match/ keys the fields).
-      for (const t of findThrowInfo(img, (rva) => starts.has(rva), newReads.splice(0)).code) {
-        if (!known.has(t) && isCode(img, t) && tryDataRoot(t)) {
-          known.add(t);
-          added++;
-        }
+      const functions = finalDecode(dis, sorted, starts, rangesOf, cache, progress);
+      const stale = pass < MAX_PRUNES ? staleDescentStarts(functions, descentStarts, starts) : [];
+      if (stale.length === 0) return ok(makeTable(functions));
+      for (const rva of stale) {
+        starts.delete(rva);
+        descentStarts.delete(rva);
       }
-      if (added === 0) break;
     }
-    return ok(makeTable(finalDecode(dis, sorted, starts, rangesOf, cache, progress)));
   } finally {
     dis.close();
   }
+}
+
+/**
+ * Starts only a branch target made whose final decodes no longer branch to them: a target
+ * a function reached while its guessed extent or its tables were still wrong (swc-html
+ * 1.15.24: 0x5edec0, decoded in an early round with a table read too far, branched to
+ * 0x5edf86, which then cut the leaf function 0x5edf80 after 6 bytes, inside its second
+ * instruction; the final decodes reach 0x5edf86 from nowhere). Such a start splits a real
+ * function in two, neither of which is understood; dropped, the function before it takes its
+ * bytes again and the rounds run on.
+ */
+function staleDescentStarts(functions: readonly FunctionInfo[], descentStarts: ReadonlySet<number>, starts: ReadonlyMap<number, Start>): number[] {
+  const targeted = new Set<number>();
+  for (const f of functions) for (const t of f.decoded.externalCodeTargets) targeted.add(t);
+  const stale: number[] = [];
+  for (const f of functions) {
+    const s = starts.get(f.entry);
+    if (!descentStarts.has(f.entry) || s === undefined || s.sources.size !== 1 || targeted.has(f.entry)) continue;
+    stale.push(f.entry);
+  }
+  return stale;
 }
 
 /**

@@ -573,6 +573,8 @@ export class Normaliser {
       h.string(`R${rt.count ?? '?'}`);
       for (const t of rt.targets) h.string(`\u0100${this.targetToken(null, t, mode)}\u0101`);
       at = Math.min(item.end, item.start + 4 * rt.targets.length);
+      // Unbounded: what the scanned entries point at (RelativeTable.scanned), then its bytes.
+      for (const t of rt.scanned) h.string(`\u0102${this.targetToken(null, t, mode)}\u0103`);
     }
     // Pointer fields: relocated addresses, and image-relative RVAs of recognised structures
     // (MSVC throw data, functions/msvc-throw-info.ts), each named by what it points at.

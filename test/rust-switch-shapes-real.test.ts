@@ -1,0 +1,166 @@
+/**
+ * The switch shapes LLVM emits for Rust (MSVC target), on the corpus's swc-html builds
+ * (pair swc-html-1.15.24-1.15.33), checked against objdump of the same bytes. Before these
+ * were recognised, swc-html 1.15.33 had 976 `jmp reg` "with no recognisable jump table" and
+ * 46 of 48 self-relative lookup tables unbounded, and 428 of the pair's functions were
+ * refused CODE_NOT_UNDERSTOOD (145 after).
+ *
+ * - A table LLVM dispatches to from several blocks (a switch duplicated into each of its
+ *   predecessors): `lea r15, [rip + T]` once, then seven copies of `mov ebp, [rbx]; mov
+ *   eax, ebp; sub eax, 4; mov r12d, 7; cmovae r12d, eax; movsxd rax, [r15 + r12*4]; add
+ *   rax, r15; jmp rax` (a Rust enum's niche decoded without a bound check, read by
+ *   scanning). The base is off each copy's straight line and proven on every path; one
+ *   write of r15 on a path to a copy refuses that copy.
+ * - A straight line ends at a `jmp`/`ret` before it: the bound or base of the block above
+ *   no longer stands in for the block's own (which made "a branch enters between the bound
+ *   check and the jump" out of a block that starts at a branch target).
+ * - A branch landing between a real bound check and its jump stays refused.
+ * - `match e { .. => "str" }`: a lengths table (8-byte entries) then a self-relative table
+ *   read with the same index and no bound check: the lengths table, which ends where the
+ *   relative table begins, bounds it; read with another index it does not.
+ * - Discovery: a start a stale decode made (0x5edf86, inside the second instruction of the
+ *   leaf function 0x5edf80 of swc-html 1.15.24) is dropped once no decode branches to it.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, test } from 'vitest';
+import { findFunctions, mapImage, readPe } from '../compiler/index.ts';
+import { openDisassembler } from '../compiler/disasm/decode-function.ts';
+import { findRelativeTables } from '../compiler/disasm/relative-tables.ts';
+import type { DecodedFunction, FunctionInfo } from '../compiler/image/types.ts';
+import { asRva } from '../common/types.ts';
+import { parsePe, rvaToFileOffset } from '../runtime/pe/parse-pe.ts';
+import { fetchRealFile, realPairs } from '../samples/real/real-files.ts';
+
+const pair = realPairs().find((p) => p.label === 'swc-html-1.15.24-1.15.33')!;
+const o = fetchRealFile(pair.old);
+const n = fetchRealFile(pair.new);
+const unavailable = !o.ok ? o.error.message : !n.ok ? n.error.message : undefined;
+const newBytes = (): Uint8Array => new Uint8Array(readFileSync((n as { value: string }).value));
+
+/**
+ * The function at `entry` decoded alone, as discovery does: over its .pdata range, or for a
+ * leaf without one over the extent discovery gives it (`end`).
+ */
+function decodePdataFunction(bytes: Uint8Array, entry: number, end?: number): FunctionInfo {
+  const pe = readPe(bytes);
+  if (!pe.ok) throw new Error(pe.error.message);
+  const img = mapImage(bytes, pe.value.pe);
+  if (!img.ok) throw new Error(img.error.message);
+  const rf = pe.value.pe.exceptions.find((x) => x.beginAddress === entry);
+  if (rf === undefined && end === undefined) throw new Error(`no .pdata entry at 0x${entry.toString(16)}`);
+  const dis = openDisassembler(img.value);
+  try {
+    const ranges = [{ start: asRva(entry), end: rf?.endAddress ?? asRva(end!) }];
+    const decoded: DecodedFunction = dis.decodeFunction(entry, ranges, true);
+    return { index: 0, entry: asRva(entry), ranges, sources: [rf === undefined ? 'descent' : 'pdata'], name: null, names: [], pdata: rf === undefined ? [] : [rf], decoded };
+  } finally {
+    dis.close();
+  }
+}
+
+/** `bytes` with the byte at `rva` (expected `was`) set to `to`. */
+function patchAt(bytes: Uint8Array, rva: number, was: number, to: number): Uint8Array {
+  const pe = parsePe(bytes);
+  if (!pe.ok) throw new Error(pe.error.message);
+  const off = rvaToFileOffset(pe.value, asRva(rva));
+  if (off === null) throw new Error('no file offset');
+  expect(bytes[off]).toBe(was);
+  const out = bytes.slice();
+  out[off] = to;
+  return out;
+}
+
+const hex = (x: number): string => `0x${x.toString(16)}`;
+
+describe.skipIf(unavailable !== undefined)(`swc-html 1.15.33 (Rust, LLVM) switch shapes${unavailable === undefined ? '' : ` (skipped: ${unavailable})`}`, () => {
+  /** fn 0xc69e0: the first dispatch has its `lea r15` on its straight line, seven copies do not. */
+  const SHARED_FN = 0xc69e0;
+  const SHARED_TABLE = 0x862220;
+  const COPIES = [0xc6b2a, 0xc6b56, 0xc6b77, 0xc6b98, 0xc6bc4, 0xc6bed, 0xc6c0e];
+
+  test('one table, eight jumps: the hoisted base is proven on every path, every copy reads the same cases', { timeout: 120_000 }, () => {
+    const d = decodePdataFunction(newBytes(), SHARED_FN).decoded;
+    expect(d.problems).toEqual([]);
+    const shared = d.jumpTables.filter((t) => t.rva === SHARED_TABLE);
+    expect(shared.map((t) => hex(t.jumpRva)).sort()).toEqual([0xc6a24, ...COPIES].map(hex).sort());
+    const first = shared.find((t) => t.jumpRva === 0xc6a24)!;
+    expect(first.baseHoisted).toBe(false);
+    for (const t of shared.filter((x) => x !== first)) {
+      expect(t.baseHoisted).toBe(true);
+      expect(t.baseRva).toBe(0xc6a16);
+      expect(t.count).toBe('scan');
+      expect(t.targets).toEqual(first.targets);
+    }
+    const starts = new Set(d.insns.map((i) => i.rva));
+    for (const x of first.targets) expect(starts.has(x)).toBe(true);
+  });
+
+  test('a write of the base register on the path to one copy refuses that copy', { timeout: 120_000 }, () => {
+    // 0xc6ada `mov rcx, rsi` (48 89 f1), on the path through the table at 0x8622d4 whose
+    // cases fall into the copies -> `mov r15, rsi` (49 89 f7): r15 no longer holds the table
+    // there, off every copy's straight line.
+    let b = patchAt(newBytes(), 0xc6ada, 0x48, 0x49);
+    b = patchAt(b, 0xc6adc, 0xf1, 0xf7);
+    const d = decodePdataFunction(b, SHARED_FN).decoded;
+    expect(d.problems.join('\n')).toMatch(/indirect jump at 0xc6b2a: its table base is a lea of the register off the straight line \(0xc6a16\), and the register is not proven to hold it on every path/);
+    // A write on the copy's own straight line (0xc6b0b `add rbx, 8` -> `add r15, 8`): not the idiom at all.
+    let c = patchAt(newBytes(), 0xc6b0b, 0x48, 0x49);
+    c = patchAt(c, 0xc6b0d, 0xc3, 0xc7);
+    const e = decodePdataFunction(c, SHARED_FN).decoded;
+    expect(e.problems).toContain('indirect jump at 0xc6b2a with no recognisable jump table');
+    expect(e.jumpTables.some((t) => t.jumpRva === 0xc6b2a)).toBe(false);
+  });
+
+  test('a straight line ends at a ret: the block after it is read on its own (base and index of its own)', { timeout: 120_000 }, () => {
+    // 0x61bc3 starts after `xor eax, eax; ret`: `mulss; divss; mov eax, eax; lea rcx, [T];
+    // movsxd rax, [rcx + rax*4]; add rax, rcx; jmp rax` (the index comes from a branch).
+    const d = decodePdataFunction(newBytes(), 0x61b60, 0x61c46).decoded; // a leaf: no .pdata
+    expect(d.problems).toEqual([]);
+    const t = d.jumpTables.find((x) => x.jumpRva === 0x61be3)!;
+    expect(t.baseHoisted).toBe(false);
+    expect(t.baseRva).toBe(0x61bd5);
+    expect(t.count).toBe('scan');
+  });
+
+  test('a branch landing between a bound check and its jump still refuses the table', { timeout: 120_000 }, () => {
+    // 0x3d724 `cmp r10d, 0x57; ja`, then 0x3d72e `mov al, 1` (a branch target), the load, the jump.
+    const d = decodePdataFunction(newBytes(), 0x3d680).decoded;
+    expect(d.problems).toContain('indirect jump at 0x3d737: a branch to 0x3d72e enters between the bound check and the jump');
+  });
+
+  test('a relative lookup table read after its lengths table with the same index: bounded by it', { timeout: 120_000 }, () => {
+    // fn 0xd3e0: `movzx eax, byte [rdx+1]; lea rdx, [0x855650]; mov r9, [rdx + rax*8];
+    // lea rdx, [0x855688]; movsxd r8, [rdx + rax*4]; add r8, rdx`: (0x855688 - 0x855650) / 8 = 7.
+    const b = newBytes();
+    const pe = readPe(b);
+    if (!pe.ok) throw new Error(pe.error.message);
+    const img = mapImage(b, pe.value.pe);
+    if (!img.ok) throw new Error(img.error.message);
+    const tables = findRelativeTables(img.value, [decodePdataFunction(b, 0xd3e0)]);
+    expect(tables.get(0x855650)).toBeUndefined(); // the lengths table: the same register, set again before the read
+    const t = tables.get(0x855688)!;
+    expect(t.count).toBe(7);
+    expect(t.targets.length).toBe(7);
+
+    // The lengths read with another index (SIB index rax -> rcx: `mov r9, [rdx + rcx*8]`): no bound.
+    const m = patchAt(b, 0xd50f + 3, 0xc2, 0xca);
+    const pm = readPe(m);
+    if (!pm.ok) throw new Error(pm.error.message);
+    const im = mapImage(m, pm.value.pe);
+    if (!im.ok) throw new Error(im.error.message);
+    expect(findRelativeTables(im.value, [decodePdataFunction(m, 0xd3e0)]).get(0x855688)?.count).toBeNull();
+  });
+});
+
+describe.skipIf(unavailable !== undefined)(`swc-html 1.15.24 discovery: a stale start${unavailable === undefined ? '' : ` (skipped: ${unavailable})`}`, () => {
+  test('0x5edf86, inside the second instruction of 0x5edf80, is no function start; 0x5edf80 decodes whole', { timeout: 300_000 }, () => {
+    const t = findFunctions(new Uint8Array(readFileSync((o as { value: string }).value)));
+    if (!t.ok) throw new Error(t.error.message);
+    expect(t.value.byEntry.has(0x5edf86)).toBe(false);
+    const f = t.value.byEntry.get(0x5edf80)!;
+    expect(f.decoded.problems).toEqual([]);
+    expect(f.ranges[0]!.end).toBeGreaterThan(0x5edf86);
+    // Its second instruction, `lea rcx, [rip + T]` at 0x5edf82, covers 0x5edf86.
+    expect(f.decoded.insns.some((i) => i.rva === 0x5edf82 && i.length === 7)).toBe(true);
+  });
+});
