@@ -14,23 +14,21 @@
  * held. Now the build is refused, naming the four functions, and a --skip-refused package
  * leaves the importer v1's answers.
  */
-import { execFileSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { COMPILER_VERSION, diffFiles, emitPackage, verifyPackage, type FunctionChange, type ImageDiff } from '../compiler/index.ts';
 import { planRedirect } from '../compiler/diff/redirect-sites.ts';
 import { encodePackage } from '../formats/container.ts';
 import { endHosts, startHost, type HostSession } from '../samples/host/host-session.ts';
 import { readExpectedOutput, scenarioDll, type Toolchain } from '../samples/scenarios.ts';
 import { runHotpatchAsync } from './support/cli.ts';
+import { buildImporter } from './support/importer.ts';
 import { missingTools } from './support/tools.ts';
 import { keepWineServer, wineEnv } from './support/wine.ts';
 
 const skip = missingTools(['wine', 'mingw']);
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NAME = 'entry-args-roles';
 const expected = (v: 'v1' | 'v2'): string => readExpectedOutput(NAME, v)!;
 const dllFile = (tc: Toolchain): string => `v1${tc === 'clang' ? '.clang' : ''}.dll`;
@@ -48,13 +46,6 @@ afterEach(async () => {
   for (const code of await endHosts(hosts.splice(0))) expect(code, 'the host must survive and exit cleanly').toBe(0);
 });
 
-/** The importer built against the DLL file `target` (its module name in the host). */
-function importer(target: string): string {
-  const out = join(dir, `importer-${target}`);
-  execFileSync('x86_64-w64-mingw32-gcc', ['-O2', '-DHP_VERSION=1', `-DHP_TARGET="${target}"`, '-shared', '-o', out, join(ROOT, 'samples', NAME, 'importer.c')]);
-  return out;
-}
-
 /** The diff as it was before the rule saw argument roles: its refusals presented as hotpatchable, with their redirects. */
 function withoutTheRule(d: ImageDiff): ImageDiff {
   const reserved = new Set<number>();
@@ -69,7 +60,7 @@ function withoutTheRule(d: ImageDiff): ImageDiff {
 
 /** A host running v1 (of `tc`) with the importer next to it, checked on round 1. */
 async function v1Host(tc: Toolchain): Promise<HostSession> {
-  const h = await startHost(scenarioDll(NAME, 'v1', false, undefined, tc), { also: [importer(dllFile(tc))] });
+  const h = await startHost(scenarioDll(NAME, 'v1', false, undefined, tc), { also: [buildImporter(dir, NAME, dllFile(tc))] });
   if (!h.ok) throw new Error(h.error.message);
   hosts.push(h.value);
   expect(h.value.first.output).toBe(expected('v1') + V1_LINES.map((l) => `${l}\n`).join(''));
