@@ -84,7 +84,8 @@ function effectOf(insn: Instruction, rva: number, length: number, flow: FlowCont
   const mergeDst = merge ? RegisterExt.fullRegister(insn.op0Register) : -1;
   const sbbSelf = mn === Mnemonic.Sbb && insn.opCount === 2 && insn.opKind(0) === OpKind.Register && insn.opKind(1) === OpKind.Register && insn.op0Register === insn.op1Register;
   const info = factory.info(insn);
-  for (const u of info.usedRegisters()) {
+  const used = info.usedRegisters();
+  for (const u of used) {
     const full = RegisterExt.fullRegister(u.register);
     const bit = bitOfFull.get(full) ?? 0;
     if (bit === 0) continue;
@@ -101,6 +102,8 @@ function effectOf(insn: Instruction, rva: number, length: number, flow: FlowCont
     if (a === OpAccess.Write || a === OpAccess.CondWrite || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) writes |= bit;
     if (a === OpAccess.Write || (a === OpAccess.ReadWrite && isGpr)) kills |= bit;
   }
+  // Freed here, not left to the finalizers (argument-roles.ts: minutes of garbage collection on swc-html).
+  for (const u of used) u.free();
   info.free();
   const direct = flow === FlowControl.Call || flow === FlowControl.UnconditionalBranch || flow === FlowControl.ConditionalBranch;
   const target = direct && insn.opCount > 0 && (insn.opKind(0) === OpKind.NearBranch64 || insn.opKind(0) === OpKind.NearBranch32) ? Number(insn.nearBranchTarget) : -1;
