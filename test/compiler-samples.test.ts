@@ -56,6 +56,8 @@ const REFUSAL: Record<string, RegExp> = {
   // its loop counter (edx) and sum (r8d) across call mix; the new mix writes both.
   'ipra-clobber': /old (total|0x[0-9a-f]+) keeps rdx, r8 across its call to (mix|0x[0-9a-f]+) at 0x[0-9a-f]+; the new (mix|0x[0-9a-f]+) clobbers rdx, r8 \(GCC interprocedural register allocation\)/,  // The export scale_by reads k from rdx in v2; old importers pass x alone (compiler/diff/entry-arguments.ts).
   'entry-args': /its new body reads rdx at entry, which the old body never read: old callers left active \(the export scale_by\) do not pass it/,
+  // The export pick(p, i) became pick(i, p): the same registers, other roles (compiler/diff/argument-roles.ts).
+  'entry-args-roles': /it dereferences rdx, which its old body used as an integer \(parameters reordered or removed\?\): old callers left active \(the export pick\) pass what the old signature meant there/,
   // compiler/diff/rodata-escape.ts: OLD use_default's lea of default_cfg reaches a store to g_cfg.
   // An LLVM self-relative table with no bound check and no lengths table beside it (clang);
   // before compiler/disasm/relative-tables.ts scanned its entries for the diff, tok_str looked

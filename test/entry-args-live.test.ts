@@ -13,7 +13,6 @@
  * package carries none of them, so the importer keeps v1's answers after the patch. The same
  * importer next to the v2 DLL shows what the refusal prevents: v2's bodies called the old way.
  */
-import { execFileSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { endHosts, startHost, type HostSession } from '../samples/host/host-session.ts';
 import { runHotpatchAsync } from './support/cli.ts';
+import { buildImporter } from './support/importer.ts';
 import { missingTools } from './support/tools.ts';
 import { keepWineServer, wineEnv } from './support/wine.ts';
 
@@ -36,13 +36,6 @@ const hosts: HostSession[] = [];
 afterEach(async () => {
   for (const code of await endHosts(hosts.splice(0))) expect(code, 'the host must survive and exit cleanly').toBe(0);
 });
-
-/** The importer built against the DLL file `target` (its module name in the host). */
-function importer(target: string): string {
-  const out = join(dir, `importer-${target}`);
-  execFileSync('x86_64-w64-mingw32-gcc', ['-O2', '-DHP_VERSION=1', `-DHP_TARGET="${target}"`, '-shared', '-o', out, join(ROOT, 'samples/entry-args/importer.c')]);
-  return out;
-}
 
 async function host(main: string, also: string): Promise<HostSession> {
   const h = await startHost(main, { also: [also] });
@@ -61,7 +54,7 @@ describe.skipIf(skip !== undefined)(`entry-args, live under Wine${skip ? ` (skip
   });
 
   test('an importer compiled against v1 gets other answers from v2\'s exports: the hazard the rule refuses', async () => {
-    const h = await host(dll('v2', ''), importer('v2.dll'));
+    const h = await host(dll('v2', ''), buildImporter(dir, 'entry-args', 'v2.dll'));
     expect(h.first.output.startsWith(expected('v2'))).toBe(true);
     expect(h.first.output.slice(expected('v2').length)).not.toBe(V1_ANSWERS);
   }, 120_000);
@@ -76,7 +69,7 @@ describe.skipIf(skip !== undefined)(`entry-args, live under Wine${skip ? ` (skip
       const s = await runHotpatchAsync(['build', dll('v1', variant), dll('v2', variant), '-o', out, '--unsigned', '--skip-refused', '--json']);
       expect(s.status, s.stderr).toBe(0);
       expect((JSON.parse(s.stdout) as { functions: unknown[] }).functions).toEqual([]);
-      const h = await host(dll('v1', variant), importer(`v1${variant}.dll`));
+      const h = await host(dll('v1', variant), buildImporter(dir, 'entry-args', `v1${variant}.dll`));
       expect(h.first.output).toBe(expected('v1') + V1_ANSWERS);
       const live = await runHotpatchAsync(['live', out, '--pid', String(h.windowsPid), '--module', `v1${variant}.dll`, '--allow-unsigned', '--json'], wineEnv());
       expect(live.status, live.stderr).toBe(0);

@@ -70,3 +70,28 @@ describe.each(TOOLCHAINS.flatMap((tc) => [false, true].map((stripped) => [tc, st
     expect(d.hotpatchable).toBe(true);
   });
 });
+
+describe.each(TOOLCHAINS.flatMap((tc) => [false, true].map((stripped) => [tc, stripped] as const)))('argument roles, %s, stripped: %s', (tc, stripped) => {
+  test('entry-args-roles: a reorder, a removed first parameter, a result no longer through rcx (roles), and a grown signature two calls under an unchanged export', () => {
+    const d = diffOf('entry-args-roles', stripped, tc);
+    const o = entries('entry-args-roles', 'v1', tc);
+    const n = entries('entry-args-roles', 'v2', tc);
+    const changes = findEntryArgumentChanges(d.match, d.newStatus)
+      .map((c) => ({ culprit: c.culprit.entry, root: c.root.entry, path: c.path.map((f) => f.entry), regs: regNames(c.regs), roles: c.roles.map((r) => [r.arg, r.old, r.new]) }))
+      .sort((a, b) => a.culprit - b.culprit);
+    // Roles: 1 pointer, 2 integer, 4 returned in rax; arguments 0 rcx, 1 rdx.
+    const want = [
+      { culprit: n.get('pick')!, root: o.get('pick')!, path: [], regs: '', roles: [[0, 1, 2], [1, 2, 1]] },
+      { culprit: n.get('bump')!, root: o.get('bump')!, path: [], regs: '', roles: [[0, 1, 2]] },
+      { culprit: n.get('make_trio')!, root: o.get('make_trio')!, path: [], regs: '', roles: [[0, 5, 2]] },
+      { culprit: n.get('deep_impl')!, root: o.get('deep_api')!, path: [o.get('deep_api')!, o.get('deep_mid')!], regs: 'rdx', roles: [] },
+    ].sort((a, b) => a.culprit - b.culprit);
+    expect(changes).toEqual(want);
+  });
+
+  test('entry-args-roles-fix: roles kept (another offset, another arithmetic, still a hidden result pointer), a fix two calls deep with the same arguments, a last parameter removed: no change found', () => {
+    const d = diffOf('entry-args-roles-fix', stripped, tc);
+    expect(findEntryArgumentChanges(d.match, d.newStatus)).toEqual([]);
+    expect(d.hotpatchable).toBe(true);
+  });
+});

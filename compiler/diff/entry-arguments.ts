@@ -18,9 +18,10 @@
  * - changed: the argument registers its new body reads before writing at entry (through its
  *   callees, `Liveness.entryReads`, with calls this analysis cannot follow reading nothing),
  *   and the caller stack-argument slots it reads (stack-arguments.ts), against its old body's;
- * - unchanged but branching or calling straight into a changed function (an export `jmp`ing to
- *   a worker, the same bytes in both builds while the worker takes one more argument): its
- *   own entry reads once its callees are patched, against the old ones.
+ * - unchanged but reaching a changed function through direct calls and jumps into unchanged
+ *   ones (an export `jmp`ing to a worker, the same bytes in both builds while the worker takes
+ *   one more argument): its own entry reads and roles once its callees are patched, against
+ *   the old ones.
  * Anything more refuses the changed function that brings it (ENTRY_ARGUMENTS_CHANGED, naming
  * the registers or slots and the old callers). Sample entry-args: before this rule the
  * package was built and applied live, and a module compiled against v1 calling the export
@@ -30,17 +31,22 @@
  * The return side is the same rule: a result that grows past 8 bytes comes back through a
  * hidden pointer in rcx, which moves every argument one register on (entry-args `make_span`).
  *
- * Not covered: the same registers with another meaning (parameters reordered or removed, an
- * int widened to a struct passed by pointer, a struct returned in rax that was returned
- * through rcx: the old caller's rcx is then read as the first argument): the live-in sets
- * are equal, and only the caller's code tells the types apart; an unchanged root that
- * reaches the changed function two calls deep. A thread inside a changed caller's old body at
- * patch time, which calls the new body the old way, is kept out by quiescent ranges
- * (quiescent-callers.ts, format 2.4).
+ * The same registers with another meaning (parameters reordered, a first parameter removed, a
+ * struct result that shrank from a hidden pointer in rcx to rax) leave the live-in sets equal:
+ * the roles of each argument (argument-roles.ts: dereferenced, used as an integer, returned in
+ * rax) are compared too, and a pointer that became an integer, or the reverse, refuses the
+ * root (sample entry-args-roles). An unchanged root is compared with the changed functions it
+ * reaches through any chain of unchanged ones (entry-args-roles `deep_api` -> `deep_mid` ->
+ * `deep_impl`).
+ *
+ * Not covered: the same kind of role with another meaning (two integers swapped). A thread
+ * inside a changed caller's old body at patch time, which calls the new body the old way, is
+ * kept out by quiescent ranges (quiescent-callers.ts, format 2.4).
  */
 import { absTarget, sectionAt } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
+import { ArgumentRoles, describeRoleChange, roleChanges, type RoleChange } from './argument-roles.ts';
 import { calleesOf, ClobberSets } from './call-graph-clobbers.ts';
 import { Liveness } from './caller-registers.ts';
 import { reason, type Reason } from './reasons.ts';
@@ -59,10 +65,14 @@ export interface EntryArgumentChange {
   readonly root: FunctionInfo;
   /** The root is an unchanged function that enters the culprit, not the culprit's old body. */
   readonly through: boolean;
+  /** When `through`: the unchanged OLD functions from the root to the culprit (the root first; one when it enters the culprit directly). */
+  readonly path: readonly FunctionInfo[];
   /** Argument registers read at the root's entry once patched, not before. */
   readonly regs: number;
   /** Caller stack-argument slots (stack-arguments.ts bits) read once patched, not before. */
   readonly stack: number;
+  /** Argument registers read at the root's entry in a role old callers cannot satisfy (argument-roles.ts). */
+  readonly roles: readonly RoleChange[];
   /** How old outside callers reach the root: `the export X`, `a pointer in .rdata 0x...`, ... */
   readonly callers: readonly string[];
 }
@@ -70,8 +80,12 @@ export interface EntryArgumentChange {
 /** The ENTRY_ARGUMENTS_CHANGED reason of a change. */
 export function describeEntryArgumentChange(c: EntryArgumentChange): Reason {
   const what = [c.regs !== 0 ? regNames(c.regs) : '', c.stack !== 0 ? stackSlotNames(c.stack) : ''].filter((x) => x !== '').join(', ');
-  const via = !c.through ? '' : ` (through old ${nameOf(c.root)}, which enters it and is unchanged)`;
-  const msg = `its new body reads ${what} at entry${via}, which the old body never read: old callers left active (${c.callers.join('; ')}) do not pass it`;
+  const via = !c.through ? '' : ` (through old ${c.path.map(nameOf).join(' -> ')}, which ${c.path.length > 1 ? 'reach it and are' : 'enters it and is'} unchanged)`;
+  const parts: string[] = [];
+  if (what !== '') parts.push(`reads ${what} at entry${via}, which the old body never read`);
+  const before = c.through ? `old ${nameOf(c.root)} did before the patch` : 'its old body';
+  for (const r of c.roles) parts.push(`${describeRoleChange(r, before)}${what === '' ? via : ''}`);
+  const msg = `its new body ${parts.join('; it ')}: old callers left active (${c.callers.join('; ')}) ${what !== '' ? 'do not pass it' : 'pass what the old signature meant there'}`;
   return reason('ENTRY_ARGUMENTS_CHANGED', msg, c.culprit.entry);
 }
 
@@ -100,7 +114,7 @@ export function outsideCallerRoots(m: MatchResult): Map<number, string[]> {
   return out;
 }
 
-/** Every changed function whose new entry reads arguments that old outside callers do not pass. */
+/** Every changed function whose new entry reads arguments that old outside callers do not pass, or reads them in another role. */
 export function findEntryArgumentChanges(m: MatchResult, status: readonly FunctionStatus[], fx: ImageEffects = { old: new RegisterEffects(m.old.img.image), new: new RegisterEffects(m.new.img.image) }): EntryArgumentChange[] {
   const oldFns = m.old.fns.functions;
   const newFns = m.new.fns.functions;
@@ -120,10 +134,23 @@ export function findEntryArgumentChanges(m: MatchResult, status: readonly Functi
     const n = newOf(g.index);
     return n === undefined ? undefined : newLive.entryReads(n);
   }, 0);
+  const oldRoles = new ArgumentRoles(m.old.fns, m.old.img.image);
+  const newRoles = new ArgumentRoles(m.new.fns, m.new.img.image);
+  const patchedRoles = new ArgumentRoles(m.old.fns, m.old.img.image, (g) => {
+    const n = newOf(g.index);
+    return n === undefined ? undefined : newRoles.of(n);
+  });
   const grownRegs = (i: number): number => {
     const n = newOf(i);
     return n === undefined ? 0 : newLive.entryReads(n) & ~oldLive.entryReads(oldFns[i]!);
   };
+  const changedRoles = (i: number): RoleChange[] => {
+    const n = newOf(i);
+    return n === undefined ? [] : roleChanges(oldRoles.of(oldFns[i]!), newRoles.of(n));
+  };
+  // Unchanged roots matter only when they reach a changed function whose entry reads more, or
+  // in other roles (computed for the changed functions alone; the roots' searches are the cost).
+  const reaching = reachingThroughUnchanged(m, (i) => newOf(i) !== undefined && (grownRegs(i) !== 0 || changedRoles(i).length > 0));
   const out: EntryArgumentChange[] = [];
   for (const [i, callers] of outsideCallerRoots(m)) {
     const root = oldFns[i]!;
@@ -133,15 +160,60 @@ export function findEntryArgumentChanges(m: MatchResult, status: readonly Functi
       const sOld = stackArgumentReads(m.old.img.image, root);
       const sNew = stackArgumentReads(m.new.img.image, n);
       const stack = sOld === null || sNew === null ? 0 : sNew & ~sOld;
-      if ((regs | stack) !== 0) out.push({ culprit: n, root, through: false, regs, stack, callers });
+      const roles = changedRoles(i);
+      if ((regs | stack) !== 0 || roles.length > 0) out.push({ culprit: n, root, through: false, path: [], regs, stack, roles, callers });
       continue;
     }
-    if (m.fnOldToNew[i]! < 0) continue;
-    // An unchanged root: what it passes through to the changed functions it enters directly.
-    const entered = calleesOf(m.old.fns, root).fns.filter((k) => grownRegs(k) !== 0);
-    if (entered.length === 0) continue;
+    if (m.fnOldToNew[i]! < 0 || !reaching.has(i)) continue;
+    // An unchanged root: what it passes on, through unchanged functions, to the changed ones it reaches.
     const regs = patchedLive.entryReads(root) & ~oldLive.entryReads(root);
-    for (const k of entered) if ((grownRegs(k) & regs) !== 0) out.push({ culprit: newOf(k)!, root, through: true, regs: grownRegs(k) & regs, stack: 0, callers });
+    const roles = roleChanges(oldRoles.of(root), patchedRoles.of(root));
+    if (regs === 0 && roles.length === 0) continue;
+    const reached = changedReached(m, root, (k) => newOf(k) !== undefined);
+    // The changed functions that bring it (all of them reached when no single one does).
+    const brings = (k: number): boolean => (grownRegs(k) & regs) !== 0 || (roles.length > 0 && changedRoles(k).length > 0);
+    const culprits = reached.some(([k]) => brings(k)) ? reached.filter(([k]) => brings(k)) : reached;
+    for (const [k, path] of culprits) out.push({ culprit: newOf(k)!, root, through: true, path, regs: grownRegs(k) & regs, stack: 0, roles, callers });
+  }
+  return out;
+}
+
+/** OLD functions that reach a changed one through direct calls and jumps into unchanged functions (the changed ones included). */
+function reachingThroughUnchanged(m: MatchResult, changed: (i: number) => boolean): Set<number> {
+  const callers = new Map<number, number[]>();
+  const out = new Set<number>();
+  for (const f of m.old.fns.functions) {
+    if (changed(f.index)) out.add(f.index);
+    for (const c of calleesOf(m.old.fns, f).fns) {
+      const l = callers.get(c);
+      if (l === undefined) callers.set(c, [f.index]);
+      else l.push(f.index);
+    }
+  }
+  const stack = [...out];
+  while (stack.length > 0) for (const c of callers.get(stack.pop()!) ?? []) if (!out.has(c) && !changed(c)) (out.add(c), stack.push(c));
+  return out;
+}
+
+/** The changed functions `root` reaches through unchanged ones, each with the unchanged path to it (root first). */
+function changedReached(m: MatchResult, root: FunctionInfo, changed: (i: number) => boolean): Array<readonly [number, readonly FunctionInfo[]]> {
+  const fns = m.old.fns.functions;
+  const via = new Map<number, number>([[root.index, -1]]);
+  const out: Array<readonly [number, readonly FunctionInfo[]]> = [];
+  const queue = [root.index];
+  for (let q = 0; q < queue.length; q++) {
+    const x = queue[q]!;
+    for (const c of calleesOf(m.old.fns, fns[x]!).fns) {
+      if (via.has(c)) continue;
+      via.set(c, x);
+      if (!changed(c)) {
+        queue.push(c);
+        continue;
+      }
+      const path: FunctionInfo[] = [];
+      for (let y = x; y >= 0; y = via.get(y)!) path.unshift(fns[y]!);
+      out.push([c, path]);
+    }
   }
   return out;
 }

@@ -84,7 +84,8 @@ function effectOf(insn: Instruction, rva: number, length: number, flow: FlowCont
   const mergeDst = merge ? RegisterExt.fullRegister(insn.op0Register) : -1;
   const sbbSelf = mn === Mnemonic.Sbb && insn.opCount === 2 && insn.opKind(0) === OpKind.Register && insn.opKind(1) === OpKind.Register && insn.op0Register === insn.op1Register;
   const info = factory.info(insn);
-  for (const u of info.usedRegisters()) {
+  const used = info.usedRegisters();
+  for (const u of used) {
     const full = RegisterExt.fullRegister(u.register);
     const bit = bitOfFull.get(full) ?? 0;
     if (bit === 0) continue;
@@ -101,6 +102,8 @@ function effectOf(insn: Instruction, rva: number, length: number, flow: FlowCont
     if (a === OpAccess.Write || a === OpAccess.CondWrite || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) writes |= bit;
     if (a === OpAccess.Write || (a === OpAccess.ReadWrite && isGpr)) kills |= bit;
   }
+  // Freed here, not left to the finalizers (argument-roles.ts: minutes of garbage collection on swc-html).
+  for (const u of used) u.free();
   info.free();
   const direct = flow === FlowControl.Call || flow === FlowControl.UnconditionalBranch || flow === FlowControl.ConditionalBranch;
   const target = direct && insn.opCount > 0 && (insn.opKind(0) === OpKind.NearBranch64 || insn.opKind(0) === OpKind.NearBranch32) ? Number(insn.nearBranchTarget) : -1;
@@ -125,24 +128,47 @@ export function spanOf(insns: ReadonlyArray<{ readonly rva: number; readonly len
   return { lo, hi };
 }
 
-/** The effect of each instruction `insns` lists, decoded from `image` (bytes indexed by RVA). */
-export function decodeEffects(image: Uint8Array, insns: readonly InsnAt[]): Map<number, RegEffect> {
-  const out = new Map<number, RegEffect>();
-  const { lo, hi } = spanOf(insns);
-  if (hi <= lo) return out;
-  const decoder = new Decoder(64, image.subarray(lo, hi), DecoderOptions.None);
+/** A gap between a function's instructions past which they are decoded from separate windows. */
+const WINDOW_GAP = 0x1000;
+
+/**
+ * Decodes each instruction `insns` lists from `image` (bytes indexed by RVA) and hands it to
+ * `visit`, in address order. The decoder copies its input into the wasm heap, so a function
+ * whose parts lie far apart (a cold part megabytes away) is decoded from one window per part,
+ * not from the whole span between them.
+ */
+export function decodeEach<T extends InsnAt>(image: Uint8Array, insns: readonly T[], visit: (insn: Instruction, d: T) => void): void {
+  const sorted = [...insns].sort((a, b) => a.rva - b.rva);
   const insn = new Instruction();
   try {
-    for (const d of insns) {
-      decoder.position = d.rva - lo;
-      decoder.ip = BigInt(d.rva);
-      decoder.decodeOut(insn);
-      out.set(d.rva, effectOf(insn, d.rva, d.length, d.flow));
+    for (let s = 0; s < sorted.length; ) {
+      let e = s + 1;
+      let hi = sorted[s]!.rva + sorted[s]!.length;
+      while (e < sorted.length && sorted[e]!.rva <= hi + WINDOW_GAP) hi = Math.max(hi, sorted[e]!.rva + sorted[e++]!.length);
+      const lo = sorted[s]!.rva;
+      const decoder = new Decoder(64, image.subarray(lo, hi), DecoderOptions.None);
+      try {
+        for (let k = s; k < e; k++) {
+          const d = sorted[k]!;
+          decoder.position = d.rva - lo;
+          decoder.ip = BigInt(d.rva);
+          decoder.decodeOut(insn);
+          visit(insn, d);
+        }
+      } finally {
+        decoder.free();
+      }
+      s = e;
     }
   } finally {
     insn.free();
-    decoder.free();
   }
+}
+
+/** The effect of each instruction `insns` lists, decoded from `image` (bytes indexed by RVA). */
+export function decodeEffects(image: Uint8Array, insns: readonly InsnAt[]): Map<number, RegEffect> {
+  const out = new Map<number, RegEffect>();
+  decodeEach(image, insns, (insn, d) => out.set(d.rva, effectOf(insn, d.rva, d.length, d.flow)));
   return out;
 }
 
