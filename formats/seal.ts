@@ -58,8 +58,9 @@ export function unsealPackage(pkg: HotpatchPackage, image: Uint8Array): Result<H
   };
   const codeBlocks = pkg.codeBlocks.map(open);
   const dataBlocks = pkg.dataBlocks.map(open);
-  // Validation could not see an add op's bytes under an implicit or intra field while it was
-  // sealed (each must add 0 there): checked now, before any caller materialises the block.
+  // Validation could not see an add op's bytes under an intra field while it was sealed (it
+  // must add 0 there; over an implicit field an edit makes a placed field, 2.4): checked now,
+  // before any caller materialises the block.
   for (const [i, b] of [...codeBlocks, ...dataBlocks].entries()) {
     const was = [...pkg.codeBlocks, ...pkg.dataBlocks][i]!.bytes;
     if (b.bytes.kind !== 'delta' || was.kind !== 'delta' || !was.ops.some(isSealedOp)) continue;

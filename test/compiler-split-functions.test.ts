@@ -10,6 +10,7 @@
  * between parts and a chained entry naming the wrong UNWIND_INFO.
  */
 import { movesOf } from '../formats/moves.ts';
+import { openUnwinds } from '../formats/unwind-ref.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cachePath, realPairs } from '../samples/real/real-files.ts';
@@ -174,15 +175,21 @@ describe.skipIf(typeof sharp === 'string')(`MSVC split functions and image-relat
     it('a chained entry naming another UNWIND_INFO, or another part, is caught', () => {
       // A chained RUNTIME_FUNCTION is three fields: begin and end (block offsets) and, 8 bytes
       // on, the parent's UNWIND_INFO (an unwind target). Handler tables carried in the same
-      // blob also use unwind targets, so the chain is picked by that shape.
-      const isChain = (u: NonNullable<(typeof pkg.codeBlocks)[number]['unwind']>, f: (typeof u.unwindFixups)[number]): boolean =>
+      // blob also use unwind targets, so the chain is picked by that shape. Since 2.4 a blob
+      // stored by reference names such fields by offset alone (formats/unwind-ref.ts): the
+      // mutations work on the blobs as the runtime opens them.
+      const openedR = openUnwinds(pkg, diff.match.old.img.image);
+      if (!openedR.ok) throw new Error(openedR.error.message);
+      const opened = openedR.value;
+      expect(verdict(opened)).toBe('ok');
+      const isChain = (u: NonNullable<(typeof opened.codeBlocks)[number]['unwind']>, f: (typeof u.unwindFixups)[number]): boolean =>
         f.target.kind === 'unwind' && u.unwindFixups.some((g) => g.offset === f.offset - 8 && g.target.kind === 'block');
-      const bi = pkg.codeBlocks.findIndex((b) => b.unwind !== null && b.unwind.unwindFixups.some((f) => isChain(b.unwind!, f)));
-      const b = pkg.codeBlocks[bi]!;
+      const bi = opened.codeBlocks.findIndex((b) => b.unwind !== null && b.unwind.unwindFixups.some((f) => isChain(b.unwind!, f)));
+      const b = opened.codeBlocks[bi]!;
       const u = b.unwind!;
       const shift = (pick: (f: (typeof u.unwindFixups)[number]) => boolean, by: number): HotpatchPackage => {
         const fx = u.unwindFixups.map((f) => (!pick(f) ? f : f.target.kind === 'unwind' ? { ...f, target: { ...f.target, offset: f.target.offset + by } } : f.target.kind === 'block' ? { ...f, target: { ...f.target, offset: f.target.offset + by } } : f));
-        return { ...pkg, codeBlocks: pkg.codeBlocks.map((x, i) => (i === bi ? { ...x, unwind: { ...u, unwindFixups: fx } } : x)) };
+        return { ...opened, codeBlocks: opened.codeBlocks.map((x, i) => (i === bi ? { ...x, unwind: { ...u, unwindFixups: fx } } : x)) };
       };
       const chainUnwind = u.unwindFixups.find((f) => isChain(u, f))!;
       expect(verdict(shift((f) => f === chainUnwind, 4))).toMatch(/^VERIFY_MISMATCH: .*chained entry of UNWIND_INFO \d+ does not name its parent part's copy/);

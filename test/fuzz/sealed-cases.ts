@@ -162,7 +162,7 @@ export function loaderSealedCase(seeds: readonly SealedSeed[]): (r: Rng) => Prom
     const o = outcome(l, ['PKG_', 'SIG_'], `loadPackage (sealed${viewer ? ', viewer' : ''})`);
     if (!l.ok || viewer) return `sealed:${o}`;
     const u = unsealPackage(l.value.package, s.image);
-    if (u.ok && m.mustRefuse) throw new Invariant('a sealed add that changes an implicit or intra field was unsealed');
+    if (u.ok && m.mustRefuse) throw new Invariant('a sealed add that changes an intra field was unsealed');
     return `sealed:unseal:${outcome(u, ['PKG_'], 'unsealPackage (loaded)')}`;
   };
 }

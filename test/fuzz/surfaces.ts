@@ -322,7 +322,7 @@ function mutateState(s: PlanState, r: Rng): { pkg: HotpatchPackage; mustRefuse: 
 
 const planner: Surface = {
   name: 'planner',
-  describe: 'structurally mutated packages (unvalidated; plain, and sealed with their sealed parts mutated) planned against an in-memory process: refused with no step executed, or planned; a sealed add that changes an implicit or intra field refused',
+  describe: 'structurally mutated packages (unvalidated; plain, and sealed with their sealed parts mutated) planned against an in-memory process: refused with no step executed, or planned; a sealed add that changes an intra field refused',
   timeoutMs: 10_000,
   async setup() {
     const states = await planStates();
@@ -332,7 +332,7 @@ const planner: Surface = {
       const m = mutateState(s, r);
       const p = await planPackage(m.pkg, s.backend);
       if (s.backend.executed !== before) throw new Invariant('the planner executed steps');
-      if (p.ok && m.mustRefuse) throw new Invariant('a sealed add that changes an implicit or intra field was planned');
+      if (p.ok && m.mustRefuse) throw new Invariant('a sealed add that changes an intra field was planned');
       return outcome(p, ['PLAN_'], 'planPackage');
     };
   },

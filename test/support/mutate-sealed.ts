@@ -6,7 +6,7 @@
  * them, so the frame is decoded against other bytes), the frame (header fields, checksum flag,
  * dictionary id, declared size, trailing bytes, a cut, the content re-encoded), the sealed
  * lengths of blocks and ops (declared size kept or matched), and a sealed add's bytes over an
- * implicit or intra field (which must add 0 there).
+ * intra field (which must add 0 there; over an implicit field an edit is a placed field, 2.4).
  */
 import { sealPackage } from '../../compiler/emit/seal.ts';
 import { asRva } from '../../common/types.ts';
@@ -255,21 +255,26 @@ export function addBytesUnderFields(p: HotpatchPackage): number[] {
   return out;
 }
 
-/** (offset, width) of every implicit and intra field of a delta (tables: each entry). */
+/**
+ * (offset, width) of every intra field of a delta (tables: each entry). Implicit fields are not
+ * listed: since format 2.4 an add that edits one makes it a placed field, read from the result
+ * (formats/implicit-fixups.ts), so a package holding one is valid; an intra field must still lie
+ * in one copy op or an add that adds 0 under it.
+ */
 function fieldsOf(b: Extract<BlockBytes, { kind: 'delta' }>): Array<[number, number]> {
   const at = (list: readonly number[] | undefined, width: number): Array<[number, number]> => (list ?? []).map((o) => [o, width]);
   const tables = (b.intra?.tables ?? []).flatMap((t) => Array.from({ length: t.count }, (_, k): [number, number] => [t.offset + 4 * k, 4]));
-  return [...at(b.implicit?.rel32, 4), ...at(b.implicit?.abs64, 8), ...at(b.intra?.rel32, 4), ...at(b.intra?.rel8, 1), ...tables];
+  return [...at(b.intra?.rel32, 4), ...at(b.intra?.rel8, 1), ...tables];
 }
 
 /** A mutation of a sealed package, and whether the planner must refuse it whatever else it holds. */
 export interface SealedMutation {
   readonly pkg: HotpatchPackage;
-  /** A sealed add now changes an implicit or intra field: unsealPackage must refuse it (PKG_INVALID). */
+  /** A sealed add now changes an intra field: unsealPackage must refuse it (PKG_INVALID). */
   readonly mustRefuse: boolean;
 }
 
-/** A sealed add made to change one byte of an implicit or intra field; `null` when the package has none. */
+/** A sealed add made to change one byte of an intra field; `null` when the package has none. */
 export function changeFieldUnderAdd(s: SealedSeed, p: HotpatchPackage, r: Rng): HotpatchPackage | null {
   const at = pick(addBytesUnderFields(p), r);
   if (at === undefined || sealedLength(p) !== s.content.length) return null;
@@ -280,7 +285,7 @@ export function changeFieldUnderAdd(s: SealedSeed, p: HotpatchPackage, r: Rng): 
 
 const SEALED_MUTATORS = [mutateDictionary, (_s: SealedSeed, p: HotpatchPackage, r: Rng) => mutateFrameHeader(p, r), (_s: SealedSeed, p: HotpatchPackage, r: Rng) => mutateFrameBody(p, r), mutateSealedLength, mutateSealedKind, mutateContent];
 
-/** One to three mutations of `s.pkg`'s sealed parts, or (one case in eight) a sealed add changed under an implicit or intra field. */
+/** One to three mutations of `s.pkg`'s sealed parts, or (one case in eight) a sealed add changed under an intra field. */
 export function mutateSealed(s: SealedSeed, r: Rng): SealedMutation {
   if (r() < 0.125) {
     const changed = changeFieldUnderAdd(s, s.pkg, r);
