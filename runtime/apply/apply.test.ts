@@ -4,12 +4,12 @@
  * refusals execute zero steps; the thread rule; series; a rebased image.
  */
 import { describe, expect, it } from 'vitest';
-import { asVa, type Va } from '../../common/types.ts';
+import { asRva, asVa, type Va } from '../../common/types.ts';
 import type { HotpatchPackage } from '../../formats/package.ts';
 import { parsePe } from '../pe/parse-pe.ts';
 import type { ProcessBackend } from '../plan/backend.ts';
 import { planPackage } from '../plan/plan-package.ts';
-import { PAGE_EXECUTE_READ, PAGE_READONLY, type WritePlan } from '../plan/write-plan.ts';
+import { PAGE_EXECUTE_READ, PAGE_READONLY, SUPERSEDED_CODE, type WritePlan } from '../plan/write-plan.ts';
 import { applyPackage, revertPackage } from './apply-package.ts';
 import { applyPlan, revertPlan } from './execute-plan.ts';
 import { checkThroughRedirects } from './testing/check-redirects.ts';
@@ -271,16 +271,24 @@ describe('the thread rule (Detours): threads inside bytes being replaced', () =>
     expect(fingerprint(image)).toBe(before);
   });
 
-  it('revert refuses while a thread runs inside the patch region it would free', async () => {
+  it('revert succeeds while a thread runs inside the patch region, and keeps the region allocated', async () => {
     const { image, backend } = loadSample('new-helper', 'v1.dll');
+    const baseline = fingerprint(image);
     const r = await applyPackage(helperPkg(), backend, { threadAttempts: 3, retryDelayMs: 0 });
     if (!r.ok) throw new Error(r.error.message);
-    const applied = fingerprint(image);
+    const { region } = r.value.plan;
     image.threadIps = (): Va[] => [asVa(r.value.plan.functions[1]!.bodyVa + 3n)];
     const back = await revertPackage(r.value.plan, backend);
-    expect(back.ok).toBe(false);
-    if (!back.ok) expect(back.error.code).toBe('REVERT_THREAD_BUSY');
-    expect(fingerprint(image)).toBe(applied);
+    if (!back.ok) throw new Error(back.error.message);
+    // Every redirect site holds its original bytes again; the region the thread runs in is kept.
+    for (const x of r.value.plan.redirects) for (const w of x.writes) expect(image.space.read(w.address, w.original.length)).toEqual({ ok: true, value: w.original });
+    expect(backend.kept).toEqual([region.address]);
+    expect(image.space.regionAt(region.address)?.base).toBe(region.address);
+    expect(fingerprint(image)).not.toBe(baseline);
+    // Once the thread has left, the region is released by the next free of it.
+    image.threadIps = (): Va[] => [];
+    expect((await backend.execute({ op: 'free', address: region.address, size: region.size })).ok).toBe(true);
+    expect(fingerprint(image)).toBe(baseline);
   });
 });
 
@@ -305,6 +313,40 @@ describe('series', () => {
     expect(image.functionTables.map((t) => t.table)).toEqual([a2.value.plan.unwind!.table]);
     expect((await revertPackage(a2.value.plan, backend)).ok).toBe(true);
     expect(fingerprint(image)).toBe(baseline);
+  });
+
+  it('a superseding apply and a revert avoid only the bytes they write; the superseded region is quiescent only beside quiescent ranges', async () => {
+    const { image, backend } = loadSample('series', 'v1.dll');
+    const a1 = await applyPackage(seq1(), backend);
+    if (!a1.ok) throw new Error(a1.error.message);
+    const r1 = a1.value.plan.region;
+    const inRegion = (x: { start: Va; size: number }, r: { address: Va; size: number }): boolean => x.start < r.address + BigInt(r.size) && r.address < x.start + BigInt(x.size);
+    const suspendOf = (steps: WritePlan['steps']) => {
+      const s = steps.find((x) => x.op === 'suspend-threads');
+      if (s?.op !== 'suspend-threads') throw new Error('no suspend-threads step');
+      return s;
+    };
+    // No quiescent range in the package: a thread running sequence 1's code in its region is left
+    // to run (the region's free is deferred until no thread references it).
+    const plain = await planPackage(seq2(), backend, { current: a1.value.plan });
+    if (!plain.ok) throw new Error(plain.error.message);
+    const s = suspendOf(plain.value.plan.steps);
+    expect(s.avoid.length).toBeGreaterThan(0);
+    expect(s.avoid.filter((x) => inRegion(x, r1))).toEqual([]);
+    expect(s.quiescent).toBeUndefined();
+    // With one (an entry that reads an argument old callers did not pass), sequence 1's code is such
+    // a caller as far as the runtime knows: the whole region joins the quiescent ranges.
+    const wc = plain.value.plan.redirects.find((x) => x.name === 'word_count')!;
+    const q = await planPackage({ ...seq2(), quiescent: [{ rva: asRva(Number(wc.functionVa - image.base)), length: 5 }] }, backend, { current: a1.value.plan });
+    if (!q.ok) throw new Error(q.error.message);
+    expect(suspendOf(q.value.plan.steps).quiescent?.map((x) => [x.start, x.size, x.name])).toEqual([
+      [wc.functionVa, 5, 'word_count'],
+      [r1.address, r1.size, SUPERSEDED_CODE],
+    ]);
+    // A revert puts back its own bytes only; a thread inside its region runs on (revertSteps).
+    const rv = suspendOf(a1.value.plan.revert);
+    expect(rv.avoid.filter((x) => inRegion(x, r1))).toEqual([]);
+    expect(rv.avoid.length).toBe(a1.value.plan.redirects.length);
   });
 
   it('a fault at each step of a superseding apply leaves sequence 1 in place', async () => {

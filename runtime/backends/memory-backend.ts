@@ -2,7 +2,8 @@
  * The in-memory backend: executes write-plan steps against a ProcessImage with the same
  * semantics a live process has (protections enforced, allocations at 64K granularity,
  * redirects compared before written and only while threads are suspended, the thread rule
- * applied to the image's simulated instruction pointers).
+ * applied to the image's simulated instruction pointers, a region freed only when no simulated
+ * thread runs in it, else kept allocated as the win32 agent keeps it).
  *
  * For tests it counts executed steps (a refused package must execute none) and can inject
  * a fault at the Nth step (the step fails and changes nothing, like a failing
@@ -12,7 +13,7 @@ import { err, ok, type Result } from '../../common/errors.ts';
 import { hex, type Va } from '../../common/types.ts';
 import { stubFor, type ProcessImage } from '../image/process-image.ts';
 import { ipInRanges, type ProcessBackend, type ProtectionRun, type TargetModule } from '../plan/backend.ts';
-import type { StepObservation, VaRange, WriteStep } from '../plan/write-plan.ts';
+import { quiescentOwner, type StepObservation, type VaRange, type WriteStep } from '../plan/write-plan.ts';
 
 const sleep = (ms: number): Promise<void> =>
   ms <= 0 || typeof setTimeout === 'undefined' ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
@@ -29,6 +30,12 @@ export class MemoryBackend implements ProcessBackend {
   suspended = false;
   /** How many suspend attempts the last suspend-threads step needed. */
   lastSuspendAttempts = 0;
+  /**
+   * Regions a `free` left allocated because a simulated thread's IP lay in them (the win32
+   * agent defers frees to commit and keeps a region a thread may still run in: a leak, never a
+   * crash).
+   */
+  readonly kept: Va[] = [];
   private faultCountdown: number | null = null;
 
   constructor(readonly image: ProcessImage) {
@@ -121,7 +128,7 @@ export class MemoryBackend implements ProcessBackend {
             return ok({ threadIps: ips });
           }
           if (a === attempts && quiet !== undefined)
-            return err('APPLY_THREAD_IN_OLD_CALLER', `a thread stayed inside old ${quiet.name} (quiescent range ${hex(quiet.start)}+0x${quiet.size.toString(16)}) for ${attempts} attempts: it would call a changed callee the old way`);
+            return err('APPLY_THREAD_IN_OLD_CALLER', `a thread stayed inside ${quiescentOwner(quiet.name)} (quiescent range ${hex(quiet.start)}+0x${quiet.size.toString(16)}) for ${attempts} attempts: it would call a changed callee the old way`);
           if (a === attempts && busy !== undefined) return err('APPLY_THREAD_BUSY', `a thread is executing at ${hex(busy)}, inside bytes being replaced, after ${attempts} attempts`);
           await sleep(step.retryDelayMs);
         }
@@ -143,6 +150,10 @@ export class MemoryBackend implements ProcessBackend {
       case 'free': {
         const region = space.regionAt(step.address);
         if (region === undefined || region.base !== step.address || region.kind !== 'allocation') return err('APPLY_FREE', `no allocation of this tool starts at ${hex(step.address)}`);
+        if (this.image.threadIps().some((ip) => ipInRanges(ip, [{ start: region.base, size: region.size }]))) {
+          this.kept.push(region.base);
+          return ok({});
+        }
         const prot = space.query(region.base, region.size);
         if (!prot.ok) return prot;
         const bytes = region.bytes.slice();

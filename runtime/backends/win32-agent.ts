@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { err, ok, type HotpatchError, type Result } from '../../common/errors.ts';
 import { asVa, hex, type Va } from '../../common/types.ts';
 import type { ProcessBackend, ProtectionRun, TargetModule } from '../plan/backend.ts';
-import { bytesToHex, hexToBytes, REL32_REACH, type QuiescentRange, type StepObservation, type VaRange, type WriteStep } from '../plan/write-plan.ts';
+import { bytesToHex, hexToBytes, quiescentOwner, REL32_REACH, type QuiescentRange, type StepObservation, type VaRange, type WriteStep } from '../plan/write-plan.ts';
 
 /** The committed agent binary (rebuilt and compared by .ci/check-agent.sh). */
 export const AGENT_EXE = fileURLToPath(new URL('./win32-agent/agent.exe', import.meta.url));
@@ -580,7 +580,7 @@ async function executeSpan(st: SessionState, steps: readonly WriteStep[]): Promi
 function namedQuiescent(message: string, quiescent: readonly QuiescentRange[]): string {
   const m = /quiescent range (0x[0-9a-f]+)\+/.exec(message);
   const q = m === null ? undefined : quiescent.find((x) => x.start === asVa(BigInt(m[1]!)));
-  const who = q === undefined ? 'an old caller' : `old ${q.name}`;
+  const who = q === undefined ? 'an old caller' : quiescentOwner(q.name);
   return `${message}: ${who} calls a changed function whose new entry reads arguments it does not pass; nothing was written, the process runs on unchanged`;
 }
 

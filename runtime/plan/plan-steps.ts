@@ -7,7 +7,7 @@ import { ok, type Result } from '../../common/errors.ts';
 import { asVa, type Va } from '../../common/types.ts';
 import type { ProcessBackend, ProtectionRun } from './backend.ts';
 import { eqBytes, type RvaBytes } from './check-target.ts';
-import { PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE, PAGE_READONLY, PAGE_READWRITE, PAGE_SIZE, type QuiescentRange, type VaRange, type WritePlan, type WriteStep } from './write-plan.ts';
+import { PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE, PAGE_READONLY, PAGE_READWRITE, PAGE_SIZE, SUPERSEDED_CODE, type QuiescentRange, type VaRange, type WritePlan, type WriteStep } from './write-plan.ts';
 import type { HotpatchPackage } from '../../formats/package.ts';
 
 /** A contiguous run of image bytes the apply touches: as they are, after it, and in the baseline. */
@@ -179,10 +179,18 @@ export function applySteps(ctx: StepContext, layout: { readonly codeUsed: number
   steps.push({ op: 'flush', address: region, size: codeSize });
   if (ctx.unwind !== null) steps.push({ op: 'register-unwind', ...ctx.unwind });
   const changing = segments.filter((s) => !eqBytes(s.current, s.final));
+  // Only the bytes being replaced are avoided (the Detours rule). A thread running inside the
+  // superseded region runs on there: its free is deferred by the backend until no thread's RIP,
+  // register or stack word points into it, else the region is kept (see revertSteps). Its code
+  // calls its own changed callees in the region, but an image entry this package newly
+  // redirects is reached at its new body: when this package lists quiescent ranges (a new entry
+  // reads arguments an old caller did not pass), the superseded code is such a caller too, as
+  // far as the runtime can tell, so the whole superseded region joins the quiescent ranges.
   const avoid: VaRange[] = segmentRanges(base, changing);
-  if (current !== null) avoid.push({ start: current.region.address, size: current.region.size });
+  const quiescent: QuiescentRange[] =
+    current === null || ctx.quiescent.length === 0 ? [...ctx.quiescent] : [...ctx.quiescent, { start: current.region.address, size: current.region.size, name: SUPERSEDED_CODE }];
   steps.push(...siteProtections.map((r): WriteStep => ({ op: 'protect', address: r.address, size: r.size, protection: PAGE_EXECUTE_READWRITE })));
-  steps.push({ op: 'suspend-threads', avoid, attempts: ctx.threadAttempts, retryDelayMs: ctx.retryDelayMs, ...(ctx.quiescent.length === 0 ? {} : { quiescent: ctx.quiescent }) });
+  steps.push({ op: 'suspend-threads', avoid, attempts: ctx.threadAttempts, retryDelayMs: ctx.retryDelayMs, ...(quiescent.length === 0 ? {} : { quiescent }) });
   for (const s of changing) steps.push({ op: 'redirect', address: asVa(base + BigInt(s.rva)), expected: s.current, bytes: s.final });
   steps.push(...segmentRanges(base, segments).map((r): WriteStep => ({ op: 'flush', address: r.start, size: r.size })), { op: 'resume-threads' });
   steps.push(...siteProtections.map((r): WriteStep => ({ op: 'protect', address: r.address, size: r.size, protection: r.protection })));
@@ -201,13 +209,23 @@ export function ownRanges(base: Va, own: readonly OwnSegment[]): VaRange[] {
 /**
  * Revert: this plan's ranges (`own`) back to the baseline under suspended threads, then the
  * unwind table deregistered and the region released. `ownProtections` are the pages the span writes (storeProtectionRuns of `own`).
+ *
+ * The pause avoids only the bytes being put back, never the region: a thread running NEW code
+ * in the region when the old entries return runs on there until it leaves (as a thread inside
+ * old code does when a patch lands), and new code calling an old callee passes at least what
+ * the old callee reads (undoing a signature change is the direction v1 is compiled for). The
+ * region itself is only released when no thread can still run in it: `free` is deferred by the
+ * backend to the end of the transaction, which releases it only while no thread's RIP, integer
+ * register or stack word points into it, and otherwise keeps it allocated and reports it.
+ * Avoiding the region in the pause instead made a revert fail (LIVE_THREAD_IN_SITE) whenever a
+ * thread spends most of its time in patched code, e.g. a worker looping in a patched function.
  */
 export function revertSteps(ctx: StepContext, own: readonly OwnSegment[], ownProtections: readonly ProtectionRun[]): WriteStep[] {
   const { base, region, regionSize } = ctx;
   const ranges = ownRanges(base, own);
   const revert: WriteStep[] = [
     ...ownProtections.map((r): WriteStep => ({ op: 'protect', address: r.address, size: r.size, protection: PAGE_EXECUTE_READWRITE })),
-    { op: 'suspend-threads', avoid: [...ranges, { start: region, size: regionSize }], attempts: ctx.threadAttempts, retryDelayMs: ctx.retryDelayMs },
+    { op: 'suspend-threads', avoid: ranges, attempts: ctx.threadAttempts, retryDelayMs: ctx.retryDelayMs },
     ...own.map((s): WriteStep => ({ op: 'redirect', address: asVa(base + BigInt(s.rva)), expected: s.applied, bytes: s.bytes })),
     ...ranges.map((r): WriteStep => ({ op: 'flush', address: r.start, size: r.size })),
     { op: 'resume-threads' },

@@ -22,7 +22,7 @@
  * | `suspend-threads`   | suspend every thread but the caller's, read each thread's Rip; when any Rip lies in `avoid` (or, format 2.4, any Rip or stack word in `quiescent`), resume all, wait `retryDelayMs`, try again, at most `attempts` times, then fail (the Detours rule; quiescent ranges: the activeness check) | `resume-threads` |
  * | `redirect`          | compare the bytes at `address` with `expected` (fail when they differ), then write `bytes` (one aligned store where possible); threads are suspended | `redirect` with `expected` and `bytes` swapped |
  * | `resume-threads`    | resume the threads `suspend-threads` suspended | none (a rollback resumes anyway) |
- * | `free`              | VirtualFreeEx(address, 0, MEM_RELEASE) of a region this tool allocated; the backend reads its bytes and protections first | `allocate` + `write` + `protect` of what was there |
+ * | `free`              | VirtualFreeEx(address, 0, MEM_RELEASE) of a region this tool allocated; the backend reads its bytes and protections first, and releases it only while no thread runs in it (the win32 agent at commit: no RIP, register or stack word inside; else kept allocated, a leak instead of a crash) | `allocate` + `write` + `protect` of what was there |
  *
  * Order the planner emits for an apply (the transaction commits with the last `redirect`):
  * allocate (PAGE_READWRITE) → write the region's code, then its data (read-only data, import
@@ -66,14 +66,23 @@ export const REL32_REACH = 0x7fff_ffffn;
 /** The format version of `WritePlan`. */
 export const WRITE_PLAN_VERSION = 1;
 
-/** An address range `[start, start + size)`. */
-/** A quiescent range (format 2.4) in the process, with the old function whose body it is. */
+/**
+ * A quiescent range (format 2.4) in the process, with the old function whose body it is, or
+ * SUPERSEDED_CODE for the region of a superseded package (plan-steps.ts applySteps).
+ */
 export interface QuiescentRange {
   readonly start: Va;
   readonly size: number;
   readonly name: string;
 }
 
+/** The name of a quiescent range that is a superseded package's region. */
+export const SUPERSEDED_CODE = 'the superseded package';
+
+/** Whose code a quiescent range is, for messages: `old run`, or the superseded package's code. */
+export const quiescentOwner = (name: string): string => (name === SUPERSEDED_CODE ? `the code of ${SUPERSEDED_CODE}` : `old ${name}`);
+
+/** An address range `[start, start + size)`. */
 export interface VaRange {
   readonly start: Va;
   readonly size: number;
@@ -89,7 +98,7 @@ export type WriteStep =
   | { readonly op: 'deregister-unwind'; readonly table: Va; readonly entryCount: number; readonly base: Va }
   | {
       readonly op: 'suspend-threads';
-      /** No thread's instruction pointer may lie in these ranges (redirect sites, a region about to be freed). */
+      /** No thread's instruction pointer may lie in these ranges (the bytes the span replaces; a region is freed only where no thread runs, by the backend). */
       readonly avoid: readonly VaRange[];
       /**
        * Since format 2.4: no thread's instruction pointer, nor any word on its stack (a return

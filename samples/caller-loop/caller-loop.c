@@ -10,7 +10,9 @@
  * the worker thread's call in flight prints a third output. The package therefore lists old
  * run's body as a quiescent range (format 2.4): the runtime patches only while no thread's
  * RIP or return address lies in it, retrying, and refuses with LIVE_THREAD_IN_OLD_CALLER
- * when a thread never leaves (HP_PARK=1 in the environment parks one in run(-1) for ever).
+ * when a thread never leaves (HP_PARK=1 in the environment parks one in run(-1) for ever;
+ * HP_PARK=2 parks it at the second call, in NEW run once a patch is live: a revert must not wait
+ * for it, test/quiesce-live.test.ts).
  * Changed functions: step, run. Negative twin: caller-loop-same (same arguments).
  *
  * objdump -d (GCC): v1 step `lea 0x1(%rcx,%rcx,2),%eax` (reads ecx only); v2 step
@@ -52,11 +54,15 @@ static DWORD WINAPI park(LPVOID arg) {
   return (DWORD)run(-1);
 }
 
-static volatile long parked;
+static volatile long parked, vectors_calls;
 
+/* HP_PARK=N (1-9) parks the thread at the N-th call: 1 in OLD run before any patch, 2 in
+ * whatever run is live at the second call (NEW run, in the patch region, after a live patch). */
 static void hp_vectors(hp_out *o) {
   char v[4];
-  if (GetEnvironmentVariableA("HP_PARK", v, sizeof v) == 1 && v[0] == '1' && __atomic_exchange_n(&parked, 1, __ATOMIC_ACQ_REL) == 0) CreateThread(NULL, 0, park, NULL, 0, NULL);
+  long call = __atomic_add_fetch(&vectors_calls, 1, __ATOMIC_ACQ_REL);
+  if (GetEnvironmentVariableA("HP_PARK", v, sizeof v) == 1 && v[0] >= '1' && v[0] <= '9' && call == v[0] - '0' && __atomic_exchange_n(&parked, 1, __ATOMIC_ACQ_REL) == 0)
+    CreateThread(NULL, 0, park, NULL, 0, NULL);
   out_str(o, "run(2000000) = ");
   out_int(o, run(2000000));
   out_nl(o);

@@ -2153,9 +2153,9 @@ static int swap_store(Site *s, int ns, int io_server, SwapTimes *tm) {
 /* The suspension of a swap: hold every thread, check RIPs then stacks, retry while one is
  * caught. 1 with every thread held and none in a site; 0 after failing (threads resumed). */
 static int swap_hold(const SwapArgs *a, u64 *attempt, SwapTimes *tm) {
-  DWORD bad_tid = 0, e = 0;
-  u64 bad_at = 0;
-  int bad_stack = 0;
+  DWORD bad_tid = 0, e = 0, q_tid = 0;
+  u64 bad_at = 0, q_at = 0;
+  int bad_stack = 0, q_stack = 0, q_seen = -1;
   int stacks = a->ns > 0 || a->nq > 0;
   g_quiet = a->qu;
   g_nquiet = a->nq;
@@ -2202,13 +2202,17 @@ static int swap_hold(const SwapArgs *a, u64 *attempt, SwapTimes *tm) {
     tm->check = paused_us() - tm->hold;
     if (!blocked) return 1;
     resume_all();
+    /* The last catch in a quiescent range, whatever caught the thread on later tries: a thread
+     * looping in an old caller is also caught, now and then, in the site of the callee it calls
+     * (a small callee's site is its whole body), and the reason it never clears is the range. */
     int q = quiet_of(bad_at);
-    if (*attempt >= a->tries && q >= 0) {
+    if (q >= 0) q_seen = q, q_tid = bad_tid, q_at = bad_at, q_stack = bad_stack;
+    if (*attempt >= a->tries && q_seen >= 0) {
       /* Format 2.4: the thread is inside (or returns into) an old caller's body; the driver names the function from `range`. */
-      fail("LIVE_THREAD_IN_OLD_CALLER", 0, "thread %lu kept %s (0x%llx) inside quiescent range 0x%llx+0x%llx for %llu tries", (unsigned long)bad_tid,
-           bad_stack ? "a return address" : "its instruction pointer", (unsigned long long)bad_at, (unsigned long long)g_quiet[q].addr, (unsigned long long)g_quiet[q].len,
+      fail("LIVE_THREAD_IN_OLD_CALLER", 0, "thread %lu kept %s (0x%llx) inside quiescent range 0x%llx+0x%llx for %llu tries", (unsigned long)q_tid,
+           q_stack ? "a return address" : "its instruction pointer", (unsigned long long)q_at, (unsigned long long)g_quiet[q_seen].addr, (unsigned long long)g_quiet[q_seen].len,
            (unsigned long long)a->tries);
-      out_addr("range", g_quiet[q].addr);
+      out_addr("range", g_quiet[q_seen].addr);
       return 0;
     }
     if (*attempt >= a->tries)
