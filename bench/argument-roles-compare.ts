@@ -4,7 +4,7 @@
 // the diff (status, verdict, reason code and message) and one line per ENTRY_ARGUMENTS_CHANGED
 // reason of the rule run alone; to stderr, the time of the rule before it (caller registers)
 // and of entry arguments, run as settleVerdicts runs them (one ImageEffects shared), three times.
-//   node bin/run-ts.js bench/argument-roles-compare.ts [--samples-only | --real-only] > before.txt 2> before.time
+//   node bin/run-ts.js bench/argument-roles-compare.ts [--samples-only | --real-only [LABEL...]] > before.txt 2> before.time
 // Run it before and after, then `diff before.txt after.txt` (must be empty) and compare the times.
 import { readFileSync } from 'node:fs';
 import { diffFiles } from '../compiler/index.ts';
@@ -61,7 +61,8 @@ if (only !== '--real-only') {
   }
 }
 if (only !== '--samples-only') {
-  for (const label of REAL_LABELS) {
+  const labels = process.argv.length > 3 ? process.argv.slice(3) : REAL_LABELS;
+  for (const label of labels) {
     const p = realPairs().find((x) => x.label === label);
     if (p === undefined) throw new Error(`no corpus pair ${label}`);
     comparePair(label, new Uint8Array(readFileSync(cachePath(p.old))), new Uint8Array(readFileSync(cachePath(p.new))));
