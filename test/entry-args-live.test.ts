@@ -13,55 +13,34 @@
  * package carries none of them, so the importer keeps v1's answers after the patch. The same
  * importer next to the v2 DLL shows what the refusal prevents: v2's bodies called the old way.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, test } from 'vitest';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { endHosts, startHost, type HostSession } from '../samples/host/host-session.ts';
+import type { HostSession } from '../samples/host/host-session.ts';
+import type { SampleVersion } from '../samples/scenarios.ts';
 import { runHotpatchAsync } from './support/cli.ts';
 import { buildImporter } from './support/importer.ts';
+import { applyLive, expectedOutput, liveSuite, sampleDll } from './support/live-suite.ts';
 import { missingTools } from './support/tools.ts';
-import { keepWineServer, wineEnv } from './support/wine.ts';
 
 const skip = missingTools(['wine', 'mingw']);
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const dll = (v: string, variant: string): string => join(ROOT, 'samples/bin/entry-args', `${v}${variant}.dll`);
-const expected = (v: string): string => readFileSync(join(ROOT, 'samples/entry-args/expected', `${v}.txt`), 'utf8');
+const suite = liveSuite('hp-entry-args-', skip);
+const dll = (v: SampleVersion, variant: string): string => sampleDll('entry-args', v, variant);
+const expected = (v: SampleVersion): string => expectedOutput('entry-args', v);
 /** What the importer prints when each export answers as v1's does. */
 const V1_ANSWERS = [1, 2].map((x) => `importer scale_by(${x}) = ${3 * x}\nimporter api_scale(${x}) = ${5 * x}\nimporter weigh(${x}, 2, 3, 4, 5) = ${x + 54}\n`).join('');
 
-let dir = '';
-const hosts: HostSession[] = [];
-afterEach(async () => {
-  for (const code of await endHosts(hosts.splice(0))) expect(code, 'the host must survive and exit cleanly').toBe(0);
-});
-
-async function host(main: string, also: string): Promise<HostSession> {
-  const h = await startHost(main, { also: [also] });
-  if (!h.ok) throw new Error(h.error.message);
-  hosts.push(h.value);
-  return h.value;
-}
+const host = (main: string, also: string): Promise<HostSession> => suite.start(main, { also: [also] });
 
 describe.skipIf(skip !== undefined)(`entry-args, live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  beforeAll(() => {
-    keepWineServer();
-    dir = mkdtempSync(join(tmpdir(), 'hp-entry-args-'));
-  });
-  afterAll(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
-
   test('an importer compiled against v1 gets other answers from v2\'s exports: the hazard the rule refuses', async () => {
-    const h = await host(dll('v2', ''), buildImporter(dir, 'entry-args', 'v2.dll'));
+    const h = await host(dll('v2', ''), buildImporter(suite.dir(), 'entry-args', 'v2.dll'));
     expect(h.first.output.startsWith(expected('v2'))).toBe(true);
     expect(h.first.output.slice(expected('v2').length)).not.toBe(V1_ANSWERS);
   }, 120_000);
 
   for (const variant of ['', '.stripped']) {
     test(`entry-args${variant}: refused, naming the five functions; the --skip-refused patch leaves the importer v1's answers`, async () => {
-      const out = join(dir, `p${variant}.hpk`);
+      const out = join(suite.dir(), `p${variant}.hpk`);
       const r = await runHotpatchAsync(['build', dll('v1', variant), dll('v2', variant), '-o', out, '--unsigned', '--json']);
       expect(r.status).toBe(31);
       const j = JSON.parse(r.stdout) as { refused: Array<{ code: string }> };
@@ -69,9 +48,9 @@ describe.skipIf(skip !== undefined)(`entry-args, live under Wine${skip ? ` (skip
       const s = await runHotpatchAsync(['build', dll('v1', variant), dll('v2', variant), '-o', out, '--unsigned', '--skip-refused', '--json']);
       expect(s.status, s.stderr).toBe(0);
       expect((JSON.parse(s.stdout) as { functions: unknown[] }).functions).toEqual([]);
-      const h = await host(dll('v1', variant), buildImporter(dir, 'entry-args', `v1${variant}.dll`));
+      const h = await host(dll('v1', variant), buildImporter(suite.dir(), 'entry-args', `v1${variant}.dll`));
       expect(h.first.output).toBe(expected('v1') + V1_ANSWERS);
-      const live = await runHotpatchAsync(['live', out, '--pid', String(h.windowsPid), '--module', `v1${variant}.dll`, '--allow-unsigned', '--json'], wineEnv());
+      const live = await applyLive(out, h, `v1${variant}.dll`);
       expect(live.status, live.stderr).toBe(0);
       const after = await h.run();
       if (!after.ok) throw new Error(after.error.message);

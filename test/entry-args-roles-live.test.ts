@@ -14,23 +14,23 @@
  * held. Now the build is refused, naming the four functions, and a --skip-refused package
  * leaves the importer v1's answers.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, test } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { COMPILER_VERSION, diffFiles, emitPackage, verifyPackage, type FunctionChange, type ImageDiff } from '../compiler/index.ts';
 import { planRedirect } from '../compiler/diff/redirect-sites.ts';
 import { encodePackage } from '../formats/container.ts';
-import { endHosts, startHost, type HostSession } from '../samples/host/host-session.ts';
-import { readExpectedOutput, scenarioDll, type Toolchain } from '../samples/scenarios.ts';
+import type { HostSession } from '../samples/host/host-session.ts';
+import { scenarioDll, type Toolchain } from '../samples/scenarios.ts';
 import { runHotpatchAsync } from './support/cli.ts';
 import { buildImporter } from './support/importer.ts';
+import { applyLive, expectedOutput, liveSuite } from './support/live-suite.ts';
 import { missingTools } from './support/tools.ts';
-import { keepWineServer, wineEnv } from './support/wine.ts';
 
 const skip = missingTools(['wine', 'mingw']);
+const suite = liveSuite('hp-entry-args-roles-', skip);
 const NAME = 'entry-args-roles';
-const expected = (v: 'v1' | 'v2'): string => readExpectedOutput(NAME, v)!;
+const expected = (v: 'v1' | 'v2'): string => expectedOutput(NAME, v);
 const dllFile = (tc: Toolchain): string => `v1${tc === 'clang' ? '.clang' : ''}.dll`;
 /** What the importer prints, line by line, when each export answers as v1's does. */
 const V1_LINES = [1, 2].flatMap((x) => [
@@ -39,12 +39,6 @@ const V1_LINES = [1, 2].flatMap((x) => [
   `importer make_trio(${x}) = {${x - 1}, ${x + 1}, ${x}}`,
   `importer deep_api(${x}) = ${(5 * x + 1) * 2}`,
 ]);
-
-let dir = '';
-const hosts: HostSession[] = [];
-afterEach(async () => {
-  for (const code of await endHosts(hosts.splice(0))) expect(code, 'the host must survive and exit cleanly').toBe(0);
-});
 
 /** The diff as it was before the rule saw argument roles: its refusals presented as hotpatchable, with their redirects. */
 function withoutTheRule(d: ImageDiff): ImageDiff {
@@ -60,16 +54,14 @@ function withoutTheRule(d: ImageDiff): ImageDiff {
 
 /** A host running v1 (of `tc`) with the importer next to it, checked on round 1. */
 async function v1Host(tc: Toolchain): Promise<HostSession> {
-  const h = await startHost(scenarioDll(NAME, 'v1', false, undefined, tc), { also: [buildImporter(dir, NAME, dllFile(tc))] });
-  if (!h.ok) throw new Error(h.error.message);
-  hosts.push(h.value);
-  expect(h.value.first.output).toBe(expected('v1') + V1_LINES.map((l) => `${l}\n`).join(''));
-  return h.value;
+  const h = await suite.start(scenarioDll(NAME, 'v1', false, undefined, tc), { also: [buildImporter(suite.dir(), NAME, dllFile(tc))] });
+  expect(h.first.output).toBe(expected('v1') + V1_LINES.map((l) => `${l}\n`).join(''));
+  return h;
 }
 
 /** Applies `pkg` live to `h` and returns round 2's output. */
 async function patchedRound(h: HostSession, pkg: string, tc: Toolchain): Promise<string> {
-  const live = await runHotpatchAsync(['live', pkg, '--pid', String(h.windowsPid), '--module', dllFile(tc), '--allow-unsigned', '--json'], wineEnv());
+  const live = await applyLive(pkg, h, dllFile(tc));
   expect(live.status, live.stderr).toBe(0);
   const r = await h.run();
   if (!r.ok) throw new Error(r.error.message);
@@ -78,14 +70,6 @@ async function patchedRound(h: HostSession, pkg: string, tc: Toolchain): Promise
 }
 
 describe.skipIf(skip !== undefined)(`entry-args-roles, live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  beforeAll(() => {
-    keepWineServer();
-    dir = mkdtempSync(join(tmpdir(), 'hp-entry-args-roles-'));
-  });
-  afterAll(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
-
   for (const tc of ['gcc', 'clang'] as const) {
     test(`${tc}: the package without the rule, applied live, gives the v1 importer other answers from every export it calls`, async () => {
       const d = diffFiles(new Uint8Array(readFileSync(scenarioDll(NAME, 'v1', false, undefined, tc))), new Uint8Array(readFileSync(scenarioDll(NAME, 'v2', false, undefined, tc))));
@@ -97,7 +81,7 @@ describe.skipIf(skip !== undefined)(`entry-args-roles, live under Wine${skip ? `
       expect(verifyPackage(presented, e.value.pkg).ok, 'the verifier alone does not catch it').toBe(true);
       const bytes = await encodePackage(e.value.pkg);
       if (!bytes.ok) throw new Error(bytes.error.message);
-      const pkg = join(dir, `without-${tc}.hpk`);
+      const pkg = join(suite.dir(), `without-${tc}.hpk`);
       writeFileSync(pkg, bytes.value);
       const h = await v1Host(tc);
       const out = await patchedRound(h, pkg, tc);
@@ -112,7 +96,7 @@ describe.skipIf(skip !== undefined)(`entry-args-roles, live under Wine${skip ? `
     test(`${tc}: refused, naming the four functions; the --skip-refused patch leaves the importer v1's answers`, async () => {
       const v1 = scenarioDll(NAME, 'v1', false, undefined, tc);
       const v2 = scenarioDll(NAME, 'v2', false, undefined, tc);
-      const out = join(dir, `p-${tc}.hpk`);
+      const out = join(suite.dir(), `p-${tc}.hpk`);
       const r = await runHotpatchAsync(['build', v1, v2, '-o', out, '--unsigned', '--json']);
       expect(r.status).toBe(31);
       const j = JSON.parse(r.stdout) as { refused: Array<{ code: string }> };

@@ -17,40 +17,20 @@
  * the worker inside the loop: the worker keeps making progress and sees only recorded outputs.
  * (live-e2e.test.ts patches ipra-safe too, but does not check that the worker still runs.)
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, test } from 'vitest';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { endHosts, fnv1a, startHost, type HostSession } from '../samples/host/host-session.ts';
+import { fnv1a } from '../samples/host/host-session.ts';
 import { runHotpatchAsync } from './support/cli.ts';
+import { applyLive, expectedOutput as expected, liveSuite, sampleDll as dll, sleep } from './support/live-suite.ts';
 import { missingTools } from './support/tools.ts';
-import { keepWineServer, wineEnv } from './support/wine.ts';
 
 const skip = missingTools(['wine']);
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const dll = (s: string, v: string, variant: string): string => join(ROOT, 'samples/bin', s, `${v}${variant}.dll`);
-const expected = (s: string, v: string): string => readFileSync(join(ROOT, 'samples', s, 'expected', `${v}.txt`), 'utf8');
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-let dir = '';
-const hosts: HostSession[] = [];
-afterEach(async () => {
-  for (const code of await endHosts(hosts.splice(0))) expect(code, 'the host must survive and exit cleanly').toBe(0);
-});
+const suite = liveSuite('hp-live-ipra-', skip);
 
 describe.skipIf(skip !== undefined)(`GCC IPA-RA callers, live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  beforeAll(() => {
-    keepWineServer();
-    dir = mkdtempSync(join(tmpdir(), 'hp-live-ipra-'));
-  });
-  afterAll(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
-
   for (const variant of ['', '.stripped']) {
     test(`ipra-clobber${variant}: refused, naming old total's kept registers; --skip-refused carries nothing`, async () => {
-      const out = join(dir, `clobber${variant}.hpk`);
+      const out = join(suite.dir(), `clobber${variant}.hpk`);
       const r = await runHotpatchAsync(['build', dll('ipra-clobber', 'v1', variant), dll('ipra-clobber', 'v2', variant), '-o', out, '--unsigned', '--json']);
       expect(r.status).toBe(31);
       const j = JSON.parse(r.stdout) as { refused: Array<{ code: string; message: string }> };
@@ -64,31 +44,29 @@ describe.skipIf(skip !== undefined)(`GCC IPA-RA callers, live under Wine${skip ?
     }, 120_000);
 
     test(`ipra-safe${variant}: patched live while the worker is inside old total's loop; the worker keeps running`, async () => {
-      const out = join(dir, `safe${variant}.hpk`);
+      const out = join(suite.dir(), `safe${variant}.hpk`);
       const b = await runHotpatchAsync(['build', dll('ipra-safe', 'v1', variant), dll('ipra-safe', 'v2', variant), '-o', out, '--unsigned']);
       expect(b.status, b.stderr).toBe(0);
-      const h = await startHost(dll('ipra-safe', 'v1', variant), { worker: true });
-      if (!h.ok) throw new Error(h.error.message);
-      hosts.push(h.value);
-      expect(h.value.first.output).toBe(expected('ipra-safe', 'v1'));
+      const h = await suite.start(dll('ipra-safe', 'v1', variant), { worker: true });
+      expect(h.first.output).toBe(expected('ipra-safe', 'v1'));
       await sleep(500);
-      const before = await h.value.run();
+      const before = await h.run();
       if (!before.ok) throw new Error(before.error.message);
       const callsBefore = before.value.worker?.calls ?? 0;
       expect(callsBefore, 'the worker runs before the patch').toBeGreaterThan(0);
-      const live = await runHotpatchAsync(['live', out, '--pid', String(h.value.windowsPid), '--module', `v1${variant}.dll`, '--allow-unsigned', '--json'], wineEnv());
+      const live = await applyLive(out, h, `v1${variant}.dll`);
       expect(live.status, live.stderr).toBe(0);
-      const after = await h.value.run();
+      const after = await h.run();
       if (!after.ok) throw new Error(after.error.message);
       expect(after.value.output).toBe(expected('ipra-safe', 'v2'));
       await sleep(1000);
-      const later = await h.value.run();
+      const later = await h.run();
       if (!later.ok) throw new Error(later.error.message);
       const w = later.value.worker!;
       // A worker that lost its loop counter would stay inside old total for ever: its count would stop.
       expect(w.calls - (after.value.worker?.calls ?? 0), 'the worker still completes calls after the patch').toBeGreaterThan(0);
       expect(w.errors).toBe(0);
-      const recorded = new Set(['v1', 'v2'].map((v) => fnv1a(expected('ipra-safe', v))));
+      const recorded = new Set((['v1', 'v2'] as const).map((v) => fnv1a(expected('ipra-safe', v))));
       // total gives the same value in both versions, so even the call in flight at the patch is a recorded output.
       expect(w.outputs.filter((o) => !recorded.has(o.fnv1a))).toEqual([]);
       expect(w.outputs.some((o) => o.fnv1a === fnv1a(expected('ipra-safe', 'v2'))), 'the worker reached the new mix').toBe(true);

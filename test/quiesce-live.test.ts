@@ -16,28 +16,18 @@
  * naming the thread, the range and run, and the process keeps printing v1. The negative twin
  * caller-loop-same (step changes, same argument) carries no quiescent range.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, test } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { encodePackage, loadPackage } from '../formats/container.ts';
-import { endHosts, fnv1a, startHost, type HostSession } from '../samples/host/host-session.ts';
+import { fnv1a, type HostSession } from '../samples/host/host-session.ts';
 import { runHotpatchAsync } from './support/cli.ts';
+import { applyLive, expectedOutput as expected, liveSuite, sampleDll as dll, sleep } from './support/live-suite.ts';
 import { missingTools } from './support/tools.ts';
-import { keepWineServer, wineEnv } from './support/wine.ts';
+import { wineEnv } from './support/wine.ts';
 
 const skip = missingTools(['wine']);
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const dll = (s: string, v: string, variant = ''): string => join(ROOT, 'samples/bin', s, `${v}${variant}.dll`);
-const expected = (s: string, v: string): string => readFileSync(join(ROOT, 'samples', s, 'expected', `${v}.txt`), 'utf8');
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-let dir = '';
-const hosts: HostSession[] = [];
-afterEach(async () => {
-  for (const code of await endHosts(hosts.splice(0))) expect(code, 'the host must survive and exit cleanly').toBe(0);
-});
+const suite = liveSuite('hp-quiesce-', skip);
 
 async function build(s: string, variant: string, out: string): Promise<{ quiescent: Array<{ rva: string; length: number; function: string | null }> }> {
   const b = await runHotpatchAsync(['build', dll(s, 'v1', variant), dll(s, 'v2', variant), '-o', out, '--unsigned']);
@@ -50,18 +40,15 @@ async function build(s: string, variant: string, out: string): Promise<{ quiesce
 async function host(s: string, variant: string, opts: { worker?: boolean; park?: boolean }): Promise<HostSession> {
   if (opts.park) process.env['HP_PARK'] = '1';
   try {
-    const h = await startHost(dll(s, 'v1', variant), { worker: opts.worker === true });
-    if (!h.ok) throw new Error(h.error.message);
-    hosts.push(h.value);
-    expect(h.value.first.output).toBe(expected(s, 'v1'));
-    return h.value;
+    const h = await suite.start(dll(s, 'v1', variant), { worker: opts.worker === true });
+    expect(h.first.output).toBe(expected(s, 'v1'));
+    return h;
   } finally {
     delete process.env['HP_PARK'];
   }
 }
 
-const live = (pkg: string, h: HostSession, variant: string): ReturnType<typeof runHotpatchAsync> =>
-  runHotpatchAsync(['live', pkg, '--pid', String(h.windowsPid), '--module', `v1${variant}.dll`, '--allow-unsigned', '--json'], wineEnv());
+const live = (pkg: string, h: HostSession, variant: string): ReturnType<typeof runHotpatchAsync> => applyLive(pkg, h, `v1${variant}.dll`);
 const revert = (h: HostSession, variant: string): ReturnType<typeof runHotpatchAsync> =>
   runHotpatchAsync(['revert', '--pid', String(h.windowsPid), '--module', `v1${variant}.dll`, '--json'], wineEnv());
 
@@ -81,16 +68,8 @@ async function retrying(code: string, run: () => ReturnType<typeof runHotpatchAs
 }
 
 describe.skipIf(skip !== undefined)(`quiescent ranges, live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  beforeAll(() => {
-    keepWineServer();
-    dir = mkdtempSync(join(tmpdir(), 'hp-quiesce-'));
-  });
-  afterAll(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
-
   test('without its quiescent range the patch misleads a worker inside old run: a third output', async () => {
-    const full = join(dir, 'full.hpk');
+    const full = join(suite.dir(), 'full.hpk');
     const q = await build('caller-loop', '', full);
     expect(q.quiescent.map((r) => r.function)).toEqual(['run']);
     const loaded = await loadPackage(new Uint8Array(readFileSync(full)), { trusted: [], allowUnsigned: true });
@@ -98,9 +77,9 @@ describe.skipIf(skip !== undefined)(`quiescent ranges, live under Wine${skip ? `
     const { quiescent: _dropped, ...rest } = loaded.value.package;
     const bare = await encodePackage(rest);
     if (!bare.ok) throw new Error(bare.error.message);
-    const dropped = join(dir, 'dropped.hpk');
+    const dropped = join(suite.dir(), 'dropped.hpk');
     writeFileSync(dropped, bare.value);
-    const known = new Set(['v1', 'v2'].map((v) => fnv1a(expected('caller-loop', v))));
+    const known = new Set((['v1', 'v2'] as const).map((v) => fnv1a(expected('caller-loop', v))));
     // The worker is inside run about half the time: a patch that lands while it is outside
     // shows nothing, so revert and patch again (at most 10 times).
     let third: number[] = [];
@@ -121,7 +100,7 @@ describe.skipIf(skip !== undefined)(`quiescent ranges, live under Wine${skip ? `
   }, 180_000);
 
   test('a thread parked in old run: live refuses naming the thread, the range and run; the process prints v1', async () => {
-    const pkg = join(dir, 'park.hpk');
+    const pkg = join(suite.dir(), 'park.hpk');
     await build('caller-loop', '', pkg);
     const h = await host('caller-loop', '', { park: true });
     await sleep(300);
@@ -137,7 +116,7 @@ describe.skipIf(skip !== undefined)(`quiescent ranges, live under Wine${skip ? `
 
   for (const variant of ['', '.clang', '.stripped']) {
     test(`caller-loop${variant}: a worker that leaves run between calls; the patch lands on a retry and prints v2 exactly`, async () => {
-      const pkg = join(dir, `worker${variant}.hpk`);
+      const pkg = join(suite.dir(), `worker${variant}.hpk`);
       const q = await build('caller-loop', variant, pkg);
       expect(q.quiescent.length).toBe(1);
       const h = await host('caller-loop', variant, { worker: true });
@@ -156,7 +135,7 @@ describe.skipIf(skip !== undefined)(`quiescent ranges, live under Wine${skip ? `
       const later = await h.run();
       if (!later.ok) throw new Error(later.error.message);
       const w = later.value.worker!;
-      const known = new Set(['v1', 'v2'].map((v) => fnv1a(expected('caller-loop', v))));
+      const known = new Set((['v1', 'v2'] as const).map((v) => fnv1a(expected('caller-loop', v))));
       expect(w.errors).toBe(0);
       expect(w.outputs.filter((o) => !known.has(o.fnv1a)), 'every worker call printed v1 or v2').toEqual([]);
       expect(w.outputs.some((o) => o.fnv1a === fnv1a(expected('caller-loop', 'v2')))).toBe(true);
@@ -164,7 +143,7 @@ describe.skipIf(skip !== undefined)(`quiescent ranges, live under Wine${skip ? `
   }
 
   test('caller-loop-same (same argument): no quiescent range, patched live with the worker inside run', async () => {
-    const pkg = join(dir, 'same.hpk');
+    const pkg = join(suite.dir(), 'same.hpk');
     const q = await build('caller-loop-same', '', pkg);
     expect(q.quiescent).toEqual([]);
     const h = await host('caller-loop-same', '', { worker: true });

@@ -24,10 +24,10 @@
  * of one position use different registers, which the live-in comparison sees), a value spilled
  * to the frame and reloaded.
  */
-import { FlowControl, Instruction, InstructionInfoFactory, Mnemonic, OpAccess, OpKind, Register, RegisterExt } from 'iced-x86';
+import { FlowControl, Instruction, Mnemonic, OpAccess, OpKind, Register, RegisterExt, type UsedRegister } from 'iced-x86';
 import type { FunctionInfo, FunctionTable } from '../image/types.ts';
 import { functionAt } from './call-graph-clobbers.ts';
-import { decodeEach } from './register-effects.ts';
+import { decodeUsed, type InsnAt, type RegisterEffects } from './register-effects.ts';
 
 /** Role bits of one argument. */
 export const ROLE_POINTER = 1;
@@ -63,7 +63,6 @@ interface RoleInsn {
   readonly copySrc: number;
 }
 
-const factory = new InstructionInfoFactory();
 const MULTIPLY_SHIFT = new Set<number>([
   Mnemonic.Imul, Mnemonic.Mul, Mnemonic.Div, Mnemonic.Idiv, Mnemonic.Shl, Mnemonic.Sal, Mnemonic.Shr, Mnemonic.Sar,
   Mnemonic.Rol, Mnemonic.Ror, Mnemonic.Shlx, Mnemonic.Shrx, Mnemonic.Sarx, Mnemonic.Cvtsi2sd, Mnemonic.Cvtsi2ss,
@@ -90,8 +89,8 @@ function copyOf(insn: Instruction): readonly [number, number] | null {
   return null;
 }
 
-/** The role evidence and register effects of the instruction decoded into `insn`. */
-function roleInsnOf(insn: Instruction, rva: number, length: number, flow: FlowControl): RoleInsn {
+/** The role evidence and register effects of the instruction decoded into `insn`, which uses the registers `used`. */
+function roleInsnOf(insn: Instruction, used: readonly UsedRegister[], rva: number, length: number, flow: FlowControl): RoleInsn {
   const uses: number[] = [];
   const mn = insn.mnemonic;
   const lea = mn === Mnemonic.Lea;
@@ -102,10 +101,8 @@ function roleInsnOf(insn: Instruction, rva: number, length: number, flow: FlowCo
     const index = gprOf(insn.memoryIndex);
     if (index >= 0 && insn.memoryIndexScale > 1) uses.push((index << 3) | ROLE_INTEGER);
   }
-  const info = factory.info(insn);
   let writes = 0;
   const arith = MULTIPLY_SHIFT.has(mn);
-  const used = info.usedRegisters();
   for (const u of used) {
     const g = gprOf(u.register);
     if (g < 0) continue;
@@ -114,9 +111,6 @@ function roleInsnOf(insn: Instruction, rva: number, length: number, flow: FlowCo
     const narrow = RegisterExt.isGPR32(u.register) || RegisterExt.isGPR16(u.register) || RegisterExt.isGPR8(u.register);
     if (narrow || (arith && isOperand(insn, u.register))) uses.push((g << 3) | ROLE_INTEGER);
   }
-  // Freed here, not left to the finalizers: over a large image they cost more than the search.
-  for (const u of used) u.free();
-  info.free();
   const copy = copyOf(insn);
   const direct = flow === FlowControl.Call || flow === FlowControl.UnconditionalBranch || flow === FlowControl.ConditionalBranch;
   const target = direct && insn.opCount > 0 && (insn.opKind(0) === OpKind.NearBranch64 || insn.opKind(0) === OpKind.NearBranch32) ? Number(insn.nearBranchTarget) : -1;
@@ -132,16 +126,52 @@ function isOperand(insn: Instruction, r: Register): boolean {
 /** How deep the search follows calls handing an argument on (a role seen deeper is not counted). */
 const MAX_DEPTH = 4;
 
+/** Role instructions of one function, by RVA. */
+type RoleCode = ReadonlyMap<number, RoleInsn>;
+
+/** Each instruction of a function decoded for its role evidence, into `out` by RVA. */
+const roleRider =
+  (out: Map<number, RoleInsn>) =>
+  (insn: Instruction, used: readonly UsedRegister[], d: InsnAt): void => {
+    out.set(d.rva, roleInsnOf(insn, used, d.rva, d.length, d.flow));
+  };
+
+/**
+ * The role code decoded on the RegisterEffects of an image, by function index: every
+ * ArgumentRoles of the image shares it, and it is filled on RegisterEffects' own decode (one
+ * decode and one register list per instruction for both analyses: entry-arguments.ts runs
+ * both over much the same functions).
+ */
+const sharedCode = new WeakMap<RegisterEffects, Map<number, RoleCode>>();
+
+function codeOn(fx: RegisterEffects): Map<number, RoleCode> {
+  let code = sharedCode.get(fx);
+  if (code === undefined) {
+    const c = new Map<number, RoleCode>();
+    fx.ride((f) => {
+      const out = new Map<number, RoleInsn>();
+      c.set(f.index, out);
+      return roleRider(out);
+    });
+    sharedCode.set(fx, (code = c));
+  }
+  return code;
+}
+
 /** Argument roles of one image's functions, each searched once. */
 export class ArgumentRoles {
-  private readonly decoded = new Map<number, ReadonlyMap<number, RoleInsn>>();
+  private readonly decoded: Map<number, RoleCode>;
   private readonly memo = new Map<number, ArgumentRoleSet>();
   constructor(
     private readonly fns: FunctionTable,
     private readonly image: Uint8Array,
     /** The roles of `g` when not its own code's (entry-arguments.ts: a changed callee's new body), else undefined. */
     private readonly given: (g: FunctionInfo) => ArgumentRoleSet | undefined = () => undefined,
-  ) {}
+    /** The image's register effects, when another rule decodes its functions too: the decode is shared. */
+    private readonly fx?: RegisterEffects,
+  ) {
+    this.decoded = fx === undefined ? new Map() : codeOn(fx);
+  }
 
   /** The roles `f` gives rcx, rdx, r8 and r9 from its entry, through its direct calls. */
   of(f: FunctionInfo): ArgumentRoleSet {
@@ -161,13 +191,17 @@ export class ArgumentRoles {
     return v;
   }
 
-  private insnsOf(f: FunctionInfo): ReadonlyMap<number, RoleInsn> {
+  private insnsOf(f: FunctionInfo): RoleCode {
     let hit = this.decoded.get(f.index);
     if (hit !== undefined) return hit;
+    // Decoded with its register effects (the rider fills `decoded`), unless they were decoded before the rider rode.
+    this.fx?.of(f);
+    hit = this.decoded.get(f.index);
+    if (hit !== undefined) return hit;
     const out = new Map<number, RoleInsn>();
-    decodeEach(this.image, f.decoded.insns, (insn, d) => out.set(d.rva, roleInsnOf(insn, d.rva, d.length, d.flow)));
-    this.decoded.set(f.index, (hit = out));
-    return hit;
+    decodeUsed(this.image, f.decoded.insns, roleRider(out));
+    this.decoded.set(f.index, out);
+    return out;
   }
 
   /**

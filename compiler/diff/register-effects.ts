@@ -15,7 +15,7 @@
  * - scalar SSE instructions that merge into their destination's upper lanes (`cvtsi2sd`,
  *   `movss xmm, xmm`, `sqrtsd`, ...) write it: the upper lanes of a scalar are never a value.
  */
-import { Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory, Mnemonic, OpAccess, OpKind, Register, RegisterExt } from 'iced-x86';
+import { Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory, Mnemonic, OpAccess, OpKind, Register, RegisterExt, type UsedRegister } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
 
 /** Bits of the volatile register mask. */
@@ -73,8 +73,8 @@ export interface RegEffect {
 
 const factory = new InstructionInfoFactory();
 
-/** The effect of the instruction decoded into `insn` (at `rva`, `length` bytes). */
-function effectOf(insn: Instruction, rva: number, length: number, flow: FlowControl): RegEffect {
+/** The effect of the instruction decoded into `insn` (at `rva`, `length` bytes), which uses the registers `used`. */
+function effectOf(insn: Instruction, used: readonly UsedRegister[], rva: number, length: number, flow: FlowControl): RegEffect {
   let reads = 0;
   let kills = 0;
   let writes = 0;
@@ -83,8 +83,6 @@ function effectOf(insn: Instruction, rva: number, length: number, flow: FlowCont
   const merge = MERGES.has(mn) && insn.opCount >= 2 && insn.opKind(0) === OpKind.Register && ((mn !== Mnemonic.Movss && mn !== Mnemonic.Movsd) || insn.opKind(1) === OpKind.Register);
   const mergeDst = merge ? RegisterExt.fullRegister(insn.op0Register) : -1;
   const sbbSelf = mn === Mnemonic.Sbb && insn.opCount === 2 && insn.opKind(0) === OpKind.Register && insn.opKind(1) === OpKind.Register && insn.op0Register === insn.op1Register;
-  const info = factory.info(insn);
-  const used = info.usedRegisters();
   for (const u of used) {
     const full = RegisterExt.fullRegister(u.register);
     const bit = bitOfFull.get(full) ?? 0;
@@ -102,9 +100,6 @@ function effectOf(insn: Instruction, rva: number, length: number, flow: FlowCont
     if (a === OpAccess.Write || a === OpAccess.CondWrite || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) writes |= bit;
     if (a === OpAccess.Write || (a === OpAccess.ReadWrite && isGpr)) kills |= bit;
   }
-  // Freed here, not left to the finalizers (argument-roles.ts: minutes of garbage collection on swc-html).
-  for (const u of used) u.free();
-  info.free();
   const direct = flow === FlowControl.Call || flow === FlowControl.UnconditionalBranch || flow === FlowControl.ConditionalBranch;
   const target = direct && insn.opCount > 0 && (insn.opKind(0) === OpKind.NearBranch64 || insn.opKind(0) === OpKind.NearBranch32) ? Number(insn.nearBranchTarget) : -1;
   return { rva, next: rva + length, flow, reads, kills, writes, target };
@@ -165,22 +160,59 @@ export function decodeEach<T extends InsnAt>(image: Uint8Array, insns: readonly 
   }
 }
 
-/** The effect of each instruction `insns` lists, decoded from `image` (bytes indexed by RVA). */
-export function decodeEffects(image: Uint8Array, insns: readonly InsnAt[]): Map<number, RegEffect> {
+/**
+ * Per-instruction work another analysis does on a decode this module makes (argument-roles.ts's
+ * role evidence): the instruction and the registers it uses, valid during the call only.
+ */
+export type InsnRider = (insn: Instruction, used: readonly UsedRegister[], d: InsnAt) => void;
+
+/**
+ * Hands each instruction `insns` lists, decoded from `image`, with the registers it uses to
+ * `visit`: one InstructionInfo per instruction, freed here, not left to the finalizers (over a
+ * large image they cost more than the analyses: minutes of garbage collection on swc-html).
+ */
+export function decodeUsed<T extends InsnAt>(image: Uint8Array, insns: readonly T[], visit: (insn: Instruction, used: readonly UsedRegister[], d: T) => void): void {
+  decodeEach(image, insns, (insn, d) => {
+    const info = factory.info(insn);
+    const used = info.usedRegisters();
+    try {
+      visit(insn, used, d);
+    } finally {
+      for (const u of used) u.free();
+      info.free();
+    }
+  });
+}
+
+/** The effect of each instruction `insns` lists, decoded from `image` (bytes indexed by RVA); `riders` see each instruction too. */
+export function decodeEffects(image: Uint8Array, insns: readonly InsnAt[], riders: readonly InsnRider[] = []): Map<number, RegEffect> {
   const out = new Map<number, RegEffect>();
-  decodeEach(image, insns, (insn, d) => out.set(d.rva, effectOf(insn, d.rva, d.length, d.flow)));
+  decodeUsed(image, insns, (insn, used, d) => {
+    out.set(d.rva, effectOf(insn, used, d.rva, d.length, d.flow));
+    for (const r of riders) r(insn, used, d);
+  });
   return out;
 }
 
 /** Register effects of one image's functions, decoded once each. */
 export class RegisterEffects {
   private readonly cache = new Map<number, ReadonlyMap<number, RegEffect>>();
+  private readonly riders: Array<(f: FunctionInfo) => InsnRider> = [];
   constructor(private readonly image: Uint8Array) {}
+
+  /**
+   * Has each function this decodes from now on also go through `start(f)`'s rider: another
+   * analysis of the same functions (argument-roles.ts) shares the decode and the register
+   * lists, the costly part of both.
+   */
+  ride(start: (f: FunctionInfo) => InsnRider): void {
+    this.riders.push(start);
+  }
 
   /** The effect of every decoded instruction of `f`, by RVA. */
   of(f: FunctionInfo): ReadonlyMap<number, RegEffect> {
     let hit = this.cache.get(f.index);
-    if (hit === undefined) this.cache.set(f.index, (hit = decodeEffects(this.image, f.decoded.insns)));
+    if (hit === undefined) this.cache.set(f.index, (hit = decodeEffects(this.image, f.decoded.insns, this.riders.map((start) => start(f)))));
     return hit;
   }
 
