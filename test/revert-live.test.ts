@@ -13,53 +13,33 @@
  * samples/caller-loop with HP_PARK=2 parks a thread, at the host's second hp_run call, in
  * run(-1): after a live patch that is NEW run, in the region, for ever.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, test } from 'vitest';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { endHosts, startHost, type HostSession } from '../samples/host/host-session.ts';
+import type { HostSession } from '../samples/host/host-session.ts';
 import { runHotpatchAsync } from './support/cli.ts';
+import { applyLive, expectedOutput, liveSuite, sampleDll } from './support/live-suite.ts';
 import { missingTools } from './support/tools.ts';
-import { keepWineServer, wineEnv } from './support/wine.ts';
+import { wineEnv } from './support/wine.ts';
 
 const skip = missingTools(['wine']);
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const dll = (v: string): string => join(ROOT, 'samples/bin/caller-loop', `${v}.dll`);
-const expected = (v: string): string => readFileSync(join(ROOT, 'samples/caller-loop/expected', `${v}.txt`), 'utf8');
-
-let dir = '';
-const hosts: HostSession[] = [];
-afterEach(async () => {
-  for (const code of await endHosts(hosts.splice(0))) expect(code, 'the host must survive and exit cleanly').toBe(0);
-});
+const suite = liveSuite('hp-revert-live-', skip);
+const expected = (v: 'v1' | 'v2'): string => expectedOutput('caller-loop', v);
 
 describe.skipIf(skip !== undefined)(`revert with a thread in the patch region, live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  beforeAll(() => {
-    keepWineServer();
-    dir = mkdtempSync(join(tmpdir(), 'hp-revert-live-'));
-  });
-  afterAll(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
-
   test('a thread looping in NEW run: revert succeeds at once, keeps the region it runs in, and the process prints v1', async () => {
-    const pkg = join(dir, 'caller-loop.hpk');
-    const b = await runHotpatchAsync(['build', dll('v1'), dll('v2'), '-o', pkg, '--unsigned']);
+    const pkg = join(suite.dir(), 'caller-loop.hpk');
+    const b = await runHotpatchAsync(['build', sampleDll('caller-loop', 'v1'), sampleDll('caller-loop', 'v2'), '-o', pkg, '--unsigned']);
     expect(b.status, b.stderr).toBe(0);
     process.env['HP_PARK'] = '2';
     let h: HostSession;
     try {
-      const s = await startHost(dll('v1'), { worker: false });
-      if (!s.ok) throw new Error(s.error.message);
-      h = s.value;
-      hosts.push(h);
+      h = await suite.start(sampleDll('caller-loop', 'v1'), { worker: false });
     } finally {
       delete process.env['HP_PARK'];
     }
     expect(h.first.output).toBe(expected('v1'));
     const module = ['--pid', String(h.windowsPid), '--module', 'v1.dll', '--json'];
-    const p = await runHotpatchAsync(['live', pkg, ...module, '--allow-unsigned'], wineEnv());
+    const p = await applyLive(pkg, h, 'v1.dll');
     expect(p.status, p.stderr).toBe(0);
     const region = (JSON.parse(p.stdout) as { region: { address: string; size: number } }).region;
     // The second call parks a thread in run(-1), which the redirect sends to NEW run.

@@ -1,7 +1,7 @@
 /**
  * Test support for the live tests that run a sample DLL in samples/bin/host.exe under Wine and
  * patch it with `hotpatch live` (test/quiesce-live.test.ts, live-ipra.test.ts,
- * entry-args-live.test.ts, entry-args-roles-live.test.ts): the sample paths, the suite's
+ * entry-args-live.test.ts, entry-args-roles-live.test.ts, revert-live.test.ts): the sample paths, the suite's
  * hooks (a kept wineserver, a temp folder, every host ended after each test and required to
  * exit 0) and the `hotpatch live` run they share.
  */
