@@ -5,7 +5,8 @@
  * entry-args (a register through an export, a pointer in .rdata, an unchanged export passing
  * it through, a result now returned through a hidden pointer in rcx; a stack slot through an
  * export), none in its twin entry-args-fix (a parameter
- * only changed callers pass; an export reading the same register as before).
+ * only changed callers pass; an export reading the same register as before); the argument roles
+ * of entry-args-roles and the stack-argument roles of entry-args-stack, with their twins.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
@@ -13,7 +14,8 @@ import { scenarioDll, TOOLCHAINS, type Toolchain } from '../../samples/scenarios
 import { diffFiles, type ImageDiff } from '../index.ts';
 import { findEntryArgumentChanges, outsideCallerRoots } from './entry-arguments.ts';
 import { regNames } from './register-effects.ts';
-import { stackArgumentReads, stackSlotNames } from './stack-arguments.ts';
+import { ROLE_INTEGER, ROLE_POINTER } from './argument-roles.ts';
+import { stackArgumentReads, stackArgumentRoles, stackSlotNames } from './stack-arguments.ts';
 
 const read = (s: string, v: 'v1' | 'v2', stripped: boolean, tc: Toolchain): Uint8Array => new Uint8Array(readFileSync(scenarioDll(s, v, stripped, undefined, tc)));
 function diffOf(s: string, stripped: boolean, tc: Toolchain): ImageDiff {
@@ -91,6 +93,32 @@ describe.each(TOOLCHAINS.flatMap((tc) => [false, true].map((stripped) => [tc, st
 
   test('entry-args-roles-fix: roles kept (another offset, another arithmetic, still a hidden result pointer), a fix two calls deep with the same arguments, a last parameter removed: no change found', () => {
     const d = diffOf('entry-args-roles-fix', stripped, tc);
+    expect(findEntryArgumentChanges(d.match, d.newStatus)).toEqual([]);
+    expect(d.hotpatchable).toBe(true);
+  });
+
+  test('entry-args-stack: the fifth and sixth stack arguments swapped, a fifth removed: roles of the slots (4: [rsp+0x28], 5: [rsp+0x30])', () => {
+    const d = diffOf('entry-args-stack', stripped, tc);
+    const o = entries('entry-args-stack', 'v1', tc);
+    const n = entries('entry-args-stack', 'v2', tc);
+    const g1 = d.match.old.fns.byEntry.get(o.get('gather')!)!;
+    const g2 = d.match.new.fns.byEntry.get(n.get('gather')!)!;
+    // The same slots read by both bodies: the live-in comparison sees nothing.
+    expect(stackArgumentReads(d.match.old.img.image, g1)).toBe(stackArgumentReads(d.match.new.img.image, g2));
+    expect(stackArgumentRoles(d.match.old.img.image, g1)?.slice(0, 2)).toEqual([ROLE_POINTER, ROLE_INTEGER]);
+    expect(stackArgumentRoles(d.match.new.img.image, g2)?.slice(0, 2)).toEqual([ROLE_INTEGER, ROLE_POINTER]);
+    const changes = findEntryArgumentChanges(d.match, d.newStatus)
+      .map((c) => ({ culprit: c.culprit.entry, root: c.root.entry, regs: c.regs, stack: c.stack, roles: c.roles.map((r) => [r.arg, r.old & 3, r.new & 3]) }))
+      .sort((a, b) => a.culprit - b.culprit);
+    const want = [
+      { culprit: n.get('gather')!, root: o.get('gather')!, regs: 0, stack: 0, roles: [[4, 1, 2], [5, 2, 1]] },
+      { culprit: n.get('span')!, root: o.get('span')!, regs: 0, stack: 0, roles: [[4, 1, 2]] },
+    ].sort((a, b) => a.culprit - b.culprit);
+    expect(changes).toEqual(want);
+  });
+
+  test('entry-args-stack-fix: stack roles kept (another offset, another arithmetic), a last stack parameter removed: no change found', () => {
+    const d = diffOf('entry-args-stack-fix', stripped, tc);
     expect(findEntryArgumentChanges(d.match, d.newStatus)).toEqual([]);
     expect(d.hotpatchable).toBe(true);
   });

@@ -39,7 +39,13 @@
  * reaches through any chain of unchanged ones (entry-args-roles `deep_api` -> `deep_mid` ->
  * `deep_impl`).
  *
- * Not covered: the same kind of role with another meaning (two integers swapped). A thread
+ * The caller stack-argument slots (the fifth argument on) get the same comparison for a changed
+ * root (stack-arguments.ts `stackArgumentRoles`: a slot read as 32 bits holds no pointer, one
+ * loaded whole and dereferenced does): a fifth and sixth parameter swapped, or a fifth removed,
+ * read the same slots or fewer (sample entry-args-stack).
+ *
+ * Not covered: the same kind of role with another meaning (two integers swapped); stack roles
+ * of an unchanged root reaching a changed callee (the slots move with the callee's frame). A thread
  * inside a changed caller's old body at patch time, which calls the new body the old way, is
  * kept out by quiescent ranges (quiescent-callers.ts, format 2.4).
  */
@@ -51,7 +57,7 @@ import { calleesOf, ClobberSets } from './call-graph-clobbers.ts';
 import { Liveness } from './caller-registers.ts';
 import { reason, type Reason } from './reasons.ts';
 import { regNames, RegisterEffects, type ImageEffects } from './register-effects.ts';
-import { stackArgumentReads, stackSlotNames } from './stack-arguments.ts';
+import { stackArgumentUse, stackSlotNames } from './stack-arguments.ts';
 import type { FunctionStatus } from './types.ts';
 
 const hex = (x: number): string => `0x${x.toString(16)}`;
@@ -157,10 +163,11 @@ export function findEntryArgumentChanges(m: MatchResult, status: readonly Functi
     const n = newOf(i);
     if (n !== undefined) {
       const regs = grownRegs(i);
-      const sOld = stackArgumentReads(m.old.img.image, root);
-      const sNew = stackArgumentReads(m.new.img.image, n);
-      const stack = sOld === null || sNew === null ? 0 : sNew & ~sOld;
-      const roles = changedRoles(i);
+      // Caller stack slots: read now and not before, or read in another role (one walk each).
+      const sOld = stackArgumentUse(m.old.img.image, root, true);
+      const sNew = stackArgumentUse(m.new.img.image, n, true);
+      const stack = sOld === null || sNew === null ? 0 : sNew.reads & ~sOld.reads;
+      const roles = [...changedRoles(i), ...(sOld === null || sNew === null ? [] : roleChanges(sOld.roles, sNew.roles, 4))];
       if ((regs | stack) !== 0 || roles.length > 0) out.push({ culprit: n, root, through: false, path: [], regs, stack, roles, callers });
       continue;
     }
