@@ -248,6 +248,8 @@ const NEUTRAL = new Set([
   // entry-args-stack-fix (GCC): new trim_all's first `call trim` (both carried, trim 0x20 before
   // trim_all in NEW and in the patch's layout), the same.
   ...['gcc', 'gcc, stripped'].map((t) => `entry-args-stack-fix v1->v2 (${t}): code block 3 implicit moved +35: removed`),
+  // entry-args-swap-fix: new ratio_all's two calls to ratio (both carried), the same.
+  ...['gcc', 'gcc, stripped', 'clang', 'clang, stripped'].flatMap((t) => [19, 33].map((o) => `entry-args-swap-fix v1->v2 (${t}): code block 1 implicit moved +${o}: removed`)),
   // The same for enum-names' self-relative name table (LLVM), stored as a delta against the
   // old table since format 2.1 dropped the base hash: each entry is the distance from the
   // table to a name, the names are carried glued to the table at OLD's distances, so the old

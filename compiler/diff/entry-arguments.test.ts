@@ -14,6 +14,7 @@ import { scenarioDll, TOOLCHAINS, type Toolchain } from '../../samples/scenarios
 import { diffFiles, type ImageDiff } from '../index.ts';
 import { findEntryArgumentChanges, outsideCallerRoots } from './entry-arguments.ts';
 import { regNames } from './register-effects.ts';
+import { callSiteArguments, swappedArguments } from './argument-permutation.ts';
 import { ROLE_INTEGER, ROLE_POINTER } from './argument-roles.ts';
 import { stackArgumentReads, stackArgumentRoles, stackSlotNames } from './stack-arguments.ts';
 
@@ -121,5 +122,32 @@ describe.each(TOOLCHAINS.flatMap((tc) => [false, true].map((stripped) => [tc, st
     const d = diffOf('entry-args-stack-fix', stripped, tc);
     expect(findEntryArgumentChanges(d.match, d.newStatus)).toEqual([]);
     expect(d.hotpatchable).toBe(true);
+  });
+
+  test('entry-args-swap: two integer parameters swapped, seen at the changed caller\'s call sites; entry-args-swap-fix: the same order, another constant', () => {
+    const d = diffOf('entry-args-swap', stripped, tc);
+    const o = entries('entry-args-swap', 'v1', tc);
+    const n = entries('entry-args-swap', 'v2', tc);
+    const all = d.match.old.fns.byEntry.get(o.get('ratio_all')!)!;
+    const all2 = d.match.new.fns.byEntry.get(n.get('ratio_all')!)!;
+    // The first call passes constants, the second ratio_all's own n (kept in another register across the first call: unknown).
+    const oldSites = callSiteArguments(d.match.old.img.image, all, o.get('ratio')!);
+    const newSites = callSiteArguments(d.match.new.img.image, all2, n.get('ratio')!);
+    expect(oldSites.map((s) => s.slice(0, 2))[0]).toEqual(['#60', '#7']);
+    expect(newSites.map((s) => s.slice(0, 2))[0]).toEqual(['#7', '#60']);
+    expect(swappedArguments(oldSites, newSites)).toEqual({ a: 0, b: 1, oldValues: ['#60', '#7'] });
+    const changes = findEntryArgumentChanges(d.match, d.newStatus);
+    expect(changes.map((c) => [c.culprit.entry, c.root.entry, c.regs, c.stack, c.roles.length])).toEqual([[n.get('ratio')!, o.get('ratio')!, 0, 0, 0]]);
+    const f = diffOf('entry-args-swap-fix', stripped, tc);
+    expect(findEntryArgumentChanges(f.match, f.newStatus)).toEqual([]);
+    expect(f.hotpatchable).toBe(true);
+  });
+
+  test('call-site values: a swap needs every known site to agree; one contradicting site, or none known, is no swap', () => {
+    expect(swappedArguments([['#1', '#2', null, null]], [['#2', '#1', null, null]])).toEqual({ a: 0, b: 1, oldValues: ['#1', '#2'] });
+    expect(swappedArguments([['#1', '#2', null, null], ['arg:1', '#3', null, null]], [['#2', '#1', null, null], ['arg:1', '#3', null, null]])).toBeNull();
+    expect(swappedArguments([['#1', null, null, null]], [[null, '#1', null, null]])).toBeNull();
+    expect(swappedArguments([['#1', '#1', null, null]], [['#1', '#1', null, null]])).toBeNull();
+    expect(swappedArguments([['#1', '#2', null, null]], [['#2', '#1', null, null], ['#2', '#1', null, null]])).toBeNull();
   });
 });

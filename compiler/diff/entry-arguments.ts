@@ -44,7 +44,11 @@
  * loaded whole and dereferenced does): a fifth and sixth parameter swapped, or a fifth removed,
  * read the same slots or fewer (sample entry-args-stack).
  *
- * Not covered: the same kind of role with another meaning (two integers swapped); stack roles
+ * Two parameters of one kind swapped (two integers) keep registers and roles: the module's own
+ * changed callers show it, passing the same values in swapped registers at their matched call
+ * sites (argument-permutation.ts, sample entry-args-swap).
+ *
+ * Not covered: the same kind of role with another meaning that no caller shows; stack roles
  * of an unchanged root reaching a changed callee (the slots move with the callee's frame). A thread
  * inside a changed caller's old body at patch time, which calls the new body the old way, is
  * kept out by quiescent ranges (quiescent-callers.ts, format 2.4).
@@ -52,6 +56,7 @@
 import { absTarget, sectionAt } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
+import { callSiteArguments, describeSwap, swappedArguments } from './argument-permutation.ts';
 import { ArgumentRoles, describeRoleChange, roleChanges, type RoleChange } from './argument-roles.ts';
 import { calleesOf, ClobberSets } from './call-graph-clobbers.ts';
 import { Liveness } from './caller-registers.ts';
@@ -81,6 +86,8 @@ export interface EntryArgumentChange {
   readonly roles: readonly RoleChange[];
   /** How old outside callers reach the root: `the export X`, `a pointer in .rdata 0x...`, ... */
   readonly callers: readonly string[];
+  /** Two argument registers the module's changed callers now pass swapped, in words (argument-permutation.ts), or null. */
+  readonly swap?: string | null;
 }
 
 /** The ENTRY_ARGUMENTS_CHANGED reason of a change. */
@@ -91,6 +98,7 @@ export function describeEntryArgumentChange(c: EntryArgumentChange): Reason {
   if (what !== '') parts.push(`reads ${what} at entry${via}, which the old body never read`);
   const before = c.through ? `old ${nameOf(c.root)} did before the patch` : 'its old body';
   for (const r of c.roles) parts.push(`${describeRoleChange(r, before)}${what === '' ? via : ''}`);
+  if (c.swap != null) parts.push(c.swap);
   const msg = `its new body ${parts.join('; it ')}: old callers left active (${c.callers.join('; ')}) ${what !== '' ? 'do not pass it' : 'pass what the old signature meant there'}`;
   return reason('ENTRY_ARGUMENTS_CHANGED', msg, c.culprit.entry);
 }
@@ -157,6 +165,18 @@ export function findEntryArgumentChanges(m: MatchResult, status: readonly Functi
   // Unchanged roots matter only when they reach a changed function whose entry reads more, or
   // in other roles (computed for the changed functions alone; the roots' searches are the cost).
   const reaching = reachingThroughUnchanged(m, (i) => newOf(i) !== undefined && (grownRegs(i) !== 0 || changedRoles(i).length > 0));
+  // Changed roots' changed callers in the module: their call sites may show parameters swapped.
+  let callersOf: Map<number, number[]> | null = null;
+  const swapOf = (i: number, root: FunctionInfo, n: FunctionInfo): string | null => {
+    callersOf ??= callerMap(m);
+    for (const c of callersOf.get(i) ?? []) {
+      const nc = newOf(c);
+      if (nc === undefined) continue;
+      const s = swappedArguments(callSiteArguments(m.old.img.image, oldFns[c]!, root.entry), callSiteArguments(m.new.img.image, nc, n.entry));
+      if (s !== null) return describeSwap(s, nameOf(oldFns[c]!));
+    }
+    return null;
+  };
   const out: EntryArgumentChange[] = [];
   for (const [i, callers] of outsideCallerRoots(m)) {
     const root = oldFns[i]!;
@@ -168,7 +188,8 @@ export function findEntryArgumentChanges(m: MatchResult, status: readonly Functi
       const sNew = stackArgumentUse(m.new.img.image, n, true);
       const stack = sOld === null || sNew === null ? 0 : sNew.reads & ~sOld.reads;
       const roles = [...changedRoles(i), ...(sOld === null || sNew === null ? [] : roleChanges(sOld.roles, sNew.roles, 4))];
-      if ((regs | stack) !== 0 || roles.length > 0) out.push({ culprit: n, root, through: false, path: [], regs, stack, roles, callers });
+      const swap = (regs | stack) === 0 && roles.length === 0 ? swapOf(i, root, n) : null;
+      if ((regs | stack) !== 0 || roles.length > 0 || swap !== null) out.push({ culprit: n, root, through: false, path: [], regs, stack, roles, callers, swap });
       continue;
     }
     if (m.fnOldToNew[i]! < 0 || !reaching.has(i)) continue;
@@ -181,6 +202,19 @@ export function findEntryArgumentChanges(m: MatchResult, status: readonly Functi
     const brings = (k: number): boolean => (grownRegs(k) & regs) !== 0 || (roles.length > 0 && changedRoles(k).length > 0);
     const culprits = reached.some(([k]) => brings(k)) ? reached.filter(([k]) => brings(k)) : reached;
     for (const [k, path] of culprits) out.push({ culprit: newOf(k)!, root, through: true, path, regs: grownRegs(k) & regs, stack: 0, roles, callers });
+  }
+  return out;
+}
+
+/** OLD callers of each OLD function, through direct calls and jumps (calleesOf). */
+function callerMap(m: MatchResult): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  for (const f of m.old.fns.functions) {
+    for (const c of calleesOf(m.old.fns, f).fns) {
+      const l = out.get(c);
+      if (l === undefined) out.set(c, [f.index]);
+      else l.push(f.index);
+    }
   }
   return out;
 }
