@@ -1,18 +1,20 @@
 /**
- * Stack arguments with another meaning under callers outside the module, live under Wine
- * (compiler/diff/entry-arguments.ts with stack-arguments.ts stackArgumentRoles).
- * samples/entry-args-stack/importer.c stands for a module compiled against entry-args-stack v1:
- * loaded next to the scenario DLL (`host.exe --also`), it calls the exports
- * gather(a, b, c, d, p, n) and span(a, b, c, d, s, n) with v1's signatures every round.
+ * Arguments with another meaning under callers outside the module, live under Wine: stack
+ * arguments (compiler/diff/entry-arguments.ts with stack-arguments.ts stackArgumentRoles) and
+ * two parameters swapped (argument-permutation.ts). Each scenario's importer.c stands for a
+ * module compiled against v1: loaded next to the scenario DLL (`host.exe --also`), it calls the
+ * exports with v1's signatures every round.
+ * - entry-args-stack: gather(a, b, c, d, p, n) and span(a, b, c, d, s, n), whose fifth and
+ *   sixth parameters swap or whose fifth goes; the new bodies read the same stack slots or fewer.
+ * - entry-args-swap: ratio(num, den) becomes ratio(den, num); same registers, same roles.
  *
- * Before the rule saw stack-argument roles, the pair was hotpatchable (both compilers): the new
- * bodies read the same stack slots or fewer, only their meaning changed. The first test builds
- * that package (the rule's refusals presented as hotpatchable, with their redirects, as the diff
+ * Before the rules, each pair was hotpatchable (both compilers). The first test builds that
+ * package (the rule's refusals presented as hotpatchable, with their redirects, as the diff
  * gave before) and applies it live: the importer's gather faults (the new body dereferences the
- * index in the sixth slot), span adds the low bits of the string pointer in the fifth. Now the
- * build is refused, naming both, and a --skip-refused package leaves the importer v1's answers.
- * (Helpers as test/entry-args-roles-live.test.ts's: to share when the live tests get their
- * common support module.)
+ * index in the sixth slot), span adds the low bits of the string pointer in the fifth, ratio
+ * divides 7 by 60. Now the build is refused, naming them, and a --skip-refused package leaves
+ * the importer v1's answers. (Helpers as test/entry-args-roles-live.test.ts's: to share when
+ * the live tests get their common support module.)
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,12 +31,25 @@ import { missingTools } from './support/tools.ts';
 import { keepWineServer, wineEnv } from './support/wine.ts';
 
 const skip = missingTools(['wine', 'mingw']);
-const NAME = 'entry-args-stack';
-const expected = (v: 'v1' | 'v2'): string => readExpectedOutput(NAME, v)!;
+/** Per scenario: what its importer prints when each export answers as v1's does, and what the package without the rule gives for sure. */
+const SCENARIOS = {
+  // 1*2 + 3*4 + values[x]; 1*2 + 3*4 + 'a' + x. The new gather faults on the index (-999).
+  'entry-args-stack': {
+    v1: [1, 2].flatMap((x) => [`importer gather(1, 2, 3, 4, values, ${x}) = ${14 + [1, 2, 3, 4][x]!}`, `importer span(1, 2, 3, 4, "a", ${x}) = ${14 + 97 + x}`]),
+    without: ['importer gather(1, 2, 3, 4, values, 1) = -999', 'importer gather(1, 2, 3, 4, values, 2) = -999'],
+    refused: ['gather', 'span'],
+  },
+  // 60 / den + 60 % 5; the new body computes den / 60 + den % 5.
+  'entry-args-swap': {
+    v1: [7, 8].map((d) => `importer ratio(60, ${d}) = ${Math.trunc(60 / d)}`),
+    without: [7, 8].map((d) => `importer ratio(60, ${d}) = ${d % 5}`),
+    refused: ['ratio'],
+  },
+} as const;
+type Name = keyof typeof SCENARIOS;
+const expected = (name: Name, v: 'v1' | 'v2'): string => readExpectedOutput(name, v)!;
 const dllFile = (tc: Toolchain): string => `v1${tc === 'clang' ? '.clang' : ''}.dll`;
-/** What the importer prints when each export answers as v1's does: 1*2 + 3*4 + values[x] / + 'a' + x. */
-const V1_LINES = [1, 2].flatMap((x) => [`importer gather(1, 2, 3, 4, values, ${x}) = ${14 + [1, 2, 3, 4][x]!}`, `importer span(1, 2, 3, 4, "a", ${x}) = ${14 + 97 + x}`]);
-const V1_TEXT = V1_LINES.map((l) => `${l}\n`).join('');
+const v1Text = (name: Name): string => SCENARIOS[name].v1.map((l) => `${l}\n`).join('');
 
 let dir = '';
 const hosts: HostSession[] = [];
@@ -54,12 +69,12 @@ function withoutTheRule(d: ImageDiff): ImageDiff {
   return { ...d, functions, hotpatchable: functions.every((f) => f.verdict !== 'refused') };
 }
 
-/** A host running v1 (of `tc`) with the importer next to it, checked on round 1. */
-async function v1Host(tc: Toolchain): Promise<HostSession> {
-  const h = await startHost(scenarioDll(NAME, 'v1', false, undefined, tc), { also: [buildImporter(dir, NAME, dllFile(tc))] });
+/** A host running `name` v1 (of `tc`) with its importer next to it, checked on round 1. */
+async function v1Host(name: Name, tc: Toolchain): Promise<HostSession> {
+  const h = await startHost(scenarioDll(name, 'v1', false, undefined, tc), { also: [buildImporter(dir, name, dllFile(tc))] });
   if (!h.ok) throw new Error(h.error.message);
   hosts.push(h.value);
-  expect(h.value.first.output).toBe(expected('v1') + V1_TEXT);
+  expect(h.value.first.output).toBe(expected(name, 'v1') + v1Text(name));
   return h.value;
 }
 
@@ -73,18 +88,19 @@ async function patchedRound(h: HostSession, pkg: string, tc: Toolchain): Promise
   return r.value.output;
 }
 
-describe.skipIf(skip !== undefined)(`entry-args-stack, live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
+describe.skipIf(skip !== undefined)(`entry-args-stack and entry-args-swap, live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
   beforeAll(() => {
     keepWineServer();
-    dir = mkdtempSync(join(tmpdir(), 'hp-entry-args-stack-'));
+    dir = mkdtempSync(join(tmpdir(), 'hp-entry-args-stack-swap-'));
   });
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  for (const tc of ['gcc', 'clang'] as const) {
-    test(`${tc}: the package without the rule, applied live, gives the v1 importer other answers from gather and span`, async () => {
-      const d = diffFiles(new Uint8Array(readFileSync(scenarioDll(NAME, 'v1', false, undefined, tc))), new Uint8Array(readFileSync(scenarioDll(NAME, 'v2', false, undefined, tc))));
+  for (const [name, tc] of (Object.keys(SCENARIOS) as Name[]).flatMap((n) => (['gcc', 'clang'] as const).map((t) => [n, t] as const))) {
+    const sc = SCENARIOS[name];
+    test(`${name}, ${tc}: the package without the rule, applied live, gives the v1 importer other answers from ${sc.refused.join(' and ')}`, async () => {
+      const d = diffFiles(new Uint8Array(readFileSync(scenarioDll(name, 'v1', false, undefined, tc))), new Uint8Array(readFileSync(scenarioDll(name, 'v2', false, undefined, tc))));
       if (!d.ok) throw new Error(d.error.message);
       const presented = withoutTheRule(d.value);
       expect(presented.hotpatchable).toBe(true);
@@ -93,31 +109,31 @@ describe.skipIf(skip !== undefined)(`entry-args-stack, live under Wine${skip ? `
       expect(verifyPackage(presented, e.value.pkg).ok, 'the verifier alone does not catch it').toBe(true);
       const bytes = await encodePackage(e.value.pkg);
       if (!bytes.ok) throw new Error(bytes.error.message);
-      const pkg = join(dir, `without-${tc}.hpk`);
+      const pkg = join(dir, `without-${name}-${tc}.hpk`);
       writeFileSync(pkg, bytes.value);
-      const h = await v1Host(tc);
+      const h = await v1Host(name, tc);
       const out = await patchedRound(h, pkg, tc);
-      expect(out.startsWith(expected('v2')), 'the DLL itself now answers as v2').toBe(true);
-      const lines = out.slice(expected('v2').length).trimEnd().split('\n');
-      expect(lines).toHaveLength(V1_LINES.length);
-      for (let k = 0; k < lines.length; k++) expect(lines[k], `line ${k}`).not.toBe(V1_LINES[k]);
-      expect(lines.filter((l) => l.startsWith('importer gather('))).toEqual(['importer gather(1, 2, 3, 4, values, 1) = -999', 'importer gather(1, 2, 3, 4, values, 2) = -999']);
+      expect(out.startsWith(expected(name, 'v2')), 'the DLL itself now answers as v2').toBe(true);
+      const lines = out.slice(expected(name, 'v2').length).trimEnd().split('\n');
+      expect(lines).toHaveLength(sc.v1.length);
+      for (let k = 0; k < lines.length; k++) expect(lines[k], `line ${k}`).not.toBe(sc.v1[k]);
+      for (const l of sc.without) expect(lines).toContain(l);
     }, 120_000);
 
-    test(`${tc}: refused, naming gather and span; the --skip-refused patch leaves the importer v1's answers`, async () => {
-      const v1 = scenarioDll(NAME, 'v1', false, undefined, tc);
-      const v2 = scenarioDll(NAME, 'v2', false, undefined, tc);
-      const out = join(dir, `p-${tc}.hpk`);
+    test(`${name}, ${tc}: refused, naming ${sc.refused.join(' and ')}; the --skip-refused patch leaves the importer v1's answers`, async () => {
+      const v1 = scenarioDll(name, 'v1', false, undefined, tc);
+      const v2 = scenarioDll(name, 'v2', false, undefined, tc);
+      const out = join(dir, `p-${name}-${tc}.hpk`);
       const r = await runHotpatchAsync(['build', v1, v2, '-o', out, '--unsigned', '--json']);
       expect(r.status).toBe(31);
       const j = JSON.parse(r.stdout) as { refused: Array<{ code: string; message: string }> };
-      expect(j.refused.map((x) => x.code)).toEqual(['ENTRY_ARGUMENTS_CHANGED', 'ENTRY_ARGUMENTS_CHANGED']);
-      expect(j.refused.map((x) => /the export (\w+)/.exec(x.message)?.[1]).sort()).toEqual(['gather', 'span']);
+      expect(j.refused.map((x) => x.code)).toEqual(sc.refused.map(() => 'ENTRY_ARGUMENTS_CHANGED'));
+      expect(j.refused.map((x) => /the export (\w+)/.exec(x.message)?.[1]).sort()).toEqual([...sc.refused]);
       const s = await runHotpatchAsync(['build', v1, v2, '-o', out, '--unsigned', '--skip-refused', '--json']);
       expect(s.status, s.stderr).toBe(0);
-      const h = await v1Host(tc);
+      const h = await v1Host(name, tc);
       const after = await patchedRound(h, out, tc);
-      expect(after.endsWith(V1_TEXT)).toBe(true);
+      expect(after.endsWith(v1Text(name))).toBe(true);
     }, 120_000);
   }
 });
