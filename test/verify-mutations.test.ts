@@ -245,6 +245,11 @@ const NEUTRAL = new Set([
   // caller-loop: new run's `call step` (both carried, at OLD's distance from each other), the same.
   ...['gcc', 'gcc, stripped'].map((t) => `caller-loop v1->v2 (${t}): code block 1 implicit moved +44: removed`),
   ...['clang', 'clang, stripped'].map((t) => `caller-loop v1->v2 (${t}): code block 1 implicit moved +47: removed`),
+  // entry-args-stack-fix (GCC): new trim_all's first `call trim` (both carried, trim 0x20 before
+  // trim_all in NEW and in the patch's layout), the same.
+  ...['gcc', 'gcc, stripped'].map((t) => `entry-args-stack-fix v1->v2 (${t}): code block 3 implicit moved +35: removed`),
+  // entry-args-swap-fix: new ratio_all's two calls to ratio (both carried), the same.
+  ...['gcc', 'gcc, stripped', 'clang', 'clang, stripped'].flatMap((t) => [19, 33].map((o) => `entry-args-swap-fix v1->v2 (${t}): code block 1 implicit moved +${o}: removed`)),
   // The same for enum-names' self-relative name table (LLVM), stored as a delta against the
   // old table since format 2.1 dropped the base hash: each entry is the distance from the
   // table to a name, the names are carried glued to the table at OLD's distances, so the old

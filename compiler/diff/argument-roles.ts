@@ -27,7 +27,7 @@
 import { FlowControl, Instruction, Mnemonic, OpAccess, OpKind, Register, RegisterExt, type UsedRegister } from 'iced-x86';
 import type { FunctionInfo, FunctionTable } from '../image/types.ts';
 import { functionAt } from './call-graph-clobbers.ts';
-import { decodeUsed, type InsnAt, type RegisterEffects } from './register-effects.ts';
+import { decodeUsed, withUsedRegisters, type InsnAt, type RegisterEffects } from './register-effects.ts';
 
 /** Role bits of one argument. */
 export const ROLE_POINTER = 1;
@@ -48,7 +48,7 @@ export type ArgumentRoleSet = readonly [number, number, number, number];
 const NONE: ArgumentRoleSet = [0, 0, 0, 0];
 
 /** One instruction as the role search needs it. */
-interface RoleInsn {
+export interface RoleInsn {
   readonly rva: number;
   readonly next: number;
   readonly flow: FlowControl;
@@ -89,8 +89,8 @@ function copyOf(insn: Instruction): readonly [number, number] | null {
   return null;
 }
 
-/** The role evidence and register effects of the instruction decoded into `insn`, which uses the registers `used`. */
-function roleInsnOf(insn: Instruction, used: readonly UsedRegister[], rva: number, length: number, flow: FlowControl): RoleInsn {
+/** The role evidence and register effects of the instruction decoded into `insn`, which uses the registers `used` (stack-arguments.ts follows loaded stack arguments with it too). */
+export function roleInsnOf(insn: Instruction, used: readonly UsedRegister[], rva: number, length: number, flow: FlowControl): RoleInsn {
   const uses: number[] = [];
   const mn = insn.mnemonic;
   const lea = mn === Mnemonic.Lea;
@@ -115,6 +115,11 @@ function roleInsnOf(insn: Instruction, used: readonly UsedRegister[], rva: numbe
   const direct = flow === FlowControl.Call || flow === FlowControl.UnconditionalBranch || flow === FlowControl.ConditionalBranch;
   const target = direct && insn.opCount > 0 && (insn.opKind(0) === OpKind.NearBranch64 || insn.opKind(0) === OpKind.NearBranch32) ? Number(insn.nearBranchTarget) : -1;
   return { rva, next: rva + length, flow, target, uses, writes, copyDst: copy?.[0] ?? -1, copySrc: copy?.[1] ?? -1 };
+}
+
+/** roleInsnOf for an instruction decoded on its own (the registers it uses found and freed here). */
+export function roleInsnAlone(insn: Instruction, rva: number, length: number, flow: FlowControl): RoleInsn {
+  return withUsedRegisters(insn, (used) => roleInsnOf(insn, used, rva, length, flow));
 }
 
 /** Whether `r` is one of `insn`'s explicit register operands (not an implicit rdx:rax of mul/div). */
@@ -278,7 +283,7 @@ export class ArgumentRoles {
 }
 
 /** GPRs a call may change, as a mask. */
-const VOLATILE_MASK = VOLATILE_GPRS.reduce<number>((m, g) => m | (1 << g), 0);
+export const VOLATILE_MASK = VOLATILE_GPRS.reduce<number>((m, g) => m | (1 << g), 0);
 
 /** The half-state word for argument `slot` (0 or 1 of its half) held in the GPRs of `mask`. */
 function holding(slot: number, mask: number): number {
@@ -310,7 +315,7 @@ function stepHalf(word: number, kill: number, dst: number, src: number): number 
 
 /** One argument whose role an old caller cannot satisfy: old and new roles. */
 export interface RoleChange {
-  /** 0..3: rcx, rdx, r8, r9. */
+  /** 0..3: rcx, rdx, r8, r9; 4 on: the caller stack-argument slots [rsp+0x28], [rsp+0x30], ... (stack-arguments.ts). */
   readonly arg: number;
   readonly old: number;
   readonly new: number;
@@ -318,18 +323,19 @@ export interface RoleChange {
 
 /**
  * The arguments whose role changed in a way an old caller cannot satisfy: a pointer (only
- * dereferenced, never used as an integer) now only used as an integer, or the reverse. A role
+ * dereferenced, never used as an integer) now only used as an integer, or the reverse (roles
+ * of registers, or of stack slots from argument `first` on). A role
  * only added where the old body never read the register is the live-in comparison's; one the
  * new body drops (a removed last parameter) is harmless; a register with both kinds of evidence
  * on either side tells nothing.
  */
-export function roleChanges(oldRoles: ArgumentRoleSet, newRoles: ArgumentRoleSet): RoleChange[] {
+export function roleChanges(oldRoles: readonly number[], newRoles: readonly number[], first = 0): RoleChange[] {
   const out: RoleChange[] = [];
   const both = ROLE_POINTER | ROLE_INTEGER;
-  for (let a = 0; a < 4; a++) {
+  for (let a = 0; a < Math.min(oldRoles.length, newRoles.length); a++) {
     const o = oldRoles[a]! & both;
     const n = newRoles[a]! & both;
-    if ((o === ROLE_POINTER && n === ROLE_INTEGER) || (o === ROLE_INTEGER && n === ROLE_POINTER)) out.push({ arg: a, old: oldRoles[a]!, new: newRoles[a]! });
+    if ((o === ROLE_POINTER && n === ROLE_INTEGER) || (o === ROLE_INTEGER && n === ROLE_POINTER)) out.push({ arg: first + a, old: oldRoles[a]!, new: newRoles[a]! });
   }
   return out;
 }
@@ -339,7 +345,7 @@ export function roleChanges(oldRoles: ArgumentRoleSet, newRoles: ArgumentRoleSet
  * body`): `dereferences rdx, which its old body used as an integer (parameters reordered or removed?)`.
  */
 export function describeRoleChange(c: RoleChange, before: string): string {
-  const r = ARG_NAMES[c.arg]!;
+  const r = ARG_NAMES[c.arg] ?? `the stack argument [rsp+0x${(0x28 + 8 * (c.arg - 4)).toString(16)}]`;
   if ((c.new & ROLE_POINTER) !== 0) return `dereferences ${r}, which ${before} used as an integer (parameters reordered or removed?)`;
   if ((c.old & ROLE_RETURNED) !== 0) return `uses ${r} as an integer, which ${before} wrote its result through and returned in rax (a hidden result pointer; the result now comes back in registers?)`;
   return `uses ${r} as an integer, which ${before} dereferenced (a pointer; parameters reordered or removed?)`;

@@ -39,19 +39,30 @@
  * reaches through any chain of unchanged ones (entry-args-roles `deep_api` -> `deep_mid` ->
  * `deep_impl`).
  *
- * Not covered: the same kind of role with another meaning (two integers swapped). A thread
+ * The caller stack-argument slots (the fifth argument on) get the same comparison for a changed
+ * root (stack-arguments.ts `stackArgumentRoles`: a slot read as 32 bits holds no pointer, one
+ * loaded whole and dereferenced does): a fifth and sixth parameter swapped, or a fifth removed,
+ * read the same slots or fewer (sample entry-args-stack).
+ *
+ * Two parameters of one kind swapped (two integers) keep registers and roles: the module's own
+ * changed callers show it, passing the same values in swapped registers at their matched call
+ * sites (argument-permutation.ts, sample entry-args-swap).
+ *
+ * Not covered: the same kind of role with another meaning that no caller shows; stack roles
+ * of an unchanged root reaching a changed callee (the slots move with the callee's frame). A thread
  * inside a changed caller's old body at patch time, which calls the new body the old way, is
  * kept out by quiescent ranges (quiescent-callers.ts, format 2.4).
  */
 import { absTarget, sectionAt } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
+import { callSiteArguments, describeSwap, swappedArguments } from './argument-permutation.ts';
 import { ArgumentRoles, describeRoleChange, roleChanges, type RoleChange } from './argument-roles.ts';
 import { calleesOf, ClobberSets } from './call-graph-clobbers.ts';
 import { Liveness } from './caller-registers.ts';
 import { reason, type Reason } from './reasons.ts';
 import { regNames, RegisterEffects, type ImageEffects } from './register-effects.ts';
-import { stackArgumentReads, stackSlotNames } from './stack-arguments.ts';
+import { stackArgumentUse, stackSlotNames } from './stack-arguments.ts';
 import type { FunctionStatus } from './types.ts';
 
 const hex = (x: number): string => `0x${x.toString(16)}`;
@@ -75,6 +86,8 @@ export interface EntryArgumentChange {
   readonly roles: readonly RoleChange[];
   /** How old outside callers reach the root: `the export X`, `a pointer in .rdata 0x...`, ... */
   readonly callers: readonly string[];
+  /** Two argument registers the module's changed callers now pass swapped, in words (argument-permutation.ts), or null. */
+  readonly swap?: string | null;
 }
 
 /** The ENTRY_ARGUMENTS_CHANGED reason of a change. */
@@ -85,6 +98,7 @@ export function describeEntryArgumentChange(c: EntryArgumentChange): Reason {
   if (what !== '') parts.push(`reads ${what} at entry${via}, which the old body never read`);
   const before = c.through ? `old ${nameOf(c.root)} did before the patch` : 'its old body';
   for (const r of c.roles) parts.push(`${describeRoleChange(r, before)}${what === '' ? via : ''}`);
+  if (c.swap != null) parts.push(c.swap);
   const msg = `its new body ${parts.join('; it ')}: old callers left active (${c.callers.join('; ')}) ${what !== '' ? 'do not pass it' : 'pass what the old signature meant there'}`;
   return reason('ENTRY_ARGUMENTS_CHANGED', msg, c.culprit.entry);
 }
@@ -158,17 +172,31 @@ export function findEntryArgumentChanges(m: MatchResult, status: readonly Functi
   const brings = new Set<number>();
   for (const i of changedToTest(m, roots, (k) => newOf(k) !== undefined)) if (grownRegs(i) !== 0 || changedRoles(i).length > 0) brings.add(i);
   const reaching = reachingThroughUnchanged(m, (i) => brings.has(i));
+  // Changed roots' changed callers in the module: their call sites may show parameters swapped.
+  let callersOf: Map<number, number[]> | null = null;
+  const swapOf = (i: number, root: FunctionInfo, n: FunctionInfo): string | null => {
+    callersOf ??= callerMap(m);
+    for (const c of callersOf.get(i) ?? []) {
+      const nc = newOf(c);
+      if (nc === undefined) continue;
+      const s = swappedArguments(callSiteArguments(m.old.img.image, oldFns[c]!, root.entry), callSiteArguments(m.new.img.image, nc, n.entry));
+      if (s !== null) return describeSwap(s, nameOf(oldFns[c]!));
+    }
+    return null;
+  };
   const out: EntryArgumentChange[] = [];
   for (const [i, callers] of roots) {
     const root = oldFns[i]!;
     const n = newOf(i);
     if (n !== undefined) {
       const regs = grownRegs(i);
-      const sOld = stackArgumentReads(m.old.img.image, root);
-      const sNew = stackArgumentReads(m.new.img.image, n);
-      const stack = sOld === null || sNew === null ? 0 : sNew & ~sOld;
-      const roles = changedRoles(i);
-      if ((regs | stack) !== 0 || roles.length > 0) out.push({ culprit: n, root, through: false, path: [], regs, stack, roles, callers });
+      // Caller stack slots: read now and not before, or read in another role (one walk each).
+      const sOld = stackArgumentUse(m.old.img.image, root, true);
+      const sNew = stackArgumentUse(m.new.img.image, n, true);
+      const stack = sOld === null || sNew === null ? 0 : sNew.reads & ~sOld.reads;
+      const roles = [...changedRoles(i), ...(sOld === null || sNew === null ? [] : roleChanges(sOld.roles, sNew.roles, 4))];
+      const swap = (regs | stack) === 0 && roles.length === 0 ? swapOf(i, root, n) : null;
+      if ((regs | stack) !== 0 || roles.length > 0 || swap !== null) out.push({ culprit: n, root, through: false, path: [], regs, stack, roles, callers, swap });
       continue;
     }
     if (m.fnOldToNew[i]! < 0 || !reaching.has(i)) continue;
@@ -203,6 +231,19 @@ function changedToTest(m: MatchResult, roots: ReadonlyMap<number, readonly strin
     }
   }
   return [...out].sort((a, b) => a - b);
+}
+
+/** OLD callers of each OLD function, through direct calls and jumps (calleesOf). */
+function callerMap(m: MatchResult): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  for (const f of m.old.fns.functions) {
+    for (const c of calleesOf(m.old.fns, f).fns) {
+      const l = out.get(c);
+      if (l === undefined) out.set(c, [f.index]);
+      else l.push(f.index);
+    }
+  }
+  return out;
 }
 
 /** OLD functions that reach a changed one through direct calls and jumps into unchanged functions (the changed ones included). */

@@ -18,8 +18,12 @@
  * (stack-arguments.ts) that its old entry did not. Unchanged callers need none: their code is
  * the same in both builds, so they already pass what the new callee takes (entry-arguments.ts).
  * A refused caller left old (--skip-refused) drops its callees (diff/left-old.ts).
- * Not covered: a callee reached through a pointer, and a recursive caller calling its own
- * entry (calleesOf leaves both out).
+ * A redirected function that branches to its own entry (a recursion) is its own caller: a
+ * thread inside its old body, whose other callers may have left no frame (sample
+ * caller-recursion: `run` enters walk by a tail jump), makes its next recursive call through
+ * the redirect with the old arguments, so its old body is a range too.
+ * Not covered: a callee reached through a pointer (calleesOf leaves it out: the indirect call
+ * site cannot name it).
  */
 import type { HotpatchPackage, RvaRange } from '../../formats/package.ts';
 import type { Rva } from '../../common/types.ts';
@@ -50,6 +54,8 @@ export function findQuiescentCallers(m: MatchResult, redirected: (oldIndex: numb
   for (const c of oldFns) {
     if (!redirected(c.index)) continue;
     for (const k of calleesOf(m.old.fns, c).fns) if (redirected(k)) pairs.push([c, k]);
+    // A branch to its own entry (a recursion, a tail call to itself) is a call through its redirect.
+    if (c.decoded.refs.some((r) => r.isBranch && r.target === c.entry)) pairs.push([c, c.index]);
   }
   if (pairs.length === 0) return [];
   const newOf = (i: number): FunctionInfo => newFns[m.fnOldToNew[i]!]!;

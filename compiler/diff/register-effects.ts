@@ -172,16 +172,19 @@ export type InsnRider = (insn: Instruction, used: readonly UsedRegister[], d: In
  * large image they cost more than the analyses: minutes of garbage collection on swc-html).
  */
 export function decodeUsed<T extends InsnAt>(image: Uint8Array, insns: readonly T[], visit: (insn: Instruction, used: readonly UsedRegister[], d: T) => void): void {
-  decodeEach(image, insns, (insn, d) => {
-    const info = factory.info(insn);
-    const used = info.usedRegisters();
-    try {
-      visit(insn, used, d);
-    } finally {
-      for (const u of used) u.free();
-      info.free();
-    }
-  });
+  decodeEach(image, insns, (insn, d) => withUsedRegisters(insn, (used) => visit(insn, used, d)));
+}
+
+/** `f` of the registers `insn` uses, the iced objects freed after the call. */
+export function withUsedRegisters<R>(insn: Instruction, f: (used: readonly UsedRegister[]) => R): R {
+  const info = factory.info(insn);
+  const used = info.usedRegisters();
+  try {
+    return f(used);
+  } finally {
+    for (const u of used) u.free();
+    info.free();
+  }
 }
 
 /** The effect of each instruction `insns` lists, decoded from `image` (bytes indexed by RVA); `riders` see each instruction too. */

@@ -10,8 +10,9 @@
  * stored, not pushed). A function that moves rsp by a register or aligns it (alloca, __chkstk,
  * `and rsp, -32`) has no depth this can follow: its reads are unknown (null).
  */
-import { Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory, Mnemonic, OpAccess, OpKind, Register } from 'iced-x86';
+import { Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory, MemorySizeExt, Mnemonic, OpAccess, OpKind, Register, RegisterExt } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
+import { ROLE_INTEGER, ROLE_POINTER, roleInsnAlone, VOLATILE_MASK, type RoleInsn } from './argument-roles.ts';
 import { spanOf } from './register-effects.ts';
 
 /** Offset of the first stack argument from rsp at entry (return address + home area). */
@@ -53,9 +54,31 @@ function movesRspUnknown(insn: Instruction): boolean {
  * frame cannot be followed.
  */
 export function stackArgumentReads(image: Uint8Array, f: FunctionInfo): number | null {
+  return stackArgumentUse(image, f, false)?.reads ?? null;
+}
+
+/**
+ * What `f` does with each caller stack-argument slot it reads (ROLE_* bits of argument-roles.ts
+ * per slot, the fifth argument first), or null when its frame cannot be followed. A slot read
+ * as 32 bits or narrower (`mov eax, [rsp+0x30]`, `add eax, [rsp+0x30]`, `movsx`, `movss`) holds
+ * no pointer (INTEGER); one loaded whole into a register is followed on the straight line after
+ * the load with the register roles' evidence (argument-roles.ts: dereferenced, POINTER; used as
+ * 32 bits, scaled or multiplied, INTEGER), through copies and across calls in callee-saved
+ * registers, up to the next branch, return or write. A slot read as 64 bits into memory or an
+ * xmm register, compared, or whose address is taken is evidence of nothing. For
+ * entry-arguments.ts: a fifth or later parameter moved, removed or swapped while the new body
+ * reads the same slots or fewer (sample entry-args-stack).
+ */
+export function stackArgumentRoles(image: Uint8Array, f: FunctionInfo): number[] | null {
+  return stackArgumentUse(image, f, true)?.roles ?? null;
+}
+
+/** The prologue walk both of the above share: slots read, and with `withRoles` their roles (one walk for both). */
+export function stackArgumentUse(image: Uint8Array, f: FunctionInfo, withRoles: boolean): { reads: number; roles: number[] } | null {
   const insns = f.decoded.insns;
   const { lo, hi } = spanOf(insns);
-  if (hi <= lo) return 0;
+  const roles: number[] = Array<number>(SLOTS).fill(0);
+  if (hi <= lo) return { reads: 0, roles };
   const decoder = new Decoder(64, image.subarray(lo, hi), DecoderOptions.None);
   const insn = new Instruction();
   let depth = 0;
@@ -64,11 +87,14 @@ export function stackArgumentReads(image: Uint8Array, f: FunctionInfo): number |
   let expect: number = f.entry;
   let steps = 0;
   let mask = 0;
+  // GPR -> the slot whose whole value it holds, on the straight line since the load (roles only).
+  const held = new Map<number, number>();
   try {
     for (const d of [...insns].sort((a, b) => a.rva - b.rva)) {
       decoder.position = d.rva - lo;
       decoder.ip = BigInt(d.rva);
       decoder.decodeOut(insn);
+      if (d.rva !== expect) held.clear();
       if (inPrologue && (d.rva !== expect || steps++ >= PROLOGUE_MAX)) inPrologue = false;
       const step = inPrologue ? prologueStep(insn) : null;
       if (step !== null && 'grow' in step) depth += step.grow;
@@ -76,7 +102,11 @@ export function stackArgumentReads(image: Uint8Array, f: FunctionInfo): number |
       else if (movesRspUnknown(insn)) return null;
       else if (insn.mnemonic === Mnemonic.Push || insn.mnemonic === Mnemonic.Pop || insn.mnemonic === Mnemonic.Ret) {
         // Epilogue pops and the return: no argument read.
-      } else mask |= slotsRead(insn, depth, rbpAt);
+      } else {
+        const read = slotsRead(insn, depth, rbpAt);
+        mask |= read;
+        if (withRoles) followRoles(insn, d.rva, d.length, d.flow, read, held, roles);
+      }
       if (d.flow !== FlowControl.Next) inPrologue = false;
       expect = d.rva + d.length;
     }
@@ -84,7 +114,42 @@ export function stackArgumentReads(image: Uint8Array, f: FunctionInfo): number |
     insn.free();
     decoder.free();
   }
-  return mask;
+  return { reads: mask, roles };
+}
+
+/** GPR numbers of a 64-bit register, or -1. */
+const gpr64 = (r: Register): number => (RegisterExt.isGPR64(r) ? r - Register.RAX : -1);
+
+/**
+ * One instruction of the straight-line role search: evidence for the slots `held` registers
+ * carry, then the slots `read` gives evidence for by the width of the read, then what the
+ * instruction kills, copies or loads whole.
+ */
+function followRoles(insn: Instruction, rva: number, length: number, flow: FlowControl, read: number, held: Map<number, number>, roles: number[]): void {
+  let e: RoleInsn | null = null;
+  if (held.size > 0) {
+    e = roleInsnAlone(insn, rva, length, flow);
+    for (const u of e.uses) {
+      const k = held.get(u >> 3);
+      if (k !== undefined) roles[k]! |= u & (ROLE_POINTER | ROLE_INTEGER);
+    }
+  }
+  const whole = read !== 0 && insn.mnemonic === Mnemonic.Mov && insn.opKind(0) === OpKind.Register && gpr64(insn.op0Register) >= 0;
+  if (read !== 0 && !whole) {
+    const size = MemorySizeExt.size(insn.memorySize);
+    if (size > 0 && size <= 4) for (let k = 0; k < SLOTS; k++) if ((read & (1 << k)) !== 0) roles[k]! |= ROLE_INTEGER;
+  }
+  if (flow !== FlowControl.Next && flow !== FlowControl.ConditionalBranch && flow !== FlowControl.Call) {
+    held.clear();
+    return;
+  }
+  if (e !== null) {
+    const kill = flow === FlowControl.Call ? e.writes | VOLATILE_MASK : e.writes;
+    const from = e.copySrc >= 0 ? held.get(e.copySrc) : undefined;
+    for (const g of [...held.keys()]) if ((kill & (1 << g)) !== 0) held.delete(g);
+    if (from !== undefined && e.copyDst >= 0) held.set(e.copyDst, from);
+  }
+  if (whole) held.set(gpr64(insn.op0Register), Math.log2(read & -read));
 }
 
 /** The stack-argument slots the memory operands of `insn` read, at frame depth `depth` (rbp = entry rsp - rbpAt). */
