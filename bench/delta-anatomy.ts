@@ -2,8 +2,9 @@
  * What the code blocks of a package are made of, before sealing: how each is stored (literal
  * or delta, and for a delta its copy / literal / add ops), and why each fixup it still lists
  * is explicit (its target kind; for an old-image target, whether a copy brings its field and
- * where the old field points). `node bin/run-ts.js bench/delta-anatomy.ts [LABEL...]`
- * (default: sharp A/B and watcher D), packages built as bench/size-breakdown.ts builds them.
+ * where the old field points), and the copy and add ops' offset gaps.
+ * `node bin/run-ts.js bench/delta-anatomy.ts [LABEL...]` (default: sharp A/B and watcher D),
+ * packages built as bench/size-breakdown.ts builds them.
  */
 import { copySource } from '../formats/delta-index.ts';
 import type { CodeBlock, Fixup, StoredOp } from '../formats/package.ts';
@@ -33,6 +34,7 @@ for (const pair of pairs) {
   const storage = new Map<string, number>();
   const opsStat = new Map<string, number>();
   const why = new Map<string, number>();
+  const gaps = new Map<string, number>();
   const literalWhy = new Map<string, number>();
   for (const b of pkg.codeBlocks) {
     const rec = records.get(b.id);
@@ -42,6 +44,16 @@ for (const pair of pairs) {
     count(storage, `${b.bytes.kind} ${what} bytes`, size);
     if (b.bytes.kind === 'literal') count(literalWhy, `${what} fixups`, b.fixups.length);
     const ops: readonly StoredOp[] = b.bytes.kind === 'delta' ? b.bytes.ops : [];
+    // Offset gaps as the op columns write them (formats/op-columns.ts): 0 where a copy or add
+    // resumes the previous op's alignment; far ones cost 2-3 varint bytes zstd cannot predict.
+    let next = 0;
+    for (const op of ops) {
+      const len = op.kind === 'literal' || op.kind === 'add' ? op.bytes.length : op.length;
+      if (op.kind === 'literal' || op.kind === 'sealed-literal') { next += len; continue; }
+      const gap = Math.abs(op.offset - next);
+      count(gaps, gap === 0 ? 'gap 0' : gap < 64 ? 'gap 1-63' : gap < 8192 ? 'gap 64-8191' : 'gap 8192+');
+      next = op.offset + len;
+    }
     for (const op of ops) {
       if (op.kind === 'copy') { count(opsStat, 'copy ops'); count(opsStat, 'copy bytes', op.length); }
       else if (op.kind === 'literal') { count(opsStat, 'literal ops'); count(opsStat, 'literal bytes', op.bytes.length); }
@@ -58,6 +70,7 @@ for (const pair of pairs) {
   console.log(`  storage: ${show(storage)}`);
   console.log(`  literal blocks' fixups: ${show(literalWhy)}`);
   console.log(`  delta ops: ${show(opsStat)}`);
+  console.log(`  copy and add offset gaps: ${show(gaps)}`);
   console.log(`  explicit fixups of delta blocks: ${show(why)}`);
 }
 

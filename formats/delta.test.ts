@@ -29,6 +29,13 @@ function opsSize(ops: readonly DeltaOp[]): number {
   return hotpatch.BlockBytes.encode({ delta: { base: { rva: 0x1000, length: 0x1000 }, baseSha256: new Uint8Array(32), size: 0x1000, ops: ops.map((o) => (o.kind === 'copy' ? { copy: { offset: o.offset, length: o.length } } : { literal: o.bytes })) } }).finish().length;
 }
 
+/** applyDelta's result, failing the test on an error. */
+function applyOk(base: Uint8Array, ops: readonly DeltaOp[]): Uint8Array {
+  const r = applyDelta(base, ops);
+  if (!r.ok) throw new Error(r.error.message);
+  return r.value;
+}
+
 describe('delta encoding', () => {
   it('round-trips edited inputs exactly (property)', () => {
     fc.assert(
@@ -76,6 +83,40 @@ describe('delta encoding', () => {
     const literalSize = hotpatch.BlockBytes.encode({ literal: target }).finish().length;
     expect(opsSize(ops)).toBeLessThan(literalSize / 10);
     expect(deltaResultLength(ops)).toBe(target.length);
+  });
+
+  it('in a large target, takes a short copy far from the current alignment only as literal bytes', () => {
+    // NEW = OLD with 12 bytes at 5000 replaced by a repeat of OLD's bytes at 15000 (an idiom
+    // found elsewhere in the old body), and 40 bytes at 9000 by OLD's at 1000.
+    const hop = (size: number, at: number, from: number, n: number, b: Uint8Array): Uint8Array => {
+      const t = b.slice(0, size);
+      t.set(b.subarray(from, from + n), at);
+      return t;
+    };
+    const base = pseudoCode(20_000, 11);
+    const target = hop(20_000, 9000, 1000, 40, hop(20_000, 5000, 15_000, 12, base));
+    const ops = encodeDelta(base, target);
+    expect(Buffer.from(applyOk(base, ops)).equals(Buffer.from(target))).toBe(true);
+    // The 12-byte hop would cost two far offset gaps: literal, and the copy after it resumes
+    // the alignment. The 40-byte one is long enough to pay for its gaps.
+    expect(ops.slice(0, 3)).toEqual([{ kind: 'copy', offset: 0, length: 5000 }, { kind: 'literal', bytes: base.slice(15_000, 15_012) }, { kind: 'copy', offset: 5012, length: 3988 }]);
+    expect(ops[3]).toEqual({ kind: 'copy', offset: 1000, length: 40 });
+    // Under 16 KiB every copy of at least MIN_COPY bytes is taken, wherever it reads.
+    const small = hop(4000, 3000, 500, 12, base.subarray(0, 4000));
+    const smallOps = encodeDelta(base.subarray(0, 4000), small);
+    expect(smallOps).toContainEqual({ kind: 'copy', offset: 500, length: 12 });
+  });
+
+  it('round-trips large edited inputs exactly (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1000 }), fc.array(fc.tuple(fc.nat(), fc.nat(), fc.integer({ min: 1, max: 80 })), { maxLength: 12 }), (seed, hops) => {
+        const base = pseudoCode(17_000, seed);
+        const target = base.slice();
+        for (const [to, from, n] of hops) target.set(base.subarray(from % (base.length - n), (from % (base.length - n)) + n), to % (target.length - n));
+        expect(Buffer.from(applyOk(base, encodeDelta(base, target))).equals(Buffer.from(target))).toBe(true);
+      }),
+      { numRuns: 25 },
+    );
   });
 
   it('finds no copies in unrelated data (one literal op)', () => {
