@@ -109,6 +109,22 @@ export function isPointerTailCall(decodeAt: (rva: number) => void, insn: Instruc
   return false;
 }
 
+/**
+ * True when `jmp reg` jumps to the value `reg` held at the function's entry: no decoded
+ * instruction of the function writes it (nor a call, when it is volatile), so every path
+ * from the entry reaches the jump with the caller's value, a code pointer it passed (a
+ * continuation: swc-html 1.15.33's 0xacdc0 ends thirteen paths with `jmp r8`, its third
+ * argument). Such a jump has no cases to find, like `call r8`.
+ */
+export function isArgumentTailCall(decodeAt: (rva: number) => void, insn: Instruction, byRva: ReadonlyMap<number, DecodedStep>, jmpReg: Register, writes: WriteCache): boolean {
+  if (RegisterExt.isGPR64(jmpReg) === false || jmpReg === Register.RSP) return false;
+  for (const p of byRva.values()) {
+    decodeAt(p.rva);
+    if (clobbers(insn, jmpReg, writes)) return false;
+  }
+  return true;
+}
+
 /** What walking back from a `jmp reg` reads; the context every step of the walk shares. */
 interface Walk {
   readonly decodeAt: (rva: number) => void;
@@ -434,7 +450,8 @@ function followIndexCopy(w: Walk, t: TableTrace, s: Rva): boolean {
 
 /**
  * `cmp idx, N` (register or the memory the index was loaded from): the next conditional
- * jump, with no flag writer in between, gives the bound (ja: N + 1, jae: N). A check of
+ * jump, with no flag writer in between, gives the bound (ja: N + 1, jae: N); another
+ * condition (je, jne, a signed one) bounds nothing and the walk goes on. A check of
  * another register followed by ja/jae is remembered: it bounds the index if the index
  * turns out to be a copy of that register.
  */
@@ -458,8 +475,9 @@ function boundFromCmp(w: Walk, t: TableTrace, s: Rva): boolean {
       if (insn.rflagsModified !== 0 || next.flow !== FlowControl.Next) break;
       at += next.length;
     }
-    if (t.bound < 0) return false;
-    t.guardRva = s;
+    // `cmp idx, N; je/jne` tests one value (Rust: a niche variant, a loop on one tag): no
+    // bound, and not the end of the idiom either; the walk goes on to a bound or a scan.
+    if (t.bound >= 0) t.guardRva = s;
   } else if (insn.op0Kind === OpKind.Register) {
     if (sameReg(insn.op0Register, t.loadIdx)) return false;
     const n = Number(BigInt.asUintN(32, insn.immediate(1)));
