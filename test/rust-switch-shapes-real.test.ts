@@ -25,7 +25,9 @@
  *   mid-instruction in large functions (1.15.33: 403 "overlapping instructions", 0 after).
  * - `cmp idx, N; je` (one tag tested in a loop) bounds nothing and no longer ends the idiom:
  *   the table is read by scanning, as with no check at all.
- * - `jmp r8` with r8 written nowhere in the function jumps to a pointer its caller passed.
+ * - `jmp reg` whose register holds a pointer from outside the function on every path (what
+ *   the caller passed, a loaded field, a `lea` of another function, a copy of one) is a tail
+ *   call (compiler/disasm/pointer-jumps.ts); a `lea` of the function's own code is not.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
@@ -198,8 +200,9 @@ describe.skipIf(unavailable !== undefined)(`swc-html 1.15.33: scanned tables, on
     // 0xacdc0 (no .pdata entry): thirteen `jmp r8`, r8 (its third argument) written nowhere.
     const arg = t.value.byEntry.get(0xacdc0)!;
     expect(arg.decoded.problems).toEqual([]);
-    // r8 written on one path (0xacde9 `mov rcx, rax` -> `mov r8, rax`): that jump is not understood.
-    const m = patchAt(patchAt(newBytes(), 0xacde9, 0x48, 0x49), 0xacdeb, 0xc1, 0xc0);
+    // r8 set on one path to a computed value (0xacde9 `mov rcx, rax` -> `mov r8, rcx`, rcx
+    // = [rcx] + 0x10 there): that jump is not understood.
+    const m = patchAt(patchAt(newBytes(), 0xacde9, 0x48, 0x49), 0xacdeb, 0xc1, 0xc8);
     const d = decodePdataFunction(m, 0xacdc0, arg.ranges[0]!.end).decoded;
     expect(d.problems).toContain('indirect jump at 0xacdec with no recognisable jump table');
   });
@@ -212,5 +215,23 @@ describe.skipIf(unavailable !== undefined)(`swc-html 1.15.33: scanned tables, on
     expect(x.rva).toBe(0x895028);
     expect(x.count).toBe('scan');
     expect(x.targets.length).toBeGreaterThan(2); // tag 2 loops back; 0, 1 and the others dispatch
+  });
+});
+
+describe.skipIf(unavailable !== undefined)(`swc-html 1.15.33: jumps through pointers from outside${unavailable === undefined ? '' : ` (skipped: ${unavailable})`}`, () => {
+  test('a dispatch storing one of two implementations, then `jmp rax`: a tail call; a lea of its own code is not', { timeout: 120_000 }, () => {
+    // fn 0x7f34f0: `lea rax, [0x7f35a0]` or `lea rax, [0x7f3550]` (both joined at 0x7f3535), `mov [g], rax`, epilogue, `jmp rax`.
+    expect(decodePdataFunction(newBytes(), 0x7f34f0).decoded.problems).toEqual([]);
+    // 0x7f350b `lea rax, [rip + 0x8e]` -> `[rip + 0x0e]`: 0x7f3520, inside the function.
+    const m = patchAt(newBytes(), 0x7f350e, 0x8e, 0x0e);
+    expect(decodePdataFunction(m, 0x7f34f0).decoded.problems).toContain('indirect jump at 0x7f3543 with no recognisable jump table');
+  });
+
+  test('a vtable slot kept in rdi across a call, copied back to rax off the straight line: a tail call; an .rdata address is not', { timeout: 120_000 }, () => {
+    // fn 0x7b2460: `mov rax, [rax + 0x18]; mov rdi, rax; call rax; ... mov rax, rdi; ...; jmp rax`.
+    expect(decodePdataFunction(newBytes(), 0x7b2460).decoded.problems).toEqual([]);
+    // 0x7b2487 `mov rdi, rax` -> `mov rdi, rdx` (rdx = lea of a string in .rdata).
+    const m = patchAt(newBytes(), 0x7b2489, 0xc7, 0xd7);
+    expect(decodePdataFunction(m, 0x7b2460).decoded.problems).toContain('indirect jump at 0x7b24b4 with no recognisable jump table');
   });
 });

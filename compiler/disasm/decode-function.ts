@@ -7,13 +7,14 @@
  * code the analysis cannot see still changes the function's normalised form.
  */
 import { Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
-import { absTarget, lowerBound, relocsIn, sectionAt, type MappedImage } from '../image/map-image.ts';
+import { absTarget, isCode, lowerBound, relocsIn, sectionAt, type MappedImage } from '../image/map-image.ts';
 import { rvaAdd, type Rva } from '../../common/types.ts';
 import type { DecodedFunction, DecodedInsn, JumpTable, Reference, RvaRange } from '../image/types.ts';
-import { chainBefore, clobbers, isArgumentTailCall, isPointerTailCall, recoverJumpTable, type WriteCache } from './jump-tables.ts';
+import { chainBefore, clobbers, isPointerTailCall, recoverJumpTable, type WriteCache } from './jump-tables.ts';
 import { baseHoldsOnEveryPath, imageBaseUnknown } from './base-paths.ts';
 import { InstructionMap } from './instruction-map.ts';
 import { accessesRipTarget } from './memory-access.ts';
+import { jumpsThroughOutsidePointer } from './pointer-jumps.ts';
 /** The shapes moved to compiler/image/types.ts; re-exported under their old names. */
 export type { DecodedFunction, DecodedInsn, JumpTable, RefKind, Reference, RvaRange } from '../image/types.ts';
 
@@ -198,14 +199,18 @@ function decodeWith(
     break;
   }
 
+  const roots = [entry, ...ranges.map((r) => r.start)];
+  const graph = { decodeAt, insn, byRva: d.byRva, tables: d.tables, writes: d.writes, roots };
+  const outsideCode = (t: number): boolean => !d.inside(t) && isCode(img, t);
   for (const j of d.pendingJumps) {
     if (d.resolvedJumps.has(j)) continue;
     decodeAt(j);
     const reg = insn.op0Register;
-    if (!isPointerTailCall(decodeAt, insn, d.byRva, cov, j, reg, d.writes) && !isArgumentTailCall(decodeAt, insn, d.byRva, reg, d.writes)) d.problems.push(`indirect jump at 0x${j.toString(16)} with no recognisable jump table`);
+    if (isPointerTailCall(decodeAt, insn, d.byRva, cov, j, reg, d.writes)) continue;
+    if (!jumpsThroughOutsidePointer(graph, j, reg, d.inside, outsideCode)) d.problems.push(`indirect jump at 0x${j.toString(16)} with no recognisable jump table`);
   }
   const imageBaseLoads = d.usesImageBase ? findImageBaseLoads(d) : [];
-  const imageBaseFields = checkEnteredLines(d, [entry, ...ranges.map((r) => r.start)], imageBaseLoads);
+  const imageBaseFields = checkEnteredLines(d, roots, imageBaseLoads);
   return assemble(d, imageBaseFields);
 }
 

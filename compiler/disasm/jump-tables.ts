@@ -109,22 +109,6 @@ export function isPointerTailCall(decodeAt: (rva: number) => void, insn: Instruc
   return false;
 }
 
-/**
- * True when `jmp reg` jumps to the value `reg` held at the function's entry: no decoded
- * instruction of the function writes it (nor a call, when it is volatile), so every path
- * from the entry reaches the jump with the caller's value, a code pointer it passed (a
- * continuation: swc-html 1.15.33's 0xacdc0 ends thirteen paths with `jmp r8`, its third
- * argument). Such a jump has no cases to find, like `call r8`.
- */
-export function isArgumentTailCall(decodeAt: (rva: number) => void, insn: Instruction, byRva: ReadonlyMap<number, DecodedStep>, jmpReg: Register, writes: WriteCache): boolean {
-  if (RegisterExt.isGPR64(jmpReg) === false || jmpReg === Register.RSP) return false;
-  for (const p of byRva.values()) {
-    decodeAt(p.rva);
-    if (clobbers(insn, jmpReg, writes)) return false;
-  }
-  return true;
-}
-
 /** What walking back from a `jmp reg` reads; the context every step of the walk shares. */
 interface Walk {
   readonly decodeAt: (rva: number) => void;
