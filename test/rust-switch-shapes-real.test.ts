@@ -207,6 +207,19 @@ describe.skipIf(unavailable !== undefined)(`swc-html 1.15.33: scanned tables, on
     expect(d.problems).toContain('indirect jump at 0xacdec with no recognisable jump table');
   });
 
+  test('a scanned table entered after its index load (a loop\'s first pass) needs only its base proven', { timeout: 120_000 }, () => {
+    // fn 0x77fa0: `lea rbx, [T]` hoisted, `jmp 0x77fea` into `mov eax, eax; movsxd rax, [rbx + rax*4];
+    // add rax, rbx; jmp rax`, whose loop reloads eax from [rsi] (`cmp eax, [rdi]` is no bound).
+    const d = decodePdataFunction(newBytes(), 0x77fa0).decoded;
+    expect(d.problems).toEqual([]);
+    const x = d.jumpTables.find((j) => j.jumpRva === 0x77ff3)!;
+    expect(x.count).toBe('scan');
+    expect(x.baseHoisted).toBe(true);
+    // rbx written on the entering path (0x77fc1 `mov ebp, 3` -> `mov ebx, 3`): the base is not proven.
+    const m = patchAt(newBytes(), 0x77fc1, 0xbd, 0xbb);
+    expect(decodePdataFunction(m, 0x77fa0).decoded.problems.join('\n')).toMatch(/indirect jump at 0x77ff3: /);
+  });
+
   test('`cmp eax, 2; je` before the dispatch is no bound: the table is read by scanning', { timeout: 120_000 }, () => {
     // fn 0x131510: `mov eax, [rcx]; cmp eax, 2; je loop; mov eax, eax; lea rdx, [T]; movsxd; add; jmp rax`.
     const d = decodePdataFunction(newBytes(), 0x131510).decoded;

@@ -221,6 +221,11 @@ export function recoverJumpTable(
     }
   }
   if (!found) return null;
+  // Read by scanning with no cap, the table relies on nothing on the line but its base: where
+  // the index was last computed (a load, a `cmp` counted as a write) bounds nothing, and a
+  // branch entering after it (another path's index) needs only the base proven (swc-html
+  // 1.15.33's 0x77ff3, entered at the `mov eax, eax` before it by a loop's first pass).
+  if (t.count === 'scan' && t.bound === MAX_TABLE_ENTRIES) t.guardRva = jumpRva;
   if (forceScan) {
     if (t.baseRva < 0 || t.baseHoisted) return null;
     t.bound = MAX_TABLE_ENTRIES;
