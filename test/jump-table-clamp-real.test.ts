@@ -62,7 +62,10 @@ describe.skipIf(unavailable !== undefined)(`lightningcss 1.30.2, clamped switch 
     const f = decodedAt(b);
     const jt = f.decoded.jumpTables[0];
     expect(jt === undefined || jt.count === 'scan').toBe(true);
-    // Read by scanning, the table runs on into the next one: the analysis says it failed.
-    expect(f.decoded.problems.length).toBeGreaterThan(0);
+    // Read by scanning, the table ends where the next table (one another function reads)
+    // begins: the entry after the last case (0x2b81ba, inside the `lea` at 0x2b81b9) is not
+    // read. (Before discovery ended scans there, it was, and the function was not understood.)
+    if (jt !== undefined) expect(jt.targets).not.toContain(0x2b81ba);
+    expect(f.decoded.problems.filter((m) => m.startsWith('overlapping'))).toEqual([]);
   });
 });

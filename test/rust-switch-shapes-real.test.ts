@@ -20,6 +20,14 @@
  *   relative table begins, bounds it; read with another index it does not.
  * - Discovery: a start a stale decode made (0x5edf86, inside the second instruction of the
  *   leaf function 0x5edf80 of swc-html 1.15.24) is dropped once no decode branches to it.
+ * - A table read by scanning ends where a table another function reads begins: LLVM puts the
+ *   tables back to back, and the next one's entries, read relative to the wrong base, landed
+ *   mid-instruction in large functions (1.15.33: 403 "overlapping instructions", 0 after).
+ * - `cmp idx, N; je` (one tag tested in a loop) bounds nothing and no longer ends the idiom:
+ *   the table is read by scanning, as with no check at all.
+ * - `jmp reg` whose register holds a pointer from outside the function on every path (what
+ *   the caller passed, a loaded field, a `lea` of another function, a copy of one) is a tail
+ *   call (compiler/disasm/pointer-jumps.ts); a `lea` of the function's own code is not.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
@@ -162,5 +170,81 @@ describe.skipIf(unavailable !== undefined)(`swc-html 1.15.24 discovery: a stale 
     expect(f.ranges[0]!.end).toBeGreaterThan(0x5edf86);
     // Its second instruction, `lea rcx, [rip + T]` at 0x5edf82, covers 0x5edf86.
     expect(f.decoded.insns.some((i) => i.rva === 0x5edf82 && i.length === 7)).toBe(true);
+  });
+});
+
+describe.skipIf(unavailable !== undefined)(`swc-html 1.15.33: scanned tables, one-tag tests, argument jumps${unavailable === undefined ? '' : ` (skipped: ${unavailable})`}`, () => {
+  test('every scanned table ends before the next table another function reads: no overlapping instructions left', { timeout: 300_000 }, () => {
+    const t = findFunctions(newBytes());
+    if (!t.ok) throw new Error(t.error.message);
+    const fns = t.value.functions;
+    const bases = [...new Set(fns.flatMap((f) => f.decoded.jumpTables.map((x) => x.rva as number)))].sort((a, b) => a - b);
+    let scanned = 0;
+    for (const f of fns) {
+      for (const x of f.decoded.jumpTables) {
+        if (x.count !== 'scan') continue;
+        scanned++;
+        const next = bases.find((b) => b > x.rva);
+        if (next !== undefined) expect(x.rva + 4 * x.targets.length, `table ${hex(x.rva)} of ${hex(f.entry)}`).toBeLessThanOrEqual(next);
+      }
+      expect(f.decoded.problems.filter((m) => m.startsWith('overlapping instructions')), hex(f.entry)).toEqual([]);
+    }
+    expect(scanned).toBeGreaterThan(100);
+    // fn 0x6f240: `mov eax, 0x99; cmova rax, r8` (a niche): 0x9a cases, then the table at 0x859d94.
+    const big = t.value.byEntry.get(0x6f240)!;
+    expect(big.decoded.problems).toEqual([]);
+    const x = big.decoded.jumpTables.find((j) => j.jumpRva === 0x6f27e)!;
+    expect(x.rva).toBe(0x859b2c);
+    expect(x.targets.length).toBeGreaterThanOrEqual(0x9a);
+    expect(x.targets.length).toBeLessThan(364); // what the scan read before
+    // 0xacdc0 (no .pdata entry): thirteen `jmp r8`, r8 (its third argument) written nowhere.
+    const arg = t.value.byEntry.get(0xacdc0)!;
+    expect(arg.decoded.problems).toEqual([]);
+    // r8 set on one path to a computed value (0xacde9 `mov rcx, rax` -> `mov r8, rcx`, rcx
+    // = [rcx] + 0x10 there): that jump is not understood.
+    const m = patchAt(patchAt(newBytes(), 0xacde9, 0x48, 0x49), 0xacdeb, 0xc1, 0xc8);
+    const d = decodePdataFunction(m, 0xacdc0, arg.ranges[0]!.end).decoded;
+    expect(d.problems).toContain('indirect jump at 0xacdec with no recognisable jump table');
+  });
+
+  test('a scanned table entered after its index load (a loop\'s first pass) needs only its base proven', { timeout: 120_000 }, () => {
+    // fn 0x77fa0: `lea rbx, [T]` hoisted, `jmp 0x77fea` into `mov eax, eax; movsxd rax, [rbx + rax*4];
+    // add rax, rbx; jmp rax`, whose loop reloads eax from [rsi] (`cmp eax, [rdi]` is no bound).
+    const d = decodePdataFunction(newBytes(), 0x77fa0).decoded;
+    expect(d.problems).toEqual([]);
+    const x = d.jumpTables.find((j) => j.jumpRva === 0x77ff3)!;
+    expect(x.count).toBe('scan');
+    expect(x.baseHoisted).toBe(true);
+    // rbx written on the entering path (0x77fc1 `mov ebp, 3` -> `mov ebx, 3`): the base is not proven.
+    const m = patchAt(newBytes(), 0x77fc1, 0xbd, 0xbb);
+    expect(decodePdataFunction(m, 0x77fa0).decoded.problems.join('\n')).toMatch(/indirect jump at 0x77ff3: /);
+  });
+
+  test('`cmp eax, 2; je` before the dispatch is no bound: the table is read by scanning', { timeout: 120_000 }, () => {
+    // fn 0x131510: `mov eax, [rcx]; cmp eax, 2; je loop; mov eax, eax; lea rdx, [T]; movsxd; add; jmp rax`.
+    const d = decodePdataFunction(newBytes(), 0x131510).decoded;
+    expect(d.problems).toEqual([]);
+    const x = d.jumpTables.find((j) => j.jumpRva === 0x13154b)!;
+    expect(x.rva).toBe(0x895028);
+    expect(x.count).toBe('scan');
+    expect(x.targets.length).toBeGreaterThan(2); // tag 2 loops back; 0, 1 and the others dispatch
+  });
+});
+
+describe.skipIf(unavailable !== undefined)(`swc-html 1.15.33: jumps through pointers from outside${unavailable === undefined ? '' : ` (skipped: ${unavailable})`}`, () => {
+  test('a dispatch storing one of two implementations, then `jmp rax`: a tail call; a lea of its own code is not', { timeout: 120_000 }, () => {
+    // fn 0x7f34f0: `lea rax, [0x7f35a0]` or `lea rax, [0x7f3550]` (both joined at 0x7f3535), `mov [g], rax`, epilogue, `jmp rax`.
+    expect(decodePdataFunction(newBytes(), 0x7f34f0).decoded.problems).toEqual([]);
+    // 0x7f350b `lea rax, [rip + 0x8e]` -> `[rip + 0x0e]`: 0x7f3520, inside the function.
+    const m = patchAt(newBytes(), 0x7f350e, 0x8e, 0x0e);
+    expect(decodePdataFunction(m, 0x7f34f0).decoded.problems).toContain('indirect jump at 0x7f3543 with no recognisable jump table');
+  });
+
+  test('a vtable slot kept in rdi across a call, copied back to rax off the straight line: a tail call; an .rdata address is not', { timeout: 120_000 }, () => {
+    // fn 0x7b2460: `mov rax, [rax + 0x18]; mov rdi, rax; call rax; ... mov rax, rdi; ...; jmp rax`.
+    expect(decodePdataFunction(newBytes(), 0x7b2460).decoded.problems).toEqual([]);
+    // 0x7b2487 `mov rdi, rax` -> `mov rdi, rdx` (rdx = lea of a string in .rdata).
+    const m = patchAt(newBytes(), 0x7b2489, 0xc7, 0xd7);
+    expect(decodePdataFunction(m, 0x7b2460).decoded.problems).toContain('indirect jump at 0x7b24b4 with no recognisable jump table');
   });
 });

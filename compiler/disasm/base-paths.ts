@@ -31,6 +31,20 @@ export interface FlowGraph {
 }
 
 /** Decoded successors of `p`: fall-through, branch target, or its table's cases. */
+/** Every decoded instruction's successors, and the instructions some decoded edge reaches. */
+export function flowEdges(g: FlowGraph): { succ: Map<number, number[]>; reached: Set<number> } {
+  const jumpTargets = new Map<number, readonly number[]>();
+  for (const x of g.tables) jumpTargets.set(x.jumpRva, x.targets);
+  const succ = new Map<number, number[]>();
+  const reached = new Set<number>();
+  for (const p of g.byRva.values()) {
+    const s = successorsOf(g, p, jumpTargets);
+    succ.set(p.rva, s);
+    for (const x of s) reached.add(x);
+  }
+  return { succ, reached };
+}
+
 function successorsOf(g: FlowGraph, p: FlowStep, jumpTargets: ReadonlyMap<number, readonly number[]>): number[] {
   const out: number[] = [];
   const f = p.flow;
@@ -50,7 +64,7 @@ function successorsOf(g: FlowGraph, p: FlowStep, jumpTargets: ReadonlyMap<number
  * or fall-through reaches (a landing pad the unwinder enters, code reached in ways the
  * analysis does not follow) is entered with the base unknown.
  */
-function isPadding(g: FlowGraph, at: number): boolean {
+export function isPadding(g: FlowGraph, at: number): boolean {
   // Alignment padding ends on an aligned address (gcc/clang/MSVC align blocks to 8 or 16).
   let end = at;
   for (let k = 0; k < 64; k++) {
@@ -116,15 +130,7 @@ export function imageBaseUnknown(g: FlowGraph, reg: Register): ReadonlySet<numbe
  */
 function unknownOnEntry(g: FlowGraph, reg: Register, sets: () => boolean): Set<number> {
   const insn = g.insn;
-  const jumpTargets = new Map<number, readonly number[]>();
-  for (const x of g.tables) jumpTargets.set(x.jumpRva, x.targets);
-  const succ = new Map<number, number[]>();
-  const reached = new Set<number>();
-  for (const p of g.byRva.values()) {
-    const s = successorsOf(g, p, jumpTargets);
-    succ.set(p.rva, s);
-    for (const x of s) reached.add(x);
-  }
+  const { succ, reached } = flowEdges(g);
   // "Unknown on entry": the value may not hold when control arrives here.
   const unknown = new Set<number>();
   const queue: number[] = [];

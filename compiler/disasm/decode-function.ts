@@ -7,13 +7,14 @@
  * code the analysis cannot see still changes the function's normalised form.
  */
 import { Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
-import { absTarget, lowerBound, relocsIn, sectionAt, type MappedImage } from '../image/map-image.ts';
+import { absTarget, isCode, lowerBound, relocsIn, sectionAt, type MappedImage } from '../image/map-image.ts';
 import { rvaAdd, type Rva } from '../../common/types.ts';
 import type { DecodedFunction, DecodedInsn, JumpTable, Reference, RvaRange } from '../image/types.ts';
 import { chainBefore, clobbers, isPointerTailCall, recoverJumpTable, type WriteCache } from './jump-tables.ts';
 import { baseHoldsOnEveryPath, imageBaseUnknown } from './base-paths.ts';
 import { InstructionMap } from './instruction-map.ts';
 import { accessesRipTarget } from './memory-access.ts';
+import { jumpsThroughOutsidePointer } from './pointer-jumps.ts';
 /** The shapes moved to compiler/image/types.ts; re-exported under their old names. */
 export type { DecodedFunction, DecodedInsn, JumpTable, RefKind, Reference, RvaRange } from '../image/types.ts';
 
@@ -23,8 +24,10 @@ export interface Disassembler {
   /**
    * Decodes from `entry` inside `ranges`. With `sweepGaps` (the ranges are known to be the
    * function's own, e.g. from .pdata) bytes descent did not reach are decoded too.
+   * `tableStarts`: bases of jump tables other functions read (discovery's second look, see
+   * compiler/functions/discover-functions.ts): a table read by scanning ends before one.
    */
-  decodeFunction(entry: number, ranges: readonly RvaRange[], sweepGaps: boolean): DecodedFunction;
+  decodeFunction(entry: number, ranges: readonly RvaRange[], sweepGaps: boolean, tableStarts?: ReadonlySet<number>): DecodedFunction;
   close(): void;
 }
 
@@ -47,9 +50,9 @@ export function openDisassembler(img: MappedImage): Disassembler {
   };
   return {
     img,
-    decodeFunction(entry, ranges, sweepGaps) {
+    decodeFunction(entry, ranges, sweepGaps, tableStarts = NO_STARTS) {
       if (closed) throw new Error('disassembler used after close()');
-      return decodeWith(img, decoder, insn, decodeAt, entry, ranges, sweepGaps, scratch);
+      return decodeWith(img, decoder, insn, decodeAt, entry, ranges, sweepGaps, scratch, tableStarts);
     },
     close() {
       if (closed) return;
@@ -73,6 +76,9 @@ interface Pending {
   /** NO_REFS until the first reference is added (most instructions have none): see addRef. */
   refs: Reference[];
 }
+
+/** No jump table bases known beyond the function's own. */
+const NO_STARTS: ReadonlySet<number> = new Set();
 
 /** The refs of every instruction without references (shared, never added to: see addRef). */
 const NO_REFS: Reference[] = [];
@@ -111,6 +117,8 @@ interface Decoding {
   /** Per pending jump: the decoded-instruction count (negated when scans were allowed) at its last try. */
   readonly triedAt: Map<number, number>;
   readonly resolvedJumps: Set<number>;
+  /** Bases of jump tables other functions read: a scanned table ends before one. */
+  readonly tableStarts: ReadonlySet<number>;
 }
 
 /**
@@ -134,6 +142,7 @@ function decodeWith(
   ranges: readonly RvaRange[],
   sweepGaps: boolean,
   scratch: ScratchCells,
+  tableStarts: ReadonlySet<number>,
 ): DecodedFunction {
   const cells = cellsOf(ranges);
   const [covCells, slots] = scratch.take(cells);
@@ -161,6 +170,7 @@ function decodeWith(
     writes: new Map(),
     triedAt: new Map(),
     resolvedJumps: new Set(),
+    tableStarts,
   };
   let seeded = false;
   const triedGaps = new Set<number>();
@@ -189,13 +199,18 @@ function decodeWith(
     break;
   }
 
+  const roots = [entry, ...ranges.map((r) => r.start)];
+  const graph = { decodeAt, insn, byRva: d.byRva, tables: d.tables, writes: d.writes, roots };
+  const outsideCode = (t: number): boolean => !d.inside(t) && isCode(img, t);
   for (const j of d.pendingJumps) {
     if (d.resolvedJumps.has(j)) continue;
     decodeAt(j);
-    if (!isPointerTailCall(decodeAt, insn, d.byRva, cov, j, insn.op0Register, d.writes)) d.problems.push(`indirect jump at 0x${j.toString(16)} with no recognisable jump table`);
+    const reg = insn.op0Register;
+    if (isPointerTailCall(decodeAt, insn, d.byRva, cov, j, reg, d.writes)) continue;
+    if (!jumpsThroughOutsidePointer(graph, j, reg, d.inside, outsideCode)) d.problems.push(`indirect jump at 0x${j.toString(16)} with no recognisable jump table`);
   }
   const imageBaseLoads = d.usesImageBase ? findImageBaseLoads(d) : [];
-  const imageBaseFields = checkEnteredLines(d, [entry, ...ranges.map((r) => r.start)], imageBaseLoads);
+  const imageBaseFields = checkEnteredLines(d, roots, imageBaseLoads);
   return assemble(d, imageBaseFields);
 }
 
@@ -222,6 +237,7 @@ function resolvePending(d: Decoding, allowScan: boolean): boolean {
   if (allowScan) {
     for (const p of byRva.values()) for (const r of p.refs) if (r.kind === 'riprel32' || r.kind === 'imagerel32') stops.add(r.target);
     for (const t of tables) stops.add(t.rva);
+    for (const x of d.tableStarts) stops.add(x);
   }
   let found = false;
   let knownTargets: number[] | null = null;

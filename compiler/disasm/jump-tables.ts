@@ -221,6 +221,11 @@ export function recoverJumpTable(
     }
   }
   if (!found) return null;
+  // Read by scanning with no cap, the table relies on nothing on the line but its base: where
+  // the index was last computed (a load, a `cmp` counted as a write) bounds nothing, and a
+  // branch entering after it (another path's index) needs only the base proven (swc-html
+  // 1.15.33's 0x77ff3, entered at the `mov eax, eax` before it by a loop's first pass).
+  if (t.count === 'scan' && t.bound === MAX_TABLE_ENTRIES) t.guardRva = jumpRva;
   if (forceScan) {
     if (t.baseRva < 0 || t.baseHoisted) return null;
     t.bound = MAX_TABLE_ENTRIES;
@@ -434,7 +439,8 @@ function followIndexCopy(w: Walk, t: TableTrace, s: Rva): boolean {
 
 /**
  * `cmp idx, N` (register or the memory the index was loaded from): the next conditional
- * jump, with no flag writer in between, gives the bound (ja: N + 1, jae: N). A check of
+ * jump, with no flag writer in between, gives the bound (ja: N + 1, jae: N); another
+ * condition (je, jne, a signed one) bounds nothing and the walk goes on. A check of
  * another register followed by ja/jae is remembered: it bounds the index if the index
  * turns out to be a copy of that register.
  */
@@ -458,8 +464,9 @@ function boundFromCmp(w: Walk, t: TableTrace, s: Rva): boolean {
       if (insn.rflagsModified !== 0 || next.flow !== FlowControl.Next) break;
       at += next.length;
     }
-    if (t.bound < 0) return false;
-    t.guardRva = s;
+    // `cmp idx, N; je/jne` tests one value (Rust: a niche variant, a loop on one tag): no
+    // bound, and not the end of the idiom either; the walk goes on to a bound or a scan.
+    if (t.bound >= 0) t.guardRva = s;
   } else if (insn.op0Kind === OpKind.Register) {
     if (sameReg(insn.op0Register, t.loadIdx)) return false;
     const n = Number(BigInt.asUintN(32, insn.immediate(1)));

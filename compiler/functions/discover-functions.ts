@@ -9,8 +9,8 @@ import { NO_PROGRESS, type Progress } from '../../common/progress.ts';
 import type { Rva } from '../../common/types.ts';
 import type { RuntimeFunction } from '../../runtime/pe/types.ts';
 import { openDisassembler, type Disassembler } from '../disasm/decode-function.ts';
-import type { DecodedFunction, RvaRange } from '../image/types.ts';
-import { absTarget, isCode, sectionAt, type MappedImage } from '../image/map-image.ts';
+import type { DecodedFunction, JumpTable, RvaRange } from '../image/types.ts';
+import { absTarget, isCode, lowerBound, sectionAt, type MappedImage } from '../image/map-image.ts';
 import { readGoTables } from '../image/go-tables.ts';
 import type { FunctionInfo, FunctionSource, FunctionTable } from '../image/types.ts';
 export type { FunctionInfo, FunctionSource, FunctionTable } from '../image/types.ts';
@@ -282,7 +282,7 @@ function discoverFrom(img: MappedImage, progress: Progress): Result<FunctionTabl
         }
         if (added === 0) break;
       }
-      const functions = finalDecode(dis, sorted, starts, rangesOf, cache, progress);
+      const functions = endScansAtOtherTables(dis, finalDecode(dis, sorted, starts, rangesOf, cache, progress));
       const stale = pass < MAX_PRUNES ? staleDescentStarts(functions, descentStarts, starts) : [];
       if (stale.length === 0) return ok(makeTable(functions));
       for (const rva of stale) {
@@ -314,6 +314,41 @@ function staleDescentStarts(functions: readonly FunctionInfo[], descentStarts: R
     stale.push(f.entry);
   }
   return stale;
+}
+
+/**
+ * A jump table read by scanning (no bound the code shows: a Rust enum's niche, a computed
+ * index) ends at its first entry that is not a case inside the function, or where another
+ * address the function takes begins. LLVM puts every function's tables back to back in
+ * .rdata, so the entries after a table's last case are the next table's, read relative to
+ * the wrong base; in a large function they often land inside it, mid-instruction (swc-html
+ * 1.15.33: 403 "overlapping instructions", every one from such an entry, e.g. fn 0x6f240's
+ * table 0x859b2c read as 364 entries). Another function's table starts a new object: once
+ * every function is decoded, a function whose scanned table runs over the base of a table
+ * another function reads is decoded again with those bases as ends. A base is a `lea`
+ * target the full idiom (`lea`, `movsxd [base + idx*4]`, `add`, `jmp`) reads from; nothing
+ * else in .rdata is taken as an end. Until nothing changes (a few rounds at most: a decode
+ * with fewer cases reads fewer tables).
+ */
+function endScansAtOtherTables(dis: Disassembler, functions: FunctionInfo[]): FunctionInfo[] {
+  for (let round = 0; round < 4; round++) {
+    const bases = new Set<number>();
+    for (const f of functions) for (const t of f.decoded.jumpTables) bases.add(t.rva);
+    const sorted = Float64Array.from(bases).sort();
+    const crosses = (t: JumpTable): boolean => {
+      const i = lowerBound(sorted, t.rva + 1);
+      return i < sorted.length && sorted[i]! < t.rva + 4 * t.targets.length;
+    };
+    let changed = false;
+    functions = functions.map((f) => {
+      if (!f.decoded.jumpTables.some((t) => t.count === 'scan' && crosses(t))) return f;
+      changed = true;
+      // Every final decode sweeps its gaps (finalDecode: .pdata ranges, or a known extent).
+      return { ...f, decoded: dis.decodeFunction(f.entry, f.ranges, true, bases) };
+    });
+    if (!changed) break;
+  }
+  return functions;
 }
 
 /**
