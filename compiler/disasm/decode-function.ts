@@ -7,7 +7,7 @@
  * code the analysis cannot see still changes the function's normalised form.
  */
 import { Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
-import { absTarget, isCode, lowerBound, relocsIn, sectionAt, type MappedImage } from '../image/map-image.ts';
+import { absTarget, codePointerTargets, isCode, lowerBound, relocsIn, sectionAt, type MappedImage } from '../image/map-image.ts';
 import { rvaAdd, type Rva } from '../../common/types.ts';
 import type { DecodedFunction, DecodedInsn, JumpTable, Reference, RvaRange } from '../image/types.ts';
 import { chainBefore, clobbers, isPointerTailCall, recoverJumpTable, type WriteCache } from './jump-tables.ts';
@@ -202,12 +202,22 @@ function decodeWith(
   const roots = [entry, ...ranges.map((r) => r.start)];
   const graph = { decodeAt, insn, byRva: d.byRva, tables: d.tables, writes: d.writes, roots };
   const outsideCode = (t: number): boolean => !d.inside(t) && isCode(img, t);
+  // Labels used as values: an absolute pointer in the image (a relocated DIR64) to an address
+  // inside the function past its entry, e.g. a computed goto's `static void *labels[] =
+  // {&&a, &&b}` copied into a saved continuation and later taken by `jmp [rcx]`. A continuation
+  // old code armed survives a patch and resumes OLD's body; NEW's body, carried elsewhere, would
+  // even arm OLD's labels through the unchanged table. Such a function is not understood
+  // (sample computed-goto). The outside-pointer proof below also needs base relocations to
+  // show that no such pointer exists.
+  const labelAt = ranges.map((r) => labelInData(codePointerTargets(img), r, entry)).find((x) => x >= 0);
+  if (labelAt !== undefined) d.problems.push(`code address 0x${labelAt.toString(16)} inside the function is stored as data (a label used as a value): a copy old code kept would resume the old body`);
+  const pointersKnown = img.relocs.size > 0 && labelAt === undefined;
   for (const j of d.pendingJumps) {
     if (d.resolvedJumps.has(j)) continue;
     decodeAt(j);
     const reg = insn.op0Register;
     if (isPointerTailCall(decodeAt, insn, d.byRva, cov, j, reg, d.writes)) continue;
-    if (!jumpsThroughOutsidePointer(graph, j, reg, d.inside, outsideCode)) d.problems.push(`indirect jump at 0x${j.toString(16)} with no recognisable jump table`);
+    if (!pointersKnown || !jumpsThroughOutsidePointer(graph, j, reg, d.inside, outsideCode)) d.problems.push(`indirect jump at 0x${j.toString(16)} with no recognisable jump table`);
   }
   const imageBaseLoads = d.usesImageBase ? findImageBaseLoads(d) : [];
   const imageBaseFields = checkEnteredLines(d, roots, imageBaseLoads);
@@ -690,4 +700,17 @@ function relocBitsOf(img: MappedImage): Uint8Array {
 function relocStartsIn(bits: Uint8Array, start: number, end: number): boolean {
   for (let k = start; k < end; k++) if (((bits[k >>> 3] ?? 0) & (1 << (k & 7))) !== 0) return true;
   return false;
+}
+
+/** The first RVA of a sorted `targets` in `r` other than `entry`, or -1. */
+function labelInData(targets: Int32Array, r: RvaRange, entry: number): number {
+  let lo = 0;
+  let hi = targets.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (targets[mid]! < r.start) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = lo; i < targets.length && targets[i]! < r.end; i++) if (targets[i] !== entry) return targets[i]!;
+  return -1;
 }

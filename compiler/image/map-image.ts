@@ -145,6 +145,27 @@ export function codePointerAt(img: MappedImage, rva: number): number {
   return t >= 0 && isCode(img, t) ? t : -1;
 }
 
+const codePointerTargetCache = new WeakMap<MappedImage, Int32Array>();
+
+/**
+ * Every code RVA an absolute pointer in the image holds (codePointerAt over every DIR64 base
+ * relocation), sorted: where a label stored as data (a computed goto's table, a saved
+ * continuation) can be found. Computed once per image.
+ */
+export function codePointerTargets(img: MappedImage): Int32Array {
+  let t = codePointerTargetCache.get(img);
+  if (t === undefined) {
+    const out: number[] = [];
+    for (const rva of img.relocs.keys()) {
+      const c = codePointerAt(img, rva);
+      if (c >= 0) out.push(c);
+    }
+    t = Int32Array.from(out).sort();
+    codePointerTargetCache.set(img, t);
+  }
+  return t;
+}
+
 export function absTarget(img: MappedImage, rva: number, type: number): number {
   const v = type === IMAGE_REL_BASED_DIR64 ? readU64(img, rva) : BigInt(readU32(img, rva));
   const t = v - img.imageBase;
