@@ -202,16 +202,10 @@ function decodeWith(
   const roots = [entry, ...ranges.map((r) => r.start)];
   const graph = { decodeAt, insn, byRva: d.byRva, tables: d.tables, writes: d.writes, roots };
   const outsideCode = (t: number): boolean => !d.inside(t) && isCode(img, t);
-  // Labels used as values: an absolute pointer in the image (a relocated DIR64) to an address
-  // inside the function past its entry, e.g. a computed goto's `static void *labels[] =
-  // {&&a, &&b}` copied into a saved continuation and later taken by `jmp [rcx]`. A continuation
-  // old code armed survives a patch and resumes OLD's body; NEW's body, carried elsewhere, would
-  // even arm OLD's labels through the unchanged table. Such a function is not understood
-  // (sample computed-goto). The outside-pointer proof below also needs base relocations to
-  // show that no such pointer exists.
-  const labelAt = ranges.map((r) => labelInData(codePointerTargets(img), r, entry)).find((x) => x >= 0);
-  if (labelAt !== undefined) d.problems.push(`code address 0x${labelAt.toString(16)} inside the function is stored as data (a label used as a value): a copy old code kept would resume the old body`);
-  const pointersKnown = img.relocs.size > 0 && labelAt === undefined;
+  // The outside-pointer proof needs base relocations to show that no absolute pointer lands
+  // inside the function past its entry (a label stored as data could come back through a load;
+  // functions/label-values.ts makes such a function a problem once every entry is known).
+  const pointersKnown = img.relocs.size > 0 && ranges.every((r) => labelInData(codePointerTargets(img), r, entry) < 0);
   for (const j of d.pendingJumps) {
     if (d.resolvedJumps.has(j)) continue;
     decodeAt(j);
@@ -702,8 +696,8 @@ function relocStartsIn(bits: Uint8Array, start: number, end: number): boolean {
   return false;
 }
 
-/** The first RVA of a sorted `targets` in `r` other than `entry`, or -1. */
-function labelInData(targets: Int32Array, r: RvaRange, entry: number): number {
+/** The first RVA of a sorted `targets` in `r` other than `entry`, or -1 (functions/label-values.ts too). */
+export function labelInData(targets: Int32Array, r: RvaRange, entry: number): number {
   let lo = 0;
   let hi = targets.length;
   while (lo < hi) {

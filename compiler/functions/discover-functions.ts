@@ -16,6 +16,7 @@ import type { FunctionInfo, FunctionSource, FunctionTable } from '../image/types
 export type { FunctionInfo, FunctionSource, FunctionTable } from '../image/types.ts';
 import { findFh4FuncletRoots } from './fh4-funclets.ts';
 import { findGapFunctions } from './gap-functions.ts';
+import { withLabelValueProblems } from './label-values.ts';
 import { findThrowInfo } from './msvc-throw-info.ts';
 
 const UNW_FLAG_CHAININFO = 4;
@@ -155,10 +156,9 @@ export function discoverFunctions(img: MappedImage, progress: Progress = NO_PROG
   const dis = openDisassembler(img);
   try {
     const gaps = findGapFunctions(img, found.value, dis);
-    if (gaps.length === 0) return found;
     const leaves: FunctionInfo[] = gaps.map((g) => ({ index: 0, entry: g.entry, ranges: [{ start: g.entry, end: g.end }], sources: ['descent'], name: null, names: [], pdata: [], decoded: g.decoded }));
     const all = [...found.value.functions, ...leaves].sort((a, b) => a.entry - b.entry).map((f, index) => ({ ...f, index }));
-    return ok(makeTable(all));
+    return ok(makeTable(withLabelValueProblems(img, all)));
   } finally {
     dis.close();
   }
