@@ -17,14 +17,13 @@
 import { describe, expect, test } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { COMPILER_VERSION, diffFiles, emitPackage, verifyPackage, type FunctionChange, type ImageDiff } from '../compiler/index.ts';
-import { planRedirect } from '../compiler/diff/redirect-sites.ts';
+import { COMPILER_VERSION, diffFiles, emitPackage, verifyPackage } from '../compiler/index.ts';
 import { encodePackage } from '../formats/container.ts';
 import type { HostSession } from '../samples/host/host-session.ts';
 import { scenarioDll, type Toolchain } from '../samples/scenarios.ts';
 import { runHotpatchAsync } from './support/cli.ts';
-import { buildImporter } from './support/importer.ts';
-import { applyLive, expectedOutput, liveSuite } from './support/live-suite.ts';
+import { buildImporter, withoutEntryArgumentRule } from './support/importer.ts';
+import { expectedOutput, liveSuite, patchedRound } from './support/live-suite.ts';
 import { missingTools } from './support/tools.ts';
 
 const skip = missingTools(['wine', 'mingw']);
@@ -40,18 +39,6 @@ const V1_LINES = [1, 2].flatMap((x) => [
   `importer deep_api(${x}) = ${(5 * x + 1) * 2}`,
 ]);
 
-/** The diff as it was before the rule saw argument roles: its refusals presented as hotpatchable, with their redirects. */
-function withoutTheRule(d: ImageDiff): ImageDiff {
-  const reserved = new Set<number>();
-  const functions = d.functions.map((f): FunctionChange => {
-    if (f.reason?.code !== 'ENTRY_ARGUMENTS_CHANGED') return f;
-    const r = planRedirect(d.match.old, d.match.old.fns.functions[f.oldIndex!]!, reserved);
-    if ('code' in r) throw new Error(`${f.name ?? ''}: ${r.message}`);
-    return { ...f, verdict: 'hotpatchable', reason: null, redirect: r };
-  });
-  return { ...d, functions, hotpatchable: functions.every((f) => f.verdict !== 'refused') };
-}
-
 /** A host running v1 (of `tc`) with the importer next to it, checked on round 1. */
 async function v1Host(tc: Toolchain): Promise<HostSession> {
   const h = await suite.start(scenarioDll(NAME, 'v1', false, undefined, tc), { also: [buildImporter(suite.dir(), NAME, dllFile(tc))] });
@@ -59,22 +46,12 @@ async function v1Host(tc: Toolchain): Promise<HostSession> {
   return h;
 }
 
-/** Applies `pkg` live to `h` and returns round 2's output. */
-async function patchedRound(h: HostSession, pkg: string, tc: Toolchain): Promise<string> {
-  const live = await applyLive(pkg, h, dllFile(tc));
-  expect(live.status, live.stderr).toBe(0);
-  const r = await h.run();
-  if (!r.ok) throw new Error(r.error.message);
-  expect(r.value.error).toBeUndefined();
-  return r.value.output;
-}
-
 describe.skipIf(skip !== undefined)(`entry-args-roles, live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
   for (const tc of ['gcc', 'clang'] as const) {
     test(`${tc}: the package without the rule, applied live, gives the v1 importer other answers from every export it calls`, async () => {
       const d = diffFiles(new Uint8Array(readFileSync(scenarioDll(NAME, 'v1', false, undefined, tc))), new Uint8Array(readFileSync(scenarioDll(NAME, 'v2', false, undefined, tc))));
       if (!d.ok) throw new Error(d.error.message);
-      const presented = withoutTheRule(d.value);
+      const presented = withoutEntryArgumentRule(d.value);
       expect(presented.hotpatchable).toBe(true);
       const e = emitPackage(presented, { moduleName: dllFile(tc), skipRefused: false, series: null, compilerVersion: COMPILER_VERSION });
       if (!e.ok) throw new Error(e.error.message);
@@ -84,7 +61,7 @@ describe.skipIf(skip !== undefined)(`entry-args-roles, live under Wine${skip ? `
       const pkg = join(suite.dir(), `without-${tc}.hpk`);
       writeFileSync(pkg, bytes.value);
       const h = await v1Host(tc);
-      const out = await patchedRound(h, pkg, tc);
+      const out = await patchedRound(h, pkg, dllFile(tc));
       expect(out.startsWith(expected('v2')), 'the DLL itself now answers as v2').toBe(true);
       const lines = out.slice(expected('v2').length).trimEnd().split('\n');
       expect(lines).toHaveLength(V1_LINES.length);
@@ -104,7 +81,7 @@ describe.skipIf(skip !== undefined)(`entry-args-roles, live under Wine${skip ? `
       const s = await runHotpatchAsync(['build', v1, v2, '-o', out, '--unsigned', '--skip-refused', '--json']);
       expect(s.status, s.stderr).toBe(0);
       const h = await v1Host(tc);
-      const after = await patchedRound(h, out, tc);
+      const after = await patchedRound(h, out, dllFile(tc));
       expect(after.endsWith(V1_LINES.map((l) => `${l}\n`).join(''))).toBe(true);
     }, 120_000);
   }

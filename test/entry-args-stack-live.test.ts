@@ -13,24 +13,22 @@
  * gave before) and applies it live: the importer's gather faults (the new body dereferences the
  * index in the sixth slot), span adds the low bits of the string pointer in the fifth, ratio
  * divides 7 by 60. Now the build is refused, naming them, and a --skip-refused package leaves
- * the importer v1's answers. (Helpers as test/entry-args-roles-live.test.ts's: to share when
- * the live tests get their common support module.)
+ * the importer v1's answers.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, test } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { COMPILER_VERSION, diffFiles, emitPackage, verifyPackage, type FunctionChange, type ImageDiff } from '../compiler/index.ts';
-import { planRedirect } from '../compiler/diff/redirect-sites.ts';
+import { COMPILER_VERSION, diffFiles, emitPackage, verifyPackage } from '../compiler/index.ts';
 import { encodePackage } from '../formats/container.ts';
-import { endHosts, startHost, type HostSession } from '../samples/host/host-session.ts';
-import { readExpectedOutput, scenarioDll, type Toolchain } from '../samples/scenarios.ts';
+import type { HostSession } from '../samples/host/host-session.ts';
+import { scenarioDll, type Toolchain } from '../samples/scenarios.ts';
 import { runHotpatchAsync } from './support/cli.ts';
-import { buildImporter } from './support/importer.ts';
+import { buildImporter, withoutEntryArgumentRule } from './support/importer.ts';
+import { expectedOutput, liveSuite, patchedRound } from './support/live-suite.ts';
 import { missingTools } from './support/tools.ts';
-import { keepWineServer, wineEnv } from './support/wine.ts';
 
 const skip = missingTools(['wine', 'mingw']);
+const suite = liveSuite('hp-entry-args-stack-swap-', skip);
 /** Per scenario: what its importer prints when each export answers as v1's does, and what the package without the rule gives for sure. */
 const SCENARIOS = {
   // 1*2 + 3*4 + values[x]; 1*2 + 3*4 + 'a' + x. The new gather faults on the index (-999).
@@ -47,72 +45,34 @@ const SCENARIOS = {
   },
 } as const;
 type Name = keyof typeof SCENARIOS;
-const expected = (name: Name, v: 'v1' | 'v2'): string => readExpectedOutput(name, v)!;
+const expected = (name: Name, v: 'v1' | 'v2'): string => expectedOutput(name, v);
 const dllFile = (tc: Toolchain): string => `v1${tc === 'clang' ? '.clang' : ''}.dll`;
 const v1Text = (name: Name): string => SCENARIOS[name].v1.map((l) => `${l}\n`).join('');
 
-let dir = '';
-const hosts: HostSession[] = [];
-afterEach(async () => {
-  for (const code of await endHosts(hosts.splice(0))) expect(code, 'the host must survive and exit cleanly').toBe(0);
-});
-
-/** The diff as it was before the rule saw stack-argument roles: its refusals presented as hotpatchable, with their redirects. */
-function withoutTheRule(d: ImageDiff): ImageDiff {
-  const reserved = new Set<number>();
-  const functions = d.functions.map((f): FunctionChange => {
-    if (f.reason?.code !== 'ENTRY_ARGUMENTS_CHANGED') return f;
-    const r = planRedirect(d.match.old, d.match.old.fns.functions[f.oldIndex!]!, reserved);
-    if ('code' in r) throw new Error(`${f.name ?? ''}: ${r.message}`);
-    return { ...f, verdict: 'hotpatchable', reason: null, redirect: r };
-  });
-  return { ...d, functions, hotpatchable: functions.every((f) => f.verdict !== 'refused') };
-}
-
 /** A host running `name` v1 (of `tc`) with its importer next to it, checked on round 1. */
 async function v1Host(name: Name, tc: Toolchain): Promise<HostSession> {
-  const h = await startHost(scenarioDll(name, 'v1', false, undefined, tc), { also: [buildImporter(dir, name, dllFile(tc))] });
-  if (!h.ok) throw new Error(h.error.message);
-  hosts.push(h.value);
-  expect(h.value.first.output).toBe(expected(name, 'v1') + v1Text(name));
-  return h.value;
-}
-
-/** Applies `pkg` live to `h` and returns round 2's output. */
-async function patchedRound(h: HostSession, pkg: string, tc: Toolchain): Promise<string> {
-  const live = await runHotpatchAsync(['live', pkg, '--pid', String(h.windowsPid), '--module', dllFile(tc), '--allow-unsigned', '--json'], wineEnv());
-  expect(live.status, live.stderr).toBe(0);
-  const r = await h.run();
-  if (!r.ok) throw new Error(r.error.message);
-  expect(r.value.error).toBeUndefined();
-  return r.value.output;
+  const h = await suite.start(scenarioDll(name, 'v1', false, undefined, tc), { also: [buildImporter(suite.dir(), name, dllFile(tc))] });
+  expect(h.first.output).toBe(expected(name, 'v1') + v1Text(name));
+  return h;
 }
 
 describe.skipIf(skip !== undefined)(`entry-args-stack and entry-args-swap, live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  beforeAll(() => {
-    keepWineServer();
-    dir = mkdtempSync(join(tmpdir(), 'hp-entry-args-stack-swap-'));
-  });
-  afterAll(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
-
   for (const [name, tc] of (Object.keys(SCENARIOS) as Name[]).flatMap((n) => (['gcc', 'clang'] as const).map((t) => [n, t] as const))) {
     const sc = SCENARIOS[name];
     test(`${name}, ${tc}: the package without the rule, applied live, gives the v1 importer other answers from ${sc.refused.join(' and ')}`, async () => {
       const d = diffFiles(new Uint8Array(readFileSync(scenarioDll(name, 'v1', false, undefined, tc))), new Uint8Array(readFileSync(scenarioDll(name, 'v2', false, undefined, tc))));
       if (!d.ok) throw new Error(d.error.message);
-      const presented = withoutTheRule(d.value);
+      const presented = withoutEntryArgumentRule(d.value);
       expect(presented.hotpatchable).toBe(true);
       const e = emitPackage(presented, { moduleName: dllFile(tc), skipRefused: false, series: null, compilerVersion: COMPILER_VERSION });
       if (!e.ok) throw new Error(e.error.message);
       expect(verifyPackage(presented, e.value.pkg).ok, 'the verifier alone does not catch it').toBe(true);
       const bytes = await encodePackage(e.value.pkg);
       if (!bytes.ok) throw new Error(bytes.error.message);
-      const pkg = join(dir, `without-${name}-${tc}.hpk`);
+      const pkg = join(suite.dir(), `without-${name}-${tc}.hpk`);
       writeFileSync(pkg, bytes.value);
       const h = await v1Host(name, tc);
-      const out = await patchedRound(h, pkg, tc);
+      const out = await patchedRound(h, pkg, dllFile(tc));
       expect(out.startsWith(expected(name, 'v2')), 'the DLL itself now answers as v2').toBe(true);
       const lines = out.slice(expected(name, 'v2').length).trimEnd().split('\n');
       expect(lines).toHaveLength(sc.v1.length);
@@ -123,7 +83,7 @@ describe.skipIf(skip !== undefined)(`entry-args-stack and entry-args-swap, live 
     test(`${name}, ${tc}: refused, naming ${sc.refused.join(' and ')}; the --skip-refused patch leaves the importer v1's answers`, async () => {
       const v1 = scenarioDll(name, 'v1', false, undefined, tc);
       const v2 = scenarioDll(name, 'v2', false, undefined, tc);
-      const out = join(dir, `p-${name}-${tc}.hpk`);
+      const out = join(suite.dir(), `p-${name}-${tc}.hpk`);
       const r = await runHotpatchAsync(['build', v1, v2, '-o', out, '--unsigned', '--json']);
       expect(r.status).toBe(31);
       const j = JSON.parse(r.stdout) as { refused: Array<{ code: string; message: string }> };
@@ -132,7 +92,7 @@ describe.skipIf(skip !== undefined)(`entry-args-stack and entry-args-swap, live 
       const s = await runHotpatchAsync(['build', v1, v2, '-o', out, '--unsigned', '--skip-refused', '--json']);
       expect(s.status, s.stderr).toBe(0);
       const h = await v1Host(name, tc);
-      const after = await patchedRound(h, out, tc);
+      const after = await patchedRound(h, out, dllFile(tc));
       expect(after.endsWith(v1Text(name))).toBe(true);
     }, 120_000);
   }

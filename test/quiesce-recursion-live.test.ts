@@ -10,32 +10,24 @@
  * NEW walk, which multiplies by an edx old walk never set: neither v1's 11 nor v2's 14.
  * The fix: walk calls its own entry, so it is its own caller and its old body is a range:
  * `hotpatch live` refuses with LIVE_THREAD_IN_OLD_CALLER naming walk, and the process keeps
- * printing v1's answers. (Helpers as test/quiesce-live.test.ts's: to share when the live tests
- * get their common support module.)
+ * printing v1's answers.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, test } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodePackage, loadPackage } from '../formats/container.ts';
-import { endHosts, startHost, type HostSession } from '../samples/host/host-session.ts';
-import { readExpectedOutput, scenarioDll, type Toolchain } from '../samples/scenarios.ts';
+import type { HostSession } from '../samples/host/host-session.ts';
+import { scenarioDll, type Toolchain } from '../samples/scenarios.ts';
 import { runHotpatchAsync } from './support/cli.ts';
+import { applyLive, expectedOutput, liveSuite, sleep } from './support/live-suite.ts';
 import { missingTools } from './support/tools.ts';
-import { keepWineServer, wineEnv } from './support/wine.ts';
 
 const skip = missingTools(['wine']);
+const suite = liveSuite('hp-quiesce-recursion-', skip);
 const NAME = 'caller-recursion';
-const expected = (v: 'v1' | 'v2'): string => readExpectedOutput(NAME, v)!;
+const expected = (v: 'v1' | 'v2'): string => expectedOutput(NAME, v);
 const dllFile = (tc: Toolchain): string => `v1${tc === 'clang' ? '.clang' : ''}.dll`;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const PARKED_LINE = /^parked walk\(2\) = (-?\d+)$/m;
-
-let dir = '';
-const hosts: HostSession[] = [];
-afterEach(async () => {
-  for (const code of await endHosts(hosts.splice(0))) expect(code, 'the host must survive and exit cleanly').toBe(0);
-});
 
 /** The package of `tc`'s pair and its quiescent ranges as `inspect` names them. */
 async function build(tc: Toolchain, out: string): Promise<Array<{ rva: string; length: number; function: string | null }>> {
@@ -50,31 +42,20 @@ async function build(tc: Toolchain, out: string): Promise<Array<{ rva: string; l
 async function parkedHost(tc: Toolchain): Promise<HostSession> {
   process.env['HP_PARK'] = '1';
   try {
-    const h = await startHost(scenarioDll(NAME, 'v1', false, undefined, tc));
-    if (!h.ok) throw new Error(h.error.message);
-    hosts.push(h.value);
-    expect(h.value.first.output).toBe(`${expected('v1')}parked walk(2) = 11\n`);
-    return h.value;
+    const h = await suite.start(scenarioDll(NAME, 'v1', false, undefined, tc));
+    expect(h.first.output).toBe(`${expected('v1')}parked walk(2) = 11\n`);
+    return h;
   } finally {
     delete process.env['HP_PARK'];
   }
 }
 
-const live = (pkg: string, h: HostSession, tc: Toolchain): ReturnType<typeof runHotpatchAsync> =>
-  runHotpatchAsync(['live', pkg, '--pid', String(h.windowsPid), '--module', dllFile(tc), '--allow-unsigned', '--json'], wineEnv());
+const live = (pkg: string, h: HostSession, tc: Toolchain): ReturnType<typeof applyLive> => applyLive(pkg, h, dllFile(tc));
 
 describe.skipIf(skip !== undefined)(`caller-recursion, live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  beforeAll(() => {
-    keepWineServer();
-    dir = mkdtempSync(join(tmpdir(), 'hp-quiesce-recursion-'));
-  });
-  afterAll(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
-
   for (const tc of ['gcc', 'clang'] as const) {
     test(`${tc}: with run's range only (the rule before), the patch lands under the thread in old walk, whose next walk(2) answers neither v1 nor v2`, async () => {
-      const full = join(dir, `full-${tc}.hpk`);
+      const full = join(suite.dir(), `full-${tc}.hpk`);
       const ranges = await build(tc, full);
       expect(ranges.map((r) => r.function).sort()).toEqual(['run', 'walk']);
       const walkRva = Number(ranges.find((r) => r.function === 'walk')!.rva);
@@ -83,7 +64,7 @@ describe.skipIf(skip !== undefined)(`caller-recursion, live under Wine${skip ? `
       const p = loaded.value.package;
       const before = await encodePackage({ ...p, quiescent: (p.quiescent ?? []).filter((r) => r.rva !== walkRva) });
       if (!before.ok) throw new Error(before.error.message);
-      const pkg = join(dir, `before-${tc}.hpk`);
+      const pkg = join(suite.dir(), `before-${tc}.hpk`);
       writeFileSync(pkg, before.value);
       const h = await parkedHost(tc);
       const r = await live(pkg, h, tc);
@@ -97,7 +78,7 @@ describe.skipIf(skip !== undefined)(`caller-recursion, live under Wine${skip ? `
     }, 120_000);
 
     test(`${tc}: the package lists old walk: live refuses naming walk while the thread is parked in it; the process prints v1`, async () => {
-      const pkg = join(dir, `park-${tc}.hpk`);
+      const pkg = join(suite.dir(), `park-${tc}.hpk`);
       await build(tc, pkg);
       const h = await parkedHost(tc);
       const r = await live(pkg, h, tc);

@@ -698,13 +698,6 @@ function relocStartsIn(bits: Uint8Array, start: number, end: number): boolean {
 
 /** The first RVA of a sorted `targets` in `r` other than `entry`, or -1 (functions/label-values.ts too). */
 export function labelInData(targets: Int32Array, r: RvaRange, entry: number): number {
-  let lo = 0;
-  let hi = targets.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (targets[mid]! < r.start) lo = mid + 1;
-    else hi = mid;
-  }
-  for (let i = lo; i < targets.length && targets[i]! < r.end; i++) if (targets[i] !== entry) return targets[i]!;
+  for (let i = lowerBound(targets, r.start); i < targets.length && targets[i]! < r.end; i++) if (targets[i] !== entry) return targets[i]!;
   return -1;
 }

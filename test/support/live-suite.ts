@@ -1,7 +1,8 @@
 /**
  * Test support for the live tests that run a sample DLL in samples/bin/host.exe under Wine and
  * patch it with `hotpatch live` (test/quiesce-live.test.ts, live-ipra.test.ts,
- * entry-args-live.test.ts, entry-args-roles-live.test.ts, revert-live.test.ts): the sample paths, the suite's
+ * entry-args-live.test.ts, entry-args-roles-live.test.ts, entry-args-stack-live.test.ts,
+ * quiesce-recursion-live.test.ts, revert-live.test.ts): the sample paths, the suite's
  * hooks (a kept wineserver, a temp folder, every host ended after each test and required to
  * exit 0) and the `hotpatch live` run they share.
  */
@@ -66,4 +67,14 @@ export function liveSuite(prefix: string, skip: string | undefined): LiveSuite {
 /** `hotpatch live PKG --pid PID --module MODULE --allow-unsigned --json` into the host, under Wine's environment. */
 export function applyLive(pkg: string, h: HostSession, module: string): Promise<CliRun> {
   return runHotpatchAsync(['live', pkg, '--pid', String(h.windowsPid), '--module', module, '--allow-unsigned', '--json'], wineEnv());
+}
+
+/** Applies `pkg` live to `h` (its DLL file `module`), then runs round 2 and returns its output. */
+export async function patchedRound(h: HostSession, pkg: string, module: string): Promise<string> {
+  const live = await applyLive(pkg, h, module);
+  expect(live.status, live.stderr).toBe(0);
+  const r = await h.run();
+  if (!r.ok) throw new Error(r.error.message);
+  expect(r.value.error).toBeUndefined();
+  return r.value.output;
 }
