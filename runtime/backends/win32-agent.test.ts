@@ -6,13 +6,13 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { getPriority, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { asVa, type Va } from '../../common/types.ts';
 import { missingTools } from '../../test/support/tools.ts';
-import { expectedAgentIo, keepWineServer, startWine, wineEnv } from '../../test/support/wine.ts';
+import { expectedAgentIo, keepWineServer, startWine, WINE_PREFIX, wineEnv } from '../../test/support/wine.ts';
 import { PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE, PAGE_READWRITE, undoOf, type StepObservation, type WriteStep } from '../plan/write-plan.ts';
 import { AGENT_EXE, openWin32Backend, startAgent, type Win32AgentBackend } from './win32-agent.ts';
 import { executeSteps } from '../apply/execute-plan.ts';
@@ -751,5 +751,49 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     expect(still.ok && Buffer.from(still.value).equals(want)).toBe(true);
     expect(await workerProgresses(t)).toBe(true); // resumed after the refusal
     await be.abandon(); // the log frees the region
+  });
+
+  test('swap under Wine on Linux as root: the target, the wineserver and the agent run at nice -20 for the pause, and every thread and autogroup is back to its own value after', async () => {
+    if (expectedAgentIo() !== 'process_vm' || process.getuid?.() !== 0) return; // the boost needs the kernel path and the right to lower a nice value
+    // The target's Linux process: the one whose command line names this test's target.exe.
+    const exe = join(dir, 'target.exe');
+    const linux = readdirSync('/proc').filter((d) => /^\d+$/.test(d) && (() => { try { return readFileSync(`/proc/${d}/cmdline`, 'latin1').includes(exe); } catch { return false; } })());
+    expect(linux.length).toBe(1);
+    const pid = Number(linux[0]);
+    const tasks = (): number[] => readdirSync(`/proc/${pid}/task`).map(Number);
+    const groupFile = `/proc/${pid}/autogroup`;
+    const groupNice = (): number | null => (existsSync(groupFile) ? Number(/ nice (-?\d+)/.exec(readFileSync(groupFile, 'utf8'))?.[1]) : null);
+    const groupBefore = groupNice();
+    // Values of our own that the agent must put back exactly (not 0, not -20).
+    for (const tid of tasks()) setPriority(tid, 3);
+    if (groupBefore !== null) writeFileSync(groupFile, '2');
+    try {
+      const { be, at, pattern } = await patternRegion(PAGE_EXECUTE_READWRITE);
+      const r = await be.agent.request(`swap tries=5 delay=1 site:${at(0x40)}:${pattern.subarray(0x40, 0x42).toString('hex')}:c3c3`);
+      if (!r.ok) throw new Error(r.error.message);
+      expect(r.value['io']).toBe('process_vm');
+      // Every thread of the target and the agent's own (the wineserver's too when found).
+      // The wineserver of this prefix: the process running wineserver(64) in server-DEV-INO of WINE_PREFIX (Wine's own naming).
+      const st = statSync(WINE_PREFIX, { bigint: true });
+      const serverDir = `/server-${st.dev.toString(16)}-${st.ino.toString(16)}`;
+      const servers = readdirSync('/proc').filter((d) => { try { return /^\d+$/.test(d) && /\/wineserver(64)?$/.test(readlinkSync(`/proc/${d}/exe`)) && readlinkSync(`/proc/${d}/cwd`).endsWith(serverDir); } catch { return false; } });
+      expect(servers.length).toBe(1);
+      const serverTasks = readdirSync(`/proc/${servers[0]}/task`).length;
+      expect(r.value['boosted']).toBeGreaterThanOrEqual(tasks().length + serverTasks + 1);
+      if (groupBefore !== null) expect(r.value['boostedGroups']).toBeGreaterThanOrEqual(1); // the target's session group (the wineserver's own, when found)
+      for (const tid of tasks()) expect(getPriority(tid)).toBe(3);
+      if (groupBefore !== null) expect(groupNice()).toBe(2);
+      // HOTPATCH_AGENT_BOOST=none: nothing raised.
+      const off = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: { ...wineEnv(), HOTPATCH_AGENT_BOOST: 'none' } });
+      if (!off.ok) throw new Error(off.error.message);
+      const n = await off.value.agent.request(`swap tries=5 delay=1 site:${at(0x40)}:c3c3:c3c3`);
+      expect(n.ok && n.value['boosted']).toBe(0);
+      await off.value.abandon();
+      await be.abandon(); // the log frees the region
+      expect(await workerProgresses(t)).toBe(true);
+    } finally {
+      for (const tid of tasks()) setPriority(tid, 0);
+      if (groupBefore !== null) writeFileSync(groupFile, String(groupBefore));
+    }
   });
 });

@@ -305,6 +305,8 @@ export interface PauseParts {
   readonly readBytes: number;
   readonly storeBytes: number;
   readonly stackBytes: number;
+  /** Threads of the target and the agent raised to nice -20 for the pause (PROTOCOL.md, "The hold on a busy machine"); 0 when not allowed or off, NaN from an agent that does not report it. */
+  readonly boosted: number;
   /** How the agent confirmed it knew every thread: `anchor`, `list` or `walk` (PROTOCOL.md, `swap`). */
   readonly confirmedBy: string;
   /**
@@ -316,7 +318,7 @@ export interface PauseParts {
   readonly io: string;
 }
 
-const PAUSE_PART_KEYS = ['attempts', 'threads', 'sites', 'reads', 'writes', 'holdUs', 'checkUs', 'compareUs', 'storeUs', 'resumeUs', 'suspendCallUs', 'contextUs', 'listUs', 'stackUs', 'stackReads', 'readBytes', 'storeBytes', 'stackBytes'] as const;
+const PAUSE_PART_KEYS = ['attempts', 'threads', 'sites', 'reads', 'writes', 'holdUs', 'checkUs', 'compareUs', 'storeUs', 'resumeUs', 'suspendCallUs', 'contextUs', 'listUs', 'stackUs', 'stackReads', 'readBytes', 'storeBytes', 'stackBytes', 'boosted'] as const;
 
 export interface Win32AgentBackend extends ProcessBackend {
   readonly kind: 'win32-agent';

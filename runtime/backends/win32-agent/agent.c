@@ -33,6 +33,7 @@
 typedef uint64_t u64;
 
 #include "host-io.h" /* memory I/O through the Linux kernel under Wine */
+#include "host-sched.h" /* the pause's scheduling boost under Wine on Linux */
 
 /* ---------- response buffer ---------- */
 
@@ -1892,6 +1893,7 @@ typedef struct {
   int reads, stores;
   u64 read_bytes, store_bytes;
   int fast_stacks, fast_sites; /* the stacks, the sites moved by process_vm_readv/_writev (host-io.h) */
+  int boosted, boosted_groups; /* threads and autogroups raised to nice -20 for the pause (host-sched.h) */
 } SwapTimes;
 
 /* ---------- memory I/O under Wine through the Linux kernel (host-io.h) ---------- */
@@ -2161,6 +2163,8 @@ static int swap_hold(const SwapArgs *a, u64 *attempt, SwapTimes *tm) {
   g_nquiet = a->nq;
   if (!learn_threads(&e)) return fail("LIVE_SUSPEND_FAILED", e, "cannot list the threads of process %lu", (unsigned long)g_pid);
   if (stacks && !a->io_server) target_unix_pid(); /* before the pause, once per open (host-io.h) */
+  tm->boosted = lx_boost(g_unix_pid); /* for the pause: nice -20 (host-sched.h), undone at resume */
+  tm->boosted_groups = g_ngroups;
   for (*attempt = 1;; (*attempt)++) {
     DWORD ctx_tid = 0;
     g_t_stacks = 0;
@@ -2243,6 +2247,7 @@ static int cmd_swap(void) {
     for (int i = 0; i < g_nthr; i++)
       if (g_thr[i].held && rips) rips[nthreads++] = g_ctx[i].Rip;
     double paused = resume_all();
+    lx_unboost();
     if (g_in_tx)
       for (int i = 0; i < a.ns; i++) {
         Undo u = {0};
@@ -2262,14 +2267,15 @@ static int cmd_swap(void) {
     out_fmt(",\"io\":\"%s\"", a.ns == 0 ? "none" : tm.fast_stacks && tm.fast_sites ? "process_vm" : tm.fast_stacks || tm.fast_sites ? "mixed" : "server");
     out_fmt(",\"holdUs\":%.1f,\"checkUs\":%.1f,\"compareUs\":%.1f,\"storeUs\":%.1f,\"resumeUs\":%.1f", tm.hold, tm.check, tm.compare, tm.store, paused - tm.hold - tm.check - tm.compare - tm.store);
     out_fmt(",\"suspendUs\":%.1f,\"writeUs\":%.1f,\"pausedUs\":%.1f", tm.hold + tm.check, tm.compare + tm.store, paused);
-    out_fmt(",\"suspendCallUs\":%.1f,\"contextUs\":%.1f,\"listUs\":%.1f,\"stackUs\":%.1f,\"stackReads\":%d", g_t_suspend_call, g_t_contexts, g_t_list, g_t_stacks,
-            g_stack_reads);
+    out_fmt(",\"suspendCallUs\":%.1f,\"contextUs\":%.1f,\"listUs\":%.1f,\"stackUs\":%.1f,\"stackReads\":%d,\"boosted\":%d,\"boostedGroups\":%d", g_t_suspend_call, g_t_contexts,
+            g_t_list, g_t_stacks, g_stack_reads, tm.boosted, tm.boosted_groups);
     out_fmt(",\"rips\":[");
     for (int i = 0; i < nthreads; i++) out_fmt("%s\"0x%llx\"", i ? "," : "", (unsigned long long)rips[i]);
     out_fmt("]");
     free(rips);
   }
   forget_threads();
+  lx_unboost(); /* after a failed pause (threads resumed above) */
   if (a.s) free_sites(a.s, a.ns);
   free(a.av);
   free(a.qu);

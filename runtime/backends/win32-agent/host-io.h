@@ -89,20 +89,13 @@ static int lx_move(lx_word pid, int write, LxIov *local, LxIov *remote, long n, 
   return 1;
 }
 
-/* The Linux process whose memory holds `len` bytes equal to `want` at `addr` (remote): its pid
- * when exactly one does, else -1. Walks /proc with getdents64. */
-static lx_word lx_find_pid_holding(u64 addr, const unsigned char *want, size_t len) {
-  lx_word self = lx_syscall(LX_GETPID, 0, 0, 0, 0, 0, 0);
-  /* In writable data: the kernel read a string literal of the agent's read-only data as
-   * EFAULT under Wine 8 (measured), the same bytes in .data as the path. */
-  static char proc[] = "/proc";
-  lx_word fd = lx_syscall(LX_OPEN, (lx_word)(uintptr_t)proc, LX_O_DIRECTORY, 0, 0, 0, 0);
-  if (fd < 0) return -1;
+/* Calls fn(ctx, n) for every entry of directory `path` (in writable data, see below) whose name
+ * is a decimal number (/proc, /proc/PID/task). 0 when the directory cannot be opened. */
+typedef void (*LxNumberFn)(void *ctx, lx_word n);
+static int lx_each_numbered(char *path, LxNumberFn fn, void *ctx) {
+  lx_word fd = lx_syscall(LX_OPEN, (lx_word)(uintptr_t)path, LX_O_DIRECTORY, 0, 0, 0, 0);
+  if (fd < 0) return 0;
   static char dents[32768];
-  unsigned char got[64];
-  lx_word found = -1;
-  long matches = 0;
-  if (len > sizeof got) len = sizeof got;
   for (;;) {
     lx_word n = lx_syscall(LX_GETDENTS64, fd, (lx_word)(uintptr_t)dents, sizeof dents, 0, 0, 0);
     if (n <= 0) break;
@@ -112,17 +105,42 @@ static lx_word lx_find_pid_holding(u64 addr, const unsigned char *want, size_t l
       memcpy(&reclen, dents + off + 16, 2);
       const char *name = dents + off + 19;
       off += reclen;
-      lx_word pid = 0;
+      lx_word v = 0;
       const char *c = name;
-      for (; *c >= '0' && *c <= '9' && pid < 0x40000000; c++) pid = pid * 10 + (*c - '0');
-      if (*c || c == name || pid == self) continue;
-      LxIov l = {got, len}, r = {(void *)(uintptr_t)addr, len};
-      size_t moved;
-      if (lx_move(pid, 0, &l, &r, 1, &moved) && memcmp(got, want, len) == 0) found = pid, matches++;
+      for (; *c >= '0' && *c <= '9' && v < 0x40000000; c++) v = v * 10 + (*c - '0');
+      if (!*c && c != name) fn(ctx, v);
     }
   }
   lx_syscall(LX_CLOSE, fd, 0, 0, 0, 0, 0);
-  return matches == 1 ? found : -1;
+  return 1;
+}
+
+typedef struct {
+  lx_word self, found;
+  long matches;
+  u64 addr;
+  const unsigned char *want;
+  size_t len;
+} LxHolding;
+
+static void lx_check_holding(void *ctx, lx_word pid) {
+  LxHolding *h = (LxHolding *)ctx;
+  unsigned char got[64];
+  if (pid == h->self) return;
+  LxIov l = {got, h->len}, r = {(void *)(uintptr_t)h->addr, h->len};
+  size_t moved;
+  if (lx_move(pid, 0, &l, &r, 1, &moved) && memcmp(got, h->want, h->len) == 0) h->found = pid, h->matches++;
+}
+
+/* The Linux process whose memory holds `len` bytes equal to `want` at `addr` (remote): its pid
+ * when exactly one does, else -1. Walks /proc with getdents64. */
+static lx_word lx_find_pid_holding(u64 addr, const unsigned char *want, size_t len) {
+  /* In writable data: the kernel read a string literal of the agent's read-only data as
+   * EFAULT under Wine 8 (measured), the same bytes in .data as the path. */
+  static char proc[] = "/proc";
+  LxHolding h = {lx_syscall(LX_GETPID, 0, 0, 0, 0, 0, 0), -1, 0, addr, want, len > 64 ? 64 : len};
+  lx_each_numbered(proc, lx_check_holding, &h);
+  return h.matches == 1 ? h.found : -1;
 }
 
 #endif

@@ -126,6 +126,8 @@ export interface LiveRevertReport {
   readonly reverted: LiveState;
   readonly execute: ExecuteReport;
   readonly pauseUs: number;
+  /** What that pause consisted of (one entry per `swap`), as for an apply. */
+  readonly pauseParts: readonly PauseParts[];
 }
 
 const pageRound = (n: number): number => Math.ceil(n / 0x1000) * 0x1000;
@@ -221,9 +223,10 @@ export async function revertLive(backend: Win32AgentBackend): Promise<Result<Liv
   if (cur.value === null)
     return err('REVERT_NOTHING_APPLIED', `no hotpatch is applied to ${backend.module.name ?? hex(backend.module.base)} in process ${backend.pid}`);
   const before = backend.pauses.length;
+  const partsBefore = backend.pauseParts.length;
   const r = await revertPlan(backend, cur.value.plan);
   if (!r.ok) return r;
-  return ok({ reverted: cur.value, execute: r.value, pauseUs: sum(backend.pauses.slice(before)) });
+  return ok({ reverted: cur.value, execute: r.value, pauseUs: sum(backend.pauses.slice(before)), pauseParts: backend.pauseParts.slice(partsBefore) });
 }
 
 async function agentRead(agent: AgentConnection, at: bigint, size: number): Promise<Result<Uint8Array>> {

@@ -1,0 +1,195 @@
+/*
+ * The pause's scheduling boost under Wine on Linux (included by agent.c after host-io.h; see
+ * PROTOCOL.md, "The hold on a busy machine").
+ *
+ * Under Wine 8 a thread counts as stopped only once it has run its SIGUSR1 handler: the
+ * wineserver's suspend sends the signal, the thread (running, or woken from whatever wait it
+ * blocks in) runs the handler, which sends its context to the server and waits there; the
+ * agent's GetThreadContext waits for that. So every thread of the target needs a core once per
+ * pause, and on a busy machine it queues behind every runnable process at its weight. For the
+ * pause the agent raises the target's Linux threads, and its own, to nice -20 (setpriority),
+ * and puts every one back to the value it read (getpriority) once the target runs again.
+ * Never SCHED_FIFO: a target left real-time by an agent that died would starve the machine; a
+ * target left at nice -20 only runs first.
+ *
+ * Only under Wine on Linux with the target's Linux pid known (host-io.h), only with the right
+ * to lower a nice value (root or CAP_SYS_NICE; otherwise the first setpriority fails and
+ * nothing is changed), only threads listed in /proc/PID/task just before the pause (a thread
+ * created after that is held like any other, just not boosted). `HOTPATCH_AGENT_BOOST=none` in
+ * the agent's environment turns it off (comparisons).
+ */
+#ifndef HOTPATCH_HOST_SCHED_H
+#define HOTPATCH_HOST_SCHED_H
+
+#define LX_GETPRIORITY 140
+#define LX_SETPRIORITY 141
+#define LX_PRIO_PROCESS 0
+#define LX_BOOST_MAX 512
+#define LX_BOOST_NICE (-20)
+
+typedef struct {
+  lx_word tid;
+  int nice; /* before the boost */
+} LxBoosted;
+
+static LxBoosted g_boosted[LX_BOOST_MAX];
+static int g_nboosted;
+
+#define LX_READ 0
+#define LX_WRITE 1
+#define LX_O_RDWR 2
+#define LX_GROUPS_MAX 8
+/* Autogroups raised (kernel.sched_autogroup_enabled: nice acts only inside a task's autogroup,
+ * and each autogroup, one per session, gets an equal share of the CPU whatever its tasks' nice;
+ * the wineserver, a daemon, has one of its own): the process whose /proc/PID/autogroup was
+ * written and the group nice it had. */
+static struct {
+  lx_word pid;
+  int nice;
+} g_groups[LX_GROUPS_MAX];
+static int g_ngroups;
+
+/* Sets the autogroup nice of process `pid` to LX_BOOST_NICE (when autogroups exist and it is
+ * higher), recording what it was; each group once (a later process of a group already raised
+ * reads -20 and is skipped). */
+static void lx_boost_autogroup(lx_word pid) {
+  static char path[40], buf[64];
+  snprintf(path, sizeof path, "/proc/%lld/autogroup", (long long)pid);
+  lx_word fd = lx_syscall(LX_OPEN, (lx_word)(uintptr_t)path, LX_O_RDWR, 0, 0, 0, 0);
+  if (fd < 0) return; /* no autogroups (or no right): nothing to do */
+  lx_word n = lx_syscall(LX_READ, fd, (lx_word)(uintptr_t)buf, sizeof buf - 1, 0, 0, 0);
+  const char *at = n > 0 ? (buf[n] = 0, strstr(buf, " nice ")) : NULL; /* "/autogroup-3685 nice 0" */
+  if (at && g_ngroups < LX_GROUPS_MAX) {
+    int nice = atoi(at + 6);
+    static char v[8] = "-20";
+    if (nice > LX_BOOST_NICE && lx_syscall(LX_WRITE, fd, (lx_word)(uintptr_t)v, 3, 0, 0, 0) == 3) {
+      g_groups[g_ngroups].pid = pid;
+      g_groups[g_ngroups].nice = nice;
+      g_ngroups++;
+    }
+  }
+  lx_syscall(LX_CLOSE, fd, 0, 0, 0, 0, 0);
+}
+
+static void lx_boost_thread(void *ctx, lx_word tid) {
+  int *ok = (int *)ctx;
+  if (!*ok || g_nboosted >= LX_BOOST_MAX) return;
+  /* The kernel's getpriority returns 20 - nice (never negative). */
+  lx_word raw = lx_syscall(LX_GETPRIORITY, LX_PRIO_PROCESS, tid, 0, 0, 0, 0);
+  if (raw < 0) return; /* exited meanwhile */
+  int nice = 20 - (int)raw;
+  if (nice <= LX_BOOST_NICE) return;
+  if (lx_syscall(LX_SETPRIORITY, LX_PRIO_PROCESS, tid, LX_BOOST_NICE, 0, 0, 0) < 0) {
+    *ok = g_nboosted > 0; /* no right to: give up; a thread that exited: go on */
+    return;
+  }
+  g_boosted[g_nboosted].tid = tid;
+  g_boosted[g_nboosted].nice = nice;
+  g_nboosted++;
+}
+
+/* Raises every thread of Linux process `pid` (its /proc/PID/task) to LX_BOOST_NICE, and its
+ * autogroup, recording what they were. 0 when the first one cannot be raised (no right to:
+ * nothing changed). */
+static int lx_boost_process(lx_word pid) {
+  static char path[40]; /* writable data: see lx_find_pid_holding */
+  snprintf(path, sizeof path, "/proc/%lld/task", (long long)pid);
+  int ok = 1, before = g_nboosted;
+  if (!lx_each_numbered(path, lx_boost_thread, &ok)) return 0;
+  if (ok && g_nboosted > before) lx_boost_autogroup(pid);
+  return ok;
+}
+
+/* Puts every boosted thread and autogroup back to the nice value it had. */
+static void lx_unboost(void) {
+  for (int i = 0; i < g_nboosted; i++) lx_syscall(LX_SETPRIORITY, LX_PRIO_PROCESS, g_boosted[i].tid, g_boosted[i].nice, 0, 0, 0);
+  g_nboosted = 0;
+  static char path[40], v[16];
+  for (int i = g_ngroups - 1; i >= 0; i--) {
+    snprintf(path, sizeof path, "/proc/%lld/autogroup", (long long)g_groups[i].pid);
+    int len = snprintf(v, sizeof v, "%d", g_groups[i].nice);
+    lx_word fd = lx_syscall(LX_OPEN, (lx_word)(uintptr_t)path, LX_O_RDWR, 0, 0, 0, 0);
+    if (fd < 0) continue; /* the process is gone, and its group with it when it was the last */
+    lx_syscall(LX_WRITE, fd, (lx_word)(uintptr_t)v, len, 0, 0, 0);
+    lx_syscall(LX_CLOSE, fd, 0, 0, 0, 0, 0);
+  }
+  g_ngroups = 0;
+}
+
+#define LX_STAT 4
+#define LX_READLINK 89
+
+/* 1 when the link at `path` (writable data) reads as a string ending with `tail`. */
+static int lx_link_ends_with(char *path, const char *tail) {
+  static char target[512];
+  lx_word n = lx_syscall(LX_READLINK, (lx_word)(uintptr_t)path, (lx_word)(uintptr_t)target, sizeof target - 1, 0, 0, 0);
+  if (n <= 0) return 0;
+  target[n] = 0;
+  size_t t = strlen(tail);
+  return (size_t)n >= t && memcmp(target + n - t, tail, t) == 0;
+}
+
+typedef struct {
+  const char *dir;
+  int matches;
+  lx_word pid;
+} LxServer;
+
+static void lx_check_server(void *ctx, lx_word pid) {
+  LxServer *m = (LxServer *)ctx;
+  static char path[64];
+  snprintf(path, sizeof path, "/proc/%lld/exe", (long long)pid);
+  if (!lx_link_ends_with(path, "/wineserver") && !lx_link_ends_with(path, "/wineserver64")) return;
+  snprintf(path, sizeof path, "/proc/%lld/cwd", (long long)pid);
+  if (!lx_link_ends_with(path, m->dir)) return;
+  m->matches++;
+  m->pid = pid;
+}
+
+/* The Linux pid of the wineserver this agent talks to, or -1. Wine's server runs in the
+ * directory `server-DEV-INO` (hex st_dev and st_ino of the prefix directory), so: the one
+ * process whose executable is wineserver or wineserver64 and whose working directory ends
+ * with that name for the agent's own prefix (WINEPREFIX, else $HOME/.wine). Found once. */
+static lx_word lx_wineserver_pid(void) {
+  static lx_word found = 0;
+  if (found != 0) return found;
+  found = -1;
+  static char prefix[1024];
+  DWORD n = GetEnvironmentVariableA("WINEPREFIX", prefix, sizeof prefix);
+  if (n == 0 || n >= sizeof prefix) {
+    n = GetEnvironmentVariableA("HOME", prefix, sizeof prefix - 8);
+    if (n == 0 || n >= sizeof prefix - 8) return -1;
+    memcpy(prefix + n, "/.wine", 7);
+  }
+  static unsigned char st[256]; /* struct stat: st_dev at 0, st_ino at 8 (x86-64) */
+  if (lx_syscall(LX_STAT, (lx_word)(uintptr_t)prefix, (lx_word)(uintptr_t)st, 0, 0, 0, 0) < 0) return -1;
+  u64 dev, ino;
+  memcpy(&dev, st, 8);
+  memcpy(&ino, st + 8, 8);
+  char dir[64];
+  snprintf(dir, sizeof dir, "/server-%llx-%llx", (unsigned long long)dev, (unsigned long long)ino);
+  static char proc[] = "/proc";
+  LxServer m = {dir, 0, -1};
+  lx_each_numbered(proc, lx_check_server, &m);
+  if (m.matches == 1) found = m.pid;
+  return found;
+}
+
+/* Boosts the target (Linux pid `target`), the wineserver that stops its threads and the agent
+ * itself; returns the threads boosted. */
+static int lx_boost(lx_word target) {
+  g_nboosted = 0;
+  g_ngroups = 0;
+  if (target <= 0 || !lx_host()) return 0;
+  char mode[16];
+  DWORD n = GetEnvironmentVariableA("HOTPATCH_AGENT_BOOST", mode, sizeof mode);
+  if (n > 0 && n < sizeof mode && strcmp(mode, "none") == 0) return 0;
+  if (!lx_boost_process(target)) return 0;
+  int with_server = !(n > 0 && n < sizeof mode && strcmp(mode, "target") == 0);
+  lx_word server = with_server ? lx_wineserver_pid() : -1;
+  if (server > 0) lx_boost_process(server);
+  lx_boost_process(lx_syscall(LX_GETPID, 0, 0, 0, 0, 0, 0));
+  return g_nboosted;
+}
+
+#endif
