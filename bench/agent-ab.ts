@@ -4,8 +4,9 @@
  * (the proving ground's harness, test/real-live/), builds the --skip-refused package, then
  * CYCLES times, each agent in turn (`HOTPATCH_AGENT_EXE`), applies it live and reverts it.
  * Prints every pause with its parts (the agent's `swap` answer), then per agent the best,
- * median and max pause and the median of each part. An agent is a git revision (its committed
- * agent.exe) or a path; none given: the committed agent of this tree. The run ends with one
+ * median and max pause and the median of each part. `BENCH_LOAD=N` runs the cycles beside N
+ * busy processes (bench/cpu-load.ts), started after the package is built. An agent is a git revision (its committed
+ * agent.exe) or a path, with `+boost=MODE` to set HOTPATCH_AGENT_BOOST for it; none given: the committed agent of this tree. The run ends with one
  * workload round that must equal OLD's (it fails otherwise).
  */
 import { execFileSync } from 'node:child_process';
@@ -18,15 +19,20 @@ import { fetchRealFile, realHosts, realPairs } from '../samples/real/real-files.
 import { runHotpatchAsync } from '../test/support/cli.ts';
 import { REAL_LIVE_ADDONS, startWineToFiles, waitFor } from '../test/support/real-live.ts';
 import { toWinePath, wineEnv } from '../test/support/wine.ts';
+import { startCpuLoad } from './cpu-load.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const [label = 'watcher-2.5.0-2.5.1', cyclesArg = '10', ...agentArgs] = process.argv.slice(2);
 const cycles = Number(cyclesArg);
-const agents = (agentArgs.length > 0 ? agentArgs : [AGENT_EXE]).map((a) => {
-  if (existsSync(a)) return { name: a === AGENT_EXE ? 'agent (this tree)' : a, exe: a };
+const agents = (agentArgs.length > 0 ? agentArgs : [AGENT_EXE]).map((arg) => {
+  // `AGENT+boost=MODE` runs that agent with HOTPATCH_AGENT_BOOST=MODE (PROTOCOL.md, "The hold on a busy machine").
+  const [a = arg, boost] = arg.split('+boost=');
+  const env = boost === undefined ? {} : { HOTPATCH_AGENT_BOOST: boost };
+  const tag = boost === undefined ? '' : ` boost=${boost}`;
+  if (existsSync(a)) return { name: `${a === AGENT_EXE ? 'agent (this tree)' : a}${tag}`, exe: a, env };
   const exe = join(mkdtempSync(join(tmpdir(), 'hp-agent-ab-')), 'agent.exe');
   writeFileSync(exe, execFileSync('git', ['show', `${a}:runtime/backends/win32-agent/agent.exe`], { cwd: root, maxBuffer: 64 << 20 }));
-  return { name: `agent@${a}`, exe };
+  return { name: `agent@${a}${tag}`, exe, env };
 });
 const addon = REAL_LIVE_ADDONS.find((a) => a.label === label);
 const pair = realPairs().find((p) => p.label === label);
@@ -52,24 +58,32 @@ try {
   if (built.status !== 0) throw new Error(`build: ${built.stderr.trim()}`);
   const seen = agents.map(() => [] as PauseParts[]);
   const pauses = agents.map(() => [] as number[]);
-  process.stdout.write(`${label}, ${cycles} cycles, load average ${loadavg()[0]!.toFixed(1)}\n`);
-  for (let c = 0; c < cycles; c++)
-    for (const [k, a] of agents.entries()) {
-      const env = { ...wineEnv(), HOTPATCH_AGENT_EXE: a.exe };
-      const l = await runHotpatchAsync(['live', pkg, '--pid', String(pid), '--allow-unsigned', '--json'], env);
-      if (l.status !== 0) throw new Error(`live (${a.name}): ${l.stderr.trim()}`);
-      const v = await runHotpatchAsync(['revert', '--pid', String(pid), '--json'], env);
-      if (v.status !== 0) throw new Error(`revert (${a.name}): ${v.stderr.trim()}`);
-      for (const out of [l.stdout, v.stdout]) {
-        const j = JSON.parse(out) as { timing?: { pauseUs: number; pauseParts?: PauseParts[] }; pauseUs?: number; pauseParts?: PauseParts[] };
-        const us = j.timing?.pauseUs ?? j.pauseUs ?? NaN;
-        const parts = j.timing?.pauseParts ?? j.pauseParts ?? [];
-        pauses[k]!.push(us / 1000);
-        seen[k]!.push(...parts);
-        const q = parts[0];
-        process.stdout.write(`${a.name}: ${(us / 1000).toFixed(2)} ms${q === undefined ? '' : ` (${q.threads} thr: hold ${(q.holdUs / 1000).toFixed(2)} [ctx ${(q.contextUs / 1000).toFixed(2)}], check ${(q.checkUs / 1000).toFixed(2)}, compare ${(q.compareUs / 1000).toFixed(2)}, store ${(q.storeUs / 1000).toFixed(2)}, resume ${(q.resumeUs / 1000).toFixed(2)}, io ${q.io})`}\n`);
+  const load = Number(process.env['BENCH_LOAD'] ?? 0);
+  const stopLoad = startCpuLoad(load);
+  await new Promise((r) => setTimeout(r, load > 0 ? 3000 : 0));
+  process.stdout.write(`${label}, ${cycles} cycles, ${load} busy processes, load average ${loadavg()[0]!.toFixed(1)}\n`);
+  try {
+    for (let c = 0; c < cycles; c++)
+      for (const [k, a] of agents.entries()) {
+        const env = { ...wineEnv(), ...a.env, HOTPATCH_AGENT_EXE: a.exe };
+        const l = await runHotpatchAsync(['live', pkg, '--pid', String(pid), '--allow-unsigned', '--json'], env);
+        if (l.status !== 0) throw new Error(`live (${a.name}): ${l.stderr.trim()}`);
+        const v = await runHotpatchAsync(['revert', '--pid', String(pid), '--json'], env);
+        if (v.status !== 0) throw new Error(`revert (${a.name}): ${v.stderr.trim()}`);
+        for (const out of [l.stdout, v.stdout]) {
+          const j = JSON.parse(out) as { timing?: { pauseUs: number; pauseParts?: PauseParts[] }; pauseUs?: number; pauseParts?: PauseParts[] };
+          const us = j.timing?.pauseUs ?? j.pauseUs ?? NaN;
+          const parts = j.timing?.pauseParts ?? j.pauseParts ?? [];
+          pauses[k]!.push(us / 1000);
+          seen[k]!.push(...parts);
+          const q = parts[0];
+          process.stdout.write(`${a.name}: ${(us / 1000).toFixed(2)} ms${q === undefined ? '' : ` (${q.threads} thr: hold ${(q.holdUs / 1000).toFixed(2)} [ctx ${(q.contextUs / 1000).toFixed(2)}], check ${(q.checkUs / 1000).toFixed(2)}, compare ${(q.compareUs / 1000).toFixed(2)}, store ${(q.storeUs / 1000).toFixed(2)}, resume ${(q.resumeUs / 1000).toFixed(2)}, io ${q.io}, boosted ${q.boosted})`}\n`);
+        }
       }
-    }
+  } finally {
+    stopLoad();
+  }
+  process.stdout.write(`load average after the cycles ${loadavg()[0]!.toFixed(1)}\n`);
   const med = (xs: readonly number[]): number => {
     const s = [...xs].sort((a, b) => a - b);
     return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;

