@@ -15,6 +15,7 @@ import { baseHoldsOnEveryPath, imageBaseUnknown } from './base-paths.ts';
 import { InstructionMap } from './instruction-map.ts';
 import { accessesRipTarget } from './memory-access.ts';
 import { jumpsThroughOutsidePointer } from './pointer-jumps.ts';
+import { branchSources, entersRechecked } from './rechecked-bounds.ts';
 /** The shapes moved to compiler/image/types.ts; re-exported under their old names. */
 export type { DecodedFunction, DecodedInsn, JumpTable, RefKind, Reference, RvaRange } from '../image/types.ts';
 
@@ -452,8 +453,16 @@ function checkEnteredLines(d: Decoding, roots: number[], imageBaseLoads: readonl
   // A base found only as the function's single `lea` of the register (off the straight
   // line) is always proven per path.
   const graph = { decodeAt: d.decodeAt, insn: d.insn, byRva, tables, writes: d.writes, roots };
+  let sources: Map<number, number[]> | undefined;
+  /** The first branch target in (after, upTo] that does not check `t`'s bound again (rechecked-bounds.ts), or -1. */
+  const enteredUnchecked = (t: JumpTable, after: number, upTo: number): number => {
+    for (let x = enteredBetween(after, upTo); x >= 0; x = enteredBetween(x, upTo)) {
+      if (!entersRechecked(graph, t, x, (sources ??= branchSources(graph)))) return x;
+    }
+    return -1;
+  };
   for (const t of tables) {
-    const x = enteredBetween(t.boundRva, t.jumpRva);
+    const x = enteredUnchecked(t, t.boundRva, t.jumpRva);
     const y = x >= 0 ? x : enteredBetween(t.guardRva, t.jumpRva);
     const hex = (n: number): string => `0x${n.toString(16)}`;
     if (x >= 0) problems.push(`indirect jump at ${hex(t.jumpRva)}: a branch to ${hex(x)} enters between the bound check and the jump`);

@@ -96,15 +96,21 @@ export function chainBefore(byRva: ReadonlyMap<number, DecodedStep>, cov: Instru
 /**
  * True when `jmp reg` is a tail call through a function pointer: the nearest instruction
  * before it (on its straight line) that writes the register loads it, whole, from memory
- * without an index register (`mov rax, [rcx + 0x18]`, a struct field or vtable slot, or
- * `mov rax, [rip + g]`). Such a jump has no cases to find, like `call rax` or `jmp [mem]`.
+ * without an index register and not from the stack (`mov rax, [rcx + 0x18]`, a struct field
+ * or vtable slot, or `mov rax, [rip + g]`). Such a jump has no cases to find, like `call rax`
+ * or `jmp [mem]`. A stack slot (rsp or rbp based) may hold what the function itself spilled:
+ * a case address it computed from a table (`add rcx, rax; mov [rsp + 8], rcx` ...
+ * `mov rax, [rsp + 8]; jmp rax`), whose cases would then be missed and whose entries, read
+ * as data by a carried copy, would send the new body into the old one; pointer-jumps.ts
+ * decides those jumps over every path instead.
  */
 export function isPointerTailCall(decodeAt: (rva: number) => void, insn: Instruction, byRva: ReadonlyMap<number, DecodedStep>, cov: InstructionOwners, jumpRva: number, jmpReg: Register, writes: WriteCache): boolean {
   if (RegisterExt.isGPR64(jmpReg) === false) return false;
   for (const s of chainBefore(byRva, cov, jumpRva, 24)) {
     decodeAt(s);
     if (!clobbers(insn, jmpReg, writes)) continue;
-    return insn.mnemonic === Mnemonic.Mov && insn.op0Register === jmpReg && insn.op1Kind === OpKind.Memory && insn.memoryIndex === Register.None && insn.memorySize === MemorySize.UInt64;
+    const base = insn.memoryBase;
+    return insn.mnemonic === Mnemonic.Mov && insn.op0Register === jmpReg && insn.op1Kind === OpKind.Memory && insn.memoryIndex === Register.None && insn.memorySize === MemorySize.UInt64 && base !== Register.RSP && base !== Register.RBP;
   }
   return false;
 }
@@ -206,10 +212,13 @@ export function recoverJumpTable(
   // the straight line, or an index the code computes with no check (a Rust enum's niche
   // decoded by `cmov`), the table is read by scanning from that base, as with a base `lea`
   // on the straight line; no bound at all: nothing on the line is relied on but the base.
-  if (!found && t.kind === 'rel32' && !t.haveBase) {
-    const hoisted = hoistedTableBase(walk, t.loadBase, jumpRva);
+  // MSVC's form (rva32) takes the table from the load's displacement: its hoisted base is a
+  // `lea` of __ImageBase (the vcruntime memcpy sets r10 once at its entry and indexes three
+  // tables through it below, swc-html 1.15.33's 0x82cdb0).
+  if (!found && !t.haveBase) {
+    const hoisted = hoistedTableBase(walk, t.loadBase, jumpRva, t.kind === 'rva32' ? 0 : undefined);
     if (hoisted !== null) {
-      t.tableRva = hoisted.tableRva;
+      if (t.kind === 'rel32') t.tableRva = hoisted.tableRva;
       t.baseRva = hoisted.leaRva;
       t.baseHoisted = true;
       found = true;
@@ -491,14 +500,16 @@ function boundFromCmp(w: Walk, t: TableTrace, s: Rva): boolean {
  * reaches the jump on every path (any `lea` of the same T counts there), so a wrong pick
  * is refused, never trusted.
  */
-function hoistedTableBase(w: Walk, loadBase: Register, jumpRva: Rva): { tableRva: number; leaRva: Rva } | null {
+function hoistedTableBase(w: Walk, loadBase: Register, jumpRva: Rva, only?: number): { tableRva: number; leaRva: Rva } | null {
   let before: { tableRva: number; leaRva: Rva } | null = null;
   let first: { tableRva: number; leaRva: Rva } | null = null;
   for (const p of w.byRva.values()) {
     w.decodeAt(p.rva);
     const insn = w.insn;
-    if (insn.mnemonic === Mnemonic.Lea && insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadBase) && insn.isIpRelMemoryOperand) {
+    // The 64-bit register only: a 32-bit `lea` truncates the address.
+    if (insn.mnemonic === Mnemonic.Lea && insn.op0Kind === OpKind.Register && insn.op0Register === RegisterExt.fullRegister(loadBase) && insn.isIpRelMemoryOperand) {
       const c = { tableRva: Number(BigInt.asUintN(64, insn.ipRelMemoryAddress)), leaRva: p.rva };
+      if (only !== undefined && c.tableRva !== only) continue;
       if (first === null || c.leaRva < first.leaRva) first = c;
       if (c.leaRva < jumpRva && (before === null || c.leaRva > before.leaRva)) before = c;
     }
@@ -537,6 +548,6 @@ function readTableEntries(img: MappedImage, t: TableTrace, jumpRva: Rva, inside:
   return { rva: tableRva as Rva, entryKind: kind, targets: targets as Rva[], jumpRva, guardRva: (baseRva >= 0 && !baseHoisted ? Math.min(guardRva, baseRva) : guardRva) as Rva, boundRva: guardRva as Rva, count, baseRva, baseHoisted };
 }
 
-function isImm(k: OpKind): boolean {
+export function isImm(k: OpKind): boolean {
   return k === OpKind.Immediate8 || k === OpKind.Immediate8to32 || k === OpKind.Immediate8to64 || k === OpKind.Immediate32 || k === OpKind.Immediate32to64 || k === OpKind.Immediate16 || k === OpKind.Immediate64;
 }
