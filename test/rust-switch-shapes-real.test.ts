@@ -19,6 +19,8 @@
  *   compiler/disasm/rechecked-bounds.ts); any other stays refused.
  * - MSVC's form (`[rB + rI*4 + T]`, rB = __ImageBase) with rB set once at the entry (the
  *   vcruntime memcpy): the hoisted base proven on every path, as for LLVM's form.
+ * - `cmp r9b, N; ja` bounds the index r9 only after a zero-extension from a byte on the line
+ *   (`movzx r9d, dl`); otherwise the table is read by scanning.
  * - `mov rax, [rsp + x]; jmp rax` is not taken for a tail call (a spilled value may be the
  *   function's own).
  * - `match e { .. => "str" }`: a lengths table (8-byte entries) then a self-relative table
@@ -152,6 +154,20 @@ describe.skipIf(unavailable !== undefined)(`swc-html 1.15.33 (Rust, LLVM) switch
     expect(decodePdataFunction(patchAt(newBytes(), 0x3d748, 0xfa, 0xf9), 0x3d680).decoded.problems).toContain(refused);
     // A signed check (`jle` for `jbe`, 7e for 76): a negative r10d passes it.
     expect(decodePdataFunction(patchAt(newBytes(), 0x3d74a, 0x76, 0x7e), 0x3d680).decoded.problems).toContain(refused);
+  });
+
+  test('a check of the index\'s low byte bounds the table only after a zero-extension from a byte', { timeout: 120_000 }, () => {
+    // fn 0x20500: `movzx r9d, dl` at 0x20527, then `cmp r9b, 0x1a; ja` at 0x20546 and the
+    // load `movsxd r9, [rax + r9*4]`: r9 < 0x100, so r9b <= 0x1a bounds r9 (27 entries).
+    const d = decodePdataFunction(newBytes(), 0x20500).decoded;
+    const t = d.jumpTables.find((x) => x.jumpRva === 0x2055e)!;
+    expect([t.count, t.targets.length, t.boundRva]).toEqual(['guard', 27, 0x20546]);
+    // `movzx r9d, dx` (0f b6 -> 0f b7): bits 8-15 may be set, so r9b says nothing of r9:
+    // no bound is read from the check, and the table is read by scanning.
+    const m = decodePdataFunction(patchAt(newBytes(), 0x20529, 0xb6, 0xb7), 0x20500).decoded;
+    const u = m.jumpTables.find((x) => x.jumpRva === 0x2055e)!;
+    expect(u.count).toBe('scan');
+    expect(u.targets.length).toBeGreaterThanOrEqual(27);
   });
 
   test('a rechecked bound with a hoisted base: both paths into the load proven', { timeout: 120_000 }, () => {
