@@ -206,12 +206,14 @@ function decodeWith(
   // The outside-pointer proof needs base relocations to show that no absolute pointer lands
   // inside the function past its entry (a label stored as data could come back through a load;
   // functions/label-values.ts makes such a function a problem once every entry is known).
-  const pointersKnown = img.relocs.size > 0 && ranges.every((r) => labelInData(codePointerTargets(img), r, entry) < 0);
+  // Asked only for a jump left unresolved (most functions have none).
+  let pointersKnown: boolean | undefined;
   for (const j of d.pendingJumps) {
     if (d.resolvedJumps.has(j)) continue;
     decodeAt(j);
     const reg = insn.op0Register;
     if (isPointerTailCall(decodeAt, insn, d.byRva, cov, j, reg, d.writes)) continue;
+    pointersKnown ??= img.relocs.size > 0 && ranges.every((r) => labelInData(codePointerTargets(img), r, entry) < 0);
     if (!pointersKnown || !jumpsThroughOutsidePointer(graph, j, reg, d.inside, outsideCode)) d.problems.push(`indirect jump at 0x${j.toString(16)} with no recognisable jump table`);
   }
   const imageBaseLoads = d.usesImageBase ? findImageBaseLoads(d) : [];
