@@ -69,7 +69,15 @@ export interface ClobberGraph {
  */
 export class ClobberSets {
   private readonly memo = new Map<number, number>();
+  /** Each node's successors, asked once: the fixed points below go over them again and again (calleesOf re-reads a whole body). */
+  private readonly succs = new Map<number, Callees>();
   constructor(private readonly g: ClobberGraph) {}
+
+  private succ(y: number): Callees {
+    let v = this.succs.get(y);
+    if (v === undefined) this.succs.set(y, (v = this.g.succ(y)));
+    return v;
+  }
 
   get(x: number): number {
     const hit = this.memo.get(x);
@@ -83,7 +91,7 @@ export class ClobberSets {
       if (seen.has(y) || this.memo.has(y)) continue;
       seen.add(y);
       nodes.push(y);
-      for (const s of this.g.succ(y).fns) stack.push(s);
+      for (const s of this.succ(y).fns) stack.push(s);
     }
     // Nodes that reach an unknown callee clobber everything: no need to decode them.
     const all = new Set<number>();
@@ -92,7 +100,7 @@ export class ClobberSets {
       changed = false;
       for (let k = nodes.length - 1; k >= 0; k--) {
         const y = nodes[k]!;
-        if (all.has(y) || !(this.g.succ(y).unknown || this.g.succ(y).fns.some(isAll))) continue;
+        if (all.has(y) || !(this.succ(y).unknown || this.succ(y).fns.some(isAll))) continue;
         all.add(y);
         changed = true;
       }
@@ -105,14 +113,17 @@ export class ClobberSets {
       for (let k = nodes.length - 1; k >= 0; k--) {
         const y = nodes[k]!;
         let v = val.get(y)!;
-        for (const s of this.g.succ(y).fns) v |= this.memo.get(s) ?? val.get(s) ?? 0;
+        for (const s of this.succ(y).fns) v |= this.memo.get(s) ?? val.get(s) ?? 0;
         if (v !== val.get(y)) {
           val.set(y, v);
           changed = true;
         }
       }
     }
-    for (const y of nodes) this.memo.set(y, val.get(y) ?? 0);
+    for (const y of nodes) {
+      this.memo.set(y, val.get(y) ?? 0);
+      this.succs.delete(y); // settled: never asked again
+    }
     return this.memo.get(x)!;
   }
 }

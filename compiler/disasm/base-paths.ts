@@ -99,11 +99,12 @@ export function baseHoldsOnEveryPath(g: FlowGraph, t: JumpTable): boolean {
   if (t.baseRva < 0) return false;
   const insn = g.insn;
   g.decodeAt(t.baseRva);
-  if (insn.mnemonic !== Mnemonic.Lea || insn.op0Kind !== OpKind.Register || !insn.isIpRelMemoryOperand) return false;
-  const reg = RegisterExt.fullRegister(insn.op0Register);
+  // The 64-bit register only: a 32-bit `lea` truncates the address.
+  if (insn.mnemonic !== Mnemonic.Lea || insn.op0Kind !== OpKind.Register || !RegisterExt.isGPR64(insn.op0Register) || !insn.isIpRelMemoryOperand) return false;
+  const reg = insn.op0Register;
   const value = insn.ipRelMemoryAddress;
   /** True when the instruction in `insn` sets the base register to the table base. */
-  const setsBase = (): boolean => insn.mnemonic === Mnemonic.Lea && insn.op0Kind === OpKind.Register && RegisterExt.fullRegister(insn.op0Register) === reg && insn.isIpRelMemoryOperand && insn.ipRelMemoryAddress === value;
+  const setsBase = (): boolean => insn.mnemonic === Mnemonic.Lea && insn.op0Kind === OpKind.Register && insn.op0Register === reg && insn.isIpRelMemoryOperand && insn.ipRelMemoryAddress === value;
   return !unknownOnEntry(g, reg, setsBase).has(t.jumpRva);
 }
 

@@ -15,6 +15,7 @@ import { baseHoldsOnEveryPath, imageBaseUnknown } from './base-paths.ts';
 import { InstructionMap } from './instruction-map.ts';
 import { accessesRipTarget } from './memory-access.ts';
 import { jumpsThroughOutsidePointer } from './pointer-jumps.ts';
+import { branchSources, entersRechecked } from './rechecked-bounds.ts';
 /** The shapes moved to compiler/image/types.ts; re-exported under their old names. */
 export type { DecodedFunction, DecodedInsn, JumpTable, RefKind, Reference, RvaRange } from '../image/types.ts';
 
@@ -205,12 +206,14 @@ function decodeWith(
   // The outside-pointer proof needs base relocations to show that no absolute pointer lands
   // inside the function past its entry (a label stored as data could come back through a load;
   // functions/label-values.ts makes such a function a problem once every entry is known).
-  const pointersKnown = img.relocs.size > 0 && ranges.every((r) => labelInData(codePointerTargets(img), r, entry) < 0);
+  // Asked only for a jump left unresolved (most functions have none).
+  let pointersKnown: boolean | undefined;
   for (const j of d.pendingJumps) {
     if (d.resolvedJumps.has(j)) continue;
     decodeAt(j);
     const reg = insn.op0Register;
     if (isPointerTailCall(decodeAt, insn, d.byRva, cov, j, reg, d.writes)) continue;
+    pointersKnown ??= img.relocs.size > 0 && ranges.every((r) => labelInData(codePointerTargets(img), r, entry) < 0);
     if (!pointersKnown || !jumpsThroughOutsidePointer(graph, j, reg, d.inside, outsideCode)) d.problems.push(`indirect jump at 0x${j.toString(16)} with no recognisable jump table`);
   }
   const imageBaseLoads = d.usesImageBase ? findImageBaseLoads(d) : [];
@@ -452,8 +455,16 @@ function checkEnteredLines(d: Decoding, roots: number[], imageBaseLoads: readonl
   // A base found only as the function's single `lea` of the register (off the straight
   // line) is always proven per path.
   const graph = { decodeAt: d.decodeAt, insn: d.insn, byRva, tables, writes: d.writes, roots };
+  let sources: Map<number, number[]> | undefined;
+  /** The first branch target in (after, upTo] that does not check `t`'s bound again (rechecked-bounds.ts), or -1. */
+  const enteredUnchecked = (t: JumpTable, after: number, upTo: number): number => {
+    for (let x = enteredBetween(after, upTo); x >= 0; x = enteredBetween(x, upTo)) {
+      if (!entersRechecked(graph, t, x, (sources ??= branchSources(graph)))) return x;
+    }
+    return -1;
+  };
   for (const t of tables) {
-    const x = enteredBetween(t.boundRva, t.jumpRva);
+    const x = enteredUnchecked(t, t.boundRva, t.jumpRva);
     const y = x >= 0 ? x : enteredBetween(t.guardRva, t.jumpRva);
     const hex = (n: number): string => `0x${n.toString(16)}`;
     if (x >= 0) problems.push(`indirect jump at ${hex(t.jumpRva)}: a branch to ${hex(x)} enters between the bound check and the jump`);

@@ -96,15 +96,21 @@ export function chainBefore(byRva: ReadonlyMap<number, DecodedStep>, cov: Instru
 /**
  * True when `jmp reg` is a tail call through a function pointer: the nearest instruction
  * before it (on its straight line) that writes the register loads it, whole, from memory
- * without an index register (`mov rax, [rcx + 0x18]`, a struct field or vtable slot, or
- * `mov rax, [rip + g]`). Such a jump has no cases to find, like `call rax` or `jmp [mem]`.
+ * without an index register and not from the stack (`mov rax, [rcx + 0x18]`, a struct field
+ * or vtable slot, or `mov rax, [rip + g]`). Such a jump has no cases to find, like `call rax`
+ * or `jmp [mem]`. A stack slot (rsp or rbp based) may hold what the function itself spilled:
+ * a case address it computed from a table (`add rcx, rax; mov [rsp + 8], rcx` ...
+ * `mov rax, [rsp + 8]; jmp rax`), whose cases would then be missed and whose entries, read
+ * as data by a carried copy, would send the new body into the old one; pointer-jumps.ts
+ * decides those jumps over every path instead.
  */
 export function isPointerTailCall(decodeAt: (rva: number) => void, insn: Instruction, byRva: ReadonlyMap<number, DecodedStep>, cov: InstructionOwners, jumpRva: number, jmpReg: Register, writes: WriteCache): boolean {
   if (RegisterExt.isGPR64(jmpReg) === false) return false;
   for (const s of chainBefore(byRva, cov, jumpRva, 24)) {
     decodeAt(s);
     if (!clobbers(insn, jmpReg, writes)) continue;
-    return insn.mnemonic === Mnemonic.Mov && insn.op0Register === jmpReg && insn.op1Kind === OpKind.Memory && insn.memoryIndex === Register.None && insn.memorySize === MemorySize.UInt64;
+    const base = insn.memoryBase;
+    return insn.mnemonic === Mnemonic.Mov && insn.op0Register === jmpReg && insn.op1Kind === OpKind.Memory && insn.memoryIndex === Register.None && insn.memorySize === MemorySize.UInt64 && base !== Register.RSP && base !== Register.RBP;
   }
   return false;
 }
@@ -146,6 +152,12 @@ interface TableTrace {
   guardRva: Rva | -1;
   /** Bounds checked on other registers (`cmp edx, N; ja` before `mov esi, edx` ... `mov eax, esi`). */
   readonly checked: Map<Register, { bound: number; guardRva: Rva }>;
+  /**
+   * The bound came from a `cmp` of the index's low 8 or 16 bits (`cmp r9b, 0x1a`): it holds
+   * for the whole register only once the walk finds the index zero-extended from that width
+   * at most (`movzx r9d, dl`) before any other write of it; 0 when nothing is pending.
+   */
+  narrowBits: number;
 }
 
 /** True when the instruction `w.insn` holds writes `r` (as its first operand or otherwise). */
@@ -206,10 +218,13 @@ export function recoverJumpTable(
   // the straight line, or an index the code computes with no check (a Rust enum's niche
   // decoded by `cmov`), the table is read by scanning from that base, as with a base `lea`
   // on the straight line; no bound at all: nothing on the line is relied on but the base.
-  if (!found && t.kind === 'rel32' && !t.haveBase) {
-    const hoisted = hoistedTableBase(walk, t.loadBase, jumpRva);
+  // MSVC's form (rva32) takes the table from the load's displacement: its hoisted base is a
+  // `lea` of __ImageBase (the vcruntime memcpy sets r10 once at its entry and indexes three
+  // tables through it below, swc-html 1.15.33's 0x82cdb0).
+  if (!found && !t.haveBase) {
+    const hoisted = hoistedTableBase(walk, t.loadBase, jumpRva, t.kind === 'rva32' ? 0 : undefined);
     if (hoisted !== null) {
-      t.tableRva = hoisted.tableRva;
+      if (t.kind === 'rel32') t.tableRva = hoisted.tableRva;
       t.baseRva = hoisted.leaRva;
       t.baseHoisted = true;
       found = true;
@@ -275,6 +290,7 @@ function findTableLoad(w: Walk, jmpReg: Register, chain: readonly number[]): { t
         count: 'guard',
         guardRva: -1,
         checked: new Map(),
+        narrowBits: 0,
       };
       return { trace, next: i + 1 };
     }
@@ -305,10 +321,33 @@ function traceBaseAndBound(w: Walk, t: TableTrace, chain: readonly Rva[], from: 
         continue;
       }
     }
+    if (t.narrowBits !== 0 && writesReg(w, t.loadIdx)) proveNarrowBound(w, t);
     if (!traceStep(w, t, s)) return null;
-    if (t.bound >= 0 && t.haveBase) return true;
+    if (t.bound >= 0 && t.haveBase && t.narrowBits === 0) return true;
   }
+  // A narrow check with no zero-extension found on the line bounds only the low bits.
+  if (t.narrowBits !== 0) dropBound(t);
   return false;
+}
+
+/**
+ * At the last write of the index before a narrow `cmp` (decoded in `w.insn`): the bound
+ * stands when that write zero-extends at most `narrowBits` bits (`movzx` of a byte, or of a
+ * byte or word for a 16-bit check), else it is dropped and the walk reads this write as any
+ * other (a copy, a load, a computed index: a scan).
+ */
+function proveNarrowBound(w: Walk, t: TableTrace): void {
+  const insn = w.insn;
+  const fromBits = insn.op1Kind === OpKind.Register ? (RegisterExt.isGPR8(insn.op1Register) ? 8 : RegisterExt.isGPR16(insn.op1Register) ? 16 : 64) : insn.memorySize === MemorySize.UInt8 ? 8 : insn.memorySize === MemorySize.UInt16 ? 16 : 64;
+  const zeroExtends = insn.mnemonic === Mnemonic.Movzx && insn.op0Kind === OpKind.Register && (RegisterExt.isGPR32(insn.op0Register) || RegisterExt.isGPR64(insn.op0Register));
+  if (zeroExtends && fromBits <= t.narrowBits) t.narrowBits = 0;
+  else dropBound(t);
+}
+
+function dropBound(t: TableTrace): void {
+  t.bound = -1;
+  t.guardRva = -1;
+  t.narrowBits = 0;
 }
 
 /** One instruction of traceBaseAndBound (decoded in `w.insn`, at `s`); false: not the idiom. */
@@ -444,11 +483,16 @@ function followIndexCopy(w: Walk, t: TableTrace, s: Rva): boolean {
  * another register followed by ja/jae is remembered: it bounds the index if the index
  * turns out to be a copy of that register.
  */
+const NARROW_MEMORY: ReadonlySet<MemorySize> = new Set([MemorySize.UInt8, MemorySize.Int8, MemorySize.UInt16, MemorySize.Int16]);
+
 function boundFromCmp(w: Walk, t: TableTrace, s: Rva): boolean {
   const insn = w.insn;
   const regMatch = insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, t.loadIdx);
   const mem = t.idxMem;
   const memMatch = insn.op0Kind === OpKind.Memory && mem !== null && insn.memoryBase === mem.base && insn.memoryIndex === mem.index && insn.memoryDisplacementU64 === mem.displ;
+  // `cmp byte [mem], N` after a wider load of [mem] (a byte load already bounds the index at
+  // 256): the check covers the low bits only, so it bounds nothing.
+  if (memMatch && NARROW_MEMORY.has(insn.memorySize)) return true;
   if (regMatch || memMatch) {
     const n = Number(BigInt.asUintN(32, insn.immediate(1)));
     let at = s + insn.length;
@@ -467,6 +511,8 @@ function boundFromCmp(w: Walk, t: TableTrace, s: Rva): boolean {
     // `cmp idx, N; je/jne` tests one value (Rust: a niche variant, a loop on one tag): no
     // bound, and not the end of the idiom either; the walk goes on to a bound or a scan.
     if (t.bound >= 0) t.guardRva = s;
+    w.decodeAt(s);
+    if (t.bound >= 0 && regMatch && (RegisterExt.isGPR8(insn.op0Register) || RegisterExt.isGPR16(insn.op0Register))) t.narrowBits = RegisterExt.isGPR8(insn.op0Register) ? 8 : 16;
   } else if (insn.op0Kind === OpKind.Register) {
     if (sameReg(insn.op0Register, t.loadIdx)) return false;
     const n = Number(BigInt.asUintN(32, insn.immediate(1)));
@@ -476,7 +522,9 @@ function boundFromCmp(w: Walk, t: TableTrace, s: Rva): boolean {
       const b = insn.mnemonic === Mnemonic.Ja ? n + 1 : insn.mnemonic === Mnemonic.Jae ? n : -1;
       w.decodeAt(s);
       const reg = RegisterExt.fullRegister(insn.op0Register);
-      if (b > 0 && !t.checked.has(reg)) t.checked.set(reg, { bound: b, guardRva: s });
+      // A narrow check (`cmp dl, N`) bounds only the low bits the copy takes with the rest.
+      const wide = RegisterExt.isGPR32(insn.op0Register) || RegisterExt.isGPR64(insn.op0Register);
+      if (b > 0 && wide && !t.checked.has(reg)) t.checked.set(reg, { bound: b, guardRva: s });
     }
   }
   return true;
@@ -491,14 +539,16 @@ function boundFromCmp(w: Walk, t: TableTrace, s: Rva): boolean {
  * reaches the jump on every path (any `lea` of the same T counts there), so a wrong pick
  * is refused, never trusted.
  */
-function hoistedTableBase(w: Walk, loadBase: Register, jumpRva: Rva): { tableRva: number; leaRva: Rva } | null {
+function hoistedTableBase(w: Walk, loadBase: Register, jumpRva: Rva, only?: number): { tableRva: number; leaRva: Rva } | null {
   let before: { tableRva: number; leaRva: Rva } | null = null;
   let first: { tableRva: number; leaRva: Rva } | null = null;
   for (const p of w.byRva.values()) {
     w.decodeAt(p.rva);
     const insn = w.insn;
-    if (insn.mnemonic === Mnemonic.Lea && insn.op0Kind === OpKind.Register && sameReg(insn.op0Register, loadBase) && insn.isIpRelMemoryOperand) {
+    // The 64-bit register only: a 32-bit `lea` truncates the address.
+    if (insn.mnemonic === Mnemonic.Lea && insn.op0Kind === OpKind.Register && insn.op0Register === RegisterExt.fullRegister(loadBase) && insn.isIpRelMemoryOperand) {
       const c = { tableRva: Number(BigInt.asUintN(64, insn.ipRelMemoryAddress)), leaRva: p.rva };
+      if (only !== undefined && c.tableRva !== only) continue;
       if (first === null || c.leaRva < first.leaRva) first = c;
       if (c.leaRva < jumpRva && (before === null || c.leaRva > before.leaRva)) before = c;
     }
@@ -537,6 +587,6 @@ function readTableEntries(img: MappedImage, t: TableTrace, jumpRva: Rva, inside:
   return { rva: tableRva as Rva, entryKind: kind, targets: targets as Rva[], jumpRva, guardRva: (baseRva >= 0 && !baseHoisted ? Math.min(guardRva, baseRva) : guardRva) as Rva, boundRva: guardRva as Rva, count, baseRva, baseHoisted };
 }
 
-function isImm(k: OpKind): boolean {
+export function isImm(k: OpKind): boolean {
   return k === OpKind.Immediate8 || k === OpKind.Immediate8to32 || k === OpKind.Immediate8to64 || k === OpKind.Immediate32 || k === OpKind.Immediate32to64 || k === OpKind.Immediate16 || k === OpKind.Immediate64;
 }
