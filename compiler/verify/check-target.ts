@@ -17,6 +17,7 @@ import { absTarget, relocsIn, type MappedImage } from '../image/map-image.ts';
 import { IMAGE_REL_BASED_DIR64 } from '../../runtime/pe/types.ts';
 import type { DataItem, FunctionInfo } from '../image/types.ts';
 import { importKey } from '../match/import-identity.ts';
+import { delayDescriptorDll, delayDescriptorOf } from '../image/delay-imports.ts';
 import { loaderOnlyCell } from '../match/loader-only-cells.ts';
 import { oldRvaByLayout } from '../match/writable-layout.ts';
 import { untouchedByOldCode } from '../diff/untouched-old.ts';
@@ -118,6 +119,11 @@ export class TargetChecker {
       return i >= 0 && actual === this.paper.importSlotVa[i] ? ok(undefined) : mismatch(`${what}: does not reach import ${imp.dll}!${imp.symbol}`);
     }
     if (g !== undefined) return this.checkFunctionTarget(g, t, actual, what, branch);
+    const delayed = delayDescriptorDll(newImg, t);
+    if (delayed !== null) {
+      const od = delayDescriptorOf(this.oldImg, delayed);
+      return od !== null && actual === B + BigInt(od) ? ok(undefined) : mismatch(`${what}: does not reach OLD's delay-load descriptor of ${delayed}`);
+    }
     const item = m.new.itemAt(t);
     if (item === undefined) {
       const edge = newImg.sections.find((s) => s.rva + s.size === t);
