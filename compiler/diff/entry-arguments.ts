@@ -56,7 +56,7 @@
 import { absTarget, sectionAt } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
-import { callSiteArguments, describeSwap, swappedArguments } from './argument-permutation.ts';
+import { reorderedArguments } from './argument-permutation.ts';
 import { ArgumentRoles, describeRoleChange, roleChanges, type RoleChange } from './argument-roles.ts';
 import { calleesOf, ClobberSets } from './call-graph-clobbers.ts';
 import { Liveness } from './caller-registers.ts';
@@ -176,13 +176,11 @@ export function findEntryArgumentChanges(m: MatchResult, status: readonly Functi
   let callersOf: Map<number, number[]> | null = null;
   const swapOf = (i: number, root: FunctionInfo, n: FunctionInfo): string | null => {
     callersOf ??= callerMap(m);
-    for (const c of callersOf.get(i) ?? []) {
+    const callers = (callersOf.get(i) ?? []).flatMap((c) => {
       const nc = newOf(c);
-      if (nc === undefined) continue;
-      const s = swappedArguments(callSiteArguments(m.old.img.image, oldFns[c]!, root.entry), callSiteArguments(m.new.img.image, nc, n.entry));
-      if (s !== null) return describeSwap(s, nameOf(oldFns[c]!));
-    }
-    return null;
+      return nc === undefined ? [] : [[oldFns[c]!, nc] as const];
+    });
+    return reorderedArguments(m.old.img.image, m.new.img.image, root, n, callers, oldLive.entryReads(root) & ~newLive.entryReads(n));
   };
   const out: EntryArgumentChange[] = [];
   for (const [i, callers] of roots) {
