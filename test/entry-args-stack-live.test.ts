@@ -10,6 +10,8 @@
  * - entry-args-order: area_of(b, s) becomes area_of(s, b) (two pointers: the fields read through
  *   rcx and rdx move to each other, pointer-fields.ts) and mix3(a, b, c) becomes mix3(a, c) (a
  *   middle integer removed: the caller passes in rdx what it passed in r8, argument-permutation.ts).
+ * - entry-args-thunk: the unchanged export gather_api (`jmp gather_impl`) hands old callers' stack
+ *   slots to gather_impl, whose fifth and sixth parameters swap (entry-arguments.ts, tail jumps).
  *
  * Before the rules, each pair was hotpatchable (both compilers). The first test builds that
  * package (the rule's refusals presented as hotpatchable, with their redirects, as the diff
@@ -52,6 +54,12 @@ const SCENARIOS = {
     without: [1, 2].flatMap((x) => [`importer area_of(box(${x}, 4), scale(5)) = 1`, `importer mix3(${x}, 5, 7) = ${100 * x + 55}`]),
     refused: ['area_of', 'mix3'],
   },
+  // 1*2 + 3*4 + values[x] through the unchanged thunk gather_api; the new gather_impl faults on the index.
+  'entry-args-thunk': {
+    v1: [1, 2].map((x) => `importer gather_api(1, 2, 3, 4, values, ${x}) = ${14 + [1, 2, 3, 4][x]!}`),
+    without: [1, 2].map((x) => `importer gather_api(1, 2, 3, 4, values, ${x}) = -999`),
+    refused: ['gather_api'],
+  },
 } as const;
 type Name = keyof typeof SCENARIOS;
 const expected = (name: Name, v: 'v1' | 'v2'): string => expectedOutput(name, v);
@@ -65,7 +73,7 @@ async function v1Host(name: Name, tc: Toolchain): Promise<HostSession> {
   return h;
 }
 
-describe.skipIf(skip !== undefined)(`entry-args-stack, entry-args-swap and entry-args-order, live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
+describe.skipIf(skip !== undefined)(`entry-args-stack, -swap, -order and -thunk, live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
   for (const [name, tc] of (Object.keys(SCENARIOS) as Name[]).flatMap((n) => (['gcc', 'clang'] as const).map((t) => [n, t] as const))) {
     const sc = SCENARIOS[name];
     test(`${name}, ${tc}: the package without the rule, applied live, gives the v1 importer other answers from ${sc.refused.join(' and ')}`, async () => {

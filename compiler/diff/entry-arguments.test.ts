@@ -172,6 +172,20 @@ describe.each(TOOLCHAINS.flatMap((tc) => [false, true].map((stripped) => [tc, st
   });
 });
 
+describe.each(TOOLCHAINS.flatMap((tc) => [false, true].map((stripped) => [tc, stripped] as const)))('stack roles through a thunk, %s, stripped: %s', (tc, stripped) => {
+  test('entry-args-thunk: the unchanged export gather_api (`jmp gather_impl`) hands old callers\' stack slots to gather_impl, whose fifth and sixth parameters swap', () => {
+    const d = diffOf('entry-args-thunk', stripped, tc);
+    const o = entries('entry-args-thunk', 'v1', tc);
+    const n = entries('entry-args-thunk', 'v2', tc);
+    const changes = findEntryArgumentChanges(d.match, d.newStatus);
+    expect(changes.map((c) => [c.culprit.entry, c.root.entry, c.through, c.path.map((f) => f.entry), c.regs, c.stack, c.roles.map((r) => r.arg)])).toEqual([
+      [n.get('gather_impl')!, o.get('gather_api')!, true, [o.get('gather_api')!], 0, 0, [4, 5]],
+    ]);
+    // A call (not a tail jump) moves the slots: the module's own callers, unchanged or not, are no root.
+    expect(changes.some((c) => c.root.entry === o.get('use_api'))).toBe(false);
+  });
+});
+
 describe('argument order evidence', () => {
   test('call-site shift: the new body stops reading the last register and every known site moves the values after the removed one down a register', () => {
     // mix3(3, 5, 7) -> mix3(3, 7): rdx takes what r8 held.
