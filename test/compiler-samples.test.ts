@@ -70,6 +70,16 @@ const REFUSAL: Record<string, RegExp> = {
   // The export ratio(num, den) became ratio(den, num): the same registers and roles; the module's
   // caller passes its constants swapped (compiler/diff/argument-permutation.ts).
   'entry-args-swap': /its new body reads rcx and rdx as its old body did, but its callers in the module now pass them swapped \(old (ratio_all|0x[0-9a-f]+) passed 60, 7 there; its new body 7, 60: parameters reordered\?\): old callers left active \(the export ratio\) pass what the old signature meant there/,
+  // area_of(b, s) became area_of(s, b): the fields read through rcx and rdx moved to each other
+  // (compiler/diff/pointer-fields.ts); mix3(a, b, c) became mix3(a, c): the caller now passes in rdx
+  // what it passed in r8 (compiler/diff/argument-permutation.ts shiftedArguments). Both refused.
+  'entry-args-order': /^(?=[\s\S]*its new body dereferences rdx at the fields its old body read through rcx \(\+0x0 \(4 bytes\), \+0x4 \(4 bytes\)\) and rcx at those it read through rdx \(\+0x0 \(8 bytes\)\), and neither at its own old ones \(two pointer parameters reordered\?\): old callers left active \(the export area_of\))(?=[\s\S]*its new body stops reading r8, and its callers in the module now pass in rdx what they passed in r8 \(old (mix_all|0x[0-9a-f]+) passed 5, 7 in rdx, r8; its new body 7 in rdx: a parameter removed\?\): old callers left active \(the export mix3\) pass what the old signature meant there)/,
+  // A pin: step_a and step_b, reached by run's loop through a const table, gain a parameter; no
+  // quiescent range can name an indirect call's callee, but the table makes each a root.
+  'caller-loop-pointer': /its new body reads rdx at entry, which the old body never read: old callers left active \(a pointer in \.rdata 0x[0-9a-f]+[;)]/,
+  // gather_api is `jmp gather_impl` in both builds; gather_impl's fifth and sixth parameters swap
+  // (compiler/diff/entry-arguments.ts: stack roles through tail jumps at an unchanged root's entry).
+  'entry-args-thunk': /it dereferences the stack argument \[rsp\+0x30\], which old gather_api did before the patch used as an integer \(parameters reordered or removed\?\) \(through old gather_api, which enters it and is unchanged\): old callers left active \(the export gather_api\) pass what the old signature meant there/,
   'computed-goto': /code address 0x[0-9a-f]+ inside the function is stored as data \(a label used as a value\): a copy old code kept would resume the old body/,
 };
 

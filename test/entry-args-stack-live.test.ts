@@ -7,12 +7,17 @@
  * - entry-args-stack: gather(a, b, c, d, p, n) and span(a, b, c, d, s, n), whose fifth and
  *   sixth parameters swap or whose fifth goes; the new bodies read the same stack slots or fewer.
  * - entry-args-swap: ratio(num, den) becomes ratio(den, num); same registers, same roles.
+ * - entry-args-order: area_of(b, s) becomes area_of(s, b) (two pointers: the fields read through
+ *   rcx and rdx move to each other, pointer-fields.ts) and mix3(a, b, c) becomes mix3(a, c) (a
+ *   middle integer removed: the caller passes in rdx what it passed in r8, argument-permutation.ts).
+ * - entry-args-thunk: the unchanged export gather_api (`jmp gather_impl`) hands old callers' stack
+ *   slots to gather_impl, whose fifth and sixth parameters swap (entry-arguments.ts, tail jumps).
  *
  * Before the rules, each pair was hotpatchable (both compilers). The first test builds that
  * package (the rule's refusals presented as hotpatchable, with their redirects, as the diff
  * gave before) and applies it live: the importer's gather faults (the new body dereferences the
  * index in the sixth slot), span adds the low bits of the string pointer in the fifth, ratio
- * divides 7 by 60. Now the build is refused, naming them, and a --skip-refused package leaves
+ * divides 7 by 60, area_of multiplies the scale's bytes as the box's, mix3 reads b as c. Now the build is refused, naming them, and a --skip-refused package leaves
  * the importer v1's answers.
  */
 import { describe, expect, test } from 'vitest';
@@ -43,6 +48,18 @@ const SCENARIOS = {
     without: [7, 8].map((d) => `importer ratio(60, ${d}) = ${d % 5}`),
     refused: ['ratio'],
   },
+  // 20x and 100x + 57; the new area_of reads the box from the scale (5, 0: area 0, plus 1), the new mix3 reads 5 as c.
+  'entry-args-order': {
+    v1: [1, 2].flatMap((x) => [`importer area_of(box(${x}, 4), scale(5)) = ${20 * x}`, `importer mix3(${x}, 5, 7) = ${100 * x + 57}`]),
+    without: [1, 2].flatMap((x) => [`importer area_of(box(${x}, 4), scale(5)) = 1`, `importer mix3(${x}, 5, 7) = ${100 * x + 55}`]),
+    refused: ['area_of', 'mix3'],
+  },
+  // 1*2 + 3*4 + values[x] through the unchanged thunk gather_api; the new gather_impl faults on the index.
+  'entry-args-thunk': {
+    v1: [1, 2].map((x) => `importer gather_api(1, 2, 3, 4, values, ${x}) = ${14 + [1, 2, 3, 4][x]!}`),
+    without: [1, 2].map((x) => `importer gather_api(1, 2, 3, 4, values, ${x}) = -999`),
+    refused: ['gather_api'],
+  },
 } as const;
 type Name = keyof typeof SCENARIOS;
 const expected = (name: Name, v: 'v1' | 'v2'): string => expectedOutput(name, v);
@@ -56,7 +73,7 @@ async function v1Host(name: Name, tc: Toolchain): Promise<HostSession> {
   return h;
 }
 
-describe.skipIf(skip !== undefined)(`entry-args-stack and entry-args-swap, live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
+describe.skipIf(skip !== undefined)(`entry-args-stack, -swap, -order and -thunk, live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
   for (const [name, tc] of (Object.keys(SCENARIOS) as Name[]).flatMap((n) => (['gcc', 'clang'] as const).map((t) => [n, t] as const))) {
     const sc = SCENARIOS[name];
     test(`${name}, ${tc}: the package without the rule, applied live, gives the v1 importer other answers from ${sc.refused.join(' and ')}`, async () => {

@@ -15,6 +15,12 @@
  * parked in run(-1) for ever (HP_PARK=1) makes it refuse with LIVE_THREAD_IN_OLD_CALLER,
  * naming the thread, the range and run, and the process keeps printing v1. The negative twin
  * caller-loop-same (step changes, same argument) carries no quiescent range.
+ *
+ * samples/caller-loop-order: the same hazard with fewer registers read: v2's step(a, c) drops
+ * the middle parameter of v1's step(a, b, c), so old run's b (3, in edx) reaches the new step
+ * as c; the package lists old run because its matched call sites show the shift
+ * (compiler/diff/argument-permutation.ts), and without that range a worker's call in flight
+ * prints a third output the same way.
  */
 import { describe, expect, test } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -68,36 +74,38 @@ async function retrying(code: string, run: () => ReturnType<typeof runHotpatchAs
 }
 
 describe.skipIf(skip !== undefined)(`quiescent ranges, live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  test('without its quiescent range the patch misleads a worker inside old run: a third output', async () => {
-    const full = join(suite.dir(), 'full.hpk');
-    const q = await build('caller-loop', '', full);
-    expect(q.quiescent.map((r) => r.function)).toEqual(['run']);
-    const loaded = await loadPackage(new Uint8Array(readFileSync(full)), { trusted: [], allowUnsigned: true });
-    if (!loaded.ok) throw new Error(loaded.error.message);
-    const { quiescent: _dropped, ...rest } = loaded.value.package;
-    const bare = await encodePackage(rest);
-    if (!bare.ok) throw new Error(bare.error.message);
-    const dropped = join(suite.dir(), 'dropped.hpk');
-    writeFileSync(dropped, bare.value);
-    const known = new Set((['v1', 'v2'] as const).map((v) => fnv1a(expected('caller-loop', v))));
-    // The worker is inside run about half the time: a patch that lands while it is outside
-    // shows nothing, so revert and patch again (at most 10 times).
-    let third: number[] = [];
-    const h = await host('caller-loop', '', { worker: true });
-    for (let attempt = 0; attempt < 10 && third.length === 0; attempt++) {
-      await sleep(300);
-      const p = await live(dropped, h, '');
-      expect(p.status, p.stderr).toBe(0);
-      await sleep(300);
-      const after = await h.run();
-      if (!after.ok) throw new Error(after.error.message);
-      expect(after.value.output, 'the main thread calls the new run: v2').toBe(expected('caller-loop', 'v2'));
-      third = after.value.worker!.outputs.filter((o) => !known.has(o.fnv1a)).map((o) => o.fnv1a);
-      const r = await retrying('LIVE_THREAD_IN_SITE', () => revert(h, ''));
-      expect(r.status, r.stderr).toBe(0);
-    }
-    expect(third.length, 'a worker call in flight printed neither v1 nor v2').toBeGreaterThan(0);
-  }, 180_000);
+  for (const name of ['caller-loop', 'caller-loop-order']) {
+    test(`${name}: without its quiescent range the patch misleads a worker inside old run: a third output`, async () => {
+      const full = join(suite.dir(), `full-${name}.hpk`);
+      const q = await build(name, '', full);
+      expect(q.quiescent.map((r) => r.function)).toEqual(['run']);
+      const loaded = await loadPackage(new Uint8Array(readFileSync(full)), { trusted: [], allowUnsigned: true });
+      if (!loaded.ok) throw new Error(loaded.error.message);
+      const { quiescent: _dropped, ...rest } = loaded.value.package;
+      const bare = await encodePackage(rest);
+      if (!bare.ok) throw new Error(bare.error.message);
+      const dropped = join(suite.dir(), `dropped-${name}.hpk`);
+      writeFileSync(dropped, bare.value);
+      const known = new Set((['v1', 'v2'] as const).map((v) => fnv1a(expected(name, v))));
+      // The worker is inside run about half the time: a patch that lands while it is outside
+      // shows nothing, so revert and patch again (at most 10 times).
+      let third: number[] = [];
+      const h = await host(name, '', { worker: true });
+      for (let attempt = 0; attempt < 10 && third.length === 0; attempt++) {
+        await sleep(300);
+        const p = await live(dropped, h, '');
+        expect(p.status, p.stderr).toBe(0);
+        await sleep(300);
+        const after = await h.run();
+        if (!after.ok) throw new Error(after.error.message);
+        expect(after.value.output, 'the main thread calls the new run: v2').toBe(expected(name, 'v2'));
+        third = after.value.worker!.outputs.filter((o) => !known.has(o.fnv1a)).map((o) => o.fnv1a);
+        const r = await retrying('LIVE_THREAD_IN_SITE', () => revert(h, ''));
+        expect(r.status, r.stderr).toBe(0);
+      }
+      expect(third.length, 'a worker call in flight printed neither v1 nor v2').toBeGreaterThan(0);
+    }, 180_000);
+  }
 
   test('a thread parked in old run: live refuses naming the thread, the range and run; the process prints v1', async () => {
     const pkg = join(suite.dir(), 'park.hpk');

@@ -250,6 +250,11 @@ const NEUTRAL = new Set([
   ...['gcc', 'gcc, stripped'].map((t) => `entry-args-stack-fix v1->v2 (${t}): code block 3 implicit moved +35: removed`),
   // entry-args-swap-fix: new ratio_all's two calls to ratio (both carried), the same.
   ...['gcc', 'gcc, stripped', 'clang', 'clang, stripped'].flatMap((t) => [19, 33].map((o) => `entry-args-swap-fix v1->v2 (${t}): code block 1 implicit moved +${o}: removed`)),
+  // entry-args-order-fix: new mix_all's `call mix3` (both carried, at OLD's distance), the same.
+  ...['gcc', 'gcc, stripped', 'clang', 'clang, stripped'].map((t) => `entry-args-order-fix v1->v2 (${t}): code block 3 implicit moved +24: removed`),
+  // caller-loop-order: new run's `call step`, as in caller-loop.
+  ...['gcc', 'gcc, stripped'].map((t) => `caller-loop-order v1->v2 (${t}): code block 1 implicit moved +44: removed`),
+  ...['clang', 'clang, stripped'].map((t) => `caller-loop-order v1->v2 (${t}): code block 1 implicit moved +47: removed`),
   // The same for enum-names' self-relative name table (LLVM), stored as a delta against the
   // old table since format 2.1 dropped the base hash: each entry is the distance from the
   // table to a name, the names are carried glued to the table at OLD's distances, so the old
@@ -430,7 +435,7 @@ describe('LLVM self-relative table of unknown extent left in OLD (enum-names v2,
   });
 });
 
-describe('quiescent ranges (format 2.4, caller-loop): a range dropped or moved is rejected', () => {
+describe('quiescent ranges (format 2.4, caller-loop, caller-loop-order): a range dropped or moved is rejected', () => {
   // step gains a parameter and run, which loops over it, passes it: old run's body must be a
   // quiescent range (a thread inside it would call the new step the old way). The twin
   // caller-loop-same (same argument) lists none, and one added there is rejected too when it
@@ -463,6 +468,17 @@ describe('quiescent ranges (format 2.4, caller-loop): a range dropped or moved i
           const r = verifyPackage(diff, { ...pkg, quiescent });
           expect(r.ok ? 'accepted' : r.error.code, what).toBe('VERIFY_QUIESCENT');
         }
+      });
+      test(`${label}: caller-loop-order (a middle parameter removed, no register more read): old run's body is the range; dropped, it is rejected naming the shift`, () => {
+        const { diff, pkg } = build('caller-loop-order');
+        const m = diff.match;
+        const run = pkg.functions.find((r) => r.name === 'run' || (stripped && r.oldRva !== null && r.oldSize > 16));
+        const oldRun = m.old.fns.byEntry.get(run!.oldRva!)!;
+        expect(pkg.quiescent).toEqual(oldRun.ranges.map((r) => ({ rva: r.start, length: r.end - r.start })));
+        expect(verifyPackage(diff, pkg).ok).toBe(true);
+        const r = verifyPackage(diff, { ...pkg, quiescent: [] });
+        expect(r.ok ? 'accepted' : r.error.code).toBe('VERIFY_QUIESCENT');
+        if (!r.ok) expect(r.error.message).toMatch(/stops reading r8, and its callers in the module now pass in rdx what they passed in r8/);
       });
       test(`${label}: caller-loop-same lists none; a range outside OLD's code is rejected`, () => {
         const { diff, pkg } = build('caller-loop-same');

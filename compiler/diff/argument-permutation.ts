@@ -14,10 +14,17 @@
  * constant, `mov r, r2` follows r2, reaching the caller's entry untouched gives its own
  * argument; any other write gives nothing known. A site where either value is unknown is no
  * evidence either way.
+ *
+ * A middle parameter removed (`mix3(a, b, c)` -> `mix3(a, c)`, sample entry-args-order) is the
+ * same evidence shifted: the new body stops reading its last register (r8) and reads the others
+ * in the same roles, and the changed callers now pass in rdx what they passed in r8
+ * (`shiftedArguments`). An old caller outside the module passes b where the new body reads c.
  */
 import { FlowControl, Mnemonic, OpKind, Register, RegisterExt, type Instruction } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
+import { argAccessesOf } from './added-field.ts';
 import { ARG_NAMES, roleInsnAlone } from './argument-roles.ts';
+import { describePointerSwap, swappedPointers } from './pointer-fields.ts';
 import { decodeEach } from './register-effects.ts';
 
 /** GPR numbers of rcx, rdx, r8, r9. */
@@ -112,8 +119,57 @@ export function swappedArguments(oldSites: ReadonlyArray<ReadonlyArray<string | 
   return null;
 }
 
+/** Argument registers moved down one place from `from` to `last` (0..3): a parameter at `from` removed. */
+export interface ArgumentShift {
+  readonly from: number;
+  readonly last: number;
+  /** The values the first old site with evidence passed in from..last, and its new site in from..last-1. */
+  readonly oldValues: readonly string[];
+  readonly newValues: readonly string[];
+}
+
+/**
+ * The shift the matched call sites show when the new body stops reading argument `last`
+ * (0..3): a `from` below it where every site passes in each register from..last-1 what its
+ * old site passed one register on, at least one site passes other values there than before,
+ * and no site still passes in `last` the value its old site did. Null when none.
+ */
+export function shiftedArguments(oldSites: ReadonlyArray<ReadonlyArray<string | null>>, newSites: ReadonlyArray<ReadonlyArray<string | null>>, last: number): ArgumentShift | null {
+  if (oldSites.length === 0 || oldSites.length !== newSites.length) return null;
+  for (let from = 0; from < last; from++) {
+    let evidence: ArgumentShift | null = null;
+    let contradicted = false;
+    for (let s = 0; s < oldSites.length && !contradicted; s++) {
+      const [o, n] = [oldSites[s]!, newSites[s]!];
+      if (o[last] != null && n[last] === o[last]) contradicted = true;
+      let moved = false;
+      let known = true;
+      for (let a = from; a < last && !contradicted; a++) {
+        const [was, now, next] = [o[a], n[a], o[a + 1]];
+        if (now == null || next == null) {
+          known = false;
+          continue;
+        }
+        if (now !== next) contradicted = true;
+        else if (was != null && was !== next) moved = true;
+      }
+      if (!contradicted && known && moved) evidence ??= { from, last, oldValues: o.slice(from, last + 1).map((v) => v ?? '?'), newValues: n.slice(from, last).map((v) => v ?? '?') };
+    }
+    if (evidence !== null && !contradicted) return evidence;
+  }
+  return null;
+}
+
+/** `stops reading r8, and its callers in the module now pass in rdx what they passed in r8 (old X passed 5, 7 in rdx, r8; its new body 7 in rdx: a parameter removed?)`. */
+export function describeShift(s: ArgumentShift, caller: string): string {
+  const regs = ARG_NAMES.slice(s.from, s.last + 1);
+  const moved = regs.slice(0, -1).map((r, k) => `in ${r} what they passed in ${regs[k + 1]!}`).join(', ');
+  return `stops reading ${regs[regs.length - 1]!}, and its callers in the module now pass ${moved} (old ${caller} passed ${s.oldValues.map(valueName).join(', ')} in ${regs.join(', ')}; its new body ${s.newValues.map(valueName).join(', ')} in ${regs.slice(0, -1).join(', ')}: a parameter removed?)`;
+}
+
 /** A value in words: `60`, `its own rdx`. */
 function valueName(v: string): string {
+  if (v === '?') return 'an unknown value';
   return v.startsWith('#') ? v.slice(1) : `its own ${ARG_NAMES[[1, 2, 8, 9].indexOf(Number(v.slice(4)))] ?? `r${v.slice(4)}`}`;
 }
 
@@ -122,4 +178,29 @@ export function describeSwap(s: ArgumentSwap, caller: string): string {
   const [x, y] = s.oldValues.map(valueName);
   const [a, b] = [ARG_NAMES[s.a]!, ARG_NAMES[s.b]!];
   return `reads ${a} and ${b} as its old body did, but its callers in the module now pass them swapped (old ${caller} passed ${x}, ${y} there; its new body ${y}, ${x}: parameters reordered?)`;
+}
+
+/** rcx's bit in register-effects.ts masks (rdx, r8, r9 follow). */
+const ARG_BIT = 1 << 1;
+
+/**
+ * How NEW `n` (old `o`'s counterpart) takes the same argument registers in another order, in
+ * words, or null: two swapped or a parameter removed (`dropped`: the register-effects.ts
+ * bits of the argument registers `o` read at entry and `n` no longer does), as the matched call
+ * sites of `callers` ([old caller, its new body]) show, or two pointers whose fields moved to
+ * each other (the bodies alone). entry-arguments.ts asks it for roots, quiescent-callers.ts for
+ * each redirected caller of a redirected callee.
+ */
+export function reorderedArguments(oldImage: Uint8Array, newImage: Uint8Array, o: FunctionInfo, n: FunctionInfo, callers: ReadonlyArray<readonly [FunctionInfo, FunctionInfo]>, dropped: number): string | null {
+  let last = -1;
+  for (let a = 3; a > 0 && last < 0; a--) if ((dropped & (ARG_BIT << a)) !== 0) last = a;
+  for (const [oc, nc] of callers) {
+    const [os, ns] = [callSiteArguments(oldImage, oc, o.entry), callSiteArguments(newImage, nc, n.entry)];
+    const s = swappedArguments(os, ns);
+    if (s !== null) return describeSwap(s, oc.name ?? `0x${oc.entry.toString(16)}`);
+    const t = last > 0 ? shiftedArguments(os, ns, last) : null;
+    if (t !== null) return describeShift(t, oc.name ?? `0x${oc.entry.toString(16)}`);
+  }
+  const p = swappedPointers(argAccessesOf(oldImage, o.decoded.insns), argAccessesOf(newImage, n.decoded.insns));
+  return p === null ? null : describePointerSwap(p);
 }

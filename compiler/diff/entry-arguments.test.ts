@@ -6,7 +6,9 @@
  * it through, a result now returned through a hidden pointer in rcx; a stack slot through an
  * export), none in its twin entry-args-fix (a parameter
  * only changed callers pass; an export reading the same register as before); the argument roles
- * of entry-args-roles and the stack-argument roles of entry-args-stack, with their twins.
+ * of entry-args-roles and the stack-argument roles of entry-args-stack, with their twins; the
+ * swaps and shifts of entry-args-swap and entry-args-order (two pointers whose fields moved to
+ * each other, a middle parameter removed), with their twins.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
@@ -14,7 +16,8 @@ import { scenarioDll, TOOLCHAINS, type Toolchain } from '../../samples/scenarios
 import { diffFiles, type ImageDiff } from '../index.ts';
 import { findEntryArgumentChanges, outsideCallerRoots } from './entry-arguments.ts';
 import { regNames } from './register-effects.ts';
-import { callSiteArguments, swappedArguments } from './argument-permutation.ts';
+import { callSiteArguments, shiftedArguments, swappedArguments } from './argument-permutation.ts';
+import { swappedPointers } from './pointer-fields.ts';
 import { ROLE_INTEGER, ROLE_POINTER } from './argument-roles.ts';
 import { stackArgumentReads, stackArgumentRoles, stackSlotNames } from './stack-arguments.ts';
 
@@ -149,5 +152,66 @@ describe.each(TOOLCHAINS.flatMap((tc) => [false, true].map((stripped) => [tc, st
     expect(swappedArguments([['#1', null, null, null]], [[null, '#1', null, null]])).toBeNull();
     expect(swappedArguments([['#1', '#1', null, null]], [['#1', '#1', null, null]])).toBeNull();
     expect(swappedArguments([['#1', '#2', null, null]], [['#2', '#1', null, null], ['#2', '#1', null, null]])).toBeNull();
+  });
+
+  test('entry-args-order: two pointers whose fields moved to each other (area_of), a middle parameter removed (mix3); entry-args-order-fix: the same order and arity', () => {
+    const d = diffOf('entry-args-order', stripped, tc);
+    const o = entries('entry-args-order', 'v1', tc);
+    const n = entries('entry-args-order', 'v2', tc);
+    const changes = findEntryArgumentChanges(d.match, d.newStatus);
+    expect(changes.map((c) => [c.culprit.entry, c.root.entry, c.regs, c.stack, c.roles.length]).sort((x, y) => x[0]! - y[0]!)).toEqual([
+      [n.get('area_of')!, o.get('area_of')!, 0, 0, 0],
+      [n.get('mix3')!, o.get('mix3')!, 0, 0, 0],
+    ]);
+    const said = (name: string): string => changes.find((c) => c.culprit.entry === n.get(name))?.swap ?? '';
+    expect(said('area_of')).toBe('dereferences rdx at the fields its old body read through rcx (+0x0 (4 bytes), +0x4 (4 bytes)) and rcx at those it read through rdx (+0x0 (8 bytes)), and neither at its own old ones (two pointer parameters reordered?)');
+    expect(said('mix3')).toMatch(/^stops reading r8, and its callers in the module now pass in rdx what they passed in r8 \(old (mix_all|0x[0-9a-f]+) passed 5, 7 in rdx, r8; its new body 7 in rdx: a parameter removed\?\)$/);
+    const f = diffOf('entry-args-order-fix', stripped, tc);
+    expect(findEntryArgumentChanges(f.match, f.newStatus)).toEqual([]);
+    expect(f.hotpatchable).toBe(true);
+  });
+});
+
+describe.each(TOOLCHAINS.flatMap((tc) => [false, true].map((stripped) => [tc, stripped] as const)))('stack roles through a thunk, %s, stripped: %s', (tc, stripped) => {
+  test('entry-args-thunk: the unchanged export gather_api (`jmp gather_impl`) hands old callers\' stack slots to gather_impl, whose fifth and sixth parameters swap', () => {
+    const d = diffOf('entry-args-thunk', stripped, tc);
+    const o = entries('entry-args-thunk', 'v1', tc);
+    const n = entries('entry-args-thunk', 'v2', tc);
+    const changes = findEntryArgumentChanges(d.match, d.newStatus);
+    expect(changes.map((c) => [c.culprit.entry, c.root.entry, c.through, c.path.map((f) => f.entry), c.regs, c.stack, c.roles.map((r) => r.arg)])).toEqual([
+      [n.get('gather_impl')!, o.get('gather_api')!, true, [o.get('gather_api')!], 0, 0, [4, 5]],
+    ]);
+    // A call (not a tail jump) moves the slots: the module's own callers, unchanged or not, are no root.
+    expect(changes.some((c) => c.root.entry === o.get('use_api'))).toBe(false);
+  });
+});
+
+describe('argument order evidence', () => {
+  test('call-site shift: the new body stops reading the last register and every known site moves the values after the removed one down a register', () => {
+    // mix3(3, 5, 7) -> mix3(3, 7): rdx takes what r8 held.
+    expect(shiftedArguments([['#3', '#5', '#7', null]], [['#3', '#7', 'arg:8', null]], 2)).toEqual({ from: 1, last: 2, oldValues: ['#5', '#7'], newValues: ['#7'] });
+    // The first parameter removed: both move down.
+    expect(shiftedArguments([['#1', '#2', '#3', null]], [['#2', '#3', null, null]], 2)).toEqual({ from: 0, last: 2, oldValues: ['#1', '#2', '#3'], newValues: ['#2', '#3'] });
+    // A fix that changes the last constant in place, or still passes the old last value: no shift.
+    expect(shiftedArguments([['#3', '#5', '#7', null]], [['#3', '#5', '#8', null]], 2)).toBeNull();
+    expect(shiftedArguments([['#3', '#5', '#7', null]], [['#3', '#7', '#7', null]], 2)).toBeNull();
+    // Equal values move nowhere; unknown values are no evidence; one contradicting site is enough.
+    expect(shiftedArguments([['#3', '#7', '#7', null]], [['#3', '#7', null, null]], 2)).toBeNull();
+    expect(shiftedArguments([['#3', null, '#7', null]], [['#3', null, null, null]], 2)).toBeNull();
+    expect(shiftedArguments([['#3', '#5', '#7', null], ['#3', '#5', '#9', null]], [['#3', '#7', null, null], ['#3', '#5', null, null]], 2)).toBeNull();
+  });
+
+  test('pointer fields: two registers whose fields moved to each other; one more field, or two pointers of one type, is no swap', () => {
+    const a = (arg: number, disp: number, size: number): { arg: number; disp: number; size: number } => ({ arg, disp, size });
+    const box1 = [a(1, 0, 4), a(1, 4, 4), a(2, 0, 8)];
+    const box2 = [a(2, 0, 4), a(2, 4, 4), a(1, 0, 8)];
+    expect(swappedPointers(box1, box2)).toEqual({ a: 1, b: 2, fieldsA: ['+0x0 (4 bytes)', '+0x4 (4 bytes)'], fieldsB: ['+0x0 (8 bytes)'] });
+    // A fix reading one more field through rcx keeps the old ones.
+    expect(swappedPointers(box1, [...box1, a(1, 8, 4)])).toBeNull();
+    // copy(dst, src) -> copy(src, dst) over one type: the same fields on both registers tell nothing.
+    expect(swappedPointers([a(1, 0, 8), a(2, 0, 8)], [a(1, 0, 8), a(2, 0, 8)])).toBeNull();
+    // Only one side dereferenced, or a lea: no evidence.
+    expect(swappedPointers([a(1, 0, 4)], [a(2, 0, 4)])).toBeNull();
+    expect(swappedPointers([a(1, 0, 0), a(2, 8, 8)], [a(2, 0, 0), a(1, 8, 8)])).toBeNull();
   });
 });

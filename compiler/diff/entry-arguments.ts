@@ -48,15 +48,24 @@
  * changed callers show it, passing the same values in swapped registers at their matched call
  * sites (argument-permutation.ts, sample entry-args-swap).
  *
+ * Two pointers whose fields moved to each other's register, and a middle parameter removed (the
+ * changed callers pass in rdx what they passed in r8) are the same evidence
+ * (argument-permutation.ts reorderedArguments, pointer-fields.ts; sample entry-args-order).
+ *
+ * An unchanged root that enters a changed function by tail jumps at its entry (a thunk, `jmp
+ * impl`) hands it the caller's stack slots unmoved: the function's stack roles are compared
+ * too (sample entry-args-thunk); a call moves them with the caller's frame.
+ *
  * Not covered: the same kind of role with another meaning that no caller shows; stack roles
- * of an unchanged root reaching a changed callee (the slots move with the callee's frame). A thread
+ * of an unchanged root reaching a changed callee by a call (the slots move with its frame). A thread
  * inside a changed caller's old body at patch time, which calls the new body the old way, is
  * kept out by quiescent ranges (quiescent-callers.ts, format 2.4).
  */
+import { FlowControl } from 'iced-x86';
 import { absTarget, sectionAt } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
-import { callSiteArguments, describeSwap, swappedArguments } from './argument-permutation.ts';
+import { reorderedArguments } from './argument-permutation.ts';
 import { ArgumentRoles, describeRoleChange, roleChanges, type RoleChange } from './argument-roles.ts';
 import { calleesOf, ClobberSets } from './call-graph-clobbers.ts';
 import { Liveness } from './caller-registers.ts';
@@ -170,19 +179,36 @@ export function findEntryArgumentChanges(m: MatchResult, status: readonly Functi
   // of 3939 changed functions).
   const roots = outsideCallerRoots(m);
   const brings = new Set<number>();
-  for (const i of changedToTest(m, roots, (k) => newOf(k) !== undefined)) if (grownRegs(i) !== 0 || changedRoles(i).length > 0) brings.add(i);
+  // Caller stack slots of a changed function: read now and not before, or in another role (one walk of each body, kept).
+  const stackChanges = new Map<number, { reads: number; roles: RoleChange[] }>();
+  const stackChange = (i: number, n: FunctionInfo): { reads: number; roles: RoleChange[] } => {
+    let c = stackChanges.get(i);
+    if (c === undefined) {
+      const sOld = stackArgumentUse(m.old.img.image, oldFns[i]!, true);
+      const sNew = stackArgumentUse(m.new.img.image, n, true);
+      c = sOld === null || sNew === null ? { reads: 0, roles: [] } : { reads: sNew.reads & ~sOld.reads, roles: roleChanges(sOld.roles, sNew.roles, 4) };
+      stackChanges.set(i, c);
+    }
+    return c;
+  };
+  const stackChanged = (i: number): boolean => {
+    const n = newOf(i);
+    if (n === undefined) return false;
+    const c = stackChange(i, n);
+    return c.reads !== 0 || c.roles.length > 0;
+  };
+  // A changed function whose stack slots change matters to an unchanged root only through tail jumps at its entry (below).
+  for (const i of changedToTest(m, roots, (k) => newOf(k) !== undefined)) if (grownRegs(i) !== 0 || changedRoles(i).length > 0 || (!roots.has(i) && stackChanged(i))) brings.add(i);
   const reaching = reachingThroughUnchanged(m, (i) => brings.has(i));
   // Changed roots' changed callers in the module: their call sites may show parameters swapped.
   let callersOf: Map<number, number[]> | null = null;
   const swapOf = (i: number, root: FunctionInfo, n: FunctionInfo): string | null => {
     callersOf ??= callerMap(m);
-    for (const c of callersOf.get(i) ?? []) {
+    const callers = (callersOf.get(i) ?? []).flatMap((c) => {
       const nc = newOf(c);
-      if (nc === undefined) continue;
-      const s = swappedArguments(callSiteArguments(m.old.img.image, oldFns[c]!, root.entry), callSiteArguments(m.new.img.image, nc, n.entry));
-      if (s !== null) return describeSwap(s, nameOf(oldFns[c]!));
-    }
-    return null;
+      return nc === undefined ? [] : [[oldFns[c]!, nc] as const];
+    });
+    return reorderedArguments(m.old.img.image, m.new.img.image, root, n, callers, oldLive.entryReads(root) & ~newLive.entryReads(n));
   };
   const out: EntryArgumentChange[] = [];
   for (const [i, callers] of roots) {
@@ -191,10 +217,9 @@ export function findEntryArgumentChanges(m: MatchResult, status: readonly Functi
     if (n !== undefined) {
       const regs = grownRegs(i);
       // Caller stack slots: read now and not before, or read in another role (one walk each).
-      const sOld = stackArgumentUse(m.old.img.image, root, true);
-      const sNew = stackArgumentUse(m.new.img.image, n, true);
-      const stack = sOld === null || sNew === null ? 0 : sNew.reads & ~sOld.reads;
-      const roles = [...changedRoles(i), ...(sOld === null || sNew === null ? [] : roleChanges(sOld.roles, sNew.roles, 4))];
+      const s = stackChange(i, n);
+      const stack = s.reads;
+      const roles = [...changedRoles(i), ...s.roles];
       const swap = (regs | stack) === 0 && roles.length === 0 ? swapOf(i, root, n) : null;
       if ((regs | stack) !== 0 || roles.length > 0 || swap !== null) out.push({ culprit: n, root, through: false, path: [], regs, stack, roles, callers, swap });
       continue;
@@ -203,14 +228,31 @@ export function findEntryArgumentChanges(m: MatchResult, status: readonly Functi
     // An unchanged root: what it passes on, through unchanged functions, to the changed ones it reaches.
     const regs = patchedLive.entryReads(root) & ~oldLive.entryReads(root);
     const roles = roleChanges(oldRoles.of(root), patchedRoles.of(root));
-    if (regs === 0 && roles.length === 0) continue;
     const reached = changedReached(m, root, (k) => newOf(k) !== undefined);
+    // Caller stack slots reach a changed function unmoved only through tail jumps at the entry of each function on the way (thunks).
+    for (const [k, path] of reached) {
+      if (!stackChanged(k) || !tailJumpsTo(m, path, oldFns[k]!)) continue;
+      const c = stackChange(k, newOf(k)!);
+      out.push({ culprit: newOf(k)!, root, through: true, path, regs: 0, stack: c.reads, roles: c.roles, callers });
+    }
+    if (regs === 0 && roles.length === 0) continue;
     // The changed functions that bring it (all of them reached when no single one does).
     const brings = (k: number): boolean => (grownRegs(k) & regs) !== 0 || (roles.length > 0 && changedRoles(k).length > 0);
     const culprits = reached.some(([k]) => brings(k)) ? reached.filter(([k]) => brings(k)) : reached;
     for (const [k, path] of culprits) out.push({ culprit: newOf(k)!, root, through: true, path, regs: grownRegs(k) & regs, stack: 0, roles, callers });
   }
   return out;
+}
+
+/** Whether each function of `path` (OLD) begins with a direct jump to the next one, the last to `to`: the caller's stack slots arrive unmoved. */
+function tailJumpsTo(m: MatchResult, path: readonly FunctionInfo[], to: FunctionInfo): boolean {
+  return path.every((f, k) => {
+    const first = f.decoded.insns[0];
+    const next = path[k + 1] ?? to;
+    if (first === undefined || first.rva !== f.entry || first.flow !== FlowControl.UnconditionalBranch || first.refCount !== 1) return false;
+    const r = f.decoded.refs[first.refIndex];
+    return r !== undefined && r.isBranch && r.target === next.entry && m.old.fns.byEntry.get(r.target) === next;
+  });
 }
 
 /** The changed roots and the changed OLD functions an unchanged root reaches through direct calls and jumps, in index order. */

@@ -22,15 +22,24 @@
  * thread inside its old body, whose other callers may have left no frame (sample
  * caller-recursion: `run` enters walk by a tail jump), makes its next recursive call through
  * the redirect with the old arguments, so its old body is a range too.
- * Not covered: a callee reached through a pointer (calleesOf leaves it out: the indirect call
- * site cannot name it).
+ * A callee that takes the same registers with another meaning is the same hazard: an argument
+ * in another role (argument-roles.ts, stack-arguments.ts), two swapped or a middle one removed
+ * as the caller's own matched call sites show, or two pointers whose fields moved to each other
+ * (argument-permutation.ts `reorderedArguments`; sample caller-loop-order: step(a, b, c) ->
+ * step(a, c), old run's b = 3 read by the new step as c).
+ * A callee reached through a pointer needs none here: calleesOf leaves it out (the indirect
+ * call site cannot name it), but its address is taken, so entry-arguments.ts takes it as a
+ * root and refuses the change outright on the same evidence (ENTRY_ARGUMENTS_CHANGED; sample
+ * caller-loop-pointer).
  */
 import type { HotpatchPackage, RvaRange } from '../../formats/package.ts';
 import type { Rva } from '../../common/types.ts';
+import { reorderedArguments } from './argument-permutation.ts';
+import { ArgumentRoles, describeRoleChange, roleChanges } from './argument-roles.ts';
 import { calleesOf, ClobberSets } from './call-graph-clobbers.ts';
 import { Liveness } from './caller-registers.ts';
 import { RegisterEffects } from './register-effects.ts';
-import { stackArgumentReads } from './stack-arguments.ts';
+import { stackArgumentUse } from './stack-arguments.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 
@@ -44,6 +53,8 @@ export interface QuiescentCaller {
   readonly regs: number;
   /** Caller stack-argument slots (stack-arguments.ts bits) the same way. */
   readonly stack: number;
+  /** When nothing more is read: how the new callee takes the same arguments with another meaning, in words (else null). */
+  readonly meaning: string | null;
 }
 
 /** Every redirected OLD caller that reaches a redirected callee whose new entry reads more. */
@@ -66,15 +77,20 @@ export function findQuiescentCallers(m: MatchResult, redirected: (oldIndex: numb
   // As entry-arguments.ts: a call this analysis cannot follow, a recursion or a chain too deep reads nothing.
   const oldLive = new Liveness(m.old.fns, oldFx, (i) => clobOld.get(i), 0, () => undefined, 0);
   const newLive = new Liveness(m.new.fns, newFx, (j) => clobNew.get(j), 0, () => undefined, 0);
-  const growth = new Map<number, { regs: number; stack: number }>();
-  const grownOf = (k: number): { regs: number; stack: number } => {
+  const oldRoles = new ArgumentRoles(m.old.fns, m.old.img.image, undefined, oldFx);
+  const newRoles = new ArgumentRoles(m.new.fns, m.new.img.image, undefined, newFx);
+  const growth = new Map<number, { regs: number; stack: number; roles: string | null }>();
+  const grownOf = (k: number): { regs: number; stack: number; roles: string | null } => {
     let g = growth.get(k);
     if (g !== undefined) return g;
     const o = oldFns[k]!;
     const n = newOf(k);
-    const sOld = stackArgumentReads(m.old.img.image, o);
-    const sNew = stackArgumentReads(m.new.img.image, n);
-    g = { regs: newLive.entryReads(n) & ~oldLive.entryReads(o), stack: sOld === null || sNew === null ? 0 : sNew & ~sOld };
+    const sOld = stackArgumentUse(m.old.img.image, o, true);
+    const sNew = stackArgumentUse(m.new.img.image, n, true);
+    const both = sOld !== null && sNew !== null;
+    const roles = [...roleChanges(oldRoles.of(o), newRoles.of(n)), ...(both ? roleChanges(sOld.roles, sNew.roles, 4) : [])];
+    const said = roles.map((r) => describeRoleChange(r, 'its old body')).join('; ');
+    g = { regs: newLive.entryReads(n) & ~oldLive.entryReads(o), stack: both ? sNew.reads & ~sOld.reads : 0, roles: said === '' ? null : said };
     growth.set(k, g);
     return g;
   };
@@ -83,9 +99,12 @@ export function findQuiescentCallers(m: MatchResult, redirected: (oldIndex: numb
   for (const [c, k] of pairs) {
     if (seen.has(c.index)) continue;
     const g = grownOf(k);
-    if ((g.regs | g.stack) === 0) continue;
+    // The same registers read with another meaning: in another role, or reordered at this caller's own call sites.
+    const o = oldFns[k]!;
+    const meaning = (g.regs | g.stack) !== 0 ? null : (g.roles ?? reorderedArguments(m.old.img.image, m.new.img.image, o, newOf(k), [[c, newOf(c.index)]], oldLive.entryReads(o) & ~newLive.entryReads(newOf(k))));
+    if ((g.regs | g.stack) === 0 && meaning === null) continue;
     seen.add(c.index);
-    out.push({ caller: c, callee: oldFns[k]!, regs: g.regs, stack: g.stack });
+    out.push({ caller: c, callee: o, regs: g.regs, stack: g.stack, meaning });
   }
   return out;
 }

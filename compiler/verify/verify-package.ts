@@ -132,7 +132,7 @@ function checkQuiescent(diff: ImageDiff, pkg: HotpatchPackage): Result<void> {
     for (const x of q.caller.ranges) {
       if (covered(x.start, x.end)) continue;
       const name = (f: { name: string | null; entry: number }): string => f.name ?? `0x${f.entry.toString(16)}`;
-      return err('VERIFY_QUIESCENT', `old ${name(q.caller)} [0x${x.start.toString(16)}, 0x${x.end.toString(16)}) is not a quiescent range, and it calls ${name(q.callee)} the old way while the new ${name(q.callee)} reads more arguments`);
+      return err('VERIFY_QUIESCENT', `old ${name(q.caller)} [0x${x.start.toString(16)}, 0x${x.end.toString(16)}) is not a quiescent range, and it calls ${name(q.callee)} the old way while the new ${name(q.callee)} ${q.meaning ?? 'reads more arguments'}`);
     }
   }
   return ok(undefined);
