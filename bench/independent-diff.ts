@@ -225,6 +225,28 @@ function decodeLinear(img: MappedImage, start: number, end: number, maxInsns: nu
   return list;
 }
 
+/**
+ * Delay-load import descriptors (the DelayImport directory, entry 13: 32-byte records whose
+ * second dword is the DLL name's RVA) by RVA -> DLL name, version digits left out as for
+ * imports. MSVC's `__tailMerge_<dll>` thunk takes its descriptor's address; the descriptor's
+ * own RVA fields move with the import tables, so it is the DLL it names.
+ */
+function delayImportDlls(img: MappedImage): Map<number, string> {
+  const out = new Map<number, string>();
+  const b = img.image;
+  const u32 = (at: number): number => (at + 4 <= b.length ? readU32(img, at) : 0);
+  const pe = u32(0x3c);
+  const dirs = (u32(pe + 24) & 0xffff) === 0x20b ? pe + 24 + 112 : pe + 24 + 96;
+  const start = u32(dirs + 13 * 8);
+  for (let at = start; start !== 0 && at + 32 <= b.length && u32(at + 4) !== 0 && out.size < 4096; at += 32) {
+    let end = u32(at + 4);
+    while (end < b.length && b[end] !== 0 && end - u32(at + 4) < 256) end++;
+    const name = String.fromCharCode(...b.subarray(u32(at + 4), end)).toLowerCase();
+    out.set(at, name.replace(/[-_.]?\d+(\.\d+)*(?=\.dll$)/, ''));
+  }
+  return out;
+}
+
 /** A function's own tables: each aligned dword that lands inside the function is an RVA (a case). */
 function tableRefs(img: MappedImage, start: number, end: number, f: IndFunction): Ref[] {
   const refs: Ref[] = [];
@@ -240,6 +262,7 @@ type FnTok = (i: number) => string;
 
 class Tokens {
   private readonly dataMemo = new Map<number, string>();
+  private delayDlls: Map<number, string> | undefined;
   private readonly leafMemo = new Map<number, string>();
   private nest = 0;
   constructor(
@@ -278,6 +301,9 @@ class Tokens {
     const img = this.s.img;
     const imp = img.iat.get(t);
     if (imp !== undefined) return `I:${imp.dll.replace(/[-_.]?\d+(\.\d+)*(?=\.dll$)/, '')}!${imp.symbol}`;
+    this.delayDlls ??= delayImportDlls(img);
+    const delayDll = this.delayDlls.get(t);
+    if (delayDll !== undefined) return `DI:${delayDll}`;
     const sec = sectionAt(img, t);
     if (sec === undefined) return t < 0x1000 ? `H:${t}` : `X`;
     if (sec.executable) {
@@ -345,6 +371,11 @@ class Tokens {
     // dword is as often the low half of a double).
     const lands = (k: number): boolean => k + 4 <= end && (readU32(img, k) & 0x80000000) !== 0 && sectionAt(img, t + (readU32(img, k) | 0)) !== undefined;
     const selfRelative = (t & 3) === 0 && lands(t) && lands(t + 4);
+    // An MSVC jump table in read-only data (vcruntime's memset/memcpy, read through a hoisted
+    // __ImageBase): it starts with two dwords that land inside one function, past its entry. Its
+    // dwords that land in that function are case labels (function + offset), not constants.
+    const caseOwner = (k: number): number | undefined => (k + 4 <= end ? this.owner(readU32(img, k))?.fn : undefined);
+    const caseTable = this.guessRvas && (t & 3) === 0 && caseOwner(t) !== undefined && caseOwner(t) === caseOwner(t + 4) ? caseOwner(t) : undefined;
     let i = t;
     while (i < end) {
       const rt = img.relocs.get(i);
@@ -380,7 +411,8 @@ class Tokens {
         const ok =
           sv !== undefined &&
           (sv.executable
-            ? this.s.byEntry.has(v) || (this.owner(v) === undefined && ((v & 15) === 0 || [0xcc, 0xc3, 0x90].includes(img.image[v - 1]!)))
+            ? this.s.byEntry.has(v) ||
+              (caseTable !== undefined && this.owner(v)?.fn === caseTable) || (this.owner(v) === undefined && ((v & 15) === 0 || [0xcc, 0xc3, 0x90].includes(img.image[v - 1]!)))
             : (v & 7) === 0 || this.s.dataAddrs[lowerBound(this.s.dataAddrs, v)] === v);
         if (!text && ok && v >= 0x1000 && v < img.image.length) {
           parts.push(`{${this.target(v, -1, depth)}}`);
