@@ -22,6 +22,7 @@
  * beside it can look the same (a false refusal, never a wrong "safe").
  */
 import { Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
+import { lowerBound } from '../../common/search.ts';
 import { hex } from '../../common/types.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
@@ -202,19 +203,43 @@ function scanBody(image: Uint8Array, insns: ReadonlyArray<{ readonly rva: number
   return sc;
 }
 
+/**
+ * An index register stepped by a constant in a loop that also holds an indexed access with
+ * it: step x scale bytes an element. Each advance gives one candidate per (argument, scale)
+ * the register indexes, found by bisection over the accesses' RVAs (large Rust bodies hold
+ * thousands of accesses, loops and advances).
+ */
+function indexSteps(sc: Scan): void {
+  const byReg = new Map<number, Map<string, { arg: number; scale: number; rvas: number[] }>>();
+  for (const u of sc.indexUses) {
+    let keys = byReg.get(u.reg);
+    if (keys === undefined) byReg.set(u.reg, (keys = new Map()));
+    const k = `${u.arg}:${u.scale}`;
+    let e = keys.get(k);
+    if (e === undefined) keys.set(k, (e = { arg: u.arg, scale: u.scale, rvas: [] }));
+    e.rvas.push(u.rva);
+  }
+  for (const keys of byReg.values()) for (const e of keys.values()) e.rvas.sort((x, y) => x - y);
+  for (const a of sc.advances) {
+    const keys = byReg.get(a.reg);
+    if (keys === undefined) continue;
+    for (const e of keys.values()) {
+      const size = a.step * e.scale;
+      if (size <= 1) continue;
+      const shared = sc.loops.some(([t, b]) => t <= a.rva && a.rva <= b && (e.rvas[lowerBound(e.rvas, t)] ?? Number.POSITIVE_INFINITY) <= b);
+      if (shared) sc.found.push({ arg: e.arg, size, rva: a.rva, walk: true });
+    }
+  }
+}
+
 /** The element sizes a body implies for the arrays its pointer arguments point at. */
 export function elementSizesOf(image: Uint8Array, insns: ReadonlyArray<{ readonly rva: number; readonly length: number }>): ElementSize[] {
   const sc = scanBody(image, insns);
-  const loopsAt = (rva: number): Array<readonly [number, number]> => sc.loops.filter(([t, b]) => t <= rva && rva <= b);
-  // An index register stepped by a constant in the loop of its access: step x scale bytes an element.
-  for (const u of sc.indexUses) {
-    for (const [t, b] of loopsAt(u.rva)) {
-      for (const a of sc.advances) if (a.reg === u.reg && t <= a.rva && a.rva <= b && a.step * u.scale > 1) sc.found.push({ arg: u.arg, size: a.step * u.scale, rva: a.rva, walk: true });
-    }
-  }
+  const inLoop = (rva: number): boolean => sc.loops.some(([t, b]) => t <= rva && rva <= b);
+  indexSteps(sc);
   const byArg = new Map<number, ElementSize>();
   for (const c of sc.found) {
-    if ((c.walk && loopsAt(c.rva).length === 0) || !sc.derefs.has(c.arg)) continue;
+    if ((c.walk && !inLoop(c.rva)) || !sc.derefs.has(c.arg)) continue;
     const prev = byArg.get(c.arg);
     const size = prev === undefined ? c.size : gcd(prev.size, c.size);
     const evidence = prev !== undefined && prev.size === size ? prev.evidence : `${c.walk ? 'steps' : 'index scale'} of ${hex(c.size)} at ${hex(c.rva)}`;
