@@ -9,10 +9,11 @@
  *   hotpatchable and, patched live, prints v2's sums.
  * - bitfield-reorder (test/probes/bitfield-reorder.c, built here by both compilers with the
  *   samples' flags): two bit-fields swap places in a 4-byte word (same size, same offsets,
- *   only shift and mask constants differ). A KNOWN WRONG "SAFE": no rule sees it (a rule on
- *   mask constants would refuse every fix that tests another flag bit), so the compiler calls
- *   it hotpatchable and the live round below shows the package misleads the process. A rule
- *   that refuses it must turn the `hotpatchable` expectation here into a refusal.
+ *   only shift and mask constants differ). pack is refused STRUCTURE_BITFIELD_CHANGED
+ *   (compiler/diff/bitfield-layout.ts); the package without the rule applies live and the
+ *   process prints neither version (new unpack decodes words old pack wrote). Its twin
+ *   bitfield-flag-fix (one layout, unpack tests another flag bit: only a read mask changes)
+ *   is hotpatchable and, patched live, prints v2's lines.
  */
 import { describe, expect, test } from 'vitest';
 import { execFileSync } from 'node:child_process';
@@ -46,11 +47,11 @@ function diffOf(v1: string, v2: string): ImageDiff {
   return d.value;
 }
 
-/** The diff with its STRUCTURE_STRIDE_CHANGED refusals lifted: what the compiler decided before the rule. */
-function withoutStrideRule(d: ImageDiff): ImageDiff {
+/** The diff with its `code` refusals lifted: what the compiler decided before the rule. */
+function withoutRule(d: ImageDiff, code: string): ImageDiff {
   const reserved = new Set<number>();
   const functions = d.functions.map((f) => {
-    if (f.reason?.code !== 'STRUCTURE_STRIDE_CHANGED') return f;
+    if (f.reason?.code !== code) return f;
     const redirect = planRedirect(d.match.old, d.match.old.fns.functions[f.oldIndex!]!, reserved);
     if ('code' in redirect) throw new Error(`${f.name ?? ''}: ${redirect.message}`);
     return { ...f, verdict: 'hotpatchable' as const, reason: null, redirect };
@@ -82,7 +83,7 @@ describe.skipIf(skip !== undefined)(`layout probes live under Wine${skip ? ` (sk
       'cells_fill: STRUCTURE_STRIDE_CHANGED',
       'cells_sum: STRUCTURE_STRIDE_CHANGED',
     ]);
-    const presented = withoutStrideRule(d);
+    const presented = withoutRule(d, 'STRUCTURE_STRIDE_CHANGED');
     expect(presented.hotpatchable, 'nothing else refuses the pair').toBe(true);
     const pkg = await writePackage(presented, 'v1.dll', `heap-stride-${tc}.hpk`);
     const old = expectedOutput('heap-stride', 'v1');
@@ -104,7 +105,7 @@ describe.skipIf(skip !== undefined)(`layout probes live under Wine${skip ? ` (sk
     expect(await patchedRound(h, pkg, `v1${variant}.dll`)).toBe(expectedOutput('heap-stride-fix', 'v2'));
   }, 120_000);
 
-  test.each(VARIANTS)('bitfield-reorder (%s): KNOWN WRONG SAFE: hotpatchable, and the patched process prints neither version', async (tc) => {
+  test.each(VARIANTS)('bitfield-reorder (%s): refused; carried anyway, the patched process prints neither version', async (tc) => {
     const v1 = buildProbe('bitfield-reorder', 1, tc);
     const v2 = buildProbe('bitfield-reorder', 2, tc);
     const neu = (await suite.start(v2)).first.output;
@@ -112,12 +113,30 @@ describe.skipIf(skip !== undefined)(`layout probes live under Wine${skip ? ` (sk
     const old = h.first.output;
     expect(neu).not.toBe(old);
     const d = diffOf(v1, v2);
-    expect(d.functions.filter((f) => f.status === 'changed').map((f) => f.name).sort()).toEqual(['pack', 'unpack']);
-    expect(d.hotpatchable).toBe(true);
-    const pkg = await writePackage(d, 'bitfield-reorder.dll', `bitfield-reorder-${tc}.hpk`);
+    expect(d.functions.filter((f) => f.status === 'changed').map((f) => `${f.name}: ${f.reason?.code ?? f.verdict}`).sort()).toEqual([
+      'pack: STRUCTURE_BITFIELD_CHANGED',
+      'unpack: hotpatchable',
+    ]);
+    expect(d.hotpatchable).toBe(false);
+    const presented = withoutRule(d, 'STRUCTURE_BITFIELD_CHANGED');
+    expect(presented.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writePackage(presented, 'bitfield-reorder.dll', `bitfield-reorder-${tc}.hpk`);
     const after = await patchedRound(h, pkg, 'bitfield-reorder.dll');
     // New unpack decodes the words old pack wrote with the other bit order.
     expect(after).not.toBe(neu);
     expect(after).not.toBe(old);
+  }, 120_000);
+
+  test.each(VARIANTS)('bitfield-flag-fix (%s): hotpatchable, and patched live it prints v2', async (tc) => {
+    const v1 = buildProbe('bitfield-flag-fix', 1, tc);
+    const v2 = buildProbe('bitfield-flag-fix', 2, tc);
+    const neu = (await suite.start(v2)).first.output;
+    const h = await suite.start(v1);
+    expect(h.first.output).not.toBe(neu);
+    const d = diffOf(v1, v2);
+    expect(d.functions.filter((f) => f.status === 'changed').map((f) => f.name)).toEqual(['unpack']);
+    expect(d.hotpatchable).toBe(true);
+    const pkg = await writePackage(d, 'bitfield-flag-fix.dll', `bitfield-flag-fix-${tc}.hpk`);
+    expect(await patchedRound(h, pkg, 'bitfield-flag-fix.dll')).toBe(neu);
   }, 120_000);
 });

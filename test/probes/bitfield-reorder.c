@@ -5,7 +5,9 @@
  * only the shift and mask constants change (v1: kind bits 0-2, level 3-7; v2: level 0-4,
  * kind 5-7). The first hp_run call packs three objects into a .bss array (pack), every later
  * call reads them (unpack, whose formula also changes, so v1 and v2 print different lines).
- * Patched live, new unpack decodes v1's bits with v2's layout.
+ * Patched live, new unpack decodes v1's bits with v2's layout. Refused now: pack stores into
+ * the word it read, through an `and`, with other shift and mask constants
+ * (STRUCTURE_BITFIELD_CHANGED, compiler/diff/bitfield-layout.ts).
  * Changed functions: pack, unpack.
  */
 #define HP_NAME "bitfield-reorder"
@@ -22,10 +24,6 @@ struct flags {
   unsigned on : 1;
 };
 
-static struct flags g_items[3];
-static int g_made;
-static volatile long g_lock;
-
 HP_FN void pack(struct flags *f, unsigned kind, unsigned level) {
   f->kind = kind;
   f->level = level;
@@ -40,18 +38,4 @@ HP_FN int unpack(const struct flags *f) {
 #endif
 }
 
-static void hp_vectors(hp_out *o) {
-  hp_lock(&g_lock);
-  if (!g_made) {
-    for (int k = 0; k < 3; k++) pack(&g_items[k], (unsigned)k + 1, (unsigned)(3 * k + 2));
-    g_made = 1;
-  }
-  for (int k = 0; k < 3; k++) {
-    out_str(o, "unpack(");
-    out_int(o, k);
-    out_str(o, ") = ");
-    out_int(o, unpack(&g_items[k]));
-    out_nl(o);
-  }
-  hp_unlock(&g_lock);
-}
+#include "bitfield-vectors.h"
