@@ -25,10 +25,15 @@
  * with --skip-refused the readers of a reordered word are still patched (the package as a
  * whole is refused). A flag set by a lone in-place `or` (no `and` anywhere in its slice:
  * `f->on = 1`) is no evidence, so two one-bit fields swapped where every store sets a constant
- * are still missed. Words reached through RIP (a global's bit-fields) are not keyed (their
- * address differs between builds). Corpus (scripts/refused-ab.ts against main e0ce120, sharp
- * A/B, watcher 2.5.0 -> 2.5.1, crc32, lcss 1.29, 7za): no refusal; without the `and`
- * requirement arithmetic read-modify-writes (crc32 `[rdi+0x28]`, a length) were refused.
+ * are still missed; so is `and [m],0` (a short zero store). Words reached through RIP (a
+ * global's bit-fields) are not keyed (their address differs between builds). Stores are
+ * grouped by displacement alone (the base register may be renamed between builds), so in a
+ * large body stores through several pointers at one displacement share one constant set.
+ * Corpus (scripts/refused-ab.ts against main e0ce120: sharp A/B, watcher 2.5.0 -> 2.5.1,
+ * crc32, lcss 1.29, 7za, bufferutil, libvips, rollup, vipscpp, lcss 1.30): no refusal. Looser
+ * cuts refused arithmetic read-modify-writes (crc32 `[rdi+0x28]`, a length: no `and`), an MSVC
+ * CRT flag set by load/or/store beside its in-place `and` (bufferutil `[rcx+0x3a8]`: a lone
+ * `or`), and libvips' zero stores (`and qword [rsi],0`).
  */
 import { type Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
 import { hex } from '../../common/types.ts';
@@ -160,6 +165,8 @@ function sliceOf(steps: readonly Step[], at: number): Set<string> | null {
   const constants = new Set<string>();
   const own = steps[at]!.constant;
   if (st.inPlace) {
+    // `and [m],0` is how MSVC and clang store a zero in fewer bytes: no field is kept.
+    if (own === 'mask 0x0') return null;
     if (own !== null) constants.add(own);
     if (steps[at]!.bitOp) constants.add(BIT_OPS);
     if (st.src < 0) return constants;
@@ -192,7 +199,9 @@ function scanBody(image: Uint8Array, f: FunctionInfo): BitScan {
     // A negative displacement is a pointer the compiler rebased, not a field offset.
     if (st === null || st.disp < 0) continue;
     const c = sliceOf(steps, k);
-    if (c === null) continue;
+    // Only a slice that clears bits is a bit-field store: a lone `or` sets a flag, and its
+    // constants would otherwise join those of the word's real bit-field stores.
+    if (c === null || !c.has(BIT_OPS)) continue;
     const set = out.get(st.disp) ?? new Set<string>();
     for (const x of c) set.add(x);
     out.set(st.disp, set);
@@ -211,8 +220,6 @@ export function detectBitfieldChange(oldImg: MappedImage, of: FunctionInfo, newI
     if (nc === undefined) continue;
     const onlyOld = [...oc].filter((c) => !nc.has(c)).sort();
     const onlyNew = [...nc].filter((c) => !oc.has(c)).sort();
-    // A value computed with no mask or shift on one side (a counter, a copy) is no bit-field.
-    if (!oc.has(BIT_OPS) || !nc.has(BIT_OPS)) continue;
     if (onlyOld.length > 0 || onlyNew.length > 0) return { disp, onlyOld, onlyNew };
   }
   return null;
