@@ -46,7 +46,7 @@ export interface AddedField {
   readonly oldOffsets: readonly number[];
 }
 
-const ARG_REGISTERS: ReadonlyArray<readonly [Register, number]> = [
+export const ARG_REGISTERS: ReadonlyArray<readonly [Register, number]> = [
   [Register.RCX, 1],
   [Register.RDX, 2],
   [Register.R8, 3],
@@ -60,7 +60,8 @@ const READS_OP0 = new Set<number>([Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Push, M
 const WRITES_RDX = new Set<number>([Mnemonic.Mul, Mnemonic.Div, Mnemonic.Idiv, Mnemonic.Cqo, Mnemonic.Cdq, Mnemonic.Rdtsc, Mnemonic.Cpuid]);
 
 const fullRegs = new Int32Array(0x100).fill(-1);
-function fullRegister(r: Register): number {
+/** The 64-bit register `r` is part of (cached). */
+export function fullRegister(r: Register): number {
   let f = fullRegs[r] ?? -1;
   if (f < 0) fullRegs[r] = f = RegisterExt.fullRegister(r);
   return f;
@@ -127,7 +128,8 @@ function recordAccess(insn: Instruction, holds: ReadonlyMap<number, number>, out
   }
 }
 
-function updateHolds(insn: Instruction, holds: Map<number, number>): void {
+/** Forgets the registers `insn` overwrites, and follows 64-bit copies of the ones `holds` maps to an argument. */
+export function updateHolds(insn: Instruction, holds: Map<number, number>): void {
   const mn = insn.mnemonic;
   if (mn === Mnemonic.Call) {
     for (const r of VOLATILE) holds.delete(r);

@@ -26,6 +26,8 @@ import type { FunctionInfo } from '../image/types.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import { lcsPairs } from '../match/lcs.ts';
 import { describeAddedField, detectAddedField } from './added-field.ts';
+import { describeBitfieldChange, detectBitfieldChange } from './bitfield-layout.ts';
+import { describeStrideChange, detectStrideChange } from './element-stride.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { reason, type Reason } from './reasons.ts';
 import type { FunctionStatus } from './types.ts';
@@ -358,7 +360,19 @@ export function layoutProblem(m: MatchResult, f: FunctionInfo, st: FunctionStatu
     // rdx is the parent's frame, and what it reads there are stack slots.
     if (funclet) return null;
     const added = detectAddedField(m.old.img, of, m.new.img, f);
-    if (added === null) return null;
+    if (added === null) {
+      // No field at a new offset either: an array of structures whose element size changed,
+      // walked in other steps (compiler/diff/element-stride.ts).
+      const stride = detectStrideChange(m.old.img, of, m.new.img, f);
+      if (stride === null) {
+        // Every offset and size kept: bit-fields packed in another order inside one word
+        // (compiler/diff/bitfield-layout.ts).
+        const bits = detectBitfieldChange(m.old.img, of, m.new.img, f);
+        if (bits === null) return null;
+        return reason('STRUCTURE_BITFIELD_CHANGED', `${describeBitfieldChange(bits)}: old ${of.name ?? hex(of.entry)}, new ${f.name ?? hex(f.entry)}; words packed before the patch keep the old bit order`, f.entry);
+      }
+      return reason('STRUCTURE_STRIDE_CHANGED', `${describeStrideChange(stride)}: old ${of.name ?? hex(of.entry)}, new ${f.name ?? hex(f.entry)}; arrays built before the patch keep the old element size`, f.entry);
+    }
     return reason('STRUCTURE_FIELD_ADDED', `${describeAddedField(added)}: old ${of.name ?? hex(of.entry)}, new ${f.name ?? hex(f.entry)}; objects built before the patch keep the old layout`, f.entry);
   }
   return reason('STRUCTURE_LAYOUT_CHANGED', `${shift.reason}: old ${of.name ?? hex(of.entry)} and new ${f.name ?? hex(f.entry)} access ${shift.fields} fields through the same base at offsets moved by ${shift.delta > 0 ? '+' : ''}${shift.delta}; objects built before the patch keep the old layout`, f.entry);

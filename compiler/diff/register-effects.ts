@@ -132,7 +132,7 @@ const WINDOW_GAP = 0x1000;
  * whose parts lie far apart (a cold part megabytes away) is decoded from one window per part,
  * not from the whole span between them.
  */
-export function decodeEach<T extends InsnAt>(image: Uint8Array, insns: readonly T[], visit: (insn: Instruction, d: T) => void): void {
+export function decodeEach<T extends Pick<InsnAt, 'rva' | 'length'>>(image: Uint8Array, insns: readonly T[], visit: (insn: Instruction, d: T) => void): void {
   const sorted = [...insns].sort((a, b) => a.rva - b.rva);
   const insn = new Instruction();
   try {

@@ -1,0 +1,232 @@
+/**
+ * The bit-field half of the layout verdict. layout-shift.ts, added-field.ts and
+ * element-stride.ts see fields that move, appear, or change the element size; none sees
+ * bit-fields reordered inside one word: struct size, field offsets and access sizes all stay,
+ * only the shift and mask constants of the code that packs and unpacks the word change.
+ * Probe bitfield-reorder (test/probes/bitfield-reorder.c, test/probe-layout-live.test.ts):
+ * words packed by old `pack` with kind in bits 0-2, decoded by the patched `unpack` with kind
+ * in bits 5-7, printed neither version's values.
+ *
+ * The evidence is a bit-field store: a word of memory through a register base (not the stack
+ * pointer, at a non-negative displacement) whose stored value derives from that same word's
+ * old contents through an `and` (or `btr`) that clears the field's bits. It is found by a
+ * backward slice from each store over the instructions that compute the stored register (in
+ * address order, across branches, at most SLICE_STEPS, stopping at a call or a store to the
+ * word), which must reach a load of the same base and displacement (or the store is an
+ * in-place `and/or/xor/bts/btr/btc` on the word). The slice's constants are its mask values
+ * (and/or/xor immediates, and a constant `mov`ed into the slice: clang loads the keep-mask
+ * first) and its shift counts (shift, rotate and bit-test immediates; a `lea` index scale as
+ * the shift it is). When both bodies store into the word at the same displacement this way
+ * and the constants differ, the bits are laid out differently, or other bits are set: refused,
+ * since the code cannot tell a reorder from a fix that writes another field. A fix that only
+ * changes which bit a READ tests has no such store and passes (twin probe bitfield-flag-fix).
+ *
+ * Limits. Only the writer is refused: a reader whose masks changed looks like that fix, so
+ * with --skip-refused the readers of a reordered word are still patched (the package as a
+ * whole is refused). A flag set by a lone in-place `or` (no `and` anywhere in its slice:
+ * `f->on = 1`) is no evidence, so two one-bit fields swapped where every store sets a constant
+ * are still missed; so is `and [m],0` (a short zero store). Words reached through RIP (a
+ * global's bit-fields) are not keyed (their address differs between builds). Stores are
+ * grouped by displacement alone (the base register may be renamed between builds), so in a
+ * large body stores through several pointers at one displacement share one constant set.
+ * Corpus (scripts/refused-ab.ts against main e0ce120: sharp A/B, watcher 2.5.0 -> 2.5.1,
+ * crc32, lcss 1.29, 7za, bufferutil, libvips, rollup, vipscpp, lcss 1.30): no refusal. Looser
+ * cuts refused arithmetic read-modify-writes (crc32 `[rdi+0x28]`, a length: no `and`), an MSVC
+ * CRT flag set by load/or/store beside its in-place `and` (bufferutil `[rcx+0x3a8]`: a lone
+ * `or`), and libvips' zero stores (`and qword [rsi],0`).
+ */
+import { type Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
+import { hex } from '../../common/types.ts';
+import type { MappedImage } from '../image/map-image.ts';
+import type { FunctionInfo } from '../image/types.ts';
+import { fullRegister } from './added-field.ts';
+import { decodeEach } from './register-effects.ts';
+
+/** A bit-field layout change between a matched old and new body. */
+export interface BitfieldChange {
+  /** Displacement of the word both bodies read, modify and write back. */
+  readonly disp: number;
+  /** Bit constants only the old body uses, and only the new body uses. */
+  readonly onlyOld: readonly string[];
+  readonly onlyNew: readonly string[];
+}
+
+const MASK_OPS = new Set<number>([Mnemonic.And, Mnemonic.Or, Mnemonic.Xor, Mnemonic.Test]);
+const SHIFT_OPS = new Set<number>([Mnemonic.Shl, Mnemonic.Shr, Mnemonic.Sar, Mnemonic.Rol, Mnemonic.Ror, Mnemonic.Bt, Mnemonic.Bts, Mnemonic.Btr, Mnemonic.Btc]);
+const IN_PLACE = new Set<number>([Mnemonic.And, Mnemonic.Or, Mnemonic.Xor, Mnemonic.Bts, Mnemonic.Btr, Mnemonic.Btc]);
+const IMMEDIATES = new Set<number>([OpKind.Immediate8, OpKind.Immediate16, OpKind.Immediate32, OpKind.Immediate64, OpKind.Immediate8to16, OpKind.Immediate8to32, OpKind.Immediate8to64, OpKind.Immediate32to64]);
+
+/** The bit constant `insn` uses (`mask 0x1f` for and/or/xor/test, `shift 5`), or null. */
+function bitConstant(insn: Instruction): string | null {
+  const mn = insn.mnemonic;
+  if (mn === Mnemonic.Lea) {
+    const s = insn.memoryIndexScale;
+    return s > 1 && insn.memoryBase !== insn.memoryIndex ? `shift ${Math.log2(s)}` : null;
+  }
+  if (insn.opCount !== 2 || !IMMEDIATES.has(insn.opKind(1))) return null;
+  if (SHIFT_OPS.has(mn)) return `shift ${Number(insn.immediate(1)) & 63}`;
+  if (!MASK_OPS.has(mn)) return null;
+  // The mask as the operation's own width sees it (`and ax,0xfe00`, `and eax,0xfffffe00`).
+  const width = insn.opKind(0) === OpKind.Register ? regWidth(insn.op0Register) : 32;
+  return `mask ${hex(Number(BigInt.asUintN(Math.min(width, 32), insn.immediate(1))))}`;
+}
+
+function regWidth(r: Register): number {
+  if (r >= Register.AL && r <= Register.R15L) return 8;
+  if (r >= Register.AX && r <= Register.R15W) return 16;
+  return 32;
+}
+
+/** Key of a memory operand through a register base and no index: base and displacement; null for the stack, RIP or indexed. */
+function wordOf(insn: Instruction): { key: string; disp: number } | null {
+  const b = insn.memoryBase;
+  if (b === Register.None || b === Register.RIP || insn.memoryIndex !== Register.None) return null;
+  const base = fullRegister(b);
+  if (base === Register.RSP) return null;
+  const disp = Number(BigInt.asIntN(64, insn.memoryDisplacement));
+  return { key: `${base}:${disp}`, disp };
+}
+
+/**
+ * In a slice's constants when an `and` (or `btr`) clears bits of the value: a bit-field store
+ * keeps the word's other bits by masking out the field's. Arithmetic read-modify-writes
+ * (a counter, a length) have none.
+ */
+const BIT_OPS = '#clears';
+
+/** What one body shows: per displacement it stores into after reading it, the bit constants of the stored value. */
+type BitScan = Map<number, Set<string>>;
+
+/** One instruction as the backward slice sees it. */
+interface Step {
+  /** Full register written, or -1. */
+  readonly writes: number;
+  /** Full registers read to compute it. */
+  readonly reads: readonly number[];
+  readonly constant: string | null;
+  /** An `and` or `btr`: it clears bits. */
+  readonly bitOp: boolean;
+  /** The word a memory source reads (`base:disp`), or null. */
+  readonly load: string | null;
+  /** The word stored into, its displacement, and the register stored (-1: an immediate or an in-place op). */
+  readonly store: { readonly key: string; readonly disp: number; readonly src: number; readonly inPlace: boolean } | null;
+  /** A call, return or indirect jump: the slice does not reach past it. */
+  readonly barrier: boolean;
+}
+
+/** Instructions whose destination register is only written (its old value not read). */
+const WRITE_ONLY = new Set<number>([Mnemonic.Mov, Mnemonic.Movzx, Mnemonic.Movsx, Mnemonic.Movsxd, Mnemonic.Lea, Mnemonic.Pop]);
+/** Instructions a slice may walk back past a little (how far: SLICE_STEPS). */
+const SLICE_STEPS = 40;
+
+function stepOf(insn: Instruction): Step {
+  const mn = insn.mnemonic;
+  const barrier = mn === Mnemonic.Call || mn === Mnemonic.Ret || (mn === Mnemonic.Jmp && insn.opKind(0) !== OpKind.NearBranch64);
+  const reads: number[] = [];
+  let writes = -1;
+  let load: string | null = null;
+  let store: Step['store'] = null;
+  for (let k = 0; k < insn.opCount; k++) {
+    const kind = insn.opKind(k);
+    if (kind === OpKind.Register) {
+      const r = fullRegister(insn.opRegister(k));
+      if (k === 0 && insn.opCount >= 2) {
+        writes = r;
+        if (!WRITE_ONLY.has(mn)) reads.push(r);
+      } else reads.push(r);
+    } else if (kind === OpKind.Memory && mn !== Mnemonic.Lea) {
+      const w = wordOf(insn);
+      if (k === 0 && insn.opCount >= 2 && w !== null && (mn === Mnemonic.Mov || IN_PLACE.has(mn))) {
+        const src = insn.opKind(1) === OpKind.Register ? fullRegister(insn.op1Register) : -1;
+        store = { key: w.key, disp: w.disp, src, inPlace: mn !== Mnemonic.Mov };
+      } else if (w !== null) load = w.key;
+      else load = 'other';
+    } else if (kind === OpKind.Memory) {
+      if (insn.memoryBase !== Register.None) reads.push(fullRegister(insn.memoryBase));
+      if (insn.memoryIndex !== Register.None) reads.push(fullRegister(insn.memoryIndex));
+    }
+  }
+  // `xor r,r` zeroes: it reads nothing.
+  if (mn === Mnemonic.Xor && insn.opCount === 2 && insn.opKind(1) === OpKind.Register && fullRegister(insn.op1Register) === writes) reads.length = 0;
+  // A mask loaded into a register first (clang: `mov eax,0xfffffe00`, then `and eax,[rcx]`)
+  // counts as the mask it is.
+  const bits = bitConstant(insn);
+  const constant = mn === Mnemonic.Mov && writes >= 0 && insn.opCount === 2 && IMMEDIATES.has(insn.opKind(1)) ? `mask ${hex(Number(BigInt.asUintN(32, insn.immediate(1))))}` : bits;
+  return { writes, reads, constant, bitOp: mn === Mnemonic.And || mn === Mnemonic.Btr, load, store, barrier };
+}
+
+/**
+ * The constants of the value stored by `steps[at]`, walking back over the instructions that
+ * compute it (in address order, at most SLICE_STEPS), and whether that value derives from the
+ * same word's old contents (a read-modify-write: a bit-field store). Null when it does not.
+ */
+function sliceOf(steps: readonly Step[], at: number): Set<string> | null {
+  const st = steps[at]!.store!;
+  const constants = new Set<string>();
+  const own = steps[at]!.constant;
+  if (st.inPlace) {
+    // `and [m],0` is how MSVC and clang store a zero in fewer bytes: no field is kept.
+    if (own === 'mask 0x0') return null;
+    if (own !== null) constants.add(own);
+    if (steps[at]!.bitOp) constants.add(BIT_OPS);
+    if (st.src < 0) return constants;
+  }
+  if (st.src < 0) return null;
+  const live = new Set<number>([st.src]);
+  let rmw = st.inPlace;
+  for (let k = at - 1; k >= 0 && k >= at - SLICE_STEPS && live.size > 0; k--) {
+    const s = steps[k]!;
+    if (s.barrier) break;
+    if (s.store?.key === st.key) break;
+    if (s.writes < 0 || !live.has(s.writes)) continue;
+    live.delete(s.writes);
+    if (s.constant !== null) constants.add(s.constant);
+    if (s.bitOp) constants.add(BIT_OPS);
+    if (s.load === st.key) rmw = true;
+    for (const r of s.reads) live.add(r);
+  }
+  return rmw ? constants : null;
+}
+
+function scanBody(image: Uint8Array, f: FunctionInfo): BitScan {
+  const steps: Step[] = [];
+  decodeEach(image, f.decoded.insns, (insn) => {
+    steps.push(stepOf(insn));
+  });
+  const out: BitScan = new Map();
+  for (let k = 0; k < steps.length; k++) {
+    const st = steps[k]!.store;
+    // A negative displacement is a pointer the compiler rebased, not a field offset.
+    if (st === null || st.disp < 0) continue;
+    const c = sliceOf(steps, k);
+    // Only a slice that clears bits is a bit-field store: a lone `or` sets a flag, and its
+    // constants would otherwise join those of the word's real bit-field stores.
+    if (c === null || !c.has(BIT_OPS)) continue;
+    const set = out.get(st.disp) ?? new Set<string>();
+    for (const x of c) set.add(x);
+    out.set(st.disp, set);
+  }
+  return out;
+}
+
+/** The bit-field change between old body `of` and new body `nf`, or null. */
+export function detectBitfieldChange(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, nf: FunctionInfo): BitfieldChange | null {
+  const o = scanBody(oldImg.image, of);
+  if (o.size === 0) return null;
+  const n = scanBody(newImg.image, nf);
+  for (const disp of [...o.keys()].sort((a, b) => a - b)) {
+    const oc = o.get(disp)!;
+    const nc = n.get(disp);
+    if (nc === undefined) continue;
+    const onlyOld = [...oc].filter((c) => !nc.has(c)).sort();
+    const onlyNew = [...nc].filter((c) => !oc.has(c)).sort();
+    if (onlyOld.length > 0 || onlyNew.length > 0) return { disp, onlyOld, onlyNew };
+  }
+  return null;
+}
+
+/** The reason text of a bit-field change (the STRUCTURE_BITFIELD_CHANGED message's head). */
+export function describeBitfieldChange(c: BitfieldChange): string {
+  const list = (xs: readonly string[]): string => (xs.length === 0 ? 'none' : xs.slice(0, 6).join(', ') + (xs.length > 6 ? ', ...' : ''));
+  return `bit-field layout changed at +${hex(c.disp)}: it reads, masks and writes back that word with other bit constants (old only: ${list(c.onlyOld)}; new only: ${list(c.onlyNew)}; needs a baseline)`;
+}

@@ -1,0 +1,142 @@
+/**
+ * Adversarial layout probes (issue #14, safety), in a real process under Wine: objects that the
+ * first hp_run call builds with v1's code, and that every later call reads, meet v2's code.
+ * - heap-stride (samples/heap-stride): an array's element grows 8 -> 12 bytes at its end (no
+ *   field moves, no new constant offset). Refused STRUCTURE_STRIDE_CHANGED
+ *   (compiler/diff/element-stride.ts); the package the compiler would write without the rule
+ *   applies live, and the process then prints neither v1's sums nor v2's. Its twin
+ *   heap-stride-fix (same element size, a fix that starts reading an existing field) is
+ *   hotpatchable and, patched live, prints v2's sums.
+ * - bitfield-reorder (test/probes/bitfield-reorder.c, built here by both compilers with the
+ *   samples' flags): two bit-fields swap places in a 4-byte word (same size, same offsets,
+ *   only shift and mask constants differ). pack is refused STRUCTURE_BITFIELD_CHANGED
+ *   (compiler/diff/bitfield-layout.ts); the package without the rule applies live and the
+ *   process prints neither version (new unpack decodes words old pack wrote). Its twin
+ *   bitfield-flag-fix (one layout, unpack tests another flag bit: only a read mask changes)
+ *   is hotpatchable and, patched live, prints v2's lines.
+ */
+import { describe, expect, test } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { COMPILER_VERSION, diffFiles, emitPackage, type ImageDiff } from '../compiler/index.ts';
+import { planRedirect } from '../compiler/diff/redirect-sites.ts';
+import { encodePackage } from '../formats/container.ts';
+import type { Toolchain } from '../samples/scenarios.ts';
+import { expectedOutput, liveSuite, patchedRound, sampleDll } from './support/live-suite.ts';
+import { missingTools } from './support/tools.ts';
+
+const skip = missingTools(['wine', 'mingw', 'clang']);
+const suite = liveSuite('hp-probe-layout-', skip);
+const PROBES = join(dirname(fileURLToPath(import.meta.url)), 'probes');
+
+/** Builds test/probes/<name>.c as version `v` by `tc` into the suite's folder, as samples/build.ts does (-O2, no timestamp, COFF symbols). */
+function buildProbe(name: string, v: 1 | 2, tc: Toolchain): string {
+  const work = join(suite.dir(), tc, name, `v${v}`);
+  mkdirSync(work, { recursive: true });
+  const [cmd, pre] = tc === 'gcc' ? ['x86_64-w64-mingw32-gcc', []] : ['clang-22', ['--target=x86_64-w64-mingw32', '-fuse-ld=lld']];
+  const flags = ['-O2', `-DHP_VERSION=${v}`, '-shared', '-Wl,--no-insert-timestamp', '-static-libgcc', '-Wl,-S'];
+  execFileSync(cmd, [...pre, ...flags, '-o', `${name}.dll`, join(PROBES, `${name}.c`)], { cwd: work });
+  return join(work, `${name}.dll`);
+}
+
+function diffOf(v1: string, v2: string): ImageDiff {
+  const d = diffFiles(new Uint8Array(readFileSync(v1)), new Uint8Array(readFileSync(v2)));
+  if (!d.ok) throw new Error(d.error.message);
+  return d.value;
+}
+
+/** The diff with its `code` refusals lifted: what the compiler decided before the rule. */
+function withoutRule(d: ImageDiff, code: string): ImageDiff {
+  const reserved = new Set<number>();
+  const functions = d.functions.map((f) => {
+    if (f.reason?.code !== code) return f;
+    const redirect = planRedirect(d.match.old, d.match.old.fns.functions[f.oldIndex!]!, reserved);
+    if ('code' in redirect) throw new Error(`${f.name ?? ''}: ${redirect.message}`);
+    return { ...f, verdict: 'hotpatchable' as const, reason: null, redirect };
+  });
+  const refused = functions.filter((f) => f.verdict === 'refused').length + d.data.filter((x) => x.verdict === 'refused').length;
+  return { ...d, functions, hotpatchable: refused === 0, counts: { ...d.counts, refused } };
+}
+
+/** Writes the package of `d` (every function, as the compiler presents it) into the suite's folder. */
+async function writePackage(d: ImageDiff, moduleName: string, file: string): Promise<string> {
+  const e = emitPackage(d, { moduleName, skipRefused: false, series: null, compilerVersion: COMPILER_VERSION });
+  if (!e.ok) throw new Error(e.error.message);
+  const bytes = await encodePackage(e.value.pkg);
+  if (!bytes.ok) throw new Error(bytes.error.message);
+  const pkg = join(suite.dir(), file);
+  writeFileSync(pkg, bytes.value);
+  return pkg;
+}
+
+const VARIANTS: ReadonlyArray<readonly [Toolchain, string]> = [
+  ['gcc', ''],
+  ['clang', '.clang'],
+];
+
+describe.skipIf(skip !== undefined)(`layout probes live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  test.each(VARIANTS)('heap-stride (%s): refused; carried anyway, old cells are walked at the new stride', async (tc, variant) => {
+    const d = diffOf(sampleDll('heap-stride', 'v1', variant), sampleDll('heap-stride', 'v2', variant));
+    expect(d.functions.filter((f) => f.verdict === 'refused').map((f) => `${f.name}: ${f.reason?.code}`).sort()).toEqual([
+      'cells_fill: STRUCTURE_STRIDE_CHANGED',
+      'cells_sum: STRUCTURE_STRIDE_CHANGED',
+    ]);
+    const presented = withoutRule(d, 'STRUCTURE_STRIDE_CHANGED');
+    expect(presented.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writePackage(presented, 'v1.dll', `heap-stride-${tc}.hpk`);
+    const old = expectedOutput('heap-stride', 'v1');
+    const neu = expectedOutput('heap-stride', 'v2');
+    const h = await suite.start(sampleDll('heap-stride', 'v1', variant));
+    expect(h.first.output).toBe(old);
+    const after = await patchedRound(h, pkg, `v1${variant}.dll`);
+    // The patch applied, and the process prints neither OLD's sums nor NEW's.
+    expect(after).not.toBe(neu);
+    expect(after).not.toBe(old);
+  }, 120_000);
+
+  test.each(VARIANTS)('heap-stride-fix (%s): hotpatchable, and patched live it prints v2', async (tc, variant) => {
+    const d = diffOf(sampleDll('heap-stride-fix', 'v1', variant), sampleDll('heap-stride-fix', 'v2', variant));
+    expect(d.hotpatchable).toBe(true);
+    const pkg = await writePackage(d, 'v1.dll', `heap-stride-fix-${tc}.hpk`);
+    const h = await suite.start(sampleDll('heap-stride-fix', 'v1', variant));
+    expect(h.first.output).toBe(expectedOutput('heap-stride-fix', 'v1'));
+    expect(await patchedRound(h, pkg, `v1${variant}.dll`)).toBe(expectedOutput('heap-stride-fix', 'v2'));
+  }, 120_000);
+
+  test.each(VARIANTS)('bitfield-reorder (%s): refused; carried anyway, the patched process prints neither version', async (tc) => {
+    const v1 = buildProbe('bitfield-reorder', 1, tc);
+    const v2 = buildProbe('bitfield-reorder', 2, tc);
+    const neu = (await suite.start(v2)).first.output;
+    const h = await suite.start(v1);
+    const old = h.first.output;
+    expect(neu).not.toBe(old);
+    const d = diffOf(v1, v2);
+    expect(d.functions.filter((f) => f.status === 'changed').map((f) => `${f.name}: ${f.reason?.code ?? f.verdict}`).sort()).toEqual([
+      'pack: STRUCTURE_BITFIELD_CHANGED',
+      'unpack: hotpatchable',
+    ]);
+    expect(d.hotpatchable).toBe(false);
+    const presented = withoutRule(d, 'STRUCTURE_BITFIELD_CHANGED');
+    expect(presented.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writePackage(presented, 'bitfield-reorder.dll', `bitfield-reorder-${tc}.hpk`);
+    const after = await patchedRound(h, pkg, 'bitfield-reorder.dll');
+    // New unpack decodes the words old pack wrote with the other bit order.
+    expect(after).not.toBe(neu);
+    expect(after).not.toBe(old);
+  }, 120_000);
+
+  test.each(VARIANTS)('bitfield-flag-fix (%s): hotpatchable, and patched live it prints v2', async (tc) => {
+    const v1 = buildProbe('bitfield-flag-fix', 1, tc);
+    const v2 = buildProbe('bitfield-flag-fix', 2, tc);
+    const neu = (await suite.start(v2)).first.output;
+    const h = await suite.start(v1);
+    expect(h.first.output).not.toBe(neu);
+    const d = diffOf(v1, v2);
+    expect(d.functions.filter((f) => f.status === 'changed').map((f) => f.name)).toEqual(['unpack']);
+    expect(d.hotpatchable).toBe(true);
+    const pkg = await writePackage(d, 'bitfield-flag-fix.dll', `bitfield-flag-fix-${tc}.hpk`);
+    expect(await patchedRound(h, pkg, 'bitfield-flag-fix.dll')).toBe(neu);
+  }, 120_000);
+});
