@@ -32,7 +32,8 @@
  * grouped by displacement alone (the base register may be renamed between builds), so in a
  * large body stores through several pointers at one displacement share one constant set.
  * Corpus (scripts/refused-ab.ts against main e0ce120: sharp A/B, watcher 2.5.0 -> 2.5.1,
- * crc32, lcss 1.29, 7za, bufferutil, libvips, rollup, vipscpp, lcss 1.30): no refusal. Looser
+ * crc32, lcss 1.29, 7za, bufferutil, libvips, rollup, vipscpp, lcss 1.30; with the flag
+ * sequences and readers also watcher 2.5.4, utf-8-validate, ast-grep): no refusal. Looser
  * cuts refused arithmetic read-modify-writes (crc32 `[rdi+0x28]`, a length: no `and`), an MSVC
  * CRT flag set by load/or/store beside its in-place `and` (bufferutil `[rcx+0x3a8]`: a lone
  * `or`), and libvips' zero stores (`and qword [rsi],0`).
