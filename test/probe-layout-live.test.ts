@@ -10,9 +10,13 @@
  * - bitfield-reorder (test/probes/bitfield-reorder.c, built here by both compilers with the
  *   samples' flags): two bit-fields swap places in a 4-byte word (same size, same offsets,
  *   only shift and mask constants differ). pack is refused STRUCTURE_BITFIELD_CHANGED
- *   (compiler/diff/bitfield-layout.ts); the package without the rule applies live and the
- *   process prints neither version (new unpack decodes words old pack wrote). Its twin
- *   bitfield-flag-fix (one layout, unpack tests another flag bit: only a read mask changes)
+ *   (compiler/diff/bitfield-layout.ts), and unpack, which decodes the word with new constants,
+ *   with it (compiler/diff/bitfield-readers.ts): --skip-refused leaves both out. The package
+ *   without the rule applies live and the process prints neither version (new unpack decodes
+ *   words old pack wrote). bitfield-flag-swap: two one-bit flags, set and cleared by lone
+ *   in-place or/and, swap places; both versions print the same lines, and patched without
+ *   the rule the process prints others. Its twin
+ *   of both, bitfield-flag-fix (one layout, unpack tests another flag bit: only a read mask changes)
  *   is hotpatchable and, patched live, prints v2's lines.
  */
 import { describe, expect, test } from 'vitest';
@@ -115,9 +119,15 @@ describe.skipIf(skip !== undefined)(`layout probes live under Wine${skip ? ` (sk
     const d = diffOf(v1, v2);
     expect(d.functions.filter((f) => f.status === 'changed').map((f) => `${f.name}: ${f.reason?.code ?? f.verdict}`).sort()).toEqual([
       'pack: STRUCTURE_BITFIELD_CHANGED',
-      'unpack: hotpatchable',
+      'unpack: STRUCTURE_BITFIELD_CHANGED',
     ]);
+    expect(d.functions.find((f) => f.name === 'unpack')?.reason?.message).toContain('pack now packs that word in another bit layout');
     expect(d.hotpatchable).toBe(false);
+    // --skip-refused carries neither: new unpack alone would misread words old pack wrote.
+    const skipped = emitPackage(d, { moduleName: 'bitfield-reorder.dll', skipRefused: true, series: null, compilerVersion: COMPILER_VERSION });
+    if (!skipped.ok) throw new Error(skipped.error.message);
+    expect(skipped.value.omitted.map((o) => o.what).sort()).toEqual(['function pack', 'function unpack']);
+    expect(skipped.value.blockOf.size).toBe(0);
     const presented = withoutRule(d, 'STRUCTURE_BITFIELD_CHANGED');
     expect(presented.hotpatchable, 'nothing else refuses the pair').toBe(true);
     const pkg = await writePackage(presented, 'bitfield-reorder.dll', `bitfield-reorder-${tc}.hpk`);
@@ -125,6 +135,26 @@ describe.skipIf(skip !== undefined)(`layout probes live under Wine${skip ? ` (sk
     // New unpack decodes the words old pack wrote with the other bit order.
     expect(after).not.toBe(neu);
     expect(after).not.toBe(old);
+  }, 120_000);
+
+  test.each(VARIANTS)('bitfield-flag-swap (%s): refused; carried anyway, the patched process misreads the flags', async (tc) => {
+    const v1 = buildProbe('bitfield-flag-swap', 1, tc);
+    const v2 = buildProbe('bitfield-flag-swap', 2, tc);
+    const neu = (await suite.start(v2)).first.output;
+    const h = await suite.start(v1);
+    const old = h.first.output;
+    // Only the layout changed: both versions print the same lines.
+    expect(neu).toBe(old);
+    const d = diffOf(v1, v2);
+    expect(d.functions.filter((f) => f.status === 'changed').map((f) => `${f.name}: ${f.reason?.code ?? f.verdict}`).sort()).toEqual([
+      'pack: STRUCTURE_BITFIELD_CHANGED',
+      'unpack: STRUCTURE_BITFIELD_CHANGED',
+    ]);
+    const presented = withoutRule(d, 'STRUCTURE_BITFIELD_CHANGED');
+    expect(presented.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writePackage(presented, 'bitfield-flag-swap.dll', `bitfield-flag-swap-${tc}.hpk`);
+    // New unpack reads old pack's `on` bit as `hot`.
+    expect(await patchedRound(h, pkg, 'bitfield-flag-swap.dll')).not.toBe(old);
   }, 120_000);
 
   test.each(VARIANTS)('bitfield-flag-fix (%s): hotpatchable, and patched live it prints v2', async (tc) => {

@@ -21,16 +21,19 @@
  * since the code cannot tell a reorder from a fix that writes another field. A fix that only
  * changes which bit a READ tests has no such store and passes (twin probe bitfield-flag-fix).
  *
- * Limits. Only the writer is refused: a reader whose masks changed looks like that fix, so
- * with --skip-refused the readers of a reordered word are still patched (the package as a
- * whole is refused). A flag set by a lone in-place `or` (no `and` anywhere in its slice:
- * `f->on = 1`) is no evidence, so two one-bit fields swapped where every store sets a constant
- * are still missed; so is `and [m],0` (a short zero store). Words reached through RIP (a
+ * A flag set by a lone in-place `or` (no `and` anywhere in its slice: `f->on = 1`) adds no
+ * constants to the word's set (a CRT flag beside a real bit-field store, below), and two
+ * one-bit flags swapped leave the set of bits unchanged; so the one-bit in-place stores
+ * (`or`/`and`/`bts`/`btr` setting or clearing one bit) are also kept as a sequence per
+ * word, and the same count in the same set/clear pattern with some other bit is a change
+ * (probe bitfield-flag-swap). The readers of a changed word are refused by
+ * bitfield-readers.ts. `and [m],0` is a short zero store, no evidence. Words reached through RIP (a
  * global's bit-fields) are not keyed (their address differs between builds). Stores are
  * grouped by displacement alone (the base register may be renamed between builds), so in a
  * large body stores through several pointers at one displacement share one constant set.
  * Corpus (scripts/refused-ab.ts against main e0ce120: sharp A/B, watcher 2.5.0 -> 2.5.1,
- * crc32, lcss 1.29, 7za, bufferutil, libvips, rollup, vipscpp, lcss 1.30): no refusal. Looser
+ * crc32, lcss 1.29, 7za, bufferutil, libvips, rollup, vipscpp, lcss 1.30; with the flag
+ * sequences and readers also watcher 2.5.4, utf-8-validate, ast-grep): no refusal. Looser
  * cuts refused arithmetic read-modify-writes (crc32 `[rdi+0x28]`, a length: no `and`), an MSVC
  * CRT flag set by load/or/store beside its in-place `and` (bufferutil `[rcx+0x3a8]`: a lone
  * `or`), and libvips' zero stores (`and qword [rsi],0`).
@@ -95,10 +98,14 @@ function wordOf(insn: Instruction): { key: string; disp: number } | null {
 const BIT_OPS = '#clears';
 
 /** What one body shows: per displacement it stores into after reading it, the bit constants of the stored value. */
-type BitScan = Map<number, Set<string>>;
+interface BitScan {
+  readonly stores: Map<number, Set<string>>;
+  /** Per displacement, the one-bit flags its in-place `or`/`and`/`bts`/`btr` stores set or clear, in address order. */
+  readonly flags: Map<number, string[]>;
+}
 
-/** One instruction as the backward slice sees it. */
-interface Step {
+/** One instruction as the backward slice (and bitfield-readers.ts' forward walk) sees it. */
+export interface Step {
   /** Full register written, or -1. */
   readonly writes: number;
   /** Full registers read to compute it. */
@@ -108,10 +115,14 @@ interface Step {
   readonly bitOp: boolean;
   /** The word a memory source reads (`base:disp`), or null. */
   readonly load: string | null;
+  /** That word's displacement (register base, no index), or null. */
+  readonly loadDisp: number | null;
   /** The word stored into, its displacement, and the register stored (-1: an immediate or an in-place op). */
   readonly store: { readonly key: string; readonly disp: number; readonly src: number; readonly inPlace: boolean } | null;
   /** A call, return or indirect jump: the slice does not reach past it. */
   readonly barrier: boolean;
+  /** An in-place store that sets or clears one bit of a word (`set 0`, `clear 1`), or null. */
+  readonly flag: string | null;
 }
 
 /** Instructions whose destination register is only written (its old value not read). */
@@ -119,12 +130,13 @@ const WRITE_ONLY = new Set<number>([Mnemonic.Mov, Mnemonic.Movzx, Mnemonic.Movsx
 /** Instructions a slice may walk back past a little (how far: SLICE_STEPS). */
 const SLICE_STEPS = 40;
 
-function stepOf(insn: Instruction): Step {
+export function stepOf(insn: Instruction): Step {
   const mn = insn.mnemonic;
   const barrier = mn === Mnemonic.Call || mn === Mnemonic.Ret || (mn === Mnemonic.Jmp && insn.opKind(0) !== OpKind.NearBranch64);
   const reads: number[] = [];
   let writes = -1;
   let load: string | null = null;
+  let loadDisp: number | null = null;
   let store: Step['store'] = null;
   for (let k = 0; k < insn.opCount; k++) {
     const kind = insn.opKind(k);
@@ -139,8 +151,10 @@ function stepOf(insn: Instruction): Step {
       if (k === 0 && insn.opCount >= 2 && w !== null && (mn === Mnemonic.Mov || IN_PLACE.has(mn))) {
         const src = insn.opKind(1) === OpKind.Register ? fullRegister(insn.op1Register) : -1;
         store = { key: w.key, disp: w.disp, src, inPlace: mn !== Mnemonic.Mov };
-      } else if (w !== null) load = w.key;
-      else load = 'other';
+      } else if (w !== null) {
+        load = w.key;
+        loadDisp = w.disp;
+      } else load = 'other';
     } else if (kind === OpKind.Memory) {
       if (insn.memoryBase !== Register.None) reads.push(fullRegister(insn.memoryBase));
       if (insn.memoryIndex !== Register.None) reads.push(fullRegister(insn.memoryIndex));
@@ -152,7 +166,30 @@ function stepOf(insn: Instruction): Step {
   // counts as the mask it is.
   const bits = bitConstant(insn);
   const constant = mn === Mnemonic.Mov && writes >= 0 && insn.opCount === 2 && IMMEDIATES.has(insn.opKind(1)) ? `mask ${hex(Number(BigInt.asUintN(32, insn.immediate(1))))}` : bits;
-  return { writes, reads, constant, bitOp: mn === Mnemonic.And || mn === Mnemonic.Btr, load, store, barrier };
+  const flag = store?.inPlace === true && store.src < 0 ? flagOf(insn) : null;
+  return { writes, reads, constant, bitOp: mn === Mnemonic.And || mn === Mnemonic.Btr, load, loadDisp, store, barrier, flag };
+}
+
+const IMMEDIATE_BITS = new Map<number, number>([
+  [OpKind.Immediate8, 8],
+  [OpKind.Immediate16, 16],
+  [OpKind.Immediate8to16, 16],
+  [OpKind.Immediate32, 32],
+  [OpKind.Immediate8to32, 32],
+  [OpKind.Immediate8to64, 64],
+  [OpKind.Immediate32to64, 64],
+]);
+
+/** `set N` for `or [m],1<<N` or `bts [m],N`; `clear N` for `and [m],~(1<<N)` or `btr [m],N`; else null. */
+function flagOf(insn: Instruction): string | null {
+  const mn = insn.mnemonic;
+  if (mn === Mnemonic.Bts || mn === Mnemonic.Btr) return `${mn === Mnemonic.Bts ? 'set' : 'clear'} ${Number(insn.immediate(1)) & 63}`;
+  const width = IMMEDIATE_BITS.get(insn.opKind(1));
+  if (width === undefined || (mn !== Mnemonic.Or && mn !== Mnemonic.And)) return null;
+  const v = BigInt.asUintN(width, insn.immediate(1));
+  const bits = mn === Mnemonic.Or ? v : BigInt.asUintN(width, ~v);
+  if (bits === 0n || (bits & (bits - 1n)) !== 0n) return null;
+  return `${mn === Mnemonic.Or ? 'set' : 'clear'} ${bits.toString(2).length - 1}`;
 }
 
 /**
@@ -193,36 +230,57 @@ function scanBody(image: Uint8Array, f: FunctionInfo): BitScan {
   decodeEach(image, f.decoded.insns, (insn) => {
     steps.push(stepOf(insn));
   });
-  const out: BitScan = new Map();
+  const out: BitScan = { stores: new Map(), flags: new Map() };
   for (let k = 0; k < steps.length; k++) {
     const st = steps[k]!.store;
     // A negative displacement is a pointer the compiler rebased, not a field offset.
     if (st === null || st.disp < 0) continue;
+    const flag = steps[k]!.flag;
+    if (flag !== null) out.flags.set(st.disp, [...(out.flags.get(st.disp) ?? []), flag]);
     const c = sliceOf(steps, k);
     // Only a slice that clears bits is a bit-field store: a lone `or` sets a flag, and its
     // constants would otherwise join those of the word's real bit-field stores.
     if (c === null || !c.has(BIT_OPS)) continue;
-    const set = out.get(st.disp) ?? new Set<string>();
+    const set = out.stores.get(st.disp) ?? new Set<string>();
     for (const x of c) set.add(x);
-    out.set(st.disp, set);
+    out.stores.set(st.disp, set);
   }
   return out;
+}
+
+/**
+ * One-bit flags that moved: the same word, the same number of in-place flag stores in the same
+ * set/clear pattern, and some store sets or clears another bit than its old counterpart (two
+ * flags swapped, `f->on = 1` as `or [m],1` then `or [m],2`). The sets of bits may be equal, so
+ * the sequences are compared position by position. Null when none moved.
+ */
+function movedFlags(o: BitScan, n: BitScan): BitfieldChange | null {
+  for (const disp of [...o.flags.keys()].sort((a, b) => a - b)) {
+    const of = o.flags.get(disp)!;
+    const nf = n.flags.get(disp);
+    if (nf === undefined || nf.length !== of.length) continue;
+    const kind = (x: string): string => x.slice(0, x.indexOf(' '));
+    if (of.some((x, k) => kind(x) !== kind(nf[k]!))) continue;
+    const moved = of.map((x, k) => [x, nf[k]!] as const).filter(([a, b]) => a !== b);
+    if (moved.length > 0) return { disp, onlyOld: moved.map(([a]) => `flag ${a}`), onlyNew: moved.map(([, b]) => `flag ${b}`) };
+  }
+  return null;
 }
 
 /** The bit-field change between old body `of` and new body `nf`, or null. */
 export function detectBitfieldChange(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, nf: FunctionInfo): BitfieldChange | null {
   const o = scanBody(oldImg.image, of);
-  if (o.size === 0) return null;
+  if (o.stores.size === 0 && o.flags.size === 0) return null;
   const n = scanBody(newImg.image, nf);
-  for (const disp of [...o.keys()].sort((a, b) => a - b)) {
-    const oc = o.get(disp)!;
-    const nc = n.get(disp);
+  for (const disp of [...o.stores.keys()].sort((a, b) => a - b)) {
+    const oc = o.stores.get(disp)!;
+    const nc = n.stores.get(disp);
     if (nc === undefined) continue;
     const onlyOld = [...oc].filter((c) => !nc.has(c)).sort();
     const onlyNew = [...nc].filter((c) => !oc.has(c)).sort();
     if (onlyOld.length > 0 || onlyNew.length > 0) return { disp, onlyOld, onlyNew };
   }
-  return null;
+  return movedFlags(o, n);
 }
 
 /** The reason text of a bit-field change (the STRUCTURE_BITFIELD_CHANGED message's head). */

@@ -2,7 +2,8 @@
  * A verdict per changed or added function, settled to a fixed point: a function is refused
  * when its exception-handling group cannot travel, when it touches a global whose layout or
  * initial value changed, when it runs only at load time (load-time-only.ts), when the
- * structures it reads changed layout (layout-shift.ts), when a table of code pointers objects
+ * structures it reads changed layout (layout-shift.ts; a bit-field word a refused writer
+ * now packs in another layout: bitfield-readers.ts), when a table of code pointers objects
  * keep changed layout (code-tables.ts), when an old caller keeps registers its new body
  * clobbers (caller-registers.ts), when it reads arguments its old outside callers do not pass
  * (entry-arguments.ts), when its old body is folded with another function that
@@ -14,6 +15,7 @@ import { layoutRanges } from '../functions/layout-parts.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import type { EhGroups } from './eh-groups.ts';
+import { bitfieldReaderProblems } from './bitfield-readers.ts';
 import { callerRegisterProblems } from './caller-registers.ts';
 import { codeTableProblems } from './code-tables.ts';
 import { emissionProblem } from './emission-check.ts';
@@ -55,6 +57,8 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
   const escapedRodata = rodataEscapeCheck(ctx);
   const tableProblems = codeTableProblems(m, status);
   const referrers = referrersOf(m, emitted);
+  // Changed functions that decode, with new constants, a bit-field word a changed writer now packs differently.
+  const bitReaders = bitfieldReaderProblems(m, status);
   // Old callers that keep volatile registers across a call whose new callee clobbers them.
   const fx: ImageEffects = { old: new RegisterEffects(m.old.img.image), new: new RegisterEffects(m.new.img.image) };
   const clobbered = callerRegisterProblems(m, status, fx);
@@ -90,7 +94,7 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
     if (why !== null && refusedMate === undefined) baseReasons.set(f.index, why);
     else if (refusedMate !== undefined) baseReasons.set(f.index, baseReasons.get(refusedMate) ?? reasons.get(refusedMate)!);
     if (why === null) {
-      why = touchesBadGlobal(f) ?? loadTimeProblem(f, st) ?? tableProblems.get(f.index) ?? layoutOf(f, st) ?? clobbered.get(f.index) ?? entryArgs.get(f.index) ?? folded.get(f.index) ?? escapedRodata(f) ?? emissionProblem(ctx, f, okItems);
+      why = touchesBadGlobal(f) ?? loadTimeProblem(f, st) ?? tableProblems.get(f.index) ?? layoutOf(f, st) ?? bitReaders.get(f.index) ?? clobbered.get(f.index) ?? entryArgs.get(f.index) ?? folded.get(f.index) ?? escapedRodata(f) ?? emissionProblem(ctx, f, okItems);
       if (why !== null) baseReasons.set(f.index, why);
     }
     // A funclet only the handler tables reach keeps no redirect: old frames keep their old

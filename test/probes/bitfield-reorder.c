@@ -7,7 +7,8 @@
  * call reads them (unpack, whose formula also changes, so v1 and v2 print different lines).
  * Patched live, new unpack decodes v1's bits with v2's layout. Refused now: pack stores into
  * the word it read, through an `and`, with other shift and mask constants
- * (STRUCTURE_BITFIELD_CHANGED, compiler/diff/bitfield-layout.ts).
+ * (STRUCTURE_BITFIELD_CHANGED, compiler/diff/bitfield-layout.ts), and unpack decodes that
+ * word with other constants (compiler/diff/bitfield-readers.ts): --skip-refused carries neither.
  * Changed functions: pack, unpack.
  */
 #define HP_NAME "bitfield-reorder"
