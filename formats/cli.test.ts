@@ -205,7 +205,7 @@ describe('hotpatch inspect', SLOW, () => {
     writeFileSync(file, enc.value);
     const text = hotpatch('inspect', file);
     expect(text.status).toBe(0);
-    expect(text.stdout).toContain('format 2.4');
+    expect(text.stdout).toContain('format 2.5');
     expect(text.stdout).toContain('producer    hotpatch-compiler 0.1.0');
     expect(text.stdout).toMatch(/size {8}\d+ bytes: header \d+, payload \d+ \(stored: zstd would not shrink it\), signature 0/);
   });

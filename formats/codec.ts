@@ -117,16 +117,23 @@ function bytesMsg(b: BlockBytes, opMessages = false): hotpatch.BlockBytes.$Prope
   if (b.kind === 'sealed') return { sealed: b.length };
   // Moved fields (2.3) travel only beside op columns, which a 2.2 reader refuses.
   const moved = b.implicit?.moved ?? [];
+  // Moved absolute fields (2.5) only in their own storage, which a 2.4 reader refuses.
+  const moved64 = b.implicit?.moved64 ?? [];
   const delta: hotpatch.Delta.$Properties = {
     base: rangeMsg(b.base),
     baseSha256: b.baseSha256,
     size: b.size,
-    ...(moved.length > 0 && !opMessages ? { opColumns: opColumnsOf(b.ops) } : opsMsg(b.ops, opMessages)),
+    ...(moved.length + moved64.length > 0 && !opMessages ? { opColumns: opColumnsOf(b.ops) } : opsMsg(b.ops, opMessages)),
   };
   const implicit = hasImplicit(b)
-    ? { implicitRel32: gapsOf(b.implicit!.rel32, IMPLICIT_WIDTH.rel32), implicitAbs64: gapsOf(b.implicit!.abs64, IMPLICIT_WIDTH.abs64), implicitMovedRel32: gapsOf(moved, IMPLICIT_WIDTH.moved) }
+    ? {
+        implicitRel32: gapsOf(b.implicit!.rel32, IMPLICIT_WIDTH.rel32),
+        implicitAbs64: gapsOf(b.implicit!.abs64, IMPLICIT_WIDTH.abs64),
+        implicitMovedRel32: gapsOf(moved, IMPLICIT_WIDTH.moved),
+        implicitMovedAbs64: gapsOf(moved64, IMPLICIT_WIDTH.moved64),
+      }
     : {};
-  if (hasIntra(b)) {
+  if (hasIntra(b) || moved64.length > 0) {
     const i = b.intra ?? { rel32: [], rel8: [], tables: [] };
     let prevEnd = 0;
     const tables = i.tables.flatMap((t) => {
@@ -134,8 +141,9 @@ function bytesMsg(b: BlockBytes, opMessages = false): hotpatch.BlockBytes.$Prope
       prevEnd = t.offset + 4 * t.count;
       return triple;
     });
+    const storage = moved64.length > 0 ? 'deltaWithMovedAbs64' : 'deltaWithIntraRefs';
     return {
-      deltaWithIntraRefs: {
+      [storage]: {
         ...delta,
         ...implicit,
         extraBase: (b.extraBase ?? []).flatMap((r) => [r.rva, r.length]),
@@ -202,7 +210,7 @@ function unwindMsg(u: Unwind, blockSize: number): hotpatch.Unwind.$Properties {
 function unwindDeltaMsg(d: Extract<BlockBytes, { kind: 'delta' }>): hotpatch.Delta.$Properties {
   const m = bytesMsg(d);
   const delta = m.delta ?? m.deltaWithImplicitFixups ?? m.deltaWithIntraRefs;
-  if (delta === null || delta === undefined) throw new Error('unwind delta: not a delta');
+  if (delta === null || delta === undefined) throw new Error('unwind delta: not a delta (or one with moved abs64 fields)');
   return delta;
 }
 
@@ -440,10 +448,10 @@ function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: st
   if (m === null || m === undefined) throw new Invalid(`${path} is missing`);
   if (m.storage === 'literal') return { kind: 'literal', bytes: m.literal };
   if (m.storage === 'sealed') return { kind: 'sealed', length: u32(m.sealed) };
-  if (m.storage === 'delta' || m.storage === 'deltaWithImplicitFixups' || m.storage === 'deltaWithIntraRefs') {
+  if (m.storage === 'delta' || m.storage === 'deltaWithImplicitFixups' || m.storage === 'deltaWithIntraRefs' || m.storage === 'deltaWithMovedAbs64') {
     const storage = m.storage;
     const implicit = storage !== 'delta';
-    const d = storage === 'delta' ? m.delta : storage === 'deltaWithImplicitFixups' ? m.deltaWithImplicitFixups : m.deltaWithIntraRefs;
+    const d = storage === 'delta' ? m.delta : storage === 'deltaWithImplicitFixups' ? m.deltaWithImplicitFixups : storage === 'deltaWithIntraRefs' ? m.deltaWithIntraRefs : m.deltaWithMovedAbs64;
     const at = `${path}.${storage}`;
     if (d === null || d === undefined) throw new Invalid(`${at} is missing`);
     // Since 2.3 the ops are columns, and `ops` is then empty (a 2.2 reader refuses the delta).
@@ -459,6 +467,11 @@ function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: st
     const rel32 = offsetsOf(d.implicitRel32, IMPLICIT_WIDTH.rel32, `${at}.implicitRel32`);
     const abs64 = offsetsOf(d.implicitAbs64, IMPLICIT_WIDTH.abs64, `${at}.implicitAbs64`);
     const moved = offsetsOf(d.implicitMovedRel32, IMPLICIT_WIDTH.moved, `${at}.implicitMovedRel32`);
+    const moved64 = offsetsOf(d.implicitMovedAbs64, IMPLICIT_WIDTH.moved64, `${at}.implicitMovedAbs64`);
+    // 2.5: moved absolute fields only in their own storage (a 2.4 reader finds none it knows), beside op columns; and that storage only with some.
+    if (moved64.length > 0 && storage !== 'deltaWithMovedAbs64') throw new Invalid(`${at}: implicitMovedAbs64 outside deltaWithMovedAbs64`);
+    if (storage === 'deltaWithMovedAbs64' && moved64.length === 0) throw new Invalid(`${at}: no implicitMovedAbs64 field (write deltaWithIntraRefs)`);
+    if (moved64.length > 0 && (d.opColumns === null || d.opColumns === undefined)) throw new Invalid(`${at}: implicitMovedAbs64 without opColumns`);
     // A plain delta with implicit fields would be misread by a 1.1 reader: never written so.
     if (!implicit && rel32.length + abs64.length + moved.length > 0) throw new Invalid(`${at}: implicit fixups outside deltaWithImplicitFixups`);
     // 2.4's unwind fields are read by unwindOf, which takes them off before this: in a block they mean nothing.
@@ -467,10 +480,10 @@ function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: st
     if (moved.length > 0 && (d.opColumns === null || d.opColumns === undefined)) throw new Invalid(`${at}: implicitMovedRel32 without opColumns`);
     const base = { kind: 'delta' as const, base: rangeOf(d.base, `${at}.base`), baseSha256: bytesOr(d.baseSha256), size: u32(d.size), ops };
     // deltaWithIntraRefs carries implicit fields only when it has some (the model's `implicit` is then absent).
-    const withImplicit = implicit && (storage === 'deltaWithImplicitFixups' || rel32.length + abs64.length + moved.length > 0) ? { ...base, implicit: { rel32, abs64, ...(moved.length > 0 ? { moved } : {}) } } : base;
+    const withImplicit = implicit && (storage === 'deltaWithImplicitFixups' || rel32.length + abs64.length + moved.length + moved64.length > 0) ? { ...base, implicit: { rel32, abs64, ...(moved.length > 0 ? { moved } : {}), ...(moved64.length > 0 ? { moved64 } : {}) } } : base;
     const intra = intraOf(d, at);
     // 2.1 fields outside deltaWithIntraRefs would be ignored by a 2.0 reader: never written so.
-    if (storage !== 'deltaWithIntraRefs') {
+    if (storage !== 'deltaWithIntraRefs' && storage !== 'deltaWithMovedAbs64') {
       if (intra !== null) throw new Invalid(`${at}: extra base or intra references outside deltaWithIntraRefs`);
       return withImplicit;
     }

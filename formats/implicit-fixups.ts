@@ -13,6 +13,10 @@
  * - abs64: the old field holds S + A (at the preferred ImageBase); the implied fixup is
  *   `abs64` to image RVA (value - ImageBase) with addend 0.
  *
+ * Moved fields (formats/moves.ts): the old target moved with the package (2.3 relative, 2.5
+ * absolute `moved64`: an old pointer at a changed function's entry or into replaced data); the
+ * implied fixup targets the block and offset it moved to (rel32 with addend -4, abs64 with 0).
+ *
  * Placed fields (2.4): a reference of new code (a literal op) or of an edited instruction (an
  * add op that changes the field) is read the same way from the delta's result, as if it lay at
  * its placed source in OLD (delta-index.ts placedSource: the alignment of the copy or add
@@ -31,9 +35,9 @@ import type { BlockBytes, Fixup, ImplicitFixups } from './package.ts';
 export type DeltaBytes = Extract<BlockBytes, { kind: 'delta' }>;
 
 /** Bytes of each implicit field. */
-export const IMPLICIT_WIDTH = { rel32: 4, abs64: 8, moved: 4 } as const;
+export const IMPLICIT_WIDTH = { rel32: 4, abs64: 8, moved: 4, moved64: 8 } as const;
 
-/** Kinds of implicit field: kept old target (rel32, abs64), or (2.3) moved old target (formats/moves.ts). */
+/** Kinds of implicit field: kept old target (rel32, abs64), or moved old target (formats/moves.ts; 2.3 relative, 2.5 absolute). */
 export type ImplicitKind = keyof typeof IMPLICIT_WIDTH;
 
 /** The implicit fields of a delta as [offset, width, kind] spans, sorted by offset. */
@@ -43,13 +47,14 @@ export function implicitSpans(implicit: ImplicitFixups | undefined): Array<reado
     ...implicit.rel32.map((o) => [o, IMPLICIT_WIDTH.rel32, 'rel32'] as const),
     ...implicit.abs64.map((o) => [o, IMPLICIT_WIDTH.abs64, 'abs64'] as const),
     ...(implicit.moved ?? []).map((o) => [o, IMPLICIT_WIDTH.moved, 'moved'] as const),
+    ...(implicit.moved64 ?? []).map((o) => [o, IMPLICIT_WIDTH.moved64, 'moved64'] as const),
   ];
   return spans.sort((a, b) => a[0] - b[0]);
 }
 
 /** True when the delta carries at least one implicit fixup. */
 export function hasImplicit(b: BlockBytes): boolean {
-  return b.kind === 'delta' && b.implicit !== undefined && b.implicit.rel32.length + b.implicit.abs64.length + (b.implicit.moved?.length ?? 0) > 0;
+  return b.kind === 'delta' && b.implicit !== undefined && b.implicit.rel32.length + b.implicit.abs64.length + (b.implicit.moved?.length ?? 0) + (b.implicit.moved64?.length ?? 0) > 0;
 }
 
 /**
@@ -101,7 +106,15 @@ export function impliedFixups(d: DeltaBytes, result: Uint8Array, imageBase: bigi
     const at = fieldRvaOf(d, o, w, kind, path);
     if (!at.ok) return at;
     const fieldRva = at.value;
-    const target = kind !== 'abs64' ? fieldRva + 4 + view.getInt32(o, true) : view.getBigUint64(o, true) - imageBase;
+    const target = kind !== 'abs64' && kind !== 'moved64' ? fieldRva + 4 + view.getInt32(o, true) : view.getBigUint64(o, true) - imageBase;
+    if (kind === 'moved64') {
+      // 2.5: the same for an absolute field, whose old value is the old target's address at the preferred base.
+      const t = typeof target === 'bigint' && target >= 0n && target < BigInt(sizeOfImage) ? Number(target) : -1;
+      const to = moves === undefined || t < 0 ? null : movedTarget(moves, t);
+      if (to === null) return err('PKG_INVALID', `${path}.implicit: the moved abs64 field at ${o} (old RVA 0x${fieldRva.toString(16)}) points at 0x${target.toString(16)}, which the package does not move`);
+      out.push({ kind: 'abs64', offset: o, target: to, addend: 0n });
+      continue;
+    }
     if (kind === 'moved') {
       // 2.3: the old target moved with the package (formats/moves.ts); anything else is not a moved field.
       const to = moves === undefined || typeof target !== 'number' ? null : movedTarget(moves, target);

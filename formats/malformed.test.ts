@@ -130,6 +130,22 @@ async function build(): Promise<Record<string, Case>> {
     d.ops = [{ copy: { offset: 0, length: 131 } }];
     d.implicitMovedRel32 = [0x20];
   });
+  // 2.5 moved absolute fields outside their own storage (a 2.4 reader would apply the block
+  // without them), that storage without one, and one beside op messages.
+  const moved64Elsewhere = withOpColumns((_c, d) => void (d.implicitMovedAbs64 = [0x20]));
+  const storage25 = (change: (d: hotpatch.IDelta) => void): Uint8Array => {
+    const m = hotpatch.Package.decode(encodePayload(badRef));
+    const d = { ...m.codeBlocks[0]!.bytes!.deltaWithImplicitFixups! };
+    change(d);
+    m.codeBlocks[0]!.bytes = hotpatch.BlockBytes.decode(hotpatch.BlockBytes.encode({ deltaWithMovedAbs64: d }).finish());
+    return hotpatch.Package.encode(m).finish();
+  };
+  const storage25Empty = storage25(() => undefined);
+  const moved64BesideMessages = storage25((d) => {
+    d.opColumns = null;
+    d.ops = [{ copy: { offset: 0, length: 131 } }];
+    d.implicitMovedAbs64 = [0x20];
+  });
   const sealedCases = await sealedMalformed(sealedRef);
   /** A format 2 header by hand, then a 2-byte payload. */
   const hdr = (flags: number, rest: number[]): Uint8Array => Uint8Array.of(0x48, 0x50, 0x4b, 0x30 + FORMAT_MAJOR, FORMAT_MINOR, flags, ...rest, 0x0a, 0x00);
@@ -176,6 +192,9 @@ async function build(): Promise<Record<string, Case>> {
     'op-columns-bytes-short': [await wrapRaw(opBytesShort), 'PKG_INVALID', 'any'],
     'op-columns-before-base': [await wrapRaw(opBeforeBase), 'PKG_INVALID', 'any'],
     'moved-without-op-columns': [await wrapRaw(movedBesideMessages), 'PKG_INVALID', 'any'],
+    'moved-abs64-outside-its-storage': [await wrapRaw(moved64Elsewhere), 'PKG_INVALID', 'any'],
+    'moved-abs64-storage-without-field': [await wrapRaw(storage25Empty), 'PKG_INVALID', 'any'],
+    'moved-abs64-without-op-columns': [await wrapRaw(moved64BesideMessages), 'PKG_INVALID', 'any'],
     'quiescent-range-without-status': [await wrapRaw(hotpatch.Package.encode(rangeNoStatus).finish()), 'PKG_INVALID', 'any'],
     'quiescent-status-without-range': [await wrapRaw(hotpatch.Package.encode(statusNoRange).finish()), 'PKG_INVALID', 'any'],
     'quiescent-ranges-adjoin': [await wrapRaw(hotpatch.Package.encode(adjoining).finish()), 'PKG_INVALID', 'any'],

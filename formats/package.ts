@@ -13,7 +13,7 @@ import type { Rva } from '../common/types.ts';
 /** Container format version this code writes and the newest major it reads. */
 export const FORMAT_MAJOR = 2;
 /** Minor version this code writes; minors only add optional fields, so any minor is read. */
-export const FORMAT_MINOR = 4;
+export const FORMAT_MINOR = 5;
 
 /** A range of image RVAs. */
 export interface RvaRange {
@@ -162,6 +162,12 @@ export interface ImplicitFixups {
    * range (to the same offset in the block). Absent when none.
    */
   readonly moved?: readonly number[];
+  /**
+   * Since 2.5: 8-byte absolute fields whose old target the package moved (formats/moves.ts),
+   * as `moved` for relative ones: a pointer in a replaced data block to a place in a replaced
+   * range (its own, most often) or to a changed function's entry. Absent when none.
+   */
+  readonly moved64?: readonly number[];
 }
 
 /** Fixup kinds; widths in FIXUP_WIDTH (formats/validate.ts), formulas in FORMAT.md. */

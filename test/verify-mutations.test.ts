@@ -110,7 +110,7 @@ function withoutImplicit(pkg: HotpatchPackage, kind: 'code' | 'data', b: number,
   return { ...pkg, dataBlocks: pkg.dataBlocks.map((d, i) => (i === b ? drop(d) : d)) };
 }
 
-type ImplicitList = 'rel32' | 'abs64' | 'moved';
+type ImplicitList = 'rel32' | 'abs64' | 'moved' | 'moved64';
 
 /**
  * `pkg` with the first byte of placed implicit field `offset` (format 2.4: no copy brings it,
@@ -181,10 +181,10 @@ function mutations(diff: ImageDiff, pkg: HotpatchPackage): Mutation[] {
   const blocks = [...pkg.codeBlocks.map((c, i) => ['code', i, c] as const), ...pkg.dataBlocks.map((d, i) => ['data', i, d] as const)];
   for (const [kind, i, blk] of blocks) {
     if (blk.bytes.kind !== 'delta' || blk.bytes.implicit === undefined) continue;
-    for (const list of ['rel32', 'abs64', 'moved'] as const) {
+    for (const list of ['rel32', 'abs64', 'moved', 'moved64'] as const) {
       for (const o of blk.bytes.implicit[list] ?? []) {
         out.push({ what: `${kind} block ${i} implicit ${list} +${o}: removed`, pkg: withoutImplicit(pkg, kind, i, list, o) });
-        const bumped = withPlacedBumped(pkg, kind, i, o, list === 'abs64' ? 8 : 4);
+        const bumped = withPlacedBumped(pkg, kind, i, o, list === 'abs64' || list === 'moved64' ? 8 : 4);
         if (bumped !== null) out.push({ what: `${kind} block ${i} placed ${list} +${o}: value + 1`, pkg: bumped });
       }
     }

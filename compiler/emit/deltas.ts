@@ -4,7 +4,7 @@
  * range when that is clearly smaller than the literal bytes (FORMAT.md, "The delta encoding").
  */
 import { asRva } from '../../common/types.ts';
-import { encodedBlockBytesSize, encodedFixupsSize } from '../../formats/codec.ts';
+import { encodedBlockBytesSize, encodedFixupsSize, encodePayload } from '../../formats/codec.ts';
 import { encodeDelta } from '../../formats/delta.ts';
 import { copySource, placedRva, placedSource, rangeAt, rvaInOneRange } from '../../formats/delta-index.ts';
 import { IMPLICIT_WIDTH } from '../../formats/implicit-fixups.ts';
@@ -59,15 +59,25 @@ const DELTA_SHARE = 0.8;
 /**
  * Stores each block that has a delta base as a delta when that is clearly smaller
  * (blockBytesFor), with the references it keeps from its base as implicit fixups, and pins
- * the bases it used in the target identity.
+ * the bases it used in the target identity. Moved absolute fields (format 2.5) are kept only
+ * when the payload is smaller with them: a replaced range, op columns and the 2.5 storage cost
+ * a few bytes that a handful of pointers do not repay (sample cpp-exceptions (clang): 4 moved
+ * pointers made its package 699 -> 706 bytes).
  */
 export function withDeltas(oldImg: MappedImage, moduleName: string, r: { readonly value: EmittedPackage; readonly pass: PassExtras }): EmittedPackage {
+  const withMoved64 = deltasOf(oldImg, moduleName, r, true);
+  if (!withMoved64.usedMoved64) return withMoved64.emitted;
+  const without = deltasOf(oldImg, moduleName, r, false).emitted;
+  return encodePayload(withMoved64.emitted.pkg).length < encodePayload(without.pkg).length ? withMoved64.emitted : without;
+}
+
+function deltasOf(oldImg: MappedImage, moduleName: string, r: { readonly value: EmittedPackage; readonly pass: PassExtras }, movedAbs64: boolean): { emitted: EmittedPackage; usedMoved64: boolean } {
   const unstable = unstableRanges(oldImg);
   const pkg = r.value.pkg;
   const replaces = replacedRanges(pkg.dataBlocks, r.pass.bases);
   const run = (ranges: ReadonlyMap<number, RvaRange>): { codeBlocks: CodeBlock[]; dataBlocks: DataBlock[]; relied: Array<[number, number]>; uses: Map<number, number> } => {
     const moves = movesOf({ functions: pkg.functions, dataBlocks: pkg.dataBlocks.map((d) => (ranges.has(d.id) ? { ...d, replaces: ranges.get(d.id)! } : d)) });
-    const old: OldImage = { image: oldImg.image, imageBase: oldImg.pe.optionalHeader.imageBase, sizeOfImage: oldImg.pe.optionalHeader.sizeOfImage, moves };
+    const old: OldImage = { image: oldImg.image, imageBase: oldImg.pe.optionalHeader.imageBase, sizeOfImage: oldImg.pe.optionalHeader.sizeOfImage, moves, movedAbs64 };
     const relied = [...r.pass.relied];
     const uses = new Map<number, number>();
     const convert = <B extends CodeBlock | DataBlock>(b: B): B => {
@@ -93,7 +103,8 @@ export function withDeltas(oldImg: MappedImage, moduleName: string, r: { readonl
   if (few.length > 0) done = run(new Map([...replaces].filter(([id]) => !few.includes(id))));
   // A data block names the old range it replaces only when a moved field points into it.
   const dataBlocks = done.dataBlocks.map((d) => ((done.uses.get(d.id) ?? 0) > 0 && replaces.has(d.id) ? { ...d, replaces: replaces.get(d.id)! } : d));
-  return { ...r.value, pkg: { ...pkg, codeBlocks: done.codeBlocks, dataBlocks, target: identityOf(oldImg, moduleName, done.relied) } };
+  const usedMoved64 = [...done.codeBlocks, ...dataBlocks].some((b) => b.bytes.kind === 'delta' && (b.bytes.implicit?.moved64?.length ?? 0) > 0);
+  return { emitted: { ...r.value, pkg: { ...pkg, codeBlocks: done.codeBlocks, dataBlocks, target: identityOf(oldImg, moduleName, done.relied) } }, usedMoved64 };
 }
 
 /** Moved fields a data block's replaced range must serve to be written (see withDeltas). */
@@ -106,6 +117,8 @@ export interface OldImage {
   readonly sizeOfImage: number;
   /** Where the package puts the new counterparts of old functions and data (format 2.3 moved fields); none when absent. */
   readonly moves?: Moves;
+  /** Whether absolute fields may be moved fields too (format 2.5); true when absent. */
+  readonly movedAbs64?: boolean;
 }
 
 /** A block's stored bytes and the fixups it still lists (the rest are implicit in its delta). */
@@ -285,6 +298,7 @@ function implicitOf(old: OldImage, bb: BaseBytes, ops: readonly DeltaOp[], fixup
   const rel32: number[] = [];
   const abs64: number[] = [];
   const movedAt: number[] = [];
+  const moved64At: number[] = [];
   const movedTo: number[] = [];
   const listed: Fixup[] = [];
   for (const f of fixups) {
@@ -303,28 +317,39 @@ function implicitOf(old: OldImage, bb: BaseBytes, ops: readonly DeltaOp[], fixup
       const to = movedBlock(old, bb, view, ops, f);
       if (to === null) listed.push(f);
       else {
-        movedAt.push(f.offset);
+        (f.kind === 'abs64' ? moved64At : movedAt).push(f.offset);
         movedTo.push(to);
       }
     }
   }
-  const any = rel32.length + abs64.length + movedAt.length > 0;
-  const implicit = any ? { implicit: { rel32: rel32.sort((a, b) => a - b), abs64: abs64.sort((a, b) => a - b), ...(movedAt.length > 0 ? { moved: movedAt.sort((a, b) => a - b) } : {}) } } : {};
-  return { implicit, listed, moved: movedTo };
+  return { implicit: implicitFields(rel32, abs64, movedAt, moved64At), listed, moved: movedTo };
+}
+
+/** The implicit fields of a delta, each list sorted; none when all are empty. */
+function implicitFields(rel32: number[], abs64: number[], moved: number[], moved64: number[]): { implicit?: ImplicitFixups } {
+  const sort = (xs: number[]): number[] => xs.sort((a, b) => a - b);
+  if (rel32.length + abs64.length + moved.length + moved64.length === 0) return {};
+  return { implicit: { rel32: sort(rel32), abs64: sort(abs64), ...(moved.length > 0 ? { moved: sort(moved) } : {}), ...(moved64.length > 0 ? { moved64: sort(moved64) } : {}) } };
 }
 
 /**
- * The block a relative fixup to a block lands in when its field, copied from the base, can be a
- * moved field (format 2.3): the old field's target moved (old.moves) to exactly where the
- * fixup points, by the rule impliedFixups applies (rel32 to the moved place, addend -4). Null otherwise.
+ * The block a relative or absolute fixup to a block lands in when its field, copied from the
+ * base, can be a moved field (format 2.3 relative, 2.5 absolute): the old field's target moved
+ * (old.moves) to exactly where the fixup points, by the rule impliedFixups applies (rel32 to
+ * the moved place with addend -4; abs64 to it with addend 0). Null otherwise.
  */
 function movedBlock(old: OldImage, bb: BaseBytes, view: DataView, ops: readonly DeltaOp[], f: Fixup): number | null {
-  if (old.moves === undefined || f.target.kind !== 'block' || (f.kind !== 'rel32' && f.kind !== 'rip-disp32')) return null;
-  const src = copySource(ops, f.offset, 4);
-  const srcRva = src === null ? null : rvaInOneRange(bb.ranges, src, 4);
-  if (src === null || srcRva === null || src + 4 > bb.bytes.length) return null;
-  const to = movedTarget(old.moves, srcRva + 4 + view.getInt32(src, true));
-  if (to === null || to.blockId !== f.target.blockId || BigInt(to.offset - 4) !== BigInt(f.target.offset) + f.addend) return null;
+  const w = f.kind === 'abs64' ? 8 : 4;
+  const kinds = old.movedAbs64 === false ? ['rel32', 'rip-disp32'] : ['rel32', 'rip-disp32', 'abs64'];
+  if (old.moves === undefined || f.target.kind !== 'block' || !kinds.includes(f.kind)) return null;
+  const src = copySource(ops, f.offset, w);
+  const srcRva = src === null ? null : rvaInOneRange(bb.ranges, src, w);
+  if (src === null || srcRva === null || src + w > bb.bytes.length) return null;
+  const t = w === 8 ? view.getBigUint64(src, true) - old.imageBase : BigInt(srcRva + 4 + view.getInt32(src, true));
+  if (t < 0n || t >= BigInt(old.sizeOfImage)) return null;
+  const to = movedTarget(old.moves, Number(t));
+  const addend = w === 8 ? 0 : -4;
+  if (to === null || to.blockId !== f.target.blockId || BigInt(to.offset + addend) !== BigInt(f.target.offset) + f.addend) return null;
   return to.blockId;
 }
 
@@ -365,10 +390,7 @@ function placeFields(old: OldImage, base: Uint8Array, ranges: readonly RvaRange[
       moved.push(want.blockId);
     } else (want.kind === 'rel32' ? rel32 : abs64).push(f.offset);
   }
-  const sort = (xs: number[]): number[] => xs.sort((a, b) => a - b);
-  const any = rel32.length + abs64.length + movedAt.length > 0;
-  const implicit = any ? { implicit: { rel32: sort(rel32), abs64: sort(abs64), ...(movedAt.length > 0 ? { moved: sort(movedAt) } : {}) } } : {};
-  return { ops, implicit, listed, moved };
+  return { ops, implicit: implicitFields(rel32, abs64, movedAt, [...(split.implicit.implicit?.moved64 ?? [])]), listed, moved };
 }
 
 /** The bytes placed field `f` must hold and its implicit kind (with the block of a moved one), or null when it cannot be placed. */

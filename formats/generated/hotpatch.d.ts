@@ -544,8 +544,11 @@ export namespace hotpatch {
         /** BlockBytes sealed. */
         sealed?: (number|null);
 
+        /** BlockBytes deltaWithMovedAbs64. */
+        deltaWithMovedAbs64?: (hotpatch.Delta.$Properties|null);
+
         /** BlockBytes storage. */
-        storage?: ("literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed");
+        storage?: ("literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed"|"deltaWithMovedAbs64");
 
         /**
          * Encodes the specified BlockBytes message. Does not implicitly {@link hotpatch.BlockBytes.verify|verify} messages.
@@ -586,8 +589,11 @@ export namespace hotpatch {
             /** BlockBytes sealed */
             sealed?: (number|null);
 
+            /** BlockBytes deltaWithMovedAbs64 */
+            deltaWithMovedAbs64?: (hotpatch.Delta.$Properties|null);
+
             /** BlockBytes storage */
-            storage?: ("literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed");
+            storage?: ("literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed"|"deltaWithMovedAbs64");
 
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
@@ -600,9 +606,10 @@ export namespace hotpatch {
           deltaWithImplicitFixups?: hotpatch.Delta.$Shape|null;
           deltaWithIntraRefs?: hotpatch.Delta.$Shape|null;
           sealed?: number|null;
+          deltaWithMovedAbs64?: hotpatch.Delta.$Shape|null;
           $unknowns?: Uint8Array[];
         } & (
-          ({ storage?: undefined; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null }|{ storage?: "deltaWithImplicitFixups"; literal?: null; delta?: null; deltaWithImplicitFixups: hotpatch.Delta.$Shape; deltaWithIntraRefs?: null; sealed?: null }|{ storage?: "deltaWithIntraRefs"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs: hotpatch.Delta.$Shape; sealed?: null }|{ storage?: "sealed"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed: number })
+          ({ storage?: undefined; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null }|{ storage?: "deltaWithImplicitFixups"; literal?: null; delta?: null; deltaWithImplicitFixups: hotpatch.Delta.$Shape; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null }|{ storage?: "deltaWithIntraRefs"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs: hotpatch.Delta.$Shape; sealed?: null; deltaWithMovedAbs64?: null }|{ storage?: "sealed"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed: number; deltaWithMovedAbs64?: null }|{ storage?: "deltaWithMovedAbs64"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64: hotpatch.Delta.$Shape })
         );
     }
 
@@ -663,6 +670,9 @@ export namespace hotpatch {
 
         /** Delta implicitAddr32nb. */
         implicitAddr32nb: number[];
+
+        /** Delta implicitMovedAbs64. */
+        implicitMovedAbs64: number[];
 
         /**
          * Encodes the specified Delta message. Does not implicitly {@link hotpatch.Delta.verify|verify} messages.
@@ -727,6 +737,9 @@ export namespace hotpatch {
             /** Delta implicitAddr32nb */
             implicitAddr32nb?: (number[]|null);
 
+            /** Delta implicitMovedAbs64 */
+            implicitMovedAbs64?: (number[]|null);
+
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
         }
@@ -746,6 +759,7 @@ export namespace hotpatch {
           opColumns?: hotpatch.DeltaOpColumns.$Shape|null;
           implicitMovedRel32?: number[]|null;
           implicitAddr32nb?: number[]|null;
+          implicitMovedAbs64?: number[]|null;
           $unknowns?: Uint8Array[];
         };
     }

@@ -1363,7 +1363,8 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {hotpatch.Delta.$Properties|null} [deltaWithImplicitFixups] BlockBytes deltaWithImplicitFixups
          * @property {hotpatch.Delta.$Properties|null} [deltaWithIntraRefs] BlockBytes deltaWithIntraRefs
          * @property {number|null} [sealed] BlockBytes sealed
-         * @property {"literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed"} [storage] BlockBytes storage
+         * @property {hotpatch.Delta.$Properties|null} [deltaWithMovedAbs64] BlockBytes deltaWithMovedAbs64
+         * @property {"literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed"|"deltaWithMovedAbs64"} [storage] BlockBytes storage
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -1383,9 +1384,10 @@ export const hotpatch = $root.hotpatch = (() => {
          *   deltaWithImplicitFixups?: hotpatch.Delta.$Shape|null;
          *   deltaWithIntraRefs?: hotpatch.Delta.$Shape|null;
          *   sealed?: number|null;
+         *   deltaWithMovedAbs64?: hotpatch.Delta.$Shape|null;
          *   $unknowns?: Array.<Uint8Array>;
          * } & (
-         *   ({ storage?: undefined; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null }|{ storage?: "deltaWithImplicitFixups"; literal?: null; delta?: null; deltaWithImplicitFixups: hotpatch.Delta.$Shape; deltaWithIntraRefs?: null; sealed?: null }|{ storage?: "deltaWithIntraRefs"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs: hotpatch.Delta.$Shape; sealed?: null }|{ storage?: "sealed"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed: number })
+         *   ({ storage?: undefined; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null }|{ storage?: "deltaWithImplicitFixups"; literal?: null; delta?: null; deltaWithImplicitFixups: hotpatch.Delta.$Shape; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null }|{ storage?: "deltaWithIntraRefs"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs: hotpatch.Delta.$Shape; sealed?: null; deltaWithMovedAbs64?: null }|{ storage?: "sealed"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed: number; deltaWithMovedAbs64?: null }|{ storage?: "deltaWithMovedAbs64"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64: hotpatch.Delta.$Shape })
          * )} hotpatch.BlockBytes.$Shape
          */
 
@@ -1444,17 +1446,25 @@ export const hotpatch = $root.hotpatch = (() => {
          */
         BlockBytes.prototype.sealed = null;
 
+        /**
+         * BlockBytes deltaWithMovedAbs64.
+         * @member {hotpatch.Delta.$Properties|null|undefined} deltaWithMovedAbs64
+         * @memberof hotpatch.BlockBytes
+         * @instance
+         */
+        BlockBytes.prototype.deltaWithMovedAbs64 = null;
+
         // OneOf field names bound to virtual getters and setters
         let $oneOfFields;
 
         /**
          * BlockBytes storage.
-         * @member {"literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed"|undefined} storage
+         * @member {"literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed"|"deltaWithMovedAbs64"|undefined} storage
          * @memberof hotpatch.BlockBytes
          * @instance
          */
         $Object.defineProperty(BlockBytes.prototype, "storage", {
-            get: $util.oneOfGetter($oneOfFields = ["literal", "delta", "deltaWithImplicitFixups", "deltaWithIntraRefs", "sealed"]),
+            get: $util.oneOfGetter($oneOfFields = ["literal", "delta", "deltaWithImplicitFixups", "deltaWithIntraRefs", "sealed", "deltaWithMovedAbs64"]),
             set: $util.oneOfSetter($oneOfFields)
         });
 
@@ -1484,6 +1494,8 @@ export const hotpatch = $root.hotpatch = (() => {
                 $root.hotpatch.Delta.encode(message.deltaWithIntraRefs, writer.uint32(/* id 4, wireType 2 =*/34).fork(), _depth + 1).ldelim();
             if (message.sealed != null && $Object.hasOwnProperty.call(message, "sealed"))
                 writer.uint32(/* id 5, wireType 0 =*/40).uint32(message.sealed);
+            if (message.deltaWithMovedAbs64 != null && $Object.hasOwnProperty.call(message, "deltaWithMovedAbs64"))
+                $root.hotpatch.Delta.encode(message.deltaWithMovedAbs64, writer.uint32(/* id 6, wireType 2 =*/50).fork(), _depth + 1).ldelim();
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -1563,6 +1575,13 @@ export const hotpatch = $root.hotpatch = (() => {
                         message.storage = "sealed";
                         continue;
                     }
+                case 6: {
+                        if (wireType !== 2)
+                            break;
+                        message.deltaWithMovedAbs64 = $root.hotpatch.Delta.decode(reader, reader.size(), $undefined, _depth + 1, message.deltaWithMovedAbs64);
+                        message.storage = "deltaWithMovedAbs64";
+                        continue;
+                    }
                 }
                 reader.skipType(wireType, _depth, tag);
                 if (!reader.discardUnknown) {
@@ -1601,6 +1620,7 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {hotpatch.DeltaOpColumns.$Properties|null} [opColumns] Delta opColumns
          * @property {Array.<number>|null} [implicitMovedRel32] Delta implicitMovedRel32
          * @property {Array.<number>|null} [implicitAddr32nb] Delta implicitAddr32nb
+         * @property {Array.<number>|null} [implicitMovedAbs64] Delta implicitMovedAbs64
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -1628,6 +1648,7 @@ export const hotpatch = $root.hotpatch = (() => {
          *   opColumns?: hotpatch.DeltaOpColumns.$Shape|null;
          *   implicitMovedRel32?: Array.<number>|null;
          *   implicitAddr32nb?: Array.<number>|null;
+         *   implicitMovedAbs64?: Array.<number>|null;
          *   $unknowns?: Array.<Uint8Array>;
          * }} hotpatch.Delta.$Shape
          */
@@ -1650,6 +1671,7 @@ export const hotpatch = $root.hotpatch = (() => {
             this.intraTables = [];
             this.implicitMovedRel32 = [];
             this.implicitAddr32nb = [];
+            this.implicitMovedAbs64 = [];
             if (properties)
                 for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                     if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -1761,6 +1783,14 @@ export const hotpatch = $root.hotpatch = (() => {
         Delta.prototype.implicitAddr32nb = $util.emptyArray;
 
         /**
+         * Delta implicitMovedAbs64.
+         * @member {Array.<number>} implicitMovedAbs64
+         * @memberof hotpatch.Delta
+         * @instance
+         */
+        Delta.prototype.implicitMovedAbs64 = $util.emptyArray;
+
+        /**
          * Encodes the specified Delta message. Does not implicitly {@link hotpatch.Delta.verify|verify} messages.
          * @function encode
          * @memberof hotpatch.Delta
@@ -1803,6 +1833,8 @@ export const hotpatch = $root.hotpatch = (() => {
                 writer.uint32(/* id 12, wireType 2 =*/98).uint32s(message.implicitMovedRel32);
             if (message.implicitAddr32nb != null && message.implicitAddr32nb.length)
                 writer.uint32(/* id 15, wireType 2 =*/122).uint32s(message.implicitAddr32nb);
+            if (message.implicitMovedAbs64 != null && message.implicitMovedAbs64.length)
+                writer.uint32(/* id 16, wireType 2 =*/130).uint32s(message.implicitMovedAbs64);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -1995,6 +2027,20 @@ export const hotpatch = $root.hotpatch = (() => {
                         if (!(message.implicitAddr32nb && message.implicitAddr32nb.length))
                             message.implicitAddr32nb = [];
                         message.implicitAddr32nb.push(reader.uint32());
+                        continue;
+                    }
+                case 16: {
+                        if (wireType === 2) {
+                            if (!(message.implicitMovedAbs64 && message.implicitMovedAbs64.length))
+                                message.implicitMovedAbs64 = [];
+                            reader.uint32s(message.implicitMovedAbs64);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.implicitMovedAbs64 && message.implicitMovedAbs64.length))
+                            message.implicitMovedAbs64 = [];
+                        message.implicitMovedAbs64.push(reader.uint32());
                         continue;
                     }
                 }
