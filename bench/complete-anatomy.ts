@@ -81,6 +81,7 @@ for (const pair of corpusPairs().filter((p) => labels.some((l) => p.label.starts
     await ablate('delta implicit moved', (b) => (b.bytes.kind !== 'delta' || b.bytes.implicit === undefined ? b : { ...b, bytes: { ...b.bytes, implicit: { ...b.bytes.implicit, moved: [] } } })),
     await ablate('delta intra', (b) => (b.bytes.kind !== 'delta' ? b : { ...b, bytes: { ...b.bytes, intra: { rel32: [], rel8: [], tables: [] } } })),
     await ablate('delta ops', (b) => (b.bytes.kind !== 'delta' ? b : { ...b, bytes: { ...b.bytes, ops: [] } })),
+    await ablate('delta base rva = record old rva', (b) => (b.bytes.kind !== 'delta' || rec.get(b.id)?.oldRva !== b.bytes.base.rva ? b : { ...b, bytes: { ...b.bytes, base: { ...b.bytes.base, rva: 0 as never } } })),
     await ablate('delta bases', (b) => (b.bytes.kind !== 'delta' ? b : { ...b, bytes: { ...b.bytes, base: { rva: 0 as never, length: 0 }, extraBase: [] } })),
     `data blocks ${whole - (await z({ ...pkg, dataBlocks: [] }))}`,
     `data fixups ${whole - (await z({ ...pkg, dataBlocks: pkg.dataBlocks.map((b) => ({ ...b, fixups: [] })) }))}`,
