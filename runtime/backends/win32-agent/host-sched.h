@@ -10,13 +10,14 @@
  * pause the agent raises the target's Linux threads, and its own, to nice -20 (setpriority),
  * and puts every one back to the value it read (getpriority) once the target runs again.
  * Never SCHED_FIFO: a target left real-time by an agent that died would starve the machine; a
- * target left at nice -20 only runs first.
+ * target left at nice -20 only runs first. What a real-time policy would add, wake-ups that
+ * preempt, comes from the shortest slice instead (lx_shorten_slice).
  *
  * Only under Wine on Linux with the target's Linux pid known (host-io.h), only with the right
  * to lower a nice value (root or CAP_SYS_NICE; otherwise the first setpriority fails and
  * nothing is changed), only threads listed in /proc/PID/task just before the pause (a thread
  * created after that is held like any other, just not boosted). `HOTPATCH_AGENT_BOOST=none` in
- * the agent's environment turns it off (comparisons).
+ * the agent's environment turns it off, `nice` leaves the slices out (comparisons).
  */
 #ifndef HOTPATCH_HOST_SCHED_H
 #define HOTPATCH_HOST_SCHED_H
