@@ -9,12 +9,13 @@
  * max pause, the median wait (the context reads: threads waiting for a core to stop) and work
  * (the rest), and the 1-minute load average. Every swap must succeed and leave the expected bytes.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAgent, type AgentConnection } from '../runtime/backends/win32-agent.ts';
 import { fetchRealFile, realHosts } from '../samples/real/real-files.ts';
-import { startWineToFiles, waitFor } from '../test/support/real-live.ts';
+import { startWineToFiles } from '../test/support/real-live.ts';
+import { mustRequest, prepareSwapSites, waitForPid } from './pause-load-sites.ts';
 import { wineEnv } from '../test/support/wine.ts';
 import { startCpuLoad } from './cpu-load.ts';
 
@@ -27,31 +28,31 @@ if (node === null || !node.ok) throw new Error('node.exe unavailable (npm run sa
 const dir = mkdtempSync(join(tmpdir(), 'hp-pause-load-'));
 const p = startWineToFiles(node.value, ['-e', 'require("fs").writeFileSync("pid", String(process.pid)); setInterval(() => {}, 1)'], dir, 'node', { NODE_SKIP_PLATFORM_CHECK: '1' });
 const sessions: { name: string; agent: AgentConnection }[] = [];
-for (const [name, extra] of [['boost=none', { HOTPATCH_AGENT_BOOST: 'none' }], ['boost (default)', {}]] as const) {
+// boost=none: no boost; boost=nice: nice -20 and autogroups only (the agent before the short
+// slices); the default: nice -20, autogroups and the shortest slice (host-sched.h).
+for (const [name, extra] of [['boost=none', { HOTPATCH_AGENT_BOOST: 'none' }], ['boost=nice', { HOTPATCH_AGENT_BOOST: 'nice' }], ['boost (default)', {}]] as const) {
   const a = await startAgent({ env: { ...wineEnv(), ...extra }, ...(agentPath === undefined ? {} : { agentPath }) });
   if (!a.ok) throw new Error(a.error.message);
   sessions.push({ name, agent: a.value });
 }
-const must = async (agent: AgentConnection, line: string): Promise<Record<string, unknown>> => {
-  const r = await agent.request(line);
-  if (!r.ok) throw new Error(`${line.slice(0, 60)}: ${r.error.code} ${r.error.message}`);
-  return r.value;
-};
+const must = mustRequest;
 const pct = (xs: readonly number[], q: number): number => {
   const s = [...xs].sort((x, y) => x - y);
   return s[Math.min(s.length - 1, Math.floor(q * (s.length - 1) + 0.5))]!;
 };
+/** Where the slowest tenth of the pauses went: the parts summed over them (ms). */
+const tailOf = (xs: readonly Record<string, unknown>[]): string => {
+  const cut = pct(xs.map((x) => Number(x['pausedUs'])), 0.9);
+  const tail = xs.filter((x) => Number(x['pausedUs']) >= cut);
+  const sum = (k: string): string => (tail.reduce((n, x) => n + Number(x[k] ?? 0), 0) / 1000).toFixed(1);
+  return `slowest ${tail.length}: pause ${sum('pausedUs')} = suspend call ${sum('suspendCallUs')} + contexts ${sum('contextUs')} + confirm ${sum('listUs')} + check ${sum('checkUs')} + compare ${sum('compareUs')} + store ${sum('storeUs')} + resume ${sum('resumeUs')} ms`;
+};
 try {
-  const pid = await waitFor('node.exe pid', 60_000, () => (existsSync(join(dir, 'pid')) ? Number(readFileSync(join(dir, 'pid'), 'utf8')) : undefined));
+  const pid = await waitForPid(dir);
   for (const s of sessions) await must(s.agent, `open ${pid}`);
   const first = sessions[0]!.agent;
-  const SIZE = 0x40000;
-  const base = BigInt((await must(first, `alloc 0x10000 0x7ff000000000 0x${SIZE.toString(16)} 0x40`))['address'] as string);
-  const fill = Buffer.alloc(0x10000, 0xcc).toString('hex');
-  for (let off = 0; off < SIZE; off += 0x10000) await must(first, `write 0x${(base + BigInt(off)).toString(16)} ${fill}`);
-  const n = 48;
-  const at = Array.from({ length: n }, (_, k) => base + BigInt(k * Math.floor(SIZE / n) + 0x10));
-  const sites = (from: string, to: string): string => at.map((x) => `site:0x${x.toString(16)}:${from}:${to}`).join(' ');
+  const { base, at, sites } = await prepareSwapSites(first);
+  const n = at.length;
   process.stdout.write(`node.exe pid ${pid}, ${n} sites, ${rounds} rounds per session and load, ${cpus().length} cores\n`);
   for (const busy of loads) {
     const stop = startCpuLoad(busy);
@@ -72,7 +73,8 @@ try {
         const wait = xs.map((x) => Number(x['contextUs']) / 1000);
         const work = xs.map((x, i) => pause[i]! - wait[i]!);
         process.stdout.write(
-          `  ${s.name.padEnd(16)}: pause best ${Math.min(...pause).toFixed(2)} / median ${pct(pause, 0.5).toFixed(2)} / p90 ${pct(pause, 0.9).toFixed(2)} / max ${Math.max(...pause).toFixed(2)} ms (n=${xs.length}); median wait ${pct(wait, 0.5).toFixed(2)}, work ${pct(work, 0.5).toFixed(2)} ms; boosted ${String(xs[0]?.['boosted'])} threads, ${String(xs[0]?.['boostedGroups'])} groups\n`,
+          `  ${s.name.padEnd(16)}: ${tailOf(xs)}\n` +
+          `  ${s.name.padEnd(16)}: pause best ${Math.min(...pause).toFixed(2)} / median ${pct(pause, 0.5).toFixed(2)} / p90 ${pct(pause, 0.9).toFixed(2)} / max ${Math.max(...pause).toFixed(2)} ms (n=${xs.length}); median wait ${pct(wait, 0.5).toFixed(2)}, work ${pct(work, 0.5).toFixed(2)} ms; boosted ${String(xs[0]?.['boosted'])} threads, ${String(xs[0]?.['boostedGroups'])} groups, ${String(xs[0]?.['boostedSlices'] ?? 0)} slices\n`,
         );
       }
     } finally {

@@ -768,11 +768,16 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     };
     // Values of our own that the agent must put back exactly (not 0, not -20).
     for (const tid of tasks()) setPriority(tid, 3);
+    // Each thread's scheduling policy and slice (host-sched.h: the pause shortens the slice so
+    // that wake-ups preempt; it must be what it was after).
+    const schedOf = (): string[] => tasks().map((tid) => { try { return /^policy +: +(\d+)$[\s\S]*^se\.slice +: +(\d+)$/m.exec(readFileSync(`/proc/${pid}/task/${tid}/sched`, 'utf8'))?.slice(1).join('/') ?? '?'; } catch { return 'gone'; } });
+    const schedBefore = schedOf();
+    expect(schedBefore.every((x) => /^\d+\/\d+$/.test(x))).toBe(true);
     // A process outside any session group is in the root autogroup (its file reads empty), whose
     // share the kernel will not change (EINVAL): the agent then leaves it alone, and so does this test.
     const groupBefore = ownAutogroupNice(groupFile, groupNice());
     try {
-      const { be, at, pattern } = await patternRegion(PAGE_EXECUTE_READWRITE);
+      const { be, region, at, pattern } = await patternRegion(PAGE_EXECUTE_READWRITE);
       const r = await be.agent.request(`swap tries=5 delay=1 site:${at(0x40)}:${pattern.subarray(0x40, 0x42).toString('hex')}:c3c3`);
       if (!r.ok) throw new Error(r.error.message);
       expect(r.value['io']).toBe('process_vm');
@@ -787,6 +792,23 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
       if (groupBefore !== null) expect(r.value['boostedGroups']).toBeGreaterThanOrEqual(1); // the target's session group (the wineserver's own, when found)
       for (const tid of tasks()) expect(getPriority(tid)).toBe(3);
       if (groupBefore !== null) expect(groupNice()).toBe(2);
+      // Every boosted thread got the short slice (a kernel before 6.12 takes and ignores it), and has its own back.
+      expect(r.value['boostedSlices']).toBe(r.value['boosted']);
+      expect(schedOf()).toEqual(schedBefore);
+      // A wrong expected byte under the boost: refused, nothing written, every value put back.
+      const wrong = await be.agent.request(`swap tries=5 delay=1 site:${at(0x40)}:c3c4:${pattern.subarray(0x40, 0x42).toString('hex')}`);
+      expect(!wrong.ok && wrong.error.code).toBe('LIVE_BYTES_MISMATCH');
+      const kept = await be.read(asVa(region.value + 0x40n), 2);
+      expect(kept.ok && Buffer.from(kept.value).toString('hex')).toBe('c3c3');
+      for (const tid of tasks()) expect(getPriority(tid)).toBe(3);
+      expect(schedOf()).toEqual(schedBefore);
+      // HOTPATCH_AGENT_BOOST=nice: nice -20 and the autogroups, no slice.
+      const nice = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: { ...wineEnv(), HOTPATCH_AGENT_BOOST: 'nice' } });
+      if (!nice.ok) throw new Error(nice.error.message);
+      const ni = await nice.value.agent.request(`swap tries=5 delay=1 site:${at(0x40)}:c3c3:c3c3`);
+      expect(ni.ok && ni.value['boosted']).toBeGreaterThan(0);
+      expect(ni.ok && ni.value['boostedSlices']).toBe(0);
+      await nice.value.abandon();
       // HOTPATCH_AGENT_BOOST=none: nothing raised.
       const off = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: { ...wineEnv(), HOTPATCH_AGENT_BOOST: 'none' } });
       if (!off.ok) throw new Error(off.error.message);

@@ -152,6 +152,7 @@ typedef struct {
   u64 stack_top;
   u64 teb; /* its TEB (read before the pause), or 0 */
   int held; /* stopped by the agent now: 1 by its own SuspendThread, 2 by NtSuspendProcess */
+  double ctx_us; /* its context read under the last hold (the wait until it stopped), µs */
 } Thread;
 /* The target's threads the agent knows, with open handles: learnt before a pause (so the pause
  * itself only suspends, reads contexts and confirms), forgotten at the end of the request. */
@@ -582,12 +583,16 @@ static int hold_all(DWORD *err_out, DWORD *bad_tid) {
   g_confirm_passes = 0;
   for (int pass = 0; pass < 16; pass++) {
     QueryPerformanceCounter(&t);
-    for (int i = from; i < g_nthr; i++)
+    for (int i = from; i < g_nthr; i++) {
+      LARGE_INTEGER tc;
+      QueryPerformanceCounter(&tc);
       if (g_thr[i].held && !read_context(i)) {
         *err_out = GetLastError();
         *bad_tid = g_thr[i].tid;
         return 0;
       }
+      g_thr[i].ctx_us = us_since(&tc);
+    }
     g_t_contexts += us_since(&t);
     from = g_nthr;
     g_confirm_passes++;
@@ -1894,6 +1899,7 @@ typedef struct {
   u64 read_bytes, store_bytes;
   int fast_stacks, fast_sites; /* the stacks, the sites moved by process_vm_readv/_writev (host-io.h) */
   int boosted, boosted_groups; /* threads and autogroups raised to nice -20 for the pause (host-sched.h) */
+  int sliced; /* of those threads, the ones given the shortest slice (wake-ups that preempt, host-sched.h) */
 } SwapTimes;
 
 /* ---------- memory I/O under Wine through the Linux kernel (host-io.h) ---------- */
@@ -2165,6 +2171,7 @@ static int swap_hold(const SwapArgs *a, u64 *attempt, SwapTimes *tm) {
   if (stacks && !a->io_server) target_unix_pid(); /* before the pause, once per open (host-io.h) */
   tm->boosted = lx_boost(g_unix_pid); /* for the pause: nice -20 (host-sched.h), undone at resume */
   tm->boosted_groups = g_ngroups;
+  tm->sliced = g_nsliced;
   for (*attempt = 1;; (*attempt)++) {
     DWORD ctx_tid = 0;
     g_t_stacks = 0;
@@ -2244,8 +2251,9 @@ static int cmd_swap(void) {
     /* Each held thread's RIP when the writes happened, taken before resuming clears `held`. */
     int nthreads = 0;
     u64 *rips = (u64 *)malloc(sizeof(u64) * (size_t)(g_nthr ? g_nthr : 1));
+    double *ctx_us = (double *)malloc(sizeof(double) * (size_t)(g_nthr ? g_nthr : 1));
     for (int i = 0; i < g_nthr; i++)
-      if (g_thr[i].held && rips) rips[nthreads++] = g_ctx[i].Rip;
+      if (g_thr[i].held && rips && ctx_us) ctx_us[nthreads] = g_thr[i].ctx_us, rips[nthreads++] = g_ctx[i].Rip;
     double paused = resume_all();
     lx_unboost();
     if (g_in_tx)
@@ -2267,12 +2275,17 @@ static int cmd_swap(void) {
     out_fmt(",\"io\":\"%s\"", a.ns == 0 ? "none" : tm.fast_stacks && tm.fast_sites ? "process_vm" : tm.fast_stacks || tm.fast_sites ? "mixed" : "server");
     out_fmt(",\"holdUs\":%.1f,\"checkUs\":%.1f,\"compareUs\":%.1f,\"storeUs\":%.1f,\"resumeUs\":%.1f", tm.hold, tm.check, tm.compare, tm.store, paused - tm.hold - tm.check - tm.compare - tm.store);
     out_fmt(",\"suspendUs\":%.1f,\"writeUs\":%.1f,\"pausedUs\":%.1f", tm.hold + tm.check, tm.compare + tm.store, paused);
-    out_fmt(",\"suspendCallUs\":%.1f,\"contextUs\":%.1f,\"listUs\":%.1f,\"stackUs\":%.1f,\"stackReads\":%d,\"boosted\":%d,\"boostedGroups\":%d", g_t_suspend_call, g_t_contexts,
-            g_t_list, g_t_stacks, g_stack_reads, tm.boosted, tm.boosted_groups);
+    out_fmt(",\"suspendCallUs\":%.1f,\"contextUs\":%.1f,\"listUs\":%.1f,\"stackUs\":%.1f,\"stackReads\":%d,\"boosted\":%d,\"boostedGroups\":%d,\"boostedSlices\":%d", g_t_suspend_call,
+            g_t_contexts, g_t_list, g_t_stacks, g_stack_reads, tm.boosted, tm.boosted_groups, tm.sliced);
+    /* Each held thread's context read (its wait to stop), in the order read: where a long hold went. */
+    out_fmt(",\"contextsUs\":[");
+    for (int i = 0; i < nthreads; i++) out_fmt("%s%.1f", i ? "," : "", ctx_us[i]);
+    out_fmt("]");
     out_fmt(",\"rips\":[");
     for (int i = 0; i < nthreads; i++) out_fmt("%s\"0x%llx\"", i ? "," : "", (unsigned long long)rips[i]);
     out_fmt("]");
     free(rips);
+    free(ctx_us);
   }
   forget_threads();
   lx_unboost(); /* after a failed pause (threads resumed above) */

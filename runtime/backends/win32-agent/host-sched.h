@@ -10,13 +10,14 @@
  * pause the agent raises the target's Linux threads, and its own, to nice -20 (setpriority),
  * and puts every one back to the value it read (getpriority) once the target runs again.
  * Never SCHED_FIFO: a target left real-time by an agent that died would starve the machine; a
- * target left at nice -20 only runs first.
+ * target left at nice -20 only runs first. What a real-time policy would add, wake-ups that
+ * preempt, comes from the shortest slice instead (lx_shorten_slice).
  *
  * Only under Wine on Linux with the target's Linux pid known (host-io.h), only with the right
  * to lower a nice value (root or CAP_SYS_NICE; otherwise the first setpriority fails and
  * nothing is changed), only threads listed in /proc/PID/task just before the pause (a thread
  * created after that is held like any other, just not boosted). `HOTPATCH_AGENT_BOOST=none` in
- * the agent's environment turns it off (comparisons).
+ * the agent's environment turns it off, `nice` leaves the slices out (comparisons).
  */
 #ifndef HOTPATCH_HOST_SCHED_H
 #define HOTPATCH_HOST_SCHED_H
@@ -30,10 +31,77 @@
 typedef struct {
   lx_word tid;
   int nice; /* before the boost */
+  int sliced; /* its slice was shortened (see lx_shorten_slice) */
+  u64 slice; /* the slice it had, ns (0: the kernel's default) */
+  unsigned policy;
 } LxBoosted;
 
 static LxBoosted g_boosted[LX_BOOST_MAX];
-static int g_nboosted;
+static int g_nboosted, g_nsliced;
+
+/*
+ * The wake-up half of the boost. Linux (EEVDF, 6.6+) lets a woken task preempt the running one
+ * only when it is the most eligible AND the running one is past its protected slice
+ * (RUN_TO_PARITY), or when the woken task's slice is shorter than the running one's
+ * (PREEMPT_SHORT, 6.12+). Otherwise it waits for the tick (4 ms at HZ=250): a thread woken by
+ * Wine's SIGUSR1, the wineserver woken by its request, the agent woken by the answer, each
+ * could wait up to a tick behind a busy process whatever its nice; measured here as single
+ * context reads or server round trips of 2-3 ms. A task's own slice (sched_setattr
+ * sched_runtime for SCHED_OTHER/SCHED_BATCH, 0.1-100 ms, 6.12+; ignored by older kernels) set
+ * to the minimum, 0.1 ms, makes its wake-ups preempt. It gives no more CPU than the nice does
+ * (a shorter slice is a shorter turn, not a larger share), so a task left with it by an agent
+ * killed mid-pause runs as before, in shorter turns: unlike SCHED_FIFO/RR, nothing to starve.
+ * Put back after the pause: the recorded slice, or 0 (the kernel's default) when it had the
+ * default (g_default_slice, the agent's own thread's before any boost).
+ */
+#define LX_SCHED_SETATTR 314
+#define LX_SCHED_GETATTR 315
+#define LX_SHORT_SLICE 100000ull /* ns: the kernel's minimum custom slice */
+typedef struct {
+  unsigned size, policy;
+  u64 flags;
+  int nice;
+  unsigned priority;
+  u64 runtime, deadline, period;
+} LxSchedAttr; /* SCHED_ATTR_SIZE_VER0: 48 bytes */
+static u64 g_default_slice;
+
+static int lx_slices_wanted(void) {
+  char mode[16];
+  DWORD n = GetEnvironmentVariableA("HOTPATCH_AGENT_BOOST", mode, sizeof mode);
+  return !(n > 0 && n < sizeof mode && strcmp(mode, "nice") == 0);
+}
+
+/* Shortens thread `tid`'s slice to LX_SHORT_SLICE at nice `nice` (its policy kept: only
+ * SCHED_OTHER (0) and SCHED_BATCH (3) have slices), recording in `b` what it had. */
+static void lx_shorten_slice(LxBoosted *b, int nice) {
+  static LxSchedAttr at;
+  memset(&at, 0, sizeof at);
+  if (lx_syscall(LX_SCHED_GETATTR, b->tid, (lx_word)(uintptr_t)&at, sizeof at, 0, 0, 0) < 0 || (at.policy != 0 && at.policy != 3)) return;
+  u64 had = at.runtime;
+  unsigned policy = at.policy;
+  memset(&at, 0, sizeof at);
+  at.size = sizeof at;
+  at.policy = policy;
+  at.nice = nice;
+  at.runtime = LX_SHORT_SLICE;
+  if (lx_syscall(LX_SCHED_SETATTR, b->tid, (lx_word)(uintptr_t)&at, 0, 0, 0, 0) < 0) return;
+  b->sliced = 1;
+  b->policy = policy;
+  b->slice = had == g_default_slice ? 0 : had;
+  g_nsliced++;
+}
+
+/* Puts a shortened slice back (with the nice it had). */
+static void lx_restore_slice(const LxBoosted *b) {
+  static LxSchedAttr at;
+  memset(&at, 0, sizeof at);
+  at.size = sizeof at;
+  at.policy = b->policy;
+  at.nice = b->nice;
+  at.runtime = b->slice;
+  lx_syscall(LX_SCHED_SETATTR, b->tid, (lx_word)(uintptr_t)&at, 0, 0, 0, 0);
+}
 
 #define LX_READ 0
 #define LX_WRITE 1
@@ -83,9 +151,11 @@ static void lx_boost_thread(void *ctx, lx_word tid) {
     *ok = g_nboosted > 0; /* no right to: give up; a thread that exited: go on */
     return;
   }
-  g_boosted[g_nboosted].tid = tid;
-  g_boosted[g_nboosted].nice = nice;
-  g_nboosted++;
+  LxBoosted *b = &g_boosted[g_nboosted++];
+  b->tid = tid;
+  b->nice = nice;
+  b->sliced = 0;
+  if (lx_slices_wanted()) lx_shorten_slice(b, LX_BOOST_NICE);
 }
 
 /* Raises every thread of Linux process `pid` (its /proc/PID/task) to LX_BOOST_NICE, and its
@@ -102,8 +172,12 @@ static int lx_boost_process(lx_word pid) {
 
 /* Puts every boosted thread and autogroup back to the nice value it had. */
 static void lx_unboost(void) {
-  for (int i = 0; i < g_nboosted; i++) lx_syscall(LX_SETPRIORITY, LX_PRIO_PROCESS, g_boosted[i].tid, g_boosted[i].nice, 0, 0, 0);
+  for (int i = 0; i < g_nboosted; i++) {
+    if (g_boosted[i].sliced) lx_restore_slice(&g_boosted[i]);
+    lx_syscall(LX_SETPRIORITY, LX_PRIO_PROCESS, g_boosted[i].tid, g_boosted[i].nice, 0, 0, 0);
+  }
   g_nboosted = 0;
+  g_nsliced = 0;
   static char path[40], v[16];
   for (int i = g_ngroups - 1; i >= 0; i--) {
     snprintf(path, sizeof path, "/proc/%lld/autogroup", (long long)g_groups[i].pid);
@@ -179,8 +253,14 @@ static lx_word lx_wineserver_pid(void) {
  * itself; returns the threads boosted. */
 static int lx_boost(lx_word target) {
   g_nboosted = 0;
+  g_nsliced = 0;
   g_ngroups = 0;
   if (target <= 0 || !lx_host()) return 0;
+  if (g_default_slice == 0) { /* the agent's own thread, never boosted yet: the kernel's default slice */
+    static LxSchedAttr at;
+    at.size = sizeof at;
+    if (lx_syscall(LX_SCHED_GETATTR, 0, (lx_word)(uintptr_t)&at, sizeof at, 0, 0, 0) >= 0 && at.policy == 0) g_default_slice = at.runtime;
+  }
   char mode[16];
   DWORD n = GetEnvironmentVariableA("HOTPATCH_AGENT_BOOST", mode, sizeof mode);
   if (n > 0 && n < sizeof mode && strcmp(mode, "none") == 0) return 0;
