@@ -50,6 +50,7 @@ export const REASON_CODES = {
   WRITABLE_SECTION_RESIZED: 'a writable section changed size: globals were added, removed or resized',
   GLOBAL_LAYOUT_CHANGED: 'a writable global changed layout (size, or the offsets code uses in it)',
   GLOBAL_ACCESSED_PAST_OLD_EXTENT: 'new code accesses a writable global past everything old code touched in it (a struct grown inside its alignment padding)',
+  GLOBAL_BITFIELD_CHANGED: 'it reads, masks and writes back a word of a writable global (reached through RIP) with other mask, shift or one-bit flag constants than its old body (bit-fields of the global reordered: the running image holds the word packed in the old order, or a fix that writes another flag: the code cannot tell them apart; needs a baseline), or it reads such a word while a changed writer packs it in another layout',
   GLOBAL_FIELD_STRADDLES_OLD: 'new code accesses a field of a writable global that straddles an old field at another offset (fields rearranged)',
   GLOBAL_INITIAL_VALUE_CHANGED: 'a writable global changed initial value: the running image keeps its live copy',
   UNOWNED_CODE_CHANGED: 'code no discovered function owns differs from OLD',
