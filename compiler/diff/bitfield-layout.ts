@@ -28,7 +28,8 @@
  * word, and the same count in the same set/clear pattern with some other bit is a change
  * (probe bitfield-flag-swap). The readers of a changed word are refused by
  * bitfield-readers.ts. `and [m],0` is a short zero store, no evidence. Words reached through RIP (a
- * global's bit-fields) are not keyed (their address differs between builds). Stores are
+ * global's bit-fields) are not keyed here (their address differs between builds):
+ * bitfield-globals.ts keys them by matched global through the `WordOf` hook. Stores are
  * grouped by displacement alone (the base register may be renamed between builds), so in a
  * large body stores through several pointers at one displacement share one constant set.
  * Corpus (scripts/refused-ab.ts against main e0ce120: sharp A/B, watcher 2.5.0 -> 2.5.1,
