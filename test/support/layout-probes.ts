@@ -14,12 +14,12 @@ import type { Toolchain } from '../../samples/scenarios.ts';
 
 const PROBES = join(dirname(fileURLToPath(import.meta.url)), '..', 'probes');
 
-/** Builds test/probes/<name>.c as version `v` by `tc` under `dir`, as samples/build.ts does (-O2, no timestamp, COFF symbols). */
-export function buildLayoutProbe(dir: string, name: string, v: 1 | 2, tc: Toolchain): string {
+/** Builds test/probes/<name>.c as version `v` by `tc` under `dir`, as samples/build.ts does (`opt` -O2, no timestamp, COFF symbols). */
+export function buildLayoutProbe(dir: string, name: string, v: 1 | 2, tc: Toolchain, opt = '-O2'): string {
   const work = join(dir, tc, name, `v${v}`);
   mkdirSync(work, { recursive: true });
   const [cmd, pre] = tc === 'gcc' ? ['x86_64-w64-mingw32-gcc', []] : ['clang-22', ['--target=x86_64-w64-mingw32', '-fuse-ld=lld']];
-  const flags = ['-O2', `-DHP_VERSION=${v}`, '-shared', '-Wl,--no-insert-timestamp', '-static-libgcc', '-Wl,-S'];
+  const flags = [opt, `-DHP_VERSION=${v}`, '-shared', '-Wl,--no-insert-timestamp', '-static-libgcc', '-Wl,-S'];
   execFileSync(cmd, [...pre, ...flags, '-o', `${name}.dll`, join(PROBES, `${name}.c`)], { cwd: work });
   return join(work, `${name}.dll`);
 }
