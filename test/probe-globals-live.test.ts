@@ -11,6 +11,11 @@
  *   another.
  * - global-bitfield-fix (the twin): one layout, unpack tests another flag bit (only a read
  *   mask changes): hotpatchable, and patched live it prints v2's line.
+ * And one-bit flags moved while their number changed (test/probes/flag-move-count.c, a
+ * pointer's word: on and hot swap, cold is added): hotpatchable before (both compilers), now
+ * pack and unpack are refused STRUCTURE_BITFIELD_CHANGED (compiler/diff/flag-moves.ts); the
+ * package without the rule, applied live, misreads the flags. Its twin flag-add-fix (a flag
+ * added, none moved) stays hotpatchable and prints v2 live.
  */
 import { describe, expect, test } from 'vitest';
 import { COMPILER_VERSION, emitPackage } from '../compiler/index.ts';
@@ -70,5 +75,23 @@ describe.skipIf(skip !== undefined)(`global bit-field probes live under Wine${sk
     expect(d.hotpatchable).toBe(true);
     const pkg = await writeProbePackage(suite.dir(), d, 'global-bitfield-fix.dll', `global-bitfield-fix-${tc}.hpk`);
     expect(await patchedRound(h, pkg, 'global-bitfield-fix.dll')).toBe(neu);
+  }, 120_000);
+
+  test.each(TOOLCHAINS)('flag-move-count (%s): refused; carried anyway, the patched process misreads the flags', async (tc) => {
+    const { h, old, neu, d } = await startProbe('flag-move-count', tc);
+    expect(neu).toBe(old);
+    expect(changedVerdicts(d)).toEqual(['pack: STRUCTURE_BITFIELD_CHANGED', 'unpack: STRUCTURE_BITFIELD_CHANGED']);
+    expect(d.functions.find((f) => f.name === 'pack')?.reason?.message).toContain('one-bit flags moved at +0x0 while their number changed');
+    const presented = liftRule(d, 'STRUCTURE_BITFIELD_CHANGED');
+    expect(presented.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), presented, 'flag-move-count.dll', `flag-move-count-${tc}.hpk`);
+    expect(await patchedRound(h, pkg, 'flag-move-count.dll')).not.toBe(old);
+  }, 120_000);
+
+  test.each(TOOLCHAINS)('flag-add-fix (%s): hotpatchable, and patched live it prints v2', async (tc) => {
+    const { h, neu, d } = await startProbe('flag-add-fix', tc);
+    expect(changedVerdicts(d)).toEqual(['pack: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, 'flag-add-fix.dll', `flag-add-fix-${tc}.hpk`);
+    expect(await patchedRound(h, pkg, 'flag-add-fix.dll')).toBe(neu);
   }, 120_000);
 });
