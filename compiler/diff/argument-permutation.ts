@@ -24,6 +24,7 @@ import { FlowControl, Mnemonic, OpKind, Register, RegisterExt, type Instruction 
 import type { FunctionInfo } from '../image/types.ts';
 import { argAccessesOf } from './added-field.ts';
 import { ARG_NAMES, roleInsnAlone } from './argument-roles.ts';
+import { describeExtraSwap, siteExtras } from './site-arguments.ts';
 import { describePointerSwap, swappedPointers } from './pointer-fields.ts';
 import { decodeEach } from './register-effects.ts';
 
@@ -200,6 +201,13 @@ export function reorderedArguments(oldImage: Uint8Array, newImage: Uint8Array, o
     if (s !== null) return describeSwap(s, oc.name ?? `0x${oc.entry.toString(16)}`);
     const t = last > 0 ? shiftedArguments(os, ns, last) : null;
     if (t !== null) return describeShift(t, oc.name ?? `0x${oc.entry.toString(16)}`);
+    // Two float parameters swapped, or two stack arguments: the same evidence in xmm0-xmm3
+    // and the slots of the fifth to eighth (site-arguments.ts).
+    const [ox, nx] = [siteExtras(oldImage, oc, o.entry), siteExtras(newImage, nc, n.entry)];
+    const f = swappedArguments(ox.xmm, nx.xmm);
+    if (f !== null) return describeExtraSwap(f.a, f.b, f.oldValues, oc.name ?? `0x${oc.entry.toString(16)}`, false);
+    const k = swappedArguments(ox.stack, nx.stack);
+    if (k !== null) return describeExtraSwap(k.a, k.b, k.oldValues, oc.name ?? `0x${oc.entry.toString(16)}`, true);
   }
   const p = swappedPointers(argAccessesOf(oldImage, o.decoded.insns), argAccessesOf(newImage, n.decoded.insns));
   return p === null ? null : describePointerSwap(p);

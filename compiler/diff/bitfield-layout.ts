@@ -28,7 +28,8 @@
  * word, and the same count in the same set/clear pattern with some other bit is a change
  * (probe bitfield-flag-swap). The readers of a changed word are refused by
  * bitfield-readers.ts. `and [m],0` is a short zero store, no evidence. Words reached through RIP (a
- * global's bit-fields) are not keyed (their address differs between builds). Stores are
+ * global's bit-fields) are not keyed here (their address differs between builds):
+ * bitfield-globals.ts keys them by matched global through the `WordOf` hook. Stores are
  * grouped by displacement alone (the base register may be renamed between builds), so in a
  * large body stores through several pointers at one displacement share one constant set.
  * Corpus (scripts/refused-ab.ts against main e0ce120: sharp A/B, watcher 2.5.0 -> 2.5.1,
@@ -80,6 +81,9 @@ function regWidth(r: Register): number {
   return 32;
 }
 
+/** Where a memory operand points, as the scans key it: `key` tells words apart, `disp` groups stores and reads. */
+export type WordOf = (insn: Instruction) => { key: string; disp: number } | null;
+
 /** Key of a memory operand through a register base and no index: base and displacement; null for the stack, RIP or indexed. */
 function wordOf(insn: Instruction): { key: string; disp: number } | null {
   const b = insn.memoryBase;
@@ -130,7 +134,7 @@ const WRITE_ONLY = new Set<number>([Mnemonic.Mov, Mnemonic.Movzx, Mnemonic.Movsx
 /** Instructions a slice may walk back past a little (how far: SLICE_STEPS). */
 const SLICE_STEPS = 40;
 
-export function stepOf(insn: Instruction): Step {
+export function stepOf(insn: Instruction, word: WordOf = wordOf): Step {
   const mn = insn.mnemonic;
   const barrier = mn === Mnemonic.Call || mn === Mnemonic.Ret || (mn === Mnemonic.Jmp && insn.opKind(0) !== OpKind.NearBranch64);
   const reads: number[] = [];
@@ -147,7 +151,7 @@ export function stepOf(insn: Instruction): Step {
         if (!WRITE_ONLY.has(mn)) reads.push(r);
       } else reads.push(r);
     } else if (kind === OpKind.Memory && mn !== Mnemonic.Lea) {
-      const w = wordOf(insn);
+      const w = word(insn);
       if (k === 0 && insn.opCount >= 2 && w !== null && (mn === Mnemonic.Mov || IN_PLACE.has(mn))) {
         const src = insn.opKind(1) === OpKind.Register ? fullRegister(insn.op1Register) : -1;
         store = { key: w.key, disp: w.disp, src, inPlace: mn !== Mnemonic.Mov };
@@ -225,10 +229,10 @@ function sliceOf(steps: readonly Step[], at: number): Set<string> | null {
   return rmw ? constants : null;
 }
 
-function scanBody(image: Uint8Array, f: FunctionInfo): BitScan {
+function scanBody(image: Uint8Array, f: FunctionInfo, word: WordOf): BitScan {
   const steps: Step[] = [];
   decodeEach(image, f.decoded.insns, (insn) => {
-    steps.push(stepOf(insn));
+    steps.push(stepOf(insn, word));
   });
   const out: BitScan = { stores: new Map(), flags: new Map() };
   for (let k = 0; k < steps.length; k++) {
@@ -267,11 +271,15 @@ function movedFlags(o: BitScan, n: BitScan): BitfieldChange | null {
   return null;
 }
 
-/** The bit-field change between old body `of` and new body `nf`, or null. */
-export function detectBitfieldChange(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, nf: FunctionInfo): BitfieldChange | null {
-  const o = scanBody(oldImg.image, of);
+/**
+ * The bit-field change between old body `of` and new body `nf`, or null. `words` keys the
+ * words of each side (default: register base and displacement; bitfield-globals.ts keys a
+ * global's words reached through RIP by their matched item instead).
+ */
+export function detectBitfieldChange(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, nf: FunctionInfo, words: { readonly old: WordOf; readonly new: WordOf } = { old: wordOf, new: wordOf }): BitfieldChange | null {
+  const o = scanBody(oldImg.image, of, words.old);
   if (o.stores.size === 0 && o.flags.size === 0) return null;
-  const n = scanBody(newImg.image, nf);
+  const n = scanBody(newImg.image, nf, words.new);
   for (const disp of [...o.stores.keys()].sort((a, b) => a - b)) {
     const oc = o.stores.get(disp)!;
     const nc = n.stores.get(disp);

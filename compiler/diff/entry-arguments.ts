@@ -46,7 +46,9 @@
  *
  * Two parameters of one kind swapped (two integers) keep registers and roles: the module's own
  * changed callers show it, passing the same values in swapped registers at their matched call
- * sites (argument-permutation.ts, sample entry-args-swap).
+ * sites (argument-permutation.ts, sample entry-args-swap). Two doubles swapped (xmm0 and
+ * xmm1), or two stack arguments of one kind, are the same evidence in the xmm registers and
+ * the outgoing stack slots (site-arguments.ts, probes entry-args-fswap and entry-args-fshapes).
  *
  * Two pointers whose fields moved to each other's register, and a middle parameter removed (the
  * changed callers pass in rdx what they passed in r8) are the same evidence

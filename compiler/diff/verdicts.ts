@@ -15,6 +15,8 @@ import { layoutRanges } from '../functions/layout-parts.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import type { EhGroups } from './eh-groups.ts';
+import { globalBitfieldProblems } from './bitfield-globals.ts';
+import { flagMoveProblems } from './flag-moves.ts';
 import { bitfieldReaderProblems } from './bitfield-readers.ts';
 import { callerRegisterProblems } from './caller-registers.ts';
 import { codeTableProblems } from './code-tables.ts';
@@ -59,6 +61,10 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
   const referrers = referrersOf(m, emitted);
   // Changed functions that decode, with new constants, a bit-field word a changed writer now packs differently.
   const bitReaders = bitfieldReaderProblems(m, status);
+  // Changed functions that pack a global's bit-field word in another layout, and changed readers of that word.
+  const globalBits = globalBitfieldProblems(m, status);
+  // Writers whose one-bit flags moved while their number changed, and changed readers of those words.
+  const flagMoves = flagMoveProblems(m, status);
   // Old callers that keep volatile registers across a call whose new callee clobbers them.
   const fx: ImageEffects = { old: new RegisterEffects(m.old.img.image), new: new RegisterEffects(m.new.img.image) };
   const clobbered = callerRegisterProblems(m, status, fx);
@@ -94,7 +100,7 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
     if (why !== null && refusedMate === undefined) baseReasons.set(f.index, why);
     else if (refusedMate !== undefined) baseReasons.set(f.index, baseReasons.get(refusedMate) ?? reasons.get(refusedMate)!);
     if (why === null) {
-      why = touchesBadGlobal(f) ?? loadTimeProblem(f, st) ?? tableProblems.get(f.index) ?? layoutOf(f, st) ?? bitReaders.get(f.index) ?? clobbered.get(f.index) ?? entryArgs.get(f.index) ?? folded.get(f.index) ?? escapedRodata(f) ?? emissionProblem(ctx, f, okItems);
+      why = touchesBadGlobal(f) ?? loadTimeProblem(f, st) ?? tableProblems.get(f.index) ?? layoutOf(f, st) ?? bitReaders.get(f.index) ?? globalBits.get(f.index) ?? flagMoves.get(f.index) ?? clobbered.get(f.index) ?? entryArgs.get(f.index) ?? folded.get(f.index) ?? escapedRodata(f) ?? emissionProblem(ctx, f, okItems);
       if (why !== null) baseReasons.set(f.index, why);
     }
     // A funclet only the handler tables reach keeps no redirect: old frames keep their old

@@ -1,0 +1,97 @@
+/**
+ * Bit-fields of a writable GLOBAL (issue #14, safety), in a real process under Wine: the
+ * first hp_run call packs a global word with v1's code, every later call decodes it.
+ * - global-bitfield-reorder (test/probes/global-bitfield-reorder.c): two bit-fields of a
+ *   global reached through RIP swap places. Both compilers' builds were called hotpatchable
+ *   (bitfield-layout.ts keys words by register base only); now pack and unpack are refused
+ *   GLOBAL_BITFIELD_CHANGED (compiler/diff/bitfield-globals.ts). The package the compiler
+ *   wrote before the rule applies live, and the process prints neither version's line.
+ * - global-bitfield-flags: two one-bit flags of the global, set and cleared by in-place
+ *   `or/and [rip+g]`, swap places; both versions print the same line, the patched process
+ *   another.
+ * - global-bitfield-fix (the twin): one layout, unpack tests another flag bit (only a read
+ *   mask changes): hotpatchable, and patched live it prints v2's line.
+ * And one-bit flags moved while their number changed (test/probes/flag-move-count.c, a
+ * pointer's word: on and hot swap, cold is added): hotpatchable before (both compilers), now
+ * pack and unpack are refused STRUCTURE_BITFIELD_CHANGED (compiler/diff/flag-moves.ts); the
+ * package without the rule, applied live, misreads the flags. Its twin flag-add-fix (a flag
+ * added, none moved) stays hotpatchable and prints v2 live.
+ */
+import { describe, expect, test } from 'vitest';
+import { COMPILER_VERSION, emitPackage } from '../compiler/index.ts';
+import type { Toolchain } from '../samples/scenarios.ts';
+import { buildLayoutProbe, changedVerdicts, diffDlls, liftRule, writeProbePackage } from './support/layout-probes.ts';
+import { liveSuite, patchedRound } from './support/live-suite.ts';
+import { missingTools } from './support/tools.ts';
+
+const skip = missingTools(['wine', 'mingw', 'clang']);
+const suite = liveSuite('hp-probe-globals-', skip);
+const TOOLCHAINS: readonly Toolchain[] = ['gcc', 'clang'];
+const CODE = 'GLOBAL_BITFIELD_CHANGED';
+
+/** Builds both versions of `name` by `tc`, runs each once; returns the v1 session, the outputs and the diff. */
+async function startProbe(name: string, tc: Toolchain) {
+  const v1 = buildLayoutProbe(suite.dir(), name, 1, tc);
+  const v2 = buildLayoutProbe(suite.dir(), name, 2, tc);
+  const neu = (await suite.start(v2)).first.output;
+  const h = await suite.start(v1);
+  return { h, old: h.first.output, neu, d: diffDlls(v1, v2) };
+}
+
+describe.skipIf(skip !== undefined)(`global bit-field probes live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  test.each(TOOLCHAINS)('global-bitfield-reorder (%s): refused; carried anyway, the patched process prints neither version', async (tc) => {
+    const { h, old, neu, d } = await startProbe('global-bitfield-reorder', tc);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual([`pack: ${CODE}`, `unpack: ${CODE}`]);
+    expect(d.functions.find((f) => f.name === 'pack')?.reason?.message).toMatch(/^bit-field layout of writable global g_word(\.0)? changed at \+0x0: pack reads, masks and writes back/);
+    expect(d.functions.find((f) => f.name === 'unpack')?.reason?.message).toMatch(/^it reads the word at \+0x0 of writable global g_word(\.0)?, and pack now packs that word in another bit layout/);
+    // --skip-refused carries neither: new unpack alone would misread the word old pack wrote.
+    const skipped = emitPackage(d, { moduleName: 'global-bitfield-reorder.dll', skipRefused: true, series: null, compilerVersion: COMPILER_VERSION });
+    if (!skipped.ok) throw new Error(skipped.error.message);
+    expect(skipped.value.omitted.map((o) => o.what).sort()).toEqual(['function pack', 'function unpack']);
+    const presented = liftRule(d, CODE);
+    expect(presented.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), presented, 'global-bitfield-reorder.dll', `global-bitfield-reorder-${tc}.hpk`);
+    const after = await patchedRound(h, pkg, 'global-bitfield-reorder.dll');
+    expect(after).not.toBe(neu);
+    expect(after).not.toBe(old);
+  }, 120_000);
+
+  test.each(TOOLCHAINS)('global-bitfield-flags (%s): refused; carried anyway, the patched process misreads the flags', async (tc) => {
+    const { h, old, neu, d } = await startProbe('global-bitfield-flags', tc);
+    // Only the layout changed: both versions print the same line.
+    expect(neu).toBe(old);
+    expect(changedVerdicts(d)).toEqual([`pack: ${CODE}`, `unpack: ${CODE}`]);
+    const presented = liftRule(d, CODE);
+    expect(presented.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), presented, 'global-bitfield-flags.dll', `global-bitfield-flags-${tc}.hpk`);
+    expect(await patchedRound(h, pkg, 'global-bitfield-flags.dll')).not.toBe(old);
+  }, 120_000);
+
+  test.each(TOOLCHAINS)('global-bitfield-fix (%s): hotpatchable, and patched live it prints v2', async (tc) => {
+    const { h, old, neu, d } = await startProbe('global-bitfield-fix', tc);
+    expect(old).not.toBe(neu);
+    expect(changedVerdicts(d)).toEqual(['unpack: hotpatchable']);
+    expect(d.hotpatchable).toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), d, 'global-bitfield-fix.dll', `global-bitfield-fix-${tc}.hpk`);
+    expect(await patchedRound(h, pkg, 'global-bitfield-fix.dll')).toBe(neu);
+  }, 120_000);
+
+  test.each(TOOLCHAINS)('flag-move-count (%s): refused; carried anyway, the patched process misreads the flags', async (tc) => {
+    const { h, old, neu, d } = await startProbe('flag-move-count', tc);
+    expect(neu).toBe(old);
+    expect(changedVerdicts(d)).toEqual(['pack: STRUCTURE_BITFIELD_CHANGED', 'unpack: STRUCTURE_BITFIELD_CHANGED']);
+    expect(d.functions.find((f) => f.name === 'pack')?.reason?.message).toContain('one-bit flags moved at +0x0 while their number changed');
+    const presented = liftRule(d, 'STRUCTURE_BITFIELD_CHANGED');
+    expect(presented.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), presented, 'flag-move-count.dll', `flag-move-count-${tc}.hpk`);
+    expect(await patchedRound(h, pkg, 'flag-move-count.dll')).not.toBe(old);
+  }, 120_000);
+
+  test.each(TOOLCHAINS)('flag-add-fix (%s): hotpatchable, and patched live it prints v2', async (tc) => {
+    const { h, neu, d } = await startProbe('flag-add-fix', tc);
+    expect(changedVerdicts(d)).toEqual(['pack: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, 'flag-add-fix.dll', `flag-add-fix-${tc}.hpk`);
+    expect(await patchedRound(h, pkg, 'flag-add-fix.dll')).toBe(neu);
+  }, 120_000);
+});

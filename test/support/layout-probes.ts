@@ -1,0 +1,60 @@
+/**
+ * Builds and diffs the layout probes (test/probes/*.c) for the live probe tests: each probe
+ * built as v1 and v2 by gcc and clang with the samples' flags, the diff with one rule's
+ * refusals lifted (what the compiler decided before that rule), and its package.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { COMPILER_VERSION, diffFiles, emitPackage, type ImageDiff } from '../../compiler/index.ts';
+import { planRedirect } from '../../compiler/diff/redirect-sites.ts';
+import { encodePackage } from '../../formats/container.ts';
+import type { Toolchain } from '../../samples/scenarios.ts';
+
+const PROBES = join(dirname(fileURLToPath(import.meta.url)), '..', 'probes');
+
+/** Builds test/probes/<name>.c as version `v` by `tc` under `dir`, as samples/build.ts does (`opt` -O2, no timestamp, COFF symbols). */
+export function buildLayoutProbe(dir: string, name: string, v: 1 | 2, tc: Toolchain, opt = '-O2'): string {
+  const work = join(dir, tc, name, `v${v}`);
+  mkdirSync(work, { recursive: true });
+  const [cmd, pre] = tc === 'gcc' ? ['x86_64-w64-mingw32-gcc', []] : ['clang-22', ['--target=x86_64-w64-mingw32', '-fuse-ld=lld']];
+  const flags = [opt, `-DHP_VERSION=${v}`, '-shared', '-Wl,--no-insert-timestamp', '-static-libgcc', '-Wl,-S'];
+  execFileSync(cmd, [...pre, ...flags, '-o', `${name}.dll`, join(PROBES, `${name}.c`)], { cwd: work });
+  return join(work, `${name}.dll`);
+}
+
+export function diffDlls(v1: string, v2: string): ImageDiff {
+  const d = diffFiles(new Uint8Array(readFileSync(v1)), new Uint8Array(readFileSync(v2)));
+  if (!d.ok) throw new Error(d.error.message);
+  return d.value;
+}
+
+/** The diff with its `code` refusals lifted: what the compiler decided before the rule. */
+export function liftRule(d: ImageDiff, code: string): ImageDiff {
+  const reserved = new Set<number>();
+  const functions = d.functions.map((f) => {
+    if (f.reason?.code !== code) return f;
+    const redirect = planRedirect(d.match.old, d.match.old.fns.functions[f.oldIndex!]!, reserved);
+    if ('code' in redirect) throw new Error(`${f.name ?? ''}: ${redirect.message}`);
+    return { ...f, verdict: 'hotpatchable' as const, reason: null, redirect };
+  });
+  const refused = functions.filter((f) => f.verdict === 'refused').length + d.data.filter((x) => x.verdict === 'refused').length;
+  return { ...d, functions, hotpatchable: refused === 0, counts: { ...d.counts, refused } };
+}
+
+/** Writes the package of `d` (every function, as the compiler presents it) to `dir/file`. */
+export async function writeProbePackage(dir: string, d: ImageDiff, moduleName: string, file: string): Promise<string> {
+  const e = emitPackage(d, { moduleName, skipRefused: false, series: null, compilerVersion: COMPILER_VERSION });
+  if (!e.ok) throw new Error(e.error.message);
+  const bytes = await encodePackage(e.value.pkg);
+  if (!bytes.ok) throw new Error(bytes.error.message);
+  const pkg = join(dir, file);
+  writeFileSync(pkg, bytes.value);
+  return pkg;
+}
+
+/** Each changed function as `name: reason code` (or its verdict), sorted. */
+export function changedVerdicts(d: ImageDiff): string[] {
+  return d.functions.filter((f) => f.status === 'changed').map((f) => `${f.name ?? ''}: ${f.reason?.code ?? f.verdict}`).sort();
+}
