@@ -47,7 +47,7 @@ const READ_STEPS = 24;
 const MAX_PATH = 160;
 
 /** Per displacement read through a register base, the paths of bit constants that decode it, and the word bits the reads decode. */
-interface ReadScan {
+export interface ReadScan {
   readonly paths: Map<number, Set<string>>;
   readonly decoded: Map<number, bigint>;
 }
@@ -90,9 +90,10 @@ function readStepOf(insn: Instruction): ReadStep {
   return { step, constant, bits: bitOpOf(insn), loaded, atOnce };
 }
 
-function scanReads(image: Uint8Array, f: FunctionInfo): ReadScan {
+/** The reads of a body's instructions (`insns`: their spans in `image`): per displacement, their constant paths and the bits they decode. */
+export function scanReads(image: Uint8Array, insns: ReadonlyArray<{ readonly rva: number; readonly length: number }>): ReadScan {
   const steps: ReadStep[] = [];
-  decodeEach(image, f.decoded.insns, (insn) => {
+  decodeEach(image, insns, (insn) => {
     steps.push(readStepOf(insn));
   });
   const out: ReadScan = { paths: new Map(), decoded: new Map() };
@@ -241,12 +242,10 @@ export function bitfieldReaderProblems(m: MatchResult, status: readonly Function
  * pointer used whole) or only bits below the moved ones is no reader of the layout change.
  */
 function readerProblem(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, f: FunctionInfo, writers: ReadonlyMap<number, Writer>): Writer | null {
-  const n = scanReads(newImg.image, f);
-  if (n.paths.size === 0) return null;
-  const o = scanReads(oldImg.image, of);
-  for (const [disp, w] of [...writers].sort((a, b) => a[0] - b[0])) {
-    if (w.all.has(f.index) || !readsDiffer(o, n, disp)) continue;
-    if (((n.decoded.get(disp) ?? 0n) & ~lowBits(w.from)) !== 0n) return w;
-  }
-  return null;
+  const n = scanReads(newImg.image, f.decoded.insns);
+  // The words whose moved bits the new body decodes; only then is the old body read.
+  const decoding = [...writers].filter(([disp, w]) => !w.all.has(f.index) && ((n.decoded.get(disp) ?? 0n) & ~lowBits(w.from)) !== 0n).sort((a, b) => a[0] - b[0]);
+  if (decoding.length === 0) return null;
+  const o = scanReads(oldImg.image, of.decoded.insns);
+  return decoding.find(([disp]) => readsDiffer(o, n, disp))?.[1] ?? null;
 }
