@@ -1,8 +1,9 @@
 /**
  * Which bits of a word a read decodes (bitfield-bits.ts, walked by bitfield-readers.ts), on
  * encoded instruction bytes: a value read whole and used as a number decodes none (swc-html
- * 1.16.1's Vec lengths at +0x28), a mask, right shift, bit test or an operation with an
- * unknown mask or count decodes the bits it selects, and a sign fill counts the sign bit.
+ * 1.16.1's Vec lengths at +0x28), nor does arithmetic on it; a mask, right shift, bit test or
+ * an operation with an unknown mask or count decodes the bits it selects (all, once bits from
+ * two places are combined), and a sign fill counts the sign bit.
  */
 import { describe, expect, test } from 'vitest';
 import { scanReads } from './bitfield-readers.ts';
@@ -39,10 +40,15 @@ describe('bits a read decodes', () => {
     expect(decoded('8b 01  c1 f8 1c  25 ff 00 00 00  c3')).toEqual({ '+0': 'f0000000' });
   });
 
-  test('a shift by a register count, or a mask of an arithmetic result, decodes every bit', () => {
+  test('a shift by a register count, or a mask of bits combined from other places, decodes every bit', () => {
     // mov edx,[rcx]; shr edx,cl; mov eax,edx; ret
     expect(decoded('8b 11  d3 ea  89 d0  c3')).toEqual({ '+0': 'ffffffff' });
+    // mov eax,[rcx]; mov edx,eax; shr edx,4; xor eax,edx; and eax,1; ret
+    expect(decoded('8b 01  89 c2  c1 ea 04  31 d0  83 e0 01  c3')).toEqual({ '+0': 'ffffffff' });
+  });
+
+  test('a sum is no field: a mask of arithmetic on the whole word decodes nothing', () => {
     // mov eax,[rcx]; lea edx,[rax+rax*4]; and edx,1; ret
-    expect(decoded('8b 01  8d 14 80  83 e2 01  c3')).toEqual({ '+0': 'ffffffff' });
+    expect(decoded('8b 01  8d 14 80  83 e2 01  c3')).toEqual({ '+0': '0' });
   });
 });

@@ -7,9 +7,11 @@
  * Bits are a bigint over the word at the access's displacement (bit i: bit i of the bytes
  * from +disp on, little-endian). A read's value is followed by bitfield-readers.ts; each
  * instruction that computes from it is one BitOp here: a right shift, left shift, mask or
- * zero-extension narrows or moves the bits it carries; a `test`/`bt` decodes the bits it
- * looks at; anything else (arithmetic, a compare, a store, a call argument) uses the value
- * whole. A read DECODES bits only when some mask, right shift, bit test or narrowing
+ * zero-extension narrows or moves the bits it carries; `or`/`xor`/`not` keep them in place; a
+ * `test`/`bt` decodes the bits it looks at; a bit operation whose mask or count is not an
+ * immediate decodes every bit the value carries; anything else (arithmetic, a store, a call
+ * argument) uses the value whole, and its result is no longer followed (a sum's bits are no
+ * field's). A read DECODES bits only when some mask, right shift, bit test or narrowing
  * selected part of the word before that use: a length or pointer read whole (`mov rax,
  * [rdi+0x28]; imul rsi, rax, 0x68`) decodes no bit-field, whatever its weights.
  */
@@ -56,6 +58,8 @@ export type BitOp =
   | { readonly k: 'bt'; readonly n: number }
   /** Reads the value and leaves it as it was (`cmp eax,5`). */
   | { readonly k: 'look' }
+  /** Combines bit by bit, every bit in its place (`or eax,ecx`, `xor eax,0x10`, `not eax`). */
+  | { readonly k: 'merge' }
   /** Selects bits by a mask, count or index not known here (`and eax,ecx`, `shr eax,cl`, `bextr`, `pext`): decodes every bit the value carries. */
   | { readonly k: 'any' }
   | { readonly k: 'use' };
@@ -86,6 +90,7 @@ export function bitOpOf(insn: Instruction): BitOp {
     if (mn === Mnemonic.Bt) return { k: 'bt', n: Number(insn.immediate(1)) & 63 };
     if (mn === Mnemonic.Cmp) return { k: 'look' };
   }
+  if (mn === Mnemonic.Or || mn === Mnemonic.Xor || mn === Mnemonic.Not) return { k: 'merge' };
   if (regDst && insn.opCount === 2 && insn.opKind(1) === OpKind.Register) {
     const src = insn.op1Register;
     if (mn === Mnemonic.Mov || mn === Mnemonic.Movzx || mn === Mnemonic.Movsx || mn === Mnemonic.Movsxd) return { k: 'copy', bits: registerBits(src) };
@@ -104,9 +109,8 @@ export interface BitValue {
   /** Some mask, right shift or narrowing selected part of the word. */
   readonly narrowed: boolean;
   /**
-   * Computed from the word by arithmetic or combined with another value (`lea`, `imul`, `xor
-   * eax,ecx`): its bits no longer sit at known places, so a mask or bit test of it decodes
-   * every bit it carries.
+   * Combined bit by bit with a value shifted otherwise (`shr ecx,4; xor eax,ecx`): its bits
+   * no longer sit at known places, so a mask or bit test of it decodes every bit it carries.
    */
   readonly mixed: boolean;
 }
@@ -123,9 +127,17 @@ export function loadedValue(width: number): BitValue {
   return { shift: 0, sel: lowBits(width), width, narrowed: false, mixed: false };
 }
 
-/** The value an arithmetic or combining step leaves from followed values `vs`. */
-export function mixedValue(vs: readonly BitValue[]): BitValue {
-  return { shift: 0, sel: vs.reduce((a, v) => a | v.sel, 0n), width: Math.max(...vs.map((v) => v.width)), narrowed: false, mixed: true };
+/**
+ * The value a bit-by-bit combination (`or`, `xor`, `not`) leaves from followed values `vs`: the
+ * bits stay in place when all are shifted alike, else they are mixed.
+ */
+export function mergedValue(vs: readonly BitValue[]): BitValue {
+  const sel = vs.reduce((a, v) => a | v.sel, 0n);
+  const width = Math.max(...vs.map((v) => v.width));
+  const narrowed = vs.some((v) => v.narrowed);
+  const first = vs[0]!;
+  if (vs.every((v) => v.shift === first.shift && !v.mixed)) return { shift: first.shift, sel, width, narrowed, mixed: false };
+  return { shift: 0, sel, width, narrowed, mixed: true };
 }
 
 /**
@@ -137,7 +149,7 @@ export function applyBitOp(v: BitValue, op: BitOp): { next: BitValue | null; dec
   if (op.k === 'any' || (v.mixed && (op.k === 'shr' || op.k === 'and' || op.k === 'test' || op.k === 'bt'))) {
     return { next: op.k === 'test' || op.k === 'bt' ? v : { ...v, narrowed: true, mixed: true }, decoded: v.sel };
   }
-  if (v.mixed && (op.k === 'shl' || op.k === 'copy')) return { next: v, decoded: 0n };
+  if (op.k === 'merge' || (v.mixed && (op.k === 'shl' || op.k === 'copy'))) return { next: v, decoded: 0n };
   switch (op.k) {
     case 'shr': {
       const shift = v.shift + op.n;
@@ -161,7 +173,7 @@ export function applyBitOp(v: BitValue, op: BitOp): { next: BitValue | null; dec
     case 'look':
       return { next: v, decoded: used };
     case 'use':
-      return { next: mixedValue([v]), decoded: used };
+      return { next: null, decoded: used };
   }
 }
 

@@ -35,7 +35,7 @@ import { hex } from '../../common/types.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
-import { applyBitOp, type BitOp, bitOpOf, type BitValue, inPlaceDecoded, loadedValue, lowBits, memoryBits, mixedValue } from './bitfield-bits.ts';
+import { applyBitOp, type BitOp, bitOpOf, type BitValue, inPlaceDecoded, loadedValue, lowBits, mergedValue, memoryBits } from './bitfield-bits.ts';
 import { detectBitfieldChanges, type Step, stepOf } from './bitfield-layout.ts';
 import { reason, type Reason } from './reasons.ts';
 import { decodeEach } from './register-effects.ts';
@@ -178,9 +178,13 @@ function followBits(rs: ReadStep, values: Map<number, BitValue>, decode: (bits: 
     return;
   }
   const vs = srcs.map((r) => values.get(r)!);
+  if (rs.bits.k === 'merge') {
+    // `or eax,ecx`, `xor eax,edx`: the bits stay where they were (mixed when shifted otherwise).
+    if (t.writes >= 0) values.set(t.writes, mergedValue(vs));
+    return;
+  }
   for (const v of vs) decode(applyBitOp(v, rs.bits.k === 'any' ? rs.bits : { k: 'use' }).decoded);
-  // What it computes from them is followed on, its bits mixed.
-  if (t.writes >= 0) values.set(t.writes, mixedValue(vs));
+  if (t.writes >= 0) values.delete(t.writes);
 }
 
 /**
