@@ -169,4 +169,35 @@ describe.skipIf(skip !== undefined)(`layout probes live under Wine${skip ? ` (sk
     const pkg = await writePackage(d, 'bitfield-flag-fix.dll', `bitfield-flag-fix-${tc}.hpk`);
     expect(await patchedRound(h, pkg, 'bitfield-flag-fix.dll')).toBe(neu);
   }, 120_000);
+
+  test.each(VARIANTS)('bitfield-readers (%s): the writer\'s readers refused with it, readers of other words at +0 hotpatchable; carried, they print v2', async (tc) => {
+    const v1 = buildProbe('bitfield-readers', 1, tc);
+    const v2 = buildProbe('bitfield-readers', 2, tc);
+    const neu = (await suite.start(v2)).first.output;
+    const h = await suite.start(v1);
+    const old = h.first.output;
+    const lines = (out: string, prefix: string): string[] => out.split('\n').filter((l) => l.startsWith(prefix));
+    expect(lines(neu, 'weight(')).not.toEqual(lines(old, 'weight('));
+    const d = diffOf(v1, v2);
+    expect(d.functions.filter((f) => f.status === 'changed').map((f) => `${f.name}: ${f.reason?.code ?? f.verdict}`).sort()).toEqual([
+      'level_of: STRUCTURE_BITFIELD_CHANGED',
+      'mode_of: hotpatchable',
+      'pack: STRUCTURE_BITFIELD_CHANGED',
+      'unpack: STRUCTURE_BITFIELD_CHANGED',
+      'weight_of: hotpatchable',
+    ]);
+    expect(d.functions.find((f) => f.name === 'level_of')?.reason?.message).toContain('bits 4 and up of the word at +0x0');
+    // Carried anyway (every function, as before the reader rule): weight_of and mode_of print v2's
+    // lines on the objects v1 made, while level_of (like unpack) decodes old-packed words in the
+    // new order and prints neither version's levels. (--skip-refused carries none of the five:
+    // unchanged hp_run calls the left-out ones beside them.)
+    const presented = withoutRule(d, 'STRUCTURE_BITFIELD_CHANGED');
+    expect(presented.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writePackage(presented, 'bitfield-readers.dll', `bitfield-readers-${tc}.hpk`);
+    const after = await patchedRound(h, pkg, 'bitfield-readers.dll');
+    expect(lines(after, 'weight(')).toEqual(lines(neu, 'weight('));
+    const levels = (out: string): string[] => lines(out, 'unpack(').map((l) => l.slice(l.indexOf(' level = ')));
+    expect(levels(after)).not.toEqual(levels(old));
+    expect(levels(after)).not.toEqual(levels(neu));
+  }, 120_000);
 });

@@ -27,7 +27,11 @@
  * (`or`/`and`/`bts`/`btr` setting or clearing one bit) are also kept as a sequence per
  * word, and the same count in the same set/clear pattern with some other bit is a change
  * (probe bitfield-flag-swap). The readers of a changed word are refused by
- * bitfield-readers.ts. `and [m],0` is a short zero store, no evidence. Words reached through RIP (a
+ * bitfield-readers.ts, those that decode bits from `from` up: the lowest bit of the keep masks
+ * (the `and` applied to the word's own old value, whose complement is the field it rewrites)
+ * or one-bit flags only one body uses, or, when both use the same (a merged store of reordered
+ * fields), the lowest bit either rewrites; 0 when a keep mask is not an immediate. A layout
+ * change at bit L moves fields from L up only. `and [m],0` is a short zero store, no evidence. Words reached through RIP (a
  * global's bit-fields) are not keyed here (their address differs between builds):
  * bitfield-globals.ts keys them by matched global through the `WordOf` hook. Stores are
  * grouped by displacement alone (the base register may be renamed between builds), so in a
@@ -44,6 +48,7 @@ import { hex } from '../../common/types.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import { fullRegister } from './added-field.ts';
+import { lowBits, lowestBit, memoryBits, registerBits } from './bitfield-bits.ts';
 import { decodeEach } from './register-effects.ts';
 
 /** A bit-field layout change between a matched old and new body. */
@@ -53,6 +58,8 @@ export interface BitfieldChange {
   /** Bit constants only the old body uses, and only the new body uses. */
   readonly onlyOld: readonly string[];
   readonly onlyNew: readonly string[];
+  /** The lowest bit of the word whose field may have moved (bits below it keep their fields). */
+  readonly from: number;
 }
 
 const MASK_OPS = new Set<number>([Mnemonic.And, Mnemonic.Or, Mnemonic.Xor, Mnemonic.Test]);
@@ -71,14 +78,8 @@ function bitConstant(insn: Instruction): string | null {
   if (SHIFT_OPS.has(mn)) return `shift ${Number(insn.immediate(1)) & 63}`;
   if (!MASK_OPS.has(mn)) return null;
   // The mask as the operation's own width sees it (`and ax,0xfe00`, `and eax,0xfffffe00`).
-  const width = insn.opKind(0) === OpKind.Register ? regWidth(insn.op0Register) : 32;
+  const width = insn.opKind(0) === OpKind.Register ? registerBits(insn.op0Register) : 32;
   return `mask ${hex(Number(BigInt.asUintN(Math.min(width, 32), insn.immediate(1))))}`;
-}
-
-function regWidth(r: Register): number {
-  if (r >= Register.AL && r <= Register.R15L) return 8;
-  if (r >= Register.AX && r <= Register.R15W) return 16;
-  return 32;
 }
 
 /** Where a memory operand points, as the scans key it: `key` tells words apart, `disp` groups stores and reads. */
@@ -106,6 +107,8 @@ interface BitScan {
   readonly stores: Map<number, Set<string>>;
   /** Per displacement, the one-bit flags its in-place `or`/`and`/`bts`/`btr` stores set or clear, in address order. */
   readonly flags: Map<number, string[]>;
+  /** Per displacement, the bits each bit-field store's keep masks clear (null: a store whose keep mask is not known). */
+  readonly clears: Map<number, Set<bigint | null>>;
 }
 
 /** One instruction as the backward slice (and bitfield-readers.ts' forward walk) sees it. */
@@ -127,6 +130,12 @@ export interface Step {
   readonly barrier: boolean;
   /** An in-place store that sets or clears one bit of a word (`set 0`, `clear 1`), or null. */
   readonly flag: string | null;
+  /** The bits an `and` or `btr` with an immediate clears in its destination (`and al,0xf8`: 0x7), or null. */
+  readonly clears: bigint | null;
+  /** The immediate a `mov r,imm` puts in its register, or null. */
+  readonly movImm: bigint | null;
+  /** Width in bits of the destination operand (a register or the word stored into). */
+  readonly opBits: number;
 }
 
 /** Instructions whose destination register is only written (its old value not read). */
@@ -171,7 +180,17 @@ export function stepOf(insn: Instruction, word: WordOf = wordOf): Step {
   const bits = bitConstant(insn);
   const constant = mn === Mnemonic.Mov && writes >= 0 && insn.opCount === 2 && IMMEDIATES.has(insn.opKind(1)) ? `mask ${hex(Number(BigInt.asUintN(32, insn.immediate(1))))}` : bits;
   const flag = store?.inPlace === true && store.src < 0 ? flagOf(insn) : null;
-  return { writes, reads, constant, bitOp: mn === Mnemonic.And || mn === Mnemonic.Btr, load, loadDisp, store, barrier, flag };
+  const opBits = insn.opCount === 0 ? 0 : insn.opKind(0) === OpKind.Register ? registerBits(insn.op0Register) : insn.opKind(0) === OpKind.Memory ? memoryBits(insn) : 0;
+  const movImm = mn === Mnemonic.Mov && writes >= 0 && insn.opCount === 2 && IMMEDIATES.has(insn.opKind(1)) ? BigInt.asUintN(opBits, insn.immediate(1)) : null;
+  return { writes, reads, constant, bitOp: mn === Mnemonic.And || mn === Mnemonic.Btr, load, loadDisp, store, barrier, flag, clears: clearsOf(insn, opBits), movImm, opBits };
+}
+
+/** The bits `and x,imm` (the complement of the mask, in x's width) or `btr x,imm` clears, or null. */
+function clearsOf(insn: Instruction, bits: number): bigint | null {
+  if (bits === 0 || insn.opCount !== 2 || !IMMEDIATES.has(insn.opKind(1))) return null;
+  if (insn.mnemonic === Mnemonic.Btr) return 1n << BigInt((Number(insn.immediate(1)) & 63) % bits);
+  if (insn.mnemonic !== Mnemonic.And) return null;
+  return lowBits(bits) & ~BigInt.asUintN(bits, insn.immediate(1));
 }
 
 const IMMEDIATE_BITS = new Map<number, number>([
@@ -196,12 +215,18 @@ function flagOf(insn: Instruction): string | null {
   return `${mn === Mnemonic.Or ? 'set' : 'clear'} ${bits.toString(2).length - 1}`;
 }
 
+/** A bit-field store's evidence: its slice's constants, and the word bits its keep masks clear (null: not known). */
+interface Slice {
+  readonly constants: Set<string>;
+  readonly cleared: bigint | null;
+}
+
 /**
  * The constants of the value stored by `steps[at]`, walking back over the instructions that
  * compute it (in address order, at most SLICE_STEPS), and whether that value derives from the
  * same word's old contents (a read-modify-write: a bit-field store). Null when it does not.
  */
-function sliceOf(steps: readonly Step[], at: number): Set<string> | null {
+function sliceOf(steps: readonly Step[], at: number): Slice | null {
   const st = steps[at]!.store!;
   const constants = new Set<string>();
   const own = steps[at]!.constant;
@@ -210,10 +235,11 @@ function sliceOf(steps: readonly Step[], at: number): Set<string> | null {
     if (own === 'mask 0x0') return null;
     if (own !== null) constants.add(own);
     if (steps[at]!.bitOp) constants.add(BIT_OPS);
-    if (st.src < 0) return constants;
+    if (st.src < 0) return { constants, cleared: steps[at]!.clears };
   }
   if (st.src < 0) return null;
   const live = new Set<number>([st.src]);
+  const slice: number[] = [];
   let rmw = st.inPlace;
   for (let k = at - 1; k >= 0 && k >= at - SLICE_STEPS && live.size > 0; k--) {
     const s = steps[k]!;
@@ -221,12 +247,52 @@ function sliceOf(steps: readonly Step[], at: number): Set<string> | null {
     if (s.store?.key === st.key) break;
     if (s.writes < 0 || !live.has(s.writes)) continue;
     live.delete(s.writes);
+    slice.push(k);
     if (s.constant !== null) constants.add(s.constant);
     if (s.bitOp) constants.add(BIT_OPS);
     if (s.load === st.key) rmw = true;
     for (const r of s.reads) live.add(r);
   }
-  return rmw ? constants : null;
+  return rmw ? { constants, cleared: keptClears(steps, slice.reverse(), at) } : null;
+}
+
+/**
+ * The word bits a bit-field store's keep masks clear: the `and` (or `btr`) applied to the value
+ * that came from the word itself (`and eax,0xffffff07` after the load; clang's `mov eax,
+ * 0xfffffe00; and eax,[rcx]`; the in-place `and [m],imm`), not the masks applied to the new
+ * field value before it is shifted in (`and edx,7`). Null when a keep mask is not an
+ * immediate or no keep mask is seen (an `or` of a value masked elsewhere).
+ */
+function keptClears(steps: readonly Step[], slice: readonly number[], at: number): bigint | null {
+  const key = steps[at]!.store!.key;
+  const fromWord = new Set<number>();
+  const consts = new Map<number, bigint>();
+  let cleared = 0n;
+  const keep = (s: Step, other: readonly number[]): boolean => {
+    if (s.clears !== null) cleared |= s.clears;
+    else {
+      const c = other.map((r) => consts.get(r)).find((x) => x !== undefined);
+      if (c === undefined) return false;
+      cleared |= lowBits(s.opBits) & ~c;
+    }
+    return true;
+  };
+  for (const k of [...slice, at]) {
+    const s = steps[k]!;
+    const word = s.load === key || s.reads.some((r) => fromWord.has(r)) || (k === at && s.store!.inPlace);
+    if (s.bitOp && word) {
+      // The operand that is not the word: the mask (a register holding a `mov`ed constant).
+      const other = s.load === key ? [s.writes] : s.reads.filter((r) => !fromWord.has(r));
+      if (!keep(s, other)) return null;
+    }
+    if (s.writes >= 0) {
+      if (word) fromWord.add(s.writes);
+      else fromWord.delete(s.writes);
+      if (s.movImm !== null) consts.set(s.writes, s.movImm);
+      else consts.delete(s.writes);
+    }
+  }
+  return cleared === 0n ? null : cleared;
 }
 
 function scanBody(image: Uint8Array, f: FunctionInfo, word: WordOf): BitScan {
@@ -234,7 +300,7 @@ function scanBody(image: Uint8Array, f: FunctionInfo, word: WordOf): BitScan {
   decodeEach(image, f.decoded.insns, (insn) => {
     steps.push(stepOf(insn, word));
   });
-  const out: BitScan = { stores: new Map(), flags: new Map() };
+  const out: BitScan = { stores: new Map(), flags: new Map(), clears: new Map() };
   for (let k = 0; k < steps.length; k++) {
     const st = steps[k]!.store;
     // A negative displacement is a pointer the compiler rebased, not a field offset.
@@ -244,10 +310,13 @@ function scanBody(image: Uint8Array, f: FunctionInfo, word: WordOf): BitScan {
     const c = sliceOf(steps, k);
     // Only a slice that clears bits is a bit-field store: a lone `or` sets a flag, and its
     // constants would otherwise join those of the word's real bit-field stores.
-    if (c === null || !c.has(BIT_OPS)) continue;
+    if (c === null || !c.constants.has(BIT_OPS)) continue;
     const set = out.stores.get(st.disp) ?? new Set<string>();
-    for (const x of c) set.add(x);
+    for (const x of c.constants) set.add(x);
     out.stores.set(st.disp, set);
+    const clears = out.clears.get(st.disp) ?? new Set<bigint | null>();
+    clears.add(c.cleared);
+    out.clears.set(st.disp, clears);
   }
   return out;
 }
@@ -256,9 +325,10 @@ function scanBody(image: Uint8Array, f: FunctionInfo, word: WordOf): BitScan {
  * One-bit flags that moved: the same word, the same number of in-place flag stores in the same
  * set/clear pattern, and some store sets or clears another bit than its old counterpart (two
  * flags swapped, `f->on = 1` as `or [m],1` then `or [m],2`). The sets of bits may be equal, so
- * the sequences are compared position by position. Null when none moved.
+ * the sequences are compared position by position.
  */
-function movedFlags(o: BitScan, n: BitScan): BitfieldChange | null {
+function movedFlags(o: BitScan, n: BitScan): Array<Omit<BitfieldChange, 'from'>> {
+  const out: Array<Omit<BitfieldChange, 'from'>> = [];
   for (const disp of [...o.flags.keys()].sort((a, b) => a - b)) {
     const of = o.flags.get(disp)!;
     const nf = n.flags.get(disp);
@@ -266,29 +336,76 @@ function movedFlags(o: BitScan, n: BitScan): BitfieldChange | null {
     const kind = (x: string): string => x.slice(0, x.indexOf(' '));
     if (of.some((x, k) => kind(x) !== kind(nf[k]!))) continue;
     const moved = of.map((x, k) => [x, nf[k]!] as const).filter(([a, b]) => a !== b);
-    if (moved.length > 0) return { disp, onlyOld: moved.map(([a]) => `flag ${a}`), onlyNew: moved.map(([, b]) => `flag ${b}`) };
+    if (moved.length > 0) out.push({ disp, onlyOld: moved.map(([a]) => `flag ${a}`), onlyNew: moved.map(([, b]) => `flag ${b}`) });
   }
-  return null;
+  return out;
+}
+
+/** The bits a body's one-bit flag stores at `disp` set or clear. */
+function flagBits(b: BitScan, disp: number): bigint {
+  let bits = 0n;
+  for (const x of b.flags.get(disp) ?? []) bits |= 1n << BigInt(Number(x.slice(x.indexOf(' ') + 1)));
+  return bits;
 }
 
 /**
- * The bit-field change between old body `of` and new body `nf`, or null. `words` keys the
- * words of each side (default: register base and displacement; bitfield-globals.ts keys a
- * global's words reached through RIP by their matched item instead).
+ * The lowest bit of the word at `disp` whose field may have moved: the lowest bit of the keep
+ * masks (and one-bit flags) only one body uses; when both use the same ones (only the shifts or
+ * value masks differ: a merged store of reordered fields), the lowest bit either body rewrites;
+ * 0 when a keep mask is not known. A field inserted or widened at bit L moves the fields above
+ * L, never those below, so readers that decode only bits below L read the same fields either
+ * way.
  */
-export function detectBitfieldChange(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, nf: FunctionInfo, words: { readonly old: WordOf; readonly new: WordOf } = { old: wordOf, new: wordOf }): BitfieldChange | null {
+function movedFrom(o: BitScan, n: BitScan, disp: number): number {
+  const oc = o.clears.get(disp) ?? new Set<bigint | null>();
+  const nc = n.clears.get(disp) ?? new Set<bigint | null>();
+  if (oc.has(null) || nc.has(null)) return 0;
+  const of = flagBits(o, disp);
+  const nf = flagBits(n, disp);
+  let bits = of ^ nf;
+  for (const x of oc) if (!nc.has(x)) bits |= x!;
+  for (const x of nc) if (!oc.has(x)) bits |= x!;
+  if (bits === 0n) {
+    bits = of | nf;
+    for (const x of [...oc, ...nc]) bits |= x!;
+  }
+  const low = lowestBit(bits);
+  return low === 64 ? 0 : low;
+}
+
+/** Which words the scans of each side key (bitfield-globals.ts keys a global's words reached through RIP by their matched item). */
+export interface WordKeys {
+  readonly old: WordOf;
+  readonly new: WordOf;
+}
+const REGISTER_WORDS: WordKeys = { old: wordOf, new: wordOf };
+
+/**
+ * Every bit-field change between old body `of` and new body `nf` (bit-field stores first, then
+ * moved flags), in displacement order. `words` keys the words of each side (default: register
+ * base and displacement).
+ */
+export function detectBitfieldChanges(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, nf: FunctionInfo, words: WordKeys = REGISTER_WORDS): BitfieldChange[] {
   const o = scanBody(oldImg.image, of, words.old);
-  if (o.stores.size === 0 && o.flags.size === 0) return null;
+  if (o.stores.size === 0 && o.flags.size === 0) return [];
   const n = scanBody(newImg.image, nf, words.new);
+  const out: Array<Omit<BitfieldChange, 'from'>> = [];
   for (const disp of [...o.stores.keys()].sort((a, b) => a - b)) {
     const oc = o.stores.get(disp)!;
     const nc = n.stores.get(disp);
     if (nc === undefined) continue;
     const onlyOld = [...oc].filter((c) => !nc.has(c)).sort();
     const onlyNew = [...nc].filter((c) => !oc.has(c)).sort();
-    if (onlyOld.length > 0 || onlyNew.length > 0) return { disp, onlyOld, onlyNew };
+    if (onlyOld.length > 0 || onlyNew.length > 0) out.push({ disp, onlyOld, onlyNew });
   }
-  return movedFlags(o, n);
+  const seen = new Set(out.map((c) => c.disp));
+  out.push(...movedFlags(o, n).filter((c) => !seen.has(c.disp)));
+  return out.map((c) => ({ ...c, from: movedFrom(o, n, c.disp) }));
+}
+
+/** The first bit-field change between old body `of` and new body `nf`, or null. */
+export function detectBitfieldChange(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, nf: FunctionInfo, words: WordKeys = REGISTER_WORDS): BitfieldChange | null {
+  return detectBitfieldChanges(oldImg, of, newImg, nf, words)[0] ?? null;
 }
 
 /** The reason text of a bit-field change (the STRUCTURE_BITFIELD_CHANGED message's head). */

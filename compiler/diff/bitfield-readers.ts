@@ -6,7 +6,8 @@
  * changed function's bit-field store changed at displacement X, every other changed function
  * whose reads of a word at X (through a register base) are decoded along other paths of mask,
  * shift and weight constants than its old body's (or that decodes X where its old body did not)
- * is refused with the same code, naming that writer. With
+ * AND whose new body decodes some bit of X at or above the lowest bit the writers may have
+ * moved (bitfield-layout.ts `from`) is refused with the same code, naming that writer. With
  * --skip-refused the readers are then left out with the writer (probe bitfield-reorder:
  * `unpack`). A read-only change with no changed writer at that offset still passes.
  *
@@ -14,16 +15,28 @@
  * its paths are the constants applied to the loaded value, in order, by the instructions of
  * the next READ_STEPS (address order, across branches, stopping at a call) that compute from
  * it: mask immediates of and/or/xor/test, shift and bit-test counts, lea scales, and the
- * weights (`lea r,[x+x*4]`, `imul r,x,10`) that tell which decoded field is which. Words are keyed by
- * displacement alone, as the writer's are: two structures with a bit-field word at one offset
- * couple, which refuses more, never less.
+ * weights (`lea r,[x+x*4]`, `imul r,x,10`) that tell which decoded field is which. Along the
+ * same walk bitfield-bits.ts follows which bits of the word each value carries: a read DECODES
+ * bits only where a mask, right shift, bit test or narrowing copy selects part of the word (or
+ * an operation with an unknown mask or count touches it). Words are keyed by displacement
+ * alone, as the writer's are (the base's type is not known), so two structures with something
+ * at one offset couple; the bits narrow that: issue #14, swc-html 1.15.41 -> 1.16.1, a flag
+ * byte's writer at +0x28 (bits 3 and up may have moved) coupled 133 functions that read a Vec
+ * length at +0x28 whole (`mov rax,[rdi+0x28]; imul rsi,rax,0x68`): they decode no bit and pass
+ * (probe bitfield-readers: weight_of; mode_of decodes only bits below the moved ones). A read
+ * of the writer's own structure through any pointer (probe bitfield-readers: level_of, through
+ * a pointer held in another structure) decodes the moved bits and stays refused.
+ * Not seen (before this rule either): a word decoded only by comparing it whole with a packed
+ * constant (`cmp dword [rcx],0x1234`: no mask), and a field read at another displacement than
+ * its writer's (a byte of a dword).
  */
 import { type Instruction, Mnemonic } from 'iced-x86';
 import { hex } from '../../common/types.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
-import { detectBitfieldChange, type Step, stepOf } from './bitfield-layout.ts';
+import { applyBitOp, type BitOp, bitOpOf, type BitValue, inPlaceDecoded, loadedValue, lowBits, mergedValue, memoryBits } from './bitfield-bits.ts';
+import { detectBitfieldChanges, type Step, stepOf } from './bitfield-layout.ts';
 import { reason, type Reason } from './reasons.ts';
 import { decodeEach } from './register-effects.ts';
 import type { FunctionStatus } from './types.ts';
@@ -33,8 +46,11 @@ const READ_STEPS = 24;
 /** Longest path (characters) a decoded value carries. */
 const MAX_PATH = 160;
 
-/** Per displacement read through a register base, the paths of bit constants that decode it. */
-type ReadScan = Map<number, Set<string>>;
+/** Per displacement read through a register base, the paths of bit constants that decode it, and the word bits the reads decode. */
+export interface ReadScan {
+  readonly paths: Map<number, Set<string>>;
+  readonly decoded: Map<number, bigint>;
+}
 
 /**
  * The weight a decoded field is multiplied by (`lea r,[x+x*4]` is x*5, `imul r,x,10`): which
@@ -46,61 +62,129 @@ function weightOf(insn: Instruction): string | null {
   return null;
 }
 
-/** An instruction as the forward walk sees it: bitfield-layout.ts' step, and the constant a decoded value picks up there. */
+/** An instruction as the forward walk sees it: bitfield-layout.ts' step, the constant a decoded value picks up there, and what it does to the value's bits. */
 interface ReadStep {
   readonly step: Step;
   readonly constant: string | null;
+  readonly bits: BitOp;
+  /** A load's value as it starts (`mov`, `movzx`, `movsx` of an integer word), or null. */
+  readonly loaded: BitValue | null;
+  /** The bits an in-place read (`test [m],imm`, `bt [m],n`) or a load combined with a register (`and eax,[m]`) decodes at once. */
+  readonly atOnce: bigint;
 }
 
-function scanReads(image: Uint8Array, f: FunctionInfo): ReadScan {
+const LOADS = new Set<number>([Mnemonic.Mov, Mnemonic.Movzx, Mnemonic.Movsx, Mnemonic.Movsxd]);
+
+function readStepOf(insn: Instruction): ReadStep {
+  const step = stepOf(insn);
+  // A `mov r,imm` is no constant applied to a loaded value (it does not read one).
+  const constant = insn.mnemonic === Mnemonic.Mov ? null : (step.constant ?? weightOf(insn));
+  const width = step.loadDisp === null ? 0 : memoryBits(insn);
+  const loaded = width > 0 && step.writes >= 0 && LOADS.has(insn.mnemonic) ? loadedValue(width) : null;
+  // `test [m],imm` decodes its bits; `and eax,[m]` masks the word with a register's bits (all, as far as is known).
+  let atOnce = 0n;
+  if (step.loadDisp !== null && width > 0) {
+    if (step.writes < 0) atOnce = inPlaceDecoded(insn);
+    else if (insn.mnemonic === Mnemonic.And || insn.mnemonic === Mnemonic.Test) atOnce = lowBits(width);
+  }
+  return { step, constant, bits: bitOpOf(insn), loaded, atOnce };
+}
+
+/** The reads of a body's instructions (`insns`: their spans in `image`): per displacement, their constant paths and the bits they decode. */
+export function scanReads(image: Uint8Array, insns: ReadonlyArray<{ readonly rva: number; readonly length: number }>): ReadScan {
   const steps: ReadStep[] = [];
-  decodeEach(image, f.decoded.insns, (insn) => {
-    const step = stepOf(insn);
-    // A `mov r,imm` is no constant applied to a loaded value (it does not read one).
-    steps.push({ step, constant: insn.mnemonic === Mnemonic.Mov ? null : (step.constant ?? weightOf(insn)) });
+  decodeEach(image, insns, (insn) => {
+    steps.push(readStepOf(insn));
   });
-  const out: ReadScan = new Map();
+  const out: ReadScan = { paths: new Map(), decoded: new Map() };
   const add = (disp: number, c: string): void => {
-    const set = out.get(disp) ?? new Set<string>();
+    const set = out.paths.get(disp) ?? new Set<string>();
     set.add(c);
-    out.set(disp, set);
+    out.paths.set(disp, set);
+  };
+  const decode = (disp: number, bits: bigint): void => {
+    if (bits !== 0n) out.decoded.set(disp, (out.decoded.get(disp) ?? 0n) | bits);
   };
   for (let k = 0; k < steps.length; k++) {
     const s = steps[k]!.step;
     if (s.loadDisp === null || s.loadDisp < 0 || s.store !== null) continue;
+    decode(s.loadDisp, steps[k]!.atOnce);
     // `test byte [rcx],8`, `bt dword [rcx],3`: the word's own bit test.
     if (s.writes < 0) {
       if (steps[k]!.constant !== null) add(s.loadDisp, steps[k]!.constant!);
       continue;
     }
-    const disp = s.loadDisp;
-    // Forward over the loaded value's uses. Each register holding the value (or one computed
-    // from it) carries its path: the constants applied to it in order, so two fields decoded
-    // in swapped order (`shr 1; and 1; *10` against `and 1; *10`) differ even when the
-    // constants as a set do not, and scheduling alone does not change a path.
-    const paths = new Map<number, string>([[s.writes, '']]);
-    for (let j = k + 1; j < steps.length && j <= k + READ_STEPS && paths.size > 0; j++) {
-      const t = steps[j]!.step;
-      const constant = steps[j]!.constant;
-      if (t.barrier) break;
-      const from = [...new Set(t.reads.filter((r) => paths.has(r)).map((r) => paths.get(r)!))].sort();
-      if (t.writes < 0) {
-        if (from.length > 0 && constant !== null) add(disp, `${from.join('|')}>${constant}`);
-        continue;
-      }
-      if (from.length === 0) {
-        paths.delete(t.writes);
-        continue;
-      }
-      const joined = from.length === 1 ? from[0]! : `(${from.join('|')})`;
-      const path = constant === null ? joined : `${joined}>${constant}`;
-      if (constant !== null) add(disp, path);
-      // A path grows with each constant; past MAX_PATH the value is no longer a field's.
-      if (path.length <= MAX_PATH) paths.set(t.writes, path);
-      else paths.delete(t.writes);
-    }
+    followRead(steps, k, add, decode);
   }
   return out;
+}
+
+/**
+ * Forward over the uses of the value `steps[k]` loads. Each register holding the value (or one
+ * computed from it) carries its path: the constants applied to it in order, so two fields
+ * decoded in swapped order (`shr 1; and 1; *10` against `and 1; *10`) differ even when the
+ * constants as a set do not, and scheduling alone does not change a path. Alongside, the
+ * value's bits (bitfield-bits.ts): the word bits each use decodes.
+ */
+function followRead(steps: readonly ReadStep[], k: number, add: (disp: number, c: string) => void, decode: (disp: number, bits: bigint) => void): void {
+  const s = steps[k]!.step;
+  const disp = s.loadDisp!;
+  const paths = new Map<number, string>([[s.writes, '']]);
+  const values = new Map<number, BitValue>();
+  const start = steps[k]!.loaded;
+  if (start !== null) values.set(s.writes, start);
+  for (let j = k + 1; j < steps.length && j <= k + READ_STEPS && paths.size > 0; j++) {
+    const t = steps[j]!.step;
+    const constant = steps[j]!.constant;
+    if (t.barrier) break;
+    followBits(steps[j]!, values, (bits) => decode(disp, bits));
+    const from = [...new Set(t.reads.filter((r) => paths.has(r)).map((r) => paths.get(r)!))].sort();
+    if (t.writes < 0) {
+      if (from.length > 0 && constant !== null) add(disp, `${from.join('|')}>${constant}`);
+      continue;
+    }
+    if (from.length === 0) {
+      paths.delete(t.writes);
+      continue;
+    }
+    const joined = from.length === 1 ? from[0]! : `(${from.join('|')})`;
+    const path = constant === null ? joined : `${joined}>${constant}`;
+    if (constant !== null) add(disp, path);
+    // A path grows with each constant; past MAX_PATH the value is no longer a field's.
+    if (path.length <= MAX_PATH) paths.set(t.writes, path);
+    else paths.delete(t.writes);
+  }
+  // Values still held where the walk ends are used there (returned, passed on).
+  for (const v of values.values()) decode(disp, applyBitOp(v, { k: 'use' }).decoded);
+}
+
+/** One instruction on the followed values' bits: what it decodes, and the value it leaves in its destination. */
+function followBits(rs: ReadStep, values: Map<number, BitValue>, decode: (bits: bigint) => void): void {
+  const t = rs.step;
+  const srcs = t.reads.filter((r) => values.has(r));
+  if (srcs.length === 0) {
+    if (t.writes >= 0) values.delete(t.writes);
+    return;
+  }
+  // A transform of one followed value into the destination (`shr eax,3`, `movzx ecx,al`), or a look at it (`test al,8`).
+  const transform = srcs.length === 1 && rs.bits.k !== 'use' && (t.writes === srcs[0] || rs.bits.k === 'copy');
+  if (transform) {
+    const r = applyBitOp(values.get(srcs[0]!)!, rs.bits);
+    decode(r.decoded);
+    if (t.writes >= 0) {
+      if (r.next === null) values.delete(t.writes);
+      else values.set(t.writes, r.next);
+    }
+    return;
+  }
+  const vs = srcs.map((r) => values.get(r)!);
+  if (rs.bits.k === 'merge') {
+    // `or eax,ecx`, `xor eax,edx`: the bits stay where they were (mixed when shifted otherwise).
+    if (t.writes >= 0) values.set(t.writes, mergedValue(vs));
+    return;
+  }
+  for (const v of vs) decode(applyBitOp(v, rs.bits.k === 'any' ? rs.bits : { k: 'use' }).decoded);
+  if (t.writes >= 0) values.delete(t.writes);
 }
 
 /**
@@ -108,24 +192,27 @@ function scanReads(image: Uint8Array, f: FunctionInfo): ReadScan {
  * decodes it where the old body did not: new code reading old-packed words either way).
  */
 function readsDiffer(o: ReadScan, n: ReadScan, disp: number): boolean {
-  const oc = o.get(disp);
-  const nc = n.get(disp);
+  const oc = o.paths.get(disp);
+  const nc = n.paths.get(disp);
   if (nc === undefined) return false;
   if (oc === undefined || oc.size !== nc.size) return true;
   for (const c of oc) if (!nc.has(c)) return true;
   return false;
 }
 
-/** A changed writer: its new body's name and the displacement its bit-field store changed at. */
+/** The changed writers of one word: the first (named in the reasons), every one's function, and the lowest bit any of them may have moved. */
 interface Writer {
   readonly f: FunctionInfo;
   readonly disp: number;
+  readonly all: Set<number>;
+  from: number;
 }
 
 /**
  * STRUCTURE_BITFIELD_CHANGED for readers, by NEW function index: changed matched functions
- * that decode, with other constants than before, a word some changed writer now packs
- * differently. The writers themselves are refused by layout-shift.ts.
+ * that decode, with other constants than before, bits of a word some changed writer now packs
+ * differently, at or above the lowest bit the writer may have moved. The writers themselves
+ * are refused by layout-shift.ts.
  */
 export function bitfieldReaderProblems(m: MatchResult, status: readonly FunctionStatus[]): Map<number, Reason> {
   const out = new Map<number, Reason>();
@@ -136,23 +223,33 @@ export function bitfieldReaderProblems(m: MatchResult, status: readonly Function
     if (status[f.index] !== 'changed' || o < 0) continue;
     const of = m.old.fns.functions[o]!;
     pairs.push({ of, f });
-    const c = detectBitfieldChange(m.old.img, of, m.new.img, f);
-    if (c !== null && !writers.has(c.disp)) writers.set(c.disp, { f, disp: c.disp });
+    for (const c of detectBitfieldChanges(m.old.img, of, m.new.img, f)) {
+      const w = writers.get(c.disp);
+      if (w === undefined) writers.set(c.disp, { f, disp: c.disp, all: new Set([f.index]), from: c.from });
+      else {
+        w.all.add(f.index);
+        w.from = Math.min(w.from, c.from);
+      }
+    }
   }
   if (writers.size === 0) return out;
   for (const { of, f } of pairs) {
     const w = readerProblem(m.old.img, of, m.new.img, f, writers);
-    if (w !== null) out.set(f.index, reason('STRUCTURE_BITFIELD_CHANGED', `it decodes the word at +${hex(w.disp)} with other mask or shift constants than its old body, and ${w.f.name ?? hex(w.f.entry)} now packs that word in another bit layout (refused): words packed before the patch keep the old bit order`, f.entry));
+    if (w !== null) out.set(f.index, reason('STRUCTURE_BITFIELD_CHANGED', `it decodes bits ${w.from} and up of the word at +${hex(w.disp)} with other mask or shift constants than its old body, and ${w.f.name ?? hex(w.f.entry)} now packs that word in another bit layout (refused): words packed before the patch keep the old bit order`, f.entry));
   }
   return out;
 }
 
+/**
+ * The writer whose word `f` reads differently than its old body, decoding (new body) some bit
+ * the writer may have moved; null when none. A read that decodes no bit-field (a length or
+ * pointer used whole) or only bits below the moved ones is no reader of the layout change.
+ */
 function readerProblem(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, f: FunctionInfo, writers: ReadonlyMap<number, Writer>): Writer | null {
-  const n = scanReads(newImg.image, f);
-  if (n.size === 0) return null;
-  const o = scanReads(oldImg.image, of);
-  for (const [disp, w] of [...writers].sort((a, b) => a[0] - b[0])) {
-    if (w.f.index !== f.index && readsDiffer(o, n, disp)) return w;
-  }
-  return null;
+  const n = scanReads(newImg.image, f.decoded.insns);
+  // The words whose moved bits the new body decodes; only then is the old body read.
+  const decoding = [...writers].filter(([disp, w]) => !w.all.has(f.index) && ((n.decoded.get(disp) ?? 0n) & ~lowBits(w.from)) !== 0n).sort((a, b) => a[0] - b[0]);
+  if (decoding.length === 0) return null;
+  const o = scanReads(oldImg.image, of.decoded.insns);
+  return decoding.find(([disp]) => readsDiffer(o, n, disp))?.[1] ?? null;
 }
