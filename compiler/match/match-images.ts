@@ -15,6 +15,7 @@ import { absTarget, type MappedSection } from '../image/map-image.ts';
 import { loaderOnlyCell } from './loader-only-cells.ts';
 import type { ImageAnalysis } from './analyze-image.ts';
 import { pairThroughData } from './match-data-slots.ts';
+import { typeDescriptorName } from '../image/type-descriptors.ts';
 import { pairBetweenAnchors } from './match-order.ts';
 import { Normaliser, type MatchView, type Side } from './normalise.ts';
 
@@ -132,7 +133,7 @@ export function uniqueFunctionNames(fns: readonly FunctionInfo[]): Map<string, n
   return m;
 }
 
-/** 1. Names (exports, COFF symbols), unique on each side; writable data by symbol name. 2. The entry point. */
+/** 1. Names (exports, COFF symbols), unique on each side; writable data by symbol name and MSVC TypeDescriptors by type name. 2. The entry point. */
 function pairByNames(st: MatchState): void {
   const { oldA, newA } = st;
   const oldNames = uniqueFunctionNames(oldA.fns.functions);
@@ -165,6 +166,20 @@ function pairByNames(st: MatchState): void {
   for (const d of newA.items) {
     const o = d.name === null ? undefined : itemNames.get(d.name);
     if (o !== undefined) st.pairItem(o, d.index);
+  }
+  // MSVC TypeDescriptors by their decorated type name, unique on each side (image/type-descriptors.ts).
+  const descriptors = (a: ImageAnalysis): Map<string, number> => {
+    const out = new Map<string, number>();
+    for (const d of a.items) {
+      const name = d.writable ? typeDescriptorName(a.img, d.start, d.end) : null;
+      if (name !== null) out.set(name, out.has(name) ? -1 : d.index);
+    }
+    return out;
+  };
+  const oldDescriptors = descriptors(oldA);
+  for (const [name, n] of descriptors(newA)) {
+    const o = oldDescriptors.get(name) ?? -1;
+    if (n >= 0 && o >= 0) st.pairItem(o, n);
   }
   const oe = oldA.fns.byEntry.get(oldA.img.pe.optionalHeader.addressOfEntryPoint);
   const ne = newA.fns.byEntry.get(newA.img.pe.optionalHeader.addressOfEntryPoint);

@@ -17,6 +17,7 @@ import { parseHandlerData } from '../eh/parse-handler-data.ts';
 import type { ParsedHandlerData } from '../eh/types.ts';
 import type { DataItem, ImageAnalysis } from './analyze-image.ts';
 import { importKey } from './import-identity.ts';
+import { delayDescriptorDll } from '../image/delay-imports.ts';
 import { loaderOnlyCell } from './loader-only-cells.ts';
 import { goFieldsIn } from '../image/go-types.ts';
 
@@ -471,6 +472,9 @@ export class Normaliser {
     }
     const imp = a.img.iat.get(t);
     if (imp !== undefined) return `m${importKey(imp)}`;
+    // A delay-load descriptor (image/delay-imports.ts): the DLL it loads.
+    const delayed = delayDescriptorDll(a.img, t);
+    if (delayed !== null) return `dd${delayed}`;
     if (t >= a.img.image.length) return mode === 'shape' ? 'x?' : `x${t}`;
     const g = a.fns.containing(t);
     if (g !== undefined) {
