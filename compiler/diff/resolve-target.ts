@@ -7,6 +7,7 @@
  */
 import type { FixupTarget } from '../../formats/package.ts';
 import { importKey } from '../match/import-identity.ts';
+import { delayDescriptorDll, delayDescriptorOf } from '../image/delay-imports.ts';
 import { loaderOnlyCell } from '../match/loader-only-cells.ts';
 import { oldCounterpart } from './rodata-counterparts.ts';
 import { oldRvaByLayout, type UntouchedOld } from '../match/writable-layout.ts';
@@ -195,6 +196,11 @@ export function resolveTarget(ctx: ResolveContext, t: number, from: FunctionInfo
     const slot = oldSlots(m).get(importKey(imp));
     if (slot !== undefined) return { ok: true, target: { kind: 'image', rva: asRva(slot) } };
     return { ok: true, target: { kind: 'import-slot', index: ctx.importIndex(imp.dll, imp.symbol) } };
+  }
+  const delayed = delayDescriptorDll(n.img, t);
+  if (delayed !== null) {
+    const od = delayDescriptorOf(m.old.img, delayed);
+    return od === null ? fail(`reference to the delay-load descriptor of ${delayed}, which OLD does not have`) : { ok: true, target: { kind: 'image', rva: asRva(od) } };
   }
   if (n.importRanges.some(([s, e]) => t >= s && t < e)) return fail(`reference into the import tables at 0x${t.toString(16)}`);
   const g = n.fns.containing(t);

@@ -51,10 +51,11 @@ export function emitPackage(diff: ImageDiff, opts: EmitOptions): Result<EmittedP
     if (!r.ok && opts.skipRefused && r.carriers.some((c) => !dropped.has(c))) {
       for (const c of r.carriers) {
         if (dropped.has(c)) continue;
-        dropped.set(c, r.error.message);
+        const why = r.why?.get(c) ?? r.error.message;
+        dropped.set(c, why);
         // A parent and its funclets are left out together (never new tables with old
         // funclets, or the reverse).
-        for (const k of diff.ehGroupOf.get(c) ?? []) if (!dropped.has(k)) dropped.set(k, `its exception-handling group member ${describeNew(diff.match, diff.match.new.fns.functions[c]!.entry)} is left out: ${r.error.message}`);
+        for (const k of diff.ehGroupOf.get(c) ?? []) if (!dropped.has(k)) dropped.set(k, `its exception-handling group member ${describeNew(diff.match, diff.match.new.fns.functions[c]!.entry)} is left out: ${why}`);
       }
       if (leftOld) closeLeftOld(diff, dropped);
       continue;

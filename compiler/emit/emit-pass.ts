@@ -24,7 +24,13 @@ import { defaultBaselineId, identityOf } from './identity.ts';
 import type { EmitOptions, EmittedPackage, Omission } from './types.ts';
 
 /** A pass's package, or its failure with the carried functions whose emission needed the missing piece. */
-export type PassResult = { readonly ok: true; readonly value: EmittedPackage; readonly pass: PassExtras } | { readonly ok: false; readonly error: HotpatchError; readonly carriers: readonly number[] };
+export type PassResult = { readonly ok: true; readonly value: EmittedPackage; readonly pass: PassExtras } | {
+  readonly ok: false;
+  readonly error: HotpatchError;
+  readonly carriers: readonly number[];
+  /** Per carrier, the message of the first failure it carries (absent: `error`'s). */
+  readonly why?: ReadonlyMap<number, string>;
+};
 
 /** A failed pass blaming one carried function (or none). */
 export function failPass(carrier: number | null, code: string, message: string): PassResult {
@@ -365,7 +371,10 @@ export class EmitPass {
     const m = this.m;
     if (this.failures.length > 0) {
       const carriers = [...new Set(this.failures.flatMap((x) => x.carriers))];
-      return { ok: false, error: this.failures[0]!.error, carriers };
+      // Each carrier is left out for its own failure, not the pass's first one.
+      const why = new Map<number, string>();
+      for (const x of this.failures) for (const c of x.carriers) if (!why.has(c)) why.set(c, x.error.message);
+      return { ok: false, error: this.failures[0]!.error, carriers, why };
     }
     const target = identityOf(m.old.img, opts.moduleName, this.relied);
     const series = opts.series ?? { baselineId: defaultBaselineId(m.old.img, opts.moduleName), sequence: 1 };

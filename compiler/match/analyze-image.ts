@@ -18,6 +18,7 @@ export type { DataItem } from '../image/types.ts';
 import { DirectoryIndex } from '../../runtime/pe/types.ts';
 import { findCodeOffsetTables } from './code-offset-tables.ts';
 import { findThrowInfo } from '../functions/msvc-throw-info.ts';
+import { findTypeDescriptors } from '../image/type-descriptors.ts';
 import { readGoTables } from '../image/go-tables.ts';
 import { readGoMetadata, type GoMetadata } from '../image/go-types.ts';
 import { upperBound } from '../../common/search.ts';
@@ -284,6 +285,8 @@ export function analyzeImage(img: MappedImage, progress: Progress = NO_PROGRESS)
   for (const f of fns.functions) for (const r of f.decoded.refs) if (!r.isBranch) refTargets.add(r.target);
   const throwData = findThrowInfo(img, (rva) => fns.byEntry.has(rva), refTargets);
   for (const s of throwData.starts) bounds.addStart(s);
+  // MSVC TypeDescriptors are items of their own (image/type-descriptors.ts).
+  for (const s of findTypeDescriptors(img)) bounds.addStart(s);
   // --- Go hook (compiler/image/go-types.ts): type descriptors, names, method tables and GC
   // bitmaps are items of their exact extent, and their offset fields are keyed by meaning.
   const goTables = readGoTables(img);

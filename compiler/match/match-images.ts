@@ -15,7 +15,9 @@ import { absTarget, type MappedSection } from '../image/map-image.ts';
 import { loaderOnlyCell } from './loader-only-cells.ts';
 import type { ImageAnalysis } from './analyze-image.ts';
 import { pairThroughData } from './match-data-slots.ts';
+import { typeDescriptorName } from '../image/type-descriptors.ts';
 import { pairBetweenAnchors } from './match-order.ts';
+import { nameVeto, pairingKeys, pairLookalikeLeftovers, type NameVeto } from './name-evidence.ts';
 import { Normaliser, type MatchView, type Side } from './normalise.ts';
 
 /** How a function pair was found. */
@@ -56,6 +58,12 @@ interface MatchState {
   /** Shape hash of each function (normalised code with no match named). */
   readonly oldShape: readonly string[];
   readonly newShape: readonly string[];
+  /** Named-shape hash of each function (shape with TypeDescriptors named: match/name-evidence.ts). */
+  readonly oldNamed: readonly string[];
+  readonly newNamed: readonly string[];
+  /** What the propagation compares: the named hash where it is evidence, else the shape (pairingKeys). */
+  readonly oldKey: readonly string[];
+  readonly newKey: readonly string[];
   /** Callees and writable items of each function, memoised. */
   readonly oldTargets: TargetLists;
   readonly newTargets: TargetLists;
@@ -72,6 +80,9 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
   const itemNewToOld = new Int32Array(newA.items.length).fill(-1);
   const itemOldToNew = new Int32Array(oldA.items.length).fill(-1);
   const fnHow = new Map<number, MatchHow>();
+  // Set once the shapes are known: pairs other than by name and entry that referenced-name
+  // evidence contradicts are never made (match/name-evidence.ts).
+  let veto: NameVeto | null = null;
   const view: MatchView = {
     fnKey: (side, i) => (side === 'old' ? (fnOldToNew[i]! >= 0 ? i : -1) : fnNewToOld[i]!),
     itemKey: (side, i) => (side === 'old' ? (itemOldToNew[i]! >= 0 ? i : -1) : itemNewToOld[i]!),
@@ -88,10 +99,15 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
     fnHow,
     oldShape: [],
     newShape: [],
+    oldNamed: [],
+    newNamed: [],
+    oldKey: [],
+    newKey: [],
     oldTargets: new TargetLists(oldA),
     newTargets: new TargetLists(newA),
     pair(o, n, how) {
       if (fnOldToNew[o] !== -1 || fnNewToOld[n] !== -1) return false;
+      if (veto !== null && how !== 'name' && how !== 'entry' && veto(o, n)) return false;
       fnOldToNew[o] = n;
       fnNewToOld[n] = o;
       fnHow.set(n, how);
@@ -108,11 +124,14 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
     },
   };
   pairByNames(st);
-  const shaped: MatchState = {
-    ...st,
+  const hashes = {
     oldShape: oldA.fns.functions.map((f) => oldNorm.shapeHash(f)),
     newShape: newA.fns.functions.map((f) => newNorm.shapeHash(f)),
+    oldNamed: oldA.fns.functions.map((f) => oldNorm.namedHash(f)),
+    newNamed: newA.fns.functions.map((f) => newNorm.namedHash(f)),
   };
+  const shaped: MatchState = { ...st, ...hashes, ...pairingKeys(hashes) };
+  veto = nameVeto(hashes);
   propagate(shaped);
   const itemsByPosition = pairWritableByPosition(st, oldNorm, newNorm);
   oldNorm.reset();
@@ -132,7 +151,7 @@ export function uniqueFunctionNames(fns: readonly FunctionInfo[]): Map<string, n
   return m;
 }
 
-/** 1. Names (exports, COFF symbols), unique on each side; writable data by symbol name. 2. The entry point. */
+/** 1. Names (exports, COFF symbols), unique on each side; writable data by symbol name and MSVC TypeDescriptors by type name. 2. The entry point. */
 function pairByNames(st: MatchState): void {
   const { oldA, newA } = st;
   const oldNames = uniqueFunctionNames(oldA.fns.functions);
@@ -165,6 +184,20 @@ function pairByNames(st: MatchState): void {
   for (const d of newA.items) {
     const o = d.name === null ? undefined : itemNames.get(d.name);
     if (o !== undefined) st.pairItem(o, d.index);
+  }
+  // MSVC TypeDescriptors by their decorated type name, unique on each side (image/type-descriptors.ts).
+  const descriptors = (a: ImageAnalysis): Map<string, number> => {
+    const out = new Map<string, number>();
+    for (const d of a.items) {
+      const name = d.writable ? typeDescriptorName(a.img, d.start, d.end) : null;
+      if (name !== null) out.set(name, out.has(name) ? -1 : d.index);
+    }
+    return out;
+  };
+  const oldDescriptors = descriptors(oldA);
+  for (const [name, n] of descriptors(newA)) {
+    const o = oldDescriptors.get(name) ?? -1;
+    if (n >= 0 && o >= 0) st.pairItem(o, n);
   }
   const oe = oldA.fns.byEntry.get(oldA.img.pe.optionalHeader.addressOfEntryPoint);
   const ne = newA.fns.byEntry.get(newA.img.pe.optionalHeader.addressOfEntryPoint);
@@ -205,13 +238,22 @@ function propagate(st: MatchState): void {
     });
     changed += pairNeighbours(st);
     // 5b. Only when nothing else moves: runs between ordered anchors (LCS, equal gaps).
-    if (changed === 0) changed += pairBetweenAnchors(st.fnNewToOld, st.fnOldToNew, st.oldShape, st.newShape, (o, n) => st.pair(o, n, 'order'), fruitlessRuns);
+    if (changed === 0) changed += pairBetweenAnchors(st.fnNewToOld, st.fnOldToNew, st.oldKey, st.newKey, (o, n) => st.pair(o, n, 'order'), fruitlessRuns);
     if (changed === 0) break;
   }
+  // 5c. Last (the rounds above may stop at their bound on a large image, couchbase): look-alikes
+  // about types only one build names, by shape and descriptor family (match/name-evidence.ts),
+  // then the descriptors they reference, by position.
+  if (pairLookalikeLeftovers(st, (o, n) => st.pair(o, n, 'order')) > 0) pairThroughCalls(st);
 }
 
-/** 3. Shapes unique among the unmatched on both sides. */
+/** 3. Named shapes, then shapes, unique among the unmatched on both sides. */
 function pairUniqueShapes(st: MatchState): number {
+  return pairUnique(st, st.oldNamed, st.newNamed) + pairUnique(st, st.oldShape, st.newShape);
+}
+
+/** Hashes (`oldHash`, `newHash`) unique among the unmatched on both sides. */
+function pairUnique(st: MatchState, oldHash: readonly string[], newHash: readonly string[]): number {
   const count = (shapes: readonly string[], used: Int32Array): Map<string, number> => {
     const m = new Map<string, number>();
     shapes.forEach((h, i) => {
@@ -220,8 +262,8 @@ function pairUniqueShapes(st: MatchState): number {
     });
     return m;
   };
-  const os = count(st.oldShape, st.fnOldToNew);
-  const ns = count(st.newShape, st.fnNewToOld);
+  const os = count(oldHash, st.fnOldToNew);
+  const ns = count(newHash, st.fnNewToOld);
   let changed = 0;
   for (const [h, n] of ns) {
     const o = os.get(h);
@@ -251,7 +293,7 @@ class TargetLists {
 
 /** 4. Call graph and data references of matched pairs, position by position. */
 function pairThroughCalls(st: MatchState): number {
-  const { fnNewToOld, oldShape, newShape, oldTargets, newTargets } = st;
+  const { fnNewToOld, oldKey, newKey, oldTargets, newTargets } = st;
   let changed = 0;
   for (let n = 0; n < fnNewToOld.length; n++) {
     const o = fnNewToOld[n]!;
@@ -261,11 +303,11 @@ function pairThroughCalls(st: MatchState): number {
     if (nt.length === ot.length) {
       for (let k = 0; k < nt.length; k++) if (st.pair(ot[k]!, nt[k]!, 'callgraph')) changed++;
     } else {
-      // Different call lists: pair only callees whose shapes agree, in order.
+      // Different call lists: pair only callees whose (named) shapes agree, in order.
       let j = 0;
       for (const t of nt) {
         for (let k = j; k < ot.length; k++) {
-          if (oldShape[ot[k]!] === newShape[t]) {
+          if (oldKey[ot[k]!] === newKey[t]) {
             if (st.pair(ot[k]!, t, 'callgraph')) changed++;
             j = k + 1;
             break;
@@ -282,7 +324,7 @@ function pairThroughCalls(st: MatchState): number {
 
 /** 5. Neighbours in address order, when their shapes agree or both are the only gap. */
 function pairNeighbours(st: MatchState): number {
-  const { fnNewToOld, fnOldToNew, oldShape, newShape } = st;
+  const { fnNewToOld, fnOldToNew, oldKey, newKey } = st;
   let changed = 0;
   for (let n = 0; n < fnNewToOld.length; n++) {
     const o = fnNewToOld[n]!;
@@ -292,7 +334,7 @@ function pairNeighbours(st: MatchState): number {
       const on = o + d;
       if (nn < 0 || on < 0 || nn >= fnNewToOld.length || on >= fnOldToNew.length) continue;
       if (fnNewToOld[nn] !== -1 || fnOldToNew[on] !== -1) continue;
-      const sameShape = oldShape[on] === newShape[nn];
+      const sameShape = oldKey[on] === newKey[nn];
       // Both unmatched and enclosed by the same matched pair on the other side: the same slot.
       const nn2 = nn + d;
       const on2 = on + d;

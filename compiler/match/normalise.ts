@@ -17,6 +17,8 @@ import { parseHandlerData } from '../eh/parse-handler-data.ts';
 import type { ParsedHandlerData } from '../eh/types.ts';
 import type { DataItem, ImageAnalysis } from './analyze-image.ts';
 import { importKey } from './import-identity.ts';
+import { delayDescriptorDll } from '../image/delay-imports.ts';
+import { typeDescriptorName } from '../image/type-descriptors.ts';
 import { loaderOnlyCell } from './loader-only-cells.ts';
 import { goFieldsIn } from '../image/go-types.ts';
 
@@ -34,9 +36,20 @@ export interface MatchView {
 /**
  * Normalisation mode (see the module comment). `code` is `exact` with read-only data reduced
  * to "some constant": equal `code` forms with different `exact` forms mean only the data the
- * function reads changed.
+ * function reads changed. `named` is `shape` with each writable item that has an identity of
+ * its own in both builds (an MSVC TypeDescriptor: its decorated type name) named by it, also
+ * inside read-only data: two look-alike functions that return different types' descriptors
+ * (std::function's `target_type` accessors, `lea rax, [TypeDescriptor]; ret`) differ.
  */
-export type Mode = 'shape' | 'exact' | 'code';
+export type Mode = 'shape' | 'named' | 'exact' | 'code';
+
+/** Whether `mode` names no match (a function is just "a function"): `shape` and `named`. */
+function matchFree(mode: Mode): boolean {
+  return mode === 'shape' || mode === 'named';
+}
+
+/** Memo slot of each mode in the per-item key cache. */
+const MODE_SLOT: Record<Mode, number> = { shape: 0, named: 1, exact: 2, code: 3 };
 
 /** A streaming 64-bit (two 32-bit lanes) hash over bytes and strings. */
 export class Hasher {
@@ -216,7 +229,7 @@ export function stringExtent(b: Uint8Array, start: number, end: number): number 
 
 /** Normaliser over one image. Data-item keys are memoised per mode. */
 export class Normaliser {
-  /** Memoised item keys, at 3 * index + mode (shape 0, exact 1, code 2). */
+  /** Memoised item keys, at 4 * index + MODE_SLOT[mode]. */
   private readonly itemKeys = new Map<number, string>();
   /** Memoised `exact` (2 * index) and `code` (2 * index + 1) forms. */
   private readonly forms = new Map<number, string>();
@@ -225,6 +238,8 @@ export class Normaliser {
   /** Per item being hashed: the highest ancestor (smallest depth) a pointer in it went back to. */
   private readonly frames: Array<{ minRef: number }> = [];
   private budget = 0;
+  /** TypeDescriptor names of writable items (descriptorName), by item index. */
+  private readonly descriptorNames = new Map<number, string | null>();
   /** The form being written (see writeForm). */
   private readonly units = new CodeUnits();
 
@@ -246,7 +261,7 @@ export class Normaliser {
    * data-only check and the verifier ask for the same forms many times.
    */
   functionForm(f: FunctionInfo, mode: Mode): string {
-    if (mode === 'shape') return this.computeForm(f, mode);
+    if (matchFree(mode)) return this.computeForm(f, mode);
     const memo = mode === 'exact' ? 2 * f.index : 2 * f.index + 1;
     const hit = this.forms.get(memo);
     if (hit !== undefined) return hit;
@@ -277,6 +292,19 @@ export class Normaliser {
   shapeHash(f: FunctionInfo): string {
     this.writeForm(f, 'shape');
     return new Hasher().units(this.units.buf, this.units.length).digest();
+  }
+
+  /** The `named` form's hash (see Mode): equal to `shapeHash(f)` when `f` references no named item. */
+  namedHash(f: FunctionInfo): string {
+    this.writeForm(f, 'named');
+    return new Hasher().units(this.units.buf, this.units.length).digest();
+  }
+
+  /** The decorated type name of writable item `item` when it is an MSVC TypeDescriptor, else null (memoised). */
+  private descriptorName(item: DataItem): string | null {
+    let name = this.descriptorNames.get(item.index);
+    if (name === undefined) this.descriptorNames.set(item.index, (name = typeDescriptorName(this.a.img, item.start, item.end)));
+    return name;
   }
 
   private computeForm(f: FunctionInfo, mode: Mode): string {
@@ -369,7 +397,7 @@ export class Normaliser {
         const w = at + uw.size;
         const rva = w + 4 <= img.length ? (img[w]! | (img[w + 1]! << 8) | (img[w + 2]! << 16) | (img[w + 3]! << 24)) >>> 0 : -1;
         // (Matching leaves it out: MSVC's FuncInfo holds RVAs, which move with the layout.)
-        extra += mode === 'shape' ? '|d' : `|d${this.targetToken(null, rva, mode)}`;
+        extra += matchFree(mode) ? '|d' : `|d${this.targetToken(null, rva, mode)}`;
       }
     }
     return extra;
@@ -433,10 +461,10 @@ export class Normaliser {
       }
       const g = a.img.iat.has(t) || t >= a.img.image.length ? undefined : a.fns.containing(t);
       if (g !== undefined) {
-        const key = mode === 'shape' ? 0 : this.match.fnKey(this.side, g.index);
+        const key = matchFree(mode) ? 0 : this.match.fnKey(this.side, g.index);
         if (key >= 0) {
           u.unit(0x66); // shape: 'f' or 'f+'; else `f${key}+${t - g.entry}`
-          if (mode === 'shape') {
+          if (matchFree(mode)) {
             if (t !== g.entry) u.unit(0x2b);
             return;
           }
@@ -459,7 +487,7 @@ export class Normaliser {
   targetToken(f: FunctionInfo | null, t: number, mode: Mode): string {
     const a = this.a;
     // Outside the image (odd bytes decoded as code): equal only at the same address.
-    if (t < 0) return mode === 'shape' ? 'x?' : `x${t}`;
+    if (t < 0) return matchFree(mode) ? 'x?' : `x${t}`;
     if (t === 0) return 'B';
     // The PE headers (CRT code reads e_lfanew and the section table through __ImageBase).
     if (t < a.img.pe.optionalHeader.sizeOfHeaders && a.img.sections.every((s) => t < s.rva)) return `h${t}`;
@@ -471,10 +499,13 @@ export class Normaliser {
     }
     const imp = a.img.iat.get(t);
     if (imp !== undefined) return `m${importKey(imp)}`;
-    if (t >= a.img.image.length) return mode === 'shape' ? 'x?' : `x${t}`;
+    // A delay-load descriptor (image/delay-imports.ts): the DLL it loads.
+    const delayed = delayDescriptorDll(a.img, t);
+    if (delayed !== null) return `dd${delayed}`;
+    if (t >= a.img.image.length) return matchFree(mode) ? 'x?' : `x${t}`;
     const g = a.fns.containing(t);
     if (g !== undefined) {
-      if (mode === 'shape') return t === g.entry ? 'f' : 'f+';
+      if (matchFree(mode)) return t === g.entry ? 'f' : 'f+';
       const key = this.match.fnKey(this.side, g.index);
       return key < 0 ? `f?${this.side}${t}` : `f${key}+${t - g.entry}`;
     }
@@ -493,7 +524,7 @@ export class Normaliser {
         return '?';
       });
       // The table is part of its function: equal tables of two matched functions match.
-      return `j${fn === f ? '' : mode === 'shape' ? 'f' : this.match.fnKey(this.side, fn.index)}[${offs.join(',')}]`;
+      return `j${fn === f ? '' : matchFree(mode) ? 'f' : this.match.fnKey(this.side, fn.index)}[${offs.join(',')}]`;
     }
     const item = a.itemAt(t);
     if (item === undefined) {
@@ -503,10 +534,14 @@ export class Normaliser {
       if (sec !== undefined) return `e${sec.name}${sec.rva === t ? '<' : '>'}`;
       // Nothing known lives there (outside the image, import tables, odd bytes): equal only
       // at the same address, which holds when nothing moved and fails when anything did.
-      return mode === 'shape' ? 'x?' : `x${t}`;
+      return matchFree(mode) ? 'x?' : `x${t}`;
     }
     if (item.writable) {
       if (mode === 'shape') return `w+${t - item.start}`;
+      if (mode === 'named') {
+        const name = this.descriptorName(item);
+        return name === null ? `w+${t - item.start}` : `wt${name}+${t - item.start}`;
+      }
       const key = this.match.itemKey(this.side, item.index);
       if (key >= 0) return `w${key}+${t - item.start}`;
       // A loader-only cell (gcc's DW.ref.*: a relocated pointer no code writes) means what
@@ -520,7 +555,7 @@ export class Normaliser {
 
   /** Content key of a read-only item: its bytes with pointer fields replaced by their targets. */
   itemKey(item: DataItem, mode: Mode): string {
-    const memo = 3 * item.index + (mode === 'shape' ? 0 : mode === 'exact' ? 1 : 2);
+    const memo = 4 * item.index + MODE_SLOT[mode];
     const hit = this.itemKeys.get(memo);
     if (hit !== undefined) return hit;
     // Pointer graphs in data have cycles (type_info <-> vtables, Go type descriptors). A

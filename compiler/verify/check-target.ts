@@ -17,6 +17,7 @@ import { absTarget, relocsIn, type MappedImage } from '../image/map-image.ts';
 import { IMAGE_REL_BASED_DIR64 } from '../../runtime/pe/types.ts';
 import type { DataItem, FunctionInfo } from '../image/types.ts';
 import { importKey } from '../match/import-identity.ts';
+import { delayDescriptorDll, delayDescriptorOf } from '../image/delay-imports.ts';
 import { loaderOnlyCell } from '../match/loader-only-cells.ts';
 import { oldRvaByLayout } from '../match/writable-layout.ts';
 import { untouchedByOldCode } from '../diff/untouched-old.ts';
@@ -33,12 +34,23 @@ export interface CarriedFunction {
 
 const describe = (rva: number): string => `read-only data at 0x${rva.toString(16)}`;
 
+/**
+ * How an address at the start of an item is read. `value`: as any address, so it may also be
+ * one past the end of the item before it (`&arr[N]`). `access`: an instruction's load or store
+ * at it (disasm/memory-access.ts), or a handler-data field naming a TypeDescriptor: it names
+ * the writable item starting there (as resolve-target.ts reads it). `field`: an image-relative
+ * RVA field of recognised MSVC throw data (functions/msvc-throw-info.ts), whose role fixes
+ * what it names (a CatchableTypeArray, a CatchableType, a TypeDescriptor): the structure
+ * starting there, read-only or writable, never the end of the one before it.
+ */
+type Reading = 'value' | 'access' | 'field';
+
 /** Checks addresses on the paper image against the NEW addresses they stand for. */
 export class TargetChecker {
   /** Read-only item slot (`pkg:` or `old:` + index) -> where its image starts. */
   private readonly placed = new Map<string, bigint>();
   /** Pointer obligations uncovered while placing items, checked from a worklist. */
-  private readonly pending: Array<{ t: number; actual: bigint; what: string; fromOld: boolean }> = [];
+  private readonly pending: Array<{ t: number; actual: bigint; what: string; fromOld: boolean; reading?: Reading }> = [];
   private readonly oldImg: MappedImage;
   private readonly newImg: MappedImage;
   private readonly imageBase: bigint;
@@ -62,10 +74,10 @@ export class TargetChecker {
    * otherwise (and for every pointer in data) it is an address the program may compare.
    */
   check(t: number, actual: bigint, what: string, access = false, branch = false): Result<void> {
-    let r = this.checkOne(t, actual, what, false, access, branch);
+    let r = this.checkOne(t, actual, what, false, access ? 'access' : 'value', branch);
     while (r.ok && this.pending.length > 0) {
       const o = this.pending.pop()!;
-      r = this.checkOne(o.t, o.actual, `${what} -> pointer in ${o.what}`, o.fromOld);
+      r = this.checkOne(o.t, o.actual, `${what} -> pointer in ${o.what}`, o.fromOld, o.reading);
     }
     this.pending.length = 0;
     return r;
@@ -100,9 +112,8 @@ export class TargetChecker {
 
   // `fromOld`: the obligation comes from a pointer inside OLD's own data, not from the package;
   // such an item may have its own image in OLD besides the one the package gives it.
-  // `access`: an instruction's load or store at `t` (disasm/memory-access.ts), which names the
-  // item starting at `t`, never the end of the writable one before it.
-  private checkOne(t: number, actual: bigint, what: string, fromOld = false, access = false, branch = false): Result<void> {
+  // `reading`: whether an item start may also be the end of the item before it (Reading).
+  private checkOne(t: number, actual: bigint, what: string, fromOld = false, reading: Reading = 'value', branch = false): Result<void> {
     const m = this.diff.match;
     const B = this.imageBase;
     const newImg = this.newImg;
@@ -118,6 +129,11 @@ export class TargetChecker {
       return i >= 0 && actual === this.paper.importSlotVa[i] ? ok(undefined) : mismatch(`${what}: does not reach import ${imp.dll}!${imp.symbol}`);
     }
     if (g !== undefined) return this.checkFunctionTarget(g, t, actual, what, branch);
+    const delayed = delayDescriptorDll(newImg, t);
+    if (delayed !== null) {
+      const od = delayDescriptorOf(this.oldImg, delayed);
+      return od !== null && actual === B + BigInt(od) ? ok(undefined) : mismatch(`${what}: does not reach OLD's delay-load descriptor of ${delayed}`);
+    }
     const item = m.new.itemAt(t);
     if (item === undefined) {
       const edge = newImg.sections.find((s) => s.rva + s.size === t);
@@ -141,13 +157,13 @@ export class TargetChecker {
         return this.placeItem(item, actual - BigInt(t - item.start), what, false);
       }
       if (oi === undefined || actual !== B + BigInt(oi.start + (t - item.start))) return mismatch(`${what}: does not reach the matched old global`);
-      const prev = t === item.start && !access ? m.new.items[item.index - 1] : undefined;
+      const prev = t === item.start && reading === 'value' ? m.new.items[item.index - 1] : undefined;
       return prev !== undefined && prev.writable && prev.end === t && prev.section === item.section ? this.endOf(prev, actual, what, fromOld) : ok(undefined);
     }
     // Read-only: `t` means (item, offset). Item extents are inferred, so an address that
     // starts an item may equally be one past the end of the read-only item just before it
     // (`&table[N]`): the image must then hold both, the previous item ending exactly at actual.
-    const prev = t === item.start ? m.new.items[item.index - 1] : undefined;
+    const prev = t === item.start && reading !== 'field' ? m.new.items[item.index - 1] : undefined;
     if (prev !== undefined && !prev.writable && prev.end === t && prev.section === item.section) {
       const r = this.endOf(prev, actual, what, fromOld);
       if (!r.ok) return r;
@@ -259,7 +275,7 @@ export class TargetChecker {
         // (A copy in the package, only ever glued to the item after it as a possible end
         // pointer, is compared byte for byte below.)
         const rv = new DataView(got.buffer, got.byteOffset).getUint32(k, true);
-        this.pending.push({ t: rvaTarget, actual: this.imageBase + BigInt(rv), what: `${describe(item.start)} + ${k} (rva)`, fromOld: true });
+        this.pending.push({ t: rvaTarget, actual: this.imageBase + BigInt(rv), what: `${describe(item.start)} + ${k} (rva)`, fromOld: true, reading: 'field' });
         k += 3;
         continue;
       }

@@ -192,8 +192,10 @@ class HandlerDataCheck {
       const ri = fn.ranges.findIndex((r) => r.end === t);
       if (ri >= 0) return actual === this.c.addr + BigInt(this.c.offsets[ri]! + (t - fn.ranges[ri]!.start)) ? ok(undefined) : mismatch(`${what}: does not reach the end of the carried range`);
     }
-    // Routines the exception runtime calls: their address is never compared (as a branch).
-    return this.checker.check(t, actual, what, false, true);
+    // Routines the exception runtime calls: their address is never compared (as a branch). A
+    // `data` field (a TypeDescriptor a catch matches) names the object at its address, never
+    // the end of the one before it, as resolve-target.ts handlerFieldTarget reads it.
+    return this.checker.check(t, actual, what, hf.role === 'data', true);
   }
 
   /** The structures the fields named so far: one copy each, equal to NEW outside its fields. */
