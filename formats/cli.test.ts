@@ -90,7 +90,7 @@ describe('hotpatch inspect', SLOW, () => {
     expect(r.status).toBe(0);
     const j = JSON.parse(r.stdout) as PackageReport;
     expect(j.signature.status).toBe('verified');
-    expect(j.format).toBe('2.4');
+    expect(j.format).toBe('2.5');
     expect(j.series).toEqual({ baselineId: '2026-Q4', sequence: 7 });
     expect(j.target.codeView?.guid).toBe('13121110-1514-1716-1819-1A1B1C1D1E1F');
     expect(j.functions.map((f) => [f.name, f.status, f.storage])).toEqual([
