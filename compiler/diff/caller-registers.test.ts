@@ -140,7 +140,7 @@ describe('toolchains and the real corpus', () => {
     expect(oldFns.byEntry.has(0x199c)).toBe(true);
     const calls = findClobberedCalls(d.value.match, d.value.newStatus);
     expect(calls.map((c) => [c.caller.entry, c.site, c.callee.entry, c.culprit.entry, regNames(c.kept)])).toEqual([[0x19dc, 0x1a05, 0x199c, 0x1928, 'r8']]);
-  });
+  }, 300_000); // a whole 7za diff: minutes on a loaded 2-core machine
 
   // LLVM keeps nothing volatile across a call: a read after one is an undefined value.
   const libvips = realPair('libvips-0.34.4-0.34.5');
