@@ -20,60 +20,18 @@
  *   is hotpatchable and, patched live, prints v2's lines.
  */
 import { describe, expect, test } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { COMPILER_VERSION, diffFiles, emitPackage, type ImageDiff } from '../compiler/index.ts';
-import { planRedirect } from '../compiler/diff/redirect-sites.ts';
-import { encodePackage } from '../formats/container.ts';
+import { COMPILER_VERSION, emitPackage, type ImageDiff } from '../compiler/index.ts';
 import type { Toolchain } from '../samples/scenarios.ts';
 import { expectedOutput, liveSuite, patchedRound, sampleDll } from './support/live-suite.ts';
 import { missingTools } from './support/tools.ts';
+import { buildLayoutProbe, diffDlls, liftRule, writeProbePackage } from './support/layout-probes.ts';
 
 const skip = missingTools(['wine', 'mingw', 'clang']);
 const suite = liveSuite('hp-probe-layout-', skip);
-const PROBES = join(dirname(fileURLToPath(import.meta.url)), 'probes');
 
-/** Builds test/probes/<name>.c as version `v` by `tc` into the suite's folder, as samples/build.ts does (-O2, no timestamp, COFF symbols). */
-function buildProbe(name: string, v: 1 | 2, tc: Toolchain): string {
-  const work = join(suite.dir(), tc, name, `v${v}`);
-  mkdirSync(work, { recursive: true });
-  const [cmd, pre] = tc === 'gcc' ? ['x86_64-w64-mingw32-gcc', []] : ['clang-22', ['--target=x86_64-w64-mingw32', '-fuse-ld=lld']];
-  const flags = ['-O2', `-DHP_VERSION=${v}`, '-shared', '-Wl,--no-insert-timestamp', '-static-libgcc', '-Wl,-S'];
-  execFileSync(cmd, [...pre, ...flags, '-o', `${name}.dll`, join(PROBES, `${name}.c`)], { cwd: work });
-  return join(work, `${name}.dll`);
-}
-
-function diffOf(v1: string, v2: string): ImageDiff {
-  const d = diffFiles(new Uint8Array(readFileSync(v1)), new Uint8Array(readFileSync(v2)));
-  if (!d.ok) throw new Error(d.error.message);
-  return d.value;
-}
-
-/** The diff with its `code` refusals lifted: what the compiler decided before the rule. */
-function withoutRule(d: ImageDiff, code: string): ImageDiff {
-  const reserved = new Set<number>();
-  const functions = d.functions.map((f) => {
-    if (f.reason?.code !== code) return f;
-    const redirect = planRedirect(d.match.old, d.match.old.fns.functions[f.oldIndex!]!, reserved);
-    if ('code' in redirect) throw new Error(`${f.name ?? ''}: ${redirect.message}`);
-    return { ...f, verdict: 'hotpatchable' as const, reason: null, redirect };
-  });
-  const refused = functions.filter((f) => f.verdict === 'refused').length + d.data.filter((x) => x.verdict === 'refused').length;
-  return { ...d, functions, hotpatchable: refused === 0, counts: { ...d.counts, refused } };
-}
-
-/** Writes the package of `d` (every function, as the compiler presents it) into the suite's folder. */
-async function writePackage(d: ImageDiff, moduleName: string, file: string): Promise<string> {
-  const e = emitPackage(d, { moduleName, skipRefused: false, series: null, compilerVersion: COMPILER_VERSION });
-  if (!e.ok) throw new Error(e.error.message);
-  const bytes = await encodePackage(e.value.pkg);
-  if (!bytes.ok) throw new Error(bytes.error.message);
-  const pkg = join(suite.dir(), file);
-  writeFileSync(pkg, bytes.value);
-  return pkg;
-}
+/** test/probes/<name>.c as version `v` by `tc`, built into the suite's folder. */
+const buildProbe = (name: string, v: 1 | 2, tc: Toolchain): string => buildLayoutProbe(suite.dir(), name, v, tc);
+const writePackage = (d: ImageDiff, moduleName: string, file: string): Promise<string> => writeProbePackage(suite.dir(), d, moduleName, file);
 
 const VARIANTS: ReadonlyArray<readonly [Toolchain, string]> = [
   ['gcc', ''],
@@ -82,12 +40,12 @@ const VARIANTS: ReadonlyArray<readonly [Toolchain, string]> = [
 
 describe.skipIf(skip !== undefined)(`layout probes live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
   test.each(VARIANTS)('heap-stride (%s): refused; carried anyway, old cells are walked at the new stride', async (tc, variant) => {
-    const d = diffOf(sampleDll('heap-stride', 'v1', variant), sampleDll('heap-stride', 'v2', variant));
+    const d = diffDlls(sampleDll('heap-stride', 'v1', variant), sampleDll('heap-stride', 'v2', variant));
     expect(d.functions.filter((f) => f.verdict === 'refused').map((f) => `${f.name}: ${f.reason?.code}`).sort()).toEqual([
       'cells_fill: STRUCTURE_STRIDE_CHANGED',
       'cells_sum: STRUCTURE_STRIDE_CHANGED',
     ]);
-    const presented = withoutRule(d, 'STRUCTURE_STRIDE_CHANGED');
+    const presented = liftRule(d, 'STRUCTURE_STRIDE_CHANGED');
     expect(presented.hotpatchable, 'nothing else refuses the pair').toBe(true);
     const pkg = await writePackage(presented, 'v1.dll', `heap-stride-${tc}.hpk`);
     const old = expectedOutput('heap-stride', 'v1');
@@ -101,7 +59,7 @@ describe.skipIf(skip !== undefined)(`layout probes live under Wine${skip ? ` (sk
   }, 120_000);
 
   test.each(VARIANTS)('heap-stride-fix (%s): hotpatchable, and patched live it prints v2', async (tc, variant) => {
-    const d = diffOf(sampleDll('heap-stride-fix', 'v1', variant), sampleDll('heap-stride-fix', 'v2', variant));
+    const d = diffDlls(sampleDll('heap-stride-fix', 'v1', variant), sampleDll('heap-stride-fix', 'v2', variant));
     expect(d.hotpatchable).toBe(true);
     const pkg = await writePackage(d, 'v1.dll', `heap-stride-fix-${tc}.hpk`);
     const h = await suite.start(sampleDll('heap-stride-fix', 'v1', variant));
@@ -116,7 +74,7 @@ describe.skipIf(skip !== undefined)(`layout probes live under Wine${skip ? ` (sk
     const h = await suite.start(v1);
     const old = h.first.output;
     expect(neu).not.toBe(old);
-    const d = diffOf(v1, v2);
+    const d = diffDlls(v1, v2);
     expect(d.functions.filter((f) => f.status === 'changed').map((f) => `${f.name}: ${f.reason?.code ?? f.verdict}`).sort()).toEqual([
       'pack: STRUCTURE_BITFIELD_CHANGED',
       'unpack: STRUCTURE_BITFIELD_CHANGED',
@@ -128,7 +86,7 @@ describe.skipIf(skip !== undefined)(`layout probes live under Wine${skip ? ` (sk
     if (!skipped.ok) throw new Error(skipped.error.message);
     expect(skipped.value.omitted.map((o) => o.what).sort()).toEqual(['function pack', 'function unpack']);
     expect(skipped.value.blockOf.size).toBe(0);
-    const presented = withoutRule(d, 'STRUCTURE_BITFIELD_CHANGED');
+    const presented = liftRule(d, 'STRUCTURE_BITFIELD_CHANGED');
     expect(presented.hotpatchable, 'nothing else refuses the pair').toBe(true);
     const pkg = await writePackage(presented, 'bitfield-reorder.dll', `bitfield-reorder-${tc}.hpk`);
     const after = await patchedRound(h, pkg, 'bitfield-reorder.dll');
@@ -145,12 +103,12 @@ describe.skipIf(skip !== undefined)(`layout probes live under Wine${skip ? ` (sk
     const old = h.first.output;
     // Only the layout changed: both versions print the same lines.
     expect(neu).toBe(old);
-    const d = diffOf(v1, v2);
+    const d = diffDlls(v1, v2);
     expect(d.functions.filter((f) => f.status === 'changed').map((f) => `${f.name}: ${f.reason?.code ?? f.verdict}`).sort()).toEqual([
       'pack: STRUCTURE_BITFIELD_CHANGED',
       'unpack: STRUCTURE_BITFIELD_CHANGED',
     ]);
-    const presented = withoutRule(d, 'STRUCTURE_BITFIELD_CHANGED');
+    const presented = liftRule(d, 'STRUCTURE_BITFIELD_CHANGED');
     expect(presented.hotpatchable, 'nothing else refuses the pair').toBe(true);
     const pkg = await writePackage(presented, 'bitfield-flag-swap.dll', `bitfield-flag-swap-${tc}.hpk`);
     // New unpack reads old pack's `on` bit as `hot`.
@@ -163,7 +121,7 @@ describe.skipIf(skip !== undefined)(`layout probes live under Wine${skip ? ` (sk
     const neu = (await suite.start(v2)).first.output;
     const h = await suite.start(v1);
     expect(h.first.output).not.toBe(neu);
-    const d = diffOf(v1, v2);
+    const d = diffDlls(v1, v2);
     expect(d.functions.filter((f) => f.status === 'changed').map((f) => f.name)).toEqual(['unpack']);
     expect(d.hotpatchable).toBe(true);
     const pkg = await writePackage(d, 'bitfield-flag-fix.dll', `bitfield-flag-fix-${tc}.hpk`);
@@ -178,7 +136,7 @@ describe.skipIf(skip !== undefined)(`layout probes live under Wine${skip ? ` (sk
     const old = h.first.output;
     const lines = (out: string, prefix: string): string[] => out.split('\n').filter((l) => l.startsWith(prefix));
     expect(lines(neu, 'weight(')).not.toEqual(lines(old, 'weight('));
-    const d = diffOf(v1, v2);
+    const d = diffDlls(v1, v2);
     expect(d.functions.filter((f) => f.status === 'changed').map((f) => `${f.name}: ${f.reason?.code ?? f.verdict}`).sort()).toEqual([
       'level_of: STRUCTURE_BITFIELD_CHANGED',
       'mode_of: hotpatchable',
@@ -191,7 +149,7 @@ describe.skipIf(skip !== undefined)(`layout probes live under Wine${skip ? ` (sk
     // lines on the objects v1 made, while level_of (like unpack) decodes old-packed words in the
     // new order and prints neither version's levels. (--skip-refused carries none of the five:
     // unchanged hp_run calls the left-out ones beside them.)
-    const presented = withoutRule(d, 'STRUCTURE_BITFIELD_CHANGED');
+    const presented = liftRule(d, 'STRUCTURE_BITFIELD_CHANGED');
     expect(presented.hotpatchable, 'nothing else refuses the pair').toBe(true);
     const pkg = await writePackage(presented, 'bitfield-readers.dll', `bitfield-readers-${tc}.hpk`);
     const after = await patchedRound(h, pkg, 'bitfield-readers.dll');
