@@ -36,7 +36,7 @@ import type { MappedImage } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { applyBitOp, type BitOp, bitOpOf, type BitValue, inPlaceDecoded, loadedValue, lowBits, mergedValue, memoryBits } from './bitfield-bits.ts';
-import { detectBitfieldChanges, type Step, stepOf } from './bitfield-layout.ts';
+import { type BitfieldChange, detectBitfieldChanges, type Step, stepOf } from './bitfield-layout.ts';
 import { reason, type Reason } from './reasons.ts';
 import { decodeEach } from './register-effects.ts';
 import type { FunctionStatus } from './types.ts';
@@ -200,6 +200,24 @@ function readsDiffer(o: ReadScan, n: ReadScan, disp: number): boolean {
   return false;
 }
 
+/** Per NEW function index, the bit-field changes (bitfield-layout.ts, register-base words) of each changed matched function that has some. */
+export type BitfieldChanges = ReadonlyMap<number, readonly BitfieldChange[]>;
+
+/**
+ * The bit-field changes of every changed matched function, computed once per diff: the readers
+ * rule below and the layout verdict (layout-shift.ts) both read them.
+ */
+export function bitfieldChangesOf(m: MatchResult, status: readonly FunctionStatus[]): BitfieldChanges {
+  const out = new Map<number, readonly BitfieldChange[]>();
+  for (const f of m.new.fns.functions) {
+    const o = m.fnNewToOld[f.index]!;
+    if (status[f.index] !== 'changed' || o < 0) continue;
+    const cs = detectBitfieldChanges(m.old.img, m.old.fns.functions[o]!, m.new.img, f);
+    if (cs.length > 0) out.set(f.index, cs);
+  }
+  return out;
+}
+
 /** The changed writers of one word: the first (named in the reasons), every one's function, and the lowest bit any of them may have moved. */
 interface Writer {
   readonly f: FunctionInfo;
@@ -214,7 +232,7 @@ interface Writer {
  * differently, at or above the lowest bit the writer may have moved. The writers themselves
  * are refused by layout-shift.ts.
  */
-export function bitfieldReaderProblems(m: MatchResult, status: readonly FunctionStatus[]): Map<number, Reason> {
+export function bitfieldReaderProblems(m: MatchResult, status: readonly FunctionStatus[], changes: BitfieldChanges = bitfieldChangesOf(m, status)): Map<number, Reason> {
   const out = new Map<number, Reason>();
   const pairs: Array<{ of: FunctionInfo; f: FunctionInfo }> = [];
   const writers = new Map<number, Writer>();
@@ -223,7 +241,7 @@ export function bitfieldReaderProblems(m: MatchResult, status: readonly Function
     if (status[f.index] !== 'changed' || o < 0) continue;
     const of = m.old.fns.functions[o]!;
     pairs.push({ of, f });
-    for (const c of detectBitfieldChanges(m.old.img, of, m.new.img, f)) {
+    for (const c of changes.get(f.index) ?? []) {
       const w = writers.get(c.disp);
       if (w === undefined) writers.set(c.disp, { f, disp: c.disp, all: new Set([f.index]), from: c.from });
       else {
