@@ -85,14 +85,22 @@ function bitConstant(insn: Instruction): string | null {
 /** Where a memory operand points, as the scans key it: `key` tells words apart, `disp` groups stores and reads. */
 export type WordOf = (insn: Instruction) => { key: string; disp: number } | null;
 
-/** Key of a memory operand through a register base and no index: base and displacement; null for the stack, RIP or indexed. */
+/**
+ * Key of a memory operand through a register base: base, index and scale when indexed, and
+ * displacement; null for the stack or RIP. An indexed operand is an element of an array of
+ * bit-field structures (`table[i].b = x`: `lea rcx,[rip+table]`, then `[rcx+rax*4]`, a
+ * global's or a heap array's), its displacement the field's offset in the element, so it
+ * groups with the same field reached through a pointer (probe global-bitfield-table).
+ */
 function wordOf(insn: Instruction): { key: string; disp: number } | null {
   const b = insn.memoryBase;
-  if (b === Register.None || b === Register.RIP || insn.memoryIndex !== Register.None) return null;
+  if (b === Register.None || b === Register.RIP) return null;
   const base = fullRegister(b);
   if (base === Register.RSP) return null;
   const disp = Number(BigInt.asIntN(64, insn.memoryDisplacement));
-  return { key: `${base}:${disp}`, disp };
+  const ix = insn.memoryIndex;
+  if (ix === Register.None) return { key: `${base}:${disp}`, disp };
+  return { key: `${base}:${fullRegister(ix)}*${insn.memoryIndexScale}:${disp}`, disp };
 }
 
 /**
