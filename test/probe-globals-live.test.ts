@@ -30,7 +30,7 @@
 import { describe, expect, test } from 'vitest';
 import { COMPILER_VERSION, emitPackage } from '../compiler/index.ts';
 import type { Toolchain } from '../samples/scenarios.ts';
-import { buildLayoutProbe, changedVerdicts, diffDlls, liftRule, writeProbePackage } from './support/layout-probes.ts';
+import { changedVerdicts, liftRule, startLayoutProbe, writeProbePackage } from './support/layout-probes.ts';
 import { liveSuite, patchedRound } from './support/live-suite.ts';
 import { missingTools } from './support/tools.ts';
 
@@ -39,14 +39,7 @@ const suite = liveSuite('hp-probe-globals-', skip);
 const TOOLCHAINS: readonly Toolchain[] = ['gcc', 'clang'];
 const CODE = 'GLOBAL_BITFIELD_CHANGED';
 
-/** Builds both versions of `name` by `tc`, runs each once; returns the v1 session, the outputs and the diff. */
-async function startProbe(name: string, tc: Toolchain) {
-  const v1 = buildLayoutProbe(suite.dir(), name, 1, tc);
-  const v2 = buildLayoutProbe(suite.dir(), name, 2, tc);
-  const neu = (await suite.start(v2)).first.output;
-  const h = await suite.start(v1);
-  return { h, old: h.first.output, neu, d: diffDlls(v1, v2) };
-}
+const startProbe = (name: string, tc: Toolchain) => startLayoutProbe(suite, name, tc);
 
 describe.skipIf(skip !== undefined)(`global bit-field probes live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
   test.each(TOOLCHAINS)('global-bitfield-reorder (%s): refused; carried anyway, the patched process prints neither version', async (tc) => {

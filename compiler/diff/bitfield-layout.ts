@@ -181,8 +181,9 @@ export function stepOf(insn: Instruction, word: WordOf = wordOf): Step {
       if (insn.memoryIndex !== Register.None) reads.push(fullRegister(insn.memoryIndex));
     }
   }
-  // `xor r,r` zeroes: it reads nothing.
-  if (mn === Mnemonic.Xor && insn.opCount === 2 && insn.opKind(1) === OpKind.Register && fullRegister(insn.op1Register) === writes) reads.length = 0;
+  // `xor r,r` zeroes and `sbb r,r` spreads the carry (0 or -1): neither reads the register's
+  // value (watcher 2.5.1, MSVC's ioinfo flags: `sbb cl,cl` after the fd's `and ecx,0x3f`).
+  if ((mn === Mnemonic.Xor || mn === Mnemonic.Sbb) && insn.opCount === 2 && insn.opKind(1) === OpKind.Register && fullRegister(insn.op1Register) === writes) reads.length = 0;
   // A mask loaded into a register first (clang: `mov eax,0xfffffe00`, then `and eax,[rcx]`)
   // counts as the mask it is.
   const bits = bitConstant(insn);

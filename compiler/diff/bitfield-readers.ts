@@ -37,6 +37,7 @@ import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { applyBitOp, type BitOp, bitOpOf, type BitValue, inPlaceDecoded, loadedValue, lowBits, mergedValue, memoryBits } from './bitfield-bits.ts';
 import { type BitfieldChange, detectBitfieldChanges, type Step, stepOf } from './bitfield-layout.ts';
+import { detectPackedChanges } from './bitfield-packed.ts';
 import { reason, type Reason } from './reasons.ts';
 import { decodeEach } from './register-effects.ts';
 import type { FunctionStatus } from './types.ts';
@@ -251,11 +252,32 @@ export function bitfieldReaderProblems(m: MatchResult, status: readonly Function
     }
   }
   if (writers.size === 0) return out;
+  packedWriterProblems(m, pairs, writers, out);
   for (const { of, f } of pairs) {
     const w = readerProblem(m.old.img, of, m.new.img, f, writers);
     if (w !== null) out.set(f.index, reason('STRUCTURE_BITFIELD_CHANGED', `it decodes bits ${w.from} and up of the word at +${hex(w.disp)} with other mask or shift constants than its old body, and ${w.f.name ?? hex(w.f.entry)} now packs that word in another bit layout (refused): words packed before the patch keep the old bit order`, f.entry));
   }
   return out;
+}
+
+/**
+ * The whole-word packing writers (bitfield-packed.ts) of a word some changed read-modify-write
+ * writer now packs differently: refused into `out`, and that word's readers are then checked
+ * from bit 0 (fields below the other writer's `from` may have swapped: probe bitfield-low-swap).
+ */
+function packedWriterProblems(m: MatchResult, pairs: ReadonlyArray<{ of: FunctionInfo; f: FunctionInfo }>, writers: ReadonlyMap<number, Writer>, out: Map<number, Reason>): void {
+  for (const { of, f } of pairs) {
+    for (const disp of detectPackedChanges(m.old.img.image, of, m.new.img.image, f)) {
+      const w = writers.get(disp);
+      if (w === undefined) continue;
+      // A read-modify-write writer that also packs the word whole (gcc -O1: a byte store of
+      // the low fields, then the read-modify-write of the others) lowers `from` too.
+      w.from = 0;
+      if (w.all.has(f.index)) continue;
+      w.all.add(f.index);
+      if (!out.has(f.index)) out.set(f.index, reason('STRUCTURE_BITFIELD_CHANGED', `it packs the word at +${hex(disp)} whole (a store that does not read it) with other mask or shift constants than its old body, and ${w.f.name ?? hex(w.f.entry)} now packs that word in another bit layout (refused): words packed before the patch keep the old bit order`, f.entry));
+    }
+  }
 }
 
 /**
