@@ -9,6 +9,10 @@
  *   (compiler/diff/bitfield-packed.ts), and get_ab's decode is checked from bit 0: refused too.
  * - bitfield-low-fix (the twin): c moves the same way, a and b stay; init is unchanged and
  *   get_ab only changes its formula: hotpatchable, and the --skip-refused package prints v2.
+ * - bitfield-reorder built by gcc at -O1: pack stores the low byte whole (`mov [rcx],dl`) and
+ *   sets `on` in place, so no read-modify-write writer changed and pack and unpack were
+ *   hotpatchable; now the changed packing store with a changed reader of that word refuses
+ *   both. Its twin bitfield-flag-fix at -O1 (one layout, a read mask changes) prints v2 live.
  */
 import { describe, expect, test } from 'vitest';
 import type { Toolchain } from '../samples/scenarios.ts';
@@ -21,7 +25,7 @@ const suite = liveSuite('hp-probe-bitfield-gaps-', skip);
 const TOOLCHAINS: readonly Toolchain[] = ['gcc', 'clang'];
 const CODE = 'STRUCTURE_BITFIELD_CHANGED';
 
-const startProbe = (name: string, tc: Toolchain) => startLayoutProbe(suite, name, tc);
+const startProbe = (name: string, tc: Toolchain, opt?: string) => startLayoutProbe(suite, name, tc, opt);
 
 describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
   test.each(TOOLCHAINS)('bitfield-low-swap (%s): the whole-word writer and the low readers refused; carried anyway, the patched process prints neither version', async (tc) => {
@@ -44,5 +48,25 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     expect(changedVerdicts(d)).toEqual(['get_ab: hotpatchable', `get_c: ${CODE}`, `set_c: ${CODE}`]);
     const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-low-fix.dll', `bitfield-low-fix-${tc}.hpk`, true);
     expect(await patchedRound(h, pkg, 'bitfield-low-fix.dll')).toBe(neu);
+  }, 120_000);
+
+  test('bitfield-reorder (gcc -O1): packed whole, no read-modify-write; refused; carried anyway, the patched process prints neither version', async () => {
+    const { h, old, neu, d } = await startProbe('bitfield-reorder', 'gcc', '-O1');
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual([`pack: ${CODE}`, `unpack: ${CODE}`]);
+    expect(d.functions.find((f) => f.name === 'pack')?.reason?.message).toMatch(/^it packs the word at \+0x0 whole \(a store that does not read it\)/);
+    const before = liftRule(d, CODE);
+    expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-reorder.dll', 'bitfield-reorder-gcc-O1.hpk');
+    const after = await patchedRound(h, pkg, 'bitfield-reorder.dll');
+    expect(after).not.toBe(neu);
+    expect(after).not.toBe(old);
+  }, 120_000);
+
+  test('bitfield-flag-fix (gcc -O1): hotpatchable, and patched live it prints v2', async () => {
+    const { h, neu, d } = await startProbe('bitfield-flag-fix', 'gcc', '-O1');
+    expect(changedVerdicts(d)).toEqual(['unpack: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-flag-fix.dll', 'bitfield-flag-fix-gcc-O1.hpk');
+    expect(await patchedRound(h, pkg, 'bitfield-flag-fix.dll')).toBe(neu);
   }, 120_000);
 });

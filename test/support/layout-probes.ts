@@ -60,10 +60,10 @@ export function changedVerdicts(d: ImageDiff): string[] {
   return d.functions.filter((f) => f.status === 'changed').map((f) => `${f.name ?? ''}: ${f.reason?.code ?? f.verdict}`).sort();
 }
 
-/** Builds both versions of probe `name` by `tc` in `suite`'s folder, runs each once; returns the v1 session, both outputs and the diff. */
-export async function startLayoutProbe(suite: LiveSuite, name: string, tc: Toolchain) {
-  const v1 = buildLayoutProbe(suite.dir(), name, 1, tc);
-  const v2 = buildLayoutProbe(suite.dir(), name, 2, tc);
+/** Builds both versions of probe `name` by `tc` at `opt` in `suite`'s folder, runs each once; returns the v1 session, both outputs and the diff. */
+export async function startLayoutProbe(suite: LiveSuite, name: string, tc: Toolchain, opt = '-O2') {
+  const v1 = buildLayoutProbe(join(suite.dir(), opt), name, 1, tc, opt);
+  const v2 = buildLayoutProbe(join(suite.dir(), opt), name, 2, tc, opt);
   const neu = (await suite.start(v2)).first.output;
   const h = await suite.start(v1);
   return { h, old: h.first.output, neu, d: diffDlls(v1, v2) };
