@@ -26,6 +26,10 @@
  * (probe bitfield-readers: weight_of; mode_of decodes only bits below the moved ones). A read
  * of the writer's own structure through any pointer (probe bitfield-readers: level_of, through
  * a pointer held in another structure) decodes the moved bits and stays refused.
+ * Whole-word packing writers (bitfield-packed.ts: a store that packs the word without reading
+ * it) of a changed word are refused with the writer and lower its `from` to 0; a word only
+ * packers changed is refused with the changed readers that decode it otherwise (probes
+ * bitfield-low-swap, bitfield-reorder at gcc -O1).
  * Not seen (before this rule either): a word decoded only by comparing it whole with a packed
  * constant (`cmp dword [rcx],0x1234`: no mask), and a field read at another displacement than
  * its writer's (a byte of a dword).
