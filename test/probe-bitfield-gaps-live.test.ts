@@ -9,10 +9,10 @@
  *   (compiler/diff/bitfield-packed.ts), and get_ab's decode is checked from bit 0: refused too.
  * - bitfield-low-fix (the twin): c moves the same way, a and b stay; init is unchanged and
  *   get_ab only changes its formula: hotpatchable, and the --skip-refused package prints v2.
- * - bitfield-reorder built by gcc at -O1: pack stores the low byte whole (`mov [rcx],dl`) and
- *   sets `on` in place, so no read-modify-write writer changed and pack and unpack were
- *   hotpatchable; now the changed packing store with a changed reader of that word refuses
- *   both. Its twin bitfield-flag-fix at -O1 (one layout, a read mask changes) prints v2 live.
+ * - bitfield-word-move (gcc): c moves from bits 8-18 to 21-31 and gcc's store and load of it
+ *   move from a dword at +0 to a word at +2: no displacement both bodies store, so set_c and
+ *   get_c were hotpatchable; now the moved store word refuses both (bitfield-layout.ts
+ *   movedWords). Its twin bitfield-word-move-fix (get_c's formula only) prints v2 live.
  */
 import { describe, expect, test } from 'vitest';
 import type { Toolchain } from '../samples/scenarios.ts';
@@ -50,23 +50,22 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     expect(await patchedRound(h, pkg, 'bitfield-low-fix.dll')).toBe(neu);
   }, 120_000);
 
-  test('bitfield-reorder (gcc -O1): packed whole, no read-modify-write; refused; carried anyway, the patched process prints neither version', async () => {
-    const { h, old, neu, d } = await startProbe('bitfield-reorder', 'gcc', '-O1');
-    expect(neu).not.toBe(old);
-    expect(changedVerdicts(d)).toEqual([`pack: ${CODE}`, `unpack: ${CODE}`]);
-    expect(d.functions.find((f) => f.name === 'pack')?.reason?.message).toMatch(/^it packs the word at \+0x0 whole \(a store that does not read it\)/);
+  test('bitfield-word-move (gcc): the store word moved; refused; carried anyway, the patched process misreads c', async () => {
+    const { h, old, neu, d } = await startProbe('bitfield-word-move', 'gcc');
+    expect(neu).toBe(old);
+    expect(changedVerdicts(d)).toEqual([`get_c: ${CODE}`, `set_c: ${CODE}`]);
+    expect(d.functions.find((f) => f.name === 'set_c')?.reason?.message).toContain('(old only: word +0x0; new only: word +0x2; needs a baseline)');
     const before = liftRule(d, CODE);
     expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
-    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-reorder.dll', 'bitfield-reorder-gcc-O1.hpk');
-    const after = await patchedRound(h, pkg, 'bitfield-reorder.dll');
-    expect(after).not.toBe(neu);
-    expect(after).not.toBe(old);
+    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-word-move.dll', 'bitfield-word-move-gcc.hpk');
+    expect(await patchedRound(h, pkg, 'bitfield-word-move.dll')).not.toBe(old);
   }, 120_000);
 
-  test('bitfield-flag-fix (gcc -O1): hotpatchable, and patched live it prints v2', async () => {
-    const { h, neu, d } = await startProbe('bitfield-flag-fix', 'gcc', '-O1');
-    expect(changedVerdicts(d)).toEqual(['unpack: hotpatchable']);
-    const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-flag-fix.dll', 'bitfield-flag-fix-gcc-O1.hpk');
-    expect(await patchedRound(h, pkg, 'bitfield-flag-fix.dll')).toBe(neu);
+  test('bitfield-word-move-fix (gcc): hotpatchable, and patched live it prints v2', async () => {
+    const { h, old, neu, d } = await startProbe('bitfield-word-move-fix', 'gcc');
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual(['get_c: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-word-move-fix.dll', 'bitfield-word-move-fix-gcc.hpk');
+    expect(await patchedRound(h, pkg, 'bitfield-word-move-fix.dll')).toBe(neu);
   }, 120_000);
 });

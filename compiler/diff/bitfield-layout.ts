@@ -117,6 +117,8 @@ interface BitScan {
   readonly flags: Map<number, string[]>;
   /** Per displacement, the bits each bit-field store's keep masks clear (null: a store whose keep mask is not known). */
   readonly clears: Map<number, Set<bigint | null>>;
+  /** Per displacement, the widest bit-field store into it, in bytes. */
+  readonly bytes: Map<number, number>;
 }
 
 /** One instruction as the backward slice (and bitfield-readers.ts' forward walk) sees it. */
@@ -309,7 +311,7 @@ function scanBody(image: Uint8Array, f: FunctionInfo, word: WordOf): BitScan {
   decodeEach(image, f.decoded.insns, (insn) => {
     steps.push(stepOf(insn, word));
   });
-  const out: BitScan = { stores: new Map(), flags: new Map(), clears: new Map() };
+  const out: BitScan = { stores: new Map(), flags: new Map(), clears: new Map(), bytes: new Map() };
   for (let k = 0; k < steps.length; k++) {
     const st = steps[k]!.store;
     // A negative displacement is a pointer the compiler rebased, not a field offset.
@@ -326,6 +328,7 @@ function scanBody(image: Uint8Array, f: FunctionInfo, word: WordOf): BitScan {
     const clears = out.clears.get(st.disp) ?? new Set<bigint | null>();
     clears.add(c.cleared);
     out.clears.set(st.disp, clears);
+    out.bytes.set(st.disp, Math.max(out.bytes.get(st.disp) ?? 0, steps[k]!.opBits >> 3));
   }
   return out;
 }
@@ -409,7 +412,28 @@ export function detectBitfieldChanges(oldImg: MappedImage, of: FunctionInfo, new
   }
   const seen = new Set(out.map((c) => c.disp));
   out.push(...movedFlags(o, n).filter((c) => !seen.has(c.disp)));
-  return out.map((c) => ({ ...c, from: movedFrom(o, n, c.disp) }));
+  const moved = movedWords(o, n).filter((c) => !seen.has(c.disp));
+  return [...out.map((c) => ({ ...c, from: movedFrom(o, n, c.disp) })), ...moved].sort((a, b) => a.disp - b.disp);
+}
+
+/**
+ * Bit-field words whose store moved to another displacement: the old body stores a field into
+ * the word at X and the new body no longer does, while it stores into an overlapping word at Y
+ * that the old body never stores (gcc: an 11-bit field moved from bits 8-18 to 21-31 is
+ * written by a dword read-modify-write at +0, then a word one at +2). Both words are changes,
+ * from bit 0, so the readers at either displacement follow.
+ */
+function movedWords(o: BitScan, n: BitScan): BitfieldChange[] {
+  const out: BitfieldChange[] = [];
+  for (const [x, xb] of o.bytes) {
+    if (n.bytes.has(x)) continue;
+    for (const [y, yb] of n.bytes) {
+      if (o.bytes.has(y) || y + yb <= x || x + xb <= y) continue;
+      const change = { onlyOld: [`word +${hex(x)}`], onlyNew: [`word +${hex(y)}`], from: 0 };
+      out.push({ disp: x, ...change }, { disp: y, ...change });
+    }
+  }
+  return out;
 }
 
 /** The first bit-field change between old body `of` and new body `nf`, or null. */

@@ -27,9 +27,8 @@
  * of the writer's own structure through any pointer (probe bitfield-readers: level_of, through
  * a pointer held in another structure) decodes the moved bits and stays refused.
  * Whole-word packing writers (bitfield-packed.ts: a store that packs the word without reading
- * it) of a changed word are refused with the writer and lower its `from` to 0; a word only
- * packers changed is refused with the changed readers that decode it otherwise (probes
- * bitfield-low-swap, bitfield-reorder at gcc -O1).
+ * it) of a changed word are refused with the writer and lower its `from` to 0 (probe
+ * bitfield-low-swap).
  * Not seen (before this rule either): a word decoded only by comparing it whole with a packed
  * constant (`cmp dword [rcx],0x1234`: no mask), and a field read at another displacement than
  * its writer's (a byte of a dword).
@@ -255,21 +254,11 @@ export function bitfieldReaderProblems(m: MatchResult, status: readonly Function
       }
     }
   }
-  const packers = packedWriterProblems(m, pairs, writers, out);
-  if (writers.size === 0 && packers.size === 0) return out;
+  if (writers.size === 0) return out;
+  packedWriterProblems(m, pairs, writers, out);
   for (const { of, f } of pairs) {
     const w = readerProblem(m.old.img, of, m.new.img, f, writers);
-    if (w !== null) {
-      out.set(f.index, reason('STRUCTURE_BITFIELD_CHANGED', `it decodes bits ${w.from} and up of the word at +${hex(w.disp)} with other mask or shift constants than its old body, and ${w.f.name ?? hex(w.f.entry)} now packs that word in another bit layout (refused): words packed before the patch keep the old bit order`, f.entry));
-      continue;
-    }
-    const p = packers.size === 0 ? null : readerProblem(m.old.img, of, m.new.img, f, packers);
-    if (p === null) continue;
-    out.set(f.index, reason('STRUCTURE_BITFIELD_CHANGED', `it decodes bits of the word at +${hex(p.disp)} with other mask or shift constants than its old body, and ${p.f.name ?? hex(p.f.entry)} now packs that word whole with other fields' shifts and masks (refused): words packed before the patch keep the old bit order`, f.entry));
-    for (const k of p.all) {
-      const g = m.new.fns.functions[k]!;
-      if (!out.has(k)) out.set(k, reason('STRUCTURE_BITFIELD_CHANGED', `it packs the word at +${hex(p.disp)} whole (a store that does not read it) with other mask or shift constants than its old body, and ${f.name ?? hex(f.entry)} decodes that word with other constants too (refused): words packed before the patch keep the old bit order`, g.entry));
-    }
+    if (w !== null) out.set(f.index, reason('STRUCTURE_BITFIELD_CHANGED', `it decodes bits ${w.from} and up of the word at +${hex(w.disp)} with other mask or shift constants than its old body, and ${w.f.name ?? hex(w.f.entry)} now packs that word in another bit layout (refused): words packed before the patch keep the old bit order`, f.entry));
   }
   return out;
 }
@@ -278,22 +267,17 @@ export function bitfieldReaderProblems(m: MatchResult, status: readonly Function
  * The whole-word packing writers (bitfield-packed.ts) of a word some changed read-modify-write
  * writer now packs differently: refused into `out`, and that word's readers are then checked
  * from bit 0 (fields below the other writer's `from` may have swapped: probe bitfield-low-swap).
- * Returned: the words only packing writers changed (gcc -O1 packs bitfield-reorder's low byte
- * with `mov [rcx],dl`, no read-modify-write at all), each with its packers and `from` 0: they
- * are refused with the changed readers that decode such a word otherwise (packing alone is
- * also how a hash or a code is computed, and its readers use it whole).
+ * A word only packing writers changed is not refused: packing alone is also how a hash, a
+ * code or a double's bits are computed (watcher 2.5.1, MSVC's floating-point formatting
+ * 0x3c8d8: paired with any changed reader at the same displacement it refused 7 functions),
+ * so gcc -O1's bitfield-reorder (the low byte stored whole, `mov [rcx],dl`, no
+ * read-modify-write at all) stays a gap.
  */
-function packedWriterProblems(m: MatchResult, pairs: ReadonlyArray<{ of: FunctionInfo; f: FunctionInfo }>, writers: ReadonlyMap<number, Writer>, out: Map<number, Reason>): Map<number, Writer> {
-  const packers = new Map<number, Writer>();
+function packedWriterProblems(m: MatchResult, pairs: ReadonlyArray<{ of: FunctionInfo; f: FunctionInfo }>, writers: ReadonlyMap<number, Writer>, out: Map<number, Reason>): void {
   for (const { of, f } of pairs) {
     for (const disp of detectPackedChanges(m.old.img.image, of, m.new.img.image, f)) {
       const w = writers.get(disp);
-      if (w === undefined) {
-        const p = packers.get(disp);
-        if (p === undefined) packers.set(disp, { f, disp, all: new Set([f.index]), from: 0 });
-        else p.all.add(f.index);
-        continue;
-      }
+      if (w === undefined) continue;
       // A read-modify-write writer that also packs the word whole (gcc -O1: a byte store of
       // the low fields, then the read-modify-write of the others) lowers `from` too.
       w.from = 0;
@@ -302,7 +286,6 @@ function packedWriterProblems(m: MatchResult, pairs: ReadonlyArray<{ of: Functio
       if (!out.has(f.index)) out.set(f.index, reason('STRUCTURE_BITFIELD_CHANGED', `it packs the word at +${hex(disp)} whole (a store that does not read it) with other mask or shift constants than its old body, and ${w.f.name ?? hex(w.f.entry)} now packs that word in another bit layout (refused): words packed before the patch keep the old bit order`, f.entry));
     }
   }
-  return packers;
 }
 
 /**
