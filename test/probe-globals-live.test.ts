@@ -16,11 +16,21 @@
  * pack and unpack are refused STRUCTURE_BITFIELD_CHANGED (compiler/diff/flag-moves.ts); the
  * package without the rule, applied live, misreads the flags. Its twin flag-add-fix (a flag
  * added, none moved) stays hotpatchable and prints v2 live.
+ * Session 18 (issue #14's bit-field gaps):
+ * - global-bitfield-table: global-bitfield-reorder on an indexed global ARRAY (`table[i].level
+ *   = x`: `[rcx+rax*4]` after `lea rcx,[rip+table]`), keyed by no rule before (neither RIP nor
+ *   a register base without index); clang's builds were hotpatchable. Now bitfield-layout.ts
+ *   keys indexed operands too: pack and unpack refused STRUCTURE_BITFIELD_CHANGED. Its twin
+ *   global-bitfield-table-fix (only a read mask changes) prints v2 live.
+ * - global-flag-move-count: flag-move-count on a writable global (flags swapped AND one
+ *   added), hotpatchable before (both compilers); now GLOBAL_BITFIELD_CHANGED
+ *   (compiler/diff/flag-moves.ts keys global words as bitfield-globals.ts does). Its twin
+ *   global-flag-add-fix (a flag added, none moved) prints v2 live.
  */
 import { describe, expect, test } from 'vitest';
 import { COMPILER_VERSION, emitPackage } from '../compiler/index.ts';
 import type { Toolchain } from '../samples/scenarios.ts';
-import { buildLayoutProbe, changedVerdicts, diffDlls, liftRule, writeProbePackage } from './support/layout-probes.ts';
+import { changedVerdicts, liftRule, startLayoutProbe, writeProbePackage } from './support/layout-probes.ts';
 import { liveSuite, patchedRound } from './support/live-suite.ts';
 import { missingTools } from './support/tools.ts';
 
@@ -29,14 +39,7 @@ const suite = liveSuite('hp-probe-globals-', skip);
 const TOOLCHAINS: readonly Toolchain[] = ['gcc', 'clang'];
 const CODE = 'GLOBAL_BITFIELD_CHANGED';
 
-/** Builds both versions of `name` by `tc`, runs each once; returns the v1 session, the outputs and the diff. */
-async function startProbe(name: string, tc: Toolchain) {
-  const v1 = buildLayoutProbe(suite.dir(), name, 1, tc);
-  const v2 = buildLayoutProbe(suite.dir(), name, 2, tc);
-  const neu = (await suite.start(v2)).first.output;
-  const h = await suite.start(v1);
-  return { h, old: h.first.output, neu, d: diffDlls(v1, v2) };
-}
+const startProbe = (name: string, tc: Toolchain) => startLayoutProbe(suite, name, tc);
 
 describe.skipIf(skip !== undefined)(`global bit-field probes live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
   test.each(TOOLCHAINS)('global-bitfield-reorder (%s): refused; carried anyway, the patched process prints neither version', async (tc) => {
@@ -93,5 +96,45 @@ describe.skipIf(skip !== undefined)(`global bit-field probes live under Wine${sk
     expect(changedVerdicts(d)).toEqual(['pack: hotpatchable']);
     const pkg = await writeProbePackage(suite.dir(), d, 'flag-add-fix.dll', `flag-add-fix-${tc}.hpk`);
     expect(await patchedRound(h, pkg, 'flag-add-fix.dll')).toBe(neu);
+  }, 120_000);
+
+  test.each(TOOLCHAINS)('global-bitfield-table (%s): refused; carried anyway, the patched process prints neither version', async (tc) => {
+    const { h, old, neu, d } = await startProbe('global-bitfield-table', tc);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual(['pack: STRUCTURE_BITFIELD_CHANGED', 'unpack: STRUCTURE_BITFIELD_CHANGED']);
+    expect(d.functions.find((f) => f.name === 'pack')?.reason?.message).toMatch(/^bit-field layout changed at \+0x0: /);
+    const presented = liftRule(d, 'STRUCTURE_BITFIELD_CHANGED');
+    expect(presented.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), presented, 'global-bitfield-table.dll', `global-bitfield-table-${tc}.hpk`);
+    const after = await patchedRound(h, pkg, 'global-bitfield-table.dll');
+    expect(after).not.toBe(neu);
+    expect(after).not.toBe(old);
+  }, 120_000);
+
+  test.each(TOOLCHAINS)('global-bitfield-table-fix (%s): hotpatchable, and patched live it prints v2', async (tc) => {
+    const { h, old, neu, d } = await startProbe('global-bitfield-table-fix', tc);
+    expect(old).not.toBe(neu);
+    expect(changedVerdicts(d)).toEqual(['unpack: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, 'global-bitfield-table-fix.dll', `global-bitfield-table-fix-${tc}.hpk`);
+    expect(await patchedRound(h, pkg, 'global-bitfield-table-fix.dll')).toBe(neu);
+  }, 120_000);
+
+  test.each(TOOLCHAINS)('global-flag-move-count (%s): refused; carried anyway, the patched process misreads the flags', async (tc) => {
+    const { h, old, neu, d } = await startProbe('global-flag-move-count', tc);
+    expect(neu).toBe(old);
+    expect(changedVerdicts(d)).toEqual([`pack: ${CODE}`, `unpack: ${CODE}`]);
+    expect(d.functions.find((f) => f.name === 'pack')?.reason?.message).toMatch(/^one-bit flags of writable global g_word(\.0)? moved at \+0x0 while their number changed/);
+    expect(d.functions.find((f) => f.name === 'unpack')?.reason?.message).toMatch(/^it reads the word at \+0x0 of writable global g_word(\.0)?, and pack now sets and clears its one-bit flags at other bits/);
+    const presented = liftRule(d, CODE);
+    expect(presented.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), presented, 'global-flag-move-count.dll', `global-flag-move-count-${tc}.hpk`);
+    expect(await patchedRound(h, pkg, 'global-flag-move-count.dll')).not.toBe(old);
+  }, 120_000);
+
+  test.each(TOOLCHAINS)('global-flag-add-fix (%s): hotpatchable, and patched live it prints v2', async (tc) => {
+    const { h, neu, d } = await startProbe('global-flag-add-fix', tc);
+    expect(changedVerdicts(d)).toEqual(['pack: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, 'global-flag-add-fix.dll', `global-flag-add-fix-${tc}.hpk`);
+    expect(await patchedRound(h, pkg, 'global-flag-add-fix.dll')).toBe(neu);
   }, 120_000);
 });

@@ -47,7 +47,7 @@ function globalWord(a: ImageAnalysis, toNew: (i: number) => number, insn: Instru
 }
 
 /** A WordOf that keys only global words (pointer words are bitfield-layout.ts' own rule). */
-function globalWords(a: ImageAnalysis, toNew: (i: number) => number): WordOf {
+export function globalWords(a: ImageAnalysis, toNew: (i: number) => number): WordOf {
   return (insn) => {
     const w = globalWord(a, toNew, insn);
     return w === null ? null : { key: `g${w.item}:${w.offset}`, disp: GLOBAL_BASE + w.item * ITEM_SPAN + w.offset };
@@ -55,7 +55,7 @@ function globalWords(a: ImageAnalysis, toNew: (i: number) => number): WordOf {
 }
 
 /** True when `f` loads any byte of the word at `offset` of new item `item` (not a `lea`, not a plain store). */
-function readsWord(a: ImageAnalysis, toNew: (i: number) => number, image: Uint8Array, f: FunctionInfo, item: number, offset: number): boolean {
+export function readsWord(a: ImageAnalysis, toNew: (i: number) => number, image: Uint8Array, f: FunctionInfo, item: number, offset: number): boolean {
   let hit = false;
   decodeEach(image, f.decoded.insns, (insn) => {
     if (hit || insn.mnemonic === Mnemonic.Lea) return;
@@ -90,8 +90,7 @@ export function globalBitfieldProblems(m: MatchResult, status: readonly Function
     changed.push({ of, f });
     const c = detectBitfieldChange(m.old.img, of, m.new.img, f, words);
     if (c === null) continue;
-    const item = Math.floor((c.disp - GLOBAL_BASE) / ITEM_SPAN);
-    const offset = c.disp - GLOBAL_BASE - item * ITEM_SPAN;
+    const { item, offset } = globalItemOf(c.disp);
     writers.push({ f, item, offset });
     const list = (xs: readonly string[]): string => (xs.length === 0 ? 'none' : xs.slice(0, 6).join(', ') + (xs.length > 6 ? ', ...' : ''));
     out.set(f.index, reason('GLOBAL_BITFIELD_CHANGED', `bit-field layout of writable global ${itemLabel(m, item)} changed at +${hex(offset)}: ${f.name ?? hex(f.entry)} reads, masks and writes back that word with other bit constants than its old body ${of.name ?? hex(of.entry)} (old only: ${list(c.onlyOld)}; new only: ${list(c.onlyNew)}); the running image holds the word packed in the old bit order (needs a baseline)`, f.entry));
@@ -105,7 +104,13 @@ export function globalBitfieldProblems(m: MatchResult, status: readonly Function
   return out;
 }
 
-function itemLabel(m: MatchResult, item: number): string {
+/** A global word's new item and offset, from its synthetic displacement (globalWords). */
+export function globalItemOf(disp: number): { item: number; offset: number } {
+  const item = Math.floor((disp - GLOBAL_BASE) / ITEM_SPAN);
+  return { item, offset: disp - GLOBAL_BASE - item * ITEM_SPAN };
+}
+
+export function itemLabel(m: MatchResult, item: number): string {
   const d = m.new.items[item]!;
   return d.name ?? `${d.section}+${hex(d.start)}`;
 }

@@ -85,14 +85,22 @@ function bitConstant(insn: Instruction): string | null {
 /** Where a memory operand points, as the scans key it: `key` tells words apart, `disp` groups stores and reads. */
 export type WordOf = (insn: Instruction) => { key: string; disp: number } | null;
 
-/** Key of a memory operand through a register base and no index: base and displacement; null for the stack, RIP or indexed. */
+/**
+ * Key of a memory operand through a register base: base, index and scale when indexed, and
+ * displacement; null for the stack or RIP. An indexed operand is an element of an array of
+ * bit-field structures (`table[i].b = x`: `lea rcx,[rip+table]`, then `[rcx+rax*4]`, a
+ * global's or a heap array's), its displacement the field's offset in the element, so it
+ * groups with the same field reached through a pointer (probe global-bitfield-table).
+ */
 function wordOf(insn: Instruction): { key: string; disp: number } | null {
   const b = insn.memoryBase;
-  if (b === Register.None || b === Register.RIP || insn.memoryIndex !== Register.None) return null;
+  if (b === Register.None || b === Register.RIP) return null;
   const base = fullRegister(b);
   if (base === Register.RSP) return null;
   const disp = Number(BigInt.asIntN(64, insn.memoryDisplacement));
-  return { key: `${base}:${disp}`, disp };
+  const ix = insn.memoryIndex;
+  if (ix === Register.None) return { key: `${base}:${disp}`, disp };
+  return { key: `${base}:${fullRegister(ix)}*${insn.memoryIndexScale}:${disp}`, disp };
 }
 
 /**
@@ -109,6 +117,8 @@ interface BitScan {
   readonly flags: Map<number, string[]>;
   /** Per displacement, the bits each bit-field store's keep masks clear (null: a store whose keep mask is not known). */
   readonly clears: Map<number, Set<bigint | null>>;
+  /** Per displacement, the widest bit-field store into it, in bytes. */
+  readonly bytes: Map<number, number>;
 }
 
 /** One instruction as the backward slice (and bitfield-readers.ts' forward walk) sees it. */
@@ -173,8 +183,9 @@ export function stepOf(insn: Instruction, word: WordOf = wordOf): Step {
       if (insn.memoryIndex !== Register.None) reads.push(fullRegister(insn.memoryIndex));
     }
   }
-  // `xor r,r` zeroes: it reads nothing.
-  if (mn === Mnemonic.Xor && insn.opCount === 2 && insn.opKind(1) === OpKind.Register && fullRegister(insn.op1Register) === writes) reads.length = 0;
+  // `xor r,r` zeroes and `sbb r,r` spreads the carry (0 or -1): neither reads the register's
+  // value (watcher 2.5.1, MSVC's ioinfo flags: `sbb cl,cl` after the fd's `and ecx,0x3f`).
+  if ((mn === Mnemonic.Xor || mn === Mnemonic.Sbb) && insn.opCount === 2 && insn.opKind(1) === OpKind.Register && fullRegister(insn.op1Register) === writes) reads.length = 0;
   // A mask loaded into a register first (clang: `mov eax,0xfffffe00`, then `and eax,[rcx]`)
   // counts as the mask it is.
   const bits = bitConstant(insn);
@@ -300,7 +311,7 @@ function scanBody(image: Uint8Array, f: FunctionInfo, word: WordOf): BitScan {
   decodeEach(image, f.decoded.insns, (insn) => {
     steps.push(stepOf(insn, word));
   });
-  const out: BitScan = { stores: new Map(), flags: new Map(), clears: new Map() };
+  const out: BitScan = { stores: new Map(), flags: new Map(), clears: new Map(), bytes: new Map() };
   for (let k = 0; k < steps.length; k++) {
     const st = steps[k]!.store;
     // A negative displacement is a pointer the compiler rebased, not a field offset.
@@ -317,6 +328,7 @@ function scanBody(image: Uint8Array, f: FunctionInfo, word: WordOf): BitScan {
     const clears = out.clears.get(st.disp) ?? new Set<bigint | null>();
     clears.add(c.cleared);
     out.clears.set(st.disp, clears);
+    out.bytes.set(st.disp, Math.max(out.bytes.get(st.disp) ?? 0, steps[k]!.opBits >> 3));
   }
   return out;
 }
@@ -400,7 +412,28 @@ export function detectBitfieldChanges(oldImg: MappedImage, of: FunctionInfo, new
   }
   const seen = new Set(out.map((c) => c.disp));
   out.push(...movedFlags(o, n).filter((c) => !seen.has(c.disp)));
-  return out.map((c) => ({ ...c, from: movedFrom(o, n, c.disp) }));
+  const moved = movedWords(o, n).filter((c) => !seen.has(c.disp));
+  return [...out.map((c) => ({ ...c, from: movedFrom(o, n, c.disp) })), ...moved].sort((a, b) => a.disp - b.disp);
+}
+
+/**
+ * Bit-field words whose store moved to another displacement: the old body stores a field into
+ * the word at X and the new body no longer does, while it stores into an overlapping word at Y
+ * that the old body never stores (gcc: an 11-bit field moved from bits 8-18 to 21-31 is
+ * written by a dword read-modify-write at +0, then a word one at +2). Both words are changes,
+ * from bit 0, so the readers at either displacement follow.
+ */
+function movedWords(o: BitScan, n: BitScan): BitfieldChange[] {
+  const out: BitfieldChange[] = [];
+  for (const [x, xb] of o.bytes) {
+    if (n.bytes.has(x)) continue;
+    for (const [y, yb] of n.bytes) {
+      if (o.bytes.has(y) || y + yb <= x || x + xb <= y) continue;
+      const change = { onlyOld: [`word +${hex(x)}`], onlyNew: [`word +${hex(y)}`], from: 0 };
+      out.push({ disp: x, ...change }, { disp: y, ...change });
+    }
+  }
+  return out;
 }
 
 /** The first bit-field change between old body `of` and new body `nf`, or null. */

@@ -26,6 +26,9 @@
  * (probe bitfield-readers: weight_of; mode_of decodes only bits below the moved ones). A read
  * of the writer's own structure through any pointer (probe bitfield-readers: level_of, through
  * a pointer held in another structure) decodes the moved bits and stays refused.
+ * Whole-word packing writers (bitfield-packed.ts: a store that packs the word without reading
+ * it) of a changed word are refused with the writer and lower its `from` to 0 (probe
+ * bitfield-low-swap).
  * Not seen (before this rule either): a word decoded only by comparing it whole with a packed
  * constant (`cmp dword [rcx],0x1234`: no mask), and a field read at another displacement than
  * its writer's (a byte of a dword).
@@ -36,7 +39,8 @@ import type { MappedImage } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { applyBitOp, type BitOp, bitOpOf, type BitValue, inPlaceDecoded, loadedValue, lowBits, mergedValue, memoryBits } from './bitfield-bits.ts';
-import { detectBitfieldChanges, type Step, stepOf } from './bitfield-layout.ts';
+import { type BitfieldChange, detectBitfieldChanges, type Step, stepOf } from './bitfield-layout.ts';
+import { detectPackedChanges } from './bitfield-packed.ts';
 import { reason, type Reason } from './reasons.ts';
 import { decodeEach } from './register-effects.ts';
 import type { FunctionStatus } from './types.ts';
@@ -200,6 +204,24 @@ function readsDiffer(o: ReadScan, n: ReadScan, disp: number): boolean {
   return false;
 }
 
+/** Per NEW function index, the bit-field changes (bitfield-layout.ts, register-base words) of each changed matched function that has some. */
+export type BitfieldChanges = ReadonlyMap<number, readonly BitfieldChange[]>;
+
+/**
+ * The bit-field changes of every changed matched function, computed once per diff: the readers
+ * rule below and the layout verdict (layout-shift.ts) both read them.
+ */
+export function bitfieldChangesOf(m: MatchResult, status: readonly FunctionStatus[]): BitfieldChanges {
+  const out = new Map<number, readonly BitfieldChange[]>();
+  for (const f of m.new.fns.functions) {
+    const o = m.fnNewToOld[f.index]!;
+    if (status[f.index] !== 'changed' || o < 0) continue;
+    const cs = detectBitfieldChanges(m.old.img, m.old.fns.functions[o]!, m.new.img, f);
+    if (cs.length > 0) out.set(f.index, cs);
+  }
+  return out;
+}
+
 /** The changed writers of one word: the first (named in the reasons), every one's function, and the lowest bit any of them may have moved. */
 interface Writer {
   readonly f: FunctionInfo;
@@ -214,7 +236,7 @@ interface Writer {
  * differently, at or above the lowest bit the writer may have moved. The writers themselves
  * are refused by layout-shift.ts.
  */
-export function bitfieldReaderProblems(m: MatchResult, status: readonly FunctionStatus[]): Map<number, Reason> {
+export function bitfieldReaderProblems(m: MatchResult, status: readonly FunctionStatus[], changes: BitfieldChanges = bitfieldChangesOf(m, status)): Map<number, Reason> {
   const out = new Map<number, Reason>();
   const pairs: Array<{ of: FunctionInfo; f: FunctionInfo }> = [];
   const writers = new Map<number, Writer>();
@@ -223,7 +245,7 @@ export function bitfieldReaderProblems(m: MatchResult, status: readonly Function
     if (status[f.index] !== 'changed' || o < 0) continue;
     const of = m.old.fns.functions[o]!;
     pairs.push({ of, f });
-    for (const c of detectBitfieldChanges(m.old.img, of, m.new.img, f)) {
+    for (const c of changes.get(f.index) ?? []) {
       const w = writers.get(c.disp);
       if (w === undefined) writers.set(c.disp, { f, disp: c.disp, all: new Set([f.index]), from: c.from });
       else {
@@ -233,11 +255,37 @@ export function bitfieldReaderProblems(m: MatchResult, status: readonly Function
     }
   }
   if (writers.size === 0) return out;
+  packedWriterProblems(m, pairs, writers, out);
   for (const { of, f } of pairs) {
     const w = readerProblem(m.old.img, of, m.new.img, f, writers);
     if (w !== null) out.set(f.index, reason('STRUCTURE_BITFIELD_CHANGED', `it decodes bits ${w.from} and up of the word at +${hex(w.disp)} with other mask or shift constants than its old body, and ${w.f.name ?? hex(w.f.entry)} now packs that word in another bit layout (refused): words packed before the patch keep the old bit order`, f.entry));
   }
   return out;
+}
+
+/**
+ * The whole-word packing writers (bitfield-packed.ts) of a word some changed read-modify-write
+ * writer now packs differently: refused into `out`, and that word's readers are then checked
+ * from bit 0 (fields below the other writer's `from` may have swapped: probe bitfield-low-swap).
+ * A word only packing writers changed is not refused: packing alone is also how a hash, a
+ * code or a double's bits are computed (watcher 2.5.1, MSVC's floating-point formatting
+ * 0x3c8d8: paired with any changed reader at the same displacement it refused 7 functions),
+ * so gcc -O1's bitfield-reorder (the low byte stored whole, `mov [rcx],dl`, no
+ * read-modify-write at all) stays a gap.
+ */
+function packedWriterProblems(m: MatchResult, pairs: ReadonlyArray<{ of: FunctionInfo; f: FunctionInfo }>, writers: ReadonlyMap<number, Writer>, out: Map<number, Reason>): void {
+  for (const { of, f } of pairs) {
+    for (const disp of detectPackedChanges(m.old.img.image, of, m.new.img.image, f)) {
+      const w = writers.get(disp);
+      if (w === undefined) continue;
+      // A read-modify-write writer that also packs the word whole (gcc -O1: a byte store of
+      // the low fields, then the read-modify-write of the others) lowers `from` too.
+      w.from = 0;
+      if (w.all.has(f.index)) continue;
+      w.all.add(f.index);
+      if (!out.has(f.index)) out.set(f.index, reason('STRUCTURE_BITFIELD_CHANGED', `it packs the word at +${hex(disp)} whole (a store that does not read it) with other mask or shift constants than its old body, and ${w.f.name ?? hex(w.f.entry)} now packs that word in another bit layout (refused): words packed before the patch keep the old bit order`, f.entry));
+    }
+  }
 }
 
 /**

@@ -16,16 +16,17 @@
 import { hex } from '../../common/types.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
-import { stepOf } from './bitfield-layout.ts';
+import { globalItemOf, globalWords, itemLabel, readsWord } from './bitfield-globals.ts';
+import { stepOf, type WordOf } from './bitfield-layout.ts';
 import { reason, type Reason } from './reasons.ts';
 import { decodeEach } from './register-effects.ts';
 import type { FunctionStatus } from './types.ts';
 
-/** Per displacement, the one-bit flags the in-place stores set or clear (`set 0`, `clear 1`), in address order. */
-function flagSequences(image: Uint8Array, f: FunctionInfo): Map<number, string[]> {
+/** Per displacement, the one-bit flags the in-place stores set or clear (`set 0`, `clear 1`), in address order (words keyed by `word`: register base by default). */
+function flagSequences(image: Uint8Array, f: FunctionInfo, word?: WordOf): Map<number, string[]> {
   const out = new Map<number, string[]>();
   decodeEach(image, f.decoded.insns, (insn) => {
-    const s = stepOf(insn);
+    const s = stepOf(insn, word);
     if (s.store === null || s.store.disp < 0 || s.flag === null) return;
     out.set(s.store.disp, [...(out.get(s.store.disp) ?? []), s.flag]);
   });
@@ -62,27 +63,57 @@ function readsDisp(image: Uint8Array, f: FunctionInfo, disp: number): boolean {
   return hit;
 }
 
-/** STRUCTURE_BITFIELD_CHANGED by NEW function index: writers whose one-bit flags moved while their number changed, and the changed readers of those words. */
+/** A writer whose flags moved: the new function, and the word (a register-base displacement, or a global's synthetic one). */
+interface FlagWriter {
+  readonly f: FunctionInfo;
+  readonly disp: number;
+  readonly global: boolean;
+}
+
+/**
+ * STRUCTURE_BITFIELD_CHANGED (GLOBAL_BITFIELD_CHANGED for a writable global's word, reached
+ * through RIP and keyed by its matched item as bitfield-globals.ts keys it: probe
+ * global-flag-move-count) by NEW function index: writers whose one-bit flags moved while their
+ * number changed, and the changed readers of those words.
+ */
 export function flagMoveProblems(m: MatchResult, status: readonly FunctionStatus[]): Map<number, Reason> {
   const out = new Map<number, Reason>();
   const changed: Array<{ of: FunctionInfo; f: FunctionInfo }> = [];
-  const writers: Array<{ f: FunctionInfo; disp: number }> = [];
+  const writers: FlagWriter[] = [];
+  const oldToNew = (i: number): number => m.itemOldToNew[i] ?? -1;
+  const same = (i: number): number => ((m.itemNewToOld[i] ?? -1) >= 0 ? i : -1);
+  const globals = { old: globalWords(m.old, oldToNew), new: globalWords(m.new, same) };
   for (const f of m.new.fns.functions) {
     const o = m.fnNewToOld[f.index]!;
     if (status[f.index] !== 'changed' || o < 0) continue;
     const of = m.old.fns.functions[o]!;
     changed.push({ of, f });
-    const os = flagSequences(m.old.img.image, of);
-    if (os.size === 0) continue;
-    const c = movedFlagsAcrossCounts(os, flagSequences(m.new.img.image, f));
-    if (c === null) continue;
-    writers.push({ f, disp: c.disp });
-    out.set(f.index, reason('STRUCTURE_BITFIELD_CHANGED', `one-bit flags moved at +${hex(c.disp)} while their number changed: ${f.name ?? hex(f.entry)} sets and clears, in place, other bits than its old body ${of.name ?? hex(of.entry)} where both touch the same flags (old: ${c.onlyOld.join(', ')}; new: ${c.onlyNew.join(', ')}); words packed before the patch keep the old bit order (needs a baseline)`, f.entry));
+    for (const global of [false, true]) {
+      const os = flagSequences(m.old.img.image, of, global ? globals.old : undefined);
+      if (os.size === 0) continue;
+      const c = movedFlagsAcrossCounts(os, flagSequences(m.new.img.image, f, global ? globals.new : undefined));
+      if (c === null) continue;
+      writers.push({ f, disp: c.disp, global });
+      const moved = `${f.name ?? hex(f.entry)} sets and clears, in place, other bits than its old body ${of.name ?? hex(of.entry)} where both touch the same flags (old: ${c.onlyOld.join(', ')}; new: ${c.onlyNew.join(', ')}); words packed before the patch keep the old bit order (needs a baseline)`;
+      if (!global) out.set(f.index, reason('STRUCTURE_BITFIELD_CHANGED', `one-bit flags moved at +${hex(c.disp)} while their number changed: ${moved}`, f.entry));
+      else {
+        const { item, offset } = globalItemOf(c.disp);
+        out.set(f.index, reason('GLOBAL_BITFIELD_CHANGED', `one-bit flags of writable global ${itemLabel(m, item)} moved at +${hex(offset)} while their number changed: ${moved}`, f.entry));
+      }
+      break;
+    }
   }
   for (const w of writers) {
     for (const { f } of changed) {
-      if (out.has(f.index) || !readsDisp(m.new.img.image, f, w.disp)) continue;
-      out.set(f.index, reason('STRUCTURE_BITFIELD_CHANGED', `it reads the word at +${hex(w.disp)}, and ${w.f.name ?? hex(w.f.entry)} now sets and clears its one-bit flags at other bits (refused): words packed before the patch keep the old bit order`, f.entry));
+      if (out.has(f.index)) continue;
+      if (!w.global) {
+        if (!readsDisp(m.new.img.image, f, w.disp)) continue;
+        out.set(f.index, reason('STRUCTURE_BITFIELD_CHANGED', `it reads the word at +${hex(w.disp)}, and ${w.f.name ?? hex(w.f.entry)} now sets and clears its one-bit flags at other bits (refused): words packed before the patch keep the old bit order`, f.entry));
+        continue;
+      }
+      const { item, offset } = globalItemOf(w.disp);
+      if (!readsWord(m.new, same, m.new.img.image, f, item, offset)) continue;
+      out.set(f.index, reason('GLOBAL_BITFIELD_CHANGED', `it reads the word at +${hex(offset)} of writable global ${itemLabel(m, item)}, and ${w.f.name ?? hex(w.f.entry)} now sets and clears its one-bit flags at other bits (refused): the running image holds it packed in the old bit order`, f.entry));
     }
   }
   return out;

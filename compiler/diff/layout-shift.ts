@@ -26,7 +26,7 @@ import type { FunctionInfo } from '../image/types.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import { lcsPairs } from '../match/lcs.ts';
 import { describeAddedField, detectAddedField } from './added-field.ts';
-import { describeBitfieldChange, detectBitfieldChange } from './bitfield-layout.ts';
+import { type BitfieldChange, describeBitfieldChange } from './bitfield-layout.ts';
 import { describeStrideChange, detectStrideChange } from './element-stride.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { reason, type Reason } from './reasons.ts';
@@ -347,9 +347,10 @@ function consistentShift(list: ReadonlyArray<readonly [number, number]>, needAnc
  * The verdict hook: a changed matched function whose field accesses moved consistently
  * against its old body, or that accesses a field its old body never does through a pointer
  * both received (`funclet`: an exception-handling funclet, whose arguments are its parent's
- * frame, not a structure). Objects built by old code would be misread by the new body.
+ * frame, not a structure), or whose bit-field stores changed (`bitChanges`: its bit-field
+ * changes, bitfield-readers.ts' bitfieldChangesOf). Objects built by old code would be misread by the new body.
  */
-export function layoutProblem(m: MatchResult, f: FunctionInfo, st: FunctionStatus, funclet = false): Reason | null {
+export function layoutProblem(m: MatchResult, f: FunctionInfo, st: FunctionStatus, bitChanges: readonly BitfieldChange[] | undefined, funclet = false): Reason | null {
   const o = m.fnNewToOld[f.index]!;
   if (st !== 'changed' || o < 0) return null;
   const of = m.old.fns.functions[o]!;
@@ -366,9 +367,10 @@ export function layoutProblem(m: MatchResult, f: FunctionInfo, st: FunctionStatu
       const stride = detectStrideChange(m.old.img, of, m.new.img, f);
       if (stride === null) {
         // Every offset and size kept: bit-fields packed in another order inside one word
-        // (compiler/diff/bitfield-layout.ts).
-        const bits = detectBitfieldChange(m.old.img, of, m.new.img, f);
-        if (bits === null) return null;
+        // (compiler/diff/bitfield-layout.ts; computed once per diff by bitfield-readers.ts'
+        // bitfieldChangesOf, `bitChanges` is this function's list).
+        const bits = bitChanges?.[0];
+        if (bits === undefined) return null;
         return reason('STRUCTURE_BITFIELD_CHANGED', `${describeBitfieldChange(bits)}: old ${of.name ?? hex(of.entry)}, new ${f.name ?? hex(f.entry)}; words packed before the patch keep the old bit order`, f.entry);
       }
       return reason('STRUCTURE_STRIDE_CHANGED', `${describeStrideChange(stride)}: old ${of.name ?? hex(of.entry)}, new ${f.name ?? hex(f.entry)}; arrays built before the patch keep the old element size`, f.entry);

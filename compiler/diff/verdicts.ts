@@ -17,7 +17,7 @@ import type { MatchResult } from '../match/match-images.ts';
 import type { EhGroups } from './eh-groups.ts';
 import { globalBitfieldProblems } from './bitfield-globals.ts';
 import { flagMoveProblems } from './flag-moves.ts';
-import { bitfieldReaderProblems } from './bitfield-readers.ts';
+import { bitfieldChangesOf, bitfieldReaderProblems } from './bitfield-readers.ts';
 import { callerRegisterProblems } from './caller-registers.ts';
 import { codeTableProblems } from './code-tables.ts';
 import { emissionProblem } from './emission-check.ts';
@@ -60,7 +60,9 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
   const tableProblems = codeTableProblems(m, status);
   const referrers = referrersOf(m, emitted);
   // Changed functions that decode, with new constants, a bit-field word a changed writer now packs differently.
-  const bitReaders = bitfieldReaderProblems(m, status);
+  // Bit-field changes of each changed pair, once: the readers rule and the layout verdict share them.
+  const bitChanges = bitfieldChangesOf(m, status);
+  const bitReaders = bitfieldReaderProblems(m, status, bitChanges);
   // Changed functions that pack a global's bit-field word in another layout, and changed readers of that word.
   const globalBits = globalBitfieldProblems(m, status);
   // Writers whose one-bit flags moved while their number changed, and changed readers of those words.
@@ -83,7 +85,7 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
   const layoutChecked = new Map<number, Reason | null>();
   const layoutOf = (f: FunctionInfo, st: FunctionStatus): Reason | null => {
     let r = layoutChecked.get(f.index);
-    if (r === undefined) layoutChecked.set(f.index, (r = layoutProblem(m, f, st, eh.funclets.has(f.index))));
+    if (r === undefined) layoutChecked.set(f.index, (r = layoutProblem(m, f, st, bitChanges.get(f.index), eh.funclets.has(f.index))));
     return r;
   };
   const queue: number[] = [];

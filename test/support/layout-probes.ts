@@ -11,6 +11,7 @@ import { COMPILER_VERSION, diffFiles, emitPackage, type ImageDiff } from '../../
 import { planRedirect } from '../../compiler/diff/redirect-sites.ts';
 import { encodePackage } from '../../formats/container.ts';
 import type { Toolchain } from '../../samples/scenarios.ts';
+import type { LiveSuite } from './live-suite.ts';
 
 const PROBES = join(dirname(fileURLToPath(import.meta.url)), '..', 'probes');
 
@@ -30,11 +31,11 @@ export function diffDlls(v1: string, v2: string): ImageDiff {
   return d.value;
 }
 
-/** The diff with its `code` refusals lifted: what the compiler decided before the rule. */
-export function liftRule(d: ImageDiff, code: string): ImageDiff {
+/** The diff with its `code` refusals lifted (only those of the functions `names` when given): what the compiler decided before the rule. */
+export function liftRule(d: ImageDiff, code: string, names?: readonly string[]): ImageDiff {
   const reserved = new Set<number>();
   const functions = d.functions.map((f) => {
-    if (f.reason?.code !== code) return f;
+    if (f.reason?.code !== code || (names !== undefined && !names.includes(f.name ?? ''))) return f;
     const redirect = planRedirect(d.match.old, d.match.old.fns.functions[f.oldIndex!]!, reserved);
     if ('code' in redirect) throw new Error(`${f.name ?? ''}: ${redirect.message}`);
     return { ...f, verdict: 'hotpatchable' as const, reason: null, redirect };
@@ -43,9 +44,9 @@ export function liftRule(d: ImageDiff, code: string): ImageDiff {
   return { ...d, functions, hotpatchable: refused === 0, counts: { ...d.counts, refused } };
 }
 
-/** Writes the package of `d` (every function, as the compiler presents it) to `dir/file`. */
-export async function writeProbePackage(dir: string, d: ImageDiff, moduleName: string, file: string): Promise<string> {
-  const e = emitPackage(d, { moduleName, skipRefused: false, series: null, compilerVersion: COMPILER_VERSION });
+/** Writes the package of `d` (every function, as the compiler presents it; with `skipRefused`, the hotpatchable ones) to `dir/file`. */
+export async function writeProbePackage(dir: string, d: ImageDiff, moduleName: string, file: string, skipRefused = false): Promise<string> {
+  const e = emitPackage(d, { moduleName, skipRefused, series: null, compilerVersion: COMPILER_VERSION });
   if (!e.ok) throw new Error(e.error.message);
   const bytes = await encodePackage(e.value.pkg);
   if (!bytes.ok) throw new Error(bytes.error.message);
@@ -57,4 +58,13 @@ export async function writeProbePackage(dir: string, d: ImageDiff, moduleName: s
 /** Each changed function as `name: reason code` (or its verdict), sorted. */
 export function changedVerdicts(d: ImageDiff): string[] {
   return d.functions.filter((f) => f.status === 'changed').map((f) => `${f.name ?? ''}: ${f.reason?.code ?? f.verdict}`).sort();
+}
+
+/** Builds both versions of probe `name` by `tc` at `opt` in `suite`'s folder, runs each once; returns the v1 session, both outputs and the diff. */
+export async function startLayoutProbe(suite: LiveSuite, name: string, tc: Toolchain, opt = '-O2') {
+  const v1 = buildLayoutProbe(join(suite.dir(), opt), name, 1, tc, opt);
+  const v2 = buildLayoutProbe(join(suite.dir(), opt), name, 2, tc, opt);
+  const neu = (await suite.start(v2)).first.output;
+  const h = await suite.start(v1);
+  return { h, old: h.first.output, neu, d: diffDlls(v1, v2) };
 }

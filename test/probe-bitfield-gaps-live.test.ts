@@ -1,0 +1,71 @@
+/**
+ * The bit-field readers' residual gap (issue #14), in a real process under Wine: the first
+ * hp_run call packs three words with v1's code, every call decodes them.
+ * - bitfield-low-swap (test/probes/bitfield-low-swap.c): a and b (bits 0-7), written only by
+ *   init's whole-word store, swap; c moves higher, so set_c's read-modify-write is refused and
+ *   the layout "may have moved from bit 8 up". get_ab (bits 0-7) and init were hotpatchable,
+ *   and --skip-refused carried them: patched live, the process prints neither version's lines.
+ *   Now init's packing store, changed at a word set_c changed, is refused
+ *   (compiler/diff/bitfield-packed.ts), and get_ab's decode is checked from bit 0: refused too.
+ * - bitfield-low-fix (the twin): c moves the same way, a and b stay; init is unchanged and
+ *   get_ab only changes its formula: hotpatchable, and the --skip-refused package prints v2.
+ * - bitfield-word-move (gcc): c moves from bits 8-18 to 21-31 and gcc's store and load of it
+ *   move from a dword at +0 to a word at +2: no displacement both bodies store, so set_c and
+ *   get_c were hotpatchable; now the moved store word refuses both (bitfield-layout.ts
+ *   movedWords). Its twin bitfield-word-move-fix (get_c's formula only) prints v2 live.
+ */
+import { describe, expect, test } from 'vitest';
+import type { Toolchain } from '../samples/scenarios.ts';
+import { changedVerdicts, liftRule, startLayoutProbe, writeProbePackage } from './support/layout-probes.ts';
+import { liveSuite, patchedRound } from './support/live-suite.ts';
+import { missingTools } from './support/tools.ts';
+
+const skip = missingTools(['wine', 'mingw', 'clang']);
+const suite = liveSuite('hp-probe-bitfield-gaps-', skip);
+const TOOLCHAINS: readonly Toolchain[] = ['gcc', 'clang'];
+const CODE = 'STRUCTURE_BITFIELD_CHANGED';
+
+const startProbe = (name: string, tc: Toolchain, opt?: string) => startLayoutProbe(suite, name, tc, opt);
+
+describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  test.each(TOOLCHAINS)('bitfield-low-swap (%s): the whole-word writer and the low readers refused; carried anyway, the patched process prints neither version', async (tc) => {
+    const { h, old, neu, d } = await startProbe('bitfield-low-swap', tc);
+    // Only the layout changed: both versions print the same lines.
+    expect(neu).toBe(old);
+    expect(changedVerdicts(d)).toEqual([`get_ab: ${CODE}`, `get_c: ${CODE}`, `init: ${CODE}`, `set_c: ${CODE}`]);
+    expect(d.functions.find((f) => f.name === 'init')?.reason?.message).toMatch(/^it packs the word at \+0x0 whole \(a store that does not read it\) with other mask or shift constants than its old body, and set_c now packs/);
+    expect(d.functions.find((f) => f.name === 'get_ab')?.reason?.message).toMatch(/^it decodes bits 0 and up of the word at \+0x0/);
+    // What --skip-refused carried before: init and get_ab, set_c and get_c left old.
+    const before = liftRule(d, CODE, ['init', 'get_ab']);
+    expect(changedVerdicts(before)).toEqual(['get_ab: hotpatchable', `get_c: ${CODE}`, 'init: hotpatchable', `set_c: ${CODE}`]);
+    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-low-swap.dll', `bitfield-low-swap-${tc}.hpk`, true);
+    expect(await patchedRound(h, pkg, 'bitfield-low-swap.dll')).not.toBe(old);
+  }, 120_000);
+
+  test.each(TOOLCHAINS)('bitfield-low-fix (%s): the low reader stays hotpatchable, and the --skip-refused package prints v2', async (tc) => {
+    const { h, old, neu, d } = await startProbe('bitfield-low-fix', tc);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual(['get_ab: hotpatchable', `get_c: ${CODE}`, `set_c: ${CODE}`]);
+    const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-low-fix.dll', `bitfield-low-fix-${tc}.hpk`, true);
+    expect(await patchedRound(h, pkg, 'bitfield-low-fix.dll')).toBe(neu);
+  }, 120_000);
+
+  test('bitfield-word-move (gcc): the store word moved; refused; carried anyway, the patched process misreads c', async () => {
+    const { h, old, neu, d } = await startProbe('bitfield-word-move', 'gcc');
+    expect(neu).toBe(old);
+    expect(changedVerdicts(d)).toEqual([`get_c: ${CODE}`, `set_c: ${CODE}`]);
+    expect(d.functions.find((f) => f.name === 'set_c')?.reason?.message).toContain('(old only: word +0x0; new only: word +0x2; needs a baseline)');
+    const before = liftRule(d, CODE);
+    expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-word-move.dll', 'bitfield-word-move-gcc.hpk');
+    expect(await patchedRound(h, pkg, 'bitfield-word-move.dll')).not.toBe(old);
+  }, 120_000);
+
+  test('bitfield-word-move-fix (gcc): hotpatchable, and patched live it prints v2', async () => {
+    const { h, old, neu, d } = await startProbe('bitfield-word-move-fix', 'gcc');
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual(['get_c: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-word-move-fix.dll', 'bitfield-word-move-fix-gcc.hpk');
+    expect(await patchedRound(h, pkg, 'bitfield-word-move-fix.dll')).toBe(neu);
+  }, 120_000);
+});
