@@ -58,7 +58,13 @@
  * impl`) hands it the caller's stack slots unmoved: the function's stack roles are compared
  * too (sample entry-args-thunk); a call moves them with the caller's frame.
  *
- * Not covered: the same kind of role with another meaning that no caller shows; stack roles
+ * When no caller shows it (an export the module calls only through pointers), the bodies' own
+ * uses of each argument slot do (argument-uses.ts): two slots whose distinguishing uses changed
+ * places (two pointers to one struct swapped: the stores moved to the register the loads came
+ * from), or the last used slot fallen unused while the slots below take the next one's uses (a
+ * middle integer or double removed; probes entry-args-params, entry-args-pshapes).
+ *
+ * Not covered: two parameters of one kind used exactly alike that no caller shows; stack roles
  * of an unchanged root reaching a changed callee by a call (the slots move with its frame). A thread
  * inside a changed caller's old body at patch time, which calls the new body the old way, is
  * kept out by quiescent ranges (quiescent-callers.ts, format 2.4).
@@ -68,6 +74,7 @@ import { absTarget, sectionAt } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { reorderedArguments } from './argument-permutation.ts';
+import { argumentUses, describeUseMove, movedUses } from './argument-uses.ts';
 import { ArgumentRoles, describeRoleChange, roleChanges, type RoleChange } from './argument-roles.ts';
 import { calleesOf, ClobberSets } from './call-graph-clobbers.ts';
 import { Liveness } from './caller-registers.ts';
@@ -77,6 +84,8 @@ import { stackArgumentUse, stackSlotNames } from './stack-arguments.ts';
 import type { FunctionStatus } from './types.ts';
 
 const hex = (x: number): string => `0x${x.toString(16)}`;
+/** rcx's bit in register-effects.ts masks (rdx, r8, r9 follow). */
+const ARG_BIT = 1 << 1;
 const nameOf = (f: FunctionInfo): string => f.name ?? hex(f.entry);
 
 /** One changed function whose new entry reads arguments outside callers do not pass. */
@@ -210,7 +219,13 @@ export function findEntryArgumentChanges(m: MatchResult, status: readonly Functi
       const nc = newOf(c);
       return nc === undefined ? [] : [[oldFns[c]!, nc] as const];
     });
-    return reorderedArguments(m.old.img.image, m.new.img.image, root, n, callers, oldLive.entryReads(root) & ~newLive.entryReads(n));
+    const dropped = oldLive.entryReads(root) & ~newLive.entryReads(n);
+    const sites = reorderedArguments(m.old.img.image, m.new.img.image, root, n, callers, dropped);
+    if (sites !== null) return sites;
+    // No caller shows it: the bodies' own uses of each argument slot (argument-uses.ts).
+    const newReads = newLive.entryReads(n);
+    const moved = movedUses(argumentUses(m.old.img.image, root), argumentUses(m.new.img.image, n), (slot) => (newReads & (ARG_BIT << slot)) !== 0);
+    return moved === null ? null : describeUseMove(moved);
   };
   const out: EntryArgumentChange[] = [];
   for (const [i, callers] of roots) {
