@@ -277,3 +277,31 @@ function tokenName(t: string): string {
   const imm = /#(-?\d+)/.exec(body);
   return `${name}${imm !== null ? ` by ${imm[1]!}` : body.includes('=') ? ' with a constant' : ''}${float}`;
 }
+
+/** Argument locations: rcx, rdx, r8, r9 and xmm0-xmm3. */
+const ARG_LOCS = SLOT_GPR.reduce((m, g) => m | (1 << g), 0) | (0xf << XMM);
+
+/**
+ * The direct call or jump target that `f`'s straight line from its entry reaches before it
+ * writes any argument register (rcx, rdx, r8, r9, xmm0-3) or branches otherwise, or -1: the
+ * function hands its callers' arguments on unmoved (a thunk, a wrapper that saves registers
+ * first), so a callee whose parameters moved is called the old way through it.
+ */
+export function handsArgumentsTo(image: Uint8Array, f: FunctionInfo): number {
+  const sorted = [...f.decoded.insns].sort((a, b) => a.rva - b.rva).slice(0, 16);
+  let expect: number = f.entry;
+  let out = -1;
+  let done = false;
+  decodeEach(image, sorted, (insn, d) => {
+    if (done) return;
+    if (d.rva !== expect) return void (done = true);
+    const e = useInsnOf(image, insn, d.rva, d.length, d.flow);
+    if (d.flow === FlowControl.Call || d.flow === FlowControl.UnconditionalBranch) {
+      out = e.target;
+      return void (done = true);
+    }
+    if (d.flow !== FlowControl.Next || (e.writes & ARG_LOCS) !== 0) return void (done = true);
+    expect = e.next;
+  });
+  return out;
+}

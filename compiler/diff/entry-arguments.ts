@@ -62,7 +62,10 @@
  * uses of each argument slot do (argument-uses.ts): two slots whose distinguishing uses changed
  * places (two pointers to one struct swapped: the stores moved to the register the loads came
  * from), or the last used slot fallen unused while the slots below take the next one's uses (a
- * middle integer or double removed; probes entry-args-params, entry-args-pshapes).
+ * middle integer or double removed; probes entry-args-params, entry-args-pshapes). An unchanged
+ * root that hands its callers' arguments on unmoved (argument-uses.ts handsArgumentsTo: a thunk,
+ * a wrapper that only saves registers before its call) to a changed function whose uses moved
+ * brings it too (entry-args-pshapes `move_api` -> `move_impl`).
  *
  * Not covered: two parameters of one kind used exactly alike that no caller shows; stack roles
  * of an unchanged root reaching a changed callee by a call (the slots move with its frame). A thread
@@ -74,7 +77,7 @@ import { absTarget, sectionAt } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { reorderedArguments } from './argument-permutation.ts';
-import { argumentUses, describeUseMove, movedUses } from './argument-uses.ts';
+import { argumentUses, describeUseMove, handsArgumentsTo, movedUses } from './argument-uses.ts';
 import { ArgumentRoles, describeRoleChange, roleChanges, type RoleChange } from './argument-roles.ts';
 import { calleesOf, ClobberSets } from './call-graph-clobbers.ts';
 import { Liveness } from './caller-registers.ts';
@@ -118,7 +121,7 @@ export function describeEntryArgumentChange(c: EntryArgumentChange): Reason {
   if (what !== '') parts.push(`reads ${what} at entry${via}, which the old body never read`);
   const before = c.through ? `old ${nameOf(c.root)} did before the patch` : 'its old body';
   for (const r of c.roles) parts.push(`${describeRoleChange(r, before)}${what === '' ? via : ''}`);
-  if (c.swap != null) parts.push(c.swap);
+  if (c.swap != null) parts.push(`${c.swap}${what === '' && c.roles.length === 0 ? via : ''}`);
   const msg = `its new body ${parts.join('; it ')}: old callers left active (${c.callers.join('; ')}) ${what !== '' ? 'do not pass it' : 'pass what the old signature meant there'}`;
   return reason('ENTRY_ARGUMENTS_CHANGED', msg, c.culprit.entry);
 }
@@ -208,8 +211,24 @@ export function findEntryArgumentChanges(m: MatchResult, status: readonly Functi
     const c = stackChange(i, n);
     return c.reads !== 0 || c.roles.length > 0;
   };
+  // The argument uses of a changed function's old and new bodies, moved (argument-uses.ts), in words, or null.
+  const usesMoved = new Map<number, string | null>();
+  const usesMovedIn = (i: number): string | null => {
+    if (usesMoved.has(i)) return usesMoved.get(i)!;
+    const n = newOf(i)!;
+    const newReads = newLive.entryReads(n);
+    const moved = movedUses(argumentUses(m.old.img.image, oldFns[i]!), argumentUses(m.new.img.image, n), (slot) => (newReads & (ARG_BIT << slot)) !== 0);
+    const text = moved === null ? null : describeUseMove(moved);
+    usesMoved.set(i, text);
+    return text;
+  };
   // A changed function whose stack slots change matters to an unchanged root only through tail jumps at its entry (below).
-  for (const i of changedToTest(m, roots, (k) => newOf(k) !== undefined)) if (grownRegs(i) !== 0 || changedRoles(i).length > 0 || (!roots.has(i) && stackChanged(i))) brings.add(i);
+  // Argument uses are compared only where an unchanged function hands its callers' arguments on unmoved.
+  let handed: Map<number, number> | null = null;
+  let handedTo: Set<number> | null = null;
+  const handedOn = (): Map<number, number> => (handed ??= handedTargets(m));
+  const usesMovedThunked = (i: number): boolean => (handedTo ??= new Set(handedOn().values())).has(i) && usesMovedIn(i) !== null;
+  for (const i of changedToTest(m, roots, (k) => newOf(k) !== undefined)) if (grownRegs(i) !== 0 || changedRoles(i).length > 0 || (!roots.has(i) && (stackChanged(i) || usesMovedThunked(i)))) brings.add(i);
   const reaching = reachingThroughUnchanged(m, (i) => brings.has(i));
   // Changed roots' changed callers in the module: their call sites may show parameters swapped.
   let callersOf: Map<number, number[]> | null = null;
@@ -221,11 +240,8 @@ export function findEntryArgumentChanges(m: MatchResult, status: readonly Functi
     });
     const dropped = oldLive.entryReads(root) & ~newLive.entryReads(n);
     const sites = reorderedArguments(m.old.img.image, m.new.img.image, root, n, callers, dropped);
-    if (sites !== null) return sites;
     // No caller shows it: the bodies' own uses of each argument slot (argument-uses.ts).
-    const newReads = newLive.entryReads(n);
-    const moved = movedUses(argumentUses(m.old.img.image, root), argumentUses(m.new.img.image, n), (slot) => (newReads & (ARG_BIT << slot)) !== 0);
-    return moved === null ? null : describeUseMove(moved);
+    return sites ?? usesMovedIn(i);
   };
   const out: EntryArgumentChange[] = [];
   for (const [i, callers] of roots) {
@@ -247,10 +263,13 @@ export function findEntryArgumentChanges(m: MatchResult, status: readonly Functi
     const roles = roleChanges(oldRoles.of(root), patchedRoles.of(root));
     const reached = changedReached(m, root, (k) => newOf(k) !== undefined);
     // Caller stack slots reach a changed function unmoved only through tail jumps at the entry of each function on the way (thunks).
+    // Its argument registers reach a changed function unmoved through functions that hand them
+    // on before writing any (a thunk, a wrapper; argument-uses.ts; probe entry-args-pshapes `move_api`).
     for (const [k, path] of reached) {
-      if (!stackChanged(k) || !tailJumpsTo(m, path, oldFns[k]!)) continue;
-      const c = stackChange(k, newOf(k)!);
-      out.push({ culprit: newOf(k)!, root, through: true, path, regs: 0, stack: c.reads, roles: c.roles, callers });
+      const c = tailJumpsTo(m, path, oldFns[k]!) ? stackChange(k, newOf(k)!) : { reads: 0, roles: [] };
+      const hands = path.every((f, x) => handedOn().get(f.index) === (path[x + 1] ?? oldFns[k]!).index);
+      const moved = c.reads === 0 && c.roles.length === 0 && hands ? usesMovedIn(k) : null;
+      if (c.reads !== 0 || c.roles.length > 0 || moved !== null) out.push({ culprit: newOf(k)!, root, through: true, path, regs: 0, stack: c.reads, roles: c.roles, callers, swap: moved });
     }
     if (regs === 0 && roles.length === 0) continue;
     // The changed functions that bring it (all of them reached when no single one does).
@@ -270,6 +289,17 @@ function tailJumpsTo(m: MatchResult, path: readonly FunctionInfo[], to: Function
     const r = f.decoded.refs[first.refIndex];
     return r !== undefined && r.isBranch && r.target === next.entry && m.old.fns.byEntry.get(r.target) === next;
   });
+}
+
+/** For each OLD function that hands its callers' arguments on unmoved (argument-uses.ts handsArgumentsTo), the OLD function it hands them to. */
+function handedTargets(m: MatchResult): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const f of m.old.fns.functions) {
+    const t = handsArgumentsTo(m.old.img.image, f);
+    const g = t >= 0 ? m.old.fns.byEntry.get(t) : undefined;
+    if (g !== undefined && g !== f) out.set(f.index, g.index);
+  }
+  return out;
 }
 
 /** The changed roots and the changed OLD functions an unchanged root reaches through direct calls and jumps, in index order. */
