@@ -288,7 +288,9 @@ const ARG_LOCS = SLOT_GPR.reduce((m, g) => m | (1 << g), 0) | (0xf << XMM);
  * first), so a callee whose parameters moved is called the old way through it.
  */
 export function handsArgumentsTo(image: Uint8Array, f: FunctionInfo): number {
-  const sorted = [...f.decoded.insns].sort((a, b) => a.rva - b.rva).slice(0, 16);
+  // The instructions are in address order; the straight line from the entry is the first few from it.
+  const at = f.decoded.insns.findIndex((d) => d.rva === f.entry);
+  const sorted = at < 0 ? [] : f.decoded.insns.slice(at, at + 16);
   let expect: number = f.entry;
   let out = -1;
   let done = false;

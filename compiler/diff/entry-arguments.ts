@@ -224,14 +224,22 @@ export function findEntryArgumentChanges(m: MatchResult, status: readonly Functi
   };
   // A changed function whose stack slots change matters to an unchanged root only through tail jumps at its entry (below).
   // Argument uses are compared only where an unchanged function hands its callers' arguments on unmoved.
-  let handed: Map<number, number> | null = null;
-  let handedTo: Set<number> | null = null;
-  const handedOn = (): Map<number, number> => (handed ??= handedTargets(m));
-  const usesMovedThunked = (i: number): boolean => (handedTo ??= new Set(handedOn().values())).has(i) && usesMovedIn(i) !== null;
+  let callersOf: Map<number, number[]> | null = null;
+  // (Which function an OLD one hands them to, asked of a changed function's unchanged callers only, kept.)
+  const handed = new Map<number, number>();
+  const handsTo = (f: FunctionInfo): number => {
+    let t = handed.get(f.index);
+    if (t === undefined) handed.set(f.index, (t = handsArgumentsTo(m.old.img.image, f)));
+    return t;
+  };
+  const usesMovedThunked = (i: number): boolean => {
+    callersOf ??= callerMap(m);
+    const handedIt = (callersOf.get(i) ?? []).some((c) => m.fnOldToNew[c]! >= 0 && newOf(c) === undefined && handsTo(oldFns[c]!) === oldFns[i]!.entry);
+    return handedIt && usesMovedIn(i) !== null;
+  };
   for (const i of changedToTest(m, roots, (k) => newOf(k) !== undefined)) if (grownRegs(i) !== 0 || changedRoles(i).length > 0 || (!roots.has(i) && (stackChanged(i) || usesMovedThunked(i)))) brings.add(i);
   const reaching = reachingThroughUnchanged(m, (i) => brings.has(i));
   // Changed roots' changed callers in the module: their call sites may show parameters swapped.
-  let callersOf: Map<number, number[]> | null = null;
   const swapOf = (i: number, root: FunctionInfo, n: FunctionInfo): string | null => {
     callersOf ??= callerMap(m);
     const callers = (callersOf.get(i) ?? []).flatMap((c) => {
@@ -267,7 +275,7 @@ export function findEntryArgumentChanges(m: MatchResult, status: readonly Functi
     // on before writing any (a thunk, a wrapper; argument-uses.ts; probe entry-args-pshapes `move_api`).
     for (const [k, path] of reached) {
       const c = tailJumpsTo(m, path, oldFns[k]!) ? stackChange(k, newOf(k)!) : { reads: 0, roles: [] };
-      const hands = path.every((f, x) => handedOn().get(f.index) === (path[x + 1] ?? oldFns[k]!).index);
+      const hands = path.every((f, x) => handsTo(f) === (path[x + 1] ?? oldFns[k]!).entry);
       const moved = c.reads === 0 && c.roles.length === 0 && hands ? usesMovedIn(k) : null;
       if (c.reads !== 0 || c.roles.length > 0 || moved !== null) out.push({ culprit: newOf(k)!, root, through: true, path, regs: 0, stack: c.reads, roles: c.roles, callers, swap: moved });
     }
@@ -289,17 +297,6 @@ function tailJumpsTo(m: MatchResult, path: readonly FunctionInfo[], to: Function
     const r = f.decoded.refs[first.refIndex];
     return r !== undefined && r.isBranch && r.target === next.entry && m.old.fns.byEntry.get(r.target) === next;
   });
-}
-
-/** For each OLD function that hands its callers' arguments on unmoved (argument-uses.ts handsArgumentsTo), the OLD function it hands them to. */
-function handedTargets(m: MatchResult): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const f of m.old.fns.functions) {
-    const t = handsArgumentsTo(m.old.img.image, f);
-    const g = t >= 0 ? m.old.fns.byEntry.get(t) : undefined;
-    if (g !== undefined && g !== f) out.set(f.index, g.index);
-  }
-  return out;
 }
 
 /** The changed roots and the changed OLD functions an unchanged root reaches through direct calls and jumps, in index order. */
