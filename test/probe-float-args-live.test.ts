@@ -14,26 +14,16 @@
  * and patched live the DLL prints v2's line and the importer v2's answers.
  */
 import { describe, expect, test } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Toolchain } from '../samples/scenarios.ts';
 import { withoutEntryArgumentRule } from './support/importer.ts';
-import { buildLayoutProbe, changedVerdicts, diffDlls, writeProbePackage } from './support/layout-probes.ts';
+import { buildLayoutProbe, changedVerdicts, diffDlls, startImporterProbe, writeProbePackage } from './support/layout-probes.ts';
 import { liveSuite, patchedRound } from './support/live-suite.ts';
 import { missingTools } from './support/tools.ts';
 
 const skip = missingTools(['wine', 'mingw', 'clang']);
 const suite = liveSuite('hp-probe-float-args-', skip);
 const TOOLCHAINS: readonly Toolchain[] = ['gcc', 'clang'];
-const IMPORTER = join(dirname(fileURLToPath(import.meta.url)), 'probes', 'entry-args-fswap-importer.c');
-
-/** The importer built against the DLL file `target`; returns its path. */
-function buildImporter(target: string, tc: Toolchain): string {
-  const out = join(suite.dir(), `importer-${tc}-${target}`);
-  execFileSync('x86_64-w64-mingw32-gcc', ['-O2', `-DHP_TARGET="${target}"`, '-shared', '-o', out, IMPORTER]);
-  return out;
-}
 
 /** `importer fratio(60, d) = x` lines for d = 8, 10 with `answer(d)`. */
 const importerLines = (answer: (d: number) => number): string => [8, 10].map((d) => `importer fratio(60, ${d}) = ${answer(d)}\n`).join('');
@@ -43,14 +33,7 @@ const fiveLines = (answer: (d: number) => number): string => [8, 10].map((d) => 
 const FIVE_V1 = fiveLines((d) => Math.trunc((10 + 60 / d) * 1000));
 
 /** Both versions of probe `name` by `tc`, v2's own output, and a host running v1 with the importer. */
-async function startProbe(name: string, tc: Toolchain) {
-  const v1 = buildLayoutProbe(suite.dir(), name, 1, tc);
-  const v2 = buildLayoutProbe(suite.dir(), name, 2, tc);
-  const file = `${name}.dll`;
-  const neu = (await suite.start(v2)).first.output;
-  const h = await suite.start(v1, { also: [buildImporter(file, tc)] });
-  return { h, neu, file, d: diffDlls(v1, v2) };
-}
+const startProbe = (name: string, tc: Toolchain) => startImporterProbe(suite, name, 'entry-args-fswap-importer', tc);
 
 const shapesSkip = missingTools(['mingw', 'clang']);
 

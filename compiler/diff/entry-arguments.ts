@@ -58,7 +58,16 @@
  * impl`) hands it the caller's stack slots unmoved: the function's stack roles are compared
  * too (sample entry-args-thunk); a call moves them with the caller's frame.
  *
- * Not covered: the same kind of role with another meaning that no caller shows; stack roles
+ * When no caller shows it (an export the module calls only through pointers), the bodies' own
+ * uses of each argument slot do (argument-uses.ts): two slots whose distinguishing uses changed
+ * places (two pointers to one struct swapped: the stores moved to the register the loads came
+ * from), or the last used slot fallen unused while the slots below take the next one's uses (a
+ * middle integer or double removed; probes entry-args-params, entry-args-pshapes). An unchanged
+ * root that hands its callers' arguments on unmoved (argument-uses.ts handsArgumentsTo: a thunk,
+ * a wrapper that only saves registers before its call) to a changed function whose uses moved
+ * brings it too (entry-args-pshapes `move_api` -> `move_impl`).
+ *
+ * Not covered: two parameters of one kind used exactly alike that no caller shows; stack roles
  * of an unchanged root reaching a changed callee by a call (the slots move with its frame). A thread
  * inside a changed caller's old body at patch time, which calls the new body the old way, is
  * kept out by quiescent ranges (quiescent-callers.ts, format 2.4).
@@ -68,6 +77,7 @@ import { absTarget, sectionAt } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { reorderedArguments } from './argument-permutation.ts';
+import { argumentUses, describeUseMove, handsArgumentsTo, movedUses } from './argument-uses.ts';
 import { ArgumentRoles, describeRoleChange, roleChanges, type RoleChange } from './argument-roles.ts';
 import { calleesOf, ClobberSets } from './call-graph-clobbers.ts';
 import { Liveness } from './caller-registers.ts';
@@ -77,6 +87,8 @@ import { stackArgumentUse, stackSlotNames } from './stack-arguments.ts';
 import type { FunctionStatus } from './types.ts';
 
 const hex = (x: number): string => `0x${x.toString(16)}`;
+/** rcx's bit in register-effects.ts masks (rdx, r8, r9 follow). */
+const ARG_BIT = 1 << 1;
 const nameOf = (f: FunctionInfo): string => f.name ?? hex(f.entry);
 
 /** One changed function whose new entry reads arguments outside callers do not pass. */
@@ -109,7 +121,7 @@ export function describeEntryArgumentChange(c: EntryArgumentChange): Reason {
   if (what !== '') parts.push(`reads ${what} at entry${via}, which the old body never read`);
   const before = c.through ? `old ${nameOf(c.root)} did before the patch` : 'its old body';
   for (const r of c.roles) parts.push(`${describeRoleChange(r, before)}${what === '' ? via : ''}`);
-  if (c.swap != null) parts.push(c.swap);
+  if (c.swap != null) parts.push(`${c.swap}${what === '' && c.roles.length === 0 ? via : ''}`);
   const msg = `its new body ${parts.join('; it ')}: old callers left active (${c.callers.join('; ')}) ${what !== '' ? 'do not pass it' : 'pass what the old signature meant there'}`;
   return reason('ENTRY_ARGUMENTS_CHANGED', msg, c.culprit.entry);
 }
@@ -199,18 +211,45 @@ export function findEntryArgumentChanges(m: MatchResult, status: readonly Functi
     const c = stackChange(i, n);
     return c.reads !== 0 || c.roles.length > 0;
   };
+  // The argument uses of a changed function's old and new bodies, moved (argument-uses.ts), in words, or null.
+  const usesMoved = new Map<number, string | null>();
+  const usesMovedIn = (i: number): string | null => {
+    if (usesMoved.has(i)) return usesMoved.get(i)!;
+    const n = newOf(i)!;
+    const newReads = newLive.entryReads(n);
+    const moved = movedUses(argumentUses(m.old.img.image, oldFns[i]!), argumentUses(m.new.img.image, n), (slot) => (newReads & (ARG_BIT << slot)) !== 0);
+    const text = moved === null ? null : describeUseMove(moved);
+    usesMoved.set(i, text);
+    return text;
+  };
   // A changed function whose stack slots change matters to an unchanged root only through tail jumps at its entry (below).
-  for (const i of changedToTest(m, roots, (k) => newOf(k) !== undefined)) if (grownRegs(i) !== 0 || changedRoles(i).length > 0 || (!roots.has(i) && stackChanged(i))) brings.add(i);
+  // Argument uses are compared only where an unchanged function hands its callers' arguments on unmoved.
+  let callersOf: Map<number, number[]> | null = null;
+  // (Which function an OLD one hands them to, asked of a changed function's unchanged callers only, kept.)
+  const handed = new Map<number, number>();
+  const handsTo = (f: FunctionInfo): number => {
+    let t = handed.get(f.index);
+    if (t === undefined) handed.set(f.index, (t = handsArgumentsTo(m.old.img.image, f)));
+    return t;
+  };
+  const usesMovedThunked = (i: number): boolean => {
+    callersOf ??= callerMap(m);
+    const handedIt = (callersOf.get(i) ?? []).some((c) => m.fnOldToNew[c]! >= 0 && newOf(c) === undefined && handsTo(oldFns[c]!) === oldFns[i]!.entry);
+    return handedIt && usesMovedIn(i) !== null;
+  };
+  for (const i of changedToTest(m, roots, (k) => newOf(k) !== undefined)) if (grownRegs(i) !== 0 || changedRoles(i).length > 0 || (!roots.has(i) && (stackChanged(i) || usesMovedThunked(i)))) brings.add(i);
   const reaching = reachingThroughUnchanged(m, (i) => brings.has(i));
   // Changed roots' changed callers in the module: their call sites may show parameters swapped.
-  let callersOf: Map<number, number[]> | null = null;
   const swapOf = (i: number, root: FunctionInfo, n: FunctionInfo): string | null => {
     callersOf ??= callerMap(m);
     const callers = (callersOf.get(i) ?? []).flatMap((c) => {
       const nc = newOf(c);
       return nc === undefined ? [] : [[oldFns[c]!, nc] as const];
     });
-    return reorderedArguments(m.old.img.image, m.new.img.image, root, n, callers, oldLive.entryReads(root) & ~newLive.entryReads(n));
+    const dropped = oldLive.entryReads(root) & ~newLive.entryReads(n);
+    const sites = reorderedArguments(m.old.img.image, m.new.img.image, root, n, callers, dropped);
+    // No caller shows it: the bodies' own uses of each argument slot (argument-uses.ts).
+    return sites ?? usesMovedIn(i);
   };
   const out: EntryArgumentChange[] = [];
   for (const [i, callers] of roots) {
@@ -232,10 +271,13 @@ export function findEntryArgumentChanges(m: MatchResult, status: readonly Functi
     const roles = roleChanges(oldRoles.of(root), patchedRoles.of(root));
     const reached = changedReached(m, root, (k) => newOf(k) !== undefined);
     // Caller stack slots reach a changed function unmoved only through tail jumps at the entry of each function on the way (thunks).
+    // Its argument registers reach a changed function unmoved through functions that hand them
+    // on before writing any (a thunk, a wrapper; argument-uses.ts; probe entry-args-pshapes `move_api`).
     for (const [k, path] of reached) {
-      if (!stackChanged(k) || !tailJumpsTo(m, path, oldFns[k]!)) continue;
-      const c = stackChange(k, newOf(k)!);
-      out.push({ culprit: newOf(k)!, root, through: true, path, regs: 0, stack: c.reads, roles: c.roles, callers });
+      const c = tailJumpsTo(m, path, oldFns[k]!) ? stackChange(k, newOf(k)!) : { reads: 0, roles: [] };
+      const hands = path.every((f, x) => handsTo(f) === (path[x + 1] ?? oldFns[k]!).entry);
+      const moved = c.reads === 0 && c.roles.length === 0 && hands ? usesMovedIn(k) : null;
+      if (c.reads !== 0 || c.roles.length > 0 || moved !== null) out.push({ culprit: newOf(k)!, root, through: true, path, regs: 0, stack: c.reads, roles: c.roles, callers, swap: moved });
     }
     if (regs === 0 && roles.length === 0) continue;
     // The changed functions that bring it (all of them reached when no single one does).

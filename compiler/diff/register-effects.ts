@@ -72,6 +72,8 @@ export interface RegEffect {
 }
 
 const factory = new InstructionInfoFactory();
+/** Compares that give all ones when both operands are one register. */
+const ALL_ONES = new Set<number>([Mnemonic.Pcmpeqb, Mnemonic.Pcmpeqw, Mnemonic.Pcmpeqd, Mnemonic.Pcmpeqq]);
 
 /** The effect of the instruction decoded into `insn` (at `rva`, `length` bytes), which uses the registers `used`. */
 function effectOf(insn: Instruction, used: readonly UsedRegister[], rva: number, length: number, flow: FlowControl): RegEffect {
@@ -83,13 +85,16 @@ function effectOf(insn: Instruction, used: readonly UsedRegister[], rva: number,
   const merge = MERGES.has(mn) && insn.opCount >= 2 && insn.opKind(0) === OpKind.Register && ((mn !== Mnemonic.Movss && mn !== Mnemonic.Movsd) || insn.opKind(1) === OpKind.Register);
   const mergeDst = merge ? RegisterExt.fullRegister(insn.op0Register) : -1;
   const sbbSelf = mn === Mnemonic.Sbb && insn.opCount === 2 && insn.opKind(0) === OpKind.Register && insn.opKind(1) === OpKind.Register && insn.op0Register === insn.op1Register;
+  // `pcmpeqd xmm1, xmm1` sets all ones whatever xmm1 held (clang's `+ 1` of a vector loop, probe
+  // entry-args-pshapes copyn_fix): a write, not a read of an xmm argument.
+  const onesSelf = ALL_ONES.has(mn) && insn.opCount === 2 && insn.opKind(0) === OpKind.Register && insn.opKind(1) === OpKind.Register && insn.op0Register === insn.op1Register;
   for (const u of used) {
     const full = RegisterExt.fullRegister(u.register);
     const bit = bitOfFull.get(full) ?? 0;
     if (bit === 0) continue;
     const a = u.access;
     const isGpr = RegisterExt.isGPR(u.register);
-    if (full === mergeDst || (sbbSelf && isGpr)) {
+    if (full === mergeDst || (sbbSelf && isGpr) || onesSelf) {
       kills |= bit;
       writes |= bit;
       continue;

@@ -1,7 +1,8 @@
 /**
  * Builds and diffs the layout probes (test/probes/*.c) for the live probe tests: each probe
  * built as v1 and v2 by gcc and clang with the samples' flags, the diff with one rule's
- * refusals lifted (what the compiler decided before that rule), and its package.
+ * refusals lifted (what the compiler decided before that rule), and its package; a host running
+ * v1 next to an importer compiled against it.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { COMPILER_VERSION, diffFiles, emitPackage, type ImageDiff } from '../../compiler/index.ts';
 import { planRedirect } from '../../compiler/diff/redirect-sites.ts';
 import { encodePackage } from '../../formats/container.ts';
+import type { HostSession } from '../../samples/host/host-session.ts';
 import type { Toolchain } from '../../samples/scenarios.ts';
 import type { LiveSuite } from './live-suite.ts';
 
@@ -67,4 +69,20 @@ export async function startLayoutProbe(suite: LiveSuite, name: string, tc: Toolc
   const neu = (await suite.start(v2)).first.output;
   const h = await suite.start(v1);
   return { h, old: h.first.output, neu, d: diffDlls(v1, v2) };
+}
+
+/**
+ * A probe's v1 and v2 by `tc`, v2's own output, and a host running v1 next to `importer`
+ * (test/probes/<importer>.c: a DLL compiled against v1 that calls the probe's exports, built
+ * here with -DHP_TARGET naming the probe's DLL file), with the diff of the two versions.
+ */
+export async function startImporterProbe(suite: LiveSuite, name: string, importer: string, tc: Toolchain): Promise<{ h: HostSession; neu: string; file: string; d: ImageDiff }> {
+  const v1 = buildLayoutProbe(suite.dir(), name, 1, tc);
+  const v2 = buildLayoutProbe(suite.dir(), name, 2, tc);
+  const file = `${name}.dll`;
+  const imp = join(suite.dir(), `importer-${tc}-${file}`);
+  execFileSync('x86_64-w64-mingw32-gcc', ['-O2', `-DHP_TARGET="${file}"`, '-shared', '-o', imp, join(PROBES, `${importer}.c`)]);
+  const neu = (await suite.start(v2)).first.output;
+  const h = await suite.start(v1, { also: [imp] });
+  return { h, neu, file, d: diffDlls(v1, v2) };
 }

@@ -1,0 +1,48 @@
+/**
+ * argument-uses.ts' decision on use sets (the probes' real builds are tested in
+ * test/probe-args-live.test.ts): two slots that exchanged their distinguishing uses are a
+ * swap; the last used slot fallen unused with the slots below it taking the next one's uses is
+ * a shift; uses both slots shared, one incidental shared use, or a last parameter dropped while
+ * the others keep their own uses are neither.
+ */
+import { Mnemonic } from 'iced-x86';
+import { describe, expect, test } from 'vitest';
+import { describeUseMove, movedUses } from './argument-uses.ts';
+
+const sets = (...xs: string[][]): Array<Set<string>> => [0, 1, 2, 3].map((k) => new Set(xs[k] ?? []));
+const ST = ['gst+0x0:4', 'gst+0x4:4'];
+const LD = ['gld+0x0:4', 'gld+0x4:4'];
+const ADDSD = `xm${Mnemonic.Addsd}`;
+
+describe('moved argument uses', () => {
+  test('two pointers of one type swapped: stores and loads change registers', () => {
+    const m = movedUses(sets(ST, LD), sets(LD, ST));
+    expect(m).toMatchObject({ kind: 'swap', a: 0, b: 1 });
+    expect(describeUseMove(m!)).toBe('uses argument rdx as its old body used rcx (a store through it at +0x0 (4 bytes), a store through it at +0x4 (4 bytes)) and rcx as it used rdx (a load through it at +0x0 (4 bytes), a load through it at +0x4 (4 bytes)) (two parameters of one type reordered?)');
+  });
+
+  test('uses both slots share distinguish nothing; a shared null test does not hide the swap', () => {
+    expect(movedUses(sets(LD, LD), sets(LD, LD))).toBeNull();
+    expect(movedUses(sets([...ST, 'gm1'], [...LD, 'gm1']), sets([...LD, 'gm1'], [...ST, 'gm1']))).toMatchObject({ kind: 'swap' });
+  });
+
+  test('a rewrite sharing one incidental use with the other slot is no swap (7za 5.1.1 0xaee80)', () => {
+    const o = sets(['call@0', 'call@1', 'gm7'], ['gm751'], ['call@2', 'gix1:rw:1', 'gix1:ld:1']);
+    const n = sets(['gix1:ld:1', 'gm279@0', 'gld+0x0:1'], ['gm751'], ['gm7', 'gm279@0']);
+    expect(movedUses(o, n)).toBeNull();
+  });
+
+  test('a middle parameter removed: the last slot unused, the ones below it take the next one\'s uses', () => {
+    const o = sets(['gm277#100'], ['gmul5+0x0'], ['gm7']);
+    const m = movedUses(o, sets(['gm277#100'], ['gm7']));
+    expect(m).toMatchObject({ kind: 'shift', from: 1, last: 2 });
+    expect(describeUseMove(m!)).toBe('no longer uses argument r8 (its old body\'s add) and uses rdx as its old body used r8 (a parameter before it removed?)');
+    expect(describeUseMove(movedUses(sets([`xm${Mnemonic.Mulsd}=00`], [`xm${Mnemonic.Mulsd}=01`], [ADDSD]), sets([`xm${Mnemonic.Mulsd}=00`], [ADDSD]))!)).toBe('no longer uses argument xmm2 (its old body\'s addsd (as a float)) and uses xmm1 as its old body used xmm2 (a parameter before it removed?)');
+  });
+
+  test('a last parameter dropped, the others keeping their own uses, is no shift; nor one the liveness still sees read', () => {
+    const o = sets(['gm277#100'], ['gmul5+0x0'], ['gm7']);
+    expect(movedUses(o, sets(['gm277#100'], ['gmul5+0x0']))).toBeNull();
+    expect(movedUses(o, sets(['gm277#100'], ['gm7']), (slot) => slot === 2)).toBeNull();
+  });
+});

@@ -1,0 +1,309 @@
+/**
+ * What a function does with each argument, finer than argument-roles.ts' pointer/integer bits:
+ * for each of the four Win64 argument slots (rcx or xmm0, rdx or xmm1, r8 or xmm2, r9 or xmm3),
+ * the set of uses its value meets in the body, as tokens: a load, store or read-modify-write
+ * through it at an offset and width (`ld+0x4:4`, `st+0x8:8`), an arithmetic use with its
+ * mnemonic and constant (`imul#100`, `mulsd=<the constant's bytes>`, `add`), handed to a call or
+ * a tail jump in argument slot k (`call@k`), returned. The value is followed through register
+ * copies (`mov`, `movsxd`, `movapd`...) on every decoded path from the entry; paths meet by
+ * intersection, and a call kills the volatile registers.
+ *
+ * For entry-arguments.ts, the body alone then shows parameters whose meaning moved while the
+ * registers and their pointer/integer roles stayed (issue #14, probe entry-args-params):
+ * - two slots whose distinguishing uses changed places: `moveto(to, from)` ->
+ *   `moveto(from, to)` stores through rdx at the offsets it loaded through, and loads through
+ *   rcx at those it stored to (the same fields: pointer-fields.ts sees nothing);
+ * - the last slot the old body used now unused, and the slots below it taking the uses of the
+ *   next one up: a middle parameter removed (`mix(a, b, c)` -> `mix(a, c)`: c's `add` moves
+ *   from r8 to rdx; `fmix3(x, y, z)` -> `fmix3(x, z)`: z from xmm2 to xmm1), which no module
+ *   caller shows when the function is only exported.
+ * A use both slots had in the old body (a null test on two pointers) distinguishes nothing and
+ * is left out. The code alone cannot tell a fix that swaps two operands, or one that stops
+ * using the last parameter and uses the one before it the way the last was, from a
+ * signature change: both are refused (a wrong "safe" is the worst outcome).
+ */
+import { FlowControl, InstructionInfoFactory, MemorySizeExt, Mnemonic, OpAccess, OpKind, Register, RegisterExt, type Instruction } from 'iced-x86';
+import type { FunctionInfo } from '../image/types.ts';
+import { decodeEach } from './register-effects.ts';
+
+/** Location numbers: GPRs 0..15 (rax..r15), xmm registers 16..31. */
+const XMM = 16;
+const RAX = 0;
+const RSP = 4;
+/** The argument registers of slot k: rcx, rdx, r8, r9 and xmm0-3. */
+const SLOT_GPR = [1, 2, 8, 9] as const;
+/** Locations a call may change: rax, rcx, rdx, r8-r11, xmm0-xmm5. */
+const CALL_KILLS = [0, 1, 2, 8, 9, 10, 11].reduce((m, g) => m | (1 << g), 0) | (0x3f << XMM);
+/** Token sets larger than this are cut (a huge function's slot tells little more). */
+const MAX_TOKENS = 64;
+
+const factory = new InstructionInfoFactory();
+
+function locOf(r: Register): number {
+  if (r >= Register.XMM0 && r <= Register.XMM15) return XMM + (r - Register.XMM0);
+  if (r >= Register.YMM0 && r <= Register.YMM15) return XMM + (r - Register.YMM0);
+  if (r === Register.None || !RegisterExt.isGPR(r)) return -1;
+  const full = RegisterExt.fullRegister(r);
+  return full >= Register.RAX && full <= Register.R15 ? full - Register.RAX : -1;
+}
+
+/** One instruction as the use search needs it. */
+interface UseInsn {
+  readonly next: number;
+  readonly flow: FlowControl;
+  readonly target: number;
+  /** [location, token] for each read of a location's value. */
+  readonly uses: ReadonlyArray<readonly [number, string]>;
+  /** Locations written (bit per location). */
+  readonly writes: number;
+  /** A copy: after the writes, `copyDst` holds what `copySrc` held (-1: none). */
+  readonly copyDst: number;
+  readonly copySrc: number;
+}
+
+const COMMUTATIVE = new Set<number>([Mnemonic.Add, Mnemonic.Imul, Mnemonic.And, Mnemonic.Or, Mnemonic.Xor, Mnemonic.Addsd, Mnemonic.Addss, Mnemonic.Mulsd, Mnemonic.Mulss, Mnemonic.Vaddsd, Mnemonic.Vaddss, Mnemonic.Vmulsd, Mnemonic.Vmulss, Mnemonic.Test]);
+const COPIES = new Set<number>([Mnemonic.Mov, Mnemonic.Movsxd, Mnemonic.Movzx, Mnemonic.Movsx, Mnemonic.Movaps, Mnemonic.Movapd, Mnemonic.Movups, Mnemonic.Movupd, Mnemonic.Movdqa, Mnemonic.Movdqu, Mnemonic.Movq, Mnemonic.Movsd, Mnemonic.Movss, Mnemonic.Vmovaps, Mnemonic.Vmovapd]);
+
+const accessName = (a: OpAccess): string => (a === OpAccess.Read || a === OpAccess.CondRead ? 'ld' : a === OpAccess.Write || a === OpAccess.CondWrite ? 'st' : 'rw');
+const signed = (x: number): string => (x < 0 ? `-0x${(-x).toString(16)}` : `+0x${x.toString(16)}`);
+
+/** The constant bytes a RIP-relative read of `size` bytes at `rva` sees, as `=hex`, or `=?`. */
+function constantAt(image: Uint8Array, rva: number, size: number): string {
+  if (size <= 0 || size > 16 || rva < 0 || rva + size > image.length) return '=?';
+  return `=${[...image.subarray(rva, rva + size)].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
+/** The arithmetic token of `insn` for a register operand at position `pos`. */
+function operandToken(image: Uint8Array, insn: Instruction, pos: number): string {
+  const mn = insn.mnemonic;
+  let t = COMMUTATIVE.has(mn) ? `m${mn}` : `m${mn}@${pos}`;
+  for (let i = 0; i < insn.opCount; i++) {
+    const k = insn.opKind(i);
+    if (k === OpKind.Immediate8 || k === OpKind.Immediate16 || k === OpKind.Immediate32 || k === OpKind.Immediate64 || k === OpKind.Immediate8to16 || k === OpKind.Immediate8to32 || k === OpKind.Immediate8to64 || k === OpKind.Immediate32to64) t += `#${BigInt.asIntN(64, BigInt(insn.immediate(i)))}`;
+    else if (k === OpKind.Memory && insn.memoryBase === Register.RIP) t += constantAt(image, Number(insn.memoryDisplacement), MemorySizeExt.size(insn.memorySize));
+  }
+  return t;
+}
+
+/** The uses, writes and copy of one decoded instruction. */
+function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: number, flow: FlowControl): UseInsn {
+  const uses: Array<readonly [number, string]> = [];
+  const mn = insn.mnemonic;
+  const info = factory.info(insn);
+  let writes = 0;
+  let copyDst = -1;
+  let copySrc = -1;
+  try {
+    for (let i = 0; i < insn.opCount; i++) {
+      const k = insn.opKind(i);
+      if (k === OpKind.Memory && mn !== Mnemonic.Nop) {
+        const [b, x, s, d] = [locOf(insn.memoryBase), locOf(insn.memoryIndex), insn.memoryIndexScale, Number(BigInt.asIntN(64, insn.memoryDisplacement))];
+        if (mn === Mnemonic.Lea) {
+          if (b >= 0 && b === x) uses.push([b, `mul${s + 1}${signed(d)}`]);
+          else if (b >= 0 && x >= 0 && s === 1 && d === 0) uses.push([b, `m${Mnemonic.Add}`], [x, `m${Mnemonic.Add}`]);
+          else {
+            if (b >= 0 && x < 0) [copyDst, copySrc] = [locOf(insn.op0Register), b];
+            else if (b >= 0) uses.push([b, `leab${signed(d)}`]);
+            if (x >= 0) uses.push([x, `leai${s}${signed(d)}`]);
+          }
+          continue;
+        }
+        const acc = `${accessName(info.opAccess(i))}`;
+        const size = MemorySizeExt.size(insn.memorySize);
+        if (b >= 0 && b !== RSP) uses.push([b, `${acc}${signed(d)}:${size}${x >= 0 ? 'x' : ''}`]);
+        if (x >= 0) uses.push([x, `ix${s}:${acc}:${size}`]);
+        continue;
+      }
+      if (k !== OpKind.Register) continue;
+      const loc = locOf(insn.opRegister(i));
+      if (loc < 0) continue;
+      const a = info.opAccess(i);
+      if (a === OpAccess.Write || a === OpAccess.CondWrite || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) writes |= 1 << loc;
+      if (i === 1 && insn.opCount === 2 && COPIES.has(mn) && insn.opKind(0) === OpKind.Register && locOf(insn.op0Register) >= 0 && (locOf(insn.op0Register) < XMM) === (loc < XMM)) {
+        [copyDst, copySrc] = [locOf(insn.op0Register), loc];
+        continue;
+      }
+      const zeroing = insn.opCount >= 2 && insn.opKind(0) === OpKind.Register && insn.opKind(1) === OpKind.Register && insn.op0Register === insn.op1Register && (mn === Mnemonic.Xor || mn === Mnemonic.Xorps || mn === Mnemonic.Xorpd || mn === Mnemonic.Pxor || mn === Mnemonic.Sub);
+      if (zeroing) continue;
+      if (a === OpAccess.Read || a === OpAccess.CondRead || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) uses.push([loc, operandToken(image, insn, i)]);
+    }
+    // Implicit writes (`cqo`, `mul`'s rdx, a call's rax): what they leave is not the argument.
+    for (const u of info.usedRegisters()) {
+      const loc = locOf(u.register);
+      const a = u.access;
+      if (loc >= 0 && (a === OpAccess.Write || a === OpAccess.CondWrite || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite)) writes |= 1 << loc;
+      u.free();
+    }
+  } finally {
+    info.free();
+  }
+  if (copyDst >= 0) writes |= 1 << copyDst;
+  const direct = flow === FlowControl.Call || flow === FlowControl.UnconditionalBranch || flow === FlowControl.ConditionalBranch;
+  const target = direct && insn.opCount > 0 && (insn.opKind(0) === OpKind.NearBranch64 || insn.opKind(0) === OpKind.NearBranch32) ? Number(insn.nearBranchTarget) : -1;
+  return { next: rva + length, flow, target, uses, writes, copyDst, copySrc };
+}
+
+/** Per argument slot (0..3), the uses `f`'s body makes of the value it receives there. */
+export function argumentUses(image: Uint8Array, f: FunctionInfo): Array<Set<string>> {
+  const code = new Map<number, UseInsn>();
+  decodeEach(image, f.decoded.insns, (insn, d) => code.set(d.rva, useInsnOf(image, insn, d.rva, d.length, d.flow)));
+  const tables = new Map<number, readonly number[]>(f.decoded.jumpTables.map((t) => [t.jumpRva, t.targets]));
+  const out = [0, 1, 2, 3].map(() => new Set<string>());
+  const add = (slot: number, t: string): void => {
+    if (out[slot]!.size < MAX_TOKENS) out[slot]!.add(t);
+  };
+  // State: for each slot, the locations holding its value (a 32-bit mask).
+  const seen = new Map<number, readonly number[]>();
+  const work: Array<readonly [number, readonly number[]]> = [[f.entry, SLOT_GPR.map((g, k) => ((1 << g) | (1 << (XMM + k))) >>> 0)]];
+  const passed = (held: readonly number[], tail: boolean): void => {
+    held.forEach((m, s) => {
+      for (let k = 0; k < 4; k++) if ((m & ((1 << SLOT_GPR[k]!) | (1 << (XMM + k)))) !== 0) add(s, `${tail ? 'jmp' : 'call'}@${k}`);
+    });
+  };
+  while (work.length > 0) {
+    let [rva, held] = work.pop()!;
+    for (;;) {
+      const e = code.get(rva);
+      if (e === undefined) break;
+      const before = seen.get(rva);
+      if (before !== undefined) {
+        const merged = held.map((m, s) => (m & before[s]!) >>> 0);
+        if (merged.every((m, s) => m === before[s])) break;
+        held = merged;
+      }
+      seen.set(rva, held);
+      if (held.every((m) => m === 0)) break;
+      for (const [loc, t] of e.uses) held.forEach((m, s) => (m & (1 << loc)) !== 0 && add(s, `${loc >= XMM ? 'x' : 'g'}${t}`));
+      const fl = e.flow;
+      if (fl === FlowControl.Return) {
+        // rax only: xmm0 holds the first slot from the entry whether or not the function returns a double.
+        held.forEach((m, s) => (m & (1 << RAX)) !== 0 && add(s, 'ret'));
+        break;
+      }
+      const outside = e.target >= 0 && !code.has(e.target);
+      if (fl === FlowControl.Call || fl === FlowControl.IndirectCall) passed(held, false);
+      else if ((fl === FlowControl.UnconditionalBranch && outside) || fl === FlowControl.IndirectBranch) passed(held, true);
+      const kill = fl === FlowControl.Call || fl === FlowControl.IndirectCall ? e.writes | CALL_KILLS : e.writes;
+      const next = held.map((m) => {
+        const from = e.copySrc >= 0 && (m & (1 << e.copySrc)) !== 0;
+        return ((m & ~kill) | (from ? 1 << e.copyDst : 0)) >>> 0;
+      });
+      if (fl === FlowControl.IndirectBranch) {
+        for (const t of tables.get(rva) ?? []) work.push([t, next]);
+        break;
+      }
+      if (fl === FlowControl.UnconditionalBranch || fl === FlowControl.ConditionalBranch) {
+        if (!outside && e.target >= 0) work.push([e.target, next]);
+        if (fl === FlowControl.UnconditionalBranch) break;
+      } else if (fl === FlowControl.Interrupt || fl === FlowControl.Exception) break;
+      held = next;
+      rva = e.next;
+    }
+  }
+  return out;
+}
+
+/** The argument registers of each slot: general and float. */
+const SLOT_GPR_NAMES = ['rcx', 'rdx', 'r8', 'r9'] as const;
+
+/** Two slots whose distinguishing uses changed places, or slots from..last-1 that took the uses of the next slot up while `last` fell unused; `names`: each slot's register as its uses show (`rcx`, `xmm1`, `r8/xmm2`). */
+export type UseMove = { readonly names: readonly string[] } & ({ readonly kind: 'swap'; readonly a: number; readonly b: number; readonly usesA: readonly string[]; readonly usesB: readonly string[] } | { readonly kind: 'shift'; readonly from: number; readonly last: number; readonly uses: readonly string[] });
+
+/** Slot k's register as the uses of old and new bodies show it: only general-register uses, only xmm ones, or both. */
+function slotNames(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArray<ReadonlySet<string>>): string[] {
+  return [0, 1, 2, 3].map((k) => {
+    const all = [...o[k]!, ...n[k]!];
+    const [g, x] = [all.some((t) => t.startsWith('g')), all.some((t) => t.startsWith('x'))];
+    return g === x ? `${SLOT_GPR_NAMES[k]!}/xmm${k}` : g ? SLOT_GPR_NAMES[k]! : `xmm${k}`;
+  });
+}
+
+const minus = (x: ReadonlySet<string>, y: ReadonlySet<string>): Set<string> => new Set([...x].filter((t) => !y.has(t)));
+const meets = (x: ReadonlySet<string>, y: ReadonlySet<string>): boolean => [...x].some((t) => y.has(t));
+/** Whether at least half of the uses `now` makes of a slot are uses `was` made of another: the slot took over that one's meaning, not one incidental use of it. */
+const takesOver = (now: ReadonlySet<string>, was: ReadonlySet<string>): boolean => 2 * [...now].filter((t) => was.has(t)).length >= now.size;
+
+/**
+ * The move of argument meaning that old and new uses show (argumentUses of the old and new
+ * bodies), or null. `stillRead(slot)`: whether the new body still reads that slot through
+ * paths this search does not follow (entry-arguments.ts' liveness), which rules out a shift.
+ */
+export function movedUses(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArray<ReadonlySet<string>>, stillRead: (slot: number) => boolean = () => false): UseMove | null {
+  for (let a = 0; a < 4; a++) {
+    for (let b = a + 1; b < 4; b++) {
+      const [ta, tb] = [minus(o[a]!, o[b]!), minus(o[b]!, o[a]!)];
+      if (ta.size === 0 || tb.size === 0) continue;
+      const took = takesOver(n[a]!, o[b]!) && takesOver(n[b]!, o[a]!);
+      if (took && meets(n[a]!, tb) && !meets(n[a]!, ta) && meets(n[b]!, ta) && !meets(n[b]!, tb)) return { names: slotNames(o, n), kind: 'swap', a, b, usesA: [...ta].sort(), usesB: [...tb].sort() };
+    }
+  }
+  let last = 3;
+  while (last > 0 && o[last]!.size === 0 && n[last]!.size === 0) last--;
+  if (last === 0 || o[last]!.size === 0 || n[last]!.size !== 0 || stillRead(last)) return null;
+  let from = last;
+  while (from > 0) {
+    const [own, up] = [minus(o[from - 1]!, o[from]!), minus(o[from]!, o[from - 1]!)];
+    if (!meets(n[from - 1]!, up) || meets(n[from - 1]!, own) || !takesOver(n[from - 1]!, o[from]!)) break;
+    from--;
+  }
+  return from === last ? null : { names: slotNames(o, n), kind: 'shift', from, last, uses: [...minus(o[last]!, o[last - 1]!)].sort() };
+}
+
+/** The move in words, for ENTRY_ARGUMENTS_CHANGED. */
+export function describeUseMove(m: UseMove): string {
+  const show = (uses: readonly string[]): string => uses.slice(0, 4).map(tokenName).join(', ');
+  if (m.kind === 'swap') {
+    const [a, b] = [m.names[m.a]!, m.names[m.b]!];
+    return `uses argument ${b} as its old body used ${a} (${show(m.usesA)}) and ${a} as it used ${b} (${show(m.usesB)}) (two parameters of one type reordered?)`;
+  }
+  const moved = m.names.slice(m.from, m.last).map((s, k) => `${s} as its old body used ${m.names[m.from + k + 1]!}`).join(', ');
+  return `no longer uses argument ${m.names[m.last]!} (its old body's ${show(m.uses)}) and uses ${moved} (a parameter before it removed?)`;
+}
+
+/** A use token in words: `a store through it at +0x8 (8 bytes)`, `imul by 100`. */
+function tokenName(t: string): string {
+  if (t.startsWith('call@') || t.startsWith('jmp@')) return `passed on as argument ${Number(t.slice(t.indexOf('@') + 1)) + 1} of a ${t.startsWith('call') ? 'call' : 'tail jump'}`;
+  if (t === 'ret') return 'returned';
+  const body = t.slice(1);
+  const float = t.startsWith('x') ? ' (as a float)' : '';
+  const mem = /^(ld|st|rw)([+-]0x[0-9a-f]+):(\d+)/.exec(body);
+  if (mem !== null) return `${mem[1] === 'ld' ? 'a load' : mem[1] === 'st' ? 'a store' : 'a read-modify-write'} through it at ${mem[2]!} (${mem[3]!} bytes)`;
+  const ix = /^ix(\d+):(ld|st|rw):(\d+)/.exec(body);
+  if (ix !== null) return `an index scaled by ${ix[1]!} (${ix[2] === 'ld' ? 'load' : ix[2] === 'st' ? 'store' : 'read-modify-write'}, ${ix[3]!} bytes)`;
+  if (body.startsWith('mul')) return `lea multiplying it by ${/^mul(\d+)/.exec(body)?.[1] ?? '?'}`;
+  if (body.startsWith('lea')) return 'an address computed from it (lea)';
+  const mn = /^m(\d+)/.exec(body);
+  const name = mn === null ? 'an instruction' : String((Mnemonic as unknown as Record<number, string>)[Number(mn[1])] ?? 'an instruction').toLowerCase();
+  const imm = /#(-?\d+)/.exec(body);
+  return `${name}${imm !== null ? ` by ${imm[1]!}` : body.includes('=') ? ' with a constant' : ''}${float}`;
+}
+
+/** Argument locations: rcx, rdx, r8, r9 and xmm0-xmm3. */
+const ARG_LOCS = SLOT_GPR.reduce((m, g) => m | (1 << g), 0) | (0xf << XMM);
+
+/**
+ * The direct call or jump target that `f`'s straight line from its entry reaches before it
+ * writes any argument register (rcx, rdx, r8, r9, xmm0-3) or branches otherwise, or -1: the
+ * function hands its callers' arguments on unmoved (a thunk, a wrapper that saves registers
+ * first), so a callee whose parameters moved is called the old way through it.
+ */
+export function handsArgumentsTo(image: Uint8Array, f: FunctionInfo): number {
+  // The instructions are in address order; the straight line from the entry is the first few from it.
+  const at = f.decoded.insns.findIndex((d) => d.rva === f.entry);
+  const sorted = at < 0 ? [] : f.decoded.insns.slice(at, at + 16);
+  let expect: number = f.entry;
+  let out = -1;
+  let done = false;
+  decodeEach(image, sorted, (insn, d) => {
+    if (done) return;
+    if (d.rva !== expect) return void (done = true);
+    const e = useInsnOf(image, insn, d.rva, d.length, d.flow);
+    if (d.flow === FlowControl.Call || d.flow === FlowControl.UnconditionalBranch) {
+      out = e.target;
+      return void (done = true);
+    }
+    if (d.flow !== FlowControl.Next || (e.writes & ARG_LOCS) !== 0) return void (done = true);
+    expect = e.next;
+  });
+  return out;
+}

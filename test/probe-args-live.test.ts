@@ -1,0 +1,98 @@
+/**
+ * Parameters whose meaning moves while the registers keep their use shape (issue #14, safety),
+ * live under Wine. The probe test/probes/entry-args-params.c changes three exports that the
+ * module itself calls only through pointers (so no call site shows the new order):
+ * moveto(to, from) -> moveto(from, to) (two pointers to one struct), mix(a, b, c) -> mix(a, c)
+ * and fmix3(x, y, z) -> fmix3(x, z) (a middle parameter removed, integer and double). Both
+ * compilers' builds, at -O1, -O2 and -Os, were called hotpatchable (the same registers read in
+ * the same pointer/integer roles); now they are refused ENTRY_ARGUMENTS_CHANGED from the bodies'
+ * own uses of each argument slot (compiler/diff/argument-uses.ts). fmix(x, y, n) -> fmix(y, n)
+ * was refused before (n moves to rdx, which the old body never read) and still is.
+ * The package the compiler wrote before the rule applies live, and the importer
+ * (entry-args-params-importer.c, compiled against v1) then gets answers neither v1 nor v2
+ * gives: moveto leaves its struct as it was (1 2 5, where both versions make it 11 60 7),
+ * mix(1, 2, 13) = 102 and fmix3(1, 2, 3) = 102000 (v1 and v2 both 133 and 123000).
+ * The twin entry-args-params-fix (fixes inside the same signatures, mix dropping its last
+ * parameter's use) stays hotpatchable, and patched live the DLL prints v2's lines and the
+ * importer v2's answers.
+ */
+import { describe, expect, test } from 'vitest';
+import { join } from 'node:path';
+import type { Toolchain } from '../samples/scenarios.ts';
+import { withoutEntryArgumentRule } from './support/importer.ts';
+import { buildLayoutProbe, changedVerdicts, diffDlls, startImporterProbe, writeProbePackage } from './support/layout-probes.ts';
+import { liveSuite, patchedRound } from './support/live-suite.ts';
+import { missingTools } from './support/tools.ts';
+
+const skip = missingTools(['wine', 'mingw', 'clang']);
+const suite = liveSuite('hp-probe-args-', skip);
+const TOOLCHAINS: readonly Toolchain[] = ['gcc', 'clang'];
+
+/** Both versions of probe `name` by `tc` and a host running v1 with the importer. */
+const startProbe = (name: string, tc: Toolchain) => startImporterProbe(suite, name, 'entry-args-params-importer', tc);
+
+/** The importer's three lines for the answers of moveto (a's fields), mix(1, 2, 13) and fmix3(1, 2, 3) x1000. */
+const importerLines = (moveto: string, mix: number, fmix3: number): string => `importer moveto = ${moveto}\nimporter mix(1, 2, 13) = ${mix}\nimporter fmix3(1, 2, 3) = ${fmix3}\n`;
+const V1 = importerLines('11 60 7', 133, 123000);
+
+const buildSkip = missingTools(['mingw', 'clang']);
+
+describe.skipIf(buildSkip !== undefined)(`parameters moved, other optimisation levels${buildSkip ? ` (skipped: ${buildSkip})` : ''}`, () => {
+  const OPTS = ['-O1', '-O2', '-Os'] as const;
+  test.each(TOOLCHAINS.flatMap((tc) => OPTS.map((o) => [tc, o] as const)))('entry-args-params (%s %s): moveto, mix, fmix, fmix3 refused ENTRY_ARGUMENTS_CHANGED; the twin hotpatchable', (tc, opt) => {
+    const dir = join(suite.dir(), `params${opt}`);
+    const d = diffDlls(buildLayoutProbe(dir, 'entry-args-params', 1, tc, opt), buildLayoutProbe(dir, 'entry-args-params', 2, tc, opt));
+    expect(changedVerdicts(d).filter((v) => !v.startsWith('hp_run'))).toEqual(['fmix3: ENTRY_ARGUMENTS_CHANGED', 'fmix: ENTRY_ARGUMENTS_CHANGED', 'mix: ENTRY_ARGUMENTS_CHANGED', 'moveto: ENTRY_ARGUMENTS_CHANGED']);
+    const msg = (name: string): string => d.functions.find((f) => f.name === name)?.reason?.message ?? '';
+    expect(msg('moveto')).toContain('its new body uses argument rdx as its old body used rcx (a store through it at +0x0 (4 bytes)');
+    expect(msg('moveto')).toContain('and rcx as it used rdx (a load through it at +0x0 (4 bytes)');
+    expect(msg('moveto')).toContain('(two parameters of one type reordered?): old callers left active (the export moveto');
+    expect(msg('mix')).toContain('its new body no longer uses argument r8 (');
+    expect(msg('mix')).toContain(') and uses rdx as its old body used r8 (a parameter before it removed?)');
+    expect(msg('fmix3')).toContain('its new body no longer uses argument xmm2 (its old body\'s addsd (as a float)) and uses xmm1 as its old body used xmm2 (a parameter before it removed?)');
+    expect(msg('fmix')).toContain('its new body reads rdx at entry, which the old body never read');
+    const fix = diffDlls(buildLayoutProbe(dir, 'entry-args-params-fix', 1, tc, opt), buildLayoutProbe(dir, 'entry-args-params-fix', 2, tc, opt));
+    expect(changedVerdicts(fix)).toEqual(['fmix3: hotpatchable', 'mix: hotpatchable', 'moveto: hotpatchable']);
+  }, 60_000);
+});
+
+describe.skipIf(buildSkip !== undefined)(`parameters moved, more shapes${buildSkip ? ` (skipped: ${buildSkip})` : ''}`, () => {
+  const OPTS = ['-O1', '-O2', '-Os'] as const;
+  test.each(TOOLCHAINS.flatMap((tc) => OPTS.map((o) => [tc, o] as const)))('entry-args-pshapes (%s %s): copyn, cpy, drop4, move_impl (under the unchanged export move_api) refused ENTRY_ARGUMENTS_CHANGED; their fixes are not', (tc, opt) => {
+    const dir = join(suite.dir(), `pshapes${opt}`);
+    const d = diffDlls(buildLayoutProbe(dir, 'entry-args-pshapes', 1, tc, opt), buildLayoutProbe(dir, 'entry-args-pshapes', 2, tc, opt));
+    const mine = new Set(['copyn', 'cpy', 'drop4', 'move_impl', 'copyn_fix', 'cpy_fix', 'drop4_fix', 'move_impl_fix']);
+    // gcc -Os's copy loop jumps back to entry+2 of the old body: the thread rule refuses the fix (the redirect's bytes), not this one.
+    const copynFix = tc === 'gcc' && opt === '-Os' ? 'THREAD_RULE' : 'hotpatchable';
+    expect(changedVerdicts(d).filter((v) => mine.has(v.slice(0, v.indexOf(':'))))).toEqual(['copyn: ENTRY_ARGUMENTS_CHANGED', `copyn_fix: ${copynFix}`, 'cpy: ENTRY_ARGUMENTS_CHANGED', 'cpy_fix: hotpatchable', 'drop4: ENTRY_ARGUMENTS_CHANGED', 'drop4_fix: hotpatchable', 'move_impl: ENTRY_ARGUMENTS_CHANGED', 'move_impl_fix: hotpatchable']);
+    const msg = (name: string): string => d.functions.find((f) => f.name === name)?.reason?.message ?? '';
+    expect(msg('copyn')).toMatch(/^its new body uses argument rdx as its old body used rcx \(.*a store through it at \+0x0 \(1 bytes\).*\) and rcx as it used rdx \(.*a load through it at \+0x0 \(1 bytes\).*\(two parameters of one type reordered\?\)/);
+    expect(msg('drop4')).toContain('no longer uses argument r9 (its old body\'s add) and uses rdx as its old body used r8, r8 as its old body used r9 (a parameter before it removed?)');
+    expect(msg('move_impl')).toContain('(two parameters of one type reordered?) (through old move_api, which enters it and is unchanged): old callers left active (the export move_api');
+    // cpy: strcpy, an import the liveness cannot follow, reads rdx in the old body; the new one moves it to rcx first.
+    expect(msg('cpy')).toMatch(/reads (rcx, )?rdx at entry, which the old body never read/);
+  }, 60_000);
+});
+
+describe.skipIf(skip !== undefined)(`parameters moved, live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  test.each(TOOLCHAINS)('entry-args-params (%s): refused; carried anyway, the v1 importer gets answers neither version gives', async (tc) => {
+    const { h, neu, file, d } = await startProbe('entry-args-params', tc);
+    expect(h.first.output.endsWith(V1)).toBe(true);
+    const presented = withoutEntryArgumentRule(d);
+    expect(presented.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), presented, file, `entry-args-params-${tc}.hpk`);
+    const after = await patchedRound(h, pkg, file);
+    expect(after.startsWith(neu), 'the DLL itself now answers as v2').toBe(true);
+    // The importer's calls reach bodies that read the old arguments with the new meaning.
+    expect(after.slice(neu.length)).toBe(importerLines('1 2 5', 102, 102000));
+  }, 120_000);
+
+  test.each(TOOLCHAINS)('entry-args-params-fix (%s): hotpatchable, and patched live the DLL and the importer answer as v2', async (tc) => {
+    const { h, neu, file, d } = await startProbe('entry-args-params-fix', tc);
+    expect(h.first.output.endsWith(V1)).toBe(true);
+    expect(changedVerdicts(d)).toEqual(['fmix3: hotpatchable', 'mix: hotpatchable', 'moveto: hotpatchable']);
+    expect(d.hotpatchable).toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), d, file, `entry-args-params-fix-${tc}.hpk`);
+    expect(await patchedRound(h, pkg, file)).toBe(neu + importerLines('11 80 8', 120, 143000));
+  }, 120_000);
+});
