@@ -141,7 +141,7 @@ function bytesMsg(b: BlockBytes, opMessages = false): hotpatch.BlockBytes.$Prope
       prevEnd = t.offset + 4 * t.count;
       return triple;
     });
-    // 2.6: scanned calls only in their own storage (a 2.5 reader finds none it knows), beside op columns.
+    // 2.6: scanned references only in their own storage (a 2.5 reader finds none it knows), beside op columns.
     const storage = b.refScan !== undefined ? 'deltaWithRefScan' : moved64.length > 0 ? 'deltaWithMovedAbs64' : 'deltaWithIntraRefs';
     return {
       [storage]: {
@@ -505,7 +505,7 @@ function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: st
     // deltaWithIntraRefs carries implicit fields only when it has some (the model's `implicit` is then absent).
     const withImplicit = implicit && (storage === 'deltaWithImplicitFixups' || rel32.length + abs64.length + moved.length + moved64.length > 0) ? { ...base, implicit: { rel32, abs64, ...(moved.length > 0 ? { moved } : {}), ...(moved64.length > 0 ? { moved64 } : {}) } } : base;
     const intra = intraOf(d, at);
-    // 2.6: scanned calls only in their own storage, beside op columns (their candidates lie in copy ops).
+    // 2.6: scanned references only in their own storage, beside op columns (their candidates lie in copy ops).
     const skips = refScanOf(d.refScanSkips, storage === 'deltaWithRefScan', d.opColumns !== null && d.opColumns !== undefined, at);
     const withScan = skips === null ? withImplicit : { ...withImplicit, refScan: skips };
     // 2.1 fields outside deltaWithIntraRefs would be ignored by a 2.0 reader: never written so.

@@ -187,7 +187,7 @@ function checkUnwindDelta(u: Unwind, path: string, p: HotpatchPackage): void {
   if (d.baseSha256.length > 0) fail(`${path}.baseSha256: an unwind delta carries no hash (the relied ranges pin its base)`);
   if (hasImplicit(d) || (d.intra !== undefined && d.intra.rel32.length + d.intra.rel8.length + d.intra.tables.length > 0)) fail(`${path}: implicit or intra fields in an unwind delta`);
   if (d.ops.some((op) => op.kind === 'sealed-literal' || op.kind === 'sealed-add')) fail(`${path}: sealed ops in an unwind delta`);
-  if (d.refScan !== undefined) fail(`${path}: scanned calls in an unwind delta`);
+  if (d.refScan !== undefined) fail(`${path}: scanned references in an unwind delta`);
   checkBytes(d, path, p);
   const bad = checkImplicitUnwind(u);
   if (bad !== null) fail(`${path}: ${bad}`);

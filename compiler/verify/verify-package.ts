@@ -63,9 +63,9 @@ export function verifyPackage(diff: ImageDiff, given: HotpatchPackage, layout: V
   // unwind check below then compares the bytes they give with NEW's.
   const unwound = openUnwinds(opened.value, oldImg.image);
   if (!unwound.ok) return mismatch(`unwind by reference: ${unwound.error.message}`);
-  // Call fields left to the scan (format 2.6) listed by the runtime's own function.
+  // Reference fields left to the scan (format 2.6) listed by the runtime's own function.
   const scanned = openRefScans(unwound.value, oldImg.image);
-  if (!scanned.ok) return mismatch(`scanned calls: ${scanned.error.message}`);
+  if (!scanned.ok) return mismatch(`scanned references: ${scanned.error.message}`);
   const pkg = scanned.value;
 
   // 1. The blocks at their paper addresses, fixups written.

@@ -89,9 +89,9 @@ export async function planPackage(given: HotpatchPackage, backend: ProcessBacken
   // Unwind blobs stored by reference (format 2.3) copied from the same checked bytes.
   const unwound = openUnwinds(opened.value, preferred);
   if (!unwound.ok) return err('PLAN_PACKAGE', `unwind by reference: ${unwound.error.message}`, unwound.error.offset);
-  // Call fields left to the scan (format 2.6) listed, read from the same checked bytes.
+  // Reference fields left to the scan (format 2.6) listed, read from the same checked bytes.
   const scanned = openRefScans(unwound.value, preferred);
-  if (!scanned.ok) return err('PLAN_PACKAGE', `scanned calls: ${scanned.error.message}`, scanned.error.offset);
+  if (!scanned.ok) return err('PLAN_PACKAGE', `scanned references: ${scanned.error.message}`, scanned.error.offset);
   const pkg = scanned.value;
   const sections = mappedSections(preferred);
   const sites = checkRedirectSites(pkg, preferred, sections);

@@ -17,9 +17,9 @@ export function literalBlock(b: { readonly bytes: BlockBytes; readonly fixups: r
   if (base === null) throw new Error("the block's base is outside OLD");
   const bytes = materialiseDelta(b.bytes, base);
   if (!bytes.ok) throw new Error('the block does not decode against OLD');
-  // 2.6: call fields left to the scan, listed as the runtime lists them.
+  // 2.6: reference fields left to the scan, listed as the runtime lists them.
   const listed = b.bytes.refScan === undefined ? { ok: true as const, value: b.bytes } : expandRefScan(b.bytes, bytes.value, moves ?? movesOf({ functions: [], dataBlocks: [] }), sizeOfImage, b.fixups, 'delta');
-  if (!listed.ok) throw new Error(`the block's scanned calls do not open: ${listed.error.message}`);
+  if (!listed.ok) throw new Error(`the block's scanned references do not open: ${listed.error.message}`);
   const implied = impliedFixups(listed.value, bytes.value, imageBase, sizeOfImage, 'delta', moves);
   if (!implied.ok) throw new Error('the block does not decode against OLD');
   return { bytes: bytes.value, fixups: [...b.fixups, ...implied.value] };
