@@ -133,7 +133,7 @@ function bytesMsg(b: BlockBytes, opMessages = false): hotpatch.BlockBytes.$Prope
         implicitMovedAbs64: gapsOf(moved64, IMPLICIT_WIDTH.moved64),
       }
     : {};
-  if (hasIntra(b) || moved64.length > 0) {
+  if (hasIntra(b) || moved64.length > 0 || b.refScan !== undefined) {
     const i = b.intra ?? { rel32: [], rel8: [], tables: [] };
     let prevEnd = 0;
     const tables = i.tables.flatMap((t) => {
@@ -141,10 +141,12 @@ function bytesMsg(b: BlockBytes, opMessages = false): hotpatch.BlockBytes.$Prope
       prevEnd = t.offset + 4 * t.count;
       return triple;
     });
-    const storage = moved64.length > 0 ? 'deltaWithMovedAbs64' : 'deltaWithIntraRefs';
+    // 2.6: scanned references only in their own storage (a 2.5 reader finds none it knows), beside op columns.
+    const storage = b.refScan !== undefined ? 'deltaWithRefScan' : moved64.length > 0 ? 'deltaWithMovedAbs64' : 'deltaWithIntraRefs';
     return {
       [storage]: {
         ...delta,
+        ...(b.refScan !== undefined ? { opColumns: opColumnsOf(b.ops), ops: [], refScanSkips: gapsOf(b.refScan, 0) } : {}),
         ...implicit,
         extraBase: (b.extraBase ?? []).flatMap((r) => [r.rva, r.length]),
         intraRel32: gapsOf(i.rel32, INTRA_WIDTH.rel32),
@@ -444,14 +446,35 @@ function intraOf(d: hotpatch.Delta.$Shape, at: string): { extraBase: RvaRange[];
   return { extraBase, intra: { rel32, rel8, tables } };
 }
 
+/**
+ * Delta.ref_scan_skips (2.6): ascending offsets from gaps (the first offset, then each minus
+ * the previous, so every later gap is at least 1); null outside deltaWithRefScan, where the
+ * field must be empty, and PKG_INVALID without op columns.
+ */
+function refScanOf(gaps: readonly number[] | null | undefined, scanned: boolean, columns: boolean, at: string): number[] | null {
+  const g = gaps ?? [];
+  if (!scanned) {
+    if (g.length > 0) throw new Invalid(`${at}.refScanSkips outside deltaWithRefScan`);
+    return null;
+  }
+  if (!columns) throw new Invalid(`${at}: deltaWithRefScan without opColumns`);
+  let prev = -1;
+  return g.map((x, i) => {
+    if (i > 0 && x === 0) throw new Invalid(`${at}.refScanSkips[${i}]: offsets must ascend`);
+    prev = i === 0 ? x : prev + x;
+    if (prev > 0xffff_ffff) throw new Invalid(`${at}.refScanSkips[${i}]: offset past 2^32`);
+    return prev;
+  });
+}
+
 function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: string): BlockBytes {
   if (m === null || m === undefined) throw new Invalid(`${path} is missing`);
   if (m.storage === 'literal') return { kind: 'literal', bytes: m.literal };
   if (m.storage === 'sealed') return { kind: 'sealed', length: u32(m.sealed) };
-  if (m.storage === 'delta' || m.storage === 'deltaWithImplicitFixups' || m.storage === 'deltaWithIntraRefs' || m.storage === 'deltaWithMovedAbs64') {
+  if (m.storage === 'delta' || m.storage === 'deltaWithImplicitFixups' || m.storage === 'deltaWithIntraRefs' || m.storage === 'deltaWithMovedAbs64' || m.storage === 'deltaWithRefScan') {
     const storage = m.storage;
     const implicit = storage !== 'delta';
-    const d = storage === 'delta' ? m.delta : storage === 'deltaWithImplicitFixups' ? m.deltaWithImplicitFixups : storage === 'deltaWithIntraRefs' ? m.deltaWithIntraRefs : m.deltaWithMovedAbs64;
+    const d = storage === 'delta' ? m.delta : storage === 'deltaWithImplicitFixups' ? m.deltaWithImplicitFixups : storage === 'deltaWithIntraRefs' ? m.deltaWithIntraRefs : storage === 'deltaWithMovedAbs64' ? m.deltaWithMovedAbs64 : m.deltaWithRefScan;
     const at = `${path}.${storage}`;
     if (d === null || d === undefined) throw new Invalid(`${at} is missing`);
     // Since 2.3 the ops are columns, and `ops` is then empty (a 2.2 reader refuses the delta).
@@ -469,7 +492,7 @@ function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: st
     const moved = offsetsOf(d.implicitMovedRel32, IMPLICIT_WIDTH.moved, `${at}.implicitMovedRel32`);
     const moved64 = offsetsOf(d.implicitMovedAbs64, IMPLICIT_WIDTH.moved64, `${at}.implicitMovedAbs64`);
     // 2.5: moved absolute fields only in their own storage (a 2.4 reader finds none it knows), beside op columns; and that storage only with some.
-    if (moved64.length > 0 && storage !== 'deltaWithMovedAbs64') throw new Invalid(`${at}: implicitMovedAbs64 outside deltaWithMovedAbs64`);
+    if (moved64.length > 0 && storage !== 'deltaWithMovedAbs64' && storage !== 'deltaWithRefScan') throw new Invalid(`${at}: implicitMovedAbs64 outside deltaWithMovedAbs64`);
     if (storage === 'deltaWithMovedAbs64' && moved64.length === 0) throw new Invalid(`${at}: no implicitMovedAbs64 field (write deltaWithIntraRefs)`);
     if (moved64.length > 0 && (d.opColumns === null || d.opColumns === undefined)) throw new Invalid(`${at}: implicitMovedAbs64 without opColumns`);
     // A plain delta with implicit fields would be misread by a 1.1 reader: never written so.
@@ -482,12 +505,15 @@ function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: st
     // deltaWithIntraRefs carries implicit fields only when it has some (the model's `implicit` is then absent).
     const withImplicit = implicit && (storage === 'deltaWithImplicitFixups' || rel32.length + abs64.length + moved.length + moved64.length > 0) ? { ...base, implicit: { rel32, abs64, ...(moved.length > 0 ? { moved } : {}), ...(moved64.length > 0 ? { moved64 } : {}) } } : base;
     const intra = intraOf(d, at);
+    // 2.6: scanned references only in their own storage, beside op columns (their candidates lie in copy ops).
+    const skips = refScanOf(d.refScanSkips, storage === 'deltaWithRefScan', d.opColumns !== null && d.opColumns !== undefined, at);
+    const withScan = skips === null ? withImplicit : { ...withImplicit, refScan: skips };
     // 2.1 fields outside deltaWithIntraRefs would be ignored by a 2.0 reader: never written so.
-    if (storage !== 'deltaWithIntraRefs' && storage !== 'deltaWithMovedAbs64') {
+    if (storage !== 'deltaWithIntraRefs' && storage !== 'deltaWithMovedAbs64' && storage !== 'deltaWithRefScan') {
       if (intra !== null) throw new Invalid(`${at}: extra base or intra references outside deltaWithIntraRefs`);
-      return withImplicit;
+      return withScan;
     }
-    return intra === null ? withImplicit : { ...withImplicit, extraBase: intra.extraBase, intra: intra.intra };
+    return intra === null ? withScan : { ...withScan, extraBase: intra.extraBase, intra: intra.intra };
   }
   throw new Invalid(`${path} has neither literal nor delta`);
 }

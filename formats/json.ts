@@ -35,6 +35,7 @@ function bytesJson(b: BlockBytes): Json {
       ...(b.implicit === undefined ? {} : { implicitRel32: [...b.implicit.rel32], implicitAbs64: [...b.implicit.abs64] }),
       ...(b.implicit?.moved === undefined ? {} : { implicitMovedRel32: [...b.implicit.moved] }),
       ...(b.implicit?.moved64 === undefined ? {} : { implicitMovedAbs64: [...b.implicit.moved64] }),
+      ...(b.refScan === undefined ? {} : { refScanSkips: [...b.refScan] }),
     },
   };
 }

@@ -133,19 +133,32 @@ async function build(): Promise<Record<string, Case>> {
   // 2.5 moved absolute fields outside their own storage (a 2.4 reader would apply the block
   // without them), that storage without one, and one beside op messages.
   const moved64Elsewhere = withOpColumns((_c, d) => void (d.implicitMovedAbs64 = [0x20]));
-  const storage25 = (change: (d: hotpatch.IDelta) => void): Uint8Array => {
+  /** Block 0's delta moved to `storage` (2.5, 2.6) after `change`. */
+  const storageAs = (storage: 'deltaWithMovedAbs64' | 'deltaWithRefScan', change: (d: hotpatch.IDelta) => void): Uint8Array => {
     const m = hotpatch.Package.decode(encodePayload(badRef));
     const d = { ...m.codeBlocks[0]!.bytes!.deltaWithImplicitFixups! };
     change(d);
-    m.codeBlocks[0]!.bytes = hotpatch.BlockBytes.decode(hotpatch.BlockBytes.encode({ deltaWithMovedAbs64: d }).finish());
+    m.codeBlocks[0]!.bytes = hotpatch.BlockBytes.decode(hotpatch.BlockBytes.encode({ [storage]: d }).finish());
     return hotpatch.Package.encode(m).finish();
   };
+  const storage25 = (change: (d: hotpatch.IDelta) => void): Uint8Array => storageAs('deltaWithMovedAbs64', change);
   const storage25Empty = storage25(() => undefined);
   const moved64BesideMessages = storage25((d) => {
     d.opColumns = null;
     d.ops = [{ copy: { offset: 0, length: 131 } }];
     d.implicitMovedAbs64 = [0x20];
   });
+  // 2.6 scanned references: skips outside their own storage (a 2.5 reader would apply the block
+  // with its scanned fields unwritten), that storage beside op messages, skips out of order or
+  // past the block.
+  const refScanElsewhere = withOpColumns((_c, d) => void (d.refScanSkips = [0x21]));
+  const storage26 = (change: (d: hotpatch.IDelta) => void): Uint8Array => storageAs('deltaWithRefScan', change);
+  const refScanBesideMessages = storage26((d) => {
+    d.opColumns = null;
+    d.ops = [{ copy: { offset: 0, length: 131 } }];
+  });
+  const refScanDescending = storage26((d) => void (d.refScanSkips = [0x21, 0]));
+  const refScanPastBlock = storage26((d) => void (d.refScanSkips = [0x80]));
   const sealedCases = await sealedMalformed(sealedRef);
   /** A format 2 header by hand, then a 2-byte payload. */
   const hdr = (flags: number, rest: number[]): Uint8Array => Uint8Array.of(0x48, 0x50, 0x4b, 0x30 + FORMAT_MAJOR, FORMAT_MINOR, flags, ...rest, 0x0a, 0x00);
@@ -195,6 +208,10 @@ async function build(): Promise<Record<string, Case>> {
     'moved-abs64-outside-its-storage': [await wrapRaw(moved64Elsewhere), 'PKG_INVALID', 'any'],
     'moved-abs64-storage-without-field': [await wrapRaw(storage25Empty), 'PKG_INVALID', 'any'],
     'moved-abs64-without-op-columns': [await wrapRaw(moved64BesideMessages), 'PKG_INVALID', 'any'],
+    'ref-scan-outside-its-storage': [await wrapRaw(refScanElsewhere), 'PKG_INVALID', 'any'],
+    'ref-scan-without-op-columns': [await wrapRaw(refScanBesideMessages), 'PKG_INVALID', 'any'],
+    'ref-scan-skips-descending': [await wrapRaw(refScanDescending), 'PKG_INVALID', 'any'],
+    'ref-scan-skip-past-block': [await wrapRaw(refScanPastBlock), 'PKG_INVALID', 'any'],
     'quiescent-range-without-status': [await wrapRaw(hotpatch.Package.encode(rangeNoStatus).finish()), 'PKG_INVALID', 'any'],
     'quiescent-status-without-range': [await wrapRaw(hotpatch.Package.encode(statusNoRange).finish()), 'PKG_INVALID', 'any'],
     'quiescent-ranges-adjoin': [await wrapRaw(hotpatch.Package.encode(adjoining).finish()), 'PKG_INVALID', 'any'],

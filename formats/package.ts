@@ -13,7 +13,7 @@ import type { Rva } from '../common/types.ts';
 /** Container format version this code writes and the newest major it reads. */
 export const FORMAT_MAJOR = 2;
 /** Minor version this code writes; minors only add optional fields, so any minor is read. */
-export const FORMAT_MINOR = 5;
+export const FORMAT_MINOR = 6;
 
 /** A range of image RVAs. */
 export interface RvaRange {
@@ -102,6 +102,12 @@ export type BlockBytes =
       readonly extraBase?: readonly RvaRange[];
       /** Since 2.1: fields that point inside the result, rebuilt from the copy alignment (formats/intra-refs.ts). */
       readonly intra?: IntraRefs;
+      /**
+       * Since 2.6 (formats/ref-scan.ts): present when the delta leaves its call fields to a
+       * scan of the result, every E8 rel32 field inside one copy op being implicit except at
+       * these offsets (ascending). openRefScans turns them into `implicit` fields.
+       */
+      readonly refScan?: readonly number[];
     }
   | SealedBytes;
 

@@ -163,6 +163,10 @@ function checkBytes(b: BlockBytes, path: string, p: HotpatchPackage): void {
   if (!im.ok) fail(im.error.message);
   const ir = checkIntraRefs(b, path);
   if (!ir.ok) fail(ir.error.message);
+  // 2.6: a skipped scanned call is a 4-byte field after its E8 (formats/ref-scan.ts); the scan itself needs the old image.
+  (b.refScan ?? []).forEach((o, i) => {
+    if (o < 1 || o + 4 > b.size || (i > 0 && o <= b.refScan![i - 1]!)) fail(`${path}.refScan[${i}]: offset ${o} is not a scanned field of the ${b.size}-byte block in ascending order`);
+  });
 }
 
 /** Length of a block's unwind info once materialised: the literal blob's, or (2.3) its delta's size. */
@@ -183,6 +187,7 @@ function checkUnwindDelta(u: Unwind, path: string, p: HotpatchPackage): void {
   if (d.baseSha256.length > 0) fail(`${path}.baseSha256: an unwind delta carries no hash (the relied ranges pin its base)`);
   if (hasImplicit(d) || (d.intra !== undefined && d.intra.rel32.length + d.intra.rel8.length + d.intra.tables.length > 0)) fail(`${path}: implicit or intra fields in an unwind delta`);
   if (d.ops.some((op) => op.kind === 'sealed-literal' || op.kind === 'sealed-add')) fail(`${path}: sealed ops in an unwind delta`);
+  if (d.refScan !== undefined) fail(`${path}: scanned references in an unwind delta`);
   checkBytes(d, path, p);
   const bad = checkImplicitUnwind(u);
   if (bad !== null) fail(`${path}: ${bad}`);

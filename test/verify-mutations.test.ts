@@ -15,7 +15,10 @@
  * - every 8-byte absolute LSDA type entry (clang) in an unwind blob: written as rel32;
  * - every entry of every jump table copied into a code block: + 1;
  * - every intra reference of a delta block (format 2.1): removed (the field keeps the old
- *   displacement or entries).
+ *   displacement or entries);
+ * - every scanned reference of a delta block (format 2.6): skipped (the field keeps the old
+ *   field's bytes, labelled as the implicit field it stands for being removed), and every skip
+ *   removed (the candidate is then derived as a reference).
  * Besides, no direct call or jump of any package goes through a redirected OLD entry (calls
  * stay direct to the new body), and fn-identity's address-taken references must be the
  * redirected OLD entry (the last describe).
@@ -28,6 +31,7 @@ import { baseRanges, materialiseDelta } from '../formats/intra-refs.ts';
 import { copySource, gather } from '../formats/delta-index.ts';
 import { opLength } from '../formats/delta.ts';
 import { literalBlock } from './support/literal-block.ts';
+import { expandRefScan } from '../formats/ref-scan.ts';
 import type { CodeBlock, DataBlock, Fixup, HotpatchPackage, RvaRange } from '../formats/package.ts';
 import { asRva } from '../common/types.ts';
 import { expectationOf, readScenarios, scenarioDll, TOOLCHAINS, type Toolchain } from '../samples/scenarios.ts';
@@ -176,8 +180,38 @@ function intraMutations(diff: ImageDiff, pkg: HotpatchPackage): { out: Mutation[
   return { out, neutral };
 }
 
-function mutations(diff: ImageDiff, pkg: HotpatchPackage): Mutation[] {
+/** `pkg` with block `b`'s scan skips (format 2.6) replaced by `skips`. */
+function withSkips(pkg: HotpatchPackage, kind: 'code' | 'data', b: number, skips: number[]): HotpatchPackage {
+  const set = <B extends CodeBlock | DataBlock>(x: B): B => (x.bytes.kind !== 'delta' ? x : { ...x, bytes: { ...x.bytes, refScan: skips.sort((p, q) => p - q) } });
+  if (kind === 'code') return { ...pkg, codeBlocks: pkg.codeBlocks.map((c, i) => (i === b ? set(c) : c)) };
+  return { ...pkg, dataBlocks: pkg.dataBlocks.map((d, i) => (i === b ? set(d) : d)) };
+}
+
+/**
+ * Scanned references (format 2.6) of every delta block: each scanned field skipped (labelled
+ * as the removal of the implicit field it stands for, so that NEUTRAL names it either way),
+ * and each skip removed.
+ */
+function scanMutations(diff: ImageDiff, pkg: HotpatchPackage): Mutation[] {
   const out: Mutation[] = [];
+  const blocks = [...pkg.codeBlocks.map((c, i) => ['code', i, c] as const), ...pkg.dataBlocks.map((d, i) => ['data', i, d] as const)];
+  for (const [kind, i, blk] of blocks) {
+    const d = blk.bytes;
+    if (d.kind !== 'delta' || d.refScan === undefined) continue;
+    const result = materialised(diff, d);
+    const opened = result === null ? null : expandRefScan(d, result, movesOf(pkg), pkg.target.sizeOfImage, blk.fixups, 'mutation');
+    if (opened === null || !opened.ok) throw new Error(`${kind} block ${i}: scanned references do not open`);
+    for (const list of ['rel32', 'moved'] as const) {
+      const listed = new Set(d.implicit?.[list] ?? []);
+      for (const o of opened.value.implicit?.[list] ?? []) if (!listed.has(o)) out.push({ what: `${kind} block ${i} implicit ${list} +${o}: removed`, pkg: withSkips(pkg, kind, i, [...d.refScan, o]) });
+    }
+    for (const s of d.refScan) out.push({ what: `${kind} block ${i} scan skip +${s}: removed`, pkg: withSkips(pkg, kind, i, d.refScan.filter((x) => x !== s)) });
+  }
+  return out;
+}
+
+function mutations(diff: ImageDiff, pkg: HotpatchPackage): Mutation[] {
+  const out: Mutation[] = [...scanMutations(diff, pkg)];
   const blocks = [...pkg.codeBlocks.map((c, i) => ['code', i, c] as const), ...pkg.dataBlocks.map((d, i) => ['data', i, d] as const)];
   for (const [kind, i, blk] of blocks) {
     if (blk.bytes.kind !== 'delta' || blk.bytes.implicit === undefined) continue;
@@ -274,6 +308,7 @@ describe('verifier mutation test', () => {
     const missed: string[] = [];
     let intraTotal = 0;
     let placedTotal = 0;
+    let scanTotal = 0;
     let directCalls = 0;
     for (const c of cases()) {
       expect(verifyPackage(c.diff, c.pkg).ok, `${c.label}: untouched package verifies`).toBe(true);
@@ -293,6 +328,7 @@ describe('verifier mutation test', () => {
       for (const mu of [...mutations(c.diff, c.pkg), ...im.out]) {
         total++;
         if (mu.what.includes(' placed ')) placedTotal++;
+        if (mu.what.includes(' scan skip ')) scanTotal++;
         const label = `${c.label}: ${mu.what}`;
         if (NEUTRAL.has(label)) {
           neutral++;
@@ -302,10 +338,11 @@ describe('verifier mutation test', () => {
       }
     }
     total -= neutral;
-    process.stdout.write(`verifier mutation test: caught ${total - missed.length} of ${total} behaviour-changing mutations (${intraTotal} of intra references, ${placedTotal} of placed fields; ${neutral} neutral ones left out, see NEUTRAL and intraMutations)\n`);
+    process.stdout.write(`verifier mutation test: caught ${total - missed.length} of ${total} behaviour-changing mutations (${intraTotal} of intra references, ${placedTotal} of placed fields, ${scanTotal} scan skips; ${neutral} neutral ones left out, see NEUTRAL and intraMutations)\n`);
     expect(total).toBeGreaterThan(100);
     expect(missed).toEqual([]);
     expect(placedTotal, 'placed implicit fields (format 2.4) were mutated').toBeGreaterThan(0);
+    expect(scanTotal, 'scan skips (format 2.6) were mutated').toBeGreaterThan(0);
     expect(directCalls, 'direct calls between carried functions (the rule above is not vacuous)').toBeGreaterThan(0);
   }, 600_000);
 });

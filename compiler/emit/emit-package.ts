@@ -14,6 +14,7 @@ import { describeNew } from '../diff/resolve-target.ts';
 import { leftOldNeighbours } from '../diff/left-old.ts';
 import { withDeltas } from './deltas.ts';
 import { withUnwindRefs } from './unwind-refs.ts';
+import { withRefScans } from './ref-scans.ts';
 import { withCoveredRedirects } from './covered-redirects.ts';
 import { withQuiescentRanges } from './quiescent-ranges.ts';
 import { EmitPass, failPass, type PassResult } from './emit-pass.ts';
@@ -65,7 +66,9 @@ export function emitPackage(diff: ImageDiff, opts: EmitOptions): Result<EmittedP
     // only the new glue makes the package carry.
     if (glue.size === before) {
       const deltas = withDeltas(diff.match.old.img, opts.moduleName, r);
-      return ok(withQuiescentRanges(diff.match, withCoveredRedirects(opts.literalUnwind === true ? deltas : withUnwindRefs(diff, opts.moduleName, deltas))));
+      const unwound = opts.literalUnwind === true ? deltas : withUnwindRefs(diff, opts.moduleName, deltas);
+      // Scanned calls last: they read the finished package's moves (its changed functions).
+      return ok(withRefScans(diff.match.old.img, withQuiescentRanges(diff.match, withCoveredRedirects(unwound))));
     }
   }
 }

@@ -114,6 +114,7 @@ export class PaperImage {
   private blockBytes(id: number, b: BlockBytes): Result<{ bytes: Uint8Array; implied: Fixup[] }> {
     if (b.kind === 'literal') return ok({ bytes: b.bytes.slice(), implied: [] });
     if (b.kind === 'sealed') return mismatch(`block ${id}: sealed bytes that were not unsealed`);
+    if (b.refScan !== undefined) return mismatch(`block ${id}: scanned references that were not listed`);
     const base = gather(this.old.image, baseRanges(b));
     if (base === null) return mismatch(`block ${id}: delta base is outside OLD`);
     // Since format 2.1 a base may carry no hash: the relied-bytes hash (checked against OLD

@@ -15,6 +15,7 @@ import { REDIRECT_PAD_LENGTH, REDIRECT_SITE_LENGTH, type HotpatchPackage } from 
 import { coveredByRelied } from '../../formats/validate.ts';
 import { unsealPackage } from '../../formats/seal.ts';
 import { openUnwinds } from '../../formats/unwind-ref.ts';
+import { openRefScans } from '../../formats/ref-scan.ts';
 import { sha256 } from '../../runtime/pe/sha256.ts';
 import type { ImageDiff } from '../diff/types.ts';
 import { leftOldDataKeys, writableDataKeys } from '../diff/left-old.ts';
@@ -62,7 +63,10 @@ export function verifyPackage(diff: ImageDiff, given: HotpatchPackage, layout: V
   // unwind check below then compares the bytes they give with NEW's.
   const unwound = openUnwinds(opened.value, oldImg.image);
   if (!unwound.ok) return mismatch(`unwind by reference: ${unwound.error.message}`);
-  const pkg = unwound.value;
+  // Reference fields left to the scan (format 2.6) listed by the runtime's own function.
+  const scanned = openRefScans(unwound.value, oldImg.image);
+  if (!scanned.ok) return mismatch(`scanned references: ${scanned.error.message}`);
+  const pkg = scanned.value;
 
   // 1. The blocks at their paper addresses, fixups written.
   const paper = PaperImage.build(oldImg, pkg, layout);

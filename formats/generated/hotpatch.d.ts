@@ -547,8 +547,11 @@ export namespace hotpatch {
         /** BlockBytes deltaWithMovedAbs64. */
         deltaWithMovedAbs64?: (hotpatch.Delta.$Properties|null);
 
+        /** BlockBytes deltaWithRefScan. */
+        deltaWithRefScan?: (hotpatch.Delta.$Properties|null);
+
         /** BlockBytes storage. */
-        storage?: ("literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed"|"deltaWithMovedAbs64");
+        storage?: ("literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed"|"deltaWithMovedAbs64"|"deltaWithRefScan");
 
         /**
          * Encodes the specified BlockBytes message. Does not implicitly {@link hotpatch.BlockBytes.verify|verify} messages.
@@ -592,8 +595,11 @@ export namespace hotpatch {
             /** BlockBytes deltaWithMovedAbs64 */
             deltaWithMovedAbs64?: (hotpatch.Delta.$Properties|null);
 
+            /** BlockBytes deltaWithRefScan */
+            deltaWithRefScan?: (hotpatch.Delta.$Properties|null);
+
             /** BlockBytes storage */
-            storage?: ("literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed"|"deltaWithMovedAbs64");
+            storage?: ("literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed"|"deltaWithMovedAbs64"|"deltaWithRefScan");
 
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
@@ -607,9 +613,10 @@ export namespace hotpatch {
           deltaWithIntraRefs?: hotpatch.Delta.$Shape|null;
           sealed?: number|null;
           deltaWithMovedAbs64?: hotpatch.Delta.$Shape|null;
+          deltaWithRefScan?: hotpatch.Delta.$Shape|null;
           $unknowns?: Uint8Array[];
         } & (
-          ({ storage?: undefined; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null }|{ storage?: "deltaWithImplicitFixups"; literal?: null; delta?: null; deltaWithImplicitFixups: hotpatch.Delta.$Shape; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null }|{ storage?: "deltaWithIntraRefs"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs: hotpatch.Delta.$Shape; sealed?: null; deltaWithMovedAbs64?: null }|{ storage?: "sealed"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed: number; deltaWithMovedAbs64?: null }|{ storage?: "deltaWithMovedAbs64"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64: hotpatch.Delta.$Shape })
+          ({ storage?: undefined; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null }|{ storage?: "deltaWithImplicitFixups"; literal?: null; delta?: null; deltaWithImplicitFixups: hotpatch.Delta.$Shape; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null }|{ storage?: "deltaWithIntraRefs"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs: hotpatch.Delta.$Shape; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null }|{ storage?: "sealed"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed: number; deltaWithMovedAbs64?: null; deltaWithRefScan?: null }|{ storage?: "deltaWithMovedAbs64"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64: hotpatch.Delta.$Shape; deltaWithRefScan?: null }|{ storage?: "deltaWithRefScan"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan: hotpatch.Delta.$Shape })
         );
     }
 
@@ -673,6 +680,9 @@ export namespace hotpatch {
 
         /** Delta implicitMovedAbs64. */
         implicitMovedAbs64: number[];
+
+        /** Delta refScanSkips. */
+        refScanSkips: number[];
 
         /**
          * Encodes the specified Delta message. Does not implicitly {@link hotpatch.Delta.verify|verify} messages.
@@ -740,6 +750,9 @@ export namespace hotpatch {
             /** Delta implicitMovedAbs64 */
             implicitMovedAbs64?: (number[]|null);
 
+            /** Delta refScanSkips */
+            refScanSkips?: (number[]|null);
+
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
         }
@@ -760,6 +773,7 @@ export namespace hotpatch {
           implicitMovedRel32?: number[]|null;
           implicitAddr32nb?: number[]|null;
           implicitMovedAbs64?: number[]|null;
+          refScanSkips?: number[]|null;
           $unknowns?: Uint8Array[];
         };
     }

@@ -1364,7 +1364,8 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {hotpatch.Delta.$Properties|null} [deltaWithIntraRefs] BlockBytes deltaWithIntraRefs
          * @property {number|null} [sealed] BlockBytes sealed
          * @property {hotpatch.Delta.$Properties|null} [deltaWithMovedAbs64] BlockBytes deltaWithMovedAbs64
-         * @property {"literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed"|"deltaWithMovedAbs64"} [storage] BlockBytes storage
+         * @property {hotpatch.Delta.$Properties|null} [deltaWithRefScan] BlockBytes deltaWithRefScan
+         * @property {"literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed"|"deltaWithMovedAbs64"|"deltaWithRefScan"} [storage] BlockBytes storage
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -1385,9 +1386,10 @@ export const hotpatch = $root.hotpatch = (() => {
          *   deltaWithIntraRefs?: hotpatch.Delta.$Shape|null;
          *   sealed?: number|null;
          *   deltaWithMovedAbs64?: hotpatch.Delta.$Shape|null;
+         *   deltaWithRefScan?: hotpatch.Delta.$Shape|null;
          *   $unknowns?: Array.<Uint8Array>;
          * } & (
-         *   ({ storage?: undefined; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null }|{ storage?: "deltaWithImplicitFixups"; literal?: null; delta?: null; deltaWithImplicitFixups: hotpatch.Delta.$Shape; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null }|{ storage?: "deltaWithIntraRefs"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs: hotpatch.Delta.$Shape; sealed?: null; deltaWithMovedAbs64?: null }|{ storage?: "sealed"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed: number; deltaWithMovedAbs64?: null }|{ storage?: "deltaWithMovedAbs64"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64: hotpatch.Delta.$Shape })
+         *   ({ storage?: undefined; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null }|{ storage?: "deltaWithImplicitFixups"; literal?: null; delta?: null; deltaWithImplicitFixups: hotpatch.Delta.$Shape; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null }|{ storage?: "deltaWithIntraRefs"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs: hotpatch.Delta.$Shape; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null }|{ storage?: "sealed"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed: number; deltaWithMovedAbs64?: null; deltaWithRefScan?: null }|{ storage?: "deltaWithMovedAbs64"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64: hotpatch.Delta.$Shape; deltaWithRefScan?: null }|{ storage?: "deltaWithRefScan"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan: hotpatch.Delta.$Shape })
          * )} hotpatch.BlockBytes.$Shape
          */
 
@@ -1454,17 +1456,25 @@ export const hotpatch = $root.hotpatch = (() => {
          */
         BlockBytes.prototype.deltaWithMovedAbs64 = null;
 
+        /**
+         * BlockBytes deltaWithRefScan.
+         * @member {hotpatch.Delta.$Properties|null|undefined} deltaWithRefScan
+         * @memberof hotpatch.BlockBytes
+         * @instance
+         */
+        BlockBytes.prototype.deltaWithRefScan = null;
+
         // OneOf field names bound to virtual getters and setters
         let $oneOfFields;
 
         /**
          * BlockBytes storage.
-         * @member {"literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed"|"deltaWithMovedAbs64"|undefined} storage
+         * @member {"literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed"|"deltaWithMovedAbs64"|"deltaWithRefScan"|undefined} storage
          * @memberof hotpatch.BlockBytes
          * @instance
          */
         $Object.defineProperty(BlockBytes.prototype, "storage", {
-            get: $util.oneOfGetter($oneOfFields = ["literal", "delta", "deltaWithImplicitFixups", "deltaWithIntraRefs", "sealed", "deltaWithMovedAbs64"]),
+            get: $util.oneOfGetter($oneOfFields = ["literal", "delta", "deltaWithImplicitFixups", "deltaWithIntraRefs", "sealed", "deltaWithMovedAbs64", "deltaWithRefScan"]),
             set: $util.oneOfSetter($oneOfFields)
         });
 
@@ -1496,6 +1506,8 @@ export const hotpatch = $root.hotpatch = (() => {
                 writer.uint32(/* id 5, wireType 0 =*/40).uint32(message.sealed);
             if (message.deltaWithMovedAbs64 != null && $Object.hasOwnProperty.call(message, "deltaWithMovedAbs64"))
                 $root.hotpatch.Delta.encode(message.deltaWithMovedAbs64, writer.uint32(/* id 6, wireType 2 =*/50).fork(), _depth + 1).ldelim();
+            if (message.deltaWithRefScan != null && $Object.hasOwnProperty.call(message, "deltaWithRefScan"))
+                $root.hotpatch.Delta.encode(message.deltaWithRefScan, writer.uint32(/* id 7, wireType 2 =*/58).fork(), _depth + 1).ldelim();
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -1582,6 +1594,13 @@ export const hotpatch = $root.hotpatch = (() => {
                         message.storage = "deltaWithMovedAbs64";
                         continue;
                     }
+                case 7: {
+                        if (wireType !== 2)
+                            break;
+                        message.deltaWithRefScan = $root.hotpatch.Delta.decode(reader, reader.size(), $undefined, _depth + 1, message.deltaWithRefScan);
+                        message.storage = "deltaWithRefScan";
+                        continue;
+                    }
                 }
                 reader.skipType(wireType, _depth, tag);
                 if (!reader.discardUnknown) {
@@ -1621,6 +1640,7 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {Array.<number>|null} [implicitMovedRel32] Delta implicitMovedRel32
          * @property {Array.<number>|null} [implicitAddr32nb] Delta implicitAddr32nb
          * @property {Array.<number>|null} [implicitMovedAbs64] Delta implicitMovedAbs64
+         * @property {Array.<number>|null} [refScanSkips] Delta refScanSkips
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -1649,6 +1669,7 @@ export const hotpatch = $root.hotpatch = (() => {
          *   implicitMovedRel32?: Array.<number>|null;
          *   implicitAddr32nb?: Array.<number>|null;
          *   implicitMovedAbs64?: Array.<number>|null;
+         *   refScanSkips?: Array.<number>|null;
          *   $unknowns?: Array.<Uint8Array>;
          * }} hotpatch.Delta.$Shape
          */
@@ -1672,6 +1693,7 @@ export const hotpatch = $root.hotpatch = (() => {
             this.implicitMovedRel32 = [];
             this.implicitAddr32nb = [];
             this.implicitMovedAbs64 = [];
+            this.refScanSkips = [];
             if (properties)
                 for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                     if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -1791,6 +1813,14 @@ export const hotpatch = $root.hotpatch = (() => {
         Delta.prototype.implicitMovedAbs64 = $util.emptyArray;
 
         /**
+         * Delta refScanSkips.
+         * @member {Array.<number>} refScanSkips
+         * @memberof hotpatch.Delta
+         * @instance
+         */
+        Delta.prototype.refScanSkips = $util.emptyArray;
+
+        /**
          * Encodes the specified Delta message. Does not implicitly {@link hotpatch.Delta.verify|verify} messages.
          * @function encode
          * @memberof hotpatch.Delta
@@ -1835,6 +1865,8 @@ export const hotpatch = $root.hotpatch = (() => {
                 writer.uint32(/* id 15, wireType 2 =*/122).uint32s(message.implicitAddr32nb);
             if (message.implicitMovedAbs64 != null && message.implicitMovedAbs64.length)
                 writer.uint32(/* id 16, wireType 2 =*/130).uint32s(message.implicitMovedAbs64);
+            if (message.refScanSkips != null && message.refScanSkips.length)
+                writer.uint32(/* id 17, wireType 2 =*/138).uint32s(message.refScanSkips);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -2041,6 +2073,20 @@ export const hotpatch = $root.hotpatch = (() => {
                         if (!(message.implicitMovedAbs64 && message.implicitMovedAbs64.length))
                             message.implicitMovedAbs64 = [];
                         message.implicitMovedAbs64.push(reader.uint32());
+                        continue;
+                    }
+                case 17: {
+                        if (wireType === 2) {
+                            if (!(message.refScanSkips && message.refScanSkips.length))
+                                message.refScanSkips = [];
+                            reader.uint32s(message.refScanSkips);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.refScanSkips && message.refScanSkips.length))
+                            message.refScanSkips = [];
+                        message.refScanSkips.push(reader.uint32());
                         continue;
                     }
                 }

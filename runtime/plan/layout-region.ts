@@ -81,6 +81,7 @@ export async function materialiseBlock(b: BlockBytes, what: string, pkg: Hotpatc
   if (b.kind === 'literal') return ok({ bytes: b.bytes.slice(), implied: [] });
   // planPackage unseals (formats/seal.ts) right after the relied bytes are checked.
   if (b.kind === 'sealed') return err('PLAN_PACKAGE', `${what}: sealed bytes that were not unsealed (unsealPackage before layout)`);
+  if (b.refScan !== undefined) return err('PLAN_PACKAGE', `${what}: scanned references that were not listed (openRefScans before layout)`);
   // The hash pins `base`; extra base ranges (2.1) are pinned by the relied ranges' hash.
   const baseBytes = gather(preferred, baseRanges(b));
   if (baseBytes === null) return err('PLAN_IDENTITY', `${what}: delta base ${hex(b.base.rva)}+${b.base.length} is outside the image`);

@@ -20,6 +20,7 @@ import { asVa } from '../../common/types.ts';
 import { checkBudget } from '../../formats/validate.ts';
 import { unsealPackage } from '../../formats/seal.ts';
 import { openUnwinds } from '../../formats/unwind-ref.ts';
+import { openRefScans } from '../../formats/ref-scan.ts';
 import type { HotpatchPackage } from '../../formats/package.ts';
 import { preferredView, readModuleView } from '../image/module-view.ts';
 import type { ProcessBackend } from './backend.ts';
@@ -88,7 +89,10 @@ export async function planPackage(given: HotpatchPackage, backend: ProcessBacken
   // Unwind blobs stored by reference (format 2.3) copied from the same checked bytes.
   const unwound = openUnwinds(opened.value, preferred);
   if (!unwound.ok) return err('PLAN_PACKAGE', `unwind by reference: ${unwound.error.message}`, unwound.error.offset);
-  const pkg = unwound.value;
+  // Reference fields left to the scan (format 2.6) listed, read from the same checked bytes.
+  const scanned = openRefScans(unwound.value, preferred);
+  if (!scanned.ok) return err('PLAN_PACKAGE', `scanned references: ${scanned.error.message}`, scanned.error.offset);
+  const pkg = scanned.value;
   const sections = mappedSections(preferred);
   const sites = checkRedirectSites(pkg, preferred, sections);
   if (!sites.ok) return sites;

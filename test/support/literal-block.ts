@@ -3,9 +3,10 @@
  * 2.1: intra references and extra base ranges) decoded against OLD as the runtime would, its
  * implicit fixups listed as records. Tests that edit a block's bytes edit these.
  */
+import { expandRefScan } from '../../formats/ref-scan.ts';
 import { impliedFixups } from '../../formats/implicit-fixups.ts';
 import { baseRanges, materialiseDelta } from '../../formats/intra-refs.ts';
-import type { Moves } from '../../formats/moves.ts';
+import { movesOf, type Moves } from '../../formats/moves.ts';
 import type { BlockBytes, Fixup } from '../../formats/package.ts';
 import { gather } from '../../formats/delta-index.ts';
 
@@ -16,7 +17,10 @@ export function literalBlock(b: { readonly bytes: BlockBytes; readonly fixups: r
   if (base === null) throw new Error("the block's base is outside OLD");
   const bytes = materialiseDelta(b.bytes, base);
   if (!bytes.ok) throw new Error('the block does not decode against OLD');
-  const implied = impliedFixups(b.bytes, bytes.value, imageBase, sizeOfImage, 'delta', moves);
+  // 2.6: reference fields left to the scan, listed as the runtime lists them.
+  const listed = b.bytes.refScan === undefined ? { ok: true as const, value: b.bytes } : expandRefScan(b.bytes, bytes.value, moves ?? movesOf({ functions: [], dataBlocks: [] }), sizeOfImage, b.fixups, 'delta');
+  if (!listed.ok) throw new Error(`the block's scanned references do not open: ${listed.error.message}`);
+  const implied = impliedFixups(listed.value, bytes.value, imageBase, sizeOfImage, 'delta', moves);
   if (!implied.ok) throw new Error('the block does not decode against OLD');
   return { bytes: bytes.value, fixups: [...b.fixups, ...implied.value] };
 }
