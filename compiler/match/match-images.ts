@@ -124,12 +124,9 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
     },
   };
   pairByNames(st);
-  const hashes = {
-    oldShape: oldA.fns.functions.map((f) => oldNorm.shapeHash(f)),
-    newShape: newA.fns.functions.map((f) => newNorm.shapeHash(f)),
-    oldNamed: oldA.fns.functions.map((f) => oldNorm.namedHash(f)),
-    newNamed: newA.fns.functions.map((f) => newNorm.namedHash(f)),
-  };
+  const oldHashes = oldNorm.shapeHashes(oldA.fns.functions);
+  const newHashes = newNorm.shapeHashes(newA.fns.functions);
+  const hashes = { oldShape: oldHashes.shape, newShape: newHashes.shape, oldNamed: oldHashes.named, newNamed: newHashes.named };
   const shaped: MatchState = { ...st, ...hashes, ...pairingKeys(hashes) };
   veto = nameVeto(hashes);
   propagate(shaped);
