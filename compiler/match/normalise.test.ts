@@ -15,7 +15,7 @@ import { cachePath, realPairs } from '../../samples/real/real-files.ts';
 import { analyzeImage, type ImageAnalysis } from './analyze-image.ts';
 import { sampleAnalysis } from './testing/sample-analysis.ts';
 import { matchImages } from './match-images.ts';
-import { Hasher, latin1, Normaliser, type MatchView } from './normalise.ts';
+import { Hasher, hashString, latin1, Normaliser, type MatchView } from './normalise.ts';
 
 /** The digest as it was made before the hex table. */
 function referenceDigest(bytes: Uint8Array): string {
@@ -69,6 +69,23 @@ describe('normalise fast paths', () => {
     }
     // The sample changes something: both answers occur.
     expect(differ).toBeGreaterThan(0);
+  });
+
+  test.each([['cpp-exceptions', ''], ['bounds-check', '.clang.stripped']])('formHash is the hash of the functionForm string, made before or after it (%s%s)', (scenario, suffix) => {
+    const m = matchImages(analysis(scenario, `v1${suffix}.dll`), analysis(scenario, `v2${suffix}.dll`));
+    for (const norm of [m.oldNorm, m.newNorm]) {
+      const fns = (norm === m.oldNorm ? m.old : m.new).fns.functions;
+      for (const mode of ['exact', 'code'] as const) {
+        // Odd functions hashed before their string is memoised, even ones after.
+        const early = fns.map((f) => (f.index % 2 === 1 ? norm.formHash(f, mode) : ''));
+        const strings = fns.map((f) => norm.functionForm(f, mode));
+        fns.forEach((f) => {
+          const want = hashString(strings[f.index]!);
+          if (f.index % 2 === 1) expect(early[f.index]).toBe(want);
+          expect(norm.formHash(f, mode)).toBe(want);
+        });
+      }
+    }
   });
 });
 

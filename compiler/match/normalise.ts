@@ -233,6 +233,8 @@ export class Normaliser {
   private readonly itemKeys = new Map<number, string>();
   /** Memoised `exact` (2 * index) and `code` (2 * index + 1) forms. */
   private readonly forms = new Map<number, string>();
+  /** Memoised hashes of `exact` and `code` forms (keyed as `forms`). */
+  private readonly formHashes = new Map<number, string>();
   /** Items being hashed -> their depth on the stack. */
   private readonly visiting = new Map<number, number>();
   /** Per item being hashed: the highest ancestor (smallest depth) a pointer in it went back to. */
@@ -262,6 +264,7 @@ export class Normaliser {
   reset(): void {
     this.itemKeys.clear();
     this.forms.clear();
+    this.formHashes.clear();
     this.nameSensitive.clear();
   }
 
@@ -293,6 +296,25 @@ export class Normaliser {
     this.writeForm(f, mode);
     other.writeForm(g, mode);
     return this.units.equals(other.units);
+  }
+
+  /**
+   * `hashString(functionForm(f, mode))`, memoised as the forms are (no string made): a check
+   * that compares one function with many (folded-functions.ts) compares hashes, and only
+   * equal hashes go on to sameForm.
+   */
+  formHash(f: FunctionInfo, mode: 'exact' | 'code'): string {
+    const memo = mode === 'exact' ? 2 * f.index : 2 * f.index + 1;
+    let h = this.formHashes.get(memo);
+    if (h !== undefined) return h;
+    const form = this.forms.get(memo);
+    if (form !== undefined) h = hashString(form);
+    else {
+      this.writeForm(f, mode);
+      h = new Hasher().units(this.units.buf, this.units.length).digest();
+    }
+    this.formHashes.set(memo, h);
+    return h;
   }
 
   /**
