@@ -341,10 +341,16 @@ export function slotCallsOf(image: Uint8Array, insns: ReadonlyArray<{ readonly r
   /** Register -> the slot load that last wrote it (cleared by any other write). */
   const loaded = new Map<number, SlotCall>();
   try {
+    // Where the decoder stands (it moves past each instruction it decodes): placed only when
+    // the next instruction is elsewhere (register-effects.ts's decodeEach does the same).
+    let at = -1;
     for (const d of insns) {
-      decoder.position = d.rva - lo;
-      decoder.ip = BigInt(d.rva);
+      if (d.rva !== at) {
+        decoder.position = d.rva - lo;
+        decoder.ip = BigInt(d.rva);
+      }
       decoder.decodeOut(insn);
+      at = d.rva + insn.length;
       const mn = insn.mnemonic;
       const branch = mn === Mnemonic.Call || mn === Mnemonic.Jmp;
       const slot = slotOperand(insn);

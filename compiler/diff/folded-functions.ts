@@ -24,20 +24,21 @@ import type { FunctionStatus } from './types.ts';
 
 /**
  * The other NEW functions OLD `x` also is: those carrying one of its names, and the unnamed
- * added ones whose exact form equals its own (`shape`: their shape hashes, filled on demand).
+ * added ones whose exact form equals its own (`unnamedAdded`: by instruction count).
  */
-function siblingsOf(m: MatchResult, x: FunctionInfo, p: FunctionInfo, names: ReadonlyMap<string, number>, unnamedAdded: readonly FunctionInfo[]): FunctionInfo[] {
+function siblingsOf(m: MatchResult, x: FunctionInfo, p: FunctionInfo, names: ReadonlyMap<string, number>, unnamedAdded: ReadonlyMap<number, readonly FunctionInfo[]>): FunctionInfo[] {
   const newFns = m.new.fns.functions;
   const out = new Map<number, FunctionInfo>();
   for (const n of x.names) {
     const k = names.get(n);
     if (k !== undefined && k !== p.index) out.set(k, newFns[k]!);
   }
-  if (unnamedAdded.length > 0) {
-    const size = x.decoded.insns.length;
-    for (const n of unnamedAdded) {
-      if (n.decoded.insns.length !== size || out.has(n.index)) continue;
-      if (m.oldNorm.sameForm(x, m.newNorm, n, 'exact')) out.set(n.index, n);
+  const sameSize = unnamedAdded.get(x.decoded.insns.length);
+  if (sameSize !== undefined) {
+    for (const n of sameSize) {
+      if (out.has(n.index)) continue;
+      // Hashes first (each form written once, not once per changed function): equal forms hash equal.
+      if (m.oldNorm.formHash(x, 'exact') === m.newNorm.formHash(n, 'exact') && m.oldNorm.sameForm(x, m.newNorm, n, 'exact')) out.set(n.index, n);
     }
   }
   return [...out.values()];
@@ -50,7 +51,15 @@ export function foldedFunctionProblems(m: MatchResult, status: readonly Function
   const oldFns = m.old.fns.functions;
   if (!newFns.some((f) => status[f.index] === 'changed')) return out;
   const names = uniqueFunctionNames(newFns);
-  const unnamedAdded = newFns.filter((f) => status[f.index] === 'added' && f.names.length === 0);
+  // The unnamed added functions by instruction count (an equal form has as many), in NEW order.
+  const unnamedAdded = new Map<number, FunctionInfo[]>();
+  for (const f of newFns) {
+    if (status[f.index] !== 'added' || f.names.length > 0) continue;
+    const size = f.decoded.insns.length;
+    const list = unnamedAdded.get(size);
+    if (list === undefined) unnamedAdded.set(size, [f]);
+    else list.push(f);
+  }
   for (const p of newFns) {
     if (status[p.index] !== 'changed') continue;
     const o = m.fnNewToOld[p.index]!;

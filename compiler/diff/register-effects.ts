@@ -138,7 +138,9 @@ const WINDOW_GAP = 0x1000;
  * not from the whole span between them.
  */
 export function decodeEach<T extends Pick<InsnAt, 'rva' | 'length'>>(image: Uint8Array, insns: readonly T[], visit: (insn: Instruction, d: T) => void): void {
-  const sorted = [...insns].sort((a, b) => a.rva - b.rva);
+  let inOrder = true;
+  for (let k = 1; k < insns.length && inOrder; k++) inOrder = insns[k]!.rva >= insns[k - 1]!.rva;
+  const sorted = inOrder ? insns : [...insns].sort((a, b) => a.rva - b.rva);
   const insn = new Instruction();
   try {
     for (let s = 0; s < sorted.length; ) {
@@ -148,11 +150,17 @@ export function decodeEach<T extends Pick<InsnAt, 'rva' | 'length'>>(image: Uint
       const lo = sorted[s]!.rva;
       const decoder = new Decoder(64, image.subarray(lo, hi), DecoderOptions.None);
       try {
+        // Where the decoder stands (it moves past each instruction it decodes, ip and
+        // position alike): placed only when the next instruction is elsewhere.
+        let at = -1;
         for (let k = s; k < e; k++) {
           const d = sorted[k]!;
-          decoder.position = d.rva - lo;
-          decoder.ip = BigInt(d.rva);
+          if (d.rva !== at) {
+            decoder.position = d.rva - lo;
+            decoder.ip = BigInt(d.rva);
+          }
           decoder.decodeOut(insn);
+          at = d.rva + insn.length;
           visit(insn, d);
         }
       } finally {

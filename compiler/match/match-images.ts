@@ -67,6 +67,12 @@ interface MatchState {
   /** Callees and writable items of each function, memoised. */
   readonly oldTargets: TargetLists;
   readonly newTargets: TargetLists;
+  /**
+   * NEW functions whose pair pairThroughCalls has walked (1): pairs are never undone and a
+   * refused pairing stays refused (the veto is fixed before the propagation), so walking a
+   * pair again pairs nothing; each pair is walked once, not once per round.
+   */
+  readonly callsWalked: Uint8Array;
   /** Pairs two unmatched functions (false when either is matched already). */
   pair(o: number, n: number, how: MatchHow): boolean;
   /** Pairs two unmatched writable items (false when either is matched, read-only or a jump table). */
@@ -105,6 +111,7 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
     newKey: [],
     oldTargets: new TargetLists(oldA),
     newTargets: new TargetLists(newA),
+    callsWalked: new Uint8Array(newA.fns.functions.length),
     pair(o, n, how) {
       if (fnOldToNew[o] !== -1 || fnNewToOld[n] !== -1) return false;
       if (veto !== null && how !== 'name' && how !== 'entry' && veto(o, n)) return false;
@@ -124,12 +131,9 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
     },
   };
   pairByNames(st);
-  const hashes = {
-    oldShape: oldA.fns.functions.map((f) => oldNorm.shapeHash(f)),
-    newShape: newA.fns.functions.map((f) => newNorm.shapeHash(f)),
-    oldNamed: oldA.fns.functions.map((f) => oldNorm.namedHash(f)),
-    newNamed: newA.fns.functions.map((f) => newNorm.namedHash(f)),
-  };
+  const oldHashes = oldNorm.shapeHashes(oldA.fns.functions);
+  const newHashes = newNorm.shapeHashes(newA.fns.functions);
+  const hashes = { oldShape: oldHashes.shape, newShape: newHashes.shape, oldNamed: oldHashes.named, newNamed: newHashes.named };
   const shaped: MatchState = { ...st, ...hashes, ...pairingKeys(hashes) };
   veto = nameVeto(hashes);
   propagate(shaped);
@@ -293,11 +297,12 @@ class TargetLists {
 
 /** 4. Call graph and data references of matched pairs, position by position. */
 function pairThroughCalls(st: MatchState): number {
-  const { fnNewToOld, oldKey, newKey, oldTargets, newTargets } = st;
+  const { fnNewToOld, oldKey, newKey, oldTargets, newTargets, callsWalked } = st;
   let changed = 0;
   for (let n = 0; n < fnNewToOld.length; n++) {
     const o = fnNewToOld[n]!;
-    if (o < 0) continue;
+    if (o < 0 || callsWalked[n] === 1) continue;
+    callsWalked[n] = 1;
     const nt = newTargets.fnTargets(n);
     const ot = oldTargets.fnTargets(o);
     if (nt.length === ot.length) {

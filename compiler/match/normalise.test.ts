@@ -3,13 +3,19 @@
  * against toString(16), latin1 of a Uint8Array against the array-of-numbers path, and
  * sameForm (two forms compared as code units, no strings made) against comparing the
  * functionForm strings, over every matched pair of a real sample build, before and after
- * the forms are memoised.
+ * the forms are memoised; shapeHashes (named forms written only where the shape form meets a
+ * TypeDescriptor) against every function's shapeHash and namedHash, over real MSVC builds.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
+import { parsePe } from '../../runtime/pe/parse-pe.ts';
+import { mapImage } from '../image/map-image.ts';
+import { cachePath, realPairs } from '../../samples/real/real-files.ts';
+import { analyzeImage, type ImageAnalysis } from './analyze-image.ts';
 import { sampleAnalysis } from './testing/sample-analysis.ts';
 import { matchImages } from './match-images.ts';
-import { Hasher, latin1 } from './normalise.ts';
+import { Hasher, hashString, latin1, Normaliser, type MatchView } from './normalise.ts';
 
 /** The digest as it was made before the hex table. */
 function referenceDigest(bytes: Uint8Array): string {
@@ -63,5 +69,56 @@ describe('normalise fast paths', () => {
     }
     // The sample changes something: both answers occur.
     expect(differ).toBeGreaterThan(0);
+  });
+
+  test.each([['cpp-exceptions', ''], ['bounds-check', '.clang.stripped']])('formHash is the hash of the functionForm string, made before or after it (%s%s)', (scenario, suffix) => {
+    const m = matchImages(analysis(scenario, `v1${suffix}.dll`), analysis(scenario, `v2${suffix}.dll`));
+    for (const norm of [m.oldNorm, m.newNorm]) {
+      const fns = (norm === m.oldNorm ? m.old : m.new).fns.functions;
+      for (const mode of ['exact', 'code'] as const) {
+        // Odd functions hashed before their string is memoised, even ones after.
+        const early = fns.map((f) => (f.index % 2 === 1 ? norm.formHash(f, mode) : ''));
+        const strings = fns.map((f) => norm.functionForm(f, mode));
+        fns.forEach((f) => {
+          const want = hashString(strings[f.index]!);
+          if (f.index % 2 === 1) expect(early[f.index]).toBe(want);
+          expect(norm.formHash(f, mode)).toBe(want);
+        });
+      }
+    }
+  });
+});
+
+/** The analysis of the NEW file of real pair `label`, or why there is none. */
+function realAnalysis(label: string): ImageAnalysis | string {
+  const pair = realPairs().find((p) => p.label === label);
+  if (pair === undefined) return `${label} not in samples/real/manifest.json`;
+  const path = cachePath(pair.new);
+  if (!existsSync(path)) return `${path} not fetched (npm run samples:fetch)`;
+  const bytes = new Uint8Array(readFileSync(path));
+  const pe = parsePe(bytes);
+  if (!pe.ok) return pe.error.message;
+  const img = mapImage(bytes, pe.value);
+  if (!img.ok) return img.error.message;
+  const a = analyzeImage(img.value);
+  return a.ok ? a.value : a.error.message;
+}
+
+const NO_MATCH: MatchView = { fnKey: () => -1, itemKey: () => -1 };
+
+// sharp 0.34.5 has 103 functions whose named form differs from their shape (TypeDescriptors,
+// directly and through RTTI data), utf-8-validate 6.0.5 has 4.
+describe.each([['sharp-0.34.4-0.34.5', 103], ['utf-8-validate-6.0.4-6.0.5', 4]])('shapeHashes on %s', (label, named) => {
+  const a = realAnalysis(label);
+  test.skipIf(typeof a === 'string')(`is every shapeHash and namedHash, written one by one${typeof a === 'string' ? ` (skipped: ${a})` : ''}`, { timeout: 120_000 }, () => {
+    const an = a as ImageAnalysis;
+    const fns = an.fns.functions;
+    const folded = new Normaliser(an, 'new', NO_MATCH).shapeHashes(fns);
+    const one = new Normaliser(an, 'new', NO_MATCH);
+    const shape = fns.map((f) => one.shapeHash(f));
+    const namedHashes = fns.map((f) => one.namedHash(f));
+    expect(folded.shape).toEqual(shape);
+    expect(folded.named).toEqual(namedHashes);
+    expect(namedHashes.filter((h, i) => h !== shape[i]).length).toBe(named);
   });
 });

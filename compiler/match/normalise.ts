@@ -233,6 +233,8 @@ export class Normaliser {
   private readonly itemKeys = new Map<number, string>();
   /** Memoised `exact` (2 * index) and `code` (2 * index + 1) forms. */
   private readonly forms = new Map<number, string>();
+  /** Memoised hashes of `exact` and `code` forms (keyed as `forms`). */
+  private readonly formHashes = new Map<number, string>();
   /** Items being hashed -> their depth on the stack. */
   private readonly visiting = new Map<number, number>();
   /** Per item being hashed: the highest ancestor (smallest depth) a pointer in it went back to. */
@@ -242,6 +244,15 @@ export class Normaliser {
   private readonly descriptorNames = new Map<number, string | null>();
   /** The form being written (see writeForm). */
   private readonly units = new CodeUnits();
+  /**
+   * Tokens written in `shape` mode where `named` mode writes another (a writable item with a
+   * TypeDescriptor name, or a memoised read-only key that contains one): see shapeHashes.
+   */
+  private namedHits = 0;
+  /** Items whose memoised `shape` key contains a named token (a memo hit counts as one). */
+  private readonly nameSensitive = new Set<number>();
+  /** How many times an item key ran out of budget (its result depends on what was memoised before). */
+  private exhaustions = 0;
 
   constructor(
     readonly a: ImageAnalysis,
@@ -253,6 +264,8 @@ export class Normaliser {
   reset(): void {
     this.itemKeys.clear();
     this.forms.clear();
+    this.formHashes.clear();
+    this.nameSensitive.clear();
   }
 
   /**
@@ -286,6 +299,25 @@ export class Normaliser {
   }
 
   /**
+   * `hashString(functionForm(f, mode))`, memoised as the forms are (no string made): a check
+   * that compares one function with many (folded-functions.ts) compares hashes, and only
+   * equal hashes go on to sameForm.
+   */
+  formHash(f: FunctionInfo, mode: 'exact' | 'code'): string {
+    const memo = mode === 'exact' ? 2 * f.index : 2 * f.index + 1;
+    let h = this.formHashes.get(memo);
+    if (h !== undefined) return h;
+    const form = this.forms.get(memo);
+    if (form !== undefined) h = hashString(form);
+    else {
+      this.writeForm(f, mode);
+      h = new Hasher().units(this.units.buf, this.units.length).digest();
+    }
+    this.formHashes.set(memo, h);
+    return h;
+  }
+
+  /**
    * The `shape` form's hash, `hashString(functionForm(f, 'shape'))` without making the
    * string: matching hashes every function's shape once and keeps only the hash.
    */
@@ -298,6 +330,31 @@ export class Normaliser {
   namedHash(f: FunctionInfo): string {
     this.writeForm(f, 'named');
     return new Hasher().units(this.units.buf, this.units.length).digest();
+  }
+
+  /**
+   * `fns.map(shapeHash)` and `fns.map(namedHash)`, the `named` form written only for the
+   * functions whose `shape` form has a token the `named` form writes otherwise (few: MSVC's
+   * type_info users); the others' named hash is their shape hash. The two modes visit the same
+   * items in the same order (a name is a leaf), so this is exact unless an item key ran out of
+   * budget (what it returns then depends on what was memoised before it): then every named
+   * form is written, in order, from an empty `named` memo, as one pass over all would.
+   */
+  shapeHashes(fns: readonly FunctionInfo[]): { shape: string[]; named: string[] } {
+    const shape: string[] = [];
+    const flagged: boolean[] = [];
+    const spent = this.exhaustions;
+    for (const f of fns) {
+      const hits = this.namedHits;
+      shape.push(this.shapeHash(f));
+      flagged.push(this.namedHits !== hits);
+    }
+    if (this.exhaustions === spent) {
+      const named = fns.map((f, i) => (flagged[i] === true ? this.namedHash(f) : shape[i]!));
+      if (this.exhaustions === spent) return { shape, named };
+      for (const k of [...this.itemKeys.keys()]) if (k % 4 === MODE_SLOT.named) this.itemKeys.delete(k);
+    }
+    return { shape, named: fns.map((f) => this.namedHash(f)) };
   }
 
   /** The decorated type name of writable item `item` when it is an MSVC TypeDescriptor, else null (memoised). */
@@ -537,7 +594,10 @@ export class Normaliser {
       return matchFree(mode) ? 'x?' : `x${t}`;
     }
     if (item.writable) {
-      if (mode === 'shape') return `w+${t - item.start}`;
+      if (mode === 'shape') {
+        if (this.descriptorName(item) !== null) this.namedHits++;
+        return `w+${t - item.start}`;
+      }
       if (mode === 'named') {
         const name = this.descriptorName(item);
         return name === null ? `w+${t - item.start}` : `wt${name}+${t - item.start}`;
@@ -557,7 +617,10 @@ export class Normaliser {
   itemKey(item: DataItem, mode: Mode): string {
     const memo = 4 * item.index + MODE_SLOT[mode];
     const hit = this.itemKeys.get(memo);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) {
+      if (mode === 'shape' && this.nameSensitive.has(item.index)) this.namedHits++;
+      return hit;
+    }
     // Pointer graphs in data have cycles (type_info <-> vtables, Go type descriptors). A
     // pointer back to an item being hashed is named by how far up the stack it goes, so equal
     // structures hash equal and different ones do not; keys that depend on such context are
@@ -570,6 +633,7 @@ export class Normaliser {
     }
     if (this.frames.length === 0) this.budget = 20_000;
     if (--this.budget < 0) {
+      this.exhaustions++;
       // Too large to unfold: never equal (conservative), and nothing on the stack is memoised.
       for (const f of this.frames) f.minRef = -1;
       return `c?${this.side}${item.index}`;
@@ -578,6 +642,7 @@ export class Normaliser {
     const frame = { minRef: Number.POSITIVE_INFINITY };
     this.frames.push(frame);
     this.visiting.set(item.index, depth);
+    const hits = this.namedHits;
     let key: string;
     try {
       key = this.computeItemKey(item, mode);
@@ -587,7 +652,10 @@ export class Normaliser {
     }
     const parent = this.frames[this.frames.length - 1];
     if (parent !== undefined) parent.minRef = Math.min(parent.minRef, frame.minRef);
-    if (frame.minRef >= depth || this.frames.length === 0) this.itemKeys.set(memo, key);
+    if (frame.minRef >= depth || this.frames.length === 0) {
+      this.itemKeys.set(memo, key);
+      if (mode === 'shape' && this.namedHits !== hits) this.nameSensitive.add(item.index);
+    }
     return key;
   }
 
