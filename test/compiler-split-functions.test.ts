@@ -168,7 +168,9 @@ describe.skipIf(typeof sharp === 'string')(`MSVC split functions and image-relat
         expect(verdict(asRecords)).toBe('ok');
       }
       const bad = b.fixups.map((f) => (f.kind === 'rel8' && f.target.kind === 'block' ? { ...f, target: { ...f.target, offset: f.target.offset + 2 } } : f));
-      const tampered = { ...pkg, codeBlocks: pkg.codeBlocks.map((x, i) => (i === bi ? { ...x, fixups: bad } : x)) };
+      // The tampered block is `b` (the literal form when made above), not the package's delta:
+      // its fixups are the literal form's, which a delta that scans its references (2.6) already derives.
+      const tampered = { ...pkg, codeBlocks: pkg.codeBlocks.map((x, i) => (i === bi ? { ...b!, fixups: bad } : x)) };
       expect(verdict(tampered)).toMatch(/^VERIFY_MISMATCH: .*\(rel8\): does not reach the carried body/);
     });
 
