@@ -18,6 +18,7 @@ import { buildFromDiff, COMPILER_VERSION, DEFAULT_VERIFY_LAYOUT, diffFiles } fro
 import { PaperImage } from '../compiler/verify/paper-image.ts';
 import { TargetChecker } from '../compiler/verify/check-target.ts';
 import { cachePath, realPairs } from '../samples/real/real-files.ts';
+import { openForPaper } from './support/paper-package.ts';
 
 const pair = realPairs().find((p) => p.label === 'watcher-2.5.0-2.5.1');
 const paths = pair === undefined ? null : [cachePath(pair.old), cachePath(pair.new)];
@@ -64,9 +65,10 @@ describe.skipIf(unavailable !== undefined)(`handler type fields name the TypeDes
     expect(d.value.functions.find((f) => f.newRva === 0x2f325)?.status ?? 'unchanged').toBe('unchanged');
     const b = buildFromDiff(d.value, { moduleName: 'watcher.node', skipRefused: true, series: null, compilerVersion: COMPILER_VERSION });
     if (!b.ok) throw new Error(b.error.message);
-    const paper = PaperImage.build(d.value.match.old.img, b.value.emitted.pkg, DEFAULT_VERIFY_LAYOUT);
+    const pkg = openForPaper(b.value.emitted.pkg, d.value.match.old.img.image);
+    const paper = PaperImage.build(d.value.match.old.img, pkg, DEFAULT_VERIFY_LAYOUT);
     if (!paper.ok) throw new Error(paper.error.message);
-    const checker = new TargetChecker(d.value, b.value.emitted.pkg, paper.value, new Map(), new Set());
+    const checker = new TargetChecker(d.value, pkg, paper.value, new Map(), new Set());
     const base = paper.value.imageBase;
     expect(checker.check(0x76f2c, base + 0x75bfcn, 'lea rcx').ok).toBe(true);
     // NEW's own address, or 32 bytes on (the null terminator in OLD), is not its image.

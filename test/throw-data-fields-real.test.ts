@@ -19,6 +19,7 @@ import { TargetChecker } from '../compiler/verify/check-target.ts';
 import type { ImageDiff } from '../compiler/diff/types.ts';
 import type { DataItem } from '../compiler/image/types.ts';
 import { cachePath, realPairs } from '../samples/real/real-files.ts';
+import { openForPaper } from './support/paper-package.ts';
 
 const pair = realPairs().find((p) => p.label === '7za-5.1.1-5.2.0');
 const paths = pair === undefined ? null : [cachePath(pair.old), cachePath(pair.new)];
@@ -49,7 +50,7 @@ describe.skipIf(unavailable !== undefined)(`MSVC throw data RVA fields name thei
 
     const b = buildFromDiff(d.value, { moduleName: '7za.exe', skipRefused: true, series: null, compilerVersion: COMPILER_VERSION });
     if (!b.ok) throw new Error(b.error.message);
-    const pkg = b.value.emitted.pkg;
+    const pkg = openForPaper(b.value.emitted.pkg, m.old.img.image);
     expect(pkg.functions.some((f) => f.newRva === 0x237b4)).toBe(true);
 
     const paper = PaperImage.build(m.old.img, pkg, DEFAULT_VERIFY_LAYOUT);
