@@ -68,4 +68,28 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-word-move-fix.dll', 'bitfield-word-move-fix-gcc.hpk');
     expect(await patchedRound(h, pkg, 'bitfield-word-move-fix.dll')).toBe(neu);
   }, 120_000);
+
+  test('bitfield-reorder (gcc -O1): the whole-byte packer and its reader refused; carried anyway, the patched process prints neither version', async () => {
+    const { h, old, neu, d } = await startProbe('bitfield-reorder', 'gcc', '-O1');
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual([`pack: ${CODE}`, `unpack: ${CODE}`]);
+    expect(d.functions.find((f) => f.name === 'pack')?.reason?.message).toBe(
+      'it packs the word at +0x0 whole (a store that does not read it) with its fields at other bits than its old body (old only: bits 0-2; bits 3-7; new only: bits 5-7; bits 0-4), and unpack now decodes bits 5-7 where its old body decoded bits 0-2: words packed before the patch keep the old bit order',
+    );
+    expect(d.functions.find((f) => f.name === 'unpack')?.reason?.message).toMatch(/^it decodes the word at \+0x0 at bits 5-7 where its old body decoded bits 0-2, and pack now packs that word whole/);
+    const before = liftRule(d, CODE);
+    expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-reorder.dll', 'bitfield-reorder-gcc-O1.hpk');
+    const after = await patchedRound(h, pkg, 'bitfield-reorder.dll');
+    expect(after).not.toBe(old);
+    expect(after).not.toBe(neu);
+  }, 120_000);
+
+  test('bitfield-reorder-fix (gcc -O1): the packer narrows a field, the reader decodes the same bits: hotpatchable, and patched live it prints v2', async () => {
+    const { h, old, neu, d } = await startProbe('bitfield-reorder-fix', 'gcc', '-O1');
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual(['pack: hotpatchable', 'unpack: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-reorder-fix.dll', 'bitfield-reorder-fix-gcc-O1.hpk');
+    expect(await patchedRound(h, pkg, 'bitfield-reorder-fix.dll')).toBe(neu);
+  }, 120_000);
 });

@@ -16,7 +16,9 @@
  * Not seen: a packed word stored as an immediate (`mov dword [rcx],0x35`, init's arguments
  * folded), and packing stores of a global's word (through RIP).
  */
+import { OpKind } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
+import { type BitOp, bitOpOf, lowBits, registerBits } from './bitfield-bits.ts';
 import { type Step, stepOf } from './bitfield-layout.ts';
 import { decodeEach } from './register-effects.ts';
 
@@ -90,4 +92,129 @@ export function detectPackedChanges(oldImage: Uint8Array, of: FunctionInfo, newI
     if (oc.size !== nc.size || [...oc].some((c) => !nc.has(c))) out.push(disp);
   }
   return out.sort((a, b) => a - b);
+}
+
+/** Where a value's bits land in the stored word: value bit i at word bit i + `s`, only word bits in `w`. */
+interface Placement {
+  readonly s: number;
+  readonly w: bigint;
+}
+
+/** Word bits `m` (a mask over a value placed at `s`) cover. */
+function placed(m: bigint, s: number): bigint {
+  return s >= 0 ? m << BigInt(s) : m >> BigInt(-s);
+}
+
+/** Most placements one register carries back (two paths joining keep both). */
+const MAX_PLACEMENTS = 8;
+
+/**
+ * The placement of the value before `op` (on a register of `bits` bits) from the placement of
+ * its result; null when the op is no shift, mask, copy or merge (the value is an input there).
+ */
+function placementBefore(op: BitOp, bits: number, p: Placement): Placement | null {
+  const keepHigh = bits < 32 ? ~lowBits(bits) : 0n;
+  switch (op.k) {
+    case 'shl':
+      return { s: p.s + op.n, w: p.w };
+    case 'shr':
+      return { s: p.s - op.n, w: p.w };
+    case 'and':
+      return { s: p.s, w: p.w & placed(op.m | keepHigh, p.s) };
+    case 'copy':
+      return { s: p.s, w: p.w & placed(lowBits(op.bits), p.s) };
+    case 'merge':
+      return p;
+    default:
+      return null;
+  }
+}
+
+/**
+ * The fields the value `steps[at]` stores packs, when it packs the word from scratch: per
+ * input of the backward slice (a register live where the slice starts, a load, or a value
+ * computed otherwise than by shift, mask, copy and merge), the word bits it lands in (`kind`
+ * masked by 7, `level` shifted by 3, stored as a byte: 0x7 and 0xf8). Null when the value
+ * reads the word (a read-modify-write) or no input lands anywhere.
+ */
+function packedFields(steps: readonly Step[], ops: readonly BitOp[], widths: readonly number[], at: number): Set<bigint> | null {
+  const st = steps[at]!.store!;
+  const live = new Map<number, Placement[]>([[st.src, [{ s: 0, w: lowBits(steps[at]!.opBits) }]]]);
+  const fields = new Set<bigint>();
+  const land = (p: Placement): void => {
+    const f = p.w & (p.s > 0 ? ~lowBits(p.s) : lowBits(64));
+    if (f !== 0n) fields.add(f);
+  };
+  for (let k = at - 1; k >= 0 && k >= at - PACK_STEPS && live.size > 0; k--) {
+    const s = steps[k]!;
+    if (s.barrier || s.store?.key === st.key) break;
+    const ps = s.writes < 0 ? undefined : live.get(s.writes);
+    if (ps === undefined) continue;
+    if (s.load === st.key) return null;
+    live.delete(s.writes);
+    for (const p of ps) {
+      const before = placementBefore(ops[k]!, widths[k]!, p);
+      // A constant (`mov r,imm`, `xor r,r`) lands no input; arithmetic or a load is one.
+      if (before === null) {
+        if (s.reads.length > 0 || s.load !== null) land(p);
+        continue;
+      }
+      for (const r of s.reads) {
+        const q = live.get(r) ?? [];
+        if (q.length < MAX_PLACEMENTS) live.set(r, [...q, before]);
+      }
+    }
+  }
+  for (const ps of live.values()) for (const p of ps) land(p);
+  return fields.size > 0 ? fields : null;
+}
+
+/** Per displacement (register base, non-negative), the fields of a body's packing stores. */
+function packedStoreFields(image: Uint8Array, f: FunctionInfo): Map<number, Set<bigint>> {
+  const steps: Step[] = [];
+  const ops: BitOp[] = [];
+  const widths: number[] = [];
+  decodeEach(image, f.decoded.insns, (insn) => {
+    steps.push(stepOf(insn));
+    ops.push(bitOpOf(insn));
+    widths.push(insn.opCount > 0 && insn.opKind(0) === OpKind.Register ? registerBits(insn.op0Register) : 64);
+  });
+  const out = new Map<number, Set<bigint>>();
+  for (let k = 0; k < steps.length; k++) {
+    const st = steps[k]!.store;
+    if (st === null || st.inPlace || st.src < 0 || st.disp < 0 || packedSlice(steps, k) === null) continue;
+    const c = packedFields(steps, ops, widths, k);
+    if (c === null) continue;
+    const set = out.get(st.disp) ?? new Set<bigint>();
+    for (const x of c) set.add(x);
+    out.set(st.disp, set);
+  }
+  return out;
+}
+
+/** A word both bodies pack whole with fields at other bits: the fields only the old body packs, and only the new one. */
+export interface PackedMove {
+  readonly disp: number;
+  readonly onlyOld: readonly bigint[];
+  readonly onlyNew: readonly bigint[];
+}
+
+/**
+ * The words both bodies pack from scratch (packing stores, as detectPackedChanges finds them)
+ * whose field bits differ: some input lands in other word bits (fields reordered, one
+ * widened), by displacement.
+ */
+export function detectPackedMoves(oldImage: Uint8Array, of: FunctionInfo, newImage: Uint8Array, nf: FunctionInfo): PackedMove[] {
+  const o = packedStoreFields(oldImage, of);
+  if (o.size === 0) return [];
+  const n = packedStoreFields(newImage, nf);
+  const out: PackedMove[] = [];
+  for (const [disp, oc] of [...o].sort((a, b) => a[0] - b[0])) {
+    const nc = n.get(disp);
+    if (nc === undefined) continue;
+    const onlyOld = [...oc].filter((x) => !nc.has(x));
+    const onlyNew = [...nc].filter((x) => !oc.has(x));
+    if (onlyOld.length > 0 && onlyNew.length > 0) out.push({ disp, onlyOld, onlyNew });
+  }
+  return out;
 }

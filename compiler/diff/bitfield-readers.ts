@@ -54,6 +54,8 @@ const MAX_PATH = 160;
 export interface ReadScan {
   readonly paths: Map<number, Set<string>>;
   readonly decoded: Map<number, bigint>;
+  /** Per displacement, the word bits of each decoding use apart (a field each: bitfield-packed-moves.ts matches them to a packer's fields). */
+  readonly fields: Map<number, Set<bigint>>;
 }
 
 /**
@@ -100,14 +102,16 @@ export function scanReads(image: Uint8Array, insns: ReadonlyArray<{ readonly rva
   decodeEach(image, insns, (insn) => {
     steps.push(readStepOf(insn));
   });
-  const out: ReadScan = { paths: new Map(), decoded: new Map() };
+  const out: ReadScan = { paths: new Map(), decoded: new Map(), fields: new Map() };
   const add = (disp: number, c: string): void => {
     const set = out.paths.get(disp) ?? new Set<string>();
     set.add(c);
     out.paths.set(disp, set);
   };
   const decode = (disp: number, bits: bigint): void => {
-    if (bits !== 0n) out.decoded.set(disp, (out.decoded.get(disp) ?? 0n) | bits);
+    if (bits === 0n) return;
+    out.decoded.set(disp, (out.decoded.get(disp) ?? 0n) | bits);
+    out.fields.set(disp, (out.fields.get(disp) ?? new Set<bigint>()).add(bits));
   };
   for (let k = 0; k < steps.length; k++) {
     const s = steps[k]!.step;

@@ -17,6 +17,7 @@ import type { MatchResult } from '../match/match-images.ts';
 import type { EhGroups } from './eh-groups.ts';
 import { globalBitfieldProblems } from './bitfield-globals.ts';
 import { flagMoveProblems } from './flag-moves.ts';
+import { packedMoveProblems } from './bitfield-packed-moves.ts';
 import { bitfieldChangesOf, bitfieldReaderProblems } from './bitfield-readers.ts';
 import { callerRegisterProblems } from './caller-registers.ts';
 import { codeTableProblems } from './code-tables.ts';
@@ -63,6 +64,8 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
   // Bit-field changes of each changed pair, once: the readers rule and the layout verdict share them.
   const bitChanges = bitfieldChangesOf(m, status);
   const bitReaders = bitfieldReaderProblems(m, status, bitChanges);
+  // Changed functions that pack a word whole with fields at other bits, and changed readers that decode the moved fields.
+  const packedMoves = packedMoveProblems(m, status);
   // Changed functions that pack a global's bit-field word in another layout, and changed readers of that word.
   const globalBits = globalBitfieldProblems(m, status);
   // Writers whose one-bit flags moved while their number changed, and changed readers of those words.
@@ -102,7 +105,7 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
     if (why !== null && refusedMate === undefined) baseReasons.set(f.index, why);
     else if (refusedMate !== undefined) baseReasons.set(f.index, baseReasons.get(refusedMate) ?? reasons.get(refusedMate)!);
     if (why === null) {
-      why = touchesBadGlobal(f) ?? loadTimeProblem(f, st) ?? tableProblems.get(f.index) ?? layoutOf(f, st) ?? bitReaders.get(f.index) ?? globalBits.get(f.index) ?? flagMoves.get(f.index) ?? clobbered.get(f.index) ?? entryArgs.get(f.index) ?? folded.get(f.index) ?? escapedRodata(f) ?? emissionProblem(ctx, f, okItems);
+      why = touchesBadGlobal(f) ?? loadTimeProblem(f, st) ?? tableProblems.get(f.index) ?? layoutOf(f, st) ?? bitReaders.get(f.index) ?? packedMoves.get(f.index) ?? globalBits.get(f.index) ?? flagMoves.get(f.index) ?? clobbered.get(f.index) ?? entryArgs.get(f.index) ?? folded.get(f.index) ?? escapedRodata(f) ?? emissionProblem(ctx, f, okItems);
       if (why !== null) baseReasons.set(f.index, why);
     }
     // A funclet only the handler tables reach keeps no redirect: old frames keep their old

@@ -1,0 +1,93 @@
+/**
+ * Fields of a word packed whole that moved, linked to their readers (issue #14, gcc -O1's
+ * bitfield-reorder: `pack` stores the low byte whole, `mov [rcx],dl`, no read-modify-write, so
+ * bitfield-layout.ts has no evidence and bitfield-packed.ts refuses a packing store only beside
+ * a changed read-modify-write writer; patched live, new `unpack` decoded old pack's bytes and
+ * the process printed neither version). A packing store alone is also how a hash or a double's
+ * bits are computed, and its constants change with any fix, so "a packer and some reader of the
+ * word changed" refused 12 functions of watcher 2.5.1 (MSVC's floating-point formatting). The
+ * link here is the bits themselves: the packer's fields (per input, the word bits it lands in:
+ * bitfield-packed.ts detectPackedMoves) differ between the bodies, AND a changed reader of that
+ * displacement decodes, in its new body, exactly a field only the new packer writes (or a part
+ * of one) where its old body decoded a field only the old packer wrote. Both are refused: the
+ * packer and each such reader (v1 pack: kind in bits 0-2, level 3-7; v2: level 0-4, kind 5-7;
+ * v1 unpack decodes 0-2 and 3-7, v2 unpack 5-7 and 0-4). A packer whose constants change but
+ * whose fields stay (twin bitfield-reorder-fix: a field's value masked otherwise) moves no
+ * field; a reader whose decoded bits stay (a formula changed) is no link.
+ */
+import { hex } from '../../common/types.ts';
+import type { FunctionInfo } from '../image/types.ts';
+import type { MatchResult } from '../match/match-images.ts';
+import { detectPackedMoves, type PackedMove } from './bitfield-packed.ts';
+import { type ReadScan, scanReads } from './bitfield-readers.ts';
+import { reason, type Reason } from './reasons.ts';
+import type { FunctionStatus } from './types.ts';
+
+/** `0x7` as `0-2`, `0x25` as `0, 2, 5`. */
+export function bitRanges(x: bigint): string {
+  const out: string[] = [];
+  for (let i = 0; i < 64; i++) {
+    if (((x >> BigInt(i)) & 1n) === 0n) continue;
+    let j = i;
+    while (j + 1 < 64 && ((x >> BigInt(j + 1)) & 1n) === 1n) j++;
+    out.push(i === j ? `${i}` : `${i}-${j}`);
+    i = j;
+  }
+  return out.join(', ');
+}
+
+const fieldList = (xs: readonly bigint[]): string => xs.map((x) => `bits ${bitRanges(x)}`).join('; ');
+
+/** A decoded field that lies inside one of `packed` (the whole field or a part of it). */
+function within(read: ReadonlySet<bigint>, exclude: ReadonlySet<bigint> | undefined, packed: readonly bigint[]): bigint | undefined {
+  return [...read].find((r) => exclude?.has(r) !== true && packed.some((p) => (r & ~p) === 0n));
+}
+
+/** The link of a reader's old and new scans to a moved packer: the field it decodes now, and the one it decoded before; null when none. */
+function movedRead(o: ReadScan, n: ReadScan, mv: PackedMove): { was: bigint; now: bigint } | null {
+  const nf = n.fields.get(mv.disp);
+  const of = o.fields.get(mv.disp);
+  if (nf === undefined || of === undefined) return null;
+  const now = within(nf, of, mv.onlyNew);
+  const was = within(of, nf, mv.onlyOld);
+  return now === undefined || was === undefined ? null : { was, now };
+}
+
+/**
+ * STRUCTURE_BITFIELD_CHANGED by NEW function index: changed functions that pack a word whole
+ * with fields at other bits while some changed reader decodes, in the new body, a field only
+ * the new packer writes where its old body decoded one only the old packer wrote; and those
+ * readers.
+ */
+export function packedMoveProblems(m: MatchResult, status: readonly FunctionStatus[]): Map<number, Reason> {
+  const out = new Map<number, Reason>();
+  const pairs: Array<{ of: FunctionInfo; f: FunctionInfo }> = [];
+  const packers: Array<{ f: FunctionInfo; mv: PackedMove }> = [];
+  for (const f of m.new.fns.functions) {
+    const o = m.fnNewToOld[f.index]!;
+    if (status[f.index] !== 'changed' || o < 0) continue;
+    const of = m.old.fns.functions[o]!;
+    pairs.push({ of, f });
+    for (const mv of detectPackedMoves(m.old.img.image, of, m.new.img.image, f)) packers.push({ f, mv });
+  }
+  if (packers.length === 0) return out;
+  for (const { of, f } of pairs) {
+    const n = scanReads(m.new.img.image, f.decoded.insns);
+    const candidates = packers.filter((p) => p.f.index !== f.index && n.fields.has(p.mv.disp));
+    if (candidates.length === 0) continue;
+    const o = scanReads(m.old.img.image, of.decoded.insns);
+    for (const { f: pf, mv } of candidates) {
+      const link = movedRead(o, n, mv);
+      if (link === null) continue;
+      const word = `the word at +${hex(mv.disp)}`;
+      const moved = `(old only: ${fieldList(mv.onlyOld)}; new only: ${fieldList(mv.onlyNew)})`;
+      const decodes = `bits ${bitRanges(link.now)} where its old body decoded bits ${bitRanges(link.was)}`;
+      const packer = pf.name ?? hex(pf.entry);
+      const reader = f.name ?? hex(f.entry);
+      if (!out.has(pf.index)) out.set(pf.index, reason('STRUCTURE_BITFIELD_CHANGED', `it packs ${word} whole (a store that does not read it) with its fields at other bits than its old body ${moved}, and ${reader} now decodes ${decodes}: words packed before the patch keep the old bit order`, pf.entry));
+      if (!out.has(f.index)) out.set(f.index, reason('STRUCTURE_BITFIELD_CHANGED', `it decodes ${word} at ${decodes}, and ${packer} now packs that word whole with its fields at other bits ${moved}: words packed before the patch keep the old bit order`, f.entry));
+      break;
+    }
+  }
+  return out;
+}
