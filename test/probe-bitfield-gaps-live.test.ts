@@ -92,4 +92,16 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-reorder-fix.dll', 'bitfield-reorder-fix-gcc-O1.hpk');
     expect(await patchedRound(h, pkg, 'bitfield-reorder-fix.dll')).toBe(neu);
   }, 120_000);
+
+  test('bitfield-swap-whole (gcc -O1): two equal fields swapped in a byte packed whole; refused; carried anyway, the patched process misreads them', async () => {
+    const { h, old, neu, d } = await startProbe('bitfield-swap-whole', 'gcc', '-O1');
+    // Only the layout changed: both versions print the same lines.
+    expect(neu).toBe(old);
+    expect(changedVerdicts(d)).toEqual([`pack: ${CODE}`, `unpack: ${CODE}`]);
+    expect(d.functions.find((f) => f.name === 'unpack')?.reason?.message).toMatch(/^it decodes the word at \+0x0 at bits 0-7 along other mask, shift or weight paths than its old body, and pack now packs that word whole .*inputs moved over bits 0-7/);
+    const before = liftRule(d, CODE);
+    expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-swap-whole.dll', 'bitfield-swap-whole-gcc-O1.hpk');
+    expect(await patchedRound(h, pkg, 'bitfield-swap-whole.dll')).not.toBe(old);
+  }, 120_000);
 });

@@ -14,12 +14,21 @@
  * v1 unpack decodes 0-2 and 3-7, v2 unpack 5-7 and 0-4). A packer whose constants change but
  * whose fields stay (twin bitfield-reorder-fix: a field's value masked otherwise) moves no
  * field; a reader whose decoded bits stay (a formula changed) is no link.
+ * Two equal fields swapped (probe bitfield-swap-whole: 4-bit a and b of a byte) leave both the
+ * packer's field set and the reader's decoded bits equal; then the link is an input (an
+ * argument register or a load) landing in another field the other body packs too (a
+ * permutation), and a reader decoding those bits along other mask, shift or weight paths.
+ * Without the permutation cut watcher 2.5.1's 0x3c8d8 (a double's bits, inputs renamed by
+ * register allocation) refused itself and 4 readers.
+ * Not seen: clang's read-modify-write of the same swap (`and eax,[rcx]` keep mask, fields
+ * merged by `or`/`add`): its constant set is equal in both bodies (bitfield-layout.ts compares
+ * sets), so bitfield-swap-whole built by clang -O1/-O2 is still hotpatchable.
  */
 import { hex } from '../../common/types.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { detectPackedMoves, type PackedMove } from './bitfield-packed.ts';
-import { type ReadScan, scanReads } from './bitfield-readers.ts';
+import { type ReadScan, readsDiffer, scanReads } from './bitfield-readers.ts';
 import { reason, type Reason } from './reasons.ts';
 import type { FunctionStatus } from './types.ts';
 
@@ -36,21 +45,28 @@ export function bitRanges(x: bigint): string {
   return out.join(', ');
 }
 
-const fieldList = (xs: readonly bigint[]): string => xs.map((x) => `bits ${bitRanges(x)}`).join('; ');
+const fieldList = (xs: readonly bigint[]): string => (xs.length === 0 ? 'none' : xs.map((x) => `bits ${bitRanges(x)}`).join('; '));
 
 /** A decoded field that lies inside one of `packed` (the whole field or a part of it). */
 function within(read: ReadonlySet<bigint>, exclude: ReadonlySet<bigint> | undefined, packed: readonly bigint[]): bigint | undefined {
   return [...read].find((r) => exclude?.has(r) !== true && packed.some((p) => (r & ~p) === 0n));
 }
 
-/** The link of a reader's old and new scans to a moved packer: the field it decodes now, and the one it decoded before; null when none. */
-function movedRead(o: ReadScan, n: ReadScan, mv: PackedMove): { was: bigint; now: bigint } | null {
+/**
+ * The link of a reader's old and new scans to a moved packer, as the reason's words: the field
+ * it decodes now where it decoded another, or (two equal fields swapped: the same bits decoded
+ * along other paths, another weight per field) the moved bits it decodes otherwise; null when none.
+ */
+function movedRead(o: ReadScan, n: ReadScan, mv: PackedMove): string | null {
   const nf = n.fields.get(mv.disp);
   const of = o.fields.get(mv.disp);
   if (nf === undefined || of === undefined) return null;
   const now = within(nf, of, mv.onlyNew);
   const was = within(of, nf, mv.onlyOld);
-  return now === undefined || was === undefined ? null : { was, now };
+  if (now !== undefined && was !== undefined) return `bits ${bitRanges(now)} where its old body decoded bits ${bitRanges(was)}`;
+  const hit = [...nf].reduce((a, r) => a | (r & mv.swapped), 0n);
+  const old = [...of].some((r) => (r & mv.swapped) !== 0n);
+  return hit !== 0n && old && readsDiffer(o, n, mv.disp) ? `bits ${bitRanges(hit)} along other mask, shift or weight paths than its old body` : null;
 }
 
 /**
@@ -80,8 +96,8 @@ export function packedMoveProblems(m: MatchResult, status: readonly FunctionStat
       const link = movedRead(o, n, mv);
       if (link === null) continue;
       const word = `the word at +${hex(mv.disp)}`;
-      const moved = `(old only: ${fieldList(mv.onlyOld)}; new only: ${fieldList(mv.onlyNew)})`;
-      const decodes = `bits ${bitRanges(link.now)} where its old body decoded bits ${bitRanges(link.was)}`;
+      const moved = `(old only: ${fieldList(mv.onlyOld)}; new only: ${fieldList(mv.onlyNew)}${mv.swapped === 0n ? '' : `; inputs moved over bits ${bitRanges(mv.swapped)}`})`;
+      const decodes = link;
       const packer = pf.name ?? hex(pf.entry);
       const reader = f.name ?? hex(f.entry);
       if (!out.has(pf.index)) out.set(pf.index, reason('STRUCTURE_BITFIELD_CHANGED', `it packs ${word} whole (a store that does not read it) with its fields at other bits than its old body ${moved}, and ${reader} now decodes ${decodes}: words packed before the patch keep the old bit order`, pf.entry));

@@ -18,7 +18,7 @@
  */
 import { OpKind } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
-import { type BitOp, bitOpOf, lowBits, registerBits } from './bitfield-bits.ts';
+import { type BitOp, bitOpOf, lowBits, lowestBit, registerBits } from './bitfield-bits.ts';
 import { type Step, stepOf } from './bitfield-layout.ts';
 import { decodeEach } from './register-effects.ts';
 
@@ -137,13 +137,13 @@ function placementBefore(op: BitOp, bits: number, p: Placement): Placement | nul
  * masked by 7, `level` shifted by 3, stored as a byte: 0x7 and 0xf8). Null when the value
  * reads the word (a read-modify-write) or no input lands anywhere.
  */
-function packedFields(steps: readonly Step[], ops: readonly BitOp[], widths: readonly number[], at: number): Set<bigint> | null {
+function packedFields(steps: readonly Step[], ops: readonly BitOp[], widths: readonly number[], at: number): Map<string, bigint> | null {
   const st = steps[at]!.store!;
   const live = new Map<number, Placement[]>([[st.src, [{ s: 0, w: lowBits(steps[at]!.opBits) }]]]);
-  const fields = new Set<bigint>();
-  const land = (p: Placement): void => {
+  const fields = new Map<string, bigint>();
+  const land = (p: Placement, input: string): void => {
     const f = p.w & (p.s > 0 ? ~lowBits(p.s) : lowBits(64));
-    if (f !== 0n) fields.add(f);
+    if (f !== 0n) fields.set(input, (fields.get(input) ?? 0n) | f);
   };
   for (let k = at - 1; k >= 0 && k >= at - PACK_STEPS && live.size > 0; k--) {
     const s = steps[k]!;
@@ -156,7 +156,7 @@ function packedFields(steps: readonly Step[], ops: readonly BitOp[], widths: rea
       const before = placementBefore(ops[k]!, widths[k]!, p);
       // A constant (`mov r,imm`, `xor r,r`) lands no input; arithmetic or a load is one.
       if (before === null) {
-        if (s.reads.length > 0 || s.load !== null) land(p);
+        if (s.reads.length > 0 || s.load !== null) land(p, s.loadDisp !== null ? `[${s.loadDisp}]` : `=${s.writes}`);
         continue;
       }
       for (const r of s.reads) {
@@ -165,12 +165,12 @@ function packedFields(steps: readonly Step[], ops: readonly BitOp[], widths: rea
       }
     }
   }
-  for (const ps of live.values()) for (const p of ps) land(p);
+  for (const [r, ps] of live) for (const p of ps) land(p, `${r}`);
   return fields.size > 0 ? fields : null;
 }
 
 /** Per displacement (register base, non-negative), the fields of a body's packing stores. */
-function packedStoreFields(image: Uint8Array, f: FunctionInfo): Map<number, Set<bigint>> {
+function packedStoreFields(image: Uint8Array, f: FunctionInfo): Map<number, Map<string, bigint>> {
   const steps: Step[] = [];
   const ops: BitOp[] = [];
   const widths: number[] = [];
@@ -179,15 +179,15 @@ function packedStoreFields(image: Uint8Array, f: FunctionInfo): Map<number, Set<
     ops.push(bitOpOf(insn));
     widths.push(insn.opCount > 0 && insn.opKind(0) === OpKind.Register ? registerBits(insn.op0Register) : 64);
   });
-  const out = new Map<number, Set<bigint>>();
+  const out = new Map<number, Map<string, bigint>>();
   for (let k = 0; k < steps.length; k++) {
     const st = steps[k]!.store;
     if (st === null || st.inPlace || st.src < 0 || st.disp < 0 || packedSlice(steps, k) === null) continue;
     const c = packedFields(steps, ops, widths, k);
     if (c === null) continue;
-    const set = out.get(st.disp) ?? new Set<bigint>();
-    for (const x of c) set.add(x);
-    out.set(st.disp, set);
+    const map = out.get(st.disp) ?? new Map<string, bigint>();
+    for (const [input, bits] of c) map.set(input, (map.get(input) ?? 0n) | bits);
+    out.set(st.disp, map);
   }
   return out;
 }
@@ -197,6 +197,8 @@ export interface PackedMove {
   readonly disp: number;
   readonly onlyOld: readonly bigint[];
   readonly onlyNew: readonly bigint[];
+  /** The word bits of the inputs (the same argument register or load in both bodies) whose lowest landing bit moved: two equal fields swapped; 0n when none. */
+  readonly swapped: bigint;
 }
 
 /**
@@ -212,9 +214,20 @@ export function detectPackedMoves(oldImage: Uint8Array, of: FunctionInfo, newIma
   for (const [disp, oc] of [...o].sort((a, b) => a[0] - b[0])) {
     const nc = n.get(disp);
     if (nc === undefined) continue;
-    const onlyOld = [...oc].filter((x) => !nc.has(x));
-    const onlyNew = [...nc].filter((x) => !oc.has(x));
-    if (onlyOld.length > 0 && onlyNew.length > 0) out.push({ disp, onlyOld, onlyNew });
+    const os = new Set(oc.values());
+    const ns = new Set(nc.values());
+    const onlyOld = [...os].filter((x) => !ns.has(x));
+    const onlyNew = [...ns].filter((x) => !os.has(x));
+    // Fields swapped: an input (an argument register or a load, the same in both bodies) lands
+    // in another field of the same word, a field the other body packs too (a permutation of
+    // equal fields; register allocation alone renames computed inputs, which are not keyed).
+    let swapped = 0n;
+    for (const [input, bits] of oc) {
+      const nb = nc.get(input);
+      if (input.startsWith('=') || nb === undefined || lowestBit(nb) === lowestBit(bits) || !os.has(nb) || !ns.has(bits)) continue;
+      swapped |= bits | nb;
+    }
+    if ((onlyOld.length > 0 && onlyNew.length > 0) || swapped !== 0n) out.push({ disp, onlyOld, onlyNew, swapped });
   }
   return out;
 }

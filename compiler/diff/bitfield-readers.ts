@@ -199,7 +199,7 @@ function followBits(rs: ReadStep, values: Map<number, BitValue>, decode: (bits: 
  * True when the new body decodes the word at `disp` along paths its old body does not (or
  * decodes it where the old body did not: new code reading old-packed words either way).
  */
-function readsDiffer(o: ReadScan, n: ReadScan, disp: number): boolean {
+export function readsDiffer(o: ReadScan, n: ReadScan, disp: number): boolean {
   const oc = o.paths.get(disp);
   const nc = n.paths.get(disp);
   if (nc === undefined) return false;
