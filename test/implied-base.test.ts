@@ -59,7 +59,7 @@ describe('implied delta bases (format 2.7)', () => {
     const file = await encodePackage(sealed.value.emitted.pkg, { signingKey });
     if (!file.ok) throw new Error(file.error.message);
     expect(file.value[4]).toBe(7);
-    const loaded = await loadPackage(file.value, { trusted: [publicKey] });
+    const loaded = await loadPackage(file.value, { trusted: [publicKey], allowUnsigned: false });
     if (!loaded.ok) throw new Error(loaded.error.message);
     expect(packageToJson(loaded.value.package)).toEqual(packageToJson(sealed.value.emitted.pkg));
   });
