@@ -15,7 +15,7 @@ import { hasIntra, INTRA_WIDTH } from './intra-refs.ts';
 import { defaultBaselineId } from './baseline.ts';
 import { opColumnsOf, opsOfColumns } from './op-columns.ts';
 import { ColumnsInvalid, fixupColumnsOf, fixupListsOfColumns, reliedGapsOf, reliedRangesOfGaps, u32 } from './fixup-columns.ts';
-import { blockFactsOf, FIRST_STATE, isMarker, recordMsgs21, recordOf21, withImpliedRedirects, writtenRedirects } from './function-records.ts';
+import { blockFactsOf, changedRecordOfBlock, FIRST_STATE, impliedBaseBlocks, impliedBaseOf, isMarker, recordMsgs21, recordOf21, withImpliedRedirects, writtenRedirects } from './function-records.ts';
 import { hotpatch } from './generated/hotpatch.js';
 import type {
   BlockBytes,
@@ -112,7 +112,7 @@ function opsMsg(ops: readonly StoredOp[], opMessages: boolean): Pick<hotpatch.De
   return size({ opColumns: columns }) < size({ ops: messages }) ? { opColumns: columns } : { ops: messages };
 }
 
-function bytesMsg(b: BlockBytes, opMessages = false): hotpatch.BlockBytes.$Properties {
+function bytesMsg(b: BlockBytes, opMessages = false, impliedBase = false): hotpatch.BlockBytes.$Properties {
   if (b.kind === 'literal') return { literal: b.bytes };
   if (b.kind === 'sealed') return { sealed: b.length };
   // Moved fields (2.3) travel only beside op columns, which a 2.2 reader refuses.
@@ -120,7 +120,8 @@ function bytesMsg(b: BlockBytes, opMessages = false): hotpatch.BlockBytes.$Prope
   // Moved absolute fields (2.5) only in their own storage, which a 2.4 reader refuses.
   const moved64 = b.implicit?.moved64 ?? [];
   const delta: hotpatch.Delta.$Properties = {
-    base: rangeMsg(b.base),
+    // Since 2.7 left out when the block's function record implies it (a 2.6 reader refuses a delta without base).
+    base: impliedBase ? null : rangeMsg(b.base),
     baseSha256: b.baseSha256,
     size: b.size,
     ...(moved.length + moved64.length > 0 && !opMessages ? { opColumns: opColumnsOf(b.ops) } : opsMsg(b.ops, opMessages)),
@@ -335,12 +336,17 @@ function seriesMsg(p: HotpatchPackage): hotpatch.Series.$Properties | null {
   return baselineId === '' && p.series.sequence === 1 ? null : { baselineId, sequence: p.series.sequence };
 }
 
-type RecordMsgs = readonly [hotpatch.FunctionRecord.$Properties[], hotpatch.Redirect.$Properties[]];
+type RecordMsgs = readonly [hotpatch.FunctionRecord.$Properties[], hotpatch.Redirect.$Properties[], ReadonlySet<number>];
 
 /** Bytes of the records and redirects as repeated fields (tag, length, message). */
 function recordBytes([functions, redirects]: RecordMsgs): number {
   const one = (n: number): number => n + 1 + (n < 128 ? 1 : 2);
   return functions.reduce((s, f) => s + one(pb.FunctionRecord.encode(f).finish().length), 0) + redirects.reduce((s, r) => s + one(pb.Redirect.encode(r).finish().length), 0);
+}
+
+/** Bytes the implied delta bases (2.7) leave out of their blocks: each base message with its tag and length. */
+function impliedBaseBytes(p: HotpatchPackage, implied: ReadonlySet<number>): number {
+  return p.codeBlocks.reduce((s, b) => s + (b.bytes.kind === 'delta' && implied.has(b.id) ? 2 + pb.RvaRange.encode(rangeMsg(b.bytes.base)).finish().length : 0), 0);
 }
 
 /**
@@ -350,26 +356,28 @@ function recordBytes([functions, redirects]: RecordMsgs): number {
  */
 function recordsAndRedirects(p: HotpatchPackage, byOldRva: ReadonlyMap<number | null, readonly FunctionRecord[]>): RecordMsgs {
   const status = statusMsgOf(p);
-  const v20: RecordMsgs = [p.functions.map((f) => functionMsg(f, status)), p.redirects.map((r) => redirectMsg(r, byOldRva))];
+  const v20: RecordMsgs = [p.functions.map((f) => functionMsg(f, status)), p.redirects.map((r) => redirectMsg(r, byOldRva)), new Set()];
   const written21 = writtenRedirects(p.redirects, p.functions);
-  const records21 = written21 === null ? null : recordMsgs21(p, status);
+  // Since 2.7 the records also imply the delta bases that are their old bodies.
+  const implied = impliedBaseBlocks(p);
+  const records21 = written21 === null ? null : recordMsgs21(p, status, implied);
   if (written21 === null || records21 === null) return v20;
-  const v21: RecordMsgs = [records21, written21.map((r) => redirectMsg(r, byOldRva))];
-  return recordBytes(v21) < recordBytes(v20) ? v21 : v20;
+  const v21: RecordMsgs = [records21, written21.map((r) => redirectMsg(r, byOldRva)), implied];
+  return recordBytes(v21) - impliedBaseBytes(p, implied) < recordBytes(v20) ? v21 : v20;
 }
 
 /** The generated message for a package (exported for size accounting in inspect). */
 export function toMessage(p: HotpatchPackage): hotpatch.Package.$Properties {
   const byOldRva = recordsByOldRva(p.functions);
   // Since 2.1 the records follow the 2.1 rules when they can and that is smaller.
-  const [functions, redirects] = recordsAndRedirects(p, byOldRva);
+  const [functions, redirects, implied] = recordsAndRedirects(p, byOldRva);
   return {
     target: targetMsg(p.target),
     series: seriesMsg(p),
     codeBlocks: p.codeBlocks.map((b) => ({
       id: b.id,
       alignment: b.alignment === CODE_ALIGNMENT ? 0 : b.alignment,
-      bytes: bytesMsg(b.bytes),
+      bytes: bytesMsg(b.bytes, false, implied.has(b.id)),
       fixups: fixupsMsg(b.fixups),
       unwind: b.unwind === null ? null : unwindMsg(b.unwind, sizeOf(b.bytes)),
     })),
@@ -467,7 +475,8 @@ function refScanOf(gaps: readonly number[] | null | undefined, scanned: boolean,
   });
 }
 
-function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: string): BlockBytes {
+/** `baseless`: since 2.7 a code block's delta may leave its base out (called then; the base is filled in from its record). */
+function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: string, baseless: (() => void) | null = null): BlockBytes {
   if (m === null || m === undefined) throw new Invalid(`${path} is missing`);
   if (m.storage === 'literal') return { kind: 'literal', bytes: m.literal };
   if (m.storage === 'sealed') return { kind: 'sealed', length: u32(m.sealed) };
@@ -501,7 +510,9 @@ function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: st
     if ((d.implicitAddr32nb ?? []).length > 0) throw new Invalid(`${at}.implicitAddr32nb: only in an unwind delta (Unwind.unwindDeltaImplicit)`);
     // Moved fields beside op messages would be misread by a 2.2 reader, which ignores them.
     if (moved.length > 0 && (d.opColumns === null || d.opColumns === undefined)) throw new Invalid(`${at}: implicitMovedRel32 without opColumns`);
-    const base = { kind: 'delta' as const, base: rangeOf(d.base, `${at}.base`), baseSha256: bytesOr(d.baseSha256), size: u32(d.size), ops };
+    const implied = (d.base === null || d.base === undefined) && baseless !== null;
+    if (implied) baseless();
+    const base = { kind: 'delta' as const, base: implied ? NO_BASE : rangeOf(d.base, `${at}.base`), baseSha256: bytesOr(d.baseSha256), size: u32(d.size), ops };
     // deltaWithIntraRefs carries implicit fields only when it has some (the model's `implicit` is then absent).
     const withImplicit = implicit && (storage === 'deltaWithImplicitFixups' || rel32.length + abs64.length + moved.length + moved64.length > 0) ? { ...base, implicit: { rel32, abs64, ...(moved.length > 0 ? { moved } : {}), ...(moved64.length > 0 ? { moved64 } : {}) } } : base;
     const intra = intraOf(d, at);
@@ -653,6 +664,30 @@ function redirectOf(m: hotpatch.Redirect.$Shape, path: string, c: Compact, byOld
 }
 
 /** A record's fields that read the same under the 2.0 and the 2.1 rules. */
+function baseless(implied: Map<number, number>, id: number, i: number): void {
+  if (implied.has(id)) throw new Invalid(`codeBlocks[${i}].bytes: the delta's base is missing and block id ${id} is not unique`);
+  implied.set(id, i);
+}
+
+/** A placeholder for a code block's implied base (2.7) until its function record gives it. */
+const NO_BASE: RvaRange = { rva: 0 as Rva, length: 0 };
+
+/**
+ * Since 2.7 (FORMAT.md, "Implied delta bases"): the code blocks written without a delta base
+ * get their one changed record's old body; only after the 2.1 marker, else the base is missing.
+ */
+function withImpliedBases(code: readonly CodeBlock[], implied: ReadonlyMap<number, number>, functions: readonly FunctionRecord[], v21: boolean): CodeBlock[] {
+  if (implied.size === 0) return [...code];
+  const byBlock = changedRecordOfBlock(functions);
+  return code.map((b, i) => {
+    if (b.bytes.kind !== 'delta' || implied.get(b.id) !== i) return b;
+    if (!v21) throw new Invalid(`codeBlocks[${i}].bytes: the delta's base is missing (implied only after the function-record marker)`);
+    const base = impliedBaseOf(b.id, byBlock);
+    if (typeof base === 'string') throw new Invalid(`codeBlocks[${i}].bytes: the delta's base is missing and cannot be implied: ${base}`);
+    return { ...b, bytes: { ...b.bytes, base } };
+  });
+}
+
 function recordBaseOf(m: hotpatch.FunctionRecord.$Shape, path: string, c: Compact): Omit<FunctionRecord, 'newRva' | 'oldSize' | 'newSize'> {
   const unset = m.status === null || m.status === undefined || m.status === pb.FunctionStatus.FUNCTION_STATUS_UNSPECIFIED;
   // Since 2.4 (quiescentOf checks it against the ranges): a changed record.
@@ -663,9 +698,9 @@ function recordBaseOf(m: hotpatch.FunctionRecord.$Shape, path: string, c: Compac
 }
 
 /** The records of a package; since 2.1 under the 2.1 rules when the first is the marker. */
-function functionsOf(msgs: readonly hotpatch.FunctionRecord.$Shape[], code: readonly CodeBlock[], c: Compact): { readonly functions: FunctionRecord[]; readonly v21: boolean } {
+function functionsOf(msgs: readonly hotpatch.FunctionRecord.$Shape[], code: readonly CodeBlock[], c: Compact, implied: ReadonlySet<number>): { readonly functions: FunctionRecord[]; readonly v21: boolean } {
   if (!c.v2 || !isMarker(msgs[0])) return { functions: msgs.map((x, i) => functionOf(x, `functions[${i}]`, c)), v21: false };
-  const facts = blockFactsOf(code);
+  const facts = blockFactsOf(code, implied);
   const functions: FunctionRecord[] = [];
   let state = FIRST_STATE;
   msgs.slice(1).forEach((x, i) => {
@@ -715,9 +750,11 @@ function fromMessage(m: hotpatch.Package.$Shape, c: Compact): HotpatchPackage {
   };
   // Markers take the table's lists in package order: a block's fixups, then its unwind's.
   const table = FixupTable.of(m.fixups);
-  const code: CodeBlock[] = (m.codeBlocks ?? []).map((b, i) => {
+  // Code blocks written without a delta base (2.7): block id -> index, the first such block of the id.
+  const implied = new Map<number, number>();
+  const written: CodeBlock[] = (m.codeBlocks ?? []).map((b, i) => {
     const fixups = fixupsOf(b.fixups, `codeBlocks[${i}].fixups`, table);
-    const bytes = blockBytesOf(b.bytes, `codeBlocks[${i}].bytes`);
+    const bytes = blockBytesOf(b.bytes, `codeBlocks[${i}].bytes`, c.v2 ? () => baseless(implied, u32(b.id), i) : null);
     // Since 2.1 a code block's alignment 0 (absent) is 16; 1.x payloads keep 0 (invalid).
     const alignment = c.v2 && u32(b.alignment) === 0 ? CODE_ALIGNMENT : u32(b.alignment);
     return { id: u32(b.id), alignment, bytes, fixups, unwind: unwindOf(b.unwind, `codeBlocks[${i}].unwind`, table, sizeOf(bytes), c) };
@@ -731,9 +768,10 @@ function fromMessage(m: hotpatch.Package.$Shape, c: Compact): HotpatchPackage {
   }));
   table.checkDone();
   const producer = m.producer;
-  const { functions, v21 } = functionsOf(m.functions ?? [], code, c);
+  const { functions, v21 } = functionsOf(m.functions ?? [], written, c, new Set(implied.keys()));
+  const code = withImpliedBases(written, implied, functions, v21);
   const byOldRva = recordsByOldRva(functions);
-  const written = (m.redirects ?? []).map((x, i) => redirectOf(x, `redirects[${i}]`, c, byOldRva));
+  const listed = (m.redirects ?? []).map((x, i) => redirectOf(x, `redirects[${i}]`, c, byOldRva));
   const version = u32(producer?.version);
   const sealed = m.sealed === null || m.sealed === undefined ? {} : { sealed: { dictionary: fromColumns(() => reliedRangesOfGaps(m.sealed!.dictionaryGaps ?? [], 'sealed.dictionaryGaps')), frame: bytesOr(m.sealed.frame) } };
   const quiescent = quiescentOf(m);
@@ -744,7 +782,7 @@ function fromMessage(m: hotpatch.Package.$Shape, c: Compact): HotpatchPackage {
     codeBlocks: code,
     dataBlocks: data,
     imports: (m.imports ?? []).map((x, i) => importOf(x, `imports[${i}]`)),
-    redirects: v21 ? withImpliedRedirects(written, functions) : written,
+    redirects: v21 ? withImpliedRedirects(listed, functions) : listed,
     functions,
     producer: {
       // Since 2.0 the compiler's own name is its packed version.

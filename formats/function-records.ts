@@ -11,7 +11,9 @@
  *   old entry) is left out;
  * - the redirect of a changed function that is a plain `E9 rel32` to its body with no expected
  *   bytes (the relied ranges cover the site) is left out; the redirects are then in the order of
- *   their records (the compiler's order), then those of no changed record.
+ *   their records (the compiler's order), then those of no changed record;
+ * - since 2.7, a code block's delta base that is its one changed record's old body
+ *   (`old_rva`, `old_size`) is left out, and that record's old size is written instead.
  * The marker is a record a 2.0 reader refuses at validation (a changed function at RVA 0 with
  * new RVA 0), so a 2.0 reader never reads the derived fields as 2.0 defaults.
  */
@@ -60,11 +62,13 @@ interface BlockFacts {
   readonly baseLength: number;
 }
 
-export function blockFactsOf(blocks: readonly CodeBlock[]): Map<number, BlockFacts> {
+/** The facts of each block; a block whose base is implied (2.7, `implied`) gives no base. */
+export function blockFactsOf(blocks: readonly CodeBlock[], implied: ReadonlySet<number> = new Set()): Map<number, BlockFacts> {
   const out = new Map<number, BlockFacts>();
   for (const b of blocks) {
     const d = b.bytes.kind === 'delta' ? b.bytes : null;
-    out.set(b.id, { size: d === null ? b.bytes.kind === 'literal' ? b.bytes.bytes.length : 0 : d.size, baseRva: d?.base.rva ?? null, baseLength: d?.base.length ?? 0 });
+    const base = d === null || implied.has(b.id) ? null : d.base;
+    out.set(b.id, { size: d === null ? b.bytes.kind === 'literal' ? b.bytes.bytes.length : 0 : d.size, baseRva: base?.rva ?? null, baseLength: base?.length ?? 0 });
   }
   return out;
 }
@@ -80,12 +84,51 @@ function derivedOldSize(oldRva: number | null, blockId: number, facts: ReadonlyM
 }
 
 /**
+ * Since 2.7 (FORMAT.md, "Implied delta bases"): the one changed record of each code block, by
+ * block id; a block that two changed records name has none (its base cannot be implied).
+ */
+export function changedRecordOfBlock(functions: readonly FunctionRecord[]): Map<number, FunctionRecord | null> {
+  const out = new Map<number, FunctionRecord | null>();
+  for (const f of functions) if (f.status === 'changed' && f.oldRva !== null) out.set(f.blockId, out.has(f.blockId) ? null : f);
+  return out;
+}
+
+/**
+ * The code blocks whose delta base the 2.7 rules leave out: a delta (of any storage) whose base
+ * is exactly the old body (`old_rva`, `old_size`, not empty) of the one changed record naming
+ * the block. The reader rebuilds the base from that record (`impliedBaseOf`).
+ */
+export function impliedBaseBlocks(p: { readonly functions: readonly FunctionRecord[]; readonly codeBlocks: readonly CodeBlock[] }): Set<number> {
+  const byBlock = changedRecordOfBlock(p.functions);
+  const out = new Set<number>();
+  for (const b of p.codeBlocks) {
+    const f = byBlock.get(b.id);
+    if (b.bytes.kind !== 'delta' || f === undefined || f === null) continue;
+    if (f.oldSize !== 0 && b.bytes.base.rva === f.oldRva && b.bytes.base.length === f.oldSize) out.add(b.id);
+  }
+  return out;
+}
+
+/**
+ * The base a 2.7 reader gives a code block written without one: its one changed record's old
+ * body; a reason when there is no such record or its old size is 0.
+ */
+export function impliedBaseOf(blockId: number, byBlock: ReadonlyMap<number, FunctionRecord | null>): { rva: Rva; length: number } | string {
+  const f = byBlock.get(blockId);
+  if (f === undefined) return `no changed function record names block ${blockId}`;
+  if (f === null) return `two or more changed function records name block ${blockId}`;
+  if (f.oldSize === 0) return `its function record's old size is 0`;
+  return { rva: f.oldRva!, length: f.oldSize };
+}
+
+/**
  * The records under the 2.1 rules, marker first; null when a record cannot be written so
  * (a value 0 where the derived one is not, or a shift past 32 bits): the 2.0 forms apply then.
+ * A record whose block's base is implied (`implied`, 2.7) writes its old size.
  */
-export function recordMsgs21(p: { readonly functions: readonly FunctionRecord[]; readonly codeBlocks: readonly CodeBlock[] }, statusMsg: (f: FunctionRecord) => number): hotpatch.FunctionRecord.$Properties[] | null {
+export function recordMsgs21(p: { readonly functions: readonly FunctionRecord[]; readonly codeBlocks: readonly CodeBlock[] }, statusMsg: (f: FunctionRecord) => number, implied: ReadonlySet<number> = new Set()): hotpatch.FunctionRecord.$Properties[] | null {
   if (p.functions.length === 0) return null;
-  const facts = blockFactsOf(p.codeBlocks);
+  const facts = blockFactsOf(p.codeBlocks, implied);
   const out: hotpatch.FunctionRecord.$Properties[] = [MARKER];
   let prevShift = 0;
   let prevBlock = -1;

@@ -18,7 +18,11 @@
  *   displacement or entries);
  * - every scanned reference of a delta block (format 2.6): skipped (the field keeps the old
  *   field's bytes, labelled as the implicit field it stands for being removed), and every skip
- *   removed (the candidate is then derived as a reference).
+ *   removed (the candidate is then derived as a reference);
+ * - every delta base the wire leaves implied (format 2.7: the base is its function record's old
+ *   body): the record's old RVA + 1, old size - 1 and old size + 1 on the wire, read back by
+ *   the runtime's decoder (a package it or validation refuses is caught there; a base that
+ *   still gives the same bytes is neutral, the old size meaning nothing else to a runtime).
  * Besides, no direct call or jump of any package goes through a redirected OLD entry (calls
  * stay direct to the new body), and fn-identity's address-taken references must be the
  * redirected OLD entry (the last describe).
@@ -34,6 +38,9 @@ import { literalBlock } from './support/literal-block.ts';
 import { expandRefScan } from '../formats/ref-scan.ts';
 import type { CodeBlock, DataBlock, Fixup, HotpatchPackage, RvaRange } from '../formats/package.ts';
 import { asRva } from '../common/types.ts';
+import { decodePayload, encodePayload } from '../formats/codec.ts';
+import { validatePackage } from '../formats/validate.ts';
+import { hotpatch } from '../formats/generated/hotpatch.js';
 import { expectationOf, readScenarios, scenarioDll, TOOLCHAINS, type Toolchain } from '../samples/scenarios.ts';
 
 interface Mutation {
@@ -210,6 +217,44 @@ function scanMutations(diff: ImageDiff, pkg: HotpatchPackage): Mutation[] {
   return out;
 }
 
+/**
+ * Implied delta bases (format 2.7): for each code block written without its base, its function
+ * record's old RVA and old size moved on the wire and decoded as a runtime decodes them. A
+ * mutation the decoder or validation refuses is caught (no runtime reads such a package):
+ * `refused` counts them. One whose block materialises to the same bytes over OLD (a base one
+ * byte longer or shorter that no op reads past: the runtime uses a record's old size for
+ * nothing else) changes nothing and is left out, counted in `neutral`.
+ */
+function impliedBaseMutations(diff: ImageDiff, pkg: HotpatchPackage): { out: Mutation[]; refused: number; neutral: number } {
+  const wire = hotpatch.Package.decode(encodePayload(pkg));
+  const out: Mutation[] = [];
+  let refused = 0;
+  let neutral = 0;
+  wire.codeBlocks.forEach((b, i) => {
+    const d = b.bytes?.delta ?? b.bytes?.deltaWithImplicitFixups ?? b.bytes?.deltaWithIntraRefs ?? b.bytes?.deltaWithMovedAbs64 ?? b.bytes?.deltaWithRefScan;
+    const given = pkg.codeBlocks[i]!.bytes;
+    if (d === null || d === undefined || (d.base !== null && d.base !== undefined) || given.kind !== 'delta') return;
+    const k = wire.functions.findIndex((f, j) => j > 0 && pkg.functions[j - 1]!.blockId === b.id && pkg.functions[j - 1]!.status === 'changed');
+    if (k < 0) throw new Error(`code block ${i}: implied base without its record`);
+    const before = materialised(diff, given);
+    for (const [what, field, delta] of [['old RVA + 1', 'oldRva', 1], ['old size - 1', 'oldSize', -1], ['old size + 1', 'oldSize', 1]] as const) {
+      const m = hotpatch.Package.decode(encodePayload(pkg));
+      const f = m.functions[k]!;
+      f[field] = (f[field] ?? 0) + delta;
+      const back = decodePayload(hotpatch.Package.encode(m).finish());
+      if (!back.ok || !validatePackage(back.value).ok) {
+        refused++;
+        continue;
+      }
+      const after = back.value.codeBlocks[i]!.bytes;
+      const bytes = after.kind === 'delta' ? materialised(diff, after) : null;
+      if (field === 'oldSize' && before !== null && bytes !== null && bytes.length === before.length && bytes.every((v, j) => v === before[j])) neutral++;
+      else out.push({ what: `code block ${i} implied base: record ${what}`, pkg: back.value });
+    }
+  });
+  return { out, refused, neutral };
+}
+
 function mutations(diff: ImageDiff, pkg: HotpatchPackage): Mutation[] {
   const out: Mutation[] = [...scanMutations(diff, pkg)];
   const blocks = [...pkg.codeBlocks.map((c, i) => ['code', i, c] as const), ...pkg.dataBlocks.map((d, i) => ['data', i, d] as const)];
@@ -309,6 +354,7 @@ describe('verifier mutation test', () => {
     let intraTotal = 0;
     let placedTotal = 0;
     let scanTotal = 0;
+    let impliedTotal = 0;
     let directCalls = 0;
     for (const c of cases()) {
       expect(verifyPackage(c.diff, c.pkg).ok, `${c.label}: untouched package verifies`).toBe(true);
@@ -325,7 +371,11 @@ describe('verifier mutation test', () => {
       neutral += im.neutral;
       total += im.neutral;
       intraTotal += im.out.length;
-      for (const mu of [...mutations(c.diff, c.pkg), ...im.out]) {
+      const ib = impliedBaseMutations(c.diff, c.pkg);
+      total += ib.refused + ib.neutral;
+      neutral += ib.neutral;
+      impliedTotal += ib.refused + ib.out.length;
+      for (const mu of [...mutations(c.diff, c.pkg), ...im.out, ...ib.out]) {
         total++;
         if (mu.what.includes(' placed ')) placedTotal++;
         if (mu.what.includes(' scan skip ')) scanTotal++;
@@ -338,11 +388,12 @@ describe('verifier mutation test', () => {
       }
     }
     total -= neutral;
-    process.stdout.write(`verifier mutation test: caught ${total - missed.length} of ${total} behaviour-changing mutations (${intraTotal} of intra references, ${placedTotal} of placed fields, ${scanTotal} scan skips; ${neutral} neutral ones left out, see NEUTRAL and intraMutations)\n`);
+    process.stdout.write(`verifier mutation test: caught ${total - missed.length} of ${total} behaviour-changing mutations (${intraTotal} of intra references, ${placedTotal} of placed fields, ${scanTotal} scan skips, ${impliedTotal} of implied delta bases; ${neutral} neutral ones left out, see NEUTRAL, intraMutations and impliedBaseMutations)\n`);
     expect(total).toBeGreaterThan(100);
     expect(missed).toEqual([]);
     expect(placedTotal, 'placed implicit fields (format 2.4) were mutated').toBeGreaterThan(0);
     expect(scanTotal, 'scan skips (format 2.6) were mutated').toBeGreaterThan(0);
+    expect(impliedTotal, 'implied delta bases (format 2.7) were mutated').toBeGreaterThan(0);
     expect(directCalls, 'direct calls between carried functions (the rule above is not vacuous)').toBeGreaterThan(0);
   }, 600_000);
 });
