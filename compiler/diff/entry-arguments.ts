@@ -65,9 +65,15 @@
  * middle integer or double removed; probes entry-args-params, entry-args-pshapes). An unchanged
  * root that hands its callers' arguments on unmoved (argument-uses.ts handsArgumentsTo: a thunk,
  * a wrapper that only saves registers before its call) to a changed function whose uses moved
- * brings it too (entry-args-pshapes `move_api` -> `move_impl`).
+ * brings it too (entry-args-pshapes `move_api` -> `move_impl`), and so does one that moves an
+ * argument by a constant in its own slot first (`impl(to + 1, from + 1)`: `add rcx,0x10`;
+ * entry-args-alike `calc_api` -> `calc_impl`). At -O0 the uses are followed through the frame
+ * slots each argument is spilled to (entry-args-params at -O0).
  *
- * Not covered: two parameters of one kind used exactly alike that no caller shows; stack roles
+ * Not covered: two parameters of one kind used exactly alike that no caller shows (entry-args-alike
+ * `order2`: each handed in turn to one callee); at -O0, an unchanged root's spills before its
+ * call (it hands nothing on), and uses the frame slots alone do not tell apart (gcc -O0 `mix`,
+ * pointer sums `add rax,rdx`); stack roles
  * of an unchanged root reaching a changed callee by a call (the slots move with its frame). A thread
  * inside a changed caller's old body at patch time, which calls the new body the old way, is
  * kept out by quiescent ranges (quiescent-callers.ts, format 2.4).
