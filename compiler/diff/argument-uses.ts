@@ -19,6 +19,8 @@
  *   next one up: a middle parameter removed (`mix(a, b, c)` -> `mix(a, c)`: c's `add` moves
  *   from r8 to rdx; `fmix3(x, y, z)` -> `fmix3(x, z)`: z from xmm2 to xmm1), which no module
  *   caller shows when the function is only exported.
+ * - two slots used alike but for the calls they are handed to, whose first calls in one argument
+ *   position changed order (`order2(a, b) { stamp(a); stamp(b); }` -> `order2(b, a)`).
  * A use both slots had in the old body (a null test on two pointers) distinguishes nothing and
  * is left out. The code alone cannot tell a fix that swaps two operands, or one that stops
  * using the last parameter and uses the one before it the way the last was, from a
@@ -195,8 +197,15 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
   return { next: rva + length, flow, target, uses, writes, copyDst, copySrc, spillWrites, spillDst, spillSrc, spillUses };
 }
 
-/** Per argument slot (0..3), the uses `f`'s body makes of the value it receives there. */
-export function argumentUses(image: Uint8Array, f: FunctionInfo): Array<Set<string>> {
+/**
+ * Per argument slot (0..3), the uses `f`'s body makes of the value it receives there; `passedAt`:
+ * per slot, for each argument position k it is handed to a call or tail jump in, the lowest
+ * address of such a call (`gpass@k` through its general register, `xpass@k` its xmm one): calls keep their order, which tells apart two slots each
+ * handed on alike.
+ */
+export type ArgumentUses = Array<Set<string>> & { readonly passedAt: ReadonlyArray<ReadonlyMap<string, number>> };
+
+export function argumentUses(image: Uint8Array, f: FunctionInfo): ArgumentUses {
   const code = new Map<number, UseInsn>();
   const spill = spillSlots();
   decodeEach(image, f.decoded.insns, (insn, d) => code.set(d.rva, useInsnOf(image, insn, d.rva, d.length, d.flow, spill)));
@@ -209,9 +218,18 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo): Array<Set<stri
   const seen = new Map<number, readonly number[]>();
   const work: Array<readonly [number, readonly number[]]> = [[f.entry, [...SLOT_GPR.map((g, k) => ((1 << g) | (1 << (XMM + k))) >>> 0), 0, 0, 0, 0]]];
   const regs = (held: readonly number[]): readonly number[] => held.slice(0, 4);
-  const passed = (held: readonly number[], tail: boolean): void => {
+  const passedAt = [0, 1, 2, 3].map(() => new Map<string, number>());
+  const passed = (held: readonly number[], tail: boolean, at: number): void => {
     regs(held).forEach((m, s) => {
-      for (let k = 0; k < 4; k++) if ((m & ((1 << SLOT_GPR[k]!) | (1 << (XMM + k)))) !== 0) add(s, `${tail ? 'jmp' : 'call'}@${k}`);
+      for (let k = 0; k < 4; k++) {
+        if ((m & ((1 << SLOT_GPR[k]!) | (1 << (XMM + k)))) === 0) continue;
+        add(s, `${tail ? 'jmp' : 'call'}@${k}`);
+        // The general and the xmm register apart: a slot's other register (xmm0 for an integer) is handed to every call untouched.
+        for (const key of [(m & (1 << SLOT_GPR[k]!)) !== 0 ? `gpass@${k}` : '', (m & (1 << (XMM + k))) !== 0 ? `xpass@${k}` : ''].filter((x) => x !== '')) {
+          const was = passedAt[s]!.get(key);
+          if (was === undefined || at < was) passedAt[s]!.set(key, at);
+        }
+      }
     });
   };
   while (work.length > 0) {
@@ -236,8 +254,8 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo): Array<Set<stri
         break;
       }
       const outside = e.target >= 0 && !code.has(e.target);
-      if (fl === FlowControl.Call || fl === FlowControl.IndirectCall) passed(held, false);
-      else if ((fl === FlowControl.UnconditionalBranch && outside) || fl === FlowControl.IndirectBranch) passed(held, true);
+      if (fl === FlowControl.Call || fl === FlowControl.IndirectCall) passed(held, false, rva);
+      else if ((fl === FlowControl.UnconditionalBranch && outside) || fl === FlowControl.IndirectBranch) passed(held, true, rva);
       const kill = fl === FlowControl.Call || fl === FlowControl.IndirectCall ? e.writes | CALL_KILLS : e.writes;
       const next = held.map((m, x) => {
         if (x >= 4) {
@@ -260,14 +278,43 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo): Array<Set<stri
       rva = e.next;
     }
   }
-  return out;
+  return Object.assign(out, { passedAt });
 }
 
 /** The argument registers of each slot: general and float. */
 const SLOT_GPR_NAMES = ['rcx', 'rdx', 'r8', 'r9'] as const;
 
 /** Two slots whose distinguishing uses changed places, or slots from..last-1 that took the uses of the next slot up while `last` fell unused; `names`: each slot's register as its uses show (`rcx`, `xmm1`, `r8/xmm2`). */
-export type UseMove = { readonly names: readonly string[] } & ({ readonly kind: 'swap'; readonly a: number; readonly b: number; readonly usesA: readonly string[]; readonly usesB: readonly string[] } | { readonly kind: 'shift'; readonly from: number; readonly last: number; readonly uses: readonly string[] } );
+export type UseMove = { readonly names: readonly string[] } & ({ readonly kind: 'swap'; readonly a: number; readonly b: number; readonly usesA: readonly string[]; readonly usesB: readonly string[] } | { readonly kind: 'shift'; readonly from: number; readonly last: number; readonly uses: readonly string[] } | { readonly kind: 'order'; readonly a: number; readonly b: number; readonly k: number });
+
+/** ArgumentUses.passedAt of the old and new bodies. */
+export interface PassOrder {
+  readonly old: ReadonlyArray<ReadonlyMap<string, number>>;
+  readonly new: ReadonlyArray<ReadonlyMap<string, number>>;
+}
+
+const handedOn = (t: string): boolean => t.startsWith('call@') || t.startsWith('jmp@');
+/** Whether two slots' uses other than being handed on are the same (none counts). */
+const alikeBesidesCalls = (x: ReadonlySet<string>, y: ReadonlySet<string>): boolean => {
+  const [a, b] = [[...x].filter((t) => !handedOn(t)), [...y].filter((t) => !handedOn(t))];
+  return a.length === b.length && a.every((t) => y.has(t));
+};
+
+/**
+ * Two slots a < b used alike but for the calls they are handed to, both handed on in argument
+ * position k in each body, whose first such calls changed order: `order2(a, b) { stamp(a);
+ * stamp(b); }` -> `order2(b, a) { ... }` (probe entry-args-alike); the position, or -1.
+ */
+function reorderedPass(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArray<ReadonlySet<string>>, order: PassOrder, a: number, b: number): number {
+  if (o[a]!.size === 0 || o[b]!.size === 0 || !alikeBesidesCalls(o[a]!, o[b]!) || !alikeBesidesCalls(n[a]!, n[b]!)) return -1;
+  for (let k = 0; k < 8; k++) {
+    const key = `${k < 4 ? 'g' : 'x'}pass@${k % 4}`;
+    const [oa, ob, na, nb] = [order.old[a]!.get(key), order.old[b]!.get(key), order.new[a]!.get(key), order.new[b]!.get(key)];
+    if (oa === undefined || ob === undefined || na === undefined || nb === undefined || oa === ob || na === nb) continue;
+    if (oa < ob !== na < nb) return k % 4;
+  }
+  return -1;
+}
 
 /** Slot k's register as the uses of old and new bodies show it: only general-register uses, only xmm ones, or both. */
 function slotNames(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArray<ReadonlySet<string>>): string[] {
@@ -288,10 +335,12 @@ const takesOver = (now: ReadonlySet<string>, was: ReadonlySet<string>): boolean 
  * bodies), or null. `stillRead(slot)`: whether the new body still reads that slot through
  * paths this search does not follow (entry-arguments.ts' liveness), which rules out a shift.
  */
-export function movedUses(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArray<ReadonlySet<string>>, stillRead: (slot: number) => boolean = () => false): UseMove | null {
+export function movedUses(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArray<ReadonlySet<string>>, stillRead: (slot: number) => boolean = () => false, order?: PassOrder): UseMove | null {
   for (let a = 0; a < 4; a++) {
     for (let b = a + 1; b < 4; b++) {
       const [ta, tb] = [minus(o[a]!, o[b]!), minus(o[b]!, o[a]!)];
+      const k = order === undefined ? -1 : reorderedPass(o, n, order, a, b);
+      if (k >= 0) return { names: slotNames(o, n), kind: 'order', a, b, k };
       if (ta.size === 0 || tb.size === 0) continue;
       const took = takesOver(n[a]!, o[b]!) && takesOver(n[b]!, o[a]!);
       if (took && meets(n[a]!, tb) && !meets(n[a]!, ta) && meets(n[b]!, ta) && !meets(n[b]!, tb)) return { names: slotNames(o, n), kind: 'swap', a, b, usesA: [...ta].sort(), usesB: [...tb].sort() };
@@ -312,6 +361,10 @@ export function movedUses(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArra
 /** The move in words, for ENTRY_ARGUMENTS_CHANGED. */
 export function describeUseMove(m: UseMove): string {
   const show = (uses: readonly string[]): string => uses.slice(0, 4).map(tokenName).join(', ');
+  if (m.kind === 'order') {
+    const [a, b] = [m.names[m.a]!, m.names[m.b]!];
+    return `hands arguments ${a} and ${b} on as argument ${m.k + 1} of its calls in the opposite order from its old body, and uses them alike otherwise (two parameters of one type reordered?)`;
+  }
   if (m.kind === 'swap') {
     const [a, b] = [m.names[m.a]!, m.names[m.b]!];
     return `uses argument ${b} as its old body used ${a} (${show(m.usesA)}) and ${a} as it used ${b} (${show(m.usesB)}) (two parameters of one type reordered?)`;

@@ -70,8 +70,12 @@
  * entry-args-alike `calc_api` -> `calc_impl`). At -O0 the uses are followed through the frame
  * slots each argument is spilled to (entry-args-params at -O0).
  *
- * Not covered: two parameters of one kind used exactly alike that no caller shows (entry-args-alike
- * `order2`: each handed in turn to one callee); at -O0, an unchanged root's spills before its
+ * Two parameters used exactly alike but for the calls they are handed to, whose first calls
+ * changed order (entry-args-alike `order2(a, b)` -> `order2(b, a)`, each handed in turn to
+ * stamp()), are the same evidence (argument-uses.ts reorderedPass).
+ *
+ * Not covered: two parameters used exactly alike with no call to order them (a symmetric
+ * body); at -O0, an unchanged root's spills before its
  * call (it hands nothing on), and uses the frame slots alone do not tell apart (gcc -O0 `mix`,
  * pointer sums `add rax,rdx`); stack roles
  * of an unchanged root reaching a changed callee by a call (the slots move with its frame). A thread
@@ -223,7 +227,8 @@ export function findEntryArgumentChanges(m: MatchResult, status: readonly Functi
     if (usesMoved.has(i)) return usesMoved.get(i)!;
     const n = newOf(i)!;
     const newReads = newLive.entryReads(n);
-    const moved = movedUses(argumentUses(m.old.img.image, oldFns[i]!), argumentUses(m.new.img.image, n), (slot) => (newReads & (ARG_BIT << slot)) !== 0);
+    const [uOld, uNew] = [argumentUses(m.old.img.image, oldFns[i]!), argumentUses(m.new.img.image, n)];
+    const moved = movedUses(uOld, uNew, (slot) => (newReads & (ARG_BIT << slot)) !== 0, { old: uOld.passedAt, new: uNew.passedAt });
     const text = moved === null ? null : describeUseMove(moved);
     usesMoved.set(i, text);
     return text;

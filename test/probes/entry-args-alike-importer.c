@@ -6,6 +6,10 @@
  * next to the probe DLL (host.exe --also). v1 answers `11 60 7 / 10 20 7` for both (the second
  * element of `to`, then of `from`); entry-args-alike v2's calc_impl, reached the old way,
  * writes into `from` (`1 2 5 / 2 6 5`); the fix's calc_impl_fix answers `12 60 7 / 10 20 7`.
+ * It also calls order2(&x, &y) and order2_fix(&x, &y): v1 stamps x first; entry-args-alike v2's
+ * order2(b, a), reached the old way, stamps y first (an importer compiled against v2 passes
+ * (&y, &x) and gets x first); order2_fix v2 (stamp(a), stamp(b), stamp(a)) stamps x twice, so
+ * x ends larger ("y first", as v2 answers).
  */
 #define HP_NAME "entry-args-alike-importer"
 #define HP_VERSION 1
@@ -33,4 +37,15 @@ static void hp_vectors(hp_out *o) {
   }
   show(o, "calc_api", calc);
   show(o, "calc_api_fix", fix);
+  calc_fn order2 = (calc_fn)(void *)GetProcAddress(m, "order2");
+  calc_fn order2_fix = (calc_fn)(void *)GetProcAddress(m, "order2_fix");
+  if (order2 && order2_fix) {
+    /* stamp() adds 10 times its running count: the argument stamped first grows less. */
+    int x = 0, y = 0;
+    order2(&x, &y);
+    out_str(o, x < y ? "importer order2 stamps x first\n" : "importer order2 stamps y first\n");
+    x = y = 0;
+    order2_fix(&x, &y);
+    out_str(o, x < y ? "importer order2_fix stamps x first\n" : "importer order2_fix stamps y first\n");
+  }
 }

@@ -5,7 +5,9 @@
  * compiled against v1 (entry-args-alike-importer.c) calls them in v1's order.
  * - order2(a, b) -> order2(b, a): two int pointers used exactly alike (each handed to the
  *   unchanged stamp(), which numbers the calls), only the order of the two calls tells them
- *   apart (case a).
+ *   apart (case a). Every slot is handed to every call (its registers are untouched), so the
+ *   use sets do not show it: the order of the first calls each is handed to in one argument
+ *   position does (argument-uses.ts reorderedPass).
  * - calc_api(to, from), an unchanged export that computes its callee's arguments
  *   (`calc_impl(to + 1, from + 1)`: `add rcx,0x10` / `lea rcx,[rcx+0x10]` before its call or
  *   jump) entering calc_impl, whose two struct pointers swap (case b).
