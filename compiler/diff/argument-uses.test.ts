@@ -45,4 +45,16 @@ describe('moved argument uses', () => {
     expect(movedUses(o, sets(['gm277#100'], ['gmul5+0x0']))).toBeNull();
     expect(movedUses(o, sets(['gm277#100'], ['gm7']), (slot) => slot === 2)).toBeNull();
   });
+
+  test('two slots used alike, handed to calls in the other order: a reorder; the same order, or other uses that differ, are not', () => {
+    const at = (...xs: Array<Record<string, number>>): Array<Map<string, number>> => [0, 1, 2, 3].map((k) => new Map(Object.entries(xs[k] ?? {})));
+    // order2(a, b) { stamp(a); stamp(b); }: every slot is handed to the first call (call@1 is rdx untouched).
+    const o = sets(['call@0'], ['call@1', 'jmp@0']);
+    const n = sets(['call@0', 'jmp@0'], ['call@0', 'call@1']);
+    const m = movedUses(o, n, undefined, { old: at({ 'gpass@0': 8 }, { 'gpass@0': 21, 'gpass@1': 8 }), new: at({ 'gpass@0': 24 }, { 'gpass@0': 11, 'gpass@1': 11 }) });
+    expect(m).toMatchObject({ kind: 'order', a: 0, b: 1, k: 0 });
+    expect(describeUseMove(m!)).toBe('hands arguments rcx/xmm0 and rdx/xmm1 on as argument 1 of its calls in the opposite order from its old body, and uses them alike otherwise (two parameters of one type reordered?)');
+    expect(movedUses(o, n, undefined, { old: at({ 'gpass@0': 8 }, { 'gpass@0': 21 }), new: at({ 'gpass@0': 8 }, { 'gpass@0': 24 }) })).toBeNull();
+    expect(movedUses(sets(['call@0', ...LD], ['call@0']), sets(['call@0', ...LD], ['call@0']), undefined, { old: at({ 'gpass@0': 8 }, { 'gpass@0': 21 }), new: at({ 'gpass@0': 24 }, { 'gpass@0': 11 }) })).toBeNull();
+  });
 });

@@ -5,8 +5,10 @@
  * through it at an offset and width (`ld+0x4:4`, `st+0x8:8`), an arithmetic use with its
  * mnemonic and constant (`imul#100`, `mulsd=<the constant's bytes>`, `add`), handed to a call or
  * a tail jump in argument slot k (`call@k`), returned. The value is followed through register
- * copies (`mov`, `movsxd`, `movapd`...) on every decoded path from the entry; paths meet by
- * intersection, and a call kills the volatile registers.
+ * copies (`mov`, `movsxd`, `movapd`...) on every decoded path from the entry, and through
+ * frame slots it is spilled to and reloaded from (`mov [rbp+0x10],rcx` ... `mov rax,[rbp+0x10]`:
+ * -O0 builds do this for every argument); paths meet by intersection, and a call kills the
+ * volatile registers (not the frame slots).
  *
  * For entry-arguments.ts, the body alone then shows parameters whose meaning moved while the
  * registers and their pointer/integer roles stayed (issue #14, probe entry-args-params):
@@ -17,6 +19,8 @@
  *   next one up: a middle parameter removed (`mix(a, b, c)` -> `mix(a, c)`: c's `add` moves
  *   from r8 to rdx; `fmix3(x, y, z)` -> `fmix3(x, z)`: z from xmm2 to xmm1), which no module
  *   caller shows when the function is only exported.
+ * - two slots used alike but for the calls they are handed to, whose first calls in one argument
+ *   position changed order (`order2(a, b) { stamp(a); stamp(b); }` -> `order2(b, a)`).
  * A use both slots had in the old body (a null test on two pointers) distinguishes nothing and
  * is left out. The code alone cannot tell a fix that swaps two operands, or one that stops
  * using the last parameter and uses the one before it the way the last was, from a
@@ -59,6 +63,37 @@ interface UseInsn {
   /** A copy: after the writes, `copyDst` holds what `copySrc` held (-1: none). */
   readonly copyDst: number;
   readonly copySrc: number;
+  /** Frame slots (the `spill` numbering, a bit each) written. */
+  readonly spillWrites: number;
+  /** A spill: frame slot `spillDst` now holds what register `copySrc` held (-1: none). */
+  readonly spillDst: number;
+  /** A reload: register `copyDst` now holds what frame slot `spillSrc` held (-1: none). */
+  readonly spillSrc: number;
+  /** [frame slot, token] for each read of a frame slot's value by an instruction other than a reload. */
+  readonly spillUses: ReadonlyArray<readonly [number, string]>;
+}
+
+/**
+ * The number (0..31) of a frame slot `[rsp+d]` or `[rbp+d]` (no index) that the search follows
+ * like a register, or -1. -O0 builds spill every argument to the frame at entry and reload it
+ * for each use (gcc `mov [rbp+0x10],rcx` ... `mov rax,[rbp+0x10]`, clang `mov [rsp+0x8],rcx`):
+ * without this the reloaded value is no argument's, and every slot's uses are alike.
+ */
+export type SpillSlots = (base: Register, disp: number) => number;
+
+/** A fresh frame-slot numbering for one function (up to 32 slots; more are not followed). */
+function spillSlots(): SpillSlots {
+  const ids = new Map<string, number>();
+  return (base, disp) => {
+    if (base !== Register.RSP && base !== Register.RBP) return -1;
+    const key = `${base}:${disp}`;
+    let id = ids.get(key);
+    if (id === undefined) {
+      if (ids.size >= 32) return -1;
+      ids.set(key, (id = ids.size));
+    }
+    return id;
+  };
 }
 
 const COMMUTATIVE = new Set<number>([Mnemonic.Add, Mnemonic.Imul, Mnemonic.And, Mnemonic.Or, Mnemonic.Xor, Mnemonic.Addsd, Mnemonic.Addss, Mnemonic.Mulsd, Mnemonic.Mulss, Mnemonic.Vaddsd, Mnemonic.Vaddss, Mnemonic.Vmulsd, Mnemonic.Vmulss, Mnemonic.Test]);
@@ -86,18 +121,36 @@ function operandToken(image: Uint8Array, insn: Instruction, pos: number): string
 }
 
 /** The uses, writes and copy of one decoded instruction. */
-function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: number, flow: FlowControl): UseInsn {
+function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: number, flow: FlowControl, spill: SpillSlots = () => -1): UseInsn {
   const uses: Array<readonly [number, string]> = [];
+  const spillUses: Array<readonly [number, string]> = [];
   const mn = insn.mnemonic;
   const info = factory.info(insn);
   let writes = 0;
   let copyDst = -1;
   let copySrc = -1;
+  let spillWrites = 0;
+  let spillDst = -1;
+  let spillSrc = -1;
   try {
     for (let i = 0; i < insn.opCount; i++) {
       const k = insn.opKind(i);
       if (k === OpKind.Memory && mn !== Mnemonic.Nop) {
         const [b, x, s, d] = [locOf(insn.memoryBase), locOf(insn.memoryIndex), insn.memoryIndexScale, Number(BigInt.asIntN(64, insn.memoryDisplacement))];
+        const slot = mn === Mnemonic.Lea || x >= 0 ? -1 : spill(insn.memoryBase, d);
+        if (slot >= 0) {
+          const a = info.opAccess(i);
+          const other = insn.opCount === 2 && insn.opKind(1 - i) === OpKind.Register ? locOf(insn.opRegister(1 - i)) : -1;
+          if (a === OpAccess.Write || a === OpAccess.CondWrite || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) {
+            spillWrites |= 1 << slot;
+            if (i === 0 && COPIES.has(mn) && other >= 0) [spillDst, copySrc] = [slot, other];
+          }
+          if (a === OpAccess.Read || a === OpAccess.CondRead) {
+            if (i === 1 && COPIES.has(mn) && insn.opKind(0) === OpKind.Register && locOf(insn.op0Register) >= 0) [spillSrc, copyDst] = [slot, locOf(insn.op0Register)];
+            else spillUses.push([slot, operandToken(image, insn, i)]);
+          } else if (a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) spillUses.push([slot, operandToken(image, insn, i)]);
+          continue;
+        }
         if (mn === Mnemonic.Lea) {
           if (b >= 0 && b === x) uses.push([b, `mul${s + 1}${signed(d)}`]);
           else if (b >= 0 && x >= 0 && s === 1 && d === 0) uses.push([b, `m${Mnemonic.Add}`], [x, `m${Mnemonic.Add}`]);
@@ -119,6 +172,7 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
       if (loc < 0) continue;
       const a = info.opAccess(i);
       if (a === OpAccess.Write || a === OpAccess.CondWrite || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) writes |= 1 << loc;
+      if (spillDst >= 0 && i === 1) continue;
       if (i === 1 && insn.opCount === 2 && COPIES.has(mn) && insn.opKind(0) === OpKind.Register && locOf(insn.op0Register) >= 0 && (locOf(insn.op0Register) < XMM) === (loc < XMM)) {
         [copyDst, copySrc] = [locOf(insn.op0Register), loc];
         continue;
@@ -140,24 +194,42 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
   if (copyDst >= 0) writes |= 1 << copyDst;
   const direct = flow === FlowControl.Call || flow === FlowControl.UnconditionalBranch || flow === FlowControl.ConditionalBranch;
   const target = direct && insn.opCount > 0 && (insn.opKind(0) === OpKind.NearBranch64 || insn.opKind(0) === OpKind.NearBranch32) ? Number(insn.nearBranchTarget) : -1;
-  return { next: rva + length, flow, target, uses, writes, copyDst, copySrc };
+  return { next: rva + length, flow, target, uses, writes, copyDst, copySrc, spillWrites, spillDst, spillSrc, spillUses };
 }
 
-/** Per argument slot (0..3), the uses `f`'s body makes of the value it receives there. */
-export function argumentUses(image: Uint8Array, f: FunctionInfo): Array<Set<string>> {
+/**
+ * Per argument slot (0..3), the uses `f`'s body makes of the value it receives there; `passedAt`:
+ * per slot, for each argument position k it is handed to a call or tail jump in, the lowest
+ * address of such a call (`gpass@k` through its general register, `xpass@k` its xmm one): calls keep their order, which tells apart two slots each
+ * handed on alike.
+ */
+export type ArgumentUses = Array<Set<string>> & { readonly passedAt: ReadonlyArray<ReadonlyMap<string, number>> };
+
+export function argumentUses(image: Uint8Array, f: FunctionInfo): ArgumentUses {
   const code = new Map<number, UseInsn>();
-  decodeEach(image, f.decoded.insns, (insn, d) => code.set(d.rva, useInsnOf(image, insn, d.rva, d.length, d.flow)));
+  const spill = spillSlots();
+  decodeEach(image, f.decoded.insns, (insn, d) => code.set(d.rva, useInsnOf(image, insn, d.rva, d.length, d.flow, spill)));
   const tables = new Map<number, readonly number[]>(f.decoded.jumpTables.map((t) => [t.jumpRva, t.targets]));
   const out = [0, 1, 2, 3].map(() => new Set<string>());
   const add = (slot: number, t: string): void => {
     if (out[slot]!.size < MAX_TOKENS) out[slot]!.add(t);
   };
-  // State: for each slot, the locations holding its value (a 32-bit mask).
+  // State: for each slot s, the registers holding its value (held[s], a 32-bit mask) and the frame slots (held[4 + s]).
   const seen = new Map<number, readonly number[]>();
-  const work: Array<readonly [number, readonly number[]]> = [[f.entry, SLOT_GPR.map((g, k) => ((1 << g) | (1 << (XMM + k))) >>> 0)]];
-  const passed = (held: readonly number[], tail: boolean): void => {
-    held.forEach((m, s) => {
-      for (let k = 0; k < 4; k++) if ((m & ((1 << SLOT_GPR[k]!) | (1 << (XMM + k)))) !== 0) add(s, `${tail ? 'jmp' : 'call'}@${k}`);
+  const work: Array<readonly [number, readonly number[]]> = [[f.entry, [...SLOT_GPR.map((g, k) => ((1 << g) | (1 << (XMM + k))) >>> 0), 0, 0, 0, 0]]];
+  const regs = (held: readonly number[]): readonly number[] => held.slice(0, 4);
+  const passedAt = [0, 1, 2, 3].map(() => new Map<string, number>());
+  const passed = (held: readonly number[], tail: boolean, at: number): void => {
+    regs(held).forEach((m, s) => {
+      for (let k = 0; k < 4; k++) {
+        if ((m & ((1 << SLOT_GPR[k]!) | (1 << (XMM + k)))) === 0) continue;
+        add(s, `${tail ? 'jmp' : 'call'}@${k}`);
+        // The general and the xmm register apart: a slot's other register (xmm0 for an integer) is handed to every call untouched.
+        for (const key of [(m & (1 << SLOT_GPR[k]!)) !== 0 ? `gpass@${k}` : '', (m & (1 << (XMM + k))) !== 0 ? `xpass@${k}` : ''].filter((x) => x !== '')) {
+          const was = passedAt[s]!.get(key);
+          if (was === undefined || at < was) passedAt[s]!.set(key, at);
+        }
+      }
     });
   };
   while (work.length > 0) {
@@ -173,19 +245,25 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo): Array<Set<stri
       }
       seen.set(rva, held);
       if (held.every((m) => m === 0)) break;
-      for (const [loc, t] of e.uses) held.forEach((m, s) => (m & (1 << loc)) !== 0 && add(s, `${loc >= XMM ? 'x' : 'g'}${t}`));
+      for (const [loc, t] of e.uses) regs(held).forEach((m, s) => (m & (1 << loc)) !== 0 && add(s, `${loc >= XMM ? 'x' : 'g'}${t}`));
+      for (const [slot, t] of e.spillUses) for (let s = 0; s < 4; s++) if ((held[4 + s]! & (1 << slot)) !== 0) add(s, `g${t}`);
       const fl = e.flow;
       if (fl === FlowControl.Return) {
         // rax only: xmm0 holds the first slot from the entry whether or not the function returns a double.
-        held.forEach((m, s) => (m & (1 << RAX)) !== 0 && add(s, 'ret'));
+        regs(held).forEach((m, s) => (m & (1 << RAX)) !== 0 && add(s, 'ret'));
         break;
       }
       const outside = e.target >= 0 && !code.has(e.target);
-      if (fl === FlowControl.Call || fl === FlowControl.IndirectCall) passed(held, false);
-      else if ((fl === FlowControl.UnconditionalBranch && outside) || fl === FlowControl.IndirectBranch) passed(held, true);
+      if (fl === FlowControl.Call || fl === FlowControl.IndirectCall) passed(held, false, rva);
+      else if ((fl === FlowControl.UnconditionalBranch && outside) || fl === FlowControl.IndirectBranch) passed(held, true, rva);
       const kill = fl === FlowControl.Call || fl === FlowControl.IndirectCall ? e.writes | CALL_KILLS : e.writes;
-      const next = held.map((m) => {
-        const from = e.copySrc >= 0 && (m & (1 << e.copySrc)) !== 0;
+      const next = held.map((m, x) => {
+        if (x >= 4) {
+          // A frame slot: overwritten, or now holding what the spilled register held.
+          const spilled = e.spillDst >= 0 && (held[x - 4]! & (1 << e.copySrc)) !== 0;
+          return ((m & ~e.spillWrites) | (spilled ? 1 << e.spillDst : 0)) >>> 0;
+        }
+        const from = e.spillSrc >= 0 ? (held[4 + x]! & (1 << e.spillSrc)) !== 0 : e.copySrc >= 0 && e.spillDst < 0 && (m & (1 << e.copySrc)) !== 0;
         return ((m & ~kill) | (from ? 1 << e.copyDst : 0)) >>> 0;
       });
       if (fl === FlowControl.IndirectBranch) {
@@ -200,14 +278,43 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo): Array<Set<stri
       rva = e.next;
     }
   }
-  return out;
+  return Object.assign(out, { passedAt });
 }
 
 /** The argument registers of each slot: general and float. */
 const SLOT_GPR_NAMES = ['rcx', 'rdx', 'r8', 'r9'] as const;
 
 /** Two slots whose distinguishing uses changed places, or slots from..last-1 that took the uses of the next slot up while `last` fell unused; `names`: each slot's register as its uses show (`rcx`, `xmm1`, `r8/xmm2`). */
-export type UseMove = { readonly names: readonly string[] } & ({ readonly kind: 'swap'; readonly a: number; readonly b: number; readonly usesA: readonly string[]; readonly usesB: readonly string[] } | { readonly kind: 'shift'; readonly from: number; readonly last: number; readonly uses: readonly string[] });
+export type UseMove = { readonly names: readonly string[] } & ({ readonly kind: 'swap'; readonly a: number; readonly b: number; readonly usesA: readonly string[]; readonly usesB: readonly string[] } | { readonly kind: 'shift'; readonly from: number; readonly last: number; readonly uses: readonly string[] } | { readonly kind: 'order'; readonly a: number; readonly b: number; readonly k: number });
+
+/** ArgumentUses.passedAt of the old and new bodies. */
+export interface PassOrder {
+  readonly old: ReadonlyArray<ReadonlyMap<string, number>>;
+  readonly new: ReadonlyArray<ReadonlyMap<string, number>>;
+}
+
+const handedOn = (t: string): boolean => t.startsWith('call@') || t.startsWith('jmp@');
+/** Whether two slots' uses other than being handed on are the same (none counts). */
+const alikeBesidesCalls = (x: ReadonlySet<string>, y: ReadonlySet<string>): boolean => {
+  const [a, b] = [[...x].filter((t) => !handedOn(t)), [...y].filter((t) => !handedOn(t))];
+  return a.length === b.length && a.every((t) => y.has(t));
+};
+
+/**
+ * Two slots a < b used alike but for the calls they are handed to, both handed on in argument
+ * position k in each body, whose first such calls changed order: `order2(a, b) { stamp(a);
+ * stamp(b); }` -> `order2(b, a) { ... }` (probe entry-args-alike); the position, or -1.
+ */
+function reorderedPass(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArray<ReadonlySet<string>>, order: PassOrder, a: number, b: number): number {
+  if (o[a]!.size === 0 || o[b]!.size === 0 || !alikeBesidesCalls(o[a]!, o[b]!) || !alikeBesidesCalls(n[a]!, n[b]!)) return -1;
+  for (let k = 0; k < 8; k++) {
+    const key = `${k < 4 ? 'g' : 'x'}pass@${k % 4}`;
+    const [oa, ob, na, nb] = [order.old[a]!.get(key), order.old[b]!.get(key), order.new[a]!.get(key), order.new[b]!.get(key)];
+    if (oa === undefined || ob === undefined || na === undefined || nb === undefined || oa === ob || na === nb) continue;
+    if (oa < ob !== na < nb) return k % 4;
+  }
+  return -1;
+}
 
 /** Slot k's register as the uses of old and new bodies show it: only general-register uses, only xmm ones, or both. */
 function slotNames(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArray<ReadonlySet<string>>): string[] {
@@ -228,10 +335,12 @@ const takesOver = (now: ReadonlySet<string>, was: ReadonlySet<string>): boolean 
  * bodies), or null. `stillRead(slot)`: whether the new body still reads that slot through
  * paths this search does not follow (entry-arguments.ts' liveness), which rules out a shift.
  */
-export function movedUses(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArray<ReadonlySet<string>>, stillRead: (slot: number) => boolean = () => false): UseMove | null {
+export function movedUses(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArray<ReadonlySet<string>>, stillRead: (slot: number) => boolean = () => false, order?: PassOrder): UseMove | null {
   for (let a = 0; a < 4; a++) {
     for (let b = a + 1; b < 4; b++) {
       const [ta, tb] = [minus(o[a]!, o[b]!), minus(o[b]!, o[a]!)];
+      const k = order === undefined ? -1 : reorderedPass(o, n, order, a, b);
+      if (k >= 0) return { names: slotNames(o, n), kind: 'order', a, b, k };
       if (ta.size === 0 || tb.size === 0) continue;
       const took = takesOver(n[a]!, o[b]!) && takesOver(n[b]!, o[a]!);
       if (took && meets(n[a]!, tb) && !meets(n[a]!, ta) && meets(n[b]!, ta) && !meets(n[b]!, tb)) return { names: slotNames(o, n), kind: 'swap', a, b, usesA: [...ta].sort(), usesB: [...tb].sort() };
@@ -252,6 +361,10 @@ export function movedUses(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArra
 /** The move in words, for ENTRY_ARGUMENTS_CHANGED. */
 export function describeUseMove(m: UseMove): string {
   const show = (uses: readonly string[]): string => uses.slice(0, 4).map(tokenName).join(', ');
+  if (m.kind === 'order') {
+    const [a, b] = [m.names[m.a]!, m.names[m.b]!];
+    return `hands arguments ${a} and ${b} on as argument ${m.k + 1} of its calls in the opposite order from its old body, and uses them alike otherwise (two parameters of one type reordered?)`;
+  }
   if (m.kind === 'swap') {
     const [a, b] = [m.names[m.a]!, m.names[m.b]!];
     return `uses argument ${b} as its old body used ${a} (${show(m.usesA)}) and ${a} as it used ${b} (${show(m.usesB)}) (two parameters of one type reordered?)`;
@@ -282,6 +395,23 @@ function tokenName(t: string): string {
 const ARG_LOCS = SLOT_GPR.reduce((m, g) => m | (1 << g), 0) | (0xf << XMM);
 
 /**
+ * Whether `insn` moves one argument register by a constant and leaves every other alone
+ * (`add rcx,0x10`, `sub rdx,8`, `lea r8,[r8+0x18]`): a wrapper that passes `to + 1` where it
+ * was called with `to` still hands that slot's value on in the same slot (probe entry-args-alike
+ * `calc_api`), so the callee's parameters moving reaches its callers.
+ */
+function offsetsItself(insn: Instruction): boolean {
+  if (insn.opCount !== 2 || insn.opKind(0) !== OpKind.Register) return false;
+  const r = insn.op0Register;
+  const loc = locOf(r);
+  if (loc < 0 || loc >= XMM || (ARG_LOCS & (1 << loc)) === 0 || !RegisterExt.isGPR64(r)) return false;
+  const k = insn.opKind(1);
+  if (insn.mnemonic === Mnemonic.Lea) return k === OpKind.Memory && insn.memoryBase === r && insn.memoryIndex === Register.None;
+  const imm = k === OpKind.Immediate8to64 || k === OpKind.Immediate32to64;
+  return imm && (insn.mnemonic === Mnemonic.Add || insn.mnemonic === Mnemonic.Sub);
+}
+
+/**
  * The direct call or jump target that `f`'s straight line from its entry reaches before it
  * writes any argument register (rcx, rdx, r8, r9, xmm0-3) or branches otherwise, or -1: the
  * function hands its callers' arguments on unmoved (a thunk, a wrapper that saves registers
@@ -302,7 +432,7 @@ export function handsArgumentsTo(image: Uint8Array, f: FunctionInfo): number {
       out = e.target;
       return void (done = true);
     }
-    if (d.flow !== FlowControl.Next || (e.writes & ARG_LOCS) !== 0) return void (done = true);
+    if (d.flow !== FlowControl.Next || ((e.writes & ARG_LOCS) !== 0 && !offsetsItself(insn))) return void (done = true);
     expect = e.next;
   });
   return out;

@@ -65,9 +65,19 @@
  * middle integer or double removed; probes entry-args-params, entry-args-pshapes). An unchanged
  * root that hands its callers' arguments on unmoved (argument-uses.ts handsArgumentsTo: a thunk,
  * a wrapper that only saves registers before its call) to a changed function whose uses moved
- * brings it too (entry-args-pshapes `move_api` -> `move_impl`).
+ * brings it too (entry-args-pshapes `move_api` -> `move_impl`), and so does one that moves an
+ * argument by a constant in its own slot first (`impl(to + 1, from + 1)`: `add rcx,0x10`;
+ * entry-args-alike `calc_api` -> `calc_impl`). At -O0 the uses are followed through the frame
+ * slots each argument is spilled to (entry-args-params at -O0).
  *
- * Not covered: two parameters of one kind used exactly alike that no caller shows; stack roles
+ * Two parameters used exactly alike but for the calls they are handed to, whose first calls
+ * changed order (entry-args-alike `order2(a, b)` -> `order2(b, a)`, each handed in turn to
+ * stamp()), are the same evidence (argument-uses.ts reorderedPass).
+ *
+ * Not covered: two parameters used exactly alike with no call to order them (a symmetric
+ * body); at -O0, an unchanged root's spills before its
+ * call (it hands nothing on), and uses the frame slots alone do not tell apart (gcc -O0 `mix`,
+ * pointer sums `add rax,rdx`); stack roles
  * of an unchanged root reaching a changed callee by a call (the slots move with its frame). A thread
  * inside a changed caller's old body at patch time, which calls the new body the old way, is
  * kept out by quiescent ranges (quiescent-callers.ts, format 2.4).
@@ -217,7 +227,8 @@ export function findEntryArgumentChanges(m: MatchResult, status: readonly Functi
     if (usesMoved.has(i)) return usesMoved.get(i)!;
     const n = newOf(i)!;
     const newReads = newLive.entryReads(n);
-    const moved = movedUses(argumentUses(m.old.img.image, oldFns[i]!), argumentUses(m.new.img.image, n), (slot) => (newReads & (ARG_BIT << slot)) !== 0);
+    const [uOld, uNew] = [argumentUses(m.old.img.image, oldFns[i]!), argumentUses(m.new.img.image, n)];
+    const moved = movedUses(uOld, uNew, (slot) => (newReads & (ARG_BIT << slot)) !== 0, { old: uOld.passedAt, new: uNew.passedAt });
     const text = moved === null ? null : describeUseMove(moved);
     usesMoved.set(i, text);
     return text;

@@ -74,11 +74,14 @@ export async function startLayoutProbe(suite: LiveSuite, name: string, tc: Toolc
 /**
  * A probe's v1 and v2 by `tc`, v2's own output, and a host running v1 next to `importer`
  * (test/probes/<importer>.c: a DLL compiled against v1 that calls the probe's exports, built
- * here with -DHP_TARGET naming the probe's DLL file), with the diff of the two versions.
+ * here with -DHP_TARGET naming the probe's DLL file), with the diff of the two versions; the
+ * probe built at `opt` (-O2 unless given).
  */
-export async function startImporterProbe(suite: LiveSuite, name: string, importer: string, tc: Toolchain): Promise<{ h: HostSession; neu: string; file: string; d: ImageDiff }> {
-  const v1 = buildLayoutProbe(suite.dir(), name, 1, tc);
-  const v2 = buildLayoutProbe(suite.dir(), name, 2, tc);
+export async function startImporterProbe(suite: LiveSuite, name: string, importer: string, tc: Toolchain, opt = '-O2'): Promise<{ h: HostSession; neu: string; file: string; d: ImageDiff }> {
+  // Other optimisation levels build in their own folder (the DLL keeps its file name: the importer names it).
+  const dir = opt === '-O2' ? suite.dir() : join(suite.dir(), opt);
+  const v1 = buildLayoutProbe(dir, name, 1, tc, opt);
+  const v2 = buildLayoutProbe(dir, name, 2, tc, opt);
   const file = `${name}.dll`;
   const imp = join(suite.dir(), `importer-${tc}-${file}`);
   execFileSync('x86_64-w64-mingw32-gcc', ['-O2', `-DHP_TARGET="${file}"`, '-shared', '-o', imp, join(PROBES, `${importer}.c`)]);
