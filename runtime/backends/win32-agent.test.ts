@@ -802,6 +802,20 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
       expect(kept.ok && Buffer.from(kept.value).toString('hex')).toBe('c3c3');
       for (const tid of tasks()) expect(getPriority(tid)).toBe(3);
       expect(schedOf()).toEqual(schedBefore);
+      // A swap without sites (a span with no redirect: it moves no memory) is boosted the same,
+      // by a fresh agent that has not looked for the target's Linux pid yet, and puts every value back.
+      const bare = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: wineEnv() });
+      if (!bare.ok) throw new Error(bare.error.message);
+      const nosite = await bare.value.agent.request('swap tries=5 delay=1');
+      if (!nosite.ok) throw new Error(nosite.error.message);
+      expect([nosite.value['sites'], nosite.value['io']]).toEqual([0, 'none']);
+      expect(nosite.value['boosted']).toBeGreaterThanOrEqual(tasks().length + serverTasks + 1);
+      if (groupBefore !== null) expect(nosite.value['boostedGroups']).toBeGreaterThanOrEqual(1);
+      expect(nosite.value['boostedSlices']).toBe(nosite.value['boosted']);
+      for (const tid of tasks()) expect(getPriority(tid)).toBe(3);
+      if (groupBefore !== null) expect(groupNice()).toBe(2);
+      expect(schedOf()).toEqual(schedBefore);
+      await bare.value.abandon();
       // HOTPATCH_AGENT_BOOST=nice: nice -20 and the autogroups, no slice.
       const nice = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: { ...wineEnv(), HOTPATCH_AGENT_BOOST: 'nice' } });
       if (!nice.ok) throw new Error(nice.error.message);
@@ -814,6 +828,8 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
       if (!off.ok) throw new Error(off.error.message);
       const n = await off.value.agent.request(`swap tries=5 delay=1 site:${at(0x40)}:c3c3:c3c3`);
       expect(n.ok && n.value['boosted']).toBe(0);
+      const n0 = await off.value.agent.request('swap tries=5 delay=1');
+      expect(n0.ok && n0.value['boosted']).toBe(0);
       await off.value.abandon();
       await be.abandon(); // the log frees the region
       expect(await workerProgresses(t)).toBe(true);

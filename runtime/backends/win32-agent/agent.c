@@ -2168,7 +2168,10 @@ static int swap_hold(const SwapArgs *a, u64 *attempt, SwapTimes *tm) {
   g_quiet = a->qu;
   g_nquiet = a->nq;
   if (!learn_threads(&e)) return fail("LIVE_SUSPEND_FAILED", e, "cannot list the threads of process %lu", (unsigned long)g_pid);
-  if (stacks && !a->io_server) target_unix_pid(); /* before the pause, once per open (host-io.h) */
+  /* The target's Linux pid, before the pause, once per open (host-io.h): for the kernel's memory
+   * path, and for the boost (host-sched.h), which a swap without sites or quiet ranges (it reads
+   * no memory) needs too: its hold waits for the same wake-ups. */
+  if ((stacks && !a->io_server) || (!stacks && lx_boost_wanted())) target_unix_pid();
   tm->boosted = lx_boost(g_unix_pid); /* for the pause: nice -20 (host-sched.h), undone at resume */
   tm->boosted_groups = g_ngroups;
   tm->sliced = g_nsliced;

@@ -249,6 +249,14 @@ static lx_word lx_wineserver_pid(void) {
   return found;
 }
 
+/* 0 when HOTPATCH_AGENT_BOOST=none turns the boost off (then a swap that moves no memory need
+ * not look for the target's Linux pid). */
+static int lx_boost_wanted(void) {
+  char mode[16];
+  DWORD n = GetEnvironmentVariableA("HOTPATCH_AGENT_BOOST", mode, sizeof mode);
+  return !(n > 0 && n < sizeof mode && strcmp(mode, "none") == 0);
+}
+
 /* Boosts the target (Linux pid `target`), the wineserver that stops its threads and the agent
  * itself; returns the threads boosted. */
 static int lx_boost(lx_word target) {
@@ -261,10 +269,10 @@ static int lx_boost(lx_word target) {
     at.size = sizeof at;
     if (lx_syscall(LX_SCHED_GETATTR, 0, (lx_word)(uintptr_t)&at, sizeof at, 0, 0, 0) >= 0 && at.policy == 0) g_default_slice = at.runtime;
   }
+  if (!lx_boost_wanted()) return 0;
+  if (!lx_boost_process(target)) return 0;
   char mode[16];
   DWORD n = GetEnvironmentVariableA("HOTPATCH_AGENT_BOOST", mode, sizeof mode);
-  if (n > 0 && n < sizeof mode && strcmp(mode, "none") == 0) return 0;
-  if (!lx_boost_process(target)) return 0;
   int with_server = !(n > 0 && n < sizeof mode && strcmp(mode, "target") == 0);
   lx_word server = with_server ? lx_wineserver_pid() : -1;
   if (server > 0) lx_boost_process(server);
