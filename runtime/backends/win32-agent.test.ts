@@ -804,7 +804,7 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
       expect(schedOf()).toEqual(schedBefore);
       // A swap without sites (a span with no redirect: it moves no memory) is boosted the same,
       // by a fresh agent that has not looked for the target's Linux pid yet, and puts every value back.
-      const bare = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: wineEnv() });
+      const bare = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: { ...wineEnv(), HOTPATCH_AGENT_SCHEDSTAT: '1' } });
       if (!bare.ok) throw new Error(bare.error.message);
       const nosite = await bare.value.agent.request('swap tries=5 delay=1');
       if (!nosite.ok) throw new Error(nosite.error.message);
@@ -815,6 +815,13 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
       for (const tid of tasks()) expect(getPriority(tid)).toBe(3);
       if (groupBefore !== null) expect(groupNice()).toBe(2);
       expect(schedOf()).toEqual(schedBefore);
+      // HOTPATCH_AGENT_SCHEDSTAT=1: the Linux run time of the target, the wineserver and the agent
+      // during the pause (each ran: the target's threads their suspend handler, the server the
+      // requests, the agent the calls), and their waits for a core.
+      const run = nosite.value['schedRunUs'] as number[];
+      expect(run.length).toBe(3);
+      expect(run.every((x) => x > 0)).toBe(true);
+      expect((nosite.value['schedWaitUs'] as number[]).every((x) => x >= 0)).toBe(true);
       await bare.value.abandon();
       // HOTPATCH_AGENT_BOOST=nice: nice -20 and the autogroups, no slice.
       const nice = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: { ...wineEnv(), HOTPATCH_AGENT_BOOST: 'nice' } });

@@ -2175,6 +2175,7 @@ static int swap_hold(const SwapArgs *a, u64 *attempt, SwapTimes *tm) {
   tm->boosted = lx_boost(g_unix_pid); /* for the pause: nice -20 (host-sched.h), undone at resume */
   tm->boosted_groups = g_ngroups;
   tm->sliced = g_nsliced;
+  lx_stat_begin(); /* HOTPATCH_AGENT_SCHEDSTAT=1: where the hold waited (host-sched.h) */
   for (*attempt = 1;; (*attempt)++) {
     DWORD ctx_tid = 0;
     g_t_stacks = 0;
@@ -2258,6 +2259,8 @@ static int cmd_swap(void) {
     for (int i = 0; i < g_nthr; i++)
       if (g_thr[i].held && rips && ctx_us) ctx_us[nthreads] = g_thr[i].ctx_us, rips[nthreads++] = g_ctx[i].Rip;
     double paused = resume_all();
+    double srun[3], swait[3], smax;
+    int stat = lx_stat_end(srun, swait, &smax);
     lx_unboost();
     if (g_in_tx)
       for (int i = 0; i < a.ns; i++) {
@@ -2280,6 +2283,8 @@ static int cmd_swap(void) {
     out_fmt(",\"suspendUs\":%.1f,\"writeUs\":%.1f,\"pausedUs\":%.1f", tm.hold + tm.check, tm.compare + tm.store, paused);
     out_fmt(",\"suspendCallUs\":%.1f,\"contextUs\":%.1f,\"listUs\":%.1f,\"stackUs\":%.1f,\"stackReads\":%d,\"boosted\":%d,\"boostedGroups\":%d,\"boostedSlices\":%d", g_t_suspend_call,
             g_t_contexts, g_t_list, g_t_stacks, g_stack_reads, tm.boosted, tm.boosted_groups, tm.sliced);
+    if (stat)
+      out_fmt(",\"schedRunUs\":[%.1f,%.1f,%.1f],\"schedWaitUs\":[%.1f,%.1f,%.1f],\"schedMaxWaitUs\":%.1f", srun[0], srun[1], srun[2], swait[0], swait[1], swait[2], smax);
     /* Each held thread's context read (its wait to stop), in the order read: where a long hold went. */
     out_fmt(",\"contextsUs\":[");
     for (int i = 0; i < nthreads; i++) out_fmt("%s%.1f", i ? "," : "", ctx_us[i]);
