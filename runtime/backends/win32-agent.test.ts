@@ -830,6 +830,15 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
       expect(ni.ok && ni.value['boosted']).toBeGreaterThan(0);
       expect(ni.ok && ni.value['boostedSlices']).toBe(0);
       await nice.value.abandon();
+      // HOTPATCH_AGENT_BOOST=rt (an option): SCHED_FIFO for the pause, every policy, slice and nice back after.
+      const rt = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: { ...wineEnv(), HOTPATCH_AGENT_BOOST: 'rt' } });
+      if (!rt.ok) throw new Error(rt.error.message);
+      const rr = await rt.value.agent.request(`swap tries=5 delay=1 site:${at(0x40)}:c3c3:c3c3`);
+      expect(rr.ok && rr.value['boosted']).toBeGreaterThan(0);
+      expect(rr.ok && rr.value['boostedSlices']).toBe(rr.ok && rr.value['boosted']);
+      for (const tid of tasks()) expect(getPriority(tid)).toBe(3);
+      expect(schedOf()).toEqual(schedBefore);
+      await rt.value.abandon();
       // HOTPATCH_AGENT_BOOST=none: nothing raised.
       const off = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: { ...wineEnv(), HOTPATCH_AGENT_BOOST: 'none' } });
       if (!off.ok) throw new Error(off.error.message);

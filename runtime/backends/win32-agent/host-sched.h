@@ -72,8 +72,25 @@ static int lx_slices_wanted(void) {
   return !(n > 0 && n < sizeof mode && strcmp(mode, "nice") == 0);
 }
 
+/*
+ * HOTPATCH_AGENT_BOOST=rt (a measured option, never the default): instead of the short slice,
+ * SCHED_FIFO for the pause (priority 1 for the target's threads, 2 for the wineserver's and
+ * the agent's, so the agent always gets a core to put everything back), restored like the
+ * slice. Why it is not the default: an agent killed mid-pause would leave the target
+ * real-time (PROTOCOL.md, "The hold on a busy machine"). Why it exists: a fair-class wake-up,
+ * nice -20 and the shortest slice included, still waits for the tick now and then, a
+ * real-time one does not (measured: PROTOCOL.md).
+ */
+static int g_rt_prio; /* the SCHED_FIFO priority for the threads being boosted, 0: not rt */
+static int lx_rt_wanted(void) {
+  char mode[16];
+  DWORD n = GetEnvironmentVariableA("HOTPATCH_AGENT_BOOST", mode, sizeof mode);
+  return n > 0 && n < sizeof mode && strcmp(mode, "rt") == 0;
+}
+
 /* Shortens thread `tid`'s slice to LX_SHORT_SLICE at nice `nice` (its policy kept: only
- * SCHED_OTHER (0) and SCHED_BATCH (3) have slices), recording in `b` what it had. */
+ * SCHED_OTHER (0) and SCHED_BATCH (3) have slices), recording in `b` what it had; with
+ * g_rt_prio, makes it SCHED_FIFO at that priority instead. */
 static void lx_shorten_slice(LxBoosted *b, int nice) {
   static LxSchedAttr at;
   memset(&at, 0, sizeof at);
@@ -85,6 +102,12 @@ static void lx_shorten_slice(LxBoosted *b, int nice) {
   at.policy = policy;
   at.nice = nice;
   at.runtime = LX_SHORT_SLICE;
+  if (g_rt_prio > 0) {
+    at.policy = 1; /* SCHED_FIFO */
+    at.nice = 0;
+    at.priority = (unsigned)g_rt_prio;
+    at.runtime = 0;
+  }
   if (lx_syscall(LX_SCHED_SETATTR, b->tid, (lx_word)(uintptr_t)&at, 0, 0, 0, 0) < 0) return;
   b->sliced = 1;
   b->policy = policy;
@@ -323,8 +346,10 @@ static int lx_boost(lx_word target) {
     if (lx_syscall(LX_SCHED_GETATTR, 0, (lx_word)(uintptr_t)&at, sizeof at, 0, 0, 0) >= 0 && at.policy == 0) g_default_slice = at.runtime;
   }
   if (!lx_boost_wanted()) return 0;
+  g_rt_prio = lx_rt_wanted() ? 1 : 0;
   if (!lx_boost_process(target)) return 0;
   g_nb_target = g_nboosted;
+  if (g_rt_prio) g_rt_prio = 2;
   char mode[16];
   DWORD n = GetEnvironmentVariableA("HOTPATCH_AGENT_BOOST", mode, sizeof mode);
   int with_server = !(n > 0 && n < sizeof mode && strcmp(mode, "target") == 0);
