@@ -802,6 +802,17 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
       expect(kept.ok && Buffer.from(kept.value).toString('hex')).toBe('c3c3');
       for (const tid of tasks()) expect(getPriority(tid)).toBe(3);
       expect(schedOf()).toEqual(schedBefore);
+      // A swap whose threads are caught on every try (an avoid range over the whole user space):
+      // while the retry waits the target runs unboosted (a caught thread may be one that loops),
+      // and after the refusal every value is back.
+      const caught = be.agent.request('swap tries=2 delay=1500 avoid:0x10000:0x7ffffffe0000');
+      await new Promise((r) => setTimeout(r, 700));
+      const during = tasks().map((tid) => getPriority(tid));
+      const refused = await caught;
+      expect(!refused.ok && refused.error.code).toBe('LIVE_THREAD_IN_SITE');
+      expect(during.every((n) => n === 3)).toBe(true);
+      for (const tid of tasks()) expect(getPriority(tid)).toBe(3);
+      expect(schedOf()).toEqual(schedBefore);
       // A swap without sites (a span with no redirect: it moves no memory) is boosted the same,
       // by a fresh agent that has not looked for the target's Linux pid yet, and puts every value back.
       const bare = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: { ...wineEnv(), HOTPATCH_AGENT_SCHEDSTAT: '1' } });

@@ -2233,7 +2233,15 @@ static int swap_hold(const SwapArgs *a, u64 *attempt, SwapTimes *tm) {
     if (*attempt >= a->tries)
       return fail("LIVE_THREAD_IN_SITE", 0, "thread %lu kept %s in bytes to be replaced (0x%llx) for %llu tries", (unsigned long)bad_tid,
                   bad_stack ? "a return address" : "its instruction pointer", (unsigned long long)bad_at, (unsigned long long)a->tries);
+    /* The target runs unboosted while the retry waits (a thread caught again and again may be
+     * one that loops: it must not get the boost for up to `tries` x `delay` ms), raised again
+     * for the next hold. */
+    lx_unboost();
     Sleep((DWORD)a->delay);
+    tm->boosted = lx_boost(g_unix_pid);
+    tm->boosted_groups = g_ngroups;
+    tm->sliced = g_nsliced;
+    lx_stat_begin();
   }
 }
 
