@@ -5,7 +5,9 @@
  * a fresh agent opens it, allocates code memory, writes it (as `hotpatch live` does before its
  * pause), then swaps 48 sites there and back PAUSES times. Prints per pause its index, the pause
  * and its parts (hold = suspend call + context reads + confirmation; check; compare; store;
- * resume) and each thread's context read (`contextsUs`: the wait until it stopped), and per
+ * resume) and each thread's context read (`contextsUs`: the wait until it stopped), the Linux
+ * time run and time waiting for a core of the target's, the wineserver's and the agent's boosted
+ * threads during the pause (HOTPATCH_AGENT_SCHEDSTAT=1), and per
  * variant the first pauses against the later ones. The fresh processes alternate between the
  * agent's default boost and HOTPATCH_AGENT_BOOST=nice (no short slices). `BUSY=N`: N more
  * processes spinning for the run (bench/cpu-load.ts). Every swap must succeed and leave the
