@@ -34,6 +34,7 @@ typedef uint64_t u64;
 
 #include "host-io.h" /* memory I/O through the Linux kernel under Wine */
 #include "host-sched.h" /* the pause's scheduling boost under Wine on Linux */
+#include "host-ran.h" /* between tries: did the target's threads run since the resume */
 
 /* ---------- response buffer ---------- */
 
@@ -1586,6 +1587,45 @@ static int thread_touches(const CONTEXT *c, u64 stack_top, const Range *rs, int 
   return 0;
 }
 
+static int64_t target_unix_pid(void);
+/*
+ * The wait between two tries of a hold, the threads resumed (host-ran.h): the request's delay,
+ * then, under Wine on Linux, until every thread of the target woken by the resume has run (a
+ * thread re-suspended before its first turn stops again at the same RIP: the try would not
+ * count). HOTPATCH_AGENT_RAN=off leaves the second wait out (comparisons);
+ * HOTPATCH_AGENT_RETRYLOG=PATH (a Linux path, diagnostics) appends one line per try: attempt,
+ * the caught thread and address, the threads still waiting for a turn after the delay, and the
+ * ms waited for them (-1: gave up after LX_RAN_WAIT_MS).
+ */
+static void retry_wait(u64 attempt, DWORD tid, u64 at, u64 delay) {
+  char v[8], path[260];
+  DWORD n = GetEnvironmentVariableA("HOTPATCH_AGENT_RAN", v, sizeof v);
+  int on = !(n > 0 && n < sizeof v && strcmp(v, "off") == 0);
+  DWORD np = GetEnvironmentVariableA("HOTPATCH_AGENT_RETRYLOG", path, sizeof path);
+  int logging = np > 0 && np < sizeof path && lx_host();
+  int watched = (on || logging) && lx_ran_begin(target_unix_pid()) > 0;
+  Sleep((DWORD)delay);
+  int waiting = watched ? lx_ran_waiting() : 0;
+  int waited = on && watched ? lx_ran_wait() : 0;
+  if (!logging) return;
+  static char line[200];
+  int k = thread_index(tid);
+  int len = snprintf(line, sizeof line, "%s attempt=%llu tid=%lu at=0x%llx rsp=0x%llx rbx=0x%llx ctx_us=%.1f threads=%d waiting=%d waited_ms=%d\n", g_op, (unsigned long long)attempt,
+                     (unsigned long)tid, (unsigned long long)at, k >= 0 ? (unsigned long long)g_ctx[k].Rsp : 0ull, k >= 0 ? (unsigned long long)g_ctx[k].Rbx : 0ull,
+                     k >= 0 ? g_thr[k].ctx_us : -1.0, g_nran, waiting, waited);
+  lx_word fd = lx_syscall(LX_OPEN, (lx_word)(uintptr_t)path, 01 | 0100 | 02000 /* O_WRONLY|O_CREAT|O_APPEND */, 0644, 0, 0, 0);
+  if (fd < 0) return;
+  lx_syscall(LX_WRITE, fd, (lx_word)(uintptr_t)line, (lx_word)len, 0, 0, 0);
+  for (int i = 0; i < g_nran; i++) { /* each thread: its run time since the resume (µs) and its state now */
+    u64 run;
+    char state = '?';
+    if (!lx_thread_run_state(g_ran_tid[i], &run, &state)) run = g_ran_run[i];
+    len = snprintf(line, sizeof line, "  linux tid %lld ran %.1f us, state %c\n", (long long)g_ran_tid[i], (double)(run - g_ran_run[i]) / 1000.0, state);
+    lx_syscall(LX_WRITE, fd, (lx_word)(uintptr_t)line, (lx_word)len, 0, 0, 0);
+  }
+  lx_syscall(LX_CLOSE, fd, 0, 0, 0, 0, 0);
+}
+
 /*
  * suspend [avoid:ADDR:LEN]... [busy:ADDR:LEN]... [tries=N] [delay=MS]
  * Suspends every thread. If a thread's RIP lies in an avoid range (bytes about to be
@@ -1667,7 +1707,7 @@ static int cmd_suspend(void) {
       return fail("LIVE_THREAD_IN_SITE", 0, "thread %lu kept its instruction pointer in bytes to be replaced (rip 0x%llx) for %llu tries", (unsigned long)bad_tid,
                   (unsigned long long)bad_rip, (unsigned long long)tries);
     }
-    Sleep((DWORD)delay);
+    retry_wait(attempt, bad_tid, bad_rip, delay);
   }
   double took_us = paused_us();
   begin_ok();
@@ -2237,7 +2277,7 @@ static int swap_hold(const SwapArgs *a, u64 *attempt, SwapTimes *tm) {
      * one that loops: it must not get the boost for up to `tries` x `delay` ms), raised again
      * for the next hold. */
     lx_unboost();
-    Sleep((DWORD)a->delay);
+    retry_wait(*attempt, bad_tid, bad_at, a->delay);
     tm->boosted = lx_boost(g_unix_pid);
     tm->boosted_groups = g_ngroups;
     tm->sliced = g_nsliced;
@@ -2253,7 +2293,7 @@ static int cmd_swap(void) {
   u64 attempt = 0;
   int ok = parse_swap(&a);
   g_stack_bytes = 0;
-  g_ctx_flags = CONTEXT_CONTROL;
+  g_ctx_flags = GetEnvironmentVariableA("HOTPATCH_AGENT_RETRYLOG", NULL, 0) ? CONTEXT_CONTROL | CONTEXT_INTEGER : CONTEXT_CONTROL;
   g_io_server = a.io_server;
   if (ok) ok = swap_hold(&a, &attempt, &tm);
   g_ctx_flags = CONTEXT_CONTROL | CONTEXT_INTEGER;
