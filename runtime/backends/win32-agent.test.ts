@@ -865,6 +865,45 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
       if (groupBefore !== null) writeFileSync(groupFile, String(groupBefore));
     }
   });
+
+  // Last of the file's tests: the work item's pool thread lingers after it returns (an idle pool
+  // thread exits later), which would change the thread list the boost test compares.
+  test('a thread at the first byte of a site has run none of it: the swap writes under it and the thread runs the new bytes; one byte further in, it is caught', async () => {
+    const b = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: wineEnv() });
+    if (!b.ok) throw new Error(b.error.message);
+    const be = b.value;
+    const queue = await be.resolveImport('kernel32.dll', 'QueueUserWorkItem', null);
+    const region = await be.findFreeRegion({ start: be.module.base, size: be.module.sizeOfImage }, 0x1000);
+    if (!queue.ok || !region.ok) throw new Error('setup');
+    const r0 = region.value;
+    const at = (off: bigint): string => `0x${(r0 + off).toString(16)}`;
+    // A work item: nop at +0, then `jmp $` at +1: its thread spins with RIP at +1 for ever.
+    const steps: WriteStep[] = [
+      { op: 'allocate', address: r0, size: 0x1000, protection: PAGE_READWRITE },
+      { op: 'write', address: r0, bytes: new Uint8Array([0x90, 0xeb, 0xfe, 0xcc]) },
+      { op: 'protect', address: r0, size: 0x1000, protection: PAGE_EXECUTE_READWRITE },
+      { op: 'flush', address: r0, size: 0x1000 },
+    ];
+    expect((await runSteps(be, steps)).error).toBeNull();
+    const queued = await be.agent.request(`call 0x${queue.value.toString(16)} ${at(0n)} 0 0 0`);
+    expect(queued.ok && queued.value['result']).not.toBe('0x0');
+    // The spinning thread's RIP is one byte into a site from +0: caught on every try, nothing written.
+    const inside = await be.agent.request(`swap tries=3 delay=1 avoid:${at(0n)}:3 site:${at(0n)}:90ebfe:90c3cc`);
+    expect(!inside.ok && inside.error.code).toBe('LIVE_THREAD_IN_SITE');
+    expect(!inside.ok && inside.error.message).toMatch(new RegExp(`its instruction pointer in bytes to be replaced \\(${at(1n)}\\) for 3 tries`));
+    const still = await be.read(r0, 3);
+    expect(still.ok && Array.from(still.value)).toEqual([0x90, 0xeb, 0xfe]);
+    // A site from +1, the RIP itself: written on the first try; the thread runs its `ret` back
+    // to the thread pool, so afterwards no thread is anywhere in the three bytes.
+    const first = await be.agent.request(`swap tries=3 delay=1 avoid:${at(1n)}:2 site:${at(1n)}:ebfe:c3cc`);
+    expect(first.ok && first.value['attempts']).toBe(1);
+    const deadline = Date.now() + 10_000;
+    let left = await be.agent.request(`swap tries=1 delay=1 avoid:${at(0n)}:3`);
+    while (!left.ok && Date.now() < deadline) left = await be.agent.request(`swap tries=1 delay=1 avoid:${at(0n)}:3`);
+    expect(left.ok).toBe(true);
+    await be.close();
+    expect(await workerProgresses(t)).toBe(true);
+  });
 });
 
 /** The nice of the session autogroup in `file` after setting it to 2, or null when the process has

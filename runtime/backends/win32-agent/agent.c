@@ -1500,7 +1500,22 @@ typedef struct {
   u64 addr, len;
 } Range;
 
-static int in_site(u64 rip, const Range *r) { return rip >= r->addr && rip - r->addr < r->len; }
+/*
+ * A thread's RIP "in bytes to be replaced" is one past a range's first byte (PROTOCOL.md, "A
+ * thread at a site's first byte"). The ranges the driver sends are runs of redirect sites,
+ * each beginning where a redirect's jump begins: an old function's entry, or a padding run
+ * only that redirect's own short jump reaches. The compiler refuses a redirect whose bytes a
+ * branch targets or a call returns into past the first (compiler/diff/redirect-sites.ts, the
+ * thread rule), so a thread whose RIP is the first byte has executed none of the bytes being
+ * replaced: it is where a thread that branches there after the write would be, a state every
+ * patch admits (each later call takes the redirect), and it runs the new bytes from their
+ * start. Counting it as caught made a thread looping through a short function fail the pause:
+ * on the machines measured an interrupt stops such a thread at the callee's entry nearly every
+ * time (caller-loop-same.clang, step's 6 bytes: 93-97 % of single tries, main's agent alike),
+ * so 50 tries were not 50 chances. Return addresses keep the whole-site rule (see site_of's
+ * callers), and quiet ranges the whole-range one.
+ */
+static int rip_in_site(u64 rip, const Range *r) { return rip > r->addr && rip - r->addr < r->len; }
 
 /* Quiescent ranges of the current swap (format 2.4: old bodies of callers that call a changed
  * callee the old way), sorted and disjoint: no thread's RIP nor any stack word may lie in one. */
@@ -1694,7 +1709,7 @@ static int cmd_suspend(void) {
     int blocked = 0;
     for (int i = 0; i < g_nthr && !blocked; i++)
       for (int k = 0; g_thr[i].held && k < nr && !blocked; k++)
-        if (!rs[k].busy && in_site(g_ctx[i].Rip, &rs[k])) {
+        if (!rs[k].busy && rip_in_site(g_ctx[i].Rip, &rs[k])) {
           blocked = 1;
           bad_tid = g_thr[i].tid;
           bad_rip = g_ctx[i].Rip;
@@ -2231,9 +2246,10 @@ static int swap_hold(const SwapArgs *a, u64 *attempt, SwapTimes *tm) {
     for (int i = 0; i < g_nthr && !blocked; i++) {
       if (!g_thr[i].held) continue;
       u64 rip = g_ctx[i].Rip;
-      if (site_of(a->s, a->ns, rip) >= 0 || quiet_of(rip) >= 0) blocked = 1;
-      for (int k = 0; k < a->na && !blocked; k++)
-        if (in_site(rip, &a->av[k])) blocked = 1;
+      int k = site_of(a->s, a->ns, rip);
+      if ((k >= 0 && rip != a->s[k].addr) || quiet_of(rip) >= 0) blocked = 1; /* a site's first byte: see rip_in_site */
+      for (k = 0; k < a->na && !blocked; k++)
+        if (rip_in_site(rip, &a->av[k])) blocked = 1;
       if (blocked) bad_tid = g_thr[i].tid, bad_at = rip, bad_stack = 0;
     }
     /* Stacks: all in one process_vm_readv under Wine on Linux (host-io.h); a stack it did not
