@@ -868,7 +868,7 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
 
   // Last of the file's tests: the work item's pool thread lingers after it returns (an idle pool
   // thread exits later), which would change the thread list the boost test compares.
-  test('a thread at the first byte of a site has run none of it: the swap writes under it and the thread runs the new bytes; one byte further in, it is caught', async () => {
+  test('swap: a thread at the first byte of a site has run none of it, unless a site jumps there: written under it, the thread runs the new bytes; one byte further in, or at a short jump\'s target, it is caught', async () => {
     const b = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: wineEnv() });
     if (!b.ok) throw new Error(b.error.message);
     const be = b.value;
@@ -877,29 +877,41 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     if (!queue.ok || !region.ok) throw new Error('setup');
     const r0 = region.value;
     const at = (off: bigint): string => `0x${(r0 + off).toString(16)}`;
-    // A work item: nop at +0, then `jmp $` at +1: its thread spins with RIP at +1 for ever.
+    // A work item: `mov rax, r0+10` at +0, `jmp rax` at +10: its thread spins with RIP at +10 for
+    // ever (no site jump targets +10). At +0x20 a short jump to +10, as a redirect's entry to its pad.
+    const code = new Uint8Array(0x22);
+    code.set([0x48, 0xb8]);
+    new DataView(code.buffer).setBigUint64(2, r0 + 10n, true);
+    code.set([0xff, 0xe0], 10);
+    code.fill(0xcc, 12);
+    code.set([0xeb, 0xe8], 0x20);
     const steps: WriteStep[] = [
       { op: 'allocate', address: r0, size: 0x1000, protection: PAGE_READWRITE },
-      { op: 'write', address: r0, bytes: new Uint8Array([0x90, 0xeb, 0xfe, 0xcc]) },
+      { op: 'write', address: r0, bytes: code },
       { op: 'protect', address: r0, size: 0x1000, protection: PAGE_EXECUTE_READWRITE },
       { op: 'flush', address: r0, size: 0x1000 },
     ];
     expect((await runSteps(be, steps)).error).toBeNull();
     const queued = await be.agent.request(`call 0x${queue.value.toString(16)} ${at(0n)} 0 0 0`);
     expect(queued.ok && queued.value['result']).not.toBe('0x0');
-    // The spinning thread's RIP is one byte into a site from +0: caught on every try, nothing written.
-    const inside = await be.agent.request(`swap tries=3 delay=1 avoid:${at(0n)}:3 site:${at(0n)}:90ebfe:90c3cc`);
+    const imm = Buffer.from(code.subarray(9, 10)).toString('hex');
+    // RIP one byte into a site from +9: caught on every try, nothing written.
+    const inside = await be.agent.request(`swap tries=3 delay=1 avoid:${at(9n)}:3 site:${at(9n)}:${imm}ffe0:${imm}c3cc`);
     expect(!inside.ok && inside.error.code).toBe('LIVE_THREAD_IN_SITE');
-    expect(!inside.ok && inside.error.message).toMatch(new RegExp(`its instruction pointer in bytes to be replaced \\(${at(1n)}\\) for 3 tries`));
-    const still = await be.read(r0, 3);
-    expect(still.ok && Array.from(still.value)).toEqual([0x90, 0xeb, 0xfe]);
-    // A site from +1, the RIP itself: written on the first try; the thread runs its `ret` back
-    // to the thread pool, so afterwards no thread is anywhere in the three bytes.
-    const first = await be.agent.request(`swap tries=3 delay=1 avoid:${at(1n)}:2 site:${at(1n)}:ebfe:c3cc`);
+    expect(!inside.ok && inside.error.message).toMatch(new RegExp(`its instruction pointer in bytes to be replaced \\(${at(10n)}\\) for 3 tries`));
+    // RIP at the first byte of a site that another site's short jump reaches (a thread that came
+    // through a redirect's entry into its pad, both rewritten): caught too.
+    const padded = await be.agent.request(`swap tries=3 delay=1 avoid:${at(10n)}:2 avoid:${at(0x20n)}:2 site:${at(10n)}:ffe0:c3cc site:${at(0x20n)}:ebe8:cccc`);
+    expect(!padded.ok && padded.error.code).toBe('LIVE_THREAD_IN_SITE');
+    const still = await be.read(r0, 0x22);
+    expect(still.ok && Buffer.from(still.value).equals(Buffer.from(code))).toBe(true);
+    // A site from +10, the RIP itself, no site jumping there: written on the first try; the thread
+    // runs its `ret` back to the thread pool, so afterwards no thread is anywhere in +9..+12.
+    const first = await be.agent.request(`swap tries=3 delay=1 avoid:${at(10n)}:2 site:${at(10n)}:ffe0:c3cc`);
     expect(first.ok && first.value['attempts']).toBe(1);
     const deadline = Date.now() + 10_000;
-    let left = await be.agent.request(`swap tries=1 delay=1 avoid:${at(0n)}:3`);
-    while (!left.ok && Date.now() < deadline) left = await be.agent.request(`swap tries=1 delay=1 avoid:${at(0n)}:3`);
+    let left = await be.agent.request(`swap tries=1 delay=1 avoid:${at(9n)}:3`);
+    while (!left.ok && Date.now() < deadline) left = await be.agent.request(`swap tries=1 delay=1 avoid:${at(9n)}:3`);
     expect(left.ok).toBe(true);
     await be.close();
     expect(await workerProgresses(t)).toBe(true);

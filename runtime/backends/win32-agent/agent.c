@@ -1500,22 +1500,7 @@ typedef struct {
   u64 addr, len;
 } Range;
 
-/*
- * A thread's RIP "in bytes to be replaced" is one past a range's first byte (PROTOCOL.md, "A
- * thread at a site's first byte"). The ranges the driver sends are runs of redirect sites,
- * each beginning where a redirect's jump begins: an old function's entry, or a padding run
- * only that redirect's own short jump reaches. The compiler refuses a redirect whose bytes a
- * branch targets or a call returns into past the first (compiler/diff/redirect-sites.ts, the
- * thread rule), so a thread whose RIP is the first byte has executed none of the bytes being
- * replaced: it is where a thread that branches there after the write would be, a state every
- * patch admits (each later call takes the redirect), and it runs the new bytes from their
- * start. Counting it as caught made a thread looping through a short function fail the pause:
- * on the machines measured an interrupt stops such a thread at the callee's entry nearly every
- * time (caller-loop-same.clang, step's 6 bytes: 93-97 % of single tries, main's agent alike),
- * so 50 tries were not 50 chances. Return addresses keep the whole-site rule (see site_of's
- * callers), and quiet ranges the whole-range one.
- */
-static int rip_in_site(u64 rip, const Range *r) { return rip > r->addr && rip - r->addr < r->len; }
+static int in_site(u64 rip, const Range *r) { return rip >= r->addr && rip - r->addr < r->len; }
 
 /* Quiescent ranges of the current swap (format 2.4: old bodies of callers that call a changed
  * callee the old way), sorted and disjoint: no thread's RIP nor any stack word may lie in one. */
@@ -1709,7 +1694,7 @@ static int cmd_suspend(void) {
     int blocked = 0;
     for (int i = 0; i < g_nthr && !blocked; i++)
       for (int k = 0; g_thr[i].held && k < nr && !blocked; k++)
-        if (!rs[k].busy && rip_in_site(g_ctx[i].Rip, &rs[k])) {
+        if (!rs[k].busy && in_site(g_ctx[i].Rip, &rs[k])) {
           blocked = 1;
           bad_tid = g_thr[i].tid;
           bad_rip = g_ctx[i].Rip;
@@ -1766,6 +1751,46 @@ static int site_of(const Site *s, int n, u64 v) {
     else return mid;
   }
   return -1;
+}
+
+/*
+ * swap: a thread whose RIP is the first byte of a site or `avoid` range is not caught unless a
+ * site's current bytes jump there (PROTOCOL.md, "Retries"). The ranges are runs of redirect
+ * sites, each starting where a redirect's jump starts (an old function's entry, or the padding
+ * its short jump reaches), and the compiler's thread rule allows no branch target or return
+ * address past that byte (compiler/diff/redirect-sites.ts). A thread at an entry has executed
+ * none of the bytes being replaced: it is where a thread branching there just after the write
+ * would be, a state every patch admits. A thread at a pad came through its entry's short jump,
+ * mid-redirect: when that jump is being rewritten too (a revert, or a supersede that changes the
+ * redirect's form) the pad may go back to padding under it, so it stays caught; when the jump
+ * stays, the pad's new bytes are the redirect it keeps. Counting every first byte as caught
+ * failed pauses: a thread looping through a short function is stopped by any interrupt at the
+ * callee's entry nearly every time on the machines measured (bench/pause-load-entry.ts).
+ * `suspend`, which has no site bytes, keeps the whole-range rule.
+ */
+static int site_jumps_to(const Site *s, int n, u64 v) {
+  for (int i = 0; i < n; i++) {
+    const unsigned char *b = s[i].expected;
+    int32_t rel;
+    u64 abs;
+    if (s[i].len >= 2 && b[0] == 0xeb && s[i].addr + 2 + (u64)(int64_t)(signed char)b[1] == v) return 1;
+    if (s[i].len >= 5 && b[0] == 0xe9 && (memcpy(&rel, b + 1, 4), s[i].addr + 5 + (u64)(int64_t)rel == v)) return 1;
+    if (s[i].len >= 14 && b[0] == 0xff && b[1] == 0x25 && !b[2] && !b[3] && !b[4] && !b[5] && (memcpy(&abs, b + 6, 8), abs == v)) return 1;
+  }
+  return 0;
+}
+
+/* 1 when a held thread at `rip` is caught by a swap's sites, quiet ranges or avoid ranges. */
+static int swap_catches(const Site *s, int ns, const Range *av, int na, u64 rip) {
+  if (quiet_of(rip) >= 0) return 1;
+  int k = site_of(s, ns, rip), first = k >= 0 && rip == s[k].addr;
+  if (k >= 0 && !first) return 1;
+  for (int i = 0; i < na; i++) {
+    if (!in_site(rip, &av[i])) continue;
+    if (rip != av[i].addr) return 1;
+    first = 1;
+  }
+  return first && site_jumps_to(s, ns, rip);
 }
 
 /* A word on the stack that would return into the middle of a site (a call whose return
@@ -2246,10 +2271,7 @@ static int swap_hold(const SwapArgs *a, u64 *attempt, SwapTimes *tm) {
     for (int i = 0; i < g_nthr && !blocked; i++) {
       if (!g_thr[i].held) continue;
       u64 rip = g_ctx[i].Rip;
-      int k = site_of(a->s, a->ns, rip);
-      if ((k >= 0 && rip != a->s[k].addr) || quiet_of(rip) >= 0) blocked = 1; /* a site's first byte: see rip_in_site */
-      for (k = 0; k < a->na && !blocked; k++)
-        if (rip_in_site(rip, &a->av[k])) blocked = 1;
+      if (swap_catches(a->s, a->ns, a->av, a->na, rip)) blocked = 1;
       if (blocked) bad_tid = g_thr[i].tid, bad_at = rip, bad_stack = 0;
     }
     /* Stacks: all in one process_vm_readv under Wine on Linux (host-io.h); a stack it did not
