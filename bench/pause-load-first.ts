@@ -5,7 +5,9 @@
  * a fresh agent opens it, allocates code memory, writes it (as `hotpatch live` does before its
  * pause), then swaps 48 sites there and back PAUSES times. Prints per pause its index, the pause
  * and its parts (hold = suspend call + context reads + confirmation; check; compare; store;
- * resume) and each thread's context read (`contextsUs`: the wait until it stopped), and per
+ * resume) and each thread's context read (`contextsUs`: the wait until it stopped), the Linux
+ * time run and time waiting for a core of the target's, the wineserver's and the agent's boosted
+ * threads during the pause (HOTPATCH_AGENT_SCHEDSTAT=1), and per
  * variant the first pauses against the later ones. The fresh processes alternate between the
  * agent's default boost and HOTPATCH_AGENT_BOOST=nice (no short slices). `BUSY=N`: N more
  * processes spinning for the run (bench/cpu-load.ts). Every swap must succeed and leave the
@@ -32,6 +34,13 @@ const node = host === undefined ? null : fetchRealFile(host);
 if (node === null || !node.ok) throw new Error('node.exe unavailable (npm run samples:fetch)');
 const must = mustRequest;
 const ms = (x: unknown): string => (Number(x) / 1000).toFixed(2);
+// HOTPATCH_AGENT_SCHEDSTAT=1: during the pause, the time run and the time waiting for a core
+// (Linux schedstat) of the target's, the wineserver's and the agent's boosted threads.
+const sched = (r: Record<string, unknown>): string => {
+  const run = r['schedRunUs'], wait = r['schedWaitUs'];
+  if (!Array.isArray(run) || !Array.isArray(wait)) return '';
+  return `; ran ${run.map(ms).join('/')} waited ${wait.map(ms).join('/')} (target/server/agent), longest wait ${ms(r['schedMaxWaitUs'])}`;
+};
 // Worker threads that sleep in a wait most of the time (an addon's thread pool) and the 1 ms timer.
 const script = 'require("fs").writeFileSync("pid", String(process.pid)); for (let i = 0; i < 4; i++) require("crypto").pbkdf2("x", "y", 1, 8, "sha1", () => {}); setInterval(() => {}, 1)';
 process.stdout.write(`${processes} fresh node.exe, ${pauses} pauses each, 48 sites, ${cpus().length} cores, load ${loadavg()[0]!.toFixed(1)}, +${process.env['BUSY'] ?? '0'} busy${extraSwap ? `, swap ${extraSwap}` : ''}\n`);
@@ -45,7 +54,7 @@ for (let p = 0; p < processes; p++) {
   const dir = mkdtempSync(join(tmpdir(), 'hp-first-pause-'));
   const proc = startWineToFiles(node.value, ['-e', script], dir, 'node', { NODE_SKIP_PLATFORM_CHECK: '1' });
   const v = variants[p % variants.length]!;
-  const a = await startAgent({ env: { ...wineEnv(), ...v.env }, ...(agentPath === undefined ? {} : { agentPath }) });
+  const a = await startAgent({ env: { ...wineEnv(), HOTPATCH_AGENT_SCHEDSTAT: '1', ...v.env }, ...(agentPath === undefined ? {} : { agentPath }) });
   if (!a.ok) throw new Error(a.error.message);
   const agent = a.value;
   try {
@@ -61,7 +70,7 @@ for (let p = 0; p < processes; p++) {
       const ctx = (r['contextsUs'] as number[] | undefined) ?? [];
       (k === 0 ? v.firsts : v.laters).push(Number(r['pausedUs']) / 1000);
       process.stdout.write(
-        `  node ${p} (${v.name}) pause ${k}: ${ms(r['pausedUs'])} ms = hold ${ms(r['holdUs'])} (${ms(r['suspendCallUs'])} + ${ms(r['contextUs'])} + ${ms(r['listUs'])}) / ${ms(r['checkUs'])} / ${ms(r['compareUs'])} / ${ms(r['storeUs'])} / ${ms(r['resumeUs'])}; ${String(r['threads'])} thr, slowest context ${ms(Math.max(0, ...ctx))} (${ctx.map((c) => ms(c)).join(' ')}); boosted ${String(r['boosted'])}, slices ${String(r['boostedSlices'])}; load ${loadavg()[0]!.toFixed(1)}\n`,
+        `  node ${p} (${v.name}) pause ${k}: ${ms(r['pausedUs'])} ms = hold ${ms(r['holdUs'])} (${ms(r['suspendCallUs'])} + ${ms(r['contextUs'])} + ${ms(r['listUs'])}) / ${ms(r['checkUs'])} / ${ms(r['compareUs'])} / ${ms(r['storeUs'])} / ${ms(r['resumeUs'])}; ${String(r['threads'])} thr, slowest context ${ms(Math.max(0, ...ctx))} (${ctx.map((c) => ms(c)).join(' ')}); boosted ${String(r['boosted'])}, slices ${String(r['boostedSlices'])}${sched(r)}; load ${loadavg()[0]!.toFixed(1)}\n`,
       );
     }
     await must(agent, `free 0x${base.toString(16)}`);

@@ -30,7 +30,11 @@ const p = startWineToFiles(node.value, ['-e', 'require("fs").writeFileSync("pid"
 const sessions: { name: string; agent: AgentConnection }[] = [];
 // boost=none: no boost; boost=nice: nice -20 and autogroups only (the agent before the short
 // slices); the default: nice -20, autogroups and the shortest slice (host-sched.h).
-for (const [name, extra] of [['boost=none', { HOTPATCH_AGENT_BOOST: 'none' }], ['boost=nice', { HOTPATCH_AGENT_BOOST: 'nice' }], ['boost (default)', {}]] as const) {
+// boost=rt (HOTPATCH_AGENT_BOOST=rt): SCHED_FIFO for the pause instead of the slice, an option
+// measured against the default. BOOSTS=none,nice,default,rt picks the sessions (default: the first three).
+const boosts = (process.env['BOOSTS'] ?? 'none,nice,default').split(',');
+const allBoosts = [['none', 'boost=none', { HOTPATCH_AGENT_BOOST: 'none' }], ['nice', 'boost=nice', { HOTPATCH_AGENT_BOOST: 'nice' }], ['default', 'boost (default)', {}], ['rt', 'boost=rt', { HOTPATCH_AGENT_BOOST: 'rt' }]] as const;
+for (const [, name, extra] of allBoosts.filter(([key]) => boosts.includes(key))) {
   const a = await startAgent({ env: { ...wineEnv(), ...extra }, ...(agentPath === undefined ? {} : { agentPath }) });
   if (!a.ok) throw new Error(a.error.message);
   sessions.push({ name, agent: a.value });

@@ -802,6 +802,38 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
       expect(kept.ok && Buffer.from(kept.value).toString('hex')).toBe('c3c3');
       for (const tid of tasks()) expect(getPriority(tid)).toBe(3);
       expect(schedOf()).toEqual(schedBefore);
+      // A swap whose threads are caught on every try (an avoid range over the whole user space):
+      // while the retry waits the target runs unboosted (a caught thread may be one that loops),
+      // and after the refusal every value is back.
+      const caught = be.agent.request('swap tries=2 delay=1500 avoid:0x10000:0x7ffffffe0000');
+      await new Promise((r) => setTimeout(r, 700));
+      const during = tasks().map((tid) => getPriority(tid));
+      const refused = await caught;
+      expect(!refused.ok && refused.error.code).toBe('LIVE_THREAD_IN_SITE');
+      expect(during.every((n) => n === 3)).toBe(true);
+      for (const tid of tasks()) expect(getPriority(tid)).toBe(3);
+      expect(schedOf()).toEqual(schedBefore);
+      // A swap without sites (a span with no redirect: it moves no memory) is boosted the same,
+      // by a fresh agent that has not looked for the target's Linux pid yet, and puts every value back.
+      const bare = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: { ...wineEnv(), HOTPATCH_AGENT_SCHEDSTAT: '1' } });
+      if (!bare.ok) throw new Error(bare.error.message);
+      const nosite = await bare.value.agent.request('swap tries=5 delay=1');
+      if (!nosite.ok) throw new Error(nosite.error.message);
+      expect([nosite.value['sites'], nosite.value['io']]).toEqual([0, 'none']);
+      expect(nosite.value['boosted']).toBeGreaterThanOrEqual(tasks().length + serverTasks + 1);
+      if (groupBefore !== null) expect(nosite.value['boostedGroups']).toBeGreaterThanOrEqual(1);
+      expect(nosite.value['boostedSlices']).toBe(nosite.value['boosted']);
+      for (const tid of tasks()) expect(getPriority(tid)).toBe(3);
+      if (groupBefore !== null) expect(groupNice()).toBe(2);
+      expect(schedOf()).toEqual(schedBefore);
+      // HOTPATCH_AGENT_SCHEDSTAT=1: the Linux run time of the target, the wineserver and the agent
+      // during the pause (each ran: the target's threads their suspend handler, the server the
+      // requests, the agent the calls), and their waits for a core.
+      const run = nosite.value['schedRunUs'] as number[];
+      expect(run.length).toBe(3);
+      expect(run.every((x) => x > 0)).toBe(true);
+      expect((nosite.value['schedWaitUs'] as number[]).every((x) => x >= 0)).toBe(true);
+      await bare.value.abandon();
       // HOTPATCH_AGENT_BOOST=nice: nice -20 and the autogroups, no slice.
       const nice = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: { ...wineEnv(), HOTPATCH_AGENT_BOOST: 'nice' } });
       if (!nice.ok) throw new Error(nice.error.message);
@@ -809,11 +841,22 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
       expect(ni.ok && ni.value['boosted']).toBeGreaterThan(0);
       expect(ni.ok && ni.value['boostedSlices']).toBe(0);
       await nice.value.abandon();
+      // HOTPATCH_AGENT_BOOST=rt (an option): SCHED_FIFO for the pause, every policy, slice and nice back after.
+      const rt = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: { ...wineEnv(), HOTPATCH_AGENT_BOOST: 'rt' } });
+      if (!rt.ok) throw new Error(rt.error.message);
+      const rr = await rt.value.agent.request(`swap tries=5 delay=1 site:${at(0x40)}:c3c3:c3c3`);
+      expect(rr.ok && rr.value['boosted']).toBeGreaterThan(0);
+      expect(rr.ok && rr.value['boostedSlices']).toBe(rr.ok && rr.value['boosted']);
+      for (const tid of tasks()) expect(getPriority(tid)).toBe(3);
+      expect(schedOf()).toEqual(schedBefore);
+      await rt.value.abandon();
       // HOTPATCH_AGENT_BOOST=none: nothing raised.
       const off = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: { ...wineEnv(), HOTPATCH_AGENT_BOOST: 'none' } });
       if (!off.ok) throw new Error(off.error.message);
       const n = await off.value.agent.request(`swap tries=5 delay=1 site:${at(0x40)}:c3c3:c3c3`);
       expect(n.ok && n.value['boosted']).toBe(0);
+      const n0 = await off.value.agent.request('swap tries=5 delay=1');
+      expect(n0.ok && n0.value['boosted']).toBe(0);
       await off.value.abandon();
       await be.abandon(); // the log frees the region
       expect(await workerProgresses(t)).toBe(true);
@@ -821,6 +864,57 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
       for (const tid of tasks()) setPriority(tid, 0);
       if (groupBefore !== null) writeFileSync(groupFile, String(groupBefore));
     }
+  });
+
+  // Last of the file's tests: the work item's pool thread lingers after it returns (an idle pool
+  // thread exits later), which would change the thread list the boost test compares.
+  test('swap: a thread at the first byte of a site has run none of it, unless a site jumps there: written under it, the thread runs the new bytes; one byte further in, or at a short jump\'s target, it is caught', async () => {
+    const b = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: wineEnv() });
+    if (!b.ok) throw new Error(b.error.message);
+    const be = b.value;
+    const queue = await be.resolveImport('kernel32.dll', 'QueueUserWorkItem', null);
+    const region = await be.findFreeRegion({ start: be.module.base, size: be.module.sizeOfImage }, 0x1000);
+    if (!queue.ok || !region.ok) throw new Error('setup');
+    const r0 = region.value;
+    const at = (off: bigint): string => `0x${(r0 + off).toString(16)}`;
+    // A work item: `mov rax, r0+10` at +0, `jmp rax` at +10: its thread spins with RIP at +10 for
+    // ever (no site jump targets +10). At +0x20 a short jump to +10, as a redirect's entry to its pad.
+    const code = new Uint8Array(0x22);
+    code.set([0x48, 0xb8]);
+    new DataView(code.buffer).setBigUint64(2, r0 + 10n, true);
+    code.set([0xff, 0xe0], 10);
+    code.fill(0xcc, 12);
+    code.set([0xeb, 0xe8], 0x20);
+    const steps: WriteStep[] = [
+      { op: 'allocate', address: r0, size: 0x1000, protection: PAGE_READWRITE },
+      { op: 'write', address: r0, bytes: code },
+      { op: 'protect', address: r0, size: 0x1000, protection: PAGE_EXECUTE_READWRITE },
+      { op: 'flush', address: r0, size: 0x1000 },
+    ];
+    expect((await runSteps(be, steps)).error).toBeNull();
+    const queued = await be.agent.request(`call 0x${queue.value.toString(16)} ${at(0n)} 0 0 0`);
+    expect(queued.ok && queued.value['result']).not.toBe('0x0');
+    const imm = Buffer.from(code.subarray(9, 10)).toString('hex');
+    // RIP one byte into a site from +9: caught on every try, nothing written.
+    const inside = await be.agent.request(`swap tries=3 delay=1 avoid:${at(9n)}:3 site:${at(9n)}:${imm}ffe0:${imm}c3cc`);
+    expect(!inside.ok && inside.error.code).toBe('LIVE_THREAD_IN_SITE');
+    expect(!inside.ok && inside.error.message).toMatch(new RegExp(`its instruction pointer in bytes to be replaced \\(${at(10n)}\\) for 3 tries`));
+    // RIP at the first byte of a site that another site's short jump reaches (a thread that came
+    // through a redirect's entry into its pad, both rewritten): caught too.
+    const padded = await be.agent.request(`swap tries=3 delay=1 avoid:${at(10n)}:2 avoid:${at(0x20n)}:2 site:${at(10n)}:ffe0:c3cc site:${at(0x20n)}:ebe8:cccc`);
+    expect(!padded.ok && padded.error.code).toBe('LIVE_THREAD_IN_SITE');
+    const still = await be.read(r0, 0x22);
+    expect(still.ok && Buffer.from(still.value).equals(Buffer.from(code))).toBe(true);
+    // A site from +10, the RIP itself, no site jumping there: written on the first try; the thread
+    // runs its `ret` back to the thread pool, so afterwards no thread is anywhere in +9..+12.
+    const first = await be.agent.request(`swap tries=3 delay=1 avoid:${at(10n)}:2 site:${at(10n)}:ffe0:c3cc`);
+    expect(first.ok && first.value['attempts']).toBe(1);
+    const deadline = Date.now() + 10_000;
+    let left = await be.agent.request(`swap tries=1 delay=1 avoid:${at(9n)}:3`);
+    while (!left.ok && Date.now() < deadline) left = await be.agent.request(`swap tries=1 delay=1 avoid:${at(9n)}:3`);
+    expect(left.ok).toBe(true);
+    await be.close();
+    expect(await workerProgresses(t)).toBe(true);
   });
 });
 

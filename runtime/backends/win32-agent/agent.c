@@ -34,6 +34,7 @@ typedef uint64_t u64;
 
 #include "host-io.h" /* memory I/O through the Linux kernel under Wine */
 #include "host-sched.h" /* the pause's scheduling boost under Wine on Linux */
+#include "host-ran.h" /* between tries: did the target's threads run since the resume */
 
 /* ---------- response buffer ---------- */
 
@@ -1586,6 +1587,45 @@ static int thread_touches(const CONTEXT *c, u64 stack_top, const Range *rs, int 
   return 0;
 }
 
+static int64_t target_unix_pid(void);
+/*
+ * The wait between two tries of a hold, the threads resumed (host-ran.h): the request's delay,
+ * then, under Wine on Linux, until every thread of the target woken by the resume has run (a
+ * thread re-suspended before its first turn stops again at the same RIP: the try would not
+ * count). HOTPATCH_AGENT_RAN=off leaves the second wait out (comparisons);
+ * HOTPATCH_AGENT_RETRYLOG=PATH (a Linux path, diagnostics) appends one line per try: attempt,
+ * the caught thread and address, the threads still waiting for a turn after the delay, and the
+ * ms waited for them (-1: gave up after LX_RAN_WAIT_MS).
+ */
+static void retry_wait(u64 attempt, DWORD tid, u64 at, u64 delay) {
+  char v[8], path[260];
+  DWORD n = GetEnvironmentVariableA("HOTPATCH_AGENT_RAN", v, sizeof v);
+  int on = !(n > 0 && n < sizeof v && strcmp(v, "off") == 0);
+  DWORD np = GetEnvironmentVariableA("HOTPATCH_AGENT_RETRYLOG", path, sizeof path);
+  int logging = np > 0 && np < sizeof path && lx_host();
+  int watched = (on || logging) && lx_ran_begin(target_unix_pid()) > 0;
+  Sleep((DWORD)delay);
+  int waiting = watched ? lx_ran_waiting() : 0;
+  int waited = on && watched ? lx_ran_wait() : 0;
+  if (!logging) return;
+  static char line[200];
+  int k = thread_index(tid);
+  int len = snprintf(line, sizeof line, "%s attempt=%llu tid=%lu at=0x%llx rsp=0x%llx rbx=0x%llx ctx_us=%.1f threads=%d waiting=%d waited_ms=%d\n", g_op, (unsigned long long)attempt,
+                     (unsigned long)tid, (unsigned long long)at, k >= 0 ? (unsigned long long)g_ctx[k].Rsp : 0ull, k >= 0 ? (unsigned long long)g_ctx[k].Rbx : 0ull,
+                     k >= 0 ? g_thr[k].ctx_us : -1.0, g_nran, waiting, waited);
+  lx_word fd = lx_syscall(LX_OPEN, (lx_word)(uintptr_t)path, 01 | 0100 | 02000 /* O_WRONLY|O_CREAT|O_APPEND */, 0644, 0, 0, 0);
+  if (fd < 0) return;
+  lx_syscall(LX_WRITE, fd, (lx_word)(uintptr_t)line, (lx_word)len, 0, 0, 0);
+  for (int i = 0; i < g_nran; i++) { /* each thread: its run time since the resume (µs) and its state now */
+    u64 run;
+    char state = '?';
+    if (!lx_thread_run_state(g_ran_tid[i], &run, &state)) run = g_ran_run[i];
+    len = snprintf(line, sizeof line, "  linux tid %lld ran %.1f us, state %c\n", (long long)g_ran_tid[i], (double)(run - g_ran_run[i]) / 1000.0, state);
+    lx_syscall(LX_WRITE, fd, (lx_word)(uintptr_t)line, (lx_word)len, 0, 0, 0);
+  }
+  lx_syscall(LX_CLOSE, fd, 0, 0, 0, 0, 0);
+}
+
 /*
  * suspend [avoid:ADDR:LEN]... [busy:ADDR:LEN]... [tries=N] [delay=MS]
  * Suspends every thread. If a thread's RIP lies in an avoid range (bytes about to be
@@ -1667,7 +1707,7 @@ static int cmd_suspend(void) {
       return fail("LIVE_THREAD_IN_SITE", 0, "thread %lu kept its instruction pointer in bytes to be replaced (rip 0x%llx) for %llu tries", (unsigned long)bad_tid,
                   (unsigned long long)bad_rip, (unsigned long long)tries);
     }
-    Sleep((DWORD)delay);
+    retry_wait(attempt, bad_tid, bad_rip, delay);
   }
   double took_us = paused_us();
   begin_ok();
@@ -1711,6 +1751,46 @@ static int site_of(const Site *s, int n, u64 v) {
     else return mid;
   }
   return -1;
+}
+
+/*
+ * swap: a thread whose RIP is the first byte of a site or `avoid` range is not caught unless a
+ * site's current bytes jump there (PROTOCOL.md, "Retries"). The ranges are runs of redirect
+ * sites, each starting where a redirect's jump starts (an old function's entry, or the padding
+ * its short jump reaches), and the compiler's thread rule allows no branch target or return
+ * address past that byte (compiler/diff/redirect-sites.ts). A thread at an entry has executed
+ * none of the bytes being replaced: it is where a thread branching there just after the write
+ * would be, a state every patch admits. A thread at a pad came through its entry's short jump,
+ * mid-redirect: when that jump is being rewritten too (a revert, or a supersede that changes the
+ * redirect's form) the pad may go back to padding under it, so it stays caught; when the jump
+ * stays, the pad's new bytes are the redirect it keeps. Counting every first byte as caught
+ * failed pauses: a thread looping through a short function is stopped by any interrupt at the
+ * callee's entry nearly every time on the machines measured (bench/pause-load-entry.ts).
+ * `suspend`, which has no site bytes, keeps the whole-range rule.
+ */
+static int site_jumps_to(const Site *s, int n, u64 v) {
+  for (int i = 0; i < n; i++) {
+    const unsigned char *b = s[i].expected;
+    int32_t rel;
+    u64 abs;
+    if (s[i].len >= 2 && b[0] == 0xeb && s[i].addr + 2 + (u64)(int64_t)(signed char)b[1] == v) return 1;
+    if (s[i].len >= 5 && b[0] == 0xe9 && (memcpy(&rel, b + 1, 4), s[i].addr + 5 + (u64)(int64_t)rel == v)) return 1;
+    if (s[i].len >= 14 && b[0] == 0xff && b[1] == 0x25 && !b[2] && !b[3] && !b[4] && !b[5] && (memcpy(&abs, b + 6, 8), abs == v)) return 1;
+  }
+  return 0;
+}
+
+/* 1 when a held thread at `rip` is caught by a swap's sites, quiet ranges or avoid ranges. */
+static int swap_catches(const Site *s, int ns, const Range *av, int na, u64 rip) {
+  if (quiet_of(rip) >= 0) return 1;
+  int k = site_of(s, ns, rip), first = k >= 0 && rip == s[k].addr;
+  if (k >= 0 && !first) return 1;
+  for (int i = 0; i < na; i++) {
+    if (!in_site(rip, &av[i])) continue;
+    if (rip != av[i].addr) return 1;
+    first = 1;
+  }
+  return first && site_jumps_to(s, ns, rip);
 }
 
 /* A word on the stack that would return into the middle of a site (a call whose return
@@ -2168,10 +2248,14 @@ static int swap_hold(const SwapArgs *a, u64 *attempt, SwapTimes *tm) {
   g_quiet = a->qu;
   g_nquiet = a->nq;
   if (!learn_threads(&e)) return fail("LIVE_SUSPEND_FAILED", e, "cannot list the threads of process %lu", (unsigned long)g_pid);
-  if (stacks && !a->io_server) target_unix_pid(); /* before the pause, once per open (host-io.h) */
+  /* The target's Linux pid, before the pause, once per open (host-io.h): for the kernel's memory
+   * path, and for the boost (host-sched.h), which a swap without sites or quiet ranges (it reads
+   * no memory) needs too: its hold waits for the same wake-ups. */
+  if ((stacks && !a->io_server) || (!stacks && lx_boost_wanted())) target_unix_pid();
   tm->boosted = lx_boost(g_unix_pid); /* for the pause: nice -20 (host-sched.h), undone at resume */
   tm->boosted_groups = g_ngroups;
   tm->sliced = g_nsliced;
+  lx_stat_begin(); /* HOTPATCH_AGENT_SCHEDSTAT=1: where the hold waited (host-sched.h) */
   for (*attempt = 1;; (*attempt)++) {
     DWORD ctx_tid = 0;
     g_t_stacks = 0;
@@ -2187,9 +2271,7 @@ static int swap_hold(const SwapArgs *a, u64 *attempt, SwapTimes *tm) {
     for (int i = 0; i < g_nthr && !blocked; i++) {
       if (!g_thr[i].held) continue;
       u64 rip = g_ctx[i].Rip;
-      if (site_of(a->s, a->ns, rip) >= 0 || quiet_of(rip) >= 0) blocked = 1;
-      for (int k = 0; k < a->na && !blocked; k++)
-        if (in_site(rip, &a->av[k])) blocked = 1;
+      if (swap_catches(a->s, a->ns, a->av, a->na, rip)) blocked = 1;
       if (blocked) bad_tid = g_thr[i].tid, bad_at = rip, bad_stack = 0;
     }
     /* Stacks: all in one process_vm_readv under Wine on Linux (host-io.h); a stack it did not
@@ -2229,7 +2311,15 @@ static int swap_hold(const SwapArgs *a, u64 *attempt, SwapTimes *tm) {
     if (*attempt >= a->tries)
       return fail("LIVE_THREAD_IN_SITE", 0, "thread %lu kept %s in bytes to be replaced (0x%llx) for %llu tries", (unsigned long)bad_tid,
                   bad_stack ? "a return address" : "its instruction pointer", (unsigned long long)bad_at, (unsigned long long)a->tries);
-    Sleep((DWORD)a->delay);
+    /* The target runs unboosted while the retry waits (a thread caught again and again may be
+     * one that loops: it must not get the boost for up to `tries` x `delay` ms), raised again
+     * for the next hold. */
+    lx_unboost();
+    retry_wait(*attempt, bad_tid, bad_at, a->delay);
+    tm->boosted = lx_boost(g_unix_pid);
+    tm->boosted_groups = g_ngroups;
+    tm->sliced = g_nsliced;
+    lx_stat_begin();
   }
 }
 
@@ -2241,7 +2331,7 @@ static int cmd_swap(void) {
   u64 attempt = 0;
   int ok = parse_swap(&a);
   g_stack_bytes = 0;
-  g_ctx_flags = CONTEXT_CONTROL;
+  g_ctx_flags = GetEnvironmentVariableA("HOTPATCH_AGENT_RETRYLOG", NULL, 0) ? CONTEXT_CONTROL | CONTEXT_INTEGER : CONTEXT_CONTROL;
   g_io_server = a.io_server;
   if (ok) ok = swap_hold(&a, &attempt, &tm);
   g_ctx_flags = CONTEXT_CONTROL | CONTEXT_INTEGER;
@@ -2255,6 +2345,8 @@ static int cmd_swap(void) {
     for (int i = 0; i < g_nthr; i++)
       if (g_thr[i].held && rips && ctx_us) ctx_us[nthreads] = g_thr[i].ctx_us, rips[nthreads++] = g_ctx[i].Rip;
     double paused = resume_all();
+    double srun[3], swait[3], smax;
+    int stat = lx_stat_end(srun, swait, &smax);
     lx_unboost();
     if (g_in_tx)
       for (int i = 0; i < a.ns; i++) {
@@ -2277,6 +2369,8 @@ static int cmd_swap(void) {
     out_fmt(",\"suspendUs\":%.1f,\"writeUs\":%.1f,\"pausedUs\":%.1f", tm.hold + tm.check, tm.compare + tm.store, paused);
     out_fmt(",\"suspendCallUs\":%.1f,\"contextUs\":%.1f,\"listUs\":%.1f,\"stackUs\":%.1f,\"stackReads\":%d,\"boosted\":%d,\"boostedGroups\":%d,\"boostedSlices\":%d", g_t_suspend_call,
             g_t_contexts, g_t_list, g_t_stacks, g_stack_reads, tm.boosted, tm.boosted_groups, tm.sliced);
+    if (stat)
+      out_fmt(",\"schedRunUs\":[%.1f,%.1f,%.1f],\"schedWaitUs\":[%.1f,%.1f,%.1f],\"schedMaxWaitUs\":%.1f", srun[0], srun[1], srun[2], swait[0], swait[1], swait[2], smax);
     /* Each held thread's context read (its wait to stop), in the order read: where a long hold went. */
     out_fmt(",\"contextsUs\":[");
     for (int i = 0; i < nthreads; i++) out_fmt("%s%.1f", i ? "," : "", ctx_us[i]);

@@ -72,8 +72,25 @@ static int lx_slices_wanted(void) {
   return !(n > 0 && n < sizeof mode && strcmp(mode, "nice") == 0);
 }
 
+/*
+ * HOTPATCH_AGENT_BOOST=rt (a measured option, never the default): instead of the short slice,
+ * SCHED_FIFO for the pause (priority 1 for the target's threads, 2 for the wineserver's and
+ * the agent's, so the agent always gets a core to put everything back), restored like the
+ * slice. Why it is not the default: an agent killed mid-pause would leave the target
+ * real-time (PROTOCOL.md, "The hold on a busy machine"). Why it exists: a fair-class wake-up,
+ * nice -20 and the shortest slice included, still waits for the tick now and then, a
+ * real-time one does not (measured: PROTOCOL.md).
+ */
+static int g_rt_prio; /* the SCHED_FIFO priority for the threads being boosted, 0: not rt */
+static int lx_rt_wanted(void) {
+  char mode[16];
+  DWORD n = GetEnvironmentVariableA("HOTPATCH_AGENT_BOOST", mode, sizeof mode);
+  return n > 0 && n < sizeof mode && strcmp(mode, "rt") == 0;
+}
+
 /* Shortens thread `tid`'s slice to LX_SHORT_SLICE at nice `nice` (its policy kept: only
- * SCHED_OTHER (0) and SCHED_BATCH (3) have slices), recording in `b` what it had. */
+ * SCHED_OTHER (0) and SCHED_BATCH (3) have slices), recording in `b` what it had; with
+ * g_rt_prio, makes it SCHED_FIFO at that priority instead. */
 static void lx_shorten_slice(LxBoosted *b, int nice) {
   static LxSchedAttr at;
   memset(&at, 0, sizeof at);
@@ -85,6 +102,12 @@ static void lx_shorten_slice(LxBoosted *b, int nice) {
   at.policy = policy;
   at.nice = nice;
   at.runtime = LX_SHORT_SLICE;
+  if (g_rt_prio > 0) {
+    at.policy = 1; /* SCHED_FIFO */
+    at.nice = 0;
+    at.priority = (unsigned)g_rt_prio;
+    at.runtime = 0;
+  }
   if (lx_syscall(LX_SCHED_SETATTR, b->tid, (lx_word)(uintptr_t)&at, 0, 0, 0, 0) < 0) return;
   b->sliced = 1;
   b->policy = policy;
@@ -249,6 +272,67 @@ static lx_word lx_wineserver_pid(void) {
   return found;
 }
 
+/* 0 when HOTPATCH_AGENT_BOOST=none turns the boost off (then a swap that moves no memory need
+ * not look for the target's Linux pid). */
+static int lx_boost_wanted(void) {
+  char mode[16];
+  DWORD n = GetEnvironmentVariableA("HOTPATCH_AGENT_BOOST", mode, sizeof mode);
+  return !(n > 0 && n < sizeof mode && strcmp(mode, "none") == 0);
+}
+
+/*
+ * Where a slow hold waited (HOTPATCH_AGENT_SCHEDSTAT=1, diagnostics): each boosted thread's
+ * /proc/TID/schedstat (time run, time runnable but waiting for a core, ns) read just before the
+ * suspension and again just after the resumption (both outside the pause), summed per process:
+ * the target, the wineserver, the agent. A context read that took milliseconds while the
+ * threads' waits for a core stayed small was not the scheduler's doing: the thread or the
+ * server was not runnable (blocked, or the signal not taken) for that time.
+ */
+static u64 g_stat_run[LX_BOOST_MAX], g_stat_delay[LX_BOOST_MAX];
+static int g_nb_target, g_nb_server; /* g_boosted: [0, target) the target's, then the server's, then the agent's */
+static int g_stat_on;
+
+static int lx_schedstat(lx_word tid, u64 *run, u64 *delay) {
+  static char path[48], buf[96];
+  snprintf(path, sizeof path, "/proc/%lld/schedstat", (long long)tid);
+  lx_word fd = lx_syscall(LX_OPEN, (lx_word)(uintptr_t)path, 0, 0, 0, 0, 0);
+  if (fd < 0) return 0;
+  lx_word n = lx_syscall(LX_READ, fd, (lx_word)(uintptr_t)buf, sizeof buf - 1, 0, 0, 0);
+  lx_syscall(LX_CLOSE, fd, 0, 0, 0, 0, 0);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  char *end;
+  *run = strtoull(buf, &end, 10);
+  *delay = strtoull(end, NULL, 10);
+  return 1;
+}
+
+/* Before the suspension: every boosted thread's schedstat (when asked for). */
+static void lx_stat_begin(void) {
+  char v[4];
+  DWORD n = GetEnvironmentVariableA("HOTPATCH_AGENT_SCHEDSTAT", v, sizeof v);
+  g_stat_on = n == 1 && v[0] == '1';
+  for (int i = 0; g_stat_on && i < g_nboosted; i++)
+    if (!lx_schedstat(g_boosted[i].tid, &g_stat_run[i], &g_stat_delay[i])) g_stat_run[i] = (u64)-1;
+}
+
+/* After the resumption (before lx_unboost): per process [target, server, agent] the time run and
+ * the time waiting for a core during the pause, µs, and the longest wait of one thread. 0 when off. */
+static int lx_stat_end(double run[3], double wait[3], double *max_wait) {
+  run[0] = run[1] = run[2] = wait[0] = wait[1] = wait[2] = *max_wait = 0;
+  if (!g_stat_on) return 0;
+  for (int i = 0; i < g_nboosted; i++) {
+    u64 r, d;
+    if (g_stat_run[i] == (u64)-1 || !lx_schedstat(g_boosted[i].tid, &r, &d)) continue;
+    int k = i < g_nb_target ? 0 : i < g_nb_server ? 1 : 2;
+    double w = (double)(d - g_stat_delay[i]) / 1000.0;
+    run[k] += (double)(r - g_stat_run[i]) / 1000.0;
+    wait[k] += w;
+    if (w > *max_wait) *max_wait = w;
+  }
+  return 1;
+}
+
 /* Boosts the target (Linux pid `target`), the wineserver that stops its threads and the agent
  * itself; returns the threads boosted. */
 static int lx_boost(lx_word target) {
@@ -261,13 +345,17 @@ static int lx_boost(lx_word target) {
     at.size = sizeof at;
     if (lx_syscall(LX_SCHED_GETATTR, 0, (lx_word)(uintptr_t)&at, sizeof at, 0, 0, 0) >= 0 && at.policy == 0) g_default_slice = at.runtime;
   }
+  if (!lx_boost_wanted()) return 0;
+  g_rt_prio = lx_rt_wanted() ? 1 : 0;
+  if (!lx_boost_process(target)) return 0;
+  g_nb_target = g_nboosted;
+  if (g_rt_prio) g_rt_prio = 2;
   char mode[16];
   DWORD n = GetEnvironmentVariableA("HOTPATCH_AGENT_BOOST", mode, sizeof mode);
-  if (n > 0 && n < sizeof mode && strcmp(mode, "none") == 0) return 0;
-  if (!lx_boost_process(target)) return 0;
   int with_server = !(n > 0 && n < sizeof mode && strcmp(mode, "target") == 0);
   lx_word server = with_server ? lx_wineserver_pid() : -1;
   if (server > 0) lx_boost_process(server);
+  g_nb_server = g_nboosted;
   lx_boost_process(lx_syscall(LX_GETPID, 0, 0, 0, 0, 0, 0));
   return g_nboosted;
 }
