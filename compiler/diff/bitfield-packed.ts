@@ -17,8 +17,7 @@
  * folded), and packing stores of a global's word (through RIP).
  */
 import type { FunctionInfo } from '../image/types.ts';
-import { type Step, stepOf } from './bitfield-layout.ts';
-import { decodeEach } from './register-effects.ts';
+import { registerSteps, type Step } from './bitfield-layout.ts';
 
 /** How far back a packing store's slice is followed (bitfield-layout.ts' SLICE_STEPS). */
 const PACK_STEPS = 40;
@@ -61,10 +60,7 @@ function packedSlice(steps: readonly Step[], at: number): Set<string> | null {
 
 /** Per displacement (register base, non-negative), the constants of a body's packing stores. */
 function packedStores(image: Uint8Array, f: FunctionInfo): Map<number, Set<string>> {
-  const steps: Step[] = [];
-  decodeEach(image, f.decoded.insns, (insn) => {
-    steps.push(stepOf(insn));
-  });
+  const steps = registerSteps(image, f);
   const out = new Map<number, Set<string>>();
   for (let k = 0; k < steps.length; k++) {
     const st = steps[k]!.store;

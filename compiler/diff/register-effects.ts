@@ -245,3 +245,54 @@ export interface ImageEffects {
   readonly old: RegisterEffects;
   readonly new: RegisterEffects;
 }
+
+/** The scope `shareDecodes` runs (0: none), and the shares that hold something in it. */
+let activeScope = 0;
+let scopes = 0;
+const liveShares = new Set<PerFunction<unknown>>();
+
+/**
+ * Runs `run` (the verdicts of one diff) with what the decode-based rules derive from each
+ * function's instructions kept (PerFunction): a function several rules or several call sites
+ * ask for (a caller of many changed callees, a writer checked against every changed reader) is
+ * decoded and read once. Everything kept is dropped when `run` returns; a nested call shares
+ * the outer scope.
+ */
+export function shareDecodes<R>(run: () => R): R {
+  if (activeScope !== 0) return run();
+  activeScope = ++scopes;
+  try {
+    return run();
+  } finally {
+    activeScope = 0;
+    for (const s of liveShares) s.drop();
+    liveShares.clear();
+  }
+}
+
+/**
+ * What one analysis derives from a function's decoded instructions (`derive`, a pure function
+ * of the image and the function; its result must not be changed by its readers), derived once
+ * per function inside shareDecodes, every time outside it. The analysis's file owns `derive`.
+ */
+export class PerFunction<T> {
+  private readonly kept = new Map<Uint8Array, Map<FunctionInfo, T>>();
+  constructor(private readonly derive: (image: Uint8Array, f: FunctionInfo) => T) {}
+
+  of(image: Uint8Array, f: FunctionInfo): T {
+    if (activeScope === 0) return this.derive(image, f);
+    let byFn = this.kept.get(image);
+    if (byFn === undefined) {
+      this.kept.set(image, (byFn = new Map()));
+      liveShares.add(this);
+    }
+    if (byFn.has(f)) return byFn.get(f)!;
+    const v = this.derive(image, f);
+    byFn.set(f, v);
+    return v;
+  }
+
+  drop(): void {
+    this.kept.clear();
+  }
+}
