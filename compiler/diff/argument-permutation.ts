@@ -26,7 +26,7 @@ import { argAccessesOf } from './added-field.ts';
 import { ARG_NAMES, roleInsnAlone } from './argument-roles.ts';
 import { describeExtraSwap, siteExtras } from './site-arguments.ts';
 import { describePointerSwap, swappedPointers } from './pointer-fields.ts';
-import { decodeEach, PerFunction } from './register-effects.ts';
+import { decodeEach } from './register-effects.ts';
 
 /** GPR numbers of rcx, rdx, r8, r9. */
 const ARG_GPRS = [1, 2, 8, 9] as const;
@@ -65,15 +65,9 @@ function scanInsnOf(insn: Instruction, rva: number, length: number, flow: FlowCo
 }
 
 /** What each argument register holds at each direct call from `caller` to `target`, in address order: `#imm`, `arg:N` (the caller's own entry register N), or null. */
-/** A caller's instructions as callSiteArguments reads them, once per diff (a caller of several changed callees). */
-const SCAN_CODE = new PerFunction((image, caller): readonly ScanInsn[] => {
+export function callSiteArguments(image: Uint8Array, caller: FunctionInfo, target: number): Array<Array<string | null>> {
   const code: ScanInsn[] = [];
   decodeEach(image, caller.decoded.insns, (insn, d) => code.push(scanInsnOf(insn, d.rva, d.length, d.flow)));
-  return code;
-});
-
-export function callSiteArguments(image: Uint8Array, caller: FunctionInfo, target: number): Array<Array<string | null>> {
-  const code = SCAN_CODE.of(image, caller);
   const out: Array<Array<string | null>> = [];
   for (let i = 0; i < code.length; i++) {
     const c = code[i]!;

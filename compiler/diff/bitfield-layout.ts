@@ -49,7 +49,7 @@ import type { MappedImage } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import { fullRegister } from './added-field.ts';
 import { lowBits, lowestBit, memoryBits, registerBits } from './bitfield-bits.ts';
-import { decodeEach, PerFunction } from './register-effects.ts';
+import { decodeEach } from './register-effects.ts';
 
 /** A bit-field layout change between a matched old and new body. */
 export interface BitfieldChange {
@@ -306,21 +306,11 @@ function keptClears(steps: readonly Step[], slice: readonly number[], at: number
   return cleared === 0n ? null : cleared;
 }
 
-/** The steps of `f`'s instructions, words keyed by `word`. */
-function stepsOf(image: Uint8Array, f: FunctionInfo, word: WordOf): Step[] {
+function scanBody(image: Uint8Array, f: FunctionInfo, word: WordOf): BitScan {
   const steps: Step[] = [];
   decodeEach(image, f.decoded.insns, (insn) => {
     steps.push(stepOf(insn, word));
   });
-  return steps;
-}
-
-/** The steps of `f`'s instructions (register-base words), read once per diff by the bit-field rules (this file, bitfield-packed.ts, flag-moves.ts). */
-const REGISTER_STEPS = new PerFunction((image, f) => stepsOf(image, f, wordOf));
-export const registerSteps = (image: Uint8Array, f: FunctionInfo): readonly Step[] => REGISTER_STEPS.of(image, f);
-
-function scanBody(image: Uint8Array, f: FunctionInfo, word: WordOf): BitScan {
-  const steps = word === wordOf ? registerSteps(image, f) : stepsOf(image, f, word);
   const out: BitScan = { stores: new Map(), flags: new Map(), clears: new Map(), bytes: new Map() };
   for (let k = 0; k < steps.length; k++) {
     const st = steps[k]!.store;

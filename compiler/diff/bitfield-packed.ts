@@ -17,7 +17,8 @@
  * folded), and packing stores of a global's word (through RIP).
  */
 import type { FunctionInfo } from '../image/types.ts';
-import { registerSteps, type Step } from './bitfield-layout.ts';
+import { type Step, stepOf } from './bitfield-layout.ts';
+import { decodeEach } from './register-effects.ts';
 
 /** How far back a packing store's slice is followed (bitfield-layout.ts' SLICE_STEPS). */
 const PACK_STEPS = 40;
@@ -60,7 +61,10 @@ function packedSlice(steps: readonly Step[], at: number): Set<string> | null {
 
 /** Per displacement (register base, non-negative), the constants of a body's packing stores. */
 function packedStores(image: Uint8Array, f: FunctionInfo): Map<number, Set<string>> {
-  const steps = registerSteps(image, f);
+  const steps: Step[] = [];
+  decodeEach(image, f.decoded.insns, (insn) => {
+    steps.push(stepOf(insn));
+  });
   const out = new Map<number, Set<string>>();
   for (let k = 0; k < steps.length; k++) {
     const st = steps[k]!.store;

@@ -33,7 +33,6 @@ import { diffOrphanCode } from './orphan-code.ts';
 import type { DataChange, FunctionChange, FunctionStatus, ImageDiff } from './types.ts';
 import type { Reason } from './reasons.ts';
 import { reachableReason, stillReachable } from './still-reachable.ts';
-import { shareDecodes } from './register-effects.ts';
 import { settleVerdicts, type Verdicts } from './verdicts.ts';
 
 export type { DataChange, FunctionChange, FunctionStatus, ImageDiff, RedirectPlan, Verdict } from './types.ts';
@@ -88,7 +87,7 @@ export function diffAnalyses(m: MatchResult): ImageDiff {
   const eh = ehGroups(m);
   const { status, why, forcedByGroup } = changeStatus(m, eh);
   const data = [...diffWritable(m), ...diffOffsetsUsed(m), ...diffAccessLayout(m), ...diffImageLevel(m, status), ...diffExportedData(m), ...diffOrphanCode(m)];
-  const verdicts = shareDecodes(() => settleVerdicts(m, status, eh, data));
+  const verdicts = settleVerdicts(m, status, eh, data);
   // A refused group stays old as a whole: its members that changed only to travel with it
   // are unchanged again (their old code is NEW's code, with the old tables it goes with).
   for (const k of forcedByGroup) {

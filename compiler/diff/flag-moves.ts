@@ -17,7 +17,7 @@ import { hex } from '../../common/types.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { globalItemOf, globalWords, itemLabel, readsWord } from './bitfield-globals.ts';
-import { registerSteps, stepOf, type Step, type WordOf } from './bitfield-layout.ts';
+import { stepOf, type WordOf } from './bitfield-layout.ts';
 import { reason, type Reason } from './reasons.ts';
 import { decodeEach } from './register-effects.ts';
 import type { FunctionStatus } from './types.ts';
@@ -25,12 +25,11 @@ import type { FunctionStatus } from './types.ts';
 /** Per displacement, the one-bit flags the in-place stores set or clear (`set 0`, `clear 1`), in address order (words keyed by `word`: register base by default). */
 function flagSequences(image: Uint8Array, f: FunctionInfo, word?: WordOf): Map<number, string[]> {
   const out = new Map<number, string[]>();
-  const each = (s: Step): void => {
+  decodeEach(image, f.decoded.insns, (insn) => {
+    const s = stepOf(insn, word);
     if (s.store === null || s.store.disp < 0 || s.flag === null) return;
     out.set(s.store.disp, [...(out.get(s.store.disp) ?? []), s.flag]);
-  };
-  if (word === undefined) registerSteps(image, f).forEach(each);
-  else decodeEach(image, f.decoded.insns, (insn) => each(stepOf(insn, word)));
+  });
   return out;
 }
 
@@ -56,7 +55,12 @@ export function movedFlagsAcrossCounts(o: ReadonlyMap<number, readonly string[]>
 
 /** True when `f` reads a word at displacement `disp` through a register base (a load, or `test/bt` in place). */
 function readsDisp(image: Uint8Array, f: FunctionInfo, disp: number): boolean {
-  return registerSteps(image, f).some((s) => s.store === null && s.loadDisp === disp);
+  let hit = false;
+  decodeEach(image, f.decoded.insns, (insn) => {
+    const s = stepOf(insn);
+    if (s.store === null && s.loadDisp === disp) hit = true;
+  });
+  return hit;
 }
 
 /** A writer whose flags moved: the new function, and the word (a register-base displacement, or a global's synthetic one). */

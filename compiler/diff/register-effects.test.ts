@@ -3,13 +3,11 @@
  * one ended: what it hands over must be what a decoder placed at each instruction decodes,
  * for whole functions, for lists with holes (every third instruction left out) and for lists
  * out of address order (sorted first), over every function of a sample build.
- * PerFunction derives once per function inside shareDecodes (one diff's verdicts), every time
- * outside it, and drops what it kept when the scope ends.
  */
 import { Decoder, DecoderOptions, Instruction } from 'iced-x86';
 import { describe, expect, test } from 'vitest';
 import { sampleAnalysis } from '../match/testing/sample-analysis.ts';
-import { decodeEach, PerFunction, shareDecodes, type InsnAt } from './register-effects.ts';
+import { decodeEach, type InsnAt } from './register-effects.ts';
 
 /** ip, length and code of the instruction at `rva`, decoded on its own. */
 function alone(image: Uint8Array, rva: number): string {
@@ -46,37 +44,5 @@ describe('decodeEach', () => {
       }
     }
     expect(seen).toBeGreaterThan(1000);
-  });
-});
-
-describe('PerFunction', () => {
-  test('derives once per function and image inside shareDecodes, every time outside, nothing kept after', () => {
-    const a = sampleAnalysis('cpp-exceptions', 'v2.dll');
-    const b = sampleAnalysis('cpp-exceptions', 'v1.dll');
-    const calls: string[] = [];
-    const lengths = new PerFunction((image, f) => {
-      calls.push(`${image === a.img.image ? 'a' : 'b'}${f.index}`);
-      let n = 0;
-      decodeEach(image, f.decoded.insns, () => n++);
-      return n;
-    });
-    const [f0, f1] = [a.fns.functions[0]!, a.fns.functions[1]!];
-    const g0 = b.fns.functions[0]!;
-    lengths.of(a.img.image, f0);
-    lengths.of(a.img.image, f0);
-    expect(calls).toEqual(['a0', 'a0']);
-    calls.length = 0;
-    const inside = shareDecodes(() => {
-      const first = [lengths.of(a.img.image, f0), lengths.of(a.img.image, f1), lengths.of(b.img.image, g0)];
-      // A nested scope shares the outer one.
-      const again = shareDecodes(() => [lengths.of(a.img.image, f0), lengths.of(a.img.image, f1), lengths.of(b.img.image, g0)]);
-      return { first, again };
-    });
-    expect(calls).toEqual(['a0', 'a1', 'b0']);
-    expect(inside.again).toEqual(inside.first);
-    expect(inside.first).toEqual([f0.decoded.insns.length, f1.decoded.insns.length, g0.decoded.insns.length]);
-    calls.length = 0;
-    shareDecodes(() => lengths.of(a.img.image, f0));
-    expect(calls).toEqual(['a0']);
   });
 });

@@ -27,7 +27,7 @@
 import { FlowControl, MemorySizeExt, Mnemonic, OpKind, Register, type Instruction } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
 import { roleInsnAlone } from './argument-roles.ts';
-import { decodeEach, PerFunction } from './register-effects.ts';
+import { decodeEach } from './register-effects.ts';
 
 /** xmm0-xmm3: the float argument registers of the x64 convention. */
 export const XMM_ARG_NAMES = ['xmm0', 'xmm1', 'xmm2', 'xmm3'] as const;
@@ -158,15 +158,9 @@ export interface SiteExtras {
   readonly stack: Array<Array<string | null>>;
 }
 
-/** A caller's instructions as siteExtras reads them, once per diff (a caller of several changed callees). */
-const XMM_CODE = new PerFunction((image, caller): readonly XmmInsn[] => {
+export function siteExtras(image: Uint8Array, caller: FunctionInfo, target: number): SiteExtras {
   const code: XmmInsn[] = [];
   decodeEach(image, caller.decoded.insns, (insn, d) => code.push(xmmInsnOf(image, insn, d.rva, d.length, d.flow)));
-  return code;
-});
-
-export function siteExtras(image: Uint8Array, caller: FunctionInfo, target: number): SiteExtras {
-  const code = XMM_CODE.of(image, caller);
   const out: SiteExtras = { xmm: [], stack: [] };
   for (let i = 0; i < code.length; i++) {
     if (code[i]!.flow !== FlowControl.Call || code[i]!.target !== target) continue;
