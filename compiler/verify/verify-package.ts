@@ -55,18 +55,10 @@ export function verifyPackage(diff: ImageDiff, given: HotpatchPackage, layout: V
   const noRelied = given.target.reliedRanges.length === 0 && given.target.reliedSha256.length === 0;
   const reliedHash = sha256(Uint8Array.from(relied));
   if (!noRelied && (given.target.reliedSha256.length !== 32 || !reliedHash.every((b, i) => b === given.target.reliedSha256[i]))) return err('VERIFY_TARGET', 'relied-on bytes hash does not match OLD');
-  // Sealed blocks (format 2.2) opened against OLD by the runtime's own function, now that the
-  // relied bytes (which cover the dictionary) are known to be OLD's.
-  const opened = unsealPackage(given, oldImg.image);
-  if (!opened.ok) return mismatch(`sealed bytes: ${opened.error.message}`);
-  // Unwind blobs stored by reference (format 2.3) likewise, by the runtime's own function: the
-  // unwind check below then compares the bytes they give with NEW's.
-  const unwound = openUnwinds(opened.value, oldImg.image);
-  if (!unwound.ok) return mismatch(`unwind by reference: ${unwound.error.message}`);
-  // Reference fields left to the scan (format 2.6) listed by the runtime's own function.
-  const scanned = openRefScans(unwound.value, oldImg.image);
-  if (!scanned.ok) return mismatch(`scanned references: ${scanned.error.message}`);
-  const pkg = scanned.value;
+  // Opened now that the relied bytes (which cover the dictionary) are known to be OLD's.
+  const opened = openPackage(given, oldImg.image);
+  if (!opened.ok) return opened;
+  const pkg = opened.value;
 
   // 1. The blocks at their paper addresses, fixups written.
   const paper = PaperImage.build(oldImg, pkg, layout);
@@ -111,6 +103,24 @@ export function verifyPackage(diff: ImageDiff, given: HotpatchPackage, layout: V
   const quiet = checkQuiescent(diff, pkg);
   if (!quiet.ok) return quiet;
   return ok({ functions: carried.size, instructions: counts.instructions, references: counts.references, unwindEntries, redirects: redirects.value, dataBlocks: pkg.dataBlocks.length });
+}
+
+/**
+ * `given` as the paper image takes it, opened against OLD's image by the runtime's own
+ * functions, in this order: sealed blocks (format 2.2), unwind blobs stored by reference
+ * (2.3, the unwind check then compares the bytes they give with NEW's) and reference fields
+ * left to the scan (2.6). PaperImage.build refuses a block left unopened; tests that lay a
+ * package on paper themselves open it here too (test/support/paper-package.ts).
+ * VERIFY_MISMATCH names the stage that failed.
+ */
+export function openPackage(given: HotpatchPackage, oldImage: Uint8Array): Result<HotpatchPackage> {
+  const opened = unsealPackage(given, oldImage);
+  if (!opened.ok) return mismatch(`sealed bytes: ${opened.error.message}`);
+  const unwound = openUnwinds(opened.value, oldImage);
+  if (!unwound.ok) return mismatch(`unwind by reference: ${unwound.error.message}`);
+  const scanned = openRefScans(unwound.value, oldImage);
+  if (!scanned.ok) return mismatch(`scanned references: ${scanned.error.message}`);
+  return scanned;
 }
 
 /**
