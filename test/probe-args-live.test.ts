@@ -138,7 +138,8 @@ describe.skipIf(buildSkip !== undefined)(`parameters moved, -O0 builds (argument
     expect(changedVerdicts(fix).filter((v) => !v.startsWith('hp_'))).toEqual(['fmix3: hotpatchable', 'mix: hotpatchable', 'moveto: hotpatchable']);
     const p = diffDlls(buildLayoutProbe(dir, 'entry-args-pshapes', 1, tc, '-O0'), buildLayoutProbe(dir, 'entry-args-pshapes', 2, tc, '-O0'));
     const refused = new Set(p.functions.filter((f) => f.reason?.code === 'ENTRY_ARGUMENTS_CHANGED').map((f) => f.name ?? ''));
-    expect([...refused].sort()).toEqual(['copyn', 'drop4']);
+    // move_impl under the unchanged -O0 move_api (it spills, reloads rcx and rdx from their own slots and calls): handed on.
+    expect([...refused].sort()).toEqual(['copyn', 'drop4', 'move_impl']);
     // gcc forms dst + i and src + i by `add rax,rdx`: the store and the load go through sums of the swapped slots.
     if (tc === 'gcc') expect(p.functions.find((f) => f.name === 'copyn')?.reason?.message).toMatch(/uses argument rdx as its old body used rcx \(.*a store through a sum of it at \+0x0 \(1 bytes\).*\) and rcx as it used rdx \(.*a load through a sum of it at \+0x0 \(1 bytes\)/);
     if (tc === 'gcc') expect(p.functions.find((f) => f.name === 'drop4')?.reason?.message).toContain('no longer uses argument r9 (its old body\'s returned as the running value of arithmetic on it) and uses rdx as its old body used r8, r8 as its old body used r9 (a parameter before it removed?)');
