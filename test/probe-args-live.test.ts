@@ -21,11 +21,14 @@
  *   uses are now followed through those frame slots (argument-uses.ts SpillSlots). At -O0
  *   moveto and fmix3 (gcc) / mix (clang) were called hotpatchable, and the package applied
  *   live gave the importer 1 2 5 / 102 / 102000; now moveto is refused by both compilers, fmix3
- *   by gcc and mix by clang, pshapes' copyn and drop4 by clang. Still not seen at -O0 (pinned
- *   below as hotpatchable, a known gap): gcc's mix (b * 10 is shl/add/add, so r8's only use, an
- *   add, is one rdx has too), clang's fmix3, gcc's copyn (the pointer is `add rax,rdx`: a sum is
- *   no copy) and gcc's drop4, and roots that reach a changed function at -O0 (entry-args-alike
- *   calc_api: its spills are writes before the call, so it does not "hand on" its arguments).
+ *   by gcc and mix by clang, pshapes' copyn and drop4 by clang. The rest at -O0 is now refused
+ *   too (session 19): gcc's mix and drop4 (b * 10 is shl/add/add, so r8's only use, an add, is
+ *   one rdx has too; what tells them apart is which slot's value is the running value of the
+ *   returned sum, `mov eax,[c]; add eax,edx; ret`), clang's fmix3 (z is read straight from its
+ *   frame slot, `addsd xmm0,[rsp]`: a float use), gcc's copyn (the pointers are `add rax,rdx`:
+ *   a load or store through a sum of a slot is that slot's), and roots that reach a changed
+ *   function at -O0 (entry-args-alike calc_api spills its arguments and reloads them, + 0x10,
+ *   into rcx and rdx: handed on all the same; live 1 2 5 / 2 6 5 as at -O2).
  * - An unchanged root that computes its callee's arguments from its own, each slot from itself
  *   (probe entry-args-alike: calc_api(a, b) = calc_impl(a + 1, b + 1), `add rcx,0x10`), hands
  *   them on as a thunk does: calc_impl's parameters swapped, refused; live, the importer's
@@ -123,28 +126,36 @@ describe.skipIf(buildSkip !== undefined)(`parameters moved, -O0 builds (argument
   test.each(TOOLCHAINS)('entry-args-params, entry-args-pshapes (%s -O0): the moves the frame slots show are refused; the twins hotpatchable', (tc) => {
     const dir = join(suite.dir(), 'O0');
     const d = diffDlls(buildLayoutProbe(dir, 'entry-args-params', 1, tc, '-O0'), buildLayoutProbe(dir, 'entry-args-params', 2, tc, '-O0'));
-    // Known gaps (hotpatchable, wrong): gcc's mix, clang's fmix3 (see the header).
-    const params = tc === 'gcc' ? ['fmix3: ENTRY_ARGUMENTS_CHANGED', 'fmix: ENTRY_ARGUMENTS_CHANGED', 'mix: hotpatchable', 'moveto: ENTRY_ARGUMENTS_CHANGED'] : ['fmix3: hotpatchable', 'fmix: ENTRY_ARGUMENTS_CHANGED', 'mix: ENTRY_ARGUMENTS_CHANGED', 'moveto: ENTRY_ARGUMENTS_CHANGED'];
+    const params = ['fmix3: ENTRY_ARGUMENTS_CHANGED', 'fmix: ENTRY_ARGUMENTS_CHANGED', 'mix: ENTRY_ARGUMENTS_CHANGED', 'moveto: ENTRY_ARGUMENTS_CHANGED'];
     expect(changedVerdicts(d).filter((v) => !v.startsWith('hp_'))).toEqual(params);
     const msg = (name: string): string => d.functions.find((f) => f.name === name)?.reason?.message ?? '';
     expect(msg('moveto')).toContain('its new body uses argument rdx as its old body used rcx (a store through it at +0x0 (4 bytes)');
+    // gcc's `b * 10` is shl/add/add, so c's only use (an add) is one b has too; c is the running value of the returned sum, and rdx now is.
+    if (tc === 'gcc') expect(msg('mix')).toContain('no longer uses argument r8 (its old body\'s returned as the running value of arithmetic on it) and uses rdx as its old body used r8 (a parameter before it removed?)');
+    // clang's fmix3 reads z straight from its frame slot (`addsd xmm0,[rsp]`): a float use, which xmm1's `addsd xmm0,xmm1` now makes.
+    if (tc === 'clang') expect(msg('fmix3')).toContain('no longer uses argument xmm2 (its old body\'s addsd (as a float)) and uses xmm1 as its old body used xmm2 (a parameter before it removed?)');
     const fix = diffDlls(buildLayoutProbe(dir, 'entry-args-params-fix', 1, tc, '-O0'), buildLayoutProbe(dir, 'entry-args-params-fix', 2, tc, '-O0'));
     expect(changedVerdicts(fix).filter((v) => !v.startsWith('hp_'))).toEqual(['fmix3: hotpatchable', 'mix: hotpatchable', 'moveto: hotpatchable']);
     const p = diffDlls(buildLayoutProbe(dir, 'entry-args-pshapes', 1, tc, '-O0'), buildLayoutProbe(dir, 'entry-args-pshapes', 2, tc, '-O0'));
     const refused = new Set(p.functions.filter((f) => f.reason?.code === 'ENTRY_ARGUMENTS_CHANGED').map((f) => f.name ?? ''));
-    expect([...refused].sort()).toEqual(tc === 'gcc' ? [] : ['copyn', 'drop4']);
+    // move_impl under the unchanged -O0 move_api (it spills, reloads rcx and rdx from their own slots and calls): handed on.
+    expect([...refused].sort()).toEqual(['copyn', 'drop4', 'move_impl']);
+    // gcc forms dst + i and src + i by `add rax,rdx`: the store and the load go through sums of the swapped slots.
+    if (tc === 'gcc') expect(p.functions.find((f) => f.name === 'copyn')?.reason?.message).toMatch(/uses argument rdx as its old body used rcx \(.*a store through a sum of it at \+0x0 \(1 bytes\).*\) and rcx as it used rdx \(.*a load through a sum of it at \+0x0 \(1 bytes\)/);
+    if (tc === 'gcc') expect(p.functions.find((f) => f.name === 'drop4')?.reason?.message).toContain('no longer uses argument r9 (its old body\'s returned as the running value of arithmetic on it) and uses rdx as its old body used r8, r8 as its old body used r9 (a parameter before it removed?)');
     expect(p.functions.filter((f) => f.name?.endsWith('_fix') === true && f.status === 'changed').map((f) => `${f.name ?? ''}: ${f.verdict}`).sort()).toEqual(['copyn_fix: hotpatchable', 'cpy_fix: hotpatchable', 'drop4_fix: hotpatchable', 'move_impl_fix: hotpatchable']);
   }, 60_000);
 });
 
 describe.skipIf(buildSkip !== undefined)(`parameters moved under a root that computes them${buildSkip ? ` (skipped: ${buildSkip})` : ''}`, () => {
-  const OPTS = ['-O1', '-O2', '-Os'] as const;
+  // -O0: calc_api spills both arguments and reloads them into rcx/rdx, each + 0x10, before its call (handed on all the same).
+  const OPTS = ['-O0', '-O1', '-O2', '-Os'] as const;
   test.each(TOOLCHAINS.flatMap((tc) => OPTS.map((o) => [tc, o] as const)))('entry-args-alike (%s %s): calc_impl (under the unchanged calc_api, which passes to + 1, from + 1) and order2 refused ENTRY_ARGUMENTS_CHANGED; calc_impl_fix and order2_fix not', (tc, opt) => {
     const dir = join(suite.dir(), `alike${opt}`);
     const d = diffDlls(buildLayoutProbe(dir, 'entry-args-alike', 1, tc, opt), buildLayoutProbe(dir, 'entry-args-alike', 2, tc, opt));
     expect(changedVerdicts(d).filter((v) => v.startsWith('calc'))).toEqual(['calc_impl: ENTRY_ARGUMENTS_CHANGED', 'calc_impl_fix: hotpatchable']);
     // gcc -O2/-Os: order2_fix's tail jump to stamp is a short branch out of the redirect's bytes.
-    expect(changedVerdicts(d).filter((v) => v.startsWith('order2'))).toEqual(['order2: ENTRY_ARGUMENTS_CHANGED', `order2_fix: ${tc === 'gcc' && opt !== '-O1' ? 'SHORT_BRANCH_LEAVES' : 'hotpatchable'}`]);
+    expect(changedVerdicts(d).filter((v) => v.startsWith('order2'))).toEqual(['order2: ENTRY_ARGUMENTS_CHANGED', `order2_fix: ${tc === 'gcc' && (opt === '-O2' || opt === '-Os') ? 'SHORT_BRANCH_LEAVES' : 'hotpatchable'}`]);
     expect(d.functions.find((f) => f.name === 'order2')?.reason?.message).toContain('its new body hands arguments rcx/xmm0 and rdx/xmm1 on as argument 1 of its calls in the opposite order from its old body, and uses them alike otherwise (two parameters of one type reordered?)');
     const msg = d.functions.find((f) => f.name === 'calc_impl')?.reason?.message ?? '';
     expect(msg).toContain('(two parameters of one type reordered?) (through old calc_api, which enters it and is unchanged): old callers left active (the export calc_api');
@@ -156,6 +167,8 @@ describe.skipIf(skip !== undefined)(`parameters moved, -O0 and computed by a roo
     const { h, neu, file, d } = await startImporterProbe(suite, 'entry-args-params', 'entry-args-params-importer', tc, '-O0');
     expect(h.first.output.endsWith(V1)).toBe(true);
     expect(d.functions.find((f) => f.name === 'moveto')?.reason?.code).toBe('ENTRY_ARGUMENTS_CHANGED');
+    // mix(1, 2, 13) = 102 below: the lifted mix is wrong live; both compilers now refuse it at -O0 too.
+    expect(d.functions.find((f) => f.name === 'mix')?.reason?.code).toBe('ENTRY_ARGUMENTS_CHANGED');
     const presented = withoutEntryArgumentRule(d);
     expect(presented.hotpatchable, 'nothing else refuses the pair').toBe(true);
     const after = await patchedRound(h, await writeProbePackage(suite.dir(), presented, file, `entry-args-params-O0-${tc}.hpk`), file);
@@ -181,5 +194,17 @@ describe.skipIf(skip !== undefined)(`parameters moved, -O0 and computed by a roo
     // gcc's order2_fix was left out (v1's answer, x first); clang's is v2's (x stamped twice ends larger).
     // gcc -O2's order2 (a short branch to stamp, SHORT_BRANCH_LEAVES on main) still answers x first once lifted: not examined.
     expect(after.slice(neu.length)).toBe(`importer calc_api = 1 2 5 / 2 6 5\nimporter calc_api_fix = 12 60 7 / 10 20 7\nimporter order2 stamps ${tc === 'gcc' ? 'x' : 'y'} first\nimporter order2_fix stamps ${tc === 'gcc' ? 'x' : 'y'} first\n`);
+  }, 120_000);
+
+  test.each(TOOLCHAINS)('entry-args-alike (%s -O0): calc_impl refused through the -O0 calc_api (spills, reloads + 0x10); carried anyway, the importer\'s calc_api writes into its from array; the fix gives v2\'s answer', async (tc) => {
+    const { h, neu, file, d } = await startImporterProbe(suite, 'entry-args-alike', 'entry-args-alike-importer', tc, '-O0');
+    expect(h.first.output).toContain('importer calc_api = 11 60 7 / 10 20 7\nimporter calc_api_fix = 11 60 7 / 10 20 7\n');
+    expect(d.functions.find((f) => f.name === 'calc_impl')?.reason?.message).toContain('(through old calc_api, which enters it and is unchanged)');
+    expect(d.functions.find((f) => f.name === 'calc_impl_fix')?.verdict).toBe('hotpatchable');
+    const presented = withoutEntryArgumentRule(d);
+    expect(presented.functions.filter((f) => f.verdict === 'refused'), 'nothing else refuses the pair').toEqual([]);
+    const after = await patchedRound(h, await writeProbePackage(suite.dir(), presented, file, `entry-args-alike-O0-${tc}.hpk`, true), file);
+    expect(after.startsWith(neu), 'the DLL itself now answers as v2').toBe(true);
+    expect(after.slice(neu.length)).toContain('importer calc_api = 1 2 5 / 2 6 5\nimporter calc_api_fix = 12 60 7 / 10 20 7\n');
   }, 120_000);
 });

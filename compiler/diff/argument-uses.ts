@@ -8,7 +8,10 @@
  * copies (`mov`, `movsxd`, `movapd`...) on every decoded path from the entry, and through
  * frame slots it is spilled to and reloaded from (`mov [rbp+0x10],rcx` ... `mov rax,[rbp+0x10]`:
  * -O0 builds do this for every argument); paths meet by intersection, and a call kills the
- * volatile registers (not the frame slots).
+ * volatile registers (not the frame slots). A slot's value as the destination of an arithmetic
+ * chain (`mov eax,[c]; add eax,edx`) is followed too, for two uses only: returned (`dret`, the
+ * running value of the result: gcc -O0 `mix`, whose other terms' own uses are `add`s as well)
+ * and a memory access through it (`d` + the access: gcc -O0 `copyn`'s `add rax,rdx` = dst + i).
  *
  * For entry-arguments.ts, the body alone then shows parameters whose meaning moved while the
  * registers and their pointer/integer roles stayed (issue #14, probe entry-args-params):
@@ -69,8 +72,10 @@ interface UseInsn {
   readonly spillDst: number;
   /** A reload: register `copyDst` now holds what frame slot `spillSrc` held (-1: none). */
   readonly spillSrc: number;
-  /** [frame slot, token] for each read of a frame slot's value by an instruction other than a reload. */
+  /** [frame slot, token (with its `g`/`x` prefix)] for each read of a frame slot's value by an instruction other than a reload. */
   readonly spillUses: ReadonlyArray<readonly [number, string]>;
+  /** Registers an arithmetic instruction reads and writes as its destination (`add eax,edx`'s eax): what they hold after it is computed from what they held. */
+  readonly accum: number;
 }
 
 /**
@@ -97,8 +102,12 @@ function spillSlots(): SpillSlots {
 }
 
 const COMMUTATIVE = new Set<number>([Mnemonic.Add, Mnemonic.Imul, Mnemonic.And, Mnemonic.Or, Mnemonic.Xor, Mnemonic.Addsd, Mnemonic.Addss, Mnemonic.Mulsd, Mnemonic.Mulss, Mnemonic.Vaddsd, Mnemonic.Vaddss, Mnemonic.Vmulsd, Mnemonic.Vmulss, Mnemonic.Test]);
+/** Arithmetic whose destination register accumulates: the result is computed from what it held. */
+const ACCUMULATES = new Set<number>([Mnemonic.Add, Mnemonic.Sub, Mnemonic.Imul, Mnemonic.Shl, Mnemonic.Sal, Mnemonic.Sar, Mnemonic.Shr, Mnemonic.Neg, Mnemonic.Addsd, Mnemonic.Addss, Mnemonic.Subsd, Mnemonic.Subss, Mnemonic.Mulsd, Mnemonic.Mulss, Mnemonic.Divsd, Mnemonic.Divss]);
 const COPIES = new Set<number>([Mnemonic.Mov, Mnemonic.Movsxd, Mnemonic.Movzx, Mnemonic.Movsx, Mnemonic.Movaps, Mnemonic.Movapd, Mnemonic.Movups, Mnemonic.Movupd, Mnemonic.Movdqa, Mnemonic.Movdqu, Mnemonic.Movq, Mnemonic.Movsd, Mnemonic.Movss, Mnemonic.Vmovaps, Mnemonic.Vmovapd]);
 
+/** A use token of a memory operand's base register: a load, store or read-modify-write through it. */
+const MEMORY_USE = /^(ld|st|rw)[+-]0x/;
 const accessName = (a: OpAccess): string => (a === OpAccess.Read || a === OpAccess.CondRead ? 'ld' : a === OpAccess.Write || a === OpAccess.CondWrite ? 'st' : 'rw');
 const signed = (x: number): string => (x < 0 ? `-0x${(-x).toString(16)}` : `+0x${x.toString(16)}`);
 
@@ -132,6 +141,7 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
   let spillWrites = 0;
   let spillDst = -1;
   let spillSrc = -1;
+  const accum = ACCUMULATES.has(mn) && insn.opCount >= 1 && insn.opCount <= 2 && insn.opKind(0) === OpKind.Register && locOf(insn.op0Register) >= 0 ? 1 << locOf(insn.op0Register) : 0;
   try {
     for (let i = 0; i < insn.opCount; i++) {
       const k = insn.opKind(i);
@@ -141,14 +151,16 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
         if (slot >= 0) {
           const a = info.opAccess(i);
           const other = insn.opCount === 2 && insn.opKind(1 - i) === OpKind.Register ? locOf(insn.opRegister(1 - i)) : -1;
+          // A float instruction reading the slot straight from the frame (clang -O0 `addsd xmm0,[rsp]`) uses it as a float, as it would from xmm2.
+          const pre = other >= XMM ? 'x' : 'g';
           if (a === OpAccess.Write || a === OpAccess.CondWrite || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) {
             spillWrites |= 1 << slot;
             if (i === 0 && COPIES.has(mn) && other >= 0) [spillDst, copySrc] = [slot, other];
           }
           if (a === OpAccess.Read || a === OpAccess.CondRead) {
             if (i === 1 && COPIES.has(mn) && insn.opKind(0) === OpKind.Register && locOf(insn.op0Register) >= 0) [spillSrc, copyDst] = [slot, locOf(insn.op0Register)];
-            else spillUses.push([slot, operandToken(image, insn, i)]);
-          } else if (a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) spillUses.push([slot, operandToken(image, insn, i)]);
+            else spillUses.push([slot, `${pre}${operandToken(image, insn, i)}`]);
+          } else if (a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) spillUses.push([slot, `${pre}${operandToken(image, insn, i)}`]);
           continue;
         }
         if (mn === Mnemonic.Lea) {
@@ -194,7 +206,7 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
   if (copyDst >= 0) writes |= 1 << copyDst;
   const direct = flow === FlowControl.Call || flow === FlowControl.UnconditionalBranch || flow === FlowControl.ConditionalBranch;
   const target = direct && insn.opCount > 0 && (insn.opKind(0) === OpKind.NearBranch64 || insn.opKind(0) === OpKind.NearBranch32) ? Number(insn.nearBranchTarget) : -1;
-  return { next: rva + length, flow, target, uses, writes, copyDst, copySrc, spillWrites, spillDst, spillSrc, spillUses };
+  return { next: rva + length, flow, target, uses, writes, copyDst, copySrc, spillWrites, spillDst, spillSrc, spillUses, accum: accum >>> 0 };
 }
 
 /**
@@ -214,9 +226,10 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo): ArgumentUses {
   const add = (slot: number, t: string): void => {
     if (out[slot]!.size < MAX_TOKENS) out[slot]!.add(t);
   };
-  // State: for each slot s, the registers holding its value (held[s], a 32-bit mask) and the frame slots (held[4 + s]).
+  // State: for each slot s, the registers holding its value (held[s], a 32-bit mask), the frame slots (held[4 + s]),
+  // and the registers holding a value an arithmetic chain computed from it as its destination (held[8 + s]: `mov eax,r8d; add eax,edx`).
   const seen = new Map<number, readonly number[]>();
-  const work: Array<readonly [number, readonly number[]]> = [[f.entry, [...SLOT_GPR.map((g, k) => ((1 << g) | (1 << (XMM + k))) >>> 0), 0, 0, 0, 0]]];
+  const work: Array<readonly [number, readonly number[]]> = [[f.entry, [...SLOT_GPR.map((g, k) => ((1 << g) | (1 << (XMM + k))) >>> 0), 0, 0, 0, 0, 0, 0, 0, 0]]];
   const regs = (held: readonly number[]): readonly number[] => held.slice(0, 4);
   const passedAt = [0, 1, 2, 3].map(() => new Map<string, number>());
   const passed = (held: readonly number[], tail: boolean, at: number): void => {
@@ -246,11 +259,16 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo): ArgumentUses {
       seen.set(rva, held);
       if (held.every((m) => m === 0)) break;
       for (const [loc, t] of e.uses) regs(held).forEach((m, s) => (m & (1 << loc)) !== 0 && add(s, `${loc >= XMM ? 'x' : 'g'}${t}`));
-      for (const [slot, t] of e.spillUses) for (let s = 0; s < 4; s++) if ((held[4 + s]! & (1 << slot)) !== 0) add(s, `g${t}`);
+      // An access through a sum of a slot's value (gcc -O0 `add rax,rdx; movzx edx,byte [rax]`: dst + i) is that pointer's access too.
+      for (const [loc, t] of e.uses) if (MEMORY_USE.test(t)) for (let s = 0; s < 4; s++) if ((held[8 + s]! & (1 << loc)) !== 0) add(s, `d${t}`);
+      for (const [slot, t] of e.spillUses) for (let s = 0; s < 4; s++) if ((held[4 + s]! & (1 << slot)) !== 0) add(s, t);
       const fl = e.flow;
       if (fl === FlowControl.Return) {
         // rax only: xmm0 holds the first slot from the entry whether or not the function returns a double.
         regs(held).forEach((m, s) => (m & (1 << RAX)) !== 0 && add(s, 'ret'));
+        // The end of a chain of arithmetic on a slot's value, returned (rax or xmm0): that slot is the running value of the result,
+        // which tells `return sum + c` (c's chain) from the sum's other terms when each term's own use is an `add`.
+        for (let s = 0; s < 4; s++) if ((held[8 + s]! & ((1 << RAX) | (1 << XMM))) !== 0) add(s, 'dret');
         break;
       }
       const outside = e.target >= 0 && !code.has(e.target);
@@ -258,6 +276,12 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo): ArgumentUses {
       else if ((fl === FlowControl.UnconditionalBranch && outside) || fl === FlowControl.IndirectBranch) passed(held, true, rva);
       const kill = fl === FlowControl.Call || fl === FlowControl.IndirectCall ? e.writes | CALL_KILLS : e.writes;
       const next = held.map((m, x) => {
+        if (x >= 8) {
+          // An arithmetic chain: its destination keeps it, a copy carries it, any other write ends it.
+          const raw = held[x - 8]!;
+          const carried = e.copySrc >= 0 && e.spillDst < 0 && e.spillSrc < 0 && (m & (1 << e.copySrc)) !== 0;
+          return (((m | (raw & e.accum)) & ~(kill & ~e.accum)) | (carried ? 1 << e.copyDst : 0)) >>> 0;
+        }
         if (x >= 4) {
           // A frame slot: overwritten, or now holding what the spilled register held.
           const spilled = e.spillDst >= 0 && (held[x - 4]! & (1 << e.copySrc)) !== 0;
@@ -377,6 +401,8 @@ export function describeUseMove(m: UseMove): string {
 function tokenName(t: string): string {
   if (t.startsWith('call@') || t.startsWith('jmp@')) return `passed on as argument ${Number(t.slice(t.indexOf('@') + 1)) + 1} of a ${t.startsWith('call') ? 'call' : 'tail jump'}`;
   if (t === 'ret') return 'returned';
+  if (t === 'dret') return 'returned as the running value of arithmetic on it';
+  if (t.startsWith('d')) return tokenName(`g${t.slice(1)}`).replace(' through it ', ' through a sum of it ');
   const body = t.slice(1);
   const float = t.startsWith('x') ? ' (as a float)' : '';
   const mem = /^(ld|st|rw)([+-]0x[0-9a-f]+):(\d+)/.exec(body);
@@ -391,48 +417,59 @@ function tokenName(t: string): string {
   return `${name}${imm !== null ? ` by ${imm[1]!}` : body.includes('=') ? ' with a constant' : ''}${float}`;
 }
 
-/** Argument locations: rcx, rdx, r8, r9 and xmm0-xmm3. */
-const ARG_LOCS = SLOT_GPR.reduce((m, g) => m | (1 << g), 0) | (0xf << XMM);
 
 /**
- * Whether `insn` moves one argument register by a constant and leaves every other alone
- * (`add rcx,0x10`, `sub rdx,8`, `lea r8,[r8+0x18]`): a wrapper that passes `to + 1` where it
- * was called with `to` still hands that slot's value on in the same slot (probe entry-args-alike
- * `calc_api`), so the callee's parameters moving reaches its callers.
+ * The general register `insn` moves by a constant and leaves every other alone (`add rcx,0x10`,
+ * `sub rdx,8`; `lea r8,[r8+0x18]` and `lea rdx,[rax+0x10]` are copies to useInsnOf), or -1: a
+ * wrapper that passes `to + 1` where it was called with `to` still hands that slot's value on
+ * in the same slot (probe entry-args-alike `calc_api`), so the callee's parameters moving
+ * reaches its callers.
  */
-function offsetsItself(insn: Instruction): boolean {
-  if (insn.opCount !== 2 || insn.opKind(0) !== OpKind.Register) return false;
-  const r = insn.op0Register;
-  const loc = locOf(r);
-  if (loc < 0 || loc >= XMM || (ARG_LOCS & (1 << loc)) === 0 || !RegisterExt.isGPR64(r)) return false;
+function offsetsItself(insn: Instruction): number {
+  if (insn.opCount !== 2 || insn.opKind(0) !== OpKind.Register || !RegisterExt.isGPR64(insn.op0Register)) return -1;
   const k = insn.opKind(1);
-  if (insn.mnemonic === Mnemonic.Lea) return k === OpKind.Memory && insn.memoryBase === r && insn.memoryIndex === Register.None;
   const imm = k === OpKind.Immediate8to64 || k === OpKind.Immediate32to64;
-  return imm && (insn.mnemonic === Mnemonic.Add || insn.mnemonic === Mnemonic.Sub);
+  return imm && (insn.mnemonic === Mnemonic.Add || insn.mnemonic === Mnemonic.Sub) ? locOf(insn.op0Register) : -1;
 }
 
 /**
- * The direct call or jump target that `f`'s straight line from its entry reaches before it
- * writes any argument register (rcx, rdx, r8, r9, xmm0-3) or branches otherwise, or -1: the
- * function hands its callers' arguments on unmoved (a thunk, a wrapper that saves registers
- * first), so a callee whose parameters moved is called the old way through it.
+ * The direct call or jump target that `f`'s straight line from its entry reaches with each
+ * argument register (rcx, rdx, r8, r9, xmm0-3) holding its own slot's value, or that value
+ * moved by a constant, and without branching otherwise; or -1: the function hands its callers'
+ * arguments on unmoved (a thunk, a wrapper that saves registers first, a -O0 wrapper that
+ * spills its arguments to the frame and reloads them: gcc `mov [rbp+0x18],rdx` ...
+ * `mov rax,[rbp+0x18]; lea rdx,[rax+0x10]`), so a callee whose parameters moved is called the
+ * old way through it.
  */
 export function handsArgumentsTo(image: Uint8Array, f: FunctionInfo): number {
   // The instructions are in address order; the straight line from the entry is the first few from it.
   const at = f.decoded.insns.findIndex((d) => d.rva === f.entry);
   const sorted = at < 0 ? [] : f.decoded.insns.slice(at, at + 16);
+  // Which slot's value each location holds (-1: none): registers, then frame slots (by spillSlots' numbering).
+  const val = Array.from({ length: 32 }, (_, loc) => (loc >= XMM ? (loc - XMM < 4 ? loc - XMM : -1) : SLOT_GPR.indexOf(loc as 1 | 2 | 8 | 9)));
+  let frame = new Map<number, number>();
+  const spill = spillSlots();
   let expect: number = f.entry;
   let out = -1;
   let done = false;
   decodeEach(image, sorted, (insn, d) => {
     if (done) return;
     if (d.rva !== expect) return void (done = true);
-    const e = useInsnOf(image, insn, d.rva, d.length, d.flow);
+    const e = useInsnOf(image, insn, d.rva, d.length, d.flow, spill);
     if (d.flow === FlowControl.Call || d.flow === FlowControl.UnconditionalBranch) {
-      out = e.target;
+      const own = SLOT_GPR.every((g, k) => val[g] === k && val[XMM + k] === k);
+      out = own ? e.target : -1;
       return void (done = true);
     }
-    if (d.flow !== FlowControl.Next || ((e.writes & ARG_LOCS) !== 0 && !offsetsItself(insn))) return void (done = true);
+    if (d.flow !== FlowControl.Next) return void (done = true);
+    const moved = offsetsItself(insn);
+    const copied = e.spillSrc >= 0 ? (frame.get(e.spillSrc) ?? -1) : e.copySrc >= 0 && e.spillDst < 0 ? val[e.copySrc]! : -1;
+    if (e.spillDst >= 0) frame.set(e.spillDst, val[e.copySrc]!);
+    for (let x = 0; x < 32; x++) if ((e.spillWrites & (1 << x)) !== 0 && x !== e.spillDst) frame.delete(x);
+    // A new frame (push, `sub rsp`, `mov rbp,rsp`): the same displacement names another slot.
+    if ((e.writes & ((1 << RSP) | (1 << 5))) !== 0) frame = new Map();
+    for (let loc = 0; loc < 32; loc++) if ((e.writes & (1 << loc)) !== 0 && loc !== moved) val[loc] = -1;
+    if (e.copyDst >= 0) val[e.copyDst] = copied;
     expect = e.next;
   });
   return out;
