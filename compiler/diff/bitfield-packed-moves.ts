@@ -68,9 +68,15 @@ function movedRead(o: ReadScan, n: ReadScan, mv: PackedMove): string | null {
   const now = within(nf, of, mv.onlyNew);
   const was = within(of, nf, mv.onlyOld);
   if (now !== undefined && was !== undefined) return `bits ${bitRanges(now)} where its old body decoded bits ${bitRanges(was)}`;
-  const hit = [...nf].reduce((a, r) => a | (r & mv.swapped), 0n);
-  const old = [...of].some((r) => (r & mv.swapped) !== 0n);
-  return hit !== 0n && old && readsDiffer(o, n, mv.disp) ? `bits ${bitRanges(hit)} along other mask, shift or weight paths than its old body` : null;
+  // A swap leaves the reader's bit groups as they were (only the weights moved between them),
+  // and a group it decodes lies inside one swapped field: a reader decoding other groups, or
+  // one group across fields (libvips 0.34.5's 0x30a09f and 0x398645 decode bits 33-63 of
+  // packer 0x29c274's 64-bit bit buffer, whose swapped inputs land in bits 40-63), reads
+  // something else at that displacement.
+  const sameGroups = nf.size === of.size && [...nf].every((r) => of.has(r));
+  const inField = (r: bigint): boolean => mv.swappedFields.some((x) => (r & x) !== 0n && (r & ~x) === 0n);
+  const hit = [...nf].reduce((a, r) => (inField(r) ? a | r : a), 0n);
+  return hit !== 0n && sameGroups && readsDiffer(o, n, mv.disp) ? `bits ${bitRanges(hit)} along other mask, shift or weight paths than its old body` : null;
 }
 
 /**

@@ -21,7 +21,7 @@
  */
 import { type Instruction, Mnemonic, OpKind } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
-import { type BitOp, bitOpOf, lowBits, lowestBit, registerBits } from './bitfield-bits.ts';
+import { type BitOp, bitOpOf, lowBits, registerBits } from './bitfield-bits.ts';
 import { type Step, stepOf } from './bitfield-layout.ts';
 import { decodeEach } from './register-effects.ts';
 
@@ -230,24 +230,32 @@ export interface PackedMove {
   readonly onlyNew: readonly bigint[];
   /** The word bits of the inputs (the same argument register or load in both bodies) whose lowest landing bit moved: two equal fields swapped; 0n when none. */
   readonly swapped: bigint;
+  /** The fields those inputs land in (in either body). */
+  readonly swappedFields: readonly bigint[];
   /** The stores read-modify-write the word (only `swapped` is set: bitfield-layout.ts compares their constants). */
   readonly rmw: boolean;
 }
 
 /** The word bits of the inputs of `oc` that land, in `nc`, in another field both bodies pack: equal fields swapped. */
-function swappedBits(oc: ReadonlyMap<string, bigint>, nc: ReadonlyMap<string, bigint>): bigint {
+function swappedFields(oc: ReadonlyMap<string, bigint>, nc: ReadonlyMap<string, bigint>): bigint[] {
   const os = new Set(oc.values());
   const ns = new Set(nc.values());
   // An input (an argument register or a load, the same in both bodies) lands in another field
   // of the same word, a field the other body packs too (a permutation of equal fields;
   // register allocation alone renames computed inputs, which are not keyed).
-  let swapped = 0n;
+  const fields = new Set<bigint>();
   for (const [input, bits] of oc) {
     const nb = nc.get(input);
-    if (input.startsWith('=') || nb === undefined || lowestBit(nb) === lowestBit(bits) || !os.has(nb) || !ns.has(bits)) continue;
-    swapped |= bits | nb;
+    // Swapped fields are apart (libvips 0.34.5's 0x30a11c: a value over bits 0-63 is no field).
+    if (input.startsWith('=') || nb === undefined || (nb & bits) !== 0n || !os.has(nb) || !ns.has(bits)) continue;
+    fields.add(bits).add(nb);
   }
-  return swapped;
+  return [...fields];
+}
+
+/** A word's swap as PackedMove's fields. */
+function swapOf(fields: readonly bigint[]): { swapped: bigint; swappedFields: readonly bigint[] } {
+  return { swapped: fields.reduce((a, x) => a | x, 0n), swappedFields: fields };
 }
 
 /**
@@ -267,13 +275,13 @@ export function detectPackedMoves(oldImage: Uint8Array, of: FunctionInfo, newIma
     const ns = new Set(nc.values());
     const onlyOld = [...os].filter((x) => !ns.has(x));
     const onlyNew = [...ns].filter((x) => !os.has(x));
-    const swapped = swappedBits(oc, nc);
-    if ((onlyOld.length > 0 && onlyNew.length > 0) || swapped !== 0n) out.push({ disp, onlyOld, onlyNew, swapped, rmw: false });
+    const sw = swapOf(swappedFields(oc, nc));
+    if ((onlyOld.length > 0 && onlyNew.length > 0) || sw.swapped !== 0n) out.push({ disp, onlyOld, onlyNew, ...sw, rmw: false });
   }
   for (const [disp, oc] of [...o.rmw].sort((a, b) => a[0] - b[0])) {
     const nc = n.rmw.get(disp);
-    const swapped = nc === undefined || o.whole.has(disp) ? 0n : swappedBits(oc, nc);
-    if (swapped !== 0n) out.push({ disp, onlyOld: [], onlyNew: [], swapped, rmw: true });
+    const sw = swapOf(nc === undefined || o.whole.has(disp) ? [] : swappedFields(oc, nc));
+    if (sw.swapped !== 0n) out.push({ disp, onlyOld: [], onlyNew: [], ...sw, rmw: true });
   }
   return out;
 }
