@@ -13,6 +13,12 @@
  *   move from a dword at +0 to a word at +2: no displacement both bodies store, so set_c and
  *   get_c were hotpatchable; now the moved store word refuses both (bitfield-layout.ts
  *   movedWords). Its twin bitfield-word-move-fix (get_c's formula only) prints v2 live.
+ * - bitfield-swap-whole (clang -O1/-O2): clang's pack is a read-modify-write (`and eax,[rcx]`
+ *   keep mask, fields merged by `or` and `add`) whose constants are equal as a set in both
+ *   bodies; only which argument lands in bits 0-3 and which in 4-7 changed. Carried, the
+ *   patched process misreads the old words. Now refused (bitfield-packed.ts follows each
+ *   argument into the read-modify-write). Its twin bitfield-swap-fix (pack changed elsewhere,
+ *   unpack's formula) stays hotpatchable and prints v2 live.
  */
 import { describe, expect, test } from 'vitest';
 import type { Toolchain } from '../samples/scenarios.ts';
@@ -103,5 +109,26 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
     const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-swap-whole.dll', 'bitfield-swap-whole-gcc-O1.hpk');
     expect(await patchedRound(h, pkg, 'bitfield-swap-whole.dll')).not.toBe(old);
+  }, 120_000);
+  test.each(['-O1', '-O2'])('bitfield-swap-whole (clang %s): the read-modify-write packer whose arguments swapped fields, and its reader, refused; carried anyway, the patched process misreads them', async (opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-swap-whole', 'clang', opt);
+    expect(neu).toBe(old);
+    expect(changedVerdicts(d)).toEqual([`pack: ${CODE}`, `unpack: ${CODE}`]);
+    expect(d.functions.find((f) => f.name === 'pack')?.reason?.message).toBe(
+      'it merges fields into the word at +0x0 (a read-modify-write) with its fields at other bits than its old body (inputs moved over bits 0-7), and unpack now decodes bits 0-7 along other mask, shift or weight paths than its old body: words packed before the patch keep the old bit order',
+    );
+    expect(d.functions.find((f) => f.name === 'unpack')?.reason?.message).toMatch(/^it decodes the word at \+0x0 at bits 0-7 along other mask, shift or weight paths than its old body, and pack now merges fields into that word .*inputs moved over bits 0-7/);
+    const before = liftRule(d, CODE);
+    expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-swap-whole.dll', `bitfield-swap-whole-clang${opt}.hpk`);
+    expect(await patchedRound(h, pkg, 'bitfield-swap-whole.dll')).not.toBe(old);
+  }, 120_000);
+
+  test.each([['gcc', '-O1'], ['clang', '-O1'], ['clang', '-O2']] as const)('bitfield-swap-fix (%s %s): each argument lands where it did, the reader changes its formula: hotpatchable, and patched live it prints v2', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-swap-fix', tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual(['pack: hotpatchable', 'unpack: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-swap-fix.dll', `bitfield-swap-fix-${tc}${opt}.hpk`);
+    expect(await patchedRound(h, pkg, 'bitfield-swap-fix.dll')).toBe(neu);
   }, 120_000);
 });

@@ -20,9 +20,13 @@
  * permutation), and a reader decoding those bits along other mask, shift or weight paths.
  * Without the permutation cut watcher 2.5.1's 0x3c8d8 (a double's bits, inputs renamed by
  * register allocation) refused itself and 4 readers.
- * Not seen: clang's read-modify-write of the same swap (`and eax,[rcx]` keep mask, fields
- * merged by `or`/`add`): its constant set is equal in both bodies (bitfield-layout.ts compares
- * sets), so bitfield-swap-whole built by clang -O1/-O2 is still hotpatchable.
+ * clang writes the same swap as a read-modify-write (`and eax,[rcx]` keep mask, fields merged
+ * by `or` and `add`/`lea`) whose constants are equal as a set in both bodies, so
+ * bitfield-layout.ts (which compares sets) passed it and patched live the process misread the
+ * old words. Such a store's fields are followed too (the word's own kept bits land no input),
+ * and it links to readers only by a swap (`rmw`): its other field changes are
+ * bitfield-layout.ts' evidence. Twin bitfield-swap-fix (pack changed elsewhere, each argument
+ * in its old bits) stays hotpatchable with both compilers.
  */
 import { hex } from '../../common/types.ts';
 import type { FunctionInfo } from '../image/types.ts';
@@ -64,9 +68,15 @@ function movedRead(o: ReadScan, n: ReadScan, mv: PackedMove): string | null {
   const now = within(nf, of, mv.onlyNew);
   const was = within(of, nf, mv.onlyOld);
   if (now !== undefined && was !== undefined) return `bits ${bitRanges(now)} where its old body decoded bits ${bitRanges(was)}`;
-  const hit = [...nf].reduce((a, r) => a | (r & mv.swapped), 0n);
-  const old = [...of].some((r) => (r & mv.swapped) !== 0n);
-  return hit !== 0n && old && readsDiffer(o, n, mv.disp) ? `bits ${bitRanges(hit)} along other mask, shift or weight paths than its old body` : null;
+  // A swap leaves the reader's bit groups as they were (only the weights moved between them),
+  // and a group it decodes lies inside one swapped field: a reader decoding other groups, or
+  // one group across fields (libvips 0.34.5's 0x30a09f and 0x398645 decode bits 33-63 of
+  // packer 0x29c274's 64-bit bit buffer, whose swapped inputs land in bits 40-63), reads
+  // something else at that displacement.
+  const sameGroups = nf.size === of.size && [...nf].every((r) => of.has(r));
+  const inField = (r: bigint): boolean => mv.swappedFields.some((x) => (r & x) !== 0n && (r & ~x) === 0n);
+  const hit = [...nf].reduce((a, r) => (inField(r) ? a | r : a), 0n);
+  return hit !== 0n && sameGroups && readsDiffer(o, n, mv.disp) ? `bits ${bitRanges(hit)} along other mask, shift or weight paths than its old body` : null;
 }
 
 /**
@@ -96,12 +106,15 @@ export function packedMoveProblems(m: MatchResult, status: readonly FunctionStat
       const link = movedRead(o, n, mv);
       if (link === null) continue;
       const word = `the word at +${hex(mv.disp)}`;
-      const moved = `(old only: ${fieldList(mv.onlyOld)}; new only: ${fieldList(mv.onlyNew)}${mv.swapped === 0n ? '' : `; inputs moved over bits ${bitRanges(mv.swapped)}`})`;
+      const inputs = `inputs moved over bits ${bitRanges(mv.swapped)}`;
+      const moved = mv.rmw ? `(${inputs})` : `(old only: ${fieldList(mv.onlyOld)}; new only: ${fieldList(mv.onlyNew)}${mv.swapped === 0n ? '' : `; ${inputs}`})`;
       const decodes = link;
       const packer = pf.name ?? hex(pf.entry);
       const reader = f.name ?? hex(f.entry);
-      if (!out.has(pf.index)) out.set(pf.index, reason('STRUCTURE_BITFIELD_CHANGED', `it packs ${word} whole (a store that does not read it) with its fields at other bits than its old body ${moved}, and ${reader} now decodes ${decodes}: words packed before the patch keep the old bit order`, pf.entry));
-      if (!out.has(f.index)) out.set(f.index, reason('STRUCTURE_BITFIELD_CHANGED', `it decodes ${word} at ${decodes}, and ${packer} now packs that word whole with its fields at other bits ${moved}: words packed before the patch keep the old bit order`, f.entry));
+      const packs = mv.rmw ? `merges fields into ${word} (a read-modify-write)` : `packs ${word} whole (a store that does not read it)`;
+      const packsNow = mv.rmw ? 'merges fields into that word' : 'packs that word whole';
+      if (!out.has(pf.index)) out.set(pf.index, reason('STRUCTURE_BITFIELD_CHANGED', `it ${packs} with its fields at other bits than its old body ${moved}, and ${reader} now decodes ${decodes}: words packed before the patch keep the old bit order`, pf.entry));
+      if (!out.has(f.index)) out.set(f.index, reason('STRUCTURE_BITFIELD_CHANGED', `it decodes ${word} at ${decodes}, and ${packer} now ${packsNow} with its fields at other bits ${moved}: words packed before the patch keep the old bit order`, f.entry));
       break;
     }
   }

@@ -13,12 +13,15 @@
  * displacement otherwise, bitfield-readers.ts refuses that writer, and lowers the word's `from` to 0, but
  * only for a word some read-modify-write writer already changed: a packing store alone is
  * also how a hash or an encoded value is computed, and its constants change with any fix.
+ * A read-modify-write store that merges shifted inputs into the word (clang: `and eax,[rcx]`
+ * with the keep mask, then `or`/`add`) is followed the same way for detectPackedMoves' swaps:
+ * the word's own kept bits land no input, and an addition merges (the fields do not overlap).
  * Not seen: a packed word stored as an immediate (`mov dword [rcx],0x35`, init's arguments
  * folded), and packing stores of a global's word (through RIP).
  */
-import { OpKind } from 'iced-x86';
+import { type Instruction, Mnemonic, OpKind } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
-import { type BitOp, bitOpOf, lowBits, lowestBit, registerBits } from './bitfield-bits.ts';
+import { type BitOp, bitOpOf, lowBits, registerBits } from './bitfield-bits.ts';
 import { type Step, stepOf } from './bitfield-layout.ts';
 import { decodeEach } from './register-effects.ts';
 
@@ -137,8 +140,10 @@ function placementBefore(op: BitOp, bits: number, p: Placement): Placement | nul
  * masked by 7, `level` shifted by 3, stored as a byte: 0x7 and 0xf8). Null when the value
  * reads the word (a read-modify-write) or no input lands anywhere.
  */
-function packedFields(steps: readonly Step[], ops: readonly BitOp[], widths: readonly number[], at: number): Map<string, bigint> | null {
+function packedFields(steps: readonly Step[], ops: readonly BitOp[], widths: readonly number[], at: number, rmw = false): Map<string, bigint> | null {
   const st = steps[at]!.store!;
+  let keeps = false;
+  let shifted = false;
   const live = new Map<number, Placement[]>([[st.src, [{ s: 0, w: lowBits(steps[at]!.opBits) }]]]);
   const fields = new Map<string, bigint>();
   const land = (p: Placement, input: string): void => {
@@ -150,8 +155,15 @@ function packedFields(steps: readonly Step[], ops: readonly BitOp[], widths: rea
     if (s.barrier || s.store?.key === st.key) break;
     const ps = s.writes < 0 ? undefined : live.get(s.writes);
     if (ps === undefined) continue;
-    if (s.load === st.key) return null;
     live.delete(s.writes);
+    // The word's old value: a read-modify-write keeps its other bits (`and eax,[rcx]` with the
+    // keep mask), no input lands there.
+    if (s.load === st.key) {
+      if (!rmw) return null;
+      keeps = true;
+      continue;
+    }
+    shifted ||= ops[k]!.k === 'shl' || ops[k]!.k === 'shr';
     for (const p of ps) {
       const before = placementBefore(ops[k]!, widths[k]!, p);
       // A constant (`mov r,imm`, `xor r,r`) lands no input; arithmetic or a load is one.
@@ -166,28 +178,47 @@ function packedFields(steps: readonly Step[], ops: readonly BitOp[], widths: rea
     }
   }
   for (const [r, ps] of live) for (const p of ps) land(p, `${r}`);
+  if (rmw && (!keeps || !shifted)) return null;
   return fields.size > 0 ? fields : null;
 }
 
-/** Per displacement (register base, non-negative), the fields of a body's packing stores. */
-function packedStoreFields(image: Uint8Array, f: FunctionInfo): Map<number, Map<string, bigint>> {
+/**
+ * An addition as the merge of its operands (clang merges fields by `add`, `lea r,[a+b]`:
+ * their bits do not overlap, so nothing carries); else `bitOpOf`'s.
+ */
+function packOpOf(insn: Instruction): BitOp {
+  const two = insn.opCount === 2 && insn.opKind(0) === OpKind.Register;
+  if (insn.mnemonic === Mnemonic.Add && two && insn.opKind(1) !== OpKind.Memory) return { k: 'merge' };
+  if (insn.mnemonic === Mnemonic.Lea && two && insn.memoryIndexScale === 1) return { k: 'merge' };
+  return bitOpOf(insn);
+}
+
+/** A body's packed fields per displacement (register base, non-negative): stores that pack the word whole, and read-modify-write stores that merge shifted fields into it. */
+interface StoreFields {
+  readonly whole: Map<number, Map<string, bigint>>;
+  readonly rmw: Map<number, Map<string, bigint>>;
+}
+
+function packedStoreFields(image: Uint8Array, f: FunctionInfo): StoreFields {
   const steps: Step[] = [];
   const ops: BitOp[] = [];
   const widths: number[] = [];
   decodeEach(image, f.decoded.insns, (insn) => {
     steps.push(stepOf(insn));
-    ops.push(bitOpOf(insn));
+    ops.push(packOpOf(insn));
     widths.push(insn.opCount > 0 && insn.opKind(0) === OpKind.Register ? registerBits(insn.op0Register) : 64);
   });
-  const out = new Map<number, Map<string, bigint>>();
+  const out: StoreFields = { whole: new Map(), rmw: new Map() };
   for (let k = 0; k < steps.length; k++) {
     const st = steps[k]!.store;
-    if (st === null || st.inPlace || st.src < 0 || st.disp < 0 || packedSlice(steps, k) === null) continue;
-    const c = packedFields(steps, ops, widths, k);
+    if (st === null || st.inPlace || st.src < 0 || st.disp < 0) continue;
+    const whole = packedSlice(steps, k) !== null;
+    const c = packedFields(steps, ops, widths, k, !whole);
     if (c === null) continue;
-    const map = out.get(st.disp) ?? new Map<string, bigint>();
+    const to = whole ? out.whole : out.rmw;
+    const map = to.get(st.disp) ?? new Map<string, bigint>();
     for (const [input, bits] of c) map.set(input, (map.get(input) ?? 0n) | bits);
-    out.set(st.disp, map);
+    to.set(st.disp, map);
   }
   return out;
 }
@@ -199,6 +230,32 @@ export interface PackedMove {
   readonly onlyNew: readonly bigint[];
   /** The word bits of the inputs (the same argument register or load in both bodies) whose lowest landing bit moved: two equal fields swapped; 0n when none. */
   readonly swapped: bigint;
+  /** The fields those inputs land in (in either body). */
+  readonly swappedFields: readonly bigint[];
+  /** The stores read-modify-write the word (only `swapped` is set: bitfield-layout.ts compares their constants). */
+  readonly rmw: boolean;
+}
+
+/** The word bits of the inputs of `oc` that land, in `nc`, in another field both bodies pack: equal fields swapped. */
+function swappedFields(oc: ReadonlyMap<string, bigint>, nc: ReadonlyMap<string, bigint>): bigint[] {
+  const os = new Set(oc.values());
+  const ns = new Set(nc.values());
+  // An input (an argument register or a load, the same in both bodies) lands in another field
+  // of the same word, a field the other body packs too (a permutation of equal fields;
+  // register allocation alone renames computed inputs, which are not keyed).
+  const fields = new Set<bigint>();
+  for (const [input, bits] of oc) {
+    const nb = nc.get(input);
+    // Swapped fields are apart (libvips 0.34.5's 0x30a11c: a value over bits 0-63 is no field).
+    if (input.startsWith('=') || nb === undefined || (nb & bits) !== 0n || !os.has(nb) || !ns.has(bits)) continue;
+    fields.add(bits).add(nb);
+  }
+  return [...fields];
+}
+
+/** A word's swap as PackedMove's fields. */
+function swapOf(fields: readonly bigint[]): { swapped: bigint; swappedFields: readonly bigint[] } {
+  return { swapped: fields.reduce((a, x) => a | x, 0n), swappedFields: fields };
 }
 
 /**
@@ -208,26 +265,23 @@ export interface PackedMove {
  */
 export function detectPackedMoves(oldImage: Uint8Array, of: FunctionInfo, newImage: Uint8Array, nf: FunctionInfo): PackedMove[] {
   const o = packedStoreFields(oldImage, of);
-  if (o.size === 0) return [];
+  if (o.whole.size === 0 && o.rmw.size === 0) return [];
   const n = packedStoreFields(newImage, nf);
   const out: PackedMove[] = [];
-  for (const [disp, oc] of [...o].sort((a, b) => a[0] - b[0])) {
-    const nc = n.get(disp);
+  for (const [disp, oc] of [...o.whole].sort((a, b) => a[0] - b[0])) {
+    const nc = n.whole.get(disp);
     if (nc === undefined) continue;
     const os = new Set(oc.values());
     const ns = new Set(nc.values());
     const onlyOld = [...os].filter((x) => !ns.has(x));
     const onlyNew = [...ns].filter((x) => !os.has(x));
-    // Fields swapped: an input (an argument register or a load, the same in both bodies) lands
-    // in another field of the same word, a field the other body packs too (a permutation of
-    // equal fields; register allocation alone renames computed inputs, which are not keyed).
-    let swapped = 0n;
-    for (const [input, bits] of oc) {
-      const nb = nc.get(input);
-      if (input.startsWith('=') || nb === undefined || lowestBit(nb) === lowestBit(bits) || !os.has(nb) || !ns.has(bits)) continue;
-      swapped |= bits | nb;
-    }
-    if ((onlyOld.length > 0 && onlyNew.length > 0) || swapped !== 0n) out.push({ disp, onlyOld, onlyNew, swapped });
+    const sw = swapOf(swappedFields(oc, nc));
+    if ((onlyOld.length > 0 && onlyNew.length > 0) || sw.swapped !== 0n) out.push({ disp, onlyOld, onlyNew, ...sw, rmw: false });
+  }
+  for (const [disp, oc] of [...o.rmw].sort((a, b) => a[0] - b[0])) {
+    const nc = n.rmw.get(disp);
+    const sw = swapOf(nc === undefined || o.whole.has(disp) ? [] : swappedFields(oc, nc));
+    if (sw.swapped !== 0n) out.push({ disp, onlyOld: [], onlyNew: [], ...sw, rmw: true });
   }
   return out;
 }
