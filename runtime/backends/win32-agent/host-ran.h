@@ -37,12 +37,7 @@ static int lx_thread_run_state(lx_word tid, u64 *run, char *state) {
   u64 delay;
   if (!lx_schedstat(tid, run, &delay)) return 0;
   snprintf(path, sizeof path, "/proc/%lld/stat", (long long)tid);
-  lx_word fd = lx_syscall(LX_OPEN, (lx_word)(uintptr_t)path, 0, 0, 0, 0, 0);
-  if (fd < 0) return 0;
-  lx_word n = lx_syscall(LX_READ, fd, (lx_word)(uintptr_t)buf, sizeof buf - 1, 0, 0, 0);
-  lx_syscall(LX_CLOSE, fd, 0, 0, 0, 0, 0);
-  if (n <= 0) return 0;
-  buf[n] = 0;
+  if (!lx_read_small(path, buf, sizeof buf)) return 0;
   const char *p = strrchr(buf, ')'); /* "TID (comm) S ...": the name may hold spaces and parentheses */
   if (!p || p[1] != ' ') return 0;
   *state = p[2];

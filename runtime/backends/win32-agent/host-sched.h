@@ -292,15 +292,21 @@ static u64 g_stat_run[LX_BOOST_MAX], g_stat_delay[LX_BOOST_MAX];
 static int g_nb_target, g_nb_server; /* g_boosted: [0, target) the target's, then the server's, then the agent's */
 static int g_stat_on;
 
-static int lx_schedstat(lx_word tid, u64 *run, u64 *delay) {
-  static char path[48], buf[96];
-  snprintf(path, sizeof path, "/proc/%lld/schedstat", (long long)tid);
+/* Reads a small /proc file into buf (NUL-terminated); the bytes read, 0 when it cannot be read. */
+static lx_word lx_read_small(const char *path, char *buf, lx_word cap) {
   lx_word fd = lx_syscall(LX_OPEN, (lx_word)(uintptr_t)path, 0, 0, 0, 0, 0);
   if (fd < 0) return 0;
-  lx_word n = lx_syscall(LX_READ, fd, (lx_word)(uintptr_t)buf, sizeof buf - 1, 0, 0, 0);
+  lx_word n = lx_syscall(LX_READ, fd, (lx_word)(uintptr_t)buf, cap - 1, 0, 0, 0);
   lx_syscall(LX_CLOSE, fd, 0, 0, 0, 0, 0);
   if (n <= 0) return 0;
   buf[n] = 0;
+  return n;
+}
+
+static int lx_schedstat(lx_word tid, u64 *run, u64 *delay) {
+  static char path[48], buf[96];
+  snprintf(path, sizeof path, "/proc/%lld/schedstat", (long long)tid);
+  if (!lx_read_small(path, buf, sizeof buf)) return 0;
   char *end;
   *run = strtoull(buf, &end, 10);
   *delay = strtoull(end, NULL, 10);
