@@ -139,7 +139,9 @@ describe.skipIf(buildSkip !== undefined)(`parameters moved, -O0 builds (argument
     const p = diffDlls(buildLayoutProbe(dir, 'entry-args-pshapes', 1, tc, '-O0'), buildLayoutProbe(dir, 'entry-args-pshapes', 2, tc, '-O0'));
     const refused = new Set(p.functions.filter((f) => f.reason?.code === 'ENTRY_ARGUMENTS_CHANGED').map((f) => f.name ?? ''));
     // move_impl under the unchanged -O0 move_api (it spills, reloads rcx and rdx from their own slots and calls): handed on.
-    expect([...refused].sort()).toEqual(['copyn', 'drop4', 'move_impl']);
+    expect([...refused].sort()).toEqual(['copyn', 'cpy', 'drop4', 'move_impl']);
+    // cpy: each pointer reloaded into the other's register for strcpy; xmm0/xmm1, left over from the entry, no longer count as passed.
+    expect(p.functions.find((f) => f.name === 'cpy')?.reason?.message).toContain('uses argument rdx/xmm1 as its old body used rcx/xmm0 (passed on as argument 1 of a call) and rcx/xmm0 as it used rdx/xmm1 (passed on as argument 2 of a call) (two parameters of one type reordered?)');
     // gcc forms dst + i and src + i by `add rax,rdx`: the store and the load go through sums of the swapped slots.
     if (tc === 'gcc') expect(p.functions.find((f) => f.name === 'copyn')?.reason?.message).toMatch(/uses argument rdx as its old body used rcx \(.*a store through a sum of it at \+0x0 \(1 bytes\).*\) and rcx as it used rdx \(.*a load through a sum of it at \+0x0 \(1 bytes\)/);
     if (tc === 'gcc') expect(p.functions.find((f) => f.name === 'drop4')?.reason?.message).toContain('no longer uses argument r9 (its old body\'s returned as the running value of arithmetic on it) and uses rdx as its old body used r8, r8 as its old body used r9 (a parameter before it removed?)');
@@ -179,6 +181,19 @@ describe.skipIf(skip !== undefined)(`parameters moved, -O0 and computed by a roo
     expect(await patchedRound(fix.h, await writeProbePackage(suite.dir(), fix.d, fix.file, `entry-args-params-fix-O0-${tc}.hpk`), fix.file)).toBe(fix.neu + importerLines('11 80 8', 120, 143000));
   }, 180_000);
 
+  test.each(TOOLCHAINS)('entry-args-pshapes (%s -O0): cpy(dst, src) -> cpy(src, dst) refused; carried anyway, the v1 importer\'s dst stays and its src is overwritten; cpy_fix gives v2\'s answer', async (tc) => {
+    const { h, neu, file, d } = await startImporterProbe(suite, 'entry-args-pshapes', 'entry-args-pshapes-importer', tc, '-O0');
+    expect(h.first.output.endsWith('importer cpy = hello hello 5\nimporter cpy_fix = hello hello 5\n')).toBe(true);
+    expect(d.functions.find((f) => f.name === 'cpy')?.reason?.code).toBe('ENTRY_ARGUMENTS_CHANGED');
+    expect(d.functions.find((f) => f.name === 'cpy_fix')?.verdict).toBe('hotpatchable');
+    const presented = withoutEntryArgumentRule(d);
+    expect(presented.functions.filter((f) => f.verdict === 'refused'), 'nothing else refuses the pair').toEqual([]);
+    const after = await patchedRound(h, await writeProbePackage(suite.dir(), presented, file, `entry-args-pshapes-O0-${tc}.hpk`), file);
+    expect(after.startsWith(neu), 'the DLL itself now answers as v2').toBe(true);
+    // v1 and v2 (with an importer built against it) both give `hello hello 5`: v2's strcpy(dst, src) reached with (dst, src) copies dst over src.
+    expect(after.slice(neu.length)).toBe('importer cpy = xxxxx xxxxx 5\nimporter cpy_fix = hello hello 6\n');
+  }, 180_000);
+
   test.each(TOOLCHAINS)('entry-args-alike (%s): calc_impl and order2 refused; carried anyway, the importer\'s calc_api writes into its from array and order2 stamps y first; the fixes give v2\'s answers', async (tc) => {
     const { h, neu, file, d } = await startImporterProbe(suite, 'entry-args-alike', 'entry-args-alike-importer', tc);
     const V1_LINES = 'importer calc_api = 11 60 7 / 10 20 7\nimporter calc_api_fix = 11 60 7 / 10 20 7\nimporter order2 stamps x first\nimporter order2_fix stamps x first\n';
@@ -206,5 +221,38 @@ describe.skipIf(skip !== undefined)(`parameters moved, -O0 and computed by a roo
     const after = await patchedRound(h, await writeProbePackage(suite.dir(), presented, file, `entry-args-alike-O0-${tc}.hpk`, true), file);
     expect(after.startsWith(neu), 'the DLL itself now answers as v2').toBe(true);
     expect(after.slice(neu.length)).toContain('importer calc_api = 1 2 5 / 2 6 5\nimporter calc_api_fix = 12 60 7 / 10 20 7\n');
+  }, 120_000);
+});
+
+/**
+ * entry-args-same: two parameters used alike with no call to tell them apart (put's two stores
+ * of constants, put2's two stores of values, diff's two loads: the same tokens for both slots),
+ * reordered. Before, put, put2 and diff were hotpatchable at every level by both compilers (lt's
+ * `cmp` was already refused as a swap); live, the importer built against v1 got `2 1`, `6 5`,
+ * `-4` from the patched v1. Now the order of the two slots' first uses refuses them
+ * (argument-uses.ts reorderedUse); the twins, which keep the order, stay hotpatchable.
+ */
+const SAME_V1 = 'importer put = 1 2\nimporter put2 = 5 6\nimporter diff = 4\nimporter lt = 1\nimporter put_fix = 1 2\nimporter put2_fix = 5 6\nimporter diff_fix = 4\nimporter lt_fix = 0\n';
+
+describe.skipIf(buildSkip !== undefined)(`parameters used alike, reordered${buildSkip ? ` (skipped: ${buildSkip})` : ''}`, () => {
+  const OPTS = ['-O0', '-O1', '-O2', '-Os'] as const;
+  test.each(TOOLCHAINS.flatMap((tc) => OPTS.map((o) => [tc, o] as const)))('entry-args-same (%s %s): put, put2, diff, lt refused ENTRY_ARGUMENTS_CHANGED; the twins hotpatchable', (tc, opt) => {
+    const dir = join(suite.dir(), `same${opt}`);
+    const d = diffDlls(buildLayoutProbe(dir, 'entry-args-same', 1, tc, opt), buildLayoutProbe(dir, 'entry-args-same', 2, tc, opt));
+    expect(changedVerdicts(d).filter((v) => !v.startsWith('hp_'))).toEqual(['diff: ENTRY_ARGUMENTS_CHANGED', 'diff_fix: hotpatchable', 'lt: ENTRY_ARGUMENTS_CHANGED', 'lt_fix: hotpatchable', 'put2: ENTRY_ARGUMENTS_CHANGED', 'put2_fix: hotpatchable', 'put: ENTRY_ARGUMENTS_CHANGED', 'put_fix: hotpatchable']);
+    for (const name of ['put', 'put2', 'diff']) expect(d.functions.find((f) => f.name === name)?.reason?.message).toContain('its new body uses arguments rcx and rdx alike, in the opposite order from its old body (its first use is of rdx where it was of rcx) (two parameters of one type reordered?)');
+  }, 60_000);
+});
+
+describe.skipIf(skip !== undefined)(`parameters used alike, reordered, live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  test.each(TOOLCHAINS.flatMap((tc) => (['-O0', '-O2'] as const).map((o) => [tc, o] as const)))('entry-args-same (%s %s): refused; carried anyway, the v1 importer gets answers neither version gives; the twins give v2\'s', async (tc, opt) => {
+    const { h, neu, file, d } = await startImporterProbe(suite, 'entry-args-same', 'entry-args-same-importer', tc, opt);
+    expect(h.first.output.endsWith(SAME_V1)).toBe(true);
+    expect(changedVerdicts(d).filter((v) => v.includes('ENTRY_ARGUMENTS_CHANGED'))).toEqual(['diff: ENTRY_ARGUMENTS_CHANGED', 'lt: ENTRY_ARGUMENTS_CHANGED', 'put2: ENTRY_ARGUMENTS_CHANGED', 'put: ENTRY_ARGUMENTS_CHANGED']);
+    const presented = withoutEntryArgumentRule(d);
+    expect(presented.functions.filter((f) => f.verdict === 'refused'), 'nothing else refuses the pair').toEqual([]);
+    const after = await patchedRound(h, await writeProbePackage(suite.dir(), presented, file, `entry-args-same${opt}-${tc}.hpk`), file);
+    expect(after.startsWith(neu), 'the DLL itself now answers as v2').toBe(true);
+    expect(after.slice(neu.length)).toBe('importer put = 2 1\nimporter put2 = 6 5\nimporter diff = -4\nimporter lt = 0\nimporter put_fix = 1 3\nimporter put2_fix = 5 7\nimporter diff_fix = 5\nimporter lt_fix = 1\n');
   }, 120_000);
 });

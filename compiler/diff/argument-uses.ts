@@ -24,6 +24,8 @@
  *   caller shows when the function is only exported.
  * - two slots used alike but for the calls they are handed to, whose first calls in one argument
  *   position changed order (`order2(a, b) { stamp(a); stamp(b); }` -> `order2(b, a)`).
+ * - two slots whose uses cannot be told apart at all, first used in the other order
+ *   (`put(a, b) { *a = 1; *b = 2; }` -> `put(b, a)`, probe entry-args-same).
  * A use both slots had in the old body (a null test on two pointers) distinguishes nothing and
  * is left out. The code alone cannot tell a fix that swaps two operands, or one that stops
  * using the last parameter and uses the one before it the way the last was, from a
@@ -210,6 +212,22 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
 }
 
 /**
+ * The argument registers through which slot `s`, held in `m`, is handed to a call: all of them,
+ * but its own register of one class (xmm1 for slot 1) when the value reaches another argument
+ * position only in registers of the other class. That one is left over from the entry, not
+ * passed: an integer's xmm register is handed to every call untouched, and counted it made gcc
+ * -O0 `cpy(src, dst) { strcpy(dst, src); }` (rdx to rcx, rcx to rdx through the frame) use
+ * each slot in both positions, like nothing moved (probe entry-args-pshapes).
+ */
+function handedRegisters(m: number, s: number): number {
+  const moved = (base: (k: number) => number): boolean => [0, 1, 2, 3].some((k) => k !== s && (m & (1 << base(k))) !== 0);
+  const [g, x] = [moved((k) => SLOT_GPR[k]!), moved((k) => XMM + k)];
+  if (g && !x) return (m & ~(1 << (XMM + s))) >>> 0;
+  if (x && !g) return (m & ~(1 << SLOT_GPR[s]!)) >>> 0;
+  return m;
+}
+
+/**
  * Per argument slot (0..3), the uses `f`'s body makes of the value it receives there; `passedAt`:
  * per slot, for each argument position k it is handed to a call or tail jump in, the lowest
  * address of such a call (`gpass@k` through its general register, `xpass@k` its xmm one): calls keep their order, which tells apart two slots each
@@ -223,24 +241,29 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo): ArgumentUses {
   decodeEach(image, f.decoded.insns, (insn, d) => code.set(d.rva, useInsnOf(image, insn, d.rva, d.length, d.flow, spill)));
   const tables = new Map<number, readonly number[]>(f.decoded.jumpTables.map((t) => [t.jumpRva, t.targets]));
   const out = [0, 1, 2, 3].map(() => new Set<string>());
+  const passedAt = [0, 1, 2, 3].map(() => new Map<string, number>());
+  // The instruction whose uses are being added: each slot's first use (`use`, the lowest address) goes to passedAt.
+  let at: number = f.entry;
   const add = (slot: number, t: string): void => {
     if (out[slot]!.size < MAX_TOKENS) out[slot]!.add(t);
+    const was = passedAt[slot]!.get('use');
+    if (was === undefined || at < was) passedAt[slot]!.set('use', at);
   };
   // State: for each slot s, the registers holding its value (held[s], a 32-bit mask), the frame slots (held[4 + s]),
   // and the registers holding a value an arithmetic chain computed from it as its destination (held[8 + s]: `mov eax,r8d; add eax,edx`).
   const seen = new Map<number, readonly number[]>();
   const work: Array<readonly [number, readonly number[]]> = [[f.entry, [...SLOT_GPR.map((g, k) => ((1 << g) | (1 << (XMM + k))) >>> 0), 0, 0, 0, 0, 0, 0, 0, 0]]];
   const regs = (held: readonly number[]): readonly number[] => held.slice(0, 4);
-  const passedAt = [0, 1, 2, 3].map(() => new Map<string, number>());
-  const passed = (held: readonly number[], tail: boolean, at: number): void => {
-    regs(held).forEach((m, s) => {
+  const passed = (held: readonly number[], tail: boolean, from: number): void => {
+    regs(held).forEach((held0, s) => {
+      const m = handedRegisters(held0, s);
       for (let k = 0; k < 4; k++) {
         if ((m & ((1 << SLOT_GPR[k]!) | (1 << (XMM + k)))) === 0) continue;
         add(s, `${tail ? 'jmp' : 'call'}@${k}`);
         // The general and the xmm register apart: a slot's other register (xmm0 for an integer) is handed to every call untouched.
         for (const key of [(m & (1 << SLOT_GPR[k]!)) !== 0 ? `gpass@${k}` : '', (m & (1 << (XMM + k))) !== 0 ? `xpass@${k}` : ''].filter((x) => x !== '')) {
           const was = passedAt[s]!.get(key);
-          if (was === undefined || at < was) passedAt[s]!.set(key, at);
+          if (was === undefined || from < was) passedAt[s]!.set(key, from);
         }
       }
     });
@@ -258,6 +281,7 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo): ArgumentUses {
       }
       seen.set(rva, held);
       if (held.every((m) => m === 0)) break;
+      at = rva;
       for (const [loc, t] of e.uses) regs(held).forEach((m, s) => (m & (1 << loc)) !== 0 && add(s, `${loc >= XMM ? 'x' : 'g'}${t}`));
       // An access through a sum of a slot's value (gcc -O0 `add rax,rdx; movzx edx,byte [rax]`: dst + i) is that pointer's access too.
       for (const [loc, t] of e.uses) if (MEMORY_USE.test(t)) for (let s = 0; s < 4; s++) if ((held[8 + s]! & (1 << loc)) !== 0) add(s, `d${t}`);
@@ -309,9 +333,9 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo): ArgumentUses {
 const SLOT_GPR_NAMES = ['rcx', 'rdx', 'r8', 'r9'] as const;
 
 /** Two slots whose distinguishing uses changed places, or slots from..last-1 that took the uses of the next slot up while `last` fell unused; `names`: each slot's register as its uses show (`rcx`, `xmm1`, `r8/xmm2`). */
-export type UseMove = { readonly names: readonly string[] } & ({ readonly kind: 'swap'; readonly a: number; readonly b: number; readonly usesA: readonly string[]; readonly usesB: readonly string[] } | { readonly kind: 'shift'; readonly from: number; readonly last: number; readonly uses: readonly string[] } | { readonly kind: 'order'; readonly a: number; readonly b: number; readonly k: number });
+export type UseMove = { readonly names: readonly string[] } & ({ readonly kind: 'swap'; readonly a: number; readonly b: number; readonly usesA: readonly string[]; readonly usesB: readonly string[] } | { readonly kind: 'shift'; readonly from: number; readonly last: number; readonly uses: readonly string[] } | { readonly kind: 'order'; readonly a: number; readonly b: number; readonly k: number } | { readonly kind: 'first'; readonly a: number; readonly b: number });
 
-/** ArgumentUses.passedAt of the old and new bodies. */
+/** ArgumentUses.passedAt of the old and new bodies: per slot, the first address it is handed on from in each argument register (`gpass@k`, `xpass@k`) and of its first use of any kind (`use`). */
 export interface PassOrder {
   readonly old: ReadonlyArray<ReadonlyMap<string, number>>;
   readonly new: ReadonlyArray<ReadonlyMap<string, number>>;
@@ -340,6 +364,29 @@ function reorderedPass(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArray<R
   return -1;
 }
 
+const besidesCallsAndReturn = (x: ReadonlySet<string>): string[] => [...x].filter((t) => !handedOn(t) && t !== 'ret').sort();
+/** Whether two slots' uses other than being handed on or returned are the same, and some. */
+const sameUses = (x: ReadonlySet<string>, y: ReadonlySet<string>): boolean => {
+  const [a, b] = [besidesCallsAndReturn(x), besidesCallsAndReturn(y)];
+  return a.length > 0 && a.length === b.length && a.every((t, i) => t === b[i]);
+};
+
+/**
+ * Two slots a < b whose uses cannot be told apart (the same, but for calls they are handed to
+ * and a -O0 pointer left in rax at the return, in each body), first used in the other order:
+ * `put(a, b) { *a = 1; *b = 2; }` -> `put(b, a)` stores through rdx first where it stored
+ * through rcx first; `diff(a, b) { return *a - *b; }` -> `diff(b, a)` loads through rdx first
+ * (probe entry-args-same). Which register's value goes where is what the tokens leave out, and
+ * the order of two stores through pointers that may alias is the source order; a fix that only
+ * reorders two such uses is refused with them.
+ */
+function reorderedUse(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArray<ReadonlySet<string>>, order: PassOrder, a: number, b: number): boolean {
+  if (!sameUses(o[a]!, o[b]!) || !sameUses(n[a]!, n[b]!)) return false;
+  const [oa, ob, na, nb] = [order.old[a]!.get('use'), order.old[b]!.get('use'), order.new[a]!.get('use'), order.new[b]!.get('use')];
+  if (oa === undefined || ob === undefined || na === undefined || nb === undefined || oa === ob || na === nb) return false;
+  return oa < ob !== na < nb;
+}
+
 /** Slot k's register as the uses of old and new bodies show it: only general-register uses, only xmm ones, or both. */
 function slotNames(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArray<ReadonlySet<string>>): string[] {
   return [0, 1, 2, 3].map((k) => {
@@ -365,6 +412,7 @@ export function movedUses(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArra
       const [ta, tb] = [minus(o[a]!, o[b]!), minus(o[b]!, o[a]!)];
       const k = order === undefined ? -1 : reorderedPass(o, n, order, a, b);
       if (k >= 0) return { names: slotNames(o, n), kind: 'order', a, b, k };
+      if (order !== undefined && reorderedUse(o, n, order, a, b)) return { names: slotNames(o, n), kind: 'first', a, b };
       if (ta.size === 0 || tb.size === 0) continue;
       const took = takesOver(n[a]!, o[b]!) && takesOver(n[b]!, o[a]!);
       if (took && meets(n[a]!, tb) && !meets(n[a]!, ta) && meets(n[b]!, ta) && !meets(n[b]!, tb)) return { names: slotNames(o, n), kind: 'swap', a, b, usesA: [...ta].sort(), usesB: [...tb].sort() };
@@ -388,6 +436,10 @@ export function describeUseMove(m: UseMove): string {
   if (m.kind === 'order') {
     const [a, b] = [m.names[m.a]!, m.names[m.b]!];
     return `hands arguments ${a} and ${b} on as argument ${m.k + 1} of its calls in the opposite order from its old body, and uses them alike otherwise (two parameters of one type reordered?)`;
+  }
+  if (m.kind === 'first') {
+    const [a, b] = [m.names[m.a]!, m.names[m.b]!];
+    return `uses arguments ${a} and ${b} alike, in the opposite order from its old body (its first use is of ${b} where it was of ${a}) (two parameters of one type reordered?)`;
   }
   if (m.kind === 'swap') {
     const [a, b] = [m.names[m.a]!, m.names[m.b]!];
