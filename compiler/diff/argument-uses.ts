@@ -228,6 +228,36 @@ function handedRegisters(m: number, s: number): number {
 }
 
 /**
+ * Where one slot's value is: the registers holding it (`regs`, a bit per location), the frame
+ * slots (`frame`, by the SpillSlots numbering), and the registers holding a value an arithmetic
+ * chain computed from it as its destination (`chain`: `mov eax,r8d; add eax,edx`).
+ */
+interface SlotHeld {
+  readonly regs: number;
+  readonly frame: number;
+  readonly chain: number;
+}
+
+/** Two paths meeting: what both hold. */
+const meetHeld = (x: SlotHeld, y: SlotHeld): SlotHeld => ({ regs: (x.regs & y.regs) >>> 0, frame: (x.frame & y.frame) >>> 0, chain: (x.chain & y.chain) >>> 0 });
+const sameHeld = (x: SlotHeld, y: SlotHeld): boolean => x.regs === y.regs && x.frame === y.frame && x.chain === y.chain;
+
+/** Where a slot's value is after instruction `e`, which writes the locations `kill` (a call's volatile registers included). */
+function stepHeld(h: SlotHeld, e: UseInsn, kill: number): SlotHeld {
+  // A register: written, or now holding what the copied register or the reloaded frame slot held.
+  const from = e.spillSrc >= 0 ? (h.frame & (1 << e.spillSrc)) !== 0 : e.copySrc >= 0 && e.spillDst < 0 && (h.regs & (1 << e.copySrc)) !== 0;
+  // A frame slot: overwritten, or now holding what the spilled register held.
+  const spilled = e.spillDst >= 0 && (h.regs & (1 << e.copySrc)) !== 0;
+  // An arithmetic chain: its destination keeps it, a copy carries it, any other write ends it.
+  const carried = e.copySrc >= 0 && e.spillDst < 0 && e.spillSrc < 0 && (h.chain & (1 << e.copySrc)) !== 0;
+  return {
+    regs: ((h.regs & ~kill) | (from ? 1 << e.copyDst : 0)) >>> 0,
+    frame: ((h.frame & ~e.spillWrites) | (spilled ? 1 << e.spillDst : 0)) >>> 0,
+    chain: (((h.chain | (h.regs & e.accum)) & ~(kill & ~e.accum)) | (carried ? 1 << e.copyDst : 0)) >>> 0,
+  };
+}
+
+/**
  * Per argument slot (0..3), the uses `f`'s body makes of the value it receives there; `passedAt`:
  * per slot, for each argument position k it is handed to a call or tail jump in, the lowest
  * address of such a call (`gpass@k` through its general register, `xpass@k` its xmm one): calls keep their order, which tells apart two slots each
@@ -249,14 +279,12 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo): ArgumentUses {
     const was = passedAt[slot]!.get('use');
     if (was === undefined || at < was) passedAt[slot]!.set('use', at);
   };
-  // State: for each slot s, the registers holding its value (held[s], a 32-bit mask), the frame slots (held[4 + s]),
-  // and the registers holding a value an arithmetic chain computed from it as its destination (held[8 + s]: `mov eax,r8d; add eax,edx`).
-  const seen = new Map<number, readonly number[]>();
-  const work: Array<readonly [number, readonly number[]]> = [[f.entry, [...SLOT_GPR.map((g, k) => ((1 << g) | (1 << (XMM + k))) >>> 0), 0, 0, 0, 0, 0, 0, 0, 0]]];
-  const regs = (held: readonly number[]): readonly number[] => held.slice(0, 4);
-  const passed = (held: readonly number[], tail: boolean, from: number): void => {
-    regs(held).forEach((held0, s) => {
-      const m = handedRegisters(held0, s);
+  // State: where each slot's value is (SlotHeld), at each instruction reached.
+  const seen = new Map<number, readonly SlotHeld[]>();
+  const work: Array<readonly [number, readonly SlotHeld[]]> = [[f.entry, SLOT_GPR.map((g, k) => ({ regs: ((1 << g) | (1 << (XMM + k))) >>> 0, frame: 0, chain: 0 }))]];
+  const passed = (held: readonly SlotHeld[], tail: boolean, from: number): void => {
+    held.forEach((h, s) => {
+      const m = handedRegisters(h.regs, s);
       for (let k = 0; k < 4; k++) {
         if ((m & ((1 << SLOT_GPR[k]!) | (1 << (XMM + k)))) === 0) continue;
         add(s, `${tail ? 'jmp' : 'call'}@${k}`);
@@ -275,45 +303,31 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo): ArgumentUses {
       if (e === undefined) break;
       const before = seen.get(rva);
       if (before !== undefined) {
-        const merged = held.map((m, s) => (m & before[s]!) >>> 0);
-        if (merged.every((m, s) => m === before[s])) break;
+        const merged = held.map((h, s) => meetHeld(h, before[s]!));
+        if (merged.every((h, s) => sameHeld(h, before[s]!))) break;
         held = merged;
       }
       seen.set(rva, held);
-      if (held.every((m) => m === 0)) break;
+      if (held.every((h) => h.regs === 0 && h.frame === 0 && h.chain === 0)) break;
       at = rva;
-      for (const [loc, t] of e.uses) regs(held).forEach((m, s) => (m & (1 << loc)) !== 0 && add(s, `${loc >= XMM ? 'x' : 'g'}${t}`));
+      for (const [loc, t] of e.uses) held.forEach((h, s) => (h.regs & (1 << loc)) !== 0 && add(s, `${loc >= XMM ? 'x' : 'g'}${t}`));
       // An access through a sum of a slot's value (gcc -O0 `add rax,rdx; movzx edx,byte [rax]`: dst + i) is that pointer's access too.
-      for (const [loc, t] of e.uses) if (MEMORY_USE.test(t)) for (let s = 0; s < 4; s++) if ((held[8 + s]! & (1 << loc)) !== 0) add(s, `d${t}`);
-      for (const [slot, t] of e.spillUses) for (let s = 0; s < 4; s++) if ((held[4 + s]! & (1 << slot)) !== 0) add(s, t);
+      for (const [loc, t] of e.uses) if (MEMORY_USE.test(t)) held.forEach((h, s) => (h.chain & (1 << loc)) !== 0 && add(s, `d${t}`));
+      for (const [slot, t] of e.spillUses) held.forEach((h, s) => (h.frame & (1 << slot)) !== 0 && add(s, t));
       const fl = e.flow;
       if (fl === FlowControl.Return) {
         // rax only: xmm0 holds the first slot from the entry whether or not the function returns a double.
-        regs(held).forEach((m, s) => (m & (1 << RAX)) !== 0 && add(s, 'ret'));
+        held.forEach((h, s) => (h.regs & (1 << RAX)) !== 0 && add(s, 'ret'));
         // The end of a chain of arithmetic on a slot's value, returned (rax or xmm0): that slot is the running value of the result,
         // which tells `return sum + c` (c's chain) from the sum's other terms when each term's own use is an `add`.
-        for (let s = 0; s < 4; s++) if ((held[8 + s]! & ((1 << RAX) | (1 << XMM))) !== 0) add(s, 'dret');
+        held.forEach((h, s) => (h.chain & ((1 << RAX) | (1 << XMM))) !== 0 && add(s, 'dret'));
         break;
       }
       const outside = e.target >= 0 && !code.has(e.target);
       if (fl === FlowControl.Call || fl === FlowControl.IndirectCall) passed(held, false, rva);
       else if ((fl === FlowControl.UnconditionalBranch && outside) || fl === FlowControl.IndirectBranch) passed(held, true, rva);
       const kill = fl === FlowControl.Call || fl === FlowControl.IndirectCall ? e.writes | CALL_KILLS : e.writes;
-      const next = held.map((m, x) => {
-        if (x >= 8) {
-          // An arithmetic chain: its destination keeps it, a copy carries it, any other write ends it.
-          const raw = held[x - 8]!;
-          const carried = e.copySrc >= 0 && e.spillDst < 0 && e.spillSrc < 0 && (m & (1 << e.copySrc)) !== 0;
-          return (((m | (raw & e.accum)) & ~(kill & ~e.accum)) | (carried ? 1 << e.copyDst : 0)) >>> 0;
-        }
-        if (x >= 4) {
-          // A frame slot: overwritten, or now holding what the spilled register held.
-          const spilled = e.spillDst >= 0 && (held[x - 4]! & (1 << e.copySrc)) !== 0;
-          return ((m & ~e.spillWrites) | (spilled ? 1 << e.spillDst : 0)) >>> 0;
-        }
-        const from = e.spillSrc >= 0 ? (held[4 + x]! & (1 << e.spillSrc)) !== 0 : e.copySrc >= 0 && e.spillDst < 0 && (m & (1 << e.copySrc)) !== 0;
-        return ((m & ~kill) | (from ? 1 << e.copyDst : 0)) >>> 0;
-      });
+      const next = held.map((h) => stepHeld(h, e, kill));
       if (fl === FlowControl.IndirectBranch) {
         for (const t of tables.get(rva) ?? []) work.push([t, next]);
         break;
