@@ -313,6 +313,20 @@ function imageBaseMsg(base: bigint): Pick<hotpatch.TargetIdentity.$Properties, '
   return { imageBase: toLong(base, true) };
 }
 
+/** Since 2.8 a module name ending in ".dll" (lower case) is written as its stem (field 12); a 2.7 reader then finds no module name and refuses. */
+const DLL_SUFFIX = '.dll';
+
+function moduleNameMsg(name: string): Pick<hotpatch.TargetIdentity.$Properties, 'moduleName' | 'moduleDllStem'> {
+  return name.length > DLL_SUFFIX.length && name.endsWith(DLL_SUFFIX) ? { moduleDllStem: name.slice(0, -DLL_SUFFIX.length) } : { moduleName: name };
+}
+
+function moduleNameOf(t: hotpatch.TargetIdentity.$Shape): string {
+  const stem = t.moduleDllStem ?? '';
+  if (stem === '') return t.moduleName ?? '';
+  if ((t.moduleName ?? '') !== '') throw new Invalid('target: module_name and module_dll_stem are both set');
+  return `${stem}${DLL_SUFFIX}`;
+}
+
 function targetMsg(t: TargetIdentity): hotpatch.TargetIdentity.$Properties {
   return {
     machine: t.machine === AMD64 ? 0 : t.machine,
@@ -321,7 +335,7 @@ function targetMsg(t: TargetIdentity): hotpatch.TargetIdentity.$Properties {
     checkSum: t.checkSum,
     ...imageBaseMsg(t.imageBase),
     codeView: t.codeView === null ? null : { guid: t.codeView.guid, age: t.codeView.age, pdbPath: t.codeView.pdbPath },
-    moduleName: t.moduleName,
+    ...moduleNameMsg(t.moduleName),
     reliedRangeGaps: reliedGapsOf(t.reliedRanges),
     reliedSha256: t.reliedSha256,
   };
@@ -744,7 +758,7 @@ function fromMessage(m: hotpatch.Package.$Shape, c: Compact): HotpatchPackage {
     checkSum: u32(t.checkSum),
     imageBase: imageBaseOf(t),
     codeView: cv === null || cv === undefined ? null : { guid: bytesOr(cv.guid), age: u32(cv.age), pdbPath: cv.pdbPath ?? '' },
-    moduleName: t.moduleName ?? '',
+    moduleName: moduleNameOf(t),
     reliedRanges: reliedOf(t),
     reliedSha256: bytesOr(t.reliedSha256),
   };

@@ -103,3 +103,29 @@ describe('format 2.1 field defaults', () => {
     expect(back.ok && packageToJson(back.value)).toEqual(packageToJson(p));
   });
 });
+
+// Format 2.8: a module name ending in ".dll" travels as its stem (TargetIdentity.module_dll_stem).
+describe('module name as its .dll stem (format 2.8)', () => {
+  const named = async (moduleName: string): Promise<HotpatchPackage> => {
+    const p = await compiled();
+    return { ...p, target: { ...p.target, moduleName } };
+  };
+  it('writes the stem for a .dll name and the name for any other, and reads both back exactly', async () => {
+    for (const [name, stem] of [['logic-fix.dll', 'logic-fix'], ['a.b.dll', 'a.b'], ['LOGIC.DLL', ''], ['addon.node', ''], ['.dll', ''], ['x.dllx', '']] as const) {
+      const p = await named(name);
+      const raw = encodePayload(p);
+      const wire = hotpatch.Package.decode(raw);
+      expect([wire.target?.moduleDllStem ?? '', wire.target?.moduleName ?? ''], name).toEqual(stem === '' ? ['', name] : [stem, '']);
+      const back = decodePayload(raw, 2);
+      expect(back.ok && back.value.target.moduleName, name).toBe(name);
+    }
+    // 4 bytes off a .dll name.
+    expect(encodePayload(await named('logic-fix.dll')).length).toBe(encodePayload(await named('logic-fix.DLL')).length - 4);
+  });
+  it('refuses a target that carries both the name and the stem', async () => {
+    const wire = hotpatch.Package.decode(encodePayload(await named('logic-fix.dll')));
+    const both = hotpatch.Package.encode({ ...wire, target: { ...wire.target, moduleName: 'other.dll' } }).finish();
+    const r = decodePayload(both, 2);
+    expect(r.ok ? 'ok' : `${r.error.code}: ${r.error.message}`).toMatch(/^PKG_INVALID: .*module_name and module_dll_stem are both set/);
+  });
+});

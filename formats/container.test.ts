@@ -323,8 +323,10 @@ describe('loadPackage: semantic validation', () => {
     ['a fixup to a missing import', (p) => ({ ...p, imports: p.imports.slice(0, 1) }), 'codeBlocks[0].fixups[4]: import 1 does not exist (1 imports)'],
     ['a duplicate redirect', (p) => ({ ...p, redirects: [...p.redirects, p.redirects[1]!] }), 'redirects[3]: second redirect at RVA 0x1100'],
     // Since 1.3 redirect sites are pinned by their expected bytes, not the relied ranges; the hash is empty exactly when the ranges are.
-    ['a relied hash with no relied ranges', (p) => ({ ...p, target: { ...p.target, reliedRanges: [] } }), 'target.reliedSha256: 32 bytes, expected 0 (no relied ranges)'],
-    ['relied ranges without a hash', (p) => ({ ...p, target: { ...p.target, reliedSha256: new Uint8Array(0) } }), 'target.reliedSha256: 0 bytes, expected 32'],
+    ['a relied hash with no relied ranges', (p) => ({ ...p, target: { ...p.target, reliedRanges: [] } }), 'target.reliedSha256: 16 bytes, expected 0 (no relied ranges)'],
+    ['relied ranges without a hash', (p) => ({ ...p, target: { ...p.target, reliedSha256: new Uint8Array(0) } }), 'target.reliedSha256: 0 bytes, expected 16 or 32'],
+    // Since 2.8 the first 16 bytes of the digest (1.x-2.7: all 32); no other length.
+    ['a relied hash of 20 bytes', (p) => ({ ...p, target: { ...p.target, reliedSha256: new Uint8Array(20) } }), 'target.reliedSha256: 20 bytes, expected 16 or 32'],
     // Since 2.0 ranges travel as unsigned gaps: out of order, a range wraps past 2^32 at decoding.
     ['unsorted relied ranges', (p) => ({ ...p, target: { ...p.target, reliedRanges: [...p.target.reliedRanges].reverse() } }), 'target.reliedRangeGaps[1]: range ends past 2^32 (ranges must be sorted)'],
     ['adjacent relied ranges (gap 0)', (p) => ({ ...p, target: { ...p.target, reliedRanges: [{ rva: asRva(0x1000), length: 0x10 }, { rva: asRva(0x1010), length: 0x10 }] } }), 'target.reliedRanges[1]: not sorted, disjoint and non-adjacent (merge it with the previous range)'],

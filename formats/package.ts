@@ -13,7 +13,21 @@ import type { Rva } from '../common/types.ts';
 /** Container format version this code writes and the newest major it reads. */
 export const FORMAT_MAJOR = 2;
 /** Minor version this code writes; minors only add optional fields, so any minor is read. */
-export const FORMAT_MINOR = 7;
+export const FORMAT_MINOR = 8;
+
+/**
+ * Bytes of `TargetIdentity.relied_sha256` the compiler writes since format 2.8: the first 16
+ * bytes of the SHA-256 (FORMAT.md, "TargetIdentity"). Readers also accept the whole 32-byte
+ * digest that 1.x-2.7 writers wrote.
+ */
+export const RELIED_HASH_LENGTH = 16;
+
+/** Whether a package's relied hash (16 or 32 bytes) is the start of `digest`, the full SHA-256 of the relied bytes. */
+export function reliedHashMatches(digest: Uint8Array, given: Uint8Array): boolean {
+  if (given.length !== RELIED_HASH_LENGTH && given.length !== 32) return false;
+  for (let i = 0; i < given.length; i++) if (digest[i] !== given[i]) return false;
+  return true;
+}
 
 /** A range of image RVAs. */
 export interface RvaRange {
@@ -42,7 +56,7 @@ export interface TargetIdentity {
   readonly moduleName: string;
   /** Sorted, disjoint, non-adjacent ranges whose bytes the package depends on. */
   readonly reliedRanges: readonly RvaRange[];
-  /** SHA-256 of the bytes of `reliedRanges` concatenated in order (see computeReliedSha256). */
+  /** SHA-256 of the bytes of `reliedRanges` concatenated in order, its first 16 bytes since 2.8 (RELIED_HASH_LENGTH; 32 before). */
   readonly reliedSha256: Uint8Array;
 }
 

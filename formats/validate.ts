@@ -17,6 +17,7 @@ import { readZstdFrameHeader } from './zstd.ts';
 import {
   REDIRECT_PAD_LENGTH,
   REDIRECT_SITE_LENGTH,
+  RELIED_HASH_LENGTH,
   type BlockBytes,
   type Unwind,
   type Fixup,
@@ -230,7 +231,9 @@ function run(p: HotpatchPackage): void {
   if (t.moduleName.length === 0 || t.moduleName.length > MAX_NAME) fail('target.moduleName: empty or too long');
   if (t.codeView !== null && t.codeView.guid.length !== 16) fail(`target.codeView.guid: ${t.codeView.guid.length} bytes, expected 16`);
   // Since 1.3: empty when there are no relied ranges (a package relying on no bytes).
-  if (t.reliedSha256.length !== (t.reliedRanges.length === 0 ? 0 : 32)) fail(`target.reliedSha256: ${t.reliedSha256.length} bytes, expected ${t.reliedRanges.length === 0 ? '0 (no relied ranges)' : '32'}`);
+  // Since 2.8 the first 16 bytes of the digest (a 2.7 reader refuses them here); 1.x-2.7 wrote all 32.
+  const hashLengths = t.reliedRanges.length === 0 ? [0] : [RELIED_HASH_LENGTH, 32];
+  if (!hashLengths.includes(t.reliedSha256.length)) fail(`target.reliedSha256: ${t.reliedSha256.length} bytes, expected ${t.reliedRanges.length === 0 ? '0 (no relied ranges)' : `${RELIED_HASH_LENGTH} or 32`}`);
   t.reliedRanges.forEach((r, i) => {
     if (r.length === 0) fail(`target.reliedRanges[${i}]: empty range`);
     inImage(r.rva, r.length, t.sizeOfImage, `target.reliedRanges[${i}]`);

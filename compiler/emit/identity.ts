@@ -4,7 +4,7 @@
  * on; and the default series baseline named after OLD.
  */
 import { asRva } from '../../common/types.ts';
-import type { TargetIdentity } from '../../formats/package.ts';
+import { RELIED_HASH_LENGTH, type TargetIdentity } from '../../formats/package.ts';
 import { defaultBaselineId as defaultIdOf } from '../../formats/baseline.ts';
 import { sha256 } from '../../runtime/pe/sha256.ts';
 import type { MappedImage } from '../image/map-image.ts';
@@ -95,6 +95,7 @@ export function identityOf(img: MappedImage, moduleName: string, relied: Array<[
     reliedRanges: merged.map(([s, e]) => ({ rva: asRva(s), length: e - s })),
     // Since format 1.3 a package that relies on no bytes (its redirect sites are pinned by
     // their expected bytes) carries no hash: 34 bytes of a one-function package.
-    reliedSha256: merged.length === 0 ? new Uint8Array(0) : sha256(buf),
+    // Since format 2.8 the first 16 bytes of the digest (RELIED_HASH_LENGTH): FORMAT.md, "TargetIdentity".
+    reliedSha256: merged.length === 0 ? new Uint8Array(0) : sha256(buf).slice(0, RELIED_HASH_LENGTH),
   };
 }

@@ -11,7 +11,7 @@
 import { Instruction } from 'iced-x86';
 import { err, ok, type Result } from '../../common/errors.ts';
 import { NO_PROGRESS, type Progress } from '../../common/progress.ts';
-import { REDIRECT_PAD_LENGTH, REDIRECT_SITE_LENGTH, type HotpatchPackage } from '../../formats/package.ts';
+import { REDIRECT_PAD_LENGTH, REDIRECT_SITE_LENGTH, reliedHashMatches, type HotpatchPackage } from '../../formats/package.ts';
 import { coveredByRelied } from '../../formats/validate.ts';
 import { unsealPackage } from '../../formats/seal.ts';
 import { openUnwinds } from '../../formats/unwind-ref.ts';
@@ -54,7 +54,7 @@ export function verifyPackage(diff: ImageDiff, given: HotpatchPackage, layout: V
   // Since format 1.3 a package relying on no bytes carries no hash.
   const noRelied = given.target.reliedRanges.length === 0 && given.target.reliedSha256.length === 0;
   const reliedHash = sha256(Uint8Array.from(relied));
-  if (!noRelied && (given.target.reliedSha256.length !== 32 || !reliedHash.every((b, i) => b === given.target.reliedSha256[i]))) return err('VERIFY_TARGET', 'relied-on bytes hash does not match OLD');
+  if (!noRelied && !reliedHashMatches(reliedHash, given.target.reliedSha256)) return err('VERIFY_TARGET', 'relied-on bytes hash does not match OLD');
   // Opened now that the relied bytes (which cover the dictionary) are known to be OLD's.
   const opened = openPackage(given, oldImg.image);
   if (!opened.ok) return opened;

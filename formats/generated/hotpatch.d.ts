@@ -250,6 +250,9 @@ export namespace hotpatch {
         /** TargetIdentity reliedRangeGaps. */
         reliedRangeGaps: number[];
 
+        /** TargetIdentity moduleDllStem. */
+        moduleDllStem: string;
+
         /**
          * Encodes the specified TargetIdentity message. Does not implicitly {@link hotpatch.TargetIdentity.verify|verify} messages.
          * @param message TargetIdentity message or plain object to encode
@@ -306,6 +309,9 @@ export namespace hotpatch {
 
             /** TargetIdentity reliedRangeGaps */
             reliedRangeGaps?: (number[]|null);
+
+            /** TargetIdentity moduleDllStem */
+            moduleDllStem?: (string|null);
 
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];

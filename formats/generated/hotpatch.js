@@ -541,6 +541,7 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {Uint8Array|null} [reliedSha256] TargetIdentity reliedSha256
          * @property {number|null} [imageBaseHigh] TargetIdentity imageBaseHigh
          * @property {Array.<number>|null} [reliedRangeGaps] TargetIdentity reliedRangeGaps
+         * @property {string|null} [moduleDllStem] TargetIdentity moduleDllStem
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -663,6 +664,14 @@ export const hotpatch = $root.hotpatch = (() => {
         TargetIdentity.prototype.reliedRangeGaps = $util.emptyArray;
 
         /**
+         * TargetIdentity moduleDllStem.
+         * @member {string} moduleDllStem
+         * @memberof hotpatch.TargetIdentity
+         * @instance
+         */
+        TargetIdentity.prototype.moduleDllStem = "";
+
+        /**
          * Encodes the specified TargetIdentity message. Does not implicitly {@link hotpatch.TargetIdentity.verify|verify} messages.
          * @function encode
          * @memberof hotpatch.TargetIdentity
@@ -701,6 +710,8 @@ export const hotpatch = $root.hotpatch = (() => {
                 writer.uint32(/* id 10, wireType 0 =*/80).uint32(message.imageBaseHigh);
             if (message.reliedRangeGaps != null && message.reliedRangeGaps.length)
                 writer.uint32(/* id 11, wireType 2 =*/90).uint32s(message.reliedRangeGaps);
+            if (message.moduleDllStem != null && $Object.hasOwnProperty.call(message, "moduleDllStem") && message.moduleDllStem !== "")
+                writer.uint32(/* id 12, wireType 2 =*/98).string(message.moduleDllStem);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -843,6 +854,15 @@ export const hotpatch = $root.hotpatch = (() => {
                         if (!(message.reliedRangeGaps && message.reliedRangeGaps.length))
                             message.reliedRangeGaps = [];
                         message.reliedRangeGaps.push(reader.uint32());
+                        continue;
+                    }
+                case 12: {
+                        if (wireType !== 2)
+                            break;
+                        if ((value = reader.stringVerify()).length)
+                            message.moduleDllStem = value;
+                        else
+                            delete message.moduleDllStem;
                         continue;
                     }
                 }

@@ -7,7 +7,7 @@
 import { asRva } from '../../common/types.ts';
 import { encodeDelta } from '../delta.ts';
 import { sha256 } from '../keys.ts';
-import type { HotpatchPackage, RvaRange, StoredOp } from '../package.ts';
+import { RELIED_HASH_LENGTH, type HotpatchPackage, type RvaRange, type StoredOp } from '../package.ts';
 import { sealPackageWith } from '../seal.ts';
 
 /** Deterministic bytes that look enough like x64 code for delta tests (xorshift). */
@@ -55,7 +55,7 @@ export function mergeRanges(ranges: ReadonlyArray<readonly [number, number]>): R
   return out.map(([s, e]) => ({ rva: asRva(s), length: e - s }));
 }
 
-/** SHA-256 of `image`'s bytes in `ranges`, concatenated in order (FORMAT.md, "relied_sha256"). */
+/** SHA-256 of `image`'s bytes in `ranges`, concatenated in order, cut to its first 16 bytes as 2.8 writes it (FORMAT.md, "relied_sha256"). */
 export async function reliedSha256(image: Uint8Array, ranges: readonly RvaRange[]): Promise<Uint8Array> {
   const total = ranges.reduce((n, r) => n + r.length, 0);
   const buf = new Uint8Array(total);
@@ -64,7 +64,7 @@ export async function reliedSha256(image: Uint8Array, ranges: readonly RvaRange[
     buf.set(image.subarray(r.rva, r.rva + r.length), at);
     at += r.length;
   }
-  return sha256(buf);
+  return (await sha256(buf)).slice(0, RELIED_HASH_LENGTH);
 }
 
 const slice = (img: Uint8Array, rva: number, n: number): Uint8Array => img.slice(rva, rva + n);

@@ -6,7 +6,7 @@
  */
 import { err, ok, type Result } from '../../common/errors.ts';
 import { hex, type Va } from '../../common/types.ts';
-import { REDIRECT_PAD_LENGTH, REDIRECT_SITE_LENGTH, type HotpatchPackage, type Redirect } from '../../formats/package.ts';
+import { REDIRECT_PAD_LENGTH, REDIRECT_SITE_LENGTH, reliedHashMatches, type HotpatchPackage, type Redirect } from '../../formats/package.ts';
 import { coveredByRelied } from '../../formats/validate.ts';
 import type { ModuleView } from '../image/module-view.ts';
 import { toHex } from '../pe/sha256.ts';
@@ -96,7 +96,7 @@ export async function checkReliedBytes(pkg: HotpatchPackage, preferred: Uint8Arr
   const relied = gather(preferred, pkg.target.reliedRanges);
   if (relied === null) return err('PLAN_IDENTITY', 'package relies on bytes outside the image');
   const reliedHash = await sha256(relied);
-  if (eqBytes(reliedHash, pkg.target.reliedSha256)) return ok(undefined);
+  if (reliedHashMatches(reliedHash, pkg.target.reliedSha256)) return ok(undefined);
   const copy = reference === undefined ? null : await reference().catch(() => null);
   const why = await describeReliedMismatch(pkg, preferred, copy);
   return err('PLAN_IDENTITY', `package is for another build: relied-on bytes hash ${toHex(reliedHash).slice(0, 16)}… in image, ${toHex(pkg.target.reliedSha256).slice(0, 16)}… in package; ${why}`);

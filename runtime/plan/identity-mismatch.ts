@@ -6,7 +6,7 @@
  * from disk by the CLI), used only when its own relied-on hash equals the package's.
  */
 import { hex } from '../../common/types.ts';
-import type { HotpatchPackage } from '../../formats/package.ts';
+import { reliedHashMatches, type HotpatchPackage } from '../../formats/package.ts';
 import { sha256 } from './hash.ts';
 
 /** A section of the mapped module: name and RVA range. */
@@ -84,7 +84,7 @@ export async function describeReliedMismatch(
     at += p.length;
   }
   const h = await sha256(joined);
-  if (h.some((b, i) => b !== pkg.target.reliedSha256[i])) return `${where}; the module's file is not the package's build either, so the process runs another build`;
+  if (!reliedHashMatches(h, pkg.target.reliedSha256)) return `${where}; the module's file is not the package's build either, so the process runs another build`;
   for (const r of ranges) {
     const got = preferred.subarray(r.rva, r.rva + r.length);
     const want = reference.subarray(r.rva, r.rva + r.length);
