@@ -70,7 +70,9 @@ describe('unwind by reference (format 2.3) applied to real samples', () => {
     const at = ref.codeBlocks.findIndex((b) => b.unwind?.infoDelta !== undefined);
     const b = ref.codeBlocks[at]!;
     const d = b.unwind!.infoDelta!;
-    const moved = (rva: number): HotpatchPackage => ({ ...ref, codeBlocks: ref.codeBlocks.map((c, i) => (i === at ? { ...b, unwind: { ...b.unwind!, infoDelta: { ...d, base: { ...d.base, rva: asRva(rva) } } } } : c)) });
+    // The written base (a 2.8 base from the old .pdata is dropped: its rva is the one moved).
+    const { basePdata: _, ...written } = b.unwind!;
+    const moved = (rva: number): HotpatchPackage => ({ ...ref, codeBlocks: ref.codeBlocks.map((c, i) => (i === at ? { ...b, unwind: { ...written, infoDelta: { ...d, base: { ...d.base, rva: asRva(rva) } } } } : c)) });
     expect(await refusedUntouched(moved(d.base.rva + 0x100000), 'bounds-check', 'v1.clang.dll')).toMatch(/^PLAN_PACKAGE: unwind by reference: block \d+ unwind: base range 0x[0-9a-f]+\+\d+ is not covered by the relied ranges$/);
     // Covered by (forged) relied ranges past the image: refused at the relied ranges, before
     // the reference is read (formats/unwind-ref.test.ts: openUnwinds itself refuses it too).
