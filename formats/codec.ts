@@ -201,9 +201,12 @@ function unwindMsg(u: Unwind, blockSize: number): hotpatch.Unwind.$Properties {
     unwindFixups: fixupsMsg(u.unwindFixups),
     // Since 2.3: the blob as a delta against old-image bytes (FORMAT.md "Unwind by reference");
     // since 2.4 in field 5 when it names implicit ADDR32NB fields ("Implicit unwind fixups").
+    // Since 2.8 in field 6, base rva left out, when the old .pdata gives it ("Unwind base from .pdata").
     ...(u.infoDelta === undefined
       ? {}
-      : (u.implicitAddr32nb ?? []).length > 0
+      : u.basePdata === true
+        ? { unwindDeltaPdata: { ...unwindDeltaMsg(u.infoDelta), base: { length: u.infoDelta.base.length }, implicitAddr32nb: gapsOf(u.implicitAddr32nb ?? [], 4) } }
+        : (u.implicitAddr32nb ?? []).length > 0
         ? { unwindDeltaImplicit: { ...unwindDeltaMsg(u.infoDelta), implicitAddr32nb: gapsOf(u.implicitAddr32nb!, 4) } }
         : { unwindDelta: unwindDeltaMsg(u.infoDelta) }),
   };
@@ -619,20 +622,26 @@ function unwindOf(m: hotpatch.Unwind.$Shape | null | undefined, path: string, ta
   // Since 2.1 an end offset of 0 (absent) is the block's end; 1.x payloads keep 0 (invalid).
   const endOf = (e: number): number => (c.v2 && e === 0 ? blockSize : e);
   const plain = m.unwindDelta ?? null;
-  const implicit = m.unwindDeltaImplicit ?? null;
-  if (plain !== null && implicit !== null) throw new Invalid(`${path}: both unwindDelta and unwindDeltaImplicit`);
-  const addr32nb = implicit === null ? [] : offsetsOf(implicit.implicitAddr32nb, 4, `${path}.unwindDeltaImplicit.implicitAddr32nb`);
-  if (implicit !== null && addr32nb.length === 0) throw new Invalid(`${path}.unwindDeltaImplicit: no implicitAddr32nb field (write unwindDelta)`);
+  const pdata = m.unwindDeltaPdata ?? null;
+  const implicit = m.unwindDeltaImplicit ?? pdata;
+  const field = pdata !== null ? 'unwindDeltaPdata' : implicit !== null ? 'unwindDeltaImplicit' : 'unwindDelta';
+  if (plain !== null && m.unwindDeltaImplicit != null) throw new Invalid(`${path}: both unwindDelta and unwindDeltaImplicit`);
+  if (pdata !== null && (plain !== null || m.unwindDeltaImplicit != null)) throw new Invalid(`${path}: unwindDeltaPdata beside unwindDelta or unwindDeltaImplicit`);
+  const addr32nb = implicit === null ? [] : offsetsOf(implicit.implicitAddr32nb, 4, `${path}.${field}.implicitAddr32nb`);
+  if (pdata === null && implicit !== null && addr32nb.length === 0) throw new Invalid(`${path}.unwindDeltaImplicit: no implicitAddr32nb field (write unwindDelta)`);
+  // 2.8: the base rva is the old .pdata's (openUnwinds finds it); a written one is invalid.
+  if (pdata !== null && (pdata.base === null || pdata.base === undefined || u32(pdata.base.rva) !== 0)) throw new Invalid(`${path}.unwindDeltaPdata.base: needs a length and no rva`);
   const d = plain ?? (implicit === null ? null : { ...implicit, implicitAddr32nb: [] });
   // Read as a block's deltaWithIntraRefs (extra_base allowed); what a 2.3 unwind delta may
   // not hold (a hash, implicit or intra fields, sealed ops) is refused at validation.
-  const infoDelta = d === null ? null : blockBytesOf({ storage: 'deltaWithIntraRefs', deltaWithIntraRefs: d }, `${path}.${implicit === null ? 'unwindDelta' : 'unwindDeltaImplicit'}`);
+  const infoDelta = d === null ? null : blockBytesOf({ storage: 'deltaWithIntraRefs', deltaWithIntraRefs: d }, `${path}.${field}`);
   return {
     runtimeFunctions: (m.runtimeFunctions ?? []).map((r) => ({ beginOffset: u32(r.beginOffset), endOffset: endOf(u32(r.endOffset)), unwindInfoOffset: u32(r.unwindInfoOffset) })),
     unwindInfo: bytesOr(m.unwindInfo),
     unwindFixups: fixupsOf(m.unwindFixups, `${path}.unwindFixups`, table),
     ...(infoDelta?.kind === 'delta' ? { infoDelta: withoutEmptyIntra(infoDelta) } : {}),
     ...(addr32nb.length > 0 ? { implicitAddr32nb: addr32nb } : {}),
+    ...(pdata !== null ? { basePdata: true as const } : {}),
   };
 }
 

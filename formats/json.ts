@@ -83,6 +83,7 @@ export function packageToJson(p: HotpatchPackage): Json {
               unwindFixups: b.unwind.unwindFixups.map(fixupJson),
               ...(b.unwind.infoDelta === undefined ? {} : { unwindDelta: unwindDeltaJson(b.unwind.infoDelta) }),
               ...(b.unwind.implicitAddr32nb === undefined ? {} : { implicitAddr32nb: [...b.unwind.implicitAddr32nb] }),
+              ...(b.unwind.basePdata === true ? { basePdata: true } : {}),
             },
     })),
     dataBlocks: p.dataBlocks.map((b) => ({ id: b.id, alignment: b.alignment, bytes: bytesJson(b.bytes), fixups: b.fixups.map(fixupJson), ...(b.replaces === undefined ? {} : { replaces: range(b.replaces) }) })),

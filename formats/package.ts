@@ -251,6 +251,13 @@ export interface Unwind {
    * (formats/unwind-ref.ts impliedUnwindFixup). Absent when none.
    */
   readonly implicitAddr32nb?: readonly number[];
+  /**
+   * Since 2.8, with `infoDelta` only: the delta's first base range starts at the UNWIND_INFO of
+   * the old image's .pdata entry beginning at `old_rva` of the block's one changed record
+   * (FORMAT.md "Unwind base from .pdata"); its written rva is left out (0 once decoded) and
+   * formats/unwind-ref.ts (openUnwinds) finds it in the checked old image. Absent otherwise.
+   */
+  readonly basePdata?: true;
 }
 
 /** New or changed code. */

@@ -144,6 +144,19 @@ describe('implicit unwind fixups (format 2.4)', () => {
       u(m).unwindDelta = u(m).unwindDeltaImplicit ?? null;
       u(m).unwindDeltaImplicit = null;
     })).toMatch(/PKG_INVALID: .*implicitAddr32nb: only in an unwind delta/);
+    // 2.8 (FORMAT.md "Unwind base from .pdata"): field 6 alone, with its base's length only.
+    const pdata = (m: hotpatch.Package.$Properties, rva: number): void => {
+      const d = u(m).unwindDeltaImplicit!;
+      u(m).unwindDeltaPdata = { ...d, base: { length: d.base!.length ?? 0, ...(rva === 0 ? {} : { rva }) } };
+      u(m).unwindDeltaImplicit = null;
+    };
+    expect(decode((m) => pdata(m, 0))).toBe('decoded');
+    expect(decode((m) => pdata(m, 0x2000))).toMatch(/PKG_INVALID: .*unwindDeltaPdata\.base: needs a length and no rva/);
+    expect(decode((m) => {
+      const d = u(m).unwindDeltaImplicit!;
+      pdata(m, 0);
+      u(m).unwindDelta = { ...d, implicitAddr32nb: [] };
+    })).toMatch(/PKG_INVALID: .*unwindDeltaPdata beside unwindDelta or unwindDeltaImplicit/);
   });
 
   it('validation holds them to their rules', async () => {

@@ -21,6 +21,7 @@ import type { CodeBlock, Fixup, HotpatchPackage, Unwind } from './package.ts';
 import { copySource, gather, mapBaseOffset, offsetOfRva, rvaInOneRange } from './delta-index.ts';
 import { baseRanges, materialiseDelta } from './intra-refs.ts';
 import { coveredByRelied } from './validate.ts';
+import { changedRecordOfBlock } from './function-records.ts';
 
 /**
  * `pkg` with every unwind blob stored by reference made literal, the delta applied to the bytes
@@ -33,17 +34,80 @@ import { coveredByRelied } from './validate.ts';
 export function openUnwinds(pkg: HotpatchPackage, image: Uint8Array): Result<HotpatchPackage> {
   if (!pkg.codeBlocks.some((b) => b.unwind?.infoDelta !== undefined)) return ok(pkg);
   const codeBlocks: CodeBlock[] = [];
+  const records = changedRecordOfBlock(pkg.functions);
   for (const b of pkg.codeBlocks) {
     const u = b.unwind;
     if (u === null || u.infoDelta === undefined) {
       codeBlocks.push(b);
       continue;
     }
-    const opened = openUnwind(u, pkg, image, `block ${b.id} unwind`);
+    const placed = u.basePdata === true ? withPdataBase(u, records.get(b.id)?.oldRva ?? undefined, pkg, image) : u;
+    if (typeof placed === 'string') return err('PKG_INVALID', `block ${b.id} unwind: base from the old .pdata: ${placed}`);
+    const opened = openUnwind(placed, pkg, image, `block ${b.id} unwind`);
     if (!opened.ok) return opened;
     codeBlocks.push({ ...b, unwind: opened.value });
   }
   return ok({ ...pkg, codeBlocks });
+}
+
+/** Bytes of a RUNTIME_FUNCTION entry. */
+const PDATA_ENTRY = 12;
+
+/** Where the .pdata entry beginning at `oldRva` lies in `image`, and the bytes read to find it. */
+export interface PdataEntryAt {
+  /** The ranges whose bytes say where the entry is (e_lfanew, the exception directory entry), then the entry's. */
+  readonly read: ReadonlyArray<readonly [rva: number, length: number]>;
+  /** The entry's UnwindInfoAddress. */
+  readonly unwindRva: number;
+}
+
+/**
+ * The .pdata entry (RUNTIME_FUNCTION) beginning at `oldRva` in `image` (an image at its
+ * preferred base, PE32+; entries sorted by begin address, found by binary search), or why there
+ * is none. Whoever trusts the answer checks that `read` is pinned (pdataUnwindRva).
+ */
+export function findPdataEntry(image: Uint8Array, oldRva: number): PdataEntryAt | string {
+  const dv = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  if (image.length < 0x40) return 'no DOS header';
+  // The exception directory: data directory 3 of the PE32+ optional header (at e_lfanew + 24).
+  const dir = dv.getUint32(0x3c, true) + 24 + 112 + 3 * 8;
+  if (dir + 8 > image.length) return 'the exception directory entry lies outside the image';
+  const start = dv.getUint32(dir, true);
+  const count = Math.floor(dv.getUint32(dir + 4, true) / PDATA_ENTRY);
+  if (start + count * PDATA_ENTRY > image.length) return 'the exception directory lies outside the image';
+  let lo = 0;
+  let hi = count - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const at = start + mid * PDATA_ENTRY;
+    const begin = dv.getUint32(at, true);
+    if (begin < oldRva) lo = mid + 1;
+    else if (begin > oldRva) hi = mid - 1;
+    else return { read: [[0x3c, 4], [dir, 8], [at, PDATA_ENTRY]], unwindRva: dv.getUint32(at + 8, true) };
+  }
+  return `no .pdata entry begins at 0x${oldRva.toString(16)}`;
+}
+
+/**
+ * The RVA of the UNWIND_INFO that the .pdata entry beginning at `oldRva` names in `image` (the
+ * checked old image), when the relied ranges cover e_lfanew, the exception directory entry and
+ * the entry: the relied hash then pins every byte the answer rests on (a search steered by
+ * other bytes finds no entry, or this one). A string says why there is none.
+ */
+export function pdataUnwindRva(image: Uint8Array, oldRva: number, relied: HotpatchPackage['target']['reliedRanges']): number | string {
+  const found = findPdataEntry(image, oldRva);
+  if (typeof found === 'string') return found;
+  const loose = found.read.find(([at, len]) => !coveredByRelied(relied, at, len));
+  return loose === undefined ? found.unwindRva : `0x${loose[0].toString(16)}+${loose[1]} (read to find the entry of 0x${oldRva.toString(16)}) is not covered by the relied ranges`;
+}
+
+/** `u` with its delta's first base range placed at the old .pdata's UNWIND_INFO of `oldRva` (2.8). */
+function withPdataBase(u: Unwind, oldRva: number | undefined, pkg: HotpatchPackage, image: Uint8Array): Unwind | string {
+  if (oldRva === undefined) return 'no one changed record names the block';
+  const rva = pdataUnwindRva(image, oldRva, pkg.target.reliedRanges);
+  if (typeof rva === 'string') return rva;
+  const d = u.infoDelta!;
+  return { ...u, infoDelta: { ...d, base: { rva: rva as Rva, length: d.base.length } } };
 }
 
 function openUnwind(u: Unwind, pkg: HotpatchPackage, image: Uint8Array, what: string): Result<Unwind> {

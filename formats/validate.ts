@@ -12,6 +12,7 @@ import { checkDelta } from './delta.ts';
 import { checkImplicitFixups, hasImplicit, implicitSpans } from './implicit-fixups.ts';
 import { baseLength, checkIntraRefs, intraSpans } from './intra-refs.ts';
 import { copySource } from './delta-index.ts';
+import { changedRecordOfBlock } from './function-records.ts';
 import { IMAGE_FILE_MACHINE_AMD64 } from '../runtime/pe/types.ts';
 import { readZstdFrameHeader } from './zstd.ts';
 import {
@@ -133,7 +134,7 @@ function checkFixups(fixups: readonly Fixup[], size: number, path: string, ctx: 
   }
 }
 
-function checkBytes(b: BlockBytes, path: string, p: HotpatchPackage): void {
+function checkBytes(b: BlockBytes, path: string, p: HotpatchPackage, pdataBase = false): void {
   if (b.kind === 'literal') {
     if (b.bytes.length === 0) fail(`${path}: block is empty`);
     return;
@@ -145,11 +146,12 @@ function checkBytes(b: BlockBytes, path: string, p: HotpatchPackage): void {
   }
   if (b.size === 0) fail(`${path}: block is empty`);
   if (b.base.length === 0) fail(`${path}.base: empty range`);
-  inImage(b.base.rva, b.base.length, p.target.sizeOfImage, `${path}.base`);
+  // 2.8: an unwind base from the old .pdata is placed and checked by openUnwinds, against the image.
+  if (!pdataBase) inImage(b.base.rva, b.base.length, p.target.sizeOfImage, `${path}.base`);
   // Since 2.1 empty: the base is pinned by the relied-bytes hash alone (it must be covered,
   // below, as it always had to be; a 2.0 reader refuses the empty hash here).
   if (b.baseSha256.length !== 32 && b.baseSha256.length !== 0) fail(`${path}.baseSha256: ${b.baseSha256.length} bytes, expected 32 (or none)`);
-  if (!coveredByRelied(p.target.reliedRanges, b.base.rva, b.base.length)) fail(`${path}.base: not covered by target.reliedRanges`);
+  if (!pdataBase && !coveredByRelied(p.target.reliedRanges, b.base.rva, b.base.length)) fail(`${path}.base: not covered by target.reliedRanges`);
   // 2.1: more old ranges after `base`, each held to the base's rules (the relied hash pins them).
   // At most MAX_EXTRA_BASE ranges: base offsets are looked up in them per field (the compiler writes one).
   if ((b.extraBase ?? []).length > MAX_EXTRA_BASE) fail(`${path}.extraBase: ${b.extraBase!.length} ranges, at most ${MAX_EXTRA_BASE}`);
@@ -182,14 +184,17 @@ export function unwindInfoLength(u: Unwind): number {
  * relied hash pins every range), and none of what a block delta may add to its ops: implicit
  * or intra fields (the unwind fixups name every field), sealed ops (unwind is not sealed).
  */
-function checkUnwindDelta(u: Unwind, path: string, p: HotpatchPackage): void {
+function checkUnwindDelta(u: Unwind, path: string, p: HotpatchPackage, blockId: number): void {
   const d = u.infoDelta!;
+  // 2.8 (FORMAT.md "Unwind base from .pdata"): the base starts where the old .pdata entry of the
+  // block's one changed record points; the image is needed to say where, not whether one exists.
+  if (u.basePdata === true && typeof changedRecordOfBlock(p.functions).get(blockId)?.oldRva !== 'number') fail(`${path}: base from the old .pdata, and no one changed record names block ${blockId}`);
   if (u.unwindInfo.length > 0) fail(`${path}: both unwindInfo and unwindDelta`);
   if (d.baseSha256.length > 0) fail(`${path}.baseSha256: an unwind delta carries no hash (the relied ranges pin its base)`);
   if (hasImplicit(d) || (d.intra !== undefined && d.intra.rel32.length + d.intra.rel8.length + d.intra.tables.length > 0)) fail(`${path}: implicit or intra fields in an unwind delta`);
   if (d.ops.some((op) => op.kind === 'sealed-literal' || op.kind === 'sealed-add')) fail(`${path}: sealed ops in an unwind delta`);
   if (d.refScan !== undefined) fail(`${path}: scanned references in an unwind delta`);
-  checkBytes(d, path, p);
+  checkBytes(d, path, p, u.basePdata === true);
   const bad = checkImplicitUnwind(u);
   if (bad !== null) fail(`${path}: ${bad}`);
 }
@@ -278,8 +283,9 @@ function run(p: HotpatchPackage): void {
     if (u === null) return;
     const path = `codeBlocks[${i}].unwind`;
     const infoLength = unwindInfoLength(u);
-    if (u.infoDelta !== undefined) checkUnwindDelta(u, `${path}.unwindDelta`, p);
+    if (u.infoDelta !== undefined) checkUnwindDelta(u, `${path}.unwindDelta`, p, b.id);
     else if ((u.implicitAddr32nb ?? []).length > 0) fail(`${path}: implicit ADDR32NB fields without an unwind delta`);
+    else if (u.basePdata === true) fail(`${path}: base from the old .pdata without an unwind delta`);
     let prevEnd = 0;
     u.runtimeFunctions.forEach((r, j) => {
       const at = `${path}.runtimeFunctions[${j}]`;

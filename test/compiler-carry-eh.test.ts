@@ -100,8 +100,20 @@ test.skipIf(missing !== undefined)(`carries FH3 and scope-table functions and th
   expect(byRef).toBeDefined();
   cases.push([
     'reference shifted',
-    withUnwind(pkg, byRef!.id, (u) => ({ ...u, infoDelta: { ...u.infoDelta!, base: { ...u.infoDelta!.base, rva: asRva(u.infoDelta!.base.rva + 4) } } })),
+    withUnwind(pkg, byRef!.id, ({ basePdata: _, ...u }) => ({ ...u, infoDelta: { ...u.infoDelta!, base: { ...u.infoDelta!.base, rva: asRva(u.infoDelta!.base.rva + 4) } } })),
   ]);
+  // A base from the old .pdata (format 2.8) found through another function's entry: the
+  // block's changed record names an old function whose UNWIND_INFO differs.
+  const viaPdata = pkg.codeBlocks.filter((b) => b.unwind?.basePdata === true);
+  expect(viaPdata.length).toBeGreaterThan(1);
+  const oldOf = (id: number): number => pkg.functions.find((r) => r.blockId === id && r.status === 'changed')!.oldRva!;
+  const unwindOf = (rva: number): string => Buffer.from(m.old.img.image.subarray(m.old.fns.byEntry.get(rva as never)!.pdata[0]!.unwindInfoAddress, m.old.fns.byEntry.get(rva as never)!.pdata[0]!.unwindInfoAddress + 8)).toString('hex');
+  const other = viaPdata.find((b) => unwindOf(oldOf(b.id)) !== unwindOf(oldOf(viaPdata[0]!.id)))!;
+  cases.push([
+    'pdata base of another function',
+    withUnwind(pkg, viaPdata[0]!.id, (u) => ({ ...u, infoDelta: { ...u.infoDelta!, base: { ...u.infoDelta!.base, rva: asRva(0) } } })),
+  ]);
+  cases[cases.length - 1]![1] = { ...cases[cases.length - 1]![1], functions: cases[cases.length - 1]![1].functions.map((r) => (r.blockId === viaPdata[0]!.id && r.status === 'changed' ? { ...r, oldRva: asRva(oldOf(other.id)) } : r)) };
   // Implicit unwind fields (format 2.4): each derived from the old field at its copy source.
   // A field the package stops naming keeps the old structure's RVA; a field whose old bytes
   // do not imply its fixup (a code address in the carried body) derives the wrong target.

@@ -21,6 +21,7 @@ import { applyPackage } from '../runtime/apply/apply-package.ts';
 import { fingerprint, loadSample, refusedUntouched, sampleBytes } from '../runtime/apply/testing/fixtures.ts';
 import { loadProcessImage } from '../runtime/image/load-image.ts';
 import { fetchRealFile, realPairs } from '../samples/real/real-files.ts';
+import { findPdataEntry, openUnwinds } from '../formats/unwind-ref.ts';
 
 function must<T>(r: { ok: true; value: T } | { ok: false; error: { code: string; message: string } }): T {
   if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
@@ -70,7 +71,9 @@ describe('unwind by reference (format 2.3) applied to real samples', () => {
     const at = ref.codeBlocks.findIndex((b) => b.unwind?.infoDelta !== undefined);
     const b = ref.codeBlocks[at]!;
     const d = b.unwind!.infoDelta!;
-    const moved = (rva: number): HotpatchPackage => ({ ...ref, codeBlocks: ref.codeBlocks.map((c, i) => (i === at ? { ...b, unwind: { ...b.unwind!, infoDelta: { ...d, base: { ...d.base, rva: asRva(rva) } } } } : c)) });
+    // The written base (a 2.8 base from the old .pdata is dropped: its rva is the one moved).
+    const { basePdata: _, ...written } = b.unwind!;
+    const moved = (rva: number): HotpatchPackage => ({ ...ref, codeBlocks: ref.codeBlocks.map((c, i) => (i === at ? { ...b, unwind: { ...written, infoDelta: { ...d, base: { ...d.base, rva: asRva(rva) } } } } : c)) });
     expect(await refusedUntouched(moved(d.base.rva + 0x100000), 'bounds-check', 'v1.clang.dll')).toMatch(/^PLAN_PACKAGE: unwind by reference: block \d+ unwind: base range 0x[0-9a-f]+\+\d+ is not covered by the relied ranges$/);
     // Covered by (forged) relied ranges past the image: refused at the relied ranges, before
     // the reference is read (formats/unwind-ref.test.ts: openUnwinds itself refuses it too).
@@ -104,5 +107,31 @@ describe.skipIf(realMissing !== undefined)(`unwind by reference on a real MSVC m
       prints.push(fingerprint(img));
     }
     expect(prints[1]).toBe(prints[0]);
+  }, 120_000);
+
+  it('2.8: a base found through the old .pdata is read from pinned bytes only, and a wrong entry is rejected', async () => {
+    const o = new Uint8Array(readFileSync((realOld as { value: string }).value));
+    const d = must(diffFiles(o, new Uint8Array(readFileSync((realNew as { value: string }).value))));
+    const pkg = must(emitPackage(d, { moduleName: 'watcher.node', skipRefused: true, series: null, compilerVersion: 'unwind-ref real test' })).pkg;
+    const viaPdata = pkg.codeBlocks.filter((b) => b.unwind?.basePdata === true);
+    expect(viaPdata.length).toBeGreaterThan(1);
+    // On the wire the rva is left out: the loaded package has 0 there, and opens to the same blobs.
+    const loaded = await viaFile(pkg);
+    expect(loaded.codeBlocks.filter((b) => b.unwind?.basePdata === true).map((b) => b.unwind!.infoDelta!.base.rva)).toEqual(viaPdata.map(() => 0));
+    const image = d.match.old.img.image;
+    expect(must(openUnwinds(loaded, image)).codeBlocks.map((b) => b.unwind)).toEqual(must(openUnwinds(pkg, image)).codeBlocks.map((b) => b.unwind));
+    // The found .pdata entry left out of the relied ranges: refused before any byte is read from it.
+    const rec = (id: number) => pkg.functions.find((r) => r.blockId === id && r.status === 'changed')!;
+    const entry = findPdataEntry(image, rec(viaPdata[0]!.id).oldRva!);
+    if (typeof entry === 'string') throw new Error(entry);
+    const [at] = entry.read[2]!;
+    const cut = pkg.target.reliedRanges.flatMap((r) => (r.rva <= at && at < r.rva + r.length ? [{ rva: r.rva, length: at - r.rva }, { rva: asRva(at + 12), length: r.rva + r.length - at - 12 }].filter((x) => x.length > 0) : [r]));
+    const opened = openUnwinds({ ...loaded, target: { ...loaded.target, reliedRanges: cut } }, image);
+    expect(opened.ok ? 'opened' : opened.error.message).toMatch(/base from the old \.pdata: 0x[0-9a-f]+\+12 \(read to find the entry of 0x[0-9a-f]+\) is not covered by the relied ranges$/);
+    // The record naming another carried function: its old UNWIND_INFO is read, and the verifier rejects the blob.
+    const other = viaPdata.find((b) => rec(b.id).oldRva !== rec(viaPdata[0]!.id).oldRva)!;
+    const moved = { ...pkg, functions: pkg.functions.map((r) => (r === rec(viaPdata[0]!.id) ? { ...r, oldRva: rec(other.id).oldRva } : r)) };
+    const v = verifyPackage(d, moved);
+    expect(v.ok ? 'verified' : `${v.error.code}: ${v.error.message}`).toMatch(/^VERIFY_MISMATCH: unwind by reference: block \d+ unwind: /);
   }, 120_000);
 });

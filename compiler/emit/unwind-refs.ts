@@ -18,7 +18,8 @@ import { asRva } from '../../common/types.ts';
 import type { CodeBlock, DeltaOp, Fixup, RvaRange, Unwind } from '../../formats/package.ts';
 import { gather } from '../../formats/delta-index.ts';
 import { baseRanges } from '../../formats/intra-refs.ts';
-import { impliedUnwindFixup } from '../../formats/unwind-ref.ts';
+import { findPdataEntry, impliedUnwindFixup } from '../../formats/unwind-ref.ts';
+import { changedRecordOfBlock } from '../../formats/function-records.ts';
 import { encodePayload } from '../../formats/codec.ts';
 import { coveredByRelied, FIXUP_WIDTH } from '../../formats/validate.ts';
 import type { ImageDiff } from '../diff/types.ts';
@@ -149,7 +150,7 @@ function pairedOps(blob: Uint8Array, mask: Uint8Array, at: readonly number[], ne
  * `u` (block `blockId`, carrying NEW function `nf`) with its blob as a delta against the unwind
  * pieces of OLD function `of` when that is clearly cheaper than the literal blob, else null.
  */
-function unwindByReference(m: ImageDiff['match'], old: OldImage, u: Unwind, nf: FunctionInfo, of: FunctionInfo, usable: (p: Piece) => boolean, relied: readonly RvaRange[]): Unwind | null {
+function unwindByReference(m: ImageDiff['match'], old: OldImage, u: Unwind, nf: FunctionInfo, of: FunctionInfo, usable: (p: Piece) => boolean, relied: readonly RvaRange[], pdataRva: number | null): Unwind | null {
   const blob = u.unwindInfo;
   if (blob.length === 0) return null;
   const newPieces = unwindPieces(m.new.img, m.new.fns, nf);
@@ -178,8 +179,10 @@ function unwindByReference(m: ImageDiff['match'], old: OldImage, u: Unwind, nf: 
     const infoDelta = { kind: 'delta' as const, base: range(first), baseSha256: new Uint8Array(0), size: blob.length, ops: c.ops, ...(extra.length > 0 ? { extraBase: extra.map(range) } : {}) };
     const split = splitImplicit(infoDelta, u.unwindFixups, old);
     // A range the relied ranges do not cover yet adds one to them (a gap and a length).
-    const cost = 6 + 4 * (c.ranges.length - 1) + opsCost(c.ops) + c.ranges.filter(([r, l]) => !coveredByRelied(relied, r, l)).length * NEW_RELIED_COST - split.implicit.length * FIXUP_COST;
-    const unwind: Unwind = { runtimeFunctions: u.runtimeFunctions, unwindInfo: new Uint8Array(0), unwindFixups: split.explicit, infoDelta, ...(split.implicit.length > 0 ? { implicitAddr32nb: split.implicit } : {}) };
+    // 2.8: a first range at the old .pdata's UNWIND_INFO leaves its rva out (FORMAT.md "Unwind base from .pdata").
+    const fromPdata = first[0] === pdataRva;
+    const cost = (fromPdata ? 2 : 6) + 4 * (c.ranges.length - 1) + opsCost(c.ops) + c.ranges.filter(([r, l]) => !coveredByRelied(relied, r, l)).length * NEW_RELIED_COST - split.implicit.length * FIXUP_COST;
+    const unwind: Unwind = { runtimeFunctions: u.runtimeFunctions, unwindInfo: new Uint8Array(0), unwindFixups: split.explicit, infoDelta, ...(split.implicit.length > 0 ? { implicitAddr32nb: split.implicit } : {}), ...(fromPdata ? { basePdata: true as const } : {}) };
     return [{ unwind, cost }];
   });
   const best = options.sort((a, b) => a.cost - b.cost)[0];
@@ -222,23 +225,34 @@ export function withUnwindRefs(diff: ImageDiff, moduleName: string, emitted: Emi
   // Only bytes a running process keeps (read-only .xdata / .rdata), as for every delta base.
   const usable = ([rva, len]: Piece): boolean => len > 0 && rva + len <= old.sizeOfImage && unstableOverlap(rva, rva + len, unstable) === undefined;
   const pkg = emitted.pkg;
-  const relied: Array<[number, number]> = pkg.target.reliedRanges.map((r) => [r.rva, r.rva + r.length]);
   const recordOf = new Map(pkg.functions.map((r) => [r.blockId, r] as const));
-  let used = false;
-  const codeBlocks = pkg.codeBlocks.map((b): CodeBlock => {
-    const r = recordOf.get(b.id);
-    const of = r?.oldRva === null || r === undefined ? undefined : m.old.fns.byEntry.get(r.oldRva);
-    const nf = r === undefined ? undefined : m.new.fns.byEntry.get(r.newRva);
-    if (b.unwind === null || b.unwind.infoDelta !== undefined || of === undefined || nf === undefined) return b;
-    const u = unwindByReference(m, old, b.unwind, nf, of, usable, pkg.target.reliedRanges);
-    if (u === null) return b;
-    used = true;
-    for (const x of [u.infoDelta!.base, ...(u.infoDelta!.extraBase ?? [])]) relied.push([x.rva, x.rva + x.length]);
-    return { ...b, unwind: u };
+  const changedOf = changedRecordOfBlock(pkg.functions);
+  // Once with first base ranges found through the old .pdata (2.8), once without: pinning the
+  // header fields that lead there costs relied ranges a small package may not win back.
+  const candidates = [true, false].map((viaPdata) => {
+    const relied: Array<[number, number]> = pkg.target.reliedRanges.map((r) => [r.rva, r.rva + r.length]);
+    let used = false;
+    const codeBlocks = pkg.codeBlocks.map((b): CodeBlock => {
+      const r = recordOf.get(b.id);
+      const of = r?.oldRva === null || r === undefined ? undefined : m.old.fns.byEntry.get(r.oldRva);
+      const nf = r === undefined ? undefined : m.new.fns.byEntry.get(r.newRva);
+      if (b.unwind === null || b.unwind.infoDelta !== undefined || of === undefined || nf === undefined) return b;
+      // The reader finds the entry through the block's one changed record (formats/unwind-ref.ts).
+      const oldRva = changedOf.get(b.id)?.oldRva;
+      const entry = !viaPdata || oldRva === null || oldRva === undefined ? null : findPdataEntry(oldImg.image, oldRva);
+      const found = entry === null || typeof entry === 'string' ? null : entry;
+      const u = unwindByReference(m, old, b.unwind, nf, of, usable, pkg.target.reliedRanges, found?.unwindRva ?? null);
+      if (u === null) return b;
+      used = true;
+      for (const x of [u.infoDelta!.base, ...(u.infoDelta!.extraBase ?? [])]) relied.push([x.rva, x.rva + x.length]);
+      // The bytes read to find the entry are pinned with the rest (formats/unwind-ref.ts pdataUnwindRva).
+      if (u.basePdata === true) for (const [at, len] of found!.read) relied.push([at, at + len]);
+      return { ...b, unwind: u };
+    });
+    return used ? { ...pkg, codeBlocks, target: identityOf(oldImg, moduleName, relied) } : pkg;
   });
-  if (!used) return emitted;
-  const out = { ...pkg, codeBlocks, target: identityOf(oldImg, moduleName, relied) };
   // The estimates are per blob; the first relied range of a package also brings its 32-byte
   // hash. Kept only when the whole payload is smaller.
-  return encodePayload(out).length < encodePayload(pkg).length ? { ...emitted, pkg: out } : emitted;
+  const best = [pkg, ...candidates].map((p) => ({ p, n: encodePayload(p).length })).sort((x, y) => x.n - y.n)[0]!;
+  return best.p === pkg ? emitted : { ...emitted, pkg: best.p };
 }

@@ -1496,6 +1496,9 @@ export namespace hotpatch {
         /** Unwind unwindDeltaImplicit. */
         unwindDeltaImplicit?: (hotpatch.Delta.$Properties|null);
 
+        /** Unwind unwindDeltaPdata. */
+        unwindDeltaPdata?: (hotpatch.Delta.$Properties|null);
+
         /**
          * Encodes the specified Unwind message. Does not implicitly {@link hotpatch.Unwind.verify|verify} messages.
          * @param message Unwind message or plain object to encode
@@ -1535,6 +1538,9 @@ export namespace hotpatch {
             /** Unwind unwindDeltaImplicit */
             unwindDeltaImplicit?: (hotpatch.Delta.$Properties|null);
 
+            /** Unwind unwindDeltaPdata */
+            unwindDeltaPdata?: (hotpatch.Delta.$Properties|null);
+
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
         }
@@ -1546,6 +1552,7 @@ export namespace hotpatch {
           unwindFixups?: hotpatch.Fixup.$Shape[]|null;
           unwindDelta?: hotpatch.Delta.$Shape|null;
           unwindDeltaImplicit?: hotpatch.Delta.$Shape|null;
+          unwindDeltaPdata?: hotpatch.Delta.$Shape|null;
           $unknowns?: Uint8Array[];
         };
     }

@@ -3851,6 +3851,7 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {Array.<hotpatch.Fixup.$Properties>|null} [unwindFixups] Unwind unwindFixups
          * @property {hotpatch.Delta.$Properties|null} [unwindDelta] Unwind unwindDelta
          * @property {hotpatch.Delta.$Properties|null} [unwindDeltaImplicit] Unwind unwindDeltaImplicit
+         * @property {hotpatch.Delta.$Properties|null} [unwindDeltaPdata] Unwind unwindDeltaPdata
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -3870,6 +3871,7 @@ export const hotpatch = $root.hotpatch = (() => {
          *   unwindFixups?: Array.<hotpatch.Fixup.$Shape>|null;
          *   unwindDelta?: hotpatch.Delta.$Shape|null;
          *   unwindDeltaImplicit?: hotpatch.Delta.$Shape|null;
+         *   unwindDeltaPdata?: hotpatch.Delta.$Shape|null;
          *   $unknowns?: Array.<Uint8Array>;
          * }} hotpatch.Unwind.$Shape
          */
@@ -3932,6 +3934,14 @@ export const hotpatch = $root.hotpatch = (() => {
         Unwind.prototype.unwindDeltaImplicit = null;
 
         /**
+         * Unwind unwindDeltaPdata.
+         * @member {hotpatch.Delta.$Properties|null|undefined} unwindDeltaPdata
+         * @memberof hotpatch.Unwind
+         * @instance
+         */
+        Unwind.prototype.unwindDeltaPdata = null;
+
+        /**
          * Encodes the specified Unwind message. Does not implicitly {@link hotpatch.Unwind.verify|verify} messages.
          * @function encode
          * @memberof hotpatch.Unwind
@@ -3959,6 +3969,8 @@ export const hotpatch = $root.hotpatch = (() => {
                 $root.hotpatch.Delta.encode(message.unwindDelta, writer.uint32(/* id 4, wireType 2 =*/34).fork(), _depth + 1).ldelim();
             if (message.unwindDeltaImplicit != null && $Object.hasOwnProperty.call(message, "unwindDeltaImplicit"))
                 $root.hotpatch.Delta.encode(message.unwindDeltaImplicit, writer.uint32(/* id 5, wireType 2 =*/42).fork(), _depth + 1).ldelim();
+            if (message.unwindDeltaPdata != null && $Object.hasOwnProperty.call(message, "unwindDeltaPdata"))
+                $root.hotpatch.Delta.encode(message.unwindDeltaPdata, writer.uint32(/* id 6, wireType 2 =*/50).fork(), _depth + 1).ldelim();
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -4038,6 +4050,12 @@ export const hotpatch = $root.hotpatch = (() => {
                         if (wireType !== 2)
                             break;
                         message.unwindDeltaImplicit = $root.hotpatch.Delta.decode(reader, reader.size(), $undefined, _depth + 1, message.unwindDeltaImplicit);
+                        continue;
+                    }
+                case 6: {
+                        if (wireType !== 2)
+                            break;
+                        message.unwindDeltaPdata = $root.hotpatch.Delta.decode(reader, reader.size(), $undefined, _depth + 1, message.unwindDeltaPdata);
                         continue;
                     }
                 }
