@@ -755,22 +755,15 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
 
   test('swap under Wine on Linux as root: the target, the wineserver and the agent run at nice -20 for the pause, and every thread and autogroup is back to its own value after', async () => {
     if (expectedAgentIo() !== 'process_vm' || process.getuid?.() !== 0) return; // the boost needs the kernel path and the right to lower a nice value
-    // The target's Linux process: the one whose command line names this test's target.exe.
-    const exe = join(dir, 'target.exe');
-    const linux = readdirSync('/proc').filter((d) => /^\d+$/.test(d) && (() => { try { return readFileSync(`/proc/${d}/cmdline`, 'latin1').includes(exe); } catch { return false; } })());
-    expect(linux.length).toBe(1);
-    const pid = Number(linux[0]);
-    const tasks = (): number[] => readdirSync(`/proc/${pid}/task`).map(Number);
+    const pid = targetLinuxPid(join(dir, 'target.exe'));
+    const tasks = (): number[] => tasksOf(pid);
     const groupFile = `/proc/${pid}/autogroup`;
-    const groupNice = (): number | null => {
-      const m = existsSync(groupFile) ? / nice (-?\d+)/.exec(readFileSync(groupFile, 'utf8')) : null;
-      return m ? Number(m[1]) : null; // the root group reads as an empty file
-    };
+    const groupNice = (): number | null => autogroupNice(groupFile);
     // Values of our own that the agent must put back exactly (not 0, not -20).
     for (const tid of tasks()) setPriority(tid, 3);
     // Each thread's scheduling policy and slice (host-sched.h: the pause shortens the slice so
     // that wake-ups preempt; it must be what it was after).
-    const schedOf = (): string[] => tasks().map((tid) => { try { return /^policy +: +(\d+)$[\s\S]*^se\.slice +: +(\d+)$/m.exec(readFileSync(`/proc/${pid}/task/${tid}/sched`, 'utf8'))?.slice(1).join('/') ?? '?'; } catch { return 'gone'; } });
+    const schedOf = (): string[] => schedsOf(pid);
     const schedBefore = schedOf();
     expect(schedBefore.every((x) => /^\d+\/\d+$/.test(x))).toBe(true);
     // A process outside any session group is in the root autogroup (its file reads empty), whose
@@ -782,12 +775,7 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
       if (!r.ok) throw new Error(r.error.message);
       expect(r.value['io']).toBe('process_vm');
       // Every thread of the target and the agent's own (the wineserver's too when found).
-      // The wineserver of this prefix: the process running wineserver(64) in server-DEV-INO of WINE_PREFIX (Wine's own naming).
-      const st = statSync(WINE_PREFIX, { bigint: true });
-      const serverDir = `/server-${st.dev.toString(16)}-${st.ino.toString(16)}`;
-      const servers = readdirSync('/proc').filter((d) => { try { return /^\d+$/.test(d) && /\/wineserver(64)?$/.test(readlinkSync(`/proc/${d}/exe`)) && readlinkSync(`/proc/${d}/cwd`).endsWith(serverDir); } catch { return false; } });
-      expect(servers.length).toBe(1);
-      const serverTasks = readdirSync(`/proc/${servers[0]}/task`).length;
+      const serverTasks = tasksOf(wineServerLinuxPid()).length;
       expect(r.value['boosted']).toBeGreaterThanOrEqual(tasks().length + serverTasks + 1);
       if (groupBefore !== null) expect(r.value['boostedGroups']).toBeGreaterThanOrEqual(1); // the target's session group (the wineserver's own, when found)
       for (const tid of tasks()) expect(getPriority(tid)).toBe(3);
@@ -866,6 +854,44 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     }
   });
 
+  test('an agent killed between the boost and the restore leaves nothing raised: its watchdog puts back every nice, slice, policy and autogroup (HOTPATCH_AGENT_GUARD=off, the build before it: the target stays at nice -20)', async () => {
+    if (expectedAgentIo() !== 'process_vm' || process.getuid?.() !== 0) return; // the boost needs the kernel path and the right to lower a nice value
+    const pid = targetLinuxPid(join(dir, 'target.exe'));
+    const server = wineServerLinuxPid();
+    const groupFile = `/proc/${pid}/autogroup`;
+    for (const tid of tasksOf(pid)) setPriority(tid, 3);
+    const groupBefore = ownAutogroupNice(groupFile, autogroupNice(groupFile));
+    // The wineserver is shared with whatever else runs in this prefix (other agents boost it for
+    // their pauses): only its policies are compared, SCHED_OTHER before and after.
+    const state = (): string => JSON.stringify([tasksOf(pid).map((tid) => getPriority(tid)), schedsOf(pid), autogroupNice(groupFile), schedsOf(server).map((x) => x.split('/')[0])]);
+    const before = state();
+    const killedAfterBoost = async (env: Record<string, string>): Promise<void> => {
+      const b = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: { ...wineEnv(), HOTPATCH_AGENT_TEST_DIE: 'boost', ...env } });
+      if (!b.ok) throw new Error(b.error.message);
+      const r = await b.value.agent.request('swap tries=5 delay=1'); // boosts, then SIGKILLs itself before the suspension
+      expect(!r.ok && r.error.code).toBe('LIVE_AGENT_EXITED');
+    };
+    const settled = async (want: string): Promise<string> => {
+      for (let i = 0; i < 100 && state() !== want; i++) await new Promise((r) => setTimeout(r, 20));
+      return state();
+    };
+    try {
+      // SCHED_FIFO (HOTPATCH_AGENT_BOOST=rt), and the default (nice -20, short slices, autogroups).
+      for (const boost of ['rt', 'default']) {
+        await killedAfterBoost({ HOTPATCH_AGENT_BOOST: boost });
+        expect(await settled(before)).toBe(before);
+      }
+      // The twin without the watchdog (the target only, so nothing but the target is left raised): it stays.
+      await killedAfterBoost({ HOTPATCH_AGENT_BOOST: 'target', HOTPATCH_AGENT_GUARD: 'off' });
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(tasksOf(pid).map((tid) => getPriority(tid)).every((n) => n === -20)).toBe(true);
+      expect(await workerProgresses(t)).toBe(true); // never suspended
+    } finally {
+      for (const tid of tasksOf(pid)) setPriority(tid, 0);
+      if (groupBefore !== null) writeFileSync(groupFile, String(groupBefore));
+    }
+  });
+
   // Last of the file's tests: the work item's pool thread lingers after it returns (an idle pool
   // thread exits later), which would change the thread list the boost test compares.
   test('swap: a thread at the first byte of a site has run none of it, unless a site jumps there: written under it, the thread runs the new bytes; one byte further in, or at a short jump\'s target, it is caught', async () => {
@@ -917,6 +943,37 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     expect(await workerProgresses(t)).toBe(true);
   });
 });
+
+/** The Linux pid of the one process whose command line names `exe` (a Wine process: the target). */
+function targetLinuxPid(exe: string): number {
+  const linux = readdirSync('/proc').filter((d) => /^\d+$/.test(d) && (() => { try { return readFileSync(`/proc/${d}/cmdline`, 'latin1').includes(exe); } catch { return false; } })());
+  expect(linux.length).toBe(1);
+  return Number(linux[0]);
+}
+
+/** The Linux pid of this prefix's wineserver: the process running wineserver(64) in server-DEV-INO of WINE_PREFIX (Wine's own naming). */
+function wineServerLinuxPid(): number {
+  const st = statSync(WINE_PREFIX, { bigint: true });
+  const serverDir = `/server-${st.dev.toString(16)}-${st.ino.toString(16)}`;
+  const servers = readdirSync('/proc').filter((d) => { try { return /^\d+$/.test(d) && /\/wineserver(64)?$/.test(readlinkSync(`/proc/${d}/exe`)) && readlinkSync(`/proc/${d}/cwd`).endsWith(serverDir); } catch { return false; } });
+  expect(servers.length).toBe(1);
+  return Number(servers[0]);
+}
+
+function tasksOf(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).map(Number);
+}
+
+/** Each thread's policy/slice from /proc/PID/task/TID/sched. */
+function schedsOf(pid: number): string[] {
+  return tasksOf(pid).map((tid) => { try { return /^policy +: +(\d+)$[\s\S]*^se\.slice +: +(\d+)$/m.exec(readFileSync(`/proc/${pid}/task/${tid}/sched`, 'utf8'))?.slice(1).join('/') ?? '?'; } catch { return 'gone'; } });
+}
+
+/** The group nice in /proc/PID/autogroup, or null (no autogroups; the root group reads as an empty file). */
+function autogroupNice(file: string): number | null {
+  const m = existsSync(file) ? / nice (-?\d+)/.exec(readFileSync(file, 'utf8')) : null;
+  return m ? Number(m[1]) : null;
+}
 
 /** The nice of the session autogroup in `file` after setting it to 2, or null when the process has
  * none the kernel lets us change (autogroups off, or the root group, which refuses with EINVAL). */

@@ -2255,6 +2255,7 @@ static int swap_hold(const SwapArgs *a, u64 *attempt, SwapTimes *tm) {
   tm->boosted = lx_boost(g_unix_pid); /* for the pause: nice -20 (host-sched.h), undone at resume */
   tm->boosted_groups = g_ngroups;
   tm->sliced = g_nsliced;
+  lx_test_die_after_boost(); /* HOTPATCH_AGENT_TEST_DIE=boost (test only, host-guard.h) */
   lx_stat_begin(); /* HOTPATCH_AGENT_SCHEDSTAT=1: where the hold waited (host-sched.h) */
   for (*attempt = 1;; (*attempt)++) {
     DWORD ctx_tid = 0;

@@ -39,6 +39,33 @@ typedef struct {
 static LxBoosted g_boosted[LX_BOOST_MAX];
 static int g_nboosted, g_nsliced;
 
+#include "host-guard.h" /* the watchdog that puts the boost back when the agent dies */
+
+/* "/proc/PID" + tail into `out` (64 bytes, writable data), without the C library (the watchdog
+ * calls it, see host-guard.h). */
+static char *lx_proc_path(char *out, lx_word pid, const char *tail) {
+  char digits[24];
+  int n = 0;
+  do digits[n++] = (char)('0' + pid % 10), pid /= 10;
+  while (pid > 0 && n < 20);
+  memcpy(out, "/proc/", 6);
+  int k = 6;
+  while (n > 0) out[k++] = digits[--n];
+  size_t t = strlen(tail);
+  memcpy(out + k, tail, t + 1);
+  return out;
+}
+
+/* A nice value (-20..19) as text, without the C library; its length. */
+static int lx_nice_text(char *out, int nice) {
+  int k = 0;
+  if (nice < 0) out[k++] = '-', nice = -nice;
+  if (nice >= 10) out[k++] = (char)('0' + nice / 10);
+  out[k++] = (char)('0' + nice % 10);
+  out[k] = 0;
+  return k;
+}
+
 /*
  * The wake-up half of the boost. Linux (EEVDF, 6.6+) lets a woken task preempt the running one
  * only when it is the most eligible AND the running one is past its protected slice
@@ -88,18 +115,24 @@ static int lx_rt_wanted(void) {
   return n > 0 && n < sizeof mode && strcmp(mode, "rt") == 0;
 }
 
-/* Shortens thread `tid`'s slice to LX_SHORT_SLICE at nice `nice` (its policy kept: only
- * SCHED_OTHER (0) and SCHED_BATCH (3) have slices), recording in `b` what it had; with
- * g_rt_prio, makes it SCHED_FIFO at that priority instead. */
+/* Reads thread `b->tid`'s policy and slice into `b`; 0 when it has no slice to shorten (only
+ * SCHED_OTHER (0) and SCHED_BATCH (3) have slices). */
+static int lx_read_slice(LxBoosted *b) {
+  static LxSchedAttr at;
+  memset(&at, 0, sizeof at);
+  if (lx_syscall(LX_SCHED_GETATTR, b->tid, (lx_word)(uintptr_t)&at, sizeof at, 0, 0, 0) < 0 || (at.policy != 0 && at.policy != 3)) return 0;
+  b->policy = at.policy;
+  b->slice = at.runtime == g_default_slice ? 0 : at.runtime;
+  return 1;
+}
+
+/* Shortens thread `b->tid`'s slice (read by lx_read_slice) to LX_SHORT_SLICE at nice `nice`,
+ * its policy kept; with g_rt_prio, makes it SCHED_FIFO at that priority instead. */
 static void lx_shorten_slice(LxBoosted *b, int nice) {
   static LxSchedAttr at;
   memset(&at, 0, sizeof at);
-  if (lx_syscall(LX_SCHED_GETATTR, b->tid, (lx_word)(uintptr_t)&at, sizeof at, 0, 0, 0) < 0 || (at.policy != 0 && at.policy != 3)) return;
-  u64 had = at.runtime;
-  unsigned policy = at.policy;
-  memset(&at, 0, sizeof at);
   at.size = sizeof at;
-  at.policy = policy;
+  at.policy = b->policy;
   at.nice = nice;
   at.runtime = LX_SHORT_SLICE;
   if (g_rt_prio > 0) {
@@ -110,8 +143,6 @@ static void lx_shorten_slice(LxBoosted *b, int nice) {
   }
   if (lx_syscall(LX_SCHED_SETATTR, b->tid, (lx_word)(uintptr_t)&at, 0, 0, 0, 0) < 0) return;
   b->sliced = 1;
-  b->policy = policy;
-  b->slice = had == g_default_slice ? 0 : had;
   g_nsliced++;
 }
 
@@ -153,7 +184,8 @@ static void lx_boost_autogroup(lx_word pid) {
   if (at && g_ngroups < LX_GROUPS_MAX) {
     int nice = atoi(at + 6);
     static char v[8] = "-20";
-    if (nice > LX_BOOST_NICE && lx_syscall(LX_WRITE, fd, (lx_word)(uintptr_t)v, 3, 0, 0, 0) == 3) {
+    LxGuardRec r = {pid, 0, LX_GUARD_GROUP, nice, 0, 0};
+    if (nice > LX_BOOST_NICE && lx_guard_send(&r) && lx_syscall(LX_WRITE, fd, (lx_word)(uintptr_t)v, 3, 0, 0, 0) == 3) {
       g_groups[g_ngroups].pid = pid;
       g_groups[g_ngroups].nice = nice;
       g_ngroups++;
@@ -170,15 +202,23 @@ static void lx_boost_thread(void *ctx, lx_word tid) {
   if (raw < 0) return; /* exited meanwhile */
   int nice = 20 - (int)raw;
   if (nice <= LX_BOOST_NICE) return;
+  LxBoosted *b = &g_boosted[g_nboosted];
+  b->tid = tid;
+  b->nice = nice;
+  b->sliced = 0;
+  int slice = lx_slices_wanted() && lx_read_slice(b);
+  /* The watchdog learns what the thread has before anything changes (host-guard.h). */
+  LxGuardRec r = {tid, slice ? b->slice : 0, LX_GUARD_THREAD, nice, slice ? b->policy : 0, slice};
+  if (!lx_guard_send(&r)) {
+    *ok = 0;
+    return;
+  }
   if (lx_syscall(LX_SETPRIORITY, LX_PRIO_PROCESS, tid, LX_BOOST_NICE, 0, 0, 0) < 0) {
     *ok = g_nboosted > 0; /* no right to: give up; a thread that exited: go on */
     return;
   }
-  LxBoosted *b = &g_boosted[g_nboosted++];
-  b->tid = tid;
-  b->nice = nice;
-  b->sliced = 0;
-  if (lx_slices_wanted()) lx_shorten_slice(b, LX_BOOST_NICE);
+  g_nboosted++;
+  if (slice) lx_shorten_slice(b, LX_BOOST_NICE);
 }
 
 /* Raises every thread of Linux process `pid` (its /proc/PID/task) to LX_BOOST_NICE, and its
@@ -201,16 +241,42 @@ static void lx_unboost(void) {
   }
   g_nboosted = 0;
   g_nsliced = 0;
-  static char path[40], v[16];
+  static char path[64], v[16];
   for (int i = g_ngroups - 1; i >= 0; i--) {
-    snprintf(path, sizeof path, "/proc/%lld/autogroup", (long long)g_groups[i].pid);
-    int len = snprintf(v, sizeof v, "%d", g_groups[i].nice);
+    lx_proc_path(path, g_groups[i].pid, "/autogroup");
+    int len = lx_nice_text(v, g_groups[i].nice);
     lx_word fd = lx_syscall(LX_OPEN, (lx_word)(uintptr_t)path, LX_O_RDWR, 0, 0, 0, 0);
     if (fd < 0) continue; /* the process is gone, and its group with it when it was the last */
     lx_syscall(LX_WRITE, fd, (lx_word)(uintptr_t)v, len, 0, 0, 0);
     lx_syscall(LX_CLOSE, fd, 0, 0, 0, 0, 0);
   }
   g_ngroups = 0;
+  lx_guard_clear();
+}
+
+/* The watchdog (host-guard.h): keeps the records the agent sends (the last per thread), forgets
+ * them at "clear", and at the end of the stream puts back what is left, with lx_unboost (raw
+ * system calls only). */
+static void lx_guard_run(lx_word fd) {
+  LxGuardRec r;
+  g_nboosted = g_ngroups = 0;
+  g_guard_fd = -1; /* lx_unboost's clear goes nowhere here */
+  while (lx_guard_recv(fd, &r)) {
+    if (r.kind == LX_GUARD_CLEAR) {
+      g_nboosted = g_ngroups = 0;
+    } else if (r.kind == LX_GUARD_GROUP && g_ngroups < LX_GROUPS_MAX) {
+      g_groups[g_ngroups].pid = r.id;
+      g_groups[g_ngroups++].nice = r.nice;
+    } else if (r.kind == LX_GUARD_THREAD && g_nboosted < LX_BOOST_MAX) {
+      LxBoosted *b = &g_boosted[g_nboosted++];
+      b->tid = r.id;
+      b->nice = r.nice;
+      b->sliced = r.sliced;
+      b->policy = r.policy;
+      b->slice = r.slice;
+    }
+  }
+  lx_unboost();
 }
 
 #define LX_STAT 4
@@ -352,6 +418,10 @@ static int lx_boost(lx_word target) {
     if (lx_syscall(LX_SCHED_GETATTR, 0, (lx_word)(uintptr_t)&at, sizeof at, 0, 0, 0) >= 0 && at.policy == 0) g_default_slice = at.runtime;
   }
   if (!lx_boost_wanted()) return 0;
+  /* Nothing is raised without the watchdog that puts it back if the agent dies (host-guard.h);
+   * HOTPATCH_AGENT_GUARD=off (test only) boosts without it, as earlier builds did. */
+  if (g_guard_fd == -2) g_guard_fd = lx_guard_wanted() ? lx_guard_start(lx_guard_run) : LX_GUARD_OFF;
+  if (g_guard_fd == -1) return 0;
   g_rt_prio = lx_rt_wanted() ? 1 : 0;
   if (!lx_boost_process(target)) return 0;
   g_nb_target = g_nboosted;
