@@ -261,6 +261,15 @@ static void lx_guard_run(lx_word fd) {
   LxGuardRec r;
   g_nboosted = g_ngroups = 0;
   g_guard_fd = -1; /* lx_unboost's clear goes nowhere here */
+  /* SCHED_FIFO above every thread it may have to demote (it sleeps in read until then), so the
+   * restore gets a core at once even past target threads left SCHED_FIFO and spinning; when the
+   * kernel refuses, it runs at its nice and the real-time throttle still leaves it a share. */
+  static LxSchedAttr at;
+  memset(&at, 0, sizeof at);
+  at.size = sizeof at;
+  at.policy = 1;
+  at.priority = 3;
+  lx_syscall(LX_SCHED_SETATTR, 0, (lx_word)(uintptr_t)&at, 0, 0, 0, 0);
   while (lx_guard_recv(fd, &r)) {
     if (r.kind == LX_GUARD_CLEAR) {
       g_nboosted = g_ngroups = 0;
