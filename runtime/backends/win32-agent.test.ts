@@ -894,7 +894,7 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
 
   // Last of the file's tests: the work item's pool thread lingers after it returns (an idle pool
   // thread exits later), which would change the thread list the boost test compares.
-  test('swap: a thread at the first byte of a site has run none of it, unless a site jumps there: written under it, the thread runs the new bytes; one byte further in, or at a short jump\'s target, it is caught', async () => {
+  test('swap and suspend: a thread at the first byte of a site has run none of it, unless a site jumps there: written under it, the thread runs the new bytes; one byte further in, or at a short jump\'s target, it is caught', async () => {
     const b = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: wineEnv() });
     if (!b.ok) throw new Error(b.error.message);
     const be = b.value;
@@ -931,6 +931,18 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     expect(!padded.ok && padded.error.code).toBe('LIVE_THREAD_IN_SITE');
     const still = await be.read(r0, 0x22);
     expect(still.ok && Buffer.from(still.value).equals(Buffer.from(code))).toBe(true);
+    // `suspend` (the executor's rollback, an agent without swap): the same rule, the ranges' bytes
+    // read under its hold. At +10 with nothing jumping there: held on the first try (main's agent:
+    // caught on every try). One byte further in, or with a short jump to +10 in a range (at its
+    // start, or inside a run of sites): caught.
+    const held = await be.agent.request(`suspend avoid:${at(10n)}:2 tries=3 delay=1`);
+    expect(held.ok && held.value['attempts']).toBe(1);
+    expect((await be.agent.request('resume')).ok).toBe(true);
+    for (const ranges of [`avoid:${at(9n)}:3`, `avoid:${at(10n)}:2 avoid:${at(0x20n)}:2`, `avoid:${at(10n)}:2 avoid:${at(0x1en)}:4`]) {
+      const r = await be.agent.request(`suspend ${ranges} tries=3 delay=1`);
+      expect(!r.ok && r.error.code).toBe('LIVE_THREAD_IN_SITE');
+      expect(!r.ok && r.error.message).toContain(`(rip ${at(10n)}) for 3 tries`);
+    }
     // A site from +10, the RIP itself, no site jumping there: written on the first try; the thread
     // runs its `ret` back to the thread pool, so afterwards no thread is anywhere in +9..+12.
     const first = await be.agent.request(`swap tries=3 delay=1 avoid:${at(10n)}:2 site:${at(10n)}:ffe0:c3cc`);
