@@ -780,7 +780,7 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
       if (groupBefore !== null) expect(r.value['boostedGroups']).toBeGreaterThanOrEqual(1); // the target's session group (the wineserver's own, when found)
       for (const tid of tasks()) expect(getPriority(tid)).toBe(3);
       if (groupBefore !== null) expect(groupNice()).toBe(2);
-      // Every boosted thread got the short slice (a kernel before 6.12 takes and ignores it), and has its own back.
+      // Every boosted thread was made SCHED_FIFO (the default; with `slice`, the shortest slice, which a kernel before 6.12 takes and ignores), and has its own policy and slice back.
       expect(r.value['boostedSlices']).toBe(r.value['boosted']);
       expect(schedOf()).toEqual(schedBefore);
       // A wrong expected byte under the boost: refused, nothing written, every value put back.
@@ -829,8 +829,8 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
       expect(ni.ok && ni.value['boosted']).toBeGreaterThan(0);
       expect(ni.ok && ni.value['boostedSlices']).toBe(0);
       await nice.value.abandon();
-      // HOTPATCH_AGENT_BOOST=rt (an option): SCHED_FIFO for the pause, every policy, slice and nice back after.
-      const rt = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: { ...wineEnv(), HOTPATCH_AGENT_BOOST: 'rt' } });
+      // HOTPATCH_AGENT_BOOST=slice: the shortest slice instead of SCHED_FIFO, every policy, slice and nice back after.
+      const rt = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: { ...wineEnv(), HOTPATCH_AGENT_BOOST: 'slice' } });
       if (!rt.ok) throw new Error(rt.error.message);
       const rr = await rt.value.agent.request(`swap tries=5 delay=1 site:${at(0x40)}:c3c3:c3c3`);
       expect(rr.ok && rr.value['boosted']).toBeGreaterThan(0);
@@ -876,9 +876,9 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
       return state();
     };
     try {
-      // SCHED_FIFO (HOTPATCH_AGENT_BOOST=rt), and the default (nice -20, short slices, autogroups).
-      for (const boost of ['rt', 'default']) {
-        await killedAfterBoost({ HOTPATCH_AGENT_BOOST: boost });
+      // The default (SCHED_FIFO, nice -20, autogroups), and HOTPATCH_AGENT_BOOST=slice (the shortest slice instead of SCHED_FIFO).
+      for (const env of [{}, { HOTPATCH_AGENT_BOOST: 'slice' }]) {
+        await killedAfterBoost(env);
         expect(await settled(before)).toBe(before);
       }
       // The twin without the watchdog (the target only, so nothing but the target is left raised): it stays.

@@ -8,16 +8,17 @@
  * agent's GetThreadContext waits for that. So every thread of the target needs a core once per
  * pause, and on a busy machine it queues behind every runnable process at its weight. For the
  * pause the agent raises the target's Linux threads, and its own, to nice -20 (setpriority),
- * and puts every one back to the value it read (getpriority) once the target runs again.
- * Never SCHED_FIFO: a target left real-time by an agent that died would starve the machine; a
- * target left at nice -20 only runs first. What a real-time policy would add, wake-ups that
- * preempt, comes from the shortest slice instead (lx_shorten_slice).
+ * and SCHED_FIFO (lx_shorten_slice), and puts every one back to the value it read once the
+ * target runs again. A watchdog process puts them back if the agent dies in between
+ * (host-guard.h): nothing is raised without it.
  *
  * Only under Wine on Linux with the target's Linux pid known (host-io.h), only with the right
  * to lower a nice value (root or CAP_SYS_NICE; otherwise the first setpriority fails and
  * nothing is changed), only threads listed in /proc/PID/task just before the pause (a thread
  * created after that is held like any other, just not boosted). `HOTPATCH_AGENT_BOOST=none` in
- * the agent's environment turns it off, `nice` leaves the slices out (comparisons).
+ * the agent's environment turns it off, `nice` leaves SCHED_FIFO and the slices out, `slice`
+ * gives the shortest slice instead of SCHED_FIFO, `target` is `slice` without the wineserver
+ * (comparisons); `rt` is the default.
  */
 #ifndef HOTPATCH_HOST_SCHED_H
 #define HOTPATCH_HOST_SCHED_H
@@ -93,27 +94,26 @@ typedef struct {
 } LxSchedAttr; /* SCHED_ATTR_SIZE_VER0: 48 bytes */
 static u64 g_default_slice;
 
-static int lx_slices_wanted(void) {
+/* 1 when HOTPATCH_AGENT_BOOST is `name`; an unset variable reads as "rt", the default. */
+static int lx_boost_mode_is(const char *name) {
   char mode[16];
   DWORD n = GetEnvironmentVariableA("HOTPATCH_AGENT_BOOST", mode, sizeof mode);
-  return !(n > 0 && n < sizeof mode && strcmp(mode, "nice") == 0);
+  if (n == 0) return strcmp(name, "rt") == 0;
+  return n < sizeof mode && strcmp(mode, name) == 0;
 }
 
+static int lx_slices_wanted(void) { return !lx_boost_mode_is("nice"); }
+
 /*
- * HOTPATCH_AGENT_BOOST=rt (a measured option, never the default): instead of the short slice,
- * SCHED_FIFO for the pause (priority 1 for the target's threads, 2 for the wineserver's and
- * the agent's, so the agent always gets a core to put everything back), restored like the
- * slice. Why it is not the default: an agent killed mid-pause would leave the target
- * real-time (PROTOCOL.md, "The hold on a busy machine"). Why it exists: a fair-class wake-up,
+ * SCHED_FIFO for the pause (the default; `slice` and `target` give the shortest slice instead):
+ * priority 1 for the target's threads, 2 for the wineserver's and the agent's (so the agent
+ * always gets a core to put everything back), restored like the slice. A fair-class wake-up,
  * nice -20 and the shortest slice included, still waits for the tick now and then, a
- * real-time one does not (measured: PROTOCOL.md).
+ * real-time one does not (measured: PROTOCOL.md). Safe to leave on only because the watchdog
+ * (host-guard.h) demotes every thread if the agent dies between the boost and the restore.
  */
 static int g_rt_prio; /* the SCHED_FIFO priority for the threads being boosted, 0: not rt */
-static int lx_rt_wanted(void) {
-  char mode[16];
-  DWORD n = GetEnvironmentVariableA("HOTPATCH_AGENT_BOOST", mode, sizeof mode);
-  return n > 0 && n < sizeof mode && strcmp(mode, "rt") == 0;
-}
+static int lx_rt_wanted(void) { return lx_boost_mode_is("rt"); }
 
 /* Reads thread `b->tid`'s policy and slice into `b`; 0 when it has no slice to shorten (only
  * SCHED_OTHER (0) and SCHED_BATCH (3) have slices). */
@@ -349,11 +349,7 @@ static lx_word lx_wineserver_pid(void) {
 
 /* 0 when HOTPATCH_AGENT_BOOST=none turns the boost off (then a swap that moves no memory need
  * not look for the target's Linux pid). */
-static int lx_boost_wanted(void) {
-  char mode[16];
-  DWORD n = GetEnvironmentVariableA("HOTPATCH_AGENT_BOOST", mode, sizeof mode);
-  return !(n > 0 && n < sizeof mode && strcmp(mode, "none") == 0);
-}
+static int lx_boost_wanted(void) { return !lx_boost_mode_is("none"); }
 
 /*
  * Where a slow hold waited (HOTPATCH_AGENT_SCHEDSTAT=1, diagnostics): each boosted thread's
@@ -435,9 +431,7 @@ static int lx_boost(lx_word target) {
   if (!lx_boost_process(target)) return 0;
   g_nb_target = g_nboosted;
   if (g_rt_prio) g_rt_prio = 2;
-  char mode[16];
-  DWORD n = GetEnvironmentVariableA("HOTPATCH_AGENT_BOOST", mode, sizeof mode);
-  int with_server = !(n > 0 && n < sizeof mode && strcmp(mode, "target") == 0);
+  int with_server = !lx_boost_mode_is("target");
   lx_word server = with_server ? lx_wineserver_pid() : -1;
   if (server > 0) lx_boost_process(server);
   g_nb_server = g_nboosted;
