@@ -18,8 +18,9 @@
  * The child of the raw fork is a copy of the calling thread of a Wine process: it blocks every
  * signal (Wine's handlers must never run there), closes every file descriptor but its socket
  * (the agent's stdio, the wineserver's socket: a reader of the agent's pipes must see them close
- * when the agent dies), leaves the session (a signal to the agent's process group does not reach
- * it) and from then on makes raw system calls only, no Wine or C library call that could take a
+ * when the agent dies), leaves the process group (a signal to the agent's group does not reach
+ * it; it stays in the session, so in the agent's autogroup, which it can write back through its
+ * own /proc entry once the agent is gone) and from then on makes raw system calls only, no Wine or C library call that could take a
  * lock another thread held at the fork.
  */
 #ifndef HOTPATCH_HOST_GUARD_H
@@ -31,7 +32,8 @@
 #define LX_SOCKETPAIR 53
 #define LX_FORK 57
 #define LX_KILL 62
-#define LX_SETSID 112
+#define LX_SETPGID 109
+#define LX_GETPPID 110
 #define LX_EXIT_GROUP 231
 #define LX_CLOSE_RANGE 436
 #define LX_AF_UNIX 1
@@ -79,7 +81,7 @@ static lx_word lx_guard_start(LxGuardFn run) {
   lx_word pid = lx_syscall(LX_FORK, 0, 0, 0, 0, 0, 0);
   if (pid == 0) { /* the watchdog: signals stay blocked */
     lx_close_all_but(fds[1]);
-    lx_syscall(LX_SETSID, 0, 0, 0, 0, 0, 0);
+    lx_syscall(LX_SETPGID, 0, 0, 0, 0, 0, 0);
     run(fds[1]);
     lx_syscall(LX_EXIT_GROUP, 0, 0, 0, 0, 0, 0);
   }

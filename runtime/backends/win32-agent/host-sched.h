@@ -221,21 +221,21 @@ static void lx_boost_thread(void *ctx, lx_word tid) {
   if (slice) lx_shorten_slice(b, LX_BOOST_NICE);
 }
 
-/* Raises every thread of Linux process `pid` (its /proc/PID/task) to LX_BOOST_NICE, and its
- * autogroup, recording what they were. 0 when the first one cannot be raised (no right to:
- * nothing changed). */
+/* Raises every thread of Linux process `pid` (its /proc/PID/task) to LX_BOOST_NICE (its
+ * autogroup: lx_boost), recording what they were. 0 when the first one cannot be raised (no
+ * right to: nothing changed). */
 static int lx_boost_process(lx_word pid) {
   static char path[40]; /* writable data: see lx_find_pid_holding */
   snprintf(path, sizeof path, "/proc/%lld/task", (long long)pid);
-  int ok = 1, before = g_nboosted;
+  int ok = 1;
   if (!lx_each_numbered(path, lx_boost_thread, &ok)) return 0;
-  if (ok && g_nboosted > before) lx_boost_autogroup(pid);
   return ok;
 }
 
-/* Puts every boosted thread and autogroup back to the nice value it had. */
+/* Puts every boosted thread and autogroup back to the nice value it had, in the reverse order
+ * of the boost: the target's threads first, the agent's own last (see lx_boost). */
 static void lx_unboost(void) {
-  for (int i = 0; i < g_nboosted; i++) {
+  for (int i = g_nboosted - 1; i >= 0; i--) {
     if (g_boosted[i].sliced) lx_restore_slice(&g_boosted[i]);
     lx_syscall(LX_SETPRIORITY, LX_PRIO_PROCESS, g_boosted[i].tid, g_boosted[i].nice, 0, 0, 0);
   }
@@ -254,11 +254,12 @@ static void lx_unboost(void) {
   lx_guard_clear();
 }
 
-/* The watchdog (host-guard.h): keeps the records the agent sends (the last per thread), forgets
+/* The watchdog (host-guard.h): keeps the records the agent sends, in order, forgets
  * them at "clear", and at the end of the stream puts back what is left, with lx_unboost (raw
  * system calls only). */
 static void lx_guard_run(lx_word fd) {
   LxGuardRec r;
+  lx_word agent = lx_syscall(LX_GETPPID, 0, 0, 0, 0, 0, 0), self = lx_syscall(LX_GETPID, 0, 0, 0, 0, 0, 0);
   g_nboosted = g_ngroups = 0;
   g_guard_fd = -1; /* lx_unboost's clear goes nowhere here */
   /* SCHED_FIFO above every thread it may have to demote (it sleeps in read until then), so the
@@ -274,7 +275,7 @@ static void lx_guard_run(lx_word fd) {
     if (r.kind == LX_GUARD_CLEAR) {
       g_nboosted = g_ngroups = 0;
     } else if (r.kind == LX_GUARD_GROUP && g_ngroups < LX_GROUPS_MAX) {
-      g_groups[g_ngroups].pid = r.id;
+      g_groups[g_ngroups].pid = r.id == agent ? self : r.id; /* the agent's group is the watchdog's (same session), and outlives the agent */
       g_groups[g_ngroups++].nice = r.nice;
     } else if (r.kind == LX_GUARD_THREAD && g_nboosted < LX_BOOST_MAX) {
       LxBoosted *b = &g_boosted[g_nboosted++];
@@ -360,7 +361,7 @@ static int lx_boost_wanted(void) { return !lx_boost_mode_is("none"); }
  * server was not runnable (blocked, or the signal not taken) for that time.
  */
 static u64 g_stat_run[LX_BOOST_MAX], g_stat_delay[LX_BOOST_MAX];
-static int g_nb_target, g_nb_server; /* g_boosted: [0, target) the target's, then the server's, then the agent's */
+static int g_nb_agent, g_nb_server; /* g_boosted: [0, agent) the agent's, then the server's, then the target's */
 static int g_stat_on;
 
 /* Reads a small /proc file into buf (NUL-terminated); the bytes read, 0 when it cannot be read. */
@@ -401,7 +402,7 @@ static int lx_stat_end(double run[3], double wait[3], double *max_wait) {
   for (int i = 0; i < g_nboosted; i++) {
     u64 r, d;
     if (g_stat_run[i] == (u64)-1 || !lx_schedstat(g_boosted[i].tid, &r, &d)) continue;
-    int k = i < g_nb_target ? 0 : i < g_nb_server ? 1 : 2;
+    int k = i < g_nb_agent ? 2 : i < g_nb_server ? 1 : 0;
     double w = (double)(d - g_stat_delay[i]) / 1000.0;
     run[k] += (double)(r - g_stat_run[i]) / 1000.0;
     wait[k] += w;
@@ -427,15 +428,27 @@ static int lx_boost(lx_word target) {
    * HOTPATCH_AGENT_GUARD=off (test only) boosts without it, as earlier builds did. */
   if (g_guard_fd == -2) g_guard_fd = lx_guard_wanted() ? lx_guard_start(lx_guard_run) : LX_GUARD_OFF;
   if (g_guard_fd == -1) return 0;
-  g_rt_prio = lx_rt_wanted() ? 1 : 0;
-  if (!lx_boost_process(target)) return 0;
-  g_nb_target = g_nboosted;
-  if (g_rt_prio) g_rt_prio = 2;
+  /* The agent first, the target last (and put back in the reverse order, lx_unboost): a target
+   * thread that spins at SCHED_FIFO 1 must never find the agent, or the wineserver it waits
+   * for, below it. Boosted the other way round, the agent ran at the real-time throttle's 5%
+   * share while raising itself behind two spinning target threads on 2 cores, and a swap of 200
+   * tries (test/quiesce-live.test.ts, a worker parked in old `run`) outlasted the driver's 30 s. */
+  g_rt_prio = lx_rt_wanted() ? 2 : 0;
+  if (!lx_boost_process(lx_syscall(LX_GETPID, 0, 0, 0, 0, 0, 0))) return 0;
+  g_nb_agent = g_nboosted;
   int with_server = !lx_boost_mode_is("target");
   lx_word server = with_server ? lx_wineserver_pid() : -1;
   if (server > 0) lx_boost_process(server);
   g_nb_server = g_nboosted;
-  lx_boost_process(lx_syscall(LX_GETPID, 0, 0, 0, 0, 0, 0));
+  if (g_rt_prio) g_rt_prio = 1;
+  int before = g_nboosted;
+  int raised = lx_boost_process(target) && g_nboosted > before;
+  /* Autogroups the other way round: a group shared by the target and the agent (one session) is
+   * recorded under the target's pid, which outlives an agent that dies (the watchdog writes
+   * the group back through /proc/PID/autogroup of a live member). */
+  if (raised) lx_boost_autogroup(target);
+  if (server > 0 && g_nb_server > g_nb_agent) lx_boost_autogroup(server);
+  lx_boost_autogroup(lx_syscall(LX_GETPID, 0, 0, 0, 0, 0, 0));
   return g_nboosted;
 }
 
