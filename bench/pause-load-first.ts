@@ -9,7 +9,7 @@
  * time run and time waiting for a core of the target's, the wineserver's and the agent's boosted
  * threads during the pause (HOTPATCH_AGENT_SCHEDSTAT=1), and per
  * variant the first pauses against the later ones. The fresh processes alternate between the
- * agent's default boost and HOTPATCH_AGENT_BOOST=nice (no short slices). `BUSY=N`: N more
+ * agent's default boost (SCHED_FIFO) and HOTPATCH_AGENT_BOOST=nice (nice -20 alone). `BUSY=N`: N more
  * processes spinning for the run (bench/cpu-load.ts). Every swap must succeed and leave the
  * expected bytes.
  */
@@ -44,7 +44,7 @@ const sched = (r: Record<string, unknown>): string => {
 // Worker threads that sleep in a wait most of the time (an addon's thread pool) and the 1 ms timer.
 const script = 'require("fs").writeFileSync("pid", String(process.pid)); for (let i = 0; i < 4; i++) require("crypto").pbkdf2("x", "y", 1, 8, "sha1", () => {}); setInterval(() => {}, 1)';
 process.stdout.write(`${processes} fresh node.exe, ${pauses} pauses each, 48 sites, ${cpus().length} cores, load ${loadavg()[0]!.toFixed(1)}, +${process.env['BUSY'] ?? '0'} busy${extraSwap ? `, swap ${extraSwap}` : ''}\n`);
-// The fresh processes alternate between agents with the boost's short slices (the default)
+// The fresh processes alternate between agents with the boost's SCHED_FIFO (the default)
 // and without (HOTPATCH_AGENT_BOOST=nice: nice -20 and autogroups only), so both see the same machine.
 const variants = [
   { name: 'boost=nice', env: { HOTPATCH_AGENT_BOOST: 'nice' }, firsts: [] as number[], laters: [] as number[] },

@@ -28,12 +28,12 @@ if (node === null || !node.ok) throw new Error('node.exe unavailable (npm run sa
 const dir = mkdtempSync(join(tmpdir(), 'hp-pause-load-'));
 const p = startWineToFiles(node.value, ['-e', 'require("fs").writeFileSync("pid", String(process.pid)); setInterval(() => {}, 1)'], dir, 'node', { NODE_SKIP_PLATFORM_CHECK: '1' });
 const sessions: { name: string; agent: AgentConnection }[] = [];
-// boost=none: no boost; boost=nice: nice -20 and autogroups only (the agent before the short
-// slices); the default: nice -20, autogroups and the shortest slice (host-sched.h).
-// boost=rt (HOTPATCH_AGENT_BOOST=rt): SCHED_FIFO for the pause instead of the slice, an option
-// measured against the default. BOOSTS=none,nice,default,rt picks the sessions (default: the first three).
-const boosts = (process.env['BOOSTS'] ?? 'none,nice,default').split(',');
-const allBoosts = [['none', 'boost=none', { HOTPATCH_AGENT_BOOST: 'none' }], ['nice', 'boost=nice', { HOTPATCH_AGENT_BOOST: 'nice' }], ['default', 'boost (default)', {}], ['rt', 'boost=rt', { HOTPATCH_AGENT_BOOST: 'rt' }]] as const;
+// boost=none: no boost; boost=nice: nice -20 and autogroups only; boost=slice: nice -20,
+// autogroups and the shortest slice (the default before the watchdog); the default: nice -20,
+// autogroups and SCHED_FIFO (host-sched.h; boost=rt names it too).
+// BOOSTS=none,nice,slice,default,rt picks the sessions (default: none,slice,default).
+const boosts = (process.env['BOOSTS'] ?? 'none,slice,default').split(',');
+const allBoosts = [['none', 'boost=none', { HOTPATCH_AGENT_BOOST: 'none' }], ['nice', 'boost=nice', { HOTPATCH_AGENT_BOOST: 'nice' }], ['slice', 'boost=slice', { HOTPATCH_AGENT_BOOST: 'slice' }], ['default', 'boost (default)', {}], ['rt', 'boost=rt', { HOTPATCH_AGENT_BOOST: 'rt' }]] as const;
 for (const [, name, extra] of allBoosts.filter(([key]) => boosts.includes(key))) {
   const a = await startAgent({ env: { ...wineEnv(), ...extra }, ...(agentPath === undefined ? {} : { agentPath }) });
   if (!a.ok) throw new Error(a.error.message);

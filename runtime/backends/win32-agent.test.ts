@@ -755,22 +755,15 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
 
   test('swap under Wine on Linux as root: the target, the wineserver and the agent run at nice -20 for the pause, and every thread and autogroup is back to its own value after', async () => {
     if (expectedAgentIo() !== 'process_vm' || process.getuid?.() !== 0) return; // the boost needs the kernel path and the right to lower a nice value
-    // The target's Linux process: the one whose command line names this test's target.exe.
-    const exe = join(dir, 'target.exe');
-    const linux = readdirSync('/proc').filter((d) => /^\d+$/.test(d) && (() => { try { return readFileSync(`/proc/${d}/cmdline`, 'latin1').includes(exe); } catch { return false; } })());
-    expect(linux.length).toBe(1);
-    const pid = Number(linux[0]);
-    const tasks = (): number[] => readdirSync(`/proc/${pid}/task`).map(Number);
+    const pid = targetLinuxPid(join(dir, 'target.exe'));
+    const tasks = (): number[] => tasksOf(pid);
     const groupFile = `/proc/${pid}/autogroup`;
-    const groupNice = (): number | null => {
-      const m = existsSync(groupFile) ? / nice (-?\d+)/.exec(readFileSync(groupFile, 'utf8')) : null;
-      return m ? Number(m[1]) : null; // the root group reads as an empty file
-    };
+    const groupNice = (): number | null => autogroupNice(groupFile);
     // Values of our own that the agent must put back exactly (not 0, not -20).
     for (const tid of tasks()) setPriority(tid, 3);
     // Each thread's scheduling policy and slice (host-sched.h: the pause shortens the slice so
     // that wake-ups preempt; it must be what it was after).
-    const schedOf = (): string[] => tasks().map((tid) => { try { return /^policy +: +(\d+)$[\s\S]*^se\.slice +: +(\d+)$/m.exec(readFileSync(`/proc/${pid}/task/${tid}/sched`, 'utf8'))?.slice(1).join('/') ?? '?'; } catch { return 'gone'; } });
+    const schedOf = (): string[] => schedsOf(pid);
     const schedBefore = schedOf();
     expect(schedBefore.every((x) => /^\d+\/\d+$/.test(x))).toBe(true);
     // A process outside any session group is in the root autogroup (its file reads empty), whose
@@ -782,17 +775,12 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
       if (!r.ok) throw new Error(r.error.message);
       expect(r.value['io']).toBe('process_vm');
       // Every thread of the target and the agent's own (the wineserver's too when found).
-      // The wineserver of this prefix: the process running wineserver(64) in server-DEV-INO of WINE_PREFIX (Wine's own naming).
-      const st = statSync(WINE_PREFIX, { bigint: true });
-      const serverDir = `/server-${st.dev.toString(16)}-${st.ino.toString(16)}`;
-      const servers = readdirSync('/proc').filter((d) => { try { return /^\d+$/.test(d) && /\/wineserver(64)?$/.test(readlinkSync(`/proc/${d}/exe`)) && readlinkSync(`/proc/${d}/cwd`).endsWith(serverDir); } catch { return false; } });
-      expect(servers.length).toBe(1);
-      const serverTasks = readdirSync(`/proc/${servers[0]}/task`).length;
+      const serverTasks = tasksOf(wineServerLinuxPid()).length;
       expect(r.value['boosted']).toBeGreaterThanOrEqual(tasks().length + serverTasks + 1);
       if (groupBefore !== null) expect(r.value['boostedGroups']).toBeGreaterThanOrEqual(1); // the target's session group (the wineserver's own, when found)
       for (const tid of tasks()) expect(getPriority(tid)).toBe(3);
       if (groupBefore !== null) expect(groupNice()).toBe(2);
-      // Every boosted thread got the short slice (a kernel before 6.12 takes and ignores it), and has its own back.
+      // Every boosted thread was made SCHED_FIFO (the default; with `slice`, the shortest slice, which a kernel before 6.12 takes and ignores), and has its own policy and slice back.
       expect(r.value['boostedSlices']).toBe(r.value['boosted']);
       expect(schedOf()).toEqual(schedBefore);
       // A wrong expected byte under the boost: refused, nothing written, every value put back.
@@ -841,8 +829,8 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
       expect(ni.ok && ni.value['boosted']).toBeGreaterThan(0);
       expect(ni.ok && ni.value['boostedSlices']).toBe(0);
       await nice.value.abandon();
-      // HOTPATCH_AGENT_BOOST=rt (an option): SCHED_FIFO for the pause, every policy, slice and nice back after.
-      const rt = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: { ...wineEnv(), HOTPATCH_AGENT_BOOST: 'rt' } });
+      // HOTPATCH_AGENT_BOOST=slice: the shortest slice instead of SCHED_FIFO, every policy, slice and nice back after.
+      const rt = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: { ...wineEnv(), HOTPATCH_AGENT_BOOST: 'slice' } });
       if (!rt.ok) throw new Error(rt.error.message);
       const rr = await rt.value.agent.request(`swap tries=5 delay=1 site:${at(0x40)}:c3c3:c3c3`);
       expect(rr.ok && rr.value['boosted']).toBeGreaterThan(0);
@@ -866,9 +854,47 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     }
   });
 
+  test('an agent killed between the boost and the restore leaves nothing raised: its watchdog puts back every nice, slice, policy and autogroup (HOTPATCH_AGENT_GUARD=off, the build before it: the target stays at nice -20)', async () => {
+    if (expectedAgentIo() !== 'process_vm' || process.getuid?.() !== 0) return; // the boost needs the kernel path and the right to lower a nice value
+    const pid = targetLinuxPid(join(dir, 'target.exe'));
+    const server = wineServerLinuxPid();
+    const groupFile = `/proc/${pid}/autogroup`;
+    for (const tid of tasksOf(pid)) setPriority(tid, 3);
+    const groupBefore = ownAutogroupNice(groupFile, autogroupNice(groupFile));
+    // The wineserver is shared with whatever else runs in this prefix (other agents boost it for
+    // their pauses): only its policies are compared, SCHED_OTHER before and after.
+    const state = (): string => JSON.stringify([tasksOf(pid).map((tid) => getPriority(tid)), schedsOf(pid), autogroupNice(groupFile), schedsOf(server).map((x) => x.split('/')[0])]);
+    const before = state();
+    const killedAfterBoost = async (env: Record<string, string>): Promise<void> => {
+      const b = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: { ...wineEnv(), HOTPATCH_AGENT_TEST_DIE: 'boost', ...env } });
+      if (!b.ok) throw new Error(b.error.message);
+      const r = await b.value.agent.request('swap tries=5 delay=1'); // boosts, then SIGKILLs itself before the suspension
+      expect(!r.ok && r.error.code).toBe('LIVE_AGENT_EXITED');
+    };
+    const settled = async (want: string): Promise<string> => {
+      for (let i = 0; i < 100 && state() !== want; i++) await new Promise((r) => setTimeout(r, 20));
+      return state();
+    };
+    try {
+      // The default (SCHED_FIFO, nice -20, autogroups), and HOTPATCH_AGENT_BOOST=slice (the shortest slice instead of SCHED_FIFO).
+      for (const env of [{}, { HOTPATCH_AGENT_BOOST: 'slice' }]) {
+        await killedAfterBoost(env);
+        expect(await settled(before)).toBe(before);
+      }
+      // The twin without the watchdog (the target only, so nothing but the target is left raised): it stays.
+      await killedAfterBoost({ HOTPATCH_AGENT_BOOST: 'target', HOTPATCH_AGENT_GUARD: 'off' });
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(tasksOf(pid).map((tid) => getPriority(tid)).every((n) => n === -20)).toBe(true);
+      expect(await workerProgresses(t)).toBe(true); // never suspended
+    } finally {
+      for (const tid of tasksOf(pid)) setPriority(tid, 0);
+      if (groupBefore !== null) writeFileSync(groupFile, String(groupBefore));
+    }
+  });
+
   // Last of the file's tests: the work item's pool thread lingers after it returns (an idle pool
   // thread exits later), which would change the thread list the boost test compares.
-  test('swap: a thread at the first byte of a site has run none of it, unless a site jumps there: written under it, the thread runs the new bytes; one byte further in, or at a short jump\'s target, it is caught', async () => {
+  test('swap and suspend: a thread at the first byte of a site has run none of it, unless a site jumps there: written under it, the thread runs the new bytes; one byte further in, or at a short jump\'s target, it is caught', async () => {
     const b = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: wineEnv() });
     if (!b.ok) throw new Error(b.error.message);
     const be = b.value;
@@ -905,6 +931,18 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     expect(!padded.ok && padded.error.code).toBe('LIVE_THREAD_IN_SITE');
     const still = await be.read(r0, 0x22);
     expect(still.ok && Buffer.from(still.value).equals(Buffer.from(code))).toBe(true);
+    // `suspend` (the executor's rollback, an agent without swap): the same rule, the ranges' bytes
+    // read under its hold. At +10 with nothing jumping there: held on the first try (main's agent:
+    // caught on every try). One byte further in, or with a short jump to +10 in a range (at its
+    // start, or inside a run of sites): caught.
+    const held = await be.agent.request(`suspend avoid:${at(10n)}:2 tries=3 delay=1`);
+    expect(held.ok && held.value['attempts']).toBe(1);
+    expect((await be.agent.request('resume')).ok).toBe(true);
+    for (const ranges of [`avoid:${at(9n)}:3`, `avoid:${at(10n)}:2 avoid:${at(0x20n)}:2`, `avoid:${at(10n)}:2 avoid:${at(0x1en)}:4`]) {
+      const r = await be.agent.request(`suspend ${ranges} tries=3 delay=1`);
+      expect(!r.ok && r.error.code).toBe('LIVE_THREAD_IN_SITE');
+      expect(!r.ok && r.error.message).toContain(`(rip ${at(10n)}) for 3 tries`);
+    }
     // A site from +10, the RIP itself, no site jumping there: written on the first try; the thread
     // runs its `ret` back to the thread pool, so afterwards no thread is anywhere in +9..+12.
     const first = await be.agent.request(`swap tries=3 delay=1 avoid:${at(10n)}:2 site:${at(10n)}:ffe0:c3cc`);
@@ -917,6 +955,37 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     expect(await workerProgresses(t)).toBe(true);
   });
 });
+
+/** The Linux pid of the one process whose command line names `exe` (a Wine process: the target). */
+function targetLinuxPid(exe: string): number {
+  const linux = readdirSync('/proc').filter((d) => /^\d+$/.test(d) && (() => { try { return readFileSync(`/proc/${d}/cmdline`, 'latin1').includes(exe); } catch { return false; } })());
+  expect(linux.length).toBe(1);
+  return Number(linux[0]);
+}
+
+/** The Linux pid of this prefix's wineserver: the process running wineserver(64) in server-DEV-INO of WINE_PREFIX (Wine's own naming). */
+function wineServerLinuxPid(): number {
+  const st = statSync(WINE_PREFIX, { bigint: true });
+  const serverDir = `/server-${st.dev.toString(16)}-${st.ino.toString(16)}`;
+  const servers = readdirSync('/proc').filter((d) => { try { return /^\d+$/.test(d) && /\/wineserver(64)?$/.test(readlinkSync(`/proc/${d}/exe`)) && readlinkSync(`/proc/${d}/cwd`).endsWith(serverDir); } catch { return false; } });
+  expect(servers.length).toBe(1);
+  return Number(servers[0]);
+}
+
+function tasksOf(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).map(Number);
+}
+
+/** Each thread's policy/slice from /proc/PID/task/TID/sched. */
+function schedsOf(pid: number): string[] {
+  return tasksOf(pid).map((tid) => { try { return /^policy +: +(\d+)$[\s\S]*^se\.slice +: +(\d+)$/m.exec(readFileSync(`/proc/${pid}/task/${tid}/sched`, 'utf8'))?.slice(1).join('/') ?? '?'; } catch { return 'gone'; } });
+}
+
+/** The group nice in /proc/PID/autogroup, or null (no autogroups; the root group reads as an empty file). */
+function autogroupNice(file: string): number | null {
+  const m = existsSync(file) ? / nice (-?\d+)/.exec(readFileSync(file, 'utf8')) : null;
+  return m ? Number(m[1]) : null;
+}
 
 /** The nice of the session autogroup in `file` after setting it to 2, or null when the process has
  * none the kernel lets us change (autogroups off, or the root group, which refuses with EINVAL). */

@@ -1626,10 +1626,44 @@ static void retry_wait(u64 attempt, DWORD tid, u64 at, u64 delay) {
   lx_syscall(LX_CLOSE, fd, 0, 0, 0, 0, 0);
 }
 
+/* 1 when the `len` bytes `b` at address `at` begin with a jump to v: `EB rel8`, `E9 rel32`,
+ * `FF 25 00000000` + an absolute address (the forms of a redirect). */
+static int jump_at_to(u64 at, const unsigned char *b, long len, u64 v) {
+  int32_t rel;
+  u64 abs;
+  if (len >= 2 && b[0] == 0xeb && at + 2 + (u64)(int64_t)(signed char)b[1] == v) return 1;
+  if (len >= 5 && b[0] == 0xe9 && (memcpy(&rel, b + 1, 4), at + 5 + (u64)(int64_t)rel == v)) return 1;
+  return len >= 14 && b[0] == 0xff && b[1] == 0x25 && !b[2] && !b[3] && !b[4] && !b[5] && (memcpy(&abs, b + 6, 8), abs == v);
+}
+
+#define SUSPEND_SCAN_MAX 4096
+/*
+ * suspend: the first-byte rule of `swap` (PROTOCOL.md, "Retries"), for a thread at `rip`, the
+ * first byte of avoid range `k`: 1 when it may stay held there. The ranges are the redirect
+ * sites the following `redirect` requests rewrite (the plan's, or the executor's rollback's:
+ * every redirect it restores, all in this one suspension), and each of those compares its
+ * EXPECTED with memory under this same hold, so the bytes read here are the EXPECTED a swap
+ * would have been sent. The driver sends runs of sites, so a site's jump may begin anywhere in
+ * a range: every offset of every avoid range is tried (more catches than swap, never fewer). A
+ * range that cannot be read, or is longer than SUSPEND_SCAN_MAX, catches.
+ */
+static int suspend_releases(const Range *rs, int nr, int k, u64 rip) {
+  static unsigned char buf[SUSPEND_SCAN_MAX + 16];
+  if (rip != rs[k].addr) return 0;
+  for (int j = 0; j < nr; j++) {
+    if (rs[j].busy) continue;
+    if (rs[j].len > SUSPEND_SCAN_MAX || !rpm(rs[j].addr, buf, (size_t)rs[j].len)) return 0;
+    for (u64 o = 0; o < rs[j].len; o++)
+      if (jump_at_to(rs[j].addr + o, buf + o, (long)(rs[j].len - o), rip)) return 0;
+  }
+  return 1;
+}
+
 /*
  * suspend [avoid:ADDR:LEN]... [busy:ADDR:LEN]... [tries=N] [delay=MS]
  * Suspends every thread. If a thread's RIP lies in an avoid range (bytes about to be
- * replaced), resumes, sleeps MS and retries; after N tries it refuses (the Detours rule).
+ * replaced), resumes, sleeps MS and retries; after N tries it refuses (the Detours rule). At a
+ * range's first byte, only when a range's bytes jump there (suspend_releases).
  * Busy ranges are only reported (a thread that still uses them keeps them allocated).
  */
 static int cmd_suspend(void) {
@@ -1694,7 +1728,7 @@ static int cmd_suspend(void) {
     int blocked = 0;
     for (int i = 0; i < g_nthr && !blocked; i++)
       for (int k = 0; g_thr[i].held && k < nr && !blocked; k++)
-        if (!rs[k].busy && in_site(g_ctx[i].Rip, &rs[k])) {
+        if (!rs[k].busy && in_site(g_ctx[i].Rip, &rs[k]) && !suspend_releases(rs, nr, k, g_ctx[i].Rip)) {
           blocked = 1;
           bad_tid = g_thr[i].tid;
           bad_rip = g_ctx[i].Rip;
@@ -1766,17 +1800,11 @@ static int site_of(const Site *s, int n, u64 v) {
  * stays, the pad's new bytes are the redirect it keeps. Counting every first byte as caught
  * failed pauses: a thread looping through a short function is stopped by any interrupt at the
  * callee's entry nearly every time on the machines measured (bench/pause-load-entry.ts).
- * `suspend`, which has no site bytes, keeps the whole-range rule.
+ * `suspend` applies the same rule with the ranges' bytes read under its hold (suspend_releases).
  */
 static int site_jumps_to(const Site *s, int n, u64 v) {
-  for (int i = 0; i < n; i++) {
-    const unsigned char *b = s[i].expected;
-    int32_t rel;
-    u64 abs;
-    if (s[i].len >= 2 && b[0] == 0xeb && s[i].addr + 2 + (u64)(int64_t)(signed char)b[1] == v) return 1;
-    if (s[i].len >= 5 && b[0] == 0xe9 && (memcpy(&rel, b + 1, 4), s[i].addr + 5 + (u64)(int64_t)rel == v)) return 1;
-    if (s[i].len >= 14 && b[0] == 0xff && b[1] == 0x25 && !b[2] && !b[3] && !b[4] && !b[5] && (memcpy(&abs, b + 6, 8), abs == v)) return 1;
-  }
+  for (int i = 0; i < n; i++)
+    if (jump_at_to(s[i].addr, s[i].expected, s[i].len, v)) return 1;
   return 0;
 }
 
@@ -2255,6 +2283,7 @@ static int swap_hold(const SwapArgs *a, u64 *attempt, SwapTimes *tm) {
   tm->boosted = lx_boost(g_unix_pid); /* for the pause: nice -20 (host-sched.h), undone at resume */
   tm->boosted_groups = g_ngroups;
   tm->sliced = g_nsliced;
+  lx_test_die_after_boost(); /* HOTPATCH_AGENT_TEST_DIE=boost (test only, host-guard.h) */
   lx_stat_begin(); /* HOTPATCH_AGENT_SCHEDSTAT=1: where the hold waited (host-sched.h) */
   for (*attempt = 1;; (*attempt)++) {
     DWORD ctx_tid = 0;

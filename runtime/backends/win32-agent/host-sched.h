@@ -8,16 +8,17 @@
  * agent's GetThreadContext waits for that. So every thread of the target needs a core once per
  * pause, and on a busy machine it queues behind every runnable process at its weight. For the
  * pause the agent raises the target's Linux threads, and its own, to nice -20 (setpriority),
- * and puts every one back to the value it read (getpriority) once the target runs again.
- * Never SCHED_FIFO: a target left real-time by an agent that died would starve the machine; a
- * target left at nice -20 only runs first. What a real-time policy would add, wake-ups that
- * preempt, comes from the shortest slice instead (lx_shorten_slice).
+ * and SCHED_FIFO (lx_shorten_slice), and puts every one back to the value it read once the
+ * target runs again. A watchdog process puts them back if the agent dies in between
+ * (host-guard.h): nothing is raised without it.
  *
  * Only under Wine on Linux with the target's Linux pid known (host-io.h), only with the right
  * to lower a nice value (root or CAP_SYS_NICE; otherwise the first setpriority fails and
  * nothing is changed), only threads listed in /proc/PID/task just before the pause (a thread
  * created after that is held like any other, just not boosted). `HOTPATCH_AGENT_BOOST=none` in
- * the agent's environment turns it off, `nice` leaves the slices out (comparisons).
+ * the agent's environment turns it off, `nice` leaves SCHED_FIFO and the slices out, `slice`
+ * gives the shortest slice instead of SCHED_FIFO, `target` is `slice` without the wineserver
+ * (comparisons); `rt` is the default.
  */
 #ifndef HOTPATCH_HOST_SCHED_H
 #define HOTPATCH_HOST_SCHED_H
@@ -38,6 +39,33 @@ typedef struct {
 
 static LxBoosted g_boosted[LX_BOOST_MAX];
 static int g_nboosted, g_nsliced;
+
+#include "host-guard.h" /* the watchdog that puts the boost back when the agent dies */
+
+/* "/proc/PID" + tail into `out` (64 bytes, writable data), without the C library (the watchdog
+ * calls it, see host-guard.h). */
+static char *lx_proc_path(char *out, lx_word pid, const char *tail) {
+  char digits[24];
+  int n = 0;
+  do digits[n++] = (char)('0' + pid % 10), pid /= 10;
+  while (pid > 0 && n < 20);
+  memcpy(out, "/proc/", 6);
+  int k = 6;
+  while (n > 0) out[k++] = digits[--n];
+  size_t t = strlen(tail);
+  memcpy(out + k, tail, t + 1);
+  return out;
+}
+
+/* A nice value (-20..19) as text, without the C library; its length. */
+static int lx_nice_text(char *out, int nice) {
+  int k = 0;
+  if (nice < 0) out[k++] = '-', nice = -nice;
+  if (nice >= 10) out[k++] = (char)('0' + nice / 10);
+  out[k++] = (char)('0' + nice % 10);
+  out[k] = 0;
+  return k;
+}
 
 /*
  * The wake-up half of the boost. Linux (EEVDF, 6.6+) lets a woken task preempt the running one
@@ -66,40 +94,45 @@ typedef struct {
 } LxSchedAttr; /* SCHED_ATTR_SIZE_VER0: 48 bytes */
 static u64 g_default_slice;
 
-static int lx_slices_wanted(void) {
+/* 1 when HOTPATCH_AGENT_BOOST is `name`; an unset variable reads as "rt", the default. */
+static int lx_boost_mode_is(const char *name) {
   char mode[16];
   DWORD n = GetEnvironmentVariableA("HOTPATCH_AGENT_BOOST", mode, sizeof mode);
-  return !(n > 0 && n < sizeof mode && strcmp(mode, "nice") == 0);
+  if (n == 0) return strcmp(name, "rt") == 0;
+  return n < sizeof mode && strcmp(mode, name) == 0;
 }
+
+static int lx_slices_wanted(void) { return !lx_boost_mode_is("nice"); }
 
 /*
- * HOTPATCH_AGENT_BOOST=rt (a measured option, never the default): instead of the short slice,
- * SCHED_FIFO for the pause (priority 1 for the target's threads, 2 for the wineserver's and
- * the agent's, so the agent always gets a core to put everything back), restored like the
- * slice. Why it is not the default: an agent killed mid-pause would leave the target
- * real-time (PROTOCOL.md, "The hold on a busy machine"). Why it exists: a fair-class wake-up,
+ * SCHED_FIFO for the pause (the default; `slice` and `target` give the shortest slice instead):
+ * priority 1 for the target's threads, 2 for the wineserver's and the agent's (so the agent
+ * always gets a core to put everything back), restored like the slice. A fair-class wake-up,
  * nice -20 and the shortest slice included, still waits for the tick now and then, a
- * real-time one does not (measured: PROTOCOL.md).
+ * real-time one does not (measured: PROTOCOL.md). Safe to leave on only because the watchdog
+ * (host-guard.h) demotes every thread if the agent dies between the boost and the restore.
  */
 static int g_rt_prio; /* the SCHED_FIFO priority for the threads being boosted, 0: not rt */
-static int lx_rt_wanted(void) {
-  char mode[16];
-  DWORD n = GetEnvironmentVariableA("HOTPATCH_AGENT_BOOST", mode, sizeof mode);
-  return n > 0 && n < sizeof mode && strcmp(mode, "rt") == 0;
+static int lx_rt_wanted(void) { return lx_boost_mode_is("rt"); }
+
+/* Reads thread `b->tid`'s policy and slice into `b`; 0 when it has no slice to shorten (only
+ * SCHED_OTHER (0) and SCHED_BATCH (3) have slices). */
+static int lx_read_slice(LxBoosted *b) {
+  static LxSchedAttr at;
+  memset(&at, 0, sizeof at);
+  if (lx_syscall(LX_SCHED_GETATTR, b->tid, (lx_word)(uintptr_t)&at, sizeof at, 0, 0, 0) < 0 || (at.policy != 0 && at.policy != 3)) return 0;
+  b->policy = at.policy;
+  b->slice = at.runtime == g_default_slice ? 0 : at.runtime;
+  return 1;
 }
 
-/* Shortens thread `tid`'s slice to LX_SHORT_SLICE at nice `nice` (its policy kept: only
- * SCHED_OTHER (0) and SCHED_BATCH (3) have slices), recording in `b` what it had; with
- * g_rt_prio, makes it SCHED_FIFO at that priority instead. */
+/* Shortens thread `b->tid`'s slice (read by lx_read_slice) to LX_SHORT_SLICE at nice `nice`,
+ * its policy kept; with g_rt_prio, makes it SCHED_FIFO at that priority instead. */
 static void lx_shorten_slice(LxBoosted *b, int nice) {
   static LxSchedAttr at;
   memset(&at, 0, sizeof at);
-  if (lx_syscall(LX_SCHED_GETATTR, b->tid, (lx_word)(uintptr_t)&at, sizeof at, 0, 0, 0) < 0 || (at.policy != 0 && at.policy != 3)) return;
-  u64 had = at.runtime;
-  unsigned policy = at.policy;
-  memset(&at, 0, sizeof at);
   at.size = sizeof at;
-  at.policy = policy;
+  at.policy = b->policy;
   at.nice = nice;
   at.runtime = LX_SHORT_SLICE;
   if (g_rt_prio > 0) {
@@ -110,8 +143,6 @@ static void lx_shorten_slice(LxBoosted *b, int nice) {
   }
   if (lx_syscall(LX_SCHED_SETATTR, b->tid, (lx_word)(uintptr_t)&at, 0, 0, 0, 0) < 0) return;
   b->sliced = 1;
-  b->policy = policy;
-  b->slice = had == g_default_slice ? 0 : had;
   g_nsliced++;
 }
 
@@ -153,7 +184,8 @@ static void lx_boost_autogroup(lx_word pid) {
   if (at && g_ngroups < LX_GROUPS_MAX) {
     int nice = atoi(at + 6);
     static char v[8] = "-20";
-    if (nice > LX_BOOST_NICE && lx_syscall(LX_WRITE, fd, (lx_word)(uintptr_t)v, 3, 0, 0, 0) == 3) {
+    LxGuardRec r = {pid, 0, LX_GUARD_GROUP, nice, 0, 0};
+    if (nice > LX_BOOST_NICE && lx_guard_send(&r) && lx_syscall(LX_WRITE, fd, (lx_word)(uintptr_t)v, 3, 0, 0, 0) == 3) {
       g_groups[g_ngroups].pid = pid;
       g_groups[g_ngroups].nice = nice;
       g_ngroups++;
@@ -170,47 +202,91 @@ static void lx_boost_thread(void *ctx, lx_word tid) {
   if (raw < 0) return; /* exited meanwhile */
   int nice = 20 - (int)raw;
   if (nice <= LX_BOOST_NICE) return;
+  LxBoosted *b = &g_boosted[g_nboosted];
+  b->tid = tid;
+  b->nice = nice;
+  b->sliced = 0;
+  int slice = lx_slices_wanted() && lx_read_slice(b);
+  /* The watchdog learns what the thread has before anything changes (host-guard.h). */
+  LxGuardRec r = {tid, slice ? b->slice : 0, LX_GUARD_THREAD, nice, slice ? b->policy : 0, slice};
+  if (!lx_guard_send(&r)) {
+    *ok = 0;
+    return;
+  }
   if (lx_syscall(LX_SETPRIORITY, LX_PRIO_PROCESS, tid, LX_BOOST_NICE, 0, 0, 0) < 0) {
     *ok = g_nboosted > 0; /* no right to: give up; a thread that exited: go on */
     return;
   }
-  LxBoosted *b = &g_boosted[g_nboosted++];
-  b->tid = tid;
-  b->nice = nice;
-  b->sliced = 0;
-  if (lx_slices_wanted()) lx_shorten_slice(b, LX_BOOST_NICE);
+  g_nboosted++;
+  if (slice) lx_shorten_slice(b, LX_BOOST_NICE);
 }
 
-/* Raises every thread of Linux process `pid` (its /proc/PID/task) to LX_BOOST_NICE, and its
- * autogroup, recording what they were. 0 when the first one cannot be raised (no right to:
- * nothing changed). */
+/* Raises every thread of Linux process `pid` (its /proc/PID/task) to LX_BOOST_NICE (its
+ * autogroup: lx_boost), recording what they were. 0 when the first one cannot be raised (no
+ * right to: nothing changed). */
 static int lx_boost_process(lx_word pid) {
   static char path[40]; /* writable data: see lx_find_pid_holding */
   snprintf(path, sizeof path, "/proc/%lld/task", (long long)pid);
-  int ok = 1, before = g_nboosted;
+  int ok = 1;
   if (!lx_each_numbered(path, lx_boost_thread, &ok)) return 0;
-  if (ok && g_nboosted > before) lx_boost_autogroup(pid);
   return ok;
 }
 
-/* Puts every boosted thread and autogroup back to the nice value it had. */
+/* Puts every boosted thread and autogroup back to the nice value it had, in the reverse order
+ * of the boost: the target's threads first, the agent's own last (see lx_boost). */
 static void lx_unboost(void) {
-  for (int i = 0; i < g_nboosted; i++) {
+  for (int i = g_nboosted - 1; i >= 0; i--) {
     if (g_boosted[i].sliced) lx_restore_slice(&g_boosted[i]);
     lx_syscall(LX_SETPRIORITY, LX_PRIO_PROCESS, g_boosted[i].tid, g_boosted[i].nice, 0, 0, 0);
   }
   g_nboosted = 0;
   g_nsliced = 0;
-  static char path[40], v[16];
+  static char path[64], v[16];
   for (int i = g_ngroups - 1; i >= 0; i--) {
-    snprintf(path, sizeof path, "/proc/%lld/autogroup", (long long)g_groups[i].pid);
-    int len = snprintf(v, sizeof v, "%d", g_groups[i].nice);
+    lx_proc_path(path, g_groups[i].pid, "/autogroup");
+    int len = lx_nice_text(v, g_groups[i].nice);
     lx_word fd = lx_syscall(LX_OPEN, (lx_word)(uintptr_t)path, LX_O_RDWR, 0, 0, 0, 0);
     if (fd < 0) continue; /* the process is gone, and its group with it when it was the last */
     lx_syscall(LX_WRITE, fd, (lx_word)(uintptr_t)v, len, 0, 0, 0);
     lx_syscall(LX_CLOSE, fd, 0, 0, 0, 0, 0);
   }
   g_ngroups = 0;
+  lx_guard_clear();
+}
+
+/* The watchdog (host-guard.h): keeps the records the agent sends, in order, forgets
+ * them at "clear", and at the end of the stream puts back what is left, with lx_unboost (raw
+ * system calls only). */
+static void lx_guard_run(lx_word fd) {
+  LxGuardRec r;
+  lx_word agent = lx_syscall(LX_GETPPID, 0, 0, 0, 0, 0, 0), self = lx_syscall(LX_GETPID, 0, 0, 0, 0, 0, 0);
+  g_nboosted = g_ngroups = 0;
+  g_guard_fd = -1; /* lx_unboost's clear goes nowhere here */
+  /* SCHED_FIFO above every thread it may have to demote (it sleeps in read until then), so the
+   * restore gets a core at once even past target threads left SCHED_FIFO and spinning; when the
+   * kernel refuses, it runs at its nice and the real-time throttle still leaves it a share. */
+  static LxSchedAttr at;
+  memset(&at, 0, sizeof at);
+  at.size = sizeof at;
+  at.policy = 1;
+  at.priority = 3;
+  lx_syscall(LX_SCHED_SETATTR, 0, (lx_word)(uintptr_t)&at, 0, 0, 0, 0);
+  while (lx_guard_recv(fd, &r)) {
+    if (r.kind == LX_GUARD_CLEAR) {
+      g_nboosted = g_ngroups = 0;
+    } else if (r.kind == LX_GUARD_GROUP && g_ngroups < LX_GROUPS_MAX) {
+      g_groups[g_ngroups].pid = r.id == agent ? self : r.id; /* the agent's group is the watchdog's (same session), and outlives the agent */
+      g_groups[g_ngroups++].nice = r.nice;
+    } else if (r.kind == LX_GUARD_THREAD && g_nboosted < LX_BOOST_MAX) {
+      LxBoosted *b = &g_boosted[g_nboosted++];
+      b->tid = r.id;
+      b->nice = r.nice;
+      b->sliced = r.sliced;
+      b->policy = r.policy;
+      b->slice = r.slice;
+    }
+  }
+  lx_unboost();
 }
 
 #define LX_STAT 4
@@ -274,11 +350,7 @@ static lx_word lx_wineserver_pid(void) {
 
 /* 0 when HOTPATCH_AGENT_BOOST=none turns the boost off (then a swap that moves no memory need
  * not look for the target's Linux pid). */
-static int lx_boost_wanted(void) {
-  char mode[16];
-  DWORD n = GetEnvironmentVariableA("HOTPATCH_AGENT_BOOST", mode, sizeof mode);
-  return !(n > 0 && n < sizeof mode && strcmp(mode, "none") == 0);
-}
+static int lx_boost_wanted(void) { return !lx_boost_mode_is("none"); }
 
 /*
  * Where a slow hold waited (HOTPATCH_AGENT_SCHEDSTAT=1, diagnostics): each boosted thread's
@@ -289,7 +361,7 @@ static int lx_boost_wanted(void) {
  * server was not runnable (blocked, or the signal not taken) for that time.
  */
 static u64 g_stat_run[LX_BOOST_MAX], g_stat_delay[LX_BOOST_MAX];
-static int g_nb_target, g_nb_server; /* g_boosted: [0, target) the target's, then the server's, then the agent's */
+static int g_nb_agent, g_nb_server; /* g_boosted: [0, agent) the agent's, then the server's, then the target's */
 static int g_stat_on;
 
 /* Reads a small /proc file into buf (NUL-terminated); the bytes read, 0 when it cannot be read. */
@@ -330,7 +402,7 @@ static int lx_stat_end(double run[3], double wait[3], double *max_wait) {
   for (int i = 0; i < g_nboosted; i++) {
     u64 r, d;
     if (g_stat_run[i] == (u64)-1 || !lx_schedstat(g_boosted[i].tid, &r, &d)) continue;
-    int k = i < g_nb_target ? 0 : i < g_nb_server ? 1 : 2;
+    int k = i < g_nb_agent ? 2 : i < g_nb_server ? 1 : 0;
     double w = (double)(d - g_stat_delay[i]) / 1000.0;
     run[k] += (double)(r - g_stat_run[i]) / 1000.0;
     wait[k] += w;
@@ -352,17 +424,31 @@ static int lx_boost(lx_word target) {
     if (lx_syscall(LX_SCHED_GETATTR, 0, (lx_word)(uintptr_t)&at, sizeof at, 0, 0, 0) >= 0 && at.policy == 0) g_default_slice = at.runtime;
   }
   if (!lx_boost_wanted()) return 0;
-  g_rt_prio = lx_rt_wanted() ? 1 : 0;
-  if (!lx_boost_process(target)) return 0;
-  g_nb_target = g_nboosted;
-  if (g_rt_prio) g_rt_prio = 2;
-  char mode[16];
-  DWORD n = GetEnvironmentVariableA("HOTPATCH_AGENT_BOOST", mode, sizeof mode);
-  int with_server = !(n > 0 && n < sizeof mode && strcmp(mode, "target") == 0);
+  /* Nothing is raised without the watchdog that puts it back if the agent dies (host-guard.h);
+   * HOTPATCH_AGENT_GUARD=off (test only) boosts without it, as earlier builds did. */
+  if (g_guard_fd == -2) g_guard_fd = lx_guard_wanted() ? lx_guard_start(lx_guard_run) : LX_GUARD_OFF;
+  if (g_guard_fd == -1) return 0;
+  /* The agent first, the target last (and put back in the reverse order, lx_unboost): a target
+   * thread that spins at SCHED_FIFO 1 must never find the agent, or the wineserver it waits
+   * for, below it. Boosted the other way round, the agent ran at the real-time throttle's 5%
+   * share while raising itself behind two spinning target threads on 2 cores, and a swap of 200
+   * tries (test/quiesce-live.test.ts, a worker parked in old `run`) outlasted the driver's 30 s. */
+  g_rt_prio = lx_rt_wanted() ? 2 : 0;
+  if (!lx_boost_process(lx_syscall(LX_GETPID, 0, 0, 0, 0, 0, 0))) return 0;
+  g_nb_agent = g_nboosted;
+  int with_server = !lx_boost_mode_is("target");
   lx_word server = with_server ? lx_wineserver_pid() : -1;
   if (server > 0) lx_boost_process(server);
   g_nb_server = g_nboosted;
-  lx_boost_process(lx_syscall(LX_GETPID, 0, 0, 0, 0, 0, 0));
+  if (g_rt_prio) g_rt_prio = 1;
+  int before = g_nboosted;
+  int raised = lx_boost_process(target) && g_nboosted > before;
+  /* Autogroups the other way round: a group shared by the target and the agent (one session) is
+   * recorded under the target's pid, which outlives an agent that dies (the watchdog writes
+   * the group back through /proc/PID/autogroup of a live member). */
+  if (raised) lx_boost_autogroup(target);
+  if (server > 0 && g_nb_server > g_nb_agent) lx_boost_autogroup(server);
+  lx_boost_autogroup(lx_syscall(LX_GETPID, 0, 0, 0, 0, 0, 0));
   return g_nboosted;
 }
 
