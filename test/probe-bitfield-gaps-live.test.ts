@@ -32,6 +32,10 @@
  *   patched process prints neither line. Now refused (bitfield-packed.ts compares a
  *   read-modify-write with a whole store; bitfield-packed-moves.ts compares only the reader's
  *   groups over the moved bits). Twin: bitfield-swap-fix above.
+ * - bitfield-reorder-fix (gcc -O2, clang -O1/-O2): refused before (the constant-set rule: only
+ *   an input's mask narrowed, `and r8d,0x1f` -> `0xf`); now hotpatchable
+ *   (compiler/diff/bitfield-narrowed.ts: bodies byte-equal but for narrowed low masks of
+ *   registers holding no loaded value), and patched live it prints v2.
  */
 import { describe, expect, test } from 'vitest';
 import type { Toolchain } from '../samples/scenarios.ts';
@@ -104,11 +108,13 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     expect(after).not.toBe(neu);
   }, 120_000);
 
-  test('bitfield-reorder-fix (gcc -O1): the packer narrows a field, the reader decodes the same bits: hotpatchable, and patched live it prints v2', async () => {
-    const { h, old, neu, d } = await startProbe('bitfield-reorder-fix', 'gcc', '-O1');
+  // gcc -O2 and clang read-modify-write the word; only the input's mask narrows (`and r8d,0x1f`
+  // -> `and r8d,0xf`): refused by the constant-set rule before bitfield-narrowed.ts.
+  test.each([['gcc', '-O1'], ['gcc', '-O2'], ['clang', '-O1'], ['clang', '-O2']] as const)('bitfield-reorder-fix (%s %s): the packer narrows a field, the reader decodes the same bits: hotpatchable, and patched live it prints v2', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-reorder-fix', tc, opt);
     expect(neu).not.toBe(old);
     expect(changedVerdicts(d)).toEqual(['pack: hotpatchable', 'unpack: hotpatchable']);
-    const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-reorder-fix.dll', 'bitfield-reorder-fix-gcc-O1.hpk');
+    const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-reorder-fix.dll', `bitfield-reorder-fix-${tc}${opt}.hpk`);
     expect(await patchedRound(h, pkg, 'bitfield-reorder-fix.dll')).toBe(neu);
   }, 120_000);
 

@@ -40,6 +40,7 @@ import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { applyBitOp, type BitOp, bitOpOf, type BitValue, inPlaceDecoded, loadedValue, lowBits, mergedValue, memoryBits } from './bitfield-bits.ts';
 import { type BitfieldChange, detectBitfieldChanges, type Step, stepOf, type WordOf } from './bitfield-layout.ts';
+import { onlyInputMasksNarrowed } from './bitfield-narrowed.ts';
 import { detectPackedChanges } from './bitfield-packed.ts';
 import { reason, type Reason } from './reasons.ts';
 import { decodeEach } from './register-effects.ts';
@@ -220,8 +221,10 @@ export function bitfieldChangesOf(m: MatchResult, status: readonly FunctionStatu
   for (const f of m.new.fns.functions) {
     const o = m.fnNewToOld[f.index]!;
     if (status[f.index] !== 'changed' || o < 0) continue;
-    const cs = detectBitfieldChanges(m.old.img, m.old.fns.functions[o]!, m.new.img, f);
-    if (cs.length > 0) out.set(f.index, cs);
+    const of = m.old.fns.functions[o]!;
+    const cs = detectBitfieldChanges(m.old.img, of, m.new.img, f);
+    // Only an input's mask narrowed (bitfield-narrowed.ts): every field keeps its bits.
+    if (cs.length > 0 && !onlyInputMasksNarrowed(m.old.img.image, of, m.new.img.image, f)) out.set(f.index, cs);
   }
   return out;
 }
