@@ -12,12 +12,18 @@
  * stores others there (a value replaced), is a writer of the word; a changed reader of that
  * displacement whose decoded bit groups (bitfield-readers.ts `fields`) moved, some group only
  * its old body decodes and some only its new body decodes, both touching the bits the
- * immediates differ in, reads the word in another layout. Twin bitfield-immediate-fix (a flag
- * set in a new bit, unpack decoding the same groups with another formula) stays hotpatchable.
+ * immediates differ in, reads the word in another layout, when one immediate replaced another
+ * and the old one read through the old-only groups gives the values the new one gives through
+ * the new-only groups (each field kept its value, only its place moved). Groups that are a
+ * whole byte, word, dword or qword from bit 0 are values read whole, no field. Without the
+ * last two cuts swc-html 1.15.24 -> 1.15.33 refused 3, then 11 functions (Rust enum tags
+ * stored at +0 and read through niche bits). Not seen: a move that also changes a field's
+ * value, or a word stored with several immediates. Twin bitfield-immediate-fix (a flag set in
+ * a new bit, unpack decoding the same groups with another formula) stays hotpatchable.
  */
 import { Mnemonic, OpKind } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
-import { memoryBits } from './bitfield-bits.ts';
+import { lowestBit, memoryBits } from './bitfield-bits.ts';
 import { stepOf, type WordOf } from './bitfield-layout.ts';
 import type { ReadScan } from './bitfield-readers.ts';
 import { decodeEach } from './register-effects.ts';
@@ -64,13 +70,25 @@ export function detectImmediateMoves(oldImage: Uint8Array, of: FunctionInfo, new
   return out;
 }
 
+const WHOLE = new Set([8, 16, 32, 64].map((w) => (1n << BigInt(w)) - 1n));
+
 /** The bit groups a reader decodes at `disp` only in its old body and only in its new body, when both exist and both touch `changed`; else null. */
 export function movedGroups(o: ReadScan, n: ReadScan, mv: ImmediateMove): { was: bigint[]; now: bigint[] } | null {
   const og = o.fields.get(mv.disp);
   const ng = n.fields.get(mv.disp);
   if (og === undefined || ng === undefined) return null;
-  const was = [...og].filter((g) => !ng.has(g));
-  const now = [...ng].filter((g) => !og.has(g));
+  // A whole byte, word, dword or qword from bit 0 is a value read whole (an enum tag, a flag
+  // byte: swc-html 1.15.33's 0x2da650, 0x443c6c and 0x44432f, a Rust tag stored as 0xa or 0xd,
+  // now 0x3, read as a dword where a qword was), no field of a word.
+  const field = (g: bigint): boolean => !WHOLE.has(g);
+  const was = [...og].filter((g) => !ng.has(g) && field(g));
+  const now = [...ng].filter((g) => !og.has(g) && field(g));
   const touches = (gs: readonly bigint[]): boolean => gs.some((g) => (g & mv.changed) !== 0n);
-  return touches(was) && touches(now) ? { was, now } : null;
+  if (!touches(was) || !touches(now) || mv.onlyOld.length !== 1 || mv.onlyNew.length !== 1) return null;
+  // A move keeps each field's value: the old immediate read through the groups only the old
+  // reader decodes gives the values the new immediate gives through the new reader's (probe:
+  // kind 3, level 11 in both). swc-html 1.15.33's Rust enum tags (0xd and 0xa, now 0xcf, read
+  // through niche bits) give none of that.
+  const values = (x: bigint, gs: readonly bigint[]): string => gs.map((g) => ((x & g) >> BigInt(lowestBit(g))).toString(16)).sort().join(',');
+  return values(mv.onlyOld[0]!, was) === values(mv.onlyNew[0]!, now) ? { was, now } : null;
 }
