@@ -19,6 +19,23 @@
  *   patched process misreads the old words. Now refused (bitfield-packed.ts follows each
  *   argument into the read-modify-write). Its twin bitfield-swap-fix (pack changed elsewhere,
  *   unpack's formula) stays hotpatchable and prints v2 live.
+ * - bitfield-immediate-reorder (gcc -O1, clang -O1/-O2): init assigns the whole struct from
+ *   constants, one `mov dword [rcx],imm` (0x15b -> 0x16b), kind and level swapped: no rule saw
+ *   a field, both were hotpatchable, and carried the patched process prints neither line. Now
+ *   refused (compiler/diff/bitfield-immediates.ts: the immediate replaced, linked to unpack's
+ *   moved bit groups). Its twin bitfield-immediate-fix (init also sets a new flag, unpack's
+ *   formula changes over the same bits) stays hotpatchable and prints v2 live.
+ * - bitfield-rotate (gcc -O2, clang -O1/-O2): three 4-bit fields rotate inside one
+ *   read-modify-write, equal constant sets in both bodies (not a swap of two): hotpatchable
+ *   before (gcc -O2's load went through a copied base, `mov rax,rcx`, so the store looked whole
+ *   on one side only; clang's reader decodes `on` along another weight's bits); carried, the
+ *   patched process prints neither line. Now refused (bitfield-packed.ts compares a
+ *   read-modify-write with a whole store; bitfield-packed-moves.ts compares only the reader's
+ *   groups over the moved bits). Twin: bitfield-swap-fix above.
+ * - bitfield-reorder-fix (gcc -O2, clang -O1/-O2): refused before (the constant-set rule: only
+ *   an input's mask narrowed, `and r8d,0x1f` -> `0xf`); now hotpatchable
+ *   (compiler/diff/bitfield-narrowed.ts: bodies byte-equal but for narrowed low masks of
+ *   registers holding no loaded value), and patched live it prints v2.
  */
 import { describe, expect, test } from 'vitest';
 import type { Toolchain } from '../samples/scenarios.ts';
@@ -91,11 +108,13 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     expect(after).not.toBe(neu);
   }, 120_000);
 
-  test('bitfield-reorder-fix (gcc -O1): the packer narrows a field, the reader decodes the same bits: hotpatchable, and patched live it prints v2', async () => {
-    const { h, old, neu, d } = await startProbe('bitfield-reorder-fix', 'gcc', '-O1');
+  // gcc -O2 and clang read-modify-write the word; only the input's mask narrows (`and r8d,0x1f`
+  // -> `and r8d,0xf`): refused by the constant-set rule before bitfield-narrowed.ts.
+  test.each([['gcc', '-O1'], ['gcc', '-O2'], ['clang', '-O1'], ['clang', '-O2']] as const)('bitfield-reorder-fix (%s %s): the packer narrows a field, the reader decodes the same bits: hotpatchable, and patched live it prints v2', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-reorder-fix', tc, opt);
     expect(neu).not.toBe(old);
     expect(changedVerdicts(d)).toEqual(['pack: hotpatchable', 'unpack: hotpatchable']);
-    const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-reorder-fix.dll', 'bitfield-reorder-fix-gcc-O1.hpk');
+    const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-reorder-fix.dll', `bitfield-reorder-fix-${tc}${opt}.hpk`);
     expect(await patchedRound(h, pkg, 'bitfield-reorder-fix.dll')).toBe(neu);
   }, 120_000);
 
@@ -130,5 +149,41 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     expect(changedVerdicts(d)).toEqual(['pack: hotpatchable', 'unpack: hotpatchable']);
     const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-swap-fix.dll', `bitfield-swap-fix-${tc}${opt}.hpk`);
     expect(await patchedRound(h, pkg, 'bitfield-swap-fix.dll')).toBe(neu);
+  }, 120_000);
+
+  const IMMEDIATE: ReadonlyArray<readonly [Toolchain, string]> = [['gcc', '-O1'], ['clang', '-O1'], ['clang', '-O2']];
+
+  test.each(IMMEDIATE)('bitfield-immediate-reorder (%s %s): the word stored as one immediate, its fields swapped; writer and reader refused; carried anyway, the patched process prints neither version', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-immediate-reorder', tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
+    expect(d.functions.find((f) => f.name === 'init')?.reason?.message).toMatch(/^it stores the word at \+0x0 as one immediate with other bits than its old body \(old 0x1?5b; new 0x1?6b\), and unpack now decodes bits 5-7; bits 0-4 where its old body decoded bits 0-2; bits 3-7/);
+    const before = liftRule(d, CODE);
+    expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-immediate-reorder.dll', `bitfield-immediate-reorder-${tc}${opt}.hpk`);
+    const after = await patchedRound(h, pkg, 'bitfield-immediate-reorder.dll');
+    expect(after).not.toBe(neu);
+    expect(after).not.toBe(old);
+  }, 120_000);
+
+  test.each(IMMEDIATE)('bitfield-immediate-fix (%s %s): the immediate sets a new flag, the reader decodes the same bits: hotpatchable, and patched live it prints v2', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-immediate-fix', tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual(['init: hotpatchable', 'unpack: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-immediate-fix.dll', `bitfield-immediate-fix-${tc}${opt}.hpk`);
+    expect(await patchedRound(h, pkg, 'bitfield-immediate-fix.dll')).toBe(neu);
+  }, 120_000);
+
+  test.each([['gcc', '-O2'], ['clang', '-O1'], ['clang', '-O2']] as const)('bitfield-rotate (%s %s): three equal fields rotate in one read-modify-write (equal constant sets); packer and reader refused; carried anyway, the patched process misreads them', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-rotate', tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual([`pack: ${CODE}`, `unpack: ${CODE}`]);
+    expect(d.functions.find((f) => f.name === 'pack')?.reason?.message).toMatch(/^it merges fields into the word at \+0x0 \(a read-modify-write\) with its fields at other bits than its old body \(inputs moved over bits 0-11\)/);
+    const before = liftRule(d, CODE);
+    expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-rotate.dll', `bitfield-rotate-${tc}${opt}.hpk`);
+    const after = await patchedRound(h, pkg, 'bitfield-rotate.dll');
+    expect(after).not.toBe(neu);
+    expect(after).not.toBe(old);
   }, 120_000);
 });

@@ -11,6 +11,13 @@
  *   another.
  * - global-bitfield-fix (the twin): one layout, unpack tests another flag bit (only a read
  *   mask changes): hotpatchable, and patched live it prints v2's line.
+ *   At -O1 gcc packs the byte whole (`mov [rip+g_word],cl`, no read-modify-write): called
+ *   hotpatchable until bitfield-packed-moves.ts followed global words too; patched live it
+ *   printed neither line. Now refused with both compilers at -O1; global-bitfield-fix at -O1
+ *   prints v2 live.
+ * - global-bitfield-immediate: the global assigned from constants (`mov dword [rip+g_word],imm`,
+ *   gcc -O1), kind and level swapped: hotpatchable before, carried it prints neither line; now
+ *   GLOBAL_BITFIELD_CHANGED (bitfield-immediates.ts with bitfield-globals.ts' keys).
  * And one-bit flags moved while their number changed (test/probes/flag-move-count.c, a
  * pointer's word: on and hot swap, cold is added): hotpatchable before (both compilers), now
  * pack and unpack are refused STRUCTURE_BITFIELD_CHANGED (compiler/diff/flag-moves.ts); the
@@ -58,6 +65,29 @@ describe.skipIf(skip !== undefined)(`global bit-field probes live under Wine${sk
     const after = await patchedRound(h, pkg, 'global-bitfield-reorder.dll');
     expect(after).not.toBe(neu);
     expect(after).not.toBe(old);
+  }, 120_000);
+
+  // gcc -O1 packs the global's byte whole (`mov [rip+g_word],cl`, no read of it):
+  // bitfield-packed-moves.ts' link, with bitfield-globals.ts' keys.
+  test.each(TOOLCHAINS)('global-bitfield-reorder at -O1 (%s): refused; carried anyway, the patched process prints neither version', async (tc) => {
+    const { h, old, neu, d } = await startLayoutProbe(suite, 'global-bitfield-reorder', tc, '-O1');
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual([`pack: ${CODE}`, `unpack: ${CODE}`]);
+    if (tc === 'gcc') expect(d.functions.find((f) => f.name === 'pack')?.reason?.message).toMatch(/^it packs the word at \+0x0 of writable global g_word whole \(a store that does not read it\) with its fields at other bits/);
+    const presented = liftRule(d, CODE);
+    expect(presented.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), presented, 'global-bitfield-reorder.dll', `global-bitfield-reorder-O1-${tc}.hpk`);
+    const after = await patchedRound(h, pkg, 'global-bitfield-reorder.dll');
+    expect(after).not.toBe(neu);
+    expect(after).not.toBe(old);
+  }, 120_000);
+
+  test.each(TOOLCHAINS)('global-bitfield-fix at -O1 (%s): hotpatchable, and patched live it prints v2', async (tc) => {
+    const { h, old, neu, d } = await startLayoutProbe(suite, 'global-bitfield-fix', tc, '-O1');
+    expect(old).not.toBe(neu);
+    expect(changedVerdicts(d)).toEqual(['unpack: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, 'global-bitfield-fix.dll', `global-bitfield-fix-O1-${tc}.hpk`);
+    expect(await patchedRound(h, pkg, 'global-bitfield-fix.dll')).toBe(neu);
   }, 120_000);
 
   test.each(TOOLCHAINS)('global-bitfield-flags (%s): refused; carried anyway, the patched process misreads the flags', async (tc) => {
@@ -136,5 +166,28 @@ describe.skipIf(skip !== undefined)(`global bit-field probes live under Wine${sk
     expect(changedVerdicts(d)).toEqual(['pack: hotpatchable']);
     const pkg = await writeProbePackage(suite.dir(), d, 'global-flag-add-fix.dll', `global-flag-add-fix-${tc}.hpk`);
     expect(await patchedRound(h, pkg, 'global-flag-add-fix.dll')).toBe(neu);
+  }, 120_000);
+
+  test('global-bitfield-immediate (gcc -O1): the global stored as one immediate, its fields swapped; refused; carried anyway, the patched process prints neither version', async () => {
+    const { h, old, neu, d } = await startLayoutProbe(suite, 'global-bitfield-immediate', 'gcc', '-O1');
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
+    expect(d.functions.find((f) => f.name === 'init')?.reason?.message).toMatch(/^it stores the word at \+0x0 of writable global g_word as one immediate with other bits than its old body/);
+    const presented = liftRule(d, CODE);
+    expect(presented.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), presented, 'global-bitfield-immediate.dll', 'global-bitfield-immediate-gcc-O1.hpk');
+    const after = await patchedRound(h, pkg, 'global-bitfield-immediate.dll');
+    expect(after).not.toBe(neu);
+    expect(after).not.toBe(old);
+  }, 120_000);
+
+  // clang keeps only whether init ran (a byte flag) and folds each version's word into unpack:
+  // the running image holds no packed word, and unpack alone is the change.
+  test('global-bitfield-immediate (clang -O2): the word folded into unpack; hotpatchable, and patched live it prints v2', async () => {
+    const { h, old, neu, d } = await startLayoutProbe(suite, 'global-bitfield-immediate', 'clang', '-O2');
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual(['unpack: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, 'global-bitfield-immediate.dll', 'global-bitfield-immediate-clang-O2.hpk');
+    expect(await patchedRound(h, pkg, 'global-bitfield-immediate.dll')).toBe(neu);
   }, 120_000);
 });

@@ -17,6 +17,11 @@
  * the writer's refusal already makes the pair need a baseline). A fix that changes only a
  * read mask leaves every writer's constants alone and passes (twin global-bitfield-fix).
  * Unmatched globals and items larger than 16 MiB are not keyed.
+ * A global's word packed whole (gcc -O1's global-bitfield-reorder: `shl edx,3; and ecx,7; or
+ * ecx,edx; mov [rip+g_word],cl`, no read of the word, so no read-modify-write evidence) is
+ * followed by bitfield-packed-moves.ts with these keys: its fields moved and a changed reader
+ * decodes a moved field, so the packer, that reader and every changed reader of the word are
+ * refused. Patched live (rule lifted), gcc -O1's process printed neither version's line.
  */
 import { type Instruction, MemorySizeExt, Mnemonic, OpKind, Register } from 'iced-x86';
 import { hex } from '../../common/types.ts';
@@ -24,6 +29,7 @@ import type { FunctionInfo } from '../image/types.ts';
 import type { ImageAnalysis } from '../match/analyze-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { detectBitfieldChange, type WordOf } from './bitfield-layout.ts';
+import { packedMoveProblems } from './bitfield-packed-moves.ts';
 import { reason, type Reason } from './reasons.ts';
 import { decodeEach } from './register-effects.ts';
 import type { FunctionStatus } from './types.ts';
@@ -95,6 +101,16 @@ export function globalBitfieldProblems(m: MatchResult, status: readonly Function
     const list = (xs: readonly string[]): string => (xs.length === 0 ? 'none' : xs.slice(0, 6).join(', ') + (xs.length > 6 ? ', ...' : ''));
     out.set(f.index, reason('GLOBAL_BITFIELD_CHANGED', `bit-field layout of writable global ${itemLabel(m, item)} changed at +${hex(offset)}: ${f.name ?? hex(f.entry)} reads, masks and writes back that word with other bit constants than its old body ${of.name ?? hex(of.entry)} (old only: ${list(c.onlyOld)}; new only: ${list(c.onlyNew)}); the running image holds the word packed in the old bit order (needs a baseline)`, f.entry));
   }
+  // Words packed whole (gcc -O1: `mov [rip+g],cl`, no read of the word) or merged, whose
+  // fields moved and some changed reader decodes a moved field: bitfield-packed-moves.ts' link.
+  const refusedPacker = (f: FunctionInfo, disp: number): void => {
+    if (!out.has(f.index)) writers.push({ f, ...globalItemOf(disp) });
+  };
+  const name = (disp: number): string => {
+    const { item, offset } = globalItemOf(disp);
+    return `the word at +${hex(offset)} of writable global ${itemLabel(m, item)}`;
+  };
+  for (const [index, r] of packedMoveProblems(m, status, { words, code: 'GLOBAL_BITFIELD_CHANGED', name, refusedPacker })) if (!out.has(index)) out.set(index, r);
   for (const w of writers) {
     for (const { f } of changed) {
       if (out.has(f.index) || !readsWord(m.new, same, m.new.img.image, f, w.item, w.offset)) continue;

@@ -33,7 +33,9 @@ import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { detectPackedMoves, type PackedMove } from './bitfield-packed.ts';
 import { type ReadScan, readsDiffer, scanReads } from './bitfield-readers.ts';
-import { reason, type Reason } from './reasons.ts';
+import { detectImmediateMoves, type ImmediateMove, movedGroups } from './bitfield-immediates.ts';
+import type { WordKeys } from './bitfield-layout.ts';
+import { reason, type Reason, type ReasonCode } from './reasons.ts';
 import type { FunctionStatus } from './types.ts';
 
 /** `0x7` as `0-2`, `0x25` as `0, 2, 5`. */
@@ -73,50 +75,103 @@ function movedRead(o: ReadScan, n: ReadScan, mv: PackedMove): string | null {
   // one group across fields (libvips 0.34.5's 0x30a09f and 0x398645 decode bits 33-63 of
   // packer 0x29c274's 64-bit bit buffer, whose swapped inputs land in bits 40-63), reads
   // something else at that displacement.
-  const sameGroups = nf.size === of.size && [...nf].every((r) => of.has(r));
+  // Only the groups over the swapped bits count (bitfield-rotate: clang decodes a flag beside
+  // them along another weight's bits).
+  const over = (rs: ReadonlySet<bigint>): bigint[] => [...rs].filter((r) => (r & mv.swapped) !== 0n);
+  const sameGroups = over(nf).length === over(of).length && over(nf).every((r) => of.has(r));
   const inField = (r: bigint): boolean => mv.swappedFields.some((x) => (r & x) !== 0n && (r & ~x) === 0n);
   const hit = [...nf].reduce((a, r) => (inField(r) ? a | r : a), 0n);
   return hit !== 0n && sameGroups && readsDiffer(o, n, mv.disp) ? `bits ${bitRanges(hit)} along other mask, shift or weight paths than its old body` : null;
+}
+
+/** Which words packedMoveProblems follows: register-base words by default; bitfield-globals.ts passes a global's words (through RIP) with its own code and names. */
+export interface PackedWords {
+  readonly words?: WordKeys;
+  readonly code: ReasonCode;
+  /** The word at a displacement, as the reasons name it. */
+  readonly name: (disp: number) => string;
+  /** Told each packer refused, with its word's displacement. */
+  readonly refusedPacker?: (f: FunctionInfo, disp: number) => void;
+}
+
+const REGISTER_PACKED: PackedWords = { code: 'STRUCTURE_BITFIELD_CHANGED', name: (disp) => `the word at +${hex(disp)}` };
+
+/** A changed writer of a word (at `disp`) whose new layout some changed reader may decode. */
+interface Writer {
+  readonly f: FunctionInfo;
+  readonly disp: number;
+}
+
+/** The reasons of a writer and a reader linked, or null: `link` words them for both. */
+type Link<W> = (o: ReadScan, n: ReadScan, w: W, reader: string) => { writer: string; reader: string } | null;
+
+/**
+ * Each changed reader of some writer's word (its new body decodes that displacement) linked to
+ * the first writer `link` accepts: both refused into `out` (the writer told `keys.refusedPacker`).
+ */
+function linkReaders<W extends Writer>(m: MatchResult, pairs: ReadonlyArray<{ of: FunctionInfo; f: FunctionInfo }>, writers: readonly W[], keys: PackedWords, link: Link<W>, out: Map<number, Reason>): void {
+  if (writers.length === 0) return;
+  for (const { of, f } of pairs) {
+    const n = scanReads(m.new.img.image, f.decoded.insns, keys.words?.new);
+    const candidates = writers.filter((w) => w.f.index !== f.index && n.fields.has(w.disp));
+    if (candidates.length === 0) continue;
+    const o = scanReads(m.old.img.image, of.decoded.insns, keys.words?.old);
+    for (const w of candidates) {
+      const l = link(o, n, w, f.name ?? hex(f.entry));
+      if (l === null) continue;
+      if (!out.has(w.f.index)) keys.refusedPacker?.(w.f, w.disp);
+      if (!out.has(w.f.index)) out.set(w.f.index, reason(keys.code, l.writer, w.f.entry));
+      if (!out.has(f.index)) out.set(f.index, reason(keys.code, l.reader, f.entry));
+      break;
+    }
+  }
 }
 
 /**
  * STRUCTURE_BITFIELD_CHANGED by NEW function index: changed functions that pack a word whole
  * with fields at other bits while some changed reader decodes, in the new body, a field only
  * the new packer writes where its old body decoded one only the old packer wrote; and those
- * readers.
+ * readers. Then words stored as one immediate (bitfield-immediates.ts) with a value replaced,
+ * linked to a changed reader whose decoded bit groups moved over the bits the values differ in
+ * (probe bitfield-immediate-reorder).
  */
-export function packedMoveProblems(m: MatchResult, status: readonly FunctionStatus[]): Map<number, Reason> {
+export function packedMoveProblems(m: MatchResult, status: readonly FunctionStatus[], keys: PackedWords = REGISTER_PACKED): Map<number, Reason> {
   const out = new Map<number, Reason>();
   const pairs: Array<{ of: FunctionInfo; f: FunctionInfo }> = [];
-  const packers: Array<{ f: FunctionInfo; mv: PackedMove }> = [];
+  const packers: Array<Writer & { mv: PackedMove }> = [];
+  const stores: Array<Writer & { mv: ImmediateMove }> = [];
   for (const f of m.new.fns.functions) {
     const o = m.fnNewToOld[f.index]!;
     if (status[f.index] !== 'changed' || o < 0) continue;
     const of = m.old.fns.functions[o]!;
     pairs.push({ of, f });
-    for (const mv of detectPackedMoves(m.old.img.image, of, m.new.img.image, f)) packers.push({ f, mv });
+    for (const mv of detectPackedMoves(m.old.img.image, of, m.new.img.image, f, keys.words)) packers.push({ f, disp: mv.disp, mv });
+    for (const mv of detectImmediateMoves(m.old.img.image, of, m.new.img.image, f, keys.words)) stores.push({ f, disp: mv.disp, mv });
   }
-  if (packers.length === 0) return out;
-  for (const { of, f } of pairs) {
-    const n = scanReads(m.new.img.image, f.decoded.insns);
-    const candidates = packers.filter((p) => p.f.index !== f.index && n.fields.has(p.mv.disp));
-    if (candidates.length === 0) continue;
-    const o = scanReads(m.old.img.image, of.decoded.insns);
-    for (const { f: pf, mv } of candidates) {
-      const link = movedRead(o, n, mv);
-      if (link === null) continue;
-      const word = `the word at +${hex(mv.disp)}`;
-      const inputs = `inputs moved over bits ${bitRanges(mv.swapped)}`;
-      const moved = mv.rmw ? `(${inputs})` : `(old only: ${fieldList(mv.onlyOld)}; new only: ${fieldList(mv.onlyNew)}${mv.swapped === 0n ? '' : `; ${inputs}`})`;
-      const decodes = link;
-      const packer = pf.name ?? hex(pf.entry);
-      const reader = f.name ?? hex(f.entry);
-      const packs = mv.rmw ? `merges fields into ${word} (a read-modify-write)` : `packs ${word} whole (a store that does not read it)`;
-      const packsNow = mv.rmw ? 'merges fields into that word' : 'packs that word whole';
-      if (!out.has(pf.index)) out.set(pf.index, reason('STRUCTURE_BITFIELD_CHANGED', `it ${packs} with its fields at other bits than its old body ${moved}, and ${reader} now decodes ${decodes}: words packed before the patch keep the old bit order`, pf.entry));
-      if (!out.has(f.index)) out.set(f.index, reason('STRUCTURE_BITFIELD_CHANGED', `it decodes ${word} at ${decodes}, and ${packer} now ${packsNow} with its fields at other bits ${moved}: words packed before the patch keep the old bit order`, f.entry));
-      break;
-    }
-  }
+  linkReaders(m, pairs, packers, keys, (o, n, { f: pf, mv }, reader) => {
+    const decodes = movedRead(o, n, mv);
+    if (decodes === null) return null;
+    const word = keys.name(mv.disp);
+    const inputs = `inputs moved over bits ${bitRanges(mv.swapped)}`;
+    const moved = mv.rmw ? `(${inputs})` : `(old only: ${fieldList(mv.onlyOld)}; new only: ${fieldList(mv.onlyNew)}${mv.swapped === 0n ? '' : `; ${inputs}`})`;
+    const packs = mv.rmw ? `merges fields into ${word} (a read-modify-write)` : `packs ${word} whole (a store that does not read it)`;
+    const packsNow = mv.rmw ? 'merges fields into that word' : 'packs that word whole';
+    return {
+      writer: `it ${packs} with its fields at other bits than its old body ${moved}, and ${reader} now decodes ${decodes}: words packed before the patch keep the old bit order`,
+      reader: `it decodes ${word} at ${decodes}, and ${pf.name ?? hex(pf.entry)} now ${packsNow} with its fields at other bits ${moved}: words packed before the patch keep the old bit order`,
+    };
+  }, out);
+  const hex64 = (xs: readonly bigint[]): string => xs.map((x) => `0x${x.toString(16)}`).join(', ');
+  linkReaders(m, pairs, stores, keys, (o, n, { f: wf, mv }, reader) => {
+    const g = movedGroups(o, n, mv);
+    if (g === null) return null;
+    const word = keys.name(mv.disp);
+    const values = `(old ${hex64(mv.onlyOld)}; new ${hex64(mv.onlyNew)})`;
+    const decodes = `${fieldList(g.now)} where its old body decoded ${fieldList(g.was)}`;
+    return {
+      writer: `it stores ${word} as one immediate with other bits than its old body ${values}, and ${reader} now decodes ${decodes}: words stored before the patch keep the old bit order`,
+      reader: `it decodes ${word} at ${decodes}, and ${wf.name ?? hex(wf.entry)} now stores that word as one immediate with other bits ${values}: words stored before the patch keep the old bit order`,
+    };
+  }, out);
   return out;
 }

@@ -17,12 +17,12 @@
  * with the keep mask, then `or`/`add`) is followed the same way for detectPackedMoves' swaps:
  * the word's own kept bits land no input, and an addition merges (the fields do not overlap).
  * Not seen: a packed word stored as an immediate (`mov dword [rcx],0x35`, init's arguments
- * folded), and packing stores of a global's word (through RIP).
+ * folded). A global's word (through RIP) is followed with bitfield-globals.ts' keys.
  */
 import { type Instruction, Mnemonic, OpKind } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
 import { type BitOp, bitOpOf, lowBits, registerBits } from './bitfield-bits.ts';
-import { type Step, stepOf } from './bitfield-layout.ts';
+import { type Step, stepOf, type WordKeys, type WordOf } from './bitfield-layout.ts';
 import { decodeEach } from './register-effects.ts';
 
 /** How far back a packing store's slice is followed (bitfield-layout.ts' SLICE_STEPS). */
@@ -199,12 +199,12 @@ interface StoreFields {
   readonly rmw: Map<number, Map<string, bigint>>;
 }
 
-function packedStoreFields(image: Uint8Array, f: FunctionInfo): StoreFields {
+function packedStoreFields(image: Uint8Array, f: FunctionInfo, word?: WordOf): StoreFields {
   const steps: Step[] = [];
   const ops: BitOp[] = [];
   const widths: number[] = [];
   decodeEach(image, f.decoded.insns, (insn) => {
-    steps.push(stepOf(insn));
+    steps.push(stepOf(insn, word));
     ops.push(packOpOf(insn));
     widths.push(insn.opCount > 0 && insn.opKind(0) === OpKind.Register ? registerBits(insn.op0Register) : 64);
   });
@@ -261,12 +261,13 @@ function swapOf(fields: readonly bigint[]): { swapped: bigint; swappedFields: re
 /**
  * The words both bodies pack from scratch (packing stores, as detectPackedChanges finds them)
  * whose field bits differ: some input lands in other word bits (fields reordered, one
- * widened), by displacement.
+ * widened), by displacement. `words` keys each side's words (default: register base;
+ * bitfield-globals.ts passes a global's words reached through RIP, keyed by matched item).
  */
-export function detectPackedMoves(oldImage: Uint8Array, of: FunctionInfo, newImage: Uint8Array, nf: FunctionInfo): PackedMove[] {
-  const o = packedStoreFields(oldImage, of);
+export function detectPackedMoves(oldImage: Uint8Array, of: FunctionInfo, newImage: Uint8Array, nf: FunctionInfo, words?: WordKeys): PackedMove[] {
+  const o = packedStoreFields(oldImage, of, words?.old);
   if (o.whole.size === 0 && o.rmw.size === 0) return [];
-  const n = packedStoreFields(newImage, nf);
+  const n = packedStoreFields(newImage, nf, words?.new);
   const out: PackedMove[] = [];
   for (const [disp, oc] of [...o.whole].sort((a, b) => a[0] - b[0])) {
     const nc = n.whole.get(disp);
@@ -278,9 +279,15 @@ export function detectPackedMoves(oldImage: Uint8Array, of: FunctionInfo, newIma
     const sw = swapOf(swappedFields(oc, nc));
     if ((onlyOld.length > 0 && onlyNew.length > 0) || sw.swapped !== 0n) out.push({ disp, onlyOld, onlyNew, ...sw, rmw: false });
   }
-  for (const [disp, oc] of [...o.rmw].sort((a, b) => a[0] - b[0])) {
-    const nc = n.rmw.get(disp);
-    const sw = swapOf(nc === undefined || o.whole.has(disp) ? [] : swappedFields(oc, nc));
+  // A read-modify-write on one side may be a whole store on the other: gcc -O2 copies the base
+  // (`mov rax,rcx`) before loading through it in one build (probe bitfield-rotate), so the load
+  // is another word's and the store looks whole; the inputs are followed alike.
+  const disps = new Set([...o.rmw.keys(), ...o.whole.keys()]);
+  for (const disp of [...disps].sort((a, b) => a - b)) {
+    const oc = o.rmw.get(disp) ?? o.whole.get(disp);
+    const nc = n.rmw.get(disp) ?? n.whole.get(disp);
+    if (oc === undefined || nc === undefined || (o.whole.has(disp) && (n.whole.has(disp) || o.rmw.has(disp)))) continue;
+    const sw = swapOf(swappedFields(oc, nc));
     if (sw.swapped !== 0n) out.push({ disp, onlyOld: [], onlyNew: [], ...sw, rmw: true });
   }
   return out;

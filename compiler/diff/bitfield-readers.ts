@@ -39,7 +39,8 @@ import type { MappedImage } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { applyBitOp, type BitOp, bitOpOf, type BitValue, inPlaceDecoded, loadedValue, lowBits, mergedValue, memoryBits } from './bitfield-bits.ts';
-import { type BitfieldChange, detectBitfieldChanges, type Step, stepOf } from './bitfield-layout.ts';
+import { type BitfieldChange, detectBitfieldChanges, type Step, stepOf, type WordOf } from './bitfield-layout.ts';
+import { onlyInputMasksNarrowed } from './bitfield-narrowed.ts';
 import { detectPackedChanges } from './bitfield-packed.ts';
 import { reason, type Reason } from './reasons.ts';
 import { decodeEach } from './register-effects.ts';
@@ -81,8 +82,8 @@ interface ReadStep {
 
 const LOADS = new Set<number>([Mnemonic.Mov, Mnemonic.Movzx, Mnemonic.Movsx, Mnemonic.Movsxd]);
 
-function readStepOf(insn: Instruction): ReadStep {
-  const step = stepOf(insn);
+function readStepOf(insn: Instruction, word?: WordOf): ReadStep {
+  const step = stepOf(insn, word);
   // A `mov r,imm` is no constant applied to a loaded value (it does not read one).
   const constant = insn.mnemonic === Mnemonic.Mov ? null : (step.constant ?? weightOf(insn));
   const width = step.loadDisp === null ? 0 : memoryBits(insn);
@@ -96,11 +97,11 @@ function readStepOf(insn: Instruction): ReadStep {
   return { step, constant, bits: bitOpOf(insn), loaded, atOnce };
 }
 
-/** The reads of a body's instructions (`insns`: their spans in `image`): per displacement, their constant paths and the bits they decode. */
-export function scanReads(image: Uint8Array, insns: ReadonlyArray<{ readonly rva: number; readonly length: number }>): ReadScan {
+/** The reads of a body's instructions (`insns`: their spans in `image`): per displacement (words keyed by `word`: register base by default), their constant paths and the bits they decode. */
+export function scanReads(image: Uint8Array, insns: ReadonlyArray<{ readonly rva: number; readonly length: number }>, word?: WordOf): ReadScan {
   const steps: ReadStep[] = [];
   decodeEach(image, insns, (insn) => {
-    steps.push(readStepOf(insn));
+    steps.push(readStepOf(insn, word));
   });
   const out: ReadScan = { paths: new Map(), decoded: new Map(), fields: new Map() };
   const add = (disp: number, c: string): void => {
@@ -220,8 +221,10 @@ export function bitfieldChangesOf(m: MatchResult, status: readonly FunctionStatu
   for (const f of m.new.fns.functions) {
     const o = m.fnNewToOld[f.index]!;
     if (status[f.index] !== 'changed' || o < 0) continue;
-    const cs = detectBitfieldChanges(m.old.img, m.old.fns.functions[o]!, m.new.img, f);
-    if (cs.length > 0) out.set(f.index, cs);
+    const of = m.old.fns.functions[o]!;
+    const cs = detectBitfieldChanges(m.old.img, of, m.new.img, f);
+    // Only an input's mask narrowed (bitfield-narrowed.ts): every field keeps its bits.
+    if (cs.length > 0 && !onlyInputMasksNarrowed(m.old.img.image, of, m.new.img.image, f)) out.set(f.index, cs);
   }
   return out;
 }
