@@ -921,6 +921,16 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     const queued = await be.agent.request(`call 0x${queue.value.toString(16)} ${at(0n)} 0 0 0`);
     expect(queued.ok && queued.value['result']).not.toBe('0x0');
     const imm = Buffer.from(code.subarray(9, 10)).toString('hex');
+    // The work item runs when the thread pool gets to it (on a loaded machine, and with the agent
+    // raised above the target, that can be after the first request below): wait until a hold finds
+    // its thread at +10, so every check below sees the thread spinning there.
+    const started = Date.now() + 10_000;
+    let seen = await be.agent.request(`suspend avoid:${at(9n)}:3 tries=1 delay=1`);
+    while (seen.ok && Date.now() < started) {
+      expect((await be.agent.request('resume')).ok).toBe(true);
+      seen = await be.agent.request(`suspend avoid:${at(9n)}:3 tries=1 delay=1`);
+    }
+    expect(!seen.ok && seen.error.code).toBe('LIVE_THREAD_IN_SITE');
     // RIP one byte into a site from +9: caught on every try, nothing written.
     const inside = await be.agent.request(`swap tries=3 delay=1 avoid:${at(9n)}:3 site:${at(9n)}:${imm}ffe0:${imm}c3cc`);
     expect(!inside.ok && inside.error.code).toBe('LIVE_THREAD_IN_SITE');
