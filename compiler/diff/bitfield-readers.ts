@@ -278,7 +278,8 @@ export function bitfieldReaderProblems(m: MatchResult, status: readonly Function
  * code or a double's bits are computed (watcher 2.5.1, MSVC's floating-point formatting
  * 0x3c8d8: paired with any changed reader at the same displacement it refused 7 functions),
  * so gcc -O1's bitfield-reorder (the low byte stored whole, `mov [rcx],dl`, no
- * read-modify-write at all) stays a gap.
+ * read-modify-write at all) is left to bitfield-packed-moves.ts, which links the packer's bit
+ * map to a reader's decoded bits.
  */
 function packedWriterProblems(m: MatchResult, pairs: ReadonlyArray<{ of: FunctionInfo; f: FunctionInfo }>, writers: ReadonlyMap<number, Writer>, out: Map<number, Reason>): void {
   for (const { of, f } of pairs) {
