@@ -23,6 +23,7 @@ import {
   type Unwind,
   type Fixup,
   type FixupKind,
+  type FunctionRecord,
   type HotpatchPackage,
   type RvaRange,
 } from './package.ts';
@@ -184,11 +185,11 @@ export function unwindInfoLength(u: Unwind): number {
  * relied hash pins every range), and none of what a block delta may add to its ops: implicit
  * or intra fields (the unwind fixups name every field), sealed ops (unwind is not sealed).
  */
-function checkUnwindDelta(u: Unwind, path: string, p: HotpatchPackage, blockId: number): void {
+function checkUnwindDelta(u: Unwind, path: string, p: HotpatchPackage, blockId: number, changedOf: ReadonlyMap<number, FunctionRecord | null>): void {
   const d = u.infoDelta!;
   // 2.8 (FORMAT.md "Unwind base from .pdata"): the base starts where the old .pdata entry of the
   // block's one changed record points; the image is needed to say where, not whether one exists.
-  if (u.basePdata === true && typeof changedRecordOfBlock(p.functions).get(blockId)?.oldRva !== 'number') fail(`${path}: base from the old .pdata, and no one changed record names block ${blockId}`);
+  if (u.basePdata === true && typeof changedOf.get(blockId)?.oldRva !== 'number') fail(`${path}: base from the old .pdata, and no one changed record names block ${blockId}`);
   if (u.unwindInfo.length > 0) fail(`${path}: both unwindInfo and unwindDelta`);
   if (d.baseSha256.length > 0) fail(`${path}.baseSha256: an unwind delta carries no hash (the relied ranges pin its base)`);
   if (hasImplicit(d) || (d.intra !== undefined && d.intra.rel32.length + d.intra.rel8.length + d.intra.tables.length > 0)) fail(`${path}: implicit or intra fields in an unwind delta`);
@@ -276,6 +277,8 @@ function run(p: HotpatchPackage): void {
   });
 
   const ctx = { blocks, imports: p.imports.length, sizeOfImage: t.sizeOfImage };
+  // Once for every unwind delta (a base from the old .pdata needs its block's one changed record).
+  const changedOf = changedRecordOfBlock(p.functions);
   p.codeBlocks.forEach((b, i) => {
     const size = blocks.get(b.id)!;
     checkFixups(b.fixups, size, `codeBlocks[${i}].fixups`, ctx, false, b.bytes);
@@ -283,7 +286,7 @@ function run(p: HotpatchPackage): void {
     if (u === null) return;
     const path = `codeBlocks[${i}].unwind`;
     const infoLength = unwindInfoLength(u);
-    if (u.infoDelta !== undefined) checkUnwindDelta(u, `${path}.unwindDelta`, p, b.id);
+    if (u.infoDelta !== undefined) checkUnwindDelta(u, `${path}.unwindDelta`, p, b.id, changedOf);
     else if ((u.implicitAddr32nb ?? []).length > 0) fail(`${path}: implicit ADDR32NB fields without an unwind delta`);
     else if (u.basePdata === true) fail(`${path}: base from the old .pdata without an unwind delta`);
     let prevEnd = 0;

@@ -61,8 +61,12 @@ describe('moved argument uses', () => {
     const at = (...xs: number[]): Array<Map<string, number>> => [0, 1, 2, 3].map((k) => new Map(xs[k] === undefined ? [] : [['use', xs[k]!]]));
     // put(a, b) { *a = 1; *b = 2; } -> put(b, a): one store through each, rdx's first now; a -O0 build leaves the last pointer in rax at the return.
     const m = movedUses(sets(['gst+0x0:4'], ['gst+0x0:4', 'ret']), sets(['gst+0x0:4', 'ret'], ['gst+0x0:4']), undefined, { old: at(4, 9), new: at(9, 4) });
-    expect(m).toMatchObject({ kind: 'first', a: 0, b: 1 });
+    expect(m).toMatchObject({ kind: 'first', a: 0, b: 1, oldFirst: 0 });
     expect(describeUseMove(m!)).toBe('uses arguments rcx and rdx alike, in the opposite order from its old body (its first use is of rdx where it was of rcx) (two parameters of one type reordered?)');
+    // The other way round (rdx used first in the old body): the message names them that way.
+    const back = movedUses(sets(['gst+0x0:4'], ['gst+0x0:4', 'ret']), sets(['gst+0x0:4', 'ret'], ['gst+0x0:4']), undefined, { old: at(9, 4), new: at(4, 9) });
+    expect(back).toMatchObject({ kind: 'first', a: 0, b: 1, oldFirst: 1 });
+    expect(describeUseMove(back!)).toBe('uses arguments rcx and rdx alike, in the opposite order from its old body (its first use is of rcx where it was of rdx) (two parameters of one type reordered?)');
     expect(movedUses(sets(['gst+0x0:4'], ['gst+0x0:4']), sets(['gst+0x0:4'], ['gst+0x0:4']), undefined, { old: at(4, 9), new: at(4, 9) })).toBeNull();
     expect(movedUses(sets(['gst+0x0:4'], ['gst+0x0:4']), sets(['gst+0x0:4'], ['gst+0x4:4']), undefined, { old: at(4, 9), new: at(9, 4) })).toBeNull();
     // Only handed on: the calls' order (kind 'order') decides, not this.

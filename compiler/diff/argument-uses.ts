@@ -347,7 +347,7 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo): ArgumentUses {
 const SLOT_GPR_NAMES = ['rcx', 'rdx', 'r8', 'r9'] as const;
 
 /** Two slots whose distinguishing uses changed places, or slots from..last-1 that took the uses of the next slot up while `last` fell unused; `names`: each slot's register as its uses show (`rcx`, `xmm1`, `r8/xmm2`). */
-export type UseMove = { readonly names: readonly string[] } & ({ readonly kind: 'swap'; readonly a: number; readonly b: number; readonly usesA: readonly string[]; readonly usesB: readonly string[] } | { readonly kind: 'shift'; readonly from: number; readonly last: number; readonly uses: readonly string[] } | { readonly kind: 'order'; readonly a: number; readonly b: number; readonly k: number } | { readonly kind: 'first'; readonly a: number; readonly b: number });
+export type UseMove = { readonly names: readonly string[] } & ({ readonly kind: 'swap'; readonly a: number; readonly b: number; readonly usesA: readonly string[]; readonly usesB: readonly string[] } | { readonly kind: 'shift'; readonly from: number; readonly last: number; readonly uses: readonly string[] } | { readonly kind: 'order'; readonly a: number; readonly b: number; readonly k: number } | { readonly kind: 'first'; readonly a: number; readonly b: number; readonly oldFirst: number });
 
 /** ArgumentUses.passedAt of the old and new bodies: per slot, the first address it is handed on from in each argument register (`gpass@k`, `xpass@k`) and of its first use of any kind (`use`). */
 export interface PassOrder {
@@ -394,11 +394,12 @@ const sameUses = (x: ReadonlySet<string>, y: ReadonlySet<string>): boolean => {
  * the order of two stores through pointers that may alias is the source order; a fix that only
  * reorders two such uses is refused with them.
  */
-function reorderedUse(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArray<ReadonlySet<string>>, order: PassOrder, a: number, b: number): boolean {
-  if (!sameUses(o[a]!, o[b]!) || !sameUses(n[a]!, n[b]!)) return false;
+function reorderedUse(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArray<ReadonlySet<string>>, order: PassOrder, a: number, b: number): number | null {
+  if (!sameUses(o[a]!, o[b]!) || !sameUses(n[a]!, n[b]!)) return null;
   const [oa, ob, na, nb] = [order.old[a]!.get('use'), order.old[b]!.get('use'), order.new[a]!.get('use'), order.new[b]!.get('use')];
-  if (oa === undefined || ob === undefined || na === undefined || nb === undefined || oa === ob || na === nb) return false;
-  return oa < ob !== na < nb;
+  if (oa === undefined || ob === undefined || na === undefined || nb === undefined || oa === ob || na === nb) return null;
+  // The slot the old body used first, when the new body uses the other one first.
+  return oa < ob !== na < nb ? (oa < ob ? a : b) : null;
 }
 
 /** Slot k's register as the uses of old and new bodies show it: only general-register uses, only xmm ones, or both. */
@@ -426,7 +427,8 @@ export function movedUses(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArra
       const [ta, tb] = [minus(o[a]!, o[b]!), minus(o[b]!, o[a]!)];
       const k = order === undefined ? -1 : reorderedPass(o, n, order, a, b);
       if (k >= 0) return { names: slotNames(o, n), kind: 'order', a, b, k };
-      if (order !== undefined && reorderedUse(o, n, order, a, b)) return { names: slotNames(o, n), kind: 'first', a, b };
+      const oldFirst = order === undefined ? null : reorderedUse(o, n, order, a, b);
+      if (oldFirst !== null) return { names: slotNames(o, n), kind: 'first', a, b, oldFirst };
       if (ta.size === 0 || tb.size === 0) continue;
       const took = takesOver(n[a]!, o[b]!) && takesOver(n[b]!, o[a]!);
       if (took && meets(n[a]!, tb) && !meets(n[a]!, ta) && meets(n[b]!, ta) && !meets(n[b]!, tb)) return { names: slotNames(o, n), kind: 'swap', a, b, usesA: [...ta].sort(), usesB: [...tb].sort() };
@@ -453,7 +455,8 @@ export function describeUseMove(m: UseMove): string {
   }
   if (m.kind === 'first') {
     const [a, b] = [m.names[m.a]!, m.names[m.b]!];
-    return `uses arguments ${a} and ${b} alike, in the opposite order from its old body (its first use is of ${b} where it was of ${a}) (two parameters of one type reordered?)`;
+    const [was, now] = m.oldFirst === m.a ? [a, b] : [b, a];
+    return `uses arguments ${a} and ${b} alike, in the opposite order from its old body (its first use is of ${now} where it was of ${was}) (two parameters of one type reordered?)`;
   }
   if (m.kind === 'swap') {
     const [a, b] = [m.names[m.a]!, m.names[m.b]!];

@@ -24,7 +24,7 @@
 import { Mnemonic, OpKind } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
 import { lowestBit, memoryBits } from './bitfield-bits.ts';
-import { stepOf, type WordOf } from './bitfield-layout.ts';
+import { stepOf, type WordKeys, type WordOf } from './bitfield-layout.ts';
 import type { ReadScan } from './bitfield-readers.ts';
 import { decodeEach } from './register-effects.ts';
 
@@ -52,7 +52,7 @@ export interface ImmediateMove {
 }
 
 /** The words old body `of` and new body `nf` both store as immediates, where some old value is gone and some new one appears, by displacement. */
-export function detectImmediateMoves(oldImage: Uint8Array, of: FunctionInfo, newImage: Uint8Array, nf: FunctionInfo, words?: { readonly old: WordOf; readonly new: WordOf }): ImmediateMove[] {
+export function detectImmediateMoves(oldImage: Uint8Array, of: FunctionInfo, newImage: Uint8Array, nf: FunctionInfo, words?: WordKeys): ImmediateMove[] {
   const o = immediateStores(oldImage, of, words?.old);
   if (o.size === 0) return [];
   const n = immediateStores(newImage, nf, words?.new);

@@ -119,8 +119,10 @@ function linkReaders<W extends Writer>(m: MatchResult, pairs: ReadonlyArray<{ of
     for (const w of candidates) {
       const l = link(o, n, w, f.name ?? hex(f.entry));
       if (l === null) continue;
-      if (!out.has(w.f.index)) keys.refusedPacker?.(w.f, w.disp);
-      if (!out.has(w.f.index)) out.set(w.f.index, reason(keys.code, l.writer, w.f.entry));
+      if (!out.has(w.f.index)) {
+        keys.refusedPacker?.(w.f, w.disp);
+        out.set(w.f.index, reason(keys.code, l.writer, w.f.entry));
+      }
       if (!out.has(f.index)) out.set(f.index, reason(keys.code, l.reader, f.entry));
       break;
     }

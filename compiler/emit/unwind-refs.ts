@@ -15,7 +15,7 @@
  * with the same function (formats/unwind-ref.ts impliedUnwindFixup).
  */
 import { asRva } from '../../common/types.ts';
-import type { CodeBlock, DeltaOp, Fixup, RvaRange, Unwind } from '../../formats/package.ts';
+import type { CodeBlock, DeltaOp, Fixup, HotpatchPackage, RvaRange, Unwind } from '../../formats/package.ts';
 import { gather } from '../../formats/delta-index.ts';
 import { baseRanges } from '../../formats/intra-refs.ts';
 import { findPdataEntry, impliedUnwindFixup } from '../../formats/unwind-ref.ts';
@@ -229,9 +229,10 @@ export function withUnwindRefs(diff: ImageDiff, moduleName: string, emitted: Emi
   const changedOf = changedRecordOfBlock(pkg.functions);
   // Once with first base ranges found through the old .pdata (2.8), once without: pinning the
   // header fields that lead there costs relied ranges a small package may not win back.
-  const candidates = [true, false].map((viaPdata) => {
+  const build = (viaPdata: boolean): { pkg: HotpatchPackage; pdata: boolean } => {
     const relied: Array<[number, number]> = pkg.target.reliedRanges.map((r) => [r.rva, r.rva + r.length]);
     let used = false;
+    let pdata = false;
     const codeBlocks = pkg.codeBlocks.map((b): CodeBlock => {
       const r = recordOf.get(b.id);
       const of = r?.oldRva === null || r === undefined ? undefined : m.old.fns.byEntry.get(r.oldRva);
@@ -246,12 +247,19 @@ export function withUnwindRefs(diff: ImageDiff, moduleName: string, emitted: Emi
       used = true;
       for (const x of [u.infoDelta!.base, ...(u.infoDelta!.extraBase ?? [])]) relied.push([x.rva, x.rva + x.length]);
       // The bytes read to find the entry are pinned with the rest (formats/unwind-ref.ts pdataUnwindRva).
-      if (u.basePdata === true) for (const [at, len] of found!.read) relied.push([at, at + len]);
+      if (u.basePdata === true) {
+        pdata = true;
+        for (const [at, len] of found!.read) relied.push([at, at + len]);
+      }
       return { ...b, unwind: u };
     });
-    return used ? { ...pkg, codeBlocks, target: identityOf(oldImg, moduleName, relied) } : pkg;
-  });
-  // The estimates are per blob; the first relied range of a package also brings its 32-byte
+    return { pkg: used ? { ...pkg, codeBlocks, target: identityOf(oldImg, moduleName, relied) } : pkg, pdata };
+  };
+  const viaPdata = build(true);
+  // A block choosing a base at its .pdata UNWIND_INFO is the only difference the second build
+  // could make (that choice is cheaper only with the .pdata form): without one, it is this package.
+  const candidates = viaPdata.pdata ? [viaPdata.pkg, build(false).pkg] : [viaPdata.pkg];
+  // The estimates are per blob; the first relied range of a package also brings its relied
   // hash. Kept only when the whole payload is smaller.
   const best = [pkg, ...candidates].map((p) => ({ p, n: encodePayload(p).length })).sort((x, y) => x.n - y.n)[0]!;
   return best.p === pkg ? emitted : { ...emitted, pkg: best.p };

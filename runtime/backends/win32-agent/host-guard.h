@@ -4,8 +4,8 @@
  *
  * The agent raises the target's threads, the wineserver's and its own for a pause and puts them
  * back after. An agent killed in between (SIGKILL, a crash, TerminateProcess) would leave them
- * raised: at nice -20 with a short slice, or SCHED_FIFO with HOTPATCH_AGENT_BOOST=rt, which
- * starves the machine. Nothing in the kernel undoes a scheduling change when the process that
+ * raised: at nice -20 and SCHED_FIFO (the default), or with a short slice
+ * (HOTPATCH_AGENT_BOOST=slice); SCHED_FIFO left behind starves the machine. Nothing in the kernel undoes a scheduling change when the process that
  * made it dies (RLIMIT_RTTIME kills the real-time thread rather than demoting it, and would kill
  * the target; SCHED_RESET_ON_FORK acts on fork only). So the agent forks, once, a watchdog: a
  * Linux process that shares nothing with it but one end of a socket pair. Before the agent
