@@ -20,7 +20,7 @@
  * added to the structure from an existing field the fix starts to use, so both are refused:
  * the running objects were built by old code, which the patch does not change.
  */
-import { Decoder, DecoderOptions, Instruction, MemorySizeExt, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
+import { Decoder, DecoderOptions, Instruction, MemorySize, MemorySizeExt, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
 import { hex } from '../../common/types.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
@@ -31,6 +31,23 @@ export interface ArgAccess {
   readonly arg: number;
   readonly disp: number;
   readonly size: number;
+  /** How the access treats the field's bytes: 1 a scalar integer, 2 a scalar float, 0 neither (a vector, `lea`, a bit copy; absent: 0). */
+  readonly kind?: 0 | 1 | 2;
+  /** Whether it is a plain load or store (mov, movzx, movsx, movsxd, movss, movsd), not arithmetic on memory (absent: not). */
+  readonly move?: boolean;
+}
+
+/** Plain data moves: their memory size is the field's declared width (arithmetic and tests may be narrowed). */
+const MOVES = new Set<number>([Mnemonic.Mov, Mnemonic.Movzx, Mnemonic.Movsx, Mnemonic.Movsxd, Mnemonic.Movss, Mnemonic.Movsd, Mnemonic.Vmovss, Mnemonic.Vmovsd]);
+
+/** The access kind of a memory operand of `size` (see ArgAccess.kind). */
+function kindOf(insn: Instruction): 0 | 1 | 2 {
+  const m = insn.memorySize;
+  if (m === MemorySize.Float32 || m === MemorySize.Float64) return 2;
+  if (m !== MemorySize.UInt8 && m !== MemorySize.Int8 && m !== MemorySize.UInt16 && m !== MemorySize.Int16 && m !== MemorySize.UInt32 && m !== MemorySize.Int32 && m !== MemorySize.UInt64 && m !== MemorySize.Int64) return 0;
+  // movd/movq between memory and a vector register copy bits; the field's type is not said.
+  for (let k = 0; k < insn.opCount; k++) if (insn.opKind(k) === OpKind.Register && RegisterExt.isVectorRegister(insn.opRegister(k))) return 0;
+  return 1;
 }
 
 /** A new access at a field the old body never accesses through the same argument. */
@@ -123,7 +140,8 @@ function recordAccess(insn: Instruction, holds: ReadonlyMap<number, number>, out
     if (arg === undefined) return;
     const disp = Number(BigInt.asIntN(64, insn.memoryDisplacement));
     if (disp < 0) return;
-    out.push({ arg, disp, size: insn.mnemonic === Mnemonic.Lea ? 0 : MemorySizeExt.size(insn.memorySize) });
+    const lea = insn.mnemonic === Mnemonic.Lea;
+    out.push({ arg, disp, size: lea ? 0 : MemorySizeExt.size(insn.memorySize), kind: lea ? 0 : kindOf(insn), move: MOVES.has(insn.mnemonic) });
     return;
   }
 }

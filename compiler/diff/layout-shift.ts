@@ -25,7 +25,8 @@ import { Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register, Regis
 import type { FunctionInfo } from '../image/types.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import { lcsPairs } from '../match/lcs.ts';
-import { describeAddedField, detectAddedField } from './added-field.ts';
+import { argAccessesOf, describeAddedField, findAddedField } from './added-field.ts';
+import { describeRetypedField, findRetypedField } from './field-retype.ts';
 import { type BitfieldChange, describeBitfieldChange } from './bitfield-layout.ts';
 import { describeStrideChange, detectStrideChange } from './element-stride.ts';
 import type { MatchResult } from '../match/match-images.ts';
@@ -355,27 +356,29 @@ export function layoutProblem(m: MatchResult, f: FunctionInfo, st: FunctionStatu
   if (st !== 'changed' || o < 0) return null;
   const of = m.old.fns.functions[o]!;
   const shift = detectLayoutShift(m.old.img, of, m.new.img, f);
-  if (shift === null) {
-    // No field moved: a field the new body accesses that the old one never does, through a
-    // pointer both bodies received (compiler/diff/added-field.ts). Not in a funclet: its
-    // rdx is the parent's frame, and what it reads there are stack slots.
-    if (funclet) return null;
-    const added = detectAddedField(m.old.img, of, m.new.img, f);
-    if (added === null) {
-      // No field at a new offset either: an array of structures whose element size changed,
-      // walked in other steps (compiler/diff/element-stride.ts).
-      const stride = detectStrideChange(m.old.img, of, m.new.img, f);
-      if (stride === null) {
-        // Every offset and size kept: bit-fields packed in another order inside one word
-        // (compiler/diff/bitfield-layout.ts; computed once per diff by bitfield-readers.ts'
-        // bitfieldChangesOf, `bitChanges` is this function's list).
-        const bits = bitChanges?.[0];
-        if (bits === undefined) return null;
-        return reason('STRUCTURE_BITFIELD_CHANGED', `${describeBitfieldChange(bits)}: old ${of.name ?? hex(of.entry)}, new ${f.name ?? hex(f.entry)}; words packed before the patch keep the old bit order`, f.entry);
-      }
-      return reason('STRUCTURE_STRIDE_CHANGED', `${describeStrideChange(stride)}: old ${of.name ?? hex(of.entry)}, new ${f.name ?? hex(f.entry)}; arrays built before the patch keep the old element size`, f.entry);
-    }
-    return reason('STRUCTURE_FIELD_ADDED', `${describeAddedField(added)}: old ${of.name ?? hex(of.entry)}, new ${f.name ?? hex(f.entry)}; objects built before the patch keep the old layout`, f.entry);
+  const at = (what: string): string => `${what}: old ${of.name ?? hex(of.entry)}, new ${f.name ?? hex(f.entry)}`;
+  if (shift !== null) {
+    return reason('STRUCTURE_LAYOUT_CHANGED', `${shift.reason}: old ${of.name ?? hex(of.entry)} and new ${f.name ?? hex(f.entry)} access ${shift.fields} fields through the same base at offsets moved by ${shift.delta > 0 ? '+' : ''}${shift.delta}; objects built before the patch keep the old layout`, f.entry);
   }
-  return reason('STRUCTURE_LAYOUT_CHANGED', `${shift.reason}: old ${of.name ?? hex(of.entry)} and new ${f.name ?? hex(f.entry)} access ${shift.fields} fields through the same base at offsets moved by ${shift.delta > 0 ? '+' : ''}${shift.delta}; objects built before the patch keep the old layout`, f.entry);
+  // No field moved: a field the new body accesses that the old one never does, through a
+  // pointer both bodies received (compiler/diff/added-field.ts). Not in a funclet: its
+  // rdx is the parent's frame, and what it reads there are stack slots.
+  if (funclet) return null;
+  const oldArgs = argAccessesOf(m.old.img.image, of.decoded.insns);
+  const newArgs = argAccessesOf(m.new.img.image, f.decoded.insns);
+  const added = findAddedField(oldArgs, newArgs);
+  if (added !== null) return reason('STRUCTURE_FIELD_ADDED', `${at(describeAddedField(added))}; objects built before the patch keep the old layout`, f.entry);
+  // No field at a new offset either: an array of structures whose element size changed,
+  // walked in other steps (compiler/diff/element-stride.ts).
+  const stride = detectStrideChange(m.old.img, of, m.new.img, f);
+  if (stride !== null) return reason('STRUCTURE_STRIDE_CHANGED', `${at(describeStrideChange(stride))}; arrays built before the patch keep the old element size`, f.entry);
+  // Every offset and size kept: bit-fields packed in another order inside one word
+  // (compiler/diff/bitfield-layout.ts; computed once per diff by bitfield-readers.ts'
+  // bitfieldChangesOf, `bitChanges` is this function's list).
+  const bits = bitChanges?.[0];
+  if (bits !== undefined) return reason('STRUCTURE_BITFIELD_CHANGED', `${at(describeBitfieldChange(bits))}; words packed before the patch keep the old bit order`, f.entry);
+  // Every offset kept, but a field accessed as another type there (compiler/diff/field-retype.ts).
+  const retyped = findRetypedField(oldArgs, newArgs);
+  if (retyped !== null) return reason('STRUCTURE_FIELD_RETYPED', `${at(describeRetypedField(retyped))}; objects built before the patch keep the old type's bytes`, f.entry);
+  return null;
 }
