@@ -100,16 +100,50 @@ function gapsOf(offsets: readonly number[], width: number): number[] {
 }
 
 /**
- * A delta's ops as the smaller of op columns (2.3) and `DeltaOp` messages (a delta of one or
- * two ops, where the columns' framing costs more than they save), or as messages alone when
- * `opMessages` (the 2.2 form, which compiler/emit's delta rule was measured on).
+ * A delta's ops as a whole op (2.9) when they are one op over the whole result, else the
+ * smaller of op columns (2.3) and `DeltaOp` messages (a delta of one or two ops, where the
+ * columns' framing costs more than they save), or as messages alone when `opMessages` (the 2.2
+ * form, which compiler/emit's delta rule was measured on).
  */
-function opsMsg(ops: readonly StoredOp[], opMessages: boolean): Pick<hotpatch.Delta.$Properties, 'ops' | 'opColumns'> {
+function opsMsg(ops: readonly StoredOp[], size: number, opMessages: boolean): Pick<hotpatch.Delta.$Properties, 'ops' | 'opColumns' | 'wholeOp'> {
   const messages = ops.map(deltaOpMessage);
   if (opMessages) return { ops: messages };
+  const whole = wholeOpOf(ops, size);
+  if (whole !== 0) return { wholeOp: whole };
   const columns = opColumnsOf(ops);
-  const size = (d: hotpatch.Delta.$Properties): number => pb.Delta.encode(d).finish().length;
-  return size({ opColumns: columns }) < size({ ops: messages }) ? { opColumns: columns } : { ops: messages };
+  const wire = (d: hotpatch.Delta.$Properties): number => pb.Delta.encode(d).finish().length;
+  return wire({ opColumns: columns }) < wire({ ops: messages }) ? { opColumns: columns } : { ops: messages };
+}
+
+/**
+ * Since 2.9 (FORMAT.md "Whole ops"): the DeltaOp kind of a delta's one op when it covers the
+ * whole result from base offset 0 (a copy of an old body whose references alone moved, a
+ * sealed add of a same-length edit), written as `whole_op` instead of ops; else 0.
+ */
+function wholeOpOf(ops: readonly StoredOp[], size: number): number {
+  const op = ops.length === 1 ? ops[0]! : null;
+  if (op === null || (op.kind !== 'copy' && op.kind !== 'sealed-add') || op.offset !== 0 || op.length !== size) return 0;
+  return op.kind === 'copy' ? WHOLE_COPY : WHOLE_SEALED_ADD;
+}
+
+/** `whole_op` values: the DeltaOp field numbers of copy and sealed_add. */
+const WHOLE_COPY = 1;
+const WHOLE_SEALED_ADD = 5;
+
+/** The ops a delta's columns (2.3) or whole op (2.9) stand for, written so whenever a 2.2 reader must refuse the delta. */
+function columnsMsg(ops: readonly StoredOp[], size: number): Pick<hotpatch.Delta.$Properties, 'opColumns' | 'wholeOp'> {
+  const whole = wholeOpOf(ops, size);
+  return whole !== 0 ? { wholeOp: whole } : { opColumns: opColumnsOf(ops) };
+}
+
+/** The ops of a delta written with `whole_op` (2.9); PKG_INVALID beside ops or columns, or for another kind. */
+function wholeOps(d: hotpatch.Delta.$Shape, at: string): StoredOp[] {
+  const kind = u32(d.wholeOp);
+  if ((d.ops ?? []).length > 0 || (d.opColumns !== null && d.opColumns !== undefined)) throw new Invalid(`${at}.wholeOp beside ops or opColumns`);
+  const length = u32(d.size);
+  if (kind === WHOLE_COPY) return [{ kind: 'copy', offset: 0, length }];
+  if (kind === WHOLE_SEALED_ADD) return [{ kind: 'sealed-add', offset: 0, length }];
+  throw new Invalid(`${at}.wholeOp ${kind} is not 1 (copy) or 5 (sealed_add)`);
 }
 
 function bytesMsg(b: BlockBytes, opMessages = false, impliedBase = false): hotpatch.BlockBytes.$Properties {
@@ -124,7 +158,7 @@ function bytesMsg(b: BlockBytes, opMessages = false, impliedBase = false): hotpa
     base: impliedBase ? null : rangeMsg(b.base),
     baseSha256: b.baseSha256,
     size: b.size,
-    ...(moved.length + moved64.length > 0 && !opMessages ? { opColumns: opColumnsOf(b.ops) } : opsMsg(b.ops, opMessages)),
+    ...(moved.length + moved64.length > 0 && !opMessages ? columnsMsg(b.ops, b.size) : opsMsg(b.ops, b.size, opMessages)),
   };
   const implicit = hasImplicit(b)
     ? {
@@ -147,7 +181,7 @@ function bytesMsg(b: BlockBytes, opMessages = false, impliedBase = false): hotpa
     return {
       [storage]: {
         ...delta,
-        ...(b.refScan !== undefined ? { opColumns: opColumnsOf(b.ops), ops: [], refScanSkips: gapsOf(b.refScan, 0) } : {}),
+        ...(b.refScan !== undefined ? { opColumns: null, wholeOp: 0, ...columnsMsg(b.ops, b.size), ops: [], refScanSkips: gapsOf(b.refScan, 0) } : {}),
         ...implicit,
         extraBase: (b.extraBase ?? []).flatMap((r) => [r.rva, r.length]),
         intraRel32: gapsOf(i.rel32, INTRA_WIDTH.rel32),
@@ -505,7 +539,10 @@ function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: st
     if (d === null || d === undefined) throw new Invalid(`${at} is missing`);
     // Since 2.3 the ops are columns, and `ops` is then empty (a 2.2 reader refuses the delta).
     if (d.opColumns !== null && d.opColumns !== undefined && (d.ops ?? []).length > 0) throw new Invalid(`${at}: both ops and opColumns`);
-    const ops = d.opColumns !== null && d.opColumns !== undefined ? fromColumns(() => opsOfColumns(d.opColumns!, `${at}.opColumns`)) : (d.ops ?? []).map((op, i): StoredOp => {
+    // Since 2.9 a whole op stands for columns (a 2.8 reader finds no ops and refuses the delta).
+    const whole = u32(d.wholeOp ?? 0) !== 0;
+    const columns = whole || (d.opColumns !== null && d.opColumns !== undefined);
+    const ops = whole ? wholeOps(d, at) : d.opColumns !== null && d.opColumns !== undefined ? fromColumns(() => opsOfColumns(d.opColumns!, `${at}.opColumns`)) : (d.ops ?? []).map((op, i): StoredOp => {
       if (op.op === 'copy') return { kind: 'copy', offset: u32(op.copy.offset), length: u32(op.copy.length) };
       if (op.op === 'literal') return { kind: 'literal', bytes: op.literal };
       if (op.op === 'add') return { kind: 'add', offset: u32(op.add.offset), bytes: bytesOr(op.add.bytes) };
@@ -520,13 +557,13 @@ function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: st
     // 2.5: moved absolute fields only in their own storage (a 2.4 reader finds none it knows), beside op columns; and that storage only with some.
     if (moved64.length > 0 && storage !== 'deltaWithMovedAbs64' && storage !== 'deltaWithRefScan') throw new Invalid(`${at}: implicitMovedAbs64 outside deltaWithMovedAbs64`);
     if (storage === 'deltaWithMovedAbs64' && moved64.length === 0) throw new Invalid(`${at}: no implicitMovedAbs64 field (write deltaWithIntraRefs)`);
-    if (moved64.length > 0 && (d.opColumns === null || d.opColumns === undefined)) throw new Invalid(`${at}: implicitMovedAbs64 without opColumns`);
+    if (moved64.length > 0 && !columns) throw new Invalid(`${at}: implicitMovedAbs64 without opColumns`);
     // A plain delta with implicit fields would be misread by a 1.1 reader: never written so.
     if (!implicit && rel32.length + abs64.length + moved.length > 0) throw new Invalid(`${at}: implicit fixups outside deltaWithImplicitFixups`);
     // 2.4's unwind fields are read by unwindOf, which takes them off before this: in a block they mean nothing.
     if ((d.implicitAddr32nb ?? []).length > 0) throw new Invalid(`${at}.implicitAddr32nb: only in an unwind delta (Unwind.unwindDeltaImplicit)`);
     // Moved fields beside op messages would be misread by a 2.2 reader, which ignores them.
-    if (moved.length > 0 && (d.opColumns === null || d.opColumns === undefined)) throw new Invalid(`${at}: implicitMovedRel32 without opColumns`);
+    if (moved.length > 0 && !columns) throw new Invalid(`${at}: implicitMovedRel32 without opColumns`);
     const implied = (d.base === null || d.base === undefined) && baseless !== null;
     if (implied) baseless();
     const base = { kind: 'delta' as const, base: implied ? NO_BASE : rangeOf(d.base, `${at}.base`), baseSha256: bytesOr(d.baseSha256), size: u32(d.size), ops };
@@ -534,7 +571,7 @@ function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: st
     const withImplicit = implicit && (storage === 'deltaWithImplicitFixups' || rel32.length + abs64.length + moved.length + moved64.length > 0) ? { ...base, implicit: { rel32, abs64, ...(moved.length > 0 ? { moved } : {}), ...(moved64.length > 0 ? { moved64 } : {}) } } : base;
     const intra = intraOf(d, at);
     // 2.6: scanned references only in their own storage, beside op columns (their candidates lie in copy ops).
-    const skips = refScanOf(d.refScanSkips, storage === 'deltaWithRefScan', d.opColumns !== null && d.opColumns !== undefined, at);
+    const skips = refScanOf(d.refScanSkips, storage === 'deltaWithRefScan', columns, at);
     const withScan = skips === null ? withImplicit : { ...withImplicit, refScan: skips };
     // 2.1 fields outside deltaWithIntraRefs would be ignored by a 2.0 reader: never written so.
     if (storage !== 'deltaWithIntraRefs' && storage !== 'deltaWithMovedAbs64' && storage !== 'deltaWithRefScan') {

@@ -159,6 +159,18 @@ async function build(): Promise<Record<string, Case>> {
   });
   const refScanDescending = storage26((d) => void (d.refScanSkips = [0x21, 0]));
   const refScanPastBlock = storage26((d) => void (d.refScanSkips = [0x80]));
+  // 2.9 whole ops: beside op columns or op messages, a kind that is not copy or sealed_add, a
+  // whole copy longer than its base (the size says how far it reads).
+  const wholeOp = (kind: number, change: (d: hotpatch.IDelta) => void = () => undefined): Uint8Array =>
+    withOpColumns((_c, d) => {
+      d.opColumns = null;
+      d.wholeOp = kind;
+      change(d);
+    });
+  const wholeBesideColumns = withOpColumns((_c, d) => void (d.wholeOp = 1));
+  const wholeBesideOps = wholeOp(1, (d) => void (d.ops = [{ copy: { offset: 0, length: 131 } }]));
+  const wholeKind3 = wholeOp(3);
+  const wholePastBase = wholeOp(1, (d) => void (d.size = 0x1000));
   const sealedCases = await sealedMalformed(sealedRef);
   /** A format 2 header by hand, then a 2-byte payload. */
   const hdr = (flags: number, rest: number[]): Uint8Array => Uint8Array.of(0x48, 0x50, 0x4b, 0x30 + FORMAT_MAJOR, FORMAT_MINOR, flags, ...rest, 0x0a, 0x00);
@@ -202,6 +214,10 @@ async function build(): Promise<Record<string, Case>> {
     'extra-base-17-ranges': [await wrapRaw(withIntra({ extraBase: Array.from({ length: 17 }, () => [0x1000, 16]).flat() })), 'PKG_INVALID', 'any'],
     'op-columns-beside-ops': [await wrapRaw(opsBeside), 'PKG_INVALID', 'any'],
     'op-columns-kind-6': [await wrapRaw(opKind6), 'PKG_INVALID', 'any'],
+    'whole-op-beside-op-columns': [await wrapRaw(wholeBesideColumns), 'PKG_INVALID', 'any'],
+    'whole-op-beside-ops': [await wrapRaw(wholeBesideOps), 'PKG_INVALID', 'any'],
+    'whole-op-kind-3': [await wrapRaw(wholeKind3), 'PKG_INVALID', 'any'],
+    'whole-op-past-base': [await wrapRaw(wholePastBase), 'PKG_INVALID', 'any'],
     'op-columns-bytes-short': [await wrapRaw(opBytesShort), 'PKG_INVALID', 'any'],
     'op-columns-before-base': [await wrapRaw(opBeforeBase), 'PKG_INVALID', 'any'],
     'moved-without-op-columns': [await wrapRaw(movedBesideMessages), 'PKG_INVALID', 'any'],

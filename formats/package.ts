@@ -13,7 +13,7 @@ import type { Rva } from '../common/types.ts';
 /** Container format version this code writes and the newest major it reads. */
 export const FORMAT_MAJOR = 2;
 /** Minor version this code writes; minors only add optional fields, so any minor is read. */
-export const FORMAT_MINOR = 8;
+export const FORMAT_MINOR = 9;
 
 /**
  * Bytes of `TargetIdentity.relied_sha256` the compiler writes since format 2.8: the first 16

@@ -12,6 +12,7 @@ import { decodePayload, encodePayload } from '../formats/codec.ts';
 import { encodePackage, loadPackage } from '../formats/container.ts';
 import { hotpatch } from '../formats/generated/hotpatch.js';
 import { packageToJson } from '../formats/json.ts';
+import { FORMAT_MINOR } from '../formats/package.ts';
 import { validatePackage } from '../formats/validate.ts';
 import { benchKeys } from '../bench/pairs.ts';
 import { scenarioDll } from '../samples/scenarios.ts';
@@ -58,7 +59,7 @@ describe('implied delta bases (format 2.7)', () => {
     const { signingKey, publicKey } = await benchKeys();
     const file = await encodePackage(sealed.value.emitted.pkg, { signingKey });
     if (!file.ok) throw new Error(file.error.message);
-    expect(file.value[4]).toBe(8); // header minor: 2.8, the writer this test runs (implied bases since 7)
+    expect(file.value[4]).toBe(FORMAT_MINOR); // header minor: the writer this test runs (implied bases since 7)
     const loaded = await loadPackage(file.value, { trusted: [publicKey], allowUnsigned: false });
     if (!loaded.ok) throw new Error(loaded.error.message);
     expect(packageToJson(loaded.value.package)).toEqual(packageToJson(sealed.value.emitted.pkg));

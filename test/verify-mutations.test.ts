@@ -23,6 +23,9 @@
  *   body): the record's old RVA + 1, old size - 1 and old size + 1 on the wire, read back by
  *   the runtime's decoder (a package it or validation refuses is caught there; a base that
  *   still gives the same bytes is neutral, the old size meaning nothing else to a runtime).
+ * - every whole op (format 2.9: a delta that is one copy or sealed add over its whole result,
+ *   block or unwind blob): the other kind, kind 3, removed, its delta's size - 1 and + 1 on
+ *   the wire, read back by the runtime's decoder (refused there or by validation: caught).
  * Besides, no direct call or jump of any package goes through a redirected OLD entry (calls
  * stay direct to the new body), and fn-identity's address-taken references must be the
  * redirected OLD entry (the last describe).
@@ -255,6 +258,42 @@ function impliedBaseMutations(diff: ImageDiff, pkg: HotpatchPackage): { out: Mut
   return { out, refused, neutral };
 }
 
+/**
+ * Whole ops (format 2.9): each delta (block or unwind blob) written as one whole copy or sealed
+ * add, moved on the wire (the other kind, kind 3, none, its size - 1 or + 1) and decoded as a
+ * runtime decodes it. One the decoder or validation refuses is caught: `refused` counts them.
+ */
+function wholeOpMutations(pkg: HotpatchPackage): { out: Mutation[]; refused: number } {
+  const out: Mutation[] = [];
+  let refused = 0;
+  type D = hotpatch.IDelta | null | undefined;
+  const deltas = (m: hotpatch.Package): Array<[string, D]> => [
+    ...m.codeBlocks.flatMap((b, i): Array<[string, D]> => [
+      [`code block ${i}`, b.bytes?.delta ?? b.bytes?.deltaWithImplicitFixups ?? b.bytes?.deltaWithIntraRefs ?? b.bytes?.deltaWithMovedAbs64 ?? b.bytes?.deltaWithRefScan],
+      [`code block ${i} unwind`, b.unwind?.unwindDelta ?? b.unwind?.unwindDeltaImplicit ?? b.unwind?.unwindDeltaPdata],
+    ]),
+    ...m.dataBlocks.map((b, i): [string, D] => [`data block ${i}`, b.bytes?.delta ?? b.bytes?.deltaWithImplicitFixups ?? b.bytes?.deltaWithIntraRefs ?? b.bytes?.deltaWithMovedAbs64 ?? b.bytes?.deltaWithRefScan]),
+  ];
+  const moves: ReadonlyArray<readonly [string, (d: hotpatch.IDelta) => void]> = [
+    ['the other kind', (d) => void (d.wholeOp = d.wholeOp === 1 ? 5 : 1)],
+    ['kind 3', (d) => void (d.wholeOp = 3)],
+    ['removed', (d) => void (d.wholeOp = 0)],
+    ['size - 1', (d) => void (d.size = (d.size ?? 0) - 1)],
+    ['size + 1', (d) => void (d.size = (d.size ?? 0) + 1)],
+  ];
+  deltas(hotpatch.Package.decode(encodePayload(pkg))).forEach(([what, d], k) => {
+    if (d === null || d === undefined || (d.wholeOp ?? 0) === 0) return;
+    for (const [how, move] of moves) {
+      const m = hotpatch.Package.decode(encodePayload(pkg));
+      move(deltas(m)[k]![1]!);
+      const back = decodePayload(hotpatch.Package.encode(m).finish());
+      if (!back.ok || !validatePackage(back.value).ok) refused++;
+      else out.push({ what: `${what} whole op: ${how}`, pkg: back.value });
+    }
+  });
+  return { out, refused };
+}
+
 function mutations(diff: ImageDiff, pkg: HotpatchPackage): Mutation[] {
   const out: Mutation[] = [...scanMutations(diff, pkg)];
   const blocks = [...pkg.codeBlocks.map((c, i) => ['code', i, c] as const), ...pkg.dataBlocks.map((d, i) => ['data', i, d] as const)];
@@ -355,6 +394,7 @@ describe('verifier mutation test', () => {
     let placedTotal = 0;
     let scanTotal = 0;
     let impliedTotal = 0;
+    let wholeTotal = 0;
     let directCalls = 0;
     for (const c of cases()) {
       expect(verifyPackage(c.diff, c.pkg).ok, `${c.label}: untouched package verifies`).toBe(true);
@@ -375,7 +415,10 @@ describe('verifier mutation test', () => {
       total += ib.refused + ib.neutral;
       neutral += ib.neutral;
       impliedTotal += ib.refused + ib.out.length;
-      for (const mu of [...mutations(c.diff, c.pkg), ...im.out, ...ib.out]) {
+      const wo = wholeOpMutations(c.pkg);
+      total += wo.refused;
+      wholeTotal += wo.refused + wo.out.length;
+      for (const mu of [...mutations(c.diff, c.pkg), ...im.out, ...ib.out, ...wo.out]) {
         total++;
         if (mu.what.includes(' placed ')) placedTotal++;
         if (mu.what.includes(' scan skip ')) scanTotal++;
@@ -388,12 +431,13 @@ describe('verifier mutation test', () => {
       }
     }
     total -= neutral;
-    process.stdout.write(`verifier mutation test: caught ${total - missed.length} of ${total} behaviour-changing mutations (${intraTotal} of intra references, ${placedTotal} of placed fields, ${scanTotal} scan skips, ${impliedTotal} of implied delta bases; ${neutral} neutral ones left out, see NEUTRAL, intraMutations and impliedBaseMutations)\n`);
+    process.stdout.write(`verifier mutation test: caught ${total - missed.length} of ${total} behaviour-changing mutations (${intraTotal} of intra references, ${placedTotal} of placed fields, ${scanTotal} scan skips, ${impliedTotal} of implied delta bases, ${wholeTotal} of whole ops; ${neutral} neutral ones left out, see NEUTRAL, intraMutations and impliedBaseMutations)\n`);
     expect(total).toBeGreaterThan(100);
     expect(missed).toEqual([]);
     expect(placedTotal, 'placed implicit fields (format 2.4) were mutated').toBeGreaterThan(0);
     expect(scanTotal, 'scan skips (format 2.6) were mutated').toBeGreaterThan(0);
     expect(impliedTotal, 'implied delta bases (format 2.7) were mutated').toBeGreaterThan(0);
+    expect(wholeTotal, 'whole ops (format 2.9) were mutated').toBeGreaterThan(0);
     expect(directCalls, 'direct calls between carried functions (the rule above is not vacuous)').toBeGreaterThan(0);
   }, 600_000);
 });

@@ -690,6 +690,9 @@ export namespace hotpatch {
         /** Delta refScanSkips. */
         refScanSkips: number[];
 
+        /** Delta wholeOp. */
+        wholeOp: number;
+
         /**
          * Encodes the specified Delta message. Does not implicitly {@link hotpatch.Delta.verify|verify} messages.
          * @param message Delta message or plain object to encode
@@ -759,6 +762,9 @@ export namespace hotpatch {
             /** Delta refScanSkips */
             refScanSkips?: (number[]|null);
 
+            /** Delta wholeOp */
+            wholeOp?: (number|null);
+
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
         }
@@ -780,6 +786,7 @@ export namespace hotpatch {
           implicitAddr32nb?: number[]|null;
           implicitMovedAbs64?: number[]|null;
           refScanSkips?: number[]|null;
+          wholeOp?: number|null;
           $unknowns?: Uint8Array[];
         };
     }

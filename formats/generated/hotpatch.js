@@ -1661,6 +1661,7 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {Array.<number>|null} [implicitAddr32nb] Delta implicitAddr32nb
          * @property {Array.<number>|null} [implicitMovedAbs64] Delta implicitMovedAbs64
          * @property {Array.<number>|null} [refScanSkips] Delta refScanSkips
+         * @property {number|null} [wholeOp] Delta wholeOp
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -1690,6 +1691,7 @@ export const hotpatch = $root.hotpatch = (() => {
          *   implicitAddr32nb?: Array.<number>|null;
          *   implicitMovedAbs64?: Array.<number>|null;
          *   refScanSkips?: Array.<number>|null;
+         *   wholeOp?: number|null;
          *   $unknowns?: Array.<Uint8Array>;
          * }} hotpatch.Delta.$Shape
          */
@@ -1841,6 +1843,14 @@ export const hotpatch = $root.hotpatch = (() => {
         Delta.prototype.refScanSkips = $util.emptyArray;
 
         /**
+         * Delta wholeOp.
+         * @member {number} wholeOp
+         * @memberof hotpatch.Delta
+         * @instance
+         */
+        Delta.prototype.wholeOp = 0;
+
+        /**
          * Encodes the specified Delta message. Does not implicitly {@link hotpatch.Delta.verify|verify} messages.
          * @function encode
          * @memberof hotpatch.Delta
@@ -1887,6 +1897,8 @@ export const hotpatch = $root.hotpatch = (() => {
                 writer.uint32(/* id 16, wireType 2 =*/130).uint32s(message.implicitMovedAbs64);
             if (message.refScanSkips != null && message.refScanSkips.length)
                 writer.uint32(/* id 17, wireType 2 =*/138).uint32s(message.refScanSkips);
+            if (message.wholeOp != null && $Object.hasOwnProperty.call(message, "wholeOp") && message.wholeOp !== 0)
+                writer.uint32(/* id 40, wireType 0 =*/320).uint32(message.wholeOp);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -2107,6 +2119,15 @@ export const hotpatch = $root.hotpatch = (() => {
                         if (!(message.refScanSkips && message.refScanSkips.length))
                             message.refScanSkips = [];
                         message.refScanSkips.push(reader.uint32());
+                        continue;
+                    }
+                case 40: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.uint32())
+                            message.wholeOp = value;
+                        else
+                            delete message.wholeOp;
                         continue;
                     }
                 }
