@@ -90,7 +90,7 @@ describe('hotpatch inspect', SLOW, () => {
     expect(r.status).toBe(0);
     const j = JSON.parse(r.stdout) as PackageReport;
     expect(j.signature.status).toBe('verified');
-    expect(j.format).toBe('2.8');
+    expect(j.format).toBe('2.9');
     expect(j.series).toEqual({ baselineId: '2026-Q4', sequence: 7 });
     expect(j.target.codeView?.guid).toBe('13121110-1514-1716-1819-1A1B1C1D1E1F');
     expect(j.functions.map((f) => [f.name, f.status, f.storage])).toEqual([
@@ -205,7 +205,7 @@ describe('hotpatch inspect', SLOW, () => {
     writeFileSync(file, enc.value);
     const text = hotpatch('inspect', file);
     expect(text.status).toBe(0);
-    expect(text.stdout).toContain('format 2.8');
+    expect(text.stdout).toContain('format 2.9');
     expect(text.stdout).toContain('producer    hotpatch-compiler 0.1.0');
     expect(text.stdout).toMatch(/size {8}\d+ bytes: header \d+, payload \d+ \(stored: zstd would not shrink it\), signature 0/);
   });

@@ -12,7 +12,9 @@
  * absolute fields, header minor 4), and the 2.5 writer's (formats/golden/v2.5/: moved absolute
  * fields, no scanned references, header minor 5), and the 2.6 writer's (formats/golden/v2.6/:
  * scanned references, every delta base written, header minor 6), and the 2.7 writer's
- * (formats/golden/v2.7/: implied delta bases, 32-byte relied hashes, header minor 7). These files are frozen: never regenerated.
+ * (formats/golden/v2.7/: implied delta bases, 32-byte relied hashes, header minor 7), and the 2.8
+ * writer's (formats/golden/v2.8/: unwind bases from .pdata, no scanned literal references,
+ * header minor 8). These files are frozen: never regenerated.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -24,8 +26,8 @@ import { packageToJson } from './json.ts';
 
 const GOLDEN = fileURLToPath(new URL('./golden/', import.meta.url));
 
-describe('format 1.x, 2.0, 2.1, 2.2, 2.3, 2.4, 2.5, 2.6 and 2.7 packages', () => {
-  const cases = [[1, 1], [1, 3], [2, 0], [2, 1], [2, 2], [2, 3], [2, 4], [2, 5], [2, 6], [2, 7]] as const;
+describe('format 1.x, 2.0, 2.1, 2.2, 2.3, 2.4, 2.5, 2.6, 2.7 and 2.8 packages', () => {
+  const cases = [[1, 1], [1, 3], [2, 0], [2, 1], [2, 2], [2, 3], [2, 4], [2, 5], [2, 6], [2, 7], [2, 8]] as const;
   const names = (minor: number): ReadonlyArray<readonly [string, boolean]> => [['minimal', false], ['full', true], ...(minor >= 2 ? [['sealed', true] as const] : []), ...(minor >= 3 ? [['unwind-ref', true] as const] : []), ...(minor >= 4 ? [['quiescent', true] as const] : [])];
   for (const [major, minor] of cases) for (const [name, signed] of names(major === 2 ? minor : 0)) {
     it(`${name}: a ${major}.${minor} file loads and decodes to its ${major}.${minor} JSON`, async () => {

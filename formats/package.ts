@@ -13,7 +13,7 @@ import type { Rva } from '../common/types.ts';
 /** Container format version this code writes and the newest major it reads. */
 export const FORMAT_MAJOR = 2;
 /** Minor version this code writes; minors only add optional fields, so any minor is read. */
-export const FORMAT_MINOR = 8;
+export const FORMAT_MINOR = 9;
 
 /**
  * Bytes of `TargetIdentity.relied_sha256` the compiler writes since format 2.8: the first 16
@@ -122,6 +122,11 @@ export type BlockBytes =
        * these offsets (ascending). openRefScans turns them into `implicit` fields.
        */
       readonly refScan?: readonly number[];
+      /**
+       * Since 2.9 (formats/ref-scan.ts, storage `delta_with_literal_scan`, only beside
+       * `refScan`): the scan also takes candidates inside literal ops, each a placed field.
+       */
+      readonly scanLiterals?: true;
     }
   | SealedBytes;
 

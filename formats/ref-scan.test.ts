@@ -87,3 +87,61 @@ describe('scanned references', () => {
     expect(packageToJson(back.value)).toEqual(packageToJson(withScan));
   });
 });
+
+/**
+ * Scanned literal references (format 2.9): the same body as one literal op over a base at
+ * 0x1000. A literal candidate stands at its placed source (base rva + offset here, the op
+ * being first), so the body's fields, written as the old place would hold them, derive the
+ * same targets; without the storage's flag the literal op holds no candidate.
+ */
+describe('scanned literal references (2.9)', () => {
+  const literal = (refScan: number[], bytes = body()): DeltaBytes => ({ ...delta(refScan, [{ kind: 'literal', bytes }]), scanLiterals: true });
+
+  it('finds candidates inside literal ops only with scanLiterals', () => {
+    expect(scanRefs(literal([]), body())).toEqual([1, 8, 14, 20]);
+    const { scanLiterals: _, ...plain } = literal([]);
+    expect(scanRefs(plain, body())).toEqual([]);
+  });
+
+  it('derives each placed field from its place, kept or moved, and refuses what derives nothing', () => {
+    const r = expandRefScan(literal([14]), body(), none, SIZE, [], 'd');
+    if (!r.ok) throw new Error(r.error.message);
+    expect([r.value.refScan, r.value.scanLiterals, r.value.implicit?.rel32]).toEqual([undefined, undefined, [1, 8, 20]]);
+    const f = impliedFixups(r.value, body(), 0x1_8000_0000n, SIZE, 'd');
+    if (!f.ok) throw new Error(f.error.message);
+    expect(f.value.map((x) => [x.offset, x.target.kind === 'image' ? x.target.rva : -1])).toEqual([[1, 0x2000], [8, 0x2800], [20, 0x2904]]);
+    // Behind 8 more literal bytes the same fields stand 8 bytes further: the targets move with them.
+    const shifted = new Uint8Array(33);
+    shifted.set(body(), 8);
+    const s = expandRefScan({ ...literal([22], shifted), size: 33 }, shifted, none, SIZE, [], 'd');
+    if (!s.ok) throw new Error(s.error.message);
+    const g = impliedFixups(s.value, shifted, 0x1_8000_0000n, SIZE, 'd');
+    if (!g.ok) throw new Error(g.error.message);
+    expect(g.value.map((x) => (x.target.kind === 'image' ? x.target.rva : -1))).toEqual([0x2008, 0x2808, 0x290c]);
+    const rec: FunctionRecord = { name: null, oldRva: rva(0x2000), newRva: rva(0x2000), status: 'changed', oldSize: 16, newSize: 16, blockId: 3, blockOffset: 0 };
+    const m = expandRefScan(literal([14]), body(), movesOf({ functions: [rec], dataBlocks: [] }), SIZE, [], 'd');
+    expect(m.ok && m.value.implicit?.moved).toEqual([1]);
+    const unskipped = expandRefScan(literal([]), body(), none, SIZE, [], 'd');
+    expect(!unskipped.ok && unskipped.error.message).toContain('scanned field at 14');
+    const fixup: Fixup = { kind: 'rel32', offset: 1, target: { kind: 'image', rva: rva(0x2000) }, addend: -4n };
+    const under = expandRefScan(literal([14]), body(), none, SIZE, [fixup], 'd');
+    expect(!under.ok && under.error.message).toContain('overlaps a scanned field');
+  });
+
+  it('travels in its own storage (8), which a reader without it refuses', async () => {
+    const p = await fullPackage();
+    const b0 = p.codeBlocks[0]!;
+    if (b0.bytes.kind !== 'delta') throw new Error('block 0 is no delta');
+    const withScan = { ...p, codeBlocks: [{ ...b0, bytes: { ...b0.bytes, refScan: [0x21], scanLiterals: true as const } }, ...p.codeBlocks.slice(1)] };
+    const bytes = encodePayload(withScan);
+    const back = decodePayload(bytes);
+    if (!back.ok) throw new Error(back.error.message);
+    const d = back.value.codeBlocks[0]!.bytes;
+    expect(d.kind === 'delta' && [d.refScan, d.scanLiterals]).toEqual([[0x21], true]);
+    expect(packageToJson(back.value)).toEqual(packageToJson(withScan));
+    // Without a scan the flag has no storage of its own: the codec does not write it.
+    const { refScan: _, ...noScan } = b0.bytes;
+    const bad = decodePayload(encodePayload({ ...p, codeBlocks: [{ ...b0, bytes: { ...noScan, scanLiterals: true as const } }, ...p.codeBlocks.slice(1)] }));
+    expect(bad.ok && bad.value.codeBlocks[0]!.bytes.kind === 'delta' && (bad.value.codeBlocks[0]!.bytes as DeltaBytes).scanLiterals).toBeFalsy();
+  });
+});

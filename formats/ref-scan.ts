@@ -18,7 +18,7 @@
  * ref-scans.ts) skips every candidate whose derived fixup is not the one it wants.
  */
 import { err, ok, type Result } from '../common/errors.ts';
-import { copySource, gather, rvaInOneRange } from './delta-index.ts';
+import { copySource, gather, placedRva, placedSource, rvaInOneRange } from './delta-index.ts';
 import { checkImplicitFixups, type DeltaBytes } from './implicit-fixups.ts';
 import { baseRanges, checkIntraRefs, materialiseDelta } from './intra-refs.ts';
 import { movedTarget, movesOf, type Moves } from './moves.ts';
@@ -55,6 +55,9 @@ export function scanRefs(d: DeltaBytes, result: Uint8Array): number[] {
         if (!leadsField(result, o)) continue;
         if (rvaInOneRange(ranges, op.offset + (o - at), WIDTH) !== null) out.push(o);
       }
+    } else if (op.kind === 'literal' && d.scanLiterals === true) {
+      // 2.9: inside one literal op, a placed field (its place in the base ranges, continued past them).
+      for (let o = Math.max(at, 1); o + WIDTH <= at + len; o++) if (leadsField(result, o)) out.push(o);
     }
     at += len;
   }
@@ -67,8 +70,10 @@ export function scanRefs(d: DeltaBytes, result: Uint8Array): number[] {
  */
 export function scannedKind(d: DeltaBytes, result: Uint8Array, o: number, moves: Moves, sizeOfImage: number): 'rel32' | 'moved' | string {
   const src = copySource(d.ops, o, WIDTH);
-  const fieldRva = src === null ? null : rvaInOneRange(baseRanges(d), src, WIDTH);
-  if (fieldRva === null || o + WIDTH > result.length) return 'not inside one copy op';
+  // 2.9: a literal candidate stands at its placed source, as a placed implicit field does (formats/implicit-fixups.ts).
+  const placed = src === null && d.scanLiterals === true ? placedSource(d.ops, o) : null;
+  const fieldRva = src !== null ? rvaInOneRange(baseRanges(d), src, WIDTH) : placed === null ? null : placedRva(baseRanges(d), placed);
+  if (fieldRva === null || o + WIDTH > result.length) return src === null && d.scanLiterals === true ? 'has no place in the base' : 'not inside one copy op';
   const target = fieldRva + WIDTH + new DataView(result.buffer, result.byteOffset, result.byteLength).getInt32(o, true);
   if (movedTarget(moves, target) !== null) return 'moved';
   return target >= 0 && target < sizeOfImage ? 'rel32' : `points at 0x${target.toString(16)}, outside the image`;
@@ -95,7 +100,7 @@ export function expandRefScan(d: DeltaBytes, result: Uint8Array, moves: Moves, s
     else if (k === 'moved') moved.push(o);
     else return err('PKG_INVALID', `${path}.refScan: the scanned field at ${o} ${k}`);
   }
-  const { refScan: _, ...rest } = d;
+  const { refScan: _, scanLiterals: _l, ...rest } = d;
   const implicit = { rel32: rel32.sort((a, b) => a - b), abs64: d.implicit?.abs64 ?? [], moved: moved.sort((a, b) => a - b), ...(d.implicit?.moved64 !== undefined ? { moved64: d.implicit.moved64 } : {}) };
   const out: DeltaBytes = { ...rest, implicit };
   const checked = [checkImplicitFixups(out, path), checkIntraRefs(out, path)].find((r) => !r.ok);
