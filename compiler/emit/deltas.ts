@@ -354,7 +354,7 @@ function movedBlock(old: OldImage, bb: BaseBytes, view: DataView, ops: readonly 
 }
 
 /** What implicitOf and placeFields return: the implicit fields, the fixups still listed, and each moved field's block. */
-export interface ImplicitSplit {
+interface ImplicitSplit {
   readonly implicit: { implicit?: ImplicitFixups };
   readonly listed: Fixup[];
   readonly moved: number[];
@@ -370,7 +370,7 @@ export interface ImplicitSplit {
  * that old place would hold; a field partly copied from a base byte that differs stays listed.
  * The result is what impliedFixups derives, or the fixup stays listed.
  */
-export function placeFields(old: OldImage, base: Uint8Array, ranges: readonly RvaRange[], ops0: readonly DeltaOp[], split: ImplicitSplit): ImplicitSplit & { ops: DeltaOp[] } {
+function placeFields(old: OldImage, base: Uint8Array, ranges: readonly RvaRange[], ops0: readonly DeltaOp[], split: ImplicitSplit): ImplicitSplit & { ops: DeltaOp[] } {
   const ops = ops0.map((op): DeltaOp => (op.kind === 'copy' ? op : { ...op, bytes: op.bytes.slice() }));
   const at: number[] = [];
   ops.reduce((n, op, i) => ((at[i] = n), n + (op.kind === 'copy' ? op.length : op.bytes.length)), 0);
