@@ -177,7 +177,8 @@ function bytesMsg(b: BlockBytes, opMessages = false, impliedBase = false): hotpa
       return triple;
     });
     // 2.6: scanned references only in their own storage (a 2.5 reader finds none it knows), beside op columns.
-    const storage = b.refScan !== undefined ? 'deltaWithRefScan' : moved64.length > 0 ? 'deltaWithMovedAbs64' : 'deltaWithIntraRefs';
+    // 2.9: literal candidates too only in their own storage (a 2.8 reader finds none it knows).
+    const storage = b.refScan !== undefined ? (b.scanLiterals === true ? 'deltaWithLiteralScan' : 'deltaWithRefScan') : moved64.length > 0 ? 'deltaWithMovedAbs64' : 'deltaWithIntraRefs';
     return {
       [storage]: {
         ...delta,
@@ -531,10 +532,11 @@ function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: st
   if (m === null || m === undefined) throw new Invalid(`${path} is missing`);
   if (m.storage === 'literal') return { kind: 'literal', bytes: m.literal };
   if (m.storage === 'sealed') return { kind: 'sealed', length: u32(m.sealed) };
-  if (m.storage === 'delta' || m.storage === 'deltaWithImplicitFixups' || m.storage === 'deltaWithIntraRefs' || m.storage === 'deltaWithMovedAbs64' || m.storage === 'deltaWithRefScan') {
+  if (m.storage === 'delta' || m.storage === 'deltaWithImplicitFixups' || m.storage === 'deltaWithIntraRefs' || m.storage === 'deltaWithMovedAbs64' || m.storage === 'deltaWithRefScan' || m.storage === 'deltaWithLiteralScan') {
     const storage = m.storage;
+    const scans = storage === 'deltaWithRefScan' || storage === 'deltaWithLiteralScan';
     const implicit = storage !== 'delta';
-    const d = storage === 'delta' ? m.delta : storage === 'deltaWithImplicitFixups' ? m.deltaWithImplicitFixups : storage === 'deltaWithIntraRefs' ? m.deltaWithIntraRefs : storage === 'deltaWithMovedAbs64' ? m.deltaWithMovedAbs64 : m.deltaWithRefScan;
+    const d = storage === 'delta' ? m.delta : storage === 'deltaWithImplicitFixups' ? m.deltaWithImplicitFixups : storage === 'deltaWithIntraRefs' ? m.deltaWithIntraRefs : storage === 'deltaWithMovedAbs64' ? m.deltaWithMovedAbs64 : storage === 'deltaWithRefScan' ? m.deltaWithRefScan : m.deltaWithLiteralScan;
     const at = `${path}.${storage}`;
     if (d === null || d === undefined) throw new Invalid(`${at} is missing`);
     // Since 2.3 the ops are columns, and `ops` is then empty (a 2.2 reader refuses the delta).
@@ -555,7 +557,7 @@ function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: st
     const moved = offsetsOf(d.implicitMovedRel32, IMPLICIT_WIDTH.moved, `${at}.implicitMovedRel32`);
     const moved64 = offsetsOf(d.implicitMovedAbs64, IMPLICIT_WIDTH.moved64, `${at}.implicitMovedAbs64`);
     // 2.5: moved absolute fields only in their own storage (a 2.4 reader finds none it knows), beside op columns; and that storage only with some.
-    if (moved64.length > 0 && storage !== 'deltaWithMovedAbs64' && storage !== 'deltaWithRefScan') throw new Invalid(`${at}: implicitMovedAbs64 outside deltaWithMovedAbs64`);
+    if (moved64.length > 0 && storage !== 'deltaWithMovedAbs64' && !scans) throw new Invalid(`${at}: implicitMovedAbs64 outside deltaWithMovedAbs64`);
     if (storage === 'deltaWithMovedAbs64' && moved64.length === 0) throw new Invalid(`${at}: no implicitMovedAbs64 field (write deltaWithIntraRefs)`);
     if (moved64.length > 0 && !columns) throw new Invalid(`${at}: implicitMovedAbs64 without opColumns`);
     // A plain delta with implicit fields would be misread by a 1.1 reader: never written so.
@@ -571,10 +573,10 @@ function blockBytesOf(m: hotpatch.BlockBytes.$Shape | null | undefined, path: st
     const withImplicit = implicit && (storage === 'deltaWithImplicitFixups' || rel32.length + abs64.length + moved.length + moved64.length > 0) ? { ...base, implicit: { rel32, abs64, ...(moved.length > 0 ? { moved } : {}), ...(moved64.length > 0 ? { moved64 } : {}) } } : base;
     const intra = intraOf(d, at);
     // 2.6: scanned references only in their own storage, beside op columns (their candidates lie in copy ops).
-    const skips = refScanOf(d.refScanSkips, storage === 'deltaWithRefScan', columns, at);
-    const withScan = skips === null ? withImplicit : { ...withImplicit, refScan: skips };
+    const skips = refScanOf(d.refScanSkips, scans, columns, at);
+    const withScan = skips === null ? withImplicit : { ...withImplicit, refScan: skips, ...(storage === 'deltaWithLiteralScan' ? { scanLiterals: true as const } : {}) };
     // 2.1 fields outside deltaWithIntraRefs would be ignored by a 2.0 reader: never written so.
-    if (storage !== 'deltaWithIntraRefs' && storage !== 'deltaWithMovedAbs64' && storage !== 'deltaWithRefScan') {
+    if (storage !== 'deltaWithIntraRefs' && storage !== 'deltaWithMovedAbs64' && !scans) {
       if (intra !== null) throw new Invalid(`${at}: extra base or intra references outside deltaWithIntraRefs`);
       return withScan;
     }

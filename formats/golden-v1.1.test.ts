@@ -13,7 +13,8 @@
  * fields, no scanned references, header minor 5), and the 2.6 writer's (formats/golden/v2.6/:
  * scanned references, every delta base written, header minor 6), and the 2.7 writer's
  * (formats/golden/v2.7/: implied delta bases, 32-byte relied hashes, header minor 7), and the 2.8
- * writer's (formats/golden/v2.8/: no whole ops, header minor 8). These files are frozen: never regenerated.
+ * writer's (formats/golden/v2.8/: no whole ops, unwind bases from .pdata, no scanned literal references,
+ * header minor 8). These files are frozen: never regenerated.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -36,6 +36,7 @@ function bytesJson(b: BlockBytes): Json {
       ...(b.implicit?.moved === undefined ? {} : { implicitMovedRel32: [...b.implicit.moved] }),
       ...(b.implicit?.moved64 === undefined ? {} : { implicitMovedAbs64: [...b.implicit.moved64] }),
       ...(b.refScan === undefined ? {} : { refScanSkips: [...b.refScan] }),
+      ...(b.scanLiterals === true ? { scanLiterals: true } : {}),
     },
   };
 }

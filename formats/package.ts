@@ -122,6 +122,11 @@ export type BlockBytes =
        * these offsets (ascending). openRefScans turns them into `implicit` fields.
        */
       readonly refScan?: readonly number[];
+      /**
+       * Since 2.9 (formats/ref-scan.ts, storage `delta_with_literal_scan`, only beside
+       * `refScan`): the scan also takes candidates inside literal ops, each derived as a REL32 fixup from its context place (openRefScans adds them to the block's fixups).
+       */
+      readonly scanLiterals?: true;
     }
   | SealedBytes;
 

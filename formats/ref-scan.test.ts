@@ -87,3 +87,69 @@ describe('scanned references', () => {
     expect(packageToJson(back.value)).toEqual(packageToJson(withScan));
   });
 });
+
+/**
+ * Scanned literal references (format 2.9): the same body as one literal op over a base at
+ * 0x1000 holding the old body. A literal candidate stands where the 8 bytes before it first
+ * occur in the base (right after them), else at its placed source (base rva + offset here);
+ * it derives an explicit REL32 fixup. Without the storage's flag a literal op holds no candidate.
+ */
+describe('scanned literal references (2.9)', () => {
+  const literal = (refScan: number[], bytes = body()): DeltaBytes => ({ ...delta(refScan, [{ kind: 'literal', bytes }]), size: bytes.length, scanLiterals: true });
+  const targets = (fs: readonly Fixup[]): Array<[number, number]> => fs.map((x) => [x.offset, x.target.kind === 'image' ? x.target.rva + Number(x.addend) + 4 : -1]);
+
+  it('finds candidates inside literal ops only with scanLiterals', () => {
+    expect(scanRefs(literal([]), body())).toEqual([1, 8, 14, 20]);
+    const { scanLiterals: _, ...plain } = literal([]);
+    expect(scanRefs(plain, body())).toEqual([]);
+  });
+
+  it('places each field after its context in the base, else at its placed source, and derives fixups', () => {
+    const derived: Fixup[] = [];
+    const r = expandRefScan(literal([14]), body(), none, SIZE, [], 'd', { base: body(), derived });
+    if (!r.ok) throw new Error(r.error.message);
+    expect([r.value.refScan, r.value.scanLiterals, r.value.implicit?.rel32]).toEqual([undefined, undefined, []]);
+    expect(targets(derived)).toEqual([[1, 0x2000], [8, 0x2800], [20, 0x2904]]);
+    // 8 new bytes in front: the first call has no context in the base (placed: 8 bytes on, so
+    // its target moves with it); the later fields find theirs and keep the old targets.
+    const shifted = new Uint8Array(33).fill(0x90);
+    shifted.set(body(), 8);
+    const moved: Fixup[] = [];
+    const s = expandRefScan(literal([22], shifted), shifted, none, SIZE, [], 'd', { base: body(), derived: moved });
+    if (!s.ok) throw new Error(s.error.message);
+    expect(targets(moved)).toEqual([[9, 0x2008], [16, 0x2800], [28, 0x2904]]);
+    const rec: FunctionRecord = { name: null, oldRva: rva(0x2000), newRva: rva(0x2000), status: 'changed', oldSize: 16, newSize: 16, blockId: 3, blockOffset: 0 };
+    const toBlock: Fixup[] = [];
+    expect(expandRefScan(literal([14]), body(), movesOf({ functions: [rec], dataBlocks: [] }), SIZE, [], 'd', { base: body(), derived: toBlock }).ok).toBe(true);
+    expect(toBlock[0]).toEqual({ kind: 'rel32', offset: 1, target: { kind: 'block', blockId: 3, offset: 0 }, addend: -4n });
+  });
+
+  it('refuses a candidate that derives nothing, an overlap, and a scan without the base', () => {
+    const unskipped = expandRefScan(literal([]), body(), none, SIZE, [], 'd', { base: body(), derived: [] });
+    expect(!unskipped.ok && unskipped.error.message).toContain('scanned literal field at 14');
+    const fixup: Fixup = { kind: 'rel32', offset: 1, target: { kind: 'image', rva: rva(0x2000) }, addend: -4n };
+    const under = expandRefScan(literal([14]), body(), none, SIZE, [fixup], 'd', { base: body(), derived: [] });
+    expect(!under.ok && under.error.message).toContain('overlaps a scanned field');
+    const listed = expandRefScan({ ...literal([14]), implicit: { rel32: [20], abs64: [] } }, body(), none, SIZE, [], 'd', { base: body(), derived: [] });
+    expect(!listed.ok && listed.error.code).toBe('PKG_INVALID');
+    const blind = expandRefScan(literal([14]), body(), none, SIZE, [], 'd');
+    expect(!blind.ok && blind.error.message).toContain('needs the base bytes');
+  });
+
+  it('travels in its own storage (8), which a reader without it refuses', async () => {
+    const p = await fullPackage();
+    const b0 = p.codeBlocks[0]!;
+    if (b0.bytes.kind !== 'delta') throw new Error('block 0 is no delta');
+    const withScan = { ...p, codeBlocks: [{ ...b0, bytes: { ...b0.bytes, refScan: [0x21], scanLiterals: true as const } }, ...p.codeBlocks.slice(1)] };
+    const bytes = encodePayload(withScan);
+    const back = decodePayload(bytes);
+    if (!back.ok) throw new Error(back.error.message);
+    const d = back.value.codeBlocks[0]!.bytes;
+    expect(d.kind === 'delta' && [d.refScan, d.scanLiterals]).toEqual([[0x21], true]);
+    expect(packageToJson(back.value)).toEqual(packageToJson(withScan));
+    // Without a scan the flag has no storage of its own: the codec does not write it.
+    const { refScan: _, ...noScan } = b0.bytes;
+    const bad = decodePayload(encodePayload({ ...p, codeBlocks: [{ ...b0, bytes: { ...noScan, scanLiterals: true as const } }, ...p.codeBlocks.slice(1)] }));
+    expect(bad.ok && bad.value.codeBlocks[0]!.bytes.kind === 'delta' && (bad.value.codeBlocks[0]!.bytes as DeltaBytes).scanLiterals).toBeFalsy();
+  });
+});

@@ -171,7 +171,14 @@ function checkBytes(b: BlockBytes, path: string, p: HotpatchPackage, pdataBase =
   (b.refScan ?? []).forEach((o, i) => {
     if (o < 1 || o + 4 > b.size || (i > 0 && o <= b.refScan![i - 1]!)) fail(`${path}.refScan[${i}]: offset ${o} is not a scanned field of the ${b.size}-byte block in ascending order`);
   });
+  // 2.9: literal candidates are scanned only by a scanning delta (the codec reads them only so),
+  // whose base (indexed by its 8-byte windows when the block is opened) is bounded.
+  if (b.scanLiterals === true && b.refScan === undefined) fail(`${path}: scanned literal references without a scan`);
+  if (b.scanLiterals === true && baseLength(b) > LITERAL_SCAN_MAX_BASE) fail(`${path}: scanned literal references over a ${baseLength(b)}-byte base (at most ${LITERAL_SCAN_MAX_BASE})`);
 }
+
+/** Since 2.9: the most base bytes a delta that scans its literal ops may have (its context index holds one entry a byte). */
+export const LITERAL_SCAN_MAX_BASE = 1 << 20;
 
 /** Length of a block's unwind info once materialised: the literal blob's, or (2.3) its delta's size. */
 export function unwindInfoLength(u: Unwind): number {
@@ -194,7 +201,7 @@ function checkUnwindDelta(u: Unwind, path: string, p: HotpatchPackage, blockId: 
   if (d.baseSha256.length > 0) fail(`${path}.baseSha256: an unwind delta carries no hash (the relied ranges pin its base)`);
   if (hasImplicit(d) || (d.intra !== undefined && d.intra.rel32.length + d.intra.rel8.length + d.intra.tables.length > 0)) fail(`${path}: implicit or intra fields in an unwind delta`);
   if (d.ops.some((op) => op.kind === 'sealed-literal' || op.kind === 'sealed-add')) fail(`${path}: sealed ops in an unwind delta`);
-  if (d.refScan !== undefined) fail(`${path}: scanned references in an unwind delta`);
+  if (d.refScan !== undefined || d.scanLiterals !== undefined) fail(`${path}: scanned references in an unwind delta`);
   checkBytes(d, path, p, u.basePdata === true);
   const bad = checkImplicitUnwind(u);
   if (bad !== null) fail(`${path}: ${bad}`);

@@ -26,6 +26,7 @@ import { checkStableRelied, subtractUnstable, unstableRanges } from '../image/st
 import type { MappedImage } from '../image/map-image.ts';
 import { coverRedirects } from './covered-redirects.ts';
 import { identityOf } from './identity.ts';
+import { withLiteralScans } from './literal-scans.ts';
 import type { EmittedPackage } from './types.ts';
 
 /** Shingle length: long enough that a hit is a real shared sequence, short enough to find short ones. */
@@ -197,6 +198,19 @@ async function fileSize(pkg: HotpatchPackage): Promise<Result<number>> {
  * unsealing), and the relied ranges gain only stable bytes (checkStableRelied again).
  */
 export async function sealPackage(img: MappedImage, pkg: HotpatchPackage, opts: SealOptions = {}): Promise<Result<HotpatchPackage>> {
+  const plain = await sealPackageOnce(img, pkg, opts);
+  // 2.9: the same package with its literal blocks' references left to the scan (literal-scans.ts), kept when its file is smaller.
+  const scanning = withLiteralScans(img, pkg);
+  if (scanning === pkg || !plain.ok) return plain;
+  const alt = await sealPackageOnce(img, scanning, opts);
+  if (!alt.ok) return plain;
+  const a = await fileSize(plain.value);
+  const b = await fileSize(alt.value);
+  if (!a.ok || !b.ok) return plain;
+  return b.value < a.value ? alt : plain;
+}
+
+async function sealPackageOnce(img: MappedImage, pkg: HotpatchPackage, opts: SealOptions): Promise<Result<HotpatchPackage>> {
   // Literal blocks, and the literal and add ops of delta blocks (sealPackageWith seals both).
   const literal = [...pkg.codeBlocks, ...pkg.dataBlocks].flatMap((b) =>
     b.bytes.kind === 'literal' ? [b.bytes.bytes] : b.bytes.kind === 'delta' ? b.bytes.ops.flatMap((op) => (op.kind === 'literal' || op.kind === 'add' ? [op.bytes] : [])) : [],

@@ -556,8 +556,11 @@ export namespace hotpatch {
         /** BlockBytes deltaWithRefScan. */
         deltaWithRefScan?: (hotpatch.Delta.$Properties|null);
 
+        /** BlockBytes deltaWithLiteralScan. */
+        deltaWithLiteralScan?: (hotpatch.Delta.$Properties|null);
+
         /** BlockBytes storage. */
-        storage?: ("literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed"|"deltaWithMovedAbs64"|"deltaWithRefScan");
+        storage?: ("literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed"|"deltaWithMovedAbs64"|"deltaWithRefScan"|"deltaWithLiteralScan");
 
         /**
          * Encodes the specified BlockBytes message. Does not implicitly {@link hotpatch.BlockBytes.verify|verify} messages.
@@ -604,8 +607,11 @@ export namespace hotpatch {
             /** BlockBytes deltaWithRefScan */
             deltaWithRefScan?: (hotpatch.Delta.$Properties|null);
 
+            /** BlockBytes deltaWithLiteralScan */
+            deltaWithLiteralScan?: (hotpatch.Delta.$Properties|null);
+
             /** BlockBytes storage */
-            storage?: ("literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed"|"deltaWithMovedAbs64"|"deltaWithRefScan");
+            storage?: ("literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed"|"deltaWithMovedAbs64"|"deltaWithRefScan"|"deltaWithLiteralScan");
 
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
@@ -620,9 +626,10 @@ export namespace hotpatch {
           sealed?: number|null;
           deltaWithMovedAbs64?: hotpatch.Delta.$Shape|null;
           deltaWithRefScan?: hotpatch.Delta.$Shape|null;
+          deltaWithLiteralScan?: hotpatch.Delta.$Shape|null;
           $unknowns?: Uint8Array[];
         } & (
-          ({ storage?: undefined; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null }|{ storage?: "deltaWithImplicitFixups"; literal?: null; delta?: null; deltaWithImplicitFixups: hotpatch.Delta.$Shape; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null }|{ storage?: "deltaWithIntraRefs"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs: hotpatch.Delta.$Shape; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null }|{ storage?: "sealed"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed: number; deltaWithMovedAbs64?: null; deltaWithRefScan?: null }|{ storage?: "deltaWithMovedAbs64"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64: hotpatch.Delta.$Shape; deltaWithRefScan?: null }|{ storage?: "deltaWithRefScan"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan: hotpatch.Delta.$Shape })
+          ({ storage?: undefined; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null; deltaWithLiteralScan?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null; deltaWithLiteralScan?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null; deltaWithLiteralScan?: null }|{ storage?: "deltaWithImplicitFixups"; literal?: null; delta?: null; deltaWithImplicitFixups: hotpatch.Delta.$Shape; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null; deltaWithLiteralScan?: null }|{ storage?: "deltaWithIntraRefs"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs: hotpatch.Delta.$Shape; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null; deltaWithLiteralScan?: null }|{ storage?: "sealed"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed: number; deltaWithMovedAbs64?: null; deltaWithRefScan?: null; deltaWithLiteralScan?: null }|{ storage?: "deltaWithMovedAbs64"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64: hotpatch.Delta.$Shape; deltaWithRefScan?: null; deltaWithLiteralScan?: null }|{ storage?: "deltaWithRefScan"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan: hotpatch.Delta.$Shape; deltaWithLiteralScan?: null }|{ storage?: "deltaWithLiteralScan"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null; deltaWithLiteralScan: hotpatch.Delta.$Shape })
         );
     }
 

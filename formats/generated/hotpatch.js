@@ -1385,7 +1385,8 @@ export const hotpatch = $root.hotpatch = (() => {
          * @property {number|null} [sealed] BlockBytes sealed
          * @property {hotpatch.Delta.$Properties|null} [deltaWithMovedAbs64] BlockBytes deltaWithMovedAbs64
          * @property {hotpatch.Delta.$Properties|null} [deltaWithRefScan] BlockBytes deltaWithRefScan
-         * @property {"literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed"|"deltaWithMovedAbs64"|"deltaWithRefScan"} [storage] BlockBytes storage
+         * @property {hotpatch.Delta.$Properties|null} [deltaWithLiteralScan] BlockBytes deltaWithLiteralScan
+         * @property {"literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed"|"deltaWithMovedAbs64"|"deltaWithRefScan"|"deltaWithLiteralScan"} [storage] BlockBytes storage
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -1407,9 +1408,10 @@ export const hotpatch = $root.hotpatch = (() => {
          *   sealed?: number|null;
          *   deltaWithMovedAbs64?: hotpatch.Delta.$Shape|null;
          *   deltaWithRefScan?: hotpatch.Delta.$Shape|null;
+         *   deltaWithLiteralScan?: hotpatch.Delta.$Shape|null;
          *   $unknowns?: Array.<Uint8Array>;
          * } & (
-         *   ({ storage?: undefined; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null }|{ storage?: "deltaWithImplicitFixups"; literal?: null; delta?: null; deltaWithImplicitFixups: hotpatch.Delta.$Shape; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null }|{ storage?: "deltaWithIntraRefs"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs: hotpatch.Delta.$Shape; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null }|{ storage?: "sealed"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed: number; deltaWithMovedAbs64?: null; deltaWithRefScan?: null }|{ storage?: "deltaWithMovedAbs64"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64: hotpatch.Delta.$Shape; deltaWithRefScan?: null }|{ storage?: "deltaWithRefScan"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan: hotpatch.Delta.$Shape })
+         *   ({ storage?: undefined; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null; deltaWithLiteralScan?: null }|{ storage?: "literal"; literal: Uint8Array; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null; deltaWithLiteralScan?: null }|{ storage?: "delta"; literal?: null; delta: hotpatch.Delta.$Shape; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null; deltaWithLiteralScan?: null }|{ storage?: "deltaWithImplicitFixups"; literal?: null; delta?: null; deltaWithImplicitFixups: hotpatch.Delta.$Shape; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null; deltaWithLiteralScan?: null }|{ storage?: "deltaWithIntraRefs"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs: hotpatch.Delta.$Shape; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null; deltaWithLiteralScan?: null }|{ storage?: "sealed"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed: number; deltaWithMovedAbs64?: null; deltaWithRefScan?: null; deltaWithLiteralScan?: null }|{ storage?: "deltaWithMovedAbs64"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64: hotpatch.Delta.$Shape; deltaWithRefScan?: null; deltaWithLiteralScan?: null }|{ storage?: "deltaWithRefScan"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan: hotpatch.Delta.$Shape; deltaWithLiteralScan?: null }|{ storage?: "deltaWithLiteralScan"; literal?: null; delta?: null; deltaWithImplicitFixups?: null; deltaWithIntraRefs?: null; sealed?: null; deltaWithMovedAbs64?: null; deltaWithRefScan?: null; deltaWithLiteralScan: hotpatch.Delta.$Shape })
          * )} hotpatch.BlockBytes.$Shape
          */
 
@@ -1484,17 +1486,25 @@ export const hotpatch = $root.hotpatch = (() => {
          */
         BlockBytes.prototype.deltaWithRefScan = null;
 
+        /**
+         * BlockBytes deltaWithLiteralScan.
+         * @member {hotpatch.Delta.$Properties|null|undefined} deltaWithLiteralScan
+         * @memberof hotpatch.BlockBytes
+         * @instance
+         */
+        BlockBytes.prototype.deltaWithLiteralScan = null;
+
         // OneOf field names bound to virtual getters and setters
         let $oneOfFields;
 
         /**
          * BlockBytes storage.
-         * @member {"literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed"|"deltaWithMovedAbs64"|"deltaWithRefScan"|undefined} storage
+         * @member {"literal"|"delta"|"deltaWithImplicitFixups"|"deltaWithIntraRefs"|"sealed"|"deltaWithMovedAbs64"|"deltaWithRefScan"|"deltaWithLiteralScan"|undefined} storage
          * @memberof hotpatch.BlockBytes
          * @instance
          */
         $Object.defineProperty(BlockBytes.prototype, "storage", {
-            get: $util.oneOfGetter($oneOfFields = ["literal", "delta", "deltaWithImplicitFixups", "deltaWithIntraRefs", "sealed", "deltaWithMovedAbs64", "deltaWithRefScan"]),
+            get: $util.oneOfGetter($oneOfFields = ["literal", "delta", "deltaWithImplicitFixups", "deltaWithIntraRefs", "sealed", "deltaWithMovedAbs64", "deltaWithRefScan", "deltaWithLiteralScan"]),
             set: $util.oneOfSetter($oneOfFields)
         });
 
@@ -1528,6 +1538,8 @@ export const hotpatch = $root.hotpatch = (() => {
                 $root.hotpatch.Delta.encode(message.deltaWithMovedAbs64, writer.uint32(/* id 6, wireType 2 =*/50).fork(), _depth + 1).ldelim();
             if (message.deltaWithRefScan != null && $Object.hasOwnProperty.call(message, "deltaWithRefScan"))
                 $root.hotpatch.Delta.encode(message.deltaWithRefScan, writer.uint32(/* id 7, wireType 2 =*/58).fork(), _depth + 1).ldelim();
+            if (message.deltaWithLiteralScan != null && $Object.hasOwnProperty.call(message, "deltaWithLiteralScan"))
+                $root.hotpatch.Delta.encode(message.deltaWithLiteralScan, writer.uint32(/* id 8, wireType 2 =*/66).fork(), _depth + 1).ldelim();
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -1619,6 +1631,13 @@ export const hotpatch = $root.hotpatch = (() => {
                             break;
                         message.deltaWithRefScan = $root.hotpatch.Delta.decode(reader, reader.size(), $undefined, _depth + 1, message.deltaWithRefScan);
                         message.storage = "deltaWithRefScan";
+                        continue;
+                    }
+                case 8: {
+                        if (wireType !== 2)
+                            break;
+                        message.deltaWithLiteralScan = $root.hotpatch.Delta.decode(reader, reader.size(), $undefined, _depth + 1, message.deltaWithLiteralScan);
+                        message.storage = "deltaWithLiteralScan";
                         continue;
                     }
                 }
