@@ -262,10 +262,11 @@ describe.skipIf(skip !== undefined)(`parameters used alike, reordered, live unde
 /**
  * entry-args-loads (session 21): two parameters of one type whose values meet in one
  * non-commutative operation, reordered (less `*a < *b`, less_at `a[i] < b[i]`, quot `x / y` in
- * registers, quotp `*a / *b`, shl2 `x << y`, pdiff `a - b`, subp `*a - *b`). Before, quot was
- * hotpatchable at every level by both compilers: the dividend is idiv's implicit rax, so only
- * the divisor had a use and nothing moved between two tokens; live, the importer built against
- * v1 got quot(7, 2) = 0. The loads were refused only because the compilers read the other
+ * registers, mod `x % y`, udiv unsigned `x / y`, quotp `*a / *b`, shl2 `x << y`, pdiff `a - b`,
+ * subp `*a - *b`). Before, quot, mod and udiv were hotpatchable at every level by both
+ * compilers: the dividend is div's implicit rax, so only the divisor had a use and nothing
+ * moved between two tokens; live, the importer built against v1 got quot(7, 2) = 0, mod(7, 3)
+ * = 3, udiv(7, 2) = 0. The loads were refused only because the compilers read the other
  * pointer first (the 'first' rule), which also refused sum_fix (`*a + *b` -> `*b + *a`, the
  * same sum: every level) and clang's subp_fix (`*a - *b - 1`, computed as `*a + ~*b`, reads b
  * first). Now each slot's uses say which operand role its value, or the value loaded through
@@ -273,8 +274,8 @@ describe.skipIf(skip !== undefined)(`parameters used alike, reordered, live unde
  * compare's flag reader reads it), the swaps are refused as two slots that exchanged roles, and
  * two slots whose loaded values only meet commutative operations are no longer ordered.
  */
-const LOADS_V1 = 'importer less = 1\nimporter less_at = 1\nimporter quot = 3\nimporter quotp = 3\nimporter shl2 = 12\nimporter pdiff = 2\nimporter subp = 5\nimporter sum_fix = 9\nimporter less_fix = 0\nimporter quot_fix = 3\nimporter subp_fix = 2\n';
-const LOADS_SWAPPED = ['less', 'less_at', 'pdiff', 'quot', 'quotp', 'shl2', 'subp'];
+const LOADS_V1 = 'importer less = 1\nimporter less_at = 1\nimporter quot = 3\nimporter quotp = 3\nimporter mod = 1\nimporter udiv = 3\nimporter shl2 = 12\nimporter pdiff = 2\nimporter subp = 5\nimporter sum_fix = 9\nimporter less_fix = 0\nimporter quot_fix = 3\nimporter subp_fix = 2\n';
+const LOADS_SWAPPED = ['less', 'less_at', 'mod', 'pdiff', 'quot', 'quotp', 'shl2', 'subp', 'udiv'];
 
 describe.skipIf(buildSkip !== undefined)(`parameters meeting in one non-commutative operation, reordered${buildSkip ? ` (skipped: ${buildSkip})` : ''}`, () => {
   const OPTS = ['-O0', '-O1', '-O2', '-Os'] as const;
@@ -300,6 +301,6 @@ describe.skipIf(skip !== undefined)(`parameters meeting in one non-commutative o
     expect(presented.functions.filter((f) => f.verdict === 'refused'), 'nothing else refuses the pair').toEqual([]);
     const after = await patchedRound(h, await writeProbePackage(suite.dir(), presented, file, `entry-args-loads${opt}-${tc}.hpk`), file);
     expect(after.startsWith(neu), 'the DLL itself now answers as v2').toBe(true);
-    expect(after.slice(neu.length)).toBe('importer less = 0\nimporter less_at = 0\nimporter quot = 0\nimporter quotp = 0\nimporter shl2 = 16\nimporter pdiff = -2\nimporter subp = -5\nimporter sum_fix = 9\nimporter less_fix = 1\nimporter quot_fix = 4\nimporter subp_fix = 1\n');
+    expect(after.slice(neu.length)).toBe('importer less = 0\nimporter less_at = 0\nimporter quot = 0\nimporter quotp = 0\nimporter mod = 3\nimporter udiv = 0\nimporter shl2 = 16\nimporter pdiff = -2\nimporter subp = -5\nimporter sum_fix = 9\nimporter less_fix = 1\nimporter quot_fix = 4\nimporter subp_fix = 1\n');
   }, 120_000);
 });

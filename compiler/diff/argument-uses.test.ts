@@ -89,6 +89,12 @@ describe('moved argument uses', () => {
     expect(movedUses(bare, bare, undefined, { old: at(4, 9), new: at(9, 4) })).toMatchObject({ kind: 'first' });
     const stored = sets(['gld+0x0:4', `gvm${Mnemonic.Mov}@1`], ['gld+0x0:4', `gvm${Mnemonic.Mov}@1`]);
     expect(movedUses(stored, stored, undefined, { old: at(4, 9), new: at(9, 4) })).toMatchObject({ kind: 'first' });
+    // clang -O2 scmp(a, b) (strcmp) -> scmp(b, a): only one slot's loaded value meets a `test`; the loads alike otherwise keep their order (no swap can be seen).
+    const TEST = `gvm${Mnemonic.Test}`;
+    const EQ = `gvm${Mnemonic.Cmp}<6>`;
+    expect(movedUses(sets(['gld+0x0:1', TEST, EQ], ['gld+0x0:1', EQ]), sets(['gld+0x0:1', EQ], ['gld+0x0:1', TEST, EQ]), undefined, { old: at(0, 16), new: at(16, 0) })).toMatchObject({ kind: 'first' });
+    // clang's subp_fix (`*a - *b` -> `*a + ~*b`, b read first): each body tells the loaded values apart, and no role moved between them.
+    expect(movedUses(sets(['gld+0x0:4', SUB0], ['gld+0x0:4', SUB1]), sets(['gld+0x0:4', ADD], ['gld+0x0:4', `gvm${Mnemonic.Not}@0`]), undefined, { old: at(0, 3), new: at(3, 0) })).toBeNull();
     // A compare named by its relation: `cmp ecx,edx; setl` gives rcx `<13>` (left of <), rdx `<16>` (left of >).
     const CMP = (c: number): string => `gvm${Mnemonic.Cmp}<${c}>`;
     expect(describeUseMove(movedUses(sets(['gld+0x0:4', CMP(13)], ['gld+0x0:4', CMP(16)]), sets(['gld+0x0:4', CMP(16)], ['gld+0x0:4', CMP(13)]))!)).toContain('(the value loaded through it meeting cmp (left of <))');

@@ -441,11 +441,15 @@ function reorderedPass(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArray<R
 }
 
 const besidesCallsAndReturn = (x: ReadonlySet<string>): string[] => [...x].filter((t) => !handedOn(t) && t !== 'ret').sort();
-/** Whether two slots' uses other than being handed on or returned are the same, and some. */
-const sameUses = (x: ReadonlySet<string>, y: ReadonlySet<string>): boolean => {
-  const [a, b] = [besidesCallsAndReturn(x), besidesCallsAndReturn(y)];
+/** A use of a value loaded through the slot (`gvm<sub>@1`), not of the slot's own value. */
+const ofLoaded = (t: string): boolean => /^[gx]v/.test(t);
+/** Whether two slots' uses other than being handed on or returned (and, `own`, other than those of values loaded through them) are the same, and some. */
+const sameUses = (x: ReadonlySet<string>, y: ReadonlySet<string>, own = false): boolean => {
+  const [a, b] = [besidesCallsAndReturn(x), besidesCallsAndReturn(y)].map((u) => (own ? u.filter((t) => !ofLoaded(t)) : u)) as [string[], string[]];
   return a.length > 0 && a.length === b.length && a.every((t, i) => t === b[i]);
 };
+/** Whether each of two slots has a use the other lacks: a swap of them would exchange those (kind 'swap' decides). */
+const apart = (x: ReadonlySet<string>, y: ReadonlySet<string>): boolean => minus(x, y).size > 0 && minus(y, x).size > 0;
 
 /**
  * Two slots a < b whose uses cannot be told apart (the same, but for calls they are handed to
@@ -458,10 +462,16 @@ const sameUses = (x: ReadonlySet<string>, y: ReadonlySet<string>): boolean => {
  * entry-args-loads sum_fix) are not ordered: reading the other first means the same. Loaded
  * values that meet an operation in a role (`*a - *b`, `*a < *b`, `*a / *b`) have tokens that
  * name it (`gvm<sub>@0`), so a swap of those is an exchange of uses, found as kind 'swap'.
+ * The slots' own uses decide whether they are alike; their loaded values' uses free them from
+ * the order only when each body tells the two apart both ways (each slot has a use the other
+ * lacks: an exchange would show), not when one slot's loaded value merely meets one more
+ * operation (clang strcmp's `test al,al` on the first string's byte only).
  */
 function reorderedUse(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArray<ReadonlySet<string>>, order: PassOrder, a: number, b: number): number | null {
-  if (!sameUses(o[a]!, o[b]!) || !sameUses(n[a]!, n[b]!)) return null;
-  if ([o[a]!, o[b]!, n[a]!, n[b]!].every(onlyCombined)) return null;
+  // The slots' own uses alike: what their loaded values meet may still tell them apart.
+  if (!sameUses(o[a]!, o[b]!, true) || !sameUses(n[a]!, n[b]!, true)) return null;
+  const combined = sameUses(o[a]!, o[b]!) && sameUses(n[a]!, n[b]!) && [o[a]!, o[b]!, n[a]!, n[b]!].every(onlyCombined);
+  if (combined || (apart(o[a]!, o[b]!) && apart(n[a]!, n[b]!))) return null;
   const [oa, ob, na, nb] = [order.old[a]!.get('use'), order.old[b]!.get('use'), order.new[a]!.get('use'), order.new[b]!.get('use')];
   if (oa === undefined || ob === undefined || na === undefined || nb === undefined || oa === ob || na === nb) return null;
   // The slot the old body used first, when the new body uses the other one first.
