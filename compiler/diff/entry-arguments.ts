@@ -72,7 +72,9 @@
  *
  * Two parameters used exactly alike but for the calls they are handed to, whose first calls
  * changed order (entry-args-alike `order2(a, b)` -> `order2(b, a)`, each handed in turn to
- * stamp()), are the same evidence (argument-uses.ts reorderedPass).
+ * stamp()), are the same evidence (argument-uses.ts reorderedPass). So are two whose values,
+ * or the values loaded through them, reach the other operand role of one operation (`*a -
+ * *b`, `x / y`'s dividend and divisor, the left of `<`; probe entry-args-loads).
  *
  * Not covered: two parameters used exactly alike with no call to order them (a symmetric
  * body); at -O0, an unchanged root's spills before its
