@@ -240,7 +240,9 @@ describe.skipIf(buildSkip !== undefined)(`parameters used alike, reordered${buil
     const dir = join(suite.dir(), `same${opt}`);
     const d = diffDlls(buildLayoutProbe(dir, 'entry-args-same', 1, tc, opt), buildLayoutProbe(dir, 'entry-args-same', 2, tc, opt));
     expect(changedVerdicts(d).filter((v) => !v.startsWith('hp_'))).toEqual(['diff: ENTRY_ARGUMENTS_CHANGED', 'diff_fix: hotpatchable', 'lt: ENTRY_ARGUMENTS_CHANGED', 'lt_fix: hotpatchable', 'put2: ENTRY_ARGUMENTS_CHANGED', 'put2_fix: hotpatchable', 'put: ENTRY_ARGUMENTS_CHANGED', 'put_fix: hotpatchable']);
-    for (const name of ['put', 'put2', 'diff']) expect(d.functions.find((f) => f.name === name)?.reason?.message).toContain('its new body uses arguments rcx and rdx alike, in the opposite order from its old body (its first use is of rdx where it was of rcx) (two parameters of one type reordered?)');
+    for (const name of ['put', 'put2']) expect(d.functions.find((f) => f.name === name)?.reason?.message).toContain('its new body uses arguments rcx and rdx alike, in the opposite order from its old body (its first use is of rdx where it was of rcx) (two parameters of one type reordered?)');
+    // Session 21: diff's two loaded values are the two operands of `sub`, which the uses now name: a swap of roles, not an order.
+    expect(d.functions.find((f) => f.name === 'diff')?.reason?.message).toMatch(/^its new body uses argument rdx as its old body used rcx \(.*the value loaded through it meeting sub \(operand 1\).*\) and rcx as it used rdx \(.*the value loaded through it meeting sub \(operand 2\)/);
   }, 60_000);
 });
 
@@ -254,5 +256,51 @@ describe.skipIf(skip !== undefined)(`parameters used alike, reordered, live unde
     const after = await patchedRound(h, await writeProbePackage(suite.dir(), presented, file, `entry-args-same${opt}-${tc}.hpk`), file);
     expect(after.startsWith(neu), 'the DLL itself now answers as v2').toBe(true);
     expect(after.slice(neu.length)).toBe('importer put = 2 1\nimporter put2 = 6 5\nimporter diff = -4\nimporter lt = 0\nimporter put_fix = 1 3\nimporter put2_fix = 5 7\nimporter diff_fix = 5\nimporter lt_fix = 1\n');
+  }, 120_000);
+});
+
+/**
+ * entry-args-loads (session 21): two parameters of one type whose values meet in one
+ * non-commutative operation, reordered (less `*a < *b`, less_at `a[i] < b[i]`, quot `x / y` in
+ * registers, mod `x % y`, udiv unsigned `x / y`, quotp `*a / *b`, shl2 `x << y`, pdiff `a - b`,
+ * subp `*a - *b`). Before, quot, mod and udiv were hotpatchable at every level by both
+ * compilers: the dividend is div's implicit rax, so only the divisor had a use and nothing
+ * moved between two tokens; live, the importer built against v1 got quot(7, 2) = 0, mod(7, 3)
+ * = 3, udiv(7, 2) = 0. The loads were refused only because the compilers read the other
+ * pointer first (the 'first' rule), which also refused sum_fix (`*a + *b` -> `*b + *a`, the
+ * same sum: every level) and clang's subp_fix (`*a - *b - 1`, computed as `*a + ~*b`, reads b
+ * first). Now each slot's uses say which operand role its value, or the value loaded through
+ * it, reaches (argument-uses.ts: `sub` operand 1 or 2, the dividend, the left of `<` as the
+ * compare's flag reader reads it), the swaps are refused as two slots that exchanged roles, and
+ * two slots whose loaded values only meet commutative operations are no longer ordered.
+ */
+const LOADS_V1 = 'importer less = 1\nimporter less_at = 1\nimporter quot = 3\nimporter quotp = 3\nimporter mod = 1\nimporter udiv = 3\nimporter shl2 = 12\nimporter pdiff = 2\nimporter subp = 5\nimporter sum_fix = 9\nimporter less_fix = 0\nimporter quot_fix = 3\nimporter subp_fix = 2\n';
+const LOADS_SWAPPED = ['less', 'less_at', 'mod', 'pdiff', 'quot', 'quotp', 'shl2', 'subp', 'udiv'];
+
+describe.skipIf(buildSkip !== undefined)(`parameters meeting in one non-commutative operation, reordered${buildSkip ? ` (skipped: ${buildSkip})` : ''}`, () => {
+  const OPTS = ['-O0', '-O1', '-O2', '-Os'] as const;
+  test.each(TOOLCHAINS.flatMap((tc) => OPTS.map((o) => [tc, o] as const)))('entry-args-loads (%s %s): the swaps refused ENTRY_ARGUMENTS_CHANGED as exchanged operand roles; the twins hotpatchable', (tc, opt) => {
+    const dir = join(suite.dir(), `loads${opt}`);
+    const d = diffDlls(buildLayoutProbe(dir, 'entry-args-loads', 1, tc, opt), buildLayoutProbe(dir, 'entry-args-loads', 2, tc, opt));
+    const verdicts = changedVerdicts(d).filter((v) => !v.startsWith('hp_'));
+    expect(verdicts).toEqual([...LOADS_SWAPPED.map((n) => `${n}: ENTRY_ARGUMENTS_CHANGED`), ...['less_fix', 'quot_fix', 'subp_fix', 'sum_fix'].map((n) => `${n}: hotpatchable`)].sort());
+    const msg = (name: string): string => d.functions.find((f) => f.name === name)?.reason?.message ?? '';
+    for (const name of LOADS_SWAPPED) expect(msg(name)).toMatch(/^its new body uses argument rdx as its old body used rcx \(.*\) and rcx as it used rdx \(.*\) \(two parameters of one type reordered\?\)/);
+    expect(msg('quot')).toContain('idiv (the dividend)');
+    expect(msg('subp')).toMatch(/the value loaded through it meeting sub \(operand [12]\)/);
+    expect(msg('less')).toMatch(/the value loaded through it meeting cmp \(left of [<>]\)/);
+  }, 60_000);
+});
+
+describe.skipIf(skip !== undefined)(`parameters meeting in one non-commutative operation, live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  test.each(TOOLCHAINS.flatMap((tc) => (['-O0', '-O2'] as const).map((o) => [tc, o] as const)))('entry-args-loads (%s %s): refused; carried anyway, the v1 importer gets each pair swapped; the twins give v2\'s answers', async (tc, opt) => {
+    const { h, neu, file, d } = await startImporterProbe(suite, 'entry-args-loads', 'entry-args-loads-importer', tc, opt);
+    expect(h.first.output.endsWith(LOADS_V1)).toBe(true);
+    expect(changedVerdicts(d).filter((v) => v.includes('ENTRY_ARGUMENTS_CHANGED'))).toEqual(LOADS_SWAPPED.map((n) => `${n}: ENTRY_ARGUMENTS_CHANGED`));
+    const presented = withoutEntryArgumentRule(d);
+    expect(presented.functions.filter((f) => f.verdict === 'refused'), 'nothing else refuses the pair').toEqual([]);
+    const after = await patchedRound(h, await writeProbePackage(suite.dir(), presented, file, `entry-args-loads${opt}-${tc}.hpk`), file);
+    expect(after.startsWith(neu), 'the DLL itself now answers as v2').toBe(true);
+    expect(after.slice(neu.length)).toBe('importer less = 0\nimporter less_at = 0\nimporter quot = 0\nimporter quotp = 0\nimporter mod = 3\nimporter udiv = 0\nimporter shl2 = 16\nimporter pdiff = -2\nimporter subp = -5\nimporter sum_fix = 9\nimporter less_fix = 1\nimporter quot_fix = 4\nimporter subp_fix = 1\n');
   }, 120_000);
 });

@@ -7,7 +7,8 @@
  */
 import { Mnemonic } from 'iced-x86';
 import { describe, expect, test } from 'vitest';
-import { describeUseMove, movedUses } from './argument-uses.ts';
+import { describeUseMove } from './argument-use-names.ts';
+import { movedUses } from './argument-uses.ts';
 
 const sets = (...xs: string[][]): Array<Set<string>> => [0, 1, 2, 3].map((k) => new Set(xs[k] ?? []));
 const ST = ['gst+0x0:4', 'gst+0x4:4'];
@@ -71,5 +72,32 @@ describe('moved argument uses', () => {
     expect(movedUses(sets(['gst+0x0:4'], ['gst+0x0:4']), sets(['gst+0x0:4'], ['gst+0x4:4']), undefined, { old: at(4, 9), new: at(9, 4) })).toBeNull();
     // Only handed on: the calls' order (kind 'order') decides, not this.
     expect(movedUses(sets(['call@0'], ['call@0']), sets(['call@0'], ['call@0']), undefined, { old: at(4, 9), new: at(9, 4) })).toBeNull();
+  });
+
+  test('loaded values: roles that changed places are a swap; loads meeting only commutative operations are not ordered, loads in a role or stored are', () => {
+    const at = (...xs: number[]): Array<Map<string, number>> => [0, 1, 2, 3].map((k) => new Map(xs[k] === undefined ? [] : [['use', xs[k]!]]));
+    const [SUB0, SUB1, ADD] = [`gvm${Mnemonic.Sub}@0`, `gvm${Mnemonic.Sub}@1`, `gvm${Mnemonic.Add}`];
+    // subp(a, b) { return *a - *b; } -> subp(b, a), read in the same order: the minuend moved from rcx to rdx.
+    const m = movedUses(sets(['gld+0x0:4', SUB0], ['gld+0x0:4', SUB1]), sets(['gld+0x0:4', SUB1], ['gld+0x0:4', SUB0]), undefined, { old: at(4, 9), new: at(4, 9) });
+    expect(m).toMatchObject({ kind: 'swap', a: 0, b: 1 });
+    expect(describeUseMove(m!)).toBe('uses argument rdx as its old body used rcx (the value loaded through it meeting sub (operand 1)) and rcx as it used rdx (the value loaded through it meeting sub (operand 2)) (two parameters of one type reordered?)');
+    // sum_fix: `*a + *b` -> `*b + *a`, read in the other order: the same sum.
+    const sum = sets(['gld+0x0:4', ADD], ['gld+0x0:4', ADD]);
+    expect(movedUses(sum, sum, undefined, { old: at(4, 9), new: at(9, 4) })).toBeNull();
+    // Loads whose values were not seen meeting anything, or are stored (`mov [r8],eax`), still keep their order.
+    const bare = sets(['gld+0x0:4'], ['gld+0x0:4']);
+    expect(movedUses(bare, bare, undefined, { old: at(4, 9), new: at(9, 4) })).toMatchObject({ kind: 'first' });
+    const stored = sets(['gld+0x0:4', `gvm${Mnemonic.Mov}@1`], ['gld+0x0:4', `gvm${Mnemonic.Mov}@1`]);
+    expect(movedUses(stored, stored, undefined, { old: at(4, 9), new: at(9, 4) })).toMatchObject({ kind: 'first' });
+    // clang -O2 scmp(a, b) (strcmp) -> scmp(b, a): only one slot's loaded value meets a `test`; the loads alike otherwise keep their order (no swap can be seen).
+    const TEST = `gvm${Mnemonic.Test}`;
+    const EQ = `gvm${Mnemonic.Cmp}<6>`;
+    expect(movedUses(sets(['gld+0x0:1', TEST, EQ], ['gld+0x0:1', EQ]), sets(['gld+0x0:1', EQ], ['gld+0x0:1', TEST, EQ]), undefined, { old: at(0, 16), new: at(16, 0) })).toMatchObject({ kind: 'first' });
+    // clang's subp_fix (`*a - *b` -> `*a + ~*b`, b read first): each body tells the loaded values apart, and no role moved between them.
+    expect(movedUses(sets(['gld+0x0:4', SUB0], ['gld+0x0:4', SUB1]), sets(['gld+0x0:4', ADD], ['gld+0x0:4', `gvm${Mnemonic.Not}@0`]), undefined, { old: at(0, 3), new: at(3, 0) })).toBeNull();
+    // A compare named by its relation: `cmp ecx,edx; setl` gives rcx `<13>` (left of <), rdx `<16>` (left of >).
+    const CMP = (c: number): string => `gvm${Mnemonic.Cmp}<${c}>`;
+    expect(describeUseMove(movedUses(sets(['gld+0x0:4', CMP(13)], ['gld+0x0:4', CMP(16)]), sets(['gld+0x0:4', CMP(16)], ['gld+0x0:4', CMP(13)]))!)).toContain('(the value loaded through it meeting cmp (left of <))');
+    expect(describeUseMove(movedUses(sets([`gm${Mnemonic.Idiv}@d`], [`gm${Mnemonic.Idiv}@0`]), sets([`gm${Mnemonic.Idiv}@0`], [`gm${Mnemonic.Idiv}@d`]))!)).toBe('uses argument rdx as its old body used rcx (idiv (the dividend)) and rcx as it used rdx (idiv (operand 1)) (two parameters of one type reordered?)');
   });
 });

@@ -12,6 +12,13 @@
  * chain (`mov eax,[c]; add eax,edx`) is followed too, for two uses only: returned (`dret`, the
  * running value of the result: gcc -O0 `mix`, whose other terms' own uses are `add`s as well)
  * and a memory access through it (`d` + the access: gcc -O0 `copyn`'s `add rax,rdx` = dst + i).
+ * A value loaded through a slot (`mov eax,[rcx]`, or a memory operand: `sub eax,[rdx]`) is
+ * followed as far as the operation it meets, whose role it names (`gvm<sub>@1`, the
+ * subtrahend); so is the implicit dividend of `div`/`idiv` (`@d`), and a compare's operands are
+ * named by the relation its flag reader tests (`cmp a,b; jl` and `cmp b,a; jg` alike): two
+ * parameters of one type reordered in `*a - *b`, `x / y`, `*a < *b` exchange those tokens
+ * whatever order the compiler reads them in (probe entry-args-loads). Commutative operations
+ * (add, imul, and, or, xor, test, e/ne compares) carry no role.
  *
  * For entry-arguments.ts, the body alone then shows parameters whose meaning moved while the
  * registers and their pointer/integer roles stayed (issue #14, probe entry-args-params):
@@ -78,6 +85,12 @@ interface UseInsn {
   readonly spillUses: ReadonlyArray<readonly [number, string]>;
   /** Registers an arithmetic instruction reads and writes as its destination (`add eax,edx`'s eax): what they hold after it is computed from what they held. */
   readonly accum: number;
+  /** A load: register `loadDst` now holds a value read through register `loadBase` (`mov eax,[rcx+0x4]`), or -1. */
+  readonly loadDst: number;
+  readonly loadBase: number;
+  /** The condition the instruction reads the flags with (`jl`, `setg`, `cmovb`: iced ConditionCode, 0 none), and whether it writes them. */
+  readonly cond: number;
+  readonly flags: boolean;
 }
 
 /**
@@ -143,6 +156,8 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
   let spillWrites = 0;
   let spillDst = -1;
   let spillSrc = -1;
+  let loadDst = -1;
+  let loadBase = -1;
   const accum = ACCUMULATES.has(mn) && insn.opCount >= 1 && insn.opCount <= 2 && insn.opKind(0) === OpKind.Register && locOf(insn.op0Register) >= 0 ? 1 << locOf(insn.op0Register) : 0;
   try {
     for (let i = 0; i < insn.opCount; i++) {
@@ -177,6 +192,9 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
         }
         const acc = `${accessName(info.opAccess(i))}`;
         const size = MemorySizeExt.size(insn.memorySize);
+        // What a value read through the base meets: a load into a register is followed (loadDst), a memory operand of arithmetic is its operand.
+        if (b >= 0 && b !== RSP && acc === 'ld' && i === 1 && COPIES.has(mn) && insn.opKind(0) === OpKind.Register && locOf(insn.op0Register) >= 0) [loadDst, loadBase] = [locOf(insn.op0Register), b];
+        else if (b >= 0 && b !== RSP && acc !== 'st' && !COPIES.has(mn)) uses.push([b, `v${operandToken(image, insn, i)}`]);
         if (b >= 0 && b !== RSP) uses.push([b, `${acc}${signed(d)}:${size}${x >= 0 ? 'x' : ''}`]);
         if (x >= 0) uses.push([x, `ix${s}:${acc}:${size}`]);
         continue;
@@ -195,6 +213,8 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
       if (zeroing) continue;
       if (a === OpAccess.Read || a === OpAccess.CondRead || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) uses.push([loc, operandToken(image, insn, i)]);
     }
+    // The dividend of `div`/`idiv` is implicit (rax, after `cdq` or a zeroed rdx): its operand is the divisor (`@0`).
+    if ((mn === Mnemonic.Idiv || mn === Mnemonic.Div) && insn.opCount === 1) uses.push([RAX, `m${mn}@d`]);
     // Implicit writes (`cqo`, `mul`'s rdx, a call's rax): what they leave is not the argument.
     for (const u of info.usedRegisters()) {
       const loc = locOf(u.register);
@@ -208,7 +228,8 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
   if (copyDst >= 0) writes |= 1 << copyDst;
   const direct = flow === FlowControl.Call || flow === FlowControl.UnconditionalBranch || flow === FlowControl.ConditionalBranch;
   const target = direct && insn.opCount > 0 && (insn.opKind(0) === OpKind.NearBranch64 || insn.opKind(0) === OpKind.NearBranch32) ? Number(insn.nearBranchTarget) : -1;
-  return { next: rva + length, flow, target, uses, writes, copyDst, copySrc, spillWrites, spillDst, spillSrc, spillUses, accum: accum >>> 0 };
+  if (loadDst >= 0) writes |= 1 << loadDst;
+  return { next: rva + length, flow, target, uses, writes, copyDst, copySrc, spillWrites, spillDst, spillSrc, spillUses, accum: accum >>> 0, loadDst, loadBase, cond: insn.conditionCode, flags: insn.rflagsModified !== 0 };
 }
 
 /**
@@ -227,6 +248,40 @@ function handedRegisters(m: number, s: number): number {
   return m;
 }
 
+/** Compares whose operand order the flag reader's condition can undo: `cmp a,b; jl` is `cmp b,a; jg`. */
+const COMPARES = [Mnemonic.Cmp, Mnemonic.Comisd, Mnemonic.Comiss, Mnemonic.Ucomisd, Mnemonic.Ucomiss, Mnemonic.Vcomisd, Mnemonic.Vcomiss, Mnemonic.Vucomisd, Mnemonic.Vucomiss];
+const COMPARE_TOKEN = new RegExp(`m(${COMPARES.join('|')})@([01])`);
+/** The condition read with the operands of a compare exchanged (iced ConditionCode: b<->a, ae<->be, l<->g, ge<->le), or -1 when it has no mirror (o, s, p); e and ne are their own. */
+const MIRRORED = new Map<number, number>([[3, 8], [8, 3], [4, 7], [7, 4], [13, 16], [16, 13], [14, 15], [15, 14], [5, 5], [6, 6]]);
+/** Instructions looked at after a compare for the one that reads its flags. */
+const READER_REACH = 4;
+
+/**
+ * Each compare's operand tokens (`m<cmp>@0`, `m<cmp>@1`) named by the relation the value is
+ * on the left of, as the flag reader after it (in the straight line, before the flags are
+ * written again) reads it: `cmp ecx,edx; setl` gives rcx `m<cmp><13>` (left of `<`) and rdx
+ * `m<cmp><16>` (left of `>`), the same tokens as `cmp edx,ecx; setg`, so a compiler choosing
+ * the other operand order tells nothing, while `a < b` -> `b < a` exchanges the tokens. A
+ * compare whose reader is not found keeps its position, with nothing after it.
+ */
+function compareConditions(code: Map<number, UseInsn>): void {
+  for (const [rva, e] of code) {
+    if (!e.uses.some(([, t]) => COMPARE_TOKEN.test(t)) && !e.spillUses.some(([, t]) => COMPARE_TOKEN.test(t))) continue;
+    let cond = 0;
+    let x = code.get(e.next);
+    for (let k = 0; k < READER_REACH && x !== undefined; k++) {
+      if (x.cond !== 0) cond = x.cond;
+      if (x.cond !== 0 || x.flags || x.flow !== FlowControl.Next) break;
+      x = code.get(x.next);
+    }
+    const name = (t: string): string => t.replace(COMPARE_TOKEN, (all, mn: string, pos: string) => {
+      const c = pos === '0' ? cond : (MIRRORED.get(cond) ?? -1);
+      return cond === 0 ? all : c < 0 ? `${all}<${cond}>` : `m${mn}<${c}>`;
+    });
+    code.set(rva, { ...e, uses: e.uses.map(([l, t]) => [l, name(t)] as const), spillUses: e.spillUses.map(([l, t]) => [l, name(t)] as const) });
+  }
+}
+
 /**
  * Where one slot's value is: the registers holding it (`regs`, a bit per location), the frame
  * slots (`frame`, by the SpillSlots numbering), and the registers holding a value an arithmetic
@@ -236,11 +291,13 @@ interface SlotHeld {
   readonly regs: number;
   readonly frame: number;
   readonly chain: number;
+  /** Registers holding a value loaded through the slot's (`mov eax,[rcx]`): where it goes tells `*a - *b` from `*b - *a`. */
+  readonly loaded: number;
 }
 
 /** Two paths meeting: what both hold. */
-const meetHeld = (x: SlotHeld, y: SlotHeld): SlotHeld => ({ regs: (x.regs & y.regs) >>> 0, frame: (x.frame & y.frame) >>> 0, chain: (x.chain & y.chain) >>> 0 });
-const sameHeld = (x: SlotHeld, y: SlotHeld): boolean => x.regs === y.regs && x.frame === y.frame && x.chain === y.chain;
+const meetHeld = (x: SlotHeld, y: SlotHeld): SlotHeld => ({ regs: (x.regs & y.regs) >>> 0, frame: (x.frame & y.frame) >>> 0, chain: (x.chain & y.chain) >>> 0, loaded: (x.loaded & y.loaded) >>> 0 });
+const sameHeld = (x: SlotHeld, y: SlotHeld): boolean => x.regs === y.regs && x.frame === y.frame && x.chain === y.chain && x.loaded === y.loaded;
 
 /** Where a slot's value is after instruction `e`, which writes the locations `kill` (a call's volatile registers included). */
 function stepHeld(h: SlotHeld, e: UseInsn, kill: number): SlotHeld {
@@ -254,6 +311,8 @@ function stepHeld(h: SlotHeld, e: UseInsn, kill: number): SlotHeld {
     regs: ((h.regs & ~kill) | (from ? 1 << e.copyDst : 0)) >>> 0,
     frame: ((h.frame & ~e.spillWrites) | (spilled ? 1 << e.spillDst : 0)) >>> 0,
     chain: (((h.chain | (h.regs & e.accum)) & ~(kill & ~e.accum)) | (carried ? 1 << e.copyDst : 0)) >>> 0,
+    // A loaded value: arithmetic on it as its destination keeps it (`(*a + 1) - (*b + 1)`), a copy carries it, any other write ends it; a load through the slot's register, or a sum of it (gcc -O0 `add rax,rdx; mov edx,[rax]`: a[i]), starts one.
+    loaded: ((h.loaded & ~(kill & ~e.accum)) | (e.copySrc >= 0 && e.spillDst < 0 && e.spillSrc < 0 && (h.loaded & (1 << e.copySrc)) !== 0 ? 1 << e.copyDst : 0) | (e.loadDst >= 0 && ((h.regs | h.chain) & (1 << e.loadBase)) !== 0 ? 1 << e.loadDst : 0)) >>> 0,
   };
 }
 
@@ -269,6 +328,7 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo): ArgumentUses {
   const code = new Map<number, UseInsn>();
   const spill = spillSlots();
   decodeEach(image, f.decoded.insns, (insn, d) => code.set(d.rva, useInsnOf(image, insn, d.rva, d.length, d.flow, spill)));
+  compareConditions(code);
   const tables = new Map<number, readonly number[]>(f.decoded.jumpTables.map((t) => [t.jumpRva, t.targets]));
   const out = [0, 1, 2, 3].map(() => new Set<string>());
   const passedAt = [0, 1, 2, 3].map(() => new Map<string, number>());
@@ -281,7 +341,7 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo): ArgumentUses {
   };
   // State: where each slot's value is (SlotHeld), at each instruction reached.
   const seen = new Map<number, readonly SlotHeld[]>();
-  const work: Array<readonly [number, readonly SlotHeld[]]> = [[f.entry, SLOT_GPR.map((g, k) => ({ regs: ((1 << g) | (1 << (XMM + k))) >>> 0, frame: 0, chain: 0 }))]];
+  const work: Array<readonly [number, readonly SlotHeld[]]> = [[f.entry, SLOT_GPR.map((g, k) => ({ regs: ((1 << g) | (1 << (XMM + k))) >>> 0, frame: 0, chain: 0, loaded: 0 }))]];
   const passed = (held: readonly SlotHeld[], tail: boolean, from: number): void => {
     held.forEach((h, s) => {
       const m = handedRegisters(h.regs, s);
@@ -308,9 +368,11 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo): ArgumentUses {
         held = merged;
       }
       seen.set(rva, held);
-      if (held.every((h) => h.regs === 0 && h.frame === 0 && h.chain === 0)) break;
+      if (held.every((h) => h.regs === 0 && h.frame === 0 && h.chain === 0 && h.loaded === 0)) break;
       at = rva;
       for (const [loc, t] of e.uses) held.forEach((h, s) => (h.regs & (1 << loc)) !== 0 && add(s, `${loc >= XMM ? 'x' : 'g'}${t}`));
+      // A value loaded through a slot: the operand role it meets (`gvm<sub>@1`: the subtrahend; `gvx`: a value loaded into an xmm register, through the slot's general register all the same).
+      for (const [loc, t] of e.uses) if (!t.startsWith('v')) held.forEach((h, s) => (h.loaded & (1 << loc)) !== 0 && add(s, `gv${loc >= XMM ? 'x' : ''}${t}`));
       // An access through a sum of a slot's value (gcc -O0 `add rax,rdx; movzx edx,byte [rax]`: dst + i) is that pointer's access too.
       for (const [loc, t] of e.uses) if (MEMORY_USE.test(t)) held.forEach((h, s) => (h.chain & (1 << loc)) !== 0 && add(s, `d${t}`));
       for (const [slot, t] of e.spillUses) held.forEach((h, s) => (h.frame & (1 << slot)) !== 0 && add(s, t));
@@ -379,28 +441,55 @@ function reorderedPass(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArray<R
 }
 
 const besidesCallsAndReturn = (x: ReadonlySet<string>): string[] => [...x].filter((t) => !handedOn(t) && t !== 'ret').sort();
-/** Whether two slots' uses other than being handed on or returned are the same, and some. */
-const sameUses = (x: ReadonlySet<string>, y: ReadonlySet<string>): boolean => {
-  const [a, b] = [besidesCallsAndReturn(x), besidesCallsAndReturn(y)];
+/** A use of a value loaded through the slot (`gvm<sub>@1`), not of the slot's own value. */
+const ofLoaded = (t: string): boolean => /^[gx]v/.test(t);
+/** Whether two slots' uses other than being handed on or returned (and, `own`, other than those of values loaded through them) are the same, and some. */
+const sameUses = (x: ReadonlySet<string>, y: ReadonlySet<string>, own = false): boolean => {
+  const [a, b] = [besidesCallsAndReturn(x), besidesCallsAndReturn(y)].map((u) => (own ? u.filter((t) => !ofLoaded(t)) : u)) as [string[], string[]];
   return a.length > 0 && a.length === b.length && a.every((t, i) => t === b[i]);
 };
+/** Whether each of two slots has a use the other lacks: a swap of them would exchange those (kind 'swap' decides). */
+const apart = (x: ReadonlySet<string>, y: ReadonlySet<string>): boolean => minus(x, y).size > 0 && minus(y, x).size > 0;
 
 /**
  * Two slots a < b whose uses cannot be told apart (the same, but for calls they are handed to
  * and a -O0 pointer left in rax at the return, in each body), first used in the other order:
  * `put(a, b) { *a = 1; *b = 2; }` -> `put(b, a)` stores through rdx first where it stored
- * through rcx first; `diff(a, b) { return *a - *b; }` -> `diff(b, a)` loads through rdx first
- * (probe entry-args-same). Which register's value goes where is what the tokens leave out, and
- * the order of two stores through pointers that may alias is the source order; a fix that only
- * reorders two such uses is refused with them.
+ * through rcx first (probe entry-args-same). Which register's value goes where is what the
+ * tokens leave out, and the order of two stores through pointers that may alias is the source
+ * order; a fix that only reorders two such uses is refused with them. Two slots whose uses are
+ * loads whose values meet only commutative operations (`*a + *b` -> `*b + *a`, probe
+ * entry-args-loads sum_fix) are not ordered: reading the other first means the same. Loaded
+ * values that meet an operation in a role (`*a - *b`, `*a < *b`, `*a / *b`) have tokens that
+ * name it (`gvm<sub>@0`), so a swap of those is an exchange of uses, found as kind 'swap'.
+ * The slots' own uses decide whether they are alike; their loaded values' uses free them from
+ * the order only when each body tells the two apart both ways (each slot has a use the other
+ * lacks: an exchange would show), not when one slot's loaded value merely meets one more
+ * operation (clang strcmp's `test al,al` on the first string's byte only).
  */
 function reorderedUse(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArray<ReadonlySet<string>>, order: PassOrder, a: number, b: number): number | null {
-  if (!sameUses(o[a]!, o[b]!) || !sameUses(n[a]!, n[b]!)) return null;
+  // The slots' own uses alike: what their loaded values meet may still tell them apart.
+  if (!sameUses(o[a]!, o[b]!, true) || !sameUses(n[a]!, n[b]!, true)) return null;
+  const combined = sameUses(o[a]!, o[b]!) && sameUses(n[a]!, n[b]!) && [o[a]!, o[b]!, n[a]!, n[b]!].every(onlyCombined);
+  if (combined || (apart(o[a]!, o[b]!) && apart(n[a]!, n[b]!))) return null;
   const [oa, ob, na, nb] = [order.old[a]!.get('use'), order.old[b]!.get('use'), order.new[a]!.get('use'), order.new[b]!.get('use')];
   if (oa === undefined || ob === undefined || na === undefined || nb === undefined || oa === ob || na === nb) return null;
   // The slot the old body used first, when the new body uses the other one first.
   return oa < ob !== na < nb ? (oa < ob ? a : b) : null;
 }
+
+/** A load through a slot (`gld+0x0:4`, `gix4:ld:4`), or its loaded value met by a commutative operation (`gvm<add>`), first or as its running value. */
+const ORDER_FREE = /^[gx](ld[+-]0x|ix\d+:ld:|vx?m\d+(?![\d@<]))/;
+/**
+ * Whether a slot's uses (besides calls and the return) are loads whose values only meet
+ * commutative operations, some of them: `*a + *b` -> `*b + *a` reads the other pointer first,
+ * and means the same. Stores are ordered (the pointers may alias), and so is a loaded value
+ * stored, compared, or on one side of `sub`: those tokens are not order-free.
+ */
+const onlyCombined = (x: ReadonlySet<string>): boolean => {
+  const u = besidesCallsAndReturn(x);
+  return u.every((t) => ORDER_FREE.test(t)) && u.some((t) => /^[gx]vx?m/.test(t));
+};
 
 /** Slot k's register as the uses of old and new bodies show it: only general-register uses, only xmm ones, or both. */
 function slotNames(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArray<ReadonlySet<string>>): string[] {
@@ -445,47 +534,6 @@ export function movedUses(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArra
   }
   return from === last ? null : { names: slotNames(o, n), kind: 'shift', from, last, uses: [...minus(o[last]!, o[last - 1]!)].sort() };
 }
-
-/** The move in words, for ENTRY_ARGUMENTS_CHANGED. */
-export function describeUseMove(m: UseMove): string {
-  const show = (uses: readonly string[]): string => uses.slice(0, 4).map(tokenName).join(', ');
-  if (m.kind === 'order') {
-    const [a, b] = [m.names[m.a]!, m.names[m.b]!];
-    return `hands arguments ${a} and ${b} on as argument ${m.k + 1} of its calls in the opposite order from its old body, and uses them alike otherwise (two parameters of one type reordered?)`;
-  }
-  if (m.kind === 'first') {
-    const [a, b] = [m.names[m.a]!, m.names[m.b]!];
-    const [was, now] = m.oldFirst === m.a ? [a, b] : [b, a];
-    return `uses arguments ${a} and ${b} alike, in the opposite order from its old body (its first use is of ${now} where it was of ${was}) (two parameters of one type reordered?)`;
-  }
-  if (m.kind === 'swap') {
-    const [a, b] = [m.names[m.a]!, m.names[m.b]!];
-    return `uses argument ${b} as its old body used ${a} (${show(m.usesA)}) and ${a} as it used ${b} (${show(m.usesB)}) (two parameters of one type reordered?)`;
-  }
-  const moved = m.names.slice(m.from, m.last).map((s, k) => `${s} as its old body used ${m.names[m.from + k + 1]!}`).join(', ');
-  return `no longer uses argument ${m.names[m.last]!} (its old body's ${show(m.uses)}) and uses ${moved} (a parameter before it removed?)`;
-}
-
-/** A use token in words: `a store through it at +0x8 (8 bytes)`, `imul by 100`. */
-function tokenName(t: string): string {
-  if (t.startsWith('call@') || t.startsWith('jmp@')) return `passed on as argument ${Number(t.slice(t.indexOf('@') + 1)) + 1} of a ${t.startsWith('call') ? 'call' : 'tail jump'}`;
-  if (t === 'ret') return 'returned';
-  if (t === 'dret') return 'returned as the running value of arithmetic on it';
-  if (t.startsWith('d')) return tokenName(`g${t.slice(1)}`).replace(' through it ', ' through a sum of it ');
-  const body = t.slice(1);
-  const float = t.startsWith('x') ? ' (as a float)' : '';
-  const mem = /^(ld|st|rw)([+-]0x[0-9a-f]+):(\d+)/.exec(body);
-  if (mem !== null) return `${mem[1] === 'ld' ? 'a load' : mem[1] === 'st' ? 'a store' : 'a read-modify-write'} through it at ${mem[2]!} (${mem[3]!} bytes)`;
-  const ix = /^ix(\d+):(ld|st|rw):(\d+)/.exec(body);
-  if (ix !== null) return `an index scaled by ${ix[1]!} (${ix[2] === 'ld' ? 'load' : ix[2] === 'st' ? 'store' : 'read-modify-write'}, ${ix[3]!} bytes)`;
-  if (body.startsWith('mul')) return `lea multiplying it by ${/^mul(\d+)/.exec(body)?.[1] ?? '?'}`;
-  if (body.startsWith('lea')) return 'an address computed from it (lea)';
-  const mn = /^m(\d+)/.exec(body);
-  const name = mn === null ? 'an instruction' : String((Mnemonic as unknown as Record<number, string>)[Number(mn[1])] ?? 'an instruction').toLowerCase();
-  const imm = /#(-?\d+)/.exec(body);
-  return `${name}${imm !== null ? ` by ${imm[1]!}` : body.includes('=') ? ' with a constant' : ''}${float}`;
-}
-
 
 /**
  * The general register `insn` moves by a constant and leaves every other alone (`add rcx,0x10`,

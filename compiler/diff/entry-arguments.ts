@@ -72,7 +72,9 @@
  *
  * Two parameters used exactly alike but for the calls they are handed to, whose first calls
  * changed order (entry-args-alike `order2(a, b)` -> `order2(b, a)`, each handed in turn to
- * stamp()), are the same evidence (argument-uses.ts reorderedPass).
+ * stamp()), are the same evidence (argument-uses.ts reorderedPass). So are two whose values,
+ * or the values loaded through them, reach the other operand role of one operation (`*a -
+ * *b`, `x / y`'s dividend and divisor, the left of `<`; probe entry-args-loads).
  *
  * Not covered: two parameters used exactly alike with no call to order them (a symmetric
  * body); at -O0, an unchanged root's spills before its
@@ -87,7 +89,8 @@ import { absTarget, sectionAt } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { reorderedArguments } from './argument-permutation.ts';
-import { argumentUses, describeUseMove, handsArgumentsTo, movedUses } from './argument-uses.ts';
+import { describeUseMove } from './argument-use-names.ts';
+import { argumentUses, handsArgumentsTo, movedUses } from './argument-uses.ts';
 import { ArgumentRoles, describeRoleChange, roleChanges, type RoleChange } from './argument-roles.ts';
 import { calleesOf, ClobberSets } from './call-graph-clobbers.ts';
 import { Liveness } from './caller-registers.ts';
