@@ -33,6 +33,10 @@
  * - bitfield-immediate-wide (clang -O1/-O2/-Os): a 64-bit word stored as `movabs rax,imm64;
  *   mov [rcx],rax`, fields swapped: no `mov [m],imm`, hotpatchable; carried, neither line.
  *   Now the imm64 counts as the stored immediate. Twin bitfield-immediate-wide-fix.
+ * - bitfield-immediate-second (clang -O1/-O2/-Os): the bit-field word after a 32-bit field,
+ *   the struct stored as one qword, unpack loading the word at +4 alone: no displacement in
+ *   common, hotpatchable; carried, neither line. Now a qword store also stores its high dword
+ *   at +4. Twin bitfield-immediate-second-fix.
  * - bitfield-fill (gcc -O2, clang -O2): a field set to all ones by a lone `or byte [rcx],0x7`
  *   (several bits: neither a bit-field store nor a one-bit flag), fields swapped; hotpatchable,
  *   carried the patched process misreads it. Now refused (compiler/diff/bitfield-fills.ts).
@@ -230,6 +234,27 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-immediate-wide-fix.dll', `bitfield-immediate-wide-fix-${tc}${opt}.hpk`);
     // init ran once before the patch: tag's low byte 0x9a, read by v2's formula (3*100 + 11*3 + 1 + 154).
     expect(await patchedRound(h, pkg, 'bitfield-immediate-wide-fix.dll')).toBe('unpack() = 488\n');
+  }, 120_000);
+
+  test.each(WIDE)('bitfield-immediate-second (%s %s): the bit-field word after a 32-bit field, stored in one qword, read alone at +4, its fields swapped; refused; carried anyway, the patched process prints neither version', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-immediate-second', tc, opt);
+    expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
+    expect(d.functions.find((f) => f.name === 'init')?.reason?.message).toMatch(/^it stores the word at \+0x4 as one immediate with other bits than its old body \(old 0x15b; new 0x16b\)/);
+    const before = liftRule(d, CODE);
+    expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-immediate-second.dll', `bitfield-immediate-second-${tc}${opt}.hpk`);
+    const after = await patchedRound(h, pkg, 'bitfield-immediate-second.dll');
+    expect(after).not.toBe(neu);
+    expect(after).not.toBe(old);
+  }, 120_000);
+
+  test.each(WIDE)('bitfield-immediate-second-fix (%s %s): another level in the qword, the layout stays: hotpatchable, and patched live the new unpack reads the old level', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-immediate-second-fix', tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual(['init: hotpatchable', 'unpack: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-immediate-second-fix.dll', `bitfield-immediate-second-fix-${tc}${opt}.hpk`);
+    // init ran once before the patch: level 11, read by v2's formula (3*100 + 11*3 + 1).
+    expect(await patchedRound(h, pkg, 'bitfield-immediate-second-fix.dll')).toBe('unpack() = 334\n');
   }, 120_000);
 
   const FILL: ReadonlyArray<readonly [Toolchain, string]> = [['gcc', '-O2'], ['clang', '-O2']];

@@ -20,7 +20,8 @@
  * stored at +0 and read through niche bits). A move that also changes a field's value
  * (probe bitfield-immediate-revalue) is a move too when the reader's moved groups are the same
  * widths over the same bits (permuted, below). A 64-bit word is stored from a register loaded
- * with the imm64 (probe bitfield-immediate-wide): such constants count as immediates. Not
+ * with the imm64 (probe bitfield-immediate-wide): such constants count as immediates, and a
+ * qword also stores the dword at +4 (probe bitfield-immediate-second). Not
  * seen: a word stored with several immediates (two byte halves, or built in steps), and
  * clang -O0's compound literal built on the stack and copied. Twins bitfield-immediate-fix (a
  * flag set in a new bit, unpack decoding the same groups with another formula),
@@ -59,7 +60,12 @@ function immediateStores(image: Uint8Array, f: FunctionInfo, word?: WordOf): Map
     }
     if (step.barrier) held.clear();
     if (stored === undefined || st === null || st.disp < 0 || bits === 0) return;
-    out.set(st.disp, (out.get(st.disp) ?? new Set<bigint>()).add(BigInt.asUintN(bits, stored)));
+    const add = (disp: number, v: bigint): void => void out.set(disp, (out.get(disp) ?? new Set<bigint>()).add(v));
+    add(st.disp, BigInt.asUintN(bits, stored));
+    // A qword stored whole also stores the dword at +4, which readers load alone (a bit-field
+    // word after a 32-bit field, the struct assigned at once: probe bitfield-immediate-second,
+    // `movabs rax,0x16b00000000; mov [rcx],rax`, read as `mov eax,[rcx+4]`).
+    if (bits === 64) add(st.disp + 4, BigInt.asUintN(32, BigInt.asUintN(64, stored) >> 32n));
   });
   return out;
 }
