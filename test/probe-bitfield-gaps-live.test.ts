@@ -25,6 +25,22 @@
  *   refused (compiler/diff/bitfield-immediates.ts: the immediate replaced, linked to unpack's
  *   moved bit groups). Its twin bitfield-immediate-fix (init also sets a new flag, unpack's
  *   formula changes over the same bits) stays hotpatchable and prints v2 live.
+ * - bitfield-immediate-revalue (gcc -O1, clang -O1/-O2): as bitfield-immediate-reorder, and the
+ *   move also changes level's value (11 -> 12), so the old immediate read through the old
+ *   groups no longer gave the new one's values: hotpatchable, carried the patched process
+ *   prints neither line. Now refused (the reader's moved groups are the same widths over the
+ *   same bits). Twin bitfield-immediate-revalue-fix (another level, layout kept) hotpatchable.
+ * - bitfield-immediate-wide (clang -O1/-O2/-Os): a 64-bit word stored as `movabs rax,imm64;
+ *   mov [rcx],rax`, fields swapped: no `mov [m],imm`, hotpatchable; carried, neither line.
+ *   Now the imm64 counts as the stored immediate. Twin bitfield-immediate-wide-fix.
+ * - bitfield-immediate-second (clang -O1/-O2/-Os): the bit-field word after a 32-bit field,
+ *   the struct stored as one qword, unpack loading the word at +4 alone: no displacement in
+ *   common, hotpatchable; carried, neither line. Now a qword store also stores its high dword
+ *   at +4. Twin bitfield-immediate-second-fix.
+ * - bitfield-fill (gcc -O2, clang -O2): a field set to all ones by a lone `or byte [rcx],0x7`
+ *   (several bits: neither a bit-field store nor a one-bit flag), fields swapped; hotpatchable,
+ *   carried the patched process misreads it. Now refused (compiler/diff/bitfield-fills.ts).
+ *   Twin bitfield-fill-fix (the same fill, other changes) hotpatchable.
  * - bitfield-rotate (gcc -O2, clang -O1/-O2): three 4-bit fields rotate inside one
  *   read-modify-write, equal constant sets in both bodies (not a swap of two): hotpatchable
  *   before (gcc -O2's load went through a copied base, `mov rax,rcx`, so the store looked whole
@@ -172,6 +188,96 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     expect(changedVerdicts(d)).toEqual(['init: hotpatchable', 'unpack: hotpatchable']);
     const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-immediate-fix.dll', `bitfield-immediate-fix-${tc}${opt}.hpk`);
     expect(await patchedRound(h, pkg, 'bitfield-immediate-fix.dll')).toBe(neu);
+  }, 120_000);
+
+  test.each(IMMEDIATE)('bitfield-immediate-revalue (%s %s): the fields swapped AND a value changed in the one immediate; writer and reader refused; carried anyway, the patched process prints neither version', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-immediate-revalue', tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
+    expect(d.functions.find((f) => f.name === 'init')?.reason?.message).toMatch(/^it stores the word at \+0x0 as one immediate with other bits than its old body \(old 0x1?5b; new 0x1?6c\), and unpack now decodes bits 5-7; bits 0-4 where its old body decoded bits 0-2; bits 3-7/);
+    const before = liftRule(d, CODE);
+    expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-immediate-revalue.dll', `bitfield-immediate-revalue-${tc}${opt}.hpk`);
+    const after = await patchedRound(h, pkg, 'bitfield-immediate-revalue.dll');
+    expect(after).not.toBe(neu);
+    expect(after).not.toBe(old);
+  }, 120_000);
+
+  test.each([...IMMEDIATE, ['clang', '-Os']] as const)('bitfield-immediate-revalue-fix (%s %s): the immediate stores another level, the layout stays: hotpatchable, and patched live the new unpack reads the old level', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-immediate-revalue-fix', tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual(['init: hotpatchable', 'unpack: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-immediate-revalue-fix.dll', `bitfield-immediate-revalue-fix-${tc}${opt}.hpk`);
+    // init ran once before the patch: the word holds level 11, read by v2's formula (11 * 3).
+    expect(await patchedRound(h, pkg, 'bitfield-immediate-revalue-fix.dll')).toBe('unpack() = 334\n');
+  }, 120_000);
+
+  const WIDE: ReadonlyArray<readonly [Toolchain, string]> = [['clang', '-O1'], ['clang', '-O2'], ['clang', '-Os']];
+
+  test.each(WIDE)('bitfield-immediate-wide (%s %s): a 64-bit word stored from a register loaded with one imm64, its fields swapped; writer and reader refused; carried anyway, the patched process prints neither version', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-immediate-wide', tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
+    expect(d.functions.find((f) => f.name === 'init')?.reason?.message).toMatch(/^it stores the word at \+0x0 as one immediate with other bits than its old body \(old 0x1123456789a5b; new 0x1123456789a6b\), and unpack now decodes bits 5-7; bits 0-4 where its old body decoded bits 0-2; bits 3-7/);
+    const before = liftRule(d, CODE);
+    expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-immediate-wide.dll', `bitfield-immediate-wide-${tc}${opt}.hpk`);
+    const after = await patchedRound(h, pkg, 'bitfield-immediate-wide.dll');
+    expect(after).not.toBe(neu);
+    expect(after).not.toBe(old);
+  }, 120_000);
+
+  test.each(WIDE)('bitfield-immediate-wide-fix (%s %s): the imm64 stores another tag, the layout stays: hotpatchable, and patched live the new unpack reads the old tag', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-immediate-wide-fix', tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual(['init: hotpatchable', 'unpack: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-immediate-wide-fix.dll', `bitfield-immediate-wide-fix-${tc}${opt}.hpk`);
+    // init ran once before the patch: tag's low byte 0x9a, read by v2's formula (3*100 + 11*3 + 1 + 154).
+    expect(await patchedRound(h, pkg, 'bitfield-immediate-wide-fix.dll')).toBe('unpack() = 488\n');
+  }, 120_000);
+
+  test.each(WIDE)('bitfield-immediate-second (%s %s): the bit-field word after a 32-bit field, stored in one qword, read alone at +4, its fields swapped; refused; carried anyway, the patched process prints neither version', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-immediate-second', tc, opt);
+    expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
+    expect(d.functions.find((f) => f.name === 'init')?.reason?.message).toMatch(/^it stores the word at \+0x4 as one immediate with other bits than its old body \(old 0x15b; new 0x16b\)/);
+    const before = liftRule(d, CODE);
+    expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-immediate-second.dll', `bitfield-immediate-second-${tc}${opt}.hpk`);
+    const after = await patchedRound(h, pkg, 'bitfield-immediate-second.dll');
+    expect(after).not.toBe(neu);
+    expect(after).not.toBe(old);
+  }, 120_000);
+
+  test.each(WIDE)('bitfield-immediate-second-fix (%s %s): another level in the qword, the layout stays: hotpatchable, and patched live the new unpack reads the old level', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-immediate-second-fix', tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual(['init: hotpatchable', 'unpack: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-immediate-second-fix.dll', `bitfield-immediate-second-fix-${tc}${opt}.hpk`);
+    // init ran once before the patch: level 11, read by v2's formula (3*100 + 11*3 + 1).
+    expect(await patchedRound(h, pkg, 'bitfield-immediate-second-fix.dll')).toBe('unpack() = 334\n');
+  }, 120_000);
+
+  const FILL: ReadonlyArray<readonly [Toolchain, string]> = [['gcc', '-O2'], ['clang', '-O2']];
+
+  test.each(FILL)('bitfield-fill (%s %s): a field set to all ones by a lone in-place `or [rcx],imm`, fields swapped; refused; carried anyway, the patched process misreads it', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-fill', tc, opt);
+    // Only the layout changed: both versions print the same line.
+    expect(neu).toBe(old);
+    expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
+    expect(d.functions.find((f) => f.name === 'init')?.reason?.message).toContain('(old only: fill set 0x7; new only: fill set 0xe0; needs a baseline)');
+    const before = liftRule(d, CODE);
+    expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-fill.dll', `bitfield-fill-${tc}${opt}.hpk`);
+    expect(await patchedRound(h, pkg, 'bitfield-fill.dll')).not.toBe(old);
+  }, 120_000);
+
+  test.each(FILL)('bitfield-fill-fix (%s %s): the same fill, init and unpack changed elsewhere: hotpatchable, and patched live the new unpack reads the old word', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-fill-fix', tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual(['init: hotpatchable', 'unpack: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-fill-fix.dll', `bitfield-fill-fix-${tc}${opt}.hpk`);
+    // Old init ran before the patch (kind 7, no count): v2's formula gives 7 * 10 + 0 (v2 itself, having counted, 71).
+    expect(await patchedRound(h, pkg, 'bitfield-fill-fix.dll')).toBe('unpack() = 70\n');
   }, 120_000);
 
   test.each([['gcc', '-O2'], ['clang', '-O1'], ['clang', '-O2']] as const)('bitfield-rotate (%s %s): three equal fields rotate in one read-modify-write (equal constant sets); packer and reader refused; carried anyway, the patched process misreads them', async (tc, opt) => {

@@ -33,6 +33,13 @@
  *   added), hotpatchable before (both compilers); now GLOBAL_BITFIELD_CHANGED
  *   (compiler/diff/flag-moves.ts keys global words as bitfield-globals.ts does). Its twin
  *   global-flag-add-fix (a flag added, none moved) prints v2 live.
+ * Session 21:
+ * - global-bitfield-fill: fields of the global set to all ones by lone in-place `or
+ *   [rip+g],imm` of several bits (neither a bit-field store nor a one-bit flag), swapped:
+ *   hotpatchable before (gcc -O1..-Os, clang -O1..-Os); carried, the patched process misreads
+ *   them. Now GLOBAL_BITFIELD_CHANGED (compiler/diff/bitfield-fills.ts through
+ *   bitfield-layout.ts with the global keys). Its twin global-bitfield-fill-fix (the same
+ *   fills, another condition and formula) prints v2 live.
  */
 import { describe, expect, test } from 'vitest';
 import { COMPILER_VERSION, emitPackage } from '../compiler/index.ts';
@@ -189,5 +196,26 @@ describe.skipIf(skip !== undefined)(`global bit-field probes live under Wine${sk
     expect(changedVerdicts(d)).toEqual(['unpack: hotpatchable']);
     const pkg = await writeProbePackage(suite.dir(), d, 'global-bitfield-immediate.dll', 'global-bitfield-immediate-clang-O2.hpk');
     expect(await patchedRound(h, pkg, 'global-bitfield-immediate.dll')).toBe(neu);
+  }, 120_000);
+  const FILL: ReadonlyArray<readonly [Toolchain, string]> = [['gcc', '-O1'], ['gcc', '-O2'], ['clang', '-O2'], ['clang', '-Os']];
+
+  test.each(FILL)('global-bitfield-fill (%s %s): fields set to all ones by lone in-place `or [rip+g],imm`, swapped; refused; carried anyway, the patched process misreads them', async (tc, opt) => {
+    const { h, old, neu, d } = await startLayoutProbe(suite, 'global-bitfield-fill', tc, opt);
+    // Only the layout changed: both versions print the same line.
+    expect(neu).toBe(old);
+    expect(changedVerdicts(d)).toEqual([`fill: ${CODE}`, `unpack: ${CODE}`]);
+    expect(d.functions.find((f) => f.name === 'fill')?.reason?.message).toMatch(/^bit-field layout of writable global g_word(\.0)? changed at \+0x0: .*\(old only: fill set 0x7, fill set 0xf8; new only: fill set 0xe0, fill set 0x1f\)/);
+    const presented = liftRule(d, CODE);
+    expect(presented.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), presented, 'global-bitfield-fill.dll', `global-bitfield-fill-${tc}${opt}.hpk`);
+    expect(await patchedRound(h, pkg, 'global-bitfield-fill.dll')).not.toBe(old);
+  }, 120_000);
+
+  test.each(FILL)('global-bitfield-fill-fix (%s %s): the same fills, another condition and formula: hotpatchable, and patched live it prints v2', async (tc, opt) => {
+    const { h, old, neu, d } = await startLayoutProbe(suite, 'global-bitfield-fill-fix', tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual(['fill: hotpatchable', 'unpack: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, 'global-bitfield-fill-fix.dll', `global-bitfield-fill-fix-${tc}${opt}.hpk`);
+    expect(await patchedRound(h, pkg, 'global-bitfield-fill-fix.dll')).toBe(neu);
   }, 120_000);
 });

@@ -49,6 +49,7 @@ import type { MappedImage } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import { fullRegister } from './added-field.ts';
 import { lowBits, lowestBit, memoryBits, registerBits } from './bitfield-bits.ts';
+import { movedFills, scanFills } from './bitfield-fills.ts';
 import { decodeEach } from './register-effects.ts';
 
 /** A bit-field layout change between a matched old and new body. */
@@ -399,9 +400,9 @@ const REGISTER_WORDS: WordKeys = { old: wordOf, new: wordOf };
  */
 export function detectBitfieldChanges(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, nf: FunctionInfo, words: WordKeys = REGISTER_WORDS): BitfieldChange[] {
   const o = scanBody(oldImg.image, of, words.old);
-  if (o.stores.size === 0 && o.flags.size === 0) return [];
   const n = scanBody(newImg.image, nf, words.new);
   const out: Array<Omit<BitfieldChange, 'from'>> = [];
+  const fills = movedFills(scanFills(oldImg.image, of, words.old), scanFills(newImg.image, nf, words.new));
   for (const disp of [...o.stores.keys()].sort((a, b) => a - b)) {
     const oc = o.stores.get(disp)!;
     const nc = n.stores.get(disp);
@@ -412,8 +413,12 @@ export function detectBitfieldChanges(oldImg: MappedImage, of: FunctionInfo, new
   }
   const seen = new Set(out.map((c) => c.disp));
   out.push(...movedFlags(o, n).filter((c) => !seen.has(c.disp)));
+  for (const c of out) seen.add(c.disp);
   const moved = movedWords(o, n).filter((c) => !seen.has(c.disp));
-  return [...out.map((c) => ({ ...c, from: movedFrom(o, n, c.disp) })), ...moved].sort((a, b) => a.disp - b.disp);
+  for (const c of moved) seen.add(c.disp);
+  // Fields filled by lone in-place immediates of several bits (bitfield-fills.ts): moved from the lowest bit either side's moved fills touch.
+  const filled = fills.filter((c) => !seen.has(c.disp)).map(({ disp, onlyOld, onlyNew, bits }) => ({ disp, onlyOld, onlyNew, from: lowestBit(bits) }));
+  return [...out.map((c) => ({ ...c, from: movedFrom(o, n, c.disp) })), ...moved, ...filled].sort((a, b) => a.disp - b.disp);
 }
 
 /**

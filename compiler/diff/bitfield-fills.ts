@@ -1,0 +1,70 @@
+/**
+ * Fields filled or emptied by a lone in-place immediate of several bits (issue #14):
+ * `g_word.kind = 7` is `or byte [rip+g_word],0x7`, `f->level = 31` is `or byte [rcx],0xf8`: no
+ * `and`, no read into a register, so bitfield-layout.ts saw no bit-field store (a lone `or`
+ * is not one), and its one-bit flag sequence takes only one-bit immediates. Two fields swapped
+ * (probe global-bitfield-fill: v1 kind bits 0-2, level 3-7; v2 level 0-4, kind 5-7) move the
+ * immediates, 0x7 -> 0xe0 and 0xf8 -> 0x1f, and the patched process decoded the word old fill
+ * set with the new layout (gcc -O0..-Os, clang -O1..-Os called both functions hotpatchable).
+ * Kept apart from the one-bit flags (adding them to that sequence would change its length,
+ * which that rule requires equal), compared the same way: the same word, the same number of
+ * such stores in the same or/and pattern, some with another immediate. `and [m],0` (a zero
+ * store) and `or [m],-1` (an all-ones store) are whole-word values, no field.
+ */
+import { type Instruction, Mnemonic, OpKind } from 'iced-x86';
+import type { FunctionInfo } from '../image/types.ts';
+import { lowBits, memoryBits } from './bitfield-bits.ts';
+import { decodeEach } from './register-effects.ts';
+
+const IMMEDIATES = new Set<number>([OpKind.Immediate8, OpKind.Immediate16, OpKind.Immediate32, OpKind.Immediate8to16, OpKind.Immediate8to32, OpKind.Immediate8to64, OpKind.Immediate32to64]);
+
+/** One lone in-place fill: `set` (an `or`) or `clear` (an `and`), and the bits it sets or clears. */
+export interface Fill {
+  readonly op: 'set' | 'clear';
+  readonly bits: bigint;
+}
+
+/** Where a memory operand points (bitfield-layout.ts' WordOf, which imports this file). */
+type WordAt = (insn: Instruction) => { key: string; disp: number } | null;
+
+/** Per displacement (words keyed by `word`), the in-place `or`/`and` immediate stores of several bits, in address order. */
+export function scanFills(image: Uint8Array, f: FunctionInfo, word: WordAt): Map<number, Fill[]> {
+  const out = new Map<number, Fill[]>();
+  decodeEach(image, f.decoded.insns, (insn) => {
+    const mn = insn.mnemonic;
+    if ((mn !== Mnemonic.Or && mn !== Mnemonic.And) || insn.opCount !== 2 || insn.opKind(0) !== OpKind.Memory || !IMMEDIATES.has(insn.opKind(1))) return;
+    const st = word(insn);
+    const width = memoryBits(insn);
+    if (st === null || st.disp < 0 || width === 0) return;
+    const v = BigInt.asUintN(width, insn.immediate(1));
+    const bits = mn === Mnemonic.Or ? v : lowBits(width) & ~v;
+    // One bit: bitfield-layout.ts' flags; none or all: a whole-word value.
+    if ((bits & (bits - 1n)) === 0n || bits === lowBits(width)) return;
+    out.set(st.disp, [...(out.get(st.disp) ?? []), { op: mn === Mnemonic.Or ? 'set' : 'clear', bits }]);
+  });
+  return out;
+}
+
+/** A word whose fills moved: the fills that differ, as `fill set 0x7`, and the bits either side's differing fills touch. */
+export interface MovedFill {
+  readonly disp: number;
+  readonly onlyOld: readonly string[];
+  readonly onlyNew: readonly string[];
+  readonly bits: bigint;
+}
+
+/** Words both bodies fill with as many lone in-place stores in the same or/and pattern, some with other bits. */
+export function movedFills(o: Map<number, Fill[]>, n: Map<number, Fill[]>): MovedFill[] {
+  const out: MovedFill[] = [];
+  const text = (x: Fill): string => `fill ${x.op} 0x${x.bits.toString(16)}`;
+  for (const disp of [...o.keys()].sort((a, b) => a - b)) {
+    const of = o.get(disp)!;
+    const nf = n.get(disp);
+    if (nf === undefined || nf.length !== of.length || of.some((x, k) => x.op !== nf[k]!.op)) continue;
+    const moved = of.map((x, k) => [x, nf[k]!] as const).filter(([a, b]) => a.bits !== b.bits);
+    if (moved.length === 0) continue;
+    const bits = moved.reduce((acc, [a, b]) => acc | a.bits | b.bits, 0n);
+    out.push({ disp, onlyOld: moved.map(([a]) => text(a)), onlyNew: moved.map(([, b]) => text(b)), bits });
+  }
+  return out;
+}
