@@ -377,8 +377,20 @@ export function layoutProblem(m: MatchResult, f: FunctionInfo, st: FunctionStatu
   // bitfieldChangesOf, `bitChanges` is this function's list).
   const bits = bitChanges?.[0];
   if (bits !== undefined) return reason('STRUCTURE_BITFIELD_CHANGED', `${at(describeBitfieldChange(bits))}; words packed before the patch keep the old bit order`, f.entry);
-  // Every offset kept, but a field accessed as another type there (compiler/diff/field-retype.ts).
-  const retyped = findRetypedField(oldArgs, newArgs);
-  if (retyped !== null) return reason('STRUCTURE_FIELD_RETYPED', `${at(describeRetypedField(retyped))}; objects built before the patch keep the old type's bytes`, f.entry);
   return null;
+}
+
+/**
+ * A changed matched function that keeps every field offset but accesses a field as another
+ * type there (compiler/diff/field-retype.ts). Checked after every bit-field rule
+ * (verdicts.ts): a bit-field word that moved inside an old word also reads as a field
+ * retyped, and the bit-field reason is the precise one.
+ */
+export function retypedFieldProblem(m: MatchResult, f: FunctionInfo, st: FunctionStatus, funclet = false): Reason | null {
+  const o = m.fnNewToOld[f.index]!;
+  if (st !== 'changed' || o < 0 || funclet) return null;
+  const of = m.old.fns.functions[o]!;
+  const retyped = findRetypedField(argAccessesOf(m.old.img.image, of.decoded.insns), argAccessesOf(m.new.img.image, f.decoded.insns));
+  if (retyped === null) return null;
+  return reason('STRUCTURE_FIELD_RETYPED', `${describeRetypedField(retyped)}: old ${of.name ?? hex(of.entry)}, new ${f.name ?? hex(f.entry)}; objects built before the patch keep the old type's bytes`, f.entry);
 }

@@ -24,7 +24,7 @@ import { codeTableProblems } from './code-tables.ts';
 import { emissionProblem } from './emission-check.ts';
 import { entryArgumentProblems } from './entry-arguments.ts';
 import { foldedFunctionProblems } from './folded-functions.ts';
-import { layoutProblem } from './layout-shift.ts';
+import { layoutProblem, retypedFieldProblem } from './layout-shift.ts';
 import { loadTimeCheck } from './load-time-only.ts';
 import { planRedirect } from './redirect-sites.ts';
 import { describeNew, oldRodataByKey, type ResolveContext } from './resolve-target.ts';
@@ -91,6 +91,12 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
     if (r === undefined) layoutChecked.set(f.index, (r = layoutProblem(m, f, st, bitChanges.get(f.index), eh.funclets.has(f.index))));
     return r;
   };
+  const retypeChecked = new Map<number, Reason | null>();
+  const retypedOf = (f: FunctionInfo, st: FunctionStatus): Reason | null => {
+    let r = retypeChecked.get(f.index);
+    if (r === undefined) retypeChecked.set(f.index, (r = retypedFieldProblem(m, f, st, eh.funclets.has(f.index))));
+    return r;
+  };
   const queue: number[] = [];
   const check = (f: FunctionInfo): void => {
     const st = status[f.index]!;
@@ -105,7 +111,7 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
     if (why !== null && refusedMate === undefined) baseReasons.set(f.index, why);
     else if (refusedMate !== undefined) baseReasons.set(f.index, baseReasons.get(refusedMate) ?? reasons.get(refusedMate)!);
     if (why === null) {
-      why = touchesBadGlobal(f) ?? loadTimeProblem(f, st) ?? tableProblems.get(f.index) ?? layoutOf(f, st) ?? bitReaders.get(f.index) ?? packedMoves.get(f.index) ?? globalBits.get(f.index) ?? flagMoves.get(f.index) ?? clobbered.get(f.index) ?? entryArgs.get(f.index) ?? folded.get(f.index) ?? escapedRodata(f) ?? emissionProblem(ctx, f, okItems);
+      why = touchesBadGlobal(f) ?? loadTimeProblem(f, st) ?? tableProblems.get(f.index) ?? layoutOf(f, st) ?? bitReaders.get(f.index) ?? packedMoves.get(f.index) ?? globalBits.get(f.index) ?? flagMoves.get(f.index) ?? retypedOf(f, st) ?? clobbered.get(f.index) ?? entryArgs.get(f.index) ?? folded.get(f.index) ?? escapedRodata(f) ?? emissionProblem(ctx, f, okItems);
       if (why !== null) baseReasons.set(f.index, why);
     }
     // A funclet only the handler tables reach keeps no redirect: old frames keep their old
