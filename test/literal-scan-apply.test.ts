@@ -13,20 +13,10 @@
 import { describe, expect, it } from 'vitest';
 import { buildFromDiff, COMPILER_VERSION, diffFiles, verifyPackage } from '../compiler/index.ts';
 import { withLiteralScans } from '../compiler/emit/literal-scans.ts';
-import { encodePackage, loadPackage } from '../formats/container.ts';
 import type { CodeBlock, HotpatchPackage } from '../formats/package.ts';
 import { openRefScans } from '../formats/ref-scan.ts';
-import { applyPackage } from '../runtime/apply/apply-package.ts';
-import { fingerprint, loadSample, refusedUntouched, sampleBytes } from '../runtime/apply/testing/fixtures.ts';
-
-function must<T>(r: { ok: true; value: T } | { ok: false; error: { code: string; message: string } }): T {
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
-
-async function viaFile(pkg: HotpatchPackage): Promise<HotpatchPackage> {
-  return must(await loadPackage(must(await encodePackage(pkg)), { trusted: [], allowUnsigned: true })).package;
-}
+import { refusedUntouched, sampleBytes } from '../runtime/apply/testing/fixtures.ts';
+import { appliedPrints, must } from './support/applied-prints.ts';
 
 const scanning = (b: CodeBlock): boolean => b.bytes.kind === 'delta' && b.bytes.scanLiterals === true;
 
@@ -43,12 +33,7 @@ describe('scanned literal references (format 2.9) applied to real samples', () =
       const listed = must(openRefScans(pkg, diff.match.old.img.image));
       expect(listed.codeBlocks.some(scanning)).toBe(false);
       expect(listed.codeBlocks[at]!.fixups.length).toBeGreaterThan(pkg.codeBlocks[at]!.fixups.length);
-      const prints: string[] = [];
-      for (const p of [listed, pkg]) {
-        const { image, backend } = loadSample(scenario, `v1${suffix}.dll`);
-        must(await applyPackage(await viaFile(p), backend));
-        prints.push(fingerprint(image));
-      }
+      const prints = await appliedPrints(scenario, `v1${suffix}.dll`, [listed, pkg]);
       expect(prints[1]).toBe(prints[0]);
       const blk = pkg.codeBlocks[at]!;
       const d = blk.bytes.kind === 'delta' ? blk.bytes : null;

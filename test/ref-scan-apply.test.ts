@@ -10,20 +10,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { buildFromDiff, COMPILER_VERSION, diffFiles, verifyPackage } from '../compiler/index.ts';
-import { encodePackage, loadPackage } from '../formats/container.ts';
+import { encodePackage } from '../formats/container.ts';
 import type { CodeBlock, HotpatchPackage } from '../formats/package.ts';
 import { openRefScans } from '../formats/ref-scan.ts';
-import { applyPackage } from '../runtime/apply/apply-package.ts';
-import { fingerprint, loadSample, refusedUntouched, sampleBytes } from '../runtime/apply/testing/fixtures.ts';
-
-function must<T>(r: { ok: true; value: T } | { ok: false; error: { code: string; message: string } }): T {
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
-
-async function viaFile(pkg: HotpatchPackage): Promise<HotpatchPackage> {
-  return must(await loadPackage(must(await encodePackage(pkg)), { trusted: [], allowUnsigned: true })).package;
-}
+import { refusedUntouched, sampleBytes } from '../runtime/apply/testing/fixtures.ts';
+import { appliedPrints, must } from './support/applied-prints.ts';
 
 const scanned = (pkg: HotpatchPackage): CodeBlock[] => pkg.codeBlocks.filter((b) => b.bytes.kind === 'delta' && b.bytes.refScan !== undefined);
 
@@ -39,12 +30,7 @@ describe('scanned references (format 2.6) applied to real samples', () => {
       const listed = must(openRefScans(pkg, diff.match.old.img.image));
       expect(scanned(listed)).toEqual([]);
       expect(must(await encodePackage(pkg)).length).toBeLessThan(must(await encodePackage(listed)).length);
-      const prints: string[] = [];
-      for (const p of [listed, pkg]) {
-        const { image, backend } = loadSample(scenario, `v1${suffix}.dll`);
-        must(await applyPackage(await viaFile(p), backend));
-        prints.push(fingerprint(image));
-      }
+      const prints = await appliedPrints(scenario, `v1${suffix}.dll`, [listed, pkg]);
       expect(prints[1]).toBe(prints[0]);
       // The scan's skips changed: one more field left out, or one false candidate derived.
       const blk = pkg.codeBlocks[at]!;
