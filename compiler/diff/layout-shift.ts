@@ -382,9 +382,10 @@ export function layoutProblem(m: MatchResult, f: FunctionInfo, st: FunctionStatu
 
 /**
  * A changed matched function that keeps every field offset but accesses a field as another
- * type there (compiler/diff/field-retype.ts). Checked after every bit-field rule
- * (verdicts.ts): a bit-field word that moved inside an old word also reads as a field
- * retyped, and the bit-field reason is the precise one.
+ * type there (compiler/diff/field-retype.ts). Checked after every bit-field rule and the
+ * argument rules (verdicts.ts): a bit-field word that moved inside an old word, or two
+ * pointer parameters swapped (sample entry-args-order: the box's fields now read through
+ * rdx), also read as a field retyped, and those reasons are the precise ones.
  */
 export function retypedFieldProblem(m: MatchResult, f: FunctionInfo, st: FunctionStatus, funclet = false): Reason | null {
   const o = m.fnNewToOld[f.index]!;
