@@ -206,7 +206,14 @@ export function describeAddedField(a: AddedField): string {
   return `structure layout changed: accesses ${at} (${a.size} bytes), ${where} (a field added; needs a baseline)`;
 }
 
-/** Added-field check between a matched old and new body. */
-export function detectAddedField(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, nf: FunctionInfo): AddedField | null {
-  return findAddedField(argAccessesOf(oldImg.image, of.decoded.insns), argAccessesOf(newImg.image, nf.decoded.insns));
+/**
+ * argAccessesOf over one function's decoded body, once per function: the layout rules
+ * (added field, retyped field) and the swapped-pointer argument rule each read them.
+ * `img` is the image `fn` belongs to.
+ */
+const accessesByFunction = new WeakMap<FunctionInfo, ArgAccess[]>();
+export function functionArgAccesses(img: MappedImage, fn: FunctionInfo): readonly ArgAccess[] {
+  let a = accessesByFunction.get(fn);
+  if (a === undefined) accessesByFunction.set(fn, (a = argAccessesOf(img.image, fn.decoded.insns)));
+  return a;
 }

@@ -25,7 +25,7 @@ import { Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register, Regis
 import type { FunctionInfo } from '../image/types.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import { lcsPairs } from '../match/lcs.ts';
-import { argAccessesOf, describeAddedField, findAddedField } from './added-field.ts';
+import { describeAddedField, findAddedField, functionArgAccesses } from './added-field.ts';
 import { describeRetypedField, findRetypedField } from './field-retype.ts';
 import { type BitfieldChange, describeBitfieldChange } from './bitfield-layout.ts';
 import { describeStrideChange, detectStrideChange } from './element-stride.ts';
@@ -364,9 +364,7 @@ export function layoutProblem(m: MatchResult, f: FunctionInfo, st: FunctionStatu
   // pointer both bodies received (compiler/diff/added-field.ts). Not in a funclet: its
   // rdx is the parent's frame, and what it reads there are stack slots.
   if (funclet) return null;
-  const oldArgs = argAccessesOf(m.old.img.image, of.decoded.insns);
-  const newArgs = argAccessesOf(m.new.img.image, f.decoded.insns);
-  const added = findAddedField(oldArgs, newArgs);
+  const added = findAddedField(functionArgAccesses(m.old.img, of), functionArgAccesses(m.new.img, f));
   if (added !== null) return reason('STRUCTURE_FIELD_ADDED', `${at(describeAddedField(added))}; objects built before the patch keep the old layout`, f.entry);
   // No field at a new offset either: an array of structures whose element size changed,
   // walked in other steps (compiler/diff/element-stride.ts).
@@ -391,7 +389,7 @@ export function retypedFieldProblem(m: MatchResult, f: FunctionInfo, st: Functio
   const o = m.fnNewToOld[f.index]!;
   if (st !== 'changed' || o < 0 || funclet) return null;
   const of = m.old.fns.functions[o]!;
-  const retyped = findRetypedField(argAccessesOf(m.old.img.image, of.decoded.insns), argAccessesOf(m.new.img.image, f.decoded.insns));
+  const retyped = findRetypedField(functionArgAccesses(m.old.img, of), functionArgAccesses(m.new.img, f));
   if (retyped === null) return null;
   return reason('STRUCTURE_FIELD_RETYPED', `${describeRetypedField(retyped)}: old ${of.name ?? hex(of.entry)}, new ${f.name ?? hex(f.entry)}; objects built before the patch keep the old type's bytes`, f.entry);
 }
