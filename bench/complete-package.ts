@@ -83,7 +83,7 @@ export async function completePackage(diff: ImageDiff, moduleName: string, signi
   }
   // Sealed against OLD (format 2.2) when that is smaller, as `hotpatch build` writes packages.
   const unsealed: HotpatchPackage = { ...pkg, codeBlocks: [...pkg.codeBlocks, ...extra] };
-  const sealed = seal ? await sealPackage(diff.match.old.img, unsealed) : null;
+  const sealed = seal ? await sealPackage(diff.match.old.img, unsealed, e.value.literalForms === undefined ? {} : { literalForms: e.value.literalForms }) : null;
   if (sealed !== null && !sealed.ok) return `${sealed.error.code}: ${sealed.error.message}`;
   const complete: HotpatchPackage = sealed?.value ?? unsealed;
   const enc = await encodePackage(complete, { signingKey });

@@ -3,7 +3,8 @@
  * literal blocks sealed against OLD (compiler/emit/seal.ts, forced even where it would not pay)
  * passes the paper verification (which opens the frame with the runtime's own function), goes
  * through the container, and applied to the in-memory process leaves exactly the same image as
- * the unsealed package, and reads through to NEW. Built for another build whose bytes differ
+ * the unsealed package, and reads through to NEW; so does a package whose delta blocks sealing put
+ * back literal (seal.ts literal forms), smaller than sealed without them. Built for another build whose bytes differ
  * inside a dictionary range only, it is refused at the relied hash (PLAN_IDENTITY) before the
  * frame is decoded; an unvalidated package whose frame is cut, or whose dictionary range lies
  * outside the relied ranges, is refused before any write (PLAN_PACKAGE), never a throw.
@@ -63,6 +64,31 @@ describe('sealed bytes (format 2.2) applied to real samples', () => {
       expect(images[1]).toBe(images[0]);
     });
   }
+
+  it('switch-table: delta blocks put back literal where that seals smaller verify, apply like the unsealed package and read through to v2', async () => {
+    const scenario = 'switch-table';
+    const plain = must(buildPackage(sampleBytes(scenario, 'v1.dll'), sampleBytes(scenario, 'v2.dll'), { moduleName: `${scenario}.dll`, skipRefused: false, series: null, compilerVersion: COMPILER_VERSION }));
+    const forms = plain.emitted.literalForms ?? [];
+    expect(forms.length).toBeGreaterThan(0);
+    const chosen = must(await sealBuilt(plain));
+    const s = chosen.emitted.pkg;
+    // Some block the emitted package stored as a delta is literal (sealed) now ...
+    const back = forms.filter((f) => [...s.codeBlocks, ...s.dataBlocks].some((b) => b.id === f.blockId && b.bytes.kind !== 'delta'));
+    expect(back.length).toBeGreaterThan(0);
+    // ... because the file is smaller that way than sealed without the literal forms.
+    const without = must(await sealPackage(plain.diff.match.old.img, plain.emitted.pkg));
+    expect(must(await encodePackage(s)).length).toBeLessThan(must(await encodePackage(without)).length);
+    const images: string[] = [];
+    for (const pkg of [plain.emitted.pkg, s]) {
+      const { image, backend } = loadSample(scenario, 'v1.dll');
+      const r = await applyPackage(await viaFile(pkg), backend);
+      if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
+      const names = pkg.functions.filter((f) => f.status === 'changed' && f.name !== null).map((f) => f.name!);
+      expect(checkThroughRedirects(image, r.value.plan, sampleBytes(scenario, 'v1.dll'), sampleBytes(scenario, 'v2.dll'), names)).toEqual([]);
+      images.push(fingerprint(image));
+    }
+    expect(images[1]).toBe(images[0]);
+  });
 
   it('fixup fields filled from the dictionary (what sealing may store there) change nothing the runtime writes', async () => {
     const { plain } = await built('new-helper');

@@ -15,7 +15,7 @@ import { baseBytesOf, intraRefsOf, selfResolved, widthOf, withIntraFields, type 
 import type { MappedImage } from '../image/map-image.ts';
 import { identityOf } from './identity.ts';
 import { unstableOverlap, unstableRanges } from '../image/stable-ranges.ts';
-import type { EmittedPackage } from './types.ts';
+import type { EmittedPackage, LiteralForm } from './types.ts';
 
 /** An OLD range [start, end) a block is encoded against; the block's first byte lies at start + shift. */
 export interface DeltaBase {
@@ -57,6 +57,15 @@ export const DATA_BASE_SLACK = 64;
 const DELTA_SHARE = 0.8;
 
 /**
+ * Delta blocks whose share is at least this keep their literal form too (EmittedPackage
+ * literalForms): sealed, a literal block often costs less than the share says (zstd with OLD as
+ * its dictionary), so sealing (seal.ts) tries these blocks literal and keeps what makes the
+ * sealed file smaller. Measured (bench/complete-sizes.ts), one share for every block was not
+ * monotone: 0.65 made watcher 2.5.0 -> 2.5.1 smaller and sharp 0.34.3 -> 0.34.4 bigger.
+ */
+export const CLOSE_SHARE = 0.4;
+
+/**
  * Stores each block that has a delta base as a delta when that is clearly smaller
  * (blockBytesFor), with the references it keeps from its base as implicit fixups, and pins
  * the bases it used in the target identity. Moved absolute fields (format 2.5) are kept only
@@ -75,11 +84,12 @@ function deltasOf(oldImg: MappedImage, moduleName: string, r: { readonly value: 
   const unstable = unstableRanges(oldImg);
   const pkg = r.value.pkg;
   const replaces = replacedRanges(pkg.dataBlocks, r.pass.bases);
-  const run = (ranges: ReadonlyMap<number, RvaRange>): { codeBlocks: CodeBlock[]; dataBlocks: DataBlock[]; relied: Array<[number, number]>; uses: Map<number, number> } => {
+  const run = (ranges: ReadonlyMap<number, RvaRange>): { codeBlocks: CodeBlock[]; dataBlocks: DataBlock[]; relied: Array<[number, number]>; uses: Map<number, number>; forms: LiteralForm[] } => {
     const moves = movesOf({ functions: pkg.functions, dataBlocks: pkg.dataBlocks.map((d) => (ranges.has(d.id) ? { ...d, replaces: ranges.get(d.id)! } : d)) });
     const old: OldImage = { image: oldImg.image, imageBase: oldImg.pe.optionalHeader.imageBase, sizeOfImage: oldImg.pe.optionalHeader.sizeOfImage, moves, movedAbs64 };
     const relied = [...r.pass.relied];
     const uses = new Map<number, number>();
+    const forms: LiteralForm[] = [];
     const convert = <B extends CodeBlock | DataBlock>(b: B): B => {
       const base = r.pass.bases.get(b.id);
       if (base === undefined || b.bytes.kind !== 'literal') return b;
@@ -92,9 +102,10 @@ function deltasOf(oldImg: MappedImage, moduleName: string, r: { readonly value: 
       for (const id of enc.moved) uses.set(id, (uses.get(id) ?? 0) + 1);
       relied.push([base.start, base.end]);
       for (const r of enc.bytes.extraBase ?? []) relied.push([r.rva, r.rva + r.length]);
+      if (enc.share !== undefined && enc.share >= CLOSE_SHARE) forms.push({ blockId: b.id, share: enc.share, bytes: b.bytes.bytes, fixups: b.fixups });
       return { ...b, bytes: enc.bytes, fixups: enc.fixups };
     };
-    return { codeBlocks: pkg.codeBlocks.map(convert), dataBlocks: pkg.dataBlocks.map(convert), relied, uses };
+    return { codeBlocks: pkg.codeBlocks.map(convert), dataBlocks: pkg.dataBlocks.map(convert), relied, uses, forms };
   };
   let done = run(replaces);
   // A replaced range costs about as much as MIN_MOVED_USES fixup records save: a data block
@@ -104,7 +115,8 @@ function deltasOf(oldImg: MappedImage, moduleName: string, r: { readonly value: 
   // A data block names the old range it replaces only when a moved field points into it.
   const dataBlocks = done.dataBlocks.map((d) => ((done.uses.get(d.id) ?? 0) > 0 && replaces.has(d.id) ? { ...d, replaces: replaces.get(d.id)! } : d));
   const usedMoved64 = [...done.codeBlocks, ...dataBlocks].some((b) => b.bytes.kind === 'delta' && (b.bytes.implicit?.moved64?.length ?? 0) > 0);
-  return { emitted: { ...r.value, pkg: { ...pkg, codeBlocks: done.codeBlocks, dataBlocks, target: identityOf(oldImg, moduleName, done.relied) } }, usedMoved64 };
+  const pkgOut = { ...pkg, codeBlocks: done.codeBlocks, dataBlocks, target: identityOf(oldImg, moduleName, done.relied) };
+  return { emitted: { ...r.value, pkg: pkgOut, ...(done.forms.length > 0 ? { literalForms: done.forms } : {}) }, usedMoved64 };
 }
 
 /** Moved fields a data block's replaced range must serve to be written (see withDeltas). */
@@ -127,6 +139,8 @@ export interface EncodedBlock {
   readonly fixups: readonly Fixup[];
   /** The block each of the delta's moved fields points into (2.3), one entry a field. */
   readonly moved: readonly number[];
+  /** A delta's encoded size over the literal's (the DELTA_SHARE measure); absent for a literal. */
+  readonly share?: number;
 }
 
 /**
@@ -274,8 +288,9 @@ export function blockBytesFor(old: OldImage, bytes: Uint8Array, fixups: readonly
   // Decided on copy/literal ops (the rule in compiler/README.md, measured in
   // bench/results/compiler-history.md, "Delta threshold"), then stored with
   // edited runs as add ops, whose zeros the payload's compression takes almost for free.
-  if (encodedSize(delta) >= encodedSize(literal) * DELTA_SHARE || delta.bytes.kind !== 'delta') return literal;
-  return { ...delta, bytes: { ...delta.bytes, ops: withAddOps(base, ops) } };
+  const share = encodedSize(delta) / Math.max(1, encodedSize(literal));
+  if (share >= DELTA_SHARE || delta.bytes.kind !== 'delta') return literal;
+  return { ...delta, bytes: { ...delta.bytes, ops: withAddOps(base, ops) }, share };
 }
 
 /** What blockBytesFor may use beyond the base range (format 2.1). */

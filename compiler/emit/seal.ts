@@ -27,7 +27,7 @@ import type { MappedImage } from '../image/map-image.ts';
 import { coverRedirects } from './covered-redirects.ts';
 import { identityOf } from './identity.ts';
 import { withLiteralScans } from './literal-scans.ts';
-import type { EmittedPackage } from './types.ts';
+import type { EmittedPackage, LiteralForm } from './types.ts';
 
 /** Shingle length: long enough that a hit is a real shared sequence, short enough to find short ones. */
 const SHINGLE = 16;
@@ -51,6 +51,8 @@ export interface SealOptions {
   readonly dictionaryBudget?: number;
   /** Seal whenever a dictionary is found, even when the file does not get smaller (tests). */
   readonly force?: boolean;
+  /** Delta blocks that may seal smaller literal (EmittedPackage literalForms; see sealPackage). */
+  readonly literalForms?: readonly LiteralForm[];
 }
 
 /** A rolling polynomial hash of every SHINGLE-byte window of `b`, skipping one-byte runs (padding). */
@@ -166,81 +168,135 @@ export function fillFixupFields(pkg: HotpatchPackage, dict: Uint8Array): Hotpatc
   return { ...pkg, codeBlocks: pkg.codeBlocks.map(fill), dataBlocks: pkg.dataBlocks.map(fill) };
 }
 
+/** A package and its unsigned file size (the signature adds the same 64 bytes to every form). */
+interface Sized {
+  readonly pkg: HotpatchPackage;
+  readonly size: number;
+}
+
 /**
  * `pkg` sealed against `dictionary` with its fixup fields as emitted and as fillFixupFields
  * fills them: the smaller file. Measured (bench/seal-sizes.ts, one run): filling took
  * lightningcss 1.29.1 -> 1.29.2 24,749 -> 24,583 bytes and watcher 2.5.0 -> 2.5.1 59,709 ->
  * 59,578, but sharp 0.34.4 -> 0.34.5 19,040 -> 19,050, hence both.
  */
-async function smallerSealed(pkg: HotpatchPackage, image: Uint8Array, dictionary: readonly RvaRange[]): Promise<Result<HotpatchPackage>> {
-  const plain = await sealPackageWith(pkg, image, dictionary, () => true);
+async function smallerSealed(pkg: HotpatchPackage, image: Uint8Array, dictionary: readonly RvaRange[]): Promise<Result<Sized>> {
+  const plain = await sized(await sealPackageWith(pkg, image, dictionary, () => true));
   const dict = gather(image, dictionary);
   if (!plain.ok || dict === null) return plain;
-  const filled = await sealPackageWith(fillFixupFields(pkg, dict), image, dictionary, () => true);
-  if (!filled.ok) return plain;
+  const filled = await sized(await sealPackageWith(fillFixupFields(pkg, dict), image, dictionary, () => true));
   // Whole files compared: the payload's own frame compresses the two sealed frames differently.
-  const a = await fileSize(plain.value);
-  const b = await fileSize(filled.value);
-  if (!a.ok || !b.ok) return plain;
-  return b.value < a.value ? filled : plain;
+  return filled.ok && filled.value.size < plain.value.size ? filled : plain;
 }
 
-/** Unsigned file size of `pkg` as encodePackage writes it (the signature adds the same 64 bytes to both). */
+/** A sealing result with its file size. */
+async function sized(r: Result<HotpatchPackage>): Promise<Result<Sized>> {
+  if (!r.ok) return r;
+  const e = await encodePackage(r.value);
+  return e.ok ? ok({ pkg: r.value, size: e.value.length }) : e;
+}
+
+/** Unsigned file size of `pkg` as encodePackage writes it. */
 async function fileSize(pkg: HotpatchPackage): Promise<Result<number>> {
   const e = await encodePackage(pkg);
   return e.ok ? ok(e.value.length) : e;
 }
+
+/** Share bands of SealOptions.literalForms, tried literal one band at a time (highest share first). */
+const LITERAL_BANDS = [0.7, 0.6, 0.5, 0.4] as const;
+/** Sealings that try literal forms, at most. */
+const MAX_TRIALS = 8;
 
 /**
  * `pkg` (emitted from OLD, `img`) with its literal block bytes sealed against OLD (see the
  * module comment), or `pkg` itself when that does not make the file smaller (or there is too
  * little to seal). Every block decodes back to exactly its bytes (formats/seal.ts checks by
  * unsealing), and the relied ranges gain only stable bytes (checkStableRelied again).
+ *
+ * With `opts.literalForms` (delta blocks whose delta barely paid, compiler/emit/deltas.ts
+ * CLOSE_SHARE): sealed, a literal often costs less than its share says, but not always (one
+ * share for every block was not monotone), so the blocks of each share band (LITERAL_BANDS,
+ * highest first) are tried literal on top of what was kept so far, and kept when the sealed
+ * file gets smaller; a band that loses is tried again as two halves after the bands. At most
+ * MAX_TRIALS more sealings like the first (at most four zstd frames each: with and without
+ * literal scans, fields as emitted and filled). Measured
+ * (bench/complete-sizes.ts, one run): watcher 2.5.0 -> 2.5.1 49,710 -> 48,136 bytes, bufferutil
+ * 4.0.8 -> 4.0.9 23,382 -> 21,530, lightningcss 1.29.1 -> 1.29.2 15,119 -> 14,686.
  */
 export async function sealPackage(img: MappedImage, pkg: HotpatchPackage, opts: SealOptions = {}): Promise<Result<HotpatchPackage>> {
-  const plain = await sealPackageOnce(img, pkg, opts);
-  // 2.9: the same package with its literal blocks' references left to the scan (literal-scans.ts), kept when its file is smaller.
+  const first = await smallestSeal(img, pkg, opts);
+  if (!first.ok) return first;
+  let best = first.value;
+  let current = pkg;
+  const forms = [...(opts.literalForms ?? [])].sort((a, b) => b.share - a.share);
+  const queue = LITERAL_BANDS.map((low, i) => forms.filter((f) => f.share >= low && f.share < (LITERAL_BANDS[i - 1] ?? Infinity))).filter((g) => g.length > 0);
+  for (let trials = 0; trials < MAX_TRIALS && queue.length > 0; trials++) {
+    const group = queue.shift()!;
+    const trial = withLiteralForms(current, group);
+    const s = await smallestSeal(img, trial, opts);
+    if (s.ok && s.value.size < best.size) {
+      best = s.value;
+      current = trial;
+    } else if (group.length > 1) queue.push(group.slice(0, group.length >> 1), group.slice(group.length >> 1));
+  }
+  return ok(best.pkg);
+}
+
+/**
+ * `pkg` with the blocks of `forms` stored literal (their bytes and fixups as emitted before
+ * delta encoding; the block keeps its id, alignment and unwind). The relied ranges keep their
+ * delta bases: more checked OLD bytes, never fewer.
+ */
+function withLiteralForms(pkg: HotpatchPackage, forms: readonly LiteralForm[]): HotpatchPackage {
+  const byId = new Map(forms.map((f) => [f.blockId, f] as const));
+  const literal = <B extends HotpatchPackage['codeBlocks'][number] | HotpatchPackage['dataBlocks'][number]>(b: B): B => {
+    const f = byId.get(b.id);
+    return f === undefined || b.bytes.kind !== 'delta' ? b : { ...b, bytes: { kind: 'literal', bytes: f.bytes }, fixups: f.fixups };
+  };
+  return { ...pkg, codeBlocks: pkg.codeBlocks.map(literal), dataBlocks: pkg.dataBlocks.map(literal) };
+}
+
+/** `pkg` sealed plain and with its literal blocks' references left to the scan (2.9, literal-scans.ts): the smaller file. */
+async function smallestSeal(img: MappedImage, pkg: HotpatchPackage, opts: SealOptions): Promise<Result<Sized>> {
   const scanning = withLiteralScans(img, pkg);
+  const plain = await sealPackageOnce(img, pkg, opts);
   if (scanning === pkg || !plain.ok) return plain;
   const alt = await sealPackageOnce(img, scanning, opts);
   if (!alt.ok) return plain;
-  const a = await fileSize(plain.value);
-  const b = await fileSize(alt.value);
-  if (!a.ok || !b.ok) return plain;
-  return b.value < a.value ? alt : plain;
+  return alt.value.size < plain.value.size ? alt : plain;
 }
 
-async function sealPackageOnce(img: MappedImage, pkg: HotpatchPackage, opts: SealOptions): Promise<Result<HotpatchPackage>> {
+/** `pkg` sealed (see sealPackage), or `pkg` when that does not make the file smaller, with its file size (computed once). */
+async function sealPackageOnce(img: MappedImage, pkg: HotpatchPackage, opts: SealOptions): Promise<Result<Sized>> {
+  const before = await fileSize(pkg);
+  if (!before.ok) return before;
+  const unsealed: Sized = { pkg, size: before.value };
   // Literal blocks, and the literal and add ops of delta blocks (sealPackageWith seals both).
   const literal = [...pkg.codeBlocks, ...pkg.dataBlocks].flatMap((b) =>
     b.bytes.kind === 'literal' ? [b.bytes.bytes] : b.bytes.kind === 'delta' ? b.bytes.ops.flatMap((op) => (op.kind === 'literal' || op.kind === 'add' ? [op.bytes] : [])) : [],
   );
   const total = literal.reduce((n, b) => n + b.length, 0);
-  if ((total < MIN_SEALED && opts.force !== true) || total === 0 || total > ZSTD_MAX_DICTIONARY_CONTENT || pkg.sealed !== undefined) return ok(pkg);
+  if ((total < MIN_SEALED && opts.force !== true) || total === 0 || total > ZSTD_MAX_DICTIONARY_CONTENT || pkg.sealed !== undefined) return ok(unsealed);
   const content = new Uint8Array(total);
   literal.reduce((at, b) => (content.set(b, at), at + b.length), 0);
   const dictionary = chooseDictionary(img, content, Math.min(opts.dictionaryBudget ?? ZSTD_MAX_DICTIONARY, ZSTD_MAX_DICTIONARY), opts.force === true ? 1 : MIN_GAIN);
   // Forced (tests) with nothing shared: the first run of OLD's code still exercises the form.
   const first = candidateRuns(img)[0];
   if (dictionary.length === 0 && opts.force === true && first !== undefined) dictionary.push({ rva: asRva(first[0]), length: first[1] - first[0] });
-  if (dictionary.length === 0) return ok(pkg);
+  if (dictionary.length === 0) return ok(unsealed);
   const relied: Array<[number, number]> = [...pkg.target.reliedRanges.map((r): [number, number] => [r.rva, r.rva + r.length]), ...dictionary.map((r): [number, number] => [r.rva, r.rva + r.length])];
   const widened = coverRedirects({ ...pkg, target: identityOf(img, pkg.target.moduleName, relied) });
   const sealed = await smallerSealed(widened, img.image, dictionary);
-  if (!sealed.ok) return sealed.error.code === 'PKG_ZSTD' ? ok(pkg) : sealed;
-  const stable = checkStableRelied(img, sealed.value);
+  if (!sealed.ok) return sealed.error.code === 'PKG_ZSTD' ? ok(unsealed) : sealed;
+  const stable = checkStableRelied(img, sealed.value.pkg);
   if (!stable.ok) return err('BUILD_UNSTABLE_RELIED', `sealing: ${stable.error.message}`);
   if (opts.force === true) return ok(sealed.value);
-  const before = await fileSize(pkg);
-  if (!before.ok) return before;
-  const after = await fileSize(sealed.value);
-  if (!after.ok) return after;
-  return ok(after.value < before.value ? sealed.value : pkg);
+  return ok(sealed.value.size < unsealed.size ? sealed.value : unsealed);
 }
 
 /** The emitted package sealed by sealPackage (the same object when sealing does not pay). */
 export async function sealEmitted(img: MappedImage, e: EmittedPackage, opts: SealOptions = {}): Promise<Result<EmittedPackage>> {
-  const s = await sealPackage(img, e.pkg, opts);
+  const s = await sealPackage(img, e.pkg, e.literalForms === undefined ? opts : { literalForms: e.literalForms, ...opts });
   if (!s.ok) return s;
   return ok(s.value === e.pkg ? e : { ...e, pkg: s.value });
 }

@@ -1,5 +1,5 @@
 /** What emission takes and gives. */
-import type { HotpatchPackage } from '../../formats/package.ts';
+import type { Fixup, HotpatchPackage } from '../../formats/package.ts';
 
 /** Build parameters that change what the package holds. */
 export interface EmitOptions {
@@ -38,4 +38,14 @@ export interface EmittedPackage {
   readonly sizes: { readonly code: number; readonly data: number; readonly unwind: number; readonly fixups: number };
   /** Emission passes run: one, plus one per growth of the glued runs or --skip-refused drop. */
   readonly passes: number;
+  /** Delta blocks whose literal form may seal smaller (compiler/emit/deltas.ts CLOSE_SHARE). */
+  readonly literalForms?: readonly LiteralForm[];
+}
+
+/** A delta block's bytes and fixups as a literal block, and its delta's share of the literal's encoded size. */
+export interface LiteralForm {
+  readonly blockId: number;
+  readonly share: number;
+  readonly bytes: Uint8Array;
+  readonly fixups: readonly Fixup[];
 }
