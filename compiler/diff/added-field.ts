@@ -10,11 +10,12 @@
  *
  * The evidence kept: a pointer the function received (an argument register, rcx, rdx, r8 or
  * r9 at entry, or a register it was copied to, followed in address order until overwritten or
- * a call clobbers it), that the old body dereferences too (at least one field access on the
- * same argument, so both sides agree the argument is a structure pointer), and that the new
- * body accesses (reads or writes, not `lea`) at an offset no old access covers. Stack
- * operands never take part (the argument registers are not the stack pointer), nor indexed
- * or negative displacements (arrays and rebased pointers), nor exception-handling funclets
+ * a call clobbers it; or a frame slot it was spilled to and the register reloaded from it, as
+ * -O0 code does before every access: frame-slots.ts), that the old body dereferences too (at
+ * least one field access on the same argument, so both sides agree the argument is a
+ * structure pointer), and that the new body accesses (reads or writes, not `lea`) at an
+ * offset no old access covers. Stack operands are never fields themselves (the argument
+ * registers are not the stack pointer), nor indexed or negative displacements (arrays and rebased pointers), nor exception-handling funclets
  * (their rdx is the parent's frame: the verdict skips the funclets the handler data names,
  * and a body opening with MSVC's funclet prologue gives no accesses here). The code alone cannot tell a field
  * added to the structure from an existing field the fix starts to use, so both are refused:
@@ -24,6 +25,7 @@ import { Decoder, DecoderOptions, Instruction, MemorySize, MemorySizeExt, Mnemon
 import { hex } from '../../common/types.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
+import { FOLLOW_ALL, FrameSlots, type SlotPolicy } from './frame-slots.ts';
 import { spanOf } from './register-effects.ts';
 
 /** One field access through an argument: which argument (1-4), offset, size (0 for `lea`). */
@@ -95,11 +97,18 @@ interface InsnSpan {
  * the body's instructions in `image` (the mapped image's bytes, indexed by RVA).
  */
 export function argAccessesOf(image: Uint8Array, insns: readonly InsnSpan[]): ArgAccess[] {
+  const first = scanAccesses(image, insns, FOLLOW_ALL);
+  // A slot the first pass followed that the body writes again, or whose address it takes: read again without it.
+  return first.again === null ? first.out : scanAccesses(image, insns, first.again).out;
+}
+
+function scanAccesses(image: Uint8Array, insns: readonly InsnSpan[], policy: SlotPolicy): { out: ArgAccess[]; again: SlotPolicy | null } {
   const out: ArgAccess[] = [];
   const { lo, hi } = spanOf(insns);
-  if (hi <= lo) return out;
+  if (hi <= lo) return { out, again: null };
   // Full register -> argument it holds.
   const holds = new Map<number, number>(ARG_REGISTERS);
+  const frame = new FrameSlots(policy);
   const decoder = new Decoder(64, image.subarray(lo, hi), DecoderOptions.None);
   const insn = new Instruction();
   try {
@@ -113,21 +122,22 @@ export function argAccessesOf(image: Uint8Array, insns: readonly InsnSpan[]): Ar
       }
       decoder.decodeOut(insn);
       next = d.rva + d.length;
-      if (holds.size === 0) break;
+      if (holds.size === 0 && !frame.holdsAny()) break;
       // MSVC's funclet prologue (`push rbp; sub rsp,0x20; mov rbp,rdx`): rdx is the parent's
       // frame, and the body's `[rbp+x]` are its stack slots, not fields of a structure.
       if (count++ < 4 && insn.opCount > 0 && insn.opKind(0) === OpKind.Register && insn.op0Register === Register.RBP) {
         if (insn.mnemonic === Mnemonic.Push) pushedRbp = true;
-        else if (pushedRbp && insn.mnemonic === Mnemonic.Mov && insn.opKind(1) === OpKind.Register && insn.op1Register === Register.RDX) return [];
+        else if (pushedRbp && insn.mnemonic === Mnemonic.Mov && insn.opKind(1) === OpKind.Register && insn.op1Register === Register.RDX) return { out: [], again: null };
       }
       recordAccess(insn, holds, out);
       updateHolds(insn, holds);
+      frame.step(insn, holds);
     }
   } finally {
     insn.free();
     decoder.free();
   }
-  return out;
+  return { out, again: frame.verdict() };
 }
 
 function recordAccess(insn: Instruction, holds: ReadonlyMap<number, number>, out: ArgAccess[]): void {

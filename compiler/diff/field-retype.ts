@@ -22,8 +22,9 @@
  * tried first, 17 functions, so there is none). Kinds count only when every old access at that
  * offset and size is of the one kind and every new one of the other. A fix that keeps each
  * field's type keeps each offset's kind and reaches no byte inside an old field anew.
- * Not seen: two fields of one type exchanging offsets (red-swap), a pointer becoming an int64
- * (red-ptr), and -O0 bodies (the argument is spilled to the stack before every access).
+ * -O0 bodies, which spill the argument and reload it before every access, are read through
+ * their frame slots (frame-slots.ts). Not seen: two fields of one type exchanging offsets
+ * (red-swap), a pointer becoming an int64 (red-ptr).
  */
 import { hex } from '../../common/types.ts';
 import type { ArgAccess } from './added-field.ts';

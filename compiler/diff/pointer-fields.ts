@@ -5,7 +5,7 @@
  * no field looks added (added-field.ts). What moves is which fields each register reaches: the
  * box's fields once read through rcx are read through rdx, the scale's the other way. So for
  * entry-arguments.ts, two argument registers whose new field accesses (offset and size, through
- * the register or a 64-bit copy of it, added-field.ts `argAccessesOf`) share none with their own
+ * the register, a 64-bit copy of it or a frame slot it was spilled to, added-field.ts `argAccessesOf`) share none with their own
  * old accesses and some with the other register's old accesses were swapped: an old caller
  * outside the module passes them in the old order. Two pointers to one type (a copy from and
  * to) keep the same fields on both registers and show nothing; a fix that touches one more

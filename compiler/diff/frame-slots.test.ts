@@ -1,0 +1,55 @@
+/**
+ * Argument pointers followed through the frame slots -O0 code spills them to (frame-slots.ts,
+ * through added-field.ts `argAccessesOf`): gcc's rbp frame and clang's rsp frame give the
+ * field accesses of the reloaded pointer; a slot written twice, one whose address is taken,
+ * one in a callee's home area across a call, or a frame whose address escapes gives none.
+ */
+import { describe, expect, test } from 'vitest';
+import { argAccessesOf } from './added-field.ts';
+import { encodedBody } from './testing/encoded-body.ts';
+
+function accesses(hex: string): Array<readonly [number, number, number]> {
+  const { bytes, spans } = encodedBody(hex);
+  return argAccessesOf(bytes, spans).map((a) => [a.arg, a.disp, a.size] as const);
+}
+
+// push rbp; mov rbp,rsp; sub rsp,0x10; mov [rbp+0x10],rcx; mov rax,[rbp+0x10]; mov [rbp-0x8],rax
+const GCC_HEAD = '55  48 89 e5  48 83 ec 10  48 89 4d 10  48 8b 45 10  48 89 45 f8';
+// mov rax,[rbp-0x8]; mov eax,[rax]; mov rax,[rbp-0x8]; movss xmm1,[rax+0x4]
+const GCC_USES = '48 8b 45 f8  8b 00  48 8b 45 f8  f3 0f 10 48 04';
+// add rsp,0x10; pop rbp; ret
+const GCC_TAIL = '48 83 c4 10  5d  c3';
+
+describe('argument pointers through frame slots', () => {
+  test('gcc -O0: spilled to [rbp+0x10], copied to the local [rbp-0x8], reloaded before each access', () => {
+    expect(accesses(`${GCC_HEAD}  ${GCC_USES}  ${GCC_TAIL}`)).toEqual([[1, 0, 4], [1, 4, 4]]);
+    // The same body after an epilogue in address order (a second exit) still reads the frame right.
+    expect(accesses(`${GCC_HEAD}  ${GCC_TAIL}  ${GCC_USES}  ${GCC_TAIL}`)).toEqual([[1, 0, 4], [1, 4, 4]]);
+  });
+
+  test('clang -O0: spilled to [rsp+0x8], copied to [rsp], reloaded', () => {
+    // sub rsp,0x10; mov [rsp+0x8],rcx; mov rax,[rsp+0x8]; mov [rsp],rax; mov rax,[rsp]; imul eax,[rax],0x3e8; add rsp,0x10; ret
+    expect(accesses('48 83 ec 10  48 89 4c 24 08  48 8b 44 24 08  48 89 04 24  48 8b 04 24  69 00 e8 03 00 00  48 83 c4 10  c3')).toEqual([[1, 0, 4]]);
+  });
+
+  test('a slot written again anywhere in the body is not followed (the later store may reach the load on a loop)', () => {
+    // ... then mov [rbp-0x8],rdx after the uses: the local no longer holds only the argument.
+    expect(accesses(`${GCC_HEAD}  ${GCC_USES}  48 89 55 f8  ${GCC_TAIL}`)).toEqual([]);
+    // add qword [rbp-0x8],4 (p++) counts as a write too.
+    expect(accesses(`${GCC_HEAD}  ${GCC_USES}  48 83 45 f8 04  ${GCC_TAIL}`)).toEqual([]);
+  });
+
+  test('a slot whose address is taken, or a frame address copied out, is not followed', () => {
+    // lea rcx,[rbp-0x8] (&p handed on): a callee may write the slot.
+    expect(accesses(`${GCC_HEAD}  48 8d 4d f8  ${GCC_USES}  ${GCC_TAIL}`)).toEqual([]);
+    // mov rax,rbp: any slot may be written through it.
+    expect(accesses(`${GCC_HEAD}  48 89 e8  ${GCC_USES}  ${GCC_TAIL}`)).toEqual([]);
+  });
+
+  test("a call overwrites the callee's home area, not the caller's slots above it", () => {
+    // mov [rsp+0x8],rcx (the caller's home area: entry offset 8); sub rsp,0x28; call; mov rax,[rsp+0x30]; mov eax,[rax+0x4]; add rsp,0x28; ret
+    expect(accesses('48 89 4c 24 08  48 83 ec 28  e8 00 00 00 00  48 8b 44 24 30  8b 40 04  48 83 c4 28  c3')).toEqual([[1, 4, 4]]);
+    // sub rsp,0x28; mov [rsp+0x8],rcx (inside the callee's home area); call; mov rax,[rsp+0x8]; mov eax,[rax+0x4]
+    expect(accesses('48 83 ec 28  48 89 4c 24 08  e8 00 00 00 00  48 8b 44 24 08  8b 40 04  48 83 c4 28  c3')).toEqual([]);
+  });
+});

@@ -1,0 +1,245 @@
+/**
+ * Argument pointers followed through their stack slots. At -O0 gcc and clang store each
+ * pointer argument to the stack first (`mov [rbp+0x10],rcx`, `mov [rsp+0x8],rcx`), often copy
+ * it to a local the same way (`mov rax,[rbp+0x10]; mov [rbp-0x8],rax`), and reload it before
+ * every access (`mov rax,[rbp-0x8]; mov eax,[rax+0x4]`). added-field.ts follows an argument
+ * in registers only, so without this every layout rule built on its accesses (added field,
+ * retyped field, swapped pointers) saw no field access in a -O0 body: probes red-float,
+ * red-split, red-narrow, red-union, red-tail and red-byval (test/probe-red-live.test.ts) were
+ * hotpatchable at -O0 and printed neither version live.
+ *
+ * The evidence kept: a slot is an address of the frame, counted from the stack pointer at
+ * entry (rsp and rbp offsets followed through push, pop, `sub/add rsp,imm`, `mov rbp,rsp`,
+ * `lea rbp/rsp,[..+imm]`, leave, and a `mov eax,imm; call; sub rsp,rax` stack probe; any other
+ * write to rsp or rbp forgets its offset, and code after a return or tail jump takes the
+ * offsets from before that epilogue). A 64-bit `mov` of a register holding an argument to a
+ * slot makes the slot hold it; a 64-bit `mov` from the slot makes the register hold it again.
+ * Conservative, because a body is read in address order and not by its paths: a slot is
+ * followed only when the whole body writes it once (that store; any other store, a call's
+ * home area, a push over it counts) and never takes its address (`lea r,[rbp+slot]`); a frame
+ * address copied out of rsp/rbp (`mov rax,rsp`, an indexed `lea`) or a frame write at an
+ * offset no longer known disables every slot of the body.
+ */
+import { type Instruction, MemorySizeExt, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
+
+/** Instructions whose memory first operand is only read. */
+const READS_MEMORY_OP0 = new Set<number>([Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Bt, Mnemonic.Push, Mnemonic.Prefetchnta, Mnemonic.Prefetcht0, Mnemonic.Prefetcht1, Mnemonic.Prefetcht2]);
+/** The callee's home area: a call may overwrite the 0x20 bytes above the caller's rsp. */
+const HOME_AREA = 0x20;
+
+/** Whether `r` is rsp or rbp, or a part of one (a write of ebp replaces rbp too). */
+const isFrameRegister = (r: Register): boolean => r !== Register.None && (RegisterExt.fullRegister(r) === Register.RSP || RegisterExt.fullRegister(r) === Register.RBP);
+
+/** Which slots the body may follow (decided by a first pass over it). */
+export interface SlotPolicy {
+  /** Slots not to follow (written more than once, or their address taken). */
+  readonly excluded: ReadonlySet<number>;
+  /** No slot at all (the frame's address escaped, or a write landed at an unknown offset). */
+  readonly none: boolean;
+}
+
+export const FOLLOW_ALL: SlotPolicy = { excluded: new Set(), none: false };
+
+/** Frame offsets of rsp and rbp from the stack pointer at entry (null: not known). */
+interface FrameOffsets {
+  rsp: number | null;
+  rbp: number | null;
+}
+
+/**
+ * One body's frame, stepped instruction by instruction after added-field.ts `updateHolds`:
+ * `holds` (full register -> argument) gains the registers loaded from a slot holding one.
+ */
+export class FrameSlots {
+  private readonly off: FrameOffsets = { rsp: 0, rbp: null };
+  /** The offsets before the epilogue now running (restored after its ret or jmp). */
+  private epilogue: FrameOffsets | null = null;
+  private readonly slots = new Map<number, number>();
+  /** Every frame write, [start, end). */
+  private readonly writes: Array<readonly [number, number]> = [];
+  private readonly escapes: number[] = [];
+  private lost = false;
+  /** Slots some load followed. */
+  private readonly followed = new Set<number>();
+  /** The immediate `mov eax,imm` set, and how many instructions ago (a stack probe's size). */
+  private probe: { size: number; age: number } | null = null;
+
+  constructor(private readonly policy: SlotPolicy) {}
+
+  /** Whether some slot holds an argument now. */
+  holdsAny(): boolean {
+    return this.slots.size > 0;
+  }
+
+  /** The policy a second pass must use, or null when every slot this pass followed was sound. */
+  verdict(): SlotPolicy | null {
+    if (this.followed.size === 0) return null;
+    if (this.lost) return { excluded: new Set(), none: true };
+    const excluded = new Set<number>();
+    for (const k of this.followed) {
+      const n = this.writes.filter(([s, e]) => s < k + 8 && k < e).length;
+      if (n > 1 || this.escapes.some((a) => a >= k && a < k + 8)) excluded.add(k);
+    }
+    return excluded.size === 0 ? null : { excluded, none: false };
+  }
+
+  step(insn: Instruction, holds: Map<number, number>): void {
+    const mn = insn.mnemonic;
+    const probe = this.probe;
+    this.probe = null;
+    if (probe !== null && probe.age === 0 && mn === Mnemonic.Call) this.probe = { size: probe.size, age: 1 };
+    if (mn === Mnemonic.Mov && insn.opKind(0) === OpKind.Register && insn.op0Register === Register.EAX && insn.opKind(1) === OpKind.Immediate32) this.probe = { size: insn.immediate32, age: 0 };
+    if (mn === Mnemonic.Ret || mn === Mnemonic.Jmp) return this.afterExit(mn === Mnemonic.Ret);
+    const mem = this.memoryAddress(insn);
+    if (mn === Mnemonic.Lea) return this.lea(insn, mem);
+    if (this.escapes64(insn)) this.lose();
+    if (mn === Mnemonic.Call) this.write(this.off.rsp, HOME_AREA);
+    else if (mn === Mnemonic.Push) {
+      this.moveRsp(-8);
+      this.write(this.off.rsp, 8);
+    }
+    if (mem !== undefined && insn.opKind(0) === OpKind.Memory && !READS_MEMORY_OP0.has(mn)) this.store(insn, mem, holds);
+    else if (mem !== undefined && mem !== null && mn === Mnemonic.Mov && insn.opKind(0) === OpKind.Register && insn.memorySize !== 0 && MemorySizeExt.size(insn.memorySize) === 8) {
+      const a = this.slots.get(mem);
+      if (a !== undefined) {
+        holds.set(insn.op0Register, a);
+        this.followed.add(mem);
+      }
+    }
+    this.frameRegisterWrite(insn, probe);
+  }
+
+  /** The frame offset a memory operand addresses: undefined when it is not on the frame, null when the offset is unknown. */
+  private memoryAddress(insn: Instruction): number | null | undefined {
+    for (let k = 0; k < insn.opCount; k++) {
+      if (insn.opKind(k) !== OpKind.Memory) continue;
+      const b = insn.memoryBase;
+      if (!isFrameRegister(b)) return undefined;
+      const base = RegisterExt.fullRegister(b) === Register.RSP ? this.off.rsp : this.off.rbp;
+      if (RegisterExt.fullRegister(b) !== b) return null;
+      if (base === null || insn.memoryIndex !== Register.None) return null;
+      return base + Number(BigInt.asIntN(64, insn.memoryDisplacement));
+    }
+    return undefined;
+  }
+
+  /** Whether `insn` copies rsp or rbp anywhere but into rsp/rbp or onto the stack by push. */
+  private escapes64(insn: Instruction): boolean {
+    if (insn.mnemonic === Mnemonic.Push || insn.mnemonic === Mnemonic.Mov && insn.opKind(0) === OpKind.Register && isFrameRegister(insn.op0Register)) return false;
+    for (let k = 1; k < insn.opCount; k++) if (insn.opKind(k) === OpKind.Register && isFrameRegister(insn.opRegister(k))) return true;
+    return false;
+  }
+
+  private lea(insn: Instruction, mem: number | null | undefined): void {
+    // A 32-bit lea into ebp or esp leaves no frame address there.
+    const dst = RegisterExt.fullRegister(insn.op0Register);
+    if (isFrameRegister(dst) && dst !== insn.op0Register) mem = null;
+    if (mem === undefined) {
+      if (dst === Register.RSP) this.off.rsp = null;
+      else if (dst === Register.RBP) this.off.rbp = null;
+      return;
+    }
+    if (dst === Register.RSP) {
+      this.epilogue ??= { ...this.off };
+      this.off.rsp = mem;
+      return;
+    }
+    this.epilogue = null;
+    if (dst === Register.RBP) this.off.rbp = mem;
+    else if (mem === null) this.lose();
+    else this.escapes.push(mem);
+  }
+
+  private store(insn: Instruction, at: number | null, holds: ReadonlyMap<number, number>): void {
+    if (at === null) return this.lose();
+    const size = insn.memorySize === 0 ? 0 : MemorySizeExt.size(insn.memorySize);
+    if (size === 0) return this.lose();
+    this.write(at, size);
+    const src = insn.opCount === 2 && insn.opKind(1) === OpKind.Register ? insn.op1Register : Register.None;
+    const a = insn.mnemonic === Mnemonic.Mov && size === 8 ? holds.get(src) : undefined;
+    if (a !== undefined && !this.policy.none && !this.policy.excluded.has(at)) this.slots.set(at, a);
+  }
+
+  /** A write of `size` bytes at frame offset `at` (null: unknown): the slots it overlaps no longer hold their argument. */
+  private write(at: number | null, size: number): void {
+    if (at === null) return this.lose();
+    this.writes.push([at, at + size]);
+    for (const k of [...this.slots.keys()]) if (k < at + size && at < k + 8) this.slots.delete(k);
+  }
+
+  private lose(): void {
+    this.lost = true;
+    this.slots.clear();
+  }
+
+  private moveRsp(by: number): void {
+    if (this.off.rsp !== null) this.off.rsp += by;
+  }
+
+  /**
+   * After a return or a jump the next instruction in address order is another block: after an
+   * epilogue it has the offsets from before it; after a jump in the body the same ones; after
+   * a return with no epilogue seen, the same only when nothing was left on the stack.
+   */
+  private afterExit(ret: boolean): void {
+    if (this.epilogue !== null) {
+      this.off.rsp = this.epilogue.rsp;
+      this.off.rbp = this.epilogue.rbp;
+    } else if (ret && this.off.rsp !== 0) {
+      this.off.rsp = null;
+      this.off.rbp = null;
+    }
+    this.epilogue = null;
+  }
+
+  /** Follows the writes of rsp and rbp; notes where an epilogue starts. */
+  private frameRegisterWrite(insn: Instruction, probe: { size: number; age: number } | null): void {
+    const mn = insn.mnemonic;
+    const before = { ...this.off };
+    let unwinding = false;
+    if (mn === Mnemonic.Pop) {
+      this.moveRsp(8);
+      unwinding = true;
+      if (insn.opKind(0) !== OpKind.Register) this.lose();
+      else if (insn.op0Register === Register.RBP) this.off.rbp = null;
+      else if (insn.op0Register === Register.RSP) this.off.rsp = null;
+    } else if (mn === Mnemonic.Leave) {
+      this.off.rsp = this.off.rbp === null ? null : this.off.rbp + 8;
+      this.off.rbp = null;
+      unwinding = true;
+    } else if (insn.opCount > 0 && insn.opKind(0) === OpKind.Register && isFrameRegister(insn.op0Register) && mn !== Mnemonic.Push && mn !== Mnemonic.Cmp && mn !== Mnemonic.Test) {
+      unwinding = this.frameArithmetic(insn, probe);
+    } else if (mn === Mnemonic.Call || mn === Mnemonic.Push) return;
+    if (unwinding) this.epilogue ??= before;
+    else this.epilogue = null;
+  }
+
+  /** A write of rsp or rbp by `sub`, `add`, `mov` (lea is handled apart); true when it unwinds the frame. */
+  private frameArithmetic(insn: Instruction, probe: { size: number; age: number } | null): boolean {
+    const mn = insn.mnemonic;
+    const dst = insn.op0Register;
+    if (RegisterExt.fullRegister(dst) !== dst) {
+      // ebp or esp written as 32 bits (or less): no frame address any more.
+      if (RegisterExt.fullRegister(dst) === Register.RSP) this.off.rsp = null;
+      else this.off.rbp = null;
+      return false;
+    }
+    const imm = insn.opCount === 2 && insn.opKind(1) !== OpKind.Register && insn.opKind(1) !== OpKind.Memory ? Number(BigInt.asIntN(64, insn.immediate(1))) : null;
+    if (dst === Register.RSP && (mn === Mnemonic.Sub || mn === Mnemonic.Add) && imm !== null) {
+      this.moveRsp(mn === Mnemonic.Sub ? -imm : imm);
+      return mn === Mnemonic.Add;
+    }
+    if (dst === Register.RSP && mn === Mnemonic.Sub && insn.opKind(1) === OpKind.Register && insn.op1Register === Register.RAX && probe !== null && probe.age === 1) {
+      this.moveRsp(-probe.size);
+      return false;
+    }
+    const srcReg = insn.opCount === 2 && insn.opKind(1) === OpKind.Register ? insn.op1Register : Register.None;
+    if (mn === Mnemonic.Mov && dst === Register.RBP && srcReg === Register.RSP) this.off.rbp = this.off.rsp;
+    else if (mn === Mnemonic.Mov && dst === Register.RSP && srcReg === Register.RBP) {
+      this.off.rsp = this.off.rbp;
+      return true;
+    } else if (dst === Register.RSP) this.off.rsp = null;
+    else this.off.rbp = null;
+    return false;
+  }
+}
