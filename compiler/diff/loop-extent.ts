@@ -8,14 +8,16 @@
  *
  * Evidence, per body: indexed accesses through a pointer the function received (an argument
  * register or a 64-bit copy, as added-field.ts follows them) `[arg + idx*scale + disp]`, and
- * the largest immediate any `cmp idx, imm` compares that index register with. The extent such
+ * the largest immediate a loop's back edge (`cmp idx, imm` then a conditional jump to a lower
+ * address) compares that index register with (a compare of a loaded byte with a constant in a
+ * register once used as an index is no bound: libvips, swc-html). The extent such
  * an access reaches is `disp + scale*bound + size`; counted the same way on both sides, an
  * access at the same argument, scale and displacement whose new extent exceeds the old one
  * reaches bytes old objects may not have. An index bounded by a register, by an end pointer
  * (`lea end, [base + K]`), or counted down, gives no bound and no evidence; -O0 bodies keep
  * the pointer on the stack (not followed here).
  */
-import { Decoder, DecoderOptions, Instruction, MemorySizeExt, Mnemonic, OpKind, Register } from 'iced-x86';
+import { Decoder, DecoderOptions, FlowControl, Instruction, MemorySizeExt, Mnemonic, OpKind, Register } from 'iced-x86';
 import { hex } from '../../common/types.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
@@ -23,6 +25,8 @@ import { ARG_REGISTERS, fullRegister, updateHolds } from './added-field.ts';
 import { reason, type Reason } from './reasons.ts';
 import { spanOf } from './register-effects.ts';
 import type { FunctionStatus } from './types.ts';
+
+const IMMEDIATES = new Set<number>([OpKind.Immediate8, OpKind.Immediate32, OpKind.Immediate8to32, OpKind.Immediate8to64, OpKind.Immediate32to64]);
 
 /** An indexed access through an argument, and how far its index is compared to reach. */
 interface LoopAccess {
@@ -40,6 +44,7 @@ function loopAccessesOf(image: Uint8Array, insns: FunctionInfo['decoded']['insns
   const holds = new Map<number, number>(ARG_REGISTERS);
   const raw: Array<{ arg: number; index: number; scale: number; disp: number; size: number }> = [];
   const bounds = new Map<number, number>();
+  let cmp: [number, number] | null = null;
   const decoder = new Decoder(64, image.subarray(lo, hi), DecoderOptions.None);
   const insn = new Instruction();
   try {
@@ -47,10 +52,12 @@ function loopAccessesOf(image: Uint8Array, insns: FunctionInfo['decoded']['insns
       decoder.position = d.rva - lo;
       decoder.ip = BigInt(d.rva);
       decoder.decodeOut(insn);
-      if (insn.mnemonic === Mnemonic.Cmp && insn.opKind(0) === OpKind.Register && (insn.opKind(1) === OpKind.Immediate8to64 || insn.opKind(1) === OpKind.Immediate8to32 || insn.opKind(1) === OpKind.Immediate32to64 || insn.opKind(1) === OpKind.Immediate32 || insn.opKind(1) === OpKind.Immediate8)) {
-        const r = fullRegister(insn.op0Register);
+      // A loop's back edge: `cmp idx, imm` then a conditional jump to a lower address.
+      if (cmp !== null && insn.flowControl === FlowControl.ConditionalBranch && insn.nearBranchTarget < insn.ip) bounds.set(cmp[0], Math.max(bounds.get(cmp[0]) ?? 0, cmp[1]));
+      cmp = null;
+      if (insn.mnemonic === Mnemonic.Cmp && insn.opKind(0) === OpKind.Register && IMMEDIATES.has(insn.opKind(1))) {
         const k = Number(BigInt.asIntN(64, insn.immediate(1)));
-        if (k > 0) bounds.set(r, Math.max(bounds.get(r) ?? 0, k));
+        if (k > 0) cmp = [fullRegister(insn.op0Register), k];
       }
       for (let k = 0; k < insn.opCount; k++) {
         if (insn.opKind(k) !== OpKind.Memory || insn.mnemonic === Mnemonic.Lea) continue;
