@@ -26,6 +26,7 @@ import { hex } from '../../common/types.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import { FOLLOW_ALL, FrameSlots, type SlotPolicy } from './frame-slots.ts';
+import { PointerUseTracker, type PointerUse } from './pointer-uses.ts';
 import { spanOf } from './register-effects.ts';
 
 /** One field access through an argument: which argument (1-4), offset, size (0 for `lea`). */
@@ -37,6 +38,8 @@ export interface ArgAccess {
   readonly kind?: 0 | 1 | 2;
   /** Whether it is a plain load or store (mov, movzx, movsx, movsxd, movss, movsd), not arithmetic on memory (absent: not). */
   readonly move?: boolean;
+  /** For an 8-byte access, what its value is used for: an address or a number (pointer-uses.ts; absent: not seen). */
+  readonly use?: PointerUse;
 }
 
 /** Plain data moves: their memory size is the field's declared width (arithmetic and tests may be narrowed). */
@@ -111,6 +114,7 @@ function scanAccesses(image: Uint8Array, insns: readonly InsnSpan[], policy: Slo
   const frame = new FrameSlots(policy);
   const decoder = new Decoder(64, image.subarray(lo, hi), DecoderOptions.None);
   const insn = new Instruction();
+  const uses = new PointerUseTracker();
   try {
     let next = -1;
     let count = 0;
@@ -129,7 +133,10 @@ function scanAccesses(image: Uint8Array, insns: readonly InsnSpan[], policy: Slo
         if (insn.mnemonic === Mnemonic.Push) pushedRbp = true;
         else if (pushedRbp && insn.mnemonic === Mnemonic.Mov && insn.opKind(1) === OpKind.Register && insn.op1Register === Register.RDX) return { out: [], again: null };
       }
+      const had = out.length;
       recordAccess(insn, holds, out);
+      if (out.length > had) uses.access(insn, had, out[had]!.size);
+      uses.step(insn);
       updateHolds(insn, holds);
       frame.step(insn, holds);
     }
@@ -137,7 +144,14 @@ function scanAccesses(image: Uint8Array, insns: readonly InsnSpan[], policy: Slo
     insn.free();
     decoder.free();
   }
-  return { out, again: frame.verdict() };
+  const again = frame.verdict();
+  return {
+    out: uses.uses.size === 0 ? out : out.map((x, k) => {
+      const use = uses.uses.get(k);
+      return use === undefined ? x : { ...x, use };
+    }),
+    again,
+  };
 }
 
 function recordAccess(insn: Instruction, holds: ReadonlyMap<number, number>, out: ArgAccess[]): void {

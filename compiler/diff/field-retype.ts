@@ -22,23 +22,36 @@
  * tried first, 17 functions, so there is none). Kinds count only when every old access at that
  * offset and size is of the one kind and every new one of the other. A fix that keeps each
  * field's type keeps each offset's kind and reaches no byte inside an old field anew.
+ * - a pointer becoming an int64 (red-ptr): same offset, size and integer kind; the old body
+ *   dereferences the loaded field (or stores an address in it), the new one adds it into a
+ *   number it returns (or the reverse): pointer-uses.ts, counted only when every access that
+ *   says anything on one side says the one use and on the other side the other.
  * -O0 bodies, which spill the argument and reload it before every access, are read through
  * their frame slots (frame-slots.ts). Not seen: two fields of one type exchanging offsets
- * (red-swap), a pointer becoming an int64 (red-ptr).
+ * (red-swap).
  */
 import { hex } from '../../common/types.ts';
 import type { ArgAccess } from './added-field.ts';
+import type { PointerUse } from './pointer-uses.ts';
 
 /** A field the new body accesses as another type than the old body at the same place. */
 export interface RetypedField {
   readonly arg: number;
   readonly disp: number;
   readonly size: number;
-  /** How: `kind` (integer <-> float), `inside` (a move inside an old scalar field), `past` (a move at an old offset that reaches past every old access). */
-  readonly how: 'kind' | 'inside' | 'past';
+  /** How: `kind` (integer <-> float), `pointer` (an address <-> a number), `inside` (a move inside an old scalar field), `past` (a move at an old offset that reaches past every old access). */
+  readonly how: 'kind' | 'pointer' | 'inside' | 'past';
   /** The old accesses it is measured against (at that offset, or the field it lies inside). */
   readonly old: readonly ArgAccess[];
   readonly kind: 0 | 1 | 2;
+  /** For `pointer`: what the new body uses the field as. */
+  readonly use?: PointerUse;
+}
+
+/** What the accesses of `xs` that say anything use the field as, when they agree (pointer-uses.ts), else null. */
+function soleUse(xs: readonly ArgAccess[]): PointerUse | null {
+  const seen = new Set(xs.flatMap((x) => (x.use === undefined ? [] : [x.use])));
+  return seen.size === 1 ? [...seen][0]! : null;
 }
 
 const scalar = (x: ArgAccess): boolean => x.size >= 1 && x.size <= 8 && x.kind !== 0 && x.kind !== undefined;
@@ -82,6 +95,9 @@ export function findRetypedField(oa: readonly ArgAccess[], na: readonly ArgAcces
       const was = soleKind(same);
       const now = soleKind(ys.filter((z) => z.disp === y.disp && z.size === y.size));
       if (was !== 0 && now !== 0 && was !== now) return { arg, disp: y.disp, size: y.size, how: 'kind', old: same, kind: now };
+      const wasUse = soleUse(same);
+      const nowUse = soleUse(ys.filter((z) => z.disp === y.disp && z.size === y.size));
+      if (wasUse !== null && nowUse !== null && wasUse !== nowUse) return { arg, disp: y.disp, size: y.size, how: 'pointer', old: same.filter((x) => x.use === wasUse), kind: now, use: nowUse };
       if (y.move !== true) continue;
       if (at.length > 0) continue;
       const host = xs.filter((x) => scalar(x) && x.disp < y.disp && y.disp + y.size <= x.disp + x.size);
@@ -98,6 +114,7 @@ export function describeRetypedField(r: RetypedField): string {
   const at = `[arg${r.arg}+${hex(r.disp)}]`;
   const olds = [...new Set(r.old.map(shape))].join(', ');
   const what = {
+    pointer: r.use === 'value' ? `as an integer (a number added or returned), where the old function uses it as a pointer (${olds}, dereferenced or stored from an address): a pointer field became an integer` : `as a pointer (dereferenced or stored from an address), where the old function uses it as an integer (${olds}, a number added or returned): an integer field became a pointer`,
     kind: `as ${KIND[r.kind]}, where the old function accesses ${olds} (a field's type changed, int <-> float, or a union read through another member)`,
     inside: `inside the old function's field ${olds} (a field split, or narrowed with a new one after it)`,
     past: `where the old function accesses only ${olds}, and past every old access on that pointer (a trailing array or field grown)`,

@@ -41,11 +41,12 @@ function counterparts(m: MatchResult): Counterparts {
   return c;
 }
 
-/** Parallel references of matched functions into the OLD items of `groups`. */
-function collectEvidence(m: MatchResult, groups: ReadonlyMap<string, readonly DataItem[]>): Map<number, number> {
-  const inGroup = new Set<number>();
-  for (const list of groups.values()) for (const d of list) inGroup.add(d.index);
-  const out = new Map<number, number>();
+/**
+ * Every pair of parallel data references of matched functions whose references line up (same
+ * count, same kind at each position, not branches): `visit(n, o)` with the NEW and OLD item
+ * referenced at the same offset (NEW's read-only; OLD's any item, its kind checked by the caller).
+ */
+export function forEachParallelItemRef(m: MatchResult, visit: (n: DataItem, o: DataItem) => void): void {
   for (const g of m.new.fns.functions) {
     const o = m.fnNewToOld[g.index]!;
     if (o < 0) continue;
@@ -57,14 +58,24 @@ function collectEvidence(m: MatchResult, groups: ReadonlyMap<string, readonly Da
       const b = or[k]!;
       if (a.kind !== b.kind || a.isBranch || b.isBranch) continue;
       const oi = m.old.itemAt(b.target);
-      if (oi === undefined || !inGroup.has(oi.index)) continue;
-      const ni = m.new.itemAt(a.target);
-      if (ni === undefined || ni.writable || a.target - ni.start !== b.target - oi.start) continue;
-      const seen = out.get(ni.index);
-      if (seen === undefined) out.set(ni.index, oi.index);
-      else if (seen !== oi.index) out.set(ni.index, -1);
+      const ni = oi === undefined ? undefined : m.new.itemAt(a.target);
+      if (oi === undefined || ni === undefined || ni.writable || a.target - ni.start !== b.target - oi.start) continue;
+      visit(ni, oi);
     }
   }
+}
+
+/** Parallel references of matched functions into the OLD items of `groups`. */
+function collectEvidence(m: MatchResult, groups: ReadonlyMap<string, readonly DataItem[]>): Map<number, number> {
+  const inGroup = new Set<number>();
+  for (const list of groups.values()) for (const d of list) inGroup.add(d.index);
+  const out = new Map<number, number>();
+  forEachParallelItemRef(m, (ni, oi) => {
+    if (!inGroup.has(oi.index)) return;
+    const seen = out.get(ni.index);
+    if (seen === undefined) out.set(ni.index, oi.index);
+    else if (seen !== oi.index) out.set(ni.index, -1);
+  });
   return out;
 }
 

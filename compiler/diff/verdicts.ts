@@ -26,9 +26,11 @@ import { entryArgumentProblems } from './entry-arguments.ts';
 import { foldedFunctionProblems } from './folded-functions.ts';
 import { layoutProblem, retypedFieldProblem } from './layout-shift.ts';
 import { loadTimeCheck } from './load-time-only.ts';
+import { loopExtentProblem } from './loop-extent.ts';
 import { planRedirect } from './redirect-sites.ts';
 import { describeNew, oldRodataByKey, type ResolveContext } from './resolve-target.ts';
 import { rodataEscapeCheck } from './rodata-escape.ts';
+import { reorderedTableProblems } from './rodata-reordered.ts';
 import { reason, type Reason } from './reasons.ts';
 import { RegisterEffects, type ImageEffects } from './register-effects.ts';
 import { untouchedByOldCode } from './untouched-old.ts';
@@ -58,6 +60,8 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
   const touchesBadGlobal = badGlobalCheck(m, data);
   const loadTimeProblem = loadTimeCheck(m);
   const escapedRodata = rodataEscapeCheck(ctx);
+  // Functions reading a read-only table whose entries changed places (stored indexes change meaning).
+  const reorderedTables = reorderedTableProblems(m, status);
   const tableProblems = codeTableProblems(m, status);
   const referrers = referrersOf(m, emitted);
   // Changed functions that decode, with new constants, a bit-field word a changed writer now packs differently.
@@ -111,7 +115,7 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
     if (why !== null && refusedMate === undefined) baseReasons.set(f.index, why);
     else if (refusedMate !== undefined) baseReasons.set(f.index, baseReasons.get(refusedMate) ?? reasons.get(refusedMate)!);
     if (why === null) {
-      why = touchesBadGlobal(f) ?? loadTimeProblem(f, st) ?? tableProblems.get(f.index) ?? layoutOf(f, st) ?? bitReaders.get(f.index) ?? packedMoves.get(f.index) ?? globalBits.get(f.index) ?? flagMoves.get(f.index) ?? clobbered.get(f.index) ?? entryArgs.get(f.index) ?? retypedOf(f, st) ?? folded.get(f.index) ?? escapedRodata(f) ?? emissionProblem(ctx, f, okItems);
+      why = touchesBadGlobal(f) ?? loadTimeProblem(f, st) ?? tableProblems.get(f.index) ?? layoutOf(f, st) ?? bitReaders.get(f.index) ?? packedMoves.get(f.index) ?? globalBits.get(f.index) ?? flagMoves.get(f.index) ?? clobbered.get(f.index) ?? entryArgs.get(f.index) ?? retypedOf(f, st) ?? loopExtentProblem(m, f, st, eh.funclets.has(f.index)) ?? folded.get(f.index) ?? escapedRodata(f) ?? reorderedTables.get(f.index) ?? emissionProblem(ctx, f, okItems);
       if (why !== null) baseReasons.set(f.index, why);
     }
     // A funclet only the handler tables reach keeps no redirect: old frames keep their old

@@ -1,0 +1,99 @@
+/**
+ * A trailing array grown where only a loop bound changes (test/probes/red-tail.c at clang -O1:
+ * `for (i = 0; i < N; i++) o->arr[i]`, N 2 -> 4): every access is the same indexed operand
+ * `[rcx + rdx*4 + 0x4]` in both bodies, so no offset is new (added-field.ts) and no width
+ * changed (field-retype.ts); only the immediate the index is compared with grows (`cmp rdx, 1`
+ * -> `cmp rdx, 4`). Objects old code allocated are the old size: the new loop reads and writes
+ * past them (the importer's adjacent objects sum 112 and 143 instead of 1 and 21 live).
+ *
+ * Evidence, per body: indexed accesses through a pointer the function received (an argument
+ * register or a 64-bit copy, as added-field.ts follows them) `[arg + idx*scale + disp]`, and
+ * the largest immediate a loop's back edge (`cmp idx, imm` then a conditional jump to a lower
+ * address) compares that index register with (a compare of a loaded byte with a constant in a
+ * register once used as an index is no bound: libvips, swc-html). The extent such
+ * an access reaches is `disp + scale*bound + size`; counted the same way on both sides, an
+ * access at the same argument, scale and displacement whose new extent exceeds the old one
+ * reaches bytes old objects may not have. An index bounded by a register, by an end pointer
+ * (`lea end, [base + K]`), or counted down, gives no bound and no evidence; -O0 bodies keep
+ * the pointer on the stack (not followed here).
+ */
+import { Decoder, DecoderOptions, FlowControl, Instruction, MemorySizeExt, Mnemonic, OpKind, Register } from 'iced-x86';
+import { hex } from '../../common/types.ts';
+import type { FunctionInfo } from '../image/types.ts';
+import type { MatchResult } from '../match/match-images.ts';
+import { ARG_REGISTERS, fullRegister, updateHolds } from './added-field.ts';
+import { reason, type Reason } from './reasons.ts';
+import { spanOf } from './register-effects.ts';
+import type { FunctionStatus } from './types.ts';
+
+const IMMEDIATES = new Set<number>([OpKind.Immediate8, OpKind.Immediate32, OpKind.Immediate8to32, OpKind.Immediate8to64, OpKind.Immediate32to64]);
+
+/** An indexed access through an argument, and how far its index is compared to reach. */
+interface LoopAccess {
+  readonly arg: number;
+  readonly scale: number;
+  readonly disp: number;
+  readonly size: number;
+  readonly bound: number;
+}
+
+/** Indexed argument accesses of a body whose index register some `cmp reg, imm` bounds. */
+function loopAccessesOf(image: Uint8Array, insns: FunctionInfo['decoded']['insns']): LoopAccess[] {
+  const { lo, hi } = spanOf(insns);
+  if (hi <= lo) return [];
+  const holds = new Map<number, number>(ARG_REGISTERS);
+  const raw: Array<{ arg: number; index: number; scale: number; disp: number; size: number }> = [];
+  const bounds = new Map<number, number>();
+  let cmp: [number, number] | null = null;
+  const decoder = new Decoder(64, image.subarray(lo, hi), DecoderOptions.None);
+  const insn = new Instruction();
+  try {
+    for (const d of insns) {
+      decoder.position = d.rva - lo;
+      decoder.ip = BigInt(d.rva);
+      decoder.decodeOut(insn);
+      // A loop's back edge: `cmp idx, imm` then a conditional jump to a lower address.
+      if (cmp !== null && insn.flowControl === FlowControl.ConditionalBranch && insn.nearBranchTarget < insn.ip) bounds.set(cmp[0], Math.max(bounds.get(cmp[0]) ?? 0, cmp[1]));
+      cmp = null;
+      if (insn.mnemonic === Mnemonic.Cmp && insn.opKind(0) === OpKind.Register && IMMEDIATES.has(insn.opKind(1))) {
+        const k = Number(BigInt.asIntN(64, insn.immediate(1)));
+        if (k > 0) cmp = [fullRegister(insn.op0Register), k];
+      }
+      for (let k = 0; k < insn.opCount; k++) {
+        if (insn.opKind(k) !== OpKind.Memory || insn.mnemonic === Mnemonic.Lea) continue;
+        const arg = holds.get(insn.memoryBase);
+        const disp = Number(BigInt.asIntN(64, insn.memoryDisplacement));
+        if (arg !== undefined && insn.memoryIndex !== Register.None && disp >= 0) raw.push({ arg, index: fullRegister(insn.memoryIndex), scale: insn.memoryIndexScale, disp, size: MemorySizeExt.size(insn.memorySize) });
+        break;
+      }
+      updateHolds(insn, holds);
+    }
+  } finally {
+    insn.free();
+    decoder.free();
+  }
+  return raw.flatMap((x) => {
+    const bound = bounds.get(x.index);
+    return bound === undefined || x.size === 0 ? [] : [{ arg: x.arg, scale: x.scale, disp: x.disp, size: x.size, bound }];
+  });
+}
+
+const extent = (x: LoopAccess): number => x.disp + x.scale * x.bound + x.size;
+
+/** Why changed `f` reaches further through an argument's array than its old body (a loop bound grown), or null. */
+export function loopExtentProblem(m: MatchResult, f: FunctionInfo, st: FunctionStatus, funclet = false): Reason | null {
+  const o = m.fnNewToOld[f.index]!;
+  if (st !== 'changed' || o < 0 || funclet) return null;
+  const of = m.old.fns.functions[o]!;
+  const olds = loopAccessesOf(m.old.img.image, of.decoded.insns);
+  if (olds.length === 0) return null;
+  for (const y of loopAccessesOf(m.new.img.image, f.decoded.insns)) {
+    const same = olds.filter((x) => x.arg === y.arg && x.scale === y.scale && x.disp === y.disp && x.size === y.size);
+    if (same.length === 0) continue;
+    const was = Math.max(...same.map(extent));
+    if (extent(y) <= was) continue;
+    const at = `[arg${y.arg}+idx*${y.scale}+${hex(y.disp)}]`;
+    return reason('STRUCTURE_FIELD_ADDED', `structure layout changed: the loop over ${at} (${y.size} bytes) compares its index with ${y.bound}, where the old function's compared with ${Math.max(...same.map((x) => x.bound))}: its bound reaches +${hex(extent(y))} on that pointer (displacement + scale x bound + size), the old one +${hex(was)} (a trailing array grown; objects built before the patch are the old size): old ${of.name ?? hex(of.entry)}, new ${f.name ?? hex(f.entry)}; needs a baseline`, f.entry);
+  }
+  return null;
+}
