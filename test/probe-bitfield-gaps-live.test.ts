@@ -48,14 +48,25 @@
  *   patched process prints neither line. Now refused (bitfield-packed.ts compares a
  *   read-modify-write with a whole store; bitfield-packed-moves.ts compares only the reader's
  *   groups over the moved bits). Twin: bitfield-swap-fix above.
+ * - bitfield-signed (all 8 builds): bitfield-reorder with signed fields, unpack reading only
+ *   level. A signed field is read by sign extension: `shl eax,27; sar eax,27` (clang),
+ *   `movzx eax,byte [rcx]; shl eax,3; sar al,3; movsx` (gcc), `movsx eax,byte [rcx]; sar eax,5`.
+ *   The reader's bits ignored what a left shift pushes past the register's top and what a
+ *   shift of a byte register leaves out, so the sign-extended read decoded no bit and unpack
+ *   was hotpatchable (gcc at all four levels, clang -O0; gcc -O1's whole-byte pack too);
+ *   carried (pack runs in its own unchanged make_items, so --skip-refused carries unpack
+ *   alone), the patched process prints neither version. Now refused (bitfield-bits.ts: a
+ *   shift keeps only its register's bits). Twin bitfield-signed-fix (one layout, unpack's
+ *   formula only) stays hotpatchable at all 8 builds and prints v2 live.
  * - bitfield-reorder-fix (gcc -O2, clang -O1/-O2): refused before (the constant-set rule: only
  *   an input's mask narrowed, `and r8d,0x1f` -> `0xf`); now hotpatchable
  *   (compiler/diff/bitfield-narrowed.ts: bodies byte-equal but for narrowed low masks of
  *   registers holding no loaded value), and patched live it prints v2.
  */
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { Toolchain } from '../samples/scenarios.ts';
-import { changedVerdicts, liftRule, startLayoutProbe, writeProbePackage } from './support/layout-probes.ts';
+import { buildLayoutProbe, changedVerdicts, diffDlls, liftRule, startLayoutProbe, writeProbePackage } from './support/layout-probes.ts';
 import { liveSuite, patchedRound } from './support/live-suite.ts';
 import { missingTools } from './support/tools.ts';
 
@@ -291,5 +302,36 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     const after = await patchedRound(h, pkg, 'bitfield-rotate.dll');
     expect(after).not.toBe(neu);
     expect(after).not.toBe(old);
+  }, 120_000);
+
+  const BUILDS: ReadonlyArray<readonly [Toolchain, string]> = TOOLCHAINS.flatMap((tc) => ['-O0', '-O1', '-O2', '-Os'].map((opt) => [tc, opt] as const));
+
+  test.each(BUILDS)('bitfield-signed and its fix (%s %s): the sign-extending reader of swapped signed fields refused with the packer; the twin hotpatchable', (tc, opt) => {
+    const dir = join(suite.dir(), 'verdicts', opt);
+    const d = diffDlls(buildLayoutProbe(dir, 'bitfield-signed', 1, tc, opt), buildLayoutProbe(dir, 'bitfield-signed', 2, tc, opt));
+    expect(changedVerdicts(d)).toEqual([`pack: ${CODE}`, `unpack: ${CODE}`]);
+    expect(d.functions.find((f) => f.name === 'unpack')?.reason?.message).toMatch(/^it decodes (bits 0 and up of the word at \+0x0 with other mask or shift constants|the word at \+0x0 at bits 0-4 where its old body decoded bits 3-7)/);
+    const fix = diffDlls(buildLayoutProbe(dir, 'bitfield-signed-fix', 1, tc, opt), buildLayoutProbe(dir, 'bitfield-signed-fix', 2, tc, opt));
+    expect(changedVerdicts(fix)).toEqual(['unpack: hotpatchable']);
+  }, 60_000);
+
+  // Before: unpack hotpatchable at gcc -O0/-O2/-Os and clang -O0 (pack refused), both at gcc -O1.
+  test.each([['gcc', '-O1', []], ['gcc', '-O2', ['unpack']], ['clang', '-O0', ['unpack']]] as const)('bitfield-signed (%s %s): what was carried before (sign extension decoded no bit); the patched process prints neither version', async (tc, opt, names) => {
+    const { h, old, neu, d } = await startProbe('bitfield-signed', tc, opt);
+    expect(neu).not.toBe(old);
+    const before = liftRule(d, CODE, names.length > 0 ? names : undefined);
+    expect(changedVerdicts(before)).toEqual([names.length > 0 ? `pack: ${CODE}` : 'pack: hotpatchable', 'unpack: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-signed.dll', `bitfield-signed-${tc}${opt}.hpk`, true);
+    const after = await patchedRound(h, pkg, 'bitfield-signed.dll');
+    expect(after).not.toBe(neu);
+    expect(after).not.toBe(old);
+  }, 120_000);
+
+  test.each([['gcc', '-O2'], ['clang', '-O0'], ['clang', '-O2']] as const)('bitfield-signed-fix (%s %s): one layout, unpack\'s formula changes: hotpatchable, and patched live it prints v2', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-signed-fix', tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual(['unpack: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-signed-fix.dll', `bitfield-signed-fix-${tc}${opt}.hpk`);
+    expect(await patchedRound(h, pkg, 'bitfield-signed-fix.dll')).toBe(neu);
   }, 120_000);
 });

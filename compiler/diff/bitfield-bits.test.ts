@@ -40,6 +40,15 @@ describe('bits a read decodes', () => {
     expect(decoded('8b 01  c1 f8 1c  25 ff 00 00 00  c3')).toEqual({ '+0': 'f0000000' });
   });
 
+  test('a signed field read by shifting it to the top and back decodes only its bits', () => {
+    // mov eax,[rcx]; shl eax,27; sar eax,27; ret: level in bits 0-4 (clang)
+    expect(decoded('8b 01  c1 e0 1b  c1 f8 1b  c3')).toEqual({ '+0': '1f' });
+    // movzx eax,byte [rcx]; shl eax,3; sar al,3; movsx edx,al; ret: level in bits 0-4 (gcc)
+    expect(decoded('0f b6 01  c1 e0 03  c0 f8 03  0f be d0  c3')).toEqual({ '+0': '1f' });
+    // movsx eax,byte [rcx]; sar eax,5; ret: kind in bits 5-7
+    expect(decoded('0f be 01  c1 f8 05  c3')).toEqual({ '+0': 'e0' });
+  });
+
   test('a shift by a register count, or a mask of bits combined from other places, decodes every bit', () => {
     // mov edx,[rcx]; shr edx,cl; mov eax,edx; ret
     expect(decoded('8b 11  d3 ea  89 d0  c3')).toEqual({ '+0': 'ffffffff' });

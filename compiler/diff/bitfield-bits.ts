@@ -49,8 +49,10 @@ export function memoryBits(insn: Instruction): number {
 
 /** What one instruction does to a followed value's bits. */
 export type BitOp =
-  | { readonly k: 'shr'; readonly n: number }
-  | { readonly k: 'shl'; readonly n: number }
+  /** A right shift (`shr`, `sar`) of a register `bits` wide: only the bits it holds are shifted. */
+  | { readonly k: 'shr'; readonly n: number; readonly bits: number }
+  /** A left shift of a register `bits` wide: bits shifted past its top are gone. */
+  | { readonly k: 'shl'; readonly n: number; readonly bits: number }
   | { readonly k: 'and'; readonly m: bigint }
   /** A copy that keeps the low `bits` bits (`mov ecx,eax`, `movzx ecx,al`). */
   | { readonly k: 'copy'; readonly bits: number }
@@ -83,8 +85,8 @@ export function bitOpOf(insn: Instruction): BitOp {
   const imm = insn.opCount === 2 && insn.opKind(1) !== OpKind.Register && insn.opKind(1) !== OpKind.Memory;
   if (regDst && imm) {
     const bits = registerBits(insn.op0Register);
-    if (mn === Mnemonic.Shr || mn === Mnemonic.Sar) return { k: 'shr', n: Number(insn.immediate(1)) & 63 };
-    if (mn === Mnemonic.Shl) return { k: 'shl', n: Number(insn.immediate(1)) & 63 };
+    if (mn === Mnemonic.Shr || mn === Mnemonic.Sar) return { k: 'shr', n: Number(insn.immediate(1)) & 63, bits };
+    if (mn === Mnemonic.Shl) return { k: 'shl', n: Number(insn.immediate(1)) & 63, bits };
     if (mn === Mnemonic.And) return { k: 'and', m: immediateOf(insn, 1, bits) };
     if (mn === Mnemonic.Test) return { k: 'test', m: immediateOf(insn, 1, bits) };
     if (mn === Mnemonic.Bt) return { k: 'bt', n: Number(insn.immediate(1)) & 63 };
@@ -152,12 +154,17 @@ export function applyBitOp(v: BitValue, op: BitOp): { next: BitValue | null; dec
   if (op.k === 'merge' || (v.mixed && (op.k === 'shl' || op.k === 'copy'))) return { next: v, decoded: 0n };
   switch (op.k) {
     case 'shr': {
+      // `sar al,3` shifts only al's bits (a signed field at the top of a byte, gcc).
       const shift = v.shift + op.n;
-      const sel = v.sel & ~lowBits(shift);
+      const sel = v.sel & wordBitsOf(v, lowBits(op.bits)) & ~lowBits(shift);
       return { next: { ...v, shift, sel, narrowed: v.narrowed || sel !== v.sel }, decoded: 0n };
     }
-    case 'shl':
-      return { next: { ...v, shift: v.shift - op.n }, decoded: 0n };
+    case 'shl': {
+      // A signed field's read: `shl eax,27; sar eax,27` keeps bits 0-4 (what passes the top is gone).
+      const shifted = { ...v, shift: v.shift - op.n };
+      const sel = v.sel & wordBitsOf(shifted, lowBits(op.bits));
+      return { next: { ...shifted, sel, narrowed: v.narrowed || sel !== v.sel }, decoded: 0n };
+    }
     case 'and': {
       const sel = v.sel & wordBitsOf(v, op.m);
       return { next: { ...v, sel, narrowed: v.narrowed || sel !== v.sel }, decoded: 0n };
