@@ -5,17 +5,22 @@
  * VERDICTS records every probe's changed functions and verdicts as built by gcc and clang at
  * -O0, -O1, -O2 and -Os (the test fails when one regresses); LIVE applies the -O2 packages
  * to a running v1 under Wine and records the outcome:
- * - 'refused' (was wrong, now refused STRUCTURE_FIELD_RETYPED, compiler/diff/field-retype.ts):
+ * - 'refused' (was wrong, now refused; the row names the code its live check lifts):
  *   the package the compiler wrote before the rule applies live and the process prints
- *   something other than v2 (red-float int -> float, red-union another member, red-split
- *   int -> short + short, red-narrow int -> unsigned char + a new byte).
+ *   something other than v2. STRUCTURE_FIELD_RETYPED (compiler/diff/field-retype.ts):
+ *   red-float int -> float, red-union another member, red-split int -> short + short,
+ *   red-narrow int -> unsigned char + a new byte. STRUCTURE_FIELDS_SWAPPED
+ *   (compiler/diff/field-swap.ts): red-swap and red-global-swap, two int fields exchange
+ *   offsets (every access keeps its offset set, width and kind).
+ * - 'over' (refused, and with the rule lifted prints v2: a known over-refusal): red-swap-expr,
+ *   a fix that swaps which field each weight takes, compiled to exactly red-swap's show (the
+ *   code cannot tell the two apart; field-swap.ts says why it refuses).
  * - 'right' (hotpatchable, prints v2): the twins red-swap-fix (a logic fix on the same
- *   struct) and red-errcode (a return value's meaning flipped, callers unchanged: a wanted
- *   logic change, the over-refusal check).
- * - 'wrong' (still hotpatchable and wrong live: known gaps, listed so a fix must update
- *   them): red-swap and red-global-swap (two int fields exchange offsets: every access keeps
- *   its offset set, width and kind), red-table (a .rdata table reordered with the indexes
- *   objects hold).
+ *   struct), red-swap-order (stores to the same fields in another order) and red-errcode (a
+ *   return value's meaning flipped, callers unchanged: a wanted logic change, the
+ *   over-refusal check).
+ * - 'wrong' (still hotpatchable and wrong live: a known gap, listed so a fix must update it):
+ *   red-table (a .rdata table reordered with the indexes objects hold).
  * Already refused before this session: red-pack, red-align (STRUCTURE_LAYOUT_CHANGED),
  * red-global-widen (GLOBAL_ACCESSED_PAST_OLD_EXTENT), red-byval (ENTRY_ARGUMENTS_CHANGED
  * above -O0), red-tail (a trailing array grown: STRUCTURE_FIELD_ADDED, or RETYPED for the
@@ -29,6 +34,7 @@ import { patchedRound, liveSuite } from './support/live-suite.ts';
 import { missingTools } from './support/tools.ts';
 import { buildLayoutProbe, changedVerdicts, diffDlls, liftRule, startImporterProbe, startLayoutProbe, writeProbePackage } from './support/layout-probes.ts';
 import type { ImageDiff } from '../compiler/index.ts';
+import type { ReasonCode } from '../compiler/diff/reasons.ts';
 
 const skip = missingTools(['wine', 'mingw', 'clang']);
 const buildSkip = missingTools(['mingw', 'clang']);
@@ -45,12 +51,20 @@ function verdicts(d: ImageDiff): string {
 /** Per probe and toolchain, the verdicts at -O0, -O1, -O2, -Os. */
 const VERDICTS: Record<string, Record<Toolchain, readonly string[]>> = {
   'red-swap': {
-    gcc: ['make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable'],
-    clang: ['make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable'],
+    gcc: ['make: STRUCTURE_FIELDS_SWAPPED, show: STRUCTURE_FIELDS_SWAPPED', 'make: STRUCTURE_FIELDS_SWAPPED, show: STRUCTURE_FIELDS_SWAPPED', 'make: STRUCTURE_FIELDS_SWAPPED, show: STRUCTURE_FIELDS_SWAPPED', 'make: STRUCTURE_FIELDS_SWAPPED, show: STRUCTURE_FIELDS_SWAPPED'],
+    clang: ['make: STRUCTURE_FIELDS_SWAPPED, show: STRUCTURE_FIELDS_SWAPPED', 'make: STRUCTURE_FIELDS_SWAPPED, show: STRUCTURE_FIELDS_SWAPPED', 'make: STRUCTURE_FIELDS_SWAPPED, show: STRUCTURE_FIELDS_SWAPPED', 'make: STRUCTURE_FIELDS_SWAPPED, show: STRUCTURE_FIELDS_SWAPPED'],
   },
   'red-swap-fix': {
     gcc: ['show: hotpatchable', 'show: hotpatchable', 'show: hotpatchable', 'show: hotpatchable'],
     clang: ['show: hotpatchable', 'show: hotpatchable', 'show: hotpatchable', 'show: hotpatchable'],
+  },
+  'red-swap-order': {
+    gcc: ['make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable'],
+    clang: ['make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable'],
+  },
+  'red-swap-expr': {
+    gcc: ['show: STRUCTURE_FIELDS_SWAPPED', 'show: STRUCTURE_FIELDS_SWAPPED', 'show: STRUCTURE_FIELDS_SWAPPED', 'show: STRUCTURE_FIELDS_SWAPPED'],
+    clang: ['show: STRUCTURE_FIELDS_SWAPPED', 'show: STRUCTURE_FIELDS_SWAPPED', 'show: STRUCTURE_FIELDS_SWAPPED', 'show: STRUCTURE_FIELDS_SWAPPED'],
   },
   'red-float': {
     gcc: ['make: hotpatchable, show: hotpatchable', 'make: STRUCTURE_FIELD_RETYPED, show: STRUCTURE_FIELD_RETYPED', 'make: STRUCTURE_FIELD_RETYPED, show: STRUCTURE_FIELD_RETYPED', 'make: STRUCTURE_FIELD_RETYPED, show: STRUCTURE_FIELD_RETYPED'],
@@ -85,8 +99,8 @@ const VERDICTS: Record<string, Record<Toolchain, readonly string[]>> = {
     clang: ['check: hotpatchable', 'check: hotpatchable', 'check: hotpatchable', 'check: hotpatchable'],
   },
   'red-global-swap': {
-    gcc: ['get: hotpatchable, set: hotpatchable', 'get: hotpatchable, set: hotpatchable', 'get: hotpatchable, set: hotpatchable', 'get: hotpatchable, set: hotpatchable'],
-    clang: ['get: hotpatchable, set: hotpatchable', 'get: hotpatchable, set: hotpatchable', 'get: hotpatchable, set: hotpatchable', 'get: hotpatchable, set: hotpatchable'],
+    gcc: ['get: STRUCTURE_FIELDS_SWAPPED, set: STRUCTURE_FIELDS_SWAPPED', 'get: STRUCTURE_FIELDS_SWAPPED, set: STRUCTURE_FIELDS_SWAPPED', 'get: STRUCTURE_FIELDS_SWAPPED, set: STRUCTURE_FIELDS_SWAPPED', 'get: STRUCTURE_FIELDS_SWAPPED, set: STRUCTURE_FIELDS_SWAPPED'],
+    clang: ['get: STRUCTURE_FIELDS_SWAPPED, set: STRUCTURE_FIELDS_SWAPPED', 'get: STRUCTURE_FIELDS_SWAPPED, set: STRUCTURE_FIELDS_SWAPPED', 'get: STRUCTURE_FIELDS_SWAPPED, set: STRUCTURE_FIELDS_SWAPPED', 'get: STRUCTURE_FIELDS_SWAPPED, set: STRUCTURE_FIELDS_SWAPPED'],
   },
   'red-global-widen': {
     gcc: ['bump: USES_CHANGED_GLOBAL, total: USES_CHANGED_GLOBAL, data GLOBAL_ACCESSED_PAST_OLD_EXTENT', 'bump: USES_CHANGED_GLOBAL, total: USES_CHANGED_GLOBAL, data GLOBAL_ACCESSED_PAST_OLD_EXTENT', 'bump: USES_CHANGED_GLOBAL, total: USES_CHANGED_GLOBAL, data GLOBAL_ACCESSED_PAST_OLD_EXTENT', 'bump: USES_CHANGED_GLOBAL, total: USES_CHANGED_GLOBAL, data GLOBAL_ACCESSED_PAST_OLD_EXTENT'],
@@ -120,27 +134,30 @@ describe.skipIf(buildSkip !== undefined)(`red-team probes, verdicts by both comp
   }, 120_000);
 });
 
-type Outcome = 'refused' | 'right' | 'wrong';
-const LIVE: ReadonlyArray<readonly [string, Outcome]> = [
-  ['red-float', 'refused'],
-  ['red-union', 'refused'],
-  ['red-split', 'refused'],
-  ['red-narrow', 'refused'],
+type Outcome = 'refused' | 'over' | 'right' | 'wrong';
+/** Probe, live outcome, and for a 'refused' or 'over' row the reason code lifted to apply the package the compiler wrote before that rule. */
+const LIVE: ReadonlyArray<readonly [string, Outcome, ReasonCode?]> = [
+  ['red-float', 'refused', 'STRUCTURE_FIELD_RETYPED'],
+  ['red-union', 'refused', 'STRUCTURE_FIELD_RETYPED'],
+  ['red-split', 'refused', 'STRUCTURE_FIELD_RETYPED'],
+  ['red-narrow', 'refused', 'STRUCTURE_FIELD_RETYPED'],
+  ['red-swap', 'refused', 'STRUCTURE_FIELDS_SWAPPED'],
+  ['red-global-swap', 'refused', 'STRUCTURE_FIELDS_SWAPPED'],
   ['red-swap-fix', 'right'],
+  ['red-swap-order', 'right'],
+  ['red-swap-expr', 'over', 'STRUCTURE_FIELDS_SWAPPED'],
   ['red-errcode', 'right'],
-  ['red-swap', 'wrong'],
-  ['red-global-swap', 'wrong'],
   ['red-table', 'wrong'],
 ];
 
 describe.skipIf(skip !== undefined)(`red-team probes live under Wine (-O2)${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  test.each(LIVE.flatMap(([name, outcome]) => (['gcc', 'clang'] as const).map((tc) => [name, tc, outcome] as const)))('%s (%s): %s', async (name, tc, outcome) => {
+  test.each(LIVE.flatMap(([name, outcome, code]) => (['gcc', 'clang'] as const).map((tc) => [name, tc, outcome, code ?? ''] as const)))('%s (%s): %s %s', async (name, tc, outcome, code) => {
     const { h, old, neu, d } = await startLayoutProbe(suite, name, tc);
-    expect(d.hotpatchable).toBe(outcome !== 'refused');
-    const presented = outcome === 'refused' ? liftRule(d, 'STRUCTURE_FIELD_RETYPED') : d;
+    expect(d.hotpatchable).toBe(outcome === 'right' || outcome === 'wrong');
+    const presented = code !== '' ? liftRule(d, code) : d;
     expect(presented.hotpatchable, 'nothing else refuses the pair').toBe(true);
     const after = await patchedRound(h, await writeProbePackage(suite.dir(), presented, `${name}.dll`, `${name}-${tc}.hpk`), `${name}.dll`);
-    if (outcome === 'right') expect(after).toBe(neu);
+    if (outcome === 'right' || outcome === 'over') expect(after).toBe(neu);
     else {
       // Objects v1 made, read by v2's code: not v2's lines (red-split and red-narrow print v1's:
       // the new field reads the old int's upper bytes, 0; the others print neither version).
