@@ -49,6 +49,8 @@ interface SwapInsn {
   /** Base key of a field access (a register, a stack slot it was reloaded from, or GLOBALS), or -1. */
   readonly base: number;
   readonly disp: number;
+  /** The RVA a global access reaches in its own image (its displacement otherwise). */
+  readonly raw: number;
   readonly size: number;
   readonly store: boolean;
   /** Index of the first instruction of its run of identical plain stores (each stores the same value), else its own. */
@@ -101,6 +103,7 @@ function swapInsnsOf(image: Uint8Array, f: FunctionInfo, globalAt: GlobalAt, ske
     const parts: Array<number | string> = [insn.mnemonic, insn.opCount];
     let base = -1;
     let disp = 0;
+    let raw = 0;
     let size = 0;
     let store = false;
     for (let k = 0; k < insn.opCount; k++) {
@@ -116,6 +119,7 @@ function swapInsnsOf(image: Uint8Array, f: FunctionInfo, globalAt: GlobalAt, ske
         } else {
           base = access.base;
           disp = access.disp;
+          raw = access.raw;
           size = MemorySizeExt.size(insn.memorySize);
           store = k === 0;
         }
@@ -125,24 +129,25 @@ function swapInsnsOf(image: Uint8Array, f: FunctionInfo, globalAt: GlobalAt, ske
     const last = out[out.length - 1];
     const plain = store && PLAIN_MOVES.has(insn.mnemonic);
     const run = plain && last !== undefined && last.store && last.skel === skel && last.plain ? last.run : out.length;
-    out.push({ skel, base, disp, size, store, run, plain });
+    out.push({ skel, base, disp, raw, size, store, run, plain });
     trackSlots(insn, slotOf);
   });
   return out;
 }
 
 /** The field access of memory operand `k` (its base key and displacement), or null for a stack slot, `lea`, an indexed or unkeyed operand. */
-function memoryAccess(insn: Instruction, globalAt: GlobalAt, slotOf: ReadonlyMap<number, number>): { base: number; disp: number } | null {
+function memoryAccess(insn: Instruction, globalAt: GlobalAt, slotOf: ReadonlyMap<number, number>): { base: number; disp: number; raw: number } | null {
   if (insn.mnemonic === Mnemonic.Lea || insn.memoryIndex !== Register.None) return null;
   const b = insn.memoryBase;
   if (b === Register.RIP) {
-    const at = globalAt(Number(insn.memoryDisplacement));
-    return at === null ? null : { base: GLOBALS, disp: at };
+    const target = Number(insn.memoryDisplacement);
+    const at = globalAt(target);
+    return at === null ? null : { base: GLOBALS, disp: at, raw: target };
   }
   if (b === Register.None || isStack(b)) return null;
   const disp = Number(BigInt.asIntN(64, insn.memoryDisplacement));
   if (disp < 0) return null;
-  return { base: slotOf.get(fullRegister(b)) ?? b, disp };
+  return { base: slotOf.get(fullRegister(b)) ?? b, disp, raw: disp };
 }
 
 /** Follows which registers hold a pointer reloaded from a stack slot (`mov rax, [rbp-0x8]`). */
@@ -168,8 +173,8 @@ export interface FieldSwap {
   readonly store: boolean;
 }
 
-/** Aligned moved-or-kept accesses of one base: old offset, new offset, size, store, context kept. */
-type Pairing = [number, number, number, boolean, boolean];
+/** Aligned moved-or-kept accesses of one base: old offset, new offset, size, store, context kept, new RVA minus old RVA reached. */
+type Pairing = [number, number, number, boolean, boolean, number];
 
 /** The permutation among `list` (one base's aligned accesses), or null when there is none or it is not consistent. */
 function permutationOf(list: readonly Pairing[], global: boolean): FieldSwap | null {
@@ -177,7 +182,8 @@ function permutationOf(list: readonly Pairing[], global: boolean): FieldSwap | n
   const back = new Map<number, number>();
   const sizeAt = new Map<number, number>();
   let store = false;
-  for (const [d, e, size, st, ctx] of list) {
+  const rawDeltas = new Set<number>();
+  for (const [d, e, size, st, ctx, rawDelta] of list) {
     if ((fwd.get(d) ?? e) !== e || (back.get(e) ?? d) !== d) return null;
     fwd.set(d, e);
     back.set(e, d);
@@ -187,9 +193,13 @@ function permutationOf(list: readonly Pairing[], global: boolean): FieldSwap | n
     if (!ctx || (sizeAt.get(d) ?? size) !== size) return null;
     sizeAt.set(d, size);
     store ||= st;
+    rawDeltas.add(rawDelta);
   }
   const moved = [...fwd].filter(([d, e]) => d !== e);
-  if (moved.length < 2) return null;
+  // Globals whose every moved access still reaches its old address moved by one amount are a
+  // section moved and two items matched crosswise (lightningcss 1.30.1 -> 1.30.2, two 8-byte
+  // CRT globals read by the same code at old +0x40000), not fields that trade places.
+  if (moved.length < 2 || (global && rawDeltas.size < 2)) return null;
   // A permutation: the moved fields land exactly on the offsets the moved fields left, each on one of its size.
   for (const [, e] of moved) if (!sizeAt.has(e) || fwd.get(e) === e || sizeAt.get(e) !== sizeAt.get(back.get(e)!)) return null;
   moved.sort((x, y) => x[0] - y[0]);
@@ -225,7 +235,7 @@ export function detectFieldSwap(m: MatchResult, of: FunctionInfo, nf: FunctionIn
     const before = prev === null ? i === 0 && j === 0 : prev[0] === i - 1 && prev[1] === j - 1;
     const after = next === null ? i === oa.length - 1 && j === na.length - 1 : next[0] === i + 1 && next[1] === j + 1;
     const list = byBase.get(x.base) ?? [];
-    list.push([x.disp, y.disp, x.size, x.store, before && after]);
+    list.push([x.disp, y.disp, x.size, x.store, before && after, y.raw - x.raw]);
     byBase.set(x.base, list);
   }
   let best: FieldSwap | null = null;
