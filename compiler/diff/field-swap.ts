@@ -24,13 +24,13 @@
  *
  * One function alone that reads two fields the other way round cannot be told from a fix
  * that swaps which field an expression uses (twin red-swap-expr: `a*10 + b*100` for `a*100 +
- * b*10`, same struct, compiles to exactly red-swap's show). It is refused all the same, a
- * known over-refusal: on the corpus the lone read-only exchanges look like layouts (7za 5.1.1
- * -> 5.2.0, 0x5005c: a `this` whose pointers at +0x10 and +0x18 trade places, each then used
- * as the other's role, every other instruction the same), and a lone reader is what a
- * swapped layout leaves when its writers changed in other ways too (their context breaks) or
- * live in another module. The message says whether the exchange stores and which changed
- * functions share it.
+ * b*10`, same struct, compiles to exactly red-swap's show), nor from an unrolled loop that
+ * probes two slots in the other order (sample fn-identity's slot_of_default). So a function is
+ * refused when its exchange includes a store (objects written in the new layout), or when
+ * the same exchange shows in two changed functions or more; a lone read-only exchange passes
+ * (a known gap: 7za 5.1.1 -> 5.2.0 0x5005c, a `this` whose pointers at +0x10 and +0x18 trade
+ * roles, passes this rule; a layout swapped whose writers changed in other ways too, or live
+ * in another module, leaves such a lone reader).
  */
 import { type Instruction, MemorySizeExt, Mnemonic, OpKind, Register } from 'iced-x86';
 import { hex } from '../../common/types.ts';
@@ -262,7 +262,7 @@ function describeMoves(m: MatchResult, s: FieldSwap): string {
   return `${s.global ? 'global fields' : 'fields'} ${list} (${sizes.join('/')} bytes each) exchange places${cycle}`;
 }
 
-/** Refusals of changed functions whose fields exchange offsets against their old bodies. */
+/** Refusals of changed functions whose fields exchange offsets against their old bodies: with a store, or the same exchange in two changed functions or more. */
 export function fieldSwapProblems(m: MatchResult, status: readonly FunctionStatus[]): Map<number, Reason> {
   const found = new Map<number, FieldSwap>();
   const bySignature = new Map<string, FunctionInfo[]>();
@@ -278,9 +278,10 @@ export function fieldSwapProblems(m: MatchResult, status: readonly FunctionStatu
   const out = new Map<number, Reason>();
   for (const [index, s] of found) {
     const mates = bySignature.get(signatureOf(s))!;
+    if (!s.store && mates.length < 2) continue;
     const f = m.new.fns.functions[index]!;
     const names = mates.map((g) => g.name ?? hex(g.entry)).join(', ');
-    const why = s.store ? `${f.name ?? hex(f.entry)} stores them there` : mates.length > 1 ? `the same exchange in ${names}` : 'reads only: or a fix that swaps which field it reads';
+    const why = s.store ? `${f.name ?? hex(f.entry)} stores them there` : `the same exchange in ${names}`;
     out.set(index, reason('STRUCTURE_FIELDS_SWAPPED', `structure layout changed: ${describeMoves(m, s)} in ${names}, every other access the same (${why}; needs a baseline); ${s.global ? 'the running image keeps the old layout' : 'objects built before the patch keep the old layout'}`, f.entry));
   }
   return out;

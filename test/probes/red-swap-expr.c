@@ -1,9 +1,9 @@
 /*
  * red-swap-expr (a twin of red-swap): the same struct in both versions; v2's show fixes
  * which weight each field takes (b*100 + a*10 for a*100 + b*10). Its loads of a and b come
- * out exactly as red-swap's show (the two offsets exchanged, all else the same): refused as
- * fields exchanged, a known over-refusal (compiler/diff/field-swap.ts); patched with the rule
- * lifted it prints v2. Changed: show.
+ * out exactly as red-swap's show (the two offsets exchanged, all else the same), but no store
+ * and no other function shows the exchange: a lone read-only exchange passes
+ * (compiler/diff/field-swap.ts), and patched it prints v2. Changed: show.
  */
 #define HP_NAME "red-swap-expr"
 #include "../../samples/common/harness.h"
