@@ -248,7 +248,7 @@ class SkeletonIds {
 }
 
 /** Aligned index pairs of the longest common subsequence of two skeleton lists. */
-function align(a0: readonly Access[], b0: readonly Access[]): Array<[number, number]> {
+export function align(a0: ReadonlyArray<{ readonly skel: number }>, b0: ReadonlyArray<{ readonly skel: number }>): Array<[number, number]> {
   // Common prefix and suffix first: the table then covers only the region that differs.
   let p = 0;
   while (p < a0.length && p < b0.length && a0[p]!.skel === b0[p]!.skel) p++;

@@ -61,6 +61,7 @@ export const REASON_CODES = {
   TLS_CHANGED: 'the TLS directory, template or callbacks changed',
   INITIALIZER_CHANGED: 'a changed function runs only once (reached only from a static constructor, the entry point, a TLS callback, or the guarded initialisation of a function-local static): it already ran, and the running process keeps the state the old code built (needs a baseline)',
   RODATA_TABLE_REORDERED: 'it reads a read-only table whose entries changed places (reordered, or an entry inserted or removed before others): indexes old code computed and stored before the patch select other entries of the new table (needs a baseline)',
+  STRUCTURE_FIELDS_SWAPPED: 'structure layout changed: fields of one structure (through one pointer, or one global) exchange offsets, every access otherwise the same (needs a baseline)',
 } as const;
 
 /** A stable reason code. */

@@ -23,6 +23,7 @@ import { callerRegisterProblems } from './caller-registers.ts';
 import { codeTableProblems } from './code-tables.ts';
 import { emissionProblem } from './emission-check.ts';
 import { entryArgumentProblems } from './entry-arguments.ts';
+import { fieldSwapProblems } from './field-swap.ts';
 import { foldedFunctionProblems } from './folded-functions.ts';
 import { layoutProblem, retypedFieldProblem } from './layout-shift.ts';
 import { loadTimeCheck } from './load-time-only.ts';
@@ -81,6 +82,8 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
   const entryArgs = entryArgumentProblems(m, status, fx);
   // Changed functions whose old body is also another function (identical code folding).
   const folded = foldedFunctionProblems(m, status);
+  // Changed functions whose fields exchange offsets (a store in the new layout, or the same exchange in two functions).
+  const swapped = fieldSwapProblems(m, status);
   const reasons = new Map<number, Reason>();
   const redirects = new Map<number, RedirectPlan>();
   const reservedSites = new Set<number>();
@@ -115,7 +118,7 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
     if (why !== null && refusedMate === undefined) baseReasons.set(f.index, why);
     else if (refusedMate !== undefined) baseReasons.set(f.index, baseReasons.get(refusedMate) ?? reasons.get(refusedMate)!);
     if (why === null) {
-      why = touchesBadGlobal(f) ?? loadTimeProblem(f, st) ?? tableProblems.get(f.index) ?? layoutOf(f, st) ?? bitReaders.get(f.index) ?? packedMoves.get(f.index) ?? globalBits.get(f.index) ?? flagMoves.get(f.index) ?? clobbered.get(f.index) ?? entryArgs.get(f.index) ?? retypedOf(f, st) ?? loopExtentProblem(m, f, st, eh.funclets.has(f.index)) ?? folded.get(f.index) ?? escapedRodata(f) ?? reorderedTables.get(f.index) ?? emissionProblem(ctx, f, okItems);
+      why = touchesBadGlobal(f) ?? loadTimeProblem(f, st) ?? tableProblems.get(f.index) ?? layoutOf(f, st) ?? bitReaders.get(f.index) ?? packedMoves.get(f.index) ?? globalBits.get(f.index) ?? flagMoves.get(f.index) ?? clobbered.get(f.index) ?? entryArgs.get(f.index) ?? retypedOf(f, st) ?? swapped.get(f.index) ?? loopExtentProblem(m, f, st, eh.funclets.has(f.index)) ?? folded.get(f.index) ?? escapedRodata(f) ?? reorderedTables.get(f.index) ?? emissionProblem(ctx, f, okItems);
       if (why !== null) baseReasons.set(f.index, why);
     }
     // A funclet only the handler tables reach keeps no redirect: old frames keep their old
