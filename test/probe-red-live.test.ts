@@ -87,7 +87,7 @@ const VERDICTS: Record<string, Record<Toolchain, readonly string[]>> = {
   },
   'red-ptr': {
     gcc: ['make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: STRUCTURE_FIELD_RETYPED', 'make: hotpatchable, show: STRUCTURE_FIELD_RETYPED', 'make: hotpatchable, show: STRUCTURE_FIELD_RETYPED'],
-    clang: ['make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: STRUCTURE_FIELD_RETYPED', 'make: hotpatchable, show: STRUCTURE_FIELD_RETYPED', 'make: hotpatchable, show: STRUCTURE_FIELD_RETYPED'],
+    clang: ['make: hotpatchable, show: STRUCTURE_FIELD_RETYPED', 'make: hotpatchable, show: STRUCTURE_FIELD_RETYPED', 'make: hotpatchable, show: STRUCTURE_FIELD_RETYPED', 'make: hotpatchable, show: STRUCTURE_FIELD_RETYPED'],
   },
   'red-ptr-fix': {
     gcc: ['make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable'],
