@@ -17,13 +17,13 @@
  * (`lea end, [base + K]`), or counted down, gives no bound and no evidence; -O0 bodies keep
  * the pointer on the stack (not followed here).
  */
-import { Decoder, DecoderOptions, FlowControl, Instruction, MemorySizeExt, Mnemonic, OpKind, Register } from 'iced-x86';
+import { FlowControl, MemorySizeExt, Mnemonic, OpKind, Register } from 'iced-x86';
 import { hex } from '../../common/types.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { ARG_REGISTERS, fullRegister, updateHolds } from './added-field.ts';
 import { reason, type Reason } from './reasons.ts';
-import { spanOf } from './register-effects.ts';
+import { decodeEach } from './register-effects.ts';
 import type { FunctionStatus } from './types.ts';
 
 const IMMEDIATES = new Set<number>([OpKind.Immediate8, OpKind.Immediate32, OpKind.Immediate8to32, OpKind.Immediate8to64, OpKind.Immediate32to64]);
@@ -39,39 +39,27 @@ interface LoopAccess {
 
 /** Indexed argument accesses of a body whose index register some `cmp reg, imm` bounds. */
 function loopAccessesOf(image: Uint8Array, insns: FunctionInfo['decoded']['insns']): LoopAccess[] {
-  const { lo, hi } = spanOf(insns);
-  if (hi <= lo) return [];
   const holds = new Map<number, number>(ARG_REGISTERS);
   const raw: Array<{ arg: number; index: number; scale: number; disp: number; size: number }> = [];
   const bounds = new Map<number, number>();
   let cmp: [number, number] | null = null;
-  const decoder = new Decoder(64, image.subarray(lo, hi), DecoderOptions.None);
-  const insn = new Instruction();
-  try {
-    for (const d of insns) {
-      decoder.position = d.rva - lo;
-      decoder.ip = BigInt(d.rva);
-      decoder.decodeOut(insn);
-      // A loop's back edge: `cmp idx, imm` then a conditional jump to a lower address.
-      if (cmp !== null && insn.flowControl === FlowControl.ConditionalBranch && insn.nearBranchTarget < insn.ip) bounds.set(cmp[0], Math.max(bounds.get(cmp[0]) ?? 0, cmp[1]));
-      cmp = null;
-      if (insn.mnemonic === Mnemonic.Cmp && insn.opKind(0) === OpKind.Register && IMMEDIATES.has(insn.opKind(1))) {
-        const k = Number(BigInt.asIntN(64, insn.immediate(1)));
-        if (k > 0) cmp = [fullRegister(insn.op0Register), k];
-      }
-      for (let k = 0; k < insn.opCount; k++) {
-        if (insn.opKind(k) !== OpKind.Memory || insn.mnemonic === Mnemonic.Lea) continue;
-        const arg = holds.get(insn.memoryBase);
-        const disp = Number(BigInt.asIntN(64, insn.memoryDisplacement));
-        if (arg !== undefined && insn.memoryIndex !== Register.None && disp >= 0) raw.push({ arg, index: fullRegister(insn.memoryIndex), scale: insn.memoryIndexScale, disp, size: MemorySizeExt.size(insn.memorySize) });
-        break;
-      }
-      updateHolds(insn, holds);
+  decodeEach(image, insns, (insn) => {
+    // A loop's back edge: `cmp idx, imm` then a conditional jump to a lower address.
+    if (cmp !== null && insn.flowControl === FlowControl.ConditionalBranch && insn.nearBranchTarget < insn.ip) bounds.set(cmp[0], Math.max(bounds.get(cmp[0]) ?? 0, cmp[1]));
+    cmp = null;
+    if (insn.mnemonic === Mnemonic.Cmp && insn.opKind(0) === OpKind.Register && IMMEDIATES.has(insn.opKind(1))) {
+      const k = Number(BigInt.asIntN(64, insn.immediate(1)));
+      if (k > 0) cmp = [fullRegister(insn.op0Register), k];
     }
-  } finally {
-    insn.free();
-    decoder.free();
-  }
+    for (let k = 0; k < insn.opCount; k++) {
+      if (insn.opKind(k) !== OpKind.Memory || insn.mnemonic === Mnemonic.Lea) continue;
+      const arg = holds.get(insn.memoryBase);
+      const disp = Number(BigInt.asIntN(64, insn.memoryDisplacement));
+      if (arg !== undefined && insn.memoryIndex !== Register.None && disp >= 0) raw.push({ arg, index: fullRegister(insn.memoryIndex), scale: insn.memoryIndexScale, disp, size: MemorySizeExt.size(insn.memorySize) });
+      break;
+    }
+    updateHolds(insn, holds);
+  });
   return raw.flatMap((x) => {
     const bound = bounds.get(x.index);
     return bound === undefined || x.size === 0 ? [] : [{ arg: x.arg, scale: x.scale, disp: x.disp, size: x.size, bound }];
