@@ -9,7 +9,7 @@ import { describeNew, handlerFieldTarget, offsetInFunction, resolveHandler, reso
 import { parseGccLsda } from '../eh/gcc-lsda.ts';
 import { parseHandlerData } from '../eh/parse-handler-data.ts';
 import type { HandlerStructure, ParsedHandlerData } from '../eh/types.ts';
-import { chainedParent, layoutParts } from '../functions/layout-parts.ts';
+import { chainedParent, layoutParts, registeredEntries } from '../functions/layout-parts.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { IntraCandidate } from './intra-deltas.ts';
 
@@ -135,7 +135,7 @@ export function emitFunction(ctx: ResolveContext, f: FunctionInfo, offsets: read
 }
 
 /**
- * Unwind data: every .pdata entry of the function, UNWIND_INFO copied with its handler data.
+ * Unwind data: every .pdata entry of the function but its leaf ones (registeredEntries), UNWIND_INFO copied with its handler data.
  * MSVC handler data (GS, scope tables, FuncInfo) is copied inline after its UNWIND_INFO, and
  * its out-of-line structures after all the UNWIND_INFOs of the block; every RVA field is an
  * addr32nb fixup: `table` at its copy (an unwind target), `code` at this block (the function
@@ -153,7 +153,7 @@ function emitUnwind(ctx: ResolveContext, f: FunctionInfo, offsets: readonly numb
   const infoOffOf: number[] = [];
   const chains: Array<{ readonly at: number; readonly parent: number }> = [];
   let infoLen = 0;
-  for (const rf of f.pdata) {
+  for (const rf of registeredEntries(f)) {
     const u = rf.unwind;
     if (u === null) return err('BUILD_UNSUPPORTED', `${describeNew(m, f.entry)}: unreadable unwind info`);
     if ((u.flags & 4) !== 0) {

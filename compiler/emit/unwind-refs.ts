@@ -28,6 +28,7 @@ import { parseHandlerData } from '../eh/parse-handler-data.ts';
 import type { FunctionInfo, FunctionTable } from '../image/types.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import { unstableOverlap, unstableRanges } from '../image/stable-ranges.ts';
+import { registeredEntries } from '../functions/layout-parts.ts';
 import { blockBytesFor, type OldImage } from './deltas.ts';
 import { identityOf } from './identity.ts';
 import type { EmittedPackage } from './types.ts';
@@ -49,13 +50,13 @@ type Piece = readonly [rva: number, length: number];
 
 /**
  * Function `f`'s unwind pieces in the order emit-function.ts lays them out in a block's blob:
- * each .pdata entry's UNWIND_INFO with the handler data after it, then the out-of-line handler
+ * each registered .pdata entry's UNWIND_INFO with the handler data after it, then the out-of-line handler
  * structures, once each, in entry order.
  */
 function unwindPieces(img: MappedImage, fns: FunctionTable, f: FunctionInfo): Piece[] {
   const infos: Piece[] = [];
   const structures = new Map<string, Piece>();
-  for (const rf of f.pdata) {
+  for (const rf of registeredEntries(f)) {
     const u = rf.unwind;
     if (u === null) continue;
     let len = u.size;

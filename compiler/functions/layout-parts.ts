@@ -141,6 +141,24 @@ function packed(f: FunctionInfo): PartsLayout {
 }
 
 /**
+ * The .pdata entries of `f` a carried copy registers: every entry but the leaf ones, whose
+ * UNWIND_INFO is version 1 with no flags, prolog, unwind codes or frame register. The x64
+ * unwinder (RtlVirtualUnwind, and exception dispatch) reads an address no function table
+ * covers as a leaf: return address at [RSP], RSP + 8; exactly what such an UNWIND_INFO says,
+ * so leaving the entry out changes no unwind and saves its RUNTIME_FUNCTION and 4-byte
+ * UNWIND_INFO (gcc gives every frameless function one). A function with a chained entry keeps
+ * all of them (a chain names its parent by index).
+ */
+export function registeredEntries(f: FunctionInfo): FunctionInfo['pdata'] {
+  if (f.pdata.some((rf) => ((rf.unwind?.flags ?? 0) & 4) !== 0)) return f.pdata;
+  return f.pdata.filter((rf) => !isLeafUnwind(rf.unwind ?? null));
+}
+
+function isLeafUnwind(u: FunctionInfo['pdata'][number]['unwind']): boolean {
+  return u !== null && u.version === 1 && u.flags === 0 && u.sizeOfProlog === 0 && u.countOfCodes === 0 && u.frameRegister === 0 && u.frameOffset === 0 && u.size === 4;
+}
+
+/**
  * Index in `f.pdata` of the entry a chained UNWIND_INFO of `rf` names (same begin, end and
  * unwind info), or -1 when it names none of the function's own entries.
  */

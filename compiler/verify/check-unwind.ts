@@ -1,6 +1,7 @@
 /**
- * The unwind check of one carried function: one RUNTIME_FUNCTION per .pdata entry of NEW
- * covering the carried range, the same UNWIND_INFO bytes, chained entries naming the parent
+ * The unwind check of one carried function: one RUNTIME_FUNCTION per registered (non-leaf,
+ * layout-parts.ts registeredEntries) .pdata entry of NEW covering the carried range, the same
+ * UNWIND_INFO bytes, chained entries naming the parent
  * part's copy, the handler and GCC LSDA type entries reaching what NEW's reach, and MSVC
  * handler data: every structure NEW's fields name has one copy in the block's unwind info,
  * equal to NEW outside its fields, and every field reaches what NEW's field reaches.
@@ -11,7 +12,7 @@ import type { ImageDiff } from '../diff/types.ts';
 import { parseGccLsda } from '../eh/gcc-lsda.ts';
 import { parseHandlerData } from '../eh/parse-handler-data.ts';
 import type { HandlerRvaField, HandlerStructure, ParsedHandlerData } from '../eh/types.ts';
-import { chainedParent } from '../functions/layout-parts.ts';
+import { chainedParent, registeredEntries } from '../functions/layout-parts.ts';
 import type { RuntimeFunction } from '../../runtime/pe/types.ts';
 import type { CarriedView } from './check-function.ts';
 import type { CarriedFunction, TargetChecker } from './check-target.ts';
@@ -40,7 +41,8 @@ export function checkFunctionUnwind(
 ): Result<number> {
   const { fn, name } = c;
   const u = cb.unwind;
-  if (fn.pdata.length !== (u?.runtimeFunctions.length ?? 0)) return mismatch(`${name}: ${fn.pdata.length} .pdata entries in NEW, ${u?.runtimeFunctions.length ?? 0} in the package`);
+  const entries = registeredEntries(fn);
+  if (entries.length !== (u?.runtimeFunctions.length ?? 0)) return mismatch(`${name}: ${entries.length} non-leaf .pdata entries in NEW, ${u?.runtimeFunctions.length ?? 0} in the package`);
   if (u === null) return ok(0);
   const info = u.unwindInfo.slice();
   const infoAddr = paper.placeUnwindInfo(info.length);
@@ -57,19 +59,18 @@ export function checkFunctionUnwind(
   }
   const placed: PlacedUnwind = { unwind: u, info, infoAddr, fixedAt };
   const handlerData = new HandlerDataCheck(diff.match.new.img.image, paper, checker, c, placed);
-  for (let i = 0; i < fn.pdata.length; i++) {
-    const r = checkEntry(diff, paper, checker, c, placed, handlerData, i);
+  for (let i = 0; i < entries.length; i++) {
+    const r = checkEntry(diff, paper, checker, c, placed, handlerData, entries[i]!, i);
     if (!r.ok) return r;
   }
-  return ok(fn.pdata.length);
+  return ok(entries.length);
 }
 
-/** RUNTIME_FUNCTION `i` of the block against .pdata entry `i` of NEW, and its UNWIND_INFO byte for byte. */
-function checkEntry(diff: ImageDiff, paper: PaperImage, checker: TargetChecker, c: CarriedView, placed: PlacedUnwind, handlerData: HandlerDataCheck, i: number): Result<void> {
+/** RUNTIME_FUNCTION `i` of the block against `rf`, the i-th registered .pdata entry of NEW, and its UNWIND_INFO byte for byte. */
+function checkEntry(diff: ImageDiff, paper: PaperImage, checker: TargetChecker, c: CarriedView, placed: PlacedUnwind, handlerData: HandlerDataCheck, rf: CarriedView['fn']['pdata'][number], i: number): Result<void> {
   const { fn, name } = c;
   const newImg = diff.match.new.img;
   const { unwind: u, info } = placed;
-  const rf = fn.pdata[i]!;
   const e = u.runtimeFunctions[i]!;
   const ri = fn.ranges.findIndex((r) => r.start === rf.beginAddress);
   if (ri < 0 || e.beginOffset !== c.base + c.offsets[ri]! || e.endOffset - e.beginOffset !== rf.endAddress - rf.beginAddress) return mismatch(`${name}: RUNTIME_FUNCTION ${i} does not cover the carried range`);
