@@ -304,3 +304,43 @@ describe.skipIf(skip !== undefined)(`parameters meeting in one non-commutative o
     expect(after.slice(neu.length)).toBe('importer less = 0\nimporter less_at = 0\nimporter quot = 0\nimporter quotp = 0\nimporter mod = 3\nimporter udiv = 0\nimporter shl2 = 16\nimporter pdiff = -2\nimporter subp = -5\nimporter sum_fix = 9\nimporter less_fix = 1\nimporter quot_fix = 4\nimporter subp_fix = 1\n');
   }, 120_000);
 });
+
+/**
+ * entry-args-globals: two pointers whose loaded values are stored to two different
+ * zero-initialised globals (store2 `if (a && b) { g_first = *a; g_second = *b; }` -> `g_first =
+ * *b; g_second = *a;`, callers unchanged; store2_bare the same without the null tests). The
+ * uses named a global by its load-time bytes, alike for the two, so both slots' uses were the
+ * same: store2, whose null tests use rcx first in both bodies, was hotpatchable at every level
+ * by both compilers, and store2_bare was refused only by the order of first uses, which also
+ * refused store2_order (only the two stores reordered, each value kept in its global: same
+ * meaning). Live, with the rule lifted, the importer built against v1 gets `2 1` where both
+ * versions give `1 2`. Now a writable global is named by its identity through the diff's data
+ * match (argument-uses.ts matchedGlobalNames): store2 is refused as two slots that exchanged
+ * destinations (store2_bare still by the order of first uses, checked first), store2_order is hotpatchable (the two slots told apart both ways,
+ * each keeping its own), and store2_fix stays hotpatchable.
+ */
+const GLOBALS_V1 = 'importer store2 = 1 2\nimporter store2_bare = 1 2\nimporter store2_order = 1 2\nimporter store2_fix = 1 2\n';
+
+describe.skipIf(buildSkip !== undefined)(`loaded values stored to different globals, reordered${buildSkip ? ` (skipped: ${buildSkip})` : ''}`, () => {
+  const OPTS = ['-O0', '-O1', '-O2', '-Os'] as const;
+  test.each(TOOLCHAINS.flatMap((tc) => OPTS.map((o) => [tc, o] as const)))('entry-args-globals (%s %s): store2, store2_bare refused ENTRY_ARGUMENTS_CHANGED as exchanged globals; store2_order and store2_fix hotpatchable', (tc, opt) => {
+    const dir = join(suite.dir(), `globals${opt}`);
+    const d = diffDlls(buildLayoutProbe(dir, 'entry-args-globals', 1, tc, opt), buildLayoutProbe(dir, 'entry-args-globals', 2, tc, opt));
+    expect(changedVerdicts(d).filter((v) => !v.startsWith('hp_'))).toEqual(['store2: ENTRY_ARGUMENTS_CHANGED', 'store2_bare: ENTRY_ARGUMENTS_CHANGED', 'store2_fix: hotpatchable', 'store2_order: hotpatchable']);
+    // store2_bare reads b first in v2: the order of first uses refuses it before the exchange is looked at.
+    expect(d.functions.find((f) => f.name === 'store2')?.reason?.message).toMatch(/^its new body uses argument rdx as its old body used rcx \(.*the value loaded through it stored to the global at 0x[0-9a-f]+\) and rcx as it used rdx \(.*the value loaded through it stored to the global at 0x[0-9a-f]+\) \(two parameters of one type reordered\?\)/);
+  }, 60_000);
+});
+
+describe.skipIf(skip !== undefined)(`loaded values stored to different globals, live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  test.each(TOOLCHAINS.flatMap((tc) => (['-O0', '-O2'] as const).map((o) => [tc, o] as const)))('entry-args-globals (%s %s): refused; carried anyway, the v1 importer gets each value in the other global; store2_order and store2_fix give v2\'s answers', async (tc, opt) => {
+    const { h, neu, file, d } = await startImporterProbe(suite, 'entry-args-globals', 'entry-args-globals-importer', tc, opt);
+    expect(h.first.output.endsWith(GLOBALS_V1)).toBe(true);
+    expect(changedVerdicts(d).filter((v) => v.includes('ENTRY_ARGUMENTS_CHANGED'))).toEqual(['store2: ENTRY_ARGUMENTS_CHANGED', 'store2_bare: ENTRY_ARGUMENTS_CHANGED']);
+    const presented = withoutEntryArgumentRule(d);
+    expect(presented.functions.filter((f) => f.verdict === 'refused'), 'nothing else refuses the pair').toEqual([]);
+    const after = await patchedRound(h, await writeProbePackage(suite.dir(), presented, file, `entry-args-globals${opt}-${tc}.hpk`), file);
+    expect(after.startsWith(neu), 'the DLL itself now answers as v2').toBe(true);
+    expect(after.slice(neu.length)).toBe('importer store2 = 2 1\nimporter store2_bare = 2 1\nimporter store2_order = 1 2\nimporter store2_fix = 2 2\n');
+  }, 120_000);
+});

@@ -43,7 +43,10 @@ function tokenName(t: string): string {
   if (t === 'dret') return 'returned as the running value of arithmetic on it';
   if (t.startsWith('d')) return tokenName(`g${t.slice(1)}`).replace(' through it ', ' through a sum of it ');
   const body = t.slice(1);
-  if (body.startsWith('v')) return `the value loaded through it meeting ${tokenName(body.startsWith('vx') ? body.slice(1) : `${t[0]!}${body.slice(1)}`)}`;
+  if (body.startsWith('v')) {
+    const met = tokenName(body.startsWith('vx') ? body.slice(1) : `${t[0]!}${body.slice(1)}`);
+    return `the value loaded through it ${met.startsWith('stored') ? '' : 'meeting '}${met}`;
+  }
   const float = t.startsWith('x') ? ' (as a float)' : '';
   const mem = /^(ld|st|rw)([+-]0x[0-9a-f]+):(\d+)/.exec(body);
   if (mem !== null) return `${mem[1] === 'ld' ? 'a load' : mem[1] === 'st' ? 'a store' : 'a read-modify-write'} through it at ${mem[2]!} (${mem[3]!} bytes)`;
@@ -54,5 +57,7 @@ function tokenName(t: string): string {
   const mn = /^m(\d+)/.exec(body);
   const name = mn === null ? 'an instruction' : String((Mnemonic as unknown as Record<number, string>)[Number(mn[1])] ?? 'an instruction').toLowerCase();
   const imm = /#(-?\d+)/.exec(body);
-  return `${name}${operandRole(body)}${imm !== null ? ` by ${imm[1]!}` : body.includes('=') ? ' with a constant' : ''}${float}`;
+  const global = /&([0-9a-f]+)/.exec(body);
+  if (global !== null && name === 'mov' && body.includes('@1')) return `stored to the global at 0x${global[1]!}${float}`;
+  return `${name}${operandRole(body)}${imm !== null ? ` by ${imm[1]!}` : global !== null ? ` with the global at 0x${global[1]!}` : body.includes('=') ? ' with a constant' : ''}${float}`;
 }

@@ -18,7 +18,11 @@
  * named by the relation its flag reader tests (`cmp a,b; jl` and `cmp b,a; jg` alike): two
  * parameters of one type reordered in `*a - *b`, `x / y`, `*a < *b` exchange those tokens
  * whatever order the compiler reads them in (probe entry-args-loads). Commutative operations
- * (add, imul, and, or, xor, test, e/ne compares) carry no role.
+ * (add, imul, and, or, xor, test, e/ne compares) carry no role. A writable global an operation
+ * reads or writes is named by its identity through the diff's data match (`&` and its NEW
+ * address: matchedGlobalNames), not by its load-time bytes, which are alike for every
+ * zero-initialised global: `g_first = *a; g_second = *b` -> `g_first = *b; g_second = *a`
+ * sends each loaded value to the other global (probe entry-args-globals).
  *
  * For entry-arguments.ts, the body alone then shows parameters whose meaning moved while the
  * registers and their pointer/integer roles stayed (issue #14, probe entry-args-params):
@@ -32,7 +36,11 @@
  * - two slots used alike but for the calls they are handed to, whose first calls in one argument
  *   position changed order (`order2(a, b) { stamp(a); stamp(b); }` -> `order2(b, a)`).
  * - two slots whose uses cannot be told apart at all, first used in the other order
- *   (`put(a, b) { *a = 1; *b = 2; }` -> `put(b, a)`, probe entry-args-same).
+ *   (`put(a, b) { *a = 1; *b = 2; }` -> `put(b, a)`, probe entry-args-same); slots told apart
+ *   only by the globals they reach are ordered too unless each keeps its own globals in the new
+ *   body (two independent stores reordered mean the same; `placed`).
+ * - two slots whose values reach each other's globals, whatever else changed around them (a
+ *   swap with a rewrite: `g_first = -(*b >> 2); g_second = *a - 100`).
  * A use both slots had in the old body (a null test on two pointers) distinguishes nothing and
  * is left out. The code alone cannot tell a fix that swaps two operands, or one that stops
  * using the last parameter and uses the one before it the way the last was, from a
@@ -40,6 +48,7 @@
  */
 import { FlowControl, InstructionInfoFactory, MemorySizeExt, Mnemonic, OpAccess, OpKind, Register, RegisterExt, type Instruction } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
+import type { MatchResult } from '../match/match-images.ts';
 import { decodeEach } from './register-effects.ts';
 
 /** Location numbers: GPRs 0..15 (rax..r15), xmm registers 16..31. */
@@ -126,6 +135,27 @@ const MEMORY_USE = /^(ld|st|rw)[+-]0x/;
 const accessName = (a: OpAccess): string => (a === OpAccess.Read || a === OpAccess.CondRead ? 'ld' : a === OpAccess.Write || a === OpAccess.CondWrite ? 'st' : 'rw');
 const signed = (x: number): string => (x < 0 ? `-0x${(-x).toString(16)}` : `+0x${x.toString(16)}`);
 
+/**
+ * A name for a writable global by its identity, the same in the old and the new body when the
+ * diff's data match pairs them (`&` and the NEW address), or null (not writable data, or
+ * unmatched): its bytes are only what it holds at load time, alike for every zero-initialised
+ * global, so `g_first = *a; g_second = *b` -> `g_first = *b; g_second = *a` exchanged nothing
+ * the bytes could show.
+ */
+export type GlobalNames = (rva: number) => string | null;
+
+/** GlobalNames of the `side` image of `m`: a writable item the match pairs, by its NEW counterpart's address at the same offset. */
+export function matchedGlobalNames(m: MatchResult, side: 'old' | 'new'): GlobalNames {
+  const a = side === 'old' ? m.old : m.new;
+  return (rva) => {
+    const it = a.itemAt(rva);
+    if (it === undefined || !it.writable) return null;
+    const n = side === 'old' ? m.itemOldToNew[it.index]! : m.itemNewToOld[it.index]! >= 0 ? it.index : -1;
+    const ni = n >= 0 ? m.new.items[n] : undefined;
+    return ni === undefined ? null : `&${(ni.start + rva - it.start).toString(16)}`;
+  };
+}
+
 /** The constant bytes a RIP-relative read of `size` bytes at `rva` sees, as `=hex`, or `=?`. */
 function constantAt(image: Uint8Array, rva: number, size: number): string {
   if (size <= 0 || size > 16 || rva < 0 || rva + size > image.length) return '=?';
@@ -133,19 +163,19 @@ function constantAt(image: Uint8Array, rva: number, size: number): string {
 }
 
 /** The arithmetic token of `insn` for a register operand at position `pos`. */
-function operandToken(image: Uint8Array, insn: Instruction, pos: number): string {
+function operandToken(image: Uint8Array, insn: Instruction, pos: number, globals: GlobalNames): string {
   const mn = insn.mnemonic;
   let t = COMMUTATIVE.has(mn) ? `m${mn}` : `m${mn}@${pos}`;
   for (let i = 0; i < insn.opCount; i++) {
     const k = insn.opKind(i);
     if (k === OpKind.Immediate8 || k === OpKind.Immediate16 || k === OpKind.Immediate32 || k === OpKind.Immediate64 || k === OpKind.Immediate8to16 || k === OpKind.Immediate8to32 || k === OpKind.Immediate8to64 || k === OpKind.Immediate32to64) t += `#${BigInt.asIntN(64, BigInt(insn.immediate(i)))}`;
-    else if (k === OpKind.Memory && insn.memoryBase === Register.RIP) t += constantAt(image, Number(insn.memoryDisplacement), MemorySizeExt.size(insn.memorySize));
+    else if (k === OpKind.Memory && insn.memoryBase === Register.RIP) t += globals(Number(insn.memoryDisplacement)) ?? constantAt(image, Number(insn.memoryDisplacement), MemorySizeExt.size(insn.memorySize));
   }
   return t;
 }
 
 /** The uses, writes and copy of one decoded instruction. */
-function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: number, flow: FlowControl, spill: SpillSlots = () => -1): UseInsn {
+function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: number, flow: FlowControl, spill: SpillSlots = () => -1, globals: GlobalNames = () => null): UseInsn {
   const uses: Array<readonly [number, string]> = [];
   const spillUses: Array<readonly [number, string]> = [];
   const mn = insn.mnemonic;
@@ -176,8 +206,8 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
           }
           if (a === OpAccess.Read || a === OpAccess.CondRead) {
             if (i === 1 && COPIES.has(mn) && insn.opKind(0) === OpKind.Register && locOf(insn.op0Register) >= 0) [spillSrc, copyDst] = [slot, locOf(insn.op0Register)];
-            else spillUses.push([slot, `${pre}${operandToken(image, insn, i)}`]);
-          } else if (a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) spillUses.push([slot, `${pre}${operandToken(image, insn, i)}`]);
+            else spillUses.push([slot, `${pre}${operandToken(image, insn, i, globals)}`]);
+          } else if (a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) spillUses.push([slot, `${pre}${operandToken(image, insn, i, globals)}`]);
           continue;
         }
         if (mn === Mnemonic.Lea) {
@@ -194,7 +224,7 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
         const size = MemorySizeExt.size(insn.memorySize);
         // What a value read through the base meets: a load into a register is followed (loadDst), a memory operand of arithmetic is its operand.
         if (b >= 0 && b !== RSP && acc === 'ld' && i === 1 && COPIES.has(mn) && insn.opKind(0) === OpKind.Register && locOf(insn.op0Register) >= 0) [loadDst, loadBase] = [locOf(insn.op0Register), b];
-        else if (b >= 0 && b !== RSP && acc !== 'st' && !COPIES.has(mn)) uses.push([b, `v${operandToken(image, insn, i)}`]);
+        else if (b >= 0 && b !== RSP && acc !== 'st' && !COPIES.has(mn)) uses.push([b, `v${operandToken(image, insn, i, globals)}`]);
         if (b >= 0 && b !== RSP) uses.push([b, `${acc}${signed(d)}:${size}${x >= 0 ? 'x' : ''}`]);
         if (x >= 0) uses.push([x, `ix${s}:${acc}:${size}`]);
         continue;
@@ -211,7 +241,7 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
       }
       const zeroing = insn.opCount >= 2 && insn.opKind(0) === OpKind.Register && insn.opKind(1) === OpKind.Register && insn.op0Register === insn.op1Register && (mn === Mnemonic.Xor || mn === Mnemonic.Xorps || mn === Mnemonic.Xorpd || mn === Mnemonic.Pxor || mn === Mnemonic.Sub);
       if (zeroing) continue;
-      if (a === OpAccess.Read || a === OpAccess.CondRead || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) uses.push([loc, operandToken(image, insn, i)]);
+      if (a === OpAccess.Read || a === OpAccess.CondRead || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) uses.push([loc, operandToken(image, insn, i, globals)]);
     }
     // The dividend of `div`/`idiv` is implicit (rax, after `cdq` or a zeroed rdx): its operand is the divisor (`@0`).
     if ((mn === Mnemonic.Idiv || mn === Mnemonic.Div) && insn.opCount === 1) uses.push([RAX, `m${mn}@d`]);
@@ -324,10 +354,10 @@ function stepHeld(h: SlotHeld, e: UseInsn, kill: number): SlotHeld {
  */
 export type ArgumentUses = Array<Set<string>> & { readonly passedAt: ReadonlyArray<ReadonlyMap<string, number>> };
 
-export function argumentUses(image: Uint8Array, f: FunctionInfo): ArgumentUses {
+export function argumentUses(image: Uint8Array, f: FunctionInfo, globals: GlobalNames = () => null): ArgumentUses {
   const code = new Map<number, UseInsn>();
   const spill = spillSlots();
-  decodeEach(image, f.decoded.insns, (insn, d) => code.set(d.rva, useInsnOf(image, insn, d.rva, d.length, d.flow, spill)));
+  decodeEach(image, f.decoded.insns, (insn, d) => code.set(d.rva, useInsnOf(image, insn, d.rva, d.length, d.flow, spill, globals)));
   compareConditions(code);
   const tables = new Map<number, readonly number[]>(f.decoded.jumpTables.map((t) => [t.jumpRva, t.targets]));
   const out = [0, 1, 2, 3].map(() => new Set<string>());
@@ -448,6 +478,19 @@ const sameUses = (x: ReadonlySet<string>, y: ReadonlySet<string>, own = false): 
   const [a, b] = [besidesCallsAndReturn(x), besidesCallsAndReturn(y)].map((u) => (own ? u.filter((t) => !ofLoaded(t)) : u)) as [string[], string[]];
   return a.length > 0 && a.length === b.length && a.every((t, i) => t === b[i]);
 };
+/** A use naming a writable global by its identity (matchedGlobalNames: `&<address>`). */
+const namesGlobal = (t: string): boolean => t.includes('&');
+/** A slot's uses but those naming a global by identity. */
+const unnamed = (x: ReadonlySet<string>): Set<string> => new Set([...x].filter((t) => !namesGlobal(t)));
+/**
+ * Whether the globals that told slots a and b apart in the old body (`oa`, `ob`) tell the same
+ * slots apart in the new one: each new slot meets its own old slot's and none of the other's.
+ * `swapped`: the new slots given in the other order, which asks whether they were exchanged.
+ */
+function placed(oa: ReadonlySet<string>, ob: ReadonlySet<string>, na: ReadonlySet<string>, nb: ReadonlySet<string>): boolean {
+  const [ga, gb] = [[...minus(oa, ob)].filter(namesGlobal), [...minus(ob, oa)].filter(namesGlobal)].map((l) => new Set(l)) as [Set<string>, Set<string>];
+  return ga.size > 0 && gb.size > 0 && meets(na, ga) && !meets(na, gb) && meets(nb, gb) && !meets(nb, ga);
+}
 /** Whether each of two slots has a use the other lacks: a swap of them would exchange those (kind 'swap' decides). */
 const apart = (x: ReadonlySet<string>, y: ReadonlySet<string>): boolean => minus(x, y).size > 0 && minus(y, x).size > 0;
 
@@ -471,7 +514,9 @@ function reorderedUse(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArray<Re
   // The slots' own uses alike: what their loaded values meet may still tell them apart.
   if (!sameUses(o[a]!, o[b]!, true) || !sameUses(n[a]!, n[b]!, true)) return null;
   const combined = sameUses(o[a]!, o[b]!) && sameUses(n[a]!, n[b]!) && [o[a]!, o[b]!, n[a]!, n[b]!].every(onlyCombined);
-  if (combined || (apart(o[a]!, o[b]!) && apart(n[a]!, n[b]!))) return null;
+  const [oa0, ob0, na0, nb0] = [o[a]!, o[b]!, n[a]!, n[b]!].map(unnamed) as [Set<string>, Set<string>, Set<string>, Set<string>];
+  // Globals written or read by identity free them only where each slot keeps its own (store2_order); where they are lost, the order still decides.
+  if (combined || (apart(oa0, ob0) && apart(na0, nb0)) || placed(o[a]!, o[b]!, n[a]!, n[b]!)) return null;
   const [oa, ob, na, nb] = [order.old[a]!.get('use'), order.old[b]!.get('use'), order.new[a]!.get('use'), order.new[b]!.get('use')];
   if (oa === undefined || ob === undefined || na === undefined || nb === undefined || oa === ob || na === nb) return null;
   // The slot the old body used first, when the new body uses the other one first.
@@ -519,8 +564,10 @@ export function movedUses(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArra
       const oldFirst = order === undefined ? null : reorderedUse(o, n, order, a, b);
       if (oldFirst !== null) return { names: slotNames(o, n), kind: 'first', a, b, oldFirst };
       if (ta.size === 0 || tb.size === 0) continue;
+      // Two slots whose values now reach each other's globals exchanged them, whatever else the body does with them (a swap with a rewrite).
       const took = takesOver(n[a]!, o[b]!) && takesOver(n[b]!, o[a]!);
-      if (took && meets(n[a]!, tb) && !meets(n[a]!, ta) && meets(n[b]!, ta) && !meets(n[b]!, tb)) return { names: slotNames(o, n), kind: 'swap', a, b, usesA: [...ta].sort(), usesB: [...tb].sort() };
+      const exchanged = took && meets(n[a]!, tb) && !meets(n[a]!, ta) && meets(n[b]!, ta) && !meets(n[b]!, tb);
+      if (exchanged || placed(o[a]!, o[b]!, n[b]!, n[a]!)) return { names: slotNames(o, n), kind: 'swap', a, b, usesA: [...ta].sort(), usesB: [...tb].sort() };
     }
   }
   let last = 3;

@@ -76,8 +76,14 @@
  * or the values loaded through them, reach the other operand role of one operation (`*a -
  * *b`, `x / y`'s dividend and divisor, the left of `<`; probe entry-args-loads).
  *
+ * Two pointers whose loaded values are stored to two globals, each value now to the other's
+ * global (probe entry-args-globals): the globals are named by identity through the data match,
+ * and the values' destinations exchanged.
+ *
  * Not covered: two parameters used exactly alike with no call to order them (a symmetric
- * body); at -O0, an unchanged root's spills before its
+ * body); a loaded value whose global is lost on the way (through `lea`, `xor`, a three-operand
+ * `imul`: the use search follows a loaded value only through arithmetic that accumulates into
+ * its register) when the order of first uses stays; at -O0, an unchanged root's spills before its
  * call (it hands nothing on), and uses the frame slots alone do not tell apart (gcc -O0 `mix`,
  * pointer sums `add rax,rdx`); stack roles
  * of an unchanged root reaching a changed callee by a call (the slots move with its frame). A thread
@@ -90,7 +96,7 @@ import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { reorderedArguments } from './argument-permutation.ts';
 import { describeUseMove } from './argument-use-names.ts';
-import { argumentUses, handsArgumentsTo, movedUses } from './argument-uses.ts';
+import { argumentUses, handsArgumentsTo, matchedGlobalNames, movedUses } from './argument-uses.ts';
 import { ArgumentRoles, describeRoleChange, roleChanges, type RoleChange } from './argument-roles.ts';
 import { calleesOf, ClobberSets } from './call-graph-clobbers.ts';
 import { Liveness } from './caller-registers.ts';
@@ -226,11 +232,13 @@ export function findEntryArgumentChanges(m: MatchResult, status: readonly Functi
   };
   // The argument uses of a changed function's old and new bodies, moved (argument-uses.ts), in words, or null.
   const usesMoved = new Map<number, string | null>();
+  // Writable globals named by identity (the data match), not by their load-time bytes.
+  const [oldGlobals, newGlobals] = [matchedGlobalNames(m, 'old'), matchedGlobalNames(m, 'new')];
   const usesMovedIn = (i: number): string | null => {
     if (usesMoved.has(i)) return usesMoved.get(i)!;
     const n = newOf(i)!;
     const newReads = newLive.entryReads(n);
-    const [uOld, uNew] = [argumentUses(m.old.img.image, oldFns[i]!), argumentUses(m.new.img.image, n)];
+    const [uOld, uNew] = [argumentUses(m.old.img.image, oldFns[i]!, oldGlobals), argumentUses(m.new.img.image, n, newGlobals)];
     const moved = movedUses(uOld, uNew, (slot) => (newReads & (ARG_BIT << slot)) !== 0, { old: uOld.passedAt, new: uNew.passedAt });
     const text = moved === null ? null : describeUseMove(moved);
     usesMoved.set(i, text);
