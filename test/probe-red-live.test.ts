@@ -23,15 +23,15 @@
  *   logic change, the over-refusal check).
  * - 'wrong' (still hotpatchable and wrong live): none at -O2 now; known gaps are named below.
  * Refused by older rules: red-pack, red-align (STRUCTURE_LAYOUT_CHANGED),
- * red-global-widen (GLOBAL_ACCESSED_PAST_OLD_EXTENT), red-byval (ENTRY_ARGUMENTS_CHANGED
- * above -O0), red-tail (a trailing array grown: STRUCTURE_FIELD_ADDED, or RETYPED for the
+ * red-global-widen (GLOBAL_ACCESSED_PAST_OLD_EXTENT), red-byval (ENTRY_ARGUMENTS_CHANGED;
+ * at -O0 v1 reads the by-value struct's halves from its spill slot, which argument-roles.ts
+ * follows through frame-slots.ts: integers, where v2 dereferences rcx; its twin red-byval-fix
+ * stays hotpatchable and prints v2 live at -O0), red-tail (a trailing array grown: STRUCTURE_FIELD_ADDED, or RETYPED for the
  * wider store past the old end). -O0 bodies spill the argument to the stack and reload it
  * before every access: compiler/diff/frame-slots.ts follows it there, so red-float, red-split,
  * red-narrow and red-union are refused at -O0 too (LIVE_O0 checks two of them live at -O0,
- * with their twins); red-tail at -O0 (an indexed loop whose bound grew, no constant offset) and
- * red-byval's weigh at -O0 (v1 reads the by-value struct's halves from its spill slot, v2
- * dereferences rcx: argument-roles.ts does not follow spill slots) stay known gaps, and so
- * does a struct whose fields exchange offsets where only readers change (a lone read-only
+ * with their twins); red-tail at -O0 (an indexed loop whose bound grew, no constant offset)
+ * stays a known gap, and so does a struct whose fields exchange offsets where only readers change (a lone read-only
  * exchange is also what a fix swapping two operands compiles to: red-swap-expr).
  */
 import { join } from 'node:path';
@@ -134,8 +134,12 @@ const VERDICTS: Record<string, Record<Toolchain, readonly string[]>> = {
     clang: ['sum: hotpatchable', 'sum: hotpatchable', 'sum: hotpatchable', 'sum: hotpatchable'],
   },
   'red-byval': {
-    gcc: ['get: ENTRY_ARGUMENTS_CHANGED, weigh: hotpatchable', 'get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED', 'get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED', 'get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED'],
-    clang: ['get: ENTRY_ARGUMENTS_CHANGED, weigh: hotpatchable', 'get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED', 'get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED', 'get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED'],
+    gcc: ['get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED', 'get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED', 'get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED', 'get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED'],
+    clang: ['get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED', 'get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED', 'get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED', 'get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED'],
+  },
+  'red-byval-fix': {
+    gcc: ['weigh: hotpatchable, weighq: hotpatchable', 'weigh: hotpatchable, weighq: hotpatchable', 'weigh: hotpatchable, weighq: hotpatchable', 'weigh: hotpatchable, weighq: hotpatchable'],
+    clang: ['weigh: hotpatchable, weighq: hotpatchable', 'weigh: hotpatchable, weighq: hotpatchable', 'weigh: hotpatchable, weighq: hotpatchable', 'weigh: hotpatchable, weighq: hotpatchable'],
   },
 };
 
@@ -190,6 +194,7 @@ const LIVE_O0: ReadonlyArray<readonly [string, Outcome]> = [
   ['red-split', 'refused'],
   ['red-swap-fix', 'right'],
   ['red-errcode', 'right'],
+  ['red-byval-fix', 'right'],
 ];
 
 describe.skipIf(skip !== undefined)(`red-team probes live under Wine (-O2)${skip ? ` (skipped: ${skip})` : ''}`, () => {
@@ -199,6 +204,22 @@ describe.skipIf(skip !== undefined)(`red-team probes live under Wine (-O2)${skip
 
   test.each(LIVE_O0.flatMap(([name, outcome]) => (['gcc', 'clang'] as const).map((tc) => [name, tc, outcome] as const)))('%s (%s, -O0): %s', async (name, tc, outcome) => {
     await liveOutcome(name, tc, outcome, '-O0', outcome === 'refused' ? 'STRUCTURE_FIELD_RETYPED' : '');
+  }, 120_000);
+
+  // red-byval's weigh at -O0: refused (v1 reads the struct's halves from rcx's spill slot as
+  // ints, v2 dereferences rcx). With the rule lifted (get and weigh), the importer built against
+  // v1 passes a struct whose halves are an address: the patched weigh reads the three ints there
+  // (12) where v1 weighs the halves.
+  test.each(['gcc', 'clang'] as const)('red-byval (%s -O0): weigh refused, and wrong live for the v1 importer with the rule lifted', async (tc) => {
+    const { h, neu, file, d } = await startImporterProbe(suite, 'red-byval', 'red-importer', tc, '-O0');
+    expect(verdicts(d)).toBe('get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED');
+    expect(h.first.output).toContain("importer weigh(address halves) = v1's\n");
+    const lifted = liftRule(d, 'ENTRY_ARGUMENTS_CHANGED');
+    expect(lifted.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const after = await patchedRound(h, await writeProbePackage(suite.dir(), lifted, file, `red-byval-${tc}-O0.hpk`), file);
+    expect(after.startsWith(neu), 'the DLL itself now answers as v2').toBe(true);
+    expect(after.split('\n').filter((l) => l.startsWith('importer weigh'))).toEqual(['importer weigh(address halves) = 12']);
+    expect(after).not.toBe(neu);
   }, 120_000);
 
   // red-tail's trailing array grown, at clang -O1 by loops whose index bound grows (refused

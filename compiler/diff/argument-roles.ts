@@ -20,13 +20,20 @@
  * added to as often as an integer. Paths merge by keeping only the copies all of them agree on;
  * evidence seen on any path counts.
  *
+ * A value spilled to the frame (a 64-bit `mov [rbp+0x10],rcx`, as -O0 code spills every
+ * argument) is followed in its slot when frame-slots.ts says the slot holds one value
+ * throughout the body (written by that store only, its address never taken, the frame never
+ * lost): a 64-bit `mov` from the slot puts the argument back in a register, and a read of the
+ * slot's bytes narrower than 8 (`mov edx,[rbp+0x10]`, `imul eax,[rsp],10`: a struct of two
+ * ints passed by value, its halves read) is INTEGER evidence, as for a register.
+ *
  * Not followed: stack arguments (the fifth on), xmm arguments (a float and an integer argument
- * of one position use different registers, which the live-in comparison sees), a value spilled
- * to the frame and reloaded.
+ * of one position use different registers, which the live-in comparison sees).
  */
 import { FlowControl, Instruction, Mnemonic, OpAccess, OpKind, Register, RegisterExt, type UsedRegister } from 'iced-x86';
 import type { FunctionInfo, FunctionTable } from '../image/types.ts';
 import { functionAt } from './call-graph-clobbers.ts';
+import { mapFrame, type FrameMap } from './frame-slots.ts';
 import { decodeUsed, withUsedRegisters, type InsnAt, type RegisterEffects } from './register-effects.ts';
 
 /** Role bits of one argument. */
@@ -61,6 +68,12 @@ export interface RoleInsn {
   /** A copy: after the writes, GPR `copyDst` holds what GPR `copySrc` held before (-1: none). */
   readonly copyDst: number;
   readonly copySrc: number;
+  /** A spill: the GPR a 64-bit `mov [rsp/rbp+d], r64` stores (-1: none). */
+  readonly spill: number;
+  /** A reload: the GPR a 64-bit `mov r64, [rsp/rbp+d]` loads (-1: none). */
+  readonly reload: number;
+  /** Reads an rsp/rbp-based memory operand (not `lea`). */
+  readonly frameRead: boolean;
 }
 
 const MULTIPLY_SHIFT = new Set<number>([
@@ -112,9 +125,27 @@ export function roleInsnOf(insn: Instruction, used: readonly UsedRegister[], rva
     if (narrow || (arith && isOperand(insn, u.register))) uses.push((g << 3) | ROLE_INTEGER);
   }
   const copy = copyOf(insn);
+  const frame = frameOperand(insn);
   const direct = flow === FlowControl.Call || flow === FlowControl.UnconditionalBranch || flow === FlowControl.ConditionalBranch;
   const target = direct && insn.opCount > 0 && (insn.opKind(0) === OpKind.NearBranch64 || insn.opKind(0) === OpKind.NearBranch32) ? Number(insn.nearBranchTarget) : -1;
-  return { rva, next: rva + length, flow, target, uses, writes, copyDst: copy?.[0] ?? -1, copySrc: copy?.[1] ?? -1 };
+  return { rva, next: rva + length, flow, target, uses, writes, copyDst: copy?.[0] ?? -1, copySrc: copy?.[1] ?? -1, ...frame };
+}
+
+const NO_FRAME = { spill: -1, reload: -1, frameRead: false } as const;
+
+/**
+ * The spill, reload or other use of a frame slot `insn` makes (an rsp/rbp-based operand with no
+ * index). Any use but a spill counts as a read: a slot that holds one value is written by its
+ * spill alone, so another instruction on it (a compare, an `imul eax,[rsp],10`) only reads it.
+ */
+function frameOperand(insn: Instruction): { spill: number; reload: number; frameRead: boolean } {
+  if (insn.mnemonic === Mnemonic.Lea || insn.memoryIndex !== Register.None || (insn.memoryBase !== Register.RSP && insn.memoryBase !== Register.RBP)) return NO_FRAME;
+  let m = -1;
+  for (let i = 0; i < insn.opCount && m < 0; i++) if (insn.opKind(i) === OpKind.Memory) m = i;
+  if (m < 0) return NO_FRAME;
+  const other = insn.opCount === 2 && insn.opKind(1 - m) === OpKind.Register && RegisterExt.isGPR64(insn.opRegister(1 - m)) ? gprOf(insn.opRegister(1 - m)) : -1;
+  if (insn.mnemonic === Mnemonic.Mov && other >= 0) return m === 0 ? { spill: other, reload: -1, frameRead: false } : { spill: -1, reload: other, frameRead: true };
+  return { spill: -1, reload: -1, frameRead: true };
 }
 
 /** roleInsnOf for an instruction decoded on its own (the registers it uses found and freed here). */
@@ -220,8 +251,10 @@ export class ArgumentRoles {
     const roles = [0, 0, 0, 0];
     const seenLo = new Map<number, number>();
     const seenHi = new Map<number, number>();
-    // The pending paths: rva, lo, hi.
-    const stack: number[] = [f.entry, holding(0, 1 << ARG_GPRS[0]) | holding(1, 1 << ARG_GPRS[1]), holding(0, 1 << ARG_GPRS[2]) | holding(1, 1 << ARG_GPRS[3])];
+    const seenSl = new Map<number, number>();
+    const spilled = new SpilledArguments(this.image, f);
+    // The pending paths: rva, lo, hi, sl (the frame slots holding arguments: SpilledArguments).
+    const stack: number[] = [f.entry, holding(0, 1 << ARG_GPRS[0]) | holding(1, 1 << ARG_GPRS[1]), holding(0, 1 << ARG_GPRS[2]) | holding(1, 1 << ARG_GPRS[3]), 0];
     // A callee's roles, given back to the arguments it was handed.
     const passTo = (target: number, lo: number, hi: number): void => {
       // Searched only when an argument is handed on: most calls pass values of their own.
@@ -235,6 +268,7 @@ export class ArgumentRoles {
       });
     };
     while (stack.length > 0) {
+      let sl = stack.pop()!;
       let hi = stack.pop()!;
       let lo = stack.pop()!;
       let rva = stack.pop()!;
@@ -244,13 +278,16 @@ export class ArgumentRoles {
         const bLo = seenLo.get(rva);
         if (bLo !== undefined) {
           const bHi = seenHi.get(rva)!;
-          if ((bLo & lo) === bLo && (bHi & hi) === bHi) break;
+          const bSl = seenSl.get(rva)!;
+          if ((bLo & lo) === bLo && (bHi & hi) === bHi && (bSl & sl) === bSl) break;
           lo &= bLo;
           hi &= bHi;
+          sl &= bSl;
         }
         seenLo.set(rva, lo);
         seenHi.set(rva, hi);
-        if ((lo | hi) === 0) break;
+        seenSl.set(rva, sl);
+        if ((lo | hi | sl) === 0) break;
         for (const u of e.uses) {
           const k = argIn(lo, hi, u >> 3);
           if (k >= 0) roles[k]! |= u & 7;
@@ -263,23 +300,86 @@ export class ArgumentRoles {
         }
         if (fl === FlowControl.Call) passTo(e.target, lo, hi);
         const kill = fl === FlowControl.Call || fl === FlowControl.IndirectCall ? e.writes | VOLATILE_MASK : e.writes;
-        const nLo = stepHalf(lo, kill, e.copyDst, e.copySrc);
-        const nHi = stepHalf(hi, kill, e.copyDst, e.copySrc);
+        let nLo = stepHalf(lo, kill, e.copyDst, e.copySrc);
+        let nHi = stepHalf(hi, kill, e.copyDst, e.copySrc);
+        let nSl = sl;
+        if (e.spill >= 0) nSl = spilled.spill(e.rva, sl, argIn(lo, hi, e.spill));
+        else if (e.frameRead && sl !== 0) {
+          const r = spilled.read(e.rva, sl);
+          if (r !== null && r.narrow) roles[r.arg]! |= ROLE_INTEGER;
+          else if (r !== null && r.whole && e.reload >= 0) [nLo, nHi] = place(nLo, nHi, r.arg, e.reload);
+        }
         if (fl === FlowControl.IndirectBranch) {
-          for (const t of tables.get(rva) ?? []) stack.push(t, nLo, nHi);
+          for (const t of tables.get(rva) ?? []) stack.push(t, nLo, nHi, nSl);
           break;
         } else if (fl === FlowControl.UnconditionalBranch || fl === FlowControl.ConditionalBranch) {
-          if (e.target >= 0 && code.has(e.target)) stack.push(e.target, nLo, nHi);
+          if (e.target >= 0 && code.has(e.target)) stack.push(e.target, nLo, nHi, nSl);
           else passTo(e.target, lo, hi);
           if (fl === FlowControl.UnconditionalBranch) break;
         } else if (fl === FlowControl.Interrupt || fl === FlowControl.Exception) break;
         lo = nLo;
         hi = nHi;
+        sl = nSl;
         rva = e.next;
       }
     }
     return [roles[0]!, roles[1]!, roles[2]!, roles[3]!];
   }
+}
+
+/** How many frame slots one search follows arguments in (4 bits each in a 32-bit word). */
+const MAX_SLOTS = 8;
+
+/**
+ * The frame slots holding an argument during one search, as a word of 4 bits (one per
+ * argument) for each slot. The frame (frame-slots.ts mapFrame) is read the first time a
+ * register holding an argument is spilled: most bodies never spill one.
+ */
+class SpilledArguments {
+  private frame: FrameMap | undefined;
+  /** Slot index by frame offset. */
+  private readonly index = new Map<number, number>();
+  constructor(
+    private readonly image: Uint8Array,
+    private readonly f: FunctionInfo,
+  ) {}
+
+  /** The slot word after the spill at `rva` of a register holding argument `arg` (-1: none). */
+  spill(rva: number, sl: number, arg: number): number {
+    if (arg < 0 && sl === 0) return sl;
+    this.frame ??= mapFrame(this.image, this.f.decoded.insns);
+    const a = this.frame.accesses.get(rva);
+    // A store at no known offset disables every slot (holdsOne); one at a slot holding more than one value holds no argument.
+    if (a === undefined || a.size !== 8 || !this.frame.holdsOne(a.at)) return sl;
+    let k = this.index.get(a.at);
+    if (k === undefined) {
+      if (this.index.size >= MAX_SLOTS) return sl;
+      this.index.set(a.at, (k = this.index.size));
+    }
+    const out = sl & ~(0xf << (4 * k));
+    return arg < 0 ? out : out | (1 << (4 * k + arg));
+  }
+
+  /** What the frame read at `rva` reads of an argument in its slot: the argument, whether it reads the whole slot, or fewer than 8 bytes of it. */
+  read(rva: number, sl: number): { arg: number; whole: boolean; narrow: boolean } | null {
+    const a = this.frame?.accesses.get(rva);
+    if (a === undefined) return null;
+    for (const [at, k] of this.index) {
+      const bits = (sl >>> (4 * k)) & 0xf;
+      if (bits === 0 || a.at < at || a.at + a.size > at + 8) continue;
+      return { arg: 31 - Math.clz32(bits), whole: a.at === at && a.size === 8, narrow: a.size < 8 };
+    }
+    return null;
+  }
+}
+
+/** The state (lo, hi) with GPR `g` holding argument `arg` (a reload from its slot). */
+function place(lo: number, hi: number, arg: number, g: number): [number, number] {
+  const bit = 1 << g;
+  const clear = ~(bit | (bit << 16));
+  lo &= clear;
+  hi &= clear;
+  return arg < 2 ? [lo | holding(arg, bit), hi] : [lo, hi | holding(arg - 2, bit)];
 }
 
 /** GPRs a call may change, as a mask. */

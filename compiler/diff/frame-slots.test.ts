@@ -7,6 +7,7 @@
 import { describe, expect, test } from 'vitest';
 import { argAccessesOf } from './added-field.ts';
 import { encodedBody } from './testing/encoded-body.ts';
+import { mapFrame } from './frame-slots.ts';
 
 function accesses(hex: string): Array<readonly [number, number, number]> {
   const { bytes, spans } = encodedBody(hex);
@@ -53,3 +54,31 @@ describe('argument pointers through frame slots', () => {
     expect(accesses('48 83 ec 28  48 89 4c 24 08  e8 00 00 00 00  48 8b 44 24 08  8b 40 04  48 83 c4 28  c3')).toEqual([]);
   });
 });
+
+describe('the frame read for a search by paths (mapFrame)', () => {
+  test("clang's 8-byte frame: `push rax` allocates, the spill is the slot's only write, its halves are read as ints", () => {
+    // push rax; mov [rsp],rcx; imul eax,[rsp],0xa; add eax,[rsp+0x4]; pop rcx; ret (red-byval weigh, clang -O0)
+    const { bytes, spans } = encodedBody('50  48 89 0c 24  6b 04 24 0a  03 44 24 04  59  c3');
+    const m = mapFrame(bytes, spans);
+    expect([...m.accesses.values()]).toEqual([{ at: -8, size: 8, write: true }, { at: -8, size: 4, write: false }, { at: -4, size: 4, write: false }]);
+    expect(m.holdsOne(-8)).toBe(true);
+  });
+
+  test('a push of a register holding a value, a second store, or a taken address: the slot holds more than one value', () => {
+    // push rbx (a callee-saved value, not an allocation); mov [rsp],rcx; mov eax,[rsp]; pop rbx; ret
+    expect(mapFrame(...args('53  48 89 0c 24  8b 04 24  5b  c3')).holdsOne(-8)).toBe(false);
+    // push rax after the prologue (mov eax,1 first): a value, not an allocation
+    expect(mapFrame(...args('b8 01 00 00 00  50  48 89 0c 24  8b 04 24  59  c3')).holdsOne(-8)).toBe(false);
+    // gcc: push rbp; mov rbp,rsp; mov [rbp+0x10],rcx; mov edx,[rbp+0x10]; then mov [rbp+0x10],rdx again
+    expect(mapFrame(...args('55  48 89 e5  48 89 4d 10  8b 55 10  48 89 55 10  5d  c3')).holdsOne(8)).toBe(false);
+    // lea rax,[rbp+0x10] (&v taken)
+    expect(mapFrame(...args('55  48 89 e5  48 89 4d 10  48 8d 45 10  8b 55 10  5d  c3')).holdsOne(8)).toBe(false);
+    // the same body without them: one value
+    expect(mapFrame(...args('55  48 89 e5  48 89 4d 10  8b 55 10  5d  c3')).holdsOne(8)).toBe(true);
+  });
+});
+
+function args(hex: string): [Uint8Array, Array<{ readonly rva: number; readonly length: number }>] {
+  const { bytes, spans } = encodedBody(hex);
+  return [bytes, spans];
+}

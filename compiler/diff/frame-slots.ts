@@ -18,9 +18,16 @@
  * followed only when the whole body writes it once (that store; any other store, a call's
  * home area, a push over it counts) and never takes its address (`lea r,[rbp+slot]`); a frame
  * address copied out of rsp/rbp (`mov rax,rsp`, an indexed `lea`) or a frame write at an
- * offset no longer known disables every slot of the body.
+ * offset no longer known disables every slot of the body. A `push rax` (or r10, r11) in the
+ * prologue is clang's 8-byte frame allocation, not a write: those registers hold nothing a
+ * callee may read at entry, so no code relies on the bytes it leaves.
+ *
+ * mapFrame gives the same frame to a search by paths (argument-roles.ts): each instruction's
+ * frame access and whether a slot holds one value throughout the body (written once, never
+ * its address taken, the frame never lost).
  */
 import { type Instruction, MemorySizeExt, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
+import { decodeEach } from './register-effects.ts';
 
 /** Instructions whose memory first operand is only read. */
 const READS_MEMORY_OP0 = new Set<number>([Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Bt, Mnemonic.Push, Mnemonic.Prefetchnta, Mnemonic.Prefetcht0, Mnemonic.Prefetcht1, Mnemonic.Prefetcht2]);
@@ -39,6 +46,25 @@ export interface SlotPolicy {
 }
 
 export const FOLLOW_ALL: SlotPolicy = { excluded: new Set(), none: false };
+
+/** An instruction's memory operand on the frame: its offset from the stack pointer at entry, its size, whether it is written. */
+export interface FrameAccess {
+  readonly at: number;
+  readonly size: number;
+  readonly write: boolean;
+}
+
+/** Registers a prologue pushes only to allocate 8 bytes (their value at entry is nobody's). */
+const SCRATCH_PUSH = new Set<number>([Register.RAX, Register.R10, Register.R11]);
+/** Prologue instructions: pushes, `sub rsp,imm`, `mov rbp,rsp`, `lea rbp,[rsp+imm]`. */
+function isPrologueStep(insn: Instruction): boolean {
+  const mn = insn.mnemonic;
+  if (mn === Mnemonic.Push) return insn.opKind(0) === OpKind.Register;
+  if (insn.opCount !== 2 || insn.opKind(0) !== OpKind.Register) return false;
+  if (mn === Mnemonic.Sub) return insn.op0Register === Register.RSP && insn.opKind(1) !== OpKind.Register && insn.opKind(1) !== OpKind.Memory;
+  if (mn === Mnemonic.Mov) return insn.op0Register === Register.RBP && insn.opKind(1) === OpKind.Register && insn.op1Register === Register.RSP;
+  return mn === Mnemonic.Lea && insn.op0Register === Register.RBP && insn.memoryBase === Register.RSP && insn.memoryIndex === Register.None;
+}
 
 /** Frame offsets of rsp and rbp from the stack pointer at entry (null: not known). */
 interface FrameOffsets {
@@ -63,6 +89,10 @@ export class FrameSlots {
   private readonly followed = new Set<number>();
   /** The immediate `mov eax,imm` set, and how many instructions ago (a stack probe's size). */
   private probe: { size: number; age: number } | null = null;
+  /** Still in the prologue (only its steps seen so far). */
+  private prologue = true;
+  /** The frame access of the instruction stepped last (null: none at a known offset). */
+  lastAccess: FrameAccess | null = null;
 
   constructor(private readonly policy: SlotPolicy) {}
 
@@ -76,17 +106,24 @@ export class FrameSlots {
     if (this.followed.size === 0) return null;
     if (this.lost) return { excluded: new Set(), none: true };
     const excluded = new Set<number>();
-    for (const k of this.followed) {
-      const n = this.writes.filter(([s, e]) => s < k + 8 && k < e).length;
-      if (n > 1 || this.escapes.some((a) => a >= k && a < k + 8)) excluded.add(k);
-    }
+    for (const k of this.followed) if (!this.holdsOne(k)) excluded.add(k);
     return excluded.size === 0 ? null : { excluded, none: false };
+  }
+
+  /** Whether the 8 bytes at frame offset `k` were written once by the body stepped and their address never taken (the frame never lost). */
+  holdsOne(k: number): boolean {
+    if (this.lost) return false;
+    const n = this.writes.filter(([s, e]) => s < k + 8 && k < e).length;
+    return n === 1 && !this.escapes.some((a) => a >= k && a < k + 8);
   }
 
   step(insn: Instruction, holds: Map<number, number>): void {
     const mn = insn.mnemonic;
     const probe = this.probe;
     this.probe = null;
+    this.lastAccess = null;
+    const allocation = this.prologue && mn === Mnemonic.Push && SCRATCH_PUSH.has(insn.op0Register);
+    if (this.prologue && !isPrologueStep(insn)) this.prologue = false;
     if (probe !== null && probe.age === 0 && mn === Mnemonic.Call) this.probe = { size: probe.size, age: 1 };
     if (mn === Mnemonic.Mov && insn.opKind(0) === OpKind.Register && insn.op0Register === Register.EAX && insn.opKind(1) === OpKind.Immediate32) this.probe = { size: insn.immediate32, age: 0 };
     if (mn === Mnemonic.Ret || mn === Mnemonic.Jmp) return this.afterExit(mn === Mnemonic.Ret);
@@ -96,8 +133,9 @@ export class FrameSlots {
     if (mn === Mnemonic.Call) this.write(this.off.rsp, HOME_AREA);
     else if (mn === Mnemonic.Push) {
       this.moveRsp(-8);
-      this.write(this.off.rsp, 8);
+      if (!allocation) this.write(this.off.rsp, 8);
     }
+    if (typeof mem === 'number' && insn.memorySize !== 0) this.lastAccess = { at: mem, size: MemorySizeExt.size(insn.memorySize), write: insn.opKind(0) === OpKind.Memory && !READS_MEMORY_OP0.has(mn) };
     if (mem !== undefined && insn.opKind(0) === OpKind.Memory && !READS_MEMORY_OP0.has(mn)) this.store(insn, mem, holds);
     else if (mem !== undefined && mem !== null && mn === Mnemonic.Mov && insn.opKind(0) === OpKind.Register && insn.memorySize !== 0 && MemorySizeExt.size(insn.memorySize) === 8) {
       const a = this.slots.get(mem);
@@ -242,4 +280,32 @@ export class FrameSlots {
     else this.off.rbp = null;
     return false;
   }
+}
+
+/** A body's frame as read in address order (see the head of this module). */
+export interface FrameMap {
+  /** By RVA, the frame access of each instruction whose memory operand lies at a known frame offset. */
+  readonly accesses: ReadonlyMap<number, FrameAccess>;
+  /** Whether the 8 bytes at frame offset `k` hold one value throughout the body: written once, their address never taken, the frame's address never lost. */
+  holdsOne(k: number): boolean;
+}
+
+/** The frame of the body whose instructions `insns` lists in `image` (bytes indexed by RVA). */
+export function mapFrame(image: Uint8Array, insns: ReadonlyArray<{ readonly rva: number; readonly length: number }>): FrameMap {
+  const frame = new FrameSlots(FOLLOW_ALL);
+  const accesses = new Map<number, FrameAccess>();
+  const none = new Map<number, number>();
+  decodeEach(image, insns, (insn, d) => {
+    frame.step(insn, none);
+    if (frame.lastAccess !== null) accesses.set(d.rva, frame.lastAccess);
+  });
+  const memo = new Map<number, boolean>();
+  return {
+    accesses,
+    holdsOne: (k) => {
+      let v = memo.get(k);
+      if (v === undefined) memo.set(k, (v = frame.holdsOne(k)));
+      return v;
+    },
+  };
 }
