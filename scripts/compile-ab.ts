@@ -2,10 +2,11 @@
 // alternate between the two (ABBA...), so a shared, noisy machine slows both alike.
 //   git archive COMMIT | tar -x -C /tmp/base && ln -s "$PWD/node_modules" /tmp/base/
 //   node bin/run-ts.js scripts/compile-ab.ts /tmp/base [A B C D E | LABEL-PREFIX...] [--rounds N] [--reps K]
-// Each child loads one checkout's compiler, compiles the pair once to warm up, then K times
-// (default 3), timing what the bench's compile section times (bench/pairs.ts compileOnce):
-// diff, build (--skip-refused when a change is refused: emit + verify), encode and sign.
-// Prints per pair the median wall and CPU time (user + system of the process, so time it
+// Each child loads one checkout's compiler, compiles the pair once cold (timed apart: the
+// first compile of a process, JIT and iced's wasm not warm), then K times warm (default 3),
+// timing what the bench's compile section times (bench/pairs.ts compileOnce): diff, build
+// (--skip-refused when a change is refused: emit + verify), encode and sign.
+// Prints per pair the median cold and warm wall and CPU time (user + system of the process, so time it
 // was not scheduled is left out; background JIT and GC threads count) of each side, and
 // after/before ratios. Both sides in one process would share the JIT and the heap, which
 // blurs the difference: hence processes.
@@ -22,7 +23,7 @@ interface Sample {
   readonly packageBytes: number;
 }
 
-/** Child mode: `--child ROOT OLD NEW REPS`, prints one JSON Sample[] line. */
+/** Child mode: `--child ROOT OLD NEW REPS`, prints one JSON Sample[] line: the cold run first, then REPS warm ones. */
 async function child(root: string, oldPath: string, newPath: string, reps: number): Promise<void> {
   const url = (p: string): string => pathToFileURL(join(root, p)).href;
   const c = (await import(url('compiler/index.ts'))) as typeof import('../compiler/index.ts');
@@ -39,9 +40,8 @@ async function child(root: string, oldPath: string, newPath: string, reps: numbe
     const e = await f.encodePackage(b.value.emitted.pkg, { signingKey });
     return e.ok ? e.value.length : 0;
   };
-  await once();
   const out: Sample[] = [];
-  for (let r = 0; r < reps; r++) {
+  for (let r = 0; r <= reps; r++) {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     const packageBytes = await once();
@@ -82,15 +82,23 @@ async function main(args: string[]): Promise<void> {
   const roots = [resolve(baseRoot), resolve(import.meta.dirname, '..')];
   for (const prefix of (wanted.length === 0 ? ['A'] : wanted).map((w) => labelPrefix(w))) {
     for (const p of realPairs().filter((x) => x.label.startsWith(prefix))) {
+      const cold: Sample[][] = [[], []];
       const samples: Sample[][] = [[], []];
       for (let r = 0; r < rounds; r++) {
-        for (const i of r % 2 === 0 ? [0, 1] : [1, 0]) samples[i]!.push(...runChild(roots[i]!, cachePath(p.old), cachePath(p.new), reps));
+        for (const i of r % 2 === 0 ? [0, 1] : [1, 0]) {
+          const [first, ...warm] = runChild(roots[i]!, cachePath(p.old), cachePath(p.new), reps);
+          cold[i]!.push(first!);
+          samples[i]!.push(...warm);
+        }
       }
       const f = (x: number): string => `${x.toFixed(0)} ms`;
+      const [kb, ka] = cold.map((s) => median(s.map((x) => x.wallMs))) as [number, number];
+      const [kcb, kca] = cold.map((s) => median(s.map((x) => x.cpuMs))) as [number, number];
       const [wb, wa] = samples.map((s) => median(s.map((x) => x.wallMs))) as [number, number];
       const [cb, ca] = samples.map((s) => median(s.map((x) => x.cpuMs))) as [number, number];
       const sizes = samples.map((s) => s[0]?.packageBytes ?? 0);
-      console.log(`${p.label}: wall ${f(wb)} -> ${f(wa)} (x${(wa / wb).toFixed(2)}), cpu ${f(cb)} -> ${f(ca)} (x${(ca / cb).toFixed(2)}), n=${rounds * reps} each, package ${sizes[0]} / ${sizes[1]} bytes`);
+      console.log(`${p.label}: cold wall ${f(kb)} -> ${f(ka)} (x${(ka / kb).toFixed(2)}), cpu ${f(kcb)} -> ${f(kca)} (x${(kca / kcb).toFixed(2)}), n=${rounds} each`);
+      console.log(`${p.label}: warm wall ${f(wb)} -> ${f(wa)} (x${(wa / wb).toFixed(2)}), cpu ${f(cb)} -> ${f(ca)} (x${(ca / cb).toFixed(2)}), n=${rounds * reps} each, package ${sizes[0]} / ${sizes[1]} bytes`);
     }
   }
 }
