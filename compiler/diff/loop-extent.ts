@@ -13,9 +13,10 @@
  * register once used as an index is no bound: libvips, swc-html). The extent such
  * an access reaches is `disp + scale*bound + size`; counted the same way on both sides, an
  * access at the same argument, scale and displacement whose new extent exceeds the old one
- * reaches bytes old objects may not have. An index bounded by a register, by an end pointer
- * (`lea end, [base + K]`), or counted down, gives no bound and no evidence; -O0 bodies keep
- * the pointer on the stack (not followed here).
+ * reaches bytes old objects may not have. An index bounded by a register, or counted down,
+ * gives no bound and no evidence. -O0 bodies (index and pointer in stack slots), a loop
+ * head's exit test and end-pointer loops (`lea end, [base + K]`) are read by loop-walks.ts,
+ * whose evidence is checked after this one's and only adds refusals.
  */
 import { FlowControl, MemorySizeExt, Mnemonic, OpKind, Register } from 'iced-x86';
 import { hex } from '../../common/types.ts';
