@@ -254,6 +254,8 @@ export function loopWalksOf(image: Uint8Array, insns: FunctionInfo['decoded']['i
   const s = sc;
   return s.accesses.flatMap((x) => {
     const bound = s.bounds.get(x.v);
-    return bound === undefined ? [] : [{ arg: x.arg, scale: x.scale, disp: x.disp, size: x.size, bound, start: x.first, rva: x.rva }];
+    // A bound at or below the walk's first byte bounds it from below (a loop counting down): no evidence.
+    if (bound === undefined || (x.first !== null && x.disp + x.scale * bound + x.size <= x.first)) return [];
+    return [{ arg: x.arg, scale: x.scale, disp: x.disp, size: x.size, bound, start: x.first, rva: x.rva }];
   });
 }
