@@ -19,7 +19,8 @@
  *   fix that swaps which field each weight takes, compiled to exactly red-swap's show: a lone
  *   read-only exchange passes, compiler/diff/field-swap.ts), red-ptr-fix (the field stays a
  *   pointer, passed to a helper), red-table-fix (the table keeps its order, one entry edited
- *   in place) and red-errcode (a return value's meaning flipped, callers unchanged: a wanted
+ *   in place), red-tail-end-fix (end-pointer loops, same struct), red-tail-local (a loop
+ *   over a local array whose bound grows) and red-errcode (a return value's meaning flipped, callers unchanged: a wanted
  *   logic change, the over-refusal check).
  * - 'wrong' (still hotpatchable and wrong live): none at -O2 now; known gaps are named below.
  * Refused by older rules: red-pack, red-align (STRUCTURE_LAYOUT_CHANGED),
@@ -30,9 +31,13 @@
  * wider store past the old end). -O0 bodies spill the argument to the stack and reload it
  * before every access: compiler/diff/frame-slots.ts follows it there, so red-float, red-split,
  * red-narrow and red-union are refused at -O0 too (LIVE_O0 checks two of them live at -O0,
- * with their twins); red-tail at -O0 (an indexed loop whose bound grew, no constant offset)
- * stays a known gap, and so does a struct whose fields exchange offsets where only readers change (a lone read-only
- * exchange is also what a fix swapping two operands compiles to: red-swap-expr).
+ * with their twins); red-tail at -O0 (an indexed loop whose bound grew, no constant
+ * offset: the index and its bound live in a stack slot) is refused by
+ * compiler/diff/loop-walks.ts, which also reads red-tail-end's end-pointer loops
+ * (`p != o->arr + N`; gcc -O1's fill, whose loop counts k up to k + N, stays a known gap, its
+ * sum refused). A struct whose fields exchange offsets where only readers change stays a
+ * known gap (a lone read-only exchange is also what a fix swapping two operands compiles to:
+ * red-swap-expr).
  */
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -126,12 +131,24 @@ const VERDICTS: Record<string, Record<Toolchain, readonly string[]>> = {
     clang: ['make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable'],
   },
   'red-tail': {
-    gcc: ['fill: hotpatchable, sum: hotpatchable', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_RETYPED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED'],
-    clang: ['fill: hotpatchable, sum: hotpatchable', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_RETYPED, sum: hotpatchable', 'fill: STRUCTURE_FIELD_RETYPED, sum: hotpatchable'],
+    gcc: ['fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_RETYPED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED'],
+    clang: ['fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_RETYPED, sum: hotpatchable', 'fill: STRUCTURE_FIELD_RETYPED, sum: hotpatchable'],
   },
   'red-tail-fix': {
     gcc: ['sum: hotpatchable', 'sum: hotpatchable', 'sum: hotpatchable', 'sum: hotpatchable'],
     clang: ['sum: hotpatchable', 'sum: hotpatchable', 'sum: hotpatchable', 'sum: hotpatchable'],
+  },
+  'red-tail-end': {
+    gcc: ['fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: hotpatchable, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED'],
+    clang: ['fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_LAYOUT_CHANGED, sum: STRUCTURE_LAYOUT_CHANGED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED'],
+  },
+  'red-tail-end-fix': {
+    gcc: ['sum: hotpatchable', 'sum: hotpatchable', 'sum: hotpatchable', 'sum: THREAD_RULE'],
+    clang: ['sum: hotpatchable', 'sum: hotpatchable', 'sum: hotpatchable', 'sum: hotpatchable'],
+  },
+  'red-tail-local': {
+    gcc: ['loc: hotpatchable', 'loc: hotpatchable', 'loc: hotpatchable', 'loc: hotpatchable'],
+    clang: ['loc: hotpatchable', 'loc: hotpatchable', 'loc: hotpatchable', 'loc: hotpatchable'],
   },
   'red-byval': {
     gcc: ['get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED', 'get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED', 'get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED', 'get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED'],
@@ -170,6 +187,8 @@ const LIVE: ReadonlyArray<readonly [string, Outcome, ReasonCode?]> = [
   ['red-errcode', 'right'],
   ['red-ptr-fix', 'right'],
   ['red-table-fix', 'right'],
+  ['red-tail-end-fix', 'right'],
+  ['red-tail-local', 'right'],
 ];
 
 /** Applies the probe's package (its `code` refusals lifted when `code` is not '') to a running v1 built at `opt`, and checks what it prints. */
@@ -195,6 +214,8 @@ const LIVE_O0: ReadonlyArray<readonly [string, Outcome]> = [
   ['red-swap-fix', 'right'],
   ['red-errcode', 'right'],
   ['red-byval-fix', 'right'],
+  ['red-tail-fix', 'right'],
+  ['red-tail-end-fix', 'right'],
 ];
 
 describe.skipIf(skip !== undefined)(`red-team probes live under Wine (-O2)${skip ? ` (skipped: ${skip})` : ''}`, () => {
@@ -222,16 +243,18 @@ describe.skipIf(skip !== undefined)(`red-team probes live under Wine (-O2)${skip
     expect(after).not.toBe(neu);
   }, 120_000);
 
-  // red-tail's trailing array grown, at clang -O1 by loops whose index bound grows (refused
-  // STRUCTURE_FIELD_ADDED by compiler/diff/loop-extent.ts; both compilers at -O0 remain a
-  // known gap): with the rule lifted, the importer's three adjacent v1-sized objects, summed
-  // by the new code, read the next object's bytes (obj 0 sums 112, obj 1 143, v1 1 and 21).
-  test('red-tail (clang -O1): refused, and wrong live for the importer\'s old objects with the rule lifted', async () => {
-    const { h, file, d } = await startImporterProbe(suite, 'red-tail', 'red-importer', 'clang', '-O1');
+  // red-tail's trailing array grown, by loops whose index bound grows (refused
+  // STRUCTURE_FIELD_ADDED by compiler/diff/loop-extent.ts: at clang -O1 an index register
+  // compared at the back edge; at -O0 (compiler/diff/loop-walks.ts) an index reloaded from
+  // its stack slot, the slot compared at gcc's back edge and at clang's loop head): with the
+  // rule lifted, the importer's three adjacent v1-sized objects, summed by the new code, read
+  // the next object's bytes (obj 0 sums 112, obj 1 143, v1 1 and 21).
+  test.each([['clang', '-O1'], ['gcc', '-O0'], ['clang', '-O0']] as const)('red-tail (%s %s): refused, and wrong live for the importer\'s old objects with the rule lifted', async (tc, opt) => {
+    const { h, file, d } = await startImporterProbe(suite, 'red-tail', 'red-importer', tc, opt);
     expect(verdicts(d)).toBe('fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED');
     const lifted = liftRule(d, 'STRUCTURE_FIELD_ADDED', ['fill', 'sum']);
     const before = h.first.output.split('\n').filter((l) => l.startsWith('importer'));
-    const after = (await patchedRound(h, await writeProbePackage(suite.dir(), lifted, file, 'red-tail-clang-O1.hpk', true), file)).split('\n').filter((l) => l.startsWith('importer'));
+    const after = (await patchedRound(h, await writeProbePackage(suite.dir(), lifted, file, `red-tail-${tc}${opt}.hpk`, true), file)).split('\n').filter((l) => l.startsWith('importer'));
     expect(before).toEqual(['importer obj 0 n = 100 sum = 1', 'importer obj 1 n = 101 sum = 21', 'importer obj 2 n = 102 sum = 41']);
     expect(after).toEqual(['importer obj 0 n = 100 sum = 112', 'importer obj 1 n = 101 sum = 143', 'importer obj 2 n = 102 sum = 41']);
   }, 120_000);

@@ -117,6 +117,11 @@ export class FrameSlots {
     return n === 1 && !this.escapes.some((a) => a >= k && a < k + 8);
   }
 
+  /** The frame offset `insn`'s memory operand addresses, as `step(insn)` will read it (call before it): undefined when not on the frame, null when unknown. */
+  frameOffset(insn: Instruction): number | null | undefined {
+    return this.memoryAddress(insn);
+  }
+
   step(insn: Instruction, holds: Map<number, number>): void {
     const mn = insn.mnemonic;
     const probe = this.probe;

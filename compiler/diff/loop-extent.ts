@@ -13,9 +13,10 @@
  * register once used as an index is no bound: libvips, swc-html). The extent such
  * an access reaches is `disp + scale*bound + size`; counted the same way on both sides, an
  * access at the same argument, scale and displacement whose new extent exceeds the old one
- * reaches bytes old objects may not have. An index bounded by a register, by an end pointer
- * (`lea end, [base + K]`), or counted down, gives no bound and no evidence; -O0 bodies keep
- * the pointer on the stack (not followed here).
+ * reaches bytes old objects may not have. An index bounded by a register, or counted down,
+ * gives no bound and no evidence. -O0 bodies (index and pointer in stack slots), a loop
+ * head's exit test and end-pointer loops (`lea end, [base + K]`) are read by loop-walks.ts,
+ * whose evidence is checked after this one's and only adds refusals.
  */
 import { FlowControl, MemorySizeExt, Mnemonic, OpKind, Register } from 'iced-x86';
 import { hex } from '../../common/types.ts';
@@ -23,6 +24,7 @@ import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { ARG_REGISTERS, fullRegister, updateHolds } from './added-field.ts';
 import { reason, type Reason } from './reasons.ts';
+import { loopWalksOf } from './loop-walks.ts';
 import { decodeEach } from './register-effects.ts';
 import type { FunctionStatus } from './types.ts';
 
@@ -66,7 +68,7 @@ function loopAccessesOf(image: Uint8Array, insns: FunctionInfo['decoded']['insns
   });
 }
 
-const extent = (x: LoopAccess): number => x.disp + x.scale * x.bound + x.size;
+const extent = (x: Pick<LoopAccess, 'disp' | 'scale' | 'bound' | 'size'>): number => x.disp + x.scale * x.bound + x.size;
 
 /** Why changed `f` reaches further through an argument's array than its old body (a loop bound grown), or null. */
 export function loopExtentProblem(m: MatchResult, f: FunctionInfo, st: FunctionStatus, funclet = false): Reason | null {
@@ -74,14 +76,28 @@ export function loopExtentProblem(m: MatchResult, f: FunctionInfo, st: FunctionS
   if (st !== 'changed' || o < 0 || funclet) return null;
   const of = m.old.fns.functions[o]!;
   const olds = loopAccessesOf(m.old.img.image, of.decoded.insns);
-  if (olds.length === 0) return null;
-  for (const y of loopAccessesOf(m.new.img.image, f.decoded.insns)) {
+  for (const y of olds.length === 0 ? [] : loopAccessesOf(m.new.img.image, f.decoded.insns)) {
     const same = olds.filter((x) => x.arg === y.arg && x.scale === y.scale && x.disp === y.disp && x.size === y.size);
     if (same.length === 0) continue;
     const was = Math.max(...same.map(extent));
     if (extent(y) <= was) continue;
     const at = `[arg${y.arg}+idx*${y.scale}+${hex(y.disp)}]`;
     return reason('STRUCTURE_FIELD_ADDED', `structure layout changed: the loop over ${at} (${y.size} bytes) compares its index with ${y.bound}, where the old function's compared with ${Math.max(...same.map((x) => x.bound))}: its bound reaches +${hex(extent(y))} on that pointer (displacement + scale x bound + size), the old one +${hex(was)} (a trailing array grown; objects built before the patch are the old size): old ${of.name ?? hex(of.entry)}, new ${f.name ?? hex(f.entry)}; needs a baseline`, f.entry);
+  }
+  return walkExtentProblem(m, of, f);
+}
+
+/** The same question over loop-walks.ts's forms (-O0 slots, loop-head exits, end pointers). */
+function walkExtentProblem(m: MatchResult, of: FunctionInfo, f: FunctionInfo): Reason | null {
+  const olds = loopWalksOf(m.old.img.image, of.decoded.insns);
+  if (olds.length === 0) return null;
+  for (const y of loopWalksOf(m.new.img.image, f.decoded.insns)) {
+    const same = olds.filter((x) => x.arg === y.arg && x.scale === y.scale && x.size === y.size && (x.start !== null && y.start !== null ? x.start === y.start : x.disp === y.disp));
+    if (same.length === 0) continue;
+    const was = Math.max(...same.map(extent));
+    if (extent(y) <= was) continue;
+    const at = `[arg${y.arg}+${y.scale === 1 ? 'i' : `i*${y.scale}`}+${hex(y.disp)}] at ${hex(y.rva)}`;
+    return reason('STRUCTURE_FIELD_ADDED', `structure layout changed: the loop over ${at} (${y.size} bytes${y.start === null ? '' : `, from +${hex(y.start)}`}) is bounded by ${y.bound}, where the old function's was bounded by ${Math.max(...same.map((x) => x.bound))}: it reaches +${hex(extent(y))} on that pointer (displacement + scale x bound + size), the old one +${hex(was)} (a trailing array grown; objects built before the patch are the old size): old ${of.name ?? hex(of.entry)}, new ${f.name ?? hex(f.entry)}; needs a baseline`, f.entry);
   }
   return null;
 }
