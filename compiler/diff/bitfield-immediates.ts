@@ -28,15 +28,18 @@
  * groups in the bytes above the word's displacement count in the word (gcc -Os reads the high
  * byte alone: probe bitfield-immediate-bytes). Two fields of equal width swapped leave the
  * reader's groups as they were: then the values the immediates hold in them swap, and the reader
- * decodes them along other paths (bitfield-immediate-halves). Not seen: a word built in steps,
- * and clang -O0's compound literal built on the stack and copied. Twins bitfield-immediate-fix (a
+ * decodes them along other paths (bitfield-immediate-halves). clang -O0's compound literal,
+ * built in a 32-bit stack slot and copied, counts as the constant the slot holds (followFrame).
+ * Not seen: a 64-bit literal built on the stack (clang -O0's bitfield-immediate-wide and
+ * -second stay hotpatchable), and a word built in steps through registers. Twins bitfield-immediate-fix (a
  * flag set in a new bit, unpack decoding the same groups with another formula),
  * bitfield-immediate-revalue-fix, -wide-fix, -halves-fix and -bytes-fix (another value
  * stored, the layout kept) stay hotpatchable.
  */
-import { Mnemonic, OpKind } from 'iced-x86';
+import { type Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
-import { lowBits, lowestBit, memoryBits } from './bitfield-bits.ts';
+import { fullRegister } from './added-field.ts';
+import { lowBits, lowestBit, memoryBits, registerBits } from './bitfield-bits.ts';
 import { stepOf, type WordKeys, type WordOf } from './bitfield-layout.ts';
 import { type ReadScan, readsDiffer } from './bitfield-readers.ts';
 import { decodeEach } from './register-effects.ts';
@@ -57,11 +60,13 @@ interface Stored {
  * [rcx],rax`, no store takes a 64-bit immediate; probe bitfield-immediate-wide), or that a
  * narrower `mov r,imm` loaded when the store is a word or wider and the stored value spans
  * more than one byte (gcc -O2's `mov eax,0x595b; mov [rcx],ax`, probe bitfield-immediate-halves).
+ * A constant built in a stack slot and copied counts too (followFrame).
  * null entries break a run of adjacent stores (a call, a store of some other value).
  */
 function storedConstants(image: Uint8Array, f: FunctionInfo, word?: WordOf): Array<Stored | null> {
   const out: Array<Stored | null> = [];
   const held = new Map<number, { v: bigint; wide: boolean }>();
+  const slots = new Map<number, bigint>();
   decodeEach(image, f.decoded.insns, (insn) => {
     const step = stepOf(insn, word);
     const st = step.store;
@@ -72,12 +77,15 @@ function storedConstants(image: Uint8Array, f: FunctionInfo, word?: WordOf): Arr
     // eax,1`/`2` stored as a byte, read by Rust's binary formatting of a byte).
     const fromReg = h !== undefined && (h.wide || (bits >= 16 && BigInt.asUintN(bits, h.v) > 0xffn)) ? h.v : undefined;
     const stored = insn.mnemonic !== Mnemonic.Mov || insn.opCount !== 2 ? undefined : IMMEDIATES.has(insn.opKind(1)) ? insn.immediate(1) : fromReg;
+    const framed = followFrame(insn, held, slots);
     if (step.writes >= 0) {
       if (step.movImm !== null) held.set(step.writes, { v: step.movImm, wide: insn.opKind(1) === OpKind.Immediate64 });
+      else if (framed !== undefined) held.set(step.writes, { v: framed, wide: false });
       else held.delete(step.writes);
     }
     if (step.barrier) {
       held.clear();
+      slots.clear();
       out.push(null);
     }
     if (st === null) return;
@@ -85,6 +93,36 @@ function storedConstants(image: Uint8Array, f: FunctionInfo, word?: WordOf): Arr
     out.push({ base: st.key.slice(0, st.key.lastIndexOf(':')), disp: st.disp, bytes: bits / 8, value: BigInt.asUintN(bits, stored) });
   });
   return out;
+}
+
+/**
+ * clang -O0 builds a compound literal in a stack slot and copies it (probe
+ * bitfield-immediate-reorder: `mov dword [rsp+4],0`, then per field `mov ecx,[rsp+4]; and
+ * ecx,imm; or ecx,imm; mov [rsp+4],ecx`, last `mov ecx,[rsp+4]; mov [rax],ecx`): the slots'
+ * constants are followed through such moves and `and`/`or`/`xor` immediates, updating `slots`;
+ * returns the constant `insn` leaves in its destination register, if known.
+ */
+function followFrame(insn: Instruction, held: ReadonlyMap<number, { v: bigint }>, slots: Map<number, bigint>): bigint | undefined {
+  const mn = insn.mnemonic;
+  if (insn.opCount !== 2) return undefined;
+  const slot = (k: number): number | null => (insn.opKind(k) === OpKind.Memory && insn.memoryBase === Register.RSP && insn.memoryIndex === Register.None ? Number(insn.memoryDisplacement) : null);
+  const bits = memoryBits(insn);
+  const to = slot(0);
+  if (to !== null) {
+    const v = mn !== Mnemonic.Mov ? undefined : IMMEDIATES.has(insn.opKind(1)) ? insn.immediate(1) : insn.opKind(1) === OpKind.Register ? held.get(fullRegister(insn.op1Register))?.v : undefined;
+    if (v === undefined || bits !== 32) slots.delete(to);
+    else slots.set(to, BigInt.asUintN(32, v));
+    return undefined;
+  }
+  if (insn.opKind(0) !== OpKind.Register || registerBits(insn.op0Register) !== 32) return undefined;
+  const from = slot(1);
+  if (mn === Mnemonic.Mov && from !== null && bits === 32) return slots.get(from);
+  const cur = held.get(fullRegister(insn.op0Register))?.v;
+  if (cur === undefined || !IMMEDIATES.has(insn.opKind(1))) return undefined;
+  const imm = BigInt.asUintN(32, insn.immediate(1));
+  if (mn === Mnemonic.And) return cur & imm;
+  if (mn === Mnemonic.Or) return cur | imm;
+  return mn === Mnemonic.Xor ? cur ^ imm : undefined;
 }
 
 /**
