@@ -25,6 +25,11 @@
  *   refused (compiler/diff/bitfield-immediates.ts: the immediate replaced, linked to unpack's
  *   moved bit groups). Its twin bitfield-immediate-fix (init also sets a new flag, unpack's
  *   formula changes over the same bits) stays hotpatchable and prints v2 live.
+ *   clang -O0 builds the compound literal in a stack slot (`mov dword [rsp+4],0`, per field
+ *   load, `and`, `or`, store back) and copies it (`mov ecx,[rsp+4]; mov [rax],ecx`): no
+ *   immediate stored, hotpatchable there (reorder and revalue); carried, neither line. Now the
+ *   slot's constant is followed to the copy (bitfield-immediates.ts followFrame), the twins
+ *   stay hotpatchable at clang -O0 and print v2 live.
  * - bitfield-immediate-revalue (gcc -O1, clang -O1/-O2): as bitfield-immediate-reorder, and the
  *   move also changes level's value (11 -> 12), so the old immediate read through the old
  *   groups no longer gave the new one's values: hotpatchable, carried the patched process
@@ -37,9 +42,23 @@
  *   the struct stored as one qword, unpack loading the word at +4 alone: no displacement in
  *   common, hotpatchable; carried, neither line. Now a qword store also stores its high dword
  *   at +4. Twin bitfield-immediate-second-fix.
+ * - bitfield-immediate-halves (gcc -O1..-Os, clang -O1..-Os): a 16-bit word set from constants,
+ *   stored by gcc -O1 as two byte immediates (gcc -O2 `mov eax,imm; mov [rcx],ax`), the high
+ *   byte's two 4-bit fields swapped: the reader decodes the same groups (only the weights
+ *   move), and no immediate at +0 changed; hotpatchable, carried the patched process prints
+ *   neither line. Now adjacent byte stores count as the word, a multi-byte constant stored from
+ *   a register as an immediate, and equal groups whose stored values swapped as moved
+ *   (bitfield-immediates.ts). Twin bitfield-immediate-halves-fix (another mode stored).
+ * - bitfield-immediate-bytes (gcc -O2/-Os): a field straddling the word's two bytes swaps with
+ *   another; gcc -O2 stores `mov eax,0xffffb36b; mov [rcx],ax`, gcc -Os reads the high byte alone
+ *   at +1: hotpatchable, carried neither line. Now the reader's groups at +1 count in the word
+ *   at +0. Twin bitfield-immediate-bytes-fix (another level stored).
  * - bitfield-fill (gcc -O2, clang -O2): a field set to all ones by a lone `or byte [rcx],0x7`
  *   (several bits: neither a bit-field store nor a one-bit flag), fields swapped; hotpatchable,
  *   carried the patched process misreads it. Now refused (compiler/diff/bitfield-fills.ts).
+ *   gcc -O0 fills through a register (`movzx edx,byte [rax]; or edx,0x7; mov [rax],dl`): it
+ *   stayed hotpatchable there; now a load, one `or`/`and` immediate and a store back into the
+ *   loaded word count as a fill too.
  *   Twin bitfield-fill-fix (the same fill, other changes) hotpatchable.
  * - bitfield-rotate (gcc -O2, clang -O1/-O2): three 4-bit fields rotate inside one
  *   read-modify-write, equal constant sets in both bodies (not a swap of two): hotpatchable
@@ -178,7 +197,7 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     expect(await patchedRound(h, pkg, 'bitfield-swap-fix.dll')).toBe(neu);
   }, 120_000);
 
-  const IMMEDIATE: ReadonlyArray<readonly [Toolchain, string]> = [['gcc', '-O1'], ['clang', '-O1'], ['clang', '-O2']];
+  const IMMEDIATE: ReadonlyArray<readonly [Toolchain, string]> = [['gcc', '-O1'], ['clang', '-O0'], ['clang', '-O1'], ['clang', '-O2']];
 
   test.each(IMMEDIATE)('bitfield-immediate-reorder (%s %s): the word stored as one immediate, its fields swapped; writer and reader refused; carried anyway, the patched process prints neither version', async (tc, opt) => {
     const { h, old, neu, d } = await startProbe('bitfield-immediate-reorder', tc, opt);
@@ -268,7 +287,7 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     expect(await patchedRound(h, pkg, 'bitfield-immediate-second-fix.dll')).toBe('unpack() = 334\n');
   }, 120_000);
 
-  const FILL: ReadonlyArray<readonly [Toolchain, string]> = [['gcc', '-O2'], ['clang', '-O2']];
+  const FILL: ReadonlyArray<readonly [Toolchain, string]> = [['gcc', '-O0'], ['gcc', '-O2'], ['clang', '-O2']];
 
   test.each(FILL)('bitfield-fill (%s %s): a field set to all ones by a lone in-place `or [rcx],imm`, fields swapped; refused; carried anyway, the patched process misreads it', async (tc, opt) => {
     const { h, old, neu, d } = await startProbe('bitfield-fill', tc, opt);
@@ -304,6 +323,33 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     expect(after).not.toBe(old);
   }, 120_000);
 
+  // The word stored as byte immediates, or from a register, or read in parts (bitfield-immediates.ts).
+  const SPLIT: ReadonlyArray<readonly [string, Toolchain, string, string]> = [
+    ['bitfield-immediate-halves', 'gcc', '-O1', 'unpack() = 3630\n'],
+    ['bitfield-immediate-bytes', 'gcc', '-O2', 'unpack() = 4004\n'],
+  ];
+  test.each(SPLIT)('%s (%s %s): the word stored in parts or from a register, its fields moved; writer and reader refused; carried anyway, the patched process prints neither version', async (name, tc, opt) => {
+    const { h, old, neu, d } = await startProbe(name, tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
+    expect(d.functions.find((f) => f.name === 'init')?.reason?.message).toMatch(/^it stores the word at \+0x0 as one immediate with other bits than its old body \(old 0x(595b|b36b); new 0x(955b|b6cb)\)/);
+    const before = liftRule(d, CODE);
+    expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), before, `${name}.dll`, `${name}-${tc}${opt}.hpk`);
+    const after = await patchedRound(h, pkg, `${name}.dll`);
+    expect(after).not.toBe(neu);
+    expect(after).not.toBe(old);
+  }, 120_000);
+
+  test.each(SPLIT)('%s-fix (%s %s): another value stored, the layout stays: hotpatchable, and patched live the new unpack reads the old value', async (name, tc, opt, line) => {
+    const { h, old, neu, d } = await startProbe(`${name}-fix`, tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual(['init: hotpatchable', 'unpack: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, `${name}-fix.dll`, `${name}-fix-${tc}${opt}.hpk`);
+    // init ran once before the patch: v2's formula over the value old init stored.
+    expect(await patchedRound(h, pkg, `${name}-fix.dll`)).toBe(line);
+  }, 120_000);
+
   const BUILDS: ReadonlyArray<readonly [Toolchain, string]> = TOOLCHAINS.flatMap((tc) => ['-O0', '-O1', '-O2', '-Os'].map((opt) => [tc, opt] as const));
 
   test.each(BUILDS)('bitfield-signed and its fix (%s %s): the sign-extending reader of swapped signed fields refused with the packer; the twin hotpatchable', (tc, opt) => {
@@ -313,6 +359,33 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     expect(d.functions.find((f) => f.name === 'unpack')?.reason?.message).toMatch(/^it decodes (bits 0 and up of the word at \+0x0 with other mask or shift constants|the word at \+0x0 at bits 0-4 where its old body decoded bits 3-7)/);
     const fix = diffDlls(buildLayoutProbe(dir, 'bitfield-signed-fix', 1, tc, opt), buildLayoutProbe(dir, 'bitfield-signed-fix', 2, tc, opt));
     expect(changedVerdicts(fix)).toEqual(['unpack: hotpatchable']);
+  }, 60_000);
+
+  // Before: both hotpatchable at gcc -O0 (the fill through a register).
+  test.each(BUILDS)('bitfield-fill and its fix (%s %s): the fill refused with its reader; the twin hotpatchable', (tc, opt) => {
+    const dir = join(suite.dir(), 'verdicts', opt);
+    const d = diffDlls(buildLayoutProbe(dir, 'bitfield-fill', 1, tc, opt), buildLayoutProbe(dir, 'bitfield-fill', 2, tc, opt));
+    expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
+    const fix = diffDlls(buildLayoutProbe(dir, 'bitfield-fill-fix', 1, tc, opt), buildLayoutProbe(dir, 'bitfield-fill-fix', 2, tc, opt));
+    expect(changedVerdicts(fix)).toEqual(['init: hotpatchable', 'unpack: hotpatchable']);
+  }, 60_000);
+
+  // Before: init and unpack hotpatchable at gcc -O1/-O2/-Os and clang -O1/-O2/-Os (halves), gcc -O2/-Os (bytes).
+  const SPLIT_FIX: Readonly<Record<string, readonly string[]>> = {
+    'bitfield-immediate-halves-fix gcc -O0': [`init: ${CODE}`, 'unpack: hotpatchable'],
+    'bitfield-immediate-halves-fix clang -O0': [`init: ${CODE}`, `unpack: ${CODE}`],
+    'bitfield-immediate-bytes-fix gcc -O0': [`init: ${CODE}`, 'unpack: hotpatchable'],
+    'bitfield-immediate-bytes-fix gcc -O1': [`init: ${CODE}`, `unpack: ${CODE}`],
+    'bitfield-immediate-bytes-fix clang -O0': [`init: ${CODE}`, `unpack: ${CODE}`],
+  };
+  test.each(BUILDS)('bitfield-immediate-halves, -bytes and their fixes (%s %s): the word stored in parts refused with its reader; the twins hotpatchable but where a read-modify-write refuses them', (tc, opt) => {
+    const dir = join(suite.dir(), 'verdicts', opt);
+    for (const name of ['bitfield-immediate-halves', 'bitfield-immediate-bytes']) {
+      const d = diffDlls(buildLayoutProbe(dir, name, 1, tc, opt), buildLayoutProbe(dir, name, 2, tc, opt));
+      expect(changedVerdicts(d), `${name} ${tc} ${opt}`).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
+      const fix = diffDlls(buildLayoutProbe(dir, `${name}-fix`, 1, tc, opt), buildLayoutProbe(dir, `${name}-fix`, 2, tc, opt));
+      expect(changedVerdicts(fix), `${name}-fix ${tc} ${opt}`).toEqual(SPLIT_FIX[`${name}-fix ${tc} ${opt}`] ?? ['init: hotpatchable', 'unpack: hotpatchable']);
+    }
   }, 60_000);
 
   // Before: unpack hotpatchable at gcc -O0/-O2/-Os and clang -O0 (pack refused), both at gcc -O1.

@@ -40,6 +40,10 @@
  *   them. Now GLOBAL_BITFIELD_CHANGED (compiler/diff/bitfield-fills.ts through
  *   bitfield-layout.ts with the global keys). Its twin global-bitfield-fill-fix (the same
  *   fills, another condition and formula) prints v2 live.
+ * - global-bitfield-fill at gcc -O0: the fill goes through a register (`movzx eax,byte
+ *   [rip+g]; or eax,0x7; mov [rip+g],al`), no in-place `or`: hotpatchable, and carried the
+ *   patched process misread the word. Now such a load, one `or`/`and` immediate and a store back
+ *   count as a fill (bitfield-fills.ts). The twin stays hotpatchable at gcc -O0.
  */
 import { describe, expect, test } from 'vitest';
 import { COMPILER_VERSION, emitPackage } from '../compiler/index.ts';
@@ -197,7 +201,7 @@ describe.skipIf(skip !== undefined)(`global bit-field probes live under Wine${sk
     const pkg = await writeProbePackage(suite.dir(), d, 'global-bitfield-immediate.dll', 'global-bitfield-immediate-clang-O2.hpk');
     expect(await patchedRound(h, pkg, 'global-bitfield-immediate.dll')).toBe(neu);
   }, 120_000);
-  const FILL: ReadonlyArray<readonly [Toolchain, string]> = [['gcc', '-O1'], ['gcc', '-O2'], ['clang', '-O2'], ['clang', '-Os']];
+  const FILL: ReadonlyArray<readonly [Toolchain, string]> = [['gcc', '-O0'], ['gcc', '-O1'], ['gcc', '-O2'], ['clang', '-O2'], ['clang', '-Os']];
 
   test.each(FILL)('global-bitfield-fill (%s %s): fields set to all ones by lone in-place `or [rip+g],imm`, swapped; refused; carried anyway, the patched process misreads them', async (tc, opt) => {
     const { h, old, neu, d } = await startLayoutProbe(suite, 'global-bitfield-fill', tc, opt);

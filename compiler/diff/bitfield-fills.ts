@@ -14,6 +14,7 @@
 import { type Instruction, Mnemonic, OpKind } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
 import { lowBits, memoryBits } from './bitfield-bits.ts';
+import { fullRegister } from './added-field.ts';
 import { decodeEach } from './register-effects.ts';
 
 const IMMEDIATES = new Set<number>([OpKind.Immediate8, OpKind.Immediate16, OpKind.Immediate32, OpKind.Immediate8to16, OpKind.Immediate8to32, OpKind.Immediate8to64, OpKind.Immediate32to64]);
@@ -27,20 +28,60 @@ export interface Fill {
 /** Where a memory operand points (bitfield-layout.ts' WordOf, which imports this file). */
 type WordAt = (insn: Instruction) => { key: string; disp: number } | null;
 
-/** Per displacement (words keyed by `word`), the in-place `or`/`and` immediate stores of several bits, in address order. */
+/** A register loaded from a word, and the one or/and immediate applied to it so far. */
+interface Loaded {
+  readonly key: string;
+  readonly disp: number;
+  readonly op: { readonly mn: number; readonly imm: bigint } | null;
+}
+
+/**
+ * Per displacement (words keyed by `word`), the fills of several bits, in address order: an
+ * in-place `or`/`and` immediate store, or the same through a register, a load, one `or`/`and`
+ * immediate and a store back into the word it was loaded from (gcc -O0's `movzx edx,byte
+ * [rax]; or edx,0x7; mov [rax],dl`, probes bitfield-fill and global-bitfield-fill, which
+ * were hotpatchable at gcc -O0). A register given anything else in between is no fill (a
+ * bit-field store's `and` then `or` is bitfield-layout.ts' read-modify-write).
+ */
 export function scanFills(image: Uint8Array, f: FunctionInfo, word: WordAt): Map<number, Fill[]> {
   const out = new Map<number, Fill[]>();
-  decodeEach(image, f.decoded.insns, (insn) => {
-    const mn = insn.mnemonic;
-    if ((mn !== Mnemonic.Or && mn !== Mnemonic.And) || insn.opCount !== 2 || insn.opKind(0) !== OpKind.Memory || !IMMEDIATES.has(insn.opKind(1))) return;
-    const st = word(insn);
-    const width = memoryBits(insn);
-    if (st === null || st.disp < 0 || width === 0) return;
-    const v = BigInt.asUintN(width, insn.immediate(1));
+  const regs = new Map<number, Loaded>();
+  const record = (disp: number, mn: number, width: number, imm: bigint): void => {
+    const v = BigInt.asUintN(width, imm);
     const bits = mn === Mnemonic.Or ? v : lowBits(width) & ~v;
     // One bit: bitfield-layout.ts' flags; none or all: a whole-word value.
     if ((bits & (bits - 1n)) === 0n || bits === lowBits(width)) return;
-    out.set(st.disp, [...(out.get(st.disp) ?? []), { op: mn === Mnemonic.Or ? 'set' : 'clear', bits }]);
+    out.set(disp, [...(out.get(disp) ?? []), { op: mn === Mnemonic.Or ? 'set' : 'clear', bits }]);
+  };
+  decodeEach(image, f.decoded.insns, (insn) => {
+    const mn = insn.mnemonic;
+    const bitOp = (mn === Mnemonic.Or || mn === Mnemonic.And) && insn.opCount === 2 && IMMEDIATES.has(insn.opKind(1));
+    const mem = insn.opCount > 0 && insn.opKind(0) === OpKind.Memory;
+    if (bitOp && mem) {
+      const st = word(insn);
+      const width = memoryBits(insn);
+      if (st !== null && st.disp >= 0 && width !== 0) record(st.disp, mn, width, insn.immediate(1));
+      return;
+    }
+    if (mem && mn === Mnemonic.Mov && insn.opKind(1) === OpKind.Register) {
+      const r = fullRegister(insn.op1Register);
+      const l = regs.get(r);
+      const st = word(insn);
+      const width = memoryBits(insn);
+      if (l !== undefined && l.op !== null && st !== null && st.key === l.key && st.disp >= 0 && width !== 0) record(st.disp, l.op.mn, width, l.op.imm);
+      regs.delete(r);
+      return;
+    }
+    if (insn.mnemonic === Mnemonic.Call) regs.clear();
+    if (insn.opCount === 0 || insn.opKind(0) !== OpKind.Register) return;
+    const r = fullRegister(insn.op0Register);
+    const l = regs.get(r);
+    regs.delete(r);
+    if (bitOp && l !== undefined && l.op === null) regs.set(r, { ...l, op: { mn, imm: insn.immediate(1) } });
+    else if ((mn === Mnemonic.Mov || mn === Mnemonic.Movzx) && insn.opKind(1) === OpKind.Memory) {
+      const at = word(insn);
+      if (at !== null) regs.set(r, { key: at.key, disp: at.disp, op: null });
+    }
   });
   return out;
 }

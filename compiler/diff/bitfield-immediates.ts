@@ -21,52 +21,158 @@
  * (probe bitfield-immediate-revalue) is a move too when the reader's moved groups are the same
  * widths over the same bits (permuted, below). A 64-bit word is stored from a register loaded
  * with the imm64 (probe bitfield-immediate-wide): such constants count as immediates, and a
- * qword also stores the dword at +4 (probe bitfield-immediate-second). Not
- * seen: a word stored with several immediates (two byte halves, or built in steps), and
- * clang -O0's compound literal built on the stack and copied. Twins bitfield-immediate-fix (a
+ * qword also stores the dword at +4 (probe bitfield-immediate-second): each byte-aligned
+ * upper part of a stored word is stored there too. A word stored in parts (gcc -O1's `mov byte
+ * [rcx],0x5b; mov byte [rcx+1],0x59`, probe bitfield-immediate-halves) counts as the word its
+ * adjacent parts make, gcc -O2's `mov eax,0x595b; mov [rcx],ax` as that immediate, and a reader's
+ * groups in the bytes above the word's displacement count in the word (gcc -Os reads the high
+ * byte alone: probe bitfield-immediate-bytes). Two fields of equal width swapped leave the
+ * reader's groups as they were: then the values the immediates hold in them swap, and the reader
+ * decodes them along other paths (bitfield-immediate-halves). clang -O0's compound literal,
+ * built in a 32-bit stack slot and copied, counts as the constant the slot holds (followFrame).
+ * Not seen: a 64-bit literal built on the stack (clang -O0's bitfield-immediate-wide and
+ * -second stay hotpatchable), and a word built in steps through registers. Twins bitfield-immediate-fix (a
  * flag set in a new bit, unpack decoding the same groups with another formula),
- * bitfield-immediate-revalue-fix and bitfield-immediate-wide-fix (another value stored, the
- * layout kept) stay hotpatchable.
+ * bitfield-immediate-revalue-fix, -wide-fix, -halves-fix and -bytes-fix (another value
+ * stored, the layout kept) stay hotpatchable.
  */
-import { Mnemonic, OpKind } from 'iced-x86';
+import { type Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
-import { lowestBit, memoryBits } from './bitfield-bits.ts';
+import { fullRegister } from './added-field.ts';
+import { lowBits, lowestBit, memoryBits, registerBits } from './bitfield-bits.ts';
 import { stepOf, type WordKeys, type WordOf } from './bitfield-layout.ts';
-import type { ReadScan } from './bitfield-readers.ts';
+import { type ReadScan, readsDiffer } from './bitfield-readers.ts';
 import { decodeEach } from './register-effects.ts';
 
 const IMMEDIATES = new Set<number>([OpKind.Immediate8, OpKind.Immediate16, OpKind.Immediate32, OpKind.Immediate8to32, OpKind.Immediate32to64]);
 
+/** One constant a body stores: its word (base key and displacement), width in bytes and value. */
+interface Stored {
+  readonly base: string;
+  readonly disp: number;
+  readonly bytes: number;
+  readonly value: bigint;
+}
+
 /**
- * Per displacement (words keyed by `word`: register base by default), the immediates a body's
- * `mov [m],imm` stores, as the store's width sees them; and the constants it stores from a
- * register that a `mov r64,imm64` loaded (a 64-bit word: `movabs rax,imm64; mov [rcx],rax`, no
- * store takes a 64-bit immediate; probe bitfield-immediate-wide), in address order.
+ * The constants a body stores, in address order: `mov [m],imm` as the store's width sees it;
+ * a register stored that a `mov r64,imm64` loaded (a 64-bit word: `movabs rax,imm64; mov
+ * [rcx],rax`, no store takes a 64-bit immediate; probe bitfield-immediate-wide), or that a
+ * narrower `mov r,imm` loaded when the store is a word or wider and the stored value spans
+ * more than one byte (gcc -O2's `mov eax,0x595b; mov [rcx],ax`, probe bitfield-immediate-halves).
+ * A constant built in a stack slot and copied counts too (followFrame).
+ * null entries break a run of adjacent stores (a call, a store of some other value).
  */
-function immediateStores(image: Uint8Array, f: FunctionInfo, word?: WordOf): Map<number, Set<bigint>> {
-  const out = new Map<number, Set<bigint>>();
-  const held = new Map<number, bigint>();
+function storedConstants(image: Uint8Array, f: FunctionInfo, word?: WordOf): Array<Stored | null> {
+  const out: Array<Stored | null> = [];
+  const held = new Map<number, { v: bigint; wide: boolean }>();
+  const slots = new Map<number, bigint>();
   decodeEach(image, f.decoded.insns, (insn) => {
     const step = stepOf(insn, word);
     const st = step.store;
     const bits = memoryBits(insn);
-    const stored = insn.mnemonic !== Mnemonic.Mov || insn.opCount !== 2 ? undefined : IMMEDIATES.has(insn.opKind(1)) ? insn.immediate(1) : insn.opKind(1) === OpKind.Register ? held.get(st?.src ?? -1) : undefined;
+    const h = insn.mnemonic === Mnemonic.Mov && insn.opCount === 2 && insn.opKind(1) === OpKind.Register ? held.get(st?.src ?? -1) : undefined;
+    // Only an imm64, or a multi-byte constant stored as a word or wider: a byte-sized constant
+    // stored from a register is a value the body reuses (swc-html 1.15.33's 0x7a244e, `mov
+    // eax,1`/`2` stored as a byte, read by Rust's binary formatting of a byte).
+    const fromReg = h !== undefined && (h.wide || (bits >= 16 && BigInt.asUintN(bits, h.v) > 0xffn)) ? h.v : undefined;
+    const stored = insn.mnemonic !== Mnemonic.Mov || insn.opCount !== 2 ? undefined : IMMEDIATES.has(insn.opKind(1)) ? insn.immediate(1) : fromReg;
+    const framed = followFrame(insn, held, slots);
     if (step.writes >= 0) {
-      // Only an imm64 (`movabs`): a narrower constant stored from a register is a value the
-      // body reuses (swc-html 1.15.33's 0x7a244e, `mov eax,1`/`2` stored as a byte, read by
-      // Rust's binary formatting of a byte), and a store can take it as an immediate.
-      if (step.movImm !== null && insn.opKind(1) === OpKind.Immediate64) held.set(step.writes, step.movImm);
+      if (step.movImm !== null) held.set(step.writes, { v: step.movImm, wide: insn.opKind(1) === OpKind.Immediate64 });
+      else if (framed !== undefined) held.set(step.writes, { v: framed, wide: false });
       else held.delete(step.writes);
     }
-    if (step.barrier) held.clear();
-    if (stored === undefined || st === null || st.disp < 0 || bits === 0) return;
-    const add = (disp: number, v: bigint): void => void out.set(disp, (out.get(disp) ?? new Set<bigint>()).add(v));
-    add(st.disp, BigInt.asUintN(bits, stored));
-    // A qword stored whole also stores the dword at +4, which readers load alone (a bit-field
-    // word after a 32-bit field, the struct assigned at once: probe bitfield-immediate-second,
-    // `movabs rax,0x16b00000000; mov [rcx],rax`, read as `mov eax,[rcx+4]`).
-    if (bits === 64) add(st.disp + 4, BigInt.asUintN(32, BigInt.asUintN(64, stored) >> 32n));
+    if (step.barrier) {
+      held.clear();
+      slots.clear();
+      out.push(null);
+    }
+    if (st === null) return;
+    if (stored === undefined || st.disp < 0 || bits === 0 || bits % 8 !== 0) return void out.push(null);
+    out.push({ base: st.key.slice(0, st.key.lastIndexOf(':')), disp: st.disp, bytes: bits / 8, value: BigInt.asUintN(bits, stored) });
   });
+  return out;
+}
+
+/**
+ * clang -O0 builds a compound literal in a stack slot and copies it (probe
+ * bitfield-immediate-reorder: `mov dword [rsp+4],0`, then per field `mov ecx,[rsp+4]; and
+ * ecx,imm; or ecx,imm; mov [rsp+4],ecx`, last `mov ecx,[rsp+4]; mov [rax],ecx`): the slots'
+ * constants are followed through such moves and `and`/`or`/`xor` immediates, updating `slots`;
+ * returns the constant `insn` leaves in its destination register, if known.
+ */
+function followFrame(insn: Instruction, held: ReadonlyMap<number, { v: bigint }>, slots: Map<number, bigint>): bigint | undefined {
+  const mn = insn.mnemonic;
+  if (insn.opCount !== 2) return undefined;
+  const slot = (k: number): number | null => (insn.opKind(k) === OpKind.Memory && insn.memoryBase === Register.RSP && insn.memoryIndex === Register.None ? Number(insn.memoryDisplacement) : null);
+  const bits = memoryBits(insn);
+  const to = slot(0);
+  if (to !== null) {
+    const v = mn !== Mnemonic.Mov ? undefined : IMMEDIATES.has(insn.opKind(1)) ? insn.immediate(1) : insn.opKind(1) === OpKind.Register ? held.get(fullRegister(insn.op1Register))?.v : undefined;
+    if (v === undefined || bits !== 32) slots.delete(to);
+    else slots.set(to, BigInt.asUintN(32, v));
+    return undefined;
+  }
+  if (insn.opKind(0) !== OpKind.Register || registerBits(insn.op0Register) !== 32) return undefined;
+  const from = slot(1);
+  if (mn === Mnemonic.Mov && from !== null && bits === 32) return slots.get(from);
+  const cur = held.get(fullRegister(insn.op0Register))?.v;
+  if (cur === undefined || !IMMEDIATES.has(insn.opKind(1))) return undefined;
+  const imm = BigInt.asUintN(32, insn.immediate(1));
+  if (mn === Mnemonic.And) return cur & imm;
+  if (mn === Mnemonic.Or) return cur | imm;
+  return mn === Mnemonic.Xor ? cur ^ imm : undefined;
+}
+
+/**
+ * Adjacent constants stored one after another into one object (the same base, each next store
+ * right above or below the span so far, up to 8 bytes) as one word: gcc -O1 stores a 16-bit
+ * bit-field word as `mov byte [rcx],0x5b; mov byte [rcx+1],0x59` (probe
+ * bitfield-immediate-halves), which its readers load whole.
+ */
+function mergeRuns(stores: ReadonlyArray<Stored | null>): Stored[] {
+  const out: Stored[] = [];
+  for (const s of stores) {
+    const r = out.at(-1);
+    if (s === null) {
+      if (r !== undefined && r.bytes > 0) out.push({ base: '', disp: 0, bytes: 0, value: 0n });
+      continue;
+    }
+    if (r !== undefined && r.bytes > 0 && s.base === r.base && r.bytes + s.bytes <= 8) {
+      if (s.disp === r.disp + r.bytes) {
+        out[out.length - 1] = { base: r.base, disp: r.disp, bytes: r.bytes + s.bytes, value: r.value | (s.value << BigInt(8 * r.bytes)) };
+        continue;
+      }
+      if (s.disp + s.bytes === r.disp) {
+        out[out.length - 1] = { base: r.base, disp: s.disp, bytes: r.bytes + s.bytes, value: s.value | (r.value << BigInt(8 * s.bytes)) };
+        continue;
+      }
+    }
+    out.push(s);
+  }
+  // The zero-width entries only marked breaks.
+  return out.filter((s) => s.bytes > 0);
+}
+
+/**
+ * Per displacement, the constants a body stores there (runs of adjacent stores merged), and
+ * the widest such store in bytes. A word stored whole also stores each of its upper parts,
+ * which readers load alone (a bit-field word after a 32-bit field, the struct assigned at once:
+ * probe bitfield-immediate-second, `movabs rax,0x16b00000000; mov [rcx],rax`, read as `mov
+ * eax,[rcx+4]`; a 16-bit word's high byte read as `movzx eax,byte [rcx+1]`).
+ */
+function immediateStores(image: Uint8Array, f: FunctionInfo, word?: WordOf): Map<number, { values: Set<bigint>; bytes: number }> {
+  const out = new Map<number, { values: Set<bigint>; bytes: number }>();
+  const add = (disp: number, bytes: number, v: bigint): void => {
+    const e = out.get(disp) ?? { values: new Set<bigint>(), bytes: 0 };
+    e.values.add(v);
+    out.set(disp, { values: e.values, bytes: Math.max(e.bytes, bytes) });
+  };
+  for (const s of mergeRuns(storedConstants(image, f, word))) {
+    add(s.disp, s.bytes, s.value);
+    for (let k = 1; k < s.bytes; k++) add(s.disp + k, s.bytes - k, s.value >> BigInt(8 * k));
+  }
   return out;
 }
 
@@ -76,6 +182,8 @@ export interface ImmediateMove {
   readonly onlyOld: readonly bigint[];
   readonly onlyNew: readonly bigint[];
   readonly changed: bigint;
+  /** The widest store of them, in bytes: readers of the bytes above `disp` read this word too. */
+  readonly bytes: number;
 }
 
 /** The words old body `of` and new body `nf` both store as immediates, where some old value is gone and some new one appears, by displacement. */
@@ -84,46 +192,91 @@ export function detectImmediateMoves(oldImage: Uint8Array, of: FunctionInfo, new
   if (o.size === 0) return [];
   const n = immediateStores(newImage, nf, words?.new);
   const out: ImmediateMove[] = [];
-  for (const [disp, ov] of [...o].sort((a, b) => a[0] - b[0])) {
-    const nv = n.get(disp);
-    if (nv === undefined) continue;
+  for (const [disp, { values: ov, bytes }] of [...o].sort((a, b) => a[0] - b[0])) {
+    const ne = n.get(disp);
+    if (ne === undefined) continue;
+    const nv = ne.values;
     const onlyOld = [...ov].filter((x) => !nv.has(x));
     const onlyNew = [...nv].filter((x) => !ov.has(x));
     if (onlyOld.length === 0 || onlyNew.length === 0) continue;
     // One value replaced: the bits it changed; several: every bit either side's replaced values set.
     const changed = onlyOld.length === 1 && onlyNew.length === 1 ? onlyOld[0]! ^ onlyNew[0]! : [...onlyOld, ...onlyNew].reduce((a, x) => a | x, 0n);
-    if (changed !== 0n) out.push({ disp, onlyOld, onlyNew, changed });
+    if (changed !== 0n) out.push({ disp, onlyOld, onlyNew, changed, bytes: Math.max(bytes, ne.bytes) });
   }
   return out;
 }
 
 const WHOLE = new Set([8, 16, 32, 64].map((w) => (1n << BigInt(w)) - 1n));
 
+/**
+ * The bit groups a reader decodes in the word `mv` stores, in that word's frame: those at its
+ * displacement, and those at each byte above it inside the store shifted up to their bits
+ * (gcc -Os reads a 16-bit word stored whole both as the word at +0 and as the byte at +1,
+ * probe bitfield-immediate-bytes). A whole byte, word, dword or qword from bit 0 is a value
+ * read whole (an enum tag, a flag byte: swc-html 1.15.33's 0x2da650, 0x443c6c and 0x44432f, a
+ * Rust tag stored as 0xa or 0xd, now 0x3, read as a dword where a qword was), no field.
+ */
+function framedGroups(s: ReadScan, mv: ImmediateMove): Set<bigint> | undefined {
+  const at = s.fields.get(mv.disp);
+  if (at === undefined) return undefined;
+  const out = new Set([...at].filter((g) => !WHOLE.has(g)));
+  const top = lowBits(8 * mv.bytes);
+  for (let k = 1; k < mv.bytes; k++) {
+    for (const g of s.fields.get(mv.disp + k) ?? []) {
+      const up = g << BigInt(8 * k);
+      if (!WHOLE.has(g) && (up & ~top) === 0n) out.add(up);
+    }
+  }
+  return out;
+}
+
 /** The bit groups a reader decodes at `disp` only in its old body and only in its new body, when both exist and both touch `changed`; else null. */
-export function movedGroups(o: ReadScan, n: ReadScan, mv: ImmediateMove): { was: bigint[]; now: bigint[] } | null {
-  const og = o.fields.get(mv.disp);
-  const ng = n.fields.get(mv.disp);
+export function movedGroups(o: ReadScan, n: ReadScan, mv: ImmediateMove): MovedGroups | null {
+  const og = framedGroups(o, mv);
+  const ng = framedGroups(n, mv);
   if (og === undefined || ng === undefined) return null;
-  // A whole byte, word, dword or qword from bit 0 is a value read whole (an enum tag, a flag
-  // byte: swc-html 1.15.33's 0x2da650, 0x443c6c and 0x44432f, a Rust tag stored as 0xa or 0xd,
-  // now 0x3, read as a dword where a qword was), no field of a word.
-  const field = (g: bigint): boolean => !WHOLE.has(g);
-  const was = [...og].filter((g) => !ng.has(g) && field(g));
-  const now = [...ng].filter((g) => !og.has(g) && field(g));
+  const was = [...og].filter((g) => !ng.has(g));
+  const now = [...ng].filter((g) => !og.has(g));
   const touches = (gs: readonly bigint[]): boolean => gs.some((g) => (g & mv.changed) !== 0n);
   // One value replaced by one only: allowing any pair of several refused swc-html 1.15.33's
   // 0x7b4a60 (Rust's binary formatting of a byte, bits 0 then 1-7; tags 0xa and 0xd, now 0x3).
-  if (!touches(was) || !touches(now) || mv.onlyOld.length !== 1 || mv.onlyNew.length !== 1) return null;
+  if (mv.onlyOld.length !== 1 || mv.onlyNew.length !== 1) return null;
+  const values = (x: bigint, gs: readonly bigint[]): string => gs.map((g) => ((x & g) >> BigInt(lowestBit(g))).toString(16)).sort().join(',');
+  if (was.length === 0 && now.length === 0) return swappedValues(o, n, mv, [...ng]);
+  if (!touches(was) || !touches(now)) return null;
   // A move keeps each field's value: the old immediate read through the groups only the old
   // reader decodes gives the values the new immediate gives through the new reader's (probe:
   // kind 3, level 11 in both). swc-html 1.15.33's Rust enum tags (0xd and 0xa, now 0xcf, read
   // through niche bits) give none of that.
-  const values = (x: bigint, gs: readonly bigint[]): string => gs.map((g) => ((x & g) >> BigInt(lowestBit(g))).toString(16)).sort().join(',');
-  if (values(mv.onlyOld[0]!, was) === values(mv.onlyNew[0]!, now)) return { was, now };
+  if (values(mv.onlyOld[0]!, was) === values(mv.onlyNew[0]!, now)) return { was, now, swapped: false };
   // A move that also changes a value (probe bitfield-immediate-revalue: kind and level swapped,
   // level 11 -> 12) gives other values, yet the reader decodes the same fields at other places:
   // as many groups of each width on both sides, each a run of contiguous bits.
-  return permuted(was, now) ? { was, now } : null;
+  return permuted(was, now) ? { was, now, swapped: false } : null;
+}
+
+/** What movedGroups found: the groups only each body decodes, or (`swapped`) the same groups whose values swapped. */
+export interface MovedGroups {
+  readonly was: readonly bigint[];
+  readonly now: readonly bigint[];
+  readonly swapped: boolean;
+}
+
+/**
+ * Two fields of equal width swapped (probe bitfield-immediate-halves: mode bits 8-11 and on
+ * 12-15 trade places): the reader decodes the same groups, along other mask, shift or weight
+ * paths (which field gets which weight), and the values the immediates hold in those groups
+ * are the same values in other groups (9 and 5 in both, at other bits). A fix that stores
+ * another value gives other values; one that only changes a formula changes no immediate.
+ */
+function swappedValues(o: ReadScan, n: ReadScan, mv: ImmediateMove, groups: readonly bigint[]): MovedGroups | null {
+  const over = groups.filter((g) => (g & mv.changed) !== 0n && contiguous(g));
+  const value = (x: bigint, g: bigint): bigint => (x & g) >> BigInt(lowestBit(g));
+  const differ = over.filter((g) => value(mv.onlyOld[0]!, g) !== value(mv.onlyNew[0]!, g));
+  if (differ.length < 2 || differ.length !== over.length || !readsDiffer(o, n, mv.disp)) return null;
+  const sorted = (x: bigint): string => differ.map((g) => value(x, g).toString(16)).sort().join(',');
+  const widths = new Set(differ.map(width));
+  return widths.size === 1 && sorted(mv.onlyOld[0]!) === sorted(mv.onlyNew[0]!) ? { was: differ, now: differ, swapped: true } : null;
 }
 
 const width = (g: bigint): number => g.toString(2).replace(/0/g, '').length;

@@ -169,7 +169,7 @@ export function packedMoveProblems(m: MatchResult, status: readonly FunctionStat
     if (g === null) return null;
     const word = keys.name(mv.disp);
     const values = `(old ${hex64(mv.onlyOld)}; new ${hex64(mv.onlyNew)})`;
-    const decodes = `${fieldList(g.now)} where its old body decoded ${fieldList(g.was)}`;
+    const decodes = g.swapped ? `${fieldList(g.now)} along other mask, shift or weight paths than its old body, the stored values swapped between them` : `${fieldList(g.now)} where its old body decoded ${fieldList(g.was)}`;
     return {
       writer: `it stores ${word} as one immediate with other bits than its old body ${values}, and ${reader} now decodes ${decodes}: words stored before the patch keep the old bit order`,
       reader: `it decodes ${word} at ${decodes}, and ${wf.name ?? hex(wf.entry)} now stores that word as one immediate with other bits ${values}: words stored before the patch keep the old bit order`,
