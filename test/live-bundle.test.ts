@@ -1,19 +1,19 @@
 /**
  * A bundle patching two modules of one running process under Wine: host.exe loads two sample
- * DLLs (logic.dll = logic-fix v1, bounds.dll = bounds-check v1), a worker thread calls both
+ * DLLs (logic.dll = logic-fix v1, helper.dll = new-helper v1, whose package registers an unwind table), a worker thread calls both
  * all the time, and `hotpatch live RELEASE.hpb` patches both as one transaction switched in
  * one pause; faults injected in the second module's preparation and in the shared pause leave
  * both modules byte-identical to before; and `hotpatch revert --pid` takes the whole bundle
  * out, in one pause too.
  *
- * What the worker may see. A worker call runs logic.dll's hp_run then bounds.dll's; every line
+ * What the worker may see. A worker call runs logic.dll's hp_run then helper.dll's; every line
  * of their output reports one call of at most one changed function, and a call runs old or
  * new code whole (a thread is never caught inside a redirect site; one already inside an old
  * body finishes it). With both modules switched in one pause, a call that is in flight at the
  * pause prints the old round's lines up to some line and the new round's after it; every other
  * call prints a whole round. So one call per pause (the worker is one thread) may print a split
  * round, and nothing else may differ from the whole rounds. Two pauses (one per module) would
- * show up as many calls printing logic v1 with bounds v2.
+ * show up as many calls printing logic v1 with helper v2.
  */
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -40,10 +40,10 @@ const hotpatch = (args: readonly string[]): Promise<CliRun> => runHotpatchAsync(
 const dir = mkdtempSync(join(tmpdir(), 'hp-live-bundle-'));
 const MODULES = [
   { file: 'logic.dll', scenario: 'logic-fix' },
-  { file: 'bounds.dll', scenario: 'bounds-check' },
+  { file: 'helper.dll', scenario: 'new-helper' },
 ] as const;
-/** What a round prints: logic.dll's hp_run output, then bounds.dll's. */
-const roundOf = (logic: string, bounds: string): string => expected('logic-fix', logic) + expected('bounds-check', bounds);
+/** What a round prints: logic.dll's hp_run output, then helper.dll's. */
+const roundOf = (logic: string, helper: string): string => expected('logic-fix', logic) + expected('new-helper', helper);
 const bundle = join(dir, 'release.hpb');
 const pub = join(dir, 'keys/hotpatch.pub');
 
@@ -53,7 +53,7 @@ afterEach(async () => {
 });
 
 async function host(): Promise<HostSession> {
-  const h = await startHost(join(dir, 'old/logic.dll'), { worker: true, also: [join(dir, 'old/bounds.dll')] });
+  const h = await startHost(join(dir, 'old/logic.dll'), { worker: true, also: [join(dir, 'old/helper.dll')] });
   if (!h.ok) throw new Error(h.error.message);
   hosts.push(h.value);
   expect(h.value.first.output).toBe(roundOf('v1', 'v1'));
@@ -125,13 +125,13 @@ describe.skipIf(skip !== undefined)(`a bundle across two modules of a live proce
     expect(live.status).toBe(0);
     const j = JSON.parse(live.stdout) as { modules: Array<{ path: string; module: string; functions: number }>; notLoaded: string[]; pauses: number; pauseParts: Array<{ sites: number }> };
     expect(j.modules.map((m) => [m.path, m.module.toLowerCase(), m.functions])).toEqual([
-      ['bounds.dll', 'bounds.dll', 2],
+      ['helper.dll', 'helper.dll', 2],
       ['logic.dll', 'logic.dll', 1],
     ]);
     expect(j.notLoaded).toEqual([]);
-    // One pause (one agent swap) wrote both modules' sites: bounds.dll's two, logic.dll's one.
+    // One pause (one agent swap) wrote both modules' sites: helper.dll's one (average_percent; the added clamp_percent needs none), logic.dll's one.
     expect(j.pauses).toBe(1);
-    expect(j.pauseParts.map((p) => p.sites)).toEqual([3]);
+    expect(j.pauseParts.map((p) => p.sites)).toEqual([2]);
     const after = await round(h);
     expect(after.output).toBe(roundOf('v2', 'v2'));
     expect(after.errors).toBe(0);
@@ -155,12 +155,16 @@ describe.skipIf(skip !== undefined)(`a bundle across two modules of a live proce
     expect(none.stderr).toMatch(/^hotpatch: REVERT_NOTHING_APPLIED: no hotpatch is applied in process \d+\n$/);
   }, 240_000);
 
-  // A fault in the second module's preparation (its region, code and unwind table are in
-  // place, the first module's too, nothing is live yet), and a fault in the one pause that
-  // switches both (the agent's swap refuses: nothing written). Both modules must come back
-  // byte-identical, with no state record, through one transaction's rollback.
+  // A fault in the second module's preparation (its region and code are in place, the first
+  // module's too with its unwind table registered, nothing is live yet), and a fault in the one
+  // pause that switches both (the agent's swap refuses: nothing written). Both modules must come
+  // back byte-identical, with no state record, through one transaction's rollback. logic.dll's
+  // package registers no unwind table (logic-fix's changed function is a leaf, whose .pdata
+  // entry is not carried: compiler/functions/layout-parts.ts registeredEntries), so its last
+  // preparation step is the protect that makes its code executable; helper.dll's changed and
+  // added functions have frames, so the first module's rollback takes a registered table out.
   test.each([
-    ['the second module\'s unwind registration', 'second', 'register-unwind', /^logic\.dll \(logic\.dll\): step \d+ \(register-unwind\): injected fault$/],
+    ['the second module\'s last preparation step', 'second', 'protect', /^logic\.dll \(logic\.dll\): step \d+ \(protect\): injected fault$/],
     ['the one pause that switches both modules', 'span', 'suspend-threads', /^all modules: steps 0-\d+ \(suspended span\): injected fault$/],
   ] as const)('a fault in %s leaves both modules byte-identical', async (_what, where, op, message) => {
     const h = await host();
@@ -172,11 +176,11 @@ describe.skipIf(skip !== undefined)(`a bundle across two modules of a live proce
       if (!p.ok) throw new Error(p.error.message);
       items.push({ path: entry.oldPath!, moduleName: entry.moduleName, pkg: p.value.package });
     }
-    expect(items.map((i) => i.path)).toEqual(['bounds.dll', 'logic.dll']);
+    expect(items.map((i) => i.path)).toEqual(['helper.dll', 'logic.dll']);
     const opened = await openWin32Backend({ pid: h.windowsPid, module: firstLoadedModule(items), env: wineEnv() });
     if (!opened.ok) throw new Error(opened.error.message);
     const real = opened.value;
-    expect(real.module.name?.toLowerCase()).toBe('bounds.dll');
+    expect(real.module.name?.toLowerCase()).toBe('helper.dll');
     const before = await images(real);
     const seen: Array<[string, string]> = [];
     /** `b` with its steps recorded, failing at the first `op` when `fail`. */
@@ -199,17 +203,17 @@ describe.skipIf(skip !== undefined)(`a bundle across two modules of a live proce
     const r = await applyBundleLive(primary, items, attach);
     expect(r.ok ? null : r.error.code).toBe('LIVE_INJECTED');
     expect(r.ok ? '' : r.error.message).toMatch(message);
-    // Before the fault: bounds.dll prepared on the primary (no suspension), logic.dll's region under way.
+    // Before the fault: helper.dll prepared on the primary (no suspension), logic.dll's region under way.
     const primarySteps = seen.filter(([l]) => l === 'primary').map(([, o]) => o);
     expect(primarySteps.slice(0, 3)).toEqual(['allocate', 'write', 'protect']);
     expect(primarySteps).toContain('register-unwind');
-    expect(seen.filter(([l]) => l === 'logic.dll').map(([, o]) => o)).toContain('register-unwind');
+    expect(seen.filter(([l]) => l === 'logic.dll').map(([, o]) => o).slice(0, 3)).toEqual(['allocate', 'write', 'protect']);
     // Nothing was suspended before the shared pause (the two modules' redirects go in one span).
     const suspends = seen.filter(([, o]) => o === 'suspend-threads');
     expect(suspends).toEqual(where === 'span' ? [['primary', 'suspend-threads']] : []);
-    expect(seen.filter(([, o]) => o === 'redirect').length).toBe(where === 'span' ? 3 : 0);
+    expect(seen.filter(([, o]) => o === 'redirect').length).toBe(where === 'span' ? 2 : 0);
 
-    const check = await openWin32Backend({ pid: h.windowsPid, module: 'bounds.dll', env: wineEnv() });
+    const check = await openWin32Backend({ pid: h.windowsPid, module: 'helper.dll', env: wineEnv() });
     if (!check.ok) throw new Error(check.error.message);
     const after = await images(check.value);
     const records = await modulesWithState(check.value.agent);
