@@ -68,7 +68,22 @@ function loopAccessesOf(image: Uint8Array, insns: FunctionInfo['decoded']['insns
   });
 }
 
-const extent = (x: Pick<LoopAccess, 'disp' | 'scale' | 'bound' | 'size'>): number => x.disp + x.scale * x.bound + x.size;
+const extent = (x: LoopAccess): number => x.disp + x.scale * x.bound + x.size;
+
+/**
+ * The first new access that reaches further than every old access `same` pairs it with, with
+ * the old extent and bound it exceeds (null: none). Both evidence forms (this module's register
+ * back edges, loop-walks.ts's walks) are compared by it; only what pairs two accesses differs.
+ */
+function firstGrown<T extends LoopAccess>(olds: readonly T[], news: readonly T[], same: (x: T, y: T) => boolean): { y: T; was: number; bound: number } | null {
+  for (const y of news) {
+    const paired = olds.filter((x) => same(x, y));
+    if (paired.length === 0) continue;
+    const was = Math.max(...paired.map(extent));
+    if (extent(y) > was) return { y, was, bound: Math.max(...paired.map((x) => x.bound)) };
+  }
+  return null;
+}
 
 /** Why changed `f` reaches further through an argument's array than its old body (a loop bound grown), or null. */
 export function loopExtentProblem(m: MatchResult, f: FunctionInfo, st: FunctionStatus, funclet = false): Reason | null {
@@ -76,13 +91,11 @@ export function loopExtentProblem(m: MatchResult, f: FunctionInfo, st: FunctionS
   if (st !== 'changed' || o < 0 || funclet) return null;
   const of = m.old.fns.functions[o]!;
   const olds = loopAccessesOf(m.old.img.image, of.decoded.insns);
-  for (const y of olds.length === 0 ? [] : loopAccessesOf(m.new.img.image, f.decoded.insns)) {
-    const same = olds.filter((x) => x.arg === y.arg && x.scale === y.scale && x.disp === y.disp && x.size === y.size);
-    if (same.length === 0) continue;
-    const was = Math.max(...same.map(extent));
-    if (extent(y) <= was) continue;
+  const g = olds.length === 0 ? null : firstGrown(olds, loopAccessesOf(m.new.img.image, f.decoded.insns), (x, y) => x.arg === y.arg && x.scale === y.scale && x.disp === y.disp && x.size === y.size);
+  if (g !== null) {
+    const { y, was, bound } = g;
     const at = `[arg${y.arg}+idx*${y.scale}+${hex(y.disp)}]`;
-    return reason('STRUCTURE_FIELD_ADDED', `structure layout changed: the loop over ${at} (${y.size} bytes) compares its index with ${y.bound}, where the old function's compared with ${Math.max(...same.map((x) => x.bound))}: its bound reaches +${hex(extent(y))} on that pointer (displacement + scale x bound + size), the old one +${hex(was)} (a trailing array grown; objects built before the patch are the old size): old ${of.name ?? hex(of.entry)}, new ${f.name ?? hex(f.entry)}; needs a baseline`, f.entry);
+    return reason('STRUCTURE_FIELD_ADDED', `structure layout changed: the loop over ${at} (${y.size} bytes) compares its index with ${y.bound}, where the old function's compared with ${bound}: its bound reaches +${hex(extent(y))} on that pointer (displacement + scale x bound + size), the old one +${hex(was)} (a trailing array grown; objects built before the patch are the old size): old ${of.name ?? hex(of.entry)}, new ${f.name ?? hex(f.entry)}; needs a baseline`, f.entry);
   }
   return walkExtentProblem(m, of, f);
 }
@@ -90,14 +103,9 @@ export function loopExtentProblem(m: MatchResult, f: FunctionInfo, st: FunctionS
 /** The same question over loop-walks.ts's forms (-O0 slots, loop-head exits, end pointers). */
 function walkExtentProblem(m: MatchResult, of: FunctionInfo, f: FunctionInfo): Reason | null {
   const olds = loopWalksOf(m.old.img.image, of.decoded.insns);
-  if (olds.length === 0) return null;
-  for (const y of loopWalksOf(m.new.img.image, f.decoded.insns)) {
-    const same = olds.filter((x) => x.arg === y.arg && x.scale === y.scale && x.size === y.size && (x.start !== null && y.start !== null ? x.start === y.start : x.disp === y.disp));
-    if (same.length === 0) continue;
-    const was = Math.max(...same.map(extent));
-    if (extent(y) <= was) continue;
-    const at = `[arg${y.arg}+${y.scale === 1 ? 'i' : `i*${y.scale}`}+${hex(y.disp)}] at ${hex(y.rva)}`;
-    return reason('STRUCTURE_FIELD_ADDED', `structure layout changed: the loop over ${at} (${y.size} bytes${y.start === null ? '' : `, from +${hex(y.start)}`}) is bounded by ${y.bound}, where the old function's was bounded by ${Math.max(...same.map((x) => x.bound))}: it reaches +${hex(extent(y))} on that pointer (displacement + scale x bound + size), the old one +${hex(was)} (a trailing array grown; objects built before the patch are the old size): old ${of.name ?? hex(of.entry)}, new ${f.name ?? hex(f.entry)}; needs a baseline`, f.entry);
-  }
-  return null;
+  const g = olds.length === 0 ? null : firstGrown(olds, loopWalksOf(m.new.img.image, f.decoded.insns), (x, y) => x.arg === y.arg && x.scale === y.scale && x.size === y.size && (x.start !== null && y.start !== null ? x.start === y.start : x.disp === y.disp));
+  if (g === null) return null;
+  const { y, was, bound } = g;
+  const at = `[arg${y.arg}+${y.scale === 1 ? 'i' : `i*${y.scale}`}+${hex(y.disp)}] at ${hex(y.rva)}`;
+  return reason('STRUCTURE_FIELD_ADDED', `structure layout changed: the loop over ${at} (${y.size} bytes${y.start === null ? '' : `, from +${hex(y.start)}`}) is bounded by ${y.bound}, where the old function's was bounded by ${bound}: it reaches +${hex(extent(y))} on that pointer (displacement + scale x bound + size), the old one +${hex(was)} (a trailing array grown; objects built before the patch are the old size): old ${of.name ?? hex(of.entry)}, new ${f.name ?? hex(f.entry)}; needs a baseline`, f.entry);
 }
