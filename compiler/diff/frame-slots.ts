@@ -117,11 +117,6 @@ export class FrameSlots {
     return n === 1 && !this.escapes.some((a) => a >= k && a < k + 8);
   }
 
-  /** The frame offset `insn`'s memory operand addresses, as `step(insn)` will read it (call before it): undefined when not on the frame, null when unknown. */
-  frameOffset(insn: Instruction): number | null | undefined {
-    return this.memoryAddress(insn);
-  }
-
   step(insn: Instruction, holds: Map<number, number>): void {
     const mn = insn.mnemonic;
     const probe = this.probe;
@@ -152,8 +147,8 @@ export class FrameSlots {
     this.frameRegisterWrite(insn, probe);
   }
 
-  /** The frame offset a memory operand addresses: undefined when it is not on the frame, null when the offset is unknown. */
-  private memoryAddress(insn: Instruction): number | null | undefined {
+  /** The frame offset `insn`'s memory operand addresses, as `step(insn)` will read it (call before it): undefined when it is not on the frame, null when the offset is unknown. */
+  memoryAddress(insn: Instruction): number | null | undefined {
     for (let k = 0; k < insn.opCount; k++) {
       if (insn.opKind(k) !== OpKind.Memory) continue;
       const b = insn.memoryBase;

@@ -18,6 +18,8 @@
  * first value of its index: `mov DWORD PTR [slot],0`, `mov edx,0x4`; or the derived pointer's
  * first offset), so a body that folds the displacement into the index's start (clang -O1
  * `[rcx+rdx*1+0x4]` from 0 against `[rcx+rdx*1]` from 4) is the same walk.
+ * - Loops counted to a register end (`lea end,[k+N]`, `cmp k,end`): loop-trips.ts gives the
+ *   pointers they advance a reach from the trip count.
  * Everything is read in address order (no paths): any mismatch gives no evidence, and the
  * evidence only adds refusals to loop-extent.ts's.
  */
@@ -25,6 +27,7 @@ import { ConditionCode, FlowControl, type Instruction, MemorySizeExt, Mnemonic, 
 import type { FunctionInfo } from '../image/types.ts';
 import { ARG_REGISTERS, fullRegister, updateHolds } from './added-field.ts';
 import { FOLLOW_ALL, FrameSlots, type SlotPolicy } from './frame-slots.ts';
+import { type PointerAccess, TripCounts } from './loop-trips.ts';
 import { decodeEach } from './register-effects.ts';
 
 /** One loop walk over an argument's bytes: `disp + scale*bound + size` is how far it reaches. */
@@ -83,6 +86,9 @@ class WalkScan {
   /** Loop variable -> the greatest upper bound a loop compares it with. */
   readonly bounds = new Map<string, number>();
   readonly accesses: Array<{ arg: number; scale: number; disp: number; size: number; v: string; first: number | null; rva: number }> = [];
+  /** Accesses through a loop pointer held in a register, for loop-trips.ts's counted loops. */
+  readonly pointerAccesses: PointerAccess[] = [];
+  readonly trips = new TripCounts();
   /** A pending compare: the variables it bounds and the bound, or a constant compare waiting for its jump's direction. */
   private cmp: { vars: string[]; bound: number; ip: number; constant: boolean } | null = null;
 
@@ -91,7 +97,8 @@ class WalkScan {
   }
 
   step(insn: Instruction): void {
-    const slot = insn.opCount > 0 ? this.frame.frameOffset(insn) : undefined;
+    const slot = insn.opCount > 0 ? this.frame.memoryAddress(insn) : undefined;
+    this.trips.step(insn);
     this.branch(insn);
     this.compare(insn, slot);
     this.access(insn);
@@ -171,6 +178,7 @@ class WalkScan {
         // A loop pointer: its bound is an end offset from the argument, in bytes.
         const d = disp - p.off;
         this.accesses.push({ arg: p.arg, scale: 1, disp: d, size, v: p.v, first: disp, rva });
+        if (this.ptrs.has(fullRegister(base))) this.pointerAccesses.push({ reg: fullRegister(base), arg: p.arg, off: p.off, disp: d, size, rva });
       }
       return;
     }
@@ -252,10 +260,11 @@ export function loopWalksOf(image: Uint8Array, insns: FunctionInfo['decoded']['i
     decodeEach(image, insns, (insn) => sc.step(insn));
   }
   const s = sc;
-  return s.accesses.flatMap((x) => {
+  const bounded = s.accesses.flatMap((x) => {
     const bound = s.bounds.get(x.v);
     // A bound at or below the walk's first byte bounds it from below (a loop counting down): no evidence.
     if (bound === undefined || (x.first !== null && x.disp + x.scale * bound + x.size <= x.first)) return [];
     return [{ arg: x.arg, scale: x.scale, disp: x.disp, size: x.size, bound, start: x.first, rva: x.rva }];
   });
+  return [...bounded, ...s.trips.walks(s.pointerAccesses)];
 }

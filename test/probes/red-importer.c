@@ -6,13 +6,19 @@
  * every round sums (red-tail); every round calls weigh the v1 way (red-byval), with a struct
  * whose two halves are an address, so a weigh that dereferences it reads memory, not crash (it
  * does not call get: v2's get writes its result through rcx, which the v1 way sets to k).
+ * Built with -DHP_TAIL_N=16 -DHP_REFILL for red-tail-end (arr[16]): every later round fills
+ * object 0 again (with v1's fill the same values), so a fill that writes past a v1-sized
+ * object shows in object 1's n.
  */
 #define HP_NAME "red-importer"
 #define HP_VERSION 1
 #include <windows.h>
 #include "../../samples/common/harness.h"
 
-struct t { int n; int arr[2]; };
+#ifndef HP_TAIL_N
+#define HP_TAIL_N 2
+#endif
+struct t { int n; int arr[HP_TAIL_N]; };
 struct r { int a; int b; };
 typedef void (*fill_fn)(struct t *, int);
 typedef int (*sum_fn)(const struct t *);
@@ -32,6 +38,9 @@ static void hp_vectors(hp_out *o) {
       for (int k = 0; k < 3; k++) { g_objs[k].n = 100 + k; fill(&g_objs[k], 10 * k); }
       g_made = 1;
     }
+#ifdef HP_REFILL
+    else fill(&g_objs[0], 0);
+#endif
     for (int k = 0; k < 3; k++) {
       out_str(o, "importer obj "); out_int(o, k); out_str(o, " n = "); out_int(o, g_objs[k].n);
       out_str(o, " sum = "); out_int(o, sum(&g_objs[k])); out_nl(o);

@@ -77,14 +77,14 @@ export async function startLayoutProbe(suite: LiveSuite, name: string, tc: Toolc
  * here with -DHP_TARGET naming the probe's DLL file), with the diff of the two versions; the
  * probe built at `opt` (-O2 unless given).
  */
-export async function startImporterProbe(suite: LiveSuite, name: string, importer: string, tc: Toolchain, opt = '-O2'): Promise<{ h: HostSession; neu: string; file: string; d: ImageDiff }> {
+export async function startImporterProbe(suite: LiveSuite, name: string, importer: string, tc: Toolchain, opt = '-O2', defines: readonly string[] = []): Promise<{ h: HostSession; neu: string; file: string; d: ImageDiff }> {
   // Other optimisation levels build in their own folder (the DLL keeps its file name: the importer names it).
   const dir = opt === '-O2' ? suite.dir() : join(suite.dir(), opt);
   const v1 = buildLayoutProbe(dir, name, 1, tc, opt);
   const v2 = buildLayoutProbe(dir, name, 2, tc, opt);
   const file = `${name}.dll`;
   const imp = join(suite.dir(), `importer-${tc}-${file}`);
-  execFileSync('x86_64-w64-mingw32-gcc', ['-O2', `-DHP_TARGET="${file}"`, '-shared', '-o', imp, join(PROBES, `${importer}.c`)]);
+  execFileSync('x86_64-w64-mingw32-gcc', ['-O2', `-DHP_TARGET="${file}"`, ...defines.map((x) => `-D${x}`), '-shared', '-o', imp, join(PROBES, `${importer}.c`)]);
   const neu = (await suite.start(v2)).first.output;
   const h = await suite.start(v1, { also: [imp] });
   return { h, neu, file, d: diffDlls(v1, v2) };

@@ -1,0 +1,152 @@
+/**
+ * Loops bounded by a trip count rather than a constant bound, read as loop-walks.ts's evidence.
+ * test/probes/red-tail-end.c at gcc -O1: `for (p = o->arr; p != o->arr + N; p++) *p = k++;`
+ * compiles to a counter compared with a register the body set from it before the loop:
+ *   lea rax,[rcx+0x4]; lea r8d,[rdx+0x10]      (end = k + N)
+ *   head: mov ecx,edx; add edx,0x1; mov [rax],ecx; add rax,0x4; cmp edx,r8d; jne head
+ * No compare names a constant or an end pointer, yet the loop runs exactly N times: the counter
+ * starts at its value where the end was made (`lea end,[c+K]`, c unchanged until the loop
+ * head, end unchanged until the back edge) and each pass adds the same constant step s to it,
+ * so the back edge (`cmp c,end` or `cmp end,c`; jne, jl or jb back) is taken K/s times
+ * (rounded up; a jne whose K is no multiple of s gives no evidence). A pointer derived from an
+ * argument and advanced only by constants in that loop reaches `its offset at the access +
+ * (trips - 1) x its step per pass + displacement + size`: grown N (K) on a trailing array is
+ * the same finding as a grown constant bound.
+ * Read in address order like loop-walks.ts (no paths): a write the scan does not model
+ * (anything but an in-place constant add, sub, inc, dec or `lea r,[r+imm]`) to the counter in
+ * the loop, or to the end before the back edge, gives no evidence.
+ */
+import { ConditionCode, FlowControl, type Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
+import { fullRegister } from './added-field.ts';
+
+/** A register write: its address and the constant it adds in place (null: any other write). */
+interface Write {
+  readonly ip: number;
+  readonly add: number | null;
+}
+
+/** An access through a loop pointer: the pointer's register and argument offset where it is read. */
+export interface PointerAccess {
+  readonly reg: number;
+  readonly arg: number;
+  readonly off: number;
+  readonly disp: number;
+  readonly size: number;
+  readonly rva: number;
+}
+
+/** One loop counted to a register end: body [head, back], trip count. */
+interface CountedLoop {
+  readonly head: number;
+  readonly back: number;
+  readonly trips: number;
+}
+
+const TRIP_BACK = new Set<number>([ConditionCode.ne, ConditionCode.l, ConditionCode.b]);
+const VOLATILE = [Register.RAX, Register.RCX, Register.RDX, Register.R8, Register.R9, Register.R10, Register.R11];
+const IMMEDIATE = new Set<number>([OpKind.Immediate8, OpKind.Immediate16, OpKind.Immediate32, OpKind.Immediate8to16, OpKind.Immediate8to32, OpKind.Immediate8to64, OpKind.Immediate32to64]);
+const READS_ONLY = new Set<number>([Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Push, Mnemonic.Bt]);
+/** One-operand forms that write rax and rdx implicitly. */
+const WIDE = new Set<number>([Mnemonic.Mul, Mnemonic.Imul, Mnemonic.Div, Mnemonic.Idiv]);
+
+/** The constant `insn` adds to its destination register in place, or null. */
+function inPlaceAdd(insn: Instruction): number | null {
+  const mn = insn.mnemonic;
+  if (mn === Mnemonic.Inc) return 1;
+  if (mn === Mnemonic.Dec) return -1;
+  if ((mn === Mnemonic.Add || mn === Mnemonic.Sub) && insn.opCount === 2 && IMMEDIATE.has(insn.opKind(1))) {
+    const k = Number(BigInt.asIntN(64, insn.immediate(1)));
+    return mn === Mnemonic.Add ? k : -k;
+  }
+  if (mn === Mnemonic.Lea && insn.memoryIndex === Register.None && fullRegister(insn.memoryBase) === fullRegister(insn.op0Register)) return Number(BigInt.asIntN(64, insn.memoryDisplacement));
+  return null;
+}
+
+/** Register writes, counter ends and counted back edges of one body, stepped in address order. */
+export class TripCounts {
+  private readonly writes = new Map<number, Write[]>();
+  /** Full register -> the end it holds: counter `c` plus `k`, made at `ip`. */
+  private readonly ends = new Map<number, { c: number; k: number; ip: number }>();
+  private pending: { c: number; e: number; first: boolean; end: { c: number; k: number; ip: number } } | null = null;
+  private readonly loops: CountedLoop[] = [];
+
+  /** Call for every instruction, before the body's register tracking forgets what it wrote. */
+  step(insn: Instruction): void {
+    this.branch(insn);
+    this.compare(insn);
+    const ip = Number(insn.ip);
+    if (insn.mnemonic === Mnemonic.Call) {
+      for (const r of VOLATILE) this.write(r, ip, null);
+      return;
+    }
+    if (WIDE.has(insn.mnemonic) && insn.opCount === 1) {
+      this.write(Register.RAX, ip, null);
+      this.write(Register.RDX, ip, null);
+    }
+    if (insn.mnemonic === Mnemonic.Cdq || insn.mnemonic === Mnemonic.Cqo) this.write(Register.RDX, ip, null);
+    if (insn.mnemonic === Mnemonic.Xchg && insn.opKind(1) === OpKind.Register) this.write(fullRegister(insn.op1Register), ip, null);
+    if (insn.opCount === 0 || insn.opKind(0) !== OpKind.Register || READS_ONLY.has(insn.mnemonic)) return;
+    const dst = fullRegister(insn.op0Register);
+    this.write(dst, ip, inPlaceAdd(insn));
+    const lea = insn.mnemonic === Mnemonic.Lea && insn.memoryIndex === Register.None && insn.memoryBase !== Register.None;
+    const c = lea ? fullRegister(insn.memoryBase) : -1;
+    const k = lea ? Number(BigInt.asIntN(64, insn.memoryDisplacement)) : 0;
+    if (lea && c !== dst && c !== Register.RSP && c !== Register.RBP && c !== Register.RIP && k > 0) this.ends.set(dst, { c, k, ip });
+  }
+
+  private write(r: number, ip: number, add: number | null): void {
+    const w = this.writes.get(r);
+    if (w === undefined) this.writes.set(r, [{ ip, add }]);
+    else w.push({ ip, add });
+    this.ends.delete(r);
+  }
+
+  /** `cmp c,end` or `cmp end,c` between two registers, one an end made from the other. */
+  private compare(insn: Instruction): void {
+    if (insn.mnemonic !== Mnemonic.Cmp || insn.opKind(0) !== OpKind.Register || insn.opKind(1) !== OpKind.Register) return;
+    const a = fullRegister(insn.op0Register);
+    const b = fullRegister(insn.op1Register);
+    const ea = this.ends.get(a);
+    const eb = this.ends.get(b);
+    if (eb !== undefined && eb.c === a) this.pending = { c: a, e: b, first: true, end: eb };
+    else if (ea !== undefined && ea.c === b) this.pending = { c: b, e: a, first: false, end: ea };
+  }
+
+  private branch(insn: Instruction): void {
+    const p = this.pending;
+    if (insn.mnemonic === Mnemonic.Cmp) return;
+    this.pending = null;
+    if (p === null || insn.flowControl !== FlowControl.ConditionalBranch) return;
+    const head = Number(insn.nearBranchTarget);
+    const back = Number(insn.ip);
+    // `cmp end,c; jne` reads the same; `cmp end,c; jl/jb` continues while c > end: no upper bound.
+    if (head >= back || head <= p.end.ip || !TRIP_BACK.has(insn.conditionCode) || (!p.first && insn.conditionCode !== ConditionCode.ne)) return;
+    if (this.writesIn(p.c, p.end.ip + 1, head - 1) !== 0 || this.writesIn(p.e, p.end.ip + 1, back) !== 0) return;
+    const step = this.writesIn(p.c, head, back);
+    if (step === null || step <= 0) return;
+    if (insn.conditionCode === ConditionCode.ne && p.end.k % step !== 0) return;
+    this.loops.push({ head, back, trips: Math.ceil(p.end.k / step) });
+  }
+
+  /** The sum of in-place constant adds to `r` in [lo, hi], null when another write is there (0: none). */
+  private writesIn(r: number, lo: number, hi: number): number | null {
+    let sum = 0;
+    for (const w of this.writes.get(r) ?? []) {
+      if (w.ip < lo || w.ip > hi) continue;
+      if (w.add === null) return null;
+      sum += w.add;
+    }
+    return sum;
+  }
+
+  /** The walks of `accesses` (through loop pointers) inside a counted loop whose pointer only advances by constants there. */
+  walks(accesses: readonly PointerAccess[]): Array<{ arg: number; scale: number; disp: number; size: number; bound: number; start: number; rva: number }> {
+    return accesses.flatMap((x) => {
+      const loop = this.loops.find((l) => l.head <= x.rva && x.rva < l.back);
+      if (loop === undefined) return [];
+      const step = this.writesIn(x.reg, loop.head, loop.back);
+      if (step === null || step <= 0) return [];
+      return [{ arg: x.arg, scale: 1, disp: x.disp, size: x.size, bound: x.off + (loop.trips - 1) * step, start: x.off + x.disp, rva: x.rva }];
+    });
+  }
+}
