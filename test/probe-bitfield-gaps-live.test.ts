@@ -18,7 +18,10 @@
  *   bodies; only which argument lands in bits 0-3 and which in 4-7 changed. Carried, the
  *   patched process misreads the old words. Now refused (bitfield-packed.ts follows each
  *   argument into the read-modify-write). Its twin bitfield-swap-fix (pack changed elsewhere,
- *   unpack's formula) stays hotpatchable and prints v2 live.
+ *   unpack's formula) stays hotpatchable and prints v2 live. At gcc/clang -O0 each field is its
+ *   own read-modify-write of an argument reloaded from its stack slot: hotpatchable, carried
+ *   the patched process misread the words; now the slot names the input (bitfield-packed.ts
+ *   loadedSlots), refused; bitfield-swap-fix stays hotpatchable at -O0 and prints v2 live.
  * - bitfield-immediate-reorder (gcc -O1, clang -O1/-O2): init assigns the whole struct from
  *   constants, one `mov dword [rcx],imm` (0x15b -> 0x16b), kind and level swapped: no rule saw
  *   a field, both were hotpatchable, and carried the patched process prints neither line. Now
@@ -66,7 +69,9 @@
  *   on one side only; clang's reader decodes `on` along another weight's bits); carried, the
  *   patched process prints neither line. Now refused (bitfield-packed.ts compares a
  *   read-modify-write with a whole store; bitfield-packed-moves.ts compares only the reader's
- *   groups over the moved bits). Twin: bitfield-swap-fix above.
+ *   groups over the moved bits). gcc/clang -O0 (fields stored one by one, arguments
+ *   reloaded from stack slots) were hotpatchable, carried neither line; now refused as
+ *   bitfield-swap-whole at -O0. Twin: bitfield-swap-fix above.
  * - bitfield-signed (all 8 builds): bitfield-reorder with signed fields, unpack reading only
  *   level. A signed field is read by sign extension: `shl eax,27; sar eax,27` (clang),
  *   `movzx eax,byte [rcx]; shl eax,3; sar al,3; movsx` (gcc), `movsx eax,byte [rcx]; sar eax,5`.
@@ -175,8 +180,8 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-swap-whole.dll', 'bitfield-swap-whole-gcc-O1.hpk');
     expect(await patchedRound(h, pkg, 'bitfield-swap-whole.dll')).not.toBe(old);
   }, 120_000);
-  test.each(['-O1', '-O2'])('bitfield-swap-whole (clang %s): the read-modify-write packer whose arguments swapped fields, and its reader, refused; carried anyway, the patched process misreads them', async (opt) => {
-    const { h, old, neu, d } = await startProbe('bitfield-swap-whole', 'clang', opt);
+  test.each([['clang', '-O1'], ['clang', '-O2'], ['gcc', '-O0'], ['clang', '-O0']] as const)('bitfield-swap-whole (%s %s): the read-modify-write packer whose arguments swapped fields, and its reader, refused; carried anyway, the patched process misreads them', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-swap-whole', tc, opt);
     expect(neu).toBe(old);
     expect(changedVerdicts(d)).toEqual([`pack: ${CODE}`, `unpack: ${CODE}`]);
     expect(d.functions.find((f) => f.name === 'pack')?.reason?.message).toBe(
@@ -185,11 +190,11 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     expect(d.functions.find((f) => f.name === 'unpack')?.reason?.message).toMatch(/^it decodes the word at \+0x0 at bits 0-7 along other mask, shift or weight paths than its old body, and pack now merges fields into that word .*inputs moved over bits 0-7/);
     const before = liftRule(d, CODE);
     expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
-    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-swap-whole.dll', `bitfield-swap-whole-clang${opt}.hpk`);
+    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-swap-whole.dll', `bitfield-swap-whole-${tc}${opt}.hpk`);
     expect(await patchedRound(h, pkg, 'bitfield-swap-whole.dll')).not.toBe(old);
   }, 120_000);
 
-  test.each([['gcc', '-O1'], ['clang', '-O1'], ['clang', '-O2']] as const)('bitfield-swap-fix (%s %s): each argument lands where it did, the reader changes its formula: hotpatchable, and patched live it prints v2', async (tc, opt) => {
+  test.each([['gcc', '-O1'], ['clang', '-O1'], ['clang', '-O2'], ['gcc', '-O0'], ['clang', '-O0']] as const)('bitfield-swap-fix (%s %s): each argument lands where it did, the reader changes its formula: hotpatchable, and patched live it prints v2', async (tc, opt) => {
     const { h, old, neu, d } = await startProbe('bitfield-swap-fix', tc, opt);
     expect(neu).not.toBe(old);
     expect(changedVerdicts(d)).toEqual(['pack: hotpatchable', 'unpack: hotpatchable']);
@@ -310,11 +315,12 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     expect(await patchedRound(h, pkg, 'bitfield-fill-fix.dll')).toBe('unpack() = 70\n');
   }, 120_000);
 
-  test.each([['gcc', '-O2'], ['clang', '-O1'], ['clang', '-O2']] as const)('bitfield-rotate (%s %s): three equal fields rotate in one read-modify-write (equal constant sets); packer and reader refused; carried anyway, the patched process misreads them', async (tc, opt) => {
+  // -O0 stores each field alone, reloading the argument from its stack slot (gcc's third field lands in the byte at +1).
+  test.each([['gcc', '-O2', 11], ['clang', '-O1', 11], ['clang', '-O2', 11], ['gcc', '-O0', 7], ['clang', '-O0', 11]] as const)('bitfield-rotate (%s %s): three equal fields rotate in one read-modify-write (equal constant sets); packer and reader refused; carried anyway, the patched process misreads them', async (tc, opt, top) => {
     const { h, old, neu, d } = await startProbe('bitfield-rotate', tc, opt);
     expect(neu).not.toBe(old);
     expect(changedVerdicts(d)).toEqual([`pack: ${CODE}`, `unpack: ${CODE}`]);
-    expect(d.functions.find((f) => f.name === 'pack')?.reason?.message).toMatch(/^it merges fields into the word at \+0x0 \(a read-modify-write\) with its fields at other bits than its old body \(inputs moved over bits 0-11\)/);
+    expect(d.functions.find((f) => f.name === 'pack')?.reason?.message).toMatch(new RegExp(`^it merges fields into the word at \\+0x0 \\(a read-modify-write\\) with its fields at other bits than its old body \\(inputs moved over bits 0-${top}\\)`));
     const before = liftRule(d, CODE);
     expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
     const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-rotate.dll', `bitfield-rotate-${tc}${opt}.hpk`);

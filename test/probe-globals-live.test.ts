@@ -8,7 +8,8 @@
  *   wrote before the rule applies live, and the process prints neither version's line.
  * - global-bitfield-flags: two one-bit flags of the global, set and cleared by in-place
  *   `or/and [rip+g]`, swap places; both versions print the same line, the patched process
- *   another.
+ *   another. At -O0 (both compilers) through a register (`mov eax,[rip+g]; or eax,1; mov
+ *   [rip+g],eax`): hotpatchable before, now refused too; global-bitfield-fix at -O0 prints v2.
  * - global-bitfield-fix (the twin): one layout, unpack tests another flag bit (only a read
  *   mask changes): hotpatchable, and patched live it prints v2's line.
  *   At -O1 gcc packs the byte whole (`mov [rip+g_word],cl`, no read-modify-write): called
@@ -101,23 +102,24 @@ describe.skipIf(skip !== undefined)(`global bit-field probes live under Wine${sk
     expect(await patchedRound(h, pkg, 'global-bitfield-fix.dll')).toBe(neu);
   }, 120_000);
 
-  test.each(TOOLCHAINS)('global-bitfield-flags (%s): refused; carried anyway, the patched process misreads the flags', async (tc) => {
-    const { h, old, neu, d } = await startProbe('global-bitfield-flags', tc);
+  // -O0 sets and clears each flag through a register (`mov eax,[rip+g]; or eax,1; mov [rip+g],eax`).
+  test.each([['gcc', '-O2'], ['clang', '-O2'], ['gcc', '-O0'], ['clang', '-O0']] as const)('global-bitfield-flags (%s %s): refused; carried anyway, the patched process misreads the flags', async (tc, opt) => {
+    const { h, old, neu, d } = await startLayoutProbe(suite, 'global-bitfield-flags', tc, opt);
     // Only the layout changed: both versions print the same line.
     expect(neu).toBe(old);
     expect(changedVerdicts(d)).toEqual([`pack: ${CODE}`, `unpack: ${CODE}`]);
     const presented = liftRule(d, CODE);
     expect(presented.hotpatchable, 'nothing else refuses the pair').toBe(true);
-    const pkg = await writeProbePackage(suite.dir(), presented, 'global-bitfield-flags.dll', `global-bitfield-flags-${tc}.hpk`);
+    const pkg = await writeProbePackage(suite.dir(), presented, 'global-bitfield-flags.dll', `global-bitfield-flags-${tc}${opt}.hpk`);
     expect(await patchedRound(h, pkg, 'global-bitfield-flags.dll')).not.toBe(old);
   }, 120_000);
 
-  test.each(TOOLCHAINS)('global-bitfield-fix (%s): hotpatchable, and patched live it prints v2', async (tc) => {
-    const { h, old, neu, d } = await startProbe('global-bitfield-fix', tc);
+  test.each([['gcc', '-O2'], ['clang', '-O2'], ['gcc', '-O0'], ['clang', '-O0']] as const)('global-bitfield-fix (%s %s): hotpatchable, and patched live it prints v2', async (tc, opt) => {
+    const { h, old, neu, d } = await startLayoutProbe(suite, 'global-bitfield-fix', tc, opt);
     expect(old).not.toBe(neu);
     expect(changedVerdicts(d)).toEqual(['unpack: hotpatchable']);
     expect(d.hotpatchable).toBe(true);
-    const pkg = await writeProbePackage(suite.dir(), d, 'global-bitfield-fix.dll', `global-bitfield-fix-${tc}.hpk`);
+    const pkg = await writeProbePackage(suite.dir(), d, 'global-bitfield-fix.dll', `global-bitfield-fix-${tc}${opt}.hpk`);
     expect(await patchedRound(h, pkg, 'global-bitfield-fix.dll')).toBe(neu);
   }, 120_000);
 

@@ -15,7 +15,9 @@
  *   without the rule applies live and the process prints neither version (new unpack decodes
  *   words old pack wrote). bitfield-flag-swap: two one-bit flags, set and cleared by lone
  *   in-place or/and, swap places; both versions print the same lines, and patched without
- *   the rule the process prints others. Its twin
+ *   the rule the process prints others. At gcc/clang -O0 each flag is set and cleared through
+ *   a register (load, one-bit `or`/`and`, store back): hotpatchable, carried the process
+ *   misread the flags; now the same flag stores (bitfield-layout.ts registerFlag). Its twin
  *   of both, bitfield-flag-fix (one layout, unpack tests another flag bit: only a read mask changes)
  *   is hotpatchable and, patched live, prints v2's lines.
  */
@@ -24,7 +26,7 @@ import { COMPILER_VERSION, emitPackage, type ImageDiff } from '../compiler/index
 import type { Toolchain } from '../samples/scenarios.ts';
 import { expectedOutput, liveSuite, patchedRound, sampleDll } from './support/live-suite.ts';
 import { missingTools } from './support/tools.ts';
-import { buildLayoutProbe, diffDlls, liftRule, writeProbePackage } from './support/layout-probes.ts';
+import { buildLayoutProbe, changedVerdicts, diffDlls, liftRule, startLayoutProbe, writeProbePackage } from './support/layout-probes.ts';
 
 const skip = missingTools(['wine', 'mingw', 'clang']);
 const suite = liveSuite('hp-probe-layout-', skip);
@@ -113,6 +115,25 @@ describe.skipIf(skip !== undefined)(`layout probes live under Wine${skip ? ` (sk
     const pkg = await writePackage(presented, 'bitfield-flag-swap.dll', `bitfield-flag-swap-${tc}.hpk`);
     // New unpack reads old pack's `on` bit as `hot`.
     expect(await patchedRound(h, pkg, 'bitfield-flag-swap.dll')).not.toBe(old);
+  }, 120_000);
+
+  // -O0 sets and clears each flag through a register (gcc `movzx edx,byte [rax]; or edx,0x1; mov [rax],dl`).
+  test.each(['gcc', 'clang'] as const)('bitfield-flag-swap (%s -O0): refused; carried anyway, the patched process misreads the flags', async (tc) => {
+    const { h, old, neu, d } = await startLayoutProbe(suite, 'bitfield-flag-swap', tc, '-O0');
+    expect(neu).toBe(old);
+    expect(changedVerdicts(d)).toEqual(['pack: STRUCTURE_BITFIELD_CHANGED', 'unpack: STRUCTURE_BITFIELD_CHANGED']);
+    const presented = liftRule(d, 'STRUCTURE_BITFIELD_CHANGED');
+    expect(presented.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writePackage(presented, 'bitfield-flag-swap.dll', `bitfield-flag-swap-${tc}-O0.hpk`);
+    expect(await patchedRound(h, pkg, 'bitfield-flag-swap.dll')).not.toBe(old);
+  }, 120_000);
+
+  test.each(['gcc', 'clang'] as const)('bitfield-flag-fix (%s -O0): hotpatchable, and patched live it prints v2', async (tc) => {
+    const { h, old, neu, d } = await startLayoutProbe(suite, 'bitfield-flag-fix', tc, '-O0');
+    expect(old).not.toBe(neu);
+    expect(changedVerdicts(d)).toEqual(['unpack: hotpatchable']);
+    const pkg = await writePackage(d, 'bitfield-flag-fix.dll', `bitfield-flag-fix-${tc}-O0.hpk`);
+    expect(await patchedRound(h, pkg, 'bitfield-flag-fix.dll')).toBe(neu);
   }, 120_000);
 
   test.each(VARIANTS)('bitfield-flag-fix (%s): hotpatchable, and patched live it prints v2', async (tc) => {

@@ -26,7 +26,10 @@
  * one-bit flags swapped leave the set of bits unchanged; so the one-bit in-place stores
  * (`or`/`and`/`bts`/`btr` setting or clearing one bit) are also kept as a sequence per
  * word, and the same count in the same set/clear pattern with some other bit is a change
- * (probe bitfield-flag-swap). The readers of a changed word are refused by
+ * (probe bitfield-flag-swap). -O0 sets and clears a flag through a register (`movzx edx,
+ * byte [rax]; or edx,1; mov [rax],dl`, clang with `and` then `or`): a store of the word's own
+ * value changed only by one-bit `or`/`and` immediates on one bit is the same flag store
+ * (registerFlag; bitfield-flag-swap and global-bitfield-flags at -O0). The readers of a changed word are refused by
  * bitfield-readers.ts, those that decode bits from `from` up: the lowest bit of the keep masks
  * (the `and` applied to the word's own old value, whose complement is the field it rewrites)
  * or one-bit flags only one body uses, or, when both use the same (a merged store of reordered
@@ -141,6 +144,8 @@ export interface Step {
   readonly barrier: boolean;
   /** An in-place store that sets or clears one bit of a word (`set 0`, `clear 1`), or null. */
   readonly flag: string | null;
+  /** The same for an `or`/`and` of a register with an immediate (`none` for `or r,0`), or null. */
+  readonly regFlag: string | null;
   /** The bits an `and` or `btr` with an immediate clears in its destination (`and al,0xf8`: 0x7), or null. */
   readonly clears: bigint | null;
   /** The immediate a `mov r,imm` puts in its register, or null. */
@@ -192,9 +197,11 @@ export function stepOf(insn: Instruction, word: WordOf = wordOf): Step {
   const bits = bitConstant(insn);
   const constant = mn === Mnemonic.Mov && writes >= 0 && insn.opCount === 2 && IMMEDIATES.has(insn.opKind(1)) ? `mask ${hex(Number(BigInt.asUintN(32, insn.immediate(1))))}` : bits;
   const flag = store?.inPlace === true && store.src < 0 ? flagOf(insn) : null;
+  const orAnd = (mn === Mnemonic.Or || mn === Mnemonic.And) && insn.opCount === 2 && insn.opKind(0) === OpKind.Register && IMMEDIATES.has(insn.opKind(1));
+  const regFlag = !orAnd ? null : mn === Mnemonic.Or && insn.immediate(1) === 0n ? 'none' : flagOf(insn);
   const opBits = insn.opCount === 0 ? 0 : insn.opKind(0) === OpKind.Register ? registerBits(insn.op0Register) : insn.opKind(0) === OpKind.Memory ? memoryBits(insn) : 0;
   const movImm = mn === Mnemonic.Mov && writes >= 0 && insn.opCount === 2 && IMMEDIATES.has(insn.opKind(1)) ? BigInt.asUintN(opBits, insn.immediate(1)) : null;
-  return { writes, reads, constant, bitOp: mn === Mnemonic.And || mn === Mnemonic.Btr, load, loadDisp, store, barrier, flag, clears: clearsOf(insn, opBits), movImm, opBits };
+  return { writes, reads, constant, bitOp: mn === Mnemonic.And || mn === Mnemonic.Btr, load, loadDisp, store, barrier, flag, regFlag, clears: clearsOf(insn, opBits), movImm, opBits };
 }
 
 /** The bits `and x,imm` (the complement of the mask, in x's width) or `btr x,imm` clears, or null. */
@@ -225,6 +232,29 @@ function flagOf(insn: Instruction): string | null {
   const bits = mn === Mnemonic.Or ? v : BigInt.asUintN(width, ~v);
   if (bits === 0n || (bits & (bits - 1n)) !== 0n) return null;
   return `${mn === Mnemonic.Or ? 'set' : 'clear'} ${bits.toString(2).length - 1}`;
+}
+
+/**
+ * The one bit a register store sets or clears in the word it loaded (-O0: `movzx edx,byte
+ * [rax]; or edx,0x1; mov [rax],dl`; clang `mov ecx,[rax]; and ecx,0xfffffffe; or ecx,0x1;
+ * mov [rax],ecx`): the value stored is the word's own, changed only by one-bit `or`/`and`
+ * immediates on one bit, the last of which decides. Else null.
+ */
+function registerFlag(steps: readonly Step[], at: number): string | null {
+  const st = steps[at]!.store!;
+  if (st.inPlace || st.src < 0) return null;
+  let last: string | null = null;
+  for (let k = at - 1; k >= 0 && k >= at - 8; k--) {
+    const s = steps[k]!;
+    if (s.barrier || s.store !== null) return null;
+    if (s.writes !== st.src) continue;
+    if (s.load === st.key) return last !== null && last !== 'none' ? last : null;
+    if (s.regFlag === null || s.reads.length !== 1) return null;
+    if (s.regFlag === 'none') continue;
+    if (last !== null && last.slice(last.indexOf(' ')) !== s.regFlag.slice(s.regFlag.indexOf(' '))) return null;
+    last ??= s.regFlag;
+  }
+  return null;
 }
 
 /** A bit-field store's evidence: its slice's constants, and the word bits its keep masks clear (null: not known). */
@@ -317,7 +347,7 @@ function scanBody(image: Uint8Array, f: FunctionInfo, word: WordOf): BitScan {
     const st = steps[k]!.store;
     // A negative displacement is a pointer the compiler rebased, not a field offset.
     if (st === null || st.disp < 0) continue;
-    const flag = steps[k]!.flag;
+    const flag = steps[k]!.flag ?? registerFlag(steps, k);
     if (flag !== null) out.flags.set(st.disp, [...(out.flags.get(st.disp) ?? []), flag]);
     const c = sliceOf(steps, k);
     // Only a slice that clears bits is a bit-field store: a lone `or` sets a flag, and its

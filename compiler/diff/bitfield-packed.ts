@@ -16,6 +16,11 @@
  * A read-modify-write store that merges shifted inputs into the word (clang: `and eax,[rcx]`
  * with the keep mask, then `or`/`add`) is followed the same way for detectPackedMoves' swaps:
  * the word's own kept bits land no input, and an addition merges (the fields do not overlap).
+ * At -O0 each field is its own read-modify-write, the argument reloaded from its stack slot
+ * before it: a slot written once names the input alike in both bodies (loadedSlots), and a
+ * word counts when any of its read-modify-write stores shifts a field in (probes
+ * bitfield-rotate and bitfield-swap-whole at gcc/clang -O0 were hotpatchable; carried, the
+ * patched process misread the old words; twin bitfield-swap-fix stays hotpatchable at -O0).
  * Not seen: a packed word stored as an immediate (`mov dword [rcx],0x35`, init's arguments
  * folded). A global's word (through RIP) is followed with bitfield-globals.ts' keys.
  */
@@ -23,6 +28,7 @@ import { type Instruction, Mnemonic, OpKind } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
 import { type BitOp, bitOpOf, lowBits, registerBits } from './bitfield-bits.ts';
 import { type Step, stepOf, type WordKeys, type WordOf } from './bitfield-layout.ts';
+import { mapFrame } from './frame-slots.ts';
 import { decodeEach } from './register-effects.ts';
 
 /** How far back a packing store's slice is followed (bitfield-layout.ts' SLICE_STEPS). */
@@ -140,7 +146,7 @@ function placementBefore(op: BitOp, bits: number, p: Placement): Placement | nul
  * masked by 7, `level` shifted by 3, stored as a byte: 0x7 and 0xf8). Null when the value
  * reads the word (a read-modify-write) or no input lands anywhere.
  */
-function packedFields(steps: readonly Step[], ops: readonly BitOp[], widths: readonly number[], at: number, rmw = false): Map<string, bigint> | null {
+function packedFields(steps: readonly Step[], ops: readonly BitOp[], widths: readonly number[], slots: readonly (string | null)[], at: number, rmw = false): { fields: Map<string, bigint>; shifted: boolean } | null {
   const st = steps[at]!.store!;
   let keeps = false;
   let shifted = false;
@@ -168,7 +174,7 @@ function packedFields(steps: readonly Step[], ops: readonly BitOp[], widths: rea
       const before = placementBefore(ops[k]!, widths[k]!, p);
       // A constant (`mov r,imm`, `xor r,r`) lands no input; arithmetic or a load is one.
       if (before === null) {
-        if (s.reads.length > 0 || s.load !== null) land(p, s.loadDisp !== null ? `[${s.loadDisp}]` : `=${s.writes}`);
+        if (s.reads.length > 0 || s.load !== null) land(p, slots[k] ?? (s.loadDisp !== null ? `[${s.loadDisp}]` : `=${s.writes}`));
         continue;
       }
       for (const r of s.reads) {
@@ -178,8 +184,8 @@ function packedFields(steps: readonly Step[], ops: readonly BitOp[], widths: rea
     }
   }
   for (const [r, ps] of live) for (const p of ps) land(p, `${r}`);
-  if (rmw && (!keeps || !shifted)) return null;
-  return fields.size > 0 ? fields : null;
+  if (rmw && !keeps) return null;
+  return fields.size > 0 ? { fields, shifted } : null;
 }
 
 /**
@@ -199,6 +205,27 @@ interface StoreFields {
   readonly rmw: Map<number, Map<string, bigint>>;
 }
 
+/**
+ * Per instruction, the stack slot it loads when the slot is written once in the body (`slot
+ * 16:4`, its offset from the stack pointer at entry and its size; frame-slots.ts mapFrame), or
+ * null. At -O0 each argument is spilled to its slot and reloaded before every field it sets
+ * (gcc `mov eax,[rbp+0x18]`, clang `mov edx,[rsp+0xc]`): the slot names the input alike in
+ * both bodies, where a reload into a scratch register would be only a computed value.
+ */
+function loadedSlots(image: Uint8Array, f: FunctionInfo): (string | null)[] {
+  const frame = mapFrame(image, f.decoded.insns);
+  const writes = new Map<number, number>();
+  for (const a of frame.accesses.values()) if (a.write) for (let b = a.at; b < a.at + a.size; b++) writes.set(b, (writes.get(b) ?? 0) + 1);
+  const out: (string | null)[] = [];
+  decodeEach(image, f.decoded.insns, (insn, d) => {
+    const a = frame.accesses.get(d.rva);
+    let once = a !== undefined && !a.write && insn.mnemonic !== Mnemonic.Lea;
+    for (let b = a?.at ?? 0; once && b < a!.at + a!.size; b++) once = writes.get(b) === 1;
+    out.push(once ? `slot ${a!.at}:${a!.size}` : null);
+  });
+  return out;
+}
+
 function packedStoreFields(image: Uint8Array, f: FunctionInfo, word?: WordOf): StoreFields {
   const steps: Step[] = [];
   const ops: BitOp[] = [];
@@ -208,18 +235,24 @@ function packedStoreFields(image: Uint8Array, f: FunctionInfo, word?: WordOf): S
     ops.push(packOpOf(insn));
     widths.push(insn.opCount > 0 && insn.opKind(0) === OpKind.Register ? registerBits(insn.op0Register) : 64);
   });
+  const slots = loadedSlots(image, f);
   const out: StoreFields = { whole: new Map(), rmw: new Map() };
+  // A read-modify-write word counts when one of its stores shifts a field in: -O0 stores each
+  // field alone (probe bitfield-rotate: the field at bit 0 with no shift, the next with `shl`).
+  const shiftedRmw = new Set<number>();
   for (let k = 0; k < steps.length; k++) {
     const st = steps[k]!.store;
     if (st === null || st.inPlace || st.src < 0 || st.disp < 0) continue;
     const whole = packedSlice(steps, k) !== null;
-    const c = packedFields(steps, ops, widths, k, !whole);
+    const c = packedFields(steps, ops, widths, slots, k, !whole);
     if (c === null) continue;
+    if (!whole && c.shifted) shiftedRmw.add(st.disp);
     const to = whole ? out.whole : out.rmw;
     const map = to.get(st.disp) ?? new Map<string, bigint>();
-    for (const [input, bits] of c) map.set(input, (map.get(input) ?? 0n) | bits);
+    for (const [input, bits] of c.fields) map.set(input, (map.get(input) ?? 0n) | bits);
     to.set(st.disp, map);
   }
+  for (const disp of [...out.rmw.keys()]) if (!shiftedRmw.has(disp)) out.rmw.delete(disp);
   return out;
 }
 
