@@ -28,6 +28,7 @@ import type { FunctionInfo } from '../image/types.ts';
 import { FOLLOW_ALL, FrameSlots, type SlotPolicy } from './frame-slots.ts';
 import { PointerUseTracker, type PointerUse } from './pointer-uses.ts';
 import { spanOf } from './register-effects.ts';
+import { opKindOf, opRegisterOf } from '../disasm/operands.ts';
 
 /** One field access through an argument: which argument (1-4), offset, size (0 for `lea`). */
 export interface ArgAccess {
@@ -51,7 +52,7 @@ function kindOf(insn: Instruction): 0 | 1 | 2 {
   if (m === MemorySize.Float32 || m === MemorySize.Float64) return 2;
   if (m !== MemorySize.UInt8 && m !== MemorySize.Int8 && m !== MemorySize.UInt16 && m !== MemorySize.Int16 && m !== MemorySize.UInt32 && m !== MemorySize.Int32 && m !== MemorySize.UInt64 && m !== MemorySize.Int64) return 0;
   // movd/movq between memory and a vector register copy bits; the field's type is not said.
-  for (let k = 0; k < insn.opCount; k++) if (insn.opKind(k) === OpKind.Register && RegisterExt.isVectorRegister(insn.opRegister(k))) return 0;
+  for (let k = 0; k < insn.opCount; k++) if (opKindOf(insn, k) === OpKind.Register && RegisterExt.isVectorRegister(opRegisterOf(insn, k))) return 0;
   return 1;
 }
 
@@ -129,9 +130,9 @@ function scanAccesses(image: Uint8Array, insns: readonly InsnSpan[], policy: Slo
       if (holds.size === 0 && !frame.holdsAny()) break;
       // MSVC's funclet prologue (`push rbp; sub rsp,0x20; mov rbp,rdx`): rdx is the parent's
       // frame, and the body's `[rbp+x]` are its stack slots, not fields of a structure.
-      if (count++ < 4 && insn.opCount > 0 && insn.opKind(0) === OpKind.Register && insn.op0Register === Register.RBP) {
+      if (count++ < 4 && insn.opCount > 0 && insn.op0Kind === OpKind.Register && insn.op0Register === Register.RBP) {
         if (insn.mnemonic === Mnemonic.Push) pushedRbp = true;
-        else if (pushedRbp && insn.mnemonic === Mnemonic.Mov && insn.opKind(1) === OpKind.Register && insn.op1Register === Register.RDX) return { out: [], again: null };
+        else if (pushedRbp && insn.mnemonic === Mnemonic.Mov && insn.op1Kind === OpKind.Register && insn.op1Register === Register.RDX) return { out: [], again: null };
       }
       const had = out.length;
       recordAccess(insn, holds, out);
@@ -157,7 +158,7 @@ function scanAccesses(image: Uint8Array, insns: readonly InsnSpan[], policy: Slo
 function recordAccess(insn: Instruction, holds: ReadonlyMap<number, number>, out: ArgAccess[]): void {
   const n = insn.opCount;
   for (let k = 0; k < n; k++) {
-    if (insn.opKind(k) !== OpKind.Memory) continue;
+    if (opKindOf(insn, k) !== OpKind.Memory) continue;
     const b = insn.memoryBase;
     if (b === Register.None || b === Register.RIP || insn.memoryIndex !== Register.None) return;
     const arg = holds.get(b);
@@ -180,11 +181,11 @@ export function updateHolds(insn: Instruction, holds: Map<number, number>): void
   if (WRITES_RDX.has(mn) || ((mn === Mnemonic.Imul || mn === Mnemonic.Mul) && insn.opCount === 1)) holds.delete(Register.RDX);
   if (insn.hasRepPrefix || insn.hasRepePrefix || insn.hasRepnePrefix) for (const r of [Register.RCX, Register.RSI, Register.RDI]) holds.delete(r);
   if (mn === Mnemonic.Movsb || mn === Mnemonic.Movsq || mn === Mnemonic.Stosb || mn === Mnemonic.Stosq) for (const r of [Register.RSI, Register.RDI]) holds.delete(r);
-  if (insn.opCount === 0 || insn.opKind(0) !== OpKind.Register || READS_OP0.has(mn)) return;
+  if (insn.opCount === 0 || insn.op0Kind !== OpKind.Register || READS_OP0.has(mn)) return;
   const dst = fullRegister(insn.op0Register);
-  if (mn === Mnemonic.Xchg && insn.opKind(1) === OpKind.Register) holds.delete(fullRegister(insn.op1Register));
+  if (mn === Mnemonic.Xchg && insn.op1Kind === OpKind.Register) holds.delete(fullRegister(insn.op1Register));
   // A 64-bit copy of a register holding an argument holds it too.
-  if (mn === Mnemonic.Mov && insn.opCount === 2 && insn.opKind(1) === OpKind.Register && insn.op0Register === dst && insn.op1Register === fullRegister(insn.op1Register)) {
+  if (mn === Mnemonic.Mov && insn.opCount === 2 && insn.op1Kind === OpKind.Register && insn.op0Register === dst && insn.op1Register === fullRegister(insn.op1Register)) {
     const src = holds.get(insn.op1Register);
     if (src !== undefined) {
       holds.set(dst, src);

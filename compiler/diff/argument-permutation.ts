@@ -55,12 +55,12 @@ function scanInsnOf(insn: Instruction, rva: number, length: number, flow: FlowCo
   let dst = -1;
   let imm: bigint | null = null;
   let src = -1;
-  const reg0 = insn.opCount >= 2 && insn.opKind(0) === OpKind.Register ? gprOf(insn.op0Register) : -1;
+  const reg0 = insn.opCount >= 2 && insn.op0Kind === OpKind.Register ? gprOf(insn.op0Register) : -1;
   if (reg0 >= 0 && insn.mnemonic === Mnemonic.Mov) {
-    const k = insn.opKind(1);
+    const k = insn.op1Kind;
     if (k === OpKind.Register && gprOf(insn.op1Register) >= 0) [dst, src] = [reg0, gprOf(insn.op1Register)];
     else if (k === OpKind.Immediate8 || k === OpKind.Immediate16 || k === OpKind.Immediate32 || k === OpKind.Immediate64 || k === OpKind.Immediate32to64 || k === OpKind.Immediate8to32 || k === OpKind.Immediate8to64) [dst, imm] = [reg0, BigInt.asIntN(32, BigInt(insn.immediate(1)))];
-  } else if (reg0 >= 0 && insn.mnemonic === Mnemonic.Xor && insn.opKind(1) === OpKind.Register && insn.op1Register === insn.op0Register) [dst, imm] = [reg0, 0n];
+  } else if (reg0 >= 0 && insn.mnemonic === Mnemonic.Xor && insn.op1Kind === OpKind.Register && insn.op1Register === insn.op0Register) [dst, imm] = [reg0, 0n];
   return { rva, next: rva + length, flow, target: e.target, writes: e.writes, dst, imm, src };
 }
 

@@ -35,6 +35,7 @@ import type { FunctionInfo, FunctionTable } from '../image/types.ts';
 import { functionAt } from './call-graph-clobbers.ts';
 import { mapFrame, type FrameMap } from './frame-slots.ts';
 import { decodeUsed, withUsedRegisters, type InsnAt, type RegisterEffects } from './register-effects.ts';
+import { opKindOf, opRegisterOf } from '../disasm/operands.ts';
 
 /** Role bits of one argument. */
 export const ROLE_POINTER = 1;
@@ -93,12 +94,12 @@ const isWrite = (a: OpAccess): boolean => a === OpAccess.Write || a === OpAccess
 
 /** The copy an instruction makes (`mov r64, r64`, `lea r64, [r+disp]`, `add/sub r64, imm`), or null. */
 function copyOf(insn: Instruction): readonly [number, number] | null {
-  if (insn.opCount < 1 || insn.opKind(0) !== OpKind.Register || !RegisterExt.isGPR64(insn.op0Register)) return null;
+  if (insn.opCount < 1 || insn.op0Kind !== OpKind.Register || !RegisterExt.isGPR64(insn.op0Register)) return null;
   const dst = gprOf(insn.op0Register);
   const mn = insn.mnemonic;
-  if (mn === Mnemonic.Mov && insn.opKind(1) === OpKind.Register && RegisterExt.isGPR64(insn.op1Register)) return [dst, gprOf(insn.op1Register)];
+  if (mn === Mnemonic.Mov && insn.op1Kind === OpKind.Register && RegisterExt.isGPR64(insn.op1Register)) return [dst, gprOf(insn.op1Register)];
   if (mn === Mnemonic.Lea && insn.memoryIndex === Register.None && RegisterExt.isGPR64(insn.memoryBase)) return [dst, gprOf(insn.memoryBase)];
-  if ((mn === Mnemonic.Add || mn === Mnemonic.Sub) && insn.opKind(1) !== OpKind.Register && insn.opKind(1) !== OpKind.Memory) return [dst, dst];
+  if ((mn === Mnemonic.Add || mn === Mnemonic.Sub) && insn.op1Kind !== OpKind.Register && insn.op1Kind !== OpKind.Memory) return [dst, dst];
   return null;
 }
 
@@ -108,7 +109,7 @@ export function roleInsnOf(insn: Instruction, used: readonly UsedRegister[], rva
   const mn = insn.mnemonic;
   const lea = mn === Mnemonic.Lea;
   for (let i = 0; i < insn.opCount; i++) {
-    if (insn.opKind(i) !== OpKind.Memory || mn === Mnemonic.Nop) continue;
+    if (opKindOf(insn, i) !== OpKind.Memory || mn === Mnemonic.Nop) continue;
     const base = gprOf(insn.memoryBase);
     if (!lea && base >= 0 && base !== RSP) uses.push((base << 3) | ROLE_POINTER);
     const index = gprOf(insn.memoryIndex);
@@ -127,7 +128,7 @@ export function roleInsnOf(insn: Instruction, used: readonly UsedRegister[], rva
   const copy = copyOf(insn);
   const frame = frameOperand(insn);
   const direct = flow === FlowControl.Call || flow === FlowControl.UnconditionalBranch || flow === FlowControl.ConditionalBranch;
-  const target = direct && insn.opCount > 0 && (insn.opKind(0) === OpKind.NearBranch64 || insn.opKind(0) === OpKind.NearBranch32) ? Number(insn.nearBranchTarget) : -1;
+  const target = direct && insn.opCount > 0 && (insn.op0Kind === OpKind.NearBranch64 || insn.op0Kind === OpKind.NearBranch32) ? Number(insn.nearBranchTarget) : -1;
   return { rva, next: rva + length, flow, target, uses, writes, copyDst: copy?.[0] ?? -1, copySrc: copy?.[1] ?? -1, ...frame };
 }
 
@@ -141,9 +142,9 @@ const NO_FRAME = { spill: -1, reload: -1, frameRead: false } as const;
 function frameOperand(insn: Instruction): { spill: number; reload: number; frameRead: boolean } {
   if (insn.mnemonic === Mnemonic.Lea || insn.memoryIndex !== Register.None || (insn.memoryBase !== Register.RSP && insn.memoryBase !== Register.RBP)) return NO_FRAME;
   let m = -1;
-  for (let i = 0; i < insn.opCount && m < 0; i++) if (insn.opKind(i) === OpKind.Memory) m = i;
+  for (let i = 0; i < insn.opCount && m < 0; i++) if (opKindOf(insn, i) === OpKind.Memory) m = i;
   if (m < 0) return NO_FRAME;
-  const other = insn.opCount === 2 && insn.opKind(1 - m) === OpKind.Register && RegisterExt.isGPR64(insn.opRegister(1 - m)) ? gprOf(insn.opRegister(1 - m)) : -1;
+  const other = insn.opCount === 2 && opKindOf(insn, 1 - m) === OpKind.Register && RegisterExt.isGPR64(opRegisterOf(insn, 1 - m)) ? gprOf(opRegisterOf(insn, 1 - m)) : -1;
   if (insn.mnemonic === Mnemonic.Mov && other >= 0) return m === 0 ? { spill: other, reload: -1, frameRead: false } : { spill: -1, reload: other, frameRead: true };
   return { spill: -1, reload: -1, frameRead: true };
 }
@@ -155,7 +156,7 @@ export function roleInsnAlone(insn: Instruction, rva: number, length: number, fl
 
 /** Whether `r` is one of `insn`'s explicit register operands (not an implicit rdx:rax of mul/div). */
 function isOperand(insn: Instruction, r: Register): boolean {
-  for (let i = 0; i < insn.opCount; i++) if (insn.opKind(i) === OpKind.Register && insn.opRegister(i) === r) return true;
+  for (let i = 0; i < insn.opCount; i++) if (opKindOf(insn, i) === OpKind.Register && opRegisterOf(insn, i) === r) return true;
   return false;
 }
 

@@ -50,6 +50,7 @@ import { FlowControl, InstructionInfoFactory, MemorySizeExt, Mnemonic, OpAccess,
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { decodeEach } from './register-effects.ts';
+import { opAccessOf, opKindOf, opRegisterOf } from '../disasm/operands.ts';
 
 /** Location numbers: GPRs 0..15 (rax..r15), xmm registers 16..31. */
 const XMM = 16;
@@ -167,7 +168,7 @@ function operandToken(image: Uint8Array, insn: Instruction, pos: number, globals
   const mn = insn.mnemonic;
   let t = COMMUTATIVE.has(mn) ? `m${mn}` : `m${mn}@${pos}`;
   for (let i = 0; i < insn.opCount; i++) {
-    const k = insn.opKind(i);
+    const k = opKindOf(insn, i);
     if (k === OpKind.Immediate8 || k === OpKind.Immediate16 || k === OpKind.Immediate32 || k === OpKind.Immediate64 || k === OpKind.Immediate8to16 || k === OpKind.Immediate8to32 || k === OpKind.Immediate8to64 || k === OpKind.Immediate32to64) t += `#${BigInt.asIntN(64, BigInt(insn.immediate(i)))}`;
     else if (k === OpKind.Memory && insn.memoryBase === Register.RIP) t += globals(Number(insn.memoryDisplacement)) ?? constantAt(image, Number(insn.memoryDisplacement), MemorySizeExt.size(insn.memorySize));
   }
@@ -188,16 +189,16 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
   let spillSrc = -1;
   let loadDst = -1;
   let loadBase = -1;
-  const accum = ACCUMULATES.has(mn) && insn.opCount >= 1 && insn.opCount <= 2 && insn.opKind(0) === OpKind.Register && locOf(insn.op0Register) >= 0 ? 1 << locOf(insn.op0Register) : 0;
+  const accum = ACCUMULATES.has(mn) && insn.opCount >= 1 && insn.opCount <= 2 && insn.op0Kind === OpKind.Register && locOf(insn.op0Register) >= 0 ? 1 << locOf(insn.op0Register) : 0;
   try {
     for (let i = 0; i < insn.opCount; i++) {
-      const k = insn.opKind(i);
+      const k = opKindOf(insn, i);
       if (k === OpKind.Memory && mn !== Mnemonic.Nop) {
         const [b, x, s, d] = [locOf(insn.memoryBase), locOf(insn.memoryIndex), insn.memoryIndexScale, Number(BigInt.asIntN(64, insn.memoryDisplacement))];
         const slot = mn === Mnemonic.Lea || x >= 0 ? -1 : spill(insn.memoryBase, d);
         if (slot >= 0) {
-          const a = info.opAccess(i);
-          const other = insn.opCount === 2 && insn.opKind(1 - i) === OpKind.Register ? locOf(insn.opRegister(1 - i)) : -1;
+          const a = opAccessOf(info, i);
+          const other = insn.opCount === 2 && opKindOf(insn, 1 - i) === OpKind.Register ? locOf(opRegisterOf(insn, 1 - i)) : -1;
           // A float instruction reading the slot straight from the frame (clang -O0 `addsd xmm0,[rsp]`) uses it as a float, as it would from xmm2.
           const pre = other >= XMM ? 'x' : 'g';
           if (a === OpAccess.Write || a === OpAccess.CondWrite || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) {
@@ -205,7 +206,7 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
             if (i === 0 && COPIES.has(mn) && other >= 0) [spillDst, copySrc] = [slot, other];
           }
           if (a === OpAccess.Read || a === OpAccess.CondRead) {
-            if (i === 1 && COPIES.has(mn) && insn.opKind(0) === OpKind.Register && locOf(insn.op0Register) >= 0) [spillSrc, copyDst] = [slot, locOf(insn.op0Register)];
+            if (i === 1 && COPIES.has(mn) && insn.op0Kind === OpKind.Register && locOf(insn.op0Register) >= 0) [spillSrc, copyDst] = [slot, locOf(insn.op0Register)];
             else spillUses.push([slot, `${pre}${operandToken(image, insn, i, globals)}`]);
           } else if (a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) spillUses.push([slot, `${pre}${operandToken(image, insn, i, globals)}`]);
           continue;
@@ -220,26 +221,26 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
           }
           continue;
         }
-        const acc = `${accessName(info.opAccess(i))}`;
+        const acc = `${accessName(opAccessOf(info, i))}`;
         const size = MemorySizeExt.size(insn.memorySize);
         // What a value read through the base meets: a load into a register is followed (loadDst), a memory operand of arithmetic is its operand.
-        if (b >= 0 && b !== RSP && acc === 'ld' && i === 1 && COPIES.has(mn) && insn.opKind(0) === OpKind.Register && locOf(insn.op0Register) >= 0) [loadDst, loadBase] = [locOf(insn.op0Register), b];
+        if (b >= 0 && b !== RSP && acc === 'ld' && i === 1 && COPIES.has(mn) && insn.op0Kind === OpKind.Register && locOf(insn.op0Register) >= 0) [loadDst, loadBase] = [locOf(insn.op0Register), b];
         else if (b >= 0 && b !== RSP && acc !== 'st' && !COPIES.has(mn)) uses.push([b, `v${operandToken(image, insn, i, globals)}`]);
         if (b >= 0 && b !== RSP) uses.push([b, `${acc}${signed(d)}:${size}${x >= 0 ? 'x' : ''}`]);
         if (x >= 0) uses.push([x, `ix${s}:${acc}:${size}`]);
         continue;
       }
       if (k !== OpKind.Register) continue;
-      const loc = locOf(insn.opRegister(i));
+      const loc = locOf(opRegisterOf(insn, i));
       if (loc < 0) continue;
-      const a = info.opAccess(i);
+      const a = opAccessOf(info, i);
       if (a === OpAccess.Write || a === OpAccess.CondWrite || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) writes |= 1 << loc;
       if (spillDst >= 0 && i === 1) continue;
-      if (i === 1 && insn.opCount === 2 && COPIES.has(mn) && insn.opKind(0) === OpKind.Register && locOf(insn.op0Register) >= 0 && (locOf(insn.op0Register) < XMM) === (loc < XMM)) {
+      if (i === 1 && insn.opCount === 2 && COPIES.has(mn) && insn.op0Kind === OpKind.Register && locOf(insn.op0Register) >= 0 && (locOf(insn.op0Register) < XMM) === (loc < XMM)) {
         [copyDst, copySrc] = [locOf(insn.op0Register), loc];
         continue;
       }
-      const zeroing = insn.opCount >= 2 && insn.opKind(0) === OpKind.Register && insn.opKind(1) === OpKind.Register && insn.op0Register === insn.op1Register && (mn === Mnemonic.Xor || mn === Mnemonic.Xorps || mn === Mnemonic.Xorpd || mn === Mnemonic.Pxor || mn === Mnemonic.Sub);
+      const zeroing = insn.opCount >= 2 && insn.op0Kind === OpKind.Register && insn.op1Kind === OpKind.Register && insn.op0Register === insn.op1Register && (mn === Mnemonic.Xor || mn === Mnemonic.Xorps || mn === Mnemonic.Xorpd || mn === Mnemonic.Pxor || mn === Mnemonic.Sub);
       if (zeroing) continue;
       if (a === OpAccess.Read || a === OpAccess.CondRead || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) uses.push([loc, operandToken(image, insn, i, globals)]);
     }
@@ -257,7 +258,7 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
   }
   if (copyDst >= 0) writes |= 1 << copyDst;
   const direct = flow === FlowControl.Call || flow === FlowControl.UnconditionalBranch || flow === FlowControl.ConditionalBranch;
-  const target = direct && insn.opCount > 0 && (insn.opKind(0) === OpKind.NearBranch64 || insn.opKind(0) === OpKind.NearBranch32) ? Number(insn.nearBranchTarget) : -1;
+  const target = direct && insn.opCount > 0 && (insn.op0Kind === OpKind.NearBranch64 || insn.op0Kind === OpKind.NearBranch32) ? Number(insn.nearBranchTarget) : -1;
   if (loadDst >= 0) writes |= 1 << loadDst;
   return { next: rva + length, flow, target, uses, writes, copyDst, copySrc, spillWrites, spillDst, spillSrc, spillUses, accum: accum >>> 0, loadDst, loadBase, cond: insn.conditionCode, flags: insn.rflagsModified !== 0 };
 }
@@ -590,8 +591,8 @@ export function movedUses(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArra
  * reaches its callers.
  */
 function offsetsItself(insn: Instruction): number {
-  if (insn.opCount !== 2 || insn.opKind(0) !== OpKind.Register || !RegisterExt.isGPR64(insn.op0Register)) return -1;
-  const k = insn.opKind(1);
+  if (insn.opCount !== 2 || insn.op0Kind !== OpKind.Register || !RegisterExt.isGPR64(insn.op0Register)) return -1;
+  const k = insn.op1Kind;
   const imm = k === OpKind.Immediate8to64 || k === OpKind.Immediate32to64;
   return imm && (insn.mnemonic === Mnemonic.Add || insn.mnemonic === Mnemonic.Sub) ? locOf(insn.op0Register) : -1;
 }

@@ -81,8 +81,8 @@ function immediateOf(insn: Instruction, op: number, bits: number): bigint {
 /** The BitOp of `insn` on its register operands (the caller knows which registers are followed). */
 export function bitOpOf(insn: Instruction): BitOp {
   const mn = insn.mnemonic;
-  const regDst = insn.opCount >= 1 && insn.opKind(0) === OpKind.Register;
-  const imm = insn.opCount === 2 && insn.opKind(1) !== OpKind.Register && insn.opKind(1) !== OpKind.Memory;
+  const regDst = insn.opCount >= 1 && insn.op0Kind === OpKind.Register;
+  const imm = insn.opCount === 2 && insn.op1Kind !== OpKind.Register && insn.op1Kind !== OpKind.Memory;
   if (regDst && imm) {
     const bits = registerBits(insn.op0Register);
     if (mn === Mnemonic.Shr || mn === Mnemonic.Sar) return { k: 'shr', n: Number(insn.immediate(1)) & 63, bits };
@@ -93,7 +93,7 @@ export function bitOpOf(insn: Instruction): BitOp {
     if (mn === Mnemonic.Cmp) return { k: 'look' };
   }
   if (mn === Mnemonic.Or || mn === Mnemonic.Xor || mn === Mnemonic.Not) return { k: 'merge' };
-  if (regDst && insn.opCount === 2 && insn.opKind(1) === OpKind.Register) {
+  if (regDst && insn.opCount === 2 && insn.op1Kind === OpKind.Register) {
     const src = insn.op1Register;
     if (mn === Mnemonic.Mov || mn === Mnemonic.Movzx || mn === Mnemonic.Movsx || mn === Mnemonic.Movsxd) return { k: 'copy', bits: registerBits(src) };
     if (mn === Mnemonic.Cmp || (mn === Mnemonic.Test && insn.op0Register === src)) return { k: 'look' };
@@ -187,7 +187,7 @@ export function applyBitOp(v: BitValue, op: BitOp): { next: BitValue | null; dec
 /** The word bits an in-place read decodes (`test byte [rcx+0x28],0x40`, `bt dword [rcx],3`); 0n for a whole-word compare. */
 export function inPlaceDecoded(insn: Instruction): bigint {
   const width = memoryBits(insn);
-  if (width === 0 || insn.opCount !== 2 || insn.opKind(1) === OpKind.Register || insn.opKind(1) === OpKind.Memory) return 0n;
+  if (width === 0 || insn.opCount !== 2 || insn.op1Kind === OpKind.Register || insn.op1Kind === OpKind.Memory) return 0n;
   if (insn.mnemonic === Mnemonic.Test) return immediateOf(insn, 1, width);
   if (insn.mnemonic === Mnemonic.Bt) return 1n << BigInt((Number(insn.immediate(1)) & 63) % width);
   return 0n;

@@ -55,15 +55,15 @@ export function scanFills(image: Uint8Array, f: FunctionInfo, word: WordAt): Map
   };
   decodeEach(image, f.decoded.insns, (insn) => {
     const mn = insn.mnemonic;
-    const bitOp = (mn === Mnemonic.Or || mn === Mnemonic.And) && insn.opCount === 2 && IMMEDIATES.has(insn.opKind(1));
-    const mem = insn.opCount > 0 && insn.opKind(0) === OpKind.Memory;
+    const bitOp = (mn === Mnemonic.Or || mn === Mnemonic.And) && insn.opCount === 2 && IMMEDIATES.has(insn.op1Kind);
+    const mem = insn.opCount > 0 && insn.op0Kind === OpKind.Memory;
     if (bitOp && mem) {
       const st = word(insn);
       const width = memoryBits(insn);
       if (st !== null && st.disp >= 0 && width !== 0) record(st.disp, mn, width, insn.immediate(1));
       return;
     }
-    if (mem && mn === Mnemonic.Mov && insn.opKind(1) === OpKind.Register) {
+    if (mem && mn === Mnemonic.Mov && insn.op1Kind === OpKind.Register) {
       const r = fullRegister(insn.op1Register);
       const l = regs.get(r);
       const st = word(insn);
@@ -73,12 +73,12 @@ export function scanFills(image: Uint8Array, f: FunctionInfo, word: WordAt): Map
       return;
     }
     if (insn.mnemonic === Mnemonic.Call) regs.clear();
-    if (insn.opCount === 0 || insn.opKind(0) !== OpKind.Register) return;
+    if (insn.opCount === 0 || insn.op0Kind !== OpKind.Register) return;
     const r = fullRegister(insn.op0Register);
     const l = regs.get(r);
     regs.delete(r);
     if (bitOp && l !== undefined && l.op === null) regs.set(r, { ...l, op: { mn, imm: insn.immediate(1) } });
-    else if ((mn === Mnemonic.Mov || mn === Mnemonic.Movzx) && insn.opKind(1) === OpKind.Memory) {
+    else if ((mn === Mnemonic.Mov || mn === Mnemonic.Movzx) && insn.op1Kind === OpKind.Memory) {
       const at = word(insn);
       if (at !== null) regs.set(r, { key: at.key, disp: at.disp, op: null });
     }

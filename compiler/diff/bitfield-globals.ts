@@ -33,6 +33,7 @@ import { packedMoveProblems } from './bitfield-packed-moves.ts';
 import { reason, type Reason } from './reasons.ts';
 import { decodeEach } from './register-effects.ts';
 import type { FunctionStatus } from './types.ts';
+import { opKindOf } from '../disasm/operands.ts';
 
 /** Synthetic displacements of global words: above any field offset, one 16 MiB window per item. */
 const GLOBAL_BASE = 2 ** 40;
@@ -66,7 +67,7 @@ export function readsWord(a: ImageAnalysis, toNew: (i: number) => number, image:
   decodeEach(image, f.decoded.insns, (insn) => {
     if (hit || insn.mnemonic === Mnemonic.Lea) return;
     for (let k = 0; k < insn.opCount; k++) {
-      if (insn.opKind(k) !== OpKind.Memory) continue;
+      if (opKindOf(insn, k) !== OpKind.Memory) continue;
       // `mov [g],reg` only writes; every other access to the word reads it.
       if (k === 0 && insn.mnemonic === Mnemonic.Mov) continue;
       const w = globalWord(a, toNew, insn);

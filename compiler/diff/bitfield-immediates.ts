@@ -43,6 +43,7 @@ import { lowBits, lowestBit, memoryBits, registerBits } from './bitfield-bits.ts
 import { stepOf, type WordKeys, type WordOf } from './bitfield-layout.ts';
 import { type ReadScan, readsDiffer } from './bitfield-readers.ts';
 import { decodeEach } from './register-effects.ts';
+import { opKindOf } from '../disasm/operands.ts';
 
 const IMMEDIATES = new Set<number>([OpKind.Immediate8, OpKind.Immediate16, OpKind.Immediate32, OpKind.Immediate8to32, OpKind.Immediate32to64]);
 
@@ -71,15 +72,15 @@ function storedConstants(image: Uint8Array, f: FunctionInfo, word?: WordOf): Arr
     const step = stepOf(insn, word);
     const st = step.store;
     const bits = memoryBits(insn);
-    const h = insn.mnemonic === Mnemonic.Mov && insn.opCount === 2 && insn.opKind(1) === OpKind.Register ? held.get(st?.src ?? -1) : undefined;
+    const h = insn.mnemonic === Mnemonic.Mov && insn.opCount === 2 && insn.op1Kind === OpKind.Register ? held.get(st?.src ?? -1) : undefined;
     // Only an imm64, or a multi-byte constant stored as a word or wider: a byte-sized constant
     // stored from a register is a value the body reuses (swc-html 1.15.33's 0x7a244e, `mov
     // eax,1`/`2` stored as a byte, read by Rust's binary formatting of a byte).
     const fromReg = h !== undefined && (h.wide || (bits >= 16 && BigInt.asUintN(bits, h.v) > 0xffn)) ? h.v : undefined;
-    const stored = insn.mnemonic !== Mnemonic.Mov || insn.opCount !== 2 ? undefined : IMMEDIATES.has(insn.opKind(1)) ? insn.immediate(1) : fromReg;
+    const stored = insn.mnemonic !== Mnemonic.Mov || insn.opCount !== 2 ? undefined : IMMEDIATES.has(insn.op1Kind) ? insn.immediate(1) : fromReg;
     const framed = followFrame(insn, held, slots);
     if (step.writes >= 0) {
-      if (step.movImm !== null) held.set(step.writes, { v: step.movImm, wide: insn.opKind(1) === OpKind.Immediate64 });
+      if (step.movImm !== null) held.set(step.writes, { v: step.movImm, wide: insn.op1Kind === OpKind.Immediate64 });
       else if (framed !== undefined) held.set(step.writes, { v: framed, wide: false });
       else held.delete(step.writes);
     }
@@ -105,20 +106,20 @@ function storedConstants(image: Uint8Array, f: FunctionInfo, word?: WordOf): Arr
 function followFrame(insn: Instruction, held: ReadonlyMap<number, { v: bigint }>, slots: Map<number, bigint>): bigint | undefined {
   const mn = insn.mnemonic;
   if (insn.opCount !== 2) return undefined;
-  const slot = (k: number): number | null => (insn.opKind(k) === OpKind.Memory && insn.memoryBase === Register.RSP && insn.memoryIndex === Register.None ? Number(insn.memoryDisplacement) : null);
+  const slot = (k: number): number | null => (opKindOf(insn, k) === OpKind.Memory && insn.memoryBase === Register.RSP && insn.memoryIndex === Register.None ? Number(insn.memoryDisplacement) : null);
   const bits = memoryBits(insn);
   const to = slot(0);
   if (to !== null) {
-    const v = mn !== Mnemonic.Mov ? undefined : IMMEDIATES.has(insn.opKind(1)) ? insn.immediate(1) : insn.opKind(1) === OpKind.Register ? held.get(fullRegister(insn.op1Register))?.v : undefined;
+    const v = mn !== Mnemonic.Mov ? undefined : IMMEDIATES.has(insn.op1Kind) ? insn.immediate(1) : insn.op1Kind === OpKind.Register ? held.get(fullRegister(insn.op1Register))?.v : undefined;
     if (v === undefined || bits !== 32) slots.delete(to);
     else slots.set(to, BigInt.asUintN(32, v));
     return undefined;
   }
-  if (insn.opKind(0) !== OpKind.Register || registerBits(insn.op0Register) !== 32) return undefined;
+  if (insn.op0Kind !== OpKind.Register || registerBits(insn.op0Register) !== 32) return undefined;
   const from = slot(1);
   if (mn === Mnemonic.Mov && from !== null && bits === 32) return slots.get(from);
   const cur = held.get(fullRegister(insn.op0Register))?.v;
-  if (cur === undefined || !IMMEDIATES.has(insn.opKind(1))) return undefined;
+  if (cur === undefined || !IMMEDIATES.has(insn.op1Kind)) return undefined;
   const imm = BigInt.asUintN(32, insn.immediate(1));
   if (mn === Mnemonic.And) return cur & imm;
   if (mn === Mnemonic.Or) return cur | imm;

@@ -54,6 +54,7 @@ import { fullRegister } from './added-field.ts';
 import { lowBits, lowestBit, memoryBits, registerBits } from './bitfield-bits.ts';
 import { movedFills, scanFills } from './bitfield-fills.ts';
 import { decodeEach } from './register-effects.ts';
+import { opKindOf, opRegisterOf } from '../disasm/operands.ts';
 
 /** A bit-field layout change between a matched old and new body. */
 export interface BitfieldChange {
@@ -71,18 +72,17 @@ const SHIFT_OPS = new Set<number>([Mnemonic.Shl, Mnemonic.Shr, Mnemonic.Sar, Mne
 const IN_PLACE = new Set<number>([Mnemonic.And, Mnemonic.Or, Mnemonic.Xor, Mnemonic.Bts, Mnemonic.Btr, Mnemonic.Btc]);
 const IMMEDIATES = new Set<number>([OpKind.Immediate8, OpKind.Immediate16, OpKind.Immediate32, OpKind.Immediate64, OpKind.Immediate8to16, OpKind.Immediate8to32, OpKind.Immediate8to64, OpKind.Immediate32to64]);
 
-/** The bit constant `insn` uses (`mask 0x1f` for and/or/xor/test, `shift 5`), or null. */
-function bitConstant(insn: Instruction): string | null {
-  const mn = insn.mnemonic;
+/** The bit constant `insn` (mnemonic `mn`, operand kinds `kinds`) uses (`mask 0x1f` for and/or/xor/test, `shift 5`), or null. */
+function bitConstant(insn: Instruction, mn: Mnemonic, kinds: readonly OpKind[]): string | null {
   if (mn === Mnemonic.Lea) {
     const s = insn.memoryIndexScale;
     return s > 1 && insn.memoryBase !== insn.memoryIndex ? `shift ${Math.log2(s)}` : null;
   }
-  if (insn.opCount !== 2 || !IMMEDIATES.has(insn.opKind(1))) return null;
+  if (kinds.length !== 2 || !IMMEDIATES.has(kinds[1]!)) return null;
   if (SHIFT_OPS.has(mn)) return `shift ${Number(insn.immediate(1)) & 63}`;
   if (!MASK_OPS.has(mn)) return null;
   // The mask as the operation's own width sees it (`and ax,0xfe00`, `and eax,0xfffffe00`).
-  const width = insn.opKind(0) === OpKind.Register ? registerBits(insn.op0Register) : 32;
+  const width = kinds[0] === OpKind.Register ? registerBits(insn.op0Register) : 32;
   return `mask ${hex(Number(BigInt.asUintN(Math.min(width, 32), insn.immediate(1))))}`;
 }
 
@@ -161,24 +161,28 @@ const SLICE_STEPS = 40;
 
 export function stepOf(insn: Instruction, word: WordOf = wordOf): Step {
   const mn = insn.mnemonic;
-  const barrier = mn === Mnemonic.Call || mn === Mnemonic.Ret || (mn === Mnemonic.Jmp && insn.opKind(0) !== OpKind.NearBranch64);
+  // Each operand's kind, read from iced once (every read is a call into its wasm heap; the bit-field scans step through every instruction).
+  const count = insn.opCount;
+  const kinds: OpKind[] = [];
+  for (let k = 0; k < count; k++) kinds.push(opKindOf(insn, k));
+  const barrier = mn === Mnemonic.Call || mn === Mnemonic.Ret || (mn === Mnemonic.Jmp && (count > 0 ? kinds[0] : insn.op0Kind) !== OpKind.NearBranch64);
   const reads: number[] = [];
   let writes = -1;
   let load: string | null = null;
   let loadDisp: number | null = null;
   let store: Step['store'] = null;
-  for (let k = 0; k < insn.opCount; k++) {
-    const kind = insn.opKind(k);
+  for (let k = 0; k < count; k++) {
+    const kind = kinds[k]!;
     if (kind === OpKind.Register) {
-      const r = fullRegister(insn.opRegister(k));
-      if (k === 0 && insn.opCount >= 2) {
+      const r = fullRegister(opRegisterOf(insn, k));
+      if (k === 0 && count >= 2) {
         writes = r;
         if (!WRITE_ONLY.has(mn)) reads.push(r);
       } else reads.push(r);
     } else if (kind === OpKind.Memory && mn !== Mnemonic.Lea) {
       const w = word(insn);
-      if (k === 0 && insn.opCount >= 2 && w !== null && (mn === Mnemonic.Mov || IN_PLACE.has(mn))) {
-        const src = insn.opKind(1) === OpKind.Register ? fullRegister(insn.op1Register) : -1;
+      if (k === 0 && count >= 2 && w !== null && (mn === Mnemonic.Mov || IN_PLACE.has(mn))) {
+        const src = kinds[1] === OpKind.Register ? fullRegister(insn.op1Register) : -1;
         store = { key: w.key, disp: w.disp, src, inPlace: mn !== Mnemonic.Mov };
       } else if (w !== null) {
         load = w.key;
@@ -191,24 +195,25 @@ export function stepOf(insn: Instruction, word: WordOf = wordOf): Step {
   }
   // `xor r,r` zeroes and `sbb r,r` spreads the carry (0 or -1): neither reads the register's
   // value (watcher 2.5.1, MSVC's ioinfo flags: `sbb cl,cl` after the fd's `and ecx,0x3f`).
-  if ((mn === Mnemonic.Xor || mn === Mnemonic.Sbb) && insn.opCount === 2 && insn.opKind(1) === OpKind.Register && fullRegister(insn.op1Register) === writes) reads.length = 0;
+  if ((mn === Mnemonic.Xor || mn === Mnemonic.Sbb) && count === 2 && kinds[1] === OpKind.Register && fullRegister(insn.op1Register) === writes) reads.length = 0;
   // A mask loaded into a register first (clang: `mov eax,0xfffffe00`, then `and eax,[rcx]`)
   // counts as the mask it is.
-  const bits = bitConstant(insn);
-  const constant = mn === Mnemonic.Mov && writes >= 0 && insn.opCount === 2 && IMMEDIATES.has(insn.opKind(1)) ? `mask ${hex(Number(BigInt.asUintN(32, insn.immediate(1))))}` : bits;
+  const bits = bitConstant(insn, mn, kinds);
+  const movOfImm = mn === Mnemonic.Mov && writes >= 0 && count === 2 && IMMEDIATES.has(kinds[1]!);
+  const constant = movOfImm ? `mask ${hex(Number(BigInt.asUintN(32, insn.immediate(1))))}` : bits;
   const flag = store?.inPlace === true && store.src < 0 ? flagOf(insn) : null;
-  const orAnd = (mn === Mnemonic.Or || mn === Mnemonic.And) && insn.opCount === 2 && insn.opKind(0) === OpKind.Register && IMMEDIATES.has(insn.opKind(1));
+  const orAnd = (mn === Mnemonic.Or || mn === Mnemonic.And) && count === 2 && kinds[0] === OpKind.Register && IMMEDIATES.has(kinds[1]!);
   const regFlag = !orAnd ? null : mn === Mnemonic.Or && insn.immediate(1) === 0n ? 'none' : flagOf(insn);
-  const opBits = insn.opCount === 0 ? 0 : insn.opKind(0) === OpKind.Register ? registerBits(insn.op0Register) : insn.opKind(0) === OpKind.Memory ? memoryBits(insn) : 0;
-  const movImm = mn === Mnemonic.Mov && writes >= 0 && insn.opCount === 2 && IMMEDIATES.has(insn.opKind(1)) ? BigInt.asUintN(opBits, insn.immediate(1)) : null;
-  return { writes, reads, constant, bitOp: mn === Mnemonic.And || mn === Mnemonic.Btr, load, loadDisp, store, barrier, flag, regFlag, clears: clearsOf(insn, opBits), movImm, opBits };
+  const opBits = count === 0 ? 0 : kinds[0] === OpKind.Register ? registerBits(insn.op0Register) : kinds[0] === OpKind.Memory ? memoryBits(insn) : 0;
+  const movImm = movOfImm ? BigInt.asUintN(opBits, insn.immediate(1)) : null;
+  return { writes, reads, constant, bitOp: mn === Mnemonic.And || mn === Mnemonic.Btr, load, loadDisp, store, barrier, flag, regFlag, clears: clearsOf(insn, mn, kinds, opBits), movImm, opBits };
 }
 
 /** The bits `and x,imm` (the complement of the mask, in x's width) or `btr x,imm` clears, or null. */
-function clearsOf(insn: Instruction, bits: number): bigint | null {
-  if (bits === 0 || insn.opCount !== 2 || !IMMEDIATES.has(insn.opKind(1))) return null;
-  if (insn.mnemonic === Mnemonic.Btr) return 1n << BigInt((Number(insn.immediate(1)) & 63) % bits);
-  if (insn.mnemonic !== Mnemonic.And) return null;
+function clearsOf(insn: Instruction, mn: Mnemonic, kinds: readonly OpKind[], bits: number): bigint | null {
+  if (bits === 0 || kinds.length !== 2 || !IMMEDIATES.has(kinds[1]!)) return null;
+  if (mn === Mnemonic.Btr) return 1n << BigInt((Number(insn.immediate(1)) & 63) % bits);
+  if (mn !== Mnemonic.And) return null;
   return lowBits(bits) & ~BigInt.asUintN(bits, insn.immediate(1));
 }
 
@@ -226,7 +231,7 @@ const IMMEDIATE_BITS = new Map<number, number>([
 function flagOf(insn: Instruction): string | null {
   const mn = insn.mnemonic;
   if (mn === Mnemonic.Bts || mn === Mnemonic.Btr) return `${mn === Mnemonic.Bts ? 'set' : 'clear'} ${Number(insn.immediate(1)) & 63}`;
-  const width = IMMEDIATE_BITS.get(insn.opKind(1));
+  const width = IMMEDIATE_BITS.get(insn.op1Kind);
   if (width === undefined || (mn !== Mnemonic.Or && mn !== Mnemonic.And)) return null;
   const v = BigInt.asUintN(width, insn.immediate(1));
   const bits = mn === Mnemonic.Or ? v : BigInt.asUintN(width, ~v);

@@ -15,6 +15,7 @@ import { type Instruction, Mnemonic, OpKind } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
 import { fullRegister } from './added-field.ts';
 import { decodeEach } from './register-effects.ts';
+import { opKindOf, opRegisterOf } from '../disasm/operands.ts';
 
 /** One instruction: its bytes, and when it is `and reg,imm` on a register holding no loaded value, that register and the mask. */
 interface Seen {
@@ -30,14 +31,14 @@ function seenOf(image: Uint8Array, f: FunctionInfo): Seen[] {
   const loaded = new Set<number>();
   decodeEach(image, f.decoded.insns, (insn: Instruction, d) => {
     const bytes = Buffer.from(image.subarray(d.rva, d.rva + d.length)).toString('hex');
-    const dst = insn.opCount >= 1 && insn.opKind(0) === OpKind.Register ? fullRegister(insn.op0Register) : -1;
+    const dst = insn.opCount >= 1 && insn.op0Kind === OpKind.Register ? fullRegister(insn.op0Register) : -1;
     let inputMask: Seen['inputMask'] = null;
-    if (insn.mnemonic === Mnemonic.And && dst >= 0 && insn.opCount === 2 && insn.opKind(1) !== OpKind.Register && insn.opKind(1) !== OpKind.Memory && !loaded.has(dst)) {
+    if (insn.mnemonic === Mnemonic.And && dst >= 0 && insn.opCount === 2 && insn.op1Kind !== OpKind.Register && insn.op1Kind !== OpKind.Memory && !loaded.has(dst)) {
       inputMask = { reg: dst, m: BigInt.asUintN(32, insn.immediate(1)), len: d.length };
     }
     if (dst >= 0) {
-      let fromMemory = insn.mnemonic !== Mnemonic.Lea && [...Array(insn.opCount).keys()].some((k) => insn.opKind(k) === OpKind.Memory);
-      for (let k = 1; k < insn.opCount && !fromMemory; k++) fromMemory = insn.opKind(k) === OpKind.Register && loaded.has(fullRegister(insn.opRegister(k)));
+      let fromMemory = insn.mnemonic !== Mnemonic.Lea && [...Array(insn.opCount).keys()].some((k) => opKindOf(insn, k) === OpKind.Memory);
+      for (let k = 1; k < insn.opCount && !fromMemory; k++) fromMemory = opKindOf(insn, k) === OpKind.Register && loaded.has(fullRegister(opRegisterOf(insn, k)));
       if (fromMemory || (loaded.has(dst) && insn.mnemonic !== Mnemonic.Mov && insn.mnemonic !== Mnemonic.Movzx && insn.mnemonic !== Mnemonic.Lea)) loaded.add(dst);
       else loaded.delete(dst);
     }

@@ -193,8 +193,8 @@ function packedFields(steps: readonly Step[], ops: readonly BitOp[], widths: rea
  * their bits do not overlap, so nothing carries); else `bitOpOf`'s.
  */
 function packOpOf(insn: Instruction): BitOp {
-  const two = insn.opCount === 2 && insn.opKind(0) === OpKind.Register;
-  if (insn.mnemonic === Mnemonic.Add && two && insn.opKind(1) !== OpKind.Memory) return { k: 'merge' };
+  const two = insn.opCount === 2 && insn.op0Kind === OpKind.Register;
+  if (insn.mnemonic === Mnemonic.Add && two && insn.op1Kind !== OpKind.Memory) return { k: 'merge' };
   if (insn.mnemonic === Mnemonic.Lea && two && insn.memoryIndexScale === 1) return { k: 'merge' };
   return bitOpOf(insn);
 }
@@ -233,7 +233,7 @@ function packedStoreFields(image: Uint8Array, f: FunctionInfo, word?: WordOf): S
   decodeEach(image, f.decoded.insns, (insn) => {
     steps.push(stepOf(insn, word));
     ops.push(packOpOf(insn));
-    widths.push(insn.opCount > 0 && insn.opKind(0) === OpKind.Register ? registerBits(insn.op0Register) : 64);
+    widths.push(insn.opCount > 0 && insn.op0Kind === OpKind.Register ? registerBits(insn.op0Register) : 64);
   });
   const slots = loadedSlots(image, f);
   const out: StoreFields = { whole: new Map(), rmw: new Map() };

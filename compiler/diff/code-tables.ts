@@ -50,6 +50,7 @@ import type { ImageAnalysis } from '../match/analyze-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { reason, type Reason } from './reasons.ts';
 import type { FunctionStatus } from './types.ts';
+import { opKindOf, opRegisterOf } from '../disasm/operands.ts';
 
 
 /** A table's slots: the code target of each 8-byte slot of its run. */
@@ -183,7 +184,7 @@ export function addressUse(image: Uint8Array, f: { readonly decoded: { readonly 
       decoder.ip = BigInt(insns[k]!.rva);
       decoder.decodeOut(insn);
       if (k === at) {
-        if (insn.mnemonic !== Mnemonic.Lea || insn.opKind(0) !== OpKind.Register) return 'unknown';
+        if (insn.mnemonic !== Mnemonic.Lea || insn.op0Kind !== OpKind.Register) return 'unknown';
         holds.add(RegisterExt.fullRegister(insn.op0Register));
         continue;
       }
@@ -202,21 +203,21 @@ export function addressUse(image: Uint8Array, f: { readonly decoded: { readonly 
 /** One instruction's effect on the held registers; a final verdict, `loads`, or null to go on. */
 function stepUse(insn: Instruction, holds: Set<number>): AddressUse | null {
   const mn = insn.mnemonic;
-  const held = (k: number): boolean => insn.opKind(k) === OpKind.Register && holds.has(RegisterExt.fullRegister(insn.opRegister(k)));
+  const held = (k: number): boolean => opKindOf(insn, k) === OpKind.Register && holds.has(RegisterExt.fullRegister(opRegisterOf(insn, k)));
   if (mn === Mnemonic.Call) {
     if (ARG_REGISTERS.some((r) => holds.has(r))) return 'call';
     for (const r of VOLATILE) holds.delete(r);
     return null;
   }
   if (mn === Mnemonic.Ret || mn === Mnemonic.Jmp) return 'unknown';
-  for (let k = 1; k < insn.opCount; k++) if (held(k) && insn.opKind(0) === OpKind.Memory) return 'stored';
+  for (let k = 1; k < insn.opCount; k++) if (held(k) && insn.op0Kind === OpKind.Memory) return 'stored';
   let loaded = false;
-  for (let k = 0; k < insn.opCount; k++) if (insn.opKind(k) === OpKind.Memory && (holds.has(insn.memoryBase) || holds.has(insn.memoryIndex))) loaded = true;
-  if (insn.opCount === 0 || insn.opKind(0) !== OpKind.Register || READS_OP0.has(mn)) return loaded ? 'loads' : null;
+  for (let k = 0; k < insn.opCount; k++) if (opKindOf(insn, k) === OpKind.Memory && (holds.has(insn.memoryBase) || holds.has(insn.memoryIndex))) loaded = true;
+  if (insn.opCount === 0 || insn.op0Kind !== OpKind.Register || READS_OP0.has(mn)) return loaded ? 'loads' : null;
   const dst = RegisterExt.fullRegister(insn.op0Register);
-  const isCmov = insn.conditionCode !== 0 && insn.opCount === 2 && insn.opKind(1) === OpKind.Register;
+  const isCmov = insn.conditionCode !== 0 && insn.opCount === 2 && insn.op1Kind === OpKind.Register;
   if ((mn === Mnemonic.Mov || isCmov) && insn.opCount === 2 && held(1)) holds.add(dst);
-  else if ((mn === Mnemonic.Add || mn === Mnemonic.Sub) && holds.has(dst) && insn.opKind(1) !== OpKind.Register) return null;
+  else if ((mn === Mnemonic.Add || mn === Mnemonic.Sub) && holds.has(dst) && insn.op1Kind !== OpKind.Register) return null;
   else if (!(isCmov && holds.has(dst))) holds.delete(dst);
   return loaded ? 'loads' : null;
 }
@@ -355,14 +356,14 @@ export function slotCallsOf(image: Uint8Array, insns: ReadonlyArray<{ readonly r
       const branch = mn === Mnemonic.Call || mn === Mnemonic.Jmp;
       const slot = slotOperand(insn);
       if (branch && slot !== null) out.push({ rva: d.rva, disp: slot });
-      else if (branch && insn.opKind(0) === OpKind.Register) {
+      else if (branch && insn.op0Kind === OpKind.Register) {
         const l = loaded.get(RegisterExt.fullRegister(insn.op0Register));
         if (l !== undefined) out.push({ rva: d.rva, disp: l.disp });
       }
       if (mn === Mnemonic.Call) loaded.clear();
-      else if (insn.opCount > 0 && insn.opKind(0) === OpKind.Register) {
+      else if (insn.opCount > 0 && insn.op0Kind === OpKind.Register) {
         const dst = RegisterExt.fullRegister(insn.op0Register);
-        if (mn === Mnemonic.Mov && slot !== null && insn.opKind(1) === OpKind.Memory) loaded.set(dst, { rva: d.rva, disp: slot });
+        if (mn === Mnemonic.Mov && slot !== null && insn.op1Kind === OpKind.Memory) loaded.set(dst, { rva: d.rva, disp: slot });
         else loaded.delete(dst);
       }
     }
@@ -376,7 +377,7 @@ export function slotCallsOf(image: Uint8Array, insns: ReadonlyArray<{ readonly r
 /** The displacement of a qword `[reg+disp]` memory operand (no index, base not rip/rsp), or null. */
 function slotOperand(insn: Instruction): number | null {
   for (let k = 0; k < insn.opCount; k++) {
-    if (insn.opKind(k) !== OpKind.Memory) continue;
+    if (opKindOf(insn, k) !== OpKind.Memory) continue;
     const b = insn.memoryBase;
     if (b === Register.None || b === Register.RIP || b === Register.RSP || insn.memoryIndex !== Register.None || MemorySizeExt.size(insn.memorySize) !== 8) return null;
     const disp = Number(BigInt.asIntN(64, insn.memoryDisplacement));

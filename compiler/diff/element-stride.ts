@@ -28,6 +28,7 @@ import type { MappedImage } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import { ARG_REGISTERS, fullRegister, updateHolds } from './added-field.ts';
 import { decodeEach } from './register-effects.ts';
+import { opKindOf } from '../disasm/operands.ts';
 
 /** The element size a body implies for the array one argument points at. */
 export interface ElementSize {
@@ -91,7 +92,7 @@ function pointerArg(r: Register, sc: Scan): number | undefined {
 function indexedEvidence(insn: Instruction, sc: Scan, rva: number): void {
   if (insn.mnemonic === Mnemonic.Lea) return;
   for (let k = 0; k < insn.opCount; k++) {
-    if (insn.opKind(k) !== OpKind.Memory) continue;
+    if (opKindOf(insn, k) !== OpKind.Memory) continue;
     const arg = pointerArg(insn.memoryBase, sc);
     if (arg === undefined) return;
     sc.derefs.add(arg);
@@ -108,11 +109,11 @@ function indexedEvidence(insn: Instruction, sc: Scan, rva: number): void {
 
 /** The immediate of `add/sub r, imm` or the displacement of `lea r,[r+d]` when `insn` advances register `r` in place; null otherwise. */
 function advanceOf(insn: Instruction): { reg: number; step: number } | null {
-  if (insn.opCount !== 2 || insn.opKind(0) !== OpKind.Register) return null;
+  if (insn.opCount !== 2 || insn.op0Kind !== OpKind.Register) return null;
   const r = insn.op0Register;
   if (fullRegister(r) !== r) return null;
   const mn = insn.mnemonic;
-  if ((mn === Mnemonic.Add || mn === Mnemonic.Sub) && IMMEDIATES.has(insn.opKind(1))) {
+  if ((mn === Mnemonic.Add || mn === Mnemonic.Sub) && IMMEDIATES.has(insn.op1Kind)) {
     return { reg: r, step: Math.abs(Number(BigInt.asIntN(64, insn.immediate(1)))) };
   }
   if (mn === Mnemonic.Lea && insn.memoryBase === r && insn.memoryIndex === Register.None) {
@@ -127,8 +128,8 @@ function multiplierOf(insn: Instruction, mult: ReadonlyMap<number, number>): num
   if (mn === Mnemonic.Lea && insn.memoryBase !== Register.None && insn.memoryBase === insn.memoryIndex && insn.memoryDisplacement === 0n) {
     return (insn.memoryIndexScale + 1) * (mult.get(fullRegister(insn.memoryBase)) ?? 1);
   }
-  if (mn === Mnemonic.Imul && insn.opCount === 3 && IMMEDIATES.has(insn.opKind(2))) return Number(BigInt.asIntN(64, insn.immediate(2)));
-  if (mn === Mnemonic.Shl && insn.opCount === 2 && insn.opKind(1) === OpKind.Immediate8) {
+  if (mn === Mnemonic.Imul && insn.opCount === 3 && IMMEDIATES.has(insn.op2Kind)) return Number(BigInt.asIntN(64, insn.immediate(2)));
+  if (mn === Mnemonic.Shl && insn.opCount === 2 && insn.op1Kind === OpKind.Immediate8) {
     const s = insn.immediate(1);
     return s < 8n ? (mult.get(fullRegister(insn.op0Register)) ?? 1) << Number(s) : null;
   }
@@ -148,7 +149,7 @@ function derivationOf(insn: Instruction, sc: Scan): Derivation {
   if (adv !== null) return { advance: { ...adv, arg: pointerArg(adv.reg, sc) }, derived: undefined };
   let derived: number | undefined;
   if (insn.mnemonic === Mnemonic.Lea) derived = pointerArg(insn.memoryBase, sc);
-  else if (insn.mnemonic === Mnemonic.Mov && insn.opCount === 2 && insn.opKind(0) === OpKind.Register && insn.opKind(1) === OpKind.Register && fullRegister(insn.op0Register) === insn.op0Register) {
+  else if (insn.mnemonic === Mnemonic.Mov && insn.opCount === 2 && insn.op0Kind === OpKind.Register && insn.op1Kind === OpKind.Register && fullRegister(insn.op0Register) === insn.op0Register) {
     derived = sc.walks.get(insn.op1Register);
   }
   return { advance: null, derived };
@@ -176,7 +177,7 @@ function updateDerived(insn: Instruction, dv: Derivation, sc: Scan, rva: number)
     sc.mult.delete(a.reg);
     return;
   }
-  if (insn.opCount === 0 || insn.opKind(0) !== OpKind.Register || insn.mnemonic === Mnemonic.Cmp || insn.mnemonic === Mnemonic.Test) return;
+  if (insn.opCount === 0 || insn.op0Kind !== OpKind.Register || insn.mnemonic === Mnemonic.Cmp || insn.mnemonic === Mnemonic.Test) return;
   const dst = fullRegister(insn.op0Register);
   const m = multiplierOf(insn, sc.mult);
   sc.walks.delete(dst);
@@ -190,7 +191,7 @@ function scanBody(image: Uint8Array, insns: ReadonlyArray<{ readonly rva: number
   const sc: Scan = { holds: new Map(ARG_REGISTERS), walks: new Map(), mult: new Map(), found: [], derefs: new Set(), loops: [], indexUses: [], advances: [] };
   const lo = insns.reduce((m, d) => Math.min(m, d.rva), Number.POSITIVE_INFINITY);
   decodeEach(image, insns, (insn, d) => {
-    const k0 = insn.opCount > 0 ? insn.opKind(0) : OpKind.Register;
+    const k0 = insn.opCount > 0 ? insn.op0Kind : OpKind.Register;
     if ((insn.isJccShortOrNear || insn.isJmpShortOrNear) && (k0 === OpKind.NearBranch64 || k0 === OpKind.NearBranch32)) {
       const t = Number(insn.nearBranchTarget);
       if (t <= d.rva && t >= lo) sc.loops.push([t, d.rva]);

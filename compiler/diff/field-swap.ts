@@ -42,6 +42,7 @@ import { align } from './layout-shift.ts';
 import { reason, type Reason } from './reasons.ts';
 import { decodeEach } from './register-effects.ts';
 import type { FunctionStatus } from './types.ts';
+import { opKindOf, opRegisterOf } from '../disasm/operands.ts';
 
 /** One instruction as the alignment sees it, and its field access when it has one. */
 interface SwapInsn {
@@ -107,9 +108,9 @@ function swapInsnsOf(image: Uint8Array, f: FunctionInfo, globalAt: GlobalAt, ske
     let size = 0;
     let store = false;
     for (let k = 0; k < insn.opCount; k++) {
-      const kind = insn.opKind(k);
+      const kind = opKindOf(insn, k);
       parts.push(kind);
-      if (kind === OpKind.Register) parts.push(insn.opRegister(k));
+      if (kind === OpKind.Register) parts.push(opRegisterOf(insn, k));
       else if (kind === OpKind.Immediate8 || kind === OpKind.Immediate16 || kind === OpKind.Immediate32 || kind === OpKind.Immediate64 || kind === OpKind.Immediate8to16 || kind === OpKind.Immediate8to32 || kind === OpKind.Immediate8to64 || kind === OpKind.Immediate32to64) parts.push(String(insn.immediate(k)));
       else if (kind === OpKind.Memory) {
         const access = memoryAccess(insn, globalAt, slotOf);
@@ -156,11 +157,11 @@ function trackSlots(insn: Instruction, slotOf: Map<number, number>): void {
     slotOf.clear();
     return;
   }
-  if (insn.opCount === 0 || insn.opKind(0) !== OpKind.Register || READS_OP0.has(insn.mnemonic)) return;
+  if (insn.opCount === 0 || insn.op0Kind !== OpKind.Register || READS_OP0.has(insn.mnemonic)) return;
   const dst = insn.op0Register;
   const full = fullRegister(dst);
   slotOf.delete(full);
-  if (insn.mnemonic === Mnemonic.Mov && dst === full && insn.opCount === 2 && insn.opKind(1) === OpKind.Memory && isStack(insn.memoryBase) && insn.memoryIndex === Register.None) {
+  if (insn.mnemonic === Mnemonic.Mov && dst === full && insn.opCount === 2 && insn.op1Kind === OpKind.Memory && isStack(insn.memoryBase) && insn.memoryIndex === Register.None) {
     slotOf.set(full, SLOT_KEY + insn.memoryBase * 0x10000 + (Number(BigInt.asIntN(64, insn.memoryDisplacement)) & 0xffff));
   }
 }

@@ -28,6 +28,7 @@
  */
 import { type Instruction, MemorySizeExt, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
 import { decodeEach } from './register-effects.ts';
+import { opKindOf, opRegisterOf } from '../disasm/operands.ts';
 
 /** Instructions whose memory first operand is only read. */
 const READS_MEMORY_OP0 = new Set<number>([Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Bt, Mnemonic.Push, Mnemonic.Prefetchnta, Mnemonic.Prefetcht0, Mnemonic.Prefetcht1, Mnemonic.Prefetcht2]);
@@ -59,10 +60,10 @@ const SCRATCH_PUSH = new Set<number>([Register.RAX, Register.R10, Register.R11])
 /** Prologue instructions: pushes, `sub rsp,imm`, `mov rbp,rsp`, `lea rbp,[rsp+imm]`. */
 function isPrologueStep(insn: Instruction): boolean {
   const mn = insn.mnemonic;
-  if (mn === Mnemonic.Push) return insn.opKind(0) === OpKind.Register;
-  if (insn.opCount !== 2 || insn.opKind(0) !== OpKind.Register) return false;
-  if (mn === Mnemonic.Sub) return insn.op0Register === Register.RSP && insn.opKind(1) !== OpKind.Register && insn.opKind(1) !== OpKind.Memory;
-  if (mn === Mnemonic.Mov) return insn.op0Register === Register.RBP && insn.opKind(1) === OpKind.Register && insn.op1Register === Register.RSP;
+  if (mn === Mnemonic.Push) return insn.op0Kind === OpKind.Register;
+  if (insn.opCount !== 2 || insn.op0Kind !== OpKind.Register) return false;
+  if (mn === Mnemonic.Sub) return insn.op0Register === Register.RSP && insn.op1Kind !== OpKind.Register && insn.op1Kind !== OpKind.Memory;
+  if (mn === Mnemonic.Mov) return insn.op0Register === Register.RBP && insn.op1Kind === OpKind.Register && insn.op1Register === Register.RSP;
   return mn === Mnemonic.Lea && insn.op0Register === Register.RBP && insn.memoryBase === Register.RSP && insn.memoryIndex === Register.None;
 }
 
@@ -125,7 +126,7 @@ export class FrameSlots {
     const allocation = this.prologue && mn === Mnemonic.Push && SCRATCH_PUSH.has(insn.op0Register);
     if (this.prologue && !isPrologueStep(insn)) this.prologue = false;
     if (probe !== null && probe.age === 0 && mn === Mnemonic.Call) this.probe = { size: probe.size, age: 1 };
-    if (mn === Mnemonic.Mov && insn.opKind(0) === OpKind.Register && insn.op0Register === Register.EAX && insn.opKind(1) === OpKind.Immediate32) this.probe = { size: insn.immediate32, age: 0 };
+    if (mn === Mnemonic.Mov && insn.op0Kind === OpKind.Register && insn.op0Register === Register.EAX && insn.op1Kind === OpKind.Immediate32) this.probe = { size: insn.immediate32, age: 0 };
     if (mn === Mnemonic.Ret || mn === Mnemonic.Jmp) return this.afterExit(mn === Mnemonic.Ret);
     const mem = this.memoryAddress(insn);
     if (mn === Mnemonic.Lea) return this.lea(insn, mem);
@@ -135,9 +136,9 @@ export class FrameSlots {
       this.moveRsp(-8);
       if (!allocation) this.write(this.off.rsp, 8);
     }
-    if (typeof mem === 'number' && insn.memorySize !== 0) this.lastAccess = { at: mem, size: MemorySizeExt.size(insn.memorySize), write: insn.opKind(0) === OpKind.Memory && !READS_MEMORY_OP0.has(mn) };
-    if (mem !== undefined && insn.opKind(0) === OpKind.Memory && !READS_MEMORY_OP0.has(mn)) this.store(insn, mem, holds);
-    else if (mem !== undefined && mem !== null && mn === Mnemonic.Mov && insn.opKind(0) === OpKind.Register && insn.memorySize !== 0 && MemorySizeExt.size(insn.memorySize) === 8) {
+    if (typeof mem === 'number' && insn.memorySize !== 0) this.lastAccess = { at: mem, size: MemorySizeExt.size(insn.memorySize), write: insn.op0Kind === OpKind.Memory && !READS_MEMORY_OP0.has(mn) };
+    if (mem !== undefined && insn.op0Kind === OpKind.Memory && !READS_MEMORY_OP0.has(mn)) this.store(insn, mem, holds);
+    else if (mem !== undefined && mem !== null && mn === Mnemonic.Mov && insn.op0Kind === OpKind.Register && insn.memorySize !== 0 && MemorySizeExt.size(insn.memorySize) === 8) {
       const a = this.slots.get(mem);
       if (a !== undefined) {
         holds.set(insn.op0Register, a);
@@ -150,7 +151,7 @@ export class FrameSlots {
   /** The frame offset `insn`'s memory operand addresses, as `step(insn)` will read it (call before it): undefined when it is not on the frame, null when the offset is unknown. */
   memoryAddress(insn: Instruction): number | null | undefined {
     for (let k = 0; k < insn.opCount; k++) {
-      if (insn.opKind(k) !== OpKind.Memory) continue;
+      if (opKindOf(insn, k) !== OpKind.Memory) continue;
       const b = insn.memoryBase;
       if (!isFrameRegister(b)) return undefined;
       const base = RegisterExt.fullRegister(b) === Register.RSP ? this.off.rsp : this.off.rbp;
@@ -163,8 +164,8 @@ export class FrameSlots {
 
   /** Whether `insn` copies rsp or rbp anywhere but into rsp/rbp or onto the stack by push. */
   private escapes64(insn: Instruction): boolean {
-    if (insn.mnemonic === Mnemonic.Push || insn.mnemonic === Mnemonic.Mov && insn.opKind(0) === OpKind.Register && isFrameRegister(insn.op0Register)) return false;
-    for (let k = 1; k < insn.opCount; k++) if (insn.opKind(k) === OpKind.Register && isFrameRegister(insn.opRegister(k))) return true;
+    if (insn.mnemonic === Mnemonic.Push || insn.mnemonic === Mnemonic.Mov && insn.op0Kind === OpKind.Register && isFrameRegister(insn.op0Register)) return false;
+    for (let k = 1; k < insn.opCount; k++) if (opKindOf(insn, k) === OpKind.Register && isFrameRegister(opRegisterOf(insn, k))) return true;
     return false;
   }
 
@@ -193,7 +194,7 @@ export class FrameSlots {
     const size = insn.memorySize === 0 ? 0 : MemorySizeExt.size(insn.memorySize);
     if (size === 0) return this.lose();
     this.write(at, size);
-    const src = insn.opCount === 2 && insn.opKind(1) === OpKind.Register ? insn.op1Register : Register.None;
+    const src = insn.opCount === 2 && insn.op1Kind === OpKind.Register ? insn.op1Register : Register.None;
     const a = insn.mnemonic === Mnemonic.Mov && size === 8 ? holds.get(src) : undefined;
     if (a !== undefined && !this.policy.none && !this.policy.excluded.has(at)) this.slots.set(at, a);
   }
@@ -238,14 +239,14 @@ export class FrameSlots {
     if (mn === Mnemonic.Pop) {
       this.moveRsp(8);
       unwinding = true;
-      if (insn.opKind(0) !== OpKind.Register) this.lose();
+      if (insn.op0Kind !== OpKind.Register) this.lose();
       else if (insn.op0Register === Register.RBP) this.off.rbp = null;
       else if (insn.op0Register === Register.RSP) this.off.rsp = null;
     } else if (mn === Mnemonic.Leave) {
       this.off.rsp = this.off.rbp === null ? null : this.off.rbp + 8;
       this.off.rbp = null;
       unwinding = true;
-    } else if (insn.opCount > 0 && insn.opKind(0) === OpKind.Register && isFrameRegister(insn.op0Register) && mn !== Mnemonic.Push && mn !== Mnemonic.Cmp && mn !== Mnemonic.Test) {
+    } else if (insn.opCount > 0 && insn.op0Kind === OpKind.Register && isFrameRegister(insn.op0Register) && mn !== Mnemonic.Push && mn !== Mnemonic.Cmp && mn !== Mnemonic.Test) {
       unwinding = this.frameArithmetic(insn, probe);
     } else if (mn === Mnemonic.Call || mn === Mnemonic.Push) return;
     if (unwinding) this.epilogue ??= before;
@@ -262,16 +263,16 @@ export class FrameSlots {
       else this.off.rbp = null;
       return false;
     }
-    const imm = insn.opCount === 2 && insn.opKind(1) !== OpKind.Register && insn.opKind(1) !== OpKind.Memory ? Number(BigInt.asIntN(64, insn.immediate(1))) : null;
+    const imm = insn.opCount === 2 && insn.op1Kind !== OpKind.Register && insn.op1Kind !== OpKind.Memory ? Number(BigInt.asIntN(64, insn.immediate(1))) : null;
     if (dst === Register.RSP && (mn === Mnemonic.Sub || mn === Mnemonic.Add) && imm !== null) {
       this.moveRsp(mn === Mnemonic.Sub ? -imm : imm);
       return mn === Mnemonic.Add;
     }
-    if (dst === Register.RSP && mn === Mnemonic.Sub && insn.opKind(1) === OpKind.Register && insn.op1Register === Register.RAX && probe !== null && probe.age === 1) {
+    if (dst === Register.RSP && mn === Mnemonic.Sub && insn.op1Kind === OpKind.Register && insn.op1Register === Register.RAX && probe !== null && probe.age === 1) {
       this.moveRsp(-probe.size);
       return false;
     }
-    const srcReg = insn.opCount === 2 && insn.opKind(1) === OpKind.Register ? insn.op1Register : Register.None;
+    const srcReg = insn.opCount === 2 && insn.op1Kind === OpKind.Register ? insn.op1Register : Register.None;
     if (mn === Mnemonic.Mov && dst === Register.RBP && srcReg === Register.RSP) this.off.rbp = this.off.rsp;
     else if (mn === Mnemonic.Mov && dst === Register.RSP && srcReg === Register.RBP) {
       this.off.rsp = this.off.rbp;

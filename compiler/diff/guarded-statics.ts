@@ -74,11 +74,11 @@ interface GuardCall {
 /** Whether `insn` checks what a guard-acquiring call returned, or the guard `g` it set (MSVC: -1 while being initialised). */
 export function checksAcquire(insn: Instruction, g: number): 'result' | 'guard' | null {
   if (insn.mnemonic === Mnemonic.Test) {
-    const same = insn.opKind(0) === OpKind.Register && insn.opKind(1) === OpKind.Register && insn.op0Register === insn.op1Register;
+    const same = insn.op0Kind === OpKind.Register && insn.op1Kind === OpKind.Register && insn.op0Register === insn.op1Register;
     return same && (insn.op0Register === Register.EAX || insn.op0Register === Register.AL) ? 'result' : null;
   }
-  if (insn.mnemonic !== Mnemonic.Cmp || insn.opKind(0) !== OpKind.Memory || !insn.isIpRelMemoryOperand || Number(insn.ipRelMemoryAddress) !== g) return null;
-  const k = insn.opKind(1);
+  if (insn.mnemonic !== Mnemonic.Cmp || insn.op0Kind !== OpKind.Memory || !insn.isIpRelMemoryOperand || Number(insn.ipRelMemoryAddress) !== g) return null;
+  const k = insn.op1Kind;
   return (k === OpKind.Immediate8to32 || k === OpKind.Immediate32) && insn.immediate(1) === 0xffff_ffff_ffff_ffffn ? 'guard' : null;
 }
 
@@ -107,7 +107,7 @@ function guardCalls(a: ImageAnalysis, f: FunctionInfo, candidates: ReadonlySet<n
         const mn = insn.mnemonic;
         if (check !== null) {
           const jcc = mn === Mnemonic.Je || mn === Mnemonic.Jne;
-          const taken = jcc && insn.opKind(0) === OpKind.NearBranch64 ? Number(insn.nearBranch64) : -1;
+          const taken = jcc && insn.op0Kind === OpKind.NearBranch64 ? Number(insn.nearBranch64) : -1;
           // test eax: a non-zero result initialises; cmp [guard], -1: an equal guard does.
           const initIfEqual = check === 'guard';
           if (mn === Mnemonic.Je && taken >= 0) pending.init = initIfEqual ? taken : d.rva + d.length;
@@ -115,14 +115,14 @@ function guardCalls(a: ImageAnalysis, f: FunctionInfo, candidates: ReadonlySet<n
           pending = null;
         } else {
           check = checksAcquire(insn, pending.guard);
-          const writesRax = insn.opCount > 0 && insn.opKind(0) === OpKind.Register && RegisterExt.fullRegister(insn.op0Register) === Register.RAX;
+          const writesRax = insn.opCount > 0 && insn.op0Kind === OpKind.Register && RegisterExt.fullRegister(insn.op0Register) === Register.RAX;
           if (check === null && (++since > 3 || insn.flowControl !== FlowControl.Next || writesRax)) pending = null;
         }
       }
       const mn = insn.mnemonic;
       if (mn === Mnemonic.Call) {
         const g = holds.get(Register.RCX);
-        const near = insn.opKind(0) === OpKind.NearBranch64;
+        const near = insn.op0Kind === OpKind.NearBranch64;
         const callee = near ? Number(insn.nearBranch64) : insn.isIpRelMemoryOperand ? Number(insn.ipRelMemoryAddress) : -1;
         if (g !== undefined && callee >= 0) {
           pending = { rva: d.rva, end: d.rva + d.length, callee, guard: g, init: null };
@@ -133,11 +133,11 @@ function guardCalls(a: ImageAnalysis, f: FunctionInfo, candidates: ReadonlySet<n
         for (const r of VOLATILE) holds.delete(r);
         continue;
       }
-      if (insn.opCount === 0 || insn.opKind(0) !== OpKind.Register) continue;
+      if (insn.opCount === 0 || insn.op0Kind !== OpKind.Register) continue;
       const dst = RegisterExt.fullRegister(insn.op0Register);
       if (mn === Mnemonic.Lea && insn.isIpRelMemoryOperand && candidates.has(Number(insn.ipRelMemoryAddress)) && insn.op0Register === dst) {
         holds.set(dst, Number(insn.ipRelMemoryAddress));
-      } else if (mn === Mnemonic.Mov && insn.opCount === 2 && insn.opKind(1) === OpKind.Register && insn.op0Register === dst && holds.has(insn.op1Register)) {
+      } else if (mn === Mnemonic.Mov && insn.opCount === 2 && insn.op1Kind === OpKind.Register && insn.op0Register === dst && holds.has(insn.op1Register)) {
         holds.set(dst, holds.get(insn.op1Register)!);
       } else if (mn !== Mnemonic.Cmp && mn !== Mnemonic.Test && mn !== Mnemonic.Push) {
         holds.delete(dst);

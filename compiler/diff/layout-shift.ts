@@ -32,6 +32,7 @@ import { describeStrideChange, detectStrideChange } from './element-stride.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { reason, type Reason } from './reasons.ts';
 import type { FunctionStatus } from './types.ts';
+import { opKindOf, opRegisterOf } from '../disasm/operands.ts';
 
 /** One memory access of a body, with what the alignment compares. */
 interface Access {
@@ -117,9 +118,9 @@ class InsnFields {
     this.opCount = insn.opCount;
     let memory = false;
     for (let k = 0; k < this.opCount; k++) {
-      const kind = insn.opKind(k);
+      const kind = opKindOf(insn, k);
       this.kinds[k] = kind;
-      this.regs[k] = kind === OpKind.Register ? insn.opRegister(k) : Register.None;
+      this.regs[k] = kind === OpKind.Register ? opRegisterOf(insn, k) : Register.None;
       if (kind === OpKind.Memory) memory = true;
     }
     if (!memory) return;

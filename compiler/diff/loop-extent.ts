@@ -27,6 +27,7 @@ import { reason, type Reason } from './reasons.ts';
 import { loopWalksOf } from './loop-walks.ts';
 import { decodeEach } from './register-effects.ts';
 import type { FunctionStatus } from './types.ts';
+import { opKindOf } from '../disasm/operands.ts';
 
 const IMMEDIATES = new Set<number>([OpKind.Immediate8, OpKind.Immediate32, OpKind.Immediate8to32, OpKind.Immediate8to64, OpKind.Immediate32to64]);
 
@@ -49,12 +50,12 @@ function loopAccessesOf(image: Uint8Array, insns: FunctionInfo['decoded']['insns
     // A loop's back edge: `cmp idx, imm` then a conditional jump to a lower address.
     if (cmp !== null && insn.flowControl === FlowControl.ConditionalBranch && insn.nearBranchTarget < insn.ip) bounds.set(cmp[0], Math.max(bounds.get(cmp[0]) ?? 0, cmp[1]));
     cmp = null;
-    if (insn.mnemonic === Mnemonic.Cmp && insn.opKind(0) === OpKind.Register && IMMEDIATES.has(insn.opKind(1))) {
+    if (insn.mnemonic === Mnemonic.Cmp && insn.op0Kind === OpKind.Register && IMMEDIATES.has(insn.op1Kind)) {
       const k = Number(BigInt.asIntN(64, insn.immediate(1)));
       if (k > 0) cmp = [fullRegister(insn.op0Register), k];
     }
     for (let k = 0; k < insn.opCount; k++) {
-      if (insn.opKind(k) !== OpKind.Memory || insn.mnemonic === Mnemonic.Lea) continue;
+      if (opKindOf(insn, k) !== OpKind.Memory || insn.mnemonic === Mnemonic.Lea) continue;
       const arg = holds.get(insn.memoryBase);
       const disp = Number(BigInt.asIntN(64, insn.memoryDisplacement));
       if (arg !== undefined && insn.memoryIndex !== Register.None && disp >= 0) raw.push({ arg, index: fullRegister(insn.memoryIndex), scale: insn.memoryIndexScale, disp, size: MemorySizeExt.size(insn.memorySize) });

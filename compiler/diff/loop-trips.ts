@@ -54,7 +54,7 @@ function inPlaceAdd(insn: Instruction): number | null {
   const mn = insn.mnemonic;
   if (mn === Mnemonic.Inc) return 1;
   if (mn === Mnemonic.Dec) return -1;
-  if ((mn === Mnemonic.Add || mn === Mnemonic.Sub) && insn.opCount === 2 && IMMEDIATE.has(insn.opKind(1))) {
+  if ((mn === Mnemonic.Add || mn === Mnemonic.Sub) && insn.opCount === 2 && IMMEDIATE.has(insn.op1Kind)) {
     const k = Number(BigInt.asIntN(64, insn.immediate(1)));
     return mn === Mnemonic.Add ? k : -k;
   }
@@ -84,8 +84,8 @@ export class TripCounts {
       this.write(Register.RDX, ip, null);
     }
     if (insn.mnemonic === Mnemonic.Cdq || insn.mnemonic === Mnemonic.Cqo) this.write(Register.RDX, ip, null);
-    if (insn.mnemonic === Mnemonic.Xchg && insn.opKind(1) === OpKind.Register) this.write(fullRegister(insn.op1Register), ip, null);
-    if (insn.opCount === 0 || insn.opKind(0) !== OpKind.Register || READS_ONLY.has(insn.mnemonic)) return;
+    if (insn.mnemonic === Mnemonic.Xchg && insn.op1Kind === OpKind.Register) this.write(fullRegister(insn.op1Register), ip, null);
+    if (insn.opCount === 0 || insn.op0Kind !== OpKind.Register || READS_ONLY.has(insn.mnemonic)) return;
     const dst = fullRegister(insn.op0Register);
     this.write(dst, ip, inPlaceAdd(insn));
     const lea = insn.mnemonic === Mnemonic.Lea && insn.memoryIndex === Register.None && insn.memoryBase !== Register.None;
@@ -103,7 +103,7 @@ export class TripCounts {
 
   /** `cmp c,end` or `cmp end,c` between two registers, one an end made from the other. */
   private compare(insn: Instruction): void {
-    if (insn.mnemonic !== Mnemonic.Cmp || insn.opKind(0) !== OpKind.Register || insn.opKind(1) !== OpKind.Register) return;
+    if (insn.mnemonic !== Mnemonic.Cmp || insn.op0Kind !== OpKind.Register || insn.op1Kind !== OpKind.Register) return;
     const a = fullRegister(insn.op0Register);
     const b = fullRegister(insn.op1Register);
     const ea = this.ends.get(a);

@@ -29,6 +29,7 @@ import { ARG_REGISTERS, fullRegister, updateHolds } from './added-field.ts';
 import { FOLLOW_ALL, FrameSlots, type SlotPolicy } from './frame-slots.ts';
 import { type PointerAccess, TripCounts } from './loop-trips.ts';
 import { decodeEach } from './register-effects.ts';
+import { opKindOf } from '../disasm/operands.ts';
 
 /** One loop walk over an argument's bytes: `disp + scale*bound + size` is how far it reaches. */
 export interface LoopWalk {
@@ -63,7 +64,7 @@ function loopExits(image: Uint8Array, insns: FunctionInfo['decoded']['insns']): 
   const lo = insns.reduce((m, d) => Math.min(m, d.rva), Number.POSITIVE_INFINITY);
   decodeEach(image, insns, (insn, d) => {
     const f = insn.flowControl;
-    if ((f === FlowControl.ConditionalBranch || f === FlowControl.UnconditionalBranch) && insn.opCount > 0 && (insn.opKind(0) === OpKind.NearBranch64 || insn.opKind(0) === OpKind.NearBranch32)) {
+    if ((f === FlowControl.ConditionalBranch || f === FlowControl.UnconditionalBranch) && insn.opCount > 0 && (insn.op0Kind === OpKind.NearBranch64 || insn.op0Kind === OpKind.NearBranch32)) {
       const t = Number(insn.nearBranchTarget);
       if (t < d.rva && t >= lo) back.push([t, d.rva]);
     }
@@ -136,15 +137,15 @@ class WalkScan {
   private compare(insn: Instruction, slot: number | null | undefined): void {
     if (insn.mnemonic !== Mnemonic.Cmp || insn.opCount !== 2) return;
     const ip = Number(insn.ip);
-    const k0 = insn.opKind(0);
-    if (IMMEDIATES.has(insn.opKind(1))) {
+    const k0 = insn.op0Kind;
+    if (IMMEDIATES.has(insn.op1Kind)) {
       const k = imm(insn, 1);
       if (k <= 0) return;
       if (k0 === OpKind.Register) this.cmp = { vars: this.varsOf(fullRegister(insn.op0Register)), bound: k, ip, constant: true };
       else if (k0 === OpKind.Memory && typeof slot === 'number') this.cmp = { vars: [`s${slot}`], bound: k, ip, constant: true };
       return;
     }
-    if (insn.opKind(1) !== OpKind.Register) return;
+    if (insn.op1Kind !== OpKind.Register) return;
     const b = this.derivedOf(insn.op1Register);
     let a: Derived | undefined;
     if (k0 === OpKind.Register) a = this.derivedOf(insn.op0Register);
@@ -160,7 +161,7 @@ class WalkScan {
   private access(insn: Instruction): void {
     if (insn.mnemonic === Mnemonic.Lea) return;
     for (let k = 0; k < insn.opCount; k++) {
-      if (insn.opKind(k) !== OpKind.Memory) continue;
+      if (opKindOf(insn, k) !== OpKind.Memory) continue;
       const base = insn.memoryBase;
       const size = insn.memorySize === 0 ? 0 : MemorySizeExt.size(insn.memorySize);
       if (base === Register.None || base === Register.RIP || size === 0) return;
@@ -195,19 +196,19 @@ class WalkScan {
       return;
     }
     if (insn.opCount === 0) return;
-    if (insn.opKind(0) === OpKind.Memory) return this.store(insn, slot);
-    if (insn.opKind(0) !== OpKind.Register || mn === Mnemonic.Cmp || mn === Mnemonic.Test || mn === Mnemonic.Push) return;
+    if (insn.op0Kind === OpKind.Memory) return this.store(insn, slot);
+    if (insn.op0Kind !== OpKind.Register || mn === Mnemonic.Cmp || mn === Mnemonic.Test || mn === Mnemonic.Push) return;
     const dst = fullRegister(insn.op0Register);
-    const src = insn.opCount === 2 && insn.opKind(1) === OpKind.Register ? fullRegister(insn.op1Register) : null;
-    const fromSlot = LOADS.has(mn) && insn.opKind(1) === OpKind.Memory && typeof slot === 'number' ? slot : src !== null && LOADS.has(mn) ? this.fromSlot.get(src) : mn === Mnemonic.Cdqe && dst === Register.RAX ? this.fromSlot.get(Register.RAX) : undefined;
-    const inPlace = (mn === Mnemonic.Add || mn === Mnemonic.Sub) && insn.opCount === 2 && IMMEDIATES.has(insn.opKind(1));
+    const src = insn.opCount === 2 && insn.op1Kind === OpKind.Register ? fullRegister(insn.op1Register) : null;
+    const fromSlot = LOADS.has(mn) && insn.op1Kind === OpKind.Memory && typeof slot === 'number' ? slot : src !== null && LOADS.has(mn) ? this.fromSlot.get(src) : mn === Mnemonic.Cdqe && dst === Register.RAX ? this.fromSlot.get(Register.RAX) : undefined;
+    const inPlace = (mn === Mnemonic.Add || mn === Mnemonic.Sub) && insn.opCount === 2 && IMMEDIATES.has(insn.op1Kind);
     const ptr = this.pointerAfter(insn, dst, src, slot, inPlace);
     if (fromSlot === undefined) this.fromSlot.delete(dst);
     else this.fromSlot.set(dst, fromSlot);
     if (ptr === undefined) this.ptrs.delete(dst);
     else this.ptrs.set(dst, ptr);
     const v = `r${dst}`;
-    if (mn === Mnemonic.Mov && IMMEDIATES.has(insn.opKind(1))) this.firsts.set(v, imm(insn, 1));
+    if (mn === Mnemonic.Mov && IMMEDIATES.has(insn.op1Kind)) this.firsts.set(v, imm(insn, 1));
     else if (mn === Mnemonic.Xor && src === dst) this.firsts.set(v, 0);
     else if (!inPlace && mn !== Mnemonic.Inc) this.firsts.delete(v);
   }
@@ -228,7 +229,7 @@ class WalkScan {
     }
     if (mn !== Mnemonic.Mov) return undefined;
     if (src !== null && src === insn.op1Register) return this.ptrs.get(src);
-    if (insn.opKind(1) === OpKind.Memory && typeof slot === 'number' && MemorySizeExt.size(insn.memorySize) === 8) {
+    if (insn.op1Kind === OpKind.Memory && typeof slot === 'number' && MemorySizeExt.size(insn.memorySize) === 8) {
       const p = this.slotPtrs.get(slot);
       return p === undefined ? undefined : { ...p, v: `s${slot}` };
     }
@@ -239,11 +240,11 @@ class WalkScan {
   private store(insn: Instruction, slot: number | null | undefined): void {
     if (typeof slot !== 'number' || insn.mnemonic !== Mnemonic.Mov || insn.opCount !== 2) return;
     const v = `s${slot}`;
-    if (IMMEDIATES.has(insn.opKind(1))) {
+    if (IMMEDIATES.has(insn.op1Kind)) {
       if (!this.firsts.has(v)) this.firsts.set(v, imm(insn, 1));
       return;
     }
-    if (insn.opKind(1) !== OpKind.Register || MemorySizeExt.size(insn.memorySize) !== 8 || this.slotPtrs.has(slot)) return;
+    if (insn.op1Kind !== OpKind.Register || MemorySizeExt.size(insn.memorySize) !== 8 || this.slotPtrs.has(slot)) return;
     const p = this.derivedOf(insn.op1Register);
     if (p !== undefined && this.holds.get(fullRegister(insn.op1Register)) === undefined) this.slotPtrs.set(slot, { arg: p.arg, off: p.off, v });
   }

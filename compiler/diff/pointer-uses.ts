@@ -16,6 +16,7 @@
  * passes it on where the old body dereferenced it is not a retype.
  */
 import { FlowControl, type Instruction, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
+import { opKindOf } from '../disasm/operands.ts';
 
 const fullRegister = (r: Register): number => RegisterExt.fullRegister(r);
 
@@ -28,7 +29,7 @@ const VALUE_ARITH = new Set<number>([Mnemonic.Add, Mnemonic.Sub, Mnemonic.Imul])
 function addressRegisters(insn: Instruction): number[] {
   const out: number[] = [];
   for (let k = 0; k < insn.opCount; k++) {
-    if (insn.opKind(k) !== OpKind.Memory) continue;
+    if (opKindOf(insn, k) !== OpKind.Memory) continue;
     if (insn.mnemonic === Mnemonic.Lea) break;
     if (insn.memoryBase !== Register.None && insn.memoryBase !== Register.RIP) out.push(fullRegister(insn.memoryBase));
     if (insn.memoryIndex !== Register.None) out.push(fullRegister(insn.memoryIndex));
@@ -52,7 +53,7 @@ function implicitWrites(insn: Instruction): readonly Register[] {
 
 /** The 64-bit register `insn` writes as its first operand, or -1. */
 function written(insn: Instruction): number {
-  if (insn.opCount === 0 || insn.opKind(0) !== OpKind.Register) return -1;
+  if (insn.opCount === 0 || insn.op0Kind !== OpKind.Register) return -1;
   const mn = insn.mnemonic;
   if (mn === Mnemonic.Cmp || mn === Mnemonic.Test || mn === Mnemonic.Push) return -1;
   return fullRegister(insn.op0Register);
@@ -70,12 +71,12 @@ export class PointerUseTracker {
   access(insn: Instruction, at: number, size: number): void {
     if (size !== 8) return;
     const mn = insn.mnemonic;
-    if (insn.opCount === 2 && insn.opKind(0) === OpKind.Register && insn.opKind(1) === OpKind.Memory) {
+    if (insn.opCount === 2 && insn.op0Kind === OpKind.Register && insn.op1Kind === OpKind.Memory) {
       const r = fullRegister(insn.op0Register);
       if (r !== insn.op0Register) return;
       if (mn === Mnemonic.Mov) this.watch = [r, at, false];
       else if (VALUE_ARITH.has(mn)) this.watch = [r, at, true];
-    } else if (mn === Mnemonic.Mov && insn.opKind(0) === OpKind.Memory && insn.opKind(1) === OpKind.Register && this.addresses.has(fullRegister(insn.op1Register))) {
+    } else if (mn === Mnemonic.Mov && insn.op0Kind === OpKind.Memory && insn.op1Kind === OpKind.Register && this.addresses.has(fullRegister(insn.op1Register))) {
       this.uses.set(at, 'pointer');
     }
   }

@@ -81,13 +81,18 @@ function effectOf(insn: Instruction, used: readonly UsedRegister[], rva: number,
   let kills = 0;
   let writes = 0;
   const mn = insn.mnemonic;
+  // Operand count and the first two kinds, read from iced once (each read is a call into its wasm heap).
+  const count = insn.opCount;
+  const kind0 = count > 0 ? insn.op0Kind : OpKind.Register;
+  const kind1 = count > 1 ? insn.op1Kind : OpKind.Register;
+  const regReg = count === 2 && kind0 === OpKind.Register && kind1 === OpKind.Register;
   // movss/movsd from memory write the whole register (iced says so); reg-reg forms merge.
-  const merge = MERGES.has(mn) && insn.opCount >= 2 && insn.opKind(0) === OpKind.Register && ((mn !== Mnemonic.Movss && mn !== Mnemonic.Movsd) || insn.opKind(1) === OpKind.Register);
+  const merge = MERGES.has(mn) && count >= 2 && kind0 === OpKind.Register && ((mn !== Mnemonic.Movss && mn !== Mnemonic.Movsd) || kind1 === OpKind.Register);
   const mergeDst = merge ? RegisterExt.fullRegister(insn.op0Register) : -1;
-  const sbbSelf = mn === Mnemonic.Sbb && insn.opCount === 2 && insn.opKind(0) === OpKind.Register && insn.opKind(1) === OpKind.Register && insn.op0Register === insn.op1Register;
+  const sbbSelf = mn === Mnemonic.Sbb && regReg && insn.op0Register === insn.op1Register;
   // `pcmpeqd xmm1, xmm1` sets all ones whatever xmm1 held (clang's `+ 1` of a vector loop, probe
   // entry-args-pshapes copyn_fix): a write, not a read of an xmm argument.
-  const onesSelf = ALL_ONES.has(mn) && insn.opCount === 2 && insn.opKind(0) === OpKind.Register && insn.opKind(1) === OpKind.Register && insn.op0Register === insn.op1Register;
+  const onesSelf = ALL_ONES.has(mn) && regReg && insn.op0Register === insn.op1Register;
   for (const u of used) {
     const full = RegisterExt.fullRegister(u.register);
     const bit = bitOfFull.get(full) ?? 0;
@@ -106,7 +111,7 @@ function effectOf(insn: Instruction, used: readonly UsedRegister[], rva: number,
     if (a === OpAccess.Write || (a === OpAccess.ReadWrite && isGpr)) kills |= bit;
   }
   const direct = flow === FlowControl.Call || flow === FlowControl.UnconditionalBranch || flow === FlowControl.ConditionalBranch;
-  const target = direct && insn.opCount > 0 && (insn.opKind(0) === OpKind.NearBranch64 || insn.opKind(0) === OpKind.NearBranch32) ? Number(insn.nearBranchTarget) : -1;
+  const target = direct && count > 0 && (kind0 === OpKind.NearBranch64 || kind0 === OpKind.NearBranch32) ? Number(insn.nearBranchTarget) : -1;
   return { rva, next: rva + length, flow, reads, kills, writes, target };
 }
 

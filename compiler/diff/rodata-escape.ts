@@ -33,6 +33,7 @@ import type { MatchResult } from '../match/match-images.ts';
 import { tableSlots } from './code-tables.ts';
 import { reason, type Reason } from './reasons.ts';
 import { describeNew, resolveTarget, type ResolveContext } from './resolve-target.ts';
+import { opAccessOf, opKindOf, opRegisterOf } from '../disasm/operands.ts';
 
 /** Why the OLD object's address escapes: the instruction that took it and what became of it. */
 export interface Escape {
@@ -178,7 +179,7 @@ class Tracker {
     this.decode(at);
     const i = this.insn;
     const mn = i.mnemonic;
-    if ((mn !== Mnemonic.Lea && mn !== Mnemonic.Mov) || i.opKind(0) !== OpKind.Register) return `the address is used by an instruction at ${hex(at)} this analysis does not follow`;
+    if ((mn !== Mnemonic.Lea && mn !== Mnemonic.Mov) || i.op0Kind !== OpKind.Register) return `the address is used by an instruction at ${hex(at)} this analysis does not follow`;
     const reg = RegisterExt.fullRegister(i.op0Register);
     return this.follow(f, at + i.length, [reg], depth, true);
   }
@@ -209,8 +210,8 @@ class Tracker {
       // Read before step: following a call re-decodes into the same instruction.
       const next = at + i.length;
       const flow = i.flowControl;
-      const t = i.opCount > 0 && i.opKind(0) === OpKind.NearBranch64 ? Number(i.nearBranchTarget) : -1;
-      const memTail = i.opCount > 0 && i.opKind(0) === OpKind.Memory;
+      const t = i.opCount > 0 && i.op0Kind === OpKind.NearBranch64 ? Number(i.nearBranchTarget) : -1;
+      const memTail = i.opCount > 0 && i.op0Kind === OpKind.Memory;
       const why = this.step(f, at, held, depth, strict);
       if (why !== null) return why;
       if (flow === FlowControl.Return || flow === FlowControl.Exception || flow === FlowControl.Interrupt) continue;
@@ -246,7 +247,7 @@ class Tracker {
     const flow = i.flowControl;
     if (flow === FlowControl.Call || flow === FlowControl.IndirectCall) {
       const passed = ARGS.filter((r) => held.has(r));
-      if (passed.length > 0 && flow === FlowControl.Call && i.opKind(0) === OpKind.NearBranch64) {
+      if (passed.length > 0 && flow === FlowControl.Call && i.op0Kind === OpKind.NearBranch64) {
         const callee = this.a.fns.byEntry.get(Number(i.nearBranchTarget));
         if (callee !== undefined && depth > 1) {
           const why = this.follow(callee, callee.entry, passed, depth - 1, false);
@@ -258,9 +259,9 @@ class Tracker {
     }
     if (flow === FlowControl.Return) return held.has(Register.RAX) ? this.returned(f, depth) : null;
     const ops = i.opCount;
-    const regAt = (k: number): number => (i.opKind(k) === OpKind.Register ? RegisterExt.fullRegister(i.opRegister(k)) : -1);
+    const regAt = (k: number): number => (opKindOf(i, k) === OpKind.Register ? RegisterExt.fullRegister(opRegisterOf(i, k)) : -1);
     const mem = (() => {
-      for (let k = 0; k < ops; k++) if (i.opKind(k) === OpKind.Memory) return k;
+      for (let k = 0; k < ops; k++) if (opKindOf(i, k) === OpKind.Memory) return k;
       return -1;
     })();
     const dst = ops > 0 ? regAt(0) : -1;
@@ -274,7 +275,7 @@ class Tracker {
       held.add(dst);
       return null;
     }
-    if ((mn === Mnemonic.Add || mn === Mnemonic.Sub) && dst >= 0 && held.has(dst) && ops === 2 && i.opKind(1) !== OpKind.Register && i.opKind(1) !== OpKind.Memory) return null;
+    if ((mn === Mnemonic.Add || mn === Mnemonic.Sub) && dst >= 0 && held.has(dst) && ops === 2 && i.op1Kind !== OpKind.Register && i.op1Kind !== OpKind.Memory) return null;
     if ((mn === Mnemonic.Inc || mn === Mnemonic.Dec) && dst >= 0 && held.has(dst) && i.op0Register === dst) return null;
     // `add r, held` (an LLVM relative table: entry + base): r is counted as holding it too.
     if (mn === Mnemonic.Add && dst >= 0 && src >= 0 && held.has(src) && i.op0Register === dst) {
@@ -291,7 +292,7 @@ class Tracker {
       if (!held.has(r) || !reads(acc)) continue;
       // As a memory operand's base or index: a load or store through it, not the value itself.
       const asAddress = mem >= 0 && (RegisterExt.fullRegister(i.memoryBase) === r || RegisterExt.fullRegister(i.memoryIndex) === r);
-      const asOperand = [...Array(ops).keys()].some((k) => regAt(k) === r && reads(info.opAccess(k)));
+      const asOperand = [...Array(ops).keys()].some((k) => regAt(k) === r && reads(opAccessOf(info, k)));
       if (asAddress && !asOperand) continue;
       if ((mn === Mnemonic.Cmp || mn === Mnemonic.Test) && asOperand) continue;
       if (mem === 0 && asOperand) {

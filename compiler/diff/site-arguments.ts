@@ -28,6 +28,7 @@ import { FlowControl, MemorySizeExt, Mnemonic, OpKind, Register, type Instructio
 import type { FunctionInfo } from '../image/types.ts';
 import { roleInsnAlone } from './argument-roles.ts';
 import { decodeEach } from './register-effects.ts';
+import { opKindOf, opRegisterOf } from '../disasm/operands.ts';
 
 /** xmm0-xmm3: the float argument registers of the x64 convention. */
 export const XMM_ARG_NAMES = ['xmm0', 'xmm1', 'xmm2', 'xmm3'] as const;
@@ -82,7 +83,7 @@ function constantAt(image: Uint8Array, rva: number, size: number): string | null
 
 /** The little-endian bytes of `mov r,imm` (or `mov [m],imm`) as a constant of `width` bytes. */
 function immediateBytes(insn: Instruction, width: number): string | null {
-  const k = insn.opKind(1);
+  const k = insn.op1Kind;
   if (k === OpKind.Register || k === OpKind.Memory || (width !== 4 && width !== 8)) return null;
   const v = BigInt.asUintN(width * 8, insn.immediate(1));
   const bytes = v.toString(16).padStart(width * 2, '0').match(/../g) ?? [];
@@ -91,7 +92,7 @@ function immediateBytes(insn: Instruction, width: number): string | null {
 
 /** A store into the outgoing stack argument slots: the one slot it sets (a full slot at most 8 bytes wide), and the slots it clobbers otherwise. */
 function slotStore(insn: Instruction): { slot: number; clobbers: number } | null {
-  if (insn.opCount < 1 || insn.opKind(0) !== OpKind.Memory || insn.memoryBase !== Register.RSP || insn.memoryIndex !== Register.None) return null;
+  if (insn.opCount < 1 || insn.op0Kind !== OpKind.Memory || insn.memoryBase !== Register.RSP || insn.memoryIndex !== Register.None) return null;
   if (insn.mnemonic === Mnemonic.Cmp || insn.mnemonic === Mnemonic.Test) return null;
   const lo = Number(BigInt.asIntN(64, insn.memoryDisplacement));
   const size = Math.max(1, MemorySizeExt.size(insn.memorySize));
@@ -104,7 +105,7 @@ function slotStore(insn: Instruction): { slot: number; clobbers: number } | null
 }
 
 function xmmInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: number, flow: FlowControl): XmmInsn {
-  const target = flow === FlowControl.Call && insn.opKind(0) === OpKind.NearBranch64 ? Number(insn.nearBranchTarget) : -1;
+  const target = flow === FlowControl.Call && insn.op0Kind === OpKind.NearBranch64 ? Number(insn.nearBranchTarget) : -1;
   const base = { rva, next: rva + length, flow, target, gprWrites: roleInsnAlone(insn, rva, length, flow).writes, slotClobbers: 0 };
   const store = slotStore(insn);
   if (store !== null) {
@@ -112,20 +113,20 @@ function xmmInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
     const plain = store.slot >= 0 && (mn === Mnemonic.Mov || XMM_MOVES.has(mn)) && insn.opCount === 2;
     if (!plain) return { ...base, dst: -1, value: null, src: -1, slotClobbers: store.clobbers | (store.slot >= 0 ? 1 << store.slot : 0) };
     const dst = STACK + store.slot;
-    if (insn.opKind(1) === OpKind.Register) return { ...base, dst, value: null, src: locationOf(insn.op1Register) };
+    if (insn.op1Kind === OpKind.Register) return { ...base, dst, value: null, src: locationOf(insn.op1Register) };
     return { ...base, dst, value: immediateBytes(insn, MemorySizeExt.size(insn.memorySize)), src: -1 };
   }
-  const dst = insn.opCount >= 1 && insn.opKind(0) === OpKind.Register ? locationOf(insn.op0Register) : -1;
+  const dst = insn.opCount >= 1 && insn.op0Kind === OpKind.Register ? locationOf(insn.op0Register) : -1;
   if (dst < 0) return { ...base, dst, value: null, src: -1 };
   const mn = insn.mnemonic;
   const last = insn.opCount - 1;
   const zeroes = XMM_ZEROES.has(mn) || (mn === Mnemonic.Xor && dst >= GPR);
-  if (zeroes && insn.opKind(last) === OpKind.Register && locationOf(insn.opRegister(last)) === dst && (last === 1 || locationOf(insn.op1Register) === dst)) return { ...base, dst, value: '#f0', src: -1 };
+  if (zeroes && opKindOf(insn, last) === OpKind.Register && locationOf(opRegisterOf(insn, last)) === dst && (last === 1 || locationOf(insn.op1Register) === dst)) return { ...base, dst, value: '#f0', src: -1 };
   const move = XMM_MOVES.has(mn) || mn === Mnemonic.Movd || (mn === Mnemonic.Mov && dst >= GPR);
   if (!move || insn.opCount !== 2) return { ...base, dst, value: null, src: -1 };
-  if (insn.opKind(1) === OpKind.Register) return { ...base, dst, value: null, src: locationOf(insn.op1Register) };
+  if (insn.op1Kind === OpKind.Register) return { ...base, dst, value: null, src: locationOf(insn.op1Register) };
   // gcc moves a double constant bound for a stack slot through rax: `mov rax,[rip+c]`.
-  if (insn.opKind(1) === OpKind.Memory && insn.memoryBase === Register.RIP) return { ...base, dst, value: constantAt(image, Number(insn.memoryDisplacement), MemorySizeExt.size(insn.memorySize)), src: -1 };
+  if (insn.op1Kind === OpKind.Memory && insn.memoryBase === Register.RIP) return { ...base, dst, value: constantAt(image, Number(insn.memoryDisplacement), MemorySizeExt.size(insn.memorySize)), src: -1 };
   if (mn === Mnemonic.Mov && dst >= GPR) return { ...base, dst, value: immediateBytes(insn, insn.op0Register >= Register.RAX && insn.op0Register <= Register.R15 ? 8 : 4), src: -1 };
   return { ...base, dst, value: null, src: -1 };
 }

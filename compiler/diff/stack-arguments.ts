@@ -14,6 +14,7 @@ import { Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFacto
 import type { FunctionInfo } from '../image/types.ts';
 import { ROLE_INTEGER, ROLE_POINTER, roleInsnAlone, VOLATILE_MASK, type RoleInsn } from './argument-roles.ts';
 import { spanOf } from './register-effects.ts';
+import { opAccessOf, opKindOf } from '../disasm/operands.ts';
 
 /** Offset of the first stack argument from rsp at entry (return address + home area). */
 export const FIRST_STACK_ARG = 0x28;
@@ -34,18 +35,18 @@ export function stackSlotNames(mask: number): string {
 /** How an instruction of the prologue moves rsp (bytes, growing the frame), or null when it is not a prologue step. */
 function prologueStep(insn: Instruction): { grow: number } | { rbp: number } | null {
   const mn = insn.mnemonic;
-  if (mn === Mnemonic.Push && insn.opKind(0) === OpKind.Register) return { grow: 8 };
-  if (mn === Mnemonic.Sub && insn.op0Register === Register.RSP && insn.opKind(1) !== OpKind.Register) return { grow: Number(insn.immediate(1)) };
-  if (mn === Mnemonic.Mov && insn.opKind(0) === OpKind.Register && insn.op0Register === Register.RBP && insn.opKind(1) === OpKind.Register && insn.op1Register === Register.RSP) return { rbp: 0 };
+  if (mn === Mnemonic.Push && insn.op0Kind === OpKind.Register) return { grow: 8 };
+  if (mn === Mnemonic.Sub && insn.op0Register === Register.RSP && insn.op1Kind !== OpKind.Register) return { grow: Number(insn.immediate(1)) };
+  if (mn === Mnemonic.Mov && insn.op0Kind === OpKind.Register && insn.op0Register === Register.RBP && insn.op1Kind === OpKind.Register && insn.op1Register === Register.RSP) return { rbp: 0 };
   if (mn === Mnemonic.Lea && insn.op0Register === Register.RBP && insn.memoryBase === Register.RSP && insn.memoryIndex === Register.None) return { rbp: Number(insn.memoryDisplacement) };
   return null;
 }
 
 /** Whether `insn` sets rsp in a way no fixed depth follows (a register amount, an alignment, a load). */
 function movesRspUnknown(insn: Instruction): boolean {
-  if (insn.opCount === 0 || insn.opKind(0) !== OpKind.Register || insn.op0Register !== Register.RSP) return false;
+  if (insn.opCount === 0 || insn.op0Kind !== OpKind.Register || insn.op0Register !== Register.RSP) return false;
   const mn = insn.mnemonic;
-  if ((mn === Mnemonic.Add || mn === Mnemonic.Sub) && insn.opKind(1) !== OpKind.Register) return false;
+  if ((mn === Mnemonic.Add || mn === Mnemonic.Sub) && insn.op1Kind !== OpKind.Register) return false;
   return true;
 }
 
@@ -134,7 +135,7 @@ function followRoles(insn: Instruction, rva: number, length: number, flow: FlowC
       if (k !== undefined) roles[k]! |= u & (ROLE_POINTER | ROLE_INTEGER);
     }
   }
-  const whole = read !== 0 && insn.mnemonic === Mnemonic.Mov && insn.opKind(0) === OpKind.Register && gpr64(insn.op0Register) >= 0;
+  const whole = read !== 0 && insn.mnemonic === Mnemonic.Mov && insn.op0Kind === OpKind.Register && gpr64(insn.op0Register) >= 0;
   if (read !== 0 && !whole) {
     const size = MemorySizeExt.size(insn.memorySize);
     if (size > 0 && size <= 4) for (let k = 0; k < SLOTS; k++) if ((read & (1 << k)) !== 0) roles[k]! |= ROLE_INTEGER;
@@ -156,14 +157,14 @@ function followRoles(insn: Instruction, rva: number, length: number, flow: FlowC
 function slotsRead(insn: Instruction, depth: number, rbpAt: number | null): number {
   let mask = 0;
   for (let i = 0; i < insn.opCount; i++) {
-    if (insn.opKind(i) !== OpKind.Memory || insn.memoryIndex !== Register.None) continue;
+    if (opKindOf(insn, i) !== OpKind.Memory || insn.memoryIndex !== Register.None) continue;
     const base = insn.memoryBase;
     const fromEntry = base === Register.RSP ? Number(insn.memoryDisplacement) - depth : base === Register.RBP && rbpAt !== null ? Number(insn.memoryDisplacement) - rbpAt : null;
     if (fromEntry === null || fromEntry < FIRST_STACK_ARG) continue;
     const k = Math.floor((fromEntry - FIRST_STACK_ARG) / 8);
     if (k >= SLOTS) continue;
     const info = factory.info(insn);
-    const a = info.opAccess(i);
+    const a = opAccessOf(info, i);
     info.free();
     if (a === OpAccess.Read || a === OpAccess.CondRead || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) mask |= 1 << k;
   }
