@@ -38,8 +38,17 @@ const SHINGLE = 16;
  * watcher 2.5.0 -> 2.5.1 59,739 -> 59,709, sharp 0.34.4 -> 0.34.5 19,071 -> 19,040.
  */
 const SAMPLE_MASK = 7;
-/** Dictionary runs: OLD is scored and taken in runs of this many bytes. */
-const RUN = 4096;
+/**
+ * Dictionary runs: OLD is scored and taken in runs of this many bytes. The first size always;
+ * when the budget cut its dictionary short, the others too, each with its own literal-form
+ * trials, and the smallest file is kept (sealPackage). A dictionary the budget cuts short
+ * holds more of what the literal bytes share in smaller runs, but the sampled shingles score
+ * a small run by fewer hits, so neither size wins everywhere. Measured (bench/complete-sizes.ts,
+ * one run each): 2048 alone took watcher 2.5.0 -> 2.5.1 48,017 -> 47,492 bytes (1024: 47,712;
+ * 1536: 47,574; 3072: 47,862) but sharp 0.34.3 -> 0.34.4 12,871 -> 13,075 and the samples
+ * 26,202 -> 26,257 bytes; resealing only the trials' final package at 2048 gave watcher 47,845.
+ */
+const RUNS = [4096, 2048] as const;
 /** Literal bytes below this are not worth a frame (its header and the dictionary ranges cost more). */
 const MIN_SEALED = 256;
 /** A run must add at least this many new (sampled) shingles to be taken: 16 of all shingles. */
@@ -77,22 +86,22 @@ function shingles(b: Uint8Array, each: (hash: number, at: number) => void): void
 const SCN_DISCARDABLE = 0x0200_0000;
 
 /** OLD's candidate dictionary runs: RUN-byte pieces of stable code and read-only data (file-backed, not discardable). */
-function candidateRuns(img: MappedImage): Array<[number, number]> {
+function candidateRuns(img: MappedImage, run: number): Array<[number, number]> {
   const kept = img.sections.filter((s) => !s.writable && s.rawSize > 0 && (s.characteristics & SCN_DISCARDABLE) === 0);
   const spans: Array<[number, number]> = kept.map((s) => [s.rva, s.rva + Math.min(s.size, s.rawSize)]);
   const out: Array<[number, number]> = [];
-  for (const [s, e] of subtractUnstable(spans, unstableRanges(img))) for (let a = s; a < e; a += RUN) out.push([a, Math.min(e, a + RUN)]);
+  for (const [s, e] of subtractUnstable(spans, unstableRanges(img))) for (let a = s; a < e; a += run) out.push([a, Math.min(e, a + run)]);
   return out;
 }
 
 /**
  * The dictionary ranges for `content` in OLD (sorted, merged, at most `budget` bytes): the
- * runs that cover the most of its shingles, greedily (see the module comment).
+ * `run`-byte runs that cover the most of its shingles, greedily (see the module comment).
  */
-export function chooseDictionary(img: MappedImage, content: Uint8Array, budget: number, minGain = MIN_GAIN): RvaRange[] {
+export function chooseDictionary(img: MappedImage, content: Uint8Array, budget: number, minGain = MIN_GAIN, run: number = RUNS[0]): RvaRange[] {
   const wanted = new Set<number>();
   shingles(content, (h) => wanted.add(h));
-  const runs = candidateRuns(img);
+  const runs = candidateRuns(img, run);
   const hits: Array<Set<number>> = runs.map(([s, e]) => {
     const got = new Set<number>();
     shingles(img.image.subarray(s, e), (h) => {
@@ -221,10 +230,27 @@ const MAX_TRIALS = 8;
  * MAX_TRIALS more sealings like the first (at most four zstd frames each: with and without
  * literal scans, fields as emitted and filled). Measured
  * (bench/complete-sizes.ts, one run): watcher 2.5.0 -> 2.5.1 49,710 -> 48,136 bytes, bufferutil
- * 4.0.8 -> 4.0.9 23,382 -> 21,530, lightningcss 1.29.1 -> 1.29.2 15,119 -> 14,686.
+ * 4.0.8 -> 4.0.9 23,382 -> 21,530, lightningcss 1.29.1 -> 1.29.2 15,119 -> 14,686. All of
+ * this once per dictionary run size (RUNS) when the first size's dictionary filled the budget.
  */
 export async function sealPackage(img: MappedImage, pkg: HotpatchPackage, opts: SealOptions = {}): Promise<Result<HotpatchPackage>> {
-  const first = await smallestSeal(img, pkg, opts);
+  const budget = Math.min(opts.dictionaryBudget ?? ZSTD_MAX_DICTIONARY, ZSTD_MAX_DICTIONARY);
+  const first = await sealTrials(img, pkg, opts, RUNS[0]);
+  if (!first.ok) return first;
+  let best = first.value;
+  // Smaller runs only where the budget cut the dictionary short (otherwise they hold less of it).
+  const used = (best.pkg.sealed?.dictionary ?? []).reduce((n, r) => n + r.length, 0);
+  if (used + RUNS[0] <= budget) return ok(best.pkg);
+  for (const run of RUNS.slice(1)) {
+    const s = await sealTrials(img, pkg, opts, run);
+    if (s.ok && s.value.size < best.size) best = s.value;
+  }
+  return ok(best.pkg);
+}
+
+/** sealPackage with one dictionary run size: the first sealing, then the literal-form trials. */
+async function sealTrials(img: MappedImage, pkg: HotpatchPackage, opts: SealOptions, run: number): Promise<Result<Sized>> {
+  const first = await smallestSeal(img, pkg, opts, run);
   if (!first.ok) return first;
   let best = first.value;
   let current = pkg;
@@ -233,13 +259,13 @@ export async function sealPackage(img: MappedImage, pkg: HotpatchPackage, opts: 
   for (let trials = 0; trials < MAX_TRIALS && queue.length > 0; trials++) {
     const group = queue.shift()!;
     const trial = withLiteralForms(current, group);
-    const s = await smallestSeal(img, trial, opts);
+    const s = await smallestSeal(img, trial, opts, run);
     if (s.ok && s.value.size < best.size) {
       best = s.value;
       current = trial;
     } else if (group.length > 1) queue.push(group.slice(0, group.length >> 1), group.slice(group.length >> 1));
   }
-  return ok(best.pkg);
+  return ok(best);
 }
 
 /**
@@ -257,17 +283,17 @@ function withLiteralForms(pkg: HotpatchPackage, forms: readonly LiteralForm[]): 
 }
 
 /** `pkg` sealed plain and with its literal blocks' references left to the scan (2.9, literal-scans.ts): the smaller file. */
-async function smallestSeal(img: MappedImage, pkg: HotpatchPackage, opts: SealOptions): Promise<Result<Sized>> {
+async function smallestSeal(img: MappedImage, pkg: HotpatchPackage, opts: SealOptions, run: number): Promise<Result<Sized>> {
   const scanning = withLiteralScans(img, pkg);
-  const plain = await sealPackageOnce(img, pkg, opts);
+  const plain = await sealPackageOnce(img, pkg, opts, run);
   if (scanning === pkg || !plain.ok) return plain;
-  const alt = await sealPackageOnce(img, scanning, opts);
+  const alt = await sealPackageOnce(img, scanning, opts, run);
   if (!alt.ok) return plain;
   return alt.value.size < plain.value.size ? alt : plain;
 }
 
 /** `pkg` sealed (see sealPackage), or `pkg` when that does not make the file smaller, with its file size (computed once). */
-async function sealPackageOnce(img: MappedImage, pkg: HotpatchPackage, opts: SealOptions): Promise<Result<Sized>> {
+async function sealPackageOnce(img: MappedImage, pkg: HotpatchPackage, opts: SealOptions, run: number): Promise<Result<Sized>> {
   const before = await fileSize(pkg);
   if (!before.ok) return before;
   const unsealed: Sized = { pkg, size: before.value };
@@ -279,9 +305,9 @@ async function sealPackageOnce(img: MappedImage, pkg: HotpatchPackage, opts: Sea
   if ((total < MIN_SEALED && opts.force !== true) || total === 0 || total > ZSTD_MAX_DICTIONARY_CONTENT || pkg.sealed !== undefined) return ok(unsealed);
   const content = new Uint8Array(total);
   literal.reduce((at, b) => (content.set(b, at), at + b.length), 0);
-  const dictionary = chooseDictionary(img, content, Math.min(opts.dictionaryBudget ?? ZSTD_MAX_DICTIONARY, ZSTD_MAX_DICTIONARY), opts.force === true ? 1 : MIN_GAIN);
+  const dictionary = chooseDictionary(img, content, Math.min(opts.dictionaryBudget ?? ZSTD_MAX_DICTIONARY, ZSTD_MAX_DICTIONARY), opts.force === true ? 1 : MIN_GAIN, run);
   // Forced (tests) with nothing shared: the first run of OLD's code still exercises the form.
-  const first = candidateRuns(img)[0];
+  const first = candidateRuns(img, run)[0];
   if (dictionary.length === 0 && opts.force === true && first !== undefined) dictionary.push({ rva: asRva(first[0]), length: first[1] - first[0] });
   if (dictionary.length === 0) return ok(unsealed);
   const relied: Array<[number, number]> = [...pkg.target.reliedRanges.map((r): [number, number] => [r.rva, r.rva + r.length]), ...dictionary.map((r): [number, number] => [r.rva, r.rva + r.length])];
