@@ -6,8 +6,8 @@
  * theirs with an operation argument-uses.ts did not follow (`xor ecx,0x55`, `or`, `and`,
  * `dec`). rw_sum was refused at 7 of the 8 builds (gcc -Os: `dec eax`), rw_lea, rw_bits and
  * rw_imul at none; live with the rule lifted, the importer built against v1 gets each global
- * computed from the other argument. Now each value is followed through those instructions into
- * the register they write (argument-uses.ts deriveDst, ACCUMULATES), and a global that the
+ * computed from the other argument. Now each loaded value is followed through lea/imul into the
+ * register they write (argument-uses.ts deriveDst), and a value through xor/or/and/dec in place (ACCUMULATES), and a global that the
  * running value of arithmetic on a slot's own value is stored to names the slot (`d` tokens):
  * the four are refused ENTRY_ARGUMENTS_CHANGED at all 8 builds as slots that exchanged
  * globals, and their *_fix twins (the same rewrites, no swap) stay hotpatchable and give v2's

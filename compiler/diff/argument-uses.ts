@@ -13,10 +13,11 @@
  * running value of the result: gcc -O0 `mix`, whose other terms' own uses are `add`s as well),
  * a memory access through it (`d` + the access: gcc -O0 `copyn`'s `add rax,rdx` = dst + i), and
  * a global it is stored to or meets (`d` + the use naming the global). The chain runs through
- * the destination of add/sub/shifts/neg/not/inc/dec/xor/or/and/imul, and into another register
- * through `lea` with an index (`lea eax,[rcx+rcx*4]`: a * 5; `lea eax,[rcx+rdx*4]`, both) and
- * three-operand `imul` (`imul eax,ecx,100`): a swap of two parameters whose expressions were
- * rewritten as well keeps only the globals the values end in (probe entry-args-rewrite).
+ * the destination of add/sub/shifts/neg/inc/dec/xor/or/and/imul; a loaded value also into
+ * another register through `lea` with an index (`lea eax,[rax+rax*4]`: *a * 5) and
+ * three-operand `imul` (`imul eax,[rcx],100`): a swap of two parameters whose expressions were
+ * rewritten as well keeps only the globals the values end in (probe entry-args-rewrite). A
+ * slot's own value is not a chain through those (every term of a returned sum would be).
  * A value loaded through a slot (`mov eax,[rcx]`, `movsx eax,word [rcx]`, `imul eax,[rcx],100`,
  * or a memory operand: `sub eax,[rdx]`) is followed, through the same arithmetic as a chain, as
  * far as each operation it meets, whose role it names (`gvm<sub>@1`, the
@@ -136,7 +137,7 @@ function spillSlots(): SpillSlots {
 
 const COMMUTATIVE = new Set<number>([Mnemonic.Add, Mnemonic.Imul, Mnemonic.And, Mnemonic.Or, Mnemonic.Xor, Mnemonic.Addsd, Mnemonic.Addss, Mnemonic.Mulsd, Mnemonic.Mulss, Mnemonic.Vaddsd, Mnemonic.Vaddss, Mnemonic.Vmulsd, Mnemonic.Vmulss, Mnemonic.Test]);
 /** Arithmetic whose destination register accumulates: the result is computed from what it held. */
-const ACCUMULATES = new Set<number>([Mnemonic.Add, Mnemonic.Sub, Mnemonic.Imul, Mnemonic.Shl, Mnemonic.Sal, Mnemonic.Sar, Mnemonic.Shr, Mnemonic.Neg, Mnemonic.Inc, Mnemonic.Dec, Mnemonic.Not, Mnemonic.Xor, Mnemonic.Or, Mnemonic.And, Mnemonic.Rol, Mnemonic.Ror, Mnemonic.Addsd, Mnemonic.Addss, Mnemonic.Subsd, Mnemonic.Subss, Mnemonic.Mulsd, Mnemonic.Mulss, Mnemonic.Divsd, Mnemonic.Divss]);
+const ACCUMULATES = new Set<number>([Mnemonic.Add, Mnemonic.Sub, Mnemonic.Imul, Mnemonic.Shl, Mnemonic.Sal, Mnemonic.Sar, Mnemonic.Shr, Mnemonic.Neg, Mnemonic.Inc, Mnemonic.Dec, Mnemonic.Xor, Mnemonic.Or, Mnemonic.And, Mnemonic.Rol, Mnemonic.Ror, Mnemonic.Addsd, Mnemonic.Addss, Mnemonic.Subsd, Mnemonic.Subss, Mnemonic.Mulsd, Mnemonic.Mulss, Mnemonic.Divsd, Mnemonic.Divss]);
 const COPIES = new Set<number>([Mnemonic.Mov, Mnemonic.Movsxd, Mnemonic.Movzx, Mnemonic.Movsx, Mnemonic.Movaps, Mnemonic.Movapd, Mnemonic.Movups, Mnemonic.Movupd, Mnemonic.Movdqa, Mnemonic.Movdqu, Mnemonic.Movq, Mnemonic.Movsd, Mnemonic.Movss, Mnemonic.Vmovaps, Mnemonic.Vmovapd]);
 
 /** A use token of a memory operand's base register: a load, store or read-modify-write through it. */
@@ -359,13 +360,13 @@ function stepHeld(h: SlotHeld, e: UseInsn, kill: number): SlotHeld {
   const spilled = e.spillDst >= 0 && (h.regs & (1 << e.copySrc)) !== 0;
   // An arithmetic chain: its destination keeps it, a copy carries it, any other write ends it.
   const carried = e.copySrc >= 0 && e.spillDst < 0 && e.spillSrc < 0 && (h.chain & (1 << e.copySrc)) !== 0;
-  // A value computed into another register (lea with an index, three-operand imul) from the slot's value or a chain of it is a chain of it; from a loaded value, a loaded value.
-  const derived = e.deriveDst >= 0 && ((h.regs | h.chain) & e.deriveFrom) !== 0 ? 1 << e.deriveDst : 0;
+  // A value computed into another register (lea with an index, three-operand imul) from a loaded value is a loaded value. Not from the slot's own value:
+  // as a chain, every term of a returned sum would be its running value (gcc `mix`: `lea eax,[rdx+rdx*4]; lea eax,[rcx+rax*2]`), which tells the last term apart.
   const derivedLoad = e.deriveDst >= 0 && (h.loaded & e.deriveFrom) !== 0 ? 1 << e.deriveDst : 0;
   return {
     regs: ((h.regs & ~kill) | (from ? 1 << e.copyDst : 0)) >>> 0,
     frame: ((h.frame & ~e.spillWrites) | (spilled ? 1 << e.spillDst : 0)) >>> 0,
-    chain: (((h.chain | (h.regs & e.accum)) & ~(kill & ~e.accum)) | (carried ? 1 << e.copyDst : 0) | derived) >>> 0,
+    chain: (((h.chain | (h.regs & e.accum)) & ~(kill & ~e.accum)) | (carried ? 1 << e.copyDst : 0)) >>> 0,
     // A loaded value: arithmetic on it as its destination keeps it (`(*a + 1) - (*b + 1)`), a copy carries it, any other write ends it; a load through the slot's register, or a sum of it (gcc -O0 `add rax,rdx; mov edx,[rax]`: a[i]), starts one.
     loaded: ((h.loaded & ~(kill & ~e.accum)) | (e.copySrc >= 0 && e.spillDst < 0 && e.spillSrc < 0 && (h.loaded & (1 << e.copySrc)) !== 0 ? 1 << e.copyDst : 0) | (e.loadDst >= 0 && ((h.regs | h.chain) & (1 << e.loadBase)) !== 0 ? 1 << e.loadDst : 0) | derivedLoad) >>> 0,
   };
