@@ -10,10 +10,17 @@
  * -O0 builds do this for every argument); paths meet by intersection, and a call kills the
  * volatile registers (not the frame slots). A slot's value as the destination of an arithmetic
  * chain (`mov eax,[c]; add eax,edx`) is followed too, for two uses only: returned (`dret`, the
- * running value of the result: gcc -O0 `mix`, whose other terms' own uses are `add`s as well)
- * and a memory access through it (`d` + the access: gcc -O0 `copyn`'s `add rax,rdx` = dst + i).
- * A value loaded through a slot (`mov eax,[rcx]`, or a memory operand: `sub eax,[rdx]`) is
- * followed as far as the operation it meets, whose role it names (`gvm<sub>@1`, the
+ * running value of the result: gcc -O0 `mix`, whose other terms' own uses are `add`s as well),
+ * a memory access through it (`d` + the access: gcc -O0 `copyn`'s `add rax,rdx` = dst + i), and
+ * a global it is stored to or meets (`d` + the use naming the global). The chain runs through
+ * the destination of add/sub/shifts/neg/inc/dec/xor/or/and/imul; a loaded value also into
+ * another register through `lea` with an index (`lea eax,[rax+rax*4]`: *a * 5) and
+ * three-operand `imul` (`imul eax,[rcx],100`): a swap of two parameters whose expressions were
+ * rewritten as well keeps only the globals the values end in (probe entry-args-rewrite). A
+ * slot's own value is not a chain through those (every term of a returned sum would be).
+ * A value loaded through a slot (`mov eax,[rcx]`, `movsx eax,word [rcx]`, `imul eax,[rcx],100`,
+ * or a memory operand: `sub eax,[rdx]`) is followed, through the same arithmetic as a chain, as
+ * far as each operation it meets, whose role it names (`gvm<sub>@1`, the
  * subtrahend); so is the implicit dividend of `div`/`idiv` (`@d`), and a compare's operands are
  * named by the relation its flag reader tests (`cmp a,b; jl` and `cmp b,a; jg` alike): two
  * parameters of one type reordered in `*a - *b`, `x / y`, `*a < *b` exchange those tokens
@@ -101,6 +108,9 @@ interface UseInsn {
   /** The condition the instruction reads the flags with (`jl`, `setg`, `cmovb`: iced ConditionCode, 0 none), and whether it writes them. */
   readonly cond: number;
   readonly flags: boolean;
+  /** A value computed into register `deriveDst` from the registers `deriveFrom` (a bit each) hold: `lea eax,[rcx+rdx*4]`, `imul eax,ecx,7`; -1 none. */
+  readonly deriveDst: number;
+  readonly deriveFrom: number;
 }
 
 /**
@@ -128,7 +138,7 @@ function spillSlots(): SpillSlots {
 
 const COMMUTATIVE = new Set<number>([Mnemonic.Add, Mnemonic.Imul, Mnemonic.And, Mnemonic.Or, Mnemonic.Xor, Mnemonic.Addsd, Mnemonic.Addss, Mnemonic.Mulsd, Mnemonic.Mulss, Mnemonic.Vaddsd, Mnemonic.Vaddss, Mnemonic.Vmulsd, Mnemonic.Vmulss, Mnemonic.Test]);
 /** Arithmetic whose destination register accumulates: the result is computed from what it held. */
-const ACCUMULATES = new Set<number>([Mnemonic.Add, Mnemonic.Sub, Mnemonic.Imul, Mnemonic.Shl, Mnemonic.Sal, Mnemonic.Sar, Mnemonic.Shr, Mnemonic.Neg, Mnemonic.Addsd, Mnemonic.Addss, Mnemonic.Subsd, Mnemonic.Subss, Mnemonic.Mulsd, Mnemonic.Mulss, Mnemonic.Divsd, Mnemonic.Divss]);
+const ACCUMULATES = new Set<number>([Mnemonic.Add, Mnemonic.Sub, Mnemonic.Imul, Mnemonic.Shl, Mnemonic.Sal, Mnemonic.Sar, Mnemonic.Shr, Mnemonic.Neg, Mnemonic.Inc, Mnemonic.Dec, Mnemonic.Xor, Mnemonic.Or, Mnemonic.And, Mnemonic.Rol, Mnemonic.Ror, Mnemonic.Addsd, Mnemonic.Addss, Mnemonic.Subsd, Mnemonic.Subss, Mnemonic.Mulsd, Mnemonic.Mulss, Mnemonic.Divsd, Mnemonic.Divss]);
 const COPIES = new Set<number>([Mnemonic.Mov, Mnemonic.Movsxd, Mnemonic.Movzx, Mnemonic.Movsx, Mnemonic.Movaps, Mnemonic.Movapd, Mnemonic.Movups, Mnemonic.Movupd, Mnemonic.Movdqa, Mnemonic.Movdqu, Mnemonic.Movq, Mnemonic.Movsd, Mnemonic.Movss, Mnemonic.Vmovaps, Mnemonic.Vmovapd]);
 
 /** A use token of a memory operand's base register: a load, store or read-modify-write through it. */
@@ -189,7 +199,14 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
   let spillSrc = -1;
   let loadDst = -1;
   let loadBase = -1;
-  const accum = ACCUMULATES.has(mn) && insn.opCount >= 1 && insn.opCount <= 2 && insn.op0Kind === OpKind.Register && locOf(insn.op0Register) >= 0 ? 1 << locOf(insn.op0Register) : 0;
+  let deriveDst = -1;
+  let deriveFrom = 0;
+  // `xor eax,eax` and `sub eax,eax` leave zero, computed from nothing.
+  const zeroes = insn.opCount === 2 && insn.op0Kind === OpKind.Register && insn.op1Kind === OpKind.Register && insn.op0Register === insn.op1Register && (mn === Mnemonic.Xor || mn === Mnemonic.Sub);
+  const accum = ACCUMULATES.has(mn) && !zeroes && insn.opCount >= 1 && insn.opCount <= 2 && insn.op0Kind === OpKind.Register && locOf(insn.op0Register) >= 0 ? 1 << locOf(insn.op0Register) : 0;
+  // Three-operand imul computes its destination from its source (`imul eax,ecx,100`; `imul eax,[rcx],100` loads through rcx).
+  const imul3 = mn === Mnemonic.Imul && insn.opCount === 3 && insn.op0Kind === OpKind.Register && locOf(insn.op0Register) >= 0;
+  if (imul3 && insn.op1Kind === OpKind.Register && locOf(insn.op1Register) >= 0) [deriveDst, deriveFrom] = [locOf(insn.op0Register), 1 << locOf(insn.op1Register)];
   try {
     for (let i = 0; i < insn.opCount; i++) {
       const k = opKindOf(insn, i);
@@ -212,6 +229,8 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
           continue;
         }
         if (mn === Mnemonic.Lea) {
+          // An address computed from an index is a value computed from it and the base (`lea eax,[rcx+rcx*4]`: a * 5, `lea eax,[rcx+rdx*4]`).
+          if (x >= 0 && locOf(insn.op0Register) >= 0) [deriveDst, deriveFrom] = [locOf(insn.op0Register), (b >= 0 ? 1 << b : 0) | (1 << x)];
           if (b >= 0 && b === x) uses.push([b, `mul${s + 1}${signed(d)}`]);
           else if (b >= 0 && x >= 0 && s === 1 && d === 0) uses.push([b, `m${Mnemonic.Add}`], [x, `m${Mnemonic.Add}`]);
           else {
@@ -225,7 +244,10 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
         const size = MemorySizeExt.size(insn.memorySize);
         // What a value read through the base meets: a load into a register is followed (loadDst), a memory operand of arithmetic is its operand.
         if (b >= 0 && b !== RSP && acc === 'ld' && i === 1 && COPIES.has(mn) && insn.op0Kind === OpKind.Register && locOf(insn.op0Register) >= 0) [loadDst, loadBase] = [locOf(insn.op0Register), b];
-        else if (b >= 0 && b !== RSP && acc !== 'st' && !COPIES.has(mn)) uses.push([b, `v${operandToken(image, insn, i, globals)}`]);
+        else if (b >= 0 && b !== RSP && acc === 'ld' && i === 1 && imul3) {
+          [loadDst, loadBase] = [locOf(insn.op0Register), b];
+          uses.push([b, `v${operandToken(image, insn, i, globals)}`]);
+        } else if (b >= 0 && b !== RSP && acc !== 'st' && !COPIES.has(mn)) uses.push([b, `v${operandToken(image, insn, i, globals)}`]);
         if (b >= 0 && b !== RSP) uses.push([b, `${acc}${signed(d)}:${size}${x >= 0 ? 'x' : ''}`]);
         if (x >= 0) uses.push([x, `ix${s}:${acc}:${size}`]);
         continue;
@@ -260,7 +282,8 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
   const direct = flow === FlowControl.Call || flow === FlowControl.UnconditionalBranch || flow === FlowControl.ConditionalBranch;
   const target = direct && insn.opCount > 0 && (insn.op0Kind === OpKind.NearBranch64 || insn.op0Kind === OpKind.NearBranch32) ? Number(insn.nearBranchTarget) : -1;
   if (loadDst >= 0) writes |= 1 << loadDst;
-  return { next: rva + length, flow, target, uses, writes, copyDst, copySrc, spillWrites, spillDst, spillSrc, spillUses, accum: accum >>> 0, loadDst, loadBase, cond: insn.conditionCode, flags: insn.rflagsModified !== 0 };
+  if (deriveDst >= 0) writes |= 1 << deriveDst;
+  return { next: rva + length, flow, target, uses, writes, copyDst, copySrc, spillWrites, spillDst, spillSrc, spillUses, accum: accum >>> 0, loadDst, loadBase, cond: insn.conditionCode, flags: insn.rflagsModified !== 0, deriveDst, deriveFrom: deriveFrom >>> 0 };
 }
 
 /**
@@ -338,12 +361,15 @@ function stepHeld(h: SlotHeld, e: UseInsn, kill: number): SlotHeld {
   const spilled = e.spillDst >= 0 && (h.regs & (1 << e.copySrc)) !== 0;
   // An arithmetic chain: its destination keeps it, a copy carries it, any other write ends it.
   const carried = e.copySrc >= 0 && e.spillDst < 0 && e.spillSrc < 0 && (h.chain & (1 << e.copySrc)) !== 0;
+  // A value computed into another register (lea with an index, three-operand imul) from a loaded value is a loaded value. Not from the slot's own value:
+  // as a chain, every term of a returned sum would be its running value (gcc `mix`: `lea eax,[rdx+rdx*4]; lea eax,[rcx+rax*2]`), which tells the last term apart.
+  const derivedLoad = e.deriveDst >= 0 && (h.loaded & e.deriveFrom) !== 0 ? 1 << e.deriveDst : 0;
   return {
     regs: ((h.regs & ~kill) | (from ? 1 << e.copyDst : 0)) >>> 0,
     frame: ((h.frame & ~e.spillWrites) | (spilled ? 1 << e.spillDst : 0)) >>> 0,
     chain: (((h.chain | (h.regs & e.accum)) & ~(kill & ~e.accum)) | (carried ? 1 << e.copyDst : 0)) >>> 0,
     // A loaded value: arithmetic on it as its destination keeps it (`(*a + 1) - (*b + 1)`), a copy carries it, any other write ends it; a load through the slot's register, or a sum of it (gcc -O0 `add rax,rdx; mov edx,[rax]`: a[i]), starts one.
-    loaded: ((h.loaded & ~(kill & ~e.accum)) | (e.copySrc >= 0 && e.spillDst < 0 && e.spillSrc < 0 && (h.loaded & (1 << e.copySrc)) !== 0 ? 1 << e.copyDst : 0) | (e.loadDst >= 0 && ((h.regs | h.chain) & (1 << e.loadBase)) !== 0 ? 1 << e.loadDst : 0)) >>> 0,
+    loaded: ((h.loaded & ~(kill & ~e.accum)) | (e.copySrc >= 0 && e.spillDst < 0 && e.spillSrc < 0 && (h.loaded & (1 << e.copySrc)) !== 0 ? 1 << e.copyDst : 0) | (e.loadDst >= 0 && ((h.regs | h.chain) & (1 << e.loadBase)) !== 0 ? 1 << e.loadDst : 0) | derivedLoad) >>> 0,
   };
 }
 
@@ -405,7 +431,8 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo, globals: Global
       // A value loaded through a slot: the operand role it meets (`gvm<sub>@1`: the subtrahend; `gvx`: a value loaded into an xmm register, through the slot's general register all the same).
       for (const [loc, t] of e.uses) if (!t.startsWith('v')) held.forEach((h, s) => (h.loaded & (1 << loc)) !== 0 && add(s, `gv${loc >= XMM ? 'x' : ''}${t}`));
       // An access through a sum of a slot's value (gcc -O0 `add rax,rdx; movzx edx,byte [rax]`: dst + i) is that pointer's access too.
-      for (const [loc, t] of e.uses) if (MEMORY_USE.test(t)) held.forEach((h, s) => (h.chain & (1 << loc)) !== 0 && add(s, `d${t}`));
+      // So is a global the running value of arithmetic on a slot's value is stored to or meets (`xor ecx,0x55; mov [g],ecx`).
+      for (const [loc, t] of e.uses) if (MEMORY_USE.test(t) || namesGlobal(t)) held.forEach((h, s) => (h.chain & (1 << loc)) !== 0 && add(s, `d${t}`));
       for (const [slot, t] of e.spillUses) held.forEach((h, s) => (h.frame & (1 << slot)) !== 0 && add(s, t));
       const fl = e.flow;
       if (fl === FlowControl.Return) {
