@@ -28,7 +28,7 @@ import type { FunctionInfo } from '../image/types.ts';
 import { FOLLOW_ALL, FrameSlots, type SlotPolicy } from './frame-slots.ts';
 import { PointerUseTracker, type PointerUse } from './pointer-uses.ts';
 import { spanOf } from './register-effects.ts';
-import { opKindOf, opRegisterOf } from '../disasm/operands.ts';
+import { opKindOf, opRegisterOf, VOLATILE_REGISTERS } from '../disasm/operands.ts';
 
 /** One field access through an argument: which argument (1-4), offset, size (0 for `lea`). */
 export interface ArgAccess {
@@ -76,7 +76,6 @@ export const ARG_REGISTERS: ReadonlyArray<readonly [Register, number]> = [
   [Register.R9, 4],
 ];
 /** Registers a call may overwrite (Microsoft x64: volatile general-purpose registers). */
-const VOLATILE = [Register.RAX, Register.RCX, Register.RDX, Register.R8, Register.R9, Register.R10, Register.R11];
 /** Instructions whose first register operand is only read. */
 const READS_OP0 = new Set<number>([Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Push, Mnemonic.Bt]);
 /** Instructions that implicitly overwrite rdx (and rax), or rcx/rsi/rdi (string ops). */
@@ -175,7 +174,7 @@ function recordAccess(insn: Instruction, holds: ReadonlyMap<number, number>, out
 export function updateHolds(insn: Instruction, holds: Map<number, number>): void {
   const mn = insn.mnemonic;
   if (mn === Mnemonic.Call) {
-    for (const r of VOLATILE) holds.delete(r);
+    for (const r of VOLATILE_REGISTERS) holds.delete(r);
     return;
   }
   if (WRITES_RDX.has(mn) || ((mn === Mnemonic.Imul || mn === Mnemonic.Mul) && insn.opCount === 1)) holds.delete(Register.RDX);

@@ -27,6 +27,7 @@ import { ARG_NAMES, roleInsnAlone } from './argument-roles.ts';
 import { describeExtraSwap, siteExtras } from './site-arguments.ts';
 import { describePointerSwap, swappedPointers } from './pointer-fields.ts';
 import { decodeEach } from './register-effects.ts';
+import { IMMEDIATE_KINDS } from '../disasm/operands.ts';
 
 /** GPR numbers of rcx, rdx, r8, r9. */
 const ARG_GPRS = [1, 2, 8, 9] as const;
@@ -59,7 +60,7 @@ function scanInsnOf(insn: Instruction, rva: number, length: number, flow: FlowCo
   if (reg0 >= 0 && insn.mnemonic === Mnemonic.Mov) {
     const k = insn.op1Kind;
     if (k === OpKind.Register && gprOf(insn.op1Register) >= 0) [dst, src] = [reg0, gprOf(insn.op1Register)];
-    else if (k === OpKind.Immediate8 || k === OpKind.Immediate16 || k === OpKind.Immediate32 || k === OpKind.Immediate64 || k === OpKind.Immediate32to64 || k === OpKind.Immediate8to32 || k === OpKind.Immediate8to64) [dst, imm] = [reg0, BigInt.asIntN(32, BigInt(insn.immediate(1)))];
+    else if (IMMEDIATE_KINDS.has(k) || k === OpKind.Immediate64) [dst, imm] = [reg0, BigInt.asIntN(32, BigInt(insn.immediate(1)))];
   } else if (reg0 >= 0 && insn.mnemonic === Mnemonic.Xor && insn.op1Kind === OpKind.Register && insn.op1Register === insn.op0Register) [dst, imm] = [reg0, 0n];
   return { rva, next: rva + length, flow, target: e.target, writes: e.writes, dst, imm, src };
 }

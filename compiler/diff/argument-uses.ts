@@ -57,7 +57,7 @@ import { FlowControl, InstructionInfoFactory, MemorySizeExt, Mnemonic, OpAccess,
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { decodeEach } from './register-effects.ts';
-import { opAccessOf, opKindOf, opRegisterOf } from '../disasm/operands.ts';
+import { IMMEDIATE_KINDS, opAccessOf, opKindOf, opRegisterOf } from '../disasm/operands.ts';
 
 /** Location numbers: GPRs 0..15 (rax..r15), xmm registers 16..31. */
 const XMM = 16;
@@ -179,7 +179,7 @@ function operandToken(image: Uint8Array, insn: Instruction, pos: number, globals
   let t = COMMUTATIVE.has(mn) ? `m${mn}` : `m${mn}@${pos}`;
   for (let i = 0; i < insn.opCount; i++) {
     const k = opKindOf(insn, i);
-    if (k === OpKind.Immediate8 || k === OpKind.Immediate16 || k === OpKind.Immediate32 || k === OpKind.Immediate64 || k === OpKind.Immediate8to16 || k === OpKind.Immediate8to32 || k === OpKind.Immediate8to64 || k === OpKind.Immediate32to64) t += `#${BigInt.asIntN(64, BigInt(insn.immediate(i)))}`;
+    if (IMMEDIATE_KINDS.has(k) || k === OpKind.Immediate64) t += `#${BigInt.asIntN(64, BigInt(insn.immediate(i)))}`;
     else if (k === OpKind.Memory && insn.memoryBase === Register.RIP) t += globals(Number(insn.memoryDisplacement)) ?? constantAt(image, Number(insn.memoryDisplacement), MemorySizeExt.size(insn.memorySize));
   }
   return t;

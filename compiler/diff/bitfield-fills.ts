@@ -16,8 +16,8 @@ import type { FunctionInfo } from '../image/types.ts';
 import { lowBits, memoryBits } from './bitfield-bits.ts';
 import { fullRegister } from './added-field.ts';
 import { decodeEach } from './register-effects.ts';
+import { IMMEDIATE_KINDS } from '../disasm/operands.ts';
 
-const IMMEDIATES = new Set<number>([OpKind.Immediate8, OpKind.Immediate16, OpKind.Immediate32, OpKind.Immediate8to16, OpKind.Immediate8to32, OpKind.Immediate8to64, OpKind.Immediate32to64]);
 
 /** One lone in-place fill: `set` (an `or`) or `clear` (an `and`), and the bits it sets or clears. */
 export interface Fill {
@@ -55,7 +55,7 @@ export function scanFills(image: Uint8Array, f: FunctionInfo, word: WordAt): Map
   };
   decodeEach(image, f.decoded.insns, (insn) => {
     const mn = insn.mnemonic;
-    const bitOp = (mn === Mnemonic.Or || mn === Mnemonic.And) && insn.opCount === 2 && IMMEDIATES.has(insn.op1Kind);
+    const bitOp = (mn === Mnemonic.Or || mn === Mnemonic.And) && insn.opCount === 2 && IMMEDIATE_KINDS.has(insn.op1Kind);
     const mem = insn.opCount > 0 && insn.op0Kind === OpKind.Memory;
     if (bitOp && mem) {
       const st = word(insn);

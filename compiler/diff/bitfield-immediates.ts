@@ -47,12 +47,20 @@ import { opKindOf } from '../disasm/operands.ts';
 
 const IMMEDIATES = new Set<number>([OpKind.Immediate8, OpKind.Immediate16, OpKind.Immediate32, OpKind.Immediate8to32, OpKind.Immediate32to64]);
 
-/** One constant a body stores: its word (base key and displacement), width in bytes and value. */
+/**
+ * How a body stores a constant: one `mov [m],imm`, a register loaded with it (`mov r,imm`), a
+ * stack slot that built it (followFrame), adjacent stores of its parts (mergeRuns), or the upper
+ * bytes of a wider constant stored whole (immediateStores).
+ */
+export type StoreSource = 'immediate' | 'register' | 'frame' | 'parts' | 'upper';
+
+/** One constant a body stores: its word (base key and displacement), width in bytes, value and how it was stored. */
 interface Stored {
   readonly base: string;
   readonly disp: number;
   readonly bytes: number;
   readonly value: bigint;
+  readonly how: StoreSource;
 }
 
 /**
@@ -66,7 +74,7 @@ interface Stored {
  */
 function storedConstants(image: Uint8Array, f: FunctionInfo, word?: WordOf): Array<Stored | null> {
   const out: Array<Stored | null> = [];
-  const held = new Map<number, { v: bigint; wide: boolean }>();
+  const held = new Map<number, { v: bigint; wide: boolean; frame: boolean }>();
   const slots = new Map<number, bigint>();
   decodeEach(image, f.decoded.insns, (insn) => {
     const step = stepOf(insn, word);
@@ -77,11 +85,12 @@ function storedConstants(image: Uint8Array, f: FunctionInfo, word?: WordOf): Arr
     // stored from a register is a value the body reuses (swc-html 1.15.33's 0x7a244e, `mov
     // eax,1`/`2` stored as a byte, read by Rust's binary formatting of a byte).
     const fromReg = h !== undefined && (h.wide || (bits >= 16 && BigInt.asUintN(bits, h.v) > 0xffn)) ? h.v : undefined;
-    const stored = insn.mnemonic !== Mnemonic.Mov || insn.opCount !== 2 ? undefined : IMMEDIATES.has(insn.op1Kind) ? insn.immediate(1) : fromReg;
+    const direct = insn.mnemonic === Mnemonic.Mov && insn.opCount === 2 && IMMEDIATES.has(insn.op1Kind);
+    const stored = insn.mnemonic !== Mnemonic.Mov || insn.opCount !== 2 ? undefined : direct ? insn.immediate(1) : fromReg;
     const framed = followFrame(insn, held, slots);
     if (step.writes >= 0) {
-      if (step.movImm !== null) held.set(step.writes, { v: step.movImm, wide: insn.op1Kind === OpKind.Immediate64 });
-      else if (framed !== undefined) held.set(step.writes, { v: framed, wide: false });
+      if (step.movImm !== null) held.set(step.writes, { v: step.movImm, wide: insn.op1Kind === OpKind.Immediate64, frame: false });
+      else if (framed !== undefined) held.set(step.writes, { v: framed, wide: false, frame: true });
       else held.delete(step.writes);
     }
     if (step.barrier) {
@@ -91,7 +100,8 @@ function storedConstants(image: Uint8Array, f: FunctionInfo, word?: WordOf): Arr
     }
     if (st === null) return;
     if (stored === undefined || st.disp < 0 || bits === 0 || bits % 8 !== 0) return void out.push(null);
-    out.push({ base: st.key.slice(0, st.key.lastIndexOf(':')), disp: st.disp, bytes: bits / 8, value: BigInt.asUintN(bits, stored) });
+    const how = direct ? 'immediate' : h?.frame === true ? 'frame' : 'register';
+    out.push({ base: st.key.slice(0, st.key.lastIndexOf(':')), disp: st.disp, bytes: bits / 8, value: BigInt.asUintN(bits, stored), how });
   });
   return out;
 }
@@ -137,16 +147,16 @@ function mergeRuns(stores: ReadonlyArray<Stored | null>): Stored[] {
   for (const s of stores) {
     const r = out.at(-1);
     if (s === null) {
-      if (r !== undefined && r.bytes > 0) out.push({ base: '', disp: 0, bytes: 0, value: 0n });
+      if (r !== undefined && r.bytes > 0) out.push({ base: '', disp: 0, bytes: 0, value: 0n, how: 'parts' });
       continue;
     }
     if (r !== undefined && r.bytes > 0 && s.base === r.base && r.bytes + s.bytes <= 8) {
       if (s.disp === r.disp + r.bytes) {
-        out[out.length - 1] = { base: r.base, disp: r.disp, bytes: r.bytes + s.bytes, value: r.value | (s.value << BigInt(8 * r.bytes)) };
+        out[out.length - 1] = { base: r.base, disp: r.disp, bytes: r.bytes + s.bytes, value: r.value | (s.value << BigInt(8 * r.bytes)), how: 'parts' };
         continue;
       }
       if (s.disp + s.bytes === r.disp) {
-        out[out.length - 1] = { base: r.base, disp: s.disp, bytes: r.bytes + s.bytes, value: s.value | (r.value << BigInt(8 * s.bytes)) };
+        out[out.length - 1] = { base: r.base, disp: s.disp, bytes: r.bytes + s.bytes, value: s.value | (r.value << BigInt(8 * s.bytes)), how: 'parts' };
         continue;
       }
     }
@@ -163,16 +173,16 @@ function mergeRuns(stores: ReadonlyArray<Stored | null>): Stored[] {
  * probe bitfield-immediate-second, `movabs rax,0x16b00000000; mov [rcx],rax`, read as `mov
  * eax,[rcx+4]`; a 16-bit word's high byte read as `movzx eax,byte [rcx+1]`).
  */
-function immediateStores(image: Uint8Array, f: FunctionInfo, word?: WordOf): Map<number, { values: Set<bigint>; bytes: number }> {
-  const out = new Map<number, { values: Set<bigint>; bytes: number }>();
-  const add = (disp: number, bytes: number, v: bigint): void => {
-    const e = out.get(disp) ?? { values: new Set<bigint>(), bytes: 0 };
-    e.values.add(v);
+function immediateStores(image: Uint8Array, f: FunctionInfo, word?: WordOf): Map<number, { values: Map<bigint, Set<StoreSource>>; bytes: number }> {
+  const out = new Map<number, { values: Map<bigint, Set<StoreSource>>; bytes: number }>();
+  const add = (disp: number, bytes: number, v: bigint, how: StoreSource): void => {
+    const e = out.get(disp) ?? { values: new Map<bigint, Set<StoreSource>>(), bytes: 0 };
+    e.values.set(v, (e.values.get(v) ?? new Set<StoreSource>()).add(how));
     out.set(disp, { values: e.values, bytes: Math.max(e.bytes, bytes) });
   };
   for (const s of mergeRuns(storedConstants(image, f, word))) {
-    add(s.disp, s.bytes, s.value);
-    for (let k = 1; k < s.bytes; k++) add(s.disp + k, s.bytes - k, s.value >> BigInt(8 * k));
+    add(s.disp, s.bytes, s.value, s.how);
+    for (let k = 1; k < s.bytes; k++) add(s.disp + k, s.bytes - k, s.value >> BigInt(8 * k), 'upper');
   }
   return out;
 }
@@ -185,6 +195,8 @@ export interface ImmediateMove {
   readonly changed: bigint;
   /** The widest store of them, in bytes: readers of the bytes above `disp` read this word too. */
   readonly bytes: number;
+  /** How each body stored its replaced values (`onlyOld`, `onlyNew`). */
+  readonly how: { readonly old: ReadonlySet<StoreSource>; readonly new: ReadonlySet<StoreSource> };
 }
 
 /** The words old body `of` and new body `nf` both store as immediates, where some old value is gone and some new one appears, by displacement. */
@@ -197,12 +209,13 @@ export function detectImmediateMoves(oldImage: Uint8Array, of: FunctionInfo, new
     const ne = n.get(disp);
     if (ne === undefined) continue;
     const nv = ne.values;
-    const onlyOld = [...ov].filter((x) => !nv.has(x));
-    const onlyNew = [...nv].filter((x) => !ov.has(x));
+    const onlyOld = [...ov.keys()].filter((x) => !nv.has(x));
+    const onlyNew = [...nv.keys()].filter((x) => !ov.has(x));
     if (onlyOld.length === 0 || onlyNew.length === 0) continue;
     // One value replaced: the bits it changed; several: every bit either side's replaced values set.
     const changed = onlyOld.length === 1 && onlyNew.length === 1 ? onlyOld[0]! ^ onlyNew[0]! : [...onlyOld, ...onlyNew].reduce((a, x) => a | x, 0n);
-    if (changed !== 0n) out.push({ disp, onlyOld, onlyNew, changed, bytes: Math.max(bytes, ne.bytes) });
+    const how = (vs: ReadonlyMap<bigint, ReadonlySet<StoreSource>>, xs: readonly bigint[]): Set<StoreSource> => new Set(xs.flatMap((x) => [...(vs.get(x) ?? [])]));
+    if (changed !== 0n) out.push({ disp, onlyOld, onlyNew, changed, bytes: Math.max(bytes, ne.bytes), how: { old: how(ov, onlyOld), new: how(nv, onlyNew) } });
   }
   return out;
 }

@@ -54,7 +54,7 @@ import { fullRegister } from './added-field.ts';
 import { lowBits, lowestBit, memoryBits, registerBits } from './bitfield-bits.ts';
 import { movedFills, scanFills } from './bitfield-fills.ts';
 import { decodeEach } from './register-effects.ts';
-import { opKindOf, opRegisterOf } from '../disasm/operands.ts';
+import { IMMEDIATE_KINDS, opKindOf, opRegisterOf } from '../disasm/operands.ts';
 
 /** A bit-field layout change between a matched old and new body. */
 export interface BitfieldChange {
@@ -70,7 +70,8 @@ export interface BitfieldChange {
 const MASK_OPS = new Set<number>([Mnemonic.And, Mnemonic.Or, Mnemonic.Xor, Mnemonic.Test]);
 const SHIFT_OPS = new Set<number>([Mnemonic.Shl, Mnemonic.Shr, Mnemonic.Sar, Mnemonic.Rol, Mnemonic.Ror, Mnemonic.Bt, Mnemonic.Bts, Mnemonic.Btr, Mnemonic.Btc]);
 const IN_PLACE = new Set<number>([Mnemonic.And, Mnemonic.Or, Mnemonic.Xor, Mnemonic.Bts, Mnemonic.Btr, Mnemonic.Btc]);
-const IMMEDIATES = new Set<number>([OpKind.Immediate8, OpKind.Immediate16, OpKind.Immediate32, OpKind.Immediate64, OpKind.Immediate8to16, OpKind.Immediate8to32, OpKind.Immediate8to64, OpKind.Immediate32to64]);
+/** With `Immediate64`: a `mov r64, imm64` is a bit constant too. */
+const IMMEDIATES = new Set<number>([...IMMEDIATE_KINDS, OpKind.Immediate64]);
 
 /** The bit constant `insn` (mnemonic `mn`, operand kinds `kinds`) uses (`mask 0x1f` for and/or/xor/test, `shift 5`), or null. */
 function bitConstant(insn: Instruction, mn: Mnemonic, kinds: readonly OpKind[]): string | null {

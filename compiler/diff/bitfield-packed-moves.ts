@@ -33,7 +33,7 @@ import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { detectPackedMoves, type PackedMove } from './bitfield-packed.ts';
 import { type ReadScan, readsDiffer, scanReads } from './bitfield-readers.ts';
-import { detectImmediateMoves, type ImmediateMove, movedGroups } from './bitfield-immediates.ts';
+import { detectImmediateMoves, type ImmediateMove, movedGroups, type StoreSource } from './bitfield-immediates.ts';
 import type { WordKeys } from './bitfield-layout.ts';
 import { reason, type Reason, type ReasonCode } from './reasons.ts';
 import type { FunctionStatus } from './types.ts';
@@ -52,6 +52,16 @@ export function bitRanges(x: bigint): string {
 }
 
 const fieldList = (xs: readonly bigint[]): string => (xs.length === 0 ? 'none' : xs.map((x) => `bits ${bitRanges(x)}`).join('; '));
+
+/** How a body stored a word's constant, in words, by bitfield-immediates.ts' evidence. */
+const STORED_AS: ReadonlyArray<readonly [StoreSource, string]> = [
+  ['immediate', 'as one immediate'],
+  ['register', 'from a register loaded with one constant'],
+  ['frame', 'from a constant built in a stack slot'],
+  ['parts', 'in adjacent parts'],
+  ['upper', 'as the upper bytes of a wider constant'],
+];
+const storedAs = (how: ReadonlySet<StoreSource>): string => STORED_AS.filter(([k]) => how.has(k)).map(([, s]) => s).join(' and ');
 
 /** A decoded field that lies inside one of `packed` (the whole field or a part of it). */
 function within(read: ReadonlySet<bigint>, exclude: ReadonlySet<bigint> | undefined, packed: readonly bigint[]): bigint | undefined {
@@ -169,10 +179,12 @@ export function packedMoveProblems(m: MatchResult, status: readonly FunctionStat
     if (g === null) return null;
     const word = keys.name(mv.disp);
     const values = `(old ${hex64(mv.onlyOld)}; new ${hex64(mv.onlyNew)})`;
+    const was = storedAs(mv.how.old);
+    const how = storedAs(mv.how.new) + (was === storedAs(mv.how.new) ? '' : ` (its old body ${was})`);
     const decodes = g.swapped ? `${fieldList(g.now)} along other mask, shift or weight paths than its old body, the stored values swapped between them` : `${fieldList(g.now)} where its old body decoded ${fieldList(g.was)}`;
     return {
-      writer: `it stores ${word} as one immediate with other bits than its old body ${values}, and ${reader} now decodes ${decodes}: words stored before the patch keep the old bit order`,
-      reader: `it decodes ${word} at ${decodes}, and ${wf.name ?? hex(wf.entry)} now stores that word as one immediate with other bits ${values}: words stored before the patch keep the old bit order`,
+      writer: `it stores ${word} ${how} with other bits than its old body ${values}, and ${reader} now decodes ${decodes}: words stored before the patch keep the old bit order`,
+      reader: `it decodes ${word} at ${decodes}, and ${wf.name ?? hex(wf.entry)} now stores that word ${how} with other bits ${values}: words stored before the patch keep the old bit order`,
     };
   }, out);
   return out;

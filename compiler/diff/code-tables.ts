@@ -50,7 +50,7 @@ import type { ImageAnalysis } from '../match/analyze-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { reason, type Reason } from './reasons.ts';
 import type { FunctionStatus } from './types.ts';
-import { opKindOf, opRegisterOf } from '../disasm/operands.ts';
+import { opKindOf, opRegisterOf, VOLATILE_REGISTERS } from '../disasm/operands.ts';
 
 
 /** A table's slots: the code target of each 8-byte slot of its run. */
@@ -155,7 +155,6 @@ function runStart(a: ImageAnalysis, d: DataItem): number {
 export type AddressUse = 'stored' | 'call' | 'loads' | 'dead' | 'unknown';
 
 const ARG_REGISTERS = [Register.RCX, Register.RDX, Register.R8, Register.R9];
-const VOLATILE = [Register.RAX, Register.RCX, Register.RDX, Register.R8, Register.R9, Register.R10, Register.R11];
 /** Instructions that only read their first operand. */
 const READS_OP0 = new Set<number>([Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Push]);
 /** Straight-line instructions scanned after the `lea`. */
@@ -206,7 +205,7 @@ function stepUse(insn: Instruction, holds: Set<number>): AddressUse | null {
   const held = (k: number): boolean => opKindOf(insn, k) === OpKind.Register && holds.has(RegisterExt.fullRegister(opRegisterOf(insn, k)));
   if (mn === Mnemonic.Call) {
     if (ARG_REGISTERS.some((r) => holds.has(r))) return 'call';
-    for (const r of VOLATILE) holds.delete(r);
+    for (const r of VOLATILE_REGISTERS) holds.delete(r);
     return null;
   }
   if (mn === Mnemonic.Ret || mn === Mnemonic.Jmp) return 'unknown';

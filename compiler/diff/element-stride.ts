@@ -28,7 +28,7 @@ import type { MappedImage } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import { ARG_REGISTERS, fullRegister, updateHolds } from './added-field.ts';
 import { decodeEach } from './register-effects.ts';
-import { opKindOf } from '../disasm/operands.ts';
+import { IMMEDIATE_KINDS, opKindOf, VOLATILE_REGISTERS } from '../disasm/operands.ts';
 
 /** The element size a body implies for the array one argument points at. */
 export interface ElementSize {
@@ -72,9 +72,7 @@ interface Scan {
   readonly advances: Array<{ readonly reg: number; readonly step: number; readonly rva: number }>;
 }
 
-const VOLATILE = [Register.RAX, Register.RCX, Register.RDX, Register.R8, Register.R9, Register.R10, Register.R11];
 
-const IMMEDIATES = new Set<number>([OpKind.Immediate8, OpKind.Immediate16, OpKind.Immediate32, OpKind.Immediate64, OpKind.Immediate8to16, OpKind.Immediate8to32, OpKind.Immediate8to64, OpKind.Immediate32to64]);
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
@@ -113,7 +111,7 @@ function advanceOf(insn: Instruction): { reg: number; step: number } | null {
   const r = insn.op0Register;
   if (fullRegister(r) !== r) return null;
   const mn = insn.mnemonic;
-  if ((mn === Mnemonic.Add || mn === Mnemonic.Sub) && IMMEDIATES.has(insn.op1Kind)) {
+  if ((mn === Mnemonic.Add || mn === Mnemonic.Sub) && IMMEDIATE_KINDS.has(insn.op1Kind)) {
     return { reg: r, step: Math.abs(Number(BigInt.asIntN(64, insn.immediate(1)))) };
   }
   if (mn === Mnemonic.Lea && insn.memoryBase === r && insn.memoryIndex === Register.None) {
@@ -128,7 +126,7 @@ function multiplierOf(insn: Instruction, mult: ReadonlyMap<number, number>): num
   if (mn === Mnemonic.Lea && insn.memoryBase !== Register.None && insn.memoryBase === insn.memoryIndex && insn.memoryDisplacement === 0n) {
     return (insn.memoryIndexScale + 1) * (mult.get(fullRegister(insn.memoryBase)) ?? 1);
   }
-  if (mn === Mnemonic.Imul && insn.opCount === 3 && IMMEDIATES.has(insn.op2Kind)) return Number(BigInt.asIntN(64, insn.immediate(2)));
+  if (mn === Mnemonic.Imul && insn.opCount === 3 && IMMEDIATE_KINDS.has(insn.op2Kind)) return Number(BigInt.asIntN(64, insn.immediate(2)));
   if (mn === Mnemonic.Shl && insn.opCount === 2 && insn.op1Kind === OpKind.Immediate8) {
     const s = insn.immediate(1);
     return s < 8n ? (mult.get(fullRegister(insn.op0Register)) ?? 1) << Number(s) : null;
@@ -158,7 +156,7 @@ function derivationOf(insn: Instruction, sc: Scan): Derivation {
 /** Follows the derived pointers and index multipliers through one instruction (after `holds` was updated). */
 function updateDerived(insn: Instruction, dv: Derivation, sc: Scan, rva: number): void {
   if (insn.mnemonic === Mnemonic.Call) {
-    for (const r of VOLATILE) {
+    for (const r of VOLATILE_REGISTERS) {
       sc.walks.delete(r);
       sc.mult.delete(r);
     }

@@ -42,7 +42,7 @@ import { align } from './layout-shift.ts';
 import { reason, type Reason } from './reasons.ts';
 import { decodeEach } from './register-effects.ts';
 import type { FunctionStatus } from './types.ts';
-import { opKindOf, opRegisterOf } from '../disasm/operands.ts';
+import { IMMEDIATE_KINDS, opKindOf, opRegisterOf } from '../disasm/operands.ts';
 
 /** One instruction as the alignment sees it, and its field access when it has one. */
 interface SwapInsn {
@@ -111,7 +111,7 @@ function swapInsnsOf(image: Uint8Array, f: FunctionInfo, globalAt: GlobalAt, ske
       const kind = opKindOf(insn, k);
       parts.push(kind);
       if (kind === OpKind.Register) parts.push(opRegisterOf(insn, k));
-      else if (kind === OpKind.Immediate8 || kind === OpKind.Immediate16 || kind === OpKind.Immediate32 || kind === OpKind.Immediate64 || kind === OpKind.Immediate8to16 || kind === OpKind.Immediate8to32 || kind === OpKind.Immediate8to64 || kind === OpKind.Immediate32to64) parts.push(String(insn.immediate(k)));
+      else if (IMMEDIATE_KINDS.has(kind) || kind === OpKind.Immediate64) parts.push(String(insn.immediate(k)));
       else if (kind === OpKind.Memory) {
         const access = memoryAccess(insn, globalAt, slotOf);
         parts.push(insn.memoryBase, insn.memoryIndex, insn.memoryIndexScale, insn.memorySize);

@@ -30,6 +30,7 @@ import { Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Re
 import type { Rva } from '../../common/types.ts';
 import type { DecodedInsn, FunctionInfo } from '../image/types.ts';
 import type { ImageAnalysis } from '../match/analyze-image.ts';
+import { VOLATILE_REGISTERS } from '../disasm/operands.ts';
 
 /** One guarded initialisation: the guard, the function holding it, and the calls and jumps inside it. */
 export interface GuardedRegion {
@@ -40,7 +41,6 @@ export interface GuardedRegion {
 }
 
 /** Registers a call may overwrite (Microsoft x64: volatile general-purpose registers). */
-const VOLATILE = [Register.RAX, Register.RCX, Register.RDX, Register.R8, Register.R9, Register.R10, Register.R11];
 
 /** Writable addresses `f` both reads or writes inline and takes the address of: guard candidates. */
 function guardCandidates(a: ImageAnalysis, f: FunctionInfo): Set<number> {
@@ -130,7 +130,7 @@ function guardCalls(a: ImageAnalysis, f: FunctionInfo, candidates: ReadonlySet<n
           check = null;
           out.push(pending);
         }
-        for (const r of VOLATILE) holds.delete(r);
+        for (const r of VOLATILE_REGISTERS) holds.delete(r);
         continue;
       }
       if (insn.opCount === 0 || insn.op0Kind !== OpKind.Register) continue;

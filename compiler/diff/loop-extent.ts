@@ -29,6 +29,7 @@ import { decodeEach } from './register-effects.ts';
 import type { FunctionStatus } from './types.ts';
 import { opKindOf } from '../disasm/operands.ts';
 
+/** Not IMMEDIATE_KINDS: without the 16-bit forms, so a `cmp r16, imm` is no loop bound. */
 const IMMEDIATES = new Set<number>([OpKind.Immediate8, OpKind.Immediate32, OpKind.Immediate8to32, OpKind.Immediate8to64, OpKind.Immediate32to64]);
 
 /** An indexed access through an argument, and how far its index is compared to reach. */

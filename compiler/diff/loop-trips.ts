@@ -18,6 +18,7 @@
  */
 import { ConditionCode, FlowControl, type Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
 import { fullRegister } from './added-field.ts';
+import { IMMEDIATE_KINDS, VOLATILE_REGISTERS } from '../disasm/operands.ts';
 
 /** A register write: its address and the constant it adds in place (null: any other write). */
 interface Write {
@@ -43,8 +44,6 @@ interface CountedLoop {
 }
 
 const TRIP_BACK = new Set<number>([ConditionCode.ne, ConditionCode.l, ConditionCode.b]);
-const VOLATILE = [Register.RAX, Register.RCX, Register.RDX, Register.R8, Register.R9, Register.R10, Register.R11];
-const IMMEDIATE = new Set<number>([OpKind.Immediate8, OpKind.Immediate16, OpKind.Immediate32, OpKind.Immediate8to16, OpKind.Immediate8to32, OpKind.Immediate8to64, OpKind.Immediate32to64]);
 const READS_ONLY = new Set<number>([Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Push, Mnemonic.Bt]);
 /** One-operand forms that write rax and rdx implicitly. */
 const WIDE = new Set<number>([Mnemonic.Mul, Mnemonic.Imul, Mnemonic.Div, Mnemonic.Idiv]);
@@ -54,7 +53,7 @@ function inPlaceAdd(insn: Instruction): number | null {
   const mn = insn.mnemonic;
   if (mn === Mnemonic.Inc) return 1;
   if (mn === Mnemonic.Dec) return -1;
-  if ((mn === Mnemonic.Add || mn === Mnemonic.Sub) && insn.opCount === 2 && IMMEDIATE.has(insn.op1Kind)) {
+  if ((mn === Mnemonic.Add || mn === Mnemonic.Sub) && insn.opCount === 2 && IMMEDIATE_KINDS.has(insn.op1Kind)) {
     const k = Number(BigInt.asIntN(64, insn.immediate(1)));
     return mn === Mnemonic.Add ? k : -k;
   }
@@ -76,7 +75,7 @@ export class TripCounts {
     this.compare(insn);
     const ip = Number(insn.ip);
     if (insn.mnemonic === Mnemonic.Call) {
-      for (const r of VOLATILE) this.write(r, ip, null);
+      for (const r of VOLATILE_REGISTERS) this.write(r, ip, null);
       return;
     }
     if (WIDE.has(insn.mnemonic) && insn.opCount === 1) {

@@ -29,7 +29,7 @@ import { ARG_REGISTERS, fullRegister, updateHolds } from './added-field.ts';
 import { FOLLOW_ALL, FrameSlots, type SlotPolicy } from './frame-slots.ts';
 import { type PointerAccess, TripCounts } from './loop-trips.ts';
 import { decodeEach } from './register-effects.ts';
-import { opKindOf } from '../disasm/operands.ts';
+import { IMMEDIATE_KINDS, opKindOf, VOLATILE_REGISTERS } from '../disasm/operands.ts';
 
 /** One loop walk over an argument's bytes: `disp + scale*bound + size` is how far it reaches. */
 export interface LoopWalk {
@@ -51,8 +51,6 @@ interface Derived {
   readonly v: string;
 }
 
-const IMMEDIATES = new Set<number>([OpKind.Immediate8, OpKind.Immediate16, OpKind.Immediate32, OpKind.Immediate8to16, OpKind.Immediate8to32, OpKind.Immediate8to64, OpKind.Immediate32to64]);
-const VOLATILE = [Register.RAX, Register.RCX, Register.RDX, Register.R8, Register.R9, Register.R10, Register.R11];
 const UPPER_BACK = new Set<number>([ConditionCode.l, ConditionCode.le, ConditionCode.b, ConditionCode.be, ConditionCode.ne]);
 const UPPER_EXIT = new Set<number>([ConditionCode.ge, ConditionCode.g, ConditionCode.ae, ConditionCode.a, ConditionCode.e]);
 const LOADS = new Set<number>([Mnemonic.Mov, Mnemonic.Movsxd, Mnemonic.Movsx, Mnemonic.Movzx]);
@@ -138,7 +136,7 @@ class WalkScan {
     if (insn.mnemonic !== Mnemonic.Cmp || insn.opCount !== 2) return;
     const ip = Number(insn.ip);
     const k0 = insn.op0Kind;
-    if (IMMEDIATES.has(insn.op1Kind)) {
+    if (IMMEDIATE_KINDS.has(insn.op1Kind)) {
       const k = imm(insn, 1);
       if (k <= 0) return;
       if (k0 === OpKind.Register) this.cmp = { vars: this.varsOf(fullRegister(insn.op0Register)), bound: k, ip, constant: true };
@@ -189,7 +187,7 @@ class WalkScan {
   private track(insn: Instruction, slot: number | null | undefined): void {
     const mn = insn.mnemonic;
     if (mn === Mnemonic.Call) {
-      for (const r of VOLATILE) {
+      for (const r of VOLATILE_REGISTERS) {
         this.fromSlot.delete(r);
         this.ptrs.delete(r);
       }
@@ -201,14 +199,14 @@ class WalkScan {
     const dst = fullRegister(insn.op0Register);
     const src = insn.opCount === 2 && insn.op1Kind === OpKind.Register ? fullRegister(insn.op1Register) : null;
     const fromSlot = LOADS.has(mn) && insn.op1Kind === OpKind.Memory && typeof slot === 'number' ? slot : src !== null && LOADS.has(mn) ? this.fromSlot.get(src) : mn === Mnemonic.Cdqe && dst === Register.RAX ? this.fromSlot.get(Register.RAX) : undefined;
-    const inPlace = (mn === Mnemonic.Add || mn === Mnemonic.Sub) && insn.opCount === 2 && IMMEDIATES.has(insn.op1Kind);
+    const inPlace = (mn === Mnemonic.Add || mn === Mnemonic.Sub) && insn.opCount === 2 && IMMEDIATE_KINDS.has(insn.op1Kind);
     const ptr = this.pointerAfter(insn, dst, src, slot, inPlace);
     if (fromSlot === undefined) this.fromSlot.delete(dst);
     else this.fromSlot.set(dst, fromSlot);
     if (ptr === undefined) this.ptrs.delete(dst);
     else this.ptrs.set(dst, ptr);
     const v = `r${dst}`;
-    if (mn === Mnemonic.Mov && IMMEDIATES.has(insn.op1Kind)) this.firsts.set(v, imm(insn, 1));
+    if (mn === Mnemonic.Mov && IMMEDIATE_KINDS.has(insn.op1Kind)) this.firsts.set(v, imm(insn, 1));
     else if (mn === Mnemonic.Xor && src === dst) this.firsts.set(v, 0);
     else if (!inPlace && mn !== Mnemonic.Inc) this.firsts.delete(v);
   }
@@ -240,7 +238,7 @@ class WalkScan {
   private store(insn: Instruction, slot: number | null | undefined): void {
     if (typeof slot !== 'number' || insn.mnemonic !== Mnemonic.Mov || insn.opCount !== 2) return;
     const v = `s${slot}`;
-    if (IMMEDIATES.has(insn.op1Kind)) {
+    if (IMMEDIATE_KINDS.has(insn.op1Kind)) {
       if (!this.firsts.has(v)) this.firsts.set(v, imm(insn, 1));
       return;
     }

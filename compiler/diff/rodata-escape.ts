@@ -33,7 +33,7 @@ import type { MatchResult } from '../match/match-images.ts';
 import { tableSlots } from './code-tables.ts';
 import { reason, type Reason } from './reasons.ts';
 import { describeNew, resolveTarget, type ResolveContext } from './resolve-target.ts';
-import { opAccessOf, opKindOf, opRegisterOf } from '../disasm/operands.ts';
+import { opAccessOf, opKindOf, opRegisterOf, VOLATILE_REGISTERS } from '../disasm/operands.ts';
 
 /** Why the OLD object's address escapes: the instruction that took it and what became of it. */
 export interface Escape {
@@ -46,7 +46,6 @@ const DEPTH = 3;
 /** Instructions followed per function before the flow counts as not followable. */
 const BUDGET = 1500;
 const ARGS = [Register.RCX, Register.RDX, Register.R8, Register.R9];
-const VOLATILE = [Register.RAX, Register.RCX, Register.RDX, Register.R8, Register.R9, Register.R10, Register.R11];
 const factory = new InstructionInfoFactory();
 const reads = (a: OpAccess): boolean => a === OpAccess.Read || a === OpAccess.CondRead || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite;
 
@@ -254,7 +253,7 @@ class Tracker {
           if (why !== null) return `it is passed at ${hex(at)} to ${callee.name ?? hex(callee.entry)}, where ${why}`;
         }
       }
-      for (const r of VOLATILE) held.delete(r);
+      for (const r of VOLATILE_REGISTERS) held.delete(r);
       return null;
     }
     if (flow === FlowControl.Return) return held.has(Register.RAX) ? this.returned(f, depth) : null;

@@ -8,6 +8,7 @@ import { FlowControl, Instruction, InstructionInfoFactory, MemorySize, Mnemonic,
 import { readU32, sectionAt, type MappedImage } from '../image/map-image.ts';
 import type { Rva } from '../../common/types.ts';
 import type { JumpTable } from '../image/types.ts';
+import { VOLATILE_REGISTERS } from './operands.ts';
 
 /** Most entries a table is read with (also the scan limit). */
 export const MAX_TABLE_ENTRIES = 4096;
@@ -27,7 +28,6 @@ export interface InstructionOwners {
 
 let infoFactory: InstructionInfoFactory | null = null;
 /** Registers a call may change (Win64: the volatile ones). */
-const VOLATILE = [Register.RAX, Register.RCX, Register.RDX, Register.R8, Register.R9, Register.R10, Register.R11];
 
 /** Full registers each decoded instruction may write, by RVA (one InstructionInfo per instruction). */
 export type WriteCache = Map<number, readonly Register[]>;
@@ -43,7 +43,7 @@ export function clobbers(insn: Instruction, reg: Register, cache: WriteCache): b
   if (w === undefined) {
     const out = new Set<Register>();
     const f = insn.flowControl;
-    if (f === FlowControl.Call || f === FlowControl.IndirectCall) for (const v of VOLATILE) out.add(v);
+    if (f === FlowControl.Call || f === FlowControl.IndirectCall) for (const v of VOLATILE_REGISTERS) out.add(v);
     infoFactory ??= new InstructionInfoFactory();
     const info = infoFactory.info(insn);
     try {
@@ -587,6 +587,7 @@ function readTableEntries(img: MappedImage, t: TableTrace, jumpRva: Rva, inside:
   return { rva: tableRva as Rva, entryKind: kind, targets: targets as Rva[], jumpRva, guardRva: (baseRva >= 0 && !baseHoisted ? Math.min(guardRva, baseRva) : guardRva) as Rva, boundRva: guardRva as Rva, count, baseRva, baseHoisted };
 }
 
+/** Not IMMEDIATE_KINDS: with `Immediate64` (a `mov r64, imm64`), without `Immediate8to16` (`cmp/and r16, imm8`). */
 export function isImm(k: OpKind): boolean {
   return k === OpKind.Immediate8 || k === OpKind.Immediate8to32 || k === OpKind.Immediate8to64 || k === OpKind.Immediate32 || k === OpKind.Immediate32to64 || k === OpKind.Immediate16 || k === OpKind.Immediate64;
 }

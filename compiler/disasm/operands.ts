@@ -5,10 +5,19 @@
  * getter) through three calls and a read of a result slot in wasm memory: the diff's rules ask
  * them of every instruction of every changed function, several times, and that glue was a
  * measurable share of a diff's time. Operands past 4 do not exist on x86; they go to the
- * general call, whose answer (an error) stays iced's.
+ * general call, whose answer (an error) stays iced's. It also holds the operand sets the rules
+ * share (the volatile registers, the immediate kinds).
  */
-import type { Instruction, OpAccess, OpKind, Register } from 'iced-x86';
-import type { InstructionInfo } from 'iced-x86';
+import { type Instruction, type InstructionInfo, type OpAccess, OpKind, Register } from 'iced-x86';
+
+/** The Win64 caller-saved (volatile) general registers: what a call may leave changed. */
+export const VOLATILE_REGISTERS: readonly Register[] = [Register.RAX, Register.RCX, Register.RDX, Register.R8, Register.R9, Register.R10, Register.R11];
+
+/**
+ * The immediate operand kinds except `Immediate64` (only `mov r64, imm64` has it) and
+ * `Immediate8_2nd` (enter's and extrq's second immediate).
+ */
+export const IMMEDIATE_KINDS: ReadonlySet<number> = new Set<number>([OpKind.Immediate8, OpKind.Immediate16, OpKind.Immediate32, OpKind.Immediate8to16, OpKind.Immediate8to32, OpKind.Immediate8to64, OpKind.Immediate32to64]);
 
 /** `insn.opKind(k)`. */
 export function opKindOf(insn: Instruction, k: number): OpKind {

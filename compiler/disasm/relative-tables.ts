@@ -234,6 +234,7 @@ function boundBefore(insns: ReadonlyArray<{ rva: number }>, k: number, at: (rva:
   for (let j = k - 1; j >= Math.max(0, k - 6); j--) {
     const c = at(insns[j]!.rva);
     try {
+      // Not IMMEDIATE_KINDS: a 16-bit `cmp r16, imm` is no table bound here.
       if (c.mnemonic !== Mnemonic.Cmp || c.op0Kind !== OpKind.Register || (c.op1Kind !== OpKind.Immediate8to32 && c.op1Kind !== OpKind.Immediate32 && c.op1Kind !== OpKind.Immediate8to64 && c.op1Kind !== OpKind.Immediate32to64 && c.op1Kind !== OpKind.Immediate8)) continue;
       const n = j + 1 < insns.length ? at(insns[j + 1]!.rva) : null;
       try {
