@@ -28,8 +28,9 @@ import { hex } from '../../common/types.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { ImageAnalysis } from '../match/analyze-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
-import { detectBitfieldChange, type WordOf } from './bitfield-layout.ts';
+import { detectBitfieldChange, type WordKeys, type WordOf } from './bitfield-layout.ts';
 import { packedMoveProblems } from './bitfield-packed-moves.ts';
+import { type BitfieldScans, newBitfieldScans } from './bitfield-readers.ts';
 import { reason, type Reason } from './reasons.ts';
 import { decodeEach } from './register-effects.ts';
 import type { FunctionStatus } from './types.ts';
@@ -61,6 +62,18 @@ export function globalWords(a: ImageAnalysis, toNew: (i: number) => number): Wor
   };
 }
 
+/** One diff's bit-field scans, with its global words' keys: one WordOf per side for every rule, so the scans under them are kept too. */
+export interface DiffBitfieldScans extends BitfieldScans {
+  readonly globals: WordKeys;
+}
+
+/** Empty bit-field scans for the diff `m`. */
+export function newDiffBitfieldScans(m: MatchResult): DiffBitfieldScans {
+  const oldToNew = (i: number): number => m.itemOldToNew[i] ?? -1;
+  const same = (i: number): number => ((m.itemNewToOld[i] ?? -1) >= 0 ? i : -1);
+  return { ...newBitfieldScans(), globals: { old: globalWords(m.old, oldToNew), new: globalWords(m.new, same) } };
+}
+
 /** True when `f` loads any byte of the word at `offset` of new item `item` (not a `lea`, not a plain store). */
 export function readsWord(a: ImageAnalysis, toNew: (i: number) => number, image: Uint8Array, f: FunctionInfo, item: number, offset: number): boolean {
   let hit = false;
@@ -83,11 +96,10 @@ export function readsWord(a: ImageAnalysis, toNew: (i: number) => number, image:
  * global's bit-field word in another layout than their old body, and changed functions that
  * read such a word.
  */
-export function globalBitfieldProblems(m: MatchResult, status: readonly FunctionStatus[]): Map<number, Reason> {
+export function globalBitfieldProblems(m: MatchResult, status: readonly FunctionStatus[], scans: DiffBitfieldScans = newDiffBitfieldScans(m)): Map<number, Reason> {
   const out = new Map<number, Reason>();
-  const oldToNew = (i: number): number => m.itemOldToNew[i] ?? -1;
   const same = (i: number): number => (m.itemNewToOld[i] ?? -1) >= 0 ? i : -1;
-  const words = { old: globalWords(m.old, oldToNew), new: globalWords(m.new, same) };
+  const words = scans.globals;
   const changed: Array<{ of: FunctionInfo; f: FunctionInfo }> = [];
   const writers: Array<{ f: FunctionInfo; item: number; offset: number }> = [];
   for (const f of m.new.fns.functions) {
@@ -95,7 +107,7 @@ export function globalBitfieldProblems(m: MatchResult, status: readonly Function
     if (status[f.index] !== 'changed' || o < 0) continue;
     const of = m.old.fns.functions[o]!;
     changed.push({ of, f });
-    const c = detectBitfieldChange(m.old.img, of, m.new.img, f, words);
+    const c = detectBitfieldChange(m.old.img, of, m.new.img, f, words, scans.steps);
     if (c === null) continue;
     const { item, offset } = globalItemOf(c.disp);
     writers.push({ f, item, offset });
@@ -111,7 +123,7 @@ export function globalBitfieldProblems(m: MatchResult, status: readonly Function
     const { item, offset } = globalItemOf(disp);
     return `the word at +${hex(offset)} of writable global ${itemLabel(m, item)}`;
   };
-  for (const [index, r] of packedMoveProblems(m, status, { words, code: 'GLOBAL_BITFIELD_CHANGED', name, refusedPacker })) if (!out.has(index)) out.set(index, r);
+  for (const [index, r] of packedMoveProblems(m, status, { words, code: 'GLOBAL_BITFIELD_CHANGED', name, refusedPacker }, scans)) if (!out.has(index)) out.set(index, r);
   for (const w of writers) {
     for (const { f } of changed) {
       if (out.has(f.index) || !readsWord(m.new, same, m.new.img.image, f, w.item, w.offset)) continue;

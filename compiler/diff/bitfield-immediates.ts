@@ -40,7 +40,7 @@ import { type Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
 import { fullRegister } from './added-field.ts';
 import { lowBits, lowestBit, memoryBits, registerBits } from './bitfield-bits.ts';
-import { stepOf, type WordKeys, type WordOf } from './bitfield-layout.ts';
+import { bodySteps, type StepMemo, type WordKeys, type WordOf } from './bitfield-layout.ts';
 import { type ReadScan, readsDiffer } from './bitfield-readers.ts';
 import { decodeEach } from './register-effects.ts';
 import { opKindOf } from '../disasm/operands.ts';
@@ -72,12 +72,14 @@ interface Stored {
  * A constant built in a stack slot and copied counts too (followFrame).
  * null entries break a run of adjacent stores (a call, a store of some other value).
  */
-function storedConstants(image: Uint8Array, f: FunctionInfo, word?: WordOf): Array<Stored | null> {
+function storedConstants(image: Uint8Array, f: FunctionInfo, word: WordOf | undefined, memo: StepMemo | undefined): Array<Stored | null> {
   const out: Array<Stored | null> = [];
   const held = new Map<number, { v: bigint; wide: boolean; frame: boolean }>();
   const slots = new Map<number, bigint>();
+  const steps = bodySteps(image, f, word, memo);
+  let at = 0;
   decodeEach(image, f.decoded.insns, (insn) => {
-    const step = stepOf(insn, word);
+    const step = steps[at++]!;
     const st = step.store;
     const bits = memoryBits(insn);
     const h = insn.mnemonic === Mnemonic.Mov && insn.opCount === 2 && insn.op1Kind === OpKind.Register ? held.get(st?.src ?? -1) : undefined;
@@ -173,14 +175,14 @@ function mergeRuns(stores: ReadonlyArray<Stored | null>): Stored[] {
  * probe bitfield-immediate-second, `movabs rax,0x16b00000000; mov [rcx],rax`, read as `mov
  * eax,[rcx+4]`; a 16-bit word's high byte read as `movzx eax,byte [rcx+1]`).
  */
-function immediateStores(image: Uint8Array, f: FunctionInfo, word?: WordOf): Map<number, { values: Map<bigint, Set<StoreSource>>; bytes: number }> {
+function immediateStores(image: Uint8Array, f: FunctionInfo, word: WordOf | undefined, memo: StepMemo | undefined): Map<number, { values: Map<bigint, Set<StoreSource>>; bytes: number }> {
   const out = new Map<number, { values: Map<bigint, Set<StoreSource>>; bytes: number }>();
   const add = (disp: number, bytes: number, v: bigint, how: StoreSource): void => {
     const e = out.get(disp) ?? { values: new Map<bigint, Set<StoreSource>>(), bytes: 0 };
     e.values.set(v, (e.values.get(v) ?? new Set<StoreSource>()).add(how));
     out.set(disp, { values: e.values, bytes: Math.max(e.bytes, bytes) });
   };
-  for (const s of mergeRuns(storedConstants(image, f, word))) {
+  for (const s of mergeRuns(storedConstants(image, f, word, memo))) {
     add(s.disp, s.bytes, s.value, s.how);
     for (let k = 1; k < s.bytes; k++) add(s.disp + k, s.bytes - k, s.value >> BigInt(8 * k), 'upper');
   }
@@ -200,10 +202,10 @@ export interface ImmediateMove {
 }
 
 /** The words old body `of` and new body `nf` both store as immediates, where some old value is gone and some new one appears, by displacement. */
-export function detectImmediateMoves(oldImage: Uint8Array, of: FunctionInfo, newImage: Uint8Array, nf: FunctionInfo, words?: WordKeys): ImmediateMove[] {
-  const o = immediateStores(oldImage, of, words?.old);
+export function detectImmediateMoves(oldImage: Uint8Array, of: FunctionInfo, newImage: Uint8Array, nf: FunctionInfo, words?: WordKeys, memo?: StepMemo): ImmediateMove[] {
+  const o = immediateStores(oldImage, of, words?.old, memo);
   if (o.size === 0) return [];
-  const n = immediateStores(newImage, nf, words?.new);
+  const n = immediateStores(newImage, nf, words?.new, memo);
   const out: ImmediateMove[] = [];
   for (const [disp, { values: ov, bytes }] of [...o].sort((a, b) => a[0] - b[0])) {
     const ne = n.get(disp);

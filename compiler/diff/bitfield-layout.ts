@@ -53,6 +53,7 @@ import type { FunctionInfo } from '../image/types.ts';
 import { fullRegister } from './added-field.ts';
 import { lowBits, lowestBit, memoryBits, registerBits } from './bitfield-bits.ts';
 import { movedFills, scanFills } from './bitfield-fills.ts';
+import { BodyMemo } from './body-memo.ts';
 import { decodeEach } from './register-effects.ts';
 import { IMMEDIATE_KINDS, opKindOf, opRegisterOf } from '../disasm/operands.ts';
 
@@ -343,11 +344,26 @@ function keptClears(steps: readonly Step[], slice: readonly number[], at: number
   return cleared === 0n ? null : cleared;
 }
 
-function scanBody(image: Uint8Array, f: FunctionInfo, word: WordOf): BitScan {
-  const steps: Step[] = [];
-  decodeEach(image, f.decoded.insns, (insn) => {
-    steps.push(stepOf(insn, word));
-  });
+/** Each body's steps per word keys, kept for one diff (body-memo.ts): the bit-field rules step through the same bodies. */
+export type StepMemo = BodyMemo<readonly Step[]>;
+
+/**
+ * The steps of body `f` of `image` under word keys `word`, one per instruction in address
+ * order (decodeEach's order), from `memo` when given (computed there once).
+ */
+export function bodySteps(image: Uint8Array, f: FunctionInfo, word: WordOf = wordOf, memo?: StepMemo): readonly Step[] {
+  const compute = (): Step[] => {
+    const steps: Step[] = [];
+    decodeEach(image, f.decoded.insns, (insn) => {
+      steps.push(stepOf(insn, word));
+    });
+    return steps;
+  };
+  return memo === undefined ? compute() : memo.of(word, image, f, compute);
+}
+
+function scanBody(image: Uint8Array, f: FunctionInfo, word: WordOf, memo: StepMemo | undefined): BitScan {
+  const steps = bodySteps(image, f, word, memo);
   const out: BitScan = { stores: new Map(), flags: new Map(), clears: new Map(), bytes: new Map() };
   for (let k = 0; k < steps.length; k++) {
     const st = steps[k]!.store;
@@ -427,16 +443,16 @@ export interface WordKeys {
   readonly old: WordOf;
   readonly new: WordOf;
 }
-const REGISTER_WORDS: WordKeys = { old: wordOf, new: wordOf };
+export const REGISTER_WORDS: WordKeys = { old: wordOf, new: wordOf };
 
 /**
  * Every bit-field change between old body `of` and new body `nf` (bit-field stores first, then
  * moved flags), in displacement order. `words` keys the words of each side (default: register
  * base and displacement).
  */
-export function detectBitfieldChanges(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, nf: FunctionInfo, words: WordKeys = REGISTER_WORDS): BitfieldChange[] {
-  const o = scanBody(oldImg.image, of, words.old);
-  const n = scanBody(newImg.image, nf, words.new);
+export function detectBitfieldChanges(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, nf: FunctionInfo, words: WordKeys = REGISTER_WORDS, memo?: StepMemo): BitfieldChange[] {
+  const o = scanBody(oldImg.image, of, words.old, memo);
+  const n = scanBody(newImg.image, nf, words.new, memo);
   const out: Array<Omit<BitfieldChange, 'from'>> = [];
   const fills = movedFills(scanFills(oldImg.image, of, words.old), scanFills(newImg.image, nf, words.new));
   for (const disp of [...o.stores.keys()].sort((a, b) => a - b)) {
@@ -478,8 +494,8 @@ function movedWords(o: BitScan, n: BitScan): BitfieldChange[] {
 }
 
 /** The first bit-field change between old body `of` and new body `nf`, or null. */
-export function detectBitfieldChange(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, nf: FunctionInfo, words: WordKeys = REGISTER_WORDS): BitfieldChange | null {
-  return detectBitfieldChanges(oldImg, of, newImg, nf, words)[0] ?? null;
+export function detectBitfieldChange(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, nf: FunctionInfo, words: WordKeys = REGISTER_WORDS, memo?: StepMemo): BitfieldChange | null {
+  return detectBitfieldChanges(oldImg, of, newImg, nf, words, memo)[0] ?? null;
 }
 
 /** The reason text of a bit-field change (the STRUCTURE_BITFIELD_CHANGED message's head). */

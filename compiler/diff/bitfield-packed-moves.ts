@@ -32,7 +32,7 @@ import { hex } from '../../common/types.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { detectPackedMoves, type PackedMove } from './bitfield-packed.ts';
-import { type ReadScan, readsDiffer, scanReads } from './bitfield-readers.ts';
+import { type BitfieldScans, type ReadScan, readScanOf, readsDiffer } from './bitfield-readers.ts';
 import { detectImmediateMoves, type ImmediateMove, movedGroups, type StoreSource } from './bitfield-immediates.ts';
 import type { WordKeys } from './bitfield-layout.ts';
 import { reason, type Reason, type ReasonCode } from './reasons.ts';
@@ -119,13 +119,13 @@ type Link<W> = (o: ReadScan, n: ReadScan, w: W, reader: string) => { writer: str
  * Each changed reader of some writer's word (its new body decodes that displacement) linked to
  * the first writer `link` accepts: both refused into `out` (the writer told `keys.refusedPacker`).
  */
-function linkReaders<W extends Writer>(m: MatchResult, pairs: ReadonlyArray<{ of: FunctionInfo; f: FunctionInfo }>, writers: readonly W[], keys: PackedWords, link: Link<W>, out: Map<number, Reason>): void {
+function linkReaders<W extends Writer>(m: MatchResult, pairs: ReadonlyArray<{ of: FunctionInfo; f: FunctionInfo }>, writers: readonly W[], keys: PackedWords, link: Link<W>, out: Map<number, Reason>, scans: BitfieldScans | undefined): void {
   if (writers.length === 0) return;
   for (const { of, f } of pairs) {
-    const n = scanReads(m.new.img.image, f.decoded.insns, keys.words?.new);
+    const n = readScanOf(m.new.img.image, f, keys.words?.new, scans);
     const candidates = writers.filter((w) => w.f.index !== f.index && n.fields.has(w.disp));
     if (candidates.length === 0) continue;
-    const o = scanReads(m.old.img.image, of.decoded.insns, keys.words?.old);
+    const o = readScanOf(m.old.img.image, of, keys.words?.old, scans);
     for (const w of candidates) {
       const l = link(o, n, w, f.name ?? hex(f.entry));
       if (l === null) continue;
@@ -147,7 +147,7 @@ function linkReaders<W extends Writer>(m: MatchResult, pairs: ReadonlyArray<{ of
  * linked to a changed reader whose decoded bit groups moved over the bits the values differ in
  * (probe bitfield-immediate-reorder).
  */
-export function packedMoveProblems(m: MatchResult, status: readonly FunctionStatus[], keys: PackedWords = REGISTER_PACKED): Map<number, Reason> {
+export function packedMoveProblems(m: MatchResult, status: readonly FunctionStatus[], keys: PackedWords = REGISTER_PACKED, scans?: BitfieldScans): Map<number, Reason> {
   const out = new Map<number, Reason>();
   const pairs: Array<{ of: FunctionInfo; f: FunctionInfo }> = [];
   const packers: Array<Writer & { mv: PackedMove }> = [];
@@ -157,8 +157,8 @@ export function packedMoveProblems(m: MatchResult, status: readonly FunctionStat
     if (status[f.index] !== 'changed' || o < 0) continue;
     const of = m.old.fns.functions[o]!;
     pairs.push({ of, f });
-    for (const mv of detectPackedMoves(m.old.img.image, of, m.new.img.image, f, keys.words)) packers.push({ f, disp: mv.disp, mv });
-    for (const mv of detectImmediateMoves(m.old.img.image, of, m.new.img.image, f, keys.words)) stores.push({ f, disp: mv.disp, mv });
+    for (const mv of detectPackedMoves(m.old.img.image, of, m.new.img.image, f, keys.words, scans)) packers.push({ f, disp: mv.disp, mv });
+    for (const mv of detectImmediateMoves(m.old.img.image, of, m.new.img.image, f, keys.words, scans?.steps)) stores.push({ f, disp: mv.disp, mv });
   }
   linkReaders(m, pairs, packers, keys, (o, n, { f: pf, mv }, reader) => {
     const decodes = movedRead(o, n, mv);
@@ -172,7 +172,7 @@ export function packedMoveProblems(m: MatchResult, status: readonly FunctionStat
       writer: `it ${packs} with its fields at other bits than its old body ${moved}, and ${reader} now decodes ${decodes}: words packed before the patch keep the old bit order`,
       reader: `it decodes ${word} at ${decodes}, and ${pf.name ?? hex(pf.entry)} now ${packsNow} with its fields at other bits ${moved}: words packed before the patch keep the old bit order`,
     };
-  }, out);
+  }, out, scans);
   const hex64 = (xs: readonly bigint[]): string => xs.map((x) => `0x${x.toString(16)}`).join(', ');
   linkReaders(m, pairs, stores, keys, (o, n, { f: wf, mv }, reader) => {
     const g = movedGroups(o, n, mv);
@@ -186,6 +186,6 @@ export function packedMoveProblems(m: MatchResult, status: readonly FunctionStat
       writer: `it stores ${word} ${how} with other bits than its old body ${values}, and ${reader} now decodes ${decodes}: words stored before the patch keep the old bit order`,
       reader: `it decodes ${word} at ${decodes}, and ${wf.name ?? hex(wf.entry)} now stores that word ${how} with other bits ${values}: words stored before the patch keep the old bit order`,
     };
-  }, out);
+  }, out, scans);
   return out;
 }

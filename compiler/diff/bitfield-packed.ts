@@ -27,7 +27,8 @@
 import { type Instruction, Mnemonic, OpKind } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
 import { type BitOp, bitOpOf, lowBits, registerBits } from './bitfield-bits.ts';
-import { type Step, stepOf, type WordKeys, type WordOf } from './bitfield-layout.ts';
+import { bodySteps, type Step, type StepMemo, type WordKeys, type WordOf } from './bitfield-layout.ts';
+import type { BodyMemo } from './body-memo.ts';
 import { mapFrame } from './frame-slots.ts';
 import { decodeEach } from './register-effects.ts';
 
@@ -71,11 +72,8 @@ function packedSlice(steps: readonly Step[], at: number): Set<string> | null {
 }
 
 /** Per displacement (register base, non-negative), the constants of a body's packing stores. */
-function packedStores(image: Uint8Array, f: FunctionInfo): Map<number, Set<string>> {
-  const steps: Step[] = [];
-  decodeEach(image, f.decoded.insns, (insn) => {
-    steps.push(stepOf(insn));
-  });
+function packedStores(image: Uint8Array, f: FunctionInfo, memo: StepMemo | undefined): Map<number, Set<string>> {
+  const steps = bodySteps(image, f, undefined, memo);
   const out = new Map<number, Set<string>>();
   for (let k = 0; k < steps.length; k++) {
     const st = steps[k]!.store;
@@ -90,10 +88,10 @@ function packedStores(image: Uint8Array, f: FunctionInfo): Map<number, Set<strin
 }
 
 /** The displacements both bodies pack from scratch with other constants, in order. */
-export function detectPackedChanges(oldImage: Uint8Array, of: FunctionInfo, newImage: Uint8Array, nf: FunctionInfo): number[] {
-  const o = packedStores(oldImage, of);
+export function detectPackedChanges(oldImage: Uint8Array, of: FunctionInfo, newImage: Uint8Array, nf: FunctionInfo, memo?: StepMemo): number[] {
+  const o = packedStores(oldImage, of, memo);
   if (o.size === 0) return [];
-  const n = packedStores(newImage, nf);
+  const n = packedStores(newImage, nf, memo);
   const out: number[] = [];
   for (const [disp, oc] of o) {
     const nc = n.get(disp);
@@ -226,16 +224,32 @@ function loadedSlots(image: Uint8Array, f: FunctionInfo): (string | null)[] {
   return out;
 }
 
-function packedStoreFields(image: Uint8Array, f: FunctionInfo, word?: WordOf): StoreFields {
-  const steps: Step[] = [];
+/** What packedStoreFields reads of a body besides its steps, alike under any word keys: per instruction its pack op, destination width and loaded slot. */
+interface PackInputs {
+  readonly ops: readonly BitOp[];
+  readonly widths: readonly number[];
+  readonly slots: readonly (string | null)[];
+}
+
+function packInputsOf(image: Uint8Array, f: FunctionInfo): PackInputs {
   const ops: BitOp[] = [];
   const widths: number[] = [];
   decodeEach(image, f.decoded.insns, (insn) => {
-    steps.push(stepOf(insn, word));
     ops.push(packOpOf(insn));
     widths.push(insn.opCount > 0 && insn.op0Kind === OpKind.Register ? registerBits(insn.op0Register) : 64);
   });
-  const slots = loadedSlots(image, f);
+  return { ops, widths, slots: loadedSlots(image, f) };
+}
+
+/** The packing scans kept for one diff (body-memo.ts): each body's steps per word keys, and its PackInputs. */
+export interface PackScans {
+  readonly steps: StepMemo;
+  readonly pack: BodyMemo<PackInputs>;
+}
+
+function packedStoreFields(image: Uint8Array, f: FunctionInfo, word: WordOf | undefined, scans: PackScans | undefined): StoreFields {
+  const steps = bodySteps(image, f, word, scans?.steps);
+  const { ops, widths, slots } = scans === undefined ? packInputsOf(image, f) : scans.pack.of(packInputsOf, image, f, () => packInputsOf(image, f));
   const out: StoreFields = { whole: new Map(), rmw: new Map() };
   // A read-modify-write word counts when one of its stores shifts a field in: -O0 stores each
   // field alone (probe bitfield-rotate: the field at bit 0 with no shift, the next with `shl`).
@@ -297,10 +311,10 @@ function swapOf(fields: readonly bigint[]): { swapped: bigint; swappedFields: re
  * widened), by displacement. `words` keys each side's words (default: register base;
  * bitfield-globals.ts passes a global's words reached through RIP, keyed by matched item).
  */
-export function detectPackedMoves(oldImage: Uint8Array, of: FunctionInfo, newImage: Uint8Array, nf: FunctionInfo, words?: WordKeys): PackedMove[] {
-  const o = packedStoreFields(oldImage, of, words?.old);
+export function detectPackedMoves(oldImage: Uint8Array, of: FunctionInfo, newImage: Uint8Array, nf: FunctionInfo, words?: WordKeys, scans?: PackScans): PackedMove[] {
+  const o = packedStoreFields(oldImage, of, words?.old, scans);
   if (o.whole.size === 0 && o.rmw.size === 0) return [];
-  const n = packedStoreFields(newImage, nf, words?.new);
+  const n = packedStoreFields(newImage, nf, words?.new, scans);
   const out: PackedMove[] = [];
   for (const [disp, oc] of [...o.whole].sort((a, b) => a[0] - b[0])) {
     const nc = n.whole.get(disp);

@@ -39,9 +39,10 @@ import type { MappedImage } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { applyBitOp, type BitOp, bitOpOf, type BitValue, inPlaceDecoded, loadedValue, lowBits, mergedValue, memoryBits } from './bitfield-bits.ts';
-import { type BitfieldChange, detectBitfieldChanges, type Step, stepOf, type WordOf } from './bitfield-layout.ts';
+import { type BitfieldChange, bodySteps, detectBitfieldChanges, REGISTER_WORDS, type Step, type StepMemo, stepOf, type WordOf } from './bitfield-layout.ts';
+import { BodyMemo } from './body-memo.ts';
 import { onlyInputMasksNarrowed } from './bitfield-narrowed.ts';
-import { detectPackedChanges } from './bitfield-packed.ts';
+import { detectPackedChanges, type PackScans } from './bitfield-packed.ts';
 import { reason, type Reason } from './reasons.ts';
 import { decodeEach } from './register-effects.ts';
 import type { FunctionStatus } from './types.ts';
@@ -82,8 +83,8 @@ interface ReadStep {
 
 const LOADS = new Set<number>([Mnemonic.Mov, Mnemonic.Movzx, Mnemonic.Movsx, Mnemonic.Movsxd]);
 
-function readStepOf(insn: Instruction, word?: WordOf): ReadStep {
-  const step = stepOf(insn, word);
+function readStepOf(insn: Instruction, word: WordOf | undefined, known: Step | undefined): ReadStep {
+  const step = known ?? stepOf(insn, word);
   // A `mov r,imm` is no constant applied to a loaded value (it does not read one).
   const constant = insn.mnemonic === Mnemonic.Mov ? null : (step.constant ?? weightOf(insn));
   const width = step.loadDisp === null ? 0 : memoryBits(insn);
@@ -97,11 +98,31 @@ function readStepOf(insn: Instruction, word?: WordOf): ReadStep {
   return { step, constant, bits: bitOpOf(insn), loaded, atOnce };
 }
 
-/** The reads of a body's instructions (`insns`: their spans in `image`): per displacement (words keyed by `word`: register base by default), their constant paths and the bits they decode. */
-export function scanReads(image: Uint8Array, insns: ReadonlyArray<{ readonly rva: number; readonly length: number }>, word?: WordOf): ReadScan {
+/** The scans the bit-field rules keep for one diff (body-memo.ts): each body's steps and its reads per word keys, and its packing inputs. */
+export interface BitfieldScans extends PackScans {
+  readonly reads: BodyMemo<ReadScan>;
+}
+
+/** Empty scans for one diff. */
+export function newBitfieldScans(): BitfieldScans {
+  return { steps: new BodyMemo(), pack: new BodyMemo(), reads: new BodyMemo() };
+}
+
+/** scanReads of body `f` of `image` (words keyed by `word`: register base by default), kept in `scans` when given. */
+export function readScanOf(image: Uint8Array, f: FunctionInfo, word: WordOf | undefined, scans: BitfieldScans | undefined): ReadScan {
+  if (scans === undefined) return scanReads(image, f.decoded.insns, word);
+  return scans.reads.of(word ?? REGISTER_WORDS.old, image, f, () => scanReads(image, f.decoded.insns, word, bodySteps(image, f, word, scans.steps)));
+}
+
+/**
+ * The reads of a body's instructions (`insns`: their spans in `image`): per displacement (words
+ * keyed by `word`: register base by default), their constant paths and the bits they decode.
+ * `known`: the body's steps under the same keys, when computed already (bitfield-layout.ts bodySteps).
+ */
+export function scanReads(image: Uint8Array, insns: ReadonlyArray<{ readonly rva: number; readonly length: number }>, word?: WordOf, known?: readonly Step[]): ReadScan {
   const steps: ReadStep[] = [];
   decodeEach(image, insns, (insn) => {
-    steps.push(readStepOf(insn, word));
+    steps.push(readStepOf(insn, word, known?.[steps.length]));
   });
   const out: ReadScan = { paths: new Map(), decoded: new Map(), fields: new Map() };
   const add = (disp: number, c: string): void => {
@@ -216,13 +237,13 @@ export type BitfieldChanges = ReadonlyMap<number, readonly BitfieldChange[]>;
  * The bit-field changes of every changed matched function, computed once per diff: the readers
  * rule below and the layout verdict (layout-shift.ts) both read them.
  */
-export function bitfieldChangesOf(m: MatchResult, status: readonly FunctionStatus[]): BitfieldChanges {
+export function bitfieldChangesOf(m: MatchResult, status: readonly FunctionStatus[], scans?: BitfieldScans): BitfieldChanges {
   const out = new Map<number, readonly BitfieldChange[]>();
   for (const f of m.new.fns.functions) {
     const o = m.fnNewToOld[f.index]!;
     if (status[f.index] !== 'changed' || o < 0) continue;
     const of = m.old.fns.functions[o]!;
-    const cs = detectBitfieldChanges(m.old.img, of, m.new.img, f);
+    const cs = detectBitfieldChanges(m.old.img, of, m.new.img, f, REGISTER_WORDS, scans?.steps);
     // Only an input's mask narrowed (bitfield-narrowed.ts): every field keeps its bits.
     if (cs.length > 0 && !onlyInputMasksNarrowed(m.old.img.image, of, m.new.img.image, f)) out.set(f.index, cs);
   }
@@ -243,7 +264,7 @@ interface Writer {
  * differently, at or above the lowest bit the writer may have moved. The writers themselves
  * are refused by layout-shift.ts.
  */
-export function bitfieldReaderProblems(m: MatchResult, status: readonly FunctionStatus[], changes: BitfieldChanges = bitfieldChangesOf(m, status)): Map<number, Reason> {
+export function bitfieldReaderProblems(m: MatchResult, status: readonly FunctionStatus[], changes: BitfieldChanges = bitfieldChangesOf(m, status), scans?: BitfieldScans): Map<number, Reason> {
   const out = new Map<number, Reason>();
   const pairs: Array<{ of: FunctionInfo; f: FunctionInfo }> = [];
   const writers = new Map<number, Writer>();
@@ -262,9 +283,9 @@ export function bitfieldReaderProblems(m: MatchResult, status: readonly Function
     }
   }
   if (writers.size === 0) return out;
-  packedWriterProblems(m, pairs, writers, out);
+  packedWriterProblems(m, pairs, writers, out, scans);
   for (const { of, f } of pairs) {
-    const w = readerProblem(m.old.img, of, m.new.img, f, writers);
+    const w = readerProblem(m.old.img, of, m.new.img, f, writers, scans);
     if (w !== null) out.set(f.index, reason('STRUCTURE_BITFIELD_CHANGED', `it decodes bits ${w.from} and up of the word at +${hex(w.disp)} with other mask or shift constants than its old body, and ${w.f.name ?? hex(w.f.entry)} now packs that word in another bit layout (refused): words packed before the patch keep the old bit order`, f.entry));
   }
   return out;
@@ -281,9 +302,9 @@ export function bitfieldReaderProblems(m: MatchResult, status: readonly Function
  * read-modify-write at all) is left to bitfield-packed-moves.ts, which links the packer's bit
  * map to a reader's decoded bits.
  */
-function packedWriterProblems(m: MatchResult, pairs: ReadonlyArray<{ of: FunctionInfo; f: FunctionInfo }>, writers: ReadonlyMap<number, Writer>, out: Map<number, Reason>): void {
+function packedWriterProblems(m: MatchResult, pairs: ReadonlyArray<{ of: FunctionInfo; f: FunctionInfo }>, writers: ReadonlyMap<number, Writer>, out: Map<number, Reason>, scans: BitfieldScans | undefined): void {
   for (const { of, f } of pairs) {
-    for (const disp of detectPackedChanges(m.old.img.image, of, m.new.img.image, f)) {
+    for (const disp of detectPackedChanges(m.old.img.image, of, m.new.img.image, f, scans?.steps)) {
       const w = writers.get(disp);
       if (w === undefined) continue;
       // A read-modify-write writer that also packs the word whole (gcc -O1: a byte store of
@@ -301,11 +322,11 @@ function packedWriterProblems(m: MatchResult, pairs: ReadonlyArray<{ of: Functio
  * the writer may have moved; null when none. A read that decodes no bit-field (a length or
  * pointer used whole) or only bits below the moved ones is no reader of the layout change.
  */
-function readerProblem(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, f: FunctionInfo, writers: ReadonlyMap<number, Writer>): Writer | null {
-  const n = scanReads(newImg.image, f.decoded.insns);
+function readerProblem(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, f: FunctionInfo, writers: ReadonlyMap<number, Writer>, scans: BitfieldScans | undefined): Writer | null {
+  const n = readScanOf(newImg.image, f, undefined, scans);
   // The words whose moved bits the new body decodes; only then is the old body read.
   const decoding = [...writers].filter(([disp, w]) => !w.all.has(f.index) && ((n.decoded.get(disp) ?? 0n) & ~lowBits(w.from)) !== 0n).sort((a, b) => a[0] - b[0]);
   if (decoding.length === 0) return null;
-  const o = scanReads(oldImg.image, of.decoded.insns);
+  const o = readScanOf(oldImg.image, of, undefined, scans);
   return decoding.find(([disp]) => readsDiffer(o, n, disp))?.[1] ?? null;
 }

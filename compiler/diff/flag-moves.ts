@@ -16,20 +16,18 @@
 import { hex } from '../../common/types.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
-import { globalItemOf, globalWords, itemLabel, readsWord } from './bitfield-globals.ts';
-import { stepOf, type WordOf } from './bitfield-layout.ts';
+import { type DiffBitfieldScans, globalItemOf, itemLabel, newDiffBitfieldScans, readsWord } from './bitfield-globals.ts';
+import { bodySteps, type StepMemo, type WordOf } from './bitfield-layout.ts';
 import { reason, type Reason } from './reasons.ts';
-import { decodeEach } from './register-effects.ts';
 import type { FunctionStatus } from './types.ts';
 
 /** Per displacement, the one-bit flags the in-place stores set or clear (`set 0`, `clear 1`), in address order (words keyed by `word`: register base by default). */
-function flagSequences(image: Uint8Array, f: FunctionInfo, word?: WordOf): Map<number, string[]> {
+function flagSequences(image: Uint8Array, f: FunctionInfo, word: WordOf | undefined, memo: StepMemo): Map<number, string[]> {
   const out = new Map<number, string[]>();
-  decodeEach(image, f.decoded.insns, (insn) => {
-    const s = stepOf(insn, word);
-    if (s.store === null || s.store.disp < 0 || s.flag === null) return;
+  for (const s of bodySteps(image, f, word, memo)) {
+    if (s.store === null || s.store.disp < 0 || s.flag === null) continue;
     out.set(s.store.disp, [...(out.get(s.store.disp) ?? []), s.flag]);
-  });
+  }
   return out;
 }
 
@@ -54,13 +52,8 @@ export function movedFlagsAcrossCounts(o: ReadonlyMap<number, readonly string[]>
 }
 
 /** True when `f` reads a word at displacement `disp` through a register base (a load, or `test/bt` in place). */
-function readsDisp(image: Uint8Array, f: FunctionInfo, disp: number): boolean {
-  let hit = false;
-  decodeEach(image, f.decoded.insns, (insn) => {
-    const s = stepOf(insn);
-    if (s.store === null && s.loadDisp === disp) hit = true;
-  });
-  return hit;
+function readsDisp(image: Uint8Array, f: FunctionInfo, disp: number, memo: StepMemo): boolean {
+  return bodySteps(image, f, undefined, memo).some((s) => s.store === null && s.loadDisp === disp);
 }
 
 /** A writer whose flags moved: the new function, and the word (a register-base displacement, or a global's synthetic one). */
@@ -76,22 +69,21 @@ interface FlagWriter {
  * global-flag-move-count) by NEW function index: writers whose one-bit flags moved while their
  * number changed, and the changed readers of those words.
  */
-export function flagMoveProblems(m: MatchResult, status: readonly FunctionStatus[]): Map<number, Reason> {
+export function flagMoveProblems(m: MatchResult, status: readonly FunctionStatus[], scans: DiffBitfieldScans = newDiffBitfieldScans(m)): Map<number, Reason> {
   const out = new Map<number, Reason>();
   const changed: Array<{ of: FunctionInfo; f: FunctionInfo }> = [];
   const writers: FlagWriter[] = [];
-  const oldToNew = (i: number): number => m.itemOldToNew[i] ?? -1;
   const same = (i: number): number => ((m.itemNewToOld[i] ?? -1) >= 0 ? i : -1);
-  const globals = { old: globalWords(m.old, oldToNew), new: globalWords(m.new, same) };
+  const globals = scans.globals;
   for (const f of m.new.fns.functions) {
     const o = m.fnNewToOld[f.index]!;
     if (status[f.index] !== 'changed' || o < 0) continue;
     const of = m.old.fns.functions[o]!;
     changed.push({ of, f });
     for (const global of [false, true]) {
-      const os = flagSequences(m.old.img.image, of, global ? globals.old : undefined);
+      const os = flagSequences(m.old.img.image, of, global ? globals.old : undefined, scans.steps);
       if (os.size === 0) continue;
-      const c = movedFlagsAcrossCounts(os, flagSequences(m.new.img.image, f, global ? globals.new : undefined));
+      const c = movedFlagsAcrossCounts(os, flagSequences(m.new.img.image, f, global ? globals.new : undefined, scans.steps));
       if (c === null) continue;
       writers.push({ f, disp: c.disp, global });
       const moved = `${f.name ?? hex(f.entry)} sets and clears, in place, other bits than its old body ${of.name ?? hex(of.entry)} where both touch the same flags (old: ${c.onlyOld.join(', ')}; new: ${c.onlyNew.join(', ')}); words packed before the patch keep the old bit order (needs a baseline)`;
@@ -107,7 +99,7 @@ export function flagMoveProblems(m: MatchResult, status: readonly FunctionStatus
     for (const { f } of changed) {
       if (out.has(f.index)) continue;
       if (!w.global) {
-        if (!readsDisp(m.new.img.image, f, w.disp)) continue;
+        if (!readsDisp(m.new.img.image, f, w.disp, scans.steps)) continue;
         out.set(f.index, reason('STRUCTURE_BITFIELD_CHANGED', `it reads the word at +${hex(w.disp)}, and ${w.f.name ?? hex(w.f.entry)} now sets and clears its one-bit flags at other bits (refused): words packed before the patch keep the old bit order`, f.entry));
         continue;
       }

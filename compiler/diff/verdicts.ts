@@ -15,7 +15,7 @@ import { layoutRanges } from '../functions/layout-parts.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import type { EhGroups } from './eh-groups.ts';
-import { globalBitfieldProblems } from './bitfield-globals.ts';
+import { globalBitfieldProblems, newDiffBitfieldScans } from './bitfield-globals.ts';
 import { flagMoveProblems } from './flag-moves.ts';
 import { packedMoveProblems } from './bitfield-packed-moves.ts';
 import { bitfieldChangesOf, bitfieldReaderProblems } from './bitfield-readers.ts';
@@ -67,14 +67,16 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
   const referrers = referrersOf(m, emitted);
   // Changed functions that decode, with new constants, a bit-field word a changed writer now packs differently.
   // Bit-field changes of each changed pair, once: the readers rule and the layout verdict share them.
-  const bitChanges = bitfieldChangesOf(m, status);
-  const bitReaders = bitfieldReaderProblems(m, status, bitChanges);
+  // Each body's bit-field steps and reads, computed once for all the bit-field rules (body-memo.ts).
+  const scans = newDiffBitfieldScans(m);
+  const bitChanges = bitfieldChangesOf(m, status, scans);
+  const bitReaders = bitfieldReaderProblems(m, status, bitChanges, scans);
   // Changed functions that pack a word whole with fields at other bits, and changed readers that decode the moved fields.
-  const packedMoves = packedMoveProblems(m, status);
+  const packedMoves = packedMoveProblems(m, status, undefined, scans);
   // Changed functions that pack a global's bit-field word in another layout, and changed readers of that word.
-  const globalBits = globalBitfieldProblems(m, status);
+  const globalBits = globalBitfieldProblems(m, status, scans);
   // Writers whose one-bit flags moved while their number changed, and changed readers of those words.
-  const flagMoves = flagMoveProblems(m, status);
+  const flagMoves = flagMoveProblems(m, status, scans);
   // Old callers that keep volatile registers across a call whose new callee clobbers them.
   const fx: ImageEffects = { old: new RegisterEffects(m.old.img.image), new: new RegisterEffects(m.new.img.image) };
   const clobbered = callerRegisterProblems(m, status, fx);
@@ -90,20 +92,12 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
   /** Why a group's first member was refused (group refusals name it, not each other). */
   const baseReasons = new Map<number, Reason>();
   const okItems = new Set<number>();
-  // The layout verdict depends only on the function and its match, and the fixed point below
-  // checks a function several times (aligning two bodies is the costliest check): once each.
-  const layoutChecked = new Map<number, Reason | null>();
-  const layoutOf = (f: FunctionInfo, st: FunctionStatus): Reason | null => {
-    let r = layoutChecked.get(f.index);
-    if (r === undefined) layoutChecked.set(f.index, (r = layoutProblem(m, f, st, bitChanges.get(f.index), eh.funclets.has(f.index))));
-    return r;
-  };
-  const retypeChecked = new Map<number, Reason | null>();
-  const retypedOf = (f: FunctionInfo, st: FunctionStatus): Reason | null => {
-    let r = retypeChecked.get(f.index);
-    if (r === undefined) retypeChecked.set(f.index, (r = retypedFieldProblem(m, f, st, eh.funclets.has(f.index))));
-    return r;
-  };
+  // The layout, retyped-field and loop-extent verdicts depend only on the function and its
+  // match, and the fixed point below checks a function several times (aligning two bodies is
+  // the costliest check): once each.
+  const layoutOf = oncePerFunction((f, st) => layoutProblem(m, f, st, bitChanges.get(f.index), eh.funclets.has(f.index)));
+  const retypedOf = oncePerFunction((f, st) => retypedFieldProblem(m, f, st, eh.funclets.has(f.index)));
+  const loopExtentOf = oncePerFunction((f, st) => loopExtentProblem(m, f, st, eh.funclets.has(f.index)));
   const queue: number[] = [];
   const check = (f: FunctionInfo): void => {
     const st = status[f.index]!;
@@ -118,7 +112,7 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
     if (why !== null && refusedMate === undefined) baseReasons.set(f.index, why);
     else if (refusedMate !== undefined) baseReasons.set(f.index, baseReasons.get(refusedMate) ?? reasons.get(refusedMate)!);
     if (why === null) {
-      why = touchesBadGlobal(f) ?? loadTimeProblem(f, st) ?? tableProblems.get(f.index) ?? layoutOf(f, st) ?? bitReaders.get(f.index) ?? packedMoves.get(f.index) ?? globalBits.get(f.index) ?? flagMoves.get(f.index) ?? clobbered.get(f.index) ?? entryArgs.get(f.index) ?? retypedOf(f, st) ?? swapped.get(f.index) ?? loopExtentProblem(m, f, st, eh.funclets.has(f.index)) ?? folded.get(f.index) ?? escapedRodata(f) ?? reorderedTables.get(f.index) ?? emissionProblem(ctx, f, okItems);
+      why = touchesBadGlobal(f) ?? loadTimeProblem(f, st) ?? tableProblems.get(f.index) ?? layoutOf(f, st) ?? bitReaders.get(f.index) ?? packedMoves.get(f.index) ?? globalBits.get(f.index) ?? flagMoves.get(f.index) ?? clobbered.get(f.index) ?? entryArgs.get(f.index) ?? retypedOf(f, st) ?? swapped.get(f.index) ?? loopExtentOf(f, st) ?? folded.get(f.index) ?? escapedRodata(f) ?? reorderedTables.get(f.index) ?? emissionProblem(ctx, f, okItems);
       if (why !== null) baseReasons.set(f.index, why);
     }
     // A funclet only the handler tables reach keeps no redirect: old frames keep their old
@@ -146,6 +140,16 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
     again = reasons.size !== before;
   }
   return { reasons, redirects };
+}
+
+/** `check`, asked of each function once (later asks get the first answer). */
+function oncePerFunction(check: (f: FunctionInfo, st: FunctionStatus) => Reason | null): (f: FunctionInfo, st: FunctionStatus) => Reason | null {
+  const kept = new Map<number, Reason | null>();
+  return (f, st) => {
+    let r = kept.get(f.index);
+    if (r === undefined) kept.set(f.index, (r = check(f, st)));
+    return r;
+  };
 }
 
 /** Why `f`'s exception-handling situation forbids carrying it (shared or orphan funclets), or null. */
