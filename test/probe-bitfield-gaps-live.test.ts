@@ -38,13 +38,20 @@
  *   groups no longer gave the new one's values: hotpatchable, carried the patched process
  *   prints neither line. Now refused (the reader's moved groups are the same widths over the
  *   same bits). Twin bitfield-immediate-revalue-fix (another level, layout kept) hotpatchable.
- * - bitfield-immediate-wide (clang -O1/-O2/-Os): a 64-bit word stored as `movabs rax,imm64;
+ * - bitfield-immediate-wide (clang -O0/-O1/-O2/-Os): a 64-bit word stored as `movabs rax,imm64;
  *   mov [rcx],rax`, fields swapped: no `mov [m],imm`, hotpatchable; carried, neither line.
  *   Now the imm64 counts as the stored immediate. Twin bitfield-immediate-wide-fix.
- * - bitfield-immediate-second (clang -O1/-O2/-Os): the bit-field word after a 32-bit field,
+ *   clang -O0 builds it in a qword stack slot (`mov qword [rsp],0`, fields merged by `and
+ *   rcx,imm` / `movabs rcx,mask; and rcx,[rsp]; movabs rdx,bits; or rcx,rdx`) and copies it:
+ *   followFrame followed 32-bit slots only, so both stayed hotpatchable there; carried, neither
+ *   line. Now slots are followed byte by byte through 32- and 64-bit registers.
+ * - bitfield-immediate-second (clang -O0/-O1/-O2/-Os): the bit-field word after a 32-bit field,
  *   the struct stored as one qword, unpack loading the word at +4 alone: no displacement in
  *   common, hotpatchable; carried, neither line. Now a qword store also stores its high dword
- *   at +4. Twin bitfield-immediate-second-fix.
+ *   at +4. Twin bitfield-immediate-second-fix. clang -O0 builds the two dwords in slots at
+ *   [rsp] and [rsp+4] and copies them as one qword (`mov rcx,[rsp]; mov [rax],rcx`):
+ *   hotpatchable there, carried neither line; now the qword load assembles both slots.
+ *   (gcc -O0, fields stored one by one through the pointer, refuses probes and twins alike.)
  * - bitfield-immediate-halves (gcc -O1..-Os, clang -O1..-Os): a 16-bit word set from constants,
  *   stored by gcc -O1 as two byte immediates (gcc -O2 `mov eax,imm; mov [rcx],ax`), the high
  *   byte's two 4-bit fields swapped: the reader decodes the same groups (only the weights
@@ -249,7 +256,7 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     expect(await patchedRound(h, pkg, 'bitfield-immediate-revalue-fix.dll')).toBe('unpack() = 334\n');
   }, 120_000);
 
-  const WIDE: ReadonlyArray<readonly [Toolchain, string]> = [['clang', '-O1'], ['clang', '-O2'], ['clang', '-Os']];
+  const WIDE: ReadonlyArray<readonly [Toolchain, string]> = [['clang', '-O0'], ['clang', '-O1'], ['clang', '-O2'], ['clang', '-Os']];
 
   test.each(WIDE)('bitfield-immediate-wide (%s %s): a 64-bit word stored from a register loaded with one imm64, its fields swapped; writer and reader refused; carried anyway, the patched process prints neither version', async (tc, opt) => {
     const { h, old, neu, d } = await startProbe('bitfield-immediate-wide', tc, opt);

@@ -29,9 +29,10 @@
  * byte alone: probe bitfield-immediate-bytes). Two fields of equal width swapped leave the
  * reader's groups as they were: then the values the immediates hold in them swap, and the reader
  * decodes them along other paths (bitfield-immediate-halves). clang -O0's compound literal,
- * built in a 32-bit stack slot and copied, counts as the constant the slot holds (followFrame).
- * Not seen: a 64-bit literal built on the stack (clang -O0's bitfield-immediate-wide and
- * -second stay hotpatchable), and a word built in steps through registers. Twins bitfield-immediate-fix (a
+ * built in stack slots and copied, counts as the constant the slots hold (followFrame): a
+ * dword slot, a qword slot (bitfield-immediate-wide), a qword copied from two dword slots
+ * (bitfield-immediate-second). Not seen: a word built in steps through registers alone, a
+ * slot written through a pointer other than rsp. Twins bitfield-immediate-fix (a
  * flag set in a new bit, unpack decoding the same groups with another formula),
  * bitfield-immediate-revalue-fix, -wide-fix, -halves-fix and -bytes-fix (another value
  * stored, the layout kept) stay hotpatchable.
@@ -75,7 +76,7 @@ interface Stored {
 function storedConstants(image: Uint8Array, f: FunctionInfo, word: WordOf | undefined, memo: StepMemo | undefined): Array<Stored | null> {
   const out: Array<Stored | null> = [];
   const held = new Map<number, { v: bigint; wide: boolean; frame: boolean }>();
-  const slots = new Map<number, bigint>();
+  const slots = new Map<number, number>();
   const steps = bodySteps(image, f, word, memo);
   let at = 0;
   decodeEach(image, f.decoded.insns, (insn) => {
@@ -112,30 +113,71 @@ function storedConstants(image: Uint8Array, f: FunctionInfo, word: WordOf | unde
  * clang -O0 builds a compound literal in a stack slot and copies it (probe
  * bitfield-immediate-reorder: `mov dword [rsp+4],0`, then per field `mov ecx,[rsp+4]; and
  * ecx,imm; or ecx,imm; mov [rsp+4],ecx`, last `mov ecx,[rsp+4]; mov [rax],ecx`): the slots'
- * constants are followed through such moves and `and`/`or`/`xor` immediates, updating `slots`;
- * returns the constant `insn` leaves in its destination register, if known.
+ * bytes (`slots`, by stack displacement) are followed through such moves and `and`/`or`/`xor`
+ * of an immediate, a slot or a register holding a constant, in 32- and 64-bit registers. A
+ * 64-bit literal is a qword slot (probe bitfield-immediate-wide: `mov qword [rsp],0`, fields
+ * merged by `movabs rcx,mask; and rcx,[rsp]; movabs rdx,bits; or rcx,rdx`) or a qword loaded
+ * over two dword slots (probe bitfield-immediate-second: the bit-field word built at
+ * [rsp+4], `mov rcx,[rsp]` copies both). Returns the constant `insn` leaves in its
+ * destination register, if known.
  */
-function followFrame(insn: Instruction, held: ReadonlyMap<number, { v: bigint }>, slots: Map<number, bigint>): bigint | undefined {
+function followFrame(insn: Instruction, held: ReadonlyMap<number, { v: bigint }>, slots: Map<number, number>): bigint | undefined {
   const mn = insn.mnemonic;
-  if (insn.opCount !== 2) return undefined;
-  const slot = (k: number): number | null => (opKindOf(insn, k) === OpKind.Memory && insn.memoryBase === Register.RSP && insn.memoryIndex === Register.None ? Number(insn.memoryDisplacement) : null);
-  const bits = memoryBits(insn);
-  const to = slot(0);
-  if (to !== null) {
-    const v = mn !== Mnemonic.Mov ? undefined : IMMEDIATES.has(insn.op1Kind) ? insn.immediate(1) : insn.op1Kind === OpKind.Register ? held.get(fullRegister(insn.op1Register))?.v : undefined;
-    if (v === undefined || bits !== 32) slots.delete(to);
-    else slots.set(to, BigInt.asUintN(32, v));
+  if (mn === Mnemonic.Push || mn === Mnemonic.Pop || (insn.op0Kind === OpKind.Register && insn.op0Register === Register.RSP)) {
+    // The frame moved: its displacements name other slots now.
+    slots.clear();
     return undefined;
   }
-  if (insn.op0Kind !== OpKind.Register || registerBits(insn.op0Register) !== 32) return undefined;
+  const slot = (k: number): number | null => (opKindOf(insn, k) === OpKind.Memory && insn.memoryBase === Register.RSP && insn.memoryIndex === Register.None ? Number(insn.memoryDisplacement) : null);
+  const bits = memoryBits(insn);
+  const to = insn.opCount > 0 ? slot(0) : null;
+  // `inc`/`not`/`neg` of a slot: no longer the constant stored.
+  if (insn.opCount !== 2) {
+    if (to !== null) writeSlot(slots, to, bits, undefined);
+    return undefined;
+  }
+  const constant = (): bigint | undefined => (FRAME_IMMEDIATES.has(insn.op1Kind) ? insn.immediate(1) : insn.op1Kind === OpKind.Register ? held.get(fullRegister(insn.op1Register))?.v : undefined);
+  if (to !== null) {
+    writeSlot(slots, to, bits, mn === Mnemonic.Mov ? constant() : undefined);
+    return undefined;
+  }
+  if (insn.op0Kind !== OpKind.Register) return undefined;
+  const width = registerBits(insn.op0Register);
+  if (width !== 32 && width !== 64) return undefined;
   const from = slot(1);
-  if (mn === Mnemonic.Mov && from !== null && bits === 32) return slots.get(from);
+  if (mn === Mnemonic.Mov) return from !== null && bits === width ? readSlot(slots, from, bits) : undefined;
   const cur = held.get(fullRegister(insn.op0Register))?.v;
-  if (cur === undefined || !IMMEDIATES.has(insn.op1Kind)) return undefined;
-  const imm = BigInt.asUintN(32, insn.immediate(1));
-  if (mn === Mnemonic.And) return cur & imm;
-  if (mn === Mnemonic.Or) return cur | imm;
-  return mn === Mnemonic.Xor ? cur ^ imm : undefined;
+  const src = from !== null ? (bits === width ? readSlot(slots, from, bits) : undefined) : constant();
+  if (cur === undefined || src === undefined) return undefined;
+  const [a, b] = [BigInt.asUintN(width, cur), BigInt.asUintN(width, src)];
+  if (mn === Mnemonic.And) return a & b;
+  if (mn === Mnemonic.Or) return a | b;
+  return mn === Mnemonic.Xor ? a ^ b : undefined;
+}
+
+/** `mov` immediates a frame slot or register takes (a qword's sign-extended imm8/imm32 too). */
+const FRAME_IMMEDIATES = new Set<number>([...IMMEDIATES, OpKind.Immediate8to64, OpKind.Immediate64]);
+
+/** Records the `bits`-wide store of `v` (undefined: not a known constant) at stack displacement `disp`, byte by byte. */
+function writeSlot(slots: Map<number, number>, disp: number, bits: number, v: bigint | undefined): void {
+  // A store of no plain width (a vector, a string store) forgets the qword it may overlap.
+  const n = bits > 0 && bits % 8 === 0 ? bits / 8 : 8;
+  for (let k = 0; k < n; k++) {
+    if (v === undefined || bits % 8 !== 0 || bits === 0) slots.delete(disp + k);
+    else slots.set(disp + k, Number((v >> BigInt(8 * k)) & 0xffn));
+  }
+}
+
+/** The `bits`-wide constant the slot bytes at `disp` hold, when every byte is known. */
+function readSlot(slots: ReadonlyMap<number, number>, disp: number, bits: number): bigint | undefined {
+  if (bits !== 32 && bits !== 64) return undefined;
+  let v = 0n;
+  for (let k = bits / 8 - 1; k >= 0; k--) {
+    const b = slots.get(disp + k);
+    if (b === undefined) return undefined;
+    v = (v << 8n) | BigInt(b);
+  }
+  return v;
 }
 
 /**
