@@ -159,7 +159,6 @@ typedef struct {
  * itself only suspends, reads contexts and confirms), forgotten at the end of the request. */
 static Thread g_thr[MAX_THREADS];
 static int g_nthr;
-static int g_suspended;
 static int g_process_held; /* NtSuspendProcess holds the target: NtResumeProcess ends it */
 /* g_ctx[i]: the context of g_thr[i] read under the current suspension. */
 static CONTEXT *g_ctx;
@@ -237,12 +236,53 @@ static int need_process(void) {
 
 /* ---------- remote memory helpers ---------- */
 
+/*
+ * The target's memory. Under Wine on Linux, once the target's Linux pid is known
+ * (target_unix_pid) and unless the request asked for io=server, through the kernel
+ * (process_vm_readv / _writev, host-io.h), not through the wineserver: the server serves a
+ * ReadProcessMemory / WriteProcessMemory by PTRACE_ATTACH to a target thread and waits for its
+ * SIGSTOP under a 50 ms watchdog. On a loaded machine a thread that does not get a core in time
+ * makes the call fail (a range that cannot be read catches a held thread, so `suspend` refused
+ * a thread it should have held), and the detach fails on the still running thread: the stop
+ * arrives later, the server passes it on, and every other thread of the target stays in
+ * group stop until it is sent SIGCONT (seen: the target's threads in state T, the next hold
+ * waiting for ever on their contexts). A kernel transfer that fails (a page it may not read or
+ * write) falls back to the Win32 call, which can still reach what Wine itself can.
+ */
+static int64_t target_unix_pid(void);
+static int g_suspended;
+/* The pid is looked up (once per open) only while the target runs: the lookup allocates in the
+ * target, which under Wine takes a turn of one of its threads. */
+static int lx_fast_io(void) { return !g_io_server && g_proc && (g_unix_pid != 0 || g_suspended ? g_unix_pid > 0 : target_unix_pid() > 0); }
+
 static int rpm(u64 addr, void *buf, size_t n) {
+  size_t moved = 0;
+  LxIov l = {buf, n}, r = {(void *)(uintptr_t)addr, n};
+  if (n && lx_fast_io() && lx_move(g_unix_pid, 0, &l, &r, 1, &moved)) return 1;
   SIZE_T got = 0;
   return ReadProcessMemory(g_proc, (LPCVOID)(uintptr_t)addr, buf, n, &got) && got == n;
 }
 
+/* A kernel write that stops part way (a page it may not write) puts back the bytes it wrote
+ * (read first) before the Win32 call: never a half-written range. */
 static int wpm(u64 addr, const void *buf, size_t n) {
+  unsigned char *old = n && lx_fast_io() ? (unsigned char *)malloc(n) : NULL;
+  if (old) {
+    size_t moved = 0;
+    LxIov l = {old, n}, r = {(void *)(uintptr_t)addr, n};
+    if (lx_move(g_unix_pid, 0, &l, &r, 1, &moved)) {
+      LxIov w = {(void *)buf, n};
+      int done = lx_move(g_unix_pid, 1, &w, &r, 1, &moved);
+      if (!done && moved) {
+        LxIov back = {old, moved}, at = {(void *)(uintptr_t)addr, moved};
+        size_t again = 0;
+        lx_move(g_unix_pid, 1, &back, &at, 1, &again);
+      }
+      free(old);
+      if (done) return 1;
+    } else
+      free(old);
+  }
   SIZE_T put = 0;
   return WriteProcessMemory(g_proc, (LPVOID)(uintptr_t)addr, buf, n, &put) && put == n;
 }
@@ -568,6 +608,7 @@ static int hold_all(DWORD *err_out, DWORD *bad_tid) {
       return 0;
     }
   }
+  if (g_unix_pid > 0) lx_continue_stopped(g_unix_pid); /* a stop Wine lost (host-ran.h): no hold could complete */
   QueryPerformanceCounter(&g_t_suspend);
   g_suspended = 1;
   /* Never the whole process when it is the agent's own (it would stop the agent). */
@@ -642,7 +683,64 @@ static HANDLE module_snapshot(void) {
   return INVALID_HANDLE_VALUE;
 }
 
-static int find_module(const char *name, ModuleInfo *mi, DWORD *err_out) {
+/*
+ * The target's loaded modules. With the kernel path (lx_fast_io), read from the target's
+ * loader list (PEB->Ldr->InLoadOrderModuleList) through rpm: Wine serves a Toolhelp module
+ * snapshot of another process in the wineserver with one ptrace stop of a target thread per
+ * read (dozens per snapshot, seen with strace on the server), each exposed to the lost SIGSTOP
+ * that freezes the target (see rpm). Else, or when the list cannot be read whole (the loader
+ * changing it, or more than MAX_PEB_MODULES entries), the Toolhelp snapshot. Returns the count
+ * (up to `cap`), or -1 with *err_out.
+ */
+#define MAX_PEB_MODULES 4096
+typedef LONG(NTAPI *NtQueryInformationProcessFn)(HANDLE process, ULONG cls, PVOID info, ULONG len, PULONG ret);
+static NtQueryInformationProcessFn g_query_process;
+
+/* One LDR_DATA_TABLE_ENTRY (x64) UNICODE_STRING at `at` of `e`, as an ANSI string (Toolhelp's
+ * conversion). 0 when unreadable or too long. */
+static int peb_string(const unsigned char *e, size_t at, char *out, size_t cap) {
+  uint16_t len;
+  u64 buf;
+  memcpy(&len, e + at, 2);
+  memcpy(&buf, e + at + 8, 8);
+  static WCHAR w[MAX_PATH + 1];
+  if (len % 2 || len / 2 > MAX_PATH || (len && !rpm(buf, w, len))) return 0;
+  w[len / 2] = 0;
+  int n = WideCharToMultiByte(CP_ACP, 0, w, -1, out, (int)cap, NULL, NULL);
+  return n > 0;
+}
+
+static int modules_from_peb(ModuleInfo *out, int cap) {
+  unsigned char pbi[48];
+  u64 peb, ldr, head, link;
+  if (!g_query_process || g_query_process(g_proc, 0 /* ProcessBasicInformation */, pbi, sizeof pbi, NULL) < 0) return -1;
+  memcpy(&peb, pbi + 8, 8);
+  if (!peb || !rpm(peb + 0x18, &ldr, 8) || !ldr) return -1;
+  head = ldr + 0x10;
+  if (!rpm(head, &link, 8)) return -1;
+  int n = 0;
+  for (int seen = 0; link != head; seen++) {
+    unsigned char e[0x68];
+    if (seen >= MAX_PEB_MODULES || !link || !rpm(link, e, sizeof e)) return -1;
+    if (n < cap) {
+      ModuleInfo *mi = &out[n];
+      DWORD size;
+      memcpy(&mi->base, e + 0x30, 8);
+      memcpy(&size, e + 0x40, 4);
+      mi->size = size;
+      if (!peb_string(e, 0x58, mi->name, sizeof mi->name) || !peb_string(e, 0x48, mi->path, sizeof mi->path)) return -1;
+    }
+    n++;
+    memcpy(&link, e, 8);
+  }
+  return n < cap ? n : cap;
+}
+
+static int list_modules(ModuleInfo *out, int cap, DWORD *err_out) {
+  if (lx_fast_io()) {
+    int n = modules_from_peb(out, cap);
+    if (n >= 0) return n;
+  }
   HANDLE snap = module_snapshot();
   if (snap == INVALID_HANDLE_VALUE) {
     *err_out = GetLastError();
@@ -650,19 +748,31 @@ static int find_module(const char *name, ModuleInfo *mi, DWORD *err_out) {
   }
   MODULEENTRY32 me;
   me.dwSize = sizeof me;
-  int found = 0;
-  for (BOOL more = Module32First(snap, &me); more; more = Module32Next(snap, &me)) {
-    if (_stricmp(me.szModule, name) == 0) {
-      mi->base = (u64)(uintptr_t)me.modBaseAddr;
-      mi->size = me.modBaseSize;
-      lstrcpynA(mi->name, me.szModule, sizeof mi->name);
-      lstrcpynA(mi->path, me.szExePath, sizeof mi->path);
-      found = 1;
-      break;
-    }
+  int n = 0;
+  for (BOOL more = Module32First(snap, &me); more && n < cap; more = Module32Next(snap, &me), n++) {
+    out[n].base = (u64)(uintptr_t)me.modBaseAddr;
+    out[n].size = me.modBaseSize;
+    lstrcpynA(out[n].name, me.szModule, sizeof out[n].name);
+    lstrcpynA(out[n].path, me.szExePath, sizeof out[n].path);
   }
   CloseHandle(snap);
-  return found;
+  return n;
+}
+
+static ModuleInfo *g_modules; /* MAX_PEB_MODULES entries, allocated once */
+
+static int find_module(const char *name, ModuleInfo *mi, DWORD *err_out) {
+  if (!g_modules && !(g_modules = (ModuleInfo *)malloc(sizeof(ModuleInfo) * MAX_PEB_MODULES))) {
+    *err_out = ERROR_NOT_ENOUGH_MEMORY;
+    return -1;
+  }
+  int n = list_modules(g_modules, MAX_PEB_MODULES, err_out);
+  for (int i = 0; i < n; i++)
+    if (_stricmp(g_modules[i].name, name) == 0) {
+      *mi = g_modules[i];
+      return 1;
+    }
+  return n < 0 ? -1 : 0;
 }
 
 /* Finds an export by name (or "#ordinal") in a module of the target, following forwarders. */
@@ -1048,23 +1158,20 @@ static int cmd_module(void) {
 
 static int cmd_modules(void) {
   if (!need_process()) return 0;
-  HANDLE snap = module_snapshot();
-  if (snap == INVALID_HANDLE_VALUE) return fail("LIVE_SNAPSHOT_FAILED", GetLastError(), "cannot list the modules of process %lu", (unsigned long)g_pid);
+  DWORD e = 0;
+  if (!g_modules && !(g_modules = (ModuleInfo *)malloc(sizeof(ModuleInfo) * MAX_PEB_MODULES))) return fail("LIVE_AGENT_OOM", 0, "agent out of memory");
+  int n = list_modules(g_modules, MAX_PEB_MODULES, &e);
+  if (n < 0) return fail("LIVE_SNAPSHOT_FAILED", e, "cannot list the modules of process %lu", (unsigned long)g_pid);
   begin_ok();
   out_fmt(",\"modules\":[");
-  MODULEENTRY32 me;
-  me.dwSize = sizeof me;
-  int first = 1;
-  for (BOOL more = Module32First(snap, &me); more; more = Module32Next(snap, &me)) {
-    out_fmt("%s{\"name\":", first ? "" : ",");
-    out_jstr(me.szModule);
-    out_addr("base", (u64)(uintptr_t)me.modBaseAddr);
-    out_addr("size", me.modBaseSize);
+  for (int i = 0; i < n; i++) {
+    out_fmt("%s{\"name\":", i ? "," : "");
+    out_jstr(g_modules[i].name);
+    out_addr("base", g_modules[i].base);
+    out_addr("size", g_modules[i].size);
     out_fmt("}");
-    first = 0;
   }
   out_fmt("]");
-  CloseHandle(snap);
   return 1;
 }
 
@@ -1587,7 +1694,6 @@ static int thread_touches(const CONTEXT *c, u64 stack_top, const Range *rs, int 
   return 0;
 }
 
-static int64_t target_unix_pid(void);
 /*
  * The wait between two tries of a hold, the threads resumed (host-ran.h): the request's delay,
  * then, under Wine on Linux, until every thread of the target woken by the resume has run (a
@@ -1605,6 +1711,7 @@ static void retry_wait(u64 attempt, DWORD tid, u64 at, u64 delay) {
   int logging = np > 0 && np < sizeof path && lx_host();
   int watched = (on || logging) && lx_ran_begin(target_unix_pid()) > 0;
   Sleep((DWORD)delay);
+  lx_continue_stopped(g_unix_pid); /* a stop Wine lost during the try (host-ran.h) */
   int waiting = watched ? lx_ran_waiting() : 0;
   int waited = on && watched ? lx_ran_wait() : 0;
   if (!logging) return;
@@ -1717,6 +1824,7 @@ static int cmd_suspend(void) {
     free(rs);
     return fail("LIVE_SUSPEND_FAILED", e, "cannot list the threads of process %lu", (unsigned long)g_pid);
   }
+  target_unix_pid(); /* before the hold: the first-byte rule reads the ranges through the kernel (rpm) */
   for (attempt = 1;; attempt++) {
     DWORD ctx_tid = 0;
     if (!hold_all(&e, &ctx_tid)) {
@@ -2610,6 +2718,7 @@ int main(void) {
   HMODULE ntdll = GetModuleHandleA("ntdll.dll");
   g_next_thread = (NtGetNextThreadFn)(void *)GetProcAddress(ntdll, "NtGetNextThread");
   g_query_thread = (NtQueryInformationThreadFn)(void *)GetProcAddress(ntdll, "NtQueryInformationThread");
+  g_query_process = (NtQueryInformationProcessFn)(void *)GetProcAddress(ntdll, "NtQueryInformationProcess");
   g_query_system = (NtQuerySystemInformationFn)(void *)GetProcAddress(ntdll, "NtQuerySystemInformation");
   g_suspend_process = (NtProcessFn)(void *)GetProcAddress(ntdll, "NtSuspendProcess");
   g_resume_process = (NtProcessFn)(void *)GetProcAddress(ntdll, "NtResumeProcess");

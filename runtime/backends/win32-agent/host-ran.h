@@ -51,6 +51,35 @@ static void lx_ran_note(void *ctx, lx_word tid) {
   g_ran_tid[g_nran++] = tid;
 }
 
+/*
+ * A target frozen by a stop signal Wine lost. The wineserver reads another process's memory,
+ * and the debug registers of every context read, by PTRACE_ATTACH to a target thread and a
+ * wait4 for its SIGSTOP under a 50 ms watchdog. On a loaded machine a thread that does not get
+ * a core in time makes the server give up; its PTRACE_DETACH fails on the still running
+ * thread, which takes the SIGSTOP later, and the server passes it on: every thread of the
+ * target that is not traced enters group stop (state T) and stays there until SIGCONT (seen:
+ * the target's threads in do_signal_stop, the agent waiting for ever on a context). A Wine
+ * suspension needs each thread to run its signal handler, so no hold can complete on such a
+ * target. Before each hold and between tries the agent sends the target SIGCONT when one of
+ * its threads is in group stop; a thread held by Wine stays held (it waits in the server, not
+ * in the stop). Returns 1 when it sent SIGCONT.
+ */
+#define LX_SIGCONT 18
+static void lx_note_stopped(void *ctx, lx_word tid) {
+  u64 run;
+  char state;
+  if (lx_thread_run_state(tid, &run, &state) && state == 'T') *(int *)ctx = 1;
+}
+
+static int lx_continue_stopped(lx_word pid) {
+  if (pid <= 0 || !lx_host()) return 0;
+  static char path[40];
+  int stopped = 0;
+  snprintf(path, sizeof path, "/proc/%lld/task", (long long)pid);
+  lx_each_numbered(path, lx_note_stopped, &stopped);
+  return stopped && lx_syscall(LX_KILL, pid, LX_SIGCONT, 0, 0, 0, 0) == 0;
+}
+
 /* Just after a resume: every thread's run time. 0 when there is nothing to watch. */
 static int lx_ran_begin(lx_word pid) {
   g_nran = 0;
