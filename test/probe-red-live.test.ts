@@ -14,6 +14,14 @@
  *   red-swap and red-global-swap, two int fields exchange offsets (every access keeps its
  *   offset set, width and kind). RODATA_TABLE_REORDERED (compiler/diff/rodata-reordered.ts):
  *   red-table, a .rdata table reordered with the indexes objects hold.
+ *   STRUCTURE_STRIDE_CHANGED (compiler/diff/element-stride.ts): red-stride (samples/heap-stride
+ *   as a probe), an array's element grown 8 -> 12 bytes at its end; at -O0 (LIVE_O0) the
+ *   pointer and the index are reloaded from stack slots and the index scaled apart (`lea
+ *   rdx,[rax*8]`, `add rax,rax; add rax,rdx; shl rax,2`, `imul rcx,rcx,0xc`) then added to
+ *   the pointer: it was hotpatchable at gcc and clang -O0 and, patched live, summed v1's cells
+ *   at the new stride; now refused there too. Its twin red-stride-fix (12-byte cells in both
+ *   versions) stays hotpatchable and prints v2 at -O0 (at gcc -O1 its cells_sum is refused
+ *   STRUCTURE_FIELD_ADDED, an over-refusal of added-field.ts).
  * - 'right' (hotpatchable, prints v2): the twins red-swap-fix (a logic fix on the same
  *   struct), red-swap-order (stores to the same fields in another order), red-swap-expr (a
  *   fix that swaps which field each weight takes, compiled to exactly red-swap's show: a lone
@@ -150,6 +158,14 @@ const VERDICTS: Record<string, Record<Toolchain, readonly string[]>> = {
     gcc: ['loc: hotpatchable', 'loc: hotpatchable', 'loc: hotpatchable', 'loc: hotpatchable'],
     clang: ['loc: hotpatchable', 'loc: hotpatchable', 'loc: hotpatchable', 'loc: hotpatchable'],
   },
+  'red-stride': {
+    gcc: ['cells_fill: STRUCTURE_STRIDE_CHANGED, cells_sum: STRUCTURE_STRIDE_CHANGED', 'cells_fill: STRUCTURE_STRIDE_CHANGED, cells_sum: STRUCTURE_FIELD_ADDED', 'cells_fill: STRUCTURE_STRIDE_CHANGED, cells_sum: STRUCTURE_STRIDE_CHANGED', 'cells_fill: STRUCTURE_STRIDE_CHANGED, cells_sum: STRUCTURE_STRIDE_CHANGED'],
+    clang: ['cells_fill: STRUCTURE_STRIDE_CHANGED, cells_sum: STRUCTURE_STRIDE_CHANGED', 'cells_fill: STRUCTURE_STRIDE_CHANGED, cells_sum: STRUCTURE_STRIDE_CHANGED', 'cells_fill: STRUCTURE_STRIDE_CHANGED, cells_sum: STRUCTURE_STRIDE_CHANGED', 'cells_fill: STRUCTURE_STRIDE_CHANGED, cells_sum: STRUCTURE_STRIDE_CHANGED'],
+  },
+  'red-stride-fix': {
+    gcc: ['cells_sum: hotpatchable', 'cells_sum: STRUCTURE_FIELD_ADDED', 'cells_sum: hotpatchable', 'cells_sum: hotpatchable'],
+    clang: ['cells_sum: hotpatchable', 'cells_sum: hotpatchable', 'cells_sum: hotpatchable', 'cells_sum: hotpatchable'],
+  },
   'red-byval': {
     gcc: ['get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED', 'get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED', 'get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED', 'get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED'],
     clang: ['get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED', 'get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED', 'get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED', 'get: ENTRY_ARGUMENTS_CHANGED, weigh: ENTRY_ARGUMENTS_CHANGED'],
@@ -208,9 +224,11 @@ async function liveOutcome(name: string, tc: Toolchain, outcome: Outcome, opt: s
 }
 
 /** -O0 bodies reload each pointer argument from its stack slot (compiler/diff/frame-slots.ts follows it there). */
-const LIVE_O0: ReadonlyArray<readonly [string, Outcome]> = [
-  ['red-float', 'refused'],
-  ['red-split', 'refused'],
+const LIVE_O0: ReadonlyArray<readonly [string, Outcome, ReasonCode?]> = [
+  ['red-float', 'refused', 'STRUCTURE_FIELD_RETYPED'],
+  ['red-split', 'refused', 'STRUCTURE_FIELD_RETYPED'],
+  ['red-stride', 'refused', 'STRUCTURE_STRIDE_CHANGED'],
+  ['red-stride-fix', 'right'],
   ['red-swap-fix', 'right'],
   ['red-errcode', 'right'],
   ['red-byval-fix', 'right'],
@@ -223,8 +241,8 @@ describe.skipIf(skip !== undefined)(`red-team probes live under Wine (-O2)${skip
     await liveOutcome(name, tc, outcome, '-O2', code);
   }, 120_000);
 
-  test.each(LIVE_O0.flatMap(([name, outcome]) => (['gcc', 'clang'] as const).map((tc) => [name, tc, outcome] as const)))('%s (%s, -O0): %s', async (name, tc, outcome) => {
-    await liveOutcome(name, tc, outcome, '-O0', outcome === 'refused' ? 'STRUCTURE_FIELD_RETYPED' : '');
+  test.each(LIVE_O0.flatMap(([name, outcome, code]) => (['gcc', 'clang'] as const).map((tc) => [name, tc, outcome, code ?? ''] as const)))('%s (%s, -O0): %s %s', async (name, tc, outcome, code) => {
+    await liveOutcome(name, tc, outcome, '-O0', code);
   }, 120_000);
 
   // red-byval's weigh at -O0: refused (v1 reads the struct's halves from rcx's spill slot as

@@ -23,7 +23,27 @@ const GCC_SUM_V2 = '85 d2  7e 2c  48 63 d2  48 8d 04 52  31 d2  4c 8d 04 81  0f 
 const GCC_FILL_V1 = '85 d2  7e 2d  48 63 d2  41 b8 0a 00 00 00  b8 01 00 00 00  66 0f 1f 44 00 00  49 89 c1  44 89 44 c1 fc  41 83 c0 0a  89 44 c1 f8  48 83 c0 01  49 39 d1  75 e7  c3';
 const GCC_FILL_V2 = '85 d2  7e 29  41 b8 0a 00 00 00  31 c0  0f 1f 40 00  83 c0 01  44 89 41 04  48 83 c1 0c  41 83 c0 0a  89 41 f4  c7 41 fc 03 00 00 00  39 d0  75 e3  c3';
 
+// -O0 test/probes/red-stride.c cells_sum: the pointer reloaded from its stack slot before each
+// access, the index from its slot, scaled on its own and added to the pointer. gcc v1: `cdqe;
+// lea rdx,[rax*8]; mov rax,[rbp+0x10]; add rax,rdx; mov edx,[rax]`; gcc v2: `movsxd rdx,eax;
+// mov rax,rdx; add rax,rax; add rax,rdx; shl rax,2; mov rdx,rax; mov rax,[rbp+0x10]; add rax,rdx`;
+// clang v2: `mov rax,[rsp+0x10]; movsxd rcx,[rsp+4]; imul rcx,rcx,0xc; add rax,rcx; mov eax,[rax]`.
+const GCC_O0_SUM_V1 = '55 48 89 e5 48 83 ec 10 48 89 4d 10 89 55 18 c7 45 fc 00 00 00 00 c7 45 f8 00 00 00 00 eb 37 8b 45 f8 48 98 48 8d 14 c5 00 00 00 00 48 8b 45 10 48 01 d0 8b 10 8b 45 f8 48 98 48 8d 0c c5 00 00 00 00 48 8b 45 10 48 01 c8 8b 40 04 0f af c2 01 45 fc 83 45 f8 01 8b 45 f8 3b 45 18 7c c1 8b 45 fc 48 83 c4 10 5d c3';
+const GCC_O0_SUM_V2 = '55 48 89 e5 48 83 ec 10 48 89 4d 10 89 55 18 c7 45 fc 00 00 00 00 c7 45 f8 00 00 00 00 eb 6b 8b 45 f8 48 63 d0 48 89 d0 48 01 c0 48 01 d0 48 c1 e0 02 48 89 c2 48 8b 45 10 48 01 d0 8b 08 8b 45 f8 48 63 d0 48 89 d0 48 01 c0 48 01 d0 48 c1 e0 02 48 89 c2 48 8b 45 10 48 01 d0 8b 40 04 0f af c8 8b 45 f8 48 63 d0 48 89 d0 48 01 c0 48 01 d0 48 c1 e0 02 48 89 c2 48 8b 45 10 48 01 d0 8b 40 08 01 c8 01 45 fc 83 45 f8 01 8b 45 f8 3b 45 18 7c 8d 8b 45 fc 48 83 c4 10 5d c3';
+const CLANG_O0_SUM_V2 = '48 83 ec 18 48 89 4c 24 10 89 54 24 0c c7 44 24 08 00 00 00 00 c7 44 24 04 00 00 00 00 8b 44 24 04 3b 44 24 0c 7d 51 48 8b 44 24 10 48 63 4c 24 04 48 6b c9 0c 48 01 c8 8b 00 48 8b 4c 24 10 48 63 54 24 04 48 6b d2 0c 48 01 d1 0f af 41 04 48 8b 4c 24 10 48 63 54 24 04 48 6b d2 0c 48 01 d1 03 41 08 03 44 24 08 89 44 24 08 8b 44 24 04 83 c0 01 89 44 24 04 eb a5 8b 44 24 08 48 83 c4 18 c3';
+
 describe('stride rule', () => {
+  test('-O0: a pointer reloaded from its slot plus an index scaled in steps (lea [x*8]; add x,x; shl; imul) gives the element size', () => {
+    expect(sizes(GCC_O0_SUM_V1)).toEqual([{ arg: 1, size: 8, evidence: 'index scale of 0x8 at 0x30' }]);
+    expect(sizes(GCC_O0_SUM_V2)).toEqual([{ arg: 1, size: 12, evidence: 'index scale of 0xc at 0x39' }]);
+    expect(sizes(CLANG_O0_SUM_V2)).toEqual([{ arg: 1, size: 12, evidence: 'index scale of 0xc at 0x35' }]);
+    expect(findStrideChange(sizes(GCC_O0_SUM_V1), sizes(GCC_O0_SUM_V2))).toMatchObject({ arg: 1, old: { size: 8 }, new: { size: 12 } });
+  });
+
+  test('a pointer plus a sum of two different values (lea rax,[rdx+r8*2]; add rcx,rax) is no element size', () => {
+    expect(sizes('4a 8d 04 42  48 01 c1  8b 01  c3')).toEqual([]);
+  });
+
   test("gcc's heap-stride: 8-byte elements in v1, 12-byte in v2, from loop steps and scaled indexes", () => {
     expect(sizes(GCC_SUM_V1)).toEqual([{ arg: 1, size: 8, evidence: 'steps of 0x8 at 0x16' }]);
     expect(sizes(GCC_SUM_V2)).toEqual([{ arg: 1, size: 12, evidence: 'steps of 0xc at 0x1a' }]);

@@ -10,11 +10,16 @@
  *
  * The evidence kept, per pointer a function received (an argument register, or a 64-bit copy
  * of it, as added-field.ts follows them; and the pointers derived from it by `lea r,[p+d]` or
- * by advancing it): the constant steps by which a loop advances it (`add`/`sub`/`lea` with an
- * immediate, between a backward branch's target and the branch), and the scale of each
- * indexed load or store through it (`[p+i*s+d]`, not `lea`, the index's multiplier folded in
- * when the body made it by `lea i,[x+x*k]`, `imul i,x,k` or `shl i,k`; an unscaled byte index
- * is no evidence); only for an argument the body dereferences (an integer argument stepped in
+ * by advancing it, or by adding a scaled index to it): the constant steps by which a loop
+ * advances it (`add`/`sub`/`lea` with an immediate, between a backward branch's target and
+ * the branch), the scale of each indexed load or store through it (`[p+i*s+d]`, not `lea`,
+ * the index's multiplier folded in, index-multiples.ts: `lea i,[x+x*k]`, `lea i,[x*k]`,
+ * `imul i,x,k`, `shl i,k`, `add i,i` of copies of one value) and the multiplier of an index
+ * added to it (`add p,i`, -O0's spelling of `[p+i*s]`); an unscaled byte index is no
+ * evidence. At -O0 the pointer lives in a stack slot and is reloaded before each access:
+ * frame-slots.ts follows it there (probe red-stride, test/probe-red-live.test.ts: gcc and
+ * clang -O0 were hotpatchable and, patched live, summed old 8-byte cells in 12-byte steps).
+ * Only for an argument the body dereferences (an integer argument stepped in
  * a loop is a counter, not a pointer). The element size is the greatest common divisor of that evidence (an unrolled or
  * vectorised loop steps by a multiple of it). When both bodies give a size for the same
  * argument and the sizes differ, objects the old code laid out are walked at other strides
@@ -28,6 +33,8 @@ import type { MappedImage } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import { ARG_REGISTERS, fullRegister, updateHolds } from './added-field.ts';
 import { decodeEach } from './register-effects.ts';
+import { FOLLOW_ALL, FrameSlots, type SlotPolicy } from './frame-slots.ts';
+import { IndexMultiples } from './index-multiples.ts';
 import { IMMEDIATE_KINDS, opKindOf, VOLATILE_REGISTERS } from '../disasm/operands.ts';
 
 /** The element size a body implies for the array one argument points at. */
@@ -59,8 +66,8 @@ interface Scan {
   readonly holds: Map<number, number>;
   /** Full register -> the argument it points into (a `lea` of it, or it advanced). */
   readonly walks: Map<number, number>;
-  /** Full register -> a multiplier the body gave it (an index it scaled). */
-  readonly mult: Map<number, number>;
+  /** The multiplier the body gave each register (an index it scaled). */
+  readonly mult: IndexMultiples;
   readonly found: Candidate[];
   /** Arguments the body loads or stores through. */
   readonly derefs: Set<number>;
@@ -99,7 +106,7 @@ function indexedEvidence(insn: Instruction, sc: Scan, rva: number): void {
     const reg = fullRegister(x);
     const scale = insn.memoryIndexScale;
     sc.indexUses.push({ arg, reg, scale, rva });
-    const size = scale * (sc.mult.get(reg) ?? 1);
+    const size = scale * sc.mult.multiplier(x);
     if (size > 1) sc.found.push({ arg, size, rva, walk: false });
     return;
   }
@@ -120,46 +127,46 @@ function advanceOf(insn: Instruction): { reg: number; step: number } | null {
   return null;
 }
 
-/** The multiplier `insn` gives its destination index register, or null when it is not an index scaling. */
-function multiplierOf(insn: Instruction, mult: ReadonlyMap<number, number>): number | null {
-  const mn = insn.mnemonic;
-  if (mn === Mnemonic.Lea && insn.memoryBase !== Register.None && insn.memoryBase === insn.memoryIndex && insn.memoryDisplacement === 0n) {
-    return (insn.memoryIndexScale + 1) * (mult.get(fullRegister(insn.memoryBase)) ?? 1);
-  }
-  if (mn === Mnemonic.Imul && insn.opCount === 3 && IMMEDIATE_KINDS.has(insn.op2Kind)) return Number(BigInt.asIntN(64, insn.immediate(2)));
-  if (mn === Mnemonic.Shl && insn.opCount === 2 && insn.op1Kind === OpKind.Immediate8) {
-    const s = insn.immediate(1);
-    return s < 8n ? (mult.get(fullRegister(insn.op0Register)) ?? 1) << Number(s) : null;
-  }
-  return null;
-}
-
 /** What one instruction does to the derived pointers, read before `holds` forgets what it overwrites. */
 interface Derivation {
   /** The register it advances in place, and the argument it points into (undefined: not a pointer). */
   readonly advance: { readonly reg: number; readonly step: number; readonly arg: number | undefined } | null;
-  /** The argument its destination points into after it (a `lea` or copy of a derived pointer). */
+  /** The argument its destination points into after it (a `lea` or copy of a derived pointer, or a pointer plus a scaled index). */
   readonly derived: number | undefined;
+  /** The element size a scaled index added to a pointer shows (`add p,i` after `i` was scaled), or 0. */
+  readonly scaled: number;
+}
+
+/** `add p,i` (or `add i,p`) of a pointer argument and an index the body scaled: the argument and the scale. */
+function scaledAdd(insn: Instruction, sc: Scan): { arg: number; size: number } | null {
+  if (insn.mnemonic !== Mnemonic.Add || insn.opCount !== 2 || insn.op0Kind !== OpKind.Register || insn.op1Kind !== OpKind.Register) return null;
+  const a = insn.op0Register;
+  const b = insn.op1Register;
+  if (fullRegister(a) !== a || fullRegister(b) !== b) return null;
+  const pa = pointerArg(a, sc);
+  const pb = pointerArg(b, sc);
+  if (pa !== undefined && pb === undefined && sc.mult.multiplier(b) > 1) return { arg: pa, size: sc.mult.multiplier(b) };
+  if (pb !== undefined && pa === undefined && sc.mult.multiplier(a) > 1) return { arg: pb, size: sc.mult.multiplier(a) };
+  return null;
 }
 
 function derivationOf(insn: Instruction, sc: Scan): Derivation {
   const adv = advanceOf(insn);
-  if (adv !== null) return { advance: { ...adv, arg: pointerArg(adv.reg, sc) }, derived: undefined };
+  if (adv !== null) return { advance: { ...adv, arg: pointerArg(adv.reg, sc) }, derived: undefined, scaled: 0 };
+  const add = scaledAdd(insn, sc);
+  if (add !== null) return { advance: null, derived: add.arg, scaled: add.size };
   let derived: number | undefined;
   if (insn.mnemonic === Mnemonic.Lea) derived = pointerArg(insn.memoryBase, sc);
   else if (insn.mnemonic === Mnemonic.Mov && insn.opCount === 2 && insn.op0Kind === OpKind.Register && insn.op1Kind === OpKind.Register && fullRegister(insn.op0Register) === insn.op0Register) {
     derived = sc.walks.get(insn.op1Register);
   }
-  return { advance: null, derived };
+  return { advance: null, derived, scaled: 0 };
 }
 
 /** Follows the derived pointers and index multipliers through one instruction (after `holds` was updated). */
 function updateDerived(insn: Instruction, dv: Derivation, sc: Scan, rva: number): void {
   if (insn.mnemonic === Mnemonic.Call) {
-    for (const r of VOLATILE_REGISTERS) {
-      sc.walks.delete(r);
-      sc.mult.delete(r);
-    }
+    for (const r of VOLATILE_REGISTERS) sc.walks.delete(r);
     return;
   }
   const a = dv.advance;
@@ -172,21 +179,25 @@ function updateDerived(insn: Instruction, dv: Derivation, sc: Scan, rva: number)
     if (a.step > 1) sc.found.push({ arg: a.arg, size: a.step, rva, walk: true });
     sc.holds.delete(a.reg);
     sc.walks.set(a.reg, a.arg);
-    sc.mult.delete(a.reg);
     return;
   }
   if (insn.opCount === 0 || insn.op0Kind !== OpKind.Register || insn.mnemonic === Mnemonic.Cmp || insn.mnemonic === Mnemonic.Test) return;
   const dst = fullRegister(insn.op0Register);
-  const m = multiplierOf(insn, sc.mult);
   sc.walks.delete(dst);
-  sc.mult.delete(dst);
   if (dv.derived !== undefined && !sc.holds.has(dst)) sc.walks.set(dst, dv.derived);
-  if (m !== null && m > 1) sc.mult.set(dst, m);
+  if (dv.scaled > 1 && dv.derived !== undefined) sc.found.push({ arg: dv.derived, size: dv.scaled, rva, walk: false });
 }
 
 /** Scans a body in address order (`insns` in `image`, indexed by RVA). */
 function scanBody(image: Uint8Array, insns: ReadonlyArray<{ readonly rva: number; readonly length: number }>): Scan {
-  const sc: Scan = { holds: new Map(ARG_REGISTERS), walks: new Map(), mult: new Map(), found: [], derefs: new Set(), loops: [], indexUses: [], advances: [] };
+  const first = scanWith(image, insns, FOLLOW_ALL);
+  // A slot the first pass followed that the body writes again, or whose address it takes: read again without it.
+  return first.again === null ? first.sc : scanWith(image, insns, first.again).sc;
+}
+
+function scanWith(image: Uint8Array, insns: ReadonlyArray<{ readonly rva: number; readonly length: number }>, policy: SlotPolicy): { sc: Scan; again: SlotPolicy | null } {
+  const sc: Scan = { holds: new Map(ARG_REGISTERS), walks: new Map(), mult: new IndexMultiples(), found: [], derefs: new Set(), loops: [], indexUses: [], advances: [] };
+  const frame = new FrameSlots(policy);
   const lo = insns.reduce((m, d) => Math.min(m, d.rva), Number.POSITIVE_INFINITY);
   decodeEach(image, insns, (insn, d) => {
     const k0 = insn.opCount > 0 ? insn.op0Kind : OpKind.Register;
@@ -197,9 +208,11 @@ function scanBody(image: Uint8Array, insns: ReadonlyArray<{ readonly rva: number
     indexedEvidence(insn, sc, d.rva);
     const dv = derivationOf(insn, sc);
     updateHolds(insn, sc.holds);
+    frame.step(insn, sc.holds);
     updateDerived(insn, dv, sc, d.rva);
+    sc.mult.step(insn);
   });
-  return sc;
+  return { sc, again: frame.verdict() };
 }
 
 /**
