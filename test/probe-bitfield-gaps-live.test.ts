@@ -63,6 +63,15 @@
  *   another; gcc -O2 stores `mov eax,0xffffb36b; mov [rcx],ax`, gcc -Os reads the high byte alone
  *   at +1: hotpatchable, carried neither line. Now the reader's groups at +1 count in the word
  *   at +0. Twin bitfield-immediate-bytes-fix (another level stored).
+ * - bitfield-rodata (clang -O1/-O2/-Os): a 16-byte struct assigned from constants is copied
+ *   from a read-only literal (`movaps xmm0,[rip+X]; movups [rcx],xmm0`), its bit-field word's
+ *   fields swapped (0x15b -> 0x16b in the literal): no immediate stored, hotpatchable; carried,
+ *   neither line. Now a plain load of read-only, unrelocated image bytes counts as a constant
+ *   (compiler/diff/image-constants.ts), a vector register stored whole as the word it holds.
+ *   gcc stores the bit-field word by a read-modify-write (-O0/-O2/-Os) or an immediate (-O1):
+ *   refused before. Twin bitfield-rodata-fix (a new flag in the literal, unpack's formula)
+ *   hotpatchable but at gcc -O2/-Os, where init's qword copy at +4 of the literal's tail
+ *   (`mov rax,[rip+X]; mov [rcx+4],rax`, before two dword stores) counts as a field added.
  * - bitfield-fill (gcc -O2, clang -O2): a field set to all ones by a lone `or byte [rcx],0x7`
  *   (several bits: neither a bit-field store nor a one-bit flag), fields swapped; hotpatchable,
  *   carried the patched process misreads it. Now refused (compiler/diff/bitfield-fills.ts).
@@ -303,6 +312,41 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     expect(await patchedRound(h, pkg, 'bitfield-immediate-second-fix.dll')).toBe('unpack() = 334\n');
   }, 120_000);
 
+  const BUILDS: ReadonlyArray<readonly [Toolchain, string]> = TOOLCHAINS.flatMap((tc) => ['-O0', '-O1', '-O2', '-Os'].map((opt) => [tc, opt] as const));
+
+  const RODATA: ReadonlyArray<readonly [Toolchain, string]> = [['clang', '-O1'], ['clang', '-O2'], ['clang', '-Os']];
+
+  test.each(RODATA)('bitfield-rodata (%s %s): the word copied from a read-only literal, its fields swapped; writer and reader refused; carried anyway, the patched process prints neither version', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-rodata', tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
+    expect(d.functions.find((f) => f.name === 'init')?.reason?.message).toMatch(/^it stores the word at \+0x0 copied from a read-only constant with other bits than its old body \(old 0x1b7300001b6500001b590000015b; new 0x1b7300001b6500001b590000016b\), and unpack now decodes bits 5-7; bits 0-4 where its old body decoded bits 0-2; bits 3-7/);
+    const before = liftRule(d, CODE);
+    expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-rodata.dll', `bitfield-rodata-${tc}${opt}.hpk`);
+    const after = await patchedRound(h, pkg, 'bitfield-rodata.dll');
+    expect(after).not.toBe(neu);
+    expect(after).not.toBe(old);
+  }, 120_000);
+
+  test.each(RODATA)('bitfield-rodata-fix (%s %s): the literal sets a new flag, the layout stays: hotpatchable, and patched live it prints v2', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-rodata-fix', tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual(['init: hotpatchable', 'unpack: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-rodata-fix.dll', `bitfield-rodata-fix-${tc}${opt}.hpk`);
+    expect(await patchedRound(h, pkg, 'bitfield-rodata-fix.dll')).toBe(neu);
+  }, 120_000);
+
+  // Before: init and unpack hotpatchable at clang -O1/-O2/-Os (the literal copied from .rdata).
+  test.each(BUILDS)('bitfield-rodata and its fix (%s %s): the word copied from a read-only literal refused with its reader; the twin hotpatchable but where a qword copy counts as a field added', (tc, opt) => {
+    const dir = join(suite.dir(), 'verdicts', opt);
+    const d = diffDlls(buildLayoutProbe(dir, 'bitfield-rodata', 1, tc, opt), buildLayoutProbe(dir, 'bitfield-rodata', 2, tc, opt));
+    expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
+    const fix = diffDlls(buildLayoutProbe(dir, 'bitfield-rodata-fix', 1, tc, opt), buildLayoutProbe(dir, 'bitfield-rodata-fix', 2, tc, opt));
+    const added = tc === 'gcc' && (opt === '-O2' || opt === '-Os');
+    expect(changedVerdicts(fix)).toEqual([added ? 'init: STRUCTURE_FIELD_ADDED' : 'init: hotpatchable', 'unpack: hotpatchable']);
+  }, 60_000);
+
   const FILL: ReadonlyArray<readonly [Toolchain, string]> = [['gcc', '-O0'], ['gcc', '-O2'], ['clang', '-O2']];
 
   test.each(FILL)('bitfield-fill (%s %s): a field set to all ones by a lone in-place `or [rcx],imm`, fields swapped; refused; carried anyway, the patched process misreads it', async (tc, opt) => {
@@ -367,8 +411,6 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     // init ran once before the patch: v2's formula over the value old init stored.
     expect(await patchedRound(h, pkg, `${name}-fix.dll`)).toBe(line);
   }, 120_000);
-
-  const BUILDS: ReadonlyArray<readonly [Toolchain, string]> = TOOLCHAINS.flatMap((tc) => ['-O0', '-O1', '-O2', '-Os'].map((opt) => [tc, opt] as const));
 
   test.each(BUILDS)('bitfield-signed and its fix (%s %s): the sign-extending reader of swapped signed fields refused with the packer; the twin hotpatchable', (tc, opt) => {
     const dir = join(suite.dir(), 'verdicts', opt);

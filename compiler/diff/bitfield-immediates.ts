@@ -31,19 +31,25 @@
  * decodes them along other paths (bitfield-immediate-halves). clang -O0's compound literal,
  * built in stack slots and copied, counts as the constant the slots hold (followFrame): a
  * dword slot, a qword slot (bitfield-immediate-wide), a qword copied from two dword slots
- * (bitfield-immediate-second). Not seen: a word built in steps through registers alone, a
- * slot written through a pointer other than rsp. Twins bitfield-immediate-fix (a
+ * (bitfield-immediate-second). A constant loaded from read-only image bytes counts as one
+ * (image-constants.ts: clang's 16-byte literal copied by `movaps xmm0,[rip+X]; movups
+ * [rcx],xmm0`, probe bitfield-rodata), a vector register stored whole as the word it holds.
+ * Any write to a register the tracker does not model (`inc`, `neg`, `add r,imm`, `mul`'s rdx)
+ * drops its constant; once the frame's address is taken, a store through any other pointer
+ * drops every slot. Not seen: a word built in steps through registers alone. Twins bitfield-immediate-fix (a
  * flag set in a new bit, unpack decoding the same groups with another formula),
- * bitfield-immediate-revalue-fix, -wide-fix, -halves-fix and -bytes-fix (another value
- * stored, the layout kept) stay hotpatchable.
+ * bitfield-immediate-revalue-fix, -wide-fix, -halves-fix, -bytes-fix and bitfield-rodata-fix
+ * (another value stored, the layout kept) stay hotpatchable.
  */
 import { type Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
 import { fullRegister } from './added-field.ts';
 import { lowBits, lowestBit, memoryBits, registerBits } from './bitfield-bits.ts';
-import { bodySteps, type StepMemo, type WordKeys, type WordOf } from './bitfield-layout.ts';
+import { bodySteps, type StepMemo, type WordKeys, type WordOf, wordOf } from './bitfield-layout.ts';
 import { type ReadScan, readsDiffer } from './bitfield-readers.ts';
 import { decodeEach } from './register-effects.ts';
+import { dropWritten, memoryBytes, PLAIN_MOVES, readOnlyLoad } from './image-constants.ts';
+import type { MappedImage } from '../image/map-image.ts';
 import { opKindOf } from '../disasm/operands.ts';
 
 const IMMEDIATES = new Set<number>([OpKind.Immediate8, OpKind.Immediate16, OpKind.Immediate32, OpKind.Immediate8to32, OpKind.Immediate32to64]);
@@ -53,7 +59,7 @@ const IMMEDIATES = new Set<number>([OpKind.Immediate8, OpKind.Immediate16, OpKin
  * stack slot that built it (followFrame), adjacent stores of its parts (mergeRuns), or the upper
  * bytes of a wider constant stored whole (immediateStores).
  */
-export type StoreSource = 'immediate' | 'register' | 'frame' | 'parts' | 'upper';
+export type StoreSource = 'immediate' | 'register' | 'frame' | 'rodata' | 'parts' | 'upper';
 
 /** One constant a body stores: its word (base key and displacement), width in bytes, value and how it was stored. */
 interface Stored {
@@ -73,28 +79,32 @@ interface Stored {
  * A constant built in a stack slot and copied counts too (followFrame).
  * null entries break a run of adjacent stores (a call, a store of some other value).
  */
-function storedConstants(image: Uint8Array, f: FunctionInfo, word: WordOf | undefined, memo: StepMemo | undefined): Array<Stored | null> {
+function storedConstants(img: MappedImage, f: FunctionInfo, word: WordOf | undefined, memo: StepMemo | undefined): Array<Stored | null> {
   const out: Array<Stored | null> = [];
-  const held = new Map<number, { v: bigint; wide: boolean; frame: boolean }>();
+  const held = new Map<number, Held>();
   const slots = new Map<number, number>();
-  const steps = bodySteps(image, f, word, memo);
+  const frame = { taken: false };
+  const steps = bodySteps(img.image, f, word, memo);
   let at = 0;
-  decodeEach(image, f.decoded.insns, (insn) => {
+  decodeEach(img.image, f.decoded.insns, (insn) => {
     const step = steps[at++]!;
-    const st = step.store;
-    const bits = memoryBits(insn);
-    const h = insn.mnemonic === Mnemonic.Mov && insn.opCount === 2 && insn.op1Kind === OpKind.Register ? held.get(st?.src ?? -1) : undefined;
+    const st = step.store ?? vectorStore(insn, word ?? wordOf);
+    const bits = st !== null && step.store === null ? 8 * memoryBytes(insn) : memoryBits(insn);
+    const h = PLAIN_MOVES.has(insn.mnemonic) && insn.opCount === 2 && insn.op1Kind === OpKind.Register ? held.get(st?.src ?? -1) : undefined;
     // Only an imm64, or a multi-byte constant stored as a word or wider: a byte-sized constant
     // stored from a register is a value the body reuses (swc-html 1.15.33's 0x7a244e, `mov
     // eax,1`/`2` stored as a byte, read by Rust's binary formatting of a byte).
     const fromReg = h !== undefined && (h.wide || (bits >= 16 && BigInt.asUintN(bits, h.v) > 0xffn)) ? h.v : undefined;
     const direct = insn.mnemonic === Mnemonic.Mov && insn.opCount === 2 && IMMEDIATES.has(insn.op1Kind);
-    const stored = insn.mnemonic !== Mnemonic.Mov || insn.opCount !== 2 ? undefined : direct ? insn.immediate(1) : fromReg;
-    const framed = followFrame(insn, held, slots);
+    const stored = !PLAIN_MOVES.has(insn.mnemonic) || insn.opCount !== 2 ? undefined : direct ? insn.immediate(1) : fromReg;
+    const framed = followFrame(insn, held, slots, frame);
+    const loaded = readOnlyLoad(img, insn);
+    // Every register the instruction writes loses its constant, but the one it is known to leave.
+    dropWritten(insn, held);
     if (step.writes >= 0) {
-      if (step.movImm !== null) held.set(step.writes, { v: step.movImm, wide: insn.op1Kind === OpKind.Immediate64, frame: false });
-      else if (framed !== undefined) held.set(step.writes, { v: framed, wide: false, frame: true });
-      else held.delete(step.writes);
+      if (step.movImm !== null) held.set(step.writes, { v: step.movImm, wide: insn.op1Kind === OpKind.Immediate64, how: 'register' });
+      else if (framed !== undefined) held.set(step.writes, { v: framed, wide: false, how: 'frame' });
+      else if (loaded !== undefined) held.set(step.writes, { v: loaded.v, wide: loaded.bytes >= 8, how: 'rodata' });
     }
     if (step.barrier) {
       held.clear();
@@ -103,10 +113,24 @@ function storedConstants(image: Uint8Array, f: FunctionInfo, word: WordOf | unde
     }
     if (st === null) return;
     if (stored === undefined || st.disp < 0 || bits === 0 || bits % 8 !== 0) return void out.push(null);
-    const how = direct ? 'immediate' : h?.frame === true ? 'frame' : 'register';
+    const how = direct ? 'immediate' : (h?.how ?? 'register');
     out.push({ base: st.key.slice(0, st.key.lastIndexOf(':')), disp: st.disp, bytes: bits / 8, value: BigInt.asUintN(bits, stored), how });
   });
   return out;
+}
+
+/** A constant a register holds: its value, whether an imm64 or a qword load gave it (a 64-bit word), and where it came from. */
+interface Held {
+  readonly v: bigint;
+  readonly wide: boolean;
+  readonly how: 'register' | 'frame' | 'rodata';
+}
+
+/** A vector register stored whole by a plain move (`movups [rcx],xmm0`): the word and the register, as bodySteps records a `mov` store. */
+function vectorStore(insn: Instruction, word: WordOf): { key: string; disp: number; src: number } | null {
+  if (!PLAIN_MOVES.has(insn.mnemonic) || insn.mnemonic === Mnemonic.Mov || insn.opCount !== 2 || insn.op0Kind !== OpKind.Memory || insn.op1Kind !== OpKind.Register) return null;
+  const w = word(insn);
+  return w === null ? null : { key: w.key, disp: w.disp, src: fullRegister(insn.op1Register) };
 }
 
 /**
@@ -121,8 +145,9 @@ function storedConstants(image: Uint8Array, f: FunctionInfo, word: WordOf | unde
  * [rsp+4], `mov rcx,[rsp]` copies both). Returns the constant `insn` leaves in its
  * destination register, if known.
  */
-function followFrame(insn: Instruction, held: ReadonlyMap<number, { v: bigint }>, slots: Map<number, number>): bigint | undefined {
+function followFrame(insn: Instruction, held: ReadonlyMap<number, { v: bigint }>, slots: Map<number, number>, frame: { taken: boolean }): bigint | undefined {
   const mn = insn.mnemonic;
+  escapeFrame(insn, slots, frame);
   if (mn === Mnemonic.Push || mn === Mnemonic.Pop || (insn.op0Kind === OpKind.Register && insn.op0Register === Register.RSP)) {
     // The frame moved: its displacements name other slots now.
     slots.clear();
@@ -153,6 +178,22 @@ function followFrame(insn: Instruction, held: ReadonlyMap<number, { v: bigint }>
   if (mn === Mnemonic.And) return a & b;
   if (mn === Mnemonic.Or) return a | b;
   return mn === Mnemonic.Xor ? a ^ b : undefined;
+}
+
+/** Instructions with a memory first operand that only read it. */
+const READS_FIRST = new Set<number>([Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Bt, Mnemonic.Push, Mnemonic.Nop, Mnemonic.Prefetchnta, Mnemonic.Prefetcht0, Mnemonic.Prefetcht1, Mnemonic.Prefetcht2, Mnemonic.Prefetchw]);
+const MEMORY_KINDS = new Set<number>([OpKind.Memory, OpKind.MemoryESRDI, OpKind.MemoryESEDI]);
+
+/**
+ * Once the frame's address is taken (`lea reg,[rsp+X]`, `mov rbp,rsp`), a slot may be written
+ * through that pointer: any write to memory not addressed from rsp then forgets every slot.
+ */
+function escapeFrame(insn: Instruction, slots: Map<number, number>, frame: { taken: boolean }): void {
+  if (insn.opCount === 0) return;
+  const k1 = insn.opCount > 1 ? opKindOf(insn, 1) : OpKind.Register;
+  if ((insn.mnemonic === Mnemonic.Lea && insn.memoryBase === Register.RSP) || (insn.mnemonic !== Mnemonic.Lea && k1 === OpKind.Register && insn.opCount > 1 && insn.op1Register === Register.RSP && insn.op0Kind === OpKind.Register)) frame.taken = true;
+  const k0 = opKindOf(insn, 0);
+  if (frame.taken && MEMORY_KINDS.has(k0) && !READS_FIRST.has(insn.mnemonic) && !(k0 === OpKind.Memory && insn.memoryBase === Register.RSP)) slots.clear();
 }
 
 /** `mov` immediates a frame slot or register takes (a qword's sign-extended imm8/imm32 too). */
@@ -217,14 +258,14 @@ function mergeRuns(stores: ReadonlyArray<Stored | null>): Stored[] {
  * probe bitfield-immediate-second, `movabs rax,0x16b00000000; mov [rcx],rax`, read as `mov
  * eax,[rcx+4]`; a 16-bit word's high byte read as `movzx eax,byte [rcx+1]`).
  */
-function immediateStores(image: Uint8Array, f: FunctionInfo, word: WordOf | undefined, memo: StepMemo | undefined): Map<number, { values: Map<bigint, Set<StoreSource>>; bytes: number }> {
+function immediateStores(img: MappedImage, f: FunctionInfo, word: WordOf | undefined, memo: StepMemo | undefined): Map<number, { values: Map<bigint, Set<StoreSource>>; bytes: number }> {
   const out = new Map<number, { values: Map<bigint, Set<StoreSource>>; bytes: number }>();
   const add = (disp: number, bytes: number, v: bigint, how: StoreSource): void => {
     const e = out.get(disp) ?? { values: new Map<bigint, Set<StoreSource>>(), bytes: 0 };
     e.values.set(v, (e.values.get(v) ?? new Set<StoreSource>()).add(how));
     out.set(disp, { values: e.values, bytes: Math.max(e.bytes, bytes) });
   };
-  for (const s of mergeRuns(storedConstants(image, f, word, memo))) {
+  for (const s of mergeRuns(storedConstants(img, f, word, memo))) {
     add(s.disp, s.bytes, s.value, s.how);
     for (let k = 1; k < s.bytes; k++) add(s.disp + k, s.bytes - k, s.value >> BigInt(8 * k), 'upper');
   }
@@ -244,10 +285,10 @@ export interface ImmediateMove {
 }
 
 /** The words old body `of` and new body `nf` both store as immediates, where some old value is gone and some new one appears, by displacement. */
-export function detectImmediateMoves(oldImage: Uint8Array, of: FunctionInfo, newImage: Uint8Array, nf: FunctionInfo, words?: WordKeys, memo?: StepMemo): ImmediateMove[] {
-  const o = immediateStores(oldImage, of, words?.old, memo);
+export function detectImmediateMoves(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, nf: FunctionInfo, words?: WordKeys, memo?: StepMemo): ImmediateMove[] {
+  const o = immediateStores(oldImg, of, words?.old, memo);
   if (o.size === 0) return [];
-  const n = immediateStores(newImage, nf, words?.new, memo);
+  const n = immediateStores(newImg, nf, words?.new, memo);
   const out: ImmediateMove[] = [];
   for (const [disp, { values: ov, bytes }] of [...o].sort((a, b) => a[0] - b[0])) {
     const ne = n.get(disp);

@@ -98,7 +98,7 @@ export type WordOf = (insn: Instruction) => { key: string; disp: number } | null
  * global's or a heap array's), its displacement the field's offset in the element, so it
  * groups with the same field reached through a pointer (probe global-bitfield-table).
  */
-function wordOf(insn: Instruction): { key: string; disp: number } | null {
+export function wordOf(insn: Instruction): { key: string; disp: number } | null {
   const b = insn.memoryBase;
   if (b === Register.None || b === Register.RIP) return null;
   const base = fullRegister(b);

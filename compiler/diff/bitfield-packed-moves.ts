@@ -58,6 +58,7 @@ const STORED_AS: ReadonlyArray<readonly [StoreSource, string]> = [
   ['immediate', 'as one immediate'],
   ['register', 'from a register loaded with one constant'],
   ['frame', 'from a constant built in a stack slot'],
+  ['rodata', 'copied from a read-only constant'],
   ['parts', 'in adjacent parts'],
   ['upper', 'as the upper bytes of a wider constant'],
 ];
@@ -158,7 +159,7 @@ export function packedMoveProblems(m: MatchResult, status: readonly FunctionStat
     const of = m.old.fns.functions[o]!;
     pairs.push({ of, f });
     for (const mv of detectPackedMoves(m.old.img.image, of, m.new.img.image, f, keys.words, scans)) packers.push({ f, disp: mv.disp, mv });
-    for (const mv of detectImmediateMoves(m.old.img.image, of, m.new.img.image, f, keys.words, scans?.steps)) stores.push({ f, disp: mv.disp, mv });
+    for (const mv of detectImmediateMoves(m.old.img, of, m.new.img, f, keys.words, scans?.steps)) stores.push({ f, disp: mv.disp, mv });
   }
   linkReaders(m, pairs, packers, keys, (o, n, { f: pf, mv }, reader) => {
     const decodes = movedRead(o, n, mv);
