@@ -150,6 +150,14 @@ const COMMUTATIVE = new Set<number>([Mnemonic.Add, Mnemonic.Imul, Mnemonic.And, 
 const ACCUMULATES = new Set<number>([Mnemonic.Add, Mnemonic.Sub, Mnemonic.Imul, Mnemonic.Shl, Mnemonic.Sal, Mnemonic.Sar, Mnemonic.Shr, Mnemonic.Neg, Mnemonic.Inc, Mnemonic.Dec, Mnemonic.Xor, Mnemonic.Or, Mnemonic.And, Mnemonic.Rol, Mnemonic.Ror, Mnemonic.Addsd, Mnemonic.Addss, Mnemonic.Subsd, Mnemonic.Subss, Mnemonic.Mulsd, Mnemonic.Mulss, Mnemonic.Divsd, Mnemonic.Divss]);
 const COPIES = new Set<number>([Mnemonic.Mov, Mnemonic.Movsxd, Mnemonic.Movzx, Mnemonic.Movsx, Mnemonic.Movaps, Mnemonic.Movapd, Mnemonic.Movups, Mnemonic.Movupd, Mnemonic.Movdqa, Mnemonic.Movdqu, Mnemonic.Movq, Mnemonic.Movsd, Mnemonic.Movss, Mnemonic.Vmovaps, Mnemonic.Vmovapd]);
 
+/** Instructions that leave a constant when both sources are one register (`xor eax,eax`, `vxorps xmm0,xmm0,xmm0`, `pcmpeqd`: all ones). */
+const SAME_SOURCE_CONSTANT = new Set<number>([Mnemonic.Xor, Mnemonic.Sub, Mnemonic.Xorps, Mnemonic.Xorpd, Mnemonic.Pxor, Mnemonic.Vxorps, Mnemonic.Vxorpd, Mnemonic.Vpxor, Mnemonic.Pcmpeqd, Mnemonic.Vpcmpeqd]);
+/** Whether `insn` computes a constant from nothing: its two last operands one register, of a SAME_SOURCE_CONSTANT instruction. */
+const constantIdiom = (insn: Instruction): boolean => {
+  const n = insn.opCount;
+  return n >= 2 && SAME_SOURCE_CONSTANT.has(insn.mnemonic) && opKindOf(insn, n - 1) === OpKind.Register && opKindOf(insn, n - 2) === OpKind.Register && opRegisterOf(insn, n - 1) === opRegisterOf(insn, n - 2);
+};
+
 /** A use token of a memory operand's base register: a load, store or read-modify-write through it. */
 const MEMORY_USE = /^(ld|st|rw)[+-]0x/;
 const accessName = (a: OpAccess): string => (a === OpAccess.Read || a === OpAccess.CondRead ? 'ld' : a === OpAccess.Write || a === OpAccess.CondWrite ? 'st' : 'rw');
@@ -302,7 +310,7 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
   if (loadDst >= 0) writes |= 1 << loadDst;
   if (deriveDst >= 0) writes |= 1 << deriveDst;
   // Copies, reloads and spills are followed as such, `xor eax,eax` computes from nothing, and a call or branch computes nothing the search follows (a call's results are not its arguments').
-  const computes = flow === FlowControl.Next && copyDst < 0 && spillDst < 0 && !zeroes && mn !== Mnemonic.Push && mn !== Mnemonic.Pop;
+  const computes = flow === FlowControl.Next && copyDst < 0 && spillDst < 0 && !constantIdiom(insn) && mn !== Mnemonic.Push && mn !== Mnemonic.Pop;
   [computedDst, computedFrom, computedFrame] = computes ? [computedDst & ~(1 << RSP), computedFrom, computedFrame] : [0, 0, 0];
   return { next: rva + length, flow, target, uses, writes, copyDst, copySrc, spillWrites, spillDst, spillSrc, spillUses, accum: accum >>> 0, loadDst, loadBase, cond: insn.conditionCode, flags: insn.rflagsModified !== 0, deriveDst, deriveFrom: deriveFrom >>> 0, computedDst: computedDst >>> 0, computedFrom: computedFrom >>> 0, computedFrame: computedFrame >>> 0 };
 }
