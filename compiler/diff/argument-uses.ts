@@ -17,7 +17,11 @@
  * another register through `lea` with an index (`lea eax,[rax+rax*4]`: *a * 5) and
  * three-operand `imul` (`imul eax,[rcx],100`): a swap of two parameters whose expressions were
  * rewritten as well keeps only the globals the values end in (probe entry-args-rewrite). A
- * slot's own value is not a chain through those (every term of a returned sum would be).
+ * slot's own value is not a chain through those (every term of a returned sum would be); a value
+ * computed from it by any instruction (by iced's used registers: `lea eax,[rcx*8+5]`,
+ * `imul eax,ecx,100`, `cdqe`, `not`, `shlx`, `rorx`, clang -O0 `imul eax,[rsp+4],9` from its
+ * frame slot) is followed to the globals it is stored to or meets only (`computed`; probe
+ * entry-args-own), which a returned sum never reaches.
  * A value loaded through a slot (`mov eax,[rcx]`, `movsx eax,word [rcx]`, `imul eax,[rcx],100`,
  * or a memory operand: `sub eax,[rdx]`) is followed, through the same arithmetic as a chain, as
  * far as each operation it meets, whose role it names (`gvm<sub>@1`, the
@@ -111,6 +115,11 @@ interface UseInsn {
   /** A value computed into register `deriveDst` from the registers `deriveFrom` (a bit each) hold: `lea eax,[rcx+rdx*4]`, `imul eax,ecx,7`; -1 none. */
   readonly deriveDst: number;
   readonly deriveFrom: number;
+  /** Registers written with a value computed from the registers `computedFrom` read (iced's used registers; not a memory operand's address, not a copy, load or zeroing): `not`, `cdqe`, `shlx`, `rorx`, `lea`, three-operand `imul`. */
+  readonly computedDst: number;
+  readonly computedFrom: number;
+  /** Frame slots (a bit each) read as an operand of that computation (clang -O0 `imul eax,[rsp+0x4],9`). */
+  readonly computedFrame: number;
 }
 
 /**
@@ -140,6 +149,14 @@ const COMMUTATIVE = new Set<number>([Mnemonic.Add, Mnemonic.Imul, Mnemonic.And, 
 /** Arithmetic whose destination register accumulates: the result is computed from what it held. */
 const ACCUMULATES = new Set<number>([Mnemonic.Add, Mnemonic.Sub, Mnemonic.Imul, Mnemonic.Shl, Mnemonic.Sal, Mnemonic.Sar, Mnemonic.Shr, Mnemonic.Neg, Mnemonic.Inc, Mnemonic.Dec, Mnemonic.Xor, Mnemonic.Or, Mnemonic.And, Mnemonic.Rol, Mnemonic.Ror, Mnemonic.Addsd, Mnemonic.Addss, Mnemonic.Subsd, Mnemonic.Subss, Mnemonic.Mulsd, Mnemonic.Mulss, Mnemonic.Divsd, Mnemonic.Divss]);
 const COPIES = new Set<number>([Mnemonic.Mov, Mnemonic.Movsxd, Mnemonic.Movzx, Mnemonic.Movsx, Mnemonic.Movaps, Mnemonic.Movapd, Mnemonic.Movups, Mnemonic.Movupd, Mnemonic.Movdqa, Mnemonic.Movdqu, Mnemonic.Movq, Mnemonic.Movsd, Mnemonic.Movss, Mnemonic.Vmovaps, Mnemonic.Vmovapd]);
+
+/** Instructions that leave a constant when both sources are one register (`xor eax,eax`, `vxorps xmm0,xmm0,xmm0`, `pcmpeqd`: all ones). */
+const SAME_SOURCE_CONSTANT = new Set<number>([Mnemonic.Xor, Mnemonic.Sub, Mnemonic.Xorps, Mnemonic.Xorpd, Mnemonic.Pxor, Mnemonic.Vxorps, Mnemonic.Vxorpd, Mnemonic.Vpxor, Mnemonic.Pcmpeqd, Mnemonic.Vpcmpeqd]);
+/** Whether `insn` computes a constant from nothing: its two last operands one register, of a SAME_SOURCE_CONSTANT instruction. */
+const constantIdiom = (insn: Instruction): boolean => {
+  const n = insn.opCount;
+  return n >= 2 && SAME_SOURCE_CONSTANT.has(insn.mnemonic) && opKindOf(insn, n - 1) === OpKind.Register && opKindOf(insn, n - 2) === OpKind.Register && opRegisterOf(insn, n - 1) === opRegisterOf(insn, n - 2);
+};
 
 /** A use token of a memory operand's base register: a load, store or read-modify-write through it. */
 const MEMORY_USE = /^(ld|st|rw)[+-]0x/;
@@ -201,6 +218,9 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
   let loadBase = -1;
   let deriveDst = -1;
   let deriveFrom = 0;
+  let computedDst = 0;
+  let computedFrom = 0;
+  let computedFrame = 0;
   // `xor eax,eax` and `sub eax,eax` leave zero, computed from nothing.
   const zeroes = insn.opCount === 2 && insn.op0Kind === OpKind.Register && insn.op1Kind === OpKind.Register && insn.op0Register === insn.op1Register && (mn === Mnemonic.Xor || mn === Mnemonic.Sub);
   const accum = ACCUMULATES.has(mn) && !zeroes && insn.opCount >= 1 && insn.opCount <= 2 && insn.op0Kind === OpKind.Register && locOf(insn.op0Register) >= 0 ? 1 << locOf(insn.op0Register) : 0;
@@ -224,7 +244,10 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
           }
           if (a === OpAccess.Read || a === OpAccess.CondRead) {
             if (i === 1 && COPIES.has(mn) && insn.op0Kind === OpKind.Register && locOf(insn.op0Register) >= 0) [spillSrc, copyDst] = [slot, locOf(insn.op0Register)];
-            else spillUses.push([slot, `${pre}${operandToken(image, insn, i, globals)}`]);
+            else {
+              spillUses.push([slot, `${pre}${operandToken(image, insn, i, globals)}`]);
+              computedFrame |= 1 << slot;
+            }
           } else if (a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) spillUses.push([slot, `${pre}${operandToken(image, insn, i, globals)}`]);
           continue;
         }
@@ -272,9 +295,12 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
     for (const u of info.usedRegisters()) {
       const loc = locOf(u.register);
       const a = u.access;
-      if (loc >= 0 && (a === OpAccess.Write || a === OpAccess.CondWrite || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite)) writes |= 1 << loc;
+      if (loc >= 0 && (a === OpAccess.Write || a === OpAccess.CondWrite || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite)) [writes, computedDst] = [writes | (1 << loc), computedDst | (1 << loc)];
+      if (loc >= 0 && (a === OpAccess.Read || a === OpAccess.CondRead || a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite)) computedFrom |= 1 << loc;
       u.free();
     }
+    // What a memory operand's address registers hold is not an operand of the computation (a load through them is `loaded`); lea's are.
+    if (mn !== Mnemonic.Lea && mn !== Mnemonic.Nop) for (let i = 0; i < insn.opCount; i++) if (opKindOf(insn, i) === OpKind.Memory) computedFrom &= ~((1 << Math.max(locOf(insn.memoryBase), 0)) | (1 << Math.max(locOf(insn.memoryIndex), 0)));
   } finally {
     info.free();
   }
@@ -283,7 +309,10 @@ function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: nu
   const target = direct && insn.opCount > 0 && (insn.op0Kind === OpKind.NearBranch64 || insn.op0Kind === OpKind.NearBranch32) ? Number(insn.nearBranchTarget) : -1;
   if (loadDst >= 0) writes |= 1 << loadDst;
   if (deriveDst >= 0) writes |= 1 << deriveDst;
-  return { next: rva + length, flow, target, uses, writes, copyDst, copySrc, spillWrites, spillDst, spillSrc, spillUses, accum: accum >>> 0, loadDst, loadBase, cond: insn.conditionCode, flags: insn.rflagsModified !== 0, deriveDst, deriveFrom: deriveFrom >>> 0 };
+  // Copies, reloads and spills are followed as such, `xor eax,eax` computes from nothing, and a call or branch computes nothing the search follows (a call's results are not its arguments').
+  const computes = flow === FlowControl.Next && copyDst < 0 && spillDst < 0 && !constantIdiom(insn) && mn !== Mnemonic.Push && mn !== Mnemonic.Pop;
+  [computedDst, computedFrom, computedFrame] = computes ? [computedDst & ~(1 << RSP), computedFrom, computedFrame] : [0, 0, 0];
+  return { next: rva + length, flow, target, uses, writes, copyDst, copySrc, spillWrites, spillDst, spillSrc, spillUses, accum: accum >>> 0, loadDst, loadBase, cond: insn.conditionCode, flags: insn.rflagsModified !== 0, deriveDst, deriveFrom: deriveFrom >>> 0, computedDst: computedDst >>> 0, computedFrom: computedFrom >>> 0, computedFrame: computedFrame >>> 0 };
 }
 
 /**
@@ -347,11 +376,17 @@ interface SlotHeld {
   readonly chain: number;
   /** Registers holding a value loaded through the slot's (`mov eax,[rcx]`): where it goes tells `*a - *b` from `*b - *a`. */
   readonly loaded: number;
+  /**
+   * Registers holding a value computed from the slot's own value by any instruction (`computed`: `lea eax,[rcx*8+5]`,
+   * `imul eax,ecx,100`, `not`, `cdqe`, `shlx eax,ecx,r8d`, `rorx`): followed only to a global it is stored to or meets, which
+   * that global names the slot by (`d&...`). Not as a chain: every term of a returned sum would be its running value (gcc `mix`).
+   */
+  readonly computed: number;
 }
 
 /** Two paths meeting: what both hold. */
-const meetHeld = (x: SlotHeld, y: SlotHeld): SlotHeld => ({ regs: (x.regs & y.regs) >>> 0, frame: (x.frame & y.frame) >>> 0, chain: (x.chain & y.chain) >>> 0, loaded: (x.loaded & y.loaded) >>> 0 });
-const sameHeld = (x: SlotHeld, y: SlotHeld): boolean => x.regs === y.regs && x.frame === y.frame && x.chain === y.chain && x.loaded === y.loaded;
+const meetHeld = (x: SlotHeld, y: SlotHeld): SlotHeld => ({ regs: (x.regs & y.regs) >>> 0, frame: (x.frame & y.frame) >>> 0, chain: (x.chain & y.chain) >>> 0, loaded: (x.loaded & y.loaded) >>> 0, computed: (x.computed & y.computed) >>> 0 });
+const sameHeld = (x: SlotHeld, y: SlotHeld): boolean => x.regs === y.regs && x.frame === y.frame && x.chain === y.chain && x.loaded === y.loaded && x.computed === y.computed;
 
 /** Where a slot's value is after instruction `e`, which writes the locations `kill` (a call's volatile registers included). */
 function stepHeld(h: SlotHeld, e: UseInsn, kill: number): SlotHeld {
@@ -362,13 +397,16 @@ function stepHeld(h: SlotHeld, e: UseInsn, kill: number): SlotHeld {
   // An arithmetic chain: its destination keeps it, a copy carries it, any other write ends it.
   const carried = e.copySrc >= 0 && e.spillDst < 0 && e.spillSrc < 0 && (h.chain & (1 << e.copySrc)) !== 0;
   // A value computed into another register (lea with an index, three-operand imul) from a loaded value is a loaded value. Not from the slot's own value:
-  // as a chain, every term of a returned sum would be its running value (gcc `mix`: `lea eax,[rdx+rdx*4]; lea eax,[rcx+rax*2]`), which tells the last term apart.
+  // as a chain, every term of a returned sum would be its running value (gcc `mix`: `lea eax,[rdx+rdx*4]; lea eax,[rcx+rax*2]`), which tells the last term apart;
+  // that one is `computed`, which names only the globals it reaches.
   const derivedLoad = e.deriveDst >= 0 && (h.loaded & e.deriveFrom) !== 0 ? 1 << e.deriveDst : 0;
   return {
     regs: ((h.regs & ~kill) | (from ? 1 << e.copyDst : 0)) >>> 0,
     frame: ((h.frame & ~e.spillWrites) | (spilled ? 1 << e.spillDst : 0)) >>> 0,
     chain: (((h.chain | (h.regs & e.accum)) & ~(kill & ~e.accum)) | (carried ? 1 << e.copyDst : 0)) >>> 0,
     // A loaded value: arithmetic on it as its destination keeps it (`(*a + 1) - (*b + 1)`), a copy carries it, any other write ends it; a load through the slot's register, or a sum of it (gcc -O0 `add rax,rdx; mov edx,[rax]`: a[i]), starts one.
+    // A computed value: any write computed from a register holding the slot's value, or one computed from it, starts or keeps one; a copy carries it.
+    computed: ((h.computed & ~kill) | (e.copySrc >= 0 && e.spillDst < 0 && e.spillSrc < 0 && (h.computed & (1 << e.copySrc)) !== 0 ? 1 << e.copyDst : 0) | (((h.regs | h.chain | h.computed) & e.computedFrom) !== 0 || (h.frame & e.computedFrame) !== 0 ? e.computedDst : 0)) >>> 0,
     loaded: ((h.loaded & ~(kill & ~e.accum)) | (e.copySrc >= 0 && e.spillDst < 0 && e.spillSrc < 0 && (h.loaded & (1 << e.copySrc)) !== 0 ? 1 << e.copyDst : 0) | (e.loadDst >= 0 && ((h.regs | h.chain) & (1 << e.loadBase)) !== 0 ? 1 << e.loadDst : 0) | derivedLoad) >>> 0,
   };
 }
@@ -398,7 +436,7 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo, globals: Global
   };
   // State: where each slot's value is (SlotHeld), at each instruction reached.
   const seen = new Map<number, readonly SlotHeld[]>();
-  const work: Array<readonly [number, readonly SlotHeld[]]> = [[f.entry, SLOT_GPR.map((g, k) => ({ regs: ((1 << g) | (1 << (XMM + k))) >>> 0, frame: 0, chain: 0, loaded: 0 }))]];
+  const work: Array<readonly [number, readonly SlotHeld[]]> = [[f.entry, SLOT_GPR.map((g, k) => ({ regs: ((1 << g) | (1 << (XMM + k))) >>> 0, frame: 0, chain: 0, loaded: 0, computed: 0 }))]];
   const passed = (held: readonly SlotHeld[], tail: boolean, from: number): void => {
     held.forEach((h, s) => {
       const m = handedRegisters(h.regs, s);
@@ -425,7 +463,7 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo, globals: Global
         held = merged;
       }
       seen.set(rva, held);
-      if (held.every((h) => h.regs === 0 && h.frame === 0 && h.chain === 0 && h.loaded === 0)) break;
+      if (held.every((h) => h.regs === 0 && h.frame === 0 && h.chain === 0 && h.loaded === 0 && h.computed === 0)) break;
       at = rva;
       for (const [loc, t] of e.uses) held.forEach((h, s) => (h.regs & (1 << loc)) !== 0 && add(s, `${loc >= XMM ? 'x' : 'g'}${t}`));
       // A value loaded through a slot: the operand role it meets (`gvm<sub>@1`: the subtrahend; `gvx`: a value loaded into an xmm register, through the slot's general register all the same).
@@ -433,6 +471,8 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo, globals: Global
       // An access through a sum of a slot's value (gcc -O0 `add rax,rdx; movzx edx,byte [rax]`: dst + i) is that pointer's access too.
       // So is a global the running value of arithmetic on a slot's value is stored to or meets (`xor ecx,0x55; mov [g],ecx`).
       for (const [loc, t] of e.uses) if (MEMORY_USE.test(t) || namesGlobal(t)) held.forEach((h, s) => (h.chain & (1 << loc)) !== 0 && add(s, `d${t}`));
+      // A global a value computed from a slot's own value is stored to or meets (`lea eax,[rcx*8+5]; mov [g],eax`), however it was computed.
+      for (const [loc, t] of e.uses) if (namesGlobal(t)) held.forEach((h, s) => (h.computed & (1 << loc)) !== 0 && add(s, `d${t}`));
       for (const [slot, t] of e.spillUses) held.forEach((h, s) => (h.frame & (1 << slot)) !== 0 && add(s, t));
       const fl = e.flow;
       if (fl === FlowControl.Return) {
