@@ -67,11 +67,15 @@ export interface DiffBitfieldScans extends BitfieldScans {
   readonly globals: WordKeys;
 }
 
+/** New data items keyed by their own index when they have an old counterpart (-1 when not): the new side's `toNew`. */
+function matchedNewItem(m: MatchResult): (i: number) => number {
+  return (i) => ((m.itemNewToOld[i] ?? -1) >= 0 ? i : -1);
+}
+
 /** Empty bit-field scans for the diff `m`. */
 export function newDiffBitfieldScans(m: MatchResult): DiffBitfieldScans {
   const oldToNew = (i: number): number => m.itemOldToNew[i] ?? -1;
-  const same = (i: number): number => ((m.itemNewToOld[i] ?? -1) >= 0 ? i : -1);
-  return { ...newBitfieldScans(), globals: { old: globalWords(m.old, oldToNew), new: globalWords(m.new, same) } };
+  return { ...newBitfieldScans(), globals: { old: globalWords(m.old, oldToNew), new: globalWords(m.new, matchedNewItem(m)) } };
 }
 
 /** True when `f` loads any byte of the word at `offset` of new item `item` (not a `lea`, not a plain store). */
@@ -98,7 +102,7 @@ export function readsWord(a: ImageAnalysis, toNew: (i: number) => number, image:
  */
 export function globalBitfieldProblems(m: MatchResult, status: readonly FunctionStatus[], scans: DiffBitfieldScans = newDiffBitfieldScans(m)): Map<number, Reason> {
   const out = new Map<number, Reason>();
-  const same = (i: number): number => (m.itemNewToOld[i] ?? -1) >= 0 ? i : -1;
+  const same = matchedNewItem(m);
   const words = scans.globals;
   const changed: Array<{ of: FunctionInfo; f: FunctionInfo }> = [];
   const writers: Array<{ f: FunctionInfo; item: number; offset: number }> = [];

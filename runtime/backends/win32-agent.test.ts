@@ -964,6 +964,47 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     await be.close();
     expect(await workerProgresses(t)).toBe(true);
   });
+
+  test('a target stopped (SIGSTOP) while the agent serves it, or between requests, is continued: every swap completes, and the target does not stay stopped', async () => {
+    // Wine loses a ptrace stop now and then under load (PROTOCOL.md, "Memory I/O under Wine"):
+    // the target's threads sit in group stop, and whatever needs a turn of a target thread (a
+    // suspension, VirtualQueryEx served by an APC in the target) waits without a timeout. Here
+    // the stops come from outside, every 2 ms, so they land everywhere in the requests; an agent
+    // that only checked before each hold waited until the request timeout on every swap.
+    const pid = targetLinuxPid(join(dir, 'target.exe'));
+    const b = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: wineEnv(), timeoutMs: 15_000 });
+    if (!b.ok) throw new Error(b.error.message);
+    const be = b.value;
+    expect((await be.agent.request('swap tries=1 delay=1')).ok).toBe(true); // the Linux pid looked up while the target runs
+    let stops = 0;
+    const stopper = setInterval(() => {
+      process.kill(pid, 'SIGSTOP');
+      stops++;
+    }, 2);
+    let continued = 0;
+    const errors: string[] = [];
+    try {
+      for (let i = 0; i < 40; i++) {
+        const r = await be.agent.request('swap tries=5 delay=1');
+        if (r.ok) continued += Number(r.value['continued']);
+        else errors.push(`${r.error.code}: ${r.error.message}`);
+      }
+    } finally {
+      clearInterval(stopper);
+      process.kill(pid, 'SIGCONT');
+    }
+    expect(errors).toEqual([]);
+    expect(stops).toBeGreaterThan(40);
+    expect(continued).toBeGreaterThan(0);
+    // One stop while the agent is idle (a late stop after the last request): continued too.
+    process.kill(pid, 'SIGSTOP');
+    await new Promise((r) => setTimeout(r, 500));
+    const states = tasksOf(pid).map((tid) => { try { return /\) (\S)/.exec(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1'))?.[1] ?? '?'; } catch { return 'gone'; } });
+    process.kill(pid, 'SIGCONT');
+    expect(states.filter((st) => st === 'T')).toEqual([]);
+    await be.close();
+    expect(await workerProgresses(t)).toBe(true);
+  });
 });
 
 /** The Linux pid of the one process whose command line names `exe` (a Wine process: the target). */

@@ -239,15 +239,10 @@ static int need_process(void) {
 /*
  * The target's memory. Under Wine on Linux, once the target's Linux pid is known
  * (target_unix_pid) and unless the request asked for io=server, through the kernel
- * (process_vm_readv / _writev, host-io.h), not through the wineserver: the server serves a
- * ReadProcessMemory / WriteProcessMemory by PTRACE_ATTACH to a target thread and waits for its
- * SIGSTOP under a 50 ms watchdog. On a loaded machine a thread that does not get a core in time
- * makes the call fail (a range that cannot be read catches a held thread, so `suspend` refused
- * a thread it should have held), and the detach fails on the still running thread: the stop
- * arrives later, the server passes it on, and every other thread of the target stays in
- * group stop until it is sent SIGCONT (seen: the target's threads in state T, the next hold
- * waiting for ever on their contexts). A kernel transfer that fails (a page it may not read or
- * write) falls back to the Win32 call, which can still reach what Wine itself can.
+ * (process_vm_readv / _writev, host-io.h), not through the wineserver, whose ptrace stop per
+ * ReadProcessMemory / WriteProcessMemory can fail under load and can freeze the target (PROTOCOL.md,
+ * "Memory I/O under Wine"). A kernel transfer that fails (a page it may not read or write) falls
+ * back to the Win32 call, which can still reach what Wine itself can.
  */
 static int64_t target_unix_pid(void);
 static int g_suspended;
@@ -687,8 +682,8 @@ static HANDLE module_snapshot(void) {
  * The target's loaded modules. With the kernel path (lx_fast_io), read from the target's
  * loader list (PEB->Ldr->InLoadOrderModuleList) through rpm: Wine serves a Toolhelp module
  * snapshot of another process in the wineserver with one ptrace stop of a target thread per
- * read (dozens per snapshot, seen with strace on the server), each exposed to the lost SIGSTOP
- * that freezes the target (see rpm). Else, or when the list cannot be read whole (the loader
+ * read (dozens per snapshot, seen with strace on the server), each exposed to the lost stop
+ * (PROTOCOL.md, "Memory I/O under Wine"). Else, or when the list cannot be read whole (the loader
  * changing it, or more than MAX_PEB_MODULES entries), the Toolhelp snapshot. Returns the count
  * (up to `cap`), or -1 with *err_out.
  */
@@ -759,14 +754,29 @@ static int list_modules(ModuleInfo *out, int cap, DWORD *err_out) {
   return n;
 }
 
-static ModuleInfo *g_modules; /* MAX_PEB_MODULES entries, allocated once */
+/* The target's module list in g_modules (grown as a list fills it, up to MAX_PEB_MODULES):
+ * the count, or -1 with *err_out (ERROR_NOT_ENOUGH_MEMORY when it cannot grow). */
+static ModuleInfo *g_modules;
+static int g_modules_cap;
+static int read_modules(DWORD *err_out) {
+  for (;;) {
+    if (!g_modules) {
+      if (!(g_modules = (ModuleInfo *)malloc(sizeof(ModuleInfo) * 64))) {
+        *err_out = ERROR_NOT_ENOUGH_MEMORY;
+        return -1;
+      }
+      g_modules_cap = 64;
+    }
+    int n = list_modules(g_modules, g_modules_cap, err_out);
+    if (n < g_modules_cap || g_modules_cap >= MAX_PEB_MODULES) return n;
+    ModuleInfo *m = (ModuleInfo *)realloc(g_modules, sizeof(ModuleInfo) * (size_t)g_modules_cap * 4);
+    if (!m) return n; /* the first g_modules_cap entries */
+    g_modules = m, g_modules_cap *= 4;
+  }
+}
 
 static int find_module(const char *name, ModuleInfo *mi, DWORD *err_out) {
-  if (!g_modules && !(g_modules = (ModuleInfo *)malloc(sizeof(ModuleInfo) * MAX_PEB_MODULES))) {
-    *err_out = ERROR_NOT_ENOUGH_MEMORY;
-    return -1;
-  }
-  int n = list_modules(g_modules, MAX_PEB_MODULES, err_out);
+  int n = read_modules(err_out);
   for (int i = 0; i < n; i++)
     if (_stricmp(g_modules[i].name, name) == 0) {
       *mi = g_modules[i];
@@ -1159,8 +1169,8 @@ static int cmd_module(void) {
 static int cmd_modules(void) {
   if (!need_process()) return 0;
   DWORD e = 0;
-  if (!g_modules && !(g_modules = (ModuleInfo *)malloc(sizeof(ModuleInfo) * MAX_PEB_MODULES))) return fail("LIVE_AGENT_OOM", 0, "agent out of memory");
-  int n = list_modules(g_modules, MAX_PEB_MODULES, &e);
+  int n = read_modules(&e);
+  if (n < 0 && e == ERROR_NOT_ENOUGH_MEMORY) return fail("LIVE_AGENT_OOM", 0, "agent out of memory");
   if (n < 0) return fail("LIVE_SNAPSHOT_FAILED", e, "cannot list the modules of process %lu", (unsigned long)g_pid);
   begin_ok();
   out_fmt(",\"modules\":[");
@@ -1711,7 +1721,6 @@ static void retry_wait(u64 attempt, DWORD tid, u64 at, u64 delay) {
   int logging = np > 0 && np < sizeof path && lx_host();
   int watched = (on || logging) && lx_ran_begin(target_unix_pid()) > 0;
   Sleep((DWORD)delay);
-  lx_continue_stopped(g_unix_pid); /* a stop Wine lost during the try (host-ran.h) */
   int waiting = watched ? lx_ran_waiting() : 0;
   int waited = on && watched ? lx_ran_wait() : 0;
   if (!logging) return;
@@ -2466,6 +2475,7 @@ static int cmd_swap(void) {
   SwapArgs a;
   SwapTimes tm = {0};
   u64 attempt = 0;
+  LONG continued = g_continued;
   int ok = parse_swap(&a);
   g_stack_bytes = 0;
   g_ctx_flags = GetEnvironmentVariableA("HOTPATCH_AGENT_RETRYLOG", NULL, 0) ? CONTEXT_CONTROL | CONTEXT_INTEGER : CONTEXT_CONTROL;
@@ -2499,6 +2509,8 @@ static int cmd_swap(void) {
     out_fmt(",\"attempts\":%llu,\"threads\":%d,\"sites\":%d,\"reads\":%d,\"writes\":%d,\"confirms\":%ld,\"stackBytes\":%llu", (unsigned long long)attempt, nthreads, a.ns, tm.reads,
             tm.stores, (long)g_confirm_passes, (unsigned long long)g_stack_bytes);
     out_fmt(",\"confirmedBy\":\"%s\",\"readBytes\":%llu,\"storeBytes\":%llu", g_confirmed_by, (unsigned long long)tm.read_bytes, (unsigned long long)tm.store_bytes);
+    /* SIGCONTs sent to the target in group stop (host-ran.h) while this swap was served. */
+    out_fmt(",\"continued\":%ld", (long)(g_continued - continued));
     /* How the pause moved memory: `process_vm` (the stacks and the sites through the Linux
      * kernel, host-io.h), `server` (ReadProcessMemory/WriteProcessMemory), or `mixed`. */
     out_fmt(",\"io\":\"%s\"", a.ns == 0 ? "none" : tm.fast_stacks && tm.fast_sites ? "process_vm" : tm.fast_stacks || tm.fast_sites ? "mixed" : "server");
@@ -2766,7 +2778,9 @@ int main(void) {
     }
     LARGE_INTEGER t0, t1;
     QueryPerformanceCounter(&t0);
+    lx_unstop_watch_pid(g_unix_pid, 1); /* a stop Wine lost (host-ran.h) */
     int okv = dispatch();
+    lx_unstop_watch_pid(g_unix_pid, 0);
     if (g_in_batch) {
       if (!okv) g_batch_failed_at = g_batch_index;
       g_batch_index++;

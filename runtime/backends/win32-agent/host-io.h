@@ -90,14 +90,14 @@ static int lx_move(lx_word pid, int write, LxIov *local, LxIov *remote, long n, 
 }
 
 /* Calls fn(ctx, n) for every entry of directory `path` (in writable data, see below) whose name
- * is a decimal number (/proc, /proc/PID/task). 0 when the directory cannot be opened. */
+ * is a decimal number (/proc, /proc/PID/task), reading the entries into `dents` (`cap` bytes;
+ * a thread of its own passes its own). 0 when the directory cannot be opened. */
 typedef void (*LxNumberFn)(void *ctx, lx_word n);
-static int lx_each_numbered(char *path, LxNumberFn fn, void *ctx) {
+static int lx_each_numbered_in(char *path, char *dents, lx_word cap, LxNumberFn fn, void *ctx) {
   lx_word fd = lx_syscall(LX_OPEN, (lx_word)(uintptr_t)path, LX_O_DIRECTORY, 0, 0, 0, 0);
   if (fd < 0) return 0;
-  static char dents[32768];
   for (;;) {
-    lx_word n = lx_syscall(LX_GETDENTS64, fd, (lx_word)(uintptr_t)dents, sizeof dents, 0, 0, 0);
+    lx_word n = lx_syscall(LX_GETDENTS64, fd, (lx_word)(uintptr_t)dents, cap, 0, 0, 0);
     if (n <= 0) break;
     for (lx_word off = 0; off < n;) {
       /* linux_dirent64: u64 ino, s64 off, u16 reclen, u8 type, char name[] */
@@ -113,6 +113,12 @@ static int lx_each_numbered(char *path, LxNumberFn fn, void *ctx) {
   }
   lx_syscall(LX_CLOSE, fd, 0, 0, 0, 0, 0);
   return 1;
+}
+
+/* lx_each_numbered_in on the agent thread's buffer. */
+static int lx_each_numbered(char *path, LxNumberFn fn, void *ctx) {
+  static char dents[32768];
+  return lx_each_numbered_in(path, dents, sizeof dents, fn, ctx);
 }
 
 typedef struct {

@@ -31,17 +31,21 @@ static lx_word g_ran_tid[LX_RAN_MAX];
 static u64 g_ran_run[LX_RAN_MAX];
 static int g_nran;
 
+/* Thread `tid`'s scheduler state letter from /proc/TID/stat, 0 when it is gone; `path` (48
+ * bytes) and `buf` (512) are the caller's, so that another thread can read states too. */
+static char lx_thread_state(lx_word tid, char *path, char *buf) {
+  snprintf(path, 48, "/proc/%lld/stat", (long long)tid);
+  if (!lx_read_small(path, buf, 512)) return 0;
+  const char *p = strrchr(buf, ')'); /* "TID (comm) S ...": the name may hold spaces and parentheses */
+  return p && p[1] == ' ' ? p[2] : 0;
+}
+
 /* Thread `tid`'s run time (ns) and scheduler state letter; 0 when it is gone. */
 static int lx_thread_run_state(lx_word tid, u64 *run, char *state) {
   static char path[48], buf[512];
   u64 delay;
   if (!lx_schedstat(tid, run, &delay)) return 0;
-  snprintf(path, sizeof path, "/proc/%lld/stat", (long long)tid);
-  if (!lx_read_small(path, buf, sizeof buf)) return 0;
-  const char *p = strrchr(buf, ')'); /* "TID (comm) S ...": the name may hold spaces and parentheses */
-  if (!p || p[1] != ' ') return 0;
-  *state = p[2];
-  return 1;
+  return (*state = lx_thread_state(tid, path, buf)) != 0;
 }
 
 static void lx_ran_note(void *ctx, lx_word tid) {
@@ -52,32 +56,98 @@ static void lx_ran_note(void *ctx, lx_word tid) {
 }
 
 /*
- * A target frozen by a stop signal Wine lost. The wineserver reads another process's memory,
- * and the debug registers of every context read, by PTRACE_ATTACH to a target thread and a
- * wait4 for its SIGSTOP under a 50 ms watchdog. On a loaded machine a thread that does not get
- * a core in time makes the server give up; its PTRACE_DETACH fails on the still running
- * thread, which takes the SIGSTOP later, and the server passes it on: every thread of the
- * target that is not traced enters group stop (state T) and stays there until SIGCONT (seen:
- * the target's threads in do_signal_stop, the agent waiting for ever on a context). A Wine
- * suspension needs each thread to run its signal handler, so no hold can complete on such a
- * target. Before each hold and between tries the agent sends the target SIGCONT when one of
- * its threads is in group stop; a thread held by Wine stays held (it waits in the server, not
- * in the stop). Returns 1 when it sent SIGCONT.
+ * A target frozen by a stop signal Wine lost (PROTOCOL.md, "Memory I/O under Wine"): every
+ * thread of the target that is not traced in group stop (state T) until SIGCONT, and no Wine
+ * suspension can complete on it, since each needs the thread to run its signal handler. Before
+ * each hold the agent sends the target SIGCONT when one of its threads is in group stop, and
+ * a thread of the agent's own does the same all along (the unstopper, below). A
+ * thread Wine holds stays held: it waits in the server, not in the stop. A ptrace stop (the
+ * server reading a context) is state t, not T, and is left alone.
  */
 #define LX_SIGCONT 18
+static volatile LONG g_continued; /* SIGCONTs the agent sent to a target in group stop (`swap` reports its own) */
+typedef struct {
+  int stopped;
+  char task[40], path[48], buf[512], dents[4096];
+} LxStopScan;
+
 static void lx_note_stopped(void *ctx, lx_word tid) {
-  u64 run;
-  char state;
-  if (lx_thread_run_state(tid, &run, &state) && state == 'T') *(int *)ctx = 1;
+  LxStopScan *s = (LxStopScan *)ctx;
+  if (!s->stopped && lx_thread_state(tid, s->path, s->buf) == 'T') s->stopped = 1;
+}
+
+/* Sends `pid` SIGCONT when one of its threads is in group stop, scanning into `s` (each thread
+ * its own); returns 1 when it did. */
+static int lx_continue_stopped_in(lx_word pid, LxStopScan *s) {
+  if (pid <= 0 || !lx_host()) return 0;
+  s->stopped = 0;
+  snprintf(s->task, sizeof s->task, "/proc/%lld/task", (long long)pid);
+  lx_each_numbered_in(s->task, s->dents, sizeof s->dents, lx_note_stopped, s);
+  return s->stopped && lx_syscall(LX_KILL, pid, LX_SIGCONT, 0, 0, 0, 0) == 0;
 }
 
 static int lx_continue_stopped(lx_word pid) {
-  if (pid <= 0 || !lx_host()) return 0;
-  static char path[40];
-  int stopped = 0;
-  snprintf(path, sizeof path, "/proc/%lld/task", (long long)pid);
-  lx_each_numbered(path, lx_note_stopped, &stopped);
-  return stopped && lx_syscall(LX_KILL, pid, LX_SIGCONT, 0, 0, 0, 0) == 0;
+  static LxStopScan scan;
+  if (!lx_continue_stopped_in(pid, &scan)) return 0;
+  InterlockedIncrement(&g_continued);
+  return 1;
+}
+
+/*
+ * The unstopper. A stop can be lost at any time the server reads the target through ptrace
+ * (a context read inside a hold; a late stop after the hold ended), and then everything that
+ * needs a turn of a target thread waits without a timeout: a thread's suspension (the agent's
+ * GetThreadContext), and every call Wine serves in the target itself through a system APC
+ * (VirtualQueryEx, VirtualProtectEx, VirtualAllocEx: seen, `swap` waiting in its thread walk's
+ * VirtualQueryEx on a stopped target until the driver's timeout); and a stop arriving after
+ * the last request would leave the patched process frozen. So once the target's Linux pid is
+ * known, one thread of the agent (started then) looks for a thread of the target in group stop
+ * and sends SIGCONT: every LX_UNSTOP_BUSY_MS while a request is served (each request wakes it
+ * first), every LX_UNSTOP_IDLE_MS between requests, until the agent exits or leaves the target.
+ * It reads /proc with its own buffers only.
+ */
+#define LX_UNSTOP_BUSY_MS 5
+#define LX_UNSTOP_IDLE_MS 100
+static volatile LONG g_unstop_pid; /* the target's Linux pid to watch, else 0 */
+static volatile LONG g_unstop_busy; /* a request is being served */
+static HANDLE g_unstop_wake;
+
+static DWORD WINAPI lx_unstop_watch(LPVOID unused) {
+  (void)unused;
+  static LxStopScan scan; /* this thread's own */
+  for (;;) {
+    LONG pid = g_unstop_pid;
+    if (pid <= 0) {
+      WaitForSingleObject(g_unstop_wake, INFINITE);
+      continue;
+    }
+    if (lx_continue_stopped_in(pid, &scan)) InterlockedIncrement(&g_continued);
+    WaitForSingleObject(g_unstop_wake, g_unstop_busy ? LX_UNSTOP_BUSY_MS : LX_UNSTOP_IDLE_MS);
+  }
+  return 0;
+}
+
+/* Watches `pid` (<= 0: nothing), `busy` while a request is served: starts the unstopper once,
+ * and wakes it when a request starts. Nothing where it cannot run. */
+static void lx_unstop_watch_pid(lx_word pid, int busy) {
+  if (pid <= 0 || !lx_host() || g_unstop_wake == INVALID_HANDLE_VALUE) {
+    InterlockedExchange(&g_unstop_pid, 0);
+    return;
+  }
+  if (!g_unstop_wake) {
+    HANDLE wake = CreateEventA(NULL, FALSE, FALSE, NULL);
+    HANDLE th = wake ? CreateThread(NULL, 64 * 1024, lx_unstop_watch, NULL, 0, NULL) : NULL;
+    if (!th) {
+      if (wake) CloseHandle(wake);
+      g_unstop_wake = INVALID_HANDLE_VALUE;
+      return;
+    }
+    CloseHandle(th);
+    g_unstop_wake = wake;
+  }
+  InterlockedExchange(&g_unstop_busy, busy);
+  InterlockedExchange(&g_unstop_pid, (LONG)pid);
+  if (busy) SetEvent(g_unstop_wake);
 }
 
 /* Just after a resume: every thread's run time. 0 when there is nothing to watch. */
