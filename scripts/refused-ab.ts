@@ -2,10 +2,10 @@
 // change does to the verdicts (the measurement a new refusal rule reports, without
 // regenerating test/compiler-real.golden.json).
 //   git archive COMMIT | tar -x -C /tmp/base && ln -s "$PWD/node_modules" /tmp/base/
-//   node bin/run-ts.js scripts/refused-ab.ts /tmp/base [A B C D | LABEL-PREFIX...] [--code CODE]
+//   node bin/run-ts.js scripts/refused-ab.ts /tmp/base [A B C D | LABEL-PREFIX...] [--code CODE | --code ALL]
 // Each side runs in its own child process (diffFiles once). Prints per pair the refused count
 // of each side and the diff time, then every refusal with CODE (default
-// ENTRY_ARGUMENTS_CHANGED) that only one side gives, with its message.
+// ENTRY_ARGUMENTS_CHANGED; ALL: every code, each line led by its code) that only one side gives, with its message.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -28,7 +28,7 @@ async function child(root: string, oldPath: string, newPath: string, code: strin
   const ms = performance.now() - t0;
   if (!d.ok) throw new Error(`${d.error.code}: ${d.error.message}`);
   const refused = d.value.functions.filter((f) => f.verdict === 'refused');
-  const coded = refused.filter((f) => f.reason?.code === code).map((f) => `${f.name ?? `0x${(f.newRva ?? f.oldRva ?? 0).toString(16)}`}: ${f.reason?.message ?? ''}`);
+  const coded = refused.filter((f) => code === 'ALL' || f.reason?.code === code).map((f) => `${f.reason?.code}: ${f.name ?? `0x${(f.newRva ?? f.oldRva ?? 0).toString(16)}`}: ${f.reason?.message ?? ''}`);
   process.stdout.write(`${JSON.stringify({ refused: refused.length, ms, coded } satisfies Side)}\n`);
 }
 
