@@ -1006,6 +1006,23 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     expect(await workerProgresses(t)).toBe(true);
   });
 
+  test('consecutive requests wake the unstopper once: a request wakes it (a wineserver round trip) only when it waits at the idle rate', async () => {
+    const b = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: wineEnv() });
+    if (!b.ok) throw new Error(b.error.message);
+    const at = `0x${t.valueFn.toString(16)}`;
+    expect((await b.value.agent.request(`read ${at} 4`)).ok).toBe(true); // the Linux pid looked up: the unstopper runs
+    const h = await b.value.agent.request('hello');
+    const before = h.ok ? Number(h.value['unstopWakes']) : NaN;
+    await new Promise((r) => setTimeout(r, 300)); // idle: the next request wakes it
+    const replies = await b.value.agent.requestMany([...Array.from({ length: 50 }, () => `read ${at} 4`), 'hello']);
+    expect(replies.every((r) => r.ok)).toBe(true);
+    const last = replies[50];
+    const woken = (last?.ok ? Number(last.value['unstopWakes']) : NaN) - before;
+    expect(woken).toBeGreaterThanOrEqual(1); // the first read, after the idle wait
+    expect(woken).toBeLessThan(10); // not one per request (the build before: 51); more than 1 only when the agent waited 5 ms between two
+    await b.value.close();
+  });
+
   test('a thread no one lets out of a ptrace stop: the hold is given up after its limit with LIVE_HOLD_STUCK, the target resumed and unpatched, the agent gone', async () => {
     // Under Wine a hold waits without a timeout until each thread has run its signal handler; a
     // thread a tracer keeps stopped never does (host-hold.h). Here the tracer is a helper, so the
