@@ -1030,7 +1030,11 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     const helper = join(dir, 'ptrace-hold');
     const cc = spawnSync('cc', ['-O2', '-o', helper, join(SRC, 'ptrace-hold.c')], { encoding: 'utf8' });
     if (cc.status !== 0) throw new Error(`cc ptrace-hold.c failed: ${cc.stderr}`);
-    const pid = targetLinuxPid(join(dir, 'target.exe'));
+    // A target of its own: its threads are the main thread, the worker (which the helper holds) and Wine's own.
+    const running = new Set(targetLinuxPids(join(dir, 'target.exe')));
+    const own = await startTarget(true);
+    const pid = targetLinuxPids(join(dir, 'target.exe')).find((p) => !running.has(p));
+    if (pid === undefined) throw new Error('no Linux process for the new target');
     const cpu = (tid: number): number => {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -1039,10 +1043,10 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     const worker = tasksOf(pid).filter((tid) => tid !== pid).sort((x, y) => cpu(y) - cpu(x))[0]; // the busiest: the worker
     if (worker === undefined) throw new Error('no worker thread');
     const env = { ...wineEnv(), HOTPATCH_AGENT_HOLD_LIMIT_MS: '3000' };
-    const b = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env, timeoutMs: 20_000 });
+    const b = await openWin32Backend({ pid: own.pid, module: 'probe.dll', env, timeoutMs: 20_000 });
     if (!b.ok) throw new Error(b.error.message);
     const be = b.value;
-    const at = `0x${t.valueFn.toString(16)}`;
+    const at = `0x${own.valueFn.toString(16)}`;
     const before = await be.agent.request(`read ${at} 4`);
     if (!before.ok) throw new Error(before.error.message);
     expect((await be.agent.request(`protect ${at} 4 0x40`)).ok).toBe(true);
@@ -1055,24 +1059,30 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     expect(r.ok ? '' : r.error.message).toMatch(new RegExp(`${worker} t \\S+ traced by ${held.pid}`));
     expect(waited).toBeGreaterThanOrEqual(3000);
     expect(waited).toBeLessThan(8000);
-    expect(await t.run()).toEqual([2, expect.any(Number), 0]); // resumed while the worker is still held; value(1) unpatched
+    expect(await own.run()).toEqual([2, expect.any(Number), 0]); // resumed while the worker is still held; value(1) unpatched
     expect(held.exitCode).toBe(null);
     const gone = await be.agent.request('hello');
     expect(gone.ok ? 'ok' : gone.error.code).toBe('LIVE_AGENT_EXITED');
     await new Promise<void>((resolve) => held.once('exit', () => resolve()));
-    expect(await workerProgresses(t)).toBe(true);
-    const again = await openWin32Backend({ pid: t.pid, module: 'probe.dll', env: wineEnv() });
+    expect(await workerProgresses(own)).toBe(true);
+    const again = await openWin32Backend({ pid: own.pid, module: 'probe.dll', env: wineEnv() });
     if (!again.ok) throw new Error(again.error.message);
     const after = await again.value.agent.request(`read ${at} 4`);
     expect(after.ok && after.value['bytes']).toBe(before.value['bytes']);
     expect((await again.value.agent.request(`protect ${at} 4 0x20`)).ok).toBe(true);
     await again.value.close();
+    expect(await own.stop()).toBe(0);
   }, 40_000);
 });
 
+/** The Linux pids of the processes whose command line names `exe` (Wine processes: the targets). */
+function targetLinuxPids(exe: string): number[] {
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d) && (() => { try { return readFileSync(`/proc/${d}/cmdline`, 'latin1').includes(exe); } catch { return false; } })()).map(Number);
+}
+
 /** The Linux pid of the one process whose command line names `exe` (a Wine process: the target). */
 function targetLinuxPid(exe: string): number {
-  const linux = readdirSync('/proc').filter((d) => /^\d+$/.test(d) && (() => { try { return readFileSync(`/proc/${d}/cmdline`, 'latin1').includes(exe); } catch { return false; } })());
+  const linux = targetLinuxPids(exe);
   expect(linux.length).toBe(1);
   return Number(linux[0]);
 }
