@@ -22,6 +22,10 @@
  * `imul eax,ecx,100`, `cdqe`, `not`, `shlx`, `rorx`, clang -O0 `imul eax,[rsp+4],9` from its
  * frame slot) is followed to the globals it is stored to or meets only (`computed`; probe
  * entry-args-own), which a returned sum never reaches.
+ * A computed value, a chain's running value or a loaded value spilled to a frame slot and
+ * reloaded (a volatile local, -O0 locals, register pressure: `lea eax,[rcx*8+5]; mov [rsp+4],eax;
+ * ...; mov eax,[rsp+4]; mov [rip+g],eax`) is that value again (`computedSlots`, `loadedSlots`;
+ * probe entry-args-own-spill).
  * A value loaded through a slot (`mov eax,[rcx]`, `movsx eax,word [rcx]`, `imul eax,[rcx],100`,
  * or a memory operand: `sub eax,[rdx]`) is followed, through the same arithmetic as a chain, as
  * far as each operation it meets, whose role it names (`gvm<sub>@1`, the
@@ -115,11 +119,18 @@ interface SlotHeld {
    * that global names the slot by (`d&...`). Not as a chain: every term of a returned sum would be its running value (gcc `mix`).
    */
   readonly computed: number;
+  /**
+   * Frame slots holding such a computed value, or a chain's running value, spilled (`lea eax,[rcx*8+5]; mov [rsp+8],eax`,
+   * a volatile local, gcc -O0's locals): a reload makes the register a computed value again (probe entry-args-own-spill).
+   */
+  readonly computedSlots: number;
+  /** Frame slots holding a loaded value spilled (`mov eax,[rcx+rdx*4]; mov [rsp+4],eax`): a reload makes the register a loaded value again. */
+  readonly loadedSlots: number;
 }
 
 /** Two paths meeting: what both hold. */
-const meetHeld = (x: SlotHeld, y: SlotHeld): SlotHeld => ({ regs: (x.regs & y.regs) >>> 0, frame: (x.frame & y.frame) >>> 0, chain: (x.chain & y.chain) >>> 0, loaded: (x.loaded & y.loaded) >>> 0, computed: (x.computed & y.computed) >>> 0 });
-const sameHeld = (x: SlotHeld, y: SlotHeld): boolean => x.regs === y.regs && x.frame === y.frame && x.chain === y.chain && x.loaded === y.loaded && x.computed === y.computed;
+const meetHeld = (x: SlotHeld, y: SlotHeld): SlotHeld => ({ regs: (x.regs & y.regs) >>> 0, frame: (x.frame & y.frame) >>> 0, chain: (x.chain & y.chain) >>> 0, loaded: (x.loaded & y.loaded) >>> 0, computed: (x.computed & y.computed) >>> 0, computedSlots: (x.computedSlots & y.computedSlots) >>> 0, loadedSlots: (x.loadedSlots & y.loadedSlots) >>> 0 });
+const sameHeld = (x: SlotHeld, y: SlotHeld): boolean => x.regs === y.regs && x.frame === y.frame && x.chain === y.chain && x.loaded === y.loaded && x.computed === y.computed && x.computedSlots === y.computedSlots && x.loadedSlots === y.loadedSlots;
 
 /** Where a slot's value is after instruction `e`, which writes the locations `kill` (a call's volatile registers included). */
 function stepHeld(h: SlotHeld, e: UseInsn, kill: number): SlotHeld {
@@ -133,14 +144,21 @@ function stepHeld(h: SlotHeld, e: UseInsn, kill: number): SlotHeld {
   // as a chain, every term of a returned sum would be its running value (gcc `mix`: `lea eax,[rdx+rdx*4]; lea eax,[rcx+rax*2]`), which tells the last term apart;
   // that one is `computed`, which names only the globals it reaches.
   const derivedLoad = e.deriveDst >= 0 && (h.loaded & e.deriveFrom) !== 0 ? 1 << e.deriveDst : 0;
+  // A computed value or a chain's running value spilled to a frame slot, and reloaded from one.
+  const spilledComputed = e.spillDst >= 0 && ((h.computed | h.chain) & (1 << e.copySrc)) !== 0 ? 1 << e.spillDst : 0;
+  const spilledLoad = e.spillDst >= 0 && (h.loaded & (1 << e.copySrc)) !== 0 ? 1 << e.spillDst : 0;
+  const reloadedLoad = e.spillSrc >= 0 && e.copyDst >= 0 && (h.loadedSlots & (1 << e.spillSrc)) !== 0 ? 1 << e.copyDst : 0;
+  const reloadedComputed = e.spillSrc >= 0 && e.copyDst >= 0 && (h.computedSlots & (1 << e.spillSrc)) !== 0 ? 1 << e.copyDst : 0;
   return {
     regs: ((h.regs & ~kill) | (from ? 1 << e.copyDst : 0)) >>> 0,
     frame: ((h.frame & ~e.spillWrites) | (spilled ? 1 << e.spillDst : 0)) >>> 0,
     chain: (((h.chain | (h.regs & e.accum)) & ~(kill & ~e.accum)) | (carried ? 1 << e.copyDst : 0)) >>> 0,
     // A loaded value: arithmetic on it as its destination keeps it (`(*a + 1) - (*b + 1)`), a copy carries it, any other write ends it; a load through the slot's register, or a sum of it (gcc -O0 `add rax,rdx; mov edx,[rax]`: a[i]), starts one.
     // A computed value: any write computed from a register holding the slot's value, or one computed from it, starts or keeps one; a copy carries it.
-    computed: ((h.computed & ~kill) | (e.copySrc >= 0 && e.spillDst < 0 && e.spillSrc < 0 && (h.computed & (1 << e.copySrc)) !== 0 ? 1 << e.copyDst : 0) | (((h.regs | h.chain | h.computed) & e.computedFrom) !== 0 || (h.frame & e.computedFrame) !== 0 ? e.computedDst : 0)) >>> 0,
-    loaded: ((h.loaded & ~(kill & ~e.accum)) | (e.copySrc >= 0 && e.spillDst < 0 && e.spillSrc < 0 && (h.loaded & (1 << e.copySrc)) !== 0 ? 1 << e.copyDst : 0) | (e.loadDst >= 0 && ((h.regs | h.chain) & (1 << e.loadBase)) !== 0 ? 1 << e.loadDst : 0) | derivedLoad) >>> 0,
+    computed: ((h.computed & ~kill) | (e.copySrc >= 0 && e.spillDst < 0 && e.spillSrc < 0 && (h.computed & (1 << e.copySrc)) !== 0 ? 1 << e.copyDst : 0) | (((h.regs | h.chain | h.computed) & e.computedFrom) !== 0 || ((h.frame | h.computedSlots) & e.computedFrame) !== 0 ? e.computedDst : 0) | reloadedComputed) >>> 0,
+    computedSlots: ((h.computedSlots & ~e.spillWrites) | spilledComputed) >>> 0,
+    loaded: ((h.loaded & ~(kill & ~e.accum)) | (e.copySrc >= 0 && e.spillDst < 0 && e.spillSrc < 0 && (h.loaded & (1 << e.copySrc)) !== 0 ? 1 << e.copyDst : 0) | (e.loadDst >= 0 && ((h.regs | h.chain) & (1 << e.loadBase)) !== 0 ? 1 << e.loadDst : 0) | derivedLoad | reloadedLoad) >>> 0,
+    loadedSlots: ((h.loadedSlots & ~e.spillWrites) | spilledLoad) >>> 0,
   };
 }
 
@@ -169,7 +187,7 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo, globals: Global
   };
   // State: where each slot's value is (SlotHeld), at each instruction reached.
   const seen = new Map<number, readonly SlotHeld[]>();
-  const work: Array<readonly [number, readonly SlotHeld[]]> = [[f.entry, SLOT_GPR.map((g, k) => ({ regs: ((1 << g) | (1 << (XMM + k))) >>> 0, frame: 0, chain: 0, loaded: 0, computed: 0 }))]];
+  const work: Array<readonly [number, readonly SlotHeld[]]> = [[f.entry, SLOT_GPR.map((g, k) => ({ regs: ((1 << g) | (1 << (XMM + k))) >>> 0, frame: 0, chain: 0, loaded: 0, computed: 0, computedSlots: 0, loadedSlots: 0 }))]];
   const passed = (held: readonly SlotHeld[], tail: boolean, from: number): void => {
     held.forEach((h, s) => {
       const m = handedRegisters(h.regs, s);
@@ -196,7 +214,7 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo, globals: Global
         held = merged;
       }
       seen.set(rva, held);
-      if (held.every((h) => h.regs === 0 && h.frame === 0 && h.chain === 0 && h.loaded === 0 && h.computed === 0)) break;
+      if (held.every((h) => h.regs === 0 && h.frame === 0 && h.chain === 0 && h.loaded === 0 && h.computed === 0 && h.computedSlots === 0 && h.loadedSlots === 0)) break;
       at = rva;
       for (const [loc, t] of e.uses) held.forEach((h, s) => (h.regs & (1 << loc)) !== 0 && add(s, `${loc >= XMM ? 'x' : 'g'}${t}`));
       // A value loaded through a slot: the operand role it meets (`gvm<sub>@1`: the subtrahend; `gvx`: a value loaded into an xmm register, through the slot's general register all the same).
