@@ -25,7 +25,7 @@ import { Decoder, DecoderOptions, Instruction, MemorySize, MemorySizeExt, Mnemon
 import { hex } from '../../common/types.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
-import { FOLLOW_ALL, FrameSlots, type SlotPolicy } from './frame-slots.ts';
+import { FrameSlots, type SlotPolicy, scanWithSlotPolicy } from './frame-slots.ts';
 import { PointerUseTracker, type PointerUse } from './pointer-uses.ts';
 import { spanOf } from './register-effects.ts';
 import { opKindOf, opRegisterOf, VOLATILE_REGISTERS } from '../disasm/operands.ts';
@@ -100,15 +100,13 @@ interface InsnSpan {
  * the body's instructions in `image` (the mapped image's bytes, indexed by RVA).
  */
 export function argAccessesOf(image: Uint8Array, insns: readonly InsnSpan[]): ArgAccess[] {
-  const first = scanAccesses(image, insns, FOLLOW_ALL);
-  // A slot the first pass followed that the body writes again, or whose address it takes: read again without it.
-  return first.again === null ? first.out : scanAccesses(image, insns, first.again).out;
+  return scanWithSlotPolicy((policy) => scanAccesses(image, insns, policy));
 }
 
-function scanAccesses(image: Uint8Array, insns: readonly InsnSpan[], policy: SlotPolicy): { out: ArgAccess[]; again: SlotPolicy | null } {
+function scanAccesses(image: Uint8Array, insns: readonly InsnSpan[], policy: SlotPolicy): { result: ArgAccess[]; again: SlotPolicy | null } {
   const out: ArgAccess[] = [];
   const { lo, hi } = spanOf(insns);
-  if (hi <= lo) return { out, again: null };
+  if (hi <= lo) return { result: out, again: null };
   // Full register -> argument it holds.
   const holds = new Map<number, number>(ARG_REGISTERS);
   const frame = new FrameSlots(policy);
@@ -131,7 +129,7 @@ function scanAccesses(image: Uint8Array, insns: readonly InsnSpan[], policy: Slo
       // frame, and the body's `[rbp+x]` are its stack slots, not fields of a structure.
       if (count++ < 4 && insn.opCount > 0 && insn.op0Kind === OpKind.Register && insn.op0Register === Register.RBP) {
         if (insn.mnemonic === Mnemonic.Push) pushedRbp = true;
-        else if (pushedRbp && insn.mnemonic === Mnemonic.Mov && insn.op1Kind === OpKind.Register && insn.op1Register === Register.RDX) return { out: [], again: null };
+        else if (pushedRbp && insn.mnemonic === Mnemonic.Mov && insn.op1Kind === OpKind.Register && insn.op1Register === Register.RDX) return { result: [], again: null };
       }
       const had = out.length;
       recordAccess(insn, holds, out);
@@ -146,7 +144,7 @@ function scanAccesses(image: Uint8Array, insns: readonly InsnSpan[], policy: Slo
   }
   const again = frame.verdict();
   return {
-    out: uses.uses.size === 0 ? out : out.map((x, k) => {
+    result: uses.uses.size === 0 ? out : out.map((x, k) => {
       const use = uses.uses.get(k);
       return use === undefined ? x : { ...x, use };
     }),

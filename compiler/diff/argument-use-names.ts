@@ -5,7 +5,7 @@
  * (operand 2)`, `cmp (left of <)`, `idiv (the dividend)`).
  */
 import { Mnemonic } from 'iced-x86';
-import type { UseMove } from './argument-uses.ts';
+import type { UseMove } from './argument-moves.ts';
 
 /** The move in words, for ENTRY_ARGUMENTS_CHANGED. */
 export function describeUseMove(m: UseMove): string {

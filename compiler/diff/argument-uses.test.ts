@@ -8,7 +8,7 @@
 import { Mnemonic } from 'iced-x86';
 import { describe, expect, test } from 'vitest';
 import { describeUseMove } from './argument-use-names.ts';
-import { movedUses } from './argument-uses.ts';
+import { movedUses } from './argument-moves.ts';
 
 const sets = (...xs: string[][]): Array<Set<string>> => [0, 1, 2, 3].map((k) => new Set(xs[k] ?? []));
 const ST = ['gst+0x0:4', 'gst+0x4:4'];

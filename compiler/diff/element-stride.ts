@@ -33,7 +33,7 @@ import type { MappedImage } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import { ARG_REGISTERS, fullRegister, updateHolds } from './added-field.ts';
 import { decodeEach } from './register-effects.ts';
-import { FOLLOW_ALL, FrameSlots, type SlotPolicy } from './frame-slots.ts';
+import { FrameSlots, type SlotPolicy, scanWithSlotPolicy } from './frame-slots.ts';
 import { IndexMultiples } from './index-multiples.ts';
 import { IMMEDIATE_KINDS, opKindOf, VOLATILE_REGISTERS } from '../disasm/operands.ts';
 
@@ -190,12 +190,10 @@ function updateDerived(insn: Instruction, dv: Derivation, sc: Scan, rva: number)
 
 /** Scans a body in address order (`insns` in `image`, indexed by RVA). */
 function scanBody(image: Uint8Array, insns: ReadonlyArray<{ readonly rva: number; readonly length: number }>): Scan {
-  const first = scanWith(image, insns, FOLLOW_ALL);
-  // A slot the first pass followed that the body writes again, or whose address it takes: read again without it.
-  return first.again === null ? first.sc : scanWith(image, insns, first.again).sc;
+  return scanWithSlotPolicy((policy) => scanWith(image, insns, policy));
 }
 
-function scanWith(image: Uint8Array, insns: ReadonlyArray<{ readonly rva: number; readonly length: number }>, policy: SlotPolicy): { sc: Scan; again: SlotPolicy | null } {
+function scanWith(image: Uint8Array, insns: ReadonlyArray<{ readonly rva: number; readonly length: number }>, policy: SlotPolicy): { result: Scan; again: SlotPolicy | null } {
   const sc: Scan = { holds: new Map(ARG_REGISTERS), walks: new Map(), mult: new IndexMultiples(), found: [], derefs: new Set(), loops: [], indexUses: [], advances: [] };
   const frame = new FrameSlots(policy);
   const lo = insns.reduce((m, d) => Math.min(m, d.rva), Number.POSITIVE_INFINITY);
@@ -212,7 +210,7 @@ function scanWith(image: Uint8Array, insns: ReadonlyArray<{ readonly rva: number
     updateDerived(insn, dv, sc, d.rva);
     sc.mult.step(insn);
   });
-  return { sc, again: frame.verdict() };
+  return { result: sc, again: frame.verdict() };
 }
 
 /**

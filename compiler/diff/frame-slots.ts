@@ -48,6 +48,15 @@ export interface SlotPolicy {
 
 export const FOLLOW_ALL: SlotPolicy = { excluded: new Set(), none: false };
 
+/**
+ * Runs `scan` following every slot, then, when the frame it stepped says some followed slot
+ * is written again or has its address taken (`FrameSlots.verdict()`), once more without those.
+ */
+export function scanWithSlotPolicy<T>(scan: (policy: SlotPolicy) => { readonly result: T; readonly again: SlotPolicy | null }): T {
+  const first = scan(FOLLOW_ALL);
+  return first.again === null ? first.result : scan(first.again).result;
+}
+
 /** An instruction's memory operand on the frame: its offset from the stack pointer at entry, its size, whether it is written. */
 export interface FrameAccess {
   readonly at: number;

@@ -5,14 +5,17 @@
  * stack slot (gcc: `movsxd rdx,eax; mov rax,rdx; add rax,rax; add rax,rdx; shl rax,2` is
  * 12*i; `cdqe; lea rdx,[rax*8]` is 8*i) and adds the product to the pointer it reloaded
  * (`add rax,rdx`). Each register is kept as k times a value named by an id (a value the body
- * loaded or computed otherwise gets a new id the first time it is read): a copy or a sign or
- * zero extension keeps the id and k, `add`/`sub` of two registers of the same id adds or
+ * loaded or computed otherwise gets a new id the first time it is read): a copy (`mov` of a
+ * 32- or 64-bit register) or a sign extension (`movsxd`, `cdqe`) keeps the id and k (`movzx`
+ * reads 8 or 16 bits only, a part of the value, and is not followed), `add`/`sub` of two registers of the same id adds or
  * subtracts their k, `shl`, `imul` by a constant and a `lea` of one id (`[x*s]`, `[x+x*s]`)
  * multiply it; a constant added leaves k (the element index stays the scaled one). Any other
- * write forgets the register, and a call the volatile ones. Only the multiplier is read (the
+ * write, explicit or implicit (image-constants.ts `dropWritten`: iced's used registers),
+ * forgets the register, and a call the volatile ones. Only the multiplier is read (the
  * element size an indexed access or a pointer step implies), never the value.
  */
 import { type Instruction, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
+import { dropWritten } from './image-constants.ts';
 import { fullRegister } from './added-field.ts';
 import { IMMEDIATE_KINDS, VOLATILE_REGISTERS } from '../disasm/operands.ts';
 
@@ -47,19 +50,13 @@ export class IndexMultiples {
       for (const r of VOLATILE_REGISTERS) this.terms.delete(r);
       return;
     }
+    // cdqe sign-extends eax into rax: the same value.
     if (mn === Mnemonic.Cdqe) return;
-    if (mn === Mnemonic.Cqo || mn === Mnemonic.Cdq) return void this.terms.delete(Register.RDX);
-    if ((mn === Mnemonic.Mul || mn === Mnemonic.Imul || mn === Mnemonic.Div || mn === Mnemonic.Idiv) && insn.opCount === 1) {
-      this.terms.delete(Register.RAX);
-      this.terms.delete(Register.RDX);
-      return;
-    }
-    if (insn.opCount === 0 || insn.op0Kind !== OpKind.Register || mn === Mnemonic.Cmp || mn === Mnemonic.Test) return;
-    if (mn === Mnemonic.Xchg && insn.op1Kind === OpKind.Register) this.terms.delete(fullRegister(insn.op1Register));
-    const dst = fullRegister(insn.op0Register);
-    const t = isWide(insn.op0Register) ? this.result(insn) : null;
-    if (t === null || t.k < 1) this.terms.delete(dst);
-    else this.terms.set(dst, t);
+    const explicit = insn.opCount > 0 && insn.op0Kind === OpKind.Register && isWide(insn.op0Register) && mn !== Mnemonic.Xchg;
+    const t = explicit ? this.result(insn) : null;
+    // Every register the instruction writes, explicitly or not (`mul`'s rdx:rax, `cmpxchg`'s rax, `rep stos`' rcx/rdi), holds no known multiple but the one modelled.
+    dropWritten(insn, this.terms);
+    if (t !== null && t.k >= 1) this.terms.set(fullRegister(insn.op0Register), t);
   }
 
   /** The term `insn` leaves in its destination, or null when it is no multiple of a known value. */
