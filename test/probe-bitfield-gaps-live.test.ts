@@ -72,6 +72,14 @@
  *   refused before. Twin bitfield-rodata-fix (a new flag in the literal, unpack's formula)
  *   hotpatchable but at gcc -O2/-Os, where init's qword copy at +4 of the literal's tail
  *   (`mov rax,[rip+X]; mov [rcx+4],rax`, before two dword stores) counts as a field added.
+ * - bitfield-memcpy (gcc -O0, clang -O0, gcc -Os): the struct holding the bit-field word is
+ *   copied from a named `static const` initialiser by `lea rdx,[rip+X]; mov r8d,0x24; call
+ *   memcpy` (-O0) or `rep movsd` from `lea rsi,[rip+X]` (gcc -Os), the word's fields swapped:
+ *   no store of a constant seen, init and unpack hotpatchable (gcc -Os: unpack, init refused as
+ *   RODATA_ADDRESS_ESCAPED); carried, neither line. Now such a copy of read-only bytes counts
+ *   as the constant stored (compiler/diff/image-constants.ts readOnlyCopy). Other builds store
+ *   immediates or copy vectors: refused before. Twin bitfield-memcpy-fix (a new flag in the
+ *   initialiser, unpack's formula) hotpatchable but at gcc -Os.
  * - bitfield-fill (gcc -O2, clang -O2): a field set to all ones by a lone `or byte [rcx],0x7`
  *   (several bits: neither a bit-field store nor a one-bit flag), fields swapped; hotpatchable,
  *   carried the patched process misreads it. Now refused (compiler/diff/bitfield-fills.ts).
@@ -345,6 +353,39 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     const fix = diffDlls(buildLayoutProbe(dir, 'bitfield-rodata-fix', 1, tc, opt), buildLayoutProbe(dir, 'bitfield-rodata-fix', 2, tc, opt));
     const added = tc === 'gcc' && (opt === '-O2' || opt === '-Os');
     expect(changedVerdicts(fix)).toEqual([added ? 'init: STRUCTURE_FIELD_ADDED' : 'init: hotpatchable', 'unpack: hotpatchable']);
+  }, 60_000);
+
+  const MEMCPY: ReadonlyArray<readonly [Toolchain, string]> = [['gcc', '-O0'], ['clang', '-O0']];
+
+  test.each(MEMCPY)('bitfield-memcpy (%s %s): the word copied from a named static const by a call to memcpy, its fields swapped; writer and reader refused; carried anyway, the patched process prints neither version', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-memcpy', tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
+    expect(d.functions.find((f) => f.name === 'init')?.reason?.message).toMatch(/^it stores the word at \+0x0 copied from a read-only constant with other bits than its old body \(old 0x1ba7[0-9a-f]*015b; new 0x1ba7[0-9a-f]*016b\)/);
+    const before = liftRule(d, CODE);
+    expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-memcpy.dll', `bitfield-memcpy-${tc}${opt}.hpk`);
+    const after = await patchedRound(h, pkg, 'bitfield-memcpy.dll');
+    expect(after).not.toBe(neu);
+    expect(after).not.toBe(old);
+  }, 120_000);
+
+  test.each(MEMCPY)('bitfield-memcpy-fix (%s %s): the initialiser sets a new flag, the layout stays: hotpatchable, and patched live it prints v2', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-memcpy-fix', tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual(['init: hotpatchable', 'unpack: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-memcpy-fix.dll', `bitfield-memcpy-fix-${tc}${opt}.hpk`);
+    expect(await patchedRound(h, pkg, 'bitfield-memcpy-fix.dll')).toBe(neu);
+  }, 120_000);
+
+  // Before: init and unpack hotpatchable at gcc -O0 and clang -O0 (a memcpy call), unpack at gcc -Os (`rep movsd`; init refused as RODATA_ADDRESS_ESCAPED there).
+  test.each(BUILDS)('bitfield-memcpy and its fix (%s %s): the word copied from a named static const refused with its reader; the twin hotpatchable but where the changed constant\'s address escapes', (tc, opt) => {
+    const dir = join(suite.dir(), 'verdicts', opt);
+    const d = diffDlls(buildLayoutProbe(dir, 'bitfield-memcpy', 1, tc, opt), buildLayoutProbe(dir, 'bitfield-memcpy', 2, tc, opt));
+    expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
+    const fix = diffDlls(buildLayoutProbe(dir, 'bitfield-memcpy-fix', 1, tc, opt), buildLayoutProbe(dir, 'bitfield-memcpy-fix', 2, tc, opt));
+    const escaped = tc === 'gcc' && opt === '-Os';
+    expect(changedVerdicts(fix)).toEqual([escaped ? 'init: RODATA_ADDRESS_ESCAPED' : 'init: hotpatchable', 'unpack: hotpatchable']);
   }, 60_000);
 
   const FILL: ReadonlyArray<readonly [Toolchain, string]> = [['gcc', '-O0'], ['gcc', '-O2'], ['clang', '-O2']];

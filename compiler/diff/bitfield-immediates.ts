@@ -35,8 +35,9 @@
  * (image-constants.ts: clang's 16-byte literal copied by `movaps xmm0,[rip+X]; movups
  * [rcx],xmm0`, probe bitfield-rodata), a vector register stored whole as the word it holds.
  * Any write to a register the tracker does not model (`inc`, `neg`, `add r,imm`, `mul`'s rdx)
- * drops its constant; once the frame's address is taken, a store through any other pointer
- * drops every slot. Not seen: a word built in steps through registers alone. Twins bitfield-immediate-fix (a
+ * drops its constant; a store through a register holding an address in the frame drops every
+ * slot, and once the frame's address escaped (escapeFrame) so does a store through any other
+ * pointer. Not seen: a word built in steps through registers alone. Twins bitfield-immediate-fix (a
  * flag set in a new bit, unpack decoding the same groups with another formula),
  * bitfield-immediate-revalue-fix, -wide-fix, -halves-fix, -bytes-fix and bitfield-rodata-fix
  * (another value stored, the layout kept) stay hotpatchable.
@@ -48,9 +49,9 @@ import { lowBits, lowestBit, memoryBits, registerBits } from './bitfield-bits.ts
 import { bodySteps, type StepMemo, type WordKeys, type WordOf, wordOf } from './bitfield-layout.ts';
 import { type ReadScan, readsDiffer } from './bitfield-readers.ts';
 import { decodeEach } from './register-effects.ts';
-import { dropWritten, memoryBytes, PLAIN_MOVES, readOnlyLoad } from './image-constants.ts';
+import { type Address, dropWritten, memoryBytes, PLAIN_MOVES, readOnlyCopy, readOnlyLoad, trackAddresses } from './image-constants.ts';
 import type { MappedImage } from '../image/map-image.ts';
-import { opKindOf } from '../disasm/operands.ts';
+import { opKindOf, opRegisterOf } from '../disasm/operands.ts';
 
 const IMMEDIATES = new Set<number>([OpKind.Immediate8, OpKind.Immediate16, OpKind.Immediate32, OpKind.Immediate8to32, OpKind.Immediate32to64]);
 
@@ -83,7 +84,8 @@ function storedConstants(img: MappedImage, f: FunctionInfo, word: WordOf | undef
   const out: Array<Stored | null> = [];
   const held = new Map<number, Held>();
   const slots = new Map<number, number>();
-  const frame = { taken: false };
+  const frame: Frame = { taken: false, aliases: new Map() };
+  const addrs = new Map<number, Address>();
   const steps = bodySteps(img.image, f, word, memo);
   let at = 0;
   decodeEach(img.image, f.decoded.insns, (insn) => {
@@ -99,6 +101,8 @@ function storedConstants(img: MappedImage, f: FunctionInfo, word: WordOf | undef
     const stored = !PLAIN_MOVES.has(insn.mnemonic) || insn.opCount !== 2 ? undefined : direct ? insn.immediate(1) : fromReg;
     const framed = followFrame(insn, held, slots, frame);
     const loaded = readOnlyLoad(img, insn);
+    const copied = readOnlyCopy(img, insn, addrs, held);
+    trackAddresses(insn, addrs);
     // Every register the instruction writes loses its constant, but the one it is known to leave.
     dropWritten(insn, held);
     if (step.writes >= 0) {
@@ -106,8 +110,10 @@ function storedConstants(img: MappedImage, f: FunctionInfo, word: WordOf | undef
       else if (framed !== undefined) held.set(step.writes, { v: framed, wide: false, how: 'frame' });
       else if (loaded !== undefined) held.set(step.writes, { v: loaded.v, wide: loaded.bytes >= 8, how: 'rodata' });
     }
-    if (step.barrier) {
+    if (copied !== undefined) out.push({ base: copied.base, disp: copied.disp, bytes: copied.bytes, value: copied.v, how: 'rodata' });
+    if (step.barrier || copied !== undefined) {
       held.clear();
+      addrs.clear();
       slots.clear();
       out.push(null);
     }
@@ -145,7 +151,7 @@ function vectorStore(insn: Instruction, word: WordOf): { key: string; disp: numb
  * [rsp+4], `mov rcx,[rsp]` copies both). Returns the constant `insn` leaves in its
  * destination register, if known.
  */
-function followFrame(insn: Instruction, held: ReadonlyMap<number, { v: bigint }>, slots: Map<number, number>, frame: { taken: boolean }): bigint | undefined {
+function followFrame(insn: Instruction, held: ReadonlyMap<number, { v: bigint }>, slots: Map<number, number>, frame: Frame): bigint | undefined {
   const mn = insn.mnemonic;
   escapeFrame(insn, slots, frame);
   if (mn === Mnemonic.Push || mn === Mnemonic.Pop || (insn.op0Kind === OpKind.Register && insn.op0Register === Register.RSP)) {
@@ -184,16 +190,51 @@ function followFrame(insn: Instruction, held: ReadonlyMap<number, { v: bigint }>
 const READS_FIRST = new Set<number>([Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Bt, Mnemonic.Push, Mnemonic.Nop, Mnemonic.Prefetchnta, Mnemonic.Prefetcht0, Mnemonic.Prefetcht1, Mnemonic.Prefetcht2, Mnemonic.Prefetchw]);
 const MEMORY_KINDS = new Set<number>([OpKind.Memory, OpKind.MemoryESRDI, OpKind.MemoryESEDI]);
 
+/** Where the frame's slots may be written from: registers that hold an address in the frame (a frame pointer, `lea r,[rsp+X]`), and whether its address escaped. */
+interface Frame {
+  taken: boolean;
+  readonly aliases: Map<number, true>;
+}
+
+const ARGUMENT_REGISTERS = [Register.RCX, Register.RDX, Register.R8, Register.R9];
+const VOLATILE_REGISTERS = [Register.RAX, Register.R10, Register.R11, ...ARGUMENT_REGISTERS];
+
 /**
- * Once the frame's address is taken (`lea reg,[rsp+X]`, `mov rbp,rsp`), a slot may be written
- * through that pointer: any write to memory not addressed from rsp then forgets every slot.
+ * A store that may write the frame's slots forgets them all. A register given the frame's
+ * address (`mov rbp,rsp`, `lea rbp,[rsp+X]`, `lea rcx,[rsp+X]`, or a copy of such a register)
+ * is an alias: a store addressed from it writes the frame. The frame's address escapes when an
+ * alias or rsp is stored to memory, pushed, combined with another value, or passed in an
+ * argument register to a call: from then on a store through any pointer not addressed from
+ * rsp may write a slot. A frame pointer alone is no escape: a store through another pointer
+ * leaves the rsp slots as they are.
  */
-function escapeFrame(insn: Instruction, slots: Map<number, number>, frame: { taken: boolean }): void {
-  if (insn.opCount === 0) return;
-  const k1 = insn.opCount > 1 ? opKindOf(insn, 1) : OpKind.Register;
-  if ((insn.mnemonic === Mnemonic.Lea && insn.memoryBase === Register.RSP) || (insn.mnemonic !== Mnemonic.Lea && k1 === OpKind.Register && insn.opCount > 1 && insn.op1Register === Register.RSP && insn.op0Kind === OpKind.Register)) frame.taken = true;
+function escapeFrame(insn: Instruction, slots: Map<number, number>, frame: Frame): void {
+  const count = insn.opCount;
+  if (count === 0) return;
+  const mn = insn.mnemonic;
+  const isFrame = (r: number): boolean => r === Register.RSP || frame.aliases.has(r);
   const k0 = opKindOf(insn, 0);
-  if (frame.taken && MEMORY_KINDS.has(k0) && !READS_FIRST.has(insn.mnemonic) && !(k0 === OpKind.Memory && insn.memoryBase === Register.RSP)) slots.clear();
+  if (MEMORY_KINDS.has(k0) && !READS_FIRST.has(mn)) {
+    const base = k0 === OpKind.Memory ? fullRegister(insn.memoryBase) : Register.RDI;
+    if (base !== Register.RSP && (frame.taken || frame.aliases.has(base))) slots.clear();
+  }
+  if (mn === Mnemonic.Call || (mn === Mnemonic.Jmp && k0 !== OpKind.NearBranch64)) {
+    if (ARGUMENT_REGISTERS.some((r) => frame.aliases.has(r))) frame.taken = true;
+    for (const r of VOLATILE_REGISTERS) frame.aliases.delete(r);
+    return;
+  }
+  const dest = k0 === OpKind.Register ? fullRegister(insn.op0Register) : -1;
+  let copied = mn === Mnemonic.Lea && isFrame(fullRegister(insn.memoryBase));
+  if (mn === Mnemonic.Push && k0 === OpKind.Register && isFrame(dest)) frame.taken = true;
+  for (let k = 1; k < count && !copied; k++) {
+    if (opKindOf(insn, k) !== OpKind.Register || !isFrame(fullRegister(opRegisterOf(insn, k)))) continue;
+    if (mn === Mnemonic.Mov && dest >= 0) copied = true;
+    else if (mn !== Mnemonic.Cmp && mn !== Mnemonic.Test && dest !== Register.RSP) frame.taken = true;
+  }
+  // `add rbp,0x10`: still an address in the frame.
+  const moved = frame.aliases.has(dest) && (mn === Mnemonic.Add || mn === Mnemonic.Sub) && FRAME_IMMEDIATES.has(insn.op1Kind);
+  dropWritten(insn, frame.aliases);
+  if ((copied || moved) && dest >= 0 && dest !== Register.RSP) frame.aliases.set(dest, true);
 }
 
 /** `mov` immediates a frame slot or register takes (a qword's sign-extended imm8/imm32 too). */
@@ -258,18 +299,54 @@ function mergeRuns(stores: ReadonlyArray<Stored | null>): Stored[] {
  * probe bitfield-immediate-second, `movabs rax,0x16b00000000; mov [rcx],rax`, read as `mov
  * eax,[rcx+4]`; a 16-bit word's high byte read as `movzx eax,byte [rcx+1]`).
  */
-function immediateStores(img: MappedImage, f: FunctionInfo, word: WordOf | undefined, memo: StepMemo | undefined): Map<number, { values: Map<bigint, Set<StoreSource>>; bytes: number }> {
-  const out = new Map<number, { values: Map<bigint, Set<StoreSource>>; bytes: number }>();
-  const add = (disp: number, bytes: number, v: bigint, how: StoreSource): void => {
-    const e = out.get(disp) ?? { values: new Map<bigint, Set<StoreSource>>(), bytes: 0 };
+function immediateStores(img: MappedImage, f: FunctionInfo, word: WordOf | undefined, memo: StepMemo | undefined): Map<number, StoresAt> {
+  const out = new Map<number, StoresAt>();
+  const add = (disp: number, bytes: number, v: bigint, how: StoreSource, whole: Whole | undefined): void => {
+    const e = out.get(disp) ?? { values: new Map<bigint, Set<StoreSource>>(), bytes: 0, wide: new Map<bigint, Whole>() };
     e.values.set(v, (e.values.get(v) ?? new Set<StoreSource>()).add(how));
-    out.set(disp, { values: e.values, bytes: Math.max(e.bytes, bytes) });
+    if (whole !== undefined && !e.wide.has(v)) e.wide.set(v, whole);
+    out.set(disp, { values: e.values, bytes: Math.max(e.bytes, bytes), wide: e.wide });
   };
   for (const s of mergeRuns(storedConstants(img, f, word, memo))) {
-    add(s.disp, s.bytes, s.value, s.how);
-    for (let k = 1; k < s.bytes; k++) add(s.disp + k, s.bytes - k, s.value >> BigInt(8 * k), 'upper');
+    const whole = (at: number): Whole | undefined => (s.bytes > 8 ? { value: s.value, bytes: s.bytes, at } : undefined);
+    add(s.disp, s.bytes, s.value, s.how, whole(0));
+    for (let k = 1; k < s.bytes; k++) add(s.disp + k, s.bytes - k, s.value >> BigInt(8 * k), 'upper', whole(k));
   }
   return out;
+}
+
+/** A constant wider than any bit-field word (a vector copied whole) a stored value is part of: its value, width in bytes, and the value's byte offset in it. */
+interface Whole {
+  readonly value: bigint;
+  readonly bytes: number;
+  readonly at: number;
+}
+
+/** The constants a body stores at one displacement, the widest store's bytes, and, per value that is part of a constant wider than 8 bytes, that constant. */
+interface StoresAt {
+  readonly values: Map<bigint, Set<StoreSource>>;
+  readonly bytes: number;
+  readonly wide: Map<bigint, Whole>;
+}
+
+/**
+ * True when the one replaced value and its replacement are the same part of two constants
+ * wider than 8 bytes that differ in more than half their bytes. A bit-field word is at most 8
+ * bytes, and a relayout rewrites its bits alone; a literal copied whole holds other fields
+ * beside it, which mostly keep their bytes (probe bitfield-rodata: 2 of 16 bytes differ). Two
+ * 16-byte constants unlike in nearly every byte are other data: swc-html 1.16.1's 0x7ab80 is
+ * Rust's `type_id` (`movups xmm0,[rip+X]; movups [rcx],xmm0`, a 128-bit hash of the type,
+ * another in each build), whose bytes at +2 and +3 gave, by chance, a UTF-8 decoder's 6-bit
+ * groups at +2 swapped values.
+ */
+function rewrittenWhole(o: StoresAt, n: StoresAt, onlyOld: readonly bigint[], onlyNew: readonly bigint[]): boolean {
+  if (onlyOld.length !== 1 || onlyNew.length !== 1) return false;
+  const a = o.wide.get(onlyOld[0]!);
+  const b = n.wide.get(onlyNew[0]!);
+  if (a === undefined || b === undefined || a.bytes !== b.bytes || a.at !== b.at) return false;
+  let differ = 0;
+  for (let k = 0; k < a.bytes; k++) if (((a.value ^ b.value) >> BigInt(8 * k)) & 0xffn) differ++;
+  return 2 * differ > a.bytes;
 }
 
 /** A word both bodies store as immediates, with some value replaced: the values only each body stores, and the bits they differ in. */
@@ -290,13 +367,13 @@ export function detectImmediateMoves(oldImg: MappedImage, of: FunctionInfo, newI
   if (o.size === 0) return [];
   const n = immediateStores(newImg, nf, words?.new, memo);
   const out: ImmediateMove[] = [];
-  for (const [disp, { values: ov, bytes }] of [...o].sort((a, b) => a[0] - b[0])) {
+  for (const [disp, oe] of [...o].sort((a, b) => a[0] - b[0])) {
     const ne = n.get(disp);
     if (ne === undefined) continue;
-    const nv = ne.values;
+    const [ov, nv, bytes] = [oe.values, ne.values, oe.bytes];
     const onlyOld = [...ov.keys()].filter((x) => !nv.has(x));
     const onlyNew = [...nv.keys()].filter((x) => !ov.has(x));
-    if (onlyOld.length === 0 || onlyNew.length === 0) continue;
+    if (onlyOld.length === 0 || onlyNew.length === 0 || rewrittenWhole(oe, ne, onlyOld, onlyNew)) continue;
     // One value replaced: the bits it changed; several: every bit either side's replaced values set.
     const changed = onlyOld.length === 1 && onlyNew.length === 1 ? onlyOld[0]! ^ onlyNew[0]! : [...onlyOld, ...onlyNew].reduce((a, x) => a | x, 0n);
     const how = (vs: ReadonlyMap<bigint, ReadonlySet<StoreSource>>, xs: readonly bigint[]): Set<StoreSource> => new Set(xs.flatMap((x) => [...(vs.get(x) ?? [])]));

@@ -5,7 +5,11 @@
  * that lie wholly in a section the image maps without write access, none of them patched by a
  * base relocation, reads the same value in every process that maps the image: a constant, as
  * an immediate is. Evidence: the mapped image (sections' characteristics, base relocations)
- * and the load's RIP-relative address (the decoder's ip is the RVA).
+ * and the load's RIP-relative address (the decoder's ip is the RVA). A copy of such bytes by a
+ * call to an imported memcpy/memmove or by `rep movs` (probe bitfield-memcpy: a named `static
+ * const` struct copied at -O0 and gcc -Os) stores them as one constant too; evidence: the
+ * import table (the callee's IAT slot) and the `lea` addresses and constant count the copy's
+ * argument registers hold.
  * Also: which registers an instruction writes (iced's used registers), so a tracker of
  * register constants drops each one any write it does not model replaces.
  */
@@ -62,4 +66,58 @@ export function dropWritten(insn: Instruction, held: Map<number, unknown>): void
   withUsedRegisters(insn, (used) => {
     for (const u of used) if (WRITES.has(u.access)) held.delete(fullRegister(u.register));
   });
+}
+
+/** An address a register holds: read-only image bytes (`lea r,[rip+X]`: their RVA) or a displacement from a base register (`lea r,[b+d]`). */
+export type Address = { readonly rva: number } | { readonly base: number; readonly disp: number };
+
+/** Keeps `addrs` (full register -> the address it holds) across `insn`: a `lea` sets one, `mov r,r2` copies one, any other write drops it. */
+export function trackAddresses(insn: Instruction, addrs: Map<number, Address>): void {
+  const to = insn.opCount === 2 && insn.op0Kind === OpKind.Register ? fullRegister(insn.op0Register) : -1;
+  let a: Address | undefined;
+  if (to >= 0 && insn.mnemonic === Mnemonic.Lea && insn.memoryIndex === Register.None) {
+    a = insn.memoryBase === Register.RIP ? { rva: Number(insn.memoryDisplacement) } : { base: fullRegister(insn.memoryBase), disp: Number(BigInt.asIntN(64, insn.memoryDisplacement)) };
+  } else if (to >= 0 && insn.mnemonic === Mnemonic.Mov && insn.op1Kind === OpKind.Register) a = addrs.get(fullRegister(insn.op1Register));
+  dropWritten(insn, addrs);
+  if (a !== undefined) addrs.set(to, a);
+}
+
+/** Imported functions that copy `r8` bytes from `rdx` to `rcx`. */
+const COPIERS = new Set(['memcpy', 'memmove']);
+/** The widest copy followed: its every byte offset counts as a word stored (bitfield-immediates.ts immediateStores). */
+const COPY_BYTES = 64;
+
+/** String moves, by the bytes each element moves. */
+const STRING_MOVES = new Map<number, number>([[Mnemonic.Movsb, 1], [Mnemonic.Movsw, 2], [Mnemonic.Movsd, 4], [Mnemonic.Movsq, 8]]);
+
+/**
+ * The read-only bytes a copy moves, and where to: a call (or tail jump) to an imported
+ * memcpy/memmove, `lea rdx,[rip+X]; mov r8d,n; call memcpy` (gcc -O0 and clang -O0 copying a
+ * named `static const` struct, probe bitfield-memcpy), through the import slot or a `jmp
+ * [rip+slot]` thunk; or `rep movs` from `lea rsi,[rip+X]` with a constant count in rcx (gcc
+ * -Os). The destination is the `lea` base and displacement rcx (rdi) holds, else rcx (rdi) at +0.
+ */
+export function readOnlyCopy(img: MappedImage, insn: Instruction, addrs: ReadonlyMap<number, Address>, held: ReadonlyMap<number, { v: bigint }>): { base: string; disp: number; bytes: number; v: bigint } | undefined {
+  const unit = insn.hasRepPrefix && insn.op0Kind === OpKind.MemoryESRDI ? STRING_MOVES.get(insn.mnemonic) : undefined;
+  const call = (insn.mnemonic === Mnemonic.Call || insn.mnemonic === Mnemonic.Jmp) && COPIERS.has(importCalled(img, insn) ?? '');
+  if (unit === undefined && !call) return undefined;
+  const [from, count, to] = unit === undefined ? [Register.RDX, Register.R8, Register.RCX] : [Register.RSI, Register.RCX, Register.RDI];
+  const src = addrs.get(from);
+  const n = Number(held.get(count)?.v ?? 0n) * (unit ?? 1);
+  if (src === undefined || !('rva' in src) || n < 1 || n > COPY_BYTES) return undefined;
+  const v = readOnlyBytes(img, src.rva, n);
+  if (v === undefined) return undefined;
+  const dest = addrs.get(to);
+  return dest !== undefined && 'base' in dest ? { base: `${dest.base}`, disp: dest.disp, bytes: n, v } : { base: `${to}`, disp: 0, bytes: n, v };
+}
+
+/** The symbol of the import a call or jump reaches: `call [rip+slot]`, or a direct branch to a `jmp [rip+slot]` thunk. */
+function importCalled(img: MappedImage, insn: Instruction): string | undefined {
+  if (insn.op0Kind === OpKind.Memory && insn.memoryBase === Register.RIP) return img.iat.get(Number(insn.memoryDisplacement))?.symbol;
+  if (insn.op0Kind !== OpKind.NearBranch64) return undefined;
+  const t = Number(insn.nearBranchTarget);
+  const b = img.image;
+  if (t + 6 > b.length || b[t] !== 0xff || b[t + 1] !== 0x25) return undefined;
+  const disp = (b[t + 2]! | (b[t + 3]! << 8) | (b[t + 4]! << 16) | (b[t + 5]! << 24));
+  return img.iat.get(t + 6 + disp)?.symbol;
 }

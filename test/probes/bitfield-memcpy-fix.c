@@ -1,0 +1,57 @@
+/*
+ * bitfield-memcpy-fix (a probe, test/probe-bitfield-gaps-live.test.ts): the negative twin of
+ * bitfield-memcpy. The layout stays (kind bits 0-2, level 3-7, on 8, hot 9); v2's initialiser
+ * also sets hot (the constant's first word 0x15b -> 0x35b) and unpack changes its formula
+ * (level * 2 -> level * 3) over the same bits (hot is read by nobody). Hotpatchable, and
+ * patched live new unpack decodes old init's word as v2 does its own: v2's line.
+ * Changed functions: init, unpack.
+ */
+#define HP_NAME "bitfield-memcpy-fix"
+#include "../../samples/common/harness.h"
+#include <string.h>
+
+struct flags {
+  unsigned kind : 3;
+  unsigned level : 5;
+  unsigned on : 1;
+  unsigned hot : 1;
+};
+
+struct item {
+  struct flags flags;
+  int weight[8];
+};
+
+#if HP_VERSION == 1
+static const struct item DEFAULTS = { { .kind = 3, .level = 11, .on = 1 }, { 7001, 7013, 7027, 7039, 7043, 7057, 7069, 7079 } };
+#else
+static const struct item DEFAULTS = { { .kind = 3, .level = 11, .on = 1, .hot = 1 }, { 7001, 7013, 7027, 7039, 7043, 7057, 7069, 7079 } };
+#endif
+
+HP_FN void init(struct item *o) {
+  memcpy(o, &DEFAULTS, sizeof *o);
+}
+
+HP_FN int unpack(const struct item *o) {
+#if HP_VERSION == 1
+  return (int)(o->flags.kind * 100 + o->flags.level * 2 + o->flags.on + o->weight[0] - o->weight[7]);
+#else
+  return (int)(o->flags.kind * 100 + o->flags.level * 3 + o->flags.on + o->weight[0] - o->weight[7]);
+#endif
+}
+
+static struct item g_item;
+static int g_made;
+static volatile long g_lock;
+
+static void hp_vectors(hp_out *o) {
+  hp_lock(&g_lock);
+  if (!g_made) {
+    init(&g_item);
+    g_made = 1;
+  }
+  out_str(o, "unpack() = ");
+  out_int(o, unpack(&g_item));
+  out_nl(o);
+  hp_unlock(&g_lock);
+}
