@@ -43,7 +43,15 @@
  * offset: the index and its bound live in a stack slot) is refused by
  * compiler/diff/loop-walks.ts, which also reads red-tail-end's end-pointer loops
  * (`p != o->arr + N`; gcc -O1's fill, whose loop counts k up to k + N, by
- * compiler/diff/loop-trips.ts: the trip count N times the pointer's step). A struct whose fields exchange offsets where only readers change stays a
+ * compiler/diff/loop-trips.ts: the trip count N times the pointer's step). red-trip-index
+ * writes the grown array through an index stepping beside a counter (`for (i = 0, j = k; j !=
+ * k + N; j++, i++) o->arr[i] = j;`): at -O1 and up both compilers rewrite it to a constant
+ * bound, an end pointer or constant offsets (refused by the rules above); at -O0 the counter,
+ * its end (remade from k's slot each pass) and the index live in frame slots, which
+ * compiler/diff/loop-trip-slots.ts now reads as a trip count (it was hotpatchable at gcc and
+ * clang -O0, and patched live wrote past the importer's old object); red-trip-ptr, the same
+ * with a pointer stepping beside the counter (`*p++ = j`), likewise. Their twins
+ * red-trip-index-fix and red-trip-ptr-fix stay hotpatchable and print v2 at -O0. A struct whose fields exchange offsets where only readers change stays a
  * known gap (a lone read-only exchange is also what a fix swapping two operands compiles to:
  * red-swap-expr).
  */
@@ -154,6 +162,22 @@ const VERDICTS: Record<string, Record<Toolchain, readonly string[]>> = {
     gcc: ['sum: hotpatchable', 'sum: hotpatchable', 'sum: hotpatchable', 'sum: THREAD_RULE'],
     clang: ['sum: hotpatchable', 'sum: hotpatchable', 'sum: hotpatchable', 'sum: hotpatchable'],
   },
+  'red-trip-index': {
+    gcc: ['fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED'],
+    clang: ['fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_LAYOUT_CHANGED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED'],
+  },
+  'red-trip-index-fix': {
+    gcc: ['fill: hotpatchable', 'fill: hotpatchable', 'fill: hotpatchable', 'fill: THREAD_RULE'],
+    clang: ['fill: hotpatchable', 'fill: STRUCTURE_STRIDE_CHANGED', 'fill: STRUCTURE_LAYOUT_CHANGED', 'fill: hotpatchable'],
+  },
+  'red-trip-ptr': {
+    gcc: ['fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED'],
+    clang: ['fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_LAYOUT_CHANGED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED'],
+  },
+  'red-trip-ptr-fix': {
+    gcc: ['fill: hotpatchable', 'fill: hotpatchable', 'fill: hotpatchable', 'fill: THREAD_RULE'],
+    clang: ['fill: hotpatchable', 'fill: STRUCTURE_STRIDE_CHANGED', 'fill: STRUCTURE_LAYOUT_CHANGED', 'fill: hotpatchable'],
+  },
   'red-tail-local': {
     gcc: ['loc: hotpatchable', 'loc: hotpatchable', 'loc: hotpatchable', 'loc: hotpatchable'],
     clang: ['loc: hotpatchable', 'loc: hotpatchable', 'loc: hotpatchable', 'loc: hotpatchable'],
@@ -234,6 +258,8 @@ const LIVE_O0: ReadonlyArray<readonly [string, Outcome, ReasonCode?]> = [
   ['red-byval-fix', 'right'],
   ['red-tail-fix', 'right'],
   ['red-tail-end-fix', 'right'],
+  ['red-trip-index-fix', 'right'],
+  ['red-trip-ptr-fix', 'right'],
 ];
 
 describe.skipIf(skip !== undefined)(`red-team probes live under Wine (-O2)${skip ? ` (skipped: ${skip})` : ''}`, () => {
@@ -290,6 +316,23 @@ describe.skipIf(skip !== undefined)(`red-team probes live under Wine (-O2)${skip
     const ns = (out: string): string[] => out.split('\n').filter((l) => l.startsWith('importer')).map((l) => l.replace(/ sum = .*/, ''));
     expect(ns(h.first.output)).toEqual(['importer obj 0 n = 100', 'importer obj 1 n = 101', 'importer obj 2 n = 102']);
     const after = await patchedRound(h, await writeProbePackage(suite.dir(), lifted, file, 'red-tail-end-gcc-O1.hpk', true), file);
+    expect(ns(after)).toEqual(['importer obj 0 n = 100', 'importer obj 1 n = 16', 'importer obj 2 n = 102']);
+  }, 120_000);
+
+  // red-trip-index's and red-trip-ptr's fill at -O0 count j from k to k + N in a frame slot, the
+  // end remade from k's slot every pass (gcc `mov eax,[rbp+0x18]; add eax,0x18; cmp
+  // [rbp-0x8],eax; jne` back, clang the same at the head with `je` out), an index slot
+  // (`mov [rax+rdx*4+0x4],ecx`) or a pointer slot (`mov rax,[P]; lea rdx,[rax+0x4]; mov
+  // [P],rdx; mov [rax],edx`) stepping beside it: refused STRUCTURE_FIELD_ADDED by the trip count
+  // (compiler/diff/loop-trip-slots.ts; hotpatchable before). With the rule lifted, the
+  // importer's refill of object 0 writes 24 ints into a 16-int array: object 1's n becomes 16.
+  test.each([['red-trip-index', 'gcc'], ['red-trip-index', 'clang'], ['red-trip-ptr', 'gcc'], ['red-trip-ptr', 'clang']] as const)('%s (%s -O0): fill refused, and writes past the importer\'s old object with the rule lifted', async (name, tc) => {
+    const { h, file, d } = await startImporterProbe(suite, name, 'red-importer', tc, '-O0', ['HP_TAIL_N=16', 'HP_REFILL']);
+    expect(verdicts(d)).toBe('fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED');
+    const lifted = liftRule(d, 'STRUCTURE_FIELD_ADDED', ['fill', 'sum']);
+    const ns = (out: string): string[] => out.split('\n').filter((l) => l.startsWith('importer')).map((l) => l.replace(/ sum = .*/, ''));
+    expect(ns(h.first.output)).toEqual(['importer obj 0 n = 100', 'importer obj 1 n = 101', 'importer obj 2 n = 102']);
+    const after = await patchedRound(h, await writeProbePackage(suite.dir(), lifted, file, `${name}-${tc}-O0.hpk`, true), file);
     expect(ns(after)).toEqual(['importer obj 0 n = 100', 'importer obj 1 n = 16', 'importer obj 2 n = 102']);
   }, 120_000);
 });

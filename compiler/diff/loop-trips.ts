@@ -5,8 +5,8 @@
  *   lea rax,[rcx+0x4]; lea r8d,[rdx+0x10]      (end = k + N)
  *   head: mov ecx,edx; add edx,0x1; mov [rax],ecx; add rax,0x4; cmp edx,r8d; jne head
  * No compare names a constant or an end pointer, yet the loop runs exactly N times: the counter
- * starts at its value where the end was made (`lea end,[c+K]`, c unchanged until the loop
- * head, end unchanged until the back edge) and each pass adds the same constant step s to it,
+ * starts at its value where the end was made (`lea end,[c+K]`, or a copy `mov end,c` then
+ * `add end,K`; c unchanged from that point until the loop head, end unchanged until the back edge) and each pass adds the same constant step s to it,
  * so the back edge (`cmp c,end` or `cmp end,c`; jne, jl or jb back) is taken K/s times
  * (rounded up; a jne whose K is no multiple of s gives no evidence). A pointer derived from an
  * argument and advanced only by constants in that loop reaches `its offset at the access +
@@ -16,7 +16,7 @@
  * (anything but an in-place constant add, sub, inc, dec or `lea r,[r+imm]`) to the counter in
  * the loop, or to the end before the back edge, gives no evidence.
  */
-import { ConditionCode, FlowControl, type Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
+import { ConditionCode, FlowControl, type Instruction, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
 import { fullRegister } from './added-field.ts';
 import { IMMEDIATE_KINDS, VOLATILE_REGISTERS } from '../disasm/operands.ts';
 
@@ -43,6 +43,14 @@ interface CountedLoop {
   readonly trips: number;
 }
 
+/** An end register: counter `c` plus `k`, made at `ip` from c's value at `from`. */
+interface End {
+  readonly c: number;
+  readonly k: number;
+  readonly ip: number;
+  readonly from: number;
+}
+
 const TRIP_BACK = new Set<number>([ConditionCode.ne, ConditionCode.l, ConditionCode.b]);
 const READS_ONLY = new Set<number>([Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Push, Mnemonic.Bt]);
 /** One-operand forms that write rax and rdx implicitly. */
@@ -64,9 +72,11 @@ function inPlaceAdd(insn: Instruction): number | null {
 /** Register writes, counter ends and counted back edges of one body, stepped in address order. */
 export class TripCounts {
   private readonly writes = new Map<number, Write[]>();
-  /** Full register -> the end it holds: counter `c` plus `k`, made at `ip`. */
-  private readonly ends = new Map<number, { c: number; k: number; ip: number }>();
-  private pending: { c: number; e: number; first: boolean; end: { c: number; k: number; ip: number } } | null = null;
+  /** Full register -> the end it holds: counter `c` plus `k`, made at `ip` from c's value at `from`. */
+  private readonly ends = new Map<number, End>();
+  /** Full register -> the register it copied (`mov e,c`) at `ip`, until it is written again. */
+  private readonly copies = new Map<number, { c: number; ip: number }>();
+  private pending: { c: number; e: number; first: boolean; end: End } | null = null;
   private readonly loops: CountedLoop[] = [];
 
   /** Call for every instruction, before the body's register tracking forgets what it wrote. */
@@ -86,11 +96,17 @@ export class TripCounts {
     if (insn.mnemonic === Mnemonic.Xchg && insn.op1Kind === OpKind.Register) this.write(fullRegister(insn.op1Register), ip, null);
     if (insn.opCount === 0 || insn.op0Kind !== OpKind.Register || READS_ONLY.has(insn.mnemonic)) return;
     const dst = fullRegister(insn.op0Register);
-    this.write(dst, ip, inPlaceAdd(insn));
+    const copy = this.copies.get(dst);
+    const add = inPlaceAdd(insn);
+    this.write(dst, ip, add);
     const lea = insn.mnemonic === Mnemonic.Lea && insn.memoryIndex === Register.None && insn.memoryBase !== Register.None;
     const c = lea ? fullRegister(insn.memoryBase) : -1;
     const k = lea ? Number(BigInt.asIntN(64, insn.memoryDisplacement)) : 0;
-    if (lea && c !== dst && c !== Register.RSP && c !== Register.RBP && c !== Register.RIP && k > 0) this.ends.set(dst, { c, k, ip });
+    if (lea && c !== dst && c !== Register.RSP && c !== Register.RBP && c !== Register.RIP && k > 0) this.ends.set(dst, { c, k, ip, from: ip });
+    // `mov end,c; add end,K`: the same end, made from c's value at the copy.
+    if (copy !== undefined && insn.mnemonic === Mnemonic.Add && add !== null && add > 0) this.ends.set(dst, { c: copy.c, k: add, ip, from: copy.ip });
+    const src = insn.mnemonic === Mnemonic.Mov && insn.op1Kind === OpKind.Register ? fullRegister(insn.op1Register) : -1;
+    if (src !== -1 && src !== dst && src !== Register.RSP && src !== Register.RBP && RegisterExt.size(insn.op0Register) === RegisterExt.size(insn.op1Register)) this.copies.set(dst, { c: src, ip });
   }
 
   private write(r: number, ip: number, add: number | null): void {
@@ -98,6 +114,7 @@ export class TripCounts {
     if (w === undefined) this.writes.set(r, [{ ip, add }]);
     else w.push({ ip, add });
     this.ends.delete(r);
+    this.copies.delete(r);
   }
 
   /** `cmp c,end` or `cmp end,c` between two registers, one an end made from the other. */
@@ -120,7 +137,7 @@ export class TripCounts {
     const back = Number(insn.ip);
     // `cmp end,c; jne` reads the same; `cmp end,c; jl/jb` continues while c > end: no upper bound.
     if (head >= back || head <= p.end.ip || !TRIP_BACK.has(insn.conditionCode) || (!p.first && insn.conditionCode !== ConditionCode.ne)) return;
-    if (this.writesIn(p.c, p.end.ip + 1, head - 1) !== 0 || this.writesIn(p.e, p.end.ip + 1, back) !== 0) return;
+    if (this.writesIn(p.c, p.end.from + 1, head - 1) !== 0 || this.writesIn(p.e, p.end.ip + 1, back) !== 0) return;
     const step = this.writesIn(p.c, head, back);
     if (step === null || step <= 0) return;
     if (insn.conditionCode === ConditionCode.ne && p.end.k % step !== 0) return;

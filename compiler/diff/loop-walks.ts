@@ -19,7 +19,8 @@
  * first offset), so a body that folds the displacement into the index's start (clang -O1
  * `[rcx+rdx*1+0x4]` from 0 against `[rcx+rdx*1]` from 4) is the same walk.
  * - Loops counted to a register end (`lea end,[k+N]`, `cmp k,end`): loop-trips.ts gives the
- *   pointers they advance a reach from the trip count.
+ *   pointers they advance a reach from the trip count; at -O0 (counter, end and index in frame
+ *   slots) loop-trip-slots.ts gives the index slots a bound.
  * Everything is read in address order (no paths): any mismatch gives no evidence, and the
  * evidence only adds refusals to loop-extent.ts's.
  */
@@ -27,6 +28,7 @@ import { ConditionCode, FlowControl, type Instruction, MemorySizeExt, Mnemonic, 
 import type { FunctionInfo } from '../image/types.ts';
 import { ARG_REGISTERS, fullRegister, updateHolds } from './added-field.ts';
 import { FOLLOW_ALL, FrameSlots, type SlotPolicy } from './frame-slots.ts';
+import { SlotTrips } from './loop-trip-slots.ts';
 import { type PointerAccess, TripCounts } from './loop-trips.ts';
 import { decodeEach } from './register-effects.ts';
 import { IMMEDIATE_KINDS, opKindOf, VOLATILE_REGISTERS } from '../disasm/operands.ts';
@@ -78,8 +80,9 @@ class WalkScan {
   private readonly fromSlot = new Map<number, number>();
   /** Full register -> a pointer derived from an argument. */
   private readonly ptrs = new Map<number, Derived>();
-  /** Frame slot -> the derived pointer first stored there. */
+  /** Frame slot -> the derived pointer first stored there, and where. */
   private readonly slotPtrs = new Map<number, Derived>();
+  private readonly slotPtrAt = new Map<number, number>();
   /** Loop variable -> its first constant value. */
   private readonly firsts = new Map<string, number>();
   /** Loop variable -> the greatest upper bound a loop compares it with. */
@@ -88,6 +91,8 @@ class WalkScan {
   /** Accesses through a loop pointer held in a register, for loop-trips.ts's counted loops. */
   readonly pointerAccesses: PointerAccess[] = [];
   readonly trips = new TripCounts();
+  /** -O0 loops counted through frame slots (loop-trip-slots.ts): bounds of the index slots. */
+  readonly slotTrips = new SlotTrips();
   /** A pending compare: the variables it bounds and the bound, or a constant compare waiting for its jump's direction. */
   private cmp: { vars: string[]; bound: number; ip: number; constant: boolean } | null = null;
 
@@ -98,6 +103,7 @@ class WalkScan {
   step(insn: Instruction): void {
     const slot = insn.opCount > 0 ? this.frame.memoryAddress(insn) : undefined;
     this.trips.step(insn);
+    this.slotTrips.step(insn, slot);
     this.branch(insn);
     this.compare(insn, slot);
     this.access(insn);
@@ -244,7 +250,15 @@ class WalkScan {
     }
     if (insn.op1Kind !== OpKind.Register || MemorySizeExt.size(insn.memorySize) !== 8 || this.slotPtrs.has(slot)) return;
     const p = this.derivedOf(insn.op1Register);
-    if (p !== undefined && this.holds.get(fullRegister(insn.op1Register)) === undefined) this.slotPtrs.set(slot, { arg: p.arg, off: p.off, v });
+    if (p !== undefined && this.holds.get(fullRegister(insn.op1Register)) === undefined) {
+      this.slotPtrs.set(slot, { arg: p.arg, off: p.off, v });
+      this.slotPtrAt.set(slot, Number(insn.ip));
+    }
+  }
+
+  /** The offset of the derived pointer first stored in `slot`, when that store is at `ip`. */
+  pointerAt(slot: number, ip: number): number | undefined {
+    return this.slotPtrAt.get(slot) === ip ? this.slotPtrs.get(slot)?.off : undefined;
   }
 }
 
@@ -259,6 +273,7 @@ export function loopWalksOf(image: Uint8Array, insns: FunctionInfo['decoded']['i
     decodeEach(image, insns, (insn) => sc.step(insn));
   }
   const s = sc;
+  for (const [v, b] of s.slotTrips.bounds((slot, ip) => s.pointerAt(slot, ip))) s.bounds.set(v, Math.max(s.bounds.get(v) ?? 0, b));
   const bounded = s.accesses.flatMap((x) => {
     const bound = s.bounds.get(x.v);
     // A bound at or below the walk's first byte bounds it from below (a loop counting down): no evidence.

@@ -1,0 +1,197 @@
+/**
+ * loop-trips.ts's trip count at -O0, where the counter, its end and the index live in frame
+ * slots (test/probes/red-trip-index.c, `for (i = 0, j = k; j != k + N; j++, i++) o->arr[i] = j;`):
+ *   mov [rbp+0x18],edx; mov [rbp-0x4],0; mov eax,[rbp+0x18]; mov [rbp-0x8],eax   (i = 0, j = k)
+ *   head: mov edx,[rbp-0x4]; movsxd rdx,edx; mov [rax+rdx*4+0x4],ecx; add [rbp-0x8],1; add [rbp-0x4],1
+ *   mov eax,[rbp+0x18]; add eax,0x18; cmp [rbp-0x8],eax; jne head                  (gcc, back edge)
+ * clang tests at the head instead (`mov eax,[C]; mov ecx,[A]; add ecx,0x18; cmp eax,ecx; je
+ * exit`) and steps each slot through a register (`mov eax,[C]; add eax,1; mov [C],eax`).
+ * The counter slot C is a copy of slot A made before the loop, A is not written after that
+ * copy, C is written in the loop only by constant adds (s a pass), so the compare with A + K
+ * (`jne`/`jl`/`jb` back, `je`/`jge`/`jae` out) lets the loop run K/s times (a jne or je whose
+ * K is no multiple of s gives no evidence). An index slot set to a constant i0 before the loop
+ * and stepped by constants t only in it then reaches i0 + (trips - 1) x t: loop-walks.ts's
+ * bound for that slot, read as a constant bound is. A pointer slot set once before the loop
+ * (loop-walks.ts's derived pointer, `o->arr`) and stepped in it (`mov rax,[P]; lea rdx,[rax+4];
+ * mov [P],rdx`; clang `mov rdx,rax; add rdx,4`) reaches its first offset + (trips - 1) x t
+ * (test/probes/red-trip-ptr.c).
+ * Evidence is checked once the body is read (in address order, no paths): a write to a slot
+ * the scan does not model, or a store whose frame offset is unknown, gives no evidence.
+ */
+import { ConditionCode, FlowControl, type Instruction, MemorySizeExt, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
+import { fullRegister } from './added-field.ts';
+import { IMMEDIATE_KINDS, VOLATILE_REGISTERS } from '../disasm/operands.ts';
+
+/** A write to a frame slot: a constant add in place, a copy of another slot, a constant, or anything else. */
+type SlotWrite = { readonly ip: number } & ({ readonly kind: 'add'; readonly k: number } | { readonly kind: 'copy'; readonly from: number } | { readonly kind: 'const'; readonly k: number } | { readonly kind: 'other' });
+
+/** A compare of counter slot `c` with slot `a` plus `k`, and the jump after it. */
+interface Candidate {
+  readonly c: number;
+  readonly a: number;
+  readonly k: number;
+  readonly counterFirst: boolean;
+  readonly cmp: number;
+  readonly jump: number;
+  readonly target: number;
+  readonly cond: number;
+}
+
+const BACK = new Set<number>([ConditionCode.ne, ConditionCode.l, ConditionCode.b]);
+const OUT = new Set<number>([ConditionCode.e, ConditionCode.ge, ConditionCode.ae]);
+const imm = (insn: Instruction, k: number): number => Number(BigInt.asIntN(64, insn.immediate(k)));
+
+/** Slot writes, slot-valued registers and counter compares of one body, stepped in address order. */
+export class SlotTrips {
+  private readonly writes = new Map<number, SlotWrite[]>();
+  /** Full register -> the slot value (`size` bytes) it holds plus a constant. */
+  private readonly regs = new Map<number, { slot: number; add: number; size: number }>();
+  private readonly candidates: Candidate[] = [];
+  private readonly backEdges: Array<readonly [number, number]> = [];
+  private pending: Omit<Candidate, 'jump' | 'target' | 'cond'> | null = null;
+  private unknownStore = false;
+
+  /** Call for every instruction with its frame slot (frame-slots.ts's memoryAddress, before the frame steps). */
+  step(insn: Instruction, slot: number | null | undefined): void {
+    this.branch(insn);
+    this.compare(insn, slot);
+    const ip = Number(insn.ip);
+    if (insn.mnemonic === Mnemonic.Call) {
+      for (const r of VOLATILE_REGISTERS) this.regs.delete(r);
+      return;
+    }
+    if (insn.opCount === 0 || insn.mnemonic === Mnemonic.Cmp || insn.mnemonic === Mnemonic.Test || insn.mnemonic === Mnemonic.Push) return;
+    if (insn.op0Kind === OpKind.Memory) {
+      if (slot === null) this.unknownStore = true;
+      else if (slot !== undefined) this.record(slot, { ip, ...this.slotWrite(insn, slot) });
+      return;
+    }
+    if (insn.op0Kind !== OpKind.Register) return;
+    const dst = fullRegister(insn.op0Register);
+    const had = this.regs.get(dst);
+    this.regs.delete(dst);
+    const v = this.valueAfter(insn, slot, had);
+    if (v !== undefined) this.regs.set(dst, v);
+  }
+
+  /** The slot value a register holds after `insn` writes it: a load, a copy, a lea or a constant add of one. */
+  private valueAfter(insn: Instruction, slot: number | null | undefined, had: { slot: number; add: number; size: number } | undefined): { slot: number; add: number; size: number } | undefined {
+    const mn = insn.mnemonic;
+    const size = RegisterExt.size(insn.op0Register);
+    if (mn === Mnemonic.Mov && insn.op1Kind === OpKind.Memory && typeof slot === 'number' && MemorySizeExt.size(insn.memorySize) === size && size >= 4) return { slot, add: 0, size };
+    if (mn === Mnemonic.Mov && insn.op1Kind === OpKind.Register) {
+      const r = this.regs.get(fullRegister(insn.op1Register));
+      return r !== undefined && r.size === size && RegisterExt.size(insn.op1Register) === size ? r : undefined;
+    }
+    if (mn === Mnemonic.Lea && insn.memoryIndex === Register.None && insn.memoryBase !== Register.None && size === 8) {
+      const r = this.regs.get(fullRegister(insn.memoryBase));
+      return r !== undefined && r.size === 8 && insn.memoryBase === fullRegister(insn.memoryBase) ? { ...r, add: r.add + Number(BigInt.asIntN(64, insn.memoryDisplacement)) } : undefined;
+    }
+    if (had !== undefined && had.size === size && (mn === Mnemonic.Add || mn === Mnemonic.Sub) && IMMEDIATE_KINDS.has(insn.op1Kind)) return { ...had, add: had.add + (mn === Mnemonic.Add ? imm(insn, 1) : -imm(insn, 1)) };
+    return undefined;
+  }
+
+  private slotWrite(insn: Instruction, slot: number): { kind: 'add'; k: number } | { kind: 'copy'; from: number } | { kind: 'const'; k: number } | { kind: 'other' } {
+    const mn = insn.mnemonic;
+    if (mn === Mnemonic.Inc) return { kind: 'add', k: 1 };
+    if (mn === Mnemonic.Dec) return { kind: 'add', k: -1 };
+    const hasImm = insn.opCount === 2 && IMMEDIATE_KINDS.has(insn.op1Kind);
+    if ((mn === Mnemonic.Add || mn === Mnemonic.Sub) && hasImm) return { kind: 'add', k: mn === Mnemonic.Add ? imm(insn, 1) : -imm(insn, 1) };
+    const size = MemorySizeExt.size(insn.memorySize);
+    if (mn !== Mnemonic.Mov || insn.opCount !== 2 || (size !== 4 && size !== 8)) return { kind: 'other' };
+    if (hasImm) return { kind: 'const', k: imm(insn, 1) };
+    const r = insn.op1Kind === OpKind.Register ? this.regs.get(fullRegister(insn.op1Register)) : undefined;
+    if (r === undefined || r.size !== size) return { kind: 'other' };
+    if (r.slot === slot) return { kind: 'add', k: r.add };
+    return r.add === 0 ? { kind: 'copy', from: r.slot } : { kind: 'other' };
+  }
+
+  private record(slot: number, w: SlotWrite): void {
+    const ws = this.writes.get(slot);
+    if (ws === undefined) this.writes.set(slot, [w]);
+    else ws.push(w);
+  }
+
+  /** `cmp [C],r` or `cmp r,r` where one side is a counter slot and the other another slot plus a positive constant. */
+  private compare(insn: Instruction, slot: number | null | undefined): void {
+    if (insn.mnemonic !== Mnemonic.Cmp || insn.opCount !== 2 || insn.op1Kind !== OpKind.Register) return;
+    const b = this.regs.get(fullRegister(insn.op1Register));
+    const a = insn.op0Kind === OpKind.Register ? this.regs.get(fullRegister(insn.op0Register)) : insn.op0Kind === OpKind.Memory && typeof slot === 'number' ? { slot, add: 0, size: MemorySizeExt.size(insn.memorySize) } : undefined;
+    if (a === undefined || b === undefined || a.slot === b.slot || a.size !== 4 || b.size !== 4) return;
+    const cmp = Number(insn.ip);
+    if (a.add === 0 && b.add > 0) this.pending = { c: a.slot, a: b.slot, k: b.add, counterFirst: true, cmp };
+    else if (b.add === 0 && a.add > 0) this.pending = { c: b.slot, a: a.slot, k: a.add, counterFirst: false, cmp };
+  }
+
+  private branch(insn: Instruction): void {
+    const f = insn.flowControl;
+    const ip = Number(insn.ip);
+    if ((f === FlowControl.ConditionalBranch || f === FlowControl.UnconditionalBranch) && (insn.op0Kind === OpKind.NearBranch64 || insn.op0Kind === OpKind.NearBranch32)) {
+      const t = Number(insn.nearBranchTarget);
+      if (t < ip) this.backEdges.push([t, ip]);
+    }
+    if (insn.mnemonic === Mnemonic.Cmp) return;
+    const p = this.pending;
+    this.pending = null;
+    if (p !== null && f === FlowControl.ConditionalBranch) this.candidates.push({ ...p, jump: ip, target: Number(insn.nearBranchTarget), cond: insn.conditionCode });
+  }
+
+  /** The loop [head, back] and trip count of a candidate, or null. */
+  private loopOf(x: Candidate): { head: number; back: number; trips: number } | null {
+    const backward = x.target < x.jump;
+    const conds = backward ? BACK : OUT;
+    const exact = backward ? ConditionCode.ne : ConditionCode.e;
+    // With the counter second, only (in)equality reads the same.
+    if (!conds.has(x.cond) || (!x.counterFirst && x.cond !== exact)) return null;
+    const edge = backward ? ([x.target, x.jump] as const) : this.backEdges.find(([h, b]) => h <= x.cmp && x.jump < b && b < x.target);
+    if (edge === undefined) return null;
+    const [head, back] = edge;
+    const copy = this.firstWrite(x.c, head, back);
+    if (copy?.kind !== 'copy' || copy.from !== x.a) return null;
+    if ((this.writes.get(x.a) ?? []).some((w) => w.ip > copy.ip)) return null;
+    const s = this.stepOf(x.c, head, back);
+    if (s === null || s <= 0 || (x.cond === exact && x.k % s !== 0)) return null;
+    return { head, back, trips: Math.ceil(x.k / s) };
+  }
+
+  /** The slot's only write before `head` (none between it and the loop, none outside the loop after), or undefined. */
+  private firstWrite(slot: number, head: number, back: number): SlotWrite | undefined {
+    const before = (this.writes.get(slot) ?? []).filter((w) => w.ip < head);
+    return before.length === 1 && !(this.writes.get(slot) ?? []).some((w) => w.ip > back) ? before[0] : undefined;
+  }
+
+  /** The sum of constant adds to `slot` in [head, back], null when another write is there. */
+  private stepOf(slot: number, head: number, back: number): number | null {
+    let sum = 0;
+    for (const w of this.writes.get(slot) ?? []) {
+      if (w.ip < head || w.ip > back) continue;
+      if (w.kind !== 'add') return null;
+      sum += w.k;
+    }
+    return sum;
+  }
+
+  /**
+   * Index and pointer slots' bounds (loop-walks.ts's `s<slot>` variables): i0 + (trips - 1) x t
+   * for each slot set to i0 before a counted loop (a constant, or the pointer offset
+   * `pointerAt(slot, ip)` gives for the store at ip) and stepped by t in it.
+   */
+  bounds(pointerAt: (slot: number, ip: number) => number | undefined): Map<string, number> {
+    const out = new Map<string, number>();
+    if (this.unknownStore) return out;
+    for (const x of this.candidates) {
+      const loop = this.loopOf(x);
+      if (loop === null) continue;
+      for (const slot of this.writes.keys()) {
+        if (slot === x.c || slot === x.a) continue;
+        const first = this.firstWrite(slot, loop.head, loop.back);
+        const t = this.stepOf(slot, loop.head, loop.back);
+        const i0 = first === undefined ? undefined : first.kind === 'const' ? first.k : pointerAt(slot, first.ip);
+        if (i0 === undefined || t === null || t <= 0) continue;
+        const bound = i0 + (loop.trips - 1) * t;
+        out.set(`s${slot}`, Math.max(out.get(`s${slot}`) ?? 0, bound));
+      }
+    }
+    return out;
+  }
+}

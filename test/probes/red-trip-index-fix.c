@@ -1,0 +1,34 @@
+/*
+ * red-trip-index-fix (the twin of red-trip-index): the same struct in both versions, written
+ * and read by the same loops counted from k to k + N with an index stepping beside the
+ * counter; v2's fill stores twice the counter (a logic fix, no layout change). Changed: fill.
+ */
+#define HP_NAME "red-trip-index-fix"
+#include "../../samples/common/harness.h"
+
+#define N 16
+
+struct t { int n; int arr[N]; };
+
+HP_EXPORT HP_FN void fill(struct t *o, int k) {
+  int i = 0;
+#if HP_VERSION == 1
+  for (int j = k; j != k + N; j++, i++) o->arr[i] = j;
+#else
+  for (int j = k; j != k + N; j++, i++) o->arr[i] = 2 * j;
+#endif
+}
+
+HP_EXPORT HP_FN int sum(const struct t *o, int k) {
+  int s = 0, i = 0;
+  for (int j = k; j != k + N; j++, i++) s += o->arr[i];
+  return s;
+}
+
+static void hp_vectors(hp_out *o) {
+  struct t x = { 0 };
+  fill(&x, 10);
+  out_str(o, "sum = ");
+  out_int(o, sum(&x, 0));
+  out_nl(o);
+}
