@@ -309,8 +309,6 @@ static double resume_all(void) {
   return us;
 }
 
-#include "host-hold.h" /* a hold that cannot complete: bounded by the unstopper */
-
 static void set_anchor(HANDLE h, DWORD tid);
 /* Resumes what is held and closes every thread handle (end of a request's use of threads). */
 static double forget_threads(void) {
@@ -596,7 +594,7 @@ static const char *g_confirmed_by = "walk";
  * list; and the stack reads of the check (with their count). */
 static double g_t_suspend_call, g_t_contexts, g_t_list, g_t_stacks;
 static int g_stack_reads;
-static int hold_steps(DWORD *err_out, DWORD *bad_tid) {
+static int hold_all(DWORD *err_out, DWORD *bad_tid) {
   if (!g_ctx) {
     g_ctx = (CONTEXT *)_aligned_malloc(sizeof(CONTEXT) * MAX_THREADS, 16);
     if (!g_ctx) {
@@ -625,7 +623,6 @@ static int hold_steps(DWORD *err_out, DWORD *bad_tid) {
     for (int i = from; i < g_nthr; i++) {
       LARGE_INTEGER tc;
       QueryPerformanceCounter(&tc);
-      lx_hold_reading(g_thr[i].tid);
       if (g_thr[i].held && !read_context(i)) {
         *err_out = GetLastError();
         *bad_tid = g_thr[i].tid;
@@ -654,14 +651,6 @@ static int hold_steps(DWORD *err_out, DWORD *bad_tid) {
   *err_out = 0;
   *bad_tid = 0;
   return 0; /* threads keep appearing: refuse rather than write with one running */
-}
-
-/* hold_steps under the unstopper's watch (host-hold.h): a hold it gave up never returns. */
-static int hold_all(DWORD *err_out, DWORD *bad_tid) {
-  lx_hold_begin();
-  int r = hold_steps(err_out, bad_tid);
-  lx_hold_end();
-  return r;
 }
 
 /* learn_threads + hold_all, for callers that only need every thread stopped. */
@@ -2669,8 +2658,8 @@ static int dispatch(void) {
   const char *op = g_tok[0];
   if (!strcmp(op, "hello")) {
     begin_ok();
-    out_fmt(",\"agent\":\"hotpatch-win32-agent\",\"protocol\":%d,\"agentPid\":%lu,\"features\":[\"swap-without-sites\",\"quiescent\"],\"unstopWakes\":%ld", PROTOCOL_VERSION,
-            (unsigned long)GetCurrentProcessId(), (long)g_unstop_wakes);
+    out_fmt(",\"agent\":\"hotpatch-win32-agent\",\"protocol\":%d,\"agentPid\":%lu,\"features\":[\"swap-without-sites\",\"quiescent\"]", PROTOCOL_VERSION,
+            (unsigned long)GetCurrentProcessId());
     return 1;
   }
   if (!strcmp(op, "open")) return cmd_open();
@@ -2787,9 +2776,9 @@ int main(void) {
       send_line();
       continue;
     }
-    lx_unstop_watch_pid(g_unix_pid, 1); /* a stop Wine lost (host-ran.h); outside the reply's `us` */
     LARGE_INTEGER t0, t1;
     QueryPerformanceCounter(&t0);
+    lx_unstop_watch_pid(g_unix_pid, 1); /* a stop Wine lost (host-ran.h) */
     int okv = dispatch();
     lx_unstop_watch_pid(g_unix_pid, 0);
     if (g_in_batch) {

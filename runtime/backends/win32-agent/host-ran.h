@@ -102,67 +102,33 @@ static int lx_continue_stopped(lx_word pid) {
  * VirtualQueryEx on a stopped target until the driver's timeout); and a stop arriving after
  * the last request would leave the patched process frozen. So once the target's Linux pid is
  * known, one thread of the agent (started then) looks for a thread of the target in group stop
- * and sends SIGCONT: every LX_UNSTOP_BUSY_MS while requests are served, every LX_UNSTOP_IDLE_MS
- * once a whole busy period passed without a request, until the agent exits or leaves the
- * target. It reads /proc with its own buffers only.
- *
- * Waking it is a wineserver round trip (SetEvent), so a request wakes it only when it waits
- * at the idle rate: it says so in g_unstop_polling, and leaves the busy rate only after a busy
- * period in which no request started (g_unstop_requests unchanged) and none is being served.
- * The two sides order their flag and their check like Dekker's (Interlocked* are full
- * barriers): the request raises g_unstop_busy then reads g_unstop_polling; the unstopper
- * clears g_unstop_polling then reads g_unstop_busy and the count again, and stays busy when
- * either moved. So a request either wakes it or is seen by it, and consecutive requests (a
- * batch, a driver's pipelined plan) make no round trip for it.
+ * and sends SIGCONT: every LX_UNSTOP_BUSY_MS while a request is served (each request wakes it
+ * first), every LX_UNSTOP_IDLE_MS between requests, until the agent exits or leaves the target.
+ * It reads /proc with its own buffers only.
  */
 #define LX_UNSTOP_BUSY_MS 5
 #define LX_UNSTOP_IDLE_MS 100
 static volatile LONG g_unstop_pid; /* the target's Linux pid to watch, else 0 */
 static volatile LONG g_unstop_busy; /* a request is being served */
-static volatile LONG g_unstop_requests; /* requests started (wraps) */
-static volatile LONG g_unstop_polling = 1; /* the unstopper waits at the busy rate */
-static volatile LONG g_unstop_wakes; /* SetEvents a request made (diagnostics: `hello`) */
 static HANDLE g_unstop_wake;
-
-/* The unstopper's next wait (ms): the busy rate while requests come, else the idle rate. */
-static DWORD lx_unstop_next_wait(LONG *seen) {
-  LONG now = InterlockedCompareExchange(&g_unstop_requests, 0, 0);
-  if (g_unstop_busy || now != *seen) {
-    *seen = now;
-    InterlockedExchange(&g_unstop_polling, 1);
-    return LX_UNSTOP_BUSY_MS;
-  }
-  InterlockedExchange(&g_unstop_polling, 0);
-  if (InterlockedCompareExchange(&g_unstop_busy, 0, 0) || InterlockedCompareExchange(&g_unstop_requests, 0, 0) != now) {
-    InterlockedExchange(&g_unstop_polling, 1);
-    return LX_UNSTOP_BUSY_MS;
-  }
-  return LX_UNSTOP_IDLE_MS;
-}
-
-static void lx_hold_tick(lx_word pid); /* host-hold.h */
 
 static DWORD WINAPI lx_unstop_watch(LPVOID unused) {
   (void)unused;
   static LxStopScan scan; /* this thread's own */
-  LONG seen = g_unstop_requests;
   for (;;) {
     LONG pid = g_unstop_pid;
     if (pid <= 0) {
-      InterlockedExchange(&g_unstop_polling, 0);
       WaitForSingleObject(g_unstop_wake, INFINITE);
       continue;
     }
     if (lx_continue_stopped_in(pid, &scan)) InterlockedIncrement(&g_continued);
-    lx_hold_tick(pid); /* a hold that cannot complete (host-hold.h) */
-    WaitForSingleObject(g_unstop_wake, lx_unstop_next_wait(&seen));
+    WaitForSingleObject(g_unstop_wake, g_unstop_busy ? LX_UNSTOP_BUSY_MS : LX_UNSTOP_IDLE_MS);
   }
   return 0;
 }
 
 /* Watches `pid` (<= 0: nothing), `busy` while a request is served: starts the unstopper once,
- * and wakes it when a request starts while it waits at the idle rate. Nothing where it cannot
- * run. */
+ * and wakes it when a request starts. Nothing where it cannot run. */
 static void lx_unstop_watch_pid(lx_word pid, int busy) {
   if (pid <= 0 || !lx_host() || g_unstop_wake == INVALID_HANDLE_VALUE) {
     InterlockedExchange(&g_unstop_pid, 0);
@@ -179,13 +145,9 @@ static void lx_unstop_watch_pid(lx_word pid, int busy) {
     CloseHandle(th);
     g_unstop_wake = wake;
   }
-  if (busy) InterlockedIncrement(&g_unstop_requests);
   InterlockedExchange(&g_unstop_busy, busy);
-  LONG was = InterlockedExchange(&g_unstop_pid, (LONG)pid);
-  if (busy && (was != (LONG)pid || !InterlockedCompareExchange(&g_unstop_polling, 0, 0))) {
-    InterlockedIncrement(&g_unstop_wakes);
-    SetEvent(g_unstop_wake);
-  }
+  InterlockedExchange(&g_unstop_pid, (LONG)pid);
+  if (busy) SetEvent(g_unstop_wake);
 }
 
 /* Just after a resume: every thread's run time. 0 when there is nothing to watch. */
