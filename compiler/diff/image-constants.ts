@@ -16,6 +16,7 @@
 import { type Instruction, MemorySizeExt, Mnemonic, OpAccess, OpKind, Register } from 'iced-x86';
 import { lowerBound } from '../../common/search.ts';
 import { type MappedImage, sectionAt } from '../image/map-image.ts';
+import { thunkImport } from '../image/import-thunks.ts';
 import { fullRegister } from './added-field.ts';
 import { withUsedRegisters } from './register-effects.ts';
 
@@ -115,9 +116,5 @@ export function readOnlyCopy(img: MappedImage, insn: Instruction, addrs: Readonl
 function importCalled(img: MappedImage, insn: Instruction): string | undefined {
   if (insn.op0Kind === OpKind.Memory && insn.memoryBase === Register.RIP) return img.iat.get(Number(insn.memoryDisplacement))?.symbol;
   if (insn.op0Kind !== OpKind.NearBranch64) return undefined;
-  const t = Number(insn.nearBranchTarget);
-  const b = img.image;
-  if (t + 6 > b.length || b[t] !== 0xff || b[t + 1] !== 0x25) return undefined;
-  const disp = (b[t + 2]! | (b[t + 3]! << 8) | (b[t + 4]! << 16) | (b[t + 5]! << 24));
-  return img.iat.get(t + 6 + disp)?.symbol;
+  return thunkImport(img, Number(insn.nearBranchTarget))?.symbol;
 }

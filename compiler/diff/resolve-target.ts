@@ -8,6 +8,7 @@
 import type { FixupTarget } from '../../formats/package.ts';
 import { importKey } from '../match/import-identity.ts';
 import { delayDescriptorDll, delayDescriptorOf } from '../image/delay-imports.ts';
+import { thunkImport } from '../image/import-thunks.ts';
 import { loaderOnlyCell } from '../match/loader-only-cells.ts';
 import { oldCounterpart } from './rodata-counterparts.ts';
 import { oldRvaByLayout, type UntouchedOld } from '../match/writable-layout.ts';
@@ -485,19 +486,16 @@ const thunkCache = new WeakMap<MatchResult, Map<string, number>>();
 export function resolveHandler(ctx: ResolveContext, h: number): Resolved {
   const m = ctx.m;
   const n = m.new.img;
-  const slot = n.image[h] === 0xff && n.image[h + 1] === 0x25 && h + 6 <= n.image.length ? h + 6 + new DataView(n.image.buffer, n.image.byteOffset).getInt32(h + 2, true) : -1;
-  const imp = slot < 0 || m.new.fns.containing(h) !== undefined ? undefined : n.iat.get(slot);
+  const imp = m.new.fns.containing(h) !== undefined ? undefined : thunkImport(n, h);
   if (imp === undefined) return resolveTarget(ctx, h, null, false, true);
   let thunks = thunkCache.get(m);
   if (thunks === undefined) {
     thunks = new Map();
     const o = m.old.img;
-    const dv = new DataView(o.image.buffer, o.image.byteOffset);
     for (const s of o.sections) {
       if (!s.executable) continue;
       for (let k = s.rva; k + 6 <= s.rva + s.size && k + 6 <= o.image.length; k++) {
-        if (o.image[k] !== 0xff || o.image[k + 1] !== 0x25) continue;
-        const oi = o.iat.get(k + 6 + dv.getInt32(k + 2, true));
+        const oi = thunkImport(o, k);
         if (oi !== undefined && m.old.fns.containing(k) === undefined && !thunks.has(importKey(oi))) thunks.set(importKey(oi), k);
       }
     }

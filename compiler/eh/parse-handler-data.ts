@@ -12,6 +12,7 @@
 import { rvaAdd, type Rva } from '../../common/types.ts';
 import type { FunctionInfo, FunctionTable } from '../image/types.ts';
 import { sectionAt, type MappedImage } from '../image/map-image.ts';
+import { thunkImport } from '../image/import-thunks.ts';
 import type { RuntimeFunction } from '../../runtime/pe/types.ts';
 import { parseCScope } from './c-scope.ts';
 import { parseFh3 } from './fh3.ts';
@@ -171,12 +172,7 @@ function handlerName(img: MappedImage, fns: FunctionTable, h: number): string | 
   for (let hops = 0; hops < 4; hops++) {
     const b0 = img.image[at];
     const b1 = img.image[at + 1];
-    if (b0 === 0xff && b1 === 0x25) {
-      const d = readU32(img.image, at + 2);
-      if (d === null) return null;
-      const imp = img.iat.get(at + 6 + (d | 0));
-      return imp === undefined ? null : imp.symbol;
-    }
+    if (b0 === 0xff && b1 === 0x25) return thunkImport(img, at)?.symbol ?? null;
     if (b0 === 0xe9) {
       const d = readU32(img.image, at + 1);
       if (d === null) return null;

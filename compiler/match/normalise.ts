@@ -18,6 +18,7 @@ import type { ParsedHandlerData } from '../eh/types.ts';
 import type { DataItem, ImageAnalysis } from './analyze-image.ts';
 import { importKey } from './import-identity.ts';
 import { delayDescriptorDll } from '../image/delay-imports.ts';
+import { thunkImport } from '../image/import-thunks.ts';
 import { typeDescriptorName } from '../image/type-descriptors.ts';
 import { loaderOnlyCell } from './loader-only-cells.ts';
 import { goFieldsIn } from '../image/go-types.ts';
@@ -715,10 +716,7 @@ export class Normaliser {
  * slots of the same import.
  */
 function importThunkTarget(a: ImageAnalysis, t: number): string | null {
-  const img = a.img.image;
-  if (t + 6 > img.length || img[t] !== 0xff || img[t + 1] !== 0x25) return null;
-  if (sectionAt(a.img, t)?.executable !== true) return null;
-  const slot = t + 6 + (img[t + 2]! | (img[t + 3]! << 8) | (img[t + 4]! << 16) | (img[t + 5]! << 24));
-  const imp = a.img.iat.get(slot);
-  return imp === undefined ? null : importKey(imp);
+  const imp = thunkImport(a.img, t);
+  if (imp === undefined || sectionAt(a.img, t)?.executable !== true) return null;
+  return importKey(imp);
 }

@@ -18,6 +18,7 @@ import { IMAGE_REL_BASED_DIR64 } from '../../runtime/pe/types.ts';
 import type { DataItem, FunctionInfo } from '../image/types.ts';
 import { importKey } from '../match/import-identity.ts';
 import { delayDescriptorDll, delayDescriptorOf } from '../image/delay-imports.ts';
+import { thunkImport } from '../image/import-thunks.ts';
 import { loaderOnlyCell } from '../match/loader-only-cells.ts';
 import { oldRvaByLayout } from '../match/writable-layout.ts';
 import { untouchedByOldCode } from '../diff/untouched-old.ts';
@@ -85,11 +86,11 @@ export class TargetChecker {
 
   /** A handler RVA: an import thunk no function owns reaches an OLD thunk of the same import. */
   checkHandler(t: number, actual: bigint, what: string): Result<void> {
-    const ni = this.diff.match.new.fns.containing(t) === undefined ? thunkImport(this.newImg, t) : undefined;
+    const ni = this.diff.match.new.fns.containing(t) === undefined ? thunkImportKey(this.newImg, t) : undefined;
     if (ni === undefined) return this.check(t, actual, what, false, true);
     const rva = actual - this.imageBase;
     if (rva < 0n || rva >= BigInt(this.oldImg.image.length)) return mismatch(`${what}: does not reach OLD`);
-    return thunkImport(this.oldImg, Number(rva)) === ni ? ok(undefined) : mismatch(`${what}: does not reach an OLD thunk of ${ni}`);
+    return thunkImportKey(this.oldImg, Number(rva)) === ni ? ok(undefined) : mismatch(`${what}: does not reach an OLD thunk of ${ni}`);
   }
 
   /**
@@ -285,9 +286,8 @@ export class TargetChecker {
   }
 }
 
-/** Import thunk `jmp [slot]` at `rva` of `img`: the import it jumps to, or undefined. */
-function thunkImport(img: MappedImage, rva: number): string | undefined {
-  if (img.image[rva] !== 0xff || img.image[rva + 1] !== 0x25 || rva + 6 > img.image.length) return undefined;
-  const imp = img.iat.get(rva + 6 + new DataView(img.image.buffer, img.image.byteOffset).getInt32(rva + 2, true));
+/** Import thunk `jmp [slot]` at `rva` of `img`: the key of the import it jumps to, or undefined. */
+function thunkImportKey(img: MappedImage, rva: number): string | undefined {
+  const imp = thunkImport(img, rva);
   return imp === undefined ? undefined : importKey(imp);
 }
