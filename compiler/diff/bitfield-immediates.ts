@@ -44,14 +44,14 @@
  */
 import { type Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
-import { fullRegister } from './added-field.ts';
+import { ARG_REGISTERS, fullRegister } from './added-field.ts';
 import { lowBits, lowestBit, memoryBits, registerBits } from './bitfield-bits.ts';
 import { bodySteps, type StepMemo, type WordKeys, type WordOf, wordOf } from './bitfield-layout.ts';
 import { type ReadScan, readsDiffer } from './bitfield-readers.ts';
 import { decodeEach } from './register-effects.ts';
 import { type Address, dropWritten, memoryBytes, PLAIN_MOVES, readOnlyCopy, readOnlyLoad, trackAddresses } from './image-constants.ts';
 import type { MappedImage } from '../image/map-image.ts';
-import { opKindOf, opRegisterOf } from '../disasm/operands.ts';
+import { opKindOf, opRegisterOf, VOLATILE_REGISTERS } from '../disasm/operands.ts';
 
 const IMMEDIATES = new Set<number>([OpKind.Immediate8, OpKind.Immediate16, OpKind.Immediate32, OpKind.Immediate8to32, OpKind.Immediate32to64]);
 
@@ -196,9 +196,6 @@ interface Frame {
   readonly aliases: Map<number, true>;
 }
 
-const ARGUMENT_REGISTERS = [Register.RCX, Register.RDX, Register.R8, Register.R9];
-const VOLATILE_REGISTERS = [Register.RAX, Register.R10, Register.R11, ...ARGUMENT_REGISTERS];
-
 /**
  * A store that may write the frame's slots forgets them all. A register given the frame's
  * address (`mov rbp,rsp`, `lea rbp,[rsp+X]`, `lea rcx,[rsp+X]`, or a copy of such a register)
@@ -219,7 +216,7 @@ function escapeFrame(insn: Instruction, slots: Map<number, number>, frame: Frame
     if (base !== Register.RSP && (frame.taken || frame.aliases.has(base))) slots.clear();
   }
   if (mn === Mnemonic.Call || (mn === Mnemonic.Jmp && k0 !== OpKind.NearBranch64)) {
-    if (ARGUMENT_REGISTERS.some((r) => frame.aliases.has(r))) frame.taken = true;
+    if (ARG_REGISTERS.some(([r]) => frame.aliases.has(r))) frame.taken = true;
     for (const r of VOLATILE_REGISTERS) frame.aliases.delete(r);
     return;
   }

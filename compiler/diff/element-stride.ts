@@ -35,7 +35,7 @@ import { ARG_REGISTERS, fullRegister, updateHolds } from './added-field.ts';
 import { decodeEach } from './register-effects.ts';
 import { FrameSlots, type SlotPolicy, scanWithSlotPolicy } from './frame-slots.ts';
 import { IndexMultiples } from './index-multiples.ts';
-import { IMMEDIATE_KINDS, opKindOf, VOLATILE_REGISTERS } from '../disasm/operands.ts';
+import { IMMEDIATE_KINDS, immediateOf, opKindOf, VOLATILE_REGISTERS } from '../disasm/operands.ts';
 
 /** The element size a body implies for the array one argument points at. */
 export interface ElementSize {
@@ -119,7 +119,7 @@ function advanceOf(insn: Instruction): { reg: number; step: number } | null {
   if (fullRegister(r) !== r) return null;
   const mn = insn.mnemonic;
   if ((mn === Mnemonic.Add || mn === Mnemonic.Sub) && IMMEDIATE_KINDS.has(insn.op1Kind)) {
-    return { reg: r, step: Math.abs(Number(BigInt.asIntN(64, insn.immediate(1)))) };
+    return { reg: r, step: Math.abs(immediateOf(insn, 1)) };
   }
   if (mn === Mnemonic.Lea && insn.memoryBase === r && insn.memoryIndex === Register.None) {
     return { reg: r, step: Math.abs(Number(BigInt.asIntN(64, insn.memoryDisplacement))) };

@@ -28,7 +28,7 @@
  */
 import { type Instruction, MemorySizeExt, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
 import { decodeEach } from './register-effects.ts';
-import { opKindOf, opRegisterOf } from '../disasm/operands.ts';
+import { immediateOf, opKindOf, opRegisterOf } from '../disasm/operands.ts';
 
 /** Instructions whose memory first operand is only read. */
 const READS_MEMORY_OP0 = new Set<number>([Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Bt, Mnemonic.Push, Mnemonic.Prefetchnta, Mnemonic.Prefetcht0, Mnemonic.Prefetcht1, Mnemonic.Prefetcht2]);
@@ -272,7 +272,7 @@ export class FrameSlots {
       else this.off.rbp = null;
       return false;
     }
-    const imm = insn.opCount === 2 && insn.op1Kind !== OpKind.Register && insn.op1Kind !== OpKind.Memory ? Number(BigInt.asIntN(64, insn.immediate(1))) : null;
+    const imm = insn.opCount === 2 && insn.op1Kind !== OpKind.Register && insn.op1Kind !== OpKind.Memory ? immediateOf(insn, 1) : null;
     if (dst === Register.RSP && (mn === Mnemonic.Sub || mn === Mnemonic.Add) && imm !== null) {
       this.moveRsp(mn === Mnemonic.Sub ? -imm : imm);
       return mn === Mnemonic.Add;

@@ -17,7 +17,7 @@
 import { type Instruction, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
 import { dropWritten } from './image-constants.ts';
 import { fullRegister } from './added-field.ts';
-import { IMMEDIATE_KINDS, VOLATILE_REGISTERS } from '../disasm/operands.ts';
+import { IMMEDIATE_KINDS, immediateOf, VOLATILE_REGISTERS } from '../disasm/operands.ts';
 
 interface Term {
   readonly id: number;
@@ -84,7 +84,7 @@ export class IndexMultiples {
       case Mnemonic.Imul: {
         if (insn.opCount !== 3 || src === Register.None || !IMMEDIATE_KINDS.has(insn.op2Kind)) return null;
         const a = this.term(src);
-        return { id: a.id, k: a.k * Number(BigInt.asIntN(64, insn.immediate(2))) };
+        return { id: a.id, k: a.k * immediateOf(insn, 2) };
       }
       case Mnemonic.Lea:
         return this.leaTerm(insn);

@@ -27,7 +27,7 @@ import { reason, type Reason } from './reasons.ts';
 import { loopWalksOf } from './loop-walks.ts';
 import { decodeEach } from './register-effects.ts';
 import type { FunctionStatus } from './types.ts';
-import { opKindOf } from '../disasm/operands.ts';
+import { immediateOf, opKindOf } from '../disasm/operands.ts';
 
 /** Not IMMEDIATE_KINDS: without the 16-bit forms, so a `cmp r16, imm` is no loop bound. */
 const IMMEDIATES = new Set<number>([OpKind.Immediate8, OpKind.Immediate32, OpKind.Immediate8to32, OpKind.Immediate8to64, OpKind.Immediate32to64]);
@@ -52,7 +52,7 @@ function loopAccessesOf(image: Uint8Array, insns: FunctionInfo['decoded']['insns
     if (cmp !== null && insn.flowControl === FlowControl.ConditionalBranch && insn.nearBranchTarget < insn.ip) bounds.set(cmp[0], Math.max(bounds.get(cmp[0]) ?? 0, cmp[1]));
     cmp = null;
     if (insn.mnemonic === Mnemonic.Cmp && insn.op0Kind === OpKind.Register && IMMEDIATES.has(insn.op1Kind)) {
-      const k = Number(BigInt.asIntN(64, insn.immediate(1)));
+      const k = immediateOf(insn, 1);
       if (k > 0) cmp = [fullRegister(insn.op0Register), k];
     }
     for (let k = 0; k < insn.opCount; k++) {

@@ -20,7 +20,8 @@
  */
 import { ConditionCode, FlowControl, type Instruction, MemorySizeExt, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
 import { fullRegister } from './added-field.ts';
-import { IMMEDIATE_KINDS, VOLATILE_REGISTERS } from '../disasm/operands.ts';
+import { TRIP_BACK, tripsOf } from './loop-trips.ts';
+import { IMMEDIATE_KINDS, immediateOf, VOLATILE_REGISTERS } from '../disasm/operands.ts';
 
 /** A write to a frame slot: a constant add in place, a copy of another slot, a constant, or anything else. */
 type SlotWrite = { readonly ip: number } & ({ readonly kind: 'add'; readonly k: number } | { readonly kind: 'copy'; readonly from: number } | { readonly kind: 'const'; readonly k: number } | { readonly kind: 'other' });
@@ -37,9 +38,7 @@ interface Candidate {
   readonly cond: number;
 }
 
-const BACK = new Set<number>([ConditionCode.ne, ConditionCode.l, ConditionCode.b]);
 const OUT = new Set<number>([ConditionCode.e, ConditionCode.ge, ConditionCode.ae]);
-const imm = (insn: Instruction, k: number): number => Number(BigInt.asIntN(64, insn.immediate(k)));
 
 /** Slot writes, slot-valued registers and counter compares of one body, stepped in address order. */
 export class SlotTrips {
@@ -87,7 +86,7 @@ export class SlotTrips {
       const r = this.regs.get(fullRegister(insn.memoryBase));
       return r !== undefined && r.size === 8 && insn.memoryBase === fullRegister(insn.memoryBase) ? { ...r, add: r.add + Number(BigInt.asIntN(64, insn.memoryDisplacement)) } : undefined;
     }
-    if (had !== undefined && had.size === size && (mn === Mnemonic.Add || mn === Mnemonic.Sub) && IMMEDIATE_KINDS.has(insn.op1Kind)) return { ...had, add: had.add + (mn === Mnemonic.Add ? imm(insn, 1) : -imm(insn, 1)) };
+    if (had !== undefined && had.size === size && (mn === Mnemonic.Add || mn === Mnemonic.Sub) && IMMEDIATE_KINDS.has(insn.op1Kind)) return { ...had, add: had.add + (mn === Mnemonic.Add ? immediateOf(insn, 1) : -immediateOf(insn, 1)) };
     return undefined;
   }
 
@@ -96,10 +95,10 @@ export class SlotTrips {
     if (mn === Mnemonic.Inc) return { kind: 'add', k: 1 };
     if (mn === Mnemonic.Dec) return { kind: 'add', k: -1 };
     const hasImm = insn.opCount === 2 && IMMEDIATE_KINDS.has(insn.op1Kind);
-    if ((mn === Mnemonic.Add || mn === Mnemonic.Sub) && hasImm) return { kind: 'add', k: mn === Mnemonic.Add ? imm(insn, 1) : -imm(insn, 1) };
+    if ((mn === Mnemonic.Add || mn === Mnemonic.Sub) && hasImm) return { kind: 'add', k: mn === Mnemonic.Add ? immediateOf(insn, 1) : -immediateOf(insn, 1) };
     const size = MemorySizeExt.size(insn.memorySize);
     if (mn !== Mnemonic.Mov || insn.opCount !== 2 || (size !== 4 && size !== 8)) return { kind: 'other' };
-    if (hasImm) return { kind: 'const', k: imm(insn, 1) };
+    if (hasImm) return { kind: 'const', k: immediateOf(insn, 1) };
     const r = insn.op1Kind === OpKind.Register ? this.regs.get(fullRegister(insn.op1Register)) : undefined;
     if (r === undefined || r.size !== size) return { kind: 'other' };
     if (r.slot === slot) return { kind: 'add', k: r.add };
@@ -139,7 +138,7 @@ export class SlotTrips {
   /** The loop [head, back] and trip count of a candidate, or null. */
   private loopOf(x: Candidate): { head: number; back: number; trips: number } | null {
     const backward = x.target < x.jump;
-    const conds = backward ? BACK : OUT;
+    const conds = backward ? TRIP_BACK : OUT;
     const exact = backward ? ConditionCode.ne : ConditionCode.e;
     // With the counter second, only (in)equality reads the same.
     if (!conds.has(x.cond) || (!x.counterFirst && x.cond !== exact)) return null;
@@ -149,9 +148,8 @@ export class SlotTrips {
     const copy = this.firstWrite(x.c, head, back);
     if (copy?.kind !== 'copy' || copy.from !== x.a) return null;
     if ((this.writes.get(x.a) ?? []).some((w) => w.ip > copy.ip)) return null;
-    const s = this.stepOf(x.c, head, back);
-    if (s === null || s <= 0 || (x.cond === exact && x.k % s !== 0)) return null;
-    return { head, back, trips: Math.ceil(x.k / s) };
+    const trips = tripsOf(x.k, this.stepOf(x.c, head, back), x.cond === exact);
+    return trips === null ? null : { head, back, trips };
   }
 
   /** The slot's only write before `head` (none between it and the loop, none outside the loop after), or undefined. */

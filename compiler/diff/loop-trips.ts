@@ -18,7 +18,7 @@
  */
 import { ConditionCode, FlowControl, type Instruction, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
 import { fullRegister } from './added-field.ts';
-import { IMMEDIATE_KINDS, VOLATILE_REGISTERS } from '../disasm/operands.ts';
+import { IMMEDIATE_KINDS, immediateOf, VOLATILE_REGISTERS } from '../disasm/operands.ts';
 
 /** A register write: its address and the constant it adds in place (null: any other write). */
 interface Write {
@@ -51,7 +51,18 @@ interface End {
   readonly from: number;
 }
 
-const TRIP_BACK = new Set<number>([ConditionCode.ne, ConditionCode.l, ConditionCode.b]);
+/** Back-edge conditions that continue while the counter is below its end (`jne`, `jl`, `jb`). */
+export const TRIP_BACK: ReadonlySet<number> = new Set<number>([ConditionCode.ne, ConditionCode.l, ConditionCode.b]);
+
+/**
+ * How many passes a counter stepping by `step` makes to an end `k` beyond its start: K/s rounded
+ * up, or null with no positive step, or when the test is (in)equality (`exact`) and K is no
+ * multiple of s (the counter steps over its end).
+ */
+export function tripsOf(k: number, step: number | null, exact: boolean): number | null {
+  if (step === null || step <= 0 || (exact && k % step !== 0)) return null;
+  return Math.ceil(k / step);
+}
 const READS_ONLY = new Set<number>([Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Push, Mnemonic.Bt]);
 /** One-operand forms that write rax and rdx implicitly. */
 const WIDE = new Set<number>([Mnemonic.Mul, Mnemonic.Imul, Mnemonic.Div, Mnemonic.Idiv]);
@@ -62,7 +73,7 @@ function inPlaceAdd(insn: Instruction): number | null {
   if (mn === Mnemonic.Inc) return 1;
   if (mn === Mnemonic.Dec) return -1;
   if ((mn === Mnemonic.Add || mn === Mnemonic.Sub) && insn.opCount === 2 && IMMEDIATE_KINDS.has(insn.op1Kind)) {
-    const k = Number(BigInt.asIntN(64, insn.immediate(1)));
+    const k = immediateOf(insn, 1);
     return mn === Mnemonic.Add ? k : -k;
   }
   if (mn === Mnemonic.Lea && insn.memoryIndex === Register.None && fullRegister(insn.memoryBase) === fullRegister(insn.op0Register)) return Number(BigInt.asIntN(64, insn.memoryDisplacement));
@@ -138,10 +149,8 @@ export class TripCounts {
     // `cmp end,c; jne` reads the same; `cmp end,c; jl/jb` continues while c > end: no upper bound.
     if (head >= back || head <= p.end.ip || !TRIP_BACK.has(insn.conditionCode) || (!p.first && insn.conditionCode !== ConditionCode.ne)) return;
     if (this.writesIn(p.c, p.end.from + 1, head - 1) !== 0 || this.writesIn(p.e, p.end.ip + 1, back) !== 0) return;
-    const step = this.writesIn(p.c, head, back);
-    if (step === null || step <= 0) return;
-    if (insn.conditionCode === ConditionCode.ne && p.end.k % step !== 0) return;
-    this.loops.push({ head, back, trips: Math.ceil(p.end.k / step) });
+    const trips = tripsOf(p.end.k, this.writesIn(p.c, head, back), insn.conditionCode === ConditionCode.ne);
+    if (trips !== null) this.loops.push({ head, back, trips });
   }
 
   /** The sum of in-place constant adds to `r` in [lo, hi], null when another write is there (0: none). */

@@ -31,7 +31,7 @@ import { FOLLOW_ALL, FrameSlots, type SlotPolicy } from './frame-slots.ts';
 import { SlotTrips } from './loop-trip-slots.ts';
 import { type PointerAccess, TripCounts } from './loop-trips.ts';
 import { decodeEach } from './register-effects.ts';
-import { IMMEDIATE_KINDS, opKindOf, VOLATILE_REGISTERS } from '../disasm/operands.ts';
+import { IMMEDIATE_KINDS, immediateOf, opKindOf, VOLATILE_REGISTERS } from '../disasm/operands.ts';
 
 /** One loop walk over an argument's bytes: `disp + scale*bound + size` is how far it reaches. */
 export interface LoopWalk {
@@ -56,7 +56,6 @@ interface Derived {
 const UPPER_BACK = new Set<number>([ConditionCode.l, ConditionCode.le, ConditionCode.b, ConditionCode.be, ConditionCode.ne]);
 const UPPER_EXIT = new Set<number>([ConditionCode.ge, ConditionCode.g, ConditionCode.ae, ConditionCode.a, ConditionCode.e]);
 const LOADS = new Set<number>([Mnemonic.Mov, Mnemonic.Movsxd, Mnemonic.Movsx, Mnemonic.Movzx]);
-const imm = (insn: Instruction, k: number): number => Number(BigInt.asIntN(64, insn.immediate(k)));
 
 /** A body's backward branches [target, branch], then a test: is a jump from `j` to `t` (forward) out of a loop whose head is at or before `c`? */
 function loopExits(image: Uint8Array, insns: FunctionInfo['decoded']['insns']): (c: number, j: number, t: number) => boolean {
@@ -143,7 +142,7 @@ class WalkScan {
     const ip = Number(insn.ip);
     const k0 = insn.op0Kind;
     if (IMMEDIATE_KINDS.has(insn.op1Kind)) {
-      const k = imm(insn, 1);
+      const k = immediateOf(insn, 1);
       if (k <= 0) return;
       if (k0 === OpKind.Register) this.cmp = { vars: this.varsOf(fullRegister(insn.op0Register)), bound: k, ip, constant: true };
       else if (k0 === OpKind.Memory && typeof slot === 'number') this.cmp = { vars: [`s${slot}`], bound: k, ip, constant: true };
@@ -212,7 +211,7 @@ class WalkScan {
     if (ptr === undefined) this.ptrs.delete(dst);
     else this.ptrs.set(dst, ptr);
     const v = `r${dst}`;
-    if (mn === Mnemonic.Mov && IMMEDIATE_KINDS.has(insn.op1Kind)) this.firsts.set(v, imm(insn, 1));
+    if (mn === Mnemonic.Mov && IMMEDIATE_KINDS.has(insn.op1Kind)) this.firsts.set(v, immediateOf(insn, 1));
     else if (mn === Mnemonic.Xor && src === dst) this.firsts.set(v, 0);
     else if (!inPlace && mn !== Mnemonic.Inc) this.firsts.delete(v);
   }
@@ -223,7 +222,7 @@ class WalkScan {
     if (fullRegister(insn.op0Register) !== insn.op0Register) return undefined;
     if (inPlace) {
       const p = this.derivedOf(insn.op0Register);
-      const by = imm(insn, 1);
+      const by = immediateOf(insn, 1);
       return p === undefined ? undefined : { ...p, off: p.off + (mn === Mnemonic.Add ? by : -by) };
     }
     if (mn === Mnemonic.Lea && insn.memoryIndex === Register.None && insn.memoryBase !== Register.None) {
@@ -245,7 +244,7 @@ class WalkScan {
     if (typeof slot !== 'number' || insn.mnemonic !== Mnemonic.Mov || insn.opCount !== 2) return;
     const v = `s${slot}`;
     if (IMMEDIATE_KINDS.has(insn.op1Kind)) {
-      if (!this.firsts.has(v)) this.firsts.set(v, imm(insn, 1));
+      if (!this.firsts.has(v)) this.firsts.set(v, immediateOf(insn, 1));
       return;
     }
     if (insn.op1Kind !== OpKind.Register || MemorySizeExt.size(insn.memorySize) !== 8 || this.slotPtrs.has(slot)) return;

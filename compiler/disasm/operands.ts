@@ -19,6 +19,11 @@ export const VOLATILE_REGISTERS: readonly Register[] = [Register.RAX, Register.R
  */
 export const IMMEDIATE_KINDS: ReadonlySet<number> = new Set<number>([OpKind.Immediate8, OpKind.Immediate16, OpKind.Immediate32, OpKind.Immediate8to16, OpKind.Immediate8to32, OpKind.Immediate8to64, OpKind.Immediate32to64]);
 
+/** Operand `k`'s immediate, sign-extended to 64 bits, as a number (`add rax,-8`: -8). */
+export function immediateOf(insn: Instruction, k: number): number {
+  return Number(BigInt.asIntN(64, insn.immediate(k)));
+}
+
 /** `insn.opKind(k)`. */
 export function opKindOf(insn: Instruction, k: number): OpKind {
   switch (k) {

@@ -1,9 +1,13 @@
 /*
- * The hp_run body of the bit-field immediate probes (bitfield-immediate-reorder.c,
- * bitfield-immediate-fix.c), included after their struct flags, init and unpack: the first
- * call initialises an object in .bss, every call prints unpack of it.
+ * The hp_run body of the bit-field immediate, fill, rodata and memcpy probes
+ * (bitfield-immediate-*.c, bitfield-fill*.c, bitfield-rodata*.c, bitfield-memcpy*.c), included
+ * after their init and unpack of an HP_VECTORS_ITEM (default: struct flags): the first call
+ * initialises an object in .bss, every call prints unpack of it.
  */
-static struct flags g_item;
+#ifndef HP_VECTORS_ITEM
+#define HP_VECTORS_ITEM struct flags
+#endif
+static HP_VECTORS_ITEM g_item;
 static int g_made;
 static volatile long g_lock;
 

@@ -42,18 +42,5 @@ HP_FN int unpack(const struct item *o) {
 #endif
 }
 
-static struct item g_item;
-static int g_made;
-static volatile long g_lock;
-
-static void hp_vectors(hp_out *o) {
-  hp_lock(&g_lock);
-  if (!g_made) {
-    init(&g_item);
-    g_made = 1;
-  }
-  out_str(o, "unpack() = ");
-  out_int(o, unpack(&g_item));
-  out_nl(o);
-  hp_unlock(&g_lock);
-}
+#define HP_VECTORS_ITEM struct item
+#include "bitfield-immediate-vectors.h"
