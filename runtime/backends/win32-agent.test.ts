@@ -5,8 +5,8 @@
  * register unwind data and roll back through the same ProcessBackend the executor uses.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { getPriority, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,8 @@ import { AGENT_EXE, openWin32Backend, startAgent, type Win32AgentBackend } from 
 import { executeSteps } from '../apply/execute-plan.ts';
 
 const skip = missingTools(['mingw', 'wine']);
+/** The cgroup v1 freezer, to keep a target from running for a while. */
+const FREEZER = '/sys/fs/cgroup/freezer';
 const SRC = fileURLToPath(new URL('./win32-agent/test-target/', import.meta.url));
 
 /** A running target.exe and the lines it printed at start. */
@@ -61,8 +63,8 @@ function lineReader(child: ChildProcessWithoutNullStreams): () => Promise<string
     });
 }
 
-async function startTarget(worker: boolean): Promise<Target> {
-  const child = startWine(join(dir, 'target.exe'), [join(dir, 'probe.dll'), ...(worker ? ['--worker'] : [])]);
+async function startTarget(worker: boolean, exe = 'target.exe'): Promise<Target> {
+  const child = startWine(join(dir, exe), [join(dir, 'probe.dll'), ...(worker ? ['--worker'] : [])]);
   const next = lineReader(child);
   const fields = new Map<string, string>();
   for (;;) {
@@ -166,6 +168,7 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     for (const [src, out, extra] of [
       ['probe.c', 'probe.dll', ['-shared']],
       ['target.c', 'target.exe', []],
+      ['peek.c', 'peek.exe', []],
     ] as const) {
       const r = spawnSync('x86_64-w64-mingw32-gcc', ['-O2', ...extra, '-o', join(dir, out), join(SRC, src)], { encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`mingw build of ${src} failed: ${r.stderr}`);
@@ -905,12 +908,15 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     const at = (off: bigint): string => `0x${(r0 + off).toString(16)}`;
     // A work item: `mov rax, r0+10` at +0, `jmp rax` at +10: its thread spins with RIP at +10 for
     // ever (no site jump targets +10). At +0x20 a short jump to +10, as a redirect's entry to its pad.
-    const code = new Uint8Array(0x22);
+    // The item enters at +0x40: `mov byte [rip-0x17], 1` (the flag at +0x30, which the test polls
+    // by reading memory), then `jmp +0`.
+    const code = new Uint8Array(0x50).fill(0xcc);
     code.set([0x48, 0xb8]);
     new DataView(code.buffer).setBigUint64(2, r0 + 10n, true);
     code.set([0xff, 0xe0], 10);
-    code.fill(0xcc, 12);
     code.set([0xeb, 0xe8], 0x20);
+    code[0x30] = 0;
+    code.set([0xc6, 0x05, 0xe9, 0xff, 0xff, 0xff, 0x01, 0xeb, 0xb7], 0x40);
     const steps: WriteStep[] = [
       { op: 'allocate', address: r0, size: 0x1000, protection: PAGE_READWRITE },
       { op: 'write', address: r0, bytes: code },
@@ -918,13 +924,19 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
       { op: 'flush', address: r0, size: 0x1000 },
     ];
     expect((await runSteps(be, steps)).error).toBeNull();
-    const queued = await be.agent.request(`call 0x${queue.value.toString(16)} ${at(0n)} 0 0 0`);
+    const queued = await be.agent.request(`call 0x${queue.value.toString(16)} ${at(0x40n)} 0 0 0`);
     expect(queued.ok && queued.value['result']).not.toBe('0x0');
     const imm = Buffer.from(code.subarray(9, 10)).toString('hex');
     // The work item runs when the thread pool gets to it (on a loaded machine, and with the agent
-    // raised above the target, that can be after the first request below): wait until a hold finds
-    // its thread at +10, so every check below sees the thread spinning there.
+    // raised above the target, that can be after the first request below): wait for its flag
+    // (memory reads, which hold nothing), then until a hold finds its thread at +10, so every
+    // check below sees the thread spinning there. Polling with holds alone made dozens of them
+    // while the pool was slow, each costing the wineserver two ptrace stops per target thread
+    // (PROTOCOL.md, "Memory I/O under Wine").
     const started = Date.now() + 10_000;
+    for (let flag = await be.read(asVa(r0 + 0x30n), 1); flag.ok && flag.value[0] !== 1 && Date.now() < started; flag = await be.read(asVa(r0 + 0x30n), 1)) {
+      await new Promise((done) => setTimeout(done, 5));
+    }
     let seen = await be.agent.request(`suspend avoid:${at(9n)}:3 tries=1 delay=1`);
     while (seen.ok && Date.now() < started) {
       expect((await be.agent.request('resume')).ok).toBe(true);
@@ -940,7 +952,7 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     const padded = await be.agent.request(`swap tries=3 delay=1 avoid:${at(10n)}:2 avoid:${at(0x20n)}:2 site:${at(10n)}:ffe0:c3cc site:${at(0x20n)}:ebe8:cccc`);
     expect(!padded.ok && padded.error.code).toBe('LIVE_THREAD_IN_SITE');
     const still = await be.read(r0, 0x22);
-    expect(still.ok && Buffer.from(still.value).equals(Buffer.from(code))).toBe(true);
+    expect(still.ok && Buffer.from(still.value).equals(Buffer.from(code.subarray(0, 0x22)))).toBe(true);
     // `suspend` (the executor's rollback, an agent without swap): the same rule, the ranges' bytes
     // read under its hold. At +10 with nothing jumping there: held on the first try (main's agent:
     // caught on every try). One byte further in, or with a short jump to +10 in a range (at its
@@ -1004,6 +1016,59 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     expect(states.filter((st) => st === 'T')).toEqual([]);
     await be.close();
     expect(await workerProgresses(t)).toBe(true);
+  });
+
+  test.skipIf(process.getuid?.() !== 0 || !existsSync(`${FREEZER}/cgroup.procs`))('a target thread the wineserver lost (its ptrace stop timed out while the thread could not run) is still held: the agent signals it itself, the hold completes, the target runs on', async () => {
+    // Under Wine a ReadProcessMemory by any program, and the debug registers of every thread Wine
+    // suspends or resumes, make the wineserver PTRACE_ATTACH a thread of the target and wait 3 s
+    // for its stop. A thread that gets no core that long: the server's PTRACE_DETACH fails (the
+    // thread is not stopped yet), the server takes the thread for dead and never signals it again,
+    // so no suspension of it completed, and every later hold waited for ever (PROTOCOL.md, "A thread
+    // the server lost"). Here another program reads a second target while that target is frozen
+    // (cgroup freezer) for longer than the server waits.
+    writeFileSync(join(dir, 'lost.exe'), readFileSync(join(dir, 'target.exe')));
+    const lost = await startTarget(true, 'lost.exe');
+    const pid = targetLinuxPid(join(dir, 'lost.exe'));
+    const b = await openWin32Backend({ pid: lost.pid, module: 'probe.dll', env: wineEnv(), timeoutMs: 20_000 });
+    if (!b.ok) throw new Error(b.error.message);
+    const be = b.value;
+    try {
+      expect((await be.agent.request('swap tries=1 delay=1')).ok).toBe(true); // the Linux pid known: the unstopper runs
+      const peek = startWine(join(dir, 'peek.exe'), [String(lost.pid), `0x${lost.module.toString(16)}`, '16']);
+      const peekLine = lineReader(peek);
+      expect(await peekLine()).toBe('ready');
+      const group = `${FREEZER}/hp-lost-${pid}`;
+      mkdirSync(group);
+      let read: string;
+      try {
+        writeFileSync(`${group}/cgroup.procs`, String(pid));
+        writeFileSync(`${group}/freezer.state`, 'FROZEN');
+        peek.stdin.write('go\n');
+        read = await peekLine();
+      } finally {
+        writeFileSync(`${group}/freezer.state`, 'THAWED');
+        writeFileSync(`${FREEZER}/cgroup.procs`, String(pid));
+        rmdirSync(group);
+      }
+      peek.stdin.end();
+      // The server gave up (the read failed) and keeps the thread traced without stopping it.
+      expect(read).toMatch(/^read 0/);
+      await new Promise((done) => setTimeout(done, 300));
+      const lostThreads = tasksOf(pid).filter((tid) => /TracerPid:\s*(\d+)/.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'latin1'))?.[1] === String(wineServerLinuxPid()));
+      expect(lostThreads.length).toBe(1);
+      // Each hold signals the lost thread itself (the agent before this: LIVE_AGENT_TIMEOUT).
+      const held = await be.agent.request('suspend');
+      if (!held.ok) throw new Error(`suspend: ${held.error.code} ${held.error.message}`);
+      expect(held.value['lostSignals']).toBeGreaterThanOrEqual(1);
+      expect((await be.agent.request('resume')).ok).toBe(true);
+      const swapped = await be.agent.request('swap tries=3 delay=1');
+      if (!swapped.ok) throw new Error(`swap: ${swapped.error.code} ${swapped.error.message}`);
+      expect([swapped.value['attempts'], swapped.value['lostSignals']]).toEqual([1, 1]);
+    } finally {
+      await be.close();
+    }
+    expect(await workerProgresses(lost)).toBe(true);
+    expect(await lost.stop()).toBe(0);
   });
 });
 

@@ -238,11 +238,12 @@ static int need_process(void) {
 
 /*
  * The target's memory. Under Wine on Linux, once the target's Linux pid is known
- * (target_unix_pid) and unless the request asked for io=server, through the kernel
- * (process_vm_readv / _writev, host-io.h), not through the wineserver, whose ptrace stop per
- * ReadProcessMemory / WriteProcessMemory can fail under load and can freeze the target (PROTOCOL.md,
- * "Memory I/O under Wine"). A kernel transfer that fails (a page it may not read or write) falls
- * back to the Win32 call, which can still reach what Wine itself can.
+ * (target_unix_pid) and unless the request asked for io=server, through the kernel only:
+ * process_vm_readv / _writev (host-io.h), and for a range those cannot move whole (a page
+ * without read or write access) pread / pwrite on /proc/PID/mem. Never through the wineserver
+ * then, whose ReadProcessMemory / WriteProcessMemory ptrace-stops a target thread: under load
+ * that stop can fail and leave the thread traced by the server for good, and every later hold
+ * of the target waits for ever (PROTOCOL.md, "Memory I/O under Wine").
  */
 static int64_t target_unix_pid(void);
 static int g_suspended;
@@ -250,34 +251,46 @@ static int g_suspended;
  * target, which under Wine takes a turn of one of its threads. */
 static int lx_fast_io(void) { return !g_io_server && g_proc && (g_unix_pid != 0 || g_suspended ? g_unix_pid > 0 : target_unix_pid() > 0); }
 
+/* ERROR_PARTIAL_COPY, as ReadProcessMemory / WriteProcessMemory report a range they could not move. */
+static int lx_io_failed(void) {
+  SetLastError(ERROR_PARTIAL_COPY);
+  return 0;
+}
+
 static int rpm(u64 addr, void *buf, size_t n) {
-  size_t moved = 0;
-  LxIov l = {buf, n}, r = {(void *)(uintptr_t)addr, n};
-  if (n && lx_fast_io() && lx_move(g_unix_pid, 0, &l, &r, 1, &moved)) return 1;
+  if (n && lx_fast_io()) {
+    size_t moved = 0;
+    LxIov l = {buf, n}, r = {(void *)(uintptr_t)addr, n};
+    if (lx_move(g_unix_pid, 0, &l, &r, 1, &moved) || lx_mem_move(g_unix_pid, 0, buf, addr, n, &moved)) return 1;
+    return lx_io_failed();
+  }
   SIZE_T got = 0;
   return ReadProcessMemory(g_proc, (LPCVOID)(uintptr_t)addr, buf, n, &got) && got == n;
 }
 
-/* A kernel write that stops part way (a page it may not write) puts back the bytes it wrote
- * (read first) before the Win32 call: never a half-written range. */
-static int wpm(u64 addr, const void *buf, size_t n) {
-  unsigned char *old = n && lx_fast_io() ? (unsigned char *)malloc(n) : NULL;
-  if (old) {
-    size_t moved = 0;
-    LxIov l = {old, n}, r = {(void *)(uintptr_t)addr, n};
-    if (lx_move(g_unix_pid, 0, &l, &r, 1, &moved)) {
-      LxIov w = {(void *)buf, n};
-      int done = lx_move(g_unix_pid, 1, &w, &r, 1, &moved);
-      if (!done && moved) {
-        LxIov back = {old, moved}, at = {(void *)(uintptr_t)addr, moved};
-        size_t again = 0;
-        lx_move(g_unix_pid, 1, &back, &at, 1, &again);
-      }
-      free(old);
-      if (done) return 1;
-    } else
-      free(old);
+/* The kernel path of wpm: the old bytes are read first, so that a write that stops part way
+ * puts back what it wrote (never a half-written range). */
+static int lx_write(u64 addr, const void *buf, size_t n) {
+  unsigned char *old = (unsigned char *)malloc(n);
+  if (!old) return lx_io_failed();
+  size_t moved = 0, again = 0;
+  LxIov l = {old, n}, r = {(void *)(uintptr_t)addr, n};
+  int done = 0;
+  if (lx_move(g_unix_pid, 0, &l, &r, 1, &moved) || lx_mem_move(g_unix_pid, 0, old, addr, n, &moved)) {
+    LxIov w = {(void *)buf, n};
+    done = lx_move(g_unix_pid, 1, &w, &r, 1, &moved);
+    if (!done && moved) lx_mem_move(g_unix_pid, 1, old, addr, moved, &again);
+    if (!done) {
+      done = lx_mem_move(g_unix_pid, 1, (void *)buf, addr, n, &moved);
+      if (!done && moved) lx_mem_move(g_unix_pid, 1, old, addr, moved, &again);
+    }
   }
+  free(old);
+  return done ? 1 : lx_io_failed();
+}
+
+static int wpm(u64 addr, const void *buf, size_t n) {
+  if (n && lx_fast_io()) return lx_write(addr, buf, n);
   SIZE_T put = 0;
   return WriteProcessMemory(g_proc, (LPVOID)(uintptr_t)addr, buf, n, &put) && put == n;
 }
@@ -594,7 +607,28 @@ static const char *g_confirmed_by = "walk";
  * list; and the stack reads of the check (with their count). */
 static double g_t_suspend_call, g_t_contexts, g_t_list, g_t_stacks;
 static int g_stack_reads;
+static int hold_threads(DWORD *err_out, DWORD *bad_tid);
+/*
+ * The hold. Outside a swap (which boosts its whole pause itself) the hold gets the same boost
+ * (host-sched.h) for as long as it takes, then the values are put back with every thread held:
+ * `suspend`, the release check at `commit` and a rollback hold the target too, and under Wine
+ * each held thread costs two ptrace stops by the wineserver (its debug registers, read when the
+ * thread reports its suspended context and written back when it resumes), each under the
+ * server's watchdog. A stop that misses it leaves a thread the server no longer signals
+ * (PROTOCOL.md, "A thread the server lost"): while the hold waits for contexts, the unstopper
+ * sends such a thread its SIGUSR1 itself (host-ran.h).
+ */
 static int hold_all(DWORD *err_out, DWORD *bad_tid) {
+  if (g_unix_pid == 0 && !g_io_server) target_unix_pid(); /* see hold_threads */
+  int own_boost = g_nboosted == 0 && g_unix_pid > 0 && lx_boost(g_unix_pid) > 0;
+  InterlockedExchange(&g_unstop_holding, 1); /* a thread the server lost gets its SIGUSR1 from the unstopper (host-ran.h) */
+  int held = hold_threads(err_out, bad_tid);
+  InterlockedExchange(&g_unstop_holding, 0);
+  if (own_boost) lx_unboost();
+  return held;
+}
+
+static int hold_threads(DWORD *err_out, DWORD *bad_tid) {
   if (!g_ctx) {
     g_ctx = (CONTEXT *)_aligned_malloc(sizeof(CONTEXT) * MAX_THREADS, 16);
     if (!g_ctx) {
@@ -603,6 +637,9 @@ static int hold_all(DWORD *err_out, DWORD *bad_tid) {
       return 0;
     }
   }
+  /* The pid is looked up before the first hold (hold_all; never during one: the lookup takes
+   * turns of the target's threads), so that nothing read or written while threads are held goes
+   * through the server's ptrace stop. */
   if (g_unix_pid > 0) lx_continue_stopped(g_unix_pid); /* a stop Wine lost (host-ran.h): no hold could complete */
   QueryPerformanceCounter(&g_t_suspend);
   g_suspended = 1;
@@ -1785,6 +1822,7 @@ static int suspend_releases(const Range *rs, int nr, int k, u64 rip) {
 static int cmd_suspend(void) {
   if (!need_process()) return 0;
   if (g_suspended) return fail("LIVE_BAD_REQUEST", 0, "threads are already suspended");
+  LONG lost = g_lost_signals;
   int nr = 0;
   Range *rs = (Range *)calloc((size_t)g_ntok + 1, sizeof(Range));
   if (!rs) return fail("LIVE_AGENT_OOM", 0, "agent out of memory");
@@ -1862,7 +1900,7 @@ static int cmd_suspend(void) {
   }
   double took_us = paused_us();
   begin_ok();
-  out_fmt(",\"attempts\":%llu,\"suspendUs\":%.1f,\"threads\":[", (unsigned long long)attempt, took_us);
+  out_fmt(",\"attempts\":%llu,\"suspendUs\":%.1f,\"lostSignals\":%ld,\"threads\":[", (unsigned long long)attempt, took_us, (long)(g_lost_signals - lost));
   for (int i = 0, first = 1; i < g_nthr; i++) {
     if (!g_thr[i].held) continue;
     int touches = nr ? thread_touches(&g_ctx[i], g_thr[i].stack_top, rs, nr) : 0;
@@ -2130,31 +2168,28 @@ typedef struct {
 /* ---------- memory I/O under Wine through the Linux kernel (host-io.h) ---------- */
 
 /*
- * Before a pause: the target's Linux pid, found once per `open`: 32 bytes made up here are
- * written to a fresh private page of the target through Wine, the one Linux process holding
- * them at that address is the target, and the page is freed. -1 when not under Wine on Linux,
- * or when not exactly one process holds them (the Win32 calls are used then).
+ * Before a pause: the target's Linux pid, found once per `open` without writing to the target
+ * through Wine (host-io.h, lx_candidates_fresh): twice, a fresh page is committed in the
+ * target and freed, and exactly one Linux process must read it as zeros while it is committed
+ * and fail to read it once freed. -1 when not under Wine on Linux, or when not exactly one
+ * process passes (the Win32 calls are used then).
  */
 static int64_t target_unix_pid(void) {
   if (g_unix_pid != 0) return g_unix_pid;
   g_unix_pid = -1;
   if (!lx_host()) return -1;
-  void *page = VirtualAllocEx(g_proc, NULL, 4096, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
-  if (!page) return -1;
-  static u64 calls;
-  LARGE_INTEGER t;
-  QueryPerformanceCounter(&t);
-  u64 seed[4] = {(u64)t.QuadPart, GetTickCount64() ^ ((u64)GetCurrentProcessId() << 32), (u64)(uintptr_t)page ^ (u64)(uintptr_t)&t, ++calls ^ ((u64)g_pid << 40)};
-  unsigned char mark[32];
-  for (int i = 0; i < 4; i++) { /* splitmix64 of each seed word */
-    u64 z = seed[i] + 0x9e3779b97f4a7c15ull * (u64)(i + 1);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    memcpy(mark + 8 * i, &z, 8);
+  static LxCandidates c;
+  for (int round = 0; round < 2; round++) {
+    void *page = VirtualAllocEx(g_proc, NULL, 4096, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+    if (!page) return -1;
+    u64 at = (u64)(uintptr_t)page;
+    if (round == 0) lx_candidates_fresh(&c, at);
+    else lx_candidates_keep(&c, at, 1);
+    int freed = VirtualFreeEx(g_proc, page, 0, MEM_RELEASE) != 0;
+    lx_candidates_keep(&c, at, -1);
+    if (!freed || c.overflow || c.n == 0) return -1;
   }
-  if (wpm((u64)(uintptr_t)page, mark, sizeof mark)) g_unix_pid = lx_find_pid_holding((u64)(uintptr_t)page, mark, sizeof mark);
-  VirtualFreeEx(g_proc, page, 0, MEM_RELEASE);
+  if (c.n == 1) g_unix_pid = c.pids[0];
   return g_unix_pid;
 }
 
@@ -2475,7 +2510,7 @@ static int cmd_swap(void) {
   SwapArgs a;
   SwapTimes tm = {0};
   u64 attempt = 0;
-  LONG continued = g_continued;
+  LONG continued = g_continued, lost = g_lost_signals;
   int ok = parse_swap(&a);
   g_stack_bytes = 0;
   g_ctx_flags = GetEnvironmentVariableA("HOTPATCH_AGENT_RETRYLOG", NULL, 0) ? CONTEXT_CONTROL | CONTEXT_INTEGER : CONTEXT_CONTROL;
@@ -2510,7 +2545,7 @@ static int cmd_swap(void) {
             tm.stores, (long)g_confirm_passes, (unsigned long long)g_stack_bytes);
     out_fmt(",\"confirmedBy\":\"%s\",\"readBytes\":%llu,\"storeBytes\":%llu", g_confirmed_by, (unsigned long long)tm.read_bytes, (unsigned long long)tm.store_bytes);
     /* SIGCONTs sent to the target in group stop (host-ran.h) while this swap was served. */
-    out_fmt(",\"continued\":%ld", (long)(g_continued - continued));
+    out_fmt(",\"continued\":%ld,\"lostSignals\":%ld", (long)(g_continued - continued), (long)(g_lost_signals - lost));
     /* How the pause moved memory: `process_vm` (the stacks and the sites through the Linux
      * kernel, host-io.h), `server` (ReadProcessMemory/WriteProcessMemory), or `mixed`. */
     out_fmt(",\"io\":\"%s\"", a.ns == 0 ? "none" : tm.fast_stacks && tm.fast_sites ? "process_vm" : tm.fast_stacks || tm.fast_sites ? "mixed" : "server");

@@ -17,17 +17,19 @@
  * Used only when all of these hold, else the agent keeps the Win32 calls:
  *   - ntdll exports wine_get_host_version and the host is "Linux" (x86-64 Linux system call
  *     numbers: never executed on Windows, where the same instruction means something else);
- *   - the target's Linux pid is found beyond doubt: a private page is allocated in the target
- *     (VirtualAllocEx), 32 bytes the agent makes up (time, counters, addresses) are written
- *     there through Wine, and exactly one Linux process must hold them at that address
- *     (process_vm_readv over /proc); the page is freed at once. A twin process in another Wine
- *     prefix (same Windows pid, same layout) cannot hold the same bytes;
+ *   - the target's Linux pid is found beyond doubt, without writing to the target through Wine:
+ *     a fresh page is committed in the target (VirtualAllocEx) and freed again, twice, and
+ *     exactly one Linux process must read that address as zeros while it is committed and fail
+ *     to read it once it is freed (lx_candidates_fresh);
  *   - every pause re-checks it: the first range of the stack read is a thread's TEB ClientId
  *     (Windows pid and thread id), which must be the target's;
  *   - the kernel moved every byte asked for; a partial transfer falls back (a write that
  *     moved some sites puts them back first, then the Win32 path writes all of them).
  * process_vm_writev never changes a protection (it needs the pages writable, which the plan
- * made them); a page it cannot write makes the agent fall back to WriteProcessMemory.
+ * made them); a range it cannot move whole is moved by pread / pwrite on /proc/PID/mem
+ * (lx_mem_move), which is how the server itself reaches such pages. Once the pid is known no
+ * memory request goes to the server: its ptrace stop of a target thread can fail under load
+ * and leave that thread traced by the server for good (PROTOCOL.md, "Memory I/O under Wine").
  */
 #ifndef HOTPATCH_HOST_IO_H
 #define HOTPATCH_HOST_IO_H
@@ -35,6 +37,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define LX_PREAD64 17
+#define LX_PWRITE64 18
 #define LX_OPEN 2
 #define LX_CLOSE 3
 #define LX_GETPID 39
@@ -43,6 +47,7 @@
 #define LX_PROCESS_VM_WRITEV 311
 #define LX_IOV_MAX 1024
 #define LX_O_DIRECTORY 0200000
+#define LX_O_RDWR 2
 
 typedef struct {
   void *base;
@@ -89,6 +94,40 @@ static int lx_move(lx_word pid, int write, LxIov *local, LxIov *remote, long n, 
   return 1;
 }
 
+/*
+ * pread / pwrite on /proc/PID/mem: what the wineserver itself does for ReadProcessMemory /
+ * WriteProcessMemory, without its ptrace stop of a target thread. Unlike process_vm_readv /
+ * _writev it reaches pages without read or write access, as a debugger does (the kernel's
+ * FOLL_FORCE: a write to a read-only private page gets a private copy, as the server's write
+ * does). The descriptor is opened once per pid (the access check is made at open) and kept.
+ * Returns 1 when every byte moved; else 0, with *moved the bytes moved from the start.
+ */
+static lx_word g_lx_mem_fd = -1, g_lx_mem_pid;
+static int lx_mem_move(lx_word pid, int write, void *buf, u64 addr, size_t n, size_t *moved) {
+  *moved = 0;
+  if (pid <= 0 || addr > (u64)INT64_MAX - n) return 0;
+  if (g_lx_mem_pid != pid) {
+    if (g_lx_mem_fd >= 0) lx_syscall(LX_CLOSE, g_lx_mem_fd, 0, 0, 0, 0, 0);
+    static char path[40]; /* writable data: see lx_candidates_fresh */
+    char digits[24];
+    int nd = 0;
+    for (lx_word v = pid; v > 0 && nd < 20; v /= 10) digits[nd++] = (char)('0' + v % 10);
+    memcpy(path, "/proc/", 6);
+    int at = 6;
+    while (nd > 0) path[at++] = digits[--nd];
+    memcpy(path + at, "/mem", 5);
+    g_lx_mem_fd = lx_syscall(LX_OPEN, (lx_word)(uintptr_t)path, LX_O_RDWR, 0, 0, 0, 0);
+    g_lx_mem_pid = pid;
+  }
+  if (g_lx_mem_fd < 0) return 0;
+  while (*moved < n) {
+    lx_word r = lx_syscall(write ? LX_PWRITE64 : LX_PREAD64, g_lx_mem_fd, (lx_word)(uintptr_t)((unsigned char *)buf + *moved), (lx_word)(n - *moved), (lx_word)(addr + *moved), 0, 0);
+    if (r <= 0) return 0;
+    *moved += (size_t)r;
+  }
+  return 1;
+}
+
 /* Calls fn(ctx, n) for every entry of directory `path` (in writable data, see below) whose name
  * is a decimal number (/proc, /proc/PID/task), reading the entries into `dents` (`cap` bytes;
  * a thread of its own passes its own). 0 when the directory cannot be opened. */
@@ -121,32 +160,61 @@ static int lx_each_numbered(char *path, LxNumberFn fn, void *ctx) {
   return lx_each_numbered_in(path, dents, sizeof dents, fn, ctx);
 }
 
+/*
+ * Finding the target's Linux pid without writing to it through Wine (a write would be one of
+ * the server's ptrace stops this file avoids). The agent commits a fresh page in the target
+ * (VirtualAllocEx, which Wine serves inside the target, not by ptrace) and frees it again; the
+ * target is the one Linux process in which that address reads as zeros while the page is
+ * committed and cannot be read once it is freed. Two such rounds; exactly one process must pass
+ * them all. Another process with memory at the same address (a twin of the same program) keeps
+ * it across the free and drops out. The candidates are every process but the agent itself.
+ */
+#define LX_MAX_CANDIDATES 512
 typedef struct {
-  lx_word self, found;
-  long matches;
+  lx_word self;
   u64 addr;
-  const unsigned char *want;
-  size_t len;
-} LxHolding;
+  long n;
+  int overflow;
+  lx_word pids[LX_MAX_CANDIDATES];
+} LxCandidates;
 
-static void lx_check_holding(void *ctx, lx_word pid) {
-  LxHolding *h = (LxHolding *)ctx;
+/* 1 when `addr` in process `pid` reads as 64 zero bytes (committed and untouched); -1 when it
+ * cannot be read at all; 0 otherwise. */
+static int lx_fresh_at(lx_word pid, u64 addr) {
   unsigned char got[64];
-  if (pid == h->self) return;
-  LxIov l = {got, h->len}, r = {(void *)(uintptr_t)h->addr, h->len};
+  LxIov l = {got, sizeof got}, r = {(void *)(uintptr_t)addr, sizeof got};
   size_t moved;
-  if (lx_move(pid, 0, &l, &r, 1, &moved) && memcmp(got, h->want, h->len) == 0) h->found = pid, h->matches++;
+  if (!lx_move(pid, 0, &l, &r, 1, &moved)) return moved == 0 ? -1 : 0;
+  for (size_t i = 0; i < sizeof got; i++)
+    if (got[i]) return 0;
+  return 1;
 }
 
-/* The Linux process whose memory holds `len` bytes equal to `want` at `addr` (remote): its pid
- * when exactly one does, else -1. Walks /proc with getdents64. */
-static lx_word lx_find_pid_holding(u64 addr, const unsigned char *want, size_t len) {
+static void lx_collect_fresh(void *ctx, lx_word pid) {
+  LxCandidates *c = (LxCandidates *)ctx;
+  if (pid == c->self || lx_fresh_at(pid, c->addr) != 1) return;
+  if (c->n < LX_MAX_CANDIDATES) c->pids[c->n++] = pid;
+  else c->overflow = 1;
+}
+
+/* Every process (but the agent) in which `addr` reads as a fresh page (/proc walked). */
+static void lx_candidates_fresh(LxCandidates *c, u64 addr) {
   /* In writable data: the kernel read a string literal of the agent's read-only data as
    * EFAULT under Wine 8 (measured), the same bytes in .data as the path. */
   static char proc[] = "/proc";
-  LxHolding h = {lx_syscall(LX_GETPID, 0, 0, 0, 0, 0, 0), -1, 0, addr, want, len > 64 ? 64 : len};
-  lx_each_numbered(proc, lx_check_holding, &h);
-  return h.matches == 1 ? h.found : -1;
+  c->self = lx_syscall(LX_GETPID, 0, 0, 0, 0, 0, 0);
+  c->addr = addr;
+  c->n = 0;
+  c->overflow = 0;
+  lx_each_numbered(proc, lx_collect_fresh, c);
+}
+
+/* Keeps the candidates in which `addr` is a fresh page (want 1) or cannot be read (want -1). */
+static void lx_candidates_keep(LxCandidates *c, u64 addr, int want) {
+  long k = 0;
+  for (long i = 0; i < c->n; i++)
+    if (lx_fresh_at(c->pids[i], addr) == want) c->pids[k++] = c->pids[i];
+  c->n = k;
 }
 
 #endif

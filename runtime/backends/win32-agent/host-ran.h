@@ -94,6 +94,89 @@ static int lx_continue_stopped(lx_word pid) {
 }
 
 /*
+ * A thread the wineserver lost (PROTOCOL.md, "A thread the server lost"). The server serves
+ * ReadProcessMemory / WriteProcessMemory by another program, and each thread's debug registers
+ * when Wine suspends and resumes it, by PTRACE_ATTACH of a target thread, and waits 3 s for its
+ * stop (its watchdog, measured under Wine 8). A thread that gets no core that long makes the
+ * server give up: its PTRACE_DETACH fails (the thread is not stopped yet), so the server takes
+ * the thread for dead (unix pid -1) and never signals it again, while the thread lives on,
+ * traced by the server. Each later suspension of that thread is only counted: the SIGUSR1 that
+ * makes a Wine thread stop in its handler and report its context is never sent, and a context
+ * read (every hold) waits for ever. So while a hold waits for contexts, the unstopper sends that
+ * SIGUSR1 itself to each thread of the target traced by the wineserver and not in a ptrace stop
+ * (state t) for LX_LOST_MS, again every LX_LOST_MS while it stays so. The server's own stops
+ * never last that long unless the thread got no core, and a signal to a thread whose stop is
+ * merely late only makes it look in the server for a suspension, as every Wine thread does on
+ * SIGUSR1, and go on. A thread signalled once stays lost (the server never attaches it again):
+ * at each later hold it gets its signal at once.
+ */
+#define LX_SIGUSR1 10
+#define LX_TGKILL 234
+#define LX_LOST_MS 500
+#define LX_LOST_MAX 64
+static volatile LONG g_unstop_holding; /* a hold waits for the target's contexts */
+static volatile LONG g_unstop_server; /* the wineserver's Linux pid (host-sched.h), -1: unknown */
+static volatile LONG g_lost_signals; /* SIGUSR1s sent to threads the server lost */
+typedef struct {
+  lx_word tid;
+  DWORD since;
+} LxLost;
+typedef struct {
+  lx_word pid;
+  DWORD now;
+  int n, nnext;
+  int nknown;
+  LxLost seen[LX_LOST_MAX], next[LX_LOST_MAX];
+  lx_word known[LX_LOST_MAX]; /* threads signalled before: lost for good */
+  char task[40], path[64], buf[2048], dents[4096];
+} LxLostScan;
+
+/* The value after `key` in a /proc status text, as a number (letter 0) or its first letter. */
+static lx_word lx_status_field(const char *text, const char *key, int letter) {
+  const char *p = strstr(text, key);
+  if (!p) return -1;
+  p += strlen(key);
+  while (*p == ' ' || *p == '\t') p++;
+  return letter ? (lx_word)(unsigned char)*p : (lx_word)strtoll(p, NULL, 10);
+}
+
+static void lx_note_lost(void *ctx, lx_word tid) {
+  LxLostScan *s = (LxLostScan *)ctx;
+  snprintf(s->path, sizeof s->path, "/proc/%lld/task/%lld/status", (long long)s->pid, (long long)tid);
+  if (s->nnext >= LX_LOST_MAX || !lx_read_small(s->path, s->buf, sizeof s->buf)) return;
+  if (lx_status_field(s->buf, "TracerPid:", 0) != g_unstop_server || lx_status_field(s->buf, "State:", 1) == 't') return;
+  int known = 0;
+  for (int i = 0; i < s->nknown; i++)
+    if (s->known[i] == tid) known = 1;
+  DWORD since = known ? s->now - LX_LOST_MS : s->now;
+  for (int i = 0; i < s->n; i++)
+    if (s->seen[i].tid == tid) since = s->seen[i].since;
+  if (s->now - since >= LX_LOST_MS && lx_syscall(LX_TGKILL, s->pid, tid, LX_SIGUSR1, 0, 0, 0) == 0) {
+    InterlockedIncrement(&g_lost_signals);
+    since = s->now;
+    if (!known && s->nknown < LX_LOST_MAX) s->known[s->nknown++] = tid;
+  }
+  s->next[s->nnext].tid = tid;
+  s->next[s->nnext++].since = since;
+}
+
+/* One look at `pid`'s threads for those the server lost, while a hold waits (else forgets). */
+static void lx_signal_lost(lx_word pid, LxLostScan *s) {
+  if (pid != s->pid) s->nknown = 0; /* another target */
+  s->pid = pid;
+  if (!g_unstop_holding || g_unstop_server <= 0) {
+    s->n = 0;
+    return;
+  }
+  s->now = GetTickCount();
+  s->nnext = 0;
+  snprintf(s->task, sizeof s->task, "/proc/%lld/task", (long long)pid);
+  lx_each_numbered_in(s->task, s->dents, sizeof s->dents, lx_note_lost, s);
+  memcpy(s->seen, s->next, sizeof(LxLost) * (size_t)s->nnext);
+  s->n = s->nnext;
+}
+
+/*
  * The unstopper. A stop can be lost at any time the server reads the target through ptrace
  * (a context read inside a hold; a late stop after the hold ended), and then everything that
  * needs a turn of a target thread waits without a timeout: a thread's suspension (the agent's
@@ -115,6 +198,7 @@ static HANDLE g_unstop_wake;
 static DWORD WINAPI lx_unstop_watch(LPVOID unused) {
   (void)unused;
   static LxStopScan scan; /* this thread's own */
+  static LxLostScan lost;
   for (;;) {
     LONG pid = g_unstop_pid;
     if (pid <= 0) {
@@ -122,6 +206,7 @@ static DWORD WINAPI lx_unstop_watch(LPVOID unused) {
       continue;
     }
     if (lx_continue_stopped_in(pid, &scan)) InterlockedIncrement(&g_continued);
+    lx_signal_lost(pid, &lost);
     WaitForSingleObject(g_unstop_wake, g_unstop_busy ? LX_UNSTOP_BUSY_MS : LX_UNSTOP_IDLE_MS);
   }
   return 0;
@@ -145,6 +230,7 @@ static void lx_unstop_watch_pid(lx_word pid, int busy) {
     CloseHandle(th);
     g_unstop_wake = wake;
   }
+  InterlockedExchange(&g_unstop_server, (LONG)lx_wineserver_pid());
   InterlockedExchange(&g_unstop_busy, busy);
   InterlockedExchange(&g_unstop_pid, (LONG)pid);
   if (busy) SetEvent(g_unstop_wake);

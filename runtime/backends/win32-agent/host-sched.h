@@ -225,7 +225,7 @@ static void lx_boost_thread(void *ctx, lx_word tid) {
  * autogroup: lx_boost), recording what they were. 0 when the first one cannot be raised (no
  * right to: nothing changed). */
 static int lx_boost_process(lx_word pid) {
-  static char path[40]; /* writable data: see lx_find_pid_holding */
+  static char path[40]; /* writable data: see lx_candidates_fresh */
   snprintf(path, sizeof path, "/proc/%lld/task", (long long)pid);
   int ok = 1;
   if (!lx_each_numbered(path, lx_boost_thread, &ok)) return 0;
