@@ -132,6 +132,8 @@ function slotNames(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArray<Reado
   });
 }
 
+/** A slot's uses but being returned (`ret`, `dret`). */
+const besidesReturn = (x: ReadonlySet<string>): Set<string> => new Set([...x].filter((t) => t !== 'ret' && t !== 'dret'));
 const minus = (x: ReadonlySet<string>, y: ReadonlySet<string>): Set<string> => new Set([...x].filter((t) => !y.has(t)));
 const meets = (x: ReadonlySet<string>, y: ReadonlySet<string>): boolean => [...x].some((t) => y.has(t));
 /** Whether at least half of the uses `now` makes of a slot are uses `was` made of another: the slot took over that one's meaning, not one incidental use of it. */
@@ -152,8 +154,10 @@ export function movedUses(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArra
       if (oldFirst !== null) return { names: slotNames(o, n), kind: 'first', a, b, oldFirst };
       if (ta.size === 0 || tb.size === 0) continue;
       // Two slots whose values now reach each other's globals exchanged them, whatever else the body does with them (a swap with a rewrite).
+      // A pointer left in rax at the return of a void function (-O0: the last one reloaded, `ret`/`dret`) stays with the slot reloaded last and is no use to exchange.
       const took = takesOver(n[a]!, o[b]!) && takesOver(n[b]!, o[a]!);
-      const exchanged = took && meets(n[a]!, tb) && !meets(n[a]!, ta) && meets(n[b]!, ta) && !meets(n[b]!, tb);
+      const [xa, xb] = [ta, tb].map(besidesReturn) as [Set<string>, Set<string>];
+      const exchanged = took && meets(n[a]!, xb) && !meets(n[a]!, xa) && meets(n[b]!, xa) && !meets(n[b]!, xb);
       if (exchanged || placed(o[a]!, o[b]!, n[b]!, n[a]!)) return { names: slotNames(o, n), kind: 'swap', a, b, usesA: [...ta].sort(), usesB: [...tb].sort() };
     }
   }

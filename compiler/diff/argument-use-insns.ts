@@ -64,6 +64,11 @@ export interface UseInsn {
   readonly computedFrom: number;
   /** Frame slots (a bit each) read as an operand of that computation (clang -O0 `imul eax,[rsp+0x4],9`). */
   readonly computedFrame: number;
+  /**
+   * Frame slots arithmetic reads and writes in place (gcc -O0 `a += 5`: `add dword [rbp+0x10],5`): what they hold after
+   * it is computed from what they held, as a register's is after `add ecx,5` (`accum`).
+   */
+  readonly spillAccum: number;
 }
 
 /**
@@ -168,6 +173,7 @@ export function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, len
   let computedDst = 0;
   let computedFrom = 0;
   let computedFrame = 0;
+  let spillAccum = 0;
   // `xor eax,eax` and `sub eax,eax` leave zero, computed from nothing (the idioms ACCUMULATES holds are those two).
   const accum = ACCUMULATES.has(mn) && !constantIdiom(insn) && insn.opCount >= 1 && insn.opCount <= 2 && insn.op0Kind === OpKind.Register && locOf(insn.op0Register) >= 0 ? 1 << locOf(insn.op0Register) : 0;
   // Three-operand imul computes its destination from its source (`imul eax,ecx,100`; `imul eax,[rcx],100` loads through rcx).
@@ -194,7 +200,10 @@ export function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, len
               spillUses.push([slot, `${pre}${operandToken(image, insn, i, globals)}`]);
               computedFrame |= 1 << slot;
             }
-          } else if (a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) spillUses.push([slot, `${pre}${operandToken(image, insn, i, globals)}`]);
+          } else if (a === OpAccess.ReadWrite || a === OpAccess.ReadCondWrite) {
+            spillUses.push([slot, `${pre}${operandToken(image, insn, i, globals)}`]);
+            if (i === 0 && ACCUMULATES.has(mn) && insn.opCount <= 2) spillAccum |= 1 << slot;
+          }
           continue;
         }
         if (mn === Mnemonic.Lea) {
@@ -258,5 +267,5 @@ export function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, len
   // Copies, reloads and spills are followed as such, `xor eax,eax` computes from nothing, and a call or branch computes nothing the search follows (a call's results are not its arguments').
   const computes = flow === FlowControl.Next && copyDst < 0 && spillDst < 0 && !constantIdiom(insn) && mn !== Mnemonic.Push && mn !== Mnemonic.Pop;
   [computedDst, computedFrom, computedFrame] = computes ? [computedDst & ~(1 << RSP), computedFrom, computedFrame] : [0, 0, 0];
-  return { next: rva + length, flow, target, uses, writes, copyDst, copySrc, spillWrites, spillDst, spillSrc, spillUses, accum: accum >>> 0, loadDst, loadBase, cond: insn.conditionCode, flags: insn.rflagsModified !== 0, deriveDst, deriveFrom: deriveFrom >>> 0, computedDst: computedDst >>> 0, computedFrom: computedFrom >>> 0, computedFrame: computedFrame >>> 0 };
+  return { next: rva + length, flow, target, uses, writes, copyDst, copySrc, spillWrites, spillDst, spillSrc, spillUses, accum: accum >>> 0, loadDst, loadBase, cond: insn.conditionCode, flags: insn.rflagsModified !== 0, deriveDst, deriveFrom: deriveFrom >>> 0, computedDst: computedDst >>> 0, computedFrom: computedFrom >>> 0, computedFrame: computedFrame >>> 0, spillAccum: spillAccum >>> 0 };
 }

@@ -25,7 +25,11 @@
  * A computed value, a chain's running value or a loaded value spilled to a frame slot and
  * reloaded (a volatile local, -O0 locals, register pressure: `lea eax,[rcx*8+5]; mov [rsp+4],eax;
  * ...; mov eax,[rsp+4]; mov [rip+g],eax`) is that value again (`computedSlots`, `loadedSlots`;
- * probe entry-args-own-spill).
+ * probe entry-args-own-spill). A loaded value read from its slot as the operation's own operand
+ * (clang folds the reload: `sub eax,[rsp]`, `cmp eax,[rsp]; setl`, `subss xmm0,[rsp]`) names its
+ * role there as from a register, and arithmetic on a slot in place (gcc -O0 `a += 5`:
+ * `add dword [rbp+0x10],5`) leaves a value computed from what it held: the argument's own value
+ * then a chain's running value, a loaded value still a loaded one (probe entry-args-spill-operand).
  * A value loaded through a slot (`mov eax,[rcx]`, `movsx eax,word [rcx]`, `imul eax,[rcx],100`,
  * or a memory operand: `sub eax,[rdx]`) is followed, through the same arithmetic as a chain, as
  * far as each operation it meets, whose role it names (`gvm<sub>@1`, the
@@ -156,9 +160,10 @@ function stepHeld(h: SlotHeld, e: UseInsn, kill: number): SlotHeld {
     // A loaded value: arithmetic on it as its destination keeps it (`(*a + 1) - (*b + 1)`), a copy carries it, any other write ends it; a load through the slot's register, or a sum of it (gcc -O0 `add rax,rdx; mov edx,[rax]`: a[i]), starts one.
     // A computed value: any write computed from a register holding the slot's value, or one computed from it, starts or keeps one; a copy carries it.
     computed: ((h.computed & ~kill) | (e.copySrc >= 0 && e.spillDst < 0 && e.spillSrc < 0 && (h.computed & (1 << e.copySrc)) !== 0 ? 1 << e.copyDst : 0) | (((h.regs | h.chain | h.computed) & e.computedFrom) !== 0 || ((h.frame | h.computedSlots) & e.computedFrame) !== 0 ? e.computedDst : 0) | reloadedComputed) >>> 0,
-    computedSlots: ((h.computedSlots & ~e.spillWrites) | spilledComputed) >>> 0,
+    // Arithmetic on a frame slot in place (`add dword [rbp+0x10],5`) leaves a value computed from what it held: the slot's own value then a chain's running value spilled.
+    computedSlots: ((h.computedSlots & ~e.spillWrites) | ((h.computedSlots | h.frame) & e.spillAccum) | spilledComputed) >>> 0,
     loaded: ((h.loaded & ~(kill & ~e.accum)) | (e.copySrc >= 0 && e.spillDst < 0 && e.spillSrc < 0 && (h.loaded & (1 << e.copySrc)) !== 0 ? 1 << e.copyDst : 0) | (e.loadDst >= 0 && ((h.regs | h.chain) & (1 << e.loadBase)) !== 0 ? 1 << e.loadDst : 0) | derivedLoad | reloadedLoad) >>> 0,
-    loadedSlots: ((h.loadedSlots & ~e.spillWrites) | spilledLoad) >>> 0,
+    loadedSlots: ((h.loadedSlots & ~e.spillWrites) | (h.loadedSlots & e.spillAccum) | spilledLoad) >>> 0,
   };
 }
 
@@ -225,6 +230,9 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo, globals: Global
       // A global a value computed from a slot's own value is stored to or meets (`lea eax,[rcx*8+5]; mov [g],eax`), however it was computed.
       for (const [loc, t] of e.uses) if (namesGlobal(t)) held.forEach((h, s) => (h.computed & (1 << loc)) !== 0 && add(s, `d${t}`));
       for (const [slot, t] of e.spillUses) held.forEach((h, s) => (h.frame & (1 << slot)) !== 0 && add(s, t));
+      // A loaded value read from the frame slot it was spilled to as the operation's own operand (clang `sub eax,[rsp]`,
+      // `cmp eax,[rsp]; setl`, `subss xmm0,[rsp]`: the reload folded into it) names the role it plays there, as from a register.
+      for (const [slot, t] of e.spillUses) held.forEach((h, s) => (h.loadedSlots & (1 << slot)) !== 0 && add(s, `gv${t.startsWith('x') ? 'x' : ''}${t.slice(1)}`));
       const fl = e.flow;
       if (fl === FlowControl.Return) {
         // rax only: xmm0 holds the first slot from the entry whether or not the function returns a double.

@@ -120,6 +120,15 @@ export class FrameSlots {
     return excluded.size === 0 ? null : { excluded, none: false };
   }
 
+  /**
+   * Whether a callee or a store through a pointer may write the slot at frame offset `k`: the
+   * frame's address was lost, or an address less than 8 bytes from `k` was taken (`lea rax,[rbp-0x8]`,
+   * the slot itself or an object it may be part of).
+   */
+  addressTaken(k: number): boolean {
+    return this.lost || this.escapes.some((a) => a > k - 8 && a < k + 8);
+  }
+
   /** Whether the 8 bytes at frame offset `k` were written once by the body stepped and their address never taken (the frame never lost). */
   holdsOne(k: number): boolean {
     if (this.lost) return false;

@@ -172,16 +172,20 @@ export class SlotTrips {
   /**
    * Index and pointer slots' bounds (loop-walks.ts's `s<slot>` variables): i0 + (trips - 1) x t
    * for each slot set to i0 before a counted loop (a constant, or the pointer offset
-   * `pointerAt(slot, ip)` gives for the store at ip) and stepped by t in it.
+   * `pointerAt(slot, ip)` gives for the store at ip) and stepped by t in it. `addressTaken(slot)`:
+   * the frame-escape policy of the other frame-slot users (frame-slots.ts): a counter, end or index
+   * slot whose address was taken (`bump(&j)`), or any slot of a frame whose address was copied out,
+   * may be written by a callee or through a pointer the scan does not see, so it counts nothing.
    */
-  bounds(pointerAt: (slot: number, ip: number) => number | undefined): Map<string, number> {
+  bounds(pointerAt: (slot: number, ip: number) => number | undefined, addressTaken: (slot: number) => boolean = () => false): Map<string, number> {
     const out = new Map<string, number>();
     if (this.unknownStore) return out;
     for (const x of this.candidates) {
+      if (addressTaken(x.c) || addressTaken(x.a)) continue;
       const loop = this.loopOf(x);
       if (loop === null) continue;
       for (const slot of this.writes.keys()) {
-        if (slot === x.c || slot === x.a) continue;
+        if (slot === x.c || slot === x.a || addressTaken(slot)) continue;
         const first = this.firstWrite(slot, loop.head, loop.back);
         const t = this.stepOf(slot, loop.head, loop.back);
         const i0 = first === undefined ? undefined : first.kind === 'const' ? first.k : pointerAt(slot, first.ip);

@@ -272,7 +272,7 @@ export function loopWalksOf(image: Uint8Array, insns: FunctionInfo['decoded']['i
     decodeEach(image, insns, (insn) => sc.step(insn));
   }
   const s = sc;
-  for (const [v, b] of s.slotTrips.bounds((slot, ip) => s.pointerAt(slot, ip))) s.bounds.set(v, Math.max(s.bounds.get(v) ?? 0, b));
+  for (const [v, b] of s.slotTrips.bounds((slot, ip) => s.pointerAt(slot, ip), (slot) => s.frame.addressTaken(slot))) s.bounds.set(v, Math.max(s.bounds.get(v) ?? 0, b));
   const bounded = s.accesses.flatMap((x) => {
     const bound = s.bounds.get(x.v);
     // A bound at or below the walk's first byte bounds it from below (a loop counting down): no evidence.
