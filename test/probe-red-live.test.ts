@@ -51,7 +51,12 @@
  * compiler/diff/loop-trip-slots.ts now reads as a trip count (it was hotpatchable at gcc and
  * clang -O0, and patched live wrote past the importer's old object); red-trip-ptr, the same
  * with a pointer stepping beside the counter (`*p++ = j`), likewise. Their twins
- * red-trip-index-fix and red-trip-ptr-fix stay hotpatchable and print v2 at -O0. A struct whose fields exchange offsets where only readers change stays a
+ * red-trip-index-fix and red-trip-ptr-fix stay hotpatchable and print v2 at -O0.
+ * red-trip-base (a counter from k indexing `o->arr[i - k]`) and red-trip-global (a counter
+ * from a global, `j = g_base`) were hotpatchable at -O0 (both compilers), gcc -O1 and clang
+ * -O1/-O2/-Os: loop-trip-slots.ts and loop-trips.ts now read a counter that starts from a
+ * global, the counter less its start as an index, `jle`/`jg` tests, a step after the compare,
+ * and a base that takes the counter's start off; their twins stay hotpatchable. A struct whose fields exchange offsets where only readers change stays a
  * known gap (a lone read-only exchange is also what a fix swapping two operands compiles to:
  * red-swap-expr).
  */
@@ -178,6 +183,22 @@ const VERDICTS: Record<string, Record<Toolchain, readonly string[]>> = {
     gcc: ['fill: hotpatchable', 'fill: hotpatchable', 'fill: hotpatchable', 'fill: THREAD_RULE'],
     clang: ['fill: hotpatchable', 'fill: STRUCTURE_STRIDE_CHANGED', 'fill: STRUCTURE_LAYOUT_CHANGED', 'fill: hotpatchable'],
   },
+  'red-trip-base': {
+    gcc: ['fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED'],
+    clang: ['fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_LAYOUT_CHANGED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED'],
+  },
+  'red-trip-base-fix': {
+    gcc: ['fill: hotpatchable', 'fill: hotpatchable', 'fill: hotpatchable', 'fill: THREAD_RULE'],
+    clang: ['fill: hotpatchable', 'fill: STRUCTURE_STRIDE_CHANGED', 'fill: STRUCTURE_LAYOUT_CHANGED', 'fill: hotpatchable'],
+  },
+  'red-trip-global': {
+    gcc: ['fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED'],
+    clang: ['fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_LAYOUT_CHANGED', 'fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED'],
+  },
+  'red-trip-global-fix': {
+    gcc: ['fill: hotpatchable', 'fill: hotpatchable', 'fill: hotpatchable', 'fill: hotpatchable'],
+    clang: ['fill: hotpatchable', 'fill: hotpatchable', 'fill: hotpatchable', 'fill: hotpatchable'],
+  },
   'red-tail-local': {
     gcc: ['loc: hotpatchable', 'loc: hotpatchable', 'loc: hotpatchable', 'loc: hotpatchable'],
     clang: ['loc: hotpatchable', 'loc: hotpatchable', 'loc: hotpatchable', 'loc: hotpatchable'],
@@ -229,6 +250,7 @@ const LIVE: ReadonlyArray<readonly [string, Outcome, ReasonCode?]> = [
   ['red-table-fix', 'right'],
   ['red-tail-end-fix', 'right'],
   ['red-tail-local', 'right'],
+  ['red-trip-global-fix', 'right'],
 ];
 
 /** Applies the probe's package (its `code` refusals lifted when `code` is not '') to a running v1 built at `opt`, and checks what it prints. */
@@ -260,6 +282,8 @@ const LIVE_O0: ReadonlyArray<readonly [string, Outcome, ReasonCode?]> = [
   ['red-tail-end-fix', 'right'],
   ['red-trip-index-fix', 'right'],
   ['red-trip-ptr-fix', 'right'],
+  ['red-trip-base-fix', 'right'],
+  ['red-trip-global-fix', 'right'],
 ];
 
 describe.skipIf(skip !== undefined)(`red-team probes live under Wine (-O2)${skip ? ` (skipped: ${skip})` : ''}`, () => {
@@ -326,13 +350,24 @@ describe.skipIf(skip !== undefined)(`red-team probes live under Wine (-O2)${skip
   // [P],rdx; mov [rax],edx`) stepping beside it: refused STRUCTURE_FIELD_ADDED by the trip count
   // (compiler/diff/loop-trip-slots.ts; hotpatchable before). With the rule lifted, the
   // importer's refill of object 0 writes 24 ints into a 16-int array: object 1's n becomes 16.
-  test.each([['red-trip-index', 'gcc'], ['red-trip-index', 'clang'], ['red-trip-ptr', 'gcc'], ['red-trip-ptr', 'clang']] as const)('%s (%s -O0): fill refused, and writes past the importer\'s old object with the rule lifted', async (name, tc) => {
-    const { h, file, d } = await startImporterProbe(suite, name, 'red-importer', tc, '-O0', ['HP_TAIL_N=16', 'HP_REFILL']);
+  // red-trip-base's counter starts at k and indexes `o->arr[i - k]` (-O0 `mov eax,[C]; sub
+  // eax,[K]` as the index, gcc `jle` back to K + 23, clang `jge` out; gcc -O1 the counter
+  // itself from a base less 4k: `mov r8,rdx; neg r8; lea rax,[rax+r8*4]`, `mov
+  // [rax+rdx*4+0x4],edx`); red-trip-global's starts at a global (`mov eax,[g_base]; mov
+  // [C],eax`, the end `mov eax,[g_base]; add eax,0x18`; clang -Os compares before its step:
+  // `cmp eax,edx; lea eax,[rax+0x1]; jne`). Each was hotpatchable there; with the rule lifted
+  // the refill writes past object 0 (red-trip-global's counts from g_base = 10: n = 26).
+  test.each([
+    ['red-trip-index', 'gcc', '-O0', 16], ['red-trip-index', 'clang', '-O0', 16], ['red-trip-ptr', 'gcc', '-O0', 16], ['red-trip-ptr', 'clang', '-O0', 16],
+    ['red-trip-base', 'gcc', '-O0', 16], ['red-trip-base', 'clang', '-O0', 16], ['red-trip-base', 'gcc', '-O1', 16],
+    ['red-trip-global', 'gcc', '-O0', 26], ['red-trip-global', 'clang', '-O0', 26], ['red-trip-global', 'clang', '-Os', 26],
+  ] as const)('%s (%s %s): fill refused, and writes past the importer\'s old object with the rule lifted', async (name, tc, opt, n) => {
+    const { h, file, d } = await startImporterProbe(suite, name, 'red-importer', tc, opt, ['HP_TAIL_N=16', 'HP_REFILL']);
     expect(verdicts(d)).toBe('fill: STRUCTURE_FIELD_ADDED, sum: STRUCTURE_FIELD_ADDED');
     const lifted = liftRule(d, 'STRUCTURE_FIELD_ADDED', ['fill', 'sum']);
     const ns = (out: string): string[] => out.split('\n').filter((l) => l.startsWith('importer')).map((l) => l.replace(/ sum = .*/, ''));
     expect(ns(h.first.output)).toEqual(['importer obj 0 n = 100', 'importer obj 1 n = 101', 'importer obj 2 n = 102']);
-    const after = await patchedRound(h, await writeProbePackage(suite.dir(), lifted, file, `${name}-${tc}-O0.hpk`, true), file);
-    expect(ns(after)).toEqual(['importer obj 0 n = 100', 'importer obj 1 n = 16', 'importer obj 2 n = 102']);
+    const after = await patchedRound(h, await writeProbePackage(suite.dir(), lifted, file, `${name}-${tc}${opt}.hpk`, true), file);
+    expect(ns(after)).toEqual(['importer obj 0 n = 100', `importer obj 1 n = ${n}`, 'importer obj 2 n = 102']);
   }, 120_000);
 });

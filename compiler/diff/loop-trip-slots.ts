@@ -15,6 +15,12 @@
  * (loop-walks.ts's derived pointer, `o->arr`) and stepped in it (`mov rax,[P]; lea rdx,[rax+4];
  * mov [P],rdx`; clang `mov rdx,rax; add rdx,4`) reaches its first offset + (trips - 1) x t
  * (test/probes/red-trip-ptr.c).
+ * The counter may start from a global instead of a slot (test/probes/red-trip-global.c,
+ * `mov eax,[g_base]; mov [C],eax`, the end `mov eax,[g_base]; add eax,0x18`): the body must
+ * store to that global nowhere directly. `jle`/`jbe` back or `jg`/`ja` out let the counter
+ * reach its end: K/s + 1 passes. The counter less the slot it was copied from (`mov eax,[C];
+ * sub eax,[A]`, the index of `o->arr[i - k]`, test/probes/red-trip-base.c) is 0 at the first
+ * pass: loop-walks.ts reads it as a variable (differenceVar) bounded by (trips - 1) x s.
  * Evidence is checked once the body is read (in address order, no paths): a write to a slot
  * the scan does not model, or a store whose frame offset is unknown, gives no evidence.
  */
@@ -24,12 +30,22 @@ import { TRIP_BACK, tripsOf } from './loop-trips.ts';
 import { IMMEDIATE_KINDS, immediateOf, VOLATILE_REGISTERS } from '../disasm/operands.ts';
 
 /** A write to a frame slot: a constant add in place, a copy of another slot, a constant, or anything else. */
-type SlotWrite = { readonly ip: number } & ({ readonly kind: 'add'; readonly k: number } | { readonly kind: 'copy'; readonly from: number } | { readonly kind: 'const'; readonly k: number } | { readonly kind: 'other' });
+type SlotWrite = { readonly ip: number } & ({ readonly kind: 'add'; readonly k: number } | { readonly kind: 'copy'; readonly from: Source } | { readonly kind: 'const'; readonly k: number } | { readonly kind: 'other' });
 
-/** A compare of counter slot `c` with slot `a` plus `k`, and the jump after it. */
+/** Where a value was loaded from: a frame slot (`s<offset>`) or a global (`g<address>`). */
+type Source = `s${number}` | `g${number}`;
+
+/** A value a register holds: source `src` (`size` bytes) plus a constant. */
+interface Held {
+  readonly src: Source;
+  readonly add: number;
+  readonly size: number;
+}
+
+/** A compare of counter slot `c` with source `a` plus `k`, and the jump after it. */
 interface Candidate {
   readonly c: number;
-  readonly a: number;
+  readonly a: Source;
   readonly k: number;
   readonly counterFirst: boolean;
   readonly cmp: number;
@@ -39,12 +55,22 @@ interface Candidate {
 }
 
 const OUT = new Set<number>([ConditionCode.e, ConditionCode.ge, ConditionCode.ae]);
+/** Tests that let the counter reach its end (`jle`/`jbe` back, `jg`/`ja` out): one pass more. */
+const INCLUSIVE = new Set<number>([ConditionCode.le, ConditionCode.be, ConditionCode.g, ConditionCode.a]);
+const INCLUSIVE_BACK = new Set<number>([ConditionCode.le, ConditionCode.be]);
+
+/** loop-walks.ts's name for counter slot `c` less slot `a` (gcc -O0 `mov eax,[C]; sub eax,[A]`, the index of `o->arr[i - k]`). */
+export function differenceVar(c: number, a: number): string {
+  return `d${c}:${a}`;
+}
 
 /** Slot writes, slot-valued registers and counter compares of one body, stepped in address order. */
 export class SlotTrips {
   private readonly writes = new Map<number, SlotWrite[]>();
-  /** Full register -> the slot value (`size` bytes) it holds plus a constant. */
-  private readonly regs = new Map<number, { slot: number; add: number; size: number }>();
+  /** Full register -> the slot or global value it holds plus a constant. */
+  private readonly regs = new Map<number, Held>();
+  /** Global address -> where the body stores to it directly. */
+  private readonly globalWrites = new Map<number, number[]>();
   private readonly candidates: Candidate[] = [];
   private readonly backEdges: Array<readonly [number, number]> = [];
   private pending: Omit<Candidate, 'jump' | 'target' | 'cond'> | null = null;
@@ -61,6 +87,10 @@ export class SlotTrips {
     }
     if (insn.opCount === 0 || insn.mnemonic === Mnemonic.Cmp || insn.mnemonic === Mnemonic.Test || insn.mnemonic === Mnemonic.Push) return;
     if (insn.op0Kind === OpKind.Memory) {
+      if (insn.memoryBase === Register.RIP) {
+        const g = Number(insn.memoryDisplacement);
+        this.globalWrites.set(g, [...(this.globalWrites.get(g) ?? []), ip]);
+      }
       if (slot === null) this.unknownStore = true;
       else if (slot !== undefined) this.record(slot, { ip, ...this.slotWrite(insn, slot) });
       return;
@@ -73,11 +103,14 @@ export class SlotTrips {
     if (v !== undefined) this.regs.set(dst, v);
   }
 
-  /** The slot value a register holds after `insn` writes it: a load, a copy, a lea or a constant add of one. */
-  private valueAfter(insn: Instruction, slot: number | null | undefined, had: { slot: number; add: number; size: number } | undefined): { slot: number; add: number; size: number } | undefined {
+  /** The slot or global value a register holds after `insn` writes it: a load, a copy, a lea or a constant add of one. */
+  private valueAfter(insn: Instruction, slot: number | null | undefined, had: Held | undefined): Held | undefined {
     const mn = insn.mnemonic;
     const size = RegisterExt.size(insn.op0Register);
-    if (mn === Mnemonic.Mov && insn.op1Kind === OpKind.Memory && typeof slot === 'number' && MemorySizeExt.size(insn.memorySize) === size && size >= 4) return { slot, add: 0, size };
+    const load = mn === Mnemonic.Mov && insn.op1Kind === OpKind.Memory && MemorySizeExt.size(insn.memorySize) === size && size >= 4;
+    if (load && typeof slot === 'number') return { src: `s${slot}`, add: 0, size };
+    // A counter may start from a global (`i = g_base`): its value, as the frame slot's.
+    if (load && insn.memoryBase === Register.RIP) return { src: `g${Number(insn.memoryDisplacement)}`, add: 0, size };
     if (mn === Mnemonic.Mov && insn.op1Kind === OpKind.Register) {
       const r = this.regs.get(fullRegister(insn.op1Register));
       return r !== undefined && r.size === size && RegisterExt.size(insn.op1Register) === size ? r : undefined;
@@ -90,7 +123,7 @@ export class SlotTrips {
     return undefined;
   }
 
-  private slotWrite(insn: Instruction, slot: number): { kind: 'add'; k: number } | { kind: 'copy'; from: number } | { kind: 'const'; k: number } | { kind: 'other' } {
+  private slotWrite(insn: Instruction, slot: number): { kind: 'add'; k: number } | { kind: 'copy'; from: Source } | { kind: 'const'; k: number } | { kind: 'other' } {
     const mn = insn.mnemonic;
     if (mn === Mnemonic.Inc) return { kind: 'add', k: 1 };
     if (mn === Mnemonic.Dec) return { kind: 'add', k: -1 };
@@ -101,8 +134,8 @@ export class SlotTrips {
     if (hasImm) return { kind: 'const', k: immediateOf(insn, 1) };
     const r = insn.op1Kind === OpKind.Register ? this.regs.get(fullRegister(insn.op1Register)) : undefined;
     if (r === undefined || r.size !== size) return { kind: 'other' };
-    if (r.slot === slot) return { kind: 'add', k: r.add };
-    return r.add === 0 ? { kind: 'copy', from: r.slot } : { kind: 'other' };
+    if (r.src === `s${slot}`) return { kind: 'add', k: r.add };
+    return r.add === 0 ? { kind: 'copy', from: r.src } : { kind: 'other' };
   }
 
   private record(slot: number, w: SlotWrite): void {
@@ -111,15 +144,15 @@ export class SlotTrips {
     else ws.push(w);
   }
 
-  /** `cmp [C],r` or `cmp r,r` where one side is a counter slot and the other another slot plus a positive constant. */
+  /** `cmp [C],r` or `cmp r,r` where one side is a counter slot and the other another slot or a global plus a positive constant. */
   private compare(insn: Instruction, slot: number | null | undefined): void {
     if (insn.mnemonic !== Mnemonic.Cmp || insn.opCount !== 2 || insn.op1Kind !== OpKind.Register) return;
     const b = this.regs.get(fullRegister(insn.op1Register));
-    const a = insn.op0Kind === OpKind.Register ? this.regs.get(fullRegister(insn.op0Register)) : insn.op0Kind === OpKind.Memory && typeof slot === 'number' ? { slot, add: 0, size: MemorySizeExt.size(insn.memorySize) } : undefined;
-    if (a === undefined || b === undefined || a.slot === b.slot || a.size !== 4 || b.size !== 4) return;
+    const a: Held | undefined = insn.op0Kind === OpKind.Register ? this.regs.get(fullRegister(insn.op0Register)) : insn.op0Kind === OpKind.Memory && typeof slot === 'number' ? { src: `s${slot}`, add: 0, size: MemorySizeExt.size(insn.memorySize) } : undefined;
+    if (a === undefined || b === undefined || a.src === b.src || a.size !== 4 || b.size !== 4) return;
     const cmp = Number(insn.ip);
-    if (a.add === 0 && b.add > 0) this.pending = { c: a.slot, a: b.slot, k: b.add, counterFirst: true, cmp };
-    else if (b.add === 0 && a.add > 0) this.pending = { c: b.slot, a: a.slot, k: a.add, counterFirst: false, cmp };
+    if (a.add === 0 && b.add > 0 && a.src.startsWith('s')) this.pending = { c: Number(a.src.slice(1)), a: b.src, k: b.add, counterFirst: true, cmp };
+    else if (b.add === 0 && a.add > 0 && b.src.startsWith('s')) this.pending = { c: Number(b.src.slice(1)), a: a.src, k: a.add, counterFirst: false, cmp };
   }
 
   private branch(insn: Instruction): void {
@@ -140,16 +173,24 @@ export class SlotTrips {
     const backward = x.target < x.jump;
     const conds = backward ? TRIP_BACK : OUT;
     const exact = backward ? ConditionCode.ne : ConditionCode.e;
+    const inclusive = INCLUSIVE.has(x.cond) && INCLUSIVE_BACK.has(x.cond) === backward;
     // With the counter second, only (in)equality reads the same.
-    if (!conds.has(x.cond) || (!x.counterFirst && x.cond !== exact)) return null;
+    if ((!conds.has(x.cond) && !inclusive) || (!x.counterFirst && x.cond !== exact)) return null;
     const edge = backward ? ([x.target, x.jump] as const) : this.backEdges.find(([h, b]) => h <= x.cmp && x.jump < b && b < x.target);
     if (edge === undefined) return null;
     const [head, back] = edge;
     const copy = this.firstWrite(x.c, head, back);
     if (copy?.kind !== 'copy' || copy.from !== x.a) return null;
-    if ((this.writes.get(x.a) ?? []).some((w) => w.ip > copy.ip)) return null;
-    const trips = tripsOf(x.k, this.stepOf(x.c, head, back), x.cond === exact);
+    if (this.writesTo(x.a).some((ip) => ip > copy.ip)) return null;
+    // `c <= a + K` runs K/s + 1 times (rounded down): as `c < a + K + 1`.
+    const trips = tripsOf(inclusive ? x.k + 1 : x.k, this.stepOf(x.c, head, back), x.cond === exact);
     return trips === null ? null : { head, back, trips };
+  }
+
+  /** Where the body writes a source (frame slot, or a global directly: a store through another pointer is not seen). */
+  private writesTo(src: Source): number[] {
+    const n = Number(src.slice(1));
+    return src.startsWith('s') ? (this.writes.get(n) ?? []).map((w) => w.ip) : (this.globalWrites.get(n) ?? []);
   }
 
   /** The slot's only write before `head` (none between it and the loop, none outside the loop after), or undefined. */
@@ -181,11 +222,14 @@ export class SlotTrips {
     const out = new Map<string, number>();
     if (this.unknownStore) return out;
     for (const x of this.candidates) {
-      if (addressTaken(x.c) || addressTaken(x.a)) continue;
+      if (addressTaken(x.c) || (x.a.startsWith('s') && addressTaken(Number(x.a.slice(1))))) continue;
       const loop = this.loopOf(x);
       if (loop === null) continue;
+      // The counter less the slot it was copied from is 0 at the first pass.
+      const step = this.stepOf(x.c, loop.head, loop.back);
+      if (x.a.startsWith('s') && step !== null && step > 0) out.set(differenceVar(x.c, Number(x.a.slice(1))), (loop.trips - 1) * step);
       for (const slot of this.writes.keys()) {
-        if (slot === x.c || slot === x.a || addressTaken(slot)) continue;
+        if (slot === x.c || `s${slot}` === x.a || addressTaken(slot)) continue;
         const first = this.firstWrite(slot, loop.head, loop.back);
         const t = this.stepOf(slot, loop.head, loop.back);
         const i0 = first === undefined ? undefined : first.kind === 'const' ? first.k : pointerAt(slot, first.ip);

@@ -24,12 +24,12 @@
  * Everything is read in address order (no paths): any mismatch gives no evidence, and the
  * evidence only adds refusals to loop-extent.ts's.
  */
-import { ConditionCode, FlowControl, type Instruction, MemorySizeExt, Mnemonic, OpKind, Register } from 'iced-x86';
+import { ConditionCode, FlowControl, type Instruction, MemorySizeExt, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
 import { ARG_REGISTERS, fullRegister, updateHolds } from './added-field.ts';
 import { FOLLOW_ALL, FrameSlots, type SlotPolicy } from './frame-slots.ts';
-import { SlotTrips } from './loop-trip-slots.ts';
-import { type PointerAccess, TripCounts } from './loop-trips.ts';
+import { differenceVar, SlotTrips } from './loop-trip-slots.ts';
+import { type CounterAccess, type PointerAccess, TripCounts } from './loop-trips.ts';
 import { decodeEach } from './register-effects.ts';
 import { IMMEDIATE_KINDS, immediateOf, opKindOf, VOLATILE_REGISTERS } from '../disasm/operands.ts';
 
@@ -75,8 +75,12 @@ function loopExits(image: Uint8Array, insns: FunctionInfo['decoded']['insns']): 
 class WalkScan {
   readonly holds = new Map<number, number>(ARG_REGISTERS);
   readonly frame: FrameSlots;
-  /** Full register -> the frame slot whose value it holds (an index reloaded at -O0). */
-  private readonly fromSlot = new Map<number, number>();
+  /**
+   * Full register -> the loop variable whose value it holds: a frame slot (`s<slot>`, an index
+   * reloaded at -O0), or a counter slot less the slot it started from (loop-trip-slots.ts's
+   * differenceVar, `o->arr[i - k]`).
+   */
+  private readonly fromSlot = new Map<number, string>();
   /** Full register -> a pointer derived from an argument. */
   private readonly ptrs = new Map<number, Derived>();
   /** Frame slot -> the derived pointer first stored there, and where. */
@@ -89,6 +93,10 @@ class WalkScan {
   readonly accesses: Array<{ arg: number; scale: number; disp: number; size: number; v: string; first: number | null; rva: number }> = [];
   /** Accesses through a loop pointer held in a register, for loop-trips.ts's counted loops. */
   readonly pointerAccesses: PointerAccess[] = [];
+  /** Accesses indexed by a loop counter from a base that takes the counter's start off, for loop-trips.ts. */
+  readonly counterAccesses: CounterAccess[] = [];
+  /** Full register -> an argument pointer less a counter's start scaled (`lea rax,[rcx+r8*4]`, r8 the negated counter). */
+  private readonly rebased = new Map<number, Omit<CounterAccess, 'size' | 'rva'>>();
   readonly trips = new TripCounts();
   /** -O0 loops counted through frame slots (loop-trip-slots.ts): bounds of the index slots. */
   readonly slotTrips = new SlotTrips();
@@ -114,7 +122,7 @@ class WalkScan {
   /** The variables an index register stands for: itself, and the slot it was reloaded from. */
   private varsOf(r: number): string[] {
     const s = this.fromSlot.get(r);
-    return s === undefined ? [`r${r}`] : [`r${r}`, `s${s}`];
+    return s === undefined ? [`r${r}`] : [`r${r}`, s];
   }
 
   private derivedOf(r: Register): Derived | undefined {
@@ -168,6 +176,12 @@ class WalkScan {
       const base = insn.memoryBase;
       const size = insn.memorySize === 0 ? 0 : MemorySizeExt.size(insn.memorySize);
       if (base === Register.None || base === Register.RIP || size === 0) return;
+      const rb = this.rebased.get(fullRegister(base));
+      if (rb !== undefined) {
+        // Its offset is known only with the counter as its index.
+        if (fullRegister(insn.memoryIndex) === rb.c && insn.memoryIndexScale === rb.scale && fullRegister(base) === base) this.counterAccesses.push({ ...rb, disp: rb.disp + Number(BigInt.asIntN(64, insn.memoryDisplacement)), size, rva: Number(insn.ip) });
+        return;
+      }
       const p = this.derivedOf(base);
       if (p === undefined) return;
       const disp = p.off + Number(BigInt.asIntN(64, insn.memoryDisplacement));
@@ -202,8 +216,11 @@ class WalkScan {
     if (insn.op0Kind === OpKind.Memory) return this.store(insn, slot);
     if (insn.op0Kind !== OpKind.Register || mn === Mnemonic.Cmp || mn === Mnemonic.Test || mn === Mnemonic.Push) return;
     const dst = fullRegister(insn.op0Register);
+    this.rebase(insn, dst);
     const src = insn.opCount === 2 && insn.op1Kind === OpKind.Register ? fullRegister(insn.op1Register) : null;
-    const fromSlot = LOADS.has(mn) && insn.op1Kind === OpKind.Memory && typeof slot === 'number' ? slot : src !== null && LOADS.has(mn) ? this.fromSlot.get(src) : mn === Mnemonic.Cdqe && dst === Register.RAX ? this.fromSlot.get(Register.RAX) : undefined;
+    const held = this.fromSlot.get(dst);
+    const diff = mn === Mnemonic.Sub && insn.op1Kind === OpKind.Memory && typeof slot === 'number' && held?.startsWith('s') === true && RegisterExt.size(insn.op0Register) === 4 ? differenceVar(Number(held.slice(1)), slot) : undefined;
+    const fromSlot = diff !== undefined ? diff : LOADS.has(mn) && insn.op1Kind === OpKind.Memory && typeof slot === 'number' ? `s${slot}` : src !== null && LOADS.has(mn) ? this.fromSlot.get(src) : mn === Mnemonic.Cdqe && dst === Register.RAX ? this.fromSlot.get(Register.RAX) : undefined;
     const inPlace = (mn === Mnemonic.Add || mn === Mnemonic.Sub) && insn.opCount === 2 && IMMEDIATE_KINDS.has(insn.op1Kind);
     const ptr = this.pointerAfter(insn, dst, src, slot, inPlace);
     if (fromSlot === undefined) this.fromSlot.delete(dst);
@@ -214,6 +231,14 @@ class WalkScan {
     if (mn === Mnemonic.Mov && IMMEDIATE_KINDS.has(insn.op1Kind)) this.firsts.set(v, immediateOf(insn, 1));
     else if (mn === Mnemonic.Xor && src === dst) this.firsts.set(v, 0);
     else if (!inPlace && mn !== Mnemonic.Inc) this.firsts.delete(v);
+  }
+
+  /** `lea d,[p + n*s + disp]`, p an argument pointer and n a negated loop counter: d is rebased; any other write forgets d. */
+  private rebase(insn: Instruction, dst: number): void {
+    const neg = insn.mnemonic === Mnemonic.Lea && insn.op0Register === dst && insn.memoryIndex !== Register.None ? this.trips.negatedCounter(fullRegister(insn.memoryIndex)) : undefined;
+    const p = neg === undefined || insn.memoryBase === Register.None ? undefined : this.derivedOf(insn.memoryBase);
+    if (neg === undefined || p === undefined) this.rebased.delete(dst);
+    else this.rebased.set(dst, { base: dst, c: neg.c, from: neg.ip, arg: p.arg, scale: insn.memoryIndexScale, disp: p.off + Number(BigInt.asIntN(64, insn.memoryDisplacement)) });
   }
 
   /** The derived pointer `dst` holds after `insn` (undefined: none). */
@@ -279,5 +304,5 @@ export function loopWalksOf(image: Uint8Array, insns: FunctionInfo['decoded']['i
     if (bound === undefined || (x.first !== null && x.disp + x.scale * bound + x.size <= x.first)) return [];
     return [{ arg: x.arg, scale: x.scale, disp: x.disp, size: x.size, bound, start: x.first, rva: x.rva }];
   });
-  return [...bounded, ...s.trips.walks(s.pointerAccesses)];
+  return [...bounded, ...s.trips.walks(s.pointerAccesses), ...s.trips.counterWalks(s.counterAccesses)];
 }
