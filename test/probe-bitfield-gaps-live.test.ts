@@ -80,6 +80,25 @@
  *   as the constant stored (compiler/diff/image-constants.ts readOnlyCopy). Other builds store
  *   immediates or copy vectors: refused before. Twin bitfield-memcpy-fix (a new flag in the
  *   initialiser, unpack's formula) hotpatchable but at gcc -Os.
+ * - bitfield-long-copy (gcc -O0, clang -O0; gcc/clang -Os the reader): bitfield-memcpy with a
+ *   96-byte item (`mov r8d,0x60; call memcpy`, `rep movsd` with ecx 0x18): copies over 64 bytes
+ *   were not followed, init and unpack hotpatchable; carried, neither line. Now copies up to a
+ *   page count (image-constants.ts), each displacement's value cut to 64 bytes. Twin
+ *   bitfield-long-copy-fix (a new flag, unpack's formula) hotpatchable but at -Os (init
+ *   RODATA_ADDRESS_ESCAPED), prints v2 live.
+ * - bitfield-helper-copy (all 8 builds; gcc -O2/-Os the reader, init too short): the initialiser
+ *   copied by the DLL's own copy_bytes (a byte loop; gcc -O2 `jmp copy_bytes`): no import, no
+ *   copy seen; carried, neither line. Now a call to a function of the image's own given a
+ *   read-only constant's address in rdx and a constant count in r8 counts as the copy
+ *   (image-constants.ts ownCall). Twin bitfield-helper-copy-fix prints v2 live.
+ * - bitfield-relayout-copy (clang -O1/-O2/-Os): a 16-byte literal of sixteen one-byte bit-field
+ *   words, every word's fields swapped: all 16 bytes differ, more than half, so the cut that
+ *   keeps swc-html's Rust `type_id` out (bitfield-immediates.ts rewrittenWhole) let init and
+ *   unpack through; carried, neither line. Now such a constant is a move when the reader's
+ *   groups cover every changed bit of the bytes they span (explained). gcc keeps the literal in
+ *   .data (GLOBAL_INITIAL_VALUE_CHANGED); clang -O0 builds it in byte slots followFrame does not
+ *   follow: still hotpatchable there. Twin bitfield-relayout-copy-fix (13 bytes relevelled, the
+ *   words unpack reads kept) prints v2 live.
  * - bitfield-fill (gcc -O2, clang -O2): a field set to all ones by a lone `or byte [rcx],0x7`
  *   (several bits: neither a bit-field store nor a one-bit flag), fields swapped; hotpatchable,
  *   carried the patched process misreads it. Now refused (compiler/diff/bitfield-fills.ts).
@@ -386,6 +405,113 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     const fix = diffDlls(buildLayoutProbe(dir, 'bitfield-memcpy-fix', 1, tc, opt), buildLayoutProbe(dir, 'bitfield-memcpy-fix', 2, tc, opt));
     const escaped = tc === 'gcc' && opt === '-Os';
     expect(changedVerdicts(fix)).toEqual([escaped ? 'init: RODATA_ADDRESS_ESCAPED' : 'init: hotpatchable', 'unpack: hotpatchable']);
+  }, 60_000);
+
+  // -O0 calls memcpy with 0x60 bytes (at -Os, `rep movsd`, init was refused as RODATA_ADDRESS_ESCAPED before).
+  const LONG: ReadonlyArray<readonly [Toolchain, string]> = [['gcc', '-O0'], ['clang', '-O0']];
+
+  test.each(LONG)('bitfield-long-copy (%s %s): the word copied from a 96-byte static const, its fields swapped; writer and reader refused; carried anyway, the patched process prints neither version', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-long-copy', tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
+    expect(d.functions.find((f) => f.name === 'init')?.reason?.message).toMatch(/^it stores the word at \+0x0 copied from a read-only constant with other bits than its old body \(old 0x[0-9a-f]*015b; new 0x[0-9a-f]*016b\)/);
+    const before = liftRule(d, CODE);
+    expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-long-copy.dll', `bitfield-long-copy-${tc}${opt}.hpk`);
+    const after = await patchedRound(h, pkg, 'bitfield-long-copy.dll');
+    expect(after).not.toBe(neu);
+    expect(after).not.toBe(old);
+  }, 120_000);
+
+  test.each(LONG)('bitfield-long-copy-fix (%s %s): the 96-byte initialiser sets a new flag, the layout stays: hotpatchable, and patched live it prints v2', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-long-copy-fix', tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual(['init: hotpatchable', 'unpack: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-long-copy-fix.dll', `bitfield-long-copy-fix-${tc}${opt}.hpk`);
+    expect(await patchedRound(h, pkg, 'bitfield-long-copy-fix.dll')).toBe(neu);
+  }, 120_000);
+
+  // Before: init and unpack hotpatchable at gcc -O0 and clang -O0 (copies over 64 bytes were not followed), unpack at -Os (init RODATA_ADDRESS_ESCAPED).
+  test.each(BUILDS)('bitfield-long-copy and its fix (%s %s): the word copied from a 96-byte static const refused with its reader; the twin hotpatchable but where the changed constant\'s address escapes', (tc, opt) => {
+    const dir = join(suite.dir(), 'verdicts', opt);
+    const d = diffDlls(buildLayoutProbe(dir, 'bitfield-long-copy', 1, tc, opt), buildLayoutProbe(dir, 'bitfield-long-copy', 2, tc, opt));
+    expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
+    const fix = diffDlls(buildLayoutProbe(dir, 'bitfield-long-copy-fix', 1, tc, opt), buildLayoutProbe(dir, 'bitfield-long-copy-fix', 2, tc, opt));
+    expect(changedVerdicts(fix)).toEqual([opt === '-Os' ? 'init: RODATA_ADDRESS_ESCAPED' : 'init: hotpatchable', 'unpack: hotpatchable']);
+  }, 60_000);
+
+  const RELAYOUT: ReadonlyArray<readonly [Toolchain, string]> = [['clang', '-O1'], ['clang', '-O2'], ['clang', '-Os']];
+
+  test.each(RELAYOUT)('bitfield-relayout-copy (%s %s): a 16-byte literal of bit-field words, every byte relaid; writer and reader refused; carried anyway, the patched process prints neither version', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-relayout-copy', tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
+    expect(d.functions.find((f) => f.name === 'unpack')?.reason?.message).toMatch(/^it decodes the word at \+0x[0-9a-f]+ at bits .* where its old body decoded bits /);
+    const before = liftRule(d, CODE);
+    expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-relayout-copy.dll', `bitfield-relayout-copy-${tc}${opt}.hpk`);
+    const after = await patchedRound(h, pkg, 'bitfield-relayout-copy.dll');
+    expect(after).not.toBe(neu);
+    expect(after).not.toBe(old);
+  }, 120_000);
+
+  test.each(RELAYOUT)('bitfield-relayout-copy-fix (%s %s): the words unpack does not read get another level, the layout stays: hotpatchable, and patched live it prints v2', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-relayout-copy-fix', tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual(['init: hotpatchable', 'unpack: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-relayout-copy-fix.dll', `bitfield-relayout-copy-fix-${tc}${opt}.hpk`);
+    expect(await patchedRound(h, pkg, 'bitfield-relayout-copy-fix.dll')).toBe(neu);
+  }, 120_000);
+
+  // Before: init and unpack hotpatchable at clang -O1/-O2/-Os (more than half of the 16-byte constant's bytes changed: rewrittenWhole exempted it).
+  // gcc keeps the literal in .data (its change refused as GLOBAL_INITIAL_VALUE_CHANGED, init unchanged); clang -O0 builds it
+  // byte by byte in stack slots through 8-bit registers, which followFrame does not follow: still hotpatchable there.
+  test.each(BUILDS)('bitfield-relayout-copy and its fix (%s %s): a 16-byte literal relaid whole refused with its reader where clang copies it from read-only bytes; the twin hotpatchable', (tc, opt) => {
+    const dir = join(suite.dir(), 'verdicts', opt);
+    const d = diffDlls(buildLayoutProbe(dir, 'bitfield-relayout-copy', 1, tc, opt), buildLayoutProbe(dir, 'bitfield-relayout-copy', 2, tc, opt));
+    const fix = diffDlls(buildLayoutProbe(dir, 'bitfield-relayout-copy-fix', 1, tc, opt), buildLayoutProbe(dir, 'bitfield-relayout-copy-fix', 2, tc, opt));
+    if (tc === 'gcc') {
+      for (const x of [d, fix]) {
+        expect(changedVerdicts(x)).toEqual(['unpack: hotpatchable']);
+        expect([...new Set(x.data.map((e) => e.reason.code))]).toEqual(['GLOBAL_INITIAL_VALUE_CHANGED']);
+      }
+      return;
+    }
+    expect(changedVerdicts(d)).toEqual(opt === '-O0' ? ['init: hotpatchable', 'unpack: hotpatchable'] : [`init: ${CODE}`, `unpack: ${CODE}`]);
+    expect(changedVerdicts(fix)).toEqual(['init: hotpatchable', 'unpack: hotpatchable']);
+  }, 60_000);
+
+  const HELPER: ReadonlyArray<readonly [Toolchain, string]> = [['gcc', '-O1'], ['clang', '-O2']];
+
+  test.each(HELPER)('bitfield-helper-copy (%s %s): the word copied from a named static const by the DLL\'s own copy_bytes, its fields swapped; writer and reader refused; carried anyway, the patched process prints neither version', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-helper-copy', tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
+    expect(d.functions.find((f) => f.name === 'init')?.reason?.message).toMatch(/^it stores the word at \+0x0 copied from a read-only constant with other bits than its old body \(old 0x[0-9a-f]*015b; new 0x[0-9a-f]*016b\)/);
+    const before = liftRule(d, CODE);
+    expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-helper-copy.dll', `bitfield-helper-copy-${tc}${opt}.hpk`);
+    const after = await patchedRound(h, pkg, 'bitfield-helper-copy.dll');
+    expect(after).not.toBe(neu);
+    expect(after).not.toBe(old);
+  }, 120_000);
+
+  test.each(HELPER)('bitfield-helper-copy-fix (%s %s): the initialiser copied by copy_bytes sets a new flag, the layout stays: hotpatchable, and patched live it prints v2', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-helper-copy-fix', tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual(['init: hotpatchable', 'unpack: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-helper-copy-fix.dll', `bitfield-helper-copy-fix-${tc}${opt}.hpk`);
+    expect(await patchedRound(h, pkg, 'bitfield-helper-copy-fix.dll')).toBe(neu);
+  }, 120_000);
+
+  // Before: init and unpack hotpatchable at all 8 builds but gcc -O2/-Os, where init (`jmp copy_bytes`, 15 bytes) was refused as SHORT_BRANCH_LEAVES and unpack carried alone.
+  test.each(BUILDS)('bitfield-helper-copy and its fix (%s %s): the word copied by a helper of the DLL\'s own refused with its reader; the twin hotpatchable but where init is too short to redirect', (tc, opt) => {
+    const dir = join(suite.dir(), 'verdicts', opt);
+    const d = diffDlls(buildLayoutProbe(dir, 'bitfield-helper-copy', 1, tc, opt), buildLayoutProbe(dir, 'bitfield-helper-copy', 2, tc, opt));
+    expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
+    const fix = diffDlls(buildLayoutProbe(dir, 'bitfield-helper-copy-fix', 1, tc, opt), buildLayoutProbe(dir, 'bitfield-helper-copy-fix', 2, tc, opt));
+    const short = tc === 'gcc' && (opt === '-O2' || opt === '-Os');
+    expect(changedVerdicts(fix)).toEqual([short ? 'init: SHORT_BRANCH_LEAVES' : 'init: hotpatchable', 'unpack: hotpatchable']);
   }, 60_000);
 
   const FILL: ReadonlyArray<readonly [Toolchain, string]> = [['gcc', '-O0'], ['gcc', '-O2'], ['clang', '-O2']];

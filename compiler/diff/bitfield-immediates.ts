@@ -101,7 +101,7 @@ function storedConstants(img: MappedImage, f: FunctionInfo, word: WordOf | undef
     const stored = !PLAIN_MOVES.has(insn.mnemonic) || insn.opCount !== 2 ? undefined : direct ? insn.immediate(1) : fromReg;
     const framed = followFrame(insn, held, slots, frame);
     const loaded = readOnlyLoad(img, insn);
-    const copied = readOnlyCopy(img, insn, addrs, held);
+    const copied = readOnlyCopy(img, insn, addrs, held, f.ranges);
     trackAddresses(insn, addrs);
     // Every register the instruction writes loses its constant, but the one it is known to leave.
     dropWritten(insn, held);
@@ -306,11 +306,20 @@ function immediateStores(img: MappedImage, f: FunctionInfo, word: WordOf | undef
   };
   for (const s of mergeRuns(storedConstants(img, f, word, memo))) {
     const whole = (at: number): Whole | undefined => (s.bytes > 8 ? { value: s.value, bytes: s.bytes, at } : undefined);
-    add(s.disp, s.bytes, s.value, s.how, whole(0));
-    for (let k = 1; k < s.bytes; k++) add(s.disp + k, s.bytes - k, s.value >> BigInt(8 * k), 'upper', whole(k));
+    // Each offset's value is cut to UPPER_BYTES: a page-long copy (image-constants.ts
+    // readOnlyCopy) would otherwise hold its whole tail at every byte.
+    const part = (k: number): [number, bigint] => {
+      const n = Math.min(s.bytes - k, UPPER_BYTES);
+      return [n, (s.value >> BigInt(8 * k)) & ((1n << BigInt(8 * n)) - 1n)];
+    };
+    add(s.disp, ...part(0), s.how, whole(0));
+    for (let k = 1; k < s.bytes; k++) add(s.disp + k, ...part(k), 'upper', whole(k));
   }
   return out;
 }
+
+/** The widest value kept at one displacement: every constant a body stored before copies longer than 64 bytes were followed, whole. */
+const UPPER_BYTES = 64;
 
 /** A constant wider than any bit-field word (a vector copied whole) a stored value is part of: its value, width in bytes, and the value's byte offset in it. */
 interface Whole {
@@ -328,13 +337,14 @@ interface StoresAt {
 
 /**
  * True when the one replaced value and its replacement are the same part of two constants
- * wider than 8 bytes that differ in more than half their bytes. A bit-field word is at most 8
- * bytes, and a relayout rewrites its bits alone; a literal copied whole holds other fields
- * beside it, which mostly keep their bytes (probe bitfield-rodata: 2 of 16 bytes differ). Two
- * 16-byte constants unlike in nearly every byte are other data: swc-html 1.16.1's 0x7ab80 is
- * Rust's `type_id` (`movups xmm0,[rip+X]; movups [rcx],xmm0`, a 128-bit hash of the type,
- * another in each build), whose bytes at +2 and +3 gave, by chance, a UTF-8 decoder's 6-bit
- * groups at +2 swapped values.
+ * wider than 8 bytes that differ in more than half their bytes. A literal copied whole mostly
+ * holds other fields beside a bit-field word, which keep their bytes (probe bitfield-rodata: 2
+ * of 16 bytes differ); two 16-byte constants unlike in nearly every byte may be other data:
+ * swc-html 1.16.1's 0x7ab80 is Rust's `type_id` (`movups xmm0,[rip+X]; movups [rcx],xmm0`, a
+ * 128-bit hash of the type, another in each build), whose bytes at +2 and +3 gave, by chance,
+ * a UTF-8 decoder's 6-bit groups at +2 swapped values. Such a move needs more evidence from
+ * its reader (movedGroups, explained): a literal of bit-field words all relaid (probe
+ * bitfield-relayout-copy: every byte differs) is one too.
  */
 function rewrittenWhole(o: StoresAt, n: StoresAt, onlyOld: readonly bigint[], onlyNew: readonly bigint[]): boolean {
   if (onlyOld.length !== 1 || onlyNew.length !== 1) return false;
@@ -356,6 +366,8 @@ export interface ImmediateMove {
   readonly bytes: number;
   /** How each body stored its replaced values (`onlyOld`, `onlyNew`). */
   readonly how: { readonly old: ReadonlySet<StoreSource>; readonly new: ReadonlySet<StoreSource> };
+  /** Part of a constant wider than 8 bytes that more than half of its bytes changed (rewrittenWhole): a move only when its reader explains it. */
+  readonly rewritten: boolean;
 }
 
 /** The words old body `of` and new body `nf` both store as immediates, where some old value is gone and some new one appears, by displacement. */
@@ -370,11 +382,11 @@ export function detectImmediateMoves(oldImg: MappedImage, of: FunctionInfo, newI
     const [ov, nv, bytes] = [oe.values, ne.values, oe.bytes];
     const onlyOld = [...ov.keys()].filter((x) => !nv.has(x));
     const onlyNew = [...nv.keys()].filter((x) => !ov.has(x));
-    if (onlyOld.length === 0 || onlyNew.length === 0 || rewrittenWhole(oe, ne, onlyOld, onlyNew)) continue;
+    if (onlyOld.length === 0 || onlyNew.length === 0) continue;
     // One value replaced: the bits it changed; several: every bit either side's replaced values set.
     const changed = onlyOld.length === 1 && onlyNew.length === 1 ? onlyOld[0]! ^ onlyNew[0]! : [...onlyOld, ...onlyNew].reduce((a, x) => a | x, 0n);
     const how = (vs: ReadonlyMap<bigint, ReadonlySet<StoreSource>>, xs: readonly bigint[]): Set<StoreSource> => new Set(xs.flatMap((x) => [...(vs.get(x) ?? [])]));
-    if (changed !== 0n) out.push({ disp, onlyOld, onlyNew, changed, bytes: Math.max(bytes, ne.bytes), how: { old: how(ov, onlyOld), new: how(nv, onlyNew) } });
+    if (changed !== 0n) out.push({ disp, onlyOld, onlyNew, changed, bytes: Math.max(bytes, ne.bytes), how: { old: how(ov, onlyOld), new: how(nv, onlyNew) }, rewritten: rewrittenWhole(oe, ne, onlyOld, onlyNew) });
   }
   return out;
 }
@@ -408,6 +420,7 @@ export function movedGroups(o: ReadScan, n: ReadScan, mv: ImmediateMove): MovedG
   const og = framedGroups(o, mv);
   const ng = framedGroups(n, mv);
   if (og === undefined || ng === undefined) return null;
+  if (mv.rewritten && !explained(mv.changed, [...og, ...ng])) return null;
   const was = [...og].filter((g) => !ng.has(g));
   const now = [...ng].filter((g) => !og.has(g));
   const touches = (gs: readonly bigint[]): boolean => gs.some((g) => (g & mv.changed) !== 0n);
@@ -426,6 +439,22 @@ export function movedGroups(o: ReadScan, n: ReadScan, mv: ImmediateMove): MovedG
   // level 11 -> 12) gives other values, yet the reader decodes the same fields at other places:
   // as many groups of each width on both sides, each a run of contiguous bits.
   return permuted(was, now) ? { was, now, swapped: false } : null;
+}
+
+/**
+ * True when every bit that `changed` sets in the bytes the reader's groups span lies in one of
+ * those groups. A relayout moves bits between the fields the reader decodes (probe
+ * bitfield-relayout-copy: bits 0-2 and 3-7 of each byte, now 0-4 and 5-7, cover the byte); a
+ * hash rewritten whole changes the bits between them too (swc-html 1.16.1's `type_id` at +2:
+ * the UTF-8 decoder's groups, bits 0-5 and 8-13, leave bits 6-7 and 14-15, which changed).
+ */
+function explained(changed: bigint, groups: readonly bigint[]): boolean {
+  const cover = groups.reduce((a, g) => a | g, 0n);
+  if (cover === 0n) return false;
+  const low = Math.floor(lowestBit(cover) / 8);
+  const high = Math.ceil(cover.toString(2).length / 8);
+  const span = lowBits(8 * (high - low)) << BigInt(8 * low);
+  return (changed & span & ~cover) === 0n;
 }
 
 /** What movedGroups found: the groups only each body decodes, or (`swapped`) the same groups whose values swapped. */

@@ -7,8 +7,10 @@
  * an immediate is. Evidence: the mapped image (sections' characteristics, base relocations)
  * and the load's RIP-relative address (the decoder's ip is the RVA). A copy of such bytes by a
  * call to an imported memcpy/memmove or by `rep movs` (probe bitfield-memcpy: a named `static
- * const` struct copied at -O0 and gcc -Os) stores them as one constant too; evidence: the
- * import table (the callee's IAT slot) and the `lea` addresses and constant count the copy's
+ * const` struct copied at -O0 and gcc -Os), up to a page long (probe bitfield-long-copy: 96
+ * bytes), or by a call to a function of the image's own given the same arguments (probe
+ * bitfield-helper-copy) stores them as one constant too; evidence: the import table (the
+ * callee's IAT slot), the call's target and the `lea` addresses and constant count the copy's
  * argument registers hold.
  * Also: which registers an instruction writes (iced's used registers), so a tracker of
  * register constants drops each one any write it does not model replaces.
@@ -17,6 +19,7 @@ import { type Instruction, MemorySizeExt, Mnemonic, OpAccess, OpKind, Register }
 import { lowerBound } from '../../common/search.ts';
 import { type MappedImage, sectionAt } from '../image/map-image.ts';
 import { thunkImport } from '../image/import-thunks.ts';
+import type { RvaRange } from '../image/types.ts';
 import { fullRegister } from './added-field.ts';
 import { withUsedRegisters } from './register-effects.ts';
 
@@ -85,8 +88,13 @@ export function trackAddresses(insn: Instruction, addrs: Map<number, Address>): 
 
 /** Imported functions that copy `r8` bytes from `rdx` to `rcx`. */
 const COPIERS = new Set(['memcpy', 'memmove']);
-/** The widest copy followed: its every byte offset counts as a word stored (bitfield-immediates.ts immediateStores). */
-const COPY_BYTES = 64;
+/**
+ * The widest copy followed: a page. Its every byte offset counts as a word stored
+ * (bitfield-immediates.ts immediateStores, each offset's value cut to 64 bytes). A 64-byte cap
+ * left a 96-byte template's bit-field word unseen (probe bitfield-long-copy: `mov r8d,0x60;
+ * call memcpy` at -O0, `rep movsd` with ecx 0x18 at -Os).
+ */
+const COPY_BYTES = 4096;
 
 /** String moves, by the bytes each element moves. */
 const STRING_MOVES = new Map<number, number>([[Mnemonic.Movsb, 1], [Mnemonic.Movsw, 2], [Mnemonic.Movsd, 4], [Mnemonic.Movsq, 8]]);
@@ -95,12 +103,14 @@ const STRING_MOVES = new Map<number, number>([[Mnemonic.Movsb, 1], [Mnemonic.Mov
  * The read-only bytes a copy moves, and where to: a call (or tail jump) to an imported
  * memcpy/memmove, `lea rdx,[rip+X]; mov r8d,n; call memcpy` (gcc -O0 and clang -O0 copying a
  * named `static const` struct, probe bitfield-memcpy), through the import slot or a `jmp
- * [rip+slot]` thunk; or `rep movs` from `lea rsi,[rip+X]` with a constant count in rcx (gcc
- * -Os). The destination is the `lea` base and displacement rcx (rdi) holds, else rcx (rdi) at +0.
+ * [rip+slot]` thunk, or to a function of the image's own out of `body` (ownCall); or `rep
+ * movs` from `lea rsi,[rip+X]` with a constant count in rcx (gcc -Os). The destination is the
+ * `lea` base and displacement rcx (rdi) holds, else rcx (rdi) at +0.
  */
-export function readOnlyCopy(img: MappedImage, insn: Instruction, addrs: ReadonlyMap<number, Address>, held: ReadonlyMap<number, { v: bigint }>): { base: string; disp: number; bytes: number; v: bigint } | undefined {
+export function readOnlyCopy(img: MappedImage, insn: Instruction, addrs: ReadonlyMap<number, Address>, held: ReadonlyMap<number, { v: bigint }>, body?: readonly RvaRange[]): { base: string; disp: number; bytes: number; v: bigint } | undefined {
   const unit = insn.hasRepPrefix && insn.op0Kind === OpKind.MemoryESRDI ? STRING_MOVES.get(insn.mnemonic) : undefined;
-  const call = (insn.mnemonic === Mnemonic.Call || insn.mnemonic === Mnemonic.Jmp) && COPIERS.has(importCalled(img, insn) ?? '');
+  const branch = insn.mnemonic === Mnemonic.Call || insn.mnemonic === Mnemonic.Jmp;
+  const call = branch && (COPIERS.has(importCalled(img, insn) ?? '') || ownCall(img, insn, body));
   if (unit === undefined && !call) return undefined;
   const [from, count, to] = unit === undefined ? [Register.RDX, Register.R8, Register.RCX] : [Register.RSI, Register.RCX, Register.RDI];
   const src = addrs.get(from);
@@ -110,6 +120,19 @@ export function readOnlyCopy(img: MappedImage, insn: Instruction, addrs: Readonl
   if (v === undefined) return undefined;
   const dest = addrs.get(to);
   return dest !== undefined && 'base' in dest ? { base: `${dest.base}`, disp: dest.disp, bytes: n, v } : { base: `${to}`, disp: 0, bytes: n, v };
+}
+
+/**
+ * A call (or tail jump) to a function of the image's own, out of `body` (the caller's code
+ * ranges): any such call given a read-only constant's address in rdx and a constant count in
+ * r8 counts as a copy of those bytes to rcx. A statically linked memcpy or a helper of the
+ * DLL's own (probe bitfield-helper-copy: `mov r8d,0x24; lea rdx,[rip+X]; jmp copy_bytes`, a
+ * byte loop) copies as the import does, and its body, a loop, tells nothing at a glance.
+ */
+function ownCall(img: MappedImage, insn: Instruction, body: readonly RvaRange[] | undefined): boolean {
+  if (body === undefined || insn.op0Kind !== OpKind.NearBranch64) return false;
+  const to = Number(insn.nearBranchTarget);
+  return thunkImport(img, to) === undefined && !body.some((r) => to >= r.start && to < r.end);
 }
 
 /** The symbol of the import a call or jump reaches: `call [rip+slot]`, or a direct branch to a `jmp [rip+slot]` thunk. */
