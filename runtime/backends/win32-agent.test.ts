@@ -996,7 +996,9 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     let continued = 0;
     const errors: string[] = [];
     try {
-      for (let i = 0; i < 40; i++) {
+      // At least 40 swaps, and on until more than 40 stops were sent (a fast agent makes 40
+      // swaps in less than 80 ms, fewer than 40 of the 2 ms intervals).
+      for (let i = 0; i < 2000 && (i < 40 || stops <= 40); i++) {
         const r = await be.agent.request('swap tries=5 delay=1');
         if (r.ok) continued += Number(r.value['continued']);
         else errors.push(`${r.error.code}: ${r.error.message}`);
