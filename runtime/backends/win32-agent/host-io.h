@@ -94,6 +94,21 @@ static int lx_move(lx_word pid, int write, LxIov *local, LxIov *remote, long n, 
   return 1;
 }
 
+/* "/proc/PID" + tail into `out` (64 bytes, writable data), without the C library (the watchdog
+ * calls it, see host-guard.h). */
+static char *lx_proc_path(char *out, lx_word pid, const char *tail) {
+  char digits[24];
+  int n = 0;
+  do digits[n++] = (char)('0' + pid % 10), pid /= 10;
+  while (pid > 0 && n < 20);
+  memcpy(out, "/proc/", 6);
+  int k = 6;
+  while (n > 0) out[k++] = digits[--n];
+  size_t t = strlen(tail);
+  memcpy(out + k, tail, t + 1);
+  return out;
+}
+
 /*
  * pread / pwrite on /proc/PID/mem: what the wineserver itself does for ReadProcessMemory /
  * WriteProcessMemory, without its ptrace stop of a target thread. Unlike process_vm_readv /
@@ -108,14 +123,8 @@ static int lx_mem_move(lx_word pid, int write, void *buf, u64 addr, size_t n, si
   if (pid <= 0 || addr > (u64)INT64_MAX - n) return 0;
   if (g_lx_mem_pid != pid) {
     if (g_lx_mem_fd >= 0) lx_syscall(LX_CLOSE, g_lx_mem_fd, 0, 0, 0, 0, 0);
-    static char path[40]; /* writable data: see lx_candidates_fresh */
-    char digits[24];
-    int nd = 0;
-    for (lx_word v = pid; v > 0 && nd < 20; v /= 10) digits[nd++] = (char)('0' + v % 10);
-    memcpy(path, "/proc/", 6);
-    int at = 6;
-    while (nd > 0) path[at++] = digits[--nd];
-    memcpy(path + at, "/mem", 5);
+    static char path[64]; /* writable data: see lx_candidates_fresh */
+    lx_proc_path(path, pid, "/mem");
     g_lx_mem_fd = lx_syscall(LX_OPEN, (lx_word)(uintptr_t)path, LX_O_RDWR, 0, 0, 0, 0);
     g_lx_mem_pid = pid;
   }

@@ -42,21 +42,6 @@ static int g_nboosted, g_nsliced;
 
 #include "host-guard.h" /* the watchdog that puts the boost back when the agent dies */
 
-/* "/proc/PID" + tail into `out` (64 bytes, writable data), without the C library (the watchdog
- * calls it, see host-guard.h). */
-static char *lx_proc_path(char *out, lx_word pid, const char *tail) {
-  char digits[24];
-  int n = 0;
-  do digits[n++] = (char)('0' + pid % 10), pid /= 10;
-  while (pid > 0 && n < 20);
-  memcpy(out, "/proc/", 6);
-  int k = 6;
-  while (n > 0) out[k++] = digits[--n];
-  size_t t = strlen(tail);
-  memcpy(out + k, tail, t + 1);
-  return out;
-}
-
 /* A nice value (-20..19) as text, without the C library; its length. */
 static int lx_nice_text(char *out, int nice) {
   int k = 0;
