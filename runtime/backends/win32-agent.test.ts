@@ -5,93 +5,25 @@
  * register unwind data and roll back through the same ProcessBackend the executor uses.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { getPriority, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { asVa, type Va } from '../../common/types.ts';
 import { missingTools } from '../../test/support/tools.ts';
-import { expectedAgentIo, keepWineServer, startWine, WINE_PREFIX, wineEnv } from '../../test/support/wine.ts';
+import { expectedAgentIo, keepWineServer, startWine, wineEnv } from '../../test/support/wine.ts';
 import { PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE, PAGE_READWRITE, undoOf, type StepObservation, type WriteStep } from '../plan/write-plan.ts';
 import { AGENT_EXE, openWin32Backend, startAgent, type Win32AgentBackend } from './win32-agent.ts';
 import { executeSteps } from '../apply/execute-plan.ts';
+import { buildTargets, startTarget as startTargetIn, targetLinuxPid, tasksOf, type Target, wineServerLinuxPid, workerProgresses } from '../../test/support/win32-target.ts';
 
 const skip = missingTools(['mingw', 'wine']);
-/** The cgroup v1 freezer, to keep a target from running for a while. */
-const FREEZER = '/sys/fs/cgroup/freezer';
-const SRC = fileURLToPath(new URL('./win32-agent/test-target/', import.meta.url));
 
-/** A running target.exe and the lines it printed at start. */
-interface Target {
-  readonly child: ChildProcessWithoutNullStreams;
-  readonly pid: number;
-  readonly module: Va;
-  readonly valueFn: Va;
-  readonly heapAlloc: Va;
-  /** Sends `run` and returns [value(1), worker calls, odd results]. */
-  run(): Promise<[number, number, number]>;
-  stop(): Promise<number | null>;
-}
+
 
 let dir = '';
+const startTarget = (worker: boolean, exe?: string): Promise<Target> => startTargetIn(dir, worker, exe);
 
-function lineReader(child: ChildProcessWithoutNullStreams): () => Promise<string> {
-  let buf = '';
-  const lines: string[] = [];
-  const waiters: ((l: string) => void)[] = [];
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (d: string) => {
-    buf += d;
-    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-      const l = buf.slice(0, nl).trim();
-      buf = buf.slice(nl + 1);
-      const w = waiters.shift();
-      if (w) w(l);
-      else lines.push(l);
-    }
-  });
-  return () =>
-    new Promise((resolve, reject) => {
-      const l = lines.shift();
-      if (l !== undefined) return resolve(l);
-      const t = setTimeout(() => reject(new Error('target printed nothing for 20 s')), 20_000);
-      waiters.push((x) => {
-        clearTimeout(t);
-        resolve(x);
-      });
-    });
-}
 
-async function startTarget(worker: boolean, exe = 'target.exe'): Promise<Target> {
-  const child = startWine(join(dir, exe), [join(dir, 'probe.dll'), ...(worker ? ['--worker'] : [])]);
-  const next = lineReader(child);
-  const fields = new Map<string, string>();
-  for (;;) {
-    const l = await next();
-    if (l === 'ready') break;
-    const [k, v] = l.split(' ');
-    if (k !== undefined && v !== undefined) fields.set(k, v);
-  }
-  const exited = new Promise<number | null>((r) => child.once('close', (c) => r(c)));
-  return {
-    child,
-    pid: Number(fields.get('pid')),
-    module: asVa(BigInt(fields.get('module') ?? '0')),
-    valueFn: asVa(BigInt(fields.get('value') ?? '0')),
-    heapAlloc: asVa(BigInt(fields.get('heapalloc') ?? '0')),
-    async run() {
-      child.stdin.write('run\n');
-      const m = /^result (-?\d+) calls (\d+) odd (\d+)$/.exec(await next());
-      if (!m) throw new Error('target did not answer run');
-      return [Number(m[1]), Number(m[2]), Number(m[3])];
-    },
-    async stop() {
-      child.stdin.write('quit\n');
-      return exited;
-    },
-  };
-}
 
 /** The bytes of probe.dll's `value` as the file holds them (through the section table). */
 function fileBytesAt(rva: number, n: number): Uint8Array {
@@ -120,17 +52,6 @@ async function runSteps(b: Win32AgentBackend, steps: readonly WriteStep[]): Prom
   return { undo, error: null };
 }
 
-/** True when the worker's call count grows within 5 s (it is not left suspended). */
-async function workerProgresses(t: Target): Promise<boolean> {
-  const [, c1] = await t.run();
-  const deadline = Date.now() + 5000;
-  while (Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 20));
-    const [, c2] = await t.run();
-    if (c2 > c1) return true;
-  }
-  return false;
-}
 
 /** lea eax, [rcx+2]; ret: value(x) = x + 2 instead of x + 1. */
 const NEW_BODY = new Uint8Array([0x8d, 0x41, 0x02, 0xc3]);
@@ -165,14 +86,7 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hp-agent-'));
-    for (const [src, out, extra] of [
-      ['probe.c', 'probe.dll', ['-shared']],
-      ['target.c', 'target.exe', []],
-      ['peek.c', 'peek.exe', []],
-    ] as const) {
-      const r = spawnSync('x86_64-w64-mingw32-gcc', ['-O2', ...extra, '-o', join(dir, out), join(SRC, src)], { encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`mingw build of ${src} failed: ${r.stderr}`);
-    }
+    buildTargets(dir);
     keepWineServer();
     t = await startTarget(true);
   });
@@ -706,21 +620,21 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     };
     // Sites on pages 0 and 2, page 1 between them plain writable data: two writes (data between sites is never rewritten).
     const data = await be.agent.request(`swap tries=5 delay=1 io=server ${site(0x10, pattern.subarray(0x10, 0x12).toString('hex'))} ${site(0x2020, pattern.subarray(0x2020, 0x2023).toString('hex'))}`);
-    expect(data.ok && [data.value['reads'], data.value['writes'], data.value['storeBytes']]).toEqual([1, 2, 5]);
+    expect(data.ok ? [data.value['reads'], data.value['writes'], data.value['storeBytes']] : `${data.error.code}: ${data.error.message}`).toEqual([1, 2, 5]);
     // Page 1 code made writable (as the plan leaves the code pages between nearby sites): one write covers both.
     await protect(0x1000, PAGE_EXECUTE_READWRITE);
     const one = await be.agent.request(`swap tries=5 delay=1 io=server ${site(0x10, 'c3c3')} ${site(0x2020, 'cccccc')}`);
-    expect(one.ok && [one.value['reads'], one.value['writes'], one.value['storeBytes']]).toEqual([1, 1, 0x2023 - 0x10]);
+    expect(one.ok ? [one.value['reads'], one.value['writes'], one.value['storeBytes']] : `${one.error.code}: ${one.error.message}`).toEqual([1, 1, 0x2023 - 0x10]);
     await expectBytes(new Map([[0x10, 'c3c3'], [0x2020, 'cccccc']]));
     // Page 1 code not writable: the same two sites (back to the pattern) take two writes; page 1 is not written.
     await protect(0x1000, PAGE_EXECUTE_READ);
     const two = await be.agent.request(`swap tries=5 delay=1 io=server site:${at(0x10)}:c3c3:${pattern.subarray(0x10, 0x12).toString('hex')} site:${at(0x2020)}:cccccc:${pattern.subarray(0x2020, 0x2023).toString('hex')}`);
-    expect(two.ok && [two.value['reads'], two.value['writes'], two.value['storeBytes']]).toEqual([1, 2, 5]);
+    expect(two.ok ? [two.value['reads'], two.value['writes'], two.value['storeBytes']] : `${two.error.code}: ${two.error.message}`).toEqual([1, 2, 5]);
     await expectBytes(new Map());
     // 32 KiB or more apart (every page between code made writable): two writes, one read (less than 64 KiB apart).
     for (let off = 0x1000; off < 0x9000; off += 0x1000) await protect(off, PAGE_EXECUTE_READWRITE);
     const far = await be.agent.request(`swap tries=5 delay=1 io=server ${site(0x10, 'c3')} ${site(0x8011, '90')}`);
-    expect(far.ok && [far.value['reads'], far.value['writes'], far.value['storeBytes']]).toEqual([1, 2, 2]);
+    expect(far.ok ? [far.value['reads'], far.value['writes'], far.value['storeBytes']] : `${far.error.code}: ${far.error.message}`).toEqual([1, 2, 2]);
     await expectBytes(new Map([[0x10, 'c3'], [0x8011, '90']]));
     await be.abandon(); // the log frees the region
   });
@@ -1019,80 +933,10 @@ describe.skipIf(skip !== undefined)(`win32 agent primitives under Wine${skip ? `
     await be.close();
     expect(await workerProgresses(t)).toBe(true);
   });
-
-  test.skipIf(process.getuid?.() !== 0 || !existsSync(`${FREEZER}/cgroup.procs`))('a target thread the wineserver lost (its ptrace stop timed out while the thread could not run) is still held: the agent signals it itself, the hold completes, the target runs on', async () => {
-    // Under Wine a ReadProcessMemory by any program, and the debug registers of every thread Wine
-    // suspends or resumes, make the wineserver PTRACE_ATTACH a thread of the target and wait 3 s
-    // for its stop. A thread that gets no core that long: the server's PTRACE_DETACH fails (the
-    // thread is not stopped yet), the server takes the thread for dead and never signals it again,
-    // so no suspension of it completed, and every later hold waited for ever (PROTOCOL.md, "A thread
-    // the server lost"). Here another program reads a second target while that target is frozen
-    // (cgroup freezer) for longer than the server waits.
-    writeFileSync(join(dir, 'lost.exe'), readFileSync(join(dir, 'target.exe')));
-    const lost = await startTarget(true, 'lost.exe');
-    const pid = targetLinuxPid(join(dir, 'lost.exe'));
-    const b = await openWin32Backend({ pid: lost.pid, module: 'probe.dll', env: wineEnv(), timeoutMs: 20_000 });
-    if (!b.ok) throw new Error(b.error.message);
-    const be = b.value;
-    try {
-      expect((await be.agent.request('swap tries=1 delay=1')).ok).toBe(true); // the Linux pid known: the unstopper runs
-      const peek = startWine(join(dir, 'peek.exe'), [String(lost.pid), `0x${lost.module.toString(16)}`, '16']);
-      const peekLine = lineReader(peek);
-      expect(await peekLine()).toBe('ready');
-      const group = `${FREEZER}/hp-lost-${pid}`;
-      mkdirSync(group);
-      let read: string;
-      try {
-        writeFileSync(`${group}/cgroup.procs`, String(pid));
-        writeFileSync(`${group}/freezer.state`, 'FROZEN');
-        peek.stdin.write('go\n');
-        read = await peekLine();
-      } finally {
-        writeFileSync(`${group}/freezer.state`, 'THAWED');
-        writeFileSync(`${FREEZER}/cgroup.procs`, String(pid));
-        rmdirSync(group);
-      }
-      peek.stdin.end();
-      // The server gave up (the read failed) and keeps the thread traced without stopping it.
-      expect(read).toMatch(/^read 0/);
-      await new Promise((done) => setTimeout(done, 300));
-      const lostThreads = tasksOf(pid).filter((tid) => /TracerPid:\s*(\d+)/.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'latin1'))?.[1] === String(wineServerLinuxPid()));
-      expect(lostThreads.length).toBe(1);
-      // Each hold signals the lost thread itself (the agent before this: LIVE_AGENT_TIMEOUT).
-      const held = await be.agent.request('suspend');
-      if (!held.ok) throw new Error(`suspend: ${held.error.code} ${held.error.message}`);
-      expect(held.value['lostSignals']).toBeGreaterThanOrEqual(1);
-      expect((await be.agent.request('resume')).ok).toBe(true);
-      const swapped = await be.agent.request('swap tries=3 delay=1');
-      if (!swapped.ok) throw new Error(`swap: ${swapped.error.code} ${swapped.error.message}`);
-      expect([swapped.value['attempts'], swapped.value['lostSignals']]).toEqual([1, 1]);
-    } finally {
-      await be.close();
-    }
-    expect(await workerProgresses(lost)).toBe(true);
-    expect(await lost.stop()).toBe(0);
-  });
 });
 
-/** The Linux pid of the one process whose command line names `exe` (a Wine process: the target). */
-function targetLinuxPid(exe: string): number {
-  const linux = readdirSync('/proc').filter((d) => /^\d+$/.test(d) && (() => { try { return readFileSync(`/proc/${d}/cmdline`, 'latin1').includes(exe); } catch { return false; } })());
-  expect(linux.length).toBe(1);
-  return Number(linux[0]);
-}
 
-/** The Linux pid of this prefix's wineserver: the process running wineserver(64) in server-DEV-INO of WINE_PREFIX (Wine's own naming). */
-function wineServerLinuxPid(): number {
-  const st = statSync(WINE_PREFIX, { bigint: true });
-  const serverDir = `/server-${st.dev.toString(16)}-${st.ino.toString(16)}`;
-  const servers = readdirSync('/proc').filter((d) => { try { return /^\d+$/.test(d) && /\/wineserver(64)?$/.test(readlinkSync(`/proc/${d}/exe`)) && readlinkSync(`/proc/${d}/cwd`).endsWith(serverDir); } catch { return false; } });
-  expect(servers.length).toBe(1);
-  return Number(servers[0]);
-}
 
-function tasksOf(pid: number): number[] {
-  return readdirSync(`/proc/${pid}/task`).map(Number);
-}
 
 /** Each thread's policy/slice from /proc/PID/task/TID/sched. */
 function schedsOf(pid: number): string[] {

@@ -35,6 +35,7 @@ typedef uint64_t u64;
 #include "host-io.h" /* memory I/O through the Linux kernel under Wine */
 #include "host-sched.h" /* the pause's scheduling boost under Wine on Linux */
 #include "host-ran.h" /* between tries: did the target's threads run since the resume */
+#include "hold-reader.h" /* the hold's bound: contexts read on a thread the hold can give up on */
 
 /* ---------- response buffer ---------- */
 
@@ -568,24 +569,52 @@ static int adopt_threads_after_anchor(DWORD *err_out) {
 /* Outside the pause: learns the target's threads (handles, stack tops). */
 static int learn_threads(DWORD *err_out) { return walk_threads(0, err_out) >= 0; }
 
-/* Reads the context of held thread i; a thread that has exited meanwhile is let go (held 0). */
-/* What read_context asks for: swap needs only RIP and RSP (CONTEXT_CONTROL); `suspend` and
- * the release check at commit also look at the integer registers. */
+/* What a hold's context reads ask for: swap needs only RIP and RSP (CONTEXT_CONTROL); `suspend`
+ * and the release check at commit also look at the integer registers. */
 static DWORD g_ctx_flags = CONTEXT_CONTROL | CONTEXT_INTEGER;
-static int read_context(int i) {
-  memset(&g_ctx[i], 0, sizeof(CONTEXT));
-  g_ctx[i].ContextFlags = g_ctx_flags;
-  /* GetThreadContext also waits until the suspension has really taken effect (under Wine a
-   * suspension only signals the thread). */
-  if (GetThreadContext(g_thr[i].h, &g_ctx[i])) return 1;
-  DWORD e = GetLastError(), code = 0;
-  if (GetExitCodeThread(g_thr[i].h, &code) && code != STILL_ACTIVE) {
-    if (g_thr[i].held == 1) ResumeThread(g_thr[i].h);
-    g_thr[i].held = 0;
-    return 1;
+/* The hold's bound (hold-reader.h): `hold=MS` on suspend and swap, else the default. */
+static DWORD g_hold_limit_ms = HOLD_LIMIT_DEFAULT_MS;
+/* The last hold gave up on a thread that did not stop (LIVE_HOLD_STUCK): its tid, 0 when
+ * MAX_ABANDONED earlier readers still wait, and how long the hold waited. */
+static int g_hold_stuck;
+static DWORD g_stuck_tid;
+static double g_stuck_ms;
+
+/*
+ * Reads the contexts of the held threads from..g_nthr-1 into g_ctx on the reader thread, for what
+ * is left of the hold limit. A thread that has exited meanwhile is let go (held 0). 0 on failure:
+ * *bad_tid names the thread, and g_hold_stuck says whether it was the bound.
+ */
+static int read_contexts(ContextReader *r, int from, DWORD *err_out, DWORD *bad_tid) {
+  int n = 0;
+  for (int i = from; i < g_nthr; i++)
+    if (g_thr[i].held) r->h[n] = g_thr[i].h, r->at[n++] = i;
+  if (n == 0) return 1;
+  double waited_ms = paused_us() / 1000.0;
+  DWORD left = waited_ms >= (double)g_hold_limit_ms ? 0 : g_hold_limit_ms - (DWORD)waited_ms;
+  int stuck_at = 0;
+  if (reader_run(r, n, g_ctx_flags, left, &stuck_at) < 0) {
+    g_ctx = NULL; /* the abandoned reader's: it frees it */
+    g_hold_stuck = 1;
+    g_stuck_tid = g_thr[stuck_at].tid;
+    g_stuck_ms = paused_us() / 1000.0;
+    *err_out = 0;
+    *bad_tid = g_stuck_tid;
+    return 0;
   }
-  SetLastError(e);
-  return 0;
+  for (int k = 0; k < r->n; k++) {
+    int i = r->at[k];
+    g_thr[i].ctx_us = r->us[k];
+    if (r->res[k] == 2) {
+      if (g_thr[i].held == 1) ResumeThread(g_thr[i].h);
+      g_thr[i].held = 0;
+    } else if (r->res[k] == 0) {
+      *err_out = r->err[k];
+      *bad_tid = g_thr[i].tid;
+      return 0;
+    }
+  }
+  return 1;
 }
 
 /*
@@ -629,14 +658,22 @@ static int hold_all(DWORD *err_out, DWORD *bad_tid) {
 }
 
 static int hold_threads(DWORD *err_out, DWORD *bad_tid) {
-  if (!g_ctx) {
-    g_ctx = (CONTEXT *)_aligned_malloc(sizeof(CONTEXT) * MAX_THREADS, 16);
-    if (!g_ctx) {
-      *err_out = ERROR_NOT_ENOUGH_MEMORY;
-      *bad_tid = 0;
-      return 0;
-    }
+  g_hold_stuck = 0;
+  if (g_abandoned >= MAX_ABANDONED) { /* earlier holds' readers still wait: no new one (hold-reader.h) */
+    g_hold_stuck = 1;
+    g_stuck_tid = 0;
+    g_stuck_ms = 0;
+    *err_out = 0;
+    *bad_tid = 0;
+    return 0;
   }
+  ContextReader *r = reader_get();
+  if (!r) {
+    *err_out = ERROR_NOT_ENOUGH_MEMORY;
+    *bad_tid = 0;
+    return 0;
+  }
+  g_ctx = r->ctx;
   /* The pid is looked up before the first hold (hold_all; never during one: the lookup takes
    * turns of the target's threads), so that nothing read or written while threads are held goes
    * through the server's ptrace stop. */
@@ -657,16 +694,7 @@ static int hold_threads(DWORD *err_out, DWORD *bad_tid) {
   g_confirm_passes = 0;
   for (int pass = 0; pass < 16; pass++) {
     QueryPerformanceCounter(&t);
-    for (int i = from; i < g_nthr; i++) {
-      LARGE_INTEGER tc;
-      QueryPerformanceCounter(&tc);
-      if (g_thr[i].held && !read_context(i)) {
-        *err_out = GetLastError();
-        *bad_tid = g_thr[i].tid;
-        return 0;
-      }
-      g_thr[i].ctx_us = us_since(&tc);
-    }
+    if (!read_contexts(r, from, err_out, bad_tid)) return 0;
     g_t_contexts += us_since(&t);
     from = g_nthr;
     g_confirm_passes++;
@@ -688,6 +716,25 @@ static int hold_threads(DWORD *err_out, DWORD *bad_tid) {
   *err_out = 0;
   *bad_tid = 0;
   return 0; /* threads keep appearing: refuse rather than write with one running */
+}
+
+/* `hold=MS`: the limit of this request's holds. */
+static int parse_hold_limit(const char *v) {
+  u64 ms;
+  if (!parse_u64(v, &ms) || ms == 0 || ms > HOLD_LIMIT_MAX_MS) return 0;
+  g_hold_limit_ms = (DWORD)ms;
+  return 1;
+}
+
+/* The failure of a hold, for suspend and swap (every thread let go, nothing written). */
+static int hold_failure(DWORD e, DWORD ctx_tid) {
+  if (g_hold_stuck && ctx_tid)
+    return fail("LIVE_HOLD_STUCK", 0, "thread %lu did not stop within the hold limit (%lu ms; waited %.0f ms): every thread was let go, nothing was written", (unsigned long)ctx_tid,
+                (unsigned long)g_hold_limit_ms, g_stuck_ms);
+  if (g_hold_stuck)
+    return fail("LIVE_HOLD_STUCK", 0, "%ld earlier holds still wait for threads that did not stop: no hold until one of them has: nothing was written", (long)g_abandoned);
+  if (ctx_tid) return fail("LIVE_SUSPEND_FAILED", e, "cannot read the context of thread %lu", (unsigned long)ctx_tid);
+  return fail("LIVE_SUSPEND_FAILED", e, "cannot suspend the threads of process %lu", (unsigned long)g_pid);
 }
 
 /* learn_threads + hold_all, for callers that only need every thread stopped. */
@@ -1843,6 +1890,13 @@ static int cmd_suspend(void) {
       }
       continue;
     }
+    if (strncmp(t, "hold=", 5) == 0) {
+      if (!parse_hold_limit(t + 5)) {
+        free(rs);
+        return fail("LIVE_BAD_REQUEST", 0, "suspend: bad hold= (1-%u ms)", HOLD_LIMIT_MAX_MS);
+      }
+      continue;
+    }
     int busy = strncmp(t, "busy:", 5) == 0;
     int avoid = strncmp(t, "avoid:", 6) == 0;
     if (!busy && !avoid) {
@@ -1877,8 +1931,7 @@ static int cmd_suspend(void) {
     if (!hold_all(&e, &ctx_tid)) {
       forget_threads();
       free(rs);
-      if (ctx_tid) return fail("LIVE_SUSPEND_FAILED", e, "cannot read the context of thread %lu", (unsigned long)ctx_tid);
-      return fail("LIVE_SUSPEND_FAILED", e, "cannot suspend the threads of process %lu", (unsigned long)g_pid);
+      return hold_failure(e, ctx_tid);
     }
     int blocked = 0;
     for (int i = 0; i < g_nthr && !blocked; i++)
@@ -2103,6 +2156,8 @@ static int parse_swap(SwapArgs *a) {
       if (!parse_u64(t + 6, &a->delay) || a->delay > 60000) return fail("LIVE_BAD_REQUEST", 0, "swap: bad delay=");
     } else if (strncmp(t, "tries=", 6) == 0) {
       if (!parse_u64(t + 6, &a->tries) || a->tries == 0) return fail("LIVE_BAD_REQUEST", 0, "swap: bad tries=");
+    } else if (strncmp(t, "hold=", 5) == 0) {
+      if (!parse_hold_limit(t + 5)) return fail("LIVE_BAD_REQUEST", 0, "swap: bad hold= (1-%u ms)", HOLD_LIMIT_MAX_MS);
     } else if (strcmp(t, "io=server") == 0) {
       a->io_server = 1;
     } else if (strncmp(t, "avoid:", 6) == 0) {
@@ -2443,8 +2498,7 @@ static int swap_hold(const SwapArgs *a, u64 *attempt, SwapTimes *tm) {
     g_stack_reads = 0;
     if (!hold_all(&e, &ctx_tid)) {
       resume_all();
-      if (ctx_tid) return fail("LIVE_SUSPEND_FAILED", e, "cannot read the context of thread %lu", (unsigned long)ctx_tid);
-      return fail("LIVE_SUSPEND_FAILED", e, "cannot suspend the threads of process %lu", (unsigned long)g_pid);
+      return hold_failure(e, ctx_tid);
     }
     tm->hold = paused_us();
     int blocked = 0;
@@ -2626,6 +2680,7 @@ static double release_deferred(int *kept_out, int *free_failures) {
     DWORD bad = 0;
     if (!hold_all(&e, &bad)) {
       pause += resume_all();
+      if (g_hold_stuck) break; /* a thread that does not stop: keep all (retrying would wait the limit again) */
       continue; /* a context that cannot be read proves nothing: try again, else keep all */
     }
     unsigned char *referenced = (unsigned char *)calloc(n, 1);
@@ -2691,6 +2746,7 @@ static int cmd_abort(void) {
 
 static int dispatch(void) {
   const char *op = g_tok[0];
+  g_hold_limit_ms = HOLD_LIMIT_DEFAULT_MS; /* `hold=` is per request */
   if (!strcmp(op, "hello")) {
     begin_ok();
     out_fmt(",\"agent\":\"hotpatch-win32-agent\",\"protocol\":%d,\"agentPid\":%lu,\"features\":[\"swap-without-sites\",\"quiescent\"]", PROTOCOL_VERSION,

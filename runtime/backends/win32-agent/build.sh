@@ -10,4 +10,4 @@ cd "$here"
 x86_64-w64-mingw32-gcc -std=c11 -O2 -Wall -Wextra -Werror -s \
   -ffile-prefix-map="$here"=. -fno-ident \
   -Wl,--no-insert-timestamp -Wl,--build-id=none \
-  -o "$out" agent.c
+  -o "$out" agent.c -lsynchronization
