@@ -25,6 +25,12 @@
  * argument and the sizes differ, objects the old code laid out are walked at other strides
  * by the new code: refused. Unrolling that changes between builds without an index access
  * beside it can look the same (a false refusal, never a wrong "safe").
+ * So can an index the compiler counts in other units: clang -O1 builds red-trip-index-fix's v2
+ * fill (`o->arr[i] = 2 * j`) with one register holding 2i, stepped by 2 and scaled by 2
+ * (`mov [rcx+rax*2+4],r8d; add rax,2`), where v1 steps i by 1 and scales by 4: sizes 2 and 4,
+ * refused. Taking step x scale alone (4 both) would fix that, but a loop that touches every
+ * other element (`i += 2`, scale 4: 8) would then match one over elements grown to 8 bytes
+ * (scale 8, step 1), which the greatest common divisor refuses (4 and 8): left as it is.
  */
 import { Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
 import { lowerBound } from '../../common/search.ts';
