@@ -12,7 +12,10 @@
  *   red-narrow int -> unsigned char + a new byte, red-ptr a pointer -> int64
  *   (compiler/diff/pointer-uses.ts). STRUCTURE_FIELDS_SWAPPED (compiler/diff/field-swap.ts):
  *   red-swap and red-global-swap, two int fields exchange offsets (every access keeps its
- *   offset set, width and kind). RODATA_TABLE_REORDERED (compiler/diff/rodata-reordered.ts):
+ *   offset set, width and kind); red-swap-writer, the same exchange where make also changes
+ *   its logic so its bodies do not align and only show's reads exchange offsets (refused
+ *   by the values make stores, compiler/diff/field-swap-writers.ts; checked at -O0 too, where
+ *   the values pass through frame slots). RODATA_TABLE_REORDERED (compiler/diff/rodata-reordered.ts):
  *   red-table, a .rdata table reordered with the indexes objects hold.
  *   STRUCTURE_STRIDE_CHANGED (compiler/diff/element-stride.ts): red-stride (samples/heap-stride
  *   as a probe), an array's element grown 8 -> 12 bytes at its end; at -O0 (LIVE_O0) the
@@ -25,7 +28,9 @@
  * - 'right' (hotpatchable, prints v2): the twins red-swap-fix (a logic fix on the same
  *   struct), red-swap-order (stores to the same fields in another order), red-swap-expr (a
  *   fix that swaps which field each weight takes, compiled to exactly red-swap's show: a lone
- *   read-only exchange passes, compiler/diff/field-swap.ts), red-ptr-fix (the field stays a
+ *   read-only exchange passes, compiler/diff/field-swap.ts), red-swap-writer-fix (the
+ *   same fix, with red-swap-writer's change to make: each value stored where it was),
+ *   red-ptr-fix (the field stays a
  *   pointer, passed to a helper), red-table-fix (the table keeps its order, one entry edited
  *   in place), red-tail-end-fix (end-pointer loops, same struct), red-tail-local (a loop
  *   over a local array whose bound grows) and red-errcode (a return value's meaning flipped, callers unchanged: a wanted
@@ -56,9 +61,10 @@
  * from a global, `j = g_base`) were hotpatchable at -O0 (both compilers), gcc -O1 and clang
  * -O1/-O2/-Os: loop-trip-slots.ts and loop-trips.ts now read a counter that starts from a
  * global, the counter less its start as an index, `jle`/`jg` tests, a step after the compare,
- * and a base that takes the counter's start off; their twins stay hotpatchable. A struct whose fields exchange offsets where only readers change stays a
- * known gap (a lone read-only exchange is also what a fix swapping two operands compiles to:
- * red-swap-expr).
+ * and a base that takes the counter's start off; their twins stay hotpatchable. A struct whose fields exchange offsets while no changed, matched writer
+ * shows it (a writer unmatched, in another module, or building the object in its frame)
+ * stays a known gap (a lone read-only exchange
+ * is also what a fix swapping two operands compiles to: red-swap-expr).
  */
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -98,6 +104,17 @@ const VERDICTS: Record<string, Record<Toolchain, readonly string[]>> = {
   'red-swap-expr': {
     gcc: ['show: hotpatchable', 'show: hotpatchable', 'show: hotpatchable', 'show: hotpatchable'],
     clang: ['show: hotpatchable', 'show: hotpatchable', 'show: hotpatchable', 'show: hotpatchable'],
+  },
+  // red-swap-writer: make's stores do not align (v2 adds a clamp and a local), so before
+  // field-swap-writers.ts both functions were hotpatchable but at gcc -O1 (there the aligned
+  // stores already showed the exchange).
+  'red-swap-writer': {
+    gcc: ['make: STRUCTURE_FIELDS_SWAPPED, show: STRUCTURE_FIELDS_SWAPPED', 'make: STRUCTURE_FIELDS_SWAPPED, show: STRUCTURE_FIELDS_SWAPPED', 'make: STRUCTURE_FIELDS_SWAPPED, show: STRUCTURE_FIELDS_SWAPPED', 'make: STRUCTURE_FIELDS_SWAPPED, show: STRUCTURE_FIELDS_SWAPPED'],
+    clang: ['make: STRUCTURE_FIELDS_SWAPPED, show: STRUCTURE_FIELDS_SWAPPED', 'make: STRUCTURE_FIELDS_SWAPPED, show: STRUCTURE_FIELDS_SWAPPED', 'make: STRUCTURE_FIELDS_SWAPPED, show: STRUCTURE_FIELDS_SWAPPED', 'make: STRUCTURE_FIELDS_SWAPPED, show: STRUCTURE_FIELDS_SWAPPED'],
+  },
+  'red-swap-writer-fix': {
+    gcc: ['make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable'],
+    clang: ['make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable'],
   },
   'red-float': {
     gcc: ['make: STRUCTURE_FIELD_RETYPED, show: STRUCTURE_FIELD_RETYPED', 'make: STRUCTURE_FIELD_RETYPED, show: STRUCTURE_FIELD_RETYPED', 'make: STRUCTURE_FIELD_RETYPED, show: STRUCTURE_FIELD_RETYPED', 'make: STRUCTURE_FIELD_RETYPED, show: STRUCTURE_FIELD_RETYPED'],
@@ -245,6 +262,7 @@ const LIVE: ReadonlyArray<readonly [string, Outcome, ReasonCode?]> = [
   ['red-swap-fix', 'right'],
   ['red-swap-order', 'right'],
   ['red-swap-expr', 'right'],
+  ['red-swap-writer-fix', 'right'],
   ['red-errcode', 'right'],
   ['red-ptr-fix', 'right'],
   ['red-table-fix', 'right'],
@@ -275,6 +293,8 @@ const LIVE_O0: ReadonlyArray<readonly [string, Outcome, ReasonCode?]> = [
   ['red-split', 'refused', 'STRUCTURE_FIELD_RETYPED'],
   ['red-stride', 'refused', 'STRUCTURE_STRIDE_CHANGED'],
   ['red-stride-fix', 'right'],
+  ['red-swap-writer', 'refused', 'STRUCTURE_FIELDS_SWAPPED'],
+  ['red-swap-writer-fix', 'right'],
   ['red-swap-fix', 'right'],
   ['red-errcode', 'right'],
   ['red-byval-fix', 'right'],
@@ -293,6 +313,21 @@ describe.skipIf(skip !== undefined)(`red-team probes live under Wine (-O2)${skip
 
   test.each(LIVE_O0.flatMap(([name, outcome, code]) => (['gcc', 'clang'] as const).map((tc) => [name, tc, outcome, code ?? ''] as const)))('%s (%s, -O0): %s %s', async (name, tc, outcome, code) => {
     await liveOutcome(name, tc, outcome, '-O0', code);
+  }, 120_000);
+
+  // red-swap-writer at -O2: v1 and v2 print the same (c is clamped at 1000; a = 3k, b = 5k + 1,
+  // show = 100a + 10b + c). With the rule lifted, v2's show reads v1's objects with a and b
+  // exchanged: 100(5k + 1) + 30k + k.
+  test.each(['gcc', 'clang'] as const)('red-swap-writer (%s): refused; carried anyway, v2\'s show reads v1\'s objects with a and b exchanged', async (tc) => {
+    const { h, old, neu, d } = await startLayoutProbe(suite, 'red-swap-writer', tc, '-O2');
+    expect(verdicts(d)).toBe('make: STRUCTURE_FIELDS_SWAPPED, show: STRUCTURE_FIELDS_SWAPPED');
+    const shows = (out: string): string[] => out.split('\n').filter((l) => l.startsWith('show('));
+    expect(shows(old)).toEqual(['show(0) = 361', 'show(1) = 712', 'show(2) = 1063', 'show(3) = 1414']);
+    expect(neu).toBe(old);
+    const lifted = liftRule(d, 'STRUCTURE_FIELDS_SWAPPED');
+    expect(lifted.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const after = await patchedRound(h, await writeProbePackage(suite.dir(), lifted, 'red-swap-writer.dll', `red-swap-writer-${tc}-O2.hpk`), 'red-swap-writer.dll');
+    expect(shows(after)).toEqual(['show(0) = 631', 'show(1) = 1162', 'show(2) = 1693', 'show(3) = 2224']);
   }, 120_000);
 
   // red-byval's weigh at -O0: refused (v1 reads the struct's halves from rcx's spill slot as

@@ -27,17 +27,21 @@
  * b*10`, same struct, compiles to exactly red-swap's show), nor from an unrolled loop that
  * probes two slots in the other order (sample fn-identity's slot_of_default). So a function is
  * refused when its exchange includes a store (objects written in the new layout), or when
- * the same exchange shows in two changed functions or more; a lone read-only exchange passes
- * (a known gap: 7za 5.1.1 -> 5.2.0 0x5005c, a `this` whose pointers at +0x10 and +0x18 trade
- * roles, passes this rule; a layout swapped whose writers changed in other ways too, or live
- * in another module, leaves such a lone reader).
+ * the same exchange shows in two changed functions or more, or when a changed writer stores
+ * each exchanged field's values at the other's offset though its bodies do not align
+ * (field-swap-writers.ts: probe red-swap-writer; the writer is refused with it). Any other
+ * lone read-only exchange passes: a layout swapped whose writers are unmatched, in another
+ * module or build the object in their frame. 7za 5.1.1 -> 5.2.0's 0x5005c is one (a
+ * callback whose `this` +0x10 and +0x18, an interface pointer and a statistics pointer,
+ * trade places; its only writer, unmatched, builds it on the stack: the disassembly is in
+ * field-swap-writers.ts); 7za's package is refused by other rules.
  */
 import { type Instruction, MemorySizeExt, Mnemonic, OpKind, Register } from 'iced-x86';
 import { hex } from '../../common/types.ts';
 import type { FunctionInfo } from '../image/types.ts';
-import type { ImageAnalysis } from '../match/analyze-image.ts';
 import type { MatchResult } from '../match/match-images.ts';
 import { fullRegister } from './added-field.ts';
+import { exchangingWriter, globalsOf, type GlobalAt, type StoreValues } from './field-swap-writers.ts';
 import { align } from './layout-shift.ts';
 import { reason, type Reason } from './reasons.ts';
 import { decodeEach } from './register-effects.ts';
@@ -77,20 +81,6 @@ class Skeletons {
     if (id === undefined) this.ids.set(s, (id = this.ids.size));
     return id;
   }
-}
-
-/** Where a RIP operand's target lands, in NEW addresses, when it is in a matched writable global; else null. */
-type GlobalAt = (target: number) => number | null;
-
-function globalsOf(m: MatchResult, side: 'old' | 'new'): GlobalAt {
-  const a: ImageAnalysis = m[side];
-  return (target) => {
-    const d = a.itemAt(target);
-    if (d === undefined || !d.writable || d.jumpTable) return null;
-    if (side === 'new') return target;
-    const n = m.itemOldToNew[d.index] ?? -1;
-    return n < 0 ? null : m.new.items[n]!.start + (target - d.start);
-  };
 }
 
 const isStack = (r: number): boolean => r === Register.RSP || r === Register.RBP;
@@ -277,13 +267,21 @@ export function fieldSwapProblems(m: MatchResult, status: readonly FunctionStatu
     bySignature.set(key, [...(bySignature.get(key) ?? []), f]);
   }
   const out = new Map<number, Reason>();
+  const stores = new Map<number, readonly [StoreValues, StoreValues]>();
   for (const [index, s] of found) {
     const mates = bySignature.get(signatureOf(s))!;
-    if (!s.store && mates.length < 2) continue;
+    // A lone reader: refused only when a writer's stored values trade the same offsets (field-swap-writers.ts).
+    const writer = s.store || mates.length >= 2 ? null : exchangingWriter(m, status, s, index, stores);
+    if (!s.store && mates.length < 2 && writer === null) continue;
     const f = m.new.fns.functions[index]!;
     const names = mates.map((g) => g.name ?? hex(g.entry)).join(', ');
-    const why = s.store ? `${f.name ?? hex(f.entry)} stores them there` : `the same exchange in ${names}`;
-    out.set(index, reason('STRUCTURE_FIELDS_SWAPPED', `structure layout changed: ${describeMoves(m, s)} in ${names}, every other access the same (${why}; needs a baseline); ${s.global ? 'the running image keeps the old layout' : 'objects built before the patch keep the old layout'}`, f.entry));
+    const why = s.store ? `${f.name ?? hex(f.entry)} stores them there` : writer !== null ? `${writer.name ?? hex(writer.entry)} stores each one's values at the other's offset` : `the same exchange in ${names}`;
+    const after = s.global ? 'the running image keeps the old layout' : 'objects built before the patch keep the old layout';
+    out.set(index, reason('STRUCTURE_FIELDS_SWAPPED', `structure layout changed: ${describeMoves(m, s)} in ${names}, every other access the same (${why}; needs a baseline); ${after}`, f.entry));
+    // The writer builds objects in the new layout, as a store in an aligned body does (red-swap's make).
+    if (writer !== null && !out.has(writer.index)) {
+      out.set(writer.index, reason('STRUCTURE_FIELDS_SWAPPED', `structure layout changed: ${describeMoves(m, s)}: ${writer.name ?? hex(writer.entry)} stores each one's values at the other's offset, and ${f.name ?? hex(f.entry)} reads them there (needs a baseline); ${after}`, writer.entry));
+    }
   }
   return out;
 }
