@@ -91,14 +91,33 @@
  *   copy seen; carried, neither line. Now a call to a function of the image's own given a
  *   read-only constant's address in rdx and a constant count in r8 counts as the copy
  *   (image-constants.ts ownCall). Twin bitfield-helper-copy-fix prints v2 live.
- * - bitfield-relayout-copy (clang -O1/-O2/-Os): a 16-byte literal of sixteen one-byte bit-field
+ * - bitfield-helper-offset (all 8 builds; gcc -O2/-Os the reader, init too short): the helper
+ *   copy_body skips the initialiser's 4-byte tag, so the bit-field word at +0 comes from its +4;
+ *   any call of the image's own given a read-only address in rdx and a count in r8 was taken
+ *   for a copy from +0, which put the unchanged tag at +0: no move, hotpatchable; carried,
+ *   neither line. Now the callee's body is read (compiler/diff/bitfield-copy-callee.ts): along
+ *   each path, loads only through the source, plain stores only through the destination, the
+ *   loads' offsets the stores' plus one shift (4 here: the copy is from +4); any other body is
+ *   no copy. Twin bitfield-helper-offset-fix (a new flag, unpack's formula) prints v2 live.
+ * - bitfield-relayout-copy (clang -O0/-O1/-O2/-Os): a 16-byte literal of sixteen one-byte bit-field
  *   words, every word's fields swapped: all 16 bytes differ, more than half, so the cut that
  *   keeps swc-html's Rust `type_id` out (bitfield-immediates.ts rewrittenWhole) let init and
  *   unpack through; carried, neither line. Now such a constant is a move when the reader's
  *   groups cover every changed bit of the bytes they span (explained). gcc keeps the literal in
- *   .data (GLOBAL_INITIAL_VALUE_CHANGED); clang -O0 builds it in byte slots followFrame does not
- *   follow: still hotpatchable there. Twin bitfield-relayout-copy-fix (13 bytes relevelled, the
- *   words unpack reads kept) prints v2 live.
+ *   .data (GLOBAL_INITIAL_VALUE_CHANGED). clang -O0 builds it byte by byte in stack slots
+ *   through 8-bit registers (`mov cl,[rsp+1]; and cl,0xf8; or cl,5; mov [rsp+1],cl`) and copies
+ *   it as two qwords: followFrame followed 32- and 64-bit registers only, hotpatchable there;
+ *   carried, neither line. Now byte and word registers are followed too (their upper bytes
+ *   unknown), and `movzx` and vector loads of slots. Twin bitfield-relayout-copy-fix (13 bytes
+ *   relevelled, the words unpack reads kept) prints v2 live.
+ * - bitfield-relayout-partial (clang -O0/-O1/-O2/-Os): bitfield-relayout-copy whose reader decodes
+ *   only kinds (bits 0-2 of bytes 0, 5 and 9, now 5-7): the level bits between its groups moved
+ *   too, so the reader's groups explain not every changed bit of the bytes they span, and the
+ *   cut for a hash rewritten whole let init and unpack through; carried, neither line. Now a
+ *   constant rewritten whole whose every aligned qword keeps its count of set bits (bits moved
+ *   inside words, values kept) is a move without that cover (bitfield-immediates.ts
+ *   rewrittenWhole). Twin bitfield-relayout-partial-fix (every word relevelled, the kinds kept,
+ *   unpack's formula) prints v2 live.
  * - bitfield-fill (gcc -O2, clang -O2): a field set to all ones by a lone `or byte [rcx],0x7`
  *   (several bits: neither a bit-field store nor a one-bit flag), fields swapped; hotpatchable,
  *   carried the patched process misreads it. Now refused (compiler/diff/bitfield-fills.ts).
@@ -440,7 +459,7 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     expect(changedVerdicts(fix)).toEqual([opt === '-Os' ? 'init: RODATA_ADDRESS_ESCAPED' : 'init: hotpatchable', 'unpack: hotpatchable']);
   }, 60_000);
 
-  const RELAYOUT: ReadonlyArray<readonly [Toolchain, string]> = [['clang', '-O1'], ['clang', '-O2'], ['clang', '-Os']];
+  const RELAYOUT: ReadonlyArray<readonly [Toolchain, string]> = [['clang', '-O0'], ['clang', '-O1'], ['clang', '-O2'], ['clang', '-Os']];
 
   test.each(RELAYOUT)('bitfield-relayout-copy (%s %s): a 16-byte literal of bit-field words, every byte relaid; writer and reader refused; carried anyway, the patched process prints neither version', async (tc, opt) => {
     const { h, old, neu, d } = await startProbe('bitfield-relayout-copy', tc, opt);
@@ -455,21 +474,38 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     expect(after).not.toBe(old);
   }, 120_000);
 
-  test.each(RELAYOUT)('bitfield-relayout-copy-fix (%s %s): the words unpack does not read get another level, the layout stays: hotpatchable, and patched live it prints v2', async (tc, opt) => {
-    const { h, old, neu, d } = await startProbe('bitfield-relayout-copy-fix', tc, opt);
+  // The twins: the words unpack decodes keep their kind and level (bitfield-relayout-copy-fix: 13 other words relevelled;
+  // bitfield-relayout-partial-fix: every word relevelled, the kinds kept), unpack's formula changes over the same bits.
+  test.each(RELAYOUT.flatMap(([tc, opt]) => ['bitfield-relayout-copy-fix', 'bitfield-relayout-partial-fix'].map((name) => [name, tc, opt] as const)))('%s (%s %s): the words unpack decodes keep their values, the layout stays: hotpatchable, and patched live it prints v2', async (name, tc, opt) => {
+    const { h, old, neu, d } = await startProbe(name, tc, opt);
     expect(neu).not.toBe(old);
     expect(changedVerdicts(d)).toEqual(['init: hotpatchable', 'unpack: hotpatchable']);
-    const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-relayout-copy-fix.dll', `bitfield-relayout-copy-fix-${tc}${opt}.hpk`);
-    expect(await patchedRound(h, pkg, 'bitfield-relayout-copy-fix.dll')).toBe(neu);
+    const pkg = await writeProbePackage(suite.dir(), d, `${name}.dll`, `${name}-${tc}${opt}.hpk`);
+    expect(await patchedRound(h, pkg, `${name}.dll`)).toBe(neu);
   }, 120_000);
 
-  // Before: init and unpack hotpatchable at clang -O1/-O2/-Os (more than half of the 16-byte constant's bytes changed: rewrittenWhole exempted it).
-  // gcc keeps the literal in .data (its change refused as GLOBAL_INITIAL_VALUE_CHANGED, init unchanged); clang -O0 builds it
-  // byte by byte in stack slots through 8-bit registers, which followFrame does not follow: still hotpatchable there.
-  test.each(BUILDS)('bitfield-relayout-copy and its fix (%s %s): a 16-byte literal relaid whole refused with its reader where clang copies it from read-only bytes; the twin hotpatchable', (tc, opt) => {
+  test.each(RELAYOUT)('bitfield-relayout-partial (%s %s): a 16-byte literal relaid whole, its reader decoding kinds only; writer and reader refused; carried anyway, the patched process prints neither version', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-relayout-partial', tc, opt);
+    // Only the layout changed: both versions print the same line.
+    expect(neu).toBe(old);
+    expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
+    expect(d.functions.find((f) => f.name === 'unpack')?.reason?.message).toMatch(/^it decodes the word at \+0x[0-9a-f]+ at bits 5-7.* where its old body decoded bits 0-2/);
+    const before = liftRule(d, CODE);
+    expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-relayout-partial.dll', `bitfield-relayout-partial-${tc}${opt}.hpk`);
+    expect(await patchedRound(h, pkg, 'bitfield-relayout-partial.dll')).not.toBe(old);
+  }, 120_000);
+
+  // Before, bitfield-relayout-copy: init and unpack hotpatchable at clang -O1/-O2/-Os (more than half of the 16-byte constant's
+  // bytes changed: rewrittenWhole exempted it), and at clang -O0, which builds the literal byte by byte in stack slots through
+  // 8-bit registers (`mov byte [rsp+1],0; mov cl,[rsp+1]; and cl,0xf8; or cl,5; mov [rsp+1],cl`, then `mov rcx,[rsp]; mov
+  // [rax],rcx`) that followFrame did not follow. bitfield-relayout-partial: hotpatchable at all four clang builds (the reader's
+  // groups, kinds in bits 0-2 of three bytes, now 5-7, leave the level bits between them, which moved too, unexplained; clang
+  // -O0's byte slots not followed). gcc keeps the literal in .data (its change refused as GLOBAL_INITIAL_VALUE_CHANGED, init unchanged).
+  test.each(BUILDS.flatMap(([tc, opt]) => ['bitfield-relayout-copy', 'bitfield-relayout-partial'].map((name) => [name, tc, opt] as const)))('%s and its fix (%s %s): a 16-byte literal relaid whole refused with its reader where clang stores it; the twin hotpatchable', (name, tc, opt) => {
     const dir = join(suite.dir(), 'verdicts', opt);
-    const d = diffDlls(buildLayoutProbe(dir, 'bitfield-relayout-copy', 1, tc, opt), buildLayoutProbe(dir, 'bitfield-relayout-copy', 2, tc, opt));
-    const fix = diffDlls(buildLayoutProbe(dir, 'bitfield-relayout-copy-fix', 1, tc, opt), buildLayoutProbe(dir, 'bitfield-relayout-copy-fix', 2, tc, opt));
+    const d = diffDlls(buildLayoutProbe(dir, name, 1, tc, opt), buildLayoutProbe(dir, name, 2, tc, opt));
+    const fix = diffDlls(buildLayoutProbe(dir, `${name}-fix`, 1, tc, opt), buildLayoutProbe(dir, `${name}-fix`, 2, tc, opt));
     if (tc === 'gcc') {
       for (const x of [d, fix]) {
         expect(changedVerdicts(x)).toEqual(['unpack: hotpatchable']);
@@ -477,7 +513,7 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
       }
       return;
     }
-    expect(changedVerdicts(d)).toEqual(opt === '-O0' ? ['init: hotpatchable', 'unpack: hotpatchable'] : [`init: ${CODE}`, `unpack: ${CODE}`]);
+    expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
     expect(changedVerdicts(fix)).toEqual(['init: hotpatchable', 'unpack: hotpatchable']);
   }, 60_000);
 
@@ -496,20 +532,40 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     expect(after).not.toBe(old);
   }, 120_000);
 
-  test.each(HELPER)('bitfield-helper-copy-fix (%s %s): the initialiser copied by copy_bytes sets a new flag, the layout stays: hotpatchable, and patched live it prints v2', async (tc, opt) => {
-    const { h, old, neu, d } = await startProbe('bitfield-helper-copy-fix', tc, opt);
+  const OFFSET: ReadonlyArray<readonly [Toolchain, string]> = [['gcc', '-O0'], ['gcc', '-O1'], ['clang', '-O0'], ['clang', '-O2']];
+
+  test.each(OFFSET)('bitfield-helper-offset (%s %s): the word copied by a helper of the DLL\'s own from the initialiser\'s +4, its fields swapped; writer and reader refused; carried anyway, the patched process prints neither version', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-helper-offset', tc, opt);
     expect(neu).not.toBe(old);
-    expect(changedVerdicts(d)).toEqual(['init: hotpatchable', 'unpack: hotpatchable']);
-    const pkg = await writeProbePackage(suite.dir(), d, 'bitfield-helper-copy-fix.dll', `bitfield-helper-copy-fix-${tc}${opt}.hpk`);
-    expect(await patchedRound(h, pkg, 'bitfield-helper-copy-fix.dll')).toBe(neu);
+    expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
+    // The word at +0 is the initialiser's bytes from +4 (its tag 0x5a5a5a5a skipped).
+    expect(d.functions.find((f) => f.name === 'init')?.reason?.message).toMatch(/^it stores the word at \+0x0 copied from a read-only constant with other bits than its old body \(old 0x[0-9a-f]*0000015b; new 0x[0-9a-f]*0000016b\)/);
+    const before = liftRule(d, CODE);
+    expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-helper-offset.dll', `bitfield-helper-offset-${tc}${opt}.hpk`);
+    const after = await patchedRound(h, pkg, 'bitfield-helper-offset.dll');
+    expect(after).not.toBe(neu);
+    expect(after).not.toBe(old);
   }, 120_000);
 
-  // Before: init and unpack hotpatchable at all 8 builds but gcc -O2/-Os, where init (`jmp copy_bytes`, 15 bytes) was refused as SHORT_BRANCH_LEAVES and unpack carried alone.
-  test.each(BUILDS)('bitfield-helper-copy and its fix (%s %s): the word copied by a helper of the DLL\'s own refused with its reader; the twin hotpatchable but where init is too short to redirect', (tc, opt) => {
+  // The twins: a new flag set in the initialiser (copied from +0 by copy_bytes, from +4 by copy_body), unpack's formula.
+  test.each([...HELPER.map(([tc, opt]) => ['bitfield-helper-copy-fix', tc, opt] as const), ...OFFSET.map(([tc, opt]) => ['bitfield-helper-offset-fix', tc, opt] as const)])('%s (%s %s): the initialiser copied by a helper of the DLL\'s own sets a new flag, the layout stays: hotpatchable, and patched live it prints v2', async (name, tc, opt) => {
+    const { h, old, neu, d } = await startProbe(name, tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual(['init: hotpatchable', 'unpack: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, `${name}.dll`, `${name}-${tc}${opt}.hpk`);
+    expect(await patchedRound(h, pkg, `${name}.dll`)).toBe(neu);
+  }, 120_000);
+
+  // Before: init and unpack hotpatchable at all 8 builds but gcc -O2/-Os, where init (`jmp copy_bytes`, `jmp copy_body`: 15
+  // bytes) was refused as SHORT_BRANCH_LEAVES and unpack carried alone. bitfield-helper-offset: the call was taken for a copy
+  // from +0, which put the unchanged tag at +0; now copy_body's body is read (bitfield-copy-callee.ts): it loads at +4 what it
+  // stores at +0, a copy from +4.
+  test.each(BUILDS.flatMap(([tc, opt]) => ['bitfield-helper-copy', 'bitfield-helper-offset'].map((name) => [name, tc, opt] as const)))('%s and its fix (%s %s): the word copied by a helper of the DLL\'s own refused with its reader; the twin hotpatchable but where init is too short to redirect', (name, tc, opt) => {
     const dir = join(suite.dir(), 'verdicts', opt);
-    const d = diffDlls(buildLayoutProbe(dir, 'bitfield-helper-copy', 1, tc, opt), buildLayoutProbe(dir, 'bitfield-helper-copy', 2, tc, opt));
+    const d = diffDlls(buildLayoutProbe(dir, name, 1, tc, opt), buildLayoutProbe(dir, name, 2, tc, opt));
     expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
-    const fix = diffDlls(buildLayoutProbe(dir, 'bitfield-helper-copy-fix', 1, tc, opt), buildLayoutProbe(dir, 'bitfield-helper-copy-fix', 2, tc, opt));
+    const fix = diffDlls(buildLayoutProbe(dir, `${name}-fix`, 1, tc, opt), buildLayoutProbe(dir, `${name}-fix`, 2, tc, opt));
     const short = tc === 'gcc' && (opt === '-O2' || opt === '-Os');
     expect(changedVerdicts(fix)).toEqual([short ? 'init: SHORT_BRANCH_LEAVES' : 'init: hotpatchable', 'unpack: hotpatchable']);
   }, 60_000);

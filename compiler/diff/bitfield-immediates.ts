@@ -31,9 +31,12 @@
  * decodes them along other paths (bitfield-immediate-halves). clang -O0's compound literal,
  * built in stack slots and copied, counts as the constant the slots hold (followFrame): a
  * dword slot, a qword slot (bitfield-immediate-wide), a qword copied from two dword slots
- * (bitfield-immediate-second). A constant loaded from read-only image bytes counts as one
+ * (bitfield-immediate-second), qwords copied from byte slots built through 8-bit registers
+ * (bitfield-relayout-copy). A constant loaded from read-only image bytes counts as one
  * (image-constants.ts: clang's 16-byte literal copied by `movaps xmm0,[rip+X]; movups
- * [rcx],xmm0`, probe bitfield-rodata), a vector register stored whole as the word it holds.
+ * [rcx],xmm0`, probe bitfield-rodata), a vector register stored whole as the word it holds;
+ * one rewritten in most bytes is a move when its reader explains every changed bit or each
+ * qword keeps its set bits (rewrittenWhole: probes bitfield-relayout-copy, -partial).
  * Any write to a register the tracker does not model (`inc`, `neg`, `add r,imm`, `mul`'s rdx)
  * drops its constant; a store through a register holding an address in the frame drops every
  * slot, and once the frame's address escaped (escapeFrame) so does a store through any other
@@ -43,13 +46,13 @@
  * (another value stored, the layout kept) stay hotpatchable.
  */
 import { type Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
-import type { FunctionInfo } from '../image/types.ts';
+import type { FunctionInfo, FunctionTable } from '../image/types.ts';
 import { ARG_REGISTERS, fullRegister } from './added-field.ts';
 import { lowBits, lowestBit, memoryBits, registerBits } from './bitfield-bits.ts';
 import { bodySteps, type StepMemo, type WordKeys, type WordOf, wordOf } from './bitfield-layout.ts';
 import { type ReadScan, readsDiffer } from './bitfield-readers.ts';
 import { decodeEach } from './register-effects.ts';
-import { type Address, dropWritten, memoryBytes, PLAIN_MOVES, readOnlyCopy, readOnlyLoad, trackAddresses } from './image-constants.ts';
+import { type Address, ALL_BITS, dropWritten, type HeldConstant, heldValue, memoryBytes, PLAIN_MOVES, readOnlyCopy, readOnlyLoad, trackAddresses, writtenBits } from './image-constants.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import { opKindOf, opRegisterOf, VOLATILE_REGISTERS } from '../disasm/operands.ts';
 
@@ -80,7 +83,7 @@ interface Stored {
  * A constant built in a stack slot and copied counts too (followFrame).
  * null entries break a run of adjacent stores (a call, a store of some other value).
  */
-function storedConstants(img: MappedImage, f: FunctionInfo, word: WordOf | undefined, memo: StepMemo | undefined): Array<Stored | null> {
+function storedConstants(img: MappedImage, f: FunctionInfo, word: WordOf | undefined, memo: StepMemo | undefined, fns: FunctionTable | undefined): Array<Stored | null> {
   const out: Array<Stored | null> = [];
   const held = new Map<number, Held>();
   const slots = new Map<number, number>();
@@ -93,22 +96,25 @@ function storedConstants(img: MappedImage, f: FunctionInfo, word: WordOf | undef
     const st = step.store ?? vectorStore(insn, word ?? wordOf);
     const bits = st !== null && step.store === null ? 8 * memoryBytes(insn) : memoryBits(insn);
     const h = PLAIN_MOVES.has(insn.mnemonic) && insn.opCount === 2 && insn.op1Kind === OpKind.Register ? held.get(st?.src ?? -1) : undefined;
+    // A register whose stored bits are not all known (a byte written into it) stores no constant.
+    const known = h !== undefined && h.bits >= bits ? h : undefined;
     // Only an imm64, or a multi-byte constant stored as a word or wider: a byte-sized constant
     // stored from a register is a value the body reuses (swc-html 1.15.33's 0x7a244e, `mov
     // eax,1`/`2` stored as a byte, read by Rust's binary formatting of a byte).
-    const fromReg = h !== undefined && (h.wide || (bits >= 16 && BigInt.asUintN(bits, h.v) > 0xffn)) ? h.v : undefined;
+    const fromReg = known !== undefined && (known.wide || (bits >= 16 && BigInt.asUintN(bits, known.v) > 0xffn)) ? known.v : undefined;
     const direct = insn.mnemonic === Mnemonic.Mov && insn.opCount === 2 && IMMEDIATES.has(insn.op1Kind);
     const stored = !PLAIN_MOVES.has(insn.mnemonic) || insn.opCount !== 2 ? undefined : direct ? insn.immediate(1) : fromReg;
     const framed = followFrame(insn, held, slots, frame);
     const loaded = readOnlyLoad(img, insn);
-    const copied = readOnlyCopy(img, insn, addrs, held, f.ranges);
+    const copied = readOnlyCopy(img, insn, addrs, held, f.ranges, fns === undefined ? undefined : (rva) => fns.byEntry.get(rva));
     trackAddresses(insn, addrs);
     // Every register the instruction writes loses its constant, but the one it is known to leave.
     dropWritten(insn, held);
     if (step.writes >= 0) {
-      if (step.movImm !== null) held.set(step.writes, { v: step.movImm, wide: insn.op1Kind === OpKind.Immediate64, how: 'register' });
-      else if (framed !== undefined) held.set(step.writes, { v: framed, wide: false, how: 'frame' });
-      else if (loaded !== undefined) held.set(step.writes, { v: loaded.v, wide: loaded.bytes >= 8, how: 'rodata' });
+      const known = writtenBits(insn);
+      if (step.movImm !== null) held.set(step.writes, { v: step.movImm, bits: known, wide: insn.op1Kind === OpKind.Immediate64, how: 'register' });
+      else if (framed !== undefined) held.set(step.writes, { v: framed, bits: known, wide: false, how: 'frame' });
+      else if (loaded !== undefined) held.set(step.writes, { v: loaded.v, bits: known, wide: loaded.bytes >= 8, how: 'rodata' });
     }
     if (copied !== undefined) out.push({ base: copied.base, disp: copied.disp, bytes: copied.bytes, value: copied.v, how: 'rodata' });
     if (step.barrier || copied !== undefined) {
@@ -125,9 +131,8 @@ function storedConstants(img: MappedImage, f: FunctionInfo, word: WordOf | undef
   return out;
 }
 
-/** A constant a register holds: its value, whether an imm64 or a qword load gave it (a 64-bit word), and where it came from. */
-interface Held {
-  readonly v: bigint;
+/** A constant a register holds: its value and known low bits, whether an imm64 or a qword load gave it (a 64-bit word), and where it came from. */
+interface Held extends HeldConstant {
   readonly wide: boolean;
   readonly how: 'register' | 'frame' | 'rodata';
 }
@@ -144,14 +149,19 @@ function vectorStore(insn: Instruction, word: WordOf): { key: string; disp: numb
  * bitfield-immediate-reorder: `mov dword [rsp+4],0`, then per field `mov ecx,[rsp+4]; and
  * ecx,imm; or ecx,imm; mov [rsp+4],ecx`, last `mov ecx,[rsp+4]; mov [rax],ecx`): the slots'
  * bytes (`slots`, by stack displacement) are followed through such moves and `and`/`or`/`xor`
- * of an immediate, a slot or a register holding a constant, in 32- and 64-bit registers. A
+ * of an immediate, a slot or a register holding a constant, in registers of any width. A
  * 64-bit literal is a qword slot (probe bitfield-immediate-wide: `mov qword [rsp],0`, fields
  * merged by `movabs rcx,mask; and rcx,[rsp]; movabs rdx,bits; or rcx,rdx`) or a qword loaded
  * over two dword slots (probe bitfield-immediate-second: the bit-field word built at
- * [rsp+4], `mov rcx,[rsp]` copies both). Returns the constant `insn` leaves in its
- * destination register, if known.
+ * [rsp+4], `mov rcx,[rsp]` copies both). A literal of byte-sized words is built byte by byte
+ * through 8-bit registers (probe bitfield-relayout-copy: `mov byte [rsp+1],0; mov cl,[rsp+1];
+ * and cl,0xf8; or cl,5; mov [rsp+1],cl`, then `mov rcx,[rsp]; mov [rax],rcx`): a byte or word
+ * register holds only its low bits known (image-constants.ts writtenBits), so a wider read of
+ * it stores no constant. A slot read by `movzx` or a vector load (`movups xmm0,[rsp]`) counts
+ * too. Returns the constant `insn` leaves in its destination register (its low bits, for a
+ * byte or word register), if known.
  */
-function followFrame(insn: Instruction, held: ReadonlyMap<number, { v: bigint }>, slots: Map<number, number>, frame: Frame): bigint | undefined {
+function followFrame(insn: Instruction, held: ReadonlyMap<number, HeldConstant>, slots: Map<number, number>, frame: Frame): bigint | undefined {
   const mn = insn.mnemonic;
   escapeFrame(insn, slots, frame);
   if (mn === Mnemonic.Push || mn === Mnemonic.Pop || (insn.op0Kind === OpKind.Register && insn.op0Register === Register.RSP)) {
@@ -160,31 +170,44 @@ function followFrame(insn: Instruction, held: ReadonlyMap<number, { v: bigint }>
     return undefined;
   }
   const slot = (k: number): number | null => (opKindOf(insn, k) === OpKind.Memory && insn.memoryBase === Register.RSP && insn.memoryIndex === Register.None ? Number(insn.memoryDisplacement) : null);
-  const bits = memoryBits(insn);
+  const bytes = memoryBytes(insn);
   const to = insn.opCount > 0 ? slot(0) : null;
   // `inc`/`not`/`neg` of a slot: no longer the constant stored.
   if (insn.opCount !== 2) {
-    if (to !== null) writeSlot(slots, to, bits, undefined);
+    if (to !== null) writeSlot(slots, to, bytes, undefined);
     return undefined;
   }
-  const constant = (): bigint | undefined => (FRAME_IMMEDIATES.has(insn.op1Kind) ? insn.immediate(1) : insn.op1Kind === OpKind.Register ? held.get(fullRegister(insn.op1Register))?.v : undefined);
+  // A register's constant counts in as many bits as it has known (a byte written into rcx: cl only).
+  const constant = (): bigint | undefined => {
+    if (FRAME_IMMEDIATES.has(insn.op1Kind)) return insn.immediate(1);
+    if (insn.op1Kind !== OpKind.Register) return undefined;
+    const r = insn.op1Register;
+    return heldValue(held, fullRegister(r), isVector(r) ? 8 * bytes || ALL_BITS : registerBits(r));
+  };
   if (to !== null) {
-    writeSlot(slots, to, bits, mn === Mnemonic.Mov ? constant() : undefined);
+    writeSlot(slots, to, bytes, PLAIN_MOVES.has(mn) ? constant() : undefined);
     return undefined;
   }
   if (insn.op0Kind !== OpKind.Register) return undefined;
-  const width = registerBits(insn.op0Register);
-  if (width !== 32 && width !== 64) return undefined;
   const from = slot(1);
-  if (mn === Mnemonic.Mov) return from !== null && bits === width ? readSlot(slots, from, bits) : undefined;
-  const cur = held.get(fullRegister(insn.op0Register))?.v;
-  const src = from !== null ? (bits === width ? readSlot(slots, from, bits) : undefined) : constant();
+  // A vector loaded from slots (`movups xmm0,[rsp]`) holds their bytes.
+  if (isVector(insn.op0Register)) return PLAIN_MOVES.has(mn) && from !== null ? readSlot(slots, from, bytes) : undefined;
+  const width = registerBits(insn.op0Register);
+  if (writtenBits(insn) === 0) return undefined;
+  // `movzx ecx,byte [rsp+3]`: the slot's byte, zero-extended.
+  if (mn === Mnemonic.Movzx) return from !== null ? readSlot(slots, from, bytes) : undefined;
+  if (mn === Mnemonic.Mov) return from !== null && 8 * bytes === width ? readSlot(slots, from, bytes) : undefined;
+  const cur = heldValue(held, fullRegister(insn.op0Register), width);
+  const src = from !== null ? (8 * bytes === width ? readSlot(slots, from, bytes) : undefined) : constant();
   if (cur === undefined || src === undefined) return undefined;
   const [a, b] = [BigInt.asUintN(width, cur), BigInt.asUintN(width, src)];
   if (mn === Mnemonic.And) return a & b;
   if (mn === Mnemonic.Or) return a | b;
   return mn === Mnemonic.Xor ? a ^ b : undefined;
 }
+
+/** An XMM, YMM or ZMM register. */
+const isVector = (r: Register): boolean => r >= Register.XMM0 && r <= Register.ZMM31;
 
 /** Instructions with a memory first operand that only read it. */
 const READS_FIRST = new Set<number>([Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Bt, Mnemonic.Push, Mnemonic.Nop, Mnemonic.Prefetchnta, Mnemonic.Prefetcht0, Mnemonic.Prefetcht1, Mnemonic.Prefetcht2, Mnemonic.Prefetchw]);
@@ -237,21 +260,21 @@ function escapeFrame(insn: Instruction, slots: Map<number, number>, frame: Frame
 /** `mov` immediates a frame slot or register takes (a qword's sign-extended imm8/imm32 too). */
 const FRAME_IMMEDIATES = new Set<number>([...IMMEDIATES, OpKind.Immediate8to64, OpKind.Immediate64]);
 
-/** Records the `bits`-wide store of `v` (undefined: not a known constant) at stack displacement `disp`, byte by byte. */
-function writeSlot(slots: Map<number, number>, disp: number, bits: number, v: bigint | undefined): void {
-  // A store of no plain width (a vector, a string store) forgets the qword it may overlap.
-  const n = bits > 0 && bits % 8 === 0 ? bits / 8 : 8;
+/** Records the `bytes`-wide store of `v` (undefined: not a known constant) at stack displacement `disp`, byte by byte. */
+function writeSlot(slots: Map<number, number>, disp: number, bytes: number, v: bigint | undefined): void {
+  // A store of no known width (a string store) forgets the qword it may overlap.
+  const n = bytes > 0 ? bytes : 8;
   for (let k = 0; k < n; k++) {
-    if (v === undefined || bits % 8 !== 0 || bits === 0) slots.delete(disp + k);
+    if (v === undefined || bytes === 0) slots.delete(disp + k);
     else slots.set(disp + k, Number((v >> BigInt(8 * k)) & 0xffn));
   }
 }
 
-/** The `bits`-wide constant the slot bytes at `disp` hold, when every byte is known. */
-function readSlot(slots: ReadonlyMap<number, number>, disp: number, bits: number): bigint | undefined {
-  if (bits !== 32 && bits !== 64) return undefined;
+/** The `bytes`-wide constant the slot bytes at `disp` hold, when every byte is known. */
+function readSlot(slots: ReadonlyMap<number, number>, disp: number, bytes: number): bigint | undefined {
+  if (bytes < 1 || bytes > 32) return undefined;
   let v = 0n;
-  for (let k = bits / 8 - 1; k >= 0; k--) {
+  for (let k = bytes - 1; k >= 0; k--) {
     const b = slots.get(disp + k);
     if (b === undefined) return undefined;
     v = (v << 8n) | BigInt(b);
@@ -296,7 +319,7 @@ function mergeRuns(stores: ReadonlyArray<Stored | null>): Stored[] {
  * probe bitfield-immediate-second, `movabs rax,0x16b00000000; mov [rcx],rax`, read as `mov
  * eax,[rcx+4]`; a 16-bit word's high byte read as `movzx eax,byte [rcx+1]`).
  */
-function immediateStores(img: MappedImage, f: FunctionInfo, word: WordOf | undefined, memo: StepMemo | undefined): Map<number, StoresAt> {
+function immediateStores(img: MappedImage, f: FunctionInfo, word: WordOf | undefined, memo: StepMemo | undefined, fns: FunctionTable | undefined): Map<number, StoresAt> {
   const out = new Map<number, StoresAt>();
   const add = (disp: number, bytes: number, v: bigint, how: StoreSource, whole: Whole | undefined): void => {
     const e = out.get(disp) ?? { values: new Map<bigint, Set<StoreSource>>(), bytes: 0, wide: new Map<bigint, Whole>() };
@@ -304,7 +327,7 @@ function immediateStores(img: MappedImage, f: FunctionInfo, word: WordOf | undef
     if (whole !== undefined && !e.wide.has(v)) e.wide.set(v, whole);
     out.set(disp, { values: e.values, bytes: Math.max(e.bytes, bytes), wide: e.wide });
   };
-  for (const s of mergeRuns(storedConstants(img, f, word, memo))) {
+  for (const s of mergeRuns(storedConstants(img, f, word, memo, fns))) {
     const whole = (at: number): Whole | undefined => (s.bytes > 8 ? { value: s.value, bytes: s.bytes, at } : undefined);
     // Each offset's value is cut to UPPER_BYTES: a page-long copy (image-constants.ts
     // readOnlyCopy) would otherwise hold its whole tail at every byte.
@@ -336,25 +359,36 @@ interface StoresAt {
 }
 
 /**
- * True when the one replaced value and its replacement are the same part of two constants
- * wider than 8 bytes that differ in more than half their bytes. A literal copied whole mostly
+ * Whether the one replaced value and its replacement are the same part of two constants wider
+ * than 8 bytes that differ in more than half their bytes (`rewritten`), and whether those two
+ * hold as many set bits in each aligned qword (`bitsKept`). A literal copied whole mostly
  * holds other fields beside a bit-field word, which keep their bytes (probe bitfield-rodata: 2
  * of 16 bytes differ); two 16-byte constants unlike in nearly every byte may be other data:
  * swc-html 1.16.1's 0x7ab80 is Rust's `type_id` (`movups xmm0,[rip+X]; movups [rcx],xmm0`, a
  * 128-bit hash of the type, another in each build), whose bytes at +2 and +3 gave, by chance,
  * a UTF-8 decoder's 6-bit groups at +2 swapped values. Such a move needs more evidence from
  * its reader (movedGroups, explained): a literal of bit-field words all relaid (probe
- * bitfield-relayout-copy: every byte differs) is one too.
+ * bitfield-relayout-copy: every byte differs) is one too. A relayout that keeps every field's
+ * value only moves bits inside each word, so each word, and each aligned qword of words, keeps
+ * its count of set bits (probe bitfield-relayout-partial); a hash rewritten keeps it in one
+ * qword in about ten, in both of a 16-byte constant's in about a hundred.
  */
-function rewrittenWhole(o: StoresAt, n: StoresAt, onlyOld: readonly bigint[], onlyNew: readonly bigint[]): boolean {
-  if (onlyOld.length !== 1 || onlyNew.length !== 1) return false;
+function rewrittenWhole(o: StoresAt, n: StoresAt, onlyOld: readonly bigint[], onlyNew: readonly bigint[]): { rewritten: boolean; bitsKept: boolean } {
+  const no = { rewritten: false, bitsKept: false };
+  if (onlyOld.length !== 1 || onlyNew.length !== 1) return no;
   const a = o.wide.get(onlyOld[0]!);
   const b = n.wide.get(onlyNew[0]!);
-  if (a === undefined || b === undefined || a.bytes !== b.bytes || a.at !== b.at) return false;
+  if (a === undefined || b === undefined || a.bytes !== b.bytes || a.at !== b.at) return no;
   let differ = 0;
   for (let k = 0; k < a.bytes; k++) if (((a.value ^ b.value) >> BigInt(8 * k)) & 0xffn) differ++;
-  return 2 * differ > a.bytes;
+  if (2 * differ <= a.bytes) return no;
+  let bitsKept = true;
+  for (let k = 0; k < a.bytes && bitsKept; k += 8) bitsKept = setBits(qwordAt(a.value, k)) === setBits(qwordAt(b.value, k));
+  return { rewritten: true, bitsKept };
 }
+
+const qwordAt = (v: bigint, byte: number): bigint => (v >> BigInt(8 * byte)) & 0xffffffffffffffffn;
+const setBits = (x: bigint): number => x.toString(2).replace(/0/g, '').length;
 
 /** A word both bodies store as immediates, with some value replaced: the values only each body stores, and the bits they differ in. */
 export interface ImmediateMove {
@@ -366,15 +400,17 @@ export interface ImmediateMove {
   readonly bytes: number;
   /** How each body stored its replaced values (`onlyOld`, `onlyNew`). */
   readonly how: { readonly old: ReadonlySet<StoreSource>; readonly new: ReadonlySet<StoreSource> };
-  /** Part of a constant wider than 8 bytes that more than half of its bytes changed (rewrittenWhole): a move only when its reader explains it. */
+  /** Part of a constant wider than 8 bytes that more than half of its bytes changed (rewrittenWhole): a move only when its reader explains it, or its bits moved inside each qword (`bitsKept`). */
   readonly rewritten: boolean;
+  /** Rewritten, and each aligned qword of the wide constant holds as many set bits in both bodies (rewrittenWhole). */
+  readonly bitsKept: boolean;
 }
 
-/** The words old body `of` and new body `nf` both store as immediates, where some old value is gone and some new one appears, by displacement. */
-export function detectImmediateMoves(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, nf: FunctionInfo, words?: WordKeys, memo?: StepMemo): ImmediateMove[] {
-  const o = immediateStores(oldImg, of, words?.old, memo);
+/** The words old body `of` and new body `nf` both store as immediates, where some old value is gone and some new one appears, by displacement; `fns` finds the functions the bodies call (a copy by one of the image's own). */
+export function detectImmediateMoves(oldImg: MappedImage, of: FunctionInfo, newImg: MappedImage, nf: FunctionInfo, words?: WordKeys, memo?: StepMemo, fns?: { readonly old: FunctionTable; readonly new: FunctionTable }): ImmediateMove[] {
+  const o = immediateStores(oldImg, of, words?.old, memo, fns?.old);
   if (o.size === 0) return [];
-  const n = immediateStores(newImg, nf, words?.new, memo);
+  const n = immediateStores(newImg, nf, words?.new, memo, fns?.new);
   const out: ImmediateMove[] = [];
   for (const [disp, oe] of [...o].sort((a, b) => a[0] - b[0])) {
     const ne = n.get(disp);
@@ -386,7 +422,7 @@ export function detectImmediateMoves(oldImg: MappedImage, of: FunctionInfo, newI
     // One value replaced: the bits it changed; several: every bit either side's replaced values set.
     const changed = onlyOld.length === 1 && onlyNew.length === 1 ? onlyOld[0]! ^ onlyNew[0]! : [...onlyOld, ...onlyNew].reduce((a, x) => a | x, 0n);
     const how = (vs: ReadonlyMap<bigint, ReadonlySet<StoreSource>>, xs: readonly bigint[]): Set<StoreSource> => new Set(xs.flatMap((x) => [...(vs.get(x) ?? [])]));
-    if (changed !== 0n) out.push({ disp, onlyOld, onlyNew, changed, bytes: Math.max(bytes, ne.bytes), how: { old: how(ov, onlyOld), new: how(nv, onlyNew) }, rewritten: rewrittenWhole(oe, ne, onlyOld, onlyNew) });
+    if (changed !== 0n) out.push({ disp, onlyOld, onlyNew, changed, bytes: Math.max(bytes, ne.bytes), how: { old: how(ov, onlyOld), new: how(nv, onlyNew) }, ...rewrittenWhole(oe, ne, onlyOld, onlyNew) });
   }
   return out;
 }
@@ -420,7 +456,10 @@ export function movedGroups(o: ReadScan, n: ReadScan, mv: ImmediateMove): MovedG
   const og = framedGroups(o, mv);
   const ng = framedGroups(n, mv);
   if (og === undefined || ng === undefined) return null;
-  if (mv.rewritten && !explained(mv.changed, [...og, ...ng])) return null;
+  // A relayout the reader decodes in part (probe bitfield-relayout-partial: kinds only, the
+  // level bits between them moved too) explains no changed bit outside its groups; the bits
+  // kept per qword are the evidence then.
+  if (mv.rewritten && !mv.bitsKept && !explained(mv.changed, [...og, ...ng])) return null;
   const was = [...og].filter((g) => !ng.has(g));
   const now = [...ng].filter((g) => !og.has(g));
   const touches = (gs: readonly bigint[]): boolean => gs.some((g) => (g & mv.changed) !== 0n);

@@ -159,7 +159,7 @@ export function packedMoveProblems(m: MatchResult, status: readonly FunctionStat
     const of = m.old.fns.functions[o]!;
     pairs.push({ of, f });
     for (const mv of detectPackedMoves(m.old.img.image, of, m.new.img.image, f, keys.words, scans)) packers.push({ f, disp: mv.disp, mv });
-    for (const mv of detectImmediateMoves(m.old.img, of, m.new.img, f, keys.words, scans?.steps)) stores.push({ f, disp: mv.disp, mv });
+    for (const mv of detectImmediateMoves(m.old.img, of, m.new.img, f, keys.words, scans?.steps, { old: m.old.fns, new: m.new.fns })) stores.push({ f, disp: mv.disp, mv });
   }
   linkReaders(m, pairs, packers, keys, (o, n, { f: pf, mv }, reader) => {
     const decodes = movedRead(o, n, mv);

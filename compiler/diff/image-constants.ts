@@ -11,7 +11,8 @@
  * bytes), or by a call to a function of the image's own given the same arguments (probe
  * bitfield-helper-copy) stores them as one constant too; evidence: the import table (the
  * callee's IAT slot), the call's target and the `lea` addresses and constant count the copy's
- * argument registers hold.
+ * argument registers hold, and for a function of the image's own, its body
+ * (bitfield-copy-callee.ts: probe bitfield-helper-offset's callee copies from +4).
  * Also: which registers an instruction writes (iced's used registers), so a tracker of
  * register constants drops each one any write it does not model replaces.
  */
@@ -19,7 +20,8 @@ import { type Instruction, MemorySizeExt, Mnemonic, OpAccess, OpKind, Register }
 import { lowerBound } from '../../common/search.ts';
 import { type MappedImage, sectionAt } from '../image/map-image.ts';
 import { thunkImport } from '../image/import-thunks.ts';
-import type { RvaRange } from '../image/types.ts';
+import type { FunctionInfo, RvaRange } from '../image/types.ts';
+import { COPIERS, copyOffset } from './bitfield-copy-callee.ts';
 import { fullRegister } from './added-field.ts';
 import { withUsedRegisters } from './register-effects.ts';
 
@@ -72,6 +74,35 @@ export function dropWritten(insn: Instruction, held: Map<number, unknown>): void
   });
 }
 
+/** A constant a register holds: its value and how many of its low bits are known (heldValue). */
+export interface HeldConstant {
+  readonly v: bigint;
+  readonly bits: number;
+}
+
+/** Every bit of a register known: a write of a dword, qword or vector register (a dword write zeroes the upper half). */
+export const ALL_BITS = 512;
+
+/**
+ * How many low bits of its full register `insn`'s write of its first operand leaves known: a
+ * byte or word register's 8 or 16 (the upper bytes keep whatever they held: clang -O0's `mov
+ * cl,[rsp+1]; and cl,0xf8` leaves rcx's upper bytes unknown), none for ah/ch/dh/bh (bits
+ * 8-15), else all.
+ */
+export function writtenBits(insn: Instruction): number {
+  if (insn.op0Kind !== OpKind.Register) return ALL_BITS;
+  const r = insn.op0Register;
+  if (r >= Register.AH && r <= Register.BH) return 0;
+  if (r >= Register.AL && r <= Register.R15L) return 8;
+  return r >= Register.AX && r <= Register.R15W ? 16 : ALL_BITS;
+}
+
+/** The constant full register `r` holds, when at least its low `bits` bits are known. */
+export function heldValue(held: ReadonlyMap<number, HeldConstant>, r: number, bits: number): bigint | undefined {
+  const h = held.get(r);
+  return h !== undefined && h.bits >= bits ? h.v : undefined;
+}
+
 /** An address a register holds: read-only image bytes (`lea r,[rip+X]`: their RVA) or a displacement from a base register (`lea r,[b+d]`). */
 export type Address = { readonly rva: number } | { readonly base: number; readonly disp: number };
 
@@ -86,8 +117,6 @@ export function trackAddresses(insn: Instruction, addrs: Map<number, Address>): 
   if (a !== undefined) addrs.set(to, a);
 }
 
-/** Imported functions that copy `r8` bytes from `rdx` to `rcx`. */
-const COPIERS = new Set(['memcpy', 'memmove']);
 /**
  * The widest copy followed: a page. Its every byte offset counts as a word stored
  * (bitfield-immediates.ts immediateStores, each offset's value cut to 64 bytes). A 64-byte cap
@@ -103,36 +132,50 @@ const STRING_MOVES = new Map<number, number>([[Mnemonic.Movsb, 1], [Mnemonic.Mov
  * The read-only bytes a copy moves, and where to: a call (or tail jump) to an imported
  * memcpy/memmove, `lea rdx,[rip+X]; mov r8d,n; call memcpy` (gcc -O0 and clang -O0 copying a
  * named `static const` struct, probe bitfield-memcpy), through the import slot or a `jmp
- * [rip+slot]` thunk, or to a function of the image's own out of `body` (ownCall); or `rep
- * movs` from `lea rsi,[rip+X]` with a constant count in rcx (gcc -Os). The destination is the
- * `lea` base and displacement rcx (rdi) holds, else rcx (rdi) at +0.
+ * [rip+slot]` thunk, or to a function of the image's own out of `body` that `callee` finds
+ * and whose body copies (ownCall); or `rep movs` from `lea rsi,[rip+X]` with a constant count
+ * in rcx (gcc -Os). The destination is the `lea` base and displacement rcx (rdi) holds, else
+ * rcx (rdi) at +0.
  */
-export function readOnlyCopy(img: MappedImage, insn: Instruction, addrs: ReadonlyMap<number, Address>, held: ReadonlyMap<number, { v: bigint }>, body?: readonly RvaRange[]): { base: string; disp: number; bytes: number; v: bigint } | undefined {
+export function readOnlyCopy(img: MappedImage, insn: Instruction, addrs: ReadonlyMap<number, Address>, held: ReadonlyMap<number, HeldConstant>, body?: readonly RvaRange[], callee?: (rva: number) => FunctionInfo | undefined): { base: string; disp: number; bytes: number; v: bigint } | undefined {
   const unit = insn.hasRepPrefix && insn.op0Kind === OpKind.MemoryESRDI ? STRING_MOVES.get(insn.mnemonic) : undefined;
   const branch = insn.mnemonic === Mnemonic.Call || insn.mnemonic === Mnemonic.Jmp;
-  const call = branch && (COPIERS.has(importCalled(img, insn) ?? '') || ownCall(img, insn, body));
-  if (unit === undefined && !call) return undefined;
+  const imported = branch && COPIERS.has(importCalled(img, insn) ?? '');
+  const own = branch && !imported ? ownCall(img, insn, body, callee) : undefined;
+  if (unit === undefined && !imported && own === undefined) return undefined;
   const [from, count, to] = unit === undefined ? [Register.RDX, Register.R8, Register.RCX] : [Register.RSI, Register.RCX, Register.RDI];
   const src = addrs.get(from);
-  const n = Number(held.get(count)?.v ?? 0n) * (unit ?? 1);
+  const n = Number(heldValue(held, count, 64) ?? 0n) * (unit ?? 1);
   if (src === undefined || !('rva' in src) || n < 1 || n > COPY_BYTES) return undefined;
-  const v = readOnlyBytes(img, src.rva, n);
+  // Only now, the arguments those of a copy, is the callee's body read: the offset it copies from.
+  const shift = own === undefined ? 0 : copierMemo(img, own);
+  if (shift === undefined) return undefined;
+  const v = readOnlyBytes(img, src.rva + shift, n);
   if (v === undefined) return undefined;
   const dest = addrs.get(to);
   return dest !== undefined && 'base' in dest ? { base: `${dest.base}`, disp: dest.disp, bytes: n, v } : { base: `${to}`, disp: 0, bytes: n, v };
 }
 
 /**
- * A call (or tail jump) to a function of the image's own, out of `body` (the caller's code
- * ranges): any such call given a read-only constant's address in rdx and a constant count in
- * r8 counts as a copy of those bytes to rcx. A statically linked memcpy or a helper of the
- * DLL's own (probe bitfield-helper-copy: `mov r8d,0x24; lea rdx,[rip+X]; jmp copy_bytes`, a
- * byte loop) copies as the import does, and its body, a loop, tells nothing at a glance.
+ * The function of the image's own out of `body` (the caller's code ranges) a call (or tail
+ * jump) reaches, when `callee` finds it: a statically linked memcpy or a helper of the DLL's
+ * own (probe bitfield-helper-copy: `mov r8d,0x24; lea rdx,[rip+X]; jmp copy_bytes`, a byte
+ * loop) copies as the import does when its body is a copy, from the offset it reads at
+ * (bitfield-copy-callee.ts: probe bitfield-helper-offset copies from +4).
  */
-function ownCall(img: MappedImage, insn: Instruction, body: readonly RvaRange[] | undefined): boolean {
-  if (body === undefined || insn.op0Kind !== OpKind.NearBranch64) return false;
+function ownCall(img: MappedImage, insn: Instruction, body: readonly RvaRange[] | undefined, callee: ((rva: number) => FunctionInfo | undefined) | undefined): FunctionInfo | undefined {
+  if (body === undefined || callee === undefined || insn.op0Kind !== OpKind.NearBranch64) return undefined;
   const to = Number(insn.nearBranchTarget);
-  return thunkImport(img, to) === undefined && !body.some((r) => to >= r.start && to < r.end);
+  if (thunkImport(img, to) !== undefined || body.some((r) => to >= r.start && to < r.end)) return undefined;
+  return callee(to);
+}
+
+/** copyOffset, once per function (null: no copy). */
+const copiers = new WeakMap<FunctionInfo, number | null>();
+function copierMemo(img: MappedImage, f: FunctionInfo): number | undefined {
+  let c = copiers.get(f);
+  if (c === undefined) copiers.set(f, (c = copyOffset(img, f) ?? null));
+  return c ?? undefined;
 }
 
 /** The symbol of the import a call or jump reaches: `call [rip+slot]`, or a direct branch to a `jmp [rip+slot]` thunk. */
