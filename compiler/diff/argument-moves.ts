@@ -16,7 +16,8 @@
  *   only by the globals they reach are ordered too unless each keeps its own globals in the new
  *   body (two independent stores reordered mean the same; `placed`).
  * - two slots whose values reach each other's globals, whatever else changed around them (a
- *   swap with a rewrite: `g_first = -(*b >> 2); g_second = *a - 100`).
+ *   swap with a rewrite: `g_first = -(*b >> 2); g_second = *a - 100`), or values computed from
+ *   them each other's operand roles (`a*a - b*b`, `pair(a*8, b*8)`; probe entry-args-computed).
  * A use both slots had in the old body (a null test on two pointers) distinguishes nothing and
  * is left out. The code alone cannot tell a fix that swaps two operands, or one that stops
  * using the last parameter and uses the one before it the way the last was, from a
@@ -28,7 +29,7 @@ import { namesGlobal } from './argument-use-insns.ts';
 const SLOT_GPR_NAMES = ['rcx', 'rdx', 'r8', 'r9'] as const;
 
 /** Two slots whose distinguishing uses changed places, or slots from..last-1 that took the uses of the next slot up while `last` fell unused; `names`: each slot's register as its uses show (`rcx`, `xmm1`, `r8/xmm2`). */
-export type UseMove = { readonly names: readonly string[] } & ({ readonly kind: 'swap'; readonly a: number; readonly b: number; readonly usesA: readonly string[]; readonly usesB: readonly string[] } | { readonly kind: 'shift'; readonly from: number; readonly last: number; readonly uses: readonly string[] } | { readonly kind: 'order'; readonly a: number; readonly b: number; readonly k: number } | { readonly kind: 'first'; readonly a: number; readonly b: number; readonly oldFirst: number });
+export type UseMove = { readonly names: readonly string[] } & ({ readonly kind: 'swap'; readonly a: number; readonly b: number; readonly usesA: readonly string[]; readonly usesB: readonly string[] } | { readonly kind: 'shift'; readonly from: number; readonly last: number; readonly uses: readonly string[] } | { readonly kind: 'order'; readonly a: number; readonly b: number; readonly k: number } | { readonly kind: 'first'; readonly a: number; readonly b: number; readonly oldFirst: number } | { readonly kind: 'escape'; readonly a: number; readonly old: boolean });
 
 /** ArgumentUses.passedAt of the old and new bodies: per slot, the first address it is handed on from in each argument register (`gpass@k`, `xpass@k`) and of its first use of any kind (`use`). */
 export interface PassOrder {
@@ -73,10 +74,40 @@ const unnamed = (x: ReadonlySet<string>): Set<string> => new Set([...x].filter((
  * Whether the globals that told slots a and b apart in the old body (`oa`, `ob`) tell the same
  * slots apart in the new one: each new slot meets its own old slot's and none of the other's.
  * `swapped`: the new slots given in the other order, which asks whether they were exchanged.
+ * `which`: the uses that tell them apart (globals by identity; or the roles values computed from
+ * them play, computedRole).
  */
-function placed(oa: ReadonlySet<string>, ob: ReadonlySet<string>, na: ReadonlySet<string>, nb: ReadonlySet<string>): boolean {
-  const [ga, gb] = [[...minus(oa, ob)].filter(namesGlobal), [...minus(ob, oa)].filter(namesGlobal)].map((l) => new Set(l)) as [Set<string>, Set<string>];
+function placed(oa: ReadonlySet<string>, ob: ReadonlySet<string>, na: ReadonlySet<string>, nb: ReadonlySet<string>, which: (t: string) => boolean = namesGlobal): boolean {
+  const [ga, gb] = [[...minus(oa, ob)].filter(which), [...minus(ob, oa)].filter(which)].map((l) => new Set(l)) as [Set<string>, Set<string>];
   return ga.size > 0 && gb.size > 0 && meets(na, ga) && !meets(na, gb) && meets(nb, gb) && !meets(nb, ga);
+}
+/**
+ * A role a value computed from the slot plays (argument-uses.ts `e` tokens: `em<sub>@1`, the
+ * subtrahend; `ecall@1`, handed to a call as its second argument): `pair(a*8, b*8)` ->
+ * `pair(b*8, a*8)` exchanges only those, beside the slots' own uses, which a compiler may
+ * write another way in each build (clang `shl ecx,3` in one, `lea eax,[rdx*8]` in the other).
+ */
+const computedRole = (t: string): boolean => t.startsWith('e') || t.startsWith('addr@');
+/** Whether the slot's value was spilled to a frame slot whose address the body hands out (argument-uses.ts `addr`): what it reloads from there is unknown. */
+const escapes = (x: ReadonlySet<string>): boolean => [...x].some((t) => t.startsWith('addr'));
+/** A slot's uses but being handed on (`call@k`: an integer's xmm register is handed to every call) or its address handed out. */
+const known = (x: ReadonlySet<string>): string[] => [...x].filter((t) => !handedOn(t) && !t.startsWith('addr'));
+
+/**
+ * A slot a whose frame slot's address one body hands out (`xchg(&a, &b)`) with another slot
+ * b's, where the other body hands out neither and uses both otherwise, or null: the body that
+ * hands them out may have them changed by the callee (a reload of a's slot after `xchg` is b),
+ * so its uses cannot be compared with the other body's, and `xchg(&a, &b); return a - b;` ->
+ * `esc_sub(b, a) { return b - a; }` (the other order, for old callers) would show no exchange
+ * (probe entry-args-escape). One slot handed out alone is not two exchanged through the callee.
+ * When both bodies hand them out, where the addresses go is compared (`addr@k`, computedRole).
+ */
+function escapedOnOneSide(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArray<ReadonlySet<string>>): { a: number; old: boolean } | null {
+  for (const [side, other] of [[o, n], [n, o]] as const) {
+    const out = [0, 1, 2, 3].filter((k) => escapes(side[k]!) && !escapes(other[k]!) && known(other[k]!).length > 0);
+    if (out.length >= 2) return { a: out[0]!, old: side === o };
+  }
+  return null;
 }
 /** Whether each of two slots has a use the other lacks: a swap of them would exchange those (kind 'swap' decides). */
 const apart = (x: ReadonlySet<string>, y: ReadonlySet<string>): boolean => minus(x, y).size > 0 && minus(y, x).size > 0;
@@ -158,9 +189,11 @@ export function movedUses(o: ReadonlyArray<ReadonlySet<string>>, n: ReadonlyArra
       const took = takesOver(n[a]!, o[b]!) && takesOver(n[b]!, o[a]!);
       const [xa, xb] = [ta, tb].map(besidesReturn) as [Set<string>, Set<string>];
       const exchanged = took && meets(n[a]!, xb) && !meets(n[a]!, xa) && meets(n[b]!, xa) && !meets(n[b]!, xb);
-      if (exchanged || placed(o[a]!, o[b]!, n[b]!, n[a]!)) return { names: slotNames(o, n), kind: 'swap', a, b, usesA: [...ta].sort(), usesB: [...tb].sort() };
+      if (exchanged || placed(o[a]!, o[b]!, n[b]!, n[a]!) || placed(o[a]!, o[b]!, n[b]!, n[a]!, computedRole)) return { names: slotNames(o, n), kind: 'swap', a, b, usesA: [...ta].sort(), usesB: [...tb].sort() };
     }
   }
+  const esc = escapedOnOneSide(o, n);
+  if (esc !== null) return { names: slotNames(o, n), kind: 'escape', a: esc.a, old: esc.old };
   let last = 3;
   while (last > 0 && o[last]!.size === 0 && n[last]!.size === 0) last--;
   if (last === 0 || o[last]!.size === 0 || n[last]!.size !== 0 || stillRead(last)) return null;

@@ -69,6 +69,9 @@ export interface UseInsn {
    * it is computed from what they held, as a register's is after `add ecx,5` (`accum`).
    */
   readonly spillAccum: number;
+  /** The frame address handed out (frameEscape), and the register that receives it (-1: none, a store or push). */
+  readonly escape: FrameEscape | null;
+  readonly escapeDst: number;
 }
 
 /**
@@ -77,21 +80,66 @@ export interface UseInsn {
  * for each use (gcc `mov [rbp+0x10],rcx` ... `mov rax,[rbp+0x10]`, clang `mov [rsp+0x8],rcx`):
  * without this the reloaded value is no argument's, and every slot's uses are alike.
  */
-export type SpillSlots = (base: Register, disp: number) => number;
+export interface SpillSlots {
+  (base: Register, disp: number): number;
+  /**
+   * The slots (a bit each) an address `[base+disp]` handed out may reach: those of that base
+   * less than 8 bytes from it (the slot itself, or an object it may be part of), as frame-slots.ts
+   * `addressTaken` counts them; every slot for an escape of the frame itself (`escape` 'frame').
+   * `within` 1: the slot at that address only.
+   */
+  near(escape: FrameEscape, within?: number): number;
+}
+
+/** A frame address an instruction hands out: `lea rcx,[rbp+0x10]` (a slot's), or rsp/rbp copied to another register (the frame's, 'frame'). */
+export type FrameEscape = { readonly base: Register; readonly disp: number } | 'frame';
 
 /** A fresh frame-slot numbering for one function (up to 32 slots; more are not followed). */
 export function spillSlots(): SpillSlots {
   const ids = new Map<string, number>();
-  return (base, disp) => {
+  const at = new Map<number, readonly [Register, number]>();
+  const slot = (base: Register, disp: number): number => {
     if (base !== Register.RSP && base !== Register.RBP) return -1;
     const key = `${base}:${disp}`;
     let id = ids.get(key);
     if (id === undefined) {
       if (ids.size >= 32) return -1;
       ids.set(key, (id = ids.size));
+      at.set(id, [base, disp]);
     }
     return id;
   };
+  const near = (e: FrameEscape, within = 8): number => {
+    if (e === 'frame') return 0xffffffff;
+    let m = 0;
+    for (const [id, [b, d]] of at) if (b === e.base && d > e.disp - within && d < e.disp + within) m |= 1 << id;
+    return m >>> 0;
+  };
+  return Object.assign(slot, { near });
+}
+
+/** No frame slots followed. */
+const NO_SLOTS: SpillSlots = Object.assign(() => -1, { near: (): number => 0 });
+
+const isFrameRegister = (r: Register): boolean => r === Register.RSP || r === Register.RBP;
+
+/**
+ * The frame address `insn` hands out, or null: a lea of `[rsp+d]`/`[rbp+d]` into another register
+ * (`lea rcx,[rbp+0x10]`: a slot's address, for a callee or a store), or rsp/rbp copied anywhere
+ * but into rsp/rbp or by push (`mov rax,rbp`: every slot's), the frame-escape policy of
+ * frame-slots.ts: a callee or a store through that pointer may change the slot, so what a
+ * reload after it gives is no longer known to be what was spilled.
+ */
+function frameEscape(insn: Instruction): FrameEscape | null {
+  const dst = insn.opCount > 0 && insn.op0Kind === OpKind.Register ? RegisterExt.fullRegister(insn.op0Register) : Register.None;
+  if (insn.mnemonic === Mnemonic.Lea) {
+    if (isFrameRegister(dst) || !isFrameRegister(insn.memoryBase)) return null;
+    return insn.memoryIndex === Register.None ? { base: insn.memoryBase, disp: Number(BigInt.asIntN(64, insn.memoryDisplacement)) } : 'frame';
+  }
+  const mn = insn.mnemonic;
+  if (mn === Mnemonic.Push || mn === Mnemonic.Cmp || mn === Mnemonic.Test || (mn === Mnemonic.Mov && isFrameRegister(dst))) return null;
+  for (let k = 1; k < insn.opCount; k++) if (opKindOf(insn, k) === OpKind.Register && isFrameRegister(RegisterExt.fullRegister(opRegisterOf(insn, k)))) return 'frame';
+  return null;
 }
 
 const COMMUTATIVE = new Set<number>([Mnemonic.Add, Mnemonic.Imul, Mnemonic.And, Mnemonic.Or, Mnemonic.Xor, Mnemonic.Addsd, Mnemonic.Addss, Mnemonic.Mulsd, Mnemonic.Mulss, Mnemonic.Vaddsd, Mnemonic.Vaddss, Mnemonic.Vmulsd, Mnemonic.Vmulss, Mnemonic.Test]);
@@ -120,6 +168,18 @@ const signed = (x: number): string => (x < 0 ? `-0x${(-x).toString(16)}` : `+0x$
  * the bytes could show.
  */
 export type GlobalNames = (rva: number) => string | null;
+
+/** Operations that only move a value (a store, a push): where it goes is the role, named by the base register's token, not the operand position. */
+const MOVES = new Set<number>([...COPIES, Mnemonic.Push, Mnemonic.Xchg]);
+/**
+ * Whether a use token names an operand role of a non-commutative operation (`m<sub>@1`: the
+ * subtrahend; `m<idiv>@d`: the dividend; `m<cmp><13>`: the left of `<`), not a copy, store or
+ * push of the value: a computed value meeting it tells `a*a - b*b` from `b*b - a*a`.
+ */
+export function namesRole(t: string): boolean {
+  const m = /^m(\d+)(?:@[0-9d]|<\d+>)/.exec(t);
+  return m !== null && !MOVES.has(Number(m[1]));
+}
 
 /** A use naming a writable global by its identity (matchedGlobalNames: `&<address>`). */
 export const namesGlobal = (t: string): boolean => t.includes('&');
@@ -155,7 +215,7 @@ function operandToken(image: Uint8Array, insn: Instruction, pos: number, globals
 }
 
 /** The uses, writes and copy of one decoded instruction. */
-export function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: number, flow: FlowControl, spill: SpillSlots = () => -1, globals: GlobalNames = () => null): UseInsn {
+export function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: number, flow: FlowControl, spill: SpillSlots = NO_SLOTS, globals: GlobalNames = () => null): UseInsn {
   const uses: Array<readonly [number, string]> = [];
   const spillUses: Array<readonly [number, string]> = [];
   const mn = insn.mnemonic;
@@ -267,5 +327,7 @@ export function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, len
   // Copies, reloads and spills are followed as such, `xor eax,eax` computes from nothing, and a call or branch computes nothing the search follows (a call's results are not its arguments').
   const computes = flow === FlowControl.Next && copyDst < 0 && spillDst < 0 && !constantIdiom(insn) && mn !== Mnemonic.Push && mn !== Mnemonic.Pop;
   [computedDst, computedFrom, computedFrame] = computes ? [computedDst & ~(1 << RSP), computedFrom, computedFrame] : [0, 0, 0];
-  return { next: rva + length, flow, target, uses, writes, copyDst, copySrc, spillWrites, spillDst, spillSrc, spillUses, accum: accum >>> 0, loadDst, loadBase, cond: insn.conditionCode, flags: insn.rflagsModified !== 0, deriveDst, deriveFrom: deriveFrom >>> 0, computedDst: computedDst >>> 0, computedFrom: computedFrom >>> 0, computedFrame: computedFrame >>> 0, spillAccum: spillAccum >>> 0 };
+  const escape = frameEscape(insn);
+  const escapeDst = escape !== null && insn.op0Kind === OpKind.Register ? locOf(insn.op0Register) : -1;
+  return { escape, escapeDst, next: rva + length, flow, target, uses, writes, copyDst, copySrc, spillWrites, spillDst, spillSrc, spillUses, accum: accum >>> 0, loadDst, loadBase, cond: insn.conditionCode, flags: insn.rflagsModified !== 0, deriveDst, deriveFrom: deriveFrom >>> 0, computedDst: computedDst >>> 0, computedFrom: computedFrom >>> 0, computedFrame: computedFrame >>> 0, spillAccum: spillAccum >>> 0 };
 }

@@ -2,7 +2,7 @@
  * ENTRY_ARGUMENTS_CHANGED's words for a move of argument uses (argument-uses.ts UseMove): the
  * slots by the registers their uses show, and each use token as what the body does with the
  * value (`a store through it at +0x8 (4 bytes)`, `the value loaded through it meeting sub
- * (operand 2)`, `cmp (left of <)`, `idiv (the dividend)`).
+ * (operand 2)`, `a value computed from it meeting sub (operand 1)`, `cmp (left of <)`, `idiv (the dividend)`).
  */
 import { Mnemonic } from 'iced-x86';
 import type { UseMove } from './argument-moves.ts';
@@ -18,6 +18,10 @@ export function describeUseMove(m: UseMove): string {
     const [a, b] = [m.names[m.a]!, m.names[m.b]!];
     const [was, now] = m.oldFirst === m.a ? [a, b] : [b, a];
     return `uses arguments ${a} and ${b} alike, in the opposite order from its old body (its first use is of ${now} where it was of ${was}) (two parameters of one type reordered?)`;
+  }
+  if (m.kind === 'escape') {
+    const what = `the address of the frame slot it spills argument ${m.names[m.a]!} to, where a callee may change it`;
+    return `${m.old ? `no longer hands out ${what}, as its old body did` : `hands out ${what}, which its old body did not`}: its uses of that argument cannot be compared with the other body's (two parameters of one type reordered?)`;
   }
   if (m.kind === 'swap') {
     const [a, b] = [m.names[m.a]!, m.names[m.b]!];
@@ -40,7 +44,12 @@ function operandRole(body: string): string {
 function tokenName(t: string): string {
   if (t.startsWith('call@') || t.startsWith('jmp@')) return `passed on as argument ${Number(t.slice(t.indexOf('@') + 1)) + 1} of a ${t.startsWith('call') ? 'call' : 'tail jump'}`;
   if (t === 'ret') return 'returned';
+  if (t.startsWith('addr')) return `spilled to a frame slot whose address is ${t.includes('@') ? `passed on as argument ${Number(t.slice(t.indexOf('@') + 1)) + 1} of a call` : 'handed out'}`;
   if (t === 'dret') return 'returned as the running value of arithmetic on it';
+  if (t.startsWith('e')) {
+    const met = tokenName(/^e(call|jmp)@/.test(t) ? t.slice(1) : `g${t.slice(1)}`);
+    return `a value computed from it ${met.startsWith('passed') ? '' : 'meeting '}${met}`;
+  }
   if (t.startsWith('d')) return tokenName(`g${t.slice(1)}`).replace(' through it ', ' through a sum of it ');
   const body = t.slice(1);
   if (body.startsWith('v')) {

@@ -20,8 +20,18 @@
  * slot's own value is not a chain through those (every term of a returned sum would be); a value
  * computed from it by any instruction (by iced's used registers: `lea eax,[rcx*8+5]`,
  * `imul eax,ecx,100`, `cdqe`, `not`, `shlx`, `rorx`, clang -O0 `imul eax,[rsp+4],9` from its
- * frame slot) is followed to the globals it is stored to or meets only (`computed`; probe
- * entry-args-own), which a returned sum never reaches.
+ * frame slot) is followed to the globals it is stored to or meets (`computed`; probe
+ * entry-args-own), which a returned sum never reaches. Such a value, or a chain's running value,
+ * also names its slot at each non-commutative operation it meets, by the role (`e` + the
+ * token: `a*a - b*b`'s minuend and subtrahend, `idiv`'s dividend, a compare's side), and at the
+ * argument position of a call it is handed in (`ecall@k`: `pair(a*8, b*8)`), so two parameters
+ * computed alike and exchanged exchange those (probe entry-args-computed); commutative
+ * operations name nothing (`a*8 + b*8`).
+ * Frame slots follow the frame-escape policy of frame-slots.ts: a slot whose address is handed
+ * out anywhere in the body (`lea rcx,[rsp+0x30]; call xchg`, the frame's address copied out)
+ * is not followed (a callee may change it between the spill and the reload: `xchg(&a, &b);
+ * return a - b;` reloads b from a's slot), and a value spilled to it is named by the argument
+ * position its address is handed in (`addr@k`; frameEscapes; probe entry-args-escape).
  * A computed value, a chain's running value or a loaded value spilled to a frame slot and
  * reloaded (a volatile local, -O0 locals, register pressure: `lea eax,[rcx*8+5]; mov [rsp+4],eax;
  * ...; mov eax,[rsp+4]; mov [rip+g],eax`) is that value again (`computedSlots`, `loadedSlots`;
@@ -49,7 +59,7 @@
 import { FlowControl, Mnemonic, OpKind, RegisterExt, type Instruction } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
 import { decodeEach } from './register-effects.ts';
-import { MEMORY_USE, RAX, RSP, SLOT_GPR, XMM, locOf, spillSlots, type GlobalNames, namesGlobal, type UseInsn, useInsnOf } from './argument-use-insns.ts';
+import { MEMORY_USE, RAX, RSP, SLOT_GPR, XMM, locOf, spillSlots, type GlobalNames, namesGlobal, namesRole, type SpillSlots, type UseInsn, useInsnOf } from './argument-use-insns.ts';
 
 /** Locations a call may change: rax, rcx, rdx, r8-r11, xmm0-xmm5. */
 const CALL_KILLS = [0, 1, 2, 8, 9, 10, 11].reduce((m, g) => m | (1 << g), 0) | (0x3f << XMM);
@@ -168,6 +178,47 @@ function stepHeld(h: SlotHeld, e: UseInsn, kill: number): SlotHeld {
 }
 
 /**
+ * The frame-escape policy of frame-slots.ts and loop-trip-slots.ts (argument-use-insns.ts
+ * frameEscape): a frame slot whose address is handed out anywhere in the body (`lea rcx,[rsp+0x30];
+ * call xchg`, or the frame's own address copied out) may be changed by a callee or a store
+ * through that pointer between a spill and a reload, so no value is followed through it
+ * (`escaped`, a bit per slot): reloaded, it would be taken for the argument spilled (probe
+ * entry-args-escape: `xchg(&a, &b); return a - b;`, whose reload of a's slot is b). `positions`:
+ * per slot whose own address is handed out, the argument positions of the call that address reaches in the straight line
+ * after the lea (through copies: gcc -O0 `lea rax,[rbp+0x10]; mov rcx,rax`), as `@k`.
+ */
+function frameEscapes(code: ReadonlyMap<number, UseInsn>, spill: SpillSlots): { escaped: number; positions: Map<number, string[]> } {
+  let escaped = 0;
+  const positions = new Map<number, string[]>();
+  for (const [rva, e] of code) {
+    if (e.escape === null) continue;
+    const near = spill.near(e.escape);
+    escaped |= near;
+    let holds = e.escapeDst >= 0 ? 1 << e.escapeDst : 0;
+    let x = code.get(e.next);
+    for (let n = 0; n < ESCAPE_REACH && x !== undefined && holds !== 0 && x.next !== rva; n++) {
+      if (x.flow === FlowControl.Call || x.flow === FlowControl.UnconditionalBranch) {
+        const at = [0, 1, 2, 3].filter((k) => (holds & (1 << SLOT_GPR[k]!)) !== 0).map((k) => `@${k}`);
+        // Named at the slot the address is of (a neighbour within 8 bytes is only reachable through it: clang's two ints 4 bytes apart).
+        const own = e.escape === 'frame' ? 0 : spill.near(e.escape, 1);
+        for (let id = 0; id < 32; id++) if ((own & (1 << id)) !== 0) positions.set(id, [...new Set([...(positions.get(id) ?? []), ...at])]);
+        break;
+      }
+      if (x.flow !== FlowControl.Next) break;
+      const copied = x.copySrc >= 0 && x.copyDst >= 0 && x.spillDst < 0 && x.spillSrc < 0 && (holds & (1 << x.copySrc)) !== 0;
+      holds = ((holds & ~x.writes) | (copied ? 1 << x.copyDst : 0)) >>> 0;
+      x = code.get(x.next);
+    }
+  }
+  return { escaped: escaped >>> 0, positions };
+}
+/** Instructions looked at after a lea of a frame slot for the call its address is handed to. */
+const ESCAPE_REACH = 12;
+
+/** What a slot's value is after a step, but in the frame slots whose address escapes. */
+const unescaped = (h: SlotHeld, escaped: number): SlotHeld => (escaped === 0 ? h : { ...h, frame: (h.frame & ~escaped) >>> 0, computedSlots: (h.computedSlots & ~escaped) >>> 0, loadedSlots: (h.loadedSlots & ~escaped) >>> 0 });
+
+/**
  * Per argument slot (0..3), the uses `f`'s body makes of the value it receives there; `passedAt`:
  * per slot, for each argument position k it is handed to a call or tail jump in, the lowest
  * address of such a call (`gpass@k` through its general register, `xpass@k` its xmm one): calls keep their order, which tells apart two slots each
@@ -179,6 +230,7 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo, globals: Global
   const code = new Map<number, UseInsn>();
   const spill = spillSlots();
   decodeEach(image, f.decoded.insns, (insn, d) => code.set(d.rva, useInsnOf(image, insn, d.rva, d.length, d.flow, spill, globals)));
+  const { escaped, positions } = frameEscapes(code, spill);
   compareConditions(code);
   const tables = new Map<number, readonly number[]>(f.decoded.jumpTables.map((t) => [t.jumpRva, t.targets]));
   const out = [0, 1, 2, 3].map(() => new Set<string>());
@@ -195,6 +247,9 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo, globals: Global
   const work: Array<readonly [number, readonly SlotHeld[]]> = [[f.entry, SLOT_GPR.map((g, k) => ({ regs: ((1 << g) | (1 << (XMM + k))) >>> 0, frame: 0, chain: 0, loaded: 0, computed: 0, computedSlots: 0, loadedSlots: 0 }))]];
   const passed = (held: readonly SlotHeld[], tail: boolean, from: number): void => {
     held.forEach((h, s) => {
+      // A value computed from the slot, handed on in argument position k (`shl ecx,3; shl edx,3; jmp pair`: pair(a*8, b*8)): the position is its role.
+      const computed = h.chain | h.computed;
+      for (let k = 0; k < 4; k++) if ((computed & ((1 << SLOT_GPR[k]!) | (1 << (XMM + k)))) !== 0) add(s, `e${tail ? 'jmp' : 'call'}@${k}`);
       const m = handedRegisters(h.regs, s);
       for (let k = 0; k < 4; k++) {
         if ((m & ((1 << SLOT_GPR[k]!) | (1 << (XMM + k)))) === 0) continue;
@@ -229,6 +284,11 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo, globals: Global
       for (const [loc, t] of e.uses) if (MEMORY_USE.test(t) || namesGlobal(t)) held.forEach((h, s) => (h.chain & (1 << loc)) !== 0 && add(s, `d${t}`));
       // A global a value computed from a slot's own value is stored to or meets (`lea eax,[rcx*8+5]; mov [g],eax`), however it was computed.
       for (const [loc, t] of e.uses) if (namesGlobal(t)) held.forEach((h, s) => (h.computed & (1 << loc)) !== 0 && add(s, `d${t}`));
+      // A value computed from a slot's own value, or a chain's running value, meeting an operation in a role (`imul ecx,ecx; imul edx,edx;
+      // sub ecx,edx`: minuend and subtrahend; a compare's side; `idiv`'s dividend or divisor) names the slot there, as a loaded value does
+      // (`e` + the role; probe entry-args-computed), from a register or from the frame slot it was spilled to (clang folds the reload).
+      for (const [loc, t] of e.uses) if (namesRole(t)) held.forEach((h, s) => ((h.chain | h.computed) & (1 << loc)) !== 0 && add(s, `e${t}`));
+      for (const [slot, t] of e.spillUses) if (namesRole(t.slice(1))) held.forEach((h, s) => (h.computedSlots & (1 << slot)) !== 0 && add(s, `e${t.slice(1)}`));
       for (const [slot, t] of e.spillUses) held.forEach((h, s) => (h.frame & (1 << slot)) !== 0 && add(s, t));
       // A loaded value read from the frame slot it was spilled to as the operation's own operand (clang `sub eax,[rsp]`,
       // `cmp eax,[rsp]; setl`, `subss xmm0,[rsp]`: the reload folded into it) names the role it plays there, as from a register.
@@ -246,7 +306,9 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo, globals: Global
       if (fl === FlowControl.Call || fl === FlowControl.IndirectCall) passed(held, false, rva);
       else if ((fl === FlowControl.UnconditionalBranch && outside) || fl === FlowControl.IndirectBranch) passed(held, true, rva);
       const kill = fl === FlowControl.Call || fl === FlowControl.IndirectCall ? e.writes | CALL_KILLS : e.writes;
-      const next = held.map((h) => stepHeld(h, e, kill));
+      // A slot's value spilled to a frame slot whose address is handed out: named by where the address goes (`addr@k`), and not followed further.
+      if (e.spillDst >= 0 && (escaped & (1 << e.spillDst)) !== 0) held.forEach((h, s) => (h.regs & (1 << e.copySrc)) !== 0 && (positions.get(e.spillDst) ?? ['']).forEach((k) => add(s, `addr${k}`)));
+      const next = held.map((h) => unescaped(stepHeld(h, e, kill), escaped));
       if (fl === FlowControl.IndirectBranch) {
         for (const t of tables.get(rva) ?? []) work.push([t, next]);
         break;
