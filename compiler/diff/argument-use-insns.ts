@@ -72,6 +72,8 @@ export interface UseInsn {
   /** The frame address handed out (frameEscape), and the register that receives it (-1: none, a store or push). */
   readonly escape: FrameEscape | null;
   readonly escapeDst: number;
+  /** The escape is of rbp (`lea r,[rbp+d]`, rbp copied): a frame address only in a body that sets rbp from rsp (framePointerSet). */
+  readonly escapeRbp: boolean;
 }
 
 /**
@@ -140,6 +142,23 @@ function frameEscape(insn: Instruction): FrameEscape | null {
   if (mn === Mnemonic.Push || mn === Mnemonic.Cmp || mn === Mnemonic.Test || (mn === Mnemonic.Mov && isFrameRegister(dst))) return null;
   for (let k = 1; k < insn.opCount; k++) if (opKindOf(insn, k) === OpKind.Register && isFrameRegister(RegisterExt.fullRegister(opRegisterOf(insn, k)))) return 'frame';
   return null;
+}
+
+/** Whether a register operand after the first of `insn` is `r` (full register). */
+const readsRegister = (insn: Instruction, r: Register): boolean => {
+  for (let k = 1; k < insn.opCount; k++) if (opKindOf(insn, k) === OpKind.Register && RegisterExt.fullRegister(opRegisterOf(insn, k)) === r) return true;
+  return false;
+};
+
+/**
+ * Whether `insn` makes rbp a frame pointer (`mov rbp,rsp`, `lea rbp,[rsp+d]`). Optimised code
+ * without one uses rbp as any other register: libvips 0.34.5's 0x422960 (gcc -O2) parks a value
+ * in it and copies it out (`mov r13,rbp`), which is no frame address.
+ */
+export function setsFramePointer(insn: Instruction): boolean {
+  if (insn.opCount !== 2 || insn.op0Kind !== OpKind.Register || insn.op0Register !== Register.RBP) return false;
+  if (insn.mnemonic === Mnemonic.Mov) return insn.op1Kind === OpKind.Register && insn.op1Register === Register.RSP;
+  return insn.mnemonic === Mnemonic.Lea && insn.memoryBase === Register.RSP;
 }
 
 const COMMUTATIVE = new Set<number>([Mnemonic.Add, Mnemonic.Imul, Mnemonic.And, Mnemonic.Or, Mnemonic.Xor, Mnemonic.Addsd, Mnemonic.Addss, Mnemonic.Mulsd, Mnemonic.Mulss, Mnemonic.Vaddsd, Mnemonic.Vaddss, Mnemonic.Vmulsd, Mnemonic.Vmulss, Mnemonic.Test]);
@@ -329,5 +348,6 @@ export function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, len
   [computedDst, computedFrom, computedFrame] = computes ? [computedDst & ~(1 << RSP), computedFrom, computedFrame] : [0, 0, 0];
   const escape = frameEscape(insn);
   const escapeDst = escape !== null && insn.op0Kind === OpKind.Register ? locOf(insn.op0Register) : -1;
-  return { escape, escapeDst, next: rva + length, flow, target, uses, writes, copyDst, copySrc, spillWrites, spillDst, spillSrc, spillUses, accum: accum >>> 0, loadDst, loadBase, cond: insn.conditionCode, flags: insn.rflagsModified !== 0, deriveDst, deriveFrom: deriveFrom >>> 0, computedDst: computedDst >>> 0, computedFrom: computedFrom >>> 0, computedFrame: computedFrame >>> 0, spillAccum: spillAccum >>> 0 };
+  const escapeRbp = escape !== null && (insn.mnemonic === Mnemonic.Lea ? insn.memoryBase === Register.RBP : !readsRegister(insn, Register.RSP));
+  return { escape, escapeDst, escapeRbp, next: rva + length, flow, target, uses, writes, copyDst, copySrc, spillWrites, spillDst, spillSrc, spillUses, accum: accum >>> 0, loadDst, loadBase, cond: insn.conditionCode, flags: insn.rflagsModified !== 0, deriveDst, deriveFrom: deriveFrom >>> 0, computedDst: computedDst >>> 0, computedFrom: computedFrom >>> 0, computedFrame: computedFrame >>> 0, spillAccum: spillAccum >>> 0 };
 }

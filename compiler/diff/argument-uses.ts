@@ -59,7 +59,7 @@
 import { FlowControl, Mnemonic, OpKind, RegisterExt, type Instruction } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
 import { decodeEach } from './register-effects.ts';
-import { MEMORY_USE, RAX, RSP, SLOT_GPR, XMM, locOf, spillSlots, type GlobalNames, namesGlobal, namesRole, type SpillSlots, type UseInsn, useInsnOf } from './argument-use-insns.ts';
+import { MEMORY_USE, RAX, RSP, SLOT_GPR, XMM, locOf, spillSlots, type GlobalNames, namesGlobal, namesRole, setsFramePointer, type SpillSlots, type UseInsn, useInsnOf } from './argument-use-insns.ts';
 
 /** Locations a call may change: rax, rcx, rdx, r8-r11, xmm0-xmm5. */
 const CALL_KILLS = [0, 1, 2, 8, 9, 10, 11].reduce((m, g) => m | (1 << g), 0) | (0x3f << XMM);
@@ -185,13 +185,14 @@ function stepHeld(h: SlotHeld, e: UseInsn, kill: number): SlotHeld {
  * (`escaped`, a bit per slot): reloaded, it would be taken for the argument spilled (probe
  * entry-args-escape: `xchg(&a, &b); return a - b;`, whose reload of a's slot is b). `positions`:
  * per slot whose own address is handed out, the argument positions of the call that address reaches in the straight line
- * after the lea (through copies: gcc -O0 `lea rax,[rbp+0x10]; mov rcx,rax`), as `@k`.
+ * after the lea (through copies: gcc -O0 `lea rax,[rbp+0x10]; mov rcx,rax`), as `@k`. rbp counts as
+ * the frame only in a body that sets it from rsp (`rbpFrame`, argument-use-insns.ts setsFramePointer).
  */
-function frameEscapes(code: ReadonlyMap<number, UseInsn>, spill: SpillSlots): { escaped: number; positions: Map<number, string[]> } {
+function frameEscapes(code: ReadonlyMap<number, UseInsn>, spill: SpillSlots, rbpFrame: boolean): { escaped: number; positions: Map<number, string[]> } {
   let escaped = 0;
   const positions = new Map<number, string[]>();
   for (const [rva, e] of code) {
-    if (e.escape === null) continue;
+    if (e.escape === null || (e.escapeRbp && !rbpFrame)) continue; // rbp holding a value, not the frame
     const near = spill.near(e.escape);
     escaped |= near;
     let holds = e.escapeDst >= 0 ? 1 << e.escapeDst : 0;
@@ -229,8 +230,12 @@ export type ArgumentUses = Array<Set<string>> & { readonly passedAt: ReadonlyArr
 export function argumentUses(image: Uint8Array, f: FunctionInfo, globals: GlobalNames = () => null): ArgumentUses {
   const code = new Map<number, UseInsn>();
   const spill = spillSlots();
-  decodeEach(image, f.decoded.insns, (insn, d) => code.set(d.rva, useInsnOf(image, insn, d.rva, d.length, d.flow, spill, globals)));
-  const { escaped, positions } = frameEscapes(code, spill);
+  let rbpFrame = false;
+  decodeEach(image, f.decoded.insns, (insn, d) => {
+    if (setsFramePointer(insn)) rbpFrame = true;
+    code.set(d.rva, useInsnOf(image, insn, d.rva, d.length, d.flow, spill, globals));
+  });
+  const { escaped, positions } = frameEscapes(code, spill, rbpFrame);
   compareConditions(code);
   const tables = new Map<number, readonly number[]>(f.decoded.jumpTables.map((t) => [t.jumpRva, t.targets]));
   const out = [0, 1, 2, 3].map(() => new Set<string>());
