@@ -56,11 +56,16 @@ const ADD_SUB = new Set<number>([Mnemonic.Add, Mnemonic.Sub]);
 export function copyOffset(img: MappedImage, callee: FunctionInfo): number | undefined {
   const at = { src: new Set<number>(), dst: new Set<number>() };
   const w: Walk = { regs: new Map([[Register.RDX, { side: 'src', off: 0 }], [Register.RCX, { side: 'dst', off: 0 }]]), slots: new Map(), at, broken: false };
-  const decoder = new Decoder(64, img.image, DecoderOptions.None);
+  // The decoder copies its input into the wasm heap: the callee's span (its entry and ranges),
+  // not the whole image, as register-effects.ts decodeEach does; an instruction may run up to
+  // 15 bytes past a range's end.
+  const lo = Math.min(callee.entry, ...callee.ranges.map((r) => r.start));
+  const hi = Math.min(img.image.length, Math.max(callee.entry, ...callee.ranges.map((r) => r.end)) + 15);
+  const decoder = new Decoder(64, img.image.subarray(lo, hi), DecoderOptions.None);
   const insn = new Instruction();
   try {
     const decode = (rva: number): void => {
-      decoder.position = rva;
+      decoder.position = rva - lo;
       decoder.ip = BigInt(rva);
       decoder.decodeOut(insn);
     };
