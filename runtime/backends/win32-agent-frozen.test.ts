@@ -31,18 +31,21 @@ async function busiestThread(pid: number): Promise<number> {
   return best;
 }
 
-/** Runs `body` with the Linux threads `tids` frozen in a cgroup of their own; thaws and puts them back after. */
-async function frozen<T>(name: string, tids: readonly number[], body: () => Promise<T>): Promise<T> {
+/**
+ * Runs `body` with `ids` frozen in a cgroup of their own: Linux threads (`tasks`), or whole
+ * processes (`cgroup.procs`); thaws and puts them back after.
+ */
+async function frozen<T>(name: string, file: 'tasks' | 'cgroup.procs', ids: readonly number[], body: () => Promise<T>): Promise<T> {
   const group = `${FREEZER}/${name}`;
   mkdirSync(group);
   try {
-    for (const tid of tids) writeFileSync(`${group}/tasks`, String(tid));
+    for (const id of ids) writeFileSync(`${group}/${file}`, String(id));
     writeFileSync(`${group}/freezer.state`, 'FROZEN');
     for (let i = 0; i < 100 && readFileSync(`${group}/freezer.state`, 'latin1').trim() !== 'FROZEN'; i++) await new Promise((r) => setTimeout(r, 10));
     return await body();
   } finally {
     writeFileSync(`${group}/freezer.state`, 'THAWED');
-    for (const tid of tids) try { writeFileSync(`${FREEZER}/tasks`, String(tid)); } catch { /* exited */ }
+    for (const id of ids) try { writeFileSync(`${FREEZER}/${file}`, String(id)); } catch { /* exited */ }
     rmdirSync(group);
   }
 }
@@ -77,19 +80,10 @@ describe.skipIf(skip !== undefined)(`win32 agent: target threads that cannot run
       const peek = startWine(join(dir, 'peek.exe'), [String(lost.pid), `0x${lost.module.toString(16)}`, '16']);
       const peekLine = lineReader(peek);
       expect(await peekLine()).toBe('ready');
-      const group = `${FREEZER}/hp-lost-${pid}`;
-      mkdirSync(group);
-      let read: string;
-      try {
-        writeFileSync(`${group}/cgroup.procs`, String(pid));
-        writeFileSync(`${group}/freezer.state`, 'FROZEN');
+      const read = await frozen(`hp-lost-${pid}`, 'cgroup.procs', [pid], () => {
         peek.stdin.write('go\n');
-        read = await peekLine();
-      } finally {
-        writeFileSync(`${group}/freezer.state`, 'THAWED');
-        writeFileSync(`${FREEZER}/cgroup.procs`, String(pid));
-        rmdirSync(group);
-      }
+        return peekLine();
+      });
       peek.stdin.end();
       // The server gave up (the read failed) and keeps the thread traced without stopping it.
       expect(read).toMatch(/^read 0/);
@@ -141,7 +135,7 @@ describe.skipIf(skip !== undefined)(`win32 agent: target threads that cannot run
       const site = `site:0x${t.valueFn.toString(16)}:${Buffer.from(original.value).toString('hex')}:${jmp.toString('hex')}`;
       expect((await be.agent.request('swap tries=1 delay=1')).ok).toBe(true); // the Linux pid known: memory I/O through the kernel
       const worker = await busiestThread(pid);
-      const answers = await frozen(`hp-stuck-${pid}`, [worker], async () => {
+      const answers = await frozen(`hp-stuck-${pid}`, 'tasks', [worker], async () => {
         const out: string[] = [];
         const ask = async (line: string): Promise<void> => {
           const r = await be.agent.request(line);

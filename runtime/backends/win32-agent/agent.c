@@ -574,10 +574,9 @@ static int learn_threads(DWORD *err_out) { return walk_threads(0, err_out) >= 0;
 static DWORD g_ctx_flags = CONTEXT_CONTROL | CONTEXT_INTEGER;
 /* The hold's bound (hold-reader.h): `hold=MS` on suspend and swap, else the default. */
 static DWORD g_hold_limit_ms = HOLD_LIMIT_DEFAULT_MS;
-/* The last hold gave up on a thread that did not stop (LIVE_HOLD_STUCK): its tid, 0 when
- * MAX_ABANDONED earlier readers still wait, and how long the hold waited. */
+/* The last hold gave up on a thread that did not stop (LIVE_HOLD_STUCK; the hold's *bad_tid names
+ * it, 0 when MAX_ABANDONED earlier readers still wait), and how long it waited. */
 static int g_hold_stuck;
-static DWORD g_stuck_tid;
 static double g_stuck_ms;
 
 /*
@@ -596,10 +595,9 @@ static int read_contexts(ContextReader *r, int from, DWORD *err_out, DWORD *bad_
   if (reader_run(r, n, g_ctx_flags, left, &stuck_at) < 0) {
     g_ctx = NULL; /* the abandoned reader's: it frees it */
     g_hold_stuck = 1;
-    g_stuck_tid = g_thr[stuck_at].tid;
     g_stuck_ms = paused_us() / 1000.0;
     *err_out = 0;
-    *bad_tid = g_stuck_tid;
+    *bad_tid = g_thr[stuck_at].tid;
     return 0;
   }
   for (int k = 0; k < r->n; k++) {
@@ -661,7 +659,6 @@ static int hold_threads(DWORD *err_out, DWORD *bad_tid) {
   g_hold_stuck = 0;
   if (g_abandoned >= MAX_ABANDONED) { /* earlier holds' readers still wait: no new one (hold-reader.h) */
     g_hold_stuck = 1;
-    g_stuck_tid = 0;
     g_stuck_ms = 0;
     *err_out = 0;
     *bad_tid = 0;

@@ -95,10 +95,10 @@ static DWORD WINAPI reader_main(LPVOID p) {
   }
 }
 
-/* The current reader, made when there is none; NULL when it cannot be (out of memory or threads). */
+/* The current reader, made when there is none (the hold checks MAX_ABANDONED first); NULL when it
+ * cannot be (out of memory or threads). */
 static ContextReader *reader_get(void) {
   if (g_reader) return g_reader;
-  if (g_abandoned >= MAX_ABANDONED) return NULL;
   ContextReader *r = (ContextReader *)calloc(1, sizeof(ContextReader));
   if (!r) return NULL;
   r->ctx = (CONTEXT *)_aligned_malloc(sizeof(CONTEXT) * MAX_THREADS, 16);
