@@ -7,6 +7,8 @@ export default defineConfig({
     exclude: ['**/node_modules/**', '**/target/**', '.git/**'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    // One Wine program held for the run: the prefix's wineserver never exits between tests.
+    globalSetup: ['test/support/wine-global-setup.ts'],
     reporters: ['default', 'json'],
     outputFile: { json: '.vitest/results.json' },
   },
