@@ -118,6 +118,14 @@
  *   inside words, values kept) is a move without that cover (bitfield-immediates.ts
  *   rewrittenWhole). Twin bitfield-relayout-partial-fix (every word relevelled, the kinds kept,
  *   unpack's formula) prints v2 live.
+ * - bitfield-relayout-revalue (clang -O1/-O2/-Os): bitfield-relayout-partial whose v2 also gives
+ *   word 12 another level (9 -> 8): the second qword's count of set bits changes, so neither the
+ *   counts kept nor the reader's cover made it a move, and init and unpack were hotpatchable;
+ *   carried, not v1's line (v1 and v2 print the same). Now a constant rewritten whole is a move
+ *   also when the reader's own groups moved and each keeps its value (bitfield-immediates.ts
+ *   movedGroups); the same groups read along other paths still need the counts or the cover.
+ *   Twin bitfield-relayout-revalue-fix (every word relevelled, word 12's level 9 -> 8, the layout
+ *   kept, unpack's formula) prints v2 live.
  * - bitfield-fill (gcc -O2, clang -O2): a field set to all ones by a lone `or byte [rcx],0x7`
  *   (several bits: neither a bit-field store nor a one-bit flag), fields swapped; hotpatchable,
  *   carried the patched process misreads it. Now refused (compiler/diff/bitfield-fills.ts).
@@ -475,8 +483,9 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
   }, 120_000);
 
   // The twins: the words unpack decodes keep their kind and level (bitfield-relayout-copy-fix: 13 other words relevelled;
-  // bitfield-relayout-partial-fix: every word relevelled, the kinds kept), unpack's formula changes over the same bits.
-  test.each(RELAYOUT.flatMap(([tc, opt]) => ['bitfield-relayout-copy-fix', 'bitfield-relayout-partial-fix'].map((name) => [name, tc, opt] as const)))('%s (%s %s): the words unpack decodes keep their values, the layout stays: hotpatchable, and patched live it prints v2', async (name, tc, opt) => {
+  // bitfield-relayout-partial-fix: every word relevelled, the kinds kept; bitfield-relayout-revalue-fix: as -partial-fix, word
+  // 12's level also 9 -> 8, as in its probe), unpack's formula changes over the same bits.
+  test.each(RELAYOUT.flatMap(([tc, opt]) => ['bitfield-relayout-copy-fix', 'bitfield-relayout-partial-fix', 'bitfield-relayout-revalue-fix'].map((name) => [name, tc, opt] as const)))('%s (%s %s): the words unpack decodes keep their values, the layout stays: hotpatchable, and patched live it prints v2', async (name, tc, opt) => {
     const { h, old, neu, d } = await startProbe(name, tc, opt);
     expect(neu).not.toBe(old);
     expect(changedVerdicts(d)).toEqual(['init: hotpatchable', 'unpack: hotpatchable']);
@@ -484,16 +493,17 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     expect(await patchedRound(h, pkg, `${name}.dll`)).toBe(neu);
   }, 120_000);
 
-  test.each(RELAYOUT)('bitfield-relayout-partial (%s %s): a 16-byte literal relaid whole, its reader decoding kinds only; writer and reader refused; carried anyway, the patched process prints neither version', async (tc, opt) => {
-    const { h, old, neu, d } = await startProbe('bitfield-relayout-partial', tc, opt);
+  // bitfield-relayout-revalue: as -partial, word 12's level also 9 -> 8 (a qword's count of set bits changes).
+  test.each(RELAYOUT.flatMap(([tc, opt]) => ['bitfield-relayout-partial', 'bitfield-relayout-revalue'].map((name) => [name, tc, opt] as const)))('%s (%s %s): a 16-byte literal relaid whole, its reader decoding kinds only; writer and reader refused; carried anyway, the patched process prints neither version', async (name, tc, opt) => {
+    const { h, old, neu, d } = await startProbe(name, tc, opt);
     // Only the layout changed: both versions print the same line.
     expect(neu).toBe(old);
     expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
     expect(d.functions.find((f) => f.name === 'unpack')?.reason?.message).toMatch(/^it decodes the word at \+0x[0-9a-f]+ at bits 5-7.* where its old body decoded bits 0-2/);
     const before = liftRule(d, CODE);
     expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
-    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-relayout-partial.dll', `bitfield-relayout-partial-${tc}${opt}.hpk`);
-    expect(await patchedRound(h, pkg, 'bitfield-relayout-partial.dll')).not.toBe(old);
+    const pkg = await writeProbePackage(suite.dir(), before, `${name}.dll`, `${name}-${tc}${opt}.hpk`);
+    expect(await patchedRound(h, pkg, `${name}.dll`)).not.toBe(old);
   }, 120_000);
 
   // Before, bitfield-relayout-copy: init and unpack hotpatchable at clang -O1/-O2/-Os (more than half of the 16-byte constant's
@@ -501,8 +511,10 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
   // 8-bit registers (`mov byte [rsp+1],0; mov cl,[rsp+1]; and cl,0xf8; or cl,5; mov [rsp+1],cl`, then `mov rcx,[rsp]; mov
   // [rax],rcx`) that followFrame did not follow. bitfield-relayout-partial: hotpatchable at all four clang builds (the reader's
   // groups, kinds in bits 0-2 of three bytes, now 5-7, leave the level bits between them, which moved too, unexplained; clang
-  // -O0's byte slots not followed). gcc keeps the literal in .data (its change refused as GLOBAL_INITIAL_VALUE_CHANGED, init unchanged).
-  test.each(BUILDS.flatMap(([tc, opt]) => ['bitfield-relayout-copy', 'bitfield-relayout-partial'].map((name) => [name, tc, opt] as const)))('%s and its fix (%s %s): a 16-byte literal relaid whole refused with its reader where clang stores it; the twin hotpatchable', (name, tc, opt) => {
+  // -O0's byte slots not followed). bitfield-relayout-revalue: hotpatchable at clang -O1/-O2/-Os (word 12's level 9 -> 8 changes
+  // the second qword's count of set bits, and the moved level bits are unexplained; at -O0 each qword is stored alone, not
+  // rewritten whole). gcc keeps the literal in .data (its change refused as GLOBAL_INITIAL_VALUE_CHANGED, init unchanged).
+  test.each(BUILDS.flatMap(([tc, opt]) => ['bitfield-relayout-copy', 'bitfield-relayout-partial', 'bitfield-relayout-revalue'].map((name) => [name, tc, opt] as const)))('%s and its fix (%s %s): a 16-byte literal relaid whole refused with its reader where clang stores it; the twin hotpatchable', (name, tc, opt) => {
     const dir = join(suite.dir(), 'verdicts', opt);
     const d = diffDlls(buildLayoutProbe(dir, name, 1, tc, opt), buildLayoutProbe(dir, name, 2, tc, opt));
     const fix = diffDlls(buildLayoutProbe(dir, `${name}-fix`, 1, tc, opt), buildLayoutProbe(dir, `${name}-fix`, 2, tc, opt));

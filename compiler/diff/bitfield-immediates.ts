@@ -35,8 +35,10 @@
  * (bitfield-relayout-copy). A constant loaded from read-only image bytes counts as one
  * (image-constants.ts: clang's 16-byte literal copied by `movaps xmm0,[rip+X]; movups
  * [rcx],xmm0`, probe bitfield-rodata), a vector register stored whole as the word it holds;
- * one rewritten in most bytes is a move when its reader explains every changed bit or each
- * qword keeps its set bits (rewrittenWhole: probes bitfield-relayout-copy, -partial).
+ * one rewritten in most bytes is a move when its reader explains every changed bit, each
+ * qword keeps its set bits (rewrittenWhole: probes bitfield-relayout-copy, -partial), or the
+ * reader's own groups moved, each keeping its value (movedGroups: probe bitfield-relayout-revalue,
+ * a level the reader does not decode also changed).
  * Any write to a register the tracker does not model (`inc`, `neg`, `add r,imm`, `mul`'s rdx)
  * drops its constant; a store through a register holding an address in the frame drops every
  * slot, and once the frame's address escaped (escapeFrame) so does a store through any other
@@ -457,9 +459,9 @@ export function movedGroups(o: ReadScan, n: ReadScan, mv: ImmediateMove): MovedG
   const ng = framedGroups(n, mv);
   if (og === undefined || ng === undefined) return null;
   // A relayout the reader decodes in part (probe bitfield-relayout-partial: kinds only, the
-  // level bits between them moved too) explains no changed bit outside its groups; the bits
-  // kept per qword are the evidence then.
-  if (mv.rewritten && !mv.bitsKept && !explained(mv.changed, [...og, ...ng])) return null;
+  // level bits between them moved too) explains no changed bit outside its groups; then the
+  // evidence is the bits kept per qword, or the reader's own groups moving with their values.
+  const unexplained = mv.rewritten && !mv.bitsKept && !explained(mv.changed, [...og, ...ng]);
   const was = [...og].filter((g) => !ng.has(g));
   const now = [...ng].filter((g) => !og.has(g));
   const touches = (gs: readonly bigint[]): boolean => gs.some((g) => (g & mv.changed) !== 0n);
@@ -467,17 +469,22 @@ export function movedGroups(o: ReadScan, n: ReadScan, mv: ImmediateMove): MovedG
   // 0x7b4a60 (Rust's binary formatting of a byte, bits 0 then 1-7; tags 0xa and 0xd, now 0x3).
   if (mv.onlyOld.length !== 1 || mv.onlyNew.length !== 1) return null;
   const values = (x: bigint, gs: readonly bigint[]): string => gs.map((g) => ((x & g) >> BigInt(lowestBit(g))).toString(16)).sort().join(',');
-  if (was.length === 0 && now.length === 0) return swappedValues(o, n, mv, [...ng]);
+  // The same groups read along other paths: a hash rewritten whole gives their values swapped
+  // by chance (swc-html 1.16.1's `type_id`, rewrittenWhole), so only a constant not rewritten.
+  if (was.length === 0 && now.length === 0) return unexplained ? null : swappedValues(o, n, mv, [...ng]);
   if (!touches(was) || !touches(now)) return null;
   // A move keeps each field's value: the old immediate read through the groups only the old
   // reader decodes gives the values the new immediate gives through the new reader's (probe:
   // kind 3, level 11 in both). swc-html 1.15.33's Rust enum tags (0xd and 0xa, now 0xcf, read
-  // through niche bits) give none of that.
+  // through niche bits) give none of that. It holds for a constant rewritten whole too: the
+  // reader itself decodes other bits, each of its fields' values kept, though a field it does
+  // not decode changed its value, so a qword's count of set bits (probe
+  // bitfield-relayout-revalue: word 12's level 9 -> 8 beside the relayout).
   if (values(mv.onlyOld[0]!, was) === values(mv.onlyNew[0]!, now)) return { was, now, swapped: false };
   // A move that also changes a value (probe bitfield-immediate-revalue: kind and level swapped,
   // level 11 -> 12) gives other values, yet the reader decodes the same fields at other places:
   // as many groups of each width on both sides, each a run of contiguous bits.
-  return permuted(was, now) ? { was, now, swapped: false } : null;
+  return !unexplained && permuted(was, now) ? { was, now, swapped: false } : null;
 }
 
 /**
