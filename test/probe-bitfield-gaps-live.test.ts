@@ -99,6 +99,12 @@
  *   each path, loads only through the source, plain stores only through the destination, the
  *   loads' offsets the stores' plus one shift (4 here: the copy is from +4); any other body is
  *   no copy. Twin bitfield-helper-offset-fix (a new flag, unpack's formula) prints v2 live.
+ * - bitfield-helper-units (all 8 builds; gcc -O2/-Os the reader, init too short): the helper
+ *   copy_qwords counts qwords (`mov r8d,5`), the bit-field word at +0x20 of a 40-byte item: the
+ *   count was taken for bytes, the copy seen covered +0..+4, and the relayout hid; carried,
+ *   neither line. Now the count's unit is the helper's narrowest load of the source
+ *   (bitfield-copy-callee.ts: 8 here, 1 for copy_bytes, whose clang -O2 vector loop keeps a
+ *   byte tail). Twin bitfield-helper-units-fix (a new flag, unpack's formula) prints v2 live.
  * - bitfield-relayout-copy (clang -O0/-O1/-O2/-Os): a 16-byte literal of sixteen one-byte bit-field
  *   words, every word's fields swapped: all 16 bytes differ, more than half, so the cut that
  *   keeps swc-html's Rust `type_id` out (bitfield-immediates.ts rewrittenWhole) let init and
@@ -560,8 +566,22 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     expect(after).not.toBe(old);
   }, 120_000);
 
-  // The twins: a new flag set in the initialiser (copied from +0 by copy_bytes, from +4 by copy_body), unpack's formula.
-  test.each([...HELPER.map(([tc, opt]) => ['bitfield-helper-copy-fix', tc, opt] as const), ...OFFSET.map(([tc, opt]) => ['bitfield-helper-offset-fix', tc, opt] as const)])('%s (%s %s): the initialiser copied by a helper of the DLL\'s own sets a new flag, the layout stays: hotpatchable, and patched live it prints v2', async (name, tc, opt) => {
+  test.each(HELPER)('bitfield-helper-units (%s %s): the word at +32 copied by a helper of the DLL\'s own counting qwords (r8 = 5), its fields swapped; writer and reader refused; carried anyway, the patched process prints neither version', async (tc, opt) => {
+    const { h, old, neu, d } = await startProbe('bitfield-helper-units', tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
+    // The copy is 5 qwords, 40 bytes: the word at +0x20 is in it.
+    expect(d.functions.find((f) => f.name === 'init')?.reason?.message).toMatch(/^it stores the word at \+0x20 as the upper bytes of a wider constant with other bits than its old body \(old 0x15b; new 0x16b\)/);
+    const before = liftRule(d, CODE);
+    expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-helper-units.dll', `bitfield-helper-units-${tc}${opt}.hpk`);
+    const after = await patchedRound(h, pkg, 'bitfield-helper-units.dll');
+    expect(after).not.toBe(neu);
+    expect(after).not.toBe(old);
+  }, 120_000);
+
+  // The twins: a new flag set in the initialiser (copied from +0 by copy_bytes and copy_qwords, from +4 by copy_body), unpack's formula.
+  test.each([...HELPER.flatMap(([tc, opt]) => ['bitfield-helper-copy-fix', 'bitfield-helper-units-fix'].map((name) => [name, tc, opt] as const)), ...OFFSET.map(([tc, opt]) => ['bitfield-helper-offset-fix', tc, opt] as const)])('%s (%s %s): the initialiser copied by a helper of the DLL\'s own sets a new flag, the layout stays: hotpatchable, and patched live it prints v2', async (name, tc, opt) => {
     const { h, old, neu, d } = await startProbe(name, tc, opt);
     expect(neu).not.toBe(old);
     expect(changedVerdicts(d)).toEqual(['init: hotpatchable', 'unpack: hotpatchable']);
@@ -572,8 +592,9 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
   // Before: init and unpack hotpatchable at all 8 builds but gcc -O2/-Os, where init (`jmp copy_bytes`, `jmp copy_body`: 15
   // bytes) was refused as SHORT_BRANCH_LEAVES and unpack carried alone. bitfield-helper-offset: the call was taken for a copy
   // from +0, which put the unchanged tag at +0; now copy_body's body is read (bitfield-copy-callee.ts): it loads at +4 what it
-  // stores at +0, a copy from +4.
-  test.each(BUILDS.flatMap(([tc, opt]) => ['bitfield-helper-copy', 'bitfield-helper-offset'].map((name) => [name, tc, opt] as const)))('%s and its fix (%s %s): the word copied by a helper of the DLL\'s own refused with its reader; the twin hotpatchable but where init is too short to redirect', (name, tc, opt) => {
+  // stores at +0, a copy from +4. bitfield-helper-units: the count (5) taken for bytes, the copy seen covered +0..+4, not the
+  // word at +0x20; now the unit is copy_qwords' narrowest load of the source (8 bytes), a copy of 40 bytes.
+  test.each(BUILDS.flatMap(([tc, opt]) => ['bitfield-helper-copy', 'bitfield-helper-offset', 'bitfield-helper-units'].map((name) => [name, tc, opt] as const)))('%s and its fix (%s %s): the word copied by a helper of the DLL\'s own refused with its reader; the twin hotpatchable but where init is too short to redirect', (name, tc, opt) => {
     const dir = join(suite.dir(), 'verdicts', opt);
     const d = diffDlls(buildLayoutProbe(dir, name, 1, tc, opt), buildLayoutProbe(dir, name, 2, tc, opt));
     expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);

@@ -18,9 +18,12 @@
  *   `lea rax,[rdx+1]` and `lea rcx,[rax+1]`; at -O1 loads and stores at +0 of an index;
  *   clang -O2's vector loop +0 and +0x10 on both sides).
  * Each path is followed from the entry (walkPaths): a register keeps the pointer it was last
- * given on that path, a frame slot the pointer stored into it.
+ * given on that path, a frame slot the pointer stored into it. The count in r8 need not be in
+ * bytes: a helper copying r8 qwords given 5 for a 40-byte item (probe bitfield-helper-units)
+ * was taken to copy 5 bytes, which left the bit-field word at +0x20 unseen; the unit is the
+ * narrowest load of the source (copyOffset).
  */
-import { Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
+import { Decoder, DecoderOptions, FlowControl, Instruction, MemorySizeExt, Mnemonic, OpKind, Register } from 'iced-x86';
 import type { MappedImage } from '../image/map-image.ts';
 import { thunkImport } from '../image/import-thunks.ts';
 import type { FunctionInfo } from '../image/types.ts';
@@ -36,26 +39,39 @@ interface Pointer {
   readonly off: number;
 }
 
-/** What the walk collected: each side's accessed offsets, and whether some instruction broke the copy's shape. */
+/** What the walk collected: each side's accessed offsets, the widths of the source's loads, and whether some instruction broke the copy's shape. */
 interface Walk {
   readonly regs: Map<number, Pointer>;
   readonly slots: Map<string, Pointer>;
   readonly at: Record<Pointer['side'], Set<number>>;
+  readonly widths: Set<number>;
   broken: boolean;
 }
 
 const PLAIN_STORES = new Set<number>([Mnemonic.Mov, Mnemonic.Movaps, Mnemonic.Movups, Mnemonic.Movdqa, Mnemonic.Movdqu, Mnemonic.Movq, Mnemonic.Movd, Mnemonic.Vmovups, Mnemonic.Vmovdqu, Mnemonic.Vmovaps, Mnemonic.Vmovdqa]);
-const STRING_MOVES = new Set<number>([Mnemonic.Movsb, Mnemonic.Movsw, Mnemonic.Movsd, Mnemonic.Movsq]);
+/** String moves, by the bytes each element moves. */
+const STRING_MOVES = new Map<number, number>([[Mnemonic.Movsb, 1], [Mnemonic.Movsw, 2], [Mnemonic.Movsd, 4], [Mnemonic.Movsq, 8]]);
 const ADD_SUB = new Set<number>([Mnemonic.Add, Mnemonic.Sub]);
 
+/** How a helper copies: from which offset of rdx (`shift`), and how many bytes each unit of r8 counts (`unit`). */
+export interface CopyShape {
+  readonly shift: number;
+  readonly unit: number;
+}
+
 /**
- * The offset from rdx that `callee`'s body copies its r8 bytes from to rcx (0: a plain copy;
- * probe bitfield-helper-offset's copy_body: 4), or undefined when its body is no copy (see
- * the header).
+ * The offset from rdx that `callee`'s body copies from to rcx (0: a plain copy; probe
+ * bitfield-helper-offset's copy_body: 4) and the bytes one unit of its count in r8 stands for,
+ * or undefined when its body is no copy (see the header). The unit is the narrowest load of
+ * the source: a helper counting qwords loads no narrower part (probe bitfield-helper-units:
+ * copy_qwords given 5 copies 40 bytes; clang -O2's vector loop keeps an 8-byte scalar tail),
+ * one counting bytes loads single bytes at least in its tail (copy_bytes: clang -O2's vector
+ * loop and a byte loop). A helper counting bytes that copies only whole qwords is taken to
+ * copy 8 bytes per unit: more than it copies, so more constant bytes seen stored, never fewer.
  */
-export function copyOffset(img: MappedImage, callee: FunctionInfo): number | undefined {
+export function copyOffset(img: MappedImage, callee: FunctionInfo): CopyShape | undefined {
   const at = { src: new Set<number>(), dst: new Set<number>() };
-  const w: Walk = { regs: new Map([[Register.RDX, { side: 'src', off: 0 }], [Register.RCX, { side: 'dst', off: 0 }]]), slots: new Map(), at, broken: false };
+  const w: Walk = { regs: new Map([[Register.RDX, { side: 'src', off: 0 }], [Register.RCX, { side: 'dst', off: 0 }]]), slots: new Map(), at, widths: new Set(), broken: false };
   // The decoder copies its input into the wasm heap: the callee's span (its entry and ranges),
   // not the whole image, as register-effects.ts decodeEach does; an instruction may run up to
   // 15 bytes past a range's end.
@@ -70,16 +86,16 @@ export function copyOffset(img: MappedImage, callee: FunctionInfo): number | und
       decoder.decodeOut(insn);
     };
     decode(callee.entry);
-    if (insn.mnemonic === Mnemonic.Jmp && copierCalled(img, insn)) return 0;
+    if (insn.mnemonic === Mnemonic.Jmp && copierCalled(img, insn)) return { shift: 0, unit: 1 };
     if (!walkPaths(callee, decode, insn, w)) return undefined;
   } finally {
     insn.free();
     decoder.free();
   }
-  if (at.dst.size === 0 || at.src.size !== at.dst.size) return undefined;
+  if (at.dst.size === 0 || at.src.size !== at.dst.size || w.widths.size === 0) return undefined;
   // Each load's offset is a store's plus one shift.
   const shift = Math.min(...at.src) - Math.min(...at.dst);
-  return shift >= 0 && [...at.dst].every((d) => at.src.has(d + shift)) ? shift : undefined;
+  return shift >= 0 && [...at.dst].every((d) => at.src.has(d + shift)) ? { shift, unit: Math.min(...w.widths) } : undefined;
 }
 
 /** True when a jump reaches an imported memcpy/memmove: `jmp [rip+slot]` or a direct jump to a thunk. */
@@ -103,7 +119,7 @@ function walkPaths(callee: FunctionInfo, decode: (rva: number) => void, insn: In
   const work: Array<{ rva: number; regs: Map<number, Pointer>; slots: Map<string, Pointer> }> = [{ rva: callee.entry, regs: w.regs, slots: w.slots }];
   while (work.length > 0) {
     const p = work.pop()!;
-    const walk: Walk = { regs: p.regs, slots: p.slots, at: w.at, broken: false };
+    const walk: Walk = { regs: p.regs, slots: p.slots, at: w.at, widths: w.widths, broken: false };
     for (let rva = p.rva; !seen.has(rva); ) {
       if (!inside(rva) || seen.size >= WALK_LIMIT) return false;
       seen.add(rva);
@@ -138,9 +154,11 @@ const disp = (insn: Instruction): number => Number(BigInt.asIntN(64, insn.memory
 function step(insn: Instruction, w: Walk): void {
   const mn = insn.mnemonic;
   if (mn === Mnemonic.Call || (mn === Mnemonic.Jmp && insn.op0Kind !== OpKind.NearBranch64)) return void (w.broken = true);
-  if (STRING_MOVES.has(mn)) {
+  const element = STRING_MOVES.get(mn);
+  if (element !== undefined) {
     const [s, d] = [w.regs.get(Register.RSI), w.regs.get(Register.RDI)];
     if (s?.side !== 'src' || d?.side !== 'dst') return void (w.broken = true);
+    w.widths.add(element);
     w.at.src.add(s.off);
     w.at.dst.add(d.off);
     return;
@@ -166,6 +184,7 @@ function step(insn: Instruction, w: Walk): void {
     // Loads only from the source; only plain stores of a register to the destination.
     if (base.side === 'src' ? store : !store || !PLAIN_STORES.has(mn) || insn.op1Kind !== OpKind.Register) return void (w.broken = true);
     w.at[base.side].add(base.off + disp(insn));
+    if (base.side === 'src') w.widths.add(MemorySizeExt.size(insn.memorySize));
   }
   if (dest >= 0) pointerStep(insn, w, dest, loaded);
 }

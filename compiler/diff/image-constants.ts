@@ -12,7 +12,8 @@
  * bitfield-helper-copy) stores them as one constant too; evidence: the import table (the
  * callee's IAT slot), the call's target and the `lea` addresses and constant count the copy's
  * argument registers hold, and for a function of the image's own, its body
- * (bitfield-copy-callee.ts: probe bitfield-helper-offset's callee copies from +4).
+ * (bitfield-copy-callee.ts: probe bitfield-helper-offset's callee copies from +4; probe
+ * bitfield-helper-units' counts qwords, the bytes copied its count times 8).
  * Also: which registers an instruction writes (iced's used registers), so a tracker of
  * register constants drops each one any write it does not model replaces.
  */
@@ -21,7 +22,7 @@ import { lowerBound } from '../../common/search.ts';
 import { type MappedImage, sectionAt } from '../image/map-image.ts';
 import { thunkImport } from '../image/import-thunks.ts';
 import type { FunctionInfo, RvaRange } from '../image/types.ts';
-import { COPIERS, copyOffset } from './bitfield-copy-callee.ts';
+import { COPIERS, type CopyShape, copyOffset } from './bitfield-copy-callee.ts';
 import { fullRegister } from './added-field.ts';
 import { withUsedRegisters } from './register-effects.ts';
 
@@ -145,12 +146,15 @@ export function readOnlyCopy(img: MappedImage, insn: Instruction, addrs: Readonl
   if (unit === undefined && !imported && own === undefined) return undefined;
   const [from, count, to] = unit === undefined ? [Register.RDX, Register.R8, Register.RCX] : [Register.RSI, Register.RCX, Register.RDI];
   const src = addrs.get(from);
-  const n = Number(heldValue(held, count, 64) ?? 0n) * (unit ?? 1);
-  if (src === undefined || !('rva' in src) || n < 1 || n > COPY_BYTES) return undefined;
-  // Only now, the arguments those of a copy, is the callee's body read: the offset it copies from.
-  const shift = own === undefined ? 0 : copierMemo(img, own);
-  if (shift === undefined) return undefined;
-  const v = readOnlyBytes(img, src.rva + shift, n);
+  const units = Number(heldValue(held, count, 64) ?? 0n);
+  if (src === undefined || !('rva' in src) || units < 1 || units > COPY_BYTES) return undefined;
+  // Only now, the arguments those of a copy, is the callee's body read: the offset it copies
+  // from, and the bytes each unit of its count copies (probe bitfield-helper-units: qwords).
+  const shape = own === undefined ? { shift: 0, unit: unit ?? 1 } : copierMemo(img, own);
+  if (shape === undefined) return undefined;
+  const n = units * shape.unit;
+  if (n > COPY_BYTES) return undefined;
+  const v = readOnlyBytes(img, src.rva + shape.shift, n);
   if (v === undefined) return undefined;
   const dest = addrs.get(to);
   return dest !== undefined && 'base' in dest ? { base: `${dest.base}`, disp: dest.disp, bytes: n, v } : { base: `${to}`, disp: 0, bytes: n, v };
@@ -171,8 +175,8 @@ function ownCall(img: MappedImage, insn: Instruction, body: readonly RvaRange[] 
 }
 
 /** copyOffset, once per function (null: no copy). */
-const copiers = new WeakMap<FunctionInfo, number | null>();
-function copierMemo(img: MappedImage, f: FunctionInfo): number | undefined {
+const copiers = new WeakMap<FunctionInfo, CopyShape | null>();
+function copierMemo(img: MappedImage, f: FunctionInfo): CopyShape | undefined {
   let c = copiers.get(f);
   if (c === undefined) copiers.set(f, (c = copyOffset(img, f) ?? null));
   return c ?? undefined;
