@@ -132,6 +132,14 @@
  *   movedGroups); the same groups read along other paths still need the counts or the cover.
  *   Twin bitfield-relayout-revalue-fix (every word relevelled, word 12's level 9 -> 8, the layout
  *   kept, unpack's formula) prints v2 live.
+ * - bitfield-literal-stack, bitfield-literal-zeros (clang -O0): a 96-byte struct assigned whole from
+ *   a compound literal, the bit-field word at +0x40. clang -O0 builds so large a literal in a
+ *   stack temporary (its first part memcpy'd from read-only bytes, or memset to zero, the other
+ *   members stored) and copies it by `lea rdx,[rsp+0x30]; mov r8d,0x60; call memcpy`: neither
+ *   copy was followed, init and unpack hotpatchable; carried, neither line. Now a memset or a
+ *   copy of read-only bytes into the frame fills its slots, and a copy from slots all known
+ *   counts as the constant stored (image-constants.ts readOnlyCopy, frameFill). Twins
+ *   bitfield-literal-stack-fix, -zeros-fix (a new flag, unpack's formula) print v2 live.
  * - bitfield-fill (gcc -O2, clang -O2): a field set to all ones by a lone `or byte [rcx],0x7`
  *   (several bits: neither a bit-field store nor a one-bit flag), fields swapped; hotpatchable,
  *   carried the patched process misreads it. Now refused (compiler/diff/bitfield-fills.ts).
@@ -176,6 +184,20 @@ const TOOLCHAINS: readonly Toolchain[] = ['gcc', 'clang'];
 const CODE = 'STRUCTURE_BITFIELD_CHANGED';
 
 const startProbe = (name: string, tc: Toolchain, opt?: string) => startLayoutProbe(suite, name, tc, opt);
+
+/** Probe `name` (v1 and v2 print different lines): init and unpack refused, init's message matching `message`; the package with the rule lifted, applied to a running v1, prints neither version's line. */
+async function carriedNeither(name: string, tc: Toolchain, opt: string, message: RegExp): Promise<void> {
+  const { h, old, neu, d } = await startProbe(name, tc, opt);
+  expect(neu).not.toBe(old);
+  expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
+  expect(d.functions.find((f) => f.name === 'init')?.reason?.message).toMatch(message);
+  const before = liftRule(d, CODE);
+  expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
+  const pkg = await writeProbePackage(suite.dir(), before, `${name}.dll`, `${name}-${tc}${opt}.hpk`);
+  const after = await patchedRound(h, pkg, `${name}.dll`);
+  expect(after).not.toBe(neu);
+  expect(after).not.toBe(old);
+}
 
 describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
   test.each(TOOLCHAINS)('bitfield-low-swap (%s): the whole-word writer and the low readers refused; carried anyway, the patched process prints neither version', async (tc) => {
@@ -537,48 +559,18 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
 
   const HELPER: ReadonlyArray<readonly [Toolchain, string]> = [['gcc', '-O1'], ['clang', '-O2']];
 
-  test.each(HELPER)('bitfield-helper-copy (%s %s): the word copied from a named static const by the DLL\'s own copy_bytes, its fields swapped; writer and reader refused; carried anyway, the patched process prints neither version', async (tc, opt) => {
-    const { h, old, neu, d } = await startProbe('bitfield-helper-copy', tc, opt);
-    expect(neu).not.toBe(old);
-    expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
-    expect(d.functions.find((f) => f.name === 'init')?.reason?.message).toMatch(/^it stores the word at \+0x0 copied from a read-only constant with other bits than its old body \(old 0x[0-9a-f]*015b; new 0x[0-9a-f]*016b\)/);
-    const before = liftRule(d, CODE);
-    expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
-    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-helper-copy.dll', `bitfield-helper-copy-${tc}${opt}.hpk`);
-    const after = await patchedRound(h, pkg, 'bitfield-helper-copy.dll');
-    expect(after).not.toBe(neu);
-    expect(after).not.toBe(old);
-  }, 120_000);
+  test.each(HELPER)('bitfield-helper-copy (%s %s): the word copied from a named static const by the DLL\'s own copy_bytes, its fields swapped; writer and reader refused; carried anyway, the patched process prints neither version', (tc, opt) =>
+    carriedNeither('bitfield-helper-copy', tc, opt, /^it stores the word at \+0x0 copied from a read-only constant with other bits than its old body \(old 0x[0-9a-f]*015b; new 0x[0-9a-f]*016b\)/), 120_000);
 
   const OFFSET: ReadonlyArray<readonly [Toolchain, string]> = [['gcc', '-O0'], ['gcc', '-O1'], ['clang', '-O0'], ['clang', '-O2']];
 
-  test.each(OFFSET)('bitfield-helper-offset (%s %s): the word copied by a helper of the DLL\'s own from the initialiser\'s +4, its fields swapped; writer and reader refused; carried anyway, the patched process prints neither version', async (tc, opt) => {
-    const { h, old, neu, d } = await startProbe('bitfield-helper-offset', tc, opt);
-    expect(neu).not.toBe(old);
-    expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
-    // The word at +0 is the initialiser's bytes from +4 (its tag 0x5a5a5a5a skipped).
-    expect(d.functions.find((f) => f.name === 'init')?.reason?.message).toMatch(/^it stores the word at \+0x0 copied from a read-only constant with other bits than its old body \(old 0x[0-9a-f]*0000015b; new 0x[0-9a-f]*0000016b\)/);
-    const before = liftRule(d, CODE);
-    expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
-    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-helper-offset.dll', `bitfield-helper-offset-${tc}${opt}.hpk`);
-    const after = await patchedRound(h, pkg, 'bitfield-helper-offset.dll');
-    expect(after).not.toBe(neu);
-    expect(after).not.toBe(old);
-  }, 120_000);
+  // The word at +0 is the initialiser's bytes from +4 (its tag 0x5a5a5a5a skipped).
+  test.each(OFFSET)('bitfield-helper-offset (%s %s): the word copied by a helper of the DLL\'s own from the initialiser\'s +4, its fields swapped; writer and reader refused; carried anyway, the patched process prints neither version', (tc, opt) =>
+    carriedNeither('bitfield-helper-offset', tc, opt, /^it stores the word at \+0x0 copied from a read-only constant with other bits than its old body \(old 0x[0-9a-f]*0000015b; new 0x[0-9a-f]*0000016b\)/), 120_000);
 
-  test.each(HELPER)('bitfield-helper-units (%s %s): the word at +32 copied by a helper of the DLL\'s own counting qwords (r8 = 5), its fields swapped; writer and reader refused; carried anyway, the patched process prints neither version', async (tc, opt) => {
-    const { h, old, neu, d } = await startProbe('bitfield-helper-units', tc, opt);
-    expect(neu).not.toBe(old);
-    expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
-    // The copy is 5 qwords, 40 bytes: the word at +0x20 is in it.
-    expect(d.functions.find((f) => f.name === 'init')?.reason?.message).toMatch(/^it stores the word at \+0x20 as the upper bytes of a wider constant with other bits than its old body \(old 0x15b; new 0x16b\)/);
-    const before = liftRule(d, CODE);
-    expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
-    const pkg = await writeProbePackage(suite.dir(), before, 'bitfield-helper-units.dll', `bitfield-helper-units-${tc}${opt}.hpk`);
-    const after = await patchedRound(h, pkg, 'bitfield-helper-units.dll');
-    expect(after).not.toBe(neu);
-    expect(after).not.toBe(old);
-  }, 120_000);
+  // The copy is 5 qwords, 40 bytes: the word at +0x20 is in it.
+  test.each(HELPER)('bitfield-helper-units (%s %s): the word at +32 copied by a helper of the DLL\'s own counting qwords (r8 = 5), its fields swapped; writer and reader refused; carried anyway, the patched process prints neither version', (tc, opt) =>
+    carriedNeither('bitfield-helper-units', tc, opt, /^it stores the word at \+0x20 as the upper bytes of a wider constant with other bits than its old body \(old 0x15b; new 0x16b\)/), 120_000);
 
   // The twins: a new flag set in the initialiser (copied from +0 by copy_bytes and copy_qwords, from +4 by copy_body), unpack's formula.
   test.each([...HELPER.flatMap(([tc, opt]) => ['bitfield-helper-copy-fix', 'bitfield-helper-units-fix'].map((name) => [name, tc, opt] as const)), ...OFFSET.map(([tc, opt]) => ['bitfield-helper-offset-fix', tc, opt] as const)])('%s (%s %s): the initialiser copied by a helper of the DLL\'s own sets a new flag, the layout stays: hotpatchable, and patched live it prints v2', async (name, tc, opt) => {
@@ -601,6 +593,37 @@ describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip 
     const fix = diffDlls(buildLayoutProbe(dir, `${name}-fix`, 1, tc, opt), buildLayoutProbe(dir, `${name}-fix`, 2, tc, opt));
     const short = tc === 'gcc' && (opt === '-O2' || opt === '-Os');
     expect(changedVerdicts(fix)).toEqual([short ? 'init: SHORT_BRANCH_LEAVES' : 'init: hotpatchable', 'unpack: hotpatchable']);
+  }, 60_000);
+
+  const LITERAL = ['bitfield-literal-stack', 'bitfield-literal-zeros'] as const;
+
+  // The temporary's 96 bytes, the word at +0x40 among them.
+  test.each(LITERAL)('%s (clang -O0): a 96-byte literal built in a stack temporary and memcpy\'d to the object, its word\'s fields swapped; writer and reader refused; carried anyway, the patched process prints neither version', (name) =>
+    carriedNeither(name, 'clang', '-O0', /^it stores the word at \+0x40 as the upper bytes of a wider constant with other bits than its old body \(old 0x1c3d[0-9a-f]*015b; new 0x1c3d[0-9a-f]*016b\)/), 120_000);
+
+  test.each(LITERAL.map((name) => `${name}-fix`))('%s (clang -O0): the literal built in a stack temporary sets a new flag, the layout stays: hotpatchable, and patched live it prints v2', async (name) => {
+    const { h, old, neu, d } = await startProbe(name, 'clang', '-O0');
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual(['init: hotpatchable', 'unpack: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, `${name}.dll`, `${name}-clang-O0.hpk`);
+    expect(await patchedRound(h, pkg, `${name}.dll`)).toBe(neu);
+  }, 120_000);
+
+  // Before: init and unpack hotpatchable at clang -O0 (the temporary's slots, filled by memset or a memcpy of read-only bytes
+  // and stores, then copied by memcpy from the frame: neither copy followed). gcc -Os keeps bitfield-literal-stack's literal in
+  // .data (GLOBAL_INITIAL_VALUE_CHANGED, init unchanged); gcc -O2 stores bitfield-literal-stack-fix's word by a read-modify-write
+  // whose constants changed (refused before, as bitfield-rodata-fix's tail at gcc -O2).
+  test.each(BUILDS)('bitfield-literal-stack, -zeros and their fixes (%s %s): the word of a literal built in a stack temporary refused with its reader; the twins hotpatchable', (tc, opt) => {
+    const dir = join(suite.dir(), 'verdicts', opt);
+    for (const name of LITERAL) {
+      const d = diffDlls(buildLayoutProbe(dir, name, 1, tc, opt), buildLayoutProbe(dir, name, 2, tc, opt));
+      const fix = diffDlls(buildLayoutProbe(dir, `${name}-fix`, 1, tc, opt), buildLayoutProbe(dir, `${name}-fix`, 2, tc, opt));
+      const data = name === 'bitfield-literal-stack' && tc === 'gcc' && opt === '-Os';
+      expect(changedVerdicts(d), `${name} ${tc} ${opt}`).toEqual(data ? ['unpack: hotpatchable'] : [`init: ${CODE}`, `unpack: ${CODE}`]);
+      const rmw = name === 'bitfield-literal-stack' && tc === 'gcc' && opt === '-O2';
+      expect(changedVerdicts(fix), `${name}-fix ${tc} ${opt}`).toEqual(data ? ['unpack: hotpatchable'] : rmw ? [`init: ${CODE}`, `unpack: ${CODE}`] : ['init: hotpatchable', 'unpack: hotpatchable']);
+      if (data) for (const x of [d, fix]) expect([...new Set(x.data.map((e) => e.reason.code))]).toEqual(['GLOBAL_INITIAL_VALUE_CHANGED']);
+    }
   }, 60_000);
 
   const FILL: ReadonlyArray<readonly [Toolchain, string]> = [['gcc', '-O0'], ['gcc', '-O2'], ['clang', '-O2']];

@@ -32,7 +32,9 @@
  * built in stack slots and copied, counts as the constant the slots hold (followFrame): a
  * dword slot, a qword slot (bitfield-immediate-wide), a qword copied from two dword slots
  * (bitfield-immediate-second), qwords copied from byte slots built through 8-bit registers
- * (bitfield-relayout-copy). A constant loaded from read-only image bytes counts as one
+ * (bitfield-relayout-copy), and a large literal's temporary, memset or filled by a copy of
+ * read-only bytes, its other members stored, then copied whole by memcpy (probes
+ * bitfield-literal-zeros, bitfield-literal-stack: image-constants.ts frameFill, readOnlyCopy). A constant loaded from read-only image bytes counts as one
  * (image-constants.ts: clang's 16-byte literal copied by `movaps xmm0,[rip+X]; movups
  * [rcx],xmm0`, probe bitfield-rodata), a vector register stored whole as the word it holds;
  * one rewritten in most bytes is a move when its reader explains every changed bit, each
@@ -54,7 +56,7 @@ import { lowBits, lowestBit, memoryBits, registerBits } from './bitfield-bits.ts
 import { bodySteps, type StepMemo, type WordKeys, type WordOf, wordOf } from './bitfield-layout.ts';
 import { type ReadScan, readsDiffer } from './bitfield-readers.ts';
 import { decodeEach } from './register-effects.ts';
-import { type Address, ALL_BITS, dropWritten, type HeldConstant, heldValue, memoryBytes, PLAIN_MOVES, readOnlyCopy, readOnlyLoad, trackAddresses, writtenBits } from './image-constants.ts';
+import { type Address, ALL_BITS, dropWritten, frameFill, type HeldConstant, heldValue, memoryBytes, PLAIN_MOVES, readOnlyCopy, readOnlyLoad, trackAddresses, writtenBits } from './image-constants.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import { opKindOf, opRegisterOf, VOLATILE_REGISTERS } from '../disasm/operands.ts';
 
@@ -108,7 +110,8 @@ function storedConstants(img: MappedImage, f: FunctionInfo, word: WordOf | undef
     const stored = !PLAIN_MOVES.has(insn.mnemonic) || insn.opCount !== 2 ? undefined : direct ? insn.immediate(1) : fromReg;
     const framed = followFrame(insn, held, slots, frame);
     const loaded = readOnlyLoad(img, insn);
-    const copied = readOnlyCopy(img, insn, addrs, held, f.ranges, fns === undefined ? undefined : (rva) => fns.byEntry.get(rva));
+    const copied = readOnlyCopy(img, insn, addrs, held, f.ranges, fns === undefined ? undefined : (rva) => fns.byEntry.get(rva), (disp, n) => readSlot(slots, disp, n));
+    const filled = frameFill(img, insn, addrs, held);
     trackAddresses(insn, addrs);
     // Every register the instruction writes loses its constant, but the one it is known to leave.
     dropWritten(insn, held);
@@ -118,13 +121,18 @@ function storedConstants(img: MappedImage, f: FunctionInfo, word: WordOf | undef
       else if (framed !== undefined) held.set(step.writes, { v: framed, bits: known, wide: false, how: 'frame' });
       else if (loaded !== undefined) held.set(step.writes, { v: loaded.v, bits: known, wide: loaded.bytes >= 8, how: 'rodata' });
     }
-    if (copied !== undefined) out.push({ base: copied.base, disp: copied.disp, bytes: copied.bytes, value: copied.v, how: 'rodata' });
+    if (copied !== undefined) out.push({ base: copied.base, disp: copied.disp, bytes: copied.bytes, value: copied.v, how: copied.from });
     if (step.barrier || copied !== undefined) {
       held.clear();
       addrs.clear();
       slots.clear();
       out.push(null);
     }
+    // A stack temporary filled or copied into keeps those bytes past the call (probes
+    // bitfield-literal-zeros, bitfield-literal-stack: clang -O0's memset or memcpy of a large
+    // literal's first part, then stores of the rest, then one memcpy of it all).
+    if (filled !== undefined) for (let k = 0; k < filled.bytes; k++) slots.set(filled.disp + k, filled.fill);
+    if (copied !== undefined && copied.base === `${Register.RSP}`) for (let k = 0; k < copied.bytes; k++) slots.set(copied.disp + k, Number((copied.v >> BigInt(8 * k)) & 0xffn));
     if (st === null) return;
     if (stored === undefined || st.disp < 0 || bits === 0 || bits % 8 !== 0) return void out.push(null);
     const how = direct ? 'immediate' : (h?.how ?? 'register');
@@ -199,6 +207,8 @@ function followFrame(insn: Instruction, held: ReadonlyMap<number, HeldConstant>,
   // `movzx ecx,byte [rsp+3]`: the slot's byte, zero-extended.
   if (mn === Mnemonic.Movzx) return from !== null ? readSlot(slots, from, bytes) : undefined;
   if (mn === Mnemonic.Mov) return from !== null && 8 * bytes === width ? readSlot(slots, from, bytes) : undefined;
+  // `xor edx,edx`: zero, whatever the register held (memset's fill byte, probe bitfield-literal-zeros).
+  if (mn === Mnemonic.Xor && insn.op1Kind === OpKind.Register && insn.op1Register === insn.op0Register) return 0n;
   const cur = heldValue(held, fullRegister(insn.op0Register), width);
   const src = from !== null ? (8 * bytes === width ? readSlot(slots, from, bytes) : undefined) : constant();
   if (cur === undefined || src === undefined) return undefined;
@@ -272,9 +282,9 @@ function writeSlot(slots: Map<number, number>, disp: number, bytes: number, v: b
   }
 }
 
-/** The `bytes`-wide constant the slot bytes at `disp` hold, when every byte is known. */
+/** The `bytes`-wide constant the slot bytes at `disp` hold, when every byte is known (up to a page: a stack temporary copied whole). */
 function readSlot(slots: ReadonlyMap<number, number>, disp: number, bytes: number): bigint | undefined {
-  if (bytes < 1 || bytes > 32) return undefined;
+  if (bytes < 1 || bytes > 4096) return undefined;
   let v = 0n;
   for (let k = bytes - 1; k >= 0; k--) {
     const b = slots.get(disp + k);

@@ -130,7 +130,10 @@ const COPY_BYTES = 4096;
 const STRING_MOVES = new Map<number, number>([[Mnemonic.Movsb, 1], [Mnemonic.Movsw, 2], [Mnemonic.Movsd, 4], [Mnemonic.Movsq, 8]]);
 
 /**
- * The read-only bytes a copy moves, and where to: a call (or tail jump) to an imported
+ * The constant bytes a copy moves, and where to: read-only bytes, or (given `frameBytes`) the
+ * frame slots a literal was built in (clang -O0 builds a large compound literal in a stack
+ * temporary and copies it by `lea rdx,[rsp+X]; mov r8d,0x60; call memcpy`, probe
+ * bitfield-literal-stack). The copy: a call (or tail jump) to an imported
  * memcpy/memmove, `lea rdx,[rip+X]; mov r8d,n; call memcpy` (gcc -O0 and clang -O0 copying a
  * named `static const` struct, probe bitfield-memcpy), through the import slot or a `jmp
  * [rip+slot]` thunk, or to a function of the image's own out of `body` that `callee` finds
@@ -138,7 +141,7 @@ const STRING_MOVES = new Map<number, number>([[Mnemonic.Movsb, 1], [Mnemonic.Mov
  * in rcx (gcc -Os). The destination is the `lea` base and displacement rcx (rdi) holds, else
  * rcx (rdi) at +0.
  */
-export function readOnlyCopy(img: MappedImage, insn: Instruction, addrs: ReadonlyMap<number, Address>, held: ReadonlyMap<number, HeldConstant>, body?: readonly RvaRange[], callee?: (rva: number) => FunctionInfo | undefined): { base: string; disp: number; bytes: number; v: bigint } | undefined {
+export function readOnlyCopy(img: MappedImage, insn: Instruction, addrs: ReadonlyMap<number, Address>, held: ReadonlyMap<number, HeldConstant>, body?: readonly RvaRange[], callee?: (rva: number) => FunctionInfo | undefined, frameBytes?: (disp: number, bytes: number) => bigint | undefined): ConstantCopy | undefined {
   const unit = insn.hasRepPrefix && insn.op0Kind === OpKind.MemoryESRDI ? STRING_MOVES.get(insn.mnemonic) : undefined;
   const branch = insn.mnemonic === Mnemonic.Call || insn.mnemonic === Mnemonic.Jmp;
   const imported = branch && COPIERS.has(importCalled(img, insn) ?? '');
@@ -147,17 +150,43 @@ export function readOnlyCopy(img: MappedImage, insn: Instruction, addrs: Readonl
   const [from, count, to] = unit === undefined ? [Register.RDX, Register.R8, Register.RCX] : [Register.RSI, Register.RCX, Register.RDI];
   const src = addrs.get(from);
   const units = Number(heldValue(held, count, 64) ?? 0n);
-  if (src === undefined || !('rva' in src) || units < 1 || units > COPY_BYTES) return undefined;
+  const framed = src !== undefined && 'base' in src && src.base === Register.RSP && frameBytes !== undefined;
+  if (src === undefined || (!('rva' in src) && !framed) || units < 1 || units > COPY_BYTES) return undefined;
   // Only now, the arguments those of a copy, is the callee's body read: the offset it copies
   // from, and the bytes each unit of its count copies (probe bitfield-helper-units: qwords).
   const shape = own === undefined ? { shift: 0, unit: unit ?? 1 } : copierMemo(img, own);
   if (shape === undefined) return undefined;
   const n = units * shape.unit;
   if (n > COPY_BYTES) return undefined;
-  const v = readOnlyBytes(img, src.rva + shape.shift, n);
+  const v = 'rva' in src ? readOnlyBytes(img, src.rva + shape.shift, n) : frameBytes?.(src.disp + shape.shift, n);
   if (v === undefined) return undefined;
   const dest = addrs.get(to);
-  return dest !== undefined && 'base' in dest ? { base: `${dest.base}`, disp: dest.disp, bytes: n, v } : { base: `${to}`, disp: 0, bytes: n, v };
+  const kind = 'rva' in src ? 'rodata' : 'frame';
+  return dest !== undefined && 'base' in dest ? { base: `${dest.base}`, disp: dest.disp, bytes: n, v, from: kind } : { base: `${to}`, disp: 0, bytes: n, v, from: kind };
+}
+
+/** A copy of constant bytes: the destination's base register (as a word key's base) and displacement, its width, value, and whether it came from read-only bytes or frame slots. */
+export interface ConstantCopy {
+  readonly base: string;
+  readonly disp: number;
+  readonly bytes: number;
+  readonly v: bigint;
+  readonly from: 'rodata' | 'frame';
+}
+
+/**
+ * A call to an imported memset filling frame slots with a constant byte (clang -O0 clears a
+ * mostly zero compound literal's stack temporary by `lea rcx,[rsp+X]; xor edx,edx; mov
+ * r8d,0x60; call memset`, then stores its other members: probe bitfield-literal-zeros): the
+ * slots' stack displacement, how many, and the byte.
+ */
+export function frameFill(img: MappedImage, insn: Instruction, addrs: ReadonlyMap<number, Address>, held: ReadonlyMap<number, HeldConstant>): { disp: number; bytes: number; fill: number } | undefined {
+  if ((insn.mnemonic !== Mnemonic.Call && insn.mnemonic !== Mnemonic.Jmp) || importCalled(img, insn) !== 'memset') return undefined;
+  const dest = addrs.get(Register.RCX);
+  const fill = heldValue(held, Register.RDX, 8);
+  const n = Number(heldValue(held, Register.R8, 64) ?? 0n);
+  if (dest === undefined || !('base' in dest) || dest.base !== Register.RSP || fill === undefined || n < 1 || n > COPY_BYTES) return undefined;
+  return { disp: dest.disp, bytes: n, fill: Number(fill & 0xffn) };
 }
 
 /**
