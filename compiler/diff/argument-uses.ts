@@ -62,6 +62,7 @@ import { FlowControl, Mnemonic, OpKind, RegisterExt, type Instruction } from 'ic
 import type { FunctionInfo } from '../image/types.ts';
 import { decodeEach } from './register-effects.ts';
 import { frameAddressRegisters, setsFramePointer } from './frame-escape.ts';
+import { forwardPaths } from './forward-paths.ts';
 import { MEMORY_USE, RAX, RSP, SLOT_GPR, XMM, locOf, spillSlots, type GlobalNames, namesGlobal, namesRole, type SpillSlots, type UseInsn, useInsnOf } from './argument-use-insns.ts';
 
 /** Locations a call may change: rax, rcx, rdx, r8-r11, xmm0-xmm5. */
@@ -271,8 +272,7 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo, globals: Global
     if (was === undefined || at < was) passedAt[slot]!.set('use', at);
   };
   // State: where each slot's value is (SlotHeld), at each instruction reached.
-  const seen = new Map<number, readonly SlotHeld[]>();
-  const work: Array<readonly [number, readonly SlotHeld[]]> = [[f.entry, SLOT_GPR.map((g, k) => ({ regs: ((1 << g) | (1 << (XMM + k))) >>> 0, frame: 0, chain: 0, loaded: 0, computed: 0, computedSlots: 0, loadedSlots: 0 }))]];
+  const start: readonly SlotHeld[] = SLOT_GPR.map((g, k) => ({ regs: ((1 << g) | (1 << (XMM + k))) >>> 0, frame: 0, chain: 0, loaded: 0, computed: 0, computedSlots: 0, loadedSlots: 0 }));
   const passed = (held: readonly SlotHeld[], tail: boolean, from: number): void => {
     held.forEach((h, s) => {
       // A value computed from the slot, handed on in argument position k (`shl ecx,3; shl edx,3; jmp pair`: pair(a*8, b*8)): the position is its role.
@@ -290,67 +290,49 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo, globals: Global
       }
     });
   };
-  while (work.length > 0) {
-    let [rva, held] = work.pop()!;
-    for (;;) {
-      const e = code.get(rva);
-      if (e === undefined) break;
-      const before = seen.get(rva);
-      if (before !== undefined) {
-        const merged = held.map((h, s) => meetHeld(h, before[s]!));
-        if (merged.every((h, s) => sameHeld(h, before[s]!))) break;
-        held = merged;
-      }
-      seen.set(rva, held);
-      if (held.every((h) => h.regs === 0 && h.frame === 0 && h.chain === 0 && h.loaded === 0 && h.computed === 0 && h.computedSlots === 0 && h.loadedSlots === 0)) break;
-      at = rva;
-      for (const [loc, t] of e.uses) held.forEach((h, s) => (h.regs & (1 << loc)) !== 0 && add(s, `${loc >= XMM ? 'x' : 'g'}${t}`));
-      // A value loaded through a slot: the operand role it meets (`gvm<sub>@1`: the subtrahend; `gvx`: a value loaded into an xmm register, through the slot's general register all the same).
-      for (const [loc, t] of e.uses) if (!t.startsWith('v')) held.forEach((h, s) => (h.loaded & (1 << loc)) !== 0 && add(s, `gv${loc >= XMM ? 'x' : ''}${t}`));
-      // An access through a sum of a slot's value (gcc -O0 `add rax,rdx; movzx edx,byte [rax]`: dst + i) is that pointer's access too.
-      // So is a global the running value of arithmetic on a slot's value is stored to or meets (`xor ecx,0x55; mov [g],ecx`).
-      for (const [loc, t] of e.uses) if (MEMORY_USE.test(t) || namesGlobal(t)) held.forEach((h, s) => (h.chain & (1 << loc)) !== 0 && add(s, `d${t}`));
-      // A global a value computed from a slot's own value is stored to or meets (`lea eax,[rcx*8+5]; mov [g],eax`), however it was computed.
-      for (const [loc, t] of e.uses) if (namesGlobal(t)) held.forEach((h, s) => (h.computed & (1 << loc)) !== 0 && add(s, `d${t}`));
-      // A value computed from a slot's own value, or a chain's running value, meeting an operation in a role (`imul ecx,ecx; imul edx,edx;
-      // sub ecx,edx`: minuend and subtrahend; a compare's side; `idiv`'s dividend or divisor) names the slot there, as a loaded value does
-      // (`e` + the role; probe entry-args-computed), from a register or from the frame slot it was spilled to (clang folds the reload).
-      for (const [loc, t] of e.uses) if (namesRole(t)) held.forEach((h, s) => ((h.chain | h.computed) & (1 << loc)) !== 0 && add(s, `e${t}`));
-      for (const [slot, t] of e.spillUses) if (namesRole(t.slice(1))) held.forEach((h, s) => (h.computedSlots & (1 << slot)) !== 0 && add(s, `e${t.slice(1)}`));
-      for (const [slot, t] of e.spillUses) held.forEach((h, s) => (h.frame & (1 << slot)) !== 0 && add(s, t));
-      // A loaded value read from the frame slot it was spilled to as the operation's own operand (clang `sub eax,[rsp]`,
-      // `cmp eax,[rsp]; setl`, `subss xmm0,[rsp]`: the reload folded into it) names the role it plays there, as from a register.
-      for (const [slot, t] of e.spillUses) held.forEach((h, s) => (h.loadedSlots & (1 << slot)) !== 0 && add(s, `gv${t.startsWith('x') ? 'x' : ''}${t.slice(1)}`));
-      const fl = e.flow;
-      if (fl === FlowControl.Return) {
-        // rax only: xmm0 holds the first slot from the entry whether or not the function returns a double.
-        held.forEach((h, s) => (h.regs & (1 << RAX)) !== 0 && add(s, 'ret'));
-        // The end of a chain of arithmetic on a slot's value, returned (rax or xmm0): that slot is the running value of the result,
-        // which tells `return sum + c` (c's chain) from the sum's other terms when each term's own use is an `add`.
-        held.forEach((h, s) => (h.chain & ((1 << RAX) | (1 << XMM))) !== 0 && add(s, 'dret'));
-        break;
-      }
-      const outside = e.target >= 0 && !code.has(e.target);
-      if (fl === FlowControl.Call || fl === FlowControl.IndirectCall) passed(held, false, rva);
-      else if ((fl === FlowControl.UnconditionalBranch && outside) || fl === FlowControl.IndirectBranch) passed(held, true, rva);
-      const kill = fl === FlowControl.Call || fl === FlowControl.IndirectCall ? e.writes | CALL_KILLS : e.writes;
-      // A slot's value spilled to a frame slot whose address is handed out: named by where the address goes (`addr@k`), and not followed further.
-      // (`addr` alone when the address reaches no call, or one in no argument register: `lea rsi,[rsp+0x20]` kept for the loads after it.)
-      const handedAt = e.spillDst >= 0 ? (positions.get(e.spillDst) ?? []) : [];
-      if (e.spillDst >= 0 && (escaped & (1 << e.spillDst)) !== 0) held.forEach((h, s) => (h.regs & (1 << e.copySrc)) !== 0 && (handedAt.length > 0 ? handedAt : ['']).forEach((k) => add(s, `addr${k}`)));
-      const next = held.map((h) => unescaped(stepHeld(h, e, kill), escaped));
-      if (fl === FlowControl.IndirectBranch) {
-        for (const t of tables.get(rva) ?? []) work.push([t, next]);
-        break;
-      }
-      if (fl === FlowControl.UnconditionalBranch || fl === FlowControl.ConditionalBranch) {
-        if (!outside && e.target >= 0) work.push([e.target, next]);
-        if (fl === FlowControl.UnconditionalBranch) break;
-      } else if (fl === FlowControl.Interrupt || fl === FlowControl.Exception) break;
-      held = next;
-      rva = e.next;
+  const meet = (now: readonly SlotHeld[], before: readonly SlotHeld[]): readonly SlotHeld[] | null => {
+    const merged = now.map((h, s) => meetHeld(h, before[s]!));
+    return merged.every((h, s) => sameHeld(h, before[s]!)) ? null : merged;
+  };
+  forwardPaths(f.entry, code, tables, start, meet, (rva, e, held) => {
+    if (held.every((h) => h.regs === 0 && h.frame === 0 && h.chain === 0 && h.loaded === 0 && h.computed === 0 && h.computedSlots === 0 && h.loadedSlots === 0)) return null;
+    at = rva;
+    for (const [loc, t] of e.uses) held.forEach((h, s) => (h.regs & (1 << loc)) !== 0 && add(s, `${loc >= XMM ? 'x' : 'g'}${t}`));
+    // A value loaded through a slot: the operand role it meets (`gvm<sub>@1`: the subtrahend; `gvx`: a value loaded into an xmm register, through the slot's general register all the same).
+    for (const [loc, t] of e.uses) if (!t.startsWith('v')) held.forEach((h, s) => (h.loaded & (1 << loc)) !== 0 && add(s, `gv${loc >= XMM ? 'x' : ''}${t}`));
+    // An access through a sum of a slot's value (gcc -O0 `add rax,rdx; movzx edx,byte [rax]`: dst + i) is that pointer's access too.
+    // So is a global the running value of arithmetic on a slot's value is stored to or meets (`xor ecx,0x55; mov [g],ecx`).
+    for (const [loc, t] of e.uses) if (MEMORY_USE.test(t) || namesGlobal(t)) held.forEach((h, s) => (h.chain & (1 << loc)) !== 0 && add(s, `d${t}`));
+    // A global a value computed from a slot's own value is stored to or meets (`lea eax,[rcx*8+5]; mov [g],eax`), however it was computed.
+    for (const [loc, t] of e.uses) if (namesGlobal(t)) held.forEach((h, s) => (h.computed & (1 << loc)) !== 0 && add(s, `d${t}`));
+    // A value computed from a slot's own value, or a chain's running value, meeting an operation in a role (`imul ecx,ecx; imul edx,edx;
+    // sub ecx,edx`: minuend and subtrahend; a compare's side; `idiv`'s dividend or divisor) names the slot there, as a loaded value does
+    // (`e` + the role; probe entry-args-computed), from a register or from the frame slot it was spilled to (clang folds the reload).
+    for (const [loc, t] of e.uses) if (namesRole(t)) held.forEach((h, s) => ((h.chain | h.computed) & (1 << loc)) !== 0 && add(s, `e${t}`));
+    for (const [slot, t] of e.spillUses) if (namesRole(t.slice(1))) held.forEach((h, s) => (h.computedSlots & (1 << slot)) !== 0 && add(s, `e${t.slice(1)}`));
+    for (const [slot, t] of e.spillUses) held.forEach((h, s) => (h.frame & (1 << slot)) !== 0 && add(s, t));
+    // A loaded value read from the frame slot it was spilled to as the operation's own operand (clang `sub eax,[rsp]`,
+    // `cmp eax,[rsp]; setl`, `subss xmm0,[rsp]`: the reload folded into it) names the role it plays there, as from a register.
+    for (const [slot, t] of e.spillUses) held.forEach((h, s) => (h.loadedSlots & (1 << slot)) !== 0 && add(s, `gv${t.startsWith('x') ? 'x' : ''}${t.slice(1)}`));
+    const fl = e.flow;
+    if (fl === FlowControl.Return) {
+      // rax only: xmm0 holds the first slot from the entry whether or not the function returns a double.
+      held.forEach((h, s) => (h.regs & (1 << RAX)) !== 0 && add(s, 'ret'));
+      // The end of a chain of arithmetic on a slot's value, returned (rax or xmm0): that slot is the running value of the result,
+      // which tells `return sum + c` (c's chain) from the sum's other terms when each term's own use is an `add`.
+      held.forEach((h, s) => (h.chain & ((1 << RAX) | (1 << XMM))) !== 0 && add(s, 'dret'));
+      return null;
     }
-  }
+    const outside = e.target >= 0 && !code.has(e.target);
+    if (fl === FlowControl.Call || fl === FlowControl.IndirectCall) passed(held, false, rva);
+    else if ((fl === FlowControl.UnconditionalBranch && outside) || fl === FlowControl.IndirectBranch) passed(held, true, rva);
+    const kill = fl === FlowControl.Call || fl === FlowControl.IndirectCall ? e.writes | CALL_KILLS : e.writes;
+    // A slot's value spilled to a frame slot whose address is handed out: named by where the address goes (`addr@k`), and not followed further.
+    // (`addr` alone when the address reaches no call, or one in no argument register: `lea rsi,[rsp+0x20]` kept for the loads after it.)
+    const handedAt = e.spillDst >= 0 ? (positions.get(e.spillDst) ?? []) : [];
+    if (e.spillDst >= 0 && (escaped & (1 << e.spillDst)) !== 0) held.forEach((h, s) => (h.regs & (1 << e.copySrc)) !== 0 && (handedAt.length > 0 ? handedAt : ['']).forEach((k) => add(s, `addr${k}`)));
+    return held.map((h) => unescaped(stepHeld(h, e, kill), escaped));
+  });
   return Object.assign(out, { passedAt });
 }
 

@@ -10,15 +10,19 @@
  * added to it) is a frame pointer for the loads and stores through it: clang -Os keeps the
  * arguments whose addresses it hands to `xchg(&a, &b)` in callee-saved copies of those
  * addresses (`lea rsi,[rsp+0x24]; mov [rsi],ecx; ... mov rcx,rsi; call xchg; mov eax,[rsi]`),
- * never naming the slot through rsp after the lea (probe entry-args-escape). Which registers
- * hold one is followed on every decoded path from the entry (`frameAddressRegisters`; paths
- * meet by keeping what both hold); an address taken from rbp counts only in a body that sets
- * rbp from rsp (`setsFramePointer`): optimised code uses rbp as any other register.
+ * never naming the slot through rsp after the lea (probe entry-args-escape). argument-uses.ts
+ * follows which registers hold one on every decoded path from the entry
+ * (`frameAddressRegisters`, forward-paths.ts; paths meet by keeping what both hold);
+ * frame-slots.ts in address order, with its frame offsets. rbp copied out, or an address taken
+ * from it, counts only in a body that sets rbp from rsp (`setsFramePointer`): optimised code
+ * uses rbp as any other register (gcc -O2 `mov r13,rbp`), and taking that for the frame's
+ * address copied out would lose every slot of the body.
  */
 import { FlowControl, Mnemonic, OpKind, Register, RegisterExt, type Instruction } from 'iced-x86';
 import { immediateOf, IMMEDIATE_KINDS, opKindOf, opRegisterOf } from '../disasm/operands.ts';
+import { forwardPaths, type PathStep } from './forward-paths.ts';
 
-/** A frame slot's address: rsp or rbp plus a displacement, as the instructions name it. */
+/** A frame slot's address: rsp or rbp plus a displacement, as the instructions name it (frame-slots.ts: no base, an offset from the stack pointer at entry). */
 export interface FrameAddress {
   readonly base: Register;
   readonly disp: number;
@@ -90,11 +94,7 @@ function addressIn(src: number, held: AddressRegisters, rbpFrame: boolean): Fram
 }
 
 /** What the address search needs of one instruction (argument-use-insns.ts UseInsn has it). */
-export interface AddressStep {
-  readonly next: number;
-  readonly flow: FlowControl;
-  /** A direct branch or call's target, or -1. */
-  readonly target: number;
+export interface AddressStep extends PathStep {
   /** General registers written (a bit each, as UseInsn numbers them). */
   readonly writes: number;
   readonly move: AddressMove | null;
@@ -118,37 +118,17 @@ const sameAddress = (x: FrameAddress | undefined, y: FrameAddress | undefined): 
  * instructions where none does are left out. `tables`: the targets of each indirect jump.
  */
 export function frameAddressRegisters(entry: number, code: ReadonlyMap<number, AddressStep>, tables: ReadonlyMap<number, readonly number[]>, rbpFrame: boolean): Map<number, AddressRegisters> {
-  const seen = new Map<number, AddressRegisters>();
-  const work: Array<readonly [number, AddressRegisters]> = [[entry, NONE]];
-  while (work.length > 0) {
-    let [rva, held] = work.pop()!;
-    for (;;) {
-      const e = code.get(rva);
-      if (e === undefined) break;
-      const before = seen.get(rva);
-      if (before !== undefined) {
-        const merged = new Map([...held].filter(([r, a]) => sameAddress(a, before.get(r))));
-        if (merged.size === before.size) break;
-        held = merged;
-      }
-      seen.set(rva, held);
-      const next = stepAddresses(held, e, rbpFrame);
-      const fl = e.flow;
-      if (fl === FlowControl.Return || fl === FlowControl.Interrupt || fl === FlowControl.Exception) break;
-      if (fl === FlowControl.IndirectBranch) {
-        for (const t of tables.get(rva) ?? []) work.push([t, next]);
-        break;
-      }
-      if (fl === FlowControl.UnconditionalBranch || fl === FlowControl.ConditionalBranch) {
-        if (e.target >= 0 && code.has(e.target)) work.push([e.target, next]);
-        if (fl === FlowControl.UnconditionalBranch) break;
-      }
-      held = next;
-      rva = e.next;
-    }
-  }
-  for (const [rva, h] of seen) if (h.size === 0) seen.delete(rva);
-  return seen;
+  const out = new Map<number, AddressRegisters>();
+  const meet = (now: AddressRegisters, before: AddressRegisters): AddressRegisters | null => {
+    const merged = new Map([...now].filter(([r, a]) => sameAddress(a, before.get(r))));
+    return merged.size === before.size ? null : merged;
+  };
+  forwardPaths(entry, code, tables, NONE, meet, (rva, e, held) => {
+    if (held.size > 0) out.set(rva, held);
+    else out.delete(rva);
+    return stepAddresses(held, e, rbpFrame);
+  });
+  return out;
 }
 
 /** A frame address `insn` hands out, the register that receives it (-1: a store, a push, an operation), and whether it is rbp's own (a frame address only in a body that sets rbp from rsp). */
