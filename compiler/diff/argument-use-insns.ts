@@ -10,6 +10,9 @@
 import { FlowControl, InstructionInfoFactory, MemorySizeExt, Mnemonic, OpAccess, OpKind, Register, RegisterExt, type Instruction } from 'iced-x86';
 import type { MatchResult } from '../match/match-images.ts';
 import { IMMEDIATE_KINDS, opAccessOf, opKindOf, opRegisterOf } from '../disasm/operands.ts';
+import { type AddressMove, addressMoveOf, type AddressRegisters, type FrameAddress, type FrameEscape, frameEscapeOf } from './frame-escape.ts';
+
+export type { FrameEscape } from './frame-escape.ts';
 
 /** Location numbers: GPRs 0..15 (rax..r15), xmm registers 16..31. */
 export const XMM = 16;
@@ -69,11 +72,13 @@ export interface UseInsn {
    * it is computed from what they held, as a register's is after `add ecx,5` (`accum`).
    */
   readonly spillAccum: number;
-  /** The frame address handed out (frameEscape), and the register that receives it (-1: none, a store or push). */
+  /** The frame address handed out (frame-escape.ts frameEscapeOf), and the register that receives it (-1: none, a store or push). */
   readonly escape: FrameEscape | null;
   readonly escapeDst: number;
-  /** The escape is of rbp (`lea r,[rbp+d]`, rbp copied): a frame address only in a body that sets rbp from rsp (framePointerSet). */
+  /** The escape is of rbp (`lea r,[rbp+d]`, rbp copied): a frame address only in a body that sets rbp from rsp (setsFramePointer). */
   readonly escapeRbp: boolean;
+  /** A register given another's value plus a constant (frame-escape.ts addressMoveOf): how a frame slot's address is carried. */
+  readonly move: AddressMove | null;
 }
 
 /**
@@ -92,9 +97,6 @@ export interface SpillSlots {
    */
   near(escape: FrameEscape, within?: number): number;
 }
-
-/** A frame address an instruction hands out: `lea rcx,[rbp+0x10]` (a slot's), or rsp/rbp copied to another register (the frame's, 'frame'). */
-export type FrameEscape = { readonly base: Register; readonly disp: number } | 'frame';
 
 /** A fresh frame-slot numbering for one function (up to 32 slots; more are not followed). */
 export function spillSlots(): SpillSlots {
@@ -120,46 +122,11 @@ export function spillSlots(): SpillSlots {
   return Object.assign(slot, { near });
 }
 
+/** No register holds a frame address. */
+const NO_ADDRESSES: AddressRegisters = new Map();
+
 /** No frame slots followed. */
 const NO_SLOTS: SpillSlots = Object.assign(() => -1, { near: (): number => 0 });
-
-const isFrameRegister = (r: Register): boolean => r === Register.RSP || r === Register.RBP;
-
-/**
- * The frame address `insn` hands out, or null: a lea of `[rsp+d]`/`[rbp+d]` into another register
- * (`lea rcx,[rbp+0x10]`: a slot's address, for a callee or a store), or rsp/rbp copied anywhere
- * but into rsp/rbp or by push (`mov rax,rbp`: every slot's), the frame-escape policy of
- * frame-slots.ts: a callee or a store through that pointer may change the slot, so what a
- * reload after it gives is no longer known to be what was spilled.
- */
-function frameEscape(insn: Instruction): FrameEscape | null {
-  const dst = insn.opCount > 0 && insn.op0Kind === OpKind.Register ? RegisterExt.fullRegister(insn.op0Register) : Register.None;
-  if (insn.mnemonic === Mnemonic.Lea) {
-    if (isFrameRegister(dst) || !isFrameRegister(insn.memoryBase)) return null;
-    return insn.memoryIndex === Register.None ? { base: insn.memoryBase, disp: Number(BigInt.asIntN(64, insn.memoryDisplacement)) } : 'frame';
-  }
-  const mn = insn.mnemonic;
-  if (mn === Mnemonic.Push || mn === Mnemonic.Cmp || mn === Mnemonic.Test || (mn === Mnemonic.Mov && isFrameRegister(dst))) return null;
-  for (let k = 1; k < insn.opCount; k++) if (opKindOf(insn, k) === OpKind.Register && isFrameRegister(RegisterExt.fullRegister(opRegisterOf(insn, k)))) return 'frame';
-  return null;
-}
-
-/** Whether a register operand after the first of `insn` is `r` (full register). */
-const readsRegister = (insn: Instruction, r: Register): boolean => {
-  for (let k = 1; k < insn.opCount; k++) if (opKindOf(insn, k) === OpKind.Register && RegisterExt.fullRegister(opRegisterOf(insn, k)) === r) return true;
-  return false;
-};
-
-/**
- * Whether `insn` makes rbp a frame pointer (`mov rbp,rsp`, `lea rbp,[rsp+d]`). Optimised code
- * without one uses rbp as any other register: libvips 0.34.5's 0x422960 (gcc -O2) parks a value
- * in it and copies it out (`mov r13,rbp`), which is no frame address.
- */
-export function setsFramePointer(insn: Instruction): boolean {
-  if (insn.opCount !== 2 || insn.op0Kind !== OpKind.Register || insn.op0Register !== Register.RBP) return false;
-  if (insn.mnemonic === Mnemonic.Mov) return insn.op1Kind === OpKind.Register && insn.op1Register === Register.RSP;
-  return insn.mnemonic === Mnemonic.Lea && insn.memoryBase === Register.RSP;
-}
 
 const COMMUTATIVE = new Set<number>([Mnemonic.Add, Mnemonic.Imul, Mnemonic.And, Mnemonic.Or, Mnemonic.Xor, Mnemonic.Addsd, Mnemonic.Addss, Mnemonic.Mulsd, Mnemonic.Mulss, Mnemonic.Vaddsd, Mnemonic.Vaddss, Mnemonic.Vmulsd, Mnemonic.Vmulss, Mnemonic.Test]);
 /** Arithmetic whose destination register accumulates: the result is computed from what it held. */
@@ -234,7 +201,7 @@ function operandToken(image: Uint8Array, insn: Instruction, pos: number, globals
 }
 
 /** The uses, writes and copy of one decoded instruction. */
-export function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: number, flow: FlowControl, spill: SpillSlots = NO_SLOTS, globals: GlobalNames = () => null): UseInsn {
+export function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, length: number, flow: FlowControl, spill: SpillSlots = NO_SLOTS, globals: GlobalNames = () => null, held: AddressRegisters = NO_ADDRESSES): UseInsn {
   const uses: Array<readonly [number, string]> = [];
   const spillUses: Array<readonly [number, string]> = [];
   const mn = insn.mnemonic;
@@ -263,7 +230,9 @@ export function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, len
       const k = opKindOf(insn, i);
       if (k === OpKind.Memory && mn !== Mnemonic.Nop) {
         const [b, x, s, d] = [locOf(insn.memoryBase), locOf(insn.memoryIndex), insn.memoryIndexScale, Number(BigInt.asIntN(64, insn.memoryDisplacement))];
-        const slot = mn === Mnemonic.Lea || x >= 0 ? -1 : spill(insn.memoryBase, d);
+        // Through a register holding a frame slot's address (clang -Os `lea rsi,[rsp+0x24]; mov [rsi],ecx`): that slot's access.
+        const via: FrameAddress | undefined = b >= 0 ? held.get(b) : undefined;
+        const slot = mn === Mnemonic.Lea || x >= 0 ? -1 : via !== undefined ? spill(via.base, via.disp + d) : spill(insn.memoryBase, d);
         if (slot >= 0) {
           const a = opAccessOf(info, i);
           const other = insn.opCount === 2 && opKindOf(insn, 1 - i) === OpKind.Register ? locOf(opRegisterOf(insn, 1 - i)) : -1;
@@ -346,8 +315,6 @@ export function useInsnOf(image: Uint8Array, insn: Instruction, rva: number, len
   // Copies, reloads and spills are followed as such, `xor eax,eax` computes from nothing, and a call or branch computes nothing the search follows (a call's results are not its arguments').
   const computes = flow === FlowControl.Next && copyDst < 0 && spillDst < 0 && !constantIdiom(insn) && mn !== Mnemonic.Push && mn !== Mnemonic.Pop;
   [computedDst, computedFrom, computedFrame] = computes ? [computedDst & ~(1 << RSP), computedFrom, computedFrame] : [0, 0, 0];
-  const escape = frameEscape(insn);
-  const escapeDst = escape !== null && insn.op0Kind === OpKind.Register ? locOf(insn.op0Register) : -1;
-  const escapeRbp = escape !== null && (insn.mnemonic === Mnemonic.Lea ? insn.memoryBase === Register.RBP : !readsRegister(insn, Register.RSP));
-  return { escape, escapeDst, escapeRbp, next: rva + length, flow, target, uses, writes, copyDst, copySrc, spillWrites, spillDst, spillSrc, spillUses, accum: accum >>> 0, loadDst, loadBase, cond: insn.conditionCode, flags: insn.rflagsModified !== 0, deriveDst, deriveFrom: deriveFrom >>> 0, computedDst: computedDst >>> 0, computedFrom: computedFrom >>> 0, computedFrame: computedFrame >>> 0, spillAccum: spillAccum >>> 0 };
+  const esc = frameEscapeOf(insn, held);
+  return { escape: esc?.escape ?? null, escapeDst: esc?.dst ?? -1, escapeRbp: esc?.rbp ?? false, move: addressMoveOf(insn), next: rva + length, flow, target, uses, writes, copyDst, copySrc, spillWrites, spillDst, spillSrc, spillUses, accum: accum >>> 0, loadDst, loadBase, cond: insn.conditionCode, flags: insn.rflagsModified !== 0, deriveDst, deriveFrom: deriveFrom >>> 0, computedDst: computedDst >>> 0, computedFrom: computedFrom >>> 0, computedFrame: computedFrame >>> 0, spillAccum: spillAccum >>> 0 };
 }

@@ -31,7 +31,9 @@
  * out anywhere in the body (`lea rcx,[rsp+0x30]; call xchg`, the frame's address copied out)
  * is not followed (a callee may change it between the spill and the reload: `xchg(&a, &b);
  * return a - b;` reloads b from a's slot), and a value spilled to it is named by the argument
- * position its address is handed in (`addr@k`; frameEscapes; probe entry-args-escape).
+ * position its address is handed in (`addr@k`; frameEscapes; probe entry-args-escape). A
+ * register holding a slot's address is a frame pointer for the loads and stores through it
+ * (frame-escape.ts; clang -Os `lea rsi,[rsp+0x24]; mov [rsi],ecx; mov rcx,rsi; call xchg`).
  * A computed value, a chain's running value or a loaded value spilled to a frame slot and
  * reloaded (a volatile local, -O0 locals, register pressure: `lea eax,[rcx*8+5]; mov [rsp+4],eax;
  * ...; mov eax,[rsp+4]; mov [rip+g],eax`) is that value again (`computedSlots`, `loadedSlots`;
@@ -59,7 +61,9 @@
 import { FlowControl, Mnemonic, OpKind, RegisterExt, type Instruction } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
 import { decodeEach } from './register-effects.ts';
-import { MEMORY_USE, RAX, RSP, SLOT_GPR, XMM, locOf, spillSlots, type GlobalNames, namesGlobal, namesRole, setsFramePointer, type SpillSlots, type UseInsn, useInsnOf } from './argument-use-insns.ts';
+import { frameAddressRegisters, setsFramePointer } from './frame-escape.ts';
+import { forwardPaths } from './forward-paths.ts';
+import { MEMORY_USE, RAX, RSP, SLOT_GPR, XMM, locOf, spillSlots, type GlobalNames, namesGlobal, namesRole, type SpillSlots, type UseInsn, useInsnOf } from './argument-use-insns.ts';
 
 /** Locations a call may change: rax, rcx, rdx, r8-r11, xmm0-xmm5. */
 const CALL_KILLS = [0, 1, 2, 8, 9, 10, 11].reduce((m, g) => m | (1 << g), 0) | (0x3f << XMM);
@@ -178,15 +182,15 @@ function stepHeld(h: SlotHeld, e: UseInsn, kill: number): SlotHeld {
 }
 
 /**
- * The frame-escape policy of frame-slots.ts and loop-trip-slots.ts (argument-use-insns.ts
- * frameEscape): a frame slot whose address is handed out anywhere in the body (`lea rcx,[rsp+0x30];
+ * The frame-escape policy of frame-slots.ts and loop-trip-slots.ts (frame-escape.ts
+ * frameEscapeOf): a frame slot whose address is handed out anywhere in the body (`lea rcx,[rsp+0x30];
  * call xchg`, or the frame's own address copied out) may be changed by a callee or a store
  * through that pointer between a spill and a reload, so no value is followed through it
  * (`escaped`, a bit per slot): reloaded, it would be taken for the argument spilled (probe
  * entry-args-escape: `xchg(&a, &b); return a - b;`, whose reload of a's slot is b). `positions`:
  * per slot whose own address is handed out, the argument positions of the call that address reaches in the straight line
- * after the lea (through copies: gcc -O0 `lea rax,[rbp+0x10]; mov rcx,rax`), as `@k`. rbp counts as
- * the frame only in a body that sets it from rsp (`rbpFrame`, argument-use-insns.ts setsFramePointer).
+ * after the lea or the copy of a register holding it (through copies: gcc -O0 `lea rax,[rbp+0x10]; mov rcx,rax`), as `@k`. rbp counts as
+ * the frame only in a body that sets it from rsp (`rbpFrame`, frame-escape.ts setsFramePointer).
  */
 function frameEscapes(code: ReadonlyMap<number, UseInsn>, spill: SpillSlots, rbpFrame: boolean): { escaped: number; positions: Map<number, string[]> } {
   let escaped = 0;
@@ -206,8 +210,9 @@ function frameEscapes(code: ReadonlyMap<number, UseInsn>, spill: SpillSlots, rbp
         break;
       }
       if (x.flow !== FlowControl.Next) break;
-      const copied = x.copySrc >= 0 && x.copyDst >= 0 && x.spillDst < 0 && x.spillSrc < 0 && (holds & (1 << x.copySrc)) !== 0;
-      holds = ((holds & ~x.writes) | (copied ? 1 << x.copyDst : 0)) >>> 0;
+      // A copy carries the address; `lea rcx,[rsi+4]` hands out another slot's (its own escape).
+      const copied = x.move !== null && x.move.add === 0 && (holds & (1 << x.move.src)) !== 0;
+      holds = ((holds & ~x.writes) | (copied ? 1 << x.move!.dst : 0)) >>> 0;
       x = code.get(x.next);
     }
   }
@@ -227,17 +232,36 @@ const unescaped = (h: SlotHeld, escaped: number): SlotHeld => (escaped === 0 ? h
  */
 export type ArgumentUses = Array<Set<string>> & { readonly passedAt: ReadonlyArray<ReadonlyMap<string, number>> };
 
-export function argumentUses(image: Uint8Array, f: FunctionInfo, globals: GlobalNames = () => null): ArgumentUses {
-  const code = new Map<number, UseInsn>();
-  const spill = spillSlots();
+/**
+ * Each instruction of `f` as the use search reads it, with the frame slots numbered. A body
+ * that moves a frame slot's address into a register (`lea rsi,[rsp+0x24]`) is read twice: the
+ * second time, a load or store through a register holding one (frame-escape.ts, on every path)
+ * is that slot's (clang -Os `mov [rsi],ecx` spills rcx), so its address handed out names the
+ * argument spilled there.
+ */
+function useInsns(image: Uint8Array, f: FunctionInfo, globals: GlobalNames, tables: ReadonlyMap<number, readonly number[]>): { code: Map<number, UseInsn>; spill: SpillSlots; rbpFrame: boolean } {
+  let code = new Map<number, UseInsn>();
+  let spill = spillSlots();
   let rbpFrame = false;
   decodeEach(image, f.decoded.insns, (insn, d) => {
     if (setsFramePointer(insn)) rbpFrame = true;
     code.set(d.rva, useInsnOf(image, insn, d.rva, d.length, d.flow, spill, globals));
   });
+  if (![...code.values()].some((e) => e.move !== null && (e.move.src === RSP || (e.move.src === RBP && rbpFrame)))) return { code, spill, rbpFrame };
+  const held = frameAddressRegisters(f.entry, code, tables, rbpFrame);
+  if (held.size === 0) return { code, spill, rbpFrame };
+  [code, spill] = [new Map(), spillSlots()];
+  decodeEach(image, f.decoded.insns, (insn, d) => code.set(d.rva, useInsnOf(image, insn, d.rva, d.length, d.flow, spill, globals, held.get(d.rva))));
+  return { code, spill, rbpFrame };
+}
+/** rbp's location number. */
+const RBP = 5;
+
+export function argumentUses(image: Uint8Array, f: FunctionInfo, globals: GlobalNames = () => null): ArgumentUses {
+  const tables = new Map<number, readonly number[]>(f.decoded.jumpTables.map((t) => [t.jumpRva, t.targets]));
+  const { code, spill, rbpFrame } = useInsns(image, f, globals, tables);
   const { escaped, positions } = frameEscapes(code, spill, rbpFrame);
   compareConditions(code);
-  const tables = new Map<number, readonly number[]>(f.decoded.jumpTables.map((t) => [t.jumpRva, t.targets]));
   const out = [0, 1, 2, 3].map(() => new Set<string>());
   const passedAt = [0, 1, 2, 3].map(() => new Map<string, number>());
   // The instruction whose uses are being added: each slot's first use (`use`, the lowest address) goes to passedAt.
@@ -248,8 +272,7 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo, globals: Global
     if (was === undefined || at < was) passedAt[slot]!.set('use', at);
   };
   // State: where each slot's value is (SlotHeld), at each instruction reached.
-  const seen = new Map<number, readonly SlotHeld[]>();
-  const work: Array<readonly [number, readonly SlotHeld[]]> = [[f.entry, SLOT_GPR.map((g, k) => ({ regs: ((1 << g) | (1 << (XMM + k))) >>> 0, frame: 0, chain: 0, loaded: 0, computed: 0, computedSlots: 0, loadedSlots: 0 }))]];
+  const start: readonly SlotHeld[] = SLOT_GPR.map((g, k) => ({ regs: ((1 << g) | (1 << (XMM + k))) >>> 0, frame: 0, chain: 0, loaded: 0, computed: 0, computedSlots: 0, loadedSlots: 0 }));
   const passed = (held: readonly SlotHeld[], tail: boolean, from: number): void => {
     held.forEach((h, s) => {
       // A value computed from the slot, handed on in argument position k (`shl ecx,3; shl edx,3; jmp pair`: pair(a*8, b*8)): the position is its role.
@@ -267,65 +290,49 @@ export function argumentUses(image: Uint8Array, f: FunctionInfo, globals: Global
       }
     });
   };
-  while (work.length > 0) {
-    let [rva, held] = work.pop()!;
-    for (;;) {
-      const e = code.get(rva);
-      if (e === undefined) break;
-      const before = seen.get(rva);
-      if (before !== undefined) {
-        const merged = held.map((h, s) => meetHeld(h, before[s]!));
-        if (merged.every((h, s) => sameHeld(h, before[s]!))) break;
-        held = merged;
-      }
-      seen.set(rva, held);
-      if (held.every((h) => h.regs === 0 && h.frame === 0 && h.chain === 0 && h.loaded === 0 && h.computed === 0 && h.computedSlots === 0 && h.loadedSlots === 0)) break;
-      at = rva;
-      for (const [loc, t] of e.uses) held.forEach((h, s) => (h.regs & (1 << loc)) !== 0 && add(s, `${loc >= XMM ? 'x' : 'g'}${t}`));
-      // A value loaded through a slot: the operand role it meets (`gvm<sub>@1`: the subtrahend; `gvx`: a value loaded into an xmm register, through the slot's general register all the same).
-      for (const [loc, t] of e.uses) if (!t.startsWith('v')) held.forEach((h, s) => (h.loaded & (1 << loc)) !== 0 && add(s, `gv${loc >= XMM ? 'x' : ''}${t}`));
-      // An access through a sum of a slot's value (gcc -O0 `add rax,rdx; movzx edx,byte [rax]`: dst + i) is that pointer's access too.
-      // So is a global the running value of arithmetic on a slot's value is stored to or meets (`xor ecx,0x55; mov [g],ecx`).
-      for (const [loc, t] of e.uses) if (MEMORY_USE.test(t) || namesGlobal(t)) held.forEach((h, s) => (h.chain & (1 << loc)) !== 0 && add(s, `d${t}`));
-      // A global a value computed from a slot's own value is stored to or meets (`lea eax,[rcx*8+5]; mov [g],eax`), however it was computed.
-      for (const [loc, t] of e.uses) if (namesGlobal(t)) held.forEach((h, s) => (h.computed & (1 << loc)) !== 0 && add(s, `d${t}`));
-      // A value computed from a slot's own value, or a chain's running value, meeting an operation in a role (`imul ecx,ecx; imul edx,edx;
-      // sub ecx,edx`: minuend and subtrahend; a compare's side; `idiv`'s dividend or divisor) names the slot there, as a loaded value does
-      // (`e` + the role; probe entry-args-computed), from a register or from the frame slot it was spilled to (clang folds the reload).
-      for (const [loc, t] of e.uses) if (namesRole(t)) held.forEach((h, s) => ((h.chain | h.computed) & (1 << loc)) !== 0 && add(s, `e${t}`));
-      for (const [slot, t] of e.spillUses) if (namesRole(t.slice(1))) held.forEach((h, s) => (h.computedSlots & (1 << slot)) !== 0 && add(s, `e${t.slice(1)}`));
-      for (const [slot, t] of e.spillUses) held.forEach((h, s) => (h.frame & (1 << slot)) !== 0 && add(s, t));
-      // A loaded value read from the frame slot it was spilled to as the operation's own operand (clang `sub eax,[rsp]`,
-      // `cmp eax,[rsp]; setl`, `subss xmm0,[rsp]`: the reload folded into it) names the role it plays there, as from a register.
-      for (const [slot, t] of e.spillUses) held.forEach((h, s) => (h.loadedSlots & (1 << slot)) !== 0 && add(s, `gv${t.startsWith('x') ? 'x' : ''}${t.slice(1)}`));
-      const fl = e.flow;
-      if (fl === FlowControl.Return) {
-        // rax only: xmm0 holds the first slot from the entry whether or not the function returns a double.
-        held.forEach((h, s) => (h.regs & (1 << RAX)) !== 0 && add(s, 'ret'));
-        // The end of a chain of arithmetic on a slot's value, returned (rax or xmm0): that slot is the running value of the result,
-        // which tells `return sum + c` (c's chain) from the sum's other terms when each term's own use is an `add`.
-        held.forEach((h, s) => (h.chain & ((1 << RAX) | (1 << XMM))) !== 0 && add(s, 'dret'));
-        break;
-      }
-      const outside = e.target >= 0 && !code.has(e.target);
-      if (fl === FlowControl.Call || fl === FlowControl.IndirectCall) passed(held, false, rva);
-      else if ((fl === FlowControl.UnconditionalBranch && outside) || fl === FlowControl.IndirectBranch) passed(held, true, rva);
-      const kill = fl === FlowControl.Call || fl === FlowControl.IndirectCall ? e.writes | CALL_KILLS : e.writes;
-      // A slot's value spilled to a frame slot whose address is handed out: named by where the address goes (`addr@k`), and not followed further.
-      if (e.spillDst >= 0 && (escaped & (1 << e.spillDst)) !== 0) held.forEach((h, s) => (h.regs & (1 << e.copySrc)) !== 0 && (positions.get(e.spillDst) ?? ['']).forEach((k) => add(s, `addr${k}`)));
-      const next = held.map((h) => unescaped(stepHeld(h, e, kill), escaped));
-      if (fl === FlowControl.IndirectBranch) {
-        for (const t of tables.get(rva) ?? []) work.push([t, next]);
-        break;
-      }
-      if (fl === FlowControl.UnconditionalBranch || fl === FlowControl.ConditionalBranch) {
-        if (!outside && e.target >= 0) work.push([e.target, next]);
-        if (fl === FlowControl.UnconditionalBranch) break;
-      } else if (fl === FlowControl.Interrupt || fl === FlowControl.Exception) break;
-      held = next;
-      rva = e.next;
+  const meet = (now: readonly SlotHeld[], before: readonly SlotHeld[]): readonly SlotHeld[] | null => {
+    const merged = now.map((h, s) => meetHeld(h, before[s]!));
+    return merged.every((h, s) => sameHeld(h, before[s]!)) ? null : merged;
+  };
+  forwardPaths(f.entry, code, tables, start, meet, (rva, e, held) => {
+    if (held.every((h) => h.regs === 0 && h.frame === 0 && h.chain === 0 && h.loaded === 0 && h.computed === 0 && h.computedSlots === 0 && h.loadedSlots === 0)) return null;
+    at = rva;
+    for (const [loc, t] of e.uses) held.forEach((h, s) => (h.regs & (1 << loc)) !== 0 && add(s, `${loc >= XMM ? 'x' : 'g'}${t}`));
+    // A value loaded through a slot: the operand role it meets (`gvm<sub>@1`: the subtrahend; `gvx`: a value loaded into an xmm register, through the slot's general register all the same).
+    for (const [loc, t] of e.uses) if (!t.startsWith('v')) held.forEach((h, s) => (h.loaded & (1 << loc)) !== 0 && add(s, `gv${loc >= XMM ? 'x' : ''}${t}`));
+    // An access through a sum of a slot's value (gcc -O0 `add rax,rdx; movzx edx,byte [rax]`: dst + i) is that pointer's access too.
+    // So is a global the running value of arithmetic on a slot's value is stored to or meets (`xor ecx,0x55; mov [g],ecx`).
+    for (const [loc, t] of e.uses) if (MEMORY_USE.test(t) || namesGlobal(t)) held.forEach((h, s) => (h.chain & (1 << loc)) !== 0 && add(s, `d${t}`));
+    // A global a value computed from a slot's own value is stored to or meets (`lea eax,[rcx*8+5]; mov [g],eax`), however it was computed.
+    for (const [loc, t] of e.uses) if (namesGlobal(t)) held.forEach((h, s) => (h.computed & (1 << loc)) !== 0 && add(s, `d${t}`));
+    // A value computed from a slot's own value, or a chain's running value, meeting an operation in a role (`imul ecx,ecx; imul edx,edx;
+    // sub ecx,edx`: minuend and subtrahend; a compare's side; `idiv`'s dividend or divisor) names the slot there, as a loaded value does
+    // (`e` + the role; probe entry-args-computed), from a register or from the frame slot it was spilled to (clang folds the reload).
+    for (const [loc, t] of e.uses) if (namesRole(t)) held.forEach((h, s) => ((h.chain | h.computed) & (1 << loc)) !== 0 && add(s, `e${t}`));
+    for (const [slot, t] of e.spillUses) if (namesRole(t.slice(1))) held.forEach((h, s) => (h.computedSlots & (1 << slot)) !== 0 && add(s, `e${t.slice(1)}`));
+    for (const [slot, t] of e.spillUses) held.forEach((h, s) => (h.frame & (1 << slot)) !== 0 && add(s, t));
+    // A loaded value read from the frame slot it was spilled to as the operation's own operand (clang `sub eax,[rsp]`,
+    // `cmp eax,[rsp]; setl`, `subss xmm0,[rsp]`: the reload folded into it) names the role it plays there, as from a register.
+    for (const [slot, t] of e.spillUses) held.forEach((h, s) => (h.loadedSlots & (1 << slot)) !== 0 && add(s, `gv${t.startsWith('x') ? 'x' : ''}${t.slice(1)}`));
+    const fl = e.flow;
+    if (fl === FlowControl.Return) {
+      // rax only: xmm0 holds the first slot from the entry whether or not the function returns a double.
+      held.forEach((h, s) => (h.regs & (1 << RAX)) !== 0 && add(s, 'ret'));
+      // The end of a chain of arithmetic on a slot's value, returned (rax or xmm0): that slot is the running value of the result,
+      // which tells `return sum + c` (c's chain) from the sum's other terms when each term's own use is an `add`.
+      held.forEach((h, s) => (h.chain & ((1 << RAX) | (1 << XMM))) !== 0 && add(s, 'dret'));
+      return null;
     }
-  }
+    const outside = e.target >= 0 && !code.has(e.target);
+    if (fl === FlowControl.Call || fl === FlowControl.IndirectCall) passed(held, false, rva);
+    else if ((fl === FlowControl.UnconditionalBranch && outside) || fl === FlowControl.IndirectBranch) passed(held, true, rva);
+    const kill = fl === FlowControl.Call || fl === FlowControl.IndirectCall ? e.writes | CALL_KILLS : e.writes;
+    // A slot's value spilled to a frame slot whose address is handed out: named by where the address goes (`addr@k`), and not followed further.
+    // (`addr` alone when the address reaches no call, or one in no argument register: `lea rsi,[rsp+0x20]` kept for the loads after it.)
+    const handedAt = e.spillDst >= 0 ? (positions.get(e.spillDst) ?? []) : [];
+    if (e.spillDst >= 0 && (escaped & (1 << e.spillDst)) !== 0) held.forEach((h, s) => (h.regs & (1 << e.copySrc)) !== 0 && (handedAt.length > 0 ? handedAt : ['']).forEach((k) => add(s, `addr${k}`)));
+    return held.map((h) => unescaped(stepHeld(h, e, kill), escaped));
+  });
   return Object.assign(out, { passedAt });
 }
 

@@ -86,10 +86,7 @@
  * its register) when the order of first uses stays; at -O0, an unchanged root's spills before its
  * call (it hands nothing on), and uses the frame slots alone do not tell apart (gcc -O0 `mix`,
  * pointer sums `add rax,rdx`); stack roles
- * of an unchanged root reaching a changed callee by a call (the slots move with its frame);
- * arguments stored through a register that holds a frame slot's address rather than through
- * the frame register (clang -Os `lea rsi,[rsp+0x24]; mov [rsi],ecx`, probe entry-args-escape:
- * esc_sub and esc_keep still hotpatchable there). A thread
+ * of an unchanged root reaching a changed callee by a call (the slots move with its frame). A thread
  * inside a changed caller's old body at patch time, which calls the new body the old way, is
  * kept out by quiescent ranges (quiescent-callers.ts, format 2.4).
  */

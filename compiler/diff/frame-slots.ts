@@ -18,7 +18,16 @@
  * followed only when the whole body writes it once (that store; any other store, a call's
  * home area, a push over it counts) and never takes its address (`lea r,[rbp+slot]`); a frame
  * address copied out of rsp/rbp (`mov rax,rsp`, an indexed `lea`) or a frame write at an
- * offset no longer known disables every slot of the body. A `push rax` (or r10, r11) in the
+ * offset no longer known disables every slot of the body. What hands out a frame address is
+ * frame-escape.ts' (`frameEscapeOf`, shared with argument-uses.ts and, through `addressTaken`,
+ * loop-trip-slots.ts): rbp copied out counts only in a body that sets rbp from rsp (gcc -O2
+ * parks a value in rbp: `mov r13,rbp`), and a register holding a frame address (`lea
+ * rsi,[rsp+0x10]`, a copy of it, a constant added) is a frame pointer: a load or store through
+ * it is the frame's access at that offset, and its value copied, moved into another register,
+ * stored or pushed is that slot's address taken (`lea rcx,[rsi+0x10]`, 0x10 bytes past the lea's
+ * slot and its neighbours). Those registers are followed in address order, as the offsets are;
+ * past a return or jump (another block next) a store through one still writes its slot, a load
+ * through one is no reload. A `push rax` (or r10, r11) in the
  * prologue is clang's 8-byte frame allocation, not a write: those registers hold nothing a
  * callee may read at entry, so no code relies on the bytes it leaves.
  *
@@ -26,12 +35,18 @@
  * frame access and whether a slot holds one value throughout the body (written once, never
  * its address taken, the frame never lost).
  */
-import { type Instruction, MemorySizeExt, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
+import { type Instruction, InstructionInfoFactory, MemorySizeExt, Mnemonic, OpAccess, OpKind, Register, RegisterExt } from 'iced-x86';
 import { decodeEach } from './register-effects.ts';
-import { immediateOf, opKindOf, opRegisterOf } from '../disasm/operands.ts';
+import { immediateOf, opKindOf, VOLATILE_REGISTERS } from '../disasm/operands.ts';
+import { addressMoveOf, type FrameAddress, type FrameEscapeAt, frameEscapeOf, setsFramePointer } from './frame-escape.ts';
+
+const factory = new InstructionInfoFactory();
 
 /** Instructions whose memory first operand is only read. */
 const READS_MEMORY_OP0 = new Set<number>([Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Bt, Mnemonic.Push, Mnemonic.Prefetchnta, Mnemonic.Prefetcht0, Mnemonic.Prefetcht1, Mnemonic.Prefetcht2]);
+/** General register numbers of rsp and rbp (addressMoveOf's numbering). */
+const RSP_GPR = 4;
+const RBP_GPR = 5;
 /** The callee's home area: a call may overwrite the 0x20 bytes above the caller's rsp. */
 const HOME_AREA = 0x20;
 
@@ -95,6 +110,23 @@ export class FrameSlots {
   private readonly writes: Array<readonly [number, number]> = [];
   private readonly escapes: number[] = [];
   private lost = false;
+  /**
+   * General registers (rax 0 .. r15 15) holding a frame address, as an offset from the stack
+   * pointer at entry (`base` none): `lea rsi,[rsp+0x24]`, a copy of it, a constant added. A
+   * load or store through one is the frame's access at that offset (clang -Os keeps the
+   * arguments whose addresses it hands out there: `mov [rsi],ecx`).
+   */
+  private readonly addrs = new Map<number, FrameAddress>();
+  /**
+   * Registers that held a frame address before a return or jump: the next instruction in address
+   * order is another block, where they may hold anything. A store through one still counts as a
+   * write of that slot and handing one out as its address taken; a load through one is no reload.
+   */
+  private readonly stale = new Map<number, FrameAddress>();
+  /** The body sets rbp from rsp (frame-escape.ts setsFramePointer): rbp copied out is the frame's address. */
+  private rbpFrame = false;
+  /** rbp was copied out before the body was seen setting it from rsp (address order): the frame is lost once it is. */
+  private rbpEscaped = false;
   /** Slots some load followed. */
   private readonly followed = new Set<number>();
   /** The immediate `mov eax,imm` set, and how many instructions ago (a stack probe's size). */
@@ -145,10 +177,17 @@ export class FrameSlots {
     if (this.prologue && !isPrologueStep(insn)) this.prologue = false;
     if (probe !== null && probe.age === 0 && mn === Mnemonic.Call) this.probe = { size: probe.size, age: 1 };
     if (mn === Mnemonic.Mov && insn.op0Kind === OpKind.Register && insn.op0Register === Register.EAX && insn.op1Kind === OpKind.Immediate32) this.probe = { size: insn.immediate32, age: 0 };
+    if (setsFramePointer(insn)) {
+      this.rbpFrame = true;
+      if (this.rbpEscaped) this.lose();
+    }
     if (mn === Mnemonic.Ret || mn === Mnemonic.Jmp) return this.afterExit(mn === Mnemonic.Ret);
     const mem = this.memoryAddress(insn);
+    const escape = frameEscapeOf(insn, this.stale.size === 0 ? this.addrs : new Map([...this.stale, ...this.addrs]));
+    if (escape !== null) this.escaped(escape, mem);
+    this.staleStore(insn, mem);
+    this.trackAddresses(insn);
     if (mn === Mnemonic.Lea) return this.lea(insn, mem);
-    if (this.escapes64(insn)) this.lose();
     if (mn === Mnemonic.Call) this.write(this.off.rsp, HOME_AREA);
     else if (mn === Mnemonic.Push) {
       this.moveRsp(-8);
@@ -171,6 +210,9 @@ export class FrameSlots {
     for (let k = 0; k < insn.opCount; k++) {
       if (opKindOf(insn, k) !== OpKind.Memory) continue;
       const b = insn.memoryBase;
+      // Through a register holding a frame address: the frame's access (with an index, at an offset not known).
+      const via = RegisterExt.isGPR64(b) ? this.addrs.get(b - Register.RAX) : undefined;
+      if (via !== undefined) return insn.memoryIndex !== Register.None ? null : via.disp + Number(BigInt.asIntN(64, insn.memoryDisplacement));
       if (!isFrameRegister(b)) return undefined;
       const base = RegisterExt.fullRegister(b) === Register.RSP ? this.off.rsp : this.off.rbp;
       if (RegisterExt.fullRegister(b) !== b) return null;
@@ -180,11 +222,44 @@ export class FrameSlots {
     return undefined;
   }
 
-  /** Whether `insn` copies rsp or rbp anywhere but into rsp/rbp or onto the stack by push. */
-  private escapes64(insn: Instruction): boolean {
-    if (insn.mnemonic === Mnemonic.Push || insn.mnemonic === Mnemonic.Mov && insn.op0Kind === OpKind.Register && isFrameRegister(insn.op0Register)) return false;
-    for (let k = 1; k < insn.opCount; k++) if (opKindOf(insn, k) === OpKind.Register && isFrameRegister(opRegisterOf(insn, k))) return true;
-    return false;
+  /**
+   * A frame address `insn` hands out (frame-escape.ts frameEscapeOf; `mem`: its memory operand's
+   * frame offset): a slot's address taken, or the frame's own copied out (every slot). rbp copied
+   * in a body that never sets it from rsp is a plain register's value (gcc -O2 `mov r13,rbp`).
+   */
+  private escaped(e: FrameEscapeAt, mem: number | null | undefined): void {
+    const plainRbp = e.rbp && !this.rbpFrame && this.off.rbp === null;
+    if (e.escape !== 'frame' && e.escape.base === Register.None) this.escapes.push(e.escape.disp);
+    else if (e.escape !== 'frame' && typeof mem === 'number') this.escapes.push(mem);
+    else if (plainRbp) this.rbpEscaped = true;
+    else this.lose();
+  }
+
+  /** A store through a register in `stale` (not on the frame as far as `mem` knows): a write of the slot it may reach. */
+  private staleStore(insn: Instruction, mem: number | null | undefined): void {
+    if (this.stale.size === 0 || mem !== undefined || insn.op0Kind !== OpKind.Memory || READS_MEMORY_OP0.has(insn.mnemonic) || insn.memoryIndex !== Register.None) return;
+    const a = RegisterExt.isGPR64(insn.memoryBase) ? this.stale.get(insn.memoryBase - Register.RAX) : undefined;
+    if (a !== undefined && insn.memorySize !== 0) this.write(a.disp + Number(BigInt.asIntN(64, insn.memoryDisplacement)), MemorySizeExt.size(insn.memorySize));
+  }
+
+  /** The registers holding a frame address after `insn` (see `addrs`, `stale`). */
+  private trackAddresses(insn: Instruction): void {
+    const move = addressMoveOf(insn);
+    const from = move === null ? null : move.src === RSP_GPR ? this.off.rsp : move.src === RBP_GPR ? this.off.rbp : (this.addrs.get(move.src)?.disp ?? null);
+    if (this.addrs.size > 0 || this.stale.size > 0) {
+      const kill = (r: number): void => void (this.addrs.delete(r), this.stale.delete(r));
+      if (insn.mnemonic === Mnemonic.Call) for (const r of VOLATILE_REGISTERS) kill(r - Register.RAX);
+      const info = factory.info(insn);
+      try {
+        for (const u of info.usedRegisters()) {
+          if (u.access !== OpAccess.Read && u.access !== OpAccess.CondRead && u.access !== OpAccess.None && RegisterExt.isGPR(u.register)) kill(RegisterExt.fullRegister(u.register) - Register.RAX);
+          u.free();
+        }
+      } finally {
+        info.free();
+      }
+    }
+    if (move !== null && from !== null) this.addrs.set(move.dst, { base: Register.None, disp: from + move.add });
   }
 
   private lea(insn: Instruction, mem: number | null | undefined): void {
@@ -203,8 +278,6 @@ export class FrameSlots {
     }
     this.epilogue = null;
     if (dst === Register.RBP) this.off.rbp = mem;
-    else if (mem === null) this.lose();
-    else this.escapes.push(mem);
   }
 
   private store(insn: Instruction, at: number | null, holds: ReadonlyMap<number, number>): void {
@@ -239,6 +312,8 @@ export class FrameSlots {
    * a return with no epilogue seen, the same only when nothing was left on the stack.
    */
   private afterExit(ret: boolean): void {
+    for (const [r, a] of this.addrs) this.stale.set(r, a);
+    this.addrs.clear();
     if (this.epilogue !== null) {
       this.off.rsp = this.epilogue.rsp;
       this.off.rbp = this.epilogue.rbp;

@@ -20,8 +20,12 @@ const STEP = '83 45 f8 01  83 45 fc 01  8b 45 18  83 c0 10  39 45 f8';
 // nop; nop; add rsp,0x30; pop rbp; ret
 const TAIL = '90 90  48 83 c4 30  5d  c3';
 
-/** The body with `mid` (12 bytes) between the store and the steps: jmp to the test, jne back to the head. */
-const body = (mid: string): string => `${HEAD}  eb ${mid === '' ? '19' : '25'}  ${STORE}  ${mid}  ${STEP}  75 ${mid === '' ? 'dc' : 'd0'}  ${TAIL}`;
+/** The body with `mid` (under 0x5b bytes) between the store and the steps: jmp to the test, jne back to the head. */
+const body = (mid: string): string => {
+  const n = mid.split(/\s+/).filter((x) => x !== '').length;
+  const hex = (x: number): string => (x & 0xff).toString(16).padStart(2, '0');
+  return `${HEAD}  eb ${hex(0x19 + n)}  ${STORE}  ${mid}  ${STEP}  75 ${hex(-(0x24 + n))}  ${TAIL}`;
+};
 
 function bounds(hex: string): Array<readonly [number, number]> {
   const { bytes, insns } = encodedBody(hex);
@@ -47,6 +51,13 @@ describe('loop trips through frame slots, and the frame-escape policy', () => {
 
   test('the frame address copied out (mov rax,rbp; mov rcx,rax; call): no trip count', () => {
     expect(bounds(body('48 89 e8  48 89 c1  90 e8 00 00 00 00'))).toEqual([]);
+  });
+
+  test('the counter slot handed to a call through another local\'s address (`lea rax,[rbp-0x20]; lea rcx,[rax+0x18]`: &j): no trip count', () => {
+    // frame-escape.ts: rax holds a frame address; the lea hands out the one 0x18 bytes past it, j's.
+    expect(bounds(body('48 8d 45 e0  48 8d 48 18  e8 00 00 00 00'))).toEqual([]);
+    // Moved by 0x8 instead (`lea rcx,[rax+0x8]`, a local 0x18 bytes below j): the count stays.
+    expect(bounds(body('48 8d 45 e0  48 8d 48 08  e8 00 00 00 00'))).toEqual([[4, 15]]);
   });
 
   test('another local handed to a call leaves the count', () => {

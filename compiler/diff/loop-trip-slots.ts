@@ -214,9 +214,10 @@ export class SlotTrips {
    * Index and pointer slots' bounds (loop-walks.ts's `s<slot>` variables): i0 + (trips - 1) x t
    * for each slot set to i0 before a counted loop (a constant, or the pointer offset
    * `pointerAt(slot, ip)` gives for the store at ip) and stepped by t in it. `addressTaken(slot)`:
-   * the frame-escape policy of the other frame-slot users (frame-slots.ts): a counter, end or index
-   * slot whose address was taken (`bump(&j)`), or any slot of a frame whose address was copied out,
-   * may be written by a callee or through a pointer the scan does not see, so it counts nothing.
+   * the frame-escape policy of the other frame-slot users (frame-slots.ts, frame-escape.ts): a counter,
+   * end or index slot whose address was taken (`bump(&j)`, or handed on from a register holding another
+   * slot's address: `lea rax,[rbp-0x20]; lea rcx,[rax+0x18]`), or any slot of a frame whose address was
+   * copied out, may be written by a callee or through a pointer the scan does not see, so it counts nothing.
    */
   bounds(pointerAt: (slot: number, ip: number) => number | undefined, addressTaken: (slot: number) => boolean = () => false): Map<string, number> {
     const out = new Map<string, number>();
