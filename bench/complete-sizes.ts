@@ -4,10 +4,12 @@
  * under 10 MB, with the floor and bsdiff of the last published size section
  * (bench/results/report.json; neither depends on the compiler's emission). For before/after
  * comparisons of emission and format changes without the whole size section:
- * `node bin/run-ts.js bench/complete-sizes.ts [samples] [real] [LABEL...]`.
+ * `node bin/run-ts.js bench/complete-sizes.ts [samples] [real] [partial] [LABEL...]` (`partial`: each
+ * real pair's signed, sealed `--skip-refused` package, as `hotpatch build` writes it, instead of
+ * its complete package; with `real` too, both).
  */
 import { readFileSync, statSync } from 'node:fs';
-import { buildFromDiff, COMPILER_VERSION, diffFiles, sealBuilt } from '../compiler/index.ts';
+import { buildFromDiff, COMPILER_VERSION, diffFiles, sealBuilt, type ImageDiff } from '../compiler/index.ts';
 import { encodePackage } from '../formats/container.ts';
 import { completePackage } from './complete-package.ts';
 import { benchKeys, corpusPairs, samplePairs } from './pairs.ts';
@@ -17,9 +19,19 @@ const report = JSON.parse(readFileSync('bench/results/report.json', 'utf8')) as 
 const published = new Map(report.sections.size.data.rows.map((r) => [r.label, r] as const));
 const args = process.argv.slice(2);
 const doSamples = args.length === 0 || args.includes('samples');
-const labels = args.filter((a) => a !== 'samples' && a !== 'real');
+const labels = args.filter((a) => a !== 'samples' && a !== 'real' && a !== 'partial');
 const { signingKey } = await benchKeys();
 const fmt = (x: number): string => x.toFixed(3);
+
+/** The signed `--skip-refused` package as `hotpatch build` writes it (sealed when that pays), or why it failed. */
+async function partialBytes(diff: ImageDiff, moduleName: string): Promise<number | string> {
+  const b = buildFromDiff(diff, { moduleName, skipRefused: true, series: null, compilerVersion: COMPILER_VERSION });
+  if (!b.ok) return b.error.code;
+  const s = await sealBuilt(b.value);
+  if (!s.ok) return s.error.code;
+  const enc = await encodePackage(s.value.emitted.pkg, { signingKey });
+  return enc.ok ? enc.value.length : enc.error.code;
+}
 
 if (doSamples) {
   const logs: number[] = [];
@@ -41,12 +53,14 @@ if (doSamples) {
   }
   console.log(`samples: ${logs.length} pairs, total ${total} B, package/floor geometric mean ${fmt(Math.exp(logs.reduce((a, b) => a + b, 0) / logs.length))}`);
 }
-if (args.length === 0 || args.includes('real') || labels.length > 0) {
+if (args.length === 0 || args.includes('real') || args.includes('partial') || labels.length > 0) {
   for (const pair of corpusPairs()) {
     if (pair.missing !== null || statSync(pair.newPath).size > 10_000_000) continue;
     if (labels.length > 0 && !labels.some((l) => pair.label.startsWith(l))) continue;
     const d = diffFiles(new Uint8Array(readFileSync(pair.oldPath)), new Uint8Array(readFileSync(pair.newPath)));
     if (!d.ok || d.value.hotpatchable) continue;
+    if (args.includes('partial')) console.log(`${pair.label}\tpartial ${await partialBytes(d.value, pair.moduleName)}`);
+    if (args.includes('partial') && !args.includes('real')) continue;
     const c = await completePackage(d.value, pair.moduleName, signingKey);
     if (typeof c === 'string') { console.log(`${pair.label}: ${c}`); continue; }
     const p = published.get(pair.label);

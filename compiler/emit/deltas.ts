@@ -61,9 +61,13 @@ const DELTA_SHARE = 0.8;
  * literalForms): sealed, a literal block often costs less than the share says (zstd with OLD as
  * its dictionary), so sealing (seal.ts) tries these blocks literal and keeps what makes the
  * sealed file smaller. Measured (bench/complete-sizes.ts), one share for every block was not
- * monotone: 0.65 made watcher 2.5.0 -> 2.5.1 smaller and sharp 0.34.3 -> 0.34.4 bigger.
+ * monotone: 0.65 made watcher 2.5.0 -> 2.5.1 smaller and sharp 0.34.3 -> 0.34.4 bigger. Deltas
+ * down to 0.1 of their literal's cost still seal smaller literal often enough to try (seal.ts
+ * LOW_BANDS). Measured with bench/complete-sizes.ts, 0.4 -> 0.1: complete bufferutil 4.0.8 ->
+ * 4.0.9 21,379 -> 21,019 bytes, 4.0.9 -> 4.1.0 9,150 -> 8,920; --skip-refused 1,771 -> 1,630 and
+ * 1,516 -> 1,489; watcher unchanged; no package grew.
  */
-export const CLOSE_SHARE = 0.4;
+export const CLOSE_SHARE = 0.1;
 
 /**
  * Stores each block that has a delta base as a delta when that is clearly smaller

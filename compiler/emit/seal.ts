@@ -213,8 +213,15 @@ async function fileSize(pkg: HotpatchPackage): Promise<Result<number>> {
 
 /** Share bands of SealOptions.literalForms, tried literal one band at a time (highest share first). */
 const LITERAL_BANDS = [0.7, 0.6, 0.5, 0.4] as const;
-/** Sealings that try literal forms, at most. */
+/** Sealings that try LITERAL_BANDS and the halves of those that lost, at most. */
 const MAX_TRIALS = 8;
+/**
+ * Bands of deltas that paid more (share 0.1 to 0.4, deltas.ts CLOSE_SHARE), tried after the
+ * MAX_TRIALS trials above (so those run as they did without them, and no file grows), ahead of
+ * any halves still waiting, within MAX_LOW_TRIALS more sealings.
+ */
+const LOW_BANDS = [0.3, 0.2, 0.1] as const;
+const MAX_LOW_TRIALS = 4;
 
 /**
  * `pkg` (emitted from OLD, `img`) with its literal block bytes sealed against OLD (see the
@@ -255,8 +262,11 @@ async function sealTrials(img: MappedImage, pkg: HotpatchPackage, opts: SealOpti
   let best = first.value;
   let current = pkg;
   const forms = [...(opts.literalForms ?? [])].sort((a, b) => b.share - a.share);
-  const queue = LITERAL_BANDS.map((low, i) => forms.filter((f) => f.share >= low && f.share < (LITERAL_BANDS[i - 1] ?? Infinity))).filter((g) => g.length > 0);
-  for (let trials = 0; trials < MAX_TRIALS && queue.length > 0; trials++) {
+  const bands = [...LITERAL_BANDS, ...LOW_BANDS].map((low, i, all) => forms.filter((f) => f.share >= low && f.share < (all[i - 1] ?? Infinity)));
+  const queue = bands.slice(0, LITERAL_BANDS.length).filter((g) => g.length > 0);
+  const lowBands = bands.slice(LITERAL_BANDS.length).filter((g) => g.length > 0);
+  for (let trials = 0; trials < MAX_TRIALS + MAX_LOW_TRIALS && (queue.length > 0 || lowBands.length > 0); trials++) {
+    if (trials === MAX_TRIALS || queue.length === 0) queue.unshift(...lowBands.splice(0));
     const group = queue.shift()!;
     const trial = withLiteralForms(current, group);
     const s = await smallestSeal(img, trial, opts, run);
