@@ -61,12 +61,12 @@
 import { FlowControl, Mnemonic, OpKind, RegisterExt, type Instruction } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
 import { decodeEach } from './register-effects.ts';
-import { frameAddressRegisters, setsFramePointer } from './frame-escape.ts';
+import { frameAddressRegisters, GPR_CALL_KILLS, RBP_GPR, setsFramePointer } from './frame-escape.ts';
 import { forwardPaths } from './forward-paths.ts';
 import { MEMORY_USE, RAX, RSP, SLOT_GPR, XMM, locOf, spillSlots, type GlobalNames, namesGlobal, namesRole, type SpillSlots, type UseInsn, useInsnOf } from './argument-use-insns.ts';
 
 /** Locations a call may change: rax, rcx, rdx, r8-r11, xmm0-xmm5. */
-const CALL_KILLS = [0, 1, 2, 8, 9, 10, 11].reduce((m, g) => m | (1 << g), 0) | (0x3f << XMM);
+const CALL_KILLS = GPR_CALL_KILLS | (0x3f << XMM);
 /** Token sets larger than this are cut (a huge function's slot tells little more). */
 const MAX_TOKENS = 64;
 
@@ -247,15 +247,13 @@ function useInsns(image: Uint8Array, f: FunctionInfo, globals: GlobalNames, tabl
     if (setsFramePointer(insn)) rbpFrame = true;
     code.set(d.rva, useInsnOf(image, insn, d.rva, d.length, d.flow, spill, globals));
   });
-  if (![...code.values()].some((e) => e.move !== null && (e.move.src === RSP || (e.move.src === RBP && rbpFrame)))) return { code, spill, rbpFrame };
+  if (![...code.values()].some((e) => e.move !== null && (e.move.src === RSP || (e.move.src === RBP_GPR && rbpFrame)))) return { code, spill, rbpFrame };
   const held = frameAddressRegisters(f.entry, code, tables, rbpFrame);
   if (held.size === 0) return { code, spill, rbpFrame };
   [code, spill] = [new Map(), spillSlots()];
   decodeEach(image, f.decoded.insns, (insn, d) => code.set(d.rva, useInsnOf(image, insn, d.rva, d.length, d.flow, spill, globals, held.get(d.rva))));
   return { code, spill, rbpFrame };
 }
-/** rbp's location number. */
-const RBP = 5;
 
 export function argumentUses(image: Uint8Array, f: FunctionInfo, globals: GlobalNames = () => null): ArgumentUses {
   const tables = new Map<number, readonly number[]>(f.decoded.jumpTables.map((t) => [t.jumpRva, t.targets]));
@@ -385,7 +383,7 @@ export function handsArgumentsTo(image: Uint8Array, f: FunctionInfo): number {
     if (e.spillDst >= 0) frame.set(e.spillDst, val[e.copySrc]!);
     for (let x = 0; x < 32; x++) if ((e.spillWrites & (1 << x)) !== 0 && x !== e.spillDst) frame.delete(x);
     // A new frame (push, `sub rsp`, `mov rbp,rsp`): the same displacement names another slot.
-    if ((e.writes & ((1 << RSP) | (1 << 5))) !== 0) frame = new Map();
+    if ((e.writes & ((1 << RSP) | (1 << RBP_GPR))) !== 0) frame = new Map();
     for (let loc = 0; loc < 32; loc++) if ((e.writes & (1 << loc)) !== 0 && loc !== moved) val[loc] = -1;
     if (e.copyDst >= 0) val[e.copyDst] = copied;
     expect = e.next;

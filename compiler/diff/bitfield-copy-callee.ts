@@ -50,7 +50,7 @@ interface Walk {
 
 const PLAIN_STORES = new Set<number>([Mnemonic.Mov, Mnemonic.Movaps, Mnemonic.Movups, Mnemonic.Movdqa, Mnemonic.Movdqu, Mnemonic.Movq, Mnemonic.Movd, Mnemonic.Vmovups, Mnemonic.Vmovdqu, Mnemonic.Vmovaps, Mnemonic.Vmovdqa]);
 /** String moves, by the bytes each element moves. */
-const STRING_MOVES = new Map<number, number>([[Mnemonic.Movsb, 1], [Mnemonic.Movsw, 2], [Mnemonic.Movsd, 4], [Mnemonic.Movsq, 8]]);
+export const STRING_MOVES = new Map<number, number>([[Mnemonic.Movsb, 1], [Mnemonic.Movsw, 2], [Mnemonic.Movsd, 4], [Mnemonic.Movsq, 8]]);
 const ADD_SUB = new Set<number>([Mnemonic.Add, Mnemonic.Sub]);
 
 /** How a helper copies: from which offset of rdx (`shift`), and how many bytes each unit of r8 counts (`unit`). */

@@ -32,10 +32,10 @@ export interface FrameAddress {
 export type FrameEscape = FrameAddress | 'frame';
 
 /** General register numbers (rax 0 .. r15 15) of rsp and rbp. */
-const RSP = 4;
-const RBP = 5;
-/** Registers a call may change (rax, rcx, rdx, r8-r11), a bit each. */
-const CALL_KILLS = [0, 1, 2, 8, 9, 10, 11].reduce((m, g) => m | (1 << g), 0);
+export const RSP_GPR = 4;
+export const RBP_GPR = 5;
+/** General registers a call may change (rax, rcx, rdx, r8-r11), a bit each. */
+export const GPR_CALL_KILLS = [0, 1, 2, 8, 9, 10, 11].reduce((m, g) => m | (1 << g), 0);
 
 /** The 64-bit general register number (0..15) of `r`, or -1 (a narrower part, another class). */
 const gpr64 = (r: Register): number => (RegisterExt.isGPR64(r) ? r - Register.RAX : -1);
@@ -67,7 +67,7 @@ export interface AddressMove {
 export function addressMoveOf(insn: Instruction): AddressMove | null {
   if (insn.opCount < 1 || insn.op0Kind !== OpKind.Register) return null;
   const dst = gpr64(insn.op0Register);
-  if (dst < 0 || dst === RSP || dst === RBP) return null;
+  if (dst < 0 || dst === RSP_GPR || dst === RBP_GPR) return null;
   const mn = insn.mnemonic;
   if (mn === Mnemonic.Lea) {
     const src = gpr64(insn.memoryBase);
@@ -88,8 +88,8 @@ const NONE: AddressRegisters = new Map();
 
 /** The address `src` holds before a move, given the registers holding one: rsp's own, rbp's when it is the frame. */
 function addressIn(src: number, held: AddressRegisters, rbpFrame: boolean): FrameAddress | undefined {
-  if (src === RSP) return { base: Register.RSP, disp: 0 };
-  if (src === RBP) return rbpFrame ? { base: Register.RBP, disp: 0 } : undefined;
+  if (src === RSP_GPR) return { base: Register.RSP, disp: 0 };
+  if (src === RBP_GPR) return rbpFrame ? { base: Register.RBP, disp: 0 } : undefined;
   return held.get(src);
 }
 
@@ -102,7 +102,7 @@ export interface AddressStep extends PathStep {
 
 /** The registers holding a frame address after `e`. */
 function stepAddresses(held: AddressRegisters, e: AddressStep, rbpFrame: boolean): AddressRegisters {
-  const kill = e.flow === FlowControl.Call || e.flow === FlowControl.IndirectCall ? e.writes | CALL_KILLS : e.writes;
+  const kill = e.flow === FlowControl.Call || e.flow === FlowControl.IndirectCall ? e.writes | GPR_CALL_KILLS : e.writes;
   const from = e.move === null ? undefined : addressIn(e.move.src, held, rbpFrame);
   if (from === undefined && ![...held.keys()].some((r) => (kill & (1 << r)) !== 0)) return held;
   const out = new Map([...held].filter(([r]) => (kill & (1 << r)) === 0));

@@ -35,18 +35,13 @@
  * frame access and whether a slot holds one value throughout the body (written once, never
  * its address taken, the frame never lost).
  */
-import { type Instruction, InstructionInfoFactory, MemorySizeExt, Mnemonic, OpAccess, OpKind, Register, RegisterExt } from 'iced-x86';
-import { decodeEach } from './register-effects.ts';
+import { type Instruction, MemorySizeExt, Mnemonic, OpAccess, OpKind, Register, RegisterExt } from 'iced-x86';
+import { decodeEach, withUsedRegisters } from './register-effects.ts';
 import { immediateOf, opKindOf, VOLATILE_REGISTERS } from '../disasm/operands.ts';
-import { addressMoveOf, type FrameAddress, type FrameEscapeAt, frameEscapeOf, setsFramePointer } from './frame-escape.ts';
-
-const factory = new InstructionInfoFactory();
+import { addressMoveOf, type FrameAddress, type FrameEscapeAt, frameEscapeOf, RBP_GPR, RSP_GPR, setsFramePointer } from './frame-escape.ts';
 
 /** Instructions whose memory first operand is only read. */
 const READS_MEMORY_OP0 = new Set<number>([Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Bt, Mnemonic.Push, Mnemonic.Prefetchnta, Mnemonic.Prefetcht0, Mnemonic.Prefetcht1, Mnemonic.Prefetcht2]);
-/** General register numbers of rsp and rbp (addressMoveOf's numbering). */
-const RSP_GPR = 4;
-const RBP_GPR = 5;
 /** The callee's home area: a call may overwrite the 0x20 bytes above the caller's rsp. */
 const HOME_AREA = 0x20;
 
@@ -123,6 +118,8 @@ export class FrameSlots {
    * write of that slot and handing one out as its address taken; a load through one is no reload.
    */
   private readonly stale = new Map<number, FrameAddress>();
+  /** heldAddresses' union of the two, until either changes. */
+  private held: ReadonlyMap<number, FrameAddress> | null = null;
   /** The body sets rbp from rsp (frame-escape.ts setsFramePointer): rbp copied out is the frame's address. */
   private rbpFrame = false;
   /** rbp was copied out before the body was seen setting it from rsp (address order): the frame is lost once it is. */
@@ -183,7 +180,7 @@ export class FrameSlots {
     }
     if (mn === Mnemonic.Ret || mn === Mnemonic.Jmp) return this.afterExit(mn === Mnemonic.Ret);
     const mem = this.memoryAddress(insn);
-    const escape = frameEscapeOf(insn, this.stale.size === 0 ? this.addrs : new Map([...this.stale, ...this.addrs]));
+    const escape = frameEscapeOf(insn, this.heldAddresses());
     if (escape !== null) this.escaped(escape, mem);
     this.staleStore(insn, mem);
     this.trackAddresses(insn);
@@ -247,19 +244,25 @@ export class FrameSlots {
     const move = addressMoveOf(insn);
     const from = move === null ? null : move.src === RSP_GPR ? this.off.rsp : move.src === RBP_GPR ? this.off.rbp : (this.addrs.get(move.src)?.disp ?? null);
     if (this.addrs.size > 0 || this.stale.size > 0) {
-      const kill = (r: number): void => void (this.addrs.delete(r), this.stale.delete(r));
+      const kill = (r: number): void => {
+        const [inAddrs, inStale] = [this.addrs.delete(r), this.stale.delete(r)];
+        if (inAddrs || inStale) this.held = null;
+      };
       if (insn.mnemonic === Mnemonic.Call) for (const r of VOLATILE_REGISTERS) kill(r - Register.RAX);
-      const info = factory.info(insn);
-      try {
-        for (const u of info.usedRegisters()) {
-          if (u.access !== OpAccess.Read && u.access !== OpAccess.CondRead && u.access !== OpAccess.None && RegisterExt.isGPR(u.register)) kill(RegisterExt.fullRegister(u.register) - Register.RAX);
-          u.free();
-        }
-      } finally {
-        info.free();
-      }
+      withUsedRegisters(insn, (used) => {
+        for (const u of used) if (u.access !== OpAccess.Read && u.access !== OpAccess.CondRead && u.access !== OpAccess.None && RegisterExt.isGPR(u.register)) kill(RegisterExt.fullRegister(u.register) - Register.RAX);
+      });
     }
-    if (move !== null && from !== null) this.addrs.set(move.dst, { base: Register.None, disp: from + move.add });
+    if (move !== null && from !== null) {
+      this.addrs.set(move.dst, { base: Register.None, disp: from + move.add });
+      this.held = null;
+    }
+  }
+
+  /** `stale` and `addrs` together (addrs' entry where both have one), as frameEscapeOf reads them: built again only after either changed. */
+  private heldAddresses(): ReadonlyMap<number, FrameAddress> {
+    if (this.stale.size === 0) return this.addrs;
+    return (this.held ??= new Map([...this.stale, ...this.addrs]));
   }
 
   private lea(insn: Instruction, mem: number | null | undefined): void {
@@ -314,6 +317,7 @@ export class FrameSlots {
   private afterExit(ret: boolean): void {
     for (const [r, a] of this.addrs) this.stale.set(r, a);
     this.addrs.clear();
+    this.held = null;
     if (this.epilogue !== null) {
       this.off.rsp = this.epilogue.rsp;
       this.off.rbp = this.epilogue.rbp;

@@ -22,7 +22,7 @@ import { lowerBound } from '../../common/search.ts';
 import { type MappedImage, sectionAt } from '../image/map-image.ts';
 import { thunkImport } from '../image/import-thunks.ts';
 import type { FunctionInfo, RvaRange } from '../image/types.ts';
-import { COPIERS, type CopyShape, copyOffset } from './bitfield-copy-callee.ts';
+import { COPIERS, type CopyShape, copyOffset, STRING_MOVES } from './bitfield-copy-callee.ts';
 import { fullRegister } from './added-field.ts';
 import { withUsedRegisters } from './register-effects.ts';
 
@@ -126,8 +126,6 @@ export function trackAddresses(insn: Instruction, addrs: Map<number, Address>): 
  */
 const COPY_BYTES = 4096;
 
-/** String moves, by the bytes each element moves. */
-const STRING_MOVES = new Map<number, number>([[Mnemonic.Movsb, 1], [Mnemonic.Movsw, 2], [Mnemonic.Movsd, 4], [Mnemonic.Movsq, 8]]);
 
 /**
  * The constant bytes a copy moves, and where to: read-only bytes, or (given `frameBytes`) the
