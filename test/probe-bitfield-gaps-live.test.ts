@@ -174,7 +174,7 @@
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { Toolchain } from '../samples/scenarios.ts';
-import { buildLayoutProbe, changedVerdicts, diffDlls, liftRule, startLayoutProbe, writeProbePackage } from './support/layout-probes.ts';
+import { buildLayoutProbe, carriedNeither as carriedLayoutNeither, changedVerdicts, diffDlls, liftRule, startLayoutProbe, writeProbePackage } from './support/layout-probes.ts';
 import { liveSuite, patchedRound } from './support/live-suite.ts';
 import { missingTools } from './support/tools.ts';
 
@@ -185,19 +185,8 @@ const CODE = 'STRUCTURE_BITFIELD_CHANGED';
 
 const startProbe = (name: string, tc: Toolchain, opt?: string) => startLayoutProbe(suite, name, tc, opt);
 
-/** Probe `name` (v1 and v2 print different lines): init and unpack refused, init's message matching `message`; the package with the rule lifted, applied to a running v1, prints neither version's line. */
-async function carriedNeither(name: string, tc: Toolchain, opt: string, message: RegExp): Promise<void> {
-  const { h, old, neu, d } = await startProbe(name, tc, opt);
-  expect(neu).not.toBe(old);
-  expect(changedVerdicts(d)).toEqual([`init: ${CODE}`, `unpack: ${CODE}`]);
-  expect(d.functions.find((f) => f.name === 'init')?.reason?.message).toMatch(message);
-  const before = liftRule(d, CODE);
-  expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
-  const pkg = await writeProbePackage(suite.dir(), before, `${name}.dll`, `${name}-${tc}${opt}.hpk`);
-  const after = await patchedRound(h, pkg, `${name}.dll`);
-  expect(after).not.toBe(neu);
-  expect(after).not.toBe(old);
-}
+/** Probe `name`: init and unpack refused, init's message matching `message`; carried anyway, the patched process prints neither version's line. */
+const carriedNeither = (name: string, tc: Toolchain, opt: string, message: RegExp): Promise<void> => carriedLayoutNeither(suite, name, tc, opt, CODE, message);
 
 describe.skipIf(skip !== undefined)(`bit-field gap probes live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
   test.each(TOOLCHAINS)('bitfield-low-swap (%s): the whole-word writer and the low readers refused; carried anyway, the patched process prints neither version', async (tc) => {

@@ -35,6 +35,13 @@ describe('bits a read decodes', () => {
     expect(decoded('8b 01  c1 e8 07  83 e0 1f  8d 04 40  c3')).toEqual({ '+0': 'f80' });
   });
 
+  test('a field doubled by adding it to itself, then masked, decodes its own bits (clang: level * 2)', () => {
+    // mov eax,[rcx+0x20]; add eax,eax; and eax,0x3e; ret: level in bits 0-4
+    expect(decoded('8b 41 20  01 c0  83 e0 3e  c3')).toEqual({ '+20': '1f' });
+    // mov eax,[rcx+0x20]; shr eax,2; and eax,0x3e; ret: level in bits 3-7
+    expect(decoded('8b 41 20  c1 e8 02  83 e0 3e  c3')).toEqual({ '+20': 'f8' });
+  });
+
   test('a signed field (sar) masked wider than it decodes its bits and the sign bit', () => {
     // mov eax,[rcx]; sar eax,28; and eax,0xff; ret
     expect(decoded('8b 01  c1 f8 1c  25 ff 00 00 00  c3')).toEqual({ '+0': 'f0000000' });

@@ -52,7 +52,8 @@ export type BitOp =
   /** A right shift (`shr`, `sar`) of a register `bits` wide: only the bits it holds are shifted. */
   | { readonly k: 'shr'; readonly n: number; readonly bits: number }
   /** A left shift of a register `bits` wide: bits shifted past its top are gone. */
-  | { readonly k: 'shl'; readonly n: number; readonly bits: number }
+  /** `doubles`: `add r,r`, whose top bit lost is an overflow, not a selection. */
+  | { readonly k: 'shl'; readonly n: number; readonly bits: number; readonly doubles?: true }
   | { readonly k: 'and'; readonly m: bigint }
   /** A copy that keeps the low `bits` bits (`mov ecx,eax`, `movzx ecx,al`). */
   | { readonly k: 'copy'; readonly bits: number }
@@ -95,6 +96,11 @@ export function bitOpOf(insn: Instruction): BitOp {
   if (mn === Mnemonic.Or || mn === Mnemonic.Xor || mn === Mnemonic.Not) return { k: 'merge' };
   if (regDst && insn.opCount === 2 && insn.op1Kind === OpKind.Register) {
     const src = insn.op1Register;
+    // `add eax,eax` doubles: a left shift by one (clang's `level * 2` of a field at bit 0,
+    // probe bitfield-single-revalue), not an arithmetic use that ends the value's bits. It
+    // selects nothing: a length doubled whole (Rust's `cap * 2`, swc-html 1.16.1's Vec at
+    // +0x28) decodes no field.
+    if (mn === Mnemonic.Add && src === insn.op0Register) return { k: 'shl', n: 1, bits: registerBits(src), doubles: true };
     if (mn === Mnemonic.Mov || mn === Mnemonic.Movzx || mn === Mnemonic.Movsx || mn === Mnemonic.Movsxd) return { k: 'copy', bits: registerBits(src) };
     if (mn === Mnemonic.Cmp || (mn === Mnemonic.Test && insn.op0Register === src)) return { k: 'look' };
   }
@@ -163,7 +169,7 @@ export function applyBitOp(v: BitValue, op: BitOp): { next: BitValue | null; dec
       // A signed field's read: `shl eax,27; sar eax,27` keeps bits 0-4 (what passes the top is gone).
       const shifted = { ...v, shift: v.shift - op.n };
       const sel = v.sel & wordBitsOf(shifted, lowBits(op.bits));
-      return { next: { ...shifted, sel, narrowed: v.narrowed || sel !== v.sel }, decoded: 0n };
+      return { next: { ...shifted, sel, narrowed: v.narrowed || (sel !== v.sel && op.doubles !== true) }, decoded: 0n };
     }
     case 'and': {
       const sel = v.sel & wordBitsOf(v, op.m);

@@ -40,7 +40,9 @@
  * one rewritten in most bytes is a move when its reader explains every changed bit, each
  * qword keeps its set bits (rewrittenWhole: probes bitfield-relayout-copy, -partial), or the
  * reader's own groups moved, each keeping its value (movedGroups: probe bitfield-relayout-revalue,
- * a level the reader does not decode also changed).
+ * a level the reader does not decode also changed). A reader of one field that moved and changed
+ * its value is linked by the bits beside it, which moved across with their value kept
+ * (tradedPlaces: probe bitfield-single-revalue).
  * Any write to a register the tracker does not model (`inc`, `neg`, `add r,imm`, `mul`'s rdx)
  * drops its constant; a store through a register holding an address in the frame drops every
  * slot, and once the frame's address escaped (escapeFrame) so does a store through any other
@@ -494,7 +496,40 @@ export function movedGroups(o: ReadScan, n: ReadScan, mv: ImmediateMove): MovedG
   // A move that also changes a value (probe bitfield-immediate-revalue: kind and level swapped,
   // level 11 -> 12) gives other values, yet the reader decodes the same fields at other places:
   // as many groups of each width on both sides, each a run of contiguous bits.
-  return !unexplained && permuted(was, now) ? { was, now, swapped: false } : null;
+  if (!unexplained && permuted(was, now)) return { was, now, swapped: false };
+  // One field alone moved and revalued (probe bitfield-single-revalue): its neighbour's bits.
+  return !unexplained && tradedPlaces(mv.onlyOld[0]!, mv.onlyNew[0]!, was, now) ? { was, now, swapped: false } : null;
+}
+
+/**
+ * A reader that decodes one field, which moved and changed its value (probe
+ * bitfield-single-revalue: level bits 3-7 -> 0-4 and 11 -> 12; kind, which this reader does not
+ * decode, bits 0-2 -> 5-7): one group only each body decodes, of one width, each a run of
+ * contiguous bits, together a contiguous run; and the bits of that run outside the reader's
+ * group, read in order, hold the same value in the old constant as in the new (kind 3 in
+ * both): the field traded places with a neighbour, whose value moved along. A reader that
+ * starts decoding another field of the same word (swc-html 1.15.33's 0x7b4c00 and 0x7b4de0:
+ * a byte's low nibble, then its high one, tags 0xa and 0xd, now 0x3) keeps no such neighbour.
+ * Not seen: a move in which the neighbour changed its value too.
+ */
+function tradedPlaces(old: bigint, neu: bigint, was: readonly bigint[], now: readonly bigint[]): boolean {
+  if (was.length !== 1 || now.length !== 1) return false;
+  const [a, b] = [was[0]!, now[0]!];
+  const cover = a | b;
+  if (width(a) !== width(b) || !contiguous(a) || !contiguous(b) || !contiguous(cover)) return false;
+  return packedBits(old, cover & ~a) === packedBits(neu, cover & ~b);
+}
+
+/** The bits of `x` that `mask` selects, packed from bit 0 in their order (x86's pext). */
+function packedBits(x: bigint, mask: bigint): bigint {
+  let out = 0n;
+  let k = 0n;
+  for (let m = mask; m !== 0n; m &= m - 1n) {
+    const bit = m & -m;
+    if ((x & bit) !== 0n) out |= 1n << k;
+    k++;
+  }
+  return out;
 }
 
 /**

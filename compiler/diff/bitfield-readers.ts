@@ -191,7 +191,11 @@ function followRead(steps: readonly ReadStep[], k: number, add: (disp: number, c
 /** One instruction on the followed values' bits: what it decodes, and the value it leaves in its destination. */
 function followBits(rs: ReadStep, values: Map<number, BitValue>, decode: (bits: bigint) => void): void {
   const t = rs.step;
-  const srcs = t.reads.filter((r) => values.has(r));
+  // `add eax,eax` reads eax twice: one value doubled, not two combined. (Other instructions
+  // that name a register twice keep their reading: `test rdi,rdi` ends the value, so a Vec
+  // length tested, then scaled by `shl rdi,4`, decodes no field: swc-html 1.16.1 0x1b913e.)
+  const followed = t.reads.filter((r) => values.has(r));
+  const srcs = rs.bits.k === 'shl' && rs.bits.doubles === true ? [...new Set(followed)] : followed;
   if (srcs.length === 0) {
     if (t.writes >= 0) values.delete(t.writes);
     return;

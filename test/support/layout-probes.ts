@@ -13,7 +13,8 @@ import { planRedirect } from '../../compiler/diff/redirect-sites.ts';
 import { encodePackage } from '../../formats/container.ts';
 import type { HostSession } from '../../samples/host/host-session.ts';
 import type { Toolchain } from '../../samples/scenarios.ts';
-import type { LiveSuite } from './live-suite.ts';
+import { expect } from 'vitest';
+import { type LiveSuite, patchedRound } from './live-suite.ts';
 
 const PROBES = join(dirname(fileURLToPath(import.meta.url)), '..', 'probes');
 
@@ -69,6 +70,24 @@ export async function startLayoutProbe(suite: LiveSuite, name: string, tc: Toolc
   const neu = (await suite.start(v2)).first.output;
   const h = await suite.start(v1);
   return { h, old: h.first.output, neu, d: diffDlls(v1, v2) };
+}
+
+/**
+ * Probe `name` (v1 and v2 print different lines) by `tc` at `opt`: init and unpack refused with
+ * `code`, init's message matching `message`; the package with the rule lifted, applied to a
+ * running v1, prints neither version's line.
+ */
+export async function carriedNeither(suite: LiveSuite, name: string, tc: Toolchain, opt: string, code: string, message: RegExp): Promise<void> {
+  const { h, old, neu, d } = await startLayoutProbe(suite, name, tc, opt);
+  expect(neu).not.toBe(old);
+  expect(changedVerdicts(d)).toEqual([`init: ${code}`, `unpack: ${code}`]);
+  expect(d.functions.find((f) => f.name === 'init')?.reason?.message).toMatch(message);
+  const before = liftRule(d, code);
+  expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
+  const pkg = await writeProbePackage(suite.dir(), before, `${name}.dll`, `${name}-${tc}${opt}.hpk`);
+  const after = await patchedRound(h, pkg, `${name}.dll`);
+  expect(after).not.toBe(neu);
+  expect(after).not.toBe(old);
 }
 
 /**
