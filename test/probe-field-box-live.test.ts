@@ -1,0 +1,82 @@
+/**
+ * An argument stored in a frame object whose address the body hands out (issue #14, safety; a
+ * known gap, pinned here): probe field-box (test/probes/field-box.c) keeps its argument r in
+ * `struct box b = {0, r}` and passes &b to reroute, which points b.obj at another object; show
+ * then reads b.obj's +0x10. The call receives the box's first byte (`lea rcx,[rsp+0x20]`), b.obj
+ * lies 8 bytes above it (`mov [rsp+0x28],rcx`): frame-slots.ts takes a slot's address as taken
+ * only when the address handed out lies within it, so the reload of b.obj after the call counts
+ * as the argument and `[b.obj+0x10]` as the old show's access at r+0x10. v2 adds r->c at +0x10:
+ * added-field.ts finds it covered, and show is hotpatchable at gcc -O0..-Os and clang -O0/-O1
+ * (refused at clang -O2/-Os). Patched live, v2's show reads c from objects v1's make built
+ * without it: neither version's lines. A fix that lets the handed-out object span the 8-byte
+ * units the body wrote above its address before the call refuses it at 7 of 8 builds, but on
+ * swc-html 1.15.24 -> 1.15.33 it also spans separately spilled neighbours (0x2a9df0's arg2 slot
+ * at [rsp+0x118] above spills at 0x100..0x110) and drops a right refusal: not applied.
+ * The twin field-box-fix (same box, a pure logic change) stays hotpatchable and prints v2.
+ */
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import type { Toolchain } from '../samples/scenarios.ts';
+import { buildLayoutProbe, changedVerdicts, diffDlls, liftRule, startLayoutProbe, writeProbePackage } from './support/layout-probes.ts';
+import { liveSuite, patchedRound } from './support/live-suite.ts';
+import { missingTools } from './support/tools.ts';
+
+const skip = missingTools(['wine', 'mingw', 'clang']);
+const buildSkip = missingTools(['mingw', 'clang']);
+const suite = liveSuite('hp-probe-field-box-', skip);
+const OPTS = ['-O0', '-O1', '-O2', '-Os'] as const;
+const CODE = 'STRUCTURE_FIELD_ADDED';
+const REFUSED = `make: ${CODE}, show: ${CODE}`;
+/** The gap: show hotpatchable, its old body credited with b.obj's +0x10 as r's. */
+const GAP = `make: ${CODE}, show: hotpatchable`;
+
+/** Per probe and toolchain, the changed functions' verdicts at -O0, -O1, -O2, -Os. */
+const VERDICTS: Record<string, Record<Toolchain, readonly string[]>> = {
+  'field-box': {
+    gcc: [GAP, GAP, GAP, GAP],
+    clang: [GAP, GAP, REFUSED, REFUSED],
+  },
+  'field-box-fix': {
+    gcc: ['show: hotpatchable', 'show: hotpatchable', 'show: hotpatchable', 'show: hotpatchable'],
+    clang: ['show: hotpatchable', 'show: hotpatchable', 'show: hotpatchable', 'show: hotpatchable'],
+  },
+};
+
+/** Changed functions as `name: verdict or code`, the harness's own left out. */
+const verdicts = (name: string, tc: Toolchain, opt: string, dir: string): string =>
+  changedVerdicts(diffDlls(buildLayoutProbe(join(dir, opt), name, 1, tc, opt), buildLayoutProbe(join(dir, opt), name, 2, tc, opt)))
+    .filter((v) => !/^(hp_run|hp_vectors|__do_global_ctors):/.test(v))
+    .join(', ');
+
+describe.skipIf(buildSkip !== undefined)(`field-box probes, verdicts by both compilers at four levels${buildSkip ? ` (skipped: ${buildSkip})` : ''}`, () => {
+  test.each(Object.keys(VERDICTS))('%s', (name) => {
+    const dir = join(suite.dir() || '/tmp', `hp-field-box-verdicts-${process.pid}`);
+    for (const tc of ['gcc', 'clang'] as const) {
+      expect(OPTS.map((opt) => verdicts(name, tc, opt, dir)), `${name} ${tc}`).toEqual(VERDICTS[name]![tc]);
+    }
+  }, 120_000);
+});
+
+describe.skipIf(skip !== undefined)(`field-box probes live under Wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  test.each([['gcc', '-O2'], ['gcc', '-O0'], ['clang', '-O1']] as const)('field-box (%s %s): show hotpatchable (the gap); carried, v2\'s show reads c from v1\'s objects', async (tc, opt) => {
+    const { h, old, neu, d } = await startLayoutProbe(suite, 'field-box', tc, opt);
+    expect(changedVerdicts(d)).toEqual([`make: ${CODE}`, 'show: hotpatchable']);
+    // make's refusal lifted too (refused by its own new store, it runs no more: the objects are made).
+    const before = liftRule(d, CODE);
+    expect(before.hotpatchable, 'nothing else refuses the pair').toBe(true);
+    const after = await patchedRound(h, await writeProbePackage(suite.dir(), before, 'field-box.dll', `field-box-${tc}${opt}.hpk`), 'field-box.dll');
+    const shows = (out: string): string[] => out.split('\n').filter((l) => l.startsWith('show('));
+    // v1 prints a + 700, v2 (a + 700) * 2 + 1000 * a; v1's objects have no c: (a + 700) * 2.
+    expect(shows(old)).toEqual(['show(0) = 701', 'show(1) = 702', 'show(2) = 703', 'show(3) = 704']);
+    expect(shows(neu)).toEqual(['show(0) = 2402', 'show(1) = 3404', 'show(2) = 4406', 'show(3) = 5408']);
+    expect(shows(after)).toEqual(['show(0) = 1402', 'show(1) = 1404', 'show(2) = 1406', 'show(3) = 1408']);
+  }, 120_000);
+
+  test.each([['gcc', '-O2'], ['gcc', '-O0'], ['clang', '-O1']] as const)('field-box-fix (%s %s): hotpatchable, and patched live it prints v2', async (tc, opt) => {
+    const { h, old, neu, d } = await startLayoutProbe(suite, 'field-box-fix', tc, opt);
+    expect(neu).not.toBe(old);
+    expect(changedVerdicts(d)).toEqual(['show: hotpatchable']);
+    const pkg = await writeProbePackage(suite.dir(), d, 'field-box-fix.dll', `field-box-fix-${tc}${opt}.hpk`);
+    expect(await patchedRound(h, pkg, 'field-box-fix.dll')).toBe(neu);
+  }, 120_000);
+});
