@@ -65,4 +65,57 @@ describe('added-field rule', () => {
     // An indexed access through the argument is an array element, not a field.
     expect(added(OLD, '48 89 cf  48 8b 41 10  48 8b 44 c7 70  c3')).toBeNull();
   });
+
+  describe('registers followed on paths, not in address order', () => {
+    // [argument, offset], and 'some' for an access the register makes on some of the paths only (ArgAccess.some).
+    const at = (hex: string, entry?: number, tables?: ReadonlyMap<number, readonly number[]>): Array<[number, number] | [number, number, 'some']> => {
+      const { bytes, spans } = encodedBody(hex);
+      return argAccessesOf(bytes, spans, entry, tables).map((x) => (x.some === true ? [x.arg, x.disp, 'some'] : [x.arg, x.disp]));
+    };
+
+    test("an instruction after a jmp holds what the branches reaching it left (7za 5.2.0's 0x43884f)", () => {
+      // mov rsi,r9; test edx,edx; jne L; mov rsi,rcx; mov eax,[rsi+0x4]; jmp END;
+      // L: cmp [rsi+0x8],r12d (rsi is arg4: only the jne from the entry reaches it); END: ret
+      expect(at('4c 89 ce  85 d2  75 08  48 89 ce  8b 46 04  eb 04  44 39 66 08  c3')).toEqual([[1, 0x4], [4, 0x8]]);
+    });
+
+    test('two landings that disagree on a register: neither argument on every path, each on some', () => {
+      // mov rsi,r9; test edx,edx; jne L; mov rsi,rcx; mov eax,[rsi+0x4]; test eax,eax; jne L; ret; L: cmp [rsi+0x8],r12d; ret
+      expect(at('4c 89 ce  85 d2  75 0b  48 89 ce  8b 46 04  85 c0  75 01  c3  44 39 66 08  c3')).toEqual([[1, 0x4], [1, 0x8, 'some'], [4, 0x8, 'some']]);
+    });
+
+    test('a register one path sets and another never does is unknown where they meet (on some path only)', () => {
+      // test edx,edx; je L; mov rsi,rcx; L: mov eax,[rsi+0x8]; ret (address order saw arg1 in rsi at L on every path)
+      expect(at('85 d2  74 03  48 89 ce  8b 46 08  c3')).toEqual([[1, 0x8, 'some']]);
+      // The same with both paths setting it: arg1 at L on every path.
+      expect(at('48 89 ce  85 d2  74 03  48 89 ce  8b 46 08  c3')).toEqual([[1, 0x8]]);
+    });
+
+    test('a loop whose back edge overwrites the register: unknown at the loop head, its first round on some path', () => {
+      // mov rsi,rcx; L: mov eax,[rsi+0x8]; mov rsi,[rsi]; test rsi,rsi; jne L; ret (a list walk: only the first node is arg1)
+      expect(at('48 89 ce  8b 46 08  48 8b 36  48 85 f6  75 f5  c3')).toEqual([[1, 0x8, 'some'], [1, 0x0, 'some']]);
+      // A loop that leaves rsi alone keeps it: mov rsi,rcx; L: mov eax,[rsi+0x8]; dec edx; jne L; ret
+      expect(at('48 89 ce  8b 46 08  ff ca  75 f9  c3')).toEqual([[1, 0x8]]);
+    });
+
+    test('an access made on one path only is still an access of the body', () => {
+      // test edx,edx; je L; mov eax,[rcx+0x10]; L: mov eax,[rcx+0x8]; ret
+      expect(at('85 d2  74 03  8b 41 10  8b 41 08  c3')).toEqual([[1, 0x10], [1, 0x8]]);
+      // Reached only by a branch after a ret: jne L; ret; L: mov eax,[rcx+0x20]; ret
+      expect(at('85 d2  75 01  c3  8b 41 20  c3')).toEqual([[1, 0x20]]);
+    });
+
+    test("a frame slot a path never stored to gives no argument on that path's reload", () => {
+      // test edx,edx; je L; mov [rsp+0x8],rcx; L: mov rax,[rsp+0x8]; mov eax,[rax+0x4]; ret (arg1 through the store's path only)
+      expect(at('85 d2  74 05  48 89 4c 24 08  48 8b 44 24 08  8b 40 04  c3')).toEqual([[1, 0x4, 'some']]);
+      // Stored on every path (the spill first): the reload is arg1.
+      expect(at('48 89 4c 24 08  85 d2  74 00  48 8b 44 24 08  8b 40 04  c3')).toEqual([[1, 0x4]]);
+    });
+
+    test("a jump table's cases start from the state at the indirect jump", () => {
+      // mov rsi,rcx; jmp rax (cases at 6); mov rsi,rdx (unreached); case: mov eax,[rsi+0x8]; ret
+      const body = '48 89 ce  ff e0  48 89 d6  8b 46 08  c3';
+      expect(at(body, 0, new Map([[3, [8]]]))).toEqual([[1, 0x8]]);
+    });
+  });
 });

@@ -9,9 +9,9 @@
  * alone would have missed it.
  *
  * The evidence kept: a pointer the function received (an argument register, rcx, rdx, r8 or
- * r9 at entry, or a register it was copied to, followed in address order until overwritten or
+ * r9 at entry, or a register it was copied to, followed on the body's paths until overwritten or
  * a call clobbers it; or a frame slot it was spilled to and the register reloaded from it, as
- * -O0 code does before every access: frame-slots.ts), that the old body dereferences too (at
+ * -O0 code does before every access: frame-slots.ts; arg-hold-paths.ts), that the old body dereferences too (at
  * least one field access on the same argument, so both sides agree the argument is a
  * structure pointer), and that the new body accesses (reads or writes, not `lea`) at an
  * offset no old access covers. Stack operands are never fields themselves (the argument
@@ -21,13 +21,14 @@
  * added to the structure from an existing field the fix starts to use, so both are refused:
  * the running objects were built by old code, which the patch does not change.
  */
-import { Decoder, DecoderOptions, Instruction, MemorySize, MemorySizeExt, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
+import { FlowControl, Instruction, MemorySize, MemorySizeExt, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
 import { hex } from '../../common/types.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
 import { FrameSlots, type SlotPolicy, scanWithSlotPolicy } from './frame-slots.ts';
 import { PointerUseTracker, type PointerUse } from './pointer-uses.ts';
-import { spanOf } from './register-effects.ts';
+import { decodeEach, spanOf } from './register-effects.ts';
+import { argHoldsByPath, argOf, argsOnSomePath, type HoldStepAt } from './arg-hold-paths.ts';
 import { opKindOf, opRegisterOf, VOLATILE_REGISTERS } from '../disasm/operands.ts';
 
 /** One field access through an argument: which argument (1-4), offset, size (0 for `lea`). */
@@ -41,6 +42,11 @@ export interface ArgAccess {
   readonly move?: boolean;
   /** For an 8-byte access, what its value is used for: an address or a number (pointer-uses.ts; absent: not seen). */
   readonly use?: PointerUse;
+  /**
+   * Made on some paths only: the register holds the argument on some of the paths reaching the
+   * instruction, not on all (a loop's first round, one side of a join). Absent: on all of them.
+   */
+  readonly some?: true;
 }
 
 /** Plain data moves: their memory size is the field's declared width (arithmetic and tests may be narrowed). */
@@ -95,77 +101,145 @@ interface InsnSpan {
   readonly length: number;
 }
 
+const NO_TABLES: ReadonlyMap<number, readonly number[]> = new Map();
+
 /**
  * The field accesses through the pointers a body received, in address order: `insns` are
- * the body's instructions in `image` (the mapped image's bytes, indexed by RVA).
+ * the body's instructions in `image` (the mapped image's bytes, indexed by RVA), `entry` where
+ * it is entered (default: its lowest instruction), `tables` the targets of its indirect jumps.
+ * Which argument a register holds is followed on the body's paths (arg-hold-paths.ts): an
+ * access made on any path counts.
  */
-export function argAccessesOf(image: Uint8Array, insns: readonly InsnSpan[]): ArgAccess[] {
-  return scanWithSlotPolicy((policy) => scanAccesses(image, insns, policy));
-}
-
-function scanAccesses(image: Uint8Array, insns: readonly InsnSpan[], policy: SlotPolicy): { result: ArgAccess[]; again: SlotPolicy | null } {
+export function argAccessesOf(image: Uint8Array, insns: readonly InsnSpan[], entry: number = spanOf(insns).lo, tables: ReadonlyMap<number, readonly number[]> = NO_TABLES): ArgAccess[] {
+  if (insns.length === 0) return [];
+  const body = scanWithSlotPolicy((policy) => readBody(image, insns, policy));
+  if (body === null) return [];
+  const before = argHoldsByPath(entry, body.steps, tables);
   const out: ArgAccess[] = [];
-  const { lo, hi } = spanOf(insns);
-  if (hi <= lo) return { result: out, again: null };
-  // Full register -> argument it holds.
-  const holds = new Map<number, number>(ARG_REGISTERS);
-  const frame = new FrameSlots(policy);
-  const decoder = new Decoder(64, image.subarray(lo, hi), DecoderOptions.None);
-  const insn = new Instruction();
-  const uses = new PointerUseTracker();
-  try {
-    let next = -1;
-    let count = 0;
-    let pushedRbp = false;
-    for (const d of insns) {
-      if (d.rva !== next) {
-        decoder.position = d.rva - lo;
-        decoder.ip = BigInt(d.rva);
-      }
-      decoder.decodeOut(insn);
-      next = d.rva + d.length;
-      if (holds.size === 0 && !frame.holdsAny()) break;
-      // MSVC's funclet prologue (`push rbp; sub rsp,0x20; mov rbp,rdx`): rdx is the parent's
-      // frame, and the body's `[rbp+x]` are its stack slots, not fields of a structure.
-      if (count++ < 4 && insn.opCount > 0 && insn.op0Kind === OpKind.Register && insn.op0Register === Register.RBP) {
-        if (insn.mnemonic === Mnemonic.Push) pushedRbp = true;
-        else if (pushedRbp && insn.mnemonic === Mnemonic.Mov && insn.op1Kind === OpKind.Register && insn.op1Register === Register.RDX) return { result: [], again: null };
-      }
-      const had = out.length;
-      recordAccess(insn, holds, out);
-      if (out.length > had) uses.access(insn, had, out[had]!.size);
-      uses.step(insn);
-      updateHolds(insn, holds);
-      frame.step(insn, holds);
+  for (const c of body.candidates) {
+    const held = before.get(c.rva);
+    if (held === undefined) continue;
+    const every = argOf(held, c.base);
+    const some = argsOnSomePath(held, c.base);
+    for (let arg = 1; arg <= 4; arg++) {
+      if ((some & (1 << (arg - 1))) === 0) continue;
+      const x: ArgAccess = arg === every ? { arg, disp: c.disp, size: c.size, kind: c.kind, move: c.move } : { arg, disp: c.disp, size: c.size, kind: c.kind, move: c.move, some: true };
+      out.push(c.use === undefined ? x : { ...x, use: c.use });
     }
-  } finally {
-    insn.free();
-    decoder.free();
   }
-  const again = frame.verdict();
-  return {
-    result: uses.uses.size === 0 ? out : out.map((x, k) => {
-      const use = uses.uses.get(k);
-      return use === undefined ? x : { ...x, use };
-    }),
-    again,
-  };
+  return out;
 }
 
-function recordAccess(insn: Instruction, holds: ReadonlyMap<number, number>, out: ArgAccess[]): void {
+/** A memory operand that is a field access when its base register holds an argument. */
+interface Candidate {
+  readonly rva: number;
+  /** The base's general register number (rax 0 .. r15 15). */
+  readonly base: number;
+  readonly disp: number;
+  readonly size: number;
+  readonly kind: 0 | 1 | 2;
+  readonly move: boolean;
+  use?: PointerUse;
+}
+
+/** A body read once in address order: each instruction's effect on the registers and followed slots, and its candidate accesses. */
+interface BodyReading {
+  readonly steps: Map<number, HoldStepAt>;
+  readonly candidates: readonly Candidate[];
+}
+
+/**
+ * The frame's view of the argument registers, for frame-slots.ts in address order: what a
+ * store reads from a register is named by the store's RVA, and a reload hands that name back.
+ * Which argument it is depends on the path (arg-hold-paths.ts), not on the address order.
+ */
+class SlotRecorder extends Map<number, number> {
+  at = 0;
+  storeSrc = -1;
+  reloadDst = -1;
+  reloadFrom = -1;
+  override get(r: number): number | undefined {
+    if (!RegisterExt.isGPR64(r)) return undefined;
+    this.storeSrc = r - Register.RAX;
+    return this.at;
+  }
+  override set(r: number, store: number): this {
+    if (RegisterExt.isGPR64(r)) [this.reloadDst, this.reloadFrom] = [r - Register.RAX, store];
+    return this;
+  }
+}
+
+/** Null for an MSVC funclet (see the module head). */
+function readBody(image: Uint8Array, insns: readonly InsnSpan[], policy: SlotPolicy): { result: BodyReading | null; again: SlotPolicy | null } {
+  const frame = new FrameSlots(policy);
+  const recorder = new SlotRecorder();
+  const probe = new Map<number, number>();
+  const uses = new PointerUseTracker();
+  const steps = new Map<number, HoldStepAt>();
+  const candidates: Candidate[] = [];
+  let count = 0;
+  let pushedRbp = false;
+  let funclet = false;
+  decodeEach(image, insns, (insn, d) => {
+    if (funclet) return;
+    // MSVC's funclet prologue (`push rbp; sub rsp,0x20; mov rbp,rdx`): rdx is the parent's
+    // frame, and the body's `[rbp+x]` are its stack slots, not fields of a structure.
+    if (count++ < 4 && insn.opCount > 0 && insn.op0Kind === OpKind.Register && insn.op0Register === Register.RBP) {
+      if (insn.mnemonic === Mnemonic.Push) pushedRbp = true;
+      else if (pushedRbp && insn.mnemonic === Mnemonic.Mov && insn.op1Kind === OpKind.Register && insn.op1Register === Register.RDX) funclet = true;
+    }
+    const c = candidateOf(insn, d.rva);
+    if (c !== null) {
+      uses.access(insn, candidates.length, c.size);
+      candidates.push(c);
+    }
+    uses.step(insn);
+    const { kills, copyDst, copySrc } = holdsEffect(insn, probe);
+    recorder.at = d.rva;
+    recorder.storeSrc = recorder.reloadDst = recorder.reloadFrom = -1;
+    frame.step(insn, recorder);
+    const fl = insn.flowControl;
+    const target = (fl === FlowControl.ConditionalBranch || fl === FlowControl.UnconditionalBranch) && insn.op0Kind === OpKind.NearBranch64 ? Number(insn.nearBranchTarget) : -1;
+    steps.set(d.rva, { rva: d.rva, next: d.rva + d.length, flow: fl, target, kills, copyDst, copySrc, storeSrc: recorder.storeSrc, reloadDst: recorder.reloadDst, reloadFrom: recorder.reloadFrom });
+  });
+  if (funclet) return { result: null, again: null };
+  // Only the stores some reload reads carry an argument along the paths.
+  const read = new Set<number>();
+  for (const e of steps.values()) if (e.reloadDst >= 0) read.add(e.reloadFrom);
+  for (const e of steps.values()) if (e.storeSrc >= 0 && !read.has(e.rva)) steps.set(e.rva, { ...e, storeSrc: -1 });
+  for (const [k, use] of uses.uses) candidates[k]!.use = use;
+  return { result: { steps, candidates }, again: frame.verdict() };
+}
+
+/** The instruction's first memory operand, when it can be a field access: a 64-bit base (not rip), no index, a displacement not negative. */
+function candidateOf(insn: Instruction, rva: number): Candidate | null {
   const n = insn.opCount;
   for (let k = 0; k < n; k++) {
     if (opKindOf(insn, k) !== OpKind.Memory) continue;
     const b = insn.memoryBase;
-    if (b === Register.None || b === Register.RIP || insn.memoryIndex !== Register.None) return;
-    const arg = holds.get(b);
-    if (arg === undefined) return;
+    if (!RegisterExt.isGPR64(b) || insn.memoryIndex !== Register.None) return null;
     const disp = Number(BigInt.asIntN(64, insn.memoryDisplacement));
-    if (disp < 0) return;
+    if (disp < 0) return null;
     const lea = insn.mnemonic === Mnemonic.Lea;
-    out.push({ arg, disp, size: lea ? 0 : MemorySizeExt.size(insn.memorySize), kind: lea ? 0 : kindOf(insn), move: MOVES.has(insn.mnemonic) });
-    return;
+    return { rva, base: b - Register.RAX, disp, size: lea ? 0 : MemorySizeExt.size(insn.memorySize), kind: lea ? 0 : kindOf(insn), move: MOVES.has(insn.mnemonic) };
   }
+  return null;
+}
+
+/** updateHolds' effect on the general registers, read off a map where each holds itself: those it forgets, and a copy. */
+function holdsEffect(insn: Instruction, probe: Map<number, number>): { kills: number; copyDst: number; copySrc: number } {
+  for (let g = 0; g < 16; g++) probe.set(Register.RAX + g, Register.RAX + g);
+  updateHolds(insn, probe);
+  let kills = 0;
+  let copyDst = -1;
+  let copySrc = -1;
+  for (let g = 0; g < 16; g++) {
+    const v = probe.get(Register.RAX + g);
+    if (v === Register.RAX + g) continue;
+    kills |= 1 << g;
+    if (v !== undefined) [copyDst, copySrc] = [g, v - Register.RAX];
+  }
+  return { kills, copyDst, copySrc };
 }
 
 /** Forgets the registers `insn` overwrites, and follows 64-bit copies of the ones `holds` maps to an argument. */
@@ -196,6 +270,9 @@ export function updateHolds(insn: Instruction, holds: Map<number, number>): void
  * The first access of `na` (the new body's argument accesses) at an offset no access of `oa`
  * (the old body's) covers on the same argument, or null. An argument the old body never
  * dereferences gives no evidence (nothing says it is the same structure, or a structure).
+ * Accesses made on some paths only (ArgAccess.some) count on both sides: the new body makes
+ * them (a list walked from the argument reads the first node's fields), and the old body's
+ * say which fields the old code uses through that argument.
  */
 export function findAddedField(oa: readonly ArgAccess[], na: readonly ArgAccess[]): AddedField | null {
   const old = new Map<number, ArgAccess[]>();
@@ -228,6 +305,12 @@ export function describeAddedField(a: AddedField): string {
   return `structure layout changed: accesses ${at} (${a.size} bytes), ${where} (a field added; needs a baseline)`;
 }
 
+/** argAccessesOf over one function's decoded body, from its entry, with its jump tables. */
+export function functionAccessesOf(image: Uint8Array, fn: FunctionInfo): ArgAccess[] {
+  const tables = new Map<number, readonly number[]>(fn.decoded.jumpTables.map((t) => [t.jumpRva, t.targets]));
+  return argAccessesOf(image, fn.decoded.insns, fn.entry, tables);
+}
+
 /**
  * argAccessesOf over one function's decoded body, once per function: the layout rules
  * (added field, retyped field) and the swapped-pointer argument rule each read them.
@@ -236,6 +319,6 @@ export function describeAddedField(a: AddedField): string {
 const accessesByFunction = new WeakMap<FunctionInfo, ArgAccess[]>();
 export function functionArgAccesses(img: MappedImage, fn: FunctionInfo): readonly ArgAccess[] {
   let a = accessesByFunction.get(fn);
-  if (a === undefined) accessesByFunction.set(fn, (a = argAccessesOf(img.image, fn.decoded.insns)));
+  if (a === undefined) accessesByFunction.set(fn, (a = functionAccessesOf(img.image, fn)));
   return a;
 }

@@ -22,7 +22,7 @@
  */
 import { FlowControl, Mnemonic, OpKind, Register, RegisterExt, type Instruction } from 'iced-x86';
 import type { FunctionInfo } from '../image/types.ts';
-import { argAccessesOf } from './added-field.ts';
+import { functionAccessesOf } from './added-field.ts';
 import { ARG_NAMES, roleInsnAlone } from './argument-roles.ts';
 import { describeExtraSwap, siteExtras } from './site-arguments.ts';
 import { describePointerSwap, swappedPointers } from './pointer-fields.ts';
@@ -210,6 +210,6 @@ export function reorderedArguments(oldImage: Uint8Array, newImage: Uint8Array, o
     const k = swappedArguments(ox.stack, nx.stack);
     if (k !== null) return describeExtraSwap(k.a, k.b, k.oldValues, oc.name ?? `0x${oc.entry.toString(16)}`, true);
   }
-  const p = swappedPointers(argAccessesOf(oldImage, o.decoded.insns), argAccessesOf(newImage, n.decoded.insns));
+  const p = swappedPointers(functionAccessesOf(oldImage, o), functionAccessesOf(newImage, n));
   return p === null ? null : describePointerSwap(p);
 }
