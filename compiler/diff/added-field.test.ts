@@ -6,7 +6,7 @@
  * body never dereferences give no refusal.
  */
 import { describe, expect, test } from 'vitest';
-import { argAccessesOf, describeAddedField, findAddedField, type AddedField } from './added-field.ts';
+import { type ArgAccess, argAccessesOf, describeAddedField, findAddedField, type AddedField } from './added-field.ts';
 import { encodedBody } from './testing/encoded-body.ts';
 
 /** The accesses of a body given as its encoded bytes, decoded in sequence from RVA 0. */
@@ -46,6 +46,34 @@ describe('added-field rule', () => {
     expect(added(OLD, '48 89 cf  83 7f 48 00  48 8b 5f 08  48 03 41 10  48 8b 47 60  c3')).toBeNull();
     // A narrower read inside an old field: mov eax,[rdi+0x4c] inside the old qword at +0x48.
     expect(added(OLD, '48 89 cf  48 8b 41 10  8b 47 4c  c3')).toBeNull();
+  });
+
+  test('an old access through a reload a callee may have replaced covers no new access (probe field-box)', () => {
+    // gcc -O2 show: push rbx; sub rsp,0x30; xor eax,eax; mov [rsp+0x28],rcx (b.obj = r); mov rbx,rcx; lea rcx,[rsp+0x20] (&b);
+    // mov [rsp+0x20],rax; call reroute; mov rdx,[rsp+0x28] (b.obj: g_other now); mov rax,[rbx] (r->a); add rax,[rdx+0x10] (b.obj->z)
+    const head = '53  48 83 ec 30  31 c0  48 89 4c 24 28  48 89 cb  48 8d 4c 24 20  48 89 44 24 20  e8 00 00 00 00  48 8b 54 24 28  48 8b 03  48 03 42 10';
+    const tail = '48 83 c4 30  5b  c3';
+    // v2: s = s * 2 + r->c (add rax,rax; add rax,[rbx+0x10]): r's +0x10 is new, b.obj's +0x10 covers it no more.
+    const a = added(`${head}  ${tail}`, `${head}  48 01 c0  48 03 43 10  ${tail}`);
+    expect(a).toMatchObject({ arg: 1, disp: 0x10, size: 8, past: true, oldOffsets: [0], replaced: true });
+    expect(describeAddedField(a!)).toBe(
+      "structure layout changed: accesses [arg1+0x10] (8 bytes), past the old function's last field access +0x0 on that pointer; the old access there reloads the pointer from a frame object handed to a callee, which may have replaced it (a field added; needs a baseline)",
+    );
+    // The twin: s = s * 2 + r->a (add rax,rax; add rax,[rbx]); b.obj's +0x10 read through the same reload on both sides.
+    expect(added(`${head}  ${tail}`, `${head}  48 01 c0  48 03 03  ${tail}`)).toBeNull();
+  });
+
+  test('uncertain accesses: evidence that the old body dereferences the argument, coverage only of the same reloads', () => {
+    const at = (disp: number, extra: Partial<ArgAccess> = {}): ArgAccess => ({ arg: 1, disp, size: 8, ...extra });
+    // Only uncertain old accesses on arg1: still a structure pointer for the rule; the new +0x10 is not covered.
+    expect(findAddedField([at(0x10, { uncertain: true, slots: [-8] })], [at(0x10)])).toMatchObject({ disp: 0x10, oldOffsets: [], replaced: true });
+    expect(describeAddedField(findAddedField([at(0x10, { uncertain: true })], [at(0x10)])!)).toMatch(/\(8 bytes\), an offset the old function never accesses on that pointer; the old access there/);
+    // A new uncertain access through the same slots is covered; through others, or with none named, it is not.
+    expect(findAddedField([at(0x10, { uncertain: true, slots: [-24, -16] })], [at(0x10, { uncertain: true, slots: [-24, -16] })])).toBeNull();
+    expect(findAddedField([at(0x10, { uncertain: true, slots: [-24, -16] })], [at(0x10, { uncertain: true, slots: [-16] })])).toMatchObject({ disp: 0x10 });
+    expect(findAddedField([at(0x10, { uncertain: true })], [at(0x10, { uncertain: true })])).toMatchObject({ disp: 0x10 });
+    // A certain old access covers a new uncertain one.
+    expect(findAddedField([at(0x10)], [at(0x10, { uncertain: true, slots: [-8] })])).toBeNull();
   });
 
   test('stack slots, clobbered registers and pointers the old body never dereferences give no refusal', () => {

@@ -28,7 +28,7 @@ import type { FunctionInfo } from '../image/types.ts';
 import { FrameSlots, type SlotPolicy, scanWithSlotPolicy } from './frame-slots.ts';
 import { PointerUseTracker, type PointerUse } from './pointer-uses.ts';
 import { decodeEach, spanOf } from './register-effects.ts';
-import { argHoldsByPath, argOf, argsOnSomePath, type HoldStepAt } from './arg-hold-paths.ts';
+import { type ArgHolds, argHoldsByPath, argOf, argsOnSomePath, type HoldStepAt, NO_HOLDS } from './arg-hold-paths.ts';
 import { opKindOf, opRegisterOf, VOLATILE_REGISTERS } from '../disasm/operands.ts';
 
 /** One field access through an argument: which argument (1-4), offset, size (0 for `lea`). */
@@ -47,6 +47,20 @@ export interface ArgAccess {
    * instruction, not on all (a loop's first round, one side of a join). Absent: on all of them.
    */
   readonly some?: true;
+  /**
+   * Made through a value reloaded from a frame slot that an object whose address the body handed
+   * out may span (frame-slots.ts `mayBeSpanned`): a callee may have replaced it, so the access may
+   * be another object's (probe field-box: `struct box b = {0, r}; reroute(&b); b.obj->z`).
+   * Absent: the argument's on the paths that give it without such a reload.
+   */
+  readonly uncertain?: true;
+  /**
+   * For an uncertain access, the spanned slots it needs a reload of, each as where it lies in
+   * the object spanning it (frame-slots.ts `spanPosition`: the same when a build moved the
+   * frame), sorted (a -O0 chain: the argument's home slot, a local copied from it, the box
+   * member copied from that). Absent: no one slot's reloads are needed (other paths give it), or too many to tell.
+   */
+  readonly slots?: readonly number[];
 }
 
 /** Plain data moves: their memory size is the field's declared width (arithmetic and tests may be narrowed). */
@@ -71,8 +85,10 @@ export interface AddedField {
   readonly past: boolean;
   /** End of the old accesses on that argument (offset + size of the furthest). */
   readonly oldEnd: number;
-  /** Distinct old offsets accessed through that argument, sorted. */
+  /** Distinct old offsets accessed through that argument, sorted (the uncertain accesses left out). */
   readonly oldOffsets: readonly number[];
+  /** Whether an old access a callee may have replaced (ArgAccess.uncertain) is all that would cover it. */
+  readonly replaced?: true;
 }
 
 export const ARG_REGISTERS: ReadonlyArray<readonly [Register, number]> = [
@@ -115,6 +131,7 @@ export function argAccessesOf(image: Uint8Array, insns: readonly InsnSpan[], ent
   const body = scanWithSlotPolicy((policy) => readBody(image, insns, policy));
   if (body === null) return [];
   const before = argHoldsByPath(entry, body.steps, tables);
+  const spanned = spannedReadings(entry, body, tables, before);
   const out: ArgAccess[] = [];
   for (const c of body.candidates) {
     const held = before.get(c.rva);
@@ -124,8 +141,55 @@ export function argAccessesOf(image: Uint8Array, insns: readonly InsnSpan[], ent
     for (let arg = 1; arg <= 4; arg++) {
       if ((some & (1 << (arg - 1))) === 0) continue;
       const x: ArgAccess = arg === every ? { arg, disp: c.disp, size: c.size, kind: c.kind, move: c.move } : { arg, disp: c.disp, size: c.size, kind: c.kind, move: c.move, some: true };
-      out.push(c.use === undefined ? x : { ...x, use: c.use });
+      const u = spanned === null ? null : uncertainty(spanned, c, arg);
+      const y = u === null ? x : { ...x, ...u };
+      out.push(c.use === undefined ? y : { ...y, use: c.use });
     }
+  }
+  return out;
+}
+
+/** More slots than this, and an uncertain access names none (each slot costs one more walk of the paths). */
+const MAX_SLOT_WALKS = 8;
+
+/** The holds with no reload from a spanned slot followed (`all`), and with those of one slot only, per slot (null: too many slots). */
+interface SpannedReadings {
+  readonly all: ReadonlyMap<number, ArgHolds>;
+  readonly bySlot: ReadonlyMap<number, ReadonlyMap<number, ArgHolds>> | null;
+}
+
+/** Null when no reload from a spanned slot gives an argument (`before`: the holds with every reload followed). */
+function spannedReadings(entry: number, body: BodyReading, tables: ReadonlyMap<number, readonly number[]>, before: ReadonlyMap<number, ArgHolds>): SpannedReadings | null {
+  // Only the reloads whose slot holds an argument on the paths reaching them change anything.
+  const reloads = new Map<number, number>();
+  for (const [rva, k] of body.spannedReloads) {
+    const e = body.steps.get(rva);
+    if (e !== undefined && before.get(rva)?.slots.get(e.reloadFrom) !== undefined) reloads.set(rva, k);
+  }
+  if (reloads.size === 0) return null;
+  const all = argHoldsByPath(entry, withoutReloads(body.steps, reloads, null), tables);
+  const slots = new Set(reloads.values());
+  if (slots.size > MAX_SLOT_WALKS) return { all, bySlot: null };
+  const bySlot = new Map<number, ReadonlyMap<number, ArgHolds>>();
+  for (const k of slots) bySlot.set(k, slots.size === 1 ? all : argHoldsByPath(entry, withoutReloads(body.steps, reloads, k), tables));
+  return { all, bySlot };
+}
+
+/** Whether candidate `c`'s access on `arg` needs a reload from a spanned slot, and which slots' (see ArgAccess.uncertain, slots); null: it does not. */
+function uncertainty(r: SpannedReadings, c: Candidate, arg: number): { uncertain: true; slots?: readonly number[] } | null {
+  const bit = 1 << (arg - 1);
+  const gives = (holds: ReadonlyMap<number, ArgHolds>): boolean => (argsOnSomePath(holds.get(c.rva) ?? NO_HOLDS, c.base) & bit) !== 0;
+  if (gives(r.all)) return null;
+  const needed = r.bySlot === null ? [] : [...r.bySlot].filter(([, h]) => !gives(h)).map(([k]) => k);
+  return needed.length > 0 ? { uncertain: true, slots: needed.sort((a, b) => a - b) } : { uncertain: true };
+}
+
+/** `steps` with the reloads of `reloads` (RVA -> slot; only slot `only`'s when not null) loading nothing the paths follow (their register still overwritten). */
+function withoutReloads(steps: ReadonlyMap<number, HoldStepAt>, reloads: ReadonlyMap<number, number>, only: number | null): Map<number, HoldStepAt> {
+  const out = new Map(steps);
+  for (const [rva, k] of reloads) {
+    const e = steps.get(rva);
+    if (e !== undefined && (only === null || k === only)) out.set(rva, { ...e, reloadDst: -1, reloadFrom: -1 });
   }
   return out;
 }
@@ -146,6 +210,8 @@ interface Candidate {
 interface BodyReading {
   readonly steps: Map<number, HoldStepAt>;
   readonly candidates: readonly Candidate[];
+  /** The reloads from a slot an object handed out may span (frame-slots.ts `mayBeSpanned`): RVA -> where the slot lies in that object (`spanPosition`). */
+  readonly spannedReloads: ReadonlyMap<number, number>;
 }
 
 /**
@@ -177,6 +243,8 @@ function readBody(image: Uint8Array, insns: readonly InsnSpan[], policy: SlotPol
   const uses = new PointerUseTracker();
   const steps = new Map<number, HoldStepAt>();
   const candidates: Candidate[] = [];
+  /** By a reload's RVA, the frame offset of the slot it reads. */
+  const reloadSlots = new Map<number, number>();
   let count = 0;
   let pushedRbp = false;
   let funclet = false;
@@ -198,6 +266,7 @@ function readBody(image: Uint8Array, insns: readonly InsnSpan[], policy: SlotPol
     recorder.at = d.rva;
     recorder.storeSrc = recorder.reloadDst = recorder.reloadFrom = -1;
     frame.step(insn, recorder);
+    if (recorder.reloadDst >= 0 && frame.lastAccess !== null) reloadSlots.set(d.rva, frame.lastAccess.at);
     const fl = insn.flowControl;
     const target = (fl === FlowControl.ConditionalBranch || fl === FlowControl.UnconditionalBranch) && insn.op0Kind === OpKind.NearBranch64 ? Number(insn.nearBranchTarget) : -1;
     steps.set(d.rva, { rva: d.rva, next: d.rva + d.length, flow: fl, target, kills, copyDst, copySrc, storeSrc: recorder.storeSrc, reloadDst: recorder.reloadDst, reloadFrom: recorder.reloadFrom });
@@ -208,7 +277,12 @@ function readBody(image: Uint8Array, insns: readonly InsnSpan[], policy: SlotPol
   for (const e of steps.values()) if (e.reloadDst >= 0) read.add(e.reloadFrom);
   for (const e of steps.values()) if (e.storeSrc >= 0 && !read.has(e.rva)) steps.set(e.rva, { ...e, storeSrc: -1 });
   for (const [k, use] of uses.uses) candidates[k]!.use = use;
-  return { result: { steps, candidates }, again: frame.verdict() };
+  const spannedReloads = new Map<number, number>();
+  for (const [rva, k] of reloadSlots) {
+    const at = frame.spanPosition(k);
+    if (at !== null) spannedReloads.set(rva, at);
+  }
+  return { result: { steps, candidates, spannedReloads }, again: frame.verdict() };
 }
 
 /** The instruction's first memory operand, when it can be a field access: a 64-bit base (not rip), no index, a displacement not negative. */
@@ -273,6 +347,18 @@ export function updateHolds(insn: Instruction, holds: Map<number, number>): void
  * Accesses made on some paths only (ArgAccess.some) count on both sides: the new body makes
  * them (a list walked from the argument reads the first node's fields), and the old body's
  * say which fields the old code uses through that argument.
+ *
+ * An old access through a reload a callee may have replaced (ArgAccess.uncertain) covers no
+ * offset: it may be another object's (probe field-box's `[b.obj+0x10]`, the +0x10 v2 adds to r).
+ * It still counts as the old body dereferencing the argument: dropping it there could only turn
+ * a refusal into a verdict of safe, and when it is another object's, the argument's own new
+ * access is refused as not covered, the safe side. The new body's uncertain accesses count as
+ * accesses (a new access is refused unless covered; more of them only refuse more), and an old
+ * uncertain access covers a new uncertain one at its offset made through a reload of the same
+ * frame slots (ArgAccess.slots, by their place in the object): the same reload on both sides, the argument's in both bodies or,
+ * when a callee replaced it, no access of the argument at all. Through another slot it covers
+ * nothing: clang -O0's field-box spills r beside the box, in what may be the box's bytes, and
+ * v2 reads r->c through that spill, v1's `[b.obj+0x10]` through b.obj's.
  */
 export function findAddedField(oa: readonly ArgAccess[], na: readonly ArgAccess[]): AddedField | null {
   const old = new Map<number, ArgAccess[]>();
@@ -287,10 +373,16 @@ export function findAddedField(oa: readonly ArgAccess[], na: readonly ArgAccess[
     if (l === undefined || !l.some((x) => x.size > 0)) continue;
     // Covered: an old access at the same offset, or one whose bytes contain the new access
     // (an old `lea` of the field counts as touching its first byte).
-    if (l.some((x) => x.disp === y.disp || (y.disp >= x.disp && y.disp + y.size <= x.disp + Math.max(x.size, 1)))) continue;
-    const oldEnd = Math.max(...l.map((x) => x.disp + Math.max(x.size, 1)));
-    const oldOffsets = [...new Set(l.map((x) => x.disp))].sort((a, b) => a - b);
-    return { arg: y.arg, disp: y.disp, size: y.size, past: y.disp >= oldEnd, oldEnd, oldOffsets };
+    const covers = (x: ArgAccess): boolean => x.disp === y.disp || (y.disp >= x.disp && y.disp + y.size <= x.disp + Math.max(x.size, 1));
+    const sure = l.filter((x) => x.uncertain !== true);
+    // A new access through such reloads is covered by an old one through the same slots (twin
+    // field-box-fix: both bodies read `[b.obj+0x10]` after reloading b.obj from [rsp+0x28]).
+    const sameReload = (x: ArgAccess): boolean => y.uncertain === true && y.slots !== undefined && x.slots !== undefined && x.slots.join() === y.slots.join();
+    if (l.some((x) => (x.uncertain !== true || sameReload(x)) && covers(x))) continue;
+    const oldEnd = Math.max(0, ...sure.map((x) => x.disp + Math.max(x.size, 1)));
+    const oldOffsets = [...new Set(sure.map((x) => x.disp))].sort((a, b) => a - b);
+    const a: AddedField = { arg: y.arg, disp: y.disp, size: y.size, past: y.disp >= oldEnd, oldEnd, oldOffsets };
+    return l.some(covers) ? { ...a, replaced: true } : a;
   }
   return null;
 }
@@ -298,11 +390,16 @@ export function findAddedField(oa: readonly ArgAccess[], na: readonly ArgAccess[
 /** The reason text of an added field (the STRUCTURE_FIELD_ADDED message's head). */
 export function describeAddedField(a: AddedField): string {
   const at = `[arg${a.arg}+${hex(a.disp)}]`;
-  const last = a.oldOffsets[a.oldOffsets.length - 1] ?? 0;
-  const where = a.past
-    ? `past the old function's last field access +${hex(last)} on that pointer`
-    : `an offset the old function never accesses on that pointer (it accesses ${a.oldOffsets.map((x) => `+${hex(x)}`).join(', ')})`;
-  return `structure layout changed: accesses ${at} (${a.size} bytes), ${where} (a field added; needs a baseline)`;
+  const last = a.oldOffsets[a.oldOffsets.length - 1];
+  const where =
+    last === undefined
+      ? 'an offset the old function never accesses on that pointer'
+      : a.past
+        ? `past the old function's last field access +${hex(last)} on that pointer`
+        : `an offset the old function never accesses on that pointer (it accesses ${a.oldOffsets.map((x) => `+${hex(x)}`).join(', ')})`;
+  // The old access at that offset goes through a frame slot inside an object the old body handed to a callee.
+  const replaced = a.replaced === true ? '; the old access there reloads the pointer from a frame object handed to a callee, which may have replaced it' : '';
+  return `structure layout changed: accesses ${at} (${a.size} bytes), ${where}${replaced} (a field added; needs a baseline)`;
 }
 
 /** argAccessesOf over one function's decoded body, from its entry, with its jump tables. */

@@ -47,6 +47,30 @@ describe('argument pointers through frame slots', () => {
     expect(accesses(`${GCC_HEAD}  48 89 e8  ${GCC_USES}  ${GCC_TAIL}`)).toEqual([]);
   });
 
+  test('a reload from a slot an object handed out may span is uncertain (probe field-box)', () => {
+    const uncertain = (hex: string): Array<readonly [number, number, number, boolean]> => {
+      const { bytes, spans } = encodedBody(hex);
+      return argAccessesOf(bytes, spans).map((a) => [a.arg, a.disp, a.size, a.uncertain === true] as const);
+    };
+    // gcc -O2: push rbx; sub rsp,0x30; xor eax,eax; mov [rsp+0x28],rcx (b.obj = r); mov rbx,rcx; lea rcx,[rsp+0x20] (&b);
+    // mov [rsp+0x20],rax (b.tag); call; mov rdx,[rsp+0x28] (b.obj, replaced by the callee); mov rax,[rbx]; add rax,[rdx+0x10]
+    const box = '53  48 83 ec 30  31 c0  48 89 4c 24 28  48 89 cb  48 8d 4c 24 20  48 89 44 24 20  e8 00 00 00 00  48 8b 54 24 28  48 8b 03  48 03 42 10  48 83 c4 30  5b  c3';
+    // Still followed (the rules reading ArgAccess keep what they saw), but marked.
+    expect(uncertain(box)).toEqual([[1, 0, 8, false], [1, 0x10, 8, true]]);
+    // push rbx; sub rsp,0x40; mov rbx,rcx; mov [rsp+0x28],r8 (a key); lea rdx,[rsp+0x28] (&key); call; mov [rsp+0x30],rbx
+    // (spilled after the call: another variable); call; mov rax,[rsp+0x30]; mov eax,[rax+0x4]: certain.
+    const spill = '48 89 5c 24 30';
+    const key = (before: string, late: string, after: string): string =>
+      `53  48 83 ec 40  48 89 cb  4c 89 44 24 28  ${before}  48 8d 54 24 28  ${late}  e8 00 00 00 00  ${after}  e8 00 00 00 00  48 8b 44 24 30  8b 40 04  48 83 c4 40  5b  c3`;
+    expect(uncertain(key('', '', spill))).toEqual([[1, 4, 4, false]]);
+    // The same spill written before the lea, or after it but before the call (gcc stores b.tag there): the 16 bytes
+    // may be one object the callee fills.
+    expect(uncertain(key(spill, '', ''))).toEqual([[1, 4, 4, true]]);
+    expect(uncertain(key('', spill, ''))).toEqual([[1, 4, 4, true]]);
+    // A flag's address at [rsp+0x25] reaches no slot at [rsp+0x30]: a member lies a multiple of 8 bytes into its object.
+    expect(uncertain(key(spill.replace('48 89 5c 24 30', '48 89 5c 24 30  c6 44 24 25 00'), '', '').replace('48 8d 54 24 28', '48 8d 54 24 25'))).toEqual([[1, 4, 4, false]]);
+  });
+
   test("a call overwrites the callee's home area, not the caller's slots above it", () => {
     // mov [rsp+0x8],rcx (the caller's home area: entry offset 8); sub rsp,0x28; call; mov rax,[rsp+0x30]; mov eax,[rax+0x4]; add rsp,0x28; ret
     expect(accesses('48 89 4c 24 08  48 83 ec 28  e8 00 00 00 00  48 8b 44 24 30  8b 40 04  48 83 c4 28  c3')).toEqual([[1, 4, 4]]);

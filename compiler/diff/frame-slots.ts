@@ -48,6 +48,15 @@ const HOME_AREA = 0x20;
 /** Whether `r` is rsp or rbp, or a part of one (a write of ebp replaces rbp too). */
 const isFrameRegister = (r: Register): boolean => r !== Register.None && (RegisterExt.fullRegister(r) === Register.RSP || RegisterExt.fullRegister(r) === Register.RBP);
 
+/**
+ * Whether the object `[a, end)` handed out (FrameSlots `escapeAt`) spans the 8-byte slot at `k`
+ * above its start: a pointer member lies a multiple of 8 bytes into its 8-aligned object (a
+ * flag's address at `[rsp+0x55]` reaches no slot at `[rsp+0x58]`: swc-html 1.15.33's 0x114090).
+ */
+function spans([a, end]: readonly [number, number], k: number): boolean {
+  return a < k && k < end && (k - a) % 8 === 0;
+}
+
 /** Which slots the body may follow (decided by a first pass over it). */
 export interface SlotPolicy {
   /** Slots not to follow (written more than once, or their address taken). */
@@ -104,6 +113,10 @@ export class FrameSlots {
   /** Every frame write, [start, end). */
   private readonly writes: Array<readonly [number, number]> = [];
   private readonly escapes: number[] = [];
+  /** Frame objects whose address was handed out, [start, end): see `escapeAt`. */
+  private readonly objects: Array<[number, number]> = [];
+  /** The objects handed out since the last call: the body may still be initialising them (`escapeAt`). */
+  private open: Array<[number, number]> = [];
   private lost = false;
   /**
    * General registers (rax 0 .. r15 15) holding a frame address, as an offset from the stack
@@ -165,6 +178,30 @@ export class FrameSlots {
     return n === 1 && !this.escapes.some((a) => a >= k && a < k + 8);
   }
 
+  /**
+   * Whether an object whose address the body handed out may span the 8-byte slot at `k` above
+   * that address (`escapeAt`): a callee may then have replaced the slot's value although the
+   * address it received lies below the slot. Not part of `addressTaken` or `holdsOne`: the
+   * object's end is a guess (bytes written beside it may be another variable), so only a reading
+   * that errs safely when the guess is wrong uses it (added-field.ts: an old access through such
+   * a reload is no proof the old code used that field).
+   */
+  mayBeSpanned(k: number): boolean {
+    return this.spanPosition(k) !== null;
+  }
+
+  /**
+   * Where the slot at `k` lies in the nearest object that may span it (`mayBeSpanned`): bytes
+   * from that object's start, the same in two builds that moved the frame but kept the object
+   * and its members (swc-html 1.16.1's 0x92c60 spills arg1 0x30 bytes above its closure's
+   * arguments, as 1.15.41's 0x923c0 did, 0x10 bytes higher in the frame). Null: none spans it.
+   */
+  spanPosition(k: number): number | null {
+    let best: number | null = null;
+    for (const e of this.objects) if (spans(e, k) && (best === null || k - e[0] < best)) best = k - e[0];
+    return best;
+  }
+
   step(insn: Instruction, holds: Map<number, number>): void {
     const mn = insn.mnemonic;
     const probe = this.probe;
@@ -185,8 +222,10 @@ export class FrameSlots {
     this.staleStore(insn, mem);
     this.trackAddresses(insn);
     if (mn === Mnemonic.Lea) return this.lea(insn, mem);
-    if (mn === Mnemonic.Call) this.write(this.off.rsp, HOME_AREA);
-    else if (mn === Mnemonic.Push) {
+    if (mn === Mnemonic.Call) {
+      this.open = [];
+      this.write(this.off.rsp, HOME_AREA);
+    } else if (mn === Mnemonic.Push) {
       this.moveRsp(-8);
       if (!allocation) this.write(this.off.rsp, 8);
     }
@@ -226,10 +265,33 @@ export class FrameSlots {
    */
   private escaped(e: FrameEscapeAt, mem: number | null | undefined): void {
     const plainRbp = e.rbp && !this.rbpFrame && this.off.rbp === null;
-    if (e.escape !== 'frame' && e.escape.base === Register.None) this.escapes.push(e.escape.disp);
-    else if (e.escape !== 'frame' && typeof mem === 'number') this.escapes.push(mem);
+    if (e.escape !== 'frame' && e.escape.base === Register.None) this.escapeAt(e.escape.disp);
+    else if (e.escape !== 'frame' && typeof mem === 'number') this.escapeAt(mem);
     else if (plainRbp) this.rbpEscaped = true;
     else this.lose();
+  }
+
+  /**
+   * Records the object whose address at frame offset `a` is handed out: its first 8 bytes, and
+   * each next 8 bytes the body wrote before the next call (in address order), as it initialises
+   * an object before passing it. The callee may write all of it: probe field-box's `struct box b
+   * = {0, r}; reroute(&b)` stores r at +8 (`mov [rsp+0x28],rcx`) and hands out `lea
+   * rcx,[rsp+0x20]` only; reroute replaces b.obj, so the reload after the call is another
+   * object, not the argument. Bytes first written after that call are another variable. The
+   * bytes written before it may be one too (swc-html 1.15.24's 0x2a9df0 spills its arg2 at
+   * [rsp+0x118] above spills at 0x100..0x110): hence `mayBeSpanned` only, never `addressTaken`.
+   */
+  private escapeAt(a: number): void {
+    this.escapes.push(a);
+    const e: [number, number] = [a, this.objectEnd(a + 8)];
+    this.objects.push(e);
+    this.open.push(e);
+  }
+
+  /** `end` moved past each next 8 bytes the body wrote. */
+  private objectEnd(end: number): number {
+    while (this.writes.some(([s, e]) => s < end + 8 && end < e)) end += 8;
+    return end;
   }
 
   /** A store through a register in `stale` (not on the frame as far as `mem` knows): a write of the slot it may reach. */
@@ -297,6 +359,8 @@ export class FrameSlots {
   private write(at: number | null, size: number): void {
     if (at === null) return this.lose();
     this.writes.push([at, at + size]);
+    // An open object grows only by a write reaching the 8 bytes past its end.
+    for (const e of this.open) if (at < e[1] + 8 && e[1] < at + size) e[1] = this.objectEnd(e[1]);
     for (const k of [...this.slots.keys()]) if (k < at + size && at < k + 8) this.slots.delete(k);
   }
 
