@@ -10,7 +10,10 @@
  *   something other than v2. STRUCTURE_FIELD_RETYPED (compiler/diff/field-retype.ts):
  *   red-float int -> float, red-union another member, red-split int -> short + short,
  *   red-narrow int -> unsigned char + a new byte, red-ptr a pointer -> int64
- *   (compiler/diff/pointer-uses.ts). STRUCTURE_FIELDS_SWAPPED (compiler/diff/field-swap.ts):
+ *   (compiler/diff/pointer-uses.ts), red-widen int -> long long over the padding before the
+ *   next field (hotpatchable at all 8 builds before; live, v2's show reads v1's negative int
+ *   with zeros above it). Its twin red-widen-fix (the same struct, a logic fix) stays
+ *   hotpatchable and prints v2, at -O2 and -O0. STRUCTURE_FIELDS_SWAPPED (compiler/diff/field-swap.ts):
  *   red-swap and red-global-swap, two int fields exchange offsets (every access keeps its
  *   offset set, width and kind); red-swap-writer, the same exchange where make also changes
  *   its logic so its bodies do not align and only show's reads exchange offsets (refused
@@ -71,7 +74,7 @@ import { describe, expect, test } from 'vitest';
 import type { Toolchain } from '../samples/scenarios.ts';
 import { patchedRound, liveSuite } from './support/live-suite.ts';
 import { missingTools } from './support/tools.ts';
-import { buildLayoutProbe, changedVerdicts, diffDlls, liftRule, startImporterProbe, startLayoutProbe, writeProbePackage } from './support/layout-probes.ts';
+import { buildLayoutProbe, diffDlls, liftRule, probeVerdicts, startImporterProbe, startLayoutProbe, writeProbePackage } from './support/layout-probes.ts';
 import type { ImageDiff } from '../compiler/index.ts';
 import type { ReasonCode } from '../compiler/diff/reasons.ts';
 
@@ -80,9 +83,9 @@ const buildSkip = missingTools(['mingw', 'clang']);
 const suite = liveSuite('hp-probe-red-', skip);
 const OPTS = ['-O0', '-O1', '-O2', '-Os'] as const;
 
-/** Changed functions as `name: code`, the harness's own (hp_run/hp_vectors, whose inlined sizeof changes with red-tail and red-byval; clang's ctor list) left out, then refused data. */
+/** Changed functions as `name: code`, the harness's own left out (probeVerdicts: their inlined sizeof changes with red-tail and red-byval), then refused data. */
 function verdicts(d: ImageDiff): string {
-  const fns = changedVerdicts(d).filter((v) => !/^(hp_run|hp_vectors|__do_global_ctors):/.test(v));
+  const fns = probeVerdicts(d);
   const data = d.data.filter((x) => x.verdict === 'refused').map((x) => `data ${x.reason?.code ?? ''}`);
   return [...fns, ...data].join(', ');
 }
@@ -135,6 +138,14 @@ const VERDICTS: Record<string, Record<Toolchain, readonly string[]>> = {
   'red-ptr-fix': {
     gcc: ['make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable'],
     clang: ['make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable', 'make: hotpatchable, show: hotpatchable'],
+  },
+  'red-widen': {
+    gcc: ['make: STRUCTURE_FIELD_RETYPED, show: STRUCTURE_FIELD_RETYPED', 'make: STRUCTURE_FIELD_RETYPED, show: STRUCTURE_FIELD_RETYPED', 'make: STRUCTURE_FIELD_RETYPED, show: STRUCTURE_FIELD_RETYPED', 'make: STRUCTURE_FIELD_RETYPED, show: STRUCTURE_FIELD_RETYPED'],
+    clang: ['make: STRUCTURE_FIELD_RETYPED, show: STRUCTURE_FIELD_RETYPED', 'make: STRUCTURE_FIELD_RETYPED, show: STRUCTURE_FIELD_RETYPED', 'make: STRUCTURE_FIELD_RETYPED, show: STRUCTURE_FIELD_RETYPED', 'make: STRUCTURE_FIELD_RETYPED, show: STRUCTURE_FIELD_RETYPED'],
+  },
+  'red-widen-fix': {
+    gcc: ['show: hotpatchable', 'show: hotpatchable', 'show: hotpatchable', 'show: hotpatchable'],
+    clang: ['show: hotpatchable', 'show: hotpatchable', 'show: hotpatchable', 'show: hotpatchable'],
   },
   'red-union': {
     gcc: ['make: STRUCTURE_FIELD_RETYPED, show: STRUCTURE_FIELD_RETYPED', 'make: STRUCTURE_FIELD_RETYPED, show: STRUCTURE_FIELD_RETYPED', 'make: STRUCTURE_FIELD_RETYPED, show: STRUCTURE_FIELD_RETYPED', 'make: STRUCTURE_FIELD_RETYPED, show: STRUCTURE_FIELD_RETYPED'],
@@ -256,6 +267,7 @@ const LIVE: ReadonlyArray<readonly [string, Outcome, ReasonCode?]> = [
   ['red-split', 'refused', 'STRUCTURE_FIELD_RETYPED'],
   ['red-narrow', 'refused', 'STRUCTURE_FIELD_RETYPED'],
   ['red-ptr', 'refused', 'STRUCTURE_FIELD_RETYPED'],
+  ['red-widen', 'refused', 'STRUCTURE_FIELD_RETYPED'],
   ['red-swap', 'refused', 'STRUCTURE_FIELDS_SWAPPED'],
   ['red-global-swap', 'refused', 'STRUCTURE_FIELDS_SWAPPED'],
   ['red-table', 'refused', 'RODATA_TABLE_REORDERED'],
@@ -265,6 +277,7 @@ const LIVE: ReadonlyArray<readonly [string, Outcome, ReasonCode?]> = [
   ['red-swap-writer-fix', 'right'],
   ['red-errcode', 'right'],
   ['red-ptr-fix', 'right'],
+  ['red-widen-fix', 'right'],
   ['red-table-fix', 'right'],
   ['red-tail-end-fix', 'right'],
   ['red-tail-local', 'right'],
@@ -291,6 +304,8 @@ async function liveOutcome(name: string, tc: Toolchain, outcome: Outcome, opt: s
 const LIVE_O0: ReadonlyArray<readonly [string, Outcome, ReasonCode?]> = [
   ['red-float', 'refused', 'STRUCTURE_FIELD_RETYPED'],
   ['red-split', 'refused', 'STRUCTURE_FIELD_RETYPED'],
+  ['red-widen', 'refused', 'STRUCTURE_FIELD_RETYPED'],
+  ['red-widen-fix', 'right'],
   ['red-stride', 'refused', 'STRUCTURE_STRIDE_CHANGED'],
   ['red-stride-fix', 'right'],
   ['red-swap-writer', 'refused', 'STRUCTURE_FIELDS_SWAPPED'],

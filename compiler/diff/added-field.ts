@@ -21,7 +21,7 @@
  * added to the structure from an existing field the fix starts to use, so both are refused:
  * the running objects were built by old code, which the patch does not change.
  */
-import { FlowControl, Instruction, MemorySize, MemorySizeExt, Mnemonic, OpKind, Register, RegisterExt } from 'iced-x86';
+import { FlowControl, Instruction, InstructionInfoFactory, MemorySize, MemorySizeExt, Mnemonic, OpAccess, OpKind, Register, RegisterExt } from 'iced-x86';
 import { hex } from '../../common/types.ts';
 import type { MappedImage } from '../image/map-image.ts';
 import type { FunctionInfo } from '../image/types.ts';
@@ -100,8 +100,45 @@ export const ARG_REGISTERS: ReadonlyArray<readonly [Register, number]> = [
 /** Registers a call may overwrite (Microsoft x64: volatile general-purpose registers). */
 /** Instructions whose first register operand is only read. */
 const READS_OP0 = new Set<number>([Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Push, Mnemonic.Bt]);
-/** Instructions that implicitly overwrite rdx (and rax), or rcx/rsi/rdi (string ops). */
-const WRITES_RDX = new Set<number>([Mnemonic.Mul, Mnemonic.Div, Mnemonic.Idiv, Mnemonic.Cqo, Mnemonic.Cdq, Mnemonic.Rdtsc, Mnemonic.Cpuid]);
+const WRITE_ACCESS = new Set<number>([OpAccess.Write, OpAccess.ReadWrite, OpAccess.CondWrite, OpAccess.ReadCondWrite]);
+let infoFactory: InstructionInfoFactory | null = null;
+/** What instructions of one iced Code write besides their first operand. */
+interface CodeWrites {
+  /** General registers (full) written though no operand names them: cdqe's rax, movsb's rsi and rdi, cpuid's four. */
+  readonly implicit: readonly number[];
+  /** Register operands after the first that are written (xchg's and xadd's second, mulx's second). */
+  readonly ops: readonly number[];
+}
+/**
+ * Per iced Code, read once from iced-x86's InstructionInfoFactory (added-field-writes.test.ts
+ * sweeps the opcode maps against it): `mov rax,rdx; cmpxchg [rcx],r8; mov rsi,[rax+0x10]` reads
+ * no field of arg2, cmpxchg leaves the memory's old value in rax.
+ */
+const writesByCode: Array<CodeWrites | undefined> = [];
+function codeWrites(insn: Instruction): CodeWrites {
+  let w = writesByCode[insn.code];
+  if (w !== undefined) return w;
+  infoFactory ??= new InstructionInfoFactory();
+  const info = infoFactory.info(insn);
+  const named = new Set<number>();
+  const ops: number[] = [];
+  for (let i = 0; i < insn.opCount; i++) {
+    if (insn.opKind(i) !== OpKind.Register || !WRITE_ACCESS.has(info.opAccess(i))) continue;
+    named.add(fullRegister(insn.opRegister(i)));
+    if (i > 0) ops.push(i);
+  }
+  const implicit = new Set<number>();
+  const used = info.usedRegisters();
+  for (const u of used) {
+    const f = fullRegister(u.register);
+    if (WRITE_ACCESS.has(u.access) && f >= Register.RAX && f <= Register.R15 && f !== Register.RSP && !named.has(f)) implicit.add(f);
+    u.free();
+  }
+  // cmpxchg writes rax whatever its first operand, which may be rax itself in the instance read.
+  if (insn.mnemonic === Mnemonic.Cmpxchg) implicit.add(Register.RAX);
+  writesByCode[insn.code] = w = { implicit: [...implicit], ops };
+  return w;
+}
 
 const fullRegs = new Int32Array(0x100).fill(-1);
 /** The 64-bit register `r` is part of (cached). */
@@ -323,12 +360,13 @@ export function updateHolds(insn: Instruction, holds: Map<number, number>): void
     for (const r of VOLATILE_REGISTERS) holds.delete(r);
     return;
   }
-  if (WRITES_RDX.has(mn) || ((mn === Mnemonic.Imul || mn === Mnemonic.Mul) && insn.opCount === 1)) holds.delete(Register.RDX);
-  if (insn.hasRepPrefix || insn.hasRepePrefix || insn.hasRepnePrefix) for (const r of [Register.RCX, Register.RSI, Register.RDI]) holds.delete(r);
-  if (mn === Mnemonic.Movsb || mn === Mnemonic.Movsq || mn === Mnemonic.Stosb || mn === Mnemonic.Stosq) for (const r of [Register.RSI, Register.RDI]) holds.delete(r);
+  const w = codeWrites(insn);
+  for (const r of w.implicit) holds.delete(r);
+  for (const i of w.ops) holds.delete(fullRegister(insn.opRegister(i)));
+  // A rep prefix counts rcx down; the Code is the same without it.
+  if (insn.hasRepPrefix || insn.hasRepePrefix || insn.hasRepnePrefix) holds.delete(Register.RCX);
   if (insn.opCount === 0 || insn.op0Kind !== OpKind.Register || READS_OP0.has(mn)) return;
   const dst = fullRegister(insn.op0Register);
-  if (mn === Mnemonic.Xchg && insn.op1Kind === OpKind.Register) holds.delete(fullRegister(insn.op1Register));
   // A 64-bit copy of a register holding an argument holds it too.
   if (mn === Mnemonic.Mov && insn.opCount === 2 && insn.op1Kind === OpKind.Register && insn.op0Register === dst && insn.op1Register === fullRegister(insn.op1Register)) {
     const src = holds.get(insn.op1Register);

@@ -51,8 +51,10 @@ export function memoryBits(insn: Instruction): number {
 export type BitOp =
   /** A right shift (`shr`, `sar`) of a register `bits` wide: only the bits it holds are shifted. */
   | { readonly k: 'shr'; readonly n: number; readonly bits: number }
-  /** A left shift of a register `bits` wide: bits shifted past its top are gone. */
-  /** `doubles`: `add r,r`, whose top bit lost is an overflow, not a selection. */
+  /**
+   * A left shift of a register `bits` wide: bits shifted past its top are gone. `doubles`:
+   * `add r,r`, whose top bit lost is an overflow, not a selection.
+   */
   | { readonly k: 'shl'; readonly n: number; readonly bits: number; readonly doubles?: true }
   | { readonly k: 'and'; readonly m: bigint }
   /** A copy that keeps the low `bits` bits (`mov ecx,eax`, `movzx ecx,al`). */

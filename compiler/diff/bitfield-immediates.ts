@@ -496,9 +496,10 @@ export function movedGroups(o: ReadScan, n: ReadScan, mv: ImmediateMove): MovedG
   // A move that also changes a value (probe bitfield-immediate-revalue: kind and level swapped,
   // level 11 -> 12) gives other values, yet the reader decodes the same fields at other places:
   // as many groups of each width on both sides, each a run of contiguous bits.
-  if (!unexplained && permuted(was, now)) return { was, now, swapped: false };
+  if (unexplained) return null;
+  if (permuted(was, now)) return { was, now, swapped: false };
   // One field alone moved and revalued (probe bitfield-single-revalue): its neighbour's bits.
-  return !unexplained && tradedPlaces(mv.onlyOld[0]!, mv.onlyNew[0]!, was, now) ? { was, now, swapped: false } : null;
+  return tradedPlaces(mv.onlyOld[0]!, mv.onlyNew[0]!, was, now) ? { was, now, swapped: false } : null;
 }
 
 /**

@@ -22,6 +22,9 @@
  * tried first, 17 functions, so there is none). Kinds count only when every old access at that
  * offset and size is of the one kind and every new one of the other. A fix that keeps each
  * field's type keeps each offset's kind and reaches no byte inside an old field anew.
+ * - a field widened over the padding after it (red-widen: int -> long long before an 8-byte
+ *   field): the new body moves more bytes at an old offset than every old move there, and no
+ *   old access touches the extra bytes, though old accesses lie beyond them.
  * - a pointer becoming an int64 (red-ptr): same offset, size and integer kind; the old body
  *   dereferences the loaded field (or stores an address in it), the new one adds it into a
  *   number it returns (or the reverse): pointer-uses.ts, counted only when every access that
@@ -39,8 +42,12 @@ export interface RetypedField {
   readonly arg: number;
   readonly disp: number;
   readonly size: number;
-  /** How: `kind` (integer <-> float), `pointer` (an address <-> a number), `inside` (a move inside an old scalar field), `past` (a move at an old offset that reaches past every old access). */
-  readonly how: 'kind' | 'pointer' | 'inside' | 'past';
+  /**
+   * How: `kind` (integer <-> float), `pointer` (an address <-> a number), `inside` (a move
+   * inside an old scalar field), `past` (a move at an old offset that reaches past every old
+   * access), `wider` (a move at an old offset over bytes no old access reaches, before others).
+   */
+  readonly how: 'kind' | 'pointer' | 'inside' | 'past' | 'wider';
   /** The old accesses it is measured against (at that offset, or the field it lies inside). */
   readonly old: readonly ArgAccess[];
   readonly kind: 0 | 1 | 2;
@@ -69,6 +76,9 @@ function byArgument(oa: readonly ArgAccess[]): Map<number, ArgAccess[]> {
   return out;
 }
 
+/** Whether no access of `xs` touches a byte of [from, to). */
+const untouched = (xs: readonly ArgAccess[], from: number, to: number): boolean => xs.every((x) => x.disp + Math.max(x.size, 1) <= from || x.disp >= to);
+
 /** The kind every access of `xs` has, or 0 when they disagree or say nothing. */
 function soleKind(xs: readonly ArgAccess[]): 0 | 1 | 2 {
   const k = xs[0]?.kind ?? 0;
@@ -90,6 +100,17 @@ export function findRetypedField(oa: readonly ArgAccess[], na: readonly ArgAcces
       // Old moves only: old tests and arithmetic are often narrowed (`test byte [rcx+0x14], 2`
       // where new code loads the whole int; couchbase 4.6.0 -> 4.7.0).
       if (at.length > 0 && y.disp + y.size > oldEnd && at.every((x) => x.move === true && x.size < y.size)) return { arg, disp: y.disp, size: y.size, how: 'past', old: at, kind: y.kind ?? 0 };
+      // Wider than every old move at its offset, over bytes no old access reaches though the
+      // old body reaches past them: a field widened over the padding after it (red-widen:
+      // int -> long long; swc-html 1.16.1's 0x370af0 and 0x262c30 load a pointer at +0x50,
+      // where 1.15.41 loads a u32 and reads +0x58 on). A scalar at an offset its size divides,
+      // as a field of that size lies: MSVC stores two int fields at once as one qword at
+      // +0xb4 (couchbase 4.7.0's 0x97320). Costs: a narrowed old load of a wider field reads
+      // as that field's old width (couchbase 4.6.0's 0x2ac630 `movzx ecx, byte [rdi+0x8]`
+      // takes a size_t's low byte as a shift count, 4.7.0 loads the qword): refused.
+      if (at.length > 0 && scalar(y) && y.disp % y.size === 0 && at.every((x) => x.move === true && x.size < y.size) && untouched(xs, y.disp + Math.max(...at.map((x) => x.size)), y.disp + y.size)) {
+        return { arg, disp: y.disp, size: y.size, how: 'wider', old: at, kind: y.kind ?? 0 };
+      }
       if (!scalar(y)) continue;
       const same = at.filter((x) => x.size === y.size);
       const was = soleKind(same);
@@ -118,6 +139,7 @@ export function describeRetypedField(r: RetypedField): string {
     kind: `as ${KIND[r.kind]}, where the old function accesses ${olds} (a field's type changed, int <-> float, or a union read through another member)`,
     inside: `inside the old function's field ${olds} (a field split, or narrowed with a new one after it)`,
     past: `where the old function accesses only ${olds}, and past every old access on that pointer (a trailing array or field grown)`,
+    wider: `where the old function accesses only ${olds}, over bytes after it that no old access reaches (a field widened over padding)`,
   }[r.how];
   return `structure layout changed: accesses ${at} (${r.size} bytes) ${what}; needs a baseline`;
 }

@@ -12,17 +12,7 @@
 #define HP_NAME "bitfield-helper-offset"
 #include "../../samples/common/harness.h"
 #include <stddef.h>
-
-struct flags {
-#if HP_VERSION == 1
-  unsigned kind : 3;
-  unsigned level : 5;
-#else
-  unsigned level : 5;
-  unsigned kind : 3;
-#endif
-  unsigned on : 1;
-};
+#include "bitfield-swapped-flags.h"
 
 struct item {
   struct flags flags;

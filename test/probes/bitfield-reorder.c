@@ -13,17 +13,7 @@
  */
 #define HP_NAME "bitfield-reorder"
 #include "../../samples/common/harness.h"
-
-struct flags {
-#if HP_VERSION == 1
-  unsigned kind : 3;
-  unsigned level : 5;
-#else
-  unsigned level : 5;
-  unsigned kind : 3;
-#endif
-  unsigned on : 1;
-};
+#include "bitfield-swapped-flags.h"
 
 HP_FN void pack(struct flags *f, unsigned kind, unsigned level) {
   f->kind = kind;

@@ -11,17 +11,7 @@
  */
 #define HP_NAME "bitfield-single-revalue"
 #include "../../samples/common/harness.h"
-
-struct flags {
-#if HP_VERSION == 1
-  unsigned kind : 3;
-  unsigned level : 5;
-#else
-  unsigned level : 5;
-  unsigned kind : 3;
-#endif
-  unsigned on : 1;
-};
+#include "bitfield-swapped-flags.h"
 
 struct item {
   int weight[8];

@@ -63,6 +63,14 @@ export function changedVerdicts(d: ImageDiff): string[] {
   return d.functions.filter((f) => f.status === 'changed').map((f) => `${f.name ?? ''}: ${f.reason?.code ?? f.verdict}`).sort();
 }
 
+/**
+ * changedVerdicts without the harness's own functions: hp_run and hp_vectors, whose inlined
+ * sizeof changes with a probe's structure, and clang's constructor list.
+ */
+export function probeVerdicts(d: ImageDiff): string[] {
+  return changedVerdicts(d).filter((v) => !/^(hp_run|hp_vectors|__do_global_ctors):/.test(v));
+}
+
 /** Builds both versions of probe `name` by `tc` at `opt` in `suite`'s folder, runs each once; returns the v1 session, both outputs and the diff. */
 export async function startLayoutProbe(suite: LiveSuite, name: string, tc: Toolchain, opt = '-O2') {
   const v1 = buildLayoutProbe(join(suite.dir(), opt), name, 1, tc, opt);
