@@ -21,7 +21,7 @@
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { Toolchain } from '../samples/scenarios.ts';
-import { buildLayoutProbe, changedVerdicts, diffDlls, liftRule, startLayoutProbe, writeProbePackage } from './support/layout-probes.ts';
+import { buildLayoutProbe, changedVerdicts, diffDlls, liftRule, probeVerdicts, startLayoutProbe, writeProbePackage } from './support/layout-probes.ts';
 import { liveSuite, patchedRound } from './support/live-suite.ts';
 import { missingTools } from './support/tools.ts';
 
@@ -46,9 +46,7 @@ const VERDICTS: Record<string, Record<Toolchain, readonly string[]>> = {
 
 /** Changed functions as `name: verdict or code`, the harness's own left out. */
 const verdicts = (name: string, tc: Toolchain, opt: string, dir: string): string =>
-  changedVerdicts(diffDlls(buildLayoutProbe(join(dir, opt), name, 1, tc, opt), buildLayoutProbe(join(dir, opt), name, 2, tc, opt)))
-    .filter((v) => !/^(hp_run|hp_vectors|__do_global_ctors):/.test(v))
-    .join(', ');
+  probeVerdicts(diffDlls(buildLayoutProbe(join(dir, opt), name, 1, tc, opt), buildLayoutProbe(join(dir, opt), name, 2, tc, opt))).join(', ');
 
 describe.skipIf(buildSkip !== undefined)(`field-box probes, verdicts by both compilers at four levels${buildSkip ? ` (skipped: ${buildSkip})` : ''}`, () => {
   test.each(Object.keys(VERDICTS))('%s', (name) => {

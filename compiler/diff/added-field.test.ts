@@ -94,6 +94,13 @@ describe('added-field rule', () => {
     expect(added(OLD, '48 89 cf  48 8b 41 10  48 8b 44 c7 70  c3')).toBeNull();
   });
 
+  test('padding nops and prefetch hints name an address but access no field', () => {
+    // mov rax,rcx; nopl 0x0(%rax) (0f 1f 40 00); then new reads [rax+0x0]: no old access covers it.
+    expect(added('48 89 c8  0f 1f 40 00  48 8b 40 08  c3', '48 89 c8  48 8b 00  48 8b 40 08  c3')).toMatchObject({ arg: 1, disp: 0 });
+    // prefetcht0 [rcx+0x40] in the new body is no new field.
+    expect(added('48 8b 41 08  c3', '0f 18 49 40  48 8b 41 08  c3')).toBeNull();
+  });
+
   describe('registers followed on paths, not in address order', () => {
     // [argument, offset], and 'some' for an access the register makes on some of the paths only (ArgAccess.some).
     const at = (hex: string, entry?: number, tables?: ReadonlyMap<number, readonly number[]>): Array<[number, number] | [number, number, 'some']> => {

@@ -231,6 +231,9 @@ function withoutReloads(steps: ReadonlyMap<number, HoldStepAt>, reloads: Readonl
   return out;
 }
 
+/** Instructions whose memory operand is no access (a multi-byte nop read [rax+0] as a field: swc-html 1.15.33's 0x7bb970). */
+const NO_ACCESS = new Set<number>([Mnemonic.Nop, Mnemonic.Prefetchnta, Mnemonic.Prefetcht0, Mnemonic.Prefetcht1, Mnemonic.Prefetcht2, Mnemonic.Prefetchw]);
+
 /** A memory operand that is a field access when its base register holds an argument. */
 interface Candidate {
   readonly rva: number;
@@ -324,6 +327,8 @@ function readBody(image: Uint8Array, insns: readonly InsnSpan[], policy: SlotPol
 
 /** The instruction's first memory operand, when it can be a field access: a 64-bit base (not rip), no index, a displacement not negative. */
 function candidateOf(insn: Instruction, rva: number): Candidate | null {
+  // Padding (`nopl 0x0(%rax)`) and prefetch hints name an address but access no memory.
+  if (NO_ACCESS.has(insn.mnemonic)) return null;
   const n = insn.opCount;
   for (let k = 0; k < n; k++) {
     if (opKindOf(insn, k) !== OpKind.Memory) continue;
