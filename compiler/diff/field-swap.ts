@@ -61,6 +61,10 @@ interface SwapInsn {
   /** Index of the first instruction of its run of identical plain stores (each stores the same value), else its own. */
   readonly run: number;
   readonly plain: boolean;
+  /** Index of the instruction that last wrote the base register before this one (-1: none, or the base is a slot or the globals). */
+  readonly def: number;
+  /** For a register load from memory through a register (`mov r, [b+d]`): its displacement, size and index scale, else null. */
+  readonly load: string | null;
 }
 
 /** Plain stores: `mov [m], src` and vector moves write only memory, so a run of identical ones stores one value. */
@@ -83,13 +87,18 @@ class Skeletons {
   }
 }
 
-const isStack = (r: number): boolean => r === Register.RSP || r === Register.RBP;
 
 /** The body's instructions for the swap alignment. */
 function swapInsnsOf(image: Uint8Array, f: FunctionInfo, globalAt: GlobalAt, skels: Skeletons): SwapInsn[] {
   const out: SwapInsn[] = [];
   // Full register -> the stack slot it was last loaded from (a 64-bit reload of a spilled pointer).
   const slotOf = new Map<number, number>();
+  // Registers holding a frame address: rsp, rbp, and copies of them (MSVC's `mov r11,rsp`
+  // prologue addresses its locals and home slots through r11; 7za 5.1.1 -> 5.2.0's 0xcba4,
+  // whose frame grew, reads [r11+0x30] as [r11+0x40]). Accesses through them are frame slots.
+  const frame = new Set<number>([Register.RSP, Register.RBP]);
+  // Full register -> index of the instruction that last wrote it, in address order.
+  const defOf = new Map<number, number>();
   decodeEach(image, f.decoded.insns, (insn) => {
     const parts: Array<number | string> = [insn.mnemonic, insn.opCount];
     let base = -1;
@@ -103,7 +112,7 @@ function swapInsnsOf(image: Uint8Array, f: FunctionInfo, globalAt: GlobalAt, ske
       if (kind === OpKind.Register) parts.push(opRegisterOf(insn, k));
       else if (IMMEDIATE_KINDS.has(kind) || kind === OpKind.Immediate64) parts.push(String(insn.immediate(k)));
       else if (kind === OpKind.Memory) {
-        const access = memoryAccess(insn, globalAt, slotOf);
+        const access = memoryAccess(insn, globalAt, slotOf, frame);
         parts.push(insn.memoryBase, insn.memoryIndex, insn.memoryIndexScale, insn.memorySize);
         if (access === null) {
           if (insn.memoryBase !== Register.RIP) parts.push(String(insn.memoryDisplacement));
@@ -120,14 +129,19 @@ function swapInsnsOf(image: Uint8Array, f: FunctionInfo, globalAt: GlobalAt, ske
     const last = out[out.length - 1];
     const plain = store && PLAIN_MOVES.has(insn.mnemonic);
     const run = plain && last !== undefined && last.store && last.skel === skel && last.plain ? last.run : out.length;
-    out.push({ skel, base, disp, raw, size, store, run, plain });
-    trackSlots(insn, slotOf);
+    const def = base >= 0 && base < SLOT_KEY ? (defOf.get(fullRegister(base)) ?? -1) : -1;
+    const b = insn.memoryBase;
+    const load = insn.mnemonic === Mnemonic.Mov && insn.opCount === 2 && insn.op0Kind === OpKind.Register && insn.op1Kind === OpKind.Memory && b !== Register.RIP && b !== Register.None ? `${String(insn.memoryDisplacement)},${insn.memorySize},${insn.memoryIndexScale},${insn.memoryIndex === Register.None}` : null;
+    out.push({ skel, base, disp, raw, size, store, run, plain, def, load });
+    trackSlots(insn, slotOf, frame);
+    trackFrame(insn, frame);
+    trackDefs(insn, out.length - 1, defOf);
   });
   return out;
 }
 
 /** The field access of memory operand `k` (its base key and displacement), or null for a stack slot, `lea`, an indexed or unkeyed operand. */
-function memoryAccess(insn: Instruction, globalAt: GlobalAt, slotOf: ReadonlyMap<number, number>): { base: number; disp: number; raw: number } | null {
+function memoryAccess(insn: Instruction, globalAt: GlobalAt, slotOf: ReadonlyMap<number, number>, frame: ReadonlySet<number>): { base: number; disp: number; raw: number } | null {
   if (insn.mnemonic === Mnemonic.Lea || insn.memoryIndex !== Register.None) return null;
   const b = insn.memoryBase;
   if (b === Register.RIP) {
@@ -135,14 +149,14 @@ function memoryAccess(insn: Instruction, globalAt: GlobalAt, slotOf: ReadonlyMap
     const at = globalAt(target);
     return at === null ? null : { base: GLOBALS, disp: at, raw: target };
   }
-  if (b === Register.None || isStack(b)) return null;
+  if (b === Register.None || frame.has(b)) return null;
   const disp = Number(BigInt.asIntN(64, insn.memoryDisplacement));
   if (disp < 0) return null;
   return { base: slotOf.get(fullRegister(b)) ?? b, disp, raw: disp };
 }
 
 /** Follows which registers hold a pointer reloaded from a stack slot (`mov rax, [rbp-0x8]`). */
-function trackSlots(insn: Instruction, slotOf: Map<number, number>): void {
+function trackSlots(insn: Instruction, slotOf: Map<number, number>, frame: ReadonlySet<number>): void {
   if (insn.mnemonic === Mnemonic.Call) {
     slotOf.clear();
     return;
@@ -151,9 +165,52 @@ function trackSlots(insn: Instruction, slotOf: Map<number, number>): void {
   const dst = insn.op0Register;
   const full = fullRegister(dst);
   slotOf.delete(full);
-  if (insn.mnemonic === Mnemonic.Mov && dst === full && insn.opCount === 2 && insn.op1Kind === OpKind.Memory && isStack(insn.memoryBase) && insn.memoryIndex === Register.None) {
+  if (insn.mnemonic === Mnemonic.Mov && dst === full && insn.opCount === 2 && insn.op1Kind === OpKind.Memory && frame.has(insn.memoryBase) && insn.memoryIndex === Register.None) {
     slotOf.set(full, SLOT_KEY + insn.memoryBase * 0x10000 + (Number(BigInt.asIntN(64, insn.memoryDisplacement)) & 0xffff));
   }
+}
+
+/**
+ * Follows which registers hold a frame address: one copied from a frame register or made by
+ * `lea` from one holds it, moved by a constant it keeps it, written otherwise it holds
+ * something else (in address order, like trackSlots). rsp and rbp stay frame registers.
+ */
+function trackFrame(insn: Instruction, frame: Set<number>): void {
+  if (insn.mnemonic === Mnemonic.Call) {
+    for (const r of VOLATILE) frame.delete(r);
+    return;
+  }
+  if (insn.opCount === 0 || insn.op0Kind !== OpKind.Register || READS_OP0.has(insn.mnemonic)) return;
+  const dst = fullRegister(insn.op0Register);
+  if (dst === Register.RSP || dst === Register.RBP) return;
+  const mn = insn.mnemonic;
+  const from =
+    insn.opCount !== 2 ? Register.None
+    : mn === Mnemonic.Mov && insn.op1Kind === OpKind.Register ? fullRegister(insn.op1Register)
+    : mn === Mnemonic.Lea && insn.memoryIndex === Register.None ? insn.memoryBase
+    : Register.None;
+  const stepped = (mn === Mnemonic.Add || mn === Mnemonic.Sub) && insn.opCount === 2 && IMMEDIATE_KINDS.has(insn.op1Kind) && frame.has(dst);
+  if (frame.has(from) || stepped) frame.add(dst);
+  else frame.delete(dst);
+}
+
+/** Registers a call leaves undefined (the Windows x64 volatile ones). */
+const VOLATILE = [Register.RAX, Register.RCX, Register.RDX, Register.R8, Register.R9, Register.R10, Register.R11];
+
+/**
+ * Follows which instruction last wrote each register (its explicit register operands that
+ * are written, and the volatile ones at a call), so accesses through one register are told
+ * apart by the value it held: compilers reuse a register for several objects in one body.
+ */
+function trackDefs(insn: Instruction, index: number, defOf: Map<number, number>): void {
+  if (insn.mnemonic === Mnemonic.Call) {
+    for (const r of VOLATILE) defOf.set(r, index);
+    return;
+  }
+  if (insn.opCount === 0 || READS_OP0.has(insn.mnemonic)) return;
+  if (insn.op0Kind === OpKind.Register) defOf.set(fullRegister(insn.op0Register), index);
+  // Exchanges write both operands.
+  if ((insn.mnemonic === Mnemonic.Xchg || insn.mnemonic === Mnemonic.Xadd) && insn.opCount === 2 && insn.op1Kind === OpKind.Register) defOf.set(fullRegister(insn.op1Register), index);
 }
 
 /** Fields exchanging offsets in one function: the permutation and whether a moved access stores. */
@@ -164,8 +221,14 @@ export interface FieldSwap {
   readonly store: boolean;
 }
 
-/** Aligned moved-or-kept accesses of one base: old offset, new offset, size, store, context kept, new RVA minus old RVA reached. */
-type Pairing = [number, number, number, boolean, boolean, number];
+/**
+ * Aligned moved-or-kept accesses of one base: old offset, new offset, size, store, context
+ * kept, new RVA minus old RVA reached, the old instruction that last wrote the base register
+ * (which value of the register it is), and whether the new instruction that last wrote it is
+ * the one aligned to that (or neither body wrote it: an argument): the register holds the
+ * same value on both sides, not a pointer the new body rebased.
+ */
+export type Pairing = [number, number, number, boolean, boolean, number, number, boolean];
 
 /** The permutation among `list` (one base's aligned accesses), or null when there is none or it is not consistent. */
 function permutationOf(list: readonly Pairing[], global: boolean): FieldSwap | null {
@@ -205,12 +268,20 @@ function sameValueStores(body: readonly SwapInsn[], i: number): SwapInsn[] {
   return out;
 }
 
-/** Fields that exchange offsets between old body `of` and new body `nf`, or null. */
-export function detectFieldSwap(m: MatchResult, of: FunctionInfo, nf: FunctionInfo): FieldSwap | null {
+/**
+ * The aligned field accesses of old body `of` and new body `nf`, per base key (a register,
+ * a stack slot a pointer was reloaded from, or GLOBALS): old offset, new offset, size, store,
+ * context kept. What field-swap.ts reads as exchanges and field-moves.ts as single moves.
+ */
+export function alignedFieldAccesses(m: MatchResult, of: FunctionInfo, nf: FunctionInfo): Map<number, Pairing[]> {
   const skels = new Skeletons();
   const oa = swapInsnsOf(m.old.img.image, of, globalsOf(m, 'old'), skels);
   const na = swapInsnsOf(m.new.img.image, nf, globalsOf(m, 'new'), skels);
   const pairs = align(oa, na);
+  // Old instruction -> the new one aligned to it (-1: none): a base register holds the same
+  // value on both sides when the instructions that last wrote it are aligned too.
+  const newOf = new Int32Array(oa.length).fill(-1);
+  for (const [i, j] of pairs) newOf[i] = j;
   const byBase = new Map<number, Pairing[]>();
   for (let k = 0; k < pairs.length; k++) {
     const [i, j] = pairs[k]!;
@@ -226,9 +297,20 @@ export function detectFieldSwap(m: MatchResult, of: FunctionInfo, nf: FunctionIn
     const before = prev === null ? i === 0 && j === 0 : prev[0] === i - 1 && prev[1] === j - 1;
     const after = next === null ? i === oa.length - 1 && j === na.length - 1 : next[0] === i + 1 && next[1] === j + 1;
     const list = byBase.get(x.base) ?? [];
-    list.push([x.disp, y.disp, x.size, x.store, before && after, y.raw - x.raw]);
+    // The same value: written by aligned instructions, or by loads of one field (`mov rcx,
+    // [rdi+0x10]` and `mov rcx,[rax+0x10]`: the allocator keeps the parent in another register).
+    const sameValue = x.def === -1 ? y.def === -1 : y.def >= 0 && (newOf[x.def] === y.def || (oa[x.def]!.load !== null && oa[x.def]!.load === na[y.def]!.load));
+    list.push([x.disp, y.disp, x.size, x.store, before && after, y.raw - x.raw, x.def, sameValue]);
     byBase.set(x.base, list);
   }
+  return byBase;
+}
+
+/** Base key of the writable globals in alignedFieldAccesses' map. */
+export const GLOBALS_BASE = GLOBALS;
+
+/** Fields that exchange offsets among one pair's aligned accesses (alignedFieldAccesses), or null. */
+export function detectFieldSwap(byBase: ReadonlyMap<number, readonly Pairing[]>): FieldSwap | null {
   let best: FieldSwap | null = null;
   for (const [base, list] of byBase) {
     const swap = permutationOf(list, base === GLOBALS);
@@ -254,13 +336,12 @@ function describeMoves(m: MatchResult, s: FieldSwap): string {
 }
 
 /** Refusals of changed functions whose fields exchange offsets against their old bodies: with a store, or the same exchange in two changed functions or more. */
-export function fieldSwapProblems(m: MatchResult, status: readonly FunctionStatus[]): Map<number, Reason> {
+export function fieldSwapProblems(m: MatchResult, status: readonly FunctionStatus[], accesses: ReadonlyMap<number, ReadonlyMap<number, readonly Pairing[]>> = changedFieldAccesses(m, status)): Map<number, Reason> {
   const found = new Map<number, FieldSwap>();
   const bySignature = new Map<string, FunctionInfo[]>();
-  for (const f of m.new.fns.functions) {
-    const o = m.fnNewToOld[f.index]!;
-    if (status[f.index] !== 'changed' || o < 0) continue;
-    const s = detectFieldSwap(m, m.old.fns.functions[o]!, f);
+  for (const [index, byBase] of accesses) {
+    const f = m.new.fns.functions[index]!;
+    const s = detectFieldSwap(byBase);
     if (s === null) continue;
     found.set(f.index, s);
     const key = signatureOf(s);
@@ -282,6 +363,17 @@ export function fieldSwapProblems(m: MatchResult, status: readonly FunctionStatu
     if (writer !== null && !out.has(writer.index)) {
       out.set(writer.index, reason('STRUCTURE_FIELDS_SWAPPED', `structure layout changed: ${describeMoves(m, s)}: ${writer.name ?? hex(writer.entry)} stores each one's values at the other's offset, and ${f.name ?? hex(f.entry)} reads them there (needs a baseline); ${after}`, writer.entry));
     }
+  }
+  return out;
+}
+
+/** alignedFieldAccesses of every changed matched function, by new index (field-swap.ts and field-moves.ts share them). */
+export function changedFieldAccesses(m: MatchResult, status: readonly FunctionStatus[]): Map<number, Map<number, Pairing[]>> {
+  const out = new Map<number, Map<number, Pairing[]>>();
+  for (const f of m.new.fns.functions) {
+    const o = m.fnNewToOld[f.index]!;
+    if (status[f.index] !== 'changed' || o < 0) continue;
+    out.set(f.index, alignedFieldAccesses(m, m.old.fns.functions[o]!, f));
   }
   return out;
 }

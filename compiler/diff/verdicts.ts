@@ -23,7 +23,8 @@ import { callerRegisterProblems } from './caller-registers.ts';
 import { codeTableProblems } from './code-tables.ts';
 import { emissionProblem } from './emission-check.ts';
 import { entryArgumentProblems } from './entry-arguments.ts';
-import { fieldSwapProblems } from './field-swap.ts';
+import { changedFieldAccesses, fieldSwapProblems } from './field-swap.ts';
+import { fieldMoveProblems } from './field-moves.ts';
 import { foldedFunctionProblems } from './folded-functions.ts';
 import { layoutProblem, retypedFieldProblem } from './layout-shift.ts';
 import { loadTimeCheck } from './load-time-only.ts';
@@ -85,7 +86,10 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
   // Changed functions whose old body is also another function (identical code folding).
   const folded = foldedFunctionProblems(m, status);
   // Changed functions whose fields exchange offsets (a store in the new layout, or the same exchange in two functions).
-  const swapped = fieldSwapProblems(m, status);
+  const fieldAccesses = changedFieldAccesses(m, status);
+  const swapped = fieldSwapProblems(m, status, fieldAccesses);
+  // Changed functions where one field moved to another offset, the same way as in another changed function.
+  const movedFields = fieldMoveProblems(m, fieldAccesses);
   const reasons = new Map<number, Reason>();
   const redirects = new Map<number, RedirectPlan>();
   const reservedSites = new Set<number>();
@@ -112,7 +116,7 @@ export function settleVerdicts(m: MatchResult, status: readonly FunctionStatus[]
     if (why !== null && refusedMate === undefined) baseReasons.set(f.index, why);
     else if (refusedMate !== undefined) baseReasons.set(f.index, baseReasons.get(refusedMate) ?? reasons.get(refusedMate)!);
     if (why === null) {
-      why = touchesBadGlobal(f) ?? loadTimeProblem(f, st) ?? tableProblems.get(f.index) ?? layoutOf(f, st) ?? bitReaders.get(f.index) ?? packedMoves.get(f.index) ?? globalBits.get(f.index) ?? flagMoves.get(f.index) ?? clobbered.get(f.index) ?? entryArgs.get(f.index) ?? retypedOf(f, st) ?? swapped.get(f.index) ?? loopExtentOf(f, st) ?? folded.get(f.index) ?? escapedRodata(f) ?? reorderedTables.get(f.index) ?? emissionProblem(ctx, f, okItems);
+      why = touchesBadGlobal(f) ?? loadTimeProblem(f, st) ?? tableProblems.get(f.index) ?? layoutOf(f, st) ?? bitReaders.get(f.index) ?? packedMoves.get(f.index) ?? globalBits.get(f.index) ?? flagMoves.get(f.index) ?? clobbered.get(f.index) ?? entryArgs.get(f.index) ?? retypedOf(f, st) ?? swapped.get(f.index) ?? movedFields.get(f.index) ?? loopExtentOf(f, st) ?? folded.get(f.index) ?? escapedRodata(f) ?? reorderedTables.get(f.index) ?? emissionProblem(ctx, f, okItems);
       if (why !== null) baseReasons.set(f.index, why);
     }
     // A funclet only the handler tables reach keeps no redirect: old frames keep their old
