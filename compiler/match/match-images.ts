@@ -7,8 +7,10 @@
  * unmatched neighbours in address order whose shapes agree. Writable items pair by symbol
  * name and by the position of their reference in matched functions.
  *
- * A poor match costs size, not safety: the diff compares exact normalised forms, and a
- * function whose references point at an unmatched target is always "changed".
+ * A pair is a redirect (every caller and thread that reaches OLD runs NEW), so a pair that
+ * no equal shape supports (neighbours, order, call-site index, vtable slot) must also show
+ * related bodies (bodyGate, match/body-similarity.ts); a function whose references point at
+ * an unmatched target is always "changed".
  */
 import type { DataItem, FunctionInfo } from '../image/types.ts';
 import { absTarget, type MappedSection } from '../image/map-image.ts';
@@ -19,6 +21,7 @@ import { typeDescriptorName } from '../image/type-descriptors.ts';
 import { pairBetweenAnchors } from './match-order.ts';
 import { nameVeto, pairingKeys, pairLookalikeLeftovers, type NameVeto } from './name-evidence.ts';
 import { Normaliser, type MatchView, type Side } from './normalise.ts';
+import { BodyGrams, relatedBodies, type PairEvidence } from './body-similarity.ts';
 
 /** How a function pair was found. */
 export type MatchHow = 'name' | 'entry' | 'hash' | 'callgraph' | 'data' | 'neighbour' | 'order';
@@ -89,6 +92,8 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
   // Set once the shapes are known: pairs other than by name and entry that referenced-name
   // evidence contradicts are never made (match/name-evidence.ts).
   let veto: NameVeto | null = null;
+  // Set with it: pairs that do not rest on equal shapes must show related bodies (bodyGate).
+  let unrelated: ((o: number, n: number, how: MatchHow) => boolean) | null = null;
   const view: MatchView = {
     fnKey: (side, i) => (side === 'old' ? (fnOldToNew[i]! >= 0 ? i : -1) : fnNewToOld[i]!),
     itemKey: (side, i) => (side === 'old' ? (itemOldToNew[i]! >= 0 ? i : -1) : itemNewToOld[i]!),
@@ -115,6 +120,7 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
     pair(o, n, how) {
       if (fnOldToNew[o] !== -1 || fnNewToOld[n] !== -1) return false;
       if (veto !== null && how !== 'name' && how !== 'entry' && veto(o, n)) return false;
+      if (unrelated !== null && unrelated(o, n, how)) return false;
       fnOldToNew[o] = n;
       fnNewToOld[n] = o;
       fnHow.set(n, how);
@@ -136,11 +142,29 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
   const hashes = { oldShape: oldHashes.shape, newShape: newHashes.shape, oldNamed: oldHashes.named, newNamed: newHashes.named };
   const shaped: MatchState = { ...st, ...hashes, ...pairingKeys(hashes) };
   veto = nameVeto(hashes);
+  unrelated = bodyGate(shaped);
   propagate(shaped);
   const itemsByPosition = pairWritableByPosition(st, oldNorm, newNorm);
   oldNorm.reset();
   newNorm.reset();
   return { old: oldA, new: newA, fnNewToOld, fnOldToNew, fnHow, itemNewToOld, itemOldToNew, itemsByPosition, view, oldNorm, newNorm };
+}
+
+/**
+ * Which pairs are refused as unrelated bodies (match/body-similarity.ts): a pair by position
+ * (neighbours, order between anchors) or by a call-site index or vtable slot whose keys differ
+ * must show instruction streams of one function changed; hashes, names and the entry point
+ * are evidence enough. Left unpaired, the OLD function is removed (a redirect or a refusal
+ * when still reachable: diff/still-reachable.ts) and the NEW one added.
+ */
+function bodyGate(st: MatchState): (o: number, n: number, how: MatchHow) => boolean {
+  const oldGrams = new BodyGrams(st.oldA);
+  const newGrams = new BodyGrams(st.newA);
+  return (o, n, how) => {
+    const evidence: PairEvidence | null = how === 'neighbour' || how === 'order' ? 'position' : how === 'callgraph' || how === 'data' ? 'site' : null;
+    if (evidence === null || st.oldKey[o] === st.newKey[n]) return false;
+    return !relatedBodies(oldGrams, st.oldA.fns.functions[o]!, newGrams, st.newA.fns.functions[n]!, evidence);
+  };
 }
 
 /** Function index by each name (export, COFF symbol) that no other function of `fns` has. */
@@ -327,7 +351,10 @@ function pairThroughCalls(st: MatchState): number {
   return changed;
 }
 
-/** 5. Neighbours in address order, when their shapes agree or both are the only gap. */
+/**
+ * 5. Neighbours in address order, when their shapes agree or both are the only gap (a gap
+ * pair rests on position alone: pair() refuses it when the bodies are unrelated, bodyGate).
+ */
 function pairNeighbours(st: MatchState): number {
   const { fnNewToOld, fnOldToNew, oldKey, newKey } = st;
   let changed = 0;
