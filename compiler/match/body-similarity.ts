@@ -18,6 +18,9 @@
  * larger (containment) says it, when the sizes stay within CONTAINED_RATIO and the smaller
  * body is not a few instructions that any function contains.
  *
+ * Short bodies (a few instructions) pass when their sizes stay close: the measure says
+ * nothing there, and the samples' one-line changes of 2-instruction functions must pair.
+ *
  * Thresholds (measured on the corpus: scripts/refused-ab.ts and test/compiler-real.test.ts):
  * a pair with no evidence but its position needs POSITION_MIN; a pair at the same call-site
  * index of a matched caller (or the same vtable slot) has that evidence and needs only
@@ -39,6 +42,12 @@ const CONTAINED_MIN = 0.6;
 const CONTAINED_RATIO = 4;
 /** ...and the smaller body has at least this many instructions. */
 const CONTAINED_INSNS = 8;
+/**
+ * Bodies this short carry too few bigrams to measure (`xor eax,eax; ret` -> `mov eax,2;
+ * ret`): both at most this many instructions and within SMALL_RATIO pass.
+ */
+const SMALL_INSNS = 16;
+const SMALL_RATIO = 2;
 
 /** What else supports a pair: nothing but position, or a call-site index / vtable slot. */
 export type PairEvidence = 'position' | 'site';
@@ -106,6 +115,7 @@ export function relatedBodies(oldGrams: BodyGrams, o: FunctionInfo, newGrams: Bo
   if (hi === 0) return true;
   const ratio = lo === 0 ? Infinity : hi / lo;
   if (evidence === 'site' && ratio <= EVIDENCE_RATIO) return true;
+  if (hi <= SMALL_INSNS && ratio <= SMALL_RATIO) return true;
   const [small, big] = a.counts.size <= b.counts.size ? [a.counts, b.counts] : [b.counts, a.counts];
   let common = 0;
   for (const [g, c] of small) common += Math.min(c, big.get(g) ?? 0);
