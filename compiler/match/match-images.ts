@@ -7,8 +7,10 @@
  * unmatched neighbours in address order whose shapes agree. Writable items pair by symbol
  * name and by the position of their reference in matched functions.
  *
- * A poor match costs size, not safety: the diff compares exact normalised forms, and a
- * function whose references point at an unmatched target is always "changed".
+ * A pair is a redirect (every caller and thread that reaches OLD runs NEW), so a pair that
+ * no equal shape supports (neighbours, order, call-site index, vtable slot) must also show
+ * related bodies (bodyGate, match/body-similarity.ts); a function whose references point at
+ * an unmatched target is always "changed".
  */
 import type { DataItem, FunctionInfo } from '../image/types.ts';
 import { absTarget, type MappedSection } from '../image/map-image.ts';
@@ -19,6 +21,7 @@ import { typeDescriptorName } from '../image/type-descriptors.ts';
 import { pairBetweenAnchors } from './match-order.ts';
 import { nameVeto, pairingKeys, pairLookalikeLeftovers, type NameVeto } from './name-evidence.ts';
 import { Normaliser, type MatchView, type Side } from './normalise.ts';
+import { BodyGrams, relatedBodies, type PairEvidence } from './body-similarity.ts';
 
 /** How a function pair was found. */
 export type MatchHow = 'name' | 'entry' | 'hash' | 'callgraph' | 'data' | 'neighbour' | 'order';
@@ -73,8 +76,12 @@ interface MatchState {
    * pair again pairs nothing; each pair is walked once, not once per round.
    */
   readonly callsWalked: Uint8Array;
-  /** Pairs two unmatched functions (false when either is matched already). */
-  pair(o: number, n: number, how: MatchHow): boolean;
+  /**
+   * Pairs two unmatched functions (false when either is matched already). `unchangedSite`:
+   * found at one call index of a matched caller pair whose keys agree (the caller did not
+   * change, so the callee at that index is its counterpart whatever its body became).
+   */
+  pair(o: number, n: number, how: MatchHow, unchangedSite?: boolean): boolean;
   /** Pairs two unmatched writable items (false when either is matched, read-only or a jump table). */
   pairItem(o: number, n: number): boolean;
 }
@@ -89,6 +96,8 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
   // Set once the shapes are known: pairs other than by name and entry that referenced-name
   // evidence contradicts are never made (match/name-evidence.ts).
   let veto: NameVeto | null = null;
+  // Set with it: pairs that do not rest on equal shapes must show related bodies (bodyGate).
+  let unrelated: ((o: number, n: number, how: MatchHow) => boolean) | null = null;
   const view: MatchView = {
     fnKey: (side, i) => (side === 'old' ? (fnOldToNew[i]! >= 0 ? i : -1) : fnNewToOld[i]!),
     itemKey: (side, i) => (side === 'old' ? (itemOldToNew[i]! >= 0 ? i : -1) : itemNewToOld[i]!),
@@ -112,9 +121,10 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
     oldTargets: new TargetLists(oldA),
     newTargets: new TargetLists(newA),
     callsWalked: new Uint8Array(newA.fns.functions.length),
-    pair(o, n, how) {
+    pair(o, n, how, unchangedSite = false) {
       if (fnOldToNew[o] !== -1 || fnNewToOld[n] !== -1) return false;
       if (veto !== null && how !== 'name' && how !== 'entry' && veto(o, n)) return false;
+      if (unrelated !== null && !unchangedSite && unrelated(o, n, how)) return false;
       fnOldToNew[o] = n;
       fnNewToOld[n] = o;
       fnHow.set(n, how);
@@ -136,11 +146,58 @@ export function matchImages(oldA: ImageAnalysis, newA: ImageAnalysis): MatchResu
   const hashes = { oldShape: oldHashes.shape, newShape: newHashes.shape, oldNamed: oldHashes.named, newNamed: newHashes.named };
   const shaped: MatchState = { ...st, ...hashes, ...pairingKeys(hashes) };
   veto = nameVeto(hashes);
+  unrelated = bodyGate(shaped);
   propagate(shaped);
   const itemsByPosition = pairWritableByPosition(st, oldNorm, newNorm);
   oldNorm.reset();
   newNorm.reset();
   return { old: oldA, new: newA, fnNewToOld, fnOldToNew, fnHow, itemNewToOld, itemOldToNew, itemsByPosition, view, oldNorm, newNorm };
+}
+
+/**
+ * Which pairs are refused as unrelated bodies (match/body-similarity.ts): a pair by position
+ * (neighbours, order between anchors) or by a call-site index or vtable slot whose keys differ
+ * must show instruction streams of one function changed; hashes, names and the entry point
+ * are evidence enough. Left unpaired, the OLD function is removed (a redirect or a refusal
+ * when still reachable: diff/still-reachable.ts) and the NEW one added.
+ */
+function bodyGate(st: MatchState): (o: number, n: number, how: MatchHow) => boolean {
+  const oldGrams = new BodyGrams(st.oldA);
+  const newGrams = new BodyGrams(st.newA);
+  let callers: { old: readonly number[][]; new: readonly number[][] } | null = null;
+  // A matched pair of callers, one calling `o`, the other `n`: the pair is that caller's
+  // callee, not a slot that happens to line up. An unchanged caller (keys agree) is evidence
+  // enough; a changed one only for bodies of close sizes (ast-grep: the changed caller of the
+  // lost 43-instruction initialiser now calls the 308-instruction rehash; clang rewrote the
+  // bounds-check sample's set_name from 73 instructions to 39).
+  const calledByAPair = (o: number, n: number, changedCallers: boolean): boolean => {
+    callers ??= { old: callerLists(st.oldTargets, st.oldA), new: callerLists(st.newTargets, st.newA) };
+    const newCallers = callers.new[n]!;
+    return callers.old[o]!.some((p) => {
+      const q = st.fnOldToNew[p]!;
+      return q >= 0 && (changedCallers || st.oldKey[p] === st.newKey[q]) && newCallers.includes(q);
+    });
+  };
+  return (o, n, how) => {
+    const evidence: PairEvidence | null = how === 'neighbour' || how === 'order' ? 'position' : how === 'callgraph' || how === 'data' ? 'site' : null;
+    if (evidence === null || st.oldKey[o] === st.newKey[n]) return false;
+    const of = st.oldA.fns.functions[o]!;
+    const nf = st.newA.fns.functions[n]!;
+    if (relatedBodies(oldGrams, of, newGrams, nf, evidence)) return false;
+    if (evidence === 'site') return true;
+    const [lo, hi] = [of.decoded.insns.length, nf.decoded.insns.length].sort((x, y) => x - y) as [number, number];
+    return !calledByAPair(o, n, hi <= CALLED_RATIO * lo);
+  };
+}
+
+/** Instruction-count ratio within which a changed caller pair is evidence for its callees. */
+const CALLED_RATIO = 2;
+
+/** Per function of one image, the functions that call (or jump to) its entry. */
+function callerLists(targets: TargetLists, a: ImageAnalysis): number[][] {
+  const out: number[][] = a.fns.functions.map(() => []);
+  for (const f of a.fns.functions) for (const t of new Set(targets.fnTargets(f.index))) out[t]!.push(f.index);
+  return out;
 }
 
 /** Function index by each name (export, COFF symbol) that no other function of `fns` has. */
@@ -306,7 +363,8 @@ function pairThroughCalls(st: MatchState): number {
     const nt = newTargets.fnTargets(n);
     const ot = oldTargets.fnTargets(o);
     if (nt.length === ot.length) {
-      for (let k = 0; k < nt.length; k++) if (st.pair(ot[k]!, nt[k]!, 'callgraph')) changed++;
+      const unchangedSite = oldKey[o] === newKey[n];
+      for (let k = 0; k < nt.length; k++) if (st.pair(ot[k]!, nt[k]!, 'callgraph', unchangedSite)) changed++;
     } else {
       // Different call lists: pair only callees whose (named) shapes agree, in order.
       let j = 0;
@@ -327,7 +385,10 @@ function pairThroughCalls(st: MatchState): number {
   return changed;
 }
 
-/** 5. Neighbours in address order, when their shapes agree or both are the only gap. */
+/**
+ * 5. Neighbours in address order, when their shapes agree or both are the only gap (a gap
+ * pair rests on position alone: pair() refuses it when the bodies are unrelated, bodyGate).
+ */
 function pairNeighbours(st: MatchState): number {
   const { fnNewToOld, fnOldToNew, oldKey, newKey } = st;
   let changed = 0;

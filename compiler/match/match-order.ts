@@ -7,7 +7,8 @@
  * slot by slot. The earlier rule bridged only a one-function gap, so a run of moved functions
  * whose references all changed stayed "removed" + "added".
  *
- * A wrong pair costs size, never safety: the diff compares exact forms.
+ * A slot pair rests on position alone: the caller's `pair` refuses two unrelated bodies
+ * (match-images.ts, bodyGate), since a pair is a redirect.
  */
 
 import { lcsPairs } from './lcs.ts';
