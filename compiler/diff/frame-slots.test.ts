@@ -67,6 +67,11 @@ describe('argument pointers through frame slots', () => {
     // may be one object the callee fills.
     expect(uncertain(key(spill, '', ''))).toEqual([[1, 4, 4, true]]);
     expect(uncertain(key('', spill, ''))).toEqual([[1, 4, 4, true]]);
+    // clang -O1, probe field-box-call: push rsi; sub rsp,0x30; mov rsi,rcx; mov [rsp+0x28],rcx (b.obj = r, before an
+    // earlier call); mov rcx,[rcx+0x8]; call (tag_of); mov [rsp+0x20],rax (b.tag); lea rcx,[rsp+0x20]; call (reroute);
+    // mov rax,[rsp+0x28]; mov rax,[rax+0x10]; add rax,[rsi]: the member stored before tag_of is still the box's.
+    const early = '56  48 83 ec 30  48 89 ce  48 89 4c 24 28  48 8b 49 08  e8 00 00 00 00  48 89 44 24 20  48 8d 4c 24 20  e8 00 00 00 00  48 8b 44 24 28  48 8b 40 10  48 03 06  48 83 c4 30  5e  c3';
+    expect(uncertain(early)).toEqual([[1, 8, 8, false], [1, 0x10, 8, true], [1, 0, 8, false]]);
     // A flag's address at [rsp+0x25] reaches no slot at [rsp+0x30]: a member lies a multiple of 8 bytes into its object.
     expect(uncertain(key(spill.replace('48 89 5c 24 30', '48 89 5c 24 30  c6 44 24 25 00'), '', '').replace('48 8d 54 24 28', '48 8d 54 24 25'))).toEqual([[1, 4, 4, false]]);
   });

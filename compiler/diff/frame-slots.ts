@@ -112,8 +112,9 @@ export class FrameSlots {
   private readonly slots = new Map<number, number>();
   /** Every frame write, [start, end). */
   private readonly writes: Array<readonly [number, number]> = [];
-  private readonly escapes: number[] = [];
-  /** Frame objects whose address was handed out, [start, end): see `escapeAt`. */
+  /** The frame bytes `writes` covers, one entry a byte: `objectEnd` asks each 8 bytes once instead of scanning `writes`. */
+  private readonly written = new Set<number>();
+  /** Frame objects whose address was handed out, [start, end): see `escapeAt`. Their starts are the addresses taken. */
   private readonly objects: Array<[number, number]> = [];
   /** The objects handed out since the last call: the body may still be initialising them (`escapeAt`). */
   private open: Array<[number, number]> = [];
@@ -168,14 +169,14 @@ export class FrameSlots {
    * the slot itself or an object it may be part of).
    */
   addressTaken(k: number): boolean {
-    return this.lost || this.escapes.some((a) => a > k - 8 && a < k + 8);
+    return this.lost || this.objects.some(([a]) => a > k - 8 && a < k + 8);
   }
 
   /** Whether the 8 bytes at frame offset `k` were written once by the body stepped and their address never taken (the frame never lost). */
   holdsOne(k: number): boolean {
     if (this.lost) return false;
     const n = this.writes.filter(([s, e]) => s < k + 8 && k < e).length;
-    return n === 1 && !this.escapes.some((a) => a >= k && a < k + 8);
+    return n === 1 && !this.objects.some(([a]) => a >= k && a < k + 8);
   }
 
   /**
@@ -280,9 +281,11 @@ export class FrameSlots {
    * object, not the argument. Bytes first written after that call are another variable. The
    * bytes written before it may be one too (swc-html 1.15.24's 0x2a9df0 spills its arg2 at
    * [rsp+0x118] above spills at 0x100..0x110): hence `mayBeSpanned` only, never `addressTaken`.
+   * Not narrowed to the bytes written since the call before the handoff: a member stored before
+   * an earlier call is still the object's (probe field-box-call, `b.obj = r; b.tag = tag_of(..);
+   * reroute(&b)`: gcc -O0..-Os and clang -O0/-O1 store b.obj before calling tag_of).
    */
   private escapeAt(a: number): void {
-    this.escapes.push(a);
     const e: [number, number] = [a, this.objectEnd(a + 8)];
     this.objects.push(e);
     this.open.push(e);
@@ -290,8 +293,14 @@ export class FrameSlots {
 
   /** `end` moved past each next 8 bytes the body wrote. */
   private objectEnd(end: number): number {
-    while (this.writes.some(([s, e]) => s < end + 8 && end < e)) end += 8;
+    while (this.writtenAt(end)) end += 8;
     return end;
+  }
+
+  /** Whether the body wrote some byte of the 8 at frame offset `k`. */
+  private writtenAt(k: number): boolean {
+    for (let b = k; b < k + 8; b++) if (this.written.has(b)) return true;
+    return false;
   }
 
   /** A store through a register in `stale` (not on the frame as far as `mem` knows): a write of the slot it may reach. */
@@ -359,6 +368,7 @@ export class FrameSlots {
   private write(at: number | null, size: number): void {
     if (at === null) return this.lose();
     this.writes.push([at, at + size]);
+    for (let b = at; b < at + size; b++) this.written.add(b);
     // An open object grows only by a write reaching the 8 bytes past its end.
     for (const e of this.open) if (at < e[1] + 8 && e[1] < at + size) e[1] = this.objectEnd(e[1]);
     for (const k of [...this.slots.keys()]) if (k < at + size && at < k + 8) this.slots.delete(k);
