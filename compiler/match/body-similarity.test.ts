@@ -5,12 +5,10 @@
  * inlined memcmp was rewritten keeps its call-site pairing; and the opcode tokens tell the
  * operations of group opcodes apart.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { parsePe } from '../../runtime/pe/parse-pe.ts';
-import { mapImage } from '../image/map-image.ts';
 import { cachePath, realPairs } from '../../samples/real/real-files.ts';
-import { analyzeImage, type ImageAnalysis } from './analyze-image.ts';
+import type { ImageAnalysis } from './analyze-image.ts';
+import { cachedAnalysis } from './testing/sample-analysis.ts';
 import { BodyGrams, opcodeToken, relatedBodies } from './body-similarity.ts';
 import { matchImages, type MatchResult } from './match-images.ts';
 
@@ -18,19 +16,9 @@ import { matchImages, type MatchResult } from './match-images.ts';
 function realPair(prefix: string): { old: ImageAnalysis; new: ImageAnalysis } | string {
   const pair = realPairs().find((p) => p.label.startsWith(prefix));
   if (pair === undefined) return `${prefix} not in samples/real/manifest.json`;
-  const load = (path: string): ImageAnalysis | string => {
-    if (!existsSync(path)) return `${path} not fetched (npm run samples:fetch)`;
-    const bytes = new Uint8Array(readFileSync(path));
-    const pe = parsePe(bytes);
-    if (!pe.ok) return pe.error.message;
-    const img = mapImage(bytes, pe.value);
-    if (!img.ok) return img.error.message;
-    const a = analyzeImage(img.value);
-    return a.ok ? a.value : a.error.message;
-  };
-  const o = load(cachePath(pair.old));
+  const o = cachedAnalysis(cachePath(pair.old));
   if (typeof o === 'string') return o;
-  const n = load(cachePath(pair.new));
+  const n = cachedAnalysis(cachePath(pair.new));
   return typeof n === 'string' ? n : { old: o, new: n };
 }
 

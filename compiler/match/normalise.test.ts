@@ -6,14 +6,11 @@
  * the forms are memoised; shapeHashes (named forms written only where the shape form meets a
  * TypeDescriptor) against every function's shapeHash and namedHash, over real MSVC builds.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { parsePe } from '../../runtime/pe/parse-pe.ts';
-import { mapImage } from '../image/map-image.ts';
 import { cachePath, realPairs } from '../../samples/real/real-files.ts';
-import { analyzeImage, type ImageAnalysis } from './analyze-image.ts';
-import { sampleAnalysis } from './testing/sample-analysis.ts';
+import type { ImageAnalysis } from './analyze-image.ts';
+import { cachedAnalysis, sampleAnalysis } from './testing/sample-analysis.ts';
 import { matchImages } from './match-images.ts';
 import { Hasher, hashString, latin1, Normaliser, type MatchView } from './normalise.ts';
 
@@ -93,15 +90,7 @@ describe('normalise fast paths', () => {
 function realAnalysis(label: string): ImageAnalysis | string {
   const pair = realPairs().find((p) => p.label === label);
   if (pair === undefined) return `${label} not in samples/real/manifest.json`;
-  const path = cachePath(pair.new);
-  if (!existsSync(path)) return `${path} not fetched (npm run samples:fetch)`;
-  const bytes = new Uint8Array(readFileSync(path));
-  const pe = parsePe(bytes);
-  if (!pe.ok) return pe.error.message;
-  const img = mapImage(bytes, pe.value);
-  if (!img.ok) return img.error.message;
-  const a = analyzeImage(img.value);
-  return a.ok ? a.value : a.error.message;
+  return cachedAnalysis(cachePath(pair.new));
 }
 
 const NO_MATCH: MatchView = { fnKey: () => -1, itemKey: () => -1 };
